@@ -1,0 +1,47 @@
+"""Helpers for benchmark scripts: repeat, median and spread, printing."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def measure(fn: Callable[[], object], runs: int = 5, warmup: int = 1) -> list[float]:
+    """Wall seconds of ``runs`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def summary(samples: list[float]) -> tuple[float, float, float]:
+    """(median, min, max)."""
+    return statistics.median(samples), min(samples), max(samples)
+
+
+def report(
+    name: str,
+    samples: list[float],
+    per: int = 1,
+    unit: str = "ms",
+    baseline: list[float] | None = None,
+    budget: str = "",
+) -> None:
+    scale = 1000.0 if unit == "ms" else 1.0
+    med, lo, hi = summary(samples)
+    line = (
+        f"{name}: median {med * scale / per:.3f} {unit}{'/item' if per > 1 else ''} "
+        f"(spread {lo * scale / per:.3f}-{hi * scale / per:.3f}, n={len(samples)})"
+    )
+    if baseline is not None:
+        bmed = statistics.median(baseline)
+        line += f"; plain Python {bmed * scale / per:.4f} {unit}; ratio {med / bmed:.1f}x"
+        line += f"; overhead {(med - bmed) * scale / per:.3f} {unit}/item"
+    if budget:
+        line += f"  [budget {budget}]"
+    print(line, flush=True)

@@ -1,0 +1,170 @@
+"""Core benchmarks B1-B5 of issue 2 (inline executor, SQLite store, this machine).
+
+B1 a chain of 100 trivial tasks; B2 500 independent trivial tasks in one workflow; B3 B2 with
+every node a cache hit; B4 a 1,000,000 x 10 float DataFrame passed between two tasks; B5 the
+whole process time of `airfoil run examples/hello.py wf`. Each prints the median of 5 runs
+with the spread, and the same work as plain Python calls in the same invocation.
+
+    .venv/bin/python benchmarks/bench_core.py [B1 B2 ...]
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-bench-")
+
+from _util import measure, report
+
+import airfoil as af
+
+
+@af.task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@af.task(cache=True)
+def cached_inc(x: int) -> int:
+    return x + 1
+
+
+@af.workflow
+def chain100(x: int = 0) -> int:
+    for _ in range(100):
+        x = inc(x=x)
+    return x
+
+
+@af.workflow
+def fan500() -> list[int]:
+    return [inc(x=i) for i in range(500)]  # type: ignore[return-value]
+
+
+@af.workflow
+def fan500_cached() -> list[int]:
+    return [cached_inc(x=i) for i in range(500)]  # type: ignore[return-value]
+
+
+def b1() -> None:
+    def plain() -> int:
+        x = 0
+        for _ in range(100):
+            x = inc.fn(x)
+        return x
+
+    assert chain100() == 100
+    report(
+        "B1 chain of 100 trivial tasks",
+        measure(chain100),
+        per=100,
+        baseline=measure(plain),
+        budget="< 0.5 ms/task overhead, durable",
+    )
+
+
+def b2() -> None:
+    report(
+        "B2 500 independent trivial tasks",
+        measure(fan500),
+        per=500,
+        baseline=measure(lambda: [inc.fn(i) for i in range(500)]),
+    )
+
+
+def b3() -> None:
+    fan500_cached()  # fill the cache
+    report(
+        "B3 500 cache hits",
+        measure(fan500_cached),
+        per=500,
+        baseline=measure(lambda: [cached_inc.fn(i) for i in range(500)]),
+        budget="< 0.2 ms per hit",
+    )
+
+
+def b4() -> None:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(
+        np.random.default_rng(0).random((1_000_000, 10)), columns=[f"c{i}" for i in range(10)]
+    )
+
+    @af.task
+    def make() -> pd.DataFrame:
+        return frame
+
+    @af.task
+    def means(df: pd.DataFrame) -> list[float]:
+        return [float(v) for v in df.mean().tolist()]
+
+    @af.workflow
+    def df_wf() -> list[float]:
+        return means(df=make())
+
+    tmp = tempfile.mkdtemp()
+
+    def by_hand() -> list[float]:
+        path = os.path.join(tmp, "frame.parquet")
+        pq.write_table(pa.Table.from_pandas(frame), path)
+        back = pq.read_table(path).to_pandas()
+        return [float(v) for v in back.mean().tolist()]
+
+    report(
+        "B4 1M x 10 DataFrame between tasks",
+        measure(df_wf, runs=5),
+        unit="s",
+        baseline=measure(by_hand, runs=5),
+        budget="within 1.5x of Parquet by hand",
+    )
+
+
+def b5() -> None:
+    hello = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "hello.py"
+    )
+    env = dict(os.environ)
+
+    def run_cli() -> None:
+        subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", "run", hello, "wf"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+    def bare_python() -> None:
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+    def import_only() -> None:
+        subprocess.run([sys.executable, "-c", "import airfoil"], check=True)
+
+    report(
+        "B5 `airfoil run hello.py wf` whole process",
+        measure(run_cli),
+        unit="s",
+        baseline=measure(bare_python),
+        budget="< 0.7 s",
+    )
+    report(
+        "B5 `python -c 'import airfoil'` whole process",
+        measure(import_only),
+        unit="s",
+        baseline=measure(bare_python),
+        budget="import < 150 ms",
+    )
+
+
+ALL = {"B1": b1, "B2": b2, "B3": b3, "B4": b4, "B5": b5}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(ALL):
+        ALL[name.upper()]()

@@ -1,0 +1,82 @@
+"""Airfoil: typed, durable, cached ML and data pipelines, from a laptop to a cluster.
+
+The public API is loaded lazily: ``import airfoil`` imports nothing heavy, opens nothing
+and starts nothing.
+
+Example:
+    >>> import airfoil as af
+    >>> @af.task
+    ... def double(x: int) -> int:
+    ...     return 2 * x
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "task": "airfoil.sdk._task",
+    "TaskDef": "airfoil.sdk._task",
+    "workflow": "airfoil.sdk._workflow",
+    "WorkflowDef": "airfoil.sdk._workflow",
+    "Resources": "airfoil.sdk._resources",
+    "current_context": "airfoil.sdk._context",
+    "ExecutionContext": "airfoil.sdk._context",
+    "File": "airfoil.types",
+    "Directory": "airfoil.types",
+    "TypeEngine": "airfoil.types",
+    "AirfoilSettings": "airfoil.settings",
+    "AirfoilError": "airfoil.core.errors",
+    "DefinitionError": "airfoil.core.errors",
+    "ExecutionFailedError": "airfoil.core.errors",
+    "UserError": "airfoil.core.errors",
+}
+
+__all__ = [
+    "AirfoilError",
+    "AirfoilSettings",
+    "DefinitionError",
+    "Directory",
+    "ExecutionContext",
+    "ExecutionFailedError",
+    "File",
+    "Resources",
+    "TaskDef",
+    "TypeEngine",
+    "UserError",
+    "WorkflowDef",
+    "__version__",
+    "current_context",
+    "task",
+    "workflow",
+]
+
+if TYPE_CHECKING:
+    from airfoil.core.errors import (
+        AirfoilError,
+        DefinitionError,
+        ExecutionFailedError,
+        UserError,
+    )
+    from airfoil.sdk._context import ExecutionContext, current_context
+    from airfoil.sdk._resources import Resources
+    from airfoil.sdk._task import TaskDef, task
+    from airfoil.sdk._workflow import WorkflowDef, workflow
+    from airfoil.settings import AirfoilSettings
+    from airfoil.types import Directory, File, TypeEngine
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'airfoil' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,3 @@
+from airfoil.cli.main import main
+
+main()

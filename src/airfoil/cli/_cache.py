@@ -1,0 +1,109 @@
+"""``airfoil cache list / explain / clear``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import typer
+from rich.table import Table
+
+from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("list")
+@handle_errors
+def list_cache(
+    task: str = typer.Option(None, "--task", help="Only entries of this task (full name)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List cached task results, newest first."""
+    rt = runtime()
+    entries = rt.meta.list_cache(task=task)
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                [
+                    {
+                        "key": e.key,
+                        "task": e.parts.task,
+                        "cache_version": e.parts.cache_version,
+                        "inputs": e.parts.input_hashes,
+                        "created_at": e.created_at,
+                        "execution_id": e.execution_id,
+                        "node_id": e.node_id,
+                    }
+                    for e in entries
+                ]
+            )
+        )
+        return
+    table = Table()
+    for col in ("key", "task", "version", "created", "from"):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(
+            e.key[:12],
+            e.parts.task,
+            e.parts.cache_version,
+            dt.datetime.fromtimestamp(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+            f"{e.execution_id}/{e.node_id}",
+        )
+    out_console.print(table)
+
+
+@app.command("explain")
+@handle_errors
+def explain(
+    execution_id: str = typer.Argument(..., help="Execution id."),
+    node: str = typer.Argument(..., help="Node id (see `airfoil executions show`)."),
+) -> None:
+    """Explain why a node did or did not hit the cache, part by part of the key."""
+    from airfoil.engine.cache import explain_miss
+
+    rt = runtime()
+    rec = rt.meta.get_node(execution_id, node)
+    if rec.cache_status == "disabled":
+        out_console.print(
+            f"node {node} ({rec.task}): caching is off for this task (use @task(cache=True))"
+        )
+        return
+    parts = rec.cache_key_parts
+    out_console.print(f"node {node} ({rec.task}): cache [bold]{rec.cache_status}[/]")
+    out_console.print(f"  reason: {rec.cache_reason or '-'}", markup=False)
+    if parts is None:
+        out_console.print("  (no cache key was computed: the node did not get its inputs)")
+        return
+    out_console.print(f"  key:            {rec.cache_key}")
+    out_console.print(f"  task:           {parts.task}")
+    out_console.print(f"  cache version:  {parts.cache_version}")
+    out_console.print(f"  interface hash: {parts.interface_hash}")
+    for name, digest in sorted(parts.input_hashes.items()):
+        out_console.print(f"  input {name}: {digest[:16]}")
+    now = rt.meta.get_cache(rec.cache_key)
+    if now is not None:
+        out_console.print(
+            f"  today: an entry exists for this key (from {now.execution_id}/{now.node_id})"
+        )
+    else:
+        others = [e for e in rt.meta.find_cache_by_task(parts.task) if e.key != rec.cache_key]
+        out_console.print("  today: no entry for this key; " + explain_miss(parts, others))
+
+
+@app.command("clear")
+@handle_errors
+def clear(
+    task: str = typer.Option(None, "--task", help="Only entries of this task (full name)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete cached results (of one task, or all)."""
+    rt = runtime()
+    what = f"the cache of task {task!r}" if task else "the whole cache"
+    if not yes and not typer.confirm(f"delete {what}?", default=False):
+        fail("cancelled", code=1)
+    n = rt.meta.delete_cache(task=task)
+    err_console.print(f"deleted {n} cache entr{'y' if n == 1 else 'ies'}")

@@ -1,0 +1,185 @@
+"""``airfoil executions list / show / resume``, and ``airfoil logs``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, runtime
+
+__all__ = ["app", "register_logs"]
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@app.command("list")
+@handle_errors
+def list_executions(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="How many to show."),
+    phase: str = typer.Option(None, "--phase", help="Only this phase."),
+    workflow: str = typer.Option(None, "--workflow", help="Only this workflow (full name)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List executions, newest first."""
+    from airfoil.cli._render import PHASE_STYLE, execution_json, sort_nodes
+
+    rt = runtime()
+    records = rt.meta.list_executions(phase=phase, workflow=workflow, limit=limit)
+    if as_json:
+        payload = [execution_json(r, sort_nodes(rt.meta.get_nodes(r.id)), rt) for r in records]
+        out_console.print_json(json.dumps(payload))
+        return
+    table = Table()
+    for col in ("execution", "workflow", "phase", "created", "duration"):
+        table.add_column(col)
+    for r in records:
+        dur = (r.ended_at or 0) - (r.started_at or 0) if r.ended_at and r.started_at else None
+        table.add_row(
+            r.id,
+            r.workflow,
+            Text(r.phase, style=PHASE_STYLE.get(r.phase, "")),
+            _when(r.created_at),
+            f"{dur:.2f}s" if dur is not None else "",
+        )
+    out_console.print(table)
+    if not records:
+        err_console.print("no executions yet: try `airfoil run FILE WORKFLOW`")
+
+
+@app.command("show")
+@handle_errors
+def show(
+    execution_id: str = typer.Argument(..., help="Execution id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    events: bool = typer.Option(False, "--events", help="Also print the event log."),
+) -> None:
+    """Show an execution: its phase, outputs and a table of its nodes."""
+    from airfoil.cli._render import PHASE_STYLE, execution_json, node_table, sort_nodes
+
+    rt = runtime()
+    record = rt.meta.get_execution(execution_id)
+    nodes = sort_nodes(rt.meta.get_nodes(execution_id))
+    data = execution_json(record, nodes, rt)
+    if as_json:
+        if events:
+            data["events"] = [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "kind": e.kind,
+                    "node": e.node_id,
+                    "from": e.from_phase,
+                    "to": e.to_phase,
+                    "cause": e.cause,
+                }
+                for e in rt.meta.get_events(execution_id)
+            ]
+        out_console.print_json(json.dumps(data))
+        return
+    style = PHASE_STYLE.get(record.phase, "")
+    out_console.print(
+        f"execution [bold]{record.id}[/]  {record.workflow} @ {record.version}  "
+        f"[{style}]{record.phase}[/]  created {_when(record.created_at)}"
+    )
+    out_console.print(node_table(nodes))
+    if data["outputs"]:
+        out_console.print("outputs:")
+        out_console.print_json(json.dumps(data["outputs"]))
+    if record.error:
+        out_console.print(
+            f"[red]{record.error.kind} error[/] {record.error.type}: {record.error.message}"
+        )
+    if events:
+        for e in rt.meta.get_events(execution_id):
+            who = f"{e.node_id} " if e.node_id else ""
+            out_console.print(
+                f"{e.seq:>5} {_when(e.at)} {e.kind:<9} {who}{e.from_phase or '-'} -> "
+                f"{e.to_phase}: {e.cause}",
+                markup=False,
+            )
+
+
+@app.command("resume")
+@handle_errors
+def resume(
+    execution_id: str = typer.Argument(..., help="Execution id."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Finish an interrupted execution: nodes that succeeded are not run again."""
+    from airfoil.cli._render import LiveProgress, execution_json, node_table, sort_nodes
+
+    rt = runtime()
+    record = rt.meta.get_execution(execution_id)
+    if record.phase in ("succeeded", "failed", "aborted"):
+        err_console.print(f"execution {execution_id} already ended: {record.phase}")
+    live = LiveProgress(err_console, record.workflow) if (not as_json and is_tty()) else None
+    engine = rt.engine(executor or record.executor, on_change=live.update if live else None)
+    if live is not None:
+        with live:
+            record = engine.drive(execution_id)
+    else:
+        record = engine.drive(execution_id)
+    nodes = sort_nodes(rt.meta.get_nodes(execution_id))
+    if as_json:
+        out_console.print_json(json.dumps(execution_json(record, nodes, rt)))
+    else:
+        if live is None:
+            err_console.print(node_table(nodes))
+        err_console.print(f"execution {record.id} {record.phase}")
+    if record.phase != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command("abort")
+@handle_errors
+def abort(execution_id: str = typer.Argument(..., help="Execution id.")) -> None:
+    """Abort an execution that is not being driven."""
+    rt = runtime()
+    record = rt.engine().abort(execution_id)
+    err_console.print(f"execution {record.id} {record.phase}")
+
+
+def register_logs(root: typer.Typer) -> None:
+    @root.command("logs")
+    @handle_errors
+    def logs(
+        execution_id: str = typer.Argument(..., help="Execution id."),
+        node: str = typer.Argument(None, help="Node id (default: every node)."),
+        attempt: int = typer.Option(None, "--attempt", help="Only this attempt."),
+    ) -> None:
+        """Print the logs (stdout, logger, tracebacks) of an execution's attempts."""
+        from airfoil.core.errors import NotFoundError
+
+        rt = runtime()
+        rt.meta.get_execution(execution_id)
+        if node is not None:
+            rt.meta.get_node(execution_id, node)
+        attempts = rt.meta.get_attempts(execution_id, node)
+        shown = 0
+        for a in attempts:
+            if attempt is not None and a.attempt != attempt:
+                continue
+            header = f"== {a.node_id} attempt {a.attempt} ({a.phase})"
+            out_console.print(header, markup=False, style="bold")
+            if a.log_uri:
+                try:
+                    text = rt.blobs.get_bytes(a.log_uri).decode(errors="replace")
+                except NotFoundError:
+                    text = f"(log {a.log_uri} is missing)\n"
+                out_console.print(text.rstrip(), markup=False, highlight=False)
+            else:
+                out_console.print("(no output)", markup=False, style="dim")
+            shown += 1
+        if not shown:
+            err_console.print("no attempts match")

@@ -1,0 +1,160 @@
+"""How executions look in the terminal (Rich) and as JSON."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from airfoil.core.records import ExecutionRecord, NodeRecord
+
+__all__ = ["LiveProgress", "execution_json", "node_table", "outputs_json"]
+
+PHASE_STYLE = {
+    "pending": "dim",
+    "queued": "cyan",
+    "running": "bold blue",
+    "retrying": "yellow",
+    "succeeded": "green",
+    "failed": "bold red",
+    "skipped": "dim",
+    "aborted": "magenta",
+}
+
+
+def _duration(rec: NodeRecord | ExecutionRecord) -> float | None:
+    start = getattr(rec, "started_at", None) or getattr(rec, "queued_at", None)
+    end = rec.ended_at
+    if start is None:
+        return None
+    return max(0.0, float((end or time.time()) - start))
+
+
+def outputs_json(record: ExecutionRecord, runtime: Any) -> dict[str, Any]:
+    """The execution's outputs as plain JSON, by output name."""
+    from airfoil.types import ValueContext
+
+    ctx = ValueContext(blobs=runtime.blobs)
+    specs = {p.name: p.type for p in record.spec.interface.outputs}
+    result: dict[str, Any] = {}
+    for name, value in (record.outputs or {}).items():
+        try:
+            result[name] = runtime.types.to_jsonable(value, specs[name], ctx)
+        except Exception as exc:  # a missing blob must not hide the rest of the result
+            result[name] = {"error": f"{type(exc).__name__}: {exc}", "hash": value.hash}
+    return result
+
+
+def node_json(n: NodeRecord) -> dict[str, Any]:
+    d = _duration(n)
+    return {
+        "id": n.node_id,
+        "task": n.task,
+        "kind": n.kind,
+        "phase": n.phase,
+        "attempts": n.attempts,
+        "cache": n.cache_status,
+        "cache_reason": n.cache_reason,
+        "duration_s": round(d, 6) if d is not None else None,
+        "error": (
+            {"kind": n.error.kind, "type": n.error.type, "message": n.error.message}
+            if n.error
+            else None
+        ),
+    }
+
+
+def execution_json(
+    record: ExecutionRecord, nodes: list[NodeRecord], runtime: Any
+) -> dict[str, Any]:
+    """The one JSON object ``run --json`` and ``executions show --json`` print."""
+    d = _duration(record)
+    return {
+        "execution_id": record.id,
+        "workflow": record.workflow,
+        "version": record.version,
+        "phase": record.phase,
+        "created_at": record.created_at,
+        "duration_s": round(d, 6) if d is not None else None,
+        "outputs": outputs_json(record, runtime) if record.outputs else {},
+        "error": (
+            {
+                "kind": record.error.kind,
+                "type": record.error.type,
+                "message": record.error.message,
+                "traceback": record.error.traceback,
+            }
+            if record.error
+            else None
+        ),
+        "nodes": [node_json(n) for n in nodes],
+    }
+
+
+def node_table(nodes: list[NodeRecord], title: str = "") -> Table:
+    """A table of nodes: phase, attempts, duration, cache."""
+    table = Table(title=title or None, title_justify="left", expand=False)
+    table.add_column("node")
+    table.add_column("task")
+    table.add_column("phase")
+    table.add_column("attempts", justify="right")
+    table.add_column("duration", justify="right")
+    table.add_column("cache")
+    for n in nodes:
+        d = _duration(n)
+        indent = "  " * n.node_id.count(".")
+        cache = n.cache_status if n.cache_status != "disabled" else ""
+        table.add_row(
+            indent + n.node_id,
+            n.task.rsplit(".", 1)[-1],
+            Text(n.phase, style=PHASE_STYLE.get(n.phase, "")),
+            str(n.attempts) if n.kind == "task" else "",
+            f"{d:.2f}s" if d is not None else "",
+            cache,
+        )
+    return table
+
+
+class LiveProgress:
+    """A live table of the nodes while an execution runs (refreshed at most 10x a second)."""
+
+    def __init__(self, console: Any, title: str) -> None:
+        self.console = console
+        self.title = title
+        self.live: Live | None = None
+        self._last = 0.0
+
+    def __enter__(self) -> LiveProgress:
+        self.live = Live(console=self.console, refresh_per_second=10, transient=False)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def update(self, state: Any, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.live is None or (not force and now - self._last < 0.1):
+            return
+        self._last = now
+        nodes = sorted(state.records.values(), key=lambda n: _node_sort_key(n.node_id))
+        done = sum(1 for n in nodes if n.phase in ("succeeded", "skipped"))
+        self.live.update(
+            node_table(
+                nodes,
+                escape(f"{self.title}  [{state.execution.phase}]  {done}/{len(nodes)} done"),
+            )
+        )
+
+
+def _node_sort_key(node_id: str) -> list[int]:
+    return [int(p[1:]) if p[1:].isdigit() else 0 for p in node_id.split(".")]
+
+
+def sort_nodes(nodes: list[NodeRecord]) -> list[NodeRecord]:
+    return sorted(nodes, key=lambda n: _node_sort_key(n.node_id))

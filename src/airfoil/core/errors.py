@@ -1,0 +1,210 @@
+"""The one exception tree of Airfoil.
+
+Every error Airfoil raises derives from :class:`AirfoilError`. The tree tells three
+audiences apart:
+
+```
+AirfoilError
+├── UserError                 the user asked for something wrong; never retried
+│   ├── ConfigError           bad settings, URLs, CLI arguments
+│   ├── DefinitionError       a task/workflow definition is wrong (raised before anything runs)
+│   │   ├── BindingTypeError      an input is bound to a value of the wrong type
+│   │   ├── MissingInputError     a required input is not bound
+│   │   ├── UnknownInputError     a binding names an input the callee does not have
+│   │   ├── UnknownOutputError    a promise names an output the producer does not have
+│   │   └── PromiseMisuseError    a promise is used as a value (``if``, ``len``, ``bool``...)
+│   ├── TypeTransformError    a value does not fit its declared type (or would lose data)
+│   ├── InvalidInputError     launch inputs do not match the interface
+│   └── NotFoundError         an execution, node, task or cache entry does not exist
+├── UserCodeError             user code raised; carries the original type, message, traceback
+├── PlatformError             a system failure, retryable on its own budget
+│   ├── WorkerLostError       the worker process died (killed, crashed)
+│   ├── TaskTimeoutError      the attempt ran past its timeout and was stopped
+│   ├── OutOfMemoryError      the attempt ran out of memory
+│   └── StoreError            the metadata or blob store failed
+│       └── ConflictError     a concurrent writer won (stale version, lease lost)
+└── ExecutionFailedError      an execution ended failed; raised to whoever waited for it
+```
+
+User code is never trusted to raise Airfoil errors: the runtime wraps each call into user code
+and reports any exception as :class:`UserCodeError`, so a user's ``ValueError`` is told apart
+from a platform failure.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AirfoilError",
+    "BindingTypeError",
+    "ConfigError",
+    "ConflictError",
+    "DefinitionError",
+    "ExecutionFailedError",
+    "InvalidInputError",
+    "MissingInputError",
+    "NotFoundError",
+    "OutOfMemoryError",
+    "PlatformError",
+    "PromiseMisuseError",
+    "StoreError",
+    "TaskTimeoutError",
+    "TypeTransformError",
+    "UnknownInputError",
+    "UnknownOutputError",
+    "UserCodeError",
+    "UserError",
+    "WorkerLostError",
+]
+
+
+class AirfoilError(Exception):
+    """Base of every error raised by Airfoil."""
+
+
+class UserError(AirfoilError):
+    """The user asked for something that cannot work. Never retried."""
+
+
+class ConfigError(UserError):
+    """Bad configuration: settings, URLs, command-line arguments."""
+
+
+class DefinitionError(UserError):
+    """A task or workflow definition is wrong. Raised at definition time, before anything runs.
+
+    Attributes:
+        workflow: the workflow being built, if any.
+        call: the call inside it (``"train(...)"``), if any.
+        location: ``"file.py:LINE"`` of the offending call, if known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        workflow: str | None = None,
+        call: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.call = call
+        self.location = location
+        self.detail = message
+        where = []
+        if workflow:
+            where.append(f"in workflow {workflow!r}")
+        if call:
+            where.append(f"at call {call}")
+        if location:
+            where.append(f"({location})")
+        super().__init__(f"{message} [{' '.join(where)}]" if where else message)
+
+
+class BindingTypeError(DefinitionError):
+    """An input is bound to a value or promise of an incompatible type."""
+
+
+class MissingInputError(DefinitionError):
+    """A required input is not bound."""
+
+
+class UnknownInputError(DefinitionError):
+    """A binding names an input that the callee does not declare."""
+
+
+class UnknownOutputError(DefinitionError):
+    """A promise names an output that its producer does not declare."""
+
+
+class PromiseMisuseError(DefinitionError):
+    """A promise (a future output) is used as if it were a value while building a workflow."""
+
+
+class TypeTransformError(UserError):
+    """A value does not fit its declared type, or converting it would lose data."""
+
+
+class InvalidInputError(UserError):
+    """Inputs given to a launch do not match the interface."""
+
+
+class NotFoundError(UserError):
+    """The execution, node, entity or cache entry asked for does not exist."""
+
+
+class UserCodeError(AirfoilError):
+    """User code raised an exception.
+
+    Attributes:
+        error_type: qualified name of the original exception type (``"builtins.ValueError"``).
+        message: ``str()`` of the original exception.
+        traceback: the formatted traceback, from inside the user's code.
+        original: the original exception, when raised in the same process.
+    """
+
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        traceback: str = "",
+        original: BaseException | None = None,
+    ) -> None:
+        self.error_type = error_type
+        self.message = message
+        self.traceback = traceback
+        self.original = original
+        super().__init__(f"{error_type}: {message}")
+
+
+class PlatformError(AirfoilError):
+    """A system failure (not the user's code). Retried on the system retry budget."""
+
+
+class WorkerLostError(PlatformError):
+    """The worker running an attempt died or vanished."""
+
+
+class TaskTimeoutError(PlatformError):
+    """An attempt ran past its timeout and was stopped."""
+
+
+class OutOfMemoryError(PlatformError):
+    """An attempt ran out of memory."""
+
+
+class StoreError(PlatformError):
+    """The metadata or blob store failed."""
+
+
+class ConflictError(StoreError):
+    """A concurrent writer won: a stale version or a lost lease."""
+
+
+class ExecutionFailedError(AirfoilError):
+    """An execution ended in a failed phase.
+
+    Attributes:
+        execution_id: the failed execution.
+        node_id: the node whose failure ended it, if any.
+        error_kind: ``"user"`` or ``"system"``.
+        error_type: qualified name of the original exception type, for user errors.
+        traceback: the failing attempt's traceback.
+    """
+
+    def __init__(
+        self,
+        execution_id: str,
+        message: str,
+        *,
+        node_id: str | None = None,
+        error_kind: str = "user",
+        error_type: str = "",
+        traceback: str = "",
+    ) -> None:
+        self.execution_id = execution_id
+        self.node_id = node_id
+        self.error_kind = error_kind
+        self.error_type = error_type
+        self.traceback = traceback
+        where = f" at node {node_id!r}" if node_id else ""
+        super().__init__(f"execution {execution_id} failed{where}: {message}")

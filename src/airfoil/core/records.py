@@ -1,0 +1,336 @@
+"""Frozen, versioned records: everything Airfoil persists or sends.
+
+Records are msgspec structs with explicit tags and field names, so a rename in Python does
+not break stored data. Add fields with defaults; never reuse a removed field's name.
+
+- Types and values: :class:`TypeSpec` describes a type; :class:`Value` holds a serialised
+  value inline or a reference to an offloaded blob, always with its content hash.
+- Specs: :class:`TaskSpec`, :class:`WorkflowSpec` and their parts.
+- Runs: :class:`ExecutionRecord` -> :class:`NodeRecord` -> :class:`AttemptRecord`, the
+  :class:`EventRecord` log, and :class:`CacheEntry`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from airfoil.core.resources import ResourceSpec
+
+__all__ = [
+    "AttemptRecord",
+    "Binding",
+    "CacheEntry",
+    "CacheKeyParts",
+    "CachePolicy",
+    "ErrorInfo",
+    "EventRecord",
+    "ExecutionRecord",
+    "Interface",
+    "NodeRecord",
+    "NodeSpec",
+    "Param",
+    "StoreBatch",
+    "TaskSpec",
+    "TypeSpec",
+    "Value",
+    "WorkflowSpec",
+    "decode_json",
+    "encode_json",
+]
+
+SCHEMA_VERSION = 1
+
+
+class TypeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A serialisable description of a Python type.
+
+    Attributes:
+        kind: ``int``, ``float``, ``bool``, ``str``, ``bytes``, ``none``, ``datetime``, ``date``,
+            ``timedelta``, ``enum``, ``union``, ``list``, ``dict``, ``tuple``, ``dataclass``,
+            ``pydantic``, ``file``, ``directory``, ``dataframe``, ``ndarray``, ``pickle``, ``any``.
+        name: qualified Python name for named kinds (``"mymod.Color"``); the flavour for
+            dataframes (``"pandas"``, ``"polars"``, ``"pyarrow"``).
+        args: element types: ``list[T]`` -> ``(T,)``, ``dict[K, V]`` -> ``(K, V)``, unions
+            -> members, tuples -> elements (``variadic`` for ``tuple[T, ...]``).
+        fields: ``(name, type)`` pairs of dataclasses and pydantic models.
+        values: member names of enums.
+        variadic: ``tuple[T, ...]``.
+    """
+
+    kind: str
+    name: str = ""
+    args: tuple[TypeSpec, ...] = ()
+    fields: tuple[tuple[str, TypeSpec], ...] = ()
+    values: tuple[str, ...] = ()
+    variadic: bool = False
+
+    def __str__(self) -> str:
+        if self.kind == "union":
+            return " | ".join(str(a) for a in self.args)
+        if self.kind in ("list", "dict", "tuple") and self.args:
+            inner = ", ".join(str(a) for a in self.args)
+            return f"{self.kind}[{inner}{', ...' if self.variadic else ''}]"
+        if self.name:
+            return (
+                self.name.rsplit(".", 1)[-1]
+                if self.kind != "dataframe"
+                else (f"DataFrame[{self.name}]")
+            )
+        return self.kind
+
+
+class Value(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A serialised value: small ones inline, large ones offloaded to the blob store.
+
+    Attributes:
+        hash: content hash (hex SHA-256 of the canonical serialised form). Feeds cache keys.
+        format: codec that wrote it (``json``, ``parquet``, ``npy``, ``pickle``, ``file``, ...).
+        inline: the serialised bytes, when small.
+        uri: where the blob lives, when offloaded.
+        size: serialised size in bytes.
+        meta: codec details (column names and dtypes, shape, file name, row count).
+    """
+
+    hash: str
+    format: str
+    inline: bytes | None = None
+    uri: str | None = None
+    size: int = 0
+    meta: dict[str, str] = {}
+
+
+class Param(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One input or output of an interface."""
+
+    name: str
+    type: TypeSpec
+    description: str = ""
+    default: Value | None = None
+    has_default: bool = False
+
+
+class Interface(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Typed inputs and outputs of a task or workflow. Outputs of a single value: ``o0``."""
+
+    inputs: tuple[Param, ...] = ()
+    outputs: tuple[Param, ...] = ()
+    output_style: str = "single"  # "none" | "single" | "named" (NamedTuple)
+    output_tuple_name: str = ""
+
+    def input(self, name: str) -> Param | None:
+        for p in self.inputs:
+            if p.name == name:
+                return p
+        return None
+
+    def output(self, name: str) -> Param | None:
+        for p in self.outputs:
+            if p.name == name:
+                return p
+        return None
+
+
+class CachePolicy(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How a task is cached."""
+
+    enabled: bool = False
+    version: str = ""
+    serialize: bool = False
+    ignore_inputs: tuple[str, ...] = ()
+
+
+class TaskSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="task"):
+    """A task as registered: identity, interface, resources, retries, cache policy."""
+
+    name: str
+    version: str
+    interface: Interface
+    module: str
+    qualname: str
+    requests: ResourceSpec = ResourceSpec()
+    limits: ResourceSpec = ResourceSpec()
+    retries: int = 0
+    system_retries: int = 3
+    timeout_s: float | None = None
+    cache: CachePolicy = CachePolicy()
+    interruptible: bool = False
+    environment: dict[str, str] = {}
+    secret_requests: tuple[str, ...] = ()
+    docs: str = ""
+    task_type: str = "python"
+    is_async: bool = False
+
+
+class Binding(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Where a node input comes from.
+
+    Attributes:
+        kind: ``input`` (a workflow input ``name``), ``output`` (``node``'s output ``name``),
+            ``literal`` (a constant ``value``), ``list`` / ``dict`` (``items``, with ``keys``).
+    """
+
+    kind: str
+    name: str = ""
+    node: str = ""
+    value: Value | None = None
+    items: tuple[Binding, ...] = ()
+    keys: tuple[str, ...] = ()
+
+
+class NodeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One node of a workflow graph: a task call or a subworkflow call."""
+
+    id: str
+    kind: str  # "task" | "workflow"
+    inputs: dict[str, Binding]
+    task: TaskSpec | None = None
+    workflow: WorkflowSpec | None = None
+    upstream: tuple[str, ...] = ()
+    label: str = ""
+    location: str = ""
+
+
+class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflow"):
+    """A typed graph of nodes with bindings between outputs and inputs."""
+
+    name: str
+    version: str
+    interface: Interface
+    nodes: tuple[NodeSpec, ...]
+    outputs: dict[str, Binding]
+    module: str = ""
+    qualname: str = ""
+    docs: str = ""
+    failure_policy: str = "fail_immediately"
+
+
+class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A failure as recorded: ``kind`` is ``user`` or ``system``."""
+
+    kind: str
+    type: str
+    message: str
+    traceback: str = ""
+
+
+class CacheKeyParts(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The parts a cache key is made of, kept so a miss can be explained."""
+
+    task: str
+    cache_version: str
+    interface_hash: str
+    input_hashes: dict[str, str]
+
+
+class ExecutionRecord(msgspec.Struct, omit_defaults=True):
+    """One run of a workflow (or of a single task, wrapped)."""
+
+    id: str
+    workflow: str
+    version: str
+    phase: str
+    spec: WorkflowSpec
+    inputs: dict[str, Value]
+    created_at: float
+    project: str = "default"
+    domain: str = "development"
+    outputs: dict[str, Value] | None = None
+    error: ErrorInfo | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    executor: str = "inline"
+    code_root: str = ""
+    labels: dict[str, str] = {}
+    schema_version: int = SCHEMA_VERSION
+
+
+class NodeRecord(msgspec.Struct, omit_defaults=True):
+    """The state of one node of one execution. Subworkflow children have ``parent`` set."""
+
+    execution_id: str
+    node_id: str
+    phase: str
+    kind: str = "task"
+    task: str = ""
+    parent: str = ""
+    attempts: int = 0
+    user_failures: int = 0
+    system_failures: int = 0
+    cache_status: str = "disabled"
+    cache_reason: str = ""
+    cache_key: str = ""
+    cache_key_parts: CacheKeyParts | None = None
+    inputs: dict[str, Value] | None = None
+    outputs: dict[str, Value] | None = None
+    error: ErrorInfo | None = None
+    queued_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    retry_at: float | None = None
+
+
+class AttemptRecord(msgspec.Struct, omit_defaults=True):
+    """One try of a node."""
+
+    execution_id: str
+    node_id: str
+    attempt: int
+    phase: str
+    started_at: float
+    ended_at: float | None = None
+    error: ErrorInfo | None = None
+    worker: str = ""
+    log_uri: str = ""
+
+
+class EventRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One entry of an execution's event log: a phase change with its cause."""
+
+    execution_id: str
+    seq: int
+    at: float
+    kind: str  # "execution" | "node" | "attempt" | "cache"
+    to_phase: str
+    cause: str
+    node_id: str = ""
+    attempt: int = 0
+    from_phase: str = ""
+
+
+class CacheEntry(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A cached result: the outputs of a task for one cache key."""
+
+    key: str
+    parts: CacheKeyParts
+    outputs: dict[str, Value]
+    created_at: float
+    execution_id: str = ""
+    node_id: str = ""
+
+
+class StoreBatch(msgspec.Struct, omit_defaults=True):
+    """Writes the engine commits atomically, before acting on them."""
+
+    execution: ExecutionRecord | None = None
+    nodes: list[NodeRecord] = []
+    attempts: list[AttemptRecord] = []
+    events: list[EventRecord] = []
+    cache_puts: list[CacheEntry] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.execution or self.nodes or self.attempts or self.events or self.cache_puts)
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_json(obj: Any) -> bytes:
+    """Encode a record (or plain data) as JSON bytes."""
+    return _encoder.encode(obj)
+
+
+def decode_json(data: bytes | str, type_: type[Any]) -> Any:
+    """Decode JSON into a record type, validating it."""
+    return msgspec.json.decode(data, type=type_)

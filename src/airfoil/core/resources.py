@@ -1,0 +1,121 @@
+"""Resource quantities: parsing ``"500m"`` CPUs and ``"512Mi"`` memory into numbers."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from airfoil.core.errors import ConfigError
+
+__all__ = ["ResourceSpec", "parse_cpu", "parse_duration", "parse_memory"]
+
+_MEM_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
+    "ki": 2**10,
+    "mi": 2**20,
+    "gi": 2**30,
+    "ti": 2**40,
+}
+_MEM_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]i?)?[bB]?\s*$")
+_DUR_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DUR_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class ResourceSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """Normalised resources: CPU cores, memory bytes, whole GPUs. Zero means "not asked"."""
+
+    cpu: float = 0.0
+    mem: int = 0
+    gpu: int = 0
+
+    def fits_in(self, other: ResourceSpec) -> bool:
+        """Whether every asked quantity is within ``other``'s."""
+        return self.cpu <= other.cpu and self.mem <= other.mem and self.gpu <= other.gpu
+
+
+def parse_cpu(value: str | float | int | None) -> float:
+    """Parse CPUs: ``2``, ``"1.5"``, ``"500m"`` (milli-cores).
+
+    Raises:
+        ConfigError: the value is not a non-negative CPU quantity.
+    """
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        raise ConfigError(f"invalid cpu {value!r}: give a number of cores like 2 or '500m'")
+    try:
+        if isinstance(value, str) and value.strip().endswith("m"):
+            cores = float(value.strip()[:-1]) / 1000.0
+        else:
+            cores = float(value)
+    except ValueError:
+        raise ConfigError(
+            f"invalid cpu {value!r}: give a number of cores like 2, '1.5' or '500m'"
+        ) from None
+    if cores < 0:
+        raise ConfigError(f"invalid cpu {value!r}: must not be negative")
+    return cores
+
+
+def parse_memory(value: str | int | None) -> int:
+    """Parse memory into bytes: ``1024``, ``"512Mi"``, ``"2G"``, ``"1.5Gi"``.
+
+    Raises:
+        ConfigError: the value is not a memory quantity.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise ConfigError(f"invalid memory {value!r}: give bytes or a quantity like '512Mi'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"invalid memory {value!r}: must not be negative")
+        return value
+    match = _MEM_RE.match(str(value))
+    if not match:
+        raise ConfigError(
+            f"invalid memory {value!r}: give bytes or a quantity like '512Mi', '2Gi' or '1G'"
+        )
+    unit = (match.group(2) or "").lower()
+    return int(float(match.group(1)) * _MEM_UNITS[unit])
+
+
+def parse_duration(value: str | float | int | None) -> float | None:
+    """Parse a duration into seconds: ``30``, ``"10m"``, ``"1h30m"``, ``"500ms"``.
+
+    Raises:
+        ConfigError: the value is not a positive duration.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"invalid duration {value!r}: give seconds or a string like '10m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif hasattr(value, "total_seconds"):
+        seconds = float(value.total_seconds())
+    else:
+        text = str(value).strip().replace(" ", "")
+        pos = 0
+        seconds = 0.0
+        for match in _DUR_RE.finditer(text):
+            if match.start() != pos:
+                break
+            seconds += float(match.group(1)) * _DUR_UNITS[match.group(2)]
+            pos = match.end()
+        if pos != len(text) or not text:
+            try:
+                seconds = float(text)
+            except ValueError:
+                raise ConfigError(
+                    f"invalid duration {value!r}: give seconds or a string like '90s', '10m', "
+                    "'1h30m'"
+                ) from None
+    if seconds <= 0:
+        raise ConfigError(f"invalid duration {value!r}: must be positive")
+    return seconds

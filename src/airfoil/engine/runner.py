@@ -1,0 +1,415 @@
+"""The driver loop: the one place the engine does I/O.
+
+``Engine.launch`` records a new execution; ``Engine.drive`` runs it to a terminal phase:
+
+1. take the state machine's pending batch and commit it to the MetaStore;
+2. carry out the commands (cache lookups, admission, submitting attempts, timers);
+3. feed what came back (cache results, finished attempts, due timers) as events.
+
+Because the batch is committed before any command is carried out, killing the process at
+any instant loses nothing: ``drive`` on the same execution id (``airfoil executions resume``)
+rebuilds the state from the store, marks attempts that were running as lost, and goes on
+without re-running nodes that had succeeded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import socket
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airfoil.core.clock import Clock, SystemClock
+from airfoil.core.errors import ConflictError, NotFoundError
+from airfoil.core.ids import new_execution_id
+from airfoil.core.phases import ExecutionPhase, NodePhase
+from airfoil.core.records import ErrorInfo, ExecutionRecord, Value, WorkflowSpec
+from airfoil.core.resources import ResourceSpec
+from airfoil.engine import state as sm
+from airfoil.engine.admission import Admission
+from airfoil.engine.cache import explain_miss
+from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
+from airfoil.store.base import BlobStore, MetaStore
+
+__all__ = ["Engine", "EngineSettings"]
+
+
+@dataclass
+class EngineSettings:
+    """Knobs of the driver loop."""
+
+    lease_ttl_s: float = 30.0
+    cache_wait_poll_s: float = 0.1
+    cache_reservation_ttl_s: float = 3600.0
+    retry_backoff_s: float = 0.05
+    max_parallel: int | None = None
+    project: str = "default"
+    domain: str = "development"
+
+
+@dataclass
+class _Timers:
+    heap: list[tuple[float, int, str]] = field(default_factory=list)
+    counter: int = 0
+
+    def push(self, at: float, node_id: str) -> None:
+        self.counter += 1
+        heapq.heappush(self.heap, (at, self.counter, node_id))
+
+    def due(self, now: float) -> list[str]:
+        out = []
+        while self.heap and self.heap[0][0] <= now:
+            out.append(heapq.heappop(self.heap)[2])
+        return out
+
+    def next_in(self, now: float) -> float | None:
+        return max(0.0, self.heap[0][0] - now) if self.heap else None
+
+
+class Engine:
+    """Launches and drives executions over a MetaStore, a BlobStore and an executor."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        blobs: BlobStore,
+        executor: Executor,
+        *,
+        blob_url: str,
+        clock: Clock | None = None,
+        settings: EngineSettings | None = None,
+        on_change: Callable[[sm.RunState], None] | None = None,
+    ) -> None:
+        self.meta = meta
+        self.blobs = blobs
+        self.executor = executor
+        self.blob_url = blob_url
+        self.clock = clock or SystemClock()
+        self.settings = settings or EngineSettings()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.on_change = on_change
+
+    # --- launching -------------------------------------------------------------------------
+
+    def launch(
+        self,
+        spec: WorkflowSpec,
+        inputs: dict[str, Value],
+        *,
+        execution_id: str | None = None,
+        code_root: str = "",
+        labels: dict[str, str] | None = None,
+    ) -> ExecutionRecord:
+        """Record a new execution (phase ``queued``) with already-converted inputs."""
+        exec_id = execution_id or new_execution_id()
+        try:
+            self.meta.get_execution(exec_id)
+        except NotFoundError:
+            pass
+        else:
+            raise ConflictError(
+                f"an execution named {exec_id!r} already exists: choose another --name, or "
+                f"`airfoil executions resume {exec_id}` to continue it"
+            )
+        self._check_capacity(spec)
+        record = ExecutionRecord(
+            id=exec_id,
+            workflow=spec.name,
+            version=spec.version,
+            phase=ExecutionPhase.QUEUED.value,
+            spec=spec,
+            inputs=inputs,
+            created_at=self.clock.now(),
+            project=self.settings.project,
+            domain=self.settings.domain,
+            executor=self.executor.name,
+            code_root=code_root,
+            labels=labels or {},
+        )
+        state = sm.RunState(record)
+        state._exec_dirty = True
+        state._event("execution", ExecutionPhase.QUEUED.value, "launched", record.created_at)
+        self.meta.write(state.take_batch())
+        return record
+
+    def _check_capacity(self, spec: WorkflowSpec) -> None:
+        from airfoil.engine.graph import flatten
+
+        cap = self.executor.capacity()
+        for node in flatten(spec).values():
+            if node.task is None:
+                continue
+            req = node.task.requests
+            if not req.fits_in(ResourceSpec(cpu=cap.cpu, mem=cap.mem, gpu=cap.gpu)):
+                from airfoil.core.errors import ConfigError
+
+                raise ConfigError(
+                    f"task {node.task.name!r} (node {node.id}) requests {_fmt(req)} but the "
+                    f"{self.executor.name} executor can give at most {_fmt(cap)}: it could "
+                    "never start. Lower its requests or run it where there is more capacity"
+                )
+
+    # --- driving ---------------------------------------------------------------------------
+
+    def load_state(self, execution_id: str) -> sm.RunState:
+        """Rebuild an execution's state machine from the store."""
+        record = self.meta.get_execution(execution_id)
+        nodes = {n.node_id: n for n in self.meta.get_nodes(execution_id)}
+        attempts = {(a.node_id, a.attempt): a for a in self.meta.get_attempts(execution_id)}
+        events = self.meta.get_events(execution_id)
+        last_seq = events[-1].seq if events else 0
+        return sm.RunState(
+            record,
+            nodes,
+            attempts,
+            last_seq=last_seq,
+            retry=sm.RetryPolicy(base_s=self.settings.retry_backoff_s),
+        )
+
+    def drive(self, execution_id: str) -> ExecutionRecord:
+        """Run an execution to a terminal phase (also: resume one that was interrupted)."""
+        self._take_lease(execution_id)
+        try:
+            state = self.load_state(execution_id)
+            _Loop(self, state).run()
+            return state.execution
+        finally:
+            self.meta.release_lease(execution_id, self.owner)
+
+    def _take_lease(self, execution_id: str) -> None:
+        now = self.clock.now()
+        if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
+            return
+        try:
+            holder = self.meta.get_lease(execution_id)
+        except NotImplementedError:
+            holder = None
+        if holder is not None and _holder_is_dead(holder[0]):
+            self.meta.release_lease(execution_id, holder[0])
+            if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
+                return
+        raise ConflictError(
+            f"execution {execution_id} is being driven by another engine; wait for it to "
+            "finish, or for its lease to expire if that process died"
+        )
+
+    def abort(self, execution_id: str, reason: str = "aborted by user") -> ExecutionRecord:
+        """Abort an execution that no engine is driving."""
+        self._take_lease(execution_id)
+        try:
+            state = self.load_state(execution_id)
+            state.handle(sm.Abort(reason, self.clock.now()))
+            self.meta.write(state.take_batch())
+            return state.execution
+        finally:
+            self.meta.release_lease(execution_id, self.owner)
+
+
+def _holder_is_dead(owner: str) -> bool:
+    """Whether a lease holder ``host:pid:nonce`` is a process of this host that has exited."""
+    import psutil
+
+    parts = owner.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        proc = psutil.Process(pid)
+        return bool(proc.status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _fmt(r: ResourceSpec) -> str:
+    return f"cpu={r.cpu:g}, mem={r.mem / 2**20:.0f}Mi, gpu={r.gpu}"
+
+
+class _Loop:
+    """One drive of one execution."""
+
+    def __init__(self, engine: Engine, state: sm.RunState) -> None:
+        self.e = engine
+        self.state = state
+        self.timers = _Timers()
+        self.cache_waits: dict[str, sm.LookupCache] = {}
+        self.reserved: set[str] = set()
+        self.admission = Admission(engine.executor, engine.settings.max_parallel)
+        self.last_lease = engine.clock.now()
+        self.finished = False
+
+    def run(self) -> None:
+        e, state = self.e, self.state
+        clock = e.clock
+        pending: deque[sm.Command] = deque(state.handle(sm.Start(clock.now())))
+        while True:
+            # Admission is pure bookkeeping: settle it first, so that a node's "succeeded"
+            # and its successor's "running" are committed in one write.
+            pending = self._admit(pending)
+            batch = state.take_batch()
+            if batch:
+                e.meta.write(batch)
+                if e.on_change is not None:
+                    e.on_change(state)
+            if self.finished and not pending:
+                break
+            events: list[sm.Event] = []
+            if pending:
+                cmds = list(pending)
+                pending.clear()
+                for cmd in cmds:
+                    self._carry_out(cmd, events)
+            elif not self.finished:
+                events.extend(self._wait(clock.now()))
+            for ev in events:
+                pending.extend(state.handle(ev))
+            self._renew_lease()
+
+    def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:
+        rest: deque[sm.Command] = deque()
+        for cmd in pending:
+            if isinstance(cmd, sm.Enqueue):
+                self.admission.enqueue(cmd.node_id, self.state)
+            else:
+                rest.append(cmd)
+        now = self.e.clock.now()
+        for nid in self.admission.admit(self.state):
+            for cmd in self.state.handle(sm.Admit(nid, now)):
+                rest.append(cmd)
+        return rest
+
+    def _renew_lease(self) -> None:
+        now = self.e.clock.now()
+        if now - self.last_lease > self.e.settings.lease_ttl_s / 3:
+            if not self.e.meta.acquire_lease(
+                self.state.execution.id, self.e.owner, now, self.e.settings.lease_ttl_s
+            ):
+                raise ConflictError(f"lost the lease on execution {self.state.execution.id}")
+            self.last_lease = now
+
+    def _wait(self, now: float) -> list[sm.Event]:
+        """Nothing to do right now: wait for an attempt, a timer, or a cache holder."""
+        e = self.e
+        timeout = self.timers.next_in(now)
+        if self.cache_waits:
+            poll = e.settings.cache_wait_poll_s
+            timeout = poll if timeout is None else min(timeout, poll)
+        events: list[sm.Event] = []
+        if self.admission.running:
+            results = e.executor.poll(timeout)
+            now = e.clock.now()
+            for r in results:
+                if r.execution_id != self.state.execution.id:
+                    continue  # a stale report from another drive sharing the executor
+                self.admission.release(r.node_id)
+                events.append(_finished_event(r, now))
+        elif timeout is not None:
+            e.clock.sleep(timeout)
+            now = e.clock.now()
+        elif not self.cache_waits:
+            raise RuntimeError(
+                f"execution {self.state.execution.id} is stuck: nothing running, queued or due"
+            )
+        for nid in self.timers.due(now):
+            events.append(sm.RetryDue(nid, now))
+        if self.cache_waits:
+            waits = list(self.cache_waits.values())
+            self.cache_waits.clear()
+            for cmd in waits:
+                self._lookup(cmd, events)
+        return events
+
+    def _carry_out(self, cmd: sm.Command, events: list[sm.Event]) -> None:
+        e, state = self.e, self.state
+        if isinstance(cmd, sm.StartAttempt):
+            fn = state.graph[cmd.node_id]
+            assert fn.task is not None
+            ex = state.execution
+            e.executor.submit(
+                AttemptRequest(
+                    execution_id=ex.id,
+                    node_id=cmd.node_id,
+                    attempt=cmd.attempt,
+                    task=fn.task,
+                    inputs=cmd.inputs,
+                    blob_url=e.blob_url,
+                    code_root=ex.code_root,
+                    log_key=f"logs/{ex.id}/{cmd.node_id}/{cmd.attempt}.log",
+                )
+            )
+        elif isinstance(cmd, sm.LookupCache):
+            self._lookup(cmd, events)
+        elif isinstance(cmd, sm.ScheduleRetry):
+            self.timers.push(cmd.at, cmd.node_id)
+        elif isinstance(cmd, sm.CancelAttempt):
+            e.executor.cancel(state.execution.id, cmd.node_id)
+            self.admission.release(cmd.node_id)
+        elif isinstance(cmd, sm.ReleaseCache):
+            if cmd.key in self.reserved:
+                e.meta.release_cache(cmd.key, self._cache_owner())
+                self.reserved.discard(cmd.key)
+        elif isinstance(cmd, sm.Finished):
+            self.finished = True
+            for key in list(self.reserved):
+                e.meta.release_cache(key, self._cache_owner())
+            self.reserved.clear()
+
+    def _cache_owner(self) -> str:
+        return f"{self.e.owner}/{self.state.execution.id}"
+
+    def _lookup(self, cmd: sm.LookupCache, events: list[sm.Event]) -> None:
+        e = self.e
+        now = e.clock.now()
+        entry = e.meta.get_cache(cmd.key)
+        if entry is not None:
+            missing = [
+                name for name, v in entry.outputs.items() if v.uri and not e.blobs.exists(v.uri)
+            ]
+            if missing:
+                e.meta.delete_cache(key=cmd.key)
+                reason = (
+                    f"cached output(s) {', '.join(missing)} missing from the blob store: entry "
+                    "dropped and recomputed"
+                )
+                events.append(sm.CacheLooked(cmd.node_id, None, reason, now))
+                return
+            src = f"execution {entry.execution_id} node {entry.node_id}"
+            events.append(
+                sm.CacheLooked(cmd.node_id, entry, f"same version and inputs as {src}", now)
+            )
+            return
+        if cmd.serialize:
+            holder = e.meta.reserve_cache(
+                cmd.key, self._cache_owner(), now, e.settings.cache_reservation_ttl_s
+            )
+            if holder != self._cache_owner():
+                self.cache_waits[cmd.node_id] = cmd  # another attempt computes it: wait
+                return
+            self.reserved.add(cmd.key)
+        previous = e.meta.find_cache_by_task(cmd.parts.task, limit=10)
+        events.append(sm.CacheLooked(cmd.node_id, None, explain_miss(cmd.parts, previous), now))
+
+
+def _finished_event(r: AttemptResult, now: float) -> sm.AttemptFinished:
+    return sm.AttemptFinished(
+        node_id=r.node_id,
+        attempt=r.attempt,
+        outputs=r.outputs,
+        error=r.error,
+        started_at=r.started_at,
+        now=max(now, r.ended_at),
+        log_uri=r.log_uri,
+        worker=r.worker,
+    )
+
+
+def lost_error(message: str) -> ErrorInfo:
+    return ErrorInfo(kind="system", type="WorkerLostError", message=message)
+
+
+_ = (NodePhase, Any)

@@ -1,0 +1,586 @@
+"""The run state machine: events in, commands out, no I/O.
+
+``RunState.handle(event)`` updates node records in memory, appends to the event log and
+returns the commands the driver must carry out. Every record change is collected in a
+pending :class:`~airfoil.core.records.StoreBatch`; the driver takes it with
+:meth:`RunState.take_batch` and commits it *before* carrying out the commands, so no action is
+ever taken on a state that is not durable. Model: distributed's ``WorkerState``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airfoil.core.ids import stable_hash
+from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase
+from airfoil.core.phases import NodePhase as N
+from airfoil.core.records import (
+    AttemptRecord,
+    Binding,
+    CacheEntry,
+    CacheKeyParts,
+    ErrorInfo,
+    EventRecord,
+    ExecutionRecord,
+    NodeRecord,
+    StoreBatch,
+    Value,
+    encode_json,
+)
+from airfoil.engine.cache import cache_key, key_parts
+from airfoil.engine.graph import FlatNode, flatten
+from airfoil.engine.transitions import TRANSITIONS, InvalidTransition
+
+__all__ = [
+    "Abort",
+    "AttemptFinished",
+    "Admit",
+    "CacheLooked",
+    "CancelAttempt",
+    "Enqueue",
+    "Finished",
+    "LookupCache",
+    "ReleaseCache",
+    "RetryDue",
+    "RunState",
+    "ScheduleRetry",
+    "Start",
+    "StartAttempt",
+]
+
+# --- events (stimuli) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Start:
+    """Begin or resume driving the execution."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class CacheLooked:
+    """The result of a cache lookup: an entry whose blobs exist, or None with a reason."""
+
+    node_id: str
+    entry: CacheEntry | None
+    reason: str
+    now: float
+
+
+@dataclass(frozen=True)
+class Admit:
+    """The scheduler admitted a queued node: start its next attempt."""
+
+    node_id: str
+    now: float
+
+
+@dataclass(frozen=True)
+class AttemptFinished:
+    """An attempt ended with outputs or an error (kind ``user`` or ``system``)."""
+
+    node_id: str
+    attempt: int
+    outputs: dict[str, Value] | None
+    error: ErrorInfo | None
+    started_at: float
+    now: float
+    log_uri: str = ""
+    worker: str = ""
+
+
+@dataclass(frozen=True)
+class RetryDue:
+    """A retrying node's backoff is over."""
+
+    node_id: str
+    now: float
+
+
+@dataclass(frozen=True)
+class Abort:
+    """Stop the execution (user request, or a node failed under fail_immediately)."""
+
+    reason: str
+    now: float
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupCache:
+    node_id: str
+    key: str
+    parts: CacheKeyParts
+    serialize: bool
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    """A node has its inputs and waits for admission."""
+
+    node_id: str
+
+
+@dataclass(frozen=True)
+class StartAttempt:
+    node_id: str
+    attempt: int
+    inputs: dict[str, Value]
+
+
+@dataclass(frozen=True)
+class ScheduleRetry:
+    node_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CancelAttempt:
+    node_id: str
+
+
+@dataclass(frozen=True)
+class ReleaseCache:
+    key: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    phase: ExecutionPhase
+
+
+Command = (
+    LookupCache | Enqueue | StartAttempt | ScheduleRetry | CancelAttempt | ReleaseCache | (Finished)
+)
+Event = Start | CacheLooked | Admit | AttemptFinished | RetryDue | Abort
+
+
+@dataclass
+class RetryPolicy:
+    """Backoff between attempts: ``base * 2**(n-1)`` seconds, capped."""
+
+    base_s: float = 0.05
+    max_s: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        return float(min(self.max_s, self.base_s * (2 ** max(0, failures - 1))))
+
+
+class RunState:
+    """The state of one execution, driven by events."""
+
+    def __init__(
+        self,
+        execution: ExecutionRecord,
+        nodes: dict[str, NodeRecord] | None = None,
+        attempts: dict[tuple[str, int], AttemptRecord] | None = None,
+        last_seq: int = 0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.execution = execution
+        self.graph: dict[str, FlatNode] = flatten(execution.spec)
+        self.retry = retry or RetryPolicy()
+        self.seq = last_seq
+        self.records: dict[str, NodeRecord] = nodes or {}
+        self.attempts: dict[tuple[str, int], AttemptRecord] = attempts or {}
+        self._batch = StoreBatch()
+        self._dirty_nodes: dict[str, NodeRecord] = {}
+        self._dirty_attempts: dict[tuple[str, int], AttemptRecord] = {}
+        self._exec_dirty = False
+        self.dependents: dict[str, list[str]] = {nid: [] for nid in self.graph}
+        for nid, fn in self.graph.items():
+            for up in fn.upstream:
+                self.dependents[up].append(nid)
+        self._waiting: dict[str, int] = {}
+        for nid, fn in self.graph.items():
+            if nid not in self.records:
+                self.records[nid] = NodeRecord(
+                    execution_id=execution.id,
+                    node_id=nid,
+                    phase=N.PENDING.value,
+                    kind=fn.kind,
+                    task=fn.name,
+                    parent=fn.parent,
+                    cache_status=(
+                        CacheStatus.MISS.value
+                        if fn.task is not None and fn.task.cache.enabled
+                        else CacheStatus.DISABLED.value
+                    ),
+                )
+                self._dirty_nodes[nid] = self.records[nid]
+        for nid, fn in self.graph.items():
+            self._waiting[nid] = sum(
+                1 for u in fn.upstream if self.records[u].phase != N.SUCCEEDED.value
+            )
+        self._open = sum(1 for r in self.records.values() if not N(r.phase).terminal)
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    @property
+    def phase(self) -> ExecutionPhase:
+        return ExecutionPhase(self.execution.phase)
+
+    def take_batch(self) -> StoreBatch:
+        """The record changes made since the last call; commit them before acting."""
+        batch = self._batch
+        batch.nodes = list(self._dirty_nodes.values())
+        batch.attempts = list(self._dirty_attempts.values())
+        if self._exec_dirty:
+            batch.execution = self.execution
+        self._batch = StoreBatch()
+        self._dirty_nodes = {}
+        self._dirty_attempts = {}
+        self._exec_dirty = False
+        return batch
+
+    def _event(
+        self,
+        kind: str,
+        to: str,
+        cause: str,
+        now: float,
+        node: str = "",
+        frm: str = "",
+        attempt: int = 0,
+    ) -> None:
+        self.seq += 1
+        self._batch.events.append(
+            EventRecord(
+                execution_id=self.execution.id,
+                seq=self.seq,
+                at=now,
+                kind=kind,
+                to_phase=to,
+                cause=cause,
+                node_id=node,
+                attempt=attempt,
+                from_phase=frm,
+            )
+        )
+
+    def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord:
+        rec = self.records[nid]
+        frm = N(rec.phase)
+        handler = TRANSITIONS.get((frm, to))
+        if handler is None:
+            raise InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
+        handler(rec, now)
+        if to.terminal and not frm.terminal:
+            self._open -= 1
+        rec.phase = to.value
+        self._dirty_nodes[nid] = rec
+        self._event("node", to.value, cause, now, node=nid, frm=frm.value)
+        return rec
+
+    def _set_execution(self, phase: ExecutionPhase, cause: str, now: float) -> None:
+        frm = self.execution.phase
+        if frm == phase.value:
+            return
+        self.execution.phase = phase.value
+        if phase == ExecutionPhase.RUNNING and self.execution.started_at is None:
+            self.execution.started_at = now
+        if phase.terminal:
+            self.execution.ended_at = now
+        self._exec_dirty = True
+        self._event("execution", phase.value, cause, now, frm=frm)
+
+    # --- value resolution (pure) -----------------------------------------------------------
+
+    def resolve(self, b: Binding) -> Value:
+        """The value a binding has now (its producers must have succeeded)."""
+        if b.kind == "literal":
+            assert b.value is not None
+            return b.value
+        if b.kind == "input":
+            return self.execution.inputs[b.name]
+        if b.kind == "output":
+            outputs = self.records[b.node].outputs or {}
+            return outputs[b.name]
+        items = [self.resolve(i) for i in b.items]
+        if b.kind == "list":
+            payload = encode_json(items)
+            digest = stable_hash("list", *(v.hash for v in items))
+            return Value(hash=digest, format="af-list", inline=payload, size=len(payload))
+        payload = encode_json(dict(zip(b.keys, items, strict=True)))
+        digest = stable_hash("dict", *(f"{k}={v.hash}" for k, v in zip(b.keys, items, strict=True)))
+        return Value(hash=digest, format="af-dict", inline=payload, size=len(payload))
+
+    # --- the machine -----------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Command]:
+        """Apply one event; return the commands to carry out (after committing the batch)."""
+        if isinstance(event, Start):
+            return self._start(event.now)
+        if isinstance(event, CacheLooked):
+            return self._cache_looked(event)
+        if isinstance(event, Admit):
+            return self._admit(event.node_id, event.now)
+        if isinstance(event, AttemptFinished):
+            return self._attempt_finished(event)
+        if isinstance(event, RetryDue):
+            return self._retry_due(event.node_id, event.now)
+        if isinstance(event, Abort):
+            return self._abort(event.reason, event.now, ExecutionPhase.ABORTED)
+        raise TypeError(f"unknown event {event!r}")
+
+    def _start(self, now: float) -> list[Command]:
+        cmds: list[Command] = []
+        if self.phase.terminal:
+            return [Finished(self.phase)]
+        self._set_execution(ExecutionPhase.RUNNING, "started", now)
+        for nid, fn in self.graph.items():
+            rec = self.records[nid]
+            phase = N(rec.phase)
+            if self._waiting[nid] == 0 and self._startable(nid):
+                cmds += self._ready(nid, now)
+            elif phase == N.QUEUED:
+                cmds += self._lookup_or_enqueue(nid, fn, now)
+            elif phase == N.RUNNING and fn.kind == "task":
+                # The driver that ran this attempt is gone: the attempt is lost.
+                att = self.attempts.get((nid, rec.attempts))
+                if att is not None and att.phase == AttemptPhase.RUNNING.value:
+                    att.phase = AttemptPhase.LOST.value
+                    att.ended_at = now
+                    att.error = ErrorInfo(
+                        kind="system",
+                        type="WorkerLostError",
+                        message="the engine driving this attempt stopped (resumed execution)",
+                    )
+                    self._dirty_attempts[(nid, rec.attempts)] = att
+                    self._event(
+                        "attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts
+                    )
+                self._move(nid, N.QUEUED, "resumed: attempt lost", now)
+                cmds += self._lookup_or_enqueue(nid, fn, now)
+            elif phase == N.RETRYING:
+                cmds.append(ScheduleRetry(nid, rec.retry_at or now))
+        cmds += self._maybe_finish(now)
+        return cmds
+
+    def _startable(self, nid: str) -> bool:
+        """Pending, or a subworkflow node shown as running while its children ran."""
+        phase = self.records[nid].phase
+        return phase == N.PENDING.value or (
+            phase == N.RUNNING.value and self.graph[nid].kind == "workflow"
+        )
+
+    def _ready(self, nid: str, now: float) -> list[Command]:
+        fn = self.graph[nid]
+        if fn.kind == "workflow":
+            return self._finish_subworkflow(nid, now)
+        rec = self.records[nid]
+        rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
+        self._move(nid, N.QUEUED, "inputs ready", now)
+        return self._lookup_or_enqueue(nid, fn, now)
+
+    def _lookup_or_enqueue(self, nid: str, fn: FlatNode, now: float) -> list[Command]:
+        task = fn.task
+        assert task is not None
+        rec = self.records[nid]
+        if rec.inputs is None:
+            rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
+        if task.cache.enabled:
+            parts = key_parts(task, rec.inputs)
+            key = cache_key(parts)
+            rec.cache_key = key
+            rec.cache_key_parts = parts
+            return [LookupCache(nid, key, parts, task.cache.serialize)]
+        return [Enqueue(nid)]
+
+    def _cache_looked(self, ev: CacheLooked) -> list[Command]:
+        rec = self.records[ev.node_id]
+        if rec.phase != N.QUEUED.value:
+            return []
+        rec.cache_reason = ev.reason
+        if ev.entry is not None:
+            rec.cache_status = CacheStatus.HIT.value
+            rec.outputs = dict(ev.entry.outputs)
+            self._event("cache", "hit", ev.reason, ev.now, node=ev.node_id)
+            self._move(ev.node_id, N.SUCCEEDED, "cache hit", ev.now)
+            return self._succeeded(ev.node_id, ev.now)
+        rec.cache_status = CacheStatus.MISS.value
+        self._dirty_nodes[ev.node_id] = rec
+        self._event("cache", "miss", ev.reason, ev.now, node=ev.node_id)
+        return [Enqueue(ev.node_id)]
+
+    def _admit(self, nid: str, now: float) -> list[Command]:
+        rec = self.records[nid]
+        if rec.phase != N.QUEUED.value or self.phase.terminal:
+            return []
+        rec.attempts += 1
+        self._move(nid, N.RUNNING, f"attempt {rec.attempts} started", now)
+        att = AttemptRecord(
+            execution_id=self.execution.id,
+            node_id=nid,
+            attempt=rec.attempts,
+            phase=AttemptPhase.RUNNING.value,
+            started_at=now,
+        )
+        self.attempts[(nid, rec.attempts)] = att
+        self._dirty_attempts[(nid, rec.attempts)] = att
+        cmds: list[Command] = [StartAttempt(nid, rec.attempts, dict(rec.inputs or {}))]
+        parent = self.graph[nid].parent
+        while parent:
+            if self.records[parent].phase == N.PENDING.value:
+                self._move(parent, N.RUNNING, "a child started", now)
+            parent = self.graph[parent].parent
+        return cmds
+
+    def _attempt_finished(self, ev: AttemptFinished) -> list[Command]:
+        nid = ev.node_id
+        rec = self.records[nid]
+        att = self.attempts.get((nid, ev.attempt))
+        if att is None or att.phase != AttemptPhase.RUNNING.value or rec.phase != N.RUNNING.value:
+            return []  # a late report of an attempt already settled
+        att.ended_at = ev.now
+        att.started_at = min(att.started_at, ev.started_at) if ev.started_at else att.started_at
+        att.log_uri = ev.log_uri
+        att.worker = ev.worker
+        self._dirty_attempts[(nid, ev.attempt)] = att
+        task = self.graph[nid].task
+        assert task is not None
+        if ev.error is None:
+            att.phase = AttemptPhase.SUCCEEDED.value
+            self._event(
+                "attempt", att.phase, "outputs written", ev.now, node=nid, attempt=ev.attempt
+            )
+            rec.outputs = dict(ev.outputs or {})
+            rec.error = None
+            cmds: list[Command] = []
+            if task.cache.enabled and rec.cache_key_parts is not None:
+                rec.cache_status = CacheStatus.PUT.value
+                self._batch.cache_puts.append(
+                    CacheEntry(
+                        key=rec.cache_key,
+                        parts=rec.cache_key_parts,
+                        outputs=rec.outputs,
+                        created_at=ev.now,
+                        execution_id=self.execution.id,
+                        node_id=nid,
+                    )
+                )
+                if task.cache.serialize:
+                    cmds.append(ReleaseCache(rec.cache_key))
+            self._move(nid, N.SUCCEEDED, f"attempt {ev.attempt} succeeded", ev.now)
+            return cmds + self._succeeded(nid, ev.now)
+        err = ev.error
+        att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
+        att.error = err
+        self._event(
+            "attempt",
+            att.phase,
+            f"{err.kind} error: {err.type}",
+            ev.now,
+            node=nid,
+            attempt=ev.attempt,
+        )
+        rec.error = err
+        if err.kind == "user":
+            rec.user_failures += 1
+            budget, used, what = task.retries, rec.user_failures, "retries"
+        else:
+            rec.system_failures += 1
+            budget, used, what = task.system_retries, rec.system_failures, "system retries"
+        if err.kind == "preempted" or used <= budget:
+            at = ev.now + self.retry.delay(used)
+            rec.retry_at = at
+            self._move(
+                nid,
+                N.RETRYING,
+                f"{err.kind} error ({err.type}); retry {used} of "
+                f"{budget} {what} at +{at - ev.now:.2f}s",
+                ev.now,
+            )
+            return [ScheduleRetry(nid, at)]
+        cmds = [ReleaseCache(rec.cache_key)] if task.cache.serialize else []
+        self._move(
+            nid, N.FAILED, f"{err.kind} error ({err.type}): {what} exhausted ({budget})", ev.now
+        )
+        return cmds + self._node_failed(nid, ev.now)
+
+    def _retry_due(self, nid: str, now: float) -> list[Command]:
+        if self.records[nid].phase != N.RETRYING.value or self.phase.terminal:
+            return []
+        self._move(nid, N.QUEUED, "backoff over", now)
+        return [Enqueue(nid)]
+
+    def _succeeded(self, nid: str, now: float) -> list[Command]:
+        cmds: list[Command] = []
+        for dep in self.dependents[nid]:
+            self._waiting[dep] -= 1
+            if self._waiting[dep] == 0 and self._startable(dep):
+                cmds += self._ready(dep, now)
+        return cmds + self._maybe_finish(now)
+
+    def _finish_subworkflow(self, nid: str, now: float) -> list[Command]:
+        fn = self.graph[nid]
+        rec = self.records[nid]
+        rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
+        rec.outputs = {k: self.resolve(b) for k, b in fn.outputs.items()}
+        self._move(nid, N.SUCCEEDED, "all children succeeded", now)
+        return self._succeeded(nid, now)
+
+    def _node_failed(self, nid: str, now: float) -> list[Command]:
+        rec = self.records[nid]
+        # A failed child fails its subworkflow nodes.
+        parent = self.graph[nid].parent
+        while parent:
+            prec = self.records[parent]
+            if not N(prec.phase).terminal:
+                prec.error = rec.error
+                self._move(parent, N.FAILED, f"child {nid} failed", now)
+            parent = self.graph[parent].parent
+        if self.execution.spec.failure_policy == "fail_immediately":
+            self.execution.error = rec.error
+            return self._abort(f"node {nid} failed", now, ExecutionPhase.FAILED, failed=nid)
+        cmds: list[Command] = []
+        stack = list(self.dependents[nid])
+        while stack:
+            dep = stack.pop()
+            drec = self.records[dep]
+            if drec.phase == N.PENDING.value:
+                self._move(dep, N.SKIPPED, f"upstream {nid} failed", now)
+                stack.extend(self.dependents[dep])
+        if self.execution.error is None:
+            self.execution.error = rec.error
+        return cmds + self._maybe_finish(now)
+
+    def _abort(
+        self, reason: str, now: float, phase: ExecutionPhase, failed: str = ""
+    ) -> list[Command]:
+        if self.phase.terminal:
+            return []
+        cmds: list[Command] = []
+        for nid, rec in self.records.items():
+            p = N(rec.phase)
+            if p.terminal:
+                continue
+            if p == N.RUNNING and self.graph[nid].kind == "task":
+                cmds.append(CancelAttempt(nid))
+                att = self.attempts.get((nid, rec.attempts))
+                if att is not None and att.phase == AttemptPhase.RUNNING.value:
+                    att.phase = AttemptPhase.ABORTED.value
+                    att.ended_at = now
+                    self._dirty_attempts[(nid, rec.attempts)] = att
+            self._move(nid, N.ABORTED, reason, now)
+        self._set_execution(phase, reason, now)
+        if failed and self.execution.error is None:
+            self.execution.error = self.records[failed].error
+        return [*cmds, Finished(phase)]
+
+    def _maybe_finish(self, now: float) -> list[Command]:
+        if self.phase.terminal:
+            return []
+        if self._open > 0:
+            return []
+        if all(r.phase == N.SUCCEEDED.value for r in self.records.values()):
+            self.execution.outputs = {
+                k: self.resolve(b) for k, b in self.execution.spec.outputs.items()
+            }
+            self._set_execution(ExecutionPhase.SUCCEEDED, "all nodes succeeded", now)
+            return [Finished(ExecutionPhase.SUCCEEDED)]
+        self._set_execution(ExecutionPhase.FAILED, "some nodes failed", now)
+        return [Finished(ExecutionPhase.FAILED)]

@@ -1,0 +1,63 @@
+"""The node transition table: which phase moves are allowed, and what each one records.
+
+Every move goes through :func:`apply`, which looks the move up in ``TRANSITIONS``; a move
+that is not in the table is a bug in the engine and raises :class:`InvalidTransition`.
+Each handler updates the node record's timestamps and counters; :func:`apply` appends the
+event (with its cause) to the run's log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from airfoil.core.errors import AirfoilError
+from airfoil.core.phases import NodePhase as N
+from airfoil.core.records import NodeRecord
+
+__all__ = ["TRANSITIONS", "InvalidTransition"]
+
+
+class InvalidTransition(AirfoilError):
+    """The engine tried a phase move its transition table does not allow."""
+
+
+def _queued(rec: NodeRecord, now: float) -> None:
+    rec.queued_at = now
+    rec.retry_at = None
+
+
+def _running(rec: NodeRecord, now: float) -> None:
+    if rec.started_at is None:
+        rec.started_at = now
+
+
+def _retrying(rec: NodeRecord, now: float) -> None:
+    pass
+
+
+def _ended(rec: NodeRecord, now: float) -> None:
+    rec.ended_at = now
+
+
+Handler = Callable[[NodeRecord, float], None]
+
+TRANSITIONS: dict[tuple[N, N], Handler] = {
+    (N.PENDING, N.QUEUED): _queued,
+    (N.PENDING, N.RUNNING): _running,  # subworkflow nodes, when a child starts
+    (N.PENDING, N.SUCCEEDED): _ended,  # subworkflow nodes finishing with no child run
+    (N.PENDING, N.SKIPPED): _ended,
+    (N.PENDING, N.ABORTED): _ended,
+    (N.PENDING, N.FAILED): _ended,  # a subworkflow whose child failed before it started
+    (N.QUEUED, N.RUNNING): _running,
+    (N.QUEUED, N.SUCCEEDED): _ended,  # cache hit
+    (N.QUEUED, N.FAILED): _ended,  # cannot be scheduled / inputs unresolvable
+    (N.QUEUED, N.ABORTED): _ended,
+    (N.RUNNING, N.SUCCEEDED): _ended,
+    (N.RUNNING, N.FAILED): _ended,
+    (N.RUNNING, N.RETRYING): _retrying,
+    (N.RUNNING, N.QUEUED): _queued,  # attempt lost on resume, retried at once
+    (N.RUNNING, N.ABORTED): _ended,
+    (N.RETRYING, N.QUEUED): _queued,
+    (N.RETRYING, N.ABORTED): _ended,
+    (N.RETRYING, N.FAILED): _ended,
+}

@@ -1,0 +1,249 @@
+"""The worker processes of the process executor: starting, tracking and stopping them.
+
+:class:`Pool` holds every process an executor owns (idle, busy and dying workers) and is what
+the executor's finalizer shuts down, so it must not refer back to the executor.
+
+Invariants:
+
+- A process leaves the pool only once it has exited; stopping one means SIGTERM (or closing its
+  pipe, for an idle worker), then SIGKILL to its whole process group after a grace period.
+- Workers are started with the driver's ``__main__`` hidden (:func:`main_module_hidden`) and
+  from a forkserver that preloads :mod:`airfoil.executors._process_preload`.
+- When the last pool of this process shuts down, the forkserver is stopped too, if no other
+  code has children of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from airfoil.executors._process_worker import worker_main
+from airfoil.executors.base import AttemptRequest
+
+__all__ = [
+    "Dying",
+    "Pool",
+    "Worker",
+    "describe_exit",
+    "memory_was_short",
+    "signal_group",
+    "start_worker",
+]
+
+PRELOAD = ["airfoil.executors._process_preload"]
+KILL_GRACE_S = 0.5  # SIGTERM -> SIGKILL
+RETIRE_GRACE_S = 2.0  # a retired worker closing its pipe -> SIGKILL
+
+
+@dataclass(eq=False)
+class Worker:
+    """A live worker process, idle or running ``request``."""
+
+    proc: BaseProcess
+    conn: Connection
+    pid: int
+    request: AttemptRequest | None = None
+    started: float = 0.0  # wall clock, for results
+    deadline: float | None = None  # monotonic
+    peak_rss: int = 0
+    tasks: dict[tuple[str, str], str] = field(default_factory=dict)  # (module, qualname) -> ver
+    probe: Any = None  # psutil.Process, made on the first memory sample
+
+
+@dataclass(eq=False)
+class Dying:
+    """A worker being stopped: asked to (pipe closed or SIGTERM), SIGKILLed at ``kill_at``."""
+
+    proc: BaseProcess
+    pid: int
+    kill_at: float  # monotonic; SIGKILL the process group then
+    killed: bool = False
+
+
+class Pool:
+    """Every process the executor owns; what the finalizer needs without the executor."""
+
+    def __init__(self) -> None:
+        self.owner = os.getpid()
+        self.idle: list[Worker] = []
+        self.busy: dict[int, Worker] = {}  # by pid
+        self.dying: list[Dying] = []
+
+    def live(self) -> int:
+        """How many workers are up (idle or busy), not counting the dying."""
+        return len(self.idle) + len(self.busy)
+
+    def retire(self, w: Worker, *, kill: bool) -> None:
+        """Stop a worker: close its pipe (it exits on its own) or SIGTERM it, SIGKILL later."""
+        with contextlib.suppress(OSError):
+            w.conn.close()
+        now = time.monotonic()
+        if kill:
+            signal_group(w.pid, signal.SIGTERM)
+            self.dying.append(Dying(w.proc, w.pid, now + KILL_GRACE_S))
+        else:
+            self.dying.append(Dying(w.proc, w.pid, now + RETIRE_GRACE_S))
+
+    def reap(self, now: float) -> None:
+        """Forget workers that exited; SIGKILL those past their grace period."""
+        still: list[Dying] = []
+        for d in self.dying:
+            if d.proc.exitcode is not None:
+                signal_group(d.pid, signal.SIGKILL)  # anything the task left behind
+                with contextlib.suppress(ValueError):
+                    d.proc.close()
+                continue
+            if now >= d.kill_at and not d.killed:
+                signal_group(d.pid, signal.SIGKILL)
+                d.killed = True
+            still.append(d)
+        self.dying = still
+
+    def next_kill(self) -> float | None:
+        """When the next SIGKILL is due (monotonic), if any."""
+        pending = [d.kill_at for d in self.dying if not d.killed]
+        return min(pending) if pending else None
+
+    def shutdown(self) -> None:
+        """Stop every worker and wait for them (idempotent; a no-op in a forked child)."""
+        if os.getpid() != self.owner:
+            return
+        for w in self.idle:
+            self.retire(w, kill=False)
+        for w in self.busy.values():
+            self.retire(w, kill=True)
+        self.idle.clear()
+        self.busy.clear()
+        end = time.monotonic() + KILL_GRACE_S
+        while self.dying:
+            now = time.monotonic()
+            self.reap(now)
+            if not self.dying:
+                break
+            if now >= end:
+                for d in self.dying:
+                    signal_group(d.pid, signal.SIGKILL)
+                    d.kill_at = now
+                    d.killed = True
+            wait([d.proc.sentinel for d in self.dying], timeout=0.05)
+        open_pools.discard(self)
+        if not open_pools:
+            stop_idle_forkserver()
+
+
+open_pools: set[Pool] = set()
+
+
+def start_worker(ctx: Any, blob_url: str, pool: Pool) -> Worker:
+    """Start one worker process (and, on first use, the forkserver) for ``pool``."""
+    forkserver = ctx.get_start_method() == "forkserver"
+    if forkserver:
+        ctx.set_forkserver_preload(forkserver_preload())
+    open_pools.add(pool)
+    parent, child = ctx.Pipe(duplex=True)
+    proc = ctx.Process(
+        target=worker_main,
+        args=(child, blob_url, forkserver),
+        name="airfoil-worker",
+        daemon=False,  # tasks may start their own processes (data loaders, pools)
+    )
+    with main_module_hidden():
+        proc.start()
+    child.close()
+    assert proc.pid is not None
+    return Worker(proc=proc, conn=parent, pid=proc.pid)
+
+
+@contextlib.contextmanager
+def main_module_hidden() -> Iterator[None]:
+    """Start workers without re-running the driver's ``__main__`` in them.
+
+    multiprocessing makes every spawn/forkserver child re-import the parent's main script as
+    ``__mp_main__``: unguarded top-level code (``wf(x=1)`` at the end of a script) would run again
+    in each worker, and a heavy script would slow every worker start. Workers import tasks by
+    module name instead (a script's tasks are named after its file), so while a worker starts
+    the main module is swapped for an empty one. (Another thread reading ``__main__`` during
+    those few milliseconds would see the empty module.)
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def forkserver_preload() -> list[str]:
+    """Our warm-up module added to whatever the forkserver was asked to preload already."""
+    try:
+        from multiprocessing import forkserver
+
+        current = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
+    except (ImportError, AttributeError):
+        current = []
+    return current + [m for m in PRELOAD if m not in current]
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name} (signal {-code})"
+    return f"exited with code {code}"
+
+
+def memory_was_short(rss: int) -> bool:
+    """Whether a worker using ``rss`` bytes plausibly met the kernel's OOM killer."""
+    if rss <= 0:
+        return False
+    import psutil
+
+    return rss >= 0.5 * int(psutil.virtual_memory().total)
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Signal a worker's process group (the worker and whatever its task started)."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def stop_idle_forkserver() -> None:
+    """Stop multiprocessing's forkserver if it has no children left (it restarts on demand)."""
+    try:
+        from multiprocessing import forkserver
+
+        import psutil
+
+        server: Any = getattr(forkserver, "_forkserver", None)
+        pid = getattr(server, "_forkserver_pid", None)
+        stop = getattr(server, "_stop", None)
+        if pid is None or stop is None:
+            return
+        try:
+            if psutil.Process(pid).children():
+                return
+        except psutil.Error:
+            pass
+        stop()
+    except Exception:  # best effort: the forkserver also exits with this process
+        return

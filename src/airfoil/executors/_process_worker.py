@@ -1,0 +1,257 @@
+"""The loop that runs inside each worker process of the process executor.
+
+A worker receives msgpack-encoded :class:`~airfoil.executors.base.AttemptRequest` messages
+over its pipe, runs each with ``airfoil.runtime.worker.run_attempt`` and sends back the
+msgpack-encoded :class:`~airfoil.executors.base.AttemptResult`. An empty message or a closed
+pipe ends the loop.
+
+Invariants:
+
+- Exactly one reply per request, unless the process dies (the parent then reports the attempt).
+- Nothing the task does escapes the loop: ``run_attempt`` reports task failures itself, and
+  anything it lets through (``SystemExit`` from ``sys.exit()``, a bug in the runtime) becomes an
+  error result here. The parent retires a worker after any ``system`` error or ``SystemExit``,
+  since the task was interrupted at an arbitrary point.
+- A task's ``limits.mem`` caps how much the attempt may grow the worker's address space
+  (``RLIMIT_AS`` = address space at the start of the attempt + the limit); the old limit is
+  restored afterwards. Allocations past it raise ``MemoryError``, which the runtime reports as
+  ``OutOfMemoryError``.
+- The worker runs in its own process group (so the parent can stop everything a task started,
+  and a terminal's Ctrl-C reaches only the driver), and dies when the driver dies: a watch
+  thread waits on the parent sentinel, and a forkserver child also has the kernel kill it when
+  the forkserver (which exits with the driver) exits (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+import msgspec
+
+from airfoil.core.records import ErrorInfo
+from airfoil.executors.base import RUNTIME_MODULE, AttemptRequest, AttemptResult
+
+__all__ = ["worker_main"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
+    """Serve attempts from ``conn`` until it is closed or an empty message arrives.
+
+    Args:
+        conn: this worker's end of the pipe to the parent.
+        blob_url: the blob store to use when a request names none.
+        die_with_parent: ask the kernel to kill this process when its parent exits (only safe
+            when the parent is the forkserver, whose main thread lives as long as it does).
+    """
+    _detach(die_with_parent)
+    runtime: Any = importlib.import_module(RUNTIME_MODULE)
+    blob_mod: Any = importlib.import_module("airfoil.store.blob")
+    decoder = msgspec.msgpack.Decoder(AttemptRequest)
+    encoder = msgspec.msgpack.Encoder()
+    stores: dict[str, Any] = {}
+    home = os.getcwd()
+    worker = f"{socket.gethostname()}:{os.getpid()}:worker"
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not data:
+            return
+        started = time.time()
+        try:
+            request = decoder.decode(data)
+        except msgspec.MsgspecError as exc:  # a malformed request: say so, and stay alive
+            conn.send_bytes(encoder.encode(_unreadable(data, exc, started, worker)))
+            continue
+        try:
+            url = request.blob_url or blob_url
+            blobs = stores.get(url)
+            if blobs is None:
+                blobs = stores[url] = blob_mod.open_blob_store(url)
+            with _address_space_limit(request.task.limits.mem):
+                result = runtime.run_attempt(request, blobs)
+        except SystemExit as exc:
+            result = _escaped(
+                request, "user", exc, started, worker, f"the task called sys.exit({exc.code!r})"
+            )
+        except BaseException as exc:  # a runtime bug or KeyboardInterrupt: report, never die
+            result = _escaped(request, "system", exc, started, worker, str(exc))
+        _restore_cwd(home)
+        try:
+            conn.send_bytes(encoder.encode(result))
+        except (OSError, ValueError):
+            return
+
+
+def _restore_cwd(home: str) -> None:
+    """A task's ``os.chdir`` (or a deleted working directory) must not leak into the next."""
+    try:
+        if os.getcwd() == home:
+            return
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        os.chdir(home)
+
+
+def _detach(die_with_parent: bool) -> None:
+    # A process group of its own: the parent can stop whatever the task started along with
+    # the worker, and a terminal's Ctrl-C (sent to the driver's group) reaches only the driver.
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _watch_parent()
+    if die_with_parent and sys.platform.startswith("linux"):
+        _die_with_forkserver()
+
+
+def _watch_parent() -> None:
+    """Stop this worker and everything its task started as soon as the driver process dies.
+
+    A daemon thread waits on multiprocessing's parent sentinel (it becomes readable when the
+    driver exits, however it exits); without it a busy worker would outlive a killed driver.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        if os.getpgid(0) == os.getpid():  # our own group: take the task's children along
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="airfoil-parent-watch", daemon=True).start()
+
+
+def _die_with_forkserver() -> None:
+    """Have the kernel kill this worker when the forkserver exits (it exits with the driver).
+
+    Works even when the task holds the GIL in C code, where the watch thread cannot run.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    # The forkserver hands each child a copy of the driver's "alive" pipe end; holding it would
+    # keep the forkserver (and so this worker) alive after the driver dies.
+    try:
+        from multiprocessing import forkserver
+
+        server: Any = getattr(forkserver, "_forkserver", None)
+        fd = getattr(server, "_forkserver_alive_fd", None)
+        if isinstance(fd, int):
+            os.close(fd)
+            server._forkserver_alive_fd = None
+    except (ImportError, OSError):
+        pass
+
+
+def _address_space_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            pages = int(fh.read().split()[0])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+@contextlib.contextmanager
+def _address_space_limit(limit: int) -> Iterator[None]:
+    """Cap the growth of this process's address space at ``limit`` bytes while inside."""
+    if limit <= 0:
+        yield
+        return
+    try:
+        import resource
+    except ImportError:  # not POSIX: no limit can be enforced from inside
+        yield
+        return
+    current = _address_space_bytes()
+    if current < 0:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    new = current + limit
+    if hard != resource.RLIM_INFINITY:
+        new = min(new, hard)
+    if soft != resource.RLIM_INFINITY:
+        new = min(new, soft)
+    resource.setrlimit(resource.RLIMIT_AS, (new, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _unreadable(data: bytes, exc: Exception, started: float, worker: str) -> AttemptResult:
+    ids: Any = {}
+    with contextlib.suppress(msgspec.MsgspecError):
+        ids = msgspec.msgpack.decode(data)
+    if not isinstance(ids, dict):
+        ids = {}
+    attempt = ids.get("attempt")
+    return AttemptResult(
+        execution_id=str(ids.get("execution_id", "")),
+        node_id=str(ids.get("node_id", "")),
+        attempt=attempt if isinstance(attempt, int) else 0,
+        started_at=started,
+        ended_at=time.time(),
+        error=ErrorInfo(
+            kind="system",
+            type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            message=f"the worker could not read the attempt request: {exc}",
+        ),
+        worker=worker,
+    )
+
+
+def _escaped(
+    request: AttemptRequest,
+    kind: str,
+    exc: BaseException,
+    started: float,
+    worker: str,
+    message: str,
+) -> AttemptResult:
+    etype = type(exc)
+    name = (
+        etype.__qualname__
+        if etype.__module__ == "builtins"
+        else (f"{etype.__module__}.{etype.__qualname__}")
+    )
+    return AttemptResult(
+        execution_id=request.execution_id,
+        node_id=request.node_id,
+        attempt=request.attempt,
+        started_at=started,
+        ended_at=time.time(),
+        error=ErrorInfo(
+            kind=kind,
+            type=name,
+            message=message,
+            traceback="".join(traceback.format_exception(exc)),
+        ),
+        worker=worker,
+    )

@@ -1,0 +1,384 @@
+"""The process executor: attempts run in a pool of long-lived local worker processes.
+
+Workers are started lazily (one more only when every live worker is busy, up to
+``max_workers``), reused across attempts and executions, and forked from a forkserver that has
+already imported the runtime, so starting one costs tens of milliseconds and a warm attempt
+costs one pipe round trip. The parent never blocks on a task: :meth:`ProcessExecutor.submit`
+hands the request to an idle worker (or queues it), :meth:`ProcessExecutor.poll` waits on the
+workers' pipes and process sentinels.
+
+Invariants:
+
+- Each submitted attempt is reported by :meth:`~ProcessExecutor.poll` exactly once: with the
+  worker's result, or with a ``system`` error the parent writes itself -- ``TaskTimeoutError``
+  (the parent stopped it past ``task.timeout_s``), ``WorkerLostError`` (the process died) or
+  ``OutOfMemoryError`` (it died of memory). The one exception is :meth:`~ProcessExecutor.cancel`:
+  a cancelled attempt is not reported at all (not even a result that had already arrived but
+  was not yet polled), so a late report can never reach a later execution that reuses node ids.
+- A worker runs one attempt at a time. A worker whose attempt was interrupted (timeout, death,
+  cancel, out of memory, any ``system`` error or ``sys.exit()``) is never reused: it is stopped
+  and a fresh one takes its place when needed.
+- No orphans: :meth:`~ProcessExecutor.close` stops every worker (SIGTERM to its process group,
+  so whatever the task started goes too; SIGKILL after a grace period) and waits for them, then
+  stops the forkserver if nothing else uses it; the same runs when the executor is
+  garbage-collected or the interpreter exits. If the driver is killed outright, each worker
+  kills its process group as soon as its parent sentinel fires (a watch thread), and
+  forkserver children also die with the forkserver, which exits with the driver
+  (``PR_SET_PDEATHSIG``, Linux), even while their task holds the GIL.
+- Workers never re-run the driver's ``__main__`` (``_process_pool.main_module_hidden``), and
+  never run a task whose version changed since they imported it (a fresh worker runs it).
+- The executor is driven from one thread (the engine's loop); it is not thread-safe. Results
+  of every execution come back through the same :meth:`~ProcessExecutor.poll`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import multiprocessing.util  # registers its exit hook before ours (see _start_worker)
+import os
+import signal
+import socket
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable
+from multiprocessing.connection import wait
+from typing import Any
+
+import msgspec
+
+from airfoil.core.errors import ConfigError
+from airfoil.core.records import ErrorInfo
+from airfoil.core.resources import ResourceSpec
+from airfoil.executors._process_pool import (
+    Pool,
+    Worker,
+    describe_exit,
+    memory_was_short,
+    start_worker,
+)
+from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, machine_capacity
+
+__all__ = ["ProcessExecutor"]
+
+_TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
+_SAMPLE_EVERY_S = 0.5  # memory samples of busy workers, to tell OOM kills from other deaths
+_OOM_NEAR = 0.8  # a SIGKILLed worker whose RSS was this close to its limit died of memory
+
+
+class ProcessExecutor(Executor):
+    """Runs attempts in a pool of long-lived local worker processes.
+
+    Args:
+        blob_url: the blob store attempts read inputs from and write outputs to (used when a
+            request names none, and for the parent's notes in attempt logs).
+        max_workers: how many attempts may run at once (default: the number of CPUs).
+        capacity: the resources attempts may use at once (default: this machine's).
+        start_method: ``"forkserver"`` (default where available: a worker starts in ~30 ms
+            from a server that has already imported the runtime) or ``"spawn"`` (a fresh
+            interpreter per worker, ~250 ms). Plain ``fork`` is refused: a worker must not
+            inherit the driver's threads, locks or database connections.
+    """
+
+    name = "process"
+
+    def __init__(
+        self,
+        blob_url: str,
+        max_workers: int | None = None,
+        *,
+        capacity: ResourceSpec | None = None,
+        start_method: str | None = None,
+    ) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
+        if method not in ("forkserver", "spawn") or method not in methods:
+            raise ConfigError(
+                f"invalid start method {method!r} for the process executor: use 'forkserver' "
+                f"or 'spawn' (available here: {', '.join(methods)})"
+            )
+        if max_workers is not None and max_workers < 1:
+            raise ConfigError(f"max_workers must be at least 1, got {max_workers}")
+        self.blob_url = blob_url
+        self.start_method = method
+        self._max_workers = max_workers or os.cpu_count() or 1
+        self._capacity = capacity
+        self._ctx: Any = multiprocessing.get_context(method)
+        self._pool = Pool()
+        self._queue: deque[AttemptRequest] = deque()
+        self._done: list[AttemptResult] = []
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(AttemptResult)
+        self._next_sample = 0.0
+        self._blobs: Any = None
+        self._closed = False
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    # --- the Executor seam -----------------------------------------------------------------
+
+    def submit(self, request: AttemptRequest) -> None:
+        """Hand an attempt to an idle worker, starting one if all are busy (or queue it)."""
+        if self._closed:
+            raise RuntimeError("this process executor is closed")
+        self._queue.append(request)
+        self._dispatch()
+
+    def poll(self, timeout: float | None) -> list[AttemptResult]:
+        """Finished attempts, waiting up to ``timeout`` seconds (None: until one finishes).
+
+        Also where timeouts are enforced and dead workers noticed, so the driver polls
+        whenever it has nothing else to do (as the engine's loop does).
+        """
+        end = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        pool = self._pool
+        while True:
+            now = time.monotonic()
+            pool.reap(now)
+            self._enforce_deadlines(now)
+            if self._done or (not pool.busy and not self._queue):
+                done, self._done = self._done, []
+                return done
+            if now >= self._next_sample:
+                self._sample_memory()
+                self._next_sample = now + _SAMPLE_EVERY_S
+            wake = min(
+                t
+                for t in (end, self._next_deadline(), pool.next_kill(), self._next_sample)
+                if t is not None
+            )
+            # Always look at the pipes at least once, so poll(0) returns what has arrived.
+            ready = wait(self._waitables(), timeout=max(0.0, wake - now))
+            if ready:
+                self._collect(ready)
+            elif end is not None and time.monotonic() >= end:
+                return []
+
+    def cancel(self, execution_id: str, node_id: str) -> None:
+        """Stop the node's attempt: drop it if queued, kill its worker if running.
+
+        Nothing is reported for a cancelled attempt afterwards (the engine has already settled
+        it as aborted), including a result that arrived but was not polled yet.
+        """
+        self._queue = deque(
+            r for r in self._queue if (r.execution_id, r.node_id) != (execution_id, node_id)
+        )
+        self._done = [
+            r for r in self._done if (r.execution_id, r.node_id) != (execution_id, node_id)
+        ]
+        for pid, w in list(self._pool.busy.items()):
+            assert w.request is not None
+            if (w.request.execution_id, w.request.node_id) == (execution_id, node_id):
+                del self._pool.busy[pid]
+                self._pool.retire(w, kill=True)
+        self._dispatch()
+
+    def capacity(self) -> ResourceSpec:
+        """The resources given at construction, else this machine's."""
+        return self._capacity if self._capacity is not None else machine_capacity()
+
+    def max_parallel(self) -> int:
+        """``max_workers``: how many attempts run at once."""
+        return self._max_workers
+
+    def running(self) -> int:
+        """Attempts running in a worker now (not counting ones queued for a worker)."""
+        return len(self._pool.busy)
+
+    def close(self) -> None:
+        """Stop every worker and wait for them to exit; later submits raise."""
+        self._closed = True
+        self._queue.clear()
+        self._done.clear()
+        if self._finalizer is not None:
+            self._finalizer()  # runs Pool.shutdown once
+            atexit.unregister(self._finalizer)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the live workers (for diagnostics and tests)."""
+        pool = self._pool
+        return [w.pid for w in pool.idle] + [w.pid for w in pool.busy.values()]
+
+    # --- workers -----------------------------------------------------------------------------
+
+    def _start_worker(self) -> Worker:
+        if self._finalizer is None:
+            self._finalizer = weakref.finalize(self, self._pool.shutdown)
+            # Registered after multiprocessing's own exit hook, so it runs first (LIFO) and the
+            # workers are gone before multiprocessing joins its children.
+            atexit.register(self._finalizer)
+        return start_worker(self._ctx, self.blob_url, self._pool)
+
+    def _dispatch(self) -> None:
+        pool = self._pool
+        while self._queue:
+            request = self._queue[0]
+            w = self._idle_worker(request)
+            if w is None:
+                if pool.live() >= self._max_workers:
+                    return
+                w = self._start_worker()
+            try:
+                w.conn.send_bytes(self._encoder.encode(request))
+            except OSError:  # died while idle: forget it, try the next one
+                pool.retire(w, kill=True)
+                continue
+            self._queue.popleft()
+            w.request, w.started, w.peak_rss = request, time.time(), 0
+            timeout = request.task.timeout_s
+            w.deadline = time.monotonic() + timeout + _TIMEOUT_MARGIN_S if timeout else None
+            w.tasks[(request.task.module, request.task.qualname)] = request.task.version
+            pool.busy[w.pid] = w
+
+    def _idle_worker(self, request: AttemptRequest) -> Worker | None:
+        """The most recently used idle worker that can run ``request``, or None."""
+        pool = self._pool
+        task = (request.task.module, request.task.qualname)
+        while pool.idle:
+            w = pool.idle.pop()
+            if w.proc.exitcode is not None:
+                pool.retire(w, kill=False)
+                continue
+            version = w.tasks.get(task)
+            if version is not None and version != request.task.version:
+                # The task's code changed since this worker imported it: never run stale code.
+                pool.retire(w, kill=False)
+                continue
+            return w
+        return None
+
+    def _waitables(self) -> list[Any]:
+        out: list[Any] = []
+        for w in self._pool.busy.values():
+            out.append(w.conn)
+            out.append(w.proc.sentinel)
+        return out
+
+    def _collect(self, ready: Iterable[Any]) -> None:
+        pool = self._pool
+        ready_set = set(ready)
+        for w in list(pool.busy.values()):
+            if w.conn in ready_set:
+                try:
+                    data = w.conn.recv_bytes()
+                except (EOFError, OSError):
+                    data = b""
+                try:
+                    result = self._decoder.decode(data) if data else None
+                except msgspec.MsgspecError:
+                    result = None  # cannot happen with this module's worker; never hang on it
+                if result is not None:
+                    self._finish(w, result)
+                    continue
+                self._lost(w)
+            elif w.proc.sentinel in ready_set:
+                self._lost(w)
+        self._dispatch()
+
+    def _finish(self, w: Worker, result: AttemptResult) -> None:
+        pool = self._pool
+        del pool.busy[w.pid]
+        self._done.append(result)
+        w.request = w.deadline = None
+        err = result.error
+        if err is not None and (err.kind != "user" or err.type == "SystemExit"):
+            pool.retire(w, kill=False)
+        else:
+            pool.idle.append(w)
+
+    def _lost(self, w: Worker) -> None:
+        """The worker died mid-attempt: report why, as best we can tell."""
+        pool = self._pool
+        del pool.busy[w.pid]
+        w.proc.join(timeout=1.0)
+        code = w.proc.exitcode
+        request = w.request
+        assert request is not None
+        limit = request.task.limits.mem
+        how = describe_exit(code)
+        if code == -signal.SIGKILL and (
+            (limit > 0 and w.peak_rss >= _OOM_NEAR * limit) or memory_was_short(w.peak_rss)
+        ):
+            mib = f"{w.peak_rss / 2**20:.0f}Mi"
+            what = f"its limit of {limit / 2**20:.0f}Mi" if limit > 0 else "the machine's memory"
+            error = ErrorInfo(
+                kind="system",
+                type="OutOfMemoryError",
+                message=f"the worker process (pid {w.pid}) running the attempt was {how}, most "
+                f"likely by the out-of-memory killer: it used {mib}, near {what}",
+            )
+        else:
+            error = ErrorInfo(
+                kind="system",
+                type="WorkerLostError",
+                message=f"the worker process (pid {w.pid}) running the attempt {how}",
+            )
+        self._report(w, error)
+        pool.retire(w, kill=True)
+
+    def _enforce_deadlines(self, now: float) -> None:
+        for w in list(self._pool.busy.values()):
+            if w.deadline is None or now < w.deadline:
+                continue
+            request = w.request
+            assert request is not None
+            del self._pool.busy[w.pid]
+            self._pool.retire(w, kill=True)
+            self._report(
+                w,
+                ErrorInfo(
+                    kind="system",
+                    type="TaskTimeoutError",
+                    message=f"the attempt ran past its timeout of {request.task.timeout_s:g}s "
+                    f"and was stopped (worker process {w.pid} killed)",
+                ),
+            )
+        if self._queue:
+            self._dispatch()
+
+    def _next_deadline(self) -> float | None:
+        deadlines = [w.deadline for w in self._pool.busy.values() if w.deadline is not None]
+        return min(deadlines) if deadlines else None
+
+    def _sample_memory(self) -> None:
+        if not self._pool.busy:
+            return
+        import psutil
+
+        for w in self._pool.busy.values():
+            try:
+                if w.probe is None:
+                    w.probe = psutil.Process(w.pid)
+                rss = int(w.probe.memory_info().rss)
+            except psutil.Error:
+                continue
+            w.peak_rss = max(w.peak_rss, rss)
+
+    def _report(self, w: Worker, error: ErrorInfo) -> None:
+        """Report an attempt the worker could not report itself, noting why in its log."""
+        request = w.request
+        assert request is not None
+        log_uri = ""
+        if request.log_key:
+            try:
+                if self._blobs is None:
+                    from airfoil.store.blob import open_blob_store
+
+                    self._blobs = open_blob_store(request.blob_url or self.blob_url)
+                log_uri = self._blobs.append_text(
+                    request.log_key, f"[airfoil] {error.type}: {error.message}\n"
+                )
+            except Exception:  # logs are best effort
+                log_uri = ""
+        self._done.append(
+            AttemptResult(
+                execution_id=request.execution_id,
+                node_id=request.node_id,
+                attempt=request.attempt,
+                started_at=w.started,
+                ended_at=time.time(),
+                error=error,
+                log_uri=log_uri,
+                worker=f"{socket.gethostname()}:{w.pid}:worker",
+            )
+        )

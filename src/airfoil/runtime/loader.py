@@ -1,0 +1,55 @@
+"""Finding a task's function from its spec (module + qualname), importing it if needed."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+from airfoil.core.errors import PlatformError
+from airfoil.core.records import TaskSpec
+
+__all__ = ["load_task"]
+
+_cache: dict[tuple[str, str], Any] = {}
+
+
+def load_task(spec: TaskSpec, code_root: str = "") -> Any:
+    """The live ``TaskDef`` for a spec.
+
+    Raises:
+        PlatformError: the module cannot be imported or has no such task (for instance the
+            code changed under a running execution).
+    """
+    from airfoil.sdk._task import live_task
+
+    live = live_task(spec.module, spec.qualname)
+    if live is not None:
+        return live
+    key = (spec.module, spec.qualname)
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    module = sys.modules.get(spec.module)
+    if module is None:
+        if code_root and code_root not in sys.path:
+            sys.path.insert(0, code_root)
+        try:
+            module = importlib.import_module(spec.module)
+        except Exception as exc:
+            raise PlatformError(
+                f"could not import module {spec.module!r} of task {spec.name!r} "
+                f"(code root {code_root or '.'}): {type(exc).__name__}: {exc}"
+            ) from exc
+    obj: Any = module
+    for part in spec.qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise PlatformError(
+                f"module {spec.module!r} has no task {spec.qualname!r}: was the code changed "
+                "after the execution started?"
+            )
+    if not hasattr(obj, "__airfoil_fn__"):
+        raise PlatformError(f"{spec.module}.{spec.qualname} is not an Airfoil task")
+    _cache[key] = obj
+    return obj

@@ -1,0 +1,204 @@
+"""Running one attempt: inputs -> user function -> outputs, with logs and a user-code boundary.
+
+``run_attempt`` never raises for anything the task does: every outcome is an
+:class:`~airfoil.executors.base.AttemptResult` with outputs, or an error of kind ``user``
+(the task's code raised, or returned a value that does not fit its type) or ``system``
+(timeout, out of memory, code that cannot be loaded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from typing import Any
+
+from airfoil.core.errors import (
+    OutOfMemoryError,
+    PlatformError,
+    TaskTimeoutError,
+    TypeTransformError,
+)
+from airfoil.core.records import ErrorInfo, Value
+from airfoil.executors.base import AttemptRequest, AttemptResult
+from airfoil.runtime.loader import load_task
+from airfoil.store.base import BlobStore
+
+__all__ = ["run_attempt"]
+
+_HOST = socket.gethostname()
+
+
+class _Timeout:
+    """Stops an in-process attempt after ``seconds`` (main thread only, via SIGALRM)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self) -> _Timeout:
+        if (
+            self.seconds
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        ):
+            seconds = self.seconds
+
+            def on_alarm(_sig: int, _frame: Any) -> None:
+                raise TaskTimeoutError(f"the attempt ran past its timeout of {seconds:g}s")
+
+            self._old = signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            self.armed = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the first frame outside Airfoil's own runtime."""
+    tb = exc.__traceback__
+    while tb is not None and "/airfoil/runtime/" in tb.tb_frame.f_code.co_filename:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _error(kind: str, exc: BaseException) -> ErrorInfo:
+    etype = type(exc)
+    # Builtins and Airfoil's own errors by bare name; user-defined types fully qualified.
+    if etype.__module__ == "builtins" or etype.__module__.startswith("airfoil."):
+        name = etype.__qualname__
+    else:
+        name = f"{etype.__module__}.{etype.__qualname__}"
+    return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
+
+
+def run_attempt(
+    request: AttemptRequest,
+    blobs: BlobStore,
+    *,
+    type_engine: Any = None,
+    in_process: bool = False,
+) -> AttemptResult:
+    """Run one attempt and report its outcome (never raises for the task's failures)."""
+    from airfoil.sdk._context import ExecutionContext, reset_context, set_context
+    from airfoil.types import ValueContext, default_type_engine
+
+    started = time.time()
+    engine = type_engine or default_type_engine()
+    log = io.StringIO()
+    outputs: dict[str, Value] | None = None
+    error: ErrorInfo | None = None
+    ctx_obj: ExecutionContext | None = None
+    old_env: dict[str, str | None] = {}
+    vctx: Any = None
+    try:
+        taskdef = load_task(request.task, request.code_root)
+        vctx = ValueContext(blobs=blobs)
+        iface = taskdef.py_interface
+        kwargs = {
+            name: engine.to_python(v, iface.input_types[name], vctx)
+            for name, v in request.inputs.items()
+        }
+        ctx_obj = ExecutionContext(
+            execution_id=request.execution_id,
+            node_id=request.node_id,
+            attempt=request.attempt,
+            task=request.task.name,
+            secrets=dict(request.secrets),
+            log_stream=log,
+        )
+        for k, v in request.task.environment.items():
+            old_env[k] = os.environ.get(k)
+            os.environ[k] = v
+        token = set_context(ctx_obj)
+        try:
+            with _Timeout(request.task.timeout_s), contextlib.redirect_stdout(log):
+                result = taskdef.fn(**kwargs)
+                if asyncio.iscoroutine(result):
+                    result = asyncio.run(result)
+        finally:
+            reset_context(token)
+        outputs = _encode_outputs(result, taskdef, engine, vctx)
+    except TaskTimeoutError as exc:
+        error = _error("system", exc)
+    except MemoryError as exc:
+        error = _error("system", OutOfMemoryError(f"the attempt ran out of memory: {exc}"))
+    except PlatformError as exc:
+        error = _error("system", exc)
+    except _OutputError as exc:
+        error = _error("user", exc.cause)
+    except KeyboardInterrupt:
+        if in_process:
+            raise  # Ctrl-C in an inline run stops the run, as the user asked
+        error = _error("system", PlatformError("the attempt was interrupted"))
+    except BaseException as exc:  # the user-code boundary (SystemExit included)
+        error = _error("user", exc)
+    finally:
+        for k, old in old_env.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
+        if ctx_obj is not None:
+            ctx_obj.cleanup()
+        if vctx is not None:
+            vctx.close()  # materialised input files of this attempt
+    text = log.getvalue()
+    if error is not None and error.traceback:
+        text += error.traceback
+    log_uri = ""
+    if text and request.log_key:
+        try:
+            log_uri = blobs.append_text(request.log_key, text)
+        except Exception:  # logs are best effort; never fail a finished attempt on them
+            log_uri = ""
+    return AttemptResult(
+        execution_id=request.execution_id,
+        node_id=request.node_id,
+        attempt=request.attempt,
+        started_at=started,
+        ended_at=time.time(),
+        outputs=outputs,
+        error=error,
+        log_uri=log_uri,
+        worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
+    )
+
+
+class _OutputError(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+
+
+def _encode_outputs(result: Any, taskdef: Any, engine: Any, vctx: Any) -> dict[str, Value]:
+    iface = taskdef.py_interface
+    style = iface.interface.output_style
+    try:
+        if style == "none":
+            return {}
+        if style == "single":
+            return {"o0": engine.to_value(result, iface.output_types["o0"], vctx)}
+        names = list(iface.output_types)
+        if not isinstance(result, tuple) or len(result) != len(names):
+            raise TypeTransformError(
+                f"task {taskdef.name!r} must return a {iface.interface.output_tuple_name} "
+                f"({', '.join(names)}), got {type(result).__name__}"
+            )
+        return {
+            n: engine.to_value(v, iface.output_types[n], vctx)
+            for n, v in zip(names, result, strict=True)
+        }
+    except TypeTransformError as exc:
+        raise _OutputError(
+            TypeTransformError(f"task {taskdef.name!r} returned a bad output: {exc}")
+        ) from exc

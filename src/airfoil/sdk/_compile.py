@@ -1,0 +1,320 @@
+"""Building a workflow: its body runs once with promises and yields a WorkflowSpec.
+
+Every call made inside the body becomes a node; every argument becomes a binding that is
+type-checked against the callee's interface right there, so wiring mistakes raise at
+definition time with the workflow's name and the file and line of the call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from airfoil.core.errors import (
+    BindingTypeError,
+    DefinitionError,
+    MissingInputError,
+    TypeTransformError,
+    UnknownInputError,
+)
+from airfoil.core.records import Binding, Interface, NodeSpec, TypeSpec
+from airfoil.sdk._promise import NodeOutputs, Promise
+
+__all__ = ["CompileContext", "add_order", "bind_call", "current_location", "current_workflow_name"]
+
+
+@dataclass
+class _PendingNode:
+    id: str
+    kind: str
+    inputs: dict[str, Binding]
+    callee: Any
+    upstream: list[str]
+    label: str
+    location: str
+
+
+@dataclass
+class CompileContext:
+    """State of one workflow body being built."""
+
+    workflow: str
+    engine: Any
+    filename: str
+    nodes: list[_PendingNode] = field(default_factory=list)
+    location: str = ""
+
+    def new_id(self) -> str:
+        return f"n{len(self.nodes)}"
+
+    def node_specs(self) -> tuple[NodeSpec, ...]:
+        out = []
+        for n in self.nodes:
+            upstream = sorted(set(n.upstream) | _binding_nodes(n.inputs.values()))
+            if n.kind == "task":
+                out.append(
+                    NodeSpec(
+                        id=n.id,
+                        kind="task",
+                        inputs=n.inputs,
+                        task=n.callee.spec,
+                        upstream=tuple(upstream),
+                        label=n.label,
+                        location=n.location,
+                    )
+                )
+            else:
+                out.append(
+                    NodeSpec(
+                        id=n.id,
+                        kind="workflow",
+                        inputs=n.inputs,
+                        workflow=n.callee.spec,
+                        upstream=tuple(upstream),
+                        label=n.label,
+                        location=n.location,
+                    )
+                )
+        return tuple(out)
+
+
+_ctx: contextvars.ContextVar[CompileContext | None] = contextvars.ContextVar(
+    "airfoil_compile", default=None
+)
+
+
+def active() -> CompileContext | None:
+    """The workflow being built now, if any."""
+    return _ctx.get()
+
+
+def enter(ctx: CompileContext) -> contextvars.Token[CompileContext | None]:
+    return _ctx.set(ctx)
+
+
+def leave(token: contextvars.Token[CompileContext | None]) -> None:
+    _ctx.reset(token)
+
+
+def current_workflow_name() -> str | None:
+    ctx = _ctx.get()
+    return ctx.workflow if ctx else None
+
+
+def current_location() -> str | None:
+    """File and line of the innermost frame of the workflow body being built."""
+    ctx = _ctx.get()
+    if ctx is None:
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == ctx.filename:
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return ctx.location or None
+
+
+def _binding_nodes(bindings: Any) -> set[str]:
+    found: set[str] = set()
+    for b in bindings:
+        if b.kind == "output":
+            found.add(b.node)
+        elif b.kind in ("list", "dict"):
+            found |= _binding_nodes(b.items)
+    return found
+
+
+def add_order(upstream_node: str, other: Any) -> Any:
+    """``a >> b``: make ``b``'s node wait for ``a``'s node."""
+    ctx = _ctx.get()
+    target = getattr(other, "node_id", None)
+    if ctx is None or not target:
+        raise DefinitionError(
+            "`>>` orders two nodes of the same workflow: use it on the results of task calls "
+            "inside a workflow body",
+            workflow=current_workflow_name(),
+        )
+    for n in ctx.nodes:
+        if n.id == target:
+            n.upstream.append(upstream_node)
+    return other
+
+
+def _describe_call(name: str, kwargs: dict[str, Any]) -> str:
+    return f"{name.rsplit('.', 1)[-1]}({', '.join(f'{k}=...' for k in kwargs)})"
+
+
+def bind_value(
+    ctx: CompileContext,
+    value: Any,
+    spec: TypeSpec,
+    py_type: Any,
+    what: str,
+    call: str,
+) -> Binding:
+    """Turn an argument (promise, literal, or list/dict holding promises) into a binding."""
+    engine = ctx.engine
+    if isinstance(value, Promise):
+        if not engine.is_assignable(value.spec, spec):
+            raise BindingTypeError(
+                f"{what} expects {spec} but is given {value!r} of type {value.spec}",
+                workflow=ctx.workflow,
+                call=call,
+                location=ctx.location,
+            )
+        return value.binding
+    if isinstance(value, NodeOutputs):
+        raise BindingTypeError(
+            f"{what} is given the outputs of a node with several (or no) outputs; pick one "
+            "by name, e.g. `result.accuracy`",
+            workflow=ctx.workflow,
+            call=call,
+            location=ctx.location,
+        )
+    if _holds_promise(value):
+        if isinstance(value, list | tuple) and spec.kind in ("list", "tuple"):
+            items = []
+            for i, item in enumerate(value):
+                if spec.kind == "list":
+                    et, ept = spec.args[0], _arg(py_type, 0)
+                else:
+                    idx = 0 if spec.variadic else i
+                    et, ept = spec.args[idx], _arg(py_type, idx)
+                items.append(bind_value(ctx, item, et, ept, f"{what}[{i}]", call))
+            return Binding(kind="list", items=tuple(items))
+        if isinstance(value, dict) and spec.kind == "dict":
+            keys, items = [], []
+            for k, item in value.items():
+                if not isinstance(k, str):
+                    raise BindingTypeError(
+                        f"{what}: dict keys that hold promises must be str, got {k!r}",
+                        workflow=ctx.workflow,
+                        call=call,
+                        location=ctx.location,
+                    )
+                keys.append(k)
+                items.append(bind_value(ctx, item, spec.args[1], _arg(py_type, 1), what, call))
+            return Binding(kind="dict", keys=tuple(keys), items=tuple(items))
+        raise BindingTypeError(
+            f"{what} expects {spec} but is given a collection holding promises",
+            workflow=ctx.workflow,
+            call=call,
+            location=ctx.location,
+        )
+    try:
+        literal = literal_value(engine, value, py_type)
+    except TypeTransformError as exc:
+        raise BindingTypeError(
+            f"{what} expects {spec}: {exc}", workflow=ctx.workflow, call=call, location=ctx.location
+        ) from None
+    return Binding(kind="literal", value=literal)
+
+
+def _arg(py_type: Any, index: int) -> Any:
+    args = getattr(py_type, "__args__", None) or ()
+    if not args:
+        return Any
+    return args[index] if index < len(args) else args[-1]
+
+
+def _holds_promise(value: Any) -> bool:
+    if isinstance(value, Promise | NodeOutputs):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_holds_promise(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_promise(v) for v in value.values())
+    return False
+
+
+def literal_value(engine: Any, value: Any, py_type: Any) -> Any:
+    """Serialise a constant of a workflow (kept inline in the spec)."""
+    from airfoil.types import ValueContext
+
+    engine.check_value(value, py_type)
+    ctx = ValueContext(blobs=None, offload_threshold=1 << 62)  # type: ignore[arg-type]
+    try:
+        return engine.to_value(value, py_type, ctx)
+    except AttributeError:  # a File / DataFrame constant needs a blob store
+        raise TypeTransformError(
+            "files, directories and dataframes cannot be constants of a workflow definition: "
+            "make them workflow inputs (or produce them in a task)"
+        ) from None
+
+
+def bind_call(
+    ctx: CompileContext,
+    callee: Any,
+    interface: Interface,
+    input_types: dict[str, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    kind: str,
+) -> Any:
+    """Record a call as a node and return its promised outputs."""
+    name = callee.name
+    call = _describe_call(name, kwargs)
+    frame = sys._getframe(2)
+    ctx.location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    names = [p.name for p in interface.inputs]
+    if len(args) > len(names):
+        raise UnknownInputError(
+            f"{name} takes {len(names)} inputs but {len(args)} positional arguments were given",
+            workflow=ctx.workflow,
+            call=call,
+            location=ctx.location,
+        )
+    given = dict(zip(names, args, strict=False))
+    for k, v in kwargs.items():
+        if k in given:
+            raise DefinitionError(
+                f"{name} got input {k!r} twice",
+                workflow=ctx.workflow,
+                call=call,
+                location=ctx.location,
+            )
+        given[k] = v
+    bindings: dict[str, Binding] = {}
+    for k, v in given.items():
+        param = interface.input(k)
+        if param is None:
+            raise UnknownInputError(
+                f"{name} has no input {k!r} (its inputs: {', '.join(names) or 'none'})",
+                workflow=ctx.workflow,
+                call=call,
+                location=ctx.location,
+            )
+        bindings[k] = bind_value(ctx, v, param.type, input_types[k], f"input {k!r} of {name}", call)
+    for p in interface.inputs:
+        if p.name not in bindings:
+            if p.has_default and p.default is not None:
+                bindings[p.name] = Binding(kind="literal", value=p.default)
+            elif not p.has_default:
+                raise MissingInputError(
+                    f"{name} needs input {p.name!r} ({p.type}) but it is not given",
+                    workflow=ctx.workflow,
+                    call=call,
+                    location=ctx.location,
+                )
+    node_id = ctx.new_id()
+    label = name.rsplit(".", 1)[-1]
+    ctx.nodes.append(
+        _PendingNode(
+            id=node_id,
+            kind=kind,
+            inputs=bindings,
+            callee=callee,
+            upstream=[],
+            label=label,
+            location=ctx.location,
+        )
+    )
+    promises = {
+        p.name: Promise(Binding(kind="output", node=node_id, name=p.name), p.type, py)
+        for p, py in zip(interface.outputs, callee.py_interface.output_types.values(), strict=True)
+    }
+    if interface.output_style == "single":
+        return promises["o0"]
+    return NodeOutputs(node_id, name, promises)

@@ -1,0 +1,43 @@
+"""What tasks and workflows share: naming, interface building, running outside a workflow."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from airfoil.sdk import _compile
+
+__all__ = ["entity_module", "run_outside"]
+
+
+def entity_module(fn: Callable[..., Any]) -> str:
+    """The importable module name of a function; scripts run as ``__main__`` get their file
+    stem, so worker processes can import them by name."""
+    module = getattr(fn, "__module__", None) or "__main__"
+    if module == "__main__":
+        main = sys.modules.get("__main__")
+        file = getattr(main, "__file__", None)
+        if file:
+            return str(os.path.splitext(os.path.basename(file))[0])
+    return str(module)
+
+
+def type_engine() -> Any:
+    from airfoil.types import default_type_engine
+
+    return default_type_engine()
+
+
+def run_outside(entity: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run a task or workflow called outside any workflow through the embedded engine.
+
+    The engine is imported by name here: the SDK layer does not depend on it, but calling a
+    workflow as a function is the local entry point that starts it.
+    """
+    ctx = _compile.active()
+    assert ctx is None
+    local = importlib.import_module("airfoil.engine.local")
+    return local.call_entity(entity, args, kwargs)

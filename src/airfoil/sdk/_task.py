@@ -1,0 +1,255 @@
+"""``@task``: typed, immutable, still-callable task definitions."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from airfoil.core.errors import ConfigError, DefinitionError
+from airfoil.core.records import CachePolicy, TaskSpec
+from airfoil.core.resources import ResourceSpec, parse_duration
+from airfoil.sdk import _compile
+from airfoil.sdk._entity import entity_module, run_outside, type_engine
+from airfoil.sdk._interface import PyInterface, build_interface
+from airfoil.sdk._resources import Resources
+from airfoil.sdk._versioning import code_version
+
+__all__ = ["TaskDef", "live_task", "task"]
+
+# Task definitions alive in this process, by (module, qualname): lets the in-process runtime
+# find tasks defined inside functions (which no import can reach). Weak: it keeps nothing alive.
+_LIVE: weakref.WeakValueDictionary[tuple[str, str], TaskDef[..., Any]] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def live_task(module: str, qualname: str) -> TaskDef[..., Any] | None:
+    """The live definition of a task in this process, if any."""
+    return _LIVE.get((module, qualname))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class TaskDef(Generic[P, R]):
+    """A task: a typed Python function that runs as one node of a workflow.
+
+    Calling it inside a workflow body records a node and returns promises; calling it anywhere
+    else runs it through the engine (recorded and cached like any run) and returns its value.
+    Use :meth:`run_python` to call the plain function without the engine.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None,
+        cache: bool,
+        cache_version: str | None,
+        cache_serialize: bool,
+        cache_ignore_inputs: Sequence[str],
+        retries: int,
+        system_retries: int,
+        timeout: Any,
+        requests: Resources | None,
+        limits: Resources | None,
+        interruptible: bool,
+        environment: dict[str, str] | None,
+        secret_requests: Sequence[str],
+        docs: str | None,
+    ) -> None:
+        if not callable(fn) or not inspect.isfunction(fn):
+            raise DefinitionError(f"@task decorates a function, not {fn!r}")
+        self.__airfoil_fn__: Callable[P, R] = fn
+        functools.update_wrapper(self, fn)
+        self.module = entity_module(fn)
+        self.name = name or f"{self.module}.{fn.__qualname__}"
+        location = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise DefinitionError(
+                f"task {self.name!r}: retries must be a whole number >= 0, got {retries!r}",
+                location=location,
+            )
+        try:
+            timeout_s = parse_duration(timeout)
+        except ConfigError as exc:
+            raise DefinitionError(f"task {self.name!r}: {exc}", location=location) from None
+        self.py_interface: PyInterface = build_interface(
+            fn,
+            type_engine(),
+            kind="task",
+            name=self.name,
+            literal_value=lambda v, tp, _n: _compile.literal_value(type_engine(), v, tp),
+        )
+        unknown = [i for i in cache_ignore_inputs if i not in self.py_interface.input_types]
+        if unknown:
+            raise DefinitionError(
+                f"task {self.name!r}: cache_ignore_inputs names unknown inputs {unknown}",
+                location=location,
+            )
+        if cache_serialize and not cache:
+            raise DefinitionError(
+                f"task {self.name!r}: cache_serialize=True needs cache=True", location=location
+            )
+        self._options = dict(
+            cache=CachePolicy(
+                enabled=cache,
+                version=cache_version or "",
+                serialize=cache_serialize,
+                ignore_inputs=tuple(cache_ignore_inputs),
+            ),
+            retries=retries,
+            system_retries=system_retries,
+            timeout_s=timeout_s,
+            requests=requests.to_spec() if requests else ResourceSpec(),
+            limits=limits.to_spec() if limits else ResourceSpec(),
+            interruptible=interruptible,
+            environment=dict(environment or {}),
+            secret_requests=tuple(secret_requests),
+            docs=docs if docs is not None else inspect.cleandoc(fn.__doc__ or ""),
+        )
+        self._spec: TaskSpec | None = None
+        self.is_async = inspect.iscoroutinefunction(fn)
+        _LIVE[(self.module, fn.__qualname__)] = self
+
+    @property
+    def fn(self) -> Callable[P, R]:
+        """The plain Python function."""
+        return self.__airfoil_fn__
+
+    @property
+    def interface(self) -> Any:
+        return self.py_interface.interface
+
+    @property
+    def version(self) -> str:
+        """The code version: see ``airfoil.sdk._versioning`` for the rule."""
+        return self.spec.version
+
+    @property
+    def spec(self) -> TaskSpec:
+        """The task's spec record (built once, on first use)."""
+        if self._spec is None:
+            fn = self.__airfoil_fn__
+            self._spec = TaskSpec(
+                name=self.name,
+                version=code_version(fn),
+                interface=self.py_interface.interface,
+                module=self.module,
+                qualname=fn.__qualname__,
+                is_async=self.is_async,
+                **self._options,  # type: ignore[arg-type]
+            )
+        return self._spec
+
+    def run_python(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call the plain function, with no engine, store or cache."""
+        return self.__airfoil_fn__(*args, **kwargs)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = _compile.active()
+        if ctx is not None:
+            result: Any = _compile.bind_call(
+                ctx, self, self.interface, self.py_interface.input_types, args, kwargs, "task"
+            )
+            return result  # type: ignore[no-any-return]
+        from airfoil.sdk._context import _current
+
+        if _current.get() is not None:
+            # Inside a running task: a plain call of the function.
+            return self.__airfoil_fn__(*args, **kwargs)
+        return run_outside(self, args, kwargs)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"TaskDef({self.name})"
+
+
+@overload
+def task(fn: Callable[P, R], /) -> TaskDef[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    cache: bool = False,
+    cache_version: str | None = None,
+    cache_serialize: bool = False,
+    cache_ignore_inputs: Sequence[str] = (),
+    retries: int = 0,
+    system_retries: int = 3,
+    timeout: Any = None,
+    requests: Resources | None = None,
+    limits: Resources | None = None,
+    interruptible: bool = False,
+    environment: dict[str, str] | None = None,
+    secret_requests: Sequence[str] = (),
+    docs: str | None = None,
+) -> Callable[[Callable[P, R]], TaskDef[P, R]]: ...
+
+
+def task(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    cache: bool = False,
+    cache_version: str | None = None,
+    cache_serialize: bool = False,
+    cache_ignore_inputs: Sequence[str] = (),
+    retries: int = 0,
+    system_retries: int = 3,
+    timeout: Any = None,
+    requests: Resources | None = None,
+    limits: Resources | None = None,
+    interruptible: bool = False,
+    environment: dict[str, str] | None = None,
+    secret_requests: Sequence[str] = (),
+    docs: str | None = None,
+) -> TaskDef[P, R] | Callable[[Callable[P, R]], TaskDef[P, R]]:
+    """Turn a typed function into a task. Usable bare (``@task``) or with options.
+
+    Args:
+        fn: the function (when used bare).
+        name: the task's name; default ``module.qualname``.
+        cache: reuse outputs of earlier runs with the same inputs and version.
+        cache_version: an explicit cache version; default the task's code version.
+        cache_serialize: of several identical concurrent attempts, one runs, the others wait.
+        cache_ignore_inputs: inputs left out of the cache key.
+        retries: retries after a user error (an exception from the task's code).
+        system_retries: retries after a system error (worker lost, timeout, out of memory).
+        timeout: the longest an attempt may run (seconds or ``"10m"``); it is then stopped.
+        requests: resources the task needs to start.
+        limits: resources the task may not exceed.
+        interruptible: the scheduler may preempt it; preemption does not use ``retries``.
+        environment: environment variables set while the task runs.
+        secret_requests: names of secrets made available in ``current_context().secrets``.
+        docs: a description; default the function's docstring.
+    """
+
+    def wrap(f: Callable[P, R]) -> TaskDef[P, R]:
+        return TaskDef(
+            f,
+            name=name,
+            cache=cache,
+            cache_version=cache_version,
+            cache_serialize=cache_serialize,
+            cache_ignore_inputs=cache_ignore_inputs,
+            retries=retries,
+            system_retries=system_retries,
+            timeout=timeout,
+            requests=requests,
+            limits=limits,
+            interruptible=interruptible,
+            environment=environment,
+            secret_requests=secret_requests,
+            docs=docs,
+        )
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap

@@ -1,0 +1,226 @@
+"""``@workflow``: a typed graph built by running the body once with promises."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from airfoil.core.errors import BindingTypeError, DefinitionError
+from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, encode_json
+from airfoil.sdk import _compile
+from airfoil.sdk._entity import entity_module, run_outside, type_engine
+from airfoil.sdk._interface import PyInterface, build_interface
+from airfoil.sdk._promise import NodeOutputs, Promise
+from airfoil.sdk._versioning import code_version
+
+__all__ = ["WorkflowDef", "single_task_workflow", "workflow"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+FAILURE_POLICIES = ("fail_immediately", "finish_what_can_run")
+
+
+class WorkflowDef(Generic[P, R]):
+    """A workflow: a typed graph of task and subworkflow calls.
+
+    The body runs once, at decoration, with promises for inputs; every call becomes a node
+    and every wiring mistake raises a :class:`~airfoil.core.errors.DefinitionError` there.
+    Calling the workflow outside another workflow runs it through the engine; inside another
+    workflow it becomes a subworkflow node.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        failure_policy: str = "fail_immediately",
+        docs: str | None = None,
+    ) -> None:
+        self.__airfoil_fn__: Callable[P, R] = fn
+        functools.update_wrapper(self, fn)
+        self.module = entity_module(fn)
+        self.name = name or f"{self.module}.{fn.__qualname__}"
+        location = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+        if failure_policy not in FAILURE_POLICIES:
+            raise DefinitionError(
+                f"workflow {self.name!r}: failure_policy must be one of {FAILURE_POLICIES}, "
+                f"got {failure_policy!r}",
+                location=location,
+            )
+        engine = type_engine()
+        self.py_interface: PyInterface = build_interface(
+            fn,
+            engine,
+            kind="workflow",
+            name=self.name,
+            literal_value=lambda v, tp, _n: _compile.literal_value(engine, v, tp),
+        )
+        self.docs = docs if docs is not None else inspect.cleandoc(fn.__doc__ or "")
+        self.failure_policy = failure_policy
+        self.spec: WorkflowSpec = self._compile(engine, location)
+
+    @property
+    def fn(self) -> Callable[P, R]:
+        return self.__airfoil_fn__
+
+    @property
+    def interface(self) -> Interface:
+        return self.py_interface.interface
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    def _compile(self, engine: Any, location: str) -> WorkflowSpec:
+        fn = self.__airfoil_fn__
+        ctx = _compile.CompileContext(
+            workflow=self.name, engine=engine, filename=fn.__code__.co_filename, location=location
+        )
+        inputs = {
+            p.name: Promise(Binding(kind="input", name=p.name), p.type, tp)
+            for p, tp in zip(
+                self.interface.inputs, self.py_interface.input_types.values(), strict=True
+            )
+        }
+        token = _compile.enter(ctx)
+        try:
+            returned = fn(**inputs)  # type: ignore[arg-type, call-arg]
+        finally:
+            _compile.leave(token)
+        ctx.location = location
+        outputs = self._bind_outputs(ctx, returned)
+        nodes = ctx.node_specs()
+        version = code_version(fn, extra=encode_json([list(nodes), outputs]).decode())
+        return WorkflowSpec(
+            name=self.name,
+            version=version,
+            interface=self.interface,
+            nodes=nodes,
+            outputs=outputs,
+            module=self.module,
+            qualname=fn.__qualname__,
+            docs=self.docs,
+            failure_policy=self.failure_policy,
+        )
+
+    def _bind_outputs(self, ctx: Any, returned: Any) -> dict[str, Binding]:
+        iface = self.interface
+        types_ = self.py_interface.output_types
+        if iface.output_style == "none":
+            if returned is not None and not isinstance(returned, NodeOutputs | Promise):
+                raise DefinitionError(
+                    f"workflow {self.name!r} returns a value but declares no return type: "
+                    "annotate its return type",
+                    workflow=self.name,
+                    location=ctx.location,
+                )
+            return {}
+        if iface.output_style == "single":
+            if returned is None:
+                raise DefinitionError(
+                    f"workflow {self.name!r} declares a return type {iface.outputs[0].type} "
+                    "but its body returns nothing",
+                    workflow=self.name,
+                    location=ctx.location,
+                )
+            return {
+                "o0": _compile.bind_value(
+                    ctx,
+                    returned,
+                    iface.outputs[0].type,
+                    types_["o0"],
+                    "the workflow's output",
+                    "return",
+                )
+            }
+        # NamedTuple outputs: a tuple of promises in field order, or a node's NodeOutputs.
+        values = list(returned) if isinstance(returned, tuple | list | NodeOutputs) else None
+        if values is None or len(values) != len(iface.outputs):
+            raise BindingTypeError(
+                f"workflow {self.name!r} declares outputs "
+                f"{[p.name for p in iface.outputs]} but its body returns {returned!r}",
+                workflow=self.name,
+                location=ctx.location,
+            )
+        return {
+            p.name: _compile.bind_value(
+                ctx, v, p.type, types_[p.name], f"output {p.name!r}", "return"
+            )
+            for p, v in zip(iface.outputs, values, strict=True)
+        }
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = _compile.active()
+        if ctx is not None:
+            result: Any = _compile.bind_call(
+                ctx, self, self.interface, self.py_interface.input_types, args, kwargs, "workflow"
+            )
+            return result  # type: ignore[no-any-return]
+        return run_outside(self, args, kwargs)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"WorkflowDef({self.name})"
+
+
+@overload
+def workflow(fn: Callable[P, R], /) -> WorkflowDef[P, R]: ...
+
+
+@overload
+def workflow(
+    *, name: str | None = None, failure_policy: str = "fail_immediately", docs: str | None = None
+) -> Callable[[Callable[P, R]], WorkflowDef[P, R]]: ...
+
+
+def workflow(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    failure_policy: str = "fail_immediately",
+    docs: str | None = None,
+) -> WorkflowDef[P, R] | Callable[[Callable[P, R]], WorkflowDef[P, R]]:
+    """Turn a function that calls tasks into a typed workflow. Usable bare or with options.
+
+    Args:
+        fn: the function (when used bare).
+        name: the workflow's name; default ``module.qualname``.
+        failure_policy: ``"fail_immediately"`` (default) stops at the first failed node;
+            ``"finish_what_can_run"`` runs every node that does not depend on a failure.
+        docs: a description; default the function's docstring.
+    """
+
+    def wrap(f: Callable[P, R]) -> WorkflowDef[P, R]:
+        return WorkflowDef(f, name=name, failure_policy=failure_policy, docs=docs)
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap
+
+
+def single_task_workflow(task: Any) -> WorkflowSpec:
+    """A one-node workflow around a task, so a task called on its own runs like any
+    workflow (recorded, cached, resumable)."""
+    spec = task.spec
+    node = NodeSpec(
+        id="n0",
+        kind="task",
+        inputs={p.name: Binding(kind="input", name=p.name) for p in spec.interface.inputs},
+        task=spec,
+        label=spec.name.rsplit(".", 1)[-1],
+    )
+    return WorkflowSpec(
+        name=spec.name,
+        version=spec.version,
+        interface=spec.interface,
+        nodes=(node,),
+        outputs={
+            p.name: Binding(kind="output", node="n0", name=p.name) for p in spec.interface.outputs
+        },
+        module=spec.module,
+        qualname=spec.qualname,
+    )

@@ -1,0 +1,42 @@
+"""One typed settings object, read from ``AIRFOIL_*`` environment variables by entry points
+(the CLI, a workflow called as a function, the server) and passed down. Nothing reads the
+environment at import time."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AirfoilSettings"]
+
+
+class AirfoilSettings(BaseSettings):
+    """Where Airfoil keeps its state and how it runs tasks.
+
+    Attributes:
+        home: the embedded default's folder (``$AIRFOIL_HOME``, default ``~/.airfoil``):
+            ``airfoil.db`` (SQLite) and ``blobs/``.
+        database_url: a SQLAlchemy URL (``postgresql+psycopg://...``); default SQLite in home.
+        blob_url: a local folder or fsspec URL for blobs; default ``home/blobs``.
+        executor: ``inline`` (same process) or ``process`` (worker processes).
+        max_parallel: attempts at once for the process executor (default: CPU count).
+        project / domain: where executions are recorded.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AIRFOIL_", extra="ignore")
+
+    home: str = Field(default_factory=lambda: os.path.join(os.path.expanduser("~"), ".airfoil"))
+    database_url: str | None = None
+    blob_url: str | None = None
+    executor: Literal["inline", "process"] = "inline"
+    max_parallel: int | None = None
+    project: str = "default"
+    domain: str = "development"
+
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or os.path.join(
+            os.path.abspath(os.path.expanduser(self.home)), "blobs"
+        )

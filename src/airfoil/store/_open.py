@@ -1,0 +1,61 @@
+"""Open the metadata store a URL names: the one place that maps URLs to backends.
+
+Invariant: importing this module imports no backend; SQLAlchemy is imported only when a SQL
+store is opened.
+"""
+
+from __future__ import annotations
+
+import os
+
+from airfoil.core.errors import ConfigError
+from airfoil.store.base import MetaStore
+
+__all__ = ["open_meta_store"]
+
+_FORMS = (
+    "memory://, sqlite:///relative/path.db, sqlite:////absolute/path.db or "
+    "postgresql+psycopg://user:password@host:5432/database"
+)
+
+
+def open_meta_store(url: str | None, home: str) -> MetaStore:
+    """Open the metadata store at ``url``.
+
+    Args:
+        url: ``None`` for the embedded default (SQLite at ``{home}/airfoil.db``),
+            ``memory://`` for an in-process store, ``sqlite:///...`` or
+            ``postgresql+psycopg://...`` for a SQL store.
+        home: the Airfoil home directory (``$AIRFOIL_HOME``).
+
+    Raises:
+        ConfigError: the URL names no supported backend.
+        StoreError: the database cannot be reached.
+    """
+    if url is None:
+        path = os.path.join(os.path.abspath(os.path.expanduser(home)), "airfoil.db")
+        url = "sqlite:///" + path
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if url == "memory://":
+        from airfoil.store.memory import MemoryMetaStore
+
+        return MemoryMetaStore()
+    if scheme in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        from airfoil.store.sql import SqlMetaStore
+
+        return SqlMetaStore(url)
+    if scheme in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"unsupported metadata store URL {_mask(url)!r}: name the driver, "
+            "postgresql+psycopg://user:password@host:5432/database"
+        )
+    raise ConfigError(f"unsupported metadata store URL {_mask(url)!r}: expected {_FORMS}")
+
+
+def _mask(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if sep and at and ":" in userinfo:
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+    return url

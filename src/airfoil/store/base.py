@@ -1,0 +1,201 @@
+"""Abstract store classes. The engine and the type engine only ever see these.
+
+Invariants every backend keeps (checked by the conformance suite):
+
+- ``write(batch)`` is atomic: all of a batch is visible or none of it.
+- Event ``seq`` numbers are unique per execution; events come back ordered by ``seq``.
+- Records come back equal to what was written (round-trip through the backend's encoding).
+- A blob is never visible half-written: ``put`` writes to a temporary name and renames.
+- Blob keys are content-addressed by their callers; putting the same key twice is harmless.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from airfoil.core.records import (
+    AttemptRecord,
+    CacheEntry,
+    EventRecord,
+    ExecutionRecord,
+    NodeRecord,
+    StoreBatch,
+)
+
+__all__ = ["BlobStore", "MetaStore"]
+
+
+class MetaStore(abc.ABC):
+    """Metadata of runs: executions, nodes, attempts, the event log, and the cache."""
+
+    # --- writes -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def write(self, batch: StoreBatch) -> None:
+        """Atomically upsert the batch's execution, nodes and attempts, append its events and
+        put its cache entries (a cache put replaces an entry with the same key).
+
+        Nodes are keyed by ``(execution_id, node_id)``; attempts by
+        ``(execution_id, node_id, attempt)``; events by ``(execution_id, seq)`` and an event
+        whose key exists raises :class:`~airfoil.core.errors.ConflictError` (nothing of the
+        batch is written then).
+        """
+
+    # --- executions ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """Return one execution. Raises NotFoundError if there is none with that id."""
+
+    @abc.abstractmethod
+    def list_executions(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExecutionRecord]:
+        """Executions matching all given filters, newest first (``created_at`` desc, then id)."""
+
+    @abc.abstractmethod
+    def count_executions(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+    ) -> int:
+        """How many executions match the filters."""
+
+    # --- nodes, attempts, events --------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+        """All nodes of an execution, ordered by ``node_id``. Empty if none."""
+
+    @abc.abstractmethod
+    def get_node(self, execution_id: str, node_id: str) -> NodeRecord:
+        """One node. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def get_attempts(self, execution_id: str, node_id: str | None = None) -> list[AttemptRecord]:
+        """Attempts of an execution (of one node if given), ordered by node then attempt."""
+
+    @abc.abstractmethod
+    def get_events(self, execution_id: str, after_seq: int = 0) -> list[EventRecord]:
+        """Events of an execution with ``seq > after_seq``, ordered by ``seq``."""
+
+    # --- cache --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_cache(self, key: str) -> CacheEntry | None:
+        """The cache entry for a key, or None."""
+
+    @abc.abstractmethod
+    def list_cache(self, *, task: str | None = None, limit: int = 1000) -> list[CacheEntry]:
+        """Cache entries (of one task if given), newest first."""
+
+    @abc.abstractmethod
+    def find_cache_by_task(self, task: str, limit: int = 20) -> list[CacheEntry]:
+        """The newest entries of one task (used to explain a miss). Newest first."""
+
+    @abc.abstractmethod
+    def delete_cache(self, *, key: str | None = None, task: str | None = None) -> int:
+        """Delete one entry by key, all of one task, or everything if neither is given.
+        Returns how many were deleted."""
+
+    @abc.abstractmethod
+    def reserve_cache(self, key: str, owner: str, now: float, ttl_s: float) -> str:
+        """Try to become the one attempt that computes ``key`` (``cache_serialize``).
+
+        Returns the owner holding the reservation after the call: ``owner`` if it got it (or
+        already had it, or the previous holder's reservation had expired), else the current
+        holder. Atomic across processes sharing the store.
+        """
+
+    @abc.abstractmethod
+    def release_cache(self, key: str, owner: str) -> None:
+        """Drop a reservation if ``owner`` holds it."""
+
+    # --- execution leases (one driver per execution) -----------------------------------
+
+    @abc.abstractmethod
+    def acquire_lease(self, execution_id: str, owner: str, now: float, ttl_s: float) -> bool:
+        """Become (or stay) the driver of an execution. True if ``owner`` holds the lease
+        after the call; False if another owner holds an unexpired one. Atomic."""
+
+    @abc.abstractmethod
+    def release_lease(self, execution_id: str, owner: str) -> None:
+        """Give the lease back if ``owner`` holds it."""
+
+    def get_lease(self, execution_id: str) -> tuple[str, float] | None:
+        """``(owner, expires_at)`` of the lease on an execution, or None if there is none.
+
+        Lets a driver on the same host see that the holder's process is dead and take over
+        at once instead of waiting for the lease to expire.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. Optional."""
+
+
+class BlobStore(abc.ABC):
+    """Bytes by key. Keys are relative paths (``"values/ab/abcdef..."``); URIs are absolute."""
+
+    @abc.abstractmethod
+    def uri(self, key: str) -> str:
+        """The URI a key has (or would have) in this store."""
+
+    @abc.abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> str:
+        """Write ``data`` atomically under ``key``; return its URI."""
+
+    @abc.abstractmethod
+    def get_bytes(self, uri: str) -> bytes:
+        """Read a blob. Raises NotFoundError if it does not exist."""
+
+    @abc.abstractmethod
+    def exists(self, uri: str) -> bool:
+        """Whether a blob exists."""
+
+    @abc.abstractmethod
+    def delete(self, uri: str) -> None:
+        """Remove a blob or a directory tree if it exists."""
+
+    @abc.abstractmethod
+    def put_file(self, key: str, local_path: str) -> str:
+        """Upload a local file atomically; return its URI."""
+
+    @abc.abstractmethod
+    def get_file(self, uri: str, local_path: str) -> None:
+        """Download a blob to a local file. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def put_dir(self, key: str, local_dir: str) -> str:
+        """Upload a local directory tree under ``key``; return its URI. The tree becomes
+        visible only once complete (a marker file is written last)."""
+
+    @abc.abstractmethod
+    def get_dir(self, uri: str, local_dir: str) -> None:
+        """Download a directory tree. Raises NotFoundError if it is missing or incomplete."""
+
+    @abc.abstractmethod
+    def local_path(self, uri: str) -> str | None:
+        """A local filesystem path for a blob if the store is local (zero-copy reads), else
+        None."""
+
+    def append_text(self, key: str, text: str) -> str:
+        """Append text to a blob (logs). Default: read, append, rewrite."""
+        uri = self.uri(key)
+        old = self.get_bytes(uri) if self.exists(uri) else b""
+        return self.put_bytes(key, old + text.encode())
+
+    def write_many(self, items: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Write several blobs; return their URIs."""
+        return [self.put_bytes(k, d) for k, d in items]

@@ -1,0 +1,308 @@
+"""The in-memory metadata store: the reference behaviour of :class:`MetaStore`.
+
+Shipped to users (through ``airfoil.testing``) as a test double, so it behaves exactly like
+the SQL backends, which pass the same conformance suite
+(:mod:`airfoil.testing.conformance`).
+
+Invariants:
+
+- Every record is stored as its msgspec JSON encoding and decoded on each read, so a caller
+  can never mutate stored state through a record it wrote or read, and a record comes back
+  exactly as it would from a SQL backend.
+- One lock guards all state; every method is atomic with respect to every other.
+- ``write(batch)`` checks everything first (referenced executions exist, event ``seq``
+  numbers are new) and only then mutates, so a failed batch leaves no trace.
+- Orderings match the SQL backends: strings compare by code point (SQLite ``BINARY``,
+  PostgreSQL ``COLLATE "C"``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TypeVar
+
+import msgspec
+
+from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
+from airfoil.core.records import (
+    AttemptRecord,
+    CacheEntry,
+    EventRecord,
+    ExecutionRecord,
+    NodeRecord,
+    StoreBatch,
+    encode_json,
+)
+from airfoil.store.base import MetaStore
+
+__all__ = ["MemoryMetaStore"]
+
+_T = TypeVar("_T")
+
+_EXECUTION = msgspec.json.Decoder(ExecutionRecord)
+_NODE = msgspec.json.Decoder(NodeRecord)
+_ATTEMPT = msgspec.json.Decoder(AttemptRecord)
+_EVENT = msgspec.json.Decoder(EventRecord)
+_CACHE = msgspec.json.Decoder(CacheEntry)
+
+
+class _ExecutionRow:
+    """One stored execution: the columns a SQL backend indexes, the lease, the record."""
+
+    __slots__ = (
+        "created_at",
+        "domain",
+        "lease_expires_at",
+        "lease_owner",
+        "phase",
+        "project",
+        "record",
+        "workflow",
+    )
+
+    def __init__(self, record: ExecutionRecord, data: bytes) -> None:
+        self.project = record.project
+        self.domain = record.domain
+        self.workflow = record.workflow
+        self.phase = record.phase
+        self.created_at = record.created_at
+        self.record = data
+        self.lease_owner: str | None = None
+        self.lease_expires_at: float | None = None
+
+    def matches(
+        self, project: str | None, domain: str | None, workflow: str | None, phase: str | None
+    ) -> bool:
+        return (
+            (project is None or self.project == project)
+            and (domain is None or self.domain == domain)
+            and (workflow is None or self.workflow == workflow)
+            and (phase is None or self.phase == phase)
+        )
+
+
+def check_page(limit: int, offset: int = 0) -> None:
+    """Refuse a negative ``limit`` or ``offset`` (backends would disagree on their meaning).
+
+    Raises:
+        ConfigError: either is negative.
+    """
+    if limit < 0 or offset < 0:
+        raise ConfigError(f"invalid page limit={limit} offset={offset}: both must be >= 0")
+
+
+def missing_execution(execution_id: str) -> NotFoundError:
+    """The error for a batch whose nodes, attempts or events name an unknown execution."""
+    return NotFoundError(
+        f"execution {execution_id!r} does not exist: write its ExecutionRecord before (or in "
+        "the same batch as) its nodes, attempts and events"
+    )
+
+
+class MemoryMetaStore(MetaStore):
+    """A thread-safe, in-process :class:`MetaStore`: the reference for every backend."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executions: dict[str, _ExecutionRow] = {}
+        self._nodes: dict[str, dict[str, bytes]] = {}
+        self._attempts: dict[str, dict[tuple[str, int], bytes]] = {}
+        self._events: dict[str, dict[int, bytes]] = {}
+        # key -> (task, created_at, record)
+        self._cache: dict[str, tuple[str, float, bytes]] = {}
+        # key -> (owner, expires_at)
+        self._reservations: dict[str, tuple[str, float]] = {}
+
+    # --- writes -------------------------------------------------------------------------
+
+    def write(self, batch: StoreBatch) -> None:
+        execution = batch.execution
+        exec_data = encode_json(execution) if execution is not None else b""
+        nodes = [(n.execution_id, n.node_id, encode_json(n)) for n in batch.nodes]
+        attempts = [
+            (a.execution_id, (a.node_id, a.attempt), encode_json(a)) for a in batch.attempts
+        ]
+        events = [(e.execution_id, e.seq, encode_json(e)) for e in batch.events]
+        cache = [(c.key, c.parts.task, c.created_at, encode_json(c)) for c in batch.cache_puts]
+        with self._lock:
+            known = self._executions
+            new_id = execution.id if execution is not None else None
+            for eid in {r[0] for r in nodes} | {r[0] for r in attempts} | {r[0] for r in events}:
+                if eid != new_id and eid not in known:
+                    raise missing_execution(eid)
+            seen: set[tuple[str, int]] = set()
+            for eid, seq, _ in events:
+                if (eid, seq) in seen or seq in self._events.get(eid, ()):
+                    raise ConflictError(
+                        f"event seq {seq} of execution {eid!r} already exists; nothing of the "
+                        "batch was written"
+                    )
+                seen.add((eid, seq))
+            # Checks passed: nothing below can fail.
+            if execution is not None:
+                old = known.get(execution.id)
+                row = _ExecutionRow(execution, exec_data)
+                if old is not None:
+                    row.lease_owner, row.lease_expires_at = old.lease_owner, old.lease_expires_at
+                known[execution.id] = row
+            for eid, node_id, data in nodes:
+                self._nodes.setdefault(eid, {})[node_id] = data
+            for eid, attempt_key, data in attempts:
+                self._attempts.setdefault(eid, {})[attempt_key] = data
+            for eid, seq, data in events:
+                self._events.setdefault(eid, {})[seq] = data
+            for key, task, created_at, data in cache:
+                self._cache[key] = (task, created_at, data)
+
+    # --- executions ---------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        with self._lock:
+            row = self._executions.get(execution_id)
+            data = row.record if row is not None else None
+        if data is None:
+            raise NotFoundError(f"execution {execution_id!r} does not exist")
+        return _EXECUTION.decode(data)
+
+    def list_executions(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExecutionRecord]:
+        check_page(limit, offset)
+        with self._lock:
+            rows = [
+                (row.created_at, eid, row.record)
+                for eid, row in self._executions.items()
+                if row.matches(project, domain, workflow, phase)
+            ]
+        rows.sort(reverse=True)
+        return [_EXECUTION.decode(r[2]) for r in rows[offset : offset + limit]]
+
+    def count_executions(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+    ) -> int:
+        with self._lock:
+            return sum(
+                1
+                for row in self._executions.values()
+                if row.matches(project, domain, workflow, phase)
+            )
+
+    # --- nodes, attempts, events --------------------------------------------------------
+
+    def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+        with self._lock:
+            items = sorted(self._nodes.get(execution_id, {}).items())
+        return [_NODE.decode(data) for _, data in items]
+
+    def get_node(self, execution_id: str, node_id: str) -> NodeRecord:
+        with self._lock:
+            data = self._nodes.get(execution_id, {}).get(node_id)
+        if data is None:
+            raise NotFoundError(f"node {node_id!r} of execution {execution_id!r} does not exist")
+        return _NODE.decode(data)
+
+    def get_attempts(self, execution_id: str, node_id: str | None = None) -> list[AttemptRecord]:
+        with self._lock:
+            items = sorted(
+                (key, data)
+                for key, data in self._attempts.get(execution_id, {}).items()
+                if node_id is None or key[0] == node_id
+            )
+        return [_ATTEMPT.decode(data) for _, data in items]
+
+    def get_events(self, execution_id: str, after_seq: int = 0) -> list[EventRecord]:
+        with self._lock:
+            items = sorted(
+                (seq, data)
+                for seq, data in self._events.get(execution_id, {}).items()
+                if seq > after_seq
+            )
+        return [_EVENT.decode(data) for _, data in items]
+
+    # --- cache --------------------------------------------------------------------------
+
+    def get_cache(self, key: str) -> CacheEntry | None:
+        with self._lock:
+            row = self._cache.get(key)
+        return _CACHE.decode(row[2]) if row is not None else None
+
+    def list_cache(self, *, task: str | None = None, limit: int = 1000) -> list[CacheEntry]:
+        check_page(limit)
+        with self._lock:
+            rows = [
+                (created_at, key, data)
+                for key, (row_task, created_at, data) in self._cache.items()
+                if task is None or row_task == task
+            ]
+        rows.sort(reverse=True)
+        return [_CACHE.decode(r[2]) for r in rows[:limit]]
+
+    def find_cache_by_task(self, task: str, limit: int = 20) -> list[CacheEntry]:
+        return self.list_cache(task=task, limit=limit)
+
+    def delete_cache(self, *, key: str | None = None, task: str | None = None) -> int:
+        with self._lock:
+            doomed = [
+                k
+                for k, (row_task, _, _) in self._cache.items()
+                if (key is None or k == key) and (task is None or row_task == task)
+            ]
+            for k in doomed:
+                del self._cache[k]
+        return len(doomed)
+
+    def reserve_cache(self, key: str, owner: str, now: float, ttl_s: float) -> str:
+        with self._lock:
+            held = self._reservations.get(key)
+            if held is None or held[0] == owner or held[1] <= now:
+                self._reservations[key] = (owner, now + ttl_s)
+                return owner
+            return held[0]
+
+    def release_cache(self, key: str, owner: str) -> None:
+        with self._lock:
+            held = self._reservations.get(key)
+            if held is not None and held[0] == owner:
+                del self._reservations[key]
+
+    # --- execution leases ---------------------------------------------------------------
+
+    def acquire_lease(self, execution_id: str, owner: str, now: float, ttl_s: float) -> bool:
+        with self._lock:
+            row = self._executions.get(execution_id)
+            if row is None:
+                raise NotFoundError(f"execution {execution_id!r} does not exist")
+            expires = row.lease_expires_at
+            if (
+                row.lease_owner is None
+                or row.lease_owner == owner
+                or (expires is not None and expires <= now)
+            ):
+                row.lease_owner, row.lease_expires_at = owner, now + ttl_s
+                return True
+            return False
+
+    def release_lease(self, execution_id: str, owner: str) -> None:
+        with self._lock:
+            row = self._executions.get(execution_id)
+            if row is not None and row.lease_owner == owner:
+                row.lease_owner = row.lease_expires_at = None
+
+    def get_lease(self, execution_id: str) -> tuple[str, float] | None:
+        with self._lock:
+            row = self._executions.get(execution_id)
+            if row is None or row.lease_owner is None or row.lease_expires_at is None:
+                return None
+            return row.lease_owner, row.lease_expires_at

@@ -1,0 +1,174 @@
+"""Schema migrations: the fast "already at head" check, and Alembic when it is not.
+
+Opening a store reads the Alembic version table (one or two queries on the store's own
+connection). Only when the database is empty or behind does it import Alembic (slow to
+import) and run ``upgrade head``; the revisions live in ``airfoil/store/migrations``.
+
+Invariants:
+
+- Migrations run in one transaction that first takes a database-wide lock (SQLite
+  ``BEGIN IMMEDIATE``, PostgreSQL ``pg_advisory_xact_lock``), so processes opening a fresh
+  database at once migrate it exactly once; the others then find it at head.
+- A database at a revision this code does not know (written by a newer Airfoil) is never
+  touched: opening it raises :class:`~airfoil.core.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import sqlalchemy as sa
+
+from airfoil.core.errors import ConfigError, StoreError
+from airfoil.store.sql import _schema
+from airfoil.store.sql._connect import create_engine, parse_url, safe_url
+
+__all__ = [
+    "downgrade",
+    "ensure_schema",
+    "migrate",
+    "migrations_dir",
+    "read_revision",
+    "run_environment",
+]
+
+# pg_advisory_xact_lock key shared by every Airfoil migrator ("airfoil" in ASCII).
+_PG_MIGRATION_LOCK = 0x616972666F696C
+
+
+def migrations_dir() -> str:
+    """The directory of the Alembic environment (``env.py``, ``versions/``)."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def read_revision(cursor: Any, dialect: str) -> str | None:
+    """The database's Alembic revision (``"a,b"`` if several), or None if it has none."""
+    if dialect == "sqlite":
+        cursor.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        )
+    else:
+        cursor.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        return None
+    cursor.execute("SELECT version_num FROM alembic_version")
+    revisions = sorted(str(row[0]) for row in cursor.fetchall())
+    return ",".join(revisions) if revisions else None
+
+
+def ensure_schema(engine: sa.Engine, cursor: Any) -> None:
+    """Bring the database to :data:`~airfoil.store.sql._schema.HEAD_REVISION` if it is not.
+
+    Raises:
+        StoreError: the database is newer than this code, or migrating it failed.
+    """
+    dialect = engine.dialect.name
+    revision = read_revision(cursor, dialect)
+    if revision == _schema.HEAD_REVISION:
+        return
+    if revision is not None and revision not in _schema.KNOWN_REVISIONS:
+        raise StoreError(
+            f"the database {safe_url(engine.url)} is at schema revision {revision!r}, which "
+            f"this version of Airfoil does not know (its newest is {_schema.HEAD_REVISION!r}); "
+            "upgrade Airfoil to use it"
+        )
+    _run_alembic(engine, "upgrade", "head")
+    revision = read_revision(cursor, dialect)
+    if revision != _schema.HEAD_REVISION:
+        raise StoreError(
+            f"migrating {safe_url(engine.url)} left it at revision {revision!r}, "
+            f"not {_schema.HEAD_REVISION!r}"
+        )
+
+
+def migrate(url: str, revision: str = "head", *, timeout_s: float = 30.0) -> None:
+    """Upgrade the database at ``url`` to ``revision`` (default: the newest).
+
+    Opening a :class:`~airfoil.store.sql.SqlMetaStore` does this on its own; call this to
+    migrate ahead of time (a deploy step).
+
+    Raises:
+        ConfigError: the URL is not a supported database URL.
+        StoreError: the database cannot be reached or migrating it failed.
+    """
+    _with_engine(url, timeout_s, "upgrade", revision)
+
+
+def downgrade(url: str, revision: str = "base", *, timeout_s: float = 30.0) -> None:
+    """Downgrade the database at ``url`` to ``revision`` (default ``base``: drop everything).
+
+    Raises:
+        ConfigError: the URL is not a supported database URL.
+        StoreError: the database cannot be reached or migrating it failed.
+    """
+    _with_engine(url, timeout_s, "downgrade", revision)
+
+
+def _with_engine(url: str, timeout_s: float, action: str, revision: str) -> None:
+    engine = create_engine(parse_url(url), timeout_s)
+    try:
+        _run_alembic(engine, action, revision)
+    finally:
+        engine.dispose()
+
+
+def _run_alembic(engine: sa.Engine, action: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", migrations_dir())
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            getattr(command, action)(config, revision)
+            connection.commit()
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(f"could not migrate {safe_url(engine.url)}: {exc.orig}") from exc
+    except (StoreError, ConfigError):
+        raise
+    except Exception as exc:  # Alembic's CommandError and friends
+        raise StoreError(f"could not migrate {safe_url(engine.url)}: {exc}") from exc
+
+
+def run_environment(context: Any) -> None:
+    """The body of ``env.py``: run the migrations Alembic asks for.
+
+    Uses the connection handed over in ``config.attributes["connection"]`` (how
+    :func:`migrate` calls it), else connects to ``sqlalchemy.url`` of the Alembic config
+    (or ``-x url=...``; how the ``alembic`` command line calls it).
+    """
+    config = context.config
+    connection = config.attributes.get("connection")
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url", ""
+    )
+    if context.is_offline_mode():
+        context.configure(url=parse_url(url), target_metadata=_schema.metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    elif connection is not None:
+        _run_online(context, connection)
+    else:
+        engine = create_engine(parse_url(url), 30.0)
+        try:
+            with engine.connect() as connection:
+                _run_online(context, connection)
+                connection.commit()
+        finally:
+            engine.dispose()
+
+
+def _run_online(context: Any, connection: sa.Connection) -> None:
+    is_sqlite = connection.dialect.name == "sqlite"
+    context.configure(
+        connection=connection,
+        target_metadata=_schema.metadata,
+        render_as_batch=is_sqlite,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        if not is_sqlite:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+        context.run_migrations()

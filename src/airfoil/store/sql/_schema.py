@@ -1,0 +1,115 @@
+"""The SQL schema of the metadata store, as SQLAlchemy Core tables.
+
+Each table keeps the whole record as its msgspec JSON encoding in ``record`` (text, so a
+person can read it with ``sqlite3`` or ``psql``; the exact bytes decode back to an equal
+record), plus only the columns needed to find, filter and sort rows.
+
+Invariants:
+
+- This module and the Alembic revisions describe the same schema: a test compares the
+  database Alembic builds against :data:`metadata`. Change both together, in a new revision.
+- :data:`HEAD_REVISION` is the newest Alembic revision; the store checks it (one query) on
+  open and runs Alembic only when the database is behind.
+- String keys sort by code point on every backend (SQLite's ``BINARY`` collation,
+  PostgreSQL's ``"C"``), the same order as Python's ``sorted``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "HEAD_REVISION",
+    "KNOWN_REVISIONS",
+    "KEY",
+    "attempts",
+    "cache_entries",
+    "cache_reservations",
+    "events",
+    "executions",
+    "metadata",
+    "nodes",
+]
+
+#: Every Alembic revision this code knows, oldest first.
+KNOWN_REVISIONS = ("0001",)
+#: The revision a database must be at for this code to use it.
+HEAD_REVISION = KNOWN_REVISIONS[-1]
+
+#: A string key: byte-order collation on PostgreSQL, so orderings match SQLite and Python.
+KEY = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+    }
+)
+
+
+def _execution_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("executions.id", ondelete="CASCADE")
+
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("id", KEY, primary_key=True),
+    sa.Column("project", KEY, nullable=False),
+    sa.Column("domain", KEY, nullable=False),
+    sa.Column("workflow", KEY, nullable=False),
+    sa.Column("phase", KEY, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("lease_owner", KEY, nullable=True),
+    sa.Column("lease_expires_at", sa.Double, nullable=True),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Index(None, "created_at", "id"),
+    sa.Index(None, "project", "domain", "created_at", "id"),
+    sa.Index(None, "workflow", "created_at", "id"),
+    sa.Index(None, "phase", "created_at", "id"),
+)
+
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("node_id", KEY, primary_key=True),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("node_id", KEY, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+cache_entries = sa.Table(
+    "cache_entries",
+    metadata,
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("task", KEY, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Index(None, "task", "created_at", "key"),
+    sa.Index(None, "created_at", "key"),
+)
+
+cache_reservations = sa.Table(
+    "cache_reservations",
+    metadata,
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("owner", KEY, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+)

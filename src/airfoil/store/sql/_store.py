@@ -1,0 +1,386 @@
+"""The SQL metadata store: :class:`SqlMetaStore` on SQLite or PostgreSQL.
+
+Invariants:
+
+- Each call runs on the calling thread's own connection (see ``_connect``) and every write
+  is one explicit transaction: ``write(batch)`` commits all of a batch or nothing, and a
+  lease or a reservation is decided inside one transaction that holds the row (SQLite: the
+  database write lock, PostgreSQL: the row lock), so exactly one contender wins across
+  threads and processes.
+- Records are stored as their msgspec JSON text and decoded on read: what comes back equals
+  what was written, and no caller shares state with the store.
+- Driver errors never escape: integrity errors become ``ConflictError`` (duplicate event) or
+  ``NotFoundError`` (unknown execution), everything else ``StoreError`` naming the URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from airfoil.core.errors import ConflictError, NotFoundError, StoreError
+from airfoil.core.records import (
+    AttemptRecord,
+    CacheEntry,
+    EventRecord,
+    ExecutionRecord,
+    NodeRecord,
+    StoreBatch,
+    encode_json,
+)
+from airfoil.store.base import MetaStore
+from airfoil.store.memory import check_page, missing_execution
+from airfoil.store.sql._connect import (
+    Connections,
+    create_engine,
+    integrity_kind,
+    parse_url,
+    safe_url,
+)
+from airfoil.store.sql._migrate import ensure_schema
+from airfoil.store.sql._statements import EXECUTION_FILTERS, Statements
+
+__all__ = ["SqlMetaStore"]
+
+_T = TypeVar("_T")
+
+_EXECUTION = msgspec.json.Decoder(ExecutionRecord)
+_NODE = msgspec.json.Decoder(NodeRecord)
+_ATTEMPT = msgspec.json.Decoder(AttemptRecord)
+_EVENT = msgspec.json.Decoder(EventRecord)
+_CACHE = msgspec.json.Decoder(CacheEntry)
+
+
+class SqlMetaStore(MetaStore):
+    """A :class:`MetaStore` in SQLite (the embedded default) or PostgreSQL (servers).
+
+    Args:
+        url: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
+            ``postgresql+psycopg://user:password@host:5432/database``. Query parameters go
+            to the driver (e.g. ``?options=-csearch_path%3Dmyschema`` on PostgreSQL).
+        timeout_s: how long to wait for the SQLite write lock, or for a PostgreSQL server
+            to accept a connection.
+
+    Opening the store connects, and migrates the schema to the newest revision if the
+    database is empty or older (see :func:`airfoil.store.sql.migrate`).
+
+    Raises:
+        ConfigError: the URL is not a supported database URL.
+        StoreError: the database cannot be reached, or is newer than this code.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 30.0) -> None:
+        parsed = parse_url(url)
+        self.url = safe_url(parsed)
+        engine = create_engine(parsed, timeout_s)
+        dbapi: Any = engine.dialect.dbapi
+        self.dialect: str = engine.dialect.name
+        self._error: type[Exception] = dbapi.Error
+        self._integrity_error: type[Exception] = dbapi.IntegrityError
+        self._broken = (dbapi.OperationalError, dbapi.InterfaceError)
+        self._conns = Connections(engine, autocommit=self.dialect == "postgresql")
+        try:
+            ensure_schema(engine, self._conns.open().cursor)
+        except self._error as exc:
+            self._conns.close()
+            raise StoreError(f"cannot read the schema version of {self.url}: {exc}") from exc
+        except BaseException:
+            self._conns.close()
+            raise
+        self._s = Statements(engine.dialect)
+
+    def __repr__(self) -> str:
+        return f"SqlMetaStore({self.url!r})"
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _cursor(self) -> Any:
+        try:
+            return self._conns.local.held.cursor
+        except AttributeError:
+            return self._conns.open().cursor
+
+    def _failed(self, cur: Any, exc: Exception, action: str, rollback: bool) -> StoreError:
+        """Clean up after a driver error and return the StoreError to raise."""
+        if rollback:
+            self._rollback(cur)
+        if isinstance(exc, self._broken):
+            self._conns.discard()
+        return StoreError(f"{action} failed on {self.url}: {exc}")
+
+    def _rollback(self, cur: Any) -> None:
+        try:
+            cur.execute("ROLLBACK")
+        except self._error:  # the connection is gone; the server rolled back already
+            self._conns.discard()
+
+    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+        except self._error as exc:
+            raise self._failed(cur, exc, action, rollback=False) from exc
+
+    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
+        cur = self._cursor()
+        try:
+            cur.execute(self._s.begin_write)
+            result = body(cur)
+            cur.execute("COMMIT")
+        except self._error as exc:
+            raise self._failed(cur, exc, action, rollback=True) from exc
+        except BaseException:
+            self._rollback(cur)
+            raise
+        return result
+
+    # --- writes -------------------------------------------------------------------------
+
+    def write(self, batch: StoreBatch) -> None:
+        s = self._s
+        work: list[tuple[str, list[dict[str, Any]]]] = []
+        if batch.execution is not None:
+            work.append((s.upsert_execution, [_execution_row(batch.execution)]))
+        if batch.nodes:
+            work.append((s.upsert_node, [_node_row(n) for n in batch.nodes]))
+        if batch.attempts:
+            work.append((s.upsert_attempt, [_attempt_row(a) for a in batch.attempts]))
+        if batch.events:
+            if s.insert_events_arrays is not None:
+                work.append((s.insert_events_arrays, [_event_arrays(batch.events)]))
+            else:
+                work.append((s.insert_event, [_event_row(e) for e in batch.events]))
+        if batch.cache_puts:
+            work.append((s.upsert_cache, [_cache_row(c) for c in batch.cache_puts]))
+        if not work:
+            return
+        cur = self._cursor()
+        try:
+            cur.execute(s.begin_write)
+            for sql, rows in work:
+                if len(rows) == 1:
+                    cur.execute(sql, rows[0])
+                else:
+                    cur.executemany(sql, rows)
+            cur.execute("COMMIT")
+        except self._integrity_error as exc:
+            self._rollback(cur)
+            raise self._integrity(exc, batch) from exc
+        except self._error as exc:
+            raise self._failed(cur, exc, "writing a batch", rollback=True) from exc
+        except BaseException:
+            self._rollback(cur)
+            raise
+
+    def _integrity(self, exc: Exception, batch: StoreBatch) -> Exception:
+        kind = integrity_kind(exc)
+        if kind == "unique":
+            return ConflictError(
+                f"an event seq of the batch already exists ({exc}); nothing of the batch was "
+                "written"
+            )
+        if kind == "foreign_key":
+            referenced = {n.execution_id for n in batch.nodes}
+            referenced.update(a.execution_id for a in batch.attempts)
+            referenced.update(e.execution_id for e in batch.events)
+            for eid in sorted(referenced):
+                if not self._read(self._s.execution_exists, {"id": eid}, "checking executions"):
+                    return missing_execution(eid)
+        return StoreError(f"writing a batch failed on {self.url}: {exc}")
+
+    # --- executions ---------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        rows = self._read(self._s.get_execution, {"id": execution_id}, "reading an execution")
+        if not rows:
+            raise NotFoundError(f"execution {execution_id!r} does not exist")
+        return _EXECUTION.decode(rows[0][0])
+
+    def list_executions(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExecutionRecord]:
+        check_page(limit, offset)
+        params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
+        sql = self._s.list_executions(tuple(params))
+        params.update(limit=limit, offset=offset)
+        return [_EXECUTION.decode(r[0]) for r in self._read(sql, params, "listing executions")]
+
+    def count_executions(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+    ) -> int:
+        params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
+        rows = self._read(self._s.count_executions(tuple(params)), params, "counting executions")
+        return int(rows[0][0])
+
+    # --- nodes, attempts, events --------------------------------------------------------
+
+    def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+        rows = self._read(self._s.get_nodes, {"eid": execution_id}, "reading nodes")
+        return [_NODE.decode(r[0]) for r in rows]
+
+    def get_node(self, execution_id: str, node_id: str) -> NodeRecord:
+        params = {"eid": execution_id, "nid": node_id}
+        rows = self._read(self._s.get_node, params, "reading a node")
+        if not rows:
+            raise NotFoundError(f"node {node_id!r} of execution {execution_id!r} does not exist")
+        return _NODE.decode(rows[0][0])
+
+    def get_attempts(self, execution_id: str, node_id: str | None = None) -> list[AttemptRecord]:
+        if node_id is None:
+            rows = self._read(self._s.get_attempts, {"eid": execution_id}, "reading attempts")
+        else:
+            params = {"eid": execution_id, "nid": node_id}
+            rows = self._read(self._s.get_node_attempts, params, "reading attempts")
+        return [_ATTEMPT.decode(r[0]) for r in rows]
+
+    def get_events(self, execution_id: str, after_seq: int = 0) -> list[EventRecord]:
+        params = {"eid": execution_id, "after": after_seq}
+        return [
+            _EVENT.decode(r[0]) for r in self._read(self._s.get_events, params, "reading events")
+        ]
+
+    # --- cache --------------------------------------------------------------------------
+
+    def get_cache(self, key: str) -> CacheEntry | None:
+        rows = self._read(self._s.get_cache, {"key": key}, "reading the cache")
+        return _CACHE.decode(rows[0][0]) if rows else None
+
+    def list_cache(self, *, task: str | None = None, limit: int = 1000) -> list[CacheEntry]:
+        check_page(limit)
+        if task is None:
+            params: dict[str, Any] = {"limit": limit, "offset": 0}
+            rows = self._read(self._s.list_cache, params, "listing the cache")
+        else:
+            params = {"task": task, "limit": limit, "offset": 0}
+            rows = self._read(self._s.list_cache_task, params, "listing the cache")
+        return [_CACHE.decode(r[0]) for r in rows]
+
+    def find_cache_by_task(self, task: str, limit: int = 20) -> list[CacheEntry]:
+        return self.list_cache(task=task, limit=limit)
+
+    def delete_cache(self, *, key: str | None = None, task: str | None = None) -> int:
+        params = {k: v for k, v in (("key", key), ("task", task)) if v is not None}
+        sql = self._s.delete_cache(tuple(params))
+
+        def delete(cur: Any) -> int:
+            cur.execute(sql, params)
+            return int(cur.rowcount)
+
+        return self._transaction("deleting cache entries", delete)
+
+    def reserve_cache(self, key: str, owner: str, now: float, ttl_s: float) -> str:
+        params = {"key": key, "owner": owner, "now": now, "expires": now + ttl_s}
+
+        def reserve(cur: Any) -> str:
+            # The upsert takes the row (inserting it, or locking it even when its WHERE
+            # refuses the update), so the holder read next is the holder after this call.
+            cur.execute(self._s.reserve_cache, params)
+            cur.execute(self._s.cache_holder, {"key": key})
+            return str(cur.fetchone()[0])
+
+        return self._transaction("reserving a cache key", reserve)
+
+    def release_cache(self, key: str, owner: str) -> None:
+        params = {"key": key, "owner": owner}
+        self._transaction(
+            "releasing a cache key", lambda cur: cur.execute(self._s.release_cache, params)
+        )
+
+    # --- execution leases ---------------------------------------------------------------
+
+    def acquire_lease(self, execution_id: str, owner: str, now: float, ttl_s: float) -> bool:
+        params = {"id": execution_id, "owner": owner, "now": now, "expires": now + ttl_s}
+
+        def acquire(cur: Any) -> bool | None:
+            cur.execute(self._s.acquire_lease, params)
+            if cur.rowcount == 1:
+                return True
+            cur.execute(self._s.execution_exists, {"id": execution_id})
+            return False if cur.fetchone() is not None else None
+
+        got = self._transaction("acquiring a lease", acquire)
+        if got is None:
+            raise NotFoundError(f"execution {execution_id!r} does not exist")
+        return got
+
+    def release_lease(self, execution_id: str, owner: str) -> None:
+        params = {"id": execution_id, "owner": owner}
+        self._transaction(
+            "releasing a lease", lambda cur: cur.execute(self._s.release_lease, params)
+        )
+
+    def get_lease(self, execution_id: str) -> tuple[str, float] | None:
+        rows = self._read(self._s.get_lease, {"id": execution_id}, "reading a lease")
+        if not rows or rows[0][0] is None or rows[0][1] is None:
+            return None
+        return str(rows[0][0]), float(rows[0][1])
+
+    def close(self) -> None:
+        """Close every connection of this store; later calls raise StoreError."""
+        self._conns.close()
+
+
+def _execution_row(ex: ExecutionRecord) -> dict[str, Any]:
+    return {
+        "id": ex.id,
+        "project": ex.project,
+        "domain": ex.domain,
+        "workflow": ex.workflow,
+        "phase": ex.phase,
+        "created_at": ex.created_at,
+        "record": encode_json(ex).decode(),
+    }
+
+
+def _node_row(n: NodeRecord) -> dict[str, Any]:
+    return {"execution_id": n.execution_id, "node_id": n.node_id, "record": encode_json(n).decode()}
+
+
+def _attempt_row(a: AttemptRecord) -> dict[str, Any]:
+    return {
+        "execution_id": a.execution_id,
+        "node_id": a.node_id,
+        "attempt": a.attempt,
+        "record": encode_json(a).decode(),
+    }
+
+
+def _event_row(e: EventRecord) -> dict[str, Any]:
+    return {"execution_id": e.execution_id, "seq": e.seq, "record": encode_json(e).decode()}
+
+
+def _event_arrays(events: list[EventRecord]) -> dict[str, Any]:
+    return {
+        "execution_id": [e.execution_id for e in events],
+        "seq": [e.seq for e in events],
+        "record": [encode_json(e).decode() for e in events],
+    }
+
+
+def _cache_row(c: CacheEntry) -> dict[str, Any]:
+    return {
+        "key": c.key,
+        "task": c.parts.task,
+        "created_at": c.created_at,
+        "record": encode_json(c).decode(),
+    }
+
+
+def _filters(**given: str | None) -> dict[str, Any]:
+    """The given filters, in :data:`EXECUTION_FILTERS` order (which keys a SQL variant)."""
+    return {f: given[f] for f in EXECUTION_FILTERS if given[f] is not None}

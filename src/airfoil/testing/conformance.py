@@ -1,0 +1,847 @@
+"""The store conformance suite: one set of tests every MetaStore and BlobStore backend passes.
+
+Subclass :class:`MetaStoreConformance` (or :class:`BlobStoreConformance`) in a test module
+and provide the ``store`` (``blob_store``) fixture; pytest collects the inherited tests::
+
+    class TestMyStore(MetaStoreConformance):
+        @pytest.fixture
+        def store(self) -> Iterator[MetaStore]:
+            s = MyStore()
+            yield s
+            s.close()
+
+A backend shared between processes also overrides ``store_url`` to return a URL that
+:func:`airfoil.store._open.open_meta_store` opens onto the same data as ``store``; the
+cross-process contention tests are skipped otherwise.
+
+Invariants checked here are those of :mod:`airfoil.store.base`, plus the choices every
+backend makes the same way, as the memory reference does: ``list_executions`` breaks
+``created_at`` ties by id descending, cache listings by key descending; strings sort by code
+point; a batch naming an execution that does not exist raises ``NotFoundError`` (and writes
+nothing), as does ``acquire_lease`` on one, while ``release_lease`` / ``get_lease`` of one
+are a no-op / None; a negative page ``limit`` / ``offset`` raises ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
+from airfoil.core.records import (
+    AttemptRecord,
+    Binding,
+    CacheEntry,
+    CacheKeyParts,
+    CachePolicy,
+    ErrorInfo,
+    EventRecord,
+    ExecutionRecord,
+    Interface,
+    NodeRecord,
+    NodeSpec,
+    Param,
+    StoreBatch,
+    TaskSpec,
+    TypeSpec,
+    Value,
+    WorkflowSpec,
+)
+from airfoil.core.resources import ResourceSpec
+from airfoil.store.base import BlobStore, MetaStore
+
+__all__ = [
+    "BlobStoreConformance",
+    "MetaStoreConformance",
+    "make_attempt",
+    "make_cache_entry",
+    "make_event",
+    "make_execution",
+    "make_node",
+    "make_workflow_spec",
+]
+
+# --- records with every field set -------------------------------------------------------
+
+
+def _value(tag: str) -> Value:
+    return Value(
+        hash=f"{tag:0>64}"[-64:],
+        format="json",
+        inline=b'{"x": 1}\x00\xff',
+        uri=f"file:///blobs/{tag}",
+        size=42,
+        meta={"rows": "3", "col\u00e9": "\u00fc\U0001f600"},
+    )
+
+
+def _interface() -> Interface:
+    list_int = TypeSpec(kind="list", args=(TypeSpec(kind="int"),))
+    color = TypeSpec(kind="enum", name="mod.Color", values=("RED", "GREEN"))
+    point = TypeSpec(kind="dataclass", name="mod.Point", fields=(("x", TypeSpec(kind="float")),))
+    return Interface(
+        inputs=(
+            Param(name="x", type=list_int, description="xs", default=_value("d"), has_default=True),
+            Param(name="c", type=TypeSpec(kind="union", args=(color, TypeSpec(kind="none")))),
+        ),
+        outputs=(
+            Param(name="p", type=point),
+            Param(name="t", type=TypeSpec(kind="tuple", args=(color,), variadic=True)),
+        ),
+        output_style="named",
+        output_tuple_name="Out",
+    )
+
+
+def _task_spec() -> TaskSpec:
+    return TaskSpec(
+        name="mod.train",
+        version="v1",
+        interface=_interface(),
+        module="mod",
+        qualname="train",
+        requests=ResourceSpec(cpu=1.5, mem=2**30, gpu=1),
+        limits=ResourceSpec(cpu=2.0, mem=2**31, gpu=1),
+        retries=2,
+        system_retries=1,
+        timeout_s=30.5,
+        cache=CachePolicy(enabled=True, version="c1", serialize=True, ignore_inputs=("seed",)),
+        interruptible=True,
+        environment={"A": "b"},
+        secret_requests=("token",),
+        docs="Train.",
+        task_type="container",
+        is_async=True,
+    )
+
+
+def make_workflow_spec(name: str = "mod.wf") -> WorkflowSpec:
+    """A workflow spec using every field, with a task node and a subworkflow node."""
+    literal = Binding(kind="literal", value=_value("lit"))
+    inner = WorkflowSpec(
+        name="mod.inner",
+        version="v1",
+        interface=Interface(),
+        nodes=(),
+        outputs={},
+    )
+    nodes = (
+        NodeSpec(
+            id="n0",
+            kind="task",
+            inputs={"x": Binding(kind="input", name="x"), "c": literal},
+            task=_task_spec(),
+            label="train",
+            location="wf.py:12",
+        ),
+        NodeSpec(
+            id="n1",
+            kind="workflow",
+            inputs={
+                "d": Binding(
+                    kind="dict",
+                    items=(Binding(kind="output", node="n0", name="p"), literal),
+                    keys=("a", "b"),
+                )
+            },
+            workflow=inner,
+            upstream=("n0",),
+        ),
+    )
+    return WorkflowSpec(
+        name=name,
+        version="v7",
+        interface=_interface(),
+        nodes=nodes,
+        outputs={"p": Binding(kind="output", node="n0", name="p")},
+        module="mod",
+        qualname="wf",
+        docs="A workflow.",
+        failure_policy="continue",
+    )
+
+
+_ERROR = ErrorInfo(kind="user", type="builtins.ValueError", message="bad \u2603", traceback="tb")
+
+
+def make_execution(
+    execution_id: str = "e1",
+    *,
+    created_at: float = 1_700_000_000.123456,
+    project: str = "proj",
+    domain: str = "dev",
+    workflow: str = "mod.wf",
+    phase: str = "running",
+) -> ExecutionRecord:
+    """An execution record with every field set."""
+    return ExecutionRecord(
+        id=execution_id,
+        workflow=workflow,
+        version="v7",
+        phase=phase,
+        spec=make_workflow_spec(workflow),
+        inputs={"x": _value("in")},
+        created_at=created_at,
+        project=project,
+        domain=domain,
+        outputs={"p": _value("out")},
+        error=_ERROR,
+        started_at=created_at + 0.1,
+        ended_at=created_at + 0.30000000000000004,
+        executor="ray",
+        code_root="/code",
+        labels={"team": "ml", "\u00e9": ""},
+        schema_version=1,
+    )
+
+
+def make_node(execution_id: str = "e1", node_id: str = "n0", phase: str = "running") -> NodeRecord:
+    """A node record with every field set."""
+    return NodeRecord(
+        execution_id=execution_id,
+        node_id=node_id,
+        phase=phase,
+        kind="workflow",
+        task="mod.train",
+        parent="n-parent",
+        attempts=2,
+        user_failures=1,
+        system_failures=1,
+        cache_status="miss",
+        cache_reason="input x changed",
+        cache_key="k" * 64,
+        cache_key_parts=CacheKeyParts("mod.train", "c1", "ih", {"x": "h1"}),
+        inputs={"x": _value("nin")},
+        outputs={"p": _value("nout")},
+        error=_ERROR,
+        queued_at=1.5,
+        started_at=2.5,
+        ended_at=3.5,
+        retry_at=4.5,
+    )
+
+
+def make_attempt(
+    execution_id: str = "e1", node_id: str = "n0", attempt: int = 1, phase: str = "failed"
+) -> AttemptRecord:
+    """An attempt record with every field set."""
+    return AttemptRecord(
+        execution_id=execution_id,
+        node_id=node_id,
+        attempt=attempt,
+        phase=phase,
+        started_at=10.25,
+        ended_at=11.75,
+        error=ErrorInfo(kind="system", type="WorkerLostError", message="lost"),
+        worker="host:123",
+        log_uri="file:///logs/a.log",
+    )
+
+
+def make_event(execution_id: str = "e1", seq: int = 1, cause: str = "started") -> EventRecord:
+    """An event record with every field set."""
+    return EventRecord(
+        execution_id=execution_id,
+        seq=seq,
+        at=100.0 + seq,
+        kind="attempt",
+        to_phase="running",
+        cause=cause,
+        node_id="n0",
+        attempt=1,
+        from_phase="queued",
+    )
+
+
+def make_cache_entry(
+    key: str = "k1", task: str = "mod.train", created_at: float = 5.0
+) -> CacheEntry:
+    """A cache entry with every field set."""
+    return CacheEntry(
+        key=key,
+        parts=CacheKeyParts(
+            task=task, cache_version="c1", interface_hash="ih", input_hashes={"x": "h"}
+        ),
+        outputs={"p": _value(key)},
+        created_at=created_at,
+        execution_id="e1",
+        node_id="n0",
+    )
+
+
+# --- cross-process contention -----------------------------------------------------------
+
+
+def _contend(url: str, home: str, owner: str, keys: list[str], barrier: Any, out: Any) -> None:
+    """Child process: race for the leases of ``keys`` and the cache reservations of ``keys``,
+    then append events with this owner's own seq numbers; report what it saw."""
+    from airfoil.store._open import open_meta_store
+
+    store = open_meta_store(url, home)
+    try:
+        barrier.wait(timeout=120)
+        leases = [store.acquire_lease(k, owner, 1000.0, 60.0) for k in keys]
+        holders = [store.reserve_cache(k, owner, 1000.0, 60.0) for k in keys]
+        base = int(owner.rsplit("-", 1)[1]) * 1000 + 1
+        for i in range(10):
+            store.write(StoreBatch(events=[make_event(keys[0], base + i, owner)]))
+        out.put((owner, leases, holders))
+    except BaseException as exc:
+        out.put((owner, repr(exc), None))
+    finally:
+        store.close()
+
+
+class MetaStoreConformance:
+    """Tests every :class:`MetaStore` backend passes. Subclasses provide ``store``."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[MetaStore]:
+        """The store under test, empty. Subclasses override this fixture."""
+        raise NotImplementedError("subclass MetaStoreConformance and provide a store fixture")
+
+    @pytest.fixture
+    def store_url(self) -> str | None:
+        """A URL another process opens onto the same data as ``store``; None: not shared."""
+        return None
+
+    # --- round trips ---------------------------------------------------------------------
+
+    def test_roundtrip_every_record_with_all_fields(self, store: MetaStore) -> None:
+        ex, node, att = make_execution(), make_node(), make_attempt()
+        ev, entry = make_event(), make_cache_entry()
+        store.write(
+            StoreBatch(execution=ex, nodes=[node], attempts=[att], events=[ev], cache_puts=[entry])
+        )
+        assert store.get_execution("e1") == ex
+        assert store.get_node("e1", "n0") == node
+        assert store.get_nodes("e1") == [node]
+        assert store.get_attempts("e1") == [att]
+        assert store.get_events("e1") == [ev]
+        assert store.get_cache("k1") == entry
+
+    def test_roundtrip_minimal_records(self, store: MetaStore) -> None:
+        ex = ExecutionRecord(
+            id="e2",
+            workflow="w",
+            version="",
+            phase="queued",
+            spec=WorkflowSpec(name="w", version="", interface=Interface(), nodes=(), outputs={}),
+            inputs={},
+            created_at=0.0,
+        )
+        node = NodeRecord(execution_id="e2", node_id="n", phase="pending")
+        att = AttemptRecord(
+            execution_id="e2", node_id="n", attempt=0, phase="running", started_at=0.0
+        )
+        ev = EventRecord(
+            execution_id="e2", seq=0, at=0.0, kind="execution", to_phase="queued", cause=""
+        )
+        store.write(StoreBatch(execution=ex, nodes=[node], attempts=[att], events=[ev]))
+        assert store.get_execution("e2") == ex
+        assert store.get_nodes("e2") == [node]
+        assert store.get_attempts("e2", "n") == [att]
+        assert store.get_events("e2", after_seq=-1) == [ev]
+
+    def test_large_record_roundtrip(self, store: MetaStore) -> None:
+        big = Value(hash="h", format="pickle", inline=os.urandom(1 << 20), size=1 << 20)
+        ex = make_execution()
+        ex.inputs = {"big": big}
+        store.write(StoreBatch(execution=ex))
+        assert store.get_execution("e1").inputs["big"] == big
+
+    def test_records_are_copies(self, store: MetaStore) -> None:
+        ex, node = make_execution(), make_node()
+        store.write(StoreBatch(execution=ex, nodes=[node]))
+        ex.phase = "mutated"
+        ex.labels["new"] = "x"
+        node.attempts = 99
+        got = store.get_execution("e1")
+        got.labels["again"] = "y"
+        assert store.get_execution("e1") == make_execution()
+        assert store.get_node("e1", "n0") == make_node()
+
+    def test_empty_batch_is_a_noop(self, store: MetaStore) -> None:
+        store.write(StoreBatch())
+        assert store.count_executions() == 0
+
+    # --- upserts --------------------------------------------------------------------------
+
+    def test_upserts_replace_by_key(self, store: MetaStore) -> None:
+        store.write(
+            StoreBatch(execution=make_execution(), nodes=[make_node()], attempts=[make_attempt()])
+        )
+        ex2 = make_execution(phase="succeeded", project="p2", domain="d2", workflow="w2")
+        store.write(
+            StoreBatch(
+                execution=ex2,
+                nodes=[make_node(phase="succeeded")],
+                attempts=[make_attempt(phase="succeeded")],
+            )
+        )
+        assert store.get_execution("e1") == ex2
+        assert store.count_executions() == 1
+        assert store.count_executions(phase="running") == 0
+        assert store.list_executions(
+            project="p2", domain="d2", workflow="w2", phase="succeeded"
+        ) == [ex2]
+        assert store.get_nodes("e1") == [make_node(phase="succeeded")]
+        assert store.get_attempts("e1") == [make_attempt(phase="succeeded")]
+
+    def test_upsert_keeps_the_lease(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.acquire_lease("e1", "a", now=0.0, ttl_s=60.0)
+        store.write(StoreBatch(execution=make_execution(phase="succeeded")))
+        assert not store.acquire_lease("e1", "b", now=1.0, ttl_s=60.0)
+
+    # --- atomicity and conflicts ------------------------------------------------------------
+
+    def _seed(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution(), events=[make_event(seq=1)]))
+
+    def _assert_seed_only(self, store: MetaStore) -> None:
+        assert store.get_execution("e1") == make_execution()
+        assert store.get_nodes("e1") == []
+        assert store.get_attempts("e1") == []
+        assert store.get_events("e1") == [make_event(seq=1)]
+        assert store.get_cache("k9") is None
+
+    def test_duplicate_event_seq_conflicts_and_writes_nothing(self, store: MetaStore) -> None:
+        self._seed(store)
+        batch = StoreBatch(
+            execution=make_execution(phase="succeeded"),
+            nodes=[make_node()],
+            attempts=[make_attempt()],
+            events=[make_event(seq=2), make_event(seq=1, cause="again")],
+            cache_puts=[make_cache_entry("k9")],
+        )
+        with pytest.raises(ConflictError):
+            store.write(batch)
+        self._assert_seed_only(store)
+
+    def test_duplicate_seq_within_one_batch_conflicts(self, store: MetaStore) -> None:
+        self._seed(store)
+        with pytest.raises(ConflictError):
+            store.write(
+                StoreBatch(nodes=[make_node()], events=[make_event(seq=5), make_event(seq=5)])
+            )
+        self._assert_seed_only(store)
+
+    def test_children_of_an_unknown_execution_are_not_found(self, store: MetaStore) -> None:
+        self._seed(store)
+        for batch in (
+            StoreBatch(nodes=[make_node("nope")], cache_puts=[make_cache_entry("k9")]),
+            StoreBatch(nodes=[make_node()], attempts=[make_attempt("nope")]),
+            StoreBatch(nodes=[make_node()], events=[make_event("nope", 1)]),
+        ):
+            with pytest.raises(NotFoundError):
+                store.write(batch)
+        self._assert_seed_only(store)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def test_missing_things_are_not_found(self, store: MetaStore) -> None:
+        with pytest.raises(NotFoundError):
+            store.get_execution("nope")
+        with pytest.raises(NotFoundError):
+            store.get_node("nope", "n0")
+        self._seed(store)
+        with pytest.raises(NotFoundError):
+            store.get_node("e1", "nope")
+        assert store.get_nodes("nope") == []
+        assert store.get_attempts("nope") == []
+        assert store.get_events("nope") == []
+        assert store.get_cache("nope") is None
+
+    def test_nodes_ordered_by_node_id_code_point(self, store: MetaStore) -> None:
+        ids = ["b", "a_1", "A", "a-1", "\u00e9", "a", "n10", "n9", "Z"]
+        store.write(
+            StoreBatch(execution=make_execution(), nodes=[make_node(node_id=i) for i in ids])
+        )
+        assert [n.node_id for n in store.get_nodes("e1")] == sorted(ids)
+
+    def test_attempts_ordered_by_node_then_attempt(self, store: MetaStore) -> None:
+        keys = [("n1", 2), ("n0", 10), ("n1", 1), ("n0", 2), ("n0", 1)]
+        store.write(
+            StoreBatch(
+                execution=make_execution(),
+                nodes=[make_node(node_id="n0"), make_node(node_id="n1")],
+                attempts=[make_attempt(node_id=n, attempt=a) for n, a in keys],
+            )
+        )
+        got = [(a.node_id, a.attempt) for a in store.get_attempts("e1")]
+        assert got == sorted(keys)
+        assert [a.attempt for a in store.get_attempts("e1", "n0")] == [1, 2, 10]
+        assert store.get_attempts("e1", "nope") == []
+
+    def test_events_ordered_and_after_seq(self, store: MetaStore) -> None:
+        seqs = [5, 1, 3, 2, 4, 10]
+        store.write(
+            StoreBatch(execution=make_execution(), events=[make_event(seq=s) for s in seqs])
+        )
+        # The same seq in another execution is another event.
+        store.write(StoreBatch(execution=make_execution("e2"), events=[make_event("e2", 1)]))
+        assert store.get_events("e2") == [make_event("e2", 1)]
+        assert [e.seq for e in store.get_events("e1")] == [1, 2, 3, 4, 5, 10]
+        assert [e.seq for e in store.get_events("e1", after_seq=3)] == [4, 5, 10]
+        assert store.get_events("e1", after_seq=10) == []
+
+    def _many_executions(self, store: MetaStore) -> list[ExecutionRecord]:
+        records = []
+        for i in range(12):
+            records.append(
+                make_execution(
+                    f"e{i:02d}",
+                    created_at=float(i // 2),
+                    project=f"p{i % 2}",
+                    domain=f"d{i % 3}",
+                    workflow=f"w{i % 4}",
+                    phase=("running", "succeeded")[i % 5 == 0],
+                )
+            )
+        for r in records:
+            store.write(StoreBatch(execution=r))
+        return records
+
+    def test_list_executions_newest_first_ties_by_id_desc(self, store: MetaStore) -> None:
+        records = self._many_executions(store)
+        expected = sorted(records, key=lambda r: (r.created_at, r.id), reverse=True)
+        assert [r.id for r in store.list_executions()] == [r.id for r in expected]
+        assert store.list_executions() == expected
+
+    def test_list_and_count_filters(self, store: MetaStore) -> None:
+        records = self._many_executions(store)
+        filters: list[dict[str, str]] = [
+            {},
+            {"project": "p1"},
+            {"domain": "d2"},
+            {"workflow": "w3"},
+            {"phase": "succeeded"},
+            {"project": "p0", "domain": "d0"},
+            {"project": "p0", "workflow": "w2", "phase": "running"},
+            {"project": "p1", "domain": "d1", "workflow": "w1", "phase": "running"},
+            {"project": "x"},
+        ]
+        for f in filters:
+            want = [
+                r.id
+                for r in sorted(records, key=lambda r: (r.created_at, r.id), reverse=True)
+                if all(getattr(r, k) == v for k, v in f.items())
+            ]
+            assert [r.id for r in store.list_executions(**f)] == want, f  # type: ignore[arg-type]
+            assert store.count_executions(**f) == len(want), f
+
+    def test_list_limit_and_offset(self, store: MetaStore) -> None:
+        self._many_executions(store)
+        everything = [r.id for r in store.list_executions(limit=100)]
+        pages = [
+            r.id for off in range(0, 12, 5) for r in store.list_executions(limit=5, offset=off)
+        ]
+        assert pages == everything
+        assert len(store.list_executions(limit=3)) == 3
+        assert store.list_executions(limit=0) == []
+        assert store.list_executions(offset=12) == []
+        assert [r.id for r in store.list_executions(project="p0", limit=2, offset=1)] == [
+            r.id for r in store.list_executions(project="p0")
+        ][1:3]
+        with pytest.raises(ConfigError):
+            store.list_executions(limit=-1)
+        with pytest.raises(ConfigError):
+            store.list_executions(offset=-1)
+
+    # --- cache ----------------------------------------------------------------------------
+
+    def test_cache_put_replace_get(self, store: MetaStore) -> None:
+        assert store.get_cache("k1") is None
+        store.write(StoreBatch(cache_puts=[make_cache_entry("k1", created_at=1.0)]))
+        newer = make_cache_entry("k1", task="other", created_at=2.0)
+        store.write(StoreBatch(cache_puts=[newer]))
+        assert store.get_cache("k1") == newer
+        assert store.list_cache() == [newer]
+        assert store.list_cache(task="mod.train") == []
+
+    def _cache_entries(self, store: MetaStore) -> list[CacheEntry]:
+        entries = [
+            make_cache_entry(f"k{i}", task=f"t{i % 2}", created_at=float(i // 3)) for i in range(9)
+        ]
+        store.write(StoreBatch(cache_puts=entries))
+        return sorted(entries, key=lambda e: (e.created_at, e.key), reverse=True)
+
+    def test_list_and_find_cache_newest_first(self, store: MetaStore) -> None:
+        newest = self._cache_entries(store)
+        assert store.list_cache() == newest
+        assert store.list_cache(limit=4) == newest[:4]
+        assert store.list_cache(task="t1") == [e for e in newest if e.parts.task == "t1"]
+        assert store.find_cache_by_task("t0") == [e for e in newest if e.parts.task == "t0"]
+        assert (
+            store.find_cache_by_task("t0", limit=2)
+            == [e for e in newest if e.parts.task == "t0"][:2]
+        )
+        assert store.find_cache_by_task("nope") == []
+        with pytest.raises(ConfigError):
+            store.list_cache(limit=-1)
+
+    def test_delete_cache(self, store: MetaStore) -> None:
+        self._cache_entries(store)
+        assert store.delete_cache(key="k0") == 1
+        assert store.delete_cache(key="k0") == 0
+        assert store.get_cache("k0") is None
+        assert store.delete_cache(task="t1") == 4
+        assert {e.key for e in store.list_cache()} == {"k2", "k4", "k6", "k8"}
+        assert store.delete_cache(key="k2", task="t1") == 0
+        assert store.delete_cache() == 4
+        assert store.list_cache() == []
+
+    def test_cache_reservations(self, store: MetaStore) -> None:
+        assert store.reserve_cache("k", "a", now=0.0, ttl_s=10.0) == "a"
+        assert store.reserve_cache("k", "b", now=1.0, ttl_s=10.0) == "a"
+        assert store.reserve_cache("k", "a", now=5.0, ttl_s=10.0) == "a"  # renewed to 15
+        assert store.reserve_cache("k", "b", now=12.0, ttl_s=10.0) == "a"
+        assert store.reserve_cache("other", "b", now=12.0, ttl_s=10.0) == "b"
+        assert store.reserve_cache("k", "b", now=15.0, ttl_s=10.0) == "b"  # expired
+        store.release_cache("k", "a")  # not the holder: no effect
+        assert store.reserve_cache("k", "c", now=16.0, ttl_s=10.0) == "b"
+        store.release_cache("k", "b")
+        assert store.reserve_cache("k", "c", now=16.0, ttl_s=10.0) == "c"
+        store.release_cache("nope", "c")
+
+    # --- leases ---------------------------------------------------------------------------
+
+    def test_leases(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.acquire_lease("e1", "a", now=0.0, ttl_s=10.0)
+        assert not store.acquire_lease("e1", "b", now=1.0, ttl_s=10.0)
+        assert store.acquire_lease("e1", "a", now=5.0, ttl_s=10.0)  # renewed to 15
+        assert not store.acquire_lease("e1", "b", now=12.0, ttl_s=10.0)
+        assert store.acquire_lease("e1", "b", now=15.0, ttl_s=10.0)  # expired
+        store.release_lease("e1", "a")  # not the holder: no effect
+        assert not store.acquire_lease("e1", "c", now=16.0, ttl_s=10.0)
+        store.release_lease("e1", "b")
+        assert store.acquire_lease("e1", "c", now=16.0, ttl_s=10.0)
+        store.release_lease("nope", "c")
+        with pytest.raises(NotFoundError):
+            store.acquire_lease("nope", "a", now=0.0, ttl_s=10.0)
+
+    def test_get_lease(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.get_lease("e1") is None
+        assert store.get_lease("nope") is None
+        assert store.acquire_lease("e1", "a", now=1.5, ttl_s=10.25)
+        assert store.get_lease("e1") == ("a", 11.75)
+        store.release_lease("e1", "a")
+        assert store.get_lease("e1") is None
+
+    # --- concurrency ----------------------------------------------------------------------
+
+    def test_concurrent_writers_lose_no_events(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution()))
+
+        def writer(t: int) -> None:
+            for i in range(20):
+                seq = t * 1000 + i + 1
+                store.write(
+                    StoreBatch(nodes=[make_node(node_id=f"n{t}")], events=[make_event(seq=seq)])
+                )
+
+        _in_threads(6, writer)
+        want = sorted(t * 1000 + i + 1 for t in range(6) for i in range(20))
+        assert [e.seq for e in store.get_events("e1")] == want
+        assert len(store.get_nodes("e1")) == 6
+
+    def test_concurrent_appenders_conflict_instead_of_overwriting(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution()))
+        wins: list[int] = []
+
+        def appender(t: int) -> None:
+            done = 0
+            while done < 10:
+                events = store.get_events("e1")
+                seq = events[-1].seq + 1 if events else 1
+                try:
+                    store.write(StoreBatch(events=[make_event(seq=seq, cause=f"t{t}")]))
+                except ConflictError:
+                    continue
+                done += 1
+            wins.append(done)
+
+        _in_threads(4, appender)
+        events = store.get_events("e1")
+        assert [e.seq for e in events] == list(range(1, 41))
+        assert sum(wins) == 40
+        assert sorted(e.cause for e in events) == sorted(
+            f"t{t}" for t in range(4) for _ in range(10)
+        )
+
+    def test_concurrent_lease_and_reservation_have_one_winner(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution()))
+        barrier = threading.Barrier(6)
+        leases: dict[str, bool] = {}
+        holders: dict[str, str] = {}
+
+        def contender(t: int) -> None:
+            barrier.wait(timeout=60)
+            leases[f"o{t}"] = store.acquire_lease("e1", f"o{t}", now=0.0, ttl_s=60.0)
+            holders[f"o{t}"] = store.reserve_cache("k", f"o{t}", now=0.0, ttl_s=60.0)
+
+        _in_threads(6, contender)
+        assert sum(leases.values()) == 1
+        assert len(set(holders.values())) == 1
+        assert next(iter(holders.values())) in holders
+
+    def test_processes_contending_have_one_winner(
+        self, store: MetaStore, store_url: str | None, tmp_path: Any
+    ) -> None:
+        if store_url is None:
+            pytest.skip("this backend is not shared between processes")
+        keys = [f"x{i}" for i in range(15)]
+        store.write(StoreBatch(execution=make_execution(keys[0])))
+        for k in keys[1:]:
+            store.write(StoreBatch(execution=make_execution(k)))
+        ctx = multiprocessing.get_context("spawn")
+        n = 3
+        barrier, out = ctx.Barrier(n), ctx.Queue()
+        owners = [f"owner-{i}" for i in range(n)]
+        procs = [
+            ctx.Process(target=_contend, args=(store_url, str(tmp_path), o, keys, barrier, out))
+            for o in owners
+        ]
+        for p in procs:
+            p.start()
+        results = [out.get(timeout=180) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        errors = [r for r in results if r[2] is None]
+        assert not errors, errors
+        for i, key in enumerate(keys):
+            winners = [owner for owner, leases, _ in results if leases[i]]
+            assert len(winners) == 1, (key, winners)
+            seen = {holders[i] for _, _, holders in results}
+            assert len(seen) == 1 and seen <= set(owners), (key, seen)
+        want = sorted(int(o.rsplit("-", 1)[1]) * 1000 + 1 + i for o in owners for i in range(10))
+        assert [e.seq for e in store.get_events(keys[0])] == want
+
+
+def _in_threads(n: int, fn: Callable[[int], None]) -> None:
+    with ThreadPoolExecutor(n) as pool:
+        for f in [pool.submit(fn, t) for t in range(n)]:
+            f.result(timeout=120)
+
+
+class BlobStoreConformance:
+    """Tests every :class:`BlobStore` backend passes. Subclasses provide ``blob_store``."""
+
+    @pytest.fixture
+    def blob_store(self) -> Iterator[BlobStore]:
+        """The blob store under test, empty. Subclasses override this fixture."""
+        raise NotImplementedError("subclass BlobStoreConformance and provide blob_store")
+
+    def stored_names(self, blob_store: BlobStore) -> list[str] | None:
+        """Every file name the backend holds (to check no temporary is left); None: unknown.
+        The default walks the local directory of a local store."""
+        root = blob_store.local_path(blob_store.uri("probe"))
+        if root is None:
+            return None
+        return [n for _, _, files in os.walk(os.path.dirname(root)) for n in files]
+
+    def test_bytes_roundtrip_exists_delete(self, blob_store: BlobStore) -> None:
+        uri = blob_store.put_bytes("values/ab/abc", b"\x00data\xff")
+        assert uri == blob_store.uri("values/ab/abc")
+        assert blob_store.exists(uri)
+        assert blob_store.get_bytes(uri) == b"\x00data\xff"
+        assert blob_store.put_bytes("values/ab/abc", b"\x00data\xff") == uri  # same key: harmless
+        assert blob_store.get_bytes(blob_store.put_bytes("values/ab/abc", b"new")) == b"new"
+        blob_store.delete(uri)
+        assert not blob_store.exists(uri)
+        blob_store.delete(uri)  # deleting a missing blob is harmless
+
+    def test_empty_blob(self, blob_store: BlobStore) -> None:
+        assert blob_store.get_bytes(blob_store.put_bytes("e", b"")) == b""
+
+    def test_missing_is_not_found(self, blob_store: BlobStore, tmp_path: Any) -> None:
+        uri = blob_store.uri("missing/blob")
+        assert not blob_store.exists(uri)
+        with pytest.raises(NotFoundError):
+            blob_store.get_bytes(uri)
+        with pytest.raises(NotFoundError):
+            blob_store.get_file(uri, str(tmp_path / "out"))
+        with pytest.raises(NotFoundError):
+            blob_store.get_dir(uri, str(tmp_path / "outdir"))
+
+    def test_bad_keys_are_config_errors(self, blob_store: BlobStore, tmp_path: Any) -> None:
+        # An absolute key must not escape the store: a buggy backend writes under tmp_path.
+        src = tmp_path / "src"
+        src.mkdir()
+        (src / "f").write_text("x")
+        for key in ("", f"{tmp_path}/abs", "a/../b", "../up", "a/.."):
+            with pytest.raises(ConfigError):
+                blob_store.put_bytes(key, b"x")
+            with pytest.raises(ConfigError):
+                blob_store.put_file(key, str(src / "f"))
+            with pytest.raises(ConfigError):
+                blob_store.put_dir(key, str(src))
+            with pytest.raises(ConfigError):
+                blob_store.uri(key)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+    def test_put_leaves_no_temporary(self, blob_store: BlobStore) -> None:
+        for i in range(3):
+            blob_store.put_bytes(f"atomic/{i}", b"x" * 1000)
+        names = self.stored_names(blob_store)
+        if names is None:
+            pytest.skip("backend cannot list its files")
+        assert names and not [n for n in names if ".tmp" in n], names
+
+    def test_file_roundtrip(self, blob_store: BlobStore, tmp_path: Any) -> None:
+        src = tmp_path / "in.bin"
+        src.write_bytes(os.urandom(100_000))
+        uri = blob_store.put_file("files/in.bin", str(src))
+        assert blob_store.get_bytes(uri) == src.read_bytes()
+        dest = tmp_path / "deep" / "out.bin"
+        blob_store.get_file(uri, str(dest))
+        assert dest.read_bytes() == src.read_bytes()
+
+    def test_dir_roundtrip(self, blob_store: BlobStore, tmp_path: Any) -> None:
+        src = tmp_path / "tree"
+        (src / "sub" / "deeper").mkdir(parents=True)
+        (src / "a.txt").write_text("a")
+        (src / "sub" / "b.bin").write_bytes(b"\x00b")
+        (src / "sub" / "deeper" / "c").write_text("c")
+        uri = blob_store.put_dir("dirs/tree", str(src))
+        assert blob_store.put_dir("dirs/tree", str(src)) == uri  # same key: harmless
+        dest = tmp_path / "copy"
+        blob_store.get_dir(uri, str(dest))
+        got = sorted(
+            os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs
+        )
+        assert got == sorted(
+            ["a.txt", os.path.join("sub", "b.bin"), os.path.join("sub", "deeper", "c")]
+        )
+        assert (dest / "sub" / "b.bin").read_bytes() == b"\x00b"
+        blob_store.delete(uri)
+        with pytest.raises(NotFoundError):
+            blob_store.get_dir(uri, str(tmp_path / "again"))
+
+    def test_incomplete_dir_is_not_found(self, blob_store: BlobStore, tmp_path: Any) -> None:
+        blob_store.put_bytes("dirs/partial/a.txt", b"a")
+        with pytest.raises(NotFoundError):
+            blob_store.get_dir(blob_store.uri("dirs/partial"), str(tmp_path / "out"))
+
+    def test_append_text_and_write_many(self, blob_store: BlobStore) -> None:
+        blob_store.append_text("logs/a.log", "one\n")
+        uri = blob_store.append_text("logs/a.log", "tw\u00f6\n")
+        assert blob_store.get_bytes(uri) == "one\ntw\u00f6\n".encode()
+        uris = blob_store.write_many([("m/1", b"1"), ("m/2", b"2")])
+        assert [blob_store.get_bytes(u) for u in uris] == [b"1", b"2"]
+
+    def test_local_path(self, blob_store: BlobStore) -> None:
+        uri = blob_store.put_bytes("lp/x", b"x")
+        path = blob_store.local_path(uri)
+        if path is not None:
+            with open(path, "rb") as fh:
+                assert fh.read() == b"x"

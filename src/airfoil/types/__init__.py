@@ -1,0 +1,50 @@
+"""The type engine: Python types <-> :class:`~airfoil.core.records.TypeSpec`, Python values
+<-> :class:`~airfoil.core.records.Value`.
+
+A :class:`TypeEngine` holds an ordered chain of small :class:`Converter` objects; each says
+"not mine" or returns a :class:`Handler` for an annotation. Plugins add converters explicitly
+with :meth:`TypeEngine.with_converter`; nothing is registered at import, and pandas, polars,
+pyarrow, numpy and pydantic are only used once the user's code has imported them.
+
+Example::
+
+    from airfoil.types import ValueContext, default_type_engine
+
+    engine = default_type_engine()
+    ctx = ValueContext(blobs)
+    value = engine.to_value({"a": [1, 2]}, dict[str, list[int]], ctx)
+    assert engine.to_python(value, dict[str, list[int]], ctx) == {"a": [1, 2]}
+"""
+
+from airfoil.types._base import (
+    DEFAULT_OFFLOAD_THRESHOLD,
+    BlobHandler,
+    ConversionError,
+    Converter,
+    Handler,
+    PickleFallbackWarning,
+    ValueContext,
+    read_bytes,
+    write_bytes_value,
+    write_file_value,
+)
+from airfoil.types._engine import TypeEngine, default_converters, default_type_engine
+from airfoil.types._files import Directory, File
+
+__all__ = [
+    "DEFAULT_OFFLOAD_THRESHOLD",
+    "BlobHandler",
+    "ConversionError",
+    "Converter",
+    "Directory",
+    "File",
+    "Handler",
+    "PickleFallbackWarning",
+    "TypeEngine",
+    "ValueContext",
+    "default_converters",
+    "default_type_engine",
+    "read_bytes",
+    "write_bytes_value",
+    "write_file_value",
+]

@@ -1,0 +1,543 @@
+"""The pieces every converter shares: the context, the handler contract, and the codecs.
+
+A :class:`Converter` is one link of the type engine's chain: given a Python annotation it
+answers "not mine" (``None``) or returns a :class:`Handler` bound to that annotation. The
+engine caches the handler per annotation, so introspection happens once per type.
+
+A handler converts in two layers:
+
+- ``encode`` / ``decode``: Python object <-> plain JSON data (``None``, ``bool``, ``int``,
+  ``float``, ``str``, ``list``, ``dict`` with ``str`` keys). Containers call their element
+  handlers at this layer. Values that do not fit JSON (dataframes, arrays, files, pickles)
+  encode to a *reference*: ``{"$airfoil": {...}}`` naming the blob by content hash.
+- ``to_value`` / ``to_python``: Python object <-> :class:`~airfoil.core.records.Value`.
+  The default serialises the encoded data as canonical JSON; leaf handlers write their own
+  format (Parquet, ``.npy``, pickle, file blobs).
+
+Invariants:
+
+- A value's hash is the hex SHA-256 of its serialised bytes, and an offloaded value lives at
+  ``values/<hash[:2]>/<hash>``; ``sha256sum`` of a blob therefore equals its key.
+- Canonical JSON sorts object keys (msgspec ``order="deterministic"``), so equal values give
+  equal bytes and equal hashes in every process. Set elements are sorted by their encoding.
+- ``encode(obj, None)`` validates without writing anything (used by ``check_value``).
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from airfoil.core.errors import ConfigError, NotFoundError, TypeTransformError
+from airfoil.core.records import TypeSpec, Value
+from airfoil.store.base import BlobStore
+
+if TYPE_CHECKING:
+    from airfoil.types._engine import TypeEngine
+
+__all__ = [
+    "DEFAULT_OFFLOAD_THRESHOLD",
+    "REF_KEY",
+    "BlobHandler",
+    "ConversionError",
+    "Converter",
+    "Handler",
+    "PickleFallbackWarning",
+    "ValueContext",
+    "canonical_json",
+    "decode_json_bytes",
+    "hash_file",
+    "local_blob_path",
+    "json_value",
+    "mismatch",
+    "read_bytes",
+    "ref_to_value",
+    "short_repr",
+    "value_to_ref",
+    "values_key",
+    "write_bytes_value",
+    "write_file_value",
+]
+
+DEFAULT_OFFLOAD_THRESHOLD = 64 * 1024
+REF_KEY = "$airfoil"
+# Meta kept for previews only, which may differ between equal values (a pickled object's
+# repr shows its address): left out of references so a container's hash is its content's.
+_PREVIEW_ONLY_META = frozenset({"repr"})
+
+_canonical_encoder = msgspec.json.Encoder(order="deterministic")
+_json_decode = msgspec.json.decode
+_sha256 = hashlib.sha256
+
+
+class PickleFallbackWarning(UserWarning):
+    """A value of a type no converter knows is stored with :mod:`pickle`.
+
+    Pickles are opaque (no preview, no schema), tied to the Python code that made them, and their
+    hash depends on the object's internal ordering. Emitted once per type; add a converter with
+    :meth:`TypeEngine.with_converter` or use a dataclass to avoid it.
+    """
+
+
+class ConversionError(TypeTransformError):
+    """A value does not fit its type; carries the path inside the value where it failed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.path: list[str] = []
+
+    def at(self, segment: str) -> ConversionError:
+        """Prefix a path segment (``"[2]"``, ``".name"``) while the error unwinds."""
+        self.path.append(segment)
+        return self
+
+    def __str__(self) -> str:
+        if not self.path:
+            return self.detail
+        return f"{self.detail} (at value{''.join(reversed(self.path))})"
+
+
+def short_repr(obj: Any, limit: int = 60) -> str:
+    """``repr`` cut to ``limit`` characters, for error messages."""
+    try:
+        text = repr(obj)
+    except Exception:  # a broken __repr__ must not hide the real error
+        text = f"<{type(obj).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def mismatch(expected: str, obj: Any, hint: str = "") -> ConversionError:
+    """The error for a value of the wrong type."""
+    extra = f"; {hint}" if hint else ""
+    return ConversionError(
+        f"expected {expected}, got {type(obj).__name__} {short_repr(obj)}{extra}"
+    )
+
+
+class ValueContext:
+    """What conversions need: the blob store, the offload threshold and a scratch directory.
+
+    Attributes:
+        blobs: where offloaded values, files and dataframes are written and read.
+        offload_threshold: values whose serialised form is larger than this many bytes go to the
+            blob store; smaller ones stay inline in the :class:`~airfoil.core.records.Value`.
+        scratch_dir: where files and directories coming back from the store are materialised.
+            ``None`` means a temporary directory created on first use.
+    """
+
+    __slots__ = ("_own_scratch", "blobs", "offload_threshold", "scratch_dir")
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        offload_threshold: int = DEFAULT_OFFLOAD_THRESHOLD,
+        scratch_dir: str | None = None,
+    ) -> None:
+        if offload_threshold < 0:
+            raise ConfigError(f"offload_threshold must be >= 0 bytes, got {offload_threshold}")
+        bad_scratch = scratch_dir is not None and os.path.exists(scratch_dir)
+        if bad_scratch and not os.path.isdir(str(scratch_dir)):
+            raise ConfigError(f"scratch_dir {scratch_dir!r} exists and is not a directory")
+        self.blobs = blobs
+        self.offload_threshold = offload_threshold
+        self.scratch_dir = scratch_dir
+        self._own_scratch = False
+
+    def scratch(self) -> str:
+        """The scratch directory, created on first use."""
+        if self.scratch_dir is None:
+            import tempfile
+
+            self.scratch_dir = tempfile.mkdtemp(prefix="airfoil-values-")
+            self._own_scratch = True
+        else:
+            os.makedirs(self.scratch_dir, exist_ok=True)
+        return self.scratch_dir
+
+    def close(self) -> None:
+        """Remove the scratch directory if this context created it."""
+        if self._own_scratch and self.scratch_dir is not None:
+            import shutil
+
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
+            self.scratch_dir = None
+            self._own_scratch = False
+
+    def __enter__(self) -> ValueContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- codecs -------------------------------------------------------------------------------
+
+
+def canonical_json(data: Any) -> bytes:
+    """Canonical JSON bytes of plain data: object keys sorted, no whitespace."""
+    try:
+        return _canonical_encoder.encode(data)
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise ConversionError(f"cannot serialise value as JSON: {exc}") from None
+
+
+def values_key(digest: str) -> str:
+    """The blob key of an offloaded value: ``values/<hash[:2]>/<hash>``."""
+    return f"values/{digest[:2]}/{digest}"
+
+
+def write_bytes_value(
+    data: bytes, fmt: str, ctx: ValueContext, meta: dict[str, str] | None = None
+) -> Value:
+    """A value of serialised bytes: inline if small, else offloaded by content hash."""
+    digest = _sha256(data).hexdigest()
+    size = len(data)
+    if size <= ctx.offload_threshold:
+        if meta:
+            return Value(hash=digest, format=fmt, inline=data, size=size, meta=meta)
+        return Value(hash=digest, format=fmt, inline=data, size=size)
+    uri = ctx.blobs.put_bytes(values_key(digest), data)
+    return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta or {})
+
+
+def json_value(data: Any, ctx: ValueContext) -> Value:
+    """A ``json`` value of plain data."""
+    return write_bytes_value(canonical_json(data), "json", ctx)
+
+
+def read_bytes(value: Value, ctx: ValueContext) -> bytes:
+    """The serialised bytes of a value, from inline or from the blob store.
+
+    Raises:
+        NotFoundError: the value is offloaded and its blob is missing.
+    """
+    if value.inline is not None:
+        return value.inline
+    if value.uri is None:
+        raise TypeTransformError(f"value {value.hash[:12]} has neither inline data nor a uri")
+    return ctx.blobs.get_bytes(value.uri)
+
+
+def decode_json_bytes(data: bytes) -> Any:
+    """Plain data from JSON bytes."""
+    try:
+        return _json_decode(data)
+    except msgspec.DecodeError as exc:
+        raise TypeTransformError(f"stored value is not valid JSON: {exc}") from None
+
+
+def hash_file(path: str) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def local_blob_path(value: Value, ctx: ValueContext) -> str | None:
+    """The local path of an offloaded value's blob, when the store is local.
+
+    Raises:
+        NotFoundError: the store is local and the blob is missing.
+    """
+    if value.uri is None:
+        return None
+    path = ctx.blobs.local_path(value.uri)
+    if path is not None and not os.path.exists(path):
+        raise NotFoundError(f"blob {value.uri} does not exist")
+    return path
+
+
+def write_file_value(
+    write: Callable[[str], None], fmt: str, ctx: ValueContext, meta: dict[str, str]
+) -> Value:
+    """Offload a value written by ``write(path)`` to a file, without an extra copy.
+
+    When the blob store is local, the file is written straight into the store's directory
+    under a temporary key, hashed, and renamed to its content-addressed key. Otherwise it is
+    written to the scratch directory and uploaded.
+    """
+    import uuid
+
+    blobs = ctx.blobs
+    staging_key = f"values/tmp/{uuid.uuid4().hex}"
+    staging = blobs.local_path(blobs.uri(staging_key))
+    if staging is not None:
+        os.makedirs(os.path.dirname(staging), exist_ok=True)
+        try:
+            write(staging)
+            digest = hash_file(staging)
+            size = os.path.getsize(staging)
+            uri = blobs.uri(values_key(digest))
+            final = blobs.local_path(uri)
+            assert final is not None
+            if os.path.exists(final):  # same content already stored
+                os.remove(staging)
+            else:
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(staging, final)
+        finally:
+            if os.path.exists(staging):
+                os.remove(staging)
+        return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+    tmp = os.path.join(ctx.scratch(), f"upload-{uuid.uuid4().hex}")
+    try:
+        write(tmp)
+        digest = hash_file(tmp)
+        size = os.path.getsize(tmp)
+        uri = blobs.uri(values_key(digest))
+        if not blobs.exists(uri):
+            uri = blobs.put_file(values_key(digest), tmp)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+
+
+def value_to_ref(value: Value) -> dict[str, Any]:
+    """The JSON reference to a leaf value inside a container.
+
+    The reference names the blob by hash (never by URI), so a container's hash does not
+    depend on which store holds its parts.
+    """
+    body: dict[str, Any] = {"format": value.format, "hash": value.hash, "size": value.size}
+    meta = {k: v for k, v in value.meta.items() if k not in _PREVIEW_ONLY_META}
+    if meta:
+        body["meta"] = meta
+    if value.inline is not None:
+        body["inline"] = value.inline  # base64 in JSON
+    return {REF_KEY: body}
+
+
+def ref_to_value(data: Any, ctx: ValueContext | None) -> Value:
+    """The value a JSON reference names."""
+    if not isinstance(data, dict) or not isinstance(data.get(REF_KEY), dict):
+        raise ConversionError(f"expected a value reference, got {short_repr(data)}")
+    body = data[REF_KEY]
+    try:
+        digest = body["hash"]
+        inline = body.get("inline")
+        if isinstance(inline, str):
+            import base64
+
+            inline = base64.b64decode(inline)
+        uri = None
+        if inline is None:
+            if ctx is None:
+                raise ConversionError("a value reference needs a blob store to be read")
+            uri = ctx.blobs.uri(values_key(digest))
+        return Value(
+            hash=digest,
+            format=body["format"],
+            inline=inline,
+            uri=uri,
+            size=int(body.get("size", 0)),
+            meta=dict(body.get("meta", {})),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConversionError(f"malformed value reference {short_repr(data)}: {exc}") from None
+
+
+# --- the handler contract ----------------------------------------------------------------
+
+
+class Handler(abc.ABC):
+    """Converts values of one Python type. Built by a :class:`Converter`, cached by the engine.
+
+    Subclasses implement :meth:`encode` and :meth:`decode`; the JSON-backed defaults of the
+    other methods then work. Leaf types with their own storage format subclass
+    :class:`BlobHandler` instead.
+
+    Attributes:
+        shape: the JSON kinds ``encode`` produces (``"null"``, ``"bool"``, ``"int"``,
+            ``"float"``, ``"str"``, ``"array"``, ``"object"``); unions whose members have
+            disjoint shapes are stored untagged.
+        classes: Python classes whose instances this handler takes as they are; a union
+            prefers a member listing the value's exact class.
+        fast_type: set when ``encode(x)`` returns ``x`` unchanged for ``type(x) is fast_type``,
+            so containers can skip per-element calls.
+        native: an annotation msgspec decodes exactly as :meth:`decode` would from this
+            handler's own JSON (``list[int]``); :meth:`to_python` then decodes in one C call.
+    """
+
+    shape: frozenset[str] = frozenset({"object"})
+    classes: tuple[type, ...] = ()
+    fast_type: type | None = None
+    native: Any = None
+    _native_decoder: Any = False  # False: not built yet; None: no native decoder
+
+    def __init__(self, spec: TypeSpec) -> None:
+        self._spec = spec
+
+    @property
+    def spec(self) -> TypeSpec:
+        """The :class:`~airfoil.core.records.TypeSpec` of the handled type."""
+        return self._spec
+
+    @abc.abstractmethod
+    def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
+        """Validate ``obj`` and return its plain JSON data. With ``ctx=None`` only validate.
+
+        Raises:
+            ConversionError: ``obj`` does not fit the type.
+        """
+
+    @abc.abstractmethod
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        """The Python object of plain JSON data (also user JSON from the command line).
+
+        Raises:
+            ConversionError: the data does not fit the type.
+        """
+
+    def to_value(self, obj: Any, ctx: ValueContext) -> Value:
+        """Serialise ``obj`` to a value (offloading it if large)."""
+        return json_value(self.encode(obj, ctx), ctx)
+
+    def to_python(self, value: Value, ctx: ValueContext) -> Any:
+        """The Python object of a stored value."""
+        if value.format != "json":
+            raise self.wrong_format(value)
+        raw = read_bytes(value, ctx)
+        native = self._native_decoder
+        if native is False:
+            native = self._build_native_decoder()
+        if native is not None:
+            try:
+                return native.decode(raw)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass  # the generic path below explains what is wrong
+        return self.decode(decode_json_bytes(raw), ctx)
+
+    def _build_native_decoder(self) -> Any:
+        decoder = None
+        if self.native is not None:
+            try:
+                decoder = msgspec.json.Decoder(self.native)
+            except TypeError:  # a combination msgspec does not support
+                decoder = None
+        self._native_decoder = decoder
+        return decoder
+
+    def check(self, obj: Any) -> None:
+        """Raise :class:`ConversionError` if ``obj`` does not fit the type."""
+        self.encode(obj, None)
+
+    def cli_form(self) -> str:
+        """How a value of this type is written on the command line (for error messages)."""
+        return f"JSON for {self.spec}"
+
+    def parse_cli(self, text: str) -> Any:
+        """The Python object of a command-line argument. Default: JSON, decoded."""
+        try:
+            data = _json_decode(text.encode())
+        except msgspec.DecodeError:
+            raise self.cli_error(text) from None
+        try:
+            return self.decode(data, None)
+        except ConversionError as exc:
+            raise self.cli_error(text, str(exc)) from None
+
+    def cli_error(self, text: str, reason: str = "") -> TypeTransformError:
+        """The error for a command-line argument that does not parse."""
+        why = f" ({reason})" if reason else ""
+        return TypeTransformError(
+            f"cannot parse {short_repr(text)} as {self.spec}{why}: expected {self.cli_form()}"
+        )
+
+    def wrong_format(self, value: Value) -> TypeTransformError:
+        """The error for a stored value written by a different codec."""
+        return TypeTransformError(
+            f"a value in format {value.format!r} cannot be read as {self.spec}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.spec}>"
+
+
+class BlobHandler(Handler):
+    """A leaf type with its own storage format (Parquet, ``.npy``, pickle, files).
+
+    Subclasses implement :meth:`check`, :meth:`to_value`, :meth:`to_python`. Inside containers
+    such values are stored as references (see :func:`value_to_ref`); on the command line, or in
+    JSON given there, a string is a local path read by :meth:`from_path`.
+    """
+
+    shape = frozenset({"object"})
+
+    @abc.abstractmethod
+    def check(self, obj: Any) -> None:
+        """Raise :class:`ConversionError` if ``obj`` does not fit the type."""
+
+    @abc.abstractmethod
+    def to_value(self, obj: Any, ctx: ValueContext) -> Value:
+        """Serialise and store ``obj``."""
+
+    @abc.abstractmethod
+    def to_python(self, value: Value, ctx: ValueContext) -> Any:
+        """Load a stored value."""
+
+    def from_path(self, path: str) -> Any:
+        """The object stored in a local file (command-line input)."""
+        raise ConversionError(f"{self.spec} cannot be read from a path")
+
+    def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
+        if ctx is None:
+            self.check(obj)
+            return None
+        return value_to_ref(self.to_value(obj, ctx))
+
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        if isinstance(data, str):
+            return self.from_path(data)
+        if ctx is None:
+            raise ConversionError(f"a stored {self.spec} needs a blob store to be read")
+        return self.to_python(ref_to_value(data, ctx), ctx)
+
+    def parse_cli(self, text: str) -> Any:
+        try:
+            return self.from_path(text)
+        except ConversionError as exc:
+            raise self.cli_error(text, str(exc)) from None
+
+    def cli_form(self) -> str:
+        return "a local path"
+
+
+class Converter(abc.ABC):
+    """One link of the type engine's chain.
+
+    ``handler`` returns ``None`` for annotations it does not know ("not mine"), a
+    :class:`Handler` for those it does, or raises :class:`TypeTransformError` for a malformed
+    annotation it owns (``list[int, str]``). A plugin subclasses this and is added with
+    :meth:`TypeEngine.with_converter`.
+
+    Attributes:
+        formats: the :attr:`Value.format <airfoil.core.records.Value.format>` names this
+            converter writes and can preview without the Python type (:meth:`preview`).
+        fallback: a catch-all (``Any``, pickle): ``with_converter(c, first=False)`` puts
+            ``c`` before the fallbacks.
+    """
+
+    formats: tuple[str, ...] = ()
+    fallback: bool = False
+
+    @abc.abstractmethod
+    def handler(self, py_type: Any, engine: TypeEngine) -> Handler | None:
+        """A handler for ``py_type``, or ``None`` if it is not this converter's.
+
+        Args:
+            py_type: the annotation, as written (``list[int]``, ``pd.DataFrame``).
+            engine: the engine, for the handlers of element types (``engine.handler(T)``).
+        """
+
+    def preview(self, value: Value, spec: TypeSpec, ctx: ValueContext) -> Any:
+        """A JSON preview of a stored value in one of :attr:`formats`."""
+        return {"format": value.format, "uri": value.uri, "size": value.size, **value.meta}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,266 @@
+"""Records: dataclasses (nested, recursive, frozen) and pydantic models.
+
+A dataclass is stored as a JSON object of its fields, each through the field type's own
+handler, so fields may be any type the chain knows (dates, enums, files, dataframes...).
+Field handlers are resolved on first use, which lets a dataclass refer to itself
+(``children: list[Node]``); its spec then names the inner occurrence without fields.
+
+Where a dataclass or model instance is expected, a mapping of its fields is accepted too (the
+form launch inputs arrive in); it is validated strictly: every field without a default must be
+present and no unknown key may be.
+
+Pydantic models use pydantic's own JSON mode (``model_dump(mode="json")`` and
+``model_validate``). pydantic is never imported here: a class is a model only if pydantic is
+already loaded and the class derives from ``pydantic.BaseModel``.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from airfoil.core.errors import TypeTransformError
+from airfoil.core.records import TypeSpec, Value
+from airfoil.types._base import (
+    ConversionError,
+    Converter,
+    Handler,
+    ValueContext,
+    mismatch,
+    read_bytes,
+)
+from airfoil.types._primitives import qualified_name
+
+if TYPE_CHECKING:
+    from airfoil.types._engine import TypeEngine
+
+__all__ = ["DataclassConverter", "PydanticConverter"]
+
+
+class _Field(NamedTuple):
+    name: str
+    handler: Handler
+    init: bool
+    default: Callable[[], Any] | None  # None: required
+
+
+class _RecordHandler(Handler):
+    """Shared by dataclasses and models: lazy spec with a guard for recursive types."""
+
+    kind = "dataclass"
+    shape = frozenset({"object"})
+
+    def __init__(self, tp: type, engine: TypeEngine) -> None:
+        super().__init__(TypeSpec(self.kind, name=qualified_name(tp)))
+        self.tp = tp
+        self.classes = (tp,)
+        self._engine = engine
+        self._building = False
+
+    def _field_specs(self) -> tuple[tuple[str, TypeSpec], ...]:
+        raise NotImplementedError
+
+    @property
+    def spec(self) -> TypeSpec:
+        if self._building:  # a recursive reference: name only
+            return self._spec
+        self._building = True
+        try:
+            return TypeSpec(self.kind, name=self._spec.name, fields=self._field_specs())
+        finally:
+            self._building = False
+
+
+class DataclassHandler(_RecordHandler):
+    kind = "dataclass"
+
+    def __init__(self, tp: type, engine: TypeEngine) -> None:
+        super().__init__(tp, engine)
+        self._fields: tuple[_Field, ...] | None = None
+        self._names: frozenset[str] = frozenset()
+        self._label = tp.__qualname__
+
+    @property
+    def fields(self) -> tuple[_Field, ...]:
+        """The fields, with their handlers (resolved on first use)."""
+        if self._fields is None:
+            self._fields = self._resolve_fields()
+            self._names = frozenset(f.name for f in self._fields)
+        return self._fields
+
+    def _resolve_fields(self) -> tuple[_Field, ...]:
+        import dataclasses
+
+        try:
+            hints = typing.get_type_hints(self.tp, include_extras=True)
+        except Exception as exc:
+            raise TypeTransformError(
+                f"cannot resolve the field annotations of dataclass {self._label}: {exc}"
+            ) from None
+        out = []
+        for f in dataclasses.fields(self.tp):
+            try:
+                handler = self._engine.handler(hints.get(f.name, f.type))
+            except TypeTransformError as exc:
+                raise TypeTransformError(f"field {self._label}.{f.name}: {exc}") from None
+            default: Callable[[], Any] | None = None
+            if f.default is not dataclasses.MISSING:
+                default = _constant(f.default)
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory
+            out.append(_Field(f.name, handler, f.init, default))
+        return tuple(out)
+
+    def _field_specs(self) -> tuple[tuple[str, TypeSpec], ...]:
+        return tuple((f.name, f.handler.spec) for f in self.fields)
+
+    def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
+        fields = self.fields
+        if isinstance(obj, self.tp):
+            extra = len(getattr(obj, "__dataclass_fields__", ())) > len(fields)
+            if type(obj) is not self.tp and extra:
+                raise mismatch(self._label, obj, "a subclass with more fields would lose them")
+            out = {}
+            for f in fields:
+                try:
+                    item = getattr(obj, f.name)
+                except AttributeError:
+                    raise ConversionError(
+                        f"missing field {f.name!r} of dataclass {self._label}"
+                    ) from None
+                try:
+                    out[f.name] = f.handler.encode(item, ctx)
+                except ConversionError as exc:
+                    exc.at(f".{f.name}")
+                    raise
+            return out
+        if isinstance(obj, dict):
+            return self._encode_mapping(obj, ctx)
+        raise mismatch(f"dataclass {self._label}", obj)
+
+    def _check_keys(self, data: dict[Any, Any]) -> None:
+        unknown = [k for k in data if k not in self._names]
+        if unknown:
+            raise ConversionError(
+                f"unknown field(s) {', '.join(map(repr, unknown))} for dataclass {self._label}: "
+                f"its fields are {', '.join(f.name for f in self.fields)}"
+            )
+
+    def _missing(self, f: _Field) -> ConversionError:
+        return ConversionError(f"missing field {f.name!r} of dataclass {self._label}")
+
+    def _encode_mapping(self, data: dict[Any, Any], ctx: ValueContext | None) -> Any:
+        self._check_keys(data)
+        out = {}
+        for f in self.fields:
+            if f.name in data:
+                item = data[f.name]
+            elif f.default is not None:
+                item = f.default()
+            else:
+                raise self._missing(f)
+            try:
+                out[f.name] = f.handler.encode(item, ctx)
+            except ConversionError as exc:
+                exc.at(f".{f.name}")
+                raise
+        return out
+
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        fields = self.fields
+        if type(data) is not dict:
+            raise mismatch(f"a JSON object for dataclass {self._label}", data)
+        if len(data) > len(fields) or not self._names.issuperset(data):
+            self._check_keys(data)
+        kwargs: dict[str, Any] = {}
+        late: dict[str, Any] = {}
+        for f in fields:
+            if f.name in data:
+                try:
+                    item = f.handler.decode(data[f.name], ctx)
+                except ConversionError as exc:
+                    exc.at(f".{f.name}")
+                    raise
+                (kwargs if f.init else late)[f.name] = item
+            elif f.default is None and f.init:
+                raise self._missing(f)
+        try:
+            obj = self.tp(**kwargs)
+        except Exception as exc:  # __init__ / __post_init__ refused the data
+            raise ConversionError(f"cannot build {self._label}: {exc}") from None
+        for name, item in late.items():
+            object.__setattr__(obj, name, item)
+        return obj
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+class DataclassConverter(Converter):
+    """Classes decorated with :func:`dataclasses.dataclass`."""
+
+    def handler(self, py_type: Any, engine: TypeEngine) -> Handler | None:
+        if isinstance(py_type, type) and hasattr(py_type, "__dataclass_fields__"):
+            return DataclassHandler(py_type, engine)
+        return None
+
+
+class PydanticHandler(_RecordHandler):
+    kind = "pydantic"
+
+    def _field_specs(self) -> tuple[tuple[str, TypeSpec], ...]:
+        out = []
+        for name, info in self.tp.model_fields.items():  # type: ignore[attr-defined]
+            try:
+                spec = self._engine.handler(info.annotation).spec
+            except TypeTransformError:  # a pydantic-only annotation (constr, ...)
+                spec = TypeSpec("any", name=repr(info.annotation))
+            out.append((name, spec))
+        return tuple(out)
+
+    def _error(self, exc: Exception) -> ConversionError:
+        return ConversionError(f"invalid {self.tp.__qualname__}: {exc}")
+
+    def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
+        if not isinstance(obj, self.tp):
+            if not isinstance(obj, dict):
+                raise mismatch(f"pydantic model {self.tp.__qualname__}", obj)
+            try:
+                obj = self.tp.model_validate(obj, strict=True)  # type: ignore[attr-defined]
+            except ValueError as exc:
+                raise self._error(exc) from None
+        try:
+            return obj.model_dump(mode="json")
+        except Exception as exc:  # PydanticSerializationError: a field JSON cannot hold
+            raise self._error(exc) from None
+
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        if type(data) is not dict:
+            raise mismatch(f"a JSON object for {self.tp.__qualname__}", data)
+        try:
+            return self.tp.model_validate(data)  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise self._error(exc) from None
+
+    def to_python(self, value: Value, ctx: ValueContext) -> Any:
+        if value.format != "json":
+            raise self.wrong_format(value)
+        try:
+            return self.tp.model_validate_json(read_bytes(value, ctx))  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise self._error(exc) from None
+
+
+class PydanticConverter(Converter):
+    """Subclasses of ``pydantic.BaseModel`` (only when pydantic is already imported)."""
+
+    def handler(self, py_type: Any, engine: TypeEngine) -> Handler | None:
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is None or not isinstance(py_type, type):
+            return None
+        if issubclass(py_type, pydantic.BaseModel):
+            return PydanticHandler(py_type, engine)
+        return None

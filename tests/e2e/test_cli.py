@@ -1,0 +1,133 @@
+"""The CLI as a user types it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PIPELINE = textwrap.dedent(
+    """
+    import pandas as pd
+    import airfoil as af
+
+    @af.task(cache=True)
+    def load(n: int) -> pd.DataFrame:
+        print(f"loading {n} rows")
+        return pd.DataFrame({"x": range(n)})
+
+    @af.task
+    def stats(df: pd.DataFrame, scale: float = 1.0) -> dict[str, float]:
+        af.current_context().logger.info("computing stats of %d rows", len(df))
+        return {"mean": float(df["x"].mean()) * scale, "n": float(len(df))}
+
+    @af.task
+    def boom(x: int) -> int:
+        raise ValueError(f"bad x {x}")
+
+    @af.workflow
+    def pipeline(n: int = 100, scale: float = 1.0) -> dict[str, float]:
+        return stats(df=load(n=n), scale=scale)
+
+    @af.workflow
+    def broken(x: int = 1) -> int:
+        return boom(x=x)
+    """
+)
+
+
+@pytest.fixture
+def pipeline_file(tmp_path: Path) -> str:
+    path = tmp_path / "pipeline.py"
+    path.write_text(PIPELINE)
+    return str(path)
+
+
+def test_run_json_shape_and_exit_code(cli: Any, pipeline_file: str) -> None:
+    r = cli("run", pipeline_file, "pipeline", "--n", "10", "--json")
+    assert r.code == 0, r.err
+    data = r.json()
+    assert set(data) >= {"execution_id", "phase", "outputs", "nodes"}
+    assert data["phase"] == "succeeded"
+    assert data["outputs"] == {"o0": {"mean": 4.5, "n": 10.0}}
+    assert [(n["id"], n["phase"], n["attempts"], n["cache"]) for n in data["nodes"]] == [
+        ("n0", "succeeded", 1, "put"),
+        ("n1", "succeeded", 1, "disabled"),
+    ]
+    assert all(isinstance(n["duration_s"], float) for n in data["nodes"])
+    again = cli("run", pipeline_file, "pipeline", "--n", "10", "--json").json()
+    assert again["nodes"][0]["cache"] == "hit"
+    assert again["nodes"][0]["attempts"] == 0
+
+
+def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) -> None:
+    r = cli("run", pipeline_file, "pipeline", "--n=5", "--scale", "2", "--name", "my-run")
+    assert r.code == 0, r.err
+    assert "my-run" in r.err and "succeeded" in r.err
+    shown = cli("executions", "show", "my-run", "--json").json()
+    assert shown["execution_id"] == "my-run" and shown["outputs"]["o0"]["mean"] == 4.0
+    listed = cli("executions", "list", "--json").json()
+    assert [e["execution_id"] for e in listed] == ["my-run"]
+    text = cli("executions", "show", "my-run", "--events")
+    assert text.code == 0 and "inputs ready" in text.out
+    logs = cli("logs", "my-run", "n0")
+    assert "loading 5 rows" in logs.out
+    logs_all = cli("logs", "my-run")
+    assert "computing stats of 5 rows" in logs_all.out
+    dup = cli("run", pipeline_file, "pipeline", "--name", "my-run")
+    assert dup.code != 0 and "already exists" in dup.err
+
+
+def test_failed_run_exit_code_and_traceback(cli: Any, pipeline_file: str) -> None:
+    r = cli("run", pipeline_file, "broken", "--x", "3", "--json")
+    assert r.code == 1
+    data = r.json()
+    assert data["phase"] == "failed"
+    assert data["error"]["type"] == "ValueError" and "bad x 3" in data["error"]["message"]
+    assert "raise ValueError" in data["error"]["traceback"]
+    human = cli("run", pipeline_file, "broken")
+    assert human.code == 1 and "ValueError" in human.err and "Traceback" in human.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "missing.py", "pipeline"], "no such file"),
+        (["run", "{file}", "nope"], "no task or workflow named 'nope'"),
+        (["run", "{file}", "pipeline", "--n", "ten"], "expects int"),
+        (["run", "{file}", "pipeline", "--bogus", "1"], "has no input '--bogus'"),
+        (["run", "{file}", "pipeline", "--n"], "needs a value"),
+        (["run", "{file}", "pipeline", "--executor", "gpu"], "unknown executor"),
+        (["run", "{file}", "pipeline", "--name", "Bad Id!"], "invalid execution id"),
+        (["executions", "show", "nope"], "nope"),
+        (["cache", "explain", "nope", "n0"], "nope"),
+    ],
+)
+def test_bad_arguments_get_a_message_not_a_traceback(
+    cli: Any, pipeline_file: str, args: list[str], message: str
+) -> None:
+    r = cli(*[a.replace("{file}", pipeline_file) for a in args])
+    assert r.code != 0
+    assert message in r.err
+    assert "Traceback" not in r.err
+
+
+def test_cache_list_explain_clear(cli: Any, pipeline_file: str) -> None:
+    first = cli("run", pipeline_file, "pipeline", "--n", "4", "--json").json()
+    second = cli("run", pipeline_file, "pipeline", "--n", "6", "--json").json()
+    entries = cli("cache", "list", "--json").json()
+    assert len(entries) == 2 and all(e["task"].endswith("pipeline.load") for e in entries)
+    why = cli("cache", "explain", second["execution_id"], "n0")
+    assert why.code == 0 and "input 'n' changed" in why.out
+    hit = cli("run", pipeline_file, "pipeline", "--n", "4", "--json").json()
+    why_hit = cli("cache", "explain", hit["execution_id"], "n0")
+    assert "hit" in why_hit.out and first["execution_id"] in why_hit.out
+    off = cli("cache", "explain", hit["execution_id"], "n1")
+    assert "caching is off" in off.out
+    cleared = cli("cache", "clear", "--task", entries[0]["task"], "--yes")
+    assert cleared.code == 0 and "deleted 2" in cleared.err
+    assert cli("cache", "list", "--json").json() == []

@@ -1,0 +1,173 @@
+"""Caching you can trust: hits, misses after input or helper-code changes, repair of missing
+blobs, and cache_serialize across concurrent attempts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import airfoil as af
+from airfoil.engine.local import get_runtime
+
+pytestmark = pytest.mark.integration
+
+RUNS: list[int] = []
+
+
+@af.task(cache=True)
+def big_frame(n: int) -> pd.DataFrame:
+    RUNS.append(n)
+    return pd.DataFrame({"x": list(range(n))})
+
+
+@af.task
+def total(df: pd.DataFrame) -> int:
+    return int(df["x"].sum())
+
+
+@af.workflow
+def frame_wf(n: int) -> int:
+    return total(df=big_frame(n=n))
+
+
+def test_missing_blob_is_a_miss_and_is_repaired() -> None:
+    RUNS.clear()
+    assert frame_wf(n=20_000) == sum(range(20_000))
+    rt = get_runtime()
+    (entry,) = rt.meta.list_cache(task=big_frame.name)
+    (value,) = entry.outputs.values()
+    assert value.uri, "a 20,000-row frame is offloaded"
+    rt.blobs.delete(value.uri)
+    assert frame_wf(n=20_000) == sum(range(20_000))
+    assert RUNS == [20_000, 20_000]
+    latest = rt.meta.list_executions(limit=1)[0]
+    node = rt.meta.get_node(latest.id, "n0")
+    assert node.cache_status == "put" and "missing from the blob store" in node.cache_reason
+    assert frame_wf(n=20_000) == sum(range(20_000))  # repaired: a hit again
+    assert RUNS == [20_000, 20_000]
+
+
+@af.task(cache=True, cache_ignore_inputs=["verbose"])
+def ignore_some(x: int, verbose: bool) -> int:
+    RUNS.append(x)
+    return x * 2
+
+
+def test_cache_ignore_inputs_and_explicit_version() -> None:
+    RUNS.clear()
+    assert ignore_some(x=2, verbose=True) == 4
+    assert ignore_some(x=2, verbose=False) == 4
+    assert RUNS == [2]
+
+    @af.task(cache=True, cache_version="1", name="versioned")
+    def v1(x: int) -> int:
+        return x + 1
+
+    @af.task(cache=True, cache_version="2", name="versioned")
+    def v2(x: int) -> int:
+        return x + 100
+
+    assert v1(x=1) == 2
+    assert v2(x=1) == 101  # a changed version never hits
+
+
+SERIAL_LOG: list[float] = []
+
+
+@af.task(cache=True, cache_serialize=True)
+def slow_square(x: int) -> int:
+    SERIAL_LOG.append(time.time())
+    time.sleep(0.5)
+    return x * x
+
+
+def test_cache_serialize_runs_once_while_others_wait() -> None:
+    SERIAL_LOG.clear()
+    results: list[int] = []
+
+    def call() -> None:
+        results.append(slow_square(x=7))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert results == [49, 49, 49]
+    assert len(SERIAL_LOG) == 1, "only one attempt computes; the others wait and hit"
+    rt = get_runtime()
+    statuses = sorted(
+        rt.meta.get_node(r.id, "n0").cache_status for r in rt.meta.list_executions(limit=3)
+    )
+    assert statuses == ["hit", "hit", "put"]
+
+
+HELPER_PROJECT = {
+    "helpers.py": "def scale(x):\n    return x * {factor}\n",
+    "unrelated.py": "def other():\n    return {other}\n",
+    "flow.py": textwrap.dedent(
+        """
+        import os
+        import airfoil as af
+        from helpers import scale
+
+        @af.task(cache=True)
+        def compute(x: int) -> int:
+            with open(os.environ["RUN_LOG"], "a") as fh:
+                fh.write("ran\\n")
+            return scale(x)
+
+        @af.workflow
+        def wf(x: int = 3) -> int:
+            return compute(x=x)
+        """
+    ),
+}
+
+
+def _write_project(root: Path, factor: int, other: int) -> None:
+    for name, text in HELPER_PROJECT.items():
+        (root / name).write_text(
+            text.format(factor=factor, other=other) if "{" in text and name != "flow.py" else text
+        )
+
+
+@pytest.mark.slow
+def test_helper_code_change_misses_unrelated_change_hits(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    log = tmp_path / "runs.log"
+    env = dict(os.environ, RUN_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
+
+    def run() -> dict[str, object]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", "run", str(project / "flow.py"), "wf", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+    _write_project(project, factor=2, other=1)
+    first = run()
+    assert first["outputs"] == {"o0": 6}
+    _write_project(project, factor=2, other=5)  # unrelated file changed
+    second = run()
+    assert second["nodes"][0]["cache"] == "hit"  # type: ignore[index]
+    _write_project(project, factor=3, other=5)  # a helper the task calls changed
+    third = run()
+    assert third["outputs"] == {"o0": 9}
+    assert third["nodes"][0]["cache"] == "put"  # type: ignore[index]
+    assert "version changed" in third["nodes"][0]["cache_reason"]  # type: ignore[index]
+    assert log.read_text().count("ran") == 2

@@ -1,0 +1,532 @@
+"""The process executor runs attempts in worker processes: results, failures, timeouts, lost
+workers, memory limits, cancellation, and no processes left behind.
+
+Each test writes its tasks as a module under ``tmp_path`` (workers import it by name from the
+request's ``code_root``) and builds the requests from the tasks' specs, as the engine does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import psutil
+import pytest
+
+from airfoil.executors.base import AttemptRequest, AttemptResult
+from airfoil.executors.process import ProcessExecutor
+from airfoil.store.blob import LocalBlobStore
+from airfoil.types import ValueContext, default_type_engine
+
+pytestmark = pytest.mark.integration
+
+TASKS = textwrap.dedent(
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import airfoil as af
+
+
+    @af.task
+    def add(a: int, b: int) -> int:
+        return a + b
+
+
+    @af.task
+    def whoami(x: int) -> int:
+        return os.getpid()
+
+
+    @af.task
+    def fail(x: int) -> int:
+        raise ValueError(f"no good: {x}")
+
+
+    @af.task
+    def nap(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+
+    @af.task(timeout=1)
+    def stuck(x: int) -> int:
+        while True:  # swallows the in-process timeout too: only a kill stops it
+            try:
+                time.sleep(100)
+            except BaseException:
+                pass
+
+
+    @af.task
+    def exit_hard(code: int) -> int:
+        os._exit(code)
+
+
+    @af.task
+    def kill_self(x: int) -> int:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+
+    @af.task
+    def leave(code: int) -> int:
+        sys.exit(code)
+
+
+    @af.task(limits=af.Resources(mem="200Mi"))
+    def hog(mib: int) -> int:
+        data = bytearray(mib * 2**20)
+        return len(data)
+
+
+    @af.task(limits=af.Resources(mem="200Mi"))
+    def hold(mib: int) -> int:
+        data = bytearray(mib * 2**20)
+        time.sleep(30)
+        return len(data)
+
+
+    @af.task
+    def spawn_and_wait(pid_file: str) -> int:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        with open(pid_file, "w") as fh:
+            fh.write(str(child.pid))
+        time.sleep(60)
+        return child.pid
+
+
+    @af.task
+    def total(x: float, y: float) -> float:
+        return x + y
+
+
+    @af.workflow
+    def fan_in(a: float = 1.0, b: float = 1.0) -> float:
+        return total(x=nap(seconds=a), y=nap(seconds=b))
+    """
+)
+
+
+class Harness:
+    """A task module on disk, imported here, plus what it takes to build and read attempts."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.code = tmp_path / "code"
+        self.code.mkdir()
+        self.module_name = f"pe_tasks_{uuid.uuid4().hex[:8]}"
+        (self.code / f"{self.module_name}.py").write_text(TASKS)
+        sys.path.insert(0, str(self.code))
+        self.tasks: ModuleType = importlib.import_module(self.module_name)
+        self.blob_dir = str(tmp_path / "blobs")
+        self.blobs = LocalBlobStore(self.blob_dir)
+        self.types = default_type_engine()
+        self.ctx = ValueContext(blobs=self.blobs)
+        self.executors: list[ProcessExecutor] = []
+
+    def executor(self, max_workers: int = 2) -> ProcessExecutor:
+        ex = ProcessExecutor(self.blob_dir, max_workers)
+        self.executors.append(ex)
+        return ex
+
+    def request(self, task: str, node: str = "n0", attempt: int = 1, **inputs: Any) -> Any:
+        taskdef = getattr(self.tasks, task)
+        types = taskdef.py_interface.input_types
+        return AttemptRequest(
+            execution_id="ex1",
+            node_id=node,
+            attempt=attempt,
+            task=taskdef.spec,
+            inputs={k: self.types.to_value(v, types[k], self.ctx) for k, v in inputs.items()},
+            blob_url=self.blob_dir,
+            code_root=str(self.code),
+            log_key=f"logs/ex1/{node}/{attempt}.log",
+        )
+
+    def output(self, result: AttemptResult, task: str) -> Any:
+        assert result.error is None, result.error
+        assert result.outputs is not None
+        out_type = getattr(self.tasks, task).py_interface.output_types["o0"]
+        return self.types.to_python(result.outputs["o0"], out_type, self.ctx)
+
+    def close(self) -> None:
+        for ex in self.executors:
+            ex.close()
+        sys.path.remove(str(self.code))
+        sys.modules.pop(self.module_name, None)
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(tmp_path)
+    yield harness
+    harness.close()
+
+
+def collect(ex: ProcessExecutor, n: int, within: float = 30.0) -> list[AttemptResult]:
+    """Poll until ``n`` results arrived (failing after ``within`` seconds)."""
+    out: list[AttemptResult] = []
+    end = time.monotonic() + within
+    while len(out) < n:
+        left = end - time.monotonic()
+        assert left > 0, f"only {len(out)} of {n} results after {within}s: {out}"
+        out.extend(ex.poll(left))
+    assert len(out) == n, out
+    return out
+
+
+def run_one(ex: ProcessExecutor, request: AttemptRequest) -> AttemptResult:
+    ex.submit(request)
+    (result,) = collect(ex, 1)
+    assert (result.execution_id, result.node_id, result.attempt) == (
+        request.execution_id,
+        request.node_id,
+        request.attempt,
+    )
+    return result
+
+
+def worker_pid(result: AttemptResult) -> int:
+    return int(result.worker.split(":")[1])
+
+
+def gone(pid: int, within: float = 5.0) -> bool:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.timeout(60)
+def test_outputs_come_back_and_workers_are_reused(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    first = run_one(ex, h.request("add", a=2, b=3))
+    assert h.output(first, "add") == 5
+    assert first.started_at <= first.ended_at
+    # More attempts than workers: queued, run one after another in the same warm worker.
+    for i in range(3):
+        ex.submit(h.request("whoami", node=f"w{i}", x=i))
+    assert ex.running() == 1
+    results = collect(ex, 3)
+    assert sorted(r.node_id for r in results) == ["w0", "w1", "w2"]
+    pids = {h.output(r, "whoami") for r in results}
+    assert pids == {worker_pid(first)} and os.getpid() not in pids
+    assert ex.running() == 0
+    assert ex.poll(0) == []
+
+
+@pytest.mark.timeout(60)
+def test_user_exception_is_a_user_error_with_its_traceback(h: Harness) -> None:
+    ex = h.executor()
+    result = run_one(ex, h.request("fail", x=7))
+    assert result.outputs is None and result.error is not None
+    assert (result.error.kind, result.error.type) == ("user", "ValueError")
+    assert result.error.message == "no good: 7"
+    assert f"{h.module_name}.py" in result.error.traceback
+    assert 'raise ValueError(f"no good: {x}")' in result.error.traceback
+    # The worker survives a user error and runs the next attempt.
+    again = run_one(ex, h.request("whoami", node="n1", x=0))
+    assert h.output(again, "whoami") == worker_pid(result)
+
+
+@pytest.mark.timeout(60)
+def test_independent_attempts_run_in_parallel(h: Harness) -> None:
+    ex = h.executor(max_workers=2)
+    for i in range(2):  # start both workers first: this measures running, not starting
+        ex.submit(h.request("add", node=f"warm{i}", a=i, b=i))
+    collect(ex, 2)
+    t0 = time.monotonic()
+    ex.submit(h.request("nap", node="a", seconds=1.0))
+    ex.submit(h.request("nap", node="b", seconds=1.0))
+    results = collect(ex, 2)
+    elapsed = time.monotonic() - t0
+    assert all(h.output(r, "nap") == 1.0 for r in results)
+    assert elapsed < 1.8, f"two 1 s attempts on 2 workers took {elapsed:.2f}s"
+    a, b = results
+    assert max(a.started_at, b.started_at) < min(a.ended_at, b.ended_at)  # they overlapped
+    assert worker_pid(a) != worker_pid(b)
+
+
+@pytest.mark.timeout(60)
+def test_timeout_kills_a_stuck_task_and_a_fresh_worker_takes_over(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    t0 = time.monotonic()
+    result = run_one(ex, h.request("stuck", x=0))
+    elapsed = time.monotonic() - t0
+    assert result.error is not None
+    assert (result.error.kind, result.error.type) == ("system", "TaskTimeoutError")
+    assert "timeout of 1s" in result.error.message
+    assert elapsed < 5.0
+    assert gone(worker_pid(result))
+    log = Path(h.blob_dir, "logs/ex1/n0/1.log").read_text()
+    assert "TaskTimeoutError" in log and result.log_uri.endswith("logs/ex1/n0/1.log")
+    after = run_one(ex, h.request("add", node="n1", a=1, b=1))
+    assert h.output(after, "add") == 2
+    assert worker_pid(after) != worker_pid(result)
+
+
+@pytest.mark.timeout(60)
+def test_a_task_that_lets_the_timeout_interrupt_it_reports_where(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    req = h.request("nap", seconds=30.0)
+    req = msgspec.structs.replace(req, task=msgspec.structs.replace(req.task, timeout_s=0.5))
+    t0 = time.monotonic()
+    result = run_one(ex, req)
+    assert time.monotonic() - t0 < 5.0
+    assert result.error is not None and result.error.kind == "system"
+    assert result.error.type.rsplit(".", 1)[-1] == "TaskTimeoutError"
+    assert "time.sleep(seconds)" in result.error.traceback  # where the task was stopped
+    # The interrupted worker is not reused.
+    after = run_one(ex, h.request("add", node="n1", a=1, b=1))
+    assert worker_pid(after) != worker_pid(result)
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_that_dies_is_reported_lost_and_replaced(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    exited = run_one(ex, h.request("exit_hard", code=3))
+    assert exited.error is not None
+    assert (exited.error.kind, exited.error.type) == ("system", "WorkerLostError")
+    assert "exited with code 3" in exited.error.message
+
+    killed = run_one(ex, h.request("kill_self", node="n1", x=0))
+    assert killed.error is not None and killed.error.type == "WorkerLostError"
+    assert "SIGKILL" in killed.error.message
+
+    ex.submit(h.request("nap", node="n2", seconds=30.0))
+    (pid,) = ex.worker_pids()
+    time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)  # from outside, mid-attempt
+    (outside,) = collect(ex, 1, within=10)
+    assert outside.error is not None and outside.error.type == "WorkerLostError"
+    assert str(pid) in outside.error.message
+
+    exit_call = run_one(ex, h.request("leave", node="n3", code=4))
+    assert exit_call.error is not None
+    assert (exit_call.error.kind, exit_call.error.type) == ("user", "SystemExit")
+
+    after = run_one(ex, h.request("add", node="n4", a=2, b=2))
+    assert h.output(after, "add") == 4
+    assert len({worker_pid(r) for r in (exited, killed, outside, exit_call, after)}) == 5
+
+
+@pytest.mark.timeout(60)
+def test_memory_limit_gives_out_of_memory(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    over = run_one(ex, h.request("hog", mib=4096))  # far beyond the task's 200Mi limit
+    assert over.error is not None and over.error.kind == "system"
+    assert over.error.type.rsplit(".", 1)[-1] == "OutOfMemoryError"
+    under = run_one(ex, h.request("hog", node="n1", mib=20))
+    assert h.output(under, "hog") == 20 * 2**20
+    # The limit lasts only for the attempt: the same worker then allocates freely.
+    big = run_one(ex, h.request("whoami", node="n2", x=0))
+    assert worker_pid(big) == worker_pid(under)
+
+
+@pytest.mark.timeout(60)
+def test_a_sigkill_near_the_memory_limit_reads_as_out_of_memory(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    ex.submit(h.request("hold", mib=190))  # within the limit, but close to it
+    (pid,) = ex.worker_pids()
+    end = time.monotonic() + 20
+    while psutil.Process(pid).memory_info().rss < 190 * 2**20:
+        assert time.monotonic() < end, "the task never allocated its memory"
+        assert ex.poll(0.1) == []
+    assert ex.poll(0.6) == []  # the executor samples the worker's memory meanwhile
+    os.kill(pid, signal.SIGKILL)  # what the kernel's OOM killer would do
+    (result,) = collect(ex, 1)
+    assert result.error is not None and result.error.kind == "system"
+    assert result.error.type == "OutOfMemoryError"
+    assert "SIGKILL" in result.error.message and "200Mi" in result.error.message
+
+
+@pytest.mark.timeout(60)
+def test_cancel_stops_the_attempt_and_reports_nothing_for_it(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    ex.submit(h.request("nap", node="slow", seconds=30.0))
+    ex.submit(h.request("add", node="queued", a=1, b=2))  # waits for the only worker
+    (pid,) = ex.worker_pids()
+    ex.cancel("ex1", "queued")
+    ex.cancel("ex1", "slow")
+    assert gone(pid)
+    assert ex.running() == 0
+    assert ex.poll(0.3) == []
+    # A result that arrived but was not polled yet is dropped too.
+    ex.submit(h.request("add", node="done", a=1, b=1))
+    time.sleep(0.5)
+    ex.cancel("ex1", "done")
+    assert ex.poll(0.3) == []
+    after = run_one(ex, h.request("add", node="next", a=5, b=5))
+    assert h.output(after, "add") == 10
+
+
+@pytest.mark.timeout(60)
+def test_changed_task_code_never_runs_in_a_stale_worker(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    req = h.request("whoami", x=0)
+    first = run_one(ex, req)
+    changed = msgspec.structs.replace(
+        req, node_id="n1", task=msgspec.structs.replace(req.task, version="changed")
+    )
+    second = run_one(ex, changed)
+    assert h.output(second, "whoami") != h.output(first, "whoami")
+
+
+@pytest.mark.timeout(60)
+def test_close_leaves_no_processes(h: Harness, tmp_path: Path) -> None:
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    ex = h.executor(max_workers=2)
+    pid_file = tmp_path / "grandchild.pid"
+    ex.submit(h.request("spawn_and_wait", node="busy", pid_file=str(pid_file)))
+    ex.submit(h.request("add", node="idle", a=1, b=1))
+    collect(ex, 1)  # one worker idle, one busy with a subprocess of its own
+    end = time.monotonic() + 10
+    while not (pid_file.exists() and pid_file.read_text()):
+        assert time.monotonic() < end, "the task never started its subprocess"
+        time.sleep(0.02)
+    grandchild = int(pid_file.read_text())
+    workers = ex.worker_pids()
+    assert len(workers) == 2
+    ex.close()
+    assert all(gone(pid, within=0.5) for pid in [*workers, grandchild])
+    left = [
+        p
+        for p in me.children(recursive=True)
+        if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())
+    ]
+    assert left == [], [p.cmdline() for p in left]  # workers and the forkserver are gone
+    with pytest.raises(RuntimeError, match="closed"):
+        ex.submit(h.request("add", a=1, b=1))
+
+
+@pytest.mark.timeout(60)
+def test_engine_runs_a_workflow_with_parallel_nodes(h: Harness) -> None:
+    memory = pytest.importorskip("airfoil.store.memory")
+    from airfoil.engine.runner import Engine
+
+    ex = h.executor(max_workers=2)
+    engine = Engine(memory.MemoryMetaStore(), h.blobs, ex, blob_url=h.blob_dir)
+    wf = h.tasks.fan_in
+    inputs = {
+        "a": h.types.to_value(1.0, float, h.ctx),
+        "b": h.types.to_value(1.0, float, h.ctx),
+    }
+    record = engine.launch(wf.spec, inputs, code_root=str(h.code))
+    record = engine.drive(record.id)
+    assert record.phase == "succeeded", record.error
+    assert record.outputs is not None
+    assert h.types.to_python(record.outputs["o0"], float, h.ctx) == 2.0
+    naps = [
+        a
+        for a in engine.meta.get_attempts(record.id)
+        if a.node_id in {n.id for n in wf.spec.nodes if n.task and n.task.name.endswith("nap")}
+    ]
+    assert len(naps) == 2
+    first, second = naps
+    assert first.ended_at is not None and second.ended_at is not None
+    assert max(first.started_at, second.started_at) < min(first.ended_at, second.ended_at)
+
+
+@pytest.mark.timeout(60)
+def test_spawn_start_method_works_too(h: Harness) -> None:
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    ex = ProcessExecutor(h.blob_dir, 1, start_method="spawn")
+    h.executors.append(ex)
+    assert h.output(run_one(ex, h.request("add", a=20, b=22)), "add") == 42
+    failed = run_one(ex, h.request("fail", node="n1", x=1))
+    assert failed.error is not None and failed.error.kind == "user"
+    ex.close()
+    left = [
+        p
+        for p in me.children(recursive=True)
+        if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())
+    ]
+    assert left == []
+
+
+def test_fork_is_refused(tmp_path: Path) -> None:
+    from airfoil.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="forkserver"):
+        ProcessExecutor(str(tmp_path), start_method="fork")
+
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {code!r})
+    from airfoil.executors.base import AttemptRequest
+    from airfoil.executors.process import ProcessExecutor
+    from airfoil.store.blob import LocalBlobStore
+    from airfoil.types import ValueContext, default_type_engine
+    import {module} as tasks
+
+    ctx = ValueContext(blobs=LocalBlobStore({blobs!r}))
+
+    def nap(node, seconds):
+        value = default_type_engine().to_value(seconds, float, ctx)
+        inputs = {{"seconds": value}}
+        return AttemptRequest("e", node, 1, tasks.nap.spec, inputs, {blobs!r}, {code!r})
+
+    ex = ProcessExecutor({blobs!r}, 2)
+    ex.submit(nap("busy", 60.0))
+    ex.submit(nap("idle", 0.0))
+    done = []
+    while not done:
+        done = ex.poll(10)
+    assert [(r.node_id, r.error) for r in done] == [("idle", None)], done
+    print(" ".join(map(str, ex.worker_pids())), flush=True)
+    # exits without close(): the exit hook must stop both workers, the busy one included
+    """
+)
+
+
+@pytest.mark.timeout(60)
+def test_interpreter_exit_stops_workers(h: Harness) -> None:
+    import subprocess
+
+    script = EXIT_SCRIPT.format(code=str(h.code), module=h.module_name, blobs=h.blob_dir)
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - t0 < 15
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2
+    assert all(gone(pid, within=2.0) for pid in pids)
+
+
+@pytest.mark.timeout(60)
+def test_a_malformed_request_is_reported_as_such(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    good = h.request("add", a=1, b=2)
+    bad = msgspec.structs.replace(good, node_id="bad", inputs={"a": {"not": "a value"}})
+    broken = run_one(ex, bad)
+    assert broken.error is not None and broken.error.kind == "system"
+    assert "could not read the attempt request" in broken.error.message  # not a lost worker
+    assert h.output(run_one(ex, good), "add") == 3

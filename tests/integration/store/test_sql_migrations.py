@@ -1,0 +1,136 @@
+"""Alembic migrations of the SQL store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from airfoil.core.errors import StoreError
+from airfoil.core.records import StoreBatch
+from airfoil.store.sql import SqlMetaStore, _schema, downgrade, migrate
+from airfoil.store.sql._migrate import migrations_dir
+from airfoil.testing.conformance import make_execution
+
+pytestmark = pytest.mark.integration
+
+TABLES = {"executions", "nodes", "attempts", "events", "cache_entries", "cache_reservations"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/fresh/airfoil.db"
+    new: Callable[[], str] = request.getfixturevalue("pg_new_schema")
+    return new()
+
+
+def _tables(url: str) -> set[str]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _scalar(url: str, sql: str) -> object:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(sa.text(sql))
+            return result.scalar() if result.returns_rows else None
+    finally:
+        engine.dispose()
+
+
+def test_known_revisions_are_the_scripts() -> None:
+    scripts = ScriptDirectory(migrations_dir())
+    oldest_first = [r.revision for r in reversed(list(scripts.walk_revisions()))]
+    assert tuple(oldest_first) == _schema.KNOWN_REVISIONS
+    assert scripts.get_current_head() == _schema.HEAD_REVISION
+
+
+def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
+    migrate(empty_url)
+    assert _tables(empty_url) == TABLES | {"alembic_version"}
+    assert _scalar(empty_url, "SELECT version_num FROM alembic_version") == _schema.HEAD_REVISION
+    downgrade(empty_url, "base")
+    assert _tables(empty_url) == {"alembic_version"}
+    assert _scalar(empty_url, "SELECT count(*) FROM alembic_version") == 0
+    migrate(empty_url)
+    store = SqlMetaStore(empty_url)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.get_execution("e1") == make_execution()
+    finally:
+        store.close()
+
+
+def test_migrated_schema_matches_the_code(empty_url: str) -> None:
+    migrate(empty_url)
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, _schema.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_opening_a_store_migrates_an_empty_or_old_database(empty_url: str) -> None:
+    SqlMetaStore(empty_url).close()
+    assert _scalar(empty_url, "SELECT version_num FROM alembic_version") == _schema.HEAD_REVISION
+    downgrade(empty_url, "base")
+    store = SqlMetaStore(empty_url)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+    finally:
+        store.close()
+
+
+def test_opening_a_database_at_head_does_not_import_alembic(empty_url: str) -> None:
+    migrate(empty_url)
+    code = (
+        "import sys\n"
+        "from airfoil.store.sql import SqlMetaStore\n"
+        f"SqlMetaStore({empty_url!r}).close()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_newer_database_is_refused(empty_url: str) -> None:
+    migrate(empty_url)
+    _scalar(empty_url, "UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreError, match="does not know"):
+        SqlMetaStore(empty_url)
+    with pytest.raises(StoreError):
+        migrate(empty_url)
+
+
+def _open_store(url: str, barrier: object) -> None:
+    barrier.wait(timeout=120)  # type: ignore[attr-defined]
+    SqlMetaStore(url).close()
+
+
+def test_processes_opening_a_fresh_database_migrate_it_once(empty_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(3)
+    procs = [ctx.Process(target=_open_store, args=(empty_url, barrier)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert _scalar(empty_url, "SELECT count(*) FROM alembic_version") == 1
+    assert _tables(empty_url) == TABLES | {"alembic_version"}

@@ -1,0 +1,237 @@
+"""Behaviour of the SQL store beyond the conformance suite: URLs, errors, connections."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from airfoil.core.errors import ConfigError, ConflictError, StoreError
+from airfoil.core.records import StoreBatch
+from airfoil.store._open import open_meta_store
+from airfoil.store.sql import SqlMetaStore, _connect
+from airfoil.testing.conformance import make_event, make_execution
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database of either backend."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_empty_url"
+    value: str = request.getfixturevalue(name)
+    return value
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[SqlMetaStore]:
+    s = SqlMetaStore(url)
+    s.write(StoreBatch(execution=make_execution(), events=[make_event(seq=1)]))
+    yield s
+    s.close()
+
+
+def _execute(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(sa.text(sql))
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "mysql://user@host/db",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "postgresql://postgres@127.0.0.1/test",
+        "postgresql+psycopg2://postgres@127.0.0.1/test",
+        "not a url",
+        "",
+    ],
+)
+def test_bad_urls_are_config_errors_naming_the_expected_forms(bad: str) -> None:
+    with pytest.raises(ConfigError, match=r"sqlite:///.*postgresql\+psycopg://"):
+        SqlMetaStore(bad)
+
+
+def test_password_is_masked_in_messages() -> None:
+    with pytest.raises(ConfigError) as info:
+        SqlMetaStore("mysql://user:s3cret@host/db")
+    assert "s3cret" not in str(info.value)
+
+
+def test_unreachable_postgres_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="cannot connect"):
+        SqlMetaStore("postgresql+psycopg://postgres:pw@127.0.0.1:1/test", timeout_s=1)
+
+
+def test_sqlite_file_setup(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "airfoil.db"
+    store = SqlMetaStore(f"sqlite:///{path}")
+    store.write(StoreBatch(execution=make_execution()))
+    store.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        (text,) = conn.execute("SELECT record FROM executions").fetchone()
+    finally:
+        conn.close()
+    assert isinstance(text, str) and json.loads(text)["id"] == "e1"  # readable JSON
+
+
+def test_sqlite_directory_that_cannot_exist_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="directory"):
+        SqlMetaStore(f"sqlite:///{tmp_path}/file/sub/airfoil.db")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database of this test alone (its tables may be broken)."""
+    if request.param == "sqlite":
+        value: str = request.getfixturevalue("sqlite_url")
+        return value
+    new: Callable[[], str] = request.getfixturevalue("pg_new_schema")
+    return new()
+
+
+def test_driver_errors_become_store_errors(own_url: str) -> None:
+    store = SqlMetaStore(own_url)
+    try:
+        store.write(StoreBatch(execution=make_execution(), events=[make_event(seq=1)]))
+        _execute(own_url, "DROP TABLE events")
+        with pytest.raises(StoreError, match="reading events") as info:
+            store.get_events("e1")
+        assert not isinstance(info.value, ConflictError)
+        batch = StoreBatch(execution=make_execution(phase="x"), events=[make_event(seq=2)])
+        with pytest.raises(StoreError) as info:
+            store.write(batch)
+        assert not isinstance(info.value, ConflictError)
+        assert store.get_execution("e1").phase == "running"  # rolled back
+    finally:
+        store.close()
+
+
+def test_sqlite_lock_timeout_is_a_store_error(sqlite_url: str) -> None:
+    store = SqlMetaStore(sqlite_url, timeout_s=0.2)
+    store.write(StoreBatch(execution=make_execution()))
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match="locked"):
+            store.write(StoreBatch(events=[make_event(seq=1)]))
+        assert store.get_execution("e1") == make_execution()  # readers are not blocked
+        other.execute("ROLLBACK")
+        store.write(StoreBatch(events=[make_event(seq=1)]))
+        assert [e.seq for e in store.get_events("e1")] == [1]
+    finally:
+        other.close()
+        store.close()
+
+
+def test_closed_store_raises_store_error(store: SqlMetaStore) -> None:
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.get_execution("e1")
+    store.close()  # idempotent
+
+
+def _app_url(pg_empty_url: str) -> tuple[str, str]:
+    name = f"airfoil-test-{uuid.uuid4().hex[:8]}"
+    return f"{pg_empty_url}&application_name={name}", name
+
+
+def _backends(admin: sa.Engine, name: str) -> list[int]:
+    with admin.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"), {"n": name}
+        )
+        return [int(r[0]) for r in rows]
+
+
+def test_postgres_killed_connection_recovers(pg_empty_url: str, pg_admin: sa.Engine) -> None:
+    url, name = _app_url(pg_empty_url)
+    store = SqlMetaStore(url)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        with pg_admin.connect() as conn:
+            for pid in _backends(pg_admin, name):
+                conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        with pytest.raises(StoreError):
+            store.get_execution("e1")
+        assert store.get_execution("e1") == make_execution()  # a new connection
+    finally:
+        store.close()
+
+
+def test_postgres_connections_follow_threads(pg_empty_url: str, pg_admin: sa.Engine) -> None:
+    url, name = _app_url(pg_empty_url)
+    store = SqlMetaStore(url)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        threads = [threading.Thread(target=store.get_execution, args=("e1",)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        gc.collect()
+        assert len(_backends(pg_admin, name)) == 1  # the dead threads' connections are closed
+    finally:
+        store.close()
+    assert _backends(pg_admin, name) == []
+
+
+def _in_fork(child: Callable[[], None]) -> int:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 1
+        try:
+            child()
+            code = 0
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_a_forked_child_opens_its_own_connection(store: SqlMetaStore) -> None:
+    def child() -> None:
+        store.write(StoreBatch(events=[make_event(seq=2)]))
+        # What interpreter exit would do: collect the parent's connections left in the child.
+        _connect._ABANDONED.clear()
+        gc.collect()
+
+    assert _in_fork(child) == 0
+    store.write(StoreBatch(events=[make_event(seq=3)]))  # the parent's connection still works
+    assert [e.seq for e in store.get_events("e1")] == [1, 2, 3]
+
+
+def test_open_meta_store_defaults_to_sqlite_in_home(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    store = open_meta_store(None, str(home))
+    try:
+        assert isinstance(store, SqlMetaStore) and store.dialect == "sqlite"
+        store.write(StoreBatch(execution=make_execution()))
+    finally:
+        store.close()
+    assert (home / "airfoil.db").is_file()
+
+
+def test_open_meta_store_opens_sql_urls(url: str, tmp_path: Path) -> None:
+    store = open_meta_store(url, str(tmp_path))
+    try:
+        assert isinstance(store, SqlMetaStore)
+        assert store.dialect == url.split(":", 1)[0].split("+", 1)[0]
+    finally:
+        store.close()

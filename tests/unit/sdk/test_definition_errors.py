@@ -1,0 +1,209 @@
+"""Definition-time checks: every wiring mistake raises before anything runs, naming the
+workflow, the call and its file and line."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+import airfoil as af
+from airfoil.core.errors import (
+    BindingTypeError,
+    DefinitionError,
+    MissingInputError,
+    PromiseMisuseError,
+    UnknownInputError,
+    UnknownOutputError,
+)
+
+pytestmark = pytest.mark.unit
+
+
+@af.task
+def make_int(x: int) -> int:
+    return x
+
+
+@af.task
+def make_float(x: float) -> float:
+    return x
+
+
+@af.task
+def take_str(s: str) -> str:
+    return s
+
+
+class Pair(NamedTuple):
+    a: int
+    b: str
+
+
+@af.task
+def pair(x: int) -> Pair:
+    return Pair(x, str(x))
+
+
+def _this_file_line(exc: DefinitionError) -> int:
+    assert exc.location and exc.location.startswith(__file__), exc.location
+    return int(exc.location.rsplit(":", 1)[1])
+
+
+def test_wrong_type_names_workflow_call_and_line() -> None:
+    with pytest.raises(BindingTypeError) as info:
+
+        @af.workflow
+        def wf(x: int) -> str:
+            return take_str(s=make_int(x=x))  # the offending line
+
+    exc = info.value
+    assert exc.workflow is not None and exc.workflow.endswith("wf")
+    assert "take_str" in (exc.call or "")
+    assert "expects str" in str(exc) and "int" in str(exc)
+    import inspect
+
+    src_line = next(
+        i
+        for i, line in enumerate(
+            inspect.getsource(test_wrong_type_names_workflow_call_and_line).splitlines()
+        )
+        if "the offending line" in line
+    )
+    first = test_wrong_type_names_workflow_call_and_line.__code__.co_firstlineno
+    assert _this_file_line(exc) == first + src_line
+
+
+def test_float_into_int_is_an_error_not_a_cast() -> None:
+    with pytest.raises(BindingTypeError, match="expects int"):
+
+        @af.workflow
+        def wf(x: float) -> int:
+            return make_int(x=make_float(x=x))
+
+
+def test_int_into_float_is_fine() -> None:
+    @af.workflow
+    def wf(x: int) -> float:
+        return make_float(x=make_int(x=x))
+
+    assert [n.id for n in wf.spec.nodes] == ["n0", "n1"]
+
+
+def test_literal_of_wrong_type() -> None:
+    with pytest.raises(BindingTypeError):
+
+        @af.workflow
+        def wf() -> int:
+            return make_int(x="three")  # type: ignore[arg-type]
+
+
+def test_missing_input() -> None:
+    with pytest.raises(MissingInputError, match="needs input 'x'"):
+
+        @af.workflow
+        def wf() -> int:
+            return make_int()  # type: ignore[call-arg]
+
+
+def test_unknown_input() -> None:
+    with pytest.raises(UnknownInputError, match="has no input 'y'"):
+
+        @af.workflow
+        def wf() -> int:
+            return make_int(x=1, y=2)  # type: ignore[call-arg]
+
+
+def test_unknown_output() -> None:
+    with pytest.raises(UnknownOutputError, match="has no output 'c'"):
+
+        @af.workflow
+        def wf() -> int:
+            return pair(x=1).c  # type: ignore[attr-defined]
+
+
+def test_if_on_a_promise() -> None:
+    with pytest.raises(PromiseMisuseError, match="truth test"):
+
+        @af.workflow
+        def wf(x: int) -> int:
+            if make_int(x=x):
+                return make_int(x=1)
+            return make_int(x=2)
+
+
+def test_arithmetic_and_iteration_on_promises() -> None:
+    with pytest.raises(PromiseMisuseError, match="arithmetic"):
+
+        @af.workflow
+        def wf(x: int) -> int:
+            return make_int(x=x) + 1  # type: ignore[return-value]
+
+    with pytest.raises(PromiseMisuseError, match="iteration"):
+
+        @af.workflow
+        def wf2(x: int) -> int:
+            for _ in make_int(x=x):  # type: ignore[attr-defined]
+                pass
+            return x
+
+
+def test_missing_annotation_and_variadic() -> None:
+    with pytest.raises(DefinitionError, match="no type annotation"):
+
+        @af.task
+        def bad(x) -> int:  # type: ignore[no-untyped-def]
+            return 1
+
+    with pytest.raises(DefinitionError, match="variadic"):
+
+        @af.task
+        def bad2(*xs: int) -> int:
+            return 1
+
+
+def test_workflow_return_mismatch() -> None:
+    with pytest.raises(BindingTypeError):
+
+        @af.workflow
+        def wf(x: int) -> str:
+            return make_int(x=x)  # type: ignore[return-value]
+
+    with pytest.raises(DefinitionError, match="returns nothing"):
+
+        @af.workflow
+        def wf2(x: int) -> int:  # type: ignore[return]
+            make_int(x=x)
+
+
+def test_bad_task_options() -> None:
+    with pytest.raises(DefinitionError, match="retries"):
+        af.task(retries=-1)(lambda x: x)  # type: ignore[arg-type]
+    with pytest.raises(DefinitionError, match="cache_ignore_inputs"):
+
+        @af.task(cache=True, cache_ignore_inputs=["nope"])
+        def t(x: int) -> int:
+            return x
+
+    with pytest.raises(DefinitionError, match="duration"):
+
+        @af.task(timeout="ten minutes")
+        def t2(x: int) -> int:
+            return x
+
+    with pytest.raises(af.UserError, match="memory"):
+        af.Resources(mem="lots")
+
+
+def test_node_outputs_by_name_and_unpacking() -> None:
+    @af.workflow
+    def wf(x: int) -> Pair:
+        a, b = pair(x=x)
+        return Pair(make_int(x=a), take_str(s=b))
+
+    assert [n.task.name.rsplit(".", 1)[-1] for n in wf.spec.nodes if n.task] == [
+        "pair",
+        "make_int",
+        "take_str",
+    ]
+    assert set(wf.spec.outputs) == {"a", "b"}

@@ -1,0 +1,5 @@
+"""Show assertion details from the shared conformance suite."""
+
+import pytest
+
+pytest.register_assert_rewrite("airfoil.testing.conformance")
