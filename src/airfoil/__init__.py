@@ -21,6 +21,8 @@ _EXPORTS: dict[str, str] = {
     "task": "airfoil.sdk._task",
     "TaskDef": "airfoil.sdk._task",
     "workflow": "airfoil.sdk._workflow",
+    "conditional": "airfoil.sdk._conditional",
+    "map_task": "airfoil.sdk._map",
     "WorkflowDef": "airfoil.sdk._workflow",
     "Resources": "airfoil.sdk._resources",
     "current_context": "airfoil.sdk._context",
@@ -49,7 +51,9 @@ __all__ = [
     "UserError",
     "WorkflowDef",
     "__version__",
+    "conditional",
     "current_context",
+    "map_task",
     "task",
     "workflow",
 ]
@@ -61,7 +65,9 @@ if TYPE_CHECKING:
         ExecutionFailedError,
         UserError,
     )
+    from airfoil.sdk._conditional import conditional
     from airfoil.sdk._context import ExecutionContext, current_context
+    from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources
     from airfoil.sdk._task import TaskDef, task
     from airfoil.sdk._workflow import WorkflowDef, workflow

@@ -24,7 +24,9 @@ PUBLIC = [
     "UserError",
     "WorkflowDef",
     "__version__",
+    "conditional",
     "current_context",
+    "map_task",
     "task",
     "workflow",
 ]

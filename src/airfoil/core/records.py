@@ -21,13 +21,16 @@ from airfoil.core.resources import ResourceSpec
 __all__ = [
     "AttemptRecord",
     "Binding",
+    "BranchCase",
     "CacheEntry",
     "CacheKeyParts",
     "CachePolicy",
+    "Condition",
     "ErrorInfo",
     "EventRecord",
     "ExecutionRecord",
     "Interface",
+    "MapSpec",
     "NodeRecord",
     "NodeSpec",
     "Param",
@@ -179,17 +182,74 @@ class Binding(msgspec.Struct, frozen=True, omit_defaults=True):
     keys: tuple[str, ...] = ()
 
 
+class Condition(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A branch condition over promises and constants.
+
+    Attributes:
+        kind: ``cmp`` (``lhs op rhs``), ``and`` / ``or`` (``left``, ``right``), or the unary
+            tests ``is_true``, ``is_false``, ``is_none`` (on ``lhs``).
+        op: ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` for ``cmp``.
+    """
+
+    kind: str
+    op: str = ""
+    lhs: Binding | None = None
+    rhs: Binding | None = None
+    left: Condition | None = None
+    right: Condition | None = None
+
+    def __str__(self) -> str:
+        def side(b: Binding | None) -> str:
+            if b is None:
+                return "?"
+            if b.kind == "literal" and b.value is not None and b.value.inline is not None:
+                return b.value.inline.decode()
+            if b.kind == "input":
+                return b.name
+            return f"{b.node}.{b.name}"
+
+        if self.kind == "cmp":
+            return f"{side(self.lhs)} {self.op} {side(self.rhs)}"
+        if self.kind in ("and", "or"):
+            return f"({self.left}) {self.kind} ({self.right})"
+        return f"{self.kind}({side(self.lhs)})"
+
+
+class BranchCase(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One case of a conditional: ``condition`` (None for ``else``), the nodes it runs, and
+    the bindings of the conditional's outputs when it is taken (or a failure message)."""
+
+    condition: Condition | None
+    nodes: tuple[NodeSpec, ...] = ()
+    outputs: dict[str, Binding] = {}
+    fail_message: str = ""
+    label: str = ""
+
+
+class MapSpec(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How a map node fans its task out: which inputs are lists to map over (the others are
+    fixed), how many items may run at once (0: no limit), and the share of items that must
+    succeed."""
+
+    mapped: tuple[str, ...]
+    concurrency: int = 0
+    min_success_ratio: float = 1.0
+
+
 class NodeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One node of a workflow graph: a task call or a subworkflow call."""
+    """One node of a workflow graph: a task call, a subworkflow call, a conditional, or a
+    map of a task over lists."""
 
     id: str
-    kind: str  # "task" | "workflow"
+    kind: str  # "task" | "workflow" | "branch"
     inputs: dict[str, Binding]
     task: TaskSpec | None = None
     workflow: WorkflowSpec | None = None
     upstream: tuple[str, ...] = ()
     label: str = ""
     location: str = ""
+    cases: tuple[BranchCase, ...] = ()
+    map: MapSpec | None = None
 
 
 class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflow"):
@@ -269,6 +329,8 @@ class NodeRecord(msgspec.Struct, omit_defaults=True):
     started_at: float | None = None
     ended_at: float | None = None
     retry_at: float | None = None
+    branch_taken: int = -1
+    map_counts: dict[str, int] = {}
 
 
 class AttemptRecord(msgspec.Struct, omit_defaults=True):
@@ -283,6 +345,7 @@ class AttemptRecord(msgspec.Struct, omit_defaults=True):
     error: ErrorInfo | None = None
     worker: str = ""
     log_uri: str = ""
+    outputs: dict[str, Value] | None = None  # map items only: the item's outputs
 
 
 class EventRecord(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -22,6 +22,9 @@ class Admission:
     def __init__(self, executor: Executor, max_parallel: int | None) -> None:
         self.executor = executor
         self.limit = max(1, max_parallel or executor.max_parallel())
+        # Map items on the inline executor run one after another inside submit(); admitting
+        # many at once lets one store write cover a whole batch of them.
+        self.item_limit = 256 if executor.name == "inline" else self.limit
         self.capacity = executor.capacity()
         self.queue: OrderedDict[str, ResourceSpec] = OrderedDict()
         self.in_use: dict[str, ResourceSpec] = {}
@@ -31,7 +34,7 @@ class Admission:
         return len(self.in_use)
 
     def enqueue(self, node_id: str, state: RunState) -> None:
-        task = state.graph[node_id].task
+        task = state.task_of(node_id)
         self.queue[node_id] = task.requests if task is not None else ResourceSpec()
 
     def release(self, node_id: str) -> None:
@@ -45,15 +48,16 @@ class Admission:
         mem = sum(r.mem for r in self.in_use.values())
         gpu = sum(r.gpu for r in self.in_use.values())
         cap = self.capacity
-        for node_id, req in list(self.queue.items()):
-            if len(self.in_use) >= self.limit:
+        for node_id, req in self.queue.items():  # no copy: the queue can hold a map's window
+            limit = self.item_limit if node_id.endswith("]") else self.limit
+            if len(self.in_use) + len(started) >= limit:
                 break
-            if self.in_use and (
+            if (self.in_use or started) and (
                 cpu + req.cpu > cap.cpu or mem + req.mem > cap.mem or gpu + req.gpu > cap.gpu
             ):
                 continue
-            del self.queue[node_id]
-            self.in_use[node_id] = req
             cpu, mem, gpu = cpu + req.cpu, mem + req.mem, gpu + req.gpu
             started.append(node_id)
+        for node_id in started:
+            self.in_use[node_id] = self.queue.pop(node_id)
         return started

@@ -11,9 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airfoil.core.records import Binding, NodeSpec, TaskSpec, WorkflowSpec
+from airfoil.core.records import Binding, Condition, MapSpec, NodeSpec, TaskSpec, WorkflowSpec
 
-__all__ = ["FlatNode", "flatten"]
+__all__ = ["FlatCase", "FlatNode", "flatten"]
+
+
+@dataclass
+class FlatCase:
+    """One case of a conditional node, with bindings rewritten to execution node ids."""
+
+    condition: Condition | None
+    children: list[str]
+    outputs: dict[str, Binding]
+    fail_message: str
+    label: str
 
 
 @dataclass
@@ -29,6 +40,9 @@ class FlatNode:
     parent: str = ""
     label: str = ""
     children: list[str] = field(default_factory=list)
+    cases: list[FlatCase] = field(default_factory=list)  # conditional nodes only
+    gates: tuple[tuple[str, int], ...] = ()  # (conditional, case) this node runs under
+    map: MapSpec | None = None  # map nodes only
 
     @property
     def name(self) -> str:
@@ -51,6 +65,21 @@ def _rewrite(b: Binding, prefix: str, outer_inputs: dict[str, Binding] | None) -
     return b
 
 
+def _rewrite_condition(
+    c: Condition | None, prefix: str, outer_inputs: dict[str, Binding] | None
+) -> Condition | None:
+    if c is None:
+        return None
+    return Condition(
+        kind=c.kind,
+        op=c.op,
+        lhs=_rewrite(c.lhs, prefix, outer_inputs) if c.lhs is not None else None,
+        rhs=_rewrite(c.rhs, prefix, outer_inputs) if c.rhs is not None else None,
+        left=_rewrite_condition(c.left, prefix, outer_inputs),
+        right=_rewrite_condition(c.right, prefix, outer_inputs),
+    )
+
+
 def _deps(b: Binding) -> set[str]:
     if b.kind == "output":
         return {b.node}
@@ -60,6 +89,14 @@ def _deps(b: Binding) -> set[str]:
             out |= _deps(i)
         return out
     return set()
+
+
+def _gate(nodes: dict[str, FlatNode], nid: str, gate: tuple[str, int]) -> None:
+    """Put a node and all its descendants under a conditional's case."""
+    node = nodes[nid]
+    node.gates = (*node.gates, gate)
+    for child in node.children:
+        _gate(nodes, child, gate)
 
 
 def flatten(spec: WorkflowSpec) -> dict[str, FlatNode]:
@@ -90,10 +127,29 @@ def _add(
             task=ns.task,
             parent=parent,
             label=ns.label,
+            gates=nodes[parent].gates if parent else (),
+            map=ns.map,
         )
         nodes[nid] = node
         if parent:
             nodes[parent].children.append(nid)
+        if ns.kind == "branch":
+            for ci, case in enumerate(ns.cases):
+                _add(case.nodes, prefix, outer_inputs, nid, nodes)
+                direct = [prefix + c.id for c in case.nodes]
+                for cid in direct:
+                    _gate(nodes, cid, (nid, ci))
+                node.cases.append(
+                    FlatCase(
+                        condition=_rewrite_condition(case.condition, prefix, outer_inputs),
+                        children=direct,
+                        outputs={
+                            k: _rewrite(b, prefix, outer_inputs) for k, b in case.outputs.items()
+                        },
+                        fail_message=case.fail_message,
+                        label=case.label,
+                    )
+                )
         if ns.kind == "workflow" and ns.workflow is not None:
             sub = ns.workflow
             child_prefix = nid + "."

@@ -30,6 +30,7 @@ from airfoil.core.phases import ExecutionPhase, NodePhase
 from airfoil.core.records import ErrorInfo, ExecutionRecord, Value, WorkflowSpec
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine import state as sm
+from airfoil.engine._commands import ExpandMap
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
@@ -47,6 +48,10 @@ class EngineSettings:
     cache_reservation_ttl_s: float = 3600.0
     retry_backoff_s: float = 0.05
     max_parallel: int | None = None
+    #: Inline map items run back to back inside one loop turn; their results are committed
+    #: every this many items. After a crash at most this many finished items run again;
+    #: 1 commits every item (slower, strictest).
+    inline_commit_every: int = 16
     project: str = "default"
     domain: str = "development"
 
@@ -83,6 +88,8 @@ class Engine:
         clock: Clock | None = None,
         settings: EngineSettings | None = None,
         on_change: Callable[[sm.RunState], None] | None = None,
+        secrets: Callable[[str], str | None] | None = None,
+        types: Any = None,
     ) -> None:
         self.meta = meta
         self.blobs = blobs
@@ -92,6 +99,17 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.on_change = on_change
+        self.secrets = secrets or env_secret
+        self._types = types
+
+    @property
+    def types(self) -> Any:
+        """The type engine (the default one unless given)."""
+        if self._types is None:
+            from airfoil.types import default_type_engine
+
+            self._types = default_type_engine()
+        return self._types
 
     # --- launching -------------------------------------------------------------------------
 
@@ -116,6 +134,7 @@ class Engine:
                 f"`airfoil executions resume {exec_id}` to continue it"
             )
         self._check_capacity(spec)
+        self._check_secrets(spec)
         record = ExecutionRecord(
             id=exec_id,
             workflow=spec.name,
@@ -135,6 +154,18 @@ class Engine:
         state._event("execution", ExecutionPhase.QUEUED.value, "launched", record.created_at)
         self.meta.write(state.take_batch())
         return record
+
+    def _check_secrets(self, spec: WorkflowSpec) -> None:
+        from airfoil.core.errors import ConfigError
+        from airfoil.engine.graph import flatten
+
+        for node in flatten(spec).values():
+            for name in node.task.secret_requests if node.task else ():
+                if self.secrets(name) is None:
+                    raise ConfigError(
+                        f"task {node.task.name!r} requests secret {name!r}, which is not set: "  # type: ignore[union-attr]
+                        f"export {secret_env_name(name)}=... (or set it on the server)"
+                    )
 
     def _check_capacity(self, spec: WorkflowSpec) -> None:
         from airfoil.engine.graph import flatten
@@ -184,10 +215,7 @@ class Engine:
         now = self.clock.now()
         if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
             return
-        try:
-            holder = self.meta.get_lease(execution_id)
-        except NotImplementedError:
-            holder = None
+        holder = self.meta.get_lease(execution_id)
         if holder is not None and _holder_is_dead(holder[0]):
             self.meta.release_lease(execution_id, holder[0])
             if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
@@ -207,6 +235,16 @@ class Engine:
             return state.execution
         finally:
             self.meta.release_lease(execution_id, self.owner)
+
+
+def secret_env_name(name: str) -> str:
+    """The environment variable a secret is read from locally: ``AIRFOIL_SECRET_<NAME>``."""
+    return "AIRFOIL_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+def env_secret(name: str) -> str | None:
+    """The default secret source of local runs: ``AIRFOIL_SECRET_<NAME>``."""
+    return os.environ.get(secret_env_name(name))
 
 
 def _holder_is_dead(owner: str) -> bool:
@@ -242,6 +280,7 @@ class _Loop:
         self.admission = Admission(engine.executor, engine.settings.max_parallel)
         self.last_lease = engine.clock.now()
         self.finished = False
+        self.inline = engine.executor.name == "inline"
 
     def run(self) -> None:
         e, state = self.e, self.state
@@ -262,13 +301,31 @@ class _Loop:
             if pending:
                 cmds = list(pending)
                 pending.clear()
+                since_commit = 0
                 for cmd in cmds:
                     self._carry_out(cmd, events)
+                    if isinstance(cmd, sm.StartAttempt) and self.inline:
+                        since_commit += 1
+                        if since_commit >= e.settings.inline_commit_every:
+                            self._commit_inline_results(pending)
+                            since_commit = 0
             elif not self.finished:
                 events.extend(self._wait(clock.now()))
             for ev in events:
                 pending.extend(state.handle(ev))
             self._renew_lease()
+
+    def _commit_inline_results(self, pending: deque[sm.Command]) -> None:
+        """Record inline attempts that already ran, in the middle of a loop turn."""
+        now = self.e.clock.now()
+        for r in self.e.executor.poll(0):
+            if r.execution_id != self.state.execution.id:
+                continue
+            self.admission.release(r.node_id)
+            pending.extend(self.state.handle(_finished_event(r, now)))
+        batch = self.state.take_batch()
+        if batch:
+            self.e.meta.write(batch)
 
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:
         rest: deque[sm.Command] = deque()
@@ -327,23 +384,26 @@ class _Loop:
     def _carry_out(self, cmd: sm.Command, events: list[sm.Event]) -> None:
         e, state = self.e, self.state
         if isinstance(cmd, sm.StartAttempt):
-            fn = state.graph[cmd.node_id]
-            assert fn.task is not None
+            task = state.task_of(cmd.node_id)
+            assert task is not None
             ex = state.execution
             e.executor.submit(
                 AttemptRequest(
                     execution_id=ex.id,
                     node_id=cmd.node_id,
                     attempt=cmd.attempt,
-                    task=fn.task,
+                    task=task,
                     inputs=cmd.inputs,
                     blob_url=e.blob_url,
                     code_root=ex.code_root,
+                    secrets=self._secrets_for(task.secret_requests),
                     log_key=f"logs/{ex.id}/{cmd.node_id}/{cmd.attempt}.log",
                 )
             )
         elif isinstance(cmd, sm.LookupCache):
             self._lookup(cmd, events)
+        elif isinstance(cmd, ExpandMap):
+            events.append(self._expand_map(cmd))
         elif isinstance(cmd, sm.ScheduleRetry):
             self.timers.push(cmd.at, cmd.node_id)
         elif isinstance(cmd, sm.CancelAttempt):
@@ -358,6 +418,36 @@ class _Loop:
             for key in list(self.reserved):
                 e.meta.release_cache(key, self._cache_owner())
             self.reserved.clear()
+
+    def _expand_map(self, cmd: ExpandMap) -> sm.MapExpanded:
+        """Split a map's list inputs into per-item inputs."""
+        from airfoil.core.errors import NotFoundError, TypeTransformError
+        from airfoil.types import ValueContext
+
+        now = self.e.clock.now()
+        ctx = ValueContext(blobs=self.e.blobs)
+        try:
+            lists = {name: self.e.types.split_list(cmd.inputs[name], ctx) for name in cmd.mapped}
+        except (TypeTransformError, NotFoundError) as exc:
+            return sm.MapExpanded(cmd.node_id, None, str(exc), now)
+        lengths = {name: len(v) for name, v in lists.items()}
+        if len(set(lengths.values())) > 1:
+            detail = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+            return sm.MapExpanded(
+                cmd.node_id, None, f"mapped inputs have different lengths: {detail}", now
+            )
+        n = next(iter(lengths.values()), 0)
+        fixed = {k: v for k, v in cmd.inputs.items() if k not in lists}
+        items = [{**fixed, **{k: lists[k][i] for k in lists}} for i in range(n)]
+        return sm.MapExpanded(cmd.node_id, items, "", now)
+
+    def _secrets_for(self, names: tuple[str, ...]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name in names:
+            value = self.e.secrets(name)
+            if value is not None:
+                found[name] = value
+        return found
 
     def _cache_owner(self) -> str:
         return f"{self.e.owner}/{self.state.execution.id}"

@@ -9,24 +9,38 @@ ever taken on a state that is not durable. Model: distributed's ``WorkerState``.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from typing import Any
 
-from airfoil.core.ids import stable_hash
+import msgspec
+
+from airfoil.core.collections import dict_value, list_value
 from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
     Binding,
     CacheEntry,
-    CacheKeyParts,
+    Condition,
     ErrorInfo,
     EventRecord,
     ExecutionRecord,
     NodeRecord,
     StoreBatch,
     Value,
-    encode_json,
 )
+from airfoil.engine._commands import (
+    CancelAttempt,
+    Enqueue,
+    ExpandMap,
+    Finished,
+    LookupCache,
+    ReleaseCache,
+    ScheduleRetry,
+    StartAttempt,
+)
+from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
 from airfoil.engine.cache import cache_key, key_parts
 from airfoil.engine.graph import FlatNode, flatten
 from airfoil.engine.transitions import TRANSITIONS, InvalidTransition
@@ -38,7 +52,9 @@ __all__ = [
     "CacheLooked",
     "CancelAttempt",
     "Enqueue",
+    "ExpandMap",
     "Finished",
+    "MapExpanded",
     "LookupCache",
     "ReleaseCache",
     "RetryDue",
@@ -47,6 +63,15 @@ __all__ = [
     "Start",
     "StartAttempt",
 ]
+
+_OPS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 # --- events (stimuli) -----------------------------------------------------------------------
 
@@ -99,6 +124,16 @@ class RetryDue:
 
 
 @dataclass(frozen=True)
+class MapExpanded:
+    """A map node's list inputs were split into items (or could not be: ``error``)."""
+
+    node_id: str
+    items: list[dict[str, Value]] | None
+    error: str
+    now: float
+
+
+@dataclass(frozen=True)
 class Abort:
     """Stop the execution (user request, or a node failed under fail_immediately)."""
 
@@ -106,56 +141,17 @@ class Abort:
     now: float
 
 
-# --- commands -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LookupCache:
-    node_id: str
-    key: str
-    parts: CacheKeyParts
-    serialize: bool
-
-
-@dataclass(frozen=True)
-class Enqueue:
-    """A node has its inputs and waits for admission."""
-
-    node_id: str
-
-
-@dataclass(frozen=True)
-class StartAttempt:
-    node_id: str
-    attempt: int
-    inputs: dict[str, Value]
-
-
-@dataclass(frozen=True)
-class ScheduleRetry:
-    node_id: str
-    at: float
-
-
-@dataclass(frozen=True)
-class CancelAttempt:
-    node_id: str
-
-
-@dataclass(frozen=True)
-class ReleaseCache:
-    key: str
-
-
-@dataclass(frozen=True)
-class Finished:
-    phase: ExecutionPhase
-
-
 Command = (
-    LookupCache | Enqueue | StartAttempt | ScheduleRetry | CancelAttempt | ReleaseCache | (Finished)
+    LookupCache
+    | Enqueue
+    | StartAttempt
+    | ScheduleRetry
+    | CancelAttempt
+    | ReleaseCache
+    | Finished
+    | ExpandMap
 )
-Event = Start | CacheLooked | Admit | AttemptFinished | RetryDue | Abort
+Event = Start | CacheLooked | Admit | AttemptFinished | RetryDue | Abort | MapExpanded
 
 
 @dataclass
@@ -169,7 +165,12 @@ class RetryPolicy:
         return float(min(self.max_s, self.base_s * (2 ** max(0, failures - 1))))
 
 
-class RunState:
+def _mapped(fn: FlatNode) -> tuple[str, ...]:
+    assert fn.map is not None
+    return fn.map.mapped
+
+
+class RunState(MapMixin):
     """The state of one execution, driven by events."""
 
     def __init__(
@@ -185,7 +186,17 @@ class RunState:
         self.retry = retry or RetryPolicy()
         self.seq = last_seq
         self.records: dict[str, NodeRecord] = nodes or {}
-        self.attempts: dict[tuple[str, int], AttemptRecord] = attempts or {}
+        self.attempts: dict[tuple[str, int], AttemptRecord] = {}
+        self.maps: dict[str, MapState] = {}
+        self._item_running: dict[str, AttemptRecord] = {}
+        self._item_history: dict[str, list[AttemptRecord]] = {}
+        self._dirty_maps: set[str] = set()
+        for key, att in (attempts or {}).items():
+            parsed = split_item_id(att.node_id)
+            if parsed is None:
+                self.attempts[key] = att
+            else:
+                self._item_history.setdefault(parsed[0], []).append(att)
         self._batch = StoreBatch()
         self._dirty_nodes: dict[str, NodeRecord] = {}
         self._dirty_attempts: dict[tuple[str, int], AttemptRecord] = {}
@@ -225,6 +236,10 @@ class RunState:
 
     def take_batch(self) -> StoreBatch:
         """The record changes made since the last call; commit them before acting."""
+        for nid in self._dirty_maps:
+            self.records[nid].map_counts = fast_counts(self.maps[nid])
+            self._dirty_nodes[nid] = self.records[nid]
+        self._dirty_maps.clear()
         batch = self._batch
         batch.nodes = list(self._dirty_nodes.values())
         batch.attempts = list(self._dirty_attempts.values())
@@ -301,17 +316,17 @@ class RunState:
             return outputs[b.name]
         items = [self.resolve(i) for i in b.items]
         if b.kind == "list":
-            payload = encode_json(items)
-            digest = stable_hash("list", *(v.hash for v in items))
-            return Value(hash=digest, format="af-list", inline=payload, size=len(payload))
-        payload = encode_json(dict(zip(b.keys, items, strict=True)))
-        digest = stable_hash("dict", *(f"{k}={v.hash}" for k, v in zip(b.keys, items, strict=True)))
-        return Value(hash=digest, format="af-dict", inline=payload, size=len(payload))
+            return list_value(items)
+        return dict_value(list(b.keys), items)
 
     # --- the machine -----------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Command]:
         """Apply one event; return the commands to carry out (after committing the batch)."""
+        name = getattr(event, "node_id", None)
+        item = split_item_id(name) if name else None
+        if item is not None:
+            return self._handle_item(item[0], item[1], event)
         if isinstance(event, Start):
             return self._start(event.now)
         if isinstance(event, CacheLooked):
@@ -324,7 +339,22 @@ class RunState:
             return self._retry_due(event.node_id, event.now)
         if isinstance(event, Abort):
             return self._abort(event.reason, event.now, ExecutionPhase.ABORTED)
+        if isinstance(event, MapExpanded):
+            return self._map_expanded(event.node_id, event.items, event.error, event.now)
         raise TypeError(f"unknown event {event!r}")
+
+    def _handle_item(self, nid: str, i: int, event: Event) -> list[Command]:
+        if self.phase.terminal:
+            return []
+        if isinstance(event, CacheLooked):
+            return self._item_cache_looked(nid, i, event.entry, event.now)
+        if isinstance(event, Admit):
+            return self._item_admit(nid, i, event.now)
+        if isinstance(event, AttemptFinished):
+            return self._item_finished(nid, i, event)
+        if isinstance(event, RetryDue):
+            return self._item_retry_due(nid, i, event.now)
+        raise TypeError(f"unknown item event {event!r}")
 
     def _start(self, now: float) -> list[Command]:
         cmds: list[Command] = []
@@ -336,6 +366,11 @@ class RunState:
             phase = N(rec.phase)
             if self._waiting[nid] == 0 and self._startable(nid):
                 cmds += self._ready(nid, now)
+            elif phase == N.QUEUED and fn.kind == "map":
+                cmds.append(ExpandMap(nid, dict(rec.inputs or {}), _mapped(fn)))
+            elif phase == N.RUNNING and fn.kind == "map":
+                self._move(nid, N.QUEUED, "resumed: items are replayed", now)
+                cmds.append(ExpandMap(nid, dict(rec.inputs or {}), _mapped(fn)))
             elif phase == N.QUEUED:
                 cmds += self._lookup_or_enqueue(nid, fn, now)
             elif phase == N.RUNNING and fn.kind == "task":
@@ -357,20 +392,33 @@ class RunState:
                 cmds += self._lookup_or_enqueue(nid, fn, now)
             elif phase == N.RETRYING:
                 cmds.append(ScheduleRetry(nid, rec.retry_at or now))
+            elif phase == N.RUNNING and fn.kind == "branch":
+                cmds += self._maybe_finish_branch(nid, now)
         cmds += self._maybe_finish(now)
         return cmds
 
     def _startable(self, nid: str) -> bool:
-        """Pending, or a subworkflow node shown as running while its children ran."""
+        """Pending (or a subworkflow shown as running while its children ran), and not under
+        a conditional case that has not been taken."""
+        fn = self.graph[nid]
+        for branch, case in fn.gates:
+            brec = self.records[branch]
+            if brec.phase != N.RUNNING.value or brec.branch_taken != case:
+                return False
         phase = self.records[nid].phase
-        return phase == N.PENDING.value or (
-            phase == N.RUNNING.value and self.graph[nid].kind == "workflow"
-        )
+        return phase == N.PENDING.value or (phase == N.RUNNING.value and fn.kind == "workflow")
 
     def _ready(self, nid: str, now: float) -> list[Command]:
         fn = self.graph[nid]
         if fn.kind == "workflow":
             return self._finish_subworkflow(nid, now)
+        if fn.kind == "branch":
+            return self._decide(nid, now)
+        if fn.kind == "map":
+            rec = self.records[nid]
+            rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
+            self._move(nid, N.QUEUED, "inputs ready", now)
+            return [ExpandMap(nid, dict(rec.inputs), _mapped(fn))]
         rec = self.records[nid]
         rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
         self._move(nid, N.QUEUED, "inputs ready", now)
@@ -513,7 +561,103 @@ class RunState:
             self._waiting[dep] -= 1
             if self._waiting[dep] == 0 and self._startable(dep):
                 cmds += self._ready(dep, now)
+        fn = self.graph[nid]
+        if fn.parent and self.graph[fn.parent].kind == "branch":
+            cmds += self._maybe_finish_branch(fn.parent, now)
         return cmds + self._maybe_finish(now)
+
+    # --- conditionals ----------------------------------------------------------------------
+
+    def _operand(self, b: Binding) -> Any:
+        value = self.resolve(b)
+        if value.format != "json" or value.inline is None:
+            raise ValueError(f"a condition cannot read a value stored as {value.format}")
+        data = msgspec.json.decode(value.inline)
+        if isinstance(data, dict) and "$union" in data:
+            data = data.get("value")
+        return data
+
+    def _evaluate(self, c: Condition) -> bool:
+        if c.kind == "and":
+            assert c.left is not None and c.right is not None
+            return self._evaluate(c.left) and self._evaluate(c.right)
+        if c.kind == "or":
+            assert c.left is not None and c.right is not None
+            return self._evaluate(c.left) or self._evaluate(c.right)
+        assert c.lhs is not None
+        left = self._operand(c.lhs)
+        if c.kind == "is_true":
+            return left is True
+        if c.kind == "is_false":
+            return left is False
+        if c.kind == "is_none":
+            return left is None
+        assert c.rhs is not None
+        right = self._operand(c.rhs)
+        try:
+            return bool(_OPS[c.op](left, right))
+        except TypeError:
+            raise ValueError(f"cannot evaluate {c}: {left!r} {c.op} {right!r}") from None
+
+    def _decide(self, nid: str, now: float) -> list[Command]:
+        """Pick the first case of a conditional whose condition holds; skip the others."""
+        fn = self.graph[nid]
+        rec = self.records[nid]
+        try:
+            chosen = next(
+                i
+                for i, case in enumerate(fn.cases)
+                if case.condition is None or self._evaluate(case.condition)
+            )
+        except StopIteration:
+            rec.error = ErrorInfo(
+                kind="user",
+                type="ConditionalError",
+                message=f"no case of conditional {fn.label!r} holds, and it has no else_()",
+            )
+            self._move(nid, N.FAILED, "no case holds", now)
+            return self._node_failed(nid, now)
+        except ValueError as exc:
+            rec.error = ErrorInfo(kind="user", type="ConditionalError", message=str(exc))
+            self._move(nid, N.FAILED, "condition could not be evaluated", now)
+            return self._node_failed(nid, now)
+        case = fn.cases[chosen]
+        rec.branch_taken = chosen
+        self._move(nid, N.RUNNING, f"took case {chosen}: {case.label}", now)
+        for i, other in enumerate(fn.cases):
+            if i != chosen:
+                for child in other.children:
+                    self._skip_tree(child, f"conditional {fn.label!r} took case {chosen}", now)
+        if case.fail_message:
+            rec.error = ErrorInfo(kind="user", type="ConditionalFail", message=case.fail_message)
+            self._move(nid, N.FAILED, f"case {chosen} fails: {case.fail_message}", now)
+            return self._node_failed(nid, now)
+        cmds: list[Command] = []
+        for other_id, gated in self.graph.items():
+            if (
+                (nid, chosen) in gated.gates
+                and self._waiting[other_id] == 0
+                and (self._startable(other_id))
+            ):
+                cmds += self._ready(other_id, now)
+        return cmds + self._maybe_finish_branch(nid, now)
+
+    def _skip_tree(self, nid: str, cause: str, now: float) -> None:
+        if self.records[nid].phase == N.PENDING.value:
+            self._move(nid, N.SKIPPED, cause, now)
+        for child in self.graph[nid].children:
+            self._skip_tree(child, cause, now)
+
+    def _maybe_finish_branch(self, nid: str, now: float) -> list[Command]:
+        rec = self.records[nid]
+        if rec.phase != N.RUNNING.value or rec.branch_taken < 0:
+            return []
+        case = self.graph[nid].cases[rec.branch_taken]
+        if any(self.records[c].phase != N.SUCCEEDED.value for c in case.children):
+            return []
+        rec.outputs = {k: self.resolve(b) for k, b in case.outputs.items()}
+        self._move(nid, N.SUCCEEDED, f"case {rec.branch_taken} finished", now)
+        return self._succeeded(nid, now)
 
     def _finish_subworkflow(self, nid: str, now: float) -> list[Command]:
         fn = self.graph[nid]
@@ -558,6 +702,14 @@ class RunState:
             p = N(rec.phase)
             if p.terminal:
                 continue
+            if p == N.RUNNING and self.graph[nid].kind == "map":
+                for name, item in list(self._item_running.items()):
+                    if name.startswith(nid + "["):
+                        cmds.append(CancelAttempt(name))
+                        item.phase = AttemptPhase.ABORTED.value
+                        item.ended_at = now
+                        self._dirty_attempts[(name, item.attempt)] = item
+                        del self._item_running[name]
             if p == N.RUNNING and self.graph[nid].kind == "task":
                 cmds.append(CancelAttempt(nid))
                 att = self.attempts.get((nid, rec.attempts))
@@ -576,7 +728,8 @@ class RunState:
             return []
         if self._open > 0:
             return []
-        if all(r.phase == N.SUCCEEDED.value for r in self.records.values()):
+        bad = (N.FAILED.value, N.ABORTED.value)
+        if not any(r.phase in bad for r in self.records.values()):
             self.execution.outputs = {
                 k: self.resolve(b) for k, b in self.execution.spec.outputs.items()
             }

@@ -19,14 +19,25 @@ from airfoil.core.errors import (
     TypeTransformError,
     UnknownInputError,
 )
-from airfoil.core.records import Binding, Interface, NodeSpec, TypeSpec
+from airfoil.core.records import Binding, BranchCase, Condition, Interface, NodeSpec, TypeSpec
 from airfoil.sdk._promise import NodeOutputs, Promise
 
 __all__ = ["CompileContext", "add_order", "bind_call", "current_location", "current_workflow_name"]
 
 
 @dataclass
-class _PendingNode:
+class PendingCase:
+    """One case of a conditional being built: its scope of nodes and its outputs."""
+
+    condition: Condition | None
+    nodes: list[PendingNode]
+    label: str
+    outputs: dict[str, Binding] = field(default_factory=dict)
+    fail_message: str = ""
+
+
+@dataclass
+class PendingNode:
     id: str
     kind: str
     inputs: dict[str, Binding]
@@ -34,50 +45,119 @@ class _PendingNode:
     upstream: list[str]
     label: str
     location: str
+    cases: list[PendingCase] = field(default_factory=list)
+
+
+@dataclass
+class _Scope:
+    prefix: str
+    nodes: list[PendingNode]
 
 
 @dataclass
 class CompileContext:
-    """State of one workflow body being built."""
+    """State of one workflow body being built: a stack of scopes (the body, and the case of
+    a conditional being built, whose nodes get ids under the conditional's id)."""
 
     workflow: str
     engine: Any
     filename: str
-    nodes: list[_PendingNode] = field(default_factory=list)
     location: str = ""
+    stack: list[_Scope] = field(default_factory=lambda: [_Scope("", [])])
+
+    @property
+    def nodes(self) -> list[PendingNode]:
+        return self.stack[-1].nodes
 
     def new_id(self) -> str:
-        return f"n{len(self.nodes)}"
+        scope = self.stack[-1]
+        return f"{scope.prefix}n{len(scope.nodes)}"
+
+    def push(self, prefix: str, nodes: list[PendingNode]) -> None:
+        self.stack.append(_Scope(prefix, nodes))
+
+    def pop(self) -> None:
+        self.stack.pop()
 
     def node_specs(self) -> tuple[NodeSpec, ...]:
-        out = []
-        for n in self.nodes:
-            upstream = sorted(set(n.upstream) | _binding_nodes(n.inputs.values()))
-            if n.kind == "task":
-                out.append(
-                    NodeSpec(
-                        id=n.id,
-                        kind="task",
-                        inputs=n.inputs,
-                        task=n.callee.spec,
-                        upstream=tuple(upstream),
-                        label=n.label,
-                        location=n.location,
-                    )
+        return _specs(self.stack[0].nodes)
+
+
+def condition_nodes(cond: Condition | None) -> set[str]:
+    """Nodes whose outputs a condition reads."""
+    if cond is None:
+        return set()
+    found = _binding_nodes([b for b in (cond.lhs, cond.rhs) if b is not None])
+    return found | condition_nodes(cond.left) | condition_nodes(cond.right)
+
+
+def _specs(nodes: list[PendingNode]) -> tuple[NodeSpec, ...]:
+    out = []
+    for n in nodes:
+        upstream = sorted(set(n.upstream) | _binding_nodes(n.inputs.values()))
+        if n.kind == "branch":
+            deps: set[str] = set()
+            for c in n.cases:
+                deps |= condition_nodes(c.condition)
+            out.append(
+                NodeSpec(
+                    id=n.id,
+                    kind="branch",
+                    inputs={},
+                    upstream=tuple(sorted(set(upstream) | deps)),
+                    label=n.label,
+                    location=n.location,
+                    cases=tuple(
+                        BranchCase(
+                            condition=c.condition,
+                            nodes=_specs(c.nodes),
+                            outputs=c.outputs,
+                            fail_message=c.fail_message,
+                            label=c.label,
+                        )
+                        for c in n.cases
+                    ),
                 )
-            else:
-                out.append(
-                    NodeSpec(
-                        id=n.id,
-                        kind="workflow",
-                        inputs=n.inputs,
-                        workflow=n.callee.spec,
-                        upstream=tuple(upstream),
-                        label=n.label,
-                        location=n.location,
-                    )
+            )
+            continue
+        if n.kind == "map":
+            out.append(
+                NodeSpec(
+                    id=n.id,
+                    kind="map",
+                    inputs=n.inputs,
+                    task=n.callee.task.spec,
+                    map=n.callee.map_spec,
+                    upstream=tuple(upstream),
+                    label=n.label,
+                    location=n.location,
                 )
-        return tuple(out)
+            )
+        elif n.kind == "task":
+            out.append(
+                NodeSpec(
+                    id=n.id,
+                    kind="task",
+                    inputs=n.inputs,
+                    task=n.callee.spec,
+                    upstream=tuple(upstream),
+                    label=n.label,
+                    location=n.location,
+                )
+            )
+        else:
+            out.append(
+                NodeSpec(
+                    id=n.id,
+                    kind="workflow",
+                    inputs=n.inputs,
+                    workflow=n.callee.spec,
+                    upstream=tuple(upstream),
+                    label=n.label,
+                    location=n.location,
+                )
+            )
+    return tuple(out)
 
 
 _ctx: contextvars.ContextVar[CompileContext | None] = contextvars.ContextVar(
@@ -301,7 +381,7 @@ def bind_call(
     node_id = ctx.new_id()
     label = name.rsplit(".", 1)[-1]
     ctx.nodes.append(
-        _PendingNode(
+        PendingNode(
             id=node_id,
             kind=kind,
             inputs=bindings,

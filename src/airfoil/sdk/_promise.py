@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from airfoil.core.errors import PromiseMisuseError, UnknownOutputError
-from airfoil.core.records import Binding, TypeSpec
+from airfoil.core.records import Binding, Condition, TypeSpec
 
-__all__ = ["NodeOutputs", "Promise"]
+__all__ = ["Expr", "NodeOutputs", "Promise", "compare"]
 
 
 def _misuse(promise: Promise, what: str) -> NoReturn:
@@ -83,8 +83,160 @@ class Promise:
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _arith
     __truediv__ = __rtruediv__ = __floordiv__ = __mod__ = __pow__ = _arith
     __neg__ = __pos__ = __abs__ = _arith
-    __lt__ = __le__ = __gt__ = __ge__ = _arith
     __hash__ = object.__hash__
+
+    # Comparisons build conditions for ``af.conditional`` (they are not values either).
+    def __eq__(self, other: object) -> Expr:  # type: ignore[override]
+        return compare(self, "==", other)
+
+    def __ne__(self, other: object) -> Expr:  # type: ignore[override]
+        return compare(self, "!=", other)
+
+    def __lt__(self, other: Any) -> Expr:
+        return compare(self, "<", other)
+
+    def __le__(self, other: Any) -> Expr:
+        return compare(self, "<=", other)
+
+    def __gt__(self, other: Any) -> Expr:
+        return compare(self, ">", other)
+
+    def __ge__(self, other: Any) -> Expr:
+        return compare(self, ">=", other)
+
+    def is_true(self) -> Expr:
+        """Condition: this boolean promise is true."""
+        return _unary(self, "is_true", ("bool",))
+
+    def is_false(self) -> Expr:
+        """Condition: this boolean promise is false."""
+        return _unary(self, "is_false", ("bool",))
+
+    def is_none(self) -> Expr:
+        """Condition: this optional promise is None."""
+        return _unary(self, "is_none", None)
+
+
+_COMPARABLE = {"int", "float", "bool", "str", "none", "datetime", "date", "timedelta"}
+_NUMERIC = {"int", "float"}
+
+
+def _kinds(spec: TypeSpec) -> set[str]:
+    if spec.kind == "union":
+        out: set[str] = set()
+        for a in spec.args:
+            out |= _kinds(a)
+        return out
+    return {spec.kind}
+
+
+def _condition_error(message: str) -> NoReturn:
+    from airfoil.core.errors import BindingTypeError
+    from airfoil.sdk._compile import current_location, current_workflow_name
+
+    raise BindingTypeError(
+        f"bad condition: {message}",
+        workflow=current_workflow_name(),
+        location=current_location(),
+    )
+
+
+class Expr:
+    """A condition over promises, for ``af.conditional(...).if_(expr)``.
+
+    Combine with ``&`` and ``|``; a Python ``and`` / ``or`` / ``if`` on it is an error.
+    """
+
+    __slots__ = ("condition",)
+
+    def __init__(self, condition: Condition) -> None:
+        self.condition = condition
+
+    def __and__(self, other: Expr) -> Expr:
+        if not isinstance(other, Expr):
+            _condition_error("`&` combines two conditions")
+        return Expr(Condition(kind="and", left=self.condition, right=other.condition))
+
+    def __or__(self, other: Expr) -> Expr:
+        if not isinstance(other, Expr):
+            _condition_error("`|` combines two conditions")
+        return Expr(Condition(kind="or", left=self.condition, right=other.condition))
+
+    def __bool__(self) -> bool:
+        from airfoil.sdk._compile import current_location, current_workflow_name
+
+        raise PromiseMisuseError(
+            f"truth test on the condition `{self.condition}`: a condition on promises is "
+            "decided when the workflow runs. Use af.conditional(...).if_(cond).then(...), "
+            "and `&` / `|` instead of `and` / `or`",
+            workflow=current_workflow_name(),
+            location=current_location(),
+        )
+
+    def __repr__(self) -> str:
+        return f"Expr({self.condition})"
+
+
+def _literal(value: Any) -> tuple[Binding, set[str]]:
+    import msgspec
+
+    from airfoil.core.ids import sha256_hex
+    from airfoil.core.records import Value
+
+    if value is None:
+        kinds = {"none"}
+    elif isinstance(value, bool):
+        kinds = {"bool"}
+    elif isinstance(value, int):
+        kinds = {"int"}
+    elif isinstance(value, float):
+        kinds = {"float"}
+    elif isinstance(value, str):
+        kinds = {"str"}
+    else:
+        _condition_error(
+            f"cannot compare with a constant of type {type(value).__name__}: conditions "
+            "compare numbers, strings, booleans and None"
+        )
+    data = msgspec.json.encode(value)
+    v = Value(hash=sha256_hex(data), format="json", inline=data, size=len(data))
+    return Binding(kind="literal", value=v), kinds
+
+
+def compare(left: Promise, op: str, right: Any) -> Expr:
+    """``left op right`` as a condition, type-checked at definition time."""
+    lkinds = _kinds(left.spec)
+    if not lkinds <= _COMPARABLE:
+        _condition_error(f"{left!r} of type {left.spec} cannot be compared with `{op}`")
+    if isinstance(right, Promise):
+        rb, rkinds = right.binding, _kinds(right.spec)
+        if not rkinds <= _COMPARABLE:
+            _condition_error(f"{right!r} of type {right.spec} cannot be compared with `{op}`")
+    else:
+        rb, rkinds = _literal(right)
+    concrete_l, concrete_r = lkinds - {"none"}, rkinds - {"none"}
+    numeric = concrete_l <= _NUMERIC and concrete_r <= _NUMERIC
+    if concrete_l and concrete_r and not numeric and not (concrete_l & concrete_r):
+        _condition_error(
+            f"`{op}` between {left.spec} and {_type_name(right)}: "
+            "the two sides must have comparable types"
+        )
+    if op not in ("==", "!=") and ("none" in lkinds - concrete_l or "none" in rkinds - concrete_r):
+        pass  # an Optional compared with < fails at run time if it is None; allowed
+    return Expr(Condition(kind="cmp", op=op, lhs=left.binding, rhs=rb))
+
+
+def _type_name(value: Any) -> str:
+    return str(value.spec) if isinstance(value, Promise) else type(value).__name__
+
+
+def _unary(p: Promise, kind: str, allowed: tuple[str, ...] | None) -> Expr:
+    kinds = _kinds(p.spec)
+    if allowed is not None and not kinds - {"none"} <= set(allowed):
+        _condition_error(f"{kind}() needs a bool promise; {p!r} is {p.spec}")
+    if allowed is None and "none" not in kinds:
+        _condition_error(f"is_none() needs an Optional promise; {p!r} is {p.spec}")
+    return Expr(Condition(kind=kind, lhs=p.binding))
 
 
 class NodeOutputs:

@@ -59,7 +59,9 @@ class MetaStore(abc.ABC):
         limit: int = 50,
         offset: int = 0,
     ) -> list[ExecutionRecord]:
-        """Executions matching all given filters, newest first (``created_at`` desc, then id)."""
+        """Executions matching all given filters, newest first (``created_at`` desc, then
+        ``id`` desc: ids sort by creation time). A negative limit or offset is a
+        ConfigError."""
 
     @abc.abstractmethod
     def count_executions(
@@ -133,13 +135,13 @@ class MetaStore(abc.ABC):
     def release_lease(self, execution_id: str, owner: str) -> None:
         """Give the lease back if ``owner`` holds it."""
 
+    @abc.abstractmethod
     def get_lease(self, execution_id: str) -> tuple[str, float] | None:
         """``(owner, expires_at)`` of the lease on an execution, or None if there is none.
 
         Lets a driver on the same host see that the holder's process is dead and take over
         at once instead of waiting for the lease to expire.
         """
-        raise NotImplementedError
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Optional."""

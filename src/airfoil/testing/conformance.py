@@ -224,6 +224,8 @@ def make_node(execution_id: str = "e1", node_id: str = "n0", phase: str = "runni
         started_at=2.5,
         ended_at=3.5,
         retry_at=4.5,
+        branch_taken=1,
+        map_counts={"succeeded": 3, "failed": 1},
     )
 
 
@@ -241,6 +243,7 @@ def make_attempt(
         error=ErrorInfo(kind="system", type="WorkerLostError", message="lost"),
         worker="host:123",
         log_uri="file:///logs/a.log",
+        outputs={"p": _value("item")},
     )
 
 

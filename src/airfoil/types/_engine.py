@@ -26,6 +26,7 @@ from airfoil.types._base import (
     Handler,
     ValueContext,
     decode_json_bytes,
+    json_value,
     read_bytes,
     ref_to_value,
 )
@@ -176,23 +177,47 @@ class TypeEngine:
             found = self.handler(py_type)
         return found.to_python(value, ctx)
 
+    def split_list(self, value: Value, ctx: ValueContext) -> list[Value]:
+        """The member values of a stored list, each a value of its own (a map's items).
+
+        A member is encoded exactly as the element type encodes a value on its own, so an
+        item's content hash (and cache key) equals that of the same value passed directly.
+
+        Raises:
+            TypeTransformError: the value is not a list.
+            NotFoundError: an offloaded blob is missing.
+        """
+        if value.format == "af-list":
+            return list(msgspec.json.decode(read_bytes(value, ctx), type=list[Value]))
+        if value.format != "json":
+            raise TypeTransformError(f"a value in format {value.format!r} is not a list")
+        data = decode_json_bytes(read_bytes(value, ctx))
+        if not isinstance(data, list):
+            raise TypeTransformError(f"expected a list, got {type(data).__name__}")
+        return [
+            ref_to_value(item, ctx)
+            if isinstance(item, dict) and REF_KEY in item
+            else json_value(item, ctx)
+            for item in data
+        ]
+
     def _collection_to_python(self, value: Value, py_type: Any, ctx: ValueContext) -> Any:
         """Values the engine assembles from several nodes' outputs (a list or dict of
         promises bound to one input) arrive as ``af-list`` / ``af-dict``: a JSON list or
         object of member :class:`Value` records. Each member is decoded with the element
         type."""
-        assert value.inline is not None
+        payload = read_bytes(value, ctx)
         origin = typing.get_origin(py_type)
         args: tuple[Any, ...] = typing.get_args(py_type)
         if value.format == "af-list":
-            items = msgspec.json.decode(value.inline, type=list[Value])
+            items = msgspec.json.decode(payload, type=list[Value])
             if origin is tuple:
                 variadic = len(args) == 2 and args[1] is Ellipsis
                 types = [args[0] if variadic else args[i] for i in range(len(items))]
                 return tuple(self.to_python(v, t, ctx) for v, t in zip(items, types, strict=True))
             elem = args[0] if args else Any
             return [self.to_python(v, elem, ctx) for v in items]
-        entries = msgspec.json.decode(value.inline, type=dict[str, Value])
+        entries = msgspec.json.decode(payload, type=dict[str, Value])
         elem = args[1] if len(args) == 2 else Any
         return {k: self.to_python(v, elem, ctx) for k, v in entries.items()}
 
