@@ -23,6 +23,9 @@ _EXPORTS: dict[str, str] = {
     "workflow": "airfoil.sdk._workflow",
     "conditional": "airfoil.sdk._conditional",
     "map_task": "airfoil.sdk._map",
+    "sleep": "airfoil.sdk._gates",
+    "wait_for_input": "airfoil.sdk._gates",
+    "approve": "airfoil.sdk._gates",
     "WorkflowDef": "airfoil.sdk._workflow",
     "Resources": "airfoil.sdk._resources",
     "current_context": "airfoil.sdk._context",
@@ -51,10 +54,13 @@ __all__ = [
     "UserError",
     "WorkflowDef",
     "__version__",
+    "approve",
     "conditional",
     "current_context",
     "map_task",
+    "sleep",
     "task",
+    "wait_for_input",
     "workflow",
 ]
 
@@ -67,6 +73,7 @@ if TYPE_CHECKING:
     )
     from airfoil.sdk._conditional import conditional
     from airfoil.sdk._context import ExecutionContext, current_context
+    from airfoil.sdk._gates import approve, sleep, wait_for_input
     from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources
     from airfoil.sdk._task import TaskDef, task

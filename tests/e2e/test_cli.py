@@ -131,3 +131,56 @@ def test_cache_list_explain_clear(cli: Any, pipeline_file: str) -> None:
     cleared = cli("cache", "clear", "--task", entries[0]["task"], "--yes")
     assert cleared.code == 0 and "deleted 2" in cleared.err
     assert cli("cache", "list", "--json").json() == []
+
+
+RECOVER_FLOW = textwrap.dedent(
+    """
+    import os
+    import airfoil as af
+
+    LOG = os.environ["RUN_LOG"]
+
+    def mark(x):
+        with open(LOG, "a") as fh:
+            fh.write(x + "\\n")
+
+    @af.task
+    def first(x: int) -> int:
+        mark("first")
+        return x + 1
+
+    @af.task
+    def second(x: int) -> int:
+        mark("second")
+        if not os.path.exists(LOG + ".fixed"):
+            raise RuntimeError("not yet")
+        return x * 10
+
+    @af.workflow
+    def wf(x: int = 1) -> int:
+        return second(x=first(x=x))
+    """
+)
+
+
+def test_recover_reuses_succeeded_nodes_and_relaunch_reruns(cli: Any, tmp_path: Path) -> None:
+    flow = tmp_path / "recover_flow.py"
+    flow.write_text(RECOVER_FLOW)
+    log = tmp_path / "runs.log"
+    env = {"RUN_LOG": str(log)}
+    failed = cli("run", str(flow), "wf", "--name", "r1", "--json", env=env)
+    assert failed.code == 1
+    not_failed = cli("executions", "recover", "nope", env=env)
+    assert not_failed.code == 2
+    (tmp_path / "runs.log.fixed").write_text("")
+    rec = cli("executions", "recover", "r1", "--name", "r2", "--json", env=env)
+    assert rec.code == 0, rec.err
+    data = rec.json()
+    assert data["outputs"] == {"o0": 20}
+    assert [n["attempts"] for n in data["nodes"]] == [0, 1]
+    assert log.read_text().splitlines() == ["first", "second", "second"]
+    again = cli("executions", "recover", "r2", env=env)
+    assert again.code == 2 and "only failed or aborted" in again.err
+    re = cli("executions", "relaunch", "r2", "--json", env=env)
+    assert re.code == 0 and re.json()["outputs"] == {"o0": 20}
+    assert log.read_text().splitlines()[-2:] == ["first", "second"]

@@ -24,10 +24,13 @@ PUBLIC = [
     "UserError",
     "WorkflowDef",
     "__version__",
+    "approve",
     "conditional",
     "current_context",
     "map_task",
+    "sleep",
     "task",
+    "wait_for_input",
     "workflow",
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -141,6 +142,59 @@ def resume(
         raise typer.Exit(1)
 
 
+def _drive_new(record: object, executor: str | None, as_json: bool, what: str) -> None:
+    from airfoil.cli._render import LiveProgress, execution_json, node_table, sort_nodes
+
+    rt = runtime()
+    rec: Any = record
+    if not as_json:
+        err_console.print(f"execution [bold]{rec.id}[/] {what}")
+    live = LiveProgress(err_console, rec.workflow) if (not as_json and is_tty()) else None
+    engine = rt.engine(executor or rec.executor, on_change=live.update if live else None)
+    if live is not None:
+        with live:
+            rec = engine.drive(rec.id)
+    else:
+        rec = engine.drive(rec.id)
+    nodes = sort_nodes(rt.meta.get_nodes(rec.id))
+    if as_json:
+        out_console.print_json(json.dumps(execution_json(rec, nodes, rt)))
+    else:
+        if live is None:
+            err_console.print(node_table(nodes))
+        err_console.print(f"execution {rec.id} {rec.phase}")
+    if rec.phase != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command("recover")
+@handle_errors
+def recover(
+    execution_id: str = typer.Argument(..., help="A failed execution."),
+    new_id: str = typer.Option(None, "--name", help="Id of the new execution."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Run a failed execution again from the failure on, reusing what had succeeded."""
+    rt = runtime()
+    record = rt.engine(executor).recover(execution_id, new_id=new_id)
+    _drive_new(record, executor, as_json, f"recovers {execution_id}")
+
+
+@app.command("relaunch")
+@handle_errors
+def relaunch(
+    execution_id: str = typer.Argument(..., help="An execution."),
+    new_id: str = typer.Option(None, "--name", help="Id of the new execution."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Run an execution again, from scratch, with the same inputs."""
+    rt = runtime()
+    record = rt.engine(executor).relaunch(execution_id, new_id=new_id)
+    _drive_new(record, executor, as_json, f"relaunches {execution_id}")
+
+
 @app.command("abort")
 @handle_errors
 def abort(execution_id: str = typer.Argument(..., help="Execution id.")) -> None:
@@ -148,6 +202,22 @@ def abort(execution_id: str = typer.Argument(..., help="Execution id.")) -> None
     rt = runtime()
     record = rt.engine().abort(execution_id)
     err_console.print(f"execution {record.id} {record.phase}")
+
+
+def register_signal(root: typer.Typer) -> None:
+    @root.command("signal")
+    @handle_errors
+    def signal(
+        execution_id: str = typer.Argument(..., help="Execution id."),
+        name: str = typer.Argument(..., help="The gate's signal name."),
+        value: str = typer.Argument(..., help="The value (true/false for approvals)."),
+    ) -> None:
+        """Send a value to a gate waiting in an execution (wait_for_input / approve)."""
+        from airfoil.engine.signals import send_signal
+
+        rt = runtime()
+        node = send_signal(rt.meta, rt.blobs, rt.types, execution_id, name, value)
+        err_console.print(f"sent {name}={value} to execution {execution_id} (node {node})")
 
 
 def register_logs(root: typer.Typer) -> None:

@@ -59,6 +59,7 @@ def node_json(n: NodeRecord) -> dict[str, Any]:
         "attempts": n.attempts,
         "cache": n.cache_status,
         "cache_reason": n.cache_reason,
+        "detail": _detail(n),
         "duration_s": round(d, 6) if d is not None else None,
         "error": (
             {"kind": n.error.kind, "type": n.error.type, "message": n.error.message}
@@ -95,15 +96,33 @@ def execution_json(
     }
 
 
-def node_table(nodes: list[NodeRecord], title: str = "") -> Table:
-    """A table of nodes: phase, attempts, duration, cache."""
-    table = Table(title=title or None, title_justify="left", expand=False)
+def _detail(n: NodeRecord) -> str:
+    """Map counts, the branch a conditional took."""
+    if n.kind == "map" and n.map_counts:
+        total = sum(n.map_counts.values())
+        parts = ", ".join(f"{v} {k}" for k, v in sorted(n.map_counts.items()))
+        return f"{total} items: {parts}"
+    if n.kind == "branch" and n.branch_taken >= 0:
+        return f"took case {n.branch_taken}"
+    return ""
+
+
+def node_table(nodes: list[NodeRecord], title: str = "", caption: str = "") -> Table:
+    """A table of nodes: phase, attempts, duration, cache, and map/branch details."""
+    table = Table(
+        title=title or None,
+        title_justify="left",
+        expand=False,
+        caption=caption or None,
+        caption_justify="left",
+    )
     table.add_column("node")
     table.add_column("task")
     table.add_column("phase")
     table.add_column("attempts", justify="right")
     table.add_column("duration", justify="right")
     table.add_column("cache")
+    table.add_column("detail")
     for n in nodes:
         d = _duration(n)
         indent = "  " * n.node_id.count(".")
@@ -115,6 +134,7 @@ def node_table(nodes: list[NodeRecord], title: str = "") -> Table:
             str(n.attempts) if n.kind == "task" else "",
             f"{d:.2f}s" if d is not None else "",
             cache,
+            _detail(n),
         )
     return table
 
@@ -144,10 +164,19 @@ class LiveProgress:
         self._last = now
         nodes = sorted(state.records.values(), key=lambda n: _node_sort_key(n.node_id))
         done = sum(1 for n in nodes if n.phase in ("succeeded", "skipped"))
+        waiting = [
+            f"waiting for signal {fn.gate.name!r}: airfoil signal {state.execution.id} "
+            f"{fn.gate.name} VALUE"
+            for nid, fn in state.graph.items()
+            if fn.gate is not None
+            and fn.gate.kind != "sleep"
+            and state.records[nid].phase == "running"
+        ]
         self.live.update(
             node_table(
                 nodes,
                 escape(f"{self.title}  [{state.execution.phase}]  {done}/{len(nodes)} done"),
+                caption=escape("\n".join(waiting)),
             )
         )
 

@@ -19,6 +19,7 @@ _run.register(app)
 app.add_typer(_executions.app, name="executions", help="List, inspect and resume executions.")
 app.add_typer(_cache.app, name="cache", help="Inspect and clear the task cache.")
 _executions.register_logs(app)
+_executions.register_signal(app)
 
 try:  # the scheduler simulator (issue 5) registers its own command
     from airfoil.cli import _sim  # type: ignore[attr-defined, unused-ignore]

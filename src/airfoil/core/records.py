@@ -29,6 +29,7 @@ __all__ = [
     "ErrorInfo",
     "EventRecord",
     "ExecutionRecord",
+    "GateSpec",
     "Interface",
     "MapSpec",
     "NodeRecord",
@@ -236,9 +237,21 @@ class MapSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     min_success_ratio: float = 1.0
 
 
+class GateSpec(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A node that waits: ``sleep`` for ``duration_s``; ``input`` for a signal ``name`` of
+    type ``type``; ``approve`` for a yes/no signal ``name`` on its ``value`` input. A waiting
+    gate fails after ``timeout_s`` counted from when it started (also across restarts)."""
+
+    kind: str
+    name: str = ""
+    duration_s: float = 0.0
+    timeout_s: float | None = None
+    type: TypeSpec | None = None
+
+
 class NodeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One node of a workflow graph: a task call, a subworkflow call, a conditional, or a
-    map of a task over lists."""
+    """One node of a workflow graph: a task call, a subworkflow call, a conditional, a
+    map of a task over lists, or a gate."""
 
     id: str
     kind: str  # "task" | "workflow" | "branch"
@@ -250,6 +263,7 @@ class NodeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     location: str = ""
     cases: tuple[BranchCase, ...] = ()
     map: MapSpec | None = None
+    gate: GateSpec | None = None
 
 
 class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflow"):

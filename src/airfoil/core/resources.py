@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import msgspec
 
@@ -85,7 +86,7 @@ def parse_memory(value: str | int | None) -> int:
     return int(float(match.group(1)) * _MEM_UNITS[unit])
 
 
-def parse_duration(value: str | float | int | None) -> float | None:
+def parse_duration(value: str | float | int | timedelta | None) -> float | None:
     """Parse a duration into seconds: ``30``, ``"10m"``, ``"1h30m"``, ``"500ms"``.
 
     Raises:

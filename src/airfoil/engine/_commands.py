@@ -17,6 +17,7 @@ __all__ = [
     "ReleaseCache",
     "ScheduleRetry",
     "StartAttempt",
+    "WatchSignal",
 ]
 
 # --- commands -----------------------------------------------------------------------------
@@ -72,3 +73,11 @@ class ReleaseCache:
 @dataclass(frozen=True)
 class Finished:
     phase: ExecutionPhase
+
+
+@dataclass(frozen=True)
+class WatchSignal:
+    """A gate waits for the signal ``name``: look for it until it arrives."""
+
+    node_id: str
+    name: str

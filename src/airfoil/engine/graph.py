@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airfoil.core.records import Binding, Condition, MapSpec, NodeSpec, TaskSpec, WorkflowSpec
+from airfoil.core.records import (
+    Binding,
+    Condition,
+    GateSpec,
+    MapSpec,
+    NodeSpec,
+    TaskSpec,
+    WorkflowSpec,
+)
 
 __all__ = ["FlatCase", "FlatNode", "flatten"]
 
@@ -43,6 +51,7 @@ class FlatNode:
     cases: list[FlatCase] = field(default_factory=list)  # conditional nodes only
     gates: tuple[tuple[str, int], ...] = ()  # (conditional, case) this node runs under
     map: MapSpec | None = None  # map nodes only
+    gate: GateSpec | None = None  # gate nodes only
 
     @property
     def name(self) -> str:
@@ -129,6 +138,7 @@ def _add(
             label=ns.label,
             gates=nodes[parent].gates if parent else (),
             map=ns.map,
+            gate=ns.gate,
         )
         nodes[nid] = node
         if parent:

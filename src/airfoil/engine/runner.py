@@ -30,7 +30,7 @@ from airfoil.core.phases import ExecutionPhase, NodePhase
 from airfoil.core.records import ErrorInfo, ExecutionRecord, Value, WorkflowSpec
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine import state as sm
-from airfoil.engine._commands import ExpandMap
+from airfoil.engine._commands import ExpandMap, WatchSignal
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
@@ -45,6 +45,7 @@ class EngineSettings:
 
     lease_ttl_s: float = 30.0
     cache_wait_poll_s: float = 0.1
+    signal_poll_s: float = 0.25
     cache_reservation_ttl_s: float = 3600.0
     retry_backoff_s: float = 0.05
     max_parallel: int | None = None
@@ -225,6 +226,87 @@ class Engine:
             "finish, or for its lease to expire if that process died"
         )
 
+    def relaunch(self, execution_id: str, *, new_id: str | None = None) -> ExecutionRecord:
+        """A new execution of the same workflow version with the same inputs."""
+        old = self.meta.get_execution(execution_id)
+        return self.launch(
+            old.spec,
+            old.inputs,
+            execution_id=new_id,
+            code_root=old.code_root,
+            labels={**old.labels, "relaunch_of": old.id},
+        )
+
+    def recover(self, execution_id: str, *, new_id: str | None = None) -> ExecutionRecord:
+        """A new execution of a failed one that reuses the outputs of every node that had
+        succeeded (and of every finished map item) and runs only from the failure on.
+
+        Raises:
+            ConfigError: the execution has not ended in failure (or abort).
+        """
+        from airfoil.core.errors import ConfigError
+        from airfoil.engine._mapping import split_item_id
+
+        old = self.meta.get_execution(execution_id)
+        if old.phase not in (ExecutionPhase.FAILED.value, ExecutionPhase.ABORTED.value):
+            raise ConfigError(
+                f"execution {execution_id} is {old.phase}: only failed or aborted executions "
+                "can be recovered (use relaunch to run it again)"
+            )
+        record = self.launch(
+            old.spec,
+            old.inputs,
+            execution_id=new_id,
+            code_root=old.code_root,
+            labels={**old.labels, "recovered_from": old.id},
+        )
+        now = self.clock.now()
+        state = sm.RunState(record, last_seq=1)
+        reused = [n for n in self.meta.get_nodes(old.id) if n.phase == NodePhase.SUCCEEDED.value]
+        maps = {n.node_id for n in self.meta.get_nodes(old.id) if n.kind == "map"}
+        for prev in reused:
+            rec = state.records.get(prev.node_id)
+            if rec is None:
+                continue
+            rec.phase = NodePhase.SUCCEEDED.value
+            rec.outputs, rec.inputs = prev.outputs, prev.inputs
+            rec.cache_status, rec.cache_reason = prev.cache_status, prev.cache_reason
+            rec.branch_taken, rec.map_counts = prev.branch_taken, prev.map_counts
+            rec.started_at, rec.ended_at, rec.attempts = prev.started_at, prev.ended_at, 0
+            state._dirty_nodes[prev.node_id] = rec
+            state._event(
+                "node",
+                NodePhase.SUCCEEDED.value,
+                f"recovered from {old.id}",
+                now,
+                node=prev.node_id,
+            )
+        items = [
+            a
+            for a in self.meta.get_attempts(old.id)
+            if a.phase == "succeeded"
+            and (parsed := split_item_id(a.node_id)) is not None
+            and parsed[0] in maps
+        ]
+        batch = state.take_batch()
+        batch.execution = None
+        batch.attempts = [
+            type(a)(
+                execution_id=record.id,
+                node_id=a.node_id,
+                attempt=a.attempt,
+                phase=a.phase,
+                started_at=a.started_at,
+                ended_at=a.ended_at,
+                outputs=a.outputs,
+                worker=a.worker,
+                log_uri=a.log_uri,
+            )
+            for a in items
+        ]
+        self.meta.write(batch)
+        return record
+
     def abort(self, execution_id: str, reason: str = "aborted by user") -> ExecutionRecord:
         """Abort an execution that no engine is driving."""
         self._take_lease(execution_id)
@@ -276,6 +358,7 @@ class _Loop:
         self.state = state
         self.timers = _Timers()
         self.cache_waits: dict[str, sm.LookupCache] = {}
+        self.signal_waits: dict[str, str] = {}
         self.reserved: set[str] = set()
         self.admission = Admission(engine.executor, engine.settings.max_parallel)
         self.last_lease = engine.clock.now()
@@ -356,6 +439,9 @@ class _Loop:
         if self.cache_waits:
             poll = e.settings.cache_wait_poll_s
             timeout = poll if timeout is None else min(timeout, poll)
+        if self.signal_waits:
+            poll = e.settings.signal_poll_s
+            timeout = poll if timeout is None else min(timeout, poll)
         events: list[sm.Event] = []
         if self.admission.running:
             results = e.executor.poll(timeout)
@@ -368,12 +454,13 @@ class _Loop:
         elif timeout is not None:
             e.clock.sleep(timeout)
             now = e.clock.now()
-        elif not self.cache_waits:
+        elif not self.cache_waits and not self.signal_waits:
             raise RuntimeError(
                 f"execution {self.state.execution.id} is stuck: nothing running, queued or due"
             )
         for nid in self.timers.due(now):
             events.append(sm.RetryDue(nid, now))
+        self._check_signals(events)
         if self.cache_waits:
             waits = list(self.cache_waits.values())
             self.cache_waits.clear()
@@ -404,6 +491,9 @@ class _Loop:
             self._lookup(cmd, events)
         elif isinstance(cmd, ExpandMap):
             events.append(self._expand_map(cmd))
+        elif isinstance(cmd, WatchSignal):
+            self.signal_waits[cmd.node_id] = cmd.name
+            self._check_signals(events)
         elif isinstance(cmd, sm.ScheduleRetry):
             self.timers.push(cmd.at, cmd.node_id)
         elif isinstance(cmd, sm.CancelAttempt):
@@ -418,6 +508,18 @@ class _Loop:
             for key in list(self.reserved):
                 e.meta.release_cache(key, self._cache_owner())
             self.reserved.clear()
+
+    def _check_signals(self, events: list[sm.Event]) -> None:
+        from airfoil.engine.signals import read_signal
+
+        for nid, name in list(self.signal_waits.items()):
+            if self.state.records[nid].phase != "running":
+                del self.signal_waits[nid]
+                continue
+            value = read_signal(self.e.blobs, self.state.execution.id, name)
+            if value is not None:
+                del self.signal_waits[nid]
+                events.append(sm.SignalReceived(nid, value, self.e.clock.now()))
 
     def _expand_map(self, cmd: ExpandMap) -> sm.MapExpanded:
         """Split a map's list inputs into per-item inputs."""

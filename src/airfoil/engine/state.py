@@ -39,6 +39,7 @@ from airfoil.engine._commands import (
     ReleaseCache,
     ScheduleRetry,
     StartAttempt,
+    WatchSignal,
 )
 from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
 from airfoil.engine.cache import cache_key, key_parts
@@ -60,8 +61,10 @@ __all__ = [
     "RetryDue",
     "RunState",
     "ScheduleRetry",
+    "SignalReceived",
     "Start",
     "StartAttempt",
+    "WatchSignal",
 ]
 
 _OPS = {
@@ -134,6 +137,15 @@ class MapExpanded:
 
 
 @dataclass(frozen=True)
+class SignalReceived:
+    """A signal a gate waits for has arrived (already type-checked by the sender)."""
+
+    node_id: str
+    value: Value
+    now: float
+
+
+@dataclass(frozen=True)
 class Abort:
     """Stop the execution (user request, or a node failed under fail_immediately)."""
 
@@ -150,8 +162,11 @@ Command = (
     | ReleaseCache
     | Finished
     | ExpandMap
+    | WatchSignal
 )
-Event = Start | CacheLooked | Admit | AttemptFinished | RetryDue | Abort | MapExpanded
+Event = (
+    Start | CacheLooked | Admit | AttemptFinished | RetryDue | Abort | MapExpanded | SignalReceived
+)
 
 
 @dataclass
@@ -336,7 +351,11 @@ class RunState(MapMixin):
         if isinstance(event, AttemptFinished):
             return self._attempt_finished(event)
         if isinstance(event, RetryDue):
+            if self.graph[event.node_id].kind == "gate":
+                return self._gate_timer(event.node_id, event.now)
             return self._retry_due(event.node_id, event.now)
+        if isinstance(event, SignalReceived):
+            return self._gate_signal(event.node_id, event.value, event.now)
         if isinstance(event, Abort):
             return self._abort(event.reason, event.now, ExecutionPhase.ABORTED)
         if isinstance(event, MapExpanded):
@@ -394,6 +413,8 @@ class RunState(MapMixin):
                 cmds.append(ScheduleRetry(nid, rec.retry_at or now))
             elif phase == N.RUNNING and fn.kind == "branch":
                 cmds += self._maybe_finish_branch(nid, now)
+            elif phase == N.RUNNING and fn.kind == "gate":
+                cmds += self._gate_waits(nid)
         cmds += self._maybe_finish(now)
         return cmds
 
@@ -414,6 +435,8 @@ class RunState(MapMixin):
             return self._finish_subworkflow(nid, now)
         if fn.kind == "branch":
             return self._decide(nid, now)
+        if fn.kind == "gate":
+            return self._start_gate(nid, now)
         if fn.kind == "map":
             rec = self.records[nid]
             rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
@@ -565,6 +588,74 @@ class RunState(MapMixin):
         if fn.parent and self.graph[fn.parent].kind == "branch":
             cmds += self._maybe_finish_branch(fn.parent, now)
         return cmds + self._maybe_finish(now)
+
+    # --- gates ------------------------------------------------------------------------------
+
+    def _gate_waits(self, nid: str) -> list[Command]:
+        """The timer and signal watch of a running gate (again after a restart: the
+        deadline counts from when the gate started)."""
+        gate = self.graph[nid].gate
+        assert gate is not None
+        started = self.records[nid].started_at or 0.0
+        cmds: list[Command] = []
+        if gate.kind == "sleep":
+            cmds.append(ScheduleRetry(nid, started + gate.duration_s))
+        else:
+            if gate.timeout_s is not None:
+                cmds.append(ScheduleRetry(nid, started + gate.timeout_s))
+            cmds.append(WatchSignal(nid, gate.name))
+        return cmds
+
+    def _start_gate(self, nid: str, now: float) -> list[Command]:
+        fn = self.graph[nid]
+        gate = fn.gate
+        assert gate is not None
+        rec = self.records[nid]
+        rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
+        cause = (
+            f"sleeping {gate.duration_s:g}s"
+            if gate.kind == "sleep"
+            else f"waiting for signal {gate.name!r}"
+        )
+        self._move(nid, N.RUNNING, cause, now)
+        return self._gate_waits(nid)
+
+    def _gate_timer(self, nid: str, now: float) -> list[Command]:
+        rec = self.records[nid]
+        gate = self.graph[nid].gate
+        if rec.phase != N.RUNNING.value or gate is None or self.phase.terminal:
+            return []
+        if gate.kind == "sleep":
+            rec.outputs = {}
+            self._move(nid, N.SUCCEEDED, "slept", now)
+            return self._succeeded(nid, now)
+        rec.error = ErrorInfo(
+            kind="user",
+            type="GateTimeoutError",
+            message=f"no signal {gate.name!r} within {gate.timeout_s:g}s",
+        )
+        self._move(nid, N.FAILED, f"signal {gate.name!r} timed out", now)
+        return self._node_failed(nid, now)
+
+    def _gate_signal(self, nid: str, value: Value, now: float) -> list[Command]:
+        rec = self.records[nid]
+        gate = self.graph[nid].gate
+        if rec.phase != N.RUNNING.value or gate is None or self.phase.terminal:
+            return []
+        if gate.kind == "approve":
+            approved = value.inline is not None and msgspec.json.decode(value.inline) is True
+            if not approved:
+                rec.error = ErrorInfo(
+                    kind="user", type="GateRejectedError", message=f"{gate.name!r} was rejected"
+                )
+                self._move(nid, N.FAILED, f"{gate.name!r} rejected", now)
+                return self._node_failed(nid, now)
+            rec.outputs = {"o0": (rec.inputs or {})["value"]}
+            self._move(nid, N.SUCCEEDED, f"{gate.name!r} approved", now)
+        else:
+            rec.outputs = {"o0": value}
+            self._move(nid, N.SUCCEEDED, f"signal {gate.name!r} received", now)
+        return self._succeeded(nid, now)
 
     # --- conditionals ----------------------------------------------------------------------
 

@@ -120,7 +120,19 @@ def _specs(nodes: list[PendingNode]) -> tuple[NodeSpec, ...]:
                 )
             )
             continue
-        if n.kind == "map":
+        if n.kind == "gate":
+            out.append(
+                NodeSpec(
+                    id=n.id,
+                    kind="gate",
+                    inputs=n.inputs,
+                    gate=n.callee,
+                    upstream=tuple(upstream),
+                    label=n.label,
+                    location=n.location,
+                )
+            )
+        elif n.kind == "map":
             out.append(
                 NodeSpec(
                     id=n.id,
