@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "TaskDef": "airfoil.sdk._task",
     "workflow": "airfoil.sdk._workflow",
     "conditional": "airfoil.sdk._conditional",
+    "dynamic": "airfoil.sdk._dynamic",
     "map_task": "airfoil.sdk._map",
     "sleep": "airfoil.sdk._gates",
     "wait_for_input": "airfoil.sdk._gates",
@@ -57,6 +58,7 @@ __all__ = [
     "approve",
     "conditional",
     "current_context",
+    "dynamic",
     "map_task",
     "sleep",
     "task",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     )
     from airfoil.sdk._conditional import conditional
     from airfoil.sdk._context import ExecutionContext, current_context
+    from airfoil.sdk._dynamic import dynamic
     from airfoil.sdk._gates import approve, sleep, wait_for_input
     from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources

@@ -27,6 +27,7 @@ PUBLIC = [
     "approve",
     "conditional",
     "current_context",
+    "dynamic",
     "map_task",
     "sleep",
     "task",

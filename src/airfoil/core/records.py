@@ -345,6 +345,7 @@ class NodeRecord(msgspec.Struct, omit_defaults=True):
     retry_at: float | None = None
     branch_taken: int = -1
     map_counts: dict[str, int] = {}
+    dynamic_spec: WorkflowSpec | None = None  # the graph a dynamic node built
 
 
 class AttemptRecord(msgspec.Struct, omit_defaults=True):

@@ -108,6 +108,21 @@ def _gate(nodes: dict[str, FlatNode], nid: str, gate: tuple[str, int]) -> None:
         _gate(nodes, child, gate)
 
 
+def add_subgraph(nodes: dict[str, FlatNode], parent: str, spec: WorkflowSpec) -> list[str]:
+    """Add the graph a dynamic node built as its children (ids ``<parent>.<id>``); the
+    dynamic node then waits for them and takes the graph's outputs. Returns the new ids."""
+    before = set(nodes)
+    prefix = parent + "."
+    _add(spec.nodes, prefix, {}, parent, nodes)
+    node = nodes[parent]
+    node.outputs = {k: _rewrite(b, prefix, {}) for k, b in spec.outputs.items()}
+    direct = [prefix + ns.id for ns in spec.nodes]
+    node.upstream |= set(direct)
+    for b in node.outputs.values():
+        node.upstream |= _deps(b)
+    return [nid for nid in nodes if nid not in before]
+
+
 def flatten(spec: WorkflowSpec) -> dict[str, FlatNode]:
     """The nodes of an execution of ``spec``, in definition order (parents before children)."""
     nodes: dict[str, FlatNode] = {}

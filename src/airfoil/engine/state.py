@@ -29,6 +29,7 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
     Value,
+    WorkflowSpec,
 )
 from airfoil.engine._commands import (
     CancelAttempt,
@@ -43,7 +44,7 @@ from airfoil.engine._commands import (
 )
 from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
 from airfoil.engine.cache import cache_key, key_parts
-from airfoil.engine.graph import FlatNode, flatten
+from airfoil.engine.graph import FlatNode, add_subgraph, flatten
 from airfoil.engine.transitions import TRANSITIONS, InvalidTransition
 
 __all__ = [
@@ -216,6 +217,9 @@ class RunState(MapMixin):
         self._dirty_nodes: dict[str, NodeRecord] = {}
         self._dirty_attempts: dict[tuple[str, int], AttemptRecord] = {}
         self._exec_dirty = False
+        for rec in self.records.values():  # graphs built by dynamic nodes (on resume)
+            if rec.dynamic_spec is not None and rec.node_id in self.graph:
+                add_subgraph(self.graph, rec.node_id, rec.dynamic_spec)
         self.dependents: dict[str, list[str]] = {nid: [] for nid in self.graph}
         for nid, fn in self.graph.items():
             for up in fn.upstream:
@@ -392,7 +396,7 @@ class RunState(MapMixin):
                 cmds.append(ExpandMap(nid, dict(rec.inputs or {}), _mapped(fn)))
             elif phase == N.QUEUED:
                 cmds += self._lookup_or_enqueue(nid, fn, now)
-            elif phase == N.RUNNING and fn.kind == "task":
+            elif phase == N.RUNNING and fn.kind == "task" and rec.dynamic_spec is None:
                 # The driver that ran this attempt is gone: the attempt is lost.
                 att = self.attempts.get((nid, rec.attempts))
                 if att is not None and att.phase == AttemptPhase.RUNNING.value:
@@ -427,11 +431,14 @@ class RunState(MapMixin):
             if brec.phase != N.RUNNING.value or brec.branch_taken != case:
                 return False
         phase = self.records[nid].phase
-        return phase == N.PENDING.value or (phase == N.RUNNING.value and fn.kind == "workflow")
+        return phase == N.PENDING.value or (
+            phase == N.RUNNING.value
+            and (fn.kind == "workflow" or self.records[nid].dynamic_spec is not None)
+        )
 
     def _ready(self, nid: str, now: float) -> list[Command]:
         fn = self.graph[nid]
-        if fn.kind == "workflow":
+        if fn.kind == "workflow" or self.records[nid].dynamic_spec is not None:
             return self._finish_subworkflow(nid, now)
         if fn.kind == "branch":
             return self._decide(nid, now)
@@ -513,6 +520,10 @@ class RunState(MapMixin):
         self._dirty_attempts[(nid, ev.attempt)] = att
         task = self.graph[nid].task
         assert task is not None
+        if ev.error is None and task.task_type == "dynamic":
+            att.phase = AttemptPhase.SUCCEEDED.value
+            self._event("attempt", att.phase, "graph built", ev.now, node=nid, attempt=ev.attempt)
+            return self._expand_dynamic(nid, (ev.outputs or {}).get("__dynamic__"), ev.now)
         if ev.error is None:
             att.phase = AttemptPhase.SUCCEEDED.value
             self._event(
@@ -749,6 +760,60 @@ class RunState(MapMixin):
         rec.outputs = {k: self.resolve(b) for k, b in case.outputs.items()}
         self._move(nid, N.SUCCEEDED, f"case {rec.branch_taken} finished", now)
         return self._succeeded(nid, now)
+
+    def _expand_dynamic(self, nid: str, built: Value | None, now: float) -> list[Command]:
+        """Run the graph a dynamic node's body built, as the node's children."""
+        rec = self.records[nid]
+        try:
+            assert built is not None and built.inline is not None
+            spec = msgspec.json.decode(built.inline, type=WorkflowSpec)
+        except (AssertionError, msgspec.DecodeError) as exc:
+            rec.error = ErrorInfo(kind="system", type="DynamicGraphError", message=str(exc))
+            self._move(nid, N.FAILED, "the dynamic graph could not be read", now)
+            return self._node_failed(nid, now)
+        rec.dynamic_spec = spec
+        self._dirty_nodes[nid] = rec
+        new = add_subgraph(self.graph, nid, spec)
+        for cid in new:
+            self.dependents[cid] = []
+            self.records[cid] = NodeRecord(
+                execution_id=self.execution.id,
+                node_id=cid,
+                phase=N.PENDING.value,
+                kind=self.graph[cid].kind,
+                task=self.graph[cid].name,
+                parent=self.graph[cid].parent,
+                cache_status=(
+                    CacheStatus.MISS.value
+                    if self.graph[cid].task is not None and self.graph[cid].task.cache.enabled  # type: ignore[union-attr]
+                    else CacheStatus.DISABLED.value
+                ),
+            )
+            self._dirty_nodes[cid] = self.records[cid]
+            self._open += 1
+        for cid in new:
+            for up in self.graph[cid].upstream:
+                self.dependents[up].append(cid)
+        for cid in self.graph[nid].upstream:
+            if cid in new or cid.startswith(nid + "."):
+                self.dependents[cid].append(nid)
+        for cid in [*new, nid]:
+            self._waiting[cid] = sum(
+                1 for u in self.graph[cid].upstream if self.records[u].phase != N.SUCCEEDED.value
+            )
+        self._event(
+            "node",
+            N.RUNNING.value,
+            f"dynamic graph of {len(new)} nodes",
+            now,
+            node=nid,
+            frm=N.RUNNING.value,
+        )
+        cmds: list[Command] = []
+        for cid in [*new, nid]:
+            if self._waiting[cid] == 0 and self._startable(cid):
+                cmds += self._ready(cid, now)
+        return cmds
 
     def _finish_subworkflow(self, nid: str, now: float) -> list[Command]:
         fn = self.graph[nid]

@@ -25,7 +25,8 @@ from airfoil.core.errors import (
     TaskTimeoutError,
     TypeTransformError,
 )
-from airfoil.core.records import ErrorInfo, Value
+from airfoil.core.ids import sha256_hex
+from airfoil.core.records import ErrorInfo, Value, encode_json
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.runtime.loader import load_task
 from airfoil.store.base import BlobStore
@@ -121,14 +122,26 @@ def run_attempt(
             old_env[k] = os.environ.get(k)
             os.environ[k] = v
         token = set_context(ctx_obj)
+        dynamic = request.task.task_type == "dynamic"
         try:
             with _Timeout(request.task.timeout_s), contextlib.redirect_stdout(log):
-                result = taskdef.fn(**kwargs)
+                result = taskdef.build(kwargs, blobs) if dynamic else taskdef.fn(**kwargs)
                 if asyncio.iscoroutine(result):
                     result = asyncio.run(result)
         finally:
             reset_context(token)
-        outputs = _encode_outputs(result, taskdef, engine, vctx)
+        if dynamic:
+            payload = encode_json(result)
+            outputs = {
+                "__dynamic__": Value(
+                    hash=sha256_hex(payload),
+                    format="af-dynamic",
+                    inline=payload,
+                    size=len(payload),
+                )
+            }
+        else:
+            outputs = _encode_outputs(result, taskdef, engine, vctx)
     except TaskTimeoutError as exc:
         error = _error("system", exc)
     except MemoryError as exc:

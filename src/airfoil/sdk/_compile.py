@@ -64,6 +64,7 @@ class CompileContext:
     filename: str
     location: str = ""
     stack: list[_Scope] = field(default_factory=lambda: [_Scope("", [])])
+    blobs: Any = None  # set when building a dynamic workflow at run time
 
     @property
     def nodes(self) -> list[PendingNode]:
@@ -326,6 +327,10 @@ def literal_value(engine: Any, value: Any, py_type: Any) -> Any:
     from airfoil.types import ValueContext
 
     engine.check_value(value, py_type)
+    active_ctx = _ctx.get()
+    if active_ctx is not None and active_ctx.blobs is not None:
+        # A dynamic workflow built at run time: constants are real values, maybe large.
+        return engine.to_value(value, py_type, ValueContext(blobs=active_ctx.blobs))
     ctx = ValueContext(blobs=None, offload_threshold=1 << 62)  # type: ignore[arg-type]
     try:
         return engine.to_value(value, py_type, ctx)

@@ -226,6 +226,7 @@ def make_node(execution_id: str = "e1", node_id: str = "n0", phase: str = "runni
         retry_at=4.5,
         branch_taken=1,
         map_counts={"succeeded": 3, "failed": 1},
+        dynamic_spec=make_workflow_spec("mod.dynamic"),
     )
 
 
