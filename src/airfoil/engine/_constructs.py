@@ -1,0 +1,281 @@
+"""Conditionals, gates and dynamic graphs in the run state machine (a mixin of
+:class:`~airfoil.engine.state.RunState`; pure, like the rest of it)."""
+
+from __future__ import annotations
+
+import operator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from airfoil.core.phases import CacheStatus
+from airfoil.core.phases import NodePhase as N
+from airfoil.core.records import (
+    Binding,
+    Condition,
+    ErrorInfo,
+    ExecutionRecord,
+    NodeRecord,
+    Value,
+    WorkflowSpec,
+)
+from airfoil.engine._commands import ScheduleRetry, WatchSignal
+from airfoil.engine.graph import FlatNode, add_subgraph
+
+__all__ = ["ConstructsMixin"]
+
+Command = Any
+
+_OPS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+class ConstructsMixin:
+    """Conditionals (decide a case, skip the others), gates (timers and signals) and
+    dynamic nodes (add the graph a body built as children)."""
+
+    records: dict[str, NodeRecord]
+    graph: dict[str, FlatNode]
+    execution: ExecutionRecord
+    dependents: dict[str, list[str]]
+    _waiting: dict[str, int]
+    _open: int
+    _dirty_nodes: dict[str, NodeRecord]
+
+    if TYPE_CHECKING:
+
+        @property
+        def phase(self) -> Any: ...
+        def resolve(self, b: Binding) -> Value: ...
+        def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord: ...
+        def _event(
+            self,
+            kind: str,
+            to: str,
+            cause: str,
+            now: float,
+            node: str = "",
+            frm: str = "",
+            attempt: int = 0,
+        ) -> None: ...
+        def _succeeded(self, nid: str, now: float) -> list[Any]: ...
+        def _node_failed(self, nid: str, now: float) -> list[Any]: ...
+        def _startable(self, nid: str) -> bool: ...
+        def _ready(self, nid: str, now: float) -> list[Any]: ...
+
+    def _gate_waits(self, nid: str) -> list[Command]:
+        """The timer and signal watch of a running gate (again after a restart: the
+        deadline counts from when the gate started)."""
+        gate = self.graph[nid].gate
+        assert gate is not None
+        started = self.records[nid].started_at or 0.0
+        cmds: list[Command] = []
+        if gate.kind == "sleep":
+            cmds.append(ScheduleRetry(nid, started + gate.duration_s))
+        else:
+            if gate.timeout_s is not None:
+                cmds.append(ScheduleRetry(nid, started + gate.timeout_s))
+            cmds.append(WatchSignal(nid, gate.name))
+        return cmds
+
+    def _start_gate(self, nid: str, now: float) -> list[Command]:
+        fn = self.graph[nid]
+        gate = fn.gate
+        assert gate is not None
+        rec = self.records[nid]
+        rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
+        cause = (
+            f"sleeping {gate.duration_s:g}s"
+            if gate.kind == "sleep"
+            else f"waiting for signal {gate.name!r}"
+        )
+        self._move(nid, N.RUNNING, cause, now)
+        return self._gate_waits(nid)
+
+    def _gate_timer(self, nid: str, now: float) -> list[Command]:
+        rec = self.records[nid]
+        gate = self.graph[nid].gate
+        if rec.phase != N.RUNNING.value or gate is None or self.phase.terminal:
+            return []
+        if gate.kind == "sleep":
+            rec.outputs = {}
+            self._move(nid, N.SUCCEEDED, "slept", now)
+            return self._succeeded(nid, now)
+        rec.error = ErrorInfo(
+            kind="user",
+            type="GateTimeoutError",
+            message=f"no signal {gate.name!r} within {gate.timeout_s:g}s",
+        )
+        self._move(nid, N.FAILED, f"signal {gate.name!r} timed out", now)
+        return self._node_failed(nid, now)
+
+    def _gate_signal(self, nid: str, value: Value, now: float) -> list[Command]:
+        rec = self.records[nid]
+        gate = self.graph[nid].gate
+        if rec.phase != N.RUNNING.value or gate is None or self.phase.terminal:
+            return []
+        if gate.kind == "approve":
+            approved = value.inline is not None and msgspec.json.decode(value.inline) is True
+            if not approved:
+                rec.error = ErrorInfo(
+                    kind="user", type="GateRejectedError", message=f"{gate.name!r} was rejected"
+                )
+                self._move(nid, N.FAILED, f"{gate.name!r} rejected", now)
+                return self._node_failed(nid, now)
+            rec.outputs = {"o0": (rec.inputs or {})["value"]}
+            self._move(nid, N.SUCCEEDED, f"{gate.name!r} approved", now)
+        else:
+            rec.outputs = {"o0": value}
+            self._move(nid, N.SUCCEEDED, f"signal {gate.name!r} received", now)
+        return self._succeeded(nid, now)
+
+    def _operand(self, b: Binding) -> Any:
+        value = self.resolve(b)
+        if value.format != "json" or value.inline is None:
+            raise ValueError(f"a condition cannot read a value stored as {value.format}")
+        data = msgspec.json.decode(value.inline)
+        if isinstance(data, dict) and "$union" in data:
+            data = data.get("value")
+        return data
+
+    def _evaluate(self, c: Condition) -> bool:
+        if c.kind == "and":
+            assert c.left is not None and c.right is not None
+            return self._evaluate(c.left) and self._evaluate(c.right)
+        if c.kind == "or":
+            assert c.left is not None and c.right is not None
+            return self._evaluate(c.left) or self._evaluate(c.right)
+        assert c.lhs is not None
+        left = self._operand(c.lhs)
+        if c.kind == "is_true":
+            return left is True
+        if c.kind == "is_false":
+            return left is False
+        if c.kind == "is_none":
+            return left is None
+        assert c.rhs is not None
+        right = self._operand(c.rhs)
+        try:
+            return bool(_OPS[c.op](left, right))
+        except TypeError:
+            raise ValueError(f"cannot evaluate {c}: {left!r} {c.op} {right!r}") from None
+
+    def _decide(self, nid: str, now: float) -> list[Command]:
+        """Pick the first case of a conditional whose condition holds; skip the others."""
+        fn = self.graph[nid]
+        rec = self.records[nid]
+        try:
+            chosen = next(
+                i
+                for i, case in enumerate(fn.cases)
+                if case.condition is None or self._evaluate(case.condition)
+            )
+        except StopIteration:
+            rec.error = ErrorInfo(
+                kind="user",
+                type="ConditionalError",
+                message=f"no case of conditional {fn.label!r} holds, and it has no else_()",
+            )
+            self._move(nid, N.FAILED, "no case holds", now)
+            return self._node_failed(nid, now)
+        except ValueError as exc:
+            rec.error = ErrorInfo(kind="user", type="ConditionalError", message=str(exc))
+            self._move(nid, N.FAILED, "condition could not be evaluated", now)
+            return self._node_failed(nid, now)
+        case = fn.cases[chosen]
+        rec.branch_taken = chosen
+        self._move(nid, N.RUNNING, f"took case {chosen}: {case.label}", now)
+        for i, other in enumerate(fn.cases):
+            if i != chosen:
+                for child in other.children:
+                    self._skip_tree(child, f"conditional {fn.label!r} took case {chosen}", now)
+        if case.fail_message:
+            rec.error = ErrorInfo(kind="user", type="ConditionalFail", message=case.fail_message)
+            self._move(nid, N.FAILED, f"case {chosen} fails: {case.fail_message}", now)
+            return self._node_failed(nid, now)
+        cmds: list[Command] = []
+        for other_id, gated in self.graph.items():
+            if (
+                (nid, chosen) in gated.gates
+                and self._waiting[other_id] == 0
+                and (self._startable(other_id))
+            ):
+                cmds += self._ready(other_id, now)
+        return cmds + self._maybe_finish_branch(nid, now)
+
+    def _skip_tree(self, nid: str, cause: str, now: float) -> None:
+        if self.records[nid].phase == N.PENDING.value:
+            self._move(nid, N.SKIPPED, cause, now)
+        for child in self.graph[nid].children:
+            self._skip_tree(child, cause, now)
+
+    def _maybe_finish_branch(self, nid: str, now: float) -> list[Command]:
+        rec = self.records[nid]
+        if rec.phase != N.RUNNING.value or rec.branch_taken < 0:
+            return []
+        case = self.graph[nid].cases[rec.branch_taken]
+        if any(self.records[c].phase != N.SUCCEEDED.value for c in case.children):
+            return []
+        rec.outputs = {k: self.resolve(b) for k, b in case.outputs.items()}
+        self._move(nid, N.SUCCEEDED, f"case {rec.branch_taken} finished", now)
+        return self._succeeded(nid, now)
+
+    def _expand_dynamic(self, nid: str, built: Value | None, now: float) -> list[Command]:
+        """Run the graph a dynamic node's body built, as the node's children."""
+        rec = self.records[nid]
+        try:
+            assert built is not None and built.inline is not None
+            spec = msgspec.json.decode(built.inline, type=WorkflowSpec)
+        except (AssertionError, msgspec.DecodeError) as exc:
+            rec.error = ErrorInfo(kind="system", type="DynamicGraphError", message=str(exc))
+            self._move(nid, N.FAILED, "the dynamic graph could not be read", now)
+            return self._node_failed(nid, now)
+        rec.dynamic_spec = spec
+        self._dirty_nodes[nid] = rec
+        new = add_subgraph(self.graph, nid, spec)
+        for cid in new:
+            self.dependents[cid] = []
+            self.records[cid] = NodeRecord(
+                execution_id=self.execution.id,
+                node_id=cid,
+                phase=N.PENDING.value,
+                kind=self.graph[cid].kind,
+                task=self.graph[cid].name,
+                parent=self.graph[cid].parent,
+                cache_status=(
+                    CacheStatus.MISS.value
+                    if self.graph[cid].task is not None and self.graph[cid].task.cache.enabled  # type: ignore[union-attr]
+                    else CacheStatus.DISABLED.value
+                ),
+            )
+            self._dirty_nodes[cid] = self.records[cid]
+            self._open += 1
+        for cid in new:
+            for up in self.graph[cid].upstream:
+                self.dependents[up].append(cid)
+        for cid in self.graph[nid].upstream:
+            if cid in new or cid.startswith(nid + "."):
+                self.dependents[cid].append(nid)
+        for cid in [*new, nid]:
+            self._waiting[cid] = sum(
+                1 for u in self.graph[cid].upstream if self.records[u].phase != N.SUCCEEDED.value
+            )
+        self._event(
+            "node",
+            N.RUNNING.value,
+            f"dynamic graph of {len(new)} nodes",
+            now,
+            node=nid,
+            frm=N.RUNNING.value,
+        )
+        cmds: list[Command] = []
+        for cid in [*new, nid]:
+            if self._waiting[cid] == 0 and self._startable(cid):
+                cmds += self._ready(cid, now)
+        return cmds
