@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "workflow": "airfoil.sdk._workflow",
     "conditional": "airfoil.sdk._conditional",
     "dynamic": "airfoil.sdk._dynamic",
+    "FailureInfo": "airfoil.sdk._failure",
     "map_task": "airfoil.sdk._map",
     "sleep": "airfoil.sdk._gates",
     "wait_for_input": "airfoil.sdk._gates",
@@ -48,6 +49,7 @@ __all__ = [
     "Directory",
     "ExecutionContext",
     "ExecutionFailedError",
+    "FailureInfo",
     "File",
     "Resources",
     "TaskDef",
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
     from airfoil.sdk._conditional import conditional
     from airfoil.sdk._context import ExecutionContext, current_context
     from airfoil.sdk._dynamic import dynamic
+    from airfoil.sdk._failure import FailureInfo
     from airfoil.sdk._gates import approve, sleep, wait_for_input
     from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources

@@ -17,6 +17,7 @@ PUBLIC = [
     "Directory",
     "ExecutionContext",
     "ExecutionFailedError",
+    "FailureInfo",
     "File",
     "Resources",
     "TaskDef",

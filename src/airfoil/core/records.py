@@ -278,6 +278,7 @@ class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflo
     qualname: str = ""
     docs: str = ""
     failure_policy: str = "fail_immediately"
+    on_failure: NodeSpec | None = None  # run with the failure's details when a run fails
 
 
 class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -127,6 +127,8 @@ def flatten(spec: WorkflowSpec) -> dict[str, FlatNode]:
     """The nodes of an execution of ``spec``, in definition order (parents before children)."""
     nodes: dict[str, FlatNode] = {}
     _add(spec.nodes, "", None, "", nodes)
+    if spec.on_failure is not None:
+        _add((spec.on_failure,), "", None, "", nodes)
     return nodes
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from airfoil.core.collections import dict_value, list_value
+from airfoil.core.ids import sha256_hex
 from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
@@ -172,6 +175,12 @@ def _mapped(fn: FlatNode) -> tuple[str, ...]:
     return fn.map.mapped
 
 
+#: The node id of a workflow's on_failure handler, and the input carrying the failure.
+HANDLER = "on_failure"
+FAILURE_INPUT = "__failure__"
+_canonical = msgspec.json.Encoder(order="deterministic")
+
+
 class RunState(ConstructsMixin, MapMixin):
     """The state of one execution, driven by events."""
 
@@ -231,7 +240,14 @@ class RunState(ConstructsMixin, MapMixin):
             self._waiting[nid] = sum(
                 1 for u in fn.upstream if self.records[u].phase != N.SUCCEEDED.value
             )
-        self._open = sum(1 for r in self.records.values() if not N(r.phase).terminal)
+        handler_inputs = self.records[HANDLER].inputs if HANDLER in self.records else None
+        self._failure_value: Value | None = (handler_inputs or {}).get("error")
+        self._failing = HANDLER in self.records and self.records[HANDLER].phase != N.PENDING.value
+        self._open = sum(
+            1
+            for r in self.records.values()
+            if not N(r.phase).terminal and (r.node_id != HANDLER or self._failing)
+        )
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -315,6 +331,9 @@ class RunState(ConstructsMixin, MapMixin):
             assert b.value is not None
             return b.value
         if b.kind == "input":
+            if b.name == FAILURE_INPUT:
+                assert self._failure_value is not None
+                return self._failure_value
             return self.execution.inputs[b.name]
         if b.kind == "output":
             outputs = self.records[b.node].outputs or {}
@@ -408,10 +427,37 @@ class RunState(ConstructsMixin, MapMixin):
         cmds += self._maybe_finish(now)
         return cmds
 
+    def _run_failure_handler(self, now: float) -> list[Command] | None:
+        """Start the workflow's ``on_failure`` handler, once, with the failure's details.
+        None if there is no handler to run (any more)."""
+        if HANDLER not in self.graph or self.records[HANDLER].phase != N.PENDING.value:
+            return None
+        failed = next(
+            (r for r in self.records.values() if r.phase == N.FAILED.value and r.error), None
+        )
+        err = self.execution.error or (failed.error if failed else None)
+        info = {
+            "execution_id": self.execution.id,
+            "node_id": failed.node_id if failed else "",
+            "kind": err.kind if err else "system",
+            "error_type": err.type if err else "",
+            "message": err.message if err else "the execution failed",
+        }
+        payload = _canonical.encode(info)
+        self._failure_value = Value(
+            hash=sha256_hex(payload), format="json", inline=payload, size=len(payload)
+        )
+        self._failing = True
+        self._open += 1
+        self._event("execution", self.execution.phase, "running the on_failure handler", now)
+        return self._ready(HANDLER, now)
+
     def _startable(self, nid: str) -> bool:
         """Pending (or a subworkflow shown as running while its children ran), and not under
         a conditional case that has not been taken."""
         fn = self.graph[nid]
+        if nid == HANDLER and not self._failing:
+            return False
         for branch, case in fn.gates:
             brec = self.records[branch]
             if brec.phase != N.RUNNING.value or brec.branch_taken != case:
@@ -605,7 +651,8 @@ class RunState(ConstructsMixin, MapMixin):
                 self._move(parent, N.FAILED, f"child {nid} failed", now)
             parent = self.graph[parent].parent
         if self.execution.spec.failure_policy == "fail_immediately":
-            self.execution.error = rec.error
+            if nid != HANDLER or self.execution.error is None:
+                self.execution.error = rec.error
             return self._abort(f"node {nid} failed", now, ExecutionPhase.FAILED, failed=nid)
         cmds: list[Command] = []
         stack = list(self.dependents[nid])
@@ -625,9 +672,12 @@ class RunState(ConstructsMixin, MapMixin):
         if self.phase.terminal:
             return []
         cmds: list[Command] = []
+        handler_runs = phase == ExecutionPhase.FAILED and (
+            HANDLER in self.records and self.records[HANDLER].phase == N.PENDING.value
+        )
         for nid, rec in self.records.items():
             p = N(rec.phase)
-            if p.terminal:
+            if p.terminal or (nid == HANDLER and handler_runs):
                 continue
             if p == N.RUNNING and self.graph[nid].kind == "map":
                 for name, item in list(self._item_running.items()):
@@ -645,9 +695,13 @@ class RunState(ConstructsMixin, MapMixin):
                     att.ended_at = now
                     self._dirty_attempts[(nid, rec.attempts)] = att
             self._move(nid, N.ABORTED, reason, now)
-        self._set_execution(phase, reason, now)
         if failed and self.execution.error is None:
             self.execution.error = self.records[failed].error
+        if handler_runs:
+            started = self._run_failure_handler(now)
+            if started is not None:
+                return [*cmds, *started, *self._maybe_finish(now)]
+        self._set_execution(phase, reason, now)
         return [*cmds, Finished(phase)]
 
     def _maybe_finish(self, now: float) -> list[Command]:
@@ -662,5 +716,8 @@ class RunState(ConstructsMixin, MapMixin):
             }
             self._set_execution(ExecutionPhase.SUCCEEDED, "all nodes succeeded", now)
             return [Finished(ExecutionPhase.SUCCEEDED)]
+        started = self._run_failure_handler(now)
+        if started is not None:
+            return started
         self._set_execution(ExecutionPhase.FAILED, "some nodes failed", now)
         return [Finished(ExecutionPhase.FAILED)]

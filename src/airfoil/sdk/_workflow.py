@@ -39,6 +39,7 @@ class WorkflowDef(Generic[P, R]):
         name: str | None = None,
         failure_policy: str = "fail_immediately",
         docs: str | None = None,
+        on_failure: Any = None,
     ) -> None:
         self.__airfoil_fn__: Callable[P, R] = fn
         functools.update_wrapper(self, fn)
@@ -61,6 +62,7 @@ class WorkflowDef(Generic[P, R]):
         )
         self.docs = docs if docs is not None else inspect.cleandoc(fn.__doc__ or "")
         self.failure_policy = failure_policy
+        self.on_failure = on_failure
         self.spec: WorkflowSpec = self._compile(engine, location)
 
     @property
@@ -105,6 +107,49 @@ class WorkflowDef(Generic[P, R]):
             qualname=fn.__qualname__,
             docs=self.docs,
             failure_policy=self.failure_policy,
+            on_failure=self._handler_node(engine, location),
+        )
+
+    def _handler_node(self, engine: Any, location: str) -> NodeSpec | None:
+        """The ``on_failure`` handler as a node: its ``error: FailureInfo`` input gets the
+        failure, its other inputs the workflow inputs of the same names."""
+        from airfoil.sdk._failure import FailureInfo
+        from airfoil.sdk._task import TaskDef
+
+        handler = self.on_failure
+        if handler is None:
+            return None
+        if not isinstance(handler, TaskDef):
+            raise DefinitionError(
+                f"workflow {self.name!r}: on_failure takes a task, not {handler!r}",
+                location=location,
+            )
+        types_ = handler.py_interface.input_types
+        if types_.get("error") is not FailureInfo:
+            raise DefinitionError(
+                f"workflow {self.name!r}: the on_failure task {handler.name!r} needs an input "
+                "`error: af.FailureInfo`",
+                location=location,
+            )
+        inputs = {"error": Binding(kind="input", name="__failure__")}
+        mine = self.py_interface.input_types
+        for p in handler.interface.inputs:
+            if p.name == "error":
+                continue
+            own = self.interface.input(p.name)
+            if own is not None and engine.is_assignable(own.type, p.type):
+                inputs[p.name] = Binding(kind="input", name=p.name)
+            elif not p.has_default:
+                raise DefinitionError(
+                    f"workflow {self.name!r}: the on_failure task's input {p.name!r} must be "
+                    f"an input of the workflow with the same type, or have a default "
+                    f"(workflow inputs: {', '.join(mine) or 'none'})",
+                    location=location,
+                )
+            elif p.default is not None:
+                inputs[p.name] = Binding(kind="literal", value=p.default)
+        return NodeSpec(
+            id="on_failure", kind="task", inputs=inputs, task=handler.spec, label="on_failure"
         )
 
     def _bind_outputs(self, ctx: Any, returned: Any) -> dict[str, Binding]:
@@ -172,7 +217,11 @@ def workflow(fn: Callable[P, R], /) -> WorkflowDef[P, R]: ...
 
 @overload
 def workflow(
-    *, name: str | None = None, failure_policy: str = "fail_immediately", docs: str | None = None
+    *,
+    name: str | None = None,
+    failure_policy: str = "fail_immediately",
+    docs: str | None = None,
+    on_failure: Any = None,
 ) -> Callable[[Callable[P, R]], WorkflowDef[P, R]]: ...
 
 
@@ -183,6 +232,7 @@ def workflow(
     name: str | None = None,
     failure_policy: str = "fail_immediately",
     docs: str | None = None,
+    on_failure: Any = None,
 ) -> WorkflowDef[P, R] | Callable[[Callable[P, R]], WorkflowDef[P, R]]:
     """Turn a function that calls tasks into a typed workflow. Usable bare or with options.
 
@@ -192,10 +242,14 @@ def workflow(
         failure_policy: ``"fail_immediately"`` (default) stops at the first failed node;
             ``"finish_what_can_run"`` runs every node that does not depend on a failure.
         docs: a description; default the function's docstring.
+        on_failure: a task run when an execution fails, with ``error: af.FailureInfo``
+            (and any workflow inputs it names); the execution still ends failed.
     """
 
     def wrap(f: Callable[P, R]) -> WorkflowDef[P, R]:
-        return WorkflowDef(f, name=name, failure_policy=failure_policy, docs=docs)
+        return WorkflowDef(
+            f, name=name, failure_policy=failure_policy, docs=docs, on_failure=on_failure
+        )
 
     if fn is not None:
         return wrap(fn)

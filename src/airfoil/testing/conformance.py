@@ -164,6 +164,7 @@ def make_workflow_spec(name: str = "mod.wf") -> WorkflowSpec:
         qualname="wf",
         docs="A workflow.",
         failure_policy="continue",
+        on_failure=NodeSpec(id="on_failure", kind="task", inputs={}, task=_task_spec()),
     )
 
 
