@@ -41,7 +41,7 @@ def report(
     if baseline is not None:
         bmed = statistics.median(baseline)
         line += f"; plain Python {bmed * scale / per:.4f} {unit}; ratio {med / bmed:.1f}x"
-        line += f"; overhead {(med - bmed) * scale / per:.3f} {unit}/item"
+        line += f"; overhead {(med - bmed) * scale / per:.3f} {unit}{'/item' if per > 1 else ''}"
     if budget:
         line += f"  [budget {budget}]"
     print(line, flush=True)

@@ -129,7 +129,7 @@ def node_table(nodes: list[NodeRecord], title: str = "", caption: str = "") -> T
         cache = n.cache_status if n.cache_status != "disabled" else ""
         table.add_row(
             indent + n.node_id,
-            n.task.rsplit(".", 1)[-1],
+            n.task.rsplit(".", 1)[-1] if n.kind in ("task", "map") else n.task,
             Text(n.phase, style=PHASE_STYLE.get(n.phase, "")),
             str(n.attempts) if n.kind == "task" else "",
             f"{d:.2f}s" if d is not None else "",
