@@ -1,0 +1,480 @@
+"""One planning round: the scratch space a policy fills while it decides.
+
+A :class:`Round` copies the state's free capacity and project usage, then lets a policy try
+items (:meth:`Round.try_start`), hold reservations (:meth:`Round.reserve`) and preempt
+(:meth:`Round.make_room`) against that copy. The state itself is never touched; the finished
+round becomes a :class:`~airfoil.scheduler.Decision`.
+
+Guarantees, whatever the policy does with it: a start is placed whole (every worker of a gang
+on a node with room, or nothing); only running, interruptible work is ever preempted; starts
+respect every project's cap; a start that would end after a reservation's time leaves that
+reservation's nodes enough room (EASY backfill, per node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from airfoil.scheduler import _reasons
+from airfoil.scheduler._capacity import UNLIMITED, Demand, NodePool, slots_in, within_caps
+from airfoil.scheduler._estimator import expected_end
+from airfoil.scheduler._model import Decision, Start
+
+if TYPE_CHECKING:
+    from airfoil.scheduler._state import RunningEntry, SchedulerState, Shape, WaitingEntry
+
+__all__ = ["Reservation", "Round"]
+
+
+class Reservation:
+    """Room held for ``holder`` from time ``at`` on ``nodes``.
+
+    ``extra`` is what each of those nodes has left at ``at`` once the holder is placed: work
+    that would still run at ``at`` may use a reserved node only within it.
+    """
+
+    __slots__ = ("at", "extra", "gang", "holder", "nodes")
+
+    def __init__(
+        self,
+        holder: str,
+        gang: bool,
+        at: float,
+        nodes: tuple[int, ...],
+        extra: dict[int, list[int]],
+    ) -> None:
+        self.holder = holder
+        self.gang = gang
+        self.at = at
+        self.nodes = nodes
+        self.extra = extra
+
+
+class Round:
+    """Scratch state for one :meth:`Policy.decide` call.
+
+    Attributes:
+        state: the state being decided on (read only).
+        now: the decision time.
+        explain: whether to record reasons.
+        pool: free capacity after the round's starts and preemptions so far.
+        usage: per-project usage after the round's starts and preemptions so far.
+        reservations: reservations held in this round.
+        blocked_by_quota: whether the last failed :meth:`try_start` failed on the project cap.
+    """
+
+    def __init__(self, state: SchedulerState, now: float, explain: bool) -> None:
+        self.state = state
+        self.now = now
+        self.explain = explain
+        self.pool: NodePool = state.pool.copy()
+        self.usage: dict[str, list[int]] = {p: u.copy() for p, u in state.usage.items()}
+        self.starts: list[Start] = []
+        self.planned: list[tuple[float, WaitingEntry, list[int]]] = []
+        self.started: set[str] = set()
+        self.preempted: dict[str, RunningEntry] = {}
+        self.reasons: dict[str, str] = {}
+        self.reservations: list[Reservation] = []
+        self.blocked_by_quota = False
+        self.wake_at: float | None = None
+        self.no_room: dict[Shape, str] = {}
+        self._limits = state.limits
+        self._holds: dict[int, list[int]] = {}
+        self._capped: dict[tuple[Shape, tuple[int, ...]], str] = {}
+        self._quota_text: dict[tuple[str, Shape, int, int, int], str] = {}
+        self._failed_at_check = -1
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def try_start(self, entry: WaitingEntry) -> str | None:
+        """Start ``entry`` if its project's cap, the free capacity and the reservations allow.
+
+        Failures are cached per shape, so trying many items of one shape costs one placement.
+
+        Returns:
+            ``None`` if it was started, else why it waits.
+        """
+        if self._limits:
+            limit = self._limits.get(entry.project)
+            if limit is not None:
+                text = self._over_cap(entry, limit)
+                if text is not None:
+                    self.blocked_by_quota = True
+                    return text
+        self.blocked_by_quota = False
+        text = self.no_room.get(entry.shape)
+        if text is not None:
+            return text
+        if self.reservations:
+            end = self.now + entry.estimate
+            active = tuple(i for i, r in enumerate(self.reservations) if r.at < end)
+            if active:
+                key = (entry.shape, active)
+                text = self._capped.get(key)
+                if text is not None:
+                    return text
+                caps = [self.reservations[i].extra for i in active]
+                nodes = self.pool.place(entry.demand, entry.workers, caps)
+                if nodes is None:
+                    text = self._capped[key] = self._capped_text(entry, active)
+                    return text
+                self._commit(entry, nodes)
+                return None
+        nodes = self.pool.place(entry.demand, entry.workers)
+        if nodes is None:
+            text = self.no_room[entry.shape] = self._no_room_text(entry.demand, entry.workers)
+            return text
+        self._commit(entry, nodes)
+        return None
+
+    def wait(self, entry: WaitingEntry, reason: str) -> None:
+        """Record why ``entry`` waits (when explaining)."""
+        if self.explain:
+            self.reasons[entry.item.id] = reason
+
+    def explain_all(self, reason: str) -> None:
+        """Give every waiting item not yet explained (nor started) the same reason."""
+        if not self.explain:
+            return
+        bulk = dict.fromkeys(self.state.waiting, reason)
+        for item_id in self.started:
+            del bulk[item_id]
+        bulk.update(self.reasons)
+        self.reasons = bulk
+
+    def explain_rest(self) -> None:
+        """Give every waiting item not yet explained its reason, in bulk.
+
+        Call once :meth:`exhausted` is true and the policy will try nothing more: then an
+        item waits either for its project's cap or for room of its shape, and the state keeps
+        the latter ready (``SchedulerState.room_reasons``), so this is a dict copy rather than
+        a pass over the queue.
+        """
+        if not self.explain:
+            return
+        state = self.state
+        bulk = state.room_reasons.copy()
+        for project, limit in self._limits.items():
+            for key in state.project_order.get(project, ()):
+                entry = state.waiting[key[4]]
+                text = self._over_cap(entry, limit)
+                if text is not None:
+                    bulk[entry.item.id] = text
+        for item_id in self.started:
+            del bulk[item_id]
+        bulk.update(self.reasons)
+        self.reasons = bulk
+
+    def wake(self, at: float) -> None:
+        """Ask to be called again at ``at``."""
+        if at > self.now and (self.wake_at is None or at < self.wake_at):
+            self.wake_at = at
+
+    def exhausted(self) -> bool:
+        """Whether no waiting shape fits the free capacity (ignoring reservations).
+
+        Re-checked only after a new shape failed: until then the answer cannot turn true.
+        """
+        if len(self.no_room) == self._failed_at_check:
+            return False
+        for shape in self.state.shapes:
+            if shape in self.no_room:
+                continue
+            demand: Demand = (shape[0], shape[1], shape[2])
+            if self.pool.fits(demand, shape[3]):
+                self._failed_at_check = len(self.no_room)
+                return False
+            self.no_room[shape] = self._no_room_text(demand, shape[3])
+        return True
+
+    def share(self, project: str) -> float:
+        """The project's dominant share of the cluster now, divided by its weight."""
+        usage = self.usage.get(project)
+        if usage is None:
+            return 0.0
+        tc, tm, tg = self.state.totals
+        share = max(
+            usage[0] / tc if tc else 0.0,
+            usage[1] / tm if tm else 0.0,
+            usage[2] / tg if tg else 0.0,
+        )
+        return share / self.state.weight(project)
+
+    def within_nominal(self, entry: WaitingEntry) -> bool:
+        """Whether starting ``entry`` keeps its project within its guaranteed quota."""
+        nominal = self.state.nominal.get(entry.project)
+        if nominal is None:
+            return False
+        usage = self.usage.get(entry.project, [0, 0, 0])
+        k = entry.workers
+        return all(u + d * k <= n for u, d, n in zip(usage, entry.demand, nominal, strict=True))
+
+    def over_nominal(self, project: str) -> bool:
+        """Whether ``project`` uses more than its guaranteed quota (it is borrowing)."""
+        usage = self.usage.get(project)
+        if usage is None:
+            return False
+        nominal = self.state.nominal.get(project, (0, 0, 0))
+        return any(u > n for u, n in zip(usage, nominal, strict=True))
+
+    # -- reservations ------------------------------------------------------------------------
+
+    def reserve(self, entry: WaitingEntry) -> Reservation | None:
+        """Hold room for ``entry`` at the earliest time running work frees enough of it.
+
+        Running work is assumed to end at its expected end; earlier reservations keep their
+        room. Later starts in this round are then backfill: see :meth:`try_start`.
+
+        Returns:
+            The reservation, or ``None`` if ``entry`` cannot fit even when everything that
+            runs now has ended.
+        """
+        pool = self.pool
+        demand, k = entry.demand, entry.workers
+        fc, fm, fg = pool.free_c.copy(), pool.free_m.copy(), pool.free_g.copy()
+        for n, held in self._holds.items():
+            fc[n] -= held[0]
+            fm[n] -= held[1]
+            fg[n] -= held[2]
+        slots = [slots_in(fc[n], fm[n], fg[n], demand) for n in range(len(fc))]
+        total = sum(slots)
+        at = self.now
+        if total < k:
+            c, m, g = demand
+            for end, (vc, vm, vg), nodes in self._releases():
+                for n in nodes:  # slots_in, inlined: this loop may see every running item
+                    free_c = fc[n] = fc[n] + vc
+                    free_m = fm[n] = fm[n] + vm
+                    free_g = fg[n] = fg[n] + vg
+                    fit = UNLIMITED
+                    if c:
+                        fit = free_c // c
+                    if m and free_m // m < fit:
+                        fit = free_m // m
+                    if g and free_g // g < fit:
+                        fit = free_g // g
+                    fit = max(fit, 0)
+                    total += fit - slots[n]
+                    slots[n] = fit
+                if total >= k:
+                    at = end
+                    break
+            else:
+                return None
+        future = pool.with_free(
+            [max(x, 0) for x in fc], [max(x, 0) for x in fm], [max(x, 0) for x in fg]
+        )
+        placed = future.place(demand, k)
+        if placed is None:  # pragma: no cover - slots said it fits
+            return None
+        extra: dict[int, list[int]] = {}
+        for n in placed:
+            extra.setdefault(n, [fc[n], fm[n], fg[n]])
+            for i, d in enumerate(demand):
+                extra[n][i] -= d
+            held = self._holds.setdefault(n, [0, 0, 0])
+            for i, d in enumerate(demand):
+                held[i] += d
+        reservation = Reservation(entry.item.id, k > 1, at, tuple(placed), extra)
+        self.reservations.append(reservation)
+        return reservation
+
+    def _releases(self) -> Iterator[tuple[float, Demand, Iterable[int]]]:
+        """Expected ends of running and just-started work, earliest first."""
+        state, now, preempted = self.state, self.now, self.preempted
+        planned = sorted(((end, e.demand, nodes) for end, e, nodes in self.planned), key=_first)
+        j = 0
+        for _, _, item_id in state.running_by_end:
+            if item_id in preempted:
+                continue
+            run = state.running[item_id]
+            end = expected_end(run.start, run.entry.estimate, now)  # keeps running_by_end order
+            while j < len(planned) and planned[j][0] < end:
+                yield planned[j]
+                j += 1
+            yield end, run.entry.demand, run.nodes
+        yield from planned[j:]
+
+    def _caps(self, entry: WaitingEntry) -> list[dict[int, list[int]]]:
+        end = self.now + entry.estimate
+        return [r.extra for r in self.reservations if r.at < end]
+
+    def _capped_text(self, entry: WaitingEntry, active: tuple[int, ...]) -> str:
+        """Why ``entry`` fails under reservations: no room at all, or it would delay one."""
+        if not self.pool.fits(entry.demand, entry.workers):
+            text = self.no_room[entry.shape] = self._no_room_text(entry.demand, entry.workers)
+            return text
+        if not self.explain:
+            return "would delay a reservation"
+        first = min((self.reservations[i] for i in active), key=_at)
+        return _reasons.delays_reservation(first.holder, first.gang, first.at, self.now)
+
+    def _no_room_text(self, demand: Demand, workers: int) -> str:
+        return self.state.room_reason((*demand, workers))
+
+    # -- preempting ----------------------------------------------------------------------------
+
+    def make_room(
+        self, entry: WaitingEntry, victims: Sequence[RunningEntry], *, lenders_only: bool = False
+    ) -> bool:
+        """Preempt as little as needed, best victims first, so ``entry`` fits; then start it.
+
+        ``victims`` is in order of preference. For each worker that does not fit as things
+        are, the victims are walked in that order, adding up what each would free per node,
+        and the first node where the worker would fit is taken, with exactly the victims
+        counted on it: so the worst victim preempted is as preferred as it can be. Only
+        running, interruptible work is ever taken. With ``lenders_only``, a victim's project
+        must still be over its nominal quota once the work considered before it is gone
+        (conservative: work counted on a node that is not chosen counts as gone too).
+
+        Returns:
+            Whether ``entry`` was started. If not, nothing was preempted.
+        """
+        caps = self._caps(entry) if self.reservations else ()
+        pool, demand = self.pool, entry.demand
+        c, m, g = demand
+        placed: list[int] = []
+        chosen: list[RunningEntry] = []
+        for _ in range(entry.workers):
+            n = pool.find(c, m, g, caps)
+            if n < 0:
+                found = self._victims_for(demand, victims, caps, lenders_only)
+                if found is None:
+                    for done in placed:
+                        pool.give_capped(done, demand, caps)
+                    for victim in reversed(chosen):
+                        self._restore(victim)
+                    return False
+                n, picked = found
+                for victim in picked:
+                    self._preempt(victim)
+                chosen.extend(picked)
+            pool.take_capped(n, demand, caps)
+            placed.append(n)
+        self._commit(entry, placed)
+        return True
+
+    def _victims_for(
+        self,
+        demand: Demand,
+        victims: Sequence[RunningEntry],
+        caps: Sequence[dict[int, list[int]]],
+        lenders_only: bool,
+    ) -> tuple[int, list[RunningEntry]] | None:
+        """The first node that the earliest victims free enough for one worker."""
+        c, m, g = demand
+        pool = self.pool
+        room: dict[int, list[int]] = {}
+        picked: dict[int, list[RunningEntry]] = {}
+        released: dict[str, list[int]] = {}
+        for victim in victims:
+            item = victim.entry.item
+            if not item.interruptible or item.id in self.preempted:
+                continue
+            vc, vm, vg = victim.entry.demand
+            if lenders_only:
+                gone = released.setdefault(item.project, [0, 0, 0])
+                k = victim.entry.workers
+                if not self._over_nominal_after(item.project, gone):
+                    continue
+                gone[0] += vc * k
+                gone[1] += vm * k
+                gone[2] += vg * k
+            for n in victim.nodes:
+                free = room.get(n)
+                if free is None:
+                    free = room[n] = [pool.free_c[n], pool.free_m[n], pool.free_g[n]]
+                    picked[n] = []
+                free[0] += vc
+                free[1] += vm
+                free[2] += vg
+                if not picked[n] or picked[n][-1] is not victim:
+                    picked[n].append(victim)
+                if (
+                    free[0] >= c
+                    and free[1] >= m
+                    and free[2] >= g
+                    and (not caps or within_caps(n, c, m, g, caps))
+                ):
+                    return n, picked[n]
+        return None
+
+    def _over_nominal_after(self, project: str, gone: list[int]) -> bool:
+        usage = self.usage.get(project)
+        if usage is None:
+            return False
+        nominal = self.state.nominal.get(project, (0, 0, 0))
+        return any(u - r > q for u, r, q in zip(usage, gone, nominal, strict=True))
+
+    def _preempt(self, run: RunningEntry) -> None:
+        self.preempted[run.entry.item.id] = run
+        c, m, g = run.entry.demand
+        for n in run.nodes:
+            self.pool.give(n, c, m, g)
+        self._charge(run.entry, -1)
+        self.no_room.clear()
+        self._capped.clear()
+        self._failed_at_check = -1
+
+    def _restore(self, run: RunningEntry) -> None:
+        del self.preempted[run.entry.item.id]
+        c, m, g = run.entry.demand
+        for n in run.nodes:
+            self.pool.take(n, c, m, g)
+        self._charge(run.entry, +1)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _commit(self, entry: WaitingEntry, nodes: list[int]) -> None:
+        names = self.pool.names
+        self.starts.append(Start(entry.item.id, tuple(names[n] for n in nodes)))
+        self.planned.append((self.now + entry.estimate, entry, nodes))
+        self.started.add(entry.item.id)
+        self._charge(entry, +1)
+
+    def _charge(self, entry: WaitingEntry, sign: int) -> None:
+        usage = self.usage.get(entry.project)
+        if usage is None:
+            usage = self.usage[entry.project] = [0, 0, 0]
+        k = entry.workers * sign
+        c, m, g = entry.demand
+        usage[0] += c * k
+        usage[1] += m * k
+        usage[2] += g * k
+
+    def _over_cap(self, entry: WaitingEntry, limit: Demand) -> str | None:
+        usage = self.usage.get(entry.project, [0, 0, 0])
+        k = entry.workers
+        c, m, g = entry.demand
+        if (
+            usage[0] + c * k <= limit[0]
+            and usage[1] + m * k <= limit[1]
+            and usage[2] + g * k <= limit[2]
+        ):
+            return None
+        if not self.explain:
+            return "over quota"
+        key = (entry.project, entry.shape, usage[0], usage[1], usage[2])
+        text = self._quota_text.get(key)
+        if text is None:
+            need = (c * k, m * k, g * k)
+            text = self._quota_text[key] = _reasons.over_quota(entry.project, usage, need, limit)
+        return text
+
+    def decision(self) -> Decision:
+        """The round's outcome."""
+        return Decision(
+            starts=tuple(self.starts),
+            preemptions=tuple(self.preempted),
+            reasons=self.reasons,
+            wake_at=self.wake_at,
+        )
+
+
+def _first(row: tuple[float, Demand, Iterable[int]]) -> float:
+    return row[0]
+
+
+def _at(reservation: Reservation) -> float:
+    return reservation.at

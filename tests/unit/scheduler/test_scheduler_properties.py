@@ -1,0 +1,182 @@
+"""Invariants every policy keeps, on random clusters, running sets, queues and quotas.
+
+No policy ever over-commits a node, starts part of a gang, preempts work that is not
+running and interruptible, starts work over its project's cap, or decides differently twice
+on the same state.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sched_factories import GIB
+
+from airfoil.core.resources import ResourceSpec
+from airfoil.scheduler import (
+    Node,
+    Quota,
+    SchedulerState,
+    UnschedulableError,
+    WorkItem,
+    policy_names,
+)
+
+pytestmark = pytest.mark.unit
+
+GPU_CHOICES = (0, 1, 2, 4, 8)
+
+
+@st.composite
+def nodes(draw: st.DrawFn) -> list[Node]:
+    count = draw(st.integers(1, 4))
+    return [
+        Node(
+            f"n{i}",
+            ResourceSpec(
+                cpu=float(draw(st.sampled_from((2, 4, 8, 16)))),
+                mem=draw(st.sampled_from((4, 16, 64))) * GIB,
+                gpu=draw(st.sampled_from(GPU_CHOICES)),
+            ),
+        )
+        for i in range(count)
+    ]
+
+
+@st.composite
+def items(draw: st.DrawFn, prefix: str, count: int) -> list[WorkItem]:
+    out = []
+    for i in range(count):
+        out.append(
+            WorkItem(
+                id=f"{prefix}{i}",
+                project=draw(st.sampled_from("abc")),
+                resources=ResourceSpec(
+                    cpu=draw(st.sampled_from((0.0, 0.5, 1.0, 2.0, 4.0))),
+                    mem=draw(st.sampled_from((0, 1, 4))) * GIB,
+                    gpu=draw(st.sampled_from(GPU_CHOICES)),
+                ),
+                gang_size=draw(st.integers(1, 3)),
+                priority=draw(st.integers(0, 2)),
+                interruptible=draw(st.booleans()),
+                submit_time=float(draw(st.integers(0, 1000))),
+                estimate=draw(st.none() | st.floats(1.0, 5000.0)),
+                attained=draw(st.sampled_from((0.0, 5000.0, 50_000.0))),
+            )
+        )
+    return out
+
+
+@st.composite
+def quotas(draw: st.DrawFn) -> dict[str, Quota]:
+    out = {}
+    for project in draw(st.sets(st.sampled_from("abc"))):
+        borrow = draw(st.none() | st.integers(0, 4))
+        out[project] = Quota(
+            nominal=ResourceSpec(
+                cpu=float(draw(st.integers(0, 16))),
+                mem=draw(st.integers(0, 64)) * GIB,
+                gpu=draw(st.integers(0, 8)),
+            ),
+            borrowing_limit=None
+            if borrow is None
+            else ResourceSpec(cpu=float(borrow), mem=borrow * GIB, gpu=borrow),
+            weight=draw(st.sampled_from((0.5, 1.0, 2.0))),
+        )
+    return out
+
+
+@st.composite
+def scenarios(
+    draw: st.DrawFn,
+) -> tuple[list[Node], list[WorkItem], list[WorkItem], dict[str, Quota], float]:
+    cluster = draw(nodes())
+    run = draw(items("r", draw(st.integers(0, 8))))
+    queue = draw(items("w", draw(st.integers(0, 12))))
+    return cluster, run, queue, draw(quotas()), float(draw(st.integers(1000, 3000)))
+
+
+def build(
+    policy: str,
+    cluster: list[Node],
+    run: list[WorkItem],
+    queue: list[WorkItem],
+    caps: dict[str, Quota],
+    now: float,
+) -> SchedulerState:
+    state = SchedulerState(cluster, policy=policy, quotas=caps)
+    for item in run:
+        try:
+            state.submit(item)
+        except UnschedulableError:
+            continue
+        nodes_for = state.pool.copy().place(state.waiting[item.id].demand, item.gang_size)
+        if nodes_for is None:
+            state.withdraw(item.id)
+            continue
+        state.start(item.id, [state.pool.names[n] for n in nodes_for], now - item.submit_time / 2)
+    for item in queue:
+        try:
+            state.submit(item)
+        except UnschedulableError:
+            continue
+    return state
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
+    scenario: tuple[list[Node], list[WorkItem], list[WorkItem], dict[str, Quota], float],
+) -> None:
+    # one scenario, every policy: generating the scenario is the expensive part
+    for policy in policy_names():
+        check_invariants(policy, *scenario)
+
+
+def check_invariants(
+    policy: str,
+    cluster: list[Node],
+    run: list[WorkItem],
+    queue: list[WorkItem],
+    caps: dict[str, Quota],
+    now: float,
+) -> None:
+    state = build(policy, cluster, run, queue, caps, now)
+    decision = state.decide(now)
+    assert state.decide(now) == decision, f"{policy}: decide must be a pure function of the state"
+    quiet = state.decide(now, explain=False)
+    assert (quiet.starts, quiet.preemptions) == (decision.starts, decision.preemptions), (
+        f"{policy}: explaining must not change the decision"
+    )
+
+    started = [s.item_id for s in decision.starts]
+    assert len(set(started)) == len(started)
+    assert len(set(decision.preemptions)) == len(decision.preemptions)
+    for item_id in decision.preemptions:
+        assert state.running[item_id].entry.item.interruptible, (
+            f"{policy} preempted non-interruptible work"
+        )
+    names = set(state.pool.names)
+    for start in decision.starts:
+        item = state.waiting[start.item_id].item
+        assert len(start.placement) == item.gang_size, f"{policy}: a gang must start whole"
+        assert set(start.placement) <= names
+    assert not set(decision.reasons) & set(started)
+    assert set(decision.reasons) == set(state.waiting) - set(started), (
+        f"{policy}: every waiting item needs a reason"
+    )
+
+    before = {p: list(u) for p, u in state.usage.items()}
+    state.apply(decision, now)  # raises PlacementError on any over-commit
+    pool = state.pool
+    for n in range(len(pool.names)):
+        assert 0 <= pool.free_c[n] <= pool.cap_c[n], policy
+        assert 0 <= pool.free_m[n] <= pool.cap_m[n], policy
+        assert 0 <= pool.free_g[n] <= pool.cap_g[n], policy
+    for project, limit in state.limits.items():
+        if any(state.running[i].entry.project == project for i in started):
+            usage = state.usage.get(project, [0, 0, 0])
+            assert all(u <= cap for u, cap in zip(usage, limit, strict=True)), (
+                f"{policy} started work of {project} over its cap {limit}: {usage} "
+                f"(was {before.get(project)})"
+            )

@@ -1,0 +1,203 @@
+"""SchedulerState bookkeeping, placement and the run-time estimator."""
+
+from __future__ import annotations
+
+import pytest
+from sched_factories import GIB, gpu_node, gpu_quota, gpus, make_state, running
+
+from airfoil.core.errors import ConfigError, NotFoundError, UserError
+from airfoil.core.resources import ResourceSpec
+from airfoil.scheduler import (
+    InvalidWorkItemError,
+    Node,
+    PlacementError,
+    RuntimeEstimator,
+    SchedulerState,
+    SchedulingError,
+    UnknownItemError,
+    UnknownPolicyError,
+    UnschedulableError,
+    WorkItem,
+    decide,
+    get_policy,
+    policy_names,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def test_registry_knows_every_policy_and_rejects_unknown_names() -> None:
+    assert policy_names() == ("fifo", "fifo-skip", "backfill", "fair", "las", "airfoil")
+    assert get_policy("las").name == "las"
+    with pytest.raises(UnknownPolicyError, match="choose one of: fifo, fifo-skip") as info:
+        get_policy("round-robin")
+    assert isinstance(info.value, ConfigError)
+
+
+def test_start_finish_keeps_free_capacity_and_usage() -> None:
+    state = make_state([gpu_node("n0", 8)], "fifo", queue=[gpus("a", 3, project="x")])
+    state.start("a", ["n0"], now=5.0)
+    assert state.free()["n0"].gpu == 5
+    assert state.project_usage("x") == ResourceSpec(cpu=1.0, mem=GIB, gpu=3)
+    assert [r.item.id for r in state.running_items()] == ["a"]
+    assert state.waiting_items() == []
+    state.finish("a", now=15.0)
+    assert state.free()["n0"].gpu == 8
+    assert state.project_usage("x") == ResourceSpec()
+
+
+def test_a_start_that_would_over_commit_raises_and_changes_nothing() -> None:
+    state = make_state(
+        [gpu_node("n0", 8), gpu_node("n1", 8)],
+        "fifo",
+        run=[running(gpus("r", 6), "n1")],
+        queue=[gpus("g", 4, gang=2)],
+    )
+    with pytest.raises(PlacementError, match="over-committed"):
+        state.start("g", ["n0", "n1"], now=0.0)
+    assert state.free()["n0"].gpu == 8 and state.free()["n1"].gpu == 2
+    assert [i.id for i in state.waiting_items()] == ["g"]
+    with pytest.raises(PlacementError, match="2 workers"):
+        state.start("g", ["n0"], now=0.0)
+    with pytest.raises(PlacementError, match="unknown node 'n9'"):
+        state.start("g", ["n0", "n9"], now=0.0)
+    state.start("g", ["n0", "n0"], now=0.0)  # two 4-GPU workers share one 8-GPU node
+    assert state.free()["n0"].gpu == 0
+
+
+def test_submit_rejects_duplicates_malformed_and_never_fitting_items() -> None:
+    state = make_state([gpu_node("n0", 4), gpu_node("n1", 4)], "fifo", queue=[gpus("a", 1)])
+    with pytest.raises(InvalidWorkItemError, match="already"):
+        state.submit(gpus("a", 1))
+    with pytest.raises(InvalidWorkItemError, match="gang_size"):
+        state.submit(gpus("b", 1, gang=0))
+    bad = WorkItem("c", "p", ResourceSpec(cpu=-1.0))
+    with pytest.raises(InvalidWorkItemError, match="negative"):
+        state.submit(bad)
+    # an 8-GPU worker cannot span two 4-GPU nodes: it would wait forever
+    with pytest.raises(UnschedulableError, match="could ever give") as info:
+        state.submit(gpus("big", 8))
+    assert isinstance(info.value, UserError)
+    with pytest.raises(UnschedulableError, match="could ever give"):
+        state.check(gpus("big", 8))  # the launch-time check, queueing nothing
+    assert [i.id for i in state.waiting_items()] == ["a"]
+    state.submit(gpus("pair", 4, gang=2))  # but a gang of two 4-GPU workers fits
+
+
+def test_submit_rejects_items_over_their_projects_hard_cap() -> None:
+    state = SchedulerState([gpu_node("n0", 8)], policy="fair", quotas={"x": gpu_quota(2, 0)})
+    with pytest.raises(UnschedulableError, match="project 'x'"):
+        state.submit(gpus("a", 3, project="x"))
+
+
+def test_unknown_ids_raise_not_found() -> None:
+    state = SchedulerState([gpu_node("n0")], policy="fifo")
+    for call in (
+        lambda: state.finish("nope", 0.0),
+        lambda: state.withdraw("nope"),
+        lambda: state.preempt("nope", 0.0),
+        lambda: state.start("nope", ["n0"], 0.0),
+    ):
+        with pytest.raises(UnknownItemError) as info:
+            call()
+        assert isinstance(info.value, NotFoundError)
+
+
+def test_node_names_must_be_unique() -> None:
+    with pytest.raises(InvalidWorkItemError, match="unique"):
+        SchedulerState([gpu_node("n0"), gpu_node("n0")])
+
+
+def test_preempt_requeues_in_place_with_attained_service_and_less_estimate() -> None:
+    state = make_state(
+        [gpu_node("n0", 2)],
+        "fifo",
+        queue=[
+            gpus("a", 2, submit=0.0, estimate=100.0, interruptible=True),
+            gpus("b", 1, submit=1.0),
+        ],
+    )
+    state.start("a", ["n0"], now=10.0)
+    item = state.preempt("a", now=40.0)
+    assert item.attained == 60.0  # 30 s x 2 GPUs
+    assert state.remaining_estimate("a") == 70.0
+    assert [i.id for i in state.waiting_items()] == ["a", "b"]  # back ahead of b
+    assert state.free()["n0"].gpu == 2
+
+
+def test_preempting_non_interruptible_work_is_refused() -> None:
+    state = make_state([gpu_node("n0")], "fifo", run=[running(gpus("a", 1), "n0")])
+    with pytest.raises(SchedulingError, match="not interruptible"):
+        state.preempt("a", 1.0)
+
+
+def test_apply_preempts_before_starting() -> None:
+    state = make_state(
+        [gpu_node("n0", 1)],
+        "las",
+        run=[running(gpus("old", 1, interruptible=True, attained=10**6), "n0")],
+        queue=[gpus("new", 1, submit=5.0)],
+    )
+    decision = state.decide(10.0)
+    assert decision.preemptions == ("old",)
+    state.apply(decision, 10.0)
+    assert [r.item.id for r in state.running_items()] == ["new"]
+    assert [i.id for i in state.waiting_items()] == ["old"]
+
+
+def test_best_fit_keeps_whole_nodes_free_and_cpu_work_off_free_gpus() -> None:
+    nodes = [gpu_node("n0", 8), gpu_node("n1", 8)]
+    run = [running(gpus("r", 4), "n1")]
+    cpu_only = WorkItem("c", "p", ResourceSpec(cpu=2.0))
+    d = decide([gpus("a", 2), cpu_only], run, nodes, now=0.0, policy="fifo")
+    assert [(s.item_id, s.placement) for s in d.starts] == [("a", ("n1",)), ("c", ("n1",))]
+
+
+def test_decide_is_pure_and_reasons_cover_every_waiting_item() -> None:
+    state = make_state(
+        [gpu_node("n0", 2)], "fifo-skip", queue=[gpus("a", 2), gpus("b", 1), gpus("c", 1)]
+    )
+    first = state.decide(0.0)
+    assert state.decide(0.0) == first
+    assert [s.item_id for s in first.starts] == ["a"]
+    assert set(first.reasons) == {"b", "c"}
+    assert first.reasons["b"] == "waiting for 1 GPU, 1 CPU, 1 GiB on one node"
+    assert len(state.waiting) == 3  # nothing applied
+
+
+def test_estimator_median_then_given_then_default() -> None:
+    est = RuntimeEstimator(default=900.0, window=3)
+    assert est.estimate("train", None) == 900.0
+    assert est.estimate("train", 50.0) == 50.0
+    for duration in (10.0, 1000.0, 30.0):
+        est.record("train", duration)
+    assert est.estimate("train", 50.0) == 30.0  # median, not mean
+    est.record("train", 40.0)  # window of 3 drops the 10
+    assert est.history("train") == (1000.0, 30.0, 40.0)
+    assert est.estimate("train") == 40.0
+    with pytest.raises(ValueError):
+        RuntimeEstimator(default=0.0)
+
+
+def test_state_feeds_successful_durations_to_the_estimator() -> None:
+    est = RuntimeEstimator(min_samples=1)
+    state = SchedulerState([gpu_node("n0")], policy="fifo", estimator=est)
+    item = WorkItem("a", "p", ResourceSpec(gpu=1), task_key="train", estimate=5.0)
+    state.submit(item)
+    state.start("a", ["n0"], 100.0)
+    state.finish("a", 160.0)
+    assert est.estimate("train") == 60.0
+    state.submit(WorkItem("b", "p", ResourceSpec(gpu=1), task_key="train", estimate=5.0))
+    assert state.remaining_estimate("b") == 60.0
+    state.start("b", ["n0"], 200.0)
+    state.finish("b", 201.0, succeeded=False)  # failures do not count
+    assert est.history("train") == (60.0,)
+
+
+def test_cpu_only_cluster_and_items_without_resources() -> None:
+    nodes = [Node("laptop", ResourceSpec(cpu=4.0, mem=8 * GIB))]
+    items = [WorkItem(f"t{i}", "p", ResourceSpec(cpu=1.5)) for i in range(3)]
+    items.append(WorkItem("free", "p", ResourceSpec()))
+    d = decide(items, [], nodes, now=0.0, policy="airfoil")
+    assert [s.item_id for s in d.starts] == ["t0", "t1", "free"]
+    assert "1.5 CPUs" in d.reasons["t2"]
