@@ -93,84 +93,43 @@ def condition_nodes(cond: Condition | None) -> set[str]:
 
 
 def _specs(nodes: list[PendingNode]) -> tuple[NodeSpec, ...]:
-    out = []
-    for n in nodes:
-        upstream = sorted(set(n.upstream) | _binding_nodes(n.inputs.values()))
-        if n.kind == "branch":
-            deps: set[str] = set()
-            for c in n.cases:
-                deps |= condition_nodes(c.condition)
-            out.append(
-                NodeSpec(
-                    id=n.id,
-                    kind="branch",
-                    inputs={},
-                    upstream=tuple(sorted(set(upstream) | deps)),
-                    label=n.label,
-                    location=n.location,
-                    cases=tuple(
-                        BranchCase(
-                            condition=c.condition,
-                            nodes=_specs(c.nodes),
-                            outputs=c.outputs,
-                            fail_message=c.fail_message,
-                            label=c.label,
-                        )
-                        for c in n.cases
-                    ),
-                )
+    return tuple(_spec(n) for n in nodes)
+
+
+def _spec(n: PendingNode) -> NodeSpec:
+    """The spec of one pending node; what it calls goes in the field of its kind."""
+    upstream = set(n.upstream) | _binding_nodes(n.inputs.values())
+    extra: dict[str, Any] = {}
+    if n.kind == "branch":
+        for c in n.cases:
+            upstream |= condition_nodes(c.condition)
+        extra["cases"] = tuple(
+            BranchCase(
+                condition=c.condition,
+                nodes=_specs(c.nodes),
+                outputs=c.outputs,
+                fail_message=c.fail_message,
+                label=c.label,
             )
-            continue
-        if n.kind == "gate":
-            out.append(
-                NodeSpec(
-                    id=n.id,
-                    kind="gate",
-                    inputs=n.inputs,
-                    gate=n.callee,
-                    upstream=tuple(upstream),
-                    label=n.label,
-                    location=n.location,
-                )
-            )
-        elif n.kind == "map":
-            out.append(
-                NodeSpec(
-                    id=n.id,
-                    kind="map",
-                    inputs=n.inputs,
-                    task=n.callee.task.spec,
-                    map=n.callee.map_spec,
-                    upstream=tuple(upstream),
-                    label=n.label,
-                    location=n.location,
-                )
-            )
-        elif n.kind == "task":
-            out.append(
-                NodeSpec(
-                    id=n.id,
-                    kind="task",
-                    inputs=n.inputs,
-                    task=n.callee.spec,
-                    upstream=tuple(upstream),
-                    label=n.label,
-                    location=n.location,
-                )
-            )
-        else:
-            out.append(
-                NodeSpec(
-                    id=n.id,
-                    kind="workflow",
-                    inputs=n.inputs,
-                    workflow=n.callee.spec,
-                    upstream=tuple(upstream),
-                    label=n.label,
-                    location=n.location,
-                )
-            )
-    return tuple(out)
+            for c in n.cases
+        )
+    elif n.kind == "gate":
+        extra["gate"] = n.callee
+    elif n.kind == "map":
+        extra["task"], extra["map"] = n.callee.task.spec, n.callee.map_spec
+    elif n.kind == "task":
+        extra["task"] = n.callee.spec
+    else:
+        extra["workflow"] = n.callee.spec
+    return NodeSpec(
+        id=n.id,
+        kind=n.kind,
+        inputs=n.inputs,
+        upstream=tuple(sorted(upstream)),
+        label=n.label,
+        location=n.location,
+        **extra,
+    )
 
 
 _ctx: contextvars.ContextVar[CompileContext | None] = contextvars.ContextVar(

@@ -85,13 +85,9 @@ def current_context() -> ExecutionContext:
     """
     ctx = _current.get()
     if ctx is None:
-        ctx = ExecutionContext(
-            execution_id="local",
-            node_id="local",
-            attempt=1,
-            task="local",
-        )
-        _current.set(ctx)
+        # Not installed: being inside a running task is what the context variable means
+        # (a task called while one runs becomes a plain call).
+        return ExecutionContext(execution_id="local", node_id="local", attempt=1, task="local")
     return ctx
 
 

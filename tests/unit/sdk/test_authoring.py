@@ -138,3 +138,7 @@ def test_current_context_outside_a_run() -> None:
     ctx = af.current_context()
     assert ctx.execution_id == "local"
     assert ctx.logger is not None
+    # Asking for it outside a run must not make later task calls look like nested calls.
+    from airfoil.sdk._context import _current
+
+    assert _current.get() is None
