@@ -40,21 +40,31 @@ _EXPORTS: dict[str, str] = {
     "DefinitionError": "airfoil.core.errors",
     "ExecutionFailedError": "airfoil.core.errors",
     "UserError": "airfoil.core.errors",
+    "CronSchedule": "airfoil.sdk._launch_plan",
+    "FixedRate": "airfoil.sdk._launch_plan",
+    "LaunchPlan": "airfoil.sdk._launch_plan",
+    "LogNotification": "airfoil.sdk._launch_plan",
+    "Webhook": "airfoil.sdk._launch_plan",
 }
 
 __all__ = [
     "AirfoilError",
     "AirfoilSettings",
+    "CronSchedule",
     "DefinitionError",
     "Directory",
     "ExecutionContext",
     "ExecutionFailedError",
     "FailureInfo",
     "File",
+    "FixedRate",
+    "LaunchPlan",
+    "LogNotification",
     "Resources",
     "TaskDef",
     "TypeEngine",
     "UserError",
+    "Webhook",
     "WorkflowDef",
     "__version__",
     "approve",
@@ -80,6 +90,13 @@ if TYPE_CHECKING:
     from airfoil.sdk._dynamic import dynamic
     from airfoil.sdk._failure import FailureInfo
     from airfoil.sdk._gates import approve, sleep, wait_for_input
+    from airfoil.sdk._launch_plan import (
+        CronSchedule,
+        FixedRate,
+        LaunchPlan,
+        LogNotification,
+        Webhook,
+    )
     from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources
     from airfoil.sdk._task import TaskDef, task

@@ -11,6 +11,11 @@ import pytest
 pytestmark = pytest.mark.unit
 
 PUBLIC = [
+    "CronSchedule",
+    "FixedRate",
+    "LaunchPlan",
+    "LogNotification",
+    "Webhook",
     "AirfoilError",
     "AirfoilSettings",
     "DefinitionError",

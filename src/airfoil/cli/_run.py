@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         from airfoil.cli._render import LiveProgress, execution_json, sort_nodes
         from airfoil.core.errors import ConfigError
         from airfoil.core.ids import validate_execution_id
-        from airfoil.engine.local import convert_inputs, spec_of
+        from airfoil.engine.launch_plans import after_drive, prepare_launch
         from airfoil.sdk._versioning import project_root
 
         if executor is not None and executor not in ("inline", "process"):
@@ -50,15 +50,16 @@ def register(app: typer.Typer) -> None:
         rt = runtime()
         entity = load_entity(file, name)
         given = parse_inputs(entity, list(ctx.args), rt.types)
-        values = convert_inputs(entity, given, rt)
+        spec, values, labels = prepare_launch(entity, given, rt)
         live = LiveProgress(err_console, entity.name) if (not as_json and is_tty()) else None
         engine = rt.engine(executor, on_change=live.update if live else None)
         started = time.perf_counter()
         record = engine.launch(
-            spec_of(entity),
+            spec,
             values,
             execution_id=execution_id,
             code_root=project_root(entity.module),
+            labels=labels,
         )
         if not as_json:
             err_console.print(f"execution [bold]{record.id}[/] of {entity.name} started")
@@ -68,6 +69,7 @@ def register(app: typer.Typer) -> None:
                 live.update(engine.load_state(record.id), force=True)
         else:
             record = engine.drive(record.id)
+        after_drive(entity, record)
         nodes = sort_nodes(rt.meta.get_nodes(record.id))
         if as_json:
             out_console.print_json(json.dumps(execution_json(record, nodes, rt)))

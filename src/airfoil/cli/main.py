@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from airfoil.cli import _cache, _executions, _run
+from airfoil.cli import _cache, _executions, _run, _schedules
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ app.add_typer(_executions.app, name="executions", help="List, inspect and resume
 app.add_typer(_cache.app, name="cache", help="Inspect and clear the task cache.")
 _executions.register_logs(app)
 _executions.register_signal(app)
+_schedules.register(app)
 
 try:  # the scheduler simulator (issue 5) registers its own command
     from airfoil.cli import _sim  # type: ignore[attr-defined, unused-ignore]

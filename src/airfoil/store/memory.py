@@ -33,6 +33,7 @@ from airfoil.core.records import (
     StoreBatch,
     encode_json,
 )
+from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store.base import MetaStore
 
 __all__ = ["MemoryMetaStore"]
@@ -99,7 +100,7 @@ def missing_execution(execution_id: str) -> NotFoundError:
     )
 
 
-class MemoryMetaStore(MetaStore):
+class MemoryMetaStore(MemoryScheduleStore, MetaStore):
     """A thread-safe, in-process :class:`MetaStore`: the reference for every backend."""
 
     def __init__(self) -> None:

@@ -22,7 +22,15 @@ from airfoil.testing.conformance import make_execution
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"executions", "nodes", "attempts", "events", "cache_entries", "cache_reservations"}
+TABLES = {
+    "executions",
+    "nodes",
+    "attempts",
+    "events",
+    "cache_entries",
+    "cache_reservations",
+    "schedules",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

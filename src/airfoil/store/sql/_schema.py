@@ -29,10 +29,11 @@ __all__ = [
     "executions",
     "metadata",
     "nodes",
+    "schedules",
 ]
 
 #: Every Alembic revision this code knows, oldest first.
-KNOWN_REVISIONS = ("0001",)
+KNOWN_REVISIONS = ("0001", "0002")
 #: The revision a database must be at for this code to use it.
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 
@@ -112,4 +113,25 @@ cache_reservations = sa.Table(
     sa.Column("key", KEY, primary_key=True),
     sa.Column("owner", KEY, nullable=False),
     sa.Column("expires_at", sa.Double, nullable=False),
+)
+
+#: Activated launch plans (revision 0002). The launch plan spec is JSON in ``spec``; the
+#: columns the scheduler loop changes (``active``, ``next_fire_at``, ...) are plain columns,
+#: so claiming a firing is one conditional ``UPDATE``.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("domain", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("next_fire_at", sa.Double, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("code_root", sa.Text, nullable=False),
+    sa.Column("executor", KEY, nullable=False),
+    sa.Column("last_fired_at", sa.Double, nullable=True),
+    sa.Column("last_execution_id", KEY, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Index(None, "active", "next_fire_at"),
 )

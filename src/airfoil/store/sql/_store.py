@@ -40,6 +40,7 @@ from airfoil.store.sql._connect import (
     safe_url,
 )
 from airfoil.store.sql._migrate import ensure_schema
+from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._statements import EXECUTION_FILTERS, Statements
 
 __all__ = ["SqlMetaStore"]
@@ -53,7 +54,7 @@ _EVENT = msgspec.json.Decoder(EventRecord)
 _CACHE = msgspec.json.Decoder(CacheEntry)
 
 
-class SqlMetaStore(MetaStore):
+class SqlMetaStore(SqlScheduleStore, MetaStore):
     """A :class:`MetaStore` in SQLite (the embedded default) or PostgreSQL (servers).
 
     Args:

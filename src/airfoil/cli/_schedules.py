@@ -1,0 +1,306 @@
+"""``airfoil schedules list / activate / deactivate / backfill`` and ``airfoil scheduler``.
+
+A launch plan lives in user code: ``activate FILE NAME`` imports the file once and stores the
+plan's spec (workflow, inputs, schedule, notifications) and code root in the metadata store.
+From then on the scheduler (``airfoil scheduler``, or the one inside ``airfoil server``)
+launches it from the store without importing the file itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from airfoil.cli._common import err_console, handle_errors, out_console, runtime
+
+__all__ = ["app", "register"]
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def register(app_: typer.Typer) -> None:
+    """Add ``airfoil schedules ...`` and ``airfoil scheduler`` to the CLI."""
+    app_.add_typer(app, name="schedules", help="Activate, deactivate, list and backfill schedules.")
+    app_.command("scheduler")(scheduler)
+
+
+def _iso(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _local(ts: float | None, zone: str) -> str:
+    if ts is None:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.fromtimestamp(ts, tz=ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _zone_of(record: Any) -> str:
+    return getattr(record.spec.schedule, "timezone", "UTC")
+
+
+def _record_json(r: Any) -> dict[str, Any]:
+    from airfoil.engine.schedules import describe_schedule
+
+    return {
+        "name": r.name,
+        "workflow": r.spec.workflow.name,
+        "active": r.active,
+        "schedule": describe_schedule(r.spec.schedule),
+        "next_fire_at": _iso(r.next_fire_at) or None,
+        "last_fired_at": _iso(r.last_fired_at) or None,
+        "last_execution_id": r.last_execution_id or None,
+        "project": r.project,
+        "domain": r.domain,
+        "code_root": r.code_root,
+    }
+
+
+@app.command("list")
+@handle_errors
+def list_schedules(
+    active_only: bool = typer.Option(False, "--active", help="Only active schedules."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List activated (and deactivated) schedules."""
+    from airfoil.engine.schedules import describe_schedule
+
+    rt = runtime()
+    s = rt.settings
+    records = rt.meta.list_schedules(
+        project=s.project, domain=s.domain, active=True if active_only else None
+    )
+    if as_json:
+        out_console.print_json(json.dumps([_record_json(r) for r in records]))
+        return
+    table = Table()
+    for col in ("launch plan", "workflow", "schedule", "active", "next", "last execution"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(
+            r.name,
+            r.spec.workflow.name,
+            describe_schedule(r.spec.schedule),
+            "yes" if r.active else "no",
+            _local(r.next_fire_at, _zone_of(r)) if r.active else "-",
+            r.last_execution_id or "-",
+        )
+    out_console.print(table)
+    if not records:
+        err_console.print("no schedules yet: try `airfoil schedules activate FILE LAUNCH_PLAN`")
+
+
+@app.command("activate")
+@handle_errors
+def activate(
+    file: str = typer.Argument(..., help="Python file defining the launch plan."),
+    name: str = typer.Argument(..., help="Name of the launch plan variable in that file."),
+    executor: str = typer.Option(
+        "", "--executor", "-e", help="Executor of its runs (default: the scheduler's)."
+    ),
+) -> None:
+    """Store a launch plan's schedule and start firing it (from now on)."""
+    from airfoil.core.errors import ConfigError
+    from airfoil.engine.scheduler_loop import activate_schedule
+    from airfoil.engine.schedules import describe_schedule
+    from airfoil.sdk._launch_plan import LaunchPlan
+    from airfoil.sdk._versioning import project_root
+
+    if executor not in ("", "inline", "process"):
+        raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
+    plan = _load_plan(file, name, LaunchPlan)
+    rt = runtime()
+    s = rt.settings
+    record = activate_schedule(
+        rt.meta,
+        plan.spec,
+        now=time.time(),
+        code_root=project_root(plan.module),
+        executor=executor,
+        project=s.project,
+        domain=s.domain,
+    )
+    err_console.print(
+        f"schedule [bold]{record.name}[/] active: {describe_schedule(record.spec.schedule)}, "
+        f"next at {_local(record.next_fire_at, _zone_of(record))}"
+    )
+    err_console.print("it fires while `airfoil scheduler` (or `airfoil server`) runs")
+
+
+def _load_plan(file: str, name: str, launch_plan_type: Any) -> Any:
+    """The launch plan ``name`` of ``file``: a variable of that name, or else a plan created
+    with that name while the file was imported."""
+    from airfoil.cli._load import load_entity
+    from airfoil.core.errors import ConfigError, DefinitionError
+
+    try:
+        entity = load_entity(file, name)
+    except ConfigError:
+        try:  # the file is imported now; look the plan up by its own name
+            return launch_plan_type.get(name)
+        except DefinitionError:
+            raise ConfigError(f"{file} has no launch plan named {name!r}") from None
+    if not isinstance(entity, launch_plan_type):
+        raise ConfigError(
+            f"{name!r} in {file} is a {type(entity).__name__}, not a launch plan: create one "
+            f"with LaunchPlan.get_or_create({name}, 'my_plan', schedule=CronSchedule(...))"
+        )
+    return entity
+
+
+@app.command("deactivate")
+@handle_errors
+def deactivate(name: str = typer.Argument(..., help="The launch plan's name.")) -> None:
+    """Stop a schedule from firing (it stays stored for backfills and reactivation)."""
+    from airfoil.engine.scheduler_loop import deactivate_schedule
+
+    rt = runtime()
+    s = rt.settings
+    deactivate_schedule(rt.meta, name, now=time.time(), project=s.project, domain=s.domain)
+    err_console.print(f"schedule [bold]{name}[/] deactivated")
+
+
+def parse_instant(text: str, zone: str, *, end_of_day: bool = False) -> float:
+    """An ISO 8601 date or datetime as epoch seconds; without an offset it is read in
+    ``zone`` (the schedule's time zone). A bare date is its midnight, or with ``end_of_day``
+    its last instant (so ``--to 2026-03-31`` includes that day)."""
+    from zoneinfo import ZoneInfo
+
+    from airfoil.core.errors import ConfigError
+
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"invalid time {text!r}: use ISO 8601, e.g. 2026-03-01 or 2026-03-01T03:00+01:00"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(zone))
+    if end_of_day and len(text.strip()) == 10:  # a bare date: YYYY-MM-DD
+        return (when + dt.timedelta(days=1)).timestamp() - 1e-3
+    return when.timestamp()
+
+
+@app.command("backfill")
+@handle_errors
+def backfill_cmd(
+    name: str = typer.Argument(..., help="The launch plan's name (activated once before)."),
+    start: str = typer.Option(..., "--from", help="First instant (ISO 8601, inclusive)."),
+    end: str = typer.Option(
+        ..., "--to", help="Last instant (ISO 8601, inclusive; a bare date: all of that day)."
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Only launch; leave the executions queued."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Launch one execution per instant of the schedule in [--from, --to].
+
+    Times without an offset are read in the schedule's time zone. Instants already launched
+    (by the scheduler or an earlier backfill) are skipped, so a backfill can be rerun safely.
+    """
+    from airfoil.engine.scheduler_loop import backfill
+
+    rt = runtime()
+    s = rt.settings
+    record = rt.meta.get_schedule(name, project=s.project, domain=s.domain)
+    zone = _zone_of(record)
+    firings = backfill(
+        rt,
+        record,
+        parse_instant(start, zone),
+        parse_instant(end, zone, end_of_day=True),
+        drive=not no_wait,
+    )
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                [
+                    {
+                        "instant": _iso(f.instant),
+                        "execution_id": f.execution_id,
+                        "launched": f.launched,
+                        "phase": _phase(rt, f.execution_id),
+                        "error": f.error or None,
+                    }
+                    for f in firings
+                ]
+            )
+        )
+    else:
+        for f in firings:
+            what = "launched" if f.launched else ("failed" if f.error else "exists  ")
+            detail = f.error or _phase(rt, f.execution_id)
+            err_console.print(f"{_local(f.instant, zone)}  {what}  {f.execution_id}  {detail}")
+        new = sum(1 for f in firings if f.launched)
+        err_console.print(f"{len(firings)} instants, {new} launched, {len(firings) - new} skipped")
+    if any(f.error for f in firings):
+        raise typer.Exit(1)
+
+
+def _phase(rt: Any, execution_id: str) -> str:
+    from airfoil.core.errors import NotFoundError
+
+    try:
+        return str(rt.meta.get_execution(execution_id).phase)
+    except NotFoundError:
+        return "-"
+
+
+@handle_errors
+def scheduler(
+    poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between passes."),
+    once: bool = typer.Option(
+        False, "--once", help="Fire what is due now, wait for those runs, and exit."
+    ),
+) -> None:
+    """Run the scheduler in the foreground: fire due schedules, log each firing.
+
+    Ctrl-C (or SIGTERM) stops it: it fires nothing more and waits for the executions it is
+    driving (Ctrl-C again leaves them; `airfoil executions resume ID` continues them).
+    """
+    from airfoil.engine.scheduler_loop import SchedulerLoop
+
+    _configure_logging()
+    rt = runtime()
+    if once:
+        loop = SchedulerLoop(rt, drive="inline", poll_s=poll)
+        fired = loop.run_once()
+        err_console.print(f"{len(fired)} firing(s)")
+        return
+    loop = SchedulerLoop(rt, drive="background", poll_s=poll)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        loop.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        err_console.print("stopping: waiting for running executions (Ctrl-C again to leave them)")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    try:
+        loop.close(wait=True)
+    except KeyboardInterrupt:
+        loop.close(wait=False)
+        raise typer.Exit(130) from None
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("airfoil.scheduler", "airfoil.notifications"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        if not logger.handlers:
+            logger.addHandler(handler)

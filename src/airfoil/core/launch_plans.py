@@ -1,0 +1,166 @@
+"""Launch plan records, and the one rule that merges a launch plan's inputs with a launch's.
+
+A launch plan is a workflow with some inputs preset: *default* inputs a launch may override,
+*fixed* inputs it may not, an optional schedule and notifications. Everything here is a frozen,
+tagged msgspec record (stored by the scheduler, sent by the server) or a pure function, so a
+launch is checked the same way whether it happens in a local call, the scheduler loop or the
+server.
+
+Invariants:
+
+- :func:`merge_launch_inputs` is the only place launch inputs are merged: locally it is applied
+  to Python values before they are converted, remotely to :class:`Value` records. Overriding a
+  fixed input is an :class:`~airfoil.core.errors.InvalidInputError` that names the input.
+- A schedule's instants are absolute (epoch seconds); its time zone only decides which
+  instants a cron expression names (see :mod:`airfoil.engine.schedules`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+import msgspec
+
+from airfoil.core.errors import InvalidInputError
+from airfoil.core.records import Interface, Value, WorkflowSpec
+
+__all__ = [
+    "NOTIFY_PHASES",
+    "CronScheduleSpec",
+    "FixedRateSpec",
+    "LaunchPlanSpec",
+    "NotificationSpec",
+    "ScheduleSpec",
+    "merge_launch_inputs",
+]
+
+#: The terminal phases a notification may be sent on.
+NOTIFY_PHASES = ("succeeded", "failed", "aborted")
+
+V = TypeVar("V")
+
+
+class CronScheduleSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="cron"):
+    """Fire at the instants a 5-field cron expression names, read in a time zone.
+
+    Attributes:
+        expression: ``"minute hour day-of-month month day-of-week"`` (``"0 3 * * *"``).
+        timezone: an IANA zone (``"Europe/Paris"``); ``"UTC"`` by default.
+        kickoff_time_input_arg: the workflow input (a ``datetime``) that receives the
+            scheduled instant, or ``""`` for none.
+    """
+
+    expression: str
+    timezone: str = "UTC"
+    kickoff_time_input_arg: str = ""
+
+
+class FixedRateSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="fixed_rate"):
+    """Fire every ``interval_s`` seconds, on multiples of the interval since the Unix epoch
+    (so one hour fires on the hour, UTC), whatever the activation time.
+
+    Attributes:
+        interval_s: seconds between firings (positive).
+        kickoff_time_input_arg: the workflow input (a ``datetime``, UTC) that receives the
+            scheduled instant, or ``""`` for none.
+    """
+
+    interval_s: float
+    kickoff_time_input_arg: str = ""
+
+
+ScheduleSpec = CronScheduleSpec | FixedRateSpec
+
+
+class NotificationSpec(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Where to report an execution of a launch plan that ended in one of ``phases``.
+
+    Attributes:
+        kind: ``"webhook"`` (POST Slack-compatible JSON ``{"text": ...}`` to ``url``) or
+            ``"log"`` (one log line on the ``airfoil.notifications`` logger).
+        phases: the terminal phases that trigger it (subset of :data:`NOTIFY_PHASES`).
+        url: the webhook URL, for ``webhook``.
+        timeout_s: how long a webhook call may take before it is given up.
+    """
+
+    kind: str
+    phases: tuple[str, ...] = NOTIFY_PHASES
+    url: str = ""
+    timeout_s: float = 5.0
+
+
+class LaunchPlanSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="launch_plan"):
+    """A workflow with preset inputs, an optional schedule and notifications.
+
+    Attributes:
+        name: the launch plan's name (unique per project and domain).
+        workflow: the workflow it launches (a task is wrapped in a one-node workflow).
+        default_inputs: inputs a launch may override.
+        fixed_inputs: inputs a launch may not override.
+        schedule: when the scheduler launches it on its own, if ever.
+        notifications: what to report when an execution of it ends.
+        labels: labels put on each execution it launches.
+    """
+
+    name: str
+    workflow: WorkflowSpec
+    default_inputs: dict[str, Value] = {}
+    fixed_inputs: dict[str, Value] = {}
+    schedule: CronScheduleSpec | FixedRateSpec | None = None
+    notifications: tuple[NotificationSpec, ...] = ()
+    labels: dict[str, str] = {}
+
+
+def merge_launch_inputs(
+    interface: Interface,
+    *,
+    launch_plan: str,
+    defaults: Mapping[str, V],
+    fixed: Mapping[str, V],
+    given: Mapping[str, V],
+) -> dict[str, V]:
+    """Merge a launch's inputs with a launch plan's defaults and fixed inputs.
+
+    Works on any value representation (Python values before conversion, or stored
+    :class:`Value` records): it only decides which input comes from where.
+
+    Args:
+        interface: the launched workflow's interface.
+        launch_plan: the launch plan's name, for messages.
+        defaults: the plan's default inputs (a launch may override them).
+        fixed: the plan's fixed inputs (a launch may not).
+        given: the inputs of this launch.
+
+    Returns:
+        ``defaults``, overridden by ``given``, plus ``fixed``: every input the launch sets.
+        Inputs left to the workflow's own defaults are absent.
+
+    Raises:
+        InvalidInputError: ``given`` overrides a fixed input, names an input the workflow
+            does not have, or a required input is set by nobody.
+    """
+    names = [p.name for p in interface.inputs]
+    overridden = sorted(set(given) & set(fixed))
+    if overridden:
+        which = ", ".join(map(repr, overridden))
+        raise InvalidInputError(
+            f"launch plan {launch_plan!r} fixes input(s) {which}: a launch cannot override a "
+            "fixed input. Leave it out, or define another launch plan (or make it a "
+            "default_input) to change it"
+        )
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise InvalidInputError(
+            f"launch plan {launch_plan!r} has no input(s) {', '.join(map(repr, unknown))}; "
+            f"its workflow's inputs: {', '.join(names) or 'none'}"
+        )
+    merged: dict[str, V] = {**defaults, **given, **fixed}
+    missing = [p for p in interface.inputs if p.name not in merged and not p.has_default]
+    if missing:
+        which = ", ".join(f"{p.name!r} ({p.type})" for p in missing)
+        raise InvalidInputError(
+            f"launch plan {launch_plan!r} needs input(s) {which}: give them to the launch or "
+            "as default_inputs of the launch plan"
+        )
+    return merged

@@ -1,0 +1,258 @@
+"""Launching a launch plan: merge its inputs, launch, drive, notify.
+
+One launch path for every caller: a local call of a :class:`~airfoil.sdk.LaunchPlan`, the
+scheduler loop and backfills (and, through :func:`launch_values`, the server). Notifications
+are sent here, after :meth:`Engine.drive` returns the final phase, so the engine knows nothing
+about them.
+
+Invariants:
+
+- A notification never fails or changes an execution: every error of a webhook (refused,
+  timed out, an HTTP error status) is logged and swallowed, after one retry.
+- Inputs are merged by :func:`airfoil.core.launch_plans.merge_launch_inputs` only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from airfoil.core.launch_plans import LaunchPlanSpec, NotificationSpec, merge_launch_inputs
+from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
+from airfoil.engine.runner import Engine
+from airfoil.engine.schedules import kickoff_datetime
+
+__all__ = [
+    "after_drive",
+    "prepare_launch",
+    "call_launch_plan",
+    "drive_and_notify",
+    "kickoff_inputs",
+    "launch_launch_plan",
+    "launch_values",
+    "local_launch_inputs",
+    "notification_text",
+    "notify",
+    "post_json",
+]
+
+log = logging.getLogger("airfoil.notifications")
+
+#: ``(url, payload, timeout_s)`` -> None; raises on failure. Replaceable in tests.
+Poster = Callable[[str, dict[str, Any], float], None]
+
+
+def launch_values(
+    spec: LaunchPlanSpec, given: dict[str, Value], types: Any, blobs: Any
+) -> dict[str, Value]:
+    """The complete inputs of a launch of ``spec`` from already-serialised ``given`` inputs:
+    the plan's defaults and fixed inputs merged in, the workflow's own defaults filled.
+
+    Raises:
+        InvalidInputError: ``given`` overrides a fixed input, names an unknown input, or a
+            required input is set by nobody.
+    """
+    iface = spec.workflow.interface
+    merged = merge_launch_inputs(
+        iface,
+        launch_plan=spec.name,
+        defaults=spec.default_inputs,
+        fixed=spec.fixed_inputs,
+        given=given,
+    )
+    for p in iface.inputs:
+        if p.name in merged:
+            continue
+        if p.default is not None:
+            merged[p.name] = p.default
+        else:  # ``x: T | None = None``: the default is None, stored as JSON null
+            from airfoil.types import ValueContext
+
+            merged[p.name] = types.to_value(None, type(None), ValueContext(blobs=blobs))
+    return {p.name: merged[p.name] for p in iface.inputs}
+
+
+def kickoff_inputs(
+    spec: LaunchPlanSpec, instant: float, types: Any, blobs: Any
+) -> dict[str, Value]:
+    """``{kickoff_time_input_arg: the instant as a datetime}``, or ``{}`` when the plan's
+    schedule passes no kickoff time."""
+    schedule = spec.schedule
+    if schedule is None or not schedule.kickoff_time_input_arg:
+        return {}
+    import datetime as dt
+
+    from airfoil.types import ValueContext
+
+    when = kickoff_datetime(schedule, instant)
+    value = types.to_value(when, dt.datetime, ValueContext(blobs=blobs))
+    return {schedule.kickoff_time_input_arg: value}
+
+
+def launch_launch_plan(
+    engine: Engine,
+    spec: LaunchPlanSpec,
+    values: dict[str, Value],
+    *,
+    execution_id: str | None = None,
+    code_root: str = "",
+    labels: dict[str, str] | None = None,
+) -> ExecutionRecord:
+    """Record a new execution of the plan's workflow, labelled with the plan's name."""
+    all_labels = {**spec.labels, "launch_plan": spec.name, **(labels or {})}
+    return engine.launch(
+        spec.workflow, values, execution_id=execution_id, code_root=code_root, labels=all_labels
+    )
+
+
+def drive_and_notify(
+    engine: Engine, spec: LaunchPlanSpec, execution_id: str, *, poster: Poster | None = None
+) -> ExecutionRecord:
+    """Drive an execution of the plan to its end, then send the plan's notifications."""
+    record = engine.drive(execution_id)
+    notify(spec, record, poster=poster)
+    return record
+
+
+def notification_text(spec: LaunchPlanSpec, record: ExecutionRecord) -> str:
+    """The one-line message of a notification."""
+    took = ""
+    if record.started_at is not None and record.ended_at is not None:
+        took = f" in {record.ended_at - record.started_at:.1f}s"
+    text = (
+        f"Airfoil: execution {record.id} of launch plan {spec.name} "
+        f"(workflow {record.workflow}) {record.phase}{took}"
+    )
+    if record.error is not None and record.phase != "succeeded":
+        text += f": {record.error.type}: {record.error.message}"
+    return text
+
+
+def notify(
+    spec: LaunchPlanSpec, record: ExecutionRecord, *, poster: Poster | None = None
+) -> list[str]:
+    """Send the plan's notifications whose phases include the execution's phase.
+
+    Returns:
+        the kinds of notification that were delivered (``"log"``, ``"webhook"``).
+        Never raises: failures are logged.
+    """
+    sent: list[str] = []
+    post = poster or post_json
+    text = notification_text(spec, record)
+    for n in spec.notifications:
+        if record.phase not in n.phases:
+            continue
+        if n.kind == "log":
+            level = logging.INFO if record.phase == "succeeded" else logging.WARNING
+            log.log(level, text)
+            sent.append("log")
+        elif n.kind == "webhook" and _send_webhook(n, text, post):
+            sent.append("webhook")
+    return sent
+
+
+def _send_webhook(n: NotificationSpec, text: str, post: Poster, tries: int = 2) -> bool:
+    for attempt in range(1, tries + 1):
+        try:
+            post(n.url, {"text": text}, n.timeout_s)
+            return True
+        except Exception as exc:  # a notification must never fail the execution
+            if attempt == tries:
+                log.warning("webhook %s failed after %d tries: %s", _safe(n.url), tries, exc)
+            else:
+                time.sleep(0.2)
+    return False
+
+
+def _safe(url: str) -> str:
+    """The URL without its path (Slack webhook paths are secrets)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}/..."
+
+
+def post_json(url: str, payload: dict[str, Any], timeout_s: float) -> None:
+    """POST ``payload`` as JSON; raise on a connection error or a non-2xx status."""
+    body = json.dumps(payload).encode()
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        status = int(response.status)
+    if not 200 <= status < 300:  # pragma: no cover - urlopen raises HTTPError for these
+        raise urllib.error.URLError(f"HTTP {status}")
+
+
+def local_launch_inputs(plan: Any, given: dict[str, Any], runtime: Any) -> dict[str, Value]:
+    """A local launch's inputs: Python values merged with the plan's presets, type-checked
+    and serialised (what ``airfoil run FILE PLAN`` and a call of the plan launch with).
+
+    Raises:
+        InvalidInputError: a fixed, unknown, missing or ill-typed input.
+    """
+    from airfoil.engine.local import convert_inputs
+
+    merged = merge_launch_inputs(
+        plan.spec.workflow.interface,
+        launch_plan=plan.name,
+        defaults=plan.default_inputs,
+        fixed=plan.fixed_inputs,
+        given=given,
+    )
+    values: dict[str, Value] = convert_inputs(plan.workflow, merged, runtime)
+    return values
+
+
+def prepare_launch(
+    entity: Any, given: dict[str, Any], runtime: Any
+) -> tuple[WorkflowSpec, dict[str, Value], dict[str, str]]:
+    """What to launch for a task, workflow or launch plan given Python inputs (the CLI's
+    ``airfoil run FILE NAME``): ``(workflow spec, inputs, labels)``.
+
+    Raises:
+        InvalidInputError: a fixed, unknown, missing or ill-typed input.
+    """
+    from airfoil.core.launch_plans import LaunchPlanSpec
+
+    spec = getattr(entity, "spec", None)
+    if isinstance(spec, LaunchPlanSpec):
+        labels = {**spec.labels, "launch_plan": spec.name}
+        return spec.workflow, local_launch_inputs(entity, given, runtime), labels
+    from airfoil.engine.local import convert_inputs, spec_of
+
+    return spec_of(entity), convert_inputs(entity, given, runtime), {}
+
+
+def after_drive(entity: Any, record: ExecutionRecord, *, poster: Poster | None = None) -> None:
+    """Send a launch plan's notifications for its ended execution (nothing for a plain
+    task or workflow). Never raises."""
+    from airfoil.core.launch_plans import LaunchPlanSpec
+
+    spec = getattr(entity, "spec", None)
+    if isinstance(spec, LaunchPlanSpec):
+        notify(spec, record, poster=poster)
+
+
+def call_launch_plan(plan: Any, given: dict[str, Any]) -> Any:
+    """Run a launch plan called as a function; return its outputs as Python values.
+
+    Raises:
+        InvalidInputError: a fixed, unknown, missing or ill-typed input.
+        ExecutionFailedError: the execution did not succeed (after notifications were sent).
+    """
+    from airfoil.engine.local import decode_outputs, get_runtime, raise_for_failure
+    from airfoil.sdk._versioning import project_root
+
+    spec: LaunchPlanSpec = plan.spec
+    runtime = get_runtime()
+    values = local_launch_inputs(plan, given, runtime)
+    engine = runtime.engine()
+    record = launch_launch_plan(engine, spec, values, code_root=project_root(plan.module))
+    record = drive_and_notify(engine, spec, record.id)
+    raise_for_failure(record)
+    return decode_outputs(plan.workflow, record, runtime)

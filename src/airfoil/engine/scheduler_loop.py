@@ -1,0 +1,450 @@
+"""The scheduler loop: fire due schedules exactly once, however many loops run.
+
+``SchedulerLoop(runtime_or_engine, store, clock).run_once(now)`` fires every schedule whose
+``next_fire_at`` has come; ``run_forever(stop_event)`` repeats that until the event is set.
+It runs standalone (``airfoil scheduler``) and inside ``airfoil server``. Activation,
+deactivation and backfills are plain functions on the same store.
+
+How a firing happens, for a schedule due at instant ``t``:
+
+1. claim it: ``store.claim_schedule_fire(expected_at=t, next_at=next(t))``, an atomic
+   compare-and-set. Of several loops (threads, processes, servers) exactly one wins;
+2. the winner launches the launch plan with the deterministic execution id
+   :func:`~airfoil.engine.schedules.scheduled_execution_id` (plan, ``t``); an execution that
+   already exists (a backfill launched it) is not launched again;
+3. it drives the execution (in a background thread by default) and sends the plan's
+   notifications when it ends.
+
+Invariants:
+
+- Every instant is claimed at most once, so it is launched at most once; a loop that dies
+  between claim and launch loses that one instant (``airfoil schedules backfill`` launches
+  it; the ids make that safe).
+- A loop that was down catches up on the instants it missed, at most ``max_catch_up`` per
+  schedule; beyond that it skips to the next future instant and logs what it skipped.
+- The loop never imports user code: it launches the stored spec; executors import the task
+  modules from the ``code_root`` recorded at activation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from airfoil.core.clock import Clock, SystemClock
+from airfoil.core.errors import AirfoilError, ConfigError, ConflictError, NotFoundError
+from airfoil.core.launch_plans import LaunchPlanSpec
+from airfoil.engine.launch_plans import (
+    Poster,
+    drive_and_notify,
+    kickoff_inputs,
+    launch_launch_plan,
+    launch_values,
+)
+from airfoil.engine.runner import Engine
+from airfoil.engine.schedules import fire_times, next_fire_after, scheduled_execution_id
+from airfoil.store._schedules import ScheduleRecord, ScheduleStore
+from airfoil.store.base import MetaStore
+
+__all__ = [
+    "Firing",
+    "SchedulerLoop",
+    "activate_schedule",
+    "backfill",
+    "deactivate_schedule",
+    "launch_instant",
+    "schedule_store",
+]
+
+log = logging.getLogger("airfoil.scheduler")
+
+DriveMode = Literal["background", "inline", "none"]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One instant of one schedule, as a loop or a backfill handled it.
+
+    Attributes:
+        name: the launch plan.
+        instant: the scheduled instant (epoch seconds).
+        execution_id: the deterministic id of its execution.
+        launched: False when the execution already existed (nothing new was launched).
+        error: why launching failed, if it did.
+    """
+
+    name: str
+    instant: float
+    execution_id: str
+    launched: bool
+    error: str = ""
+
+
+class SchedulerLoop:
+    """Fires due schedules of a store through an engine.
+
+    Args:
+        runtime_or_engine: a :class:`~airfoil.engine.local.LocalRuntime` (each schedule runs
+            on the executor recorded at activation, default the runtime's) or an
+            :class:`Engine` (every schedule runs on it).
+        store: the schedule store; default the runtime's (or engine's) metadata store.
+        clock: where ``now`` comes from when ``run_once`` is given none.
+        drive: ``"background"`` drives each launched execution in a worker thread,
+            ``"inline"`` drives it before ``run_once`` returns, ``"none"`` leaves it queued
+            (for a server whose engine workers pick queued executions up).
+        max_catch_up: the most missed instants of one schedule fired in one pass.
+        max_drivers: how many executions on the inline executor are driven at once in the
+            background (executions on a shared executor are driven one at a time).
+        poll_s: the longest ``run_forever`` sleeps between passes.
+        poster: the webhook sender (tests substitute it).
+    """
+
+    def __init__(
+        self,
+        runtime_or_engine: Any,
+        store: ScheduleStore | MetaStore | None = None,
+        clock: Clock | None = None,
+        *,
+        drive: DriveMode = "background",
+        max_catch_up: int = 100,
+        poll_s: float = 1.0,
+        max_drivers: int = 4,
+        poster: Poster | None = None,
+    ) -> None:
+        self._source = runtime_or_engine
+        self.store = schedule_store(store if store is not None else runtime_or_engine.meta)
+        self.clock: Clock = clock or SystemClock()
+        self.drive = drive
+        self.max_catch_up = max_catch_up
+        self.poll_s = poll_s
+        self.poster = poster
+        self._max_drivers = max_drivers
+        self._pools: dict[bool, ThreadPoolExecutor] = {}
+        self._futures: list[Future[Any]] = []
+        self._lock = threading.Lock()
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    def _engine(self, executor: str) -> Engine:
+        if isinstance(self._source, Engine):
+            return self._source
+        engine: Engine = self._source.engine(executor or None)
+        return engine
+
+    def _types(self) -> Any:
+        types = getattr(self._source, "types", None)
+        if types is None:
+            from airfoil.types import default_type_engine
+
+            types = default_type_engine()
+        return types
+
+    # --- one pass --------------------------------------------------------------------------
+
+    def run_once(self, now: float | None = None) -> list[Firing]:
+        """Fire every instant that is due at ``now`` (default: the clock's), oldest first.
+
+        Returns:
+            the firings this loop claimed (an instant another loop claimed is not listed).
+        """
+        now = self.clock.now() if now is None else now
+        fired: list[Firing] = []
+        for record in self.store.due_schedules(now, limit=1000):
+            fired.extend(self._fire_due(record, now))
+        return fired
+
+    def _fire_due(self, record: ScheduleRecord, now: float) -> list[Firing]:
+        schedule = record.spec.schedule
+        t = record.next_fire_at
+        if schedule is None or t is None:
+            return []
+        out: list[Firing] = []
+        while t <= now:
+            if len(out) >= self.max_catch_up:
+                resume = next_fire_after(schedule, now)
+                if self._claim(record, t, resume, "", now):
+                    log.warning(
+                        "schedule %s: skipped the instants from %s up to now (more than %d "
+                        "missed); launch them with `airfoil schedules backfill`",
+                        record.name,
+                        _iso(t),
+                        self.max_catch_up,
+                    )
+                break
+            nxt = next_fire_after(schedule, t)
+            eid = scheduled_execution_id(
+                record.name, t, project=record.project, domain=record.domain
+            )
+            if not self._claim(record, t, nxt, eid, now):
+                break  # another loop took it (or it was deactivated): it owns what follows
+            out.append(self._launch(record, t, eid))
+            t = nxt
+        return out
+
+    def _claim(self, record: ScheduleRecord, t: float, nxt: float, eid: str, now: float) -> bool:
+        return self.store.claim_schedule_fire(
+            record.name,
+            expected_at=t,
+            next_at=nxt,
+            execution_id=eid,
+            now=now,
+            project=record.project,
+            domain=record.domain,
+        )
+
+    def _launch(self, record: ScheduleRecord, instant: float, eid: str) -> Firing:
+        firing = launch_instant(self._engine(record.executor), self._types(), record, instant)
+        if firing.error:
+            log.error("schedule %s at %s: %s", record.name, _iso(instant), firing.error)
+        elif not firing.launched:
+            log.info("schedule %s at %s: %s exists already", record.name, _iso(instant), eid)
+        else:
+            log.info("schedule %s fired for %s: execution %s", record.name, _iso(instant), eid)
+            self._drive(record, eid)
+        return firing
+
+    def _drive(self, record: ScheduleRecord, eid: str) -> None:
+        if self.drive == "none":
+            return
+        engine = self._engine(record.executor)
+        if self.drive == "inline":
+            _drive_logged(engine, record.spec, eid, self.poster)
+            return
+        parallel = False
+        if not isinstance(self._source, Engine) and engine.executor.name == "inline":
+            # An executor hands its finished attempts to whoever polls it, so engines running
+            # at once must not share one: each background drive gets its own inline executor
+            # (cheap). Shared executors (a given engine, the process pool) drive one at a time.
+            from airfoil.executors.inline import InlineExecutor
+
+            engine.executor = InlineExecutor(self._source.blobs, self._source.types)
+            parallel = True
+            _preload(record)
+        with self._lock:
+            pool = self._pools.get(parallel)
+            if pool is None:
+                pool = self._pools[parallel] = ThreadPoolExecutor(
+                    self._max_drivers if parallel else 1, thread_name_prefix="airfoil-scheduled"
+                )
+            self._futures = [f for f in self._futures if not f.done()]
+            self._futures.append(pool.submit(_drive_logged, engine, record.spec, eid, self.poster))
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Run passes until ``stop_event`` is set, sleeping until the next instant is due
+        (at most ``poll_s``, so newly activated schedules are seen). Errors of a pass are
+        logged and the loop goes on."""
+        log.info("scheduler started")
+        while not stop_event.is_set():
+            try:
+                self.run_once()
+            except AirfoilError as exc:
+                log.error("scheduler pass failed: %s", exc)
+            stop_event.wait(self.poll_s)
+        log.info("scheduler stopping")
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the executions this loop is driving in the background to end."""
+        with self._lock:
+            futures = list(self._futures)
+        for f in futures:
+            f.result(timeout=timeout)
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the background drivers (waiting for running executions if ``wait``)."""
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def launch_instant(engine: Engine, types: Any, record: ScheduleRecord, instant: float) -> Firing:
+    """Launch (without driving) the firing of ``record`` at ``instant``, with its
+    deterministic id; an existing execution of that id is left alone."""
+    spec = record.spec
+    eid = scheduled_execution_id(record.name, instant, project=record.project, domain=record.domain)
+    try:
+        engine.meta.get_execution(eid)
+        return Firing(record.name, instant, eid, launched=False)
+    except NotFoundError:
+        pass
+    try:
+        values = launch_values(
+            spec, kickoff_inputs(spec, instant, types, engine.blobs), types, engine.blobs
+        )
+        launch_launch_plan(
+            engine,
+            spec,
+            values,
+            execution_id=eid,
+            code_root=record.code_root,
+            labels={"scheduled_at": _iso(instant)},
+        )
+    except ConflictError:
+        return Firing(record.name, instant, eid, launched=False)
+    except AirfoilError as exc:
+        return Firing(record.name, instant, eid, launched=False, error=str(exc))
+    return Firing(record.name, instant, eid, launched=True)
+
+
+def _preload(record: ScheduleRecord) -> None:
+    """Import, in this thread, what inline drives import on first use: the worker runtime and
+    the plan's task modules. Two drive threads importing them at once could see a module
+    half-initialised by the other (an ImportError in a task that is not the task's fault)."""
+    import importlib
+
+    from airfoil.engine.graph import flatten
+    from airfoil.executors.base import RUNTIME_MODULE
+
+    importlib.import_module(RUNTIME_MODULE)
+    loader = importlib.import_module("airfoil.runtime.loader")
+    for node in flatten(record.spec.workflow).values():
+        if node.task is not None:
+            try:
+                loader.load_task(node.task, record.code_root)
+            except AirfoilError:  # reported by the drive itself, with its context
+                pass
+
+
+def _drive_logged(engine: Engine, spec: LaunchPlanSpec, eid: str, poster: Poster | None) -> None:
+    try:
+        record = drive_and_notify(engine, spec, eid, poster=poster)
+    except Exception:  # a background driver must not die silently
+        log.exception("driving scheduled execution %s failed", eid)
+        return
+    log.info("scheduled execution %s of %s ended %s", eid, spec.name, record.phase)
+
+
+# --- activation and backfills ----------------------------------------------------------------
+
+
+def schedule_store(store: object) -> ScheduleStore:
+    """``store`` as a :class:`ScheduleStore` (every Airfoil metadata store is one).
+
+    Raises:
+        ConfigError: the store keeps no schedules (a third-party MetaStore).
+    """
+    if not isinstance(store, ScheduleStore):
+        raise ConfigError(f"the metadata store {store!r} does not keep schedules")
+    return store
+
+
+def activate_schedule(
+    store: ScheduleStore | MetaStore,
+    spec: LaunchPlanSpec,
+    *,
+    now: float,
+    code_root: str = "",
+    executor: str = "",
+    project: str = "default",
+    domain: str = "development",
+) -> ScheduleRecord:
+    """Store ``spec`` and make its schedule fire from ``now`` on.
+
+    Re-activating an active schedule whose schedule did not change keeps its next instant
+    (nothing due is skipped); otherwise the next instant is the first after ``now``.
+
+    Raises:
+        ConfigError: the plan has no schedule, or the schedule is invalid.
+    """
+    store = schedule_store(store)
+    if spec.schedule is None:
+        raise ConfigError(
+            f"launch plan {spec.name!r} has no schedule: give it schedule=CronSchedule(...) "
+            "or FixedRate(...) to activate it"
+        )
+    try:
+        old: ScheduleRecord | None = store.get_schedule(spec.name, project=project, domain=domain)
+    except NotFoundError:
+        old = None
+    keep = (
+        old is not None
+        and old.active
+        and old.next_fire_at is not None
+        and old.spec.schedule == spec.schedule
+    )
+    next_at = old.next_fire_at if keep and old else next_fire_after(spec.schedule, now)
+    record = ScheduleRecord(
+        name=spec.name,
+        spec=spec,
+        active=True,
+        next_fire_at=next_at,
+        created_at=old.created_at if old else now,
+        updated_at=now,
+        project=project,
+        domain=domain,
+        code_root=code_root,
+        executor=executor,
+        last_fired_at=old.last_fired_at if old else None,
+        last_execution_id=old.last_execution_id if old else "",
+    )
+    store.put_schedule(record)
+    return record
+
+
+def deactivate_schedule(
+    store: ScheduleStore | MetaStore,
+    name: str,
+    *,
+    now: float,
+    project: str = "default",
+    domain: str = "development",
+) -> ScheduleRecord:
+    """Stop a schedule from firing (its spec stays stored, for backfills and reactivation).
+
+    Raises:
+        NotFoundError: there is no such schedule.
+    """
+    return schedule_store(store).set_schedule_active(
+        name, active=False, next_fire_at=None, now=now, project=project, domain=domain
+    )
+
+
+def backfill(
+    loop_or_engine: Any,
+    record: ScheduleRecord,
+    start: float,
+    end: float,
+    *,
+    drive: bool = True,
+    poster: Poster | None = None,
+) -> list[Firing]:
+    """Launch one execution per instant of ``record``'s schedule in ``[start, end]``.
+
+    Each gets the same deterministic id the loop would give it, so instants already launched
+    (by the loop or an earlier backfill) are skipped: running a backfill twice launches
+    nothing new. Executions are driven one after another when ``drive``.
+
+    Raises:
+        ConfigError: the plan has no schedule, or the range is empty, reversed or too large.
+    """
+    schedule = record.spec.schedule
+    if schedule is None:
+        raise ConfigError(f"launch plan {record.name!r} has no schedule to backfill")
+    engine: Engine = (
+        loop_or_engine
+        if isinstance(loop_or_engine, Engine)
+        else loop_or_engine.engine(record.executor or None)
+    )
+    types = getattr(loop_or_engine, "types", None)
+    if types is None:
+        from airfoil.types import default_type_engine
+
+        types = default_type_engine()
+    out: list[Firing] = []
+    for instant in fire_times(schedule, start, end):
+        firing = launch_instant(engine, types, record, instant)
+        out.append(firing)
+        if firing.launched and drive:
+            drive_and_notify(engine, record.spec, firing.execution_id, poster=poster)
+    return out
+
+
+def _iso(instant: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(instant, tz=UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,200 @@
+"""What is due: the pure computation of a schedule's instants. No I/O, no clock.
+
+A schedule names absolute instants (epoch seconds):
+
+- :class:`~airfoil.core.launch_plans.CronScheduleSpec`: the instants a cron expression names
+  in its time zone, with daylight-saving changes handled as Debian's cron does (through
+  ``cronsim``): a fixed-time job (``0 3 * * *``) fires exactly once per matching day, even
+  on the change days; a time skipped by the spring-forward change (``30 2 * * *`` in
+  Europe/Paris on 2026-03-29) fires at the first valid instant after the gap (03:00 CEST); a
+  time repeated by the fall-back change fires once, at its first occurrence. Jobs whose hour
+  field is ``*`` follow the real clock: they fire in both passes of a repeated hour, and not
+  at all in a skipped one.
+- :class:`~airfoil.core.launch_plans.FixedRateSpec`: every multiple of the interval since the
+  Unix epoch, so the instants do not depend on when the schedule was activated (a backfill
+  and the loop agree on them).
+
+Invariants:
+
+- :func:`next_fire_after` is strictly increasing: ``next_fire_after(s, t) > t``, and
+  iterating it from any ``t`` yields the same instants as :func:`fire_times`.
+- :func:`scheduled_execution_id` is a pure function of the launch plan and the instant, so
+  launching the same instant twice (two loops, a backfill run twice) names the same execution.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from airfoil.core.errors import ConfigError
+from airfoil.core.ids import stable_hash
+from airfoil.core.launch_plans import CronScheduleSpec, FixedRateSpec, ScheduleSpec
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+__all__ = [
+    "describe_schedule",
+    "fire_times",
+    "kickoff_datetime",
+    "next_fire_after",
+    "scheduled_execution_id",
+    "validate_schedule",
+]
+
+#: At most this many instants are listed by one :func:`fire_times` call (a typo such as
+#: ``* * * * *`` over a year would otherwise mean half a million launches).
+MAX_INSTANTS = 10_000
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"unknown time zone {name!r} ({exc}): use an IANA name such as 'Europe/Paris' or 'UTC'"
+        ) from None
+
+
+def validate_schedule(schedule: ScheduleSpec) -> None:
+    """Check that a schedule can produce instants.
+
+    Raises:
+        ConfigError: a malformed cron expression, an unknown time zone, or a non-positive
+            interval.
+    """
+    if isinstance(schedule, FixedRateSpec):
+        if not (schedule.interval_s > 0 and math.isfinite(schedule.interval_s)):
+            raise ConfigError(
+                f"a FixedRate interval must be a positive duration, got {schedule.interval_s}s"
+            )
+        return
+    from cronsim import CronSim, CronSimError
+
+    zone = _zone(schedule.timezone)
+    try:
+        CronSim(schedule.expression, datetime(2000, 1, 1, tzinfo=zone))
+    except CronSimError as exc:
+        raise ConfigError(
+            f"invalid cron expression {schedule.expression!r}: {exc} (expected five fields: "
+            "minute hour day-of-month month day-of-week, e.g. '0 3 * * *')"
+        ) from None
+
+
+def next_fire_after(schedule: ScheduleSpec, after: float) -> float:
+    """The first instant of ``schedule`` strictly after ``after`` (epoch seconds).
+
+    Raises:
+        ConfigError: the schedule is invalid (see :func:`validate_schedule`).
+    """
+    if isinstance(schedule, FixedRateSpec):
+        validate_schedule(schedule)
+        step = schedule.interval_s
+        k = math.floor(after / step) + 1
+        # Floating point: make sure the result is strictly after ``after``.
+        while k * step <= after:
+            k += 1
+        return float(k * step)
+    return next(_cron_iter(schedule, after))
+
+
+def _cron_iter(schedule: CronScheduleSpec, after: float) -> Iterator[float]:
+    from cronsim import CronSim, CronSimError
+
+    zone = _zone(schedule.timezone)
+    start = datetime.fromtimestamp(after, tz=UTC).astimezone(zone)
+    try:
+        sim = CronSim(schedule.expression, start)
+    except CronSimError as exc:
+        raise ConfigError(f"invalid cron expression {schedule.expression!r}: {exc}") from None
+    last = after
+    for moment in sim:
+        instant = moment.timestamp()
+        # cronsim yields strictly later wall times; across a DST change two wall times can
+        # name one instant (a skipped time moved to the end of the gap): yield it once.
+        if instant > last:
+            last = instant
+            yield instant
+
+
+def fire_times(
+    schedule: ScheduleSpec, start: float, end: float, *, limit: int = MAX_INSTANTS
+) -> list[float]:
+    """Every instant of ``schedule`` in ``[start, end]`` (both inclusive), oldest first.
+
+    Raises:
+        ConfigError: the schedule is invalid, ``end < start``, or the range holds more than
+            ``limit`` instants.
+    """
+    if end < start:
+        raise ConfigError("the end of a range of instants comes before its start")
+    out: list[float] = []
+    if isinstance(schedule, FixedRateSpec):
+        t = next_fire_after(schedule, start - schedule.interval_s)
+        while t < start:  # floating point
+            t = next_fire_after(schedule, t)
+        iterator: Iterator[float] = _fixed_iter(schedule, t)
+    else:
+        iterator = _cron_iter(schedule, start - 1e-6)
+    for t in iterator:
+        if t > end:
+            break
+        if len(out) == limit:
+            raise ConfigError(
+                f"the range holds more than {limit} instants of the schedule: narrow it"
+            )
+        out.append(t)
+    return out
+
+
+def _fixed_iter(schedule: FixedRateSpec, first: float) -> Iterator[float]:
+    t = first
+    while True:
+        yield t
+        t = next_fire_after(schedule, t)
+
+
+def kickoff_datetime(schedule: ScheduleSpec, instant: float) -> datetime:
+    """The instant as the aware ``datetime`` a kickoff-time input receives: in the cron
+    schedule's time zone, or UTC for a fixed rate."""
+    zone = _zone(schedule.timezone) if isinstance(schedule, CronScheduleSpec) else UTC
+    return datetime.fromtimestamp(instant, tz=zone)
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def scheduled_execution_id(
+    launch_plan: str, instant: float, *, project: str = "", domain: str = ""
+) -> str:
+    """The execution id of a launch plan's firing at ``instant``: the same for the same
+    plan and instant, whoever launches it (the loop, a second loop, a backfill).
+
+    Shape: ``{plan slug}-{YYYYmmddtHHMMSSz}-{6 hex}`` (at most 63 characters), the hex a hash
+    of the project, domain, full plan name and exact instant.
+    """
+    slug = _SLUG.sub("-", launch_plan.rsplit(".", 1)[-1].lower()).strip("-")[:32] or "lp"
+    when = datetime.fromtimestamp(instant, tz=UTC).strftime("%Y%m%dt%H%M%Sz")
+    digest = stable_hash(project, domain, launch_plan, repr(float(instant)))[:6]
+    return f"{slug}-{when}-{digest}"
+
+
+def describe_schedule(schedule: ScheduleSpec | None) -> str:
+    """A short human description: ``cron '0 3 * * *' (Europe/Paris)`` / ``every 1h0m0s``."""
+    if schedule is None:
+        return "-"
+    if isinstance(schedule, CronScheduleSpec):
+        return f"cron {schedule.expression!r} ({schedule.timezone})"
+    seconds = schedule.interval_s
+    h, rem = divmod(int(seconds), 3600)
+    m, s = divmod(rem, 60)
+    text = f"{h}h{m}m{s}s" if h else (f"{m}m{s}s" if m else f"{seconds:g}s")
+    return f"every {text}"

@@ -1,0 +1,363 @@
+"""Launch plans: a workflow with preset inputs, an optional schedule and notifications.
+
+``LaunchPlan.get_or_create(wf, "nightly", default_inputs=..., fixed_inputs=...,
+schedule=CronSchedule("0 3 * * *", timezone="Europe/Paris", kickoff_time_input_arg="run_date"),
+notifications=[Webhook(url), LogNotification()])`` checks everything it can at definition
+time (input names and types, the cron expression, the time zone, the kickoff input) and
+builds a :class:`~airfoil.core.launch_plans.LaunchPlanSpec`. Calling the plan runs it through
+the embedded engine like a workflow call; ``airfoil schedules activate FILE NAME`` stores its
+spec for the scheduler loop.
+
+Invariants:
+
+- Default and fixed inputs are serialised at definition (inline values in the spec), so the
+  scheduler launches the plan without importing the user's code.
+- Input merging and the fixed-input rule live in
+  :func:`airfoil.core.launch_plans.merge_launch_inputs`, shared with the server.
+- ``get_or_create`` keeps one plan per name in this process: asking again with the same
+  workflow and arguments returns it; with different arguments is a :class:`DefinitionError`
+  (a module executed again, which defines a new workflow object, replaces its plans).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from airfoil.core.errors import DefinitionError, TypeTransformError
+from airfoil.core.launch_plans import (
+    NOTIFY_PHASES,
+    CronScheduleSpec,
+    FixedRateSpec,
+    LaunchPlanSpec,
+    NotificationSpec,
+)
+from airfoil.core.records import Value, WorkflowSpec
+from airfoil.sdk import _compile
+from airfoil.sdk._entity import type_engine
+
+__all__ = ["CronSchedule", "FixedRate", "LaunchPlan", "LogNotification", "Webhook"]
+
+
+class CronSchedule:
+    """Fire at the instants a cron expression names, in a time zone.
+
+    Daylight-saving changes are honoured: ``"0 3 * * *"`` in ``Europe/Paris`` fires once a
+    day at 03:00 local time, also on the change days; a time the spring-forward change skips
+    fires at the first valid instant after it; a repeated time fires once.
+
+    Args:
+        expression: five fields, ``"minute hour day-of-month month day-of-week"``.
+        timezone: an IANA time zone name; default ``"UTC"``.
+        kickoff_time_input_arg: a ``datetime`` input of the workflow that receives the
+            scheduled instant (an aware datetime in ``timezone``).
+
+    Raises:
+        DefinitionError: a malformed expression or an unknown time zone.
+    """
+
+    def __init__(
+        self,
+        expression: str,
+        *,
+        timezone: str = "UTC",
+        kickoff_time_input_arg: str | None = None,
+    ) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from cronsim import CronSim, CronSimError
+
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise DefinitionError(
+                f"CronSchedule: unknown time zone {timezone!r}; use an IANA name such as "
+                "'Europe/Paris' or 'UTC'"
+            ) from None
+        try:
+            CronSim(expression, dt.datetime(2000, 1, 1, tzinfo=zone))
+        except CronSimError as exc:
+            raise DefinitionError(
+                f"CronSchedule: invalid cron expression {expression!r}: {exc} (expected five "
+                "fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *')"
+            ) from None
+        self.spec = CronScheduleSpec(
+            expression=expression,
+            timezone=timezone,
+            kickoff_time_input_arg=kickoff_time_input_arg or "",
+        )
+
+    def __repr__(self) -> str:
+        return f"CronSchedule({self.spec.expression!r}, timezone={self.spec.timezone!r})"
+
+
+class FixedRate:
+    """Fire every ``interval``, on multiples of it since the Unix epoch (UTC).
+
+    Args:
+        interval: the time between firings (at least one second).
+        kickoff_time_input_arg: a ``datetime`` input that receives the scheduled instant
+            (an aware datetime in UTC).
+
+    Raises:
+        DefinitionError: the interval is shorter than one second.
+    """
+
+    def __init__(self, interval: dt.timedelta, *, kickoff_time_input_arg: str | None = None):
+        seconds = interval.total_seconds()
+        if seconds < 1:
+            raise DefinitionError(f"FixedRate: the interval must be at least 1s, got {interval}")
+        self.spec = FixedRateSpec(
+            interval_s=seconds, kickoff_time_input_arg=kickoff_time_input_arg or ""
+        )
+
+    def __repr__(self) -> str:
+        return f"FixedRate({self.spec.interval_s:g}s)"
+
+
+def _phases(phases: Iterable[str]) -> tuple[str, ...]:
+    out = tuple(phases)
+    bad = [p for p in out if p not in NOTIFY_PHASES]
+    if bad or not out:
+        raise DefinitionError(
+            f"notification phases must be some of {', '.join(NOTIFY_PHASES)}, got {list(out)}"
+        )
+    return out
+
+
+class Webhook:
+    """POST ``{"text": "..."}`` (Slack-compatible) to ``url`` when an execution ends in one
+    of ``phases``. A failing webhook is logged; it never fails the execution.
+
+    Args:
+        url: an ``http://`` or ``https://`` URL (a Slack incoming-webhook URL works).
+        phases: the terminal phases to report; default all of them.
+        timeout_s: how long one call may take.
+    """
+
+    def __init__(
+        self, url: str, *, phases: Iterable[str] = NOTIFY_PHASES, timeout_s: float = 5.0
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise DefinitionError(f"Webhook: expected an http(s) URL, got {url!r}")
+        self.spec = NotificationSpec(
+            kind="webhook", phases=_phases(phases), url=url, timeout_s=timeout_s
+        )
+
+
+class LogNotification:
+    """Write one log line (logger ``airfoil.notifications``) when an execution ends in one
+    of ``phases``.
+
+    Args:
+        phases: the terminal phases to report; default all of them.
+    """
+
+    def __init__(self, *, phases: Iterable[str] = NOTIFY_PHASES) -> None:
+        self.spec = NotificationSpec(kind="log", phases=_phases(phases))
+
+
+Notification = Webhook | LogNotification
+Schedule = CronSchedule | FixedRate
+
+_registry: dict[str, LaunchPlan] = {}
+_registry_lock = threading.Lock()
+
+
+class LaunchPlan:
+    """A workflow with preset inputs, an optional schedule and notifications.
+
+    Create one with :meth:`get_or_create`. Calling it (keyword arguments only) runs the
+    workflow through the engine with the merged inputs and returns its outputs; giving a
+    fixed input raises :class:`~airfoil.core.errors.InvalidInputError`.
+
+    Attributes:
+        name: the plan's name.
+        workflow: the workflow (or task) it launches.
+        spec: the serialisable :class:`~airfoil.core.launch_plans.LaunchPlanSpec`.
+        default_inputs / fixed_inputs: the preset inputs, as Python values.
+    """
+
+    def __init__(
+        self,
+        workflow: Any,
+        name: str,
+        *,
+        default_inputs: Mapping[str, Any] | None = None,
+        fixed_inputs: Mapping[str, Any] | None = None,
+        schedule: Schedule | None = None,
+        notifications: Iterable[Notification] = (),
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        if not hasattr(workflow, "py_interface"):
+            raise DefinitionError(
+                f"launch plan {name!r}: expected a @workflow or @task, got {workflow!r}"
+            )
+        self.name = name
+        self.workflow = workflow
+        self.module: str = getattr(workflow, "module", "")
+        self.py_interface = workflow.py_interface
+        self.default_inputs = dict(default_inputs or {})
+        self.fixed_inputs = dict(fixed_inputs or {})
+        self.schedule = schedule
+        self.notifications = tuple(notifications)
+        self.labels = dict(labels or {})
+        self.spec = LaunchPlanSpec(
+            name=name,
+            workflow=self._workflow_spec(),
+            default_inputs=self._serialise(self.default_inputs, "default_inputs"),
+            fixed_inputs=self._serialise(self.fixed_inputs, "fixed_inputs"),
+            schedule=schedule.spec if schedule is not None else None,
+            notifications=tuple(n.spec for n in self.notifications),
+            labels=self.labels,
+        )
+        self._check_schedule()
+
+    # --- definition-time checks ------------------------------------------------------------
+
+    def _workflow_spec(self) -> WorkflowSpec:
+        spec = getattr(self.workflow, "spec", None)
+        if isinstance(spec, WorkflowSpec):
+            return spec
+        from airfoil.sdk._workflow import single_task_workflow
+
+        return single_task_workflow(self.workflow)
+
+    def _serialise(self, values: dict[str, Any], what: str) -> dict[str, Value]:
+        types = self.py_interface.input_types
+        unknown = sorted(set(values) - set(types))
+        if unknown:
+            raise DefinitionError(
+                f"launch plan {self.name!r}: {what} name(s) {', '.join(map(repr, unknown))} "
+                f"that {self.workflow.name} does not have; its inputs: "
+                f"{', '.join(types) or 'none'}"
+            )
+        both = sorted(set(self.default_inputs) & set(self.fixed_inputs))
+        if both:
+            raise DefinitionError(
+                f"launch plan {self.name!r}: input(s) {', '.join(map(repr, both))} are both "
+                "default and fixed; choose one"
+            )
+        engine = type_engine()
+        out: dict[str, Value] = {}
+        for key, value in values.items():
+            try:
+                out[key] = _compile.literal_value(engine, value, types[key])
+            except TypeTransformError as exc:
+                raise DefinitionError(
+                    f"launch plan {self.name!r}: {what}[{key!r}] does not fit the input's type "
+                    f"{self.py_interface.interface.input(key).type}: {exc}"  # type: ignore[union-attr]
+                ) from None
+        return out
+
+    def _check_schedule(self) -> None:
+        schedule = self.spec.schedule
+        if schedule is None:
+            return
+        iface = self.spec.workflow.interface
+        arg = schedule.kickoff_time_input_arg
+        if arg:
+            param = iface.input(arg)
+            if param is None or param.type.kind != "datetime":
+                raise DefinitionError(
+                    f"launch plan {self.name!r}: kickoff_time_input_arg={arg!r} must name a "
+                    f"datetime input of {self.workflow.name}; its inputs: "
+                    + (", ".join(f"{p.name}: {p.type}" for p in iface.inputs) or "none")
+                )
+            if arg in self.fixed_inputs:
+                raise DefinitionError(
+                    f"launch plan {self.name!r}: the kickoff time input {arg!r} cannot also be "
+                    "a fixed input"
+                )
+        unset = [
+            p.name
+            for p in iface.inputs
+            if not p.has_default
+            and p.name not in self.spec.default_inputs
+            and p.name not in self.spec.fixed_inputs
+            and p.name != arg
+        ]
+        if unset:
+            raise DefinitionError(
+                f"launch plan {self.name!r} has a schedule but no value for required input(s) "
+                f"{', '.join(map(repr, unset))}: give them as default_inputs or fixed_inputs"
+            )
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def get_or_create(
+        cls,
+        workflow: Any,
+        name: str | None = None,
+        *,
+        default_inputs: Mapping[str, Any] | None = None,
+        fixed_inputs: Mapping[str, Any] | None = None,
+        schedule: Schedule | None = None,
+        notifications: Iterable[Notification] = (),
+        labels: Mapping[str, str] | None = None,
+    ) -> LaunchPlan:
+        """The launch plan ``name`` of this process, created on first call.
+
+        Args:
+            workflow: the ``@workflow`` (or ``@task``) to launch.
+            name: the plan's name; default the workflow's name (a plan with no presets).
+            default_inputs: inputs a launch may override.
+            fixed_inputs: inputs a launch may not override.
+            schedule: a :class:`CronSchedule` or :class:`FixedRate`.
+            notifications: :class:`Webhook` / :class:`LogNotification` to send when an
+                execution of the plan ends.
+            labels: labels put on every execution of the plan.
+
+        Raises:
+            DefinitionError: an input name or type is wrong, the schedule leaves a required
+                input unset, or ``name`` exists with other arguments.
+        """
+        plan = cls(
+            workflow,
+            name or workflow.name,
+            default_inputs=default_inputs,
+            fixed_inputs=fixed_inputs,
+            schedule=schedule,
+            notifications=notifications,
+            labels=labels,
+        )
+        with _registry_lock:
+            existing = _registry.get(plan.name)
+            if existing is None or existing.workflow is not plan.workflow:
+                # New, or its module was executed again (a re-import): the new plan wins.
+                _registry[plan.name] = plan
+                return plan
+        if existing.spec != plan.spec:
+            raise DefinitionError(
+                f"launch plan {plan.name!r} already exists with other arguments: give the new "
+                "one another name"
+            )
+        return existing
+
+    @staticmethod
+    def get(name: str) -> LaunchPlan:
+        """A launch plan created in this process. Raises DefinitionError if there is none."""
+        with _registry_lock:
+            plan = _registry.get(name)
+        if plan is None:
+            raise DefinitionError(f"no launch plan named {name!r} was created in this process")
+        return plan
+
+    # --- running ---------------------------------------------------------------------------
+
+    def __call__(self, **inputs: Any) -> Any:
+        """Run the plan through the embedded engine; return the workflow's outputs.
+
+        Raises:
+            InvalidInputError: an input is fixed, unknown, missing or ill-typed.
+            ExecutionFailedError: the execution did not succeed.
+        """
+        local = importlib.import_module("airfoil.engine.launch_plans")
+        return local.call_launch_plan(self, inputs)
+
+    def __repr__(self) -> str:
+        return f"LaunchPlan({self.name} -> {self.workflow.name})"

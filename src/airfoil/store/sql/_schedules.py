@@ -1,0 +1,258 @@
+"""The SQL :class:`ScheduleStore`, mixed into :class:`~airfoil.store.sql.SqlMetaStore`.
+
+Invariants:
+
+- The launch plan spec is stored as msgspec JSON text in ``spec`` and never changes while a
+  schedule fires; the loop's state (``active``, ``next_fire_at``, ``last_*``) lives in plain
+  columns.
+- :meth:`SqlScheduleStore.claim_schedule_fire` is one conditional ``UPDATE ... WHERE
+  next_fire_at = :expected AND active`` inside the store's write transaction: SQLite
+  serialises writers (``BEGIN IMMEDIATE``) and PostgreSQL re-checks the ``WHERE`` on the
+  locked row, so of several loops exactly one sees ``rowcount == 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+
+from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.core.launch_plans import LaunchPlanSpec
+from airfoil.core.records import encode_json
+from airfoil.store._schedules import ScheduleRecord, ScheduleStore
+from airfoil.store.sql import _schema as s
+
+__all__ = ["SqlScheduleStore"]
+
+_T = TypeVar("_T")
+_SPEC = msgspec.json.Decoder(LaunchPlanSpec)
+_bp = sa.bindparam
+
+_COLUMNS = (
+    "project",
+    "domain",
+    "name",
+    "active",
+    "next_fire_at",
+    "created_at",
+    "updated_at",
+    "code_root",
+    "executor",
+    "last_fired_at",
+    "last_execution_id",
+    "spec",
+)
+
+
+class _ScheduleStatements:
+    """Compiled SQL strings of the schedule table for one dialect."""
+
+    def __init__(self, statements: Any) -> None:
+        t = s.schedules
+        compile_: Callable[[sa.ClauseElement], str] = statements._compile
+        cols = [t.c[c] for c in _COLUMNS]
+        key = (t.c.project == _bp("project"), t.c.domain == _bp("domain"), t.c.name == _bp("name"))
+        self.upsert: str = statements._upsert(t, _COLUMNS, 3)
+        self.get = compile_(sa.select(*cols).where(*key))
+        self.list_all = compile_(sa.select(*cols).order_by(t.c.project, t.c.domain, t.c.name))
+        self.due = compile_(
+            sa.select(*cols)
+            .where(t.c.active == sa.true(), t.c.next_fire_at <= _bp("now", type_=sa.Double))
+            .order_by(t.c.next_fire_at, t.c.project, t.c.domain, t.c.name)
+            .limit(_bp("limit", type_=sa.Integer))
+            .offset(_bp("offset", type_=sa.Integer))
+        )
+        self.set_active = compile_(
+            sa.update(t)
+            .where(*key)
+            .values(
+                active=_bp("active", type_=sa.Boolean),
+                next_fire_at=_bp("next", type_=sa.Double),
+                updated_at=_bp("now", type_=sa.Double),
+            )
+        )
+        self.claim = compile_(
+            sa.update(t)
+            .where(
+                *key,
+                t.c.active == sa.true(),
+                t.c.next_fire_at == _bp("expected", type_=sa.Double),
+            )
+            .values(
+                next_fire_at=_bp("next", type_=sa.Double),
+                last_fired_at=_bp("expected_set", type_=sa.Double),
+                last_execution_id=_bp("eid"),
+                updated_at=_bp("now", type_=sa.Double),
+            )
+        )
+        self.delete = compile_(sa.delete(t).where(*key))
+
+
+class SqlScheduleStore(ScheduleStore):
+    """Schedules in the ``schedules`` table of the host :class:`SqlMetaStore`."""
+
+    # Provided by SqlMetaStore.
+    _s: Any
+
+    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
+        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
+
+    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
+        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
+
+    def _sched(self) -> _ScheduleStatements:
+        found: _ScheduleStatements | None = self.__dict__.get("_sched_statements")
+        if found is None:  # compiling twice in a race is harmless
+            found = self.__dict__["_sched_statements"] = _ScheduleStatements(self._s)
+        return found
+
+    def put_schedule(self, record: ScheduleRecord) -> None:
+        row = _row(record)
+        self._transaction("writing a schedule", lambda cur: cur.execute(self._sched().upsert, row))
+
+    def get_schedule(
+        self, name: str, *, project: str = "default", domain: str = "development"
+    ) -> ScheduleRecord:
+        params = {"project": project, "domain": domain, "name": name}
+        rows = self._read(self._sched().get, params, "reading a schedule")
+        if not rows:
+            raise _missing(name, project, domain)
+        return _record(rows[0])
+
+    def list_schedules(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        active: bool | None = None,
+    ) -> list[ScheduleRecord]:
+        rows = self._read(self._sched().list_all, {}, "listing schedules")
+        records = [_record(r) for r in rows]
+        return [
+            r
+            for r in records
+            if (project is None or r.project == project)
+            and (domain is None or r.domain == domain)
+            and (active is None or r.active == active)
+        ]
+
+    def due_schedules(self, now: float, limit: int = 100) -> list[ScheduleRecord]:
+        if limit < 0:
+            raise ConfigError(f"invalid limit {limit}: must be >= 0")
+        params = {"now": now, "limit": limit, "offset": 0}
+        return [_record(r) for r in self._read(self._sched().due, params, "finding due schedules")]
+
+    def set_schedule_active(
+        self,
+        name: str,
+        *,
+        active: bool,
+        next_fire_at: float | None,
+        now: float,
+        project: str = "default",
+        domain: str = "development",
+    ) -> ScheduleRecord:
+        params = {
+            "project": project,
+            "domain": domain,
+            "name": name,
+            "active": active,
+            "next": next_fire_at if active else None,
+            "now": now,
+        }
+
+        def update(cur: Any) -> int:
+            cur.execute(self._sched().set_active, params)
+            return int(cur.rowcount)
+
+        if self._transaction("activating a schedule", update) != 1:
+            raise _missing(name, project, domain)
+        return self.get_schedule(name, project=project, domain=domain)
+
+    def claim_schedule_fire(
+        self,
+        name: str,
+        *,
+        expected_at: float,
+        next_at: float,
+        execution_id: str,
+        now: float,
+        project: str = "default",
+        domain: str = "development",
+    ) -> bool:
+        params = {
+            "project": project,
+            "domain": domain,
+            "name": name,
+            "expected": expected_at,
+            "expected_set": expected_at,
+            "next": next_at,
+            "eid": execution_id,
+            "now": now,
+        }
+
+        def claim(cur: Any) -> bool:
+            cur.execute(self._sched().claim, params)
+            return int(cur.rowcount) == 1
+
+        return self._transaction("claiming a schedule firing", claim)
+
+    def delete_schedule(
+        self, name: str, *, project: str = "default", domain: str = "development"
+    ) -> bool:
+        params = {"project": project, "domain": domain, "name": name}
+
+        def delete(cur: Any) -> bool:
+            cur.execute(self._sched().delete, params)
+            return int(cur.rowcount) == 1
+
+        return self._transaction("deleting a schedule", delete)
+
+
+def _row(r: ScheduleRecord) -> dict[str, Any]:
+    return {
+        "project": r.project,
+        "domain": r.domain,
+        "name": r.name,
+        "active": r.active,
+        "next_fire_at": r.next_fire_at if r.active else None,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "code_root": r.code_root,
+        "executor": r.executor,
+        "last_fired_at": r.last_fired_at,
+        "last_execution_id": r.last_execution_id,
+        "spec": encode_json(r.spec).decode(),
+    }
+
+
+def _record(row: Any) -> ScheduleRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    return ScheduleRecord(
+        name=str(values["name"]),
+        spec=_SPEC.decode(values["spec"]),
+        active=bool(values["active"]),
+        next_fire_at=_opt_float(values["next_fire_at"]),
+        created_at=float(values["created_at"]),
+        updated_at=float(values["updated_at"]),
+        project=str(values["project"]),
+        domain=str(values["domain"]),
+        code_root=str(values["code_root"]),
+        executor=str(values["executor"]),
+        last_fired_at=_opt_float(values["last_fired_at"]),
+        last_execution_id=str(values["last_execution_id"]),
+    )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _missing(name: str, project: str, domain: str) -> NotFoundError:
+    return NotFoundError(
+        f"no schedule {name!r} in {project}/{domain}: activate it with "
+        "`airfoil schedules activate FILE NAME`"
+    )

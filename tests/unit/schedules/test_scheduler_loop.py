@@ -1,0 +1,301 @@
+"""The scheduler loop on a controllable clock: right instants (across DST), exactly once with
+two loops, catch-up, activate/deactivate, backfills that are idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import airfoil as af
+from airfoil.core.clock import FakeClock
+from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.core.launch_plans import FixedRateSpec, LaunchPlanSpec
+from airfoil.engine.local import LocalRuntime
+from airfoil.engine.scheduler_loop import (
+    SchedulerLoop,
+    activate_schedule,
+    backfill,
+    deactivate_schedule,
+    schedule_store,
+)
+from airfoil.engine.schedules import scheduled_execution_id
+from airfoil.sdk._launch_plan import CronSchedule, FixedRate, LaunchPlan
+from airfoil.settings import AirfoilSettings
+from airfoil.store._schedules import ScheduleStore
+from airfoil.types import ValueContext
+
+pytestmark = pytest.mark.unit
+
+PARIS = ZoneInfo("Europe/Paris")
+HOUR = 3600.0
+
+
+@af.task
+def report(run_date: dt.datetime, region: str) -> str:
+    return f"{region}@{run_date.isoformat()}"
+
+
+@af.workflow
+def daily_report(run_date: dt.datetime, region: str = "eu") -> str:
+    return report(run_date=run_date, region=region)
+
+
+NIGHTLY = LaunchPlan(
+    daily_report,
+    "nightly_report",
+    fixed_inputs={"region": "fr"},
+    schedule=CronSchedule("0 3 * * *", timezone="Europe/Paris", kickoff_time_input_arg="run_date"),
+)
+HOURLY = LaunchPlan(
+    daily_report,
+    "hourly_report",
+    schedule=FixedRate(dt.timedelta(hours=1), kickoff_time_input_arg="run_date"),
+)
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[LocalRuntime]:
+    runtime = LocalRuntime(
+        AirfoilSettings(home=str(tmp_path), database_url="memory://", blob_url=str(tmp_path / "b"))
+    )
+    yield runtime
+    runtime.close()
+
+
+def sched(rt: LocalRuntime) -> ScheduleStore:
+    return schedule_store(rt.meta)
+
+
+def at(*args: int, tz: dt.tzinfo = dt.UTC) -> float:
+    return dt.datetime(*args, tzinfo=tz).timestamp()  # type: ignore[arg-type, misc]
+
+
+def run_hourly(loop: SchedulerLoop, clock: FakeClock, hours: int) -> list[Any]:
+    fired = []
+    for _ in range(hours):
+        clock.advance(HOUR)
+        fired.extend(loop.run_once())
+    return fired
+
+
+def output_of(rt: LocalRuntime, execution_id: str) -> str:
+    record = rt.meta.get_execution(execution_id)
+    assert record.phase == "succeeded", record.error
+    assert record.outputs is not None
+    value: str = rt.types.to_python(record.outputs["o0"], str, ValueContext(blobs=rt.blobs))
+    return value
+
+
+@pytest.mark.parametrize(
+    ("start", "expected_local"),
+    [
+        (
+            at(2026, 3, 27, 12),  # spring forward on Sunday 2026-03-29
+            ["2026-03-28T03:00:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-30T03:00:00+02:00"],
+        ),
+        (
+            at(2026, 10, 23, 12),  # fall back on Sunday 2026-10-25
+            ["2026-10-24T03:00:00+02:00", "2026-10-25T03:00:00+01:00", "2026-10-26T03:00:00+01:00"],
+        ),
+    ],
+    ids=["spring", "autumn"],
+)
+def test_fires_at_3am_paris_once_a_day_across_dst(
+    rt: LocalRuntime, start: float, expected_local: list[str]
+) -> None:
+    clock = FakeClock(start)
+    activate_schedule(rt.meta, NIGHTLY.spec, now=clock.now())
+    loop = SchedulerLoop(rt, clock=clock, drive="inline")
+    fired = run_hourly(loop, clock, 3 * 24)
+    local = [dt.datetime.fromtimestamp(f.instant, PARIS).isoformat() for f in fired]
+    assert local == expected_local
+    assert all(f.launched and not f.error for f in fired)
+    # each run got its instant, as an aware Paris datetime, and the fixed input
+    assert [output_of(rt, f.execution_id) for f in fired] == [f"fr@{t}" for t in expected_local]
+    assert rt.meta.count_executions() == 3
+    record = sched(rt).get_schedule("nightly_report")
+    assert record.last_execution_id == fired[-1].execution_id
+    assert record.next_fire_at is not None and record.next_fire_at > clock.now()
+
+
+def test_nothing_fires_before_its_instant(rt: LocalRuntime) -> None:
+    clock = FakeClock(at(2026, 3, 28, 1, 59))  # 02:59 Paris
+    activate_schedule(rt.meta, NIGHTLY.spec, now=clock.now())
+    loop = SchedulerLoop(rt, clock=clock, drive="none")
+    assert loop.run_once(at(2026, 3, 28, 1, 59, 59)) == []
+    (fired,) = loop.run_once(at(2026, 3, 28, 2, 0))
+    assert fired.execution_id == scheduled_execution_id(
+        "nightly_report", at(2026, 3, 28, 2), project="default", domain="development"
+    )
+    assert rt.meta.get_execution(fired.execution_id).phase == "queued"  # drive="none"
+    assert loop.run_once(at(2026, 3, 28, 2, 0)) == []  # claimed: never twice
+
+
+def test_two_loops_fire_each_instant_exactly_once(rt: LocalRuntime) -> None:
+    start = at(2026, 1, 1)
+    activate_schedule(rt.meta, HOURLY.spec, now=start)
+    activate_schedule(rt.meta, NIGHTLY.spec, now=start)
+    loops = [SchedulerLoop(rt, drive="inline") for _ in range(2)]
+    barrier = threading.Barrier(2)
+    fired: list[list[Any]] = [[], []]
+
+    def run(i: int) -> None:
+        for step in range(1, 49):  # one day, every 30 minutes
+            barrier.wait(timeout=30)
+            fired[i].extend(loops[i].run_once(start + step * 1800.0))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    ids = [f.execution_id for f in fired[0] + fired[1]]
+    assert len(ids) == len(set(ids)) == 24 + 1
+    assert rt.meta.count_executions() == len(ids)
+    assert rt.meta.count_executions(phase="succeeded") == len(ids)
+
+
+def test_a_loop_that_was_down_catches_up_then_skips_beyond_the_limit(
+    rt: LocalRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    start = at(2026, 1, 1)
+    activate_schedule(rt.meta, HOURLY.spec, now=start)
+    loop = SchedulerLoop(rt, drive="none", max_catch_up=5)
+    fired = loop.run_once(start + 3.5 * HOUR)  # down for 3.5 hours: 3 missed instants
+    assert [f.instant for f in fired] == [start + HOUR, start + 2 * HOUR, start + 3 * HOUR]
+    fired = loop.run_once(start + 20.5 * HOUR)  # 17 missed: 5 fired, the rest skipped
+    assert len(fired) == 5
+    assert sched(rt).get_schedule("hourly_report").next_fire_at == start + 21 * HOUR
+    assert "skipped the instants" in caplog.text
+    assert loop.run_once(start + 20.9 * HOUR) == []
+
+
+def test_deactivate_stops_and_reactivate_starts_from_now(rt: LocalRuntime) -> None:
+    start = at(2026, 1, 1)
+    activate_schedule(rt.meta, HOURLY.spec, now=start)
+    loop = SchedulerLoop(rt, drive="none")
+    assert len(loop.run_once(start + HOUR)) == 1
+    off = deactivate_schedule(rt.meta, "hourly_report", now=start + HOUR)
+    assert not off.active and off.next_fire_at is None
+    assert loop.run_once(start + 10 * HOUR) == []
+    on = activate_schedule(rt.meta, HOURLY.spec, now=start + 10.5 * HOUR)
+    assert on.next_fire_at == start + 11 * HOUR  # no backlog of the inactive hours
+    assert on.last_fired_at == start + HOUR and on.created_at == start
+    # re-activating an active, unchanged schedule keeps its next instant
+    again = activate_schedule(rt.meta, HOURLY.spec, now=start + 13 * HOUR)
+    assert again.next_fire_at == start + 11 * HOUR
+    assert [f.instant for f in loop.run_once(start + 12 * HOUR)] == [
+        start + 11 * HOUR,
+        start + 12 * HOUR,
+    ]
+    with pytest.raises(NotFoundError):
+        deactivate_schedule(rt.meta, "nope", now=start)
+
+
+def test_activating_a_plan_without_schedule_is_refused(rt: LocalRuntime) -> None:
+    plain = LaunchPlan(daily_report, "no_schedule")
+    with pytest.raises(ConfigError, match="has no schedule"):
+        activate_schedule(rt.meta, plain.spec, now=0.0)
+
+
+def test_backfill_is_idempotent_and_the_loop_agrees(rt: LocalRuntime) -> None:
+    now = at(2026, 4, 1)
+    record = activate_schedule(rt.meta, NIGHTLY.spec, now=now)
+    deactivate_schedule(rt.meta, record.name, now=now)
+    record = sched(rt).get_schedule(record.name)
+    first = backfill(rt, record, at(2026, 3, 27, tz=PARIS), at(2026, 3, 30, 3, tz=PARIS))
+    assert len(first) == 4 and all(f.launched for f in first)
+    assert [output_of(rt, f.execution_id)[:22] for f in first] == [
+        "fr@2026-03-27T03:00:00",
+        "fr@2026-03-28T03:00:00",
+        "fr@2026-03-29T03:00:00",
+        "fr@2026-03-30T03:00:00",
+    ]
+    second = backfill(rt, record, at(2026, 3, 26, tz=PARIS), at(2026, 3, 31, 3, tz=PARIS))
+    assert [f.launched for f in second] == [True, False, False, False, False, True]
+    assert rt.meta.count_executions() == 6
+    # a loop claiming an instant a backfill launched launches nothing new
+    clock = FakeClock(at(2026, 3, 28, 12))
+    sched(rt).set_schedule_active(
+        record.name, active=True, next_fire_at=at(2026, 3, 29, 3, tz=PARIS), now=clock.now()
+    )
+    (fired,) = SchedulerLoop(rt, drive="inline").run_once(at(2026, 3, 29, 12))
+    assert not fired.launched and fired.execution_id == second[3].execution_id
+    assert rt.meta.count_executions() == 6
+
+
+def test_a_launch_error_is_reported_and_the_schedule_moves_on(rt: LocalRuntime) -> None:
+    start = at(2026, 1, 1)
+    record = activate_schedule(rt.meta, HOURLY.spec, now=start)
+    # A stored plan whose schedule passes no kickoff time to a workflow that needs one (the
+    # SDK refuses to define it; a hand-written spec can still say it).
+    record.spec = LaunchPlanSpec(
+        name=record.name, workflow=daily_report.spec, schedule=FixedRateSpec(interval_s=HOUR)
+    )
+    sched(rt).put_schedule(record)
+    (fired,) = SchedulerLoop(rt, drive="inline").run_once(start + HOUR)
+    assert not fired.launched and "needs input(s) 'run_date'" in fired.error
+    assert sched(rt).get_schedule("hourly_report").next_fire_at == start + 2 * HOUR
+
+
+def test_background_drive_and_run_forever_stop(rt: LocalRuntime) -> None:
+    clock = FakeClock(at(2026, 1, 1, 0, 59, 59))
+    activate_schedule(rt.meta, HOURLY.spec, now=clock.now())
+    loop = SchedulerLoop(rt, clock=clock, drive="background", poll_s=0.01)
+    clock.advance(1.0)
+    stop = threading.Event()
+    runner = threading.Thread(target=loop.run_forever, args=(stop,))
+    runner.start()
+    try:
+        for _ in range(500):
+            if rt.meta.count_executions(phase="succeeded") == 1:
+                break
+            threading.Event().wait(0.01)
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+        loop.close()
+    assert not runner.is_alive()
+    assert rt.meta.count_executions(phase="succeeded") == 1
+
+
+@af.task
+def slow_echo(run_date: dt.datetime, region: str) -> str:
+    import time
+
+    time.sleep(0.05)
+    return f"{region}@{run_date.isoformat()}"
+
+
+@af.workflow
+def slow_report(run_date: dt.datetime, region: str) -> str:
+    return slow_echo(run_date=run_date, region=region)
+
+
+def test_background_drives_run_in_parallel_without_mixing_results(rt: LocalRuntime) -> None:
+    start = at(2026, 1, 1)
+    for region in ("a", "b", "c", "d"):
+        plan = LaunchPlan(
+            slow_report,
+            f"slow_{region}",
+            fixed_inputs={"region": region},
+            schedule=FixedRate(dt.timedelta(minutes=30), kickoff_time_input_arg="run_date"),
+        )
+        activate_schedule(rt.meta, plan.spec, now=start)
+    loop = SchedulerLoop(rt, drive="background", max_drivers=4)
+    try:
+        fired = loop.run_once(start + HOUR)
+        loop.wait(timeout=30)
+    finally:
+        loop.close()
+    assert len(fired) == 8
+    for f in fired:
+        region = f.name.removeprefix("slow_")
+        when = dt.datetime.fromtimestamp(f.instant, dt.UTC).isoformat()
+        assert output_of(rt, f.execution_id) == f"{region}@{when}"
