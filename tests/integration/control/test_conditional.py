@@ -139,3 +139,38 @@ def test_no_matching_case_without_else_fails_clearly() -> None:
     assert only_if(x=2) == 4
     with pytest.raises(af.ExecutionFailedError, match="no case of conditional 'only' holds"):
         only_if(x=-2)
+
+
+ORDER: list[str] = []
+
+
+@af.task
+def first_step() -> None:
+    ORDER.append("first")
+
+
+@af.task
+def second_step(x: int) -> int:
+    ORDER.append("second")
+    return x
+
+
+def test_ordering_without_data() -> None:
+    @af.workflow
+    def ordered(x: int = 1) -> int:
+        done = first_step()
+        out = second_step(x=x)
+        done >> out
+        return out
+
+    spec_node = ordered.spec.nodes[1]
+    assert spec_node.upstream == ("n0",)
+    ORDER.clear()
+    assert ordered(x=3) == 3
+    assert ORDER == ["first", "second"]
+    with pytest.raises(DefinitionError, match="orders two nodes"):
+
+        @af.workflow
+        def bad_order(x: int = 1) -> int:
+            first_step() >> 3
+            return second_step(x=x)
