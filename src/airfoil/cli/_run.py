@@ -34,7 +34,20 @@ def register(app: typer.Typer) -> None:
             None, "--name", help="Execution id to use (default: generated)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        remote: bool = typer.Option(False, "--remote", help="Run on the server instead."),
+        server: str = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
     ) -> None:
+        if remote or server:  # hook: remote runs live in cli/_remote.py
+            from airfoil.cli._remote import run_remote
+
+            return run_remote(
+                file,
+                name,
+                list(ctx.args),
+                server=server,
+                execution_id=execution_id,
+                as_json=as_json,
+            )
         from airfoil.cli._inputs import parse_inputs
         from airfoil.cli._load import load_entity
         from airfoil.cli._render import LiveProgress, execution_json, sort_nodes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from airfoil.cli import _cache, _executions, _run, _schedules
+from airfoil.cli import _cache, _executions, _run, _schedules, _server, _sim
 
 __all__ = ["app", "main"]
 
@@ -20,14 +20,9 @@ app.add_typer(_executions.app, name="executions", help="List, inspect and resume
 app.add_typer(_cache.app, name="cache", help="Inspect and clear the task cache.")
 _executions.register_logs(app)
 _executions.register_signal(app)
+_server.register(app)  # the server, auth, secrets, register and remote commands
 _schedules.register(app)
-
-try:  # the scheduler simulator (issue 5) registers its own command
-    from airfoil.cli import _sim  # type: ignore[attr-defined, unused-ignore]
-
-    _sim.register(app)
-except ImportError:  # pragma: no cover - optional while being built
-    pass
+_sim.register(app)
 
 
 @app.command()

@@ -23,6 +23,10 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
     """
     from airfoil.sdk._task import live_task
 
+    if code_root.startswith("airfoil-package:"):  # a registered package (server runs)
+        from airfoil.runtime._packages import materialize
+
+        code_root = materialize(code_root)
     live = live_task(spec.module, spec.qualname)
     if live is not None:
         return live

@@ -1,0 +1,228 @@
+"""Server budgets, measured against real ``airfoil server start`` processes on PostgreSQL.
+
+1. Launch-to-first-task-start latency: ``POST .../executions`` of a one-task workflow until
+   its attempt starts in a worker (the attempt's ``started_at``, same host clock); median of
+   ``--launches`` sequential launches after warm-up. Budget: under 100 ms.
+2. Engine throughput: ``--executions`` concurrent executions of a fan-out workflow (``--width``
+   trivial tasks and one reducer each), from the first launch to the last execution ending;
+   trivial tasks per second. Budget: at least 500/s.
+3. API latency: p50/p99 of ``GET`` execution detail of a 1,000-node execution over
+   ``--requests`` requests. Budget: p99 under 100 ms.
+
+    PYTHONPATH=src python benchmarks/bench_server.py [--launches 30 --executions 20 --width 50]
+
+PostgreSQL: ``AIRFOIL_BENCH_PG_URL`` (default the test server); each run uses a fresh schema,
+dropped at the end. ``AIRFOIL_BENCH_PG_OPTIONS=-csynchronous_commit%3Doff`` shows how much of
+the throughput figure is the database's commit latency (diagnostic only: not a durable setup).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+PG_URL = os.environ.get("AIRFOIL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+    @af.task
+    def noop(x: int) -> int:
+        return x
+
+    @af.task
+    def inc(x: int) -> int:
+        return x + 1
+
+    @af.task
+    def total(xs: list[int]) -> int:
+        return sum(xs)
+
+    @af.workflow
+    def one(x: int = 1) -> int:
+        return noop(x=x)
+
+    @af.workflow
+    def fan(x: int = 0) -> int:
+        return total(xs=[inc(x=i) for i in range(WIDTH)])
+
+    @af.workflow
+    def big(x: int = 0) -> int:
+        return total(xs=[inc(x=i) for i in range(999)])
+    """
+)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(
+    tmp: Path, db: str, slots: int, max_parallel: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _port()
+    env = dict(os.environ, AIRFOIL_HOME=str(tmp / "home"), AIRFOIL_PACKAGE_CACHE=str(tmp / "pk"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airfoil.cli",
+            "server",
+            "start",
+            "--port",
+            str(port),
+            "--database-url",
+            db,
+            "--slots",
+            str(slots),
+            "--max-parallel",
+            str(max_parallel),
+        ],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "server.log", "wb"),  # noqa: SIM115
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("server did not start: " + (tmp / "server.log").read_text())
+
+
+def _launch_latency(client: Any, n: int) -> list[float]:
+    out = []
+    for i in range(n + 3):
+        t0 = time.time()
+        ex = client.launch("flow.one", {"x": i})
+        started = None
+        while started is None:
+            nodes = client.get(ex.id).nodes
+            if nodes and nodes[0].attempt_list:
+                started = nodes[0].attempt_list[0].started_at
+            else:
+                time.sleep(0.005)
+        client.wait(ex.id, poll_s=0.01)
+        if i >= 3:  # warm-up: workers started, code package unpacked
+            out.append(started - t0)
+    return out
+
+
+def _throughput(client: Any, executions: int, width: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    ids = [client.launch("flow.fan", {"x": i}).id for i in range(executions)]
+    for i in ids:
+        d = client.wait(i, poll_s=0.05, timeout=600)
+        assert d.phase == "succeeded", d.error
+    took = time.perf_counter() - t0
+    return took, executions * (width + 1)
+
+
+def _detail_latency(client: Any, requests: int) -> tuple[list[float], int]:
+    ex = client.launch("flow.big", {})
+    events = f"{client.url}/api/v1/projects/{client.project}/executions/{ex.id}/events"
+    while httpx.get(events, params={"after": 10**9}).json()["phase"] != "succeeded":
+        time.sleep(0.2)  # (not client.wait: its final GET would warm the detail up)
+    url = f"{client.url}/api/v1/projects/{client.project}/executions/{ex.id}"
+    samples = []
+    with httpx.Client() as http:
+        t0 = time.perf_counter()
+        http.get(url)
+        cold = time.perf_counter() - t0
+        print(f"execution detail, first request (nothing kept yet): {cold * 1000:.1f} ms")
+        for _ in range(5):
+            http.get(url)
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            r = http.get(url)
+            samples.append(time.perf_counter() - t0)
+            assert r.status_code == 200
+    return samples, len(r.json()["nodes"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--launches", type=int, default=30)
+    ap.add_argument("--executions", type=int, default=20)
+    ap.add_argument("--width", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--slots", type=int, default=4)
+    ap.add_argument("--max-parallel", type=int, default=2)
+    args = ap.parse_args()
+
+    from airfoil.cli._load import load_entity
+    from airfoil.client import Client
+
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    schema = f"airfoil_bench_{uuid.uuid4().hex[:8]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    extra = os.environ.get("AIRFOIL_BENCH_PG_OPTIONS", "")  # e.g. "-csynchronous_commit%3Doff"
+    db = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    if extra:
+        db += "%20" + extra
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        (tmp / "user").mkdir()
+        (tmp / "user" / "flow.py").write_text(FLOW.replace("WIDTH", str(args.width)))
+        entities = [load_entity(str(tmp / "user" / "flow.py"), n) for n in ("one", "fan", "big")]
+        proc, url = _start(tmp, db, args.slots, args.max_parallel)
+        try:
+            with Client(url, project="bench") as client:
+                client.register(entities)
+                lat = _launch_latency(client, args.launches)
+                print(
+                    f"launch-to-first-task-start: median {statistics.median(lat) * 1000:.1f} ms "
+                    f"(min {min(lat) * 1000:.1f}, max {max(lat) * 1000:.1f}, n={len(lat)})  "
+                    "[budget < 100 ms]",
+                    flush=True,
+                )
+                took, tasks = _throughput(client, args.executions, args.width)
+                print(
+                    f"engine throughput (PostgreSQL): {tasks / took:.0f} tasks/s ({tasks} tasks "
+                    f"in {args.executions} concurrent executions, {took:.2f} s; slots="
+                    f"{args.slots}, workers/slot={args.max_parallel})  [budget >= 500/s]",
+                    flush=True,
+                )
+                samples, nodes = _detail_latency(client, args.requests)
+                samples.sort()
+                p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+                print(
+                    f"execution detail ({nodes} nodes): p50 {statistics.median(samples) * 1000:.1f}"
+                    f" ms, p99 {p99 * 1000:.1f} ms (n={len(samples)})  [budget p99 < 100 ms]",
+                    flush=True,
+                )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""Remote runs: ``airfoil register FILE --project P``, ``airfoil remote run FILE NAME ...``
+(also reachable as ``airfoil run --remote``) and ``airfoil remote executions ...``.
+
+The server is ``--server URL`` or ``AIRFOIL_SERVER_URL``; the key ``AIRFOIL_API_KEY``. The
+user's file is imported *here* (to build its specs and parse inputs), its source folder is
+packaged, uploaded and registered, and the server's workers run it from the package.
+``--json`` prints the same object as a local ``airfoil run --json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import typer
+
+from airfoil.cli._common import err_console, handle_errors, out_console
+
+__all__ = ["register", "run_remote"]
+
+remote_app = typer.Typer(no_args_is_help=True, help="Run and inspect executions on a server.")
+
+_SERVER = typer.Option(None, "--server", help="Server URL (default: AIRFOIL_SERVER_URL).")
+_PROJECT = typer.Option(None, "--project", help="Project (default: AIRFOIL_PROJECT).")
+
+
+def _client(server: str | None, project: str | None, domain: str | None = None) -> Any:
+    from airfoil.client import Client
+    from airfoil.settings import AirfoilSettings
+
+    s = AirfoilSettings()
+    return Client(server, project=project or s.project, domain=domain or s.domain)
+
+
+def _entities(module: Any) -> list[Any]:
+    from airfoil.core.records import TaskSpec, WorkflowSpec
+
+    found = []
+    for name, obj in sorted(vars(module).items()):
+        if name.startswith("_") or not hasattr(obj, "py_interface"):
+            continue
+        if getattr(obj, "module", None) != module.__name__:
+            continue  # imported from elsewhere: registered with its own module
+        if isinstance(getattr(obj, "spec", None), (TaskSpec, WorkflowSpec)):
+            found.append(obj)
+    return found
+
+
+def register_file(client: Any, file: str, names: list[str] | None = None) -> Any:
+    """Register the tasks and workflows of a file (all, or those named)."""
+    import sys
+
+    from airfoil.cli._load import load_entity
+    from airfoil.core.errors import ConfigError
+
+    if names:
+        entities = [load_entity(file, n) for n in names]
+    else:
+        first = load_entity_module(file)
+        entities = _entities(sys.modules[first])
+        if not entities:
+            raise ConfigError(f"{file} defines no task or workflow")
+    return client.register(entities)
+
+
+def load_entity_module(file: str) -> str:
+    """Import ``file`` (as ``airfoil run`` does) and return its module name."""
+    from airfoil.cli._load import load_entity
+    from airfoil.core.errors import ConfigError
+
+    try:
+        load_entity(file, "__airfoil_no_such_entity__")
+    except ConfigError as exc:
+        if "has no task or workflow named" not in str(exc):
+            raise
+    return os.path.splitext(os.path.basename(file))[0]
+
+
+@handle_errors
+def _register_cmd(
+    file: str = typer.Argument(..., help="Python file defining tasks and workflows."),
+    names: list[str] = typer.Option(None, "--name", help="Register only these (repeatable)."),
+    server: str = _SERVER,
+    project: str = _PROJECT,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Package the file's source folder, upload it and register its tasks and workflows."""
+    with _client(server, project) as client:
+        res = register_file(client, file, names)
+    if as_json:
+        out_console.print_json(res.model_dump_json())
+        return
+    for e in res.entities:
+        state = "registered" if e.created else "already registered"
+        err_console.print(f"{e.kind} [bold]{e.name}[/] version {e.version[:16]} {state}")
+
+
+def run_remote(
+    file: str,
+    name: str,
+    args: list[str],
+    *,
+    server: str | None,
+    project: str | None = None,
+    domain: str | None = None,
+    execution_id: str | None = None,
+    as_json: bool = False,
+) -> None:
+    """Register ``name`` from ``file``, launch it on the server, stream progress, print."""
+    from airfoil.cli._inputs import parse_inputs
+    from airfoil.cli._load import load_entity
+    from airfoil.client._client import to_json
+    from airfoil.types import default_type_engine
+
+    entity = load_entity(file, name)
+    given = parse_inputs(entity, args, default_type_engine())
+    started = time.perf_counter()
+    with _client(server, project, domain) as client:
+        client.register([entity])
+        ex = client.launch(entity, {k: to_json(v) for k, v in given.items()}, name=execution_id)
+        if not as_json:
+            err_console.print(
+                f"execution [bold]{ex.id}[/] of {entity.name} started on {client.url}"
+            )
+            for ev in client.watch(ex.id):
+                if ev.kind == "node":
+                    err_console.print(
+                        f"  {ev.node_id:<24} {ev.to_phase:<10} {ev.cause}",
+                        markup=False,
+                        highlight=False,
+                    )
+        detail = client.wait(ex.id)
+    out = remote_execution_json(detail)
+    if as_json:
+        out_console.print_json(json.dumps(out, default=str))
+    else:
+        err_console.print(
+            f"execution [bold]{detail.id}[/] {detail.phase} in {time.perf_counter() - started:.2f}s"
+        )
+        if detail.phase == "succeeded" and out["outputs"]:
+            out_console.print_json(json.dumps(out["outputs"], default=str))
+        elif detail.error is not None:
+            err_console.print(
+                f"[bold red]{detail.error.kind} error[/] {detail.error.type}: "
+                f"{detail.error.message}"
+            )
+    if detail.phase != "succeeded":
+        raise typer.Exit(1)
+
+
+def _node_record(execution_id: str, n: Any) -> Any:
+    """A wire node as the record the local renderer takes (one JSON shape for both)."""
+    from airfoil.core.records import ErrorInfo, NodeRecord
+
+    err = n.error
+    fields: dict[str, Any] = {
+        "execution_id": execution_id,
+        "node_id": n.id,
+        "phase": n.phase,
+        "kind": n.kind,
+        "task": n.task,
+        "parent": n.parent,
+        "attempts": n.attempts,
+        "cache_status": n.cache_status,
+        "cache_reason": n.cache_reason,
+        "queued_at": n.queued_at,
+        "started_at": n.started_at,
+        "ended_at": n.ended_at,
+        "error": ErrorInfo(err.kind, err.type, err.message, err.traceback) if err else None,
+    }
+    known = set(NodeRecord.__struct_fields__)
+    if "map_counts" in known:
+        fields["map_counts"] = dict(n.map_counts)
+    if "branch_taken" in known:
+        fields["branch_taken"] = n.branch_taken
+    return NodeRecord(**fields)
+
+
+def remote_execution_json(d: Any) -> dict[str, Any]:
+    """The shape of the local ``run --json`` object, from an execution's detail."""
+    from airfoil.cli._render import node_json
+
+    return {
+        "execution_id": d.id,
+        "workflow": d.workflow,
+        "version": d.version,
+        "phase": d.phase,
+        "created_at": d.created_at,
+        "duration_s": d.duration_s,
+        "outputs": {v.name: v.preview for v in d.outputs},
+        "error": (
+            {
+                "kind": d.error.kind,
+                "type": d.error.type,
+                "message": d.error.message,
+                "traceback": d.error.traceback,
+            }
+            if d.error
+            else None
+        ),
+        "nodes": [node_json(_node_record(d.id, n)) for n in d.nodes],
+    }
+
+
+@remote_app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+@handle_errors
+def _run_cmd(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="Python file defining the task or workflow."),
+    name: str = typer.Argument(..., help="Name of the task or workflow in that file."),
+    server: str = _SERVER,
+    project: str = _PROJECT,
+    domain: str = typer.Option(None, "--domain", help="Domain (default: AIRFOIL_DOMAIN)."),
+    execution_id: str = typer.Option(None, "--name", help="Execution id (default: generated)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Run a task or workflow on the server (inputs as in `airfoil run`)."""
+    run_remote(
+        file,
+        name,
+        list(ctx.args),
+        server=server,
+        project=project,
+        domain=domain,
+        execution_id=execution_id,
+        as_json=as_json,
+    )
+
+
+@remote_app.command("list")
+@handle_errors
+def _list_cmd(
+    server: str = _SERVER,
+    project: str = _PROJECT,
+    phase: str = typer.Option(None, "--phase"),
+    workflow: str = typer.Option(None, "--workflow"),
+    limit: int = typer.Option(20, "--limit"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List the server's executions, newest first."""
+    with _client(server, project) as client:
+        page = client.list(phase=phase, workflow=workflow, limit=limit)
+    if as_json:
+        out_console.print_json(page.model_dump_json())
+        return
+    for e in page.items:
+        out_console.print(f"{e.id}  {e.workflow}  {e.phase}  {e.duration_s or ''}", markup=False)
+
+
+@remote_app.command("show")
+@handle_errors
+def _show_cmd(
+    execution_id: str = typer.Argument(...),
+    server: str = _SERVER,
+    project: str = _PROJECT,
+) -> None:
+    """Show an execution of the server (the `run --json` object)."""
+    with _client(server, project) as client:
+        detail = client.get(execution_id)
+    out_console.print_json(json.dumps(remote_execution_json(detail), default=str))
+
+
+@remote_app.command("terminate")
+@handle_errors
+def _terminate_cmd(
+    execution_id: str = typer.Argument(...),
+    server: str = _SERVER,
+    project: str = _PROJECT,
+) -> None:
+    """Terminate an execution on the server."""
+    with _client(server, project) as client:
+        ex = client.terminate(execution_id)
+    err_console.print(f"execution {ex.id}: {ex.phase} (termination requested)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("register", help="Register a file's tasks and workflows with the server.")(
+        _register_cmd
+    )
+    app.add_typer(remote_app, name="remote", help="Run and inspect executions on a server.")

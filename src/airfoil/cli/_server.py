@@ -1,0 +1,213 @@
+"""``airfoil server start`` and ``airfoil auth ...``: running a server and managing its keys.
+
+Both read the same settings as every command (``AIRFOIL_HOME``, ``AIRFOIL_DATABASE_URL``,
+``AIRFOIL_BLOB_URL``), overridable by options, so ``auth create-key`` writes to the database
+the server reads.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from airfoil.cli._common import err_console, handle_errors, out_console
+
+__all__ = ["register"]
+
+server_app = typer.Typer(no_args_is_help=True, help="Run the Airfoil server.")
+auth_app = typer.Typer(no_args_is_help=True, help="Manage API keys of the server.")
+secrets_app = typer.Typer(no_args_is_help=True, help="Manage secrets tasks can ask for.")
+
+_ROLES = ("viewer", "runner", "admin")
+
+
+def _settings(database_url: str | None, blob_url: str | None) -> object:
+    from airfoil.cli._common import runtime  # noqa: F401 - same error handling of settings
+    from airfoil.settings import AirfoilSettings
+
+    s = AirfoilSettings()
+    if database_url is not None:
+        s.database_url = database_url
+    if blob_url is not None:
+        s.blob_url = blob_url
+    return s
+
+
+@server_app.command("start")
+@handle_errors
+def start(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+    database_url: str = typer.Option(
+        None, "--database-url", help="Metadata store (default: SQLite in AIRFOIL_HOME)."
+    ),
+    blob_url: str = typer.Option(None, "--blob-url", help="Blob store (default: home/blobs)."),
+    slots: int = typer.Option(4, help="Executions this server drives at once."),
+    max_parallel: int = typer.Option(None, "--max-parallel", help="Attempts per execution."),
+    lease_ttl: float = typer.Option(
+        5.0, "--lease-ttl", help="Seconds before a dead server's executions move elsewhere."
+    ),
+    no_engine: bool = typer.Option(False, "--no-engine", help="Serve the API only."),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Start the API and the engine loop in this process (stop with Ctrl-C or SIGTERM)."""
+    import uvicorn
+
+    from airfoil.core.errors import ConfigError
+    from airfoil.server import ServerConfig, create_app
+    from airfoil.server._registry import Registry
+
+    if slots < 1 or lease_ttl <= 0:
+        raise ConfigError("--slots must be at least 1 and --lease-ttl positive")
+    s: object = _settings(database_url, blob_url)
+    home, db, blobs = s.home, s.database_url, s.resolved_blob_url()  # type: ignore[attr-defined]
+    registry = Registry(db, home)
+    try:
+        keys = registry.keys_configured(0.0)
+    finally:
+        registry.close()
+    config = ServerConfig(
+        home=home,
+        database_url=db,
+        blob_url=blobs,
+        run_engine=not no_engine,
+        slots=slots,
+        max_parallel=max_parallel,
+        lease_ttl_s=lease_ttl,
+        secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
+    )
+    err_console.print(
+        f"airfoil server on http://{host}:{port}  (API /api/v1, docs /docs, metrics /metrics)"
+    )
+    err_console.print(f"  store: {db or 'SQLite in ' + home}   blobs: {blobs}")
+    if not keys:
+        err_console.print(
+            "  [yellow]no API keys configured: accepting loopback clients only[/] "
+            "(create one with `airfoil auth create-key --project P --role admin`)"
+        )
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+@auth_app.command("create-key")
+@handle_errors
+def create_key(
+    project: str = typer.Option(..., "--project", help="Project of the key ('*': every one)."),
+    role: str = typer.Option(..., "--role", help="viewer, runner or admin."),
+    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    from airfoil.core.errors import ConfigError
+    from airfoil.server._registry import Registry
+
+    if role not in _ROLES:
+        raise ConfigError(f"unknown role {role!r}: use viewer, runner or admin")
+    s: object = _settings(database_url, None)
+    registry = Registry(s.database_url, s.home)  # type: ignore[attr-defined]
+    try:
+        key_id, key = registry.create_key(project, role)
+    finally:
+        registry.close()
+    err_console.print(f"created key {key_id} ({role} of {project!r}); it is shown only once:")
+    out_console.print(key, markup=False)
+
+
+@auth_app.command("list-keys")
+@handle_errors
+def list_keys(
+    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+) -> None:
+    """List API keys (ids, projects, roles; never secrets)."""
+    from airfoil.server._registry import Registry
+
+    s: object = _settings(database_url, None)
+    registry = Registry(s.database_url, s.home)  # type: ignore[attr-defined]
+    try:
+        for k in registry.list_keys():
+            state = "revoked" if k.revoked else "active"
+            out_console.print(f"{k.id}  {k.project}  {k.role}  {state}", markup=False)
+    finally:
+        registry.close()
+
+
+@auth_app.command("revoke-key")
+@handle_errors
+def revoke_key(
+    key_id: str = typer.Argument(..., help="The key's id (the part after 'af_')."),
+    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+) -> None:
+    """Revoke an API key."""
+    from airfoil.server._registry import Registry
+
+    s: object = _settings(database_url, None)
+    registry = Registry(s.database_url, s.home)  # type: ignore[attr-defined]
+    try:
+        registry.revoke_key(key_id)
+    finally:
+        registry.close()
+    err_console.print(f"revoked key {key_id}")
+
+
+def _box(database_url: str | None) -> object:
+    from airfoil.server._registry import Registry
+    from airfoil.server._secrets import SecretBox
+
+    s: object = _settings(database_url, None)
+    registry = Registry(s.database_url, s.home)  # type: ignore[attr-defined]
+    return SecretBox(registry, os.environ.get("AIRFOIL_SECRETS_KEY"))
+
+
+@secrets_app.command("set")
+@handle_errors
+def secrets_set(
+    name: str = typer.Argument(..., help="The secret's name (as in secret_requests)."),
+    project: str = typer.Option("default", "--project", help="Project of the secret."),
+    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+) -> None:
+    """Store a secret, read from stdin (or a hidden prompt), encrypted with
+    AIRFOIL_SECRETS_KEY."""
+    value = (
+        typer.prompt(f"value of {name}", hide_input=True)
+        if sys.stdin.isatty()
+        else sys.stdin.read().rstrip("\n")
+    )
+    box = _box(database_url)
+    try:
+        box.set(project, name, value)  # type: ignore[attr-defined]
+    finally:
+        box.registry.close()  # type: ignore[attr-defined]
+    err_console.print(f"secret {name!r} of project {project!r} stored (encrypted)")
+
+
+@secrets_app.command("list")
+@handle_errors
+def secrets_list(
+    project: str = typer.Option("default", "--project"),
+    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+) -> None:
+    """List secret names of a project (never values)."""
+    box = _box(database_url)
+    try:
+        for name in box.names(project):  # type: ignore[attr-defined]
+            out_console.print(name, markup=False)
+    finally:
+        box.registry.close()  # type: ignore[attr-defined]
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key for AIRFOIL_SECRETS_KEY."""
+    from airfoil.server._secrets import new_key
+
+    out_console.print(new_key(), markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``server``, ``auth``, ``register`` and ``remote`` to the ``airfoil`` app."""
+    from airfoil.cli import _remote
+
+    app.add_typer(server_app, name="server", help="Run the Airfoil server.")
+    app.add_typer(auth_app, name="auth", help="Manage the server's API keys.")
+    app.add_typer(secrets_app, name="secrets", help="Manage secrets (encrypted at rest).")
+    _remote.register(app)

@@ -1,0 +1,385 @@
+"""``Client(url, api_key)``: the Python client of the Airfoil API.
+
+Register code, launch, watch, wait and fetch outputs as typed Python values. The server is
+found from ``url`` or ``AIRFOIL_SERVER_URL``, the key from ``api_key`` or ``AIRFOIL_API_KEY``
+(read when the client is made, never at import).
+
+Errors the server answers become Airfoil errors of the matching class (404 ->
+:class:`NotFoundError`, 409 -> :class:`ConflictError`, 422 -> :class:`InvalidInputError`,
+401/403 -> :class:`AuthError`), carrying the server's ``code``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import enum
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import httpx
+import msgspec
+
+from airfoil.core.errors import (
+    AirfoilError,
+    ConfigError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PlatformError,
+    UserError,
+)
+from airfoil.core.records import TaskSpec, Value, WorkflowSpec
+from airfoil.wire import (
+    API_PREFIX,
+    EntityIn,
+    EventOut,
+    ExecutionDetail,
+    ExecutionPage,
+    ExecutionSummary,
+    LaunchRequest,
+    LogOut,
+    PackageOut,
+    RawValues,
+    RegisterRequest,
+    RegisterResponse,
+)
+
+__all__ = ["ApiCallError", "AuthError", "Client"]
+
+_TERMINAL = frozenset({"succeeded", "failed", "aborted"})
+
+
+class ApiCallError(AirfoilError):
+    """The server refused a call. ``status`` and ``code`` are the server's."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        super().__init__(f"{message} [{status} {code}]")
+
+
+class AuthError(ApiCallError, UserError):
+    """No key, a bad key, or a key without the role the call needs."""
+
+
+def _error_class(status: int) -> type[ApiCallError]:
+    table: dict[int, type[AirfoilError]] = {
+        404: NotFoundError,
+        409: ConflictError,
+        422: InvalidInputError,
+        400: UserError,
+    }
+    if status in (401, 403):
+        return AuthError
+    base = table.get(status, PlatformError)
+    return type(f"Api{base.__name__}", (ApiCallError, base), {})
+
+
+def to_json(obj: Any) -> Any:
+    """Plain JSON of a Python input value (dataclasses, enums, dates, bytes, sets...)."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, enum.Enum):
+        return obj.name
+    if isinstance(obj, (dt.datetime, dt.date)):
+        return obj.isoformat()
+    if isinstance(obj, dt.timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, bytes):
+        return base64.b64encode(obj).decode("ascii")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "model_dump"):
+        return {k: to_json(getattr(obj, k)) for k in type(obj).model_fields}
+    if isinstance(obj, dict):
+        return {
+            (k if isinstance(k, str) else json.dumps(to_json(k))): to_json(v)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_json(x) for x in obj]
+    raise InvalidInputError(f"cannot send a {type(obj).__name__} as a launch input over the API")
+
+
+class Client:
+    """A client of one Airfoil server.
+
+    Args:
+        url: the server (default ``AIRFOIL_SERVER_URL``, else ``http://127.0.0.1:8080``).
+        api_key: the key (default ``AIRFOIL_API_KEY``; none for an open loopback server).
+        project / domain: where this client registers and launches by default.
+        timeout: seconds per HTTP call.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        project: str = "default",
+        domain: str = "development",
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url or os.environ.get("AIRFOIL_SERVER_URL") or "http://127.0.0.1:8080"
+        self.url = self.url.rstrip("/")
+        key = api_key if api_key is not None else os.environ.get("AIRFOIL_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.project = project
+        self.domain = domain
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            r = self._http.request(method, API_PREFIX + path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise PlatformError(f"cannot reach the Airfoil server at {self.url}: {exc}") from exc
+        if r.status_code >= 400:
+            try:
+                err = r.json()["error"]
+                code, message = str(err["code"]), str(err["message"])
+            except Exception:
+                code, message = "http_error", r.text[:500]
+            raise _error_class(r.status_code)(r.status_code, code, message)
+        return r
+
+    def _p(self, project: str | None) -> str:
+        return project or self.project
+
+    # --- registration -----------------------------------------------------------------------
+
+    def upload_package(self, source_dir: str, *, project: str | None = None) -> PackageOut:
+        """Package a source folder and upload it (a no-op if the server has it)."""
+        from airfoil.client._package import build_package
+
+        data, sha = build_package(source_dir)
+        r = self._call(
+            "PUT",
+            f"/projects/{self._p(project)}/packages/{sha}",
+            content=data,
+            headers={"Content-Type": "application/gzip"},
+        )
+        return PackageOut.model_validate(r.json())
+
+    def register(
+        self,
+        entities: Sequence[Any],
+        *,
+        source_dir: str | None = None,
+        project: str | None = None,
+    ) -> RegisterResponse:
+        """Upload the source of ``entities`` (tasks and workflows) and register them.
+
+        Args:
+            entities: task and workflow definitions (``@task`` / ``@workflow`` objects).
+            source_dir: the folder to package (default: the first entity's project root).
+        """
+        from airfoil.client._package import source_root
+
+        if not entities:
+            raise ConfigError("nothing to register")
+        root = source_dir or source_root(entities[0].module)
+        pkg = self.upload_package(root, project=project)
+        items = []
+        for e in entities:
+            spec = e.spec
+            kind: Literal["task", "workflow"]
+            if isinstance(spec, TaskSpec):
+                kind = "task"
+            elif isinstance(spec, WorkflowSpec):
+                kind = "workflow"
+            else:
+                raise ConfigError(f"{e!r} is not a task or workflow")
+            items.append(
+                EntityIn(
+                    kind=kind, name=spec.name, version=spec.version, spec=msgspec.to_builtins(spec)
+                )
+            )
+        body = RegisterRequest(package=pkg.sha256, entities=items)
+        r = self._call(
+            "POST", f"/projects/{self._p(project)}/entities", json=body.model_dump(mode="json")
+        )
+        return RegisterResponse.model_validate(r.json())
+
+    # --- executions -------------------------------------------------------------------------
+
+    def launch(
+        self,
+        entity: Any,
+        inputs: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+    ) -> ExecutionSummary:
+        """Launch a registered task or workflow (by name, or its definition object)."""
+        if not isinstance(entity, str):
+            version = version or entity.spec.version
+            entity = entity.spec.name
+        body = LaunchRequest(
+            entity=entity,
+            version=version,
+            inputs={k: to_json(v) for k, v in (inputs or {}).items()},
+            name=name,
+            labels=labels or {},
+        )
+        r = self._call(
+            "POST",
+            f"/projects/{self._p(project)}/domains/{domain or self.domain}/executions",
+            json=body.model_dump(mode="json", exclude_none=True),
+        )
+        return ExecutionSummary.model_validate(r.json())
+
+    def get(self, execution_id: str, *, project: str | None = None) -> ExecutionDetail:
+        r = self._call("GET", f"/projects/{self._p(project)}/executions/{execution_id}")
+        return ExecutionDetail.model_validate(r.json())
+
+    def list(self, *, project: str | None = None, **filters: Any) -> ExecutionPage:
+        params = {k: v for k, v in filters.items() if v is not None}
+        r = self._call("GET", f"/projects/{self._p(project)}/executions", params=params)
+        return ExecutionPage.model_validate(r.json())
+
+    def terminate(self, execution_id: str, *, project: str | None = None) -> ExecutionSummary:
+        r = self._call("POST", f"/projects/{self._p(project)}/executions/{execution_id}/terminate")
+        return ExecutionSummary.model_validate(r.json())
+
+    def relaunch(self, execution_id: str, *, project: str | None = None) -> ExecutionSummary:
+        r = self._call("POST", f"/projects/{self._p(project)}/executions/{execution_id}/relaunch")
+        return ExecutionSummary.model_validate(r.json())
+
+    def signal(
+        self, execution_id: str, name: str, value: Any, *, project: str | None = None
+    ) -> None:
+        """Answer a gate of an execution (``True``/``False`` approves or rejects)."""
+        self._call(
+            "POST",
+            f"/projects/{self._p(project)}/executions/{execution_id}/signals/{name}",
+            json={"value": to_json(value)},
+        )
+
+    def logs(
+        self,
+        execution_id: str,
+        node_id: str,
+        *,
+        attempt: int | None = None,
+        project: str | None = None,
+    ) -> LogOut:
+        params = {"attempt": attempt} if attempt is not None else {}
+        r = self._call(
+            "GET",
+            f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/logs",
+            params=params,
+        )
+        return LogOut.model_validate(r.json())
+
+    def watch(self, execution_id: str, *, project: str | None = None) -> Iterator[EventOut]:
+        """The execution's events as they happen (server-sent events), until it ends."""
+        path = f"{API_PREFIX}/projects/{self._p(project)}/executions/{execution_id}/watch"
+        with self._http.stream("GET", path, timeout=None) as r:
+            if r.status_code >= 400:
+                r.read()
+                self._raise(r)
+            event, data = "", ""
+            for line in r.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data = line[5:].strip()
+                elif line == "" and data:
+                    if event == "end":
+                        return
+                    yield EventOut.model_validate_json(data)
+                    event, data = "", ""
+
+    def _raise(self, r: httpx.Response) -> None:
+        try:
+            err = r.json()["error"]
+            code, message = str(err["code"]), str(err["message"])
+        except Exception:
+            code, message = "http_error", r.text[:500]
+        raise _error_class(r.status_code)(r.status_code, code, message)
+
+    def wait(
+        self,
+        execution_id: str,
+        *,
+        timeout: float | None = None,
+        poll_s: float = 0.1,
+        project: str | None = None,
+    ) -> ExecutionDetail:
+        """Wait until the execution ends; return its detail.
+
+        Raises:
+            TimeoutError: it did not end within ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        after = 0
+        while True:
+            r = self._call(
+                "GET",
+                f"/projects/{self._p(project)}/executions/{execution_id}/events",
+                params={"after": after},
+            )
+            page = r.json()
+            if page["items"]:
+                after = page["items"][-1]["seq"]
+            if page["phase"] in _TERMINAL:
+                return self.get(execution_id, project=project)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_id} did not end within {timeout}s")
+            time.sleep(poll_s)
+
+    def raw_outputs(self, execution_id: str, *, project: str | None = None) -> RawValues:
+        r = self._call("GET", f"/projects/{self._p(project)}/executions/{execution_id}/outputs")
+        return RawValues.model_validate(r.json())
+
+    def outputs(self, execution_id: str, entity: Any, *, project: str | None = None) -> Any:
+        """The outputs as the Python value(s) ``entity``'s signature promises.
+
+        Raises:
+            ConflictError: the execution has not succeeded.
+        """
+        from airfoil.client._values import DownloadedBlobs, to_value
+        from airfoil.types import ValueContext, default_type_engine
+
+        raw = self.raw_outputs(execution_id, project=project)
+        if raw.phase != "succeeded":
+            raise ConflictError(f"execution {execution_id} is {raw.phase}, not succeeded")
+        blobs = DownloadedBlobs()
+        values: dict[str, Value] = {}
+        for name, rv in raw.values.items():
+            data = None
+            if rv.download is not None:
+                resp = self._http.get(rv.download)
+                if resp.status_code >= 400:
+                    self._raise(resp)
+                data = resp.content
+            values[name] = to_value(rv, data, blobs)
+        py = entity.py_interface
+        engine = default_type_engine()
+        ctx = ValueContext(blobs=blobs)
+        style = py.interface.output_style
+        if style == "none":
+            return None
+        decoded = {n: engine.to_python(values[n], tp, ctx) for n, tp in py.output_types.items()}
+        if style == "single":
+            return decoded["o0"]
+        return py.return_type(**decoded)

@@ -1,0 +1,77 @@
+"""Turning the server's raw values back into :class:`Value` records the type engine reads.
+
+Offloaded values are downloaded into an in-memory blob store for the duration of one
+``Client.outputs`` call; their records point at it (``mem://`` URIs), so the type engine's
+converters (parquet, npy, files) read them as they would from any store.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from airfoil.core.errors import NotFoundError
+from airfoil.core.records import Value
+from airfoil.store.base import BlobStore
+from airfoil.wire import RawValue
+
+__all__ = ["DownloadedBlobs", "to_value"]
+
+
+class DownloadedBlobs(BlobStore):
+    """A small in-memory blob store holding downloaded values."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+
+    def uri(self, key: str) -> str:
+        return f"mem://{key}"
+
+    def put_bytes(self, key: str, data: bytes) -> str:
+        self._data[self.uri(key)] = data
+        return self.uri(key)
+
+    def get_bytes(self, uri: str) -> bytes:
+        try:
+            return self._data[uri]
+        except KeyError:
+            raise NotFoundError(f"blob {uri} was not downloaded") from None
+
+    def exists(self, uri: str) -> bool:
+        return uri in self._data
+
+    def delete(self, uri: str) -> None:
+        self._data.pop(uri, None)
+
+    def put_file(self, key: str, local_path: str) -> str:
+        with open(local_path, "rb") as fh:
+            return self.put_bytes(key, fh.read())
+
+    def get_file(self, uri: str, local_path: str) -> None:
+        data = self.get_bytes(uri)
+        os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
+        with open(local_path, "wb") as fh:
+            fh.write(data)
+
+    def put_dir(self, key: str, local_dir: str) -> str:
+        raise NotImplementedError("directories are not downloaded by the client")
+
+    def get_dir(self, uri: str, local_dir: str) -> None:
+        raise NotFoundError("directory outputs cannot be fetched through the API yet")
+
+    def local_path(self, uri: str) -> str | None:
+        return None
+
+
+def to_value(raw: RawValue, data: bytes | None, blobs: DownloadedBlobs) -> Value:
+    """The :class:`Value` of a raw value (``data``: the downloaded bytes of an offloaded one)."""
+    if raw.inline is not None:
+        return Value(
+            hash=raw.hash,
+            format=raw.format,
+            inline=base64.b64decode(raw.inline),
+            size=raw.size,
+            meta=dict(raw.meta),
+        )
+    uri = blobs.put_bytes(f"values/{raw.hash[:2]}/{raw.hash}", data or b"")
+    return Value(hash=raw.hash, format=raw.format, uri=uri, size=raw.size, meta=dict(raw.meta))

@@ -1,0 +1,230 @@
+"""``create_app(config)``: the FastAPI app, its engine loop, errors, health and metrics.
+
+The app opens the metadata store, the blob store and the server's registry when it starts
+(lifespan), starts the driver slots when ``config.run_engine`` is set, and on shutdown stops
+them (releasing their leases) before closing the stores.
+
+Every error is answered as ``{"error": {"code", "message"}}``: Airfoil errors by their class
+(see ``_auth.status_of``), request validation as 422 ``invalid_request`` with the pydantic
+details, unknown routes as 404 ``not_found``. An unexpected exception is a 500 ``internal`` with
+no internals in the body (it is logged); no bad input reaches that path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from airfoil.core.clock import Clock, SystemClock
+from airfoil.core.errors import AirfoilError
+from airfoil.server._auth import ApiError, error_response, status_of
+from airfoil.server._metrics import Metrics
+from airfoil.server._services import Deps
+
+__all__ = ["ServerConfig", "create_app"]
+
+log = logging.getLogger("airfoil.server")
+
+
+@dataclass
+class ServerConfig:
+    """How a server process runs.
+
+    Attributes:
+        home: the Airfoil home (default SQLite database and blobs).
+        database_url: metadata store URL (None: SQLite in ``home``).
+        blob_url: blob store URL (None: ``home/blobs``).
+        run_engine: drive executions in this process (the API alone otherwise).
+        slots: executions driven at once.
+        max_parallel: attempts at once per execution.
+        lease_ttl_s: lease lifetime; a dead server's executions move within about this long.
+        secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
+            one, tasks get no secrets.
+        clock: the clock (tests pass a fake one).
+    """
+
+    home: str
+    database_url: str | None = None
+    blob_url: str | None = None
+    run_engine: bool = True
+    slots: int = 4
+    max_parallel: int | None = None
+    lease_ttl_s: float = 5.0
+    secrets_key: str | None = None
+    clock: Clock = field(default_factory=SystemClock)
+
+    def resolved_blob_url(self) -> str:
+        import os
+
+        return self.blob_url or os.path.join(
+            os.path.abspath(os.path.expanduser(self.home)), "blobs"
+        )
+
+
+def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
+    from airfoil.server._driver import Driver
+    from airfoil.server._registry import Registry
+    from airfoil.store._open import open_meta_store
+    from airfoil.store.blob import open_blob_store
+    from airfoil.types import default_type_engine
+
+    meta = open_meta_store(config.database_url, config.home)
+    blob_url = config.resolved_blob_url()
+    blobs = open_blob_store(blob_url)
+    registry = Registry(config.database_url, config.home)
+    metrics = Metrics(meta)
+    deps = Deps(meta, blobs, blob_url, registry, default_type_engine(), config.clock)
+    secrets = None
+    if config.secrets_key:
+        from airfoil.server._secrets import SecretBox
+
+        secrets = SecretBox(registry, config.secrets_key)
+    deps.secrets = secrets
+    if config.run_engine:
+        deps.driver = Driver(
+            meta,
+            blobs,
+            blob_url,
+            registry,
+            config.clock,
+            slots=config.slots,
+            max_parallel=config.max_parallel,
+            lease_ttl_s=config.lease_ttl_s,
+            on_change=metrics.on_change,
+            secrets=secrets,
+        )
+    return deps, metrics
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """The Airfoil API app. Nothing is opened until the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        deps, metrics = _open(config)
+        app.state.deps = deps
+        app.state.metrics = metrics
+        if deps.driver is not None:
+            deps.driver.start()
+        try:
+            yield
+        finally:
+            if deps.driver is not None:
+                deps.driver.stop()
+            deps.registry.close()
+            deps.meta.close()
+
+    app = FastAPI(
+        title="Airfoil",
+        version="1",
+        summary="Typed, durable, cached ML and data pipelines",
+        lifespan=lifespan,
+    )
+    _install_errors(app)
+    _install_latency(app)
+    _install_ops(app)
+    from airfoil.server._routes import router
+
+    app.include_router(router)
+    return app
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(AirfoilError)
+    async def airfoil_error(_: Request, exc: AirfoilError) -> JSONResponse:
+        status, code = status_of(exc)
+        if status >= 500:
+            log.warning("request failed: %s: %s", type(exc).__name__, exc)
+        return error_response(status, code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(first["loc"]) if first["loc"] else "request"
+        return error_response(422, "invalid_request", f"{where}: {first['msg']}", details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        return error_response(
+            exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.warning("database error: %s", exc)
+        return error_response(503, "store_unavailable", "the database failed; try again")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return error_response(500, "internal", "internal server error (see the server log)")
+
+
+def _install_latency(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def timed(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.api.labels(request.method, path, str(response.status_code)).observe(
+                time.perf_counter() - started
+            )
+        return response
+
+
+def _install_ops(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
+    def readyz(request: Request) -> Any:
+        """Readiness: the database answers and the engine loop runs."""
+        deps: Deps = request.app.state.deps
+        try:
+            deps.registry.ping()
+        except Exception as exc:
+            return error_response(503, "store_unavailable", f"database unreachable: {exc}")
+        driver = deps.driver
+        if driver is not None and (
+            driver.stopping.is_set() or not all(s.thread.is_alive() for s in driver.slots)
+        ):
+            return error_response(503, "engine_stopped", "the engine loop is not running")
+        return {"status": "ready", "driving": driver.busy() if driver else []}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        m: Metrics = request.app.state.metrics
+        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

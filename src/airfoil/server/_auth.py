@@ -1,0 +1,149 @@
+"""API keys and per-project roles, and the JSON error body of every failure.
+
+Keys look like ``af_<id>_<secret>`` and are sent as ``Authorization: Bearer <key>`` (or
+``X-API-Key``). A key belongs to one project (``*``: every project) with one role:
+
+- ``viewer`` reads: projects, entities, executions, logs, values, events, cache;
+- ``runner`` also registers code and launches, terminates and relaunches executions;
+- ``admin`` also creates projects.
+
+With no keys configured the server is *open* but answers loopback clients only, and treats
+them as admins of every project; it says so at start.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from airfoil.core import errors as E
+from airfoil.server._registry import Registry, VersionConflict
+from airfoil.wire import ROLES
+
+__all__ = ["ApiError", "Principal", "authenticate", "error_response", "require", "status_of"]
+
+
+class ApiError(Exception):
+    """An HTTP error with a machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a key's id, its project (``*`` for all) and role."""
+
+    key_id: str
+    project: str
+    role: str
+    open_mode: bool = False
+
+
+def _loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host in ("localhost", "testclient"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _key_from(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        raise ApiError(401, "invalid_key", "the Authorization header must be 'Bearer <key>'")
+    return request.headers.get("x-api-key") or None
+
+
+def authenticate(request: Request, registry: Registry, now: float) -> Principal:
+    """The caller of a request.
+
+    Raises:
+        ApiError: 401 with no or a bad key; 403 for a remote client of an open server.
+    """
+    key = _key_from(request)
+    if not registry.keys_configured(now):
+        client = request.client.host if request.client else None
+        if not _loopback(client):
+            raise ApiError(
+                403,
+                "loopback_only",
+                "this server has no API keys yet and accepts loopback clients only: create "
+                "one with `airfoil auth create-key --project P --role admin`",
+            )
+        return Principal("open", "*", "admin", open_mode=True)
+    if key is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "an API key is required: send 'Authorization: "
+            "Bearer <key>' (set AIRFOIL_API_KEY for the CLI)",
+        )
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "af":
+        raise ApiError(401, "invalid_key", "malformed API key: expected af_<id>_<secret>")
+    found = registry.lookup_key(parts[1], parts[2])
+    if found is None:
+        raise ApiError(401, "invalid_key", "unknown or revoked API key")
+    return Principal(found.id, found.project, found.role)
+
+
+def require(principal: Principal, project: str | None, role: str) -> None:
+    """Raise 403 unless the caller has ``role`` (or a stronger one) in ``project``.
+
+    ``project=None`` asks for the role in every project (a ``*`` key).
+    """
+    in_project = principal.project == "*" or (project is not None and principal.project == project)
+    if not in_project or ROLES.index(principal.role) < ROLES.index(role):
+        where = f"project {project!r}" if project is not None else "every project"
+        raise ApiError(
+            403,
+            "forbidden",
+            f"this key ({principal.role} of {principal.project!r}) may not do this: it needs "
+            f"the {role} role in {where}",
+        )
+
+
+def status_of(exc: BaseException) -> tuple[int, str]:
+    """HTTP status and error code of an Airfoil error."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code
+    table: list[tuple[type[BaseException], int, str]] = [
+        (E.NotFoundError, 404, "not_found"),
+        (VersionConflict, 409, "version_conflict"),
+        (E.ConflictError, 409, "conflict"),
+        (E.InvalidInputError, 422, "invalid_input"),
+        (E.TypeTransformError, 422, "invalid_input"),
+        (E.DefinitionError, 422, "invalid_definition"),
+        (E.ConfigError, 422, "invalid_input"),
+        (E.UserError, 400, "bad_request"),
+        (E.StoreError, 503, "store_unavailable"),
+        (E.PlatformError, 503, "unavailable"),
+    ]
+    for cls, status, code in table:
+        if isinstance(exc, cls):
+            return status, code
+    return 500, "internal"
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)

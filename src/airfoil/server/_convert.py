@@ -1,0 +1,266 @@
+"""Stored records -> wire models: the one place the server shapes what it answers.
+
+Previews use the type engine's ``to_jsonable`` (no user code, nothing unpickled). Values kept
+inline are previewed from their bytes; offloaded ones only when ``read_blobs`` is set (the
+node view), so an execution's detail never reads thousands of blobs; in an execution's
+detail, only small inline node values (up to 512 bytes) are previewed.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+
+from airfoil.core.records import (
+    AttemptRecord,
+    ErrorInfo,
+    EventRecord,
+    ExecutionRecord,
+    Interface,
+    NodeRecord,
+    Param,
+    TypeSpec,
+    Value,
+)
+from airfoil.wire import (
+    API_PREFIX,
+    AttemptOut,
+    ErrorOut,
+    EventOut,
+    ExecutionSummary,
+    InterfaceOut,
+    NodeOut,
+    ParamOut,
+    RawValue,
+)
+
+__all__ = [
+    "attempt_dict",
+    "attempt_out",
+    "error_dict",
+    "node_dict",
+    "summary_dict",
+    "error_out",
+    "event_out",
+    "interface_out",
+    "node_out",
+    "raw_value",
+    "summary_out",
+    "value_download",
+    "values_out",
+]
+
+_ANY = TypeSpec("any")
+_json = msgspec.json.Decoder()
+_names: dict[TypeSpec, str] = {}
+
+
+def _type_name(spec: TypeSpec) -> str:
+    found = _names.get(spec)
+    if found is None:
+        if len(_names) > 4096:
+            _names.clear()
+        found = _names[spec] = str(spec)
+    return found
+
+
+#: Inline values up to this size are previewed in lists; larger ones in the node view only.
+_CHEAP_PREVIEW = 512
+
+
+def _duration(started: float | None, ended: float | None) -> float | None:
+    if started is None or ended is None:
+        return None
+    return round(max(0.0, ended - started), 6)
+
+
+def error_dict(err: ErrorInfo | None) -> dict[str, Any] | None:
+    if err is None:
+        return None
+    return {"kind": err.kind, "type": err.type, "message": err.message, "traceback": err.traceback}
+
+
+def error_out(err: ErrorInfo | None) -> ErrorOut | None:
+    return None if err is None else ErrorOut(**error_dict(err))  # type: ignore[arg-type]
+
+
+def summary_out(rec: ExecutionRecord, node_count: int | None = None) -> ExecutionSummary:
+    return ExecutionSummary.model_validate(summary_dict(rec, node_count))
+
+
+def summary_dict(rec: ExecutionRecord, node_count: int | None = None) -> dict[str, Any]:
+    return dict(
+        id=rec.id,
+        project=rec.project,
+        domain=rec.domain,
+        workflow=rec.workflow,
+        version=rec.version,
+        phase=rec.phase,
+        created_at=rec.created_at,
+        started_at=rec.started_at,
+        ended_at=rec.ended_at,
+        duration_s=_duration(rec.started_at, rec.ended_at),
+        error=error_dict(rec.error),
+        labels=dict(rec.labels),
+        node_count=node_count,
+    )
+
+
+def _param(p: Param, types: Any, ctx: Any) -> ParamOut:
+    default: Any = None
+    if p.has_default and p.default is not None:
+        try:
+            default = types.to_jsonable(p.default, p.type, ctx)
+        except Exception:  # a default that cannot be shown is still usable
+            default = None
+    return ParamOut(
+        name=p.name,
+        type=str(p.type),
+        type_spec=msgspec.to_builtins(p.type),
+        description=p.description,
+        has_default=p.has_default,
+        default=default,
+    )
+
+
+def interface_out(iface: Interface, types: Any, ctx: Any) -> InterfaceOut:
+    return InterfaceOut(
+        inputs=[_param(p, types, ctx) for p in iface.inputs],
+        outputs=[_param(p, types, ctx) for p in iface.outputs],
+    )
+
+
+def value_download(project: str, execution_id: str, value: Value) -> str:
+    return f"{API_PREFIX}/projects/{project}/executions/{execution_id}/values/{value.hash}"
+
+
+def values_out(
+    values: dict[str, Value] | None,
+    specs: dict[str, TypeSpec],
+    rec: ExecutionRecord,
+    types: Any,
+    ctx: Any,
+    *,
+    read_blobs: bool,
+) -> list[dict[str, Any]]:
+    """Wire views (``ValueOut`` fields) of named values, previews where cheap or asked for."""
+    out: list[dict[str, Any]] = []
+    for name, v in (values or {}).items():
+        spec = specs.get(name, _ANY)
+        preview: Any = None
+        problem: str | None = None
+        inline = v.inline
+        if inline is not None and v.format == "json" and b'"$' not in inline:
+            preview = _json.decode(inline)  # plain JSON: what to_jsonable gives, faster
+        elif read_blobs or (inline is not None and v.size <= _CHEAP_PREVIEW):
+            try:
+                preview = types.to_jsonable(v, spec, ctx)
+            except Exception as exc:  # a missing blob must not hide the rest
+                problem = f"{type(exc).__name__}: {exc}"
+        out.append(
+            dict(
+                name=name,
+                type=_type_name(spec),
+                hash=v.hash,
+                format=v.format,
+                size=v.size,
+                preview=preview,
+                preview_error=problem,
+                download=value_download(rec.project, rec.id, v),
+            )
+        )
+    return out
+
+
+def raw_value(rec: ExecutionRecord, v: Value) -> RawValue:
+    return RawValue(
+        hash=v.hash,
+        format=v.format,
+        inline=base64.b64encode(v.inline).decode("ascii") if v.inline is not None else None,
+        download=None if v.inline is not None else value_download(rec.project, rec.id, v),
+        size=v.size,
+        meta=dict(v.meta),
+    )
+
+
+def attempt_out(a: AttemptRecord) -> AttemptOut:
+    return AttemptOut.model_validate(attempt_dict(a))
+
+
+def attempt_dict(a: AttemptRecord) -> dict[str, Any]:
+    return dict(
+        attempt=a.attempt,
+        phase=a.phase,
+        started_at=a.started_at,
+        ended_at=a.ended_at,
+        duration_s=_duration(a.started_at, a.ended_at),
+        worker=a.worker,
+        error=error_dict(a.error),
+        has_log=bool(a.log_uri),
+    )
+
+
+def node_dict(
+    n: NodeRecord,
+    rec: ExecutionRecord,
+    attempts: list[AttemptRecord],
+    iface: Interface | None,
+    types: Any,
+    ctx: Any,
+    *,
+    read_blobs: bool,
+) -> dict[str, Any]:
+    """The ``NodeOut`` fields of a node."""
+    ins = {p.name: p.type for p in iface.inputs} if iface else {}
+    outs = {p.name: p.type for p in iface.outputs} if iface else {}
+    return dict(
+        id=n.node_id,
+        task=n.task,
+        kind=n.kind,
+        parent=n.parent,
+        phase=n.phase,
+        attempts=n.attempts,
+        cache_status=n.cache_status,
+        cache_reason=n.cache_reason,
+        cache_key=n.cache_key,
+        queued_at=n.queued_at,
+        started_at=n.started_at,
+        ended_at=n.ended_at,
+        duration_s=_duration(n.started_at, n.ended_at),
+        error=error_dict(n.error),
+        inputs=values_out(n.inputs, ins, rec, types, ctx, read_blobs=read_blobs),
+        outputs=values_out(n.outputs, outs, rec, types, ctx, read_blobs=read_blobs),
+        attempt_list=[attempt_dict(a) for a in attempts],
+        map_counts=dict(getattr(n, "map_counts", None) or {}),
+        branch_taken=getattr(n, "branch_taken", -1),
+    )
+
+
+def node_out(
+    n: NodeRecord,
+    rec: ExecutionRecord,
+    attempts: list[AttemptRecord],
+    iface: Interface | None,
+    types: Any,
+    ctx: Any,
+    *,
+    read_blobs: bool,
+) -> NodeOut:
+    return NodeOut.model_validate(
+        node_dict(n, rec, attempts, iface, types, ctx, read_blobs=read_blobs)
+    )
+
+
+def event_out(e: EventRecord) -> EventOut:
+    return EventOut(
+        seq=e.seq,
+        at=e.at,
+        kind=e.kind,
+        to_phase=e.to_phase,
+        cause=e.cause,
+        node_id=e.node_id,
+        attempt=e.attempt,
+        from_phase=e.from_phase,
+    )

@@ -1,0 +1,323 @@
+"""The server's engine loop: driver slots that claim executions and drive them.
+
+Each slot is a thread with its own :class:`~airfoil.engine.runner.Engine` and process executor
+(so one execution's results never reach another's loop). A free slot *claims* the oldest
+unfinished execution whose lease is free or expired (one SQL statement with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL, see ``store.sql._server_queries``) and drives it
+with ``Engine.drive``, which renews the lease every ``lease_ttl_s / 3``.
+
+Invariants:
+
+- An execution is driven by at most one slot of one server at a time (the lease). When a
+  server dies, its leases expire and another server's slots claim and resume its executions:
+  nodes that had succeeded are not re-run, attempts that were running are retried.
+- The executor's ``poll`` is capped at a fraction of the lease TTL, so a long task never lets
+  the lease lapse, and between polls the slot looks for a terminate request or a shutdown.
+- Shutdown stops every slot, kills their workers and releases their leases, so another server
+  takes the executions over at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from airfoil.core.clock import Clock
+from airfoil.core.errors import ConflictError
+from airfoil.core.phases import ExecutionPhase, NodePhase
+from airfoil.core.resources import ResourceSpec
+from airfoil.engine.runner import Engine, EngineSettings
+from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, machine_capacity
+from airfoil.runtime._packages import PACKAGE_PREFIX
+from airfoil.server._registry import Registry
+from airfoil.server._secrets import SecretBox
+from airfoil.store.base import BlobStore, MetaStore
+
+__all__ = ["Driver", "LaunchOnlyExecutor"]
+
+log = logging.getLogger("airfoil.server")
+
+
+class LaunchOnlyExecutor(Executor):
+    """What ``Engine.launch`` and ``Engine.abort`` need from an executor: a name and the
+    capacity a task's requests are checked against. It runs nothing."""
+
+    name = "process"
+
+    def __init__(self, capacity: ResourceSpec | None = None) -> None:
+        self._capacity = capacity
+
+    def submit(self, request: AttemptRequest) -> None:
+        raise RuntimeError("the API side of the server does not run attempts")
+
+    def poll(self, timeout: float | None) -> list[AttemptResult]:
+        return []
+
+    def cancel(self, execution_id: str, node_id: str) -> None:
+        return None
+
+    def capacity(self) -> ResourceSpec:
+        if self._capacity is None:
+            self._capacity = machine_capacity()
+        return self._capacity
+
+
+class _Interrupt(Exception):
+    """Raised out of a drive between polls: terminate (``reason``) or shutdown (None)."""
+
+    def __init__(self, reason: str | None) -> None:
+        self.reason = reason
+        super().__init__(reason or "shutdown")
+
+
+class _SlotExecutor(Executor):
+    """The slot's process executor, with capped polls and control checks between them."""
+
+    name = "process"
+
+    def __init__(self, slot: _Slot, inner: Executor) -> None:
+        self.slot = slot
+        self.inner = inner
+
+    def submit(self, request: AttemptRequest) -> None:
+        self.inner.submit(request)
+
+    def poll(self, timeout: float | None) -> list[AttemptResult]:
+        self.slot.check_control()
+        cap = self.slot.driver.poll_cap_s
+        return self.inner.poll(cap if timeout is None else min(timeout, cap))
+
+    def cancel(self, execution_id: str, node_id: str) -> None:
+        self.inner.cancel(execution_id, node_id)
+
+    def capacity(self) -> ResourceSpec:
+        return self.inner.capacity()
+
+    def max_parallel(self) -> int:
+        return self.inner.max_parallel()
+
+    def running(self) -> int:
+        return self.inner.running()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _Slot:
+    """One driver thread."""
+
+    def __init__(self, driver: Driver, index: int) -> None:
+        self.driver = driver
+        self.index = index
+        self.current: str | None = None
+        self._next_control = 0.0
+        self._executor: _SlotExecutor | None = None
+        self._engine: Engine | None = None
+        self._project: tuple[str, str] | None = None
+        self.thread = threading.Thread(
+            target=self._run, name=f"airfoil-driver-{index}", daemon=True
+        )
+
+    def project_of(self, execution_id: str) -> str:
+        """The project of the execution being driven (read once per execution)."""
+        if self._project is None or self._project[0] != execution_id:
+            self._project = (execution_id, self.driver.meta.get_execution(execution_id).project)
+        return self._project[1]
+
+    def secret(self, name: str) -> str | None:
+        """The engine's secret source: the secrets of the driven execution's project."""
+        box = self.driver.secrets
+        if box is None or self.current is None:
+            return None
+        return box.get_many(self.project_of(self.current), (name,)).get(name)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            d = self.driver
+            self._executor = _SlotExecutor(self, d.make_executor())
+            self._engine = Engine(
+                d.meta,
+                d.blobs,
+                self._executor,
+                blob_url=d.blob_url,
+                clock=d.clock,
+                settings=EngineSettings(lease_ttl_s=d.lease_ttl_s, max_parallel=d.max_parallel),
+                on_change=d.on_change,
+                secrets=self.secret,
+            )
+        return self._engine
+
+    def reset(self) -> None:
+        """Drop the executor (killing its workers) and the engine; fresh ones come next."""
+        if self._executor is not None:
+            try:
+                self._executor.close()
+            except Exception:  # pragma: no cover - best effort
+                log.exception("closing a slot executor failed")
+        self._executor = None
+        self._engine = None
+
+    def check_control(self) -> None:
+        d = self.driver
+        if d.stopping.is_set():
+            raise _Interrupt(None)
+        now = time.monotonic()
+        if self.current is None or now < self._next_control:
+            return
+        self._next_control = now + d.control_every_s
+        reason = d.registry.terminate_requested(self.current)
+        if reason is not None:
+            raise _Interrupt(reason)
+
+    def _run(self) -> None:
+        d = self.driver
+        while not d.stopping.is_set():
+            try:
+                engine = self.engine()
+                exec_id = d.claim(engine.owner)
+            except Exception:
+                log.exception("claiming an execution failed")
+                d.wake.wait(d.idle_poll_s)
+                continue
+            if exec_id is None:
+                d.wake.wait(d.idle_poll_s)
+                d.wake.clear()
+                continue
+            self.current = exec_id
+            self._next_control = 0.0
+            try:
+                self._drive(engine, exec_id)
+            finally:
+                self.current = None
+        self.reset()
+
+    def _drive(self, engine: Engine, exec_id: str) -> None:
+        d = self.driver
+        try:
+            engine.drive(exec_id)
+            d.registry.clear_control(exec_id)
+        except _Interrupt as stop:
+            if stop.reason is None:  # shutdown: the lease was released by drive
+                self.reset()
+                return
+            self._terminate(engine, exec_id, stop.reason)
+        except ConflictError as exc:
+            log.warning("lost execution %s: %s", exec_id, exc)
+            self.reset()
+        except Exception as exc:
+            log.exception("driving execution %s failed", exec_id)
+            self.reset()
+            self._terminate(self.engine(), exec_id, f"server error: {type(exc).__name__}: {exc}")
+
+    def _terminate(self, engine: Engine, exec_id: str, reason: str) -> None:
+        d = self.driver
+        running = [
+            n.node_id for n in d.meta.get_nodes(exec_id) if n.phase == NodePhase.RUNNING.value
+        ]
+        try:
+            engine.abort(exec_id, reason)
+        except Exception:
+            log.exception("aborting execution %s failed", exec_id)
+        if self._executor is not None:
+            for node_id in running:
+                self._executor.cancel(exec_id, node_id)
+        d.registry.clear_control(exec_id)
+
+
+class Driver:
+    """The slots of one server process.
+
+    Args:
+        meta / blobs / blob_url: the stores.
+        registry: the server's tables (terminate requests).
+        clock: the clock engines use.
+        slots: executions driven at once.
+        max_parallel: attempts at once per execution (worker processes per slot).
+        lease_ttl_s: how long a lease holds without renewal; a dead server's executions are
+            taken over within about this long.
+        make_executor: builds one slot's executor (default: a process executor).
+        on_change: called after each state write (metrics).
+        secrets: where the secrets tasks ask for come from (None: no secrets).
+    """
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        blobs: BlobStore,
+        blob_url: str,
+        registry: Registry,
+        clock: Clock,
+        *,
+        slots: int = 4,
+        max_parallel: int | None = None,
+        lease_ttl_s: float = 5.0,
+        make_executor: Callable[[], Executor] | None = None,
+        on_change: Callable[[Any], None] | None = None,
+        secrets: SecretBox | None = None,
+    ) -> None:
+        self.meta = meta
+        self.secrets = secrets
+        self.blobs = blobs
+        self.blob_url = blob_url
+        self.registry = registry
+        self.clock = clock
+        self.slots_n = max(1, slots)
+        self.max_parallel = max_parallel
+        self.lease_ttl_s = lease_ttl_s
+        self.poll_cap_s = min(0.25, lease_ttl_s / 4)
+        self.control_every_s = 0.25
+        self.idle_poll_s = min(0.5, lease_ttl_s / 4)
+        self.on_change = on_change
+        self._make_executor = make_executor
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.slots: list[_Slot] = []
+
+    def make_executor(self) -> Executor:
+        if self._make_executor is not None:
+            return self._make_executor()
+        from airfoil.executors.process import ProcessExecutor
+
+        return ProcessExecutor(self.blob_url, max_workers=self.max_parallel)
+
+    def claim(self, owner: str) -> str | None:
+        """Take the lease of one server execution (of a registered package) that nobody
+        drives, or return None. Local runs sharing the database are left alone."""
+        now = self.clock.now()
+        from airfoil.store.sql import SqlMetaStore
+
+        if isinstance(self.meta, SqlMetaStore):
+            from airfoil.store.sql._server_queries import claim_execution
+
+            return claim_execution(self.meta, owner, now, self.lease_ttl_s, PACKAGE_PREFIX)
+        for phase in (ExecutionPhase.RUNNING.value, ExecutionPhase.QUEUED.value):
+            for rec in self.meta.list_executions(phase=phase, limit=100):
+                if not rec.code_root.startswith(PACKAGE_PREFIX):
+                    continue
+                if self.meta.acquire_lease(rec.id, owner, now, self.lease_ttl_s):
+                    return rec.id
+        return None
+
+    def busy(self) -> list[str]:
+        """Executions being driven now."""
+        return [s.current for s in self.slots if s.current is not None]
+
+    def start(self) -> None:
+        self.slots = [_Slot(self, i) for i in range(self.slots_n)]
+        for s in self.slots:
+            s.thread.start()
+
+    def notify(self) -> None:
+        """Wake idle slots (an execution was launched)."""
+        self.wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop every slot, release its lease and stop its workers."""
+        self.stopping.set()
+        self.wake.set()
+        deadline = time.monotonic() + timeout_s
+        for s in self.slots:
+            s.thread.join(max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,127 @@
+"""Prometheus metrics of one server process (``/metrics``).
+
+- ``airfoil_executions{phase}``: executions by phase (from the store, at scrape time);
+- ``airfoil_queue_depth``: executions queued and not yet claimed by any driver;
+- ``airfoil_attempts_total{phase}``: finished attempts by phase (driven by this process);
+- ``airfoil_task_duration_seconds``: attempt durations (histogram);
+- ``airfoil_cache_lookups_total{result}`` and ``airfoil_cache_hit_ratio``;
+- ``airfoil_api_request_duration_seconds{method,route,status}``: API latency (histogram).
+
+Each app has its own registry, so several apps in one process (tests) never collide.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from airfoil.core.phases import ExecutionPhase
+from airfoil.store.base import MetaStore
+
+__all__ = ["Metrics"]
+
+_EVERY_S = 0.5
+_TERMINAL_ATTEMPT = frozenset({"succeeded", "failed", "lost", "aborted"})
+
+
+class _StoreCollector(Collector):
+    def __init__(self, meta: MetaStore, metrics: Metrics) -> None:
+        self.meta = meta
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Any]:
+        fam = GaugeMetricFamily("airfoil_executions", "Executions by phase", labels=["phase"])
+        queued = 0
+        for phase in ExecutionPhase:
+            try:
+                n = self.meta.count_executions(phase=phase.value)
+            except Exception:  # a store outage must not break the scrape
+                continue
+            if phase is ExecutionPhase.QUEUED:
+                queued = n
+            fam.add_metric([phase.value], n)
+        yield fam
+        depth = GaugeMetricFamily("airfoil_queue_depth", "Executions waiting for a driver")
+        depth.add_metric([], queued)
+        yield depth
+        ratio = GaugeMetricFamily("airfoil_cache_hit_ratio", "Cache hits / lookups")
+        ratio.add_metric([], self.metrics.hit_ratio())
+        yield ratio
+
+
+class Metrics:
+    """The metrics of one app, and the engine hook that feeds them."""
+
+    def __init__(self, meta: MetaStore) -> None:
+        self._seen_attempts: dict[str, set[tuple[str, int]]] = {}
+        self._seen_cache: dict[str, set[str]] = {}
+        self._hits = 0
+        self._lookups = 0
+        self._lock = threading.Lock()
+        self._next_look: dict[str, float] = {}
+        self.registry = CollectorRegistry()
+        self.attempts = Counter(
+            "airfoil_attempts", "Finished attempts by phase", ["phase"], registry=self.registry
+        )
+        self.durations = Histogram(
+            "airfoil_task_duration_seconds",
+            "Attempt durations",
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600),
+            registry=self.registry,
+        )
+        self.cache = Counter(
+            "airfoil_cache_lookups", "Cache lookups by result", ["result"], registry=self.registry
+        )
+        self.api = Histogram(
+            "airfoil_api_request_duration_seconds",
+            "API latency",
+            ["method", "route", "status"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+            registry=self.registry,
+        )
+        self.registry.register(_StoreCollector(meta, self))
+
+    def hit_ratio(self) -> float:
+        with self._lock:
+            return self._hits / self._lookups if self._lookups else 0.0
+
+    def on_change(self, state: Any) -> None:
+        """Engine hook (after each write): count newly finished attempts and cache results.
+
+        Looks at an execution at most every ``_EVERY_S`` (and when it ends), so a large
+        execution's thousands of writes do not each rescan its nodes.
+        """
+        ex = state.execution
+        terminal = ex.phase in ("succeeded", "failed", "aborted")
+        now = time.monotonic()
+        if not terminal and now < self._next_look.get(ex.id, 0.0):
+            return
+        self._next_look[ex.id] = now + _EVERY_S
+        with self._lock:
+            seen = self._seen_attempts.setdefault(ex.id, set())
+            for key, a in state.attempts.items():
+                if key in seen or a.phase not in _TERMINAL_ATTEMPT:
+                    continue
+                seen.add(key)
+                self.attempts.labels(a.phase).inc()
+                if a.ended_at is not None:
+                    self.durations.observe(max(0.0, a.ended_at - a.started_at))
+            looked = self._seen_cache.setdefault(ex.id, set())
+            for nid, n in state.records.items():
+                if nid in looked or n.cache_status not in ("hit", "put"):
+                    continue
+                looked.add(nid)
+                hit = n.cache_status == "hit"
+                self.cache.labels("hit" if hit else "miss").inc()
+                self._lookups += 1
+                self._hits += int(hit)
+            if terminal:
+                self._seen_attempts.pop(ex.id, None)
+                self._seen_cache.pop(ex.id, None)
+                self._next_look.pop(ex.id, None)

@@ -1,0 +1,422 @@
+"""Thin routes of ``/api/v1``: authenticate, authorise, call a service, answer.
+
+Every route declares its role (viewer / runner / admin) through :func:`_caller`, and its
+response model, so the OpenAPI spec describes the whole API (a console can be generated from
+it). Routes are plain ``def`` functions: FastAPI runs them in its thread pool, since services
+block on the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from airfoil.server import _services as svc
+from airfoil.server._auth import Principal, authenticate, require
+from airfoil.wire import (
+    API_PREFIX,
+    CacheList,
+    EntityList,
+    EntityVersionOut,
+    ErrorBody,
+    EventList,
+    ExecutionDetail,
+    ExecutionPage,
+    ExecutionSummary,
+    Identity,
+    LaunchRequest,
+    LogOut,
+    NodeOut,
+    PackageOut,
+    ProjectIn,
+    ProjectList,
+    ProjectOut,
+    RawValues,
+    RegisterRequest,
+    RegisterResponse,
+    SignalIn,
+    SignalOut,
+    VersionList,
+)
+
+__all__ = ["ROUTE_ROLES", "router"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 422, 503)
+}
+router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
+
+#: (method, path) -> role, for the auth tests and the docs.
+ROUTE_ROLES: dict[tuple[str, str], str] = {}
+
+_Project = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+_ExecId = Annotated[str, Path(max_length=100)]
+
+
+def _deps(request: Request) -> svc.Deps:
+    deps: svc.Deps = request.app.state.deps
+    return deps
+
+
+def _caller(role: str, *, per_project: bool = True) -> Callable[..., Principal]:
+    def dependency(request: Request) -> Principal:
+        deps = _deps(request)
+        who = authenticate(request, deps.registry, deps.clock.now())
+        project = request.path_params.get("project") if per_project else None
+        require(who, project, role)
+        return who
+
+    return dependency
+
+
+def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
+    ROUTE_ROLES[(method, API_PREFIX + path)] = role
+    return router.api_route(path, methods=[method], **kwargs)
+
+
+Viewer = Annotated[Principal, Depends(_caller("viewer"))]
+Runner = Annotated[Principal, Depends(_caller("runner"))]
+GlobalAdmin = Annotated[Principal, Depends(_caller("admin", per_project=False))]
+AnyKey = Annotated[Principal, Depends(_caller("viewer", per_project=False))]
+Deps = Annotated[svc.Deps, Depends(_deps)]
+
+
+# --- identity and projects ------------------------------------------------------------------
+
+
+@router.get("/auth/whoami", response_model=Identity)
+def whoami(request: Request, d: Deps) -> Identity:
+    """Who the key is."""
+    who = authenticate(request, d.registry, d.clock.now())
+    role: Any = who.role
+    return Identity(key_id=who.key_id, project=who.project, role=role, open_mode=who.open_mode)
+
+
+ROUTE_ROLES[("GET", API_PREFIX + "/auth/whoami")] = "any"
+
+
+@router.get("/projects", response_model=ProjectList)
+def list_projects(request: Request, d: Deps) -> ProjectList:
+    """Projects the key may see."""
+    who = authenticate(request, d.registry, d.clock.now())
+    items = [
+        ProjectOut(name=n, description=desc, created_at=at)
+        for n, desc, at in d.registry.list_projects()
+        if who.project in ("*", n)
+    ]
+    return ProjectList(items=items)
+
+
+ROUTE_ROLES[("GET", API_PREFIX + "/projects")] = "any"
+
+
+@_route("POST", "/projects", "admin*", response_model=ProjectOut, status_code=201)
+def create_project(body: ProjectIn, d: Deps, _: GlobalAdmin) -> ProjectOut:
+    """Create a project (admins of every project)."""
+    d.registry.ensure_project(body.name, body.description, d.clock.now())
+    name, desc, at = d.registry.get_project(body.name)
+    return ProjectOut(name=name, description=desc, created_at=at)
+
+
+@_route("GET", "/projects/{project}", "viewer", response_model=ProjectOut)
+def get_project(project: _Project, d: Deps, _: Viewer) -> ProjectOut:
+    name, desc, at = d.registry.get_project(project)
+    return ProjectOut(name=name, description=desc, created_at=at)
+
+
+# --- code and entities ----------------------------------------------------------------------
+
+
+@_route(
+    "PUT",
+    "/projects/{project}/packages/{sha256}",
+    "runner",
+    response_model=PackageOut,
+    openapi_extra={
+        "requestBody": {"content": {"application/gzip": {"schema": {"type": "string"}}}}
+    },
+)
+async def upload_package(
+    project: _Project,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    request: Request,
+    d: Deps,
+    _: Runner,
+) -> PackageOut:
+    """Upload a code package (a gzip tar of the source), named by its SHA-256."""
+    data = await request.body()
+    return await run_in_threadpool(svc.upload_package, d, project, sha256, data)
+
+
+@_route("POST", "/projects/{project}/entities", "runner", response_model=RegisterResponse)
+def register(project: _Project, body: RegisterRequest, d: Deps, _: Runner) -> RegisterResponse:
+    """Register tasks and workflows of an uploaded package."""
+    return svc.register(d, project, body)
+
+
+@_route("GET", "/projects/{project}/entities", "viewer", response_model=EntityList)
+def list_entities(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    kind: Annotated[str | None, Query(pattern="^(task|workflow)$")] = None,
+) -> EntityList:
+    """Registered tasks and workflows, with their newest version."""
+    return svc.list_entities(d, project, kind)
+
+
+@_route("GET", "/projects/{project}/entities/{name}/versions", "viewer", response_model=VersionList)
+def list_versions(project: _Project, name: str, d: Deps, _: Viewer) -> VersionList:
+    """Every registered version of one task or workflow, newest first."""
+    return svc.list_versions(d, project, name)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/entities/{name}/versions/{version}",
+    "viewer",
+    response_model=EntityVersionOut,
+)
+def get_version(project: _Project, name: str, version: str, d: Deps, _: Viewer) -> EntityVersionOut:
+    """One version with its typed interface."""
+    return svc.get_version(d, project, name, version)
+
+
+# --- executions -----------------------------------------------------------------------------
+
+
+@_route(
+    "POST",
+    "/projects/{project}/domains/{domain}/executions",
+    "runner",
+    response_model=ExecutionSummary,
+    status_code=201,
+)
+def launch(
+    project: _Project, domain: str, body: LaunchRequest, d: Deps, _: Runner
+) -> ExecutionSummary:
+    """Launch a registered task or workflow with JSON inputs (checked against its interface)."""
+    return svc.launch(d, project, domain, body)
+
+
+@_route("GET", "/projects/{project}/executions", "viewer", response_model=ExecutionPage)
+def list_executions(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    domain: str | None = None,
+    workflow: str | None = None,
+    phase: Annotated[
+        str | None, Query(pattern="^(queued|running|succeeded|failed|aborted)$")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ExecutionPage:
+    """Executions, newest first, filtered and paginated."""
+    return svc.list_executions(
+        d, project, domain=domain, workflow=workflow, phase=phase, limit=limit, offset=offset
+    )
+
+
+@_route(
+    "GET", "/projects/{project}/executions/{execution_id}", "viewer", response_model=ExecutionDetail
+)
+def execution_detail(
+    project: _Project, execution_id: _ExecId, d: Deps, _: Viewer
+) -> ExecutionDetail:
+    """An execution with its nodes, attempts, cache status, inputs and outputs."""
+    # Built from stored records: encoded directly instead of validating 1,000s of nodes.
+    data = svc.execution_detail_json(d, project, execution_id)
+    return Response(data, media_type="application/json")  # type: ignore[return-value]
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/nodes/{node_id}",
+    "viewer",
+    response_model=NodeOut,
+)
+def node_detail(
+    project: _Project, execution_id: _ExecId, node_id: str, d: Deps, _: Viewer
+) -> NodeOut:
+    """One node, with previews of every input and output (blobs included)."""
+    return svc.node_detail(d, project, execution_id, node_id)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/nodes/{node_id}/logs",
+    "viewer",
+    response_model=LogOut,
+)
+def logs(
+    project: _Project,
+    execution_id: _ExecId,
+    node_id: str,
+    d: Deps,
+    _: Viewer,
+    attempt: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> LogOut:
+    """The log of a node's attempt (the last one by default)."""
+    return svc.logs(d, project, execution_id, node_id, attempt)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/outputs",
+    "viewer",
+    response_model=RawValues,
+)
+def raw_outputs(project: _Project, execution_id: _ExecId, d: Deps, _: Viewer) -> RawValues:
+    """The execution's outputs exactly as stored (for clients decoding typed values)."""
+    return svc.raw_outputs(d, project, execution_id)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/values/{value_hash}",
+    "viewer",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_value(
+    project: _Project,
+    execution_id: _ExecId,
+    value_hash: Annotated[str, Path(pattern=r"^[0-9a-f]{8,128}$")],
+    d: Deps,
+    _: Viewer,
+) -> Response:
+    """The serialised bytes of one of the execution's values."""
+    value = svc.find_value(d, project, execution_id, value_hash)
+    data = svc.value_bytes(d, value)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"X-Airfoil-Format": value.format, "ETag": f'"{value.hash}"'},
+    )
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/events",
+    "viewer",
+    response_model=EventList,
+)
+def events(
+    project: _Project,
+    execution_id: _ExecId,
+    d: Deps,
+    _: Viewer,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> EventList:
+    """The event log (phase changes with causes) after a sequence number."""
+    return svc.events(d, project, execution_id, after)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/watch",
+    "viewer",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def watch(
+    project: _Project, execution_id: _ExecId, request: Request, d: Deps, _: Viewer
+) -> StreamingResponse:
+    """Server-sent events: one ``event`` per event-log entry until the execution ends."""
+    svc.get_record(d, project, execution_id)
+    last = request.headers.get("last-event-id", "0")
+    after = int(last) if last.isdigit() else 0
+    return StreamingResponse(
+        _stream(d, project, execution_id, after, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(
+    d: svc.Deps, project: str, execution_id: str, after: int, request: Request
+) -> AsyncIterator[bytes]:
+    idle = 0
+    yield b"retry: 1000\n\n"
+    while True:
+        page = await run_in_threadpool(svc.events, d, project, execution_id, after)
+        for ev in page.items:
+            after = ev.seq
+            data = json.dumps(ev.model_dump())
+            yield f"id: {ev.seq}\nevent: {ev.kind}\ndata: {data}\n\n".encode()
+        if page.phase in ("succeeded", "failed", "aborted") and not page.items:
+            yield f"event: end\ndata: {json.dumps({'phase': page.phase})}\n\n".encode()
+            return
+        if await request.is_disconnected():
+            return
+        idle = 0 if page.items else idle + 1
+        if idle and idle % 40 == 0:
+            yield b": keep-alive\n\n"
+        await asyncio.sleep(0.05 if page.items else 0.2)
+
+
+@_route(
+    "POST",
+    "/projects/{project}/executions/{execution_id}/terminate",
+    "runner",
+    response_model=ExecutionSummary,
+    status_code=202,
+)
+def terminate(
+    project: _Project,
+    execution_id: _ExecId,
+    d: Deps,
+    who: Runner,
+    reason: Annotated[str, Body(embed=True, max_length=1000)] = "terminated from the API",
+) -> ExecutionSummary:
+    """Abort an execution (its running attempts are stopped)."""
+    return svc.terminate(d, project, execution_id, f"{reason} (key {who.key_id})")
+
+
+@_route(
+    "POST",
+    "/projects/{project}/executions/{execution_id}/relaunch",
+    "runner",
+    response_model=ExecutionSummary,
+    status_code=201,
+)
+def relaunch(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> ExecutionSummary:
+    """Launch the same version again with the same inputs."""
+    return svc.relaunch(d, project, execution_id)
+
+
+@_route(
+    "POST",
+    "/projects/{project}/executions/{execution_id}/signals/{name}",
+    "runner",
+    response_model=SignalOut,
+)
+def signal(
+    project: _Project,
+    execution_id: _ExecId,
+    name: Annotated[str, Path(max_length=200)],
+    body: SignalIn,
+    d: Deps,
+    _: Runner,
+) -> SignalOut:
+    """Answer a gate: approve / reject (``true`` / ``false``) or give the value it waits for."""
+    return svc.signal(d, project, execution_id, name, body.value)
+
+
+@_route("GET", "/projects/{project}/cache", "viewer", response_model=CacheList)
+def cache(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    task: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CacheList:
+    """Cache entries written by this project's executions, newest first."""
+    return svc.cache_entries(d, project, task, limit)

@@ -1,0 +1,73 @@
+"""Queries the server's engine loop needs beyond the MetaStore contract.
+
+:func:`claim_execution` lets several server processes share one database: each call hands
+at most one unfinished execution (``queued`` or ``running``) whose lease is free or expired to
+the caller, and takes its lease in the same statement, so two claimers never get the same
+execution. On PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED`` (claimers
+skip each other's rows instead of waiting); on SQLite the statement runs under the database
+write lock. The lease is the same one :meth:`MetaStore.acquire_lease` takes, so the engine's
+``drive`` under the same owner simply renews it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airfoil.store.sql._store import SqlMetaStore
+
+__all__ = ["claim_execution"]
+
+_CLAIM_PG = """
+UPDATE executions SET lease_owner = %(owner)s, lease_expires_at = %(expires)s
+WHERE id = (
+    SELECT id FROM executions
+    WHERE phase IN ('queued', 'running')
+      AND (lease_owner IS NULL OR lease_expires_at <= %(now)s)
+      AND record LIKE %(pattern)s
+    ORDER BY created_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+_CLAIM_SQLITE = """
+UPDATE executions SET lease_owner = :owner, lease_expires_at = :expires
+WHERE id = (
+    SELECT id FROM executions
+    WHERE phase IN ('queued', 'running')
+      AND (lease_owner IS NULL OR lease_expires_at <= :now)
+      AND record LIKE :pattern
+    ORDER BY created_at, id
+    LIMIT 1
+)
+RETURNING id
+"""
+
+
+def claim_execution(
+    store: SqlMetaStore, owner: str, now: float, ttl_s: float, code_root_prefix: str = ""
+) -> str | None:
+    """Take the lease of the oldest unfinished execution nobody drives; return its id.
+
+    Args:
+        store: the SQL metadata store.
+        owner: the lease owner (the engine's ``owner``).
+        now: the current time (seconds since the epoch).
+        ttl_s: how long the lease holds unless renewed.
+        code_root_prefix: claim only executions whose ``code_root`` starts with this (a server
+            takes its own, registered-package executions, never a local run that was stopped).
+
+    Returns:
+        The claimed execution's id, or None if there is nothing to claim.
+    """
+    sql = _CLAIM_PG if store.dialect == "postgresql" else _CLAIM_SQLITE
+    params: dict[str, Any] = {"owner": owner, "now": now, "expires": now + ttl_s}
+    params["pattern"] = f'%"code_root":"{code_root_prefix}%' if code_root_prefix else "%"
+
+    def claim(cur: Any) -> str | None:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
+
+    return store._transaction("claiming an execution", claim)

@@ -1,0 +1,383 @@
+"""Pydantic models of the ``/api/v1`` HTTP API.
+
+Conventions:
+
+- Every model forbids unknown fields on requests (``extra="forbid"``), so a misspelt field is a
+  422 instead of being silently ignored.
+- Times are seconds since the epoch (floats); durations are seconds.
+- Every error response is an :class:`ErrorBody`: ``{"error": {"code": ..., "message": ...}}``.
+- Type descriptions are given twice: ``type`` (readable, ``list[int]``) and ``type_spec`` (the
+  structured :class:`~airfoil.core.records.TypeSpec` as JSON, for generated launch forms).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "API_PREFIX",
+    "DOMAINS",
+    "ROLES",
+    "AttemptOut",
+    "CacheEntryOut",
+    "CacheList",
+    "EntityIn",
+    "EntityList",
+    "EntitySummary",
+    "EntityVersionOut",
+    "ErrorBody",
+    "ErrorDetail",
+    "ErrorOut",
+    "EventList",
+    "EventOut",
+    "ExecutionDetail",
+    "ExecutionPage",
+    "ExecutionSummary",
+    "Identity",
+    "InterfaceOut",
+    "LaunchRequest",
+    "LogOut",
+    "NodeOut",
+    "PackageOut",
+    "ParamOut",
+    "ProjectIn",
+    "ProjectList",
+    "ProjectOut",
+    "RawValue",
+    "RawValues",
+    "RegisterRequest",
+    "RegisterResponse",
+    "SignalIn",
+    "SignalOut",
+    "ValueOut",
+    "VersionList",
+]
+
+#: Where the versioned API lives.
+API_PREFIX = "/api/v1"
+#: The domains every project has.
+DOMAINS = ("development", "staging", "production")
+#: Roles, weakest first: each may do everything the ones before it may.
+ROLES = ("viewer", "runner", "admin")
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorDetail(_Response):
+    """What went wrong: a stable machine-readable ``code`` and a message for people."""
+
+    code: str = Field(examples=["version_conflict"])
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(_Response):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+# --- projects and auth ----------------------------------------------------------------------
+
+
+class ProjectIn(_Request):
+    """Create a project."""
+
+    name: str = Field(pattern=_NAME)
+    description: str = Field(default="", max_length=2000)
+
+
+class ProjectOut(_Response):
+    """A project and its domains."""
+
+    name: str
+    description: str = ""
+    domains: list[str] = list(DOMAINS)
+    created_at: float | None = None
+
+
+class ProjectList(_Response):
+    items: list[ProjectOut]
+
+
+class Identity(_Response):
+    """Who the caller is: the key's id, project and role (``open`` when no keys exist)."""
+
+    key_id: str
+    project: str
+    role: Literal["viewer", "runner", "admin"]
+    open_mode: bool = False
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+class PackageOut(_Response):
+    """A code package: a content-addressed archive of the user's source."""
+
+    sha256: str
+    size: int
+    created: bool
+
+
+class EntityIn(_Request):
+    """One task or workflow to register: its spec record as JSON.
+
+    ``spec`` is a :class:`~airfoil.core.records.TaskSpec` for a task and a
+    :class:`~airfoil.core.records.WorkflowSpec` for a workflow, as msgspec JSON.
+    """
+
+    kind: Literal["task", "workflow"]
+    name: str = Field(min_length=1, max_length=300)
+    version: str = Field(min_length=1, max_length=200)
+    spec: dict[str, Any]
+
+
+class RegisterRequest(_Request):
+    """Register entities of a code package uploaded before (``PUT .../packages/{sha256}``)."""
+
+    package: str = Field(pattern=r"^[0-9a-f]{64}$")
+    entities: list[EntityIn] = Field(min_length=1, max_length=2000)
+
+
+class ParamOut(_Response):
+    """One input or output of an interface."""
+
+    name: str
+    type: str
+    type_spec: dict[str, Any]
+    description: str = ""
+    has_default: bool = False
+    default: Any = None
+
+
+class InterfaceOut(_Response):
+    inputs: list[ParamOut]
+    outputs: list[ParamOut]
+
+
+class EntityVersionOut(_Response):
+    """One registered version of a task or workflow."""
+
+    project: str
+    kind: Literal["task", "workflow"]
+    name: str
+    version: str
+    package: str
+    registered_at: float
+    interface: InterfaceOut
+    docs: str = ""
+    created: bool = False
+
+
+class RegisterResponse(_Response):
+    entities: list[EntityVersionOut]
+
+
+class EntitySummary(_Response):
+    """A task or workflow name with its newest version."""
+
+    kind: Literal["task", "workflow"]
+    name: str
+    latest_version: str
+    versions: int
+    registered_at: float
+
+
+class EntityList(_Response):
+    items: list[EntitySummary]
+
+
+class VersionList(_Response):
+    items: list[EntityVersionOut]
+
+
+# --- executions -----------------------------------------------------------------------------
+
+
+class LaunchRequest(_Request):
+    """Launch a registered task or workflow.
+
+    ``inputs`` are plain JSON checked against the interface: numbers, text, booleans, arrays,
+    objects for dataclasses and models, ISO 8601 text for dates, member names for enums.
+    """
+
+    entity: str = Field(min_length=1, max_length=300)
+    version: str | None = Field(default=None, max_length=200)
+    inputs: dict[str, Any] = {}
+    name: str | None = Field(default=None, max_length=100)
+    labels: dict[str, str] = {}
+
+
+class SignalIn(_Request):
+    """A value for a gate: ``true``/``false`` for an approval, a typed value for an input."""
+
+    value: Any
+
+
+class SignalOut(_Response):
+    execution_id: str
+    name: str
+    node_id: str
+
+
+class ErrorOut(_Response):
+    kind: str
+    type: str
+    message: str
+    traceback: str = ""
+
+
+class ValueOut(_Response):
+    """A stored value: a JSON preview (for small or previewable values) and a download link."""
+
+    name: str
+    type: str
+    hash: str
+    format: str
+    size: int
+    preview: Any = None
+    preview_error: str | None = None
+    download: str | None = None
+
+
+class AttemptOut(_Response):
+    attempt: int
+    phase: str
+    started_at: float
+    ended_at: float | None = None
+    duration_s: float | None = None
+    worker: str = ""
+    error: ErrorOut | None = None
+    has_log: bool = False
+
+
+class NodeOut(_Response):
+    """One node of an execution, with its attempts and cache status."""
+
+    id: str
+    task: str = ""
+    kind: str = "task"
+    parent: str = ""
+    phase: str
+    attempts: int = 0
+    cache_status: str = "disabled"
+    cache_reason: str = ""
+    cache_key: str = ""
+    queued_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration_s: float | None = None
+    error: ErrorOut | None = None
+    inputs: list[ValueOut] = []
+    outputs: list[ValueOut] = []
+    attempt_list: list[AttemptOut] = []
+    map_counts: dict[str, int] = {}
+    branch_taken: int = -1
+
+
+class ExecutionSummary(_Response):
+    """An execution as listed."""
+
+    id: str
+    project: str
+    domain: str
+    workflow: str
+    version: str
+    phase: str
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration_s: float | None = None
+    error: ErrorOut | None = None
+    labels: dict[str, str] = {}
+    node_count: int | None = None
+
+
+class ExecutionDetail(ExecutionSummary):
+    """An execution with its interface, inputs, outputs and nodes."""
+
+    interface: InterfaceOut
+    inputs: list[ValueOut] = []
+    outputs: list[ValueOut] = []
+    nodes: list[NodeOut] = []
+    package: str = ""
+
+
+class ExecutionPage(_Response):
+    items: list[ExecutionSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class EventOut(_Response):
+    """One phase change of an execution, node or attempt, with its cause."""
+
+    seq: int
+    at: float
+    kind: str
+    to_phase: str
+    cause: str
+    node_id: str = ""
+    attempt: int = 0
+    from_phase: str = ""
+
+
+class EventList(_Response):
+    items: list[EventOut]
+    phase: str
+
+
+class LogOut(_Response):
+    execution_id: str
+    node_id: str
+    attempt: int
+    text: str
+
+
+class RawValue(_Response):
+    """A stored value exactly as recorded, for clients that decode it to a Python value.
+
+    ``inline`` is base64; an offloaded value has ``download`` instead.
+    """
+
+    hash: str
+    format: str
+    inline: str | None = None
+    download: str | None = None
+    size: int = 0
+    meta: dict[str, str] = {}
+
+
+class RawValues(_Response):
+    execution_id: str
+    phase: str
+    values: dict[str, RawValue]
+
+
+class CacheEntryOut(_Response):
+    key: str
+    task: str
+    cache_version: str
+    created_at: float
+    execution_id: str = ""
+    node_id: str = ""
+    input_hashes: dict[str, str] = {}
+
+
+class CacheList(_Response):
+    items: list[CacheEntryOut]

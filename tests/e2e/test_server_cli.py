@@ -1,0 +1,120 @@
+"""The server and remote runs as a user types them: ``airfoil server start``, ``airfoil
+register``, ``airfoil run --remote --json`` (same object as a local run), ``auth create-key``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+    @af.task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @af.workflow
+    def wf(x: int = 3) -> int:
+        return double(x=double(x=x))
+    """
+)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path, _airfoil_home: Path) -> Iterator[str]:
+    port = _port()
+    env = dict(
+        os.environ, AIRFOIL_HOME=str(_airfoil_home), AIRFOIL_PACKAGE_CACHE=str(tmp_path / "pkgs")
+    )
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=log,
+        cwd=tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "server.log"
+            ).read_text()
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    text = (tmp_path / "server.log").read_text()
+    assert "accepting loopback clients only" in text
+
+
+def test_remote_run_json_matches_local_shape(cli: Any, served: str, tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(FLOW)
+    reg = cli("register", "flow.py", "--server", served, "--json")
+    assert reg.code == 0, reg.err
+    assert {e["name"] for e in reg.json()["entities"]} == {"flow.wf", "flow.double"}
+
+    remote = cli("run", "--remote", "--server", served, "flow.py", "wf", "--x", "4", "--json")
+    assert remote.code == 0, remote.err
+    local = cli("run", "flow.py", "wf", "--x", "4", "--json")
+    assert local.code == 0, local.err
+    r, loc = remote.json(), local.json()
+    assert set(r) == set(loc)
+    assert r["phase"] == "succeeded" and r["outputs"] == loc["outputs"] == {"o0": 16}
+    assert [set(n) for n in r["nodes"]] == [set(n) for n in loc["nodes"]]
+    assert r["version"] == loc["version"]
+
+    bad = cli("run", "--remote", "--server", served, "flow.py", "wf", "--x", "nope")
+    assert bad.code == 2 and "expects int" in bad.err
+
+    listed = cli("remote", "list", "--server", served, "--json")
+    assert listed.code == 0 and listed.json()["total"] == 2  # the local run shares the store
+
+
+def test_auth_create_key_locks_the_server(cli: Any, served: str, tmp_path: Path) -> None:
+    made = cli("auth", "create-key", "--project", "default", "--role", "viewer")
+    assert made.code == 0, made.err
+    key = made.out.strip()
+    assert key.startswith("af_")
+    time.sleep(2.1)  # the server caches "are there keys" for 2 s
+    r = httpx.get(served + "/api/v1/projects/default/executions")
+    assert r.status_code == 401
+    r = httpx.get(
+        served + "/api/v1/projects/default/executions", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert r.status_code == 200
+    (tmp_path / "flow.py").write_text(FLOW)
+    denied = cli("register", "flow.py", "--server", served, env={"AIRFOIL_API_KEY": key})
+    assert denied.code != 0 and "runner role" in denied.err
+    assert key not in cli("auth", "list-keys").out

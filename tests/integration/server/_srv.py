@@ -1,0 +1,160 @@
+"""Helpers of the server tests: the user's flow, free ports, a server in a thread."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FLOW = textwrap.dedent(
+    """
+    import dataclasses
+    import enum
+    import time
+
+    import airfoil as af
+
+
+    class Mode(enum.Enum):
+        FAST = "fast"
+        SLOW = "slow"
+
+
+    @dataclasses.dataclass
+    class Config:
+        scale: float
+        tags: list[str]
+        mode: Mode
+
+
+    @af.task
+    def double(x: int) -> int:
+        print("doubling", x)
+        return 2 * x
+
+
+    @af.task(cache=True, cache_version="1")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+
+    @af.task
+    def configure(cfg: Config, n: int = 2) -> dict[str, float]:
+        return {t: cfg.scale * n for t in cfg.tags}
+
+
+    @af.task
+    def describe(x: int, threshold: float) -> str:
+        return f"{x}>{threshold}" if x > threshold else f"{x}<={threshold}"
+
+
+    @af.task
+    def nap(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+
+    @af.task
+    def boom(x: int) -> int:
+        raise ValueError(f"bad x {x}")
+
+
+    @af.task(secret_requests=["token"])
+    def uses_secret(salt: str) -> str:
+        import hashlib
+
+        print("got a token of", len(af.current_context().secrets["token"]), "chars")
+        return hashlib.sha256((salt + af.current_context().secrets["token"]).encode()).hexdigest()
+
+
+    @af.workflow
+    def gated(x: int = 5) -> str:
+        threshold = af.wait_for_input("threshold", timeout=30.0, expected_type=float)
+        approved = af.approve(double(x=x), "ship", timeout=30.0)
+        return describe(x=approved, threshold=threshold)
+
+
+    @af.workflow
+    def wf(x: int = 3) -> int:
+        return add(a=double(x=x), b=double(x=x))
+
+
+    @af.workflow
+    def sleepy(seconds: float = 5.0) -> float:
+        return nap(seconds=seconds)
+
+
+    @af.workflow
+    def broken(x: int = 1) -> int:
+        return boom(x=x)
+    """
+)
+
+
+SECRETS_KEY = "x5-0s8Zt6b8QGqAGRpJjqM3ZlLbQ1xv3Q8m1yW8T5bA="
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def with_search_path(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+@dataclass
+class Running:
+    """A server running in a thread of this process."""
+
+    url: str
+    home: Path
+    database_url: str | None
+    app: Any
+    server: Any
+    thread: threading.Thread
+
+    @property
+    def deps(self) -> Any:
+        return self.app.state.deps
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def start_server(
+    home: Path, database_url: str | None, *, run_engine: bool = True, lease_ttl_s: float = 3.0
+) -> Running:
+    import uvicorn
+
+    from airfoil.server import ServerConfig, create_app
+
+    config = ServerConfig(
+        secrets_key=SECRETS_KEY,
+        home=str(home),
+        database_url=database_url,
+        run_engine=run_engine,
+        slots=3,
+        max_parallel=2,
+        lease_ttl_s=lease_ttl_s,
+    )
+    app = create_app(config)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    return Running(f"http://127.0.0.1:{port}", home, database_url, app, server, thread)

@@ -1,0 +1,94 @@
+"""Fixtures of the server tests: a real uvicorn server on 127.0.0.1 (a free port) over SQLite
+and over the real PostgreSQL (a fresh schema per session), and a project of user code.
+
+The session's servers run in this process (threads), with the process executor's workers in
+their own processes; the SIGKILL test starts servers as subprocesses instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from _srv import FLOW, Running, start_server, with_search_path
+
+PG_URL = os.environ.get("AIRFOIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_schema_factory() -> Iterator[Any]:
+    """Fresh PostgreSQL schemas (dropped at the end); returns their URLs."""
+    if os.environ.get("AIRFOIL_SKIP_PG") == "1":
+        pytest.skip("AIRFOIL_SKIP_PG=1")
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc.orig}", pytrace=False)
+    made: list[str] = []
+
+    def new() -> str:
+        name = f"airfoil_srv_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+        made.append(name)
+        return with_search_path(PG_URL, name)
+
+    yield new
+    with admin.begin() as conn:
+        for name in made:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def flow_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's project folder with ``flow.py``."""
+    root = tmp_path_factory.mktemp("userproj")
+    (root / "flow.py").write_text(FLOW)
+    return root
+
+
+@pytest.fixture(scope="session")
+def flow(flow_dir: Path) -> Any:
+    """The user's module, imported on the client side (as the CLI does)."""
+    from airfoil.cli._load import load_entity
+
+    load_entity(str(flow_dir / "flow.py"), "wf")
+    import sys
+
+    return sys.modules["flow"]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
+    """A server with its engine loop, on SQLite or PostgreSQL."""
+    home = tmp_path_factory.mktemp(f"home-{request.param}")
+    old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
+    os.environ["AIRFOIL_PACKAGE_CACHE"] = str(home / "packages")  # inherited by the workers
+    url = None
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_schema_factory")()
+    running = start_server(home, url)
+    yield running
+    running.stop()
+    if old is None:
+        os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
+    else:
+        os.environ["AIRFOIL_PACKAGE_CACHE"] = old
+
+
+@pytest.fixture
+def client(server: Running) -> Iterator[Any]:
+    from airfoil.client import Client
+
+    with Client(server.url, project=f"p{uuid.uuid4().hex[:6]}") as c:
+        yield c

@@ -1,0 +1,245 @@
+"""The API end to end over a real server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from airfoil.client import ApiCallError
+from airfoil.core.errors import ConflictError, InvalidInputError, NotFoundError
+
+pytestmark = pytest.mark.integration
+
+
+def _http(client: Any, method: str, path: str, **kw: Any) -> httpx.Response:
+    return httpx.request(method, client.url + "/api/v1" + path, timeout=30, **kw)
+
+
+def test_register_launch_wait_and_typed_outputs(client: Any, flow: Any) -> None:
+    reg = client.register([flow.wf, flow.configure])
+    assert {e.name for e in reg.entities} == {"flow.wf", "flow.configure"}
+    assert all(e.created for e in reg.entities)
+    again = client.register([flow.wf])
+    assert not again.entities[0].created  # same version and content: a no-op
+
+    ex = client.launch(flow.wf, {"x": 5})
+    detail = client.wait(ex.id, timeout=60)
+    assert detail.phase == "succeeded", detail.error
+    assert client.outputs(ex.id, flow.wf) == 20
+    assert [n.id for n in detail.nodes] == ["n0", "n1", "n2"]
+    assert detail.outputs[0].preview == 20
+    assert all(n.attempt_list and n.attempt_list[0].phase == "succeeded" for n in detail.nodes)
+    assert detail.nodes[2].cache_status in ("put", "hit")
+    assert client.logs(ex.id, "n0").text == "doubling 5\n"
+
+    cfg = flow.Config(scale=1.5, tags=["a", "b"], mode=flow.Mode.SLOW)
+    ex2 = client.launch(flow.configure, {"cfg": cfg})
+    assert client.wait(ex2.id, timeout=60).phase == "succeeded"
+    assert client.outputs(ex2.id, flow.configure) == {"a": 3.0, "b": 3.0}
+
+
+def test_same_version_other_content_is_409(client: Any, flow: Any) -> None:
+    client.register([flow.double])
+    spec = flow.double.spec
+    import msgspec
+
+    body = msgspec.to_builtins(spec)
+    body["docs"] = "changed without a new version"
+    pkg = client.upload_package(str(_root(flow)))
+    r = _http(
+        client,
+        "POST",
+        f"/projects/{client.project}/entities",
+        json={
+            "package": pkg.sha256,
+            "entities": [
+                {"kind": "task", "name": spec.name, "version": spec.version, "spec": body}
+            ],
+        },
+    )
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "version_conflict"
+    assert "different content" in r.json()["error"]["message"]
+
+
+def _root(flow: Any) -> Any:
+    from pathlib import Path
+
+    return Path(flow.__file__).parent
+
+
+def test_launch_type_errors_are_422(client: Any, flow: Any) -> None:
+    client.register([flow.wf, flow.configure])
+    with pytest.raises(InvalidInputError, match="input 'x' expects int") as err:
+        client.launch("flow.wf", {"x": "five"})
+    assert isinstance(err.value, ApiCallError) and err.value.code == "invalid_input"
+    with pytest.raises(InvalidInputError, match="has no input"):
+        client.launch("flow.wf", {"y": 1})
+    with pytest.raises(InvalidInputError, match="mode"):
+        client.launch("flow.configure", {"cfg": {"scale": 1, "tags": [], "mode": "MEDIUM"}})
+    with pytest.raises(InvalidInputError, match="needs input 'cfg'"):
+        client.launch("flow.configure", {})
+    with pytest.raises(NotFoundError):
+        client.launch("flow.nothing", {})
+    r = _http(
+        client,
+        "POST",
+        f"/projects/{client.project}/domains/qa/executions",
+        json={"entity": "flow.wf"},
+    )
+    assert r.status_code == 422 and "unknown domain" in r.json()["error"]["message"]
+
+
+def test_list_filter_paginate(client: Any, flow: Any) -> None:
+    client.register([flow.wf, flow.broken])
+    ids = [client.launch("flow.wf", {"x": i}).id for i in range(3)]
+    bad = client.launch("flow.broken", {"x": 2}).id
+    for i in [*ids, bad]:
+        client.wait(i, timeout=60)
+    page = client.list(limit=2)
+    assert page.total == 4 and len(page.items) == 2
+    rest = client.list(limit=2, offset=2)
+    assert {e.id for e in page.items + rest.items} == {*ids, bad}
+    failed = client.list(phase="failed")
+    assert [e.id for e in failed.items] == [bad]
+    assert failed.items[0].error is not None and failed.items[0].error.type == "ValueError"
+    assert client.list(workflow="flow.wf").total == 3
+
+
+def test_terminate_and_relaunch(client: Any, flow: Any) -> None:
+    client.register([flow.sleepy])
+    ex = client.launch("flow.sleepy", {"seconds": 30})
+    _wait_for(lambda: client.get(ex.id).nodes and client.get(ex.id).nodes[0].phase == "running")
+    client.terminate(ex.id)
+    detail = client.wait(ex.id, timeout=20)
+    assert detail.phase == "aborted"
+    assert detail.nodes[0].phase == "aborted"
+    with pytest.raises(ConflictError):
+        client.terminate(ex.id)
+    again = client.relaunch(ex.id)
+    assert again.id != ex.id and again.workflow == "flow.sleepy"
+    client.terminate(again.id)
+    assert client.wait(again.id, timeout=20).phase == "aborted"
+
+
+def _wait_for(cond: Any, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_events_stream_and_values(client: Any, flow: Any) -> None:
+    client.register([flow.wf])
+    ex = client.launch("flow.wf", {"x": 1})
+    events = list(client.watch(ex.id))
+    node_phases = [(e.node_id, e.to_phase) for e in events if e.kind == "node"]
+    assert ("n2", "succeeded") in node_phases
+    assert events[-1].kind == "execution" and events[-1].to_phase == "succeeded"
+    detail = client.get(ex.id)
+    link = detail.outputs[0].download
+    assert link is not None
+    r = httpx.get(client.url + link)
+    assert r.status_code == 200 and r.content == b"4"
+    r = _http(client, "GET", f"/projects/{client.project}/executions/{ex.id}/values/{'0' * 64}")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    node = httpx.get(f"{client.url}/api/v1/projects/{client.project}/executions/{ex.id}/nodes/n0")
+    assert node.json()["outputs"][0]["preview"] == 2
+
+
+def test_entities_versions_and_cache(client: Any, flow: Any) -> None:
+    client.register([flow.wf])
+    r = _http(client, "GET", f"/projects/{client.project}/entities")
+    assert [e["name"] for e in r.json()["items"]] == ["flow.wf"]
+    r = _http(client, "GET", f"/projects/{client.project}/entities/flow.wf/versions")
+    v = r.json()["items"][0]
+    assert v["interface"]["inputs"][0] == {
+        "name": "x",
+        "type": "int",
+        "type_spec": {"kind": "int"},
+        "description": "",
+        "has_default": True,
+        "default": 3,
+    }
+    ex = client.launch("flow.wf", {"x": 7})
+    client.wait(ex.id, timeout=60)
+    r = _http(client, "GET", f"/projects/{client.project}/cache")
+    assert any(e["task"] == "flow.add" and e["execution_id"] == ex.id for e in r.json()["items"])
+    ex2 = client.launch("flow.wf", {"x": 7})
+    detail = client.wait(ex2.id, timeout=60)
+    assert detail.nodes[2].cache_status == "hit"
+
+
+def test_execution_of_another_project_is_404(client: Any, flow: Any) -> None:
+    client.register([flow.wf])
+    ex = client.launch("flow.wf", {"x": 1})
+    r = _http(client, "GET", f"/projects/elsewhere/executions/{ex.id}")
+    assert r.status_code == 404
+
+
+def test_health_ready_metrics(server: Any) -> None:
+    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(server.url + "/readyz").json()["status"] == "ready"
+    text = httpx.get(server.url + "/metrics").text
+    for name in (
+        "airfoil_executions",
+        "airfoil_queue_depth",
+        "airfoil_cache_hit_ratio",
+        "airfoil_api_request_duration_seconds",
+        "airfoil_task_duration_seconds",
+    ):
+        assert name in text
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert "/api/v1/projects/{project}/domains/{domain}/executions" in spec["paths"]
+
+
+def test_secrets_reach_tasks_and_nothing_else(server: Any, client: Any, flow: Any) -> None:
+    import hashlib
+
+    from _srv import SECRETS_KEY
+
+    from airfoil.server._secrets import SecretBox
+
+    value = "s3cr3t-" + "v" * 20
+    client.register([flow.uses_secret])
+    with pytest.raises(InvalidInputError, match="requests secret 'token', which is not set"):
+        client.launch(flow.uses_secret, {"salt": "pepper"})
+    SecretBox(server.deps.registry, SECRETS_KEY).set(client.project, "token", value)
+    ex = client.launch(flow.uses_secret, {"salt": "pepper"})
+    detail = client.wait(ex.id, timeout=60)
+    assert detail.phase == "succeeded", detail.error
+    expected = hashlib.sha256(("pepper" + value).encode()).hexdigest()
+    assert client.outputs(ex.id, flow.uses_secret) == expected
+    seen = [
+        detail.model_dump_json(),
+        client.logs(ex.id, "n0").text,
+        _http(client, "GET", f"/projects/{client.project}/executions/{ex.id}/events").text,
+        _http(client, "GET", f"/projects/{client.project}/executions/{ex.id}/nodes/n0").text,
+    ]
+    assert "got a token of 27 chars" in seen[1]
+    assert not any(value in text for text in seen)
+    import sqlalchemy as sa
+
+    with server.deps.registry.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT ciphertext FROM server_secrets")).all()
+    assert stored and not any(value in row[0] for row in stored)
+
+
+def test_gates_answered_through_the_api(client: Any, flow: Any) -> None:
+    client.register([flow.gated])
+    ex = client.launch(flow.gated, {"x": 4})
+    _wait_for(lambda: any(n.phase == "running" for n in client.get(ex.id).nodes))
+    with pytest.raises(InvalidInputError):
+        client.signal(ex.id, "threshold", "not a number")
+    with pytest.raises(NotFoundError):
+        client.signal(ex.id, "nope", True)
+    client.signal(ex.id, "threshold", 5.5)
+    client.signal(ex.id, "ship", True)
+    detail = client.wait(ex.id, timeout=60)
+    assert detail.phase == "succeeded", detail.error
+    assert client.outputs(ex.id, flow.gated) == "8>5.5"

@@ -1,0 +1,91 @@
+"""Claiming executions: concurrent claimers never share one; expired leases are reclaimed."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    from airfoil.store.sql import SqlMetaStore
+
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_schema_factory")()
+    else:
+        url = f"sqlite:///{tmp_path / 'claim.db'}"
+    meta = SqlMetaStore(url)
+    yield meta
+    meta.close()
+
+
+def _launch(meta: Any, tmp_path: Path, flow: Any, n: int) -> list[str]:
+    from airfoil.engine.local import spec_of
+    from airfoil.engine.runner import Engine
+    from airfoil.server._driver import LaunchOnlyExecutor
+    from airfoil.store.blob import open_blob_store
+    from airfoil.types import ValueContext, default_type_engine
+
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    engine = Engine(meta, blobs, LaunchOnlyExecutor(), blob_url=str(tmp_path / "blobs"))
+    x = default_type_engine().to_value(1, int, ValueContext(blobs=blobs))
+    ref = "airfoil-package:" + "0" * 64 + ":" + str(tmp_path / "blobs")
+    return [engine.launch(spec_of(flow.wf), {"x": x}, code_root=ref).id for _ in range(n)]
+
+
+def test_concurrent_claims_are_disjoint(store: Any, tmp_path: Path, flow: Any) -> None:
+    from airfoil.store.sql._server_queries import claim_execution
+
+    ids = _launch(store, tmp_path, flow, 24)
+    got: dict[str, list[str]] = {}
+
+    def claimer(owner: str) -> None:
+        mine = got.setdefault(owner, [])
+        while (eid := claim_execution(store, owner, 1000.0, 60.0, "airfoil-package:")) is not None:
+            mine.append(eid)
+
+    threads = [threading.Thread(target=claimer, args=(f"o{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    claimed = [e for mine in got.values() for e in mine]
+    assert sorted(claimed) == sorted(ids)  # every one claimed exactly once
+    assert claim_execution(store, "late", 1030.0, 60.0) is None  # leases still held
+    again = claim_execution(store, "late", 1061.0, 60.0)  # expired: reclaimed, oldest first
+    assert again == ids[0]
+    assert store.get_lease(again)[0] == "late"
+
+
+def test_finished_executions_are_not_claimed(store: Any, tmp_path: Path, flow: Any) -> None:
+    from airfoil.engine.runner import Engine
+    from airfoil.server._driver import LaunchOnlyExecutor
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.sql._server_queries import claim_execution
+
+    (eid,) = _launch(store, tmp_path, flow, 1)
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    Engine(store, blobs, LaunchOnlyExecutor(), blob_url=str(tmp_path / "blobs")).abort(eid)
+    assert claim_execution(store, "o", 1e12, 5.0, "airfoil-package:") is None
+
+
+def test_local_runs_are_left_alone(store: Any, tmp_path: Path, flow: Any) -> None:
+    from airfoil.engine.local import spec_of
+    from airfoil.engine.runner import Engine
+    from airfoil.server._driver import LaunchOnlyExecutor
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.sql._server_queries import claim_execution
+    from airfoil.types import ValueContext, default_type_engine
+
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    engine = Engine(store, blobs, LaunchOnlyExecutor(), blob_url=str(tmp_path / "blobs"))
+    x = default_type_engine().to_value(1, int, ValueContext(blobs=blobs))
+    engine.launch(spec_of(flow.wf), {"x": x}, code_root=str(tmp_path))  # a local run
+    assert claim_execution(store, "o", 1e12, 5.0, "airfoil-package:") is None
+    (server_run,) = _launch(store, tmp_path, flow, 1)
+    assert claim_execution(store, "o", 1e12, 5.0, "airfoil-package:") == server_run
