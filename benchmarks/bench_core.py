@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-bench-")
 
+import pandas as pd
 from _util import measure, report
 
 import airfoil as af
@@ -90,7 +91,6 @@ def b3() -> None:
 
 def b4() -> None:
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
