@@ -73,6 +73,7 @@ def register(app: typer.Typer) -> None:
             execution_id=execution_id,
             code_root=project_root(entity.module),
             labels=labels,
+            keep=True,
         )
         if not as_json:
             err_console.print(f"execution [bold]{record.id}[/] of {entity.name} started")

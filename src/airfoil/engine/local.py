@@ -187,7 +187,9 @@ def call_entity(entity: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
     runtime = get_runtime()
     values = convert_inputs(entity, given, runtime)
     engine = runtime.engine()
-    record = engine.launch(spec_of(entity), values, code_root=project_root(entity.module))
+    record = engine.launch(
+        spec_of(entity), values, code_root=project_root(entity.module), keep=True
+    )
     record = engine.drive(record.id)
     raise_for_failure(record)
     return decode_outputs(entity, record, runtime)

@@ -101,6 +101,7 @@ class Engine:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.on_change = on_change
         self.secrets = secrets or env_secret
+        self._launched: dict[str, sm.RunState] = {}
         self._types = types
 
     @property
@@ -122,8 +123,12 @@ class Engine:
         execution_id: str | None = None,
         code_root: str = "",
         labels: dict[str, str] | None = None,
+        keep: bool = False,
     ) -> ExecutionRecord:
-        """Record a new execution (phase ``queued``) with already-converted inputs."""
+        """Record a new execution (phase ``queued``) with already-converted inputs.
+
+        With ``keep``, the state stays in memory for this engine's next ``drive`` of it.
+        """
         exec_id = execution_id or new_execution_id()
         try:
             self.meta.get_execution(exec_id)
@@ -134,8 +139,11 @@ class Engine:
                 f"an execution named {exec_id!r} already exists: choose another --name, or "
                 f"`airfoil executions resume {exec_id}` to continue it"
             )
-        self._check_capacity(spec)
-        self._check_secrets(spec)
+        from airfoil.engine.graph import flatten
+
+        graph = flatten(spec)
+        self._check_capacity(graph)
+        self._check_secrets(graph)
         record = ExecutionRecord(
             id=exec_id,
             workflow=spec.name,
@@ -150,17 +158,22 @@ class Engine:
             code_root=code_root,
             labels=labels or {},
         )
-        state = sm.RunState(record)
+        state = sm.RunState(
+            record, graph=graph, retry=sm.RetryPolicy(base_s=self.settings.retry_backoff_s)
+        )
         state._exec_dirty = True
         state._event("execution", ExecutionPhase.QUEUED.value, "launched", record.created_at)
         self.meta.write(state.take_batch())
+        if keep:
+            # The state just committed is what drive() would read back: keep it for the
+            # drive that follows (a fresh run then costs no reload of every node and event).
+            self._launched[exec_id] = state
         return record
 
-    def _check_secrets(self, spec: WorkflowSpec) -> None:
+    def _check_secrets(self, graph: dict[str, Any]) -> None:
         from airfoil.core.errors import ConfigError
-        from airfoil.engine.graph import flatten
 
-        for node in flatten(spec).values():
+        for node in graph.values():
             for name in node.task.secret_requests if node.task else ():
                 if self.secrets(name) is None:
                     raise ConfigError(
@@ -168,11 +181,10 @@ class Engine:
                         f"export {secret_env_name(name)}=... (or set it on the server)"
                     )
 
-    def _check_capacity(self, spec: WorkflowSpec) -> None:
-        from airfoil.engine.graph import flatten
+    def _check_capacity(self, graph: dict[str, Any]) -> None:
 
         cap = self.executor.capacity()
-        for node in flatten(spec).values():
+        for node in graph.values():
             if node.task is None:
                 continue
             req = node.task.requests
@@ -206,7 +218,7 @@ class Engine:
         """Run an execution to a terminal phase (also: resume one that was interrupted)."""
         self._take_lease(execution_id)
         try:
-            state = self.load_state(execution_id)
+            state = self._launched.pop(execution_id, None) or self.load_state(execution_id)
             _Loop(self, state).run()
             return state.execution
         finally:

@@ -191,9 +191,10 @@ class RunState(ConstructsMixin, MapMixin):
         attempts: dict[tuple[str, int], AttemptRecord] | None = None,
         last_seq: int = 0,
         retry: RetryPolicy | None = None,
+        graph: dict[str, FlatNode] | None = None,
     ) -> None:
         self.execution = execution
-        self.graph: dict[str, FlatNode] = flatten(execution.spec)
+        self.graph: dict[str, FlatNode] = graph if graph is not None else flatten(execution.spec)
         self.retry = retry or RetryPolicy()
         self.seq = last_seq
         self.records: dict[str, NodeRecord] = nodes or {}
