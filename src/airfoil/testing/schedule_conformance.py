@@ -40,7 +40,7 @@ def make_launch_plan_spec(name: str = "mod.nightly") -> LaunchPlanSpec:
     """A launch plan spec with every field set."""
     # Imported here: importing this module must not import (and so freeze, unrewritten by
     # pytest) the MetaStore suite.
-    from airfoil.testing.conformance import _value, make_workflow_spec
+    from airfoil.testing.records import _value, make_workflow_spec
 
     return LaunchPlanSpec(
         name=name,
