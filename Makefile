@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 demo: install
 	@AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil run examples/ml_pipeline.py ml_pipeline
 	@echo
-	@echo "Look at the run:  AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil executions list"
-	@echo "(the web console arrives with issue 4; until then the CLI shows every run)"
+	@echo "Look at the runs: AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil executions list"
+	@echo "Serve them over HTTP: AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil server start"
+	@echo "  then open http://127.0.0.1:8080/api/v1/projects/default/executions"
+	@echo "(the web console on top of that API is not built yet; the CLI shows every run)"
 
 services:
 	@bash scripts/ensure-services.sh
