@@ -14,7 +14,7 @@ import msgspec
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.records import encode_json
-from airfoil.store._schedules import ScheduleRecord, ScheduleStore
+from airfoil.store._schedules import ScheduleRecord, ScheduleStore, select_schedules
 
 __all__ = ["MemoryScheduleStore"]
 
@@ -58,13 +58,7 @@ class MemoryScheduleStore(ScheduleStore):
         with self._lock:
             items = sorted(self._rows().items())
         records = [_RECORD.decode(data) for _, data in items]
-        return [
-            r
-            for r in records
-            if (project is None or r.project == project)
-            and (domain is None or r.domain == domain)
-            and (active is None or r.active == active)
-        ]
+        return select_schedules(records, project, domain, active)
 
     def due_schedules(self, now: float, limit: int = 100) -> list[ScheduleRecord]:
         if limit < 0:

@@ -24,7 +24,7 @@ import msgspec
 
 from airfoil.core.launch_plans import LaunchPlanSpec
 
-__all__ = ["ScheduleRecord", "ScheduleStore"]
+__all__ = ["ScheduleRecord", "ScheduleStore", "select_schedules"]
 
 
 class ScheduleRecord(msgspec.Struct, omit_defaults=True):
@@ -126,3 +126,19 @@ class ScheduleStore(abc.ABC):
         self, name: str, *, project: str = "default", domain: str = "development"
     ) -> bool:
         """Remove a schedule; return whether it existed."""
+
+
+def select_schedules(
+    records: list[ScheduleRecord],
+    project: str | None,
+    domain: str | None,
+    active: bool | None,
+) -> list[ScheduleRecord]:
+    """The records matching every filter given (the filters of ``list_schedules``)."""
+    return [
+        r
+        for r in records
+        if (project is None or r.project == project)
+        and (domain is None or r.domain == domain)
+        and (active is None or r.active == active)
+    ]

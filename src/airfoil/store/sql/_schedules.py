@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import encode_json
-from airfoil.store._schedules import ScheduleRecord, ScheduleStore
+from airfoil.store._schedules import ScheduleRecord, ScheduleStore, select_schedules
 from airfoil.store.sql import _schema as s
 
 __all__ = ["SqlScheduleStore"]
@@ -131,13 +131,7 @@ class SqlScheduleStore(ScheduleStore):
     ) -> list[ScheduleRecord]:
         rows = self._read(self._sched().list_all, {}, "listing schedules")
         records = [_record(r) for r in rows]
-        return [
-            r
-            for r in records
-            if (project is None or r.project == project)
-            and (domain is None or r.domain == domain)
-            and (active is None or r.active == active)
-        ]
+        return select_schedules(records, project, domain, active)
 
     def due_schedules(self, now: float, limit: int = 100) -> list[ScheduleRecord]:
         if limit < 0:
