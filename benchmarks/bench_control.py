@@ -4,6 +4,7 @@ M1: a map of 1,000 trivial items plus a reduce, durable (every item's result rec
 median of 5 runs against the same work as plain Python calls.
 M2: a map of 100,000 trivial items: wall time and peak memory (one run, in a subprocess so
 the peak is this run's).
+C1: a task calling 500 trivial tasks (Python-native composition), per child call.
 
     .venv/bin/python benchmarks/bench_control.py [M1 M2]
 """
@@ -70,7 +71,25 @@ def m2() -> None:
     subprocess.run([sys.executable, "-c", M2_CHILD.format(here=here)], env=env, check=True)
 
 
-ALL = {"M1": m1, "M2": m2}
+@af.task
+def calls_children(n: int) -> int:
+    return sum(square(x=i) for i in range(n))
+
+
+def c1() -> None:
+    """C1: Python-native composition: a task calling 500 trivial child tasks."""
+    n = 500
+    assert calls_children(n=n) == sum(i * i for i in range(n))
+    report(
+        "C1 500 child calls from a running task",
+        measure(lambda: calls_children(n=n)),
+        per=n,
+        baseline=measure(lambda: sum(square.fn(i) for i in range(n))),
+        budget="< 1 ms per child call, durable",
+    )
+
+
+ALL = {"M1": m1, "M2": m2, "C1": c1}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(ALL):

@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "workflow": "airfoil.sdk._workflow",
     "conditional": "airfoil.sdk._conditional",
     "dynamic": "airfoil.sdk._dynamic",
+    "gather": "airfoil.sdk._gather",
     "FailureInfo": "airfoil.sdk._failure",
     "map_task": "airfoil.sdk._map",
     "sleep": "airfoil.sdk._gates",
@@ -71,6 +72,7 @@ __all__ = [
     "conditional",
     "current_context",
     "dynamic",
+    "gather",
     "map_task",
     "sleep",
     "task",
@@ -90,6 +92,7 @@ if TYPE_CHECKING:
     from airfoil.sdk._dynamic import dynamic
     from airfoil.sdk._failure import FailureInfo
     from airfoil.sdk._gates import approve, sleep, wait_for_input
+    from airfoil.sdk._gather import gather
     from airfoil.sdk._launch_plan import (
         CronSchedule,
         FixedRate,

@@ -34,6 +34,7 @@ PUBLIC = [
     "conditional",
     "current_context",
     "dynamic",
+    "gather",
     "map_task",
     "sleep",
     "task",

@@ -376,6 +376,10 @@ class _Loop:
         self.last_lease = engine.clock.now()
         self.finished = False
         self.inline = engine.executor.name == "inline"
+        if self.inline:
+            from airfoil.engine._children import ChildRunner
+
+            engine.executor.child_runner = ChildRunner(self)  # type: ignore[attr-defined]
 
     def run(self) -> None:
         e, state = self.e, self.state

@@ -26,6 +26,7 @@ from airfoil.core.records import (
     ExecutionRecord,
     NodeRecord,
     StoreBatch,
+    TaskSpec,
     Value,
 )
 from airfoil.engine._commands import (
@@ -51,6 +52,7 @@ __all__ = [
     "Admit",
     "CacheLooked",
     "CancelAttempt",
+    "ChildCalled",
     "Enqueue",
     "ExpandMap",
     "Finished",
@@ -136,6 +138,17 @@ class SignalReceived:
 
 
 @dataclass(frozen=True)
+class ChildCalled:
+    """A running task called another task: run it as a child node of the caller."""
+
+    parent: str
+    node_id: str
+    task: TaskSpec
+    inputs: dict[str, Value]
+    now: float
+
+
+@dataclass(frozen=True)
 class Abort:
     """Stop the execution (user request, or a node failed under fail_immediately)."""
 
@@ -155,7 +168,15 @@ Command = (
     | WatchSignal
 )
 Event = (
-    Start | CacheLooked | Admit | AttemptFinished | RetryDue | Abort | MapExpanded | SignalReceived
+    Start
+    | CacheLooked
+    | Admit
+    | AttemptFinished
+    | RetryDue
+    | Abort
+    | MapExpanded
+    | SignalReceived
+    | ChildCalled
 )
 
 
@@ -175,6 +196,8 @@ def _mapped(fn: FlatNode) -> tuple[str, ...]:
     return fn.map.mapped
 
 
+#: The kind of the node records of tasks called by running tasks.
+CHILD = "child"
 #: The node id of a workflow's on_failure handler, and the input carrying the failure.
 HANDLER = "on_failure"
 FAILURE_INPUT = "__failure__"
@@ -247,7 +270,9 @@ class RunState(ConstructsMixin, MapMixin):
         self._open = sum(
             1
             for r in self.records.values()
-            if not N(r.phase).terminal and (r.node_id != HANDLER or self._failing)
+            if not N(r.phase).terminal
+            and (r.node_id != HANDLER or self._failing)
+            and r.kind != CHILD
         )
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -305,7 +330,7 @@ class RunState(ConstructsMixin, MapMixin):
         if handler is None:
             raise InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
         handler(rec, now)
-        if to.terminal and not frm.terminal:
+        if to.terminal and not frm.terminal and rec.kind != CHILD:
             self._open -= 1
         rec.phase = to.value
         self._dirty_nodes[nid] = rec
@@ -364,6 +389,8 @@ class RunState(ConstructsMixin, MapMixin):
             if self.graph[event.node_id].kind == "gate":
                 return self._gate_timer(event.node_id, event.now)
             return self._retry_due(event.node_id, event.now)
+        if isinstance(event, ChildCalled):
+            return self._child_called(event)
         if isinstance(event, SignalReceived):
             return self._gate_signal(event.node_id, event.value, event.now)
         if isinstance(event, Abort):
@@ -427,6 +454,36 @@ class RunState(ConstructsMixin, MapMixin):
                 cmds += self._gate_waits(nid)
         cmds += self._maybe_finish(now)
         return cmds
+
+    def _child_called(self, ev: ChildCalled) -> list[Command]:
+        """Add (or re-arm) the child node of a call made by a running task."""
+        nid = ev.node_id
+        if nid not in self.graph:
+            self.graph[nid] = FlatNode(
+                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=ev.parent
+            )
+            self.dependents[nid] = []
+            self._waiting[nid] = 0
+        rec = self.records.get(nid)
+        if rec is not None and rec.phase == N.SUCCEEDED.value:
+            return []  # finished in an earlier attempt of the caller: not run again
+        if rec is None or rec.phase != N.PENDING.value:  # new, failed, or lost in a crash
+            rec = NodeRecord(
+                execution_id=self.execution.id,
+                node_id=nid,
+                phase=N.PENDING.value,
+                kind=CHILD,
+                task=ev.task.name,
+                parent=ev.parent,
+                attempts=rec.attempts if rec is not None else 0,
+                cache_status=(
+                    CacheStatus.MISS.value if ev.task.cache.enabled else CacheStatus.DISABLED.value
+                ),
+            )
+            self.records[nid] = rec
+        rec.inputs = dict(ev.inputs)
+        self._move(nid, N.QUEUED, f"called by {ev.parent}", ev.now)
+        return self._lookup_or_enqueue(nid, self.graph[nid], ev.now)
 
     def _run_failure_handler(self, now: float) -> list[Command] | None:
         """Start the workflow's ``on_failure`` handler, once, with the failure's details.
@@ -643,6 +700,8 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _node_failed(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
+        if rec.kind == CHILD:
+            return []  # the calling task gets the exception and decides
         # A failed child fails its subworkflow nodes.
         parent = self.graph[nid].parent
         while parent:
@@ -678,7 +737,7 @@ class RunState(ConstructsMixin, MapMixin):
         )
         for nid, rec in self.records.items():
             p = N(rec.phase)
-            if p.terminal or (nid == HANDLER and handler_runs):
+            if p.terminal or (nid == HANDLER and handler_runs) or nid not in self.graph:
                 continue
             if p == N.RUNNING and self.graph[nid].kind == "map":
                 for name, item in list(self._item_running.items()):
@@ -711,7 +770,7 @@ class RunState(ConstructsMixin, MapMixin):
         if self._open > 0:
             return []
         bad = (N.FAILED.value, N.ABORTED.value)
-        if not any(r.phase in bad for r in self.records.values()):
+        if not any(r.phase in bad and r.kind != CHILD for r in self.records.values()):
             self.execution.outputs = {
                 k: self.resolve(b) for k, b in self.execution.spec.outputs.items()
             }

@@ -25,12 +25,18 @@ class InlineExecutor(Executor):
         self._type_engine = type_engine
         self._done: list[AttemptResult] = []
         self._runtime: Any = None
+        #: Set by the driver: runs tasks that running tasks call, as durable child nodes.
+        self.child_runner: Any = None
 
     def submit(self, request: AttemptRequest) -> None:
         if self._runtime is None:
             self._runtime = importlib.import_module(RUNTIME_MODULE)
         result = self._runtime.run_attempt(
-            request, self._blobs, type_engine=self._type_engine, in_process=True
+            request,
+            self._blobs,
+            type_engine=self._type_engine,
+            in_process=True,
+            child_runner=self.child_runner,
         )
         self._done.append(result)
 

@@ -65,6 +65,21 @@ class _Timeout:
             signal.signal(signal.SIGALRM, self._old)
 
 
+def _run_coroutine(coro: Any) -> Any:
+    """Run an ``async def`` task's coroutine; inside a running event loop (an async task
+    calling an async task) in a thread of its own, with this context."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+    import contextvars
+
+    ctx = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(ctx.run, asyncio.run, coro).result()
+
+
 def _user_traceback(exc: BaseException) -> str:
     """The traceback from the first frame outside Airfoil's own runtime."""
     tb = exc.__traceback__
@@ -89,6 +104,7 @@ def run_attempt(
     *,
     type_engine: Any = None,
     in_process: bool = False,
+    child_runner: Any = None,
 ) -> AttemptResult:
     """Run one attempt and report its outcome (never raises for the task's failures)."""
     from airfoil.sdk._context import ExecutionContext, reset_context, set_context
@@ -117,6 +133,7 @@ def run_attempt(
             task=request.task.name,
             secrets=dict(request.secrets),
             log_stream=log,
+            child_runner=child_runner,
         )
         for k, v in request.task.environment.items():
             old_env[k] = os.environ.get(k)
@@ -127,7 +144,7 @@ def run_attempt(
             with _Timeout(request.task.timeout_s), contextlib.redirect_stdout(log):
                 result = taskdef.build(kwargs, blobs) if dynamic else taskdef.fn(**kwargs)
                 if asyncio.iscoroutine(result):
-                    result = asyncio.run(result)
+                    result = _run_coroutine(result)
         finally:
             reset_context(token)
         if dynamic:

@@ -31,6 +31,8 @@ class ExecutionContext:
     task: str
     secrets: dict[str, str] = field(default_factory=dict)
     log_stream: Any = None
+    child_runner: Any = None  # runs a task called from this one as a durable child node
+    _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
     _handler: logging.Handler | None = None
@@ -48,6 +50,11 @@ class ExecutionContext:
                 self._handler = handler
             self._logger = logger
         return self._logger
+
+    def next_child(self) -> int:
+        """The order number of the next child call of this attempt."""
+        self._children += 1
+        return self._children
 
     @property
     def scratch_dir(self) -> str:

@@ -159,13 +159,28 @@ class TaskDef(Generic[P, R]):
             return result  # type: ignore[no-any-return]
         from airfoil.sdk._context import _current
 
-        if _current.get() is not None:
-            # Inside a running task: a plain call of the function.
-            return self.__airfoil_fn__(*args, **kwargs)
+        running = _current.get()
+        if running is not None:
+            if running.child_runner is None:
+                # No engine to record it (a worker process): a plain call of the function.
+                return self.__airfoil_fn__(*args, **kwargs)
+            names = list(self.py_interface.input_types)
+            given = dict(zip(names, args, strict=False))
+            given.update(kwargs)
+            # Inside a running task: a durable child node of the calling node.
+            result = running.child_runner(running, self, given)
+            if self.is_async:
+                return _ready(result)  # type: ignore[return-value]
+            return result  # type: ignore[no-any-return]
         return run_outside(self, args, kwargs)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"TaskDef({self.name})"
+
+
+async def _ready(value: Any) -> Any:
+    """An awaitable of a child's result (an async task called from a running task)."""
+    return value
 
 
 @overload

@@ -1,0 +1,168 @@
+"""Python-native composition: tasks calling tasks at run time, as durable child nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import airfoil as af
+from airfoil.engine.local import get_runtime
+
+pytestmark = pytest.mark.integration
+
+
+class NotANumberError(ValueError):
+    pass
+
+
+@af.task
+def parse(text: str) -> int:
+    if not text.isdigit():
+        raise NotANumberError(f"{text!r} is not a number")
+    return int(text)
+
+
+@af.task
+def double(x: int) -> int:
+    return 2 * x
+
+
+TRIES: dict[str, int] = {}
+
+
+@af.task(retries=2)
+def flaky(x: int) -> int:
+    TRIES[str(x)] = TRIES.get(str(x), 0) + 1
+    if TRIES[str(x)] < 2:
+        raise RuntimeError("first try fails")
+    return x
+
+
+@af.task
+def orchestrate(texts: list[str]) -> int:
+    total = 0
+    for text in texts:  # plain Python control flow on real values
+        try:
+            total += double(x=parse(text=text))
+        except NotANumberError:  # the child's exception, same type
+            total -= 1
+    a, b = af.gather(double(x=1), flaky(x=7))
+    return total + a + b
+
+
+@af.task
+async def async_child(x: int) -> int:
+    await asyncio.sleep(0)
+    return x + 1
+
+
+@af.task
+async def async_parent(n: int) -> list[int]:
+    return list(await asyncio.gather(*(async_child(x=i) for i in range(n))))
+
+
+def test_children_are_durable_nodes_with_real_exceptions() -> None:
+    TRIES.clear()
+    assert orchestrate(texts=["1", "x", "3"]) == (2 - 1 + 6) + 2 + 7
+    rt = get_runtime()
+    record = rt.meta.list_executions(limit=1)[0]
+    nodes = {n.node_id: n for n in rt.meta.get_nodes(record.id)}
+    children = [n for n in nodes.values() if n.kind == "child"]
+    assert all(n.parent == "n0" for n in children)
+    failed = [n for n in children if n.phase == "failed"]
+    assert len(failed) == 1 and failed[0].error is not None
+    assert failed[0].error.type.endswith("NotANumberError")
+    flaky_node = next(n for n in children if n.task.endswith("flaky"))
+    assert flaky_node.attempts == 2, "the callee's own retries apply"
+    assert record.phase == "succeeded", "a caught child failure does not fail the run"
+
+
+@af.task
+def calls_and_lets_it_raise() -> int:
+    return parse(text="nope")
+
+
+def test_uncaught_child_exception_fails_the_caller() -> None:
+    with pytest.raises(af.ExecutionFailedError, match="is not a number") as info:
+        calls_and_lets_it_raise()
+    assert info.value.error_type.endswith("NotANumberError")
+    assert "raised in child task" in info.value.traceback or info.value.traceback
+
+
+def test_async_tasks_gather_children() -> None:
+    assert async_parent(n=4) == [1, 2, 3, 4]
+
+
+def test_child_call_overhead() -> None:
+    @af.task
+    def many(n: int) -> int:
+        return sum(double(x=i) for i in range(n))
+
+    t0 = time.perf_counter()
+    assert many(n=200) == 2 * sum(range(200))
+    per_call = (time.perf_counter() - t0) / 200
+    assert per_call < 0.05  # generous bound; the budget is measured in benchmarks/
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, time
+    import airfoil as af
+
+    LOG = os.environ["CHILD_LOG"]
+
+    @af.task
+    def step(i: int) -> int:
+        with open(LOG, "a") as fh:
+            fh.write(f"{i}\\n")
+        if i == 2 and not os.path.exists(LOG + ".resumed"):
+            time.sleep(60)
+        return i * 10
+
+    @af.task
+    def caller(n: int) -> int:
+        return sum(step(i=i) for i in range(n))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_sigkill_then_resume_does_not_rerun_finished_children(tmp_path: Path) -> None:
+    script = tmp_path / "childwf.py"
+    script.write_text(SCRIPT)
+    log = tmp_path / "child.log"
+    env = dict(os.environ, CHILD_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
+    cli = [sys.executable, "-m", "airfoil.cli"]
+    proc = subprocess.Popen(
+        [*cli, "run", str(script), "caller", "--n", "4", "--name", "c1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (log.exists() and "2\n" in log.read_text()):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    (tmp_path / "child.log.resumed").write_text("")
+    resumed = subprocess.run(
+        [*cli, "executions", "resume", "c1", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["outputs"] == {"o0": 60}
+    assert log.read_text().splitlines() == ["0", "1", "2", "2", "3"]
