@@ -13,6 +13,7 @@ no internals in the body (it is logged); no bad input reaches that path.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -106,6 +107,45 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     return deps, metrics
 
 
+class _Schedules:
+    """The scheduler loop embedded in the server: fires due schedules exactly once (the
+    store's atomic claim makes several servers and `airfoil scheduler` processes safe
+    together) and drives what it launches on this server."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        from airfoil.engine.local import LocalRuntime
+        from airfoil.engine.scheduler_loop import SchedulerLoop
+        from airfoil.settings import AirfoilSettings
+
+        settings = AirfoilSettings(
+            home=config.home, database_url=config.database_url, blob_url=config.blob_url
+        )
+        self.runtime = LocalRuntime(settings)
+        self.loop = SchedulerLoop(self.runtime, drive="background")
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever,
+            args=(self.stopping,),
+            name="airfoil-schedules",
+            daemon=True,
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+        self.loop.close(wait=False)
+        self.runtime.close()
+
+
+def _start_schedules(config: ServerConfig) -> _Schedules | None:
+    try:
+        return _Schedules(config)
+    except Exception:  # the API must come up even if schedules cannot be served
+        logging.getLogger("airfoil.server").exception("the scheduler loop did not start")
+        return None
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     """The Airfoil API app. Nothing is opened until the app starts."""
 
@@ -116,9 +156,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.state.metrics = metrics
         if deps.driver is not None:
             deps.driver.start()
+        schedules = _start_schedules(config) if config.run_engine else None
         try:
             yield
         finally:
+            if schedules is not None:
+                schedules.stop()
             if deps.driver is not None:
                 deps.driver.stop()
             deps.registry.close()
