@@ -15,12 +15,11 @@ import importlib
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from airfoil.core.errors import InvalidInputError, TypeTransformError, UserCodeError
+from airfoil.core.errors import UserCodeError
 from airfoil.core.ids import stable_hash
 from airfoil.core.phases import NodePhase
-from airfoil.core.records import ErrorInfo, Value
+from airfoil.core.records import ErrorInfo
 from airfoil.engine import state as sm
-from airfoil.executors.base import AttemptRequest
 
 if TYPE_CHECKING:
     from airfoil.engine.runner import _Loop
@@ -35,29 +34,12 @@ class ChildRunner:
         self.loop = loop
 
     def __call__(self, caller: Any, taskdef: Any, given: dict[str, Any]) -> Any:
-        from airfoil.types import ValueContext
+        from airfoil.engine.local import convert_values, decode_values
 
         loop = self.loop
         e, state = loop.e, loop.state
         spec = taskdef.spec
-        vctx = ValueContext(blobs=e.blobs)
-        values: dict[str, Value] = {}
-        unknown = sorted(set(given) - set(taskdef.py_interface.input_types))
-        if unknown:
-            raise InvalidInputError(f"{taskdef.name} has no input(s) {unknown}")
-        for p in spec.interface.inputs:
-            tp = taskdef.py_interface.input_types[p.name]
-            if p.name in given:
-                try:
-                    values[p.name] = e.types.to_value(given[p.name], tp, vctx)
-                except TypeTransformError as exc:
-                    raise TypeTransformError(
-                        f"input {p.name!r} of {taskdef.name} expects {p.type}: {exc}"
-                    ) from None
-            elif p.has_default and p.default is not None:
-                values[p.name] = p.default
-            else:
-                raise InvalidInputError(f"{taskdef.name} needs input {p.name!r} ({p.type})")
+        values = convert_values(taskdef, given, e.types, e.blobs)
         order = caller.next_child()
         digest = stable_hash(spec.name, *(f"{k}={v.hash}" for k, v in sorted(values.items())))
         nid = f"{caller.node_id}.call{order}-{digest[:8]}"
@@ -67,7 +49,7 @@ class ChildRunner:
             self._drive(nid, state.handle(sm.ChildCalled(caller.node_id, nid, spec, values, now)))
         rec = state.records[nid]
         if rec.phase == NodePhase.SUCCEEDED.value:
-            return _decode(taskdef, rec.outputs or {}, e.types, vctx)
+            return decode_values(taskdef, rec.outputs or {}, e.types, e.blobs)
         raise _exception(rec.error, taskdef.name, nid)
 
     def _drive(self, nid: str, first: list[sm.Command]) -> None:
@@ -110,21 +92,8 @@ class ChildRunner:
 
     def _run(self, cmd: sm.StartAttempt) -> sm.AttemptFinished:
         loop = self.loop
-        e, state = loop.e, loop.state
-        task = state.task_of(cmd.node_id)
-        assert task is not None
-        ex = state.execution
-        request = AttemptRequest(
-            execution_id=ex.id,
-            node_id=cmd.node_id,
-            attempt=cmd.attempt,
-            task=task,
-            inputs=cmd.inputs,
-            blob_url=e.blob_url,
-            code_root=ex.code_root,
-            log_key=f"logs/{ex.id}/{cmd.node_id}/{cmd.attempt}.log",
-            secrets=loop._secrets_for(task.secret_requests),
-        )
+        e = loop.e
+        request = loop.attempt_request(cmd)
         runtime = importlib.import_module("airfoil.runtime.worker")
         result = runtime.run_attempt(
             request, e.blobs, type_engine=e.types, in_process=True, child_runner=self
@@ -139,17 +108,6 @@ class ChildRunner:
             log_uri=result.log_uri,
             worker=result.worker,
         )
-
-
-def _decode(taskdef: Any, outputs: dict[str, Value], types: Any, vctx: Any) -> Any:
-    py = taskdef.py_interface
-    style = py.interface.output_style
-    if style == "none":
-        return None
-    decoded = {n: types.to_python(outputs[n], tp, vctx) for n, tp in py.output_types.items()}
-    if style == "single":
-        return decoded["o0"]
-    return py.return_type(**decoded)
 
 
 def _exception(error: ErrorInfo | None, name: str, nid: str) -> BaseException:

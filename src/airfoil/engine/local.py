@@ -106,6 +106,14 @@ def convert_inputs(entity: Any, given: dict[str, Any], runtime: LocalRuntime) ->
     Raises:
         InvalidInputError: an unknown, missing or ill-typed input.
     """
+    return convert_values(entity, given, runtime.types, runtime.blobs)
+
+
+def convert_values(
+    entity: Any, given: dict[str, Any], types: Any, blobs: BlobStore
+) -> dict[str, Value]:
+    """:func:`convert_inputs` with an explicit type engine and blob store (also used for
+    the inputs of tasks called by running tasks)."""
     from airfoil.types import ValueContext
 
     py = entity.py_interface
@@ -116,13 +124,13 @@ def convert_inputs(entity: Any, given: dict[str, Any], runtime: LocalRuntime) ->
             f"{entity.name} has no input(s) {', '.join(map(repr, unknown))}; its inputs: "
             f"{', '.join(py.input_types) or 'none'}"
         )
-    ctx = ValueContext(blobs=runtime.blobs)
+    ctx = ValueContext(blobs=blobs)
     values: dict[str, Value] = {}
     for p in iface.inputs:
         if p.name in given:
             try:
-                runtime.types.check_value(given[p.name], py.input_types[p.name])
-                values[p.name] = runtime.types.to_value(given[p.name], py.input_types[p.name], ctx)
+                types.check_value(given[p.name], py.input_types[p.name])
+                values[p.name] = types.to_value(given[p.name], py.input_types[p.name], ctx)
             except _TTE as exc:
                 raise InvalidInputError(
                     f"input {p.name!r} of {entity.name} expects {p.type}: {exc}"
@@ -130,7 +138,7 @@ def convert_inputs(entity: Any, given: dict[str, Any], runtime: LocalRuntime) ->
         elif p.has_default and p.default is not None:
             values[p.name] = p.default
         elif p.has_default:
-            values[p.name] = runtime.types.to_value(None, py.input_types[p.name], ctx)
+            values[p.name] = types.to_value(None, py.input_types[p.name], ctx)
         else:
             raise InvalidInputError(
                 f"{entity.name} needs input {p.name!r} ({p.type}) but it was not given"
@@ -140,17 +148,20 @@ def convert_inputs(entity: Any, given: dict[str, Any], runtime: LocalRuntime) ->
 
 def decode_outputs(entity: Any, record: ExecutionRecord, runtime: LocalRuntime) -> Any:
     """The execution's outputs as the Python value(s) the entity's signature promises."""
+    return decode_values(entity, record.outputs or {}, runtime.types, runtime.blobs)
+
+
+def decode_values(entity: Any, outputs: dict[str, Value], types: Any, blobs: BlobStore) -> Any:
+    """Stored outputs as the Python value(s) an entity's signature promises."""
     from airfoil.types import ValueContext
 
     py = entity.py_interface
-    outputs = record.outputs or {}
-    ctx = ValueContext(blobs=runtime.blobs)
+    ctx = ValueContext(blobs=blobs)
     style = py.interface.output_style
     if style == "none":
         return None
     decoded = {
-        name: runtime.types.to_python(outputs[name], tp, ctx)
-        for name, tp in py.output_types.items()
+        name: types.to_python(outputs[name], tp, ctx) for name, tp in py.output_types.items()
     }
     if style == "single":
         return decoded["o0"]

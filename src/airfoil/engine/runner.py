@@ -414,6 +414,23 @@ class _Loop:
                 pending.extend(state.handle(ev))
             self._renew_lease()
 
+    def attempt_request(self, cmd: sm.StartAttempt) -> AttemptRequest:
+        """What an executor needs to run the attempt a StartAttempt asks for."""
+        task = self.state.task_of(cmd.node_id)
+        assert task is not None
+        ex = self.state.execution
+        return AttemptRequest(
+            execution_id=ex.id,
+            node_id=cmd.node_id,
+            attempt=cmd.attempt,
+            task=task,
+            inputs=cmd.inputs,
+            blob_url=self.e.blob_url,
+            code_root=ex.code_root,
+            log_key=f"logs/{ex.id}/{cmd.node_id}/{cmd.attempt}.log",
+            secrets=self._secrets_for(task.secret_requests),
+        )
+
     def _commit_inline_results(self, pending: deque[sm.Command]) -> None:
         """Record inline attempts that already ran, in the middle of a loop turn."""
         now = self.e.clock.now()
@@ -487,22 +504,7 @@ class _Loop:
     def _carry_out(self, cmd: sm.Command, events: list[sm.Event]) -> None:
         e, state = self.e, self.state
         if isinstance(cmd, sm.StartAttempt):
-            task = state.task_of(cmd.node_id)
-            assert task is not None
-            ex = state.execution
-            e.executor.submit(
-                AttemptRequest(
-                    execution_id=ex.id,
-                    node_id=cmd.node_id,
-                    attempt=cmd.attempt,
-                    task=task,
-                    inputs=cmd.inputs,
-                    blob_url=e.blob_url,
-                    code_root=ex.code_root,
-                    secrets=self._secrets_for(task.secret_requests),
-                    log_key=f"logs/{ex.id}/{cmd.node_id}/{cmd.attempt}.log",
-                )
-            )
+            e.executor.submit(self.attempt_request(cmd))
         elif isinstance(cmd, sm.LookupCache):
             self._lookup(cmd, events)
         elif isinstance(cmd, ExpandMap):
