@@ -118,31 +118,16 @@ def resume(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Finish an interrupted execution: nodes that succeeded are not run again."""
-    from airfoil.cli._render import LiveProgress, execution_json, node_table, sort_nodes
-
     rt = runtime()
     record = rt.meta.get_execution(execution_id)
     if record.phase in ("succeeded", "failed", "aborted"):
         err_console.print(f"execution {execution_id} already ended: {record.phase}")
-    live = LiveProgress(err_console, record.workflow) if (not as_json and is_tty()) else None
-    engine = rt.engine(executor or record.executor, on_change=live.update if live else None)
-    if live is not None:
-        with live:
-            record = engine.drive(execution_id)
-    else:
-        record = engine.drive(execution_id)
-    nodes = sort_nodes(rt.meta.get_nodes(execution_id))
-    if as_json:
-        out_console.print_json(json.dumps(execution_json(record, nodes, rt)))
-    else:
-        if live is None:
-            err_console.print(node_table(nodes))
-        err_console.print(f"execution {record.id} {record.phase}")
-    if record.phase != "succeeded":
-        raise typer.Exit(1)
+    _drive_and_report(record, executor, as_json, "resumes")
 
 
-def _drive_new(record: object, executor: str | None, as_json: bool, what: str) -> None:
+def _drive_and_report(record: object, executor: str | None, as_json: bool, what: str) -> None:
+    """Drive an execution (live view on a terminal), then print it; exit 1 unless it
+    succeeded."""
     from airfoil.cli._render import LiveProgress, execution_json, node_table, sort_nodes
 
     rt = runtime()
@@ -178,7 +163,7 @@ def recover(
     """Run a failed execution again from the failure on, reusing what had succeeded."""
     rt = runtime()
     record = rt.engine(executor).recover(execution_id, new_id=new_id)
-    _drive_new(record, executor, as_json, f"recovers {execution_id}")
+    _drive_and_report(record, executor, as_json, f"recovers {execution_id}")
 
 
 @app.command("relaunch")
@@ -192,7 +177,7 @@ def relaunch(
     """Run an execution again, from scratch, with the same inputs."""
     rt = runtime()
     record = rt.engine(executor).relaunch(execution_id, new_id=new_id)
-    _drive_new(record, executor, as_json, f"relaunches {execution_id}")
+    _drive_and_report(record, executor, as_json, f"relaunches {execution_id}")
 
 
 @app.command("abort")

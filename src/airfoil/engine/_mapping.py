@@ -80,12 +80,6 @@ class MapState:
     def n(self) -> int:
         return len(self.inputs)
 
-    def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(_NAMES, 0)
-        for p in self.phase:
-            out[_NAMES[p]] += 1
-        return {k: v for k, v in out.items() if v}
-
     def done(self) -> bool:
         return self.active == 0 and self.next >= self.n
 
@@ -164,9 +158,6 @@ def cache_put(
     return CacheEntry(
         key=key, parts=parts, outputs=outputs, created_at=now, execution_id=exec_id, node_id=name
     )
-
-
-_ = N
 
 
 class MapMixin:

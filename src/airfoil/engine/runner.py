@@ -27,7 +27,7 @@ from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import ExecutionPhase, NodePhase
-from airfoil.core.records import ErrorInfo, ExecutionRecord, Value, WorkflowSpec
+from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine import state as sm
 from airfoil.engine._commands import ExpandMap, WatchSignal
@@ -616,10 +616,3 @@ def _finished_event(r: AttemptResult, now: float) -> sm.AttemptFinished:
         log_uri=r.log_uri,
         worker=r.worker,
     )
-
-
-def lost_error(message: str) -> ErrorInfo:
-    return ErrorInfo(kind="system", type="WorkerLostError", message=message)
-
-
-_ = (NodePhase, Any)

@@ -104,11 +104,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def with_search_path(url: str, schema: str) -> str:
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}"
-
-
 @dataclass
 class Running:
     """A server running in a thread of this process."""

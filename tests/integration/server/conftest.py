@@ -9,42 +9,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from _srv import FLOW, Running, start_server, with_search_path
-
-PG_URL = os.environ.get("AIRFOIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from _srv import FLOW, Running, start_server
 
 
 @pytest.fixture(scope="session")
-def pg_schema_factory() -> Iterator[Any]:
-    """Fresh PostgreSQL schemas (dropped at the end); returns their URLs."""
-    if os.environ.get("AIRFOIL_SKIP_PG") == "1":
-        pytest.skip("AIRFOIL_SKIP_PG=1")
-    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc.orig}", pytrace=False)
-    made: list[str] = []
-
-    def new() -> str:
-        name = f"airfoil_srv_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-        made.append(name)
-        return with_search_path(PG_URL, name)
-
-    yield new
-    with admin.begin() as conn:
-        for name in made:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    admin.dispose()
+def pg_schema_factory(pg_new_schema: Callable[[], str]) -> Callable[[], str]:
+    """Fresh PostgreSQL schemas (dropped at the end of the session); returns their URLs."""
+    return pg_new_schema
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _srv import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,12 +36,6 @@ PLAN = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.timeout(90)
 def test_server_fires_activated_schedules(tmp_path: Path) -> None:
     plan = tmp_path / "plans.py"
@@ -57,7 +51,7 @@ def test_server_fires_activated_schedules(tmp_path: Path) -> None:
     )
     assert activated.returncode == 0, activated.stderr
     server = subprocess.Popen(
-        [*cli, "server", "start", "--port", str(_free_port())],
+        [*cli, "server", "start", "--port", str(free_port())],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

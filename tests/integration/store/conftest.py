@@ -1,17 +1,9 @@
-"""Fixtures of the SQL store tests: a migrated SQLite template and a PostgreSQL schema.
-
-PostgreSQL is required: when it cannot be reached the PostgreSQL tests fail with how to
-start it, unless ``AIRFOIL_SKIP_PG=1``. Each test session works in its own fresh schema
-(dropped at the end), so parallel sessions never collide.
-"""
+"""Fixtures of the SQL store tests: this session's migrated PostgreSQL schema, emptied per
+test (the database fixtures they build on are in ``tests/integration/conftest.py``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -21,57 +13,6 @@ pytest.register_assert_rewrite("airfoil.testing.conformance")
 from airfoil.store.sql import migrate  # noqa: E402
 
 TABLES = ("cache_reservations", "cache_entries", "events", "attempts", "nodes", "executions")
-PG_URL = os.environ.get("AIRFOIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_HELP = (
-    "PostgreSQL is not reachable at {url} ({error}). Start it with\n"
-    "    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
-    "or point AIRFOIL_TEST_PG_URL at a server (trust auth, database 'test'); "
-    "set AIRFOIL_SKIP_PG=1 to skip the PostgreSQL tests."
-)
-
-
-def with_search_path(url: str, schema: str) -> str:
-    """``url`` with its connections confined to ``schema``."""
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[sa.Engine]:
-    """An engine on the test database, outside any test schema."""
-    if os.environ.get("AIRFOIL_SKIP_PG") == "1":
-        pytest.skip("AIRFOIL_SKIP_PG=1")
-    engine = sa.create_engine(
-        PG_URL, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 5}
-    )
-    error = None
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        error = str(exc.orig).strip()
-    if error is not None:  # failed outside the except block: no chained traceback
-        pytest.fail(PG_HELP.format(url=PG_URL, error=error), pytrace=False)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def pg_new_schema(pg_admin: sa.Engine) -> Iterator[Callable[[], str]]:
-    """A factory of fresh, empty schemas (all dropped at the end); returns their URLs."""
-    made: list[str] = []
-
-    def new() -> str:
-        name = f"airfoil_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        with pg_admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-        made.append(name)
-        return with_search_path(PG_URL, name)
-
-    yield new
-    with pg_admin.begin() as conn:
-        for name in made:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
 
 
 @pytest.fixture(scope="session")
@@ -90,20 +31,3 @@ def pg_empty_url(pg_url: str) -> str:
         conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)}"))
     engine.dispose()
     return pg_url
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated to head, to copy instead of migrating for every test."""
-    path = tmp_path_factory.mktemp("template") / "airfoil.db"
-    migrate(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    """A fresh, migrated SQLite database of this test."""
-    path = tmp_path / "db" / "airfoil.db"
-    path.parent.mkdir()
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
