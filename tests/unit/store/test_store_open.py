@@ -49,3 +49,30 @@ def test_importing_the_store_connects_to_nothing_and_writes_nothing(tmp_path: Pa
     env = {**os.environ, "HOME": str(tmp_path)}
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_precompiled_sqlite_statements_are_current() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from airfoil.store.sql._sqlite_sql import SQL
+    from airfoil.store.sql._statements import compile_all
+
+    fresh = compile_all(sqlite.dialect(paramstyle="named"))
+    assert fresh == SQL, "stale: run python -m airfoil.store.sql._statements to regenerate"
+
+
+def test_opening_the_embedded_store_never_imports_sqlalchemy(tmp_path: Path) -> None:
+    """The default store opens (migrating a fresh file needs Alembic; an existing one not)."""
+    db = tmp_path / "a.db"
+    code = (
+        "import sys\n"
+        "from airfoil.store.sql import SqlMetaStore\n"
+        f"SqlMetaStore('sqlite:///{db}').close()\n"  # creates and migrates (imports Alembic)
+        "for m in [m for m in sys.modules if m.startswith(('sqlalchemy', 'alembic'))]:\n"
+        "    del sys.modules[m]\n"
+        f"s = SqlMetaStore('sqlite:///{db}')\n"
+        "s.list_executions(project='p'); s.count_executions(); s.close()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'alembic'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

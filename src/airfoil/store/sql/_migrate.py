@@ -16,13 +16,14 @@ Invariants:
 from __future__ import annotations
 
 import os
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import ConfigError, StoreError
-from airfoil.store.sql import _schema
 from airfoil.store.sql._connect import create_engine, parse_url, safe_url
+from airfoil.store.sql._revision import HEAD_REVISION, KNOWN_REVISIONS
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = [
     "downgrade",
@@ -57,28 +58,29 @@ def read_revision(cursor: Any, dialect: str) -> str | None:
     return ",".join(revisions) if revisions else None
 
 
-def ensure_schema(engine: sa.Engine, cursor: Any) -> None:
-    """Bring the database to :data:`~airfoil.store.sql._schema.HEAD_REVISION` if it is not.
+def ensure_schema(cursor: Any, dialect: str, url: str, shown: str, timeout_s: float) -> None:
+    """Bring the database to :data:`~airfoil.store.sql._revision.HEAD_REVISION` if it is not.
+
+    ``cursor`` is the store's own; Alembic runs on a connection of its own (from ``url``)
+    only when the database is behind. ``shown`` is the URL as messages name it.
 
     Raises:
         StoreError: the database is newer than this code, or migrating it failed.
     """
-    dialect = engine.dialect.name
     revision = read_revision(cursor, dialect)
-    if revision == _schema.HEAD_REVISION:
+    if revision == HEAD_REVISION:
         return
-    if revision is not None and revision not in _schema.KNOWN_REVISIONS:
+    if revision is not None and revision not in KNOWN_REVISIONS:
         raise StoreError(
-            f"the database {safe_url(engine.url)} is at schema revision {revision!r}, which "
-            f"this version of Airfoil does not know (its newest is {_schema.HEAD_REVISION!r}); "
+            f"the database {shown} is at schema revision {revision!r}, which "
+            f"this version of Airfoil does not know (its newest is {HEAD_REVISION!r}); "
             "upgrade Airfoil to use it"
         )
-    _run_alembic(engine, "upgrade", "head")
+    _with_engine(url, timeout_s, "upgrade", "head")
     revision = read_revision(cursor, dialect)
-    if revision != _schema.HEAD_REVISION:
+    if revision != HEAD_REVISION:
         raise StoreError(
-            f"migrating {safe_url(engine.url)} left it at revision {revision!r}, "
-            f"not {_schema.HEAD_REVISION!r}"
+            f"migrating {shown} left it at revision {revision!r}, not {HEAD_REVISION!r}"
         )
 
 
@@ -114,6 +116,7 @@ def _with_engine(url: str, timeout_s: float, action: str, revision: str) -> None
 
 
 def _run_alembic(engine: sa.Engine, action: str, revision: str) -> None:
+    import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
 
@@ -139,6 +142,8 @@ def run_environment(context: Any) -> None:
     :func:`migrate` calls it), else connects to ``sqlalchemy.url`` of the Alembic config
     (or ``-x url=...``; how the ``alembic`` command line calls it).
     """
+    from airfoil.store.sql import _schema
+
     config = context.config
     connection = config.attributes.get("connection")
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
@@ -161,6 +166,8 @@ def run_environment(context: Any) -> None:
 
 
 def _run_online(context: Any, connection: sa.Connection) -> None:
+    from airfoil.store.sql import _schema
+
     is_sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,

@@ -17,85 +17,24 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
-import sqlalchemy as sa
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import encode_json
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore, select_schedules
-from airfoil.store.sql import _schema as s
+from airfoil.store.sql._sql_text import SCHEDULE_COLUMNS, SqlText
 
 __all__ = ["SqlScheduleStore"]
 
 _T = TypeVar("_T")
 _SPEC = msgspec.json.Decoder(LaunchPlanSpec)
-_bp = sa.bindparam
-
-_COLUMNS = (
-    "project",
-    "domain",
-    "name",
-    "active",
-    "next_fire_at",
-    "created_at",
-    "updated_at",
-    "code_root",
-    "executor",
-    "last_fired_at",
-    "last_execution_id",
-    "spec",
-)
-
-
-class _ScheduleStatements:
-    """Compiled SQL strings of the schedule table for one dialect."""
-
-    def __init__(self, statements: Any) -> None:
-        t = s.schedules
-        compile_: Callable[[sa.ClauseElement], str] = statements._compile
-        cols = [t.c[c] for c in _COLUMNS]
-        key = (t.c.project == _bp("project"), t.c.domain == _bp("domain"), t.c.name == _bp("name"))
-        self.upsert: str = statements._upsert(t, _COLUMNS, 3)
-        self.get = compile_(sa.select(*cols).where(*key))
-        self.list_all = compile_(sa.select(*cols).order_by(t.c.project, t.c.domain, t.c.name))
-        self.due = compile_(
-            sa.select(*cols)
-            .where(t.c.active == sa.true(), t.c.next_fire_at <= _bp("now", type_=sa.Double))
-            .order_by(t.c.next_fire_at, t.c.project, t.c.domain, t.c.name)
-            .limit(_bp("limit", type_=sa.Integer))
-            .offset(_bp("offset", type_=sa.Integer))
-        )
-        self.set_active = compile_(
-            sa.update(t)
-            .where(*key)
-            .values(
-                active=_bp("active", type_=sa.Boolean),
-                next_fire_at=_bp("next", type_=sa.Double),
-                updated_at=_bp("now", type_=sa.Double),
-            )
-        )
-        self.claim = compile_(
-            sa.update(t)
-            .where(
-                *key,
-                t.c.active == sa.true(),
-                t.c.next_fire_at == _bp("expected", type_=sa.Double),
-            )
-            .values(
-                next_fire_at=_bp("next", type_=sa.Double),
-                last_fired_at=_bp("expected_set", type_=sa.Double),
-                last_execution_id=_bp("eid"),
-                updated_at=_bp("now", type_=sa.Double),
-            )
-        )
-        self.delete = compile_(sa.delete(t).where(*key))
 
 
 class SqlScheduleStore(ScheduleStore):
     """Schedules in the ``schedules`` table of the host :class:`SqlMetaStore`."""
 
     # Provided by SqlMetaStore.
-    _s: Any
+    _s: SqlText
 
     def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
@@ -103,21 +42,17 @@ class SqlScheduleStore(ScheduleStore):
     def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
-    def _sched(self) -> _ScheduleStatements:
-        found: _ScheduleStatements | None = self.__dict__.get("_sched_statements")
-        if found is None:  # compiling twice in a race is harmless
-            found = self.__dict__["_sched_statements"] = _ScheduleStatements(self._s)
-        return found
-
     def put_schedule(self, record: ScheduleRecord) -> None:
         row = _row(record)
-        self._transaction("writing a schedule", lambda cur: cur.execute(self._sched().upsert, row))
+        self._transaction(
+            "writing a schedule", lambda cur: cur.execute(self._s.schedule_upsert, row)
+        )
 
     def get_schedule(
         self, name: str, *, project: str = "default", domain: str = "development"
     ) -> ScheduleRecord:
         params = {"project": project, "domain": domain, "name": name}
-        rows = self._read(self._sched().get, params, "reading a schedule")
+        rows = self._read(self._s.schedule_get, params, "reading a schedule")
         if not rows:
             raise _missing(name, project, domain)
         return _record(rows[0])
@@ -129,7 +64,7 @@ class SqlScheduleStore(ScheduleStore):
         domain: str | None = None,
         active: bool | None = None,
     ) -> list[ScheduleRecord]:
-        rows = self._read(self._sched().list_all, {}, "listing schedules")
+        rows = self._read(self._s.schedule_list_all, {}, "listing schedules")
         records = [_record(r) for r in rows]
         return select_schedules(records, project, domain, active)
 
@@ -137,7 +72,9 @@ class SqlScheduleStore(ScheduleStore):
         if limit < 0:
             raise ConfigError(f"invalid limit {limit}: must be >= 0")
         params = {"now": now, "limit": limit, "offset": 0}
-        return [_record(r) for r in self._read(self._sched().due, params, "finding due schedules")]
+        return [
+            _record(r) for r in self._read(self._s.schedule_due, params, "finding due schedules")
+        ]
 
     def set_schedule_active(
         self,
@@ -159,7 +96,7 @@ class SqlScheduleStore(ScheduleStore):
         }
 
         def update(cur: Any) -> int:
-            cur.execute(self._sched().set_active, params)
+            cur.execute(self._s.schedule_set_active, params)
             return int(cur.rowcount)
 
         if self._transaction("activating a schedule", update) != 1:
@@ -189,7 +126,7 @@ class SqlScheduleStore(ScheduleStore):
         }
 
         def claim(cur: Any) -> bool:
-            cur.execute(self._sched().claim, params)
+            cur.execute(self._s.schedule_claim, params)
             return int(cur.rowcount) == 1
 
         return self._transaction("claiming a schedule firing", claim)
@@ -200,7 +137,7 @@ class SqlScheduleStore(ScheduleStore):
         params = {"project": project, "domain": domain, "name": name}
 
         def delete(cur: Any) -> bool:
-            cur.execute(self._sched().delete, params)
+            cur.execute(self._s.schedule_delete, params)
             return int(cur.rowcount) == 1
 
         return self._transaction("deleting a schedule", delete)
@@ -224,7 +161,7 @@ def _row(r: ScheduleRecord) -> dict[str, Any]:
 
 
 def _record(row: Any) -> ScheduleRecord:
-    values = dict(zip(_COLUMNS, row, strict=True))
+    values = dict(zip(SCHEDULE_COLUMNS, row, strict=True))
     return ScheduleRecord(
         name=str(values["name"]),
         spec=_SPEC.decode(values["spec"]),

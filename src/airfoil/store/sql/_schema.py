@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from airfoil.store.sql._revision import HEAD_REVISION, KNOWN_REVISIONS
+
 __all__ = [
     "HEAD_REVISION",
     "KNOWN_REVISIONS",
@@ -31,11 +33,6 @@ __all__ = [
     "nodes",
     "schedules",
 ]
-
-#: Every Alembic revision this code knows, oldest first.
-KNOWN_REVISIONS = ("0001", "0002")
-#: The revision a database must be at for this code to use it.
-HEAD_REVISION = KNOWN_REVISIONS[-1]
 
 #: A string key: byte-order collation on PostgreSQL, so orderings match SQLite and Python.
 KEY = sa.String().with_variant(sa.String(collation="C"), "postgresql")

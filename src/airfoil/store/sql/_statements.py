@@ -1,8 +1,13 @@
-"""The SQL the store runs, built with SQLAlchemy Core and compiled once per dialect.
+"""The SQL the store runs, built with SQLAlchemy Core and compiled to driver strings.
 
-Statements are compiled to driver SQL strings when a store opens and run straight on the
-DBAPI cursor, which keeps a call down to the driver's own cost. Parameters are always
-passed by name (SQLite ``:name``, psycopg ``%(name)s``), as dicts.
+Statements are compiled to driver SQL strings and run straight on the DBAPI cursor, which
+keeps a call down to the driver's own cost. Parameters are always passed by name (SQLite
+``:name``, psycopg ``%(name)s``), as dicts. :func:`compile_all` compiles every statement
+(every filter variant included) for a dialect, as a ``{name: sql}`` dict that
+:class:`~airfoil.store.sql._sql_text.SqlText` serves to the store. For SQLite the dict is
+generated ahead of time into ``_sqlite_sql.py`` (``python -m airfoil.store.sql._statements``
+rewrites it; a test checks it is current), so opening the embedded store never imports
+SQLAlchemy; PostgreSQL stores compile theirs when they open.
 
 Invariants:
 
@@ -15,26 +20,53 @@ Invariants:
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
+import sys
 from typing import Any
 
 import sqlalchemy as sa
 
 from airfoil.store.sql import _schema as s
+from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SCHEDULE_COLUMNS, variant_name
 
-__all__ = ["EXECUTION_FILTERS", "Statements"]
-
-#: The filters of list/count_executions, in a fixed order (a variant's key is a subset).
-EXECUTION_FILTERS = ("project", "domain", "workflow", "phase")
+__all__ = ["compile_all", "render_sqlite_module"]
 
 _bp = sa.bindparam
 
 
-class Statements:
-    """Compiled SQL strings for one dialect."""
+def compile_all(dialect: sa.Dialect) -> dict[str, str]:
+    """Every statement of the store, compiled for ``dialect``, by name."""
+    return _Builder(dialect).sql
+
+
+def render_sqlite_module() -> str:
+    """The source of ``_sqlite_sql.py``: the SQLite statements as a dict literal."""
+    from sqlalchemy.dialects import sqlite
+
+    sql = compile_all(sqlite.dialect(paramstyle="named"))
+    lines = [
+        '"""The store\'s SQL for SQLite, compiled ahead of time (generated: do not edit).',
+        "",
+        "Regenerate with ``python -m airfoil.store.sql._statements`` after changing the",
+        "schema or a statement; a unit test fails while this file is stale.",
+        '"""',
+        "",
+        "SQL: dict[str, str] = {",
+    ]
+    lines += [f"    {_literal(name)}: {_literal(text)}," for name, text in sorted(sql.items())]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+class _Builder:
+    """Builds and compiles the statements of one dialect into :attr:`sql`."""
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self._dialect = dialect
-        self.begin_write = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else "BEGIN"
+        sql: dict[str, str] = {}
+        self.sql = sql
         # Imported here so a SQLite user never loads the PostgreSQL dialect, and vice versa.
         self._insert: Any
         if dialect.name == "sqlite":
@@ -45,23 +77,21 @@ class Statements:
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             self._insert = pg_insert
-        self._variants: dict[tuple[str, tuple[str, ...]], str] = {}
         ex, ce, cr = s.executions, s.cache_entries, s.cache_reservations
 
-        self.upsert_execution = self._upsert(
+        sql["upsert_execution"] = self._upsert(
             ex, ("id", "project", "domain", "workflow", "phase", "created_at", "record"), ("id",)
         )
-        self.upsert_node = self._upsert(s.nodes, ("execution_id", "node_id", "record"), 2)
-        self.upsert_attempt = self._upsert(
+        sql["upsert_node"] = self._upsert(s.nodes, ("execution_id", "node_id", "record"), 2)
+        sql["upsert_attempt"] = self._upsert(
             s.attempts, ("execution_id", "node_id", "attempt", "record"), 3
         )
         event_columns = ("execution_id", "seq", "record")
-        self.insert_event = self._compile(
+        sql["insert_event"] = self._compile(
             sa.insert(s.events).values({c: _bp(c) for c in event_columns})
         )
-        #: PostgreSQL: all events of a batch in one statement, from parallel arrays (one
-        #: round trip, and a duplicate fails the statement, not a half-run pipeline).
-        self.insert_events_arrays: str | None = None
+        # PostgreSQL: all events of a batch in one statement, from parallel arrays (one
+        # round trip, and a duplicate fails the statement, not a half-run pipeline).
         if dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -70,69 +100,71 @@ class Statements:
                 sa.func.unnest(_bp("seq", type_=ARRAY(sa.BigInteger()))),
                 sa.func.unnest(_bp("record", type_=ARRAY(sa.Text()))),
             ]
-            self.insert_events_arrays = self._compile(
+            sql["insert_events_arrays"] = self._compile(
                 sa.insert(s.events).from_select(list(event_columns), sa.select(*arrays))
             )
-        self.upsert_cache = self._upsert(ce, ("key", "task", "created_at", "record"), ("key",))
+        sql["upsert_cache"] = self._upsert(ce, ("key", "task", "created_at", "record"), ("key",))
 
-        self.get_execution = self._compile(sa.select(ex.c.record).where(ex.c.id == _bp("id")))
-        self.execution_exists = self._compile(sa.select(ex.c.id).where(ex.c.id == _bp("id")))
+        sql["get_execution"] = self._compile(sa.select(ex.c.record).where(ex.c.id == _bp("id")))
+        sql["execution_exists"] = self._compile(sa.select(ex.c.id).where(ex.c.id == _bp("id")))
         n, a, e = s.nodes, s.attempts, s.events
-        self.get_nodes = self._compile(
+        sql["get_nodes"] = self._compile(
             sa.select(n.c.record).where(n.c.execution_id == _bp("eid")).order_by(n.c.node_id)
         )
-        self.get_node = self._compile(
+        sql["get_node"] = self._compile(
             sa.select(n.c.record).where(n.c.execution_id == _bp("eid"), n.c.node_id == _bp("nid"))
         )
         attempts = sa.select(a.c.record).where(a.c.execution_id == _bp("eid"))
-        self.get_attempts = self._compile(attempts.order_by(a.c.node_id, a.c.attempt))
-        self.get_node_attempts = self._compile(
+        sql["get_attempts"] = self._compile(attempts.order_by(a.c.node_id, a.c.attempt))
+        sql["get_node_attempts"] = self._compile(
             attempts.where(a.c.node_id == _bp("nid")).order_by(a.c.attempt)
         )
-        self.get_events = self._compile(
+        sql["get_events"] = self._compile(
             sa.select(e.c.record)
             .where(e.c.execution_id == _bp("eid"), e.c.seq > _bp("after", type_=sa.BigInteger))
             .order_by(e.c.seq)
         )
 
-        self.get_cache = self._compile(sa.select(ce.c.record).where(ce.c.key == _bp("key")))
+        sql["get_cache"] = self._compile(sa.select(ce.c.record).where(ce.c.key == _bp("key")))
         newest = (ce.c.created_at.desc(), ce.c.key.desc())
         # SQLite renders LIMIT with an OFFSET: give it an explicit one (always 0).
         limit, offset = _bp("limit", type_=sa.Integer), _bp("offset", type_=sa.Integer)
         entries = sa.select(ce.c.record).order_by(*newest).limit(limit).offset(offset)
-        self.list_cache = self._compile(entries)
-        self.list_cache_task = self._compile(entries.where(ce.c.task == _bp("task")))
+        sql["list_cache"] = self._compile(entries)
+        sql["list_cache_task"] = self._compile(entries.where(ce.c.task == _bp("task")))
 
         holds = ex.c.lease_owner.is_(None) | (ex.c.lease_owner == _bp("owner"))
-        self.acquire_lease = self._compile(
+        sql["acquire_lease"] = self._compile(
             sa.update(ex)
             .where(ex.c.id == _bp("id"), holds | (ex.c.lease_expires_at <= _bp("now")))
             .values(lease_owner=_bp("owner"), lease_expires_at=_bp("expires"))
         )
-        self.release_lease = self._compile(
+        sql["release_lease"] = self._compile(
             sa.update(ex)
             .where(ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
             .values(lease_owner=sa.null(), lease_expires_at=sa.null())
         )
 
-        self.get_lease = self._compile(
+        sql["get_lease"] = self._compile(
             sa.select(ex.c.lease_owner, ex.c.lease_expires_at).where(ex.c.id == _bp("id"))
         )
 
         reserve = self._insert(cr).values(
             key=_bp("key"), owner=_bp("owner"), expires_at=_bp("expires")
         )
-        self.reserve_cache = self._compile(
+        sql["reserve_cache"] = self._compile(
             reserve.on_conflict_do_update(
                 index_elements=[cr.c.key],
                 set_={"owner": reserve.excluded.owner, "expires_at": reserve.excluded.expires_at},
                 where=(cr.c.owner == reserve.excluded.owner) | (cr.c.expires_at <= _bp("now")),
             )
         )
-        self.cache_holder = self._compile(sa.select(cr.c.owner).where(cr.c.key == _bp("key")))
-        self.release_cache = self._compile(
+        sql["cache_holder"] = self._compile(sa.select(cr.c.owner).where(cr.c.key == _bp("key")))
+        sql["release_cache"] = self._compile(
             sa.delete(cr).where(cr.c.key == _bp("key"), cr.c.owner == _bp("owner"))
         )
+        self._variants()
+        self._schedules()
 
     def _compile(self, stmt: sa.ClauseElement) -> str:
         compiled = stmt.compile(dialect=self._dialect)
@@ -151,39 +183,80 @@ class Statements:
             )
         )
 
-    def list_executions(self, filters: tuple[str, ...]) -> str:
-        """``SELECT`` of executions matching the named filters, newest first, paged."""
-        sql = self._variants.get(("list", filters))
-        if sql is None:
-            ex = s.executions
-            stmt = (
-                sa.select(ex.c.record)
-                .where(*[ex.c[f] == _bp(f) for f in filters])
-                .order_by(ex.c.created_at.desc(), ex.c.id.desc())
-                .limit(_bp("limit", type_=sa.Integer))
-                .offset(_bp("offset", type_=sa.Integer))
+    def _variants(self) -> None:
+        """The filter variants of listing, counting and deleting, one statement each."""
+        ex, ce = s.executions, s.cache_entries
+        for n in range(len(EXECUTION_FILTERS) + 1):
+            for filters in itertools.combinations(EXECUTION_FILTERS, n):
+                where = [ex.c[f] == _bp(f) for f in filters]
+                self.sql[variant_name("list_executions", filters)] = self._compile(
+                    sa.select(ex.c.record)
+                    .where(*where)
+                    .order_by(ex.c.created_at.desc(), ex.c.id.desc())
+                    .limit(_bp("limit", type_=sa.Integer))
+                    .offset(_bp("offset", type_=sa.Integer))
+                )
+                self.sql[variant_name("count_executions", filters)] = self._compile(
+                    sa.select(sa.func.count()).select_from(ex).where(*where)
+                )
+        for filters in ((), ("key",), ("task",), ("key", "task")):
+            self.sql[variant_name("delete_cache", filters)] = self._compile(
+                sa.delete(ce).where(*[ce.c[f] == _bp(f) for f in filters])
             )
-            sql = self._variants[("list", filters)] = self._compile(stmt)
-        return sql
 
-    def count_executions(self, filters: tuple[str, ...]) -> str:
-        """``SELECT count(*)`` of executions matching the named filters."""
-        sql = self._variants.get(("count", filters))
-        if sql is None:
-            ex = s.executions
-            stmt = (
-                sa.select(sa.func.count())
-                .select_from(ex)
-                .where(*[ex.c[f] == _bp(f) for f in filters])
+    def _schedules(self) -> None:
+        t, sql = s.schedules, self.sql
+        cols = [t.c[c] for c in SCHEDULE_COLUMNS]
+        key = (t.c.project == _bp("project"), t.c.domain == _bp("domain"), t.c.name == _bp("name"))
+        sql["schedule_upsert"] = self._upsert(t, SCHEDULE_COLUMNS, 3)
+        sql["schedule_get"] = self._compile(sa.select(*cols).where(*key))
+        sql["schedule_list_all"] = self._compile(
+            sa.select(*cols).order_by(t.c.project, t.c.domain, t.c.name)
+        )
+        sql["schedule_due"] = self._compile(
+            sa.select(*cols)
+            .where(t.c.active == sa.true(), t.c.next_fire_at <= _bp("now", type_=sa.Double))
+            .order_by(t.c.next_fire_at, t.c.project, t.c.domain, t.c.name)
+            .limit(_bp("limit", type_=sa.Integer))
+            .offset(_bp("offset", type_=sa.Integer))
+        )
+        sql["schedule_set_active"] = self._compile(
+            sa.update(t)
+            .where(*key)
+            .values(
+                active=_bp("active", type_=sa.Boolean),
+                next_fire_at=_bp("next", type_=sa.Double),
+                updated_at=_bp("now", type_=sa.Double),
             )
-            sql = self._variants[("count", filters)] = self._compile(stmt)
-        return sql
+        )
+        sql["schedule_claim"] = self._compile(
+            sa.update(t)
+            .where(
+                *key,
+                t.c.active == sa.true(),
+                t.c.next_fire_at == _bp("expected", type_=sa.Double),
+            )
+            .values(
+                next_fire_at=_bp("next", type_=sa.Double),
+                last_fired_at=_bp("expected_set", type_=sa.Double),
+                last_execution_id=_bp("eid"),
+                updated_at=_bp("now", type_=sa.Double),
+            )
+        )
+        sql["schedule_delete"] = self._compile(sa.delete(t).where(*key))
 
-    def delete_cache(self, filters: tuple[str, ...]) -> str:
-        """``DELETE`` of cache entries matching the named filters (``key``, ``task``)."""
-        sql = self._variants.get(("delete_cache", filters))
-        if sql is None:
-            ce = s.cache_entries
-            stmt = sa.delete(ce).where(*[ce.c[f] == _bp(f) for f in filters])
-            sql = self._variants[("delete_cache", filters)] = self._compile(stmt)
-        return sql
+
+def _literal(text: str) -> str:
+    """A string literal quoted as the formatter wants it (double quotes unless they escape)."""
+    return repr(text) if '"' in text and "'" not in text else json.dumps(text)
+
+
+def _write_sqlite_module() -> None:
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sqlite_sql.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(render_sqlite_module())
+    sys.stdout.write(f"wrote {path}\n")
+
+
+if __name__ == "__main__":
+    _write_sqlite_module()

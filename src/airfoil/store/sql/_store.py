@@ -34,14 +34,17 @@ from airfoil.store.base import MetaStore
 from airfoil.store.memory import check_page, missing_execution
 from airfoil.store.sql._connect import (
     Connections,
+    Connector,
+    EngineConnector,
+    SqliteConnector,
     create_engine,
     integrity_kind,
     parse_url,
-    safe_url,
+    sqlite_path,
 )
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._schedules import SqlScheduleStore
-from airfoil.store.sql._statements import EXECUTION_FILTERS, Statements
+from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SqlText, sql_for
 
 __all__ = ["SqlMetaStore"]
 
@@ -73,24 +76,31 @@ class SqlMetaStore(SqlScheduleStore, MetaStore):
     """
 
     def __init__(self, url: str, *, timeout_s: float = 30.0) -> None:
-        parsed = parse_url(url)
-        self.url = safe_url(parsed)
-        engine = create_engine(parsed, timeout_s)
-        dbapi: Any = engine.dialect.dbapi
-        self.dialect: str = engine.dialect.name
+        path = sqlite_path(url)
+        connector: Connector
+        sa_dialect: Any = None
+        if path is not None:  # the embedded default: sqlite3 straight, no SQLAlchemy
+            connector = SqliteConnector(path, timeout_s)
+        else:
+            engine = create_engine(parse_url(url), timeout_s)
+            connector = EngineConnector(engine)
+            sa_dialect = engine.dialect
+        self.url = connector.url
+        dbapi = connector.dbapi
+        self.dialect: str = connector.dialect
         self._error: type[Exception] = dbapi.Error
         self._integrity_error: type[Exception] = dbapi.IntegrityError
         self._broken = (dbapi.OperationalError, dbapi.InterfaceError)
-        self._conns = Connections(engine, autocommit=self.dialect == "postgresql")
+        self._conns = Connections(connector)
         try:
-            ensure_schema(engine, self._conns.open().cursor)
+            ensure_schema(self._conns.open().cursor, self.dialect, url, self.url, timeout_s)
+            self._s: SqlText = sql_for(self.dialect, sa_dialect)
         except self._error as exc:
             self._conns.close()
             raise StoreError(f"cannot read the schema version of {self.url}: {exc}") from exc
         except BaseException:
             self._conns.close()
             raise
-        self._s = Statements(engine.dialect)
 
     def __repr__(self) -> str:
         return f"SqlMetaStore({self.url!r})"

@@ -1,0 +1,13 @@
+"""The schema revisions this code knows, without importing SQLAlchemy.
+
+Opening a store compares the database's Alembic revision with :data:`HEAD_REVISION` (one
+query); only a database that is behind makes it import SQLAlchemy and Alembic. A new
+revision is added here, in ``airfoil/store/migrations/versions`` and in ``_schema``.
+"""
+
+__all__ = ["HEAD_REVISION", "KNOWN_REVISIONS"]
+
+#: Every Alembic revision this code knows, oldest first.
+KNOWN_REVISIONS = ("0001", "0002")
+#: The revision a database must be at for this code to use it.
+HEAD_REVISION = KNOWN_REVISIONS[-1]

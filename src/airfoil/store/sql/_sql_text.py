@@ -1,0 +1,101 @@
+"""The store's compiled SQL by name, for one dialect, without importing SQLAlchemy.
+
+:func:`sql_for` gives SQLite's statements from the ahead-of-time ``_sqlite_sql`` module and
+compiles PostgreSQL's (SQLAlchemy is already loaded there: the engine needs it).
+
+Invariants:
+
+- Every statement the store runs is an attribute here or a named filter variant; a name
+  missing from the dict is a bug found when the store opens (``KeyError``), not at a call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["EXECUTION_FILTERS", "SCHEDULE_COLUMNS", "SqlText", "sql_for", "variant_name"]
+
+#: The filters of list/count_executions, in a fixed order (a variant's key is a subset).
+EXECUTION_FILTERS = ("project", "domain", "workflow", "phase")
+
+#: The columns of the schedules table, in the order rows are read.
+SCHEDULE_COLUMNS = (
+    "project",
+    "domain",
+    "name",
+    "active",
+    "next_fire_at",
+    "created_at",
+    "updated_at",
+    "code_root",
+    "executor",
+    "last_fired_at",
+    "last_execution_id",
+    "spec",
+)
+
+
+def variant_name(statement: str, filters: tuple[str, ...]) -> str:
+    """The dict key of one filter variant of ``statement``."""
+    return f"{statement}:{','.join(filters)}"
+
+
+class SqlText:
+    """Compiled SQL strings, as attributes (fixed statements) and methods (variants)."""
+
+    def __init__(self, dialect: str, sql: dict[str, str]) -> None:
+        self._sql = sql
+        self.begin_write = "BEGIN IMMEDIATE" if dialect == "sqlite" else "BEGIN"
+        self.upsert_execution = sql["upsert_execution"]
+        self.upsert_node = sql["upsert_node"]
+        self.upsert_attempt = sql["upsert_attempt"]
+        self.insert_event = sql["insert_event"]
+        #: PostgreSQL only: all events of a batch in one statement.
+        self.insert_events_arrays: str | None = sql.get("insert_events_arrays")
+        self.upsert_cache = sql["upsert_cache"]
+        self.get_execution = sql["get_execution"]
+        self.execution_exists = sql["execution_exists"]
+        self.get_nodes = sql["get_nodes"]
+        self.get_node = sql["get_node"]
+        self.get_attempts = sql["get_attempts"]
+        self.get_node_attempts = sql["get_node_attempts"]
+        self.get_events = sql["get_events"]
+        self.get_cache = sql["get_cache"]
+        self.list_cache = sql["list_cache"]
+        self.list_cache_task = sql["list_cache_task"]
+        self.acquire_lease = sql["acquire_lease"]
+        self.release_lease = sql["release_lease"]
+        self.get_lease = sql["get_lease"]
+        self.reserve_cache = sql["reserve_cache"]
+        self.cache_holder = sql["cache_holder"]
+        self.release_cache = sql["release_cache"]
+        self.schedule_upsert = sql["schedule_upsert"]
+        self.schedule_get = sql["schedule_get"]
+        self.schedule_list_all = sql["schedule_list_all"]
+        self.schedule_due = sql["schedule_due"]
+        self.schedule_set_active = sql["schedule_set_active"]
+        self.schedule_claim = sql["schedule_claim"]
+        self.schedule_delete = sql["schedule_delete"]
+
+    def list_executions(self, filters: tuple[str, ...]) -> str:
+        """``SELECT`` of executions matching the named filters, newest first, paged."""
+        return self._sql[variant_name("list_executions", filters)]
+
+    def count_executions(self, filters: tuple[str, ...]) -> str:
+        """``SELECT count(*)`` of executions matching the named filters."""
+        return self._sql[variant_name("count_executions", filters)]
+
+    def delete_cache(self, filters: tuple[str, ...]) -> str:
+        """``DELETE`` of cache entries matching the named filters (``key``, ``task``)."""
+        return self._sql[variant_name("delete_cache", filters)]
+
+
+def sql_for(dialect: str, sa_dialect: Any = None) -> SqlText:
+    """The statements of ``dialect``: SQLite's precompiled, others compiled now."""
+    if dialect == "sqlite":
+        from airfoil.store.sql._sqlite_sql import SQL
+
+        return SqlText(dialect, SQL)
+    from airfoil.store.sql._statements import compile_all
+
+    return SqlText(dialect, compile_all(sa_dialect))
