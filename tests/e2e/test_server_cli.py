@@ -99,7 +99,71 @@ def test_remote_run_json_matches_local_shape(cli: Any, served: str, tmp_path: Pa
     assert bad.code == 2 and "expects int" in bad.err
 
     listed = cli("remote", "list", "--server", served, "--json")
-    assert listed.code == 0 and listed.json()["total"] == 2  # the local run shares the store
+    assert listed.code == 0, listed.err
+    assert len(listed.json()) == 2  # the local run shares the store
+    local_list = cli("executions", "list", "--json")
+    assert [set(e) for e in listed.json()] == [set(e) for e in local_list.json()]
+
+
+FLAKY = textwrap.dedent(
+    """
+    import os
+
+    import airfoil as af
+
+    @af.task
+    def double(x: int) -> int:
+        print("doubling", x)
+        return 2 * x
+
+    @af.task
+    def needs_flag(path: str, x: int) -> int:
+        if not os.path.exists(path):
+            raise ValueError("no flag yet")
+        return x + 1
+
+    @af.workflow
+    def flaky(path: str, x: int = 4) -> int:
+        return needs_flag(path=path, x=double(x=x))
+    """
+)
+
+
+def test_executions_commands_work_remotely(cli: Any, served: str, tmp_path: Path) -> None:
+    (tmp_path / "flaky.py").write_text(FLAKY)
+    flag = tmp_path / "flag"
+    run = cli("run", "--remote", "--server", served, "flaky.py", "flaky", "--path", str(flag))
+    assert run.code == 1 and "no flag yet" in run.err
+    exec_id = run.err.split("execution ", 1)[1].split()[0]
+
+    shown = cli("executions", "show", exec_id, "--server", served, "--json")
+    assert shown.code == 0, shown.err
+    local_shape = cli("executions", "show", exec_id, "--json")  # the server shares the store
+    assert set(shown.json()) == set(local_shape.json())
+    assert shown.json()["phase"] == "failed"
+    table = cli("executions", "show", exec_id, "--remote", env={"AIRFOIL_SERVER_URL": served})
+    assert table.code == 0 and "needs_flag" in table.out and "failed" in table.out
+
+    logs = cli("logs", exec_id, "--server", served)
+    assert logs.code == 0, logs.err
+    assert "doubling 4" in logs.out and "no flag yet" in logs.out
+
+    resumed = cli("executions", "resume", exec_id, "--server", served)
+    assert resumed.code == 2 and "recover" in resumed.err
+
+    flag.write_text("go")
+    again = cli("executions", "recover", exec_id, "--server", served, "--json")
+    assert again.code == 0, again.err
+    body = again.json()
+    assert body["phase"] == "succeeded" and body["outputs"] == {"o0": 9}
+    assert {n["task"]: n["attempts"] for n in body["nodes"]} == {
+        "flaky.double": 0,  # reused
+        "flaky.needs_flag": 1,
+    }
+    relaunched = cli("executions", "relaunch", body["execution_id"], "--server", served)
+    assert relaunched.code == 0, relaunched.err
+    gone = cli("executions", "abort", body["execution_id"], "--server", served)
+    assert gone.code != 0 and "already ended" in gone.err
 
 
 def test_auth_create_key_locks_the_server(cli: Any, served: str, tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""``airfoil executions list / show / resume``, and ``airfoil logs``."""
+"""``airfoil executions list / show / resume / recover / relaunch / abort``, ``airfoil logs``
+and ``airfoil signal``: on the local store, or with ``--remote`` (or ``--server URL``) on an
+Airfoil server, with the same output (see :mod:`airfoil.cli._remote`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,18 @@ __all__ = ["app", "register_logs"]
 
 app = typer.Typer(no_args_is_help=True)
 
+_REMOTE = typer.Option(
+    False, "--remote", help="On the server (--server or AIRFOIL_SERVER_URL), not locally."
+)
+_SERVER = typer.Option(None, "--server", help="Server URL (implies --remote).")
+_PROJECT = typer.Option(None, "--project", help="Server project (default: AIRFOIL_PROJECT).")
+
+
+def _remote() -> Any:
+    from airfoil.cli import _remote as remote
+
+    return remote
+
 
 def _when(ts: float | None) -> str:
     if ts is None:
@@ -30,9 +44,18 @@ def list_executions(
     phase: str = typer.Option(None, "--phase", help="Only this phase."),
     workflow: str = typer.Option(None, "--workflow", help="Only this workflow (full name)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str = _SERVER,
+    project: str = _PROJECT,
 ) -> None:
     """List executions, newest first."""
     from airfoil.cli._render import PHASE_STYLE, execution_json, sort_nodes
+
+    if remote or server:
+        _remote().remote_list(
+            server, project, phase=phase, workflow=workflow, limit=limit, as_json=as_json
+        )
+        return
 
     rt = runtime()
     records = rt.meta.list_executions(phase=phase, workflow=workflow, limit=limit)
@@ -63,9 +86,16 @@ def show(
     execution_id: str = typer.Argument(..., help="Execution id."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     events: bool = typer.Option(False, "--events", help="Also print the event log."),
+    remote: bool = _REMOTE,
+    server: str = _SERVER,
+    project: str = _PROJECT,
 ) -> None:
     """Show an execution: its phase, outputs and a table of its nodes."""
     from airfoil.cli._render import PHASE_STYLE, execution_json, node_table, sort_nodes
+
+    if remote or server:
+        _remote().remote_show(server, project, execution_id, as_json)
+        return
 
     rt = runtime()
     record = rt.meta.get_execution(execution_id)
@@ -116,8 +146,17 @@ def resume(
     execution_id: str = typer.Argument(..., help="Execution id."),
     executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str = _SERVER,
 ) -> None:
     """Finish an interrupted execution: nodes that succeeded are not run again."""
+    if remote or server:
+        from airfoil.core.errors import ConfigError
+
+        raise ConfigError(
+            "a server resumes its executions itself (another server takes over those of one "
+            "that died); to run a failed one again use `executions recover ID --remote`"
+        )
     rt = runtime()
     record = rt.meta.get_execution(execution_id)
     if record.phase in ("succeeded", "failed", "aborted"):
@@ -159,8 +198,14 @@ def recover(
     new_id: str = typer.Option(None, "--name", help="Id of the new execution."),
     executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str = _SERVER,
+    project: str = _PROJECT,
 ) -> None:
     """Run a failed execution again from the failure on, reusing what had succeeded."""
+    if remote or server:
+        _remote().remote_again(server, project, execution_id, "recover", as_json)
+        return
     rt = runtime()
     record = rt.engine(executor).recover(execution_id, new_id=new_id)
     _drive_and_report(record, executor, as_json, f"recovers {execution_id}")
@@ -173,8 +218,14 @@ def relaunch(
     new_id: str = typer.Option(None, "--name", help="Id of the new execution."),
     executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str = _SERVER,
+    project: str = _PROJECT,
 ) -> None:
     """Run an execution again, from scratch, with the same inputs."""
+    if remote or server:
+        _remote().remote_again(server, project, execution_id, "relaunch", as_json)
+        return
     rt = runtime()
     record = rt.engine(executor).relaunch(execution_id, new_id=new_id)
     _drive_and_report(record, executor, as_json, f"relaunches {execution_id}")
@@ -182,8 +233,16 @@ def relaunch(
 
 @app.command("abort")
 @handle_errors
-def abort(execution_id: str = typer.Argument(..., help="Execution id.")) -> None:
-    """Abort an execution that is not being driven."""
+def abort(
+    execution_id: str = typer.Argument(..., help="Execution id."),
+    remote: bool = _REMOTE,
+    server: str = _SERVER,
+    project: str = _PROJECT,
+) -> None:
+    """Abort an execution (locally: one that is not being driven; on a server: any)."""
+    if remote or server:
+        _remote().remote_terminate(server, project, execution_id)
+        return
     rt = runtime()
     record = rt.engine().abort(execution_id)
     err_console.print(f"execution {record.id} {record.phase}")
@@ -196,9 +255,16 @@ def register_signal(root: typer.Typer) -> None:
         execution_id: str = typer.Argument(..., help="Execution id."),
         name: str = typer.Argument(..., help="The gate's signal name."),
         value: str = typer.Argument(..., help="The value (true/false for approvals)."),
+        remote: bool = _REMOTE,
+        server: str = _SERVER,
+        project: str = _PROJECT,
     ) -> None:
         """Send a value to a gate waiting in an execution (wait_for_input / approve)."""
         from airfoil.engine.signals import send_signal
+
+        if remote or server:
+            _remote().remote_signal(server, project, execution_id, name, value)
+            return
 
         rt = runtime()
         node = send_signal(rt.meta, rt.blobs, rt.types, execution_id, name, value)
@@ -212,9 +278,16 @@ def register_logs(root: typer.Typer) -> None:
         execution_id: str = typer.Argument(..., help="Execution id."),
         node: str = typer.Argument(None, help="Node id (default: every node)."),
         attempt: int = typer.Option(None, "--attempt", help="Only this attempt."),
+        remote: bool = _REMOTE,
+        server: str = _SERVER,
+        project: str = _PROJECT,
     ) -> None:
         """Print the logs (stdout, logger, tracebacks) of an execution's attempts."""
         from airfoil.core.errors import NotFoundError
+
+        if remote or server:
+            _remote().remote_logs(server, project, execution_id, node, attempt)
+            return
 
         rt = runtime()
         rt.meta.get_execution(execution_id)

@@ -18,7 +18,17 @@ import typer
 
 from airfoil.cli._common import err_console, handle_errors, out_console
 
-__all__ = ["register", "run_remote"]
+__all__ = [
+    "follow",
+    "register",
+    "remote_again",
+    "remote_list",
+    "remote_logs",
+    "remote_show",
+    "remote_signal",
+    "remote_terminate",
+    "run_remote",
+]
 
 remote_app = typer.Typer(no_args_is_help=True, help="Run and inspect executions on a server.")
 
@@ -116,22 +126,26 @@ def run_remote(
 
     entity = load_entity(file, name)
     given = parse_inputs(entity, args, default_type_engine())
-    started = time.perf_counter()
     with _client(server, project, domain) as client:
         client.register([entity])
         ex = client.launch(entity, {k: to_json(v) for k, v in given.items()}, name=execution_id)
-        if not as_json:
-            err_console.print(
-                f"execution [bold]{ex.id}[/] of {entity.name} started on {client.url}"
-            )
-            for ev in client.watch(ex.id):
-                if ev.kind == "node":
-                    err_console.print(
-                        f"  {ev.node_id:<24} {ev.to_phase:<10} {ev.cause}",
-                        markup=False,
-                        highlight=False,
-                    )
-        detail = client.wait(ex.id)
+        follow(client, ex.id, f"of {entity.name} started on {client.url}", as_json)
+
+
+def follow(client: Any, execution_id: str, what: str, as_json: bool) -> None:
+    """Stream an execution's node events (unless ``as_json``), then print its result as a
+    local run would; exit 1 unless it succeeded."""
+    started = time.perf_counter()
+    if not as_json:
+        err_console.print(f"execution [bold]{execution_id}[/] {what}")
+        for ev in client.watch(execution_id):
+            if ev.kind == "node":
+                err_console.print(
+                    f"  {ev.node_id:<24} {ev.to_phase:<10} {ev.cause}",
+                    markup=False,
+                    highlight=False,
+                )
+    detail = client.wait(execution_id)
     out = remote_execution_json(detail)
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
@@ -231,6 +245,122 @@ def _run_cmd(
     )
 
 
+# --- `airfoil executions ... --remote` (and the `airfoil remote` aliases) -------------------
+
+
+def remote_list(
+    server: str | None,
+    project: str | None,
+    *,
+    phase: str | None,
+    workflow: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List the server's executions, newest first (``--json``: the local list's shape)."""
+    from rich.table import Table
+
+    with _client(server, project) as client:
+        page = client.list(phase=phase, workflow=workflow, limit=limit)
+        if as_json:
+            details = [remote_execution_json(client.get(e.id)) for e in page.items]
+            out_console.print_json(json.dumps(details, default=str))
+            return
+    table = Table()
+    for col in ("execution", "workflow", "phase", "created", "duration"):
+        table.add_column(col)
+    for e in page.items:
+        table.add_row(
+            e.id,
+            e.workflow,
+            e.phase,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.created_at)),
+            f"{e.duration_s:.2f}s" if e.duration_s is not None else "",
+        )
+    out_console.print(table)
+    if not page.items:
+        err_console.print(f"no executions in project {client.project} on {client.url}")
+
+
+def remote_show(server: str | None, project: str | None, execution_id: str, as_json: bool) -> None:
+    """Show an execution of the server: the ``run --json`` object, or a node table."""
+    from airfoil.cli._render import node_table, sort_nodes
+
+    with _client(server, project) as client:
+        detail = client.get(execution_id)
+    out = remote_execution_json(detail)
+    if as_json:
+        out_console.print_json(json.dumps(out, default=str))
+        return
+    out_console.print(
+        f"execution [bold]{detail.id}[/]  {detail.workflow} @ {detail.version}  {detail.phase}"
+    )
+    out_console.print(node_table(sort_nodes([_node_record(detail.id, n) for n in detail.nodes])))
+    if out["outputs"]:
+        out_console.print("outputs:")
+        out_console.print_json(json.dumps(out["outputs"], default=str))
+    if detail.error is not None:
+        out_console.print(
+            f"[red]{detail.error.kind} error[/] {detail.error.type}: {detail.error.message}"
+        )
+
+
+def remote_terminate(server: str | None, project: str | None, execution_id: str) -> None:
+    """Terminate (abort) an execution on the server."""
+    with _client(server, project) as client:
+        ex = client.terminate(execution_id)
+    err_console.print(f"execution {ex.id}: {ex.phase} (termination requested)")
+
+
+def remote_again(
+    server: str | None, project: str | None, execution_id: str, how: str, as_json: bool
+) -> None:
+    """``recover`` or ``relaunch`` an execution on the server, then follow the new one."""
+    with _client(server, project) as client:
+        ex = client.recover(execution_id) if how == "recover" else client.relaunch(execution_id)
+        follow(client, ex.id, f"{how}s {execution_id} on {client.url}", as_json)
+
+
+def remote_logs(
+    server: str | None,
+    project: str | None,
+    execution_id: str,
+    node: str | None,
+    attempt: int | None,
+) -> None:
+    """Print the logs of an execution's attempts on the server (one node, or every node)."""
+    from airfoil.core.errors import NotFoundError
+
+    with _client(server, project) as client:
+        nodes = client.get(execution_id).nodes
+        if node is not None:
+            nodes = [n for n in nodes if n.id == node]
+            if not nodes:
+                raise NotFoundError(f"node {node!r} of execution {execution_id!r} does not exist")
+        shown = 0
+        for n in nodes:
+            for a in n.attempt_list:
+                if attempt is not None and a.attempt != attempt:
+                    continue
+                out_console.print(
+                    f"== {n.id} attempt {a.attempt} ({a.phase})", markup=False, style="bold"
+                )
+                text = client.logs(execution_id, n.id, attempt=a.attempt).text if a.has_log else ""
+                out_console.print(text.rstrip() or "(no output)", markup=False, highlight=False)
+                shown += 1
+        if not shown:
+            err_console.print("no attempts match")
+
+
+def remote_signal(
+    server: str | None, project: str | None, execution_id: str, name: str, value: str
+) -> None:
+    """Answer a gate of an execution on the server (checked against the gate's type there)."""
+    with _client(server, project) as client:
+        client.signal(execution_id, name, value)
+    err_console.print(f"sent {name}={value} to execution {execution_id} on the server")
+
+
 @remote_app.command("list")
 @handle_errors
 def _list_cmd(
@@ -241,14 +371,8 @@ def _list_cmd(
     limit: int = typer.Option(20, "--limit"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List the server's executions, newest first."""
-    with _client(server, project) as client:
-        page = client.list(phase=phase, workflow=workflow, limit=limit)
-    if as_json:
-        out_console.print_json(page.model_dump_json())
-        return
-    for e in page.items:
-        out_console.print(f"{e.id}  {e.workflow}  {e.phase}  {e.duration_s or ''}", markup=False)
+    """List the server's executions, newest first (= executions list --remote)."""
+    remote_list(server, project, phase=phase, workflow=workflow, limit=limit, as_json=as_json)
 
 
 @remote_app.command("show")
@@ -257,11 +381,10 @@ def _show_cmd(
     execution_id: str = typer.Argument(...),
     server: str = _SERVER,
     project: str = _PROJECT,
+    as_json: bool = typer.Option(True, "--json/--table"),
 ) -> None:
-    """Show an execution of the server (the `run --json` object)."""
-    with _client(server, project) as client:
-        detail = client.get(execution_id)
-    out_console.print_json(json.dumps(remote_execution_json(detail), default=str))
+    """Show an execution of the server (= executions show --remote)."""
+    remote_show(server, project, execution_id, as_json)
 
 
 @remote_app.command("terminate")
@@ -271,10 +394,8 @@ def _terminate_cmd(
     server: str = _SERVER,
     project: str = _PROJECT,
 ) -> None:
-    """Terminate an execution on the server."""
-    with _client(server, project) as client:
-        ex = client.terminate(execution_id)
-    err_console.print(f"execution {ex.id}: {ex.phase} (termination requested)")
+    """Terminate an execution on the server (= executions abort --remote)."""
+    remote_terminate(server, project, execution_id)
 
 
 def register(app: typer.Typer) -> None:

@@ -261,7 +261,13 @@ class Client:
         return ExecutionSummary.model_validate(r.json())
 
     def relaunch(self, execution_id: str, *, project: str | None = None) -> ExecutionSummary:
+        """A new execution of the same version with the same inputs."""
         r = self._call("POST", f"/projects/{self._p(project)}/executions/{execution_id}/relaunch")
+        return ExecutionSummary.model_validate(r.json())
+
+    def recover(self, execution_id: str, *, project: str | None = None) -> ExecutionSummary:
+        """A new execution of a failed one that reuses every node that had succeeded."""
+        r = self._call("POST", f"/projects/{self._p(project)}/executions/{execution_id}/recover")
         return ExecutionSummary.model_validate(r.json())
 
     def signal(

@@ -394,6 +394,19 @@ def relaunch(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> Ex
 
 @_route(
     "POST",
+    "/projects/{project}/executions/{execution_id}/recover",
+    "runner",
+    response_model=ExecutionSummary,
+    status_code=201,
+)
+def recover(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> ExecutionSummary:
+    """Recover a failed or aborted execution: a new one that reuses the outputs of every node
+    that succeeded and runs only from the failure on."""
+    return svc.recover(d, project, execution_id)
+
+
+@_route(
+    "POST",
     "/projects/{project}/executions/{execution_id}/signals/{name}",
     "runner",
     response_model=SignalOut,

@@ -290,9 +290,17 @@ def launch(d: Deps, project: str, domain: str, req: LaunchRequest) -> ExecutionS
 def relaunch(d: Deps, project: str, execution_id: str) -> ExecutionSummary:
     """A new execution of the same version with the same inputs."""
     old = get_record(d, project, execution_id)
-    rec = d.engine(old.project, old.domain).launch(
-        old.spec, dict(old.inputs), code_root=old.code_root, labels=dict(old.labels)
-    )
+    rec = d.engine(old.project, old.domain).relaunch(execution_id)
+    if d.driver is not None:
+        d.driver.notify()
+    return cv.summary_out(rec)
+
+
+def recover(d: Deps, project: str, execution_id: str) -> ExecutionSummary:
+    """A new execution of a failed (or aborted) one that reuses every node that succeeded
+    and runs only from the failure on (``ConfigError`` for any other phase)."""
+    old = get_record(d, project, execution_id)
+    rec = d.engine(old.project, old.domain).recover(execution_id)
     if d.driver is not None:
         d.driver.notify()
     return cv.summary_out(rec)

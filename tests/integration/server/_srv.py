@@ -91,6 +91,20 @@ FLOW = textwrap.dedent(
     @af.workflow
     def broken(x: int = 1) -> int:
         return boom(x=x)
+
+
+    @af.task
+    def needs_flag(path: str, x: int) -> int:
+        import os
+
+        if not os.path.exists(path):
+            raise ValueError(f"no flag at {path} yet")
+        return x + 1
+
+
+    @af.workflow
+    def flaky(path: str, x: int = 4) -> int:
+        return needs_flag(path=path, x=double(x=x))
     """
 )
 

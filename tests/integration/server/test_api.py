@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -123,6 +124,26 @@ def test_terminate_and_relaunch(client: Any, flow: Any) -> None:
     assert again.id != ex.id and again.workflow == "flow.sleepy"
     client.terminate(again.id)
     assert client.wait(again.id, timeout=20).phase == "aborted"
+
+
+def test_recover_reruns_only_from_the_failure(client: Any, flow: Any, tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    client.register([flow.flaky])
+    ex = client.launch("flow.flaky", {"path": str(flag)})
+    failed = client.wait(ex.id, timeout=60)
+    assert failed.phase == "failed" and failed.error is not None
+    assert failed.error.type == "ValueError"
+    with pytest.raises(InvalidInputError, match="only failed or aborted"):
+        client.recover(client.relaunch(ex.id).id)  # a fresh execution is not failed
+    flag.write_text("go")
+    again = client.recover(ex.id)
+    assert again.id != ex.id
+    done = client.wait(again.id, timeout=60)
+    assert done.phase == "succeeded"
+    nodes = {n.task: n for n in done.nodes}
+    assert nodes["flow.double"].attempts == 0  # reused from the failed execution
+    assert nodes["flow.needs_flag"].attempts == 1
+    assert {v.name: v.preview for v in done.outputs} == {"o0": 9}
 
 
 def _wait_for(cond: Any, timeout: float = 20) -> None:
