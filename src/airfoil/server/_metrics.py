@@ -4,6 +4,8 @@
 - ``airfoil_queue_depth``: executions queued and not yet claimed by any driver;
 - ``airfoil_attempts_total{phase}``: finished attempts by phase (driven by this process);
 - ``airfoil_task_duration_seconds``: attempt durations (histogram);
+- ``airfoil_scheduling_latency_seconds``: from a node becoming ready (queued) to its first
+  attempt starting in a worker (histogram; retries are left out, their wait is backoff);
 - ``airfoil_cache_lookups_total{result}`` and ``airfoil_cache_hit_ratio``;
 - ``airfoil_api_request_duration_seconds{method,route,status}``: API latency (histogram).
 
@@ -75,6 +77,12 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600),
             registry=self.registry,
         )
+        self.scheduling = Histogram(
+            "airfoil_scheduling_latency_seconds",
+            "Node ready to first attempt started",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300),
+            registry=self.registry,
+        )
         self.cache = Counter(
             "airfoil_cache_lookups", "Cache lookups by result", ["result"], registry=self.registry
         )
@@ -112,6 +120,9 @@ class Metrics:
                 self.attempts.labels(a.phase).inc()
                 if a.ended_at is not None:
                     self.durations.observe(max(0.0, a.ended_at - a.started_at))
+                node = state.records.get(key[0])
+                if a.attempt == 1 and node is not None and node.queued_at is not None:
+                    self.scheduling.observe(max(0.0, a.started_at - node.queued_at))
             looked = self._seen_cache.setdefault(ex.id, set())
             for nid, n in state.records.items():
                 if nid in looked or n.cache_status not in ("hit", "put"):

@@ -203,18 +203,32 @@ def test_execution_of_another_project_is_404(client: Any, flow: Any) -> None:
     assert r.status_code == 404
 
 
-def test_health_ready_metrics(server: Any) -> None:
+def test_health_ready_metrics(server: Any, client: Any, flow: Any) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
     assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(server.url + "/readyz").json()["status"] == "ready"
+    client.register([flow.wf])
+    assert client.wait(client.launch("flow.wf", {"x": 11}).id, timeout=60).phase == "succeeded"
     text = httpx.get(server.url + "/metrics").text
+    samples = {
+        s.name + str(sorted(s.labels.items())): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
     for name in (
         "airfoil_executions",
         "airfoil_queue_depth",
         "airfoil_cache_hit_ratio",
         "airfoil_api_request_duration_seconds",
         "airfoil_task_duration_seconds",
+        "airfoil_scheduling_latency_seconds",
     ):
         assert name in text
+    assert samples["airfoil_scheduling_latency_seconds_count[]"] >= 2  # the two doubles
+    assert samples["airfoil_task_duration_seconds_count[]"] >= 2
+    assert samples["airfoil_attempts_total[('phase', 'succeeded')]"] >= 2
+    assert samples["airfoil_executions[('phase', 'succeeded')]"] >= 1
     spec = httpx.get(server.url + "/openapi.json").json()
     assert "/api/v1/projects/{project}/domains/{domain}/executions" in spec["paths"]
 
