@@ -182,3 +182,31 @@ def test_auth_create_key_locks_the_server(cli: Any, served: str, tmp_path: Path)
     denied = cli("register", "flow.py", "--server", served, env={"AIRFOIL_API_KEY": key})
     assert denied.code != 0 and "runner role" in denied.err
     assert key not in cli("auth", "list-keys").out
+
+
+FRAMES = textwrap.dedent(
+    """
+    import pandas as pd
+
+    import airfoil as af
+
+    @af.task
+    def total(df: pd.DataFrame, notes: af.File) -> float:
+        with open(notes.path) as fh:
+            bonus = float(fh.read())
+        return float(df["x"].sum()) + bonus
+    """
+)
+
+
+def test_remote_run_uploads_dataframe_and_file_inputs(
+    cli: Any, served: str, tmp_path: Path
+) -> None:
+    (tmp_path / "frames.py").write_text(FRAMES)
+    (tmp_path / "data.csv").write_text("x\n" + "\n".join(str(i) for i in range(5000)) + "\n")
+    (tmp_path / "bonus.txt").write_text("0.5")
+    args = ("frames.py", "total", "--df", "data.csv", "--notes", "bonus.txt", "--json")
+    remote = cli("run", "--remote", "--server", served, *args)
+    assert remote.code == 0, remote.err
+    local = cli("run", *args)
+    assert remote.json()["outputs"] == local.json()["outputs"] == {"o0": 12497500.5}

@@ -121,14 +121,13 @@ def run_remote(
     """Register ``name`` from ``file``, launch it on the server, stream progress, print."""
     from airfoil.cli._inputs import parse_inputs
     from airfoil.cli._load import load_entity
-    from airfoil.client._client import to_json
     from airfoil.types import default_type_engine
 
     entity = load_entity(file, name)
     given = parse_inputs(entity, args, default_type_engine())
     with _client(server, project, domain) as client:
         client.register([entity])
-        ex = client.launch(entity, {k: to_json(v) for k, v in given.items()}, name=execution_id)
+        ex = client.launch(entity, given, name=execution_id)
         follow(client, ex.id, f"of {entity.name} started on {client.url}", as_json)
 
 

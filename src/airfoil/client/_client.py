@@ -15,6 +15,7 @@ import base64
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
 import json
 import os
 import time
@@ -236,7 +237,7 @@ class Client:
         body = LaunchRequest(
             entity=entity,
             version=version,
-            inputs={k: to_json(v) for k, v in (inputs or {}).items()},
+            inputs={k: self._input_json(v, project) for k, v in (inputs or {}).items()},
             name=name,
             labels=labels or {},
         )
@@ -246,6 +247,52 @@ class Client:
             json=body.model_dump(mode="json", exclude_none=True),
         )
         return ExecutionSummary.model_validate(r.json())
+
+    def _input_json(self, value: Any, project: str | None) -> Any:
+        """A launch input as JSON; files, dataframes and arrays are uploaded and referenced."""
+        try:
+            return to_json(value)
+        except InvalidInputError:
+            return self.upload_value(value, project=project)
+
+    def upload_value(self, value: Any, *, project: str | None = None) -> dict[str, Any]:
+        """Serialise a file, dataframe or array as a local run would store it, upload its
+        bytes (unless small enough to travel inline) and return the launch input that names
+        them (``{"$airfoil": {...}}``).
+
+        Raises:
+            InvalidInputError: the value is neither JSON nor one of those types.
+        """
+        from airfoil.client._values import DownloadedBlobs
+        from airfoil.core.errors import TypeTransformError
+        from airfoil.types import ValueContext, default_type_engine
+
+        blobs = DownloadedBlobs()
+        try:
+            v = default_type_engine().to_value(value, type(value), ValueContext(blobs=blobs))
+        except TypeTransformError as exc:
+            raise InvalidInputError(
+                f"cannot send a {type(value).__name__} as a launch input over the API: {exc}"
+            ) from None
+        if v.format not in ("file", "parquet", "npy"):
+            raise InvalidInputError(
+                f"cannot send a {type(value).__name__} as a launch input over the API (only "
+                "JSON values, files, dataframes and numpy arrays)"
+            )
+        ref: dict[str, Any] = {"format": v.format, "hash": v.hash, "size": v.size, "meta": v.meta}
+        if v.inline is not None:
+            ref["inline"] = base64.b64encode(v.inline).decode("ascii")
+        else:
+            data = blobs.get_bytes(v.uri or "")
+            sha = hashlib.sha256(data).hexdigest()
+            self._call(
+                "PUT",
+                f"/projects/{self._p(project)}/uploads/{sha}",
+                content=data,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            ref["sha256"] = sha
+        return {"$airfoil": ref}
 
     def get(self, execution_id: str, *, project: str | None = None) -> ExecutionDetail:
         r = self._call("GET", f"/projects/{self._p(project)}/executions/{execution_id}")

@@ -42,6 +42,7 @@ from airfoil.wire import (
     RegisterResponse,
     SignalIn,
     SignalOut,
+    UploadOut,
     VersionList,
 )
 
@@ -152,6 +153,28 @@ async def upload_package(
     """Upload a code package (a gzip tar of the source), named by its SHA-256."""
     data = await request.body()
     return await run_in_threadpool(svc.upload_package, d, project, sha256, data)
+
+
+@_route(
+    "PUT",
+    "/projects/{project}/uploads/{sha256}",
+    "runner",
+    response_model=UploadOut,
+    openapi_extra={
+        "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}
+    },
+)
+async def upload(
+    project: _Project,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    request: Request,
+    d: Deps,
+    _: Runner,
+) -> UploadOut:
+    """Upload the serialised bytes of a launch input (a file, dataframe or array), named by
+    their SHA-256; a launch then names them in a ``{"$airfoil": ...}`` reference."""
+    data = await request.body()
+    return await run_in_threadpool(svc.upload, d, project, sha256, data)
 
 
 @_route("POST", "/projects/{project}/entities", "runner", response_model=RegisterResponse)

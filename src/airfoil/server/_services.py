@@ -34,6 +34,7 @@ from airfoil.server import _convert as cv
 from airfoil.server._driver import Driver, LaunchOnlyExecutor
 from airfoil.server._registry import EntityRow, Registry
 from airfoil.server._secrets import SecretBox
+from airfoil.server._uploads import UPLOAD_KINDS, store_upload, uploaded_value
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.wire import (
     DOMAINS,
@@ -54,6 +55,7 @@ from airfoil.wire import (
     RegisterRequest,
     RegisterResponse,
     SignalOut,
+    UploadOut,
     VersionList,
 )
 
@@ -123,6 +125,12 @@ def upload_package(d: Deps, project: str, sha256: str, data: bytes) -> PackageOu
     d.blobs.put_bytes(package_key(sha256), data)
     created = d.registry.add_package(sha256, len(data), d.clock.now())
     return PackageOut(sha256=sha256, size=len(data), created=created)
+
+
+def upload(d: Deps, project: str, sha256: str, data: bytes) -> UploadOut:
+    """Keep the bytes of a launch input (a file, dataframe or array) under their SHA-256."""
+    d.registry.ensure_project(project, now=d.clock.now())
+    return UploadOut(sha256=sha256, size=store_upload(d.blobs, sha256, data))
 
 
 def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
@@ -243,7 +251,9 @@ def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> d
     ctx = d.value_ctx()
     values: dict[str, Value] = {}
     for p in iface.inputs:
-        if p.name in given:
+        if p.name in given and p.type.kind in ("directory", *UPLOAD_KINDS):
+            values[p.name] = uploaded_value(d.blobs, p.name, p.type, given[p.name])
+        elif p.name in given:
             try:
                 values[p.name] = from_jsonable(given[p.name], p.type, d.types, ctx)
             except TypeTransformError as exc:

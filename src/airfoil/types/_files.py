@@ -33,7 +33,7 @@ from airfoil.types._base import (
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["Directory", "File", "FileConverter"]
+__all__ = ["Directory", "File", "FileConverter", "file_value_hash"]
 
 
 class File:
@@ -178,6 +178,11 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(canonical_json(data)).hexdigest()
 
 
+def file_value_hash(name: str, content_sha256: str) -> str:
+    """The content hash of a :class:`File` value: its name and its bytes' SHA-256."""
+    return _digest({"name": name, "sha256": content_sha256})
+
+
 def _local_path(obj: Any, cls: type, label: str, exists: Any) -> str:
     if isinstance(obj, cls):
         path = obj.path  # type: ignore[attr-defined]
@@ -203,7 +208,7 @@ class FileHandler(BlobHandler):
         path = _local_path(obj, File, "File", os.path.isfile)
         name = os.path.basename(path)
         content = hash_file(path)
-        digest = _digest({"name": name, "sha256": content})
+        digest = file_value_hash(name, content)
         key = values_key(digest)
         uri = ctx.blobs.uri(key)
         if not ctx.blobs.exists(uri):

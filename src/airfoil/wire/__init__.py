@@ -40,6 +40,7 @@ from airfoil.wire._models import (
     RegisterResponse,
     SignalIn,
     SignalOut,
+    UploadOut,
     ValueOut,
     VersionList,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "LogOut",
     "NodeOut",
     "PackageOut",
+    "UploadOut",
     "ParamOut",
     "ProjectIn",
     "ProjectList",

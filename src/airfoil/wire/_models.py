@@ -41,6 +41,7 @@ __all__ = [
     "LogOut",
     "NodeOut",
     "PackageOut",
+    "UploadOut",
     "ParamOut",
     "ProjectIn",
     "ProjectList",
@@ -131,6 +132,13 @@ class PackageOut(_Response):
     sha256: str
     size: int
     created: bool
+
+
+class UploadOut(_Response):
+    """The bytes of a launch input (file, dataframe, array), kept under their SHA-256."""
+
+    sha256: str
+    size: int
 
 
 class EntityIn(_Request):

@@ -14,7 +14,11 @@ FLOW = textwrap.dedent(
     """
     import dataclasses
     import enum
+    import os
     import time
+
+    import numpy as np
+    import pandas as pd
 
     import airfoil as af
 
@@ -105,6 +109,27 @@ FLOW = textwrap.dedent(
     @af.workflow
     def flaky(path: str, x: int = 4) -> int:
         return needs_flag(path=path, x=double(x=x))
+
+
+    @af.task
+    def file_text(f: af.File) -> str:
+        with open(f.path) as fh:
+            return fh.read()
+
+
+    @af.task
+    def frame_total(df: "pd.DataFrame") -> float:
+        return float(df.to_numpy().sum())
+
+
+    @af.task
+    def array_total(a: "np.ndarray") -> float:
+        return float(a.sum())
+
+
+    @af.task
+    def dir_count(d: af.Directory) -> int:
+        return len(os.listdir(d.path))
     """
 )
 

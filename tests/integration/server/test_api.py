@@ -133,8 +133,11 @@ def test_recover_reruns_only_from_the_failure(client: Any, flow: Any, tmp_path: 
     failed = client.wait(ex.id, timeout=60)
     assert failed.phase == "failed" and failed.error is not None
     assert failed.error.type == "ValueError"
+    client.register([flow.wf])
+    ok = client.launch("flow.wf", {"x": 2})
+    assert client.wait(ok.id, timeout=60).phase == "succeeded"
     with pytest.raises(InvalidInputError, match="only failed or aborted"):
-        client.recover(client.relaunch(ex.id).id)  # a fresh execution is not failed
+        client.recover(ok.id)
     flag.write_text("go")
     again = client.recover(ex.id)
     assert again.id != ex.id
@@ -278,3 +281,63 @@ def test_gates_answered_through_the_api(client: Any, flow: Any) -> None:
     detail = client.wait(ex.id, timeout=60)
     assert detail.phase == "succeeded", detail.error
     assert client.outputs(ex.id, flow.gated) == "8>5.5"
+
+
+def test_files_dataframes_and_arrays_are_uploaded_as_launch_inputs(
+    client: Any, flow: Any, tmp_path: Path
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    import airfoil as af
+    from airfoil.store.blob import LocalBlobStore
+    from airfoil.types import ValueContext, default_type_engine
+
+    client.register([flow.file_text, flow.frame_total, flow.array_total])
+    path = tmp_path / "notes.txt"
+    path.write_text("hello from the client")
+    small = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})  # inline
+    big = pd.DataFrame({"a": np.arange(50_000, dtype=float)})  # uploaded
+    runs = {
+        client.launch("flow.file_text", {"f": af.File(str(path))}).id: "hello from the client",
+        client.launch("flow.frame_total", {"df": small}).id: 10.0,
+        client.launch("flow.frame_total", {"df": big}).id: float(big["a"].sum()),
+        client.launch("flow.array_total", {"a": np.ones((300, 100))}).id: 30_000.0,
+    }
+    for ex_id, expected in runs.items():
+        done = client.wait(ex_id, timeout=60)
+        assert done.phase == "succeeded", done.error
+        assert [v.preview for v in done.outputs] == [expected]
+    # The server stored the value a local run would have: same hash, so the same cache keys.
+    local = default_type_engine().to_value(
+        af.File(str(path)), af.File, ValueContext(blobs=LocalBlobStore(str(tmp_path / "b")))
+    )
+    first = client.get(next(iter(runs)))
+    assert [v.hash for v in first.nodes[0].inputs] == [local.hash]
+
+
+def test_bad_uploaded_inputs_are_clear_422s(client: Any, flow: Any, tmp_path: Path) -> None:
+    import hashlib
+
+    import pandas as pd
+
+    client.register([flow.file_text, flow.frame_total, flow.dir_count])
+    with pytest.raises(InvalidInputError, match="not JSON"):
+        client.launch("flow.file_text", {"f": "/etc/hostname"})  # a server path: refused
+    with pytest.raises(InvalidInputError, match="directories cannot be sent"):
+        client.launch("flow.dir_count", {"d": {"$airfoil": {}}})
+    ref = client.upload_value(pd.DataFrame({"a": range(20_000)}))
+    with pytest.raises(InvalidInputError, match=r"expects file .*got a .parquet. value"):
+        client.launch("flow.file_text", {"f": ref})  # a dataframe for a file
+    forged = {"$airfoil": {**ref["$airfoil"], "hash": "0" * 64}}
+    with pytest.raises(InvalidInputError, match="do not match"):
+        client.launch("flow.frame_total", {"df": forged})
+    missing = {"$airfoil": {**ref["$airfoil"], "sha256": "1" * 64}}
+    with pytest.raises(InvalidInputError, match="no upload"):
+        client.launch("flow.frame_total", {"df": missing})
+    data = b"some bytes"
+    r = httpx.put(f"{client.url}/api/v1/projects/{client.project}/uploads/{'2' * 64}", content=data)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+    sha = hashlib.sha256(data).hexdigest()
+    r = httpx.put(f"{client.url}/api/v1/projects/{client.project}/uploads/{sha}", content=data)
+    assert r.status_code == 200 and r.json() == {"sha256": sha, "size": len(data)}
