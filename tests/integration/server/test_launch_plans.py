@@ -150,3 +150,25 @@ def test_run_remote_launches_a_plan_from_the_cli(server: Running, plans: Any) ->
     )
     assert bad.returncode != 0
     assert "fixes input(s) 'factor'" in bad.stderr
+    on = subprocess.run(
+        [*cli, "schedules", "activate", path, "ticking", "--remote"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert on.returncode == 0, on.stderr
+    assert "active on" in on.stderr
+    off = subprocess.run(
+        [*cli, "schedules", "deactivate", "ticking", "--remote"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert off.returncode == 0, off.stderr
+    from airfoil.client import Client
+
+    with Client(server.url, project=project) as c:
+        (state,) = c.schedules()
+    assert state.name == "ticking" and not state.active
