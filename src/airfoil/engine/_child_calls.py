@@ -28,6 +28,7 @@ from airfoil.core.phases import NodePhase
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine import state as sm
 from airfoil.engine._children import outcome_of
+from airfoil.engine._mapping import split_item_id
 from airfoil.executors.base import ChildCall
 
 if TYPE_CHECKING:
@@ -87,12 +88,20 @@ class ChildCalls:
 
     def any_blocked(self) -> bool:
         """Whether some running attempt waits on a child (forgetting attempts that ended)."""
-        records = self.loop.state.records
         for caller in list(self.blocked):
-            rec = records.get(caller[0])
-            if rec is None or rec.phase != NodePhase.RUNNING.value or rec.attempts != caller[1]:
+            if not self._running(caller):
                 del self.blocked[caller]
         return bool(self.blocked)
+
+    def _running(self, caller: tuple[str, int]) -> bool:
+        """Whether the caller's attempt still runs (a node's, or a map item's)."""
+        state = self.loop.state
+        nid, attempt = caller
+        if split_item_id(nid) is not None:
+            item = state._item_running.get(nid)
+            return item is not None and item.attempt == attempt
+        rec = state.records.get(nid)
+        return rec is not None and rec.phase == NodePhase.RUNNING.value and rec.attempts == attempt
 
     def _unblock(self, caller: tuple[str, int]) -> None:
         entry = self.blocked.get(caller)
@@ -103,11 +112,5 @@ class ChildCalls:
             self.blocked[caller] = (count - 1, slot)
             return
         del self.blocked[caller]
-        rec = self.loop.state.records.get(caller[0])
-        if (
-            slot is not None
-            and rec is not None
-            and rec.phase == NodePhase.RUNNING.value
-            and rec.attempts == caller[1]
-        ):
+        if slot is not None and self._running(caller):
             self.loop.admission.in_use[caller[0]] = slot  # the caller runs on: its slot again

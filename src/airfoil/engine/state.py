@@ -461,8 +461,12 @@ class RunState(ConstructsMixin, MapMixin):
         """Add (or re-arm) the child node of a call made by a running task."""
         nid = ev.node_id
         if nid not in self.graph:
+            # A map item is no graph node: its children hang under the map node in the graph
+            # (their records still name the item as their parent).
+            item = split_item_id(ev.parent)
+            parent = item[0] if item is not None and ev.parent not in self.graph else ev.parent
             self.graph[nid] = FlatNode(
-                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=ev.parent
+                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=parent
             )
             self.dependents[nid] = []
             self._waiting[nid] = 0

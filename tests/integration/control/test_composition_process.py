@@ -132,6 +132,16 @@ TASKS = textwrap.dedent(
 
 
     @af.task
+    def item_calls(x: int) -> int:
+        return times_ten(x=x) + 1
+
+
+    @af.workflow
+    def mapped(xs: list[int]) -> list[int]:
+        return af.map_task(item_calls)(x=xs)
+
+
+    @af.task
     async def async_nap(i: int) -> int:
         await asyncio.sleep(1.0)
         return i + 1
@@ -275,6 +285,14 @@ def test_async_children_gathered_with_asyncio_run_concurrently(flow: Flow) -> No
     naps = flow.attempts(record, "async_nap")
     assert len(naps) == 3
     assert max(a.started_at for a in naps) < min(a.ended_at or 0 for a in naps)
+
+
+def test_map_items_call_tasks(flow: Flow) -> None:
+    record = flow.run("mapped", max_workers=2, xs=[1, 2, 3])
+    assert record.phase == "succeeded", record.error
+    assert flow.output("mapped", record) == [11, 21, 31]
+    direct = [n for n in flow.children(record) if n.task.endswith(".times_ten")]
+    assert sorted(n.parent for n in direct) == ["n0[0]", "n0[1]", "n0[2]"]
 
 
 SCRIPT = textwrap.dedent(
