@@ -355,3 +355,25 @@ def test_sigkill_of_the_driver_then_resume_reruns_only_unfinished_children(
     assert steps == ["0", "1", "2", "2", "3"], "finished children 0 and 1 did not run again"
     step2 = next(n for n in data["nodes"] if n["id"].startswith("n0.call3-"))
     assert step2["attempts"] == 2, "the child lost in the crash was run again"
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "composition.py"
+
+
+@pytest.mark.timeout(120)
+def test_the_example_runs_on_the_process_executor(tmp_path: Path) -> None:
+    env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
+    urls = json.dumps(["a.csv", "bb.csv", "bad"])
+    cmd = [sys.executable, "-m", "airfoil.cli", "run", str(EXAMPLE), "score_all"]
+    done = subprocess.run(
+        [*cmd, "--urls", urls, "--executor", "process", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["outputs"] == {"o0": {"a.csv": 7.0, "bb.csv": 8.0}}
+    bad = [n for n in data["nodes"] if n["phase"] == "failed"]
+    assert len(bad) == 1 and bad[0]["attempts"] == 2
