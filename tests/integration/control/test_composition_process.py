@@ -132,6 +132,14 @@ TASKS = textwrap.dedent(
 
 
     @af.task
+    def dies_once_after_a_child(x: int) -> int:
+        first = expensive(x=x + 100)  # reused on the re-run as a finished child node
+        if bump("dies-once") == 1:
+            os.kill(os.getpid(), 9)  # the caller's worker dies after its child succeeded
+        return first + parse(text="1")
+
+
+    @af.task
     def item_calls(x: int) -> int:
         return times_ten(x=x) + 1
 
@@ -285,6 +293,17 @@ def test_async_children_gathered_with_asyncio_run_concurrently(flow: Flow) -> No
     naps = flow.attempts(record, "async_nap")
     assert len(naps) == 3
     assert max(a.started_at for a in naps) < min(a.ended_at or 0 for a in naps)
+
+
+def test_a_caller_whose_worker_dies_reuses_its_finished_children(flow: Flow) -> None:
+    record = flow.run("dies_once_after_a_child", x=1)
+    assert record.phase == "succeeded", record.error
+    assert flow.output("dies_once_after_a_child", record) == 101 * 101 + 1
+    caller = next(n for n in flow.rt.meta.get_nodes(record.id) if n.node_id == "n0")
+    assert caller.attempts == 2, "the caller was retried after its worker died"
+    assert flow.count("expensive-101") == 1, "its finished child did not run again"
+    (first,) = [n for n in flow.children(record) if n.task.endswith(".expensive")]
+    assert first.attempts == 1 and first.cache_status != "hit"
 
 
 def test_map_items_call_tasks(flow: Flow) -> None:
