@@ -45,6 +45,7 @@ def _client(server: str | None, project: str | None, domain: str | None = None) 
 
 
 def _entities(module: Any) -> list[Any]:
+    from airfoil.core.launch_plans import LaunchPlanSpec
     from airfoil.core.records import TaskSpec, WorkflowSpec
 
     found = []
@@ -53,7 +54,7 @@ def _entities(module: Any) -> list[Any]:
             continue
         if getattr(obj, "module", None) != module.__name__:
             continue  # imported from elsewhere: registered with its own module
-        if isinstance(getattr(obj, "spec", None), (TaskSpec, WorkflowSpec)):
+        if isinstance(getattr(obj, "spec", None), (TaskSpec, WorkflowSpec, LaunchPlanSpec)):
             found.append(obj)
     return found
 
@@ -105,6 +106,9 @@ def _register_cmd(
     for e in res.entities:
         state = "registered" if e.created else "already registered"
         err_console.print(f"{e.kind} [bold]{e.name}[/] version {e.version[:16]} {state}")
+    for p in res.launch_plans:
+        state = "registered" if p.created else "already registered"
+        err_console.print(f"launch plan [bold]{p.name}[/] version {p.version} {state}")
 
 
 def run_remote(
@@ -118,16 +122,31 @@ def run_remote(
     execution_id: str | None = None,
     as_json: bool = False,
 ) -> None:
-    """Register ``name`` from ``file``, launch it on the server, stream progress, print."""
+    """Register ``name`` (a task, workflow or launch plan) from ``file``, launch it on the
+    server, stream progress, print."""
     from airfoil.cli._inputs import parse_inputs
     from airfoil.cli._load import load_entity
+    from airfoil.core.errors import ConfigError
+    from airfoil.core.launch_plans import LaunchPlanSpec
     from airfoil.types import default_type_engine
 
-    entity = load_entity(file, name)
+    try:
+        entity = load_entity(file, name)
+    except ConfigError:  # a launch plan created under its own name, not held in a variable
+        from airfoil.core.errors import DefinitionError
+        from airfoil.sdk._launch_plan import LaunchPlan
+
+        try:
+            entity = LaunchPlan.get(name)
+        except DefinitionError:
+            raise ConfigError(f"{file} has no task, workflow or launch plan {name!r}") from None
     given = parse_inputs(entity, args, default_type_engine())
     with _client(server, project, domain) as client:
         client.register([entity])
-        ex = client.launch(entity, given, name=execution_id)
+        if isinstance(getattr(entity, "spec", None), LaunchPlanSpec):
+            ex = client.launch_plan(entity, given, name=execution_id)
+        else:
+            ex = client.launch(entity, given, name=execution_id)
         follow(client, ex.id, f"of {entity.name} started on {client.url}", as_json)
 
 

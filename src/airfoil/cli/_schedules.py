@@ -109,6 +109,8 @@ def activate(
     executor: str = typer.Option(
         "", "--executor", "-e", help="Executor of its runs (default: the scheduler's)."
     ),
+    remote: bool = typer.Option(False, "--remote", help="Register it and fire it on the server."),
+    server: str = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
 ) -> None:
     """Store a launch plan's schedule and start firing it (from now on)."""
     from airfoil.core.errors import ConfigError
@@ -120,6 +122,18 @@ def activate(
     if executor not in ("", "inline", "process"):
         raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
     plan = _load_plan(file, name, LaunchPlan)
+    if remote or server:
+        from airfoil.cli._remote import _client
+
+        with _client(server, None) as client:
+            client.register([plan])
+            state = client.set_schedule(plan.spec.name, active=True)
+        err_console.print(
+            f"schedule [bold]{state.name}[/] active on {client.url} "
+            f"({state.project}/{state.domain}): {state.schedule}, "
+            f"next at {_local(state.next_fire_at, _zone_of(plan))}"
+        )
+        return
     rt = runtime()
     s = rt.settings
     record = activate_schedule(
@@ -161,9 +175,21 @@ def _load_plan(file: str, name: str, launch_plan_type: Any) -> Any:
 
 @app.command("deactivate")
 @handle_errors
-def deactivate(name: str = typer.Argument(..., help="The launch plan's name.")) -> None:
+def deactivate(
+    name: str = typer.Argument(..., help="The launch plan's name."),
+    remote: bool = typer.Option(False, "--remote", help="Deactivate it on the server."),
+    server: str = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
+) -> None:
     """Stop a schedule from firing (it stays stored for backfills and reactivation)."""
     from airfoil.engine.scheduler_loop import deactivate_schedule
+
+    if remote or server:
+        from airfoil.cli._remote import _client
+
+        with _client(server, None) as client:
+            state = client.set_schedule(name, active=False)
+        err_console.print(f"schedule [bold]{state.name}[/] deactivated on {client.url}")
+        return
 
     rt = runtime()
     s = rt.settings

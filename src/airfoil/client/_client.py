@@ -34,6 +34,7 @@ from airfoil.core.errors import (
     PlatformError,
     UserError,
 )
+from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import TaskSpec, Value, WorkflowSpec
 from airfoil.wire import (
     API_PREFIX,
@@ -42,12 +43,16 @@ from airfoil.wire import (
     ExecutionDetail,
     ExecutionPage,
     ExecutionSummary,
+    LaunchPlanIn,
+    LaunchPlanLaunchRequest,
+    LaunchPlanList,
     LaunchRequest,
     LogOut,
     PackageOut,
     RawValues,
     RegisterRequest,
     RegisterResponse,
+    ScheduleStateOut,
 )
 
 __all__ = ["ApiCallError", "AuthError", "Client"]
@@ -184,20 +189,26 @@ class Client:
         source_dir: str | None = None,
         project: str | None = None,
     ) -> RegisterResponse:
-        """Upload the source of ``entities`` (tasks and workflows) and register them.
+        """Upload the source of ``entities`` and register them.
 
         Args:
-            entities: task and workflow definitions (``@task`` / ``@workflow`` objects).
+            entities: task and workflow definitions (``@task`` / ``@workflow`` objects) and
+                launch plans (``af.LaunchPlan``; each plan's workflow is registered with it).
             source_dir: the folder to package (default: the first entity's project root).
         """
         from airfoil.client._package import source_root
 
         if not entities:
             raise ConfigError("nothing to register")
+        plans = [e for e in entities if isinstance(getattr(e, "spec", None), LaunchPlanSpec)]
+        defs = [e for e in entities if not any(e is p for p in plans)]
+        for plan in plans:
+            if not any(d is plan.workflow for d in defs):
+                defs.append(plan.workflow)
         root = source_dir or source_root(entities[0].module)
         pkg = self.upload_package(root, project=project)
         items = []
-        for e in entities:
+        for e in defs:
             spec = e.spec
             kind: Literal["task", "workflow"]
             if isinstance(spec, TaskSpec):
@@ -211,7 +222,13 @@ class Client:
                     kind=kind, name=spec.name, version=spec.version, spec=msgspec.to_builtins(spec)
                 )
             )
-        body = RegisterRequest(package=pkg.sha256, entities=items)
+        body = RegisterRequest(
+            package=pkg.sha256,
+            entities=items,
+            launch_plans=[
+                LaunchPlanIn(name=p.spec.name, spec=msgspec.to_builtins(p.spec)) for p in plans
+            ],
+        )
         r = self._call(
             "POST", f"/projects/{self._p(project)}/entities", json=body.model_dump(mode="json")
         )
@@ -293,6 +310,70 @@ class Client:
             )
             ref["sha256"] = sha
         return {"$airfoil": ref}
+
+    def launch_plan(
+        self,
+        plan: Any,
+        inputs: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+    ) -> ExecutionSummary:
+        """Launch a registered launch plan (by name, or its ``af.LaunchPlan`` object).
+
+        Raises:
+            InvalidInputError: an input is unknown, ill-typed, missing, or fixed by the plan
+                (``code == "fixed_input"``).
+        """
+        if not isinstance(plan, str):
+            plan = plan.spec.name
+        body = LaunchPlanLaunchRequest(
+            version=version,
+            inputs={k: self._input_json(v, project) for k, v in (inputs or {}).items()},
+            name=name,
+            labels=labels or {},
+        )
+        r = self._call(
+            "POST",
+            f"/projects/{self._p(project)}/domains/{domain or self.domain}/launch-plans/"
+            f"{plan}/launch",
+            json=body.model_dump(mode="json", exclude_none=True),
+        )
+        return ExecutionSummary.model_validate(r.json())
+
+    def launch_plans(self, *, project: str | None = None) -> LaunchPlanList:
+        """The registered launch plans (newest version of each)."""
+        r = self._call("GET", f"/projects/{self._p(project)}/launch-plans")
+        return LaunchPlanList.model_validate(r.json())
+
+    def set_schedule(
+        self,
+        plan: str,
+        *,
+        active: bool,
+        project: str | None = None,
+        domain: str | None = None,
+    ) -> ScheduleStateOut:
+        """Activate (fires from now on, on the server) or deactivate a plan's schedule."""
+        action = "activate" if active else "deactivate"
+        r = self._call(
+            "POST",
+            f"/projects/{self._p(project)}/domains/{domain or self.domain}/launch-plans/"
+            f"{plan}/{action}",
+        )
+        return ScheduleStateOut.model_validate(r.json())
+
+    def schedules(
+        self, *, project: str | None = None, domain: str | None = None
+    ) -> list[ScheduleStateOut]:
+        """The schedules of a domain, active or not."""
+        r = self._call(
+            "GET", f"/projects/{self._p(project)}/domains/{domain or self.domain}/schedules"
+        )
+        return [ScheduleStateOut.model_validate(x) for x in r.json()]
 
     def get(self, execution_id: str, *, project: str | None = None) -> ExecutionDetail:
         r = self._call("GET", f"/projects/{self._p(project)}/executions/{execution_id}")

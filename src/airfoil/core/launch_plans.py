@@ -10,7 +10,8 @@ Invariants:
 
 - :func:`merge_launch_inputs` is the only place launch inputs are merged: locally it is applied
   to Python values before they are converted, remotely to :class:`Value` records. Overriding a
-  fixed input is an :class:`~airfoil.core.errors.InvalidInputError` that names the input.
+  fixed input is a :class:`FixedInputError` (an
+  :class:`~airfoil.core.errors.InvalidInputError`) that names the input.
 - A schedule's instants are absolute (epoch seconds); its time zone only decides which
   instants a cron expression names (see :mod:`airfoil.engine.schedules`).
 """
@@ -28,6 +29,7 @@ from airfoil.core.records import Interface, Value, WorkflowSpec
 __all__ = [
     "NOTIFY_PHASES",
     "CronScheduleSpec",
+    "FixedInputError",
     "FixedRateSpec",
     "LaunchPlanSpec",
     "NotificationSpec",
@@ -39,6 +41,10 @@ __all__ = [
 NOTIFY_PHASES = ("succeeded", "failed", "aborted")
 
 V = TypeVar("V")
+
+
+class FixedInputError(InvalidInputError):
+    """A launch gave an input its launch plan fixes (the server answers 422 ``fixed_input``)."""
 
 
 class CronScheduleSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="cron"):
@@ -144,7 +150,7 @@ def merge_launch_inputs(
     overridden = sorted(set(given) & set(fixed))
     if overridden:
         which = ", ".join(map(repr, overridden))
-        raise InvalidInputError(
+        raise FixedInputError(
             f"launch plan {launch_plan!r} fixes input(s) {which}: a launch cannot override a "
             "fixed input. Leave it out, or define another launch plan (or make it a "
             "default_input) to change it"

@@ -1,56 +1,51 @@
 """Tasks called by running tasks (Python-native composition), on the inline executor.
 
-A call made inside a running task becomes a child node of the calling node, with an id
-derived from the caller's node, the call's order and its inputs. The driver runs it right
-away, re-entrantly (the caller waits for its result in the same thread): cache lookup, the
-callee's own retries, every state change committed like any other node's. A child that had
-succeeded is not run again when the caller is re-run after a crash; a child's exception
-reaches the caller as the same exception type, with the child's traceback as a note.
+A call made inside a running task arrives as a :class:`~airfoil.executors.base.ChildCall`
+(the runtime has converted its inputs and derived the child's node id from the caller's
+node, the call's order and its inputs; see ``airfoil.runtime._children``). The driver runs
+it right away, re-entrantly (the caller waits in the same thread): cache lookup, the callee's
+own retries, every state change committed like any other node's. A child that had succeeded
+is not run again when the caller is re-run after a crash. Gathered calls therefore run one
+after another here; the process executor runs them side by side (``_child_calls``).
 """
 
 from __future__ import annotations
 
-import builtins
 import importlib
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from airfoil.core.errors import UserCodeError
-from airfoil.core.ids import stable_hash
 from airfoil.core.phases import NodePhase
-from airfoil.core.records import ErrorInfo
 from airfoil.engine import state as sm
+from airfoil.executors.base import ChildCall, ChildOutcome
 
 if TYPE_CHECKING:
     from airfoil.engine.runner import _Loop
 
-__all__ = ["ChildRunner"]
+__all__ = ["ChildRunner", "outcome_of"]
 
 
 class ChildRunner:
-    """Runs the children of the attempts one drive runs inline."""
+    """The child-call transport of the attempts one drive runs inline."""
 
     def __init__(self, loop: _Loop) -> None:
         self.loop = loop
+        self._done: dict[str, ChildOutcome] = {}
 
-    def __call__(self, caller: Any, taskdef: Any, given: dict[str, Any]) -> Any:
-        from airfoil.engine.local import convert_values, decode_values
-
+    def submit(self, call: ChildCall) -> None:
+        """Run the child to its end (durably); its outcome waits for :meth:`wait`."""
         loop = self.loop
-        e, state = loop.e, loop.state
-        spec = taskdef.spec
-        values = convert_values(taskdef, given, e.types, e.blobs)
-        order = caller.next_child()
-        digest = stable_hash(spec.name, *(f"{k}={v.hash}" for k, v in sorted(values.items())))
-        nid = f"{caller.node_id}.call{order}-{digest[:8]}"
+        state = loop.state
+        nid = call.node_id
         rec = state.records.get(nid)
         if rec is None or rec.phase != NodePhase.SUCCEEDED.value:
-            now = e.clock.now()
-            self._drive(nid, state.handle(sm.ChildCalled(caller.node_id, nid, spec, values, now)))
-        rec = state.records[nid]
-        if rec.phase == NodePhase.SUCCEEDED.value:
-            return decode_values(taskdef, rec.outputs or {}, e.types, e.blobs)
-        raise _exception(rec.error, taskdef.name, nid)
+            now = loop.e.clock.now()
+            event = sm.ChildCalled(call.parent, nid, call.task, dict(call.inputs), now)
+            self._drive(nid, state.handle(event))
+        self._done[nid] = outcome_of(state, nid)
+
+    def wait(self, node_id: str) -> ChildOutcome:
+        return self._done.pop(node_id)
 
     def _drive(self, nid: str, first: list[sm.Command]) -> None:
         """Carry out the child's commands until the child is finished (durably)."""
@@ -96,7 +91,7 @@ class ChildRunner:
         request = loop.attempt_request(cmd)
         runtime = importlib.import_module("airfoil.runtime.worker")
         result = runtime.run_attempt(
-            request, e.blobs, type_engine=e.types, in_process=True, child_runner=self
+            request, e.blobs, type_engine=e.types, in_process=True, child_calls=self
         )
         return sm.AttemptFinished(
             node_id=cmd.node_id,
@@ -110,29 +105,9 @@ class ChildRunner:
         )
 
 
-def _exception(error: ErrorInfo | None, name: str, nid: str) -> BaseException:
-    """The child's exception as the caller sees it: the same type when it can be made."""
-    if error is None:
-        return UserCodeError("ChildFailed", f"child {nid} of {name} failed")
-    cls: Any = None
-    module, _, qual = error.type.rpartition(".")
-    try:
-        if not module:
-            cls = getattr(builtins, qual, None)
-            if cls is None:
-                cls = getattr(importlib.import_module("airfoil.core.errors"), qual, None)
-        else:
-            cls = importlib.import_module(module)
-            for part in qual.split("."):
-                cls = getattr(cls, part)
-    except Exception:
-        cls = None
-    exc: BaseException
-    try:
-        if not (isinstance(cls, type) and issubclass(cls, Exception)):
-            raise TypeError
-        exc = cls(error.message)
-    except Exception:
-        exc = UserCodeError(error.type, error.message, error.traceback)
-    exc.add_note(f"raised in child task {name} (node {nid}):\n{error.traceback}".rstrip())
-    return exc
+def outcome_of(state: sm.RunState, nid: str) -> ChildOutcome:
+    """A finished child node's outcome, as its caller is told."""
+    rec = state.records[nid]
+    if rec.phase == NodePhase.SUCCEEDED.value:
+        return ChildOutcome(node_id=nid, outputs=dict(rec.outputs or {}))
+    return ChildOutcome(node_id=nid, error=rec.error)

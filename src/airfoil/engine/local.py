@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.errors import ConfigError, ExecutionFailedError, InvalidInputError
-from airfoil.core.errors import TypeTransformError as _TTE
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import Executor
+from airfoil.sdk._values import convert_values, decode_values
 from airfoil.store.base import BlobStore, MetaStore
 
 __all__ = ["LocalRuntime", "call_entity", "convert_inputs", "decode_outputs", "get_runtime"]
@@ -109,63 +109,9 @@ def convert_inputs(entity: Any, given: dict[str, Any], runtime: LocalRuntime) ->
     return convert_values(entity, given, runtime.types, runtime.blobs)
 
 
-def convert_values(
-    entity: Any, given: dict[str, Any], types: Any, blobs: BlobStore
-) -> dict[str, Value]:
-    """:func:`convert_inputs` with an explicit type engine and blob store (also used for
-    the inputs of tasks called by running tasks)."""
-    from airfoil.types import ValueContext
-
-    py = entity.py_interface
-    iface = py.interface
-    unknown = sorted(set(given) - set(py.input_types))
-    if unknown:
-        raise InvalidInputError(
-            f"{entity.name} has no input(s) {', '.join(map(repr, unknown))}; its inputs: "
-            f"{', '.join(py.input_types) or 'none'}"
-        )
-    ctx = ValueContext(blobs=blobs)
-    values: dict[str, Value] = {}
-    for p in iface.inputs:
-        if p.name in given:
-            try:
-                types.check_value(given[p.name], py.input_types[p.name])
-                values[p.name] = types.to_value(given[p.name], py.input_types[p.name], ctx)
-            except _TTE as exc:
-                raise InvalidInputError(
-                    f"input {p.name!r} of {entity.name} expects {p.type}: {exc}"
-                ) from None
-        elif p.has_default and p.default is not None:
-            values[p.name] = p.default
-        elif p.has_default:
-            values[p.name] = types.to_value(None, py.input_types[p.name], ctx)
-        else:
-            raise InvalidInputError(
-                f"{entity.name} needs input {p.name!r} ({p.type}) but it was not given"
-            )
-    return values
-
-
 def decode_outputs(entity: Any, record: ExecutionRecord, runtime: LocalRuntime) -> Any:
     """The execution's outputs as the Python value(s) the entity's signature promises."""
     return decode_values(entity, record.outputs or {}, runtime.types, runtime.blobs)
-
-
-def decode_values(entity: Any, outputs: dict[str, Value], types: Any, blobs: BlobStore) -> Any:
-    """Stored outputs as the Python value(s) an entity's signature promises."""
-    from airfoil.types import ValueContext
-
-    py = entity.py_interface
-    ctx = ValueContext(blobs=blobs)
-    style = py.interface.output_style
-    if style == "none":
-        return None
-    decoded = {
-        name: types.to_python(outputs[name], tp, ctx) for name, tp in py.output_types.items()
-    }
-    if style == "single":
-        return decoded["o0"]
-    return py.return_type(**decoded)
 
 
 def raise_for_failure(record: ExecutionRecord) -> None:

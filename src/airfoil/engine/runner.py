@@ -30,6 +30,7 @@ from airfoil.core.phases import ExecutionPhase, NodePhase
 from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine import state as sm
+from airfoil.engine._child_calls import ChildCalls
 from airfoil.engine._commands import ExpandMap, WatchSignal
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
@@ -376,10 +377,13 @@ class _Loop:
         self.last_lease = engine.clock.now()
         self.finished = False
         self.inline = engine.executor.name == "inline"
+        self.children: ChildCalls | None = None
         if self.inline:
             from airfoil.engine._children import ChildRunner
 
-            engine.executor.child_runner = ChildRunner(self)  # type: ignore[attr-defined]
+            engine.executor.child_calls = ChildRunner(self)  # type: ignore[attr-defined]
+        else:
+            self.children = ChildCalls(self)
 
     def run(self) -> None:
         e, state = self.e, self.state
@@ -394,6 +398,8 @@ class _Loop:
                 e.meta.write(batch)
                 if e.on_change is not None:
                     e.on_change(state)
+            if self.children is not None:
+                self.children.answer_ready()  # children whose end is now committed
             if self.finished and not pending:
                 break
             events: list[sm.Event] = []
@@ -476,7 +482,8 @@ class _Loop:
             poll = e.settings.signal_poll_s
             timeout = poll if timeout is None else min(timeout, poll)
         events: list[sm.Event] = []
-        if self.admission.running:
+        children = self.children
+        if self.admission.running or (children is not None and children.any_blocked()):
             results = e.executor.poll(timeout)
             now = e.clock.now()
             for r in results:
@@ -484,6 +491,8 @@ class _Loop:
                     continue  # a stale report from another drive sharing the executor
                 self.admission.release(r.node_id)
                 events.append(_finished_event(r, now))
+            if children is not None:
+                children.receive(events)
         elif timeout is not None:
             e.clock.sleep(timeout)
             now = e.clock.now()

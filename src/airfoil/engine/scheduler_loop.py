@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from airfoil.core.clock import Clock, SystemClock
@@ -128,10 +128,13 @@ class SchedulerLoop:
 
     # --- wiring ----------------------------------------------------------------------------
 
-    def _engine(self, executor: str) -> Engine:
+    def _engine(self, record: ScheduleRecord) -> Engine:
         if isinstance(self._source, Engine):
             return self._source
-        engine: Engine = self._source.engine(executor or None)
+        engine: Engine = self._source.engine(record.executor or None)
+        # Executions are recorded in the schedule's project and domain (a server's loop fires
+        # the schedules of every project).
+        engine.settings = replace(engine.settings, project=record.project, domain=record.domain)
         return engine
 
     def _types(self) -> Any:
@@ -196,7 +199,7 @@ class SchedulerLoop:
         )
 
     def _launch(self, record: ScheduleRecord, instant: float, eid: str) -> Firing:
-        firing = launch_instant(self._engine(record.executor), self._types(), record, instant)
+        firing = launch_instant(self._engine(record), self._types(), record, instant)
         if firing.error:
             log.error("schedule %s at %s: %s", record.name, _iso(instant), firing.error)
         elif not firing.launched:
@@ -209,7 +212,7 @@ class SchedulerLoop:
     def _drive(self, record: ScheduleRecord, eid: str) -> None:
         if self.drive == "none":
             return
-        engine = self._engine(record.executor)
+        engine = self._engine(record)
         if self.drive == "inline":
             _drive_logged(engine, record.spec, eid, self.poster)
             return
@@ -430,6 +433,8 @@ def backfill(
         if isinstance(loop_or_engine, Engine)
         else loop_or_engine.engine(record.executor or None)
     )
+    if engine is not loop_or_engine:
+        engine.settings = replace(engine.settings, project=record.project, domain=record.domain)
     types = getattr(loop_or_engine, "types", None)
     if types is None:
         from airfoil.types import default_type_engine

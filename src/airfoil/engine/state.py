@@ -430,20 +430,7 @@ class RunState(ConstructsMixin, MapMixin):
             elif phase == N.QUEUED:
                 cmds += self._lookup_or_enqueue(nid, fn, now)
             elif phase == N.RUNNING and fn.kind == "task" and rec.dynamic_spec is None:
-                # The driver that ran this attempt is gone: the attempt is lost.
-                att = self.attempts.get((nid, rec.attempts))
-                if att is not None and att.phase == AttemptPhase.RUNNING.value:
-                    att.phase = AttemptPhase.LOST.value
-                    att.ended_at = now
-                    att.error = ErrorInfo(
-                        kind="system",
-                        type="WorkerLostError",
-                        message="the engine driving this attempt stopped (resumed execution)",
-                    )
-                    self._dirty_attempts[(nid, rec.attempts)] = att
-                    self._event(
-                        "attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts
-                    )
+                self._attempt_lost(nid, now)
                 self._move(nid, N.QUEUED, "resumed: attempt lost", now)
                 cmds += self._lookup_or_enqueue(nid, fn, now)
             elif phase == N.RETRYING:
@@ -455,18 +442,39 @@ class RunState(ConstructsMixin, MapMixin):
         cmds += self._maybe_finish(now)
         return cmds
 
+    def _attempt_lost(self, nid: str, now: float) -> None:
+        """The driver that ran the node's last attempt is gone: the attempt is lost."""
+        rec = self.records[nid]
+        att = self.attempts.get((nid, rec.attempts))
+        if att is not None and att.phase == AttemptPhase.RUNNING.value:
+            att.phase = AttemptPhase.LOST.value
+            att.ended_at = now
+            att.error = ErrorInfo(
+                kind="system",
+                type="WorkerLostError",
+                message="the engine driving this attempt stopped (resumed execution)",
+            )
+            self._dirty_attempts[(nid, rec.attempts)] = att
+            self._event("attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts)
+
     def _child_called(self, ev: ChildCalled) -> list[Command]:
         """Add (or re-arm) the child node of a call made by a running task."""
         nid = ev.node_id
         if nid not in self.graph:
+            # A map item is no graph node: its children hang under the map node in the graph
+            # (their records still name the item as their parent).
+            item = split_item_id(ev.parent)
+            parent = item[0] if item is not None and ev.parent not in self.graph else ev.parent
             self.graph[nid] = FlatNode(
-                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=ev.parent
+                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=parent
             )
             self.dependents[nid] = []
             self._waiting[nid] = 0
         rec = self.records.get(nid)
         if rec is not None and rec.phase == N.SUCCEEDED.value:
             return []  # finished in an earlier attempt of the caller: not run again
+        if rec is not None and rec.phase == N.RUNNING.value:
+            self._attempt_lost(nid, ev.now)  # ran under a driver that crashed
         if rec is None or rec.phase != N.PENDING.value:  # new, failed, or lost in a crash
             rec = NodeRecord(
                 execution_id=self.execution.id,

@@ -1,13 +1,17 @@
 """The loop that runs inside each worker process of the process executor.
 
 A worker receives msgpack-encoded :class:`~airfoil.executors.base.AttemptRequest` messages
-over its pipe, runs each with ``airfoil.runtime.worker.run_attempt`` and sends back the
-msgpack-encoded :class:`~airfoil.executors.base.AttemptResult`. An empty message or a closed
-pipe ends the loop.
+over its pipe, runs each with ``airfoil.runtime.worker.run_attempt`` and sends back a
+:class:`WorkerMessage` holding the :class:`~airfoil.executors.base.AttemptResult`. While an
+attempt runs, each task it calls goes to the parent as a :class:`WorkerMessage` holding a
+:class:`~airfoil.executors.base.ChildCall`, answered by a
+:class:`~airfoil.executors.base.ChildOutcome` (:class:`PipeChildCalls`). An empty message
+or a closed pipe ends the loop.
 
 Invariants:
 
-- Exactly one reply per request, unless the process dies (the parent then reports the attempt).
+- Exactly one result per request, unless the process dies (the parent then reports the
+  attempt); the result comes after every answer to the attempt's child calls has arrived.
 - Nothing the task does escapes the loop: ``run_attempt`` reports task failures itself, and
   anything it lets through (``SystemExit`` from ``sys.exit()``, a bug in the runtime) becomes an
   error result here. The parent retires a worker after any ``system`` error or ``SystemExit``,
@@ -39,10 +43,68 @@ from typing import Any
 
 import msgspec
 
+from airfoil.core.errors import WorkerLostError
 from airfoil.core.records import ErrorInfo
-from airfoil.executors.base import RUNTIME_MODULE, AttemptRequest, AttemptResult
+from airfoil.executors.base import (
+    RUNTIME_MODULE,
+    AttemptRequest,
+    AttemptResult,
+    ChildCall,
+    ChildOutcome,
+)
 
-__all__ = ["worker_main"]
+__all__ = ["PipeChildCalls", "WorkerMessage", "worker_main"]
+
+
+class WorkerMessage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What a worker sends its parent: an attempt's result, or a child call it made."""
+
+    result: AttemptResult | None = None
+    call: ChildCall | None = None
+
+
+class PipeChildCalls:
+    """The child-call transport of a worker: calls go up the pipe, outcomes come back.
+
+    Several threads of one task may wait at once (``asyncio.gather`` of async child calls):
+    one reads the pipe at a time and files every outcome it reads under its node id.
+    """
+
+    def __init__(self, conn: Connection, encoder: msgspec.msgpack.Encoder) -> None:
+        self._conn = conn
+        self._encoder = encoder
+        self._decoder = msgspec.msgpack.Decoder(ChildOutcome)
+        self._send_lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._reading = False
+        self._ready: dict[str, ChildOutcome] = {}
+
+    def submit(self, call: ChildCall) -> None:
+        with self._send_lock:
+            self._conn.send_bytes(self._encoder.encode(WorkerMessage(call=call)))
+
+    def wait(self, node_id: str) -> ChildOutcome:
+        with self._cv:
+            while node_id not in self._ready:
+                if self._reading:
+                    self._cv.wait()
+                    continue
+                self._reading = True
+                self._cv.release()
+                try:
+                    data = self._conn.recv_bytes()
+                except (EOFError, OSError) as exc:
+                    raise WorkerLostError(
+                        f"the pipe to the driver closed while child {node_id} ran"
+                    ) from exc
+                finally:
+                    self._cv.acquire()
+                    self._reading = False
+                    self._cv.notify_all()
+                outcome = self._decoder.decode(data)
+                self._ready[outcome.node_id] = outcome
+            return self._ready.pop(node_id)
+
 
 _PR_SET_PDEATHSIG = 1
 
@@ -75,7 +137,8 @@ def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
         try:
             request = decoder.decode(data)
         except msgspec.MsgspecError as exc:  # a malformed request: say so, and stay alive
-            conn.send_bytes(encoder.encode(_unreadable(data, exc, started, worker)))
+            reply = WorkerMessage(result=_unreadable(data, exc, started, worker))
+            conn.send_bytes(encoder.encode(reply))
             continue
         try:
             url = request.blob_url or blob_url
@@ -83,7 +146,9 @@ def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
             if blobs is None:
                 blobs = stores[url] = blob_mod.open_blob_store(url)
             with _address_space_limit(request.task.limits.mem):
-                result = runtime.run_attempt(request, blobs)
+                result = runtime.run_attempt(
+                    request, blobs, child_calls=PipeChildCalls(conn, encoder)
+                )
         except SystemExit as exc:
             result = _escaped(
                 request, "user", exc, started, worker, f"the task called sys.exit({exc.code!r})"
@@ -92,7 +157,7 @@ def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
             result = _escaped(request, "system", exc, started, worker, str(exc))
         _restore_cwd(home)
         try:
-            conn.send_bytes(encoder.encode(result))
+            conn.send_bytes(encoder.encode(WorkerMessage(result=result)))
         except (OSError, ValueError):
             return
 

@@ -17,7 +17,14 @@ import msgspec
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.core.resources import ResourceSpec
 
-__all__ = ["AttemptRequest", "AttemptResult", "Executor", "machine_capacity"]
+__all__ = [
+    "AttemptRequest",
+    "AttemptResult",
+    "ChildCall",
+    "ChildOutcome",
+    "Executor",
+    "machine_capacity",
+]
 
 RUNTIME_MODULE = "airfoil.runtime.worker"
 
@@ -50,6 +57,29 @@ class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
     worker: str = ""
 
 
+class ChildCall(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A running attempt called a task: run it as the child node ``node_id`` of the caller.
+
+    Sent by a worker while the calling attempt waits for the :class:`ChildOutcome` (or goes
+    on, for calls gathered to run concurrently).
+    """
+
+    execution_id: str
+    parent: str  # the calling node
+    parent_attempt: int
+    node_id: str  # the child node: derived from the caller, the call's order and its inputs
+    task: TaskSpec
+    inputs: dict[str, Value]
+
+
+class ChildOutcome(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How a child node ended: its outputs, or the error of its last attempt."""
+
+    node_id: str
+    outputs: dict[str, Value] | None = None
+    error: ErrorInfo | None = None
+
+
 class Executor(abc.ABC):
     """Runs attempts. One scheduling loop drives every executor the same way."""
 
@@ -68,6 +98,18 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def cancel(self, execution_id: str, node_id: str) -> None:
         """Stop an attempt if it is running. Nothing further is reported for it."""
+
+    def take_child_calls(self) -> list[ChildCall]:
+        """Child calls made by running attempts since the last call (each returned once).
+
+        :meth:`poll` returns early when one arrives. Executors whose attempts run in this
+        process (inline) hand calls to the engine directly and never queue any.
+        """
+        return []
+
+    def answer_child(self, call: ChildCall, outcome: ChildOutcome) -> None:
+        """Send a child's outcome to the attempt that made ``call`` (dropped if it is gone)."""
+        raise NotImplementedError(f"the {self.name} executor does not take child calls")
 
     def capacity(self) -> ResourceSpec:
         """The resources attempts can use at once (default: this machine)."""

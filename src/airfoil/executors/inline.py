@@ -26,7 +26,7 @@ class InlineExecutor(Executor):
         self._done: list[AttemptResult] = []
         self._runtime: Any = None
         #: Set by the driver: runs tasks that running tasks call, as durable child nodes.
-        self.child_runner: Any = None
+        self.child_calls: Any = None
 
     def submit(self, request: AttemptRequest) -> None:
         if self._runtime is None:
@@ -36,7 +36,7 @@ class InlineExecutor(Executor):
             self._blobs,
             type_engine=self._type_engine,
             in_process=True,
-            child_runner=self.child_runner,
+            child_calls=self.child_calls,
         )
         self._done.append(result)
 

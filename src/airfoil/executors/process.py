@@ -27,6 +27,10 @@ Invariants:
   (``PR_SET_PDEATHSIG``, Linux), even while their task holds the GIL.
 - Workers never re-run the driver's ``__main__`` (``_process_pool.main_module_hidden``), and
   never run a task whose version changed since they imported it (a fresh worker runs it).
+- Child calls (a running task calling a task) come up the worker's pipe and are handed to the
+  engine by :meth:`~ProcessExecutor.take_child_calls`; :meth:`~ProcessExecutor.answer_child`
+  sends the outcome back. A worker waiting on a child does not count against ``max_workers``
+  (one more worker may start in its place), so nested calls can never deadlock the pool.
 - The executor is driven from one thread (the engine's loop); it is not thread-safe. Results
   of every execution come back through the same :meth:`~ProcessExecutor.poll`.
 """
@@ -58,7 +62,15 @@ from airfoil.executors._process_pool import (
     memory_was_short,
     start_worker,
 )
-from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, machine_capacity
+from airfoil.executors._process_worker import WorkerMessage
+from airfoil.executors.base import (
+    AttemptRequest,
+    AttemptResult,
+    ChildCall,
+    ChildOutcome,
+    Executor,
+    machine_capacity,
+)
 
 __all__ = ["ProcessExecutor"]
 
@@ -109,7 +121,9 @@ class ProcessExecutor(Executor):
         self._queue: deque[AttemptRequest] = deque()
         self._done: list[AttemptResult] = []
         self._encoder = msgspec.msgpack.Encoder()
-        self._decoder = msgspec.msgpack.Decoder(AttemptResult)
+        self._decoder = msgspec.msgpack.Decoder(WorkerMessage)
+        self._calls: list[ChildCall] = []
+        self._waiting: dict[int, int] = {}  # pid -> child calls its attempt waits on
         self._next_sample = 0.0
         self._blobs: Any = None
         self._closed = False
@@ -136,7 +150,7 @@ class ProcessExecutor(Executor):
             now = time.monotonic()
             pool.reap(now)
             self._enforce_deadlines(now)
-            if self._done or (not pool.busy and not self._queue):
+            if self._done or self._calls or (not pool.busy and not self._queue):
                 done, self._done = self._done, []
                 return done
             if now >= self._next_sample:
@@ -166,12 +180,41 @@ class ProcessExecutor(Executor):
         self._done = [
             r for r in self._done if (r.execution_id, r.node_id) != (execution_id, node_id)
         ]
+        self._calls = [
+            c for c in self._calls if (c.execution_id, c.parent) != (execution_id, node_id)
+        ]
         for pid, w in list(self._pool.busy.items()):
             assert w.request is not None
             if (w.request.execution_id, w.request.node_id) == (execution_id, node_id):
                 del self._pool.busy[pid]
                 self._pool.retire(w, kill=True)
         self._dispatch()
+
+    def take_child_calls(self) -> list[ChildCall]:
+        """Child calls that running attempts made since the last call."""
+        calls, self._calls = self._calls, []
+        return calls
+
+    def answer_child(self, call: ChildCall, outcome: ChildOutcome) -> None:
+        """Send ``outcome`` to the worker whose attempt made ``call``, if it still runs it."""
+        for w in self._pool.busy.values():
+            r = w.request
+            if r is None or (r.execution_id, r.node_id, r.attempt) != (
+                call.execution_id,
+                call.parent,
+                call.parent_attempt,
+            ):
+                continue
+            try:
+                w.conn.send_bytes(self._encoder.encode(outcome))
+            except OSError:
+                return  # the worker died: poll reports it
+            left = self._waiting.get(w.pid, 0) - 1
+            if left > 0:
+                self._waiting[w.pid] = left
+            else:
+                self._waiting.pop(w.pid, None)
+            return
 
     def capacity(self) -> ResourceSpec:
         """The resources given at construction, else this machine's."""
@@ -211,11 +254,15 @@ class ProcessExecutor(Executor):
 
     def _dispatch(self) -> None:
         pool = self._pool
+        for pid in [p for p in self._waiting if p not in pool.busy]:
+            del self._waiting[pid]  # its attempt ended (or the worker died)
         while self._queue:
             request = self._queue[0]
             w = self._idle_worker(request)
             if w is None:
-                if pool.live() >= self._max_workers:
+                # Workers waiting on their children do not count: one more starts in place
+                # of each, so a chain of nested calls always finds a worker.
+                if pool.live() - len(self._waiting) >= self._max_workers:
                     return
                 w = self._start_worker()
             try:
@@ -264,11 +311,15 @@ class ProcessExecutor(Executor):
                 except (EOFError, OSError):
                     data = b""
                 try:
-                    result = self._decoder.decode(data) if data else None
+                    message = self._decoder.decode(data) if data else None
                 except msgspec.MsgspecError:
-                    result = None  # cannot happen with this module's worker; never hang on it
-                if result is not None:
-                    self._finish(w, result)
+                    message = None  # cannot happen with this module's worker; never hang on it
+                if message is not None and message.call is not None:
+                    self._calls.append(message.call)
+                    self._waiting[w.pid] = self._waiting.get(w.pid, 0) + 1
+                    continue
+                if message is not None and message.result is not None:
+                    self._finish(w, message.result)
                     continue
                 self._lost(w)
             elif w.proc.sentinel in ready_set:

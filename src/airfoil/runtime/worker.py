@@ -28,6 +28,7 @@ from airfoil.core.errors import (
 from airfoil.core.ids import sha256_hex
 from airfoil.core.records import ErrorInfo, Value, encode_json
 from airfoil.executors.base import AttemptRequest, AttemptResult
+from airfoil.runtime._children import ChildCaller, ChildTransport
 from airfoil.runtime.loader import load_task
 from airfoil.store.base import BlobStore
 
@@ -104,9 +105,13 @@ def run_attempt(
     *,
     type_engine: Any = None,
     in_process: bool = False,
-    child_runner: Any = None,
+    child_calls: ChildTransport | None = None,
 ) -> AttemptResult:
-    """Run one attempt and report its outcome (never raises for the task's failures)."""
+    """Run one attempt and report its outcome (never raises for the task's failures).
+
+    With ``child_calls``, tasks the attempt calls run as durable child nodes through it
+    (see :mod:`airfoil.runtime._children`); without, such calls are plain function calls.
+    """
     from airfoil.sdk._context import ExecutionContext, reset_context, set_context
     from airfoil.types import ValueContext, default_type_engine
 
@@ -118,6 +123,7 @@ def run_attempt(
     ctx_obj: ExecutionContext | None = None
     old_env: dict[str, str | None] = {}
     vctx: Any = None
+    children: ChildCaller | None = None
     try:
         taskdef = load_task(request.task, request.code_root)
         vctx = ValueContext(blobs=blobs)
@@ -126,6 +132,15 @@ def run_attempt(
             name: engine.to_python(v, iface.input_types[name], vctx)
             for name, v in request.inputs.items()
         }
+        if child_calls is not None:
+            children = ChildCaller(
+                child_calls,
+                execution_id=request.execution_id,
+                node_id=request.node_id,
+                attempt=request.attempt,
+                blobs=blobs,
+                types=engine,
+            )
         ctx_obj = ExecutionContext(
             execution_id=request.execution_id,
             node_id=request.node_id,
@@ -133,7 +148,7 @@ def run_attempt(
             task=request.task.name,
             secrets=dict(request.secrets),
             log_stream=log,
-            child_runner=child_runner,
+            child_runner=children,
         )
         for k, v in request.task.environment.items():
             old_env[k] = os.environ.get(k)
@@ -146,6 +161,8 @@ def run_attempt(
                 if asyncio.iscoroutine(result):
                     result = _run_coroutine(result)
         finally:
+            if children is not None:
+                children.finish()
             reset_context(token)
         if dynamic:
             payload = encode_json(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -13,6 +14,7 @@ from airfoil.core.records import CachePolicy, TaskSpec
 from airfoil.core.resources import ResourceSpec, parse_duration
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
+from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
 from airfoil.sdk._versioning import code_version
@@ -167,20 +169,15 @@ class TaskDef(Generic[P, R]):
             names = list(self.py_interface.input_types)
             given = dict(zip(names, args, strict=False))
             given.update(kwargs)
-            # Inside a running task: a durable child node of the calling node.
-            result = running.child_runner(running, self, given)
-            if self.is_async:
-                return _ready(result)  # type: ignore[return-value]
-            return result  # type: ignore[no-any-return]
+            # Inside a running task: a durable child node of the calling node. Calls written
+            # inside af.gather(...) start without waiting; so do calls of async tasks (the
+            # caller awaits them).
+            deferred = not self.is_async and inside_gather(sys._getframe(1))
+            return running.child_runner(self, given, deferred=deferred)  # type: ignore[no-any-return]
         return run_outside(self, args, kwargs)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"TaskDef({self.name})"
-
-
-async def _ready(value: Any) -> Any:
-    """An awaitable of a child's result (an async task called from a running task)."""
-    return value
 
 
 @overload

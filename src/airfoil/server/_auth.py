@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from airfoil.core import errors as E
+from airfoil.core.launch_plans import FixedInputError
 from airfoil.server._registry import Registry, VersionConflict
 from airfoil.wire import ROLES
 
@@ -124,6 +125,7 @@ def status_of(exc: BaseException) -> tuple[int, str]:
     table: list[tuple[type[BaseException], int, str]] = [
         (E.NotFoundError, 404, "not_found"),
         (VersionConflict, 409, "version_conflict"),
+        (FixedInputError, 422, "fixed_input"),
         (E.ConflictError, 409, "conflict"),
         (E.InvalidInputError, 422, "invalid_input"),
         (E.TypeTransformError, 422, "invalid_input"),

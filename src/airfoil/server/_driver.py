@@ -30,7 +30,14 @@ from airfoil.core.errors import ConflictError
 from airfoil.core.phases import ExecutionPhase, NodePhase
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine.runner import Engine, EngineSettings
-from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, machine_capacity
+from airfoil.executors.base import (
+    AttemptRequest,
+    AttemptResult,
+    ChildCall,
+    ChildOutcome,
+    Executor,
+    machine_capacity,
+)
 from airfoil.runtime._packages import PACKAGE_PREFIX
 from airfoil.server._registry import Registry
 from airfoil.server._secrets import SecretBox
@@ -92,6 +99,12 @@ class _SlotExecutor(Executor):
 
     def cancel(self, execution_id: str, node_id: str) -> None:
         self.inner.cancel(execution_id, node_id)
+
+    def take_child_calls(self) -> list[ChildCall]:
+        return self.inner.take_child_calls()
+
+    def answer_child(self, call: ChildCall, outcome: ChildOutcome) -> None:
+        self.inner.answer_child(call, outcome)
 
     def capacity(self) -> ResourceSpec:
         return self.inner.capacity()

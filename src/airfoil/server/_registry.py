@@ -1,13 +1,14 @@
 """The server's own tables, beside the metadata store's in the same database.
 
 What the server keeps that an embedded run does not: projects, code packages, registered
-task/workflow versions, API keys (hashed) and control requests (terminate) that a server
-process leaves for the one driving an execution.
+task/workflow versions and launch plan versions, API keys (hashed) and control requests
+(terminate) that a server process leaves for the one driving an execution.
 
 Invariants:
 
-- ``(project, name, version)`` of a registered entity never changes content: registering it
-  again with the same spec is a no-op, with another spec a :class:`VersionConflict`.
+- ``(project, name, version)`` of a registered entity or launch plan never changes content:
+  registering it again with the same spec is a no-op, with another spec a
+  :class:`VersionConflict` (a launch plan's version is the hash of its spec).
 - Only the SHA-256 of an API key's secret is stored; the secret is shown once, at creation.
 - Tables are created on open if missing (``server_*`` names, so they never collide with the
   store's); every call is its own short transaction, safe from any thread.
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 
 from airfoil.core.errors import ConflictError, NotFoundError, StoreError
 
-__all__ = ["ApiKey", "EntityRow", "Registry", "VersionConflict", "hash_secret"]
+__all__ = ["ApiKey", "EntityRow", "LaunchPlanRow", "Registry", "VersionConflict", "hash_secret"]
 
 _meta = sa.MetaData()
 _KEY = sa.String(300)
@@ -58,6 +59,19 @@ entities = sa.Table(
     sa.Column("registered_at", sa.Double, nullable=False),
     sa.Column("spec", sa.Text, nullable=False),
     sa.Index("ix_server_entities_project_registered", "project", "registered_at"),
+)
+launch_plans = sa.Table(
+    "server_launch_plans",
+    _meta,
+    sa.Column("project", _KEY, primary_key=True),
+    sa.Column("name", _KEY, primary_key=True),
+    sa.Column("version", _KEY, primary_key=True),
+    sa.Column("workflow", _KEY, nullable=False),
+    sa.Column("workflow_version", _KEY, nullable=False),
+    sa.Column("package", sa.String(64), nullable=False),
+    sa.Column("registered_at", sa.Double, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Index("ix_server_launch_plans_project_registered", "project", "registered_at"),
 )
 api_keys = sa.Table(
     "server_api_keys",
@@ -92,6 +106,21 @@ class EntityRow:
     version: str
     kind: str
     content_hash: str
+    package: str
+    registered_at: float
+    spec: str
+
+
+@dataclass(frozen=True)
+class LaunchPlanRow:
+    """A registered launch plan version (``spec`` is the LaunchPlanSpec JSON; ``version`` the
+    hash of it, so a version never changes content)."""
+
+    project: str
+    name: str
+    version: str
+    workflow: str
+    workflow_version: str
     package: str
     registered_at: float
     spec: str
@@ -268,6 +297,65 @@ class Registry:
         with self.engine.connect() as conn:
             return [_entity(r) for r in conn.execute(q).all()]
 
+    # --- launch plans -----------------------------------------------------------------------
+
+    def register_launch_plans(self, rows: list[LaunchPlanRow]) -> list[tuple[LaunchPlanRow, bool]]:
+        """Register launch plan versions in one transaction; ``(row, created)`` for each (a
+        version already registered is a no-op: its version is the hash of its content)."""
+        try:
+            return self._register_plans(rows)
+        except sa.exc.IntegrityError:  # registered concurrently: now it exists
+            return self._register_plans(rows)
+
+    def _register_plans(self, rows: list[LaunchPlanRow]) -> list[tuple[LaunchPlanRow, bool]]:
+        out: list[tuple[LaunchPlanRow, bool]] = []
+        with self.engine.begin() as conn:
+            for row in rows:
+                existing = conn.execute(
+                    sa.select(launch_plans).where(
+                        launch_plans.c.project == row.project,
+                        launch_plans.c.name == row.name,
+                        launch_plans.c.version == row.version,
+                    )
+                ).first()
+                if existing is not None:
+                    out.append((_plan(existing), False))
+                    continue
+                conn.execute(launch_plans.insert().values(**row.__dict__))
+                out.append((row, True))
+        return out
+
+    def get_launch_plan(self, project: str, name: str, version: str | None) -> LaunchPlanRow:
+        """One version (the newest registered if ``version`` is None). Raises NotFoundError."""
+        q = sa.select(launch_plans).where(
+            launch_plans.c.project == project, launch_plans.c.name == name
+        )
+        if version is not None:
+            q = q.where(launch_plans.c.version == version)
+        q = q.order_by(launch_plans.c.registered_at.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            what = f"version {version!r} of " if version else ""
+            raise NotFoundError(
+                f"no {what}launch plan {name!r} in project {project!r}: register the file "
+                "that defines it (`airfoil register FILE`)"
+            )
+        return _plan(row)
+
+    def list_launch_plans(self, project: str) -> list[LaunchPlanRow]:
+        """The newest version of every launch plan of a project, by name."""
+        q = (
+            sa.select(launch_plans)
+            .where(launch_plans.c.project == project)
+            .order_by(launch_plans.c.name, launch_plans.c.registered_at.desc())
+        )
+        newest: dict[str, LaunchPlanRow] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(q).all():
+                newest.setdefault(r.name, _plan(r))
+        return list(newest.values())
+
     # --- API keys ---------------------------------------------------------------------------
 
     def create_key(self, project: str, role: str, now: float | None = None) -> tuple[str, str]:
@@ -360,6 +448,19 @@ def _entity(row: Any) -> EntityRow:
         version=row.version,
         kind=row.kind,
         content_hash=row.content_hash,
+        package=row.package,
+        registered_at=row.registered_at,
+        spec=row.spec,
+    )
+
+
+def _plan(row: Any) -> LaunchPlanRow:
+    return LaunchPlanRow(
+        project=row.project,
+        name=row.name,
+        version=row.version,
+        workflow=row.workflow,
+        workflow_version=row.workflow_version,
         package=row.package,
         registered_at=row.registered_at,
         spec=row.spec,

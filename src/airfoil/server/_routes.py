@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from airfoil.server import _plans as plans
 from airfoil.server import _services as svc
 from airfoil.server._auth import Principal, authenticate, require
 from airfoil.wire import (
@@ -30,6 +31,9 @@ from airfoil.wire import (
     ExecutionPage,
     ExecutionSummary,
     Identity,
+    LaunchPlanLaunchRequest,
+    LaunchPlanList,
+    LaunchPlanOut,
     LaunchRequest,
     LogOut,
     NodeOut,
@@ -40,6 +44,7 @@ from airfoil.wire import (
     RawValues,
     RegisterRequest,
     RegisterResponse,
+    ScheduleStateOut,
     SignalIn,
     SignalOut,
     UploadOut,
@@ -179,8 +184,11 @@ async def upload(
 
 @_route("POST", "/projects/{project}/entities", "runner", response_model=RegisterResponse)
 def register(project: _Project, body: RegisterRequest, d: Deps, _: Runner) -> RegisterResponse:
-    """Register tasks and workflows of an uploaded package."""
-    return svc.register(d, project, body)
+    """Register tasks, workflows and launch plans of an uploaded package."""
+    plan_rows = plans.check_launch_plans(d, project, body)
+    res = svc.register(d, project, body)
+    res.launch_plans = plans.register_launch_plans(d, plan_rows)
+    return res
 
 
 @_route("GET", "/projects/{project}/entities", "viewer", response_model=EntityList)
@@ -456,3 +464,84 @@ def cache(
 ) -> CacheList:
     """Cache entries written by this project's executions, newest first."""
     return svc.cache_entries(d, project, task, limit)
+
+
+# --- launch plans and their schedules -------------------------------------------------------
+
+
+@_route("GET", "/projects/{project}/launch-plans", "viewer", response_model=LaunchPlanList)
+def list_launch_plans(project: _Project, d: Deps, _: Viewer) -> LaunchPlanList:
+    """Registered launch plans, newest version of each."""
+    return plans.list_launch_plans(d, project)
+
+
+@_route("GET", "/projects/{project}/launch-plans/{name}", "viewer", response_model=LaunchPlanOut)
+def get_launch_plan(
+    project: _Project, name: Annotated[str, Path(max_length=300)], d: Deps, _: Viewer
+) -> LaunchPlanOut:
+    """The newest version of a launch plan: its workflow, preset inputs and schedule."""
+    return plans.get_launch_plan(d, project, name)
+
+
+@_route(
+    "POST",
+    "/projects/{project}/domains/{domain}/launch-plans/{name}/launch",
+    "runner",
+    response_model=ExecutionSummary,
+    status_code=201,
+)
+def launch_launch_plan(
+    project: _Project,
+    domain: str,
+    name: Annotated[str, Path(max_length=300)],
+    body: LaunchPlanLaunchRequest,
+    d: Deps,
+    _: Runner,
+) -> ExecutionSummary:
+    """Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422)."""
+    return plans.launch(d, project, domain, name, body)
+
+
+@_route(
+    "POST",
+    "/projects/{project}/domains/{domain}/launch-plans/{name}/activate",
+    "runner",
+    response_model=ScheduleStateOut,
+)
+def activate_schedule(
+    project: _Project,
+    domain: str,
+    name: Annotated[str, Path(max_length=300)],
+    d: Deps,
+    _: Runner,
+) -> ScheduleStateOut:
+    """Fire the plan's schedule in this domain from now on (its newest version)."""
+    return plans.activate(d, project, domain, name)
+
+
+@_route(
+    "POST",
+    "/projects/{project}/domains/{domain}/launch-plans/{name}/deactivate",
+    "runner",
+    response_model=ScheduleStateOut,
+)
+def deactivate_schedule(
+    project: _Project,
+    domain: str,
+    name: Annotated[str, Path(max_length=300)],
+    d: Deps,
+    _: Runner,
+) -> ScheduleStateOut:
+    """Stop the plan's schedule firing in this domain."""
+    return plans.deactivate(d, project, domain, name)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/domains/{domain}/schedules",
+    "viewer",
+    response_model=list[ScheduleStateOut],
+)
+def list_schedules(project: _Project, domain: str, d: Deps, _: Viewer) -> list[ScheduleStateOut]:
+    """The launch plan schedules of this domain, active or not."""
+    return plans.list_schedules(d, project, domain)

@@ -37,6 +37,10 @@ __all__ = [
     "ExecutionSummary",
     "Identity",
     "InterfaceOut",
+    "LaunchPlanIn",
+    "LaunchPlanLaunchRequest",
+    "LaunchPlanList",
+    "LaunchPlanOut",
     "LaunchRequest",
     "LogOut",
     "NodeOut",
@@ -50,6 +54,7 @@ __all__ = [
     "RawValues",
     "RegisterRequest",
     "RegisterResponse",
+    "ScheduleStateOut",
     "SignalIn",
     "SignalOut",
     "ValueOut",
@@ -154,11 +159,20 @@ class EntityIn(_Request):
     spec: dict[str, Any]
 
 
+class LaunchPlanIn(_Request):
+    """One launch plan to register: its spec record as msgspec JSON."""
+
+    name: str = Field(min_length=1, max_length=300)
+    spec: dict[str, Any]
+
+
 class RegisterRequest(_Request):
-    """Register entities of a code package uploaded before (``PUT .../packages/{sha256}``)."""
+    """Register entities of a code package uploaded before (``PUT .../packages/{sha256}``),
+    and launch plans of it (each plan's workflow among the entities or registered before)."""
 
     package: str = Field(pattern=r"^[0-9a-f]{64}$")
     entities: list[EntityIn] = Field(min_length=1, max_length=2000)
+    launch_plans: list[LaunchPlanIn] = Field(default=[], max_length=500)
 
 
 class ParamOut(_Response):
@@ -177,6 +191,31 @@ class InterfaceOut(_Response):
     outputs: list[ParamOut]
 
 
+class LaunchPlanOut(_Response):
+    """A registered launch plan version.
+
+    ``default_inputs`` may be overridden by a launch, ``fixed_inputs`` may not; ``schedule``
+    describes when it fires once activated (``""``: no schedule).
+    """
+
+    project: str
+    name: str
+    version: str
+    workflow: str
+    workflow_version: str
+    package: str
+    registered_at: float
+    interface: InterfaceOut
+    default_inputs: list[str] = []
+    fixed_inputs: list[str] = []
+    schedule: str = ""
+    created: bool = False
+
+
+class LaunchPlanList(_Response):
+    items: list[LaunchPlanOut]
+
+
 class EntityVersionOut(_Response):
     """One registered version of a task or workflow."""
 
@@ -193,6 +232,7 @@ class EntityVersionOut(_Response):
 
 class RegisterResponse(_Response):
     entities: list[EntityVersionOut]
+    launch_plans: list[LaunchPlanOut] = []
 
 
 class EntitySummary(_Response):
@@ -211,6 +251,33 @@ class EntityList(_Response):
 
 class VersionList(_Response):
     items: list[EntityVersionOut]
+
+
+class LaunchPlanLaunchRequest(_Request):
+    """Launch a registered launch plan (its newest version unless ``version`` is given).
+
+    ``inputs`` override the plan's default inputs; giving a fixed input is a 422 with code
+    ``fixed_input``.
+    """
+
+    version: str | None = Field(default=None, max_length=200)
+    inputs: dict[str, Any] = {}
+    name: str | None = Field(default=None, max_length=100)
+    labels: dict[str, str] = {}
+
+
+class ScheduleStateOut(_Response):
+    """A launch plan's schedule in one domain: whether it fires, and when next."""
+
+    project: str
+    domain: str
+    name: str
+    version: str
+    schedule: str
+    active: bool
+    next_fire_at: float | None = None
+    last_fired_at: float | None = None
+    last_execution_id: str = ""
 
 
 # --- executions -----------------------------------------------------------------------------

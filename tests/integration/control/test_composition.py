@@ -102,6 +102,24 @@ def test_async_tasks_gather_children() -> None:
     assert async_parent(n=4) == [1, 2, 3, 4]
 
 
+@af.task
+def item_doubles(x: int) -> int:
+    return double(x=x) + 1
+
+
+@af.workflow
+def mapped(xs: list[int]) -> list[int]:
+    return af.map_task(item_doubles)(x=xs)
+
+
+def test_map_items_call_tasks() -> None:
+    assert mapped(xs=[1, 2, 3]) == [3, 5, 7]
+    rt = get_runtime()
+    record = rt.meta.list_executions(limit=1)[0]
+    children = [n for n in rt.meta.get_nodes(record.id) if n.kind == "child"]
+    assert sorted(n.parent for n in children) == ["n0[0]", "n0[1]", "n0[2]"]
+
+
 def test_child_call_overhead() -> None:
     @af.task
     def many(n: int) -> int:

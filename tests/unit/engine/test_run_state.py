@@ -230,3 +230,35 @@ def test_list_binding_builds_a_collection_value_with_stable_hash() -> None:
     v2 = s.resolve(b)
     assert v1.format == "af-list" and v1.hash == v2.hash
     assert v1.hash != s.resolve(Binding("list", items=(Binding("input", name="x"),))).hash
+
+
+def test_a_child_running_under_a_crashed_driver_is_re_armed_and_its_attempt_lost() -> None:
+    s = sm.RunState(execution(chain(1)))
+    s.handle(sm.Start(0.0))
+    s.handle(sm.Admit("n0", 0.0))
+    child = task("c")
+    assert s.handle(sm.ChildCalled("n0", "n0.call1-ab", child, {"x": val(2)}, 1.0)) == [
+        sm.Enqueue("n0.call1-ab")
+    ]
+    assert s.handle(sm.Admit("n0.call1-ab", 1.0)) == [
+        sm.StartAttempt("n0.call1-ab", 1, {"x": val(2)})
+    ]
+    # The driver died: a new drive rebuilds the state from the records and the caller, re-run,
+    # calls the same child again.
+    s.take_batch()
+    resumed = sm.RunState(s.execution, dict(s.records), dict(s.attempts))
+    cmds = resumed.handle(sm.ChildCalled("n0", "n0.call1-ab", child, {"x": val(2)}, 2.0))
+    assert cmds == [sm.Enqueue("n0.call1-ab")]
+    assert resumed.attempts[("n0.call1-ab", 1)].phase == "lost"
+    assert resumed.handle(sm.Admit("n0.call1-ab", 2.0)) == [
+        sm.StartAttempt("n0.call1-ab", 2, {"x": val(2)})
+    ]
+    assert resumed.records["n0.call1-ab"].kind == sm.CHILD
+
+
+def test_children_of_map_items_hang_under_the_map_node() -> None:
+    s = sm.RunState(execution(chain(1)))
+    s.handle(sm.Start(0.0))
+    s.handle(sm.ChildCalled("n0[3]", "n0[3].call1-ab", task("c"), {"x": val(2)}, 1.0))
+    assert s.graph["n0[3].call1-ab"].parent == "n0"
+    assert s.records["n0[3].call1-ab"].parent == "n0[3]"

@@ -1,0 +1,43 @@
+"""Python-native composition: a task that calls tasks with plain Python control flow.
+
+    airfoil run examples/composition.py score_all --urls '["a.csv", "b.csv", "bad"]'
+    airfoil run examples/composition.py score_all --urls '["a.csv", "b.csv"]' --executor process
+
+Each call is a durable child node of ``score_all`` (see ``airfoil executions show ID``); the
+calls inside ``af.gather`` run side by side on the process executor.
+"""
+
+from __future__ import annotations
+
+import time
+
+import airfoil as af
+
+
+class UnreadableError(ValueError):
+    """The source cannot be read."""
+
+
+@af.task(retries=1, cache=True)
+def load(url: str) -> list[float]:
+    if not url.endswith(".csv"):
+        raise UnreadableError(f"{url} is not a CSV file")
+    return [float(len(url) + i) for i in range(5)]
+
+
+@af.task
+def score(values: list[float]) -> float:
+    time.sleep(0.2)  # stands for real work
+    return sum(values) / len(values)
+
+
+@af.task
+def score_all(urls: list[str]) -> dict[str, float]:
+    loaded: dict[str, list[float]] = {}
+    for url in urls:
+        try:
+            loaded[url] = load(url=url)
+        except UnreadableError as exc:  # the child's own exception type
+            af.current_context().logger.warning("skipped: %s", exc)
+    scores = af.gather(*(score(values=v) for v in loaded.values()))
+    return dict(zip(loaded, scores, strict=True))

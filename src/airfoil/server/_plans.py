@@ -1,0 +1,238 @@
+"""Launch plan services: register plans of a code package, list them, launch one, and
+activate or deactivate its schedule in a domain (fired by the server's scheduler loop).
+
+Inputs are merged with :func:`airfoil.core.launch_plans.merge_launch_inputs`, the same rule
+as local launches, so overriding a fixed input fails the same way (a
+:class:`~airfoil.core.launch_plans.FixedInputError`, answered 422 ``fixed_input``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError, TypeTransformError
+from airfoil.core.launch_plans import LaunchPlanSpec, merge_launch_inputs
+from airfoil.core.records import Value, WorkflowSpec
+from airfoil.runtime._packages import package_ref
+from airfoil.server import _convert as cv
+from airfoil.server._registry import LaunchPlanRow
+from airfoil.server._services import Deps, check_domain
+from airfoil.store._schedules import ScheduleRecord
+from airfoil.wire import (
+    ExecutionSummary,
+    LaunchPlanLaunchRequest,
+    LaunchPlanList,
+    LaunchPlanOut,
+    RegisterRequest,
+    ScheduleStateOut,
+)
+
+__all__ = [
+    "activate",
+    "check_launch_plans",
+    "deactivate",
+    "get_launch_plan",
+    "launch",
+    "list_launch_plans",
+    "list_schedules",
+    "plan_version",
+    "register_launch_plans",
+]
+
+_canonical = msgspec.json.Encoder(order="deterministic")
+
+
+def plan_version(spec: LaunchPlanSpec) -> str:
+    """A launch plan's version: the hash of its spec (same plan, same version)."""
+    return hashlib.sha256(_canonical.encode(spec)).hexdigest()[:16]
+
+
+def check_launch_plans(d: Deps, project: str, req: RegisterRequest) -> list[LaunchPlanRow]:
+    """The launch plans of a registration, checked (before anything is registered)."""
+    now = d.clock.now()
+    rows: list[LaunchPlanRow] = []
+    for p in req.launch_plans:
+        try:
+            spec = msgspec.json.decode(msgspec.json.encode(p.spec), type=LaunchPlanSpec)
+        except msgspec.ValidationError as exc:
+            raise InvalidInputError(f"launch plan {p.name!r}: invalid spec: {exc}") from None
+        if spec.name != p.name:
+            raise InvalidInputError(
+                f"launch plan {p.name!r} does not match its spec (named {spec.name!r})"
+            )
+        rows.append(
+            LaunchPlanRow(
+                project=project,
+                name=spec.name,
+                version=plan_version(spec),
+                workflow=spec.workflow.name,
+                workflow_version=spec.workflow.version,
+                package=req.package,
+                registered_at=now,
+                spec=_canonical.encode(spec).decode(),
+            )
+        )
+    return rows
+
+
+def register_launch_plans(d: Deps, rows: list[LaunchPlanRow]) -> list[LaunchPlanOut]:
+    """Register checked launch plans (after their package's entities)."""
+    if not rows:
+        return []
+    done = d.registry.register_launch_plans(rows)
+    return [_out(d, row, created) for row, created in done]
+
+
+def list_launch_plans(d: Deps, project: str) -> LaunchPlanList:
+    """The newest version of each registered launch plan."""
+    return LaunchPlanList(items=[_out(d, row) for row in d.registry.list_launch_plans(project)])
+
+
+def get_launch_plan(d: Deps, project: str, name: str) -> LaunchPlanOut:
+    return _out(d, d.registry.get_launch_plan(project, name, None))
+
+
+def launch(
+    d: Deps, project: str, domain: str, name: str, req: LaunchPlanLaunchRequest
+) -> ExecutionSummary:
+    """Launch a registered plan: the request's JSON inputs merged with the plan's."""
+    from airfoil.core.ids import validate_execution_id
+    from airfoil.engine.launch_plans import launch_launch_plan, launch_values
+
+    check_domain(domain)
+    if req.name is not None:
+        try:
+            validate_execution_id(req.name)
+        except ConfigError as exc:
+            raise InvalidInputError(str(exc)) from None
+    row = d.registry.get_launch_plan(project, name, req.version)
+    spec = _spec(row)
+    iface = spec.workflow.interface
+    # Which input comes from where, checked first on the raw JSON: the same rule and the same
+    # messages as a local launch (a fixed input given is refused before any conversion).
+    merge_launch_inputs(
+        iface,
+        launch_plan=spec.name,
+        defaults=spec.default_inputs,
+        fixed=spec.fixed_inputs,
+        given=req.inputs,
+    )
+    given = _convert_given(d, spec.workflow, req.inputs)
+    values = launch_values(spec, given, d.types, d.blobs)
+    labels = {**req.labels, "airfoil.package": row.package, "launch_plan_version": row.version}
+    rec = launch_launch_plan(
+        d.engine(project, domain),
+        spec,
+        values,
+        execution_id=req.name,
+        code_root=package_ref(row.package, d.blob_url),
+        labels=labels,
+    )
+    if d.driver is not None:
+        d.driver.notify()
+    return cv.summary_out(rec)
+
+
+def activate(d: Deps, project: str, domain: str, name: str) -> ScheduleStateOut:
+    """Fire the newest version of a plan's schedule in ``domain`` from now on."""
+    from airfoil.engine.scheduler_loop import activate_schedule
+
+    check_domain(domain)
+    row = d.registry.get_launch_plan(project, name, None)
+    record = activate_schedule(
+        d.meta,
+        _spec(row),
+        now=d.clock.now(),
+        code_root=package_ref(row.package, d.blob_url),
+        executor="process",  # the server runs user code in worker processes only
+        project=project,
+        domain=domain,
+    )
+    return _schedule_out(record)
+
+
+def deactivate(d: Deps, project: str, domain: str, name: str) -> ScheduleStateOut:
+    """Stop a plan's schedule firing in ``domain``."""
+    from airfoil.engine.scheduler_loop import deactivate_schedule
+
+    check_domain(domain)
+    try:
+        record = deactivate_schedule(
+            d.meta, name, now=d.clock.now(), project=project, domain=domain
+        )
+    except NotFoundError:
+        raise NotFoundError(
+            f"launch plan {name!r} has no schedule activated in {project}/{domain}"
+        ) from None
+    return _schedule_out(record)
+
+
+def list_schedules(d: Deps, project: str, domain: str) -> list[ScheduleStateOut]:
+    """The schedules of a project's domain, active or not."""
+    from airfoil.engine.scheduler_loop import schedule_store
+
+    check_domain(domain)
+    store = schedule_store(d.meta)
+    return [_schedule_out(r) for r in store.list_schedules(project=project, domain=domain)]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _spec(row: LaunchPlanRow) -> LaunchPlanSpec:
+    return msgspec.json.decode(row.spec, type=LaunchPlanSpec)
+
+
+def _out(d: Deps, row: LaunchPlanRow, created: bool = False) -> LaunchPlanOut:
+    from airfoil.engine.schedules import describe_schedule
+
+    spec = _spec(row)
+    return LaunchPlanOut(
+        project=row.project,
+        name=row.name,
+        version=row.version,
+        workflow=row.workflow,
+        workflow_version=row.workflow_version,
+        package=row.package,
+        registered_at=row.registered_at,
+        interface=cv.interface_out(spec.workflow.interface, d.types, d.value_ctx()),
+        default_inputs=sorted(spec.default_inputs),
+        fixed_inputs=sorted(spec.fixed_inputs),
+        schedule=describe_schedule(spec.schedule) if spec.schedule is not None else "",
+        created=created,
+    )
+
+
+def _schedule_out(record: ScheduleRecord) -> ScheduleStateOut:
+    from airfoil.engine.schedules import describe_schedule
+
+    return ScheduleStateOut(
+        project=record.project,
+        domain=record.domain,
+        name=record.name,
+        version=plan_version(record.spec),
+        schedule=describe_schedule(record.spec.schedule),
+        active=record.active,
+        next_fire_at=record.next_fire_at,
+        last_fired_at=record.last_fired_at,
+        last_execution_id=record.last_execution_id,
+    )
+
+
+def _convert_given(d: Deps, wf: WorkflowSpec, given: dict[str, Any]) -> dict[str, Value]:
+    """The launch's own JSON inputs as values (only those given; names already checked)."""
+    from airfoil.types._from_json import from_jsonable
+
+    ctx = d.value_ctx()
+    out: dict[str, Value] = {}
+    for p in wf.interface.inputs:
+        if p.name not in given:
+            continue
+        try:
+            out[p.name] = from_jsonable(given[p.name], p.type, d.types, ctx)
+        except TypeTransformError as exc:
+            raise InvalidInputError(f"input {p.name!r} expects {p.type}: {exc}") from None
+    return out

@@ -1,0 +1,398 @@
+"""Python-native composition on the process executor: a task running in a worker calls
+tasks, and each call runs as a durable child node on a worker of its own.
+
+The tasks live in a module written under ``tmp_path`` (workers import it by name from the
+execution's code root); each test drives the engine here, with a real process executor and
+the default SQLite store under the test's ``AIRFOIL_HOME``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from airfoil.core.records import AttemptRecord, ExecutionRecord, NodeRecord
+from airfoil.engine.local import get_runtime, spec_of
+from airfoil.engine.runner import Engine, EngineSettings
+from airfoil.executors.process import ProcessExecutor
+from airfoil.sdk._values import convert_values, decode_values
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TASKS = textwrap.dedent(
+    """
+    import asyncio
+    import os
+    import time
+
+    import airfoil as af
+
+    COUNTS = "@COUNTS@"  # where tasks count their runs (written in by the test)
+
+
+    class NotANumberError(ValueError):
+        pass
+
+
+    def bump(name: str) -> int:
+        path = os.path.join(COUNTS, name)
+        n = int(open(path).read()) + 1 if os.path.exists(path) else 1
+        with open(path, "w") as fh:
+            fh.write(str(n))
+        return n
+
+
+    @af.task
+    def parse(text: str) -> int:
+        if not text.isdigit():
+            raise NotANumberError(f"{text!r} is not a number")
+        return int(text)
+
+
+    @af.task
+    def times_ten(x: int) -> int:
+        return parse(text=str(x)) * 10  # a child that calls a child
+
+
+    @af.task
+    def where(x: int) -> int:
+        return os.getpid()
+
+
+    @af.task
+    def orchestrate(texts: list[str]) -> dict[str, int]:
+        total, bad = 0, 0
+        for text in texts:  # plain Python control flow on real values
+            try:
+                total += times_ten(x=parse(text=text))
+            except NotANumberError:  # the child's exception, same type
+                bad += 1
+        return {"total": total, "bad": bad, "me": os.getpid(), "child": where(x=1)}
+
+
+    @af.task
+    def lets_it_raise(text: str) -> int:
+        return parse(text=text)
+
+
+    @af.task(retries=2)
+    def flaky(x: int) -> int:
+        if bump(f"flaky-{x}") < 2:
+            raise RuntimeError("the first try fails")
+        return x
+
+
+    @af.task
+    def calls_flaky(x: int) -> int:
+        return flaky(x=x) + 1
+
+
+    @af.task(cache=True)
+    def expensive(x: int) -> int:
+        bump(f"expensive-{x}")
+        return x * x
+
+
+    @af.task
+    def calls_expensive(x: int) -> int:
+        return expensive(x=x)
+
+
+    @af.task
+    def nap(i: int) -> int:
+        time.sleep(1.0)
+        return i
+
+
+    @af.task
+    def fan_out(n: int) -> list[int]:
+        return af.gather(*(nap(i=i) for i in range(n)))
+
+
+    @af.task
+    def fan_out_one_fails(texts: list[str]) -> str:
+        try:
+            af.gather(*(parse(text=t) for t in texts))
+        except NotANumberError as exc:
+            return f"caught {exc}"
+        return "no error"
+
+
+    @af.task
+    def dies_once_after_a_child(x: int) -> int:
+        first = expensive(x=x + 100)  # reused on the re-run as a finished child node
+        if bump("dies-once") == 1:
+            os.kill(os.getpid(), 9)  # the caller's worker dies after its child succeeded
+        return first + parse(text="1")
+
+
+    @af.task
+    def item_calls(x: int) -> int:
+        return times_ten(x=x) + 1
+
+
+    @af.workflow
+    def mapped(xs: list[int]) -> list[int]:
+        return af.map_task(item_calls)(x=xs)
+
+
+    @af.task
+    async def async_nap(i: int) -> int:
+        await asyncio.sleep(1.0)
+        return i + 1
+
+
+    @af.task
+    async def async_fan_out(n: int) -> list[int]:
+        return list(await asyncio.gather(*(async_nap(i=i) for i in range(n))))
+    """
+)
+
+
+class Flow:
+    """The task module, imported here, and an engine with a process executor to run it."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.code = tmp_path / "code"
+        self.code.mkdir()
+        self.counts = tmp_path / "counts"
+        self.counts.mkdir()
+        name = f"compose_tasks_{uuid.uuid4().hex[:8]}"
+        (self.code / f"{name}.py").write_text(TASKS.replace("@COUNTS@", str(self.counts)))
+        sys.path.insert(0, str(self.code))
+        self.tasks: ModuleType = importlib.import_module(name)
+        self.rt = get_runtime()
+        self.executors: list[ProcessExecutor] = []
+
+    def run(self, task: str, max_workers: int = 4, **inputs: Any) -> ExecutionRecord:
+        executor = ProcessExecutor(self.rt.blob_url, max_workers=max_workers)
+        self.executors.append(executor)
+        engine = Engine(
+            self.rt.meta,
+            self.rt.blobs,
+            executor,
+            blob_url=self.rt.blob_url,
+            settings=EngineSettings(max_parallel=max_workers),
+        )
+        entity = getattr(self.tasks, task)
+        values = convert_values(entity, inputs, self.rt.types, self.rt.blobs)
+        record = engine.launch(spec_of(entity), values, code_root=str(self.code))
+        return engine.drive(record.id)
+
+    def output(self, task: str, record: ExecutionRecord) -> Any:
+        entity = getattr(self.tasks, task)
+        return decode_values(entity, record.outputs or {}, self.rt.types, self.rt.blobs)
+
+    def children(self, record: ExecutionRecord) -> list[NodeRecord]:
+        return [n for n in self.rt.meta.get_nodes(record.id) if n.kind == "child"]
+
+    def attempts(self, record: ExecutionRecord, task: str) -> list[AttemptRecord]:
+        nodes = {n.node_id for n in self.children(record) if n.task.endswith("." + task)}
+        return [a for a in self.rt.meta.get_attempts(record.id) if a.node_id in nodes]
+
+    def count(self, name: str) -> int:
+        path = self.counts / name
+        return int(path.read_text()) if path.exists() else 0
+
+    def close(self) -> None:
+        for ex in self.executors:
+            ex.close()
+        sys.path.remove(str(self.code))
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Iterator[Flow]:
+    f = Flow(tmp_path)
+    yield f
+    f.close()
+
+
+def test_children_run_on_other_workers_with_real_values_and_exceptions(flow: Flow) -> None:
+    # One worker at most: the caller and its nested children can only all run because a
+    # caller waiting on a child does not hold a worker slot.
+    record = flow.run("orchestrate", max_workers=1, texts=["1", "x", "3"])
+    assert record.phase == "succeeded", record.error
+    out = flow.output("orchestrate", record)
+    assert out["total"] == 10 + 30 and out["bad"] == 1
+    assert out["child"] != out["me"], "the child ran in another worker process"
+    children = flow.children(record)
+    assert {n.parent for n in children if "." not in n.node_id.removeprefix("n0.")} == {"n0"}
+    nested = [n for n in children if n.node_id.count(".call") == 2]
+    assert len(nested) == 2 and all(n.task.endswith(".parse") for n in nested)
+    assert all(n.parent.startswith("n0.call") for n in nested)
+    failed = [n for n in children if n.phase == "failed"]
+    assert len(failed) == 1 and failed[0].error is not None
+    assert failed[0].error.type.endswith("NotANumberError")
+
+
+def test_an_uncaught_child_exception_fails_the_caller_with_its_type(flow: Flow) -> None:
+    record = flow.run("lets_it_raise", text="nope")
+    assert record.phase == "failed"
+    assert record.error is not None
+    assert record.error.type.endswith("NotANumberError")
+    assert "is not a number" in record.error.message
+    assert "raised in child task" in record.error.traceback
+
+
+def test_a_child_gets_its_own_retries(flow: Flow) -> None:
+    record = flow.run("calls_flaky", x=5)
+    assert record.phase == "succeeded", record.error
+    assert flow.output("calls_flaky", record) == 6
+    (child,) = flow.children(record)
+    assert child.attempts == 2 and flow.count("flaky-5") == 2
+    caller = next(n for n in flow.rt.meta.get_nodes(record.id) if n.node_id == "n0")
+    assert caller.attempts == 1, "the retry was the child's, not the caller's"
+
+
+def test_a_child_hits_the_cache(flow: Flow) -> None:
+    first = flow.run("calls_expensive", x=7)
+    second = flow.run("calls_expensive", x=7)
+    assert flow.output("calls_expensive", first) == flow.output("calls_expensive", second) == 49
+    assert flow.count("expensive-7") == 1
+    (child,) = flow.children(second)
+    assert child.cache_status == "hit"
+    assert flow.attempts(second, "expensive") == []
+
+
+def test_gathered_children_run_concurrently(flow: Flow) -> None:
+    record = flow.run("fan_out", max_workers=4, n=3)
+    assert record.phase == "succeeded", record.error
+    assert flow.output("fan_out", record) == [0, 1, 2]
+    naps = flow.attempts(record, "nap")
+    assert len(naps) == 3
+    assert all(a.ended_at is not None for a in naps)
+    # Every nap started before any ended: all three ran at the same time.
+    assert max(a.started_at for a in naps) < min(a.ended_at or 0 for a in naps)
+
+
+def test_a_gathered_child_failure_is_raised_after_all_finish(flow: Flow) -> None:
+    record = flow.run("fan_out_one_fails", texts=["1", "b", "3"])
+    assert record.phase == "succeeded", record.error
+    assert flow.output("fan_out_one_fails", record) == "caught 'b' is not a number"
+    phases = sorted(n.phase for n in flow.children(record))
+    assert phases == ["failed", "succeeded", "succeeded"]
+
+
+def test_async_children_gathered_with_asyncio_run_concurrently(flow: Flow) -> None:
+    record = flow.run("async_fan_out", max_workers=4, n=3)
+    assert record.phase == "succeeded", record.error
+    assert flow.output("async_fan_out", record) == [1, 2, 3]
+    naps = flow.attempts(record, "async_nap")
+    assert len(naps) == 3
+    assert max(a.started_at for a in naps) < min(a.ended_at or 0 for a in naps)
+
+
+def test_a_caller_whose_worker_dies_reuses_its_finished_children(flow: Flow) -> None:
+    record = flow.run("dies_once_after_a_child", x=1)
+    assert record.phase == "succeeded", record.error
+    assert flow.output("dies_once_after_a_child", record) == 101 * 101 + 1
+    caller = next(n for n in flow.rt.meta.get_nodes(record.id) if n.node_id == "n0")
+    assert caller.attempts == 2, "the caller was retried after its worker died"
+    assert flow.count("expensive-101") == 1, "its finished child did not run again"
+    (first,) = [n for n in flow.children(record) if n.task.endswith(".expensive")]
+    assert first.attempts == 1 and first.cache_status != "hit"
+
+
+def test_map_items_call_tasks(flow: Flow) -> None:
+    record = flow.run("mapped", max_workers=2, xs=[1, 2, 3])
+    assert record.phase == "succeeded", record.error
+    assert flow.output("mapped", record) == [11, 21, 31]
+    direct = [n for n in flow.children(record) if n.task.endswith(".times_ten")]
+    assert sorted(n.parent for n in direct) == ["n0[0]", "n0[1]", "n0[2]"]
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, time
+    import airfoil as af
+
+    LOG = os.environ["CHILD_LOG"]
+
+    @af.task
+    def step(i: int) -> int:
+        with open(LOG, "a") as fh:
+            fh.write(f"{i} {os.getpid()}\\n")
+        if i == 2 and not os.path.exists(LOG + ".resumed"):
+            time.sleep(60)
+        return i * 10
+
+    @af.task
+    def caller(n: int) -> int:
+        return sum(step(i=i) for i in range(n))
+    """
+)
+
+
+@pytest.mark.timeout(120)
+def test_sigkill_of_the_driver_then_resume_reruns_only_unfinished_children(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "childproc.py"
+    script.write_text(SCRIPT)
+    log = tmp_path / "child.log"
+    env = dict(os.environ, CHILD_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
+    cli = [sys.executable, "-m", "airfoil.cli"]
+    run = [*cli, "run", str(script), "caller", "--n", "4", "--name", "p1", "--executor", "process"]
+    proc = subprocess.Popen(
+        run, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (
+        log.exists() and any(line.startswith("2 ") for line in log.read_text().splitlines())
+    ):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)  # the driver only: its workers must die with it
+    proc.wait(timeout=10)
+    first = [line.split() for line in log.read_text().splitlines()]
+    assert [i for i, _ in first] == ["0", "1", "2"]
+    assert proc.pid not in {int(pid) for _, pid in first}, "children ran in worker processes"
+    (tmp_path / "child.log.resumed").write_text("")
+    resumed = subprocess.run(
+        [*cli, "executions", "resume", "p1", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    data = json.loads(resumed.stdout)
+    assert data["outputs"] == {"o0": 60}
+    steps = [line.split()[0] for line in log.read_text().splitlines()]
+    assert steps == ["0", "1", "2", "2", "3"], "finished children 0 and 1 did not run again"
+    step2 = next(n for n in data["nodes"] if n["id"].startswith("n0.call3-"))
+    assert step2["attempts"] == 2, "the child lost in the crash was run again"
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "composition.py"
+
+
+@pytest.mark.timeout(120)
+def test_the_example_runs_on_the_process_executor(tmp_path: Path) -> None:
+    env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
+    urls = json.dumps(["a.csv", "bb.csv", "bad"])
+    cmd = [sys.executable, "-m", "airfoil.cli", "run", str(EXAMPLE), "score_all"]
+    done = subprocess.run(
+        [*cmd, "--urls", urls, "--executor", "process", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["outputs"] == {"o0": {"a.csv": 7.0, "bb.csv": 8.0}}
+    bad = [n for n in data["nodes"] if n["phase"] == "failed"]
+    assert len(bad) == 1 and bad[0]["attempts"] == 2

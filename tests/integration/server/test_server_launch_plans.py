@@ -1,0 +1,174 @@
+"""Launch plans over the API: registered with their file, listed, launched with their inputs
+merged (a fixed input refused as locally), and their schedules fired by the server's loop.
+
+Runs against a real server on SQLite and on PostgreSQL (the ``server`` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _srv import Running
+
+from airfoil.client import ApiCallError
+from airfoil.core.errors import InvalidInputError
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PLANS = textwrap.dedent(
+    """
+    from datetime import timedelta
+
+    import airfoil as af
+
+
+    @af.task
+    def scale(n: int, factor: int) -> int:
+        return n * factor
+
+
+    @af.workflow
+    def scaled(n: int, factor: int = 1) -> int:
+        return scale(n=n, factor=factor)
+
+
+    tripled = af.LaunchPlan.get_or_create(
+        scaled, "tripled", default_inputs={"n": 2}, fixed_inputs={"factor": 3}
+    )
+
+    ticking = af.LaunchPlan.get_or_create(
+        scaled,
+        "ticking",
+        fixed_inputs={"n": 7, "factor": 6},
+        schedule=af.FixedRate(timedelta(seconds=1)),
+    )
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The user's file of launch plans, imported here (as the CLI does)."""
+    from airfoil.cli._load import load_entity
+
+    root = tmp_path_factory.mktemp("planproj")
+    name = f"lp_{uuid.uuid4().hex[:8]}"
+    path = root / f"{name}.py"
+    path.write_text(PLANS)
+    load_entity(str(path), "tripled")
+    return sys.modules[name]
+
+
+def test_plans_are_registered_with_their_file_and_listed(client: Any, plans: Any) -> None:
+    res = client.register([plans.tripled, plans.ticking])
+    assert {e.name for e in res.entities} == {plans.scaled.name}
+    assert {p.name: p.created for p in res.launch_plans} == {"tripled": True, "ticking": True}
+    again = client.register([plans.tripled])
+    assert [p.created for p in again.launch_plans] == [False], "same spec, same version"
+    listed = {p.name: p for p in client.launch_plans().items}
+    assert set(listed) == {"tripled", "ticking"}
+    tripled = listed["tripled"]
+    assert tripled.workflow == plans.scaled.name
+    assert tripled.default_inputs == ["n"] and tripled.fixed_inputs == ["factor"]
+    assert tripled.schedule == "" and listed["ticking"].schedule.startswith("every")
+    assert [p.name for p in tripled.interface.inputs] == ["n", "factor"]
+
+
+def test_a_launch_merges_inputs_and_a_fixed_override_is_a_422(client: Any, plans: Any) -> None:
+    client.register([plans.tripled])
+    ex = client.launch_plan("tripled", {"n": 5})
+    detail = client.wait(ex.id, timeout=60)
+    assert detail.phase == "succeeded"
+    assert client.outputs(ex.id, plans.scaled) == 15
+    assert detail.labels["launch_plan"] == "tripled"
+    defaulted = client.wait(client.launch_plan(plans.tripled).id, timeout=60)
+    assert client.outputs(defaulted.id, plans.scaled) == 6
+    with pytest.raises(InvalidInputError) as local:
+        plans.tripled(factor=10)  # refused before anything runs
+    with pytest.raises(ApiCallError) as remote:
+        client.launch_plan("tripled", {"n": 1, "factor": 10})
+    assert remote.value.status == 422 and remote.value.code == "fixed_input"
+    assert str(remote.value) == f"{local.value} [422 fixed_input]", "the local message"
+    with pytest.raises(ApiCallError) as unknown:
+        client.launch_plan("no-such-plan", {})
+    assert unknown.value.status == 404
+
+
+def test_an_activated_schedule_fires_on_the_server(
+    client: Any, plans: Any, server: Running
+) -> None:
+    client.register([plans.ticking])
+    state = client.set_schedule("ticking", active=True)
+    assert state.active and state.next_fire_at is not None
+    try:
+        deadline = time.time() + 45
+        done: list[Any] = []
+        while time.time() < deadline and not done:
+            time.sleep(0.5)
+            done = [
+                e for e in client.list(phase="succeeded").items if e.workflow.endswith("scaled")
+            ]
+        assert done, "no scheduled execution succeeded within 45 s"
+        assert client.outputs(done[0].id, plans.scaled) == 42
+        assert client.get(done[0].id).labels["launch_plan"] == "ticking"
+    finally:
+        off = client.set_schedule("ticking", active=False)
+    assert not off.active and off.next_fire_at is None
+    (listed,) = [s for s in client.schedules() if s.name == "ticking"]
+    assert not listed.active and listed.last_execution_id
+
+
+def test_run_remote_launches_a_plan_from_the_cli(server: Running, plans: Any) -> None:
+    project = f"cli{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, AIRFOIL_SERVER_URL=server.url, AIRFOIL_PROJECT=project)
+    cli = [sys.executable, "-m", "airfoil.cli"]
+    path = str(Path(plans.__file__))
+    ok = subprocess.run(
+        [*cli, "run", "--remote", path, "tripled", "--n", "4", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["outputs"] == {"o0": 12}
+    bad = subprocess.run(
+        [*cli, "run", "--remote", path, "tripled", "--factor", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode != 0
+    assert "fixes input(s) 'factor'" in bad.stderr
+    on = subprocess.run(
+        [*cli, "schedules", "activate", path, "ticking", "--remote"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert on.returncode == 0, on.stderr
+    assert "active on" in on.stderr
+    off = subprocess.run(
+        [*cli, "schedules", "deactivate", "ticking", "--remote"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert off.returncode == 0, off.stderr
+    from airfoil.client import Client
+
+    with Client(server.url, project=project) as c:
+        (state,) = c.schedules()
+    assert state.name == "ticking" and not state.active
