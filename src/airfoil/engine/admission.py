@@ -119,7 +119,10 @@ class Admission:
                     task = state.task_of(node_id)
                     assert task is not None
                     self.queue.submit(self.execution_id, node_id, self.project, task)
-            while self.granted and len(self.in_use) + len(started) < self.limit:
+            while self.granted:
+                limit = self.item_limit if self.granted[0].endswith("]") else self.limit
+                if len(self.in_use) + len(started) >= limit:
+                    break
                 started.append(self.granted.popleft())
         for node_id in self.local:  # no copy: the queue can hold a map's window
             limit = self.item_limit if node_id.endswith("]") else self.limit
