@@ -24,6 +24,10 @@ class AirfoilSettings(BaseSettings):
         executor: ``inline`` (same process) or ``process`` (worker processes).
         max_parallel: attempts at once for the process executor (default: CPU count).
         project / domain: where executions are recorded.
+        scheduler_policy: the policy that admits attempts asking for CPUs, memory or GPUs
+            (``airfoil``, ``fair``, ``las``, ``backfill``, ``fifo-skip``, ``fifo``).
+        gpus: pretend this machine has this many GPUs (``AIRFOIL_GPUS``; default: the GPUs
+            ``nvidia-smi`` lists, or ``CUDA_VISIBLE_DEVICES``).
     """
 
     model_config = SettingsConfigDict(env_prefix="AIRFOIL_", extra="ignore")
@@ -35,6 +39,8 @@ class AirfoilSettings(BaseSettings):
     max_parallel: int | None = None
     project: str = "default"
     domain: str = "development"
+    scheduler_policy: str = "airfoil"
+    gpus: int | None = Field(default=None, ge=0)
 
     def resolved_blob_url(self) -> str:
         return self.blob_url or os.path.join(

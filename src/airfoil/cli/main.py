@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from airfoil.cli import _cache, _executions, _run, _schedules, _server, _sim
+from airfoil.cli import _cache, _executions, _quotas, _run, _schedules, _server, _sim
 
 __all__ = ["app", "main"]
 
@@ -23,6 +23,7 @@ _executions.register_signal(app)
 _server.register(app)  # the server, auth, secrets, register and remote commands
 _schedules.register(app)
 _sim.register(app)
+_quotas.register(app)
 
 
 @app.command()

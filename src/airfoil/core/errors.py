@@ -7,6 +7,7 @@ audiences apart:
 AirfoilError
 ├── UserError                 the user asked for something wrong; never retried
 │   ├── ConfigError           bad settings, URLs, CLI arguments
+│   │   └── UnschedulableTaskError  a task asks for more than the cluster could ever give
 │   ├── DefinitionError       a task/workflow definition is wrong (raised before anything runs)
 │   │   ├── BindingTypeError      an input is bound to a value of the wrong type
 │   │   ├── MissingInputError     a required input is not bound
@@ -51,6 +52,7 @@ __all__ = [
     "TypeTransformError",
     "UnknownInputError",
     "UnknownOutputError",
+    "UnschedulableTaskError",
     "UserCodeError",
     "UserError",
     "WorkerLostError",
@@ -67,6 +69,27 @@ class UserError(AirfoilError):
 
 class ConfigError(UserError):
     """Bad configuration: settings, URLs, command-line arguments."""
+
+
+class UnschedulableTaskError(ConfigError):
+    """A task asks for more CPUs, memory or GPUs than any node (or its project's hard
+    quota) could ever give: it fails at launch instead of waiting forever.
+
+    Attributes:
+        task: the task's name.
+        node_id: the node that runs it.
+        requested: what it asks for (a ``ResourceSpec``).
+        capacity: the most it could ever get (a ``ResourceSpec``).
+    """
+
+    def __init__(
+        self, message: str, *, task: str, node_id: str, requested: object, capacity: object
+    ) -> None:
+        super().__init__(message)
+        self.task = task
+        self.node_id = node_id
+        self.requested = requested
+        self.capacity = capacity
 
 
 class DefinitionError(UserError):

@@ -10,9 +10,11 @@ back to the waiting attempt.
 
 Invariants:
 
-- A caller waiting on children does not hold its admission slot (nor its resources): its
-  children, and theirs, can always be admitted, so nesting never deadlocks. The slot is taken
-  back when its last outstanding child is answered.
+- A caller waiting on children gives up its place in the drive's parallelism (and its worker
+  does not count against the pool), so its children, and theirs, can always be admitted and
+  nesting never deadlocks on workers. The place is taken back when its last outstanding
+  child is answered. Resources it was granted by the scheduling policy (GPUs) stay held
+  while it waits: a caller that holds every GPU cannot wait on a child that needs one.
 - An outcome is sent only after the child's final phase is in the store: a caller that goes
   on and then crashes finds the child finished when it is re-run.
 - A call for a child this drive is already running (the caller was retried while its child
@@ -25,7 +27,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from airfoil.core.phases import NodePhase
-from airfoil.core.resources import ResourceSpec
 from airfoil.engine import state as sm
 from airfoil.engine._children import outcome_of
 from airfoil.engine._mapping import split_item_id
@@ -43,8 +44,8 @@ class ChildCalls:
     def __init__(self, loop: _Loop) -> None:
         self.loop = loop
         self.waiting: dict[str, list[ChildCall]] = {}  # child node -> calls waiting on it
-        # (caller node, attempt) -> (children it waits on, the admission slot it gave up)
-        self.blocked: dict[tuple[str, int], tuple[int, ResourceSpec | None]] = {}
+        # (caller node, attempt) -> (children it waits on, whether it gave up a running slot)
+        self.blocked: dict[tuple[str, int], tuple[int, bool]] = {}
         self.armed: set[str] = set()  # children this drive has (re)started
 
     def receive(self, events: list[sm.Event]) -> None:
@@ -55,9 +56,9 @@ class ChildCalls:
             if call.execution_id != state.execution.id:
                 continue  # from another drive sharing the executor: not ours to answer
             caller = (call.parent, call.parent_attempt)
-            count, slot = self.blocked.get(caller, (0, None))
+            count, slot = self.blocked.get(caller, (0, False))
             if count == 0:
-                slot = loop.admission.in_use.pop(call.parent, None)
+                slot = loop.admission.suspend(call.parent)
             self.blocked[caller] = (count + 1, slot)
             nid = call.node_id
             self.waiting.setdefault(nid, []).append(call)
@@ -112,5 +113,5 @@ class ChildCalls:
             self.blocked[caller] = (count - 1, slot)
             return
         del self.blocked[caller]
-        if slot is not None and self._running(caller):
-            self.loop.admission.in_use[caller[0]] = slot  # the caller runs on: its slot again
+        if slot and self._running(caller):
+            self.loop.admission.resume(caller[0])  # the caller runs on: its slot again

@@ -9,6 +9,7 @@ from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import CacheKeyParts, Value
 
 __all__ = [
+    "PREEMPTED",
     "CancelAttempt",
     "Enqueue",
     "ExpandMap",
@@ -19,6 +20,10 @@ __all__ = [
     "StartAttempt",
     "WatchSignal",
 ]
+
+#: The error type of an attempt the scheduler preempted (kind ``system``): it is retried
+#: without using any retry budget.
+PREEMPTED = "Preempted"
 
 # --- commands -----------------------------------------------------------------------------
 

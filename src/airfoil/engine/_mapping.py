@@ -108,7 +108,9 @@ class MapState:
                 self.system_failures[i] += 1
                 lost.append(att)
             elif att.error is not None:
-                if att.error.kind == "user":
+                if att.error.kind == "system" and att.error.type == _c.PREEMPTED:
+                    pass  # preemptions use no retry budget
+                elif att.error.kind == "user":
                     self.user_failures[i] += 1
                 else:
                     self.system_failures[i] += 1
@@ -327,6 +329,9 @@ class MapMixin:
             node=name,
             attempt=att.attempt,
         )
+        if err.kind == "system" and err.type == _c.PREEMPTED:  # no retry budget is used
+            ms.phase[i] = RETRYING
+            return [_c.ScheduleRetry(name, ev.now + self.retry.delay(0))]
         if err.kind == "user":
             ms.user_failures[i] += 1
             used, budget = ms.user_failures[i], task.retries

@@ -1,15 +1,22 @@
-"""Admission of queued attempts: which may start now, within the executor's capacity.
+"""Admission of queued attempts for one drive: which may start now.
 
-FIFO in queue order, bounded by the executor's parallelism and by the CPU / memory / GPU
-requests of running attempts against the executor's capacity. (The fair, gang-aware policy
-of ``airfoil.scheduler`` plugs in here.)
+Two kinds of attempt requests:
+
+- a task that asks for CPUs, memory or GPUs goes through the process-wide
+  :class:`~airfoil.engine._resources.ResourceQueue`: the scheduling policy decides, across
+  every execution this process drives, what starts (and on which GPUs) and what is preempted;
+- a task that asks for nothing is started in queue order, bounded only by the executor's
+  parallelism (no policy decision is needed, which keeps small tasks fast).
+
+Both are bounded by the executor's parallelism: a start the policy granted while every
+worker of this drive is busy is held (its resources stay reserved) until one is free.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
-from airfoil.core.resources import ResourceSpec
+from airfoil.engine._resources import ResourceQueue, asks_for_resources
 from airfoil.engine.state import RunState
 from airfoil.executors.base import Executor
 
@@ -17,47 +24,137 @@ __all__ = ["Admission"]
 
 
 class Admission:
-    """Tracks queued and running attempts of one drive."""
+    """Tracks queued and running attempts of one drive.
 
-    def __init__(self, executor: Executor, max_parallel: int | None) -> None:
+    Args:
+        executor: the drive's executor (its parallelism bounds the starts).
+        max_parallel: a lower bound than the executor's own, if given.
+        queue: the process-wide resource queue.
+        execution_id / project: the execution being driven.
+    """
+
+    def __init__(
+        self,
+        executor: Executor,
+        max_parallel: int | None,
+        queue: ResourceQueue,
+        execution_id: str,
+        project: str,
+    ) -> None:
         self.executor = executor
         self.limit = max(1, max_parallel or executor.max_parallel())
         # Map items on the inline executor run one after another inside submit(); admitting
         # many at once lets one store write cover a whole batch of them.
         self.item_limit = 256 if executor.name == "inline" else self.limit
-        self.capacity = executor.capacity()
-        self.queue: OrderedDict[str, ResourceSpec] = OrderedDict()
-        self.in_use: dict[str, ResourceSpec] = {}
+        self.queue = queue
+        self.execution_id = execution_id
+        self.project = project
+        self.local: OrderedDict[str, None] = OrderedDict()
+        self.granted: deque[str] = deque()
+        self.shared: set[str] = set()
+        self.in_use: set[str] = set()
+        self.preempted: list[str] = []
+        self.used_queue = False
 
     @property
     def running(self) -> int:
         return len(self.in_use)
 
+    @property
+    def waiting_on_policy(self) -> bool:
+        """Whether some request waits for, or runs under, the policy: then the loop must look
+        again soon (another execution's attempt ending in this process can let a request
+        start, another's request can preempt a running one)."""
+        return bool(self.shared or self.granted)
+
     def enqueue(self, node_id: str, state: RunState) -> None:
         task = state.task_of(node_id)
-        self.queue[node_id] = task.requests if task is not None else ResourceSpec()
+        if task is not None and asks_for_resources(task):
+            self.shared.add(node_id)
+            self.used_queue = True
+            self.queue.submit(self.execution_id, node_id, self.project, task)
+        else:
+            self.local[node_id] = None
 
-    def release(self, node_id: str) -> None:
-        self.in_use.pop(node_id, None)
+    def release(
+        self,
+        node_id: str,
+        *,
+        succeeded: bool = False,
+        attempt: int = 0,
+        duration: float | None = None,
+    ) -> None:
+        """The node's attempt ended, was cancelled, or will not start."""
+        self.in_use.discard(node_id)
+        if node_id in self.shared:
+            self.shared.discard(node_id)
+            self.queue.finish(
+                self.execution_id,
+                node_id,
+                succeeded=succeeded,
+                attempt=attempt,
+                duration=duration,
+            )
+
+    def suspend(self, node_id: str) -> bool:
+        """A running attempt waits on its child calls: free its place in the drive's
+        parallelism (its policy resources stay held). Whether it held one."""
+        if node_id in self.in_use:
+            self.in_use.discard(node_id)
+            return True
+        return False
+
+    def resume(self, node_id: str) -> None:
+        """A suspended attempt runs on: it takes its place again."""
+        self.in_use.add(node_id)
+
+    def take_preempted(self) -> list[str]:
+        """Running nodes the policy preempted (their resources are already given to
+        others): the loop stops them and reports them preempted."""
+        out, self.preempted = self.preempted, []
+        return out
 
     def admit(self, state: RunState) -> list[str]:
-        if not self.queue:
-            return []
+        """Nodes to start now (and, in :attr:`preempted`, running nodes to stop)."""
         started: list[str] = []
-        cpu = sum(r.cpu for r in self.in_use.values())
-        mem = sum(r.mem for r in self.in_use.values())
-        gpu = sum(r.gpu for r in self.in_use.values())
-        cap = self.capacity
-        for node_id, req in self.queue.items():  # no copy: the queue can hold a map's window
+        if self.shared:
+            self.queue.decide()
+            granted, preempted = self.queue.take(self.execution_id)
+            self.granted.extend(granted)
+            for node_id in preempted:
+                if node_id in self.in_use:
+                    self.in_use.discard(node_id)
+                    self.shared.discard(node_id)
+                    self.preempted.append(node_id)
+                elif node_id in self.granted:  # granted, then taken back before it started
+                    self.granted.remove(node_id)
+                    task = state.task_of(node_id)
+                    assert task is not None
+                    self.queue.submit(self.execution_id, node_id, self.project, task)
+            while self.granted:
+                limit = self.item_limit if self.granted[0].endswith("]") else self.limit
+                if len(self.in_use) + len(started) >= limit:
+                    break
+                started.append(self.granted.popleft())
+        for node_id in self.local:  # no copy: the queue can hold a map's window
             limit = self.item_limit if node_id.endswith("]") else self.limit
             if len(self.in_use) + len(started) >= limit:
                 break
-            if (self.in_use or started) and (
-                cpu + req.cpu > cap.cpu or mem + req.mem > cap.mem or gpu + req.gpu > cap.gpu
-            ):
-                continue
-            cpu, mem, gpu = cpu + req.cpu, mem + req.mem, gpu + req.gpu
             started.append(node_id)
         for node_id in started:
-            self.in_use[node_id] = self.queue.pop(node_id)
+            self.local.pop(node_id, None)
+            self.in_use.add(node_id)
         return started
+
+    def gpus_of(self, node_id: str) -> tuple[str, ...]:
+        """The GPU indices the node's running attempt was placed on."""
+        if node_id not in self.shared:
+            return ()
+        return self.queue.gpus_of(self.execution_id, node_id)
+
+    def close(self) -> None:
+        """The drive ended: give back whatever it still holds or waits for."""
+        if self.used_queue:
+            self.queue.forget(self.execution_id)
+        self.shared.clear()
+        self.granted.clear()

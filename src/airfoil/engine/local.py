@@ -33,6 +33,26 @@ class LocalRuntime:
         self.blobs: BlobStore = open_blob_store(self.blob_url)
         self.types = default_type_engine()
         self._executors: dict[str, Executor] = {}
+        self._resources: Any = None
+
+    @property
+    def resources(self) -> Any:
+        """The process's resource queue: every engine of this runtime admits through it, so
+        executions run from several threads share the machine fairly."""
+        if self._resources is None:
+            import os
+            import socket
+            import uuid
+
+            from airfoil.engine._resources import machine_queue
+
+            self._resources = machine_queue(
+                self.meta,
+                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                policy=self.settings.scheduler_policy,
+                gpus=self.settings.gpus,
+            )
+        return self._resources
 
     def executor(self, name: str | None = None) -> Executor:
         name = name or self.settings.executor
@@ -63,11 +83,15 @@ class LocalRuntime:
                 project=self.settings.project,
                 domain=self.settings.domain,
                 max_parallel=self.settings.max_parallel,
+                scheduler_policy=self.settings.scheduler_policy,
             ),
             on_change=on_change,
+            resources=self.resources,
         )
 
     def close(self) -> None:
+        if self._resources is not None:
+            self._resources.close()
         for ex in self._executors.values():
             ex.close()
         self.meta.close()

@@ -27,11 +27,11 @@ from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import ExecutionPhase, NodePhase
-from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
-from airfoil.core.resources import ResourceSpec
+from airfoil.core.records import ErrorInfo, ExecutionRecord, Value, WorkflowSpec
 from airfoil.engine import state as sm
 from airfoil.engine._child_calls import ChildCalls
-from airfoil.engine._commands import ExpandMap, WatchSignal
+from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
+from airfoil.engine._resources import ResourceQueue, asks_for_resources, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
@@ -56,6 +56,11 @@ class EngineSettings:
     inline_commit_every: int = 16
     project: str = "default"
     domain: str = "development"
+    #: The scheduling policy of the engine's own resource queue (when none is given).
+    scheduler_policy: str = "airfoil"
+    #: How often a loop whose requests wait on the policy looks again (another execution's
+    #: attempt ending in this process can let them start).
+    admission_poll_s: float = 0.05
 
 
 @dataclass
@@ -92,6 +97,7 @@ class Engine:
         on_change: Callable[[sm.RunState], None] | None = None,
         secrets: Callable[[str], str | None] | None = None,
         types: Any = None,
+        resources: ResourceQueue | None = None,
     ) -> None:
         self.meta = meta
         self.blobs = blobs
@@ -104,6 +110,23 @@ class Engine:
         self.secrets = secrets or env_secret
         self._launched: dict[str, sm.RunState] = {}
         self._types = types
+        self._resources = resources
+
+    @property
+    def resources(self) -> ResourceQueue:
+        """The queue resource-asking attempts wait in: the one given (shared by every engine
+        of the process), else the engine's own over its executor's capacity."""
+        if self._resources is None:
+            from airfoil.executors.base import detect_gpus
+
+            self._resources = ResourceQueue(
+                self.executor.capacity(),
+                detect_gpus(),
+                policy=self.settings.scheduler_policy,
+                meta=self.meta,
+                owner=self.owner,
+            )
+        return self._resources
 
     @property
     def types(self) -> Any:
@@ -183,20 +206,10 @@ class Engine:
                     )
 
     def _check_capacity(self, graph: dict[str, Any]) -> None:
-
-        cap = self.executor.capacity()
+        """Fail at launch a task that could never start (see ``ResourceQueue.check``)."""
         for node in graph.values():
-            if node.task is None:
-                continue
-            req = node.task.requests
-            if not req.fits_in(ResourceSpec(cpu=cap.cpu, mem=cap.mem, gpu=cap.gpu)):
-                from airfoil.core.errors import ConfigError
-
-                raise ConfigError(
-                    f"task {node.task.name!r} (node {node.id}) requests {_fmt(req)} but the "
-                    f"{self.executor.name} executor can give at most {_fmt(cap)}: it could "
-                    "never start. Lower its requests or run it where there is more capacity"
-                )
+            if asks_for_resources(node.task):
+                self.resources.check(node.task, node.id, self.settings.project)
 
     # --- driving ---------------------------------------------------------------------------
 
@@ -220,7 +233,11 @@ class Engine:
         self._take_lease(execution_id)
         try:
             state = self._launched.pop(execution_id, None) or self.load_state(execution_id)
-            _Loop(self, state).run()
+            loop = _Loop(self, state)
+            try:
+                loop.run()
+            finally:
+                loop.admission.close()
             return state.execution
         finally:
             self.meta.release_lease(execution_id, self.owner)
@@ -359,10 +376,6 @@ def _holder_is_dead(owner: str) -> bool:
         return True
 
 
-def _fmt(r: ResourceSpec) -> str:
-    return f"cpu={r.cpu:g}, mem={r.mem / 2**20:.0f}Mi, gpu={r.gpu}"
-
-
 class _Loop:
     """One drive of one execution."""
 
@@ -373,7 +386,13 @@ class _Loop:
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
         self.reserved: set[str] = set()
-        self.admission = Admission(engine.executor, engine.settings.max_parallel)
+        self.admission = Admission(
+            engine.executor,
+            engine.settings.max_parallel,
+            engine.resources,
+            state.execution.id,
+            state.execution.project,
+        )
         self.last_lease = engine.clock.now()
         self.finished = False
         self.inline = engine.executor.name == "inline"
@@ -424,6 +443,9 @@ class _Loop:
         """What an executor needs to run the attempt a StartAttempt asks for."""
         task = self.state.task_of(cmd.node_id)
         assert task is not None
+        gpus = self.admission.gpus_of(cmd.node_id)
+        if gpus:
+            task = replace_environment(task, {"CUDA_VISIBLE_DEVICES": ",".join(gpus)})
         ex = self.state.execution
         return AttemptRequest(
             execution_id=ex.id,
@@ -443,7 +465,7 @@ class _Loop:
         for r in self.e.executor.poll(0):
             if r.execution_id != self.state.execution.id:
                 continue
-            self.admission.release(r.node_id)
+            self._release(r)
             pending.extend(self.state.handle(_finished_event(r, now)))
         batch = self.state.take_batch()
         if batch:
@@ -458,9 +480,49 @@ class _Loop:
                 rest.append(cmd)
         now = self.e.clock.now()
         for nid in self.admission.admit(self.state):
-            for cmd in self.state.handle(sm.Admit(nid, now)):
-                rest.append(cmd)
+            cmds = self.state.handle(sm.Admit(nid, now))
+            if not any(isinstance(c, sm.StartAttempt) for c in cmds):
+                self.admission.release(nid)  # no longer queued (aborted): give it back
+            rest.extend(cmds)
+        for nid in self.admission.take_preempted():
+            rest.extend(self._preempt(nid, now))
         return rest
+
+    def _preempt(self, nid: str, now: float) -> list[sm.Command]:
+        """Stop a running attempt the policy preempted and report it as a system error."""
+        self.e.executor.cancel(self.state.execution.id, nid)
+        rec = self.state.records.get(nid)
+        attempt = rec.attempts if rec is not None else 0
+        if rec is None:  # a map item: its attempt number is the map's
+            from airfoil.engine._mapping import split_item_id
+
+            parsed = split_item_id(nid)
+            ms = self.state.maps.get(parsed[0]) if parsed is not None else None
+            attempt = ms.attempts[parsed[1]] if ms is not None and parsed is not None else 0
+        att = self.state.attempts.get((nid, attempt))
+        error = ErrorInfo(
+            kind="system",
+            type=PREEMPTED,
+            message="preempted by the scheduler to give its resources to other work",
+        )
+        return self.state.handle(
+            sm.AttemptFinished(
+                node_id=nid,
+                attempt=attempt,
+                outputs=None,
+                error=error,
+                started_at=att.started_at if att is not None else now,
+                now=now,
+            )
+        )
+
+    def _release(self, r: AttemptResult) -> None:
+        self.admission.release(
+            r.node_id,
+            succeeded=r.error is None,
+            attempt=r.attempt,
+            duration=max(0.0, r.ended_at - r.started_at),
+        )
 
     def _renew_lease(self) -> None:
         now = self.e.clock.now()
@@ -481,6 +543,10 @@ class _Loop:
         if self.signal_waits:
             poll = e.settings.signal_poll_s
             timeout = poll if timeout is None else min(timeout, poll)
+        waiting_on_policy = self.admission.waiting_on_policy
+        if waiting_on_policy:
+            poll = e.settings.admission_poll_s
+            timeout = poll if timeout is None else min(timeout, poll)
         events: list[sm.Event] = []
         children = self.children
         if self.admission.running or (children is not None and children.any_blocked()):
@@ -489,14 +555,14 @@ class _Loop:
             for r in results:
                 if r.execution_id != self.state.execution.id:
                     continue  # a stale report from another drive sharing the executor
-                self.admission.release(r.node_id)
+                self._release(r)
                 events.append(_finished_event(r, now))
             if children is not None:
                 children.receive(events)
         elif timeout is not None:
             e.clock.sleep(timeout)
             now = e.clock.now()
-        elif not self.cache_waits and not self.signal_waits:
+        elif not self.cache_waits and not self.signal_waits and not waiting_on_policy:
             raise RuntimeError(
                 f"execution {self.state.execution.id} is stuck: nothing running, queued or due"
             )

@@ -30,6 +30,7 @@ from airfoil.core.records import (
     Value,
 )
 from airfoil.engine._commands import (
+    PREEMPTED,
     CancelAttempt,
     Enqueue,
     ExpandMap,
@@ -57,6 +58,7 @@ __all__ = [
     "ExpandMap",
     "Finished",
     "MapExpanded",
+    "PREEMPTED",
     "LookupCache",
     "ReleaseCache",
     "RetryDue",
@@ -658,13 +660,26 @@ class RunState(ConstructsMixin, MapMixin):
             attempt=ev.attempt,
         )
         rec.error = err
+        if err.kind == "system" and err.type == PREEMPTED:
+            # The scheduler took its resources back: not the task's fault, so neither the
+            # user's retries nor the system retries are used.
+            at = ev.now + self.retry.delay(0)
+            rec.retry_at = at
+            self._move(
+                nid,
+                N.RETRYING,
+                f"system error ({err.type}): {err.message}; retry at +{at - ev.now:.2f}s, "
+                "not counted against any retry budget",
+                ev.now,
+            )
+            return [ScheduleRetry(nid, at)]
         if err.kind == "user":
             rec.user_failures += 1
             budget, used, what = task.retries, rec.user_failures, "retries"
         else:
             rec.system_failures += 1
             budget, used, what = task.system_retries, rec.system_failures, "system retries"
-        if err.kind == "preempted" or used <= budget:
+        if used <= budget:
             at = ev.now + self.retry.delay(used)
             rec.retry_at = at
             self._move(

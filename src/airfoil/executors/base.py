@@ -10,7 +10,10 @@ import user-code machinery.
 from __future__ import annotations
 
 import abc
+import functools
 import os
+import shutil
+import subprocess
 
 import msgspec
 
@@ -23,6 +26,7 @@ __all__ = [
     "ChildCall",
     "ChildOutcome",
     "Executor",
+    "detect_gpus",
     "machine_capacity",
 ]
 
@@ -128,10 +132,56 @@ class Executor(abc.ABC):
 
 
 def machine_capacity() -> ResourceSpec:
-    """This machine's CPUs, memory and GPUs (``AIRFOIL_GPUS`` lets tests pretend)."""
+    """This machine's CPUs, memory and GPUs (see :func:`detect_gpus`)."""
     import psutil
 
-    gpus = int(os.environ.get("AIRFOIL_GPUS", "0") or 0)
     return ResourceSpec(
-        cpu=float(os.cpu_count() or 1), mem=int(psutil.virtual_memory().total), gpu=gpus
+        cpu=float(os.cpu_count() or 1),
+        mem=int(psutil.virtual_memory().total),
+        gpu=len(detect_gpus()),
     )
+
+
+def detect_gpus() -> tuple[str, ...]:
+    """The GPU indices attempts may be placed on, in order of preference:
+
+    1. ``AIRFOIL_GPUS=N``: pretend there are N GPUs, ``0`` to ``N-1`` (tests, laptops);
+    2. ``CUDA_VISIBLE_DEVICES`` when set: only the GPUs this process was given;
+    3. ``nvidia-smi --query-gpu=index --format=csv,noheader`` when it is installed;
+    4. none.
+
+    Raises:
+        ConfigError: ``AIRFOIL_GPUS`` is not a whole number of GPUs.
+    """
+    pretend = os.environ.get("AIRFOIL_GPUS", "").strip()
+    if pretend:
+        if not pretend.isdigit():
+            from airfoil.core.errors import ConfigError
+
+            raise ConfigError(
+                f"invalid AIRFOIL_GPUS={pretend!r}: give a whole number of GPUs, like 4"
+            )
+        return tuple(str(i) for i in range(int(pretend)))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return tuple(d.strip() for d in visible.split(",") if d.strip() and d.strip() != "-1")
+    return _nvidia_smi_gpus()
+
+
+@functools.cache
+def _nvidia_smi_gpus() -> tuple[str, ...]:
+    """GPU indices nvidia-smi reports (asked once per process), or none without it."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return ()
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(line.strip() for line in out.splitlines() if line.strip().isdigit())

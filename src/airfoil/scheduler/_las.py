@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LasPolicy"]
 
+_NEXT_ROUND_S = 1e-3
+"""How soon a decision that hit ``max_preemptions`` asks for the next one."""
+
 
 @dataclass(frozen=True, slots=True)
 class LasPolicy(Policy):
@@ -36,10 +39,15 @@ class LasPolicy(Policy):
     Attributes:
         thresholds: attained service (resource-seconds) at which an item moves to the next
             level; ascending. The default levels are: under 1 GPU-hour, under 10, and above.
+        max_preemptions: at most this many items are preempted by one decision; the next
+            decision (asked for at once, through ``wake_at``) goes on. This bounds both a
+            preemption storm (every restart costs the victims their progress since their
+            last checkpoint) and the time one decision takes.
     """
 
     name: ClassVar[str] = "las"
     thresholds: tuple[float, ...] = (3600.0, 36000.0)
+    max_preemptions: int = 64
 
     def band(self, item: WorkItem) -> int:
         """The item's service level."""
@@ -57,6 +65,7 @@ class LasPolicy(Policy):
         waiting = state.waiting
         # a shape that could not make room at some level cannot at that level or above
         hopeless: dict[Shape, int] = {}
+        stuck = False
         compacted = 0
         for key in state.order:
             entry = waiting[key[4]]
@@ -64,7 +73,14 @@ class LasPolicy(Policy):
             if reason is None:
                 continue
             level = key[0]
-            if level < top and not rnd.blocked_by_quota and level < hopeless.get(entry.shape, top):
+            if len(rnd.preempted) >= self.max_preemptions:
+                # Enough preempted for one decision: the next one goes on (and would see
+                # the same waiting work, in the same order).
+                rnd.wake(now + _NEXT_ROUND_S)
+                stuck = True
+            elif (
+                level < top and not rnd.blocked_by_quota and level < hopeless.get(entry.shape, top)
+            ):
                 if len(rnd.preempted) >= compacted + 32:
                     # drop preempted victims so later searches do not walk over them again
                     kept = [
@@ -77,8 +93,13 @@ class LasPolicy(Policy):
                 if rnd.make_room(entry, higher):
                     continue
                 hopeless[entry.shape] = level
+                # Once no waiting shape can make room at this level, nothing later in the
+                # queue (this level or above) can either: the rest only waits.
+                stuck = len(hopeless) >= len(state.shapes) and all(
+                    hopeless.get(shape, top) <= level for shape in state.shapes
+                )
             rnd.wait(entry, reason)
-            if level >= top and rnd.exhausted():
+            if (level >= top or stuck) and rnd.exhausted():
                 rnd.explain_rest()
                 break
         return rnd.decision()

@@ -121,6 +121,15 @@ class Round:
                     return text
                 self._commit(entry, nodes)
                 return None
+        if entry.workers == 1:  # the common case, without place()'s gang bookkeeping
+            c, m, g = entry.demand
+            n = self.pool.find(c, m, g)
+            if n >= 0:
+                self.pool.take(n, c, m, g)
+                self._commit(entry, [n])
+                return None
+            text = self.no_room[entry.shape] = self._no_room_text(entry.demand, 1)
+            return text
         nodes = self.pool.place(entry.demand, entry.workers)
         if nodes is None:
             text = self.no_room[entry.shape] = self._no_room_text(entry.demand, entry.workers)
@@ -353,7 +362,29 @@ class Round:
             pool.take_capped(n, demand, caps)
             placed.append(n)
         self._commit(entry, placed)
+        if chosen:
+            self._recheck_no_room({n for victim in chosen for n in victim.nodes})
         return True
+
+    def _recheck_no_room(self, touched: set[int]) -> None:
+        """Forget cached "no room" verdicts that preemptions may have made wrong.
+
+        Only the ``touched`` nodes gained room (every other node only lost some since the
+        verdict), so a single worker that fits none of them still fits nowhere: re-checking
+        those few nodes is much cheaper than placing every shape again. A gang's verdict is
+        dropped (its slots add up across nodes).
+        """
+        pool = self.pool
+        stale = [
+            shape
+            for shape in self.no_room
+            if shape[3] != 1 or any(pool.fits_on(n, shape[0], shape[1], shape[2]) for n in touched)
+        ]
+        for shape in stale:
+            del self.no_room[shape]
+        if stale:
+            self._failed_at_check = -1
+        self._capped.clear()
 
     def _victims_for(
         self,
@@ -413,9 +444,6 @@ class Round:
         for n in run.nodes:
             self.pool.give(n, c, m, g)
         self._charge(run.entry, -1)
-        self.no_room.clear()
-        self._capped.clear()
-        self._failed_at_check = -1
 
     def _restore(self, run: RunningEntry) -> None:
         del self.preempted[run.entry.item.id]
@@ -428,7 +456,8 @@ class Round:
 
     def _commit(self, entry: WaitingEntry, nodes: list[int]) -> None:
         names = self.pool.names
-        self.starts.append(Start(entry.item.id, tuple(names[n] for n in nodes)))
+        placement = (names[nodes[0]],) if len(nodes) == 1 else tuple([names[n] for n in nodes])
+        self.starts.append(Start(entry.item.id, placement))
         self.planned.append((self.now + entry.estimate, entry, nodes))
         self.started.add(entry.item.id)
         self._charge(entry, +1)

@@ -29,6 +29,7 @@ from airfoil.core.clock import Clock
 from airfoil.core.errors import ConflictError
 from airfoil.core.phases import ExecutionPhase, NodePhase
 from airfoil.core.resources import ResourceSpec
+from airfoil.engine._resources import ResourceQueue, machine_queue
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import (
     AttemptRequest,
@@ -160,6 +161,7 @@ class _Slot:
                 settings=EngineSettings(lease_ttl_s=d.lease_ttl_s, max_parallel=d.max_parallel),
                 on_change=d.on_change,
                 secrets=self.secret,
+                resources=d.resources,
             )
         return self._engine
 
@@ -254,6 +256,9 @@ class Driver:
         make_executor: builds one slot's executor (default: a process executor).
         on_change: called after each state write (metrics).
         secrets: where the secrets tasks ask for come from (None: no secrets).
+        resources: the resource queue every slot admits through, so the executions the
+            slots drive share the machine fairly (default: one over this machine, with
+            ``scheduler_policy``).
     """
 
     def __init__(
@@ -270,6 +275,8 @@ class Driver:
         make_executor: Callable[[], Executor] | None = None,
         on_change: Callable[[Any], None] | None = None,
         secrets: SecretBox | None = None,
+        resources: ResourceQueue | None = None,
+        scheduler_policy: str = "airfoil",
     ) -> None:
         self.meta = meta
         self.secrets = secrets
@@ -288,6 +295,14 @@ class Driver:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.slots: list[_Slot] = []
+        if resources is None:
+            import os
+            import socket
+            import uuid
+
+            owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+            resources = machine_queue(meta, owner=owner, policy=scheduler_policy)
+        self.resources = resources
 
     def make_executor(self) -> Executor:
         if self._make_executor is not None:
@@ -334,3 +349,4 @@ class Driver:
         deadline = time.monotonic() + timeout_s
         for s in self.slots:
             s.thread.join(max(0.0, deadline - time.monotonic()))
+        self.resources.close()

@@ -22,12 +22,15 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
 )
+from airfoil.store._scheduling import SchedulingStore
 
 __all__ = ["BlobStore", "MetaStore"]
 
 
-class MetaStore(abc.ABC):
-    """Metadata of runs: executions, nodes, attempts, the event log, and the cache."""
+class MetaStore(SchedulingStore, abc.ABC):
+    """Metadata of runs: executions, nodes, attempts, the event log, and the cache; and
+    (from :class:`~airfoil.store._scheduling.SchedulingStore`) project quotas, the
+    admission queue's snapshots and task run-time history."""
 
     # --- writes -------------------------------------------------------------------------
 
@@ -143,7 +146,7 @@ class MetaStore(abc.ABC):
         at once instead of waiting for the lease to expire.
         """
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections. Optional."""
 
 

@@ -34,6 +34,7 @@ from airfoil.core.records import (
     encode_json,
 )
 from airfoil.store._memory_schedules import MemoryScheduleStore
+from airfoil.store._memory_scheduling import MemorySchedulingStore
 from airfoil.store.base import MetaStore
 
 __all__ = ["MemoryMetaStore"]
@@ -100,7 +101,7 @@ def missing_execution(execution_id: str) -> NotFoundError:
     )
 
 
-class MemoryMetaStore(MemoryScheduleStore, MetaStore):
+class MemoryMetaStore(MemoryScheduleStore, MemorySchedulingStore, MetaStore):
     """A thread-safe, in-process :class:`MetaStore`: the reference for every backend."""
 
     def __init__(self) -> None:

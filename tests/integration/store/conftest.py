@@ -8,11 +8,23 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-pytest.register_assert_rewrite("airfoil.testing.conformance")
+pytest.register_assert_rewrite(
+    "airfoil.testing.conformance", "airfoil.testing.scheduling_conformance"
+)
 
 from airfoil.store.sql import migrate  # noqa: E402
 
-TABLES = ("cache_reservations", "cache_entries", "events", "attempts", "nodes", "executions")
+TABLES = (
+    "cache_reservations",
+    "cache_entries",
+    "events",
+    "attempts",
+    "nodes",
+    "executions",
+    "project_quotas",
+    "queue_snapshots",
+    "task_runtimes",
+)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,9 @@ TABLES = {
     "cache_entries",
     "cache_reservations",
     "schedules",
+    "project_quotas",
+    "queue_snapshots",
+    "task_runtimes",
 }
 
 

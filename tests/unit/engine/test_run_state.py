@@ -135,6 +135,24 @@ def test_system_errors_use_the_system_budget_not_retries() -> None:
     assert s.records["n0"].user_failures == 0
 
 
+def test_preemptions_are_retried_without_using_any_retry_budget() -> None:
+    s = sm.RunState(execution(chain(1, retries=0, system_retries=0)))
+    s.handle(sm.Start(0.0))
+    preempted = ErrorInfo("system", sm.PREEMPTED, "preempted by the scheduler")
+    for attempt in (1, 2, 3):  # more preemptions than any budget allows
+        s.handle(sm.Admit("n0", float(attempt)))
+        cmds = s.handle(
+            sm.AttemptFinished("n0", attempt, None, preempted, started_at=attempt, now=attempt)
+        )
+        assert cmds == [sm.ScheduleRetry("n0", attempt + s.retry.delay(0))]
+        assert s.attempts[("n0", attempt)].phase == "lost"
+        assert s.handle(sm.RetryDue("n0", attempt + 0.5)) == [sm.Enqueue("n0")]
+    rec = s.records["n0"]
+    assert (rec.user_failures, rec.system_failures, rec.attempts) == (0, 0, 3)
+    s.handle(sm.Admit("n0", 9.0))
+    assert s.handle(done("n0", 4, 5, now=10.0)) == [sm.Finished(ExecutionPhase.SUCCEEDED)]
+
+
 def test_cache_hit_skips_the_attempt_and_miss_enqueues() -> None:
     s = sm.RunState(execution(chain(2, cache=True)))
     (look,) = s.handle(sm.Start(0.0))

@@ -243,3 +243,29 @@ def test_a_quota_governs_only_the_resources_it_names(policy: str) -> None:
     d = decide(queue[:1], run, ONE_NODE, now=10.0, policy=policy, quotas=gpu_only)
     assert d.preemptions == ("b7",)  # B borrows 2 GPUs above its 6; A reclaims one
     assert starts(d) == [("a0", ("n0",))]
+
+
+def test_las_preempts_at_most_max_preemptions_per_decision_then_goes_on() -> None:
+    nodes = [gpu_node(f"n{i}", 8) for i in range(4)]
+    run = [
+        running(gpus(f"r{i}", 1, interruptible=True, attained=50_000.0), f"n{i // 8}", start=0.0)
+        for i in range(32)
+    ]
+    queue = [gpus(f"w{i}", 1, submit=float(i)) for i in range(32)]
+    capped = make_state(nodes, LasPolicy(max_preemptions=5), run=run, queue=queue)
+    now, rounds, preempted, started = 100.0, 0, [], []
+    while capped.waiting:
+        d = capped.decide(now)
+        assert len(d.preemptions) <= 5
+        preempted += d.preemptions
+        started += [s.item_id for s in d.starts if s.item_id.startswith("w")]
+        capped.apply(d, now)
+        rounds += 1
+        if d.wake_at is None:
+            break
+        assert d.wake_at == pytest.approx(now + 1e-3)
+        now = d.wake_at
+    assert rounds == 7  # 32 preemptions, 5 a decision
+    uncapped = decide(queue, run, nodes, now=100.0, policy=LasPolicy(max_preemptions=1000))
+    assert sorted(preempted) == sorted(uncapped.preemptions)
+    assert sorted(started) == sorted(s.item_id for s in uncapped.starts)

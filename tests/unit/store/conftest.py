@@ -2,4 +2,6 @@
 
 import pytest
 
-pytest.register_assert_rewrite("airfoil.testing.conformance")
+pytest.register_assert_rewrite(
+    "airfoil.testing.conformance", "airfoil.testing.scheduling_conformance"
+)

@@ -31,7 +31,10 @@ __all__ = [
     "executions",
     "metadata",
     "nodes",
+    "project_quotas",
+    "queue_snapshots",
     "schedules",
+    "task_runtimes",
 ]
 
 #: A string key: byte-order collation on PostgreSQL, so orderings match SQLite and Python.
@@ -131,4 +134,35 @@ schedules = sa.Table(
     sa.Column("last_execution_id", KEY, nullable=False),
     sa.Column("spec", sa.Text, nullable=False),
     sa.Index(None, "active", "next_fire_at"),
+)
+
+#: Project quotas and priorities (revision 0003), as ``airfoil quotas set`` stores them; the
+#: whole :class:`~airfoil.store._scheduling.ProjectQuota` is JSON in ``record``.
+project_quotas = sa.Table(
+    "project_quotas",
+    metadata,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+#: What each admitting process holds (revision 0003): one row per process, replaced whole.
+queue_snapshots = sa.Table(
+    "queue_snapshots",
+    metadata,
+    sa.Column("owner", KEY, primary_key=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+#: Durations of successful attempts per task (revision 0003): run-time estimates.
+task_runtimes = sa.Table(
+    "task_runtimes",
+    metadata,
+    sa.Column("execution_id", KEY, primary_key=True),
+    sa.Column("node_id", KEY, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("task", KEY, nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=False),
+    sa.Column("duration", sa.Double, nullable=False),
+    sa.Index(None, "task", "ended_at"),
 )

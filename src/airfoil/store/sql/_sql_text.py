@@ -76,6 +76,15 @@ class SqlText:
         self.schedule_set_active = sql["schedule_set_active"]
         self.schedule_claim = sql["schedule_claim"]
         self.schedule_delete = sql["schedule_delete"]
+        self.quota_put = sql["quota_put"]
+        self.quota_get = sql["quota_get"]
+        self.quota_list = sql["quota_list"]
+        self.quota_delete = sql["quota_delete"]
+        self.snapshot_put = sql["snapshot_put"]
+        self.snapshot_list = sql["snapshot_list"]
+        self.snapshot_delete = sql["snapshot_delete"]
+        self.runtime_put = sql["runtime_put"]
+        self.runtime_list = sql["runtime_list"]
 
     def list_executions(self, filters: tuple[str, ...]) -> str:
         """``SELECT`` of executions matching the named filters, newest first, paged."""

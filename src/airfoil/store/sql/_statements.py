@@ -165,6 +165,7 @@ class _Builder:
         )
         self._variants()
         self._schedules()
+        self._scheduling()
 
     def _compile(self, stmt: sa.ClauseElement) -> str:
         compiled = stmt.compile(dialect=self._dialect)
@@ -203,6 +204,27 @@ class _Builder:
             self.sql[variant_name("delete_cache", filters)] = self._compile(
                 sa.delete(ce).where(*[ce.c[f] == _bp(f) for f in filters])
             )
+
+    def _scheduling(self) -> None:
+        """Quotas, queue snapshots and task run times (revision 0003)."""
+        q, qs, rt, sql = s.project_quotas, s.queue_snapshots, s.task_runtimes, self.sql
+        sql["quota_put"] = self._upsert(q, ("project", "record"), 1)
+        sql["quota_get"] = self._compile(sa.select(q.c.record).where(q.c.project == _bp("project")))
+        sql["quota_list"] = self._compile(sa.select(q.c.record).order_by(q.c.project))
+        sql["quota_delete"] = self._compile(sa.delete(q).where(q.c.project == _bp("project")))
+        sql["snapshot_put"] = self._upsert(qs, ("owner", "updated_at", "record"), 1)
+        sql["snapshot_list"] = self._compile(sa.select(qs.c.record).order_by(qs.c.owner))
+        sql["snapshot_delete"] = self._compile(sa.delete(qs).where(qs.c.owner == _bp("owner")))
+        sql["runtime_put"] = self._upsert(
+            rt, ("execution_id", "node_id", "attempt", "task", "ended_at", "duration"), 3
+        )
+        sql["runtime_list"] = self._compile(
+            sa.select(rt.c.duration)
+            .where(rt.c.task == _bp("task"))
+            .order_by(rt.c.ended_at.desc(), rt.c.execution_id.desc(), rt.c.node_id.desc())
+            .limit(_bp("limit", type_=sa.Integer))
+            .offset(_bp("offset", type_=sa.Integer))
+        )
 
     def _schedules(self) -> None:
         t, sql = s.schedules, self.sql

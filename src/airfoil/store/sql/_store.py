@@ -44,6 +44,7 @@ from airfoil.store.sql._connect import (
 )
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._schedules import SqlScheduleStore
+from airfoil.store.sql._scheduling import SqlSchedulingStore
 from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SqlText, sql_for
 
 __all__ = ["SqlMetaStore"]
@@ -57,7 +58,7 @@ _EVENT = msgspec.json.Decoder(EventRecord)
 _CACHE = msgspec.json.Decoder(CacheEntry)
 
 
-class SqlMetaStore(SqlScheduleStore, MetaStore):
+class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
     """A :class:`MetaStore` in SQLite (the embedded default) or PostgreSQL (servers).
 
     Args:

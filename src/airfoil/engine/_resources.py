@@ -1,0 +1,469 @@
+"""The process-wide resource queue: attempts that ask for CPUs, memory or GPUs wait here and
+are admitted by the scheduling policy, so every execution driven in one process competes
+for the machine fairly.
+
+:class:`ResourceQueue` wraps one :class:`~airfoil.scheduler.SchedulerState` over one node
+(this machine: its CPUs, memory and GPUs, or what settings say) behind a lock, so the drive
+loops of many executions (the server's driver slots, threads of a local program) can share
+it. A drive loop submits its nodes' attempt requests, asks for a decision, and takes what
+the decision gave *its* execution: nodes to start (with the GPU indices they were placed
+on) and nodes to preempt. Quotas and priorities come from the store
+(:class:`~airfoil.store._scheduling.ProjectQuota`, re-read every ``quota_refresh_s``); run-time
+estimates from the store's history of the same task (median of past durations, see
+:class:`~airfoil.scheduler.RuntimeEstimator` for the fallback). What waits and why is written
+to the store as this process's :class:`~airfoil.store._scheduling.QueueSnapshot`, which is
+what ``airfoil queue`` shows from any process.
+
+Invariants:
+
+- An attempt request is waiting, running (granted) or unknown, never two of these; a granted
+  or preempted node is handed to its execution's loop exactly once.
+- GPU indices are exclusive: a running item holds ``requests.gpu`` distinct indices, and
+  they return to the free list when it finishes or is preempted.
+- A preempted request keeps its submit time and attained service when its node is queued
+  again (the retry), so preemption does not send it to the back of the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from airfoil.core.errors import UnschedulableTaskError
+from airfoil.core.records import TaskSpec
+from airfoil.core.resources import ResourceSpec
+from airfoil.scheduler import (
+    DEFAULT_POLICY,
+    Node,
+    Quota,
+    RuntimeEstimator,
+    SchedulerState,
+    UnknownItemError,
+    UnschedulableError,
+    WorkItem,
+)
+from airfoil.store._scheduling import ProjectQuota, QueuedItem, QueueSnapshot
+from airfoil.store.base import MetaStore
+
+__all__ = ["ResourceQueue", "asks_for_resources", "describe", "machine_queue"]
+
+log = logging.getLogger("airfoil.engine")
+
+NODE = "local"
+
+
+def asks_for_resources(task: TaskSpec | None) -> bool:
+    """Whether a task's attempts go through the resource queue (it asks for something).
+
+    Tasks that ask for nothing are bounded only by the executor's parallelism: no policy
+    decision is needed to start them, which keeps small tasks fast.
+    """
+    if task is None:
+        return False
+    r = task.requests
+    return r.cpu > 0 or r.mem > 0 or r.gpu > 0
+
+
+def describe(r: ResourceSpec) -> str:
+    """``cpu=2, mem=512Mi, gpu=1`` (what a task asks for, or a capacity)."""
+    return f"cpu={r.cpu:g}, mem={r.mem / 2**20:.0f}Mi, gpu={r.gpu}"
+
+
+@dataclass
+class _Ticket:
+    execution_id: str
+    node_id: str
+    task: str
+    item: WorkItem
+    gpus: tuple[str, ...] = ()
+    running: bool = False
+
+
+class ResourceQueue:
+    """Admission of resource-asking attempts for every execution driven in this process.
+
+    Args:
+        capacity: what attempts may use at once (this machine's, or configured).
+        gpu_ids: the GPU indices to hand out (``len == capacity.gpu``; default ``0..N-1``).
+        policy: the scheduling policy's name (see :func:`airfoil.scheduler.get_policy`).
+        meta: the store quotas, run-time history and queue snapshots live in (None: no
+            quotas, no history, nothing persisted; for tests of the queue alone).
+        owner: this process's name in queue snapshots.
+        quota_refresh_s: how often quotas are re-read from the store.
+        snapshot_every_s: the least time between two snapshot writes.
+        default_estimate_s: the run-time estimate of a task with no history.
+        clock: seconds since the epoch (default ``time.time``).
+    """
+
+    def __init__(
+        self,
+        capacity: ResourceSpec,
+        gpu_ids: Sequence[str] | None = None,
+        *,
+        policy: str = DEFAULT_POLICY,
+        meta: MetaStore | None = None,
+        owner: str = "",
+        quota_refresh_s: float = 2.0,
+        snapshot_every_s: float = 0.5,
+        default_estimate_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        ids = tuple(gpu_ids) if gpu_ids is not None else ()
+        if len(ids) != capacity.gpu:
+            ids = tuple(str(i) for i in range(capacity.gpu))
+        self.capacity = capacity
+        self.policy_name = policy
+        self.meta = meta
+        self.owner = owner
+        self.clock = clock
+        self.quota_refresh_s = quota_refresh_s
+        self.snapshot_every_s = snapshot_every_s
+        self._lock = threading.RLock()
+        self._state = SchedulerState(
+            [Node(NODE, capacity)],
+            policy=policy,
+            estimator=RuntimeEstimator(default=default_estimate_s),
+        )
+        self._tickets: dict[str, _Ticket] = {}
+        self._granted: dict[str, list[str]] = {}
+        self._preempted: dict[str, list[str]] = {}
+        self._resume: dict[str, WorkItem] = {}
+        self._free_gpus: list[str] = list(ids)
+        self._gpu_order = {g: i for i, g in enumerate(ids)}
+        self._reasons: dict[str, str] = {}
+        self._priorities: dict[str, int] = {}
+        self._history_loaded: set[str] = set()
+        self._changed = True
+        self._wake_at: float | None = None
+        self._quotas_at = float("-inf")
+        self._snapshot_at = float("-inf")
+        self._snapshot_dirty = False
+        self._writing = threading.Lock()
+
+    # -- launch-time check ---------------------------------------------------------------
+
+    def check(self, task: TaskSpec, node_id: str, project: str) -> None:
+        """Raise if the task could never start here (too big for the machine, or for its
+        project's quota without borrowing).
+
+        Raises:
+            UnschedulableTaskError: naming the task, what it asked for and the capacity.
+        """
+        self._refresh_quotas(force=True)
+        item = WorkItem(f"check/{node_id}", project, task.requests)
+        with self._lock:
+            try:
+                self._state.check(item)
+            except UnschedulableError:
+                quota = self._state.quotas.get(project)
+                too_big = not task.requests.fits_in(self.capacity)
+                limit = self.capacity if too_big or quota is None else quota.nominal
+                where = (
+                    f"this machine can give at most {describe(self.capacity)}"
+                    if too_big
+                    else f"project {project!r} may use at most {describe(limit)} (its quota, "
+                    "without borrowing)"
+                )
+                fix = (
+                    "Lower its requests or run it where there is more capacity"
+                    if too_big
+                    else f"Lower its requests or raise the quota (`airfoil quotas set {project}`)"
+                )
+                raise UnschedulableTaskError(
+                    f"task {task.name!r} (node {node_id}) requests {describe(task.requests)} "
+                    f"but {where}: it could never start. {fix}",
+                    task=task.name,
+                    node_id=node_id,
+                    requested=task.requests,
+                    capacity=limit,
+                ) from None
+
+    # -- a drive loop's calls --------------------------------------------------------------
+
+    def submit(self, execution_id: str, node_id: str, project: str, task: TaskSpec) -> None:
+        """Queue the next attempt of a node."""
+        self._load_history(task.name)
+        self._refresh_quotas()
+        item_id = f"{execution_id}/{node_id}"
+        now = self.clock()
+        with self._lock:
+            if item_id in self._tickets:
+                return
+            item = self._resume.pop(item_id, None) or WorkItem(
+                id=item_id,
+                project=project,
+                resources=task.requests,
+                priority=self._priorities.get(project, 0),
+                interruptible=task.interruptible,
+                submit_time=now,
+                task_key=task.name,
+            )
+            self._state.submit(item)
+            self._tickets[item_id] = _Ticket(execution_id, node_id, task.name, item)
+            self._changed = True
+
+    def decide(self) -> None:
+        """Ask the policy what to start and preempt, if anything changed since it last did
+        (or it asked to be woken by now); hand the outcome to the executions' loops."""
+        self._refresh_quotas()
+        now = self.clock()
+        with self._lock:
+            if not self._changed and (self._wake_at is None or now < self._wake_at):
+                return
+            self._changed = False
+            if not self._state.waiting:
+                self._reasons = {}
+                self._wake_at = None
+                self._snapshot_dirty = True
+                return
+            decision = self._state.decide(now)
+            for item_id in decision.preemptions:
+                self._preempt(item_id, now)
+            for start in decision.starts:
+                self._state.start(start.item_id, start.placement, now)
+                ticket = self._tickets[start.item_id]
+                ticket.running = True
+                need = int(ticket.item.resources.gpu)
+                ticket.gpus = tuple(self._free_gpus[:need])
+                del self._free_gpus[:need]
+                self._granted.setdefault(ticket.execution_id, []).append(ticket.node_id)
+            self._reasons = dict(decision.reasons)
+            self._wake_at = decision.wake_at
+            self._snapshot_dirty = True
+        self._maybe_persist(now)
+
+    def take(self, execution_id: str) -> tuple[list[str], list[str]]:
+        """The execution's nodes granted a start, and its running nodes to preempt, since
+        the last call (each handed out once)."""
+        with self._lock:
+            return (
+                self._granted.pop(execution_id, []),
+                self._preempted.pop(execution_id, []),
+            )
+
+    def gpus_of(self, execution_id: str, node_id: str) -> tuple[str, ...]:
+        """The GPU indices a granted node was placed on."""
+        with self._lock:
+            ticket = self._tickets.get(f"{execution_id}/{node_id}")
+            return ticket.gpus if ticket is not None and ticket.running else ()
+
+    def finish(
+        self,
+        execution_id: str,
+        node_id: str,
+        *,
+        succeeded: bool = False,
+        attempt: int = 0,
+        duration: float | None = None,
+    ) -> None:
+        """A node's attempt ended (or was cancelled, or will not start): free what it held.
+
+        A success with a ``duration`` feeds the run-time history, in memory and in the store.
+        """
+        item_id = f"{execution_id}/{node_id}"
+        now = self.clock()
+        with self._lock:
+            self._resume.pop(item_id, None)
+            ticket = self._tickets.pop(item_id, None)
+            if ticket is None:
+                return
+            if ticket.running:
+                try:
+                    self._state.finish(item_id, now, succeeded=False)
+                except UnknownItemError:  # pragma: no cover - an invariant
+                    log.error("resource queue lost running item %s", item_id)
+                self._give_gpus(ticket.gpus)
+            else:
+                self._state.withdraw(item_id)
+            if succeeded and duration is not None and duration >= 0:
+                self._state.estimator.record(ticket.task, duration)
+            self._changed = True
+            self._snapshot_dirty = True
+        if succeeded and duration is not None and duration >= 0 and self.meta is not None:
+            try:
+                self.meta.record_task_runtime(
+                    ticket.task,
+                    execution_id=execution_id,
+                    node_id=node_id,
+                    attempt=attempt,
+                    duration=duration,
+                    ended_at=now,
+                )
+            except Exception:  # advisory: an estimate is not worth failing a run over
+                log.exception("recording the run time of %s failed", ticket.task)
+
+    def forget(self, execution_id: str) -> None:
+        """Drop everything of an execution (its drive ended): waiting, granted, running."""
+        with self._lock:
+            nodes = [t.node_id for t in self._tickets.values() if t.execution_id == execution_id]
+            self._granted.pop(execution_id, None)
+            self._preempted.pop(execution_id, None)
+            for key in [k for k in self._resume if k.startswith(f"{execution_id}/")]:
+                del self._resume[key]
+        for node_id in nodes:
+            self.finish(execution_id, node_id)
+        self._maybe_persist(self.clock(), force=True)
+
+    # -- views -----------------------------------------------------------------------------
+
+    def snapshot(self) -> QueueSnapshot:
+        """What waits (in queue order, with why) and what runs, now."""
+        with self._lock:
+            state = self._state
+            items: list[QueuedItem] = []
+            for item in state.waiting_items():
+                items.append(self._queued(item, "waiting", self._reasons.get(item.id, "")))
+            for run in state.running_items():
+                items.append(self._queued(run.item, "running", ""))
+            return QueueSnapshot(
+                owner=self.owner,
+                updated_at=self.clock(),
+                policy=self.policy_name,
+                capacity=self.capacity,
+                items=tuple(items),
+            )
+
+    def persist(self) -> None:
+        """Write this process's snapshot to the store now."""
+        self._maybe_persist(self.clock(), force=True)
+
+    def close(self) -> None:
+        """Remove this process's snapshot from the store."""
+        if self.meta is not None:
+            try:
+                self.meta.delete_queue_snapshot(self.owner)
+            except Exception:  # pragma: no cover - best effort at shutdown
+                log.exception("removing the queue snapshot failed")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _queued(self, item: WorkItem, state: str, reason: str) -> QueuedItem:
+        ticket = self._tickets[item.id]
+        return QueuedItem(
+            execution_id=ticket.execution_id,
+            node_id=ticket.node_id,
+            project=item.project,
+            task=ticket.task,
+            requests=item.resources,
+            state=state,
+            submit_time=item.submit_time,
+            priority=item.priority,
+            interruptible=item.interruptible,
+            reason=reason,
+            gpus=ticket.gpus,
+            estimate=self._state.remaining_estimate(item.id),
+        )
+
+    def _preempt(self, item_id: str, now: float) -> None:
+        """Stop a running item: queue it aside until its node is queued again (the retry)."""
+        ticket = self._tickets.pop(item_id)
+        self._state.preempt(item_id, now)
+        self._resume[item_id] = self._state.withdraw(item_id)
+        self._give_gpus(ticket.gpus)
+        self._preempted.setdefault(ticket.execution_id, []).append(ticket.node_id)
+        self._changed = True
+
+    def _give_gpus(self, gpus: tuple[str, ...]) -> None:
+        if gpus:
+            self._free_gpus.extend(gpus)
+            self._free_gpus.sort(key=self._gpu_order.__getitem__)
+
+    def _load_history(self, task: str) -> None:
+        """Feed the estimator the store's durations of ``task`` (once per task)."""
+        if task in self._history_loaded:
+            return
+        durations: list[float] = []
+        if self.meta is not None:
+            try:
+                durations = self.meta.task_runtimes(task, limit=self._state.estimator.window)
+            except Exception:  # advisory: fall back to the default estimate
+                log.exception("reading the run times of %s failed", task)
+        with self._lock:
+            if task in self._history_loaded:
+                return
+            self._history_loaded.add(task)
+            for duration in reversed(durations):  # oldest first
+                self._state.estimator.record(task, duration)
+
+    def _refresh_quotas(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.meta is None or (not force and now - self._quotas_at < self.quota_refresh_s):
+            return
+        self._quotas_at = now
+        try:
+            records = self.meta.list_quotas()
+        except Exception:  # keep the last quotas
+            log.exception("reading project quotas failed")
+            return
+        self.set_quotas(records)
+
+    def set_quotas(self, records: Sequence[ProjectQuota]) -> None:
+        """Use these quotas and priorities from now on (running work is never stopped by
+        this alone; a quota lowered below what runs is reclaimed by preemption, if the
+        policy reclaims)."""
+        quotas = {
+            q.project: Quota(
+                nominal=q.nominal,
+                borrowing_limit=None if q.borrow else ResourceSpec(),
+                weight=q.weight if q.weight > 0 else 1.0,
+            )
+            for q in records
+        }
+        priorities = {q.project: q.priority for q in records}
+        with self._lock:
+            if quotas == self._state.quotas and priorities == self._priorities:
+                return
+            self._state.set_quotas(quotas)
+            self._priorities = priorities
+            self._changed = True
+
+    def _maybe_persist(self, now: float, *, force: bool = False) -> None:
+        if self.meta is None:
+            return
+        if not force and (
+            not self._snapshot_dirty or now - self._snapshot_at < self.snapshot_every_s
+        ):
+            return
+        if not self._writing.acquire(blocking=force):
+            return  # another thread is writing it
+        try:
+            self._snapshot_at = now
+            self._snapshot_dirty = False
+            snap = self.snapshot()
+            self.meta.put_queue_snapshot(snap)
+        except Exception:  # advisory: the queue view may lag, the runs go on
+            log.exception("writing the queue snapshot failed")
+        finally:
+            self._writing.release()
+
+
+def machine_queue(
+    meta: MetaStore | None,
+    *,
+    owner: str,
+    policy: str = DEFAULT_POLICY,
+    gpus: int | None = None,
+    capacity: ResourceSpec | None = None,
+) -> ResourceQueue:
+    """A queue over this machine: its CPUs and memory, and its GPUs (``gpus`` pretends there
+    are that many; default: :func:`~airfoil.executors.base.detect_gpus`).
+
+    Raises:
+        UnknownPolicyError: ``policy`` names no policy.
+    """
+    from airfoil.executors.base import detect_gpus, machine_capacity
+
+    cap = capacity or machine_capacity()
+    ids = tuple(str(i) for i in range(gpus)) if gpus is not None else detect_gpus()
+    cap = ResourceSpec(cpu=cap.cpu, mem=cap.mem, gpu=len(ids) if capacity is None else cap.gpu)
+    return ResourceQueue(cap, ids, policy=policy, meta=meta, owner=owner)
+
+
+def replace_environment(task: TaskSpec, extra: dict[str, str]) -> TaskSpec:
+    """The task with ``extra`` added to its environment."""
+    return msgspec.structs.replace(task, environment={**task.environment, **extra})
