@@ -10,8 +10,10 @@ Invariants:
   registering it again with the same spec is a no-op, with another spec a
   :class:`VersionConflict` (a launch plan's version is the hash of its spec).
 - Only the SHA-256 of an API key's secret is stored; the secret is shown once, at creation.
-- Tables are created on open if missing (``server_*`` names, so they never collide with the
-  store's); every call is its own short transaction, safe from any thread.
+- The tables (``server_*`` names, so they never collide with the store's) are part of the
+  store's Alembic schema (revision 0004); opening a registry migrates the database to the
+  newest revision. This module's table objects mirror that revision (a test compares them).
+  Every call is its own short transaction, safe from any thread.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from airfoil.core.errors import ConflictError, NotFoundError, StoreError
+from airfoil.store.sql import migrate
 
 __all__ = ["ApiKey", "EntityRow", "LaunchPlanRow", "Registry", "VersionConflict", "hash_secret"]
 
@@ -171,8 +174,9 @@ class Registry:
         self._keys_exist: tuple[float, bool] | None = None
         self._lock = threading.Lock()
         try:
-            _meta.create_all(self.engine, checkfirst=True)
-        except sa.exc.SQLAlchemyError as exc:
+            # The server's tables come with the store's schema (Alembic revision 0004 on).
+            migrate(url)
+        except StoreError as exc:
             self.engine.dispose()
             raise StoreError(f"cannot open the server tables at {_mask(url)}: {exc}") from exc
 

@@ -58,7 +58,6 @@ class SecretBox:
                 "AIRFOIL_SECRETS_KEY is not a valid key (32 url-safe base64 bytes)"
             ) from None
         self.registry = registry
-        secrets_table.create(registry.engine, checkfirst=True)
 
     def set(self, project: str, name: str, value: str) -> None:
         token = self._fernet.encrypt(value.encode()).decode("ascii")

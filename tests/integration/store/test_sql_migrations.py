@@ -33,6 +33,13 @@ TABLES = {
     "project_quotas",
     "queue_snapshots",
     "task_runtimes",
+    "server_projects",
+    "server_packages",
+    "server_entities",
+    "server_launch_plans",
+    "server_api_keys",
+    "server_control",
+    "server_secrets",
 }
 
 
@@ -87,14 +94,43 @@ def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
 
 
 def test_migrated_schema_matches_the_code(empty_url: str) -> None:
+    from airfoil.server import _secrets  # noqa: F401 - adds server_secrets to the metadata
+    from airfoil.server._registry import _meta as server_metadata
+
+    def only(prefix: bool) -> Callable[..., bool]:
+        def include(obj: object, name: str | None, kind: str, *_: object) -> bool:
+            table = name if kind == "table" else getattr(getattr(obj, "table", None), "name", "")
+            return str(table).startswith("server_") == prefix
+
+        return include
+
     migrate(empty_url)
     engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, _schema.metadata) == []
+            for metadata, server in ((_schema.metadata, False), (server_metadata, True)):
+                opts = {"compare_type": True, "include_object": only(server)}
+                context = MigrationContext.configure(conn, opts=opts)
+                assert compare_metadata(context, metadata) == []
     finally:
         engine.dispose()
+
+
+def test_a_database_whose_server_made_its_tables_upgrades(empty_url: str) -> None:
+    """Servers before revision 0004 created their tables themselves: upgrading keeps them."""
+    from airfoil.server._registry import _meta as server_metadata
+
+    migrate(empty_url, "0003")
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    try:
+        server_metadata.tables["server_projects"].create(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO server_projects VALUES ('kept', '', 1.0)"))
+    finally:
+        engine.dispose()
+    migrate(empty_url)
+    assert _tables(empty_url) == TABLES | {"alembic_version"}
+    assert _scalar(empty_url, "SELECT name FROM server_projects") == "kept"
 
 
 def test_opening_a_store_migrates_an_empty_or_old_database(empty_url: str) -> None:
