@@ -1,0 +1,327 @@
+"""The web console in real headless Chromium (Playwright), against a real ``airfoil server
+start``: launch a workflow from its generated form, watch its graph turn green, read a node's
+logs and outputs, answer an approval gate, and give an API key when the server asks for one.
+
+Screenshots are saved under ``test-output/console/`` (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-output" / "console"
+STATIC = ROOT / "src" / "airfoil" / "server" / "static" / "index.html"
+GREEN = (34, 160, 90)  # the succeeded colour of the graph (ui/src/util.ts)
+
+FLOW = textwrap.dedent(
+    """
+    import pandas as pd
+
+    import airfoil as af
+
+
+    @af.task
+    def make_table(n: int, scale: float) -> pd.DataFrame:
+        print(f"making a table of {n} rows")
+        items = [f"row{i}" for i in range(n)]
+        return pd.DataFrame({"item": items, "value": [i * scale for i in range(n)]})
+
+
+    @af.task
+    def summarise(df: pd.DataFrame) -> float:
+        print("summing", len(df), "rows")
+        return float(df["value"].sum())
+
+
+    @af.workflow
+    def pipeline(n: int = 3, scale: float = 1.5) -> float:
+        return summarise(df=make_table(n=n, scale=scale))
+
+
+    @af.task
+    def double(x: int) -> int:
+        return 2 * x
+
+
+    @af.workflow
+    def reviewed(x: int = 4) -> int:
+        return af.approve(double(x=x), "ship", timeout=120.0)
+    """
+)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, home: Path, work: Path) -> None:
+        self.home, self.work = home, work
+        self.port = _port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(
+            os.environ, AIRFOIL_HOME=str(home), AIRFOIL_PACKAGE_CACHE=str(work / "pkgs")
+        )
+        self.log = open(work / "server.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log,
+            stderr=self.log,
+            cwd=work,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.logs()
+            time.sleep(0.1)
+
+    def logs(self) -> str:
+        return (self.work / "server.log").read_text()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", *args],
+            env=self.env,
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not STATIC.exists():
+        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
+    work = tmp_path_factory.mktemp("console")
+    (work / "flow.py").write_text(FLOW)
+    srv = Server(tmp_path_factory.mktemp("home"), work)
+    try:
+        reg = srv.cli("register", "flow.py", "--server", srv.url)
+        assert reg.returncode == 0, reg.stderr
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("Chromium is not installed: `make install` installs Debian's chromium")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=exe,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield pg
+    finally:
+        ctx.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def node_pixel(page: Any, node_id: str) -> tuple[int, int, int] | None:
+    """The colour the graph paints a node with (sampled left of its text)."""
+    rgba = page.evaluate(
+        """(id) => {
+            const g = window.__airfoilGraph; const c = document.querySelector('canvas.graph');
+            if (!g || !c) return null;
+            const b = g.boxOf(id); if (!b) return null;
+            const r = c.getBoundingClientRect(); const dpr = window.devicePixelRatio || 1;
+            const x = Math.round((b.x - r.left + 3) * dpr);
+            const y = Math.round((b.y - r.top + b.h / 2) * dpr);
+            const px = c.getContext('2d').getImageData(x, y, 1, 1).data;
+            return [px[0], px[1], px[2]];
+        }""",
+        node_id,
+    )
+    return None if rgba is None else (rgba[0], rgba[1], rgba[2])
+
+
+def close_to(a: tuple[int, int, int] | None, b: tuple[int, int, int]) -> bool:
+    return a is not None and all(abs(x - y) <= 8 for x, y in zip(a, b, strict=True))
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def click_node(page: Any, node_id: str) -> None:
+    page.evaluate("(id) => window.__airfoilGraph.focus(id)", node_id)
+    time.sleep(0.2)
+    box = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", node_id)
+    assert box is not None, f"node {node_id} is not on the graph"
+    page.mouse.click(box["x"] + box["w"] / 3, box["y"] + box["h"] / 2)
+
+
+def test_launch_from_form_watch_graph_logs_and_outputs(server: Server, page: Any) -> None:
+    page.goto(f"{server.url}/projects/default/entities")
+    page.get_by_role("link", name="flow.pipeline").click()
+    page.wait_for_selector("form.launch")
+    shot(page, "01-launch-form")
+
+    # invalid inputs are refused before anything is sent
+    page.fill("#in-n", "three")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_selector("[data-input=n] .field-error")
+    assert "whole number" in page.inner_text("[data-input=n] .field-error")
+    assert "/entities/" in page.url
+    shot(page, "02-launch-form-invalid")
+
+    page.fill("#in-n", "5")
+    page.fill("#in-scale", "2")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url("**/executions/*")
+    execution = page.url.rsplit("/", 1)[1].split("?")[0]
+    page.wait_for_selector("canvas.graph[data-painted]")
+    ids = page.evaluate("() => window.__airfoilGraph.visible()")
+    assert len(ids) == 2
+
+    # the graph turns green, node by node, without reloading the page
+    wait_until(
+        lambda: all(close_to(node_pixel(page, i), GREEN) for i in ids),
+        what="every node painted green",
+    )
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]")
+    shot(page, "03-graph-green")
+    detail = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
+    assert detail["phase"] == "succeeded"
+    assert detail["inputs"][0]["preview"] == 5
+
+    maker = next(n["id"] for n in detail["nodes"] if n["task"] == "flow.make_table")
+    click_node(page, maker)
+    page.wait_for_selector(f"aside.panel[data-node='{maker}']")
+    page.locator("aside.panel").get_by_role("tab", name="Logs").click()
+    page.wait_for_function(
+        "() => (document.querySelector('pre.log')?.textContent || '').includes('making a table')"
+    )
+    assert "making a table of 5 rows" in page.inner_text("pre.log")
+    shot(page, "04-node-logs")
+
+    page.locator("aside.panel").get_by_role("tab", name="Outputs").click()
+    page.wait_for_selector("aside.panel table.data")
+    table = page.inner_text("aside.panel table.data")
+    assert "row4\t8" in table and "value (float64)" in table
+    assert "5 rows \u00d7 2 columns" in page.inner_text("aside.panel")
+    shot(page, "05-node-outputs-table")
+
+    page.get_by_role("tab", name="Timeline").click()
+    page.wait_for_selector(".tl-row")
+    assert page.locator(".tl-row").count() == 2
+    shot(page, "06-timeline")
+
+    page.goto(f"{server.url}/projects/default/executions")
+    row = page.locator(f"tr[data-execution='{execution}']")
+    row.wait_for()
+    assert row.get_attribute("data-phase") == "succeeded"
+    shot(page, "07-executions-list")
+
+
+def test_answer_an_approval_gate(server: Server, page: Any) -> None:
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.reviewed", "inputs": {"x": 21}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    page.goto(f"{server.url}/projects/default/executions/{execution}")
+    gate = page.locator(".waiting [data-gate=ship]")
+    gate.wait_for(timeout=60_000)
+    assert "Approval" in gate.inner_text()
+    shot(page, "08-gate-waiting")
+    gate.get_by_role("button", name="Approve").click()
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    shot(page, "09-gate-approved")
+    out = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
+    assert out["outputs"][0]["preview"] == 42
+
+
+def test_the_console_asks_for_an_api_key(
+    tmp_path: Path, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    srv = Server(tmp_path_factory.mktemp("keyed-home"), tmp_path)
+    try:
+        made = srv.cli("auth", "create-key", "--project", "default", "--role", "viewer")
+        assert made.returncode == 0, made.stderr
+        key = made.stdout.strip()
+        wait_until(
+            lambda: httpx.get(srv.url + "/api/v1/projects/default/executions").status_code == 401,
+            timeout=10,
+            what="the server to see its key",
+        )
+        ctx = browser.new_context(viewport={"width": 1200, "height": 700})
+        page = ctx.new_page()
+        try:
+            page.goto(f"{srv.url}/projects/default/executions")
+            page.wait_for_selector(".modal")
+            assert "API key" in page.inner_text(".modal")
+            page.fill("input[name=api-key]", "af_wrong_key")
+            page.get_by_role("button", name="Use this key").click()
+            page.wait_for_selector(".modal .field-error")
+            shot(page, "10-api-key-asked")
+            page.fill("input[name=api-key]", key)
+            page.get_by_role("button", name="Use this key").click()
+            page.wait_for_selector(".modal", state="detached")
+            page.wait_for_selector("table.executions")
+            assert "viewer of default" in page.inner_text("header")
+            shot(page, "11-api-key-accepted")
+        finally:
+            ctx.close()
+    finally:
+        srv.stop()
