@@ -64,6 +64,35 @@ FLOW = textwrap.dedent(
     @af.workflow
     def reviewed(x: int = 4) -> int:
         return af.approve(double(x=x), "ship", timeout=120.0)
+
+
+    @af.task
+    def check(x: int) -> int:
+        if x % 4 == 3:
+            raise ValueError(f"item {x} is odd in a bad way")
+        return x
+
+
+    @af.task
+    def count(xs: list[int | None]) -> int:
+        return len([x for x in xs if x is not None])
+
+
+    @af.task
+    def numbers(n: int) -> list[int]:
+        return list(range(n))
+
+
+    @af.dynamic
+    def fan(n: int) -> list[int]:
+        return [double(x=i) for i in range(n)]
+
+
+    @af.workflow
+    def shapes(n: int = 8) -> int:
+        checked = af.map_task(check, min_success_ratio=0.5)(x=numbers(n=n))
+        fan(n=3)
+        return count(xs=checked)
     """
 )
 
@@ -325,3 +354,49 @@ def test_the_console_asks_for_an_api_key(
             ctx.close()
     finally:
         srv.stop()
+
+
+def test_map_and_dynamic_nodes_expand(server: Server, page: Any) -> None:
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.shapes", "inputs": {"n": 8}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    page.goto(f"{server.url}/projects/default/executions/{execution}")
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    page.wait_for_selector("canvas.graph[data-painted]")
+    graph = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}/graph").json()
+    mapped = next(n["id"] for n in graph["nodes"] if n["kind"] == "map")
+    dynamic = next(n["id"] for n in graph["nodes"] if n["task"] == "flow.fan")
+    children = sorted(n["id"] for n in graph["nodes"] if n["parent"] == dynamic)
+    assert len(children) == 3
+
+    def visible() -> set[str]:
+        return set(page.evaluate("() => window.__airfoilGraph.visible()"))
+
+    wait_until(lambda: set(children) <= visible(), what="the dynamic node's graph")  # small: open
+    toggle = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", dynamic)
+    page.mouse.click(toggle["x"] + toggle["w"] * 0.93, toggle["y"] + toggle["h"] * 0.27)
+    wait_until(lambda: not set(children) & visible(), what="the dynamic node to collapse")
+
+    box = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", mapped)
+    page.mouse.click(box["x"] + box["w"] * 0.93, box["y"] + box["h"] * 0.27)
+    items = {f"{mapped}[{i}]" for i in range(8)}
+    wait_until(lambda: items <= visible(), what="the map's items on the graph")
+    page.get_by_role("button", name="fit").click()
+    failed = [f"{mapped}[3]", f"{mapped}[7]"]
+    red = (229, 72, 77)
+    wait_until(lambda: all(close_to(node_pixel(page, i), red) for i in failed), what="red items")
+    assert close_to(node_pixel(page, f"{mapped}[0]"), GREEN)
+    shot(page, "12-map-expanded")
+
+    click_node(page, mapped)
+    panel = page.locator(f"aside.panel[data-node='{mapped}']")
+    panel.wait_for()
+    assert "succeeded 6" in panel.inner_text() and "failed 2" in panel.inner_text()
+    panel.get_by_role("tab", name="Items").click()
+    page.locator(".items-grid .item").nth(3).click()
+    page.wait_for_selector("aside.panel .error-box")
+    assert "item 3 is odd in a bad way" in panel.inner_text()
+    shot(page, "13-map-items")

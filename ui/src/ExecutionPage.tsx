@@ -1,25 +1,39 @@
 // One execution: its graph coloured live by phase, a timeline, its inputs and outputs,
 // the gates waiting for an answer, and the panel of the node picked.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { ExecutionDetail, ExecutionSummary, GateOut, GraphOut, NodeOut } from "./api";
+import type { ExecutionDetail, ExecutionSummary, GateOut, GraphOut, MapItemsOut, NodeOut } from "./api";
 import { enc, get, isTerminal, post } from "./api";
 import { ErrorView, Link, Phase, Problem, Tabs, ValueView } from "./components";
 import { GateForm } from "./Gates";
-import { buildModel, type Model } from "./graph";
+import { MAX_ITEMS, buildModel, type Model, withItems } from "./graph";
 import { GraphView, displayPhase } from "./GraphView";
 import { NodePanel } from "./NodePanel";
 import { navigate, setQuery } from "./router";
 import { Timeline } from "./Timeline";
-import { elapsed, fmtDuration, fmtTime, useFetch, useTick } from "./util";
+import { elapsed, fmtDuration, fmtTime, phaseColor, useFetch, useTick } from "./util";
 
 export function ExecutionPage(props: { project: string; id: string; query: URLSearchParams }) {
   const { project, id, query } = props;
   const base = `/projects/${enc(project)}/executions/${enc(id)}`;
-  const detail = useFetch<ExecutionDetail>(base, () => get<ExecutionDetail>(base), 1000, (d) => !isTerminal(d.phase));
+  // live: polled while it runs (less often for executions of thousands of nodes)
+  const bigRef = useRef(false);
+  const detail = useFetch<ExecutionDetail>(
+    base,
+    async () => {
+      const d = await get<ExecutionDetail>(base);
+      bigRef.current = (d.nodes ?? []).length > 2000;
+      return d;
+    },
+    1000,
+    (d) => !isTerminal(d.phase),
+    false,
+    () => (bigRef.current ? 3000 : 1000),
+  );
   const [graph, setGraph] = useState<GraphOut | null>(null);
   const [graphError, setGraphError] = useState<Error | null>(null);
   const [expanded, setExpanded] = useState<Set<string> | null>(null);
   const graphLoading = useRef(false);
+  const seenContainers = useRef(new Set<string>());
   const d = detail.data;
 
   const loadGraph = async () => {
@@ -38,30 +52,78 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
   useEffect(() => {
     setGraph(null);
     setExpanded(null);
+    seenContainers.current = new Set();
     loadGraph();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [base]);
 
-  const model: Model | null = useMemo(() => (graph ? buildModel(graph) : null), [graph]);
-  const nodes = useMemo(() => new Map<string, NodeOut>((d?.nodes ?? []).map((n) => [n.id, n])), [d]);
+  const baseModel: Model | null = useMemo(() => (graph ? buildModel(graph) : null), [graph]);
+  const baseNodes = useMemo(() => new Map<string, NodeOut>((d?.nodes ?? []).map((n) => [n.id, n])), [d]);
+  // open map nodes show their items as nodes
+  const openMaps = baseModel && expanded ? [...expanded].filter((x) => baseModel.nodes.get(x)?.kind === "map").sort() : [];
+  const mapsKey = openMaps.map((x) => `${x}:${JSON.stringify(baseNodes.get(x)?.map_counts ?? {})}`).join("|");
+  const items = useFetch<Map<string, MapItemsOut>>(
+    `items|${base}|${mapsKey}`,
+    async () => {
+      const out = new Map<string, MapItemsOut>();
+      for (const m of openMaps) out.set(m, await get<MapItemsOut>(`${base}/nodes/${enc(m)}/items?limit=${MAX_ITEMS}`));
+      return out;
+    },
+    0,
+    undefined,
+    true,
+  );
+  const model: Model | null = useMemo(() => {
+    if (!baseModel || !items.data || items.data.size === 0) return baseModel;
+    const counts = new Map<string, number>();
+    for (const [m, it] of items.data) if (expanded?.has(m)) counts.set(m, Math.max(it.total, it.items.length));
+    return withItems(baseModel, counts);
+  }, [baseModel, items.data, expanded]);
+  const nodes = useMemo(() => {
+    if (!items.data || items.data.size === 0) return baseNodes;
+    const out = new Map(baseNodes);
+    for (const [m, it] of items.data) {
+      for (const i of it.items) {
+        out.set(`${m}[${i.index}]`, {
+          id: `${m}[${i.index}]`,
+          phase: i.phase,
+          attempts: i.attempts,
+          started_at: i.started_at,
+          ended_at: i.ended_at,
+          duration_s: i.duration_s,
+        } as NodeOut);
+      }
+    }
+    return out;
+  }, [baseNodes, items.data]);
   // nodes the graph does not know yet (built by dynamic nodes, called by tasks)
   useEffect(() => {
-    if (!model || !d) return;
+    if (!baseModel || !d) return;
     for (const n of d.nodes ?? []) {
-      if (!model.nodes.has(n.id)) {
+      if (!baseModel.nodes.has(n.id)) {
         loadGraph();
         return;
       }
     }
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [d, model]);
+  }, [d, baseModel]);
+  // containers start open in small graphs (also those a dynamic node builds later), closed
+  // in large ones; once seen, a container stays as the user leaves it
   useEffect(() => {
-    if (model && expanded === null) {
-      const open = new Set<string>();
-      if (model.order.length <= 200) for (const [k, n] of model.nodes) if (n.children.length) open.add(k);
-      setExpanded(open);
+    if (!baseModel) return;
+    const small = baseModel.order.length <= 200;
+    const open = new Set(expanded ?? []);
+    let changed = expanded === null;
+    for (const [k, n] of baseModel.nodes) {
+      if (!n.children.length || seenContainers.current.has(k)) continue;
+      seenContainers.current.add(k);
+      if (small) {
+        open.add(k);
+        changed = true;
+      }
     }
-  }, [model, expanded]);
+    if (changed) setExpanded(open);
+  }, [baseModel]);
 
   useTick(1000, !!d && !isTerminal(d.phase));
   const selected = query.get("node");
@@ -121,7 +183,11 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
               expanded={expanded}
               nodes={nodes}
               selected={selected}
-              onSelect={(nid) => setQuery({ node: nid })}
+              onSelect={(nid) => {
+                const n = model.nodes.get(nid);
+                if (n?.kind === "item") setQuery({ node: n.parent, tab: "Items" });
+                else setQuery({ node: nid });
+              }}
               onToggle={(nid) => {
                 const next = new Set(expanded);
                 if (next.has(nid)) next.delete(nid);
@@ -130,6 +196,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
               }}
             />
           ) : null}
+          {tab === "Graph" ? <Legend /> : null}
           {tab === "Timeline" ? <Timeline detail={d} selected={selected} onSelect={(nid) => setQuery({ node: nid })} /> : null}
           {tab === "Inputs & outputs" ? (
             <div class="io">
@@ -180,6 +247,21 @@ function ExecActions(props: { project: string; d: ExecutionDetail; onChange: () 
       ) : null}
       <button onClick={() => act("relaunch")}>Relaunch</button>
       {error ? <div class="field-error">{error}</div> : null}
+    </div>
+  );
+}
+
+function Legend() {
+  const phases = ["pending", "queued", "running", "waiting", "succeeded", "failed", "aborted", "skipped"];
+  return (
+    <div class="legend">
+      {phases.map((p) => (
+        <span>
+          <i style={{ background: phaseColor(p) }} />
+          {p}
+        </span>
+      ))}
+      <span>· click a node for its panel; + expands subworkflows, dynamic and map nodes</span>
     </div>
   );
 }

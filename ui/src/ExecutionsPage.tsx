@@ -64,10 +64,18 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
           <option value="">all domains</option>
           {DOMAINS.map((d) => <option value={d}>{d}</option>)}
         </select>
-        <select name="workflow" value={f.workflow} onChange={(e) => set("workflow", (e.target as HTMLSelectElement).value)}>
-          <option value="">all workflows</option>
-          {(entities.data?.items ?? []).map((e) => <option value={e.name}>{e.name}</option>)}
-        </select>
+        <input
+          name="workflow"
+          list="workflow-names"
+          placeholder="any workflow"
+          value={f.workflow}
+          onChange={(e) => set("workflow", (e.target as HTMLInputElement).value.trim())}
+        />
+        <datalist id="workflow-names">
+          {[...new Set([...(entities.data?.items ?? []).map((e) => e.name), ...(page.data?.items ?? []).map((e) => e.workflow)])].map((n) => (
+            <option value={n} />
+          ))}
+        </datalist>
         <select name="phase" value={f.phase} onChange={(e) => set("phase", (e.target as HTMLSelectElement).value)}>
           <option value="">all phases</option>
           {PHASES.map((p) => <option value={p}>{p}</option>)}
@@ -90,7 +98,6 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
             <th>domain</th>
             <th>created</th>
             <th>duration</th>
-            <th>nodes</th>
           </tr>
         </thead>
         <tbody>
@@ -109,7 +116,6 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
               <td>{e.domain}</td>
               <td>{fmtTime(e.created_at)}</td>
               <td>{fmtDuration(e.duration_s ?? elapsed(e.started_at, e.ended_at))}</td>
-              <td>{e.node_count ?? ""}</td>
             </tr>
           ))}
         </tbody>

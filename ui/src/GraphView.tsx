@@ -87,7 +87,9 @@ export function GraphView(props: GraphViewProps) {
     ctx.strokeStyle = view.edges.length > 3000 ? "rgba(110,118,129,0.25)" : "rgba(110,118,129,0.7)";
     ctx.beginPath();
     const curves = k > 0.25 && view.edges.length < 20000;
-    for (const [a, b] of view.edges) {
+    // thousands of edges seen from afar are only a grey veil over the nodes
+    const edges = view.edges.length > 3000 && k < 0.2 ? [] : view.edges;
+    for (const [a, b] of edges) {
       const x0 = pos.x[a] + NODE_W, y0 = pos.y[a] + NODE_H / 2;
       const x1 = pos.x[b], y1 = pos.y[b] + NODE_H / 2;
       if (Math.max(x0, x1) < vx0 || Math.min(x0, x1) > vx1 || Math.max(y0, y1) < vy0 || Math.min(y0, y1) > vy1) continue;
@@ -241,6 +243,7 @@ export function GraphView(props: GraphViewProps) {
     return null;
   };
 
+  const finder = useRef<HTMLInputElement>(null);
   const drag = useRef<{ x: number; y: number; moved: boolean } | null>(null);
   const onDown = (e: MouseEvent) => {
     drag.current = { x: e.clientX, y: e.clientY, moved: false };
@@ -307,6 +310,23 @@ export function GraphView(props: GraphViewProps) {
         onWheel={onWheel}
       />
       <div class="graph-tools">
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            const q = finder.current?.value.trim().toLowerCase();
+            if (!q) return;
+            const { view } = state.current;
+            const m = propsRef.current.model;
+            const id = view.ids.find((x) => x.toLowerCase() === q) ??
+              view.ids.find((x) => x.toLowerCase().includes(q) || m.nodes.get(x)!.label.toLowerCase().includes(q));
+            if (id) {
+              window.__airfoilGraph?.focus(id);
+              propsRef.current.onSelect(id);
+            }
+          }}
+        >
+          <input ref={finder} class="finder" type="search" placeholder="find node…" />
+        </form>
         <button title="zoom in" onClick={() => zoom(1.25)}>+</button>
         <button title="zoom out" onClick={() => zoom(0.8)}>−</button>
         <button

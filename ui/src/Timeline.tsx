@@ -60,8 +60,9 @@ function Row(props: { n: NodeOut; top: number; t0: number; span: number; now: nu
       data-row={n.id}
       onClick={() => props.onSelect(n.id)}
     >
-      <div class="tl-label" style={{ width: `${LABEL}px` }} title={n.id}>
+      <div class="tl-label" style={{ width: `${LABEL}px` }} title={`${n.id} ${n.task}`}>
         {n.id}
+        {n.task ? <small>{n.task.split(".").pop()}</small> : null}
       </div>
       <div class="tl-bars">
         {n.queued_at && (n.started_at ?? now) > n.queued_at ? (

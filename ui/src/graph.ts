@@ -27,7 +27,43 @@ export function buildModel(g: GraphOut): Model {
 }
 
 export function isContainer(n: GNode): boolean {
-  return n.children.length > 0;
+  return n.children.length > 0 || n.kind === "map";
+}
+
+/** Most items of a map node drawn as nodes when it is expanded. */
+export const MAX_ITEMS = 2000;
+
+/** The model with the items of open map nodes as their children (`<map>[<index>]`). */
+export function withItems(m: Model, items: Map<string, number>): Model {
+  if (items.size === 0) return m;
+  const nodes = new Map(m.nodes);
+  const order: string[] = [];
+  for (const id of m.order) {
+    const n = m.nodes.get(id)!;
+    const count = items.get(id);
+    if (count === undefined) {
+      order.push(id);
+      continue;
+    }
+    const ids = Array.from({ length: Math.min(count, MAX_ITEMS) }, (_, i) => `${id}[${i}]`);
+    nodes.set(id, { ...n, children: ids, upstream: [...n.upstream, ...ids] });
+    order.push(id);
+    ids.forEach((iid, i) => {
+      nodes.set(iid, {
+        id: iid,
+        kind: "item",
+        label: `${n.label}[${i}]`,
+        task: n.task,
+        parent: id,
+        upstream: n.upstream,
+        children: [],
+        gate: null,
+        mapped: null,
+      });
+      order.push(iid);
+    });
+  }
+  return { nodes, order };
 }
 
 export interface View {
@@ -71,7 +107,9 @@ export function visibleGraph(m: Model, expanded: Set<string>): View {
     const b = repOf(id);
     const bi = index.get(b)!;
     const bExpanded = b === id && expanded.has(id) && node.children.length > 0;
-    for (const u of node.upstream) {
+    // an open container is drawn after its children, fed by them
+    const ups = bExpanded ? [...node.upstream, ...node.children] : node.upstream;
+    for (const u of ups) {
       if (!m.nodes.has(u)) continue;
       const a = repOf(u);
       if (a === b) continue;
@@ -83,6 +121,29 @@ export function visibleGraph(m: Model, expanded: Set<string>): View {
       if (seen.has(k)) continue;
       seen.add(k);
       edges.push([ai, bi]);
+    }
+  }
+  // children with nothing upstream of them (a dynamic node's graph, a branch's cases) start
+  // after what their open container waits for
+  const indeg = new Int32Array(n);
+  for (const [, b] of edges) indeg[b]++;
+  for (const id of expanded) {
+    const node = m.nodes.get(id);
+    const ci = index.get(id);
+    if (!node || ci === undefined || node.children.length === 0) continue;
+    const outer = new Set<number>();
+    for (const u of node.upstream) {
+      if (!m.nodes.has(u) || isAncestor(id, u)) continue;
+      const ai = index.get(repOf(u));
+      if (ai !== undefined && ai !== ci) outer.add(ai);
+    }
+    for (const c of node.children) {
+      const bi = index.get(c);
+      if (bi === undefined || indeg[bi] > 0) continue;
+      for (const ai of outer) {
+        edges.push([ai, bi]);
+        indeg[bi]++;
+      }
     }
   }
   return { ids, index, edges };

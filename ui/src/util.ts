@@ -69,13 +69,16 @@ export interface Loaded<T> {
 
 /**
  * Fetch with `load` when `key` changes; poll every `pollMs` while `poll(data)` says so.
- * Stale answers (of an older key) are dropped.
+ * Answers to an older key are dropped; its data is shown until the new one comes only
+ * with `keepStale`.
  */
 export function useFetch<T>(
   key: string,
   load: () => Promise<T>,
   pollMs = 0,
   poll: (d: T) => boolean = () => true,
+  keepStale = false,
+  interval: () => number = () => pollMs,
 ): Loaded<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<Error | null>(null);
@@ -85,7 +88,7 @@ export function useFetch<T>(
   useEffect(() => {
     if (lastKey.current !== key) {
       lastKey.current = key;
-      setData(null);
+      if (!keepStale) setData(null);
       setError(null);
     }
     let stopped = false;
@@ -97,7 +100,7 @@ export function useFetch<T>(
         if (stopped || mine !== seq.current) return;
         setData(d);
         setError(null);
-        if (pollMs > 0 && poll(d)) timer = setTimeout(run, pollMs);
+        if (pollMs > 0 && poll(d)) timer = setTimeout(run, interval());
       } catch (e) {
         if (stopped || mine !== seq.current) return;
         setError(e as Error);

@@ -29,6 +29,7 @@ from airfoil.core.errors import (
 from airfoil.core.ids import validate_execution_id
 from airfoil.core.records import ExecutionRecord, TaskSpec, Value, WorkflowSpec
 from airfoil.engine.runner import Engine, EngineSettings
+from airfoil.executors.base import attempt_log_key, live_log_key
 from airfoil.runtime._packages import package_key, package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._driver import Driver, LaunchOnlyExecutor
@@ -668,10 +669,16 @@ def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | 
         raise NotFoundError(f"node {node_id} has no attempt {attempt}")
     text = ""
     if chosen.log_uri:
+        uris = [chosen.log_uri]
+    else:  # still running (or just ended): the whole log if written, else the copy so far
+        key = attempt_log_key(execution_id, node_id, chosen.attempt)
+        uris = [d.blobs.uri(key), d.blobs.uri(live_log_key(key))]
+    for uri in uris:
         try:
-            text = d.blobs.get_bytes(chosen.log_uri).decode("utf-8", errors="replace")
+            text = d.blobs.get_bytes(uri).decode("utf-8", errors="replace")
+            break
         except NotFoundError:
-            text = ""
+            continue
     return LogOut(execution_id=execution_id, node_id=node_id, attempt=chosen.attempt, text=text)
 
 

@@ -42,6 +42,24 @@ CONSOLE_FLOW = textwrap.dedent(
         return pd.DataFrame({"k": list(range(n)), "name": [f"r{i}" for i in range(n)]})
 
 
+    @af.task
+    def chatty(release: str) -> str:
+        import os
+        import time
+
+        print("first line, while running", flush=True)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print("second line")
+        return "done"
+
+
+    @af.workflow
+    def talks(release: str) -> str:
+        return chatty(release=release)
+
+
     @af.workflow
     def inner(n: int) -> pd.DataFrame:
         return frame(n=n)
@@ -153,7 +171,7 @@ def test_search_and_date_filters(client: Any, flow: Any) -> None:
     assert page["total"] == 2 and [e["id"] for e in page["items"]] == [a.id]
 
 
-def test_console_files_and_spa_fallback(server: Any, tmp_path: Path, monkeypatch: Any) -> None:
+def test_console_files_and_spa_fallback(server: Any) -> None:
     from airfoil.server import _app
 
     r = httpx.get(server.url + "/projects/default/executions/whatever", timeout=30)
@@ -171,3 +189,22 @@ def test_console_files_and_spa_fallback(server: Any, tmp_path: Path, monkeypatch
         r = httpx.get(f"{server.url}/assets/{assets[0].name}", timeout=30)
         assert r.status_code == 200 and "immutable" in r.headers["cache-control"]
         assert r.content == assets[0].read_bytes()
+
+
+def test_logs_are_tailed_while_the_attempt_runs(
+    server: Any, client: Any, console_flow: Any, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    client.register([console_flow.talks])
+    ex = client.launch(console_flow.talks, {"release": str(release)})
+    _wait_for(lambda: any(n.phase == "running" for n in client.get(ex.id).nodes))
+    logs = f"/executions/{ex.id}/nodes/n0/logs"
+    _wait_for(lambda: "first line" in _get(client, logs).json()["text"])
+    assert client.get(ex.id).nodes[0].phase == "running"  # still waiting for the release
+    assert "second line" not in _get(client, logs).json()["text"]
+    release.write_text("go")
+    assert client.wait(ex.id, timeout=60).phase == "succeeded"
+    text = _get(client, logs).json()["text"]
+    assert text == "first line, while running\nsecond line\n"
+    files = [str(p) for p in Path(server.home).rglob("*.log*") if ex.id in str(p)]
+    assert files and all(f.endswith(".log") for f in files)  # the copy is gone at the end
