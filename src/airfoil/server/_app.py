@@ -292,10 +292,15 @@ def _install_console(app: FastAPI) -> None:
 
     root = STATIC_DIR.resolve()
 
-    @app.get("/{path:path}", include_in_schema=False, response_model=None)
-    def console(path: str) -> Response:
-        if path == "api" or path.startswith("api/"):
-            return error_response(404, "not_found", f"no API route /{path}")
+    @app.api_route(
+        "/{path:path}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+        response_model=None,
+    )
+    def console(path: str, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD") or path == "api" or path.startswith("api/"):
+            return error_response(404, "not_found", f"no route {request.method} /{path}")
         index = root / "index.html"
         if path:
             wanted = (root / path).resolve()

@@ -177,8 +177,15 @@ def test_console_files_and_spa_fallback(server: Any) -> None:
     r = httpx.get(server.url + "/projects/default/executions/whatever", timeout=30)
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert "Airfoil" in r.text
-    for bad in ("/api/v1/nope", "/api/nope", "/api"):
-        r = httpx.get(server.url + bad, timeout=30)
+    for method, bad in [
+        ("GET", "/api/v1/nope"),
+        ("GET", "/api/nope"),
+        ("GET", "/api"),
+        ("POST", "/api/v1/nope"),
+        ("POST", "/projects/default/executions"),
+        ("DELETE", "/index.html"),
+    ]:
+        r = httpx.request(method, server.url + bad, timeout=30)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", bad
     for sneaky in ("/..%2f..%2fpyproject.toml", "/assets/..%2f..%2f_app.py", "/%2e%2e/_app.py"):
         r = httpx.get(server.url + sneaky, timeout=30)
