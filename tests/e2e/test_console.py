@@ -33,9 +33,28 @@ GREEN = (34, 160, 90)  # the succeeded colour of the graph (ui/src/util.ts)
 
 FLOW = textwrap.dedent(
     """
+    import dataclasses
+    import enum
+
     import pandas as pd
 
     import airfoil as af
+
+
+    class Mode(enum.Enum):
+        FAST = "fast"
+        CAREFUL = "careful"
+
+
+    @dataclasses.dataclass
+    class Settings:
+        rate: float
+        mode: Mode
+
+
+    @af.task
+    def configure(settings: Settings, tags: list[str], note: str | None = None) -> str:
+        return f"{settings.mode.name} {settings.rate} {'+'.join(tags)} {note}"
 
 
     @af.task
@@ -400,3 +419,34 @@ def test_map_and_dynamic_nodes_expand(server: Server, page: Any) -> None:
     page.wait_for_selector("aside.panel .error-box")
     assert "item 3 is odd in a bad way" in panel.inner_text()
     shot(page, "13-map-items")
+
+
+def test_launch_form_of_typed_inputs(server: Server, page: Any) -> None:
+    page.goto(f"{server.url}/projects/default/entities/flow.configure")
+    page.wait_for_selector("form.launch")
+    page.fill("#in-settings\\.rate", "0.25")
+    page.fill("#in-tags", "[not json")
+    page.get_by_role("button", name="Launch").click()
+    errors = page.locator(".field-error")
+    errors.first.wait_for()
+    text = " ".join(errors.all_inner_texts())
+    assert "choose a value" in text  # the enum of the dataclass
+    assert "not valid JSON" in text
+    shot(page, "14-typed-form-invalid")
+
+    page.select_option("#in-settings\\.mode", "CAREFUL")
+    page.fill("#in-tags", '["a", 2]')
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_selector("[data-input=tags] .field-error")
+    assert "expects text at [1]" in page.inner_text("[data-input=tags] .field-error")
+
+    page.fill("#in-tags", '["a", "b"]')
+    page.locator("[data-input=note] input[type=checkbox]").uncheck()
+    page.fill("#in-note", "hi")
+    shot(page, "15-typed-form-valid")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url("**/executions/*")
+    execution = page.url.rsplit("/", 1)[1].split("?")[0]
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    out = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
+    assert out["outputs"][0]["preview"] == "CAREFUL 0.25 a+b hi"

@@ -29,7 +29,7 @@ function KeyDialog(props: { message: string; onSaved: () => void }) {
     <div class="modal-back">
       <form class="modal" onSubmit={save}>
         <h2>API key needed</h2>
-        <p>This server requires an API key. {props.message}</p>
+        <p>This server requires an API key{props.message.includes("revoked") ? " (the one kept here is no longer accepted)" : ""}.</p>
         <p class="muted small">
           Create one with <code>airfoil auth create-key --project P --role viewer</code>; it is kept in this
           browser only.
