@@ -54,7 +54,6 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
     setExpanded(null);
     seenContainers.current = new Set();
     loadGraph();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [base]);
 
   const baseModel: Model | null = useMemo(() => (graph ? buildModel(graph) : null), [graph]);
@@ -105,7 +104,6 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
         return;
       }
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [d, baseModel]);
   // containers start open in small graphs (also those a dynamic node builds later), closed
   // in large ones; once seen, a container stays as the user leaves it

@@ -225,7 +225,6 @@ export function GraphView(props: GraphViewProps) {
       ro.disconnect();
       if (frame.current) cancelAnimationFrame(frame.current);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   const hit = (e: MouseEvent): { i: number; toggle: boolean } | null => {

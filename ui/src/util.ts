@@ -112,7 +112,6 @@ export function useFetch<T>(
       stopped = true;
       if (timer) clearTimeout(timer);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key, n]);
   return { data, error, reload: () => setN((x) => x + 1) };
 }
