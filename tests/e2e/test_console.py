@@ -367,7 +367,7 @@ def test_the_console_asks_for_an_api_key(
             page.get_by_role("button", name="Use this key").click()
             page.wait_for_selector(".modal", state="detached")
             page.wait_for_selector("table.executions")
-            assert "viewer of default" in page.inner_text("header")
+            page.locator("header .who", has_text="viewer of default").wait_for()
             shot(page, "11-api-key-accepted")
         finally:
             ctx.close()
