@@ -80,9 +80,16 @@ FLOW = textwrap.dedent(
         return 2 * x
 
 
+    @af.task
+    def verdict(x: int, threshold: float) -> str:
+        return f"{x} over {threshold}" if x > threshold else f"{x} under {threshold}"
+
+
     @af.workflow
-    def reviewed(x: int = 4) -> int:
-        return af.approve(double(x=x), "ship", timeout=120.0)
+    def reviewed(x: int = 4) -> str:
+        threshold = af.wait_for_input("threshold", timeout=120.0, expected_type=float)
+        approved = af.approve(double(x=x), "ship", timeout=120.0)
+        return verdict(x=approved, threshold=threshold)
 
 
     @af.task
@@ -321,7 +328,7 @@ def test_launch_from_form_watch_graph_logs_and_outputs(server: Server, page: Any
     shot(page, "07-executions-list")
 
 
-def test_answer_an_approval_gate(server: Server, page: Any) -> None:
+def test_answer_gates_from_the_page(server: Server, page: Any) -> None:
     launched = httpx.post(
         f"{server.url}/api/v1/projects/default/domains/development/executions",
         json={"entity": "flow.reviewed", "inputs": {"x": 21}},
@@ -329,15 +336,27 @@ def test_answer_an_approval_gate(server: Server, page: Any) -> None:
     assert launched.status_code == 201, launched.text
     execution = launched.json()["id"]
     page.goto(f"{server.url}/projects/default/executions/{execution}")
-    gate = page.locator(".waiting [data-gate=ship]")
-    gate.wait_for(timeout=60_000)
-    assert "Approval" in gate.inner_text()
-    shot(page, "08-gate-waiting")
-    gate.get_by_role("button", name="Approve").click()
+    value = page.locator(".waiting [data-gate=threshold]")
+    value.wait_for(timeout=60_000)
+    approval = page.locator(".waiting [data-gate=ship]")
+    approval.wait_for(timeout=60_000)
+    assert "Approval" in approval.inner_text()
+    shot(page, "08-gates-waiting")
+
+    value.locator("input").fill("lots")  # checked against the gate's type before sending
+    value.get_by_role("button", name="Send").click()
+    assert "expects a number" in value.locator(".field-error").inner_text()
+    value.locator("input").fill("40.5")
+    value.get_by_role("button", name="Send").click()
+    # sent: the form gives way to "Sent: 40.5", then goes when the gate has its value
+    page.wait_for_function("() => !document.querySelector('.waiting [data-gate=threshold] input')")
+
+    approval.get_by_role("button", name="Approve").click()
     page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
-    shot(page, "09-gate-approved")
+    assert not page.locator(".waiting [data-gate]").count()
+    shot(page, "09-gates-answered")
     out = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
-    assert out["outputs"][0]["preview"] == 42
+    assert out["outputs"][0]["preview"] == "42 over 40.5"
 
 
 def test_the_console_asks_for_an_api_key(
