@@ -469,3 +469,49 @@ def test_launch_form_of_typed_inputs(server: Server, page: Any) -> None:
     page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
     out = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
     assert out["outputs"][0]["preview"] == "CAREFUL 0.25 a+b hi"
+
+
+def test_executions_list_filters_and_search(server: Server, page: Any) -> None:
+    api = f"{server.url}/api/v1/projects/default"
+    made = []
+    for entity, inputs in [("flow.pipeline", {"n": 2}), ("flow.shapes", {"n": 4})]:
+        r = httpx.post(
+            f"{api}/domains/staging/executions",
+            json={"entity": entity, "inputs": inputs, "labels": {"owner": "filter-test"}},
+        )
+        assert r.status_code == 201, r.text
+        made.append(r.json()["id"])
+    wait_until(
+        lambda: all(
+            httpx.get(f"{api}/executions/{e}").json()["phase"] == "succeeded" for e in made
+        ),
+        what="both executions to succeed",
+    )
+
+    def rows() -> list[str]:
+        page.wait_for_selector("table.executions")
+        page.wait_for_load_state("networkidle")
+        return page.eval_on_selector_all(
+            "tr[data-execution]", "els => els.map(e => e.dataset.execution)"
+        )
+
+    page.goto(f"{server.url}/projects/default/executions")
+    page.fill("input[name=q]", "filter-test")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**q=filter-test*")
+    wait_until(lambda: sorted(rows()) == sorted(made), what="the search's rows")
+
+    page.select_option("select[name=domain]", "staging")
+    page.fill("input[name=workflow]", "flow.shapes")
+    page.press("input[name=workflow]", "Enter")
+    page.wait_for_url("**workflow=flow.shapes*")
+    wait_until(lambda: rows() == [made[1]], what="one workflow's rows")
+    shot(page, "16-executions-filtered")
+
+    page.select_option("select[name=phase]", "failed")
+    wait_until(lambda: rows() == [], what="no failed rows")
+    page.select_option("select[name=phase]", "")
+    page.fill("input[name=to]", "2000-01-01")
+    page.dispatch_event("input[name=to]", "change")
+    wait_until(lambda: rows() == [], what="no rows before 2000")
+    assert "no executions match" in page.inner_text("main")
