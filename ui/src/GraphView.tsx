@@ -89,15 +89,36 @@ export function GraphView(props: GraphViewProps) {
     const curves = k > 0.25 && view.edges.length < 20000;
     // thousands of edges seen from afar are only a grey veil over the nodes
     const edges = view.edges.length > 3000 && k < 0.2 ? [] : view.edges;
-    for (const [a, b] of edges) {
+    const half = NODE_W / 2;
+    for (let e = 0; e < edges.length; e++) {
+      const [a, b] = edges[e];
       const x0 = pos.x[a] + NODE_W, y0 = pos.y[a] + NODE_H / 2;
       const x1 = pos.x[b], y1 = pos.y[b] + NODE_H / 2;
-      if (Math.max(x0, x1) < vx0 || Math.min(x0, x1) > vx1 || Math.max(y0, y1) < vy0 || Math.min(y0, y1) > vy1) continue;
+      const route = edges === view.edges ? pos.routes[e] : null;
+      let top = Math.min(y0, y1), bottom = Math.max(y0, y1);
+      if (route) for (let i = 1; i < route.length; i += 2) {
+        top = Math.min(top, route[i]);
+        bottom = Math.max(bottom, route[i]);
+      }
+      if (Math.max(x0, x1) < vx0 || Math.min(x0, x1) > vx1 || bottom < vy0 || top > vy1) continue;
       ctx.moveTo(x0, y0);
-      if (curves) {
-        const mx = (x0 + x1) / 2;
-        ctx.bezierCurveTo(mx, y0, mx, y1, x1, y1);
-      } else ctx.lineTo(x1, y1);
+      let px = x0, py = y0;
+      const to = (qx: number, qy: number) => {
+        if (curves) {
+          const mx = (px + qx) / 2;
+          ctx.bezierCurveTo(mx, py, mx, qy, qx, qy);
+        } else ctx.lineTo(qx, qy);
+        px = qx;
+        py = qy;
+      };
+      if (route) {
+        for (let i = 0; i < route.length; i += 2) {
+          to(route[i] - half, route[i + 1]);
+          ctx.lineTo(route[i] + half, route[i + 1]);
+          px = route[i] + half;
+        }
+      }
+      to(x1, y1);
     }
     ctx.stroke();
 
