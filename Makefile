@@ -22,7 +22,7 @@ $(UI_NPM): ui/package.json ui/package-lock.json
 	cd ui && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-ui/openapi.json: $(STAMP) src/airfoil/wire/_models.py src/airfoil/server/_routes.py src/airfoil/server/_app.py scripts/dump_openapi.py
+ui/openapi.json: $(STAMP) $(wildcard src/airfoil/wire/*.py src/airfoil/server/*.py) scripts/dump_openapi.py
 	$(BIN)/python scripts/dump_openapi.py $@
 	@touch $@
 
