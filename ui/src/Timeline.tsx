@@ -20,7 +20,7 @@ export function Timeline(props: { detail: ExecutionDetail; selected: string | nu
   for (const n of rows) t1 = Math.max(t1, n.ended_at ?? (n.started_at ? now : t1));
   const span = Math.max(t1 - t0, 0.001);
   const [scroll, setScroll] = useState(0);
-  const height = 480;
+  const height = Math.min(480, rows.length * ROW + 4);
   const first = Math.max(0, Math.floor(scroll / ROW) - 5);
   const last = Math.min(rows.length, first + Math.ceil(height / ROW) + 10);
   const ticks = 6;
