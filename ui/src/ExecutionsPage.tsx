@@ -1,6 +1,6 @@
 // The executions of a project, newest first, with live phases and durations, filters
 // (domain, workflow, phase, dates) and search; filters live in the URL.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { EntitySummary, ExecutionPage as Page } from "./api";
 import { enc, get, isTerminal, qs } from "./api";
 import { Link, Phase, Problem } from "./components";
@@ -44,7 +44,12 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
   const entities = useFetch<{ items: EntitySummary[] }>(`ent|${project}`, () =>
     get<{ items: EntitySummary[] }>(`/projects/${enc(project)}/entities`),
   );
+  // typed text is the page's own until it is committed (Enter, leaving the field, Search):
+  // the list's refreshes must not overwrite it
   const [search, setSearch] = useState(f.q);
+  const [workflow, setWorkflow] = useState(f.workflow);
+  useEffect(() => setSearch(f.q), [f.q]);
+  useEffect(() => setWorkflow(f.workflow), [f.workflow]);
   const live = (page.data?.items ?? []).some((e) => !isTerminal(e.phase));
   useTick(1000, live);
   const set = (k: string, v: string) => setQuery({ [k]: v || null, offset: null });
@@ -56,7 +61,7 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
         class="filters"
         onSubmit={(e) => {
           e.preventDefault();
-          set("q", search.trim());
+          setQuery({ q: search.trim() || null, workflow: workflow.trim() || null, offset: null });
         }}
       >
         <input type="search" name="q" placeholder="search id, workflow, label…" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
@@ -68,7 +73,8 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
           name="workflow"
           list="workflow-names"
           placeholder="any workflow"
-          value={f.workflow}
+          value={workflow}
+          onInput={(e) => setWorkflow((e.target as HTMLInputElement).value)}
           onChange={(e) => set("workflow", (e.target as HTMLInputElement).value.trim())}
         />
         <datalist id="workflow-names">
