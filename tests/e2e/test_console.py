@@ -105,6 +105,19 @@ FLOW = textwrap.dedent(
 
 
     @af.task
+    def waits(release: str) -> str:
+        import os
+        import time
+
+        print("started, waiting for the release", flush=True)
+        deadline = time.monotonic() + 120
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print("released")
+        return "done"
+
+
+    @af.task
     def numbers(n: int) -> list[int]:
         return list(range(n))
 
@@ -515,3 +528,34 @@ def test_executions_list_filters_and_search(server: Server, page: Any) -> None:
     page.dispatch_event("input[name=to]", "change")
     wait_until(lambda: rows() == [], what="no rows before 2000")
     assert "no executions match" in page.inner_text("main")
+
+
+def test_running_node_is_blue_and_its_log_is_tailed(
+    server: Server, page: Any, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.waits", "inputs": {"release": str(release)}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    page.goto(f"{server.url}/projects/default/executions/{execution}")
+    page.wait_for_selector("canvas.graph[data-painted]")
+    blue = (59, 130, 246)  # running
+    wait_until(lambda: close_to(node_pixel(page, "n0"), blue), what="the running node in blue")
+    click_node(page, "n0")
+    panel = page.locator("aside.panel[data-node='n0']")
+    panel.get_by_role("tab", name="Logs").click()
+    panel.locator(".live").wait_for()
+    page.wait_for_function(
+        "() => (document.querySelector('pre.log')?.textContent || '').includes('waiting for')"
+    )
+    assert "released" not in page.inner_text("pre.log")
+    shot(page, "17-log-tailed-while-running")
+    release.write_text("go")
+    page.wait_for_function(
+        "() => (document.querySelector('pre.log')?.textContent || '').includes('released')"
+    )
+    wait_until(lambda: close_to(node_pixel(page, "n0"), GREEN), what="the node in green")
+    assert not panel.locator(".live").count()

@@ -158,7 +158,10 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
           <div class="muted">
             version <span class="mono">{d.version}</span> · {d.domain} · created {fmtTime(d.created_at)} · duration{" "}
             <span data-duration>{fmtDuration(d.duration_s ?? elapsed(d.started_at, d.ended_at))}</span> ·{" "}
-            {d.node_count ?? d.nodes?.length ?? 0} nodes
+            {(() => {
+              const k = d.node_count ?? d.nodes?.length ?? 0;
+              return `${k} node${k === 1 ? "" : "s"}`;
+            })()}
           </div>
         </div>
         <ExecActions project={project} d={d} onChange={detail.reload} />
