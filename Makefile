@@ -6,9 +6,33 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.airfoil-installed
 
-.PHONY: install demo test test-unit test-fast lint typecheck bench clean services
+.PHONY: install demo test test-unit test-fast lint typecheck bench clean services chromium console
 
-install: $(STAMP)
+install: $(STAMP) console chromium
+
+# The web console: npm packages (ui/package-lock.json), API types from the OpenAPI spec, and
+# a Vite build into the server's static folder, each redone only when its inputs change.
+UI_NPM  := ui/node_modules/.airfoil-npm-ci
+CONSOLE := src/airfoil/server/static/index.html
+UI_SRC  := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json
+
+console: $(CONSOLE)
+
+$(UI_NPM): ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+ui/openapi.json: $(STAMP) $(wildcard src/airfoil/wire/*.py src/airfoil/server/*.py) scripts/dump_openapi.py
+	$(BIN)/python scripts/dump_openapi.py $@
+	@touch $@
+
+$(CONSOLE): $(UI_NPM) ui/openapi.json $(UI_SRC)
+	cd ui && npm run --silent build
+	@touch $@
+
+# The end-to-end tests drive the console in Debian's Chromium (Playwright never downloads one).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +44,8 @@ demo: install
 	@AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil run examples/ml_pipeline.py ml_pipeline
 	@echo
 	@echo "Look at the runs: AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil executions list"
-	@echo "Serve them over HTTP: AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil server start"
-	@echo "  then open http://127.0.0.1:8080/api/v1/projects/default/executions"
-	@echo "(the web console on top of that API is not built yet; the CLI shows every run)"
+	@echo "Open the web console on these runs (http://127.0.0.1:8080/):"
+	@echo "  AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil server start --open"
 
 services:
 	@bash scripts/ensure-services.sh
@@ -46,3 +69,4 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .airfoil build dist src/*.egg-info .mypy_cache .ruff_cache
+	rm -rf ui/node_modules src/airfoil/server/static test-output

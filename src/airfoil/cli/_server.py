@@ -51,8 +51,12 @@ def start(
     ),
     no_engine: bool = typer.Option(False, "--no-engine", help="Serve the API only."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    open_browser: bool = typer.Option(
+        False, "--open", help="Open the web console in a browser once the server is up."
+    ),
 ) -> None:
-    """Start the API and the engine loop in this process (stop with Ctrl-C or SIGTERM)."""
+    """Start the API, the web console and the engine loop in this process (stop with Ctrl-C
+    or SIGTERM)."""
     import uvicorn
 
     from airfoil.core.errors import ConfigError
@@ -78,8 +82,11 @@ def start(
         lease_ttl_s=lease_ttl,
         secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
     )
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}/"
     err_console.print(
-        f"airfoil server on http://{host}:{port}  (API /api/v1, docs /docs, metrics /metrics)"
+        f"airfoil server on http://{host}:{port}  (console /, API /api/v1, docs /docs, "
+        "metrics /metrics)"
     )
     err_console.print(f"  store: {db or 'SQLite in ' + home}   blobs: {blobs}")
     if not keys:
@@ -87,7 +94,29 @@ def start(
             "  [yellow]no API keys configured: accepting loopback clients only[/] "
             "(create one with `airfoil auth create-key --project P --role admin`)"
         )
+    if open_browser:
+        _open_when_ready(url)
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+def _open_when_ready(url: str) -> None:
+    """Open ``url`` in the user's browser once the server answers (a background thread)."""
+    import threading
+    import time
+    import urllib.request
+    import webbrowser
+
+    def wait_and_open() -> None:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        if not webbrowser.open(url):
+            err_console.print(f"  open {url} in a browser to see the console")
+
+    threading.Thread(target=wait_and_open, name="airfoil-open-console", daemon=True).start()
 
 
 @auth_app.command("create-key")

@@ -34,7 +34,7 @@ from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
 from airfoil.engine._resources import ResourceQueue, asks_for_resources, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
-from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
+from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, attempt_log_key
 from airfoil.store.base import BlobStore, MetaStore
 
 __all__ = ["Engine", "EngineSettings"]
@@ -455,7 +455,7 @@ class _Loop:
             inputs=cmd.inputs,
             blob_url=self.e.blob_url,
             code_root=ex.code_root,
-            log_key=f"logs/{ex.id}/{cmd.node_id}/{cmd.attempt}.log",
+            log_key=attempt_log_key(ex.id, cmd.node_id, cmd.attempt),
             secrets=self._secrets_for(task.secret_requests),
         )
 

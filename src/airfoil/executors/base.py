@@ -26,11 +26,23 @@ __all__ = [
     "ChildCall",
     "ChildOutcome",
     "Executor",
+    "attempt_log_key",
     "detect_gpus",
+    "live_log_key",
     "machine_capacity",
 ]
 
 RUNTIME_MODULE = "airfoil.runtime.worker"
+
+
+def attempt_log_key(execution_id: str, node_id: str, attempt: int) -> str:
+    """Where the log of an attempt is written in the blob store when the attempt ends."""
+    return f"logs/{execution_id}/{node_id}/{attempt}.log"
+
+
+def live_log_key(log_key: str) -> str:
+    """Where a running attempt's log so far is copied (removed when the attempt ends)."""
+    return log_key + ".live"
 
 
 class AttemptRequest(msgspec.Struct, frozen=True, omit_defaults=True):

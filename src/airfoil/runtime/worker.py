@@ -27,7 +27,7 @@ from airfoil.core.errors import (
 )
 from airfoil.core.ids import sha256_hex
 from airfoil.core.records import ErrorInfo, Value, encode_json
-from airfoil.executors.base import AttemptRequest, AttemptResult
+from airfoil.executors.base import AttemptRequest, AttemptResult, live_log_key
 from airfoil.runtime._children import ChildCaller, ChildTransport
 from airfoil.runtime.loader import load_task
 from airfoil.store.base import BlobStore
@@ -99,6 +99,56 @@ def _error(kind: str, exc: BaseException) -> ErrorInfo:
     return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
 
 
+class _LiveLog(io.StringIO):
+    """An attempt's log that is also copied to the blob store while the attempt runs (at most
+    every ``interval`` seconds after something is written), so it can be tailed; the copy is
+    removed when the attempt ends and its whole log is written."""
+
+    def __init__(self, blobs: BlobStore, key: str, interval: float = 0.5) -> None:
+        super().__init__()
+        self._blobs, self._key, self._interval = blobs, key, interval
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._done = False
+        self._copied = False
+
+    def write(self, s: str) -> int:
+        n = super().write(s)
+        with self._lock:
+            if self._timer is None and not self._done:
+                self._timer = threading.Timer(self._interval, self._copy)
+                self._timer.daemon = True
+                self._timer.start()
+        return n
+
+    def _copy(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._done:
+                return
+            try:
+                self._blobs.put_bytes(self._key, self.getvalue().encode("utf-8", "replace"))
+                self._copied = True
+            except Exception:  # logs are best effort
+                pass
+
+    def finish(self) -> str:
+        """Stop copying and return the whole log."""
+        with self._lock:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
+        return self.getvalue()
+
+    def drop_copy(self) -> None:
+        """Remove the copy (once the whole log is written)."""
+        if self._copied:
+            try:
+                self._blobs.delete(self._blobs.uri(self._key))
+            except Exception:  # logs are best effort
+                pass
+
+
 def run_attempt(
     request: AttemptRequest,
     blobs: BlobStore,
@@ -117,7 +167,7 @@ def run_attempt(
 
     started = time.time()
     engine = type_engine or default_type_engine()
-    log = io.StringIO()
+    log = _LiveLog(blobs, live_log_key(request.log_key)) if request.log_key else io.StringIO()
     outputs: dict[str, Value] | None = None
     error: ErrorInfo | None = None
     ctx_obj: ExecutionContext | None = None
@@ -200,7 +250,7 @@ def run_attempt(
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
-    text = log.getvalue()
+    text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
     if error is not None and error.traceback:
         text += error.traceback
     log_uri = ""
@@ -209,6 +259,8 @@ def run_attempt(
             log_uri = blobs.append_text(request.log_key, text)
         except Exception:  # logs are best effort; never fail a finished attempt on them
             log_uri = ""
+    if isinstance(log, _LiveLog):
+        log.drop_copy()
     return AttemptResult(
         execution_id=request.execution_id,
         node_id=request.node_id,

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -179,6 +180,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     from airfoil.server._routes import router
 
     app.include_router(router)
+    _install_console(app)
     return app
 
 
@@ -271,3 +273,45 @@ def _install_ops(app: FastAPI) -> None:
 
         m: Metrics = request.app.state.metrics
         return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+#: Where ``make install`` (``npm run build`` in ``ui/``) puts the built web console.
+STATIC_DIR = Path(__file__).parent / "static"
+
+_NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Airfoil</title>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>Airfoil</h1><p>The web console is not built in this installation: run
+<code>make install</code> in a clone of Airfoil (it builds <code>ui/</code> into the server's
+static folder). The API is served under <a href="/docs">/api/v1</a>.</p></body>"""
+
+
+def _install_console(app: FastAPI) -> None:
+    """Serve the console's files at ``/``; any other path that is not the API's is answered
+    with its ``index.html`` (the console routes in the browser)."""
+    from fastapi.responses import FileResponse, HTMLResponse
+
+    root = STATIC_DIR.resolve()
+
+    @app.api_route(
+        "/{path:path}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+        response_model=None,
+    )
+    def console(path: str, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD") or path == "api" or path.startswith("api/"):
+            return error_response(404, "not_found", f"no route {request.method} /{path}")
+        index = root / "index.html"
+        if path:
+            wanted = (root / path).resolve()
+            if wanted.is_relative_to(root) and wanted.is_file():
+                # hashed asset names never change; index.html must be fetched each time
+                cache = (
+                    "public, max-age=31536000, immutable"
+                    if "/assets/" in ("/" + path)
+                    else "no-cache"
+                )
+                return FileResponse(wanted, headers={"Cache-Control": cache})
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(_NOT_BUILT)

@@ -157,6 +157,8 @@ def values_out(
         elif read_blobs or (inline is not None and v.size <= _CHEAP_PREVIEW):
             try:
                 preview = types.to_jsonable(v, spec, ctx)
+                if read_blobs and isinstance(preview, dict) and preview.get("format") == "parquet":
+                    preview["head"] = frame_head(v, ctx)
             except Exception as exc:  # a missing blob must not hide the rest
                 problem = f"{type(exc).__name__}: {exc}"
         out.append(
@@ -172,6 +174,39 @@ def values_out(
             )
         )
     return out
+
+
+#: Rows of a dataframe shown in a node's view, and the largest frame read for them.
+HEAD_ROWS = 20
+_HEAD_MAX_BYTES = 256 * 2**20
+
+
+def _cell(x: Any) -> Any:
+    if x is None or isinstance(x, bool | int | str):
+        return x
+    if isinstance(x, float):
+        return x if x == x and x not in (float("inf"), float("-inf")) else str(x)
+    return str(x)
+
+
+def frame_head(v: Value, ctx: Any, rows: int = HEAD_ROWS) -> list[dict[str, Any]] | None:
+    """The first rows of a stored dataframe (parquet) as JSON records, read with pyarrow
+    (no user code); None when pyarrow is not installed or the frame is too large to read."""
+    if v.size > _HEAD_MAX_BYTES:
+        return None
+    try:
+        import io
+
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    data = v.inline if v.inline is not None else ctx.blobs.get_bytes(v.uri)
+    f = pq.ParquetFile(io.BytesIO(data))
+    if f.metadata.num_row_groups == 0:
+        return []
+    table = f.read_row_group(0).slice(0, rows)
+    names = [n for n in table.column_names if not n.startswith("__index_level_")]
+    return [{k: _cell(r.get(k)) for k in names} for r in table.to_pylist()]
 
 
 def raw_value(rec: ExecutionRecord, v: Value) -> RawValue:

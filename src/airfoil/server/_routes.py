@@ -30,12 +30,14 @@ from airfoil.wire import (
     ExecutionDetail,
     ExecutionPage,
     ExecutionSummary,
+    GraphOut,
     Identity,
     LaunchPlanLaunchRequest,
     LaunchPlanList,
     LaunchPlanOut,
     LaunchRequest,
     LogOut,
+    MapItemsOut,
     NodeOut,
     PackageOut,
     ProjectIn,
@@ -248,10 +250,27 @@ def list_executions(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    since: Annotated[float | None, Query(ge=0, le=1e11)] = None,
+    until: Annotated[float | None, Query(ge=0, le=1e11)] = None,
 ) -> ExecutionPage:
-    """Executions, newest first, filtered and paginated."""
+    """Executions, newest first, filtered and paginated.
+
+    ``q`` searches the id, workflow, version and labels; ``since`` / ``until`` bound the
+    creation time (seconds since the epoch). Those two look through the newest 5,000
+    executions matching the other filters.
+    """
     return svc.list_executions(
-        d, project, domain=domain, workflow=workflow, phase=phase, limit=limit, offset=offset
+        d,
+        project,
+        domain=domain,
+        workflow=workflow,
+        phase=phase,
+        limit=limit,
+        offset=offset,
+        q=q or None,
+        since=since,
+        until=until,
     )
 
 
@@ -265,6 +284,35 @@ def execution_detail(
     # Built from stored records: encoded directly instead of validating 1,000s of nodes.
     data = svc.execution_detail_json(d, project, execution_id)
     return Response(data, media_type="application/json")  # type: ignore[return-value]
+
+
+@_route(
+    "GET", "/projects/{project}/executions/{execution_id}/graph", "viewer", response_model=GraphOut
+)
+def execution_graph(project: _Project, execution_id: _ExecId, d: Deps, _: Viewer) -> GraphOut:
+    """The node graph: nodes with their upstream nodes, parents, gates and mapped inputs
+    (with the graphs dynamic nodes built so far, and nodes called by tasks)."""
+    data = svc.graph_json(d, project, execution_id)
+    return Response(data, media_type="application/json")  # type: ignore[return-value]
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/nodes/{node_id}/items",
+    "viewer",
+    response_model=MapItemsOut,
+)
+def map_items(
+    project: _Project,
+    execution_id: _ExecId,
+    node_id: Annotated[str, Path(max_length=1000)],
+    d: Deps,
+    _: Viewer,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> MapItemsOut:
+    """The items of a map node that have been tried: phase, attempts, times, error."""
+    return svc.map_items(d, project, execution_id, node_id, offset, limit)
 
 
 @_route(

@@ -29,6 +29,7 @@ from airfoil.core.errors import (
 from airfoil.core.ids import validate_execution_id
 from airfoil.core.records import ExecutionRecord, TaskSpec, Value, WorkflowSpec
 from airfoil.engine.runner import Engine, EngineSettings
+from airfoil.executors.base import attempt_log_key, live_log_key
 from airfoil.runtime._packages import package_key, package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._driver import Driver, LaunchOnlyExecutor
@@ -49,6 +50,8 @@ from airfoil.wire import (
     ExecutionSummary,
     LaunchRequest,
     LogOut,
+    MapItemOut,
+    MapItemsOut,
     NodeOut,
     PackageOut,
     RawValues,
@@ -350,6 +353,10 @@ def get_record(d: Deps, project: str, execution_id: str) -> ExecutionRecord:
     return rec
 
 
+#: How many of the newest matching executions a search (text or dates) looks through.
+SEARCH_WINDOW = 5000
+
+
 def list_executions(
     d: Deps,
     project: str,
@@ -359,15 +366,49 @@ def list_executions(
     phase: str | None,
     limit: int,
     offset: int,
+    q: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
 ) -> ExecutionPage:
+    """Executions, newest first. ``q`` (text in the id, workflow, version or a label) and
+    ``since`` / ``until`` (creation time) are applied to the newest :data:`SEARCH_WINDOW`
+    executions matching the other filters."""
     if domain is not None:
         check_domain(domain)
     f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
-    items = d.meta.list_executions(**f, limit=limit, offset=offset)
-    total = d.meta.count_executions(**f)
+    if q is None and since is None and until is None:
+        items = d.meta.list_executions(**f, limit=limit, offset=offset)
+        total = d.meta.count_executions(**f)
+        return ExecutionPage(
+            items=[cv.summary_out(r) for r in items], total=total, limit=limit, offset=offset
+        )
+    needle = (q or "").strip().lower()
+    found: list[ExecutionRecord] = []
+    scanned, chunk = 0, 500
+    while scanned < SEARCH_WINDOW:
+        page = d.meta.list_executions(**f, limit=chunk, offset=scanned)
+        scanned += len(page)
+        for r in page:
+            if until is not None and r.created_at > until:
+                continue
+            if since is not None and r.created_at < since:
+                break
+            if needle and not _matches(r, needle):
+                continue
+            found.append(r)
+        if len(page) < chunk or (since is not None and page and page[-1].created_at < since):
+            break
     return ExecutionPage(
-        items=[cv.summary_out(r) for r in items], total=total, limit=limit, offset=offset
+        items=[cv.summary_out(r) for r in found[offset : offset + limit]],
+        total=len(found),
+        limit=limit,
+        offset=offset,
     )
+
+
+def _matches(r: ExecutionRecord, needle: str) -> bool:
+    hay = [r.id, r.workflow, r.version, *r.labels.values()]
+    return any(needle in h.lower() for h in hay)
 
 
 _flat_cache: dict[tuple[str, str], dict[str, Any]] = {}
@@ -474,6 +515,129 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
     )
 
 
+_graph_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
+def _graph_node(fn: Any) -> dict[str, Any]:
+    gate = None
+    if fn.gate is not None:
+        g = fn.gate
+        gate = {
+            "kind": g.kind,
+            "name": g.name,
+            "type": str(g.type) if g.type is not None else "",
+            "type_spec": msgspec.to_builtins(g.type) if g.type is not None else None,
+            "duration_s": g.duration_s,
+            "timeout_s": g.timeout_s,
+        }
+    label = fn.label or (fn.task.name.rpartition(".")[2] if fn.task is not None else fn.id)
+    return {
+        "id": fn.id,
+        "kind": fn.kind,
+        "label": label,
+        "task": fn.task.name if fn.task is not None else "",
+        "parent": fn.parent,
+        "upstream": sorted(fn.upstream),
+        "gate": gate,
+        "mapped": list(fn.map.mapped) if fn.map is not None else None,
+    }
+
+
+def _static_graph(spec: WorkflowSpec) -> list[dict[str, Any]]:
+    """The flattened graph of a workflow version as wire dicts (cached: it never changes)."""
+    key = (spec.name, spec.version)
+    found = _graph_cache.get(key)
+    if found is None:
+        from airfoil.engine.graph import flatten
+
+        found = [_graph_node(fn) for fn in flatten(spec).values()]
+        if len(_graph_cache) > 64:
+            _graph_cache.clear()
+        _graph_cache[key] = found
+    return found
+
+
+def graph_json(d: Deps, project: str, execution_id: str) -> bytes:
+    """The :class:`GraphOut` of an execution as JSON bytes (built from records without
+    validating 10,000s of nodes).
+
+    The node graph of an execution: its version's graph, the graphs its dynamic nodes
+    built, and the nodes its tasks called (children of their callers)."""
+    from airfoil.engine.graph import FlatNode, add_subgraph
+
+    rec = get_record(d, project, execution_id)
+    out = list(_static_graph(rec.spec))
+    index = {n["id"]: i for i, n in enumerate(out)}
+    records = d.meta.get_nodes(execution_id)
+    for r in records:
+        if r.dynamic_spec is None or r.node_id not in index:
+            continue
+        own = dict(out[index[r.node_id]])
+        nodes = {r.node_id: FlatNode(id=r.node_id, kind=own["kind"], inputs={}, upstream=set())}
+        try:
+            new = add_subgraph(nodes, r.node_id, r.dynamic_spec)
+        except KeyError:  # a graph bound to inputs it was not given: show the node alone
+            continue
+        own["upstream"] = sorted(set(own["upstream"]) | nodes[r.node_id].upstream)
+        out[index[r.node_id]] = own
+        for nid in new:
+            index[nid] = len(out)
+            out.append(_graph_node(nodes[nid]))
+    for r in records:  # tasks called by running tasks, and anything else not in a graph
+        if r.node_id not in index:
+            index[r.node_id] = len(out)
+            out.append(
+                {
+                    "id": r.node_id,
+                    "kind": r.kind,
+                    "label": r.task.rpartition(".")[2] or r.node_id,
+                    "task": r.task,
+                    "parent": r.parent,
+                    "upstream": [],
+                    "gate": None,
+                    "mapped": None,
+                }
+            )
+    return msgspec.json.encode({"execution_id": execution_id, "nodes": out})
+
+
+def map_items(
+    d: Deps, project: str, execution_id: str, node_id: str, offset: int, limit: int
+) -> MapItemsOut:
+    """The tried items of a map node (newest attempt each), by index."""
+    from airfoil.engine._mapping import split_item_id
+
+    get_record(d, project, execution_id)
+    node = d.meta.get_node(execution_id, node_id)
+    if node.kind != "map":
+        raise InvalidInputError(f"node {node_id} is a {node.kind} node, not a map node")
+    newest: dict[int, Any] = {}
+    tries: dict[int, int] = {}
+    for a in d.meta.get_attempts(execution_id):
+        split = split_item_id(a.node_id)
+        if split is None or split[0] != node_id:
+            continue
+        i = split[1]
+        tries[i] = tries.get(i, 0) + 1
+        if i not in newest or a.attempt >= newest[i].attempt:
+            newest[i] = a
+    chosen = sorted(newest)[offset : offset + limit]
+    items = [
+        MapItemOut(
+            index=i,
+            phase=newest[i].phase,
+            attempts=tries[i],
+            started_at=newest[i].started_at,
+            ended_at=newest[i].ended_at,
+            duration_s=cv.attempt_dict(newest[i])["duration_s"],
+            error=cv.error_out(newest[i].error),
+        )
+        for i in chosen
+    ]
+    total = sum(node.map_counts.values()) if node.map_counts else len(newest)
+    return MapItemsOut(node_id=node_id, items=items, total=total)
+
+
 def raw_outputs(d: Deps, project: str, execution_id: str) -> RawValues:
     rec = get_record(d, project, execution_id)
     return RawValues(
@@ -523,10 +687,16 @@ def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | 
         raise NotFoundError(f"node {node_id} has no attempt {attempt}")
     text = ""
     if chosen.log_uri:
+        uris = [chosen.log_uri]
+    else:  # still running (or just ended): the whole log if written, else the copy so far
+        key = attempt_log_key(execution_id, node_id, chosen.attempt)
+        uris = [d.blobs.uri(key), d.blobs.uri(live_log_key(key))]
+    for uri in uris:
         try:
-            text = d.blobs.get_bytes(chosen.log_uri).decode("utf-8", errors="replace")
+            text = d.blobs.get_bytes(uri).decode("utf-8", errors="replace")
+            break
         except NotFoundError:
-            text = ""
+            continue
     return LogOut(execution_id=execution_id, node_id=node_id, attempt=chosen.attempt, text=text)
 
 

@@ -35,6 +35,9 @@ __all__ = [
     "ExecutionDetail",
     "ExecutionPage",
     "ExecutionSummary",
+    "GateOut",
+    "GraphNodeOut",
+    "GraphOut",
     "Identity",
     "InterfaceOut",
     "LaunchPlanIn",
@@ -43,6 +46,8 @@ __all__ = [
     "LaunchPlanOut",
     "LaunchRequest",
     "LogOut",
+    "MapItemOut",
+    "MapItemsOut",
     "NodeOut",
     "PackageOut",
     "UploadOut",
@@ -456,3 +461,61 @@ class CacheEntryOut(_Response):
 
 class CacheList(_Response):
     items: list[CacheEntryOut]
+
+
+# --- the graph of an execution (for the console) --------------------------------------------
+
+
+class GateOut(_Response):
+    """What a gate node waits for: ``sleep``, ``input`` (a typed value) or ``approve``."""
+
+    kind: Literal["sleep", "input", "approve"]
+    name: str = ""
+    type: str = ""
+    type_spec: dict[str, Any] | None = None
+    duration_s: float = 0.0
+    timeout_s: float | None = None
+
+
+class GraphNodeOut(_Response):
+    """One node of an execution's graph: what it is and what it waits for.
+
+    ``upstream`` are the ids of the nodes it depends on. Children of subworkflows,
+    conditionals and dynamic nodes have ``parent`` set; a container depends on its children.
+    """
+
+    id: str
+    kind: str
+    label: str
+    task: str = ""
+    parent: str = ""
+    upstream: list[str] = []
+    gate: GateOut | None = None
+    mapped: list[str] | None = None
+
+
+class GraphOut(_Response):
+    """The node graph of an execution (including graphs dynamic nodes built so far)."""
+
+    execution_id: str
+    nodes: list[GraphNodeOut]
+
+
+class MapItemOut(_Response):
+    """One item of a map node: its newest attempt."""
+
+    index: int
+    phase: str
+    attempts: int
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration_s: float | None = None
+    error: ErrorOut | None = None
+
+
+class MapItemsOut(_Response):
+    """Items of a map node that have been tried, by index (untried items are pending)."""
+
+    node_id: str
+    items: list[MapItemOut]
+    total: int

@@ -83,6 +83,14 @@ def test_malformed_paths_and_queries_never_500(server: Any, project: str) -> Non
         server.url + "/api/v1/projects/bad%20name/executions",
         base + "/executions/nope/values/zz",
         base + "/executions/nope/watch",
+        base + "/executions/nope/graph",
+        base + "/executions/nope/nodes/n0/items",
+        base + "/executions/nope/nodes/n0/items?limit=0",
+        base + "/executions/nope/nodes/n0/items?offset=-1",
+        base + "/executions?since=abc",
+        base + "/executions?since=-5",
+        base + "/executions?until=1e400",
+        base + "/executions?q=" + "x" * 500,
     ):
         r = httpx.get(url, timeout=30)
         assert 400 <= r.status_code < 500, (url, r.status_code, r.text[:200])

@@ -1,0 +1,561 @@
+"""The web console in real headless Chromium (Playwright), against a real ``airfoil server
+start``: launch a workflow from its generated form, watch its graph turn green, read a node's
+logs and outputs, answer an approval gate, and give an API key when the server asks for one.
+
+Screenshots are saved under ``test-output/console/`` (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-output" / "console"
+STATIC = ROOT / "src" / "airfoil" / "server" / "static" / "index.html"
+GREEN = (34, 160, 90)  # the succeeded colour of the graph (ui/src/util.ts)
+
+FLOW = textwrap.dedent(
+    """
+    import dataclasses
+    import enum
+
+    import pandas as pd
+
+    import airfoil as af
+
+
+    class Mode(enum.Enum):
+        FAST = "fast"
+        CAREFUL = "careful"
+
+
+    @dataclasses.dataclass
+    class Settings:
+        rate: float
+        mode: Mode
+
+
+    @af.task
+    def configure(settings: Settings, tags: list[str], note: str | None = None) -> str:
+        return f"{settings.mode.name} {settings.rate} {'+'.join(tags)} {note}"
+
+
+    @af.task
+    def make_table(n: int, scale: float) -> pd.DataFrame:
+        print(f"making a table of {n} rows")
+        items = [f"row{i}" for i in range(n)]
+        return pd.DataFrame({"item": items, "value": [i * scale for i in range(n)]})
+
+
+    @af.task
+    def summarise(df: pd.DataFrame) -> float:
+        print("summing", len(df), "rows")
+        return float(df["value"].sum())
+
+
+    @af.workflow
+    def pipeline(n: int = 3, scale: float = 1.5) -> float:
+        return summarise(df=make_table(n=n, scale=scale))
+
+
+    @af.task
+    def double(x: int) -> int:
+        return 2 * x
+
+
+    @af.task
+    def verdict(x: int, threshold: float) -> str:
+        return f"{x} over {threshold}" if x > threshold else f"{x} under {threshold}"
+
+
+    @af.workflow
+    def reviewed(x: int = 4) -> str:
+        threshold = af.wait_for_input("threshold", timeout=120.0, expected_type=float)
+        approved = af.approve(double(x=x), "ship", timeout=120.0)
+        return verdict(x=approved, threshold=threshold)
+
+
+    @af.task
+    def check(x: int) -> int:
+        if x % 4 == 3:
+            raise ValueError(f"item {x} is odd in a bad way")
+        return x
+
+
+    @af.task
+    def count(xs: list[int | None]) -> int:
+        return len([x for x in xs if x is not None])
+
+
+    @af.task
+    def waits(release: str) -> str:
+        import os
+        import time
+
+        print("started, waiting for the release", flush=True)
+        deadline = time.monotonic() + 120
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print("released")
+        return "done"
+
+
+    @af.task
+    def numbers(n: int) -> list[int]:
+        return list(range(n))
+
+
+    @af.dynamic
+    def fan(n: int) -> list[int]:
+        return [double(x=i) for i in range(n)]
+
+
+    @af.workflow
+    def shapes(n: int = 8) -> int:
+        checked = af.map_task(check, min_success_ratio=0.5)(x=numbers(n=n))
+        fan(n=3)
+        return count(xs=checked)
+    """
+)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, home: Path, work: Path) -> None:
+        self.home, self.work = home, work
+        self.port = _port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(
+            os.environ, AIRFOIL_HOME=str(home), AIRFOIL_PACKAGE_CACHE=str(work / "pkgs")
+        )
+        self.log = open(work / "server.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log,
+            stderr=self.log,
+            cwd=work,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.logs()
+            time.sleep(0.1)
+
+    def logs(self) -> str:
+        return (self.work / "server.log").read_text()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", *args],
+            env=self.env,
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not STATIC.exists():
+        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
+    work = tmp_path_factory.mktemp("console")
+    (work / "flow.py").write_text(FLOW)
+    srv = Server(tmp_path_factory.mktemp("home"), work)
+    try:
+        reg = srv.cli("register", "flow.py", "--server", srv.url)
+        assert reg.returncode == 0, reg.stderr
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("Chromium is not installed: `make install` installs Debian's chromium")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=exe,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield pg
+    finally:
+        ctx.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def node_pixel(page: Any, node_id: str) -> tuple[int, int, int] | None:
+    """The colour the graph paints a node with (sampled left of its text)."""
+    rgba = page.evaluate(
+        """(id) => {
+            const g = window.__airfoilGraph; const c = document.querySelector('canvas.graph');
+            if (!g || !c) return null;
+            const b = g.boxOf(id); if (!b) return null;
+            const r = c.getBoundingClientRect(); const dpr = window.devicePixelRatio || 1;
+            const x = Math.round((b.x - r.left + 3) * dpr);
+            const y = Math.round((b.y - r.top + b.h / 2) * dpr);
+            const px = c.getContext('2d').getImageData(x, y, 1, 1).data;
+            return [px[0], px[1], px[2]];
+        }""",
+        node_id,
+    )
+    return None if rgba is None else (rgba[0], rgba[1], rgba[2])
+
+
+def close_to(a: tuple[int, int, int] | None, b: tuple[int, int, int]) -> bool:
+    return a is not None and all(abs(x - y) <= 8 for x, y in zip(a, b, strict=True))
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def click_node(page: Any, node_id: str) -> None:
+    page.evaluate("(id) => window.__airfoilGraph.focus(id)", node_id)
+    time.sleep(0.2)
+    box = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", node_id)
+    assert box is not None, f"node {node_id} is not on the graph"
+    page.mouse.click(box["x"] + box["w"] / 3, box["y"] + box["h"] / 2)
+
+
+def test_launch_from_form_watch_graph_logs_and_outputs(server: Server, page: Any) -> None:
+    page.goto(f"{server.url}/projects/default/entities")
+    page.get_by_role("link", name="flow.pipeline").click()
+    page.wait_for_selector("form.launch")
+    shot(page, "01-launch-form")
+
+    # invalid inputs are refused before anything is sent
+    page.fill("#in-n", "three")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_selector("[data-input=n] .field-error")
+    assert "whole number" in page.inner_text("[data-input=n] .field-error")
+    assert "/entities/" in page.url
+    shot(page, "02-launch-form-invalid")
+
+    page.fill("#in-n", "5")
+    page.fill("#in-scale", "2")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url("**/executions/*")
+    execution = page.url.rsplit("/", 1)[1].split("?")[0]
+    page.wait_for_selector("canvas.graph[data-painted]")
+    ids = page.evaluate("() => window.__airfoilGraph.visible()")
+    assert len(ids) == 2
+
+    # the graph turns green, node by node, without reloading the page
+    wait_until(
+        lambda: all(close_to(node_pixel(page, i), GREEN) for i in ids),
+        what="every node painted green",
+    )
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]")
+    shot(page, "03-graph-green")
+    detail = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
+    assert detail["phase"] == "succeeded"
+    assert detail["inputs"][0]["preview"] == 5
+
+    maker = next(n["id"] for n in detail["nodes"] if n["task"] == "flow.make_table")
+    click_node(page, maker)
+    page.wait_for_selector(f"aside.panel[data-node='{maker}']")
+    page.locator("aside.panel").get_by_role("tab", name="Logs").click()
+    page.wait_for_function(
+        "() => (document.querySelector('pre.log')?.textContent || '').includes('making a table')"
+    )
+    assert "making a table of 5 rows" in page.inner_text("pre.log")
+    shot(page, "04-node-logs")
+
+    page.locator("aside.panel").get_by_role("tab", name="Outputs").click()
+    page.wait_for_selector("aside.panel table.data")
+    table = page.inner_text("aside.panel table.data")
+    assert "row4\t8" in table and "value (float64)" in table
+    assert "5 rows \u00d7 2 columns" in page.inner_text("aside.panel")
+    shot(page, "05-node-outputs-table")
+
+    page.get_by_role("tab", name="Timeline").click()
+    page.wait_for_selector(".tl-row")
+    assert page.locator(".tl-row").count() == 2
+    shot(page, "06-timeline")
+
+    page.goto(f"{server.url}/projects/default/executions")
+    row = page.locator(f"tr[data-execution='{execution}']")
+    row.wait_for()
+    assert row.get_attribute("data-phase") == "succeeded"
+    shot(page, "07-executions-list")
+
+
+def test_answer_gates_from_the_page(server: Server, page: Any) -> None:
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.reviewed", "inputs": {"x": 21}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    page.goto(f"{server.url}/projects/default/executions/{execution}")
+    value = page.locator(".waiting [data-gate=threshold]")
+    value.wait_for(timeout=60_000)
+    approval = page.locator(".waiting [data-gate=ship]")
+    approval.wait_for(timeout=60_000)
+    assert "Approval" in approval.inner_text()
+    shot(page, "08-gates-waiting")
+
+    value.locator("input").fill("lots")  # checked against the gate's type before sending
+    value.get_by_role("button", name="Send").click()
+    assert "expects a number" in value.locator(".field-error").inner_text()
+    value.locator("input").fill("40.5")
+    value.get_by_role("button", name="Send").click()
+    # sent: the form gives way to "Sent: 40.5", then goes when the gate has its value
+    page.wait_for_function("() => !document.querySelector('.waiting [data-gate=threshold] input')")
+
+    approval.get_by_role("button", name="Approve").click()
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    assert not page.locator(".waiting [data-gate]").count()
+    shot(page, "09-gates-answered")
+    out = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
+    assert out["outputs"][0]["preview"] == "42 over 40.5"
+
+
+def test_the_console_asks_for_an_api_key(
+    tmp_path: Path, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    srv = Server(tmp_path_factory.mktemp("keyed-home"), tmp_path)
+    try:
+        made = srv.cli("auth", "create-key", "--project", "default", "--role", "viewer")
+        assert made.returncode == 0, made.stderr
+        key = made.stdout.strip()
+        wait_until(
+            lambda: httpx.get(srv.url + "/api/v1/projects/default/executions").status_code == 401,
+            timeout=10,
+            what="the server to see its key",
+        )
+        ctx = browser.new_context(viewport={"width": 1200, "height": 700})
+        page = ctx.new_page()
+        try:
+            page.goto(f"{srv.url}/projects/default/executions")
+            page.wait_for_selector(".modal")
+            assert "API key" in page.inner_text(".modal")
+            page.fill("input[name=api-key]", "af_wrong_key")
+            page.get_by_role("button", name="Use this key").click()
+            page.wait_for_selector(".modal .field-error")
+            shot(page, "10-api-key-asked")
+            page.fill("input[name=api-key]", key)
+            page.get_by_role("button", name="Use this key").click()
+            page.wait_for_selector(".modal", state="detached")
+            page.wait_for_selector("table.executions")
+            page.locator("header .who", has_text="viewer of default").wait_for()
+            shot(page, "11-api-key-accepted")
+        finally:
+            ctx.close()
+    finally:
+        srv.stop()
+
+
+def test_map_and_dynamic_nodes_expand(server: Server, page: Any) -> None:
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.shapes", "inputs": {"n": 8}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    page.goto(f"{server.url}/projects/default/executions/{execution}")
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    page.wait_for_selector("canvas.graph[data-painted]")
+    graph = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}/graph").json()
+    mapped = next(n["id"] for n in graph["nodes"] if n["kind"] == "map")
+    dynamic = next(n["id"] for n in graph["nodes"] if n["task"] == "flow.fan")
+    children = sorted(n["id"] for n in graph["nodes"] if n["parent"] == dynamic)
+    assert len(children) == 3
+
+    def visible() -> set[str]:
+        return set(page.evaluate("() => window.__airfoilGraph.visible()"))
+
+    wait_until(lambda: set(children) <= visible(), what="the dynamic node's graph")  # small: open
+    toggle = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", dynamic)
+    page.mouse.click(toggle["x"] + toggle["w"] * 0.93, toggle["y"] + toggle["h"] * 0.27)
+    wait_until(lambda: not set(children) & visible(), what="the dynamic node to collapse")
+
+    box = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", mapped)
+    page.mouse.click(box["x"] + box["w"] * 0.93, box["y"] + box["h"] * 0.27)
+    items = {f"{mapped}[{i}]" for i in range(8)}
+    wait_until(lambda: items <= visible(), what="the map's items on the graph")
+    page.get_by_role("button", name="fit").click()
+    failed = [f"{mapped}[3]", f"{mapped}[7]"]
+    red = (229, 72, 77)
+    wait_until(lambda: all(close_to(node_pixel(page, i), red) for i in failed), what="red items")
+    assert close_to(node_pixel(page, f"{mapped}[0]"), GREEN)
+    shot(page, "12-map-expanded")
+
+    click_node(page, mapped)
+    panel = page.locator(f"aside.panel[data-node='{mapped}']")
+    panel.wait_for()
+    assert "succeeded 6" in panel.inner_text() and "failed 2" in panel.inner_text()
+    panel.get_by_role("tab", name="Items").click()
+    page.locator(".items-grid .item").nth(3).click()
+    page.wait_for_selector("aside.panel .error-box")
+    assert "item 3 is odd in a bad way" in panel.inner_text()
+    shot(page, "13-map-items")
+
+
+def test_launch_form_of_typed_inputs(server: Server, page: Any) -> None:
+    page.goto(f"{server.url}/projects/default/entities/flow.configure")
+    page.wait_for_selector("form.launch")
+    page.fill("#in-settings\\.rate", "0.25")
+    page.fill("#in-tags", "[not json")
+    page.get_by_role("button", name="Launch").click()
+    errors = page.locator(".field-error")
+    errors.first.wait_for()
+    text = " ".join(errors.all_inner_texts())
+    assert "choose a value" in text  # the enum of the dataclass
+    assert "not valid JSON" in text
+    shot(page, "14-typed-form-invalid")
+
+    page.select_option("#in-settings\\.mode", "CAREFUL")
+    page.fill("#in-tags", '["a", 2]')
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_selector("[data-input=tags] .field-error")
+    assert "expects text at [1]" in page.inner_text("[data-input=tags] .field-error")
+
+    page.fill("#in-tags", '["a", "b"]')
+    page.locator("[data-input=note] input[type=checkbox]").uncheck()
+    page.fill("#in-note", "hi")
+    shot(page, "15-typed-form-valid")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url("**/executions/*")
+    execution = page.url.rsplit("/", 1)[1].split("?")[0]
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    out = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
+    assert out["outputs"][0]["preview"] == "CAREFUL 0.25 a+b hi"
+
+
+def test_executions_list_filters_and_search(server: Server, page: Any) -> None:
+    api = f"{server.url}/api/v1/projects/default"
+    made = []
+    for entity, inputs in [("flow.pipeline", {"n": 2}), ("flow.shapes", {"n": 4})]:
+        r = httpx.post(
+            f"{api}/domains/staging/executions",
+            json={"entity": entity, "inputs": inputs, "labels": {"owner": "filter-test"}},
+        )
+        assert r.status_code == 201, r.text
+        made.append(r.json()["id"])
+    wait_until(
+        lambda: all(
+            httpx.get(f"{api}/executions/{e}").json()["phase"] == "succeeded" for e in made
+        ),
+        what="both executions to succeed",
+    )
+
+    def rows() -> list[str]:
+        page.wait_for_selector("table.executions")
+        page.wait_for_load_state("networkidle")
+        return page.eval_on_selector_all(
+            "tr[data-execution]", "els => els.map(e => e.dataset.execution)"
+        )
+
+    page.goto(f"{server.url}/projects/default/executions")
+    page.fill("input[name=q]", "filter-test")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**q=filter-test*")
+    wait_until(lambda: sorted(rows()) == sorted(made), what="the search's rows")
+
+    page.select_option("select[name=domain]", "staging")
+    page.fill("input[name=workflow]", "flow.shapes")
+    page.press("input[name=workflow]", "Enter")
+    page.wait_for_url("**workflow=flow.shapes*")
+    wait_until(lambda: rows() == [made[1]], what="one workflow's rows")
+    shot(page, "16-executions-filtered")
+
+    page.select_option("select[name=phase]", "failed")
+    wait_until(lambda: rows() == [], what="no failed rows")
+    page.select_option("select[name=phase]", "")
+    page.fill("input[name=to]", "2000-01-01")
+    page.dispatch_event("input[name=to]", "change")
+    wait_until(lambda: rows() == [], what="no rows before 2000")
+    assert "no executions match" in page.inner_text("main")
+
+
+def test_running_node_is_blue_and_its_log_is_tailed(
+    server: Server, page: Any, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.waits", "inputs": {"release": str(release)}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    page.goto(f"{server.url}/projects/default/executions/{execution}")
+    page.wait_for_selector("canvas.graph[data-painted]")
+    blue = (59, 130, 246)  # running
+    wait_until(lambda: close_to(node_pixel(page, "n0"), blue), what="the running node in blue")
+    click_node(page, "n0")
+    panel = page.locator("aside.panel[data-node='n0']")
+    panel.get_by_role("tab", name="Logs").click()
+    panel.locator(".live").wait_for()
+    page.wait_for_function(
+        "() => (document.querySelector('pre.log')?.textContent || '').includes('waiting for')"
+    )
+    assert "released" not in page.inner_text("pre.log")
+    shot(page, "17-log-tailed-while-running")
+    release.write_text("go")
+    page.wait_for_function(
+        "() => (document.querySelector('pre.log')?.textContent || '').includes('released')"
+    )
+    wait_until(lambda: close_to(node_pixel(page, "n0"), GREEN), what="the node in green")
+    assert not panel.locator(".live").count()

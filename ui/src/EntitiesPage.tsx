@@ -1,0 +1,225 @@
+// Workflows and tasks: their versions and typed interfaces, and a launch form generated from
+// the interface that checks every input before anything is sent.
+import { useEffect, useState } from "preact/hooks";
+import type { EntitySummary, EntityVersionOut, ExecutionSummary, ParamOut } from "./api";
+import { enc, get, post } from "./api";
+import { Link, Problem } from "./components";
+import { Field, type Raw, type TypeSpec, parse, toRaw, typeName } from "./form";
+import { navigate, setQuery } from "./router";
+import { fmtTime, useFetch } from "./util";
+
+export function EntitiesPage(props: { project: string }) {
+  const { project } = props;
+  const list = useFetch<{ items: EntitySummary[] }>(`entities|${project}`, () =>
+    get<{ items: EntitySummary[] }>(`/projects/${enc(project)}/entities`),
+  );
+  const items = list.data?.items ?? [];
+  const section = (kind: string, title: string) => (
+    <div>
+      <h2>{title}</h2>
+      <table class="list">
+        <thead>
+          <tr><th>name</th><th>latest version</th><th>versions</th><th>registered</th></tr>
+        </thead>
+        <tbody>
+          {items.filter((e) => e.kind === kind).map((e) => (
+            <tr data-entity={e.name}>
+              <td><Link to={`/projects/${enc(project)}/entities/${enc(e.name)}`}>{e.name}</Link></td>
+              <td class="mono">{e.latest_version.slice(0, 16)}</td>
+              <td>{e.versions}</td>
+              <td>{fmtTime(e.registered_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+  return (
+    <div class="page">
+      <h1>Workflows and tasks</h1>
+      <Problem error={list.error} />
+      {list.data && items.length === 0 ? (
+        <div class="muted pad">nothing registered in this project yet: <code>airfoil register FILE</code></div>
+      ) : null}
+      {section("workflow", "Workflows")}
+      {section("task", "Tasks")}
+    </div>
+  );
+}
+
+export function EntityPage(props: { project: string; name: string; query: URLSearchParams }) {
+  const { project, name, query } = props;
+  const path = `/projects/${enc(project)}/entities/${enc(name)}/versions`;
+  const versions = useFetch<{ items: EntityVersionOut[] }>(path, () => get<{ items: EntityVersionOut[] }>(path));
+  const items = versions.data?.items ?? [];
+  const chosen = items.find((v) => v.version === query.get("version")) ?? items[0];
+  return (
+    <div class="page">
+      <div class="crumbs">
+        <Link to={`/projects/${enc(project)}/entities`}>workflows and tasks</Link> /
+      </div>
+      <h1>
+        {name} {chosen ? <span class="muted small">{chosen.kind}</span> : null}
+      </h1>
+      <Problem error={versions.error} />
+      {chosen ? (
+        <div class="entity">
+          <div class="entity-side">
+            <h3>Versions</h3>
+            <ul class="versions">
+              {items.map((v) => (
+                <li class={v === chosen ? "active" : ""}>
+                  <button class="link mono" onClick={() => setQuery({ version: v.version })}>
+                    {v.version.slice(0, 16)}
+                  </button>
+                  <div class="muted small">{fmtTime(v.registered_at)}</div>
+                </li>
+              ))}
+            </ul>
+            <Link to={`/projects/${enc(project)}/executions?workflow=${enc(name)}`}>its executions →</Link>
+          </div>
+          <div class="entity-main">
+            {chosen.docs ? <p class="docs">{chosen.docs}</p> : null}
+            <h3>Interface</h3>
+            <Interface params={chosen.interface.inputs} title="inputs" />
+            <Interface params={chosen.interface.outputs} title="outputs" />
+            <LaunchForm key={chosen.version} project={project} entity={chosen} />
+          </div>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function Interface({ params, title }: { params: ParamOut[]; title: string }) {
+  return (
+    <table class="list iface">
+      <thead>
+        <tr><th>{title}</th><th>type</th><th>default</th><th>description</th></tr>
+      </thead>
+      <tbody>
+        {params.length === 0 ? <tr><td colSpan={4} class="muted">none</td></tr> : null}
+        {params.map((p) => (
+          <tr>
+            <td class="mono">{p.name}</td>
+            <td><code>{p.type}</code></td>
+            <td class="mono">{p.has_default ? JSON.stringify(p.default) : ""}</td>
+            <td>{p.description}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
+  const { project, entity } = props;
+  const inputs = entity.interface.inputs;
+  const [raws, setRaws] = useState<Record<string, Raw>>({});
+  const [touched, setTouched] = useState<Record<string, boolean>>({});
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [domain, setDomain] = useState("development");
+  const [execName, setExecName] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    const r: Record<string, Raw> = {};
+    for (const p of inputs) r[p.name] = toRaw(p.type_spec as unknown as TypeSpec, p.has_default ? p.default : undefined);
+    setRaws(r);
+    setErrors({});
+    setTouched({});
+  }, [entity.version]);
+  const check = (p: ParamOut, raw: Raw): string | null => {
+    const spec = p.type_spec as unknown as TypeSpec;
+    if (p.has_default && typeof raw === "string" && raw.trim() === "" && !["str"].includes(spec.kind)) return null;
+    const r = parse(spec, raw);
+    return r.ok ? null : r.error;
+  };
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const errs: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    for (const p of inputs) {
+      const raw = raws[p.name];
+      const spec = p.type_spec as unknown as TypeSpec;
+      if (p.has_default && typeof raw === "string" && raw.trim() === "" && spec.kind !== "str") continue;
+      const r = parse(spec, raw);
+      if (r.ok) values[p.name] = r.value;
+      else errs[p.name] = r.error;
+    }
+    setErrors(errs);
+    setTouched(Object.fromEntries(inputs.map((p) => [p.name, true])));
+    if (Object.keys(errs).length) {
+      setProblem("fix the inputs marked above");
+      return;
+    }
+    setBusy(true);
+    setProblem(null);
+    try {
+      const out = await post<ExecutionSummary>(`/projects/${enc(project)}/domains/${enc(domain)}/executions`, {
+        entity: entity.name,
+        version: entity.version,
+        inputs: values,
+        ...(execName.trim() ? { name: execName.trim() } : {}),
+      });
+      navigate(`/projects/${enc(project)}/executions/${enc(out.id)}`);
+    } catch (err) {
+      setProblem((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="launch" onSubmit={submit} novalidate>
+      <h3>Launch</h3>
+      {inputs.map((p) => {
+        const spec = p.type_spec as unknown as TypeSpec;
+        const err = touched[p.name] ? errors[p.name] : undefined;
+        return (
+          <div class={err ? "field invalid" : "field"} data-input={p.name}>
+            <label for={`in-${p.name}`}>
+              {p.name} <code>{typeName(spec)}</code>
+              {p.has_default ? <span class="muted small"> (default {JSON.stringify(p.default)})</span> : null}
+            </label>
+            {p.description ? <div class="muted small">{p.description}</div> : null}
+            {raws[p.name] !== undefined ? (
+              <Field
+                id={`in-${p.name}`}
+                spec={spec}
+                raw={raws[p.name]}
+                onChange={(r) => {
+                  setRaws({ ...raws, [p.name]: r });
+                  setTouched({ ...touched, [p.name]: true });
+                  const msg = check(p, r);
+                  const next = { ...errors };
+                  if (msg) next[p.name] = msg;
+                  else delete next[p.name];
+                  setErrors(next);
+                }}
+              />
+            ) : null}
+            {err ? <div class="field-error">{err}</div> : null}
+          </div>
+        );
+      })}
+      <div class="field row">
+        <label>
+          domain{" "}
+          <select name="domain" value={domain} onChange={(e) => setDomain((e.target as HTMLSelectElement).value)}>
+            <option>development</option>
+            <option>staging</option>
+            <option>production</option>
+          </select>
+        </label>
+        <label>
+          name (optional){" "}
+          <input name="execution-name" type="text" value={execName} onInput={(e) => setExecName((e.target as HTMLInputElement).value)} />
+        </label>
+      </div>
+      {problem ? <div class="problem">{problem}</div> : null}
+      <button class="primary" type="submit" disabled={busy}>
+        Launch
+      </button>
+    </form>
+  );
+}

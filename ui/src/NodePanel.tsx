@@ -1,0 +1,178 @@
+// The node panel: overview (cache status and reason, error), inputs, outputs, logs (tailed
+// while the node runs), attempts with errors and tracebacks, and a map node's items.
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { GateOut, LogOut, MapItemsOut, NodeOut } from "./api";
+import { enc, get, isTerminal } from "./api";
+import { ErrorView, Phase, Problem, Tabs, ValueView } from "./components";
+import { GateForm } from "./Gates";
+import type { GNode } from "./graph";
+import { elapsed, fmtDuration, fmtTime, phaseColor, useFetch } from "./util";
+
+export function NodePanel(props: {
+  project: string;
+  execution: string;
+  node: GNode;
+  rec: NodeOut | undefined;
+  tab: string;
+  onTab: (t: string) => void;
+  onClose: () => void;
+  onAnswered: () => void;
+}) {
+  const { project, execution, node, rec } = props;
+  const base = `/projects/${enc(project)}/executions/${enc(execution)}/nodes/${enc(node.id)}`;
+  const running = !rec || !isTerminal(rec.phase);
+  // re-fetch the detail (with full previews) whenever the node's summary changes
+  const version = rec ? `${rec.phase}|${rec.attempts}|${rec.ended_at}` : "none";
+  const detail = useFetch<NodeOut>(`${base}|${version}`, () => get<NodeOut>(base));
+  const d = detail.data ?? rec;
+  const tabs = ["Overview", "Inputs", "Outputs", "Logs", "Attempts"];
+  if (node.kind === "map") tabs.push("Items");
+  const tab = tabs.includes(props.tab) ? props.tab : "Overview";
+  return (
+    <aside class="panel" data-node={node.id}>
+      <div class="panel-head">
+        <div>
+          <div class="panel-title">{node.label}</div>
+          <div class="muted mono">{node.id}</div>
+        </div>
+        <button class="close" title="close" onClick={props.onClose}>
+          ×
+        </button>
+      </div>
+      <div class="panel-meta">
+        <Phase phase={rec?.phase ?? "pending"} /> <span class="muted">{node.kind}</span>{" "}
+        {node.task ? <code>{node.task}</code> : null}
+      </div>
+      {node.gate && node.gate.kind !== "sleep" && rec && !isTerminal(rec.phase) && rec.phase !== "pending" ? (
+        <GateForm project={project} execution={execution} gate={node.gate as GateOut} onDone={props.onAnswered} />
+      ) : null}
+      <Tabs tabs={tabs} current={tab} onChange={props.onTab} />
+      <div class="panel-body">
+        <Problem error={detail.error} />
+        {tab === "Overview" && d ? <Overview n={d} /> : null}
+        {tab === "Inputs" && d ? <Values values={d.inputs ?? []} empty="no inputs recorded" /> : null}
+        {tab === "Outputs" && d ? (
+          <Values values={d.outputs ?? []} empty={running ? "no outputs yet" : "no outputs"} />
+        ) : null}
+        {tab === "Logs" ? <Logs base={base} rec={rec} /> : null}
+        {tab === "Attempts" && d ? <Attempts n={d} /> : null}
+        {tab === "Items" ? <Items base={base} rec={rec} /> : null}
+      </div>
+    </aside>
+  );
+}
+
+function Overview({ n }: { n: NodeOut }) {
+  return (
+    <div>
+      <table class="kv">
+        <tbody>
+          <tr><th>phase</th><td><Phase phase={n.phase} /></td></tr>
+          <tr><th>attempts</th><td>{n.attempts}</td></tr>
+          <tr><th>queued</th><td>{fmtTime(n.queued_at)}</td></tr>
+          <tr><th>started</th><td>{fmtTime(n.started_at)}</td></tr>
+          <tr><th>ended</th><td>{fmtTime(n.ended_at)}</td></tr>
+          <tr><th>duration</th><td>{fmtDuration(n.duration_s ?? elapsed(n.started_at, n.ended_at))}</td></tr>
+          <tr><th>cache</th><td data-cache={n.cache_status}><b>{n.cache_status}</b>{n.cache_reason ? ` — ${n.cache_reason}` : ""}</td></tr>
+          {n.cache_key ? <tr><th>cache key</th><td class="mono small">{n.cache_key}</td></tr> : null}
+          {n.branch_taken >= 0 ? <tr><th>branch taken</th><td>case {n.branch_taken}</td></tr> : null}
+          {n.map_counts && Object.keys(n.map_counts).length ? (
+            <tr><th>items</th><td>{Object.entries(n.map_counts).map(([k, v]) => `${k} ${v}`).join(", ")}</td></tr>
+          ) : null}
+        </tbody>
+      </table>
+      {n.error ? <ErrorView error={n.error} /> : null}
+    </div>
+  );
+}
+
+function Values({ values, empty }: { values: NodeOut["inputs"]; empty: string }) {
+  if (!values || values.length === 0) return <div class="muted">{empty}</div>;
+  return <div>{values.map((v) => <ValueView value={v} />)}</div>;
+}
+
+function Attempts({ n }: { n: NodeOut }) {
+  const list = n.attempt_list ?? [];
+  if (list.length === 0) return <div class="muted">not run yet</div>;
+  return (
+    <div>
+      {list.map((a) => (
+        <div class="attempt" data-attempt={a.attempt}>
+          <div>
+            <b>attempt {a.attempt}</b> <Phase phase={a.phase} />{" "}
+            <span class="muted">
+              {fmtTime(a.started_at)} · {fmtDuration(a.duration_s ?? elapsed(a.started_at, a.ended_at))}
+              {a.worker ? ` · ${a.worker}` : ""}
+            </span>
+          </div>
+          {a.error ? <ErrorView error={a.error} /> : null}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function Logs({ base, rec }: { base: string; rec: NodeOut | undefined }) {
+  const attempts = rec?.attempt_list?.map((a) => a.attempt) ?? [];
+  const [chosen, setChosen] = useState<number | null>(null);
+  const attempt = chosen ?? (attempts.length ? attempts[attempts.length - 1] : null);
+  const live = !rec || !isTerminal(rec.phase);
+  const [follow, setFollow] = useState(true);
+  const url = `${base}/logs${attempt ? `?attempt=${attempt}` : ""}`;
+  const log = useFetch<LogOut>(`${url}|${rec?.phase}|${rec?.attempts}`, () => get<LogOut>(url), live ? 1000 : 0, () => live);
+  const pre = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    if (follow && pre.current) pre.current.scrollTop = pre.current.scrollHeight;
+  }, [log.data?.text, follow]);
+  return (
+    <div class="logs">
+      <div class="logs-bar">
+        {attempts.length > 1 ? (
+          <select value={String(attempt)} onChange={(e) => setChosen(Number((e.target as HTMLSelectElement).value))}>
+            {attempts.map((a) => <option value={String(a)}>attempt {a}</option>)}
+          </select>
+        ) : null}
+        {live ? <span class="live">● live</span> : null}
+        <label class="inline">
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} /> follow
+        </label>
+      </div>
+      {log.error && !log.data ? <div class="muted">{log.error.message}</div> : null}
+      <pre ref={pre} class="log">{log.data?.text || (log.data ? "(empty log)" : "")}</pre>
+    </div>
+  );
+}
+
+function Items({ base, rec }: { base: string; rec: NodeOut | undefined }) {
+  const live = !rec || !isTerminal(rec.phase);
+  const items = useFetch<MapItemsOut>(
+    `${base}/items|${JSON.stringify(rec?.map_counts)}`,
+    () => get<MapItemsOut>(`${base}/items?limit=10000`),
+    live ? 1500 : 0,
+    () => live,
+  );
+  const [picked, setPicked] = useState<number | null>(null);
+  if (!items.data) return <Problem error={items.error} />;
+  const byIndex = new Map(items.data.items.map((i) => [i.index, i]));
+  const total = Math.max(items.data.total, items.data.items.length);
+  const item = picked !== null ? byIndex.get(picked) : undefined;
+  return (
+    <div>
+      <div class="muted">{total} items; click one for its details</div>
+      <div class="items-grid">
+        {Array.from({ length: Math.min(total, 10000) }, (_, i) => {
+          const it = byIndex.get(i);
+          const ph = it?.phase ?? "pending";
+          return <span class="item" title={`item ${i}: ${ph}`} style={{ background: phaseColor(ph) }} onClick={() => setPicked(i)} />;
+        })}
+      </div>
+      {picked !== null ? (
+        <div class="attempt">
+          <b>item {picked}</b> <Phase phase={item?.phase ?? "pending"} />{" "}
+          {item ? <span class="muted">{item.attempts} attempt(s) · {fmtDuration(item.duration_s)}</span> : null}
+          {item?.error ? <ErrorView error={item.error} /> : null}
+        </div>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,224 @@
+// Launch forms generated from a typed interface: one field per input, by its TypeSpec.
+// Every field keeps its raw text; `parse` turns it into the JSON the API expects or says
+// what is wrong, so inputs are checked before anything is sent.
+
+export interface TypeSpec {
+  kind: string;
+  name?: string;
+  args?: TypeSpec[];
+  fields?: [string, TypeSpec][];
+  values?: string[];
+  variadic?: boolean;
+}
+
+export type Raw = string | boolean | { none: boolean; inner: Raw } | { [field: string]: Raw };
+
+const STRUCT = new Set(["dataclass", "pydantic"]);
+const INT_RE = /^[+-]?\d+$/;
+
+function optionalInner(spec: TypeSpec): TypeSpec | null {
+  if (spec.kind !== "union" || !spec.args) return null;
+  const rest = spec.args.filter((a) => a.kind !== "none");
+  return rest.length === 1 && rest.length < spec.args.length ? rest[0] : null;
+}
+
+export function typeName(spec: TypeSpec): string {
+  const inner = optionalInner(spec);
+  if (inner) return `${typeName(inner)} | None`;
+  if (spec.kind === "union") return (spec.args ?? []).map(typeName).join(" | ");
+  if (STRUCT.has(spec.kind) || spec.kind === "enum") return (spec.name ?? spec.kind).split(".").pop()!;
+  if (spec.args && spec.args.length) return `${spec.kind}[${spec.args.map(typeName).join(", ")}]`;
+  return spec.kind;
+}
+
+/** The raw form state of a JSON value (a default) for a type. */
+export function toRaw(spec: TypeSpec, v: unknown): Raw {
+  const inner = optionalInner(spec);
+  if (inner) return { none: v === null || v === undefined, inner: toRaw(inner, v ?? undefined) };
+  if (spec.kind === "bool") return v === true;
+  if (STRUCT.has(spec.kind) && spec.fields) {
+    const obj = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
+    const out: { [k: string]: Raw } = {};
+    for (const [name, fs] of spec.fields) out[name] = toRaw(fs, obj[name]);
+    return out;
+  }
+  if (v === undefined || v === null) return "";
+  if (["int", "float", "str", "enum", "datetime", "date", "timedelta"].includes(spec.kind))
+    return String(v);
+  return JSON.stringify(v);
+}
+
+export type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
+
+/** The JSON value of a field, or what is wrong with it. */
+export function parse(spec: TypeSpec, raw: Raw): Parsed {
+  const inner = optionalInner(spec);
+  if (inner) {
+    const r = raw as { none: boolean; inner: Raw };
+    return r.none ? { ok: true, value: null } : parse(inner, r.inner);
+  }
+  const text = typeof raw === "string" ? raw.trim() : "";
+  switch (spec.kind) {
+    case "bool":
+      return { ok: true, value: raw === true };
+    case "int":
+      if (!INT_RE.test(text)) return { ok: false, error: "expects a whole number" };
+      if (!Number.isSafeInteger(Number(text))) return { ok: false, error: "number too large" };
+      return { ok: true, value: Number(text) };
+    case "float": {
+      const n = Number(text);
+      if (text === "" || !isFinite(n)) return { ok: false, error: "expects a number" };
+      return { ok: true, value: n };
+    }
+    case "str":
+      return { ok: true, value: typeof raw === "string" ? raw : "" };
+    case "enum":
+      if (!(spec.values ?? []).includes(text)) return { ok: false, error: "choose a value" };
+      return { ok: true, value: text };
+    case "datetime":
+    case "date":
+      if (!text || isNaN(Date.parse(text))) return { ok: false, error: `expects a ${spec.kind}` };
+      return { ok: true, value: text };
+    case "timedelta": {
+      const n = Number(text);
+      if (text === "" || !isFinite(n)) return { ok: false, error: "expects seconds" };
+      return { ok: true, value: n };
+    }
+  }
+  if (STRUCT.has(spec.kind) && spec.fields) {
+    const r = raw as { [k: string]: Raw };
+    const out: Record<string, unknown> = {};
+    for (const [name, fs] of spec.fields) {
+      const p = parse(fs, r[name]);
+      if (!p.ok) return { ok: false, error: `${name}: ${p.error}` };
+      out[name] = p.value;
+    }
+    return { ok: true, value: out };
+  }
+  if (text === "") return { ok: false, error: `expects JSON for ${typeName(spec)}` };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: "not valid JSON" };
+  }
+  const problem = check(spec, value);
+  return problem ? { ok: false, error: problem } : { ok: true, value };
+}
+
+/** A structural check of a JSON value against a type (the server checks it fully). */
+function check(spec: TypeSpec, v: unknown, where = ""): string | null {
+  const at = where ? ` at ${where}` : "";
+  const inner = optionalInner(spec);
+  if (inner) return v === null ? null : check(inner, v, where);
+  switch (spec.kind) {
+    case "int":
+      return Number.isInteger(v) ? null : `expects a whole number${at}`;
+    case "float":
+      return typeof v === "number" ? null : `expects a number${at}`;
+    case "bool":
+      return typeof v === "boolean" ? null : `expects true or false${at}`;
+    case "str":
+      return typeof v === "string" ? null : `expects text${at}`;
+    case "none":
+      return v === null ? null : `expects null${at}`;
+    case "enum":
+      return (spec.values ?? []).includes(v as string) ? null : `expects one of ${(spec.values ?? []).join(", ")}${at}`;
+    case "list":
+    case "set":
+    case "tuple": {
+      if (!Array.isArray(v)) return `expects a JSON array${at}`;
+      const args = spec.args ?? [];
+      if (spec.kind === "tuple" && !spec.variadic && args.length && v.length !== args.length)
+        return `expects ${args.length} items${at}`;
+      for (let i = 0; i < v.length; i++) {
+        const t = spec.kind === "tuple" && !spec.variadic ? args[i] : args[0];
+        if (t) {
+          const p = check(t, v[i], `${where}[${i}]`);
+          if (p) return p;
+        }
+      }
+      return null;
+    }
+    case "dict": {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) return `expects a JSON object${at}`;
+      const t = spec.args?.[1];
+      if (t) {
+        for (const [k, x] of Object.entries(v)) {
+          const p = check(t, x, `${where}.${k}`);
+          if (p) return p;
+        }
+      }
+      return null;
+    }
+  }
+  if (STRUCT.has(spec.kind)) {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return `expects a JSON object${at}`;
+    return null;
+  }
+  return null;
+}
+
+export function Field(props: { id: string; spec: TypeSpec; raw: Raw; onChange: (r: Raw) => void }) {
+  const { id, spec, raw, onChange } = props;
+  const inner = optionalInner(spec);
+  if (inner) {
+    const r = raw as { none: boolean; inner: Raw };
+    return (
+      <div class="optional">
+        <label class="inline">
+          <input
+            type="checkbox"
+            checked={r.none}
+            onChange={(e) => onChange({ ...r, none: (e.target as HTMLInputElement).checked })}
+          />{" "}
+          None
+        </label>
+        {r.none ? null : <Field id={id} spec={inner} raw={r.inner} onChange={(x) => onChange({ ...r, inner: x })} />}
+      </div>
+    );
+  }
+  const text = (e: Event) => onChange((e.target as HTMLInputElement).value);
+  switch (spec.kind) {
+    case "bool":
+      return <input id={id} name={id} type="checkbox" checked={raw === true} onChange={(e) => onChange((e.target as HTMLInputElement).checked)} />;
+    case "int":
+      return <input id={id} name={id} type="text" inputMode="numeric" value={raw as string} onInput={text} placeholder="whole number" />;
+    case "float":
+      return <input id={id} name={id} type="text" inputMode="decimal" value={raw as string} onInput={text} placeholder="number" />;
+    case "str":
+      return <input id={id} name={id} type="text" value={raw as string} onInput={text} />;
+    case "enum":
+      return (
+        <select id={id} name={id} value={raw as string} onChange={text}>
+          <option value="">choose…</option>
+          {(spec.values ?? []).map((v) => <option value={v}>{v}</option>)}
+        </select>
+      );
+    case "datetime":
+      return <input id={id} name={id} type="text" value={raw as string} onInput={text} placeholder="2024-01-31T12:00:00" />;
+    case "date":
+      return <input id={id} name={id} type="date" value={raw as string} onInput={text} />;
+    case "timedelta":
+      return <input id={id} name={id} type="text" value={raw as string} onInput={text} placeholder="seconds" />;
+  }
+  if (STRUCT.has(spec.kind) && spec.fields) {
+    const r = raw as { [k: string]: Raw };
+    return (
+      <fieldset class="struct">
+        <legend>{typeName(spec)}</legend>
+        {spec.fields.map(([name, fs]) => (
+          <div class="field">
+            <label for={`${id}.${name}`}>
+              {name} <code>{typeName(fs)}</code>
+            </label>
+            <Field id={`${id}.${name}`} spec={fs} raw={r[name]} onChange={(x) => onChange({ ...r, [name]: x })} />
+          </div>
+        ))}
+      </fieldset>
+    );
+  }
+  return (
+    <textarea id={id} name={id} rows={3} value={raw as string} onInput={text} placeholder={`JSON: ${typeName(spec)}`} />
+  );
+}

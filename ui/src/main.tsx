@@ -1,0 +1,138 @@
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import type { Identity, ProjectOut } from "./api";
+import { apiKey, enc, get, onKeyNeeded, setApiKey } from "./api";
+import { Link } from "./components";
+import { EntitiesPage, EntityPage } from "./EntitiesPage";
+import { ExecutionPage } from "./ExecutionPage";
+import { ExecutionsPage } from "./ExecutionsPage";
+import { match, navigate, useLocation } from "./router";
+import "./style.css";
+
+const LAST_PROJECT = "airfoil.project";
+
+function KeyDialog(props: { message: string; onSaved: () => void }) {
+  const [key, setKey] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setApiKey(key.trim());
+    try {
+      await get<Identity>("/auth/whoami");
+      props.onSaved();
+    } catch (err) {
+      setApiKey(null);
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <div class="modal-back">
+      <form class="modal" onSubmit={save}>
+        <h2>API key needed</h2>
+        <p>This server requires an API key{props.message.includes("revoked") ? " (the one kept here is no longer accepted)" : ""}.</p>
+        <p class="muted small">
+          Create one with <code>airfoil auth create-key --project P --role viewer</code>; it is kept in this
+          browser only.
+        </p>
+        <input type="password" name="api-key" placeholder="af_…" value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} autofocus />
+        {error ? <div class="field-error">{error}</div> : null}
+        <div class="buttons">
+          <button class="primary" type="submit" disabled={!key.trim()}>
+            Use this key
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+function App() {
+  const loc = useLocation();
+  const [needKey, setNeedKey] = useState<string | null>(null);
+  const [generation, setGeneration] = useState(0);
+  const [projects, setProjects] = useState<ProjectOut[]>([]);
+  const [who, setWho] = useState<Identity | null>(null);
+  useEffect(() => onKeyNeeded((needed, message) => setNeedKey(needed ? message : null)), []);
+  useEffect(() => {
+    get<{ items: ProjectOut[] }>("/projects").then((p) => setProjects(p.items), () => undefined);
+    get<Identity>("/auth/whoami").then(setWho, () => undefined);
+  }, [generation]);
+
+  const m =
+    match("/projects/:project/executions/:id", loc.path) ??
+    match("/projects/:project/executions", loc.path) ??
+    match("/projects/:project/entities/:name", loc.path) ??
+    match("/projects/:project/entities", loc.path) ??
+    match("/projects/:project", loc.path);
+  const project = m?.project ?? localStorage.getItem(LAST_PROJECT) ?? projects[0]?.name ?? "default";
+  useEffect(() => {
+    if (m?.project) localStorage.setItem(LAST_PROJECT, m.project);
+    else if (!m) navigate(`/projects/${enc(project)}/executions`, true);
+  }, [loc.path, project]);
+
+  let page = null;
+  const p = loc.path;
+  let mm;
+  if ((mm = match("/projects/:project/executions/:id", p))) page = <ExecutionPage key={`${mm.id}|${generation}`} project={mm.project} id={mm.id} query={loc.query} />;
+  else if ((mm = match("/projects/:project/executions", p))) page = <ExecutionsPage key={generation} project={mm.project} query={loc.query} />;
+  else if ((mm = match("/projects/:project/entities/:name", p))) page = <EntityPage key={generation} project={mm.project} name={mm.name} query={loc.query} />;
+  else if ((mm = match("/projects/:project/entities", p))) page = <EntitiesPage key={generation} project={mm.project} />;
+  else if ((mm = match("/projects/:project", p))) navigate(`/projects/${enc(mm.project)}/executions`, true);
+
+  const names = projects.map((x) => x.name);
+  if (!names.includes(project)) names.push(project);
+  const section = p.includes("/entities") ? "entities" : "executions";
+  return (
+    <div class="app">
+      <header class="top">
+        <Link to={`/projects/${enc(project)}/executions`} class="brand">
+          ✈ Airfoil
+        </Link>
+        <label class="project">
+          project{" "}
+          <select
+            name="project"
+            value={project}
+            onChange={(e) => navigate(`/projects/${enc((e.target as HTMLSelectElement).value)}/${section}`)}
+          >
+            {names.map((n) => <option value={n}>{n}</option>)}
+          </select>
+        </label>
+        <nav>
+          <Link to={`/projects/${enc(project)}/executions`} class={section === "executions" ? "active" : ""}>
+            Executions
+          </Link>
+          <Link to={`/projects/${enc(project)}/entities`} class={section === "entities" ? "active" : ""}>
+            Workflows &amp; tasks
+          </Link>
+        </nav>
+        <div class="who muted small">
+          {who ? (who.open_mode ? "open server (loopback)" : `${who.role} of ${who.project}`) : ""}
+          {apiKey() ? (
+            <button
+              class="link"
+              onClick={() => {
+                setApiKey(null);
+                setGeneration((g) => g + 1);
+              }}
+            >
+              forget key
+            </button>
+          ) : null}
+        </div>
+      </header>
+      <main>{page}</main>
+      {needKey !== null ? (
+        <KeyDialog
+          message={needKey}
+          onSaved={() => {
+            setNeedKey(null);
+            setGeneration((g) => g + 1);
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+render(<App />, document.getElementById("app")!);

@@ -1,0 +1,121 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError } from "./api";
+
+export function fmtDuration(s: number | null | undefined): string {
+  if (s === null || s === undefined || !isFinite(s)) return "";
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${Math.floor(s % 60)}s`;
+  const h = Math.floor(m / 60);
+  return `${h}h ${m % 60}m`;
+}
+
+/** Seconds between start and end (now while still running). */
+export function elapsed(start?: number | null, end?: number | null, now = Date.now() / 1000) {
+  if (start === null || start === undefined) return null;
+  return Math.max(0, (end ?? now) - start);
+}
+
+export function fmtTime(t: number | null | undefined): string {
+  if (!t) return "";
+  const d = new Date(t * 1000);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
+}
+
+export function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+export const PHASE_COLORS: Record<string, string> = {
+  pending: "#cfd4da",
+  queued: "#f6d365",
+  running: "#3b82f6",
+  retrying: "#f59e0b",
+  waiting: "#f59e0b",
+  succeeded: "#22a05a",
+  failed: "#e5484d",
+  aborted: "#8e4ec6",
+  skipped: "#eceef0",
+};
+
+export function phaseColor(phase: string): string {
+  return PHASE_COLORS[phase] ?? "#cfd4da";
+}
+
+/** Re-render every `ms` while `active` (live durations). */
+export function useTick(ms: number, active: boolean): number {
+  const [t, setT] = useState(0);
+  useEffect(() => {
+    if (!active) return;
+    const h = setInterval(() => setT((x) => x + 1), ms);
+    return () => clearInterval(h);
+  }, [ms, active]);
+  return t;
+}
+
+export interface Loaded<T> {
+  data: T | null;
+  error: ApiError | Error | null;
+  reload: () => void;
+}
+
+/**
+ * Fetch with `load` when `key` changes; poll every `pollMs` while `poll(data)` says so.
+ * Answers to an older key are dropped; its data is shown until the new one comes only
+ * with `keepStale`.
+ */
+export function useFetch<T>(
+  key: string,
+  load: () => Promise<T>,
+  pollMs = 0,
+  poll: (d: T) => boolean = () => true,
+  keepStale = false,
+  interval: () => number = () => pollMs,
+): Loaded<T> {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<Error | null>(null);
+  const [n, setN] = useState(0);
+  const seq = useRef(0);
+  const lastKey = useRef(key);
+  useEffect(() => {
+    if (lastKey.current !== key) {
+      lastKey.current = key;
+      if (!keepStale) setData(null);
+      setError(null);
+    }
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const run = async () => {
+      const mine = ++seq.current;
+      try {
+        const d = await load();
+        if (stopped || mine !== seq.current) return;
+        setData(d);
+        setError(null);
+        if (pollMs > 0 && poll(d)) timer = setTimeout(run, interval());
+      } catch (e) {
+        if (stopped || mine !== seq.current) return;
+        setError(e as Error);
+        if (pollMs > 0) timer = setTimeout(run, Math.max(pollMs, 2000));
+      }
+    };
+    run();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    };
+  }, [key, n]);
+  return { data, error, reload: () => setN((x) => x + 1) };
+}
+
+export function shortId(s: string, n = 10): string {
+  return s.length > n ? s.slice(0, n) : s;
+}
