@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -100,6 +101,8 @@ class SchedulerLoop:
             background (executions on a shared executor are driven one at a time).
         poll_s: the longest ``run_forever`` sleeps between passes.
         poster: the webhook sender (tests substitute it).
+        leave: schedules for which this returns True are launched and left queued whatever
+            ``drive`` says (a server's driver slots drive them and send their notifications).
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class SchedulerLoop:
         poll_s: float = 1.0,
         max_drivers: int = 4,
         poster: Poster | None = None,
+        leave: Callable[[ScheduleRecord], bool] | None = None,
     ) -> None:
         self._source = runtime_or_engine
         self.store = schedule_store(store if store is not None else runtime_or_engine.meta)
@@ -122,6 +126,7 @@ class SchedulerLoop:
         self.poll_s = poll_s
         self.poster = poster
         self._max_drivers = max_drivers
+        self._leave = leave
         self._pools: dict[bool, ThreadPoolExecutor] = {}
         self._futures: list[Future[Any]] = []
         self._lock = threading.Lock()
@@ -210,7 +215,7 @@ class SchedulerLoop:
         return firing
 
     def _drive(self, record: ScheduleRecord, eid: str) -> None:
-        if self.drive == "none":
+        if self.drive == "none" or (self._leave is not None and self._leave(record)):
             return
         engine = self._engine(record)
         if self.drive == "inline":

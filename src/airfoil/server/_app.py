@@ -111,7 +111,8 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
 class _Schedules:
     """The scheduler loop embedded in the server: fires due schedules exactly once (the
     store's atomic claim makes several servers and `airfoil scheduler` processes safe
-    together) and drives what it launches on this server."""
+    together). What it launches from registered packages is driven (and notified) by the
+    driver slots of whichever server claims it; schedules of local code are driven here."""
 
     def __init__(self, config: ServerConfig) -> None:
         from airfoil.engine.local import LocalRuntime
@@ -122,7 +123,16 @@ class _Schedules:
             home=config.home, database_url=config.database_url, blob_url=config.blob_url
         )
         self.runtime = LocalRuntime(settings)
-        self.loop = SchedulerLoop(self.runtime, drive="background")
+        # Runs of registered packages are left to the driver slots (they notify when a run
+        # ends); a schedule activated from local code is driven here.
+        leave = None
+        if config.run_engine:
+            from airfoil.runtime._packages import PACKAGE_PREFIX
+
+            def leave(record: Any) -> bool:
+                return bool(record.code_root.startswith(PACKAGE_PREFIX))
+
+        self.loop = SchedulerLoop(self.runtime, drive="background", leave=leave)
         self.stopping = threading.Event()
         self.thread = threading.Thread(
             target=self.loop.run_forever,

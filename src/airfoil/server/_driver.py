@@ -25,11 +25,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from airfoil.core.clock import Clock
 from airfoil.core.errors import ConflictError
+from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.phases import ExecutionPhase, NodePhase
+from airfoil.core.records import ExecutionRecord
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine._resources import ResourceQueue, machine_queue
+from airfoil.engine.launch_plans import Poster
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import (
     AttemptRequest,
@@ -212,8 +217,9 @@ class _Slot:
     def _drive(self, engine: Engine, exec_id: str) -> None:
         d = self.driver
         try:
-            engine.drive(exec_id)
+            record = engine.drive(exec_id)
             d.registry.clear_control(exec_id)
+            d.send_notifications(record)
         except _Interrupt as stop:
             if stop.reason is None:  # shutdown: the lease was released by drive
                 self.reset()
@@ -233,7 +239,7 @@ class _Slot:
             n.node_id for n in d.meta.get_nodes(exec_id) if n.phase == NodePhase.RUNNING.value
         ]
         try:
-            engine.abort(exec_id, reason)
+            d.send_notifications(engine.abort(exec_id, reason))
         except Exception:
             log.exception("aborting execution %s failed", exec_id)
         if self._executor is not None:
@@ -256,6 +262,7 @@ class Driver:
         make_executor: builds one slot's executor (default: a process executor).
         on_change: called after each state write (metrics).
         secrets: where the secrets tasks ask for come from (None: no secrets).
+        poster: the webhook sender of launch-plan notifications (tests substitute it).
         resources: the resource queue every slot admits through, so the executions the
             slots drive share the machine fairly (default: one over this machine, with
             ``scheduler_policy``).
@@ -277,9 +284,11 @@ class Driver:
         secrets: SecretBox | None = None,
         resources: ResourceQueue | None = None,
         scheduler_policy: str = "airfoil",
+        poster: Poster | None = None,
     ) -> None:
         self.meta = meta
         self.secrets = secrets
+        self.poster = poster
         self.blobs = blobs
         self.blob_url = blob_url
         self.registry = registry
@@ -328,6 +337,31 @@ class Driver:
                 if self.meta.acquire_lease(rec.id, owner, now, self.lease_ttl_s):
                     return rec.id
         return None
+
+    def send_notifications(self, record: ExecutionRecord) -> None:
+        """An execution of a launch plan ended here: send the plan's notifications (the
+        version it was launched from, or the schedule that fired it). Never raises."""
+        name = record.labels.get("launch_plan")
+        if not name or record.phase not in ("succeeded", "failed", "aborted"):
+            return
+        from airfoil.engine.launch_plans import notify
+
+        spec: LaunchPlanSpec
+        try:
+            version = record.labels.get("launch_plan_version")
+            if version:
+                row = self.registry.get_launch_plan(record.project, name, version)
+                spec = msgspec.json.decode(row.spec, type=LaunchPlanSpec)
+            else:  # fired by a schedule: the plan as the schedule holds it
+                from airfoil.engine.scheduler_loop import schedule_store
+
+                schedules = schedule_store(self.meta)
+                spec = schedules.get_schedule(
+                    name, project=record.project, domain=record.domain
+                ).spec
+            notify(spec, record, poster=self.poster)
+        except Exception:  # a notification must never disturb the driver
+            log.exception("notifications of execution %s failed", record.id)
 
     def busy(self) -> list[str]:
         """Executions being driven now."""

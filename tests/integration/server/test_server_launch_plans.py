@@ -172,3 +172,92 @@ def test_run_remote_launches_a_plan_from_the_cli(server: Running, plans: Any) ->
     with Client(server.url, project=project) as c:
         (state,) = c.schedules()
     assert state.name == "ticking" and not state.active
+
+
+NOTIFIED = textwrap.dedent(
+    """
+    from datetime import timedelta
+
+    import airfoil as af
+
+
+    @af.task
+    def halve(n: int) -> int:
+        return 10 // n
+
+
+    @af.workflow
+    def halved(n: int) -> int:
+        return halve(n=n)
+
+
+    hooked = af.LaunchPlan.get_or_create(
+        halved, "hooked", notifications=[af.Webhook("HOOK_URL")]
+    )
+
+    hooked_tick = af.LaunchPlan.get_or_create(
+        halved,
+        "hooked_tick",
+        fixed_inputs={"n": 5},
+        schedule=af.FixedRate(timedelta(seconds=1)),
+        notifications=[af.Webhook("HOOK_URL", phases=["succeeded"])],
+    )
+    """
+)
+
+
+def test_server_runs_of_plans_send_their_notifications_once(
+    client: Any, server: Running, tmp_path: Path
+) -> None:
+    """Launched over the API or fired by a schedule, a plan's run is driven by a driver slot,
+    which sends the plan's webhook once when the run ends (a real receiver on 127.0.0.1)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from airfoil.cli._load import load_entity
+
+    posts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            posts.append(body["text"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    name = f"hk_{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(NOTIFIED.replace("HOOK_URL", f"http://127.0.0.1:{receiver.server_port}/h"))
+    load_entity(str(path), "hooked")
+    mod = sys.modules[name]
+    try:
+        client.register([mod.hooked, mod.hooked_tick])
+        ok = client.launch_plan("hooked", {"n": 2})
+        bad = client.launch_plan("hooked", {"n": 0})
+        assert client.wait(ok.id, timeout=60).phase == "succeeded"
+        assert client.wait(bad.id, timeout=60).phase == "failed"
+        client.set_schedule("hooked_tick", active=True)
+        try:
+            deadline = time.time() + 45
+            while time.time() < deadline and not any("hooked_tick" in p for p in posts):
+                time.sleep(0.3)
+        finally:
+            client.set_schedule("hooked_tick", active=False)
+        time.sleep(1.0)  # a duplicate would arrive by now
+        mine = [p for p in posts if ok.id in p or bad.id in p]
+        assert len(mine) == 2, posts
+        assert any(ok.id in p and "succeeded" in p for p in mine)
+        assert any(bad.id in p and "ZeroDivisionError" in p for p in mine)
+        ticks = [p for p in posts if "launch plan hooked_tick" in p]
+        assert ticks and all("succeeded" in p for p in ticks)
+        fired = [e.id for e in client.list(workflow=mod.halved.name, limit=100).items]
+        for eid in fired:  # one notification per scheduled run, never two
+            assert sum(eid in p for p in ticks) <= 1
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
