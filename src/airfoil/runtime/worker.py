@@ -38,11 +38,18 @@ _HOST = socket.gethostname()
 
 
 class _Timeout:
-    """Stops an in-process attempt after ``seconds`` (main thread only, via SIGALRM)."""
+    """Stops an in-process attempt after ``seconds`` (main thread only, via SIGALRM).
+
+    Nests: a child attempt run inside its caller (inline composition) arms its own timer,
+    bounded by what is left of the caller's, and hands the caller's back, less the time the
+    child took, when it ends -- so the caller's timeout still holds after the call.
+    """
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self.armed = False
+        self._outer_left = 0.0
+        self._started = 0.0
 
     def __enter__(self) -> _Timeout:
         if (
@@ -51,12 +58,15 @@ class _Timeout:
             and threading.current_thread() is threading.main_thread()
         ):
             seconds = self.seconds
+            self._outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
+            self._started = time.monotonic()
 
             def on_alarm(_sig: int, _frame: Any) -> None:
                 raise TaskTimeoutError(f"the attempt ran past its timeout of {seconds:g}s")
 
             self._old = signal.signal(signal.SIGALRM, on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            left = self._outer_left
+            signal.setitimer(signal.ITIMER_REAL, min(seconds, left) if left > 0 else seconds)
             self.armed = True
         return self
 
@@ -64,6 +74,9 @@ class _Timeout:
         if self.armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old)
+            if self._outer_left > 0:  # the caller's timer goes on where it was
+                used = time.monotonic() - self._started
+                signal.setitimer(signal.ITIMER_REAL, max(0.001, self._outer_left - used))
 
 
 def _run_coroutine(coro: Any) -> Any:

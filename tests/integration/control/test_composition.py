@@ -98,6 +98,28 @@ def test_uncaught_child_exception_fails_the_caller() -> None:
     assert "raised in child task" in info.value.traceback or info.value.traceback
 
 
+@af.task(timeout="30s")
+def quick_with_timeout(x: int) -> int:
+    return x
+
+
+@af.task(timeout="1s", system_retries=0)
+def calls_then_overruns(x: int) -> int:
+    y = quick_with_timeout(x=x)  # the child's own timer ends here ...
+    time.sleep(4)  # ... and the caller's must still hold
+    return y
+
+
+def test_a_child_with_its_own_timeout_keeps_the_callers_timeout() -> None:
+    with pytest.raises(af.ExecutionFailedError, match="past its timeout of 1s") as info:
+        calls_then_overruns(x=1)
+    assert info.value.error_type.endswith("TaskTimeoutError")
+    rt = get_runtime()
+    record = rt.meta.list_executions(limit=1)[0]
+    child = next(n for n in rt.meta.get_nodes(record.id) if n.kind == "child")
+    assert child.phase == "succeeded"
+
+
 def test_async_tasks_gather_children() -> None:
     assert async_parent(n=4) == [1, 2, 3, 4]
 
