@@ -203,12 +203,9 @@ def recover(
     project: str = _PROJECT,
 ) -> None:
     """Run a failed execution again from the failure on, reusing what had succeeded."""
-    if remote or server:
-        _remote().remote_again(server, project, execution_id, "recover", as_json)
-        return
-    rt = runtime()
-    record = rt.engine(executor).recover(execution_id, new_id=new_id)
-    _drive_and_report(record, executor, as_json, f"recovers {execution_id}")
+    _again(
+        "recover", execution_id, new_id, executor, as_json, remote or bool(server), server, project
+    )
 
 
 @app.command("relaunch")
@@ -223,12 +220,38 @@ def relaunch(
     project: str = _PROJECT,
 ) -> None:
     """Run an execution again, from scratch, with the same inputs."""
-    if remote or server:
-        _remote().remote_again(server, project, execution_id, "relaunch", as_json)
+    _again(
+        "relaunch", execution_id, new_id, executor, as_json, remote or bool(server), server, project
+    )
+
+
+def _again(
+    how: str,
+    execution_id: str,
+    new_id: str | None,
+    executor: str | None,
+    as_json: bool,
+    remote: bool,
+    server: str | None,
+    project: str | None,
+) -> None:
+    """``recover`` or ``relaunch``: on a server, or locally (then drive the new execution)."""
+    if remote:
+        if new_id is not None or executor is not None:
+            from airfoil.core.errors import ConfigError
+
+            raise ConfigError(
+                "--name and --executor apply to local runs only: the server names and runs "
+                "the new execution itself"
+            )
+        _remote().remote_again(server, project, execution_id, how, as_json)
         return
-    rt = runtime()
-    record = rt.engine(executor).relaunch(execution_id, new_id=new_id)
-    _drive_and_report(record, executor, as_json, f"relaunches {execution_id}")
+    engine = runtime().engine(executor)
+    if how == "recover":
+        record = engine.recover(execution_id, new_id=new_id)
+    else:
+        record = engine.relaunch(execution_id, new_id=new_id)
+    _drive_and_report(record, executor, as_json, f"{how}s {execution_id}")
 
 
 @app.command("abort")
