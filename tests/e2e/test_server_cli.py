@@ -151,6 +151,9 @@ def test_executions_commands_work_remotely(cli: Any, served: str, tmp_path: Path
     resumed = cli("executions", "resume", exec_id, "--server", served)
     assert resumed.code == 2 and "recover" in resumed.err
 
+    named = cli("executions", "recover", exec_id, "--server", served, "--name", "mine")
+    assert named.code == 2 and "local runs only" in named.err
+
     flag.write_text("go")
     again = cli("executions", "recover", exec_id, "--server", served, "--json")
     assert again.code == 0, again.err
