@@ -1,5 +1,6 @@
-"""Conditionals, gates and dynamic graphs in the run state machine (a mixin of
-:class:`~airfoil.engine.state.RunState`; pure, like the rest of it)."""
+"""Conditionals, gates, dynamic graphs and the child nodes of tasks called by running tasks,
+in the run state machine (a mixin of :class:`~airfoil.engine.state.RunState`; pure, like the
+rest of it)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from airfoil.core.phases import CacheStatus
+from airfoil.core.phases import AttemptPhase, CacheStatus
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
+    AttemptRecord,
     Binding,
     Condition,
     ErrorInfo,
@@ -20,9 +22,13 @@ from airfoil.core.records import (
     WorkflowSpec,
 )
 from airfoil.engine._commands import ScheduleRetry, WatchSignal
+from airfoil.engine._mapping import split_item_id
 from airfoil.engine.graph import FlatNode, add_subgraph
 
-__all__ = ["ConstructsMixin"]
+__all__ = ["CHILD", "ConstructsMixin"]
+
+#: The kind of a node added by a task's call of a task while it runs.
+CHILD = "child"
 
 Command = Any
 
@@ -37,8 +43,9 @@ _OPS = {
 
 
 class ConstructsMixin:
-    """Conditionals (decide a case, skip the others), gates (timers and signals) and
-    dynamic nodes (add the graph a body built as children)."""
+    """Conditionals (decide a case, skip the others), gates (timers and signals), dynamic
+    nodes (add the graph a body built as children) and child calls (add a called task's
+    node under its caller)."""
 
     records: dict[str, NodeRecord]
     graph: dict[str, FlatNode]
@@ -68,6 +75,10 @@ class ConstructsMixin:
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
         def _startable(self, nid: str) -> bool: ...
         def _ready(self, nid: str, now: float) -> list[Any]: ...
+        def _lookup_or_enqueue(self, nid: str, fn: FlatNode, now: float) -> list[Any]: ...
+
+    attempts: dict[tuple[str, int], AttemptRecord]
+    _dirty_attempts: dict[tuple[str, int], AttemptRecord]
 
     def _gate_waits(self, nid: str) -> list[Command]:
         """The timer and signal watch of a running gate (again after a restart: the
@@ -279,3 +290,54 @@ class ConstructsMixin:
             if self._waiting[cid] == 0 and self._startable(cid):
                 cmds += self._ready(cid, now)
         return cmds
+
+    def _attempt_lost(self, nid: str, now: float) -> None:
+        """The driver that ran the node's last attempt is gone: the attempt is lost."""
+        rec = self.records[nid]
+        att = self.attempts.get((nid, rec.attempts))
+        if att is not None and att.phase == AttemptPhase.RUNNING.value:
+            att.phase = AttemptPhase.LOST.value
+            att.ended_at = now
+            att.error = ErrorInfo(
+                kind="system",
+                type="WorkerLostError",
+                message="the engine driving this attempt stopped (resumed execution)",
+            )
+            self._dirty_attempts[(nid, rec.attempts)] = att
+            self._event("attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts)
+
+    def _child_called(self, ev: Any) -> list[Command]:
+        """Add (or re-arm) the child node of a call made by a running task."""
+        nid = ev.node_id
+        if nid not in self.graph:
+            # A map item is no graph node: its children hang under the map node in the graph
+            # (their records still name the item as their parent).
+            item = split_item_id(ev.parent)
+            parent = item[0] if item is not None and ev.parent not in self.graph else ev.parent
+            self.graph[nid] = FlatNode(
+                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=parent
+            )
+            self.dependents[nid] = []
+            self._waiting[nid] = 0
+        rec = self.records.get(nid)
+        if rec is not None and rec.phase == N.SUCCEEDED.value:
+            return []  # finished in an earlier attempt of the caller: not run again
+        if rec is not None and rec.phase == N.RUNNING.value:
+            self._attempt_lost(nid, ev.now)  # ran under a driver that crashed
+        if rec is None or rec.phase != N.PENDING.value:  # new, failed, or lost in a crash
+            rec = NodeRecord(
+                execution_id=self.execution.id,
+                node_id=nid,
+                phase=N.PENDING.value,
+                kind=CHILD,
+                task=ev.task.name,
+                parent=ev.parent,
+                attempts=rec.attempts if rec is not None else 0,
+                cache_status=(
+                    CacheStatus.MISS.value if ev.task.cache.enabled else CacheStatus.DISABLED.value
+                ),
+            )
+            self.records[nid] = rec
+        rec.inputs = dict(ev.inputs)
+        self._move(nid, N.QUEUED, f"called by {ev.parent}", ev.now)
+        return self._lookup_or_enqueue(nid, self.graph[nid], ev.now)

@@ -41,7 +41,7 @@ from airfoil.engine._commands import (
     StartAttempt,
     WatchSignal,
 )
-from airfoil.engine._constructs import ConstructsMixin
+from airfoil.engine._constructs import CHILD, ConstructsMixin
 from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
 from airfoil.engine.cache import cache_key, key_parts
 from airfoil.engine.graph import FlatNode, add_subgraph, flatten
@@ -199,7 +199,6 @@ def _mapped(fn: FlatNode) -> tuple[str, ...]:
 
 
 #: The kind of the node records of tasks called by running tasks.
-CHILD = "child"
 #: The node id of a workflow's on_failure handler, and the input carrying the failure.
 HANDLER = "on_failure"
 FAILURE_INPUT = "__failure__"
@@ -443,57 +442,6 @@ class RunState(ConstructsMixin, MapMixin):
                 cmds += self._gate_waits(nid)
         cmds += self._maybe_finish(now)
         return cmds
-
-    def _attempt_lost(self, nid: str, now: float) -> None:
-        """The driver that ran the node's last attempt is gone: the attempt is lost."""
-        rec = self.records[nid]
-        att = self.attempts.get((nid, rec.attempts))
-        if att is not None and att.phase == AttemptPhase.RUNNING.value:
-            att.phase = AttemptPhase.LOST.value
-            att.ended_at = now
-            att.error = ErrorInfo(
-                kind="system",
-                type="WorkerLostError",
-                message="the engine driving this attempt stopped (resumed execution)",
-            )
-            self._dirty_attempts[(nid, rec.attempts)] = att
-            self._event("attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts)
-
-    def _child_called(self, ev: ChildCalled) -> list[Command]:
-        """Add (or re-arm) the child node of a call made by a running task."""
-        nid = ev.node_id
-        if nid not in self.graph:
-            # A map item is no graph node: its children hang under the map node in the graph
-            # (their records still name the item as their parent).
-            item = split_item_id(ev.parent)
-            parent = item[0] if item is not None and ev.parent not in self.graph else ev.parent
-            self.graph[nid] = FlatNode(
-                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=parent
-            )
-            self.dependents[nid] = []
-            self._waiting[nid] = 0
-        rec = self.records.get(nid)
-        if rec is not None and rec.phase == N.SUCCEEDED.value:
-            return []  # finished in an earlier attempt of the caller: not run again
-        if rec is not None and rec.phase == N.RUNNING.value:
-            self._attempt_lost(nid, ev.now)  # ran under a driver that crashed
-        if rec is None or rec.phase != N.PENDING.value:  # new, failed, or lost in a crash
-            rec = NodeRecord(
-                execution_id=self.execution.id,
-                node_id=nid,
-                phase=N.PENDING.value,
-                kind=CHILD,
-                task=ev.task.name,
-                parent=ev.parent,
-                attempts=rec.attempts if rec is not None else 0,
-                cache_status=(
-                    CacheStatus.MISS.value if ev.task.cache.enabled else CacheStatus.DISABLED.value
-                ),
-            )
-            self.records[nid] = rec
-        rec.inputs = dict(ev.inputs)
-        self._move(nid, N.QUEUED, f"called by {ev.parent}", ev.now)
-        return self._lookup_or_enqueue(nid, self.graph[nid], ev.now)
 
     def _run_failure_handler(self, now: float) -> list[Command] | None:
         """Start the workflow's ``on_failure`` handler, once, with the failure's details.
