@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -146,13 +147,34 @@ def configure_sqlite(dbapi_connection: Any, busy_ms: int) -> None:
     dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
-    cur.execute("PRAGMA journal_mode = WAL")
+    _wal(cur, busy_ms / 1000)
     cur.execute("PRAGMA synchronous = NORMAL")
     # Checkpoint (and fsync) every 4000 WAL pages (16 MiB) instead of every 1000: fewer
     # fsyncs per write, measured ~15% faster writes of typical batches.
     cur.execute("PRAGMA wal_autocheckpoint = 4000")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.close()
+
+
+def _wal(cur: Any, timeout_s: float) -> None:
+    """Put the database in WAL mode (once per file: the mode is stored in it).
+
+    Switching modes needs the database to itself and SQLite answers "database is locked" at
+    once, without its busy handler, while another process holds it (opening a fresh file
+    together with a migrating process): so look first, and retry until ``timeout_s``.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_engine(url: sa.URL, timeout_s: float) -> sa.Engine:

@@ -174,6 +174,11 @@ def _run_online(context: Any, connection: sa.Connection) -> None:
         target_metadata=_schema.metadata,
         render_as_batch=is_sqlite,  # SQLite alters tables by copying them
         compare_type=True,
+        # Alembic assumes SQLite cannot roll DDL back and would commit after each revision,
+        # letting another process read a half-migrated version between two; SQLite's DDL is
+        # transactional, so the whole upgrade is one transaction (under BEGIN IMMEDIATE).
+        transactional_ddl=True,
+        transaction_per_migration=False,
     )
     with context.begin_transaction():
         if not is_sqlite:
