@@ -23,8 +23,9 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -32,6 +33,8 @@ from airfoil.core.errors import ConflictError, NotFoundError, StoreError
 from airfoil.store.sql import migrate
 
 __all__ = ["ApiKey", "EntityRow", "LaunchPlanRow", "Registry", "VersionConflict", "hash_secret"]
+
+_R = TypeVar("_R")
 
 _meta = sa.MetaData()
 _KEY = sa.String(300)
@@ -250,43 +253,20 @@ class Registry:
         Raises:
             VersionConflict: a version exists with other content (nothing is registered).
         """
-        try:
-            return self._register(rows)
-        except sa.exc.IntegrityError:
-            return self._register(rows)
 
-    def _register(self, rows: list[EntityRow]) -> list[tuple[EntityRow, bool]]:
-        out: list[tuple[EntityRow, bool]] = []
-        with self.engine.begin() as conn:
-            for row in rows:
-                existing = conn.execute(
-                    sa.select(entities).where(
-                        entities.c.project == row.project,
-                        entities.c.name == row.name,
-                        entities.c.version == row.version,
-                    )
-                ).first()
-                if existing is not None:
-                    if existing.content_hash != row.content_hash or existing.kind != row.kind:
-                        raise VersionConflict(
-                            f"{row.kind} {row.name!r} version {row.version!r} is already "
-                            f"registered in project {row.project!r} with different content: "
-                            "give the new code a new version"
-                        )
-                    out.append((_entity(existing), False))
-                    continue
-                conn.execute(entities.insert().values(**row.__dict__))
-                out.append((row, True))
-        return out
+        def check(existing: Any, row: EntityRow) -> None:
+            if existing.content_hash != row.content_hash or existing.kind != row.kind:
+                raise VersionConflict(
+                    f"{row.kind} {row.name!r} version {row.version!r} is already "
+                    f"registered in project {row.project!r} with different content: "
+                    "give the new code a new version"
+                )
+
+        return self._register_versions(entities, rows, _entity, check)
 
     def get_entity(self, project: str, name: str, version: str | None) -> EntityRow:
         """One version (the newest registered if ``version`` is None). Raises NotFoundError."""
-        q = sa.select(entities).where(entities.c.project == project, entities.c.name == name)
-        if version is not None:
-            q = q.where(entities.c.version == version)
-        q = q.order_by(entities.c.registered_at.desc()).limit(1)
-        with self.engine.connect() as conn:
-            row = conn.execute(q).first()
+        row = self._version(entities, project, name, version)
         if row is None:
             what = f"version {version!r} of " if version else ""
             raise NotFoundError(f"no {what}task or workflow {name!r} in project {project!r}")
@@ -306,39 +286,11 @@ class Registry:
     def register_launch_plans(self, rows: list[LaunchPlanRow]) -> list[tuple[LaunchPlanRow, bool]]:
         """Register launch plan versions in one transaction; ``(row, created)`` for each (a
         version already registered is a no-op: its version is the hash of its content)."""
-        try:
-            return self._register_plans(rows)
-        except sa.exc.IntegrityError:  # registered concurrently: now it exists
-            return self._register_plans(rows)
-
-    def _register_plans(self, rows: list[LaunchPlanRow]) -> list[tuple[LaunchPlanRow, bool]]:
-        out: list[tuple[LaunchPlanRow, bool]] = []
-        with self.engine.begin() as conn:
-            for row in rows:
-                existing = conn.execute(
-                    sa.select(launch_plans).where(
-                        launch_plans.c.project == row.project,
-                        launch_plans.c.name == row.name,
-                        launch_plans.c.version == row.version,
-                    )
-                ).first()
-                if existing is not None:
-                    out.append((_plan(existing), False))
-                    continue
-                conn.execute(launch_plans.insert().values(**row.__dict__))
-                out.append((row, True))
-        return out
+        return self._register_versions(launch_plans, rows, _plan, None)
 
     def get_launch_plan(self, project: str, name: str, version: str | None) -> LaunchPlanRow:
         """One version (the newest registered if ``version`` is None). Raises NotFoundError."""
-        q = sa.select(launch_plans).where(
-            launch_plans.c.project == project, launch_plans.c.name == name
-        )
-        if version is not None:
-            q = q.where(launch_plans.c.version == version)
-        q = q.order_by(launch_plans.c.registered_at.desc()).limit(1)
-        with self.engine.connect() as conn:
-            row = conn.execute(q).first()
+        row = self._version(launch_plans, project, name, version)
         if row is None:
             what = f"version {version!r} of " if version else ""
             raise NotFoundError(
@@ -359,6 +311,59 @@ class Registry:
             for r in conn.execute(q).all():
                 newest.setdefault(r.name, _plan(r))
         return list(newest.values())
+
+    # --- versioned rows (entities, launch plans) ---------------------------------------------
+
+    def _register_versions(
+        self,
+        table: sa.Table,
+        rows: list[_R],
+        decode: Callable[[Any], _R],
+        check: Callable[[Any, _R], None] | None,
+    ) -> list[tuple[_R, bool]]:
+        """Insert ``(project, name, version)`` rows in one transaction: ``(row, created)``
+        each; an existing version is kept (``check`` may refuse it). A concurrent insert of
+        the same version is retried once, then it exists."""
+        try:
+            return self._insert_versions(table, rows, decode, check)
+        except sa.exc.IntegrityError:
+            return self._insert_versions(table, rows, decode, check)
+
+    def _insert_versions(
+        self,
+        table: sa.Table,
+        rows: list[_R],
+        decode: Callable[[Any], _R],
+        check: Callable[[Any, _R], None] | None,
+    ) -> list[tuple[_R, bool]]:
+        out: list[tuple[_R, bool]] = []
+        with self.engine.begin() as conn:
+            for row in rows:
+                r: Any = row
+                existing = conn.execute(
+                    sa.select(table).where(
+                        table.c.project == r.project,
+                        table.c.name == r.name,
+                        table.c.version == r.version,
+                    )
+                ).first()
+                if existing is not None:
+                    if check is not None:
+                        check(existing, row)
+                    out.append((decode(existing), False))
+                    continue
+                conn.execute(table.insert().values(**r.__dict__))
+                out.append((row, True))
+        return out
+
+    def _version(self, table: sa.Table, project: str, name: str, version: str | None) -> Any:
+        """The row of one version (the newest registered if ``version`` is None), or None."""
+        q = sa.select(table).where(table.c.project == project, table.c.name == name)
+        if version is not None:
+            q = q.where(table.c.version == version)
+        q = q.order_by(table.c.registered_at.desc()).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(q).first()
 
     # --- API keys ---------------------------------------------------------------------------
 
