@@ -35,6 +35,7 @@ from airfoil.server import _convert as cv
 from airfoil.server._driver import Driver, LaunchOnlyExecutor
 from airfoil.server._registry import EntityRow, Registry
 from airfoil.server._secrets import SecretBox
+from airfoil.server._tenancy import MayRead, check_package, grant_package
 from airfoil.server._uploads import UPLOAD_KINDS, store_upload, uploaded_value
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.wire import (
@@ -127,13 +128,14 @@ def upload_package(d: Deps, project: str, sha256: str, data: bytes) -> PackageOu
     d.registry.ensure_project(project, now=d.clock.now())
     d.blobs.put_bytes(package_key(sha256), data)
     created = d.registry.add_package(sha256, len(data), d.clock.now())
+    grant_package(d.registry, project, sha256, d.clock.now())
     return PackageOut(sha256=sha256, size=len(data), created=created)
 
 
 def upload(d: Deps, project: str, sha256: str, data: bytes) -> UploadOut:
     """Keep the bytes of a launch input (a file, dataframe or array) under their SHA-256."""
     d.registry.ensure_project(project, now=d.clock.now())
-    return UploadOut(sha256=sha256, size=store_upload(d.blobs, sha256, data))
+    return UploadOut(sha256=sha256, size=store_upload(d.blobs, project, sha256, data))
 
 
 def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
@@ -150,14 +152,17 @@ def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
         raise InvalidInputError(f"{entity.kind} {entity.name!r}: invalid spec: {exc}") from None
 
 
-def register(d: Deps, project: str, req: RegisterRequest) -> RegisterResponse:
-    """Register the entities of an uploaded package (all or none)."""
-    if not d.registry.has_package(req.package):
-        raise NotFoundError(
-            f"code package {req.package[:12]} was not uploaded: PUT it to "
-            f"/api/v1/projects/{project}/packages/{req.package} first"
-        )
+def _own_only(_project: str) -> bool:
+    return False
+
+
+def register(
+    d: Deps, project: str, req: RegisterRequest, may_read: MayRead = _own_only
+) -> RegisterResponse:
+    """Register the entities of a package uploaded to ``project`` (all or none); a package
+    of another project only if the caller may read that project."""
     now = d.clock.now()
+    check_package(d.registry, project, req.package, may_read, now)
     rows: list[EntityRow] = []
     for e in req.entities:
         launchable, own = _decode_spec(e)
@@ -235,7 +240,13 @@ def get_version(d: Deps, project: str, name: str, version: str) -> EntityVersion
 # --- launching ------------------------------------------------------------------------------
 
 
-def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> dict[str, Value]:
+def convert_json_inputs(
+    d: Deps,
+    spec: WorkflowSpec,
+    given: dict[str, Any],
+    project: str = "default",
+    may_read: MayRead = _own_only,
+) -> dict[str, Value]:
     """Check JSON inputs against the interface and convert them to values.
 
     Raises:
@@ -255,7 +266,9 @@ def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> d
     values: dict[str, Value] = {}
     for p in iface.inputs:
         if p.name in given and p.type.kind in ("directory", *UPLOAD_KINDS):
-            values[p.name] = uploaded_value(d.blobs, p.name, p.type, given[p.name])
+            values[p.name] = uploaded_value(
+                d.blobs, project, p.name, p.type, given[p.name], may_read
+            )
         elif p.name in given:
             try:
                 values[p.name] = from_jsonable(given[p.name], p.type, d.types, ctx)
@@ -275,7 +288,9 @@ def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> d
     return values
 
 
-def launch(d: Deps, project: str, domain: str, req: LaunchRequest) -> ExecutionSummary:
+def launch(
+    d: Deps, project: str, domain: str, req: LaunchRequest, may_read: MayRead = _own_only
+) -> ExecutionSummary:
     """Launch a registered version (the newest if none is named) with JSON inputs."""
     check_domain(domain)
     if req.name is not None:
@@ -285,7 +300,7 @@ def launch(d: Deps, project: str, domain: str, req: LaunchRequest) -> ExecutionS
             raise InvalidInputError(str(exc)) from None
     row = d.registry.get_entity(project, req.entity, req.version)
     spec = _spec_of(row)
-    values = convert_json_inputs(d, spec, req.inputs)
+    values = convert_json_inputs(d, spec, req.inputs, project, may_read)
     labels = dict(req.labels)
     labels["airfoil.package"] = row.package
     rec = d.engine(project, domain).launch(
