@@ -200,7 +200,7 @@ export interface paths {
         put?: never;
         /**
          * Register
-         * @description Register tasks, workflows and launch plans of an uploaded package.
+         * @description Register tasks, workflows and launch plans of a package uploaded to this project.
          */
         post: operations["register_api_v1_projects__project__entities_post"];
         delete?: never;
