@@ -9,6 +9,7 @@ type specs alone (``airfoil.types._from_json``), and specs arrive as records.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -421,6 +422,31 @@ def list_executions(
     )
 
 
+_SOURCE = re.compile(r"\bexecution (\S+) node\b")
+
+
+def hide_foreign(
+    d: Deps, project: str, text: str, owners: dict[str, str | None] | None = None
+) -> str:
+    """``text`` with the ids of executions of other projects (a cache hit names the execution
+    that wrote the entry) replaced, so no project learns another's execution ids. ``owners``
+    remembers each execution's project across calls (one lookup per execution)."""
+    if "execution " not in text:
+        return text
+    known = {} if owners is None else owners
+
+    def swap(m: re.Match[str]) -> str:
+        eid = m.group(1)
+        if eid not in known:
+            try:
+                known[eid] = d.meta.get_execution(eid).project
+            except NotFoundError:
+                known[eid] = None
+        return m.group(0) if known[eid] == project else "execution (of another project) node"
+
+    return _SOURCE.sub(swap, text)
+
+
 def _matches(r: ExecutionRecord, needle: str) -> bool:
     hay = [r.id, r.workflow, r.version, *r.labels.values()]
     return any(needle in h.lower() for h in hay)
@@ -507,6 +533,10 @@ def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str,
         )
         for n in nodes
     ]
+    owners: dict[str, str | None] = {execution_id: project}
+    for n in out["nodes"]:
+        if n.get("cache_reason"):
+            n["cache_reason"] = hide_foreign(d, project, n["cache_reason"], owners)
     out["package"] = rec.labels.get("airfoil.package", "")
     return out
 
@@ -519,7 +549,7 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
     rec = get_record(d, project, execution_id)
     node = d.meta.get_node(execution_id, node_id)
     tasks = _flat_tasks(rec.spec)
-    return cv.node_out(
+    out = cv.node_out(
         node,
         rec,
         d.meta.get_attempts(execution_id, node_id),
@@ -528,6 +558,9 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
         d.value_ctx(),
         read_blobs=True,
     )
+    if out.cache_reason:
+        out.cache_reason = hide_foreign(d, project, out.cache_reason)
+    return out
 
 
 _graph_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -686,7 +719,11 @@ def value_bytes(d: Deps, value: Value) -> bytes:
 def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     rec = get_record(d, project, execution_id)
     evs = d.meta.get_events(execution_id, after_seq=after)
-    return EventList(items=[cv.event_out(e) for e in evs], phase=rec.phase)
+    items = [cv.event_out(e) for e in evs]
+    owners: dict[str, str | None] = {execution_id: project}
+    for ev in items:
+        ev.cause = hide_foreign(d, project, ev.cause, owners)
+    return EventList(items=items, phase=rec.phase)
 
 
 def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | None) -> LogOut:

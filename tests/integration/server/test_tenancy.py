@@ -211,6 +211,28 @@ def test_a_viewer_of_alpha_cannot_reach_betas_execution(
     assert r.status_code == 403
 
 
+def test_a_shared_cache_entry_does_not_name_betas_execution_to_alpha(
+    keyed: Keyed, flow: Any, leaked: tuple[str, str]
+) -> None:
+    """beta ran wf(x=2) first; alpha runs the same code with the same inputs. Whether or not
+    the cache is shared between projects, nothing alpha reads names beta's execution."""
+    _, beta_ex = leaked
+    with keyed.client("alpha_runner", "alpha") as c:
+        ex = c.launch(flow.wf, {"x": 2})
+        assert c.wait(ex.id, timeout=120).phase == "succeeded"
+    base = f"/api/v1/projects/alpha/executions/{ex.id}"
+    detail = keyed.get("alpha_viewer", base).json()
+    texts = [
+        keyed.get("alpha_viewer", base).text,
+        keyed.get("alpha_viewer", f"{base}/events").text,
+        *(keyed.get("alpha_viewer", f"{base}/nodes/{n['id']}").text for n in detail["nodes"]),
+    ]
+    assert not any(beta_ex in t for t in texts)
+    hits = [n for n in detail["nodes"] if n["cache_status"] == "hit"]
+    for n in hits:  # a shared entry (the cache's own scoping aside) says whose it is not
+        assert "another project" in n["cache_reason"], n["cache_reason"]
+
+
 def test_a_package_is_usable_only_by_projects_that_uploaded_it(
     keyed: Keyed, flow: Any, flow_dir: Path
 ) -> None:
