@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from airfoil.server import _plans as plans
 from airfoil.server import _services as svc
-from airfoil.server._auth import Principal, authenticate, may_read, require
+from airfoil.server._auth import ApiError, Principal, authenticate, may_read, require
+from airfoil.server._uploads import MAX_UPLOAD
 from airfoil.wire import (
     API_PREFIX,
     CacheList,
@@ -56,7 +57,7 @@ from airfoil.wire import (
 __all__ = ["ROUTE_ROLES", "router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 422, 503)
+    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
 
@@ -87,6 +88,23 @@ def _caller(role: str, *, per_project: bool = True) -> Callable[..., Principal]:
         return who
 
     return dependency
+
+
+async def _body(request: Request, limit: int, what: str) -> bytes:
+    """The request's body, refused with a 413 as soon as it is known to pass ``limit`` bytes
+    (by its Content-Length, or while it streams in), so an oversized upload is never held."""
+    too_big = ApiError(413, "too_large", f"{what} is larger than the limit of {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
@@ -164,7 +182,7 @@ async def upload_package(
     _: Runner,
 ) -> PackageOut:
     """Upload a code package (a gzip tar of the source), named by its SHA-256."""
-    data = await request.body()
+    data = await _body(request, svc.MAX_PACKAGE, "a code package")
     return await run_in_threadpool(svc.upload_package, d, project, sha256, data)
 
 
@@ -186,7 +204,7 @@ async def upload(
 ) -> UploadOut:
     """Upload the serialised bytes of a launch input (a file, dataframe or array), named by
     their SHA-256; a launch then names them in a ``{"$airfoil": ...}`` reference."""
-    data = await request.body()
+    data = await _body(request, MAX_UPLOAD, "an upload")
     return await run_in_threadpool(svc.upload, d, project, sha256, data)
 
 

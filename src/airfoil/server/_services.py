@@ -66,7 +66,8 @@ from airfoil.wire import (
 
 __all__ = ["Deps"]
 
-_MAX_PACKAGE = 100 * 2**20
+#: Largest code package accepted, in bytes.
+MAX_PACKAGE = 100 * 2**20
 
 
 @dataclass
@@ -117,8 +118,8 @@ def check_domain(domain: str) -> None:
 
 def upload_package(d: Deps, project: str, sha256: str, data: bytes) -> PackageOut:
     """Store a code package archive under its content hash."""
-    if len(data) > _MAX_PACKAGE:
-        raise InvalidInputError(f"code package is {len(data)} bytes; the limit is {_MAX_PACKAGE}")
+    if len(data) > MAX_PACKAGE:
+        raise InvalidInputError(f"code package is {len(data)} bytes; the limit is {MAX_PACKAGE}")
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise InvalidInputError(

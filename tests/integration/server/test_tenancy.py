@@ -384,6 +384,37 @@ def test_event_and_search_queries_are_bounded_and_literal(
     assert listing("leaky_wf")["total"] >= 1 and listing("leaky%wf")["total"] == 0
 
 
+def test_oversized_bodies_are_refused_before_they_are_held(keyed: Keyed) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    from airfoil.server._services import MAX_PACKAGE
+
+    path = "/api/v1/projects/alpha/packages/" + "a" * 64
+    auth = {"Authorization": f"Bearer {keyed.keys['alpha_runner']}"}
+    # A declared size past the limit: refused at once, without reading a byte of the body.
+    where = urlsplit(keyed.running.url)
+    conn = http.client.HTTPConnection(where.hostname or "", where.port, timeout=30)
+    try:
+        conn.putrequest("PUT", path)
+        for k, v in {**auth, "Content-Length": str(10**12)}.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        assert r.status == 413 and b"too_large" in r.read()
+    finally:
+        conn.close()
+
+    # No declared size (chunked): refused once the stream passes the limit.
+    def chunks() -> Iterator[bytes]:
+        block = b"\0" * 2**20
+        for _ in range(MAX_PACKAGE // len(block) + 2):
+            yield block
+
+    r = httpx.put(keyed.running.url + path, content=chunks(), headers=auth, timeout=120)
+    assert r.status_code == 413, r.text[:200]
+
+
 # --- revoking the last key ------------------------------------------------------------------
 
 
