@@ -17,7 +17,7 @@ from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
-from airfoil.sdk._versioning import code_version
+from airfoil.sdk._versioning import CodeVersion, compute_version
 
 __all__ = ["TaskDef", "live_task", "task"]
 
@@ -115,6 +115,7 @@ class TaskDef(Generic[P, R]):
             docs=docs if docs is not None else inspect.cleandoc(fn.__doc__ or ""),
         )
         self._spec: TaskSpec | None = None
+        self._code_version: CodeVersion | None = None
         self.is_async = inspect.iscoroutinefunction(fn)
         _LIVE[(self.module, fn.__qualname__)] = self
 
@@ -134,12 +135,14 @@ class TaskDef(Generic[P, R]):
 
     @property
     def spec(self) -> TaskSpec:
-        """The task's spec record (built once, on first use)."""
-        if self._spec is None:
+        """The task's spec record (built on first use, and again when a global its code
+        reads has been rebound since, as ``importlib.reload`` does)."""
+        if self._spec is None or (self._code_version is not None and self._code_version.stale()):
             fn = self.__airfoil_fn__
+            self._code_version = compute_version(fn)
             self._spec = TaskSpec(
                 name=self.name,
-                version=code_version(fn),
+                version=self._code_version.version,
                 interface=self.py_interface.interface,
                 module=self.module,
                 qualname=fn.__qualname__,
