@@ -437,3 +437,91 @@ def test_code_change(case: Case, tmp_path: Path) -> None:
     else:
         assert second["cache"] == "put", second
         assert "version changed" in second["reason"], second
+
+
+EXPLAINED = {
+    "flow.py": _flow(
+        'return str(helper(x) * CONFIG["k"] + len(BUF.getvalue()))',
+        "import io\nfrom helpers import helper\n\nCONFIG = {'k': 2}\nBUF = io.StringIO('w')\n",
+    ),
+    "helpers.py": "def helper(x):\n    # add one\n    return x + 1\n",
+}
+
+
+def test_explain_names_what_changed_with_a_diff(tmp_path: Path) -> None:
+    project, home = tmp_path / "proj", tmp_path / "home"
+    _write(project, EXPLAINED)
+    first = _airfoil(project, home, "run", "flow.py", "wf", "--json")
+    assert first.returncode == 0, first.stderr
+    assert "flow.py:BUF" in first.stderr and "cache_version=" in first.stderr  # the warning
+    _write(project, {"helpers.py": "def helper(x):\n    return x + 5\n"})
+    second = json.loads(_airfoil(project, home, "run", "flow.py", "wf", "--json").stdout)
+    why = _airfoil(project, home, "cache", "explain", second["execution_id"], "n0")
+    assert why.returncode == 0, why.stderr
+    assert "~ helpers.py:helper changed:" in why.stdout
+    assert "-    return x + 1" in why.stdout and "+    return x + 5" in why.stdout
+    assert "flow.py:t" not in why.stdout.split("code changed", 1)[1].split("not covered")[0]
+    assert "flow.py:BUF" in why.stdout and "StringIO" in why.stdout  # not covered, and why
+
+
+def test_two_projects_on_one_store_never_share_an_entry(tmp_path: Path) -> None:
+    project, home = tmp_path / "proj", tmp_path / "home"
+    _write(project, {"flow.py": _flow("return str(x + 1)")})
+
+    def run(name: str) -> dict[str, Any]:
+        env = dict(os.environ, AIRFOIL_HOME=str(home), AIRFOIL_PROJECT=name)
+        proc = subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "wf", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            env=env,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        out: dict[str, Any] = json.loads(proc.stdout)
+        return next(n for n in out["nodes"] if n["id"] == "n0")
+
+    assert run("alpha")["cache"] == "put"
+    beta = run("beta")
+    assert beta["cache"] == "put"  # same task, same code, same inputs: still not alpha's entry
+    assert "no cached result" in beta["cache_reason"]
+    assert run("alpha")["cache"] == "hit"
+    assert run("beta")["cache"] == "hit"
+
+
+def test_a_shared_cache_scope_is_an_explicit_opt_in(tmp_path: Path) -> None:
+    project, home = tmp_path / "proj", tmp_path / "home"
+    shared = _flow("return str(x + 1)").replace("cache=True", 'cache=True, cache_scope="team"')
+    _write(project, {"flow.py": shared})
+    statuses = []
+    for name in ("alpha", "beta"):
+        env = dict(os.environ, AIRFOIL_HOME=str(home), AIRFOIL_PROJECT=name)
+        proc = subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "wf", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            env=env,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        statuses.append(next(n for n in json.loads(proc.stdout)["nodes"] if n["id"] == "n0"))
+    assert [s["cache"] for s in statuses] == ["put", "hit"]
+
+
+def test_python_file_and_airfoil_run_share_entries(tmp_path: Path) -> None:
+    project, home = tmp_path / "proj", tmp_path / "home"
+    _write(
+        project,
+        {
+            "flow.py": _flow("return str(x + 1)") + "\nif __name__ == '__main__':\n"
+            "    print(wf(x=1))\n"
+        },
+    )
+    env = dict(os.environ, AIRFOIL_HOME=str(home))
+    script = subprocess.run(
+        [sys.executable, "flow.py"], capture_output=True, text=True, cwd=project, env=env
+    )
+    assert script.returncode == 0, script.stderr
+    assert _run_t(project, home)["cache"] == "hit"

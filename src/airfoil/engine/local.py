@@ -155,7 +155,8 @@ def raise_for_failure(record: ExecutionRecord) -> None:
 
 def call_entity(entity: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run a workflow or task called as a function; return its outputs as Python values."""
-    from airfoil.sdk._versioning import project_root
+    from airfoil.engine.code_manifests import save_manifests
+    from airfoil.sdk._versioning import manifest_for, project_root
 
     names = list(entity.py_interface.input_types)
     if len(args) > len(names):
@@ -168,9 +169,9 @@ def call_entity(entity: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
     runtime = get_runtime()
     values = convert_inputs(entity, given, runtime)
     engine = runtime.engine()
-    record = engine.launch(
-        spec_of(entity), values, code_root=project_root(entity.module), keep=True
-    )
+    spec = spec_of(entity)
+    save_manifests(runtime.blobs, spec, manifest_for)
+    record = engine.launch(spec, values, code_root=project_root(entity.module), keep=True)
     record = engine.drive(record.id)
     raise_for_failure(record)
     return decode_outputs(entity, record, runtime)

@@ -38,8 +38,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
+from airfoil.core.code_versions import ManifestComponent, VersionManifest
 from airfoil.sdk._versioning._walk import MISSING, Walker
 
 __all__ = [
@@ -56,29 +55,6 @@ __all__ = [
 class CacheVersionWarning(UserWarning):
     """Something a task reads cannot be hashed into its code version: a change to it would
     not invalidate the cache. Pin ``cache_version=`` on the task (and bump it when it changes)."""
-
-
-class Component(msgspec.Struct, frozen=True, array_like=True):
-    """One hashed part of a version: its digest and (the start of) its normalised text."""
-
-    digest: str
-    text: str
-
-
-class VersionManifest(msgspec.Struct, frozen=True, omit_defaults=True):
-    """What a code version was computed from, kept so two versions can be diffed.
-
-    Attributes:
-        version: the version.
-        entry: the label of the function the version is of.
-        components: label -> component (functions, classes, constants, library names).
-        unhashable: name -> why it could not be hashed.
-    """
-
-    version: str
-    entry: str
-    components: dict[str, Component] = {}
-    unhashable: dict[str, str] = {}
 
 
 class CodeVersion:
@@ -150,7 +126,7 @@ def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = Tru
     manifest = VersionManifest(
         version=version,
         entry=entry,
-        components={k: Component(d, t) for k, (d, t) in sorted(walker.components.items())},
+        components={k: ManifestComponent(d, t) for k, (d, t) in sorted(walker.components.items())},
         unhashable=dict(sorted(walker.unhashable.items())),
     )
     _MANIFESTS[version] = manifest
