@@ -28,9 +28,13 @@ class LocalRuntime:
         from airfoil.types import default_type_engine
 
         self.settings = settings
-        self.meta: MetaStore = open_meta_store(settings.database_url, settings.home)
+        durability = getattr(settings, "durability", "process")
+        self.meta: MetaStore = open_meta_store(settings.database_url, settings.home, durability)
         self.blob_url: str = settings.resolved_blob_url()
-        self.blobs: BlobStore = open_blob_store(self.blob_url)
+        self.blobs: BlobStore = open_blob_store(self.blob_url, durability)
+        remove = getattr(self.blobs, "remove_stale_temporaries", None)
+        if remove is not None:
+            remove()  # temporaries a crashed writer left behind
         self.types = default_type_engine()
         self._executors: dict[str, Executor] = {}
         self._resources: Any = None
@@ -65,7 +69,11 @@ class LocalRuntime:
             elif name == "process":
                 from airfoil.executors.process import ProcessExecutor
 
-                ex = ProcessExecutor(self.blob_url, max_workers=self.settings.max_parallel)
+                ex = ProcessExecutor(
+                    self.blob_url,
+                    max_workers=self.settings.max_parallel,
+                    durability=getattr(self.settings, "durability", "process"),
+                )
             else:
                 raise ConfigError(f"unknown executor {name!r}: use 'inline' or 'process'")
             self._executors[name] = ex
