@@ -49,12 +49,12 @@ def test_a_corrupt_cached_output_is_recomputed_not_served() -> None:
     assert path is not None
     _damage(path)
     assert pipeline(n=n) == sum(range(n))  # the right answer, from a recompute
-    assert RUNS == [n] * 2
+    assert [n] * 2 == RUNS
     latest = rt.meta.list_executions(limit=1)[0]
     node = rt.meta.get_node(latest.id, "n0")
     assert node.cache_status == "put" and "corrupt" in node.cache_reason
     assert pipeline(n=n) == sum(range(n))  # repaired: a hit again
-    assert RUNS == [n] * 2
+    assert [n] * 2 == RUNS
 
 
 def test_a_corrupt_input_blob_fails_the_node_with_a_clear_error() -> None:
