@@ -80,7 +80,7 @@ def test_durability_is_a_checked_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("AIRFOIL_DURABILITY", "disk")
     with pytest.raises(ValidationError):
         AirfoilSettings()
-    with pytest.raises(ConfigError, match="'process'.*'power'"):
+    with pytest.raises(ConfigError, match=r"'process'.*'power'"):
         open_blob_store("/tmp/x", "disk")
 
 
