@@ -135,12 +135,15 @@ def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = Tru
             if name in _WARNED:
                 continue
             _WARNED.add(name)
-            warnings.warn(
+            code = getattr(fn, "__code__", None)
+            warnings.warn_explicit(  # pointing at the task, not at Airfoil's internals
                 f"{entry} reads {name}, which cannot be hashed into its code version ({reason}): "
                 "a change to it will not invalidate cached results. Give the task an explicit "
                 "cache_version= and bump it when that value changes.",
                 CacheVersionWarning,
-                stacklevel=4,
+                filename=code.co_filename if code is not None else "<unknown>",
+                lineno=code.co_firstlineno if code is not None else 0,
+                module=getattr(fn, "__module__", None) or "__main__",
             )
     return CodeVersion(version, manifest, walker.watch)
 
