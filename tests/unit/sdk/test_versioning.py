@@ -147,3 +147,26 @@ def test_a_script_and_airfoil_run_get_one_version(tmp_path: Path) -> None:
         check=True,
     )
     assert json.loads(as_script.stdout) == json.loads(as_module.stdout)
+
+
+def test_an_object_that_fails_inspection_is_unhashable_not_fatal(project: Path) -> None:
+    (project / "vproj_odd.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            class Odd:
+                def __getattribute__(self, name):
+                    raise RuntimeError("no peeking")
+
+            ODD = Odd()
+
+            @af.task(cache=True, cache_version="1")
+            def t(x: int) -> int:
+                return x + (ODD is not None)
+            """
+        )
+    )
+    mod = importlib.import_module("vproj_odd")
+    manifest = compute_version(mod.t.fn, warn=False).manifest
+    assert "no peeking" in manifest.unhashable["vproj_odd.py:ODD"]

@@ -59,7 +59,7 @@ def _root_name(expr: ast.expr) -> str | None:
 def _parse(obj: Any) -> ast.AST | None:
     try:
         source = inspect.getsource(obj)
-    except (OSError, TypeError):
+    except Exception:  # OSError, TypeError; IndexError on some stale linecache entries
         return None
     try:
         tree = ast.parse(textwrap.dedent(source))

@@ -180,7 +180,13 @@ class Walker:
     # --- values -------------------------------------------------------------------------
 
     def consider(self, value: Any, name: str, names: set[str]) -> None:
-        """Take in a value the code reads under ``name``."""
+        """Take in a value the code reads under ``name``; never raises."""
+        try:
+            self._consider(value, name, names)
+        except Exception as exc:  # an object that misbehaves when inspected: never fatal
+            self.unhashable[name] = f"could not be inspected ({type(exc).__name__}: {exc})"
+
+    def _consider(self, value: Any, name: str, names: set[str]) -> None:
         if isinstance(value, types.ModuleType):
             self._module(value, names)
             return
