@@ -489,6 +489,24 @@ def test_two_projects_on_one_store_never_share_an_entry(tmp_path: Path) -> None:
     assert run("alpha")["cache"] == "hit"
     assert run("beta")["cache"] == "hit"
 
+    def cache(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, AIRFOIL_HOME=str(home), AIRFOIL_PROJECT=name)
+        return subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", "cache", *args],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            env=env,
+            timeout=120,
+        )
+
+    listed = json.loads(cache("alpha", "list", "--json").stdout)
+    assert [e["scope"] for e in listed] == ["project:alpha"]
+    assert len(json.loads(cache("alpha", "list", "--json", "--all-projects").stdout)) == 2
+    cleared = cache("beta", "clear", "--yes")
+    assert cleared.returncode == 0 and "deleted 1 cache entry" in cleared.stderr
+    assert run("alpha")["cache"] == "hit"  # beta's clear left alpha's entry alone
+
 
 def test_a_shared_cache_scope_is_an_explicit_opt_in(tmp_path: Path) -> None:
     project, home = tmp_path / "proj", tmp_path / "home"
