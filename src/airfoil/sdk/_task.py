@@ -158,7 +158,10 @@ class TaskDef(Generic[P, R]):
     def _build_spec(self) -> TaskSpec:
         if self._spec is None or (self._code_version is not None and self._code_version.stale()):
             fn = self.__airfoil_fn__
-            self._code_version = compute_version(fn)
+            policy = self._options["cache"]
+            assert isinstance(policy, CachePolicy)
+            # Warn about what the version cannot see only where it keys a cache.
+            self._code_version = compute_version(fn, warn=policy.enabled and not policy.version)
             self._spec = TaskSpec(
                 name=self.name,
                 version=self._code_version.version,

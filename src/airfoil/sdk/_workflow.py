@@ -106,7 +106,9 @@ class WorkflowDef(Generic[P, R]):
         ctx.location = location
         outputs = self._bind_outputs(ctx, returned)
         nodes = ctx.node_specs()
-        self._code_version = compute_version(fn, extra=encode_json([list(nodes), outputs]).decode())
+        self._code_version = compute_version(
+            fn, extra=encode_json([list(nodes), outputs]).decode(), warn=False
+        )
         return WorkflowSpec(
             name=self.name,
             version=self._code_version.version,
