@@ -30,7 +30,6 @@ from airfoil.engine.schedules import kickoff_datetime
 __all__ = [
     "after_drive",
     "prepare_launch",
-    "call_launch_plan",
     "drive_and_notify",
     "kickoff_inputs",
     "launch_launch_plan",
@@ -236,23 +235,3 @@ def after_drive(entity: Any, record: ExecutionRecord, *, poster: Poster | None =
     spec = getattr(entity, "spec", None)
     if isinstance(spec, LaunchPlanSpec):
         notify(spec, record, poster=poster)
-
-
-def call_launch_plan(plan: Any, given: dict[str, Any]) -> Any:
-    """Run a launch plan called as a function; return its outputs as Python values.
-
-    Raises:
-        InvalidInputError: a fixed, unknown, missing or ill-typed input.
-        ExecutionFailedError: the execution did not succeed (after notifications were sent).
-    """
-    from airfoil.engine.local import decode_outputs, get_runtime, raise_for_failure
-    from airfoil.sdk._versioning import project_root
-
-    spec: LaunchPlanSpec = plan.spec
-    runtime = get_runtime()
-    values = local_launch_inputs(plan, given, runtime)
-    engine = runtime.engine()
-    record = launch_launch_plan(engine, spec, values, code_root=project_root(plan.module))
-    record = drive_and_notify(engine, spec, record.id)
-    raise_for_failure(record)
-    return decode_outputs(plan.workflow, record, runtime)

@@ -47,6 +47,7 @@ from airfoil.engine.launch_plans import (
 )
 from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import fire_times, next_fire_after, scheduled_execution_id
+from airfoil.executors.base import Executor
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore
 from airfoil.store.base import MetaStore
 
@@ -226,11 +227,9 @@ class SchedulerLoop:
             # An executor hands its finished attempts to whoever polls it, so engines running
             # at once must not share one: each background drive gets its own inline executor
             # (cheap). Shared executors (a given engine, the process pool) drive one at a time.
-            from airfoil.executors.inline import InlineExecutor
-
-            engine.executor = InlineExecutor(self._source.blobs, self._source.types)
+            engine.executor = self._source.new_executor("inline")
             parallel = True
-            _preload(record)
+            _preload(engine.executor, record)
         with self._lock:
             pool = self._pools.get(parallel)
             if pool is None:
@@ -299,23 +298,15 @@ def launch_instant(engine: Engine, types: Any, record: ScheduleRecord, instant: 
     return Firing(record.name, instant, eid, launched=True)
 
 
-def _preload(record: ScheduleRecord) -> None:
-    """Import, in this thread, what inline drives import on first use: the worker runtime and
-    the plan's task modules. Two drive threads importing them at once could see a module
-    half-initialised by the other (an ImportError in a task that is not the task's fault)."""
-    import importlib
-
+def _preload(executor: Executor, record: ScheduleRecord) -> None:
+    """Import, in this thread, what inline drives import on first use: the plan's task
+    modules. Two drive threads importing them at once could see a module half-initialised by
+    the other (an ImportError in a task that is not the task's fault)."""
     from airfoil.engine.graph import flatten
-    from airfoil.executors.base import RUNTIME_MODULE
 
-    importlib.import_module(RUNTIME_MODULE)
-    loader = importlib.import_module("airfoil.runtime.loader")
     for node in flatten(record.spec.workflow).values():
         if node.task is not None:
-            try:
-                loader.load_task(node.task, record.code_root)
-            except AirfoilError:  # reported by the drive itself, with its context
-                pass
+            executor.preload(node.task, record.code_root)
 
 
 def _drive_logged(engine: Engine, spec: LaunchPlanSpec, eid: str, poster: Poster | None) -> None:

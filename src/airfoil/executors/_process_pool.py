@@ -28,7 +28,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from airfoil.executors._process_worker import worker_main
-from airfoil.executors.base import AttemptRequest
+from airfoil.executors.base import AttemptRequest, RuntimeFactory
 
 __all__ = [
     "Dying",
@@ -144,16 +144,17 @@ class Pool:
 open_pools: set[Pool] = set()
 
 
-def start_worker(ctx: Any, blob_url: str, pool: Pool) -> Worker:
-    """Start one worker process (and, on first use, the forkserver) for ``pool``."""
+def start_worker(ctx: Any, blob_url: str, pool: Pool, runtime: RuntimeFactory) -> Worker:
+    """Start one worker process (and, on first use, the forkserver) for ``pool``; it builds
+    its runtime with ``runtime`` (the forkserver preloads that function's module too)."""
     forkserver = ctx.get_start_method() == "forkserver"
     if forkserver:
-        ctx.set_forkserver_preload(forkserver_preload())
+        ctx.set_forkserver_preload(forkserver_preload(runtime.__module__))
     open_pools.add(pool)
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(
         target=worker_main,
-        args=(child, blob_url, forkserver),
+        args=(child, blob_url, forkserver, runtime),
         name="airfoil-worker",
         daemon=False,  # tasks may start their own processes (data loaders, pools)
     )
@@ -186,15 +187,16 @@ def main_module_hidden() -> Iterator[None]:
         sys.modules["__main__"] = main
 
 
-def forkserver_preload() -> list[str]:
-    """Our warm-up module added to whatever the forkserver was asked to preload already."""
+def forkserver_preload(runtime_module: str) -> list[str]:
+    """The runtime's module and our warm-up module added to whatever the forkserver was asked
+    to preload already."""
     try:
         from multiprocessing import forkserver
 
         current = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
     except (ImportError, AttributeError):
         current = []
-    return current + [m for m in PRELOAD if m not in current]
+    return current + [m for m in (runtime_module, *PRELOAD) if m not in current]
 
 
 def describe_exit(code: int | None) -> str:

@@ -6,39 +6,40 @@ a breakpoint in a task stops the whole run where you expect it.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from airfoil.executors.base import RUNTIME_MODULE, AttemptRequest, AttemptResult, Executor
-from airfoil.store.base import BlobStore
+from airfoil.core.blobs import BlobStore
+from airfoil.core.records import TaskSpec
+from airfoil.executors.base import AttemptRequest, AttemptResult, AttemptRuntime, Executor
 
 __all__ = ["InlineExecutor"]
 
 
 class InlineExecutor(Executor):
-    """Runs each attempt synchronously inside :meth:`submit`."""
+    """Runs each attempt synchronously inside :meth:`submit`.
+
+    Args:
+        blobs: the blob store attempts read inputs from and write outputs to.
+        runtime: the code that runs an attempt (``airfoil.runtime``'s, given by the entry
+            point that builds the executor).
+    """
 
     name = "inline"
 
-    def __init__(self, blobs: BlobStore, type_engine: Any = None) -> None:
+    def __init__(self, blobs: BlobStore, runtime: AttemptRuntime) -> None:
         self._blobs = blobs
-        self._type_engine = type_engine
+        self._runtime = runtime
         self._done: list[AttemptResult] = []
-        self._runtime: Any = None
-        #: Set by the driver: runs tasks that running tasks call, as durable child nodes.
-        self.child_calls: Any = None
 
     def submit(self, request: AttemptRequest) -> None:
-        if self._runtime is None:
-            self._runtime = importlib.import_module(RUNTIME_MODULE)
+        self._done.append(self.run_now(request))
+
+    def run_now(self, request: AttemptRequest) -> AttemptResult:
         result = self._runtime.run_attempt(
-            request,
-            self._blobs,
-            type_engine=self._type_engine,
-            in_process=True,
-            child_calls=self.child_calls,
+            request, self._blobs, in_process=True, child_calls=self.child_transport
         )
-        self._done.append(result)
+        return result
+
+    def preload(self, task: TaskSpec, code_root: str) -> None:
+        self._runtime.preload(task, code_root)
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         done, self._done = self._done, []

@@ -19,6 +19,7 @@ import time
 import traceback
 from typing import Any
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import (
     OutOfMemoryError,
     PlatformError,
@@ -26,13 +27,19 @@ from airfoil.core.errors import (
     TypeTransformError,
 )
 from airfoil.core.ids import sha256_hex
-from airfoil.core.records import ErrorInfo, Value, encode_json
-from airfoil.executors.base import AttemptRequest, AttemptResult, live_log_key
-from airfoil.runtime._children import ChildCaller, ChildTransport
+from airfoil.core.records import ErrorInfo, TaskSpec, Value, encode_json
+from airfoil.executors.base import (
+    AttemptRequest,
+    AttemptResult,
+    AttemptRuntime,
+    ChildTransport,
+    live_log_key,
+)
+from airfoil.runtime._children import ChildCaller
 from airfoil.runtime.loader import load_task
-from airfoil.store.base import BlobStore
+from airfoil.types import TypeEngine
 
-__all__ = ["run_attempt"]
+__all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
 
 _HOST = socket.gethostname()
 
@@ -66,7 +73,8 @@ class _Timeout:
 
             self._old = signal.signal(signal.SIGALRM, on_alarm)
             left = self._outer_left
-            signal.setitimer(signal.ITIMER_REAL, min(seconds, left) if left > 0 else seconds)
+            first = min(seconds, left) if left > 0 else seconds
+            signal.setitimer(signal.ITIMER_REAL, first)
             self.armed = True
         return self
 
@@ -162,11 +170,67 @@ class _LiveLog(io.StringIO):
                 pass
 
 
+class WorkerRuntime:
+    """The runtime an executor is given (:class:`~airfoil.executors.base.AttemptRuntime`):
+    runs attempts with one type engine (the codecs of the entry point that built it).
+
+    Args:
+        codecs: the type engine that decodes inputs and encodes outputs (default: the
+            process's default type engine).
+    """
+
+    def __init__(self, codecs: TypeEngine | None = None) -> None:
+        self._codecs = codecs
+
+    @property
+    def codecs(self) -> TypeEngine:
+        if self._codecs is None:
+            from airfoil.types import default_type_engine
+
+            self._codecs = default_type_engine()
+        return self._codecs
+
+    def run_attempt(
+        self,
+        request: AttemptRequest,
+        blobs: BlobStore,
+        *,
+        in_process: bool = False,
+        child_calls: ChildTransport | None = None,
+    ) -> AttemptResult:
+        return run_attempt(
+            request,
+            blobs,
+            type_engine=self.codecs,
+            in_process=in_process,
+            child_calls=child_calls,
+        )
+
+    def open_blobs(self, url: str) -> BlobStore:
+        from airfoil.store.blob import open_blob_store
+
+        return open_blob_store(url)
+
+    def preload(self, task: TaskSpec, code_root: str) -> None:
+        from airfoil.core.errors import AirfoilError
+
+        try:
+            load_task(task, code_root)
+        except AirfoilError:  # reported by the attempt itself, with its context
+            pass
+
+
+def worker_runtime() -> AttemptRuntime:
+    """A worker process's runtime (a :data:`~airfoil.executors.base.RuntimeFactory`): the
+    default type engine."""
+    return WorkerRuntime()
+
+
 def run_attempt(
     request: AttemptRequest,
     blobs: BlobStore,
     *,
-    type_engine: Any = None,
+    type_engine: TypeEngine | None = None,
     in_process: bool = False,
     child_calls: ChildTransport | None = None,
 ) -> AttemptResult:

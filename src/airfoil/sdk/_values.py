@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import InvalidInputError
 from airfoil.core.errors import TypeTransformError as _TTE
 from airfoil.core.records import Value
-from airfoil.store.base import BlobStore
 
 __all__ = ["convert_values", "decode_values"]
 

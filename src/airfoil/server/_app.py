@@ -115,8 +115,8 @@ class _Schedules:
     driver slots of whichever server claims it; schedules of local code are driven here."""
 
     def __init__(self, config: ServerConfig) -> None:
-        from airfoil.engine.local import LocalRuntime
         from airfoil.engine.scheduler_loop import SchedulerLoop
+        from airfoil.local import LocalRuntime
         from airfoil.settings import AirfoilSettings
 
         settings = AirfoilSettings(

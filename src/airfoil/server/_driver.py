@@ -317,8 +317,9 @@ class Driver:
         if self._make_executor is not None:
             return self._make_executor()
         from airfoil.executors.process import ProcessExecutor
+        from airfoil.runtime.worker import worker_runtime
 
-        return ProcessExecutor(self.blob_url, max_workers=self.max_parallel)
+        return ProcessExecutor(self.blob_url, max_workers=self.max_parallel, runtime=worker_runtime)
 
     def claim(self, owner: str) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, TypeTransformError
 from airfoil.core.records import TypeSpec, Value
-from airfoil.store.base import BlobStore
 
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
