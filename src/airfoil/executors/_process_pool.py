@@ -207,8 +207,19 @@ def describe_exit(code: int | None) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        return f"was killed by {name} (signal {-code})"
-    return f"exited with code {code}"
+        how = f"was killed by {name} (signal {-code})"
+        if -code in _CRASHES:
+            how += ": the task crashed the Python interpreter (native code: a C extension, ctypes)"
+        return how
+    return (
+        f"exited with code {code}: the task ended the process (os._exit) instead of returning "
+        "or raising"
+    )
+
+
+_CRASHES = frozenset(
+    int(getattr(signal, name)) for name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE", "SIGILL")
+)
 
 
 def memory_was_short(rss: int) -> bool:

@@ -42,18 +42,27 @@ from airfoil.types import TypeEngine
 __all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
 
 _HOST = socket.gethostname()
+#: How often a timed-out in-process attempt is interrupted again until it ends.
+_REPEAT_S = 0.1
 
 
 class _Timeout:
     """Stops an in-process attempt after ``seconds`` (main thread only, via SIGALRM).
+
+    Relentless: once the timeout has passed, ``TaskTimeoutError`` is raised again every
+    ``_REPEAT_S`` until the attempt ends, so a task that catches the first one (and sleeps, or
+    retries, in its handler) still stops about on time. A task that catches it in a loop forever
+    cannot be stopped in-process; the executor then fails the attempt as timed out when it
+    returns and discards its result (a hard stop needs the process executor).
 
     Nests: a child attempt run inside its caller (inline composition) arms its own timer,
     bounded by what is left of the caller's, and hands the caller's back, less the time the
     child took, when it ends -- so the caller's timeout still holds after the call.
     """
 
-    def __init__(self, seconds: float | None) -> None:
+    def __init__(self, seconds: float | None, *, in_process: bool = False) -> None:
         self.seconds = seconds
+        self.in_process = in_process
         self.armed = False
         self._outer_left = 0.0
         self._started = 0.0
@@ -65,16 +74,22 @@ class _Timeout:
             and threading.current_thread() is threading.main_thread()
         ):
             seconds = self.seconds
+            message = f"the attempt ran past its timeout of {seconds:g}s"
+            if self.in_process:
+                message += (
+                    " (the inline executor interrupts a task but cannot stop it hard: run it on "
+                    "the process executor for that)"
+                )
             self._outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
             self._started = time.monotonic()
 
             def on_alarm(_sig: int, _frame: Any) -> None:
-                raise TaskTimeoutError(f"the attempt ran past its timeout of {seconds:g}s")
+                raise TaskTimeoutError(message)
 
             self._old = signal.signal(signal.SIGALRM, on_alarm)
             left = self._outer_left
             first = min(seconds, left) if left > 0 else seconds
-            signal.setitimer(signal.ITIMER_REAL, first)
+            signal.setitimer(signal.ITIMER_REAL, first, _REPEAT_S)
             self.armed = True
         return self
 
@@ -84,7 +99,7 @@ class _Timeout:
             signal.signal(signal.SIGALRM, self._old)
             if self._outer_left > 0:  # the caller's timer goes on where it was
                 used = time.monotonic() - self._started
-                signal.setitimer(signal.ITIMER_REAL, max(0.001, self._outer_left - used))
+                signal.setitimer(signal.ITIMER_REAL, max(0.001, self._outer_left - used), _REPEAT_S)
 
 
 def _run_coroutine(coro: Any) -> Any:
@@ -283,7 +298,10 @@ def run_attempt(
         token = set_context(ctx_obj)
         dynamic = request.task.task_type == "dynamic"
         try:
-            with _Timeout(request.task.timeout_s), contextlib.redirect_stdout(log):
+            with (
+                contextlib.redirect_stdout(log),
+                _Timeout(request.task.timeout_s, in_process=in_process),
+            ):
                 result = taskdef.build(kwargs, blobs) if dynamic else taskdef.fn(**kwargs)
                 if asyncio.iscoroutine(result):
                     result = _run_coroutine(result)

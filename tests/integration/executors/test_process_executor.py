@@ -78,6 +78,13 @@ TASKS = textwrap.dedent(
 
 
     @af.task
+    def segfault(x: int) -> int:
+        import ctypes
+
+        return int(ctypes.cast(8, ctypes.POINTER(ctypes.c_int)).contents.value) + x  # SIGSEGV
+
+
+    @af.task
     def kill_self(x: int) -> int:
         os.kill(os.getpid(), signal.SIGKILL)
         return x
@@ -319,6 +326,12 @@ def test_a_worker_that_dies_is_reported_lost_and_replaced(h: Harness) -> None:
     (outside,) = collect(ex, 1, within=10)
     assert outside.error is not None and outside.error.type == "WorkerLostError"
     assert str(pid) in outside.error.message
+
+    crashed = run_one(ex, h.request("segfault", node="n4", x=0))
+    assert crashed.error is not None
+    assert (crashed.error.kind, crashed.error.type) == ("system", "WorkerLostError")
+    assert "SIGSEGV" in crashed.error.message and "crashed" in crashed.error.message
+    assert "os._exit" in exited.error.message
 
     exit_call = run_one(ex, h.request("leave", node="n3", code=4))
     assert exit_call.error is not None
