@@ -11,6 +11,7 @@ through :mod:`airfoil.core.local_runner`, which the top-level ``airfoil`` packag
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -31,7 +32,7 @@ from airfoil.runtime.worker import WorkerRuntime, worker_runtime
 from airfoil.sdk._interface import PyInterface
 from airfoil.settings import AirfoilSettings
 from airfoil.store.base import MetaStore
-from airfoil.types import TypeEngine, default_type_engine
+from airfoil.types import TypeEngine, added_converters, default_type_engine, load_converters
 
 if TYPE_CHECKING:
     from airfoil.engine._resources import ResourceQueue
@@ -83,11 +84,19 @@ class LocalRuntime:
         self.meta: MetaStore = open_meta_store(settings.database_url, settings.home)
         self.blob_url: str = settings.resolved_blob_url()
         self.blobs: BlobStore = open_blob_store(self.blob_url)
-        self.types: TypeEngine = codecs or default_type_engine()
-        self.worker_runtime = WorkerRuntime(self.types)
+        if settings.converters:
+            load_converters(settings.converter_paths())
+        self._codecs = codecs
+        self.worker_runtime = WorkerRuntime(codecs)
         self.executors = executors or default_executors()
         self._executors: dict[str, Executor] = {}
         self._resources: ResourceQueue | None = None
+
+    @property
+    def types(self) -> TypeEngine:
+        """The codecs: the type engine given, or the process's as it is now (converters added
+        with :func:`airfoil.types.add_converter` after this runtime was built included)."""
+        return self._codecs or default_type_engine()
 
     @property
     def resources(self) -> ResourceQueue:
@@ -119,7 +128,8 @@ class LocalRuntime:
             blob_url=self.blob_url,
             max_parallel=self.settings.max_parallel,
             runtime=self.worker_runtime,
-            runtime_factory=worker_runtime,
+            # Workers rebuild the process's engine from the converters added so far.
+            runtime_factory=functools.partial(worker_runtime, added_converters()),
         )
         return self.executors.create(name or self.settings.executor, context)
 

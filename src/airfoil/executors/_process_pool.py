@@ -149,7 +149,8 @@ def start_worker(ctx: Any, blob_url: str, pool: Pool, runtime: RuntimeFactory) -
     its runtime with ``runtime`` (the forkserver preloads that function's module too)."""
     forkserver = ctx.get_start_method() == "forkserver"
     if forkserver:
-        ctx.set_forkserver_preload(forkserver_preload(runtime.__module__))
+        func = getattr(runtime, "func", runtime)  # a functools.partial's function
+        ctx.set_forkserver_preload(forkserver_preload(str(func.__module__)))
     open_pools.add(pool)
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(

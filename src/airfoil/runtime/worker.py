@@ -186,24 +186,32 @@ class _LiveLog(io.StringIO):
 
 
 class WorkerRuntime:
-    """The runtime an executor is given (:class:`~airfoil.executors.base.AttemptRuntime`):
-    runs attempts with one type engine (the codecs of the entry point that built it).
+    """The runtime an executor is given (:class:`~airfoil.executors.base.AttemptRuntime`).
 
     Args:
         codecs: the type engine that decodes inputs and encodes outputs (default: the
-            process's default type engine).
+            process's, :func:`~airfoil.types.default_type_engine`, as it is at each attempt).
+        converters: converters to add to the process's type engine before the first attempt,
+            as ``(import path, first)`` pairs (:func:`~airfoil.types.added_converters` of the
+            process that built the executor); loaded after the first task's code root is on
+            ``sys.path``, so converters defined next to the tasks are found.
     """
 
-    def __init__(self, codecs: TypeEngine | None = None) -> None:
+    def __init__(
+        self,
+        codecs: TypeEngine | None = None,
+        converters: tuple[tuple[str, bool], ...] = (),
+    ) -> None:
         self._codecs = codecs
+        self._converters = converters
 
     @property
     def codecs(self) -> TypeEngine:
-        if self._codecs is None:
-            from airfoil.types import default_type_engine
+        if self._codecs is not None:
+            return self._codecs
+        from airfoil.types import default_type_engine
 
-            self._codecs = default_type_engine()
-        return self._codecs
+        return default_type_engine()
 
     def run_attempt(
         self,
@@ -213,10 +221,29 @@ class WorkerRuntime:
         in_process: bool = False,
         child_calls: ChildTransport | None = None,
     ) -> AttemptResult:
+        if self._converters:
+            from airfoil.core.errors import AirfoilError
+            from airfoil.types import load_converters
+
+            started = time.time()
+            self.preload(request.task, request.code_root)  # puts the code root on sys.path
+            try:
+                load_converters(self._converters)
+            except AirfoilError as exc:
+                return AttemptResult(
+                    execution_id=request.execution_id,
+                    node_id=request.node_id,
+                    attempt=request.attempt,
+                    started_at=started,
+                    ended_at=time.time(),
+                    error=_error("system", exc),
+                    worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
+                )
+            self._converters = ()
         return run_attempt(
             request,
             blobs,
-            type_engine=self.codecs,
+            type_engine=self._codecs,
             in_process=in_process,
             child_calls=child_calls,
         )
@@ -235,10 +262,11 @@ class WorkerRuntime:
             pass
 
 
-def worker_runtime() -> AttemptRuntime:
-    """A worker process's runtime (a :data:`~airfoil.executors.base.RuntimeFactory`): the
-    default type engine."""
-    return WorkerRuntime()
+def worker_runtime(converters: tuple[tuple[str, bool], ...] = ()) -> AttemptRuntime:
+    """A worker process's runtime (a :data:`~airfoil.executors.base.RuntimeFactory`, or one
+    once ``converters`` are bound with :func:`functools.partial`): the process's type engine
+    with those converters added."""
+    return WorkerRuntime(converters=converters)
 
 
 def run_attempt(
@@ -258,7 +286,6 @@ def run_attempt(
     from airfoil.types import ValueContext, default_type_engine
 
     started = time.time()
-    engine = type_engine or default_type_engine()
     log = _LiveLog(blobs, live_log_key(request.log_key)) if request.log_key else io.StringIO()
     outputs: dict[str, Value] | None = None
     error: ErrorInfo | None = None
@@ -268,6 +295,8 @@ def run_attempt(
     children: ChildCaller | None = None
     try:
         taskdef = load_task(request.task, request.code_root)
+        # After loading: a task module may add converters to the process's engine.
+        engine = type_engine or default_type_engine()
         vctx = ValueContext(blobs=blobs)
         iface = taskdef.py_interface
         kwargs = {

@@ -53,6 +53,9 @@ class ServerConfig:
         secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
             one, tasks get no secrets.
         clock: the clock (tests pass a fake one).
+        converters: type converters to add to the type engine, by import path
+            (``AIRFOIL_CONVERTERS``; see :func:`airfoil.types.add_converter`): the server
+            previews their values and its workers rebuild them.
     """
 
     home: str
@@ -64,6 +67,7 @@ class ServerConfig:
     lease_ttl_s: float = 5.0
     secrets_key: str | None = None
     clock: Clock = field(default_factory=SystemClock)
+    converters: tuple[str, ...] = ()
 
     def resolved_blob_url(self) -> str:
         import os
@@ -78,14 +82,15 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     from airfoil.server._registry import Registry
     from airfoil.store._open import open_meta_store
     from airfoil.store.blob import open_blob_store
-    from airfoil.types import default_type_engine
+    from airfoil.types import default_type_engine, load_converters
 
+    types = load_converters(config.converters) if config.converters else default_type_engine()
     meta = open_meta_store(config.database_url, config.home)
     blob_url = config.resolved_blob_url()
     blobs = open_blob_store(blob_url)
     registry = Registry(config.database_url, config.home)
     metrics = Metrics(meta)
-    deps = Deps(meta, blobs, blob_url, registry, default_type_engine(), config.clock)
+    deps = Deps(meta, blobs, blob_url, registry, types, config.clock)
     secrets = None
     if config.secrets_key:
         from airfoil.server._secrets import SecretBox

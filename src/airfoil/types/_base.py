@@ -80,7 +80,7 @@ class PickleFallbackWarning(UserWarning):
 
     Pickles are opaque (no preview, no schema), tied to the Python code that made them, and their
     hash depends on the object's internal ordering. Emitted once per type; add a converter with
-    :meth:`TypeEngine.with_converter` or use a dataclass to avoid it.
+    :func:`airfoil.types.add_converter` or use a dataclass to avoid it.
     """
 
 
@@ -514,7 +514,8 @@ class Converter(abc.ABC):
     ``handler`` returns ``None`` for annotations it does not know ("not mine"), a
     :class:`Handler` for those it does, or raises :class:`TypeTransformError` for a malformed
     annotation it owns (``list[int, str]``). A plugin subclasses this and is added with
-    :meth:`TypeEngine.with_converter`.
+    :func:`airfoil.types.add_converter` (the process's engine, everywhere) or
+    :meth:`TypeEngine.with_converter` (one engine value).
 
     Attributes:
         formats: the :attr:`Value.format <airfoil.core.records.Value.format>` names this
