@@ -27,6 +27,7 @@ from airfoil.engine.local import (
 )
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import Executor
+from airfoil.executors.hooks import HookedExecutor, Hooks
 from airfoil.executors.registry import ExecutorContext, ExecutorRegistry, default_executors
 from airfoil.runtime.worker import WorkerRuntime, worker_runtime
 from airfoil.sdk._interface import PyInterface
@@ -68,6 +69,8 @@ class LocalRuntime:
         settings: where the stores are and which executor runs attempts by default.
         executors: the executors by name (default: ``inline`` and ``process``).
         codecs: the type engine (default: the process's default type engine).
+        hooks: interceptors told about every attempt, and the context sent with it
+            (:mod:`airfoil.executors.hooks`); none by default (no cost).
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class LocalRuntime:
         *,
         executors: ExecutorRegistry | None = None,
         codecs: TypeEngine | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         from airfoil.store._open import open_meta_store
         from airfoil.store.blob import open_blob_store
@@ -89,6 +93,7 @@ class LocalRuntime:
         self._codecs = codecs
         self.worker_runtime = WorkerRuntime(codecs)
         self.executors = executors or default_executors()
+        self.hooks = hooks
         self._executors: dict[str, Executor] = {}
         self._resources: ResourceQueue | None = None
 
@@ -131,7 +136,8 @@ class LocalRuntime:
             # Workers rebuild the process's engine from the converters added so far.
             runtime_factory=functools.partial(worker_runtime, added_converters()),
         )
-        return self.executors.create(name or self.settings.executor, context)
+        executor = self.executors.create(name or self.settings.executor, context)
+        return executor if self.hooks is None else HookedExecutor(executor, self.hooks)
 
     def executor(self, name: str | None = None) -> Executor:
         """The runtime's shared executor called ``name`` (default: the settings')."""

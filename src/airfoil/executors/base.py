@@ -68,6 +68,9 @@ class AttemptRequest(msgspec.Struct, frozen=True, omit_defaults=True):
     code_root: str = ""
     log_key: str = ""
     secrets: dict[str, str] = {}
+    #: Propagated to the worker (trace ids...): what :class:`~airfoil.executors.hooks.Hooks`
+    #: added; the task reads it as ``current_context().context``.
+    context: dict[str, str] = {}
 
 
 class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -318,6 +318,7 @@ def run_attempt(
             attempt=request.attempt,
             task=request.task.name,
             secrets=dict(request.secrets),
+            context=dict(request.context),
             log_stream=log,
             child_runner=children,
         )

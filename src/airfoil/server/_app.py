@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import AirfoilError
+from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
 from airfoil.server._metrics import Metrics
 from airfoil.server._services import Deps
@@ -56,6 +57,8 @@ class ServerConfig:
         converters: type converters to add to the type engine, by import path
             (``AIRFOIL_CONVERTERS``; see :func:`airfoil.types.add_converter`): the server
             previews their values and its workers rebuild them.
+        hooks: interceptors told about every HTTP request the server answers
+            (:meth:`~airfoil.executors.hooks.Hooks.http_request`).
     """
 
     home: str
@@ -68,6 +71,7 @@ class ServerConfig:
     secrets_key: str | None = None
     clock: Clock = field(default_factory=SystemClock)
     converters: tuple[str, ...] = ()
+    hooks: Hooks | None = None
 
     def resolved_blob_url(self) -> str:
         import os
@@ -190,7 +194,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         lifespan=lifespan,
     )
     _install_errors(app)
-    _install_latency(app)
+    _install_latency(app, config.hooks)
     _install_ops(app)
     from airfoil.server._routes import router
 
@@ -243,7 +247,7 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(500, "internal", "internal server error (see the server log)")
 
 
-def _install_latency(app: FastAPI) -> None:
+def _install_latency(app: FastAPI, hooks: Hooks | None = None) -> None:
     @app.middleware("http")
     async def timed(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -257,6 +261,16 @@ def _install_latency(app: FastAPI) -> None:
             metrics.api.labels(request.method, path, str(response.status_code)).observe(
                 time.perf_counter() - started
             )
+        if hooks is not None:
+            try:
+                hooks.http_request(
+                    request.method,
+                    request.url.path,
+                    response.status_code,
+                    time.perf_counter() - started,
+                )
+            except Exception:  # an observer must never fail a request
+                log.exception("the http_request hook failed")
         return response
 
 
