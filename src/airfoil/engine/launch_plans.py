@@ -20,12 +20,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airfoil.core.launch_plans import LaunchPlanSpec, NotificationSpec, merge_launch_inputs
 from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
 from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import kickoff_datetime
+
+if TYPE_CHECKING:
+    from airfoil.core.blobs import BlobStore
+    from airfoil.engine.local import ValueStores
+    from airfoil.types import TypeEngine
 
 __all__ = [
     "after_drive",
@@ -47,7 +52,7 @@ Poster = Callable[[str, dict[str, Any], float], None]
 
 
 def launch_values(
-    spec: LaunchPlanSpec, given: dict[str, Value], types: Any, blobs: Any
+    spec: LaunchPlanSpec, given: dict[str, Value], types: TypeEngine, blobs: BlobStore
 ) -> dict[str, Value]:
     """The complete inputs of a launch of ``spec`` from already-serialised ``given`` inputs:
     the plan's defaults and fixed inputs merged in, the workflow's own defaults filled.
@@ -77,7 +82,7 @@ def launch_values(
 
 
 def kickoff_inputs(
-    spec: LaunchPlanSpec, instant: float, types: Any, blobs: Any
+    spec: LaunchPlanSpec, instant: float, types: TypeEngine, blobs: BlobStore
 ) -> dict[str, Value]:
     """``{kickoff_time_input_arg: the instant as a datetime}``, or ``{}`` when the plan's
     schedule passes no kickoff time."""
@@ -187,7 +192,7 @@ def post_json(url: str, payload: dict[str, Any], timeout_s: float) -> None:
         raise urllib.error.URLError(f"HTTP {status}")
 
 
-def local_launch_inputs(plan: Any, given: dict[str, Any], runtime: Any) -> dict[str, Value]:
+def local_launch_inputs(plan: Any, given: dict[str, Any], runtime: ValueStores) -> dict[str, Value]:
     """A local launch's inputs: Python values merged with the plan's presets, type-checked
     and serialised (what ``airfoil run FILE PLAN`` and a call of the plan launch with).
 
@@ -208,7 +213,7 @@ def local_launch_inputs(plan: Any, given: dict[str, Any], runtime: Any) -> dict[
 
 
 def prepare_launch(
-    entity: Any, given: dict[str, Any], runtime: Any
+    entity: Any, given: dict[str, Any], runtime: ValueStores
 ) -> tuple[WorkflowSpec, dict[str, Value], dict[str, str]]:
     """What to launch for a task, workflow or launch plan given Python inputs (the CLI's
     ``airfoil run FILE NAME``): ``(workflow spec, inputs, labels)``.

@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import AirfoilError, ConfigError, ConflictError, NotFoundError
@@ -50,6 +50,7 @@ from airfoil.engine.schedules import fire_times, next_fire_after, scheduled_exec
 from airfoil.executors.base import Executor
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore
 from airfoil.store.base import MetaStore
+from airfoil.types import TypeEngine
 
 __all__ = [
     "Firing",
@@ -85,6 +86,20 @@ class Firing:
     error: str = ""
 
 
+class EngineSource(Protocol):
+    """What builds an engine per schedule (``airfoil.local.LocalRuntime``)."""
+
+    @property
+    def meta(self) -> MetaStore: ...
+
+    @property
+    def types(self) -> TypeEngine: ...
+
+    def engine(self, executor: str | None = None) -> Engine: ...
+
+    def new_executor(self, name: str | None = None) -> Executor: ...
+
+
 class SchedulerLoop:
     """Fires due schedules of a store through an engine.
 
@@ -108,7 +123,7 @@ class SchedulerLoop:
 
     def __init__(
         self,
-        runtime_or_engine: Any,
+        runtime_or_engine: EngineSource | Engine,
         store: ScheduleStore | MetaStore | None = None,
         clock: Clock | None = None,
         *,
@@ -143,7 +158,7 @@ class SchedulerLoop:
         engine.settings = replace(engine.settings, project=record.project, domain=record.domain)
         return engine
 
-    def _types(self) -> Any:
+    def _types(self) -> TypeEngine:
         types = getattr(self._source, "types", None)
         if types is None:
             from airfoil.types import default_type_engine
@@ -269,7 +284,9 @@ class SchedulerLoop:
             pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
-def launch_instant(engine: Engine, types: Any, record: ScheduleRecord, instant: float) -> Firing:
+def launch_instant(
+    engine: Engine, types: TypeEngine, record: ScheduleRecord, instant: float
+) -> Firing:
     """Launch (without driving) the firing of ``record`` at ``instant``, with its
     deterministic id; an existing execution of that id is left alone."""
     spec = record.spec
