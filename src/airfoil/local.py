@@ -29,6 +29,7 @@ from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import Executor
 from airfoil.executors.hooks import HookedExecutor, Hooks
 from airfoil.executors.registry import ExecutorContext, ExecutorRegistry, default_executors
+from airfoil.runtime._task_types import TaskTypes
 from airfoil.runtime.worker import WorkerRuntime, worker_runtime
 from airfoil.sdk._interface import PyInterface
 from airfoil.settings import AirfoilSettings
@@ -71,6 +72,9 @@ class LocalRuntime:
         codecs: the type engine (default: the process's default type engine).
         hooks: interceptors told about every attempt, and the context sent with it
             (:mod:`airfoil.executors.hooks`); none by default (no cost).
+        task_types: the runners of task types for attempts run in this process (default:
+            ``python`` and ``dynamic``). Worker processes build their own runtime: register
+            an executor whose runtime factory gives them the same types.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class LocalRuntime:
         executors: ExecutorRegistry | None = None,
         codecs: TypeEngine | None = None,
         hooks: Hooks | None = None,
+        task_types: TaskTypes | None = None,
     ) -> None:
         from airfoil.store._open import open_meta_store
         from airfoil.store.blob import open_blob_store
@@ -91,7 +96,7 @@ class LocalRuntime:
         if settings.converters:
             load_converters(settings.converter_paths())
         self._codecs = codecs
-        self.worker_runtime = WorkerRuntime(codecs)
+        self.worker_runtime = WorkerRuntime(codecs, task_types=task_types)
         self.executors = executors or default_executors()
         self.hooks = hooks
         self._executors: dict[str, Executor] = {}

@@ -24,10 +24,8 @@ from airfoil.core.errors import (
     OutOfMemoryError,
     PlatformError,
     TaskTimeoutError,
-    TypeTransformError,
 )
-from airfoil.core.ids import sha256_hex
-from airfoil.core.records import ErrorInfo, TaskSpec, Value, encode_json
+from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
@@ -36,12 +34,14 @@ from airfoil.executors.base import (
     live_log_key,
 )
 from airfoil.runtime._children import ChildCaller
+from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
 from airfoil.types import TypeEngine
 
 __all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
 
 _HOST = socket.gethostname()
+_DEFAULT_TYPES = default_task_types()
 #: How often a timed-out in-process attempt is interrupted again until it ends.
 _REPEAT_S = 0.1
 
@@ -195,15 +195,18 @@ class WorkerRuntime:
             as ``(import path, first)`` pairs (:func:`~airfoil.types.added_converters` of the
             process that built the executor); loaded after the first task's code root is on
             ``sys.path``, so converters defined next to the tasks are found.
+        task_types: the runners of task types (default: ``python`` and ``dynamic``).
     """
 
     def __init__(
         self,
         codecs: TypeEngine | None = None,
         converters: tuple[tuple[str, bool], ...] = (),
+        task_types: TaskTypes | None = None,
     ) -> None:
         self._codecs = codecs
         self._converters = converters
+        self.task_types = task_types or default_task_types()
 
     @property
     def codecs(self) -> TypeEngine:
@@ -246,6 +249,7 @@ class WorkerRuntime:
             type_engine=self._codecs,
             in_process=in_process,
             child_calls=child_calls,
+            task_types=self.task_types,
         )
 
     def open_blobs(self, url: str) -> BlobStore:
@@ -276,11 +280,14 @@ def run_attempt(
     type_engine: TypeEngine | None = None,
     in_process: bool = False,
     child_calls: ChildTransport | None = None,
+    task_types: TaskTypes | None = None,
 ) -> AttemptResult:
     """Run one attempt and report its outcome (never raises for the task's failures).
 
     With ``child_calls``, tasks the attempt calls run as durable child nodes through it
     (see :mod:`airfoil.runtime._children`); without, such calls are plain function calls.
+    The task's type (``TaskSpec.task_type``) picks its runner from ``task_types`` (default:
+    ``python`` and ``dynamic``).
     """
     from airfoil.sdk._context import ExecutionContext, reset_context, set_context
     from airfoil.types import ValueContext, default_type_engine
@@ -294,6 +301,7 @@ def run_attempt(
     vctx: Any = None
     children: ChildCaller | None = None
     try:
+        runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
         # After loading: a task module may add converters to the process's engine.
         engine = type_engine or default_type_engine()
@@ -326,38 +334,26 @@ def run_attempt(
             old_env[k] = os.environ.get(k)
             os.environ[k] = v
         token = set_context(ctx_obj)
-        dynamic = request.task.task_type == "dynamic"
         try:
             with (
                 contextlib.redirect_stdout(log),
                 _Timeout(request.task.timeout_s, in_process=in_process),
             ):
-                result = taskdef.build(kwargs, blobs) if dynamic else taskdef.fn(**kwargs)
+                result = runner.run(taskdef, kwargs, request.task, blobs)
                 if asyncio.iscoroutine(result):
                     result = _run_coroutine(result)
         finally:
             if children is not None:
                 children.finish()
             reset_context(token)
-        if dynamic:
-            payload = encode_json(result)
-            outputs = {
-                "__dynamic__": Value(
-                    hash=sha256_hex(payload),
-                    format="af-dynamic",
-                    inline=payload,
-                    size=len(payload),
-                )
-            }
-        else:
-            outputs = _encode_outputs(result, taskdef, engine, vctx)
+        outputs = runner.outputs(result, taskdef, engine, vctx)
     except TaskTimeoutError as exc:
         error = _error("system", exc)
     except MemoryError as exc:
         error = _error("system", OutOfMemoryError(f"the attempt ran out of memory: {exc}"))
     except PlatformError as exc:
         error = _error("system", exc)
-    except _OutputError as exc:
+    except OutputError as exc:
         error = _error("user", exc.cause)
     except KeyboardInterrupt:
         if in_process:
@@ -397,32 +393,3 @@ def run_attempt(
         log_uri=log_uri,
         worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
     )
-
-
-class _OutputError(Exception):
-    def __init__(self, cause: BaseException) -> None:
-        self.cause = cause
-
-
-def _encode_outputs(result: Any, taskdef: Any, engine: Any, vctx: Any) -> dict[str, Value]:
-    iface = taskdef.py_interface
-    style = iface.interface.output_style
-    try:
-        if style == "none":
-            return {}
-        if style == "single":
-            return {"o0": engine.to_value(result, iface.output_types["o0"], vctx)}
-        names = list(iface.output_types)
-        if not isinstance(result, tuple) or len(result) != len(names):
-            raise TypeTransformError(
-                f"task {taskdef.name!r} must return a {iface.interface.output_tuple_name} "
-                f"({', '.join(names)}), got {type(result).__name__}"
-            )
-        return {
-            n: engine.to_value(v, iface.output_types[n], vctx)
-            for n, v in zip(names, result, strict=True)
-        }
-    except TypeTransformError as exc:
-        raise _OutputError(
-            TypeTransformError(f"task {taskdef.name!r} returned a bad output: {exc}")
-        ) from exc
