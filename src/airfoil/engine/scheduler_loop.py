@@ -104,7 +104,7 @@ class SchedulerLoop:
     """Fires due schedules of a store through an engine.
 
     Args:
-        runtime_or_engine: a :class:`~airfoil.engine.local.LocalRuntime` (each schedule runs
+        runtime_or_engine: a :class:`~airfoil.local.LocalRuntime` (each schedule runs
             on the executor recorded at activation, default the runtime's) or an
             :class:`Engine` (every schedule runs on it).
         store: the schedule store; default the runtime's (or engine's) metadata store.
