@@ -23,7 +23,7 @@ import asyncio
 import builtins
 import importlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airfoil.core import errors as core_errors
 from airfoil.core.blobs import BlobStore
@@ -33,6 +33,9 @@ from airfoil.core.records import ErrorInfo, Value
 from airfoil.executors.base import ChildCall, ChildOutcome, ChildTransport
 from airfoil.sdk._gather import PendingCall
 from airfoil.sdk._values import convert_values, decode_values
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["ChildCaller", "ChildTransport", "child_exception", "child_node_id"]
 
@@ -83,7 +86,7 @@ class ChildCaller:
         node_id: str,
         attempt: int,
         blobs: BlobStore,
-        types: Any,
+        types: TypeEngine,
     ) -> None:
         self.transport = transport
         self.execution_id = execution_id

@@ -298,7 +298,7 @@ def run_attempt(
     error: ErrorInfo | None = None
     ctx_obj: ExecutionContext | None = None
     old_env: dict[str, str | None] = {}
-    vctx: Any = None
+    vctx: ValueContext | None = None
     children: ChildCaller | None = None
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)

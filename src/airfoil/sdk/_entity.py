@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airfoil.core.local_runner import local_runner
 from airfoil.sdk import _compile
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["entity_module", "run_outside"]
 
@@ -25,7 +28,7 @@ def entity_module(fn: Callable[..., Any]) -> str:
     return str(module)
 
 
-def type_engine() -> Any:
+def type_engine() -> TypeEngine:
     from airfoil.types import default_type_engine
 
     return default_type_engine()

@@ -30,12 +30,16 @@ import datetime as dt
 import enum
 import threading
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from airfoil.core.errors import TypeTransformError
 from airfoil.core.records import TypeSpec, Value
+
+if TYPE_CHECKING:
+    from airfoil.types._base import ValueContext
+    from airfoil.types._engine import TypeEngine
 
 __all__ = ["converter_kind", "from_jsonable", "json_inputs_supported", "python_type_of"]
 
@@ -139,7 +143,7 @@ def _synthesise(spec: TypeSpec) -> Any:
     return made
 
 
-def from_jsonable(data: Any, spec: TypeSpec, engine: Any, ctx: Any) -> Value:
+def from_jsonable(data: Any, spec: TypeSpec, engine: TypeEngine, ctx: ValueContext) -> Value:
     """The :class:`Value` of JSON ``data`` for a value of type ``spec``.
 
     The result equals ``engine.to_value(obj, T, ctx)`` for the Python value ``obj`` the JSON
