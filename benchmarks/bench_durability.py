@@ -22,7 +22,7 @@ from collections.abc import Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import airfoil as af
-from airfoil.engine.local import get_runtime
+from airfoil.local import get_runtime
 from airfoil.settings import AirfoilSettings
 
 

@@ -168,6 +168,9 @@ class TaskSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="task"):
     docs: str = ""
     task_type: str = "python"
     is_async: bool = False
+    #: The task type's own settings (JSON data; the type's runner decodes it into its typed
+    #: config). Empty for plain Python tasks.
+    config: dict[str, Any] = {}
 
 
 class Binding(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -401,7 +401,7 @@ class _Loop:
         if self.inline:
             from airfoil.engine._children import ChildRunner
 
-            engine.executor.child_calls = ChildRunner(self)  # type: ignore[attr-defined]
+            engine.executor.connect(ChildRunner(self))
         else:
             self.children = ChildCalls(self)
 

@@ -8,11 +8,14 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+import msgspec
+
 from airfoil.core.errors import ConfigError, DefinitionError
-from airfoil.core.records import CachePolicy, TaskSpec
+from airfoil.core.ids import stable_hash
+from airfoil.core.records import CachePolicy, TaskSpec, encode_json
 from airfoil.core.resources import ResourceSpec, parse_duration
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
@@ -21,7 +24,7 @@ from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
 from airfoil.sdk._versioning import CodeVersion, compute_version
 
-__all__ = ["TaskDef", "live_task", "task"]
+__all__ = ["TaskDef", "live_task", "task", "task_of_type"]
 
 # Task definitions alive in this process, by (module, qualname): lets the in-process runtime
 # find tasks defined inside functions (which no import can reach). Weak: it keeps nothing alive.
@@ -162,9 +165,13 @@ class TaskDef(Generic[P, R]):
             assert isinstance(policy, CachePolicy)
             # Warn about what the version cannot see only where it keys a cache.
             self._code_version = compute_version(fn, warn=policy.enabled and not policy.version)
+            version = self._code_version.version
+            config = self._options.get("config")
+            if config:  # a task type's settings are part of what the task does
+                version = stable_hash(version, encode_json(config).decode())[: len(version)]
             self._spec = TaskSpec(
                 name=self.name,
-                version=self._code_version.version,
+                version=version,
                 interface=self.py_interface.interface,
                 module=self.module,
                 qualname=fn.__qualname__,
@@ -295,4 +302,43 @@ def task(
 
     if fn is not None:
         return wrap(fn)
+    return wrap
+
+
+def task_of_type(
+    task_type: str, config: Mapping[str, Any] | None = None, **options: Any
+) -> Callable[[Callable[P, R]], TaskDef[P, R]]:
+    """Declare a task run by a task type other than plain Python (a shell command, an SQL
+    query, a container, a distributed training job...).
+
+    The function gives the task its name and typed interface (its body is not called by the
+    type's runner unless the runner chooses to); ``config`` is the type's own settings, stored
+    in the spec (``TaskSpec.config``) and part of the task's version. The worker's runtime
+    runs it with the runner registered for ``task_type`` (``airfoil.runtime.TaskTypes``); the
+    engine schedules, retries and caches it like any task.
+
+    Args:
+        task_type: the registered type's name (letters, digits, ``-``, ``_``).
+        config: JSON data (str, numbers, bools, lists, dicts).
+        options: the options of :func:`task`.
+
+    Raises:
+        DefinitionError: an invalid type name, or a config that is not JSON data.
+    """
+    if not task_type or not task_type.replace("-", "").replace("_", "").isalnum():
+        raise DefinitionError(f"invalid task type {task_type!r}: use letters, digits, - and _")
+    if task_type == "dynamic":
+        raise DefinitionError("use @af.dynamic for dynamic workflows")
+    try:
+        data = dict(config or {})
+        encode_json(data)
+    except (TypeError, ValueError, msgspec.MsgspecError) as exc:
+        raise DefinitionError(f"task type {task_type!r}: config is not JSON data: {exc}") from None
+
+    def wrap(fn: Callable[P, R]) -> TaskDef[P, R]:
+        made: TaskDef[P, R] = task(**options)(fn)
+        made._options["task_type"] = task_type
+        made._options["config"] = data
+        return made
+
     return wrap

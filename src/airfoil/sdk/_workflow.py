@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from airfoil.core.errors import BindingTypeError, DefinitionError
 from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, encode_json
@@ -14,6 +14,9 @@ from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._promise import NodeOutputs, Promise
 from airfoil.sdk._versioning import CodeVersion, compute_version
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["WorkflowDef", "single_task_workflow", "workflow"]
 
@@ -87,7 +90,7 @@ class WorkflowDef(Generic[P, R]):
     def version(self) -> str:
         return self.spec.version
 
-    def _compile(self, engine: Any, location: str) -> WorkflowSpec:
+    def _compile(self, engine: TypeEngine, location: str) -> WorkflowSpec:
         fn = self.__airfoil_fn__
         ctx = _compile.CompileContext(
             workflow=self.name, engine=engine, filename=fn.__code__.co_filename, location=location
@@ -122,7 +125,7 @@ class WorkflowDef(Generic[P, R]):
             on_failure=self._handler_node(engine, location),
         )
 
-    def _handler_node(self, engine: Any, location: str) -> NodeSpec | None:
+    def _handler_node(self, engine: TypeEngine, location: str) -> NodeSpec | None:
         """The ``on_failure`` handler as a node: its ``error: FailureInfo`` input gets the
         failure, its other inputs the workflow inputs of the same names."""
         from airfoil.sdk._failure import FailureInfo

@@ -85,6 +85,7 @@ def _task_spec() -> TaskSpec:
         docs="Train.",
         task_type="container",
         is_async=True,
+        config={"image": "python:3.11", "args": ["-c", "print(1)"], "gpus": 1},
     )
 
 

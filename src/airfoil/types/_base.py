@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, TypeTransformError
 from airfoil.core.records import TypeSpec, Value
-from airfoil.store.base import BlobStore
 
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
@@ -80,7 +80,7 @@ class PickleFallbackWarning(UserWarning):
 
     Pickles are opaque (no preview, no schema), tied to the Python code that made them, and their
     hash depends on the object's internal ordering. Emitted once per type; add a converter with
-    :meth:`TypeEngine.with_converter` or use a dataclass to avoid it.
+    :func:`airfoil.types.add_converter` or use a dataclass to avoid it.
     """
 
 
@@ -525,7 +525,8 @@ class Converter(abc.ABC):
     ``handler`` returns ``None`` for annotations it does not know ("not mine"), a
     :class:`Handler` for those it does, or raises :class:`TypeTransformError` for a malformed
     annotation it owns (``list[int, str]``). A plugin subclasses this and is added with
-    :meth:`TypeEngine.with_converter`.
+    :func:`airfoil.types.add_converter` (the process's engine, everywhere) or
+    :meth:`TypeEngine.with_converter` (one engine value).
 
     Attributes:
         formats: the :attr:`Value.format <airfoil.core.records.Value.format>` names this

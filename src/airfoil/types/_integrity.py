@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import CorruptBlobError, NotFoundError
 from airfoil.core.records import Value
-from airfoil.store.base import BlobStore
 
 __all__ = ["check_blob", "check_bytes", "check_path"]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import airfoil as af
-from airfoil.engine.local import convert_inputs, get_runtime, spec_of
+from airfoil.engine.local import convert_inputs, spec_of
+from airfoil.local import get_runtime
 
 pytestmark = pytest.mark.integration
 
