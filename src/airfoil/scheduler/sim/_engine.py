@@ -31,7 +31,15 @@ from airfoil.scheduler._state import SchedulerState
 from airfoil.scheduler.sim._metrics import Metrics, compute_metrics
 from airfoil.scheduler.sim._trace import Trace, job_to_item, parse_nodes
 
-__all__ = ["Progress", "SimConfig", "SimResult", "build_items", "scaled_submits", "simulate"]
+__all__ = [
+    "Progress",
+    "SimConfig",
+    "SimResult",
+    "build_items",
+    "check_config",
+    "scaled_submits",
+    "simulate",
+]
 
 Progress = Callable[[int, int], None]
 """Called with ``(jobs finished, jobs in total)`` as the replay advances."""
@@ -68,7 +76,8 @@ class SimResult(msgspec.Struct, frozen=True):
     jct_s: tuple[float, ...]
 
 
-def _check(config: SimConfig) -> None:
+def check_config(config: SimConfig) -> None:
+    """Raise :class:`SimulationError` if an option is out of range."""
     if config.load is not None and not (config.load > 0 and math.isfinite(config.load)):
         raise SimulationError(f"load must be a positive number, got {config.load}")
     if not 0.0 <= config.estimate_error <= 1.0:
@@ -117,7 +126,7 @@ def simulate(
         UnknownPolicyError: ``policy`` names no policy.
     """
     config = config or SimConfig()
-    _check(config)
+    check_config(config)
     chosen = get_policy(policy) if isinstance(policy, str) else policy
     replay = _Replay(trace, chosen, config)
     replay.run(progress)
