@@ -7,8 +7,9 @@ below 1 means the policy does better than that baseline on that figure (every fi
 is "lower is better"). ``vs_best_other`` is the ratio of the policy's average JCT to the best
 average JCT of every *other* policy in the sweep, the figure to headline.
 
-``keeps_up`` says whether the policy served the offered load: its utilisation reached at
-least :data:`KEEPS_UP` of ``min(load, 1)``. Below that its queue grows for the whole trace
+``keeps_up`` says whether the policy served the offered load: its utilisation between the
+first and the last submit (``span_utilization``) reached at least :data:`KEEPS_UP` of
+``min(load, 1)``. Below that its queue grows for the whole trace
 (strict FIFO saturates near 0.72 utilisation on the Philly week), so its figures depend on
 the trace's length rather than on the policy alone.
 """
@@ -114,7 +115,7 @@ def sweep_report(results: Sweep, baselines: Sequence[str] = BASELINES) -> dict[s
         reports = {name: summary(result) for name, result in by_policy.items()}
         row: dict[str, object] = {}
         for name, report in reports.items():
-            utilisation = by_policy[name].metrics.utilization
+            utilisation = by_policy[name].metrics.span_utilization
             entry = dict(report)
             entry["keeps_up"] = utilisation >= KEEPS_UP * min(load, 1.0)
             entry["ratio_to"] = {
