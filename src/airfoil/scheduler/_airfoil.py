@@ -15,8 +15,11 @@
    passed for ever by a stream of fresh work. It does not preempt: it holds a reservation.
 3. **Everything else is least attained service** (Tiresias-style discretised LAS): an item's
    level is its attained service (GPU-seconds, or CPU-seconds for CPU-only work, summed over
-   its workers and earlier attempts) against ``thresholds``; lower levels go first, and
-   within a level items go by priority, then by ``submit_time + stretch x estimate``. An
+   its workers and earlier attempts) against ``thresholds``; lower levels go first, then
+   higher priorities. Where quotas are set, projects then take turns by dominant-resource
+   fairness (the project with the lowest weighted share now goes next, as in ``fair``);
+   without quotas no project has a stated share and the order is global. Last comes
+   ``submit_time + stretch x estimate``. An
    item that does not fit may preempt interruptible running work at a *higher* level (the
    highest level first and, within it, the most expected work left, at most
    ``max_preemptions`` per decision). LAS needs no run-time estimate to order levels, so
@@ -32,7 +35,9 @@ docs/scheduling.md gives the figures and why each setting has its value.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -44,7 +49,13 @@ from airfoil.scheduler._state import service_rate
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
-    from airfoil.scheduler._state import RunningEntry, SchedulerState, Shape, WaitingEntry
+    from airfoil.scheduler._state import (
+        QueueKey,
+        RunningEntry,
+        SchedulerState,
+        Shape,
+        WaitingEntry,
+    )
 
 __all__ = ["AirfoilPolicy"]
 
@@ -151,9 +162,8 @@ class AirfoilPolicy(Policy):
         # a shape that could not make room at some level cannot at that level or above
         hopeless: dict[Shape, int] = {}
         stuck = False
-        for key in state.order:
-            if key[4] in served:
-                continue
+        order = _fair_order(rnd, served) if state.quotas else _global_order(state.order, served)
+        for key in order:
             entry = waiting[key[4]]
             reason = rnd.try_start(entry)
             if reason is None:
@@ -241,6 +251,44 @@ class _Victims:
         if self._max_priority > priority:
             runs = [run for run in runs if run.entry.item.priority <= priority]
         return runs
+
+
+def _fair_order(rnd: Round, skip: set[str]) -> Iterator[QueueKey]:
+    """The waiting keys by level, then priority, then the project with the lowest share.
+
+    Dominant-resource fairness between projects within a level and priority: each time, the
+    next item comes from the project whose weighted dominant share is lowest *now* (counting
+    what this round started before), and within a project, in queue order. Levels never go
+    down from one key to the next, since each project's queue is sorted by level first.
+    """
+    orders = rnd.state.project_order
+    heap: list[tuple[int, int, float, str]] = []
+    cursor: dict[str, int] = {}
+    for project, queue in orders.items():
+        i = _next_unskipped(queue, 0, skip)
+        if i < len(queue):
+            cursor[project] = i
+            heap.append((queue[i][0], queue[i][1], rnd.share(project), project))
+    heapq.heapify(heap)
+    while heap:
+        project = heapq.heappop(heap)[3]
+        queue = orders[project]
+        i = cursor[project]
+        yield queue[i]
+        i = _next_unskipped(queue, i + 1, skip)
+        if i < len(queue):
+            cursor[project] = i
+            heapq.heappush(heap, (queue[i][0], queue[i][1], rnd.share(project), project))
+
+
+def _global_order(order: list[QueueKey], skip: set[str]) -> Iterator[QueueKey]:
+    return (key for key in order if key[4] not in skip)
+
+
+def _next_unskipped(queue: list[QueueKey], i: int, skip: set[str]) -> int:
+    while i < len(queue) and queue[i][4] in skip:
+        i += 1
+    return i
 
 
 def _started_due(run: RunningEntry) -> bool:

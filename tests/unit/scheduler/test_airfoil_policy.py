@@ -104,3 +104,18 @@ def test_non_interruptible_work_is_never_preempted() -> None:
     run = [running(gpus("a", 8, estimate=1e5), "n0")]
     d = decide([gpus("g", 4, gang=2), gpus("x", 4)], run, ONE_NODE, now=10_000.0)
     assert d.preemptions == () and d.starts == ()
+
+
+def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> None:
+    run = [running(gpus("a0", 5, project="A"), "n0"), running(gpus("b0", 1, project="B"), "n0")]
+    queue = [
+        gpus("a1", 1, project="A", submit=0),
+        gpus("b1", 1, project="B", submit=1),
+        gpus("c1", 1, project="C", submit=2),
+        gpus("c2", 1, project="C", submit=3, attained=5000.0),  # level 1: after the rest
+    ]
+    weights = {project: gpu_quota(0) for project in "ABC"}
+    d = decide(queue, run, ONE_NODE, now=10.0, quotas=weights)
+    assert starts(d) == [("c1", ("n0",)), ("b1", ("n0",))]
+    # without quotas no project has a stated share: the queue order is global
+    assert [s.item_id for s in decide(queue, run, ONE_NODE, now=10.0).starts] == ["a1", "b1"]
