@@ -108,7 +108,7 @@ def main(argv: list[str]) -> None:
                     goals = _goals(part, load, error, seed)
                     ok = all(v <= 1.0 for v in goals.values())
                     failed += not ok
-                    cells = "  ".join(f"{k} {v:5.2f}" for k, v in goals.items())
+                    cells = "  ".join(f"{k} {v:5.3f}" for k, v in goals.items())
                     print(
                         f"{'ok ' if ok else 'MISS'} {window:8s} {len(part.jobs):5d} jobs  "
                         f"error {error:g} seed {seed}  load {load:<4g} {cells}",
