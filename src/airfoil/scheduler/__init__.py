@@ -22,6 +22,7 @@ from __future__ import annotations
 from airfoil.scheduler._airfoil import AirfoilPolicy
 from airfoil.scheduler._decide import decide
 from airfoil.scheduler._errors import (
+    InvalidPolicyError,
     InvalidWorkItemError,
     PlacementError,
     SchedulingError,
@@ -48,6 +49,7 @@ __all__ = [
     "FairPolicy",
     "FifoPolicy",
     "FifoSkipPolicy",
+    "InvalidPolicyError",
     "InvalidWorkItemError",
     "LasPolicy",
     "Node",

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
+from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
@@ -92,6 +93,24 @@ class AirfoilPolicy(Policy):
     max_reservations: int = 1
     max_preemptions: int = 64
     reclaim: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not all(t > 0 for t in self.thresholds) or list(self.thresholds) != sorted(
+            set(self.thresholds)
+        ):
+            problems.append(f"thresholds must be positive and ascending, got {self.thresholds}")
+        for name in ("stretch", "gang_after", "starve_floor"):
+            if not getattr(self, name) >= 0:
+                problems.append(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.starve_after is not None and not self.starve_after > 0:
+            problems.append(f"starve_after must be positive or None, got {self.starve_after}")
+        if self.max_reservations < 0:
+            problems.append(f"max_reservations must not be negative, got {self.max_reservations}")
+        if self.max_preemptions < 1:
+            problems.append(f"max_preemptions must be at least 1, got {self.max_preemptions}")
+        if problems:
+            raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
     def band(self, item: WorkItem) -> int:
         """The item's service level."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sched_factories import gpu_node, gpu_quota, gpus, make_state, running, starts
 
-from airfoil.scheduler import AirfoilPolicy, decide
+from airfoil.core.errors import ConfigError
+from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, decide
 
 pytestmark = pytest.mark.unit
 
@@ -119,3 +122,21 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
     assert starts(d) == [("c1", ("n0",)), ("b1", ("n0",))]
     # without quotas no project has a stated share: the queue order is global
     assert [s.item_id for s in decide(queue, run, ONE_NODE, now=10.0).starts] == ["a1", "b1"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"thresholds": (3600.0, 60.0)}, "thresholds must be positive and ascending"),
+        ({"thresholds": (0.0,)}, "thresholds must be positive and ascending"),
+        ({"stretch": -1.0}, "stretch must not be negative"),
+        ({"gang_after": float("nan")}, "gang_after must not be negative"),
+        ({"starve_after": 0.0}, "starve_after must be positive or None"),
+        ({"max_reservations": -1}, "max_reservations must not be negative"),
+        ({"max_preemptions": 0}, "max_preemptions must be at least 1"),
+    ],
+)
+def test_bad_settings_are_a_clear_config_error(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidPolicyError, match=message) as caught:
+        AirfoilPolicy(**settings)
+    assert isinstance(caught.value, ConfigError)
