@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -181,8 +181,11 @@ class AirfoilPolicy(Policy):
         # a shape that could not make room at some level cannot at that level or above
         hopeless: dict[Shape, int] = {}
         stuck = False
-        order = _fair_order(rnd, served) if state.quotas else _global_order(state.order, served)
+        # without quotas the global order is the order: no generator in the hot loop
+        order: Iterable[QueueKey] = _fair_order(rnd, served) if state.quotas else state.order
         for key in order:
+            if key[4] in served:
+                continue
             entry = waiting[key[4]]
             reason = rnd.try_start(entry)
             if reason is None:
@@ -238,6 +241,7 @@ class _Victims:
         thresholds, now = policy.thresholds, rnd.now
         crossing = thresholds[lowest] if lowest < len(thresholds) else None
         rows: list[tuple[int, float, RunningEntry]] = []
+        first_crossing: float | None = None
         for run in rnd.state.running.values():
             entry = run.entry
             if not entry.item.interruptible or _started_due(run):
@@ -247,7 +251,11 @@ class _Victims:
             level = bisect_right(thresholds, attained)
             rows.append((level, now - run.start - entry.estimate, run))
             if level <= lowest and crossing is not None and rate > 0:
-                rnd.wake(now + (crossing - attained) / rate)
+                at = now + (crossing - attained) / rate
+                if first_crossing is None or at < first_crossing:
+                    first_crossing = at
+        if first_crossing is not None:
+            rnd.wake(first_crossing)
         rows.sort(key=_victim_key)
         self._rnd = rnd
         self._runs = [run for _, _, run in rows]
@@ -298,10 +306,6 @@ def _fair_order(rnd: Round, skip: set[str]) -> Iterator[QueueKey]:
         if i < len(queue):
             cursor[project] = i
             heapq.heappush(heap, (queue[i][0], queue[i][1], rnd.share(project), project))
-
-
-def _global_order(order: list[QueueKey], skip: set[str]) -> Iterator[QueueKey]:
-    return (key for key in order if key[4] not in skip)
 
 
 def _next_unskipped(queue: list[QueueKey], i: int, skip: set[str]) -> int:
