@@ -128,6 +128,8 @@ class ExecutionContext:
         logger: a logger whose records go to this attempt's log (made on first use).
         secrets: secrets the task declared in ``secret_requests`` (a :class:`Secrets`:
             ``secrets["name"]`` gives a value; printing it shows names only).
+        context: what the driver's hooks sent with this attempt (trace ids; see
+            :mod:`airfoil.executors.hooks`).
     """
 
     execution_id: str
@@ -135,6 +137,7 @@ class ExecutionContext:
     attempt: int
     task: str
     secrets: Secrets = field(default_factory=Secrets)
+    context: dict[str, str] = field(default_factory=dict)
     log_stream: Any = None
     child_runner: Any = None  # runs a task called from this one as a durable child node
     _children: int = 0
@@ -149,7 +152,8 @@ class ExecutionContext:
     def __repr__(self) -> str:
         return (
             f"ExecutionContext(execution_id={self.execution_id!r}, node_id={self.node_id!r}, "
-            f"attempt={self.attempt!r}, task={self.task!r}, secrets={self.secrets!r})"
+            f"attempt={self.attempt!r}, task={self.task!r}, secrets={self.secrets!r}, "
+            f"context={self.context!r})"
         )
 
     __str__ = __repr__

@@ -10,6 +10,10 @@ enough to travel inline, and names them in the launch request by a reference::
 An upload belongs to the project it was sent to; a reference may add ``"project": "other"``
 to name an upload of another project, which is allowed only if the caller may read it.
 
+Values of a kind a user's converter writes (``airfoil.types.add_converter``) travel the same
+way, in the converter's own format, and must be content-addressed (their hash is the bytes'
+SHA-256, as :func:`~airfoil.types.write_bytes_value` makes it).
+
 The server checks the reference against the input's declared type and the bytes against the
 hashes (so a launch never names a value that is not what it claims), then stores the bytes
 where the type engine keeps values (``values/<hash[:2]>/<hash>``). It never decodes them:
@@ -88,7 +92,7 @@ def uploaded_value(
             f"input {name!r} ({spec}): directories cannot be sent over the API yet; send a "
             "File (an archive of it) or give the input a default"
         )
-    fmt = UPLOAD_KINDS[spec.kind]
+    fmt = UPLOAD_KINDS.get(spec.kind, "")  # "": a converter's kind, in its own format
     body = data.get("$airfoil") if isinstance(data, dict) else None
     if not isinstance(body, dict):
         raise InvalidInputError(
@@ -103,6 +107,8 @@ def uploaded_value(
         raise InvalidInputError(
             f"input {name!r}: a reference needs format, hash, size and meta"
         ) from None
+    if not fmt and given_format not in ("", "pickle"):
+        fmt = given_format  # a converter's own kind: content-addressed bytes, never decoded here
     if given_format != fmt:
         raise InvalidInputError(
             f"input {name!r} expects {spec} (format {fmt!r}), got a {given_format!r} value"
@@ -133,7 +139,7 @@ def uploaded_value(
         expected = file_value_hash(meta.get("name", ""), content_sha)
         matches = meta.get("sha256") == content_sha and digest == expected
     else:
-        matches = digest == content_sha and content.startswith(_MAGIC[fmt])
+        matches = digest == content_sha and content.startswith(_MAGIC.get(fmt, b""))
     if not matches or size != len(content):
         raise InvalidInputError(
             f"input {name!r}: the bytes do not match the reference (hash, size or {fmt} "
