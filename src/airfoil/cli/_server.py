@@ -179,6 +179,34 @@ def revoke_key(
     err_console.print(f"revoked key {key_id}")
 
 
+@auth_app.command("reopen")
+@handle_errors
+def reopen(
+    yes: bool = typer.Option(False, "--yes", help="Confirm: loopback clients become admins."),
+    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+) -> None:
+    """Open a server whose keys are all revoked again (no keys: loopback clients only, as
+    admins). A server that ever had a key stays closed until this is run."""
+    from airfoil.core.errors import ConfigError
+    from airfoil.server._registry import Registry
+
+    if not yes:
+        raise ConfigError(
+            "reopening makes every loopback client an admin of every project: run it again "
+            "with --yes to confirm"
+        )
+    s: object = _settings(database_url, None)
+    registry = Registry(s.database_url, s.home)  # type: ignore[attr-defined]
+    try:
+        gone = registry.reopen()
+    finally:
+        registry.close()
+    err_console.print(
+        f"the server is open again ({gone} revoked key(s) forgotten): it answers loopback "
+        "clients only, as admins"
+    )
+
+
 def _box(database_url: str | None) -> object:
     from airfoil.server._registry import Registry
     from airfoil.server._secrets import SecretBox

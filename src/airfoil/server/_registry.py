@@ -394,6 +394,26 @@ class Registry:
         if res.rowcount == 0:
             raise NotFoundError(f"no API key {key_id!r}")
 
+    def reopen(self) -> int:
+        """Open the server again (loopback clients are admins) by forgetting its revoked keys;
+        returns how many were forgotten.
+
+        Raises:
+            ConflictError: a live key exists (revoke every key first).
+        """
+        with self.engine.begin() as conn:
+            live = conn.execute(
+                sa.select(api_keys.c.id).where(api_keys.c.revoked.is_(False)).limit(1)
+            ).first()
+            if live is not None:
+                raise ConflictError(
+                    f"key {live.id} is still live: revoke every key before reopening the server"
+                )
+            gone = conn.execute(api_keys.delete()).rowcount
+        with self._lock:
+            self._keys_exist = None
+        return int(gone)
+
     def list_keys(self) -> list[ApiKey]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
@@ -410,14 +430,14 @@ class Registry:
         return ApiKey(row.id, row.project, row.role, row.created_at, False)
 
     def keys_configured(self, now: float, max_age_s: float = 2.0) -> bool:
-        """Whether any live key exists (cached for ``max_age_s``)."""
+        """Whether the server is closed: a key was ever created, live or revoked (cached for
+        ``max_age_s``). Revoking every key leaves it closed; only :meth:`reopen` opens it."""
         with self._lock:
             cached = self._keys_exist
         if cached is not None and now - cached[0] < max_age_s:
             return cached[1]
         with self.engine.connect() as conn:
-            q = sa.select(api_keys.c.id).where(api_keys.c.revoked.is_(False)).limit(1)
-            exists = conn.execute(q).first() is not None
+            exists = conn.execute(sa.select(api_keys.c.id).limit(1)).first() is not None
         with self._lock:
             self._keys_exist = (now, exists)
         return exists

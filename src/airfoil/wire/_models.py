@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airfoil.wire._limits import JsonInputs, JsonValue, Labels
+
 __all__ = [
     "API_PREFIX",
     "DOMAINS",
@@ -266,9 +268,9 @@ class LaunchPlanLaunchRequest(_Request):
     """
 
     version: str | None = Field(default=None, max_length=200)
-    inputs: dict[str, Any] = {}
+    inputs: JsonInputs = {}
     name: str | None = Field(default=None, max_length=100)
-    labels: dict[str, str] = {}
+    labels: Labels = {}
 
 
 class ScheduleStateOut(_Response):
@@ -297,15 +299,15 @@ class LaunchRequest(_Request):
 
     entity: str = Field(min_length=1, max_length=300)
     version: str | None = Field(default=None, max_length=200)
-    inputs: dict[str, Any] = {}
+    inputs: JsonInputs = {}
     name: str | None = Field(default=None, max_length=100)
-    labels: dict[str, str] = {}
+    labels: Labels = {}
 
 
 class SignalIn(_Request):
     """A value for a gate: ``true``/``false`` for an approval, a typed value for an input."""
 
-    value: Any
+    value: JsonValue
 
 
 class SignalOut(_Response):
