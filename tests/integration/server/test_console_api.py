@@ -146,6 +146,9 @@ def test_graph_items_and_frame_heads(client: Any, console_flow: Any) -> None:
     failed = next(i for i in items.items if i.phase == "failed")
     assert failed.index == 3 and failed.error is not None
     assert "three is not allowed" in failed.error.message
+    # the user's file as in their project, not the worker's package cache folder
+    assert failed.error.traceback and 'File "console_flow.py"' in failed.error.traceback
+    assert "packages" not in failed.error.traceback
     page = MapItemsOut.model_validate(
         _get(client, f"/executions/{ex.id}/nodes/{mapped.id}/items?offset=4&limit=1").json()
     )
