@@ -55,6 +55,8 @@ declare global {
       layout: () => "flat" | "compound" | null;
       paints: number;
       firstPaintAt: number | null;
+      /** When the compound layout (boxes) was first drawn. */
+      compoundAt: number | null;
       focus: (id: string) => void;
     };
   }
@@ -93,6 +95,9 @@ export function GraphView(props: GraphViewProps) {
     ? [...props.grids].filter(([id]) => view.index.has(id) && props.expanded.has(id)).map(([id, g]) => `${id}:${Math.min(g.total, MAX_ITEMS)}`).join("|")
     : "";
   const [shown, setShown] = useState<Shown | null>(null);
+  const state = useRef<Shown | null>(shown);
+  state.current = shown;
+  const moved = useRef(false); // the user panned or zoomed
   const token = useRef(0);
   useEffect(() => {
     const t = ++token.current;
@@ -109,11 +114,15 @@ export function GraphView(props: GraphViewProps) {
     }) : []);
     for (const [id, c] of counts) grids.set(view.index.get(id)!, c);
     const isOpen = (id: string) => exp.has(id) && (m.nodes.get(id)?.children.length ?? 0) > 0;
+    // the first time, paint at once with the flat layout while ELK works (in its worker)
+    if (!state.current) setShown({ view, placed: flatPlaced(view.ids.length, view.edges), grids: new Map(), boxes: [] });
     compoundLayout(m, view, isOpen, (id) => counts.get(id) ?? -1).then(
       (placed) => {
         if (t !== token.current) return;
         const boxes = view.ids.map((_, i) => i).filter((i) => isOpen(view.ids[i]));
         boxes.sort((a, b) => depthOf(m, view.ids[a]) - depthOf(m, view.ids[b]));
+        // the boxes replace the interim flat picture: fit it again, unless the user moved
+        if (state.current && !state.current.placed.compound && !moved.current) fitted.current = false;
         setShown({ view, placed, grids, boxes });
       },
       (err) => {
@@ -123,9 +132,6 @@ export function GraphView(props: GraphViewProps) {
       },
     );
   }, [view, gridKey]);
-
-  const state = useRef<Shown | null>(shown);
-  state.current = shown;
 
   const draw = () => {
     frame.current = 0;
@@ -277,6 +283,7 @@ export function GraphView(props: GraphViewProps) {
         g.firstPaintAt = performance.now();
         c.dataset.painted = String(view.ids.length);
       }
+      if (g.compoundAt === null && pos.compound) g.compoundAt = performance.now();
     }
   };
 
@@ -319,6 +326,7 @@ export function GraphView(props: GraphViewProps) {
     window.__airfoilGraph = {
       paints: 0,
       firstPaintAt: null,
+      compoundAt: null,
       boxOf: (id) => {
         const b = locate(id);
         return b ? toScreen(b.x, b.y, b.w, b.h) : null;
@@ -344,6 +352,7 @@ export function GraphView(props: GraphViewProps) {
         const c = canvas.current;
         if (!b || !c) return;
         const k = Math.max(cam.current.k, 0.8);
+        moved.current = true;
         cam.current = { k, x: b.x + b.w / 2 - c.clientWidth / 2 / k, y: b.y + b.h / 2 - c.clientHeight / 2 / k };
         schedule();
       },
@@ -403,6 +412,7 @@ export function GraphView(props: GraphViewProps) {
     const dx = e.clientX - d.x, dy = e.clientY - d.y;
     if (!d.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
     d.moved = true;
+    moved.current = true;
     cam.current.x -= dx / cam.current.k;
     cam.current.y -= dy / cam.current.k;
     d.x = e.clientX;
@@ -429,6 +439,7 @@ export function GraphView(props: GraphViewProps) {
   };
   const onWheel = (e: WheelEvent) => {
     e.preventDefault();
+    moved.current = true;
     const r = canvas.current!.getBoundingClientRect();
     const c = cam.current;
     const mx = e.clientX - r.left, my = e.clientY - r.top;
@@ -438,6 +449,7 @@ export function GraphView(props: GraphViewProps) {
     schedule();
   };
   const zoom = (f: number) => {
+    moved.current = true;
     const c = cam.current;
     const el = canvas.current!;
     const mx = el.clientWidth / 2, my = el.clientHeight / 2;

@@ -1,8 +1,10 @@
 // Where every node of a graph with open containers goes: a compound (nested) layered layout
 // by ELK (elkjs), in which an open subworkflow, branch or dynamic node is a box around its
-// children and an open map node is one box holding its item grid. ELK is loaded on first use
-// (its own chunk), so big flat graphs, laid out by layout.ts, never wait for it.
-import type { ELK, ElkExtendedEdge, ElkNode } from "elkjs/lib/elk-api";
+// children and an open map node is one box holding its item grid. ELK runs in a Web Worker
+// started on first use (its 1.5 MB script is parsed there), so the page never freezes while
+// it lays a graph out and big flat graphs, laid out by layout.ts, never wait for it.
+import ElkApi, { type ELK, type ElkExtendedEdge, type ElkNode } from "elkjs/lib/elk-api";
+import workerUrl from "elkjs/lib/elk-worker.min.js?url";
 import type { Model, View } from "./graph";
 import { NODE_H, NODE_W, type Placed } from "./layout";
 
@@ -13,7 +15,7 @@ const PAD = 12;
 let engine: Promise<ELK> | null = null;
 
 function elk(): Promise<ELK> {
-  engine ??= import("elkjs/lib/elk.bundled.js").then((m) => new m.default());
+  engine ??= Promise.resolve(new ElkApi({ workerUrl }));
   return engine;
 }
 
