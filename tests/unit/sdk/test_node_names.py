@@ -91,3 +91,21 @@ def test_only_a_calls_outputs_can_be_named() -> None:
         @af.workflow
         def wf(x: float) -> float:
             return pick(a=x.with_overrides(name="x"), b=x).best  # type: ignore[attr-defined]
+
+
+@af.workflow
+def inner(model: str) -> float:
+    return train(model=model)
+
+
+def test_a_subworkflow_call_can_be_named() -> None:
+    @af.workflow
+    def outer() -> float:
+        inner.with_name("first pass")(model="a")
+        return inner(model="b").with_overrides(name="second pass")
+
+    assert [(n.kind, n.label) for n in outer.spec.nodes] == [
+        ("workflow", "first pass"),
+        ("workflow", "second pass"),
+    ]
+    assert inner._node_label is None
