@@ -765,6 +765,12 @@ def test_compound_graph_named_nodes_and_text_equivalent(server: Server, page: An
     page.wait_for_selector(f"aside.panel[data-node='{sub}']")
     shot(page, "22-compound-collapsed-panel")
 
+    # the timeline names rows as the graph does
+    page.get_by_role("tab", name="Timeline").click()
+    page.wait_for_selector(".tl-row")
+    rows = " ".join(page.locator(".tl-label").all_inner_texts())
+    assert "logistic" in rows and "support vectors" in rows
+
 
 def test_big_map_is_an_item_grid_and_the_panel_keeps_the_view(server: Server, page: Any) -> None:
     launched = httpx.post(

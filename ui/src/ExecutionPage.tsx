@@ -113,6 +113,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
     if (changed) setExpanded(open);
   }, [baseModel]);
 
+  const labels = useMemo(() => new Map([...(model?.nodes ?? new Map()).values()].map((n) => [n.id, n.label])), [model]);
   useTick(1000, !!d && !isTerminal(d.phase));
   const selected = query.get("node");
   const tab = query.get("view") ?? "Graph";
@@ -186,7 +187,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
             />
           ) : null}
           {tab === "Graph" ? <Legend /> : null}
-          {tab === "Timeline" ? <Timeline detail={d} selected={selected} onSelect={(nid) => setQuery({ node: nid })} /> : null}
+          {tab === "Timeline" ? <Timeline detail={d} labels={labels} selected={selected} onSelect={(nid) => setQuery({ node: nid })} /> : null}
           {tab === "Inputs & outputs" ? (
             <div class="io">
               <h3>Inputs</h3>
