@@ -28,9 +28,13 @@ class LocalRuntime:
         from airfoil.types import default_type_engine
 
         self.settings = settings
-        self.meta: MetaStore = open_meta_store(settings.database_url, settings.home)
+        durability = getattr(settings, "durability", "process")
+        self.meta: MetaStore = open_meta_store(settings.database_url, settings.home, durability)
         self.blob_url: str = settings.resolved_blob_url()
-        self.blobs: BlobStore = open_blob_store(self.blob_url)
+        self.blobs: BlobStore = open_blob_store(self.blob_url, durability)
+        remove = getattr(self.blobs, "remove_stale_temporaries", None)
+        if remove is not None:
+            remove()  # temporaries a crashed writer left behind
         self.types = default_type_engine()
         self._executors: dict[str, Executor] = {}
         self._resources: Any = None
@@ -65,7 +69,11 @@ class LocalRuntime:
             elif name == "process":
                 from airfoil.executors.process import ProcessExecutor
 
-                ex = ProcessExecutor(self.blob_url, max_workers=self.settings.max_parallel)
+                ex = ProcessExecutor(
+                    self.blob_url,
+                    max_workers=self.settings.max_parallel,
+                    durability=getattr(self.settings, "durability", "process"),
+                )
             else:
                 raise ConfigError(f"unknown executor {name!r}: use 'inline' or 'process'")
             self._executors[name] = ex
@@ -155,7 +163,8 @@ def raise_for_failure(record: ExecutionRecord) -> None:
 
 def call_entity(entity: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run a workflow or task called as a function; return its outputs as Python values."""
-    from airfoil.sdk._versioning import project_root
+    from airfoil.engine.code_manifests import save_manifests
+    from airfoil.sdk._versioning import manifest_for, project_root
 
     names = list(entity.py_interface.input_types)
     if len(args) > len(names):
@@ -168,9 +177,9 @@ def call_entity(entity: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
     runtime = get_runtime()
     values = convert_inputs(entity, given, runtime)
     engine = runtime.engine()
-    record = engine.launch(
-        spec_of(entity), values, code_root=project_root(entity.module), keep=True
-    )
+    spec = spec_of(entity)
+    save_manifests(runtime.blobs, spec, manifest_for)
+    record = engine.launch(spec, values, code_root=project_root(entity.module), keep=True)
     record = engine.drive(record.id)
     raise_for_failure(record)
     return decode_outputs(entity, record, runtime)

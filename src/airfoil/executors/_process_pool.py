@@ -144,7 +144,7 @@ class Pool:
 open_pools: set[Pool] = set()
 
 
-def start_worker(ctx: Any, blob_url: str, pool: Pool) -> Worker:
+def start_worker(ctx: Any, blob_url: str, pool: Pool, durability: str = "process") -> Worker:
     """Start one worker process (and, on first use, the forkserver) for ``pool``."""
     forkserver = ctx.get_start_method() == "forkserver"
     if forkserver:
@@ -153,7 +153,7 @@ def start_worker(ctx: Any, blob_url: str, pool: Pool) -> Worker:
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(
         target=worker_main,
-        args=(child, blob_url, forkserver),
+        args=(child, blob_url, forkserver, durability),
         name="airfoil-worker",
         daemon=False,  # tasks may start their own processes (data loaders, pools)
     )

@@ -109,7 +109,9 @@ class PipeChildCalls:
 _PR_SET_PDEATHSIG = 1
 
 
-def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
+def worker_main(
+    conn: Connection, blob_url: str, die_with_parent: bool, durability: str = "process"
+) -> None:
     """Serve attempts from ``conn`` until it is closed or an empty message arrives.
 
     Args:
@@ -117,6 +119,7 @@ def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
         blob_url: the blob store to use when a request names none.
         die_with_parent: ask the kernel to kill this process when its parent exits (only safe
             when the parent is the forkserver, whose main thread lives as long as it does).
+        durability: the blob store's durability (``process`` or ``power``).
     """
     _detach(die_with_parent)
     runtime: Any = importlib.import_module(RUNTIME_MODULE)
@@ -144,7 +147,7 @@ def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
             url = request.blob_url or blob_url
             blobs = stores.get(url)
             if blobs is None:
-                blobs = stores[url] = blob_mod.open_blob_store(url)
+                blobs = stores[url] = blob_mod.open_blob_store(url, durability)
             with _address_space_limit(request.task.limits.mem):
                 result = runtime.run_attempt(
                     request, blobs, child_calls=PipeChildCalls(conn, encoder)

@@ -14,7 +14,7 @@ from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._promise import NodeOutputs, Promise
-from airfoil.sdk._versioning import code_version
+from airfoil.sdk._versioning import CodeVersion, compute_version
 
 __all__ = ["WorkflowDef", "single_task_workflow", "workflow"]
 
@@ -65,7 +65,17 @@ class WorkflowDef(Generic[P, R]):
         self.failure_policy = failure_policy
         self.on_failure = on_failure
         self._node_label: str | None = None
-        self.spec: WorkflowSpec = self._compile(engine, location)
+        self._engine, self._location = engine, location
+        self._code_version: CodeVersion | None = None
+        self._spec: WorkflowSpec = self._compile(engine, location)
+
+    @property
+    def spec(self) -> WorkflowSpec:
+        """The compiled spec; compiled again when a global its code (or a task's) reads has
+        been rebound since (``importlib.reload`` of a module it uses)."""
+        if self._code_version is not None and self._code_version.stale():
+            self._spec = self._compile(self._engine, self._location)
+        return self._spec
 
     @property
     def fn(self) -> Callable[P, R]:
@@ -98,10 +108,12 @@ class WorkflowDef(Generic[P, R]):
         ctx.location = location
         outputs = self._bind_outputs(ctx, returned)
         nodes = ctx.node_specs()
-        version = code_version(fn, extra=encode_json([list(nodes), outputs]).decode())
+        self._code_version = compute_version(
+            fn, extra=encode_json([list(nodes), outputs]).decode(), warn=False
+        )
         return WorkflowSpec(
             name=self.name,
-            version=version,
+            version=self._code_version.version,
             interface=self.interface,
             nodes=nodes,
             outputs=outputs,

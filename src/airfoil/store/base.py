@@ -195,6 +195,12 @@ class BlobStore(abc.ABC):
         """A local filesystem path for a blob if the store is local (zero-copy reads), else
         None."""
 
+    def persist(self, uri: str) -> None:
+        """Make a blob written outside :meth:`put_bytes` (straight into :meth:`local_path`)
+        as durable as the store's own writes. Default: nothing to do (an object store's PUT
+        is durable once it returns)."""
+        return None
+
     def append_text(self, key: str, text: str) -> str:
         """Append text to a blob (logs). Default: read, append, rewrite."""
         uri = self.uri(key)
