@@ -1041,6 +1041,8 @@ export interface components {
          *
          *     ``upstream`` are the ids of the nodes it depends on. Children of subworkflows,
          *     conditionals and dynamic nodes have ``parent`` set; a container depends on its children.
+         *     ``summary`` is a short text of its constant inputs (``model=lr, c=0.5``), which tells
+         *     several calls of one task apart.
          */
         GraphNodeOut: {
             gate?: components["schemas"]["GateOut"] | null;
@@ -1057,6 +1059,11 @@ export interface components {
              * @default
              */
             parent: string;
+            /**
+             * Summary
+             * @default
+             */
+            summary: string;
             /**
              * Task
              * @default

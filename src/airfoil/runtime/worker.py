@@ -127,7 +127,9 @@ def _user_traceback(exc: BaseException) -> str:
     tb = exc.__traceback__
     while tb is not None and "/airfoil/runtime/" in tb.tb_frame.f_code.co_filename:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    from airfoil.runtime._packages import user_paths
+
+    return user_paths("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
 def _error(kind: str, exc: BaseException) -> ErrorInfo:

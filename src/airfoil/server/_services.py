@@ -36,6 +36,7 @@ from airfoil.server import _convert as cv
 from airfoil.server._driver import Driver, LaunchOnlyExecutor
 from airfoil.server._registry import EntityRow, Registry
 from airfoil.server._secrets import SecretBox
+from airfoil.server._summary import input_summary
 from airfoil.server._tenancy import MayRead, check_package, grant_package
 from airfoil.server._uploads import UPLOAD_KINDS, store_upload, uploaded_value
 from airfoil.store.base import BlobStore, MetaStore
@@ -586,6 +587,7 @@ def _graph_node(fn: Any) -> dict[str, Any]:
         "id": fn.id,
         "kind": fn.kind,
         "label": label,
+        "summary": input_summary(fn.inputs),
         "task": fn.task.name if fn.task is not None else "",
         "parent": fn.parent,
         "upstream": sorted(fn.upstream),

@@ -26,6 +26,9 @@ Invariants:
 - A value's hash is recomputed here: for Parquet and ``.npy`` it is the bytes' SHA-256, for a
   ``File`` the hash of its name and its bytes' SHA-256 (as ``FileHandler`` computes it).
 - Directories cannot be uploaded yet (a clear 422 says so).
+- A Parquet upload whose reference does not say its rows and columns (the console sends a
+  user's ``.parquet`` file as it is) gets them from the file's footer, read with pyarrow when
+  it is installed; the data pages are never read.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -145,6 +149,8 @@ def uploaded_value(
             f"input {name!r}: the bytes do not match the reference (hash, size or {fmt} "
             "header): serialise the value with Airfoil's type engine"
         )
+    if fmt == "parquet" and "rows" not in meta:
+        meta = _frame_meta(content, meta)
     if inline is not None:
         return Value(hash=digest, format=fmt, inline=content, size=size, meta=meta)
     key = f"values/{digest[:2]}/{digest}"
@@ -152,3 +158,27 @@ def uploaded_value(
     if not blobs.exists(uri):
         uri = blobs.put_bytes(key, content)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+
+
+def _frame_meta(content: bytes, meta: dict[str, str]) -> dict[str, str]:
+    """``meta`` with the rows, columns and column types of a Parquet payload, from its
+    footer (unchanged without pyarrow, or when the footer cannot be read)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is part of the server's extras
+        return meta
+    try:
+        footer = pq.read_metadata(pa.BufferReader(content))
+        schema = footer.schema.to_arrow_schema()
+    except (OSError, ValueError, pa.ArrowException):
+        raise InvalidInputError(
+            "the uploaded Parquet file cannot be read (its footer is damaged)"
+        ) from None
+    fields = [f for f in schema if not f.name.startswith("__index_level_")]
+    return {
+        **meta,
+        "rows": str(footer.num_rows),
+        "columns": json.dumps([f.name for f in fields]),
+        "dtypes": json.dumps([str(f.type) for f in fields]),
+    }

@@ -484,11 +484,14 @@ class GraphNodeOut(_Response):
 
     ``upstream`` are the ids of the nodes it depends on. Children of subworkflows,
     conditionals and dynamic nodes have ``parent`` set; a container depends on its children.
+    ``summary`` is a short text of its constant inputs (``model=lr, c=0.5``), which tells
+    several calls of one task apart.
     """
 
     id: str
     kind: str
     label: str
+    summary: str = ""
     task: str = ""
     parent: str = ""
     upstream: list[str] = []
