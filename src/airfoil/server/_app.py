@@ -53,6 +53,9 @@ class ServerConfig:
         secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
             one, tasks get no secrets.
         clock: the clock (tests pass a fake one).
+        store_retry_budget_s: how long a database call retries a transient failure
+            (connection lost, deadlock, timeout) before its execution is paused until the
+            database answers again.
     """
 
     home: str
@@ -64,6 +67,7 @@ class ServerConfig:
     lease_ttl_s: float = 5.0
     secrets_key: str | None = None
     clock: Clock = field(default_factory=SystemClock)
+    store_retry_budget_s: float = 120.0
 
     def resolved_blob_url(self) -> str:
         import os
@@ -80,7 +84,9 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     from airfoil.store.blob import open_blob_store
     from airfoil.types import default_type_engine
 
-    meta = open_meta_store(config.database_url, config.home)
+    meta = open_meta_store(
+        config.database_url, config.home, retry_budget_s=config.store_retry_budget_s
+    )
     blob_url = config.resolved_blob_url()
     blobs = open_blob_store(blob_url)
     registry = Registry(config.database_url, config.home)
@@ -104,6 +110,8 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             lease_ttl_s=config.lease_ttl_s,
             on_change=metrics.on_change,
             secrets=secrets,
+            on_restart=metrics.driver_restarted,
+            on_pause=metrics.driver_paused,
         )
     return deps, metrics
 
@@ -270,10 +278,13 @@ def _install_ops(app: FastAPI) -> None:
         except Exception as exc:
             return error_response(503, "store_unavailable", f"database unreachable: {exc}")
         driver = deps.driver
-        if driver is not None and (
-            driver.stopping.is_set() or not all(s.thread.is_alive() for s in driver.slots)
-        ):
+        if driver is not None and not driver.alive():
             return error_response(503, "engine_stopped", "the engine loop is not running")
+        if driver is not None and driver.paused:
+            paused = ", ".join(sorted(driver.paused))
+            return error_response(
+                503, "store_unavailable", f"executions paused until the database answers: {paused}"
+            )
         return {"status": "ready", "driving": driver.busy() if driver else []}
 
     @app.get("/metrics", tags=["ops"], response_class=Response)

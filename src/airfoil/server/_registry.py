@@ -173,6 +173,8 @@ class Registry:
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs.update(pool_size=5, max_overflow=10, pool_pre_ping=True)
+            # An unanswering database fails a ping (``/readyz``) in seconds, not minutes.
+            kwargs["connect_args"] = {"connect_timeout": 5}
         self.engine = sa.create_engine(url, **kwargs)
         self._keys_exist: tuple[float, bool] | None = None
         self._lock = threading.Lock()

@@ -19,7 +19,9 @@ _FORMS = (
 )
 
 
-def open_meta_store(url: str | None, home: str) -> MetaStore:
+def open_meta_store(
+    url: str | None, home: str, *, retry_budget_s: float | None = None
+) -> MetaStore:
     """Open the metadata store at ``url``.
 
     Args:
@@ -27,6 +29,8 @@ def open_meta_store(url: str | None, home: str) -> MetaStore:
             ``memory://`` for an in-process store, ``sqlite:///...`` or
             ``postgresql+psycopg://...`` for a SQL store.
         home: the Airfoil home directory (``$AIRFOIL_HOME``).
+        retry_budget_s: how long a SQL store retries a transient database failure
+            (connection lost, deadlock...) before raising it (None: the store's default).
 
     Raises:
         ConfigError: the URL names no supported backend.
@@ -42,8 +46,11 @@ def open_meta_store(url: str | None, home: str) -> MetaStore:
         return MemoryMetaStore()
     if scheme in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
         from airfoil.store.sql import SqlMetaStore
+        from airfoil.store.sql._retry import RetryPolicy
 
-        return SqlMetaStore(url)
+        if retry_budget_s is None:
+            return SqlMetaStore(url)
+        return SqlMetaStore(url, retry=RetryPolicy(budget_s=retry_budget_s))
     if scheme in ("postgresql", "postgres"):
         raise ConfigError(
             f"unsupported metadata store URL {_mask(url)!r}: name the driver, "
