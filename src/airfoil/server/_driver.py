@@ -12,7 +12,8 @@ Invariants:
   server dies, its leases expire and another server's slots claim and resume its executions:
   nodes that had succeeded are not re-run, attempts that were running are retried.
 - The executor's ``poll`` is capped at a fraction of the lease TTL, so a long task never lets
-  the lease lapse, and between polls the slot looks for a terminate request or a shutdown.
+  the lease lapse, and between polls the slot looks for a terminate request (a message of
+  the store's control inbox, from any server process) or a shutdown.
 - Shutdown stops every slot, kills their workers and releases their leases, so another server
   takes the executions over at once.
 - A database outage never aborts an execution. The SQL store retries transient failures
@@ -41,7 +42,7 @@ import msgspec
 from airfoil.core.clock import Clock
 from airfoil.core.errors import ConflictError, StoreError, TransientStoreError
 from airfoil.core.launch_plans import LaunchPlanSpec
-from airfoil.core.phases import ExecutionPhase, NodePhase
+from airfoil.core.phases import NodePhase
 from airfoil.core.records import ExecutionRecord
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine._resources import ResourceQueue, machine_queue
@@ -200,12 +201,12 @@ class _Slot:
             return
         self._next_control = now + d.control_every_s
         try:
-            reason = d.registry.terminate_requested(self.current)
-        except Exception as exc:  # the database is away: look again next time
+            stops = d.meta.control_messages(self.current, kind="terminate")
+        except StoreError as exc:  # the database is away: look again next time
             log.warning("reading control requests of %s failed: %s", self.current, exc)
             return
-        if reason is not None:
-            raise _Interrupt(reason)
+        if stops:
+            raise _Interrupt(stops[0].reason)
 
     def _run(self) -> None:
         d = self.driver
@@ -250,7 +251,6 @@ class _Slot:
         d = self.driver
         try:
             record = engine.drive(exec_id)
-            d.registry.clear_control(exec_id)
             d.send_notifications(record)
         except _Interrupt as stop:
             if stop.reason is None:  # shutdown: the lease was released by drive
@@ -305,7 +305,6 @@ class _Slot:
         if self._executor is not None:
             for node_id in running:
                 self._executor.cancel(exec_id, node_id)
-        d.registry.clear_control(exec_id)
 
 
 class Driver:
@@ -395,24 +394,12 @@ class Driver:
         """Take the lease of one server execution (of a registered package) that nobody
         drives, or return None. Local runs sharing the database are left alone."""
         now = self.clock.now()
-        from airfoil.store.sql import SqlMetaStore
-
         # Never an execution a slot of this server holds (driving, or paused by an outage
         # during which its lease may have lapsed).
         exclude = set(self.busy()) | self.paused
-        if isinstance(self.meta, SqlMetaStore):
-            from airfoil.store.sql._server_queries import claim_execution
-
-            return claim_execution(
-                self.meta, owner, now, self.lease_ttl_s, PACKAGE_PREFIX, exclude=exclude
-            )
-        for phase in (ExecutionPhase.RUNNING.value, ExecutionPhase.QUEUED.value):
-            for rec in self.meta.list_executions(phase=phase, limit=100):
-                if not rec.code_root.startswith(PACKAGE_PREFIX) or rec.id in exclude:
-                    continue
-                if self.meta.acquire_lease(rec.id, owner, now, self.lease_ttl_s):
-                    return rec.id
-        return None
+        return self.meta.claim_execution(
+            owner, now, self.lease_ttl_s, code_root_prefix=PACKAGE_PREFIX, exclude=exclude
+        )
 
     def send_notifications(self, record: ExecutionRecord) -> None:
         """An execution of a launch plan ended here: send the plan's notifications (the

@@ -21,7 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 import msgspec
@@ -48,6 +48,7 @@ from airfoil.store.sql._connect import (
     parse_url,
     sqlite_path,
 )
+from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._retry import RetryPolicy, is_transient
 from airfoil.store.sql._schedules import SqlScheduleStore
@@ -65,7 +66,7 @@ _EVENT = msgspec.json.Decoder(EventRecord)
 _CACHE = msgspec.json.Decoder(CacheEntry)
 
 
-class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
+class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaStore):
     """A :class:`MetaStore` in SQLite (the embedded default) or PostgreSQL (servers).
 
     Args:
@@ -434,6 +435,21 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         if not rows or rows[0][0] is None or rows[0][1] is None:
             return None
         return str(rows[0][0]), float(rows[0][1])
+
+    def claim_execution(
+        self,
+        owner: str,
+        now: float,
+        ttl_s: float,
+        *,
+        code_root_prefix: str = "",
+        exclude: Collection[str] = (),
+    ) -> str | None:
+        """One statement (see ``_server_queries``): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+        the write lock on SQLite."""
+        from airfoil.store.sql._server_queries import claim_execution
+
+        return claim_execution(self, owner, now, ttl_s, code_root_prefix, exclude=exclude)
 
     def close(self) -> None:
         """Close every connection of this store; later calls raise StoreError."""
