@@ -12,10 +12,12 @@ no internals in the body (it is logged); no bad input reaches that path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,19 +266,26 @@ def _install_latency(app: FastAPI) -> None:
 
 
 def _install_ops(app: FastAPI) -> None:
+    # Health answers on the event loop and readiness on threads of its own: API calls that
+    # wait out a database outage (the store retries within its budget) may fill the shared
+    # thread pool, and a probe must still answer then.
+    probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="airfoil-readyz")
+
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
-    def readyz(request: Request) -> Any:
-        """Readiness: the database answers and the engine loop runs."""
+    async def readyz(request: Request) -> Any:
+        """Readiness: the database answers, every engine slot runs, none is paused."""
         deps: Deps = request.app.state.deps
+        loop = asyncio.get_running_loop()
         try:
-            deps.registry.ping()
+            await asyncio.wait_for(loop.run_in_executor(probes, deps.registry.ping), 10.0)
         except Exception as exc:
-            return error_response(503, "store_unavailable", f"database unreachable: {exc}")
+            reason = str(exc) or type(exc).__name__
+            return error_response(503, "store_unavailable", f"database unreachable: {reason}")
         driver = deps.driver
         if driver is not None and not driver.alive():
             return error_response(503, "engine_stopped", "the engine loop is not running")
