@@ -307,3 +307,25 @@ def test_local_run_on_postgres_waits_out_an_outage(
             proc.wait()
     assert proc.returncode == 0, out.decode()
     assert _runs(log) == collections.Counter({"local a": 1, "local b": 1, "local c": 1})
+
+
+def test_registry_store_says_when_the_database_is_away(
+    scratch_db: tuple[str, str], pg_admin: sa.Engine
+) -> None:
+    from airfoil.core.errors import TransientStoreError
+    from airfoil.store.sql import SqlRegistryStore
+
+    url, name = scratch_db
+    store = SqlRegistryStore(url)
+    outage = _Outage(pg_admin, name)
+    try:
+        store.ensure_project("kept", now=1.0)
+        outage.begin()
+        try:
+            with pytest.raises(TransientStoreError, match="registry"):
+                store.list_projects()
+        finally:
+            outage.end()
+        assert store.list_projects() == [("kept", "", 1.0)]  # a fresh connection, no restart
+    finally:
+        store.close()
