@@ -53,8 +53,9 @@ def register(app: typer.Typer) -> None:
         from airfoil.cli._render import LiveProgress, execution_json, sort_nodes
         from airfoil.core.errors import ConfigError
         from airfoil.core.ids import validate_execution_id
+        from airfoil.engine.code_manifests import save_manifests
         from airfoil.engine.launch_plans import after_drive, prepare_launch
-        from airfoil.sdk._versioning import project_root
+        from airfoil.sdk._versioning import manifest_for, project_root
 
         if executor is not None and executor not in ("inline", "process"):
             raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
@@ -64,6 +65,7 @@ def register(app: typer.Typer) -> None:
         entity = load_entity(file, name)
         given = parse_inputs(entity, list(ctx.args), rt.types)
         spec, values, labels = prepare_launch(entity, given, rt)
+        save_manifests(rt.blobs, spec, manifest_for)
         live = LiveProgress(err_console, entity.name) if (not as_json and is_tty()) else None
         engine = rt.engine(executor, on_change=live.update if live else None)
         started = time.perf_counter()

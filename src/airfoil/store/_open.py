@@ -20,7 +20,11 @@ _FORMS = (
 
 
 def open_meta_store(
-    url: str | None, home: str, *, retry_budget_s: float | None = None
+    url: str | None,
+    home: str,
+    durability: str = "process",
+    *,
+    retry_budget_s: float | None = None,
 ) -> MetaStore:
     """Open the metadata store at ``url``.
 
@@ -29,6 +33,7 @@ def open_meta_store(
             ``memory://`` for an in-process store, ``sqlite:///...`` or
             ``postgresql+psycopg://...`` for a SQL store.
         home: the Airfoil home directory (``$AIRFOIL_HOME``).
+        durability: ``process`` or ``power`` (SQLite fsyncs every commit).
         retry_budget_s: how long a SQL store retries a transient database failure
             (connection lost, deadlock...) before raising it (None: the store's default).
 
@@ -48,9 +53,8 @@ def open_meta_store(
         from airfoil.store.sql import SqlMetaStore
         from airfoil.store.sql._retry import RetryPolicy
 
-        if retry_budget_s is None:
-            return SqlMetaStore(url)
-        return SqlMetaStore(url, retry=RetryPolicy(budget_s=retry_budget_s))
+        retry = None if retry_budget_s is None else RetryPolicy(budget_s=retry_budget_s)
+        return SqlMetaStore(url, durability=durability, retry=retry)
     if scheme in ("postgresql", "postgres"):
         raise ConfigError(
             f"unsupported metadata store URL {_mask(url)!r}: name the driver, "

@@ -75,6 +75,8 @@ class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaSt
             to the driver (e.g. ``?options=-csearch_path%3Dmyschema`` on PostgreSQL).
         timeout_s: how long to wait for the SQLite write lock, or for a PostgreSQL server
             to accept a connection.
+        durability: ``process`` (SQLite ``synchronous=NORMAL``) or ``power`` (``FULL``).
+            PostgreSQL commits are durable against power loss with its default settings.
         retry: how long and how often a transient failure is retried (default: two
             minutes of exponential backoff with jitter; ``RetryPolicy(budget_s=0)``: never).
 
@@ -87,7 +89,12 @@ class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaSt
     """
 
     def __init__(
-        self, url: str, *, timeout_s: float = 30.0, retry: RetryPolicy | None = None
+        self,
+        url: str,
+        *,
+        timeout_s: float = 30.0,
+        durability: str = "process",
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
         #: Failures retried so far (all threads; a metric, not exact under contention).
@@ -96,9 +103,9 @@ class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaSt
         connector: Connector
         sa_dialect: Any = None
         if path is not None:  # the embedded default: sqlite3 straight, no SQLAlchemy
-            connector = SqliteConnector(path, timeout_s)
+            connector = SqliteConnector(path, timeout_s, durability)
         else:
-            engine = create_engine(parse_url(url), timeout_s)
+            engine = create_engine(parse_url(url), timeout_s, durability)
             connector = EngineConnector(engine)
             sa_dialect = engine.dialect
         self.url = connector.url
