@@ -49,6 +49,12 @@ def start(
     lease_ttl: float = typer.Option(
         5.0, "--lease-ttl", help="Seconds before a dead server's executions move elsewhere."
     ),
+    store_retry_budget: float = typer.Option(
+        120.0,
+        "--store-retry-budget",
+        help="Seconds a database call retries a transient failure (connection lost, deadlock) "
+        "before its execution is paused until the database answers.",
+    ),
     no_engine: bool = typer.Option(False, "--no-engine", help="Serve the API only."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     open_browser: bool = typer.Option(
@@ -65,6 +71,8 @@ def start(
 
     if slots < 1 or lease_ttl <= 0:
         raise ConfigError("--slots must be at least 1 and --lease-ttl positive")
+    if store_retry_budget < 0:
+        raise ConfigError("--store-retry-budget must be zero (never retry) or positive")
     s: object = _settings(database_url, blob_url)
     home, db, blobs = s.home, s.database_url, s.resolved_blob_url()  # type: ignore[attr-defined]
     registry = Registry(db, home)
@@ -81,6 +89,7 @@ def start(
         max_parallel=max_parallel,
         lease_ttl_s=lease_ttl,
         secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
+        store_retry_budget_s=store_retry_budget,
         converters=tuple(s.converter_paths()),  # type: ignore[attr-defined]
     )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -346,8 +346,11 @@ def terminate(d: Deps, project: str, execution_id: str, reason: str) -> Executio
         raise ConflictError(f"execution {execution_id} already ended ({rec.phase})")
     try:
         rec = d.engine().abort(execution_id, reason)
-    except ConflictError:  # a driver holds it: ask it to stop
-        d.registry.request_terminate(execution_id, reason, d.clock.now())
+    except ConflictError:  # a driver holds it: ask it to stop, through the control inbox
+        from airfoil.store._control import ControlMessage
+
+        stop = ControlMessage(execution_id, "terminate", d.clock.now(), reason=reason)
+        d.meta.send_control(stop)  # a second request keeps the first one's reason
     return cv.summary_out(rec)
 
 

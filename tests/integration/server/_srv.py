@@ -179,7 +179,12 @@ class Running:
 
 
 def start_server(
-    home: Path, database_url: str | None, *, run_engine: bool = True, lease_ttl_s: float = 3.0
+    home: Path,
+    database_url: str | None,
+    *,
+    run_engine: bool = True,
+    lease_ttl_s: float = 3.0,
+    store_retry_budget_s: float = 120.0,
 ) -> Running:
     import uvicorn
 
@@ -193,6 +198,7 @@ def start_server(
         slots=3,
         max_parallel=2,
         lease_ttl_s=lease_ttl_s,
+        store_retry_budget_s=store_retry_budget_s,
     )
     app = create_app(config)
     port = free_port()

@@ -33,6 +33,7 @@ TABLES = {
     "project_quotas",
     "queue_snapshots",
     "task_runtimes",
+    "control_messages",
     "server_projects",
     "server_packages",
     "server_entities",
