@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from airfoil.core.errors import NotFoundError
+from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.store.registry import EntityRow, LaunchPlanRow, VersionConflict
 from airfoil.store.sql._registry import _KEY, SqlRegistryStore
 from airfoil.store.sql._registry import _meta as _meta  # the server tables share it
