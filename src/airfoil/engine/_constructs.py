@@ -5,6 +5,7 @@ rest of it)."""
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -76,6 +77,7 @@ class ConstructsMixin:
         def _startable(self, nid: str) -> bool: ...
         def _ready(self, nid: str, now: float) -> list[Any]: ...
         def _lookup_or_enqueue(self, nid: str, fn: FlatNode, now: float) -> list[Any]: ...
+        def _index_case_waits(self, nids: Iterable[str]) -> None: ...
 
     attempts: dict[tuple[str, int], AttemptRecord]
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
@@ -226,6 +228,11 @@ class ConstructsMixin:
         for child in self.graph[nid].children:
             self._skip_tree(child, cause, now)
 
+    def _taken_case_waits(self, nid: str) -> frozenset[str]:
+        """The outside producers the taken case of conditional ``nid`` waits on."""
+        taken = self.records[nid].branch_taken
+        return self.graph[nid].cases[taken].waits if taken >= 0 else frozenset()
+
     def _maybe_finish_branch(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
         if rec.phase != N.RUNNING.value or rec.branch_taken < 0:
@@ -233,6 +240,8 @@ class ConstructsMixin:
         case = self.graph[nid].cases[rec.branch_taken]
         if any(self.records[c].phase != N.SUCCEEDED.value for c in case.children):
             return []
+        if any(self.records[w].phase != N.SUCCEEDED.value for w in case.waits):
+            return []  # a promise made outside the case is still being produced
         rec.outputs = {k: self.resolve(b) for k, b in case.outputs.items()}
         self._move(nid, N.SUCCEEDED, f"case {rec.branch_taken} finished", now)
         return self._succeeded(nid, now)
@@ -270,6 +279,7 @@ class ConstructsMixin:
         for cid in new:
             for up in self.graph[cid].upstream:
                 self.dependents[up].append(cid)
+        self._index_case_waits(new)
         for cid in self.graph[nid].upstream:
             if cid in new or cid.startswith(nid + "."):
                 self.dependents[cid].append(nid)

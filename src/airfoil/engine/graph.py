@@ -33,6 +33,9 @@ class FlatCase:
     outputs: dict[str, Binding]
     fail_message: str
     label: str
+    #: Nodes outside the case whose outputs the case's outputs read (a promise made before
+    #: the conditional): the case finishes only once they have succeeded too.
+    waits: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -166,15 +169,18 @@ def _add(
                 direct = [prefix + c.id for c in case.nodes]
                 for cid in direct:
                     _gate(nodes, cid, (nid, ci))
+                outputs = {k: _rewrite(b, prefix, outer_inputs) for k, b in case.outputs.items()}
+                read: set[str] = set()
+                for b in outputs.values():
+                    read |= _deps(b)
                 node.cases.append(
                     FlatCase(
                         condition=_rewrite_condition(case.condition, prefix, outer_inputs),
                         children=direct,
-                        outputs={
-                            k: _rewrite(b, prefix, outer_inputs) for k, b in case.outputs.items()
-                        },
+                        outputs=outputs,
                         fail_message=case.fail_message,
                         label=case.label,
+                        waits=frozenset(read - set(direct)),
                     )
                 )
         if ns.kind == "workflow" and ns.workflow is not None:

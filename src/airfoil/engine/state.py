@@ -9,6 +9,7 @@ ever taken on a state that is not durable. Model: distributed's ``WorkerState``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
@@ -245,6 +246,9 @@ class RunState(ConstructsMixin, MapMixin):
             for up in fn.upstream:
                 self.dependents[up].append(nid)
         self._waiting: dict[str, int] = {}
+        #: producer -> conditionals whose taken case's outputs read it (see FlatCase.waits)
+        self._case_waiters: dict[str, list[str]] = {}
+        self._index_case_waits(self.graph)
         for nid, fn in self.graph.items():
             if nid not in self.records:
                 self.records[nid] = NodeRecord(
@@ -277,6 +281,12 @@ class RunState(ConstructsMixin, MapMixin):
         )
 
     # --- bookkeeping ---------------------------------------------------------------------
+
+    def _index_case_waits(self, nids: Iterable[str]) -> None:
+        for nid in nids:
+            for case in self.graph[nid].cases:
+                for producer in case.waits:
+                    self._case_waiters.setdefault(producer, []).append(nid)
 
     @property
     def phase(self) -> ExecutionPhase:
@@ -659,6 +669,8 @@ class RunState(ConstructsMixin, MapMixin):
         fn = self.graph[nid]
         if fn.parent and self.graph[fn.parent].kind == "branch":
             cmds += self._maybe_finish_branch(fn.parent, now)
+        for branch in self._case_waiters.get(nid, ()):
+            cmds += self._maybe_finish_branch(branch, now)
         return cmds + self._maybe_finish(now)
 
     def _finish_subworkflow(self, nid: str, now: float) -> list[Command]:
@@ -693,6 +705,12 @@ class RunState(ConstructsMixin, MapMixin):
             if drec.phase == N.PENDING.value:
                 self._move(dep, N.SKIPPED, f"upstream {nid} failed", now)
                 stack.extend(self.dependents[dep])
+        for branch in self._case_waiters.get(nid, ()):
+            brec = self.records[branch]
+            if brec.phase == N.RUNNING.value and nid in self._taken_case_waits(branch):
+                brec.error = rec.error
+                self._move(branch, N.FAILED, f"{nid}, whose output the case returns, failed", now)
+                cmds += self._node_failed(branch, now)
         if self.execution.error is None:
             self.execution.error = rec.error
         return cmds + self._maybe_finish(now)
