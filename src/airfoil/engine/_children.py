@@ -54,9 +54,7 @@ class ChildRunner:
         pending: deque[sm.Command] = deque(first)
         due: float | None = None
         while True:
-            batch = state.take_batch()
-            if batch:
-                e.meta.write(batch)
+            loop.commit()
             if NodePhase(state.records[nid].phase).terminal:
                 return
             if not pending:
@@ -76,9 +74,7 @@ class ChildRunner:
                 due = cmd.at
             elif isinstance(cmd, sm.StartAttempt):
                 # Commit the "running" state first, as the driver always does.
-                batch = state.take_batch()
-                if batch:
-                    e.meta.write(batch)
+                loop.commit()
                 events.append(self._run(cmd))
             else:  # release a cache reservation; nothing else reaches a child
                 loop._carry_out(cmd, events)

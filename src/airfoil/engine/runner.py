@@ -31,6 +31,7 @@ from airfoil.core.records import ErrorInfo, ExecutionRecord, Value, WorkflowSpec
 from airfoil.engine import state as sm
 from airfoil.engine._child_calls import ChildCalls
 from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
+from airfoil.engine._lease import Heartbeat
 from airfoil.engine._resources import ResourceQueue, asks_for_resources, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
@@ -231,15 +232,20 @@ class Engine:
     def drive(self, execution_id: str) -> ExecutionRecord:
         """Run an execution to a terminal phase (also: resume one that was interrupted)."""
         self._take_lease(execution_id)
+        heartbeat = Heartbeat(
+            self.meta, self.clock, execution_id, self.owner, self.settings.lease_ttl_s
+        )
+        heartbeat.start()
         try:
             state = self._launched.pop(execution_id, None) or self.load_state(execution_id)
-            loop = _Loop(self, state)
+            loop = _Loop(self, state, heartbeat)
             try:
                 loop.run()
             finally:
                 loop.admission.close()
             return state.execution
         finally:
+            heartbeat.stop()
             self.meta.release_lease(execution_id, self.owner)
 
     def _take_lease(self, execution_id: str) -> None:
@@ -343,7 +349,9 @@ class Engine:
         try:
             state = self.load_state(execution_id)
             state.handle(sm.Abort(reason, self.clock.now()))
-            self.meta.write(state.take_batch())
+            batch = state.take_batch()
+            batch.lease = (execution_id, self.owner)
+            self.meta.write(batch)
             return state.execution
         finally:
             self.meta.release_lease(execution_id, self.owner)
@@ -379,9 +387,10 @@ def _holder_is_dead(owner: str) -> bool:
 class _Loop:
     """One drive of one execution."""
 
-    def __init__(self, engine: Engine, state: sm.RunState) -> None:
+    def __init__(self, engine: Engine, state: sm.RunState, heartbeat: Heartbeat) -> None:
         self.e = engine
         self.state = state
+        self.heartbeat = heartbeat
         self.timers = _Timers()
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
@@ -393,7 +402,6 @@ class _Loop:
             state.execution.id,
             state.execution.project,
         )
-        self.last_lease = engine.clock.now()
         self.finished = False
         self.inline = engine.executor.name == "inline"
         self.children: ChildCalls | None = None
@@ -412,11 +420,8 @@ class _Loop:
             # Admission is pure bookkeeping: settle it first, so that a node's "succeeded"
             # and its successor's "running" are committed in one write.
             pending = self._admit(pending)
-            batch = state.take_batch()
-            if batch:
-                e.meta.write(batch)
-                if e.on_change is not None:
-                    e.on_change(state)
+            if self.commit() and e.on_change is not None:
+                e.on_change(state)
             if self.children is not None:
                 self.children.answer_ready()  # children whose end is now committed
             if self.finished and not pending:
@@ -437,7 +442,17 @@ class _Loop:
                 events.extend(self._wait(clock.now()))
             for ev in events:
                 pending.extend(state.handle(ev))
-            self._renew_lease()
+            self.heartbeat.check()
+
+    def commit(self) -> bool:
+        """Write the state machine's pending batch, fenced by the lease; whether any."""
+        batch = self.state.take_batch()
+        if not batch:
+            return False
+        self.heartbeat.check()
+        batch.lease = self.heartbeat.fence
+        self.e.meta.write(batch)
+        return True
 
     def attempt_request(self, cmd: sm.StartAttempt) -> AttemptRequest:
         """What an executor needs to run the attempt a StartAttempt asks for."""
@@ -467,9 +482,7 @@ class _Loop:
                 continue
             self._release(r)
             pending.extend(self.state.handle(_finished_event(r, now)))
-        batch = self.state.take_batch()
-        if batch:
-            self.e.meta.write(batch)
+        self.commit()
 
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:
         rest: deque[sm.Command] = deque()
@@ -523,15 +536,6 @@ class _Loop:
             attempt=r.attempt,
             duration=max(0.0, r.ended_at - r.started_at),
         )
-
-    def _renew_lease(self) -> None:
-        now = self.e.clock.now()
-        if now - self.last_lease > self.e.settings.lease_ttl_s / 3:
-            if not self.e.meta.acquire_lease(
-                self.state.execution.id, self.e.owner, now, self.e.settings.lease_ttl_s
-            ):
-                raise ConflictError(f"lost the lease on execution {self.state.execution.id}")
-            self.last_lease = now
 
     def _wait(self, now: float) -> list[sm.Event]:
         """Nothing to do right now: wait for an attempt, a timer, or a cache holder."""

@@ -31,7 +31,7 @@ from airfoil.core.records import (
     encode_json,
 )
 from airfoil.store.base import MetaStore
-from airfoil.store.memory import check_page, missing_execution
+from airfoil.store.memory import check_page, lease_lost, missing_execution
 from airfoil.store.sql._connect import (
     Connections,
     Connector,
@@ -172,6 +172,11 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         cur = self._cursor()
         try:
             cur.execute(s.begin_write)
+            if batch.lease is not None:
+                eid, owner = batch.lease
+                cur.execute(s.check_lease, {"id": eid, "owner": owner})
+                if cur.rowcount != 1:
+                    raise lease_lost(eid)  # rolled back below
             for sql, rows in work:
                 if len(rows) == 1:
                     cur.execute(sql, rows[0])
