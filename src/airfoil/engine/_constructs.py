@@ -22,7 +22,7 @@ from airfoil.core.records import (
     Value,
     WorkflowSpec,
 )
-from airfoil.engine._commands import ScheduleRetry, WatchSignal
+from airfoil.engine._commands import DRIVER_LOST, ScheduleRetry, WatchSignal, driver_lost
 from airfoil.engine._mapping import split_item_id
 from airfoil.engine.graph import FlatNode, add_subgraph
 
@@ -301,20 +301,28 @@ class ConstructsMixin:
                 cmds += self._ready(cid, now)
         return cmds
 
-    def _attempt_lost(self, nid: str, now: float) -> None:
-        """The driver that ran the node's last attempt is gone: the attempt is lost."""
+    def _attempt_lost(self, nid: str, now: float) -> ErrorInfo | None:
+        """The driver that ran the node's last attempt is gone: the attempt is lost.
+
+        Returns the loss's error if it counts against the system retries (see
+        :func:`~airfoil.engine._commands.driver_lost`), else None.
+        """
         rec = self.records[nid]
         att = self.attempts.get((nid, rec.attempts))
-        if att is not None and att.phase == AttemptPhase.RUNNING.value:
-            att.phase = AttemptPhase.LOST.value
-            att.ended_at = now
-            att.error = ErrorInfo(
-                kind="system",
-                type="WorkerLostError",
-                message="the engine driving this attempt stopped (resumed execution)",
-            )
-            self._dirty_attempts[(nid, rec.attempts)] = att
-            self._event("attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts)
+        if att is None or att.phase != AttemptPhase.RUNNING.value:
+            return None
+        streak = 0
+        for n in range(rec.attempts - 1, 0, -1):
+            prev = self.attempts.get((nid, n))
+            if prev is None or prev.error is None or prev.error.type != DRIVER_LOST:
+                break
+            streak += 1
+        att.phase = AttemptPhase.LOST.value
+        att.ended_at = now
+        att.error, charged = driver_lost(streak)
+        self._dirty_attempts[(nid, rec.attempts)] = att
+        self._event("attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts)
+        return att.error if charged else None
 
     def _child_called(self, ev: Any) -> list[Command]:
         """Add (or re-arm) the child node of a call made by a running task."""

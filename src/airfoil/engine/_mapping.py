@@ -88,25 +88,29 @@ class MapState:
     ) -> list[AttemptRecord]:
         """Replay earlier attempts of the items (resume). Returns attempts now lost."""
         lost: list[AttemptRecord] = []
+        streaks: dict[int, int] = {}  # item -> attempts lost with their driver, in a row
         for att in sorted(history, key=lambda a: a.attempt):
             parsed = split_item_id(att.node_id)
             if parsed is None or parsed[1] >= self.n:
                 continue
             i = parsed[1]
             self.attempts[i] = max(self.attempts[i], att.attempt)
+            streak = streaks.pop(i, 0)
             if att.phase == AttemptPhase.SUCCEEDED.value:
                 self.phase[i] = SUCCEEDED
                 self.outputs[i] = att.outputs or {}
             elif att.phase == AttemptPhase.RUNNING.value:
                 att.phase = AttemptPhase.LOST.value
                 att.ended_at = now
-                att.error = ErrorInfo(
-                    kind="system",
-                    type="WorkerLostError",
-                    message="the engine driving this item stopped (resumed execution)",
-                )
-                self.system_failures[i] += 1
+                att.error, charged = _c.driver_lost(streak)
+                self.system_failures[i] += charged
+                self.errors[i] = att.error
+                streaks[i] = streak + 1
                 lost.append(att)
+            elif att.error is not None and att.error.type == _c.DRIVER_LOST:
+                self.system_failures[i] += streak > 0  # the first loss in a row is free
+                self.errors[i] = att.error
+                streaks[i] = streak + 1
             elif att.error is not None:
                 if att.error.kind == "system" and att.error.type == _c.PREEMPTED:
                     pass  # preemptions use no retry budget
@@ -229,6 +233,9 @@ class MapMixin:
         self.maps[nid] = ms
         rec.attempts = sum(ms.attempts)
         self._move(nid, N.RUNNING, f"mapping {ms.n} items", now)
+        failed = ms.phase.count(FAILED)
+        if failed and ms.n - failed < spec.min_success_ratio * ms.n:
+            return self._map_finish(nid, now)  # items failed before the resume: no ratio left
         cmds: list[Any] = self._map_fill(nid)
         self._map_counts(nid)
         return cmds + self._map_maybe_finish(nid, now)
@@ -286,8 +293,7 @@ class MapMixin:
         )
         self._item_running[name] = att
         self._dirty_attempts[(name, att.attempt)] = att
-        self.records[nid].attempts += 1
-        self._dirty_nodes[nid] = self.records[nid]
+        self._dirty_maps.add(nid)  # the node's attempt count follows with its counts
         return [_c.StartAttempt(name, att.attempt, ms.inputs[i])]
 
     def _item_finished(self, nid: str, i: int, ev: Any) -> list[Any]:
@@ -297,6 +303,8 @@ class MapMixin:
         if ms is None or att is None or att.attempt != ev.attempt or ms.phase[i] != RUNNING:
             return []
         del self._item_running[name]
+        if ev.started_at:
+            att.started_at = ev.started_at  # the item's own start, not its admission
         att.ended_at = ev.now
         att.log_uri = ev.log_uri
         att.worker = ev.worker

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from airfoil.core.errors import ConfigError, ExecutionFailedError, InvalidInputError
@@ -84,6 +85,7 @@ class LocalRuntime:
                 domain=self.settings.domain,
                 max_parallel=self.settings.max_parallel,
                 scheduler_policy=self.settings.scheduler_policy,
+                journal_dir=str(Path(self.settings.home) / "journals"),
             ),
             on_change=on_change,
             resources=self.resources,

@@ -27,11 +27,20 @@ from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import ExecutionPhase, NodePhase
-from airfoil.core.records import ErrorInfo, ExecutionRecord, Value, WorkflowSpec
+from airfoil.core.records import (
+    AttemptRecord,
+    ErrorInfo,
+    ExecutionRecord,
+    StoreBatch,
+    Value,
+    WorkflowSpec,
+)
 from airfoil.engine import state as sm
 from airfoil.engine._child_calls import ChildCalls
 from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
+from airfoil.engine._journal import ItemJournal, merge_journal
 from airfoil.engine._lease import Heartbeat
+from airfoil.engine._mapping import split_item_id
 from airfoil.engine._resources import ResourceQueue, asks_for_resources, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
@@ -51,10 +60,15 @@ class EngineSettings:
     cache_reservation_ttl_s: float = 3600.0
     retry_backoff_s: float = 0.05
     max_parallel: int | None = None
-    #: Inline map items run back to back inside one loop turn; their results are committed
-    #: every this many items. After a crash at most this many finished items run again;
-    #: 1 commits every item (slower, strictest).
-    inline_commit_every: int = 16
+    #: Where map items are journaled one by one between store commits (see ``_journal``);
+    #: empty: every batch of items is committed to the store (slower for big maps).
+    journal_dir: str = ""
+    #: Journaled items are committed to the store at the latest after this many of them or
+    #: this many seconds (and with any batch that holds anything else).
+    journal_max_items: int = 1024
+    journal_max_s: float = 1.0
+    #: How often the per-phase counts of running maps are written (they are derived data).
+    map_counts_every_s: float = 0.5
     project: str = "default"
     domain: str = "development"
     #: The scheduling policy of the engine's own resource queue (when none is given).
@@ -112,6 +126,7 @@ class Engine:
         self._launched: dict[str, sm.RunState] = {}
         self._types = types
         self._resources = resources
+        self.journal = ItemJournal(self.settings.journal_dir) if self.settings.journal_dir else None
 
     @property
     def resources(self) -> ResourceQueue:
@@ -237,7 +252,10 @@ class Engine:
         )
         heartbeat.start()
         try:
-            state = self._launched.pop(execution_id, None) or self.load_state(execution_id)
+            state = self._launched.pop(execution_id, None)
+            if state is None:
+                self._commit_journal(execution_id)
+                state = self.load_state(execution_id)
             loop = _Loop(self, state, heartbeat)
             try:
                 loop.run()
@@ -247,6 +265,17 @@ class Engine:
         finally:
             heartbeat.stop()
             self.meta.release_lease(execution_id, self.owner)
+
+    def _commit_journal(self, execution_id: str) -> None:
+        """Commit the map items an interrupted drive journaled but had not committed."""
+        if self.journal is None:
+            return
+        journaled = self.journal.read(execution_id)
+        if journaled:
+            news = merge_journal(self.meta.get_attempts(execution_id), journaled)
+            if news:
+                self.meta.write(StoreBatch(attempts=news, lease=(execution_id, self.owner)))
+        self.journal.clear(execution_id)
 
     def _take_lease(self, execution_id: str) -> None:
         now = self.clock.now()
@@ -281,7 +310,6 @@ class Engine:
             ConfigError: the execution has not ended in failure (or abort).
         """
         from airfoil.core.errors import ConfigError
-        from airfoil.engine._mapping import split_item_id
 
         old = self.meta.get_execution(execution_id)
         if old.phase not in (ExecutionPhase.FAILED.value, ExecutionPhase.ABORTED.value):
@@ -391,6 +419,11 @@ class _Loop:
         self.e = engine
         self.state = state
         self.heartbeat = heartbeat
+        now = engine.clock.now()
+        self.maps_flushed = now
+        self.stored_at = now
+        #: journaled item attempts not yet in the store, by (item, attempt)
+        self.deferred: dict[tuple[str, int], AttemptRecord] = {}
         self.timers = _Timers()
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
@@ -430,14 +463,8 @@ class _Loop:
             if pending:
                 cmds = list(pending)
                 pending.clear()
-                since_commit = 0
                 for cmd in cmds:
                     self._carry_out(cmd, events)
-                    if isinstance(cmd, sm.StartAttempt) and self.inline:
-                        since_commit += 1
-                        if since_commit >= e.settings.inline_commit_every:
-                            self._commit_inline_results(pending)
-                            since_commit = 0
             elif not self.finished:
                 events.extend(self._wait(clock.now()))
             for ev in events:
@@ -445,13 +472,40 @@ class _Loop:
             self.heartbeat.check()
 
     def commit(self) -> bool:
-        """Write the state machine's pending batch, fenced by the lease; whether any."""
-        batch = self.state.take_batch()
+        """Make the state machine's pending batch durable before anything is acted on:
+        journal it if it holds map items only (see ``_journal``), else write it to the store
+        with whatever was journaled, fenced by the lease. Whether the store was written."""
+        e = self.e
+        now = e.clock.now()
+        counts = now - self.maps_flushed >= e.settings.map_counts_every_s
+        if counts:
+            self.maps_flushed = now
+        batch = self.state.take_batch(map_counts=counts)
         if not batch:
             return False
         self.heartbeat.check()
+        journal = e.journal
+        exec_id = self.state.execution.id
+        if (
+            journal is not None
+            and _items_only(batch)
+            and len(self.deferred) < e.settings.journal_max_items
+            and now - self.stored_at < e.settings.journal_max_s
+        ):
+            journal.append(exec_id, batch.attempts)
+            for att in batch.attempts:
+                self.deferred[(att.node_id, att.attempt)] = att
+            return False
+        if self.deferred:
+            merged = self.deferred
+            merged.update({(a.node_id, a.attempt): a for a in batch.attempts})
+            batch.attempts = list(merged.values())
+            self.deferred = {}
         batch.lease = self.heartbeat.fence
-        self.e.meta.write(batch)
+        e.meta.write(batch)
+        self.stored_at = now
+        if journal is not None:
+            journal.clear(exec_id)
         return True
 
     def attempt_request(self, cmd: sm.StartAttempt) -> AttemptRequest:
@@ -473,16 +527,6 @@ class _Loop:
             log_key=attempt_log_key(ex.id, cmd.node_id, cmd.attempt),
             secrets=self._secrets_for(task.secret_requests),
         )
-
-    def _commit_inline_results(self, pending: deque[sm.Command]) -> None:
-        """Record inline attempts that already ran, in the middle of a loop turn."""
-        now = self.e.clock.now()
-        for r in self.e.executor.poll(0):
-            if r.execution_id != self.state.execution.id:
-                continue
-            self._release(r)
-            pending.extend(self.state.handle(_finished_event(r, now)))
-        self.commit()
 
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:
         rest: deque[sm.Command] = deque()
@@ -507,8 +551,6 @@ class _Loop:
         rec = self.state.records.get(nid)
         attempt = rec.attempts if rec is not None else 0
         if rec is None:  # a map item: its attempt number is the map's
-            from airfoil.engine._mapping import split_item_id
-
             parsed = split_item_id(nid)
             ms = self.state.maps.get(parsed[0]) if parsed is not None else None
             attempt = ms.attempts[parsed[1]] if ms is not None and parsed is not None else 0
@@ -682,6 +724,13 @@ class _Loop:
             self.reserved.add(cmd.key)
         previous = e.meta.find_cache_by_task(cmd.parts.task, limit=10)
         events.append(sm.CacheLooked(cmd.node_id, None, explain_miss(cmd.parts, previous), now))
+
+
+def _items_only(batch: StoreBatch) -> bool:
+    """Whether a batch holds nothing but attempts of map items."""
+    if batch.execution is not None or batch.nodes or batch.events or batch.cache_puts:
+        return False
+    return all(a.node_id.endswith("]") and split_item_id(a.node_id) for a in batch.attempts)
 
 
 def _finished_event(r: AttemptResult, now: float) -> sm.AttemptFinished:

@@ -292,12 +292,20 @@ class RunState(ConstructsMixin, MapMixin):
     def phase(self) -> ExecutionPhase:
         return ExecutionPhase(self.execution.phase)
 
-    def take_batch(self) -> StoreBatch:
-        """The record changes made since the last call; commit them before acting."""
-        for nid in self._dirty_maps:
-            self.records[nid].map_counts = fast_counts(self.maps[nid])
-            self._dirty_nodes[nid] = self.records[nid]
-        self._dirty_maps.clear()
+    def take_batch(self, *, map_counts: bool = True) -> StoreBatch:
+        """The record changes made since the last call; commit them before acting.
+
+        A running map's per-phase counts (derived from its items, rebuilt on resume) are
+        brought up to date only with ``map_counts`` or when its node record is written
+        anyway: keeping them current item by item would write the map node every item.
+        """
+        for nid in list(self._dirty_maps):
+            if map_counts or nid in self._dirty_nodes:
+                rec = self.records[nid]
+                rec.map_counts = fast_counts(self.maps[nid])
+                rec.attempts = sum(self.maps[nid].attempts)
+                self._dirty_nodes[nid] = rec
+                self._dirty_maps.discard(nid)
         batch = self._batch
         batch.nodes = list(self._dirty_nodes.values())
         batch.attempts = list(self._dirty_attempts.values())
@@ -428,7 +436,9 @@ class RunState(ConstructsMixin, MapMixin):
         if self.phase.terminal:
             return [Finished(self.phase)]
         self._set_execution(ExecutionPhase.RUNNING, "started", now)
-        for nid, fn in self.graph.items():
+        for nid, fn in list(self.graph.items()):
+            if self.phase.terminal:
+                break  # a lost attempt failed the execution
             rec = self.records[nid]
             phase = N(rec.phase)
             if self._waiting[nid] == 0 and self._startable(nid):
@@ -441,9 +451,7 @@ class RunState(ConstructsMixin, MapMixin):
             elif phase == N.QUEUED:
                 cmds += self._lookup_or_enqueue(nid, fn, now)
             elif phase == N.RUNNING and fn.kind == "task" and rec.dynamic_spec is None:
-                self._attempt_lost(nid, now)
-                self._move(nid, N.QUEUED, "resumed: attempt lost", now)
-                cmds += self._lookup_or_enqueue(nid, fn, now)
+                cmds += self._resume_lost(nid, fn, now)
             elif phase == N.RETRYING:
                 cmds.append(ScheduleRetry(nid, rec.retry_at or now))
             elif phase == N.RUNNING and fn.kind == "branch":
@@ -452,6 +460,27 @@ class RunState(ConstructsMixin, MapMixin):
                 cmds += self._gate_waits(nid)
         cmds += self._maybe_finish(now)
         return cmds
+
+    def _resume_lost(self, nid: str, fn: FlatNode, now: float) -> list[Command]:
+        """A task node was running when its driver stopped: run it again, or fail it once
+        losses that count as system errors have used up its system retries."""
+        rec = self.records[nid]
+        charged = self._attempt_lost(nid, now)
+        assert fn.task is not None
+        if charged is not None:
+            rec.system_failures += 1
+            if rec.system_failures > fn.task.system_retries:
+                rec.error = charged
+                self._move(
+                    nid,
+                    N.FAILED,
+                    f"system error ({charged.type}): system retries exhausted "
+                    f"({fn.task.system_retries})",
+                    now,
+                )
+                return self._node_failed(nid, now)
+        self._move(nid, N.QUEUED, "resumed: attempt lost", now)
+        return self._lookup_or_enqueue(nid, fn, now)
 
     def _run_failure_handler(self, now: float) -> list[Command] | None:
         """Start the workflow's ``on_failure`` handler, once, with the failure's details.

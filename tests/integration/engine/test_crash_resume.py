@@ -105,3 +105,66 @@ def test_sigkill_then_resume(tmp_path: Path, executor: str) -> None:
     blobs = tmp_path / "home" / "blobs"
     leftovers = [p for p in blobs.rglob("*") if ".tmp-" in p.name] if blobs.exists() else []
     assert leftovers == []
+
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import airfoil as af
+
+    @af.task(system_retries=0)
+    def hard_exit(x: int) -> int:
+        os._exit(3)  # takes the inline engine down with it, every time
+
+    @af.task
+    def fine(x: int) -> int:
+        return x + 1
+
+    @af.workflow
+    def wf(x: int = 1) -> int:
+        return fine(x=hard_exit(x=x))
+
+    @af.workflow
+    def mapped(x: int = 1) -> list[int]:
+        return af.map_task(hard_exit)(x=[1, 2, 3])
+    """
+)
+
+
+@pytest.mark.parametrize("workflow", ["wf", "mapped"])
+@pytest.mark.timeout(120)
+def test_task_that_kills_the_inline_engine_fails_after_its_system_retries(
+    tmp_path: Path, workflow: str
+) -> None:
+    """An attempt whose process died (os._exit) is lost with its driver: the first loss is
+    free (a driver can die for reasons of its own), the next ones are system errors, and
+    once the system retries are used the node fails with a clear message instead of the
+    engine dying on every resume."""
+    script = tmp_path / "exitwf.py"
+    script.write_text(EXIT_SCRIPT)
+    env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
+    cli = [sys.executable, "-m", "airfoil.cli"]
+    first = subprocess.run(
+        [*cli, "run", str(script), workflow, "--name", "x1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert first.returncode == 3
+    again = subprocess.run(
+        [*cli, "executions", "resume", "x1"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 3  # the first loss was not counted: it ran again, and died
+    last = subprocess.run(
+        [*cli, "executions", "resume", "x1", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert last.returncode == 1, last.stderr
+    data = json.loads(last.stdout)
+    assert data["phase"] == "failed"
+    assert "died while it ran, 2 times in a row" in data["error"]["message"]
+    assert "os._exit" in data["error"]["message"]
