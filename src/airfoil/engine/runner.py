@@ -26,7 +26,7 @@ from typing import Any
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.ids import new_execution_id
-from airfoil.core.phases import ExecutionPhase, NodePhase
+from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodePhase
 from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
@@ -169,6 +169,26 @@ class Engine:
 
         With ``keep``, the state stays in memory for this engine's next ``drive`` of it.
         """
+        state = self._new_state(
+            spec, inputs, execution_id=execution_id, code_root=code_root, labels=labels
+        )
+        self.meta.write(state.take_batch())
+        if keep:
+            # The state just committed is what drive() would read back: keep it for the
+            # drive that follows (a fresh run then costs no reload of every node and event).
+            self._launched[state.execution.id] = state
+        return state.execution
+
+    def _new_state(
+        self,
+        spec: WorkflowSpec,
+        inputs: dict[str, Value],
+        *,
+        execution_id: str | None,
+        code_root: str,
+        labels: dict[str, str] | None,
+    ) -> sm.RunState:
+        """The state of a new execution, its launch not yet written."""
         exec_id = execution_id or new_execution_id()
         try:
             self.meta.get_execution(exec_id)
@@ -201,14 +221,8 @@ class Engine:
         state = sm.RunState(
             record, graph=graph, retry=sm.RetryPolicy(base_s=self.settings.retry_backoff_s)
         )
-        state._exec_dirty = True
-        state._event("execution", ExecutionPhase.QUEUED.value, "launched", record.created_at)
-        self.meta.write(state.take_batch())
-        if keep:
-            # The state just committed is what drive() would read back: keep it for the
-            # drive that follows (a fresh run then costs no reload of every node and event).
-            self._launched[exec_id] = state
-        return record
+        state.handle(sm.Launch(record.created_at))
+        return state
 
     def _check_secrets(self, graph: dict[str, Any]) -> None:
         from airfoil.core.errors import ConfigError
@@ -317,59 +331,26 @@ class Engine:
                 f"execution {execution_id} is {old.phase}: only failed or aborted executions "
                 "can be recovered (use relaunch to run it again)"
             )
-        record = self.launch(
+        old_nodes = self.meta.get_nodes(old.id)
+        maps = {n.node_id for n in old_nodes if n.kind == "map"}
+        items = [
+            a
+            for a in self.meta.get_attempts(old.id)
+            if a.phase == AttemptPhase.SUCCEEDED.value
+            and (parsed := split_item_id(a.node_id)) is not None
+            and parsed[0] in maps
+        ]
+        state = self._new_state(
             old.spec,
             old.inputs,
             execution_id=new_id,
             code_root=old.code_root,
             labels={**old.labels, "recovered_from": old.id},
         )
-        now = self.clock.now()
-        state = sm.RunState(record, last_seq=1)
-        reused = [n for n in self.meta.get_nodes(old.id) if n.phase == NodePhase.SUCCEEDED.value]
-        maps = {n.node_id for n in self.meta.get_nodes(old.id) if n.kind == "map"}
-        for prev in reused:
-            rec = state.records.get(prev.node_id)
-            if rec is None:
-                continue
-            rec.phase = NodePhase.SUCCEEDED.value
-            rec.outputs, rec.inputs = prev.outputs, prev.inputs
-            rec.cache_status, rec.cache_reason = prev.cache_status, prev.cache_reason
-            rec.branch_taken, rec.map_counts = prev.branch_taken, prev.map_counts
-            rec.started_at, rec.ended_at, rec.attempts = prev.started_at, prev.ended_at, 0
-            state._dirty_nodes[prev.node_id] = rec
-            state._event(
-                "node",
-                NodePhase.SUCCEEDED.value,
-                f"recovered from {old.id}",
-                now,
-                node=prev.node_id,
-            )
-        items = [
-            a
-            for a in self.meta.get_attempts(old.id)
-            if a.phase == "succeeded"
-            and (parsed := split_item_id(a.node_id)) is not None
-            and parsed[0] in maps
-        ]
-        batch = state.take_batch()
-        batch.execution = None
-        batch.attempts = [
-            type(a)(
-                execution_id=record.id,
-                node_id=a.node_id,
-                attempt=a.attempt,
-                phase=a.phase,
-                started_at=a.started_at,
-                ended_at=a.ended_at,
-                outputs=a.outputs,
-                worker=a.worker,
-                log_uri=a.log_uri,
-            )
-            for a in items
-        ]
-        self.meta.write(batch)
-        return record
+        reused = [n for n in old_nodes if n.phase == NodePhase.SUCCEEDED.value]
+        state.handle(sm.Recover(old.id, reused, items, self.clock.now()))
+        self.meta.write(state.take_batch())  # the launch and the reuse: one transaction
+        return state.execution
 
     def abort(self, execution_id: str, reason: str = "aborted by user") -> ExecutionRecord:
         """Abort an execution that no engine is driving."""

@@ -58,9 +58,11 @@ __all__ = [
     "Enqueue",
     "ExpandMap",
     "Finished",
+    "Launch",
     "MapExpanded",
     "PREEMPTED",
     "LookupCache",
+    "Recover",
     "ReleaseCache",
     "RetryDue",
     "RunState",
@@ -78,6 +80,24 @@ __all__ = [
 class Start:
     """Begin or resume driving the execution."""
 
+    now: float
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A new execution was created (phase ``queued``): record it."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Recover:
+    """A new execution recovers ``source``: reuse its succeeded nodes and finished map
+    items (recorded in the same batch as the launch, so a crash leaves all or nothing)."""
+
+    source: str
+    succeeded: list[NodeRecord]
+    items: list[AttemptRecord]
     now: float
 
 
@@ -172,6 +192,8 @@ Command = (
 )
 Event = (
     Start
+    | Launch
+    | Recover
     | CacheLooked
     | Admit
     | AttemptFinished
@@ -398,6 +420,13 @@ class RunState(ConstructsMixin, MapMixin):
             return self._handle_item(item[0], item[1], event)
         if isinstance(event, Start):
             return self._start(event.now)
+        if isinstance(event, Launch):
+            self._exec_dirty = True
+            self._event("execution", ExecutionPhase.QUEUED.value, "launched", event.now)
+            return []
+        if isinstance(event, Recover):
+            self._recover(event)
+            return []
         if isinstance(event, CacheLooked):
             return self._cache_looked(event)
         if isinstance(event, Admit):
@@ -460,6 +489,37 @@ class RunState(ConstructsMixin, MapMixin):
                 cmds += self._gate_waits(nid)
         cmds += self._maybe_finish(now)
         return cmds
+
+    def _recover(self, ev: Recover) -> None:
+        for prev in ev.succeeded:
+            rec = self.records.get(prev.node_id)
+            if rec is None:
+                continue
+            rec.phase = N.SUCCEEDED.value
+            rec.outputs, rec.inputs = prev.outputs, prev.inputs
+            rec.cache_status, rec.cache_reason = prev.cache_status, prev.cache_reason
+            rec.branch_taken, rec.map_counts = prev.branch_taken, prev.map_counts
+            rec.started_at, rec.ended_at, rec.attempts = prev.started_at, prev.ended_at, 0
+            self._dirty_nodes[prev.node_id] = rec
+            self._event(
+                "node", N.SUCCEEDED.value, f"recovered from {ev.source}", ev.now, node=rec.node_id
+            )
+        for a in ev.items:
+            att = AttemptRecord(
+                execution_id=self.execution.id,
+                node_id=a.node_id,
+                attempt=a.attempt,
+                phase=a.phase,
+                started_at=a.started_at,
+                ended_at=a.ended_at,
+                outputs=a.outputs,
+                worker=a.worker,
+                log_uri=a.log_uri,
+            )
+            self._dirty_attempts[(a.node_id, a.attempt)] = att
+            parsed = split_item_id(a.node_id)
+            if parsed is not None:
+                self._item_history.setdefault(parsed[0], []).append(att)
 
     def _resume_lost(self, nid: str, fn: FlatNode, now: float) -> list[Command]:
         """A task node was running when its driver stopped: run it again, or fail it once
