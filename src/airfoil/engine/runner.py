@@ -14,9 +14,11 @@ without re-running nodes that had succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import socket
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -24,12 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import ConflictError, NotFoundError
+from airfoil.core.errors import ConflictError, NotFoundError, StoreError
 from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodePhase
 from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
+    EventRecord,
     ExecutionRecord,
     StoreBatch,
     Value,
@@ -273,12 +276,62 @@ class Engine:
             loop = _Loop(self, state, heartbeat)
             try:
                 loop.run()
+            except (StoreError, ConflictError):
+                raise  # the store is away or another engine drives it: nothing to record
+            except Exception as exc:
+                return self._engine_failed(loop, exc)
             finally:
                 loop.admission.close()
             return state.execution
         finally:
             heartbeat.stop()
             self.meta.release_lease(execution_id, self.owner)
+
+    def _engine_failed(self, loop: _Loop, exc: Exception) -> ExecutionRecord:
+        """Fail an execution whose drive hit an error of the engine's own (never leave it
+        running, or crashing every resume the same way)."""
+        exec_id = loop.state.execution.id
+        for node_id in list(loop.admission.in_use):
+            with contextlib.suppress(Exception):
+                self.executor.cancel(exec_id, node_id)
+        error = ErrorInfo(
+            kind="system",
+            type="EngineError",
+            message=(
+                f"internal error in the engine: {type(exc).__name__}: {exc}. This is a bug "
+                "in Airfoil (or in its executor), not in your workflow: please report it with "
+                f"this traceback and `airfoil executions show {exec_id}`"
+            ),
+            traceback="".join(traceback.format_exception(exc)),
+        )
+        now = self.clock.now()
+        with contextlib.suppress(Exception):
+            self._commit_journal(exec_id)  # items that finished stay finished
+        try:  # a fresh state from the store: the one in memory may be what broke
+            state = self.load_state(exec_id)
+            state.handle(sm.EngineFailed(error, now))
+            batch = state.take_batch()
+        except Exception:
+            record = self.meta.get_execution(exec_id)
+            record.phase, record.error, record.ended_at = ExecutionPhase.FAILED.value, error, now
+            events = self.meta.get_events(exec_id)
+            batch = StoreBatch(
+                execution=record,
+                events=[
+                    EventRecord(
+                        execution_id=exec_id,
+                        seq=(events[-1].seq if events else 0) + 1,
+                        at=now,
+                        kind="execution",
+                        to_phase=ExecutionPhase.FAILED.value,
+                        cause=error.message,
+                    )
+                ],
+            )
+            state = None
+        batch.lease = (exec_id, self.owner)
+        self.meta.write(batch)
+        return state.execution if state is not None else self.meta.get_execution(exec_id)
 
     def _commit_journal(self, execution_id: str) -> None:
         """Commit the map items an interrupted drive journaled but had not committed."""

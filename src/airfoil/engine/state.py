@@ -55,6 +55,7 @@ __all__ = [
     "CacheLooked",
     "CancelAttempt",
     "ChildCalled",
+    "EngineFailed",
     "Enqueue",
     "ExpandMap",
     "Finished",
@@ -172,6 +173,15 @@ class ChildCalled:
 
 
 @dataclass(frozen=True)
+class EngineFailed:
+    """The engine itself failed while driving (a bug, or a misbehaving executor): fail the
+    execution with ``error`` rather than leave it running."""
+
+    error: ErrorInfo
+    now: float
+
+
+@dataclass(frozen=True)
 class Abort:
     """Stop the execution (user request, or a node failed under fail_immediately)."""
 
@@ -199,6 +209,7 @@ Event = (
     | AttemptFinished
     | RetryDue
     | Abort
+    | EngineFailed
     | MapExpanded
     | SignalReceived
     | ChildCalled
@@ -443,6 +454,11 @@ class RunState(ConstructsMixin, MapMixin):
             return self._gate_signal(event.node_id, event.value, event.now)
         if isinstance(event, Abort):
             return self._abort(event.reason, event.now, ExecutionPhase.ABORTED)
+        if isinstance(event, EngineFailed):
+            self.execution.error = event.error
+            if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING.value:
+                self._move(HANDLER, N.SKIPPED, "the engine failed", event.now)
+            return self._abort(event.error.message, event.now, ExecutionPhase.FAILED)
         if isinstance(event, MapExpanded):
             return self._map_expanded(event.node_id, event.items, event.error, event.now)
         raise TypeError(f"unknown event {event!r}")
