@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.collections import NULL_VALUE, list_value
-from airfoil.core.phases import AttemptPhase
+from airfoil.core.phases import AttemptPhase, CacheStatus
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -37,6 +37,8 @@ __all__ = ["MapState", "item_id", "split_item_id"]
 PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = range(6)
 _NAMES = ("pending", "queued", "running", "retrying", "succeeded", "failed")
 DEFAULT_WINDOW = 1024
+#: The worker of an item's record when the item was served from the cache.
+CACHE_WORKER = "cache"
 
 
 def item_id(node_id: str, index: int) -> str:
@@ -67,6 +69,7 @@ class MapState:
     cache_keys: dict[int, tuple[str, Any]] = field(default_factory=dict)
     next: int = 0
     active: int = 0  # queued + running + retrying
+    cached: int = 0  # items served from the cache
 
     def __post_init__(self) -> None:
         n = len(self.inputs)
@@ -99,6 +102,7 @@ class MapState:
             if att.phase == AttemptPhase.SUCCEEDED.value:
                 self.phase[i] = SUCCEEDED
                 self.outputs[i] = att.outputs or {}
+                self.cached += att.worker == CACHE_WORKER
             elif att.phase == AttemptPhase.RUNNING.value:
                 att.phase = AttemptPhase.LOST.value
                 att.ended_at = now
@@ -274,6 +278,20 @@ class MapMixin:
             ms.phase[i] = SUCCEEDED
             ms.outputs[i] = dict(entry.outputs)
             ms.active -= 1
+            ms.cached += 1
+            # Recorded as a try that ran nowhere (attempt 0, worker "cache"): listings show
+            # the item as a cache hit, and a resume does not look it up again.
+            name = item_id(nid, i)
+            self._dirty_attempts[(name, 0)] = AttemptRecord(
+                execution_id=self.execution.id,
+                node_id=name,
+                attempt=0,
+                phase=AttemptPhase.SUCCEEDED.value,
+                started_at=now,
+                ended_at=now,
+                worker=CACHE_WORKER,
+                outputs=ms.outputs[i],
+            )
             return self._map_progress(nid, now)
         return [_c.Enqueue(item_id(nid, i))]
 
@@ -398,6 +416,10 @@ class MapMixin:
             self._move(nid, N.FAILED, error.message, now)
             return cmds + self._node_failed(nid, now)
         rec.outputs = outputs
+        if ms.cached:
+            rec.cache_reason = f"{ms.cached} of {ms.n} items were served from the cache"
+            if ms.cached == ms.n:
+                rec.cache_status = CacheStatus.HIT.value
         self._move(nid, N.SUCCEEDED, f"{ms.n} items finished", now)
         return self._succeeded(nid, now)
 

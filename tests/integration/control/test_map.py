@@ -68,6 +68,12 @@ def flaky_item(x: int) -> int:
 CACHED_RUNS: list[int] = []
 
 
+@af.task
+def nap(s: float) -> float:
+    time.sleep(s)
+    return s
+
+
 @af.task(cache=True)
 def cached_item(x: int) -> int:
     CACHED_RUNS.append(x)
@@ -148,6 +154,33 @@ def test_per_item_retries_and_caching() -> None:
     assert cached(xs=[1, 2, 3]) == [-1, -2, -3]
     assert cached(xs=[2, 3, 4]) == [-2, -3, -4]
     assert CACHED_RUNS == [1, 2, 3, 4], "items 2 and 3 hit the cache on the second run"
+    second = rt.meta.list_executions(limit=1)[0]
+    node = rt.meta.get_node(second.id, "n0")
+    assert node.cache_status != "hit" and node.cache_reason.startswith("2 of 3 items")
+    # A map served entirely from the cache shows as a cache hit, and so do its items.
+    assert cached(xs=[4, 3]) == [-4, -3]
+    assert CACHED_RUNS == [1, 2, 3, 4]
+    third = rt.meta.list_executions(limit=1)[0]
+    node = rt.meta.get_node(third.id, "n0")
+    assert node.cache_status == "hit" and node.map_counts == {"succeeded": 2}
+    items = {a.node_id: a for a in rt.meta.get_attempts(third.id)}
+    assert set(items) == {"n0[0]", "n0[1]"}
+    assert {(a.phase, a.worker) for a in items.values()} == {("succeeded", "cache")}
+
+
+def test_item_durations_are_their_own() -> None:
+    @af.workflow
+    def naps(xs: list[float]) -> list[float]:
+        return af.map_task(nap)(s=xs)
+
+    assert naps(xs=[0.05] * 6) == [0.05] * 6
+    rt = get_runtime()
+    record = rt.meta.list_executions(limit=1)[0]
+    items = sorted(rt.meta.get_attempts(record.id), key=lambda a: a.node_id)
+    assert len(items) == 6
+    for a in items:
+        assert a.ended_at is not None
+        assert 0.05 <= a.ended_at - a.started_at < 0.15, a  # not the wait of the ones before
 
 
 def test_definition_errors() -> None:
