@@ -470,27 +470,43 @@ class _Loop:
             state.execution.project,
         )
         self.finished = False
-        self.inline = engine.executor.name == "inline"
-        self.children: ChildCalls | None = None
-        if self.inline:
-            from airfoil.engine._children import ChildRunner
-
-            engine.executor.child_calls = ChildRunner(self)  # type: ignore[attr-defined]
-        else:
-            self.children = ChildCalls(self)
+        #: commands a re-entrant turn (see run_until) left for the turn it interrupted
+        self.carried: deque[sm.Command] = deque()
+        self.children = ChildCalls(self)
+        engine.executor.connect(self.children)
 
     def run(self) -> None:
+        """Drive the execution to its end."""
+        self._turns(deque(self.state.handle(sm.Start(self.e.clock.now()))), None)
+
+    def run_until(self, first: list[sm.Command], until: Callable[[], bool]) -> None:
+        """Drive from inside an attempt that runs in this thread (an inline task waiting on
+        a task it called) until ``until()`` holds once everything is committed. The same
+        loop: commands it leaves are carried out by the turn it interrupted."""
+        self._turns(deque(first), until)
+
+    def _turns(self, pending: deque[sm.Command], until: Callable[[], bool] | None) -> None:
         e, state = self.e, self.state
         clock = e.clock
-        pending: deque[sm.Command] = deque(state.handle(sm.Start(clock.now())))
+        children = self.children
         while True:
+            if self.carried:
+                pending.extend(self.carried)
+                self.carried.clear()
+            if children.inbox:  # calls of an attempt that ran in this thread and went on
+                events_in: list[sm.Event] = []
+                children.take_inbox(events_in)
+                for ev in events_in:
+                    pending.extend(state.handle(ev))
             # Admission is pure bookkeeping: settle it first, so that a node's "succeeded"
             # and its successor's "running" are committed in one write.
             pending = self._admit(pending)
             if self.commit() and e.on_change is not None:
                 e.on_change(state)
-            if self.children is not None:
-                self.children.answer_ready()  # children whose end is now committed
+            children.answer_ready()  # children whose end is now committed
+            if until is not None and until():
+                self.carried.extend(pending)
+                return
             if self.finished and not pending:
                 break
             events: list[sm.Event] = []
@@ -629,7 +645,7 @@ class _Loop:
             timeout = poll if timeout is None else min(timeout, poll)
         events: list[sm.Event] = []
         children = self.children
-        if self.admission.running or (children is not None and children.any_blocked()):
+        if self.admission.running or children.any_blocked():
             results = e.executor.poll(timeout)
             now = e.clock.now()
             for r in results:
@@ -637,8 +653,7 @@ class _Loop:
                     continue  # a stale report from another drive sharing the executor
                 self._release(r)
                 events.append(_finished_event(r, now))
-            if children is not None:
-                children.receive(events)
+            children.receive(events)
         elif timeout is not None:
             e.clock.sleep(timeout)
             now = e.clock.now()

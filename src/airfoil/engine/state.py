@@ -321,6 +321,11 @@ class RunState(ConstructsMixin, MapMixin):
                 for producer in case.waits:
                     self._case_waiters.setdefault(producer, []).append(nid)
 
+    def item_running(self, name: str, attempt: int) -> bool:
+        """Whether attempt ``attempt`` of map item ``name`` is running."""
+        att = self._item_running.get(name)
+        return att is not None and att.attempt == attempt
+
     @property
     def phase(self) -> ExecutionPhase:
         return ExecutionPhase(self.execution.phase)

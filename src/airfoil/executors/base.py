@@ -14,6 +14,7 @@ import functools
 import os
 import shutil
 import subprocess
+from typing import Protocol
 
 import msgspec
 
@@ -25,6 +26,7 @@ __all__ = [
     "AttemptResult",
     "ChildCall",
     "ChildOutcome",
+    "ChildTransport",
     "Executor",
     "attempt_log_key",
     "detect_gpus",
@@ -96,10 +98,36 @@ class ChildOutcome(msgspec.Struct, frozen=True, omit_defaults=True):
     error: ErrorInfo | None = None
 
 
+class ChildTransport(Protocol):
+    """Where the child calls of running attempts go, and how their outcomes come back.
+
+    The engine's driver loop implements it and gives it to the executor
+    (:meth:`Executor.connect`). On the worker's side of a process executor the same protocol
+    is a pipe to the driver. ``submit`` must not block the driver for long; ``wait`` is called
+    from the calling attempt's thread (inline: the driver's own, so the engine runs the child
+    to its end there).
+    """
+
+    def submit(self, call: ChildCall) -> None:
+        """A running attempt called a task: schedule the child node ``call.node_id``."""
+        ...
+
+    def wait(self, node_id: str) -> ChildOutcome:
+        """Block until the child ``node_id`` has ended; its outcome (thread-safe)."""
+        ...
+
+
 class Executor(abc.ABC):
     """Runs attempts. One scheduling loop drives every executor the same way."""
 
     name: str = "executor"
+    #: Set by :meth:`connect`: where child calls of running attempts go.
+    child_transport: ChildTransport | None = None
+
+    def connect(self, transport: ChildTransport | None) -> None:
+        """Give the executor the driver's transport for the child calls that its running
+        attempts make (``None``: calls inside attempts run as plain function calls)."""
+        self.child_transport = transport
 
     @abc.abstractmethod
     def submit(self, request: AttemptRequest) -> None:

@@ -25,8 +25,6 @@ class InlineExecutor(Executor):
         self._type_engine = type_engine
         self._done: list[AttemptResult] = []
         self._runtime: Any = None
-        #: Set by the driver: runs tasks that running tasks call, as durable child nodes.
-        self.child_calls: Any = None
 
     def submit(self, request: AttemptRequest) -> None:
         if self._runtime is None:
@@ -36,7 +34,7 @@ class InlineExecutor(Executor):
             self._blobs,
             type_engine=self._type_engine,
             in_process=True,
-            child_calls=self.child_calls,
+            child_calls=self.child_transport,
         )
         self._done.append(result)
 

@@ -61,7 +61,7 @@ DRIVER = textwrap.dedent(
     rt = get_runtime()
     engine = Engine(
         rt.meta, rt.blobs, rt.executor(sys.argv[1]), blob_url=rt.blob_url,
-        settings=EngineSettings(lease_ttl_s=1.0), resources=rt.resources,
+        settings=EngineSettings(lease_ttl_s=2.0), resources=rt.resources,
     )
     wf = leasewf.wf
     rec = engine.launch(
@@ -83,7 +83,7 @@ def test_resume_during_a_task_longer_than_the_lease_is_refused(
     (tmp_path / "leasewf.py").write_text(WORKFLOW)
     (tmp_path / "drive.py").write_text(DRIVER)
     log = tmp_path / "calls.log"
-    env = dict(os.environ, CALLS_LOG=str(log), SLEEP_S="8", AIRFOIL_HOME=str(tmp_path / "home"))
+    env = dict(os.environ, CALLS_LOG=str(log), SLEEP_S="12", AIRFOIL_HOME=str(tmp_path / "home"))
     driver = subprocess.Popen(
         [sys.executable, str(tmp_path / "drive.py"), executor, str(tmp_path)],
         env=env,
@@ -96,7 +96,7 @@ def test_resume_during_a_task_longer_than_the_lease_is_refused(
         while not (log.exists() and "start" in log.read_text()):
             assert time.time() < deadline and driver.poll() is None, driver.stderr
             time.sleep(0.05)
-        time.sleep(2.5)  # well past the 1 s lease: only the heartbeat keeps it
+        time.sleep(5)  # well past the 2 s lease: only the heartbeat keeps it
         resumed = subprocess.run(
             [sys.executable, "-m", "airfoil.cli", "executions", "resume", "lease1"],
             env=env,
