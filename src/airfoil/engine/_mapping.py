@@ -137,8 +137,9 @@ class MapState:
         self, output_names: list[str], min_success_ratio: float
     ) -> tuple[dict[str, Value] | None, ErrorInfo | None]:
         """The map's outputs (lists, None for failed items), or why it failed."""
-        ok = sum(1 for p in self.phase if p == SUCCEEDED)
+        ok = self.phase.count(SUCCEEDED)
         if self.n and ok / self.n < min_success_ratio:
+            failed = self.phase.count(FAILED)  # not the items still running (cancelled)
             first = (
                 min(self.errors)
                 if self.errors
@@ -150,7 +151,7 @@ class MapState:
                 kind=err.kind if err else "user",
                 type=err.type if err else "MapItemError",
                 message=(
-                    f"{self.n - ok} of {self.n} items failed (min_success_ratio "
+                    f"{failed} of {self.n} items failed (min_success_ratio "
                     f"{min_success_ratio:g}); item {first}: {detail}"
                 ),
                 traceback=err.traceback if err else "",

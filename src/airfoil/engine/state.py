@@ -486,11 +486,16 @@ class RunState(ConstructsMixin, MapMixin):
         if self.phase.terminal:
             return [Finished(self.phase)]
         self._set_execution(ExecutionPhase.RUNNING, "started", now)
+        # Resume work is decided on the phases found, not on phases this event sets (a node
+        # a conditional just queued must not be looked up a second time).
+        found = {nid: self.records[nid].phase for nid in self.graph}
         for nid, fn in list(self.graph.items()):
             if self.phase.terminal:
                 break  # a lost attempt failed the execution
             rec = self.records[nid]
-            phase = N(rec.phase)
+            phase = N(found[nid])
+            if rec.phase != found[nid]:
+                continue  # already moved by this event
             if self._waiting[nid] == 0 and self._startable(nid):
                 cmds += self._ready(nid, now)
             elif phase == N.QUEUED and fn.kind == "map":
