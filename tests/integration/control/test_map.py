@@ -4,16 +4,12 @@ ratios, and resume after a crash without re-running finished items."""
 from __future__ import annotations
 
 import functools
-import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from _killresume import kill_and_resume
 
 import airfoil as af
 from airfoil.core.errors import DefinitionError
@@ -208,7 +204,7 @@ MAP_SCRIPT = textwrap.dedent(
     import os, time
     import airfoil as af
 
-    LOG = os.environ["ITEMS_LOG"]
+    LOG = os.environ["CALLS_LOG"]
 
     @af.task(system_retries=0)
     def work(x: int) -> int:
@@ -228,39 +224,11 @@ MAP_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_sigkill_mid_map_then_resume_reruns_only_unfinished_items(tmp_path: Path) -> None:
-    script = tmp_path / "mapwf.py"
-    script.write_text(MAP_SCRIPT)
-    log = tmp_path / "items.log"
-    env = dict(os.environ, ITEMS_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airfoil.cli", "run", str(script), "wf", "--name", "m1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (log.exists() and "30\n" in log.read_text()):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    (tmp_path / "items.log.resumed").write_text("")
-    before = log.read_text().splitlines()
-    resumed = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", "executions", "resume", "m1", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    data = json.loads(resumed.stdout)
-    assert data["outputs"]["o0"] == [2 * x for x in range(40)]
-    after = log.read_text().splitlines()[len(before) :]
+    run = kill_and_resume(tmp_path, MAP_SCRIPT, "wf", kill_when=lambda calls: "30" in calls)
+    assert run.data["outputs"]["o0"] == [2 * x for x in range(40)]
     # Every item that had finished before the kill is durable: none runs again. Item 30,
     # running at the kill, runs again without being charged for the driver's death (the
     # task has no system retries), and items that had not started are not charged either.
-    assert before == [str(i) for i in range(31)]
-    assert after == [str(i) for i in range(30, 40)]
-    nodes = {n["id"]: n for n in data["nodes"]}
-    assert nodes["n0"]["phase"] == "succeeded"
+    assert run.before == [str(i) for i in range(31)]
+    assert run.after == [str(i) for i in range(30, 40)]
+    assert run.nodes["n0"]["phase"] == "succeeded"

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from _killresume import kill_and_resume
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -50,59 +49,19 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("executor", ["inline", "process"])
 @pytest.mark.timeout(120)
 def test_sigkill_then_resume(tmp_path: Path, executor: str) -> None:
-    if executor == "process":
-        pytest.importorskip("airfoil.executors.process")
-    script = tmp_path / "chainwf.py"
-    script.write_text(SCRIPT)
-    log = tmp_path / "calls.log"
-    env = dict(os.environ, CALLS_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "airfoil.cli",
-        "run",
-        str(script),
-        "chain",
-        "--name",
-        "crash1",
-        "--executor",
-        executor,
-    ]
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    run = kill_and_resume(
+        tmp_path, SCRIPT, "chain", executor=executor, kill_when=lambda calls: "start 2" in calls
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if log.exists() and "start 2" in log.read_text():
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail(f"step 2 never started: {proc.stderr.read() if proc.stderr else ''}")
-    os.killpg(proc.pid, signal.SIGKILL)  # the engine and any worker, at once
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-    assert log.read_text().splitlines() == ["start 0", "end 0", "start 1", "end 1", "start 2"]
-
-    (tmp_path / "calls.log.resumed").write_text("")
-    resumed = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", "executions", "resume", "crash1", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    data = json.loads(resumed.stdout)
+    assert run.before == ["start 0", "end 0", "start 1", "end 1", "start 2"]
+    data = run.data
     assert data["phase"] == "succeeded"
     assert data["outputs"] == {"o0": "s-0-1-2-3"}
-    calls = log.read_text().splitlines()
     # Steps 0 and 1 ran once; step 2 ran again (its attempt was lost), then step 3.
-    assert calls[5:] == ["start 2", "end 2", "start 3", "end 3"]
-    nodes = {n["id"]: n for n in data["nodes"]}
+    assert run.after == ["start 2", "end 2", "start 3", "end 3"]
+    nodes = run.nodes
     assert nodes["n0"]["attempts"] == 1 and nodes["n1"]["attempts"] == 1
     assert nodes["n2"]["attempts"] == 2
-    blobs = tmp_path / "home" / "blobs"
+    blobs = run.home / "blobs"
     leftovers = [p for p in blobs.rglob("*") if ".tmp-" in p.name] if blobs.exists() else []
     assert leftovers == []
 
