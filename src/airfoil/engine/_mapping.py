@@ -28,6 +28,7 @@ from airfoil.core.records import (
     Value,
 )
 from airfoil.engine import _commands as _c
+from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
 from airfoil.engine.graph import FlatNode
 
@@ -185,7 +186,7 @@ class MapMixin:
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
     _batch: StoreBatch
     _dirty_maps: set[str]
-    retry: Any
+    retry: RetryPolicy
 
     if TYPE_CHECKING:
 
@@ -356,18 +357,11 @@ class MapMixin:
             node=name,
             attempt=att.attempt,
         )
-        if err.kind == "system" and err.type == _c.PREEMPTED:  # no retry budget is used
+        d = decide_retry(err, ms.user_failures[i], ms.system_failures[i], task, self.retry)
+        ms.user_failures[i], ms.system_failures[i] = d.user_failures, d.system_failures
+        if d.retry:
             ms.phase[i] = RETRYING
-            return [_c.ScheduleRetry(name, ev.now + self.retry.delay(0))]
-        if err.kind == "user":
-            ms.user_failures[i] += 1
-            used, budget = ms.user_failures[i], task.retries
-        else:
-            ms.system_failures[i] += 1
-            used, budget = ms.system_failures[i], task.system_retries
-        if used <= budget:
-            ms.phase[i] = RETRYING
-            return [_c.ScheduleRetry(name, ev.now + self.retry.delay(used))]
+            return [_c.ScheduleRetry(name, ev.now + d.delay_s)]
         ms.phase[i] = FAILED
         ms.errors[i] = err
         ms.active -= 1

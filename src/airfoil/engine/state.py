@@ -44,6 +44,7 @@ from airfoil.engine._commands import (
 )
 from airfoil.engine._constructs import CHILD, ConstructsMixin
 from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
+from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
 from airfoil.engine.graph import FlatNode, add_subgraph, flatten
 from airfoil.engine.transitions import TRANSITIONS, InvalidTransition
@@ -66,6 +67,7 @@ __all__ = [
     "Recover",
     "ReleaseCache",
     "RetryDue",
+    "RetryPolicy",
     "RunState",
     "ScheduleRetry",
     "SignalReceived",
@@ -214,17 +216,6 @@ Event = (
     | SignalReceived
     | ChildCalled
 )
-
-
-@dataclass
-class RetryPolicy:
-    """Backoff between attempts: ``base * 2**(n-1)`` seconds, capped."""
-
-    base_s: float = 0.05
-    max_s: float = 30.0
-
-    def delay(self, failures: int) -> float:
-        return float(min(self.max_s, self.base_s * (2 ** max(0, failures - 1))))
 
 
 def _mapped(fn: FlatNode) -> tuple[str, ...]:
@@ -733,40 +724,14 @@ class RunState(ConstructsMixin, MapMixin):
             attempt=ev.attempt,
         )
         rec.error = err
-        if err.kind == "system" and err.type == PREEMPTED:
-            # The scheduler took its resources back: not the task's fault, so neither the
-            # user's retries nor the system retries are used.
-            at = ev.now + self.retry.delay(0)
-            rec.retry_at = at
-            self._move(
-                nid,
-                N.RETRYING,
-                f"system error ({err.type}): {err.message}; retry at +{at - ev.now:.2f}s, "
-                "not counted against any retry budget",
-                ev.now,
-            )
-            return [ScheduleRetry(nid, at)]
-        if err.kind == "user":
-            rec.user_failures += 1
-            budget, used, what = task.retries, rec.user_failures, "retries"
-        else:
-            rec.system_failures += 1
-            budget, used, what = task.system_retries, rec.system_failures, "system retries"
-        if used <= budget:
-            at = ev.now + self.retry.delay(used)
-            rec.retry_at = at
-            self._move(
-                nid,
-                N.RETRYING,
-                f"{err.kind} error ({err.type}); retry {used} of "
-                f"{budget} {what} at +{at - ev.now:.2f}s",
-                ev.now,
-            )
-            return [ScheduleRetry(nid, at)]
+        d = decide_retry(err, rec.user_failures, rec.system_failures, task, self.retry)
+        rec.user_failures, rec.system_failures = d.user_failures, d.system_failures
+        if d.retry:
+            rec.retry_at = ev.now + d.delay_s
+            self._move(nid, N.RETRYING, d.cause(err), ev.now)
+            return [ScheduleRetry(nid, rec.retry_at)]
         cmds = [ReleaseCache(rec.cache_key)] if task.cache.serialize else []
-        self._move(
-            nid, N.FAILED, f"{err.kind} error ({err.type}): {what} exhausted ({budget})", ev.now
-        )
+        self._move(nid, N.FAILED, d.cause(err), ev.now)
         return cmds + self._node_failed(nid, ev.now)
 
     def _retry_due(self, nid: str, now: float) -> list[Command]:
