@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from airfoil.core.phases import AttemptPhase, CacheStatus
+from airfoil.core.phases import AttemptPhase, CacheStatus, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -29,7 +29,7 @@ from airfoil.engine.graph import FlatNode, add_subgraph
 __all__ = ["CHILD", "ConstructsMixin"]
 
 #: The kind of a node added by a task's call of a task while it runs.
-CHILD = "child"
+CHILD = NodeKind.CHILD
 
 Command = Any
 
@@ -333,7 +333,7 @@ class ConstructsMixin:
             item = split_item_id(ev.parent)
             parent = item[0] if item is not None and ev.parent not in self.graph else ev.parent
             self.graph[nid] = FlatNode(
-                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=parent
+                id=nid, kind=NodeKind.TASK, inputs={}, upstream=set(), task=ev.task, parent=parent
             )
             self.dependents[nid] = []
             self._waiting[nid] = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airfoil.core.phases import NodeKind
 from airfoil.core.records import (
     Binding,
     Condition,
@@ -43,7 +44,7 @@ class FlatNode:
     """One node of a flattened execution graph."""
 
     id: str
-    kind: str
+    kind: NodeKind
     inputs: dict[str, Binding]
     upstream: set[str]
     task: TaskSpec | None = None
@@ -150,7 +151,7 @@ def _add(
             upstream |= _deps(b)
         node = FlatNode(
             id=nid,
-            kind=ns.kind,
+            kind=NodeKind(ns.kind),
             inputs=inputs,
             upstream=upstream,
             task=ns.task,
@@ -163,7 +164,7 @@ def _add(
         nodes[nid] = node
         if parent:
             nodes[parent].children.append(nid)
-        if ns.kind == "branch":
+        if node.kind is NodeKind.BRANCH:
             for ci, case in enumerate(ns.cases):
                 _add(case.nodes, prefix, outer_inputs, nid, nodes)
                 direct = [prefix + c.id for c in case.nodes]
@@ -183,7 +184,7 @@ def _add(
                         waits=frozenset(read - set(direct)),
                     )
                 )
-        if ns.kind == "workflow" and ns.workflow is not None:
+        if node.kind is NodeKind.WORKFLOW and ns.workflow is not None:
             sub = ns.workflow
             child_prefix = nid + "."
             # Children see this node's resolved inputs as outer bindings; explicit ordering

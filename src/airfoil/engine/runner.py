@@ -28,7 +28,7 @@ from typing import Any
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConflictError, NotFoundError, StoreError
 from airfoil.core.ids import new_execution_id
-from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodePhase
+from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
 from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
@@ -385,7 +385,7 @@ class Engine:
                 "can be recovered (use relaunch to run it again)"
             )
         old_nodes = self.meta.get_nodes(old.id)
-        maps = {n.node_id for n in old_nodes if n.kind == "map"}
+        maps = {n.node_id for n in old_nodes if n.kind == NodeKind.MAP}
         items = [
             a
             for a in self.meta.get_attempts(old.id)

@@ -9,14 +9,14 @@ ever taken on a state that is not durable. Model: distributed's ``WorkerState``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import msgspec
 
 from airfoil.core.collections import dict_value, list_value
 from airfoil.core.ids import sha256_hex
-from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase
+from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -265,6 +265,15 @@ class RunState(ConstructsMixin, MapMixin):
         for rec in self.records.values():  # graphs built by dynamic nodes (on resume)
             if rec.dynamic_spec is not None and rec.node_id in self.graph:
                 add_subgraph(self.graph, rec.node_id, rec.dynamic_spec)
+        #: what each node kind does when its inputs are ready (one handler per kind)
+        self._on_ready: dict[NodeKind, Callable[[str, float], list[Command]]] = {
+            NodeKind.TASK: self._ready_task,
+            NodeKind.CHILD: self._ready_task,
+            NodeKind.WORKFLOW: self._finish_subworkflow,
+            NodeKind.BRANCH: self._decide,
+            NodeKind.GATE: self._start_gate,
+            NodeKind.MAP: self._ready_map,
+        }
         self.dependents: dict[str, list[str]] = {nid: [] for nid in self.graph}
         for nid, fn in self.graph.items():
             for up in fn.upstream:
@@ -441,7 +450,7 @@ class RunState(ConstructsMixin, MapMixin):
         if isinstance(event, AttemptFinished):
             return self._attempt_finished(event)
         if isinstance(event, RetryDue):
-            if self.graph[event.node_id].kind == "gate":
+            if self.graph[event.node_id].kind == NodeKind.GATE:
                 return self._gate_timer(event.node_id, event.now)
             return self._retry_due(event.node_id, event.now)
         if isinstance(event, ChildCalled):
@@ -489,20 +498,20 @@ class RunState(ConstructsMixin, MapMixin):
                 continue  # already moved by this event
             if self._waiting[nid] == 0 and self._startable(nid):
                 cmds += self._ready(nid, now)
-            elif phase == N.QUEUED and fn.kind == "map":
+            elif phase == N.QUEUED and fn.kind == NodeKind.MAP:
                 cmds.append(ExpandMap(nid, dict(rec.inputs or {}), _mapped(fn)))
-            elif phase == N.RUNNING and fn.kind == "map":
+            elif phase == N.RUNNING and fn.kind == NodeKind.MAP:
                 self._move(nid, N.QUEUED, "resumed: items are replayed", now)
                 cmds.append(ExpandMap(nid, dict(rec.inputs or {}), _mapped(fn)))
             elif phase == N.QUEUED:
                 cmds += self._lookup_or_enqueue(nid, fn, now)
-            elif phase == N.RUNNING and fn.kind == "task" and rec.dynamic_spec is None:
+            elif phase == N.RUNNING and fn.kind == NodeKind.TASK and rec.dynamic_spec is None:
                 cmds += self._resume_lost(nid, fn, now)
             elif phase == N.RETRYING:
                 cmds.append(ScheduleRetry(nid, rec.retry_at or now))
-            elif phase == N.RUNNING and fn.kind == "branch":
+            elif phase == N.RUNNING and fn.kind == NodeKind.BRANCH:
                 cmds += self._maybe_finish_branch(nid, now)
-            elif phase == N.RUNNING and fn.kind == "gate":
+            elif phase == N.RUNNING and fn.kind == NodeKind.GATE:
                 cmds += self._gate_waits(nid)
         cmds += self._maybe_finish(now)
         return cmds
@@ -597,26 +606,28 @@ class RunState(ConstructsMixin, MapMixin):
         phase = self.records[nid].phase
         return phase == N.PENDING.value or (
             phase == N.RUNNING.value
-            and (fn.kind == "workflow" or self.records[nid].dynamic_spec is not None)
+            and (fn.kind == NodeKind.WORKFLOW or self.records[nid].dynamic_spec is not None)
         )
 
     def _ready(self, nid: str, now: float) -> list[Command]:
+        """A node's inputs are ready: hand it to its kind's handler."""
+        if self.records[nid].dynamic_spec is not None:
+            return self._finish_subworkflow(nid, now)  # a dynamic node whose graph ran
+        return self._on_ready[self.graph[nid].kind](nid, now)
+
+    def _ready_task(self, nid: str, now: float) -> list[Command]:
         fn = self.graph[nid]
-        if fn.kind == "workflow" or self.records[nid].dynamic_spec is not None:
-            return self._finish_subworkflow(nid, now)
-        if fn.kind == "branch":
-            return self._decide(nid, now)
-        if fn.kind == "gate":
-            return self._start_gate(nid, now)
-        if fn.kind == "map":
-            rec = self.records[nid]
-            rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
-            self._move(nid, N.QUEUED, "inputs ready", now)
-            return [ExpandMap(nid, dict(rec.inputs), _mapped(fn))]
         rec = self.records[nid]
         rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
         self._move(nid, N.QUEUED, "inputs ready", now)
         return self._lookup_or_enqueue(nid, fn, now)
+
+    def _ready_map(self, nid: str, now: float) -> list[Command]:
+        fn = self.graph[nid]
+        rec = self.records[nid]
+        rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
+        self._move(nid, N.QUEUED, "inputs ready", now)
+        return [ExpandMap(nid, dict(rec.inputs), _mapped(fn))]
 
     def _lookup_or_enqueue(self, nid: str, fn: FlatNode, now: float) -> list[Command]:
         task = fn.task
@@ -747,7 +758,7 @@ class RunState(ConstructsMixin, MapMixin):
             if self._waiting[dep] == 0 and self._startable(dep):
                 cmds += self._ready(dep, now)
         fn = self.graph[nid]
-        if fn.parent and self.graph[fn.parent].kind == "branch":
+        if fn.parent and self.graph[fn.parent].kind == NodeKind.BRANCH:
             cmds += self._maybe_finish_branch(fn.parent, now)
         for branch in self._case_waiters.get(nid, ()):
             cmds += self._maybe_finish_branch(branch, now)
@@ -808,7 +819,7 @@ class RunState(ConstructsMixin, MapMixin):
             p = N(rec.phase)
             if p.terminal or (nid == HANDLER and handler_runs) or nid not in self.graph:
                 continue
-            if p == N.RUNNING and self.graph[nid].kind == "map":
+            if p == N.RUNNING and self.graph[nid].kind == NodeKind.MAP:
                 for name, item in list(self._item_running.items()):
                     if name.startswith(nid + "["):
                         cmds.append(CancelAttempt(name))
@@ -816,7 +827,7 @@ class RunState(ConstructsMixin, MapMixin):
                         item.ended_at = now
                         self._dirty_attempts[(name, item.attempt)] = item
                         del self._item_running[name]
-            if p == N.RUNNING and self.graph[nid].kind == "task":
+            if p == N.RUNNING and self.graph[nid].kind == NodeKind.TASK:
                 cmds.append(CancelAttempt(nid))
                 att = self.attempts.get((nid, rec.attempts))
                 if att is not None and att.phase == AttemptPhase.RUNNING.value:
