@@ -76,7 +76,7 @@ class ChildCalls:
         self.take_inbox(events)
         first: list[sm.Command] = []
         for ev in events:
-            first += loop.state.handle(ev)
+            first += loop.handle(ev)
         loop.run_until(first, lambda: self._ended(node_id))
         outcome = outcome_of(loop.state, node_id)
         for call in self.local.pop(node_id, []):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import ConflictError, NotFoundError, StoreError
+from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
 from airfoil.core.records import (
@@ -276,9 +276,7 @@ class Engine:
             loop = _Loop(self, state, heartbeat)
             try:
                 loop.run()
-            except (StoreError, ConflictError):
-                raise  # the store is away or another engine drives it: nothing to record
-            except Exception as exc:
+            except EngineBug as exc:  # no workflow may crash the engine
                 return self._engine_failed(loop, exc)
             finally:
                 loop.admission.close()
@@ -287,7 +285,7 @@ class Engine:
             heartbeat.stop()
             self.meta.release_lease(execution_id, self.owner)
 
-    def _engine_failed(self, loop: _Loop, exc: Exception) -> ExecutionRecord:
+    def _engine_failed(self, loop: _Loop, exc: EngineBug) -> ExecutionRecord:
         """Fail an execution whose drive hit an error of the engine's own (never leave it
         running, or crashing every resume the same way)."""
         exec_id = loop.state.execution.id
@@ -298,7 +296,7 @@ class Engine:
             kind="system",
             type="EngineError",
             message=(
-                f"internal error in the engine: {type(exc).__name__}: {exc}. This is a bug "
+                f"internal error in the engine: {exc}. This is a bug "
                 "in Airfoil (or in its executor), not in your workflow: please report it with "
                 f"this traceback and `airfoil executions show {exec_id}`"
             ),
@@ -446,6 +444,11 @@ def _holder_is_dead(owner: str) -> bool:
         return True
 
 
+class EngineBug(Exception):
+    """The run state machine failed on an event: a bug of the engine's own (never the
+    user's: their code runs in attempts, whose errors are results)."""
+
+
 class _Loop:
     """One drive of one execution."""
 
@@ -475,9 +478,20 @@ class _Loop:
         self.children = ChildCalls(self)
         engine.executor.connect(self.children)
 
+    def handle(self, event: sm.Event) -> list[sm.Command]:
+        """Feed an event to the state machine; an error there is the engine's own.
+
+        Raises:
+            EngineBug: the state machine failed on the event.
+        """
+        try:
+            return self.state.handle(event)
+        except Exception as exc:
+            raise EngineBug(f"{type(exc).__name__}: {exc} (handling {event!r})") from exc
+
     def run(self) -> None:
         """Drive the execution to its end."""
-        self._turns(deque(self.state.handle(sm.Start(self.e.clock.now()))), None)
+        self._turns(deque(self.handle(sm.Start(self.e.clock.now()))), None)
 
     def run_until(self, first: list[sm.Command], until: Callable[[], bool]) -> None:
         """Drive from inside an attempt that runs in this thread (an inline task waiting on
@@ -497,7 +511,7 @@ class _Loop:
                 events_in: list[sm.Event] = []
                 children.take_inbox(events_in)
                 for ev in events_in:
-                    pending.extend(state.handle(ev))
+                    pending.extend(self.handle(ev))
             # Admission is pure bookkeeping: settle it first, so that a node's "succeeded"
             # and its successor's "running" are committed in one write.
             pending = self._admit(pending)
@@ -518,7 +532,7 @@ class _Loop:
             elif not self.finished:
                 events.extend(self._wait(clock.now()))
             for ev in events:
-                pending.extend(state.handle(ev))
+                pending.extend(self.handle(ev))
             self.heartbeat.check()
 
     def commit(self) -> bool:
@@ -587,7 +601,7 @@ class _Loop:
                 rest.append(cmd)
         now = self.e.clock.now()
         for nid in self.admission.admit(self.state):
-            cmds = self.state.handle(sm.Admit(nid, now))
+            cmds = self.handle(sm.Admit(nid, now))
             if not any(isinstance(c, sm.StartAttempt) for c in cmds):
                 self.admission.release(nid)  # no longer queued (aborted): give it back
             rest.extend(cmds)
@@ -610,7 +624,7 @@ class _Loop:
             type=PREEMPTED,
             message="preempted by the scheduler to give its resources to other work",
         )
-        return self.state.handle(
+        return self.handle(
             sm.AttemptFinished(
                 node_id=nid,
                 attempt=attempt,
