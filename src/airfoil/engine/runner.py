@@ -560,7 +560,8 @@ class _Loop:
             for att in batch.attempts:
                 self.deferred[(att.node_id, att.attempt)] = att
             return False
-        if self.deferred:
+        journaled = bool(self.deferred)
+        if journaled:
             merged = self.deferred
             merged.update({(a.node_id, a.attempt): a for a in batch.attempts})
             batch.attempts = list(merged.values())
@@ -568,8 +569,8 @@ class _Loop:
         batch.lease = self.heartbeat.fence
         e.meta.write(batch)
         self.stored_at = now
-        if journal is not None:
-            journal.clear(exec_id)
+        if journaled and journal is not None:
+            journal.clear(exec_id)  # its records are in the store now
         return True
 
     def attempt_request(self, cmd: sm.StartAttempt) -> AttemptRequest:
