@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from airfoil.core.blobs import BlobStore
@@ -173,6 +174,7 @@ class LocalRuntime:
                 domain=self.settings.domain,
                 max_parallel=self.settings.max_parallel,
                 scheduler_policy=self.settings.scheduler_policy,
+                journal_dir=str(Path(self.settings.home) / "journals"),
             ),
             on_change=on_change,
             resources=self.resources,

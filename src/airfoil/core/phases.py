@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["AttemptPhase", "CacheStatus", "ExecutionPhase", "NodePhase"]
+__all__ = ["AttemptPhase", "CacheStatus", "ExecutionPhase", "NodeKind", "NodePhase"]
 
 
 class ExecutionPhase(StrEnum):
@@ -40,6 +40,18 @@ class NodePhase(StrEnum):
     @property
     def terminal(self) -> bool:
         return self in _NODE_TERMINAL
+
+
+class NodeKind(StrEnum):
+    """What a node is. Stored by value in specs and records (``NodeSpec.kind``,
+    ``NodeRecord.kind``); a dynamic node is a ``task`` whose task type is ``dynamic``."""
+
+    TASK = "task"
+    WORKFLOW = "workflow"  # a subworkflow
+    BRANCH = "branch"  # a conditional
+    MAP = "map"
+    GATE = "gate"
+    CHILD = "child"  # a task called by a running task
 
 
 class AttemptPhase(StrEnum):

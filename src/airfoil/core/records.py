@@ -409,6 +409,10 @@ class StoreBatch(msgspec.Struct, omit_defaults=True):
     attempts: list[AttemptRecord] = []
     events: list[EventRecord] = []
     cache_puts: list[CacheEntry] = []
+    #: ``(execution_id, owner)``: write the batch only if ``owner`` still holds the lease on
+    #: the execution, checked inside the batch's transaction (a driver that lost its lease
+    #: to another one writes nothing: :class:`~airfoil.core.errors.ConflictError`).
+    lease: tuple[str, str] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.execution or self.nodes or self.attempts or self.events or self.cache_puts)

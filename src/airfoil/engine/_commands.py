@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from airfoil.core.phases import ExecutionPhase
-from airfoil.core.records import CacheKeyParts, Value
+from airfoil.core.records import CacheKeyParts, ErrorInfo, Value
 
 __all__ = [
+    "DRIVER_LOST",
     "PREEMPTED",
     "CancelAttempt",
     "Enqueue",
@@ -19,11 +20,55 @@ __all__ = [
     "ScheduleRetry",
     "StartAttempt",
     "WatchSignal",
+    "driver_lost",
 ]
 
 #: The error type of an attempt the scheduler preempted (kind ``system``): it is retried
 #: without using any retry budget.
 PREEMPTED = "Preempted"
+
+#: The error type of an attempt that was running when the engine driving it stopped (found
+#: on resume; kind ``system``). See :func:`driver_lost`.
+DRIVER_LOST = "DriverLostError"
+
+
+def driver_lost(streak: int) -> tuple[ErrorInfo, bool]:
+    """The error of an attempt lost with its driver, and whether it counts against the
+    system retries, given how many attempts of the same node (or map item) right before it
+    were lost the same way.
+
+    A driver can stop for reasons that are no task's fault (Ctrl-C, a kill, a reboot), so
+    the first loss is free. A second loss in a row points at the task itself (an
+    ``os._exit``, a crash in native code or running out of memory takes an inline driver
+    down with it): from then on each loss is a system error, so the node fails once its
+    system retries are used up instead of killing every resume.
+    """
+    if streak == 0:
+        return (
+            ErrorInfo(
+                kind="system",
+                type=DRIVER_LOST,
+                message=(
+                    "the engine driving this attempt stopped while it ran (killed, "
+                    "interrupted or crashed); it runs again, not counted against any retries"
+                ),
+            ),
+            False,
+        )
+    return (
+        ErrorInfo(
+            kind="system",
+            type=DRIVER_LOST,
+            message=(
+                f"the process running this attempt died while it ran, {streak + 1} times in "
+                "a row: the task may be what kills it (os._exit, a crash in native code, "
+                "running out of memory); counted as a system error. The process executor "
+                "(--executor process) runs a task apart from its driver"
+            ),
+        ),
+        True,
+    )
+
 
 # --- commands -----------------------------------------------------------------------------
 

@@ -5,11 +5,12 @@ rest of it)."""
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from airfoil.core.phases import AttemptPhase, CacheStatus
+from airfoil.core.phases import AttemptPhase, CacheStatus, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -21,14 +22,14 @@ from airfoil.core.records import (
     Value,
     WorkflowSpec,
 )
-from airfoil.engine._commands import ScheduleRetry, WatchSignal
+from airfoil.engine._commands import DRIVER_LOST, ScheduleRetry, WatchSignal, driver_lost
 from airfoil.engine._mapping import split_item_id
 from airfoil.engine.graph import FlatNode, add_subgraph
 
 __all__ = ["CHILD", "ConstructsMixin"]
 
 #: The kind of a node added by a task's call of a task while it runs.
-CHILD = "child"
+CHILD = NodeKind.CHILD
 
 Command = Any
 
@@ -76,6 +77,7 @@ class ConstructsMixin:
         def _startable(self, nid: str) -> bool: ...
         def _ready(self, nid: str, now: float) -> list[Any]: ...
         def _lookup_or_enqueue(self, nid: str, fn: FlatNode, now: float) -> list[Any]: ...
+        def _index_case_waits(self, nids: Iterable[str]) -> None: ...
 
     attempts: dict[tuple[str, int], AttemptRecord]
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
@@ -226,6 +228,11 @@ class ConstructsMixin:
         for child in self.graph[nid].children:
             self._skip_tree(child, cause, now)
 
+    def _taken_case_waits(self, nid: str) -> frozenset[str]:
+        """The outside producers the taken case of conditional ``nid`` waits on."""
+        taken = self.records[nid].branch_taken
+        return self.graph[nid].cases[taken].waits if taken >= 0 else frozenset()
+
     def _maybe_finish_branch(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
         if rec.phase != N.RUNNING.value or rec.branch_taken < 0:
@@ -233,6 +240,8 @@ class ConstructsMixin:
         case = self.graph[nid].cases[rec.branch_taken]
         if any(self.records[c].phase != N.SUCCEEDED.value for c in case.children):
             return []
+        if any(self.records[w].phase != N.SUCCEEDED.value for w in case.waits):
+            return []  # a promise made outside the case is still being produced
         rec.outputs = {k: self.resolve(b) for k, b in case.outputs.items()}
         self._move(nid, N.SUCCEEDED, f"case {rec.branch_taken} finished", now)
         return self._succeeded(nid, now)
@@ -270,6 +279,7 @@ class ConstructsMixin:
         for cid in new:
             for up in self.graph[cid].upstream:
                 self.dependents[up].append(cid)
+        self._index_case_waits(new)
         for cid in self.graph[nid].upstream:
             if cid in new or cid.startswith(nid + "."):
                 self.dependents[cid].append(nid)
@@ -291,20 +301,28 @@ class ConstructsMixin:
                 cmds += self._ready(cid, now)
         return cmds
 
-    def _attempt_lost(self, nid: str, now: float) -> None:
-        """The driver that ran the node's last attempt is gone: the attempt is lost."""
+    def _attempt_lost(self, nid: str, now: float) -> ErrorInfo | None:
+        """The driver that ran the node's last attempt is gone: the attempt is lost.
+
+        Returns the loss's error if it counts against the system retries (see
+        :func:`~airfoil.engine._commands.driver_lost`), else None.
+        """
         rec = self.records[nid]
         att = self.attempts.get((nid, rec.attempts))
-        if att is not None and att.phase == AttemptPhase.RUNNING.value:
-            att.phase = AttemptPhase.LOST.value
-            att.ended_at = now
-            att.error = ErrorInfo(
-                kind="system",
-                type="WorkerLostError",
-                message="the engine driving this attempt stopped (resumed execution)",
-            )
-            self._dirty_attempts[(nid, rec.attempts)] = att
-            self._event("attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts)
+        if att is None or att.phase != AttemptPhase.RUNNING.value:
+            return None
+        streak = 0
+        for n in range(rec.attempts - 1, 0, -1):
+            prev = self.attempts.get((nid, n))
+            if prev is None or prev.error is None or prev.error.type != DRIVER_LOST:
+                break
+            streak += 1
+        att.phase = AttemptPhase.LOST.value
+        att.ended_at = now
+        att.error, charged = driver_lost(streak)
+        self._dirty_attempts[(nid, rec.attempts)] = att
+        self._event("attempt", att.phase, "driver lost", now, node=nid, attempt=rec.attempts)
+        return att.error if charged else None
 
     def _child_called(self, ev: Any) -> list[Command]:
         """Add (or re-arm) the child node of a call made by a running task."""
@@ -315,7 +333,7 @@ class ConstructsMixin:
             item = split_item_id(ev.parent)
             parent = item[0] if item is not None and ev.parent not in self.graph else ev.parent
             self.graph[nid] = FlatNode(
-                id=nid, kind="task", inputs={}, upstream=set(), task=ev.task, parent=parent
+                id=nid, kind=NodeKind.TASK, inputs={}, upstream=set(), task=ev.task, parent=parent
             )
             self.dependents[nid] = []
             self._waiting[nid] = 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.collections import NULL_VALUE, list_value
-from airfoil.core.phases import AttemptPhase
+from airfoil.core.phases import AttemptPhase, CacheStatus
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -28,6 +28,7 @@ from airfoil.core.records import (
     Value,
 )
 from airfoil.engine import _commands as _c
+from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
 from airfoil.engine.graph import FlatNode
 
@@ -37,6 +38,8 @@ __all__ = ["MapState", "item_id", "split_item_id"]
 PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = range(6)
 _NAMES = ("pending", "queued", "running", "retrying", "succeeded", "failed")
 DEFAULT_WINDOW = 1024
+#: The worker of an item's record when the item was served from the cache.
+CACHE_WORKER = "cache"
 
 
 def item_id(node_id: str, index: int) -> str:
@@ -67,6 +70,7 @@ class MapState:
     cache_keys: dict[int, tuple[str, Any]] = field(default_factory=dict)
     next: int = 0
     active: int = 0  # queued + running + retrying
+    cached: int = 0  # items served from the cache
 
     def __post_init__(self) -> None:
         n = len(self.inputs)
@@ -88,25 +92,30 @@ class MapState:
     ) -> list[AttemptRecord]:
         """Replay earlier attempts of the items (resume). Returns attempts now lost."""
         lost: list[AttemptRecord] = []
+        streaks: dict[int, int] = {}  # item -> attempts lost with their driver, in a row
         for att in sorted(history, key=lambda a: a.attempt):
             parsed = split_item_id(att.node_id)
             if parsed is None or parsed[1] >= self.n:
                 continue
             i = parsed[1]
             self.attempts[i] = max(self.attempts[i], att.attempt)
+            streak = streaks.pop(i, 0)
             if att.phase == AttemptPhase.SUCCEEDED.value:
                 self.phase[i] = SUCCEEDED
                 self.outputs[i] = att.outputs or {}
+                self.cached += att.worker == CACHE_WORKER
             elif att.phase == AttemptPhase.RUNNING.value:
                 att.phase = AttemptPhase.LOST.value
                 att.ended_at = now
-                att.error = ErrorInfo(
-                    kind="system",
-                    type="WorkerLostError",
-                    message="the engine driving this item stopped (resumed execution)",
-                )
-                self.system_failures[i] += 1
+                att.error, charged = _c.driver_lost(streak)
+                self.system_failures[i] += charged
+                self.errors[i] = att.error
+                streaks[i] = streak + 1
                 lost.append(att)
+            elif att.error is not None and att.error.type == _c.DRIVER_LOST:
+                self.system_failures[i] += streak > 0  # the first loss in a row is free
+                self.errors[i] = att.error
+                streaks[i] = streak + 1
             elif att.error is not None:
                 if att.error.kind == "system" and att.error.type == _c.PREEMPTED:
                     pass  # preemptions use no retry budget
@@ -129,8 +138,9 @@ class MapState:
         self, output_names: list[str], min_success_ratio: float
     ) -> tuple[dict[str, Value] | None, ErrorInfo | None]:
         """The map's outputs (lists, None for failed items), or why it failed."""
-        ok = sum(1 for p in self.phase if p == SUCCEEDED)
+        ok = self.phase.count(SUCCEEDED)
         if self.n and ok / self.n < min_success_ratio:
+            failed = self.phase.count(FAILED)  # not the items still running (cancelled)
             first = (
                 min(self.errors)
                 if self.errors
@@ -142,7 +152,7 @@ class MapState:
                 kind=err.kind if err else "user",
                 type=err.type if err else "MapItemError",
                 message=(
-                    f"{self.n - ok} of {self.n} items failed (min_success_ratio "
+                    f"{failed} of {self.n} items failed (min_success_ratio "
                     f"{min_success_ratio:g}); item {first}: {detail}"
                 ),
                 traceback=err.traceback if err else "",
@@ -176,7 +186,7 @@ class MapMixin:
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
     _batch: StoreBatch
     _dirty_maps: set[str]
-    retry: Any
+    retry: RetryPolicy
 
     if TYPE_CHECKING:
 
@@ -229,6 +239,9 @@ class MapMixin:
         self.maps[nid] = ms
         rec.attempts = sum(ms.attempts)
         self._move(nid, N.RUNNING, f"mapping {ms.n} items", now)
+        failed = ms.phase.count(FAILED)
+        if failed and ms.n - failed < spec.min_success_ratio * ms.n:
+            return self._map_finish(nid, now)  # items failed before the resume: no ratio left
         cmds: list[Any] = self._map_fill(nid)
         self._map_counts(nid)
         return cmds + self._map_maybe_finish(nid, now)
@@ -267,6 +280,20 @@ class MapMixin:
             ms.phase[i] = SUCCEEDED
             ms.outputs[i] = dict(entry.outputs)
             ms.active -= 1
+            ms.cached += 1
+            # Recorded as a try that ran nowhere (attempt 0, worker "cache"): listings show
+            # the item as a cache hit, and a resume does not look it up again.
+            name = item_id(nid, i)
+            self._dirty_attempts[(name, 0)] = AttemptRecord(
+                execution_id=self.execution.id,
+                node_id=name,
+                attempt=0,
+                phase=AttemptPhase.SUCCEEDED.value,
+                started_at=now,
+                ended_at=now,
+                worker=CACHE_WORKER,
+                outputs=ms.outputs[i],
+            )
             return self._map_progress(nid, now)
         return [_c.Enqueue(item_id(nid, i))]
 
@@ -286,8 +313,7 @@ class MapMixin:
         )
         self._item_running[name] = att
         self._dirty_attempts[(name, att.attempt)] = att
-        self.records[nid].attempts += 1
-        self._dirty_nodes[nid] = self.records[nid]
+        self._dirty_maps.add(nid)  # the node's attempt count follows with its counts
         return [_c.StartAttempt(name, att.attempt, ms.inputs[i])]
 
     def _item_finished(self, nid: str, i: int, ev: Any) -> list[Any]:
@@ -297,6 +323,8 @@ class MapMixin:
         if ms is None or att is None or att.attempt != ev.attempt or ms.phase[i] != RUNNING:
             return []
         del self._item_running[name]
+        if ev.started_at:
+            att.started_at = ev.started_at  # the item's own start, not its admission
         att.ended_at = ev.now
         att.log_uri = ev.log_uri
         att.worker = ev.worker
@@ -329,18 +357,11 @@ class MapMixin:
             node=name,
             attempt=att.attempt,
         )
-        if err.kind == "system" and err.type == _c.PREEMPTED:  # no retry budget is used
+        d = decide_retry(err, ms.user_failures[i], ms.system_failures[i], task, self.retry)
+        ms.user_failures[i], ms.system_failures[i] = d.user_failures, d.system_failures
+        if d.retry:
             ms.phase[i] = RETRYING
-            return [_c.ScheduleRetry(name, ev.now + self.retry.delay(0))]
-        if err.kind == "user":
-            ms.user_failures[i] += 1
-            used, budget = ms.user_failures[i], task.retries
-        else:
-            ms.system_failures[i] += 1
-            used, budget = ms.system_failures[i], task.system_retries
-        if used <= budget:
-            ms.phase[i] = RETRYING
-            return [_c.ScheduleRetry(name, ev.now + self.retry.delay(used))]
+            return [_c.ScheduleRetry(name, ev.now + d.delay_s)]
         ms.phase[i] = FAILED
         ms.errors[i] = err
         ms.active -= 1
@@ -390,6 +411,10 @@ class MapMixin:
             self._move(nid, N.FAILED, error.message, now)
             return cmds + self._node_failed(nid, now)
         rec.outputs = outputs
+        if ms.cached:
+            rec.cache_reason = f"{ms.cached} of {ms.n} items were served from the cache"
+            if ms.cached == ms.n:
+                rec.cache_status = CacheStatus.HIT.value
         self._move(nid, N.SUCCEEDED, f"{ms.n} items finished", now)
         return self._succeeded(nid, now)
 

@@ -43,9 +43,6 @@ class Admission:
     ) -> None:
         self.executor = executor
         self.limit = max(1, max_parallel or executor.max_parallel())
-        # Map items on the inline executor run one after another inside submit(); admitting
-        # many at once lets one store write cover a whole batch of them.
-        self.item_limit = 256 if executor.name == "inline" else self.limit
         self.queue = queue
         self.execution_id = execution_id
         self.project = project
@@ -132,13 +129,11 @@ class Admission:
                     assert task is not None
                     self.queue.submit(self.execution_id, node_id, self.project, task)
             while self.granted:
-                limit = self.item_limit if self.granted[0].endswith("]") else self.limit
-                if len(self.in_use) + len(started) >= limit:
+                if len(self.in_use) + len(started) >= self.limit:
                     break
                 started.append(self.granted.popleft())
         for node_id in self.local:  # no copy: the queue can hold a map's window
-            limit = self.item_limit if node_id.endswith("]") else self.limit
-            if len(self.in_use) + len(started) >= limit:
+            if len(self.in_use) + len(started) >= self.limit:
                 break
             started.append(node_id)
         for node_id in started:

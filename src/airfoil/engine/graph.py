@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airfoil.core.phases import NodeKind
 from airfoil.core.records import (
     Binding,
     Condition,
@@ -33,6 +34,9 @@ class FlatCase:
     outputs: dict[str, Binding]
     fail_message: str
     label: str
+    #: Nodes outside the case whose outputs the case's outputs read (a promise made before
+    #: the conditional): the case finishes only once they have succeeded too.
+    waits: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -40,7 +44,7 @@ class FlatNode:
     """One node of a flattened execution graph."""
 
     id: str
-    kind: str
+    kind: NodeKind
     inputs: dict[str, Binding]
     upstream: set[str]
     task: TaskSpec | None = None
@@ -147,7 +151,7 @@ def _add(
             upstream |= _deps(b)
         node = FlatNode(
             id=nid,
-            kind=ns.kind,
+            kind=NodeKind(ns.kind),
             inputs=inputs,
             upstream=upstream,
             task=ns.task,
@@ -160,24 +164,27 @@ def _add(
         nodes[nid] = node
         if parent:
             nodes[parent].children.append(nid)
-        if ns.kind == "branch":
+        if node.kind is NodeKind.BRANCH:
             for ci, case in enumerate(ns.cases):
                 _add(case.nodes, prefix, outer_inputs, nid, nodes)
                 direct = [prefix + c.id for c in case.nodes]
                 for cid in direct:
                     _gate(nodes, cid, (nid, ci))
+                outputs = {k: _rewrite(b, prefix, outer_inputs) for k, b in case.outputs.items()}
+                read: set[str] = set()
+                for b in outputs.values():
+                    read |= _deps(b)
                 node.cases.append(
                     FlatCase(
                         condition=_rewrite_condition(case.condition, prefix, outer_inputs),
                         children=direct,
-                        outputs={
-                            k: _rewrite(b, prefix, outer_inputs) for k, b in case.outputs.items()
-                        },
+                        outputs=outputs,
                         fail_message=case.fail_message,
                         label=case.label,
+                        waits=frozenset(read - set(direct)),
                     )
                 )
-        if ns.kind == "workflow" and ns.workflow is not None:
+        if node.kind is NodeKind.WORKFLOW and ns.workflow is not None:
             sub = ns.workflow
             child_prefix = nid + "."
             # Children see this node's resolved inputs as outer bindings; explicit ordering

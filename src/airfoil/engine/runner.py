@@ -14,9 +14,11 @@ without re-running nodes that had succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import socket
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -26,11 +28,22 @@ from typing import Any
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.ids import new_execution_id
-from airfoil.core.phases import ExecutionPhase, NodePhase
-from airfoil.core.records import ErrorInfo, ExecutionRecord, Value, WorkflowSpec
+from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
+from airfoil.core.records import (
+    AttemptRecord,
+    ErrorInfo,
+    EventRecord,
+    ExecutionRecord,
+    StoreBatch,
+    Value,
+    WorkflowSpec,
+)
 from airfoil.engine import state as sm
 from airfoil.engine._child_calls import ChildCalls
 from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
+from airfoil.engine._journal import ItemJournal, merge_journal
+from airfoil.engine._lease import Heartbeat
+from airfoil.engine._mapping import split_item_id
 from airfoil.engine._resources import ResourceQueue, asks_for_resources, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
@@ -51,10 +64,15 @@ class EngineSettings:
     cache_reservation_ttl_s: float = 3600.0
     retry_backoff_s: float = 0.05
     max_parallel: int | None = None
-    #: Inline map items run back to back inside one loop turn; their results are committed
-    #: every this many items. After a crash at most this many finished items run again;
-    #: 1 commits every item (slower, strictest).
-    inline_commit_every: int = 16
+    #: Where map items are journaled one by one between store commits (see ``_journal``);
+    #: empty: every batch of items is committed to the store (slower for big maps).
+    journal_dir: str = ""
+    #: Journaled items are committed to the store at the latest after this many of them or
+    #: this many seconds (and with any batch that holds anything else).
+    journal_max_items: int = 1024
+    journal_max_s: float = 1.0
+    #: How often the per-phase counts of running maps are written (they are derived data).
+    map_counts_every_s: float = 0.5
     project: str = "default"
     domain: str = "development"
     #: The scheduling policy of the engine's own resource queue (when none is given).
@@ -112,6 +130,7 @@ class Engine:
         self._launched: dict[str, sm.RunState] = {}
         self._types = types
         self._resources = resources
+        self.journal = ItemJournal(self.settings.journal_dir) if self.settings.journal_dir else None
 
     @property
     def resources(self) -> ResourceQueue:
@@ -154,6 +173,26 @@ class Engine:
 
         With ``keep``, the state stays in memory for this engine's next ``drive`` of it.
         """
+        state = self._new_state(
+            spec, inputs, execution_id=execution_id, code_root=code_root, labels=labels
+        )
+        self.meta.write(state.take_batch())
+        if keep:
+            # The state just committed is what drive() would read back: keep it for the
+            # drive that follows (a fresh run then costs no reload of every node and event).
+            self._launched[state.execution.id] = state
+        return state.execution
+
+    def _new_state(
+        self,
+        spec: WorkflowSpec,
+        inputs: dict[str, Value],
+        *,
+        execution_id: str | None,
+        code_root: str,
+        labels: dict[str, str] | None,
+    ) -> sm.RunState:
+        """The state of a new execution, its launch not yet written."""
         exec_id = execution_id or new_execution_id()
         try:
             self.meta.get_execution(exec_id)
@@ -186,14 +225,8 @@ class Engine:
         state = sm.RunState(
             record, graph=graph, retry=sm.RetryPolicy(base_s=self.settings.retry_backoff_s)
         )
-        state._exec_dirty = True
-        state._event("execution", ExecutionPhase.QUEUED.value, "launched", record.created_at)
-        self.meta.write(state.take_batch())
-        if keep:
-            # The state just committed is what drive() would read back: keep it for the
-            # drive that follows (a fresh run then costs no reload of every node and event).
-            self._launched[exec_id] = state
-        return record
+        state.handle(sm.Launch(record.created_at))
+        return state
 
     def _check_secrets(self, graph: dict[str, Any]) -> None:
         from airfoil.core.errors import ConfigError
@@ -232,16 +265,83 @@ class Engine:
     def drive(self, execution_id: str) -> ExecutionRecord:
         """Run an execution to a terminal phase (also: resume one that was interrupted)."""
         self._take_lease(execution_id)
+        heartbeat = Heartbeat(
+            self.meta, self.clock, execution_id, self.owner, self.settings.lease_ttl_s
+        )
+        heartbeat.start()
         try:
-            state = self._launched.pop(execution_id, None) or self.load_state(execution_id)
-            loop = _Loop(self, state)
+            state = self._launched.pop(execution_id, None)
+            if state is None:
+                self._commit_journal(execution_id)
+                state = self.load_state(execution_id)
+            loop = _Loop(self, state, heartbeat)
             try:
                 loop.run()
+            except EngineBug as exc:  # no workflow may crash the engine
+                return self._engine_failed(loop, exc)
             finally:
                 loop.admission.close()
             return state.execution
         finally:
+            heartbeat.stop()
             self.meta.release_lease(execution_id, self.owner)
+
+    def _engine_failed(self, loop: _Loop, exc: EngineBug) -> ExecutionRecord:
+        """Fail an execution whose drive hit an error of the engine's own (never leave it
+        running, or crashing every resume the same way)."""
+        exec_id = loop.state.execution.id
+        for node_id in list(loop.admission.in_use):
+            with contextlib.suppress(Exception):
+                self.executor.cancel(exec_id, node_id)
+        error = ErrorInfo(
+            kind="system",
+            type="EngineError",
+            message=(
+                f"internal error in the engine: {exc}. This is a bug "
+                "in Airfoil (or in its executor), not in your workflow: please report it with "
+                f"this traceback and `airfoil executions show {exec_id}`"
+            ),
+            traceback="".join(traceback.format_exception(exc)),
+        )
+        now = self.clock.now()
+        with contextlib.suppress(Exception):
+            self._commit_journal(exec_id)  # items that finished stay finished
+        try:  # a fresh state from the store: the one in memory may be what broke
+            state = self.load_state(exec_id)
+            state.handle(sm.EngineFailed(error, now))
+            batch = state.take_batch()
+        except Exception:
+            record = self.meta.get_execution(exec_id)
+            record.phase, record.error, record.ended_at = ExecutionPhase.FAILED.value, error, now
+            events = self.meta.get_events(exec_id)
+            batch = StoreBatch(
+                execution=record,
+                events=[
+                    EventRecord(
+                        execution_id=exec_id,
+                        seq=(events[-1].seq if events else 0) + 1,
+                        at=now,
+                        kind="execution",
+                        to_phase=ExecutionPhase.FAILED.value,
+                        cause=error.message,
+                    )
+                ],
+            )
+            state = None
+        batch.lease = (exec_id, self.owner)
+        self.meta.write(batch)
+        return state.execution if state is not None else self.meta.get_execution(exec_id)
+
+    def _commit_journal(self, execution_id: str) -> None:
+        """Commit the map items an interrupted drive journaled but had not committed."""
+        if self.journal is None:
+            return
+        journaled = self.journal.read(execution_id)
+        if journaled:
+            news = merge_journal(self.meta.get_attempts(execution_id), journaled)
+            if news:
+                self.meta.write(StoreBatch(attempts=news, lease=(execution_id, self.owner)))
+        self.journal.clear(execution_id)
 
     def _take_lease(self, execution_id: str) -> None:
         now = self.clock.now()
@@ -276,7 +376,6 @@ class Engine:
             ConfigError: the execution has not ended in failure (or abort).
         """
         from airfoil.core.errors import ConfigError
-        from airfoil.engine._mapping import split_item_id
 
         old = self.meta.get_execution(execution_id)
         if old.phase not in (ExecutionPhase.FAILED.value, ExecutionPhase.ABORTED.value):
@@ -284,59 +383,26 @@ class Engine:
                 f"execution {execution_id} is {old.phase}: only failed or aborted executions "
                 "can be recovered (use relaunch to run it again)"
             )
-        record = self.launch(
+        old_nodes = self.meta.get_nodes(old.id)
+        maps = {n.node_id for n in old_nodes if n.kind == NodeKind.MAP}
+        items = [
+            a
+            for a in self.meta.get_attempts(old.id)
+            if a.phase == AttemptPhase.SUCCEEDED.value
+            and (parsed := split_item_id(a.node_id)) is not None
+            and parsed[0] in maps
+        ]
+        state = self._new_state(
             old.spec,
             old.inputs,
             execution_id=new_id,
             code_root=old.code_root,
             labels={**old.labels, "recovered_from": old.id},
         )
-        now = self.clock.now()
-        state = sm.RunState(record, last_seq=1)
-        reused = [n for n in self.meta.get_nodes(old.id) if n.phase == NodePhase.SUCCEEDED.value]
-        maps = {n.node_id for n in self.meta.get_nodes(old.id) if n.kind == "map"}
-        for prev in reused:
-            rec = state.records.get(prev.node_id)
-            if rec is None:
-                continue
-            rec.phase = NodePhase.SUCCEEDED.value
-            rec.outputs, rec.inputs = prev.outputs, prev.inputs
-            rec.cache_status, rec.cache_reason = prev.cache_status, prev.cache_reason
-            rec.branch_taken, rec.map_counts = prev.branch_taken, prev.map_counts
-            rec.started_at, rec.ended_at, rec.attempts = prev.started_at, prev.ended_at, 0
-            state._dirty_nodes[prev.node_id] = rec
-            state._event(
-                "node",
-                NodePhase.SUCCEEDED.value,
-                f"recovered from {old.id}",
-                now,
-                node=prev.node_id,
-            )
-        items = [
-            a
-            for a in self.meta.get_attempts(old.id)
-            if a.phase == "succeeded"
-            and (parsed := split_item_id(a.node_id)) is not None
-            and parsed[0] in maps
-        ]
-        batch = state.take_batch()
-        batch.execution = None
-        batch.attempts = [
-            type(a)(
-                execution_id=record.id,
-                node_id=a.node_id,
-                attempt=a.attempt,
-                phase=a.phase,
-                started_at=a.started_at,
-                ended_at=a.ended_at,
-                outputs=a.outputs,
-                worker=a.worker,
-                log_uri=a.log_uri,
-            )
-            for a in items
-        ]
-        self.meta.write(batch)
-        return record
+        reused = [n for n in old_nodes if n.phase == NodePhase.SUCCEEDED.value]
+        state.handle(sm.Recover(old.id, reused, items, self.clock.now()))
+        self.meta.write(state.take_batch())  # the launch and the reuse: one transaction
+        return state.execution
 
     def abort(self, execution_id: str, reason: str = "aborted by user") -> ExecutionRecord:
         """Abort an execution that no engine is driving."""
@@ -344,7 +410,9 @@ class Engine:
         try:
             state = self.load_state(execution_id)
             state.handle(sm.Abort(reason, self.clock.now()))
-            self.meta.write(state.take_batch())
+            batch = state.take_batch()
+            batch.lease = (execution_id, self.owner)
+            self.meta.write(batch)
             return state.execution
         finally:
             self.meta.release_lease(execution_id, self.owner)
@@ -377,12 +445,23 @@ def _holder_is_dead(owner: str) -> bool:
         return True
 
 
+class EngineBug(Exception):
+    """The run state machine failed on an event: a bug of the engine's own (never the
+    user's: their code runs in attempts, whose errors are results)."""
+
+
 class _Loop:
     """One drive of one execution."""
 
-    def __init__(self, engine: Engine, state: sm.RunState) -> None:
+    def __init__(self, engine: Engine, state: sm.RunState, heartbeat: Heartbeat) -> None:
         self.e = engine
         self.state = state
+        self.heartbeat = heartbeat
+        now = engine.clock.now()
+        self.maps_flushed = now
+        self.stored_at = now
+        #: journaled item attempts not yet in the store, by (item, attempt)
+        self.deferred: dict[tuple[str, int], AttemptRecord] = {}
         self.timers = _Timers()
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
@@ -394,51 +473,106 @@ class _Loop:
             state.execution.id,
             state.execution.project,
         )
-        self.last_lease = engine.clock.now()
         self.finished = False
-        self.inline = engine.executor.name == "inline"
-        self.children: ChildCalls | None = None
-        if self.inline:
-            from airfoil.engine._children import ChildRunner
+        #: commands a re-entrant turn (see run_until) left for the turn it interrupted
+        self.carried: deque[sm.Command] = deque()
+        self.children = ChildCalls(self)
+        engine.executor.connect(self.children)
 
-            engine.executor.connect(ChildRunner(self))
-        else:
-            self.children = ChildCalls(self)
+    def handle(self, event: sm.Event) -> list[sm.Command]:
+        """Feed an event to the state machine; an error there is the engine's own.
+
+        Raises:
+            EngineBug: the state machine failed on the event.
+        """
+        try:
+            return self.state.handle(event)
+        except Exception as exc:
+            raise EngineBug(f"{type(exc).__name__}: {exc} (handling {event!r})") from exc
 
     def run(self) -> None:
+        """Drive the execution to its end."""
+        self._turns(deque(self.handle(sm.Start(self.e.clock.now()))), None)
+
+    def run_until(self, first: list[sm.Command], until: Callable[[], bool]) -> None:
+        """Drive from inside an attempt that runs in this thread (an inline task waiting on
+        a task it called) until ``until()`` holds once everything is committed. The same
+        loop: commands it leaves are carried out by the turn it interrupted."""
+        self._turns(deque(first), until)
+
+    def _turns(self, pending: deque[sm.Command], until: Callable[[], bool] | None) -> None:
         e, state = self.e, self.state
         clock = e.clock
-        pending: deque[sm.Command] = deque(state.handle(sm.Start(clock.now())))
+        children = self.children
         while True:
+            if self.carried:
+                pending.extend(self.carried)
+                self.carried.clear()
+            if children.inbox:  # calls of an attempt that ran in this thread and went on
+                events_in: list[sm.Event] = []
+                children.take_inbox(events_in)
+                for ev in events_in:
+                    pending.extend(self.handle(ev))
             # Admission is pure bookkeeping: settle it first, so that a node's "succeeded"
             # and its successor's "running" are committed in one write.
             pending = self._admit(pending)
-            batch = state.take_batch()
-            if batch:
-                e.meta.write(batch)
-                if e.on_change is not None:
-                    e.on_change(state)
-            if self.children is not None:
-                self.children.answer_ready()  # children whose end is now committed
+            if self.commit() and e.on_change is not None:
+                e.on_change(state)
+            children.answer_ready()  # children whose end is now committed
+            if until is not None and until():
+                self.carried.extend(pending)
+                return
             if self.finished and not pending:
                 break
             events: list[sm.Event] = []
             if pending:
                 cmds = list(pending)
                 pending.clear()
-                since_commit = 0
                 for cmd in cmds:
                     self._carry_out(cmd, events)
-                    if isinstance(cmd, sm.StartAttempt) and self.inline:
-                        since_commit += 1
-                        if since_commit >= e.settings.inline_commit_every:
-                            self._commit_inline_results(pending)
-                            since_commit = 0
             elif not self.finished:
                 events.extend(self._wait(clock.now()))
             for ev in events:
-                pending.extend(state.handle(ev))
-            self._renew_lease()
+                pending.extend(self.handle(ev))
+            self.heartbeat.check()
+
+    def commit(self) -> bool:
+        """Make the state machine's pending batch durable before anything is acted on:
+        journal it if it holds map items only (see ``_journal``), else write it to the store
+        with whatever was journaled, fenced by the lease. Whether the store was written."""
+        e = self.e
+        now = e.clock.now()
+        counts = now - self.maps_flushed >= e.settings.map_counts_every_s
+        if counts:
+            self.maps_flushed = now
+        batch = self.state.take_batch(map_counts=counts)
+        if not batch:
+            return False
+        self.heartbeat.check()
+        journal = e.journal
+        exec_id = self.state.execution.id
+        if (
+            journal is not None
+            and _items_only(batch)
+            and len(self.deferred) < e.settings.journal_max_items
+            and now - self.stored_at < e.settings.journal_max_s
+        ):
+            journal.append(exec_id, batch.attempts)
+            for att in batch.attempts:
+                self.deferred[(att.node_id, att.attempt)] = att
+            return False
+        journaled = bool(self.deferred)
+        if journaled:
+            merged = self.deferred
+            merged.update({(a.node_id, a.attempt): a for a in batch.attempts})
+            batch.attempts = list(merged.values())
+            self.deferred = {}
+        batch.lease = self.heartbeat.fence
+        e.meta.write(batch)
+        self.stored_at = now
+        if journaled and journal is not None:
+            journal.clear(exec_id)  # its records are in the store now
+        return True
 
     def attempt_request(self, cmd: sm.StartAttempt) -> AttemptRequest:
         """What an executor needs to run the attempt a StartAttempt asks for."""
@@ -460,18 +594,6 @@ class _Loop:
             secrets=self._secrets_for(task.secret_requests),
         )
 
-    def _commit_inline_results(self, pending: deque[sm.Command]) -> None:
-        """Record inline attempts that already ran, in the middle of a loop turn."""
-        now = self.e.clock.now()
-        for r in self.e.executor.poll(0):
-            if r.execution_id != self.state.execution.id:
-                continue
-            self._release(r)
-            pending.extend(self.state.handle(_finished_event(r, now)))
-        batch = self.state.take_batch()
-        if batch:
-            self.e.meta.write(batch)
-
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:
         rest: deque[sm.Command] = deque()
         for cmd in pending:
@@ -481,7 +603,7 @@ class _Loop:
                 rest.append(cmd)
         now = self.e.clock.now()
         for nid in self.admission.admit(self.state):
-            cmds = self.state.handle(sm.Admit(nid, now))
+            cmds = self.handle(sm.Admit(nid, now))
             if not any(isinstance(c, sm.StartAttempt) for c in cmds):
                 self.admission.release(nid)  # no longer queued (aborted): give it back
             rest.extend(cmds)
@@ -495,8 +617,6 @@ class _Loop:
         rec = self.state.records.get(nid)
         attempt = rec.attempts if rec is not None else 0
         if rec is None:  # a map item: its attempt number is the map's
-            from airfoil.engine._mapping import split_item_id
-
             parsed = split_item_id(nid)
             ms = self.state.maps.get(parsed[0]) if parsed is not None else None
             attempt = ms.attempts[parsed[1]] if ms is not None and parsed is not None else 0
@@ -506,7 +626,7 @@ class _Loop:
             type=PREEMPTED,
             message="preempted by the scheduler to give its resources to other work",
         )
-        return self.state.handle(
+        return self.handle(
             sm.AttemptFinished(
                 node_id=nid,
                 attempt=attempt,
@@ -525,15 +645,6 @@ class _Loop:
             duration=max(0.0, r.ended_at - r.started_at),
         )
 
-    def _renew_lease(self) -> None:
-        now = self.e.clock.now()
-        if now - self.last_lease > self.e.settings.lease_ttl_s / 3:
-            if not self.e.meta.acquire_lease(
-                self.state.execution.id, self.e.owner, now, self.e.settings.lease_ttl_s
-            ):
-                raise ConflictError(f"lost the lease on execution {self.state.execution.id}")
-            self.last_lease = now
-
     def _wait(self, now: float) -> list[sm.Event]:
         """Nothing to do right now: wait for an attempt, a timer, or a cache holder."""
         e = self.e
@@ -550,7 +661,7 @@ class _Loop:
             timeout = poll if timeout is None else min(timeout, poll)
         events: list[sm.Event] = []
         children = self.children
-        if self.admission.running or (children is not None and children.any_blocked()):
+        if self.admission.running or children.any_blocked():
             results = e.executor.poll(timeout)
             now = e.clock.now()
             for r in results:
@@ -558,8 +669,7 @@ class _Loop:
                     continue  # a stale report from another drive sharing the executor
                 self._release(r)
                 events.append(_finished_event(r, now))
-            if children is not None:
-                children.receive(events)
+            children.receive(events)
         elif timeout is not None:
             e.clock.sleep(timeout)
             now = e.clock.now()
@@ -608,7 +718,7 @@ class _Loop:
             return
         from airfoil.engine.signals import received_signals
 
-        # One read of the control inbox for every waiting gate (server-engine's store seam).
+        # One read of the control inbox for every waiting gate.
         sent = received_signals(self.e.meta, self.state.execution.id)
         for nid, name in list(self.signal_waits.items()):
             if self.state.records[nid].phase != "running":
@@ -677,6 +787,13 @@ class _Loop:
             self.reserved.add(cmd.key)
         previous = e.meta.find_cache_by_task(cmd.parts.task, limit=10)
         events.append(sm.CacheLooked(cmd.node_id, None, explain_miss(cmd.parts, previous), now))
+
+
+def _items_only(batch: StoreBatch) -> bool:
+    """Whether a batch holds nothing but attempts of map items."""
+    if batch.execution is not None or batch.nodes or batch.events or batch.cache_puts:
+        return False
+    return all(a.node_id.endswith("]") and split_item_id(a.node_id) for a in batch.attempts)
 
 
 def _finished_event(r: AttemptResult, now: float) -> sm.AttemptFinished:

@@ -9,13 +9,14 @@ ever taken on a state that is not durable. Model: distributed's ``WorkerState``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import msgspec
 
 from airfoil.core.collections import dict_value, list_value
 from airfoil.core.ids import sha256_hex
-from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase
+from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -43,6 +44,7 @@ from airfoil.engine._commands import (
 )
 from airfoil.engine._constructs import CHILD, ConstructsMixin
 from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
+from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
 from airfoil.engine.graph import FlatNode, add_subgraph, flatten
 from airfoil.engine.transitions import TRANSITIONS, InvalidTransition
@@ -54,14 +56,18 @@ __all__ = [
     "CacheLooked",
     "CancelAttempt",
     "ChildCalled",
+    "EngineFailed",
     "Enqueue",
     "ExpandMap",
     "Finished",
+    "Launch",
     "MapExpanded",
     "PREEMPTED",
     "LookupCache",
+    "Recover",
     "ReleaseCache",
     "RetryDue",
+    "RetryPolicy",
     "RunState",
     "ScheduleRetry",
     "SignalReceived",
@@ -77,6 +83,24 @@ __all__ = [
 class Start:
     """Begin or resume driving the execution."""
 
+    now: float
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A new execution was created (phase ``queued``): record it."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Recover:
+    """A new execution recovers ``source``: reuse its succeeded nodes and finished map
+    items (recorded in the same batch as the launch, so a crash leaves all or nothing)."""
+
+    source: str
+    succeeded: list[NodeRecord]
+    items: list[AttemptRecord]
     now: float
 
 
@@ -151,6 +175,15 @@ class ChildCalled:
 
 
 @dataclass(frozen=True)
+class EngineFailed:
+    """The engine itself failed while driving (a bug, or a misbehaving executor): fail the
+    execution with ``error`` rather than leave it running."""
+
+    error: ErrorInfo
+    now: float
+
+
+@dataclass(frozen=True)
 class Abort:
     """Stop the execution (user request, or a node failed under fail_immediately)."""
 
@@ -171,26 +204,18 @@ Command = (
 )
 Event = (
     Start
+    | Launch
+    | Recover
     | CacheLooked
     | Admit
     | AttemptFinished
     | RetryDue
     | Abort
+    | EngineFailed
     | MapExpanded
     | SignalReceived
     | ChildCalled
 )
-
-
-@dataclass
-class RetryPolicy:
-    """Backoff between attempts: ``base * 2**(n-1)`` seconds, capped."""
-
-    base_s: float = 0.05
-    max_s: float = 30.0
-
-    def delay(self, failures: int) -> float:
-        return float(min(self.max_s, self.base_s * (2 ** max(0, failures - 1))))
 
 
 def _mapped(fn: FlatNode) -> tuple[str, ...]:
@@ -240,11 +265,23 @@ class RunState(ConstructsMixin, MapMixin):
         for rec in self.records.values():  # graphs built by dynamic nodes (on resume)
             if rec.dynamic_spec is not None and rec.node_id in self.graph:
                 add_subgraph(self.graph, rec.node_id, rec.dynamic_spec)
+        #: what each node kind does when its inputs are ready (one handler per kind)
+        self._on_ready: dict[NodeKind, Callable[[str, float], list[Command]]] = {
+            NodeKind.TASK: self._ready_task,
+            NodeKind.CHILD: self._ready_task,
+            NodeKind.WORKFLOW: self._finish_subworkflow,
+            NodeKind.BRANCH: self._decide,
+            NodeKind.GATE: self._start_gate,
+            NodeKind.MAP: self._ready_map,
+        }
         self.dependents: dict[str, list[str]] = {nid: [] for nid in self.graph}
         for nid, fn in self.graph.items():
             for up in fn.upstream:
                 self.dependents[up].append(nid)
         self._waiting: dict[str, int] = {}
+        #: producer -> conditionals whose taken case's outputs read it (see FlatCase.waits)
+        self._case_waiters: dict[str, list[str]] = {}
+        self._index_case_waits(self.graph)
         for nid, fn in self.graph.items():
             if nid not in self.records:
                 self.records[nid] = NodeRecord(
@@ -278,16 +315,35 @@ class RunState(ConstructsMixin, MapMixin):
 
     # --- bookkeeping ---------------------------------------------------------------------
 
+    def _index_case_waits(self, nids: Iterable[str]) -> None:
+        for nid in nids:
+            for case in self.graph[nid].cases:
+                for producer in case.waits:
+                    self._case_waiters.setdefault(producer, []).append(nid)
+
+    def item_running(self, name: str, attempt: int) -> bool:
+        """Whether attempt ``attempt`` of map item ``name`` is running."""
+        att = self._item_running.get(name)
+        return att is not None and att.attempt == attempt
+
     @property
     def phase(self) -> ExecutionPhase:
         return ExecutionPhase(self.execution.phase)
 
-    def take_batch(self) -> StoreBatch:
-        """The record changes made since the last call; commit them before acting."""
-        for nid in self._dirty_maps:
-            self.records[nid].map_counts = fast_counts(self.maps[nid])
-            self._dirty_nodes[nid] = self.records[nid]
-        self._dirty_maps.clear()
+    def take_batch(self, *, map_counts: bool = True) -> StoreBatch:
+        """The record changes made since the last call; commit them before acting.
+
+        A running map's per-phase counts (derived from its items, rebuilt on resume) are
+        brought up to date only with ``map_counts`` or when its node record is written
+        anyway: keeping them current item by item would write the map node every item.
+        """
+        for nid in list(self._dirty_maps):
+            if map_counts or nid in self._dirty_nodes:
+                rec = self.records[nid]
+                rec.map_counts = fast_counts(self.maps[nid])
+                rec.attempts = sum(self.maps[nid].attempts)
+                self._dirty_nodes[nid] = rec
+                self._dirty_maps.discard(nid)
         batch = self._batch
         batch.nodes = list(self._dirty_nodes.values())
         batch.attempts = list(self._dirty_attempts.values())
@@ -380,6 +436,13 @@ class RunState(ConstructsMixin, MapMixin):
             return self._handle_item(item[0], item[1], event)
         if isinstance(event, Start):
             return self._start(event.now)
+        if isinstance(event, Launch):
+            self._exec_dirty = True
+            self._event("execution", ExecutionPhase.QUEUED.value, "launched", event.now)
+            return []
+        if isinstance(event, Recover):
+            self._recover(event)
+            return []
         if isinstance(event, CacheLooked):
             return self._cache_looked(event)
         if isinstance(event, Admit):
@@ -387,7 +450,7 @@ class RunState(ConstructsMixin, MapMixin):
         if isinstance(event, AttemptFinished):
             return self._attempt_finished(event)
         if isinstance(event, RetryDue):
-            if self.graph[event.node_id].kind == "gate":
+            if self.graph[event.node_id].kind == NodeKind.GATE:
                 return self._gate_timer(event.node_id, event.now)
             return self._retry_due(event.node_id, event.now)
         if isinstance(event, ChildCalled):
@@ -396,6 +459,11 @@ class RunState(ConstructsMixin, MapMixin):
             return self._gate_signal(event.node_id, event.value, event.now)
         if isinstance(event, Abort):
             return self._abort(event.reason, event.now, ExecutionPhase.ABORTED)
+        if isinstance(event, EngineFailed):
+            self.execution.error = event.error
+            if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING.value:
+                self._move(HANDLER, N.SKIPPED, "the engine failed", event.now)
+            return self._abort(event.error.message, event.now, ExecutionPhase.FAILED)
         if isinstance(event, MapExpanded):
             return self._map_expanded(event.node_id, event.items, event.error, event.now)
         raise TypeError(f"unknown event {event!r}")
@@ -418,30 +486,87 @@ class RunState(ConstructsMixin, MapMixin):
         if self.phase.terminal:
             return [Finished(self.phase)]
         self._set_execution(ExecutionPhase.RUNNING, "started", now)
-        for nid, fn in self.graph.items():
+        # Resume work is decided on the phases found, not on phases this event sets (a node
+        # a conditional just queued must not be looked up a second time).
+        found = {nid: self.records[nid].phase for nid in self.graph}
+        for nid, fn in list(self.graph.items()):
+            if self.phase.terminal:
+                break  # a lost attempt failed the execution
             rec = self.records[nid]
-            phase = N(rec.phase)
+            phase = N(found[nid])
+            if rec.phase != found[nid]:
+                continue  # already moved by this event
             if self._waiting[nid] == 0 and self._startable(nid):
                 cmds += self._ready(nid, now)
-            elif phase == N.QUEUED and fn.kind == "map":
+            elif phase == N.QUEUED and fn.kind == NodeKind.MAP:
                 cmds.append(ExpandMap(nid, dict(rec.inputs or {}), _mapped(fn)))
-            elif phase == N.RUNNING and fn.kind == "map":
+            elif phase == N.RUNNING and fn.kind == NodeKind.MAP:
                 self._move(nid, N.QUEUED, "resumed: items are replayed", now)
                 cmds.append(ExpandMap(nid, dict(rec.inputs or {}), _mapped(fn)))
             elif phase == N.QUEUED:
                 cmds += self._lookup_or_enqueue(nid, fn, now)
-            elif phase == N.RUNNING and fn.kind == "task" and rec.dynamic_spec is None:
-                self._attempt_lost(nid, now)
-                self._move(nid, N.QUEUED, "resumed: attempt lost", now)
-                cmds += self._lookup_or_enqueue(nid, fn, now)
+            elif phase == N.RUNNING and fn.kind == NodeKind.TASK and rec.dynamic_spec is None:
+                cmds += self._resume_lost(nid, fn, now)
             elif phase == N.RETRYING:
                 cmds.append(ScheduleRetry(nid, rec.retry_at or now))
-            elif phase == N.RUNNING and fn.kind == "branch":
+            elif phase == N.RUNNING and fn.kind == NodeKind.BRANCH:
                 cmds += self._maybe_finish_branch(nid, now)
-            elif phase == N.RUNNING and fn.kind == "gate":
+            elif phase == N.RUNNING and fn.kind == NodeKind.GATE:
                 cmds += self._gate_waits(nid)
         cmds += self._maybe_finish(now)
         return cmds
+
+    def _recover(self, ev: Recover) -> None:
+        for prev in ev.succeeded:
+            rec = self.records.get(prev.node_id)
+            if rec is None:
+                continue
+            rec.phase = N.SUCCEEDED.value
+            rec.outputs, rec.inputs = prev.outputs, prev.inputs
+            rec.cache_status, rec.cache_reason = prev.cache_status, prev.cache_reason
+            rec.branch_taken, rec.map_counts = prev.branch_taken, prev.map_counts
+            rec.started_at, rec.ended_at, rec.attempts = prev.started_at, prev.ended_at, 0
+            self._dirty_nodes[prev.node_id] = rec
+            self._event(
+                "node", N.SUCCEEDED.value, f"recovered from {ev.source}", ev.now, node=rec.node_id
+            )
+        for a in ev.items:
+            att = AttemptRecord(
+                execution_id=self.execution.id,
+                node_id=a.node_id,
+                attempt=a.attempt,
+                phase=a.phase,
+                started_at=a.started_at,
+                ended_at=a.ended_at,
+                outputs=a.outputs,
+                worker=a.worker,
+                log_uri=a.log_uri,
+            )
+            self._dirty_attempts[(a.node_id, a.attempt)] = att
+            parsed = split_item_id(a.node_id)
+            if parsed is not None:
+                self._item_history.setdefault(parsed[0], []).append(att)
+
+    def _resume_lost(self, nid: str, fn: FlatNode, now: float) -> list[Command]:
+        """A task node was running when its driver stopped: run it again, or fail it once
+        losses that count as system errors have used up its system retries."""
+        rec = self.records[nid]
+        charged = self._attempt_lost(nid, now)
+        assert fn.task is not None
+        if charged is not None:
+            rec.system_failures += 1
+            if rec.system_failures > fn.task.system_retries:
+                rec.error = charged
+                self._move(
+                    nid,
+                    N.FAILED,
+                    f"system error ({charged.type}): system retries exhausted "
+                    f"({fn.task.system_retries})",
+                    now,
+                )
+                return self._node_failed(nid, now)
+        self._move(nid, N.QUEUED, "resumed: attempt lost", now)
+        return self._lookup_or_enqueue(nid, fn, now)
 
     def _run_failure_handler(self, now: float) -> list[Command] | None:
         """Start the workflow's ``on_failure`` handler, once, with the failure's details.
@@ -481,26 +606,28 @@ class RunState(ConstructsMixin, MapMixin):
         phase = self.records[nid].phase
         return phase == N.PENDING.value or (
             phase == N.RUNNING.value
-            and (fn.kind == "workflow" or self.records[nid].dynamic_spec is not None)
+            and (fn.kind == NodeKind.WORKFLOW or self.records[nid].dynamic_spec is not None)
         )
 
     def _ready(self, nid: str, now: float) -> list[Command]:
+        """A node's inputs are ready: hand it to its kind's handler."""
+        if self.records[nid].dynamic_spec is not None:
+            return self._finish_subworkflow(nid, now)  # a dynamic node whose graph ran
+        return self._on_ready[self.graph[nid].kind](nid, now)
+
+    def _ready_task(self, nid: str, now: float) -> list[Command]:
         fn = self.graph[nid]
-        if fn.kind == "workflow" or self.records[nid].dynamic_spec is not None:
-            return self._finish_subworkflow(nid, now)
-        if fn.kind == "branch":
-            return self._decide(nid, now)
-        if fn.kind == "gate":
-            return self._start_gate(nid, now)
-        if fn.kind == "map":
-            rec = self.records[nid]
-            rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
-            self._move(nid, N.QUEUED, "inputs ready", now)
-            return [ExpandMap(nid, dict(rec.inputs), _mapped(fn))]
         rec = self.records[nid]
         rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
         self._move(nid, N.QUEUED, "inputs ready", now)
         return self._lookup_or_enqueue(nid, fn, now)
+
+    def _ready_map(self, nid: str, now: float) -> list[Command]:
+        fn = self.graph[nid]
+        rec = self.records[nid]
+        rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
+        self._move(nid, N.QUEUED, "inputs ready", now)
+        return [ExpandMap(nid, dict(rec.inputs), _mapped(fn))]
 
     def _lookup_or_enqueue(self, nid: str, fn: FlatNode, now: float) -> list[Command]:
         task = fn.task
@@ -608,40 +735,14 @@ class RunState(ConstructsMixin, MapMixin):
             attempt=ev.attempt,
         )
         rec.error = err
-        if err.kind == "system" and err.type == PREEMPTED:
-            # The scheduler took its resources back: not the task's fault, so neither the
-            # user's retries nor the system retries are used.
-            at = ev.now + self.retry.delay(0)
-            rec.retry_at = at
-            self._move(
-                nid,
-                N.RETRYING,
-                f"system error ({err.type}): {err.message}; retry at +{at - ev.now:.2f}s, "
-                "not counted against any retry budget",
-                ev.now,
-            )
-            return [ScheduleRetry(nid, at)]
-        if err.kind == "user":
-            rec.user_failures += 1
-            budget, used, what = task.retries, rec.user_failures, "retries"
-        else:
-            rec.system_failures += 1
-            budget, used, what = task.system_retries, rec.system_failures, "system retries"
-        if used <= budget:
-            at = ev.now + self.retry.delay(used)
-            rec.retry_at = at
-            self._move(
-                nid,
-                N.RETRYING,
-                f"{err.kind} error ({err.type}); retry {used} of "
-                f"{budget} {what} at +{at - ev.now:.2f}s",
-                ev.now,
-            )
-            return [ScheduleRetry(nid, at)]
+        d = decide_retry(err, rec.user_failures, rec.system_failures, task, self.retry)
+        rec.user_failures, rec.system_failures = d.user_failures, d.system_failures
+        if d.retry:
+            rec.retry_at = ev.now + d.delay_s
+            self._move(nid, N.RETRYING, d.cause(err), ev.now)
+            return [ScheduleRetry(nid, rec.retry_at)]
         cmds = [ReleaseCache(rec.cache_key)] if task.cache.serialize else []
-        self._move(
-            nid, N.FAILED, f"{err.kind} error ({err.type}): {what} exhausted ({budget})", ev.now
-        )
+        self._move(nid, N.FAILED, d.cause(err), ev.now)
         return cmds + self._node_failed(nid, ev.now)
 
     def _retry_due(self, nid: str, now: float) -> list[Command]:
@@ -657,8 +758,10 @@ class RunState(ConstructsMixin, MapMixin):
             if self._waiting[dep] == 0 and self._startable(dep):
                 cmds += self._ready(dep, now)
         fn = self.graph[nid]
-        if fn.parent and self.graph[fn.parent].kind == "branch":
+        if fn.parent and self.graph[fn.parent].kind == NodeKind.BRANCH:
             cmds += self._maybe_finish_branch(fn.parent, now)
+        for branch in self._case_waiters.get(nid, ()):
+            cmds += self._maybe_finish_branch(branch, now)
         return cmds + self._maybe_finish(now)
 
     def _finish_subworkflow(self, nid: str, now: float) -> list[Command]:
@@ -693,6 +796,12 @@ class RunState(ConstructsMixin, MapMixin):
             if drec.phase == N.PENDING.value:
                 self._move(dep, N.SKIPPED, f"upstream {nid} failed", now)
                 stack.extend(self.dependents[dep])
+        for branch in self._case_waiters.get(nid, ()):
+            brec = self.records[branch]
+            if brec.phase == N.RUNNING.value and nid in self._taken_case_waits(branch):
+                brec.error = rec.error
+                self._move(branch, N.FAILED, f"{nid}, whose output the case returns, failed", now)
+                cmds += self._node_failed(branch, now)
         if self.execution.error is None:
             self.execution.error = rec.error
         return cmds + self._maybe_finish(now)
@@ -710,7 +819,7 @@ class RunState(ConstructsMixin, MapMixin):
             p = N(rec.phase)
             if p.terminal or (nid == HANDLER and handler_runs) or nid not in self.graph:
                 continue
-            if p == N.RUNNING and self.graph[nid].kind == "map":
+            if p == N.RUNNING and self.graph[nid].kind == NodeKind.MAP:
                 for name, item in list(self._item_running.items()):
                     if name.startswith(nid + "["):
                         cmds.append(CancelAttempt(name))
@@ -718,7 +827,7 @@ class RunState(ConstructsMixin, MapMixin):
                         item.ended_at = now
                         self._dirty_attempts[(name, item.attempt)] = item
                         del self._item_running[name]
-            if p == N.RUNNING and self.graph[nid].kind == "task":
+            if p == N.RUNNING and self.graph[nid].kind == NodeKind.TASK:
                 cmds.append(CancelAttempt(nid))
                 att = self.attempts.get((nid, rec.attempts))
                 if att is not None and att.phase == AttemptPhase.RUNNING.value:

@@ -44,7 +44,10 @@ class InlineExecutor(Executor):
         self._done: list[AttemptResult] = []
 
     def submit(self, request: AttemptRequest) -> None:
-        self._done.append(self.run_now(request))
+        # Run first, then look the list up: an attempt that calls tasks drives the loop
+        # re-entrantly, and its polls replace ``_done`` while this attempt runs.
+        result = self.run_now(request)
+        self._done.append(result)
 
     def run_now(self, request: AttemptRequest) -> AttemptResult:
         result = self._runtime.run_attempt(

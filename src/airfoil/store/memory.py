@@ -102,6 +102,14 @@ def missing_execution(execution_id: str) -> NotFoundError:
     )
 
 
+def lease_lost(execution_id: str) -> ConflictError:
+    """The error for a batch written under a lease its writer no longer holds."""
+    return ConflictError(
+        f"lost the lease on execution {execution_id}: another engine drives it now (this "
+        "driver was stalled past the lease); nothing of the batch was written"
+    )
+
+
 class MemoryMetaStore(MemoryControlInbox, MemoryScheduleStore, MemorySchedulingStore, MetaStore):
     """A thread-safe, in-process :class:`MetaStore`: the reference for every backend."""
 
@@ -133,6 +141,10 @@ class MemoryMetaStore(MemoryControlInbox, MemoryScheduleStore, MemorySchedulingS
             for eid in {r[0] for r in nodes} | {r[0] for r in attempts} | {r[0] for r in events}:
                 if eid != new_id and eid not in known:
                     raise missing_execution(eid)
+            if batch.lease is not None:
+                held = known.get(batch.lease[0])
+                if held is None or held.lease_owner != batch.lease[1]:
+                    raise lease_lost(batch.lease[0])
             seen: set[tuple[str, int]] = set()
             for eid, seq, _ in events:
                 if (eid, seq) in seen or seq in self._events.get(eid, ()):

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from _killresume import kill_and_resume
 
 import airfoil as af
 from airfoil.local import get_runtime
@@ -158,7 +154,7 @@ SCRIPT = textwrap.dedent(
     import os, time
     import airfoil as af
 
-    LOG = os.environ["CHILD_LOG"]
+    LOG = os.environ["CALLS_LOG"]
 
     @af.task
     def step(i: int) -> int:
@@ -178,31 +174,8 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_sigkill_then_resume_does_not_rerun_finished_children(tmp_path: Path) -> None:
-    script = tmp_path / "childwf.py"
-    script.write_text(SCRIPT)
-    log = tmp_path / "child.log"
-    env = dict(os.environ, CHILD_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
-    cli = [sys.executable, "-m", "airfoil.cli"]
-    proc = subprocess.Popen(
-        [*cli, "run", str(script), "caller", "--n", "4", "--name", "c1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    run = kill_and_resume(
+        tmp_path, SCRIPT, "caller", args=("--n", "4"), kill_when=lambda calls: "2" in calls
     )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (log.exists() and "2\n" in log.read_text()):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    (tmp_path / "child.log.resumed").write_text("")
-    resumed = subprocess.run(
-        [*cli, "executions", "resume", "c1", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["outputs"] == {"o0": 60}
-    assert log.read_text().splitlines() == ["0", "1", "2", "2", "3"]
+    assert run.data["outputs"] == {"o0": 60}
+    assert run.before == ["0", "1", "2"] and run.after == ["2", "3"]

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 import airfoil as af
@@ -174,3 +181,41 @@ def test_ordering_without_data() -> None:
         def bad_order(x: int = 1) -> int:
             first_step() >> 3
             return second_step(x=x)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_control_flow_example_reviewed_in_its_docstrings_order(tmp_path: Path) -> None:
+    """Issue 12's blocker: examples/control_flow.py ``reviewed``, signals in the order its
+    docstring gives (the threshold before the approval its case returns)."""
+    example = Path(__file__).parents[3] / "examples" / "control_flow.py"
+    env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
+    cli = [sys.executable, "-m", "airfoil.cli"]
+    run = subprocess.Popen(
+        [*cli, "run", str(example), "reviewed", "--n", "5", "--name", "rev1", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for name, value in (("threshold", "3.5"), ("ship", "true")):
+            deadline = time.time() + 60
+            while True:
+                sent = subprocess.run(
+                    [*cli, "signal", "rev1", name, value],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                if sent.returncode == 0:
+                    break
+                assert time.time() < deadline and run.poll() is None, sent.stderr
+                time.sleep(0.2)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err
+    assert json.loads(out)["outputs"] == {"o0": 10}

@@ -4,16 +4,12 @@ ratios, and resume after a crash without re-running finished items."""
 from __future__ import annotations
 
 import functools
-import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from _killresume import kill_and_resume
 
 import airfoil as af
 from airfoil.core.errors import DefinitionError
@@ -66,6 +62,12 @@ def flaky_item(x: int) -> int:
 
 
 CACHED_RUNS: list[int] = []
+
+
+@af.task
+def nap(s: float) -> float:
+    time.sleep(s)
+    return s
 
 
 @af.task(cache=True)
@@ -148,6 +150,33 @@ def test_per_item_retries_and_caching() -> None:
     assert cached(xs=[1, 2, 3]) == [-1, -2, -3]
     assert cached(xs=[2, 3, 4]) == [-2, -3, -4]
     assert CACHED_RUNS == [1, 2, 3, 4], "items 2 and 3 hit the cache on the second run"
+    second = rt.meta.list_executions(limit=1)[0]
+    node = rt.meta.get_node(second.id, "n0")
+    assert node.cache_status != "hit" and node.cache_reason.startswith("2 of 3 items")
+    # A map served entirely from the cache shows as a cache hit, and so do its items.
+    assert cached(xs=[4, 3]) == [-4, -3]
+    assert CACHED_RUNS == [1, 2, 3, 4]
+    third = rt.meta.list_executions(limit=1)[0]
+    node = rt.meta.get_node(third.id, "n0")
+    assert node.cache_status == "hit" and node.map_counts == {"succeeded": 2}
+    items = {a.node_id: a for a in rt.meta.get_attempts(third.id)}
+    assert set(items) == {"n0[0]", "n0[1]"}
+    assert {(a.phase, a.worker) for a in items.values()} == {("succeeded", "cache")}
+
+
+def test_item_durations_are_their_own() -> None:
+    @af.workflow
+    def naps(xs: list[float]) -> list[float]:
+        return af.map_task(nap)(s=xs)
+
+    assert naps(xs=[0.05] * 6) == [0.05] * 6
+    rt = get_runtime()
+    record = rt.meta.list_executions(limit=1)[0]
+    items = sorted(rt.meta.get_attempts(record.id), key=lambda a: a.node_id)
+    assert len(items) == 6
+    for a in items:
+        assert a.ended_at is not None
+        assert 0.05 <= a.ended_at - a.started_at < 0.15, a  # not the wait of the ones before
 
 
 def test_definition_errors() -> None:
@@ -175,9 +204,9 @@ MAP_SCRIPT = textwrap.dedent(
     import os, time
     import airfoil as af
 
-    LOG = os.environ["ITEMS_LOG"]
+    LOG = os.environ["CALLS_LOG"]
 
-    @af.task
+    @af.task(system_retries=0)
     def work(x: int) -> int:
         with open(LOG, "a") as fh:
             fh.write(f"{x}\\n")
@@ -195,35 +224,11 @@ MAP_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_sigkill_mid_map_then_resume_reruns_only_unfinished_items(tmp_path: Path) -> None:
-    script = tmp_path / "mapwf.py"
-    script.write_text(MAP_SCRIPT)
-    log = tmp_path / "items.log"
-    env = dict(os.environ, ITEMS_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airfoil.cli", "run", str(script), "wf", "--name", "m1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (log.exists() and "30\n" in log.read_text()):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    (tmp_path / "items.log.resumed").write_text("")
-    before = log.read_text().splitlines()
-    resumed = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", "executions", "resume", "m1", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    data = json.loads(resumed.stdout)
-    assert data["outputs"]["o0"] == [2 * x for x in range(40)]
-    after = log.read_text().splitlines()[len(before) :]
-    # Items committed as finished before the kill are not run again.
-    assert "0" not in after and "30" in after
-    assert len(after) < 40
+    run = kill_and_resume(tmp_path, MAP_SCRIPT, "wf", kill_when=lambda calls: "30" in calls)
+    assert run.data["outputs"]["o0"] == [2 * x for x in range(40)]
+    # Every item that had finished before the kill is durable: none runs again. Item 30,
+    # running at the kill, runs again without being charged for the driver's death (the
+    # task has no system retries), and items that had not started are not charged either.
+    assert run.before == [str(i) for i in range(31)]
+    assert run.after == [str(i) for i in range(30, 40)]
+    assert run.nodes["n0"]["phase"] == "succeeded"

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from _killresume import kill_and_resume
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -50,58 +49,81 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("executor", ["inline", "process"])
 @pytest.mark.timeout(120)
 def test_sigkill_then_resume(tmp_path: Path, executor: str) -> None:
-    if executor == "process":
-        pytest.importorskip("airfoil.executors.process")
-    script = tmp_path / "chainwf.py"
-    script.write_text(SCRIPT)
-    log = tmp_path / "calls.log"
-    env = dict(os.environ, CALLS_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "airfoil.cli",
-        "run",
-        str(script),
-        "chain",
-        "--name",
-        "crash1",
-        "--executor",
-        executor,
-    ]
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    run = kill_and_resume(
+        tmp_path, SCRIPT, "chain", executor=executor, kill_when=lambda calls: "start 2" in calls
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if log.exists() and "start 2" in log.read_text():
-            break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail(f"step 2 never started: {proc.stderr.read() if proc.stderr else ''}")
-    os.killpg(proc.pid, signal.SIGKILL)  # the engine and any worker, at once
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-    assert log.read_text().splitlines() == ["start 0", "end 0", "start 1", "end 1", "start 2"]
+    assert run.before == ["start 0", "end 0", "start 1", "end 1", "start 2"]
+    data = run.data
+    assert data["phase"] == "succeeded"
+    assert data["outputs"] == {"o0": "s-0-1-2-3"}
+    # Steps 0 and 1 ran once; step 2 ran again (its attempt was lost), then step 3.
+    assert run.after == ["start 2", "end 2", "start 3", "end 3"]
+    nodes = run.nodes
+    assert nodes["n0"]["attempts"] == 1 and nodes["n1"]["attempts"] == 1
+    assert nodes["n2"]["attempts"] == 2
+    blobs = run.home / "blobs"
+    leftovers = [p for p in blobs.rglob("*") if ".tmp-" in p.name] if blobs.exists() else []
+    assert leftovers == []
 
-    (tmp_path / "calls.log.resumed").write_text("")
-    resumed = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", "executions", "resume", "crash1", "--json"],
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import airfoil as af
+
+    @af.task(system_retries=0)
+    def hard_exit(x: int) -> int:
+        os._exit(3)  # takes the inline engine down with it, every time
+
+    @af.task
+    def fine(x: int) -> int:
+        return x + 1
+
+    @af.workflow
+    def wf(x: int = 1) -> int:
+        return fine(x=hard_exit(x=x))
+
+    @af.workflow
+    def mapped(x: int = 1) -> list[int]:
+        return af.map_task(hard_exit)(x=[1, 2, 3])
+    """
+)
+
+
+@pytest.mark.parametrize("workflow", ["wf", "mapped"])
+@pytest.mark.timeout(120)
+def test_task_that_kills_the_inline_engine_fails_after_its_system_retries(
+    tmp_path: Path, workflow: str
+) -> None:
+    """An attempt whose process died (os._exit) is lost with its driver: the first loss is
+    free (a driver can die for reasons of its own), the next ones are system errors, and
+    once the system retries are used the node fails with a clear message instead of the
+    engine dying on every resume."""
+    script = tmp_path / "exitwf.py"
+    script.write_text(EXIT_SCRIPT)
+    env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
+    cli = [sys.executable, "-m", "airfoil.cli"]
+    first = subprocess.run(
+        [*cli, "run", str(script), workflow, "--name", "x1"],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert resumed.returncode == 0, resumed.stderr
-    data = json.loads(resumed.stdout)
-    assert data["phase"] == "succeeded"
-    assert data["outputs"] == {"o0": "s-0-1-2-3"}
-    calls = log.read_text().splitlines()
-    # Steps 0 and 1 ran once; step 2 ran again (its attempt was lost), then step 3.
-    assert calls[5:] == ["start 2", "end 2", "start 3", "end 3"]
-    nodes = {n["id"]: n for n in data["nodes"]}
-    assert nodes["n0"]["attempts"] == 1 and nodes["n1"]["attempts"] == 1
-    assert nodes["n2"]["attempts"] == 2
-    blobs = tmp_path / "home" / "blobs"
-    leftovers = [p for p in blobs.rglob("*") if ".tmp-" in p.name] if blobs.exists() else []
-    assert leftovers == []
+    assert first.returncode == 3
+    again = subprocess.run(
+        [*cli, "executions", "resume", "x1"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 3  # the first loss was not counted: it ran again, and died
+    last = subprocess.run(
+        [*cli, "executions", "resume", "x1", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert last.returncode == 1, last.stderr
+    data = json.loads(last.stdout)
+    assert data["phase"] == "failed"
+    assert "died while it ran, 2 times in a row" in data["error"]["message"]
+    assert "os._exit" in data["error"]["message"]

@@ -65,6 +65,7 @@ class SqlText:
         self.list_cache_task = sql["list_cache_task"]
         self.acquire_lease = sql["acquire_lease"]
         self.release_lease = sql["release_lease"]
+        self.check_lease = sql["check_lease"]
         self.get_lease = sql["get_lease"]
         self.reserve_cache = sql["reserve_cache"]
         self.cache_holder = sql["cache_holder"]

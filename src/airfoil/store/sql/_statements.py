@@ -145,6 +145,13 @@ class _Builder:
             .values(lease_owner=sa.null(), lease_expires_at=sa.null())
         )
 
+        # A no-op update that matches (rowcount 1) only while ``owner`` holds the lease: the
+        # fence of a driver's batch, inside its transaction (it also locks the row).
+        sql["check_lease"] = self._compile(
+            sa.update(ex)
+            .where(ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
+            .values(lease_owner=_bp("owner"))
+        )
         sql["get_lease"] = self._compile(
             sa.select(ex.c.lease_owner, ex.c.lease_expires_at).where(ex.c.id == _bp("id"))
         )

@@ -37,7 +37,7 @@ from airfoil.core.records import (
     encode_json,
 )
 from airfoil.store.base import MetaStore
-from airfoil.store.memory import check_page, missing_execution
+from airfoil.store.memory import check_page, lease_lost, missing_execution
 from airfoil.store.sql._connect import (
     Connections,
     Connector,
@@ -265,6 +265,11 @@ class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaSt
         cur = self._cursor()
         try:
             cur.execute(self._s.begin_write)
+            if batch.lease is not None:
+                eid, owner = batch.lease
+                cur.execute(self._s.check_lease, {"id": eid, "owner": owner})
+                if cur.rowcount != 1:
+                    raise lease_lost(eid)  # rolled back below
             for sql, rows in work:
                 if len(rows) == 1:
                     cur.execute(sql, rows[0])

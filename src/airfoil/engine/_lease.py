@@ -1,0 +1,78 @@
+"""The driver's lease on an execution, kept alive by a heartbeat thread.
+
+The loop may be stuck for a long time inside one command (an inline attempt runs in the
+loop's own thread; a store write can wait on a lock), so the lease is not renewed by the loop
+but by a daemon thread every ``ttl / 3`` seconds. Renewing alone is not enough: a driver
+whose heartbeat stalled past the lease (a suspended laptop, a stopped process) may find
+another engine driving the execution when it wakes up, so every batch the driver writes
+carries the lease as a fence (``StoreBatch.lease``), checked inside the batch's transaction:
+a driver that lost its lease writes nothing and stops with a ConflictError.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from airfoil.core.clock import Clock
+from airfoil.core.errors import ConflictError, NotFoundError, StoreError
+from airfoil.store.base import MetaStore
+
+__all__ = ["Heartbeat"]
+
+
+class Heartbeat:
+    """Renews one execution's lease from a daemon thread while a drive runs."""
+
+    def __init__(
+        self, meta: MetaStore, clock: Clock, execution_id: str, owner: str, ttl_s: float
+    ) -> None:
+        self.meta = meta
+        self.clock = clock
+        self.execution_id = execution_id
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"airfoil-lease-{execution_id}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.ttl_s)
+
+    @property
+    def fence(self) -> tuple[str, str]:
+        """What a batch written under this lease carries (``StoreBatch.lease``)."""
+        return (self.execution_id, self.owner)
+
+    def check(self) -> None:
+        """Raise if a renewal found the lease taken by another engine.
+
+        Raises:
+            ConflictError: the lease is lost.
+        """
+        if self._lost.is_set():
+            raise ConflictError(
+                f"lost the lease on execution {self.execution_id}: another engine drives it "
+                "now; this driver stops"
+            )
+
+    def _run(self) -> None:
+        interval = max(0.01, self.ttl_s / 3)
+        while not self._stop.wait(interval):
+            try:
+                held = self.meta.acquire_lease(
+                    self.execution_id, self.owner, self.clock.now(), self.ttl_s
+                )
+            except NotFoundError:
+                held = False  # the execution was deleted under the drive
+            except StoreError:
+                continue  # the store is away for now: try again at the next beat
+            if not held:
+                self._lost.set()
+                return

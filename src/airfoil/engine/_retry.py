@@ -1,0 +1,78 @@
+"""One retry decision for nodes and map items alike (pure).
+
+An attempt that failed is tried again, or not, by the same rule wherever it ran:
+
+- a preemption (the scheduler took the resources back) is retried at once, using no budget;
+- a user error uses the task's ``retries``; any other error its ``system_retries``;
+- tries are spaced by :class:`RetryPolicy` (``base * 2**(n-1)`` seconds, capped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airfoil.core.records import ErrorInfo, TaskSpec
+from airfoil.engine._commands import PREEMPTED
+
+__all__ = ["RetryDecision", "RetryPolicy", "decide_retry"]
+
+
+@dataclass
+class RetryPolicy:
+    """Backoff between attempts: ``base * 2**(n-1)`` seconds, capped."""
+
+    base_s: float = 0.05
+    max_s: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        return float(min(self.max_s, self.base_s * (2 ** max(0, failures - 1))))
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """What to do after a failed attempt, and the failure counts that follow from it."""
+
+    retry: bool
+    delay_s: float
+    user_failures: int
+    system_failures: int
+    #: the budget the error used ("retries", "system retries"; "" for none), its size, and
+    #: how much of it is used now
+    what: str
+    budget: int
+    used: int
+
+    def cause(self, err: ErrorInfo) -> str:
+        """Why the node moves on (the event log's cause)."""
+        if not self.what:
+            return (
+                f"system error ({err.type}): {err.message}; retry at +{self.delay_s:.2f}s, "
+                "not counted against any retry budget"
+            )
+        if self.retry:
+            return (
+                f"{err.kind} error ({err.type}); retry {self.used} of {self.budget} "
+                f"{self.what} at +{self.delay_s:.2f}s"
+            )
+        return f"{err.kind} error ({err.type}): {self.what} exhausted ({self.budget})"
+
+
+def decide_retry(
+    err: ErrorInfo,
+    user_failures: int,
+    system_failures: int,
+    task: TaskSpec,
+    policy: RetryPolicy,
+) -> RetryDecision:
+    """Whether a node or map item whose attempt failed with ``err`` is tried again."""
+    if err.kind == "system" and err.type == PREEMPTED:
+        return RetryDecision(True, policy.delay(0), user_failures, system_failures, "", 0, 0)
+    if err.kind == "user":
+        user_failures += 1
+        used, budget, what = user_failures, task.retries, "retries"
+    else:
+        system_failures += 1
+        used, budget, what = system_failures, task.system_retries, "system retries"
+    retry = used <= budget
+    delay = policy.delay(used) if retry else 0.0
+    return RetryDecision(retry, delay, user_failures, system_failures, what, budget, used)
