@@ -73,7 +73,7 @@ def main() -> None:
         env = dict(os.environ, AIRFOIL_HOME=str(tmp / "home"))
         t0 = time.perf_counter()
         ran = subprocess.run(
-            [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "wide", "--json"],
+            [sys.executable, "-m", "airfoil.cli", "run", "--json", "flow.py", "wide"],
             cwd=tmp,
             env=env,
             capture_output=True,

@@ -184,7 +184,7 @@ def test_sigkill_then_resume_does_not_rerun_finished_children(tmp_path: Path) ->
     env = dict(os.environ, CHILD_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-m", "airfoil.cli"]
     proc = subprocess.Popen(
-        [*cli, "run", str(script), "caller", "--n", "4", "--name", "c1"],
+        [*cli, "run", "--name", "c1", str(script), "caller", "--n", "4"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -345,7 +345,7 @@ def test_sigkill_of_the_driver_then_resume_reruns_only_unfinished_children(
     log = tmp_path / "child.log"
     env = dict(os.environ, CHILD_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-m", "airfoil.cli"]
-    run = [*cli, "run", str(script), "caller", "--n", "4", "--name", "p1", "--executor", "process"]
+    run = [*cli, "run", "--name", "p1", "--executor", "process", str(script), "caller", "--n", "4"]
     proc = subprocess.Popen(
         run, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )

@@ -127,7 +127,7 @@ def test_sigkill_in_a_dynamic_graph_then_resume(tmp_path: Path) -> None:
     env = dict(os.environ, DYN_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-m", "airfoil.cli"]
     proc = subprocess.Popen(
-        [*cli, "run", str(script), "fan", "--n", "4", "--name", "d1"],
+        [*cli, "run", "--name", "d1", str(script), "fan", "--n", "4"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -200,7 +200,7 @@ def test_sigkill_mid_map_then_resume_reruns_only_unfinished_items(tmp_path: Path
     log = tmp_path / "items.log"
     env = dict(os.environ, ITEMS_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airfoil.cli", "run", str(script), "wf", "--name", "m1"],
+        [sys.executable, "-m", "airfoil.cli", "run", "--name", "m1", str(script), "wf"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

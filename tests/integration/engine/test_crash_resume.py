@@ -61,12 +61,12 @@ def test_sigkill_then_resume(tmp_path: Path, executor: str) -> None:
         "-m",
         "airfoil.cli",
         "run",
-        str(script),
-        "chain",
         "--name",
         "crash1",
         "--executor",
         executor,
+        str(script),
+        "chain",
     ]
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
