@@ -192,7 +192,6 @@ def resume(
 def _drive_and_report(record: object, executor: str | None, as_json: bool, what: str) -> None:
     """Drive an execution (live view on a terminal), then print it; exit 1 unless it
     succeeded."""
-    from airfoil.cli._live import LiveView
     from airfoil.cli._render import execution_json, sort_nodes
     from airfoil.cli._run import interrupted, print_summary
 
@@ -200,7 +199,11 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
     rec: Any = record
     if not as_json:
         err_console.print(Text.assemble("execution ", (rec.id, "bold"), f" {what}"))
-    live = LiveView(err_console, rec.workflow) if (not as_json and is_tty()) else None
+    live = None
+    if not as_json and is_tty():
+        from airfoil.cli._live import LiveView
+
+        live = LiveView(err_console, rec.workflow)
     engine = rt.engine(executor or rec.executor, on_change=live.update if live else None)
     started = time.perf_counter()
     try:

@@ -69,7 +69,6 @@ def register(app: typer.Typer) -> None:
             return run_remote(
                 file, name, args, server=server, execution_id=execution_id, as_json=as_json
             )
-        from airfoil.cli._live import LiveView
         from airfoil.cli._render import execution_json, sort_nodes
         from airfoil.core.ids import validate_execution_id
         from airfoil.engine.launch_plans import after_drive, prepare_launch
@@ -83,7 +82,11 @@ def register(app: typer.Typer) -> None:
         entity = load_entity(file, name)
         given = parse_inputs(entity, args, rt.types, RUN_OPTIONS)
         spec, values, labels = prepare_launch(entity, given, rt)
-        live = LiveView(err_console, entity.name) if (not as_json and is_tty()) else None
+        live = None
+        if not as_json and is_tty():
+            from airfoil.cli._live import LiveView
+
+            live = LiveView(err_console, entity.name)
         engine = rt.engine(executor, on_change=live.update if live else None)
         started = time.perf_counter()
         record = engine.launch(
