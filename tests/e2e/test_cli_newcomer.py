@@ -237,3 +237,26 @@ def test_cache_explain_has_json(cli: Any, greet: str) -> None:
     assert r.code == 0, r.err
     data = r.json()
     assert data["cache"] == "put" and data["parts"]["task"].endswith("greet.load")
+
+
+def test_dict_outputs_keep_their_key_order(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "stats.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            @af.task
+            def stats(n: int) -> dict[str, float]:
+                return {"mean": n / 2, "max": float(n), "count": float(n)}
+
+            @af.workflow
+            def wf(n: int = 10) -> dict[str, float]:
+                return stats(n=n)
+            """
+        )
+    )
+    r = cli("run", "--json", "stats.py", "wf")
+    assert r.code == 0, r.err
+    assert list(r.json()["outputs"]["o0"]) == ["mean", "max", "count"]
+    human = cli("run", "stats.py", "wf")
+    assert human.out.index('"mean"') < human.out.index('"max"') < human.out.index('"count"')
