@@ -194,6 +194,11 @@ MAP_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
+@pytest.mark.xfail(
+    strict=True,
+    reason="finished map items run again after a SIGKILL until the engine journals items one "
+    "by one (branch engine-model, 745f9ee): drop this mark when that is merged",
+)
 def test_sigkill_mid_map_then_resume_reruns_only_unfinished_items(tmp_path: Path) -> None:
     script = tmp_path / "mapwf.py"
     script.write_text(MAP_SCRIPT)
@@ -224,6 +229,8 @@ def test_sigkill_mid_map_then_resume_reruns_only_unfinished_items(tmp_path: Path
     data = json.loads(resumed.stdout)
     assert data["outputs"]["o0"] == [2 * x for x in range(40)]
     after = log.read_text().splitlines()[len(before) :]
-    # Items committed as finished before the kill are not run again.
-    assert "0" not in after and "30" in after
-    assert len(after) < 40
+    # Exactly the items that had not finished run again, each once: the inline executor ran
+    # the items in order, so every item logged before 30 (which hung) had finished.
+    finished = {int(x) for x in before} - {30}
+    assert finished, before
+    assert sorted(int(x) for x in after) == sorted(set(range(40)) - finished)
