@@ -16,8 +16,6 @@ pytestmark = pytest.mark.integration
 PROBE = """
 import pytest
 
-pytestmark = pytest.mark.integration
-
 def test_postgres_missing():
     pytest.skip("AIRFOIL_SKIP_PG=1")
 
@@ -27,8 +25,6 @@ def test_not_applicable():
 
 PLAYWRIGHT = """
 import pytest
-
-pytestmark = pytest.mark.integration
 
 pytest.importorskip("no_such_module_for_the_probe", reason="playwright is not installed")
 
