@@ -170,3 +170,13 @@ def test_ctrl_c_prints_the_resume_hint(tmp_path: Path, env: dict[str, str]) -> N
     code = term.close()
     assert code == 130
     assert "airfoil executions resume c1" in term.text()
+    # No process drives it now: listed as interrupted, not running forever.
+    listed = subprocess.run(
+        [*AIRFOIL, "executions", "list"], env=env, capture_output=True, text=True
+    )
+    row = next(line for line in listed.stdout.splitlines() if "c1" in line)
+    assert "interrupted" in row and "running" not in row
+    shown = subprocess.run(
+        [*AIRFOIL, "executions", "show", "c1"], env=env, capture_output=True, text=True
+    )
+    assert "interrupted" in shown.stdout and "airfoil executions resume c1" in shown.stdout

@@ -260,3 +260,62 @@ def test_dict_outputs_keep_their_key_order(cli: Any, tmp_path: Path) -> None:
     assert list(r.json()["outputs"]["o0"]) == ["mean", "max", "count"]
     human = cli("run", "stats.py", "wf")
     assert human.out.index('"mean"') < human.out.index('"max"') < human.out.index('"count"')
+
+
+GATE = textwrap.dedent(
+    """
+    from datetime import timedelta
+    import airfoil as af
+
+    @af.workflow
+    def waits() -> float:
+        return af.wait_for_input("v", timeout=timedelta(seconds=120), expected_type=float)
+    """
+)
+
+
+def test_a_killed_run_shows_interrupted_once_its_lease_lapsed(
+    cli: Any, tmp_path: Path, _airfoil_home: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "waits.py").write_text(GATE)
+    env = dict(os.environ, AIRFOIL_HOME=str(_airfoil_home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airfoil.cli", "run", "--name", "k1", "waits.py", "waits"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        r = cli("executions", "show", "k1", "--json")
+        if r.code == 0 and r.json()["phase"] == "running":
+            break
+        time.sleep(0.2)
+    driven = cli("executions", "show", "k1", "--json").json()
+    assert driven["phase"] == "running" and driven["interrupted"] is False
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    # The dead driver's lease still holds for its TTL: still shown as running meanwhile...
+    assert cli("executions", "show", "k1", "--json").json()["interrupted"] is False
+    # ...and once it has lapsed (aged here rather than waiting 30 s), as interrupted.
+    from airfoil.engine.local import get_runtime
+    from airfoil.settings import AirfoilSettings
+
+    meta = get_runtime(AirfoilSettings(home=str(_airfoil_home))).meta
+    owner, _ = meta.get_lease("k1")
+    meta.release_lease("k1", owner)
+    assert meta.acquire_lease("k1", owner, time.time() - 120, 30.0)
+    listed = cli("executions", "list", "--json").json()
+    assert [(e["execution_id"], e["phase"], e["interrupted"]) for e in listed] == [
+        ("k1", "running", True)
+    ]
+    table = cli("executions", "list")
+    assert "interrupted" in table.out

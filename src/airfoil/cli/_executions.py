@@ -50,7 +50,7 @@ def list_executions(
     project: str = _PROJECT,
 ) -> None:
     """List executions, newest first."""
-    from airfoil.cli._render import PHASE_STYLE, execution_json, sort_nodes
+    from airfoil.cli._render import PHASE_STYLE, execution_json, shown_phase, sort_nodes
 
     if remote or server:
         _remote().remote_list(
@@ -74,10 +74,11 @@ def list_executions(
         table.add_column(col)
     for r in records:
         dur = (r.ended_at or 0) - (r.started_at or 0) if r.ended_at and r.started_at else None
+        phase = shown_phase(r, rt.meta)
         table.add_row(
             r.id,
             r.workflow,
-            Text(r.phase, style=PHASE_STYLE.get(r.phase, "")),
+            Text(phase, style=PHASE_STYLE.get(phase, "")),
             _when(r.created_at),
             f"{dur:.2f}s" if dur is not None else "",
         )
@@ -123,18 +124,31 @@ def show(
             ]
         out_console.print_json(json.dumps(data))
         return
-    style = PHASE_STYLE.get(record.phase, "")
+    phase = "interrupted" if data["interrupted"] else record.phase
     out_console.print(
-        f"execution [bold]{record.id}[/]  {record.workflow} @ {record.version}  "
-        f"[{style}]{record.phase}[/]  created {_when(record.created_at)}"
+        Text.assemble(
+            "execution ",
+            (record.id, "bold"),
+            f"  {record.workflow} @ {record.version}  ",
+            (phase, PHASE_STYLE.get(phase, "")),
+            f"  created {_when(record.created_at)}",
+        )
     )
+    if data["interrupted"]:
+        plain(
+            out_console,
+            f"no process drives it any more; carry it on: airfoil executions resume {record.id}",
+        )
     out_console.print(node_table(nodes))
     if data["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(data["outputs"]))
     if record.error:
         out_console.print(
-            f"[red]{record.error.kind} error[/] {record.error.type}: {record.error.message}"
+            Text.assemble(
+                (f"{record.error.kind} error", "red"),
+                f" {record.error.type}: {record.error.message}",
+            )
         )
     if events:
         for e in rt.meta.get_events(execution_id):

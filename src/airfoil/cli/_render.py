@@ -22,7 +22,23 @@ PHASE_STYLE = {
     "failed": "bold red",
     "skipped": "dim",
     "aborted": "magenta",
+    "interrupted": "bold yellow",
 }
+
+
+def is_interrupted(record: ExecutionRecord, meta: Any, now: float | None = None) -> bool:
+    """Whether a local execution that has not ended is driven by no one: its driver's lease
+    was released (Ctrl-C) or has lapsed (the process was killed). ``executions resume``
+    carries it on."""
+    if record.phase not in ("queued", "running"):
+        return False
+    lease = meta.get_lease(record.id)
+    return lease is None or lease[1] < (time.time() if now is None else now)
+
+
+def shown_phase(record: ExecutionRecord, meta: Any) -> str:
+    """The phase a user sees: ``interrupted`` for a local execution no one drives."""
+    return "interrupted" if is_interrupted(record, meta) else record.phase
 
 
 def _duration(rec: NodeRecord | ExecutionRecord) -> float | None:
@@ -71,13 +87,17 @@ def node_json(n: NodeRecord) -> dict[str, Any]:
 def execution_json(
     record: ExecutionRecord, nodes: list[NodeRecord], runtime: Any
 ) -> dict[str, Any]:
-    """The one JSON object ``run --json`` and ``executions show --json`` print."""
+    """The one JSON object ``run --json`` and ``executions show --json`` print.
+
+    ``interrupted`` is true for an execution that has not ended but that no process drives
+    any more (resume it with ``airfoil executions resume ID``)."""
     d = _duration(record)
     return {
         "execution_id": record.id,
         "workflow": record.workflow,
         "version": record.version,
         "phase": record.phase,
+        "interrupted": is_interrupted(record, runtime.meta),
         "created_at": record.created_at,
         "duration_s": round(d, 6) if d is not None else None,
         "outputs": outputs_json(record, runtime) if record.outputs else {},
