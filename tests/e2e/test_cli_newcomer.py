@@ -319,3 +319,59 @@ def test_a_killed_run_shows_interrupted_once_its_lease_lapsed(
     ]
     table = cli("executions", "list")
     assert "interrupted" in table.out
+
+
+SLOW = textwrap.dedent(
+    """
+    import os, time
+    import airfoil as af
+
+    @af.task
+    def slow(marker: str) -> int:
+        print("step one done", flush=True)
+        open(marker, "w").close()
+        time.sleep(120)
+        return 1
+
+    @af.workflow
+    def wf(marker: str) -> int:
+        return slow(marker=marker)
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
+def test_an_interrupted_attempt_keeps_its_log_so_far(
+    cli: Any, tmp_path: Path, _airfoil_home: Path, how: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "slow.py").write_text(SLOW)
+    marker = tmp_path / "started"
+    env = dict(os.environ, AIRFOIL_HOME=str(_airfoil_home))
+    cmd = ["run", "--name", "s1", "slow.py", "wf", "--marker", str(marker)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airfoil.cli", *cmd],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while not marker.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # past the running log's first copy (every 0.5 s)
+    os.killpg(proc.pid, getattr(signal, how))
+    _, err = proc.communicate(timeout=30)
+    if how == "SIGINT":
+        assert proc.returncode == 130 and "airfoil executions resume s1" in err
+    logs = cli("logs", "s1", "n0")
+    assert logs.code == 0, logs.err
+    assert "step one done" in logs.out
+    assert "(no output)" not in logs.out

@@ -7,13 +7,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, plain, runtime
+
+if TYPE_CHECKING:
+    from airfoil.store.base import BlobStore
 
 __all__ = ["app", "register_logs"]
 
@@ -340,6 +343,21 @@ def register_signal(root: typer.Typer) -> None:
         err_console.print(f"sent {name}={value} to execution {execution_id} (node {node})")
 
 
+def _unfinished_log(blobs: BlobStore, execution_id: str, node_id: str, attempt: int) -> str | None:
+    """The log of an attempt whose end was never recorded: written at its final place when
+    Ctrl-C stopped it, or the running copy a killed process left behind."""
+    from airfoil.core.errors import NotFoundError
+    from airfoil.executors.base import attempt_log_key, live_log_key
+
+    key = attempt_log_key(execution_id, node_id, attempt)
+    for where, note in ((key, ""), (live_log_key(key), "(the attempt's process died here)\n")):
+        try:
+            return blobs.get_bytes(blobs.uri(where)).decode(errors="replace") + note
+        except NotFoundError:
+            continue
+    return None
+
+
 def _under(node_id: str, node: str | None) -> bool:
     """Whether an attempt of ``node_id`` belongs to ``node``: the node itself, a map's items
     (``n1[13]`` under ``n1``) or a subworkflow's or dynamic node's children (``n1.n0``)."""
@@ -395,6 +413,8 @@ def register_logs(root: typer.Typer) -> None:
                     text = rt.blobs.get_bytes(a.log_uri).decode(errors="replace")
                 except NotFoundError:
                     text = None
+            else:  # an attempt that never ended: its log so far, if it left one
+                text = _unfinished_log(rt.blobs, execution_id, a.node_id, a.attempt)
             shown.append({"node": a.node_id, "attempt": a.attempt, "phase": a.phase, "log": text})
             if as_json:
                 continue
