@@ -222,6 +222,8 @@ def remote_execution_json(d: Any) -> dict[str, Any]:
         "workflow": d.workflow,
         "version": d.version,
         "phase": d.phase,
+        # A server takes over the executions of a driver that died: none waits for a resume.
+        "interrupted": False,
         "created_at": d.created_at,
         "duration_s": d.duration_s,
         "outputs": {v.name: v.preview for v in d.outputs},
