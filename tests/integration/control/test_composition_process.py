@@ -383,9 +383,9 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "composition.py"
 def test_the_example_runs_on_the_process_executor(tmp_path: Path) -> None:
     env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
     urls = json.dumps(["a.csv", "bb.csv", "bad"])
-    cmd = [sys.executable, "-m", "airfoil.cli", "run", str(EXAMPLE), "score_all"]
+    cmd = [sys.executable, "-m", "airfoil.cli", "run", "--executor", "process", "--json"]
     done = subprocess.run(
-        [*cmd, "--urls", urls, "--executor", "process", "--json"],
+        [*cmd, str(EXAMPLE), "score_all", "--urls", urls],
         env=env,
         capture_output=True,
         text=True,
