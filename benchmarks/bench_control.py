@@ -106,13 +106,14 @@ def gathers_naps(n: int) -> list[int]:
 
 def _on_processes(entity: af.TaskDef[..., object], workers: int, **inputs: object) -> object:
     """Run ``entity`` through the engine on a process executor; its outputs."""
-    from airfoil.engine.local import get_runtime, spec_of
     from airfoil.engine.runner import Engine, EngineSettings
     from airfoil.executors.process import ProcessExecutor
+    from airfoil.local import get_runtime, spec_of
+    from airfoil.runtime.worker import worker_runtime
     from airfoil.sdk._values import convert_values, decode_values
 
     rt = get_runtime()
-    ex = ProcessExecutor(rt.blob_url, max_workers=workers)
+    ex = ProcessExecutor(rt.blob_url, max_workers=workers, runtime=worker_runtime)
     try:
         engine = Engine(
             rt.meta,

@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
 from airfoil.executors.inline import InlineExecutor
 from airfoil.executors.process import ProcessExecutor
+from airfoil.runtime.worker import WorkerRuntime, worker_runtime
 from airfoil.store.blob import LocalBlobStore
 from airfoil.types import ValueContext, default_type_engine
 
@@ -99,11 +100,11 @@ def _pct(samples: list[float], q: float) -> float:
 
 def cold(task: Any, code: str, blob_dir: str, conv: Any) -> None:
     for method in ("forkserver", "spawn"):
-        first = ProcessExecutor(blob_dir, 2, start_method=method)
+        first = ProcessExecutor(blob_dir, 2, runtime=worker_runtime, start_method=method)
         t0 = time.perf_counter()
         _one(first, _request(task, code, blob_dir, conv, 0))
         t_first = time.perf_counter() - t0
-        second = ProcessExecutor(blob_dir, 2, start_method=method)
+        second = ProcessExecutor(blob_dir, 2, runtime=worker_runtime, start_method=method)
         t0 = time.perf_counter()
         _one(second, _request(task, code, blob_dir, conv, 0))
         t_second = time.perf_counter() - t0
@@ -119,7 +120,7 @@ def cold(task: Any, code: str, blob_dir: str, conv: Any) -> None:
 
 def warm(task: Any, code: str, blob_dir: str, conv: Any, rounds: int) -> None:
     reqs = [_request(task, code, blob_dir, conv, i) for i in range(rounds)]
-    inline = InlineExecutor(LocalBlobStore(blob_dir))
+    inline = InlineExecutor(LocalBlobStore(blob_dir), WorkerRuntime())
     for r in reqs[:50]:
         _one(inline, r)
     base = []
@@ -127,7 +128,7 @@ def warm(task: Any, code: str, blob_dir: str, conv: Any, rounds: int) -> None:
         t0 = time.perf_counter()
         _one(inline, r)
         base.append(time.perf_counter() - t0)
-    ex = ProcessExecutor(blob_dir, 1)
+    ex = ProcessExecutor(blob_dir, 1, runtime=worker_runtime)
     for r in reqs[:50]:
         _one(ex, r)
     samples = []
@@ -149,7 +150,7 @@ def warm(task: Any, code: str, blob_dir: str, conv: Any, rounds: int) -> None:
 def throughput(task: Any, code: str, blob_dir: str, conv: Any, n_tasks: int) -> None:
     reqs = [_request(task, code, blob_dir, conv, i) for i in range(n_tasks)]
     for workers in sorted({1, 2, 4, os.cpu_count() or 1}):
-        ex = ProcessExecutor(blob_dir, workers)
+        ex = ProcessExecutor(blob_dir, workers, runtime=worker_runtime)
         # warm every worker up first
         for r in reqs[:workers]:
             ex.submit(r)
@@ -195,7 +196,11 @@ def engine_chain(chain: Any, code: str, blob_dir: str, conv: Any) -> None:
     blobs = LocalBlobStore(blob_dir)
     results = {}
     for name in ("inline", "process"):
-        ex: Executor = InlineExecutor(blobs) if name == "inline" else ProcessExecutor(blob_dir, 2)
+        ex: Executor = (
+            InlineExecutor(blobs, WorkerRuntime())
+            if name == "inline"
+            else ProcessExecutor(blob_dir, 2, runtime=worker_runtime)
+        )
         samples = []
         for _ in range(6):  # the first run warms up (and starts the process workers)
             engine = Engine(MemoryMetaStore(), blobs, ex, blob_url=blob_dir)

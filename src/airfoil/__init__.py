@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from airfoil.core import local_runner as _local_runner
+
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
@@ -106,6 +108,26 @@ if TYPE_CHECKING:
     from airfoil.sdk._workflow import WorkflowDef, workflow
     from airfoil.settings import AirfoilSettings
     from airfoil.types import Directory, File, TypeEngine
+
+
+class _EmbeddedEngine:
+    """Runs entities called as functions on the embedded engine, imported on the first call
+    (see :mod:`airfoil.core.local_runner`; importing ``airfoil`` opens and starts nothing)."""
+
+    def call_entity(
+        self, entity: object, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> object:
+        from airfoil.local import EMBEDDED
+
+        return EMBEDDED.call_entity(entity, args, kwargs)
+
+    def call_launch_plan(self, plan: object, inputs: dict[str, object]) -> object:
+        from airfoil.local import EMBEDDED
+
+        return EMBEDDED.call_launch_plan(plan, inputs)
+
+
+_local_runner.install_local_runner(_EmbeddedEngine())
 
 
 def __getattr__(name: str) -> Any:

@@ -28,6 +28,13 @@ class AirfoilSettings(BaseSettings):
             (``airfoil``, ``fair``, ``las``, ``backfill``, ``fifo-skip``, ``fifo``).
         gpus: pretend this machine has this many GPUs (``AIRFOIL_GPUS``; default: the GPUs
             ``nvidia-smi`` lists, or ``CUDA_VISIBLE_DEVICES``).
+        durability: what a committed run survives (``AIRFOIL_DURABILITY``): ``process``
+            (default: a crash of the process; SQLite ``synchronous=NORMAL``, blobs renamed
+            into place) or ``power`` (also a power loss: SQLite ``synchronous=FULL``, each
+            blob and its directory fsynced before the commit that references it).
+        converters: type converters to add to the type engine, as comma-separated import
+            paths (``AIRFOIL_CONVERTERS=pkg.codecs:MoneyConverter``); see
+            :func:`airfoil.types.add_converter`.
     """
 
     model_config = SettingsConfigDict(env_prefix="AIRFOIL_", extra="ignore")
@@ -41,6 +48,12 @@ class AirfoilSettings(BaseSettings):
     domain: str = "development"
     scheduler_policy: str = "airfoil"
     gpus: int | None = Field(default=None, ge=0)
+    durability: Literal["process", "power"] = "process"
+    converters: str = ""
+
+    def converter_paths(self) -> list[str]:
+        """:attr:`converters` as a list of import paths."""
+        return [p.strip() for p in self.converters.split(",") if p.strip()]
 
     def resolved_blob_url(self) -> str:
         return self.blob_url or os.path.join(

@@ -1,8 +1,10 @@
-"""Replay the real Philly week: the ``airfoil`` policy against strict FIFO (issue 5 budgets).
+"""Replay the real Philly week: ``airfoil`` against the best other policies (issue 11).
 
-On 8 nodes x 8 GPUs at load 1.0, ``airfoil``'s average JCT must be at least 5x better than
-FIFO's, and jobs of more than 8 GPUs must wait no longer on average than under FIFO, with
-exact run-time estimates and with estimates off by up to 2x either way.
+On 8 nodes x 8 GPUs at load 1.0, with exact run-time estimates and with estimates off by up
+to 2x either way: ``airfoil``'s average JCT is at most LAS's and below every other policy's;
+jobs of more than 8 GPUs wait at most 10% of FIFO's and 25% of backfill's average wait; the
+worst finish-time fairness is within twice LAS's and the p99 JCT within backfill's. The
+other loads are in the CLI sweep and docs/scheduling.md (too slow for a test tier).
 
 The trace is found through ``$AIRFOIL_TRACE`` or at ``../shared/data/philly_week45.csv``
 from the repository root; the test is skipped when neither exists.
@@ -41,16 +43,27 @@ def trace_file() -> Path:
 
 
 @pytest.mark.parametrize("estimate_error", [0.0, 1.0])
-def test_airfoil_beats_fifo_5x_on_jct_without_making_large_gangs_wait_longer(
+def test_airfoil_meets_issue_11_against_the_best_other_policies_at_load_1(
     trace_file: Path, estimate_error: float
 ) -> None:
     trace = load_trace(trace_file)
     assert len(trace.jobs) == 5867
     config = SimConfig(nodes="8x8gpu", load=1.0, estimate_error=estimate_error, seed=0)
-    fifo = simulate(trace, "fifo", config).metrics
+    others = ("fifo", "backfill", "las") + (("fifo-skip", "fair") if not estimate_error else ())
+    base = {name: simulate(trace, name, config).metrics for name in others}
     airfoil = simulate(trace, "airfoil", config).metrics
-    assert fifo.large_gang_jobs == airfoil.large_gang_jobs == 21
-    assert airfoil.avg_jct_s * 5 <= fifo.avg_jct_s, (airfoil.avg_jct_s, fifo.avg_jct_s)
-    assert fifo.large_gang_avg_wait_s is not None and airfoil.large_gang_avg_wait_s is not None
-    assert airfoil.large_gang_avg_wait_s <= fifo.large_gang_avg_wait_s
-    assert airfoil.preemptions_per_job == 0.0  # no quotas, so nothing to reclaim
+    assert airfoil.large_gang_jobs == 21
+    # average JCT at most LAS's, and better than every other policy's
+    for name, metrics in base.items():
+        assert airfoil.avg_jct_s <= metrics.avg_jct_s, (name, airfoil.avg_jct_s)
+    # jobs of more than one node wait at most 10% of FIFO's and 25% of backfill's wait
+    gang = airfoil.large_gang_avg_wait_s
+    fifo_gang, backfill_gang = (
+        base["fifo"].large_gang_avg_wait_s,
+        base["backfill"].large_gang_avg_wait_s,
+    )
+    assert gang is not None and fifo_gang is not None and backfill_gang is not None
+    assert gang <= 0.1 * fifo_gang and gang <= 0.25 * backfill_gang, (gang, fifo_gang)
+    # fairness within twice LAS's, tail no worse than backfill's
+    assert airfoil.worst_ftf <= 2 * base["las"].worst_ftf, (airfoil.worst_ftf, base["las"])
+    assert airfoil.p99_jct_s <= base["backfill"].p99_jct_s

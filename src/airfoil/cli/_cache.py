@@ -1,4 +1,9 @@
-"""``airfoil cache list / explain / clear``."""
+"""``airfoil cache list / explain / clear``.
+
+Entries belong to a scope: the project they were written in (``AIRFOIL_PROJECT``) or a shared
+scope a task opted into (``cache_scope=``). ``list`` and ``clear`` act on the current project's
+entries and the shared ones (``--all-projects`` for every entry of the store).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,11 @@ import typer
 from rich.table import Table
 
 from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
+from airfoil.core.records import CacheEntry
 
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
-
-
-_TASK_HELP = "Only entries of this task (its full name, or its short name if that is unique)."
 
 
 def resolve_task(meta: Any, given: str) -> str:
@@ -44,6 +47,16 @@ def resolve_task(meta: Any, given: str) -> str:
     )
 
 
+def _visible(rt: Any, all_projects: bool, task: str | None) -> list[CacheEntry]:
+    entries: list[CacheEntry] = rt.meta.list_cache(task=task)
+    if all_projects:
+        return entries
+    mine = f"project:{rt.settings.project}"
+    return [
+        e for e in entries if e.parts.scope in (mine, "") or e.parts.scope.startswith("shared:")
+    ]
+
+
 @app.command("list")
 @handle_errors
 def list_cache(
@@ -53,10 +66,13 @@ def list_cache(
         help="Only entries of this task (its full name, or its short name if that is unique).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    all_projects: bool = typer.Option(
+        False, "--all-projects", help="Entries of every project, not only the current one."
+    ),
 ) -> None:
     """List cached task results, newest first."""
     rt = runtime()
-    entries = rt.meta.list_cache(task=resolve_task(rt.meta, task) if task else None)
+    entries = _visible(rt, all_projects, resolve_task(rt.meta, task) if task else None)
     if as_json:
         out_console.print_json(
             json.dumps(
@@ -65,6 +81,7 @@ def list_cache(
                         "key": e.key,
                         "task": e.parts.task,
                         "cache_version": e.parts.cache_version,
+                        "scope": e.parts.scope,
                         "inputs": e.parts.input_hashes,
                         "created_at": e.created_at,
                         "execution_id": e.execution_id,
@@ -96,7 +113,8 @@ def explain(
     node: str = typer.Argument(..., help="Node id (see `airfoil executions show`)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Explain why a node did or did not hit the cache, part by part of the key."""
+    """Explain why a node did or did not hit the cache, part by part of the key; for a
+    changed code version, which functions and constants changed (with a short diff)."""
     from airfoil.engine.cache import explain_miss
 
     rt = runtime()
@@ -149,18 +167,49 @@ def explain(
         return
     out_console.print(f"  key:            {rec.cache_key}")
     out_console.print(f"  task:           {parts.task}")
+    out_console.print(f"  scope:          {parts.scope or '-'}", markup=False)
     out_console.print(f"  cache version:  {parts.cache_version}")
     out_console.print(f"  interface hash: {parts.interface_hash}")
     for name, digest in sorted(parts.input_hashes.items()):
         out_console.print(f"  input {name}: {digest[:16]}")
+    others = [
+        e
+        for e in rt.meta.find_cache_by_task(parts.task)
+        if e.key != rec.cache_key and e.parts.scope == parts.scope
+    ]
     now = rt.meta.get_cache(rec.cache_key)
     if now is not None:
         out_console.print(
             f"  today: an entry exists for this key (from {now.execution_id}/{now.node_id})"
         )
     else:
-        others = [e for e in rt.meta.find_cache_by_task(parts.task) if e.key != rec.cache_key]
         out_console.print("  today: no entry for this key; " + explain_miss(parts, others))
+    _explain_version(rt, parts.cache_version, rec.cache_status, others)
+
+
+def _explain_version(rt: Any, version: str, status: str, others: list[CacheEntry]) -> None:
+    """What changed in the code since the newest other version of the task, and what the
+    version cannot see."""
+    from airfoil.engine.code_manifests import diff_versions, load_manifest
+
+    manifest = load_manifest(rt.blobs, version)
+    if manifest is None:
+        return
+    if status != "hit":
+        previous = next((e for e in others if e.parts.cache_version != version), None)
+        old = load_manifest(rt.blobs, previous.parts.cache_version) if previous else None
+        if previous is not None and old is not None:
+            out_console.print(
+                f"  code changed since version {previous.parts.cache_version} "
+                f"(cached by {previous.execution_id}/{previous.node_id}):"
+            )
+            for line in diff_versions(old, manifest):
+                out_console.print(f"    {line}", markup=False, highlight=False)
+    if manifest.unhashable:
+        out_console.print("  not covered by the version (changes to these are not seen):")
+        for name, reason in manifest.unhashable.items():
+            out_console.print(f"    {name}: {reason}", markup=False, highlight=False)
+        out_console.print("    pin cache_version= on the task and bump it when they change")
 
 
 @app.command("clear")
@@ -172,13 +221,20 @@ def clear(
         help="Only entries of this task (its full name, or its short name if that is unique).",
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    all_projects: bool = typer.Option(
+        False, "--all-projects", help="Entries of every project, not only the current one."
+    ),
 ) -> None:
-    """Delete cached results (of one task, or all)."""
+    """Delete cached results (of one task, or all) of the current project."""
     rt = runtime()
     if task:
         task = resolve_task(rt.meta, task)
     what = f"the cache of task {task!r}" if task else "the whole cache"
-    if not yes and not typer.confirm(f"delete {what}?", default=False):
+    where = "of every project" if all_projects else f"of project {rt.settings.project!r}"
+    if not yes and not typer.confirm(f"delete {what} {where}?", default=False):
         fail("cancelled", code=1)
-    n = rt.meta.delete_cache(task=task)
+    if all_projects:
+        n = rt.meta.delete_cache(task=task)
+    else:
+        n = sum(rt.meta.delete_cache(key=e.key) for e in _visible(rt, False, task))
     err_console.print(f"deleted {n} cache entr{'y' if n == 1 else 'ies'}")

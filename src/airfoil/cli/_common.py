@@ -85,7 +85,7 @@ def runtime() -> Any:
     """The local runtime from ``AIRFOIL_*`` settings."""
     from pydantic import ValidationError
 
-    from airfoil.engine.local import get_runtime
+    from airfoil.local import get_runtime
     from airfoil.settings import AirfoilSettings
 
     try:

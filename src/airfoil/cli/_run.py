@@ -71,8 +71,9 @@ def register(app: typer.Typer) -> None:
             )
         from airfoil.cli._render import execution_json, sort_nodes
         from airfoil.core.ids import validate_execution_id
+        from airfoil.engine.code_manifests import save_manifests
         from airfoil.engine.launch_plans import after_drive, prepare_launch
-        from airfoil.sdk._versioning import project_root
+        from airfoil.sdk._versioning import manifest_for, project_root
 
         if executor is not None and executor not in ("inline", "process"):
             raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
@@ -82,6 +83,7 @@ def register(app: typer.Typer) -> None:
         entity = load_entity(file, name)
         given = parse_inputs(entity, args, rt.types, RUN_OPTIONS)
         spec, values, labels = prepare_launch(entity, given, rt)
+        save_manifests(rt.blobs, spec, manifest_for)
         live = None
         if not as_json and is_tty():
             from airfoil.cli._live import LiveView

@@ -82,6 +82,7 @@ def start(
         max_parallel=max_parallel,
         lease_ttl_s=lease_ttl,
         secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
+        converters=tuple(s.converter_paths()),  # type: ignore[attr-defined]
     )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"

@@ -19,7 +19,7 @@ from airfoil.core.errors import AirfoilError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from airfoil.scheduler.sim import SimResult
+    from airfoil.scheduler.sim import SimConfig, SimResult, Sweep, Trace
 
 __all__ = ["register", "sim"]
 
@@ -48,6 +48,15 @@ def sim(
             "--load", help="Rescale submit times so the trace offers this load (1.0 = full)."
         ),
     ] = 1.0,
+    loads: Annotated[
+        str | None,
+        typer.Option(
+            "--loads",
+            help="Comma-separated loads, e.g. 0.5,0.7,0.9,1.0,1.2: every policy at every "
+            "load in one run, with ratios to fifo, fifo-skip, backfill and las (overrides "
+            "--load).",
+        ),
+    ] = None,
     estimate_error: Annotated[
         float,
         typer.Option(
@@ -75,6 +84,13 @@ def sim(
             help=f"Write a PNG of the JCT CDF here (default with --compare: {DEFAULT_PLOT}).",
         ),
     ] = None,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot-dir",
+            help="With --loads: write one PNG per figure (policy vs load) in this folder.",
+        ),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object keyed by policy instead.")
     ] = False,
@@ -83,6 +99,20 @@ def sim(
     from rich.console import Console
 
     err = Console(stderr=True)
+    if loads is not None:
+        _sweep_command(
+            trace,
+            [policy] if compare is None else _names(compare),
+            loads,
+            _config(nodes, load, estimate_error, seed, restart_penalty, quotas),
+            plot_dir,
+            json_output,
+            err,
+        )
+        return
+    if plot_dir is not None:
+        err.print("[red]error:[/red] --plot-dir needs --loads", highlight=False, markup=True)
+        raise typer.Exit(2)
     try:
         results = _run(
             trace,
@@ -108,9 +138,7 @@ def sim(
     if json_output:
         _print_json(results)
         return
-    out = Console()
-    if not out.is_terminal:  # piped: do not squeeze the table into 80 columns
-        out = Console(width=200)
+    out = _stdout_console()
     _print_table(results, out)
     if plot is not None:
         err.print(f"wrote {plot}", highlight=False)
@@ -129,20 +157,13 @@ def _run(
     console: Console | None,
 ) -> dict[str, SimResult]:
     from airfoil.scheduler import get_policy
-    from airfoil.scheduler.sim import SimConfig, load_trace
     from airfoil.scheduler.sim import compare as compare_policies
+    from airfoil.scheduler.sim import load_trace
 
-    names = [p.strip() for p in compare.split(",") if p.strip()] if compare else [policy]
+    names = _names(compare) if compare else [policy]
     for name in names:
         get_policy(name)  # an unknown name fails before the trace is read
-    config = SimConfig(
-        nodes=nodes,
-        load=load,
-        estimate_error=estimate_error,
-        seed=seed,
-        restart_penalty=restart_penalty,
-        quotas=quotas,
-    )
+    config = _config(nodes, load, estimate_error, seed, restart_penalty, quotas)
     jobs = load_trace(trace)
     with _progress(console) as bar:
         if bar is None:
@@ -153,6 +174,131 @@ def _run(
             return lambda done, _total: bar.update(task, completed=done)
 
         return compare_policies(jobs, names, config, track)
+
+
+def _names(compare: str) -> list[str]:
+    return [p.strip() for p in compare.split(",") if p.strip()]
+
+
+def _parse_loads(text: str) -> list[float]:
+    from airfoil.scheduler import SimulationError
+
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SimulationError(
+            f"--loads must be comma-separated numbers, e.g. 0.5,0.7,1.0; got {text!r}"
+        ) from None
+    if not values:
+        raise SimulationError("--loads needs at least one load")
+    return values
+
+
+def _config(
+    nodes: str,
+    load: float,
+    estimate_error: float,
+    seed: int,
+    restart_penalty: float,
+    quotas: str,
+) -> SimConfig:
+    from airfoil.scheduler.sim import SimConfig
+
+    return SimConfig(
+        nodes=nodes,
+        load=load,
+        estimate_error=estimate_error,
+        seed=seed,
+        restart_penalty=restart_penalty,
+        quotas=quotas,
+    )
+
+
+def _sweep_command(
+    trace: Path,
+    names: list[str],
+    loads_text: str,
+    config: SimConfig,
+    plot_dir: Path | None,
+    json_output: bool,
+    err: Console,
+) -> None:
+    from airfoil.scheduler import get_policy
+    from airfoil.scheduler.sim import load_trace, plot_sweep, sweep_report
+
+    try:
+        loads_ = _parse_loads(loads_text)
+        for name in names:
+            get_policy(name)
+        jobs = load_trace(trace)
+        results = _run_sweep(jobs, names, loads_, config, None if json_output else err)
+        if plot_dir is not None:
+            title = f"{trace.name}, {config.nodes}, estimate error {config.estimate_error:g}"
+            written = plot_sweep(results, plot_dir, title)
+            if not json_output:
+                for path in written:
+                    err.print(f"wrote {path}", highlight=False)
+    except AirfoilError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        raise typer.Exit(2) from None
+    if json_output:
+        import msgspec
+
+        sys.stdout.write(msgspec.json.encode(sweep_report(results)).decode() + "\n")
+        return
+    out = _stdout_console()
+    for by_policy in results.values():
+        _print_table(by_policy, out)
+    _print_ratios(sweep_report(results), out)
+
+
+def _stdout_console() -> Console:
+    """The console for results; piped, it is wide so tables are not squeezed to 80 columns."""
+    from rich.console import Console
+
+    out = Console()
+    return out if out.is_terminal else Console(width=200)
+
+
+def _run_sweep(
+    jobs: Trace, names: list[str], loads_: list[float], config: SimConfig, console: Console | None
+) -> Sweep:
+    from airfoil.scheduler.sim import sweep
+
+    with _progress(console) as bar:
+        if bar is None:
+            return sweep(jobs, names, loads_, config)
+
+        def track(name: str, load: float) -> Any:
+            task = bar.add_task(f"replaying {name} at load {load:g}", total=len(jobs.jobs))
+            return lambda done, _total: bar.update(task, completed=done)
+
+        return sweep(jobs, names, loads_, config, track)
+
+
+def _print_ratios(report: dict[str, Any], console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="average JCT: ratio to each baseline and to the best other policy")
+    table.add_column("load", justify="right")
+    table.add_column("policy")
+    bases = ("fifo", "fifo-skip", "backfill", "las")
+    for base in bases:
+        table.add_column(f"/ {base}", justify="right")
+    table.add_column("/ best other", justify="right")
+    table.add_column("keeps up")
+    for load, by_policy in report["loads"].items():
+        for name, entry in by_policy.items():
+            ratios = entry["ratio_to"]
+            cells = [_fmt(ratios[base]["avg_jct_s"]) if base in ratios else "-" for base in bases]
+            best = entry.get("vs_best_other")
+            best_text = "-" if best is None else f"{_fmt(best['avg_jct_s'])} ({best['best_other']})"
+            table.add_row(load, name, *cells, best_text, "yes" if entry["keeps_up"] else "no")
+    console.print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _progress(console: Console | None) -> AbstractContextManager[Any]:

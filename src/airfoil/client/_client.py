@@ -248,13 +248,17 @@ class Client:
         domain: str | None = None,
     ) -> ExecutionSummary:
         """Launch a registered task or workflow (by name, or its definition object)."""
+        entity_def = None if isinstance(entity, str) else entity
         if not isinstance(entity, str):
             version = version or entity.spec.version
             entity = entity.spec.name
         body = LaunchRequest(
             entity=entity,
             version=version,
-            inputs={k: self._input_json(v, project) for k, v in (inputs or {}).items()},
+            inputs={
+                k: self._input_json(v, project, _input_type(entity_def, k))
+                for k, v in (inputs or {}).items()
+            },
             name=name,
             labels=labels or {},
         )
@@ -265,36 +269,48 @@ class Client:
         )
         return ExecutionSummary.model_validate(r.json())
 
-    def _input_json(self, value: Any, project: str | None) -> Any:
-        """A launch input as JSON; files, dataframes and arrays are uploaded and referenced."""
+    def _input_json(self, value: Any, project: str | None, py_type: Any = None) -> Any:
+        """A launch input as JSON; files, dataframes, arrays and values of a type an added
+        converter owns are uploaded and referenced."""
         try:
             return to_json(value)
         except InvalidInputError:
-            return self.upload_value(value, project=project)
+            return self.upload_value(value, project=project, py_type=py_type)
 
-    def upload_value(self, value: Any, *, project: str | None = None) -> dict[str, Any]:
-        """Serialise a file, dataframe or array as a local run would store it, upload its
+    def upload_value(
+        self, value: Any, *, project: str | None = None, py_type: Any = None
+    ) -> dict[str, Any]:
+        """Serialise a file, dataframe or array -- or a value of a type a converter added with
+        :func:`airfoil.types.add_converter` owns -- as a local run would store it, upload its
         bytes (unless small enough to travel inline) and return the launch input that names
         them (``{"$airfoil": {...}}``).
 
+        Args:
+            py_type: the input's annotation (default: the value's class).
+
         Raises:
-            InvalidInputError: the value is neither JSON nor one of those types.
+            InvalidInputError: the value is not JSON and no converter but pickle takes it.
         """
         from airfoil.client._values import DownloadedBlobs
         from airfoil.core.errors import TypeTransformError
         from airfoil.types import ValueContext, default_type_engine
+        from airfoil.types._from_json import converter_kind
 
         blobs = DownloadedBlobs()
+        engine = default_type_engine()
+        annotation = type(value) if py_type is None else py_type
         try:
-            v = default_type_engine().to_value(value, type(value), ValueContext(blobs=blobs))
+            v = engine.to_value(value, annotation, ValueContext(blobs=blobs))
+            owned = converter_kind(engine.to_spec(annotation))
         except TypeTransformError as exc:
             raise InvalidInputError(
                 f"cannot send a {type(value).__name__} as a launch input over the API: {exc}"
             ) from None
-        if v.format not in ("file", "parquet", "npy"):
+        if v.format not in ("file", "parquet", "npy") and not (owned and v.format != "pickle"):
             raise InvalidInputError(
                 f"cannot send a {type(value).__name__} as a launch input over the API (only "
-                "JSON values, files, dataframes and numpy arrays)"
+                "JSON values, files, dataframes, numpy arrays and values of a type a converter "
+                "added with airfoil.types.add_converter owns)"
             )
         ref: dict[str, Any] = {"format": v.format, "hash": v.hash, "size": v.size, "meta": v.meta}
         if v.inline is not None:
@@ -328,11 +344,15 @@ class Client:
             InvalidInputError: an input is unknown, ill-typed, missing, or fixed by the plan
                 (``code == "fixed_input"``).
         """
+        entity_def = None if isinstance(plan, str) else getattr(plan, "workflow", None)
         if not isinstance(plan, str):
             plan = plan.spec.name
         body = LaunchPlanLaunchRequest(
             version=version,
-            inputs={k: self._input_json(v, project) for k, v in (inputs or {}).items()},
+            inputs={
+                k: self._input_json(v, project, _input_type(entity_def, k))
+                for k, v in (inputs or {}).items()
+            },
             name=name,
             labels=labels or {},
         )
@@ -517,3 +537,10 @@ class Client:
         if style == "single":
             return decoded["o0"]
         return py.return_type(**decoded)
+
+
+def _input_type(entity: Any, name: str) -> Any:
+    """The annotation of input ``name`` of a task or workflow definition (None if unknown)."""
+    iface = getattr(entity, "py_interface", None)
+    types = getattr(iface, "input_types", None)
+    return types.get(name) if isinstance(types, dict) else None

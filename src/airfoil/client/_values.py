@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import os
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import NotFoundError
 from airfoil.core.records import Value
-from airfoil.store.base import BlobStore
 from airfoil.wire import RawValue
 
 __all__ = ["DownloadedBlobs", "to_value"]

@@ -23,7 +23,8 @@ AirfoilError
 │   ├── TaskTimeoutError      the attempt ran past its timeout and was stopped
 │   ├── OutOfMemoryError      the attempt ran out of memory
 │   └── StoreError            the metadata or blob store failed
-│       └── ConflictError     a concurrent writer won (stale version, lease lost)
+│       ├── ConflictError     a concurrent writer won (stale version, lease lost)
+│       └── CorruptBlobError  a blob's content no longer matches its hash
 └── ExecutionFailedError      an execution ended failed; raised to whoever waited for it
 ```
 
@@ -39,6 +40,7 @@ __all__ = [
     "BindingTypeError",
     "ConfigError",
     "ConflictError",
+    "CorruptBlobError",
     "DefinitionError",
     "ExecutionFailedError",
     "InvalidInputError",
@@ -201,6 +203,12 @@ class StoreError(PlatformError):
 
 class ConflictError(StoreError):
     """A concurrent writer won: a stale version or a lost lease."""
+
+
+class CorruptBlobError(StoreError):
+    """A blob's content does not match the content hash recorded when it was written (the
+    file was changed or damaged since: a disk fault, a power loss in ``process``
+    durability, a hand edit)."""
 
 
 class ExecutionFailedError(AirfoilError):

@@ -143,6 +143,9 @@ class CachePolicy(msgspec.Struct, frozen=True, omit_defaults=True):
     version: str = ""
     serialize: bool = False
     ignore_inputs: tuple[str, ...] = ()
+    #: Empty: entries belong to the execution's project. A name: shared by every project
+    #: whose task names it (an explicit opt-in).
+    scope: str = ""
 
 
 class TaskSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="task"):
@@ -165,6 +168,9 @@ class TaskSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="task"):
     docs: str = ""
     task_type: str = "python"
     is_async: bool = False
+    #: The task type's own settings (JSON data; the type's runner decodes it into its typed
+    #: config). Empty for plain Python tasks.
+    config: dict[str, Any] = {}
 
 
 class Binding(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -291,12 +297,18 @@ class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class CacheKeyParts(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The parts a cache key is made of, kept so a miss can be explained."""
+    """The parts a cache key is made of, kept so a miss can be explained.
+
+    ``scope`` is ``project:<name>`` (the default: no other project shares the entry) or
+    ``shared:<name>`` (tasks that opted in with ``cache_scope=``); empty in entries written
+    before keys were scoped.
+    """
 
     task: str
     cache_version: str
     interface_hash: str
     input_hashes: dict[str, str]
+    scope: str = ""
 
 
 class ExecutionRecord(msgspec.Struct, omit_defaults=True):

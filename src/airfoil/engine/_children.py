@@ -11,7 +11,6 @@ after another here; the process executor runs them side by side (``_child_calls`
 
 from __future__ import annotations
 
-import importlib
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -89,10 +88,7 @@ class ChildRunner:
         loop = self.loop
         e = loop.e
         request = loop.attempt_request(cmd)
-        runtime = importlib.import_module("airfoil.runtime.worker")
-        result = runtime.run_attempt(
-            request, e.blobs, type_engine=e.types, in_process=True, child_calls=self
-        )
+        result = e.executor.run_now(request)
         return sm.AttemptFinished(
             node_id=cmd.node_id,
             attempt=cmd.attempt,

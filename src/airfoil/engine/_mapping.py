@@ -249,7 +249,7 @@ class MapMixin:
             ms.phase[i] = QUEUED
             name = item_id(nid, i)
             if task.cache.enabled:
-                parts = key_parts(task, ms.inputs[i])
+                parts = key_parts(task, ms.inputs[i], self.execution.project)
                 key = cache_key(parts)
                 ms.cache_keys[i] = (key, parts)
                 cmds.append(_c.LookupCache(name, key, parts, task.cache.serialize))

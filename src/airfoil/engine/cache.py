@@ -1,16 +1,30 @@
 """Cache keys (pure) and the explanation of a hit or a miss.
 
-Key = SHA-256 over (task name, cache version, interface hash, sorted input content hashes),
-where the cache version is the task's ``cache_version`` if given, else its code version, and
-inputs listed in ``cache_ignore_inputs`` are left out.
+Key = SHA-256 over (scope, task name, cache version, interface hash, sorted input content
+hashes), where the scope is the execution's project (``project:<name>``) unless the task opted
+into a shared scope (``cache_scope=``: ``shared:<name>``), the cache version is the task's
+``cache_version`` if given, else its code version, and inputs listed in
+``cache_ignore_inputs`` are left out. So the same task in two projects never shares an entry:
+one project can neither read nor poison another's results.
 """
 
 from __future__ import annotations
 
 from airfoil.core.ids import sha256_hex, stable_hash
-from airfoil.core.records import CacheEntry, CacheKeyParts, TaskSpec, Value, encode_json
+from airfoil.core.records import (
+    CacheEntry,
+    CacheKeyParts,
+    TaskSpec,
+    Value,
+    encode_json,
+)
 
-__all__ = ["cache_key", "explain_miss", "key_parts"]
+__all__ = [
+    "cache_key",
+    "cache_scope",
+    "explain_miss",
+    "key_parts",
+]
 
 _iface_hashes: dict[int, tuple[object, str]] = {}
 
@@ -24,27 +38,35 @@ def _interface_hash(task: TaskSpec) -> str:
     return digest
 
 
-def key_parts(task: TaskSpec, inputs: dict[str, Value]) -> CacheKeyParts:
-    """The parts of a node's cache key."""
+def cache_scope(task: TaskSpec, project: str) -> str:
+    """The scope of a task's entries when run in ``project``."""
+    return f"shared:{task.cache.scope}" if task.cache.scope else f"project:{project}"
+
+
+def key_parts(task: TaskSpec, inputs: dict[str, Value], project: str = "") -> CacheKeyParts:
+    """The parts of a node's cache key, for a node of an execution of ``project``."""
     ignore = task.cache.ignore_inputs
     return CacheKeyParts(
         task=task.name,
         cache_version=task.cache.version or task.version,
         interface_hash=_interface_hash(task),
         input_hashes={k: v.hash for k, v in sorted(inputs.items()) if k not in ignore},
+        scope=cache_scope(task, project),
     )
 
 
 def cache_key(parts: CacheKeyParts) -> str:
     """The key for a set of parts."""
-    flat = [parts.task, parts.cache_version, parts.interface_hash]
+    flat = [parts.scope, parts.task, parts.cache_version, parts.interface_hash]
     for name, digest in sorted(parts.input_hashes.items()):
         flat += [name, digest]
     return stable_hash(*flat)
 
 
 def explain_miss(parts: CacheKeyParts, previous: list[CacheEntry]) -> str:
-    """Why no entry matched: compared with the newest entries of the same task."""
+    """Why no entry matched: compared with the newest entries of the same task in the same
+    scope (another project's entries are never looked at)."""
+    previous = [e for e in previous if e.parts.scope == parts.scope]
     if not previous:
         return "no cached result of this task yet"
     best: tuple[int, str] | None = None

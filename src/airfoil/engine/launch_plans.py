@@ -20,17 +20,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airfoil.core.launch_plans import LaunchPlanSpec, NotificationSpec, merge_launch_inputs
 from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
 from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import kickoff_datetime
 
+if TYPE_CHECKING:
+    from airfoil.core.blobs import BlobStore
+    from airfoil.engine.local import ValueStores
+    from airfoil.types import TypeEngine
+
 __all__ = [
     "after_drive",
     "prepare_launch",
-    "call_launch_plan",
     "drive_and_notify",
     "kickoff_inputs",
     "launch_launch_plan",
@@ -48,7 +52,7 @@ Poster = Callable[[str, dict[str, Any], float], None]
 
 
 def launch_values(
-    spec: LaunchPlanSpec, given: dict[str, Value], types: Any, blobs: Any
+    spec: LaunchPlanSpec, given: dict[str, Value], types: TypeEngine, blobs: BlobStore
 ) -> dict[str, Value]:
     """The complete inputs of a launch of ``spec`` from already-serialised ``given`` inputs:
     the plan's defaults and fixed inputs merged in, the workflow's own defaults filled.
@@ -78,7 +82,7 @@ def launch_values(
 
 
 def kickoff_inputs(
-    spec: LaunchPlanSpec, instant: float, types: Any, blobs: Any
+    spec: LaunchPlanSpec, instant: float, types: TypeEngine, blobs: BlobStore
 ) -> dict[str, Value]:
     """``{kickoff_time_input_arg: the instant as a datetime}``, or ``{}`` when the plan's
     schedule passes no kickoff time."""
@@ -188,7 +192,7 @@ def post_json(url: str, payload: dict[str, Any], timeout_s: float) -> None:
         raise urllib.error.URLError(f"HTTP {status}")
 
 
-def local_launch_inputs(plan: Any, given: dict[str, Any], runtime: Any) -> dict[str, Value]:
+def local_launch_inputs(plan: Any, given: dict[str, Any], runtime: ValueStores) -> dict[str, Value]:
     """A local launch's inputs: Python values merged with the plan's presets, type-checked
     and serialised (what ``airfoil run FILE PLAN`` and a call of the plan launch with).
 
@@ -209,7 +213,7 @@ def local_launch_inputs(plan: Any, given: dict[str, Any], runtime: Any) -> dict[
 
 
 def prepare_launch(
-    entity: Any, given: dict[str, Any], runtime: Any
+    entity: Any, given: dict[str, Any], runtime: ValueStores
 ) -> tuple[WorkflowSpec, dict[str, Value], dict[str, str]]:
     """What to launch for a task, workflow or launch plan given Python inputs (the CLI's
     ``airfoil run FILE NAME``): ``(workflow spec, inputs, labels)``.
@@ -236,23 +240,3 @@ def after_drive(entity: Any, record: ExecutionRecord, *, poster: Poster | None =
     spec = getattr(entity, "spec", None)
     if isinstance(spec, LaunchPlanSpec):
         notify(spec, record, poster=poster)
-
-
-def call_launch_plan(plan: Any, given: dict[str, Any]) -> Any:
-    """Run a launch plan called as a function; return its outputs as Python values.
-
-    Raises:
-        InvalidInputError: a fixed, unknown, missing or ill-typed input.
-        ExecutionFailedError: the execution did not succeed (after notifications were sent).
-    """
-    from airfoil.engine.local import decode_outputs, get_runtime, raise_for_failure
-    from airfoil.sdk._versioning import project_root
-
-    spec: LaunchPlanSpec = plan.spec
-    runtime = get_runtime()
-    values = local_launch_inputs(plan, given, runtime)
-    engine = runtime.engine()
-    record = launch_launch_plan(engine, spec, values, code_root=project_root(plan.module))
-    record = drive_and_notify(engine, spec, record.id)
-    raise_for_failure(record)
-    return decode_outputs(plan.workflow, record, runtime)

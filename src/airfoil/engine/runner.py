@@ -34,6 +34,7 @@ from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
 from airfoil.engine._resources import ResourceQueue, asks_for_resources, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
+from airfoil.engine.cache_io import unusable_outputs
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, attempt_log_key
 from airfoil.store.base import BlobStore, MetaStore
 
@@ -400,7 +401,7 @@ class _Loop:
         if self.inline:
             from airfoil.engine._children import ChildRunner
 
-            engine.executor.child_calls = ChildRunner(self)  # type: ignore[attr-defined]
+            engine.executor.connect(ChildRunner(self))
         else:
             self.children = ChildCalls(self)
 
@@ -652,16 +653,10 @@ class _Loop:
         now = e.clock.now()
         entry = e.meta.get_cache(cmd.key)
         if entry is not None:
-            missing = [
-                name for name, v in entry.outputs.items() if v.uri and not e.blobs.exists(v.uri)
-            ]
-            if missing:
+            unusable = unusable_outputs(entry, e.blobs)  # missing or corrupt blobs
+            if unusable is not None:
                 e.meta.delete_cache(key=cmd.key)
-                reason = (
-                    f"cached output(s) {', '.join(missing)} missing from the blob store: entry "
-                    "dropped and recomputed"
-                )
-                events.append(sm.CacheLooked(cmd.node_id, None, reason, now))
+                events.append(sm.CacheLooked(cmd.node_id, None, unusable, now))
                 return
             src = f"execution {entry.execution_id} node {entry.node_id}"
             events.append(

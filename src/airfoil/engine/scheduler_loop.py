@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import AirfoilError, ConfigError, ConflictError, NotFoundError
@@ -47,8 +47,10 @@ from airfoil.engine.launch_plans import (
 )
 from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import fire_times, next_fire_after, scheduled_execution_id
+from airfoil.executors.base import Executor
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore
 from airfoil.store.base import MetaStore
+from airfoil.types import TypeEngine
 
 __all__ = [
     "Firing",
@@ -84,11 +86,25 @@ class Firing:
     error: str = ""
 
 
+class EngineSource(Protocol):
+    """What builds an engine per schedule (``airfoil.local.LocalRuntime``)."""
+
+    @property
+    def meta(self) -> MetaStore: ...
+
+    @property
+    def types(self) -> TypeEngine: ...
+
+    def engine(self, executor: str | None = None) -> Engine: ...
+
+    def new_executor(self, name: str | None = None) -> Executor: ...
+
+
 class SchedulerLoop:
     """Fires due schedules of a store through an engine.
 
     Args:
-        runtime_or_engine: a :class:`~airfoil.engine.local.LocalRuntime` (each schedule runs
+        runtime_or_engine: a :class:`~airfoil.local.LocalRuntime` (each schedule runs
             on the executor recorded at activation, default the runtime's) or an
             :class:`Engine` (every schedule runs on it).
         store: the schedule store; default the runtime's (or engine's) metadata store.
@@ -107,7 +123,7 @@ class SchedulerLoop:
 
     def __init__(
         self,
-        runtime_or_engine: Any,
+        runtime_or_engine: EngineSource | Engine,
         store: ScheduleStore | MetaStore | None = None,
         clock: Clock | None = None,
         *,
@@ -142,7 +158,7 @@ class SchedulerLoop:
         engine.settings = replace(engine.settings, project=record.project, domain=record.domain)
         return engine
 
-    def _types(self) -> Any:
+    def _types(self) -> TypeEngine:
         types = getattr(self._source, "types", None)
         if types is None:
             from airfoil.types import default_type_engine
@@ -226,11 +242,9 @@ class SchedulerLoop:
             # An executor hands its finished attempts to whoever polls it, so engines running
             # at once must not share one: each background drive gets its own inline executor
             # (cheap). Shared executors (a given engine, the process pool) drive one at a time.
-            from airfoil.executors.inline import InlineExecutor
-
-            engine.executor = InlineExecutor(self._source.blobs, self._source.types)
+            engine.executor = self._source.new_executor("inline")
             parallel = True
-            _preload(record)
+            _preload(engine.executor, record)
         with self._lock:
             pool = self._pools.get(parallel)
             if pool is None:
@@ -270,7 +284,9 @@ class SchedulerLoop:
             pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
-def launch_instant(engine: Engine, types: Any, record: ScheduleRecord, instant: float) -> Firing:
+def launch_instant(
+    engine: Engine, types: TypeEngine, record: ScheduleRecord, instant: float
+) -> Firing:
     """Launch (without driving) the firing of ``record`` at ``instant``, with its
     deterministic id; an existing execution of that id is left alone."""
     spec = record.spec
@@ -299,23 +315,15 @@ def launch_instant(engine: Engine, types: Any, record: ScheduleRecord, instant: 
     return Firing(record.name, instant, eid, launched=True)
 
 
-def _preload(record: ScheduleRecord) -> None:
-    """Import, in this thread, what inline drives import on first use: the worker runtime and
-    the plan's task modules. Two drive threads importing them at once could see a module
-    half-initialised by the other (an ImportError in a task that is not the task's fault)."""
-    import importlib
-
+def _preload(executor: Executor, record: ScheduleRecord) -> None:
+    """Import, in this thread, what inline drives import on first use: the plan's task
+    modules. Two drive threads importing them at once could see a module half-initialised by
+    the other (an ImportError in a task that is not the task's fault)."""
     from airfoil.engine.graph import flatten
-    from airfoil.executors.base import RUNTIME_MODULE
 
-    importlib.import_module(RUNTIME_MODULE)
-    loader = importlib.import_module("airfoil.runtime.loader")
     for node in flatten(record.spec.workflow).values():
         if node.task is not None:
-            try:
-                loader.load_task(node.task, record.code_root)
-            except AirfoilError:  # reported by the drive itself, with its context
-                pass
+            executor.preload(node.task, record.code_root)
 
 
 def _drive_logged(engine: Engine, spec: LaunchPlanSpec, eid: str, poster: Poster | None) -> None:

@@ -28,7 +28,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from airfoil.executors._process_worker import worker_main
-from airfoil.executors.base import AttemptRequest
+from airfoil.executors.base import AttemptRequest, RuntimeFactory
 
 __all__ = [
     "Dying",
@@ -144,16 +144,20 @@ class Pool:
 open_pools: set[Pool] = set()
 
 
-def start_worker(ctx: Any, blob_url: str, pool: Pool) -> Worker:
-    """Start one worker process (and, on first use, the forkserver) for ``pool``."""
+def start_worker(
+    ctx: Any, blob_url: str, pool: Pool, runtime: RuntimeFactory, durability: str = "process"
+) -> Worker:
+    """Start one worker process (and, on first use, the forkserver) for ``pool``; it builds
+    its runtime with ``runtime`` (the forkserver preloads that function's module too)."""
     forkserver = ctx.get_start_method() == "forkserver"
     if forkserver:
-        ctx.set_forkserver_preload(forkserver_preload())
+        func = getattr(runtime, "func", runtime)  # a functools.partial's function
+        ctx.set_forkserver_preload(forkserver_preload(str(func.__module__)))
     open_pools.add(pool)
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(
         target=worker_main,
-        args=(child, blob_url, forkserver),
+        args=(child, blob_url, forkserver, runtime, durability),
         name="airfoil-worker",
         daemon=False,  # tasks may start their own processes (data loaders, pools)
     )
@@ -186,15 +190,16 @@ def main_module_hidden() -> Iterator[None]:
         sys.modules["__main__"] = main
 
 
-def forkserver_preload() -> list[str]:
-    """Our warm-up module added to whatever the forkserver was asked to preload already."""
+def forkserver_preload(runtime_module: str) -> list[str]:
+    """The runtime's module and our warm-up module added to whatever the forkserver was asked
+    to preload already."""
     try:
         from multiprocessing import forkserver
 
         current = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
     except (ImportError, AttributeError):
         current = []
-    return current + [m for m in PRELOAD if m not in current]
+    return current + [m for m in (runtime_module, *PRELOAD) if m not in current]
 
 
 def describe_exit(code: int | None) -> str:
@@ -205,8 +210,19 @@ def describe_exit(code: int | None) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        return f"was killed by {name} (signal {-code})"
-    return f"exited with code {code}"
+        how = f"was killed by {name} (signal {-code})"
+        if -code in _CRASHES:
+            how += ": the task crashed the Python interpreter (native code: a C extension, ctypes)"
+        return how
+    return (
+        f"exited with code {code}: the task ended the process (os._exit) instead of returning "
+        "or raising"
+    )
+
+
+_CRASHES = frozenset(
+    int(getattr(signal, name)) for name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE", "SIGILL")
+)
 
 
 def memory_was_short(rss: int) -> bool:

@@ -1,8 +1,9 @@
 """Warm-up for the process executor's forkserver. Import this only there.
 
-The forkserver imports this module once; every worker it forks then starts with the runtime,
-the SDK, the type engine (built: its first construction takes tens of milliseconds) and the
-blob stores ready, so a fresh worker answers its first attempt in a few tens of milliseconds.
+The forkserver imports the runtime factory's module (the runtime, the SDK) and then this
+module once; every worker it forks then starts with them, the type engine (built: its first
+construction takes tens of milliseconds) and the blob stores ready, so a fresh worker
+answers its first attempt in a few tens of milliseconds.
 Each step is guarded: a module that fails to import (being edited, a missing optional
 dependency) fails again, visibly, in the worker that needs it, instead of taking the
 forkserver down. Finally ``gc.freeze()`` keeps the collector of each forked worker from
@@ -19,11 +20,7 @@ WARM_MODULES = (
     "msgspec",
     "psutil",
     "airfoil.executors._process_worker",
-    "airfoil.runtime.worker",
     "airfoil.store.blob",
-    "airfoil.sdk",
-    "airfoil.sdk._context",
-    "airfoil.sdk._task",
     "airfoil.types",
 )
 

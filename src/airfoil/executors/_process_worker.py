@@ -1,7 +1,8 @@
 """The loop that runs inside each worker process of the process executor.
 
 A worker receives msgpack-encoded :class:`~airfoil.executors.base.AttemptRequest` messages
-over its pipe, runs each with ``airfoil.runtime.worker.run_attempt`` and sends back a
+over its pipe, runs each with the runtime its :data:`~airfoil.executors.base.RuntimeFactory`
+builds (``airfoil.runtime``'s, handed in by the entry point) and sends back a
 :class:`WorkerMessage` holding the :class:`~airfoil.executors.base.AttemptResult`. While an
 attempt runs, each task it calls goes to the parent as a :class:`WorkerMessage` holding a
 :class:`~airfoil.executors.base.ChildCall`, answered by a
@@ -29,7 +30,6 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import signal
 import socket
@@ -43,14 +43,15 @@ from typing import Any
 
 import msgspec
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import WorkerLostError
 from airfoil.core.records import ErrorInfo
 from airfoil.executors.base import (
-    RUNTIME_MODULE,
     AttemptRequest,
     AttemptResult,
     ChildCall,
     ChildOutcome,
+    RuntimeFactory,
 )
 
 __all__ = ["PipeChildCalls", "WorkerMessage", "worker_main"]
@@ -109,7 +110,13 @@ class PipeChildCalls:
 _PR_SET_PDEATHSIG = 1
 
 
-def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
+def worker_main(
+    conn: Connection,
+    blob_url: str,
+    die_with_parent: bool,
+    runtime_factory: RuntimeFactory,
+    durability: str = "process",
+) -> None:
     """Serve attempts from ``conn`` until it is closed or an empty message arrives.
 
     Args:
@@ -117,13 +124,14 @@ def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
         blob_url: the blob store to use when a request names none.
         die_with_parent: ask the kernel to kill this process when its parent exits (only safe
             when the parent is the forkserver, whose main thread lives as long as it does).
+        runtime_factory: builds the runtime that runs the attempts (once, in this process).
+        durability: the blob store's durability (``process`` or ``power``).
     """
     _detach(die_with_parent)
-    runtime: Any = importlib.import_module(RUNTIME_MODULE)
-    blob_mod: Any = importlib.import_module("airfoil.store.blob")
+    runtime = runtime_factory()
     decoder = msgspec.msgpack.Decoder(AttemptRequest)
     encoder = msgspec.msgpack.Encoder()
-    stores: dict[str, Any] = {}
+    stores: dict[str, BlobStore] = {}
     home = os.getcwd()
     worker = f"{socket.gethostname()}:{os.getpid()}:worker"
     while True:
@@ -144,7 +152,7 @@ def worker_main(conn: Connection, blob_url: str, die_with_parent: bool) -> None:
             url = request.blob_url or blob_url
             blobs = stores.get(url)
             if blobs is None:
-                blobs = stores[url] = blob_mod.open_blob_store(url)
+                blobs = stores[url] = runtime.open_blobs(url, durability)
             with _address_space_limit(request.task.limits.mem):
                 result = runtime.run_attempt(
                     request, blobs, child_calls=PipeChildCalls(conn, encoder)

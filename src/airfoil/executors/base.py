@@ -2,9 +2,16 @@
 
 An executor runs attempts somewhere (this thread, worker processes, a Ray cluster) and reports
 each one's outcome exactly once as an :class:`AttemptResult`. It never touches the metadata
-store: the engine records everything. The code that runs inside a worker is
-``airfoil.runtime.worker.run_attempt``, referenced by module name so that executors do not
-import user-code machinery.
+store: the engine records everything.
+
+Two seams are handed to an executor, never looked up by it:
+
+- the :class:`AttemptRuntime`, the code that runs an attempt inside a worker (loads the task,
+  decodes inputs, calls it, encodes outputs): ``airfoil.runtime``'s, given by the entry point
+  that builds the executor, as an object (inline) or as a :data:`RuntimeFactory` -- a
+  module-level function, pickled by reference, that each worker process calls once (process);
+- the :class:`ChildTransport`, through which tasks that a running attempt calls reach the
+  driver loop and their outcomes come back: given by the engine with :meth:`Executor.connect`.
 """
 
 from __future__ import annotations
@@ -14,25 +21,29 @@ import functools
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.core.resources import ResourceSpec
 
 __all__ = [
     "AttemptRequest",
     "AttemptResult",
+    "AttemptRuntime",
     "ChildCall",
     "ChildOutcome",
+    "ChildTransport",
     "Executor",
+    "RuntimeFactory",
     "attempt_log_key",
     "detect_gpus",
     "live_log_key",
     "machine_capacity",
 ]
-
-RUNTIME_MODULE = "airfoil.runtime.worker"
 
 
 def attempt_log_key(execution_id: str, node_id: str, attempt: int) -> str:
@@ -57,6 +68,9 @@ class AttemptRequest(msgspec.Struct, frozen=True, omit_defaults=True):
     code_root: str = ""
     log_key: str = ""
     secrets: dict[str, str] = {}
+    #: Propagated to the worker (trace ids...): what :class:`~airfoil.executors.hooks.Hooks`
+    #: added; the task reads it as ``current_context().context``.
+    context: dict[str, str] = {}
 
 
 class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -96,10 +110,78 @@ class ChildOutcome(msgspec.Struct, frozen=True, omit_defaults=True):
     error: ErrorInfo | None = None
 
 
+class ChildTransport(Protocol):
+    """Where the child calls of running attempts go, and how their outcomes come back.
+
+    The engine's driver loop implements it and gives it to the executor
+    (:meth:`Executor.connect`). On the worker's side of a process executor the same protocol
+    is a pipe to the driver. ``submit`` must not block the driver for long; ``wait`` is called
+    from the calling attempt's thread (inline: the driver's own, so the engine runs the child
+    to its end there).
+    """
+
+    def submit(self, call: ChildCall) -> None:
+        """A running attempt called a task: schedule the child node ``call.node_id``."""
+        ...
+
+    def wait(self, node_id: str) -> ChildOutcome:
+        """Block until the child ``node_id`` has ended; its outcome (thread-safe)."""
+        ...
+
+
+class AttemptRuntime(Protocol):
+    """The code that runs one attempt where the executor put it (``airfoil.runtime``)."""
+
+    def run_attempt(
+        self,
+        request: AttemptRequest,
+        blobs: BlobStore,
+        *,
+        in_process: bool = False,
+        child_calls: ChildTransport | None = None,
+    ) -> AttemptResult:
+        """Run the attempt to its end; never raises for anything the task does."""
+        ...
+
+    def open_blobs(self, url: str, durability: str = "process") -> BlobStore:
+        """The blob store at ``url`` (a worker opens the one its requests name), with the
+        given durability (``process`` or ``power``)."""
+        ...
+
+    def preload(self, task: TaskSpec, code_root: str) -> None:
+        """Import a task's code ahead of its first attempt (errors are left for the attempt
+        to report, in its own context)."""
+        ...
+
+
+#: Builds the runtime inside a worker process: a module-level function (pickled by reference).
+RuntimeFactory = Callable[[], AttemptRuntime]
+
+
 class Executor(abc.ABC):
     """Runs attempts. One scheduling loop drives every executor the same way."""
 
     name: str = "executor"
+    #: Set by :meth:`connect`: where child calls of running attempts go.
+    child_transport: ChildTransport | None = None
+
+    def connect(self, transport: ChildTransport | None) -> None:
+        """Give the executor the driver's transport for the child calls that its running
+        attempts make (``None``: calls inside attempts run as plain function calls)."""
+        self.child_transport = transport
+
+    def run_now(self, request: AttemptRequest) -> AttemptResult:
+        """Run an attempt right here, to its end, and return its outcome without reporting it
+        through :meth:`poll` (executors whose attempts run in this process: inline).
+
+        Raises:
+            NotImplementedError: the executor's attempts run elsewhere.
+        """
+        raise NotImplementedError(f"the {self.name} executor does not run attempts in-process")
+
+    def preload(self, task: TaskSpec, code_root: str) -> None:  # noqa: B027 - optional hook
+        """Import a task's code ahead of its attempts where they run in this process, so that
+        threads driving at once never import one module concurrently. Default: nothing."""
 
     @abc.abstractmethod
     def submit(self, request: AttemptRequest) -> None:

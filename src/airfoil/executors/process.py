@@ -69,6 +69,7 @@ from airfoil.executors.base import (
     ChildCall,
     ChildOutcome,
     Executor,
+    RuntimeFactory,
     machine_capacity,
 )
 
@@ -86,11 +87,16 @@ class ProcessExecutor(Executor):
         blob_url: the blob store attempts read inputs from and write outputs to (used when a
             request names none, and for the parent's notes in attempt logs).
         max_workers: how many attempts may run at once (default: the number of CPUs).
+        runtime: builds, in each worker process, the runtime that runs attempts: a
+            module-level function (pickled by reference), e.g.
+            ``airfoil.runtime.worker.worker_runtime``.
         capacity: the resources attempts may use at once (default: this machine's).
         start_method: ``"forkserver"`` (default where available: a worker starts in ~30 ms
             from a server that has already imported the runtime) or ``"spawn"`` (a fresh
             interpreter per worker, ~250 ms). Plain ``fork`` is refused: a worker must not
             inherit the driver's threads, locks or database connections.
+        durability: the blob store's durability in the workers (``process`` or ``power``:
+            outputs fsynced before they are reported).
     """
 
     name = "process"
@@ -100,8 +106,10 @@ class ProcessExecutor(Executor):
         blob_url: str,
         max_workers: int | None = None,
         *,
+        runtime: RuntimeFactory,
         capacity: ResourceSpec | None = None,
         start_method: str | None = None,
+        durability: str = "process",
     ) -> None:
         methods = multiprocessing.get_all_start_methods()
         method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
@@ -113,6 +121,8 @@ class ProcessExecutor(Executor):
         if max_workers is not None and max_workers < 1:
             raise ConfigError(f"max_workers must be at least 1, got {max_workers}")
         self.blob_url = blob_url
+        self.runtime = runtime
+        self.durability = durability
         self.start_method = method
         self._max_workers = max_workers or os.cpu_count() or 1
         self._capacity = capacity
@@ -250,7 +260,7 @@ class ProcessExecutor(Executor):
             # Registered after multiprocessing's own exit hook, so it runs first (LIFO) and the
             # workers are gone before multiprocessing joins its children.
             atexit.register(self._finalizer)
-        return start_worker(self._ctx, self.blob_url, self._pool)
+        return start_worker(self._ctx, self.blob_url, self._pool, self.runtime, self.durability)
 
     def _dispatch(self) -> None:
         pool = self._pool

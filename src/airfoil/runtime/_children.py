@@ -23,28 +23,21 @@ import asyncio
 import builtins
 import importlib
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from airfoil.core import errors as core_errors
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import UserCodeError
 from airfoil.core.ids import stable_hash
 from airfoil.core.records import ErrorInfo, Value
-from airfoil.executors.base import ChildCall, ChildOutcome
+from airfoil.executors.base import ChildCall, ChildOutcome, ChildTransport
 from airfoil.sdk._gather import PendingCall
 from airfoil.sdk._values import convert_values, decode_values
-from airfoil.store.base import BlobStore
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["ChildCaller", "ChildTransport", "child_exception", "child_node_id"]
-
-
-class ChildTransport(Protocol):
-    """Where child calls go: the engine (inline) or the driver over a worker's pipe."""
-
-    def submit(self, call: ChildCall) -> None:
-        """Start the child (the inline engine runs it to the end right here)."""
-
-    def wait(self, node_id: str) -> ChildOutcome:
-        """Block until the child ``node_id`` has ended; its outcome (thread-safe)."""
-        ...
 
 
 def child_node_id(caller: str, order: int, task_name: str, inputs: dict[str, Value]) -> str:
@@ -93,7 +86,7 @@ class ChildCaller:
         node_id: str,
         attempt: int,
         blobs: BlobStore,
-        types: Any,
+        types: TypeEngine,
     ) -> None:
         self.transport = transport
         self.execution_id = execution_id
@@ -151,7 +144,7 @@ def child_exception(error: ErrorInfo | None, name: str, nid: str) -> BaseExcepti
         if not module:
             cls = getattr(builtins, qual, None)
             if cls is None:
-                cls = getattr(importlib.import_module("airfoil.core.errors"), qual, None)
+                cls = getattr(core_errors, qual, None)
         else:
             cls = importlib.import_module(module)
             for part in qual.split("."):

@@ -19,34 +19,50 @@ import time
 import traceback
 from typing import Any
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import (
     OutOfMemoryError,
     PlatformError,
     TaskTimeoutError,
-    TypeTransformError,
 )
-from airfoil.core.ids import sha256_hex
-from airfoil.core.records import ErrorInfo, Value, encode_json
-from airfoil.executors.base import AttemptRequest, AttemptResult, live_log_key
-from airfoil.runtime._children import ChildCaller, ChildTransport
+from airfoil.core.records import ErrorInfo, TaskSpec, Value
+from airfoil.executors.base import (
+    AttemptRequest,
+    AttemptResult,
+    AttemptRuntime,
+    ChildTransport,
+    live_log_key,
+)
+from airfoil.runtime._children import ChildCaller
+from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
-from airfoil.store.base import BlobStore
+from airfoil.types import TypeEngine
 
-__all__ = ["run_attempt"]
+__all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
 
 _HOST = socket.gethostname()
+_DEFAULT_TYPES = default_task_types()
+#: How often a timed-out in-process attempt is interrupted again until it ends.
+_REPEAT_S = 0.1
 
 
 class _Timeout:
     """Stops an in-process attempt after ``seconds`` (main thread only, via SIGALRM).
+
+    Relentless: once the timeout has passed, ``TaskTimeoutError`` is raised again every
+    ``_REPEAT_S`` until the attempt ends, so a task that catches the first one (and sleeps, or
+    retries, in its handler) still stops about on time. A task that catches it in a loop forever
+    cannot be stopped in-process; the executor then fails the attempt as timed out when it
+    returns and discards its result (a hard stop needs the process executor).
 
     Nests: a child attempt run inside its caller (inline composition) arms its own timer,
     bounded by what is left of the caller's, and hands the caller's back, less the time the
     child took, when it ends -- so the caller's timeout still holds after the call.
     """
 
-    def __init__(self, seconds: float | None) -> None:
+    def __init__(self, seconds: float | None, *, in_process: bool = False) -> None:
         self.seconds = seconds
+        self.in_process = in_process
         self.armed = False
         self._outer_left = 0.0
         self._started = 0.0
@@ -58,15 +74,22 @@ class _Timeout:
             and threading.current_thread() is threading.main_thread()
         ):
             seconds = self.seconds
+            message = f"the attempt ran past its timeout of {seconds:g}s"
+            if self.in_process:
+                message += (
+                    " (the inline executor interrupts a task but cannot stop it hard: run it on "
+                    "the process executor for that)"
+                )
             self._outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
             self._started = time.monotonic()
 
             def on_alarm(_sig: int, _frame: Any) -> None:
-                raise TaskTimeoutError(f"the attempt ran past its timeout of {seconds:g}s")
+                raise TaskTimeoutError(message)
 
             self._old = signal.signal(signal.SIGALRM, on_alarm)
             left = self._outer_left
-            signal.setitimer(signal.ITIMER_REAL, min(seconds, left) if left > 0 else seconds)
+            first = min(seconds, left) if left > 0 else seconds
+            signal.setitimer(signal.ITIMER_REAL, first, _REPEAT_S)
             self.armed = True
         return self
 
@@ -76,7 +99,7 @@ class _Timeout:
             signal.signal(signal.SIGALRM, self._old)
             if self._outer_left > 0:  # the caller's timer goes on where it was
                 used = time.monotonic() - self._started
-                signal.setitimer(signal.ITIMER_REAL, max(0.001, self._outer_left - used))
+                signal.setitimer(signal.ITIMER_REAL, max(0.001, self._outer_left - used), _REPEAT_S)
 
 
 def _run_coroutine(coro: Any) -> Any:
@@ -162,33 +185,126 @@ class _LiveLog(io.StringIO):
                 pass
 
 
+class WorkerRuntime:
+    """The runtime an executor is given (:class:`~airfoil.executors.base.AttemptRuntime`).
+
+    Args:
+        codecs: the type engine that decodes inputs and encodes outputs (default: the
+            process's, :func:`~airfoil.types.default_type_engine`, as it is at each attempt).
+        converters: converters to add to the process's type engine before the first attempt,
+            as ``(import path, first)`` pairs (:func:`~airfoil.types.added_converters` of the
+            process that built the executor); loaded after the first task's code root is on
+            ``sys.path``, so converters defined next to the tasks are found.
+        task_types: the runners of task types (default: ``python`` and ``dynamic``).
+    """
+
+    def __init__(
+        self,
+        codecs: TypeEngine | None = None,
+        converters: tuple[tuple[str, bool], ...] = (),
+        task_types: TaskTypes | None = None,
+    ) -> None:
+        self._codecs = codecs
+        self._converters = converters
+        self.task_types = task_types or default_task_types()
+
+    @property
+    def codecs(self) -> TypeEngine:
+        if self._codecs is not None:
+            return self._codecs
+        from airfoil.types import default_type_engine
+
+        return default_type_engine()
+
+    def run_attempt(
+        self,
+        request: AttemptRequest,
+        blobs: BlobStore,
+        *,
+        in_process: bool = False,
+        child_calls: ChildTransport | None = None,
+    ) -> AttemptResult:
+        if self._converters:
+            from airfoil.core.errors import AirfoilError
+            from airfoil.types import load_converters
+
+            started = time.time()
+            self.preload(request.task, request.code_root)  # puts the code root on sys.path
+            try:
+                load_converters(self._converters)
+            except AirfoilError as exc:
+                return AttemptResult(
+                    execution_id=request.execution_id,
+                    node_id=request.node_id,
+                    attempt=request.attempt,
+                    started_at=started,
+                    ended_at=time.time(),
+                    error=_error("system", exc),
+                    worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
+                )
+            self._converters = ()
+        return run_attempt(
+            request,
+            blobs,
+            type_engine=self._codecs,
+            in_process=in_process,
+            child_calls=child_calls,
+            task_types=self.task_types,
+        )
+
+    def open_blobs(self, url: str, durability: str = "process") -> BlobStore:
+        from airfoil.store.blob import open_blob_store
+
+        return open_blob_store(url, durability)
+
+    def preload(self, task: TaskSpec, code_root: str) -> None:
+        from airfoil.core.errors import AirfoilError
+
+        try:
+            load_task(task, code_root)
+        except AirfoilError:  # reported by the attempt itself, with its context
+            pass
+
+
+def worker_runtime(converters: tuple[tuple[str, bool], ...] = ()) -> AttemptRuntime:
+    """A worker process's runtime (a :data:`~airfoil.executors.base.RuntimeFactory`, or one
+    once ``converters`` are bound with :func:`functools.partial`): the process's type engine
+    with those converters added."""
+    return WorkerRuntime(converters=converters)
+
+
 def run_attempt(
     request: AttemptRequest,
     blobs: BlobStore,
     *,
-    type_engine: Any = None,
+    type_engine: TypeEngine | None = None,
     in_process: bool = False,
     child_calls: ChildTransport | None = None,
+    task_types: TaskTypes | None = None,
 ) -> AttemptResult:
     """Run one attempt and report its outcome (never raises for the task's failures).
 
     With ``child_calls``, tasks the attempt calls run as durable child nodes through it
     (see :mod:`airfoil.runtime._children`); without, such calls are plain function calls.
+    The task's type (``TaskSpec.task_type``) picks its runner from ``task_types`` (default:
+    ``python`` and ``dynamic``).
     """
     from airfoil.sdk._context import ExecutionContext, reset_context, set_context
     from airfoil.types import ValueContext, default_type_engine
 
     started = time.time()
-    engine = type_engine or default_type_engine()
     log = _LiveLog(blobs, live_log_key(request.log_key)) if request.log_key else io.StringIO()
     outputs: dict[str, Value] | None = None
     error: ErrorInfo | None = None
     ctx_obj: ExecutionContext | None = None
     old_env: dict[str, str | None] = {}
-    vctx: Any = None
+    vctx: ValueContext | None = None
     children: ChildCaller | None = None
     try:
+        runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
+        # After loading: a task module may add converters to the process's engine.
+        engine = type_engine or default_type_engine()
         vctx = ValueContext(blobs=blobs)
         iface = taskdef.py_interface
         kwargs = {
@@ -210,6 +326,7 @@ def run_attempt(
             attempt=request.attempt,
             task=request.task.name,
             secrets=dict(request.secrets),
+            context=dict(request.context),
             log_stream=log,
             child_runner=children,
         )
@@ -217,35 +334,26 @@ def run_attempt(
             old_env[k] = os.environ.get(k)
             os.environ[k] = v
         token = set_context(ctx_obj)
-        dynamic = request.task.task_type == "dynamic"
         try:
-            with _Timeout(request.task.timeout_s), contextlib.redirect_stdout(log):
-                result = taskdef.build(kwargs, blobs) if dynamic else taskdef.fn(**kwargs)
+            with (
+                contextlib.redirect_stdout(log),
+                _Timeout(request.task.timeout_s, in_process=in_process),
+            ):
+                result = runner.run(taskdef, kwargs, request.task, blobs)
                 if asyncio.iscoroutine(result):
                     result = _run_coroutine(result)
         finally:
             if children is not None:
                 children.finish()
             reset_context(token)
-        if dynamic:
-            payload = encode_json(result)
-            outputs = {
-                "__dynamic__": Value(
-                    hash=sha256_hex(payload),
-                    format="af-dynamic",
-                    inline=payload,
-                    size=len(payload),
-                )
-            }
-        else:
-            outputs = _encode_outputs(result, taskdef, engine, vctx)
+        outputs = runner.outputs(result, taskdef, engine, vctx)
     except TaskTimeoutError as exc:
         error = _error("system", exc)
     except MemoryError as exc:
         error = _error("system", OutOfMemoryError(f"the attempt ran out of memory: {exc}"))
     except PlatformError as exc:
         error = _error("system", exc)
-    except _OutputError as exc:
+    except OutputError as exc:
         error = _error("user", exc.cause)
     except KeyboardInterrupt:
         if in_process:  # Ctrl-C in an inline run stops the run, as the user asked...
@@ -300,32 +408,3 @@ def _keep_interrupted_log(log: Any, blobs: BlobStore, log_key: str) -> None:
         return
     if isinstance(log, _LiveLog):
         log.drop_copy()
-
-
-class _OutputError(Exception):
-    def __init__(self, cause: BaseException) -> None:
-        self.cause = cause
-
-
-def _encode_outputs(result: Any, taskdef: Any, engine: Any, vctx: Any) -> dict[str, Value]:
-    iface = taskdef.py_interface
-    style = iface.interface.output_style
-    try:
-        if style == "none":
-            return {}
-        if style == "single":
-            return {"o0": engine.to_value(result, iface.output_types["o0"], vctx)}
-        names = list(iface.output_types)
-        if not isinstance(result, tuple) or len(result) != len(names):
-            raise TypeTransformError(
-                f"task {taskdef.name!r} must return a {iface.interface.output_tuple_name} "
-                f"({', '.join(names)}), got {type(result).__name__}"
-            )
-        return {
-            n: engine.to_value(v, iface.output_types[n], vctx)
-            for n, v in zip(names, result, strict=True)
-        }
-    except TypeTransformError as exc:
-        raise _OutputError(
-            TypeTransformError(f"task {taskdef.name!r} returned a bad output: {exc}")
-        ) from exc

@@ -13,8 +13,8 @@ keeps a :class:`SchedulerState`, feeds it events, and asks it for a :class:`Deci
     state.finish("a1", later)
 
 :func:`decide` does the same from scratch in one call. Policies: ``fifo``, ``fifo-skip``,
-``backfill``, ``fair``, ``las`` and ``airfoil`` (the default); see :func:`get_policy` and
-docs/scheduling.md. Importing this package does nothing but define classes.
+``backfill``, ``fair``, ``las``, ``stretch`` and ``airfoil`` (the default); see
+:func:`get_policy` and docs/scheduling.md. Importing this package does nothing but define classes.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 from airfoil.scheduler._airfoil import AirfoilPolicy
 from airfoil.scheduler._decide import decide
 from airfoil.scheduler._errors import (
+    InvalidPolicyError,
     InvalidWorkItemError,
     PlacementError,
     SchedulingError,
@@ -38,6 +39,7 @@ from airfoil.scheduler._model import Decision, Node, Quota, RunningItem, Start, 
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._registry import DEFAULT_POLICY, get_policy, policy_names
 from airfoil.scheduler._state import SchedulerState
+from airfoil.scheduler._stretch import StretchPolicy
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -47,6 +49,7 @@ __all__ = [
     "FairPolicy",
     "FifoPolicy",
     "FifoSkipPolicy",
+    "InvalidPolicyError",
     "InvalidWorkItemError",
     "LasPolicy",
     "Node",
@@ -59,6 +62,7 @@ __all__ = [
     "SchedulingError",
     "SimulationError",
     "Start",
+    "StretchPolicy",
     "UnknownItemError",
     "UnknownPolicyError",
     "UnschedulableError",

@@ -1,92 +1,148 @@
-"""The default policy, ``airfoil``: fair share, aged gang reservations, backfill, reclaim.
+"""The default policy, ``airfoil``: least attained service, with gangs served first.
 
-1. **Gangs that waited too long get a reservation.** Every gang (more than one worker) that
-   has waited at least ``reserve_after`` seconds is served first, in the order they became
-   due: started if it fits, else given a reservation on definite nodes at the earliest time
-   running work is expected to free them (up to ``max_reservations`` at once). This bounds
-   how long small work can starve a gang, which plain fair sharing (like ``fifo-skip``)
-   cannot. A single worker that needs more than half of the biggest node is just as hard to
-   place (a node must drain for it), so it is served the same way once it is overdue by its
-   own rank (below).
-2. **Everything else shares the cluster fairly, around the reservations.** Projects take
-   turns by dominant-resource fairness, with quotas, borrowing of idle capacity, and reclaim
-   of borrowed interruptible work for a project within its quota (see
-   :mod:`airfoil.scheduler._fair`). Within a project, work goes by priority, then by
-   ``submit_time + stretch x estimate``: the time at which waiting would make the item's
-   slowdown reach ``1 + stretch``. Short work goes first (which is what cuts the mean
-   completion time), yet nothing starves: once an item has waited ``stretch`` times its own
-   estimate, everything submitted later ranks behind it. Every start is EASY backfill against
-   the reservations: it must be expected to end before a reservation comes due, or leave the
-   reserved nodes enough room.
-3. **Only interruptible work is ever preempted**, and only to reclaim quota.
+1. **Gangs are served first.** A gang (more than one worker) that has waited ``gang_after``
+   seconds is *due*: due items go before anything else, in the order they became due. A due
+   item is started if it fits; else, for a gang, room is made by preempting interruptible
+   running work (the highest service level first, then the most expected work left); else
+   it gets a reservation on definite nodes at the earliest time running work is expected to
+   free them (up to ``max_reservations`` at once) and everything else is EASY backfill
+   around it. A gang
+   that waits for several whole nodes to be free at once starves under any policy that lets
+   small work pass it (``fifo-skip``, ``fair``, ``las``); this is what bounds its wait.
+2. **A starvation bound for everything else.** A single-worker item becomes due the same way
+   once it has waited ``starve_after`` times its estimated run time (at least
+   ``starve_floor`` seconds of estimate), so long jobs at a high service level are not
+   passed for ever by a stream of fresh work. It does not preempt: it holds a reservation.
+3. **Everything else is least attained service** (Tiresias-style discretised LAS): an item's
+   level is its attained service (GPU-seconds, or CPU-seconds for CPU-only work, summed over
+   its workers and earlier attempts) against ``thresholds``; lower levels go first, then
+   higher priorities. Where quotas are set, projects then take turns by dominant-resource
+   fairness (the project with the lowest weighted share now goes next, as in ``fair``);
+   without quotas no project has a stated share and the order is global. Last comes
+   ``submit_time + stretch x estimate``. An
+   item that does not fit may preempt interruptible running work at a *higher* level (the
+   highest level first and, within it, the most expected work left, at most
+   ``max_preemptions`` per decision). LAS needs no run-time estimate to order levels, so
+   its mean completion time holds up when estimates are wrong.
+4. **What is never preempted:** work that is not interruptible; work started as due (a gang,
+   or an item past its starvation bound), so that the protection is not undone a moment
+   later; work of higher priority than the claimant; and, when quotas are set, work a
+   project runs within its nominal quota. Projects within their nominal quota also
+   **reclaim** borrowed interruptible work of other projects, as in ``fair``.
 
-Why these settings do not depend on a trace: ``reserve_after`` is a bound on starvation that
-an operator states ("a gang never waits more than ~this before the cluster starts draining
-for it"), not a fitted value; a gang that waits less than that is still placed whenever it
-fits. ``stretch`` is a slowdown target, a ratio with no unit: it does not scale with job
-lengths, arrival rates or cluster size; "more than half the biggest node" is structural.
-docs/scheduling.md shows the results for stretch 1-8, reserve_after 0-1 h, other loads,
-estimate-error seeds and halves and thirds of the week.
+docs/scheduling.md gives the figures and why each setting has its value.
 """
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
-from airfoil.scheduler._fair import fair_pass
+from airfoil.scheduler._errors import InvalidPolicyError
+from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
+from airfoil.scheduler._state import service_rate
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
-    from airfoil.scheduler._state import SchedulerState
+    from airfoil.scheduler._state import (
+        QueueKey,
+        RunningEntry,
+        SchedulerState,
+        Shape,
+        WaitingEntry,
+    )
 
 __all__ = ["AirfoilPolicy"]
+
+_NEXT_ROUND_S = 1e-3
+"""How soon a decision that hit ``max_preemptions`` asks for the next one."""
 
 
 @dataclass(frozen=True, slots=True)
 class AirfoilPolicy(Policy):
-    """Fair share with reservations for gangs that waited, backfill around them, reclaim.
+    """Discretised LAS with preemption, gangs served first, a starvation bound, reclaim.
 
     Attributes:
-        stretch: within a project, an item ranks by ``submit_time + stretch x estimate``: short
-            work goes first, and waiting work overtakes fresh work once it has waited
-            ``stretch`` times its own estimated run time.
-        reserve_after: seconds a gang waits before it is served first and holds a reservation.
-        max_reservations: how many gangs may hold reservations at once.
+        thresholds: attained service (resource-seconds) at which an item moves to the next
+            level; ascending.
+        stretch: within a level, an item ranks by ``submit_time + stretch x estimate``
+            (0: first come, first served).
+        gang_after: seconds a gang waits before it is due (served first, with preemption
+            and a reservation).
+        starve_after: a single-worker item is due once it waited this many times its
+            estimate (``None``: never).
+        starve_floor: the smallest estimate, seconds, ``starve_after`` is applied to.
+        max_reservations: how many due items may hold reservations at once.
+        max_preemptions: at most this many items are preempted by one decision; the next
+            decision, asked for at once through ``wake_at``, goes on.
         reclaim: preempt borrowed interruptible work to give projects their nominal quota.
     """
 
     name: ClassVar[str] = "airfoil"
+    thresholds: tuple[float, ...] = (3600.0,)
     stretch: float = 4.0
-    reserve_after: float = 600.0
+    gang_after: float = 0.0
+    starve_after: float | None = 8.0
+    starve_floor: float = 3600.0
     max_reservations: int = 1
+    max_preemptions: int = 64
     reclaim: bool = True
 
+    def __post_init__(self) -> None:
+        problems = []
+        if not all(t > 0 for t in self.thresholds) or list(self.thresholds) != sorted(
+            set(self.thresholds)
+        ):
+            problems.append(f"thresholds must be positive and ascending, got {self.thresholds}")
+        for name in ("stretch", "gang_after", "starve_floor"):
+            if not getattr(self, name) >= 0:
+                problems.append(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.starve_after is not None and not self.starve_after > 0:
+            problems.append(f"starve_after must be positive or None, got {self.starve_after}")
+        if self.max_reservations < 0:
+            problems.append(f"max_reservations must not be negative, got {self.max_reservations}")
+        if self.max_preemptions < 1:
+            problems.append(f"max_preemptions must be at least 1, got {self.max_preemptions}")
+        if problems:
+            raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
+
+    def band(self, item: WorkItem) -> int:
+        """The item's service level."""
+        return bisect_right(self.thresholds, item.attained)
+
     def rank(self, item: WorkItem, estimate: float) -> float:
-        """Earliest "deadline" first: the time the item's slowdown would reach 1 + stretch."""
+        """Within a level: ``submit_time + stretch x estimate``."""
         return item.submit_time + self.stretch * estimate
 
     def reserve_from(self, item: WorkItem, estimate: float, node_share: float) -> float | None:
-        """When work that is hard to place may start holding a reservation.
-
-        A gang, once it has waited ``reserve_after``. A worker that needs more than half of
-        the biggest node (it can never share a node with a peer, so it waits for one to
-        drain), once it is overdue by its own rank: after waiting ``stretch`` times its
-        estimate (and at least ``reserve_after``). Other work never needs one.
-        """
+        """When the item is due: a gang after ``gang_after``, others past the starvation bound."""
         if item.gang_size > 1:
-            return item.submit_time + self.reserve_after
-        if node_share > 0.5:
-            return item.submit_time + max(self.reserve_after, self.stretch * estimate)
+            return item.submit_time + self.gang_after
+        if self.starve_after is not None:
+            return item.submit_time + self.starve_after * max(estimate, self.starve_floor)
         return None
 
     def decide(self, state: SchedulerState, now: float, *, explain: bool = True) -> Decision:
         """See :meth:`Policy.decide`."""
         rnd = Round(state, now, explain)
+        if not state.order:
+            return rnd.decision()
+        victims = _Victims(self, rnd, state.order[0][0])
+        served = self._due_pass(rnd, victims)
+        self._las_pass(rnd, victims, served)
+        return rnd.decision()
+
+    def _due_pass(self, rnd: Round, victims: _Victims) -> set[str]:
+        """Serve due items first: start, make room, or reserve."""
+        state, now = rnd.state, rnd.now
         served: set[str] = set()
+        lenders_only = bool(state.nominal)
         for due, _, item_id in state.reservable:
             if due > now:
                 rnd.wake(due)
@@ -99,9 +155,169 @@ class AirfoilPolicy(Policy):
             if reason is None:
                 continue
             if not rnd.blocked_by_quota:
+                if (
+                    entry.workers > 1
+                    and len(rnd.preempted) < self.max_preemptions
+                    and rnd.make_room(
+                        entry, victims.for_claimant(entry, None), lenders_only=lenders_only
+                    )
+                ):
+                    continue
                 reservation = rnd.reserve(entry)
                 if reservation is not None:
                     reason = _reasons.in_reservation(reservation.at, now)
             rnd.wait(entry, reason)
-        fair_pass(rnd, reclaim=self.reclaim, skip=served)
-        return rnd.decision()
+        return served
+
+    def _las_pass(self, rnd: Round, victims: _Victims, served: set[str]) -> None:
+        """Least attained service over the rest of the queue, preempting higher levels."""
+        state, now = rnd.state, rnd.now
+        waiting = state.waiting
+        lenders_only = bool(state.nominal)
+        can_reclaim = self.reclaim and lenders_only
+        reclaim_failed: set[tuple[str, Shape]] = set()
+        borrowed: dict[str, list[RunningEntry]] = {}
+        top = victims.top
+        # a shape that could not make room at some level cannot at that level or above
+        hopeless: dict[Shape, int] = {}
+        stuck = False
+        # without quotas the global order is the order: no generator in the hot loop
+        order: Iterable[QueueKey] = _fair_order(rnd, served) if state.quotas else state.order
+        for key in order:
+            if key[4] in served:
+                continue
+            entry = waiting[key[4]]
+            reason = rnd.try_start(entry)
+            if reason is None:
+                continue
+            level = key[0]
+            if rnd.blocked_by_quota:
+                pass
+            elif (
+                can_reclaim
+                and (entry.project, entry.shape) not in reclaim_failed
+                and rnd.within_nominal(entry)
+            ):
+                candidates = borrowed.get(entry.project)
+                if candidates is None:
+                    candidates = borrowed[entry.project] = borrowed_victims(rnd, entry.project)
+                if rnd.make_room(entry, candidates, lenders_only=True):
+                    continue
+                reclaim_failed.add((entry.project, entry.shape))
+            if rnd.blocked_by_quota:
+                pass
+            elif len(rnd.preempted) >= self.max_preemptions:
+                # enough preempted for one decision: the next one goes on at once
+                rnd.wake(now + _NEXT_ROUND_S)
+                stuck = True
+            elif level < top and level < hopeless.get(entry.shape, top):
+                if rnd.make_room(
+                    entry, victims.for_claimant(entry, level), lenders_only=lenders_only
+                ):
+                    continue
+                hopeless[entry.shape] = level
+                # once no waiting shape can make room at this level, nothing later in the
+                # queue (this level or above) can either: the rest only waits
+                stuck = len(hopeless) >= len(state.shapes) and all(
+                    hopeless.get(shape, top) <= level for shape in state.shapes
+                )
+            rnd.wait(entry, reason)
+            if (level >= top or stuck) and not can_reclaim and rnd.exhausted():
+                rnd.explain_rest()
+                break
+
+
+class _Victims:
+    """Running work a claimant may preempt: highest level first, then most expected work left.
+
+    Built once per decision. Work started as due (gangs, starving items) and work that is not
+    interruptible are left out. Asks the round to wake when running work at or below the
+    lowest waiting level crosses above it (then that work becomes a victim).
+    """
+
+    __slots__ = ("_compacted", "_levels", "_max_priority", "_rnd", "_runs", "top")
+
+    def __init__(self, policy: AirfoilPolicy, rnd: Round, lowest: int) -> None:
+        thresholds, now = policy.thresholds, rnd.now
+        crossing = thresholds[lowest] if lowest < len(thresholds) else None
+        rows: list[tuple[int, float, RunningEntry]] = []
+        first_crossing: float | None = None
+        for run in rnd.state.running.values():
+            entry = run.entry
+            if not entry.item.interruptible or _started_due(run):
+                continue
+            rate = service_rate(entry)
+            attained = entry.item.attained + (now - run.start) * rate
+            level = bisect_right(thresholds, attained)
+            rows.append((level, now - run.start - entry.estimate, run))
+            if level <= lowest and crossing is not None and rate > 0:
+                at = now + (crossing - attained) / rate
+                if first_crossing is None or at < first_crossing:
+                    first_crossing = at
+        if first_crossing is not None:
+            rnd.wake(first_crossing)
+        rows.sort(key=_victim_key)
+        self._rnd = rnd
+        self._runs = [run for _, _, run in rows]
+        self._levels = [-level for level, _, _ in rows]
+        self._max_priority = max((run.entry.item.priority for run in self._runs), default=0)
+        self._compacted = 0
+        self.top = rows[0][0] if rows else -1
+
+    def for_claimant(self, entry: WaitingEntry, level: int | None) -> list[RunningEntry]:
+        """Victims for ``entry``: above ``level`` (``None``: any level), of no higher priority."""
+        rnd = self._rnd
+        if len(rnd.preempted) >= self._compacted + 32:
+            # drop preempted victims so later searches do not walk over them again
+            kept = [i for i, run in enumerate(self._runs) if run.entry.item.id not in rnd.preempted]
+            self._runs = [self._runs[i] for i in kept]
+            self._levels = [self._levels[i] for i in kept]
+            self._compacted = len(rnd.preempted)
+        runs = self._runs if level is None else self._runs[: bisect_left(self._levels, -level)]
+        priority = entry.item.priority
+        if self._max_priority > priority:
+            runs = [run for run in runs if run.entry.item.priority <= priority]
+        return runs
+
+
+def _fair_order(rnd: Round, skip: set[str]) -> Iterator[QueueKey]:
+    """The waiting keys by level, then priority, then the project with the lowest share.
+
+    Dominant-resource fairness between projects within a level and priority: each time, the
+    next item comes from the project whose weighted dominant share is lowest *now* (counting
+    what this round started before), and within a project, in queue order. Levels never go
+    down from one key to the next, since each project's queue is sorted by level first.
+    """
+    orders = rnd.state.project_order
+    heap: list[tuple[int, int, float, str]] = []
+    cursor: dict[str, int] = {}
+    for project, queue in orders.items():
+        i = _next_unskipped(queue, 0, skip)
+        if i < len(queue):
+            cursor[project] = i
+            heap.append((queue[i][0], queue[i][1], rnd.share(project), project))
+    heapq.heapify(heap)
+    while heap:
+        project = heapq.heappop(heap)[3]
+        queue = orders[project]
+        i = cursor[project]
+        yield queue[i]
+        i = _next_unskipped(queue, i + 1, skip)
+        if i < len(queue):
+            cursor[project] = i
+            heapq.heappush(heap, (queue[i][0], queue[i][1], rnd.share(project), project))
+
+
+def _next_unskipped(queue: list[QueueKey], i: int, skip: set[str]) -> int:
+    while i < len(queue) and queue[i][4] in skip:
+        i += 1
+    return i
+
+
+def _started_due(run: RunningEntry) -> bool:
+    due = run.entry.reserve_from
+    return due is not None and run.start >= due
+
+
+def _victim_key(row: tuple[int, float, RunningEntry]) -> tuple[int, float]:
+    return (-row[0], row[1])

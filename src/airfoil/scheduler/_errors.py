@@ -6,6 +6,7 @@ They hang off the one tree in :mod:`airfoil.core.errors`:
 AirfoilError
 └── SchedulingError                 base of everything below
     ├── UnknownPolicyError          (also ConfigError) no policy by that name
+    ├── InvalidPolicyError          (also ConfigError) a policy setting out of range
     ├── InvalidWorkItemError        (also UserError) a malformed item: gang < 1, negative
     │                               resources, a duplicate id
     ├── UnschedulableError          (also UserError) the item could never fit the cluster
@@ -36,6 +37,10 @@ class SchedulingError(AirfoilError):
 
 class UnknownPolicyError(SchedulingError, ConfigError):
     """No scheduling policy is registered under the given name."""
+
+
+class InvalidPolicyError(SchedulingError, ConfigError):
+    """A policy was given a setting out of its range."""
 
 
 class InvalidWorkItemError(SchedulingError, UserError):

@@ -25,6 +25,7 @@ def _table() -> dict[str, Policy]:
     from airfoil.scheduler._fair import FairPolicy
     from airfoil.scheduler._fifo import BackfillPolicy, FifoPolicy, FifoSkipPolicy
     from airfoil.scheduler._las import LasPolicy
+    from airfoil.scheduler._stretch import StretchPolicy
 
     policies: list[Policy] = [
         FifoPolicy(),
@@ -32,6 +33,7 @@ def _table() -> dict[str, Policy]:
         BackfillPolicy(),
         FairPolicy(),
         LasPolicy(),
+        StretchPolicy(),
         AirfoilPolicy(),
     ]
     return {policy.name: policy for policy in policies}

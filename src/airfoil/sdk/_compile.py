@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextvars
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import (
     BindingTypeError,
@@ -21,6 +21,9 @@ from airfoil.core.errors import (
 )
 from airfoil.core.records import Binding, BranchCase, Condition, Interface, NodeSpec, TypeSpec
 from airfoil.sdk._promise import NodeOutputs, Promise
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["CompileContext", "add_order", "bind_call", "current_location", "current_workflow_name"]
 
@@ -60,7 +63,7 @@ class CompileContext:
     a conditional being built, whose nodes get ids under the conditional's id)."""
 
     workflow: str
-    engine: Any
+    engine: TypeEngine
     filename: str
     location: str = ""
     stack: list[_Scope] = field(default_factory=lambda: [_Scope("", [])])
@@ -281,7 +284,7 @@ def _holds_promise(value: Any) -> bool:
     return False
 
 
-def literal_value(engine: Any, value: Any, py_type: Any) -> Any:
+def literal_value(engine: TypeEngine, value: Any, py_type: Any) -> Any:
     """Serialise a constant of a workflow (kept inline in the spec)."""
     from airfoil.types import ValueContext
 

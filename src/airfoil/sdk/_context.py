@@ -23,6 +23,8 @@ class ExecutionContext:
         task: the task's name.
         logger: a logger whose records go to this attempt's log (made on first use).
         secrets: secrets the task declared in ``secret_requests``.
+        context: what the driver's hooks sent with this attempt (trace ids; see
+            :mod:`airfoil.executors.hooks`).
     """
 
     execution_id: str
@@ -30,6 +32,7 @@ class ExecutionContext:
     attempt: int
     task: str
     secrets: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict)
     log_stream: Any = None
     child_runner: Any = None  # runs a task called from this one as a durable child node
     _children: int = 0

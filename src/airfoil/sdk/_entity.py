@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from airfoil.core.local_runner import local_runner
 from airfoil.sdk import _compile
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["entity_module", "run_outside"]
 
@@ -25,19 +28,17 @@ def entity_module(fn: Callable[..., Any]) -> str:
     return str(module)
 
 
-def type_engine() -> Any:
+def type_engine() -> TypeEngine:
     from airfoil.types import default_type_engine
 
     return default_type_engine()
 
 
-def run_outside(entity: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run a task or workflow called outside any workflow through the embedded engine.
-
-    The engine is imported by name here: the SDK layer does not depend on it, but calling a
-    workflow as a function is the local entry point that starts it.
+def run_outside(entity: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run a task or workflow called outside any workflow through the installed local runner
+    (the embedded engine, see :mod:`airfoil.core.local_runner`): the SDK layer does not
+    depend on the engine; the entry point that starts it is handed in.
     """
     ctx = _compile.active()
     assert ctx is None
-    local = importlib.import_module("airfoil.engine.local")
-    return local.call_entity(entity, args, kwargs)
+    return local_runner().call_entity(entity, args, kwargs)

@@ -13,10 +13,13 @@ import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import DefinitionError, TypeTransformError
 from airfoil.core.records import Interface, Param, Value
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["PyInterface", "build_interface", "is_namedtuple"]
 
@@ -81,7 +84,7 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str], str]:
 
 def build_interface(
     fn: Callable[..., Any],
-    engine: Any,
+    engine: TypeEngine,
     *,
     kind: str,
     name: str,
@@ -196,7 +199,7 @@ def build_interface(
     )
 
 
-def _spec(engine: Any, tp: Any, what: str, location: str) -> Any:
+def _spec(engine: TypeEngine, tp: Any, what: str, location: str) -> Any:
     try:
         return engine.to_spec(tp)
     except TypeTransformError as exc:

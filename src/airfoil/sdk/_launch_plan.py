@@ -22,7 +22,6 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -35,6 +34,7 @@ from airfoil.core.launch_plans import (
     LaunchPlanSpec,
     NotificationSpec,
 )
+from airfoil.core.local_runner import local_runner
 from airfoil.core.records import Value, WorkflowSpec
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import type_engine
@@ -356,8 +356,7 @@ class LaunchPlan:
             InvalidInputError: an input is fixed, unknown, missing or ill-typed.
             ExecutionFailedError: the execution did not succeed.
         """
-        local = importlib.import_module("airfoil.engine.launch_plans")
-        return local.call_launch_plan(self, inputs)
+        return local_runner().call_launch_plan(self, inputs)
 
     def __repr__(self) -> str:
         return f"LaunchPlan({self.name} -> {self.workflow.name})"

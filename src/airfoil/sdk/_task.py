@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
+import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+import msgspec
+
 from airfoil.core.errors import ConfigError, DefinitionError
-from airfoil.core.records import CachePolicy, TaskSpec
+from airfoil.core.ids import stable_hash
+from airfoil.core.records import CachePolicy, TaskSpec, encode_json
 from airfoil.core.resources import ResourceSpec, parse_duration
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
-from airfoil.sdk._versioning import code_version
+from airfoil.sdk._versioning import CodeVersion, compute_version
 
-__all__ = ["TaskDef", "live_task", "task"]
+__all__ = ["TaskDef", "live_task", "task", "task_of_type"]
 
 # Task definitions alive in this process, by (module, qualname): lets the in-process runtime
 # find tasks defined inside functions (which no import can reach). Weak: it keeps nothing alive.
+_SPEC_LOCK = threading.RLock()
+_SCOPE = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _LIVE: weakref.WeakValueDictionary[tuple[str, str], TaskDef[..., Any]] = (
     weakref.WeakValueDictionary()
 )
@@ -54,6 +61,7 @@ class TaskDef(Generic[P, R]):
         cache_version: str | None,
         cache_serialize: bool,
         cache_ignore_inputs: Sequence[str],
+        cache_scope: str = "",
         retries: int,
         system_retries: int,
         timeout: Any,
@@ -97,12 +105,19 @@ class TaskDef(Generic[P, R]):
             raise DefinitionError(
                 f"task {self.name!r}: cache_serialize=True needs cache=True", location=location
             )
+        if cache_scope and (not cache or not _SCOPE.fullmatch(cache_scope)):
+            raise DefinitionError(
+                f"task {self.name!r}: cache_scope={cache_scope!r} needs cache=True and a name of "
+                "1-100 letters, digits, '.', '_' or '-'",
+                location=location,
+            )
         self._options = dict(
             cache=CachePolicy(
                 enabled=cache,
                 version=cache_version or "",
                 serialize=cache_serialize,
                 ignore_inputs=tuple(cache_ignore_inputs),
+                scope=cache_scope,
             ),
             retries=retries,
             system_retries=system_retries,
@@ -115,6 +130,7 @@ class TaskDef(Generic[P, R]):
             docs=docs if docs is not None else inspect.cleandoc(fn.__doc__ or ""),
         )
         self._spec: TaskSpec | None = None
+        self._code_version: CodeVersion | None = None
         self.is_async = inspect.iscoroutinefunction(fn)
         _LIVE[(self.module, fn.__qualname__)] = self
 
@@ -134,12 +150,28 @@ class TaskDef(Generic[P, R]):
 
     @property
     def spec(self) -> TaskSpec:
-        """The task's spec record (built once, on first use)."""
-        if self._spec is None:
+        """The task's spec record (built on first use, and again when a global its code
+        reads has been rebound since, as ``importlib.reload`` does)."""
+        spec = self._spec
+        if spec is not None and not (self._code_version and self._code_version.stale()):
+            return spec
+        with _SPEC_LOCK:  # threads launching the task at once agree on one version
+            return self._build_spec()
+
+    def _build_spec(self) -> TaskSpec:
+        if self._spec is None or (self._code_version is not None and self._code_version.stale()):
             fn = self.__airfoil_fn__
+            policy = self._options["cache"]
+            assert isinstance(policy, CachePolicy)
+            # Warn about what the version cannot see only where it keys a cache.
+            self._code_version = compute_version(fn, warn=policy.enabled and not policy.version)
+            version = self._code_version.version
+            config = self._options.get("config")
+            if config:  # a task type's settings are part of what the task does
+                version = stable_hash(version, encode_json(config).decode())[: len(version)]
             self._spec = TaskSpec(
                 name=self.name,
-                version=code_version(fn),
+                version=version,
                 interface=self.py_interface.interface,
                 module=self.module,
                 qualname=fn.__qualname__,
@@ -192,6 +224,7 @@ def task(
     cache_version: str | None = None,
     cache_serialize: bool = False,
     cache_ignore_inputs: Sequence[str] = (),
+    cache_scope: str = "",
     retries: int = 0,
     system_retries: int = 3,
     timeout: Any = None,
@@ -213,6 +246,7 @@ def task(
     cache_version: str | None = None,
     cache_serialize: bool = False,
     cache_ignore_inputs: Sequence[str] = (),
+    cache_scope: str = "",
     retries: int = 0,
     system_retries: int = 3,
     timeout: Any = None,
@@ -232,6 +266,9 @@ def task(
         cache_version: an explicit cache version; default the task's code version.
         cache_serialize: of several identical concurrent attempts, one runs, the others wait.
         cache_ignore_inputs: inputs left out of the cache key.
+        cache_scope: share cached results across projects under this name: every project
+            whose task names the same scope reads and writes the same entries. Default
+            (empty): entries belong to the execution's project and no other project sees them.
         retries: retries after a user error (an exception from the task's code).
         system_retries: retries after a system error (worker lost, timeout, out of memory).
         timeout: the longest an attempt may run (seconds or ``"10m"``); it is then stopped.
@@ -251,6 +288,7 @@ def task(
             cache_version=cache_version,
             cache_serialize=cache_serialize,
             cache_ignore_inputs=cache_ignore_inputs,
+            cache_scope=cache_scope,
             retries=retries,
             system_retries=system_retries,
             timeout=timeout,
@@ -264,4 +302,43 @@ def task(
 
     if fn is not None:
         return wrap(fn)
+    return wrap
+
+
+def task_of_type(
+    task_type: str, config: Mapping[str, Any] | None = None, **options: Any
+) -> Callable[[Callable[P, R]], TaskDef[P, R]]:
+    """Declare a task run by a task type other than plain Python (a shell command, an SQL
+    query, a container, a distributed training job...).
+
+    The function gives the task its name and typed interface (its body is not called by the
+    type's runner unless the runner chooses to); ``config`` is the type's own settings, stored
+    in the spec (``TaskSpec.config``) and part of the task's version. The worker's runtime
+    runs it with the runner registered for ``task_type`` (``airfoil.runtime.TaskTypes``); the
+    engine schedules, retries and caches it like any task.
+
+    Args:
+        task_type: the registered type's name (letters, digits, ``-``, ``_``).
+        config: JSON data (str, numbers, bools, lists, dicts).
+        options: the options of :func:`task`.
+
+    Raises:
+        DefinitionError: an invalid type name, or a config that is not JSON data.
+    """
+    if not task_type or not task_type.replace("-", "").replace("_", "").isalnum():
+        raise DefinitionError(f"invalid task type {task_type!r}: use letters, digits, - and _")
+    if task_type == "dynamic":
+        raise DefinitionError("use @af.dynamic for dynamic workflows")
+    try:
+        data = dict(config or {})
+        encode_json(data)
+    except (TypeError, ValueError, msgspec.MsgspecError) as exc:
+        raise DefinitionError(f"task type {task_type!r}: config is not JSON data: {exc}") from None
+
+    def wrap(fn: Callable[P, R]) -> TaskDef[P, R]:
+        made: TaskDef[P, R] = task(**options)(fn)
+        made._options["task_type"] = task_type
+        made._options["config"] = data
+        return made
+
     return wrap

@@ -6,18 +6,21 @@ Used by the engine (launches) and by the runtime (child calls inside a worker).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import InvalidInputError
 from airfoil.core.errors import TypeTransformError as _TTE
 from airfoil.core.records import Value
-from airfoil.store.base import BlobStore
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["convert_values", "decode_values"]
 
 
 def convert_values(
-    entity: Any, given: dict[str, Any], types: Any, blobs: BlobStore
+    entity: Any, given: dict[str, Any], types: TypeEngine, blobs: BlobStore
 ) -> dict[str, Value]:
     """Check Python values against ``entity``'s inputs and serialise them (defaults filled in).
 
@@ -56,7 +59,9 @@ def convert_values(
     return values
 
 
-def decode_values(entity: Any, outputs: dict[str, Value], types: Any, blobs: BlobStore) -> Any:
+def decode_values(
+    entity: Any, outputs: dict[str, Value], types: TypeEngine, blobs: BlobStore
+) -> Any:
     """Stored outputs as the Python value(s) an entity's signature promises."""
     from airfoil.types import ValueContext
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from airfoil.core.errors import BindingTypeError, DefinitionError
 from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, encode_json
@@ -13,7 +13,10 @@ from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._promise import NodeOutputs, Promise
-from airfoil.sdk._versioning import code_version
+from airfoil.sdk._versioning import CodeVersion, compute_version
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["WorkflowDef", "single_task_workflow", "workflow"]
 
@@ -63,7 +66,17 @@ class WorkflowDef(Generic[P, R]):
         self.docs = docs if docs is not None else inspect.cleandoc(fn.__doc__ or "")
         self.failure_policy = failure_policy
         self.on_failure = on_failure
-        self.spec: WorkflowSpec = self._compile(engine, location)
+        self._engine, self._location = engine, location
+        self._code_version: CodeVersion | None = None
+        self._spec: WorkflowSpec = self._compile(engine, location)
+
+    @property
+    def spec(self) -> WorkflowSpec:
+        """The compiled spec; compiled again when a global its code (or a task's) reads has
+        been rebound since (``importlib.reload`` of a module it uses)."""
+        if self._code_version is not None and self._code_version.stale():
+            self._spec = self._compile(self._engine, self._location)
+        return self._spec
 
     @property
     def fn(self) -> Callable[P, R]:
@@ -77,7 +90,7 @@ class WorkflowDef(Generic[P, R]):
     def version(self) -> str:
         return self.spec.version
 
-    def _compile(self, engine: Any, location: str) -> WorkflowSpec:
+    def _compile(self, engine: TypeEngine, location: str) -> WorkflowSpec:
         fn = self.__airfoil_fn__
         ctx = _compile.CompileContext(
             workflow=self.name, engine=engine, filename=fn.__code__.co_filename, location=location
@@ -96,10 +109,12 @@ class WorkflowDef(Generic[P, R]):
         ctx.location = location
         outputs = self._bind_outputs(ctx, returned)
         nodes = ctx.node_specs()
-        version = code_version(fn, extra=encode_json([list(nodes), outputs]).decode())
+        self._code_version = compute_version(
+            fn, extra=encode_json([list(nodes), outputs]).decode(), warn=False
+        )
         return WorkflowSpec(
             name=self.name,
-            version=version,
+            version=self._code_version.version,
             interface=self.interface,
             nodes=nodes,
             outputs=outputs,
@@ -110,7 +125,7 @@ class WorkflowDef(Generic[P, R]):
             on_failure=self._handler_node(engine, location),
         )
 
-    def _handler_node(self, engine: Any, location: str) -> NodeSpec | None:
+    def _handler_node(self, engine: TypeEngine, location: str) -> NodeSpec | None:
         """The ``on_failure`` handler as a node: its ``error: FailureInfo`` input gets the
         failure, its other inputs the workflow inputs of the same names."""
         from airfoil.sdk._failure import FailureInfo

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import AirfoilError
+from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
 from airfoil.server._metrics import Metrics
 from airfoil.server._services import Deps
@@ -53,6 +54,11 @@ class ServerConfig:
         secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
             one, tasks get no secrets.
         clock: the clock (tests pass a fake one).
+        converters: type converters to add to the type engine, by import path
+            (``AIRFOIL_CONVERTERS``; see :func:`airfoil.types.add_converter`): the server
+            previews their values and its workers rebuild them.
+        hooks: interceptors told about every HTTP request the server answers
+            (:meth:`~airfoil.executors.hooks.Hooks.http_request`).
     """
 
     home: str
@@ -64,6 +70,8 @@ class ServerConfig:
     lease_ttl_s: float = 5.0
     secrets_key: str | None = None
     clock: Clock = field(default_factory=SystemClock)
+    converters: tuple[str, ...] = ()
+    hooks: Hooks | None = None
 
     def resolved_blob_url(self) -> str:
         import os
@@ -78,14 +86,15 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     from airfoil.server._registry import Registry
     from airfoil.store._open import open_meta_store
     from airfoil.store.blob import open_blob_store
-    from airfoil.types import default_type_engine
+    from airfoil.types import default_type_engine, load_converters
 
+    types = load_converters(config.converters) if config.converters else default_type_engine()
     meta = open_meta_store(config.database_url, config.home)
     blob_url = config.resolved_blob_url()
     blobs = open_blob_store(blob_url)
     registry = Registry(config.database_url, config.home)
     metrics = Metrics(meta)
-    deps = Deps(meta, blobs, blob_url, registry, default_type_engine(), config.clock)
+    deps = Deps(meta, blobs, blob_url, registry, types, config.clock)
     secrets = None
     if config.secrets_key:
         from airfoil.server._secrets import SecretBox
@@ -115,8 +124,8 @@ class _Schedules:
     driver slots of whichever server claims it; schedules of local code are driven here."""
 
     def __init__(self, config: ServerConfig) -> None:
-        from airfoil.engine.local import LocalRuntime
         from airfoil.engine.scheduler_loop import SchedulerLoop
+        from airfoil.local import LocalRuntime
         from airfoil.settings import AirfoilSettings
 
         settings = AirfoilSettings(
@@ -185,7 +194,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         lifespan=lifespan,
     )
     _install_errors(app)
-    _install_latency(app)
+    _install_latency(app, config.hooks)
     _install_ops(app)
     from airfoil.server._routes import router
 
@@ -238,7 +247,7 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(500, "internal", "internal server error (see the server log)")
 
 
-def _install_latency(app: FastAPI) -> None:
+def _install_latency(app: FastAPI, hooks: Hooks | None = None) -> None:
     @app.middleware("http")
     async def timed(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -252,6 +261,16 @@ def _install_latency(app: FastAPI) -> None:
             metrics.api.labels(request.method, path, str(response.status_code)).observe(
                 time.perf_counter() - started
             )
+        if hooks is not None:
+            try:
+                hooks.http_request(
+                    request.method,
+                    request.url.path,
+                    response.status_code,
+                    time.perf_counter() - started,
+                )
+            except Exception:  # an observer must never fail a request
+                log.exception("the http_request hook failed")
         return response
 
 

@@ -316,9 +316,15 @@ class Driver:
     def make_executor(self) -> Executor:
         if self._make_executor is not None:
             return self._make_executor()
-        from airfoil.executors.process import ProcessExecutor
+        import functools
 
-        return ProcessExecutor(self.blob_url, max_workers=self.max_parallel)
+        from airfoil.executors.process import ProcessExecutor
+        from airfoil.runtime.worker import worker_runtime
+        from airfoil.types import added_converters
+
+        # Workers rebuild the server's type engine: the converters it was configured with.
+        runtime = functools.partial(worker_runtime, added_converters())
+        return ProcessExecutor(self.blob_url, max_workers=self.max_parallel, runtime=runtime)
 
     def claim(self, owner: str) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody

@@ -241,7 +241,7 @@ def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> d
     Raises:
         InvalidInputError: an unknown, missing or ill-typed input (naming it and its type).
     """
-    from airfoil.types._from_json import from_jsonable
+    from airfoil.types._from_json import converter_kind, from_jsonable
 
     iface = spec.interface
     known = {p.name for p in iface.inputs}
@@ -254,7 +254,9 @@ def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> d
     ctx = d.value_ctx()
     values: dict[str, Value] = {}
     for p in iface.inputs:
-        if p.name in given and p.type.kind in ("directory", *UPLOAD_KINDS):
+        if p.name in given and (
+            p.type.kind in ("directory", *UPLOAD_KINDS) or converter_kind(p.type)
+        ):
             values[p.name] = uploaded_value(d.blobs, p.name, p.type, given[p.name])
         elif p.name in given:
             try:

@@ -7,6 +7,10 @@ inline, and names them in the launch request by a reference::
     {"$airfoil": {"format": "parquet", "hash": "...", "size": 123, "meta": {...},
                   "sha256": "<sha256 of the uploaded bytes>"}}   # or "inline": "<base64>"
 
+Values of a kind a user's converter writes (``airfoil.types.add_converter``) travel the same
+way, in the converter's own format, and must be content-addressed (their hash is the bytes'
+SHA-256, as :func:`~airfoil.types.write_bytes_value` makes it).
+
 The server checks the reference against the input's declared type and the bytes against the
 hashes (so a launch never names a value that is not what it claims), then stores the bytes
 where the type engine keeps values (``values/<hash[:2]>/<hash>``). It never decodes them:
@@ -75,7 +79,7 @@ def uploaded_value(blobs: BlobStore, name: str, spec: TypeSpec, data: Any) -> Va
             f"input {name!r} ({spec}): directories cannot be sent over the API yet; send a "
             "File (an archive of it) or give the input a default"
         )
-    fmt = UPLOAD_KINDS[spec.kind]
+    fmt = UPLOAD_KINDS.get(spec.kind, "")  # "": a converter's kind, in its own format
     body = data.get("$airfoil") if isinstance(data, dict) else None
     if not isinstance(body, dict):
         raise InvalidInputError(
@@ -90,6 +94,8 @@ def uploaded_value(blobs: BlobStore, name: str, spec: TypeSpec, data: Any) -> Va
         raise InvalidInputError(
             f"input {name!r}: a reference needs format, hash, size and meta"
         ) from None
+    if not fmt and given_format not in ("", "pickle"):
+        fmt = given_format  # a converter's own kind: content-addressed bytes, never decoded here
     if given_format != fmt:
         raise InvalidInputError(
             f"input {name!r} expects {spec} (format {fmt!r}), got a {given_format!r} value"
@@ -116,7 +122,7 @@ def uploaded_value(blobs: BlobStore, name: str, spec: TypeSpec, data: Any) -> Va
         expected = file_value_hash(meta.get("name", ""), content_sha)
         matches = meta.get("sha256") == content_sha and digest == expected
     else:
-        matches = digest == content_sha and content.startswith(_MAGIC[fmt])
+        matches = digest == content_sha and content.startswith(_MAGIC.get(fmt, b""))
     if not matches or size != len(content):
         raise InvalidInputError(
             f"input {name!r}: the bytes do not match the reference (hash, size or {fmt} "

@@ -19,7 +19,7 @@ _FORMS = (
 )
 
 
-def open_meta_store(url: str | None, home: str) -> MetaStore:
+def open_meta_store(url: str | None, home: str, durability: str = "process") -> MetaStore:
     """Open the metadata store at ``url``.
 
     Args:
@@ -27,6 +27,7 @@ def open_meta_store(url: str | None, home: str) -> MetaStore:
             ``memory://`` for an in-process store, ``sqlite:///...`` or
             ``postgresql+psycopg://...`` for a SQL store.
         home: the Airfoil home directory (``$AIRFOIL_HOME``).
+        durability: ``process`` or ``power`` (SQLite fsyncs every commit).
 
     Raises:
         ConfigError: the URL names no supported backend.
@@ -43,7 +44,7 @@ def open_meta_store(url: str | None, home: str) -> MetaStore:
     if scheme in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
         from airfoil.store.sql import SqlMetaStore
 
-        return SqlMetaStore(url)
+        return SqlMetaStore(url, durability=durability)
     if scheme in ("postgresql", "postgres"):
         raise ConfigError(
             f"unsupported metadata store URL {_mask(url)!r}: name the driver, "

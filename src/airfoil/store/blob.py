@@ -1,22 +1,57 @@
 """Blob stores through fsspec: a local directory by default, any fsspec URL in production.
 
-Writes go to a temporary name beside the target and are renamed into place (local and most
-object stores make a single put atomic), so a reader never sees a half-written blob.
+Writes go to a temporary name and are renamed into place (local and most object stores make a
+single put atomic), so a reader never sees a half-written blob. A local store keeps its
+temporary files in one ``tmp/`` folder under its root (the same filesystem, so the rename is
+atomic); :meth:`LocalBlobStore.remove_stale_temporaries` deletes those a crashed writer left.
+
+Durability (the ``durability`` setting): ``process`` (default) survives a crash of the
+process: a renamed blob is in the OS's page cache. ``power`` also survives a power loss: the
+blob's data is fsynced before the rename and its directory after it, so the blob is on disk
+before :meth:`put_bytes` returns, hence before any commit that references it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from airfoil.core.errors import ConfigError, NotFoundError, StoreError
 from airfoil.store.base import BlobStore
 
-__all__ = ["FsspecBlobStore", "LocalBlobStore", "open_blob_store"]
+__all__ = [
+    "DURABILITY_LEVELS",
+    "Durability",
+    "FsspecBlobStore",
+    "LocalBlobStore",
+    "open_blob_store",
+]
 
 _COMPLETE_MARKER = ".airfoil-complete"
+_TMP_DIR = "tmp"
+_LEGACY_TMP_DIR = "values/tmp"  # where frames were staged before tmp/
+Durability = Literal["process", "power"]
+DURABILITY_LEVELS: tuple[str, ...] = ("process", "power")
+
+
+def _check_durability(durability: str) -> None:
+    if durability not in DURABILITY_LEVELS:
+        raise ConfigError(
+            f"invalid durability {durability!r}: use 'process' (survives a crash of the "
+            "process) or 'power' (also survives a power loss; slower writes)"
+        )
+
+
+def _fsync_path(path: str) -> None:
+    """fsync a file or a directory by path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _check_key(key: str) -> str:
@@ -28,8 +63,63 @@ def _check_key(key: str) -> str:
 class LocalBlobStore(BlobStore):
     """Blobs as files under a local directory (the embedded default)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, durability: str = "process") -> None:
+        _check_durability(durability)
         self.root = os.path.abspath(os.path.expanduser(root))
+        self.durability = durability
+        self._sync = durability == "power"
+
+    def _tmp_path(self) -> str:
+        tmp_dir = os.path.join(self.root, _TMP_DIR)
+        os.makedirs(tmp_dir, exist_ok=True)
+        return os.path.join(tmp_dir, uuid.uuid4().hex)
+
+    def _place(self, tmp: str, path: str) -> None:
+        """Rename a finished temporary file into place (fsyncing first in ``power``)."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if self._sync:
+            _fsync_path(tmp)
+        os.replace(tmp, path)
+        if self._sync:
+            _fsync_path(os.path.dirname(path))
+
+    def persist(self, uri: str) -> None:
+        if not self._sync:
+            return
+        path = self._path(uri)
+        if os.path.isdir(path):
+            for dirpath, _dirs, files in os.walk(path):
+                for name in files:
+                    _fsync_path(os.path.join(dirpath, name))
+                _fsync_path(dirpath)
+        else:
+            _fsync_path(path)
+        _fsync_path(os.path.dirname(path))
+
+    def remove_stale_temporaries(self, older_than_s: float = 3600.0) -> int:
+        """Delete temporary files and trees a writer left behind (it crashed between writing
+        and renaming), untouched for ``older_than_s``; the number removed. Younger ones may
+        belong to a write in flight in another process and are kept."""
+        removed = 0
+        cutoff = time.time() - older_than_s
+        for folder in (_TMP_DIR, _LEGACY_TMP_DIR):
+            base = os.path.join(self.root, folder)
+            try:
+                entries = list(os.scandir(base))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.remove(entry.path)
+                    removed += 1
+                except FileNotFoundError:  # another process cleaned it first
+                    continue
+        return removed
 
     def _path(self, uri: str) -> str:
         if uri.startswith("file://"):
@@ -47,11 +137,14 @@ class LocalBlobStore(BlobStore):
 
     def put_bytes(self, key: str, data: bytes) -> str:
         path = self._key_path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        tmp = self._tmp_path()
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            self._place(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
         return "file://" + path
 
     def get_bytes(self, uri: str) -> bytes:
@@ -74,10 +167,13 @@ class LocalBlobStore(BlobStore):
 
     def put_file(self, key: str, local_path: str) -> str:
         path = self._key_path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-        shutil.copyfile(local_path, tmp)
-        os.replace(tmp, path)
+        tmp = self._tmp_path()
+        try:
+            shutil.copyfile(local_path, tmp)
+            self._place(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
         return "file://" + path
 
     def get_file(self, uri: str, local_path: str) -> None:
@@ -91,16 +187,20 @@ class LocalBlobStore(BlobStore):
         path = self._key_path(key)
         if os.path.exists(os.path.join(path, _COMPLETE_MARKER)):
             return "file://" + path
-        tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = self._tmp_path()
         shutil.copytree(local_dir, tmp)
         with open(os.path.join(tmp, _COMPLETE_MARKER), "w") as fh:
             fh.write("ok")
+        if self._sync:
+            self.persist("file://" + tmp)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
             os.replace(tmp, path)
         except OSError:
             # Another writer put the same content-addressed tree first.
             shutil.rmtree(tmp, ignore_errors=True)
+        if self._sync:
+            _fsync_path(os.path.dirname(path))
         return "file://" + path
 
     def get_dir(self, uri: str, local_dir: str) -> None:
@@ -201,11 +301,17 @@ class FsspecBlobStore(BlobStore):
         return None
 
 
-def open_blob_store(url: str) -> BlobStore:
+def open_blob_store(url: str, durability: str = "process") -> BlobStore:
     """Open a blob store: a local path or ``file://`` URL gives a :class:`LocalBlobStore`,
-    any other fsspec URL a :class:`FsspecBlobStore`."""
+    any other fsspec URL a :class:`FsspecBlobStore` (an object store's PUT is durable when
+    it returns, so ``durability`` changes nothing there).
+
+    Raises:
+        ConfigError: an unknown durability level.
+    """
+    _check_durability(durability)
     if "://" not in url:
-        return LocalBlobStore(url)
+        return LocalBlobStore(url, durability)
     if url.startswith("file://"):
-        return LocalBlobStore(url[len("file://") :])
+        return LocalBlobStore(url[len("file://") :], durability)
     return FsspecBlobStore(url)

@@ -76,13 +76,16 @@ def _task_spec() -> TaskSpec:
         retries=2,
         system_retries=1,
         timeout_s=30.5,
-        cache=CachePolicy(enabled=True, version="c1", serialize=True, ignore_inputs=("seed",)),
+        cache=CachePolicy(
+            enabled=True, version="c1", serialize=True, ignore_inputs=("seed",), scope="team"
+        ),
         interruptible=True,
         environment={"A": "b"},
         secret_requests=("token",),
         docs="Train.",
         task_type="container",
         is_async=True,
+        config={"image": "python:3.11", "args": ["-c", "print(1)"], "gpus": 1},
     )
 
 
@@ -182,7 +185,7 @@ def make_node(execution_id: str = "e1", node_id: str = "n0", phase: str = "runni
         cache_status="miss",
         cache_reason="input x changed",
         cache_key="k" * 64,
-        cache_key_parts=CacheKeyParts("mod.train", "c1", "ih", {"x": "h1"}),
+        cache_key_parts=CacheKeyParts("mod.train", "c1", "ih", {"x": "h1"}, "project:p"),
         inputs={"x": _value("nin")},
         outputs={"p": _value("nout")},
         error=_ERROR,
@@ -236,7 +239,11 @@ def make_cache_entry(
     return CacheEntry(
         key=key,
         parts=CacheKeyParts(
-            task=task, cache_version="c1", interface_hash="ih", input_hashes={"x": "h"}
+            task=task,
+            cache_version="c1",
+            interface_hash="ih",
+            input_hashes={"x": "h"},
+            scope="project:p",
         ),
         outputs={"p": _value(key)},
         created_at=created_at,

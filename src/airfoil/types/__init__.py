@@ -2,8 +2,10 @@
 <-> :class:`~airfoil.core.records.Value`.
 
 A :class:`TypeEngine` holds an ordered chain of small :class:`Converter` objects; each says
-"not mine" or returns a :class:`Handler` for an annotation. Plugins add converters explicitly
-with :meth:`TypeEngine.with_converter`; nothing is registered at import, and pandas, polars,
+"not mine" or returns a :class:`Handler` for an annotation. A converter for a user's own class
+is added to the process's engine with :func:`add_converter` (it then reaches ``@task``
+interfaces, workers, the server and the client: see ``docs/engine-seams.md``), or to one engine
+value with :meth:`TypeEngine.with_converter`; nothing is registered at import, and pandas, polars,
 pyarrow, numpy and pydantic are only used once the user's code has imported them.
 
 Example::
@@ -30,6 +32,7 @@ from airfoil.types._base import (
 )
 from airfoil.types._engine import TypeEngine, default_converters, default_type_engine
 from airfoil.types._files import Directory, File
+from airfoil.types._plugins import add_converter, added_converters, load_converters
 
 __all__ = [
     "DEFAULT_OFFLOAD_THRESHOLD",
@@ -42,8 +45,11 @@ __all__ = [
     "PickleFallbackWarning",
     "TypeEngine",
     "ValueContext",
+    "add_converter",
+    "added_converters",
     "default_converters",
     "default_type_engine",
+    "load_converters",
     "read_bytes",
     "write_bytes_value",
     "write_file_value",

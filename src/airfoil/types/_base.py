@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, TypeTransformError
 from airfoil.core.records import TypeSpec, Value
-from airfoil.store.base import BlobStore
 
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
@@ -85,7 +85,7 @@ class PickleFallbackWarning(UserWarning):
 
     Pickles are opaque (no preview, no schema), tied to the Python code that made them, and their
     hash depends on the object's internal ordering. Emitted once per type; add a converter with
-    :meth:`TypeEngine.with_converter` or use a dataclass to avoid it.
+    :func:`airfoil.types.add_converter` or use a dataclass to avoid it.
     """
 
 
@@ -240,12 +240,17 @@ def read_bytes(value: Value, ctx: ValueContext) -> bytes:
 
     Raises:
         NotFoundError: the value is offloaded and its blob is missing.
+        CorruptBlobError: the blob's bytes do not match the value's hash.
     """
     if value.inline is not None:
         return value.inline
     if value.uri is None:
         raise TypeTransformError(f"value {value.hash[:12]} has neither inline data nor a uri")
-    return ctx.blobs.get_bytes(value.uri)
+    from airfoil.types._integrity import check_bytes
+
+    data = ctx.blobs.get_bytes(value.uri)
+    check_bytes(value, data)
+    return data
 
 
 def decode_json_bytes(data: bytes) -> Any:
@@ -267,12 +272,17 @@ def local_blob_path(value: Value, ctx: ValueContext) -> str | None:
 
     Raises:
         NotFoundError: the store is local and the blob is missing.
+        CorruptBlobError: the blob's bytes do not match the value's hash.
     """
     if value.uri is None:
         return None
     path = ctx.blobs.local_path(value.uri)
     if path is not None and not os.path.exists(path):
         raise NotFoundError(f"blob {value.uri} does not exist")
+    if path is not None:
+        from airfoil.types._integrity import check_path
+
+        check_path(value, path)
     return path
 
 
@@ -288,7 +298,7 @@ def write_file_value(
     import uuid
 
     blobs = ctx.blobs
-    staging_key = f"values/tmp/{uuid.uuid4().hex}"
+    staging_key = f"tmp/{uuid.uuid4().hex}"  # the store's folder of temporaries
     staging = blobs.local_path(blobs.uri(staging_key))
     if staging is not None:
         os.makedirs(os.path.dirname(staging), exist_ok=True)
@@ -304,6 +314,7 @@ def write_file_value(
             else:
                 os.makedirs(os.path.dirname(final), exist_ok=True)
                 os.replace(staging, final)
+                blobs.persist(uri)  # fsynced under the ``power`` durability
         finally:
             if os.path.exists(staging):
                 os.remove(staging)
@@ -538,7 +549,8 @@ class Converter(abc.ABC):
     ``handler`` returns ``None`` for annotations it does not know ("not mine"), a
     :class:`Handler` for those it does, or raises :class:`TypeTransformError` for a malformed
     annotation it owns (``list[int, str]``). A plugin subclasses this and is added with
-    :meth:`TypeEngine.with_converter`.
+    :func:`airfoil.types.add_converter` (the process's engine, everywhere) or
+    :meth:`TypeEngine.with_converter` (one engine value).
 
     Attributes:
         formats: the :attr:`Value.format <airfoil.core.records.Value.format>` names this

@@ -207,7 +207,10 @@ class DataFrameHandler(BlobHandler):
             assert value.uri is not None
             path = os.path.join(ctx.scratch(), "download", f"{value.hash}.parquet")
             if not os.path.exists(path):
+                from airfoil.types._integrity import check_path
+
                 ctx.blobs.get_file(value.uri, path)
+                check_path(value, path)
         return self.flavour.read(path)
 
     def from_path(self, path: str) -> Any:

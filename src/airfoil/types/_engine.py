@@ -10,7 +10,6 @@ registry, and :meth:`TypeEngine.with_converter` returns a new engine rather than
 from __future__ import annotations
 
 import base64
-import functools
 import typing
 from collections.abc import Sequence
 from typing import Any
@@ -299,7 +298,9 @@ class TypeEngine:
         return f"TypeEngine([{names}])"
 
 
-@functools.cache
 def default_type_engine() -> TypeEngine:
-    """The process-wide engine with the default chain, built on first call (not at import)."""
-    return TypeEngine()
+    """The process's type engine: the default chain plus every converter added with
+    :func:`~airfoil.types.add_converter` (built on first call, not at import)."""
+    from airfoil.types import _plugins
+
+    return _plugins.default_type_engine()

@@ -33,7 +33,7 @@ from airfoil.types._base import (
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["Directory", "File", "FileConverter", "file_value_hash"]
+__all__ = ["Directory", "File", "FileConverter", "directory_digest", "file_value_hash"]
 
 
 class File:
@@ -178,6 +178,11 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(canonical_json(data)).hexdigest()
 
 
+def directory_digest(path: str, name: str) -> str:
+    """The content hash of a :class:`Directory` value of the tree at ``path``."""
+    return _digest({"name": name, "files": _manifest(path)})
+
+
 def file_value_hash(name: str, content_sha256: str) -> str:
     """The content hash of a :class:`File` value: its name and its bytes' SHA-256."""
     return _digest({"name": name, "sha256": content_sha256})
@@ -221,6 +226,9 @@ class FileHandler(BlobHandler):
             raise self.wrong_format(value)
         target = os.path.join(ctx.scratch(), value.hash[:16], value.meta.get("name", "file"))
         ctx.blobs.get_file(value.uri, target)
+        from airfoil.types._integrity import check_path
+
+        check_path(value, target)
         return File(target)
 
     def from_path(self, path: str) -> Any:
@@ -263,6 +271,9 @@ class DirectoryHandler(BlobHandler):
 
             shutil.rmtree(target)
         ctx.blobs.get_dir(value.uri, target)
+        from airfoil.types._integrity import check_path
+
+        check_path(value, target)
         return Directory(target)
 
     def from_path(self, path: str) -> Any:

@@ -30,14 +30,18 @@ import datetime as dt
 import enum
 import threading
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from airfoil.core.errors import TypeTransformError
 from airfoil.core.records import TypeSpec, Value
 
-__all__ = ["from_jsonable", "json_inputs_supported", "python_type_of"]
+if TYPE_CHECKING:
+    from airfoil.types._base import ValueContext
+    from airfoil.types._engine import TypeEngine
+
+__all__ = ["converter_kind", "from_jsonable", "json_inputs_supported", "python_type_of"]
 
 _SCALARS: dict[str, Any] = {
     "int": int,
@@ -51,6 +55,17 @@ _SCALARS: dict[str, Any] = {
     "timedelta": dt.timedelta,
 }
 _NOT_JSON = frozenset({"file", "directory", "dataframe", "ndarray", "pickle", "any"})
+_STRUCTURES = frozenset({"list", "set", "dict", "tuple", "union", "enum", "dataclass", "pydantic"})
+
+
+def converter_kind(spec: TypeSpec) -> bool:
+    """Whether ``spec`` is of a kind no built-in converter writes: a user's converter (added
+    with :func:`~airfoil.types.add_converter`) owns it, and only that converter can read or
+    write its values (the server takes them as references, never as JSON)."""
+    return (
+        spec.kind not in _SCALARS and spec.kind not in _NOT_JSON and (spec.kind not in _STRUCTURES)
+    )
+
 
 _types: dict[TypeSpec, Any] = {}
 _lock = threading.RLock()
@@ -119,12 +134,16 @@ def _synthesise(spec: TypeSpec) -> Any:
         definitions: Any = {n: (python_type_of(t), ...) for n, t in spec.fields}
         made = pydantic.create_model(qual.rsplit(".", 1)[-1], __module__=module, **definitions)
     else:
-        raise TypeTransformError(f"unknown type kind {kind!r} in {spec}")
+        raise TypeTransformError(
+            f"values of type {spec} (a kind its own converter writes) cannot be given as JSON: "
+            "launch this input from Python (airfoil.client.Client, with the converter added) "
+            "or give it a default"
+        )
     made.__module__, made.__qualname__ = module, qual
     return made
 
 
-def from_jsonable(data: Any, spec: TypeSpec, engine: Any, ctx: Any) -> Value:
+def from_jsonable(data: Any, spec: TypeSpec, engine: TypeEngine, ctx: ValueContext) -> Value:
     """The :class:`Value` of JSON ``data`` for a value of type ``spec``.
 
     The result equals ``engine.to_value(obj, T, ctx)`` for the Python value ``obj`` the JSON

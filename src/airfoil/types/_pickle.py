@@ -134,7 +134,8 @@ class PickleConverter(Converter):
                 PickleFallbackWarning(
                     f"no converter for {qualified_name(py_type)}: its values are stored with "
                     "pickle (opaque, Python-only, hash depends on internal order); use a "
-                    "dataclass or add a converter with TypeEngine.with_converter"
+                    "dataclass, or add a converter with airfoil.types.add_converter (it reaches "
+                    "tasks, workers, the server and the client: see docs/engine-seams.md)"
                 ),
                 stacklevel=5,
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import airfoil as af
-from airfoil.engine.local import get_runtime
+from airfoil.local import get_runtime
 
 pytestmark = pytest.mark.integration
 

@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 
 from airfoil.core.records import AttemptRecord, ExecutionRecord, NodeRecord
-from airfoil.engine.local import get_runtime, spec_of
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.process import ProcessExecutor
+from airfoil.local import get_runtime, spec_of
+from airfoil.runtime.worker import worker_runtime
 from airfoil.sdk._values import convert_values, decode_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -178,7 +179,9 @@ class Flow:
         self.executors: list[ProcessExecutor] = []
 
     def run(self, task: str, max_workers: int = 4, **inputs: Any) -> ExecutionRecord:
-        executor = ProcessExecutor(self.rt.blob_url, max_workers=max_workers)
+        executor = ProcessExecutor(
+            self.rt.blob_url, max_workers=max_workers, runtime=worker_runtime
+        )
         self.executors.append(executor)
         engine = Engine(
             self.rt.meta,

@@ -6,7 +6,7 @@ import pytest
 
 import airfoil as af
 from airfoil.core.errors import DefinitionError
-from airfoil.engine.local import get_runtime
+from airfoil.local import get_runtime
 
 pytestmark = pytest.mark.integration
 

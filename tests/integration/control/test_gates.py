@@ -17,8 +17,8 @@ import pytest
 
 import airfoil as af
 from airfoil.core.errors import DefinitionError, InvalidInputError, NotFoundError
-from airfoil.engine.local import get_runtime
 from airfoil.engine.signals import send_signal
+from airfoil.local import get_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,7 @@ def test_rejection_and_timeout_fail_clearly() -> None:
 def test_signal_errors(tmp_path: Path) -> None:
     rt = get_runtime()
     engine = rt.engine()
-    from airfoil.engine.local import convert_inputs, spec_of
+    from airfoil.local import convert_inputs, spec_of
 
     record = engine.launch(spec_of(gated), convert_inputs(gated, {"x": 1}, rt))
     with pytest.raises(InvalidInputError, match="expects float"):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import airfoil as af
-from airfoil.engine.local import get_runtime
+from airfoil.local import get_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +163,51 @@ def test_inline_timeout_stops_the_attempt() -> None:
         slow(x=1)
     assert time.perf_counter() - t0 < 3
     assert info.value.error_kind == "system" and "TaskTimeoutError" in info.value.error_type
+
+
+def test_inline_timeout_holds_when_the_task_catches_it() -> None:
+    import time
+
+    from airfoil.core.errors import TaskTimeoutError
+
+    ran_on: list[str] = []
+
+    @af.task(timeout=1, system_retries=0)
+    def catches(x: int) -> int:
+        try:
+            time.sleep(20)
+        except TaskTimeoutError:
+            time.sleep(20)  # goes on regardless: interrupted again
+            ran_on.append("handler finished")
+        return x
+
+    t0 = time.perf_counter()
+    with pytest.raises(af.ExecutionFailedError) as info:
+        catches(x=1)
+    took = time.perf_counter() - t0
+    assert took < 5, f"the attempt ran {took:.1f}s past a 1s timeout"
+    assert info.value.error_kind == "system" and "TaskTimeoutError" in info.value.error_type
+    assert "process executor" in str(info.value)
+    assert ran_on == []
+
+
+def test_an_inline_attempt_that_overran_its_timeout_is_failed_and_its_result_discarded() -> None:
+    import time
+
+    from airfoil.core.errors import TaskTimeoutError
+
+    @af.task(timeout=0.5, system_retries=0)
+    def stubborn(x: int) -> int:
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:  # swallows every interruption until it is done
+            try:
+                time.sleep(0.02)
+            except TaskTimeoutError:
+                pass
+        return x
+
+    with pytest.raises(af.ExecutionFailedError) as info:
+        stubborn(x=7)
+    assert info.value.error_kind == "system" and "TaskTimeoutError" in info.value.error_type
+    assert "result was discarded" in str(info.value)
+    assert "process executor" in str(info.value)

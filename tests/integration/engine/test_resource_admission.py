@@ -16,9 +16,10 @@ import pytest
 from airfoil.cli._load import load_entity
 from airfoil.core.errors import UnschedulableTaskError
 from airfoil.core.records import AttemptRecord
-from airfoil.engine.local import LocalRuntime, convert_inputs, spec_of
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.process import ProcessExecutor
+from airfoil.local import LocalRuntime, convert_inputs, spec_of
+from airfoil.runtime.worker import worker_runtime
 from airfoil.sdk._versioning import project_root
 from airfoil.settings import AirfoilSettings
 from airfoil.store._scheduling import ProjectQuota
@@ -97,7 +98,7 @@ def _engine(rt: LocalRuntime, project: str) -> Engine:
     return Engine(
         rt.meta,
         rt.blobs,
-        ProcessExecutor(rt.blob_url, max_workers=4),
+        ProcessExecutor(rt.blob_url, max_workers=4, runtime=worker_runtime),
         blob_url=rt.blob_url,
         settings=EngineSettings(project=project),
         resources=rt.resources,
@@ -220,7 +221,7 @@ def test_attempts_see_the_gpu_indices_they_were_placed_on(runtime: LocalRuntime,
     (exec_id,) = _drive_all(runtime, flow, [("solo", "pairs", {"xs": list(range(6))})])
     record = runtime.meta.get_execution(exec_id)
     entity = load_entity(flow, "pairs")
-    from airfoil.engine.local import decode_outputs
+    from airfoil.local import decode_outputs
 
     seen = decode_outputs(entity, record, runtime)
     assert len(seen) == 6

@@ -25,6 +25,7 @@ import pytest
 
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.executors.process import ProcessExecutor
+from airfoil.runtime.worker import worker_runtime
 from airfoil.store.blob import LocalBlobStore
 from airfoil.types import ValueContext, default_type_engine
 
@@ -74,6 +75,13 @@ TASKS = textwrap.dedent(
     @af.task
     def exit_hard(code: int) -> int:
         os._exit(code)
+
+
+    @af.task
+    def segfault(x: int) -> int:
+        import ctypes
+
+        return int(ctypes.cast(8, ctypes.POINTER(ctypes.c_int)).contents.value) + x  # SIGSEGV
 
 
     @af.task
@@ -138,7 +146,7 @@ class Harness:
         self.executors: list[ProcessExecutor] = []
 
     def executor(self, max_workers: int = 2) -> ProcessExecutor:
-        ex = ProcessExecutor(self.blob_dir, max_workers)
+        ex = ProcessExecutor(self.blob_dir, max_workers, runtime=worker_runtime)
         self.executors.append(ex)
         return ex
 
@@ -319,6 +327,12 @@ def test_a_worker_that_dies_is_reported_lost_and_replaced(h: Harness) -> None:
     assert outside.error is not None and outside.error.type == "WorkerLostError"
     assert str(pid) in outside.error.message
 
+    crashed = run_one(ex, h.request("segfault", node="n4", x=0))
+    assert crashed.error is not None
+    assert (crashed.error.kind, crashed.error.type) == ("system", "WorkerLostError")
+    assert "SIGSEGV" in crashed.error.message and "crashed" in crashed.error.message
+    assert "os._exit" in exited.error.message
+
     exit_call = run_one(ex, h.request("leave", node="n3", code=4))
     assert exit_call.error is not None
     assert (exit_call.error.kind, exit_call.error.type) == ("user", "SystemExit")
@@ -450,7 +464,7 @@ def test_engine_runs_a_workflow_with_parallel_nodes(h: Harness) -> None:
 def test_spawn_start_method_works_too(h: Harness) -> None:
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
-    ex = ProcessExecutor(h.blob_dir, 1, start_method="spawn")
+    ex = ProcessExecutor(h.blob_dir, 1, runtime=worker_runtime, start_method="spawn")
     h.executors.append(ex)
     assert h.output(run_one(ex, h.request("add", a=20, b=22)), "add") == 42
     failed = run_one(ex, h.request("fail", node="n1", x=1))
@@ -468,7 +482,7 @@ def test_fork_is_refused(tmp_path: Path) -> None:
     from airfoil.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="forkserver"):
-        ProcessExecutor(str(tmp_path), start_method="fork")
+        ProcessExecutor(str(tmp_path), runtime=worker_runtime, start_method="fork")
 
 
 EXIT_SCRIPT = textwrap.dedent(
@@ -477,6 +491,7 @@ EXIT_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {code!r})
     from airfoil.executors.base import AttemptRequest
     from airfoil.executors.process import ProcessExecutor
+    from airfoil.runtime.worker import worker_runtime
     from airfoil.store.blob import LocalBlobStore
     from airfoil.types import ValueContext, default_type_engine
     import {module} as tasks
@@ -488,7 +503,7 @@ EXIT_SCRIPT = textwrap.dedent(
         inputs = {{"seconds": value}}
         return AttemptRequest("e", node, 1, tasks.nap.spec, inputs, {blobs!r}, {code!r})
 
-    ex = ProcessExecutor({blobs!r}, 2)
+    ex = ProcessExecutor({blobs!r}, 2, runtime=worker_runtime)
     ex.submit(nap("busy", 60.0))
     ex.submit(nap("idle", 0.0))
     done = []

@@ -9,8 +9,8 @@ import pytest
 
 from airfoil.cli._load import load_entity
 from airfoil.core.errors import InvalidInputError
-from airfoil.engine.local import get_runtime
 from airfoil.engine.scheduler_loop import activate_schedule, backfill
+from airfoil.local import get_runtime
 
 pytestmark = pytest.mark.integration
 

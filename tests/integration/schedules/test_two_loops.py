@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from airfoil.engine.local import LocalRuntime
 from airfoil.engine.scheduler_loop import SchedulerLoop, activate_schedule
+from airfoil.local import LocalRuntime
 from airfoil.settings import AirfoilSettings
 
 pytestmark = pytest.mark.integration

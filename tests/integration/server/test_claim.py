@@ -25,8 +25,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 
 def _launch(meta: Any, tmp_path: Path, flow: Any, n: int) -> list[str]:
-    from airfoil.engine.local import spec_of
     from airfoil.engine.runner import Engine
+    from airfoil.local import spec_of
     from airfoil.server._driver import LaunchOnlyExecutor
     from airfoil.store.blob import open_blob_store
     from airfoil.types import ValueContext, default_type_engine
@@ -75,8 +75,8 @@ def test_finished_executions_are_not_claimed(store: Any, tmp_path: Path, flow: A
 
 
 def test_local_runs_are_left_alone(store: Any, tmp_path: Path, flow: Any) -> None:
-    from airfoil.engine.local import spec_of
     from airfoil.engine.runner import Engine
+    from airfoil.local import spec_of
     from airfoil.server._driver import LaunchOnlyExecutor
     from airfoil.store.blob import open_blob_store
     from airfoil.store.sql._server_queries import claim_execution

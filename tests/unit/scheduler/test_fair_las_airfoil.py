@@ -1,4 +1,4 @@
-"""fair, las and airfoil on hand-made cases with exact expected decisions."""
+"""fair, las, stretch and airfoil on hand-made cases with exact expected decisions."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import pytest
 from sched_factories import gpu_node, gpu_quota, gpus, make_state, running, starts
 
 from airfoil.core.resources import ResourceSpec
-from airfoil.scheduler import AirfoilPolicy, Decision, LasPolicy, Quota, decide
+from airfoil.scheduler import Decision, LasPolicy, Quota, StretchPolicy, decide
 
 pytestmark = pytest.mark.unit
 
 ONE_NODE = [gpu_node("n0", 8)]
 TWO_NODES = [gpu_node("n0", 8), gpu_node("n1", 8)]
-FAIR_POLICIES = ("fair", "airfoil")
+FAIR_POLICIES = ("fair", "stretch", "airfoil")
 
 
-@pytest.mark.parametrize("policy", FAIR_POLICIES)
+@pytest.mark.parametrize("policy", ["fair", "stretch"])
 def test_free_room_goes_to_the_project_with_the_lowest_dominant_share(policy: str) -> None:
     run = [running(gpus("a0", 5, project="A"), "n0"), running(gpus("b0", 1, project="B"), "n0")]
     queue = [
@@ -151,10 +151,10 @@ def _gang_case(now: float) -> Decision:
         gpus("gang", 8, gang=2, project="p", submit=0.0),
         gpus("long", 4, project="q", submit=200.0, estimate=5000.0),
     ]
-    return decide(queue, run, TWO_NODES, now=now, policy="airfoil")
+    return decide(queue, run, TWO_NODES, now=now, policy="stretch")
 
 
-def test_airfoil_reserves_for_a_gang_that_waited_and_backfills_around_it() -> None:
+def test_stretch_reserves_for_a_gang_that_waited_and_backfills_around_it() -> None:
     early = _gang_case(now=300.0)
     # the gang waited 300 s < 600 s: no reservation yet, the long job takes the free GPUs
     assert starts(early) == [("long", ("n1",))]
@@ -169,20 +169,24 @@ def test_airfoil_reserves_for_a_gang_that_waited_and_backfills_around_it() -> No
     assert late.preemptions == ()
 
 
-def test_airfoil_serves_short_work_first_within_a_project_but_ages_waiting_work() -> None:
+def test_stretch_serves_short_work_first_within_a_project_but_ages_waiting_work() -> None:
     nodes = [gpu_node("n0", 1)]
     queue = [
         gpus("long", 1, submit=0.0, estimate=10_000.0),
         gpus("short", 1, submit=50.0, estimate=100.0),
     ]
-    assert [s.item_id for s in decide(queue, [], nodes, now=60.0).starts] == ["short"]
+    assert [s.item_id for s in decide(queue, [], nodes, now=60.0, policy="stretch").starts] == [
+        "short"
+    ]
     # an item that waited 4x its estimate ranks ahead of anything submitted after that
     queue = [
         gpus("old", 1, submit=0.0, estimate=1000.0),
         gpus("fresh", 1, submit=4001.0, estimate=1.0),
     ]
-    assert [s.item_id for s in decide(queue, [], nodes, now=4001.0).starts] == ["old"]
-    stretched = AirfoilPolicy(stretch=0.0)  # stretch 0 is plain FIFO within a project
+    assert [s.item_id for s in decide(queue, [], nodes, now=4001.0, policy="stretch").starts] == [
+        "old"
+    ]
+    stretched = StretchPolicy(stretch=0.0)  # stretch 0 is plain FIFO within a project
     queue = [
         gpus("long", 1, submit=0.0, estimate=10_000.0),
         gpus("short", 1, submit=50.0, estimate=100.0),
@@ -192,18 +196,18 @@ def test_airfoil_serves_short_work_first_within_a_project_but_ages_waiting_work(
     ]
 
 
-def test_airfoil_never_preempts_without_quotas() -> None:
+def test_stretch_never_preempts_without_quotas() -> None:
     run = [
         running(gpus("r0", 8, interruptible=True, estimate=10.0), "n0", start=0.0),
         running(gpus("r1", 8, interruptible=True, estimate=10.0), "n1", start=0.0),
     ]
-    state = make_state(TWO_NODES, "airfoil", run=run, queue=[gpus("g", 8, gang=2, submit=0.0)])
+    state = make_state(TWO_NODES, "stretch", run=run, queue=[gpus("g", 8, gang=2, submit=0.0)])
     d = state.decide(10_000.0)
     assert d.preemptions == () and d.starts == ()
     assert d.reasons["g"].startswith("holding a reservation")
 
 
-def test_airfoil_reserves_a_node_for_whole_node_work_once_it_is_overdue() -> None:
+def test_stretch_reserves_a_node_for_whole_node_work_once_it_is_overdue() -> None:
     run = [
         running(gpus("r0", 4, estimate=100.0), "n0", start=0.0),
         running(gpus("r1", 8, estimate=10_000.0), "n1", start=0.0),
@@ -213,11 +217,11 @@ def test_airfoil_reserves_a_node_for_whole_node_work_once_it_is_overdue() -> Non
         gpus("long", 4, project="q", submit=50.0, estimate=5000.0),
     ]
     # not yet due (due at max(600 s, 4 x 100 s) = 600 s): fair share lets "long" take n0
-    early = decide(queue, run, TWO_NODES, now=500.0)
+    early = decide(queue, run, TWO_NODES, now=500.0, policy="stretch")
     assert starts(early) == [("long", ("n0",))]
     assert early.wake_at == 600.0
     # overdue: n0 is held for it as soon as r0 ends, and "long" may not delay that
-    late = decide(queue, run, TWO_NODES, now=700.0)
+    late = decide(queue, run, TWO_NODES, now=700.0, policy="stretch")
     assert late.starts == ()
     assert late.reasons["whole"].startswith("holding a reservation")
     assert late.reasons["long"].startswith("reserved for 'whole': starting now would delay it")

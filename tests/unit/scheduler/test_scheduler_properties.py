@@ -2,7 +2,8 @@
 
 No policy ever over-commits a node, starts part of a gang, preempts work that is not
 running and interruptible, starts work over its project's cap, or decides differently twice
-on the same state.
+on the same state; without quotas, ``airfoil`` never preempts work it started as due (gangs,
+starving items) nor work of a higher priority than what it starts.
 """
 
 from __future__ import annotations
@@ -166,6 +167,9 @@ def check_invariants(
         f"{policy}: every waiting item needs a reason"
     )
 
+    if policy == "airfoil":
+        check_airfoil_victims(state, decision.preemptions, started, caps)
+
     before = {p: list(u) for p, u in state.usage.items()}
     state.apply(decision, now)  # raises PlacementError on any over-commit
     pool = state.pool
@@ -180,3 +184,22 @@ def check_invariants(
                 f"{policy} started work of {project} over its cap {limit}: {usage} "
                 f"(was {before.get(project)})"
             )
+
+
+def check_airfoil_victims(
+    state: SchedulerState, preempted: tuple[str, ...], started: list[str], caps: dict[str, Quota]
+) -> None:
+    """Without quotas, ``airfoil`` never preempts work started as due, nor higher priorities.
+
+    (With quotas, reclaim may take any borrowed interruptible work, as in ``fair``.)
+    """
+    if caps:
+        return
+    top = max((state.waiting[i].item.priority for i in started), default=None)
+    for item_id in preempted:
+        run = state.running[item_id]
+        due = run.entry.reserve_from
+        assert due is None or run.start < due, "airfoil preempted work it started as due"
+        assert top is not None and run.entry.item.priority <= top, (
+            "airfoil preempted work of a higher priority than anything it started"
+        )

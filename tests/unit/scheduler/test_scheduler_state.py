@@ -27,7 +27,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_registry_knows_every_policy_and_rejects_unknown_names() -> None:
-    assert policy_names() == ("fifo", "fifo-skip", "backfill", "fair", "las", "airfoil")
+    assert policy_names() == ("fifo", "fifo-skip", "backfill", "fair", "las", "stretch", "airfoil")
     assert get_policy("las").name == "las"
     with pytest.raises(UnknownPolicyError, match="choose one of: fifo, fifo-skip") as info:
         get_policy("round-robin")

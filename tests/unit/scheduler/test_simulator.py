@@ -55,6 +55,8 @@ def test_fifo_figures_by_hand(three_jobs: Path) -> None:
     assert m.bounded_slowdown == pytest.approx((1 + 2 + 4.8) / 3)
     assert m.makespan_s == 250.0
     assert m.utilization == pytest.approx(350 / (2 * 250))
+    # between the first and the last submit (0-10 s) only j0 ran, on 1 of the 2 GPUs
+    assert m.span_utilization == pytest.approx(10 / (2 * 10))
     assert m.large_gang_avg_wait_s is None and m.large_gang_jobs == 0
     assert m.preemptions_per_job == 0.0
     assert m.per_tenant_slowdown == pytest.approx({"a": 2.9, "b": 2.0})

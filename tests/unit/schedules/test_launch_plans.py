@@ -157,7 +157,7 @@ def test_calling_a_plan_merges_defaults_and_fixed_inputs() -> None:
     plan = LaunchPlan(scaled, "lp_call", default_inputs={"x": 5}, fixed_inputs={"factor": 3})
     assert plan() == 15
     assert plan(x=7) == 21
-    from airfoil.engine.local import get_runtime
+    from airfoil.local import get_runtime
 
     (latest, *_) = get_runtime().meta.list_executions(limit=1)
     assert latest.labels["launch_plan"] == "lp_call"
@@ -199,7 +199,7 @@ def test_a_failing_webhook_never_fails_the_execution(caplog: pytest.LogCaptureFi
     plan = LaunchPlan(
         scaled, "lp_hook", default_inputs={"x": 2}, notifications=[Webhook("http://h/x")]
     )
-    from airfoil.engine.local import get_runtime
+    from airfoil.local import get_runtime
 
     assert plan() == 4
     (record, *_) = get_runtime().meta.list_executions(limit=1)
@@ -211,7 +211,7 @@ def test_a_failing_webhook_never_fails_the_execution(caplog: pytest.LogCaptureFi
 
 def test_prepare_launch_for_plans_and_plain_workflows(caplog: pytest.LogCaptureFixture) -> None:
     from airfoil.engine.launch_plans import after_drive, prepare_launch
-    from airfoil.engine.local import get_runtime
+    from airfoil.local import get_runtime
 
     rt = get_runtime()
     plan = LaunchPlan(

@@ -16,7 +16,6 @@ import airfoil as af
 from airfoil.core.clock import FakeClock
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.launch_plans import FixedRateSpec, LaunchPlanSpec
-from airfoil.engine.local import LocalRuntime
 from airfoil.engine.scheduler_loop import (
     SchedulerLoop,
     activate_schedule,
@@ -25,6 +24,7 @@ from airfoil.engine.scheduler_loop import (
     schedule_store,
 )
 from airfoil.engine.schedules import scheduled_execution_id
+from airfoil.local import LocalRuntime
 from airfoil.sdk._launch_plan import CronSchedule, FixedRate, LaunchPlan
 from airfoil.settings import AirfoilSettings
 from airfoil.store._schedules import ScheduleStore

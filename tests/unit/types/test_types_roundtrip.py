@@ -193,7 +193,7 @@ def test_large_pandas_frame_is_written_into_the_store(
     assert stored.inline is None and stored.uri is not None
     path = blobs.local_path(stored.uri)
     assert path.endswith(f"values/{stored.hash[:2]}/{stored.hash}")
-    assert not os.listdir(os.path.join(blobs.root, "values", "tmp"))  # staging file renamed
+    assert not os.listdir(os.path.join(blobs.root, "tmp"))  # staging file renamed
     pd.testing.assert_frame_equal(df, engine.to_python(stored, pd.DataFrame, ctx))
 
 

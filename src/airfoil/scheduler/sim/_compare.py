@@ -61,6 +61,7 @@ def summary(result: SimResult) -> dict[str, object]:
     out: dict[str, object] = {key: getattr(metrics, key) for key in SUMMARY_KEYS}
     out.update(
         jobs=metrics.jobs,
+        span_utilization=metrics.span_utilization,
         large_gang_jobs=metrics.large_gang_jobs,
         worst_ftf_tenant=metrics.worst_ftf_tenant,
         per_tenant_slowdown=metrics.per_tenant_slowdown,

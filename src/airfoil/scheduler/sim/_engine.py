@@ -31,7 +31,15 @@ from airfoil.scheduler._state import SchedulerState
 from airfoil.scheduler.sim._metrics import Metrics, compute_metrics
 from airfoil.scheduler.sim._trace import Trace, job_to_item, parse_nodes
 
-__all__ = ["Progress", "SimConfig", "SimResult", "build_items", "scaled_submits", "simulate"]
+__all__ = [
+    "Progress",
+    "SimConfig",
+    "SimResult",
+    "build_items",
+    "check_config",
+    "scaled_submits",
+    "simulate",
+]
 
 Progress = Callable[[int, int], None]
 """Called with ``(jobs finished, jobs in total)`` as the replay advances."""
@@ -68,7 +76,8 @@ class SimResult(msgspec.Struct, frozen=True):
     jct_s: tuple[float, ...]
 
 
-def _check(config: SimConfig) -> None:
+def check_config(config: SimConfig) -> None:
+    """Raise :class:`SimulationError` if an option is out of range."""
     if config.load is not None and not (config.load > 0 and math.isfinite(config.load)):
         raise SimulationError(f"load must be a positive number, got {config.load}")
     if not 0.0 <= config.estimate_error <= 1.0:
@@ -117,7 +126,7 @@ def simulate(
         UnknownPolicyError: ``policy`` names no policy.
     """
     config = config or SimConfig()
-    _check(config)
+    check_config(config)
     chosen = get_policy(policy) if isinstance(policy, str) else policy
     replay = _Replay(trace, chosen, config)
     replay.run(progress)
@@ -150,6 +159,8 @@ class _Replay:
         self.preemptions = [0] * n
         self.attempt = [0] * n
         self.busy = 0.0
+        self.last_submit = max(self.submits, default=0.0)
+        self.busy_in_span = 0.0
         self.done = 0
         self.completions: list[tuple[float, int, int]] = []
 
@@ -188,7 +199,7 @@ class _Replay:
                 continue  # that attempt was preempted
             self.state.finish(self.items[j].id, now)
             self.finish[j] = now
-            self.busy += (now - self.started[j]) * self.gpus[j]
+            self._charge(j, now)
             self.done += 1
 
     def _decide(self, now: float) -> float | None:
@@ -197,7 +208,7 @@ class _Replay:
         for item_id in decision.preemptions:
             j = self.index[item_id]
             ran = now - self.started[j]
-            self.busy += ran * self.gpus[j]
+            self._charge(j, now)
             self.remaining[j] = max(self.remaining[j] - ran, 0.0) + self.config.restart_penalty
             self.attempt[j] += 1
             self.preemptions[j] += 1
@@ -209,6 +220,12 @@ class _Replay:
             self.started[j] = now
             heapq.heappush(self.completions, (now + self.remaining[j], j, self.attempt[j]))
         return decision.wake_at
+
+    def _charge(self, j: int, now: float) -> None:
+        """Count the GPU time of job ``j``'s attempt that ends at ``now``."""
+        self.busy += (now - self.started[j]) * self.gpus[j]
+        last = self.last_submit
+        self.busy_in_span += (min(now, last) - min(self.started[j], last)) * self.gpus[j]
 
     def result(self) -> SimResult:
         """The metrics of the finished replay."""
@@ -222,6 +239,7 @@ class _Replay:
             wait=self.wait,
             preemptions=self.preemptions,
             busy_gpu_seconds=self.busy,
+            busy_in_span_gpu_seconds=self.busy_in_span,
             cluster_gpus=self.cluster_gpus,
         )
         jct = tuple(f - s for f, s in zip(self.finish, self.submits, strict=True))

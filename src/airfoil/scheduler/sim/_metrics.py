@@ -8,6 +8,9 @@ Definitions (``JCT`` = finish - submit; ``run`` = the job's duration when run al
 - ``makespan_s``: from the first submit to the last finish.
 - ``utilization``: GPU-seconds allocated (restart penalties included) over
   GPUs x makespan.
+- ``span_utilization``: the same, counting only the GPU-seconds allocated between the first
+  and the last submit, over GPUs x that span: what the policy kept up with while work kept
+  arriving (a policy that cannot serve the offered load stays below it, whatever the tail).
 - ``large_gang_avg_wait_s``: ``avg_wait_s`` over jobs of more than 8 GPUs (``None`` if none).
 - ``worst_ftf``: finish-time fairness in the spirit of Themis (NSDI'20): a job's
   ``rho = JCT / T_fair``, where ``T_fair = run x max(1, gpus x N / cluster GPUs)`` is its run
@@ -52,6 +55,7 @@ class Metrics(msgspec.Struct, frozen=True):
     worst_ftf_tenant: str
     per_tenant_slowdown: dict[str, float]
     per_tenant_ftf: dict[str, float]
+    span_utilization: float = 0.0
 
 
 def compute_metrics(
@@ -65,6 +69,7 @@ def compute_metrics(
     preemptions: Sequence[int],
     busy_gpu_seconds: float,
     cluster_gpus: int,
+    busy_in_span_gpu_seconds: float | None = None,
 ) -> Metrics:
     """Summarise a finished replay; every sequence has one entry per job."""
     sub = np.asarray(submit, dtype=np.float64)
@@ -88,6 +93,8 @@ def compute_metrics(
         per_ftf[name] = float(rho[mask].mean())
     worst = max(per_ftf, key=per_ftf.__getitem__) if per_ftf else ""
     capacity = cluster_gpus * makespan
+    span_capacity = cluster_gpus * (float(sub.max() - sub.min()) if len(sub) else 0.0)
+    in_span = busy_gpu_seconds if busy_in_span_gpu_seconds is None else busy_in_span_gpu_seconds
     return Metrics(
         avg_jct_s=float(jct.mean()),
         median_jct_s=float(np.median(jct)),
@@ -104,6 +111,7 @@ def compute_metrics(
         worst_ftf_tenant=worst,
         per_tenant_slowdown=per_slowdown,
         per_tenant_ftf=per_ftf,
+        span_utilization=float(in_span / span_capacity) if span_capacity else 0.0,
     )
 
 

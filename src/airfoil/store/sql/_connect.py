@@ -105,7 +105,7 @@ def safe_url(url: sa.URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create_engine(url: sa.URL, timeout_s: float) -> sa.Engine:
+def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") -> sa.Engine:
     """Build (without connecting) the engine for ``url``.
 
     SQLite connections get WAL journaling, ``synchronous=NORMAL`` (a commit survives a crash
@@ -121,7 +121,7 @@ def create_engine(url: sa.URL, timeout_s: float) -> sa.Engine:
 
     try:
         if url.get_backend_name() == "sqlite":
-            return _sqlite_engine(url, timeout_s)
+            return _sqlite_engine(url, timeout_s, durability)
         return sa.create_engine(
             url,
             poolclass=NullPool,
@@ -141,14 +141,19 @@ def _make_parent(path: str) -> None:
         raise ConfigError(f"cannot create the directory of SQLite database {path}: {exc}") from None
 
 
-def configure_sqlite(dbapi_connection: Any, busy_ms: int) -> None:
-    """Set up a new SQLite connection: autocommit driver, WAL, busy timeout, foreign keys."""
+def configure_sqlite(dbapi_connection: Any, busy_ms: int, durability: str = "process") -> None:
+    """Set up a new SQLite connection: autocommit driver, WAL, busy timeout, foreign keys,
+    and ``synchronous`` by durability: ``NORMAL`` for ``process`` (a commit survives a crash
+    of the process), ``FULL`` for ``power`` (the WAL is fsynced at every commit, so a commit
+    also survives a power loss)."""
     # The driver must not open transactions on its own: we send BEGIN ourselves.
     dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
     _wal(cur, busy_ms / 1000)
-    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.execute(
+        "PRAGMA synchronous = FULL" if durability == "power" else "PRAGMA synchronous = NORMAL"
+    )
     # Checkpoint (and fsync) every 4000 WAL pages (16 MiB) instead of every 1000: fewer
     # fsyncs per write, measured ~15% faster writes of typical batches.
     cur.execute("PRAGMA wal_autocheckpoint = 4000")
@@ -177,7 +182,7 @@ def _wal(cur: Any, timeout_s: float) -> None:
             time.sleep(0.01)
 
 
-def _sqlite_engine(url: sa.URL, timeout_s: float) -> sa.Engine:
+def _sqlite_engine(url: sa.URL, timeout_s: float, durability: str = "process") -> sa.Engine:
     import sqlalchemy as sa
     from sqlalchemy import event
     from sqlalchemy.pool import NullPool
@@ -194,7 +199,7 @@ def _sqlite_engine(url: sa.URL, timeout_s: float) -> sa.Engine:
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
-        configure_sqlite(dbapi_connection, busy_ms)
+        configure_sqlite(dbapi_connection, busy_ms, durability)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
@@ -247,10 +252,11 @@ class SqliteConnector:
     dialect = "sqlite"
     autocommit = False
 
-    def __init__(self, path: str, timeout_s: float) -> None:
+    def __init__(self, path: str, timeout_s: float, durability: str = "process") -> None:
         import sqlite3
 
         _make_parent(path)
+        self._durability = durability
         self.path = path
         self.url = f"sqlite:///{path}"
         self.dbapi: Any = sqlite3
@@ -264,7 +270,7 @@ class SqliteConnector:
         except self.dbapi.Error as exc:
             raise StoreError(f"cannot connect to {self.url}: {exc}") from exc
         try:
-            configure_sqlite(conn, int(self._timeout_s * 1000))
+            configure_sqlite(conn, int(self._timeout_s * 1000), self._durability)
         except self.dbapi.Error as exc:
             conn.close()
             raise StoreError(f"cannot set up a connection to {self.url}: {exc}") from exc

@@ -67,6 +67,8 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
             to the driver (e.g. ``?options=-csearch_path%3Dmyschema`` on PostgreSQL).
         timeout_s: how long to wait for the SQLite write lock, or for a PostgreSQL server
             to accept a connection.
+        durability: ``process`` (SQLite ``synchronous=NORMAL``) or ``power`` (``FULL``).
+            PostgreSQL commits are durable against power loss with its default settings.
 
     Opening the store connects, and migrates the schema to the newest revision if the
     database is empty or older (see :func:`airfoil.store.sql.migrate`).
@@ -76,14 +78,14 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         StoreError: the database cannot be reached, or is newer than this code.
     """
 
-    def __init__(self, url: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 30.0, durability: str = "process") -> None:
         path = sqlite_path(url)
         connector: Connector
         sa_dialect: Any = None
         if path is not None:  # the embedded default: sqlite3 straight, no SQLAlchemy
-            connector = SqliteConnector(path, timeout_s)
+            connector = SqliteConnector(path, timeout_s, durability)
         else:
-            engine = create_engine(parse_url(url), timeout_s)
+            engine = create_engine(parse_url(url), timeout_s, durability)
             connector = EngineConnector(engine)
             sa_dialect = engine.dialect
         self.url = connector.url

@@ -1,0 +1,80 @@
+"""The blob store's abstract class: bytes by key, behind one small interface.
+
+It lives in ``core`` because every layer moves values through it -- the type engine and the
+SDK read and write offloaded values, the client uploads inputs, workers write outputs -- while
+the backends (a local directory, any fsspec URL, memory) live in :mod:`airfoil.store` and are
+chosen by an entry point. ``airfoil.store.base`` re-exports it.
+
+Invariant every backend keeps (checked by the conformance suite): a blob is never visible
+half-written (``put`` writes to a temporary name and renames); keys are content-addressed by
+their callers, so putting the same key twice is harmless.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+__all__ = ["BlobStore"]
+
+
+class BlobStore(abc.ABC):
+    """Bytes by key. Keys are relative paths (``"values/ab/abcdef..."``); URIs are absolute."""
+
+    @abc.abstractmethod
+    def uri(self, key: str) -> str:
+        """The URI a key has (or would have) in this store."""
+
+    @abc.abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> str:
+        """Write ``data`` atomically under ``key``; return its URI."""
+
+    @abc.abstractmethod
+    def get_bytes(self, uri: str) -> bytes:
+        """Read a blob. Raises NotFoundError if it does not exist."""
+
+    @abc.abstractmethod
+    def exists(self, uri: str) -> bool:
+        """Whether a blob exists."""
+
+    @abc.abstractmethod
+    def delete(self, uri: str) -> None:
+        """Remove a blob or a directory tree if it exists."""
+
+    @abc.abstractmethod
+    def put_file(self, key: str, local_path: str) -> str:
+        """Upload a local file atomically; return its URI."""
+
+    @abc.abstractmethod
+    def get_file(self, uri: str, local_path: str) -> None:
+        """Download a blob to a local file. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def put_dir(self, key: str, local_dir: str) -> str:
+        """Upload a local directory tree under ``key``; return its URI. The tree becomes
+        visible only once complete (a marker file is written last)."""
+
+    @abc.abstractmethod
+    def get_dir(self, uri: str, local_dir: str) -> None:
+        """Download a directory tree. Raises NotFoundError if it is missing or incomplete."""
+
+    @abc.abstractmethod
+    def local_path(self, uri: str) -> str | None:
+        """A local filesystem path for a blob if the store is local (zero-copy reads), else
+        None."""
+
+    def persist(self, uri: str) -> None:
+        """Make a blob written outside :meth:`put_bytes` (straight into :meth:`local_path`)
+        as durable as the store's own writes. Default: nothing to do (an object store's PUT
+        is durable once it returns)."""
+        return None
+
+    def append_text(self, key: str, text: str) -> str:
+        """Append text to a blob (logs). Default: read, append, rewrite."""
+        uri = self.uri(key)
+        old = self.get_bytes(uri) if self.exists(uri) else b""
+        return self.put_bytes(key, old + text.encode())
+
+    def write_many(self, items: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Write several blobs; return their URIs."""
+        return [self.put_bytes(k, d) for k, d in items]

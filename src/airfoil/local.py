@@ -1,0 +1,270 @@
+"""The embedded engine: the entry point that runs a workflow or task called as a function, and
+what the CLI and the server build their local runtime with.
+
+This is where the seams are joined, once per settings per process: the metadata and blob
+stores opened from settings, the type engine (codecs), the runtime that runs attempts
+(:class:`~airfoil.runtime.worker.WorkerRuntime`, given to executors, never looked up by them)
+and the executor registry. The layers below never import this module: the SDK reaches it
+through :mod:`airfoil.core.local_runner`, which the top-level ``airfoil`` package points at
+:data:`EMBEDDED` (importing this module only on the first call).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from airfoil.core.blobs import BlobStore
+from airfoil.core.errors import InvalidInputError
+from airfoil.core.records import Value
+from airfoil.engine.local import (
+    convert_inputs,
+    decode_outputs,
+    raise_for_failure,
+    spec_of,
+)
+from airfoil.engine.runner import Engine, EngineSettings
+from airfoil.executors.base import Executor
+from airfoil.executors.hooks import HookedExecutor, Hooks
+from airfoil.executors.registry import ExecutorContext, ExecutorRegistry, default_executors
+from airfoil.runtime._task_types import TaskTypes
+from airfoil.runtime.worker import WorkerRuntime, worker_runtime
+from airfoil.sdk._interface import PyInterface
+from airfoil.settings import AirfoilSettings
+from airfoil.store.base import MetaStore
+from airfoil.types import TypeEngine, added_converters, default_type_engine, load_converters
+
+if TYPE_CHECKING:
+    from airfoil.engine._resources import ResourceQueue
+    from airfoil.engine.state import RunState
+
+__all__ = [
+    "EMBEDDED",
+    "EmbeddedRunner",
+    "LocalRuntime",
+    "call_entity",
+    "call_launch_plan",
+    "convert_inputs",
+    "decode_outputs",
+    "get_runtime",
+    "raise_for_failure",
+    "spec_of",
+]
+
+
+@runtime_checkable
+class Runnable(Protocol):
+    """A task, workflow or map task of the SDK, as the embedded engine runs it."""
+
+    name: str
+    module: str
+    py_interface: PyInterface
+
+
+class LocalRuntime:
+    """A store, a blob store, a type engine and executors, opened once per settings.
+
+    Args:
+        settings: where the stores are and which executor runs attempts by default.
+        executors: the executors by name (default: ``inline`` and ``process``).
+        codecs: the type engine (default: the process's default type engine).
+        hooks: interceptors told about every attempt, and the context sent with it
+            (:mod:`airfoil.executors.hooks`); none by default (no cost).
+        task_types: the runners of task types for attempts run in this process (default:
+            ``python`` and ``dynamic``). Worker processes build their own runtime: register
+            an executor whose runtime factory gives them the same types.
+    """
+
+    def __init__(
+        self,
+        settings: AirfoilSettings,
+        *,
+        executors: ExecutorRegistry | None = None,
+        codecs: TypeEngine | None = None,
+        hooks: Hooks | None = None,
+        task_types: TaskTypes | None = None,
+    ) -> None:
+        from airfoil.store._open import open_meta_store
+        from airfoil.store.blob import open_blob_store
+
+        self.settings = settings
+        self.meta: MetaStore = open_meta_store(
+            settings.database_url, settings.home, settings.durability
+        )
+        self.blob_url: str = settings.resolved_blob_url()
+        self.blobs: BlobStore = open_blob_store(self.blob_url, settings.durability)
+        remove = getattr(self.blobs, "remove_stale_temporaries", None)
+        if remove is not None:
+            remove()  # temporaries a crashed writer left behind
+        if settings.converters:
+            load_converters(settings.converter_paths())
+        self._codecs = codecs
+        self.worker_runtime = WorkerRuntime(codecs, task_types=task_types)
+        self.executors = executors or default_executors()
+        self.hooks = hooks
+        self._executors: dict[str, Executor] = {}
+        self._resources: ResourceQueue | None = None
+
+    @property
+    def types(self) -> TypeEngine:
+        """The codecs: the type engine given, or the process's as it is now (converters added
+        with :func:`airfoil.types.add_converter` after this runtime was built included)."""
+        return self._codecs or default_type_engine()
+
+    @property
+    def resources(self) -> ResourceQueue:
+        """The process's resource queue: every engine of this runtime admits through it, so
+        executions run from several threads share the machine fairly."""
+        if self._resources is None:
+            import os
+            import socket
+            import uuid
+
+            from airfoil.engine._resources import machine_queue
+
+            self._resources = machine_queue(
+                self.meta,
+                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                policy=self.settings.scheduler_policy,
+                gpus=self.settings.gpus,
+            )
+        return self._resources
+
+    def new_executor(self, name: str | None = None) -> Executor:
+        """A new executor of this runtime, not shared with any engine (the caller closes it).
+
+        Raises:
+            ConfigError: no executor has that name.
+        """
+        context = ExecutorContext(
+            blobs=self.blobs,
+            blob_url=self.blob_url,
+            max_parallel=self.settings.max_parallel,
+            runtime=self.worker_runtime,
+            # Workers rebuild the process's engine from the converters added so far.
+            runtime_factory=functools.partial(worker_runtime, added_converters()),
+            durability=self.settings.durability,
+        )
+        executor = self.executors.create(name or self.settings.executor, context)
+        return executor if self.hooks is None else HookedExecutor(executor, self.hooks)
+
+    def executor(self, name: str | None = None) -> Executor:
+        """The runtime's shared executor called ``name`` (default: the settings')."""
+        name = name or self.settings.executor
+        ex = self._executors.get(name)
+        if ex is None:
+            ex = self._executors[name] = self.new_executor(name)
+        return ex
+
+    def engine(
+        self,
+        executor: str | None = None,
+        on_change: Callable[[RunState], None] | None = None,
+    ) -> Engine:
+        return Engine(
+            self.meta,
+            self.blobs,
+            self.executor(executor),
+            blob_url=self.blob_url,
+            settings=EngineSettings(
+                project=self.settings.project,
+                domain=self.settings.domain,
+                max_parallel=self.settings.max_parallel,
+                scheduler_policy=self.settings.scheduler_policy,
+            ),
+            on_change=on_change,
+            resources=self.resources,
+            types=self.types,
+        )
+
+    def close(self) -> None:
+        if self._resources is not None:
+            self._resources.close()
+        for ex in self._executors.values():
+            ex.close()
+        self.meta.close()
+
+
+_runtimes: dict[str, LocalRuntime] = {}
+_lock = threading.Lock()
+
+
+def get_runtime(settings: AirfoilSettings | None = None) -> LocalRuntime:
+    """The process's runtime for these settings (default: from the environment)."""
+    if settings is None:
+        settings = AirfoilSettings()
+    key = settings.model_dump_json()
+    with _lock:
+        rt = _runtimes.get(key)
+        if rt is None:
+            rt = _runtimes[key] = LocalRuntime(settings)
+        return rt
+
+
+def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
+    """Run a workflow or task called as a function; return its outputs as Python values."""
+    from airfoil.engine.code_manifests import save_manifests
+    from airfoil.sdk._versioning import manifest_for, project_root
+
+    if not isinstance(entity, Runnable):
+        raise InvalidInputError(f"cannot run {entity!r}: it is not a task or workflow")
+    names = list(entity.py_interface.input_types)
+    if len(args) > len(names):
+        raise InvalidInputError(
+            f"{entity.name} takes {len(names)} inputs but {len(args)} positional arguments "
+            "were given"
+        )
+    given: dict[str, object] = dict(zip(names, args, strict=False))
+    given.update(kwargs)
+    runtime = get_runtime()
+    values: dict[str, Value] = convert_inputs(entity, given, runtime)
+    engine = runtime.engine()
+    spec = spec_of(entity)
+    save_manifests(runtime.blobs, spec, manifest_for)
+    record = engine.launch(spec, values, code_root=project_root(entity.module), keep=True)
+    record = engine.drive(record.id)
+    raise_for_failure(record)
+    return decode_outputs(entity, record, runtime)
+
+
+def call_launch_plan(plan: object, given: dict[str, object]) -> object:
+    """Run a launch plan called as a function; return its outputs as Python values.
+
+    Raises:
+        InvalidInputError: a fixed, unknown, missing or ill-typed input.
+        ExecutionFailedError: the execution did not succeed (after notifications were sent).
+    """
+    from airfoil.engine.launch_plans import (
+        drive_and_notify,
+        launch_launch_plan,
+        local_launch_inputs,
+    )
+    from airfoil.sdk._launch_plan import LaunchPlan
+    from airfoil.sdk._versioning import project_root
+
+    if not isinstance(plan, LaunchPlan):
+        raise InvalidInputError(f"cannot run {plan!r}: it is not a launch plan")
+    runtime = get_runtime()
+    values = local_launch_inputs(plan, given, runtime)
+    engine = runtime.engine()
+    record = launch_launch_plan(engine, plan.spec, values, code_root=project_root(plan.module))
+    record = drive_and_notify(engine, plan.spec, record.id)
+    raise_for_failure(record)
+    return decode_outputs(plan.workflow, record, runtime)
+
+
+class EmbeddedRunner:
+    """The :class:`~airfoil.core.local_runner.LocalRunner` of the embedded engine."""
+
+    def call_entity(
+        self, entity: object, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> object:
+        return call_entity(entity, args, kwargs)
+
+    def call_launch_plan(self, plan: object, inputs: dict[str, object]) -> object:
+        return call_launch_plan(plan, inputs)
+
+
+EMBEDDED = EmbeddedRunner()

@@ -1,0 +1,160 @@
+"""Task types: how a worker runs a task of each kind, found by ``TaskSpec.task_type``.
+
+The engine schedules, retries and caches every task the same way; what differs by kind is
+what an attempt *does* in the worker: call a Python function (``python``), build a graph
+(``dynamic``), or -- plugged in by whoever needs them -- run a shell command, an SQL query, a
+container, a training job. A :class:`TaskRunner` does that from the loaded task, its decoded
+inputs and the spec's ``config`` (the type's settings, see
+:func:`airfoil.sdk._task.task_of_type`), and turns what it returned into output values.
+
+Registries are plain objects: the entry point builds one (:func:`default_task_types` plus its
+own) and hands it to the :class:`~airfoil.runtime.worker.WorkerRuntime` it builds; nothing is
+registered at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from airfoil.core.blobs import BlobStore
+from airfoil.core.errors import PlatformError, TypeTransformError
+from airfoil.core.ids import sha256_hex
+from airfoil.core.records import TaskSpec, Value, encode_json
+from airfoil.types import TypeEngine, ValueContext
+
+__all__ = [
+    "DynamicRunner",
+    "OutputError",
+    "PythonRunner",
+    "TaskRunner",
+    "TaskTypes",
+    "default_task_types",
+    "encode_outputs",
+]
+
+
+class OutputError(Exception):
+    """The task returned a value that does not fit its declared outputs (a user error)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class TaskRunner(Protocol):
+    """Runs the attempts of one task type inside a worker."""
+
+    def run(self, task: Any, kwargs: dict[str, Any], spec: TaskSpec, blobs: BlobStore) -> Any:
+        """Do the attempt's work; return its result (a coroutine is awaited by the caller).
+
+        Args:
+            task: the loaded task definition (``TaskDef``).
+            kwargs: its inputs, decoded into the interface's Python types.
+            spec: its spec (``spec.config`` holds the type's settings).
+            blobs: the blob store.
+        """
+        ...
+
+    def outputs(
+        self, result: Any, task: Any, engine: TypeEngine, ctx: ValueContext
+    ) -> dict[str, Value]:
+        """The attempt's output values (raise :class:`OutputError` for a bad result)."""
+        ...
+
+
+def encode_outputs(
+    result: Any, task: Any, engine: TypeEngine, ctx: ValueContext
+) -> dict[str, Value]:
+    """A result as the output values of ``task``'s interface (single, named tuple or none).
+
+    Raises:
+        OutputError: the result does not fit the declared outputs.
+    """
+    iface = task.py_interface
+    style = iface.interface.output_style
+    try:
+        if style == "none":
+            return {}
+        if style == "single":
+            return {"o0": engine.to_value(result, iface.output_types["o0"], ctx)}
+        names = list(iface.output_types)
+        if not isinstance(result, tuple) or len(result) != len(names):
+            raise TypeTransformError(
+                f"task {task.name!r} must return a {iface.interface.output_tuple_name} "
+                f"({', '.join(names)}), got {type(result).__name__}"
+            )
+        return {
+            n: engine.to_value(v, iface.output_types[n], ctx)
+            for n, v in zip(names, result, strict=True)
+        }
+    except TypeTransformError as exc:
+        raise OutputError(
+            TypeTransformError(f"task {task.name!r} returned a bad output: {exc}")
+        ) from exc
+
+
+class PythonRunner:
+    """``python``: call the task's function."""
+
+    def run(self, task: Any, kwargs: dict[str, Any], spec: TaskSpec, blobs: BlobStore) -> Any:
+        return task.fn(**kwargs)
+
+    def outputs(
+        self, result: Any, task: Any, engine: TypeEngine, ctx: ValueContext
+    ) -> dict[str, Value]:
+        return encode_outputs(result, task, engine, ctx)
+
+
+class DynamicRunner:
+    """``dynamic``: build the graph; its spec is the single ``__dynamic__`` output, which the
+    engine expands into nodes."""
+
+    def run(self, task: Any, kwargs: dict[str, Any], spec: TaskSpec, blobs: BlobStore) -> Any:
+        return task.build(kwargs, blobs)
+
+    def outputs(
+        self, result: Any, task: Any, engine: TypeEngine, ctx: ValueContext
+    ) -> dict[str, Value]:
+        payload = encode_json(result)
+        return {
+            "__dynamic__": Value(
+                hash=sha256_hex(payload), format="af-dynamic", inline=payload, size=len(payload)
+            )
+        }
+
+
+class TaskTypes:
+    """Task runners by type name (a plain object: copy it, add to it, pass it down)."""
+
+    def __init__(self, runners: dict[str, TaskRunner] | None = None) -> None:
+        self._runners: dict[str, TaskRunner] = dict(runners or {})
+
+    def register(self, name: str, runner: TaskRunner) -> None:
+        """Add (or replace) the runner of task type ``name``."""
+        self._runners[name] = runner
+
+    def names(self) -> list[str]:
+        return sorted(self._runners)
+
+    def get(self, name: str) -> TaskRunner:
+        """The runner of ``name``.
+
+        Raises:
+            PlatformError: no runner is registered for it in this worker (a system error:
+                the worker was not given the type).
+        """
+        runner = self._runners.get(name)
+        if runner is None:
+            raise PlatformError(
+                f"no runner for task type {name!r} in this worker (known: "
+                f"{', '.join(self.names())}): give the runtime a TaskTypes registry holding it"
+            )
+        return runner
+
+    def copy(self) -> TaskTypes:
+        return TaskTypes(self._runners)
+
+
+def default_task_types() -> TaskTypes:
+    """A new registry holding ``python`` and ``dynamic``."""
+    return TaskTypes({"python": PythonRunner(), "dynamic": DynamicRunner()})

@@ -1,0 +1,148 @@
+"""Canonical text of the constants a task reads.
+
+A constant feeds a code version through its canonical form: the same value always gives the
+same text, in every process, whatever order a dict or set was filled in. Values that have no
+canonical form (an open file, a library's model object) give ``None`` and the caller warns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import fractions
+import pathlib
+import re
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Unhashable", "canonical"]
+
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+_REPR_TYPES = (
+    dt.date,
+    dt.datetime,
+    dt.time,
+    dt.timedelta,
+    dt.timezone,
+    decimal.Decimal,
+    fractions.Fraction,
+    uuid.UUID,
+    pathlib.PurePath,
+    range,
+)
+#: Stop walking a constant past this many parts: its text would cost more than it is worth.
+MAX_PARTS = 200_000
+
+
+class Unhashable(Exception):
+    """A value (or a part of it) has no canonical form; ``path`` says which part."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def canonical(
+    value: Any,
+    path: str,
+    reference: Callable[[Any, str], str | None],
+) -> str:
+    """The canonical text of ``value``.
+
+    Args:
+        value: the constant.
+        path: how the task reaches it (``CONFIG["scale"]``), for messages.
+        reference: called for an object that is code or an instance of project-local code
+            (function, class, module, local instance); returns a token naming it (and the
+            caller hashes the code behind it), or ``None`` when it is not code.
+
+    Raises:
+        Unhashable: the value or one of its parts has no canonical form.
+    """
+    budget = [MAX_PARTS]
+    return _canon(value, path, reference, budget, set())
+
+
+def _canon(
+    value: Any,
+    path: str,
+    reference: Callable[[Any, str], str | None],
+    budget: list[int],
+    active: set[int],
+) -> str:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise Unhashable(path, f"more than {MAX_PARTS} parts")
+    cls = type(value)
+    if cls in _SCALARS:
+        return repr(value)
+    if isinstance(value, enum.Enum):
+        token = reference(cls, path)
+        return f"{token or cls.__qualname__}.{value.name}"
+    ref = reference(value, path)
+    if ref is not None:
+        return ref
+    if id(value) in active:
+        raise Unhashable(path, "it contains itself")
+    active.add(id(value))
+    try:
+        return _container(value, cls, path, reference, budget, active)
+    finally:
+        active.discard(id(value))
+
+
+def _container(
+    value: Any,
+    cls: type,
+    path: str,
+    reference: Callable[[Any, str], str | None],
+    budget: list[int],
+    active: set[int],
+) -> str:
+    def sub(v: Any, p: str) -> str:
+        return _canon(v, p, reference, budget, active)
+
+    name = cls.__qualname__
+    if isinstance(value, (list, tuple)):
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+            fields = value._fields
+            items = ",".join(
+                f"{f}={sub(v, f'{path}.{f}')}" for f, v in zip(fields, value, strict=True)
+            )
+            return f"{name}({items})"
+        items = ",".join(sub(v, f"{path}[{i}]") for i, v in enumerate(value))
+        if cls in (list, tuple):
+            return f"[{items}]" if cls is list else f"({items},)"
+        return f"{name}[{items}]"
+    if isinstance(value, dict):
+        # Sorted by the canonical text of each key: a dict whose only change is the order
+        # its keys were inserted in keeps its text.
+        pairs = sorted((sub(k, f"{path} key"), sub(v, f"{path}[{k!r}]")) for k, v in value.items())
+        body = ",".join(f"{k}:{v}" for k, v in pairs)
+        return "{" + body + "}" if cls is dict else f"{name}{{{body}}}"
+    if isinstance(value, (set, frozenset)):
+        return f"{name}{{" + ",".join(sorted(sub(v, f"{path} item") for v in value)) + "}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        body = ",".join(
+            f"{f.name}={sub(getattr(value, f.name), f'{path}.{f.name}')}" for f in fields
+        )
+        return f"{name}({body})"
+    if isinstance(value, _REPR_TYPES):
+        return f"{name}:{value!r}"
+    if isinstance(value, re.Pattern):
+        return f"re({value.pattern!r},{value.flags})"
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, numpy.ndarray) and value.dtype != object:
+        import hashlib
+
+        digest = hashlib.sha256(numpy.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"ndarray({value.dtype.str},{value.shape},{digest})"
+    if numpy is not None and isinstance(value, numpy.generic):
+        return f"{name}:{value.item()!r}"
+    raise Unhashable(path, f"a {cls.__module__}.{name} has no canonical form")

@@ -1,0 +1,329 @@
+"""Walk the code a function reaches and collect what its version hashes.
+
+Starting from a function, the walker follows every name its code (and its nested code) reads
+from its module's globals or its closure, and every attribute of a project-local module it
+reads (``pkg.sub.f``: ``pkg``, then ``pkg.sub``, then ``f``). What it reaches:
+
+- a project-local function (also behind a task, ``functools.partial``, ``lru_cache`` or any
+  ``__wrapped__``, a bound method): its normalised code, walked in turn;
+- a project-local class (also as the type of an instance, a base, an enum): its normalised
+  code without method bodies, each method walked as a function, its class attributes as
+  constants;
+- an instance of a project-local class: its class, and its state (``vars``/slots) canonically;
+- a constant with a canonical form (numbers, strings, containers, frozen dataclasses, enums,
+  ...): its canonical text;
+- library code (outside the project): only its name, since the installed package versions it;
+- anything else (a library object with no canonical form): recorded as *unhashable*.
+
+Every global lookup is remembered (namespace, name, object found) so that a later rebinding of
+any of them (``importlib.reload``) is seen as a stale version.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+import os
+import sys
+import types
+from typing import Any
+
+from airfoil.sdk._versioning._canonical import Unhashable, canonical
+from airfoil.sdk._versioning._source import normalised
+
+__all__ = ["MISSING", "Walker"]
+
+MISSING: Any = object()
+#: Library objects a task may read without it being a cache hazard: no warning for these.
+_HARMLESS_MODULES = ("logging", "threading", "typing", "contextvars", "weakref", "_thread")
+_TEXT_LIMIT = 4000
+
+
+class Walker:
+    """Collects the components of one code version."""
+
+    def __init__(self, root: str, excluded: tuple[str, ...]) -> None:
+        self.root = root.rstrip(os.sep) + os.sep
+        self.excluded = excluded
+        self.components: dict[str, tuple[str, str]] = {}
+        self.unhashable: dict[str, str] = {}
+        self.watch: list[tuple[dict[str, Any], str, Any]] = []
+        self._tokens: dict[int, str] = {}
+        self._alive: list[Any] = []  # keeps ids unique while the walk lasts
+
+    # --- where things live -------------------------------------------------------------
+
+    def _file_of_module(self, module: types.ModuleType | None) -> str | None:
+        if module is None:
+            return None
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and file:
+            return os.path.realpath(file)
+        if module.__name__ == "__main__":  # an interactive session or a notebook
+            return ""
+        for entry in getattr(module, "__path__", None) or ():  # a namespace package
+            return os.path.realpath(str(entry)) + os.sep
+        return None
+
+    def _local_file(self, file: str | None) -> bool:
+        if file is None:
+            return False
+        if file == "":
+            return True
+        return file.startswith(self.root) and not file.startswith(self.excluded)
+
+    def is_local(self, obj: Any) -> bool:
+        """Whether ``obj`` (a module, function or class) is defined under the project root."""
+        if isinstance(obj, types.ModuleType):
+            return self._local_file(self._file_of_module(obj))
+        module = sys.modules.get(getattr(obj, "__module__", None) or "")
+        return self._local_file(self._file_of_module(module))
+
+    def where(self, obj: Any) -> str:
+        """The file (relative to the project root) that defines ``obj``: never ``__main__``."""
+        module = obj if isinstance(obj, types.ModuleType) else None
+        if module is None:
+            module = sys.modules.get(getattr(obj, "__module__", None) or "")
+        file = self._file_of_module(module)
+        if file:
+            return os.path.relpath(file.rstrip(os.sep), self.root).replace(os.sep, "/")
+        if file == "":
+            return "<interactive>"
+        return getattr(module, "__name__", "?")
+
+    def label(self, obj: Any) -> str:
+        return f"{self.where(obj)}:{getattr(obj, '__qualname__', type(obj).__name__)}"
+
+    # --- code ---------------------------------------------------------------------------
+
+    def function(self, fn: Any) -> str:
+        """Walk a project-local function; its token."""
+        known = self._tokens.get(id(fn))
+        if known is not None:
+            return known
+        token = self.label(fn)
+        self._tokens[id(fn)] = token
+        self._alive.append(fn)
+        glb: dict[str, Any] = getattr(fn, "__globals__", {})
+        norm = normalised(fn, lambda root: _is_airfoil(glb.get(root, MISSING)))
+        self.components[token] = (norm.digest, norm.text[:_TEXT_LIMIT])
+        code = fn.__code__
+        names = _code_names(code)
+        for name in sorted(names | set(norm.decorator_names)):
+            self._global(glb, name, names, token)
+        if fn.__closure__:
+            for var, cell in zip(code.co_freevars, fn.__closure__, strict=False):
+                try:
+                    value = cell.cell_contents
+                except ValueError:  # not yet assigned
+                    continue
+                self.consider(value, f"{token}.<{var}>", names)
+        for i, default in enumerate(fn.__defaults__ or ()):
+            self.consider(default, f"{token}.<default {i}>", names)
+        for key, default in (fn.__kwdefaults__ or {}).items():
+            self.consider(default, f"{token}.<default {key}>", names)
+        return token
+
+    def klass(self, cls: type) -> str:
+        """Walk a project-local class; its token."""
+        known = self._tokens.get(id(cls))
+        if known is not None:
+            return known
+        token = self.label(cls)
+        self._tokens[id(cls)] = token
+        self._alive.append(cls)
+        module = sys.modules.get(cls.__module__)
+        glb: dict[str, Any] = vars(module) if module is not None else {}
+        norm = normalised(cls, lambda root: _is_airfoil(glb.get(root, MISSING)))
+        self.components[token] = (norm.digest, norm.text[:_TEXT_LIMIT])
+        for root in norm.decorator_names:
+            self._global(glb, root, set(), token)
+        for base in cls.__mro__[1:]:
+            if base is not object and self.is_local(base):
+                self.klass(base)
+        own_file = inspect.getfile(module) if module is not None and _has_file(module) else None
+        for name, member in sorted(vars(cls).items()):
+            for func in _functions_of(member):
+                code = getattr(func, "__code__", None)
+                if code is None:
+                    continue
+                if own_file is not None and os.path.realpath(code.co_filename) != os.path.realpath(
+                    own_file
+                ):
+                    continue  # generated (dataclass __init__, ...): the class source covers it
+                self.function(func)
+            if (
+                not name.startswith(("__", "_abc_"))
+                and not _functions_of(member)
+                and not hasattr(type(member), "__get__")  # descriptors: slots, properties...
+            ):
+                self.consider(member, f"{token}.{name}", set())
+        return token
+
+    def _global(self, glb: dict[str, Any], name: str, names: set[str], owner: str) -> None:
+        value = glb.get(name, MISSING)
+        self.watch.append((glb, name, value))
+        if value is MISSING:
+            return
+        file = glb.get("__file__")
+        where = (
+            os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
+            if isinstance(file, str) and self.is_local_path(file)
+            else owner.split(":", 1)[0]
+        )
+        self.consider(value, f"{where}:{name}", names)
+
+    def is_local_path(self, file: str) -> bool:
+        return self._local_file(os.path.realpath(file))
+
+    # --- values -------------------------------------------------------------------------
+
+    def consider(self, value: Any, name: str, names: set[str]) -> None:
+        """Take in a value the code reads under ``name``; never raises."""
+        try:
+            self._consider(value, name, names)
+        except Exception as exc:  # an object that misbehaves when inspected: never fatal
+            self.unhashable[name] = f"could not be inspected ({type(exc).__name__}: {exc})"
+
+    def _consider(self, value: Any, name: str, names: set[str]) -> None:
+        if isinstance(value, types.ModuleType):
+            self._module(value, names)
+            return
+        try:
+            text = canonical(value, name, self.reference)
+        except Unhashable as exc:
+            if not _harmless(value):
+                self.unhashable[name] = exc.reason if exc.path == name else str(exc)
+            return
+        if _is_code(value) and text == self._tokens.get(id(_unwrap_code(value))):
+            return  # its own component already
+        key = name
+        if key in self.components and self.components[key][0] != _digest(text):
+            key = f"{name} (binding)"  # a wrapper bound to the name of the function it wraps
+        self.components[key] = (_digest(text), text[:_TEXT_LIMIT])
+
+    def _module(self, module: types.ModuleType, names: set[str]) -> None:
+        if not self.is_local(module) or id(module) in self._tokens:
+            return
+        self._tokens[id(module)] = f"module {module.__name__}"
+        self._alive.append(module)
+        ns = vars(module)
+        for attr in sorted(names):
+            value = ns.get(attr, MISSING)
+            if value is MISSING:
+                continue
+            self.watch.append((ns, attr, value))
+            self.consider(value, f"{self.where(module)}:{attr}", names)
+
+    def reference(self, value: Any, path: str) -> str | None:
+        """The token of code (or an instance of project-local code) inside a constant."""
+        inner = getattr(value, "__airfoil_fn__", None)
+        if inner is not None:
+            return self.function(inner) if inspect.isfunction(inner) else self.label(inner)
+        if inspect.isfunction(value):
+            return self.function(value) if self.is_local(value) else _lib(value)
+        if inspect.isclass(value):
+            return self.klass(value) if self.is_local(value) else _lib(value)
+        if isinstance(value, types.ModuleType):
+            return f"module {value.__name__}"
+        if isinstance(value, functools.partial):
+            args = canonical(value.args, f"{path}.args", self.reference)
+            kwargs = canonical(value.keywords, f"{path}.keywords", self.reference)
+            return (
+                f"partial({self.reference(value.func, path) or _lib(value.func)},{args},{kwargs})"
+            )
+        if isinstance(value, types.MethodType):
+            owner = self.reference(value.__self__, path)
+            if owner is None:
+                owner = canonical(value.__self__, f"{path}.__self__", self.reference)
+            return f"{owner}.{value.__func__.__name__}->{self.reference(value.__func__, path)}"
+        if isinstance(value, (types.BuiltinFunctionType, types.MethodWrapperType)):
+            return f"builtin {getattr(value, '__qualname__', repr(value))}"
+        wrapped = _wrapped(value)
+        if wrapped is not None:
+            return f"{type(value).__qualname__}({self.reference(wrapped, path)})"
+        if isinstance(value, enum.Enum) or not self.is_local(type(value)):
+            return None
+        # An instance of a project-local class: its class's code and its state.
+        cls_token = self.klass(type(value))
+        return f"{cls_token}{{{canonical(_state(value), path, self.reference)}}}"
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def _has_file(module: types.ModuleType) -> bool:
+    return bool(getattr(module, "__file__", None))
+
+
+def _functions_of(member: Any) -> list[Any]:
+    if isinstance(member, (staticmethod, classmethod)):
+        member = member.__func__
+    if isinstance(member, property):
+        return [f for f in (member.fget, member.fset, member.fdel) if f is not None]
+    if isinstance(member, functools.cached_property):
+        return [member.func]
+    if inspect.isfunction(member):
+        return [member]
+    return []
+
+
+def _wrapped(value: Any) -> Any:
+    try:
+        wrapped = vars(value).get("__wrapped__")
+    except TypeError:  # no __dict__
+        return None
+    return wrapped if callable(wrapped) else None
+
+
+def _is_code(value: Any) -> bool:
+    return inspect.isfunction(value) or inspect.isclass(value) or hasattr(value, "__airfoil_fn__")
+
+
+def _unwrap_code(value: Any) -> Any:
+    return getattr(value, "__airfoil_fn__", value)
+
+
+def _lib(obj: Any) -> str:
+    return f"lib {getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def _is_airfoil(obj: Any) -> bool:
+    if obj is MISSING:
+        return False
+    module = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", "")
+    return isinstance(module, str) and (module == "airfoil" or module.startswith("airfoil."))
+
+
+def _harmless(value: Any) -> bool:
+    module = type(value).__module__ or ""
+    if type(value) is object:  # a sentinel
+        return True
+    root = module.split(".", 1)[0]
+    return root in _HARMLESS_MODULES or root == "airfoil"
+
+
+def _state(obj: Any) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for cls in type(obj).__mro__:
+        for slot in getattr(cls, "__slots__", ()) or ():
+            if (
+                isinstance(slot, str)
+                and hasattr(obj, slot)
+                and slot not in ("__dict__", "__weakref__")
+            ):
+                state[slot] = getattr(obj, slot)
+    state.update(getattr(obj, "__dict__", {}))
+    return state

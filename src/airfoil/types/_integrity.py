@@ -1,0 +1,113 @@
+"""Checking an offloaded value's blob against the content hash recorded when it was written.
+
+A value's hash says what its blob must contain: the SHA-256 of the blob's bytes (every format
+but ``file`` and ``directory``), of the file's bytes for a ``file`` (``meta["sha256"]``, and
+the hash covers the name too), and of the sorted manifest of the tree for a ``directory``.
+Reads check it, so a blob damaged after it was written (a disk fault, a power loss under the
+``process`` durability, a hand edit) is a :class:`~airfoil.core.errors.CorruptBlobError`
+naming the blob, never a silently wrong input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from airfoil.core.blobs import BlobStore
+from airfoil.core.errors import CorruptBlobError, NotFoundError
+from airfoil.core.records import Value
+
+__all__ = ["check_blob", "check_bytes", "check_path"]
+
+
+def _content_sha(value: Value) -> str:
+    """The SHA-256 the blob's bytes must have (not for directories)."""
+    if value.format == "file":
+        return value.meta.get("sha256", "")
+    return value.hash
+
+
+def _corrupt(value: Value, found: str) -> CorruptBlobError:
+    return CorruptBlobError(
+        f"blob {value.uri} is corrupt: its content hashes to {found[:16]}..., but the "
+        f"{value.format} value written there had {_content_sha(value)[:16]}... (the file was "
+        "changed or damaged after it was written); rerun the task that produced it"
+    )
+
+
+def check_bytes(value: Value, data: bytes) -> None:
+    """Check a blob's bytes against the value's hash.
+
+    Raises:
+        CorruptBlobError: they do not match.
+    """
+    found = hashlib.sha256(data).hexdigest()
+    if found != _content_sha(value):
+        raise _corrupt(value, found)
+
+
+_checked: dict[tuple[str, int, int, int], str] = {}
+
+
+def _hash_file(path: str) -> str:
+    """A file's SHA-256, remembered per (path, inode, size, mtime): a blob read by many
+    tasks of one process is hashed once, and any rewrite of it is hashed again."""
+    st = os.stat(path)
+    key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _checked.get(key)
+    if known is not None:
+        return known
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    if len(_checked) >= 4096:
+        _checked.clear()
+    _checked[key] = digest
+    return digest
+
+
+def check_path(value: Value, path: str) -> None:
+    """Check a local copy of a value's blob (a file, or a directory tree).
+
+    Raises:
+        CorruptBlobError: it does not match the value's hash.
+    """
+    if value.format == "directory":
+        from airfoil.types._files import directory_digest
+
+        found = directory_digest(path, value.meta.get("name", os.path.basename(path)))
+        if found != value.hash:
+            raise CorruptBlobError(
+                f"directory blob {value.uri} is corrupt: its files no longer hash to the "
+                "value's hash (a file was changed, added or removed after it was written); "
+                "rerun the task that produced it"
+            )
+        return
+    found = _hash_file(path)
+    if found != _content_sha(value):
+        raise _corrupt(value, found)
+
+
+def check_blob(value: Value, blobs: BlobStore) -> None:
+    """Check an offloaded value's blob where it lives (reading it once).
+
+    Raises:
+        NotFoundError: the blob is missing.
+        CorruptBlobError: its content does not match the value's hash.
+    """
+    if value.uri is None:
+        return
+    local = blobs.local_path(value.uri)
+    if local is not None and not os.path.exists(local):
+        raise NotFoundError(f"blob {value.uri} does not exist")
+    if local is not None and value.format != "directory":
+        check_path(value, local)
+        return
+    if value.format == "directory":  # a copy: the stored tree also holds a completion marker
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="airfoil-check-") as scratch:
+            target = os.path.join(scratch, value.meta.get("name", "dir"))
+            blobs.get_dir(value.uri, target)
+            check_path(value, target)
+        return
+    check_bytes(value, blobs.get_bytes(value.uri))

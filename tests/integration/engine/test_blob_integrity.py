@@ -1,0 +1,76 @@
+"""Blob integrity in runs: a cached output damaged in the blob store is recomputed, and a
+damaged blob read as a task input fails the node with a clear CorruptBlobError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import airfoil as af
+from airfoil.engine.local import convert_inputs, spec_of
+from airfoil.local import get_runtime
+
+pytestmark = pytest.mark.integration
+
+RUNS: list[int] = []
+
+
+def _damage(path: str) -> None:
+    data = bytearray(Path(path).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    Path(path).write_bytes(bytes(data))
+
+
+@af.task(cache=True)
+def numbers(n: int) -> list[int]:
+    RUNS.append(n)
+    return list(range(n))
+
+
+@af.task
+def add_up(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@af.workflow
+def pipeline(n: int) -> int:
+    return add_up(xs=numbers(n=n))
+
+
+def test_a_corrupt_cached_output_is_recomputed_not_served() -> None:
+    RUNS.clear()
+    n = 50_000  # offloaded: larger than the inline threshold
+    assert pipeline(n=n) == sum(range(n))
+    rt = get_runtime()
+    (entry,) = rt.meta.list_cache(task=numbers.name)
+    (value,) = entry.outputs.values()
+    assert value.uri
+    path = rt.blobs.local_path(value.uri)
+    assert path is not None
+    _damage(path)
+    assert pipeline(n=n) == sum(range(n))  # the right answer, from a recompute
+    assert [n] * 2 == RUNS
+    latest = rt.meta.list_executions(limit=1)[0]
+    node = rt.meta.get_node(latest.id, "n0")
+    assert node.cache_status == "put" and "corrupt" in node.cache_reason
+    assert pipeline(n=n) == sum(range(n))  # repaired: a hit again
+    assert [n] * 2 == RUNS
+
+
+def test_a_corrupt_input_blob_fails_the_node_with_a_clear_error() -> None:
+    rt = get_runtime()
+    xs = list(range(50_000))
+    values = convert_inputs(add_up, {"xs": xs}, rt)
+    assert values["xs"].uri, "a 50,000-item list is offloaded"
+    engine = rt.engine()
+    record = engine.launch(spec_of(add_up), values)
+    path = rt.blobs.local_path(values["xs"].uri)
+    assert path is not None
+    _damage(path)
+    record = engine.drive(record.id)
+    assert record.phase == "failed"
+    (node,) = rt.meta.get_nodes(record.id)
+    assert node.error is not None
+    assert node.error.type == "CorruptBlobError"
+    assert "corrupt" in node.error.message and values["xs"].uri in node.error.message

@@ -1,0 +1,159 @@
+"""Hooks: attempts are reported to interceptors, and the context they add reaches the task."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from airfoil.executors.base import AttemptRequest, AttemptResult
+from airfoil.executors.hooks import HookedExecutor, Hooks
+from airfoil.local import LocalRuntime, convert_inputs, decode_outputs, spec_of
+from airfoil.settings import AirfoilSettings
+
+pytestmark = pytest.mark.integration
+
+TASKS = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task
+    def traced(x: int) -> str:
+        return af.current_context().context.get("traceparent", "none") + f"/{x}"
+
+
+    @af.task(retries=1)
+    def boom(x: int) -> int:
+        raise ValueError("no")
+    """
+)
+
+
+class Recorder(Hooks):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int, str]] = []
+
+    def attempt_context(self, request: AttemptRequest) -> dict[str, str]:
+        return {"traceparent": f"00-{request.execution_id[:8]}-{request.node_id}"}
+
+    def attempt_started(self, request: AttemptRequest) -> None:
+        self.events.append(("start", request.node_id, request.attempt, ""))
+
+    def attempt_ended(self, request: AttemptRequest, result: AttemptResult) -> None:
+        outcome = result.error.type if result.error else "ok"
+        self.events.append(("end", request.node_id, request.attempt, outcome))
+
+
+@pytest.fixture
+def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
+    code = tmp_path / "code"
+    code.mkdir()
+    name = f"hooked_{uuid.uuid4().hex[:8]}"
+    (code / f"{name}.py").write_text(TASKS)
+    sys.path.insert(0, str(code))
+    try:
+        yield importlib.import_module(name), code
+    finally:
+        sys.path.remove(str(code))
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_attempts_are_reported_and_the_context_reaches_the_task(
+    executor: str, tasks: tuple[ModuleType, Path]
+) -> None:
+    module, code = tasks
+    hooks = Recorder()
+    rt = LocalRuntime(AirfoilSettings(executor=executor, max_parallel=1), hooks=hooks)  # type: ignore[arg-type]
+    try:
+        engine = rt.engine()
+        assert isinstance(engine.executor, HookedExecutor)
+        values = convert_inputs(module.traced, {"x": 4}, rt)
+        record = engine.launch(spec_of(module.traced), values, code_root=str(code))
+        record = engine.drive(record.id)
+        assert record.phase == "succeeded", record.error
+        out = decode_outputs(module.traced, record, rt)
+        assert out == f"00-{record.id[:8]}-n0/4"
+
+        values = convert_inputs(module.boom, {"x": 1}, rt)
+        failed = engine.drive(engine.launch(spec_of(module.boom), values, code_root=str(code)).id)
+        assert failed.phase == "failed"
+    finally:
+        rt.close()
+    assert hooks.events == [
+        ("start", "n0", 1, ""),
+        ("end", "n0", 1, "ok"),
+        ("start", "n0", 1, ""),
+        ("end", "n0", 1, "ValueError"),
+        ("start", "n0", 2, ""),
+        ("end", "n0", 2, "ValueError"),
+    ]
+
+
+def test_without_hooks_executors_are_not_wrapped() -> None:
+    rt = LocalRuntime(AirfoilSettings())
+    try:
+        assert not isinstance(rt.executor(), HookedExecutor)
+    finally:
+        rt.close()
+
+
+def test_a_failing_hook_never_fails_the_run(tasks: tuple[ModuleType, Path]) -> None:
+    module, code = tasks
+
+    class Broken(Hooks):
+        def attempt_started(self, request: AttemptRequest) -> None:
+            raise RuntimeError("observer bug")
+
+    rt = LocalRuntime(AirfoilSettings(), hooks=Broken())
+    try:
+        engine = rt.engine()
+        values = convert_inputs(module.traced, {"x": 1}, rt)
+        record = engine.drive(engine.launch(spec_of(module.traced), values, code_root=str(code)).id)
+        assert record.phase == "succeeded"
+    finally:
+        rt.close()
+
+
+def test_the_server_reports_each_http_request(tmp_path: Path) -> None:
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from airfoil.server import ServerConfig, create_app
+
+    seen: list[tuple[str, str, int]] = []
+
+    class Http(Hooks):
+        def http_request(self, method: str, path: str, status: int, duration_s: float) -> None:
+            assert duration_s >= 0
+            seen.append((method, path, status))
+
+    app = create_app(ServerConfig(home=str(tmp_path), run_engine=False, hooks=Http()))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(base + "/healthz").status_code == 200
+        assert httpx.get(base + "/api/v1/nope").status_code == 404
+    finally:
+        server.should_exit = True
+        thread.join(30)
+    assert ("GET", "/healthz", 200) in seen and ("GET", "/api/v1/nope", 404) in seen

@@ -1,0 +1,142 @@
+"""The default ``airfoil`` policy on hand-made cases with exact expected decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sched_factories import gpu_node, gpu_quota, gpus, make_state, running, starts
+
+from airfoil.core.errors import ConfigError
+from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, decide
+
+pytestmark = pytest.mark.unit
+
+ONE_NODE = [gpu_node("n0", 8)]
+TWO_NODES = [gpu_node("n0", 8), gpu_node("n1", 8)]
+
+
+def test_a_gang_preempts_interruptible_work_to_start_at_once() -> None:
+    run = [
+        running(gpus("r0", 8, interruptible=True, estimate=100.0), "n0"),
+        running(gpus("r1", 4, interruptible=True, estimate=10_000.0), "n1"),
+        running(gpus("r2", 4, interruptible=True, estimate=50.0), "n1"),
+    ]
+    d = decide([gpus("g", 8, gang=2, submit=5.0)], run, TWO_NODES, now=10.0)
+    assert sorted(d.preemptions) == ["r0", "r1", "r2"]
+    assert starts(d) == [("g", ("n0", "n1"))]
+
+
+def test_a_gang_that_cannot_preempt_holds_a_reservation_with_easy_backfill_around_it() -> None:
+    run = [
+        running(gpus("r0", 8, estimate=100.0), "n0"),
+        running(gpus("r1", 2, estimate=1000.0), "n1"),
+    ]
+    queue = [
+        gpus("g", 8, gang=2, submit=0.0),
+        gpus("short", 2, submit=5.0, estimate=500.0),
+        gpus("long", 4, submit=6.0, estimate=5000.0),
+    ]
+    d = decide(queue, run, TWO_NODES, now=10.0)
+    assert d.preemptions == ()  # nothing running is interruptible
+    assert starts(d) == [("short", ("n1",))]  # ends at 510 s, before the gang's 1000 s
+    assert d.reasons["g"].startswith("holding a reservation")
+    assert d.reasons["long"].startswith("reserved for gang 'g'")
+
+
+def test_least_attained_service_preempts_the_victim_with_the_most_work_left() -> None:
+    run = [
+        running(gpus("a", 4, interruptible=True, estimate=10_000.0), "n0"),
+        running(gpus("b", 4, interruptible=True, estimate=200.0), "n0"),
+    ]
+    # at t=1000 both have 4,000 GPU-s of service (level 1); "x" has none (level 0)
+    d = decide([gpus("x", 4, submit=900.0)], run, ONE_NODE, now=1000.0)
+    assert d.preemptions == ("a",)
+    assert starts(d) == [("x", ("n0",))]
+
+
+def test_no_preemption_within_a_level_or_of_higher_priority_work() -> None:
+    run = [
+        running(gpus("a", 4, interruptible=True, estimate=10_000.0, priority=1), "n0"),
+        running(gpus("b", 4, interruptible=True, estimate=200.0), "n0"),
+    ]
+    same_level = decide([gpus("x", 4, attained=5000.0)], run, ONE_NODE, now=1000.0)
+    assert same_level.preemptions == () and same_level.starts == ()
+    # "a" has more work left but a higher priority than "x": "b" goes instead
+    d = decide([gpus("x", 4)], run, ONE_NODE, now=1000.0)
+    assert d.preemptions == ("b",)
+
+
+def test_work_started_as_due_is_not_preempted_by_least_attained_service() -> None:
+    run = [running(gpus("g", 8, gang=2, interruptible=True), "n0", "n1")]
+    state = make_state(TWO_NODES, "airfoil", run=run, queue=[gpus("x", 8, submit=5.0)])
+    d = state.decide(10_000.0)  # the gang has 160,000 GPU-s of service, "x" none
+    assert d.preemptions == () and d.starts == ()
+
+
+def test_a_long_waiting_item_becomes_due_and_holds_a_reservation() -> None:
+    run = [running(gpus("r", 4, estimate=40_000.0), "n0")]
+    queue = [
+        gpus("old", 8, submit=0.0, estimate=1000.0),
+        gpus("fresh", 4, submit=100.0, estimate=50_000.0),
+    ]
+    # due after 8 x max(1000 s, 1 h) = 28,800 s; before that the free half goes to "fresh"
+    early = decide(queue, run, ONE_NODE, now=1000.0)
+    assert starts(early) == [("fresh", ("n0",))]
+    assert early.wake_at == 28_800.0
+    late = decide(queue, run, ONE_NODE, now=30_000.0)
+    assert late.starts == ()
+    assert late.reasons["old"].startswith("holding a reservation")
+    assert late.reasons["fresh"].startswith("reserved for 'old'")
+    never = decide(queue, run, ONE_NODE, now=30_000.0, policy=AirfoilPolicy(starve_after=None))
+    assert starts(never) == [("fresh", ("n0",))]
+
+
+def test_work_within_its_nominal_quota_is_never_a_victim() -> None:
+    run = [
+        running(gpus("a1", 4, project="A", interruptible=True, estimate=1e5), "n0"),
+        running(gpus("b1", 4, project="B", interruptible=True, estimate=1e5), "n0"),
+    ]
+    quotas = {"A": gpu_quota(4)}
+    d = decide([gpus("x", 4, project="C")], run, ONE_NODE, now=10_000.0, quotas=quotas)
+    assert d.preemptions == ("b1",)
+    assert starts(d) == [("x", ("n0",))]
+
+
+def test_non_interruptible_work_is_never_preempted() -> None:
+    run = [running(gpus("a", 8, estimate=1e5), "n0")]
+    d = decide([gpus("g", 4, gang=2), gpus("x", 4)], run, ONE_NODE, now=10_000.0)
+    assert d.preemptions == () and d.starts == ()
+
+
+def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> None:
+    run = [running(gpus("a0", 5, project="A"), "n0"), running(gpus("b0", 1, project="B"), "n0")]
+    queue = [
+        gpus("a1", 1, project="A", submit=0),
+        gpus("b1", 1, project="B", submit=1),
+        gpus("c1", 1, project="C", submit=2),
+        gpus("c2", 1, project="C", submit=3, attained=5000.0),  # level 1: after the rest
+    ]
+    weights = {project: gpu_quota(0) for project in "ABC"}
+    d = decide(queue, run, ONE_NODE, now=10.0, quotas=weights)
+    assert starts(d) == [("c1", ("n0",)), ("b1", ("n0",))]
+    # without quotas no project has a stated share: the queue order is global
+    assert [s.item_id for s in decide(queue, run, ONE_NODE, now=10.0).starts] == ["a1", "b1"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"thresholds": (3600.0, 60.0)}, "thresholds must be positive and ascending"),
+        ({"thresholds": (0.0,)}, "thresholds must be positive and ascending"),
+        ({"stretch": -1.0}, "stretch must not be negative"),
+        ({"gang_after": float("nan")}, "gang_after must not be negative"),
+        ({"starve_after": 0.0}, "starve_after must be positive or None"),
+        ({"max_reservations": -1}, "max_reservations must not be negative"),
+        ({"max_preemptions": 0}, "max_preemptions must be at least 1"),
+    ],
+)
+def test_bad_settings_are_a_clear_config_error(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidPolicyError, match=message) as caught:
+        AirfoilPolicy(**settings)
+    assert isinstance(caught.value, ConfigError)

@@ -1,0 +1,172 @@
+"""Code versions in one process: reloads, unhashable reads, the manifest."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airfoil.sdk._versioning import CacheVersionWarning, compute_version
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield tmp_path
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.startswith("vproj_")]:
+            del sys.modules[name]
+
+
+def test_a_reloaded_module_gives_its_tasks_and_workflows_new_versions(project: Path) -> None:
+    (project / "vproj_helpers.py").write_text("def helper(x):\n    return x + 1\n")
+    (project / "vproj_flow.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+            import vproj_helpers
+
+            @af.task(cache=True)
+            def t(x: int) -> int:
+                return vproj_helpers.helper(x)
+
+            @af.workflow
+            def wf(x: int = 1) -> int:
+                return t(x=x)
+            """
+        )
+    )
+    flow = importlib.import_module("vproj_flow")
+    helpers = sys.modules["vproj_helpers"]
+    task_before, wf_before = flow.t.version, flow.wf.version
+    assert flow.t.version == task_before  # stable while nothing changes
+    (project / "vproj_helpers.py").write_text("def helper(x):\n    return x + 2\n")
+    importlib.invalidate_caches()
+    importlib.reload(helpers)
+    # The same TaskDef and WorkflowDef objects (as a notebook holds them) see the new code.
+    assert flow.t.version != task_before
+    assert flow.wf.version != wf_before
+    assert flow.wf.spec.nodes[0].task is not None
+    assert flow.wf.spec.nodes[0].task.version == flow.t.version
+
+
+def test_a_helper_defined_after_the_workflow_counts(project: Path) -> None:
+    (project / "vproj_late.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            @af.task(cache=True)
+            def t(x: int) -> int:
+                return late(x)
+
+            @af.workflow
+            def wf(x: int = 1) -> int:
+                return t(x=x)
+
+            def late(x):
+                return x * 2
+            """
+        )
+    )
+    mod = importlib.import_module("vproj_late")
+    manifest = compute_version(mod.t.fn).manifest
+    assert "vproj_late.py:late" in manifest.components
+    assert mod.wf.spec.nodes[0].task.version == mod.t.version  # type: ignore[union-attr]
+
+
+def test_an_unhashable_read_warns_once_and_is_recorded(project: Path) -> None:
+    (project / "vproj_unh.py").write_text(
+        textwrap.dedent(
+            """
+            import io
+            import airfoil as af
+
+            BUFFER = io.StringIO("model weights")
+
+            @af.task(cache=True)
+            def t(x: int) -> int:
+                return x + len(BUFFER.getvalue())
+            """
+        )
+    )
+    mod = importlib.import_module("vproj_unh")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mod.t.spec  # noqa: B018
+        compute_version(mod.t.fn)
+    messages = [str(w.message) for w in caught if issubclass(w.category, CacheVersionWarning)]
+    assert len(messages) == 1
+    assert "vproj_unh.py:BUFFER" in messages[0] and "cache_version=" in messages[0]
+    manifest = compute_version(mod.t.fn, warn=False).manifest
+    assert "StringIO" in manifest.unhashable["vproj_unh.py:BUFFER"]
+
+
+def test_a_script_and_airfoil_run_get_one_version(tmp_path: Path) -> None:
+    script = tmp_path / "pipe.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json, sys
+            import airfoil as af
+
+            CONFIG = {"k": 2}
+
+            def helper(x):
+                return x * CONFIG["k"]
+
+            @af.task(cache=True)
+            def t(x: int) -> int:
+                return helper(x)
+
+            if __name__ == "__main__":
+                print(json.dumps({"version": t.version}))
+            """
+        )
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    as_script = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, check=True
+    )
+    as_module = subprocess.run(
+        [sys.executable, "-c", "import json, pipe; print(json.dumps({'version': pipe.t.version}))"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert json.loads(as_script.stdout) == json.loads(as_module.stdout)
+
+
+def test_an_object_that_fails_inspection_is_unhashable_not_fatal(project: Path) -> None:
+    (project / "vproj_odd.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            class Odd:
+                def __getattribute__(self, name):
+                    raise RuntimeError("no peeking")
+
+            ODD = Odd()
+
+            @af.task(cache=True, cache_version="1")
+            def t(x: int) -> int:
+                return x + (ODD is not None)
+            """
+        )
+    )
+    mod = importlib.import_module("vproj_odd")
+    manifest = compute_version(mod.t.fn, warn=False).manifest
+    assert "no peeking" in manifest.unhashable["vproj_odd.py:ODD"]
