@@ -306,7 +306,7 @@ def test_a_killed_run_shows_interrupted_once_its_lease_lapsed(
     # The dead driver's lease still holds for its TTL: still shown as running meanwhile...
     assert cli("executions", "show", "k1", "--json").json()["interrupted"] is False
     # ...and once it has lapsed (aged here rather than waiting 30 s), as interrupted.
-    from airfoil.engine.local import get_runtime
+    from airfoil.local import get_runtime
     from airfoil.settings import AirfoilSettings
 
     meta = get_runtime(AirfoilSettings(home=str(_airfoil_home))).meta

@@ -218,6 +218,8 @@ def write_bytes_value(
             return Value(hash=digest, format=fmt, inline=data, size=size, meta=meta)
         return Value(hash=digest, format=fmt, inline=data, size=size)
     uri = ctx.blobs.put_bytes(values_key(own), data)
+    if digest != own:  # reads check the blob against the SHA-256 of what was written
+        meta = {**(meta or {}), "sha256": own}
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta or {})
 
 
