@@ -132,6 +132,58 @@ FLOW = textwrap.dedent(
         checked = af.map_task(check, min_success_ratio=0.5)(x=numbers(n=n))
         fan(n=3)
         return count(xs=checked)
+
+
+    @af.workflow
+    def big(n: int = 500) -> int:
+        return count(xs=af.map_task(check, min_success_ratio=0.5)(x=numbers(n=n)))
+
+
+    @af.task
+    def words(f: af.File) -> int:
+        with open(f.path) as fh:
+            return len(fh.read().split())
+
+
+    @af.task
+    def rows(df: pd.DataFrame) -> float:
+        return float(df["value"].sum())
+
+
+    @af.task
+    def both(n_words: int, total: float) -> str:
+        return f"{n_words} words, total {total}"
+
+
+    @af.workflow
+    def uploads(notes: af.File, table: pd.DataFrame) -> str:
+        return both(n_words=words(f=notes), total=rows(df=table))
+
+
+    @af.task
+    def fit(model: str, c: float = 1.0) -> float:
+        return c
+
+
+    @af.workflow
+    def prepare(n: int) -> int:
+        return double(x=double(x=n))
+
+
+    @af.workflow
+    def nested(n: int = 3) -> float:
+        prepare(n=n)
+        lr = fit.with_name("logistic")(model="lr", c=0.5)
+        fit(model="svm").with_overrides(name="support vectors")
+        fit(model="tree", c=2.0)
+        fan(n=2)
+        return (
+            af.conditional("pick")
+            .if_(lr > 1.0)
+            .then(fit.with_name("refit")(model="lr", c=3.0))
+            .else_()
+            .then(fit(model="svm", c=4.0))
+        )
     """
 )
 
@@ -278,6 +330,36 @@ def click_node(page: Any, node_id: str) -> None:
     page.mouse.click(box["x"] + box["w"] / 3, box["y"] + box["h"] / 2)
 
 
+def click_toggle(page: Any, node_id: str) -> None:
+    """Click a container's +/- (on a node, or on the header of an open box), once the
+    compound layout has replaced the flat picture the page paints first."""
+    page.wait_for_selector("canvas.graph[data-layout=compound]")
+    at = page.evaluate("(id) => window.__airfoilGraph.toggleOf(id)", node_id)
+    assert at is not None, f"node {node_id} is not on the graph"
+    page.mouse.click(at["x"], at["y"])
+
+
+def click_header(page: Any, node_id: str) -> None:
+    """Click the top band of a node (the header of an open box or item grid)."""
+    page.evaluate("(id) => window.__airfoilGraph.focus(id)", node_id)
+    time.sleep(0.2)
+    box = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", node_id)
+    assert box is not None, f"node {node_id} is not on the graph"
+    page.mouse.click(box["x"] + 30, box["y"] + 12)
+
+
+def outline(page: Any) -> dict[str, str]:
+    """The graph's text equivalent: node id -> the text a screen reader reads for it."""
+    nav = page.get_by_role("navigation", name="Graph nodes")
+    nav.wait_for(state="attached")
+    return dict(
+        page.eval_on_selector_all(
+            "nav[aria-label='Graph nodes'] li[data-node] > button.outline-node",
+            "els => els.map(e => [e.parentElement.dataset.node, e.textContent])",
+        )
+    )
+
+
 def test_launch_from_form_watch_graph_logs_and_outputs(server: Server, page: Any) -> None:
     page.goto(f"{server.url}/projects/default/entities")
     page.get_by_role("link", name="flow.pipeline").click()
@@ -354,6 +436,9 @@ def test_answer_gates_from_the_page(server: Server, page: Any) -> None:
     approval = page.locator(".waiting [data-gate=ship]")
     approval.wait_for(timeout=60_000)
     assert "Approval" in approval.inner_text()
+    # the banner shows the value being approved: double(x=21)
+    approval.locator(".approve-value").wait_for()
+    assert "42" in approval.locator(".approve-value").inner_text()
     shot(page, "08-gates-waiting")
 
     value.locator("input").fill("lots")  # checked against the gate's type before sending
@@ -427,22 +512,20 @@ def test_map_and_dynamic_nodes_expand(server: Server, page: Any) -> None:
         return set(page.evaluate("() => window.__airfoilGraph.visible()"))
 
     wait_until(lambda: set(children) <= visible(), what="the dynamic node's graph")  # small: open
-    toggle = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", dynamic)
-    page.mouse.click(toggle["x"] + toggle["w"] * 0.93, toggle["y"] + toggle["h"] * 0.27)
+    click_toggle(page, dynamic)
     wait_until(lambda: not set(children) & visible(), what="the dynamic node to collapse")
 
-    box = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", mapped)
-    page.mouse.click(box["x"] + box["w"] * 0.93, box["y"] + box["h"] * 0.27)
+    click_toggle(page, mapped)
     items = {f"{mapped}[{i}]" for i in range(8)}
-    wait_until(lambda: items <= visible(), what="the map's items on the graph")
-    page.get_by_role("button", name="fit").click()
+    wait_until(lambda: items <= visible(), what="the map's item grid")
+    page.get_by_role("button", name="fit", exact=True).click()
     failed = [f"{mapped}[3]", f"{mapped}[7]"]
     red = (229, 72, 77)
     wait_until(lambda: all(close_to(node_pixel(page, i), red) for i in failed), what="red items")
     assert close_to(node_pixel(page, f"{mapped}[0]"), GREEN)
     shot(page, "12-map-expanded")
 
-    click_node(page, mapped)
+    click_header(page, mapped)
     panel = page.locator(f"aside.panel[data-node='{mapped}']")
     panel.wait_for()
     assert "succeeded 6" in panel.inner_text() and "failed 2" in panel.inner_text()
@@ -450,6 +533,9 @@ def test_map_and_dynamic_nodes_expand(server: Server, page: Any) -> None:
     page.locator(".items-grid .item").nth(3).click()
     page.wait_for_selector("aside.panel .error-box")
     assert "item 3 is odd in a bad way" in panel.inner_text()
+    # the traceback names the user's file as in their project, not the package cache
+    trace = panel.locator("pre.traceback").inner_text()
+    assert 'File "flow.py"' in trace and "pkgs" not in trace, trace
     shot(page, "13-map-items")
 
 
@@ -526,8 +612,9 @@ def test_executions_list_filters_and_search(server: Server, page: Any) -> None:
     page.select_option("select[name=phase]", "")
     page.fill("input[name=to]", "2000-01-01")
     page.dispatch_event("input[name=to]", "change")
-    wait_until(lambda: rows() == [], what="no rows before 2000")
-    assert "no executions match" in page.inner_text("main")
+    # the empty table first, then (when the page has its answer) the text saying why
+    wait_until(lambda: "no executions match" in page.inner_text("main"), what="no rows before 2000")
+    assert rows() == []
 
 
 def test_running_node_is_blue_and_its_log_is_tailed(
@@ -559,3 +646,188 @@ def test_running_node_is_blue_and_its_log_is_tailed(
     )
     wait_until(lambda: close_to(node_pixel(page, "n0"), GREEN), what="the node in green")
     assert not panel.locator(".live").count()
+
+
+def test_launch_with_file_and_dataframe_uploaded_from_the_page(
+    server: Server, page: Any, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("four words in here")
+    table = tmp_path / "table.parquet"
+    pd.DataFrame({"item": ["a", "b", "c"], "value": [1.5, 2.5, 3.0]}).to_parquet(table)
+    page.goto(f"{server.url}/projects/default/entities/flow.uploads")
+    page.wait_for_selector("form.launch")
+    assert page.locator("#in-notes[type=file]").count() == 1
+    assert page.locator("#in-table[type=file]").count() == 1
+
+    # nothing chosen, then a file that is not Parquet for the DataFrame: refused on the page
+    page.get_by_role("button", name="Launch").click()
+    assert "choose a file" in page.inner_text("[data-input=notes] .field-error")
+    assert "choose a Parquet file" in page.inner_text("[data-input=table] .field-error")
+    page.set_input_files("#in-notes", str(notes))
+    page.set_input_files("#in-table", str(notes))
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_selector("[data-input=table] .field-error")
+    assert "not a Parquet file" in page.inner_text("[data-input=table] .field-error")
+    assert "/entities/" in page.url
+    shot(page, "18-upload-form-invalid")
+
+    page.set_input_files("#in-table", str(table))
+    shot(page, "19-upload-form-chosen")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url("**/executions/*")
+    execution = page.url.rsplit("/", 1)[1].split("?")[0]
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    out = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
+    assert out["outputs"][0]["preview"] == "4 words, total 7.0"
+    # the server stored the values a local run would have (same hashes, so same cache keys)
+    import hashlib
+
+    data = notes.read_bytes()
+    by_name = {v["name"]: v for v in out["inputs"]}
+    assert by_name["notes"]["format"] == "file" and by_name["table"]["format"] == "parquet"
+    assert by_name["table"]["hash"] == hashlib.sha256(table.read_bytes()).hexdigest()
+    assert by_name["notes"]["size"] == len(data)
+    # the uploaded table, read by the task, shown in its node's panel
+    reader = next(n["id"] for n in out["nodes"] if n["task"] == "flow.rows")
+    page.wait_for_selector("canvas.graph[data-painted]")
+    click_node(page, reader)
+    panel = page.locator(f"aside.panel[data-node='{reader}']")
+    panel.get_by_role("tab", name="Inputs").click()
+    panel.locator("table.data").wait_for()
+    assert "3 rows" in panel.inner_text() and "c\t3" in panel.locator("table.data").inner_text()
+    shot(page, "20-uploaded-inputs")
+
+
+def test_compound_graph_named_nodes_and_text_equivalent(server: Server, page: Any) -> None:
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.nested", "inputs": {"n": 3}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    page.goto(f"{server.url}/projects/default/executions/{execution}")
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    page.wait_for_selector("canvas.graph[data-layout=compound][data-painted]")
+    graph = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}/graph").json()
+    by_id = {n["id"]: n for n in graph["nodes"]}
+    sub = next(n["id"] for n in graph["nodes"] if n["kind"] == "workflow")
+    branch = next(n["id"] for n in graph["nodes"] if n["kind"] == "branch")
+    dynamic = next(n["id"] for n in graph["nodes"] if n["task"] == "flow.fan")
+
+    def inside(child: str, parent: str) -> bool:
+        c = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", child)
+        p = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", parent)
+        return bool(
+            c
+            and p
+            and c["x"] > p["x"]
+            and c["y"] > p["y"]
+            and c["x"] + c["w"] < p["x"] + p["w"]
+            and c["y"] + c["h"] < p["y"] + p["h"]
+        )
+
+    def kids(parent: str) -> list[str]:
+        return [n["id"] for n in graph["nodes"] if n["parent"] == parent]
+
+    # open containers enclose their children (and hold no edges to them)
+    wait_until(
+        lambda: bool(kids(dynamic)) and all(inside(c, dynamic) for c in kids(dynamic)),
+        what="dynamic box",
+    )
+    assert kids(sub) and all(inside(c, sub) for c in kids(sub))
+    assert kids(branch) and all(inside(c, branch) for c in kids(branch))
+    page.get_by_role("button", name="fit", exact=True).click()
+    shot(page, "21-compound-graph")
+
+    # named calls and their input summaries, in the text equivalent a screen reader reads
+    text = outline(page)
+    named = {by_id[i]["label"]: t for i, t in text.items() if i in by_id}
+    assert named["logistic"].startswith("logistic (model=lr, c=0.5): succeeded")
+    assert named["support vectors"].startswith("support vectors (model=svm, c=1.0): succeeded")
+    assert any(t.startswith("fit (model=tree, c=2.0): succeeded") for t in text.values())
+    assert set(text) >= set(by_id)  # every node of the (open) graph is listed
+    assert page.locator("canvas.graph").get_attribute("role") == "img"
+
+    # the list's buttons work from the keyboard as the canvas does with a mouse
+    page.get_by_role("button", name="collapse prepare").press("Enter")
+    wait_until(
+        lambda: not set(kids(sub)) & set(page.evaluate("() => window.__airfoilGraph.visible()")),
+        what="the subworkflow to collapse",
+    )
+    assert (
+        page.get_by_role("button", name="expand prepare").get_attribute("aria-expanded") == "false"
+    )
+    page.locator(
+        f"nav[aria-label='Graph nodes'] li[data-node='{sub}'] > button.outline-node"
+    ).press("Enter")
+    page.wait_for_selector(f"aside.panel[data-node='{sub}']")
+    shot(page, "22-compound-collapsed-panel")
+
+    # the timeline names rows as the graph does
+    page.get_by_role("tab", name="Timeline").click()
+    page.wait_for_selector(".tl-row")
+    rows = " ".join(page.locator(".tl-label").all_inner_texts())
+    assert "logistic" in rows and "support vectors" in rows
+
+
+def test_big_map_is_an_item_grid_and_the_panel_keeps_the_view(server: Server, page: Any) -> None:
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.big", "inputs": {"n": 500}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    page.goto(f"{server.url}/projects/default/executions/{execution}")
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=180_000)
+    page.wait_for_selector("canvas.graph[data-painted]")
+    graph = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}/graph").json()
+    mapped = next(n["id"] for n in graph["nodes"] if n["kind"] == "map")
+    click_toggle(page, mapped)
+    items = [f"{mapped}[{i}]" for i in range(500)]
+    wait_until(
+        lambda: set(items) <= set(page.evaluate("() => window.__airfoilGraph.visible()")),
+        what="the map's 500 items",
+    )
+    # the items are cells of one grid, not graph nodes
+    assert page.locator("canvas.graph").get_attribute("data-nodes") == str(len(graph["nodes"]))
+    page.get_by_role("button", name="fit", exact=True).click()
+    red = (229, 72, 77)
+    wait_until(lambda: close_to(node_pixel(page, f"{mapped}[3]"), red), what="a red item cell")
+    assert close_to(node_pixel(page, f"{mapped}[4]"), GREEN)
+    cells = [page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", i) for i in items[:30]]
+    assert all(c["w"] < 20 for c in cells)  # small cells, in rows
+    assert len({round(c["y"]) for c in cells}) >= 1 and len({round(c["x"]) for c in cells}) > 10
+    shot(page, "23-big-map-grid")
+
+    # opening the node panel keeps the graph where it was (no refit)
+    before = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", mapped)
+    box = before
+    page.mouse.click(box["x"] + 30, box["y"] + 12)
+    page.wait_for_selector(f"aside.panel[data-node='{mapped}']")
+    time.sleep(0.5)
+    after = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", mapped)
+    assert abs(after["x"] - before["x"]) < 1 and abs(after["y"] - before["y"]) < 1
+    assert abs(after["w"] - before["w"]) < 1
+
+    # a cell opens the Items tab at that item; the tab is not clipped
+    cell = page.evaluate("(id) => window.__airfoilGraph.boxOf(id)", f"{mapped}[7]")
+    page.mouse.click(cell["x"] + cell["w"] / 2, cell["y"] + cell["h"] / 2)
+    panel = page.locator(f"aside.panel[data-node='{mapped}']")
+    panel.locator(".error-box").wait_for()
+    assert "item 7 is odd in a bad way" in panel.inner_text()
+    assert "item=7" in page.url
+    tab, whole = panel.get_by_role("tab", name="Items").bounding_box(), panel.bounding_box()
+    assert tab and whole and tab["x"] + tab["width"] <= whole["x"] + whole["width"]  # not cut
+    grid = panel.locator(".items-grid")
+    assert grid.locator("button.item").count() == 500
+    last = grid.locator("button.item").nth(499)
+    last.scroll_into_view_if_needed()
+    assert last.is_visible()
+    detail = panel.locator(".attempt")
+    detail.scroll_into_view_if_needed()
+    vb = detail.bounding_box()
+    assert vb is not None and vb["y"] + 10 < 900 and vb["x"] + vb["width"] <= 1400
+    shot(page, "24-big-map-items-tab")

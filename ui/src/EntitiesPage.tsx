@@ -4,7 +4,14 @@ import { useEffect, useState } from "preact/hooks";
 import type { EntitySummary, EntityVersionOut, ExecutionSummary, ParamOut } from "./api";
 import { enc, get, post } from "./api";
 import { Link, Problem } from "./components";
-import { Field, type Raw, type TypeSpec, parse, toRaw, typeName } from "./form";
+import { Field, type Raw, type TypeSpec, isUpload, parse, toRaw, typeName } from "./form";
+import { PendingUpload, resolveUpload } from "./upload";
+
+/** A field left empty, so its default is used. */
+function isEmpty(spec: TypeSpec, raw: Raw): boolean {
+  if (isUpload(spec)) return !(raw as { upload: File | null }).upload;
+  return typeof raw === "string" && raw.trim() === "" && spec.kind !== "str";
+}
 import { navigate, setQuery } from "./router";
 import { fmtTime, useFetch } from "./util";
 
@@ -122,6 +129,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
   const [execName, setExecName] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [status, setStatus] = useState<string | null>(null);
   useEffect(() => {
     const r: Record<string, Raw> = {};
     for (const p of inputs) r[p.name] = toRaw(p.type_spec as unknown as TypeSpec, p.has_default ? p.default : undefined);
@@ -131,7 +139,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
   }, [entity.version]);
   const check = (p: ParamOut, raw: Raw): string | null => {
     const spec = p.type_spec as unknown as TypeSpec;
-    if (p.has_default && typeof raw === "string" && raw.trim() === "" && !["str"].includes(spec.kind)) return null;
+    if (p.has_default && isEmpty(spec, raw)) return null;
     const r = parse(spec, raw);
     return r.ok ? null : r.error;
   };
@@ -142,7 +150,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
     for (const p of inputs) {
       const raw = raws[p.name];
       const spec = p.type_spec as unknown as TypeSpec;
-      if (p.has_default && typeof raw === "string" && raw.trim() === "" && spec.kind !== "str") continue;
+      if (p.has_default && isEmpty(spec, raw)) continue;
       const r = parse(spec, raw);
       if (r.ok) values[p.name] = r.value;
       else errs[p.name] = r.error;
@@ -156,6 +164,18 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
     setBusy(true);
     setProblem(null);
     try {
+      // files chosen for File / DataFrame inputs: uploaded now, named by reference
+      for (const [name, v] of Object.entries(values)) {
+        if (!(v instanceof PendingUpload)) continue;
+        setStatus(`uploading ${v.file.name}…`);
+        try {
+          values[name] = await resolveUpload(project, v);
+        } catch (err) {
+          setErrors((prev) => ({ ...prev, [name]: (err as Error).message }));
+          throw new Error(`input ${name}: ${(err as Error).message}`);
+        }
+      }
+      setStatus(null);
       const out = await post<ExecutionSummary>(`/projects/${enc(project)}/domains/${enc(domain)}/executions`, {
         entity: entity.name,
         version: entity.version,
@@ -167,6 +187,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
       setProblem((err as Error).message);
     } finally {
       setBusy(false);
+      setStatus(null);
     }
   };
   return (
@@ -217,6 +238,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
         </label>
       </div>
       {problem ? <div class="problem">{problem}</div> : null}
+      {status ? <div class="muted" role="status">{status}</div> : null}
       <button class="primary" type="submit" disabled={busy}>
         Launch
       </button>

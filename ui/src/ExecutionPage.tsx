@@ -5,8 +5,8 @@ import type { ExecutionDetail, ExecutionSummary, GateOut, GraphOut, MapItemsOut,
 import { enc, get, isTerminal, post } from "./api";
 import { ErrorView, Link, Phase, Problem, Tabs, ValueView } from "./components";
 import { GateForm } from "./Gates";
-import { MAX_ITEMS, buildModel, type Model, withItems } from "./graph";
-import { GraphView, displayPhase } from "./GraphView";
+import { MAX_ITEMS, buildModel, type Model } from "./graph";
+import { GraphView, type MapGrid, displayPhase } from "./GraphView";
 import { NodePanel } from "./NodePanel";
 import { navigate, setQuery } from "./router";
 import { Timeline } from "./Timeline";
@@ -72,29 +72,19 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
     undefined,
     true,
   );
-  const model: Model | null = useMemo(() => {
-    if (!baseModel || !items.data || items.data.size === 0) return baseModel;
-    const counts = new Map<string, number>();
-    for (const [m, it] of items.data) if (expanded?.has(m)) counts.set(m, Math.max(it.total, it.items.length));
-    return withItems(baseModel, counts);
-  }, [baseModel, items.data, expanded]);
-  const nodes = useMemo(() => {
-    if (!items.data || items.data.size === 0) return baseNodes;
-    const out = new Map(baseNodes);
-    for (const [m, it] of items.data) {
-      for (const i of it.items) {
-        out.set(`${m}[${i.index}]`, {
-          id: `${m}[${i.index}]`,
-          phase: i.phase,
-          attempts: i.attempts,
-          started_at: i.started_at,
-          ended_at: i.ended_at,
-          duration_s: i.duration_s,
-        } as NodeOut);
-      }
+  const model = baseModel;
+  const nodes = baseNodes;
+  // the item grids of open map nodes (their items are not graph nodes)
+  const grids = useMemo(() => {
+    const out = new Map<string, MapGrid>();
+    for (const [m, it] of items.data ?? []) {
+      if (!expanded?.has(m)) continue;
+      const phases = new Map<number, string>();
+      for (const i of it.items) phases.set(i.index, i.phase);
+      out.set(m, { total: Math.max(it.total, it.items.length), phases });
     }
     return out;
-  }, [baseNodes, items.data]);
+  }, [items.data, expanded]);
   // nodes the graph does not know yet (built by dynamic nodes, called by tasks)
   useEffect(() => {
     if (!baseModel || !d) return;
@@ -123,6 +113,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
     if (changed) setExpanded(open);
   }, [baseModel]);
 
+  const labels = useMemo(() => new Map([...(model?.nodes ?? new Map()).values()].map((n) => [n.id, n.label])), [model]);
   useTick(1000, !!d && !isTerminal(d.phase));
   const selected = query.get("node");
   const tab = query.get("view") ?? "Graph";
@@ -170,7 +161,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
       {waiting.length ? (
         <div class="waiting">
           {waiting.map((w) => (
-            <GateForm key={w.id} project={project} execution={id} gate={w.gate} onDone={detail.reload} />
+            <GateForm key={w.id} project={project} execution={id} node={w.id} gate={w.gate} onDone={detail.reload} />
           ))}
         </div>
       ) : null}
@@ -183,12 +174,10 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
               model={model}
               expanded={expanded}
               nodes={nodes}
+              grids={grids}
               selected={selected}
-              onSelect={(nid) => {
-                const n = model.nodes.get(nid);
-                if (n?.kind === "item") setQuery({ node: n.parent, tab: "Items" });
-                else setQuery({ node: nid });
-              }}
+              onSelect={(nid) => setQuery({ node: nid, item: null })}
+              onItem={(mid, i) => setQuery({ node: mid, tab: "Items", item: String(i) })}
               onToggle={(nid) => {
                 const next = new Set(expanded);
                 if (next.has(nid)) next.delete(nid);
@@ -198,7 +187,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
             />
           ) : null}
           {tab === "Graph" ? <Legend /> : null}
-          {tab === "Timeline" ? <Timeline detail={d} selected={selected} onSelect={(nid) => setQuery({ node: nid })} /> : null}
+          {tab === "Timeline" ? <Timeline detail={d} labels={labels} selected={selected} onSelect={(nid) => setQuery({ node: nid })} /> : null}
           {tab === "Inputs & outputs" ? (
             <div class="io">
               <h3>Inputs</h3>
@@ -215,8 +204,10 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
             node={selNode}
             rec={nodes.get(selNode.id)}
             tab={query.get("tab") ?? "Overview"}
+            item={query.get("item")}
             onTab={(t) => setQuery({ tab: t })}
-            onClose={() => setQuery({ node: null, tab: null })}
+            onItem={(i) => setQuery({ item: i === null ? null : String(i) })}
+            onClose={() => setQuery({ node: null, tab: null, item: null })}
             onAnswered={detail.reload}
           />
         ) : null}

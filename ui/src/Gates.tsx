@@ -1,12 +1,29 @@
 // Answering gates from the page: approve / reject an approval, or give the typed value an
 // input gate waits for (checked here against its type, and again by the server).
 import { useState } from "preact/hooks";
-import type { GateOut, SignalOut } from "./api";
-import { enc, post } from "./api";
+import type { GateOut, NodeOut, SignalOut } from "./api";
+import { enc, get, post } from "./api";
+import { ValueView } from "./components";
 import { Field, type Raw, type TypeSpec, parse, toRaw, typeName } from "./form";
+import { useFetch } from "./util";
+
+/** The value an approval gate holds back, so the approver sees what they approve. */
+function ApprovedValue(props: { project: string; execution: string; node: string }) {
+  const url = `/projects/${enc(props.project)}/executions/${enc(props.execution)}/nodes/${enc(props.node)}`;
+  const detail = useFetch<NodeOut>(url, () => get<NodeOut>(url));
+  const values = detail.data?.inputs ?? [];
+  if (detail.error) return <div class="muted">the value to approve could not be read: {detail.error.message}</div>;
+  if (!detail.data) return <div class="muted">loading the value to approve…</div>;
+  if (!values.length) return <div class="muted">no value recorded</div>;
+  return (
+    <div class="approve-value">
+      {values.map((v) => <ValueView value={v} />)}
+    </div>
+  );
+}
 
 
-export function GateForm(props: { project: string; execution: string; gate: GateOut; onDone: () => void }) {
+export function GateForm(props: { project: string; execution: string; node: string; gate: GateOut; onDone: () => void }) {
   const { gate } = props;
   const spec = (gate.type_spec ?? { kind: "str" }) as unknown as TypeSpec;
   const [raw, setRaw] = useState<Raw>(() => toRaw(spec, undefined));
@@ -34,8 +51,9 @@ export function GateForm(props: { project: string; execution: string; gate: Gate
     return (
       <div class="gate" data-gate={gate.name}>
         <div>
-          <b>Approval “{gate.name}”</b> is waiting for you.
+          <b>Approval “{gate.name}”</b> is waiting for you. Approve this value?
         </div>
+        <ApprovedValue project={props.project} execution={props.execution} node={props.node} />
         <div class="buttons">
           <button class="primary" disabled={busy} onClick={() => send(true, "approved")}>
             Approve

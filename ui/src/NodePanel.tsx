@@ -14,7 +14,9 @@ export function NodePanel(props: {
   node: GNode;
   rec: NodeOut | undefined;
   tab: string;
+  item: string | null;
   onTab: (t: string) => void;
+  onItem: (i: number | null) => void;
   onClose: () => void;
   onAnswered: () => void;
 }) {
@@ -44,7 +46,7 @@ export function NodePanel(props: {
         {node.task ? <code>{node.task}</code> : null}
       </div>
       {node.gate && node.gate.kind !== "sleep" && rec && !isTerminal(rec.phase) && rec.phase !== "pending" ? (
-        <GateForm project={project} execution={execution} gate={node.gate as GateOut} onDone={props.onAnswered} />
+        <GateForm project={project} execution={execution} node={node.id} gate={node.gate as GateOut} onDone={props.onAnswered} />
       ) : null}
       <Tabs tabs={tabs} current={tab} onChange={props.onTab} />
       <div class="panel-body">
@@ -56,7 +58,9 @@ export function NodePanel(props: {
         ) : null}
         {tab === "Logs" ? <Logs base={base} rec={rec} /> : null}
         {tab === "Attempts" && d ? <Attempts n={d} /> : null}
-        {tab === "Items" ? <Items base={base} rec={rec} /> : null}
+        {tab === "Items" ? (
+          <Items base={base} rec={rec} picked={props.item === null ? null : Number(props.item)} onPick={props.onItem} />
+        ) : null}
       </div>
     </aside>
   );
@@ -143,7 +147,12 @@ function Logs({ base, rec }: { base: string; rec: NodeOut | undefined }) {
   );
 }
 
-function Items({ base, rec }: { base: string; rec: NodeOut | undefined }) {
+function Items({ base, rec, picked, onPick }: {
+  base: string;
+  rec: NodeOut | undefined;
+  picked: number | null;
+  onPick: (i: number | null) => void;
+}) {
   const live = !rec || !isTerminal(rec.phase);
   const items = useFetch<MapItemsOut>(
     `${base}/items|${JSON.stringify(rec?.map_counts)}`,
@@ -151,7 +160,6 @@ function Items({ base, rec }: { base: string; rec: NodeOut | undefined }) {
     live ? 1500 : 0,
     () => live,
   );
-  const [picked, setPicked] = useState<number | null>(null);
   if (!items.data) return <Problem error={items.error} />;
   const byIndex = new Map(items.data.items.map((i) => [i.index, i]));
   const total = Math.max(items.data.total, items.data.items.length);
@@ -163,7 +171,17 @@ function Items({ base, rec }: { base: string; rec: NodeOut | undefined }) {
         {Array.from({ length: Math.min(total, 10000) }, (_, i) => {
           const it = byIndex.get(i);
           const ph = it?.phase ?? "pending";
-          return <span class="item" title={`item ${i}: ${ph}`} style={{ background: phaseColor(ph) }} onClick={() => setPicked(i)} />;
+          return (
+            <button
+              type="button"
+              class={`item${i === picked ? " picked" : ""}`}
+              title={`item ${i}: ${ph}`}
+              aria-label={`item ${i}: ${ph}`}
+              data-item={i}
+              style={{ background: phaseColor(ph) }}
+              onClick={() => onPick(i)}
+            />
+          );
         })}
       </div>
       {picked !== null ? (

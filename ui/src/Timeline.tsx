@@ -7,7 +7,13 @@ import { fmtDuration, phaseColor } from "./util";
 const ROW = 24;
 const LABEL = 240;
 
-export function Timeline(props: { detail: ExecutionDetail; selected: string | null; onSelect: (id: string) => void }) {
+export function Timeline(props: {
+  detail: ExecutionDetail;
+  /** Node names (a call's name, or its task's short name) by node id. */
+  labels?: Map<string, string>;
+  selected: string | null;
+  onSelect: (id: string) => void;
+}) {
   const { detail } = props;
   const now = Date.now() / 1000;
   const rows = useMemo(() => {
@@ -40,7 +46,7 @@ export function Timeline(props: { detail: ExecutionDetail; selected: string | nu
       <div class="tl-scroll" style={{ height: `${height}px` }} onScroll={(e) => setScroll((e.target as HTMLElement).scrollTop)}>
         <div style={{ height: `${rows.length * ROW}px`, position: "relative" }}>
           {rows.slice(first, last).map((n, j) => (
-            <Row n={n} top={(first + j) * ROW} t0={t0} span={span} now={now} selected={n.id === props.selected} onSelect={props.onSelect} />
+            <Row n={n} label={props.labels?.get(n.id)} top={(first + j) * ROW} t0={t0} span={span} now={now} selected={n.id === props.selected} onSelect={props.onSelect} />
           ))}
         </div>
       </div>
@@ -48,7 +54,7 @@ export function Timeline(props: { detail: ExecutionDetail; selected: string | nu
   );
 }
 
-function Row(props: { n: NodeOut; top: number; t0: number; span: number; now: number; selected: boolean; onSelect: (id: string) => void }) {
+function Row(props: { n: NodeOut; label?: string; top: number; t0: number; span: number; now: number; selected: boolean; onSelect: (id: string) => void }) {
   const { n, t0, span, now } = props;
   const pct = (t: number) => `${(100 * (t - t0)) / span}%`;
   const w = (a: number, b: number) => `${Math.max((100 * (b - a)) / span, 0.15)}%`;
@@ -62,7 +68,7 @@ function Row(props: { n: NodeOut; top: number; t0: number; span: number; now: nu
     >
       <div class="tl-label" style={{ width: `${LABEL}px` }} title={`${n.id} ${n.task}`}>
         {n.id}
-        {n.task ? <small>{n.task.split(".").pop()}</small> : null}
+        {props.label || n.task ? <small>{props.label ?? n.task.split(".").pop()}</small> : null}
       </div>
       <div class="tl-bars">
         {n.queued_at && (n.started_at ?? now) > n.queued_at ? (

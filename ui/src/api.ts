@@ -82,6 +82,22 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   return (await r.json()) as T;
 }
 
+/** PUT raw bytes (an upload); the server's JSON answer. */
+export async function putBytes<T = unknown>(path: string, body: Uint8Array<ArrayBuffer>): Promise<T> {
+  const r = await fetch(API + path, { method: "PUT", headers: headers({ "Content-Type": "application/octet-stream" }), body });
+  if (!r.ok) {
+    let message = `${r.status} ${r.statusText}`;
+    try {
+      message = ((await r.json()) as S["ErrorBody"]).error.message;
+    } catch {
+      /* not a JSON error body */
+    }
+    if (r.status === 401) listeners.forEach((fn) => fn(true, message));
+    throw new ApiError(r.status, "upload_failed", `upload failed: ${message}`);
+  }
+  return (await r.json()) as T;
+}
+
 export const get = <T>(path: string) => request<T>("GET", path);
 export const post = <T>(path: string, body?: unknown) => request<T>("POST", path, body);
 

@@ -1,6 +1,9 @@
 // Launch forms generated from a typed interface: one field per input, by its TypeSpec.
 // Every field keeps its raw text; `parse` turns it into the JSON the API expects or says
-// what is wrong, so inputs are checked before anything is sent.
+// what is wrong, so inputs are checked before anything is sent. File and DataFrame inputs
+// take a file from the disk, uploaded when the form is sent (upload.ts).
+import { PendingUpload, UPLOAD_FORMATS } from "./upload";
+import { fmtBytes } from "./util";
 
 export interface TypeSpec {
   kind: string;
@@ -11,7 +14,16 @@ export interface TypeSpec {
   variadic?: boolean;
 }
 
-export type Raw = string | boolean | { none: boolean; inner: Raw } | { [field: string]: Raw };
+/** A file picked for an upload input (null: none yet). */
+export interface UploadRaw {
+  upload: File | null;
+}
+
+export type Raw = string | boolean | UploadRaw | { none: boolean; inner: Raw } | { [field: string]: Raw };
+
+export function isUpload(spec: TypeSpec): boolean {
+  return spec.kind in UPLOAD_FORMATS;
+}
 
 const STRUCT = new Set(["dataclass", "pydantic"]);
 const INT_RE = /^[+-]?\d+$/;
@@ -36,6 +48,7 @@ export function toRaw(spec: TypeSpec, v: unknown): Raw {
   const inner = optionalInner(spec);
   if (inner) return { none: v === null || v === undefined, inner: toRaw(inner, v ?? undefined) };
   if (spec.kind === "bool") return v === true;
+  if (isUpload(spec)) return { upload: null };
   if (STRUCT.has(spec.kind) && spec.fields) {
     const obj = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
     const out: { [k: string]: Raw } = {};
@@ -58,6 +71,11 @@ export function parse(spec: TypeSpec, raw: Raw): Parsed {
     return r.none ? { ok: true, value: null } : parse(inner, r.inner);
   }
   const text = typeof raw === "string" ? raw.trim() : "";
+  if (isUpload(spec)) {
+    const file = (raw as UploadRaw).upload;
+    if (!file) return { ok: false, error: spec.kind === "dataframe" ? "choose a Parquet file" : "choose a file" };
+    return { ok: true, value: new PendingUpload(file, spec.kind, spec.name ?? "pandas") };
+  }
   switch (spec.kind) {
     case "bool":
       return { ok: true, value: raw === true };
@@ -179,6 +197,21 @@ export function Field(props: { id: string; spec: TypeSpec; raw: Raw; onChange: (
     );
   }
   const text = (e: Event) => onChange((e.target as HTMLInputElement).value);
+  if (isUpload(spec)) {
+    const file = (raw as UploadRaw).upload;
+    return (
+      <div class="upload">
+        <input
+          id={id}
+          name={id}
+          type="file"
+          accept={spec.kind === "dataframe" ? ".parquet,application/vnd.apache.parquet" : undefined}
+          onChange={(e) => onChange({ upload: (e.target as HTMLInputElement).files?.[0] ?? null })}
+        />
+        {file ? <span class="muted small" data-upload-size>{fmtBytes(file.size)}, uploaded on launch</span> : null}
+      </div>
+    );
+  }
   switch (spec.kind) {
     case "bool":
       return <input id={id} name={id} type="checkbox" checked={raw === true} onChange={(e) => onChange((e.target as HTMLInputElement).checked)} />;

@@ -30,41 +30,13 @@ export function isContainer(n: GNode): boolean {
   return n.children.length > 0 || n.kind === "map";
 }
 
-/** Most items of a map node drawn as nodes when it is expanded. */
-export const MAX_ITEMS = 2000;
-
-/** The model with the items of open map nodes as their children (`<map>[<index>]`). */
-export function withItems(m: Model, items: Map<string, number>): Model {
-  if (items.size === 0) return m;
-  const nodes = new Map(m.nodes);
-  const order: string[] = [];
-  for (const id of m.order) {
-    const n = m.nodes.get(id)!;
-    const count = items.get(id);
-    if (count === undefined) {
-      order.push(id);
-      continue;
-    }
-    const ids = Array.from({ length: Math.min(count, MAX_ITEMS) }, (_, i) => `${id}[${i}]`);
-    nodes.set(id, { ...n, children: ids, upstream: [...n.upstream, ...ids] });
-    order.push(id);
-    ids.forEach((iid, i) => {
-      nodes.set(iid, {
-        id: iid,
-        kind: "item",
-        label: `${n.label}[${i}]`,
-        task: n.task,
-        parent: id,
-        upstream: n.upstream,
-        children: [],
-        gate: null,
-        mapped: null,
-      });
-      order.push(iid);
-    });
-  }
-  return { nodes, order };
+/** The id of item `i` of map node `mapId` (as the API names it). */
+export function itemId(mapId: string, i: number): string {
+  return `${mapId}[${i}]`;
 }
+
+/** Most items of an open map node drawn in its item grid. */
+export const MAX_ITEMS = 2000;
 
 export interface View {
   ids: string[];
@@ -72,7 +44,13 @@ export interface View {
   edges: [number, number][];
 }
 
-export function visibleGraph(m: Model, expanded: Set<string>): View {
+/**
+ * The nodes on screen and the edges between them. With `compound`, an open container is
+ * drawn as a box around its children, so the edges between a container and what it holds are
+ * left out; without it (the flat layout of big graphs) an open container is drawn after its
+ * children, fed by them.
+ */
+export function visibleGraph(m: Model, expanded: Set<string>, compound = false): View {
   const rep = new Map<string, string>();
   const repOf = (id: string): string => {
     const found = rep.get(id);
@@ -106,7 +84,7 @@ export function visibleGraph(m: Model, expanded: Set<string>): View {
     const node = m.nodes.get(id)!;
     const b = repOf(id);
     const bi = index.get(b)!;
-    const bExpanded = b === id && expanded.has(id) && node.children.length > 0;
+    const bExpanded = !compound && b === id && expanded.has(id) && node.children.length > 0;
     // an open container is drawn after its children, fed by them
     const ups = bExpanded ? [...node.upstream, ...node.children] : node.upstream;
     for (const u of ups) {
@@ -115,7 +93,7 @@ export function visibleGraph(m: Model, expanded: Set<string>): View {
       if (a === b) continue;
       // an open container is fed by its own children only
       if (bExpanded && !isAncestor(id, u)) continue;
-      if (isAncestor(a, b)) continue;
+      if (isAncestor(a, b) || (compound && isAncestor(b, a))) continue;
       const ai = index.get(a)!;
       const k = ai * n + bi;
       if (seen.has(k)) continue;
@@ -125,6 +103,7 @@ export function visibleGraph(m: Model, expanded: Set<string>): View {
   }
   // children with nothing upstream of them (a dynamic node's graph, a branch's cases) start
   // after what their open container waits for
+  if (compound) return { ids, index, edges };
   const indeg = new Int32Array(n);
   for (const [, b] of edges) indeg[b]++;
   for (const id of expanded) {

@@ -5,7 +5,7 @@
 // in each layer it crosses (ordered like a node), so it passes between nodes, not over them.
 
 export const NODE_W = 170;
-export const NODE_H = 44;
+export const NODE_H = 52;
 const GAP_X = 70;
 const GAP_Y = 16;
 const WRAP_GAP = 18;
@@ -19,6 +19,34 @@ export interface Layout {
   height: number;
   /** Per edge: the waypoints' centres [x0, y0, x1, y1, ...] of an edge that skips layers. */
   routes: (number[] | null)[];
+}
+
+/** Where each node of a view is drawn (left, top, width, height) and how its edges go. */
+export interface Placed {
+  x: Float64Array;
+  y: Float64Array;
+  w: Float64Array;
+  h: Float64Array;
+  width: number;
+  height: number;
+  /** flat: each edge's waypoint centres (or null); compound: each edge's whole polyline. */
+  routes: (number[] | null)[];
+  compound: boolean;
+}
+
+/** The flat layout as a `Placed`: every node NODE_W x NODE_H. */
+export function flatPlaced(n: number, edges: [number, number][]): Placed {
+  const l = layout(n, edges);
+  return {
+    x: l.x,
+    y: l.y,
+    w: new Float64Array(n).fill(NODE_W),
+    h: new Float64Array(n).fill(NODE_H),
+    width: l.width,
+    height: l.height,
+    routes: l.routes,
+    compound: false,
+  };
 }
 
 /** Positions of `n` nodes joined by `edges` ([from, to] index pairs, from upstream). */

@@ -50,6 +50,12 @@ def start(
     lease_ttl: float = typer.Option(
         5.0, "--lease-ttl", help="Seconds before a dead server's executions move elsewhere."
     ),
+    store_retry_budget: float = typer.Option(
+        120.0,
+        "--store-retry-budget",
+        help="Seconds a database call retries a transient failure (connection lost, deadlock) "
+        "before its execution is paused until the database answers.",
+    ),
     no_engine: bool = typer.Option(False, "--no-engine", help="Serve the API only."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     open_browser: bool = typer.Option(
@@ -66,6 +72,8 @@ def start(
 
     if slots < 1 or lease_ttl <= 0:
         raise ConfigError("--slots must be at least 1 and --lease-ttl positive")
+    if store_retry_budget < 0:
+        raise ConfigError("--store-retry-budget must be zero (never retry) or positive")
     s: object = _settings(database_url, blob_url)
     home, db, blobs = s.home, s.database_url, s.resolved_blob_url()  # type: ignore[attr-defined]
     registry = Registry(db, home)
@@ -82,6 +90,7 @@ def start(
         max_parallel=max_parallel,
         lease_ttl_s=lease_ttl,
         secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
+        store_retry_budget_s=store_retry_budget,
         converters=tuple(s.converter_paths()),  # type: ignore[attr-defined]
     )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -187,6 +196,34 @@ def revoke_key(
     finally:
         registry.close()
     err_console.print(f"revoked key {key_id}")
+
+
+@auth_app.command("reopen")
+@handle_errors
+def reopen(
+    yes: bool = typer.Option(False, "--yes", help="Confirm: loopback clients become admins."),
+    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+) -> None:
+    """Open a server whose keys are all revoked again (no keys: loopback clients only, as
+    admins). A server that ever had a key stays closed until this is run."""
+    from airfoil.core.errors import ConfigError
+    from airfoil.server._registry import Registry
+
+    if not yes:
+        raise ConfigError(
+            "reopening makes every loopback client an admin of every project: run it again "
+            "with --yes to confirm"
+        )
+    s: object = _settings(database_url, None)
+    registry = Registry(s.database_url, s.home)  # type: ignore[attr-defined]
+    try:
+        gone = registry.reopen()
+    finally:
+        registry.close()
+    err_console.print(
+        f"the server is open again ({gone} revoked key(s) forgotten): it answers loopback "
+        "clients only, as admins"
+    )
 
 
 def _box(database_url: str | None) -> object:

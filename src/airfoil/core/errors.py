@@ -24,7 +24,9 @@ AirfoilError
 │   ├── OutOfMemoryError      the attempt ran out of memory
 │   └── StoreError            the metadata or blob store failed
 │       ├── ConflictError     a concurrent writer won (stale version, lease lost)
-│       └── CorruptBlobError  a blob's content no longer matches its hash
+│       ├── CorruptBlobError  a blob's content no longer matches its hash
+│       └── TransientStoreError   the database is away or lost a race (connection lost,
+│                                 serialization failure, deadlock, timeout): may succeed later
 └── ExecutionFailedError      an execution ended failed; raised to whoever waited for it
 ```
 
@@ -51,6 +53,7 @@ __all__ = [
     "PromiseMisuseError",
     "StoreError",
     "TaskTimeoutError",
+    "TransientStoreError",
     "TypeTransformError",
     "UnknownInputError",
     "UnknownOutputError",
@@ -209,6 +212,22 @@ class CorruptBlobError(StoreError):
     """A blob's content does not match the content hash recorded when it was written (the
     file was changed or damaged since: a disk fault, a power loss in ``process``
     durability, a hand edit)."""
+
+
+class TransientStoreError(StoreError):
+    """The database could not be reached, or the transaction lost a race (connection lost,
+    serialization failure, deadlock, statement timeout): the same call may succeed later.
+
+    The SQL store retries these itself, with backoff and jitter, within its retry budget; one
+    that escapes means the database stayed away for the whole budget (or, with
+    ``outcome_unknown``, that the connection broke while a commit was in flight, so whether
+    it took effect is unknown). Callers pause what they were doing and resume from the store;
+    they never treat it as a failure of the work itself.
+    """
+
+    def __init__(self, message: str, *, outcome_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown
 
 
 class ExecutionFailedError(AirfoilError):

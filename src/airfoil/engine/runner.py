@@ -604,13 +604,17 @@ class _Loop:
             self.reserved.clear()
 
     def _check_signals(self, events: list[sm.Event]) -> None:
-        from airfoil.engine.signals import read_signal
+        if not self.signal_waits:
+            return
+        from airfoil.engine.signals import received_signals
 
+        # One read of the control inbox for every waiting gate (server-engine's store seam).
+        sent = received_signals(self.e.meta, self.state.execution.id)
         for nid, name in list(self.signal_waits.items()):
             if self.state.records[nid].phase != "running":
                 del self.signal_waits[nid]
                 continue
-            value = read_signal(self.e.blobs, self.state.execution.id, name)
+            value = sent.get(name)
             if value is not None:
                 del self.signal_waits[nid]
                 events.append(sm.SignalReceived(nid, value, self.e.clock.now()))

@@ -1,25 +1,26 @@
 """Signals for gates: values sent to a waiting execution from outside.
 
-A signal is stored in the blob store under ``signals/<execution>/<name>.json`` (written
-atomically, first one wins), where the engine driving the execution looks for it while a gate
-waits. The blob store is shared by everything that drives or inspects executions (the CLI,
-workers, servers), so a signal sent from any of them reaches the driver.
+A signal is a message of the metadata store's control inbox
+(:class:`~airfoil.store._control.ControlInbox`; first one of a name wins), which the loop
+driving the execution drains while a gate waits (:func:`received_signals`). The metadata
+store is shared by everything that drives or inspects executions (the CLI, servers), so a
+signal sent from any of them reaches the driver; terminate requests travel the same way.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import typing
 from typing import Any
-
-import msgspec
 
 from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError
 from airfoil.core.records import TypeSpec, Value
 from airfoil.engine.graph import flatten
+from airfoil.store._control import ControlMessage
 from airfoil.store.base import BlobStore, MetaStore
 
-__all__ = ["read_signal", "send_signal", "signal_key"]
+__all__ = ["received_signals", "send_signal"]
 
 _SCALARS: dict[str, Any] = {
     "int": int,
@@ -28,10 +29,6 @@ _SCALARS: dict[str, Any] = {
     "str": str,
     "none": type(None),
 }
-
-
-def signal_key(execution_id: str, name: str) -> str:
-    return f"signals/{execution_id}/{name}.json"
 
 
 def _py_type(spec: TypeSpec) -> Any:
@@ -46,12 +43,14 @@ def _py_type(spec: TypeSpec) -> Any:
     raise ConfigError(f"signals of type {spec} are not supported")
 
 
-def read_signal(blobs: BlobStore, execution_id: str, name: str) -> Value | None:
-    """The signal's value if it has been sent."""
-    uri = blobs.uri(signal_key(execution_id, name))
-    if not blobs.exists(uri):
-        return None
-    return msgspec.json.decode(blobs.get_bytes(uri), type=Value)
+def received_signals(meta: MetaStore, execution_id: str) -> dict[str, Value]:
+    """Every signal sent to an execution so far, by gate name (one store read): what the
+    driving loop drains while gates wait."""
+    return {
+        m.name: m.value
+        for m in meta.control_messages(execution_id, kind="signal")
+        if m.value is not None
+    }
 
 
 def send_signal(
@@ -95,8 +94,7 @@ def send_signal(
         stored = types.to_value(value, py, ValueContext(blobs=blobs))
     except Exception as exc:
         raise InvalidInputError(f"signal {name!r} expects {spec}: {exc}") from None
-    key = signal_key(execution_id, name)
-    if blobs.exists(blobs.uri(key)):
+    message = ControlMessage(execution_id, "signal", time.time(), name=name, value=stored)
+    if not meta.send_control(message):
         raise InvalidInputError(f"signal {name!r} of execution {execution_id} was already sent")
-    blobs.put_bytes(key, msgspec.json.encode(stored))
     return node.id

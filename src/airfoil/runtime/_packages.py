@@ -122,6 +122,15 @@ def extract_archive(data: bytes, dest: str) -> None:
         raise PlatformError(f"code package archive is unreadable: {exc}") from exc
 
 
+def user_paths(text: str) -> str:
+    """``text`` (a formatted traceback) with the files of the package in use named as in the
+    user's project (``File "flow.py"``), not by the worker's package cache folder."""
+    root = _current
+    if root is None:
+        return text
+    return text.replace(f'File "{root}{os.sep}', 'File "')
+
+
 def _switch_to(target: str) -> None:
     """Make ``target`` the package this process imports from, forgetting the previous one."""
     global _current

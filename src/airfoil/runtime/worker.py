@@ -4,6 +4,10 @@
 :class:`~airfoil.executors.base.AttemptResult` with outputs, or an error of kind ``user``
 (the task's code raised, or returned a value that does not fit its type) or ``system``
 (timeout, out of memory, code that cannot be loaded).
+
+The values of the secrets an attempt was given are scrubbed from its log (the live copy
+included) and from its error's message and traceback before either leaves this module, so
+neither the blob store nor the metadata store ever holds one.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from airfoil.executors.base import (
 from airfoil.runtime._children import ChildCaller
 from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
+from airfoil.sdk._context import scrub
 from airfoil.types import TypeEngine
 
 __all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
@@ -122,7 +127,9 @@ def _user_traceback(exc: BaseException) -> str:
     tb = exc.__traceback__
     while tb is not None and "/airfoil/runtime/" in tb.tb_frame.f_code.co_filename:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    from airfoil.runtime._packages import user_paths
+
+    return user_paths("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
 def _error(kind: str, exc: BaseException) -> ErrorInfo:
@@ -135,14 +142,28 @@ def _error(kind: str, exc: BaseException) -> ErrorInfo:
     return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
 
 
+def _scrub_error(error: ErrorInfo, secrets: tuple[str, ...]) -> ErrorInfo:
+    """``error`` with the secret values removed from its message and traceback."""
+    import msgspec
+
+    return msgspec.structs.replace(
+        error,
+        message=scrub(error.message, secrets),
+        traceback=scrub(error.traceback, secrets),
+    )
+
+
 class _LiveLog(io.StringIO):
     """An attempt's log that is also copied to the blob store while the attempt runs (at most
     every ``interval`` seconds after something is written), so it can be tailed; the copy is
     removed when the attempt ends and its whole log is written."""
 
-    def __init__(self, blobs: BlobStore, key: str, interval: float = 0.5) -> None:
+    def __init__(
+        self, blobs: BlobStore, key: str, interval: float = 0.5, secrets: tuple[str, ...] = ()
+    ) -> None:
         super().__init__()
         self._blobs, self._key, self._interval = blobs, key, interval
+        self._secrets = secrets
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._done = False
@@ -163,7 +184,8 @@ class _LiveLog(io.StringIO):
             if self._done:
                 return
             try:
-                self._blobs.put_bytes(self._key, self.getvalue().encode("utf-8", "replace"))
+                text = scrub(self.getvalue(), self._secrets)
+                self._blobs.put_bytes(self._key, text.encode("utf-8", "replace"))
                 self._copied = True
             except Exception:  # logs are best effort
                 pass
@@ -289,11 +311,16 @@ def run_attempt(
     The task's type (``TaskSpec.task_type``) picks its runner from ``task_types`` (default:
     ``python`` and ``dynamic``).
     """
-    from airfoil.sdk._context import ExecutionContext, reset_context, set_context
+    from airfoil.sdk._context import ExecutionContext, Secrets, reset_context, set_context
     from airfoil.types import ValueContext, default_type_engine
 
     started = time.time()
-    log = _LiveLog(blobs, live_log_key(request.log_key)) if request.log_key else io.StringIO()
+    known = tuple(v for v in request.secrets.values() if v)
+    log = (
+        _LiveLog(blobs, live_log_key(request.log_key), secrets=known)
+        if request.log_key
+        else io.StringIO()
+    )
     outputs: dict[str, Value] | None = None
     error: ErrorInfo | None = None
     ctx_obj: ExecutionContext | None = None
@@ -325,7 +352,7 @@ def run_attempt(
             node_id=request.node_id,
             attempt=request.attempt,
             task=request.task.name,
-            secrets=dict(request.secrets),
+            secrets=Secrets(request.secrets),
             context=dict(request.context),
             log_stream=log,
             child_runner=children,
@@ -373,8 +400,11 @@ def run_attempt(
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
     text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
+    if error is not None and known:
+        error = _scrub_error(error, known)
     if error is not None and error.traceback:
         text += error.traceback
+    text = scrub(text, known)
     log_uri = ""
     if text and request.log_key:
         try:

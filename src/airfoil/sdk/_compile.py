@@ -25,7 +25,17 @@ from airfoil.sdk._promise import NodeOutputs, Promise
 if TYPE_CHECKING:
     from airfoil.types import TypeEngine
 
-__all__ = ["CompileContext", "add_order", "bind_call", "current_location", "current_workflow_name"]
+__all__ = [
+    "CompileContext",
+    "add_order",
+    "bind_call",
+    "check_node_name",
+    "current_location",
+    "current_workflow_name",
+    "rename_node",
+]
+
+_MAX_NODE_NAME = 80
 
 
 @dataclass
@@ -311,8 +321,10 @@ def bind_call(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     kind: str,
+    label: str | None = None,
 ) -> Any:
-    """Record a call as a node and return its promised outputs."""
+    """Record a call as a node and return its promised outputs (``label`` names the node;
+    default the callee's short name)."""
     name = callee.name
     call = _describe_call(name, kwargs)
     frame = sys._getframe(2)
@@ -358,7 +370,7 @@ def bind_call(
                     location=ctx.location,
                 )
     node_id = ctx.new_id()
-    label = name.rsplit(".", 1)[-1]
+    label = label or name.rsplit(".", 1)[-1]
     ctx.nodes.append(
         PendingNode(
             id=node_id,
@@ -377,3 +389,54 @@ def bind_call(
     if interface.output_style == "single":
         return promises["o0"]
     return NodeOutputs(node_id, name, promises)
+
+
+def check_node_name(name: object) -> str:
+    """A node name given by the user (``with_name`` / ``with_overrides(name=...)``), checked:
+    a non-empty single line of at most 80 characters."""
+    if not isinstance(name, str):
+        raise DefinitionError(
+            f"a node name must be a str, not {type(name).__name__}",
+            workflow=current_workflow_name(),
+            location=current_location(),
+        )
+    text = name.strip()
+    if not text or "\n" in text or "\r" in text or len(text) > _MAX_NODE_NAME:
+        raise DefinitionError(
+            f"a node name must be one non-empty line of at most {_MAX_NODE_NAME} characters, "
+            f"not {name!r}",
+            workflow=current_workflow_name(),
+            location=current_location(),
+        )
+    return text
+
+
+def _find_pending(nodes: list[PendingNode], node_id: str) -> PendingNode | None:
+    for n in nodes:
+        if n.id == node_id:
+            return n
+        for c in n.cases:
+            found = _find_pending(c.nodes, node_id)
+            if found is not None:
+                return found
+    return None
+
+
+def rename_node(node_id: str, name: object) -> None:
+    """Give the node ``node_id`` of the workflow being built the label ``name``."""
+    label = check_node_name(name)
+    ctx = _ctx.get()
+    found = None
+    if ctx is not None:
+        for scope in reversed(ctx.stack):
+            found = _find_pending(scope.nodes, node_id)
+            if found is not None:
+                break
+    if found is None:
+        raise DefinitionError(
+            "with_overrides(name=...) names the node of a call made in the workflow being "
+            "built; call it on that call's outputs inside the workflow body",
+            workflow=current_workflow_name(),
+            location=current_location(),
+        )
+    found.label = label

@@ -1,4 +1,14 @@
-"""The context of a running task: ``current_context()``."""
+"""The context of a running task: ``current_context()``, and the secrets it carries.
+
+Invariants:
+
+- A secret's value is reachable only by asking for it by name (``secrets["token"]`` or
+  ``secrets.get("token")``): the printed forms of :class:`Secrets` and of the context, and
+  iterating, show names only, so printing the context or putting it in an error message
+  shows no value.
+- :func:`scrub` replaces every known secret value (and its escaped forms) in a text; the
+  runtime applies it to an attempt's log and error before they are stored.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +16,107 @@ import contextvars
 import logging
 import os
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["ExecutionContext", "current_context"]
+__all__ = ["REDACTED", "ExecutionContext", "Secrets", "current_context", "scrub"]
+
+#: What a secret's value is replaced with wherever it would be printed or stored.
+REDACTED = "***"
 
 
-@dataclass
+class Secrets:
+    """The secrets a task asked for (``secret_requests``): a read-only mapping of name to
+    value whose values never show in its printed form.
+
+    ``secrets["token"]`` and ``secrets.get("token")`` return the value; ``repr``, ``str``,
+    f-strings, iteration, ``keys()`` and ``in`` deal in names only. There is no ``values()``
+    or ``items()``: each value is asked for by name, so a value never reaches a log or an
+    error message by accident (copy with ``{n: s[n] for n in s}`` if you must).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        self._values: dict[str, str] = dict(values)
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise KeyError(
+                f"no secret {name!r}: this task has {sorted(self._values) or 'none'}; list the "
+                "secret in the task's secret_requests"
+            ) from None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value of secret ``name``, or ``default`` if the task has no such secret."""
+        return self._values.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._values))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def keys(self) -> list[str]:
+        """The names of the secrets (never their values)."""
+        return sorted(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secrets):
+            return self._values == other._values
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name!r}: {REDACTED!r}" for name in sorted(self._values))
+        return f"Secrets({{{inner}}})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return format(repr(self), spec)
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError(
+            "secrets cannot be pickled or copied into outputs: ask for each value by name"
+        )
+
+    def known_values(self) -> list[str]:
+        """Every value (for :func:`scrub`)."""
+        return list(self._values.values())
+
+
+def _forms(value: str) -> set[str]:
+    """A secret value and the escaped forms it takes in reprs and JSON."""
+    import json
+
+    forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1]}
+    return {f for f in forms if f}
+
+
+def scrub(text: str, values: Iterable[str]) -> str:
+    """``text`` with every one of ``values`` (and its repr/JSON-escaped forms) replaced by
+    :data:`REDACTED`, longest first (so a value containing another is replaced whole)."""
+    if not text:
+        return text
+    forms: set[str] = set()
+    for v in values:
+        if v:
+            forms |= _forms(v)
+    for form in sorted(forms, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+@dataclass(repr=False)
 class ExecutionContext:
     """What a running task can know about its run.
 
@@ -22,7 +126,8 @@ class ExecutionContext:
         attempt: 1 for the first try, 2 for the first retry, ...
         task: the task's name.
         logger: a logger whose records go to this attempt's log (made on first use).
-        secrets: secrets the task declared in ``secret_requests``.
+        secrets: secrets the task declared in ``secret_requests`` (a :class:`Secrets`:
+            ``secrets["name"]`` gives a value; printing it shows names only).
         context: what the driver's hooks sent with this attempt (trace ids; see
             :mod:`airfoil.executors.hooks`).
     """
@@ -31,7 +136,7 @@ class ExecutionContext:
     node_id: str
     attempt: int
     task: str
-    secrets: dict[str, str] = field(default_factory=dict)
+    secrets: Secrets = field(default_factory=Secrets)
     context: dict[str, str] = field(default_factory=dict)
     log_stream: Any = None
     child_runner: Any = None  # runs a task called from this one as a durable child node
@@ -39,6 +144,19 @@ class ExecutionContext:
     _scratch: str | None = None
     _logger: logging.Logger | None = None
     _handler: logging.Handler | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secrets, Secrets):
+            self.secrets = Secrets(self.secrets)
+
+    def __repr__(self) -> str:
+        return (
+            f"ExecutionContext(execution_id={self.execution_id!r}, node_id={self.node_id!r}, "
+            f"attempt={self.attempt!r}, task={self.task!r}, secrets={self.secrets!r}, "
+            f"context={self.context!r})"
+        )
+
+    __str__ = __repr__
 
     @property
     def logger(self) -> logging.Logger:

@@ -54,6 +54,23 @@ class Promise:
     def node_id(self) -> str:
         return self.binding.node
 
+    def with_overrides(self, *, name: str) -> Promise:
+        """Name the node that produces this output (shown in the console, the CLI and logs),
+        as flytekit's ``with_overrides(name=...)``: ``train(model="lr").with_overrides(name=
+        "lr")``. Returns the same promise."""
+        if self.binding.kind != "output":
+            from airfoil.sdk._compile import current_location, current_workflow_name
+
+            raise PromiseMisuseError(
+                f"with_overrides on {self!r}: only the outputs of a call have a node to name",
+                workflow=current_workflow_name(),
+                location=current_location(),
+            )
+        from airfoil.sdk._compile import rename_node
+
+        rename_node(self.binding.node, name)
+        return self
+
     def __repr__(self) -> str:
         b = self.binding
         if b.kind == "input":
@@ -267,6 +284,13 @@ class NodeOutputs:
     @property
     def node_id(self) -> str:
         return self._node
+
+    def with_overrides(self, *, name: str) -> NodeOutputs:
+        """Name the node of this call (see :meth:`Promise.with_overrides`)."""
+        from airfoil.sdk._compile import rename_node
+
+        rename_node(self._node, name)
+        return self
 
     def __getattr__(self, name: str) -> Promise:
         if name.startswith("_"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import re
@@ -132,6 +133,7 @@ class TaskDef(Generic[P, R]):
         self._spec: TaskSpec | None = None
         self._code_version: CodeVersion | None = None
         self.is_async = inspect.iscoroutinefunction(fn)
+        self._node_label: str | None = None
         _LIVE[(self.module, fn.__qualname__)] = self
 
     @property
@@ -180,6 +182,18 @@ class TaskDef(Generic[P, R]):
             )
         return self._spec
 
+    def with_name(self, name: str) -> TaskDef[P, R]:
+        """The same task, whose calls in a workflow make nodes labelled ``name`` (shown in the
+        console and the CLI), so several calls of one task can be told apart:
+        ``train.with_name("lr")(model="lr")``. Outside a workflow it runs as the task does.
+
+        Raises:
+            DefinitionError: ``name`` is not one non-empty line of at most 80 characters.
+        """
+        named = copy.copy(self)
+        named._node_label = _compile.check_node_name(name)
+        return named
+
     def run_python(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call the plain function, with no engine, store or cache."""
         return self.__airfoil_fn__(*args, **kwargs)
@@ -188,7 +202,14 @@ class TaskDef(Generic[P, R]):
         ctx = _compile.active()
         if ctx is not None:
             result: Any = _compile.bind_call(
-                ctx, self, self.interface, self.py_interface.input_types, args, kwargs, "task"
+                ctx,
+                self,
+                self.interface,
+                self.py_interface.input_types,
+                args,
+                kwargs,
+                "task",
+                label=self._node_label,
             )
             return result  # type: ignore[no-any-return]
         from airfoil.sdk._context import _current

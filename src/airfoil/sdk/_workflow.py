@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable
@@ -66,6 +67,7 @@ class WorkflowDef(Generic[P, R]):
         self.docs = docs if docs is not None else inspect.cleandoc(fn.__doc__ or "")
         self.failure_policy = failure_policy
         self.on_failure = on_failure
+        self._node_label: str | None = None
         self._engine, self._location = engine, location
         self._code_version: CodeVersion | None = None
         self._spec: WorkflowSpec = self._compile(engine, location)
@@ -213,11 +215,29 @@ class WorkflowDef(Generic[P, R]):
             for p, v in zip(iface.outputs, values, strict=True)
         }
 
+    def with_name(self, name: str) -> WorkflowDef[P, R]:
+        """The same workflow, whose calls as a subworkflow make nodes labelled ``name`` (see
+        :meth:`TaskDef.with_name <airfoil.sdk._task.TaskDef.with_name>`).
+
+        Raises:
+            DefinitionError: ``name`` is not one non-empty line of at most 80 characters.
+        """
+        named = copy.copy(self)
+        named._node_label = _compile.check_node_name(name)
+        return named
+
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         ctx = _compile.active()
         if ctx is not None:
             result: Any = _compile.bind_call(
-                ctx, self, self.interface, self.py_interface.input_types, args, kwargs, "workflow"
+                ctx,
+                self,
+                self.interface,
+                self.py_interface.input_types,
+                args,
+                kwargs,
+                "workflow",
+                label=self._node_label,
             )
             return result  # type: ignore[no-any-return]
         return run_outside(self, args, kwargs)  # type: ignore[no-any-return]

@@ -12,10 +12,12 @@ no internals in the body (it is logged); no bad input reaches that path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,9 @@ class ServerConfig:
             previews their values and its workers rebuild them.
         hooks: interceptors told about every HTTP request the server answers
             (:meth:`~airfoil.executors.hooks.Hooks.http_request`).
+        store_retry_budget_s: how long a database call retries a transient failure
+            (connection lost, deadlock, timeout) before its execution is paused until the
+            database answers again.
     """
 
     home: str
@@ -72,6 +77,7 @@ class ServerConfig:
     clock: Clock = field(default_factory=SystemClock)
     converters: tuple[str, ...] = ()
     hooks: Hooks | None = None
+    store_retry_budget_s: float = 120.0
 
     def resolved_blob_url(self) -> str:
         import os
@@ -89,7 +95,9 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     from airfoil.types import default_type_engine, load_converters
 
     types = load_converters(config.converters) if config.converters else default_type_engine()
-    meta = open_meta_store(config.database_url, config.home)
+    meta = open_meta_store(
+        config.database_url, config.home, retry_budget_s=config.store_retry_budget_s
+    )
     blob_url = config.resolved_blob_url()
     blobs = open_blob_store(blob_url)
     registry = Registry(config.database_url, config.home)
@@ -113,6 +121,8 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             lease_ttl_s=config.lease_ttl_s,
             on_change=metrics.on_change,
             secrets=secrets,
+            on_restart=metrics.driver_restarted,
+            on_pause=metrics.driver_paused,
         )
     return deps, metrics
 
@@ -275,24 +285,34 @@ def _install_latency(app: FastAPI, hooks: Hooks | None = None) -> None:
 
 
 def _install_ops(app: FastAPI) -> None:
+    # Health answers on the event loop and readiness on threads of its own: API calls that
+    # wait out a database outage (the store retries within its budget) may fill the shared
+    # thread pool, and a probe must still answer then.
+    probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="airfoil-readyz")
+
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
-    def readyz(request: Request) -> Any:
-        """Readiness: the database answers and the engine loop runs."""
+    async def readyz(request: Request) -> Any:
+        """Readiness: the database answers, every engine slot runs, none is paused."""
         deps: Deps = request.app.state.deps
+        loop = asyncio.get_running_loop()
         try:
-            deps.registry.ping()
+            await asyncio.wait_for(loop.run_in_executor(probes, deps.registry.ping), 10.0)
         except Exception as exc:
-            return error_response(503, "store_unavailable", f"database unreachable: {exc}")
+            reason = str(exc) or type(exc).__name__
+            return error_response(503, "store_unavailable", f"database unreachable: {reason}")
         driver = deps.driver
-        if driver is not None and (
-            driver.stopping.is_set() or not all(s.thread.is_alive() for s in driver.slots)
-        ):
+        if driver is not None and not driver.alive():
             return error_response(503, "engine_stopped", "the engine loop is not running")
+        if driver is not None and driver.paused:
+            paused = ", ".join(sorted(driver.paused))
+            return error_response(
+                503, "store_unavailable", f"executions paused until the database answers: {paused}"
+            )
         return {"status": "ready", "driving": driver.busy() if driver else []}
 
     @app.get("/metrics", tags=["ops"], response_class=Response)

@@ -8,12 +8,14 @@ Keys look like ``af_<id>_<secret>`` and are sent as ``Authorization: Bearer <key
 - ``admin`` also creates projects.
 
 With no keys configured the server is *open* but answers loopback clients only, and treats
-them as admins of every project; it says so at start.
+them as admins of every project; it says so at start. Once a key has been created the server
+stays closed, even after every key is revoked, until an admin runs ``airfoil auth reopen``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +27,15 @@ from airfoil.core.launch_plans import FixedInputError
 from airfoil.server._registry import Registry, VersionConflict
 from airfoil.wire import ROLES
 
-__all__ = ["ApiError", "Principal", "authenticate", "error_response", "require", "status_of"]
+__all__ = [
+    "ApiError",
+    "Principal",
+    "authenticate",
+    "error_response",
+    "may_read",
+    "require",
+    "status_of",
+]
 
 
 class ApiError(Exception):
@@ -116,6 +126,15 @@ def require(principal: Principal, project: str | None, role: str) -> None:
             f"this key ({principal.role} of {principal.project!r}) may not do this: it needs "
             f"the {role} role in {where}",
         )
+
+
+def may_read(principal: Principal) -> Callable[[str], bool]:
+    """Whether ``principal`` may read a given project (for references across projects)."""
+
+    def check(project: str) -> bool:
+        return principal.project in ("*", project)
+
+    return check
 
 
 def status_of(exc: BaseException) -> tuple[int, str]:

@@ -12,14 +12,26 @@ Invariants:
   server dies, its leases expire and another server's slots claim and resume its executions:
   nodes that had succeeded are not re-run, attempts that were running are retried.
 - The executor's ``poll`` is capped at a fraction of the lease TTL, so a long task never lets
-  the lease lapse, and between polls the slot looks for a terminate request or a shutdown.
+  the lease lapse, and between polls the slot looks for a terminate request (a message of
+  the store's control inbox, from any server process) or a shutdown.
 - Shutdown stops every slot, kills their workers and releases their leases, so another server
   takes the executions over at once.
+- A database outage never aborts an execution. The SQL store retries transient failures
+  itself (``store.sql._retry``), so a blip only stalls a slot; when the store's retry budget
+  runs out the slot *pauses* the execution: it keeps it (no abort, no release: the lease can
+  only lapse, and no slot of this server claims it meanwhile), waits for the database with
+  backoff and resumes driving it from the store. Only a permanent store error, or a bug,
+  fails an execution, with the error in its reason.
+- Slot threads never die: each turn is guarded, and a supervisor thread restarts a slot whose
+  thread ended anyway. Restarts and pauses are counted (``airfoil_driver_restarts_total``,
+  ``airfoil_driver_pauses_total``) and ``/readyz`` reports unready while a slot is down or
+  the database is away.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -28,9 +40,9 @@ from typing import Any
 import msgspec
 
 from airfoil.core.clock import Clock
-from airfoil.core.errors import ConflictError
+from airfoil.core.errors import ConflictError, StoreError, TransientStoreError
 from airfoil.core.launch_plans import LaunchPlanSpec
-from airfoil.core.phases import ExecutionPhase, NodePhase
+from airfoil.core.phases import NodePhase
 from airfoil.core.records import ExecutionRecord
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine._resources import ResourceQueue, machine_queue
@@ -188,50 +200,98 @@ class _Slot:
         if self.current is None or now < self._next_control:
             return
         self._next_control = now + d.control_every_s
-        reason = d.registry.terminate_requested(self.current)
-        if reason is not None:
-            raise _Interrupt(reason)
+        try:
+            stops = d.meta.control_messages(self.current, kind="terminate")
+        except StoreError as exc:  # the database is away: look again next time
+            log.warning("reading control requests of %s failed: %s", self.current, exc)
+            return
+        if stops:
+            raise _Interrupt(stops[0].reason)
 
     def _run(self) -> None:
         d = self.driver
+        failures = 0
         while not d.stopping.is_set():
             try:
-                engine = self.engine()
-                exec_id = d.claim(engine.owner)
-            except Exception:
-                log.exception("claiming an execution failed")
-                d.wake.wait(d.idle_poll_s)
-                continue
-            if exec_id is None:
-                d.wake.wait(d.idle_poll_s)
-                d.wake.clear()
-                continue
-            self.current = exec_id
-            self._next_control = 0.0
-            try:
-                self._drive(engine, exec_id)
-            finally:
+                self._turn()
+                failures = 0
+            except Exception:  # a bug in a turn must not end the slot
+                failures += 1
+                log.exception("driver slot %d failed; it carries on", self.index)
+                d.count_restart("error")
                 self.current = None
+                self.reset()
+                d.wake.wait(min(5.0, d.idle_poll_s * 2**failures))
         self.reset()
 
-    def _drive(self, engine: Engine, exec_id: str) -> None:
+    def _turn(self) -> None:
+        """Claim one execution and drive it (or wait a little if there is none)."""
+        d = self.driver
+        try:
+            engine = self.engine()
+            exec_id = d.claim(engine.owner)
+        except StoreError as exc:
+            log.warning("claiming an execution failed: %s", exc)
+            d.wake.wait(d.idle_poll_s)
+            return
+        if exec_id is None:
+            d.wake.wait(d.idle_poll_s)
+            d.wake.clear()
+            return
+        self.current = exec_id
+        self._next_control = 0.0
+        try:
+            while self._drive(engine, exec_id) and not d.stopping.is_set():
+                engine = self.engine()  # paused through an outage: resume the execution
+        finally:
+            self.current = None
+
+    def _drive(self, engine: Engine, exec_id: str) -> bool:
+        """Drive ``exec_id``; True if it was paused by a database outage (drive it again)."""
         d = self.driver
         try:
             record = engine.drive(exec_id)
-            d.registry.clear_control(exec_id)
             d.send_notifications(record)
         except _Interrupt as stop:
             if stop.reason is None:  # shutdown: the lease was released by drive
                 self.reset()
-                return
+                return False
             self._terminate(engine, exec_id, stop.reason)
         except ConflictError as exc:
             log.warning("lost execution %s: %s", exec_id, exc)
             self.reset()
+        except TransientStoreError as exc:
+            log.warning("database unavailable; execution %s paused: %s", exec_id, exc)
+            d.count_pause()
+            self.reset()  # its running attempts are retried when the drive resumes
+            return self._wait_for_store(exec_id)
         except Exception as exc:
             log.exception("driving execution %s failed", exec_id)
             self.reset()
             self._terminate(self.engine(), exec_id, f"server error: {type(exc).__name__}: {exc}")
+        return False
+
+    def _wait_for_store(self, exec_id: str) -> bool:
+        """Wait (with backoff) until the database answers; False if the server stops first
+        or the execution is gone (then there is nothing to resume)."""
+        d = self.driver
+        d.paused.add(exec_id)
+        try:
+            wait = d.idle_poll_s
+            while not d.stopping.is_set():
+                try:
+                    d.meta.get_lease(exec_id)
+                    return True
+                except TransientStoreError:
+                    pass
+                except StoreError as exc:
+                    log.error("execution %s cannot be resumed: %s", exec_id, exc)
+                    return False
+                d.stopping.wait(wait * (0.5 + random.random() / 2))
+                wait = min(5.0, wait * 2)
+            return False
+        finally:
+            d.paused.discard(exec_id)
 
     def _terminate(self, engine: Engine, exec_id: str, reason: str) -> None:
         d = self.driver
@@ -245,7 +305,6 @@ class _Slot:
         if self._executor is not None:
             for node_id in running:
                 self._executor.cancel(exec_id, node_id)
-        d.registry.clear_control(exec_id)
 
 
 class Driver:
@@ -263,6 +322,9 @@ class Driver:
         on_change: called after each state write (metrics).
         secrets: where the secrets tasks ask for come from (None: no secrets).
         poster: the webhook sender of launch-plan notifications (tests substitute it).
+        on_restart: called with the reason (``"error"``: a turn failed, ``"died"``: the
+            thread ended and the supervisor started a new one) each time a slot restarts.
+        on_pause: called each time a slot pauses an execution through a database outage.
         resources: the resource queue every slot admits through, so the executions the
             slots drive share the machine fairly (default: one over this machine, with
             ``scheduler_policy``).
@@ -285,6 +347,8 @@ class Driver:
         resources: ResourceQueue | None = None,
         scheduler_policy: str = "airfoil",
         poster: Poster | None = None,
+        on_restart: Callable[[str], None] | None = None,
+        on_pause: Callable[[], None] | None = None,
     ) -> None:
         self.meta = meta
         self.secrets = secrets
@@ -299,11 +363,17 @@ class Driver:
         self.poll_cap_s = min(0.25, lease_ttl_s / 4)
         self.control_every_s = 0.25
         self.idle_poll_s = min(0.5, lease_ttl_s / 4)
+        self.supervise_every_s = 1.0
         self.on_change = on_change
         self._make_executor = make_executor
+        self.on_restart = on_restart
+        self.on_pause = on_pause
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.slots: list[_Slot] = []
+        #: Executions paused through a database outage (claimed by nobody meanwhile).
+        self.paused: set[str] = set()
+        self._supervisor: threading.Thread | None = None
         if resources is None:
             import os
             import socket
@@ -330,19 +400,12 @@ class Driver:
         """Take the lease of one server execution (of a registered package) that nobody
         drives, or return None. Local runs sharing the database are left alone."""
         now = self.clock.now()
-        from airfoil.store.sql import SqlMetaStore
-
-        if isinstance(self.meta, SqlMetaStore):
-            from airfoil.store.sql._server_queries import claim_execution
-
-            return claim_execution(self.meta, owner, now, self.lease_ttl_s, PACKAGE_PREFIX)
-        for phase in (ExecutionPhase.RUNNING.value, ExecutionPhase.QUEUED.value):
-            for rec in self.meta.list_executions(phase=phase, limit=100):
-                if not rec.code_root.startswith(PACKAGE_PREFIX):
-                    continue
-                if self.meta.acquire_lease(rec.id, owner, now, self.lease_ttl_s):
-                    return rec.id
-        return None
+        # Never an execution a slot of this server holds (driving, or paused by an outage
+        # during which its lease may have lapsed).
+        exclude = set(self.busy()) | self.paused
+        return self.meta.claim_execution(
+            owner, now, self.lease_ttl_s, code_root_prefix=PACKAGE_PREFIX, exclude=exclude
+        )
 
     def send_notifications(self, record: ExecutionRecord) -> None:
         """An execution of a launch plan ended here: send the plan's notifications (the
@@ -373,10 +436,42 @@ class Driver:
         """Executions being driven now."""
         return [s.current for s in self.slots if s.current is not None]
 
+    def count_restart(self, reason: str) -> None:
+        if self.on_restart is not None:
+            self.on_restart(reason)
+
+    def count_pause(self) -> None:
+        if self.on_pause is not None:
+            self.on_pause()
+
+    def alive(self) -> bool:
+        """Whether every slot's thread runs (the supervisor restarts one that died)."""
+        return not self.stopping.is_set() and all(s.thread.is_alive() for s in self.slots)
+
     def start(self) -> None:
         self.slots = [_Slot(self, i) for i in range(self.slots_n)]
         for s in self.slots:
             s.thread.start()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="airfoil-driver-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        """Restart any slot whose thread ended (it never should: each turn is guarded)."""
+        while not self.stopping.wait(self.supervise_every_s):
+            for i, slot in enumerate(self.slots):
+                if slot.thread.is_alive() or self.stopping.is_set():
+                    continue
+                log.error("driver slot %d died; starting a new one", slot.index)
+                try:
+                    slot.reset()
+                except Exception:  # pragma: no cover - best effort
+                    log.exception("cleaning up dead slot %d failed", slot.index)
+                fresh = _Slot(self, slot.index)
+                self.slots[i] = fresh
+                fresh.thread.start()
+                self.count_restart("died")
 
     def notify(self) -> None:
         """Wake idle slots (an execution was launched)."""
@@ -389,4 +484,6 @@ class Driver:
         deadline = time.monotonic() + timeout_s
         for s in self.slots:
             s.thread.join(max(0.0, deadline - time.monotonic()))
+        if self._supervisor is not None:
+            self._supervisor.join(max(0.0, deadline - time.monotonic()))
         self.resources.close()

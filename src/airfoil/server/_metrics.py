@@ -7,7 +7,12 @@
 - ``airfoil_scheduling_latency_seconds``: from a node becoming ready (queued) to its first
   attempt starting in a worker (histogram; retries are left out, their wait is backoff);
 - ``airfoil_cache_lookups_total{result}`` and ``airfoil_cache_hit_ratio``;
-- ``airfoil_api_request_duration_seconds{method,route,status}``: API latency (histogram).
+- ``airfoil_api_request_duration_seconds{method,route,status}``: API latency (histogram);
+- ``airfoil_driver_restarts_total{reason}``: driver slots restarted (``error``: a turn
+  failed and the slot carried on; ``died``: its thread ended and the supervisor replaced it);
+- ``airfoil_driver_pauses_total``: executions paused through a database outage;
+- ``airfoil_store_retries_total``: transient store failures retried (connection lost,
+  serialization failure, deadlock, timeout).
 
 Each app has its own registry, so several apps in one process (tests) never collide.
 """
@@ -20,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from airfoil.core.phases import ExecutionPhase
@@ -52,6 +57,9 @@ class _StoreCollector(Collector):
         depth = GaugeMetricFamily("airfoil_queue_depth", "Executions waiting for a driver")
         depth.add_metric([], queued)
         yield depth
+        retries = CounterMetricFamily("airfoil_store_retries", "Transient store failures retried")
+        retries.add_metric([], float(getattr(self.meta, "retries", 0)))
+        yield retries
         ratio = GaugeMetricFamily("airfoil_cache_hit_ratio", "Cache hits / lookups")
         ratio.add_metric([], self.metrics.hit_ratio())
         yield ratio
@@ -93,7 +101,26 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
             registry=self.registry,
         )
+        self.restarts = Counter(
+            "airfoil_driver_restarts",
+            "Driver slots restarted",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.pauses = Counter(
+            "airfoil_driver_pauses",
+            "Executions paused through a database outage",
+            registry=self.registry,
+        )
         self.registry.register(_StoreCollector(meta, self))
+
+    def driver_restarted(self, reason: str) -> None:
+        """Driver hook: a slot restarted (``error`` or ``died``)."""
+        self.restarts.labels(reason).inc()
+
+    def driver_paused(self) -> None:
+        """Driver hook: an execution was paused through a database outage."""
+        self.pauses.inc()
 
     def hit_ratio(self) -> float:
         with self._lock:

@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from airfoil.server import _plans as plans
 from airfoil.server import _services as svc
-from airfoil.server._auth import Principal, authenticate, require
+from airfoil.server._auth import ApiError, Principal, authenticate, may_read, require
+from airfoil.server._uploads import MAX_UPLOAD
 from airfoil.wire import (
     API_PREFIX,
     CacheList,
@@ -56,7 +57,7 @@ from airfoil.wire import (
 __all__ = ["ROUTE_ROLES", "router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 422, 503)
+    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
 
@@ -65,6 +66,12 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {}
 
 _Project = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 _ExecId = Annotated[str, Path(max_length=100)]
+_Domain = Annotated[str, Path(max_length=50)]
+_Name = Annotated[str, Path(max_length=300)]
+_Version = Annotated[str, Path(max_length=200)]
+_NodeId = Annotated[str, Path(max_length=1000)]
+#: Largest event sequence number (the store keeps them as signed 64-bit integers).
+_SEQ_MAX = 2**63 - 1
 
 
 def _deps(request: Request) -> svc.Deps:
@@ -81,6 +88,23 @@ def _caller(role: str, *, per_project: bool = True) -> Callable[..., Principal]:
         return who
 
     return dependency
+
+
+async def _body(request: Request, limit: int, what: str) -> bytes:
+    """The request's body, refused with a 413 as soon as it is known to pass ``limit`` bytes
+    (by its Content-Length, or while it streams in), so an oversized upload is never held."""
+    too_big = ApiError(413, "too_large", f"{what} is larger than the limit of {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
@@ -158,7 +182,7 @@ async def upload_package(
     _: Runner,
 ) -> PackageOut:
     """Upload a code package (a gzip tar of the source), named by its SHA-256."""
-    data = await request.body()
+    data = await _body(request, svc.MAX_PACKAGE, "a code package")
     return await run_in_threadpool(svc.upload_package, d, project, sha256, data)
 
 
@@ -180,15 +204,15 @@ async def upload(
 ) -> UploadOut:
     """Upload the serialised bytes of a launch input (a file, dataframe or array), named by
     their SHA-256; a launch then names them in a ``{"$airfoil": ...}`` reference."""
-    data = await request.body()
+    data = await _body(request, MAX_UPLOAD, "an upload")
     return await run_in_threadpool(svc.upload, d, project, sha256, data)
 
 
 @_route("POST", "/projects/{project}/entities", "runner", response_model=RegisterResponse)
-def register(project: _Project, body: RegisterRequest, d: Deps, _: Runner) -> RegisterResponse:
-    """Register tasks, workflows and launch plans of an uploaded package."""
+def register(project: _Project, body: RegisterRequest, d: Deps, who: Runner) -> RegisterResponse:
+    """Register tasks, workflows and launch plans of a package uploaded to this project."""
     plan_rows = plans.check_launch_plans(d, project, body)
-    res = svc.register(d, project, body)
+    res = svc.register(d, project, body, may_read(who))
     res.launch_plans = plans.register_launch_plans(d, plan_rows)
     return res
 
@@ -205,7 +229,7 @@ def list_entities(
 
 
 @_route("GET", "/projects/{project}/entities/{name}/versions", "viewer", response_model=VersionList)
-def list_versions(project: _Project, name: str, d: Deps, _: Viewer) -> VersionList:
+def list_versions(project: _Project, name: _Name, d: Deps, _: Viewer) -> VersionList:
     """Every registered version of one task or workflow, newest first."""
     return svc.list_versions(d, project, name)
 
@@ -216,7 +240,9 @@ def list_versions(project: _Project, name: str, d: Deps, _: Viewer) -> VersionLi
     "viewer",
     response_model=EntityVersionOut,
 )
-def get_version(project: _Project, name: str, version: str, d: Deps, _: Viewer) -> EntityVersionOut:
+def get_version(
+    project: _Project, name: _Name, version: _Version, d: Deps, _: Viewer
+) -> EntityVersionOut:
     """One version with its typed interface."""
     return svc.get_version(d, project, name, version)
 
@@ -232,10 +258,10 @@ def get_version(project: _Project, name: str, version: str, d: Deps, _: Viewer) 
     status_code=201,
 )
 def launch(
-    project: _Project, domain: str, body: LaunchRequest, d: Deps, _: Runner
+    project: _Project, domain: _Domain, body: LaunchRequest, d: Deps, who: Runner
 ) -> ExecutionSummary:
     """Launch a registered task or workflow with JSON inputs (checked against its interface)."""
-    return svc.launch(d, project, domain, body)
+    return svc.launch(d, project, domain, body, may_read(who))
 
 
 @_route("GET", "/projects/{project}/executions", "viewer", response_model=ExecutionPage)
@@ -243,8 +269,8 @@ def list_executions(
     project: _Project,
     d: Deps,
     _: Viewer,
-    domain: str | None = None,
-    workflow: str | None = None,
+    domain: Annotated[str | None, Query(max_length=50)] = None,
+    workflow: Annotated[str | None, Query(max_length=300)] = None,
     phase: Annotated[
         str | None, Query(pattern="^(queued|running|succeeded|failed|aborted)$")
     ] = None,
@@ -305,7 +331,7 @@ def execution_graph(project: _Project, execution_id: _ExecId, d: Deps, _: Viewer
 def map_items(
     project: _Project,
     execution_id: _ExecId,
-    node_id: Annotated[str, Path(max_length=1000)],
+    node_id: _NodeId,
     d: Deps,
     _: Viewer,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -322,7 +348,7 @@ def map_items(
     response_model=NodeOut,
 )
 def node_detail(
-    project: _Project, execution_id: _ExecId, node_id: str, d: Deps, _: Viewer
+    project: _Project, execution_id: _ExecId, node_id: _NodeId, d: Deps, _: Viewer
 ) -> NodeOut:
     """One node, with previews of every input and output (blobs included)."""
     return svc.node_detail(d, project, execution_id, node_id)
@@ -337,7 +363,7 @@ def node_detail(
 def logs(
     project: _Project,
     execution_id: _ExecId,
-    node_id: str,
+    node_id: _NodeId,
     d: Deps,
     _: Viewer,
     attempt: Annotated[int | None, Query(ge=1, le=10_000)] = None,
@@ -392,7 +418,7 @@ def events(
     execution_id: _ExecId,
     d: Deps,
     _: Viewer,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=_SEQ_MAX)] = 0,
 ) -> EventList:
     """The event log (phase changes with causes) after a sequence number."""
     return svc.events(d, project, execution_id, after)
@@ -411,7 +437,7 @@ def watch(
     """Server-sent events: one ``event`` per event-log entry until the execution ends."""
     svc.get_record(d, project, execution_id)
     last = request.headers.get("last-event-id", "0")
-    after = int(last) if last.isdigit() else 0
+    after = int(last) if last.isdigit() and len(last) < 19 else 0
     return StreamingResponse(
         _stream(d, project, execution_id, after, request),
         media_type="text/event-stream",
@@ -507,7 +533,7 @@ def cache(
     project: _Project,
     d: Deps,
     _: Viewer,
-    task: str | None = None,
+    task: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CacheList:
     """Cache entries written by this project's executions, newest first."""
@@ -524,9 +550,7 @@ def list_launch_plans(project: _Project, d: Deps, _: Viewer) -> LaunchPlanList:
 
 
 @_route("GET", "/projects/{project}/launch-plans/{name}", "viewer", response_model=LaunchPlanOut)
-def get_launch_plan(
-    project: _Project, name: Annotated[str, Path(max_length=300)], d: Deps, _: Viewer
-) -> LaunchPlanOut:
+def get_launch_plan(project: _Project, name: _Name, d: Deps, _: Viewer) -> LaunchPlanOut:
     """The newest version of a launch plan: its workflow, preset inputs and schedule."""
     return plans.get_launch_plan(d, project, name)
 
@@ -540,8 +564,8 @@ def get_launch_plan(
 )
 def launch_launch_plan(
     project: _Project,
-    domain: str,
-    name: Annotated[str, Path(max_length=300)],
+    domain: _Domain,
+    name: _Name,
     body: LaunchPlanLaunchRequest,
     d: Deps,
     _: Runner,
@@ -558,8 +582,8 @@ def launch_launch_plan(
 )
 def activate_schedule(
     project: _Project,
-    domain: str,
-    name: Annotated[str, Path(max_length=300)],
+    domain: _Domain,
+    name: _Name,
     d: Deps,
     _: Runner,
 ) -> ScheduleStateOut:
@@ -575,8 +599,8 @@ def activate_schedule(
 )
 def deactivate_schedule(
     project: _Project,
-    domain: str,
-    name: Annotated[str, Path(max_length=300)],
+    domain: _Domain,
+    name: _Name,
     d: Deps,
     _: Runner,
 ) -> ScheduleStateOut:
@@ -590,6 +614,8 @@ def deactivate_schedule(
     "viewer",
     response_model=list[ScheduleStateOut],
 )
-def list_schedules(project: _Project, domain: str, d: Deps, _: Viewer) -> list[ScheduleStateOut]:
+def list_schedules(
+    project: _Project, domain: _Domain, d: Deps, _: Viewer
+) -> list[ScheduleStateOut]:
     """The launch plan schedules of this domain, active or not."""
     return plans.list_schedules(d, project, domain)

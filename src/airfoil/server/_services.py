@@ -9,6 +9,7 @@ type specs alone (``airfoil.types._from_json``), and specs arrive as records.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +36,8 @@ from airfoil.server import _convert as cv
 from airfoil.server._driver import Driver, LaunchOnlyExecutor
 from airfoil.server._registry import EntityRow, Registry
 from airfoil.server._secrets import SecretBox
+from airfoil.server._summary import input_summary
+from airfoil.server._tenancy import MayRead, check_package, grant_package
 from airfoil.server._uploads import UPLOAD_KINDS, store_upload, uploaded_value
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.wire import (
@@ -64,7 +67,8 @@ from airfoil.wire import (
 
 __all__ = ["Deps"]
 
-_MAX_PACKAGE = 100 * 2**20
+#: Largest code package accepted, in bytes.
+MAX_PACKAGE = 100 * 2**20
 
 
 @dataclass
@@ -115,8 +119,8 @@ def check_domain(domain: str) -> None:
 
 def upload_package(d: Deps, project: str, sha256: str, data: bytes) -> PackageOut:
     """Store a code package archive under its content hash."""
-    if len(data) > _MAX_PACKAGE:
-        raise InvalidInputError(f"code package is {len(data)} bytes; the limit is {_MAX_PACKAGE}")
+    if len(data) > MAX_PACKAGE:
+        raise InvalidInputError(f"code package is {len(data)} bytes; the limit is {MAX_PACKAGE}")
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise InvalidInputError(
@@ -127,13 +131,14 @@ def upload_package(d: Deps, project: str, sha256: str, data: bytes) -> PackageOu
     d.registry.ensure_project(project, now=d.clock.now())
     d.blobs.put_bytes(package_key(sha256), data)
     created = d.registry.add_package(sha256, len(data), d.clock.now())
+    grant_package(d.registry, project, sha256, d.clock.now())
     return PackageOut(sha256=sha256, size=len(data), created=created)
 
 
 def upload(d: Deps, project: str, sha256: str, data: bytes) -> UploadOut:
     """Keep the bytes of a launch input (a file, dataframe or array) under their SHA-256."""
     d.registry.ensure_project(project, now=d.clock.now())
-    return UploadOut(sha256=sha256, size=store_upload(d.blobs, sha256, data))
+    return UploadOut(sha256=sha256, size=store_upload(d.blobs, project, sha256, data))
 
 
 def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
@@ -150,14 +155,17 @@ def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
         raise InvalidInputError(f"{entity.kind} {entity.name!r}: invalid spec: {exc}") from None
 
 
-def register(d: Deps, project: str, req: RegisterRequest) -> RegisterResponse:
-    """Register the entities of an uploaded package (all or none)."""
-    if not d.registry.has_package(req.package):
-        raise NotFoundError(
-            f"code package {req.package[:12]} was not uploaded: PUT it to "
-            f"/api/v1/projects/{project}/packages/{req.package} first"
-        )
+def _own_only(_project: str) -> bool:
+    return False
+
+
+def register(
+    d: Deps, project: str, req: RegisterRequest, may_read: MayRead = _own_only
+) -> RegisterResponse:
+    """Register the entities of a package uploaded to ``project`` (all or none); a package
+    of another project only if the caller may read that project."""
     now = d.clock.now()
+    check_package(d.registry, project, req.package, may_read, now)
     rows: list[EntityRow] = []
     for e in req.entities:
         launchable, own = _decode_spec(e)
@@ -235,7 +243,13 @@ def get_version(d: Deps, project: str, name: str, version: str) -> EntityVersion
 # --- launching ------------------------------------------------------------------------------
 
 
-def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> dict[str, Value]:
+def convert_json_inputs(
+    d: Deps,
+    spec: WorkflowSpec,
+    given: dict[str, Any],
+    project: str = "default",
+    may_read: MayRead = _own_only,
+) -> dict[str, Value]:
     """Check JSON inputs against the interface and convert them to values.
 
     Raises:
@@ -257,7 +271,9 @@ def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> d
         if p.name in given and (
             p.type.kind in ("directory", *UPLOAD_KINDS) or converter_kind(p.type)
         ):
-            values[p.name] = uploaded_value(d.blobs, p.name, p.type, given[p.name])
+            values[p.name] = uploaded_value(
+                d.blobs, project, p.name, p.type, given[p.name], may_read
+            )
         elif p.name in given:
             try:
                 values[p.name] = from_jsonable(given[p.name], p.type, d.types, ctx)
@@ -277,7 +293,9 @@ def convert_json_inputs(d: Deps, spec: WorkflowSpec, given: dict[str, Any]) -> d
     return values
 
 
-def launch(d: Deps, project: str, domain: str, req: LaunchRequest) -> ExecutionSummary:
+def launch(
+    d: Deps, project: str, domain: str, req: LaunchRequest, may_read: MayRead = _own_only
+) -> ExecutionSummary:
     """Launch a registered version (the newest if none is named) with JSON inputs."""
     check_domain(domain)
     if req.name is not None:
@@ -287,7 +305,7 @@ def launch(d: Deps, project: str, domain: str, req: LaunchRequest) -> ExecutionS
             raise InvalidInputError(str(exc)) from None
     row = d.registry.get_entity(project, req.entity, req.version)
     spec = _spec_of(row)
-    values = convert_json_inputs(d, spec, req.inputs)
+    values = convert_json_inputs(d, spec, req.inputs, project, may_read)
     labels = dict(req.labels)
     labels["airfoil.package"] = row.package
     rec = d.engine(project, domain).launch(
@@ -328,8 +346,11 @@ def terminate(d: Deps, project: str, execution_id: str, reason: str) -> Executio
         raise ConflictError(f"execution {execution_id} already ended ({rec.phase})")
     try:
         rec = d.engine().abort(execution_id, reason)
-    except ConflictError:  # a driver holds it: ask it to stop
-        d.registry.request_terminate(execution_id, reason, d.clock.now())
+    except ConflictError:  # a driver holds it: ask it to stop, through the control inbox
+        from airfoil.store._control import ControlMessage
+
+        stop = ControlMessage(execution_id, "terminate", d.clock.now(), reason=reason)
+        d.meta.send_control(stop)  # a second request keeps the first one's reason
     return cv.summary_out(rec)
 
 
@@ -406,6 +427,31 @@ def list_executions(
         limit=limit,
         offset=offset,
     )
+
+
+_SOURCE = re.compile(r"\bexecution (\S+) node\b")
+
+
+def hide_foreign(
+    d: Deps, project: str, text: str, owners: dict[str, str | None] | None = None
+) -> str:
+    """``text`` with the ids of executions of other projects (a cache hit names the execution
+    that wrote the entry) replaced, so no project learns another's execution ids. ``owners``
+    remembers each execution's project across calls (one lookup per execution)."""
+    if "execution " not in text:
+        return text
+    known = {} if owners is None else owners
+
+    def swap(m: re.Match[str]) -> str:
+        eid = m.group(1)
+        if eid not in known:
+            try:
+                known[eid] = d.meta.get_execution(eid).project
+            except NotFoundError:
+                known[eid] = None
+        return m.group(0) if known[eid] == project else "execution (of another project) node"
+
+    return _SOURCE.sub(swap, text)
 
 
 def _matches(r: ExecutionRecord, needle: str) -> bool:
@@ -494,6 +540,10 @@ def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str,
         )
         for n in nodes
     ]
+    owners: dict[str, str | None] = {execution_id: project}
+    for n in out["nodes"]:
+        if n.get("cache_reason"):
+            n["cache_reason"] = hide_foreign(d, project, n["cache_reason"], owners)
     out["package"] = rec.labels.get("airfoil.package", "")
     return out
 
@@ -506,7 +556,7 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
     rec = get_record(d, project, execution_id)
     node = d.meta.get_node(execution_id, node_id)
     tasks = _flat_tasks(rec.spec)
-    return cv.node_out(
+    out = cv.node_out(
         node,
         rec,
         d.meta.get_attempts(execution_id, node_id),
@@ -515,6 +565,9 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
         d.value_ctx(),
         read_blobs=True,
     )
+    if out.cache_reason:
+        out.cache_reason = hide_foreign(d, project, out.cache_reason)
+    return out
 
 
 _graph_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -537,6 +590,7 @@ def _graph_node(fn: Any) -> dict[str, Any]:
         "id": fn.id,
         "kind": fn.kind,
         "label": label,
+        "summary": input_summary(fn.inputs),
         "task": fn.task.name if fn.task is not None else "",
         "parent": fn.parent,
         "upstream": sorted(fn.upstream),
@@ -673,7 +727,11 @@ def value_bytes(d: Deps, value: Value) -> bytes:
 def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     rec = get_record(d, project, execution_id)
     evs = d.meta.get_events(execution_id, after_seq=after)
-    return EventList(items=[cv.event_out(e) for e in evs], phase=rec.phase)
+    items = [cv.event_out(e) for e in evs]
+    owners: dict[str, str | None] = {execution_id: project}
+    for ev in items:
+        ev.cause = hide_foreign(d, project, ev.cause, owners)
+    return EventList(items=items, phase=rec.phase)
 
 
 def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | None) -> LogOut:

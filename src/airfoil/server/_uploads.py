@@ -1,11 +1,14 @@
 """Launch inputs that are not JSON: files, dataframes and arrays, uploaded by content.
 
 A client serialises such a value with the type engine (the same bytes a local run stores),
-uploads the bytes with ``PUT .../uploads/{sha256}`` unless they are small enough to travel
-inline, and names them in the launch request by a reference::
+uploads the bytes with ``PUT /projects/{project}/uploads/{sha256}`` unless they are small
+enough to travel inline, and names them in the launch request by a reference::
 
     {"$airfoil": {"format": "parquet", "hash": "...", "size": 123, "meta": {...},
                   "sha256": "<sha256 of the uploaded bytes>"}}   # or "inline": "<base64>"
+
+An upload belongs to the project it was sent to; a reference may add ``"project": "other"``
+to name an upload of another project, which is allowed only if the caller may read it.
 
 Values of a kind a user's converter writes (``airfoil.types.add_converter``) travel the same
 way, in the converter's own format, and must be content-addressed (their hash is the bytes'
@@ -18,10 +21,14 @@ a Parquet or ``.npy`` payload is only checked by its magic bytes; the worker rea
 
 Invariants:
 
-- An upload is kept under ``uploads/<sha256[:2]>/<sha256>`` only if its SHA-256 matches.
+- An upload is kept under ``uploads/<project>/<sha256[:2]>/<sha256>`` only if its SHA-256
+  matches; a launch finds it only in its own project or one the caller may read.
 - A value's hash is recomputed here: for Parquet and ``.npy`` it is the bytes' SHA-256, for a
   ``File`` the hash of its name and its bytes' SHA-256 (as ``FileHandler`` computes it).
 - Directories cannot be uploaded yet (a clear 422 says so).
+- A Parquet upload whose reference does not say its rows and columns (the console sends a
+  user's ``.parquet`` file as it is) gets them from the file's footer, read with pyarrow when
+  it is installed; the data pages are never read.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
+from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.errors import InvalidInputError, NotFoundError
@@ -44,12 +53,12 @@ UPLOAD_KINDS = {"file": "file", "dataframe": "parquet", "ndarray": "npy"}
 _MAGIC = {"parquet": b"PAR1", "npy": b"\x93NUMPY"}
 
 
-def upload_key(sha256: str) -> str:
-    """Blob key of an uploaded payload."""
-    return f"uploads/{sha256[:2]}/{sha256}"
+def upload_key(project: str, sha256: str) -> str:
+    """Blob key of a payload uploaded to ``project``."""
+    return f"uploads/{project}/{sha256[:2]}/{sha256}"
 
 
-def store_upload(blobs: BlobStore, sha256: str, data: bytes) -> int:
+def store_upload(blobs: BlobStore, project: str, sha256: str, data: bytes) -> int:
     """Keep an uploaded payload under its SHA-256 (checked); returns its size.
 
     Raises:
@@ -60,19 +69,27 @@ def store_upload(blobs: BlobStore, sha256: str, data: bytes) -> int:
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise InvalidInputError(f"the uploaded bytes' SHA-256 is {actual}, not {sha256}")
-    key = upload_key(sha256)
+    key = upload_key(project, sha256)
     if not blobs.exists(blobs.uri(key)):
         blobs.put_bytes(key, data)
     return len(data)
 
 
-def uploaded_value(blobs: BlobStore, name: str, spec: TypeSpec, data: Any) -> Value:
-    """The :class:`Value` of input ``name`` (of a file, dataframe or array type) from its
-    reference, its bytes checked and stored where values live.
+def uploaded_value(
+    blobs: BlobStore,
+    project: str,
+    name: str,
+    spec: TypeSpec,
+    data: Any,
+    may_read: Callable[[str], bool] = lambda _: False,
+) -> Value:
+    """The :class:`Value` of input ``name`` (of a file, dataframe or array type) of a launch in
+    ``project`` from its reference, its bytes checked and stored where values live.
 
     Raises:
-        InvalidInputError: not a reference, the wrong format for the type, a missing upload, or
-            bytes that do not match the reference's hashes.
+        InvalidInputError: not a reference, the wrong format for the type, a missing upload
+            (or one of a project the caller may not read), or bytes that do not match the
+            reference's hashes.
     """
     if spec.kind == "directory":
         raise InvalidInputError(
@@ -108,13 +125,17 @@ def uploaded_value(blobs: BlobStore, name: str, spec: TypeSpec, data: Any) -> Va
             raise InvalidInputError(f"input {name!r}: inline is not base64") from None
     else:
         sha = str(body.get("sha256", ""))
+        owner = str(body.get("project") or project)
+        missing = InvalidInputError(
+            f"input {name!r}: no upload with SHA-256 {sha!r} in project {owner!r}: PUT its "
+            f"bytes to /api/v1/projects/{project}/uploads/{sha or '<sha256>'} first"
+        )
+        if len(sha) != 64 or (owner != project and not may_read(owner)):
+            raise missing  # another project's upload: as if it did not exist
         try:
-            content = blobs.get_bytes(blobs.uri(upload_key(sha)))
+            content = blobs.get_bytes(blobs.uri(upload_key(owner, sha)))
         except (NotFoundError, FileNotFoundError):
-            raise InvalidInputError(
-                f"input {name!r}: no upload with SHA-256 {sha!r}: PUT its bytes to "
-                f"uploads/{sha or '<sha256>'} first"
-            ) from None
+            raise missing from None
     content_sha = hashlib.sha256(content).hexdigest()
     if fmt == "file":
         from airfoil.types._files import file_value_hash
@@ -128,6 +149,8 @@ def uploaded_value(blobs: BlobStore, name: str, spec: TypeSpec, data: Any) -> Va
             f"input {name!r}: the bytes do not match the reference (hash, size or {fmt} "
             "header): serialise the value with Airfoil's type engine"
         )
+    if fmt == "parquet" and "rows" not in meta:
+        meta = _frame_meta(content, meta)
     if inline is not None:
         return Value(hash=digest, format=fmt, inline=content, size=size, meta=meta)
     key = f"values/{digest[:2]}/{digest}"
@@ -135,3 +158,27 @@ def uploaded_value(blobs: BlobStore, name: str, spec: TypeSpec, data: Any) -> Va
     if not blobs.exists(uri):
         uri = blobs.put_bytes(key, content)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+
+
+def _frame_meta(content: bytes, meta: dict[str, str]) -> dict[str, str]:
+    """``meta`` with the rows, columns and column types of a Parquet payload, from its
+    footer (unchanged without pyarrow, or when the footer cannot be read)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is part of the server's extras
+        return meta
+    try:
+        footer = pq.read_metadata(pa.BufferReader(content))
+        schema = footer.schema.to_arrow_schema()
+    except (OSError, ValueError, pa.ArrowException):
+        raise InvalidInputError(
+            "the uploaded Parquet file cannot be read (its footer is damaged)"
+        ) from None
+    fields = [f for f in schema if not f.name.startswith("__index_level_")]
+    return {
+        **meta,
+        "rows": str(footer.num_rows),
+        "columns": json.dumps([f.name for f in fields]),
+        "dtypes": json.dumps([str(f.type) for f in fields]),
+    }

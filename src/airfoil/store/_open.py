@@ -19,7 +19,13 @@ _FORMS = (
 )
 
 
-def open_meta_store(url: str | None, home: str, durability: str = "process") -> MetaStore:
+def open_meta_store(
+    url: str | None,
+    home: str,
+    durability: str = "process",
+    *,
+    retry_budget_s: float | None = None,
+) -> MetaStore:
     """Open the metadata store at ``url``.
 
     Args:
@@ -28,6 +34,8 @@ def open_meta_store(url: str | None, home: str, durability: str = "process") -> 
             ``postgresql+psycopg://...`` for a SQL store.
         home: the Airfoil home directory (``$AIRFOIL_HOME``).
         durability: ``process`` or ``power`` (SQLite fsyncs every commit).
+        retry_budget_s: how long a SQL store retries a transient database failure
+            (connection lost, deadlock...) before raising it (None: the store's default).
 
     Raises:
         ConfigError: the URL names no supported backend.
@@ -43,8 +51,10 @@ def open_meta_store(url: str | None, home: str, durability: str = "process") -> 
         return MemoryMetaStore()
     if scheme in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
         from airfoil.store.sql import SqlMetaStore
+        from airfoil.store.sql._retry import RetryPolicy
 
-        return SqlMetaStore(url, durability=durability)
+        retry = None if retry_budget_s is None else RetryPolicy(budget_s=retry_budget_s)
+        return SqlMetaStore(url, durability=durability, retry=retry)
     if scheme in ("postgresql", "postgres"):
         raise ConfigError(
             f"unsupported metadata store URL {_mask(url)!r}: name the driver, "

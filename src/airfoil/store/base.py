@@ -12,6 +12,7 @@ Invariants every backend keeps (checked by the conformance suite):
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.records import (
@@ -22,12 +23,13 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
 )
+from airfoil.store._control import ControlInbox
 from airfoil.store._scheduling import SchedulingStore
 
 __all__ = ["BlobStore", "MetaStore"]
 
 
-class MetaStore(SchedulingStore, abc.ABC):
+class MetaStore(ControlInbox, SchedulingStore, abc.ABC):
     """Metadata of runs: executions, nodes, attempts, the event log, and the cache; and
     (from :class:`~airfoil.store._scheduling.SchedulingStore`) project quotas, the
     admission queue's snapshots and task run-time history."""
@@ -145,6 +147,48 @@ class MetaStore(SchedulingStore, abc.ABC):
         Lets a driver on the same host see that the holder's process is dead and take over
         at once instead of waiting for the lease to expire.
         """
+
+    def claim_execution(
+        self,
+        owner: str,
+        now: float,
+        ttl_s: float,
+        *,
+        code_root_prefix: str = "",
+        exclude: Collection[str] = (),
+    ) -> str | None:
+        """Take the lease of the oldest unfinished execution nobody drives; return its id.
+
+        A driver's claim: an execution ``queued`` or ``running`` whose lease is free or
+        expired (the oldest first), whose ``code_root`` starts with ``code_root_prefix`` and
+        whose id is not in ``exclude``, leased to ``owner`` until ``now + ttl_s``. Two
+        claimers never get the same execution.
+
+        This default scans and takes leases one by one (each acquire is atomic, so it is
+        safe, if slower); SQL stores claim in one statement.
+
+        Returns:
+            The claimed execution's id, or None if there is nothing to claim.
+        """
+        candidates: list[ExecutionRecord] = []
+        for phase in ("queued", "running"):
+            offset = 0
+            while True:
+                page = self.list_executions(phase=phase, limit=500, offset=offset)
+                candidates.extend(page)
+                if len(page) < 500:
+                    break
+                offset += len(page)
+        candidates.sort(key=lambda r: (r.created_at, r.id))
+        for rec in candidates:
+            if rec.id in exclude or not rec.code_root.startswith(code_root_prefix):
+                continue
+            held = self.get_lease(rec.id)
+            if held is not None and held[1] > now:  # driven (even by ``owner``): not free
+                continue
+            if self.acquire_lease(rec.id, owner, now, ttl_s):
+                return rec.id
+        return None
 
     def close(self) -> None:
         """Release connections. Optional."""

@@ -33,6 +33,7 @@ from airfoil.core.records import (
     StoreBatch,
     encode_json,
 )
+from airfoil.store._memory_control import MemoryControlInbox
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
 from airfoil.store.base import MetaStore
@@ -101,7 +102,7 @@ def missing_execution(execution_id: str) -> NotFoundError:
     )
 
 
-class MemoryMetaStore(MemoryScheduleStore, MemorySchedulingStore, MetaStore):
+class MemoryMetaStore(MemoryControlInbox, MemoryScheduleStore, MemorySchedulingStore, MetaStore):
     """A thread-safe, in-process :class:`MetaStore`: the reference for every backend."""
 
     def __init__(self) -> None:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import msgspec
 import pytest
 
 from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 from airfoil.testing.records import (
+    _value,
     make_attempt,
     make_cache_entry,
     make_event,
@@ -189,6 +191,53 @@ class MetaStoreConformance:
         assert store.acquire_lease("e1", "a", now=0.0, ttl_s=60.0)
         store.write(StoreBatch(execution=make_execution(phase="succeeded")))
         assert not store.acquire_lease("e1", "b", now=1.0, ttl_s=60.0)
+
+    def test_claim_takes_the_oldest_free_execution(self, store: MetaStore) -> None:
+        def launched(eid: str, created: float, phase: str, root: str = "pkg:1") -> None:
+            rec = msgspec.structs.replace(
+                make_execution(eid, created_at=created, phase=phase), code_root=root
+            )
+            store.write(StoreBatch(execution=rec))
+
+        launched("e3", 3.0, "queued")
+        launched("e1", 1.0, "running")
+        launched("e2", 2.0, "queued", root="/local/code")  # a local run: not claimed
+        launched("e0", 0.5, "succeeded")  # finished: never claimed
+        launched("e4", 4.0, "running")
+        assert store.acquire_lease("e4", "other", now=100.0, ttl_s=60.0)
+        got = store.claim_execution("a", 100.0, 30.0, code_root_prefix="pkg:", exclude={"e1"})
+        assert got == "e3"  # e1 excluded, e2 not a package, e0 ended
+        assert store.get_lease("e3") == ("a", 130.0)
+        assert store.claim_execution("b", 100.0, 30.0, code_root_prefix="pkg:") == "e1"
+        assert store.claim_execution("b", 101.0, 30.0, code_root_prefix="pkg:") is None
+        assert store.claim_execution("a", 101.0, 30.0, code_root_prefix="pkg:") is None  # held
+        # e4's lease expires at 160: then it is claimed; e1 and e3 were claimed until 130/131.
+        assert store.claim_execution("c", 140.0, 30.0, code_root_prefix="pkg:") == "e1"
+        assert store.claim_execution("c", 161.0, 30.0, code_root_prefix="pkg:") == "e3"
+
+    # --- control inbox ----------------------------------------------------------------------
+
+    def test_control_inbox(self, store: MetaStore) -> None:
+        from airfoil.store._control import ControlMessage
+
+        store.write(StoreBatch(execution=make_execution()))
+        store.write(StoreBatch(execution=make_execution("e2")))
+        value = _value("threshold")
+        first = ControlMessage("e1", "signal", 2.0, name="threshold", value=value)
+        stop = ControlMessage("e1", "terminate", 1.0, reason="user asked")
+        assert store.control_messages("e1") == []
+        assert store.send_control(first) is True
+        assert store.send_control(stop) is True
+        again = ControlMessage("e1", "signal", 3.0, name="threshold", value=_value("other"))
+        assert store.send_control(again) is False  # the first value wins
+        assert store.send_control(ControlMessage("e1", "terminate", 4.0, reason="x")) is False
+        assert store.control_messages("e1") == [stop, first]  # in the order sent
+        assert store.control_messages("e1", kind="signal") == [first]
+        assert store.control_messages("e2") == []
+        with pytest.raises(NotFoundError):
+            store.send_control(ControlMessage("nope", "terminate", 1.0))
+        with pytest.raises(ValueError, match="kind"):
+            ControlMessage("e1", "explode", 1.0)
 
     # --- atomicity and conflicts ------------------------------------------------------------
 

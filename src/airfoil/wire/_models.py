@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airfoil.wire._limits import JsonInputs, JsonValue, Labels
+
 __all__ = [
     "API_PREFIX",
     "DOMAINS",
@@ -266,9 +268,9 @@ class LaunchPlanLaunchRequest(_Request):
     """
 
     version: str | None = Field(default=None, max_length=200)
-    inputs: dict[str, Any] = {}
+    inputs: JsonInputs = {}
     name: str | None = Field(default=None, max_length=100)
-    labels: dict[str, str] = {}
+    labels: Labels = {}
 
 
 class ScheduleStateOut(_Response):
@@ -297,15 +299,15 @@ class LaunchRequest(_Request):
 
     entity: str = Field(min_length=1, max_length=300)
     version: str | None = Field(default=None, max_length=200)
-    inputs: dict[str, Any] = {}
+    inputs: JsonInputs = {}
     name: str | None = Field(default=None, max_length=100)
-    labels: dict[str, str] = {}
+    labels: Labels = {}
 
 
 class SignalIn(_Request):
     """A value for a gate: ``true``/``false`` for an approval, a typed value for an input."""
 
-    value: Any
+    value: JsonValue
 
 
 class SignalOut(_Response):
@@ -482,11 +484,14 @@ class GraphNodeOut(_Response):
 
     ``upstream`` are the ids of the nodes it depends on. Children of subworkflows,
     conditionals and dynamic nodes have ``parent`` set; a container depends on its children.
+    ``summary`` is a short text of its constant inputs (``model=lr, c=0.5``), which tells
+    several calls of one task apart.
     """
 
     id: str
     kind: str
     label: str
+    summary: str = ""
     task: str = ""
     parent: str = ""
     upstream: list[str] = []

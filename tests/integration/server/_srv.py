@@ -75,6 +75,21 @@ FLOW = textwrap.dedent(
         return hashlib.sha256((salt + af.current_context().secrets["token"]).encode()).hexdigest()
 
 
+    @af.task(secret_requests=["token"])
+    def leaky(x: int) -> int:
+        ctx = af.current_context()
+        print("context:", ctx)
+        print("secrets:", ctx.secrets, f"{ctx.secrets}", list(ctx.secrets))
+        print("explicit:", ctx.secrets["token"])
+        ctx.logger.info("logged %s", ctx.secrets.get("token"))
+        raise RuntimeError(f"failed in {ctx} with token={ctx.secrets['token']!r} and {x}")
+
+
+    @af.workflow
+    def leaky_wf(x: int = 1) -> int:
+        return leaky(x=x)
+
+
     @af.workflow
     def gated(x: int = 5) -> str:
         threshold = af.wait_for_input("threshold", timeout=30.0, expected_type=float)
@@ -164,7 +179,12 @@ class Running:
 
 
 def start_server(
-    home: Path, database_url: str | None, *, run_engine: bool = True, lease_ttl_s: float = 3.0
+    home: Path,
+    database_url: str | None,
+    *,
+    run_engine: bool = True,
+    lease_ttl_s: float = 3.0,
+    store_retry_budget_s: float = 120.0,
 ) -> Running:
     import uvicorn
 
@@ -178,6 +198,7 @@ def start_server(
         slots=3,
         max_parallel=2,
         lease_ttl_s=lease_ttl_s,
+        store_retry_budget_s=store_retry_budget_s,
     )
     app = create_app(config)
     port = free_port()

@@ -1,4 +1,7 @@
-"""Auth: every endpoint for every role, allowed and denied, and the open loopback mode."""
+"""Auth: every operation of the OpenAPI spec for every kind of caller (no key, a bad key, a
+revoked key, viewer, runner and admin of the project, a key of another project, a global
+admin), allowed and denied, and the open loopback mode. The matrix is generated from the
+spec, so a route added without a declared role fails here."""
 
 from __future__ import annotations
 
@@ -31,15 +34,45 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, d
     revoked_id, revoked = reg.create_key(PROJECT, "admin")
     reg.revoke_key(revoked_id)
     keys["revoked"] = revoked
+    keys["bad"] = "af_" + keys["viewer"].split("_", 2)[1] + "_not-the-secret"  # a live id
     reg.ensure_project(PROJECT)
     yield running, keys
     running.stop()
 
 
+def _spec_operations() -> list[tuple[str, str]]:
+    """Every operation of the server's OpenAPI spec (the app is built, not started)."""
+    import tempfile
+
+    from airfoil.server import ServerConfig, create_app
+
+    with tempfile.TemporaryDirectory() as home:
+        spec = create_app(ServerConfig(home=home, run_engine=False)).openapi()
+    methods = ("get", "put", "post", "delete", "patch")
+    return sorted(
+        (m.upper(), path) for path, ops in spec["paths"].items() for m in ops if m in methods
+    )
+
+
+_OPERATIONS = _spec_operations()
+
+
 def _routes() -> list[tuple[str, str, str]]:
+    """The API's operations, from the OpenAPI spec, with the role each declares (``?`` for
+    none: the test of that operation fails, so a new route cannot ship untested)."""
     from airfoil.server._routes import ROUTE_ROLES
 
-    return sorted((m, p, r) for (m, p), r in ROUTE_ROLES.items())
+    return [(m, p, ROUTE_ROLES.get((m, p), "?")) for m, p in _OPERATIONS if p.startswith("/api/")]
+
+
+def test_the_matrix_covers_every_route_of_the_spec() -> None:
+    from airfoil.server._routes import ROUTE_ROLES
+
+    api = {(m, p) for m, p in _OPERATIONS if p.startswith("/api/")}
+    assert len(api) >= 25
+    assert set(ROUTE_ROLES) == api, set(ROUTE_ROLES) ^ api
+    outside = {p for _, p in _OPERATIONS if not p.startswith("/api/")}
+    assert outside <= {"/healthz", "/readyz", "/metrics", "/", "/{path}"}, outside
 
 
 def _fill(path: str) -> str:
@@ -66,8 +99,8 @@ def _call(running: Running, method: str, path: str, key: str | None) -> httpx.Re
 
 def _allowed(role_key: str, needed: str) -> bool:
     if needed == "any":
-        return role_key not in ("none", "revoked")
-    if role_key in ("none", "revoked"):
+        return role_key not in ("none", "bad", "revoked")
+    if role_key in ("none", "bad", "revoked"):
         return False
     if role_key == "global":
         return True
@@ -78,17 +111,19 @@ def _allowed(role_key: str, needed: str) -> bool:
     return RANK[role_key] >= RANK[needed]
 
 
-@pytest.mark.parametrize("who", ["none", "revoked", "other", "global", *ROLES])
+@pytest.mark.parametrize("who", ["none", "bad", "revoked", "other", "global", *ROLES])
 @pytest.mark.parametrize(("method", "path", "needed"), _routes())
 def test_every_endpoint_every_role(
     keyed: tuple[Running, dict[str, str]], who: str, method: str, path: str, needed: str
 ) -> None:
     running, keys = keyed
+    assert needed in ("any", "admin*", *ROLES), f"{method} {path} declares no role"
     r = _call(running, method, path, keys.get(who))
+    assert r.status_code < 500, (who, method, path, r.text[:300])
     code = r.json()["error"]["code"] if r.status_code >= 400 else None
     if _allowed(who, needed):
         assert r.status_code not in (401, 403), (who, method, path, r.text)
-    elif who in ("none", "revoked"):
+    elif who in ("none", "bad", "revoked"):
         assert r.status_code == 401 and code in ("unauthenticated", "invalid_key"), r.text
     else:
         assert r.status_code == 403 and code == "forbidden", r.text

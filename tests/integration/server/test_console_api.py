@@ -65,6 +65,23 @@ CONSOLE_FLOW = textwrap.dedent(
         return frame(n=n)
 
 
+    @af.task
+    def fit(model: str, c: float = 1.0) -> float:
+        return c
+
+
+    @af.task
+    def rows(df: pd.DataFrame) -> int:
+        return len(df)
+
+
+    @af.workflow
+    def sweep() -> float:
+        fit.with_name("logistic")(model="lr", c=0.5)
+        fit(model="svm").with_overrides(name="support vectors")
+        return fit(model="a very long model name that goes on and on", c=2.0)
+
+
     @af.workflow
     def shaped(n: int = 30) -> int:
         squares = af.map_task(square, min_success_ratio=0.5)(x=list(range(6)))
@@ -129,6 +146,9 @@ def test_graph_items_and_frame_heads(client: Any, console_flow: Any) -> None:
     failed = next(i for i in items.items if i.phase == "failed")
     assert failed.index == 3 and failed.error is not None
     assert "three is not allowed" in failed.error.message
+    # the user's file as in their project, not the worker's package cache folder
+    assert failed.error.traceback and 'File "console_flow.py"' in failed.error.traceback
+    assert "packages" not in failed.error.traceback
     page = MapItemsOut.model_validate(
         _get(client, f"/executions/{ex.id}/nodes/{mapped.id}/items?offset=4&limit=1").json()
     )
@@ -215,3 +235,70 @@ def test_logs_are_tailed_while_the_attempt_runs(
     assert text == "first line, while running\nsecond line\n"
     files = [str(p) for p in Path(server.home).rglob("*.log*") if ex.id in str(p)]
     assert files and all(f.endswith(".log") for f in files)  # the copy is gone at the end
+
+
+def test_named_nodes_and_input_summaries_in_the_graph(client: Any, console_flow: Any) -> None:
+    client.register([console_flow.sweep])
+    ex = client.launch(console_flow.sweep, {})
+    assert client.wait(ex.id, timeout=60).phase == "succeeded"
+    graph = GraphOut.model_validate(_get(client, f"/executions/{ex.id}/graph").json())
+    shown = [(n.label, n.summary) for n in sorted(graph.nodes, key=lambda n: n.id)]
+    assert shown[0] == ("logistic", "model=lr, c=0.5")
+    assert shown[1] == ("support vectors", "model=svm, c=1.0")
+    assert shown[2][0] == "fit"
+    assert shown[2][1] == "model=a very long model name …, c=2.0"  # long values clipped
+
+
+def test_a_parquet_file_uploaded_as_it_is_gets_its_rows_and_columns(
+    client: Any, console_flow: Any, tmp_path: Path
+) -> None:
+    """What the console sends for a DataFrame input: the user's .parquet file's bytes, named
+    by their SHA-256, with no rows or columns in the reference (the page cannot read them)."""
+    import hashlib
+
+    import pandas as pd
+
+    client.register([console_flow.rows])
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"a": range(7), "b": [f"x{i}" for i in range(7)]}).to_parquet(path)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    base = f"{client.url}/api/v1/projects/{client.project}"
+    put = httpx.put(f"{base}/uploads/{sha}", content=data, timeout=30)
+    assert put.status_code == 200, put.text
+    ref = {"format": "parquet", "hash": sha, "size": len(data), "sha256": sha}
+    launched = httpx.post(
+        f"{base}/domains/development/executions",
+        json={"entity": "console_flow.rows", "inputs": {"df": {"$airfoil": {**ref, "meta": {}}}}},
+        timeout=30,
+    )
+    assert launched.status_code == 201, launched.text
+    ex = launched.json()["id"]
+    done = client.wait(ex, timeout=60)
+    assert done.phase == "succeeded", done.error
+    assert [v.preview for v in done.outputs] == [7]
+    preview = _get(client, f"/executions/{ex}/nodes/n0").json()["inputs"][0]["preview"]
+    assert preview["rows"] == 7 and preview["columns"] == ["a", "b"]
+
+    broken = b"PAR1" + b"\0" * 64 + b"PAR1"
+    bsha = hashlib.sha256(broken).hexdigest()
+    assert httpx.put(f"{base}/uploads/{bsha}", content=broken, timeout=30).status_code == 200
+    bad = httpx.post(
+        f"{base}/domains/development/executions",
+        json={
+            "entity": "console_flow.rows",
+            "inputs": {
+                "df": {
+                    "$airfoil": {
+                        "format": "parquet",
+                        "hash": bsha,
+                        "size": len(broken),
+                        "sha256": bsha,
+                        "meta": {},
+                    }
+                }
+            },
+        },
+        timeout=30,
+    )
+    assert bad.status_code == 422 and "cannot be read" in bad.json()["error"]["message"]

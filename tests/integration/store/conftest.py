@@ -9,12 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 pytest.register_assert_rewrite(
-    "airfoil.testing.conformance", "airfoil.testing.scheduling_conformance"
+    "airfoil.testing.conformance",
+    "airfoil.testing.scheduling_conformance",
+    "airfoil.testing.registry_conformance",
 )
 
 from airfoil.store.sql import migrate  # noqa: E402
 
 TABLES = (
+    "control_messages",
     "cache_reservations",
     "cache_entries",
     "events",

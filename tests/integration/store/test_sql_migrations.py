@@ -33,6 +33,7 @@ TABLES = {
     "project_quotas",
     "queue_snapshots",
     "task_runtimes",
+    "control_messages",
     "server_projects",
     "server_packages",
     "server_entities",
@@ -40,6 +41,7 @@ TABLES = {
     "server_api_keys",
     "server_control",
     "server_secrets",
+    "server_package_projects",
 }
 
 
@@ -94,7 +96,10 @@ def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
 
 
 def test_migrated_schema_matches_the_code(empty_url: str) -> None:
-    from airfoil.server import _secrets  # noqa: F401 - adds server_secrets to the metadata
+    from airfoil.server import (
+        _secrets,  # noqa: F401 - adds server_secrets to the metadata
+        _tenancy,  # noqa: F401 - adds server_package_projects
+    )
     from airfoil.server._registry import _meta as server_metadata
 
     def only(prefix: bool) -> Callable[..., bool]:

@@ -3,5 +3,7 @@
 import pytest
 
 pytest.register_assert_rewrite(
-    "airfoil.testing.conformance", "airfoil.testing.scheduling_conformance"
+    "airfoil.testing.conformance",
+    "airfoil.testing.scheduling_conformance",
+    "airfoil.testing.registry_conformance",
 )

@@ -29,7 +29,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airfoil.core.errors import ConfigError, StoreError
+from airfoil.core.errors import ConfigError, StoreError, TransientStoreError
+from airfoil.store.sql._retry import is_transient
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -268,7 +269,7 @@ class SqliteConnector:
                 self.path, timeout=self._timeout_s, check_same_thread=False, isolation_level=None
             )
         except self.dbapi.Error as exc:
-            raise StoreError(f"cannot connect to {self.url}: {exc}") from exc
+            raise _unreachable(f"cannot connect to {self.url}: {exc}", exc, self.dbapi) from exc
         try:
             configure_sqlite(conn, int(self._timeout_s * 1000), self._durability)
         except self.dbapi.Error as exc:
@@ -298,14 +299,23 @@ class EngineConnector:
             proxy = self.engine.raw_connection()
         except (sa.exc.DBAPIError, driver_error) as exc:
             reason = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
-            raise StoreError(
+            raise _unreachable(
                 f"cannot connect to {self.url}: {reason}; check that the "
-                "database server is running and the URL is right"
+                "database server is running and the URL is right",
+                reason,
+                self.dbapi,
             ) from exc
         return proxy, proxy.driver_connection
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _unreachable(message: str, reason: BaseException | None, dbapi: Any) -> StoreError:
+    """The error of a failed connect: transient (retried) or permanent (bad URL, password)."""
+    if reason is not None and is_transient(reason, dbapi):
+        return TransientStoreError(message)
+    return StoreError(message)
 
 
 class Held:
@@ -400,7 +410,9 @@ class Connections:
             held = Held(proxy, dbapi)
         except connector.dbapi.Error as exc:
             _close_quietly(proxy)
-            raise StoreError(f"cannot set up a connection to {connector.url}: {exc}") from exc
+            raise _unreachable(
+                f"cannot set up a connection to {connector.url}: {exc}", exc, connector.dbapi
+            ) from exc
         except BaseException:
             _close_quietly(proxy)
             raise

@@ -27,6 +27,7 @@ __all__ = [
     "attempts",
     "cache_entries",
     "cache_reservations",
+    "control_messages",
     "events",
     "executions",
     "metadata",
@@ -165,4 +166,17 @@ task_runtimes = sa.Table(
     sa.Column("ended_at", sa.Double, nullable=False),
     sa.Column("duration", sa.Double, nullable=False),
     sa.Index(None, "task", "ended_at"),
+)
+
+#: The control inbox (revision 0005): signals and terminate requests to an execution, first
+#: one of each ``(execution, kind, name)`` wins; the whole
+#: :class:`~airfoil.store._control.ControlMessage` is JSON in ``record``.
+control_messages = sa.Table(
+    "control_messages",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("kind", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("sent_at", sa.Double, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
 )

@@ -11,6 +11,7 @@ write lock. The lease is the same one :meth:`MetaStore.acquire_lease` takes, so 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from airfoil.store.sql._store import SqlMetaStore
@@ -24,6 +25,7 @@ WHERE id = (
     WHERE phase IN ('queued', 'running')
       AND (lease_owner IS NULL OR lease_expires_at <= %(now)s)
       AND record LIKE %(pattern)s
+      AND NOT (id = ANY(%(exclude)s))
     ORDER BY created_at, id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -38,6 +40,7 @@ WHERE id = (
     WHERE phase IN ('queued', 'running')
       AND (lease_owner IS NULL OR lease_expires_at <= :now)
       AND record LIKE :pattern
+      {exclude}
     ORDER BY created_at, id
     LIMIT 1
 )
@@ -46,7 +49,12 @@ RETURNING id
 
 
 def claim_execution(
-    store: SqlMetaStore, owner: str, now: float, ttl_s: float, code_root_prefix: str = ""
+    store: SqlMetaStore,
+    owner: str,
+    now: float,
+    ttl_s: float,
+    code_root_prefix: str = "",
+    exclude: Collection[str] = (),
 ) -> str | None:
     """Take the lease of the oldest unfinished execution nobody drives; return its id.
 
@@ -57,12 +65,22 @@ def claim_execution(
         ttl_s: how long the lease holds unless renewed.
         code_root_prefix: claim only executions whose ``code_root`` starts with this (a server
             takes its own, registered-package executions, never a local run that was stopped).
+        exclude: executions never to claim, even with an expired lease: those this process
+            drives already, or holds paused through a database outage (their lease may have
+            lapsed while the database was away; they are resumed by their own driver).
 
     Returns:
         The claimed execution's id, or None if there is nothing to claim.
     """
-    sql = _CLAIM_PG if store.dialect == "postgresql" else _CLAIM_SQLITE
     params: dict[str, Any] = {"owner": owner, "now": now, "expires": now + ttl_s}
+    if store.dialect == "postgresql":
+        sql = _CLAIM_PG
+        params["exclude"] = list(exclude)
+    else:
+        names = [f"x{i}" for i in range(len(exclude))]
+        params.update(zip(names, exclude, strict=True))
+        listed = ", ".join(f":{n}" for n in names)
+        sql = _CLAIM_SQLITE.format(exclude=f"AND id NOT IN ({listed})" if names else "")
     params["pattern"] = f'%"code_root":"{code_root_prefix}%' if code_root_prefix else "%"
 
     def claim(cur: Any) -> str | None:

@@ -11,16 +11,22 @@ Invariants:
   what was written, and no caller shares state with the store.
 - Driver errors never escape: integrity errors become ``ConflictError`` (duplicate event) or
   ``NotFoundError`` (unknown execution), everything else ``StoreError`` naming the URL.
+- Transient failures (connection lost or refused, serialization failure, deadlock, timeout;
+  see ``_retry``) are retried on a fresh connection with backoff and jitter within the
+  store's :class:`RetryPolicy` budget, so a database blip only slows a caller down. A batch
+  whose ``COMMIT`` broke on a lost connection is looked up (its first event) before it is
+  written again, so a retry never writes it twice. Only when the budget is spent does
+  :class:`TransientStoreError` reach the caller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 import msgspec
 
-from airfoil.core.errors import ConflictError, NotFoundError, StoreError
+from airfoil.core.errors import ConflictError, NotFoundError, StoreError, TransientStoreError
 from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
@@ -42,7 +48,9 @@ from airfoil.store.sql._connect import (
     parse_url,
     sqlite_path,
 )
+from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
+from airfoil.store.sql._retry import RetryPolicy, is_transient
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
 from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SqlText, sql_for
@@ -58,7 +66,7 @@ _EVENT = msgspec.json.Decoder(EventRecord)
 _CACHE = msgspec.json.Decoder(CacheEntry)
 
 
-class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
+class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaStore):
     """A :class:`MetaStore` in SQLite (the embedded default) or PostgreSQL (servers).
 
     Args:
@@ -69,6 +77,8 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
             to accept a connection.
         durability: ``process`` (SQLite ``synchronous=NORMAL``) or ``power`` (``FULL``).
             PostgreSQL commits are durable against power loss with its default settings.
+        retry: how long and how often a transient failure is retried (default: two
+            minutes of exponential backoff with jitter; ``RetryPolicy(budget_s=0)``: never).
 
     Opening the store connects, and migrates the schema to the newest revision if the
     database is empty or older (see :func:`airfoil.store.sql.migrate`).
@@ -78,7 +88,17 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         StoreError: the database cannot be reached, or is newer than this code.
     """
 
-    def __init__(self, url: str, *, timeout_s: float = 30.0, durability: str = "process") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 30.0,
+        durability: str = "process",
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        #: Failures retried so far (all threads; a metric, not exact under contention).
+        self.retries = 0
         path = sqlite_path(url)
         connector: Connector
         sa_dialect: Any = None
@@ -94,6 +114,7 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         self._error: type[Exception] = dbapi.Error
         self._integrity_error: type[Exception] = dbapi.IntegrityError
         self._broken = (dbapi.OperationalError, dbapi.InterfaceError)
+        self._dbapi: Any = dbapi
         self._conns = Connections(connector)
         try:
             ensure_schema(self._conns.open().cursor, self.dialect, url, self.url, timeout_s)
@@ -116,13 +137,21 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         except AttributeError:
             return self._conns.open().cursor
 
-    def _failed(self, cur: Any, exc: Exception, action: str, rollback: bool) -> StoreError:
-        """Clean up after a driver error and return the StoreError to raise."""
+    def _failed(
+        self, cur: Any, exc: Exception, action: str, rollback: bool, committing: bool = False
+    ) -> StoreError:
+        """Clean up after a driver error and return the StoreError to raise (transient ones
+        as :class:`TransientStoreError`; a lost connection during ``COMMIT`` as one whose
+        outcome is unknown)."""
         if rollback:
             self._rollback(cur)
         if isinstance(exc, self._broken):
             self._conns.discard()
-        return StoreError(f"{action} failed on {self.url}: {exc}")
+        message = f"{action} failed on {self.url}: {exc}"
+        if is_transient(exc, self._dbapi):
+            unknown = committing and not getattr(exc, "sqlstate", None)
+            return TransientStoreError(message, outcome_unknown=unknown)
+        return StoreError(message)
 
     def _rollback(self, cur: Any) -> None:
         try:
@@ -130,7 +159,20 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         except self._error:  # the connection is gone; the server rolled back already
             self._conns.discard()
 
+    def _counted(self, _exc: TransientStoreError) -> None:
+        self.retries += 1
+
     def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
+        try:
+            return self._read_once(sql, params, action)
+        except TransientStoreError as exc:
+            got = self.retry.run(
+                action, exc, lambda: self._read_once(sql, params, action), on_retry=self._counted
+            )
+            assert got is not None  # reads have no unknown outcome
+            return got
+
+    def _read_once(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
         cur = self._cursor()
         try:
             cur.execute(sql, params)
@@ -138,17 +180,46 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         except self._error as exc:
             raise self._failed(cur, exc, action, rollback=False) from exc
 
-    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
+    def _transaction(
+        self, action: str, body: Callable[[Any], _T], *, idempotent: bool = False
+    ) -> _T:
+        """Run ``body`` in one write transaction, retrying transient failures.
+
+        ``idempotent``: running ``body`` twice leaves the same state as once, so a commit
+        whose outcome is unknown is simply run again.
+        """
+        try:
+            return self._transaction_once(action, body)
+        except TransientStoreError as exc:
+            got: list[_T] = []
+
+            def again() -> bool:
+                got.append(self._transaction_once(action, body))
+                return True
+
+            self.retry.run(
+                action,
+                exc,
+                again,
+                resolve=(lambda _exc: False) if idempotent else None,
+                on_retry=self._counted,
+            )
+            return got[-1]
+
+    def _transaction_once(self, action: str, body: Callable[[Any], _T]) -> _T:
         cur = self._cursor()
         try:
             cur.execute(self._s.begin_write)
             result = body(cur)
-            cur.execute("COMMIT")
         except self._error as exc:
             raise self._failed(cur, exc, action, rollback=True) from exc
         except BaseException:
             self._rollback(cur)
             raise
+        try:
+            cur.execute("COMMIT")
+        except self._error as exc:
+            raise self._failed(cur, exc, action, rollback=True, committing=True) from exc
         return result
 
     # --- writes -------------------------------------------------------------------------
@@ -171,15 +242,34 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
             work.append((s.upsert_cache, [_cache_row(c) for c in batch.cache_puts]))
         if not work:
             return
+        try:
+            self._write_once(work, batch)
+        except TransientStoreError as exc:
+            first = batch.events[0] if batch.events else None
+
+            def stored(_exc: TransientStoreError) -> bool:
+                """Whether the batch committed before its connection broke: its first event
+                is there (a batch's events are written in its transaction or not at all)."""
+                if first is None:
+                    raise _exc  # nothing to look for: say so rather than write twice
+                found = self.get_events(first.execution_id, after_seq=first.seq - 1)
+                return bool(found) and found[0].seq == first.seq
+
+            def again() -> bool:
+                self._write_once(work, batch)
+                return True
+
+            self.retry.run("writing a batch", exc, again, resolve=stored, on_retry=self._counted)
+
+    def _write_once(self, work: list[tuple[str, list[dict[str, Any]]]], batch: StoreBatch) -> None:
         cur = self._cursor()
         try:
-            cur.execute(s.begin_write)
+            cur.execute(self._s.begin_write)
             for sql, rows in work:
                 if len(rows) == 1:
                     cur.execute(sql, rows[0])
                 else:
                     cur.executemany(sql, rows)
-            cur.execute("COMMIT")
         except self._integrity_error as exc:
             self._rollback(cur)
             raise self._integrity(exc, batch) from exc
@@ -188,6 +278,13 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         except BaseException:
             self._rollback(cur)
             raise
+        try:
+            cur.execute("COMMIT")
+        except self._integrity_error as exc:  # deferred constraints
+            self._rollback(cur)
+            raise self._integrity(exc, batch) from exc
+        except self._error as exc:
+            raise self._failed(cur, exc, "writing a batch", rollback=True, committing=True) from exc
 
     def _integrity(self, exc: Exception, batch: StoreBatch) -> Exception:
         kind = integrity_kind(exc)
@@ -327,7 +424,7 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
             cur.execute(self._s.execution_exists, {"id": execution_id})
             return False if cur.fetchone() is not None else None
 
-        got = self._transaction("acquiring a lease", acquire)
+        got = self._transaction("acquiring a lease", acquire, idempotent=True)
         if got is None:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
         return got
@@ -335,7 +432,9 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
     def release_lease(self, execution_id: str, owner: str) -> None:
         params = {"id": execution_id, "owner": owner}
         self._transaction(
-            "releasing a lease", lambda cur: cur.execute(self._s.release_lease, params)
+            "releasing a lease",
+            lambda cur: cur.execute(self._s.release_lease, params),
+            idempotent=True,
         )
 
     def get_lease(self, execution_id: str) -> tuple[str, float] | None:
@@ -343,6 +442,21 @@ class SqlMetaStore(SqlScheduleStore, SqlSchedulingStore, MetaStore):
         if not rows or rows[0][0] is None or rows[0][1] is None:
             return None
         return str(rows[0][0]), float(rows[0][1])
+
+    def claim_execution(
+        self,
+        owner: str,
+        now: float,
+        ttl_s: float,
+        *,
+        code_root_prefix: str = "",
+        exclude: Collection[str] = (),
+    ) -> str | None:
+        """One statement (see ``_server_queries``): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+        the write lock on SQLite."""
+        from airfoil.store.sql._server_queries import claim_execution
+
+        return claim_execution(self, owner, now, ttl_s, code_root_prefix, exclude=exclude)
 
     def close(self) -> None:
         """Close every connection of this store; later calls raise StoreError."""

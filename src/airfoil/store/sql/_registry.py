@@ -1,0 +1,329 @@
+"""The registry store in SQL: the ``server_*`` tables beside the metadata store's.
+
+Projects, code packages, and registered task/workflow and launch plan versions, through a
+SQLAlchemy engine on the same database as :class:`~airfoil.store.sql.SqlMetaStore` (SQLite
+or PostgreSQL). The tables are part of the store's Alembic schema (revision 0004 on): opening
+the store migrates the database to the newest revision, and these table objects mirror that
+revision (a test compares them).
+
+Invariants: every call is its own short transaction, safe from any thread; a batch of
+versions registers all at once or not at all; driver errors come out as ``StoreError``
+(``TransientStoreError`` when the database is away or the transaction lost a race).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from airfoil.core.errors import StoreError, TransientStoreError
+from airfoil.store.registry import (
+    EntityRow,
+    LaunchPlanRow,
+    RegistryStore,
+    entity_conflict,
+    missing_entity,
+    missing_launch_plan,
+    missing_project,
+)
+from airfoil.store.sql._migrate import migrate
+from airfoil.store.sql._retry import is_transient
+
+__all__ = ["SqlRegistryStore"]
+
+_R = TypeVar("_R")
+
+_meta = sa.MetaData()
+_KEY = sa.String(300)
+
+projects = sa.Table(
+    "server_projects",
+    _meta,
+    sa.Column("name", _KEY, primary_key=True),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+packages = sa.Table(
+    "server_packages",
+    _meta,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+entities = sa.Table(
+    "server_entities",
+    _meta,
+    sa.Column("project", _KEY, primary_key=True),
+    sa.Column("name", _KEY, primary_key=True),
+    sa.Column("version", _KEY, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("package", sa.String(64), nullable=False),
+    sa.Column("registered_at", sa.Double, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Index("ix_server_entities_project_registered", "project", "registered_at"),
+)
+launch_plans = sa.Table(
+    "server_launch_plans",
+    _meta,
+    sa.Column("project", _KEY, primary_key=True),
+    sa.Column("name", _KEY, primary_key=True),
+    sa.Column("version", _KEY, primary_key=True),
+    sa.Column("workflow", _KEY, nullable=False),
+    sa.Column("workflow_version", _KEY, nullable=False),
+    sa.Column("package", sa.String(64), nullable=False),
+    sa.Column("registered_at", sa.Double, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Index("ix_server_launch_plans_project_registered", "project", "registered_at"),
+)
+
+
+class SqlRegistryStore(RegistryStore):
+    """A :class:`RegistryStore` in a SQL database.
+
+    Args:
+        url: the database URL (the metadata store's: ``sqlite:///...`` or
+            ``postgresql+psycopg://...``).
+
+    Raises:
+        StoreError: the database cannot be reached or migrated.
+    """
+
+    def __init__(self, url: str) -> None:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[-1].split("?", 1)[0]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs.update(pool_size=5, max_overflow=10, pool_pre_ping=True)
+            # An unanswering database fails a ping (``/readyz``) in seconds, not minutes.
+            kwargs["connect_args"] = {"connect_timeout": 5}
+        self.engine = sa.create_engine(url, **kwargs)
+        try:
+            # The server's tables come with the store's schema (Alembic revision 0004 on).
+            migrate(url)
+        except StoreError as exc:
+            self.engine.dispose()
+            raise StoreError(f"cannot open the server tables at {_mask(url)}: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _connect(self, write: bool = False) -> Iterator[sa.Connection]:
+        """A connection (in a transaction if ``write``), with driver errors as store errors
+        (transient ones told apart). Integrity errors pass through for the caller."""
+        try:
+            with self.engine.begin() if write else self.engine.connect() as conn:
+                yield conn
+        except sa.exc.IntegrityError:
+            raise
+        except sa.exc.DBAPIError as exc:
+            action = "writing to" if write else "reading from"
+            message = f"{action} the registry failed on {_mask(str(self.engine.url))}: {exc.orig}"
+            if exc.orig is not None and is_transient(exc.orig, self.engine.dialect.dbapi):
+                raise TransientStoreError(message) from exc
+            raise StoreError(message) from exc
+
+    # --- projects ---------------------------------------------------------------------------
+
+    def ensure_project(self, name: str, description: str = "", now: float | None = None) -> bool:
+        """Create a project if it does not exist; True if it was created."""
+        with self._connect(write=True) as conn:
+            found = conn.execute(sa.select(projects.c.name).where(projects.c.name == name))
+            if found.first() is not None:
+                return False
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        projects.insert().values(
+                            name=name, description=description, created_at=now or time.time()
+                        )
+                    )
+            except sa.exc.IntegrityError:  # created concurrently
+                return False
+            return True
+
+    def list_projects(self) -> list[tuple[str, str, float]]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(projects).order_by(projects.c.name)).all()
+        return [(r.name, r.description, r.created_at) for r in rows]
+
+    def get_project(self, name: str) -> tuple[str, str, float]:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(projects).where(projects.c.name == name)).first()
+        if row is None:
+            raise missing_project(name)
+        return row.name, row.description, row.created_at
+
+    # --- packages ---------------------------------------------------------------------------
+
+    def add_package(self, sha256: str, size: int, now: float) -> bool:
+        """Record an uploaded package; True if it was new."""
+        with self._connect(write=True) as conn:
+            found = conn.execute(sa.select(packages.c.sha256).where(packages.c.sha256 == sha256))
+            if found.first() is not None:
+                return False
+            try:
+                with conn.begin_nested():
+                    conn.execute(packages.insert().values(sha256=sha256, size=size, created_at=now))
+            except sa.exc.IntegrityError:  # uploaded concurrently
+                return False
+            return True
+
+    def has_package(self, sha256: str) -> bool:
+        with self._connect() as conn:
+            q = sa.select(packages.c.sha256).where(packages.c.sha256 == sha256)
+            return conn.execute(q).first() is not None
+
+    # --- entities ---------------------------------------------------------------------------
+
+    def register(self, rows: list[EntityRow]) -> list[tuple[EntityRow, bool]]:
+        """Register entity versions in one transaction; ``(row, created)`` for each.
+
+        A concurrent registration of the same version is waited out (once): it either holds
+        the same content (a no-op) or other content (a conflict).
+
+        Raises:
+            VersionConflict: a version exists with other content (nothing is registered).
+        """
+
+        def check(existing: Any, row: EntityRow) -> None:
+            conflict = entity_conflict(_entity(existing), row)
+            if conflict is not None:
+                raise conflict
+
+        return self._register_versions(entities, rows, _entity, check)
+
+    def get_entity(self, project: str, name: str, version: str | None) -> EntityRow:
+        """One version (the newest registered if ``version`` is None). Raises NotFoundError."""
+        row = self._version(entities, project, name, version)
+        if row is None:
+            raise missing_entity(project, name, version)
+        return _entity(row)
+
+    def list_entities(self, project: str, kind: str | None = None) -> list[EntityRow]:
+        """Every version in a project, newest first."""
+        q = sa.select(entities).where(entities.c.project == project)
+        if kind is not None:
+            q = q.where(entities.c.kind == kind)
+        q = q.order_by(entities.c.registered_at.desc(), entities.c.name)
+        with self._connect() as conn:
+            return [_entity(r) for r in conn.execute(q).all()]
+
+    # --- launch plans -----------------------------------------------------------------------
+
+    def register_launch_plans(self, rows: list[LaunchPlanRow]) -> list[tuple[LaunchPlanRow, bool]]:
+        """Register launch plan versions in one transaction; ``(row, created)`` for each (a
+        version already registered is a no-op: its version is the hash of its content)."""
+        return self._register_versions(launch_plans, rows, _plan, None)
+
+    def get_launch_plan(self, project: str, name: str, version: str | None) -> LaunchPlanRow:
+        """One version (the newest registered if ``version`` is None). Raises NotFoundError."""
+        row = self._version(launch_plans, project, name, version)
+        if row is None:
+            raise missing_launch_plan(project, name, version)
+        return _plan(row)
+
+    def list_launch_plans(self, project: str) -> list[LaunchPlanRow]:
+        """The newest version of every launch plan of a project, by name."""
+        q = (
+            sa.select(launch_plans)
+            .where(launch_plans.c.project == project)
+            .order_by(launch_plans.c.name, launch_plans.c.registered_at.desc())
+        )
+        newest: dict[str, LaunchPlanRow] = {}
+        with self._connect() as conn:
+            for r in conn.execute(q).all():
+                newest.setdefault(r.name, _plan(r))
+        return list(newest.values())
+
+    # --- versioned rows (entities, launch plans) ---------------------------------------------
+
+    def _register_versions(
+        self,
+        table: sa.Table,
+        rows: list[_R],
+        decode: Callable[[Any], _R],
+        check: Callable[[Any, _R], None] | None,
+    ) -> list[tuple[_R, bool]]:
+        """Insert ``(project, name, version)`` rows in one transaction: ``(row, created)``
+        each; an existing version is kept (``check`` may refuse it). A concurrent insert of
+        the same version is retried once, then it exists."""
+        try:
+            return self._insert_versions(table, rows, decode, check)
+        except sa.exc.IntegrityError:
+            return self._insert_versions(table, rows, decode, check)
+
+    def _insert_versions(
+        self,
+        table: sa.Table,
+        rows: list[_R],
+        decode: Callable[[Any], _R],
+        check: Callable[[Any, _R], None] | None,
+    ) -> list[tuple[_R, bool]]:
+        out: list[tuple[_R, bool]] = []
+        with self._connect(write=True) as conn:
+            for row in rows:
+                r: Any = row
+                existing = conn.execute(
+                    sa.select(table).where(
+                        table.c.project == r.project,
+                        table.c.name == r.name,
+                        table.c.version == r.version,
+                    )
+                ).first()
+                if existing is not None:
+                    if check is not None:
+                        check(existing, row)
+                    out.append((decode(existing), False))
+                    continue
+                conn.execute(table.insert().values(**r.__dict__))
+                out.append((row, True))
+        return out
+
+    def _version(self, table: sa.Table, project: str, name: str, version: str | None) -> Any:
+        """The row of one version (the newest registered if ``version`` is None), or None."""
+        q = sa.select(table).where(table.c.project == project, table.c.name == name)
+        if version is not None:
+            q = q.where(table.c.version == version)
+        q = q.order_by(table.c.registered_at.desc()).limit(1)
+        with self._connect() as conn:
+            return conn.execute(q).first()
+
+
+def _entity(row: Any) -> EntityRow:
+    return EntityRow(
+        project=row.project,
+        name=row.name,
+        version=row.version,
+        kind=row.kind,
+        content_hash=row.content_hash,
+        package=row.package,
+        registered_at=row.registered_at,
+        spec=row.spec,
+    )
+
+
+def _plan(row: Any) -> LaunchPlanRow:
+    return LaunchPlanRow(
+        project=row.project,
+        name=row.name,
+        version=row.version,
+        workflow=row.workflow,
+        workflow_version=row.workflow_version,
+        package=row.package,
+        registered_at=row.registered_at,
+        spec=row.spec,
+    )
+
+
+def _mask(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,116 @@
+"""Bounds on what a request may carry, checked where the request is parsed (a 422 naming the
+limit) so nothing unbounded reaches a service, the store or the type engine.
+
+Invariants:
+
+- Every integer in JSON inputs fits a signed 64-bit integer (what every store and worker
+  language can hold); floats are finite.
+- JSON inputs nest at most :data:`MAX_DEPTH` deep and hold at most :data:`MAX_JSON_ITEMS`
+  values in all, with strings of at most :data:`MAX_STRING` characters: bigger data travels
+  as an upload (files, dataframes, arrays), not as JSON.
+- Labels: at most :data:`MAX_LABELS`, keys of at most :data:`MAX_LABEL_KEY` characters and
+  values of at most :data:`MAX_LABEL_VALUE`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_DEPTH",
+    "MAX_INPUTS",
+    "MAX_JSON_ITEMS",
+    "MAX_LABELS",
+    "MAX_LABEL_KEY",
+    "MAX_LABEL_VALUE",
+    "MAX_STRING",
+    "JsonInputs",
+    "JsonValue",
+    "Labels",
+    "check_json",
+]
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+MAX_DEPTH = 32
+MAX_JSON_ITEMS = 100_000
+MAX_STRING = 1_000_000
+MAX_INPUTS = 1000
+MAX_LABELS = 64
+MAX_LABEL_KEY = 100
+MAX_LABEL_VALUE = 1000
+
+
+def check_json(value: Any, where: str = "value") -> Any:
+    """``value`` unchanged if it is within the bounds above.
+
+    Raises:
+        ValueError: naming the first bound broken and where (pydantic makes it a 422).
+    """
+    count = 0
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        count += 1
+        if count > MAX_JSON_ITEMS:
+            raise ValueError(
+                f"{where} holds more than {MAX_JSON_ITEMS} JSON values: send large data as an "
+                "upload (a File, DataFrame or array input) instead"
+            )
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{path} nests deeper than {MAX_DEPTH} levels")
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, int):
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise ValueError(
+                    f"{path} is an integer of {len(str(abs(item)))} digits, outside the signed "
+                    f"64-bit range [{INT64_MIN}, {INT64_MAX}]"
+                )
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError(f"{path} is not a finite number")
+        elif isinstance(item, str):
+            if len(item) > MAX_STRING:
+                raise ValueError(
+                    f"{path} is a text of {len(item)} characters; the limit is {MAX_STRING}"
+                )
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item))
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if len(str(k)) > MAX_STRING:
+                    raise ValueError(f"{path} has a key longer than {MAX_STRING} characters")
+                stack.append((v, f"{path}.{k}", depth + 1))
+    return value
+
+
+def _inputs(value: dict[str, Any]) -> dict[str, Any]:
+    return check_json(value, "inputs")  # type: ignore[no-any-return]
+
+
+def _value(value: Any) -> Any:
+    return check_json(value, "value")
+
+
+#: The ``inputs`` of a launch: named JSON values within the bounds.
+JsonInputs = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=300)], Any],
+    Field(max_length=MAX_INPUTS),
+    AfterValidator(_inputs),
+]
+#: One JSON value within the bounds (a gate's answer).
+JsonValue = Annotated[Any, AfterValidator(_value)]
+#: An execution's labels.
+Labels = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_KEY)],
+        Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE)],
+    ],
+    Field(max_length=MAX_LABELS),
+]

@@ -1,0 +1,72 @@
+"""A local `airfoil run` of a task that prints its context and a secret and raises an error
+holding both: the terminal output, `airfoil logs`, every row of the SQLite store and every
+stored file show `***`, never the value (inline and process executors)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task(secret_requests=["token"])
+    def leaky(x: int) -> int:
+        ctx = af.current_context()
+        print("context:", ctx)
+        print("explicit:", ctx.secrets["token"])
+        raise RuntimeError(f"failed in {ctx} with {ctx.secrets['token']!r}")
+
+
+    @af.workflow
+    def wf(x: int = 1) -> int:
+        return leaky(x=x)
+    """
+)
+
+
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_a_local_run_stores_no_secret(tmp_path: Path, executor: str) -> None:
+    secret = "tok-" + uuid.uuid4().hex
+    (tmp_path / "flow.py").write_text(FLOW)
+    home = tmp_path / "home"
+    env = {**os.environ, "AIRFOIL_HOME": str(home), "AIRFOIL_SECRET_TOKEN": secret}
+    cli = [sys.executable, "-m", "airfoil.cli"]
+    run = subprocess.run(
+        [*cli, "run", "--executor", executor, str(tmp_path / "flow.py"), "wf"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode != 0
+    assert "RuntimeError" in run.stdout + run.stderr
+    assert secret not in run.stdout + run.stderr
+    db = sqlite3.connect(home / "airfoil.db")
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        ids = [r[0] for r in db.execute("SELECT id FROM executions")]
+        for table in tables:
+            for row in db.execute(f'SELECT * FROM "{table}"'):
+                assert secret not in repr(row), table
+    finally:
+        db.close()
+    logs = subprocess.run(
+        [*cli, "logs", ids[0]], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "explicit: ***" in logs.stdout and "'token': '***'" in logs.stdout, logs.stdout
+    assert secret not in logs.stdout
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path

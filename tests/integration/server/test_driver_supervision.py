@@ -1,0 +1,93 @@
+"""Driver slots never die: a turn that fails is counted and the slot carries on; a slot
+whose thread ends anyway is replaced by the supervisor and counted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from airfoil.core.clock import SystemClock
+from airfoil.executors.base import Executor
+from airfoil.server._driver import Driver, LaunchOnlyExecutor
+from airfoil.server._registry import Registry
+from airfoil.store.blob import open_blob_store
+from airfoil.store.memory import MemoryMetaStore
+
+pytestmark = pytest.mark.integration
+
+
+class _Die(BaseException):
+    """Escapes every ``except Exception``: ends the thread it is raised in."""
+
+
+def _failing(failure: BaseException, times: int) -> Callable[[], Executor]:
+    left = [times]
+
+    def make() -> Executor:
+        if left[0] > 0:
+            left[0] -= 1
+            raise failure
+        return LaunchOnlyExecutor()
+
+    return make
+
+
+@pytest.fixture
+def make_driver(tmp_path: Path) -> Iterator[Callable[[Callable[[], Executor]], Driver]]:
+    registry = Registry(None, str(tmp_path / "home"))
+    made: list[Driver] = []
+    restarts: list[str] = []
+
+    def make(executor: Callable[[], Executor]) -> Driver:
+        blob_url = str(tmp_path / "blobs")
+        driver = Driver(
+            MemoryMetaStore(),
+            open_blob_store(blob_url),
+            blob_url,
+            registry,
+            SystemClock(),
+            slots=2,
+            lease_ttl_s=0.4,
+            make_executor=executor,
+            on_restart=restarts.append,
+        )
+        driver.supervise_every_s = 0.05
+        driver.restarts_seen = restarts  # type: ignore[attr-defined]
+        made.append(driver)
+        return driver
+
+    yield make
+    for d in made:
+        d.stop()
+    registry.close()
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_failing_turn_is_counted_and_the_slot_carries_on(
+    make_driver: Callable[..., Driver],
+) -> None:
+    driver = make_driver(_failing(RuntimeError("a bug in a turn"), times=1))
+    driver.start()
+    threads = [s.thread for s in driver.slots]
+    _eventually(lambda: driver.restarts_seen == ["error"])  # type: ignore[attr-defined]
+    time.sleep(0.3)
+    assert driver.alive()
+    assert [s.thread for s in driver.slots] == threads  # the same threads, still running
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_slot_thread_is_replaced_and_counted(make_driver: Callable[..., Driver]) -> None:
+    driver = make_driver(_failing(_Die(), times=1))
+    driver.start()
+    _eventually(lambda: driver.restarts_seen == ["died"])  # type: ignore[attr-defined]
+    _eventually(driver.alive)
+    assert len(driver.slots) == 2 and all(s.thread.is_alive() for s in driver.slots)

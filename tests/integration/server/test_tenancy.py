@@ -1,0 +1,451 @@
+"""Tenants and secrets, tested as an adversarial tenant would: a secret put in an exception and
+printed is read back through every endpoint (generated from the OpenAPI spec) with a viewer key,
+through ``airfoil logs --remote``, and from every database row and stored blob; another
+project's executions, packages and uploads named by id or hash."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from _srv import SECRETS_KEY, Running, start_server
+
+pytestmark = pytest.mark.integration
+
+SECRET = "tok-" + uuid.uuid4().hex  # a value no page, row or file may hold
+
+
+class Keyed:
+    """A server with keys: runner and viewer of alpha, runner of beta, a global admin."""
+
+    def __init__(self, running: Running) -> None:
+        self.running = running
+        reg = running.deps.registry
+        self.keys = {
+            "alpha_runner": reg.create_key("alpha", "runner")[1],
+            "alpha_viewer": reg.create_key("alpha", "viewer")[1],
+            "beta_runner": reg.create_key("beta", "runner")[1],
+            "beta_viewer": reg.create_key("beta", "viewer")[1],
+            "global": reg.create_key("*", "admin")[1],
+        }
+
+    def client(self, who: str, project: str) -> Any:
+        from airfoil.client import Client
+
+        return Client(self.running.url, self.keys[who], project=project)
+
+    def get(self, who: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.keys[who]}"}
+        return httpx.get(self.running.url + path, headers=headers, timeout=60, **kwargs)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def keyed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Keyed]:
+    home = tmp_path_factory.mktemp(f"tenancy-{request.param}")
+    old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
+    os.environ["AIRFOIL_PACKAGE_CACHE"] = str(home / "packages")
+    url = None
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_schema_factory")()
+    running = start_server(home, url)
+    try:
+        yield Keyed(running)
+    finally:
+        running.stop()
+        if old is None:
+            os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
+        else:
+            os.environ["AIRFOIL_PACKAGE_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def leaked(keyed: Keyed, flow: Any) -> tuple[str, str]:
+    """A failed execution of alpha whose task printed the context and the secret and raised an
+    error holding both; and a succeeded execution of beta. Returns their ids."""
+    from airfoil.server._secrets import SecretBox
+
+    SecretBox(keyed.running.deps.registry, SECRETS_KEY).set("alpha", "token", SECRET)
+    with keyed.client("alpha_runner", "alpha") as c:
+        c.register([flow.leaky_wf, flow.wf])
+        ex = c.launch(flow.leaky_wf, {"x": 7})
+        detail = c.wait(ex.id, timeout=120)
+    assert detail.phase == "failed"
+    with keyed.client("beta_runner", "beta") as c:
+        c.register([flow.wf])
+        other = c.launch(flow.wf, {"x": 2})
+        assert c.wait(other.id, timeout=120).phase == "succeeded"
+    return ex.id, other.id
+
+
+def _openapi(keyed: Keyed) -> dict[str, Any]:
+    spec: dict[str, Any] = httpx.get(keyed.running.url + "/openapi.json").json()
+    return spec
+
+
+def _get_paths(keyed: Keyed) -> list[str]:
+    return sorted(
+        p for p, ops in _openapi(keyed)["paths"].items() if "get" in ops and "{project}" in p
+    )
+
+
+def _fill(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def test_the_task_really_saw_and_printed_the_secret(keyed: Keyed, leaked: tuple[str, str]) -> None:
+    ex, _ = leaked
+    r = keyed.get("alpha_viewer", f"/api/v1/projects/alpha/executions/{ex}/nodes/n0/logs")
+    text = r.json()["text"]
+    # The lines are there, the value is not: printed, logged, in the traceback.
+    assert "context: ExecutionContext(" in text and "'token': '***'" in text, text
+    assert "explicit: ***" in text and "logged ***" in text, text
+    assert "RuntimeError: failed in ExecutionContext(" in text and "token='***'" in text, text
+    assert SECRET not in text
+
+
+def test_no_endpoint_shows_the_secret_to_a_viewer(keyed: Keyed, leaked: tuple[str, str]) -> None:
+    """Every GET route of the spec (the console reads the same API), for the failed execution
+    and its node, as alpha's viewer: none shows the value; the error is there, redacted."""
+    ex, _ = leaked
+    values = {
+        "project": "alpha",
+        "domain": "development",
+        "execution_id": ex,
+        "node_id": "n0",
+        "name": "flow.leaky_wf",
+        "version": "x",
+        "value_hash": "0" * 64,
+    }
+    seen = 0
+    for path in _get_paths(keyed):
+        url = _fill(path, values)
+        r = keyed.get("alpha_viewer", url)
+        assert r.status_code < 500, (url, r.text[:300])
+        assert SECRET not in r.text, url
+        seen += r.status_code == 200
+    assert seen >= 10
+    detail = keyed.get("alpha_viewer", f"/api/v1/projects/alpha/executions/{ex}").json()
+    assert "token=" in detail["error"]["message"] and "'***'" in detail["error"]["message"]
+    listing = keyed.get("alpha_viewer", "/api/v1/projects/alpha/executions").text
+    assert ex in listing and SECRET not in listing
+    node = keyed.get("alpha_viewer", f"/api/v1/projects/alpha/executions/{ex}/nodes/n0").json()
+    assert "***" in node["error"]["message"] and SECRET not in node["error"]["traceback"]
+
+
+def test_the_cli_shows_no_secret(keyed: Keyed, leaked: tuple[str, str]) -> None:
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    ex, _ = leaked
+    env = {
+        "AIRFOIL_SERVER_URL": keyed.running.url,
+        "AIRFOIL_API_KEY": keyed.keys["alpha_viewer"],
+        "AIRFOIL_PROJECT": "alpha",
+    }
+    for args in (
+        ["logs", ex, "--remote", "--project", "alpha"],
+        ["executions", "show", ex, "--remote", "--project", "alpha"],
+        ["executions", "list", "--remote", "--project", "alpha"],
+    ):
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+        assert SECRET not in result.output, args
+    result = CliRunner().invoke(app, ["logs", ex, "--remote", "--project", "alpha"], env=env)
+    assert "explicit: ***" in result.output
+
+
+def test_no_database_row_or_stored_file_holds_the_secret(
+    keyed: Keyed, leaked: tuple[str, str]
+) -> None:
+    engine = keyed.running.deps.registry.engine
+    rows = 0
+    with engine.connect() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
+                rows += 1
+                text = repr(tuple(row))
+                assert SECRET not in text, (table, text[:300])
+    assert rows > 10
+    files = 0
+    for path in Path(keyed.running.home).rglob("*"):
+        if path.is_file():
+            files += 1
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert files > 3
+
+
+# --- projects cannot see each other ---------------------------------------------------------
+
+
+def test_a_viewer_of_alpha_cannot_reach_betas_execution(
+    keyed: Keyed, leaked: tuple[str, str]
+) -> None:
+    _, beta_ex = leaked
+    values = {
+        "project": "alpha",
+        "execution_id": beta_ex,
+        "node_id": "n0",
+        "value_hash": "0" * 64,
+    }
+    routes = [p for p in _get_paths(keyed) if "{execution_id}" in p]
+    assert len(routes) >= 8
+    for path in routes:
+        r = keyed.get("alpha_viewer", _fill(path, values))
+        assert r.status_code == 404, (path, r.status_code, r.text[:200])
+        assert beta_ex not in r.text.replace(f"execution {beta_ex!r} does not exist", "")
+    for query in ({"q": beta_ex}, {"q": beta_ex[:6]}, {}):
+        page = keyed.get("alpha_viewer", "/api/v1/projects/alpha/executions", params=query)
+        assert beta_ex not in page.text, query
+    # And beta's own path is closed to alpha's key.
+    r = keyed.get("alpha_viewer", f"/api/v1/projects/beta/executions/{beta_ex}")
+    assert r.status_code == 403
+
+
+def test_a_shared_cache_entry_does_not_name_betas_execution_to_alpha(
+    keyed: Keyed, flow: Any, leaked: tuple[str, str]
+) -> None:
+    """beta ran wf(x=2) first; alpha runs the same code with the same inputs. Whether or not
+    the cache is shared between projects, nothing alpha reads names beta's execution."""
+    _, beta_ex = leaked
+    with keyed.client("alpha_runner", "alpha") as c:
+        ex = c.launch(flow.wf, {"x": 2})
+        assert c.wait(ex.id, timeout=120).phase == "succeeded"
+    base = f"/api/v1/projects/alpha/executions/{ex.id}"
+    detail = keyed.get("alpha_viewer", base).json()
+    texts = [
+        keyed.get("alpha_viewer", base).text,
+        keyed.get("alpha_viewer", f"{base}/events").text,
+        *(keyed.get("alpha_viewer", f"{base}/nodes/{n['id']}").text for n in detail["nodes"]),
+    ]
+    assert not any(beta_ex in t for t in texts)
+    hits = [n for n in detail["nodes"] if n["cache_status"] == "hit"]
+    for n in hits:  # a shared entry (the cache's own scoping aside) says whose it is not
+        assert "another project" in n["cache_reason"], n["cache_reason"]
+
+
+def test_a_package_is_usable_only_by_projects_that_uploaded_it(
+    keyed: Keyed, flow: Any, flow_dir: Path
+) -> None:
+    from airfoil.client import Client
+    from airfoil.client._package import build_package
+    from airfoil.core.errors import NotFoundError
+
+    _, sha = build_package(str(flow_dir))
+    with keyed.client("beta_runner", "beta") as beta:
+        beta.register([flow.double])  # uploads the package to beta
+    delta = f"delta{uuid.uuid4().hex[:6]}"
+    keyed.running.deps.registry.ensure_project(delta)
+    key = keyed.running.deps.registry.create_key(delta, "runner")[1]
+    body = {"package": sha, **_entity_body(flow.double)}
+    # delta names beta's package by its hash without uploading it: as if it did not exist.
+    with (
+        Client(keyed.running.url, key, project=delta) as c,
+        pytest.raises(NotFoundError, match="was not uploaded to project"),
+    ):
+        c._call("POST", f"/projects/{delta}/entities", json=body)
+    with Client(keyed.running.url, keyed.keys["global"], project=delta) as admin:
+        # A key that may read beta may reference it; delta is granted the package.
+        admin._call("POST", f"/projects/{delta}/entities", json=body)
+    with Client(keyed.running.url, key, project=delta) as c:
+        c._call("POST", f"/projects/{delta}/entities", json=body)  # granted now
+
+
+def _entity_body(taskdef: Any) -> dict[str, Any]:
+    import msgspec
+
+    spec = taskdef.spec
+    return {
+        "entities": [
+            {
+                "kind": "task",
+                "name": spec.name,
+                "version": spec.version,
+                "spec": msgspec.to_builtins(spec),
+            }
+        ]
+    }
+
+
+def test_an_upload_is_usable_only_in_its_project(keyed: Keyed, flow: Any, tmp_path: Path) -> None:
+    import airfoil as af
+    from airfoil.core.errors import InvalidInputError
+
+    path = tmp_path / "notes.txt"
+    path.write_text("x" * 5000)  # large enough to be uploaded, not inline
+    with keyed.client("alpha_runner", "alpha") as alpha:
+        alpha.register([flow.file_text])
+        ref = alpha.upload_value(af.File(str(path)))
+        assert "sha256" in ref["$airfoil"]
+        ex = alpha.launch(flow.file_text, {"f": ref})
+        assert alpha.wait(ex.id, timeout=120).phase == "succeeded"
+    with keyed.client("beta_runner", "beta") as beta:
+        beta.register([flow.file_text])
+        with pytest.raises(InvalidInputError, match="no upload with SHA-256"):
+            beta.launch(flow.file_text, {"f": ref})
+        foreign = {"$airfoil": {**ref["$airfoil"], "project": "alpha"}}
+        with pytest.raises(InvalidInputError, match="no upload with SHA-256"):
+            beta.launch(flow.file_text, {"f": foreign})
+    with keyed.client("global", "beta") as admin:  # may read alpha: the reference is allowed
+        ex = admin.launch(flow.file_text, {"f": foreign})
+        assert admin.wait(ex.id, timeout=120).phase == "succeeded"
+
+
+# --- bounded inputs -------------------------------------------------------------------------
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _post(keyed: Keyed, path: str, body: Any) -> httpx.Response:
+    return httpx.post(
+        keyed.running.url + path,
+        json=body,
+        headers={"Authorization": f"Bearer {keyed.keys['alpha_runner']}"},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"entity": "flow.wf", "inputs": {"x": int("9" * 400)}}, "64-bit"),
+        ({"entity": "flow.wf", "inputs": {"x": -(2**63) - 1}}, "64-bit"),
+        ({"entity": "flow.wf", "labels": {f"k{i}": "v" for i in range(10_000)}}, "64"),
+        ({"entity": "flow.wf", "labels": {"k" * 500: "v"}}, "100"),
+        ({"entity": "flow.wf", "inputs": {"x": list(range(200_000))}}, "100000"),
+        ({"entity": "flow.wf", "inputs": {"x": _nested(40)}}, "nests"),
+    ],
+)
+def test_unbounded_launch_inputs_are_refused(
+    keyed: Keyed, leaked: tuple[str, str], body: dict[str, Any], needle: str
+) -> None:
+    r = _post(keyed, "/api/v1/projects/alpha/domains/development/executions", body)
+    assert r.status_code == 422, r.text[:300]
+    assert needle in r.text, r.text[:500]
+
+
+def test_int64_inputs_still_launch(keyed: Keyed, leaked: tuple[str, str]) -> None:
+    r = _post(
+        keyed,
+        "/api/v1/projects/alpha/domains/development/executions",
+        {"entity": "flow.wf", "inputs": {"x": 2**40}, "labels": {"team": "ml"}},
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_event_and_search_queries_are_bounded_and_literal(
+    keyed: Keyed, leaked: tuple[str, str]
+) -> None:
+    ex, _ = leaked
+    base = f"/api/v1/projects/alpha/executions/{ex}"
+    for after in (str(2**63), str(2**64), "9" * 400):
+        r = keyed.get("alpha_viewer", f"{base}/events", params={"after": after})
+        assert r.status_code == 422, (after, r.text[:200])
+    assert (
+        keyed.get("alpha_viewer", f"{base}/events", params={"after": 2**63 - 1}).json()["items"]
+        == []
+    )
+    with httpx.stream(
+        "GET",
+        keyed.running.url + f"{base}/watch",
+        headers={
+            "Authorization": f"Bearer {keyed.keys['alpha_viewer']}",
+            "Last-Event-ID": "9" * 40,
+        },
+        timeout=60,
+    ) as r:
+        assert r.status_code == 200
+        assert "event: end" in r.read().decode()
+    listing: Callable[[str], Any] = lambda q: keyed.get(  # noqa: E731
+        "alpha_viewer", "/api/v1/projects/alpha/executions", params={"q": q}
+    ).json()
+    every = keyed.get("alpha_viewer", "/api/v1/projects/alpha/executions").json()["total"]
+    assert every >= 2
+    assert listing("%")["total"] == 0  # a literal '%', not a wildcard
+    with_underscore = listing("_")["items"]
+    assert all(
+        "_" in (e["id"] + e["workflow"] + e["version"] + "".join(e["labels"].values()))
+        for e in with_underscore
+    )
+    assert listing("leaky_wf")["total"] >= 1 and listing("leaky%wf")["total"] == 0
+
+
+def test_oversized_bodies_are_refused_before_they_are_held(keyed: Keyed) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    from airfoil.server._services import MAX_PACKAGE
+
+    path = "/api/v1/projects/alpha/packages/" + "a" * 64
+    auth = {"Authorization": f"Bearer {keyed.keys['alpha_runner']}"}
+    # A declared size past the limit: refused at once, without reading a byte of the body.
+    where = urlsplit(keyed.running.url)
+    conn = http.client.HTTPConnection(where.hostname or "", where.port, timeout=30)
+    try:
+        conn.putrequest("PUT", path)
+        for k, v in {**auth, "Content-Length": str(10**12)}.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        assert r.status == 413 and b"too_large" in r.read()
+    finally:
+        conn.close()
+
+    # No declared size (chunked): refused once the stream passes the limit.
+    def chunks() -> Iterator[bytes]:
+        block = b"\0" * 2**20
+        for _ in range(MAX_PACKAGE // len(block) + 2):
+            yield block
+
+    r = httpx.put(keyed.running.url + path, content=chunks(), headers=auth, timeout=120)
+    assert r.status_code == 413, r.text[:200]
+
+
+# --- revoking the last key ------------------------------------------------------------------
+
+
+def test_revoking_the_last_key_keeps_the_server_closed(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    running = start_server(tmp_path / "home", None, run_engine=False)
+    try:
+        reg = running.deps.registry
+        url = running.url + "/api/v1/auth/whoami"
+        assert httpx.get(url).json()["open_mode"] is True
+        key_id, key = reg.create_key("alpha", "admin")
+        reg._keys_exist = None  # no waiting for the 2 s cache in a test
+        assert httpx.get(url).status_code == 401
+        reg.revoke_key(key_id)
+        reg._keys_exist = None
+        for headers in ({}, {"Authorization": f"Bearer {key}"}):
+            r = httpx.get(url, headers=headers)
+            assert r.status_code == 401, r.text  # not open again
+        env = {"AIRFOIL_HOME": str(tmp_path / "home")}
+        refused = CliRunner().invoke(app, ["auth", "reopen"], env=env)
+        assert refused.exit_code != 0 and "--yes" in refused.output
+        live_id, _ = reg.create_key("alpha", "viewer")
+        blocked = CliRunner().invoke(app, ["auth", "reopen", "--yes"], env=env)
+        assert blocked.exit_code != 0 and live_id in blocked.output
+        reg.revoke_key(live_id)
+        done = CliRunner().invoke(app, ["auth", "reopen", "--yes"], env=env)
+        assert done.exit_code == 0, done.output
+        reg._keys_exist = None
+        assert httpx.get(url).json()["open_mode"] is True
+    finally:
+        running.stop()

@@ -1,0 +1,67 @@
+"""Secrets: values only by name, never in a printed form; scrubbing of known values."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import pytest
+
+from airfoil.sdk._context import REDACTED, ExecutionContext, Secrets, scrub
+
+VALUE = "hunter2-'quoted'\n\\slash"
+
+
+def test_values_only_by_name() -> None:
+    s = Secrets({"token": VALUE, "user": "bob"})
+    assert s["token"] == VALUE and s.get("user") == "bob" and s.get("nope") is None
+    assert "token" in s and "nope" not in s and len(s) == 2
+    assert list(s) == ["token", "user"] == s.keys()
+    assert not hasattr(s, "values") and not hasattr(s, "items")
+    with pytest.raises(KeyError, match=r"no secret 'nope'.*secret_requests"):
+        s["nope"]
+
+
+@pytest.mark.parametrize(
+    "render",
+    [
+        repr,
+        str,
+        lambda s: f"{s}",
+        lambda s: f"{s!r}",
+        lambda s: "%s" % (s,),  # noqa: UP031 - the old formatting too
+        lambda s: f"{s:>80}",
+    ],
+)
+def test_no_printed_form_shows_a_value(render: object) -> None:
+    s = Secrets({"token": VALUE})
+    text = render(s)  # type: ignore[operator]
+    assert "token" in text and REDACTED in text and "hunter2" not in text
+
+
+def test_the_context_prints_names_only() -> None:
+    ctx = ExecutionContext("e1", "n0", 1, "mod.t", secrets={"token": VALUE})  # type: ignore[arg-type]
+    assert isinstance(ctx.secrets, Secrets)
+    for text in (repr(ctx), str(ctx), f"{ctx}", str([ctx]), str({"c": ctx})):
+        assert "hunter2" not in text and "'token': '***'" in text
+
+
+def test_secrets_cannot_be_pickled_copied_or_dumped() -> None:
+    s = Secrets({"token": VALUE})
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(s)
+    with pytest.raises(TypeError):
+        copy.deepcopy(s)
+    with pytest.raises(TypeError):
+        json.dumps(s)
+
+
+def test_scrub_replaces_values_and_their_escaped_forms() -> None:
+    text = f"raw {VALUE} repr {VALUE!r} json {json.dumps(VALUE)} end"
+    out = scrub(text, [VALUE])
+    assert "hunter2" not in out and out.startswith("raw *** repr ") and out.endswith(" end")
+    assert scrub("abc", []) == "abc" and scrub("", [VALUE]) == ""
+    # A value that contains another is replaced whole, not in pieces.
+    assert scrub("xx-longer-secret-xx", ["longer", "longer-secret"]) == "xx-***-xx"
+    assert scrub("empty value ignored", [""]) == "empty value ignored"

@@ -1,0 +1,61 @@
+// Launch inputs that are not JSON (a File, a DataFrame), sent as the CLI sends them: the
+// bytes are uploaded by content (`PUT .../uploads/{sha256}`) and the launch names them in a
+// reference `{"$airfoil": {format, hash, size, meta, sha256}}` that the server checks against
+// the input's type and the bytes (see server/_uploads.py). SHA-256 comes from SubtleCrypto,
+// or, where the page is not a secure context (plain http to a remote host), from @noble/hashes.
+import { putBytes } from "./api";
+
+/** Input type kinds the form uploads, and the value format each is stored in. */
+export const UPLOAD_FORMATS: Record<string, string> = { file: "file", dataframe: "parquet" };
+
+const PARQUET_MAGIC = [0x50, 0x41, 0x52, 0x31]; // "PAR1"
+
+/** A file chosen for an input, uploaded when the form is sent. */
+export class PendingUpload {
+  constructor(
+    readonly file: File,
+    readonly kind: string,
+    readonly flavour: string,
+  ) {}
+}
+
+export function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+export async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
+  if (globalThis.crypto?.subtle) return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
+  const { sha256: noble } = await import("@noble/hashes/sha256");
+  return hex(noble(data));
+}
+
+/** What is wrong with a chosen file for an input of `kind`, read from its first bytes. */
+export async function checkUpload(file: File, kind: string): Promise<string | null> {
+  if (kind !== "dataframe") return null;
+  const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  const tail = new Uint8Array(await file.slice(Math.max(0, file.size - 4)).arrayBuffer());
+  const ok = (b: Uint8Array) => b.length === 4 && PARQUET_MAGIC.every((m, i) => b[i] === m);
+  return ok(head) && ok(tail) ? null : `${file.name} is not a Parquet file (a DataFrame input takes .parquet)`;
+}
+
+/** Upload the chosen file and return the launch reference that names it. */
+export async function resolveUpload(project: string, u: PendingUpload): Promise<unknown> {
+  const problem = await checkUpload(u.file, u.kind);
+  if (problem) throw new Error(problem);
+  const bytes = new Uint8Array(await u.file.arrayBuffer());
+  const digest = await sha256(bytes);
+  await putBytes(`/projects/${encodeURIComponent(project)}/uploads/${digest}`, bytes);
+  if (u.kind === "file") {
+    // FileHandler's value hash: SHA-256 of the canonical JSON {"name": ..., "sha256": ...}
+    const canon = JSON.stringify({ name: u.file.name, sha256: digest });
+    const hash = await sha256(new TextEncoder().encode(canon));
+    return {
+      $airfoil: { format: "file", hash, size: bytes.length, sha256: digest, meta: { name: u.file.name, sha256: digest } },
+    };
+  }
+  return {
+    $airfoil: { format: UPLOAD_FORMATS[u.kind], hash: digest, size: bytes.length, sha256: digest, meta: { flavour: u.flavour } },
+  };
+}
