@@ -1,14 +1,19 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Everything they need is
 # installed here, idempotently (a stamp file per step, redone when its inputs change).
+# `make demo` needs no root and no system packages; only `make test` needs Chromium (for the
+# console's end-to-end tests) and PostgreSQL.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.airfoil-installed
 
+PYC    := $(VENV)/.airfoil-bytecode
+PY_SRC := $(shell find src/airfoil -name '*.py' 2>/dev/null)
+
 .PHONY: install demo test test-unit test-fast lint typecheck bench clean services chromium console
 
-install: $(STAMP) console chromium
+install: $(STAMP) $(PYC) console
 
 # The web console: npm packages (ui/package-lock.json), API types from the OpenAPI spec, and
 # a Vite build into the server's static folder, each redone only when its inputs change.
@@ -38,6 +43,14 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null
+	@touch $@
+
+# An editable install is not byte-compiled, and with PYTHONDONTWRITEBYTECODE=1 (common in
+# containers) Python never writes the cache itself: every `airfoil` command would compile
+# the package again (seconds). Compile it here, again whenever a source file changes.
+$(PYC): $(STAMP) $(PY_SRC)
+	$(BIN)/python -m compileall -q -j 0 src/airfoil >/dev/null
 	@touch $@
 
 demo: install
@@ -46,6 +59,10 @@ demo: install
 	@echo "Look at the runs: AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil executions list"
 	@echo "Open the web console on these runs (http://127.0.0.1:8080/):"
 	@echo "  AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil} $(BIN)/airfoil server start --open"
+	@echo
+	@echo "To type plain \`airfoil\` in this shell, put the virtual environment on PATH:"
+	@echo "  source $(CURDIR)/$(VENV)/bin/activate     (or: export PATH=\"$(CURDIR)/$(BIN):\$$PATH\")"
+	@echo "and keep the runs in one place: export AIRFOIL_HOME=$${AIRFOIL_HOME:-$(CURDIR)/.airfoil}"
 
 services:
 	@bash scripts/ensure-services.sh
@@ -58,7 +75,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install services lint typecheck
+test: install chromium services lint typecheck
 	$(BIN)/pytest -q
 
 test-unit: install

@@ -125,7 +125,7 @@ def main() -> None:
         for wf in ("nested", "wide"):
             t0 = time.perf_counter()
             ran = subprocess.run(
-                [sys.executable, "-m", "airfoil.cli", "run", "flow.py", wf, "--json"],
+                [sys.executable, "-m", "airfoil.cli", "run", "--json", "flow.py", wf],
                 cwd=tmp,
                 env=env,
                 capture_output=True,

@@ -1,7 +1,7 @@
 """Python-native composition: a task that calls tasks with plain Python control flow.
 
     airfoil run examples/composition.py score_all --urls '["a.csv", "b.csv", "bad"]'
-    airfoil run examples/composition.py score_all --urls '["a.csv", "b.csv"]' --executor process
+    airfoil run --executor process examples/composition.py score_all --urls '["a.csv", "b.csv"]'
 
 Each call is a durable child node of ``score_all`` (see ``airfoil executions show ID``); the
 calls inside ``af.gather`` run side by side on the process executor.

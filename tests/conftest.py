@@ -1,4 +1,9 @@
-"""Shared fixtures: every test gets its own AIRFOIL_HOME so nothing touches ~/.airfoil."""
+"""Shared fixtures: every test gets its own AIRFOIL_HOME so nothing touches ~/.airfoil.
+
+In CI (``CI`` set to true, as every CI service does), a test skipped because what it needs
+is missing (Playwright, Chromium, PostgreSQL) is reported as a failure: a green CI run must
+have run the console and PostgreSQL tiers, not skipped them.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not tiers & {m.name for m in item.iter_markers()}:
             item.add_marker(pytest.mark.unit)
+
+
+# Skip reasons that mean "the environment lacks a tier's dependency", not "not applicable".
+_MISSING_TIER = ("playwright", "chromium", "postgresql", "airfoil_skip_pg")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _missing_tier(report: pytest.CollectReport | pytest.TestReport) -> str | None:
+    if not report.skipped:
+        return None
+    reason = str(report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr)
+    return reason if any(word in reason.lower() for word in _MISSING_TIER) else None
+
+
+def _fail_in_ci(report: pytest.CollectReport | pytest.TestReport) -> None:
+    reason = _missing_tier(report)
+    if reason is not None and _in_ci():
+        report.outcome = "failed"
+        report.longrepr = f"CI=true and a test tier's dependency is missing: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    _fail_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    _fail_in_ci(outcome.get_result())
 
 
 os.environ.setdefault("AIRFOIL_TEST", "1")

@@ -409,7 +409,7 @@ def _write(project: Path, files: dict[str, str]) -> None:
 
 
 def _run_t(project: Path, home: Path) -> dict[str, Any]:
-    proc = _airfoil(project, home, "run", "flow.py", "wf", "--json")
+    proc = _airfoil(project, home, "run", "--json", "flow.py", "wf")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["phase"] == "succeeded", out
@@ -451,11 +451,11 @@ EXPLAINED = {
 def test_explain_names_what_changed_with_a_diff(tmp_path: Path) -> None:
     project, home = tmp_path / "proj", tmp_path / "home"
     _write(project, EXPLAINED)
-    first = _airfoil(project, home, "run", "flow.py", "wf", "--json")
+    first = _airfoil(project, home, "run", "--json", "flow.py", "wf")
     assert first.returncode == 0, first.stderr
     assert "flow.py:BUF" in first.stderr and "cache_version=" in first.stderr  # the warning
     _write(project, {"helpers.py": "def helper(x):\n    return x + 5\n"})
-    second = json.loads(_airfoil(project, home, "run", "flow.py", "wf", "--json").stdout)
+    second = json.loads(_airfoil(project, home, "run", "--json", "flow.py", "wf").stdout)
     why = _airfoil(project, home, "cache", "explain", second["execution_id"], "n0")
     assert why.returncode == 0, why.stderr
     assert "~ helpers.py:helper changed:" in why.stdout
@@ -471,7 +471,7 @@ def test_two_projects_on_one_store_never_share_an_entry(tmp_path: Path) -> None:
     def run(name: str) -> dict[str, Any]:
         env = dict(os.environ, AIRFOIL_HOME=str(home), AIRFOIL_PROJECT=name)
         proc = subprocess.run(
-            [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "wf", "--json"],
+            [sys.executable, "-m", "airfoil.cli", "run", "--json", "flow.py", "wf"],
             capture_output=True,
             text=True,
             cwd=project,
@@ -516,7 +516,7 @@ def test_a_shared_cache_scope_is_an_explicit_opt_in(tmp_path: Path) -> None:
     for name in ("alpha", "beta"):
         env = dict(os.environ, AIRFOIL_HOME=str(home), AIRFOIL_PROJECT=name)
         proc = subprocess.run(
-            [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "wf", "--json"],
+            [sys.executable, "-m", "airfoil.cli", "run", "--json", "flow.py", "wf"],
             capture_output=True,
             text=True,
             cwd=project,

@@ -48,7 +48,7 @@ def pipeline_file(tmp_path: Path) -> str:
 
 
 def test_run_json_shape_and_exit_code(cli: Any, pipeline_file: str) -> None:
-    r = cli("run", pipeline_file, "pipeline", "--n", "10", "--json")
+    r = cli("run", "--json", pipeline_file, "pipeline", "--n", "10")
     assert r.code == 0, r.err
     data = r.json()
     assert set(data) >= {"execution_id", "phase", "outputs", "nodes"}
@@ -59,13 +59,13 @@ def test_run_json_shape_and_exit_code(cli: Any, pipeline_file: str) -> None:
         ("n1", "succeeded", 1, "disabled"),
     ]
     assert all(isinstance(n["duration_s"], float) for n in data["nodes"])
-    again = cli("run", pipeline_file, "pipeline", "--n", "10", "--json").json()
+    again = cli("run", "--json", pipeline_file, "pipeline", "--n", "10").json()
     assert again["nodes"][0]["cache"] == "hit"
     assert again["nodes"][0]["attempts"] == 0
 
 
 def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) -> None:
-    r = cli("run", pipeline_file, "pipeline", "--n=5", "--scale", "2", "--name", "my-run")
+    r = cli("run", "--name", "my-run", pipeline_file, "pipeline", "--n=5", "--scale", "2")
     assert r.code == 0, r.err
     assert "my-run" in r.err and "succeeded" in r.err
     shown = cli("executions", "show", "my-run", "--json").json()
@@ -78,12 +78,12 @@ def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) ->
     assert "loading 5 rows" in logs.out
     logs_all = cli("logs", "my-run")
     assert "computing stats of 5 rows" in logs_all.out
-    dup = cli("run", pipeline_file, "pipeline", "--name", "my-run")
+    dup = cli("run", "--name", "my-run", pipeline_file, "pipeline")
     assert dup.code != 0 and "already exists" in dup.err
 
 
 def test_failed_run_exit_code_and_traceback(cli: Any, pipeline_file: str) -> None:
-    r = cli("run", pipeline_file, "broken", "--x", "3", "--json")
+    r = cli("run", "--json", pipeline_file, "broken", "--x", "3")
     assert r.code == 1
     data = r.json()
     assert data["phase"] == "failed"
@@ -101,8 +101,8 @@ def test_failed_run_exit_code_and_traceback(cli: Any, pipeline_file: str) -> Non
         (["run", "{file}", "pipeline", "--n", "ten"], "expects int"),
         (["run", "{file}", "pipeline", "--bogus", "1"], "has no input '--bogus'"),
         (["run", "{file}", "pipeline", "--n"], "needs a value"),
-        (["run", "{file}", "pipeline", "--executor", "gpu"], "unknown executor"),
-        (["run", "{file}", "pipeline", "--name", "Bad Id!"], "invalid execution id"),
+        (["run", "--executor", "gpu", "{file}", "pipeline"], "unknown executor"),
+        (["run", "--name", "Bad Id!", "{file}", "pipeline"], "invalid execution id"),
         (["executions", "show", "nope"], "nope"),
         (["cache", "explain", "nope", "n0"], "nope"),
     ],
@@ -117,13 +117,13 @@ def test_bad_arguments_get_a_message_not_a_traceback(
 
 
 def test_cache_list_explain_clear(cli: Any, pipeline_file: str) -> None:
-    first = cli("run", pipeline_file, "pipeline", "--n", "4", "--json").json()
-    second = cli("run", pipeline_file, "pipeline", "--n", "6", "--json").json()
+    first = cli("run", "--json", pipeline_file, "pipeline", "--n", "4").json()
+    second = cli("run", "--json", pipeline_file, "pipeline", "--n", "6").json()
     entries = cli("cache", "list", "--json").json()
     assert len(entries) == 2 and all(e["task"].endswith("pipeline.load") for e in entries)
     why = cli("cache", "explain", second["execution_id"], "n0")
     assert why.code == 0 and "input 'n' changed" in why.out
-    hit = cli("run", pipeline_file, "pipeline", "--n", "4", "--json").json()
+    hit = cli("run", "--json", pipeline_file, "pipeline", "--n", "4").json()
     why_hit = cli("cache", "explain", hit["execution_id"], "n0")
     assert "hit" in why_hit.out and first["execution_id"] in why_hit.out
     off = cli("cache", "explain", hit["execution_id"], "n1")
@@ -168,7 +168,7 @@ def test_recover_reuses_succeeded_nodes_and_relaunch_reruns(cli: Any, tmp_path: 
     flow.write_text(RECOVER_FLOW)
     log = tmp_path / "runs.log"
     env = {"RUN_LOG": str(log)}
-    failed = cli("run", str(flow), "wf", "--name", "r1", "--json", env=env)
+    failed = cli("run", "--name", "r1", "--json", str(flow), "wf", env=env)
     assert failed.code == 1
     not_failed = cli("executions", "recover", "nope", env=env)
     assert not_failed.code == 2

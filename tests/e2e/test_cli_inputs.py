@@ -60,6 +60,7 @@ def test_dataframe_file_and_json_inputs(cli: Any, flow: str, tmp_path: Path, fmt
     doc.write_text("hello doc\n")
     r = cli(
         "run",
+        "--json",
         flow,
         "wf",
         "--df",
@@ -70,7 +71,6 @@ def test_dataframe_file_and_json_inputs(cli: Any, flow: str, tmp_path: Path, fmt
         '{"b": 1, "a": 2}',
         "--doc",
         str(doc),
-        "--json",
     )
     assert r.code == 0, r.err
     assert r.json()["outputs"] == {"o0": "m:3:4.0:['a', 'b']:hello doc"}
@@ -99,7 +99,7 @@ def test_secrets_reach_the_task_and_never_the_logs_by_default(cli: Any, flow: st
     missing = cli("run", flow, "uses_secret", "--x", "1")
     assert missing.code == 2 and "AIRFOIL_SECRET_API_TOKEN" in missing.err
     r = cli(
-        "run", flow, "uses_secret", "--x", "1", "--json", env={"AIRFOIL_SECRET_API_TOKEN": "s3cr3t"}
+        "run", "--json", flow, "uses_secret", "--x", "1", env={"AIRFOIL_SECRET_API_TOKEN": "s3cr3t"}
     )
     assert r.code == 0, r.err
     assert r.json()["outputs"] == {"o0": "6:fast"}

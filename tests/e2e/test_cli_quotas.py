@@ -76,7 +76,7 @@ def test_queue_shows_another_process_waiting_for_quota(
         AIRFOIL_EXECUTOR="process",
     )
     run = subprocess.Popen(
-        [sys.executable, "-m", "airfoil.cli", "run", str(flow), "sweep", "--json"],
+        [sys.executable, "-m", "airfoil.cli", "run", "--json", str(flow), "sweep"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

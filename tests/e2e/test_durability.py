@@ -32,10 +32,10 @@ FLOW = textwrap.dedent(
 def test_power_durability_runs_and_caches(cli: Any, tmp_path: Path, executor: str) -> None:
     (tmp_path / "flow.py").write_text(FLOW)
     env = {"AIRFOIL_DURABILITY": "power", "AIRFOIL_EXECUTOR": executor}
-    first = cli("run", "flow.py", "wf", "--json", env=env)
+    first = cli("run", "--json", "flow.py", "wf", env=env)
     assert first.code == 0, first.err
     assert json.loads(first.out)["outputs"] == {"o0": sum(range(40000))}
-    second = json.loads(cli("run", "flow.py", "wf", "--json", env=env).out)
+    second = json.loads(cli("run", "--json", "flow.py", "wf", env=env).out)
     assert [n["cache"] for n in second["nodes"] if n["id"] == "n0"] == ["hit"]
     bad = cli("run", "flow.py", "wf", env={"AIRFOIL_DURABILITY": "disk"})
     assert bad.code != 0 and "DURABILITY" in bad.err

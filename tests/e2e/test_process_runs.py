@@ -62,7 +62,7 @@ def flow(tmp_path: Path) -> str:
 
 def test_independent_nodes_run_in_parallel(cli: Any, flow: str) -> None:
     t0 = time.perf_counter()
-    r = cli("run", flow, "parallel", "--executor", "process", "--json")
+    r = cli("run", "--executor", "process", "--json", flow, "parallel")
     assert r.code == 0, r.err
     data = r.json()
     assert data["outputs"]["o0"] < 0.5, "both naps started together"
@@ -70,7 +70,7 @@ def test_independent_nodes_run_in_parallel(cli: Any, flow: str) -> None:
 
 
 def test_timeout_stops_a_stuck_task_and_retries_on_the_system_budget(cli: Any, flow: str) -> None:
-    r = cli("run", flow, "hangs", "--executor", "process", "--json", timeout=60)
+    r = cli("run", "--executor", "process", "--json", flow, "hangs", timeout=60)
     assert r.code == 1
     data = r.json()
     (node,) = data["nodes"]
@@ -79,6 +79,6 @@ def test_timeout_stops_a_stuck_task_and_retries_on_the_system_budget(cli: Any, f
 
 
 def test_a_task_that_could_never_start_fails_at_launch(cli: Any, flow: str) -> None:
-    r = cli("run", flow, "too_big", "--executor", "process")
+    r = cli("run", "--executor", "process", flow, "too_big")
     assert r.code == 2
     assert "could never start" in r.err and "Traceback" not in r.err

@@ -85,9 +85,9 @@ def test_remote_run_json_matches_local_shape(cli: Any, served: str, tmp_path: Pa
     assert reg.code == 0, reg.err
     assert {e["name"] for e in reg.json()["entities"]} == {"flow.wf", "flow.double"}
 
-    remote = cli("run", "--remote", "--server", served, "flow.py", "wf", "--x", "4", "--json")
+    remote = cli("run", "--remote", "--server", served, "--json", "flow.py", "wf", "--x", "4")
     assert remote.code == 0, remote.err
-    local = cli("run", "flow.py", "wf", "--x", "4", "--json")
+    local = cli("run", "--json", "flow.py", "wf", "--x", "4")
     assert local.code == 0, local.err
     r, loc = remote.json(), local.json()
     assert set(r) == set(loc)
@@ -208,8 +208,8 @@ def test_remote_run_uploads_dataframe_and_file_inputs(
     (tmp_path / "frames.py").write_text(FRAMES)
     (tmp_path / "data.csv").write_text("x\n" + "\n".join(str(i) for i in range(5000)) + "\n")
     (tmp_path / "bonus.txt").write_text("0.5")
-    args = ("frames.py", "total", "--df", "data.csv", "--notes", "bonus.txt", "--json")
-    remote = cli("run", "--remote", "--server", served, *args)
+    args = ("frames.py", "total", "--df", "data.csv", "--notes", "bonus.txt")
+    remote = cli("run", "--remote", "--server", served, "--json", *args)
     assert remote.code == 0, remote.err
-    local = cli("run", *args)
+    local = cli("run", "--json", *args)
     assert remote.json()["outputs"] == local.json()["outputs"] == {"o0": 12497500.5}

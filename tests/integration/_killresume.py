@@ -62,9 +62,8 @@ def kill_and_resume(
     home = tmp_path / "home"
     env = dict(os.environ, CALLS_LOG=str(log), AIRFOIL_HOME=str(home))
     cli = [sys.executable, "-m", "airfoil.cli"]
-    command = [*cli, "run", str(path), workflow, *args, "--name", name]
-    if executor is not None:
-        command += ["--executor", executor]
+    options = ["--name", name] + (["--executor", executor] if executor is not None else [])
+    command = [*cli, "run", *options, str(path), workflow, *args]
     proc = subprocess.Popen(
         command,
         env=env,

@@ -22,6 +22,31 @@ __all__ = ["app"]
 app = typer.Typer(no_args_is_help=True)
 
 
+def resolve_task(meta: Any, given: str) -> str:
+    """The full name of the task ``given`` names: itself, or the one task with cached
+    results whose name ends with ``.given`` (``load`` for ``pipeline.load``).
+
+    Raises:
+        NotFoundError: no task with cached results has that name; the message lists those
+            that do (several matching short names are listed too).
+    """
+    from airfoil.core.errors import NotFoundError
+
+    names: list[str] = sorted({e.parts.task for e in meta.list_cache(limit=100_000)})
+    if given in names:
+        return given
+    matches = [n for n in names if n.rsplit(".", 1)[-1] == given or n.endswith("." + given)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise NotFoundError(f"several tasks are named {given!r}: {', '.join(matches)}; give one")
+    if not names:
+        raise NotFoundError(f"no cached results of task {given!r}: the cache is empty")
+    raise NotFoundError(
+        f"no cached results of task {given!r}; tasks with cached results: {', '.join(names)}"
+    )
+
+
 def _visible(rt: Any, all_projects: bool, task: str | None) -> list[CacheEntry]:
     entries: list[CacheEntry] = rt.meta.list_cache(task=task)
     if all_projects:
@@ -35,7 +60,11 @@ def _visible(rt: Any, all_projects: bool, task: str | None) -> list[CacheEntry]:
 @app.command("list")
 @handle_errors
 def list_cache(
-    task: str = typer.Option(None, "--task", help="Only entries of this task (full name)."),
+    task: str = typer.Option(
+        None,
+        "--task",
+        help="Only entries of this task (its full name, or its short name if that is unique).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     all_projects: bool = typer.Option(
         False, "--all-projects", help="Entries of every project, not only the current one."
@@ -43,7 +72,7 @@ def list_cache(
 ) -> None:
     """List cached task results, newest first."""
     rt = runtime()
-    entries = _visible(rt, all_projects, task)
+    entries = _visible(rt, all_projects, resolve_task(rt.meta, task) if task else None)
     if as_json:
         out_console.print_json(
             json.dumps(
@@ -82,6 +111,7 @@ def list_cache(
 def explain(
     execution_id: str = typer.Argument(..., help="Execution id."),
     node: str = typer.Argument(..., help="Node id (see `airfoil executions show`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Explain why a node did or did not hit the cache, part by part of the key; for a
     changed code version, which functions and constants changed (with a short diff)."""
@@ -89,6 +119,41 @@ def explain(
 
     rt = runtime()
     rec = rt.meta.get_node(execution_id, node)
+    if as_json:
+        parts = rec.cache_key_parts
+        entry = rt.meta.get_cache(rec.cache_key) if rec.cache_key else None
+        others = (
+            [e for e in rt.meta.find_cache_by_task(parts.task) if e.key != rec.cache_key]
+            if parts is not None
+            else []
+        )
+        out_console.print_json(
+            json.dumps(
+                {
+                    "execution_id": execution_id,
+                    "node": node,
+                    "task": rec.task,
+                    "cache": rec.cache_status,
+                    "reason": rec.cache_reason,
+                    "key": rec.cache_key or None,
+                    "parts": None
+                    if parts is None
+                    else {
+                        "task": parts.task,
+                        "cache_version": parts.cache_version,
+                        "interface_hash": parts.interface_hash,
+                        "inputs": parts.input_hashes,
+                    },
+                    "entry_now": None
+                    if entry is None
+                    else {"execution_id": entry.execution_id, "node_id": entry.node_id},
+                    "miss_now": None
+                    if entry is not None or parts is None
+                    else explain_miss(parts, others),
+                }
+            )
+        )
+        return
     if rec.cache_status == "disabled":
         out_console.print(
             f"node {node} ({rec.task}): caching is off for this task (use @task(cache=True))"
@@ -150,7 +215,11 @@ def _explain_version(rt: Any, version: str, status: str, others: list[CacheEntry
 @app.command("clear")
 @handle_errors
 def clear(
-    task: str = typer.Option(None, "--task", help="Only entries of this task (full name)."),
+    task: str = typer.Option(
+        None,
+        "--task",
+        help="Only entries of this task (its full name, or its short name if that is unique).",
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     all_projects: bool = typer.Option(
         False, "--all-projects", help="Entries of every project, not only the current one."
@@ -158,6 +227,8 @@ def clear(
 ) -> None:
     """Delete cached results (of one task, or all) of the current project."""
     rt = runtime()
+    if task:
+        task = resolve_task(rt.meta, task)
     what = f"the cache of task {task!r}" if task else "the whole cache"
     where = "of every project" if all_projects else f"of project {rt.settings.project!r}"
     if not yes and not typer.confirm(f"delete {what} {where}?", default=False):

@@ -1,33 +1,64 @@
-"""Shared CLI plumbing: settings, the runtime, error reporting, consoles."""
+"""Shared CLI plumbing: settings, the runtime, error reporting, consoles.
+
+Errors have one form, ``error: <message>`` on stderr, printed as plain text (a message may
+hold ``[brackets]``, which must never be read as Rich markup) and never wrapped when stderr
+is not a terminal. Exit codes: 1 an execution failed, 2 the user asked for something that
+cannot work, 3 Airfoil itself failed, 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from airfoil.core.errors import AirfoilError, ExecutionFailedError, UserError
+from airfoil.core.errors import (
+    AirfoilError,
+    ConflictError,
+    ExecutionFailedError,
+    UserError,
+)
 
-__all__ = ["err_console", "fail", "handle_errors", "out_console", "runtime"]
+__all__ = ["err_console", "fail", "handle_errors", "is_tty", "out_console", "plain", "runtime"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out_console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False)
+# Wide enough that nothing is cut or wrapped when the output is piped (to a file, grep, less).
+_PIPE_WIDTH = 10_000
+
+
+def _console(stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = _PIPE_WIDTH
+    return console
+
+
+out_console = _console(stderr=False)
+err_console = _console(stderr=True)
+
+
+def plain(console: Console, text: str, style: str = "") -> None:
+    """Print ``text`` as it is: no markup, no highlighting, no wrapping."""
+    console.print(Text(text, style=style), soft_wrap=True, highlight=False)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print an error (no traceback) and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    """Print ``error: <message>`` (never parsed as markup) and exit with ``code``."""
+    err_console.print(
+        Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True, highlight=False
+    )
     raise typer.Exit(code)
 
 
 def handle_errors(fn: F) -> F:
-    """Turn Airfoil errors into a clear message and a non-zero exit code."""
+    """Turn Airfoil errors into ``error: <message>`` and an exit code (see the module)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,12 +68,14 @@ def handle_errors(fn: F) -> F:
             raise
         except ExecutionFailedError as exc:
             fail(str(exc), code=1)
-        except UserError as exc:
+        except (UserError, ConflictError) as exc:
+            # A conflict on the command line is the user's request meeting the store's state
+            # (an execution id taken, an execution another process is driving).
             fail(str(exc), code=2)
         except AirfoilError as exc:
-            fail(f"{type(exc).__name__}: {exc}", code=3)
+            fail(f"{exc} (an internal {type(exc).__name__})", code=3)
         except KeyboardInterrupt:
-            err_console.print("interrupted")
+            plain(err_console, "interrupted")
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]

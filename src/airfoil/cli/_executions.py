@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, runtime
+from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, plain, runtime
+
+if TYPE_CHECKING:
+    from airfoil.store.base import BlobStore
 
 __all__ = ["app", "register_logs"]
 
@@ -49,7 +53,7 @@ def list_executions(
     project: str = _PROJECT,
 ) -> None:
     """List executions, newest first."""
-    from airfoil.cli._render import PHASE_STYLE, execution_json, sort_nodes
+    from airfoil.cli._render import PHASE_STYLE, execution_json, shown_phase, sort_nodes
 
     if remote or server:
         _remote().remote_list(
@@ -64,14 +68,20 @@ def list_executions(
         out_console.print_json(json.dumps(payload))
         return
     table = Table()
-    for col in ("execution", "workflow", "phase", "created", "duration"):
+    # Ids are what a user copies into the next command: never cut or wrapped, even on a
+    # narrow terminal (the other columns give way).
+    table.add_column(
+        "execution", no_wrap=True, min_width=max((len(r.id) for r in records), default=9)
+    )
+    for col in ("workflow", "phase", "created", "duration"):
         table.add_column(col)
     for r in records:
         dur = (r.ended_at or 0) - (r.started_at or 0) if r.ended_at and r.started_at else None
+        phase = shown_phase(r, rt.meta)
         table.add_row(
             r.id,
             r.workflow,
-            Text(r.phase, style=PHASE_STYLE.get(r.phase, "")),
+            Text(phase, style=PHASE_STYLE.get(phase, "")),
             _when(r.created_at),
             f"{dur:.2f}s" if dur is not None else "",
         )
@@ -117,18 +127,31 @@ def show(
             ]
         out_console.print_json(json.dumps(data))
         return
-    style = PHASE_STYLE.get(record.phase, "")
+    phase = "interrupted" if data["interrupted"] else record.phase
     out_console.print(
-        f"execution [bold]{record.id}[/]  {record.workflow} @ {record.version}  "
-        f"[{style}]{record.phase}[/]  created {_when(record.created_at)}"
+        Text.assemble(
+            "execution ",
+            (record.id, "bold"),
+            f"  {record.workflow} @ {record.version}  ",
+            (phase, PHASE_STYLE.get(phase, "")),
+            f"  created {_when(record.created_at)}",
+        )
     )
+    if data["interrupted"]:
+        plain(
+            out_console,
+            f"no process drives it any more; carry it on: airfoil executions resume {record.id}",
+        )
     out_console.print(node_table(nodes))
     if data["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(data["outputs"]))
     if record.error:
         out_console.print(
-            f"[red]{record.error.kind} error[/] {record.error.type}: {record.error.message}"
+            Text.assemble(
+                (f"{record.error.kind} error", "red"),
+                f" {record.error.type}: {record.error.message}",
+            )
         )
     if events:
         for e in rt.meta.get_events(execution_id):
@@ -160,33 +183,59 @@ def resume(
     rt = runtime()
     record = rt.meta.get_execution(execution_id)
     if record.phase in ("succeeded", "failed", "aborted"):
-        err_console.print(f"execution {execution_id} already ended: {record.phase}")
+        if as_json:
+            from airfoil.cli._render import execution_json, sort_nodes
+
+            nodes = sort_nodes(rt.meta.get_nodes(execution_id))
+            out_console.print_json(json.dumps(execution_json(record, nodes, rt)))
+        else:
+            hint = (
+                ""
+                if record.phase == "succeeded"
+                else f"; to run it again from its failure: airfoil executions recover "
+                f"{execution_id}"
+            )
+            plain(
+                err_console,
+                f"execution {execution_id} already ended ({record.phase}): nothing to resume"
+                + hint,
+            )
+        if record.phase != "succeeded":
+            raise typer.Exit(1)
+        return
     _drive_and_report(record, executor, as_json, "resumes")
 
 
 def _drive_and_report(record: object, executor: str | None, as_json: bool, what: str) -> None:
     """Drive an execution (live view on a terminal), then print it; exit 1 unless it
     succeeded."""
-    from airfoil.cli._render import LiveProgress, execution_json, node_table, sort_nodes
+    from airfoil.cli._render import execution_json, sort_nodes
+    from airfoil.cli._run import interrupted, print_summary
 
     rt = runtime()
     rec: Any = record
     if not as_json:
-        err_console.print(f"execution [bold]{rec.id}[/] {what}")
-    live = LiveProgress(err_console, rec.workflow) if (not as_json and is_tty()) else None
+        err_console.print(Text.assemble("execution ", (rec.id, "bold"), f" {what}"))
+    live = None
+    if not as_json and is_tty():
+        from airfoil.cli._live import LiveView
+
+        live = LiveView(err_console, rec.workflow)
     engine = rt.engine(executor or rec.executor, on_change=live.update if live else None)
-    if live is not None:
-        with live:
+    started = time.perf_counter()
+    try:
+        if live is not None:
+            with live:
+                rec = engine.drive(rec.id)
+        else:
             rec = engine.drive(rec.id)
-    else:
-        rec = engine.drive(rec.id)
+    except KeyboardInterrupt:
+        interrupted(rec.id)
     nodes = sort_nodes(rt.meta.get_nodes(rec.id))
     if as_json:
         out_console.print_json(json.dumps(execution_json(rec, nodes, rt)))
     else:
-        if live is None:
-            err_console.print(node_table(nodes))
-        err_console.print(f"execution {rec.id} {rec.phase}")
+        print_summary(rec, nodes, rt, time.perf_counter() - started, live is None)
     if rec.phase != "succeeded":
         raise typer.Exit(1)
 
@@ -294,13 +343,43 @@ def register_signal(root: typer.Typer) -> None:
         err_console.print(f"sent {name}={value} to execution {execution_id} (node {node})")
 
 
+def _unfinished_log(blobs: BlobStore, execution_id: str, node_id: str, attempt: int) -> str | None:
+    """The log of an attempt whose end was never recorded: written at its final place when
+    Ctrl-C stopped it, or the running copy a killed process left behind."""
+    from airfoil.core.errors import NotFoundError
+    from airfoil.executors.base import attempt_log_key, live_log_key
+
+    key = attempt_log_key(execution_id, node_id, attempt)
+    for where, note in ((key, ""), (live_log_key(key), "(the attempt's process died here)\n")):
+        try:
+            return blobs.get_bytes(blobs.uri(where)).decode(errors="replace") + note
+        except NotFoundError:
+            continue
+    return None
+
+
+def _under(node_id: str, node: str | None) -> bool:
+    """Whether an attempt of ``node_id`` belongs to ``node``: the node itself, a map's items
+    (``n1[13]`` under ``n1``) or a subworkflow's or dynamic node's children (``n1.n0``)."""
+    if node is None or node_id == node:
+        return True
+    return node_id.startswith((node + "[", node + "."))
+
+
 def register_logs(root: typer.Typer) -> None:
     @root.command("logs")
     @handle_errors
     def logs(
         execution_id: str = typer.Argument(..., help="Execution id."),
-        node: str = typer.Argument(None, help="Node id (default: every node)."),
+        node: str = typer.Argument(
+            None,
+            help="Node id (default: every node): n1, a map's item n1[13], a subworkflow's "
+            "child n1.n0. A map or subworkflow shows all its items or children.",
+        ),
         attempt: int = typer.Option(None, "--attempt", help="Only this attempt."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print a JSON list of {node, attempt, phase, log}."
+        ),
         remote: bool = _REMOTE,
         server: str = _SERVER,
         project: str = _PROJECT,
@@ -309,28 +388,44 @@ def register_logs(root: typer.Typer) -> None:
         from airfoil.core.errors import NotFoundError
 
         if remote or server:
+            if as_json:
+                from airfoil.core.errors import ConfigError
+
+                raise ConfigError("logs --json reads the local store; drop --remote/--server")
             _remote().remote_logs(server, project, execution_id, node, attempt)
             return
 
+        from airfoil.cli._render import node_sort_key
+
         rt = runtime()
         rt.meta.get_execution(execution_id)
-        if node is not None:
-            rt.meta.get_node(execution_id, node)
-        attempts = rt.meta.get_attempts(execution_id, node)
-        shown = 0
+        attempts = [a for a in rt.meta.get_attempts(execution_id) if _under(a.node_id, node)]
+        if node is not None and not attempts:
+            rt.meta.get_node(execution_id, node)  # NotFoundError for an id that is no node
+        attempts.sort(key=lambda a: (node_sort_key(a.node_id), a.attempt))
+        shown: list[dict[str, Any]] = []
         for a in attempts:
             if attempt is not None and a.attempt != attempt:
                 continue
-            header = f"== {a.node_id} attempt {a.attempt} ({a.phase})"
-            out_console.print(header, markup=False, style="bold")
+            text: str | None = None
             if a.log_uri:
                 try:
                     text = rt.blobs.get_bytes(a.log_uri).decode(errors="replace")
                 except NotFoundError:
-                    text = f"(log {a.log_uri} is missing)\n"
-                out_console.print(text.rstrip(), markup=False, highlight=False)
+                    text = None
+            else:  # an attempt that never ended: its log so far, if it left one
+                text = _unfinished_log(rt.blobs, execution_id, a.node_id, a.attempt)
+            shown.append({"node": a.node_id, "attempt": a.attempt, "phase": a.phase, "log": text})
+            if as_json:
+                continue
+            plain(out_console, f"== {a.node_id} attempt {a.attempt} ({a.phase})", style="bold")
+            if text is not None:
+                plain(out_console, text.rstrip())
+            elif a.log_uri:
+                plain(out_console, f"(log {a.log_uri} is missing)", style="dim")
             else:
-                out_console.print("(no output)", markup=False, style="dim")
-            shown += 1
-        if not shown:
-            err_console.print("no attempts match")
+                plain(out_console, "(no output)", style="dim")
+        if as_json:
+            out_console.print_json(json.dumps(shown))
+        elif not shown:
+            plain(err_console, "no attempts match")

@@ -1,25 +1,54 @@
-"""Parsing ``--name value`` inputs from the command line against a typed interface."""
+"""A workflow's inputs on the command line: ``--name value`` parsed against its typed
+interface, and the ``airfoil run FILE NAME --help`` page that lists them.
+
+Everything after ``FILE NAME`` belongs to the workflow (as with ``pyflyte run``), so an input
+may be called ``name``, ``json`` or ``remote``; the command's own options go before ``FILE``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from airfoil.core.errors import ConfigError, TypeTransformError
 
-__all__ = ["parse_inputs"]
+__all__ = ["input_help", "parse_inputs", "wants_help"]
+
+_TRUTHY = ("true", "false", "1", "0", "yes", "no")
 
 
-def parse_inputs(entity: Any, args: list[str], engine: Any) -> dict[str, Any]:
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def wants_help(entity: Any, args: list[str]) -> bool:
+    """Whether ``args`` ask for the inputs page (``--help`` / ``-h``, unless an input is
+    called ``help``)."""
+    if "help" in entity.py_interface.input_types:
+        return "-h" in args
+    return "--help" in args or "-h" in args
+
+
+def parse_inputs(
+    entity: Any, args: list[str], engine: Any, options: Collection[str] = ()
+) -> dict[str, Any]:
     """Turn ``["--n", "10", "--flag", "--name=x"]`` into typed Python values.
 
     Booleans may be given as ``--flag`` / ``--no-flag`` or ``--flag true``.
+
+    Args:
+        entity: the task, workflow or launch plan.
+        args: what followed ``FILE NAME`` on the command line.
+        engine: the type engine that parses each value.
+        options: the command's own options (``--json``...), named in the error when one is
+            given where an input was expected.
 
     Raises:
         ConfigError: an unknown input, a missing value, or a value of the wrong form.
     """
     types = entity.py_interface.input_types
     specs = {p.name: p.type for p in entity.py_interface.interface.inputs}
-    known = ", ".join(f"--{n.replace('_', '-')}" for n in types) or "none"
+    known = ", ".join(_flag(n) for n in types) or "none"
     out: dict[str, Any] = {}
     i = 0
     while i < len(args):
@@ -32,15 +61,19 @@ def parse_inputs(entity: Any, args: list[str], engine: Any) -> dict[str, Any]:
         if name not in types and name.startswith("no_") and name[3:] in types:
             name, negated = name[3:], True
         if name not in types:
-            raise ConfigError(f"{entity.name} has no input {arg.split('=')[0]!r}; inputs: {known}")
+            flag = arg.split("=")[0]
+            hint = ""
+            if flag in options:
+                hint = (
+                    f"; {flag} is an option of the command: give it before the file "
+                    f"(options before FILE NAME are Airfoil's, everything after is the inputs')"
+                )
+            raise ConfigError(f"{entity.name} has no input {flag!r} (inputs: {known}){hint}")
         spec = specs[name]
         if (
             spec.kind == "bool"
             and not eq
-            and (
-                i + 1 >= len(args)
-                or args[i + 1].lower() not in ("true", "false", "1", "0", "yes", "no")
-            )
+            and (i + 1 >= len(args) or args[i + 1].lower() not in _TRUTHY)
         ):
             out[name] = not negated
             i += 1
@@ -58,3 +91,61 @@ def parse_inputs(entity: Any, args: list[str], engine: Any) -> dict[str, Any]:
         except TypeTransformError as exc:
             raise ConfigError(f"input --{key} expects {spec}: {exc}") from None
     return out
+
+
+def input_help(entity: Any, engine: Any, file: str) -> str:
+    """The inputs page: usage, the entity's docs, then each input's flag, type, default and
+    description (plain text, never markup)."""
+    iface = entity.py_interface
+    spec = getattr(entity, "spec", None)
+    from airfoil.sdk._interface import parse_docstring
+
+    docs = parse_docstring(getattr(spec, "docs", "") or "")[0].strip()
+    kind = type(spec).__name__.replace("Spec", "").lower() if spec is not None else "entity"
+    lines = [f"Usage: airfoil run [OPTIONS] {file} {entity.name.rsplit('.', 1)[-1]} [INPUTS]", ""]
+    lines.append(f"{kind} {entity.name}" + (f": {docs.splitlines()[0]}" if docs else ""))
+    rest = "\n".join(docs.splitlines()[1:]).strip()
+    if rest:
+        lines += ["", *("  " + line for line in rest.splitlines())]
+    lines += ["", "Inputs:"]
+    params = iface.interface.inputs
+    if not params:
+        lines.append("  (none)")
+    rows: list[tuple[str, str, str]] = []
+    for p in params:
+        flag = _flag(p.name)
+        if p.type.kind == "bool":
+            flag = f"{flag} / --no-{p.name.replace('_', '-')}"
+        typ = str(p.type)
+        try:
+            form = engine.handler(iface.input_types[p.name]).cli_form()
+        except Exception:  # a type the engine cannot describe still gets its line
+            form = ""
+        if p.name in iface.defaults:
+            extra = f"default: {_show_default(iface.defaults[p.name])}"
+        else:
+            extra = "required"
+        detail = p.description.strip()
+        if form and p.type.kind not in ("int", "float", "str", "bool"):
+            detail = f"{detail} ({form})" if detail else form
+        rows.append((flag, f"{typ}  [{extra}]", detail))
+    width = max((len(r[0]) for r in rows), default=0)
+    for flag, typ, detail in rows:
+        lines.append(f"  {flag.ljust(width)}  {typ}")
+        if detail:
+            lines.append(f"  {' ' * width}  {detail}")
+    lines += [
+        "",
+        "Options of airfoil run (--json, --name, --executor, --remote, --server) go before "
+        "the file: `airfoil run --help`.",
+    ]
+    return "\n".join(lines)
+
+
+def _show_default(value: Any) -> str:
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value.name
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from airfoil.cli._common import err_console, handle_errors, out_console
 
@@ -175,8 +176,10 @@ def follow(client: Any, execution_id: str, what: str, as_json: bool) -> None:
             out_console.print_json(json.dumps(out["outputs"], default=str))
         elif detail.error is not None:
             err_console.print(
-                f"[bold red]{detail.error.kind} error[/] {detail.error.type}: "
-                f"{detail.error.message}"
+                Text.assemble(
+                    (f"{detail.error.kind} error", "bold red"),
+                    f" {detail.error.type}: {detail.error.message}",
+                )
             )
     if detail.phase != "succeeded":
         raise typer.Exit(1)
@@ -219,6 +222,8 @@ def remote_execution_json(d: Any) -> dict[str, Any]:
         "workflow": d.workflow,
         "version": d.version,
         "phase": d.phase,
+        # A server takes over the executions of a driver that died: none waits for a resume.
+        "interrupted": False,
         "created_at": d.created_at,
         "duration_s": d.duration_s,
         "outputs": {v.name: v.preview for v in d.outputs},
@@ -319,7 +324,10 @@ def remote_show(server: str | None, project: str | None, execution_id: str, as_j
         out_console.print_json(json.dumps(out["outputs"], default=str))
     if detail.error is not None:
         out_console.print(
-            f"[red]{detail.error.kind} error[/] {detail.error.type}: {detail.error.message}"
+            Text.assemble(
+                (f"{detail.error.kind} error", "red"),
+                f" {detail.error.type}: {detail.error.message}",
+            )
         )
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
-from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from airfoil.core.records import ExecutionRecord, NodeRecord
 
-__all__ = ["LiveProgress", "execution_json", "node_table", "outputs_json"]
+__all__ = ["execution_json", "node_sort_key", "node_table", "outputs_json", "sort_nodes"]
 
 PHASE_STYLE = {
     "pending": "dim",
@@ -23,7 +22,23 @@ PHASE_STYLE = {
     "failed": "bold red",
     "skipped": "dim",
     "aborted": "magenta",
+    "interrupted": "bold yellow",
 }
+
+
+def is_interrupted(record: ExecutionRecord, meta: Any, now: float | None = None) -> bool:
+    """Whether a local execution that has not ended is driven by no one: its driver's lease
+    was released (Ctrl-C) or has lapsed (the process was killed). ``executions resume``
+    carries it on."""
+    if record.phase not in ("queued", "running"):
+        return False
+    lease = meta.get_lease(record.id)
+    return lease is None or lease[1] < (time.time() if now is None else now)
+
+
+def shown_phase(record: ExecutionRecord, meta: Any) -> str:
+    """The phase a user sees: ``interrupted`` for a local execution no one drives."""
+    return "interrupted" if is_interrupted(record, meta) else record.phase
 
 
 def _duration(rec: NodeRecord | ExecutionRecord) -> float | None:
@@ -72,13 +87,17 @@ def node_json(n: NodeRecord) -> dict[str, Any]:
 def execution_json(
     record: ExecutionRecord, nodes: list[NodeRecord], runtime: Any
 ) -> dict[str, Any]:
-    """The one JSON object ``run --json`` and ``executions show --json`` print."""
+    """The one JSON object ``run --json`` and ``executions show --json`` print.
+
+    ``interrupted`` is true for an execution that has not ended but that no process drives
+    any more (resume it with ``airfoil executions resume ID``)."""
     d = _duration(record)
     return {
         "execution_id": record.id,
         "workflow": record.workflow,
         "version": record.version,
         "phase": record.phase,
+        "interrupted": is_interrupted(record, runtime.meta),
         "created_at": record.created_at,
         "duration_s": round(d, 6) if d is not None else None,
         "outputs": outputs_json(record, runtime) if record.outputs else {},
@@ -110,13 +129,13 @@ def _detail(n: NodeRecord) -> str:
 def node_table(nodes: list[NodeRecord], title: str = "", caption: str = "") -> Table:
     """A table of nodes: phase, attempts, duration, cache, and map/branch details."""
     table = Table(
-        title=title or None,
+        title=Text(title) if title else None,  # plain text: ids and errors hold [brackets]
         title_justify="left",
         expand=False,
-        caption=caption or None,
+        caption=Text(caption, style="bold yellow") if caption else None,
         caption_justify="left",
     )
-    table.add_column("node")
+    table.add_column("node", no_wrap=True)
     table.add_column("task")
     table.add_column("phase")
     table.add_column("attempts", justify="right")
@@ -139,51 +158,18 @@ def node_table(nodes: list[NodeRecord], title: str = "", caption: str = "") -> T
     return table
 
 
-class LiveProgress:
-    """A live table of the nodes while an execution runs (refreshed at most 10x a second)."""
-
-    def __init__(self, console: Any, title: str) -> None:
-        self.console = console
-        self.title = title
-        self.live: Live | None = None
-        self._last = 0.0
-
-    def __enter__(self) -> LiveProgress:
-        self.live = Live(console=self.console, refresh_per_second=10, transient=False)
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.live is not None:
-            self.live.__exit__(*exc)
-
-    def update(self, state: Any, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.live is None or (not force and now - self._last < 0.1):
-            return
-        self._last = now
-        nodes = sorted(state.records.values(), key=lambda n: _node_sort_key(n.node_id))
-        done = sum(1 for n in nodes if n.phase in ("succeeded", "skipped"))
-        waiting = [
-            f"waiting for signal {fn.gate.name!r}: airfoil signal {state.execution.id} "
-            f"{fn.gate.name} VALUE"
-            for nid, fn in state.graph.items()
-            if fn.gate is not None
-            and fn.gate.kind != "sleep"
-            and state.records[nid].phase == "running"
-        ]
-        self.live.update(
-            node_table(
-                nodes,
-                escape(f"{self.title}  [{state.execution.phase}]  {done}/{len(nodes)} done"),
-                caption=escape("\n".join(waiting)),
-            )
-        )
+_NATURAL = re.compile(r"(\d+)")
 
 
-def _node_sort_key(node_id: str) -> list[int]:
-    return [int(p[1:]) if p[1:].isdigit() else 0 for p in node_id.split(".")]
+def node_sort_key(node_id: str) -> list[tuple[int, str, int]]:
+    """Natural order of node ids: ``n2`` before ``n10``, ``n1[2]`` before ``n1[13]``,
+    a subworkflow's children right after it."""
+    key = []
+    for part in re.split(r"[.\[]", node_id):
+        for i, piece in enumerate(_NATURAL.split(part)):
+            key.append((1, "", int(piece)) if i % 2 else (0, piece, 0))
+    return key
 
 
 def sort_nodes(nodes: list[NodeRecord]) -> list[NodeRecord]:
-    return sorted(nodes, key=lambda n: _node_sort_key(n.node_id))
+    return sorted(nodes, key=lambda n: node_sort_key(n.node_id))

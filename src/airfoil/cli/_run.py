@@ -1,4 +1,9 @@
-"""``airfoil run FILE NAME --input value ...``"""
+"""``airfoil run [OPTIONS] FILE NAME [INPUTS]``.
+
+Options before ``FILE`` are Airfoil's (``--json``, ``--name``, ``--executor``, ``--remote``,
+``--server``); everything after ``NAME`` is the workflow's inputs, as ``pyflyte run`` does, so
+an input may be called ``name`` or ``json``. ``airfoil run FILE NAME --help`` lists the inputs.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,35 @@ import time
 from typing import Any
 
 import typer
+from rich.text import Text
 
-from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, runtime
+from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, plain, runtime
 
 __all__ = ["register"]
+
+RUN_OPTIONS = ("--executor", "-e", "--name", "--json", "--remote", "--server")
 
 
 def register(app: typer.Typer) -> None:
     @app.command(
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        context_settings={"allow_extra_args": True, "allow_interspersed_args": False},
         help=(
-            "Run a task or workflow from a Python file. Inputs follow as --name value "
-            "(JSON for lists, dicts and dataclasses; a file path for File, Directory and "
-            "DataFrame inputs, read from CSV or Parquet)."
+            "Run a task or workflow from a Python file.\n\n"
+            "Options go before FILE; everything after NAME is an input of the workflow, given "
+            "as --input value (JSON for lists, dicts and dataclasses; a file path for File, "
+            "Directory and DataFrame inputs, read from CSV or Parquet). "
+            "`airfoil run FILE NAME --help` lists the inputs, their types, defaults and docs."
         ),
     )
     @handle_errors
     def run(
         ctx: typer.Context,
-        file: str = typer.Argument(..., help="Python file defining the task or workflow."),
-        name: str = typer.Argument(..., help="Name of the task or workflow in that file."),
+        file: str = typer.Argument(
+            ..., metavar="FILE", help="Python file defining the task or workflow."
+        ),
+        name: str = typer.Argument(
+            ..., metavar="NAME", help="Name of the task or workflow in that file."
+        ),
         executor: str = typer.Option(
             None, "--executor", "-e", help="inline (same process) or process (worker processes)."
         ),
@@ -37,21 +51,25 @@ def register(app: typer.Typer) -> None:
         remote: bool = typer.Option(False, "--remote", help="Run on the server instead."),
         server: str = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
     ) -> None:
+        from airfoil.cli._inputs import input_help, parse_inputs, wants_help
+        from airfoil.cli._load import load_entity
+        from airfoil.core.errors import ConfigError
+
+        args = list(ctx.args)
+        if wants_help_anywhere(args):
+            from airfoil.types import default_type_engine
+
+            entity = load_entity(file, name)
+            if wants_help(entity, args):
+                plain(out_console, input_help(entity, default_type_engine(), file))
+                return
         if remote or server:  # hook: remote runs live in cli/_remote.py
             from airfoil.cli._remote import run_remote
 
             return run_remote(
-                file,
-                name,
-                list(ctx.args),
-                server=server,
-                execution_id=execution_id,
-                as_json=as_json,
+                file, name, args, server=server, execution_id=execution_id, as_json=as_json
             )
-        from airfoil.cli._inputs import parse_inputs
-        from airfoil.cli._load import load_entity
-        from airfoil.cli._render import LiveProgress, execution_json, sort_nodes
-        from airfoil.core.errors import ConfigError
+        from airfoil.cli._render import execution_json, sort_nodes
         from airfoil.core.ids import validate_execution_id
         from airfoil.engine.code_manifests import save_manifests
         from airfoil.engine.launch_plans import after_drive, prepare_launch
@@ -63,10 +81,14 @@ def register(app: typer.Typer) -> None:
             validate_execution_id(execution_id)
         rt = runtime()
         entity = load_entity(file, name)
-        given = parse_inputs(entity, list(ctx.args), rt.types)
+        given = parse_inputs(entity, args, rt.types, RUN_OPTIONS)
         spec, values, labels = prepare_launch(entity, given, rt)
         save_manifests(rt.blobs, spec, manifest_for)
-        live = LiveProgress(err_console, entity.name) if (not as_json and is_tty()) else None
+        live = None
+        if not as_json and is_tty():
+            from airfoil.cli._live import LiveView
+
+            live = LiveView(err_console, entity.name)
         engine = rt.engine(executor, on_change=live.update if live else None)
         started = time.perf_counter()
         record = engine.launch(
@@ -78,43 +100,78 @@ def register(app: typer.Typer) -> None:
             keep=True,
         )
         if not as_json:
-            err_console.print(f"execution [bold]{record.id}[/] of {entity.name} started")
-        if live is not None:
-            with live:
+            err_console.print(
+                Text.assemble("execution ", (record.id, "bold"), " of ", entity.name, " started")
+            )
+        try:
+            if live is not None:
+                with live:
+                    record = engine.drive(record.id)
+            else:
                 record = engine.drive(record.id)
-                live.update(engine.load_state(record.id), force=True)
-        else:
-            record = engine.drive(record.id)
+        except KeyboardInterrupt:
+            interrupted(record.id)
         after_drive(entity, record)
         nodes = sort_nodes(rt.meta.get_nodes(record.id))
         if as_json:
             out_console.print_json(json.dumps(execution_json(record, nodes, rt)))
         else:
-            _print_summary(record, nodes, rt, time.perf_counter() - started, live is None)
+            print_summary(record, nodes, rt, time.perf_counter() - started, live is None)
         if record.phase != "succeeded":
             raise typer.Exit(1)
 
 
-def _print_summary(record: Any, nodes: list[Any], rt: Any, elapsed: float, table: bool) -> None:
+def wants_help_anywhere(args: list[str]) -> bool:
+    return "--help" in args or "-h" in args
+
+
+def interrupted(execution_id: str) -> None:
+    """Ctrl-C while driving: say how to pick the execution up again, exit 130."""
+    plain(
+        err_console,
+        f"interrupted: execution {execution_id} stopped where it was (finished nodes are "
+        f"kept); continue it with: airfoil executions resume {execution_id}",
+    )
+    raise typer.Exit(130)
+
+
+def print_summary(record: Any, nodes: list[Any], rt: Any, elapsed: float, table: bool) -> None:
+    """After a run: the node table (unless the live view showed it), the phase, then the
+    outputs or the error with what to do next."""
     from airfoil.cli._render import PHASE_STYLE, node_table, outputs_json
 
     if table:
         err_console.print(node_table(nodes))
     hits = sum(1 for n in nodes if n.cache_status == "hit")
-    style = PHASE_STYLE.get(record.phase, "")
     cached = f", {hits} of {len(nodes)} nodes from cache" if hits else ""
     err_console.print(
-        f"execution [bold]{record.id}[/] [{style}]{record.phase}[/] in {elapsed:.2f}s{cached}"
+        Text.assemble(
+            "execution ",
+            (record.id, "bold"),
+            " ",
+            (record.phase, PHASE_STYLE.get(record.phase, "")),
+            f" in {elapsed:.2f}s{cached}",
+        )
     )
     if record.phase == "succeeded":
         outputs = outputs_json(record, rt)
         if outputs:
             out_console.print_json(json.dumps(outputs, default=str))
     elif record.error is not None:
-        err = record.error
-        err_console.print(f"[bold red]{err.kind} error[/] {err.type}: {err.message}")
-        if err.traceback:
-            err_console.print(err.traceback.rstrip(), markup=False, highlight=False)
-        err_console.print(
-            f"logs: airfoil logs {record.id}    resume: airfoil executions resume {record.id}"
-        )
+        print_failure(record)
+
+
+def print_failure(record: Any) -> None:
+    """The error of a failed execution, its traceback, and the commands that help next."""
+    err = record.error
+    err_console.print(
+        Text.assemble((f"{err.kind} error", "bold red"), f" {err.type}: {err.message}"),
+        soft_wrap=True,
+    )
+    if err.traceback:
+        plain(err_console, err.traceback.rstrip())
+    if record.phase in ("failed", "aborted"):
+        again = f"run again from the failure: airfoil executions recover {record.id}"
+    else:  # interrupted, not ended: the same execution carries on
+        again = f"continue it: airfoil executions resume {record.id}"
+    plain(err_console, f"logs: airfoil logs {record.id}    {again}")

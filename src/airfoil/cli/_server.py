@@ -7,6 +7,7 @@ the server reads.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -156,6 +157,7 @@ def create_key(
 @handle_errors
 def list_keys(
     database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List API keys (ids, projects, roles; never secrets)."""
     from airfoil.server._registry import Registry
@@ -163,11 +165,19 @@ def list_keys(
     s: object = _settings(database_url, None)
     registry = Registry(s.database_url, s.home)  # type: ignore[attr-defined]
     try:
-        for k in registry.list_keys():
-            state = "revoked" if k.revoked else "active"
-            out_console.print(f"{k.id}  {k.project}  {k.role}  {state}", markup=False)
+        keys = registry.list_keys()
     finally:
         registry.close()
+    if as_json:
+        rows = [
+            {"id": k.id, "project": k.project, "role": k.role, "revoked": bool(k.revoked)}
+            for k in keys
+        ]
+        out_console.print_json(json.dumps(rows))
+        return
+    for k in keys:
+        state = "revoked" if k.revoked else "active"
+        out_console.print(f"{k.id}  {k.project}  {k.role}  {state}", markup=False)
 
 
 @auth_app.command("revoke-key")
@@ -252,14 +262,19 @@ def secrets_set(
 def secrets_list(
     project: str = typer.Option("default", "--project"),
     database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of names."),
 ) -> None:
     """List secret names of a project (never values)."""
     box = _box(database_url)
     try:
-        for name in box.names(project):  # type: ignore[attr-defined]
-            out_console.print(name, markup=False)
+        names = list(box.names(project))  # type: ignore[attr-defined]
     finally:
         box.registry.close()  # type: ignore[attr-defined]
+    if as_json:
+        out_console.print_json(json.dumps(names))
+        return
+    for name in names:
+        out_console.print(name, markup=False)
 
 
 @secrets_app.command("new-key")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from airfoil.cli._common import fail
 from airfoil.core.errors import AirfoilError
 
 if TYPE_CHECKING:
@@ -133,8 +134,7 @@ def sim(
             title = f"{trace.name}, {nodes}, load {load:g}, estimate error {estimate_error:g}"
             plot_jct_cdf(results, plot, title)
     except AirfoilError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     if json_output:
         _print_json(results)
         return

@@ -851,6 +851,9 @@ class RunState(ConstructsMixin, MapMixin):
             return []
         bad = (N.FAILED.value, N.ABORTED.value)
         if not any(r.phase in bad and r.kind != CHILD for r in self.records.values()):
+            if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING.value:
+                self._open += 1  # never counted open: skipping it must not close another
+                self._move(HANDLER, N.SKIPPED, "the execution succeeded: nothing to handle", now)
             self.execution.outputs = {
                 k: self.resolve(b) for k, b in self.execution.spec.outputs.items()
             }

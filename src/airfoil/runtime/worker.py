@@ -383,8 +383,9 @@ def run_attempt(
     except OutputError as exc:
         error = _error("user", exc.cause)
     except KeyboardInterrupt:
-        if in_process:
-            raise  # Ctrl-C in an inline run stops the run, as the user asked
+        if in_process:  # Ctrl-C in an inline run stops the run, as the user asked...
+            _keep_interrupted_log(log, blobs, request.log_key)  # ...keeping its log so far
+            raise
         error = _error("system", PlatformError("the attempt was interrupted"))
     except BaseException as exc:  # the user-code boundary (SystemExit included)
         error = _error("user", exc)
@@ -423,3 +424,17 @@ def run_attempt(
         log_uri=log_uri,
         worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
     )
+
+
+def _keep_interrupted_log(log: Any, blobs: BlobStore, log_key: str) -> None:
+    """Write an interrupted attempt's log so far where a finished attempt's log goes (best
+    effort: the interrupt must still stop the run)."""
+    text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
+    if not log_key:
+        return
+    try:
+        blobs.append_text(log_key, text + "(interrupted: Ctrl-C stopped this attempt here)\n")
+    except Exception:  # logs are best effort
+        return
+    if isinstance(log, _LiveLog):
+        log.drop_copy()

@@ -224,7 +224,7 @@ def bind_value(
     if isinstance(value, Promise):
         if not engine.is_assignable(value.spec, spec):
             raise BindingTypeError(
-                f"{what} expects {spec} but is given {value!r} of type {value.spec}",
+                f"{what} expects {spec} but is given {value.describe()}",
                 workflow=ctx.workflow,
                 call=call,
                 location=ctx.location,
@@ -383,7 +383,7 @@ def bind_call(
         )
     )
     promises = {
-        p.name: Promise(Binding(kind="output", node=node_id, name=p.name), p.type, py)
+        p.name: Promise(Binding(kind="output", node=node_id, name=p.name), p.type, py, label)
         for p, py in zip(interface.outputs, callee.py_interface.output_types.values(), strict=True)
     }
     if interface.output_style == "single":

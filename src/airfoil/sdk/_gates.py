@@ -87,7 +87,9 @@ def wait_for_input(name: str, timeout: timedelta | float | str, expected_type: A
         )
     gate = GateSpec(kind="input", name=_name(name), timeout_s=_seconds(timeout, name), type=spec)
     node_id = _gate_node(ctx, gate, {}, f"input {name}")
-    return Promise(Binding(kind="output", node=node_id, name="o0"), spec, expected_type)
+    return Promise(
+        Binding(kind="output", node=node_id, name="o0"), spec, expected_type, f"signal {name!r}"
+    )
 
 
 def approve(value: Any, name: str, timeout: timedelta | float | str) -> Promise:
@@ -102,7 +104,12 @@ def approve(value: Any, name: str, timeout: timedelta | float | str) -> Promise:
         kind="approve", name=_name(name), timeout_s=_seconds(timeout, name), type=TypeSpec("bool")
     )
     node_id = _gate_node(ctx, gate, {"value": value.binding}, f"approve {name}")
-    return Promise(Binding(kind="output", node=node_id, name="o0"), value.spec, value.py_type)
+    return Promise(
+        Binding(kind="output", node=node_id, name="o0"),
+        value.spec,
+        value.py_type,
+        f"approval {name!r}",
+    )
 
 
 def _name(name: str) -> str:

@@ -20,9 +20,9 @@ def _misuse(promise: Promise, what: str) -> NoReturn:
     from airfoil.sdk._compile import current_location, current_workflow_name
 
     raise PromiseMisuseError(
-        f"{what} on {promise!r}: while a workflow is being built, task outputs are promises of "
-        "future values, not values. Move the logic into a task (or a @dynamic workflow), or "
-        "use af.conditional for branches",
+        f"{what} on {promise.describe()}: while a workflow is being built, task outputs are "
+        "promises of future values, not values. Move the logic into a task (or a @dynamic "
+        "workflow), or use af.conditional for branches",
         workflow=current_workflow_name(),
         location=current_location(),
     )
@@ -31,12 +31,24 @@ def _misuse(promise: Promise, what: str) -> NoReturn:
 class Promise:
     """The future value of a workflow input or of one output of a node."""
 
-    __slots__ = ("binding", "py_type", "spec")
+    __slots__ = ("binding", "label", "py_type", "spec")
 
-    def __init__(self, binding: Binding, spec: TypeSpec, py_type: Any) -> None:
+    def __init__(self, binding: Binding, spec: TypeSpec, py_type: Any, label: str = "") -> None:
         self.binding = binding
         self.spec = spec
         self.py_type = py_type
+        self.label = label  # what produces it, in the user's words (``as_text``)
+
+    def describe(self) -> str:
+        """The promise in the user's words, for errors: ``the output of as_text (str)``,
+        ``output 'accuracy' of train (float)``, ``the workflow input 'n' (int)``."""
+        b = self.binding
+        if b.kind == "input":
+            return f"the workflow input {b.name!r} ({self.spec})"
+        producer = self.label or f"node {b.node}"
+        if b.name == "o0":
+            return f"the output of {producer} ({self.spec})"
+        return f"output {b.name!r} of {producer} ({self.spec})"
 
     @property
     def node_id(self) -> str:

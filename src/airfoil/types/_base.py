@@ -16,10 +16,14 @@ A handler converts in two layers:
 
 Invariants:
 
-- A value's hash is the hex SHA-256 of its serialised bytes, and an offloaded value lives at
-  ``values/<hash[:2]>/<hash>``; ``sha256sum`` of a blob therefore equals its key.
-- Canonical JSON sorts object keys (msgspec ``order="deterministic"``), so equal values give
-  equal bytes and equal hashes in every process. Set elements are sorted by their encoding.
+- A value's hash is the hex SHA-256 of its canonical serialised bytes. Canonical JSON sorts
+  object keys (msgspec ``order="deterministic"``), so equal values give equal hashes in every
+  process, whatever order a dict was built in. Set elements are sorted by their encoding.
+- JSON values are *stored* in the order the user built them (a dict comes back with its keys
+  in their order, not sorted); for every other format, and for JSON with no object in it,
+  the stored bytes are the canonical bytes. An offloaded value lives at
+  ``values/<sha[:2]>/<sha>`` where ``sha`` is the SHA-256 of the stored bytes, so
+  ``sha256sum`` of a blob always equals its key.
 - ``encode(obj, None)`` validates without writing anything (used by ``check_value``).
 """
 
@@ -71,6 +75,7 @@ REF_KEY = "$airfoil"
 _PREVIEW_ONLY_META = frozenset({"repr"})
 
 _canonical_encoder = msgspec.json.Encoder(order="deterministic")
+_ordered_encode = msgspec.json.Encoder().encode  # keys in insertion order
 _json_decode = msgspec.json.decode
 _sha256 = hashlib.sha256
 
@@ -193,22 +198,43 @@ def values_key(digest: str) -> str:
 
 
 def write_bytes_value(
-    data: bytes, fmt: str, ctx: ValueContext, meta: dict[str, str] | None = None
+    data: bytes,
+    fmt: str,
+    ctx: ValueContext,
+    meta: dict[str, str] | None = None,
+    *,
+    digest: str | None = None,
 ) -> Value:
-    """A value of serialised bytes: inline if small, else offloaded by content hash."""
-    digest = _sha256(data).hexdigest()
+    """A value of serialised bytes: inline if small, else offloaded by content hash.
+
+    ``digest`` is the value's hash when it is not that of ``data`` (JSON stored in the
+    user's key order, hashed canonically); the blob key is always the SHA-256 of ``data``.
+    """
+    own = _sha256(data).hexdigest()
+    digest = digest or own
     size = len(data)
     if size <= ctx.offload_threshold:
         if meta:
             return Value(hash=digest, format=fmt, inline=data, size=size, meta=meta)
         return Value(hash=digest, format=fmt, inline=data, size=size)
-    uri = ctx.blobs.put_bytes(values_key(digest), data)
+    uri = ctx.blobs.put_bytes(values_key(own), data)
+    if digest != own:  # reads check the blob against the SHA-256 of what was written
+        meta = {**(meta or {}), "sha256": own}
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta or {})
 
 
 def json_value(data: Any, ctx: ValueContext) -> Value:
-    """A ``json`` value of plain data."""
-    return write_bytes_value(canonical_json(data), "json", ctx)
+    """A ``json`` value of plain data: stored in its own key order, hashed canonically."""
+    try:
+        ordered = _ordered_encode(data)
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise ConversionError(f"cannot serialise value as JSON: {exc}") from None
+    if b"{" not in ordered:  # no object inside (or only in strings): the same bytes
+        return write_bytes_value(ordered, "json", ctx)
+    canonical = canonical_json(data)
+    if canonical == ordered:
+        return write_bytes_value(ordered, "json", ctx)
+    return write_bytes_value(ordered, "json", ctx, digest=_sha256(canonical).hexdigest())
 
 
 def read_bytes(value: Value, ctx: ValueContext) -> bytes:

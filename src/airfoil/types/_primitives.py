@@ -481,13 +481,19 @@ class EnumHandler(Handler):
         raise mismatch(f"{self.spec} ({self._expected})", data)
 
     def cli_form(self) -> str:
-        return f"a name, {self._expected}"
+        names = ", ".join(m.name for m in self.tp)
+        values = ", ".join(str(m.value) for m in self.tp)
+        return f"a member's name ({names}) or value ({values})"
 
     def parse_cli(self, text: str) -> Any:
-        try:
-            return self._member(text.strip())
-        except ConversionError as exc:
-            raise self.cli_error(text, str(exc)) from None
+        """A member by name (``RED``) or, failing that, by value (``red``, ``3``)."""
+        text = text.strip()
+        if text in self.tp.__members__:
+            return self.tp[text]
+        for member in self.tp:
+            if str(member.value) == text:
+                return member
+        raise self.cli_error(text, "neither a member's name nor its value")
 
 
 class ScalarConverter(Converter):

@@ -348,7 +348,7 @@ def test_sigkill_of_the_driver_then_resume_reruns_only_unfinished_children(
     log = tmp_path / "child.log"
     env = dict(os.environ, CHILD_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-m", "airfoil.cli"]
-    run = [*cli, "run", str(script), "caller", "--n", "4", "--name", "p1", "--executor", "process"]
+    run = [*cli, "run", "--name", "p1", "--executor", "process", str(script), "caller", "--n", "4"]
     proc = subprocess.Popen(
         run, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
@@ -386,9 +386,9 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "composition.py"
 def test_the_example_runs_on_the_process_executor(tmp_path: Path) -> None:
     env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
     urls = json.dumps(["a.csv", "bb.csv", "bad"])
-    cmd = [sys.executable, "-m", "airfoil.cli", "run", str(EXAMPLE), "score_all"]
+    cmd = [sys.executable, "-m", "airfoil.cli", "run", "--executor", "process", "--json"]
     done = subprocess.run(
-        [*cmd, "--urls", urls, "--executor", "process", "--json"],
+        [*cmd, str(EXAMPLE), "score_all", "--urls", urls],
         env=env,
         capture_output=True,
         text=True,

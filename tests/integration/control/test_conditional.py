@@ -192,7 +192,7 @@ def test_control_flow_example_reviewed_in_its_docstrings_order(tmp_path: Path) -
     env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-m", "airfoil.cli"]
     run = subprocess.Popen(
-        [*cli, "run", str(example), "reviewed", "--n", "5", "--name", "rev1", "--json"],
+        [*cli, "run", "--name", "rev1", "--json", str(example), "reviewed", "--n", "5"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -65,6 +65,12 @@ def test_handler_does_not_run_on_success() -> None:
 
     assert ok(x=1) == 2
     assert CLEANED == []
+    # The handler shows as skipped, not pending as if the finished execution still waited.
+    rt = get_runtime()
+    record = rt.meta.list_executions(limit=1)[0]
+    assert record.phase == "succeeded"
+    nodes = {n.node_id: n.phase for n in rt.meta.get_nodes(record.id)}
+    assert nodes == {"n0": "succeeded", "on_failure": "skipped"}
 
 
 def test_finish_what_can_run() -> None:

@@ -143,7 +143,7 @@ def test_waiting_survives_sigkill_and_signal_via_cli(tmp_path: Path) -> None:
     env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-m", "airfoil.cli"]
     proc = subprocess.Popen(
-        [*cli, "run", str(script), "wf", "--name", "g1"],
+        [*cli, "run", "--name", "g1", str(script), "wf"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -150,7 +150,7 @@ def test_helper_code_change_misses_unrelated_change_hits(tmp_path: Path) -> None
 
     def run() -> dict[str, object]:
         proc = subprocess.run(
-            [sys.executable, "-m", "airfoil.cli", "run", str(project / "flow.py"), "wf", "--json"],
+            [sys.executable, "-m", "airfoil.cli", "run", "--json", str(project / "flow.py"), "wf"],
             env=env,
             capture_output=True,
             text=True,

@@ -104,7 +104,7 @@ def test_task_that_kills_the_inline_engine_fails_after_its_system_retries(
     env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-m", "airfoil.cli"]
     first = subprocess.run(
-        [*cli, "run", str(script), workflow, "--name", "x1"],
+        [*cli, "run", "--name", "x1", str(script), workflow],
         env=env,
         capture_output=True,
         text=True,

@@ -44,7 +44,7 @@ def test_a_local_run_stores_no_secret(tmp_path: Path, executor: str) -> None:
     env = {**os.environ, "AIRFOIL_HOME": str(home), "AIRFOIL_SECRET_TOKEN": secret}
     cli = [sys.executable, "-m", "airfoil.cli"]
     run = subprocess.run(
-        [*cli, "run", str(tmp_path / "flow.py"), "wf", "--executor", executor],
+        [*cli, "run", "--executor", executor, str(tmp_path / "flow.py"), "wf"],
         env=env,
         capture_output=True,
         text=True,

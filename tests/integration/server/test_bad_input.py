@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import json
 from typing import Any
 
 import httpx
@@ -155,7 +156,12 @@ def test_json_inputs_hash_like_python(
     expected = engine.to_value(py_value, annotation, ctx)
     got = from_jsonable(json_value, engine.to_spec(annotation), engine, ctx)
     assert got.hash == expected.hash
-    assert got.format == expected.format and got.inline == expected.inline
+    assert got.format == expected.format
+    # The same value; its stored bytes keep each side's own dict key order.
+    if got.format == "json" and got.inline is not None and expected.inline is not None:
+        assert json.loads(got.inline) == json.loads(expected.inline)
+    else:
+        assert got.inline == expected.inline
 
 
 def test_json_inputs_refuse_files_and_frames() -> None:

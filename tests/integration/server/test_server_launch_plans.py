@@ -133,7 +133,7 @@ def test_run_remote_launches_a_plan_from_the_cli(server: Running, plans: Any) ->
     cli = [sys.executable, "-m", "airfoil.cli"]
     path = str(Path(plans.__file__))
     ok = subprocess.run(
-        [*cli, "run", "--remote", path, "tripled", "--n", "4", "--json"],
+        [*cli, "run", "--remote", "--json", path, "tripled", "--n", "4"],
         env=env,
         capture_output=True,
         text=True,

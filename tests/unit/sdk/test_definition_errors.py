@@ -195,6 +195,14 @@ def test_bad_task_options() -> None:
         af.Resources(mem="lots")
 
 
+def test_gpu_count_as_text_like_cpu_and_mem() -> None:
+    assert af.Resources(gpu="4").to_spec().gpu == 4
+    assert af.Resources(cpu="2", mem="1Gi", gpu=" 2 ").to_spec().gpu == 2
+    for bad in ("four", "1.5", "-1", True):
+        with pytest.raises(af.UserError, match="invalid gpu"):
+            af.Resources(gpu=bad)  # type: ignore[arg-type]
+
+
 def test_node_outputs_by_name_and_unpacking() -> None:
     @af.workflow
     def wf(x: int) -> Pair:

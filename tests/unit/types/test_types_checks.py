@@ -126,9 +126,29 @@ def test_valid_values_pass(engine: TypeEngine) -> None:
     engine.check_value({"name": "m", "when": dt.datetime(2024, 1, 1)}, Model)
 
 
-def test_check_value_writes_nothing(engine: TypeEngine, tmp_path: Any) -> None:
+def test_check_value_writes_nothing(
+    engine: TypeEngine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import tempfile
+
+    work, scratch = tmp_path / "cwd", tmp_path / "tmp"
+    work.mkdir()
+    scratch.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def everything() -> list[str]:
+        return sorted(os.path.join(d, f) for d, _, fs in os.walk(tmp_path) for f in fs)
+
+    before = everything()
+    # Values that are stored as blobs (Parquet, .npy) when serialised.
     engine.check_value([pd.DataFrame({"a": [1]})], list[pd.DataFrame])
+    engine.check_value({"x": pd.DataFrame({"a": [1.5]})}, dict[str, pd.DataFrame])
     engine.check_value(np.arange(10), np.ndarray)
+    engine.check_value(pl.DataFrame({"a": [1]}), pl.DataFrame)
+    assert everything() == before == []
 
 
 def test_stored_value_of_another_format(engine: TypeEngine, ctx: ValueContext) -> None:

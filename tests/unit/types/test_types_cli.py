@@ -52,6 +52,8 @@ pytestmark = pytest.mark.unit
         ("01:30:00", dt.timedelta, dt.timedelta(hours=1, minutes=30)),
         ("P1DT2H", dt.timedelta, dt.timedelta(days=1, hours=2)),
         ("GREEN", Color, Color.GREEN),
+        ("g", Color, Color.GREEN),  # a member's value, as the user sees it in their code
+        (" b ", Color, Color.BLUE),
         ("null", Optional[int], None),
         ("5", Optional[int], 5),
         ("5", Union[str, int], 5),
@@ -94,7 +96,7 @@ def test_parse_cli(engine: TypeEngine, text: str, py_type: Any, expected: Any) -
         ("yesterday", dt.datetime, "expected an ISO 8601 datetime"),
         ("soon", dt.timedelta, "expected a duration such as 90 (seconds), 1h30m"),
         ("1h30", dt.timedelta, "expected a duration"),
-        ("PURPLE", Color, "expected a name, one of RED, GREEN, BLUE"),
+        ("PURPLE", Color, "expected a member's name (RED, GREEN, BLUE) or value (r, g, b)"),
         ("x", Optional[int], "as int | none: expected an integer such as 42 or null"),
         ("[1, 2", list[int], "as list[int]: expected JSON for list[int]"),
         ('[1, "2"]', list[int], "expected int, got str '2' (at value[1])"),

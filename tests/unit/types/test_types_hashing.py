@@ -106,9 +106,25 @@ def test_set_order_does_not_change_the_hash(engine: TypeEngine, ctx: ValueContex
 
 def test_hash_is_sha256_of_the_canonical_json(engine: TypeEngine, ctx: ValueContext) -> None:
     stored = engine.to_value({"b": 1, "a": 2}, dict[str, int], ctx)
-    assert stored.inline == b'{"a":2,"b":1}'
+    assert stored.inline == b'{"b":1,"a":2}'  # stored in the user's key order
     assert stored.hash == hashlib.sha256(b'{"a":2,"b":1}').hexdigest()
     assert stored.format == "json" and stored.size == len(stored.inline)
+
+
+def test_dicts_come_back_in_their_key_order(engine: TypeEngine, ctx: ValueContext) -> None:
+    value = {"zeta": 1, "alpha": {"y": 2, "b": 3}, "mid": 4}
+    tp = dict[str, int | dict[str, int]]
+    back = engine.to_python(engine.to_value(value, tp, ctx), tp, ctx)
+    assert list(back) == ["zeta", "alpha", "mid"] and list(back["alpha"]) == ["y", "b"]
+    big = {f"k{999 - i}": i for i in range(1000)}  # offloaded
+    small = ValueContext(ctx.blobs, offload_threshold=100)
+    stored = engine.to_value(big, dict[str, int], small)
+    assert stored.uri is not None
+    assert list(engine.to_python(stored, dict[str, int], small)) == list(big)
+    # The blob's key is the SHA-256 of its bytes; the value's hash is the canonical one.
+    data = ctx.blobs.get_bytes(stored.uri)
+    assert stored.uri.endswith(hashlib.sha256(data).hexdigest())
+    assert stored.hash == engine.to_value(dict(sorted(big.items())), dict[str, int], small).hash
 
 
 def test_different_values_hash_differently(engine: TypeEngine, ctx: ValueContext) -> None:
