@@ -120,11 +120,11 @@ def delete_quota(project: str = typer.Argument(..., help="The project.")) -> Non
 
 def _live_snapshots(meta: Any) -> list[Any]:
     """Snapshots of admitting processes that are alive (a dead local one is removed)."""
-    from airfoil.engine.runner import _holder_is_dead
+    from airfoil.engine._drive_support import holder_is_dead
 
     live = []
     for snap in meta.list_queue_snapshots():
-        if _holder_is_dead(snap.owner):
+        if holder_is_dead(snap.owner):
             meta.delete_queue_snapshot(snap.owner)
             continue
         live.append(snap)

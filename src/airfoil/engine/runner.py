@@ -15,14 +15,13 @@ without re-running nodes that had succeeded.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import os
 import socket
 import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from airfoil.core.clock import Clock, SystemClock
@@ -41,6 +40,7 @@ from airfoil.core.records import (
 from airfoil.engine import state as sm
 from airfoil.engine._child_calls import ChildCalls
 from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
+from airfoil.engine._drive_support import Timers, env_secret, holder_is_dead, secret_env_name
 from airfoil.engine._journal import ItemJournal, merge_journal
 from airfoil.engine._lease import Heartbeat
 from airfoil.engine._mapping import split_item_id
@@ -80,25 +80,6 @@ class EngineSettings:
     #: How often a loop whose requests wait on the policy looks again (another execution's
     #: attempt ending in this process can let them start).
     admission_poll_s: float = 0.05
-
-
-@dataclass
-class _Timers:
-    heap: list[tuple[float, int, str]] = field(default_factory=list)
-    counter: int = 0
-
-    def push(self, at: float, node_id: str) -> None:
-        self.counter += 1
-        heapq.heappush(self.heap, (at, self.counter, node_id))
-
-    def due(self, now: float) -> list[str]:
-        out = []
-        while self.heap and self.heap[0][0] <= now:
-            out.append(heapq.heappop(self.heap)[2])
-        return out
-
-    def next_in(self, now: float) -> float | None:
-        return max(0.0, self.heap[0][0] - now) if self.heap else None
 
 
 class Engine:
@@ -348,7 +329,7 @@ class Engine:
         if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
             return
         holder = self.meta.get_lease(execution_id)
-        if holder is not None and _holder_is_dead(holder[0]):
+        if holder is not None and holder_is_dead(holder[0]):
             self.meta.release_lease(execution_id, holder[0])
             if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
                 return
@@ -418,33 +399,6 @@ class Engine:
             self.meta.release_lease(execution_id, self.owner)
 
 
-def secret_env_name(name: str) -> str:
-    """The environment variable a secret is read from locally: ``AIRFOIL_SECRET_<NAME>``."""
-    return "AIRFOIL_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
-
-
-def env_secret(name: str) -> str | None:
-    """The default secret source of local runs: ``AIRFOIL_SECRET_<NAME>``."""
-    return os.environ.get(secret_env_name(name))
-
-
-def _holder_is_dead(owner: str) -> bool:
-    """Whether a lease holder ``host:pid:nonce`` is a process of this host that has exited."""
-    import psutil
-
-    parts = owner.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return False
-    try:
-        proc = psutil.Process(pid)
-        return bool(proc.status() == psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return True
-
-
 class EngineBug(Exception):
     """The run state machine failed on an event: a bug of the engine's own (never the
     user's: their code runs in attempts, whose errors are results)."""
@@ -462,7 +416,7 @@ class _Loop:
         self.stored_at = now
         #: journaled item attempts not yet in the store, by (item, attempt)
         self.deferred: dict[tuple[str, int], AttemptRecord] = {}
-        self.timers = _Timers()
+        self.timers = Timers()
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
         self.reserved: set[str] = set()

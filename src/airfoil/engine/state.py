@@ -10,7 +10,6 @@ ever taken on a state that is not durable. Model: distributed's ``WorkerState``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import msgspec
 
@@ -22,12 +21,10 @@ from airfoil.core.records import (
     AttemptRecord,
     Binding,
     CacheEntry,
-    ErrorInfo,
     EventRecord,
     ExecutionRecord,
     NodeRecord,
     StoreBatch,
-    TaskSpec,
     Value,
 )
 from airfoil.engine._commands import (
@@ -43,6 +40,22 @@ from airfoil.engine._commands import (
     WatchSignal,
 )
 from airfoil.engine._constructs import CHILD, ConstructsMixin
+from airfoil.engine._events import (
+    Abort,
+    Admit,
+    AttemptFinished,
+    CacheLooked,
+    ChildCalled,
+    Command,
+    EngineFailed,
+    Event,
+    Launch,
+    MapExpanded,
+    Recover,
+    RetryDue,
+    SignalReceived,
+    Start,
+)
 from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
 from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
@@ -56,7 +69,9 @@ __all__ = [
     "CacheLooked",
     "CancelAttempt",
     "ChildCalled",
+    "Command",
     "EngineFailed",
+    "Event",
     "Enqueue",
     "ExpandMap",
     "Finished",
@@ -75,147 +90,6 @@ __all__ = [
     "StartAttempt",
     "WatchSignal",
 ]
-
-# --- events (stimuli) -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Start:
-    """Begin or resume driving the execution."""
-
-    now: float
-
-
-@dataclass(frozen=True)
-class Launch:
-    """A new execution was created (phase ``queued``): record it."""
-
-    now: float
-
-
-@dataclass(frozen=True)
-class Recover:
-    """A new execution recovers ``source``: reuse its succeeded nodes and finished map
-    items (recorded in the same batch as the launch, so a crash leaves all or nothing)."""
-
-    source: str
-    succeeded: list[NodeRecord]
-    items: list[AttemptRecord]
-    now: float
-
-
-@dataclass(frozen=True)
-class CacheLooked:
-    """The result of a cache lookup: an entry whose blobs exist, or None with a reason."""
-
-    node_id: str
-    entry: CacheEntry | None
-    reason: str
-    now: float
-
-
-@dataclass(frozen=True)
-class Admit:
-    """The scheduler admitted a queued node: start its next attempt."""
-
-    node_id: str
-    now: float
-
-
-@dataclass(frozen=True)
-class AttemptFinished:
-    """An attempt ended with outputs or an error (kind ``user`` or ``system``)."""
-
-    node_id: str
-    attempt: int
-    outputs: dict[str, Value] | None
-    error: ErrorInfo | None
-    started_at: float
-    now: float
-    log_uri: str = ""
-    worker: str = ""
-
-
-@dataclass(frozen=True)
-class RetryDue:
-    """A retrying node's backoff is over."""
-
-    node_id: str
-    now: float
-
-
-@dataclass(frozen=True)
-class MapExpanded:
-    """A map node's list inputs were split into items (or could not be: ``error``)."""
-
-    node_id: str
-    items: list[dict[str, Value]] | None
-    error: str
-    now: float
-
-
-@dataclass(frozen=True)
-class SignalReceived:
-    """A signal a gate waits for has arrived (already type-checked by the sender)."""
-
-    node_id: str
-    value: Value
-    now: float
-
-
-@dataclass(frozen=True)
-class ChildCalled:
-    """A running task called another task: run it as a child node of the caller."""
-
-    parent: str
-    node_id: str
-    task: TaskSpec
-    inputs: dict[str, Value]
-    now: float
-
-
-@dataclass(frozen=True)
-class EngineFailed:
-    """The engine itself failed while driving (a bug, or a misbehaving executor): fail the
-    execution with ``error`` rather than leave it running."""
-
-    error: ErrorInfo
-    now: float
-
-
-@dataclass(frozen=True)
-class Abort:
-    """Stop the execution (user request, or a node failed under fail_immediately)."""
-
-    reason: str
-    now: float
-
-
-Command = (
-    LookupCache
-    | Enqueue
-    | StartAttempt
-    | ScheduleRetry
-    | CancelAttempt
-    | ReleaseCache
-    | Finished
-    | ExpandMap
-    | WatchSignal
-)
-Event = (
-    Start
-    | Launch
-    | Recover
-    | CacheLooked
-    | Admit
-    | AttemptFinished
-    | RetryDue
-    | Abort
-    | EngineFailed
-    | MapExpanded
-    | SignalReceived
-    | ChildCalled
-)
 
 
 def _mapped(fn: FlatNode) -> tuple[str, ...]:

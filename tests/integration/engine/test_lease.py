@@ -54,7 +54,8 @@ DRIVER = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[2])
     import leasewf
-    from airfoil.engine.local import convert_inputs, get_runtime, spec_of
+    from airfoil.engine.local import convert_inputs, spec_of
+    from airfoil.local import get_runtime
     from airfoil.engine.runner import Engine, EngineSettings
     from airfoil.sdk._versioning import project_root
 

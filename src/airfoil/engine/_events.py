@@ -1,0 +1,178 @@
+"""The run state machine's vocabulary: the events it takes (stimuli) and the commands it
+returns, as closed unions. Plain frozen records; no behaviour, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airfoil.core.records import AttemptRecord, CacheEntry, ErrorInfo, NodeRecord, TaskSpec, Value
+from airfoil.engine._commands import (
+    CancelAttempt,
+    Enqueue,
+    ExpandMap,
+    Finished,
+    LookupCache,
+    ReleaseCache,
+    ScheduleRetry,
+    StartAttempt,
+    WatchSignal,
+)
+
+__all__ = [
+    "Abort",
+    "Admit",
+    "AttemptFinished",
+    "CacheLooked",
+    "ChildCalled",
+    "Command",
+    "EngineFailed",
+    "Event",
+    "Launch",
+    "MapExpanded",
+    "Recover",
+    "RetryDue",
+    "SignalReceived",
+    "Start",
+]
+
+
+# --- events (stimuli) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Start:
+    """Begin or resume driving the execution."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A new execution was created (phase ``queued``): record it."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Recover:
+    """A new execution recovers ``source``: reuse its succeeded nodes and finished map
+    items (recorded in the same batch as the launch, so a crash leaves all or nothing)."""
+
+    source: str
+    succeeded: list[NodeRecord]
+    items: list[AttemptRecord]
+    now: float
+
+
+@dataclass(frozen=True)
+class CacheLooked:
+    """The result of a cache lookup: an entry whose blobs exist, or None with a reason."""
+
+    node_id: str
+    entry: CacheEntry | None
+    reason: str
+    now: float
+
+
+@dataclass(frozen=True)
+class Admit:
+    """The scheduler admitted a queued node: start its next attempt."""
+
+    node_id: str
+    now: float
+
+
+@dataclass(frozen=True)
+class AttemptFinished:
+    """An attempt ended with outputs or an error (kind ``user`` or ``system``)."""
+
+    node_id: str
+    attempt: int
+    outputs: dict[str, Value] | None
+    error: ErrorInfo | None
+    started_at: float
+    now: float
+    log_uri: str = ""
+    worker: str = ""
+
+
+@dataclass(frozen=True)
+class RetryDue:
+    """A retrying node's backoff is over."""
+
+    node_id: str
+    now: float
+
+
+@dataclass(frozen=True)
+class MapExpanded:
+    """A map node's list inputs were split into items (or could not be: ``error``)."""
+
+    node_id: str
+    items: list[dict[str, Value]] | None
+    error: str
+    now: float
+
+
+@dataclass(frozen=True)
+class SignalReceived:
+    """A signal a gate waits for has arrived (already type-checked by the sender)."""
+
+    node_id: str
+    value: Value
+    now: float
+
+
+@dataclass(frozen=True)
+class ChildCalled:
+    """A running task called another task: run it as a child node of the caller."""
+
+    parent: str
+    node_id: str
+    task: TaskSpec
+    inputs: dict[str, Value]
+    now: float
+
+
+@dataclass(frozen=True)
+class EngineFailed:
+    """The engine itself failed while driving (a bug, or a misbehaving executor): fail the
+    execution with ``error`` rather than leave it running."""
+
+    error: ErrorInfo
+    now: float
+
+
+@dataclass(frozen=True)
+class Abort:
+    """Stop the execution (user request, or a node failed under fail_immediately)."""
+
+    reason: str
+    now: float
+
+
+Command = (
+    LookupCache
+    | Enqueue
+    | StartAttempt
+    | ScheduleRetry
+    | CancelAttempt
+    | ReleaseCache
+    | Finished
+    | ExpandMap
+    | WatchSignal
+)
+Event = (
+    Start
+    | Launch
+    | Recover
+    | CacheLooked
+    | Admit
+    | AttemptFinished
+    | RetryDue
+    | Abort
+    | EngineFailed
+    | MapExpanded
+    | SignalReceived
+    | ChildCalled
+)
