@@ -4,7 +4,7 @@
 A :class:`TypeEngine` holds an ordered chain of small :class:`Converter` objects; each says
 "not mine" or returns a :class:`Handler` for an annotation. A converter for a user's own class
 is added to the process's engine with :func:`add_converter` (it then reaches ``@task``
-interfaces, workers, the server and the client: see ``docs/engine-seams.md``), or to one engine
+interfaces, workers, the server and the client: see ``docs/engine.md``), or to one engine
 value with :meth:`TypeEngine.with_converter`; nothing is registered at import, and pandas, polars,
 pyarrow, numpy and pydantic are only used once the user's code has imported them.
 

@@ -135,7 +135,7 @@ class PickleConverter(Converter):
                     f"no converter for {qualified_name(py_type)}: its values are stored with "
                     "pickle (opaque, Python-only, hash depends on internal order); use a "
                     "dataclass, or add a converter with airfoil.types.add_converter (it reaches "
-                    "tasks, workers, the server and the client: see docs/engine-seams.md)"
+                    "tasks, workers, the server and the client: see docs/engine.md)"
                 ),
                 stacklevel=5,
             )
