@@ -37,6 +37,7 @@ __all__ = [
     "ChildCall",
     "ChildOutcome",
     "ChildTransport",
+    "DelegatingExecutor",
     "Executor",
     "RuntimeFactory",
     "attempt_log_key",
@@ -223,6 +224,52 @@ class Executor(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Stop workers and release resources."""
+
+
+class DelegatingExecutor(Executor):
+    """An executor that hands everything to ``inner``: subclass it to change a few methods
+    (hooks around attempts, a server slot's capped polls) and keep the rest as they are."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def connect(self, transport: ChildTransport | None) -> None:
+        self.child_transport = transport
+        self.inner.connect(transport)
+
+    def run_now(self, request: AttemptRequest) -> AttemptResult:
+        return self.inner.run_now(request)
+
+    def preload(self, task: TaskSpec, code_root: str) -> None:
+        self.inner.preload(task, code_root)
+
+    def submit(self, request: AttemptRequest) -> None:
+        self.inner.submit(request)
+
+    def poll(self, timeout: float | None) -> list[AttemptResult]:
+        return self.inner.poll(timeout)
+
+    def cancel(self, execution_id: str, node_id: str) -> None:
+        self.inner.cancel(execution_id, node_id)
+
+    def take_child_calls(self) -> list[ChildCall]:
+        return self.inner.take_child_calls()
+
+    def answer_child(self, call: ChildCall, outcome: ChildOutcome) -> None:
+        self.inner.answer_child(call, outcome)
+
+    def capacity(self) -> ResourceSpec:
+        return self.inner.capacity()
+
+    def max_parallel(self) -> int:
+        return self.inner.max_parallel()
+
+    def running(self) -> int:
+        return self.inner.running()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def machine_capacity() -> ResourceSpec:

@@ -21,14 +21,10 @@ import logging
 
 import msgspec
 
-from airfoil.core.records import TaskSpec
-from airfoil.core.resources import ResourceSpec
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
-    ChildCall,
-    ChildOutcome,
-    ChildTransport,
+    DelegatingExecutor,
     Executor,
 )
 
@@ -54,13 +50,12 @@ class Hooks:
         """The server answered an HTTP request."""
 
 
-class HookedExecutor(Executor):
+class HookedExecutor(DelegatingExecutor):
     """An executor whose attempts are reported to :class:`Hooks` (see the module docstring)."""
 
     def __init__(self, inner: Executor, hooks: Hooks) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.hooks = hooks
-        self.name = inner.name
         self._running: dict[tuple[str, str, int], AttemptRequest] = {}
 
     def _with_context(self, request: AttemptRequest) -> AttemptRequest:
@@ -100,31 +95,3 @@ class HookedExecutor(Executor):
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         return self._ended(self.inner.poll(timeout))
-
-    def cancel(self, execution_id: str, node_id: str) -> None:
-        self.inner.cancel(execution_id, node_id)
-
-    def connect(self, transport: ChildTransport | None) -> None:
-        self.child_transport = transport
-        self.inner.connect(transport)
-
-    def preload(self, task: TaskSpec, code_root: str) -> None:
-        self.inner.preload(task, code_root)
-
-    def take_child_calls(self) -> list[ChildCall]:
-        return self.inner.take_child_calls()
-
-    def answer_child(self, call: ChildCall, outcome: ChildOutcome) -> None:
-        self.inner.answer_child(call, outcome)
-
-    def capacity(self) -> ResourceSpec:
-        return self.inner.capacity()
-
-    def max_parallel(self) -> int:
-        return self.inner.max_parallel()
-
-    def running(self) -> int:
-        return self.inner.running()
-
-    def close(self) -> None:
-        self.inner.close()

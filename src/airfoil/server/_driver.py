@@ -51,8 +51,7 @@ from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
-    ChildCall,
-    ChildOutcome,
+    DelegatingExecutor,
     Executor,
     machine_capacity,
 )
@@ -98,43 +97,17 @@ class _Interrupt(Exception):
         super().__init__(reason or "shutdown")
 
 
-class _SlotExecutor(Executor):
+class _SlotExecutor(DelegatingExecutor):
     """The slot's process executor, with capped polls and control checks between them."""
 
-    name = "process"
-
     def __init__(self, slot: _Slot, inner: Executor) -> None:
+        super().__init__(inner)
         self.slot = slot
-        self.inner = inner
-
-    def submit(self, request: AttemptRequest) -> None:
-        self.inner.submit(request)
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         self.slot.check_control()
         cap = self.slot.driver.poll_cap_s
         return self.inner.poll(cap if timeout is None else min(timeout, cap))
-
-    def cancel(self, execution_id: str, node_id: str) -> None:
-        self.inner.cancel(execution_id, node_id)
-
-    def take_child_calls(self) -> list[ChildCall]:
-        return self.inner.take_child_calls()
-
-    def answer_child(self, call: ChildCall, outcome: ChildOutcome) -> None:
-        self.inner.answer_child(call, outcome)
-
-    def capacity(self) -> ResourceSpec:
-        return self.inner.capacity()
-
-    def max_parallel(self) -> int:
-        return self.inner.max_parallel()
-
-    def running(self) -> int:
-        return self.inner.running()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class _Slot:
