@@ -14,6 +14,7 @@ from airfoil.engine.local import spec_of
 from airfoil.engine.runner import Engine
 from airfoil.executors.base import AttemptResult
 from airfoil.executors.inline import InlineExecutor
+from airfoil.runtime.worker import WorkerRuntime
 from airfoil.store.blob import open_blob_store
 from airfoil.store.memory import MemoryMetaStore
 from airfoil.types import ValueContext, default_type_engine
@@ -42,7 +43,12 @@ def test_an_engine_error_fails_the_execution_with_a_bug_report_hint(tmp_path: Pa
     meta = MemoryMetaStore()
     blobs = open_blob_store(str(tmp_path / "blobs"))
     types = default_type_engine()
-    engine = Engine(meta, blobs, ConfusedExecutor(blobs, types), blob_url=str(tmp_path / "blobs"))
+    engine = Engine(
+        meta,
+        blobs,
+        ConfusedExecutor(blobs, WorkerRuntime(codecs=types)),
+        blob_url=str(tmp_path / "blobs"),
+    )
     inputs = {"x": types.to_value(1, int, ValueContext(blobs=blobs))}
     record = engine.drive(engine.launch(spec_of(wf), inputs, execution_id="e1").id)
     assert record.phase == "failed"
