@@ -175,6 +175,7 @@ class LocalRuntime:
                 max_parallel=self.settings.max_parallel,
                 scheduler_policy=self.settings.scheduler_policy,
                 journal_dir=str(Path(self.settings.home) / "journals"),
+                journal_sync=self.settings.durability == "power",
             ),
             on_change=on_change,
             resources=self.resources,

@@ -36,8 +36,11 @@ _decode = msgspec.json.Decoder(AttemptRecord).decode
 class ItemJournal:
     """The journal files of the executions one engine drives, in ``directory``."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, *, sync: bool = False) -> None:
         self.directory = Path(directory)
+        #: fsync each append (and a new file's directory): the ``power`` durability, where a
+        #: journaled item must survive a power loss as a store commit at ``synchronous=FULL``.
+        self.sync = sync
         self._fds: dict[str, int] = {}
 
     def _path(self, execution_id: str) -> Path:
@@ -51,7 +54,11 @@ class ItemJournal:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._path(execution_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             self._fds[execution_id] = fd
+            if self.sync:
+                _fsync_dir(self.directory)
         os.write(fd, b"".join(_encode(a) + b"\n" for a in attempts))
+        if self.sync:
+            os.fsync(fd)
 
     def read(self, execution_id: str) -> list[AttemptRecord]:
         """The records journaled for an execution, oldest first (a torn line is skipped)."""
@@ -88,3 +95,12 @@ def merge_journal(
         if old is None or old.phase == AttemptPhase.RUNNING.value:
             newer[key] = att
     return list(newer.values())
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a new file's directory entry durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -67,6 +67,7 @@ class EngineSettings:
     #: Where map items are journaled one by one between store commits (see ``_journal``);
     #: empty: every batch of items is committed to the store (slower for big maps).
     journal_dir: str = ""
+    journal_sync: bool = False
     #: Journaled items are committed to the store at the latest after this many of them or
     #: this many seconds (and with any batch that holds anything else).
     journal_max_items: int = 1024
@@ -111,7 +112,11 @@ class Engine:
         self._launched: dict[str, sm.RunState] = {}
         self._types = types
         self._resources = resources
-        self.journal = ItemJournal(self.settings.journal_dir) if self.settings.journal_dir else None
+        self.journal = (
+            ItemJournal(self.settings.journal_dir, sync=self.settings.journal_sync)
+            if self.settings.journal_dir
+            else None
+        )
 
     @property
     def resources(self) -> ResourceQueue:
