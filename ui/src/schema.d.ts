@@ -665,7 +665,7 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description Readiness: the database answers and the engine loop runs.
+         * @description Readiness: the database answers, every engine slot runs, none is paused.
          */
         get: operations["readyz_readyz_get"];
         put?: never;
