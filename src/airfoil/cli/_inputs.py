@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from airfoil.core.errors import ConfigError, TypeTransformError
+from airfoil.core.errors import ConfigError
 
 __all__ = ["input_help", "parse_inputs", "wants_help"]
 
@@ -44,12 +44,16 @@ def parse_inputs(
             given where an input was expected.
 
     Raises:
-        ConfigError: an unknown input, a missing value, or a value of the wrong form.
+        ConfigError: an unknown input or a missing value (the command line's syntax).
+        InvalidInputError: a value that does not parse as its input's type (worded as every
+            launch path words it: :class:`~airfoil.types.InputBinder`).
     """
+    from airfoil.types import InputBinder
+
     types = entity.py_interface.input_types
     specs = {p.name: p.type for p in entity.py_interface.interface.inputs}
     known = ", ".join(_flag(n) for n in types) or "none"
-    out: dict[str, Any] = {}
+    out: dict[str, str | bool] = {}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -86,11 +90,9 @@ def parse_inputs(
                 raise ConfigError(f"input --{key} needs a value ({spec})")
             text = args[i + 1]
             i += 2
-        try:
-            out[name] = engine.parse_cli(text, types[name])
-        except TypeTransformError as exc:
-            raise ConfigError(f"input --{key} expects {spec}: {exc}") from None
-    return out
+        out[name] = text
+    iface = entity.py_interface.interface
+    return InputBinder(entity.name, iface, engine, py_types=types).from_text(out)
 
 
 def input_help(entity: Any, engine: Any, file: str) -> str:
