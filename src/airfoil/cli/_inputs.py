@@ -8,9 +8,12 @@ may be called ``name``, ``json`` or ``remote``; the command's own options go bef
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["input_help", "parse_inputs", "wants_help"]
 
@@ -30,7 +33,7 @@ def wants_help(entity: Any, args: list[str]) -> bool:
 
 
 def parse_inputs(
-    entity: Any, args: list[str], engine: Any, options: Collection[str] = ()
+    entity: Any, args: list[str], engine: TypeEngine, options: Collection[str] = ()
 ) -> dict[str, Any]:
     """Turn ``["--n", "10", "--flag", "--name=x"]`` into typed Python values.
 
@@ -95,7 +98,7 @@ def parse_inputs(
     return InputBinder(entity.name, iface, engine, py_types=types).from_text(out)
 
 
-def input_help(entity: Any, engine: Any, file: str) -> str:
+def input_help(entity: Any, engine: TypeEngine, file: str) -> str:
     """The inputs page: usage, the entity's docs, then each input's flag, type, default and
     description (plain text, never markup)."""
     iface = entity.py_interface

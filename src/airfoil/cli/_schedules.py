@@ -78,7 +78,7 @@ def list_schedules(
 
     rt = runtime()
     s = rt.settings
-    records = rt.meta.list_schedules(
+    records = rt.stores.schedules.list_schedules(
         project=s.project, domain=s.domain, active=True if active_only else None
     )
     if as_json:
@@ -240,7 +240,7 @@ def backfill_cmd(
 
     rt = runtime()
     s = rt.settings
-    record = rt.meta.get_schedule(name, project=s.project, domain=s.domain)
+    record = rt.stores.schedules.get_schedule(name, project=s.project, domain=s.domain)
     zone = _zone_of(record)
     firings = backfill(
         rt,

@@ -22,7 +22,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.phases import ExecutionPhase
@@ -49,6 +48,7 @@ from airfoil.engine.cache_io import unusable_outputs
 from airfoil.engine.launcher import Launcher, load_state, take_lease
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, attempt_log_key
 from airfoil.store.base import BlobStore, MetaStore
+from airfoil.types import TypeEngine
 
 __all__ = ["Engine", "EngineSettings"]
 
@@ -96,7 +96,7 @@ class Engine:
         settings: EngineSettings | None = None,
         on_change: Callable[[sm.RunState], None] | None = None,
         secrets: Callable[[str], str | None] | None = None,
-        types: Any = None,
+        types: TypeEngine | None = None,
         resources: ResourceQueue | None = None,
         launcher: Launcher | None = None,
     ) -> None:
@@ -136,7 +136,7 @@ class Engine:
         return self._resources
 
     @property
-    def types(self) -> Any:
+    def types(self) -> TypeEngine:
         """The type engine (the default one unless given)."""
         if self._types is None:
             from airfoil.types import default_type_engine
