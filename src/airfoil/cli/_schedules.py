@@ -14,12 +14,15 @@ import logging
 import signal
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from airfoil.cli._common import err_console, handle_errors, out_console, runtime
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["app", "register"]
 
@@ -275,7 +278,7 @@ def backfill_cmd(
         raise typer.Exit(1)
 
 
-def _phase(rt: Any, execution_id: str) -> str:
+def _phase(rt: LocalRuntime, execution_id: str) -> str:
     from airfoil.core.errors import NotFoundError
 
     try:

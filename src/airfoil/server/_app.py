@@ -133,7 +133,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     )
     runtime = Runtime(settings, stores, clock=config.clock, hooks=config.hooks)
     metrics = Metrics(runtime.meta)
-    deps = Deps(runtime, registry, secret_box=box)
+    deps = Deps(runtime, registry)
     if config.run_engine:
         deps.driver = Driver(
             runtime,

@@ -18,7 +18,6 @@ from airfoil.engine.launcher import Launcher
 from airfoil.local import Runtime
 from airfoil.server._driver import Driver
 from airfoil.server._registry import Registry
-from airfoil.server._secrets import SecretBox
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.types import TypeEngine, ValueContext
 from airfoil.wire import DOMAINS
@@ -32,14 +31,13 @@ class Deps:
 
     Attributes:
         runtime: the server's runtime (its ``stores.registry`` is :attr:`registry`).
-        registry: the server's tables: the registry store plus API keys.
-        secret_box: the encrypted secrets (None: the server has no secrets key).
+        registry: the server's tables: the registry store plus API keys (its secrets,
+            when the server has a key, are the runtime's ``stores.secrets``).
         driver: the driver slots (None: this process serves the API only).
     """
 
     runtime: Runtime
     registry: Registry
-    secret_box: SecretBox | None = None
     driver: Driver | None = None
     detail_cache: OrderedDict[str, tuple[str, int, bytes]] = field(default_factory=OrderedDict)
     detail_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import sys
+import textwrap
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,3 +78,47 @@ def test_the_same_bad_input_gives_the_same_error_from_python_the_cli_and_the_api
     # the unknown flag itself, naming the flags).
     unknown = {python({"cfg": None, "bogus": 1}), api({"cfg": good_cfg, "bogus": 1})}
     assert unknown == {f"{task.name} has no input(s) 'bogus'; its inputs: cfg, n"}
+
+
+PLAN = textwrap.dedent(
+    """
+    import pandas as pd
+
+    import airfoil as af
+
+
+    @af.task
+    def rows(df: pd.DataFrame, extra: int) -> int:
+        return len(df) + extra
+
+
+    @af.workflow
+    def counted(df: pd.DataFrame, extra: int = 0) -> int:
+        return rows(df=df, extra=extra)
+
+
+    counting = af.LaunchPlan.get_or_create(counted, "counting", fixed_inputs={"extra": 1})
+    """
+)
+
+
+def test_a_launch_plan_takes_uploaded_inputs_as_a_plain_launch_does(
+    client: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A launch plan's JSON inputs are bound by the same path as a launch's, references to
+    uploads included (they used to be converted as JSON: a frame could not be given)."""
+    import pandas as pd
+
+    from airfoil.cli._load import load_entity
+
+    root = tmp_path_factory.mktemp("frameplan")
+    name = f"fp_{uuid.uuid4().hex[:8]}"
+    (root / f"{name}.py").write_text(PLAN)
+    plan = load_entity(str(root / f"{name}.py"), "counting")
+    module = sys.modules[name]
+    client.register([plan])
+    launched = client.launch_plan(plan, {"df": pd.DataFrame({"a": [1, 2, 3]})})
+    assert client.wait(launched.id, timeout=120).phase == "succeeded"
+    assert client.outputs(launched.id, module.counted) == 4
+    with pytest.raises(InvalidInputError, match=r"input 'df' expects DataFrame.*which is not JSON"):
+        client.launch_plan(plan, {"df": [1, 2]})
