@@ -8,7 +8,6 @@ detail, only small inline node values (up to 512 bytes) are previewed.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import msgspec
@@ -24,7 +23,7 @@ from airfoil.core.records import (
     TypeSpec,
     Value,
 )
-from airfoil.types import TypeEngine, ValueContext
+from airfoil.types import TypeEngine, ValueContext, ValueRef
 from airfoil.wire import (
     API_PREFIX,
     AttemptOut,
@@ -213,13 +212,14 @@ def frame_head(v: Value, ctx: ValueContext, rows: int = HEAD_ROWS) -> list[dict[
 
 
 def raw_value(rec: ExecutionRecord, v: Value) -> RawValue:
+    ref = ValueRef.of_value(v, previews=True)
     return RawValue(
-        hash=v.hash,
-        format=v.format,
-        inline=base64.b64encode(v.inline).decode("ascii") if v.inline is not None else None,
-        download=None if v.inline is not None else value_download(rec.project, rec.id, v),
-        size=v.size,
-        meta=dict(v.meta),
+        hash=ref.hash,
+        format=ref.format,
+        inline=ref.inline_text,
+        download=None if ref.inline is not None else value_download(rec.project, rec.id, v),
+        size=ref.size,
+        meta=ref.meta,
     )
 
 

@@ -42,6 +42,7 @@ from typing import Any
 from airfoil.core.errors import InvalidInputError, NotFoundError
 from airfoil.core.records import TypeSpec, Value
 from airfoil.store.base import BlobStore
+from airfoil.types._base import values_key
 from airfoil.types._refs import REF_KEY, UPLOAD_FORMATS, ValueRef, ValueRefError
 
 __all__ = ["MAX_UPLOAD", "store_upload", "upload_key", "uploaded_value"]
@@ -145,7 +146,7 @@ def uploaded_value(
         meta = _frame_meta(content, meta)
     if inline is not None:
         return Value(hash=digest, format=fmt, inline=content, size=size, meta=meta)
-    key = f"values/{digest[:2]}/{digest}"
+    key = values_key(digest)
     uri = blobs.uri(key)
     if not blobs.exists(uri):
         uri = blobs.put_bytes(key, content)

@@ -10,8 +10,10 @@ user converter's bytes) travels in JSON as a reference naming it by content hash
                   "project": "other"}}           # launch inputs: an upload of another project
 
 The same form is written inside containers (a list of frames), by the client for launch
-inputs it uploads, and read back by the type engine and by the server; this module is the
-only place that writes or parses it (:class:`ValueRef`).
+inputs it uploads, and read back by the type engine and by the server; the API's raw values
+(``wire.RawValue``: the same fields, with a download link instead of an upload's hash) are
+built and read with it too. This module is the only place that writes or parses a value's
+reference form (:class:`ValueRef`).
 
 Invariants: a reference never names a URI (a container's hash must not depend on the store
 that holds its parts); meta kept for previews only (``repr``) is left out; ``inline`` is the
@@ -69,10 +71,32 @@ class ValueRef:
     project: str | None = None
 
     @classmethod
-    def of_value(cls, value: Value, *, sha256: str | None = None) -> ValueRef:
-        """The reference to ``value`` (its preview-only meta left out)."""
-        meta = {k: v for k, v in value.meta.items() if k not in _PREVIEW_ONLY_META}
+    def of_value(
+        cls, value: Value, *, sha256: str | None = None, previews: bool = False
+    ) -> ValueRef:
+        """The reference to ``value``; its preview-only meta is left out unless ``previews``
+        (an API answer showing the value, not naming it inside a container)."""
+        meta = dict(value.meta)
+        if not previews:
+            meta = {k: v for k, v in meta.items() if k not in _PREVIEW_ONLY_META}
         return cls(value.format, value.hash, value.size, meta, value.inline, sha256)
+
+    @property
+    def inline_text(self) -> str | None:
+        """The inline bytes as base64 text (None when the value is offloaded)."""
+        return None if self.inline is None else base64.b64encode(self.inline).decode("ascii")
+
+    @staticmethod
+    def decode_inline(text: str) -> bytes:
+        """Base64 text back into inline bytes.
+
+        Raises:
+            ValueRefError: the text is not base64.
+        """
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueRefError("inline is not base64") from None
 
     def to_json(self, *, inline_as_bytes: bool = False) -> dict[str, Any]:
         """``{"$airfoil": {...}}``. With ``inline_as_bytes`` the inline bytes stay ``bytes``
@@ -81,9 +105,7 @@ class ValueRef:
         if self.meta:
             body["meta"] = dict(self.meta)
         if self.inline is not None:
-            body["inline"] = (
-                self.inline if inline_as_bytes else base64.b64encode(self.inline).decode("ascii")
-            )
+            body["inline"] = self.inline if inline_as_bytes else self.inline_text
         if self.sha256 is not None:
             body["sha256"] = self.sha256
         if self.project is not None:
@@ -119,10 +141,7 @@ class ValueRef:
         if isinstance(inline, bytes):
             content = inline
         elif inline is not None:
-            try:
-                content = base64.b64decode(str(inline), validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueRefError("inline is not base64") from None
+            content = cls.decode_inline(str(inline))
         sha, project = body.get("sha256"), body.get("project")
         return cls(
             fmt,

@@ -104,3 +104,24 @@ def test_which_inputs_travel_as_references() -> None:
         assert travels_as_reference(TypeSpec(kind)), kind
     for kind in ("int", "str", "list", "dict", "dataclass", "enum", "datetime"):
         assert not travels_as_reference(TypeSpec(kind)), kind
+
+
+def test_the_apis_raw_values_round_trip_through_the_same_codec() -> None:
+    """What the server answers for an output (``RawValue``) is what the client reads back."""
+    from airfoil.client._values import DownloadedBlobs, to_value
+    from airfoil.core.records import ExecutionRecord, Interface, WorkflowSpec
+    from airfoil.server._convert import raw_value
+
+    spec = WorkflowSpec("wf", "v", Interface(), (), {})
+    rec = ExecutionRecord("e1", "wf", "v", "succeeded", spec, {}, 0.0)
+    small = Value(hash="ab" * 32, format="json", inline=b"[1, 2]", size=6, meta={"repr": "[1, 2]"})
+    blobs = DownloadedBlobs()
+    assert to_value(raw_value(rec, small), None, blobs) == small  # previews kept in answers
+    big = Value(hash="cd" * 32, format="npy", uri="file:///x", size=3, meta={"dtype": "u1"})
+    raw = raw_value(rec, big)
+    assert raw.inline is None and raw.download is not None
+    back = to_value(raw, b"abc", blobs)
+    assert (back.hash, back.format, back.size, back.meta) == (big.hash, "npy", 3, big.meta)
+    assert blobs.get_bytes(back.uri or "") == b"abc"
+    with pytest.raises(ValueRefError, match="not base64"):
+        to_value(raw.model_copy(update={"inline": "%%"}), None, blobs)
