@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
 from airfoil.core.records import CacheEntry
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["app"]
 
@@ -47,7 +50,7 @@ def resolve_task(meta: Any, given: str) -> str:
     )
 
 
-def _visible(rt: Any, all_projects: bool, task: str | None) -> list[CacheEntry]:
+def _visible(rt: LocalRuntime, all_projects: bool, task: str | None) -> list[CacheEntry]:
     entries: list[CacheEntry] = rt.meta.list_cache(task=task)
     if all_projects:
         return entries
@@ -187,7 +190,7 @@ def explain(
     _explain_version(rt, parts.cache_version, rec.cache_status, others)
 
 
-def _explain_version(rt: Any, version: str, status: str, others: list[CacheEntry]) -> None:
+def _explain_version(rt: LocalRuntime, version: str, status: str, others: list[CacheEntry]) -> None:
     """What changed in the code since the newest other version of the task, and what the
     version cannot see."""
     from airfoil.engine.code_manifests import diff_versions, load_manifest

@@ -12,7 +12,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from airfoil.core.errors import (
     ExecutionFailedError,
     UserError,
 )
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["err_console", "fail", "handle_errors", "is_tty", "out_console", "plain", "runtime"]
 
@@ -81,7 +84,7 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def runtime() -> Any:
+def runtime() -> LocalRuntime:
     """The local runtime from ``AIRFOIL_*`` settings."""
     from pydantic import ValidationError
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
 from airfoil.core.records import ExecutionRecord, NodeRecord
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["execution_json", "node_sort_key", "node_table", "outputs_json", "sort_nodes"]
 
@@ -49,7 +52,7 @@ def _duration(rec: NodeRecord | ExecutionRecord) -> float | None:
     return max(0.0, float((end or time.time()) - start))
 
 
-def outputs_json(record: ExecutionRecord, runtime: Any) -> dict[str, Any]:
+def outputs_json(record: ExecutionRecord, runtime: LocalRuntime) -> dict[str, Any]:
     """The execution's outputs as plain JSON, by output name."""
     from airfoil.types import ValueContext
 
@@ -85,7 +88,7 @@ def node_json(n: NodeRecord) -> dict[str, Any]:
 
 
 def execution_json(
-    record: ExecutionRecord, nodes: list[NodeRecord], runtime: Any
+    record: ExecutionRecord, nodes: list[NodeRecord], runtime: LocalRuntime
 ) -> dict[str, Any]:
     """The one JSON object ``run --json`` and ``executions show --json`` print.
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.text import Text
 
 from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, plain, runtime
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["register"]
 
@@ -135,7 +138,9 @@ def interrupted(execution_id: str) -> None:
     raise typer.Exit(130)
 
 
-def print_summary(record: Any, nodes: list[Any], rt: Any, elapsed: float, table: bool) -> None:
+def print_summary(
+    record: Any, nodes: list[Any], rt: LocalRuntime, elapsed: float, table: bool
+) -> None:
     """After a run: the node table (unless the live view showed it), the phase, then the
     outputs or the error with what to do next."""
     from airfoil.cli._render import PHASE_STYLE, node_table, outputs_json

@@ -14,12 +14,15 @@ import logging
 import signal
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from airfoil.cli._common import err_console, handle_errors, out_console, runtime
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["app", "register"]
 
@@ -78,7 +81,7 @@ def list_schedules(
 
     rt = runtime()
     s = rt.settings
-    records = rt.meta.list_schedules(
+    records = rt.stores.schedules.list_schedules(
         project=s.project, domain=s.domain, active=True if active_only else None
     )
     if as_json:
@@ -240,7 +243,7 @@ def backfill_cmd(
 
     rt = runtime()
     s = rt.settings
-    record = rt.meta.get_schedule(name, project=s.project, domain=s.domain)
+    record = rt.stores.schedules.get_schedule(name, project=s.project, domain=s.domain)
     zone = _zone_of(record)
     firings = backfill(
         rt,
@@ -275,7 +278,7 @@ def backfill_cmd(
         raise typer.Exit(1)
 
 
-def _phase(rt: Any, execution_id: str) -> str:
+def _phase(rt: LocalRuntime, execution_id: str) -> str:
     from airfoil.core.errors import NotFoundError
 
     try:

@@ -8,6 +8,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from airfoil.store.stores import secret_env_name
+
 __all__ = ["Timers", "env_secret", "holder_is_dead", "secret_env_name"]
 
 
@@ -30,11 +32,6 @@ class Timers:
 
     def next_in(self, now: float) -> float | None:
         return max(0.0, self.heap[0][0] - now) if self.heap else None
-
-
-def secret_env_name(name: str) -> str:
-    """The environment variable a secret is read from locally: ``AIRFOIL_SECRET_<NAME>``."""
-    return "AIRFOIL_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
 def env_secret(name: str) -> str | None:

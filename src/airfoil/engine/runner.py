@@ -22,12 +22,9 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import ConflictError, NotFoundError
-from airfoil.core.ids import new_execution_id
-from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
+from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
@@ -40,16 +37,18 @@ from airfoil.core.records import (
 from airfoil.engine import state as sm
 from airfoil.engine._child_calls import ChildCalls
 from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
-from airfoil.engine._drive_support import Timers, env_secret, holder_is_dead, secret_env_name
+from airfoil.engine._drive_support import Timers, env_secret
 from airfoil.engine._journal import ItemJournal, merge_journal
 from airfoil.engine._lease import Heartbeat
 from airfoil.engine._mapping import split_item_id
-from airfoil.engine._resources import ResourceQueue, asks_for_resources, replace_environment
+from airfoil.engine._resources import ResourceQueue, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
 from airfoil.engine.cache_io import unusable_outputs
+from airfoil.engine.launcher import Launcher, load_state, take_lease
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, attempt_log_key
 from airfoil.store.base import BlobStore, MetaStore
+from airfoil.types import TypeEngine
 
 __all__ = ["Engine", "EngineSettings"]
 
@@ -97,8 +96,9 @@ class Engine:
         settings: EngineSettings | None = None,
         on_change: Callable[[sm.RunState], None] | None = None,
         secrets: Callable[[str], str | None] | None = None,
-        types: Any = None,
+        types: TypeEngine | None = None,
         resources: ResourceQueue | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         self.meta = meta
         self.blobs = blobs
@@ -112,6 +112,7 @@ class Engine:
         self._launched: dict[str, sm.RunState] = {}
         self._types = types
         self._resources = resources
+        self._launcher = launcher
         self.journal = (
             ItemJournal(self.settings.journal_dir, sync=self.settings.journal_sync)
             if self.settings.journal_dir
@@ -135,7 +136,7 @@ class Engine:
         return self._resources
 
     @property
-    def types(self) -> Any:
+    def types(self) -> TypeEngine:
         """The type engine (the default one unless given)."""
         if self._types is None:
             from airfoil.types import default_type_engine
@@ -144,6 +145,21 @@ class Engine:
         return self._types
 
     # --- launching -------------------------------------------------------------------------
+
+    @property
+    def launcher(self) -> Launcher:
+        """What writes new executions: the one given (a server's, shared by every thread),
+        else one over this engine's store, clock, resources, secrets and executor name."""
+        if self._launcher is None:
+            self._launcher = Launcher(
+                self.meta,
+                clock=self.clock,
+                capacity=lambda: self.resources,
+                secrets=_CallableSecrets(self.secrets),
+                executor=self.executor.name,
+                retry_backoff_s=self.settings.retry_backoff_s,
+            )
+        return self._launcher
 
     def launch(
         self,
@@ -155,98 +171,32 @@ class Engine:
         labels: dict[str, str] | None = None,
         keep: bool = False,
     ) -> ExecutionRecord:
-        """Record a new execution (phase ``queued``) with already-converted inputs.
+        """Record a new execution (phase ``queued``) with already-bound inputs, in the
+        engine's project and domain, to be driven by its executor (see :class:`Launcher`).
 
         With ``keep``, the state stays in memory for this engine's next ``drive`` of it.
         """
-        state = self._new_state(
-            spec, inputs, execution_id=execution_id, code_root=code_root, labels=labels
+        state = self.launcher.launch(
+            spec,
+            inputs,
+            project=self.settings.project,
+            domain=self.settings.domain,
+            execution_id=execution_id,
+            code_root=code_root,
+            labels=labels,
+            executor=self.executor.name,
         )
-        self.meta.write(state.take_batch())
         if keep:
             # The state just committed is what drive() would read back: keep it for the
             # drive that follows (a fresh run then costs no reload of every node and event).
             self._launched[state.execution.id] = state
         return state.execution
 
-    def _new_state(
-        self,
-        spec: WorkflowSpec,
-        inputs: dict[str, Value],
-        *,
-        execution_id: str | None,
-        code_root: str,
-        labels: dict[str, str] | None,
-    ) -> sm.RunState:
-        """The state of a new execution, its launch not yet written."""
-        exec_id = execution_id or new_execution_id()
-        try:
-            self.meta.get_execution(exec_id)
-        except NotFoundError:
-            pass
-        else:
-            raise ConflictError(
-                f"an execution named {exec_id!r} already exists: choose another --name, or "
-                f"`airfoil executions resume {exec_id}` to continue it"
-            )
-        from airfoil.engine.graph import flatten
-
-        graph = flatten(spec)
-        self._check_capacity(graph)
-        self._check_secrets(graph)
-        record = ExecutionRecord(
-            id=exec_id,
-            workflow=spec.name,
-            version=spec.version,
-            phase=ExecutionPhase.QUEUED.value,
-            spec=spec,
-            inputs=inputs,
-            created_at=self.clock.now(),
-            project=self.settings.project,
-            domain=self.settings.domain,
-            executor=self.executor.name,
-            code_root=code_root,
-            labels=labels or {},
-        )
-        state = sm.RunState(
-            record, graph=graph, retry=sm.RetryPolicy(base_s=self.settings.retry_backoff_s)
-        )
-        state.handle(sm.Launch(record.created_at))
-        return state
-
-    def _check_secrets(self, graph: dict[str, Any]) -> None:
-        from airfoil.core.errors import ConfigError
-
-        for node in graph.values():
-            for name in node.task.secret_requests if node.task else ():
-                if self.secrets(name) is None:
-                    raise ConfigError(
-                        f"task {node.task.name!r} requests secret {name!r}, which is not set: "  # type: ignore[union-attr]
-                        f"export {secret_env_name(name)}=... (or set it on the server)"
-                    )
-
-    def _check_capacity(self, graph: dict[str, Any]) -> None:
-        """Fail at launch a task that could never start (see ``ResourceQueue.check``)."""
-        for node in graph.values():
-            if asks_for_resources(node.task):
-                self.resources.check(node.task, node.id, self.settings.project)
-
     # --- driving ---------------------------------------------------------------------------
 
     def load_state(self, execution_id: str) -> sm.RunState:
         """Rebuild an execution's state machine from the store."""
-        record = self.meta.get_execution(execution_id)
-        nodes = {n.node_id: n for n in self.meta.get_nodes(execution_id)}
-        attempts = {(a.node_id, a.attempt): a for a in self.meta.get_attempts(execution_id)}
-        events = self.meta.get_events(execution_id)
-        last_seq = events[-1].seq if events else 0
-        return sm.RunState(
-            record,
-            nodes,
-            attempts,
-            last_seq=last_seq,
-            retry=sm.RetryPolicy(base_s=self.settings.retry_backoff_s),
-        )
+        return load_state(self.meta, execution_id, self.settings.retry_backoff_s)
 
     def drive(self, execution_id: str) -> ExecutionRecord:
         """Run an execution to a terminal phase (also: resume one that was interrupted)."""
@@ -330,29 +280,11 @@ class Engine:
         self.journal.clear(execution_id)
 
     def _take_lease(self, execution_id: str) -> None:
-        now = self.clock.now()
-        if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
-            return
-        holder = self.meta.get_lease(execution_id)
-        if holder is not None and holder_is_dead(holder[0]):
-            self.meta.release_lease(execution_id, holder[0])
-            if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
-                return
-        raise ConflictError(
-            f"execution {execution_id} is being driven by another engine; wait for it to "
-            "finish, or for its lease to expire if that process died"
-        )
+        take_lease(self.meta, execution_id, self.owner, self.clock.now(), self.settings.lease_ttl_s)
 
     def relaunch(self, execution_id: str, *, new_id: str | None = None) -> ExecutionRecord:
         """A new execution of the same workflow version with the same inputs."""
-        old = self.meta.get_execution(execution_id)
-        return self.launch(
-            old.spec,
-            old.inputs,
-            execution_id=new_id,
-            code_root=old.code_root,
-            labels={**old.labels, "relaunch_of": old.id},
-        )
+        return self.launcher.relaunch(execution_id, new_id=new_id, executor=self.executor.name)
 
     def recover(self, execution_id: str, *, new_id: str | None = None) -> ExecutionRecord:
         """A new execution of a failed one that reuses the outputs of every node that had
@@ -361,47 +293,24 @@ class Engine:
         Raises:
             ConfigError: the execution has not ended in failure (or abort).
         """
-        from airfoil.core.errors import ConfigError
-
-        old = self.meta.get_execution(execution_id)
-        if old.phase not in (ExecutionPhase.FAILED.value, ExecutionPhase.ABORTED.value):
-            raise ConfigError(
-                f"execution {execution_id} is {old.phase}: only failed or aborted executions "
-                "can be recovered (use relaunch to run it again)"
-            )
-        old_nodes = self.meta.get_nodes(old.id)
-        maps = {n.node_id for n in old_nodes if n.kind == NodeKind.MAP}
-        items = [
-            a
-            for a in self.meta.get_attempts(old.id)
-            if a.phase == AttemptPhase.SUCCEEDED.value
-            and (parsed := split_item_id(a.node_id)) is not None
-            and parsed[0] in maps
-        ]
-        state = self._new_state(
-            old.spec,
-            old.inputs,
-            execution_id=new_id,
-            code_root=old.code_root,
-            labels={**old.labels, "recovered_from": old.id},
-        )
-        reused = [n for n in old_nodes if n.phase == NodePhase.SUCCEEDED.value]
-        state.handle(sm.Recover(old.id, reused, items, self.clock.now()))
-        self.meta.write(state.take_batch())  # the launch and the reuse: one transaction
-        return state.execution
+        return self.launcher.recover(execution_id, new_id=new_id, executor=self.executor.name)
 
     def abort(self, execution_id: str, reason: str = "aborted by user") -> ExecutionRecord:
         """Abort an execution that no engine is driving."""
-        self._take_lease(execution_id)
-        try:
-            state = self.load_state(execution_id)
-            state.handle(sm.Abort(reason, self.clock.now()))
-            batch = state.take_batch()
-            batch.lease = (execution_id, self.owner)
-            self.meta.write(batch)
-            return state.execution
-        finally:
-            self.meta.release_lease(execution_id, self.owner)
+        return self.launcher.abort(
+            execution_id, reason, owner=self.owner, lease_ttl_s=self.settings.lease_ttl_s
+        )
+
+
+class _CallableSecrets:
+    """An engine's secret function as a :class:`~airfoil.store.stores.SecretSource` (the
+    engine reads the secrets of the executions it drives; every project alike)."""
+
+    def __init__(self, secret: Callable[[str], str | None]) -> None:
+        self.secret = secret
+
+    def get_many(self, project: str, names: tuple[str, ...]) -> dict[str, str]:
+        return {n: v for n in names if (v := self.secret(n)) is not None}
 
 
 class EngineBug(Exception):

@@ -568,10 +568,10 @@ def launch_launch_plan(
     name: _Name,
     body: LaunchPlanLaunchRequest,
     d: Deps,
-    _: Runner,
+    who: Runner,
 ) -> ExecutionSummary:
     """Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422)."""
-    return plans.launch(d, project, domain, name, body)
+    return plans.launch(d, project, domain, name, body, may_read(who))
 
 
 @_route(
