@@ -180,6 +180,7 @@ class LocalRuntime:
             on_change=on_change,
             resources=self.resources,
             types=self.types,
+            hooks=self.hooks,
         )
 
     def close(self) -> None:

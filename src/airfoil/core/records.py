@@ -377,7 +377,12 @@ class AttemptRecord(msgspec.Struct, omit_defaults=True):
 
 
 class EventRecord(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One entry of an execution's event log: a phase change with its cause."""
+    """One entry of an execution's event log: a phase change with its cause.
+
+    ``cause`` says why in words; ``cause_id`` is the ``seq`` of the entry of the same log
+    that caused this one (0: a stimulus from outside the engine -- a start, a launch, a
+    user's request). Following ``cause_id`` from any entry walks back to where it began.
+    """
 
     execution_id: str
     seq: int
@@ -388,6 +393,7 @@ class EventRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     node_id: str = ""
     attempt: int = 0
     from_phase: str = ""
+    cause_id: int = 0
 
 
 class CacheEntry(msgspec.Struct, frozen=True, omit_defaults=True):

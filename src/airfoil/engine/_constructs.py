@@ -54,6 +54,7 @@ class ConstructsMixin:
     dependents: dict[str, list[str]]
     _waiting: dict[str, int]
     _open: int
+    _cause: int
     _dirty_nodes: dict[str, NodeRecord]
 
     if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class ConstructsMixin:
             node: str = "",
             frm: str = "",
             attempt: int = 0,
-        ) -> None: ...
+        ) -> int: ...
         def _succeeded(self, nid: str, now: float) -> list[Any]: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
         def _startable(self, nid: str) -> bool: ...
@@ -287,7 +288,7 @@ class ConstructsMixin:
             self._waiting[cid] = sum(
                 1 for u in self.graph[cid].upstream if self.records[u].phase != N.SUCCEEDED.value
             )
-        self._event(
+        self._cause = self._event(
             "node",
             N.RUNNING.value,
             f"dynamic graph of {len(new)} nodes",

@@ -186,6 +186,7 @@ class MapMixin:
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
     _batch: StoreBatch
     _dirty_maps: set[str]
+    _cause: int
     retry: RetryPolicy
 
     if TYPE_CHECKING:
@@ -200,8 +201,9 @@ class MapMixin:
             node: str = "",
             frm: str = "",
             attempt: int = 0,
-        ) -> None: ...
+        ) -> int: ...
         def _succeeded(self, nid: str, now: float) -> list[Any]: ...
+        def _caused_by(self, nid: str) -> int: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
 
     def _mtask(self, nid: str) -> TaskSpec:
@@ -239,6 +241,7 @@ class MapMixin:
         self.maps[nid] = ms
         rec.attempts = sum(ms.attempts)
         self._move(nid, N.RUNNING, f"mapping {ms.n} items", now)
+        self._caused_by(nid)  # its items follow from the map's start
         failed = ms.phase.count(FAILED)
         if failed and ms.n - failed < spec.min_success_ratio * ms.n:
             return self._map_finish(nid, now)  # items failed before the resume: no ratio left
@@ -349,7 +352,7 @@ class MapMixin:
         err = ev.error
         att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
         att.error = err
-        self._event(
+        self._cause = self._event(
             "attempt",
             att.phase,
             f"item {i}: {err.kind} error: {err.type}",

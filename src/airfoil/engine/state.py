@@ -10,6 +10,7 @@ ever taken on a state that is not durable. Model: distributed's ``WorkerState``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import msgspec
 
@@ -133,6 +134,10 @@ class RunState(ConstructsMixin, MapMixin):
             else:
                 self._item_history.setdefault(parsed[0], []).append(att)
         self._batch = StoreBatch()
+        #: the event-log entry that caused what is being recorded now (see ``handle``)
+        self._cause = 0
+        #: node id ("" for the execution) -> its latest entry written by the current event
+        self._touched: dict[str, int] = {}
         self._dirty_nodes: dict[str, NodeRecord] = {}
         self._dirty_attempts: dict[tuple[str, int], AttemptRecord] = {}
         self._exec_dirty = False
@@ -238,7 +243,8 @@ class RunState(ConstructsMixin, MapMixin):
         node: str = "",
         frm: str = "",
         attempt: int = 0,
-    ) -> None:
+    ) -> int:
+        """Append an entry to the event log, caused by ``self._cause``; its ``seq``."""
         self.seq += 1
         self._batch.events.append(
             EventRecord(
@@ -251,8 +257,25 @@ class RunState(ConstructsMixin, MapMixin):
                 node_id=node,
                 attempt=attempt,
                 from_phase=frm,
+                cause_id=self._cause,
             )
         )
+        self._touched[node] = self.seq
+        return self.seq
+
+    def _caused_by(self, nid: str) -> int:
+        """Make the latest entry about ``nid`` the cause of what is recorded next; the
+        previous cause."""
+        previous = self._cause
+        self._cause = self._touched.get(nid, previous)
+        return previous
+
+    def _stamp(self, cmd: Command) -> Command:
+        """Give a command its cause: the latest entry about its node written by the event
+        being handled (the execution's for ``Finished``), else the current cause."""
+        key = "" if isinstance(cmd, Finished) else getattr(cmd, "node_id", None)
+        seq = self._touched.get(key, self._cause) if key is not None else self._cause
+        return replace(cmd, cause=seq) if seq else cmd
 
     def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord:
         rec = self.records[nid]
@@ -303,7 +326,20 @@ class RunState(ConstructsMixin, MapMixin):
     # --- the machine -----------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Command]:
-        """Apply one event; return the commands to carry out (after committing the batch)."""
+        """Apply one event; return the commands to carry out (after committing the batch).
+
+        Cause ids: each event-log entry written here names the entry that caused it
+        (``EventRecord.cause_id``): at first the event's own ``cause``; once the event has
+        recorded its result (an attempt's outcome, a cache lookup's, a node's end) the entries
+        that follow from that result name it. Each command returned carries the entry it
+        follows from (``_stamp``), which the driver hands to the event it produces.
+        """
+        self._cause = event.cause
+        self._touched = {}
+        cmds = self._dispatch(event)
+        return [self._stamp(c) for c in cmds] if cmds else cmds
+
+    def _dispatch(self, event: Event) -> list[Command]:
         name = getattr(event, "node_id", None)
         item = split_item_id(name) if name else None
         if item is not None:
@@ -360,6 +396,7 @@ class RunState(ConstructsMixin, MapMixin):
         if self.phase.terminal:
             return [Finished(self.phase)]
         self._set_execution(ExecutionPhase.RUNNING, "started", now)
+        self._caused_by("")  # what a resume does follows from the (re)start
         # Resume work is decided on the phases found, not on phases this event sets (a node
         # a conditional just queued must not be looked up a second time).
         found = {nid: self.records[nid].phase for nid in self.graph}
@@ -525,7 +562,7 @@ class RunState(ConstructsMixin, MapMixin):
         if ev.entry is not None:
             rec.cache_status = CacheStatus.HIT.value
             rec.outputs = dict(ev.entry.outputs)
-            self._event("cache", "hit", ev.reason, ev.now, node=ev.node_id)
+            self._cause = self._event("cache", "hit", ev.reason, ev.now, node=ev.node_id)
             self._move(ev.node_id, N.SUCCEEDED, "cache hit", ev.now)
             return self._succeeded(ev.node_id, ev.now)
         rec.cache_status = CacheStatus.MISS.value
@@ -571,11 +608,13 @@ class RunState(ConstructsMixin, MapMixin):
         assert task is not None
         if ev.error is None and task.task_type == "dynamic":
             att.phase = AttemptPhase.SUCCEEDED.value
-            self._event("attempt", att.phase, "graph built", ev.now, node=nid, attempt=ev.attempt)
+            self._cause = self._event(
+                "attempt", att.phase, "graph built", ev.now, node=nid, attempt=ev.attempt
+            )
             return self._expand_dynamic(nid, (ev.outputs or {}).get("__dynamic__"), ev.now)
         if ev.error is None:
             att.phase = AttemptPhase.SUCCEEDED.value
-            self._event(
+            self._cause = self._event(
                 "attempt", att.phase, "outputs written", ev.now, node=nid, attempt=ev.attempt
             )
             rec.outputs = dict(ev.outputs or {})
@@ -600,7 +639,7 @@ class RunState(ConstructsMixin, MapMixin):
         err = ev.error
         att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
         att.error = err
-        self._event(
+        self._cause = self._event(
             "attempt",
             att.phase,
             f"{err.kind} error: {err.type}",
@@ -627,10 +666,14 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _succeeded(self, nid: str, now: float) -> list[Command]:
         cmds: list[Command] = []
+        self._caused_by(nid)  # what follows is caused by the node's success
+        cause = self._cause
         for dep in self.dependents[nid]:
             self._waiting[dep] -= 1
             if self._waiting[dep] == 0 and self._startable(dep):
+                self._cause = cause
                 cmds += self._ready(dep, now)
+        self._cause = cause
         fn = self.graph[nid]
         if fn.parent and self.graph[fn.parent].kind == NodeKind.BRANCH:
             cmds += self._maybe_finish_branch(fn.parent, now)
@@ -648,6 +691,7 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _node_failed(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
+        self._caused_by(nid)  # what follows is caused by the node's failure
         if rec.kind == CHILD:
             return []  # the calling task gets the exception and decides
         # A failed child fails its subworkflow nodes.

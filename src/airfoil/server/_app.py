@@ -123,6 +123,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             secrets=secrets,
             on_restart=metrics.driver_restarted,
             on_pause=metrics.driver_paused,
+            hooks=config.hooks,
         )
     return deps, metrics
 

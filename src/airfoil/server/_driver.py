@@ -55,6 +55,7 @@ from airfoil.executors.base import (
     Executor,
     machine_capacity,
 )
+from airfoil.executors.hooks import HookedExecutor, Hooks
 from airfoil.runtime._packages import PACKAGE_PREFIX
 from airfoil.server._registry import Registry
 from airfoil.server._secrets import SecretBox
@@ -152,6 +153,7 @@ class _Slot:
                 on_change=d.on_change,
                 secrets=self.secret,
                 resources=d.resources,
+                hooks=d.hooks,
             )
         return self._engine
 
@@ -301,6 +303,9 @@ class Driver:
         resources: the resource queue every slot admits through, so the executions the
             slots drive share the machine fairly (default: one over this machine, with
             ``scheduler_policy``).
+        hooks: interceptors told about each slot's attempts (their executor is wrapped in a
+            :class:`~airfoil.executors.hooks.HookedExecutor`) and each command its loop
+            carries out; None: nothing is wrapped.
     """
 
     def __init__(
@@ -322,8 +327,10 @@ class Driver:
         poster: Poster | None = None,
         on_restart: Callable[[str], None] | None = None,
         on_pause: Callable[[], None] | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.meta = meta
+        self.hooks = hooks
         self.secrets = secrets
         self.poster = poster
         self.blobs = blobs
@@ -357,6 +364,11 @@ class Driver:
         self.resources = resources
 
     def make_executor(self) -> Executor:
+        """One slot's executor (reporting its attempts to the hooks, if any)."""
+        executor = self._new_executor()
+        return executor if self.hooks is None else HookedExecutor(executor, self.hooks)
+
+    def _new_executor(self) -> Executor:
         if self._make_executor is not None:
             return self._make_executor()
         import functools

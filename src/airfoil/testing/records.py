@@ -217,8 +217,11 @@ def make_attempt(
     )
 
 
-def make_event(execution_id: str = "e1", seq: int = 1, cause: str = "started") -> EventRecord:
-    """An event record with every field set."""
+def make_event(
+    execution_id: str = "e1", seq: int = 1, cause: str = "started", cause_id: int = 99
+) -> EventRecord:
+    """An event record with every field set (the store does not check that ``cause_id``
+    names an entry that exists)."""
     return EventRecord(
         execution_id=execution_id,
         seq=seq,
@@ -229,6 +232,7 @@ def make_event(execution_id: str = "e1", seq: int = 1, cause: str = "started") -
         node_id="n0",
         attempt=1,
         from_phase="queued",
+        cause_id=cause_id,
     )
 
 
