@@ -27,6 +27,8 @@ __all__ = [
     "CachePolicy",
     "Condition",
     "ErrorInfo",
+    "GRAPH_FORMAT",
+    "GRAPH_OUTPUT",
     "EventRecord",
     "ExecutionRecord",
     "GateSpec",
@@ -45,6 +47,13 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+#: The output by which an attempt hands the engine a graph to run as its node's children
+#: (a :class:`WorkflowSpec` as JSON, in a value of format :data:`GRAPH_FORMAT`). Whichever task
+#: type's runner returns it -- ``dynamic``'s, or any other -- gets its graph run: the engine
+#: asks the result, never the task type.
+GRAPH_OUTPUT = "__dynamic__"
+GRAPH_FORMAT = "af-dynamic"
 
 
 class TypeSpec(msgspec.Struct, frozen=True, omit_defaults=True):

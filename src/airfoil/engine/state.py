@@ -19,6 +19,8 @@ from airfoil.core.ids import sha256_hex
 from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
+    GRAPH_FORMAT,
+    GRAPH_OUTPUT,
     AttemptRecord,
     Binding,
     CacheEntry,
@@ -606,12 +608,14 @@ class RunState(ConstructsMixin, MapMixin):
         self._dirty_attempts[(nid, ev.attempt)] = att
         task = self.graph[nid].task
         assert task is not None
-        if ev.error is None and task.task_type == "dynamic":
+        graph = ev.outputs.get(GRAPH_OUTPUT) if ev.outputs else None
+        if ev.error is None and graph is not None and graph.format == GRAPH_FORMAT:
+            # The task type's runner built a graph (dynamic's, or any other type's): run it.
             att.phase = AttemptPhase.SUCCEEDED.value
             self._cause = self._event(
                 "attempt", att.phase, "graph built", ev.now, node=nid, attempt=ev.attempt
             )
-            return self._expand_dynamic(nid, (ev.outputs or {}).get("__dynamic__"), ev.now)
+            return self._expand_dynamic(nid, graph, ev.now)
         if ev.error is None:
             att.phase = AttemptPhase.SUCCEEDED.value
             self._cause = self._event(

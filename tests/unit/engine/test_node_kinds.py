@@ -16,6 +16,7 @@ import airfoil as af
 from airfoil.core.collections import NULL_VALUE, list_value
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import (
+    GRAPH_FORMAT,
     AttemptRecord,
     Binding,
     ErrorInfo,
@@ -335,7 +336,7 @@ def test_dynamic_node_runs_the_graph_its_body_built() -> None:
     )
     built = msgspec.structs.replace(spec, nodes=(first_node, *spec.nodes[1:]))
     payload = msgspec.json.encode(built)
-    graph = Value(hash="g", format="json", inline=payload, size=len(payload))
+    graph = Value(hash="g", format=GRAPH_FORMAT, inline=payload, size=len(payload))
     cmds = state.handle(sm.AttemptFinished("n0", 1, {"__dynamic__": graph}, None, 2.0, 3.0))
     assert cmds == [sm.Enqueue("n0.n0")]
     assert state.records["n0"].phase == "running"
