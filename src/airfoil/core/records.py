@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from airfoil.core.phases import ErrorKind, GateKind
 from airfoil.core.resources import ResourceSpec
 
 __all__ = [
@@ -257,7 +258,7 @@ class GateSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     type ``type``; ``approve`` for a yes/no signal ``name`` on its ``value`` input. A waiting
     gate fails after ``timeout_s`` counted from when it started (also across restarts)."""
 
-    kind: str
+    kind: GateKind
     name: str = ""
     duration_s: float = 0.0
     timeout_s: float | None = None
@@ -297,9 +298,9 @@ class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflo
 
 
 class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A failure as recorded: ``kind`` is ``user`` or ``system``."""
+    """A failure as recorded: ``kind`` says whose fault it is (``user`` or ``system``)."""
 
-    kind: str
+    kind: ErrorKind
     type: str
     message: str
     traceback: str = ""

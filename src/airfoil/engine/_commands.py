@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airfoil.core.phases import ExecutionPhase
+from airfoil.core.phases import ErrorKind, ExecutionPhase
 from airfoil.core.records import CacheKeyParts, ErrorInfo, Value
 
 __all__ = [
@@ -46,7 +46,7 @@ def driver_lost(streak: int) -> tuple[ErrorInfo, bool]:
     if streak == 0:
         return (
             ErrorInfo(
-                kind="system",
+                kind=ErrorKind.SYSTEM,
                 type=DRIVER_LOST,
                 message=(
                     "the engine driving this attempt stopped while it ran (killed, "
@@ -57,7 +57,7 @@ def driver_lost(streak: int) -> tuple[ErrorInfo, bool]:
         )
     return (
         ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type=DRIVER_LOST,
             message=(
                 f"the process running this attempt died while it ran, {streak + 1} times in "

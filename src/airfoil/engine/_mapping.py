@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.collections import NULL_VALUE, list_value
-from airfoil.core.phases import AttemptPhase, CacheStatus
+from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -117,9 +117,9 @@ class MapState:
                 self.errors[i] = att.error
                 streaks[i] = streak + 1
             elif att.error is not None:
-                if att.error.kind == "system" and att.error.type == _c.PREEMPTED:
+                if att.error.kind == ErrorKind.SYSTEM and att.error.type == _c.PREEMPTED:
                     pass  # preemptions use no retry budget
-                elif att.error.kind == "user":
+                elif att.error.kind == ErrorKind.USER:
                     self.user_failures[i] += 1
                 else:
                     self.system_failures[i] += 1
@@ -149,7 +149,7 @@ class MapState:
             err = self.errors.get(first)
             detail = f"{err.type}: {err.message}" if err else "failed"
             return None, ErrorInfo(
-                kind=err.kind if err else "user",
+                kind=err.kind if err else ErrorKind.USER,
                 type=err.type if err else "MapItemError",
                 message=(
                     f"{failed} of {self.n} items failed (min_success_ratio "
@@ -230,7 +230,7 @@ class MapMixin:
         if rec.phase != N.QUEUED.value:
             return []
         if items is None:
-            rec.error = ErrorInfo(kind="user", type="MapInputError", message=error)
+            rec.error = ErrorInfo(kind=ErrorKind.USER, type="MapInputError", message=error)
             self._move(nid, N.FAILED, "map inputs could not be split", now)
             return self._node_failed(nid, now)
         spec = self._mspec(nid)
@@ -350,7 +350,9 @@ class MapMixin:
                     cmds.append(_c.ReleaseCache(key))
             return cmds + self._map_progress(nid, ev.now)
         err = ev.error
-        att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
+        att.phase = (
+            AttemptPhase.FAILED.value if err.kind == ErrorKind.USER else AttemptPhase.LOST.value
+        )
         att.error = err
         self._cause = self._event(
             "attempt",

@@ -28,7 +28,7 @@ from typing import Any
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.ids import new_execution_id
-from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
+from airfoil.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodeKind, NodePhase
 from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
@@ -294,7 +294,7 @@ class Engine:
             with contextlib.suppress(Exception):
                 self.executor.cancel(exec_id, node_id)
         error = ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type="EngineError",
             message=(
                 f"internal error in the engine: {exc}. This is a bug "
@@ -604,7 +604,7 @@ class _Loop:
             attempt = ms.attempts[parsed[1]] if ms is not None and parsed is not None else 0
         att = self.state.attempts.get((nid, attempt))
         error = ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type=PREEMPTED,
             message="preempted by the scheduler to give its resources to other work",
         )

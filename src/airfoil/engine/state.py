@@ -16,7 +16,7 @@ import msgspec
 
 from airfoil.core.collections import dict_value, list_value
 from airfoil.core.ids import sha256_hex
-from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase, NodeKind
+from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind, ExecutionPhase, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     GRAPH_FORMAT,
@@ -493,7 +493,7 @@ class RunState(ConstructsMixin, MapMixin):
         info = {
             "execution_id": self.execution.id,
             "node_id": failed.node_id if failed else "",
-            "kind": err.kind if err else "system",
+            "kind": err.kind if err else ErrorKind.SYSTEM,
             "error_type": err.type if err else "",
             "message": err.message if err else "the execution failed",
         }
@@ -641,7 +641,9 @@ class RunState(ConstructsMixin, MapMixin):
             self._move(nid, N.SUCCEEDED, f"attempt {ev.attempt} succeeded", ev.now)
             return cmds + self._succeeded(nid, ev.now)
         err = ev.error
-        att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
+        att.phase = (
+            AttemptPhase.FAILED.value if err.kind == ErrorKind.USER else AttemptPhase.LOST.value
+        )
         att.error = err
         self._cause = self._event(
             "attempt",

@@ -3,6 +3,7 @@ tests): a round trip that loses any field shows up as a difference."""
 
 from __future__ import annotations
 
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import (
     AttemptRecord,
     Binding,
@@ -136,7 +137,9 @@ def make_workflow_spec(name: str = "mod.wf") -> WorkflowSpec:
     )
 
 
-_ERROR = ErrorInfo(kind="user", type="builtins.ValueError", message="bad \u2603", traceback="tb")
+_ERROR = ErrorInfo(
+    kind=ErrorKind.USER, type="builtins.ValueError", message="bad \u2603", traceback="tb"
+)
 
 
 def make_execution(
@@ -210,7 +213,7 @@ def make_attempt(
         phase=phase,
         started_at=10.25,
         ended_at=11.75,
-        error=ErrorInfo(kind="system", type="WorkerLostError", message="lost"),
+        error=ErrorInfo(kind=ErrorKind.SYSTEM, type="WorkerLostError", message="lost"),
         worker="host:123",
         log_uri="file:///logs/a.log",
         outputs={"p": _value("item")},
