@@ -10,7 +10,6 @@ ever taken on a state that is not durable. Model: distributed's ``WorkerState``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 
 import msgspec
 
@@ -272,12 +271,19 @@ class RunState(ConstructsMixin, MapMixin):
         self._cause = self._touched.get(nid, previous)
         return previous
 
-    def _stamp(self, cmd: Command) -> Command:
-        """Give a command its cause: the latest entry about its node written by the event
-        being handled (the execution's for ``Finished``), else the current cause."""
-        key = "" if isinstance(cmd, Finished) else getattr(cmd, "node_id", None)
-        seq = self._touched.get(key, self._cause) if key is not None else self._cause
-        return replace(cmd, cause=seq) if seq else cmd
+    def _stamp(self, cmds: list[Command]) -> None:
+        """Give the commands an event returns their cause: the latest entry about each one's
+        node written by the event (the execution's for ``Finished``), else the current cause.
+
+        The commands were made by this event and nobody has seen them yet: setting the field
+        of a frozen command here completes its construction (``dataclasses.replace`` would
+        build each one twice, on the engine's hottest path)."""
+        touched, cause = self._touched, self._cause
+        for cmd in cmds:
+            key = "" if type(cmd) is Finished else getattr(cmd, "node_id", None)
+            seq = cause if key is None else touched.get(key, cause)
+            if seq:
+                object.__setattr__(cmd, "cause", seq)
 
     def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord:
         rec = self.records[nid]
@@ -339,7 +345,9 @@ class RunState(ConstructsMixin, MapMixin):
         self._cause = event.cause
         self._touched = {}
         cmds = self._dispatch(event)
-        return [self._stamp(c) for c in cmds] if cmds else cmds
+        if cmds:
+            self._stamp(cmds)
+        return cmds
 
     def _dispatch(self, event: Event) -> list[Command]:
         name = getattr(event, "node_id", None)
