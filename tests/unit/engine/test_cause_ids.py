@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import pytest
+from _states import jv, new_state
 
 import airfoil as af
 from airfoil.core.phases import ExecutionPhase
@@ -16,18 +16,11 @@ from airfoil.core.records import (
     CacheEntry,
     ErrorInfo,
     EventRecord,
-    ExecutionRecord,
-    Value,
     WorkflowSpec,
 )
 from airfoil.engine import state as sm
 
 pytestmark = pytest.mark.unit
-
-
-def jv(data: object) -> Value:
-    raw = msgspec.json.encode(data)
-    return Value(hash=f"h{raw!r}", format="json", inline=raw, size=len(raw))
 
 
 @af.task
@@ -54,16 +47,7 @@ class Run:
     """A state machine and the log it wrote so far, fed the way the driver feeds it."""
 
     def __init__(self, spec: WorkflowSpec, **inputs: object) -> None:
-        record = ExecutionRecord(
-            id="e1",
-            workflow=spec.name,
-            version=spec.version,
-            phase="queued",
-            spec=spec,
-            inputs={k: jv(v) for k, v in inputs.items()},
-            created_at=0.0,
-        )
-        self.state = sm.RunState(record)
+        self.state = new_state(spec, **inputs)
         self.log: dict[int, EventRecord] = {}
 
     def handle(self, event: sm.Event) -> list[sm.Command]:

@@ -4,12 +4,11 @@ is an ``InvalidTransition`` naming the item, exactly as for nodes."""
 
 from __future__ import annotations
 
-import msgspec
 import pytest
+from _states import jv, new_state
 
 import airfoil as af
-from airfoil.core.phases import NodePhase as N
-from airfoil.core.records import ErrorInfo, ExecutionRecord, Value
+from airfoil.core.records import ErrorInfo
 from airfoil.engine import state as sm
 from airfoil.engine._mapping import (
     FAILED,
@@ -25,11 +24,6 @@ from airfoil.engine.transitions import ITEM_MOVES, ITEM_PHASES, TRANSITIONS, Inv
 pytestmark = pytest.mark.unit
 
 
-def jv(data: object) -> Value:
-    raw = msgspec.json.encode(data)
-    return Value(hash=f"h{raw!r}", format="json", inline=raw, size=len(raw))
-
-
 @af.task(retries=1)
 def fragile(x: int) -> int:
     return x
@@ -41,31 +35,16 @@ def mapped(xs: list[int]) -> list[int]:
 
 
 def running_map(n: int = 2) -> tuple[sm.RunState, MapState]:
-    spec = mapped.spec
-    record = ExecutionRecord(
-        id="e1",
-        workflow=spec.name,
-        version=spec.version,
-        phase="queued",
-        spec=spec,
-        inputs={"xs": jv(list(range(n)))},
-        created_at=0.0,
-    )
-    state = sm.RunState(record)
+    state = new_state(mapped.spec, xs=list(range(n)))
     state.handle(sm.Start(1.0))
     state.handle(sm.MapExpanded("n0", [{"x": jv(i)} for i in range(n)], "", 2.0))
     return state, state.maps["n0"]
 
 
 def test_item_phase_bytes_are_node_phases_and_their_moves_the_tables() -> None:
-    assert [ITEM_PHASES[c] for c in (PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED)] == [
-        N.PENDING,
-        N.QUEUED,
-        N.RUNNING,
-        N.RETRYING,
-        N.SUCCEEDED,
-        N.FAILED,
-    ]
+    codes = (PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED)
+    names = ["pending", "queued", "running", "retrying", "succeeded", "failed"]
+    assert [ITEM_PHASES[c].value for c in codes] == names
     k = len(ITEM_PHASES)
     for i, frm in enumerate(ITEM_PHASES):
         for j, to in enumerate(ITEM_PHASES):

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from _states import jv, new_state
 
 import airfoil as af
 from airfoil.core.collections import NULL_VALUE, list_value
@@ -20,9 +21,7 @@ from airfoil.core.records import (
     AttemptRecord,
     Binding,
     ErrorInfo,
-    ExecutionRecord,
     Value,
-    WorkflowSpec,
 )
 from airfoil.engine import state as sm
 from airfoil.engine._commands import DRIVER_LOST
@@ -31,24 +30,6 @@ pytestmark = pytest.mark.unit
 
 SUCCEEDED = sm.Finished(ExecutionPhase.SUCCEEDED)
 FAILED = sm.Finished(ExecutionPhase.FAILED)
-
-
-def jv(data: object) -> Value:
-    raw = msgspec.json.encode(data)
-    return Value(hash=f"h{raw!r}", format="json", inline=raw, size=len(raw))
-
-
-def new_state(spec: WorkflowSpec, **inputs: object) -> sm.RunState:
-    record = ExecutionRecord(
-        id="e1",
-        workflow=spec.name,
-        version=spec.version,
-        phase="queued",
-        spec=spec,
-        inputs={k: jv(v) for k, v in inputs.items()},
-        created_at=0.0,
-    )
-    return sm.RunState(record)
 
 
 def ok(nid: str, attempt: int, out: Any, now: float) -> sm.AttemptFinished:
