@@ -74,6 +74,7 @@ class ConstructsMixin:
             attempt: int = 0,
         ) -> int: ...
         def _succeeded(self, nid: str, now: float) -> list[Any]: ...
+        def _caused_by(self, nid: str) -> int: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
         def _startable(self, nid: str) -> bool: ...
         def _ready(self, nid: str, now: float) -> list[Any]: ...
@@ -207,6 +208,8 @@ class ConstructsMixin:
         case = fn.cases[chosen]
         rec.branch_taken = chosen
         self._move(nid, N.RUNNING, f"took case {chosen}: {case.label}", now)
+        self._caused_by(nid)  # the skips and the taken case follow from the decision
+        decision = self._cause
         for i, other in enumerate(fn.cases):
             if i != chosen:
                 for child in other.children:
@@ -224,7 +227,9 @@ class ConstructsMixin:
                 and self._waiting[other_id] == 0
                 and (self._startable(other_id))
             ):
+                self._cause = decision
                 cmds += self._ready(other_id, now)
+        self._cause = decision
         return cmds + self._maybe_finish_branch(nid, now)
 
     def _skip_tree(self, nid: str, cause: str, now: float) -> None:

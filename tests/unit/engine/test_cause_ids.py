@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from _states import jv, new_state
 
@@ -16,6 +17,7 @@ from airfoil.core.records import (
     CacheEntry,
     ErrorInfo,
     EventRecord,
+    Value,
     WorkflowSpec,
 )
 from airfoil.engine import state as sm
@@ -242,3 +244,86 @@ def test_an_abort_from_outside_has_no_cause_and_its_cancels_name_their_nodes_abo
 def test_cause_is_not_part_of_a_commands_equality_and_defaults_to_none() -> None:
     assert sm.Enqueue("n0", cause=3) == sm.Enqueue("n0")
     assert sm.Start(1.0).cause == 0
+
+
+def test_a_gates_signal_names_the_gates_start_and_the_gates_end_names_it() -> None:
+    from datetime import timedelta
+
+    @af.workflow
+    def asking() -> float:
+        return af.wait_for_input("t", timeout=timedelta(seconds=30), expected_type=float)
+
+    run = Run(asking.spec)
+    timer, watch = run.handle(sm.Start(1.0))
+    waiting = run.entry("n0", "running")
+    assert isinstance(watch, sm.WatchSignal) and timer.cause == watch.cause == waiting.seq
+    (fin,) = run.handle(sm.SignalReceived("n0", jv(1.5), 2.0, cause=watch.cause))
+    assert run.entry("n0", "succeeded").cause_id == waiting.seq
+    assert fin.cause == run.entry("", "succeeded", "execution").seq
+
+
+@af.workflow
+def inner(x: int) -> int:
+    return inc(x=inc(x=x))
+
+
+@af.dynamic
+def twice(x: int) -> int:
+    return inc(x=inc(x=x))
+
+
+def test_a_dynamic_graphs_children_name_the_graph_which_names_the_attempt() -> None:
+    from airfoil.core.records import GRAPH_FORMAT, Binding
+
+    @af.workflow
+    def dyn(x: int = 2) -> int:
+        return twice(x=x)
+
+    run = Run(dyn.spec, x=2)
+    (enq,) = run.handle(sm.Start(1.0))
+    cmd = admit(run, enq, 2.0)
+    spec = inner.spec
+    first = msgspec.structs.replace(spec.nodes[0], inputs={"x": Binding("literal", value=jv(2))})
+    payload = msgspec.json.encode(msgspec.structs.replace(spec, nodes=(first, *spec.nodes[1:])))
+    graph = Value(hash="g", format=GRAPH_FORMAT, inline=payload, size=len(payload))
+    built = sm.AttemptFinished("n0", 1, {"__dynamic__": graph}, None, 2.0, 3.0, cause=cmd.cause)
+    (enq0,) = run.handle(built)
+    result = run.entry("n0", "succeeded", "attempt")
+    expanded = run.entry("n0", "running")  # "dynamic graph of 2 nodes"
+    assert result.cause_id == cmd.cause and expanded.cause_id == result.seq
+    assert run.entry("n0.n0", "queued").cause_id == expanded.seq
+    assert enq0 == sm.Enqueue("n0.n0") and enq0.cause == run.entry("n0.n0", "queued").seq
+
+
+def test_a_child_call_names_the_entry_that_started_its_caller() -> None:
+    @af.workflow
+    def one(x: int = 1) -> int:
+        return inc(x=x)
+
+    run = Run(one.spec, x=1)
+    (enq,) = run.handle(sm.Start(1.0))
+    cmd = admit(run, enq, 2.0)
+    child = "n0.call0-abc"
+    # The driver gives a call the cause of its caller's StartAttempt.
+    (enq_child,) = run.handle(
+        sm.ChildCalled("n0", child, inc.spec, {"x": jv(5)}, 3.0, cause=cmd.cause)
+    )
+    queued = run.entry(child, "queued")
+    assert queued.cause_id == run.entry("n0", "running").seq
+    assert enq_child == sm.Enqueue(child) and enq_child.cause == queued.seq
+
+
+def test_a_branchs_taken_case_names_the_decision() -> None:
+    @af.workflow
+    def pick(x: int = 5) -> int:
+        return af.conditional("big").if_(x > 3).then(inc(x=x)).else_().then(inc(x=x))
+
+    run = Run(pick.spec, x=5)
+    branch = next(nid for nid, fn in run.state.graph.items() if fn.kind == "branch")
+    taken, skipped = (c.children[0] for c in run.state.graph[branch].cases)
+    (enq,) = run.handle(sm.Start(1.0))
+    decided = run.entry(branch, "running")  # "took case 0: if x > 3"
+    assert decided.cause_id == run.entry("", "running", "execution").seq
+    assert run.entry(skipped, "skipped").cause_id == decided.seq
+    assert run.entry(taken, "queued").cause_id == decided.seq
+    assert enq == sm.Enqueue(taken) and enq.cause == run.entry(taken, "queued").seq
