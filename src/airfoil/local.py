@@ -258,6 +258,7 @@ class Runtime:
             resources=self.resources,
             types=self.types,
             launcher=self.launcher,
+            hooks=self.hooks,
         )
 
     def close(self) -> None:

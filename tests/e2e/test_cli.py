@@ -74,6 +74,11 @@ def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) ->
     assert [e["execution_id"] for e in listed] == ["my-run"]
     text = cli("executions", "show", "my-run", "--events")
     assert text.code == 0 and "inputs ready" in text.out
+    events = cli("executions", "show", "my-run", "--events", "--json").json()["events"]
+    by_seq = {e["seq"]: e for e in events}
+    done = next(e for e in events if (e["kind"], e["node"], e["to"]) == ("node", "n1", "succeeded"))
+    assert by_seq[done["cause_id"]]["to"] == "succeeded"  # n1's attempt result
+    assert by_seq[done["cause_id"]]["kind"] == "attempt"
     logs = cli("logs", "my-run", "n0")
     assert "loading 5 rows" in logs.out
     logs_all = cli("logs", "my-run")

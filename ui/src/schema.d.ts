@@ -870,7 +870,9 @@ export interface components {
         };
         /**
          * EventOut
-         * @description One phase change of an execution, node or attempt, with its cause.
+         * @description One phase change of an execution, node or attempt, with its cause: ``cause`` in words,
+         *     ``cause_id`` the ``seq`` of the entry of the same log that caused it (0: a stimulus from
+         *     outside the engine, such as the start or a user's request).
          */
         EventOut: {
             /** At */
@@ -882,6 +884,11 @@ export interface components {
             attempt: number;
             /** Cause */
             cause: string;
+            /**
+             * Cause Id
+             * @default 0
+             */
+            cause_id: number;
             /**
              * From Phase
              * @default

@@ -122,6 +122,7 @@ def show(
                     "from": e.from_phase,
                     "to": e.to_phase,
                     "cause": e.cause,
+                    "cause_id": e.cause_id,
                 }
                 for e in rt.meta.get_events(execution_id)
             ]
@@ -158,7 +159,7 @@ def show(
             who = f"{e.node_id} " if e.node_id else ""
             out_console.print(
                 f"{e.seq:>5} {_when(e.at)} {e.kind:<9} {who}{e.from_phase or '-'} -> "
-                f"{e.to_phase}: {e.cause}",
+                f"{e.to_phase}: {e.cause}" + (f" (after {e.cause_id})" if e.cause_id else ""),
                 markup=False,
             )
 

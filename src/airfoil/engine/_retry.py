@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec
 from airfoil.engine._commands import PREEMPTED
 
@@ -65,9 +66,9 @@ def decide_retry(
     policy: RetryPolicy,
 ) -> RetryDecision:
     """Whether a node or map item whose attempt failed with ``err`` is tried again."""
-    if err.kind == "system" and err.type == PREEMPTED:
+    if err.kind == ErrorKind.SYSTEM and err.type == PREEMPTED:
         return RetryDecision(True, policy.delay(0), user_failures, system_failures, "", 0, 0)
-    if err.kind == "user":
+    if err.kind == ErrorKind.USER:
         user_failures += 1
         used, budget, what = user_failures, task.retries, "retries"
     else:

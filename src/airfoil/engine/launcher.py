@@ -212,7 +212,8 @@ class Launcher:
             executor=executor or old.executor or None,
         )
         reused = [n for n in old_nodes if n.phase == NodePhase.SUCCEEDED.value]
-        state.handle(sm.Recover(old.id, reused, items, self.clock.now()))
+        launched = state.seq  # the launch's entry causes the reuse
+        state.handle(sm.Recover(old.id, reused, items, self.clock.now(), cause=launched))
         self.meta.write(state.take_batch())  # the launch and the reuse: one transaction
         return state.execution
 

@@ -15,6 +15,7 @@ without re-running nodes that had succeeded.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import traceback
@@ -24,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.phases import ExecutionPhase
+from airfoil.core.errors import NotFoundError
+from airfoil.core.phases import ErrorKind, ExecutionPhase
 from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
@@ -37,7 +39,12 @@ from airfoil.core.records import (
 from airfoil.engine import state as sm
 from airfoil.engine._child_calls import ChildCalls
 from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
-from airfoil.engine._drive_support import Timers, env_secret
+from airfoil.engine._drive_support import (
+    Timers,
+    env_secret,
+    finished_event,
+    items_only,
+)
 from airfoil.engine._journal import ItemJournal, merge_journal
 from airfoil.engine._lease import Heartbeat
 from airfoil.engine._mapping import split_item_id
@@ -47,10 +54,13 @@ from airfoil.engine.cache import explain_miss
 from airfoil.engine.cache_io import unusable_outputs
 from airfoil.engine.launcher import Launcher, load_state, take_lease
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, attempt_log_key
+from airfoil.executors.hooks import Hooks
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.types import TypeEngine
 
 __all__ = ["Engine", "EngineSettings"]
+
+log = logging.getLogger("airfoil.engine")
 
 
 @dataclass
@@ -99,8 +109,11 @@ class Engine:
         types: TypeEngine | None = None,
         resources: ResourceQueue | None = None,
         launcher: Launcher | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.meta = meta
+        #: told of every command the loop carries out (None: no call at all)
+        self.hooks = hooks
         self.blobs = blobs
         self.executor = executor
         self.blob_url = blob_url
@@ -230,7 +243,7 @@ class Engine:
             with contextlib.suppress(Exception):
                 self.executor.cancel(exec_id, node_id)
         error = ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type="EngineError",
             message=(
                 f"internal error in the engine: {exc}. This is a bug "
@@ -334,6 +347,10 @@ class _Loop:
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
         self.reserved: set[str] = set()
+        #: node or item id -> the cause of the command under way for it (enqueued, running,
+        #: waiting for its retry or signal), handed to the event that command produces
+        self.causes: dict[str, int] = {}
+        self.hooks = engine.hooks
         self.admission = Admission(
             engine.executor,
             engine.settings.max_parallel,
@@ -421,7 +438,7 @@ class _Loop:
         exec_id = self.state.execution.id
         if (
             journal is not None
-            and _items_only(batch)
+            and items_only(batch)
             and len(self.deferred) < e.settings.journal_max_items
             and now - self.stored_at < e.settings.journal_max_s
         ):
@@ -464,14 +481,18 @@ class _Loop:
 
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:
         rest: deque[sm.Command] = deque()
+        causes = self.causes
         for cmd in pending:
             if isinstance(cmd, sm.Enqueue):
                 self.admission.enqueue(cmd.node_id, self.state)
+                causes[cmd.node_id] = cmd.cause
+                if self.hooks is not None:
+                    self._hook(cmd)
             else:
                 rest.append(cmd)
         now = self.e.clock.now()
         for nid in self.admission.admit(self.state):
-            cmds = self.handle(sm.Admit(nid, now))
+            cmds = self.handle(sm.Admit(nid, now, cause=causes.pop(nid, 0)))
             if not any(isinstance(c, sm.StartAttempt) for c in cmds):
                 self.admission.release(nid)  # no longer queued (aborted): give it back
             rest.extend(cmds)
@@ -490,7 +511,7 @@ class _Loop:
             attempt = ms.attempts[parsed[1]] if ms is not None and parsed is not None else 0
         att = self.state.attempts.get((nid, attempt))
         error = ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type=PREEMPTED,
             message="preempted by the scheduler to give its resources to other work",
         )
@@ -502,6 +523,7 @@ class _Loop:
                 error=error,
                 started_at=att.started_at if att is not None else now,
                 now=now,
+                cause=self.causes.pop(nid, 0),
             )
         )
 
@@ -536,7 +558,7 @@ class _Loop:
                 if r.execution_id != self.state.execution.id:
                     continue  # a stale report from another drive sharing the executor
                 self._release(r)
-                events.append(_finished_event(r, now))
+                events.append(finished_event(r, now, self.causes.pop(r.node_id, 0)))
             children.receive(events)
         elif timeout is not None:
             e.clock.sleep(timeout)
@@ -546,7 +568,7 @@ class _Loop:
                 f"execution {self.state.execution.id} is stuck: nothing running, queued or due"
             )
         for nid in self.timers.due(now):
-            events.append(sm.RetryDue(nid, now))
+            events.append(sm.RetryDue(nid, now, cause=self.causes.pop(nid, 0)))
         self._check_signals(events)
         if self.cache_waits:
             waits = list(self.cache_waits.values())
@@ -555,9 +577,20 @@ class _Loop:
                 self._lookup(cmd, events)
         return events
 
+    def _hook(self, cmd: sm.Command) -> None:
+        """Tell the hooks a command is carried out (an observer never fails a run)."""
+        assert self.hooks is not None
+        try:
+            self.hooks.command_carried_out(self.state.execution.id, cmd, cmd.cause)
+        except Exception:
+            log.exception("a hook failed on command %r", cmd)
+
     def _carry_out(self, cmd: sm.Command, events: list[sm.Event]) -> None:
         e, state = self.e, self.state
+        if self.hooks is not None:
+            self._hook(cmd)
         if isinstance(cmd, sm.StartAttempt):
+            self.causes[cmd.node_id] = cmd.cause
             e.executor.submit(self.attempt_request(cmd))
         elif isinstance(cmd, sm.LookupCache):
             self._lookup(cmd, events)
@@ -565,8 +598,10 @@ class _Loop:
             events.append(self._expand_map(cmd))
         elif isinstance(cmd, WatchSignal):
             self.signal_waits[cmd.node_id] = cmd.name
+            self.causes[cmd.node_id] = cmd.cause
             self._check_signals(events)
         elif isinstance(cmd, sm.ScheduleRetry):
+            self.causes[cmd.node_id] = cmd.cause
             self.timers.push(cmd.at, cmd.node_id)
         elif isinstance(cmd, sm.CancelAttempt):
             e.executor.cancel(state.execution.id, cmd.node_id)
@@ -595,29 +630,30 @@ class _Loop:
             value = sent.get(name)
             if value is not None:
                 del self.signal_waits[nid]
-                events.append(sm.SignalReceived(nid, value, self.e.clock.now()))
+                cause = self.causes.get(nid, 0)
+                events.append(sm.SignalReceived(nid, value, self.e.clock.now(), cause=cause))
 
     def _expand_map(self, cmd: ExpandMap) -> sm.MapExpanded:
         """Split a map's list inputs into per-item inputs."""
-        from airfoil.core.errors import NotFoundError, TypeTransformError
+        from airfoil.core.errors import TypeTransformError
         from airfoil.types import ValueContext
 
         now = self.e.clock.now()
         ctx = ValueContext(blobs=self.e.blobs)
+        nid, cause = cmd.node_id, cmd.cause
         try:
             lists = {name: self.e.types.split_list(cmd.inputs[name], ctx) for name in cmd.mapped}
         except (TypeTransformError, NotFoundError) as exc:
-            return sm.MapExpanded(cmd.node_id, None, str(exc), now)
+            return sm.MapExpanded(nid, None, str(exc), now, cause=cause)
         lengths = {name: len(v) for name, v in lists.items()}
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-            return sm.MapExpanded(
-                cmd.node_id, None, f"mapped inputs have different lengths: {detail}", now
-            )
+            error = f"mapped inputs have different lengths: {detail}"
+            return sm.MapExpanded(nid, None, error, now, cause=cause)
         n = next(iter(lengths.values()), 0)
         fixed = {k: v for k, v in cmd.inputs.items() if k not in lists}
         items = [{**fixed, **{k: lists[k][i] for k in lists}} for i in range(n)]
-        return sm.MapExpanded(cmd.node_id, items, "", now)
+        return sm.MapExpanded(nid, items, "", now, cause=cause)
 
     def _secrets_for(self, names: tuple[str, ...]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -638,12 +674,11 @@ class _Loop:
             unusable = unusable_outputs(entry, e.blobs)  # missing or corrupt blobs
             if unusable is not None:
                 e.meta.delete_cache(key=cmd.key)
-                events.append(sm.CacheLooked(cmd.node_id, None, unusable, now))
+                events.append(sm.CacheLooked(cmd.node_id, None, unusable, now, cause=cmd.cause))
                 return
             src = f"execution {entry.execution_id} node {entry.node_id}"
-            events.append(
-                sm.CacheLooked(cmd.node_id, entry, f"same version and inputs as {src}", now)
-            )
+            reason = f"same version and inputs as {src}"
+            events.append(sm.CacheLooked(cmd.node_id, entry, reason, now, cause=cmd.cause))
             return
         if cmd.serialize:
             holder = e.meta.reserve_cache(
@@ -654,24 +689,5 @@ class _Loop:
                 return
             self.reserved.add(cmd.key)
         previous = e.meta.find_cache_by_task(cmd.parts.task, limit=10)
-        events.append(sm.CacheLooked(cmd.node_id, None, explain_miss(cmd.parts, previous), now))
-
-
-def _items_only(batch: StoreBatch) -> bool:
-    """Whether a batch holds nothing but attempts of map items."""
-    if batch.execution is not None or batch.nodes or batch.events or batch.cache_puts:
-        return False
-    return all(a.node_id.endswith("]") and split_item_id(a.node_id) for a in batch.attempts)
-
-
-def _finished_event(r: AttemptResult, now: float) -> sm.AttemptFinished:
-    return sm.AttemptFinished(
-        node_id=r.node_id,
-        attempt=r.attempt,
-        outputs=r.outputs,
-        error=r.error,
-        started_at=r.started_at,
-        now=max(now, r.ended_at),
-        log_uri=r.log_uri,
-        worker=r.worker,
-    )
+        reason = explain_miss(cmd.parts, previous)
+        events.append(sm.CacheLooked(cmd.node_id, None, reason, now, cause=cmd.cause))

@@ -53,6 +53,7 @@ from typing import Any
 import msgspec
 
 from airfoil.core.errors import ConfigError
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo
 from airfoil.core.resources import ResourceSpec
 from airfoil.executors._process_pool import (
@@ -342,7 +343,7 @@ class ProcessExecutor(Executor):
         self._done.append(result)
         w.request = w.deadline = None
         err = result.error
-        if err is not None and (err.kind != "user" or err.type == "SystemExit"):
+        if err is not None and (err.kind != ErrorKind.USER or err.type == "SystemExit"):
             pool.retire(w, kill=False)
         else:
             pool.idle.append(w)
@@ -363,14 +364,14 @@ class ProcessExecutor(Executor):
             mib = f"{w.peak_rss / 2**20:.0f}Mi"
             what = f"its limit of {limit / 2**20:.0f}Mi" if limit > 0 else "the machine's memory"
             error = ErrorInfo(
-                kind="system",
+                kind=ErrorKind.SYSTEM,
                 type="OutOfMemoryError",
                 message=f"the worker process (pid {w.pid}) running the attempt was {how}, most "
                 f"likely by the out-of-memory killer: it used {mib}, near {what}",
             )
         else:
             error = ErrorInfo(
-                kind="system",
+                kind=ErrorKind.SYSTEM,
                 type="WorkerLostError",
                 message=f"the worker process (pid {w.pid}) running the attempt {how}",
             )
@@ -388,7 +389,7 @@ class ProcessExecutor(Executor):
             self._report(
                 w,
                 ErrorInfo(
-                    kind="system",
+                    kind=ErrorKind.SYSTEM,
                     type="TaskTimeoutError",
                     message=f"the attempt ran past its timeout of {request.task.timeout_s:g}s "
                     f"and was stopped (worker process {w.pid} killed)",

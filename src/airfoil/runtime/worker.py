@@ -29,6 +29,7 @@ from airfoil.core.errors import (
     PlatformError,
     TaskTimeoutError,
 )
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.executors.base import (
     AttemptRequest,
@@ -132,7 +133,7 @@ def _user_traceback(exc: BaseException) -> str:
     return user_paths("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
-def _error(kind: str, exc: BaseException) -> ErrorInfo:
+def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
     etype = type(exc)
     # Builtins and Airfoil's own errors by bare name; user-defined types fully qualified.
     if etype.__module__ == "builtins" or etype.__module__.startswith("airfoil."):
@@ -261,7 +262,7 @@ class WorkerRuntime:
                     attempt=request.attempt,
                     started_at=started,
                     ended_at=time.time(),
-                    error=_error("system", exc),
+                    error=_error(ErrorKind.SYSTEM, exc),
                     worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
                 )
             self._converters = ()
@@ -375,20 +376,20 @@ def run_attempt(
             reset_context(token)
         outputs = runner.outputs(result, taskdef, engine, vctx)
     except TaskTimeoutError as exc:
-        error = _error("system", exc)
+        error = _error(ErrorKind.SYSTEM, exc)
     except MemoryError as exc:
-        error = _error("system", OutOfMemoryError(f"the attempt ran out of memory: {exc}"))
+        error = _error(ErrorKind.SYSTEM, OutOfMemoryError(f"the attempt ran out of memory: {exc}"))
     except PlatformError as exc:
-        error = _error("system", exc)
+        error = _error(ErrorKind.SYSTEM, exc)
     except OutputError as exc:
-        error = _error("user", exc.cause)
+        error = _error(ErrorKind.USER, exc.cause)
     except KeyboardInterrupt:
         if in_process:  # Ctrl-C in an inline run stops the run, as the user asked...
             _keep_interrupted_log(log, blobs, request.log_key)  # ...keeping its log so far
             raise
-        error = _error("system", PlatformError("the attempt was interrupted"))
+        error = _error(ErrorKind.SYSTEM, PlatformError("the attempt was interrupted"))
     except BaseException as exc:  # the user-code boundary (SystemExit included)
-        error = _error("user", exc)
+        error = _error(ErrorKind.USER, exc)
     finally:
         for k, old in old_env.items():
             if old is None:

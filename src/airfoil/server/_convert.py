@@ -301,4 +301,5 @@ def event_out(e: EventRecord) -> EventOut:
         node_id=e.node_id,
         attempt=e.attempt,
         from_phase=e.from_phase,
+        cause_id=e.cause_id,
     )

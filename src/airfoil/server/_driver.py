@@ -46,6 +46,7 @@ from airfoil.engine.launch_plans import Poster
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.engine.state import RunState
 from airfoil.executors.base import AttemptResult, DelegatingExecutor, Executor
+from airfoil.executors.hooks import HookedExecutor
 from airfoil.local import Runtime
 from airfoil.runtime._packages import PACKAGE_PREFIX
 
@@ -301,10 +302,13 @@ class Driver:
         self._supervisor: threading.Thread | None = None
 
     def make_executor(self) -> Executor:
+        """One slot's executor (reporting its attempts to the runtime's hooks, if any)."""
         if self._make_executor is not None:
-            return self._make_executor()
+            hooks = self.runtime.hooks
+            executor = self._make_executor()
+            return executor if hooks is None else HookedExecutor(executor, hooks)
         # Workers rebuild the server's type engine: the converters it was configured with.
-        return self.runtime.new_executor("process")
+        return self.runtime.new_executor("process")  # wrapped by the runtime
 
     def claim(self, owner: str) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody

@@ -407,7 +407,9 @@ class ExecutionPage(_Response):
 
 
 class EventOut(_Response):
-    """One phase change of an execution, node or attempt, with its cause."""
+    """One phase change of an execution, node or attempt, with its cause: ``cause`` in words,
+    ``cause_id`` the ``seq`` of the entry of the same log that caused it (0: a stimulus from
+    outside the engine, such as the start or a user's request)."""
 
     seq: int
     at: float
@@ -417,6 +419,7 @@ class EventOut(_Response):
     node_id: str = ""
     attempt: int = 0
     from_phase: str = ""
+    cause_id: int = 0
 
 
 class EventList(_Response):

@@ -8,6 +8,6 @@ revision is added here, in ``airfoil/store/migrations/versions`` and in ``_schem
 __all__ = ["HEAD_REVISION", "KNOWN_REVISIONS"]
 
 #: Every Alembic revision this code knows, oldest first.
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 #: The revision a database must be at for this code to use it.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

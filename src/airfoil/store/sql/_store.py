@@ -494,13 +494,19 @@ def _attempt_row(a: AttemptRecord) -> dict[str, Any]:
 
 
 def _event_row(e: EventRecord) -> dict[str, Any]:
-    return {"execution_id": e.execution_id, "seq": e.seq, "record": encode_json(e).decode()}
+    return {
+        "execution_id": e.execution_id,
+        "seq": e.seq,
+        "cause_id": e.cause_id,
+        "record": encode_json(e).decode(),
+    }
 
 
 def _event_arrays(events: list[EventRecord]) -> dict[str, Any]:
     return {
         "execution_id": [e.execution_id for e in events],
         "seq": [e.seq for e in events],
+        "cause_id": [e.cause_id for e in events],
         "record": [encode_json(e).decode() for e in events],
     }
 
