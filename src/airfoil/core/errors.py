@@ -211,7 +211,11 @@ class ConflictError(StoreError):
 class CorruptBlobError(StoreError):
     """A blob's content does not match the content hash recorded when it was written (the
     file was changed or damaged since: a disk fault, a power loss in ``process``
-    durability, a hand edit)."""
+    durability, a hand edit).
+
+    Raised while a task's input is read, it fails the attempt with an error of kind ``data``,
+    which is never retried: reading the same bytes again cannot succeed. A corrupt cached
+    output is not an error at all: the node recomputes it."""
 
 
 class TransientStoreError(StoreError):

@@ -121,6 +121,8 @@ class MapState:
                     pass  # preemptions use no retry budget
                 elif att.error.kind == "user":
                     self.user_failures[i] += 1
+                elif att.error.kind == "data":  # never retried: past any budget
+                    self.system_failures[i] = task.system_retries + 1
                 else:
                     self.system_failures[i] += 1
                 self.errors[i] = att.error
@@ -347,7 +349,9 @@ class MapMixin:
                     cmds.append(_c.ReleaseCache(key))
             return cmds + self._map_progress(nid, ev.now)
         err = ev.error
-        att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
+        att.phase = (
+            AttemptPhase.FAILED.value if err.kind in ("user", "data") else AttemptPhase.LOST.value
+        )
         att.error = err
         self._event(
             "attempt",

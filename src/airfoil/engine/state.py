@@ -598,7 +598,9 @@ class RunState(ConstructsMixin, MapMixin):
             self._move(nid, N.SUCCEEDED, f"attempt {ev.attempt} succeeded", ev.now)
             return cmds + self._succeeded(nid, ev.now)
         err = ev.error
-        att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
+        att.phase = (
+            AttemptPhase.FAILED.value if err.kind in ("user", "data") else AttemptPhase.LOST.value
+        )
         att.error = err
         self._event(
             "attempt",

@@ -25,6 +25,7 @@ from typing import Any
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import (
+    CorruptBlobError,
     OutOfMemoryError,
     PlatformError,
     TaskTimeoutError,
@@ -140,6 +141,20 @@ def _error(kind: str, exc: BaseException) -> ErrorInfo:
     else:
         name = f"{etype.__module__}.{etype.__qualname__}"
     return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
+
+
+def _read_input(
+    engine: TypeEngine, name: str, value: Value, annotation: Any, vctx: Any
+) -> Any:
+    """Input ``name`` as a Python value; a damaged blob is named as that input's."""
+    try:
+        return engine.to_python(value, annotation, vctx)
+    except CorruptBlobError as exc:
+        raise CorruptBlobError(
+            f"input {name!r} cannot be read: {exc}. The attempt is not retried (the same "
+            "bytes would be read again): rerun the producing task without its cache, or launch "
+            "again with the input given anew"
+        ) from None
 
 
 def _scrub_error(error: ErrorInfo, secrets: tuple[str, ...]) -> ErrorInfo:
@@ -335,7 +350,7 @@ def run_attempt(
         vctx = ValueContext(blobs=blobs)
         iface = taskdef.py_interface
         kwargs = {
-            name: engine.to_python(v, iface.input_types[name], vctx)
+            name: _read_input(engine, name, v, iface.input_types[name], vctx)
             for name, v in request.inputs.items()
         }
         if child_calls is not None:
@@ -378,6 +393,8 @@ def run_attempt(
         error = _error("system", exc)
     except MemoryError as exc:
         error = _error("system", OutOfMemoryError(f"the attempt ran out of memory: {exc}"))
+    except CorruptBlobError as exc:  # reading the same damaged bytes again cannot succeed
+        error = _error("data", exc)
     except PlatformError as exc:
         error = _error("system", exc)
     except OutputError as exc:
