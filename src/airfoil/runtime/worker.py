@@ -143,9 +143,7 @@ def _error(kind: str, exc: BaseException) -> ErrorInfo:
     return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
 
 
-def _read_input(
-    engine: TypeEngine, name: str, value: Value, annotation: Any, vctx: Any
-) -> Any:
+def _read_input(engine: TypeEngine, name: str, value: Value, annotation: Any, vctx: Any) -> Any:
     """Input ``name`` as a Python value; a damaged blob is named as that input's."""
     try:
         return engine.to_python(value, annotation, vctx)
