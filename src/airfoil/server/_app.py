@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import AirfoilError
+from airfoil.core.errors import AirfoilError, ConfigError
 from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
 from airfoil.server._metrics import Metrics
@@ -64,6 +64,12 @@ class ServerConfig:
         store_retry_budget_s: how long a database call retries a transient failure
             (connection lost, deadlock, timeout) before its execution is paused until the
             database answers again.
+        durability: what a committed run survives (``AIRFOIL_DURABILITY``, see
+            docs/caching.md): ``process`` or ``power``. Under ``power`` a SQLite store
+            fsyncs every commit (``synchronous=FULL``), PostgreSQL sessions commit with
+            ``synchronous_commit=on`` whatever the server's default, and a local blob store
+            (the API's uploads and packages, the workers' outputs) fsyncs each blob and its
+            directory before the write returns; an object store's PUT is durable already.
     """
 
     home: str
@@ -78,6 +84,17 @@ class ServerConfig:
     converters: tuple[str, ...] = ()
     hooks: Hooks | None = None
     store_retry_budget_s: float = 120.0
+    durability: str = "process"
+
+    def __post_init__(self) -> None:
+        from airfoil.store.blob import DURABILITY_LEVELS
+
+        if self.durability not in DURABILITY_LEVELS:
+            raise ConfigError(
+                f"invalid durability {self.durability!r}: use 'process' (a committed run "
+                "survives a crash of the server process) or 'power' (also a power loss; "
+                "slower writes)"
+            )
 
     def resolved_blob_url(self) -> str:
         import os
@@ -95,11 +112,17 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     from airfoil.types import default_type_engine, load_converters
 
     types = load_converters(config.converters) if config.converters else default_type_engine()
-    meta = open_meta_store(
-        config.database_url, config.home, retry_budget_s=config.store_retry_budget_s
-    )
     blob_url = config.resolved_blob_url()
-    blobs = open_blob_store(blob_url)
+    blobs = open_blob_store(blob_url, config.durability)  # checks the durability level first
+    meta = open_meta_store(
+        config.database_url,
+        config.home,
+        config.durability,
+        retry_budget_s=config.store_retry_budget_s,
+    )
+    remove = getattr(blobs, "remove_stale_temporaries", None)
+    if remove is not None:
+        remove()  # temporaries a crashed writer left behind
     registry = Registry(config.database_url, config.home)
     metrics = Metrics(meta)
     deps = Deps(meta, blobs, blob_url, registry, types, config.clock)
@@ -123,6 +146,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             secrets=secrets,
             on_restart=metrics.driver_restarted,
             on_pause=metrics.driver_paused,
+            durability=config.durability,
         )
     return deps, metrics
 

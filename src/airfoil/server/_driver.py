@@ -298,6 +298,8 @@ class Driver:
         on_restart: called with the reason (``"error"``: a turn failed, ``"died"``: the
             thread ended and the supervisor started a new one) each time a slot restarts.
         on_pause: called each time a slot pauses an execution through a database outage.
+        durability: the blob store's durability in the worker processes of the default
+            executor (``power``: they fsync the outputs they write before reporting them).
         resources: the resource queue every slot admits through, so the executions the
             slots drive share the machine fairly (default: one over this machine, with
             ``scheduler_policy``).
@@ -322,8 +324,10 @@ class Driver:
         poster: Poster | None = None,
         on_restart: Callable[[str], None] | None = None,
         on_pause: Callable[[], None] | None = None,
+        durability: str = "process",
     ) -> None:
         self.meta = meta
+        self.durability = durability
         self.secrets = secrets
         self.poster = poster
         self.blobs = blobs
@@ -367,7 +371,12 @@ class Driver:
 
         # Workers rebuild the server's type engine: the converters it was configured with.
         runtime = functools.partial(worker_runtime, added_converters())
-        return ProcessExecutor(self.blob_url, max_workers=self.max_parallel, runtime=runtime)
+        return ProcessExecutor(
+            self.blob_url,
+            max_workers=self.max_parallel,
+            runtime=runtime,
+            durability=self.durability,
+        )
 
     def claim(self, owner: str) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody

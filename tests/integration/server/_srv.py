@@ -185,6 +185,7 @@ def start_server(
     run_engine: bool = True,
     lease_ttl_s: float = 3.0,
     store_retry_budget_s: float = 120.0,
+    durability: str = "process",
 ) -> Running:
     import uvicorn
 
@@ -199,6 +200,7 @@ def start_server(
         max_parallel=2,
         lease_ttl_s=lease_ttl_s,
         store_retry_budget_s=store_retry_budget_s,
+        durability=durability,
     )
     app = create_app(config)
     port = free_port()

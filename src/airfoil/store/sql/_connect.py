@@ -112,7 +112,8 @@ def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") ->
     SQLite connections get WAL journaling, ``synchronous=NORMAL`` (a commit survives a crash
     of the process; a power loss may lose the last ones), a busy timeout of ``timeout_s`` and
     enforced foreign keys; the database's parent directory is created. PostgreSQL
-    connections time out after ``timeout_s`` when the server does not answer.
+    connections time out after ``timeout_s`` when the server does not answer; under ``power``
+    they commit with ``synchronous_commit=on`` whatever the server's default.
 
     Raises:
         ConfigError: the driver is not installed or the SQLite directory cannot be created.
@@ -123,16 +124,30 @@ def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") ->
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(url, timeout_s, durability)
-        return sa.create_engine(
+        engine = sa.create_engine(
             url,
             poolclass=NullPool,
             connect_args={"connect_timeout": max(1, round(timeout_s))},
         )
+        if durability == "power":
+            sa.event.listen(engine, "connect", _commit_synchronously)
+        return engine
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"cannot use {safe_url(url)!r}: the driver is not installed ({exc}); "
             "install it with: pip install 'airfoil[postgres]'"
         ) from None
+
+
+def _commit_synchronously(dbapi_connection: Any, _record: Any) -> None:
+    """``power`` on PostgreSQL: a commit returns only once its WAL is flushed to disk, even if
+    the server (or the role, or the database) defaults ``synchronous_commit`` to off."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET synchronous_commit = on")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def _make_parent(path: str) -> None:
