@@ -16,6 +16,7 @@ AirfoilError
 │   │   └── PromiseMisuseError    a promise is used as a value (``if``, ``len``, ``bool``...)
 │   ├── TypeTransformError    a value does not fit its declared type (or would lose data)
 │   ├── InvalidInputError     launch inputs do not match the interface
+│   ├── SecretOutputError     a task's output holds the value of a secret it was given
 │   └── NotFoundError         an execution, node, task or cache entry does not exist
 ├── UserCodeError             user code raised; carries the original type, message, traceback
 ├── PlatformError             a system failure, retryable on its own budget
@@ -51,6 +52,7 @@ __all__ = [
     "OutOfMemoryError",
     "PlatformError",
     "PromiseMisuseError",
+    "SecretOutputError",
     "StoreError",
     "TaskTimeoutError",
     "TransientStoreError",
@@ -154,6 +156,16 @@ class TypeTransformError(UserError):
 
 class InvalidInputError(UserError):
     """Inputs given to a launch do not match the interface."""
+
+
+class SecretOutputError(UserError):
+    """A task returned the value of a secret it was given as (part of) an output.
+
+    Outputs are kept in the store and shown to anyone who may read the execution, so the
+    attempt fails (as the task's error) and the value is never stored; the message names the
+    output and the secret, never the value. Return something derived from the secret (a hash,
+    a masked form) instead, or ask for the secret by name in the task that needs it.
+    """
 
 
 class NotFoundError(UserError):

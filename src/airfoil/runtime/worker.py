@@ -5,9 +5,12 @@
 (the task's code raised, or returned a value that does not fit its type) or ``system``
 (timeout, out of memory, code that cannot be loaded).
 
-The values of the secrets an attempt was given are scrubbed from its log (the live copy
-included) and from its error's message and traceback before either leaves this module, so
-neither the blob store nor the metadata store ever holds one.
+What the attempt writes to stdout and stderr is its log (see :mod:`airfoil.runtime._capture`:
+per thread in-process, the whole process's file descriptors in a worker). The values of the
+secrets an attempt was given are scrubbed from its log (the live copy included) and from its
+error's message and traceback before either leaves this module, and an output holding one
+fails the attempt (:mod:`airfoil.runtime._secret_outputs`), so neither the blob store nor the
+metadata store ever holds one.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ from airfoil.executors.base import (
     ChildTransport,
     live_log_key,
 )
+from airfoil.runtime._capture import capture_fds, capture_streams
 from airfoil.runtime._children import ChildCaller
+from airfoil.runtime._secret_outputs import refuse_secret_outputs
 from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
 from airfoil.sdk._context import scrub
@@ -340,6 +345,7 @@ def run_attempt(
     old_env: dict[str, str | None] = {}
     vctx: ValueContext | None = None
     children: ChildCaller | None = None
+    fd_output: list[str] = []
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
@@ -376,7 +382,8 @@ def run_attempt(
         token = set_context(ctx_obj)
         try:
             with (
-                contextlib.redirect_stdout(log),
+                contextlib.nullcontext() if in_process else capture_fds(fd_output),
+                capture_streams(log),
                 _Timeout(request.task.timeout_s, in_process=in_process),
             ):
                 result = runner.run(taskdef, kwargs, request.task, blobs)
@@ -386,7 +393,10 @@ def run_attempt(
             if children is not None:
                 children.finish()
             reset_context(token)
-        outputs = runner.outputs(result, taskdef, engine, vctx)
+        produced = runner.outputs(result, taskdef, engine, vctx)
+        if request.secrets:
+            refuse_secret_outputs(produced, request.secrets, blobs, request.task.name)
+        outputs = produced
     except TaskTimeoutError as exc:
         error = _error("system", exc)
     except MemoryError as exc:
@@ -415,6 +425,7 @@ def run_attempt(
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
     text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
+    text += "".join(fd_output)  # what bypassed Python's streams (C code, subprocesses)
     if error is not None and known:
         error = _scrub_error(error, known)
     if error is not None and error.traceback:

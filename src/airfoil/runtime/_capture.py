@@ -1,0 +1,166 @@
+"""Capturing what an attempt writes to stdout and stderr into its log.
+
+Two levels, used together:
+
+- **Python streams, per thread** (:func:`capture_streams`): while any attempt runs, ``sys.stdout``
+  and ``sys.stderr`` are routers that send each write to the log of the attempt whose thread
+  made it, and everything else to the streams they replaced. So attempts running at once in
+  one process (inline runs in several threads, a server's driver slots) never see each other's
+  output, and the process's own writers (a CLI's live view drawing on stderr) are never
+  captured. A thread *started while exactly one attempt is running* is taken to be that
+  attempt's (a task's thread pool); with several running at once such a thread's writes go
+  to the process's streams, as nobody can tell whose it is.
+- **File descriptors** (:func:`capture_fds`, worker processes only, one attempt at a time):
+  fds 1 and 2 point at a temporary file while the attempt runs, so output that bypasses
+  Python's streams -- C extensions, ``os.write``, subprocesses the task starts -- also lands in
+  the log (after what the task printed through Python, when the attempt ends).
+
+Invariant: the routers are installed while at least one attempt captures, and the streams
+they replaced are put back when the last one ends (unless someone replaced the routers
+meanwhile, whose streams are then left alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import IO, Any
+
+__all__ = ["capture_fds", "capture_streams"]
+
+_lock = threading.Lock()
+_targets: dict[int, IO[str]] = {}  # thread id -> the log its writes go to
+_adopters: dict[int, tuple[frozenset[int], IO[str]]] = {}  # owner thread -> (threads then, log)
+_saved: dict[str, Any] = {}  # "stdout"/"stderr" -> the stream the router replaced
+
+
+class _Router(io.TextIOBase):
+    """Stands in for ``sys.stdout``/``sys.stderr``: each write goes to its thread's log."""
+
+    def __init__(self, fallback: Any) -> None:
+        super().__init__()
+        self.fallback = fallback
+
+    def _target(self) -> Any:
+        ident = threading.get_ident()
+        target = _targets.get(ident)
+        if target is not None:
+            return target
+        if len(_adopters) == 1:  # a thread the one running attempt started is its thread
+            ((existing, log),) = _adopters.values()
+            if ident not in existing:
+                return log
+        return self.fallback
+
+    def write(self, s: str) -> int:
+        target = self._target()
+        target.write(s)
+        return len(s)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        target = self._target()
+        if target is not None:
+            target.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        target = self._target()
+        return target is self.fallback and bool(getattr(target, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return int(self.fallback.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.fallback, "encoding", None) or "utf-8")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fallback, name)
+
+
+def _install() -> None:
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if not isinstance(current, _Router):
+            _saved[name] = current
+            setattr(sys, name, _Router(current))
+
+
+def _uninstall() -> None:
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if isinstance(current, _Router) and name in _saved:
+            setattr(sys, name, _saved.pop(name))
+
+
+@contextlib.contextmanager
+def capture_streams(log: IO[str]) -> Iterator[None]:
+    """Send this thread's writes to ``sys.stdout`` and ``sys.stderr`` (and those of threads it
+    starts meanwhile, while it is the only attempt capturing) to ``log``. Nests: an inline
+    child attempt captures into its own log and hands the thread back when it ends."""
+    ident = threading.get_ident()
+    with _lock:
+        outer = _targets.get(ident)
+        outer_adopter = _adopters.get(ident)
+        _install()
+        _targets[ident] = log
+        _adopters[ident] = (frozenset(t.ident or 0 for t in threading.enumerate()), log)
+    try:
+        yield
+    finally:
+        with _lock:
+            if outer is None:
+                _targets.pop(ident, None)
+                _adopters.pop(ident, None)
+            else:
+                _targets[ident] = outer
+                if outer_adopter is not None:
+                    _adopters[ident] = outer_adopter
+            if not _targets:
+                _uninstall()
+
+
+@contextlib.contextmanager
+def capture_fds(sink: list[str]) -> Iterator[None]:
+    """Point fds 1 and 2 at a temporary file while inside; on the way out put them back and
+    append what was written to them to ``sink``. For a worker process running one attempt at
+    a time (it redirects the whole process). Does nothing where fds 1/2 cannot be duplicated."""
+    try:
+        saved = (os.dup(1), os.dup(2))
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        _flush_python_streams()
+        os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            _flush_python_streams()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            tmp.seek(0)
+            data = tmp.read()
+            if data:
+                sink.append(data.decode("utf-8", "replace"))
+
+
+def _flush_python_streams() -> None:
+    for stream in (sys.__stdout__, sys.__stderr__, _saved.get("stdout"), _saved.get("stderr")):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
