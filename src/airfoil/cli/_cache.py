@@ -190,7 +190,7 @@ def explain(
 def _explain_version(rt: Any, version: str, status: str, others: list[CacheEntry]) -> None:
     """What changed in the code since the newest other version of the task, and what the
     version cannot see."""
-    from airfoil.engine.code_manifests import diff_versions, load_manifest
+    from airfoil.core.code_versions import diff_versions, load_manifest
 
     manifest = load_manifest(rt.blobs, version)
     if manifest is None:

@@ -27,6 +27,7 @@ import traceback
 from typing import Any
 
 from airfoil.core.blobs import BlobStore
+from airfoil.core.code_versions import save_manifests
 from airfoil.core.errors import (
     CorruptBlobError,
     OutOfMemoryError,
@@ -47,6 +48,7 @@ from airfoil.runtime._secret_outputs import refuse_secret_outputs
 from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
 from airfoil.sdk._context import scrub
+from airfoil.sdk._versioning import manifest_for
 from airfoil.types import TypeEngine
 
 __all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
@@ -146,6 +148,19 @@ def _error(kind: str, exc: BaseException) -> ErrorInfo:
     else:
         name = f"{etype.__module__}.{etype.__qualname__}"
     return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
+
+
+def _record_code_version(taskdef: Any, spec: TaskSpec, blobs: BlobStore) -> None:
+    """Store the manifest of a cached task's code version for ``airfoil cache explain``,
+    whoever computed the version (a client registering for a server, a caller, a ``@dynamic``
+    task): this worker computes the same version from the same code. Best effort."""
+    if not spec.cache.enabled or spec.cache.version:
+        return
+    try:
+        taskdef.spec  # noqa: B018 - computes this process's version (and its manifest)
+        save_manifests(blobs, spec, manifest_for)
+    except Exception:  # explain loses its diff; the attempt runs regardless
+        return
 
 
 def _read_input(engine: TypeEngine, name: str, value: Value, annotation: Any, vctx: Any) -> Any:
@@ -349,6 +364,7 @@ def run_attempt(
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
+        _record_code_version(taskdef, request.task, blobs)
         # After loading: a task module may add converters to the process's engine.
         engine = type_engine or default_type_engine()
         vctx = ValueContext(blobs=blobs)
