@@ -11,9 +11,10 @@ Two levels, used together:
   attempt's (a task's thread pool); with several running at once such a thread's writes go
   to the process's streams, as nobody can tell whose it is.
 - **File descriptors** (:func:`capture_fds`, worker processes only, one attempt at a time):
-  fds 1 and 2 point at a temporary file while the attempt runs, so output that bypasses
-  Python's streams -- C extensions, ``os.write``, subprocesses the task starts -- also lands in
-  the log (after what the task printed through Python, when the attempt ends).
+  fds 1 and 2 point at an in-memory file (one per process, reused) while the attempt runs,
+  so output that bypasses Python's streams -- C extensions, ``os.write``, subprocesses the
+  task starts -- also lands in the log (after what the task printed through Python, when the
+  attempt ends).
 
 Invariant: the routers are installed while at least one attempt captures, and the streams
 they replaced are put back when the last one ends (unless someone replaced the routers
@@ -89,12 +90,18 @@ class _Router(io.TextIOBase):
         return getattr(self.fallback, name)
 
 
+_routers: dict[str, _Router] = {}  # the last router of each stream (reused: attempts are many)
+
+
 def _install() -> None:
     for name in ("stdout", "stderr"):
         current = getattr(sys, name)
         if not isinstance(current, _Router):
             _saved[name] = current
-            setattr(sys, name, _Router(current))
+            router = _routers.get(name)
+            if router is None or router.fallback is not current:
+                router = _routers[name] = _Router(current)
+            setattr(sys, name, router)
 
 
 def _uninstall() -> None:
@@ -131,32 +138,56 @@ def capture_streams(log: IO[str]) -> Iterator[None]:
                 _uninstall()
 
 
+class _FdSink:
+    """One in-memory file (``memfd`` where the OS has it) and the saved fds 1/2, made once per
+    process and reused by every attempt: an attempt pays a few syscalls, not a file."""
+
+    def __init__(self) -> None:
+        self.saved = (os.dup(1), os.dup(2))
+        memfd = getattr(os, "memfd_create", None)
+        if memfd is not None:
+            try:
+                self.fd = memfd("airfoil-attempt-output")
+                return
+            except OSError:
+                pass
+        fd, path = tempfile.mkstemp(prefix="airfoil-attempt-output-")
+        os.unlink(path)
+        self.fd = fd
+
+
+_sink: _FdSink | None = None
+_sink_pid = 0
+
+
 @contextlib.contextmanager
 def capture_fds(sink: list[str]) -> Iterator[None]:
-    """Point fds 1 and 2 at a temporary file while inside; on the way out put them back and
+    """Point fds 1 and 2 at an in-memory file while inside; on the way out put them back and
     append what was written to them to ``sink``. For a worker process running one attempt at
     a time (it redirects the whole process). Does nothing where fds 1/2 cannot be duplicated."""
-    try:
-        saved = (os.dup(1), os.dup(2))
-    except OSError:
-        yield
-        return
-    with tempfile.TemporaryFile() as tmp:
-        _flush_python_streams()
-        os.dup2(tmp.fileno(), 1)
-        os.dup2(tmp.fileno(), 2)
+    global _sink, _sink_pid
+    if _sink is None or _sink_pid != os.getpid():
         try:
+            _sink, _sink_pid = _FdSink(), os.getpid()
+        except OSError:
             yield
-        finally:
-            _flush_python_streams()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            tmp.seek(0)
-            data = tmp.read()
-            if data:
-                sink.append(data.decode("utf-8", "replace"))
+            return
+    out = _sink
+    _flush_python_streams()
+    os.ftruncate(out.fd, 0)
+    os.lseek(out.fd, 0, os.SEEK_SET)
+    os.dup2(out.fd, 1)
+    os.dup2(out.fd, 2)
+    try:
+        yield
+    finally:
+        _flush_python_streams()
+        os.dup2(out.saved[0], 1)
+        os.dup2(out.saved[1], 2)
+        size = os.fstat(out.fd).st_size
+        data = os.pread(out.fd, size, 0) if size else b""
+        if data:
+            sink.append(data.decode("utf-8", "replace"))
 
 
 def _flush_python_streams() -> None:
