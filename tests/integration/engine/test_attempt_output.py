@@ -6,7 +6,6 @@ fails the attempt and is never stored."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from _stored import assert_not_stored
 
 import airfoil as af
 from airfoil.engine.local import convert_inputs, spec_of
@@ -110,9 +110,7 @@ def test_stdout_and_stderr_reach_the_attempt_log_scrubbed(tmp_path: Path, execut
     if executor == "process":  # the worker's file descriptors: C code, subprocesses
         assert "straight to fd 2" in text and "from a subprocess" in text, text
     assert secret not in text
-    for path in (tmp_path / "home").rglob("*"):
-        if path.is_file():
-            assert secret.encode() not in path.read_bytes(), path
+    assert_not_stored(tmp_path / "home", secret)
 
 
 @pytest.mark.parametrize("executor", ["inline", "process"])
@@ -126,17 +124,7 @@ def test_an_output_holding_a_secret_fails_and_is_never_stored(
     assert secret not in run.stdout + run.stderr
     assert "SecretOutputError" in run.stdout + run.stderr
     assert "holds the value of secret 'token'" in run.stdout + run.stderr
-    db = sqlite3.connect(tmp_path / "home" / "airfoil.db")
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            for row in db.execute(f'SELECT * FROM "{table}"'):
-                assert secret not in repr(row), table
-    finally:
-        db.close()
-    for path in (tmp_path / "home").rglob("*"):
-        if path.is_file():
-            assert secret.encode() not in path.read_bytes(), path
+    assert_not_stored(tmp_path / "home", secret)
 
 
 @af.task

@@ -18,19 +18,6 @@ from airfoil.server import ServerConfig
 pytestmark = pytest.mark.integration
 
 
-def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths fsynced in this process (the server's threads) from now on."""
-    synced: list[str] = []
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return synced
-
-
 def _commit_setting(meta: object, dialect: str) -> str:
     cur = meta._cursor()  # type: ignore[attr-defined]  # the store's own connection
     cur.execute("PRAGMA synchronous" if dialect == "sqlite" else "SHOW synchronous_commit")
@@ -44,7 +31,6 @@ def test_the_server_honours_durability(
     backend: str,
     durability: str,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
     url = None
@@ -65,12 +51,11 @@ def test_the_server_honours_durability(
             assert _commit_setting(deps.meta, "sqlite") == ("2" if durability == "power" else "1")
         else:  # power overrides the server's default; process leaves it alone
             assert _commit_setting(deps.meta, "pg") == ("on" if durability == "power" else "off")
-        synced = _record_fsyncs(monkeypatch)
+        synced: list[str] = request.getfixturevalue("fsyncs")  # from now on
         data = b"an upload the server must not lose " * 100
         sha = hashlib.sha256(data).hexdigest()
         r = httpx.put(f"{running.url}/api/v1/projects/dur/uploads/{sha}", content=data)
         assert r.status_code < 300, r.text
-        monkeypatch.undo()
         path = deps.blobs.local_path(deps.blobs.uri(f"uploads/dur/{sha[:2]}/{sha}"))
         assert path is not None and Path(path).read_bytes() == data
         if durability == "power":  # the blob's bytes, then its directory, before the answer
