@@ -123,7 +123,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     remove = getattr(blobs, "remove_stale_temporaries", None)
     if remove is not None:
         remove()  # temporaries a crashed writer left behind
-    registry = Registry(config.database_url, config.home)
+    registry = Registry(config.database_url, config.home, config.durability)
     metrics = Metrics(meta)
     deps = Deps(meta, blobs, blob_url, registry, types, config.clock)
     secrets = None

@@ -51,6 +51,12 @@ def test_the_server_honours_durability(
             assert _commit_setting(deps.meta, "sqlite") == ("2" if durability == "power" else "1")
         else:  # power overrides the server's default; process leaves it alone
             assert _commit_setting(deps.meta, "pg") == ("on" if durability == "power" else "off")
+        with deps.registry.engine.connect() as conn:  # the server's own tables: keys, entities
+            setting = conn.exec_driver_sql(
+                "PRAGMA synchronous" if backend == "sqlite" else "SHOW synchronous_commit"
+            ).scalar()
+        if durability == "power":
+            assert str(setting) == ("2" if backend == "sqlite" else "on")
         synced: list[str] = request.getfixturevalue("fsyncs")  # from now on
         data = b"an upload the server must not lose " * 100
         sha = hashlib.sha256(data).hexdigest()

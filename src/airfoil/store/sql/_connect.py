@@ -130,7 +130,7 @@ def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") ->
             connect_args={"connect_timeout": max(1, round(timeout_s))},
         )
         if durability == "power":
-            sa.event.listen(engine, "connect", _commit_synchronously)
+            sa.event.listen(engine, "connect", commit_synchronously)
         return engine
     except ModuleNotFoundError as exc:
         raise ConfigError(
@@ -139,12 +139,20 @@ def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") ->
         ) from None
 
 
-def _commit_synchronously(dbapi_connection: Any, _record: Any) -> None:
-    """``power`` on PostgreSQL: a commit returns only once its WAL is flushed to disk, even if
-    the server (or the role, or the database) defaults ``synchronous_commit`` to off."""
+def commit_synchronously(dbapi_connection: Any, _record: Any) -> None:
+    """``power`` (a SQLAlchemy ``connect`` listener): a commit returns only once it is on
+    disk. PostgreSQL: ``synchronous_commit=on``, even if the server (or the role, or the
+    database) defaults it to off; SQLite: ``synchronous=FULL``."""
+    import sqlite3
+
+    sql = (
+        "PRAGMA synchronous = FULL"
+        if isinstance(dbapi_connection, sqlite3.Connection)
+        else "SET synchronous_commit = on"
+    )
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("SET synchronous_commit = on")
+        cursor.execute(sql)
     finally:
         cursor.close()
     dbapi_connection.commit()
