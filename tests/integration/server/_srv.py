@@ -15,6 +15,7 @@ FLOW = textwrap.dedent(
     import dataclasses
     import enum
     import os
+    import sys
     import time
 
     import numpy as np
@@ -81,6 +82,9 @@ FLOW = textwrap.dedent(
         print("context:", ctx)
         print("secrets:", ctx.secrets, f"{ctx.secrets}", list(ctx.secrets))
         print("explicit:", ctx.secrets["token"])
+        print("on stderr:", ctx.secrets["token"], file=sys.stderr)
+        sys.stderr.flush()
+        os.write(2, ("on fd 2: " + ctx.secrets["token"] + "\\n").encode())
         ctx.logger.info("logged %s", ctx.secrets.get("token"))
         raise RuntimeError(f"failed in {ctx} with token={ctx.secrets['token']!r} and {x}")
 

@@ -108,6 +108,7 @@ def test_the_task_really_saw_and_printed_the_secret(keyed: Keyed, leaked: tuple[
     # The lines are there, the value is not: printed, logged, in the traceback.
     assert "context: ExecutionContext(" in text and "'token': '***'" in text, text
     assert "explicit: ***" in text and "logged ***" in text, text
+    assert "on stderr: ***" in text and "on fd 2: ***" in text, text  # the worker's stderr
     assert "RuntimeError: failed in ExecutionContext(" in text and "token='***'" in text, text
     assert SECRET not in text
 
