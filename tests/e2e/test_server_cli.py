@@ -135,11 +135,19 @@ def test_cache_explain_diffs_the_code_of_a_server_run(
     second = cli("run", "--remote", "--server", served, "--json", "flow.py", "wf")
     assert second.code == 0, second.err
     assert second.json()["outputs"] == {"o0": 6}
-    why = cli("cache", "explain", second.json()["execution_id"], "n0")  # the server's store
-    assert why.code == 0, why.err
-    assert "code changed since version" in why.out, why.out
-    assert "~ helpers.py:helper changed:" in why.out
-    assert "-    return x + 1" in why.out and "+    return x + 5" in why.out
+    exec_id = second.json()["execution_id"]
+    local = cli("cache", "explain", exec_id, "n0")  # reading the server's store directly
+    remote = cli("cache", "explain", exec_id, "n0", "--server", served)  # through the API
+    for why in (local, remote):
+        assert why.code == 0, why.err
+        assert "code changed since version" in why.out, why.out
+        assert "~ helpers.py:helper changed:" in why.out
+        assert "-    return x + 1" in why.out and "+    return x + 5" in why.out
+    assert remote.out == local.out
+    as_json = cli("cache", "explain", exec_id, "n0", "--server", served, "--json")
+    assert as_json.code == 0, as_json.err
+    assert as_json.json() == cli("cache", "explain", exec_id, "n0", "--json").json()
+    assert as_json.json()["code_changes"]["lines"][0] == "~ helpers.py:helper changed:"
 
 
 FLAKY = textwrap.dedent(

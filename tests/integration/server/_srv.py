@@ -47,6 +47,16 @@ FLOW = textwrap.dedent(
         return a + b
 
 
+    @af.task(cache=True, cache_scope="team")
+    def team_add(a: int, b: int) -> int:
+        return a + b
+
+
+    @af.workflow
+    def team_wf(x: int = 3) -> int:
+        return team_add(a=x, b=x)
+
+
     @af.task
     def configure(cfg: Config, n: int = 2) -> dict[str, float]:
         return {t: cfg.scale * n for t in cfg.tags}
