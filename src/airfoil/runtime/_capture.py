@@ -60,7 +60,8 @@ class _Router(io.TextIOBase):
 
     def write(self, s: str) -> int:
         target = self._target()
-        target.write(s)
+        if target is not None:  # a process without the stream (pythonw, a daemon) drops it
+            target.write(s)
         return len(s)
 
     def writelines(self, lines: Any) -> None:
@@ -80,6 +81,8 @@ class _Router(io.TextIOBase):
         return target is self.fallback and bool(getattr(target, "isatty", lambda: False)())
 
     def fileno(self) -> int:
+        if self.fallback is None:
+            raise io.UnsupportedOperation("fileno")
         return int(self.fallback.fileno())
 
     @property
