@@ -323,7 +323,7 @@ def get_runtime(settings: AirfoilSettings | None = None) -> LocalRuntime:
 
 def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
     """Run a workflow or task called as a function; return its outputs as Python values."""
-    from airfoil.engine.code_manifests import save_manifests
+    from airfoil.core.code_versions import save_manifests
     from airfoil.sdk._versioning import manifest_for, project_root
 
     if not isinstance(entity, Runnable):

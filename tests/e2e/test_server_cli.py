@@ -105,6 +105,51 @@ def test_remote_run_json_matches_local_shape(cli: Any, served: str, tmp_path: Pa
     assert [set(e) for e in listed.json()] == [set(e) for e in local_list.json()]
 
 
+CACHED = textwrap.dedent(
+    """
+    import airfoil as af
+    from helpers import helper
+
+    @af.task(cache=True)
+    def t(x: int) -> int:
+        return helper(x)
+
+    @af.workflow
+    def wf(x: int = 1) -> int:
+        return t(x=x)
+    """
+)
+
+
+def test_cache_explain_diffs_the_code_of_a_server_run(
+    cli: Any, served: str, tmp_path: Path
+) -> None:
+    """A server launch's versions are computed by the client; the server's worker computes
+    the same from the package and records what they were computed from."""
+    (tmp_path / "flow.py").write_text(CACHED)
+    (tmp_path / "helpers.py").write_text("def helper(x):\n    return x + 1\n")
+    first = cli("run", "--remote", "--server", served, "--json", "flow.py", "wf")
+    assert first.code == 0, first.err
+    assert first.json()["nodes"][0]["cache"] == "put"
+    (tmp_path / "helpers.py").write_text("def helper(x):\n    return x + 5\n")
+    second = cli("run", "--remote", "--server", served, "--json", "flow.py", "wf")
+    assert second.code == 0, second.err
+    assert second.json()["outputs"] == {"o0": 6}
+    exec_id = second.json()["execution_id"]
+    local = cli("cache", "explain", exec_id, "n0")  # reading the server's store directly
+    remote = cli("cache", "explain", exec_id, "n0", "--server", served)  # through the API
+    for why in (local, remote):
+        assert why.code == 0, why.err
+        assert "code changed since version" in why.out, why.out
+        assert "~ helpers.py:helper changed:" in why.out
+        assert "-    return x + 1" in why.out and "+    return x + 5" in why.out
+    assert remote.out == local.out
+    as_json = cli("cache", "explain", exec_id, "n0", "--server", served, "--json")
+    assert as_json.code == 0, as_json.err
+    assert as_json.json() == cli("cache", "explain", exec_id, "n0", "--json").json()
+    assert as_json.json()["code_changes"]["lines"][0] == "~ helpers.py:helper changed:"
+
+
 FLAKY = textwrap.dedent(
     """
     import os

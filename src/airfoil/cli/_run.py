@@ -73,8 +73,8 @@ def register(app: typer.Typer) -> None:
                 file, name, args, server=server, execution_id=execution_id, as_json=as_json
             )
         from airfoil.cli._render import execution_json, sort_nodes
+        from airfoil.core.code_versions import save_manifests
         from airfoil.core.ids import validate_execution_id
-        from airfoil.engine.code_manifests import save_manifests
         from airfoil.engine.launch_plans import after_drive, prepare_launch
         from airfoil.sdk._versioning import manifest_for, project_root
 

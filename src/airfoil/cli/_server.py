@@ -92,6 +92,7 @@ def start(
         secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
         store_retry_budget_s=store_retry_budget,
         converters=tuple(s.converter_paths()),  # type: ignore[attr-defined]
+        durability=s.durability,  # type: ignore[attr-defined]
     )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"
@@ -99,7 +100,9 @@ def start(
         f"airfoil server on http://{host}:{port}  (console /, API /api/v1, docs /docs, "
         "metrics /metrics)"
     )
-    err_console.print(f"  store: {db or 'SQLite in ' + home}   blobs: {blobs}")
+    err_console.print(
+        f"  store: {db or 'SQLite in ' + home}   blobs: {blobs}   durability: {config.durability}"
+    )
     if not keys:
         err_console.print(
             "  [yellow]no API keys configured: accepting loopback clients only[/] "

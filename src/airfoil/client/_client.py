@@ -38,6 +38,7 @@ from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import TaskSpec, Value, WorkflowSpec
 from airfoil.wire import (
     API_PREFIX,
+    CacheExplanation,
     EntityIn,
     EventOut,
     ExecutionDetail,
@@ -441,6 +442,15 @@ class Client:
             params=params,
         )
         return LogOut.model_validate(r.json())
+
+    def cache_explanation(
+        self, execution_id: str, node_id: str, *, project: str | None = None
+    ) -> CacheExplanation:
+        """Why a node did or did not hit the cache (``airfoil cache explain --remote``)."""
+        r = self._call(
+            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/cache"
+        )
+        return CacheExplanation.model_validate(r.json())
 
     def watch(self, execution_id: str, *, project: str | None = None) -> Iterator[EventOut]:
         """The execution's events as they happen (server-sent events), until it ends."""

@@ -67,10 +67,12 @@ class ErrorKind(StrEnum):
 
     ``user``: the task's code or its inputs (uses the task's ``retries``); ``system``: the
     platform (a lost worker or driver, a preemption, a missing runner; uses its
-    ``system_retries``)."""
+    ``system_retries``); ``data``: an input's stored bytes are damaged (never retried: reading
+    them again cannot succeed)."""
 
     USER = "user"
     SYSTEM = "system"
+    DATA = "data"
 
 
 class GateKind(StrEnum):

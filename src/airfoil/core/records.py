@@ -298,7 +298,9 @@ class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflo
 
 
 class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A failure as recorded: ``kind`` says whose fault it is (``user`` or ``system``)."""
+    """A failure as recorded: ``kind`` is ``user`` (the task's code failed; its
+    ``retries``), ``system`` (the platform failed; its ``system_retries``) or ``data`` (an
+    input's stored bytes are damaged: never retried)."""
 
     kind: ErrorKind
     type: str

@@ -136,6 +136,8 @@ class MapState:
                     pass  # preemptions use no retry budget
                 elif att.error.kind == ErrorKind.USER:
                     self.user_failures[i] += 1
+                elif att.error.kind == ErrorKind.DATA:  # never retried: past any budget
+                    self.system_failures[i] = task.system_retries + 1
                 else:
                     self.system_failures[i] += 1
                 self.errors[i] = att.error
@@ -370,7 +372,9 @@ class MapMixin:
             return cmds + self._map_progress(nid, ev.now)
         err = ev.error
         att.phase = (
-            AttemptPhase.FAILED.value if err.kind == ErrorKind.USER else AttemptPhase.LOST.value
+            AttemptPhase.FAILED.value
+            if err.kind in (ErrorKind.USER, ErrorKind.DATA)
+            else AttemptPhase.LOST.value
         )
         att.error = err
         self._cause = self._event(

@@ -650,7 +650,9 @@ class RunState(ConstructsMixin, MapMixin):
             return cmds + self._succeeded(nid, ev.now)
         err = ev.error
         att.phase = (
-            AttemptPhase.FAILED.value if err.kind == ErrorKind.USER else AttemptPhase.LOST.value
+            AttemptPhase.FAILED.value
+            if err.kind in (ErrorKind.USER, ErrorKind.DATA)
+            else AttemptPhase.LOST.value
         )
         att.error = err
         self._cause = self._event(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from airfoil.core.blobs import BlobStore
+from airfoil.core.code_versions import save_manifests
 from airfoil.core.errors import PlatformError, TypeTransformError
 from airfoil.core.ids import sha256_hex
 from airfoil.core.records import (
@@ -27,6 +28,7 @@ from airfoil.core.records import (
     WorkflowSpec,
     encode_json,
 )
+from airfoil.sdk._versioning import manifest_for
 from airfoil.types import TypeEngine, ValueContext
 
 __all__ = [
@@ -127,7 +129,9 @@ class DynamicRunner:
     (:func:`graph_outputs`), which the engine expands into nodes."""
 
     def run(self, task: Any, kwargs: dict[str, Any], spec: TaskSpec, blobs: BlobStore) -> Any:
-        return task.build(kwargs, blobs)
+        built = task.build(kwargs, blobs)
+        save_manifests(blobs, built, manifest_for)  # the versions of the tasks it adds
+        return built
 
     def outputs(
         self, result: Any, task: Any, engine: TypeEngine, ctx: ValueContext

@@ -23,7 +23,7 @@ from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
-from airfoil.sdk._versioning import CodeVersion, compute_version
+from airfoil.sdk._versioning import CodeVersion, compute_version, with_config
 
 __all__ = ["TaskDef", "live_task", "task", "task_of_type"]
 
@@ -170,7 +170,9 @@ class TaskDef(Generic[P, R]):
             version = self._code_version.version
             config = self._options.get("config")
             if config:  # a task type's settings are part of what the task does
-                version = stable_hash(version, encode_json(config).decode())[: len(version)]
+                text = encode_json(config).decode()
+                version = stable_hash(version, text)[: len(version)]
+                with_config(version, self._code_version.manifest, text)
             self._spec = TaskSpec(
                 name=self.name,
                 version=version,

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import AirfoilError
+from airfoil.core.errors import AirfoilError, ConfigError
 from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
 from airfoil.server._deps import Deps
@@ -69,6 +69,12 @@ class ServerConfig:
         store_retry_budget_s: how long a database call retries a transient failure
             (connection lost, deadlock, timeout) before its execution is paused until the
             database answers again.
+        durability: what a committed run survives (``AIRFOIL_DURABILITY``, see
+            docs/caching.md): ``process`` or ``power``. Under ``power`` a SQLite store
+            fsyncs every commit (``synchronous=FULL``), PostgreSQL sessions commit with
+            ``synchronous_commit=on`` whatever the server's default, and a local blob store
+            (the API's uploads and packages, the workers' outputs) fsyncs each blob and its
+            directory before the write returns; an object store's PUT is durable already.
     """
 
     home: str
@@ -83,6 +89,17 @@ class ServerConfig:
     converters: tuple[str, ...] = ()
     hooks: Hooks | None = None
     store_retry_budget_s: float = 120.0
+    durability: str = "process"
+
+    def __post_init__(self) -> None:
+        from airfoil.store.blob import DURABILITY_LEVELS
+
+        if self.durability not in DURABILITY_LEVELS:
+            raise ConfigError(
+                f"invalid durability {self.durability!r}: use 'process' (a committed run "
+                "survives a crash of the server process) or 'power' (also a power loss; "
+                "slower writes)"
+            )
 
     def resolved_blob_url(self) -> str:
         import os
@@ -94,8 +111,8 @@ class ServerConfig:
 
 def server_settings(config: ServerConfig) -> AirfoilSettings:
     """The typed settings of a server's runtime: its stores, ``process`` workers (the server
-    never runs user code in its own process) and parallelism; the rest (policy, GPUs,
-    durability) from ``AIRFOIL_*`` as for any entry point."""
+    never runs user code in its own process), parallelism and durability; the rest (policy,
+    GPUs) from ``AIRFOIL_*`` as for any entry point."""
     from airfoil.settings import AirfoilSettings
 
     return AirfoilSettings(
@@ -105,6 +122,7 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
         executor="process",
         max_parallel=config.max_parallel,
         converters=",".join(config.converters),
+        durability="power" if config.durability == "power" else "process",
     )
 
 
@@ -116,7 +134,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     from airfoil.store.stores import NoSecrets, open_stores
 
     settings = server_settings(config)
-    registry = Registry(config.database_url, config.home)
+    registry = Registry(config.database_url, config.home, config.durability)
     box = None
     if config.secrets_key:
         from airfoil.server._secrets import SecretBox

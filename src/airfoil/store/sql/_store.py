@@ -76,7 +76,8 @@ class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaSt
         timeout_s: how long to wait for the SQLite write lock, or for a PostgreSQL server
             to accept a connection.
         durability: ``process`` (SQLite ``synchronous=NORMAL``) or ``power`` (``FULL``).
-            PostgreSQL commits are durable against power loss with its default settings.
+            PostgreSQL commits are durable against power loss with its default settings;
+            under ``power`` every session also sets ``synchronous_commit=on``.
         retry: how long and how often a transient failure is retried (default: two
             minutes of exponential backoff with jitter; ``RetryPolicy(budget_s=0)``: never).
 
