@@ -332,8 +332,8 @@ def click_node(page: Any, node_id: str) -> None:
 
 def click_toggle(page: Any, node_id: str) -> None:
     """Click a container's +/- (on a node, or on the header of an open box), once the
-    compound layout has replaced the flat picture the page paints first."""
-    page.wait_for_selector("canvas.graph[data-layout=compound]")
+    layout that stays is drawn (not the interim one shown while ELK works)."""
+    page.wait_for_selector("canvas.graph[data-layout]:not([data-layout=interim])")
     at = page.evaluate("(id) => window.__airfoilGraph.toggleOf(id)", node_id)
     assert at is not None, f"node {node_id} is not on the graph"
     page.mouse.click(at["x"], at["y"])
