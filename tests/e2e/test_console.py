@@ -665,12 +665,14 @@ def test_launch_with_file_and_dataframe_uploaded_from_the_page(
     # nothing chosen, then a file that is not Parquet for the DataFrame: refused on the page
     page.get_by_role("button", name="Launch").click()
     assert "choose a file" in page.inner_text("[data-input=notes] .field-error")
-    assert "choose a Parquet file" in page.inner_text("[data-input=table] .field-error")
+    assert "choose a Parquet or CSV file" in page.inner_text("[data-input=table] .field-error")
     page.set_input_files("#in-notes", str(notes))
     page.set_input_files("#in-table", str(notes))
     page.get_by_role("button", name="Launch").click()
     page.wait_for_selector("[data-input=table] .field-error")
-    assert "not a Parquet file" in page.inner_text("[data-input=table] .field-error")
+    assert "neither a Parquet file nor a .csv file" in page.inner_text(
+        "[data-input=table] .field-error"
+    )
     assert "/entities/" in page.url
     shot(page, "18-upload-form-invalid")
 

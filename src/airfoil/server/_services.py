@@ -38,7 +38,13 @@ from airfoil.server._driver import Driver, LaunchOnlyExecutor
 from airfoil.server._registry import EntityRow, Registry
 from airfoil.server._secrets import SecretBox
 from airfoil.server._tenancy import MayRead, check_package, grant_package
-from airfoil.server._uploads import UPLOAD_KINDS, store_upload, uploaded_value
+from airfoil.server._uploads import (
+    UPLOAD_KINDS,
+    is_upload_list,
+    store_upload,
+    uploaded_list,
+    uploaded_value,
+)
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.wire import (
     DOMAINS,
@@ -275,6 +281,10 @@ def convert_json_inputs(
             p.type.kind in ("directory", *UPLOAD_KINDS) or converter_kind(p.type)
         ):
             values[p.name] = uploaded_value(
+                d.blobs, project, p.name, p.type, given[p.name], may_read
+            )
+        elif p.name in given and is_upload_list(p.type):
+            values[p.name] = uploaded_list(
                 d.blobs, project, p.name, p.type, given[p.name], may_read
             )
         elif p.name in given:
