@@ -75,6 +75,11 @@ FLOW = textwrap.dedent(
         subs = [three(x=i) for i in range({SUBS})]
         mapped = count(xs=af.map_task(check, min_success_ratio=0.5)(x=numbers(n=n)))
         return total(xs=[*wide, *subs, mapped])
+
+
+    @af.workflow
+    def small(x: int = 0) -> int:
+        return total(xs=[three(x=i) for i in range(12)])
     """
 )
 
@@ -88,8 +93,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("home"), work)
     try:
         # run where the server reads it (inline: 1,000 tasks in seconds)
-        ran = srv.cli("run", "--name", "huge1", "flow.py", "huge")
-        assert ran.returncode == 0, ran.stderr
+        for name, wf in (("huge1", "huge"), ("small1", "small")):
+            ran = srv.cli("run", "--name", name, "flow.py", wf)
+            assert ran.returncode == 0, ran.stderr
         yield srv
     finally:
         srv.stop()
@@ -202,3 +208,25 @@ def test_the_node_panel_keeps_zoom_and_pan_exactly(server: Server, page: Any) ->
     time.sleep(0.5)
     assert canvas.bounding_box()["width"] == width
     assert _camera(page) == before
+
+
+def test_a_node_opened_before_elk_finishes_stays_where_it_was(
+    server: Server,
+    page: Any,  # noqa: F811
+) -> None:
+    """A small nested graph is painted at once (the fast layout) and again when ELK's layout
+    is ready; a node whose panel is open stays where the user saw it (no refit under them)."""
+    graph = httpx.get(f"{server.url}/api/v1/projects/default/executions/small1/graph").json()
+    inner = next(n["id"] for n in graph["nodes"] if n["parent"])
+    page.goto(f"{server.url}/projects/default/executions/small1?node={inner}")
+    page.wait_for_selector(f"aside.panel[data-node='{inner}']")
+    page.wait_for_selector("canvas.graph[data-layout=interim][data-painted]", timeout=60_000)
+    before = _box(page, inner)
+    page.wait_for_selector("canvas.graph[data-layout=compound]", timeout=60_000)
+    time.sleep(0.3)
+    after = _box(page, inner)
+    assert page.locator("canvas.graph").get_attribute("data-engine") == "elk"
+    assert abs(after["x"] - before["x"]) < 0.5 and abs(after["y"] - before["y"]) < 0.5, (
+        before,
+        after,
+    )

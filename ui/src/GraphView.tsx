@@ -165,8 +165,19 @@ export function GraphView(props: GraphViewProps) {
     compoundLayout(m, view, isOpen, items).then(
       (placed) => {
         if (t !== token.current) return;
-        // ELK's picture replaces the interim one: fit it again, unless the user moved
-        if (state.current && state.current.engine !== "elk" && !moved.current) fitted.current = false;
+        const was = state.current;
+        const sel = propsRef.current.selected;
+        if (was && was.engine !== "elk") {
+          // ELK's picture replaces the interim one. A node the user opened (its panel is
+          // open) stays where they saw it: the camera follows it instead of refitting under
+          // them; otherwise the picture is fitted again, unless the user moved it.
+          const oi = sel ? was.view.index.get(sel) : undefined;
+          const ni = sel ? view.index.get(sel) : undefined;
+          if (oi !== undefined && ni !== undefined && fitted.current) {
+            const c = cam.current;
+            cam.current = { k: c.k, x: c.x + placed.x[ni] - was.placed.x[oi], y: c.y + placed.y[ni] - was.placed.y[oi] };
+          } else if (!moved.current) fitted.current = false;
+        }
         setShown({ view, placed, grids, boxes, engine: "elk" });
       },
       (err) => {
