@@ -154,6 +154,8 @@ def test_unfinished_nodes_of_an_interrupted_run_read_interrupted(
     shown = cli("executions", "show", "i1", "--json").json()
     assert shown["interrupted"] is True
     assert _phases(shown) == {"n0": "succeeded", "n1": "interrupted", "n2": "pending"}
+    # its clock stopped with its driver: no duration that grows forever
+    assert next(n for n in shown["nodes"] if n["id"] == "n1")["duration_s"] is None
     table = cli("executions", "show", "i1")
     assert table.code == 0, table.err
     assert "running" not in table.out and table.out.count("interrupted") >= 2

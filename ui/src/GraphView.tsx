@@ -728,7 +728,9 @@ export function subtitle(kind: string, phase: string, rec: NodeOut | undefined, 
   }
   if (phase === "waiting") return gate === "approve" ? "waiting for approval" : "waiting for input";
   const bits = [phase];
-  const d = rec?.duration_s ?? (rec?.started_at && !rec.ended_at ? Date.now() / 1000 - rec.started_at : null);
+  // a running node's duration ticks; an interrupted one's stopped (when, nobody recorded)
+  const live = rec?.started_at && !rec.ended_at && phase !== "interrupted";
+  const d = rec?.duration_s ?? (live ? Date.now() / 1000 - rec!.started_at! : null);
   if (d !== null && d !== undefined) bits.push(fmtDuration(d));
   if (rec?.cache_status === "hit") bits.push("cached");
   if (kind !== "task") bits.push(kind);

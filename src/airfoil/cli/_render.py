@@ -66,8 +66,8 @@ def shown_phase(record: ExecutionRecord, meta: Any) -> str:
 def _duration(rec: NodeRecord | ExecutionRecord) -> float | None:
     start = getattr(rec, "started_at", None) or getattr(rec, "queued_at", None)
     end = rec.ended_at
-    if start is None:
-        return None
+    if start is None or (end is None and rec.phase == "interrupted"):
+        return None  # an interrupted node's clock stopped when its driver did, unknown when
     return max(0.0, float((end or time.time()) - start))
 
 
