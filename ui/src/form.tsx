@@ -1,7 +1,8 @@
 // Launch forms generated from a typed interface: one field per input, by its TypeSpec.
 // Every field keeps its raw text; `parse` turns it into the JSON the API expects or says
-// what is wrong, so inputs are checked before anything is sent. File and DataFrame inputs
-// take a file from the disk, uploaded when the form is sent (upload.ts).
+// what is wrong, so inputs are checked before anything is sent. File, DataFrame and array
+// inputs (and lists of them) take files from the disk, uploaded when the form is sent
+// (upload.ts).
 import { PendingUpload, PendingUploads, UPLOAD_FORMATS } from "./upload";
 import { fmtBytes } from "./util";
 
@@ -32,10 +33,12 @@ export function isUploadList(spec: TypeSpec): boolean {
 }
 
 function accepts(kind: string): string | undefined {
+  if (kind === "ndarray") return ".npy";
   return kind === "dataframe" ? ".parquet,.csv,application/vnd.apache.parquet,text/csv" : undefined;
 }
 
 function chooseHint(kind: string): string {
+  if (kind === "ndarray") return "choose a .npy file";
   return kind === "dataframe" ? "choose a Parquet or CSV file" : "choose a file";
 }
 

@@ -9,9 +9,10 @@
 import { putBytes } from "./api";
 
 /** Input type kinds the form uploads, and the value format each is stored in. */
-export const UPLOAD_FORMATS: Record<string, string> = { file: "file", dataframe: "parquet" };
+export const UPLOAD_FORMATS: Record<string, string> = { file: "file", dataframe: "parquet", ndarray: "npy" };
 
 const PARQUET_MAGIC = [0x50, 0x41, 0x52, 0x31]; // "PAR1"
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
 /** A file chosen for an input, uploaded when the form is sent. */
 export class PendingUpload {
@@ -45,6 +46,11 @@ export async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
 
 /** What is wrong with a chosen file for an input of `kind`, read from its first bytes. */
 export async function checkUpload(file: File, kind: string): Promise<string | null> {
+  if (kind === "ndarray") {
+    const magic = new Uint8Array(await file.slice(0, 6).arrayBuffer());
+    const ok = magic.length === 6 && NPY_MAGIC.every((m, i) => magic[i] === m);
+    return ok ? null : `${file.name} is not a .npy file (an array input takes a file saved with numpy.save)`;
+  }
   if (kind !== "dataframe") return null;
   if (isCsv(file)) return null;
   const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
@@ -70,8 +76,9 @@ export async function resolveUpload(project: string, u: PendingUpload): Promise<
   }
   // a CSV file is read and stored as Parquet by the server, as the CLI does with a .csv path
   const format = u.kind === "dataframe" && isCsv(u.file) ? "csv" : UPLOAD_FORMATS[u.kind];
+  const meta = u.kind === "dataframe" ? { flavour: u.flavour } : {}; // an array's: read by the server
   return {
-    $airfoil: { format, hash: digest, size: bytes.length, sha256: digest, meta: { flavour: u.flavour } },
+    $airfoil: { format, hash: digest, size: bytes.length, sha256: digest, meta },
   };
 }
 

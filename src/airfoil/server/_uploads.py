@@ -171,6 +171,8 @@ def uploaded_value(
         )
     if fmt == "parquet" and "rows" not in meta:
         meta = _frame_meta(content, meta)
+    if fmt == "npy" and "shape" not in meta:
+        meta = _array_meta(name, content, meta)
     if inline is not None:
         return Value(hash=digest, format=fmt, inline=content, size=size, meta=meta)
     key = f"values/{digest[:2]}/{digest}"
@@ -178,6 +180,33 @@ def uploaded_value(
     if not blobs.exists(uri):
         uri = blobs.put_bytes(key, content)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+
+
+def _array_meta(name: str, content: bytes, meta: dict[str, str]) -> dict[str, str]:
+    """``meta`` with the dtype and shape of a ``.npy`` payload, from its header (the console
+    sends a user's ``.npy`` file as it is). Arrays of Python objects are refused: loading
+    them would unpickle what the uploader wrote."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy comes with the server's extras
+        return meta
+    import io
+
+    fmt = np.lib.format
+    buf = io.BytesIO(content)
+    try:
+        version = fmt.read_magic(buf)
+        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}[version]
+        shape, _, dtype = read(buf)  # the header only: no data is read
+    except (ValueError, OSError, KeyError):
+        raise InvalidInputError(f"input {name!r}: the .npy header cannot be read") from None
+    if dtype.hasobject:
+        raise InvalidInputError(
+            f"input {name!r}: an array of Python objects cannot be uploaded (it would be "
+            "unpickled); send numbers or strings"
+        )
+    shown = json.dumps([int(n) for n in shape], separators=(",", ":"))  # as the type engine's
+    return {**meta, "dtype": str(dtype), "shape": shown}
 
 
 def _frame_meta(content: bytes, meta: dict[str, str]) -> dict[str, str]:
