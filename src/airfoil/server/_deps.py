@@ -39,7 +39,10 @@ class Deps:
     runtime: Runtime
     registry: Registry
     driver: Driver | None = None
-    detail_cache: OrderedDict[str, tuple[str, int, bytes]] = field(default_factory=OrderedDict)
+    #: execution id -> (project, event seq, JSON, whether it was shown interrupted, record)
+    detail_cache: OrderedDict[str, tuple[str, int, bytes, bool, ExecutionRecord]] = field(
+        default_factory=OrderedDict
+    )
     detail_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

@@ -18,9 +18,10 @@ from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, check_domain, get_record, own_only
 from airfoil.server._registration import spec_of_row
 from airfoil.server._tenancy import MayRead
-from airfoil.server._uploads import uploaded_value
+from airfoil.server._uploads import uploaded_list, uploaded_value
 from airfoil.types import InputBinder
 from airfoil.types._binding import References
+from airfoil.types._refs import is_upload_list
 from airfoil.wire import (
     ExecutionSummary,
     LaunchRequest,
@@ -55,6 +56,8 @@ def upload_references(d: Deps, project: str, may_read: MayRead = own_only) -> Re
     """Resolves reference inputs of a launch in ``project`` to the uploads they name."""
 
     def resolve(p: Param, data: Any) -> Value:
+        if is_upload_list(p.type):  # a JSON array of references, each checked alike
+            return uploaded_list(d.blobs, project, p.name, p.type, data, may_read)
         return uploaded_value(d.blobs, project, p.name, p.type, data, may_read)
 
     return resolve

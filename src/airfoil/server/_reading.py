@@ -12,6 +12,7 @@ from airfoil.core.errors import (
 from airfoil.core.records import ExecutionRecord, Value
 from airfoil.executors.base import attempt_log_key, live_log_key
 from airfoil.server import _convert as cv
+from airfoil.server import _interruption as intr
 from airfoil.server._deps import Deps, check_domain, get_record
 from airfoil.wire import (
     CacheEntryOut,
@@ -62,7 +63,10 @@ def list_executions(
         items = d.meta.list_executions(**f, limit=limit, offset=offset)
         total = d.meta.count_executions(**f)
         return ExecutionPage(
-            items=[cv.summary_out(r) for r in items], total=total, limit=limit, offset=offset
+            items=[intr.shown_summary(d.meta, r, d.clock.now()) for r in items],
+            total=total,
+            limit=limit,
+            offset=offset,
         )
     needle = (q or "").strip().lower()
     found: list[ExecutionRecord] = []
@@ -80,8 +84,9 @@ def list_executions(
             found.append(r)
         if len(page) < chunk or (since is not None and page and page[-1].created_at < since):
             break
+    now = d.clock.now()
     return ExecutionPage(
-        items=[cv.summary_out(r) for r in found[offset : offset + limit]],
+        items=[intr.shown_summary(d.meta, r, now) for r in found[offset : offset + limit]],
         total=len(found),
         limit=limit,
         offset=offset,

@@ -19,7 +19,6 @@ from airfoil.server._detail import (
     execution_detail,
     execution_detail_dict,
     execution_detail_json,
-    graph_json,
     map_items,
     node_detail,
 )
@@ -68,7 +67,6 @@ __all__ = [
     "find_value",
     "get_record",
     "get_version",
-    "graph_json",
     "hide_foreign",
     "launch",
     "list_entities",

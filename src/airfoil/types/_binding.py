@@ -28,7 +28,7 @@ from airfoil.core.errors import ConfigError, InvalidInputError, TypeTransformErr
 from airfoil.core.records import Interface, Param, Value
 from airfoil.types._base import ValueContext
 from airfoil.types._engine import TypeEngine
-from airfoil.types._refs import travels_as_reference
+from airfoil.types._refs import is_upload_list, travels_as_reference
 
 __all__ = ["InputBinder", "References"]
 
@@ -128,7 +128,7 @@ class InputBinder:
         from airfoil.types._from_json import from_jsonable
 
         def convert(p: Param, data: Any) -> Value:
-            if travels_as_reference(p.type):
+            if travels_as_reference(p.type) or is_upload_list(p.type):
                 if references is None:
                     raise InvalidInputError(
                         f"{self.owner}: input {p.name!r} expects {p.type}, which is not JSON: "

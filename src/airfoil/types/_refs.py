@@ -29,7 +29,14 @@ from typing import Any
 
 from airfoil.core.records import TypeSpec, Value
 
-__all__ = ["REF_KEY", "UPLOAD_FORMATS", "ValueRef", "ValueRefError", "travels_as_reference"]
+__all__ = [
+    "REF_KEY",
+    "UPLOAD_FORMATS",
+    "ValueRef",
+    "ValueRefError",
+    "is_upload_list",
+    "travels_as_reference",
+]
 
 REF_KEY = "$airfoil"
 #: Meta kept for previews only, which may differ between equal values (a pickled object's
@@ -49,6 +56,12 @@ def travels_as_reference(spec: TypeSpec) -> bool:
     from airfoil.types._from_json import converter_kind
 
     return spec.kind == "directory" or spec.kind in UPLOAD_FORMATS or converter_kind(spec)
+
+
+def is_upload_list(spec: TypeSpec) -> bool:
+    """Whether ``spec`` is a list of uploaded values (``list[File]``, ``list[DataFrame]``,
+    arrays): sent as a JSON array of references."""
+    return spec.kind == "list" and bool(spec.args) and spec.args[0].kind in UPLOAD_FORMATS
 
 
 @dataclass(frozen=True)
