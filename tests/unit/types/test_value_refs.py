@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
 from airfoil.core.errors import InvalidInputError
@@ -80,13 +82,16 @@ def test_the_server_reads_what_the_client_writes_and_names_the_input_on_bad_ones
     from airfoil.server._uploads import store_upload, uploaded_value
 
     blobs = open_blob_store(str(tmp_path))
-    data = b"\x93NUMPY" + b"\x00" * 10
+    buf = io.BytesIO()
+    np.save(buf, np.arange(3, dtype="u1"))
+    data = buf.getvalue()
     sha = hashlib.sha256(data).hexdigest()
     store_upload(blobs, "alpha", sha, data)
-    value = Value(hash=sha, format="npy", uri="local-only", size=len(data), meta={"dtype": "u1"})
+    meta = {"dtype": "u1", "shape": "[3]"}
+    value = Value(hash=sha, format="npy", uri="local-only", size=len(data), meta=meta)
     sent = json.loads(json.dumps(ValueRef.of_value(value, sha256=sha).to_json()))  # the client's
     got = uploaded_value(blobs, "alpha", "arr", TypeSpec("ndarray"), sent)
-    assert (got.hash, got.format, got.size, got.meta) == (sha, "npy", len(data), {"dtype": "u1"})
+    assert (got.hash, got.format, got.size, got.meta) == (sha, "npy", len(data), meta)
     assert blobs.get_bytes(got.uri or "") == data
     small = ValueRef.of_value(Value(hash=sha, format="npy", inline=data, size=len(data)))
     assert (
