@@ -127,8 +127,12 @@ def test_an_output_holding_a_secret_fails_and_is_never_stored(
     assert_not_stored(tmp_path / "home", secret)
 
 
+BOTH_RUNNING = threading.Barrier(2)
+
+
 @af.task
 def chatty(tag: str, n: int) -> str:
+    BOTH_RUNNING.wait(timeout=30)  # the two attempts really run at once
     for i in range(n):
         print(f"out {tag} {i}")
         print(f"err {tag} {i}", file=sys.stderr)
