@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import InvalidInputError
+from airfoil.core.errors import ConfigError, InvalidInputError
 from airfoil.core.records import Value
 from airfoil.engine.local import (
     convert_inputs,
@@ -104,6 +104,12 @@ class LocalRuntime:
         self._codecs = codecs
         self.worker_runtime = WorkerRuntime(codecs, task_types=task_types)
         self.executors = executors or default_executors()
+        if settings.executor not in self.executors.names():
+            self.meta.close()
+            raise ConfigError(
+                f"unknown executor {settings.executor!r} (AIRFOIL_EXECUTOR): use "
+                + " or ".join(repr(n) for n in self.executors.names())
+            )
         self.hooks = hooks
         self._executors: dict[str, Executor] = {}
         self._resources: ResourceQueue | None = None
@@ -125,11 +131,14 @@ class LocalRuntime:
 
             from airfoil.engine._resources import machine_queue
 
+            # An executor placing attempts on a cluster (Ray): admit against the cluster.
+            cluster = self.executor().cluster_capacity()
             self._resources = machine_queue(
                 self.meta,
                 owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
                 policy=self.settings.scheduler_policy,
-                gpus=self.settings.gpus,
+                gpus=cluster.gpu if cluster is not None else self.settings.gpus,
+                capacity=cluster,
             )
         return self._resources
 
@@ -147,6 +156,7 @@ class LocalRuntime:
             # Workers rebuild the process's engine from the converters added so far.
             runtime_factory=functools.partial(worker_runtime, added_converters()),
             durability=self.settings.durability,
+            ray_address=self.settings.ray_address,
         )
         executor = self.executors.create(name or self.settings.executor, context)
         return executor if self.hooks is None else HookedExecutor(executor, self.hooks)

@@ -214,6 +214,13 @@ class Executor(abc.ABC):
         """The resources attempts can use at once (default: this machine)."""
         return machine_capacity()
 
+    def cluster_capacity(self) -> ResourceSpec | None:
+        """The resources of the cluster the executor places attempts on, when it places them
+        beyond this machine (Ray): the engine's queue then admits against the cluster and
+        counts its GPUs, and the cluster (not the queue) picks the GPUs. None: this machine.
+        """
+        return None
+
     def max_parallel(self) -> int:
         """How many attempts may run at once."""
         return 1
@@ -261,6 +268,9 @@ class DelegatingExecutor(Executor):
 
     def capacity(self) -> ResourceSpec:
         return self.inner.capacity()
+
+    def cluster_capacity(self) -> ResourceSpec | None:
+        return self.inner.cluster_capacity()
 
     def max_parallel(self) -> int:
         return self.inner.max_parallel()

@@ -64,6 +64,9 @@ class ServerConfig:
         store_retry_budget_s: how long a database call retries a transient failure
             (connection lost, deadlock, timeout) before its execution is paused until the
             database answers again.
+        executor: what runs the attempts of the executions this server drives: ``process``
+            (worker processes on this machine) or ``ray`` (a Ray cluster), or ``inline``.
+        ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray).
     """
 
     home: str
@@ -78,6 +81,8 @@ class ServerConfig:
     converters: tuple[str, ...] = ()
     hooks: Hooks | None = None
     store_retry_budget_s: float = 120.0
+    executor: str = "process"
+    ray_address: str | None = None
 
     def resolved_blob_url(self) -> str:
         import os
@@ -110,6 +115,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
         secrets = SecretBox(registry, config.secrets_key)
     deps.secrets = secrets
     if config.run_engine:
+        make_executor, resources = _executors(config, meta, blobs, blob_url)
         deps.driver = Driver(
             meta,
             blobs,
@@ -123,8 +129,58 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             secrets=secrets,
             on_restart=metrics.driver_restarted,
             on_pause=metrics.driver_paused,
+            make_executor=make_executor,
+            resources=resources,
         )
     return deps, metrics
+
+
+def _executors(config: ServerConfig, meta: Any, blobs: Any, blob_url: str) -> tuple[Any, Any]:
+    """How the driver's slots build their executor (None: the default process executor),
+    and the resource queue they admit through (None: this machine's) -- the cluster's, for
+    an executor that places attempts on a cluster.
+
+    Raises:
+        ConfigError: no executor has the configured name (checked before the server starts).
+    """
+    if config.executor == "process":
+        return None, None
+    import functools
+    import os
+    import socket
+    import uuid
+
+    from airfoil.engine._resources import machine_queue
+    from airfoil.executors.registry import ExecutorContext, default_executors
+    from airfoil.runtime.worker import WorkerRuntime, worker_runtime
+    from airfoil.types import added_converters
+
+    registry = default_executors()
+    context = ExecutorContext(
+        blobs=blobs,
+        blob_url=blob_url,
+        max_parallel=config.max_parallel,
+        runtime=WorkerRuntime(),
+        # Workers rebuild the server's type engine: the converters it was configured with.
+        runtime_factory=functools.partial(worker_runtime, added_converters()),
+        ray_address=config.ray_address,
+    )
+    probe = registry.create(config.executor, context)  # an unknown name fails here
+    try:
+        cluster = probe.cluster_capacity()
+        resources = None
+        if cluster is not None:
+            owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+            resources = machine_queue(meta, owner=owner, gpus=cluster.gpu, capacity=cluster)
+    except BaseException:
+        probe.close()
+        raise
+    probes = [probe]  # the first slot takes the probe; later slots get fresh executors
+
+    def make() -> Any:
+        return probes.pop() if probes else registry.create(config.executor, context)
+
+    return make, resources
 
 
 class _Schedules:
