@@ -113,6 +113,7 @@ class LocalRuntime:
         self.hooks = hooks
         self._executors: dict[str, Executor] = {}
         self._resources: ResourceQueue | None = None
+        self._cluster_queues: dict[str, ResourceQueue] = {}
 
     @property
     def types(self) -> TypeEngine:
@@ -131,16 +132,37 @@ class LocalRuntime:
 
             from airfoil.engine._resources import machine_queue
 
-            # An executor placing attempts on a cluster (Ray): admit against the cluster.
-            cluster = self.executor().cluster_capacity()
             self._resources = machine_queue(
                 self.meta,
                 owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
                 policy=self.settings.scheduler_policy,
-                gpus=cluster.gpu if cluster is not None else self.settings.gpus,
-                capacity=cluster,
+                gpus=self.settings.gpus,
             )
         return self._resources
+
+    def resources_for(self, executor: Executor) -> ResourceQueue:
+        """The queue the engines of ``executor`` admit through: the machine's
+        (:attr:`resources`), or, for an executor placing attempts on a cluster (Ray), one over
+        the cluster's capacity and GPUs, shared by every engine of that executor."""
+        cluster = executor.cluster_capacity()
+        if cluster is None:
+            return self.resources
+        queue = self._cluster_queues.get(executor.name)
+        if queue is None:
+            import os
+            import socket
+            import uuid
+
+            from airfoil.engine._resources import machine_queue
+
+            queue = self._cluster_queues[executor.name] = machine_queue(
+                self.meta,
+                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                policy=self.settings.scheduler_policy,
+                gpus=cluster.gpu,
+                capacity=cluster,
+            )
+        return queue
 
     def new_executor(self, name: str | None = None) -> Executor:
         """A new executor of this runtime, not shared with any engine (the caller closes it).
@@ -174,10 +196,11 @@ class LocalRuntime:
         executor: str | None = None,
         on_change: Callable[[RunState], None] | None = None,
     ) -> Engine:
+        ex = self.executor(executor)
         return Engine(
             self.meta,
             self.blobs,
-            self.executor(executor),
+            ex,
             blob_url=self.blob_url,
             settings=EngineSettings(
                 project=self.settings.project,
@@ -188,13 +211,15 @@ class LocalRuntime:
                 journal_sync=self.settings.durability == "power",
             ),
             on_change=on_change,
-            resources=self.resources,
+            resources=self.resources_for(ex),
             types=self.types,
         )
 
     def close(self) -> None:
         if self._resources is not None:
             self._resources.close()
+        for queue in self._cluster_queues.values():
+            queue.close()
         for ex in self._executors.values():
             ex.close()
         self.meta.close()

@@ -119,8 +119,13 @@ def activate(
     from airfoil.sdk._launch_plan import LaunchPlan
     from airfoil.sdk._versioning import project_root
 
-    if executor not in ("", "inline", "process"):
-        raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
+    from airfoil.executors.registry import default_executors
+
+    names = default_executors().names()
+    if executor and executor not in names:
+        raise ConfigError(
+            f"unknown executor {executor!r}: use " + " or ".join(repr(n) for n in names)
+        )
     plan = _load_plan(file, name, LaunchPlan)
     if remote or server:
         from airfoil.cli._remote import _client

@@ -64,6 +64,7 @@ INSTALL_HINT = "pip install 'airfoil[ray]'"
 _TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
 _TAKE_WAIT_S = 30.0  # how long one long poll of the mailbox waits for a child call
 _MAKE_ROOM_AFTER_S = 0.5  # a worker still starting then: stop an idle one of another kind
+_PROBE_S = 3.0  # how long a Ray address may take to accept a connection
 _OBJECT_STORE_BYTES = 128 * 2**20  # a local Ray's object store (results travel as blobs)
 
 
@@ -106,11 +107,13 @@ class _Connection:
                     "namespace": "airfoil",
                 }
                 if address:
+                    _check_reachable(address)
                     kwargs["address"] = address
                 else:
                     kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
                     kwargs["num_gpus"] = len(detect_gpus())
                     kwargs["object_store_memory"] = _OBJECT_STORE_BYTES
+                _cluster_messages_to_stderr()
                 try:
                     ray.init(**kwargs)
                 except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -601,6 +604,54 @@ class RayExecutor(Executor):
                 worker=w.name or "ray",
             )
         )
+
+
+def _cluster_messages_to_stderr() -> None:
+    """Send the cluster's messages to the driver (a node died...) to stderr.
+
+    Ray prints them to ``sys.stdout``, which is the user's: ``airfoil run --json`` must print
+    one JSON object there and nothing else. (Ray has no setting for it; this wraps the
+    function its listener thread calls, once per process.)
+    """
+    try:
+        from ray._private import worker as ray_worker
+    except ImportError:
+        return
+    original = getattr(ray_worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "_airfoil", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr._airfoil = True  # type: ignore[attr-defined]
+    ray_worker.print_to_stdstream = to_stderr
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast when nothing listens at ``address`` (Ray would retry for minutes).
+
+    Raises:
+        ConfigError: the address is malformed or nothing answers there.
+    """
+    import socket
+
+    if address == "auto":
+        return
+    hostport = address.removeprefix("ray://").rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"invalid Ray address {address!r}: give host:port of the head (e.g. 10.0.0.5:6379), "
+            "ray://host:10001, or auto"
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=_PROBE_S).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"nothing answers at the Ray address {address!r} ({exc}): start a head there with "
+            "`ray start --head`, or leave --ray-address (AIRFOIL_RAY_ADDRESS) out for a local Ray"
+        ) from None
 
 
 def _first_line(text: str) -> str:
