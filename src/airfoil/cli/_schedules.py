@@ -116,10 +116,9 @@ def activate(
     from airfoil.core.errors import ConfigError
     from airfoil.engine.scheduler_loop import activate_schedule
     from airfoil.engine.schedules import describe_schedule
+    from airfoil.executors.registry import default_executors
     from airfoil.sdk._launch_plan import LaunchPlan
     from airfoil.sdk._versioning import project_root
-
-    from airfoil.executors.registry import default_executors
 
     names = default_executors().names()
     if executor and executor not in names:
