@@ -168,9 +168,12 @@ class _Worker:
 
 
 def environment_key(request: AttemptRequest) -> tuple[Any, ...]:
-    """The task environment a warm worker serves: code root and the requests' shape."""
-    r = request.task.requests
-    return (request.code_root, request.blob_url, r.cpu, r.mem, r.gpu)
+    """The task environment a warm worker serves: code root and the requests' shape
+    (CPUs, memory, GPUs, accelerator, custom resources)."""
+    task = request.task
+    r = task.requests
+    custom = tuple(sorted(task.custom_resources.items()))
+    return (request.code_root, request.blob_url, r.cpu, r.mem, r.gpu, task.accelerator, custom)
 
 
 class RayExecutor(Executor):
@@ -409,6 +412,10 @@ class RayExecutor(Executor):
             options["num_gpus"] = r.gpu
         if r.mem > 0:
             options["memory"] = r.mem
+        if request.task.custom_resources:
+            options["resources"] = dict(request.task.custom_resources)
+        if request.task.accelerator:
+            options["accelerator_type"] = request.task.accelerator
         handle = self._actor_cls.options(**options).remote(
             self.runtime, self.blob_url, self.durability, mailbox
         )

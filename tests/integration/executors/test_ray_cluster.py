@@ -1,6 +1,7 @@
 """A real multi-node Ray cluster on this machine: a head and two worker nodes started with
 ``ray start`` (small CPU counts, a fake GPU on one), driven by ``airfoil run --executor ray
---ray-address``. A task that needs a GPU lands on the one node that has one; killing the
+--ray-address``. A task that needs a GPU lands on the one node that has one, a task asking
+for a custom resource on the node that declares it; killing the
 raylet of the node running plain map items mid-run loses their attempts as system errors,
 they finish on the other node, the run succeeds, and no item runs to its end twice.
 
@@ -64,20 +65,27 @@ FLOW = textwrap.dedent(
         return i * 10
 
 
+    @af.task(requests=af.Resources(custom={"a": 0.5}))
+    def on_a(x: int) -> str:
+        mark(f"a{x}")
+        return ray.get_runtime_context().get_node_id()
+
+
     @af.task
-    def total(where: str, values: list[int]) -> str:
-        return f"{where}:{sum(values)}"
+    def total(where: str, where_a: str, values: list[int]) -> str:
+        return f"{where}:{where_a}:{sum(values)}"
 
 
     @af.workflow
     def wf(xs: list[int]) -> str:
-        return total(where=on_gpu(x=1), values=af.map_task(plain)(i=xs))
+        return total(where=on_gpu(x=1), where_a=on_a(x=1), values=af.map_task(plain)(i=xs))
     """
 )
 
 
 class Cluster:
-    """A head (no CPUs: the driver's node) and two worker nodes, stopped by :meth:`stop`."""
+    """A head (no CPUs) and two worker nodes -- one with 2 CPUs and the custom resource
+    ``a``, one with 1 CPU and a fake GPU -- stopped by :meth:`stop`."""
 
     def __init__(self, src: Path) -> None:
         self.temp = tempfile.mkdtemp(prefix="afray-")
@@ -177,11 +185,14 @@ def test_gpu_task_lands_on_the_gpu_node_and_a_lost_node_costs_only_its_attempts(
         while time.monotonic() < deadline and victim is None:
             lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
             gpu_node = next((node for what, node, _ in lines if what == "gpu1"), gpu_node)
+            if not any(what == "a1" for what, _, _ in lines):
+                gpu_node = None  # wait for the task placed by a custom resource too
             running = [(node, raylet) for what, node, raylet in lines if what.startswith("start")]
             if gpu_node is not None:
                 victim = next((r for node, r in running if node != gpu_node), None)
             time.sleep(0.1)
         assert victim is not None, f"no plain item ran on the CPU node: {log.read_text()}"
+        time.sleep(1.0)  # let the short tasks on the GPU and `a` nodes finish first
         killed_node = next(n for w, n, r in lines if w.startswith("start") and r == victim)
         os.kill(int(victim), signal.SIGKILL)
         out, err = driver.communicate(timeout=300)
@@ -192,8 +203,9 @@ def test_gpu_task_lands_on_the_gpu_node_and_a_lost_node_costs_only_its_attempts(
     assert driver.returncode == 0, err
     data = json.loads(out)
     assert data["phase"] == "succeeded"
-    where, total = data["outputs"]["o0"].split(":")
+    where, where_a, total = data["outputs"]["o0"].split(":")
     assert where == gpu_node and total == "60", "the GPU task ran on the GPU node"
+    assert where_a == killed_node != gpu_node, "the task asking for `a` ran where `a` is"
     events = [line.split() for line in log.read_text().splitlines()]
     ends = sorted(what for what, _, _ in events if what.startswith("end"))
     assert ends == ["end0", "end1", "end2", "end3"], "each item ran to its end exactly once"
