@@ -64,6 +64,7 @@ INSTALL_HINT = "pip install 'airfoil[ray]'"
 _TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
 _TAKE_WAIT_S = 30.0  # how long one long poll of the mailbox waits for a child call
 _MAKE_ROOM_AFTER_S = 0.5  # a worker still starting then: stop an idle one of another kind
+_NODES_TTL_S = 5.0  # how long the cluster's node list is trusted for feasibility checks
 _PROBE_S = 3.0  # how long a Ray address may take to accept a connection
 _OBJECT_STORE_BYTES = 128 * 2**20  # a local Ray's object store (results travel as blobs)
 
@@ -225,6 +226,7 @@ class RayExecutor(Executor):
         self._blobs: Any = None
         self._handles: list[Any] = []  # every actor started, for the finalizer
         self._limit_n: int | None = max_workers
+        self._nodes: tuple[float, list[dict[str, float]]] | None = None  # (when, resources)
         self._closed = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
@@ -380,6 +382,10 @@ class RayExecutor(Executor):
             if started + len(self._idle) >= limit and self._idle:
                 self._retire(min(self._idle, key=lambda x: x.last_used))
             self._queue.popleft()
+            reason = self._infeasible(request)
+            if reason:
+                self._done.append(_unschedulable(request, reason))
+                continue
             self._start_worker(request)
 
     def _idle_worker(self, request: AttemptRequest) -> _Worker | None:
@@ -396,6 +402,32 @@ class RayExecutor(Executor):
             self._idle.remove(w)
             return w
         return None
+
+    def _infeasible(self, request: AttemptRequest) -> str:
+        """Why no node of the cluster, as it is now, could ever start ``request`` ("" if one
+        could): Ray would keep such a worker pending forever."""
+        task = request.task
+        r = task.requests
+        need = {"CPU": r.cpu, "GPU": float(r.gpu), "memory": float(r.mem)}
+        need.update(task.custom_resources)
+        if task.accelerator:
+            need[f"accelerator_type:{task.accelerator}"] = 0.001
+        need = {k: v for k, v in need.items() if v > 0}
+        if not need:
+            return ""
+        now = time.monotonic()
+        if self._nodes is None or now - self._nodes[0] > _NODES_TTL_S:
+            alive = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+            self._nodes = (now, alive)
+        nodes = self._nodes[1]
+        if any(all(node.get(k, 0.0) >= v for k, v in need.items()) for node in nodes):
+            return ""
+        asked = ", ".join(f"{k}={v:g}" for k, v in sorted(need.items()))
+        return (
+            f"task {task.name!r} asks for {asked}, which no node of the Ray cluster has "
+            f"({len(nodes)} alive node(s)): lower its requests, or add a node that has them "
+            "(ray start --num-gpus / --resources)"
+        )
 
     def _start_worker(self, request: AttemptRequest) -> None:
         ray = self._ray
@@ -659,6 +691,19 @@ def _check_reachable(address: str) -> None:
             f"nothing answers at the Ray address {address!r} ({exc}): start a head there with "
             "`ray start --head`, or leave --ray-address (AIRFOIL_RAY_ADDRESS) out for a local Ray"
         ) from None
+
+
+def _unschedulable(request: AttemptRequest, reason: str) -> AttemptResult:
+    now = time.time()
+    return AttemptResult(
+        execution_id=request.execution_id,
+        node_id=request.node_id,
+        attempt=request.attempt,
+        started_at=now,
+        ended_at=now,
+        error=ErrorInfo(kind="user", type="UnschedulableTaskError", message=reason),
+        worker="ray",
+    )
 
 
 def _first_line(text: str) -> str:
