@@ -135,7 +135,7 @@ def with_requests(request: AttemptRequest, **changes: Any) -> AttemptRequest:
     return msgspec.structs.replace(request, task=task)
 
 
-def gone(pid: int, within: float = 10.0) -> bool:
+def gone(pid: int, within: float = 30.0) -> bool:
     end = time.monotonic() + within
     while time.monotonic() < end:
         try:
