@@ -46,6 +46,7 @@ from airfoil.core.errors import ConfigError
 from airfoil.core.records import ErrorInfo
 from airfoil.core.resources import ResourceSpec
 from airfoil.executors._ray_connection import CONNECTION, import_ray
+from airfoil.executors._reports import UnreportedAttempts
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
@@ -135,7 +136,7 @@ class RayExecutor(Executor):
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(AttemptResult)
         self._call_decoder = msgspec.msgpack.Decoder(ChildCall)
-        self._blobs: Any = None
+        self._unreported = UnreportedAttempts(blob_url)
         self._handles: list[Any] = []  # every actor started, for the finalizer
         self._limit_n: int | None = max_workers
         self._nodes: tuple[float, list[dict[str, float]]] | None = None  # (when, resources)
@@ -531,28 +532,9 @@ class RayExecutor(Executor):
         """Report an attempt the worker could not report itself, noting why in its log."""
         request = w.request
         assert request is not None
-        log_uri = ""
-        if request.log_key:
-            try:
-                if self._blobs is None:
-                    from airfoil.store.blob import open_blob_store
-
-                    self._blobs = open_blob_store(request.blob_url or self.blob_url)
-                log_uri = self._blobs.append_text(
-                    request.log_key, f"[airfoil] {error.type}: {error.message}\n"
-                )
-            except Exception:  # logs are best effort
-                log_uri = ""
         self._done.append(
-            AttemptResult(
-                execution_id=request.execution_id,
-                node_id=request.node_id,
-                attempt=request.attempt,
-                started_at=w.started or time.time(),
-                ended_at=time.time(),
-                error=error,
-                log_uri=log_uri,
-                worker=w.name or "ray",
+            self._unreported.result(
+                request, error, started=w.started or time.time(), worker=w.name or "ray"
             )
         )
 
