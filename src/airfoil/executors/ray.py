@@ -81,6 +81,13 @@ class _Worker:
     tasks: dict[tuple[str, str], str] = field(default_factory=dict)  # (module, qualname) -> ver
 
 
+def _holds_resources(key: tuple[Any, ...]) -> bool:
+    """Whether workers of this environment hold cluster resources while idle (they asked
+    for CPUs, memory, GPUs, an accelerator or custom resources)."""
+    _root, _url, cpu, mem, gpu, accelerator, custom = key
+    return bool(cpu or mem or gpu or accelerator or custom)
+
+
 def environment_key(request: AttemptRequest) -> tuple[Any, ...]:
     """The task environment a warm worker serves: code root and the requests' shape
     (CPUs, memory, GPUs, accelerator, custom resources)."""
@@ -516,15 +523,20 @@ class RayExecutor(Executor):
             self._dispatch()
 
     def _make_room(self, now: float) -> None:
-        """A worker that cannot start while idle workers hold resources: stop one idle."""
-        if not self._idle:
+        """A worker still starting after a while may wait for resources that idle workers of
+        another environment hold: stop the least recently used of those (an idle worker that
+        asked for nothing holds nothing, and one of the same environment would serve the next
+        attempt)."""
+        slow = {w.key for w in self._starting if now - w.created >= _MAKE_ROOM_AFTER_S}
+        if not slow:
             return
-        if any(now - w.created >= _MAKE_ROOM_AFTER_S for w in self._starting):
-            self._retire(min(self._idle, key=lambda x: x.last_used))
+        holders = [w for w in self._idle if w.key not in slow and _holds_resources(w.key)]
+        if holders:
+            self._retire(min(holders, key=lambda x: x.last_used))
 
     def _next_wake(self, now: float) -> float | None:
         times = [w.deadline for w in self._busy if w.deadline is not None]
-        if self._starting and self._idle:
+        if self._starting and any(_holds_resources(w.key) for w in self._idle):
             times.append(min(w.created for w in self._starting) + _MAKE_ROOM_AFTER_S)
         return min(times) if times else None
 
