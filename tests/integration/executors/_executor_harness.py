@@ -118,6 +118,17 @@ TASKS = textwrap.dedent(
     @af.workflow
     def fan_in(a: float = 1.0, b: float = 1.0) -> float:
         return total(x=nap(seconds=a), y=nap(seconds=b))
+
+
+    @af.task
+    def fail_after(seconds: float) -> float:
+        time.sleep(seconds)
+        raise ValueError("failing while a sibling runs")
+
+
+    @af.workflow
+    def one_fails(a: float = 60.0, b: float = 1.0) -> float:
+        return total(x=nap(seconds=a), y=fail_after(seconds=b))
     """
 )
 

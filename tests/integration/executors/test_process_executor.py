@@ -282,6 +282,28 @@ def test_engine_runs_a_workflow_with_parallel_nodes(hx: Harness) -> None:
     assert max(first.started_at, second.started_at) < min(first.ended_at, second.ended_at)
 
 
+@pytest.mark.timeout(120)
+def test_a_failure_aborts_the_running_sibling_and_stops_its_worker(hx: Harness) -> None:
+    memory = pytest.importorskip("airfoil.store.memory")
+    from airfoil.engine.runner import Engine
+
+    ex = hx.executor(max_workers=2)
+    engine = Engine(memory.MemoryMetaStore(), hx.blobs, ex, blob_url=hx.blob_dir)
+    wf = hx.tasks.one_fails
+    inputs = {k: hx.types.to_value(v, float, hx.ctx) for k, v in {"a": 60.0, "b": 1.0}.items()}
+    t0 = time.monotonic()
+    record = engine.drive(engine.launch(wf.spec, inputs, code_root=str(hx.code)).id)
+    assert time.monotonic() - t0 < 30, "the 60 s sibling was stopped, not waited for"
+    assert record.phase == "failed" and record.error is not None
+    assert "failing while a sibling runs" in record.error.message
+    nodes = {n.node_id: n for n in engine.meta.get_nodes(record.id)}
+    napping = next(n for n in nodes.values() if n.task.endswith(".nap"))
+    assert napping.phase == "aborted"
+    assert ex.running() == 0
+    # The failed task's worker stays warm; the aborted one's was stopped.
+    assert len(ex.worker_pids()) == 1
+
+
 @pytest.mark.timeout(60)
 def test_spawn_start_method_works_too(h: Harness) -> None:
     me = psutil.Process()
