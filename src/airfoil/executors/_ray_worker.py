@@ -73,7 +73,12 @@ class MailboxChildCalls:
         import ray
 
         # Waited for, so a call is in the mailbox before this attempt can end.
-        ray.get(self._mailbox.call.remote(self._encoder.encode(call)))
+        try:
+            ray.get(self._mailbox.call.remote(self._encoder.encode(call)))
+        except ray.exceptions.RayError as exc:  # a platform failure, not the task's
+            raise WorkerLostError(
+                f"the mailbox to the driver was lost calling {call.task.name}: {exc}"
+            ) from exc
 
     def wait(self, node_id: str) -> ChildOutcome:
         import ray

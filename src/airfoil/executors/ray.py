@@ -388,9 +388,21 @@ class RayExecutor(Executor):
 
     def _mailbox_actor(self) -> Any:
         if self._mailbox is None:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
             from airfoil.executors._ray_worker import Mailbox
 
-            self._mailbox = self._ray.remote(Mailbox).options(max_restarts=0).remote()
+            # On the driver's node, taking no CPU: it lives as long as the driver can.
+            here = self._ray.get_runtime_context().get_node_id()
+            self._mailbox = (
+                self._ray.remote(Mailbox)
+                .options(
+                    num_cpus=0,
+                    max_restarts=0,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
+                )
+                .remote()
+            )
             self._handles.append(self._mailbox)
         return self._mailbox
 
@@ -483,12 +495,15 @@ class RayExecutor(Executor):
         self._retire(w)
 
     def _mailbox_lost(self, exc: Exception) -> None:
-        """The mailbox died: every attempt waiting on a child can never hear back."""
+        """The mailbox died: every attempt waiting on a child can never hear back, and every
+        worker holds the dead mailbox (a new one comes with the next worker started)."""
         self._mailbox = None
         for w in list(self._busy):
             if self._waiting.get(id(w)):
                 self._busy.remove(w)
                 self._lost(w, exc, starting=False)
+        for w in list(self._idle):
+            self._retire(w)
 
     def _retire(self, w: _Worker) -> None:
         for pool in (self._starting, self._busy, self._idle):
