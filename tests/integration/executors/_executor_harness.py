@@ -121,6 +121,14 @@ TASKS = textwrap.dedent(
 
 
     @af.task
+    def chatty(seconds: float) -> float:
+        print("started the long part", flush=True)
+        time.sleep(seconds)
+        print("done")
+        return seconds
+
+
+    @af.task
     def fail_after(seconds: float) -> float:
         time.sleep(seconds)
         raise ValueError("failing while a sibling runs")

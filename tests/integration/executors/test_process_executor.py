@@ -22,6 +22,7 @@ import psutil
 import pytest
 from _executor_harness import Harness, collect, gone, run_one, started_pids, worker_pid
 
+from airfoil.executors.base import live_log_key
 from airfoil.executors.process import ProcessExecutor
 from airfoil.runtime.worker import worker_runtime
 
@@ -280,6 +281,23 @@ def test_engine_runs_a_workflow_with_parallel_nodes(hx: Harness) -> None:
     first, second = naps
     assert first.ended_at is not None and second.ended_at is not None
     assert max(first.started_at, second.started_at) < min(first.ended_at, second.ended_at)
+
+
+@pytest.mark.timeout(60)
+def test_a_running_attempts_log_can_be_tailed_and_is_whole_at_the_end(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
+    ex.submit(hx.request("chatty", seconds=4.0))
+    live = Path(hx.blob_dir, live_log_key("logs/ex1/n0/1.log"))
+    end = time.monotonic() + 30
+    while not live.exists():
+        assert time.monotonic() < end, "no live copy of the log while the attempt ran"
+        assert ex.poll(0.1) == []
+    assert live.read_text() == "started the long part\n"
+    (result,) = collect(ex, 1)
+    assert result.error is None
+    assert not live.exists(), "the live copy is removed once the whole log is written"
+    whole = Path(hx.blob_dir, "logs/ex1/n0/1.log").read_text()
+    assert whole == "started the long part\ndone\n"
 
 
 @pytest.mark.timeout(120)
