@@ -25,10 +25,11 @@ import os
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+from bench_process_executor import TASKS  # the same trivial task and chain
 
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
 from airfoil.executors.inline import InlineExecutor
@@ -37,23 +38,6 @@ from airfoil.executors.ray import RayExecutor
 from airfoil.runtime.worker import WorkerRuntime, worker_runtime
 from airfoil.store.blob import LocalBlobStore
 from airfoil.types import ValueContext, default_type_engine
-
-TASKS = textwrap.dedent(
-    """
-    import airfoil as af
-
-    @af.task
-    def inc(x: int) -> int:
-        return x + 1
-
-
-    @af.workflow
-    def chain(x: int = 0) -> int:
-        for _ in range(100):
-            x = inc(x=x)
-        return x
-    """
-)
 
 BATCHES = 5
 

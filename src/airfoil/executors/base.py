@@ -102,6 +102,14 @@ class ChildCall(msgspec.Struct, frozen=True, omit_defaults=True):
     task: TaskSpec
     inputs: dict[str, Value]
 
+    def made_by(self, request: AttemptRequest | None) -> bool:
+        """Whether the attempt of ``request`` made this call."""
+        return request is not None and (
+            request.execution_id,
+            request.node_id,
+            request.attempt,
+        ) == (self.execution_id, self.parent, self.parent_attempt)
+
 
 class ChildOutcome(msgspec.Struct, frozen=True, omit_defaults=True):
     """How a child node ended: its outputs, or the error of its last attempt."""

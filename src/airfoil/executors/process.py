@@ -209,12 +209,7 @@ class ProcessExecutor(Executor):
     def answer_child(self, call: ChildCall, outcome: ChildOutcome) -> None:
         """Send ``outcome`` to the worker whose attempt made ``call``, if it still runs it."""
         for w in self._pool.busy.values():
-            r = w.request
-            if r is None or (r.execution_id, r.node_id, r.attempt) != (
-                call.execution_id,
-                call.parent,
-                call.parent_attempt,
-            ):
+            if not call.made_by(w.request):
                 continue
             try:
                 w.conn.send_bytes(self._encoder.encode(outcome))

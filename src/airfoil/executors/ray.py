@@ -215,12 +215,7 @@ class RayExecutor(Executor):
         from airfoil.executors._ray_worker import child_key
 
         for w in self._busy:
-            r = w.request
-            if r is None or (r.execution_id, r.node_id, r.attempt) != (
-                call.execution_id,
-                call.parent,
-                call.parent_attempt,
-            ):
+            if not call.made_by(w.request):
                 continue
             key = child_key(call.execution_id, call.node_id)
             self._mailbox.answer.remote(key, self._encoder.encode(outcome))
@@ -450,15 +445,7 @@ class RayExecutor(Executor):
         self._dispatch()
 
     def _caller(self, call: ChildCall) -> _Worker | None:
-        for w in self._busy:
-            r = w.request
-            if r is not None and (r.execution_id, r.node_id, r.attempt) == (
-                call.execution_id,
-                call.parent,
-                call.parent_attempt,
-            ):
-                return w
-        return None
+        return next((w for w in self._busy if call.made_by(w.request)), None)
 
     def _finish(self, w: _Worker, result: AttemptResult) -> None:
         self._busy.remove(w)
