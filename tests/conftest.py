@@ -1,8 +1,8 @@
 """Shared fixtures: every test gets its own AIRFOIL_HOME so nothing touches ~/.airfoil.
 
 In CI (``CI`` set to true, as every CI service does), a test skipped because what it needs
-is missing (Playwright, Chromium, PostgreSQL) is reported as a failure: a green CI run must
-have run the console and PostgreSQL tiers, not skipped them.
+is missing (Playwright, Chromium, PostgreSQL, Ray) is reported as a failure: a green CI run
+must have run the console, PostgreSQL and Ray tiers, not skipped them.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # Skip reasons that mean "the environment lacks a tier's dependency", not "not applicable".
-_MISSING_TIER = ("playwright", "chromium", "postgresql", "airfoil_skip_pg")
+_MISSING_TIER = ("playwright", "chromium", "postgresql", "airfoil_skip_pg", "airfoil[ray]")
 
 
 def _in_ci() -> bool:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import InvalidInputError
+from airfoil.core.errors import ConfigError, InvalidInputError
 from airfoil.core.records import Value
 from airfoil.engine.launcher import Launcher
 from airfoil.engine.local import (
@@ -108,11 +108,18 @@ class Runtime:
         self.clock: Clock = clock or SystemClock()
         self.worker_runtime = WorkerRuntime(codecs, task_types=task_types)
         self.executors = executors or default_executors()
+        if settings.executor not in self.executors.names():
+            stores.close()
+            raise ConfigError(
+                f"unknown executor {settings.executor!r} (AIRFOIL_EXECUTOR): use "
+                + " or ".join(repr(n) for n in self.executors.names())
+            )
         self.hooks = hooks
         self._executors: dict[str, Executor] = {}
         self._resources: ResourceQueue | None = None
         self._launcher: Launcher | None = None
         self._lock = threading.Lock()
+        self._cluster_queues: dict[str, ResourceQueue] = {}
 
     @property
     def meta(self) -> MetaStore:
@@ -177,6 +184,30 @@ class Runtime:
                 )
             return self._launcher
 
+    def resources_for(self, executor: Executor) -> ResourceQueue:
+        """The queue the engines of ``executor`` admit through: the machine's
+        (:attr:`resources`), or, for an executor placing attempts on a cluster (Ray), one over
+        the cluster's capacity and GPUs, shared by every engine of that executor."""
+        cluster = executor.cluster_capacity()
+        if cluster is None:
+            return self.resources
+        queue = self._cluster_queues.get(executor.name)
+        if queue is None:
+            import os
+            import socket
+            import uuid
+
+            from airfoil.engine._resources import machine_queue
+
+            queue = self._cluster_queues[executor.name] = machine_queue(
+                self.meta,
+                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                policy=self.settings.scheduler_policy,
+                gpus=cluster.gpu,
+                capacity=cluster,
+            )
+        return queue
+
     def new_executor(self, name: str | None = None) -> Executor:
         """A new executor of this runtime, not shared with any engine (the caller closes it).
 
@@ -191,6 +222,7 @@ class Runtime:
             # Workers rebuild the process's engine from the converters added so far.
             runtime_factory=functools.partial(worker_runtime, added_converters()),
             durability=self.settings.durability,
+            ray_address=self.settings.ray_address,
         )
         executor = self.executors.create(name or self.settings.executor, context)
         return executor if self.hooks is None else HookedExecutor(executor, self.hooks)
@@ -255,7 +287,7 @@ class Runtime:
             settings=loop_settings,
             on_change=on_change,
             secrets=secrets,
-            resources=self.resources,
+            resources=self.resources_for(ex),
             types=self.types,
             launcher=self.launcher,
             hooks=self.hooks,
@@ -265,6 +297,8 @@ class Runtime:
         """Close the resource queue, the executors and the stores."""
         if self._resources is not None:
             self._resources.close()
+        for queue in self._cluster_queues.values():
+            queue.close()
         for ex in self._executors.values():
             ex.close()
         self.stores.close()

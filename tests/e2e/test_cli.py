@@ -107,6 +107,14 @@ def test_failed_run_exit_code_and_traceback(cli: Any, pipeline_file: str) -> Non
         (["run", "{file}", "pipeline", "--bogus", "1"], "has no input '--bogus'"),
         (["run", "{file}", "pipeline", "--n"], "needs a value"),
         (["run", "--executor", "gpu", "{file}", "pipeline"], "unknown executor"),
+        (
+            ["run", "--executor", "ray", "--ray-address", "127.0.0.1:1", "{file}", "pipeline"],
+            "nothing answers at the Ray address '127.0.0.1:1'",
+        ),
+        (
+            ["run", "--executor", "ray", "--ray-address", "nohost", "{file}", "pipeline"],
+            "invalid Ray address 'nohost'",
+        ),
         (["run", "--name", "Bad Id!", "{file}", "pipeline"], "invalid execution id"),
         (["executions", "show", "nope"], "nope"),
         (["cache", "explain", "nope", "n0"], "nope"),

@@ -3,6 +3,7 @@ register``, ``airfoil run --remote --json`` (same object as a local run), ``auth
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,13 +43,21 @@ def _port() -> int:
 
 @pytest.fixture
 def served(tmp_path: Path, _airfoil_home: Path) -> Iterator[str]:
+    with _serve(tmp_path, _airfoil_home) as url:
+        yield url
+    text = (tmp_path / "server.log").read_text()
+    assert "accepting loopback clients only" in text
+
+
+@contextlib.contextmanager
+def _serve(tmp_path: Path, _airfoil_home: Path, *options: str) -> Iterator[str]:
     port = _port()
     env = dict(
         os.environ, AIRFOIL_HOME=str(_airfoil_home), AIRFOIL_PACKAGE_CACHE=str(tmp_path / "pkgs")
     )
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port)],
+        [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port), *options],
         env=env,
         stdout=log,
         stderr=log,
@@ -75,8 +84,6 @@ def served(tmp_path: Path, _airfoil_home: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-    text = (tmp_path / "server.log").read_text()
-    assert "accepting loopback clients only" in text
 
 
 def test_remote_run_json_matches_local_shape(cli: Any, served: str, tmp_path: Path) -> None:
@@ -258,3 +265,21 @@ def test_remote_run_uploads_dataframe_and_file_inputs(
     assert remote.code == 0, remote.err
     local = cli("run", "--json", *args)
     assert remote.json()["outputs"] == local.json()["outputs"] == {"o0": 12497500.5}
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(300)
+def test_a_server_runs_registered_code_on_ray(
+    cli: Any, tmp_path: Path, _airfoil_home: Path
+) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
+    (tmp_path / "flow.py").write_text(FLOW)
+    with _serve(tmp_path, _airfoil_home, "--executor", "ray", "--max-parallel", "2") as url:
+        remote = cli("run", "--remote", "--server", url, "--json", "flow.py", "wf", "--x", "5")
+        assert remote.code == 0, remote.err + (tmp_path / "server.log").read_text()
+        data = remote.json()
+        assert data["phase"] == "succeeded" and data["outputs"] == {"o0": 20}
+    log = (tmp_path / "server.log").read_text()
+    assert "executor: ray on a local Ray" in log
+    # The workers ran the registered package, fetched by version from the blob store.
+    assert list((tmp_path / "pkgs").iterdir()), "no package was unpacked for the workers"

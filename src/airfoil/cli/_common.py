@@ -84,8 +84,9 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def runtime() -> LocalRuntime:
-    """The local runtime from ``AIRFOIL_*`` settings."""
+def runtime(**overrides: Any) -> LocalRuntime:
+    """The local runtime from ``AIRFOIL_*`` settings, with ``overrides`` (command-line
+    options, like ``ray_address``) replacing the settings they name when not None."""
     from pydantic import ValidationError
 
     from airfoil.local import get_runtime
@@ -96,6 +97,9 @@ def runtime() -> LocalRuntime:
     except ValidationError as exc:
         first = exc.errors()[0]
         fail(f"bad AIRFOIL_{str(first['loc'][0]).upper()} setting: {first['msg']}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        settings = settings.model_copy(update=given)
     return get_runtime(settings)
 
 

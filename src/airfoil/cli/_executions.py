@@ -174,7 +174,7 @@ def show(
 @handle_errors
 def resume(
     execution_id: str = typer.Argument(..., help="Execution id."),
-    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline, process or ray."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
     server: str = _SERVER,
@@ -252,7 +252,7 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
 def recover(
     execution_id: str = typer.Argument(..., help="A failed execution."),
     new_id: str = typer.Option(None, "--name", help="Id of the new execution."),
-    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline, process or ray."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
     server: str = _SERVER,
@@ -269,7 +269,7 @@ def recover(
 def relaunch(
     execution_id: str = typer.Argument(..., help="An execution."),
     new_id: str = typer.Option(None, "--name", help="Id of the new execution."),
-    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline, process or ray."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
     server: str = _SERVER,

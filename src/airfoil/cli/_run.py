@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-RUN_OPTIONS = ("--executor", "-e", "--name", "--json", "--remote", "--server")
+RUN_OPTIONS = ("--executor", "-e", "--ray-address", "--name", "--json", "--remote", "--server")
 
 
 def register(app: typer.Typer) -> None:
@@ -45,7 +45,17 @@ def register(app: typer.Typer) -> None:
             ..., metavar="NAME", help="Name of the task or workflow in that file."
         ),
         executor: str = typer.Option(
-            None, "--executor", "-e", help="inline (same process) or process (worker processes)."
+            None,
+            "--executor",
+            "-e",
+            help="inline (same process), process (worker processes) or ray (a Ray cluster: "
+            "pip install 'airfoil[ray]'); default AIRFOIL_EXECUTOR or inline.",
+        ),
+        ray_address: str = typer.Option(
+            None,
+            "--ray-address",
+            help="Ray cluster to run on with --executor ray (host:port, ray://host:10001, "
+            "auto; AIRFOIL_RAY_ADDRESS). Default: a local Ray, stopped after the run.",
         ),
         execution_id: str = typer.Option(
             None, "--name", help="Execution id to use (default: generated)."
@@ -78,11 +88,14 @@ def register(app: typer.Typer) -> None:
         from airfoil.engine.launch_plans import after_drive, prepare_launch
         from airfoil.sdk._versioning import manifest_for, project_root
 
-        if executor is not None and executor not in ("inline", "process"):
-            raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
         if execution_id is not None:
             validate_execution_id(execution_id)
-        rt = runtime()
+        rt = runtime(ray_address=ray_address)
+        if executor is not None and executor not in rt.executors.names():
+            raise ConfigError(
+                f"unknown executor {executor!r}: use "
+                + " or ".join(repr(n) for n in rt.executors.names())
+            )
         entity = load_entity(file, name)
         given = parse_inputs(entity, args, rt.types, RUN_OPTIONS)
         spec, values, labels = prepare_launch(entity, given, rt)

@@ -119,11 +119,15 @@ def activate(
     from airfoil.core.errors import ConfigError
     from airfoil.engine.scheduler_loop import activate_schedule
     from airfoil.engine.schedules import describe_schedule
+    from airfoil.executors.registry import default_executors
     from airfoil.sdk._launch_plan import LaunchPlan
     from airfoil.sdk._versioning import project_root
 
-    if executor not in ("", "inline", "process"):
-        raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
+    names = default_executors().names()
+    if executor and executor not in names:
+        raise ConfigError(
+            f"unknown executor {executor!r}: use " + " or ".join(repr(n) for n in names)
+        )
     plan = _load_plan(file, name, LaunchPlan)
     if remote or server:
         from airfoil.cli._remote import _client

@@ -181,6 +181,11 @@ class TaskSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="task"):
     #: The task type's own settings (JSON data; the type's runner decodes it into its typed
     #: config). Empty for plain Python tasks.
     config: dict[str, Any] = {}
+    #: Resources a cluster's nodes declare beyond CPUs, memory and GPUs (Ray's custom
+    #: resources): the task runs only where they are. Requests only.
+    custom_resources: dict[str, float] = {}
+    #: The accelerator kind the task needs (Ray's ``accelerator_type``: ``A100``...).
+    accelerator: str = ""
 
 
 class Binding(msgspec.Struct, frozen=True, omit_defaults=True):

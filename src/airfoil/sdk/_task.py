@@ -112,7 +112,19 @@ class TaskDef(Generic[P, R]):
                 "1-100 letters, digits, '.', '_' or '-'",
                 location=location,
             )
+        if limits is not None and (limits.custom or limits.accelerator):
+            raise DefinitionError(
+                f"task {self.name!r}: custom resources and accelerators are requests, not "
+                "limits: give them in requests=Resources(...)",
+                location=location,
+            )
+        extra: dict[str, Any] = {}
+        if requests is not None and requests.custom:
+            extra["custom_resources"] = requests.custom_spec()
+        if requests is not None and requests.accelerator:
+            extra["accelerator"] = requests.accelerator.strip()
         self._options = dict(
+            **extra,
             cache=CachePolicy(
                 enabled=cache,
                 version=cache_version or "",

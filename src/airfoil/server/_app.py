@@ -75,6 +75,9 @@ class ServerConfig:
             ``synchronous_commit=on`` whatever the server's default, and a local blob store
             (the API's uploads and packages, the workers' outputs) fsyncs each blob and its
             directory before the write returns; an object store's PUT is durable already.
+        executor: what runs the attempts of the executions this server drives: ``process``
+            (worker processes on this machine) or ``ray`` (a Ray cluster), or ``inline``.
+        ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray).
     """
 
     home: str
@@ -90,6 +93,8 @@ class ServerConfig:
     hooks: Hooks | None = None
     store_retry_budget_s: float = 120.0
     durability: str = "process"
+    executor: str = "process"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         from airfoil.store.blob import DURABILITY_LEVELS
@@ -110,16 +115,17 @@ class ServerConfig:
 
 
 def server_settings(config: ServerConfig) -> AirfoilSettings:
-    """The typed settings of a server's runtime: its stores, ``process`` workers (the server
-    never runs user code in its own process), parallelism and durability; the rest (policy,
-    GPUs) from ``AIRFOIL_*`` as for any entry point."""
+    """The typed settings of a server's runtime: its stores, executor (``process`` workers by
+    default, or a Ray cluster), parallelism and durability; the rest (policy, GPUs) from
+    ``AIRFOIL_*`` as for any entry point."""
     from airfoil.settings import AirfoilSettings
 
     return AirfoilSettings(
         home=config.home,
         database_url=config.database_url,
         blob_url=config.resolved_blob_url(),
-        executor="process",
+        executor=config.executor,
+        ray_address=config.ray_address,
         max_parallel=config.max_parallel,
         converters=",".join(config.converters),
         durability="power" if config.durability == "power" else "process",

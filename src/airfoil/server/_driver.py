@@ -308,7 +308,7 @@ class Driver:
             executor = self._make_executor()
             return executor if hooks is None else HookedExecutor(executor, hooks)
         # Workers rebuild the server's type engine: the converters it was configured with.
-        return self.runtime.new_executor("process")  # wrapped by the runtime
+        return self.runtime.new_executor()  # the server's executor, wrapped by the runtime
 
     def claim(self, owner: str) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody

@@ -87,6 +87,8 @@ def _task_spec() -> TaskSpec:
         task_type="container",
         is_async=True,
         config={"image": "python:3.11", "args": ["-c", "print(1)"], "gpus": 1},
+        custom_resources={"fast_disk": 1.0, "accelerator_type:A100": 0.001},
+        accelerator="A100",
     )
 
 

@@ -65,7 +65,7 @@ def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
         sys.modules.pop(name, None)
 
 
-@pytest.mark.parametrize("executor", ["inline", "process"])
+@pytest.mark.parametrize("executor", ["inline", "process", "ray"])
 def test_attempts_are_reported_and_the_context_reaches_the_task(
     executor: str, tasks: tuple[ModuleType, Path]
 ) -> None:

@@ -37,7 +37,7 @@ FLOW = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("executor", ["inline", "process"])
+@pytest.mark.parametrize("executor", ["inline", "process", "ray"])
 def test_a_local_run_stores_no_secret(tmp_path: Path, executor: str) -> None:
     secret = "tok-" + uuid.uuid4().hex
     (tmp_path / "flow.py").write_text(FLOW)
