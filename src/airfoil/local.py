@@ -170,14 +170,16 @@ class Runtime:
     @property
     def launcher(self) -> Launcher:
         """What writes new executions (built once, shared by every thread and engine): it
-        checks resource requests against :attr:`resources` and secrets against
+        checks resource requests against the queue of the settings' executor
+        (:meth:`resources_for`: this machine's, or a cluster's) and secrets against
         ``stores.secrets``."""
         with self._lock:
             if self._launcher is None:
                 self._launcher = Launcher(
                     self.meta,
                     clock=self.clock,
-                    capacity=lambda: self.resources,
+                    # the queue of the executor that runs them: a cluster's for Ray
+                    capacity=lambda name: self.resources_for(self.executor(name)),
                     secrets=self.stores.secrets,
                     executor=self.settings.executor,
                     retry_backoff_s=EngineSettings().retry_backoff_s,

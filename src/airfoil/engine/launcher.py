@@ -53,8 +53,9 @@ class Launcher:
     Args:
         meta: the metadata store executions are written to.
         clock: the clock their times come from.
-        capacity: gives the resource check (called only when a task asks for resources, so
-            a runtime whose tasks never do builds no queue).
+        capacity: gives the resource check of the executor named (the queue its attempts
+            are admitted through: a machine's, or a cluster's); called only when a task asks
+            for resources, so a runtime whose tasks never do builds no queue.
         secrets: the secrets launches check requested ones against.
         executor: the executor name recorded on executions (the one that will drive them).
         retry_backoff_s: the base of the retry backoff of the state machines built here.
@@ -67,7 +68,7 @@ class Launcher:
         meta: MetaStore,
         *,
         clock: Clock,
-        capacity: Callable[[], CapacityCheck],
+        capacity: Callable[[str], CapacityCheck],
         secrets: SecretSource,
         executor: str,
         retry_backoff_s: float = 0.05,
@@ -113,7 +114,7 @@ class Launcher:
                 f"`airfoil executions resume {exec_id}` to continue it"
             )
         graph = flatten(spec)
-        self._check_capacity(graph, project)
+        self._check_capacity(graph, project, executor or self.executor)
         self._check_secrets(graph, project)
         record = ExecutionRecord(
             id=exec_id,
@@ -261,12 +262,12 @@ class Launcher:
                     f"task {task_name!r} requests secret {name!r}, which is not set: {hint}"
                 )
 
-    def _check_capacity(self, graph: dict[str, FlatNode], project: str) -> None:
+    def _check_capacity(self, graph: dict[str, FlatNode], project: str, executor: str) -> None:
         """Fail at launch a task that could never start (see ``ResourceQueue.check``)."""
         check: CapacityCheck | None = None
         for node in graph.values():
             if node.task is not None and asks_for_resources(node.task):
-                check = check or self._capacity()
+                check = check or self._capacity(executor)
                 check.check(node.task, node.id, project)
 
 

@@ -167,7 +167,7 @@ class Engine:
             self._launcher = Launcher(
                 self.meta,
                 clock=self.clock,
-                capacity=lambda: self.resources,
+                capacity=lambda _name: self.resources,
                 secrets=_CallableSecrets(self.secrets),
                 executor=self.executor.name,
                 retry_backoff_s=self.settings.retry_backoff_s,

@@ -191,7 +191,12 @@ def test_gpu_task_lands_on_the_gpu_node_and_a_lost_node_costs_only_its_attempts(
             if gpu_node is not None:
                 victim = next((r for node, r in running if node != gpu_node), None)
             time.sleep(0.1)
-        assert victim is not None, f"no plain item ran on the CPU node: {log.read_text()}"
+        if victim is None:
+            if driver.poll() is None:
+                driver.kill()
+            out, err = driver.communicate(timeout=30)
+            seen = log.read_text() if log.exists() else "(no task started)"
+            raise AssertionError(f"no plain item ran on the CPU node: {seen}\n{out}\n{err}")
         time.sleep(1.0)  # let the short tasks on the GPU and `a` nodes finish first
         killed_node = next(n for w, n, r in lines if w.startswith("start") and r == victim)
         os.kill(int(victim), signal.SIGKILL)

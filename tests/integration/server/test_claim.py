@@ -30,7 +30,7 @@ def _launcher(meta: Any) -> Any:
     from airfoil.engine.launcher import Launcher
     from airfoil.store.stores import NoSecrets
 
-    def no_capacity() -> Any:
+    def no_capacity(executor: str) -> Any:
         raise AssertionError("no task of these flows asks for resources")
 
     return Launcher(
