@@ -12,7 +12,10 @@ the execution and builds its graph for the first time); the median of the follow
 *warm*. A second, small execution (``--subs`` subworkflows of three tasks, all drawn open as
 boxes) measures the compound layout: the page paints it at once with the flat layout, then
 again with boxes when elkjs (in a Web Worker, its script loaded on first use) has laid it
-out; both times are reported.
+out; both times are reported. A third (``huge``: 880 tasks, 30 subworkflows of three and a
+map, about 1,000 nodes) starts with its containers closed: its first paint, and the time from
+opening them all at once to the paint with boxes and the item grid (the fast nested layout;
+ELK would take seconds at this size), are reported.
 
     python benchmarks/bench_console.py [--width 9999 --subs 20 --runs 7]
 
@@ -59,6 +62,17 @@ FLOW = textwrap.dedent(
     @af.workflow
     def nested(x: int = 0) -> int:
         return total(xs=[three(x=i) for i in range(SUBS)])
+
+    @af.task
+    def numbers(n: int) -> list[int]:
+        return list(range(n))
+
+    @af.workflow
+    def huge(n: int = 60) -> int:
+        wide = [inc(x=i) for i in range(880)]
+        subs = [three(x=i) for i in range(30)]
+        mapped = total(xs=af.map_task(inc)(x=numbers(n=n)))
+        return total(xs=[*wide, *subs, mapped])
     """
 )
 
@@ -81,6 +95,33 @@ def _first_paints(
         nodes = int(page.get_attribute("canvas.graph", "data-painted") or 0)
         ctx.close()
     return samples[0], samples[1:], nodes
+
+
+def _boxes_after_opening(browser: object, page_url: str, runs: int) -> tuple[float, list[float]]:
+    """(cold, warm samples): seconds from opening every container of a big graph at once (its
+    outline's expand buttons, one click each) to the paint with the boxes and item grids."""
+    samples: list[float] = []
+    for _ in range(runs + 1):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+        page = ctx.new_page()
+        page.goto(page_url)
+        page.wait_for_selector("canvas.graph[data-painted]", timeout=60_000)
+        page.wait_for_selector("nav[aria-label='Graph nodes']", state="attached")
+        took = page.evaluate(
+            """() => new Promise((done) => {
+                const g = window.__airfoilGraph;
+                const t0 = performance.now();
+                const nav = "nav[aria-label='Graph nodes']";
+                document.querySelectorAll(nav + " button[aria-expanded=false]")
+                    .forEach((b) => b.click());
+                const wait = () => g.compoundAt !== null ? done(g.compoundAt - t0)
+                    : requestAnimationFrame(wait);
+                wait();
+            })"""
+        )
+        samples.append(took / 1000)
+        ctx.close()
+    return samples[0], samples[1:]
 
 
 def _report(what: str, cold: float, warm: list[float], budget: float | None) -> None:
@@ -122,7 +163,7 @@ def main() -> None:
         flow = FLOW.replace("WIDTH", str(args.width)).replace("SUBS", str(args.subs))
         (tmp / "flow.py").write_text(flow)
         env = dict(os.environ, AIRFOIL_HOME=str(tmp / "home"))
-        for wf in ("nested", "wide"):
+        for wf in ("nested", "wide", "huge"):
             t0 = time.perf_counter()
             ran = subprocess.run(
                 [sys.executable, "-m", "airfoil.cli", "run", "--json", "flow.py", wf],
@@ -171,6 +212,8 @@ def main() -> None:
                     boxed = _first_paints(
                         browser, f"{base}/{by_wf['nested']}", args.runs, "compoundAt"
                     )
+                    huge = _first_paints(browser, f"{base}/{by_wf['huge']}", args.runs)
+                    opened = _boxes_after_opening(browser, f"{base}/{by_wf['huge']}", args.runs)
                 finally:
                     browser.close()
         finally:
@@ -179,6 +222,19 @@ def main() -> None:
     _report(f"console first paint, flat graph of {wide[2]} nodes", wide[0], wide[1], 2.0)
     _report(f"console first paint, compound graph of {nested[2]} nodes", nested[0], nested[1], None)
     _report("  ... until its boxes (elkjs layout) are drawn", boxed[0], boxed[1], None)
+    _report(
+        f"console first paint, graph of {huge[2]} nodes (containers start closed)",
+        huge[0],
+        huge[1],
+        2.0,
+    )
+    _report(
+        "  ... opening its 30 subworkflows and its map at once, until the boxes and the item "
+        "grid (fast nested layout) are drawn",
+        opened[0],
+        opened[1],
+        None,
+    )
 
 
 if __name__ == "__main__":

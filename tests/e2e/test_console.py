@@ -332,8 +332,8 @@ def click_node(page: Any, node_id: str) -> None:
 
 def click_toggle(page: Any, node_id: str) -> None:
     """Click a container's +/- (on a node, or on the header of an open box), once the
-    compound layout has replaced the flat picture the page paints first."""
-    page.wait_for_selector("canvas.graph[data-layout=compound]")
+    layout that stays is drawn (not the interim one shown while ELK works)."""
+    page.wait_for_selector("canvas.graph[data-layout]:not([data-layout=interim])")
     at = page.evaluate("(id) => window.__airfoilGraph.toggleOf(id)", node_id)
     assert at is not None, f"node {node_id} is not on the graph"
     page.mouse.click(at["x"], at["y"])
@@ -665,12 +665,14 @@ def test_launch_with_file_and_dataframe_uploaded_from_the_page(
     # nothing chosen, then a file that is not Parquet for the DataFrame: refused on the page
     page.get_by_role("button", name="Launch").click()
     assert "choose a file" in page.inner_text("[data-input=notes] .field-error")
-    assert "choose a Parquet file" in page.inner_text("[data-input=table] .field-error")
+    assert "choose a Parquet or CSV file" in page.inner_text("[data-input=table] .field-error")
     page.set_input_files("#in-notes", str(notes))
     page.set_input_files("#in-table", str(notes))
     page.get_by_role("button", name="Launch").click()
     page.wait_for_selector("[data-input=table] .field-error")
-    assert "not a Parquet file" in page.inner_text("[data-input=table] .field-error")
+    assert "neither a Parquet file nor a .csv file" in page.inner_text(
+        "[data-input=table] .field-error"
+    )
     assert "/entities/" in page.url
     shot(page, "18-upload-form-invalid")
 

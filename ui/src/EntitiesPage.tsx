@@ -5,11 +5,14 @@ import type { EntitySummary, EntityVersionOut, ExecutionSummary, ParamOut } from
 import { enc, get, post } from "./api";
 import { Link, Problem } from "./components";
 import { Field, type Raw, type TypeSpec, isUpload, parse, toRaw, typeName } from "./form";
-import { PendingUpload, resolveUpload } from "./upload";
+import { PendingUpload, PendingUploads, resolveUpload, resolveUploads } from "./upload";
 
 /** A field left empty, so its default is used. */
 function isEmpty(spec: TypeSpec, raw: Raw): boolean {
-  if (isUpload(spec)) return !(raw as { upload: File | null }).upload;
+  if (isUpload(spec)) {
+    const r = raw as { upload: File | null; uploads?: File[] };
+    return !r.upload && !r.uploads?.length;
+  }
   return typeof raw === "string" && raw.trim() === "" && spec.kind !== "str";
 }
 import { navigate, setQuery } from "./router";
@@ -166,10 +169,11 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
     try {
       // files chosen for File / DataFrame inputs: uploaded now, named by reference
       for (const [name, v] of Object.entries(values)) {
-        if (!(v instanceof PendingUpload)) continue;
-        setStatus(`uploading ${v.file.name}…`);
+        if (!(v instanceof PendingUpload) && !(v instanceof PendingUploads)) continue;
+        const what = v instanceof PendingUpload ? v.file.name : `${v.uploads.length} files`;
+        setStatus(`uploading ${what}…`);
         try {
-          values[name] = await resolveUpload(project, v);
+          values[name] = v instanceof PendingUpload ? await resolveUpload(project, v) : await resolveUploads(project, v);
         } catch (err) {
           setErrors((prev) => ({ ...prev, [name]: (err as Error).message }));
           throw new Error(`input ${name}: ${(err as Error).message}`);

@@ -244,7 +244,7 @@ function ExecActions(props: { project: string; d: ExecutionDetail; onChange: () 
 }
 
 function Legend() {
-  const phases = ["pending", "queued", "running", "waiting", "succeeded", "failed", "aborted", "skipped"];
+  const phases = ["pending", "queued", "running", "waiting", "succeeded", "failed", "aborted", "skipped", "interrupted"];
   return (
     <div class="legend">
       {phases.map((p) => (

@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { NodeOut } from "./api";
 import type { Model, View } from "./graph";
-import { displayPhase, type MapGrid, subtitle } from "./GraphView";
+import { displayPhase, heldCounts, type MapGrid, subtitle } from "./GraphView";
 
 const MAX_ROWS = 2000;
 
@@ -37,6 +37,7 @@ export function GraphOutline(props: {
       list.push(id);
     } else roots.push(id);
   }
+  const held = heldCounts(model);
   let rows = 0;
   const item = (id: string) => {
     if (rows >= MAX_ROWS) return null;
@@ -47,7 +48,9 @@ export function GraphOutline(props: {
     const children = kids.get(id);
     const grid = expanded.has(id) ? grids.get(id) : undefined;
     const container = node.children.length > 0 || node.kind === "map";
-    const what = subtitle(node.kind, phase, rec, node.gate?.kind);
+    const holds = held.get(id) ?? 0;
+    const collapsed = holds > 0 && !expanded.has(id) ? `, holds ${holds} node${holds === 1 ? "" : "s"}` : "";
+    const what = subtitle(node.kind, phase, rec, node.gate?.kind) + collapsed;
     return (
       <li data-node={id} data-phase={phase}>
         <button type="button" class="outline-node" onClick={() => props.onSelect(id)}>

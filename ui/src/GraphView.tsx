@@ -1,14 +1,18 @@
 // The execution graph on a canvas: pan (drag), zoom (wheel), click a node to open it,
 // click a container's +/- (or double-click it) to expand or collapse it. Open subworkflows,
 // branches and dynamic nodes are boxes around their children (compound layout, compound.ts);
-// an open map node is a grid of its items coloured by phase. Big graphs use the fast flat
-// layout (layout.ts). A nested list mirrors the graph for assistive technology (and tests).
+// an open map node is a grid of its items coloured by phase, at any size: ELK lays out graphs
+// of up to ELK_MAX nodes on screen, the fast nested layout (nested.ts) bigger ones, and a graph
+// with nothing open gets the flat layered layout (layout.ts). Containers start collapsed in big
+// graphs, with the count of what they hold. A nested list mirrors the graph for assistive
+// technology (and tests).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { NodeOut } from "./api";
 import { CELL, CELL_GAP, HEADER_H, compoundLayout, gridShape } from "./compound";
 import { type GNode, MAX_ITEMS, type Model, type View, isContainer, itemId, visibleGraph } from "./graph";
 import { GraphOutline } from "./GraphOutline";
 import { NODE_H, NODE_W, type Placed, flatPlaced } from "./layout";
+import { nestedPlaced } from "./nested";
 import { fmtDuration, phaseColor } from "./util";
 
 /** The phases of an open map's items, by index (missing: pending). */
@@ -35,8 +39,8 @@ interface Cam {
   k: number; // pixels per world unit
 }
 
-/** Above this many nodes on screen, the flat layout (no boxes, no ELK). */
-export const COMPOUND_MAX = 600;
+/** Above this many nodes on screen, the fast nested layout instead of ELK's. */
+export const ELK_MAX = 600;
 
 const MAP_ORDER = ["succeeded", "failed", "running", "retrying", "queued", "pending"];
 
@@ -52,7 +56,12 @@ declare global {
       boxOf: (id: string) => { x: number; y: number; w: number; h: number } | null;
       toggleOf: (id: string) => { x: number; y: number } | null;
       visible: () => string[];
-      layout: () => "flat" | "compound" | null;
+      /** compound: boxes as they stay; interim: boxes until ELK's layout replaces them. */
+      layout: () => "flat" | "compound" | "interim" | null;
+      /** Which layout placed the graph: ELK (small), the fast nested one (big), or flat. */
+      engine: () => "elk" | "nested" | "flat" | null;
+      /** The camera: world x and y at the canvas' top left corner, and pixels per unit. */
+      camera: () => { x: number; y: number; k: number };
       paints: number;
       firstPaintAt: number | null;
       /** When the compound layout (boxes) was first drawn. */
@@ -69,6 +78,31 @@ interface Shown {
   grids: Map<number, number>;
   /** Open containers drawn as boxes, parents first. */
   boxes: number[];
+  engine: "elk" | "nested" | "flat";
+}
+
+/** Whether a compound picture is the one that stays (ELK's, or the fast one of big graphs). */
+function final(s: Shown): boolean {
+  return s.engine === "elk" || (s.engine === "nested" && s.view.ids.length > ELK_MAX);
+}
+
+function layoutName(s: Shown): "flat" | "compound" | "interim" {
+  return s.engine === "flat" ? "flat" : final(s) ? "compound" : "interim";
+}
+
+/** How many nodes each container holds, at every depth (a collapsed one shows it). */
+export function heldCounts(m: Model): Map<string, number> {
+  const out = new Map<string, number>();
+  const count = (id: string): number => {
+    const known = out.get(id);
+    if (known !== undefined) return known;
+    let total = 0;
+    for (const c of m.nodes.get(id)?.children ?? []) total += 1 + count(c);
+    out.set(id, total);
+    return total;
+  };
+  for (const id of m.order) count(id);
+  return out;
 }
 
 function depthOf(m: Model, id: string): number {
@@ -85,12 +119,16 @@ export function GraphView(props: GraphViewProps) {
   const propsRef = useRef(props);
   propsRef.current = props;
 
-  const view = useMemo(() => {
+  // boxes and grids whenever a container is open on screen, whatever the graph's size
+  const { view, compound } = useMemo(() => {
     const v = visibleGraph(props.model, props.expanded, true);
-    return v.ids.length <= COMPOUND_MAX ? v : visibleGraph(props.model, props.expanded, false);
+    const anyOpen = v.ids.some((id) => props.expanded.has(id) && isContainer(props.model.nodes.get(id)!));
+    return { view: v, compound: anyOpen };
   }, [props.model, props.expanded]);
-  const compound = view.ids.length <= COMPOUND_MAX;
   // the item counts of open maps shape the layout (a grid's size); their phases do not
+  const held = useMemo(() => heldCounts(props.model), [props.model]);
+  const heldRef = useRef(held);
+  heldRef.current = held;
   const gridKey = compound
     ? [...props.grids].filter(([id]) => view.index.has(id) && props.expanded.has(id)).map(([id, g]) => `${id}:${Math.min(g.total, MAX_ITEMS)}`).join("|")
     : "";
@@ -105,7 +143,7 @@ export function GraphView(props: GraphViewProps) {
     const exp = propsRef.current.expanded;
     const grids = new Map<number, number>();
     if (!compound) {
-      setShown({ view, placed: flatPlaced(view.ids.length, view.edges), grids, boxes: [] });
+      setShown({ view, placed: flatPlaced(view.ids.length, view.edges), grids, boxes: [], engine: "flat" });
       return;
     }
     const counts = new Map(gridKey ? gridKey.split("|").map((s) => {
@@ -114,21 +152,38 @@ export function GraphView(props: GraphViewProps) {
     }) : []);
     for (const [id, c] of counts) grids.set(view.index.get(id)!, c);
     const isOpen = (id: string) => exp.has(id) && (m.nodes.get(id)?.children.length ?? 0) > 0;
-    // the first time, paint at once with the flat layout while ELK works (in its worker)
-    if (!state.current) setShown({ view, placed: flatPlaced(view.ids.length, view.edges), grids: new Map(), boxes: [] });
-    compoundLayout(m, view, isOpen, (id) => counts.get(id) ?? -1).then(
+    const boxes = view.ids.map((_, i) => i).filter((i) => isOpen(view.ids[i]));
+    boxes.sort((a, b) => depthOf(m, view.ids[a]) - depthOf(m, view.ids[b]));
+    const items = (id: string) => counts.get(id) ?? -1;
+    const fast = () => setShown({ view, placed: nestedPlaced(m, view, isOpen, items), grids, boxes, engine: "nested" });
+    if (view.ids.length > ELK_MAX) {
+      fast(); // ELK would take seconds: boxes and grids at once, from the fast layout
+      return;
+    }
+    // the first time, paint at once with the fast layout while ELK works (in its worker)
+    if (!state.current) fast();
+    compoundLayout(m, view, isOpen, items).then(
       (placed) => {
         if (t !== token.current) return;
-        const boxes = view.ids.map((_, i) => i).filter((i) => isOpen(view.ids[i]));
-        boxes.sort((a, b) => depthOf(m, view.ids[a]) - depthOf(m, view.ids[b]));
-        // the boxes replace the interim flat picture: fit it again, unless the user moved
-        if (state.current && !state.current.placed.compound && !moved.current) fitted.current = false;
-        setShown({ view, placed, grids, boxes });
+        const was = state.current;
+        const sel = propsRef.current.selected;
+        if (was && was.engine !== "elk") {
+          // ELK's picture replaces the interim one. A node the user opened (its panel is
+          // open) stays where they saw it: the camera follows it instead of refitting under
+          // them; otherwise the picture is fitted again, unless the user moved it.
+          const oi = sel ? was.view.index.get(sel) : undefined;
+          const ni = sel ? view.index.get(sel) : undefined;
+          if (oi !== undefined && ni !== undefined && fitted.current) {
+            const c = cam.current;
+            cam.current = { k: c.k, x: c.x + placed.x[ni] - was.placed.x[oi], y: c.y + placed.y[ni] - was.placed.y[oi] };
+          } else if (!moved.current) fitted.current = false;
+        }
+        setShown({ view, placed, grids, boxes, engine: "elk" });
       },
       (err) => {
-        // a layout failure must not leave an empty graph: fall back to the flat layout
+        // a layout failure must not leave an empty graph: keep the fast layout's
         console.error("compound layout failed", err);
-        if (t === token.current) setShown({ view, placed: flatPlaced(view.ids.length, view.edges), grids: new Map(), boxes: [] });
+        if (t === token.current) fast();
       },
     );
   }, [view, gridKey]);
@@ -274,7 +329,7 @@ export function GraphView(props: GraphViewProps) {
         drawGrid(ctx, x, y, pos.w[i], pos.h[i], node, rec, count, p.grids.get(id), phase, text, id === p.selected, k);
         continue;
       }
-      drawNode(ctx, x, y, node, rec, phase, text, id === p.selected, p.expanded.has(id) && !pos.compound, k);
+      drawNode(ctx, x, y, node, rec, phase, text, id === p.selected, p.expanded.has(id) && !pos.compound, k, heldRef.current.get(id) ?? 0);
     }
     const g = window.__airfoilGraph;
     if (g) {
@@ -283,7 +338,7 @@ export function GraphView(props: GraphViewProps) {
         g.firstPaintAt = performance.now();
         c.dataset.painted = String(view.ids.length);
       }
-      if (g.compoundAt === null && pos.compound) g.compoundAt = performance.now();
+      if (g.compoundAt === null && final(s)) g.compoundAt = performance.now();
     }
   };
 
@@ -346,7 +401,9 @@ export function GraphView(props: GraphViewProps) {
         for (const [i, count] of s.grids) for (let j = 0; j < count; j++) out.push(itemId(s.view.ids[i], j));
         return out;
       },
-      layout: () => (state.current ? (state.current.placed.compound ? "compound" : "flat") : null),
+      layout: () => (state.current ? layoutName(state.current) : null),
+      engine: () => state.current?.engine ?? null,
+      camera: () => ({ ...cam.current }),
       focus: (id) => {
         const b = locate(id);
         const c = canvas.current;
@@ -467,7 +524,8 @@ export function GraphView(props: GraphViewProps) {
         role="img"
         aria-label={`Execution graph of ${view.ids.length} nodes; the list "Graph nodes" names each node and its phase`}
         data-nodes={view.ids.length}
-        data-layout={shown ? (shown.placed.compound ? "compound" : "flat") : undefined}
+        data-layout={shown ? layoutName(shown) : undefined}
+        data-engine={shown?.engine}
         onMouseDown={onDown}
         onMouseMove={onMove}
         onMouseUp={onUp}
@@ -539,6 +597,7 @@ function drawNode(
   selected: boolean,
   flatOpen: boolean,
   k: number,
+  held: number,
 ) {
   const container = isContainer(node);
   const fill = phaseColor(phase);
@@ -595,7 +654,9 @@ function drawNode(
     ctx.fillText(clip(ctx, summary, NODE_W - 14), x + 7, y + 26);
     ctx.globalAlpha = 1;
   }
-  ctx.fillText(clip(ctx, subtitle(node.kind, phase, rec, node.gate?.kind), NODE_W - 14), x + 7, y + (bar ? (summary ? 38 : 32) : summary ? 40 : 35));
+  // a collapsed container says how much it holds (expand it to see)
+  const holds = held > 0 && node.kind !== "map" ? ` · ${held} node${held === 1 ? "" : "s"}` : "";
+  ctx.fillText(clip(ctx, subtitle(node.kind, phase, rec, node.gate?.kind) + holds, NODE_W - 14), x + 7, y + (bar ? (summary ? 38 : 32) : summary ? 40 : 35));
   if (container) toggleBox(ctx, x + NODE_W - 20, y + 12, flatOpen);
 }
 
@@ -667,7 +728,9 @@ export function subtitle(kind: string, phase: string, rec: NodeOut | undefined, 
   }
   if (phase === "waiting") return gate === "approve" ? "waiting for approval" : "waiting for input";
   const bits = [phase];
-  const d = rec?.duration_s ?? (rec?.started_at && !rec.ended_at ? Date.now() / 1000 - rec.started_at : null);
+  // a running node's duration ticks; an interrupted one's stopped (when, nobody recorded)
+  const live = rec?.started_at && !rec.ended_at && phase !== "interrupted";
+  const d = rec?.duration_s ?? (live ? Date.now() / 1000 - rec!.started_at! : null);
   if (d !== null && d !== undefined) bits.push(fmtDuration(d));
   if (rec?.cache_status === "hit") bits.push("cached");
   if (kind !== "task") bits.push(kind);

@@ -1,8 +1,9 @@
 // Launch forms generated from a typed interface: one field per input, by its TypeSpec.
 // Every field keeps its raw text; `parse` turns it into the JSON the API expects or says
-// what is wrong, so inputs are checked before anything is sent. File and DataFrame inputs
-// take a file from the disk, uploaded when the form is sent (upload.ts).
-import { PendingUpload, UPLOAD_FORMATS } from "./upload";
+// what is wrong, so inputs are checked before anything is sent. File, DataFrame and array
+// inputs (and lists of them) take files from the disk, uploaded when the form is sent
+// (upload.ts).
+import { PendingUpload, PendingUploads, UPLOAD_FORMATS } from "./upload";
 import { fmtBytes } from "./util";
 
 export interface TypeSpec {
@@ -14,15 +15,31 @@ export interface TypeSpec {
   variadic?: boolean;
 }
 
-/** A file picked for an upload input (null: none yet). */
+/** A file picked for an upload input (null: none yet); several for a list of them. */
 export interface UploadRaw {
   upload: File | null;
+  uploads?: File[];
 }
 
 export type Raw = string | boolean | UploadRaw | { none: boolean; inner: Raw } | { [field: string]: Raw };
 
 export function isUpload(spec: TypeSpec): boolean {
-  return spec.kind in UPLOAD_FORMATS;
+  return spec.kind in UPLOAD_FORMATS || isUploadList(spec);
+}
+
+/** A list of uploaded values (`list[File]`, `list[DataFrame]`): several files at once. */
+export function isUploadList(spec: TypeSpec): boolean {
+  return spec.kind === "list" && !!spec.args?.length && spec.args[0].kind in UPLOAD_FORMATS;
+}
+
+function accepts(kind: string): string | undefined {
+  if (kind === "ndarray") return ".npy";
+  return kind === "dataframe" ? ".parquet,.csv,application/vnd.apache.parquet,text/csv" : undefined;
+}
+
+function chooseHint(kind: string): string {
+  if (kind === "ndarray") return "choose a .npy file";
+  return kind === "dataframe" ? "choose a Parquet or CSV file" : "choose a file";
 }
 
 const STRUCT = new Set(["dataclass", "pydantic"]);
@@ -72,8 +89,14 @@ export function parse(spec: TypeSpec, raw: Raw): Parsed {
   }
   const text = typeof raw === "string" ? raw.trim() : "";
   if (isUpload(spec)) {
+    if (isUploadList(spec)) {
+      const elem = spec.args![0];
+      const files = (raw as UploadRaw).uploads ?? [];
+      if (!files.length) return { ok: false, error: `${chooseHint(elem.kind)} (one or more)` };
+      return { ok: true, value: new PendingUploads(files.map((f) => new PendingUpload(f, elem.kind, elem.name ?? "pandas"))) };
+    }
     const file = (raw as UploadRaw).upload;
-    if (!file) return { ok: false, error: spec.kind === "dataframe" ? "choose a Parquet file" : "choose a file" };
+    if (!file) return { ok: false, error: chooseHint(spec.kind) };
     return { ok: true, value: new PendingUpload(file, spec.kind, spec.name ?? "pandas") };
   }
   switch (spec.kind) {
@@ -197,6 +220,27 @@ export function Field(props: { id: string; spec: TypeSpec; raw: Raw; onChange: (
     );
   }
   const text = (e: Event) => onChange((e.target as HTMLInputElement).value);
+  if (isUploadList(spec)) {
+    const files = (raw as UploadRaw).uploads ?? [];
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    return (
+      <div class="upload">
+        <input
+          id={id}
+          name={id}
+          type="file"
+          multiple
+          accept={accepts(spec.args![0].kind)}
+          onChange={(e) => onChange({ upload: null, uploads: [...((e.target as HTMLInputElement).files ?? [])] })}
+        />
+        {files.length ? (
+          <span class="muted small" data-upload-size>
+            {files.length} file{files.length === 1 ? "" : "s"}, {fmtBytes(total)}, uploaded on launch
+          </span>
+        ) : null}
+      </div>
+    );
+  }
   if (isUpload(spec)) {
     const file = (raw as UploadRaw).upload;
     return (
@@ -205,7 +249,7 @@ export function Field(props: { id: string; spec: TypeSpec; raw: Raw; onChange: (
           id={id}
           name={id}
           type="file"
-          accept={spec.kind === "dataframe" ? ".parquet,application/vnd.apache.parquet" : undefined}
+          accept={accepts(spec.kind)}
           onChange={(e) => onChange({ upload: (e.target as HTMLInputElement).files?.[0] ?? null })}
         />
         {file ? <span class="muted small" data-upload-size>{fmtBytes(file.size)}, uploaded on launch</span> : null}

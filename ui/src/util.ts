@@ -44,6 +44,9 @@ export const PHASE_COLORS: Record<string, string> = {
   failed: "#e5484d",
   aborted: "#8e4ec6",
   skipped: "#eceef0",
+  // no process drives the execution any more (Ctrl-C, a killed run): resumable
+  interrupted: "#c2410c",
+  lost: "#c2410c",
 };
 
 export function phaseColor(phase: string): string {

@@ -101,7 +101,13 @@ def show(
     project: str = _PROJECT,
 ) -> None:
     """Show an execution: its phase, outputs and a table of its nodes."""
-    from airfoil.cli._render import PHASE_STYLE, execution_json, node_table, sort_nodes
+    from airfoil.cli._render import (
+        PHASE_STYLE,
+        execution_json,
+        node_table,
+        shown_nodes,
+        sort_nodes,
+    )
 
     if remote or server:
         _remote().remote_show(server, project, execution_id, as_json)
@@ -143,7 +149,7 @@ def show(
             out_console,
             f"no process drives it any more; carry it on: airfoil executions resume {record.id}",
         )
-    out_console.print(node_table(nodes))
+    out_console.print(node_table(shown_nodes(record, nodes, rt.meta)))
     if data["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(data["outputs"]))
@@ -396,11 +402,15 @@ def register_logs(root: typer.Typer) -> None:
             _remote().remote_logs(server, project, execution_id, node, attempt)
             return
 
-        from airfoil.cli._render import node_sort_key
+        from airfoil.cli._render import is_interrupted, node_sort_key
+        from airfoil.core.interruption import shown_attempts
 
         rt = runtime()
-        rt.meta.get_execution(execution_id)
-        attempts = [a for a in rt.meta.get_attempts(execution_id) if _under(a.node_id, node)]
+        record = rt.meta.get_execution(execution_id)
+        attempts = shown_attempts(  # running attempts of an interrupted execution: lost
+            (a for a in rt.meta.get_attempts(execution_id) if _under(a.node_id, node)),
+            is_interrupted(record, rt.meta),
+        )
         if node is not None and not attempts:
             rt.meta.get_node(execution_id, node)  # NotFoundError for an id that is no node
         attempts.sort(key=lambda a: (node_sort_key(a.node_id), a.attempt))

@@ -11,7 +11,14 @@ from rich.text import Text
 
 from airfoil.core.records import ExecutionRecord, NodeRecord
 
-__all__ = ["execution_json", "node_sort_key", "node_table", "outputs_json", "sort_nodes"]
+__all__ = [
+    "execution_json",
+    "node_sort_key",
+    "node_table",
+    "outputs_json",
+    "shown_nodes",
+    "sort_nodes",
+]
 
 PHASE_STYLE = {
     "pending": "dim",
@@ -29,11 +36,26 @@ PHASE_STYLE = {
 def is_interrupted(record: ExecutionRecord, meta: Any, now: float | None = None) -> bool:
     """Whether a local execution that has not ended is driven by no one: its driver's lease
     was released (Ctrl-C) or has lapsed (the process was killed). ``executions resume``
-    carries it on."""
+    carries it on (a server's queued execution without a lease waits for a slot)."""
+    from airfoil.core.interruption import is_interrupted as undriven
+    from airfoil.runtime._packages import PACKAGE_PREFIX
+
     if record.phase not in ("queued", "running"):
         return False
-    lease = meta.get_lease(record.id)
-    return lease is None or lease[1] < (time.time() if now is None else now)
+    return undriven(
+        record,
+        meta.get_lease(record.id),
+        time.time() if now is None else now,
+        queued_waits_for_claim=record.code_root.startswith(PACKAGE_PREFIX),
+    )
+
+
+def shown_nodes(record: ExecutionRecord, nodes: list[NodeRecord], meta: Any) -> list[NodeRecord]:
+    """The nodes as a user sees them: unfinished ones of an interrupted execution read
+    ``interrupted`` (the stored records are not changed: a resume may yet carry them on)."""
+    from airfoil.core.interruption import shown_nodes as shown
+
+    return shown(nodes, is_interrupted(record, meta))
 
 
 def shown_phase(record: ExecutionRecord, meta: Any) -> str:
@@ -44,8 +66,8 @@ def shown_phase(record: ExecutionRecord, meta: Any) -> str:
 def _duration(rec: NodeRecord | ExecutionRecord) -> float | None:
     start = getattr(rec, "started_at", None) or getattr(rec, "queued_at", None)
     end = rec.ended_at
-    if start is None:
-        return None
+    if start is None or (end is None and rec.phase == "interrupted"):
+        return None  # an interrupted node's clock stopped when its driver did, unknown when
     return max(0.0, float((end or time.time()) - start))
 
 
@@ -90,14 +112,18 @@ def execution_json(
     """The one JSON object ``run --json`` and ``executions show --json`` print.
 
     ``interrupted`` is true for an execution that has not ended but that no process drives
-    any more (resume it with ``airfoil executions resume ID``)."""
+    any more (resume it with ``airfoil executions resume ID``); its unfinished nodes then
+    show the phase ``interrupted``."""
+    from airfoil.core.interruption import shown_nodes as shown
+
     d = _duration(record)
+    interrupted = is_interrupted(record, runtime.meta)
     return {
         "execution_id": record.id,
         "workflow": record.workflow,
         "version": record.version,
         "phase": record.phase,
-        "interrupted": is_interrupted(record, runtime.meta),
+        "interrupted": interrupted,
         "created_at": record.created_at,
         "duration_s": round(d, 6) if d is not None else None,
         "outputs": outputs_json(record, runtime) if record.outputs else {},
@@ -111,7 +137,7 @@ def execution_json(
             if record.error
             else None
         ),
-        "nodes": [node_json(n) for n in nodes],
+        "nodes": [node_json(n) for n in shown(nodes, interrupted)],
     }
 
 

@@ -11,7 +11,8 @@ Invariants:
 - Only the SHA-256 of an API key's secret is stored; the secret is shown once, at creation.
 - The tables (``server_*`` names, so they never collide with the store's) are part of the
   store's Alembic schema (revision 0004); opening a registry migrates the database to the
-  newest revision. This module's table objects mirror that revision (a test compares them).
+  newest revision. The table objects are in :mod:`airfoil.store.sql._server_tables`, where a
+  new database's schema is created from them.
   Every call is its own short transaction, safe from any thread.
 """
 
@@ -28,31 +29,10 @@ import sqlalchemy as sa
 
 from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.store.registry import EntityRow, LaunchPlanRow, VersionConflict
-from airfoil.store.sql._registry import _KEY, SqlRegistryStore
-from airfoil.store.sql._registry import _meta as _meta  # the server tables share it
+from airfoil.store.sql._registry import SqlRegistryStore
+from airfoil.store.sql._server_tables import api_keys
 
 __all__ = ["ApiKey", "EntityRow", "LaunchPlanRow", "Registry", "VersionConflict", "hash_secret"]
-
-api_keys = sa.Table(
-    "server_api_keys",
-    _meta,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("project", _KEY, nullable=False),
-    sa.Column("role", sa.String(20), nullable=False),
-    sa.Column("secret_hash", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
-)
-#: Terminate requests before the control inbox (revision 0005): kept in the schema so older
-#: databases keep their table; nothing reads or writes it any more.
-control = sa.Table(
-    "server_control",
-    _meta,
-    sa.Column("execution_id", _KEY, primary_key=True),
-    sa.Column("action", sa.String(20), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("requested_at", sa.Double, nullable=False),
-)
 
 
 @dataclass(frozen=True)

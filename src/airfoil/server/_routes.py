@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from airfoil.server import _plans as plans
 from airfoil.server import _services as svc
 from airfoil.server._auth import ApiError, Principal, authenticate, may_read, require
+from airfoil.server._graph import graph_json
 from airfoil.server._uploads import MAX_UPLOAD
 from airfoil.wire import (
     API_PREFIX,
@@ -318,7 +319,7 @@ def execution_detail(
 def execution_graph(project: _Project, execution_id: _ExecId, d: Deps, _: Viewer) -> GraphOut:
     """The node graph: nodes with their upstream nodes, parents, gates and mapped inputs
     (with the graphs dynamic nodes built so far, and nodes called by tasks)."""
-    data = svc.graph_json(d, project, execution_id)
+    data = graph_json(d, project, execution_id)
     return Response(data, media_type="application/json")  # type: ignore[return-value]
 
 

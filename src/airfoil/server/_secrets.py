@@ -16,18 +16,10 @@ import time
 import sqlalchemy as sa
 
 from airfoil.core.errors import ConfigError, NotFoundError
-from airfoil.server._registry import Registry, _meta
+from airfoil.server._registry import Registry
+from airfoil.store.sql._server_tables import secrets_table
 
 __all__ = ["SecretBox", "new_key", "secrets_table"]
-
-secrets_table = sa.Table(
-    "server_secrets",
-    _meta,
-    sa.Column("project", sa.String(300), primary_key=True),
-    sa.Column("name", sa.String(300), primary_key=True),
-    sa.Column("ciphertext", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.Double, nullable=False),
-)
 
 
 def new_key() -> str:

@@ -33,12 +33,18 @@ from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import attempt_log_key, live_log_key
 from airfoil.runtime._packages import package_key, package_ref
 from airfoil.server import _convert as cv
+from airfoil.server import _interruption as intr
 from airfoil.server._driver import Driver, LaunchOnlyExecutor
 from airfoil.server._registry import EntityRow, Registry
 from airfoil.server._secrets import SecretBox
-from airfoil.server._summary import input_summary
 from airfoil.server._tenancy import MayRead, check_package, grant_package
-from airfoil.server._uploads import UPLOAD_KINDS, store_upload, uploaded_value
+from airfoil.server._uploads import (
+    UPLOAD_KINDS,
+    is_upload_list,
+    store_upload,
+    uploaded_list,
+    uploaded_value,
+)
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.wire import (
     DOMAINS,
@@ -83,7 +89,10 @@ class Deps:
     clock: Clock
     driver: Driver | None = None
     secrets: SecretBox | None = None
-    detail_cache: OrderedDict[str, tuple[str, int, bytes]] = field(default_factory=OrderedDict)
+    #: execution id -> (project, event seq, JSON, whether it was shown interrupted, record)
+    detail_cache: OrderedDict[str, tuple[str, int, bytes, bool, ExecutionRecord]] = field(
+        default_factory=OrderedDict
+    )
     detail_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def value_ctx(self) -> Any:
@@ -274,6 +283,10 @@ def convert_json_inputs(
             values[p.name] = uploaded_value(
                 d.blobs, project, p.name, p.type, given[p.name], may_read
             )
+        elif p.name in given and is_upload_list(p.type):
+            values[p.name] = uploaded_list(
+                d.blobs, project, p.name, p.type, given[p.name], may_read
+            )
         elif p.name in given:
             try:
                 values[p.name] = from_jsonable(given[p.name], p.type, d.types, ctx)
@@ -403,7 +416,10 @@ def list_executions(
         items = d.meta.list_executions(**f, limit=limit, offset=offset)
         total = d.meta.count_executions(**f)
         return ExecutionPage(
-            items=[cv.summary_out(r) for r in items], total=total, limit=limit, offset=offset
+            items=[intr.shown_summary(d.meta, r, d.clock.now()) for r in items],
+            total=total,
+            limit=limit,
+            offset=offset,
         )
     needle = (q or "").strip().lower()
     found: list[ExecutionRecord] = []
@@ -421,8 +437,9 @@ def list_executions(
             found.append(r)
         if len(page) < chunk or (since is not None and page and page[-1].created_at < since):
             break
+    now = d.clock.now()
     return ExecutionPage(
-        items=[cv.summary_out(r) for r in found[offset : offset + limit]],
+        items=[intr.shown_summary(d.meta, r, now) for r in found[offset : offset + limit]],
         total=len(found),
         limit=limit,
         offset=offset,
@@ -490,21 +507,23 @@ def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
 
     The bytes of recent answers are kept with the event sequence number they reflect: every
     change of an execution appends an event, so when no event came since, the kept answer is
-    still exact and is served after one indexed query.
+    still exact and is served after one indexed query (and, for an execution that has not
+    ended, a lease read: its driver stopping appends no event but makes it interrupted).
     """
     with d.detail_lock:
         cached = d.detail_cache.get(execution_id)
     if cached is not None and cached[0] == project:
         newer = d.meta.get_events(execution_id, after_seq=cached[1])
-        if not newer:
+        if not newer and intr.undriven(d.meta, cached[4], d.clock.now()) == cached[3]:
             return cached[2]
-        seq = newer[-1].seq
+        seq = newer[-1].seq if newer else cached[1]
     else:
         evs = d.meta.get_events(execution_id)
         seq = evs[-1].seq if evs else 0
-    data = msgspec.json.encode(execution_detail_dict(d, project, execution_id))
+    detail, rec, interrupted = _detail(d, project, execution_id)
+    data = msgspec.json.encode(detail)
     with d.detail_lock:
-        d.detail_cache[execution_id] = (project, seq, data)
+        d.detail_cache[execution_id] = (project, seq, data, interrupted, rec)
         d.detail_cache.move_to_end(execution_id)
         while len(d.detail_cache) > _DETAIL_CACHE_SIZE:
             d.detail_cache.popitem(last=False)
@@ -512,15 +531,23 @@ def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
 
 
 def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str, Any]:
+    return _detail(d, project, execution_id)[0]
+
+
+def _detail(
+    d: Deps, project: str, execution_id: str
+) -> tuple[dict[str, Any], ExecutionRecord, bool]:
+    """The detail's fields, the record, and whether it is shown interrupted."""
     rec = get_record(d, project, execution_id)
-    nodes = d.meta.get_nodes(execution_id)
-    attempts: dict[str, list[Any]] = {}
-    for a in d.meta.get_attempts(execution_id):
-        attempts.setdefault(a.node_id, []).append(a)
+    interrupted = intr.undriven(d.meta, rec, d.clock.now())
+    nodes = intr.shown_nodes(d.meta.get_nodes(execution_id), interrupted)
+    attempts = intr.attempts_by_node(d.meta.get_attempts(execution_id), interrupted)
     tasks = _flat_tasks(rec.spec)
     ctx = d.value_ctx()
     iface = rec.spec.interface
     out = cv.summary_dict(rec, len(nodes))
+    if interrupted:
+        out["phase"] = intr.INTERRUPTED
     out["interface"] = cv.interface_out(iface, d.types, ctx).model_dump(mode="json")
     out["inputs"] = cv.values_out(
         rec.inputs, {p.name: p.type for p in iface.inputs}, rec, d.types, ctx, read_blobs=False
@@ -545,7 +572,7 @@ def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str,
         if n.get("cache_reason"):
             n["cache_reason"] = hide_foreign(d, project, n["cache_reason"], owners)
     out["package"] = rec.labels.get("airfoil.package", "")
-    return out
+    return out, rec, interrupted
 
 
 def _iface(task: Any) -> Any:
@@ -554,12 +581,13 @@ def _iface(task: Any) -> Any:
 
 def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeOut:
     rec = get_record(d, project, execution_id)
-    node = d.meta.get_node(execution_id, node_id)
+    interrupted = intr.undriven(d.meta, rec, d.clock.now())
+    [node] = intr.shown_nodes([d.meta.get_node(execution_id, node_id)], interrupted)
     tasks = _flat_tasks(rec.spec)
     out = cv.node_out(
         node,
         rec,
-        d.meta.get_attempts(execution_id, node_id),
+        intr.shown_attempts(d.meta.get_attempts(execution_id, node_id), interrupted),
         _iface(tasks.get(node_id)),
         d.types,
         d.value_ctx(),
@@ -570,106 +598,20 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
     return out
 
 
-_graph_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
-
-
-def _graph_node(fn: Any) -> dict[str, Any]:
-    gate = None
-    if fn.gate is not None:
-        g = fn.gate
-        gate = {
-            "kind": g.kind,
-            "name": g.name,
-            "type": str(g.type) if g.type is not None else "",
-            "type_spec": msgspec.to_builtins(g.type) if g.type is not None else None,
-            "duration_s": g.duration_s,
-            "timeout_s": g.timeout_s,
-        }
-    label = fn.label or (fn.task.name.rpartition(".")[2] if fn.task is not None else fn.id)
-    return {
-        "id": fn.id,
-        "kind": fn.kind,
-        "label": label,
-        "summary": input_summary(fn.inputs),
-        "task": fn.task.name if fn.task is not None else "",
-        "parent": fn.parent,
-        "upstream": sorted(fn.upstream),
-        "gate": gate,
-        "mapped": list(fn.map.mapped) if fn.map is not None else None,
-    }
-
-
-def _static_graph(spec: WorkflowSpec) -> list[dict[str, Any]]:
-    """The flattened graph of a workflow version as wire dicts (cached: it never changes)."""
-    key = (spec.name, spec.version)
-    found = _graph_cache.get(key)
-    if found is None:
-        from airfoil.engine.graph import flatten
-
-        found = [_graph_node(fn) for fn in flatten(spec).values()]
-        if len(_graph_cache) > 64:
-            _graph_cache.clear()
-        _graph_cache[key] = found
-    return found
-
-
-def graph_json(d: Deps, project: str, execution_id: str) -> bytes:
-    """The :class:`GraphOut` of an execution as JSON bytes (built from records without
-    validating 10,000s of nodes).
-
-    The node graph of an execution: its version's graph, the graphs its dynamic nodes
-    built, and the nodes its tasks called (children of their callers)."""
-    from airfoil.engine.graph import FlatNode, add_subgraph
-
-    rec = get_record(d, project, execution_id)
-    out = list(_static_graph(rec.spec))
-    index = {n["id"]: i for i, n in enumerate(out)}
-    records = d.meta.get_nodes(execution_id)
-    for r in records:
-        if r.dynamic_spec is None or r.node_id not in index:
-            continue
-        own = dict(out[index[r.node_id]])
-        nodes = {r.node_id: FlatNode(id=r.node_id, kind=own["kind"], inputs={}, upstream=set())}
-        try:
-            new = add_subgraph(nodes, r.node_id, r.dynamic_spec)
-        except KeyError:  # a graph bound to inputs it was not given: show the node alone
-            continue
-        own["upstream"] = sorted(set(own["upstream"]) | nodes[r.node_id].upstream)
-        out[index[r.node_id]] = own
-        for nid in new:
-            index[nid] = len(out)
-            out.append(_graph_node(nodes[nid]))
-    for r in records:  # tasks called by running tasks, and anything else not in a graph
-        if r.node_id not in index:
-            index[r.node_id] = len(out)
-            out.append(
-                {
-                    "id": r.node_id,
-                    "kind": r.kind,
-                    "label": r.task.rpartition(".")[2] or r.node_id,
-                    "task": r.task,
-                    "parent": r.parent,
-                    "upstream": [],
-                    "gate": None,
-                    "mapped": None,
-                }
-            )
-    return msgspec.json.encode({"execution_id": execution_id, "nodes": out})
-
-
 def map_items(
     d: Deps, project: str, execution_id: str, node_id: str, offset: int, limit: int
 ) -> MapItemsOut:
     """The tried items of a map node (newest attempt each), by index."""
     from airfoil.engine._mapping import split_item_id
 
-    get_record(d, project, execution_id)
+    rec = get_record(d, project, execution_id)
     node = d.meta.get_node(execution_id, node_id)
     if node.kind != "map":
         raise InvalidInputError(f"node {node_id} is a {node.kind} node, not a map node")
     newest: dict[int, Any] = {}
     tries: dict[int, int] = {}
-    for a in d.meta.get_attempts(execution_id):
+    interrupted = intr.undriven(d.meta, rec, d.clock.now())
+    for a in intr.shown_attempts(d.meta.get_attempts(execution_id), interrupted):
         split = split_item_id(a.node_id)
         if split is None or split[0] != node_id:
             continue

@@ -23,20 +23,13 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from airfoil.core.errors import NotFoundError
-from airfoil.server._registry import Registry, _meta
+from airfoil.server._registry import Registry
+from airfoil.store.sql._server_tables import package_projects
 
 __all__ = ["MayRead", "check_package", "grant_package", "package_projects"]
 
 #: Whether the caller may read a project (``lambda p: False``: only its own).
 MayRead = Callable[[str], bool]
-
-package_projects = sa.Table(
-    "server_package_projects",
-    _meta,
-    sa.Column("project", sa.String(300), primary_key=True),
-    sa.Column("sha256", sa.String(64), primary_key=True),
-    sa.Column("created_at", sa.Double, nullable=False),
-)
 
 
 def grant_package(registry: Registry, project: str, sha256: str, now: float) -> None:

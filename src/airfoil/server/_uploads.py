@@ -26,6 +26,11 @@ Invariants:
 - A value's hash is recomputed here: for Parquet and ``.npy`` it is the bytes' SHA-256, for a
   ``File`` the hash of its name and its bytes' SHA-256 (as ``FileHandler`` computes it).
 - Directories cannot be uploaded yet (a clear 422 says so).
+- A DataFrame input also takes a ``.csv`` upload (reference format ``"csv"``, hash = the
+  bytes' SHA-256): it is converted as ``airfoil run --x data.csv`` converts it (read with the
+  input's library, stored as Parquet), so the value and its hash are the CLI's.
+- A list of files, dataframes or arrays (``list[File]``) takes a JSON array of references;
+  its value is the list the type engine would write for those members.
 - A Parquet upload whose reference does not say its rows and columns (the console sends a
   user's ``.parquet`` file as it is) gets them from the file's footer, read with pyarrow when
   it is installed; the data pages are never read.
@@ -44,7 +49,15 @@ from airfoil.core.errors import InvalidInputError, NotFoundError
 from airfoil.core.records import TypeSpec, Value
 from airfoil.store.base import BlobStore
 
-__all__ = ["MAX_UPLOAD", "UPLOAD_KINDS", "store_upload", "upload_key", "uploaded_value"]
+__all__ = [
+    "MAX_UPLOAD",
+    "UPLOAD_KINDS",
+    "is_upload_list",
+    "store_upload",
+    "upload_key",
+    "uploaded_list",
+    "uploaded_value",
+]
 
 #: Largest upload accepted, in bytes.
 MAX_UPLOAD = 1024 * 2**20
@@ -113,7 +126,8 @@ def uploaded_value(
         ) from None
     if not fmt and given_format not in ("", "pickle"):
         fmt = given_format  # a converter's own kind: content-addressed bytes, never decoded here
-    if given_format != fmt:
+    csv = fmt == "parquet" and given_format == "csv"
+    if given_format != fmt and not csv:
         raise InvalidInputError(
             f"input {name!r} expects {spec} (format {fmt!r}), got a {given_format!r} value"
         )
@@ -137,6 +151,12 @@ def uploaded_value(
         except (NotFoundError, FileNotFoundError):
             raise missing from None
     content_sha = hashlib.sha256(content).hexdigest()
+    if csv:
+        if digest != content_sha or size != len(content):
+            raise InvalidInputError(
+                f"input {name!r}: the CSV bytes do not match the reference (hash or size)"
+            )
+        return _from_csv(blobs, name, spec, content)
     if fmt == "file":
         from airfoil.types._files import file_value_hash
 
@@ -151,6 +171,8 @@ def uploaded_value(
         )
     if fmt == "parquet" and "rows" not in meta:
         meta = _frame_meta(content, meta)
+    if fmt == "npy" and "shape" not in meta:
+        meta = _array_meta(name, content, meta)
     if inline is not None:
         return Value(hash=digest, format=fmt, inline=content, size=size, meta=meta)
     key = f"values/{digest[:2]}/{digest}"
@@ -158,6 +180,33 @@ def uploaded_value(
     if not blobs.exists(uri):
         uri = blobs.put_bytes(key, content)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+
+
+def _array_meta(name: str, content: bytes, meta: dict[str, str]) -> dict[str, str]:
+    """``meta`` with the dtype and shape of a ``.npy`` payload, from its header (the console
+    sends a user's ``.npy`` file as it is). Arrays of Python objects are refused: loading
+    them would unpickle what the uploader wrote."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy comes with the server's extras
+        return meta
+    import io
+
+    fmt = np.lib.format
+    buf = io.BytesIO(content)
+    try:
+        version = fmt.read_magic(buf)
+        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}[version]
+        shape, _, dtype = read(buf)  # the header only: no data is read
+    except (ValueError, OSError, KeyError):
+        raise InvalidInputError(f"input {name!r}: the .npy header cannot be read") from None
+    if dtype.hasobject:
+        raise InvalidInputError(
+            f"input {name!r}: an array of Python objects cannot be uploaded (it would be "
+            "unpickled); send numbers or strings"
+        )
+    shown = json.dumps([int(n) for n in shape], separators=(",", ":"))  # as the type engine's
+    return {**meta, "dtype": str(dtype), "shape": shown}
 
 
 def _frame_meta(content: bytes, meta: dict[str, str]) -> dict[str, str]:
@@ -182,3 +231,54 @@ def _frame_meta(content: bytes, meta: dict[str, str]) -> dict[str, str]:
         "columns": json.dumps([f.name for f in fields]),
         "dtypes": json.dumps([str(f.type) for f in fields]),
     }
+
+
+def is_upload_list(spec: TypeSpec) -> bool:
+    """Whether ``spec`` is a list of values that are uploaded (``list[File]``, ...)."""
+    return spec.kind == "list" and bool(spec.args) and spec.args[0].kind in UPLOAD_KINDS
+
+
+def uploaded_list(
+    blobs: BlobStore,
+    project: str,
+    name: str,
+    spec: TypeSpec,
+    data: Any,
+    may_read: Callable[[str], bool] = lambda _: False,
+) -> Value:
+    """The value of a list input of uploaded members (:func:`is_upload_list`) from a JSON
+    array of references, each checked as :func:`uploaded_value` checks one.
+
+    Raises:
+        InvalidInputError: not an array, or a member that :func:`uploaded_value` refuses
+            (named by its index).
+    """
+    from airfoil.types import ValueContext
+    from airfoil.types._base import json_value, value_to_ref
+
+    if not isinstance(data, list):
+        raise InvalidInputError(f"input {name!r} expects {spec}: a JSON array of upload references")
+    members = [
+        uploaded_value(blobs, project, f"{name}[{i}]", spec.args[0], item, may_read)
+        for i, item in enumerate(data)
+    ]
+    return json_value([value_to_ref(v) for v in members], ValueContext(blobs=blobs))
+
+
+def _from_csv(blobs: BlobStore, name: str, spec: TypeSpec, content: bytes) -> Value:
+    """A DataFrame value from uploaded CSV bytes, as the CLI makes it from a ``.csv`` path."""
+    import os
+    import tempfile
+
+    from airfoil.types import ValueContext
+    from airfoil.types._base import ConversionError
+    from airfoil.types._dataframes import frame_value_from_csv
+
+    with tempfile.TemporaryDirectory(prefix="airfoil-csv-") as tmp:
+        path = os.path.join(tmp, "upload.csv")
+        with open(path, "wb") as fh:
+            fh.write(content)
+        try:
+            return frame_value_from_csv(path, spec, ValueContext(blobs=blobs))
+        except ConversionError as exc:
+            raise InvalidInputError(f"input {name!r} ({spec}): {exc}") from None

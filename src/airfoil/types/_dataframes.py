@@ -39,7 +39,7 @@ from airfoil.types._base import (
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["DataFrameConverter"]
+__all__ = ["DataFrameConverter", "frame_value_from_csv"]
 
 _json = msgspec.json.encode
 
@@ -228,6 +228,29 @@ class DataFrameHandler(BlobHandler):
 
     def cli_form(self) -> str:
         return "a path to a .csv or .parquet file"
+
+
+def frame_value_from_csv(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:
+    """The value of a ``.csv`` file for a DataFrame of type ``spec``, as ``airfoil run
+    --x data.csv`` makes it: read with the spec's library (its ``read_csv``) and stored as
+    Parquet, so the bytes and the hash are the same.
+
+    Raises:
+        ConversionError: the spec names no known library, it is not installed here, or the
+            file cannot be read as CSV.
+    """
+    flavour = next((f for f in _FLAVOURS if f.name == (spec.name or "pandas")), None)
+    if flavour is None:
+        raise ConversionError(f"no DataFrame library is called {spec.name!r}")
+    try:
+        __import__(flavour.module)
+    except ImportError:
+        raise ConversionError(
+            f"reading CSV into a {spec} needs {flavour.module}, which is not installed here: "
+            "send a Parquet file instead"
+        ) from None
+    handler = DataFrameHandler(flavour)
+    return handler.to_value(handler.from_path(path), ctx)
 
 
 class DataFrameConverter(Converter):

@@ -288,6 +288,22 @@ def _iso_error(kind: str, data: Any) -> ConversionError:
     return ConversionError(f"expected an ISO 8601 {kind}, got {short_repr(data)}")
 
 
+def _in_zone(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """The stored wall time in its zone, as it was written: the same wall clock and fold.
+
+    Converting the instant (``astimezone``) would move a wall time the zone skips (a DST gap,
+    such as 02:00 on a spring-forward day) to the hour after; the wall time with the fold whose
+    offset is the one stored gives back the very value encoded. Data written by hand with an
+    offset the zone never has at that wall time keeps its instant instead.
+    """
+    wall = value.replace(tzinfo=None)
+    for fold in (0, 1):
+        candidate = wall.replace(tzinfo=tz, fold=fold)
+        if candidate.utcoffset() == value.utcoffset():
+            return candidate
+    return value.astimezone(tz)
+
+
 class DatetimeHandler(_Scalar):
     shape = frozenset({"str"})
     classes = (dt.datetime,)
@@ -321,9 +337,10 @@ class DatetimeHandler(_Scalar):
             import zoneinfo
 
             try:
-                value = value.astimezone(zoneinfo.ZoneInfo(zone))
+                tz = zoneinfo.ZoneInfo(zone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 raise ConversionError(f"unknown time zone {zone!r} in {data!r}") from None
+            return _in_zone(value, tz)
         return value
 
     def cli_form(self) -> str:

@@ -96,11 +96,7 @@ def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
 
 
 def test_migrated_schema_matches_the_code(empty_url: str) -> None:
-    from airfoil.server import (
-        _secrets,  # noqa: F401 - adds server_secrets to the metadata
-        _tenancy,  # noqa: F401 - adds server_package_projects
-    )
-    from airfoil.server._registry import _meta as server_metadata
+    from airfoil.store.sql._server_tables import meta as server_metadata
 
     def only(prefix: bool) -> Callable[..., bool]:
         def include(obj: object, name: str | None, kind: str, *_: object) -> bool:
@@ -123,7 +119,7 @@ def test_migrated_schema_matches_the_code(empty_url: str) -> None:
 
 def test_a_database_whose_server_made_its_tables_upgrades(empty_url: str) -> None:
     """Servers before revision 0004 created their tables themselves: upgrading keeps them."""
-    from airfoil.server._registry import _meta as server_metadata
+    from airfoil.store.sql._server_tables import meta as server_metadata
 
     migrate(empty_url, "0003")
     engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)

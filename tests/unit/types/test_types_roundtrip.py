@@ -125,6 +125,29 @@ def test_datetime_keeps_its_zone(engine: TypeEngine, ctx: ValueContext) -> None:
     )
 
 
+@pytest.mark.parametrize("fold", [0, 1])
+def test_datetime_in_a_dst_gap_keeps_its_wall_time(
+    engine: TypeEngine, ctx: ValueContext, fold: int
+) -> None:
+    # 02:00 on 2020-04-05 does not exist in America/Mazatlan (clocks went 02:00 -> 03:00):
+    # it came back as 03:00 when decoding converted the instant into the zone.
+    zone = zoneinfo.ZoneInfo("America/Mazatlan")
+    when = dt.datetime(2020, 4, 5, 2, 0, fold=fold, tzinfo=zone)
+    back = engine.to_python(engine.to_value(when, dt.datetime, ctx), dt.datetime, ctx)
+    assert back == when and back.fold == fold and back.tzinfo is zone
+    assert back.utcoffset() == when.utcoffset()
+    again = engine.to_value(back, dt.datetime, ctx)
+    assert again.hash == engine.to_value(when, dt.datetime, ctx).hash
+
+
+def test_datetime_with_an_offset_its_zone_never_has_keeps_its_instant() -> None:
+    from airfoil.types._primitives import DatetimeHandler
+
+    back = DatetimeHandler().decode("2024-01-01T12:00:00+05:00[Europe/Paris]", None)
+    assert back.tzinfo is PARIS
+    assert back == dt.datetime(2024, 1, 1, 7, tzinfo=dt.UTC)
+
+
 def test_int_widens_to_float(engine: TypeEngine, ctx: ValueContext) -> None:
     back = engine.to_python(engine.to_value(3, float, ctx), float, ctx)
     assert back == 3.0 and type(back) is float

@@ -1,14 +1,20 @@
-"""Schema migrations: the fast "already at head" check, and Alembic when it is not.
+"""Schema migrations: the fast "already at head" check, one-step creation of a new
+database, and Alembic for an old one.
 
 Opening a store reads the Alembic version table (one or two queries on the store's own
-connection). Only when the database is empty or behind does it import Alembic (slow to
-import) and run ``upgrade head``; the revisions live in ``airfoil/store/migrations``.
+connection). A new, empty database is created in one step from the table definitions
+(``_schema.metadata`` and the server tables) and stamped with the head revision, without
+importing Alembic or replaying the revisions; only a database that is behind imports Alembic
+(slow to import) and runs ``upgrade head``; the revisions live in ``airfoil/store/migrations``.
 
 Invariants:
 
 - Migrations run in one transaction that first takes a database-wide lock (SQLite
   ``BEGIN IMMEDIATE``, PostgreSQL ``pg_advisory_xact_lock``), so processes opening a fresh
   database at once migrate it exactly once; the others then find it at head.
+- A created database equals a migrated one (a test compares the two with SQLAlchemy's
+  inspector on SQLite and PostgreSQL), so a new revision must change the table definitions
+  the same way.
 - A database at a revision this code does not know (written by a newer Airfoil) is never
   touched: opening it raises :class:`~airfoil.core.errors.StoreError`.
 """
@@ -20,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import ConfigError, StoreError
 from airfoil.store.sql._connect import create_engine, parse_url, safe_url
+from airfoil.store.sql._create import MIGRATION_LOCK, create_new, read_revision
 from airfoil.store.sql._revision import HEAD_REVISION, KNOWN_REVISIONS
 
 if TYPE_CHECKING:
@@ -34,28 +41,10 @@ __all__ = [
     "run_environment",
 ]
 
-# pg_advisory_xact_lock key shared by every Airfoil migrator ("airfoil" in ASCII).
-_PG_MIGRATION_LOCK = 0x616972666F696C
-
 
 def migrations_dir() -> str:
     """The directory of the Alembic environment (``env.py``, ``versions/``)."""
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
-
-
-def read_revision(cursor: Any, dialect: str) -> str | None:
-    """The database's Alembic revision (``"a,b"`` if several), or None if it has none."""
-    if dialect == "sqlite":
-        cursor.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        )
-    else:
-        cursor.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
-    if not cursor.fetchone()[0]:
-        return None
-    cursor.execute("SELECT version_num FROM alembic_version")
-    revisions = sorted(str(row[0]) for row in cursor.fetchall())
-    return ",".join(revisions) if revisions else None
 
 
 def ensure_schema(cursor: Any, dialect: str, url: str, shown: str, timeout_s: float) -> None:
@@ -76,7 +65,8 @@ def ensure_schema(cursor: Any, dialect: str, url: str, shown: str, timeout_s: fl
             f"this version of Airfoil does not know (its newest is {HEAD_REVISION!r}); "
             "upgrade Airfoil to use it"
         )
-    _with_engine(url, timeout_s, "upgrade", "head")
+    if revision is not None or not create_new(cursor, dialect, url, timeout_s):
+        _with_engine(url, timeout_s, "upgrade", "head")
     revision = read_revision(cursor, dialect)
     if revision != HEAD_REVISION:
         raise StoreError(
@@ -182,5 +172,5 @@ def _run_online(context: Any, connection: sa.Connection) -> None:
     )
     with context.begin_transaction():
         if not is_sqlite:
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()

@@ -33,54 +33,11 @@ from airfoil.store.registry import (
 )
 from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._retry import is_transient
+from airfoil.store.sql._server_tables import entities, launch_plans, packages, projects
 
 __all__ = ["SqlRegistryStore"]
 
 _R = TypeVar("_R")
-
-_meta = sa.MetaData()
-_KEY = sa.String(300)
-
-projects = sa.Table(
-    "server_projects",
-    _meta,
-    sa.Column("name", _KEY, primary_key=True),
-    sa.Column("description", sa.Text, nullable=False, default=""),
-    sa.Column("created_at", sa.Double, nullable=False),
-)
-packages = sa.Table(
-    "server_packages",
-    _meta,
-    sa.Column("sha256", sa.String(64), primary_key=True),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("created_at", sa.Double, nullable=False),
-)
-entities = sa.Table(
-    "server_entities",
-    _meta,
-    sa.Column("project", _KEY, primary_key=True),
-    sa.Column("name", _KEY, primary_key=True),
-    sa.Column("version", _KEY, primary_key=True),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("package", sa.String(64), nullable=False),
-    sa.Column("registered_at", sa.Double, nullable=False),
-    sa.Column("spec", sa.Text, nullable=False),
-    sa.Index("ix_server_entities_project_registered", "project", "registered_at"),
-)
-launch_plans = sa.Table(
-    "server_launch_plans",
-    _meta,
-    sa.Column("project", _KEY, primary_key=True),
-    sa.Column("name", _KEY, primary_key=True),
-    sa.Column("version", _KEY, primary_key=True),
-    sa.Column("workflow", _KEY, nullable=False),
-    sa.Column("workflow_version", _KEY, nullable=False),
-    sa.Column("package", sa.String(64), nullable=False),
-    sa.Column("registered_at", sa.Double, nullable=False),
-    sa.Column("spec", sa.Text, nullable=False),
-    sa.Index("ix_server_launch_plans_project_registered", "project", "registered_at"),
-)
 
 
 class SqlRegistryStore(RegistryStore):

@@ -2,7 +2,9 @@
 
 Opening a store compares the database's Alembic revision with :data:`HEAD_REVISION` (one
 query); only a database that is behind makes it import SQLAlchemy and Alembic. A new
-revision is added here, in ``airfoil/store/migrations/versions`` and in ``_schema``.
+revision is added here, in ``airfoil/store/migrations/versions`` and in ``_schema`` (or
+``_server_tables``); then ``python scripts/render_sqlite_ddl.py`` renders the DDL a new
+SQLite database is created with (until then it is created through SQLAlchemy; a test says so).
 """
 
 __all__ = ["HEAD_REVISION", "KNOWN_REVISIONS"]

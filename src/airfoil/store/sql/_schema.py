@@ -7,7 +7,9 @@ record), plus only the columns needed to find, filter and sort rows.
 Invariants:
 
 - This module and the Alembic revisions describe the same schema: a test compares the
-  database Alembic builds against :data:`metadata`. Change both together, in a new revision.
+  database Alembic builds against :data:`metadata`, and one a new store creates from it
+  (``_create``). Change both together, in a new revision, and render the SQLite DDL again
+  (``python scripts/render_sqlite_ddl.py``).
 - :data:`HEAD_REVISION` is the newest Alembic revision; the store checks it (one query) on
   open and runs Alembic only when the database is behind.
 - String keys sort by code point on every backend (SQLite's ``BINARY`` collation,

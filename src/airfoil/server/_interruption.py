@@ -1,0 +1,57 @@
+"""The API's view of executions no process drives any more (see
+:mod:`airfoil.core.interruption`): a local run stopped by Ctrl-C or SIGKILL in a database the
+server shares, or a server execution whose server died, reads ``interrupted`` (its unfinished
+nodes too, its running attempts ``lost``) once its lease is free or has lapsed. Reading never
+writes: the run's own process, or a server's claim, may still carry it on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from airfoil.core.interruption import INTERRUPTED, is_interrupted, shown_attempts, shown_nodes
+from airfoil.core.records import AttemptRecord, ExecutionRecord
+from airfoil.runtime._packages import PACKAGE_PREFIX
+from airfoil.server import _convert as cv
+from airfoil.store.base import MetaStore
+from airfoil.wire import ExecutionSummary
+
+__all__ = [
+    "INTERRUPTED",
+    "attempts_by_node",
+    "shown_attempts",
+    "shown_nodes",
+    "shown_summary",
+    "undriven",
+]
+
+
+def undriven(meta: MetaStore, rec: ExecutionRecord, now: float) -> bool:
+    """Whether ``rec`` has not ended but no process drives it (one lease read if active).
+    A server execution queued without a lease waits for a slot: not interrupted."""
+    if rec.phase not in ("queued", "running"):
+        return False
+    return is_interrupted(
+        rec,
+        meta.get_lease(rec.id),
+        now,
+        queued_waits_for_claim=rec.code_root.startswith(PACKAGE_PREFIX),
+    )
+
+
+def shown_summary(meta: MetaStore, rec: ExecutionRecord, now: float) -> ExecutionSummary:
+    """An execution as listed, ``interrupted`` if no process drives it."""
+    out = cv.summary_out(rec)
+    if undriven(meta, rec, now):
+        out.phase = INTERRUPTED
+    return out
+
+
+def attempts_by_node(
+    attempts: Iterable[AttemptRecord], interrupted: bool
+) -> dict[str, list[AttemptRecord]]:
+    """Attempts grouped by node, running ones shown ``lost`` if the execution is interrupted."""
+    found: dict[str, list[AttemptRecord]] = {}
+    for a in shown_attempts(attempts, interrupted):
+        found.setdefault(a.node_id, []).append(a)
+    return found

@@ -1,0 +1,106 @@
+"""The server's tables (``server_*``), beside the metadata store's in the same database.
+
+They are part of the store's Alembic schema (revision 0004 on) and live here, in the store
+layer, so a new database can be created from the table definitions in one step (see
+:mod:`airfoil.store.sql._create`); the registry store and the server's modules use them.
+These objects mirror the newest revision (a test compares them with a migrated database).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "KEY",
+    "api_keys",
+    "control",
+    "entities",
+    "launch_plans",
+    "meta",
+    "package_projects",
+    "packages",
+    "projects",
+    "secrets_table",
+]
+
+#: The server tables' metadata (the store's own tables are in ``_schema.metadata``); primary
+#: keys are named as the revisions name them.
+meta = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+#: A key column of the server tables.
+KEY = sa.String(300)
+
+projects = sa.Table(
+    "server_projects",
+    meta,
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+packages = sa.Table(
+    "server_packages",
+    meta,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+entities = sa.Table(
+    "server_entities",
+    meta,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("version", KEY, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("package", sa.String(64), nullable=False),
+    sa.Column("registered_at", sa.Double, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Index("ix_server_entities_project_registered", "project", "registered_at"),
+)
+launch_plans = sa.Table(
+    "server_launch_plans",
+    meta,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("version", KEY, primary_key=True),
+    sa.Column("workflow", KEY, nullable=False),
+    sa.Column("workflow_version", KEY, nullable=False),
+    sa.Column("package", sa.String(64), nullable=False),
+    sa.Column("registered_at", sa.Double, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Index("ix_server_launch_plans_project_registered", "project", "registered_at"),
+)
+api_keys = sa.Table(
+    "server_api_keys",
+    meta,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", KEY, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+#: Terminate requests before the control inbox (revision 0005): kept in the schema so older
+#: databases keep their table; nothing reads or writes it any more.
+control = sa.Table(
+    "server_control",
+    meta,
+    sa.Column("execution_id", KEY, primary_key=True),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("requested_at", sa.Double, nullable=False),
+)
+secrets_table = sa.Table(
+    "server_secrets",
+    meta,
+    sa.Column("project", sa.String(300), primary_key=True),
+    sa.Column("name", sa.String(300), primary_key=True),
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+package_projects = sa.Table(
+    "server_package_projects",
+    meta,
+    sa.Column("project", sa.String(300), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
