@@ -28,6 +28,7 @@ Invariants:
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from airfoil.core.phases import NodePhase
@@ -61,31 +62,41 @@ class ChildCalls:
         self.remote_callers: set[tuple[str, int]] = set()
         self.armed: set[str] = set()  # children this drive has (re)started
         self.inbox: list[ChildCall] = []  # in-thread calls not yet taken
+        self._inbox_lock = threading.Lock()
+        # One thread drives the loop at a time: an async task awaits its children from
+        # threads of its own (``asyncio.to_thread``), each of which waits here.
+        self._driving = threading.RLock()
 
     # --- the transport of attempts running in the driver's thread ------------------------
 
     def submit(self, call: ChildCall) -> None:
         """Take a call of an attempt running in this thread (it goes on until it waits)."""
-        self.inbox.append(call)
+        with self._inbox_lock:
+            self.inbox.append(call)
 
     def wait(self, node_id: str) -> ChildOutcome:
         """Drive the loop (re-entrantly: the caller runs in its thread) until the child
-        ``node_id`` has ended and is committed; its outcome."""
-        loop = self.loop
-        events: list[sm.Event] = []
-        self.take_inbox(events)
-        first: list[sm.Command] = []
-        for ev in events:
-            first += loop.handle(ev)
-        loop.run_until(first, lambda: self._ended(node_id))
-        outcome = outcome_of(loop.state, node_id)
-        for call in self.local.pop(node_id, []):
-            self._unblock((call.parent, call.parent_attempt))
-        return outcome
+        ``node_id`` has ended and is committed; its outcome.
+
+        Callers in several threads (an async task's awaited children) take turns: the one
+        driving also commits the others' children, which then find theirs ended."""
+        with self._driving:
+            loop = self.loop
+            events: list[sm.Event] = []
+            self.take_inbox(events)
+            first: list[sm.Command] = []
+            for ev in events:
+                first += loop.handle(ev)
+            loop.run_until(first, lambda: self._ended(node_id))
+            outcome = outcome_of(loop.state, node_id)
+            for call in self.local.pop(node_id, []):
+                self._unblock((call.parent, call.parent_attempt))
+            return outcome
 
     def take_inbox(self, events: list[sm.Event]) -> None:
         """The events of the in-thread calls not yet taken."""
-        calls, self.inbox = self.inbox, []
+        with self._inbox_lock:
+            calls, self.inbox = self.inbox, []
         for call in calls:
             self._take(call, events, remote=False)
 
