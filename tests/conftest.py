@@ -1,8 +1,8 @@
 """Shared fixtures: every test gets its own AIRFOIL_HOME so nothing touches ~/.airfoil.
 
 In CI (``CI`` set to true, as every CI service does), a test skipped because what it needs
-is missing (Playwright, Chromium, PostgreSQL) is reported as a failure: a green CI run must
-have run the console and PostgreSQL tiers, not skipped them.
+is missing (Playwright, Chromium, PostgreSQL, Ray) is reported as a failure: a green CI run
+must have run the console, PostgreSQL and Ray tiers, not skipped them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,21 @@ def _airfoil_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 
 @pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths this process fsyncs from now on, in order (``os.fsync`` is the kernel's,
+    not ours to fake: it is still called). Needs ``/proc`` to name the fds."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+@pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
@@ -37,7 +52,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # Skip reasons that mean "the environment lacks a tier's dependency", not "not applicable".
-_MISSING_TIER = ("playwright", "chromium", "postgresql", "airfoil_skip_pg")
+_MISSING_TIER = ("playwright", "chromium", "postgresql", "airfoil_skip_pg", "airfoil[ray]")
 
 
 def _in_ci() -> bool:

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import InvalidInputError
+from airfoil.core.clock import Clock, SystemClock
+from airfoil.core.errors import ConfigError, InvalidInputError
 from airfoil.core.records import Value
+from airfoil.engine.launcher import Launcher
 from airfoil.engine.local import (
     convert_inputs,
     decode_outputs,
@@ -35,6 +37,8 @@ from airfoil.runtime.worker import WorkerRuntime, worker_runtime
 from airfoil.sdk._interface import PyInterface
 from airfoil.settings import AirfoilSettings
 from airfoil.store.base import MetaStore
+from airfoil.store.registry import RegistryStore
+from airfoil.store.stores import Stores, open_stores
 from airfoil.types import TypeEngine, added_converters, default_type_engine, load_converters
 
 if TYPE_CHECKING:
@@ -45,6 +49,7 @@ __all__ = [
     "EMBEDDED",
     "EmbeddedRunner",
     "LocalRuntime",
+    "Runtime",
     "call_entity",
     "call_launch_plan",
     "convert_inputs",
@@ -64,13 +69,19 @@ class Runnable(Protocol):
     py_interface: PyInterface
 
 
-class LocalRuntime:
-    """A store, a blob store, a type engine and executors, opened once per settings.
+class Runtime:
+    """One runtime: the stores, the executors, the codecs, the clock and the hooks, built
+    once by an entry point and passed down (see docs/engine.md, "The runtime an entry point
+    builds"). The CLI and ``wf(x=1)`` build a :class:`LocalRuntime`; the server builds one
+    from its config with its own registry and secret box.
 
     Args:
-        settings: where the stores are and which executor runs attempts by default.
+        settings: which executor runs attempts by default, the project and domain of local
+            launches, the scheduling policy and the parallelism.
+        stores: the stores (:class:`~airfoil.store.stores.Stores`).
         executors: the executors by name (default: ``inline`` and ``process``).
-        codecs: the type engine (default: the process's default type engine).
+        codecs: the type engine (default: the process's, as it is at each use).
+        clock: the clock of launches and drives (default: the system's).
         hooks: interceptors told about every attempt, and the context sent with it
             (:mod:`airfoil.executors.hooks`); none by default (no cost).
         task_types: the runners of task types for attempts run in this process (default:
@@ -81,32 +92,54 @@ class LocalRuntime:
     def __init__(
         self,
         settings: AirfoilSettings,
+        stores: Stores,
         *,
         executors: ExecutorRegistry | None = None,
         codecs: TypeEngine | None = None,
+        clock: Clock | None = None,
         hooks: Hooks | None = None,
         task_types: TaskTypes | None = None,
     ) -> None:
-        from airfoil.store._open import open_meta_store
-        from airfoil.store.blob import open_blob_store
-
         self.settings = settings
-        self.meta: MetaStore = open_meta_store(
-            settings.database_url, settings.home, settings.durability
-        )
-        self.blob_url: str = settings.resolved_blob_url()
-        self.blobs: BlobStore = open_blob_store(self.blob_url, settings.durability)
-        remove = getattr(self.blobs, "remove_stale_temporaries", None)
-        if remove is not None:
-            remove()  # temporaries a crashed writer left behind
+        self.stores = stores
         if settings.converters:
             load_converters(settings.converter_paths())
         self._codecs = codecs
+        self.clock: Clock = clock or SystemClock()
         self.worker_runtime = WorkerRuntime(codecs, task_types=task_types)
         self.executors = executors or default_executors()
+        if settings.executor not in self.executors.names():
+            stores.close()
+            raise ConfigError(
+                f"unknown executor {settings.executor!r} (AIRFOIL_EXECUTOR): use "
+                + " or ".join(repr(n) for n in self.executors.names())
+            )
         self.hooks = hooks
         self._executors: dict[str, Executor] = {}
         self._resources: ResourceQueue | None = None
+        self._launcher: Launcher | None = None
+        self._lock = threading.Lock()
+        self._cluster_queues: dict[str, ResourceQueue] = {}
+
+    @property
+    def meta(self) -> MetaStore:
+        """The metadata store (``stores.meta``)."""
+        return self.stores.meta
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The blob store (``stores.blobs``)."""
+        return self.stores.blobs
+
+    @property
+    def blob_url(self) -> str:
+        """The blob store's URL (``stores.blob_url``)."""
+        return self.stores.blob_url
+
+    @property
+    def registry(self) -> RegistryStore:
+        """The registry store (``stores.registry``: opened on first use)."""
+        return self.stores.registry
 
     @property
     def types(self) -> TypeEngine:
@@ -118,20 +151,64 @@ class LocalRuntime:
     def resources(self) -> ResourceQueue:
         """The process's resource queue: every engine of this runtime admits through it, so
         executions run from several threads share the machine fairly."""
-        if self._resources is None:
+        with self._lock:
+            if self._resources is None:
+                import os
+                import socket
+                import uuid
+
+                from airfoil.engine._resources import machine_queue
+
+                self._resources = machine_queue(
+                    self.meta,
+                    owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                    policy=self.settings.scheduler_policy,
+                    gpus=self.settings.gpus,
+                )
+            return self._resources
+
+    @property
+    def launcher(self) -> Launcher:
+        """What writes new executions (built once, shared by every thread and engine): it
+        checks resource requests against the queue of the settings' executor
+        (:meth:`resources_for`: this machine's, or a cluster's) and secrets against
+        ``stores.secrets``."""
+        with self._lock:
+            if self._launcher is None:
+                self._launcher = Launcher(
+                    self.meta,
+                    clock=self.clock,
+                    # the queue of the executor that runs them: a cluster's for Ray
+                    capacity=lambda name: self.resources_for(self.executor(name)),
+                    secrets=self.stores.secrets,
+                    executor=self.settings.executor,
+                    retry_backoff_s=EngineSettings().retry_backoff_s,
+                )
+            return self._launcher
+
+    def resources_for(self, executor: Executor) -> ResourceQueue:
+        """The queue the engines of ``executor`` admit through: the machine's
+        (:attr:`resources`), or, for an executor placing attempts on a cluster (Ray), one over
+        the cluster's capacity and GPUs, shared by every engine of that executor."""
+        cluster = executor.cluster_capacity()
+        if cluster is None:
+            return self.resources
+        queue = self._cluster_queues.get(executor.name)
+        if queue is None:
             import os
             import socket
             import uuid
 
             from airfoil.engine._resources import machine_queue
 
-            self._resources = machine_queue(
+            queue = self._cluster_queues[executor.name] = machine_queue(
                 self.meta,
                 owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
                 policy=self.settings.scheduler_policy,
-                gpus=self.settings.gpus,
+                gpus=cluster.gpu,
+                capacity=cluster,
             )
-        return self._resources
+        return queue
 
     def new_executor(self, name: str | None = None) -> Executor:
         """A new executor of this runtime, not shared with any engine (the caller closes it).
@@ -147,6 +224,7 @@ class LocalRuntime:
             # Workers rebuild the process's engine from the converters added so far.
             runtime_factory=functools.partial(worker_runtime, added_converters()),
             durability=self.settings.durability,
+            ray_address=self.settings.ray_address,
         )
         executor = self.executors.create(name or self.settings.executor, context)
         return executor if self.hooks is None else HookedExecutor(executor, self.hooks)
@@ -154,40 +232,113 @@ class LocalRuntime:
     def executor(self, name: str | None = None) -> Executor:
         """The runtime's shared executor called ``name`` (default: the settings')."""
         name = name or self.settings.executor
-        ex = self._executors.get(name)
+        with self._lock:
+            ex = self._executors.get(name)
         if ex is None:
-            ex = self._executors[name] = self.new_executor(name)
+            made = self.new_executor(name)
+            with self._lock:
+                ex = self._executors.setdefault(name, made)
+            if ex is not made:
+                made.close()
         return ex
+
+    def engine_settings(self) -> EngineSettings:
+        """The driver loop's settings of local runs: the settings' project, domain,
+        parallelism and policy, map items journaled under ``home/journals``."""
+        return EngineSettings(
+            project=self.settings.project,
+            domain=self.settings.domain,
+            max_parallel=self.settings.max_parallel,
+            scheduler_policy=self.settings.scheduler_policy,
+            journal_dir=str(Path(self.settings.home) / "journals"),
+            journal_sync=self.settings.durability == "power",
+        )
 
     def engine(
         self,
-        executor: str | None = None,
+        executor: str | Executor | None = None,
         on_change: Callable[[RunState], None] | None = None,
+        *,
+        settings: EngineSettings | None = None,
+        secrets: Callable[[str], str | None] | None = None,
     ) -> Engine:
+        """An engine over this runtime: its stores, clock, codecs, resources and launcher.
+
+        Args:
+            executor: the shared executor of that name (default: the settings'), or an
+                executor object the caller owns (a server's driver slot).
+            on_change: called after each state write.
+            settings: the loop's settings (default: :meth:`engine_settings`).
+            secrets: the secrets the engine hands to attempts (default: those of
+                ``stores.secrets`` for the settings' project).
+        """
+        ex = executor if isinstance(executor, Executor) else self.executor(executor)
+        loop_settings = settings or self.engine_settings()
+        if secrets is None:
+            source, project = self.stores.secrets, loop_settings.project
+
+            def secrets(name: str) -> str | None:
+                return source.get_many(project, (name,)).get(name)
+
         return Engine(
             self.meta,
             self.blobs,
-            self.executor(executor),
+            ex,
             blob_url=self.blob_url,
-            settings=EngineSettings(
-                project=self.settings.project,
-                domain=self.settings.domain,
-                max_parallel=self.settings.max_parallel,
-                scheduler_policy=self.settings.scheduler_policy,
-                journal_dir=str(Path(self.settings.home) / "journals"),
-                journal_sync=self.settings.durability == "power",
-            ),
+            clock=self.clock,
+            settings=loop_settings,
             on_change=on_change,
-            resources=self.resources,
+            secrets=secrets,
+            resources=self.resources_for(ex),
             types=self.types,
+            launcher=self.launcher,
+            hooks=self.hooks,
         )
 
     def close(self) -> None:
+        """Close the resource queue, the executors and the stores."""
         if self._resources is not None:
             self._resources.close()
+        for queue in self._cluster_queues.values():
+            queue.close()
         for ex in self._executors.values():
             ex.close()
-        self.meta.close()
+        self.stores.close()
+
+
+class LocalRuntime(Runtime):
+    """The embedded engine's runtime: its stores opened from ``settings`` (the registry on
+    first use, secrets from ``AIRFOIL_SECRET_<NAME>``). Built once per settings per process
+    (:func:`get_runtime`).
+
+    Args:
+        settings: where the stores are and which executor runs attempts by default.
+        executors / codecs / hooks / task_types: as :class:`Runtime`'s.
+    """
+
+    def __init__(
+        self,
+        settings: AirfoilSettings,
+        *,
+        executors: ExecutorRegistry | None = None,
+        codecs: TypeEngine | None = None,
+        hooks: Hooks | None = None,
+        task_types: TaskTypes | None = None,
+    ) -> None:
+        stores = open_stores(
+            settings.database_url,
+            settings.home,
+            settings.resolved_blob_url(),
+            durability=settings.durability,
+        )
+        super().__init__(
+            settings,
+            stores,
+            executors=executors,
+            codecs=codecs,
+            hooks=hooks,
+            task_types=task_types,
+        )
 
 
 _runtimes: dict[str, LocalRuntime] = {}
@@ -208,7 +359,7 @@ def get_runtime(settings: AirfoilSettings | None = None) -> LocalRuntime:
 
 def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
     """Run a workflow or task called as a function; return its outputs as Python values."""
-    from airfoil.engine.code_manifests import save_manifests
+    from airfoil.core.code_versions import save_manifests
     from airfoil.sdk._versioning import manifest_for, project_root
 
     if not isinstance(entity, Runnable):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["AirfoilSettings"]
@@ -21,8 +21,15 @@ class AirfoilSettings(BaseSettings):
             ``airfoil.db`` (SQLite) and ``blobs/``.
         database_url: a SQLAlchemy URL (``postgresql+psycopg://...``); default SQLite in home.
         blob_url: a local folder or fsspec URL for blobs; default ``home/blobs``.
-        executor: ``inline`` (same process) or ``process`` (worker processes).
-        max_parallel: attempts at once for the process executor (default: CPU count).
+        executor: the executor that runs attempts: ``inline`` (same process), ``process``
+            (worker processes), ``ray`` (a Ray cluster; ``pip install 'airfoil[ray]'``) or any
+            name registered with the runtime's executor registry (checked when the runtime is
+            built).
+        ray_address: the Ray cluster the ``ray`` executor joins (``AIRFOIL_RAY_ADDRESS``:
+            ``host:port`` of a head, ``ray://host:10001`` or ``auto``); default: a local Ray
+            started for the run and stopped after it.
+        max_parallel: attempts at once for the process and ray executors (default: CPU count,
+            the cluster's CPUs on Ray).
         project / domain: where executions are recorded.
         scheduler_policy: the policy that admits attempts asking for CPUs, memory or GPUs
             (``airfoil``, ``fair``, ``las``, ``backfill``, ``fifo-skip``, ``fifo``).
@@ -42,7 +49,8 @@ class AirfoilSettings(BaseSettings):
     home: str = Field(default_factory=lambda: os.path.join(os.path.expanduser("~"), ".airfoil"))
     database_url: str | None = None
     blob_url: str | None = None
-    executor: Literal["inline", "process"] = "inline"
+    executor: str = "inline"
+    ray_address: str | None = None
     max_parallel: int | None = None
     project: str = "default"
     domain: str = "development"
@@ -50,6 +58,17 @@ class AirfoilSettings(BaseSettings):
     gpus: int | None = Field(default=None, ge=0)
     durability: Literal["process", "power"] = "process"
     converters: str = ""
+
+    @field_validator("executor")
+    @classmethod
+    def _executor_name(cls, value: str) -> str:
+        name = value.strip()
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(
+                f"invalid executor name {value!r}: use inline, process, ray or another "
+                "registered executor's name (letters, digits, - and _)"
+            )
+        return name
 
     def converter_paths(self) -> list[str]:
         """:attr:`converters` as a list of import paths."""

@@ -464,6 +464,63 @@ def test_explain_names_what_changed_with_a_diff(tmp_path: Path) -> None:
     assert "flow.py:BUF" in why.stdout and "StringIO" in why.stdout  # not covered, and why
 
 
+NESTED = {
+    "flow.py": textwrap.dedent(
+        """
+        import airfoil as af
+        from helpers import helper
+
+        @af.task(cache=True)
+        def t(x: int) -> int:
+            return helper(x)
+
+        @af.task
+        def outer(x: int) -> int:
+            return t(x=x) + 1  # a task calling a task: a child node
+
+        @af.dynamic
+        def dyn(x: int) -> int:
+            return t(x=x)
+
+        @af.workflow
+        def calls(x: int = 1) -> int:
+            return outer(x=x)
+
+        @af.workflow
+        def dynamic(x: int = 1) -> int:
+            return dyn(x=x)
+        """
+    ),
+    "helpers.py": "def helper(x):\n    return x + 1\n",
+}
+
+
+@pytest.mark.parametrize("workflow", ["calls", "dynamic"])
+def test_explain_diffs_child_calls_and_dynamic_children(tmp_path: Path, workflow: str) -> None:
+    """The version of a task reached only at run time (called by a task, or added by a
+    ``@dynamic`` one) is computed in the worker, which records what it was computed from."""
+    project, home = tmp_path / "proj", tmp_path / "home"
+    _write(project, NESTED)
+
+    def run() -> tuple[str, dict[str, Any]]:
+        proc = _airfoil(project, home, "run", "--json", "flow.py", workflow)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+        (node,) = [n for n in out["nodes"] if n["task"] == "flow.t"]
+        return out["execution_id"], node
+
+    _first_id, first = run()
+    assert first["cache"] == "put", first
+    _write(project, {"helpers.py": "def helper(x):\n    return x + 5\n"})
+    second_id, second = run()
+    assert second["cache"] == "put" and "version changed" in second["cache_reason"], second
+    why = _airfoil(project, home, "cache", "explain", second_id, second["id"])
+    assert why.returncode == 0, why.stderr
+    assert "code changed since version" in why.stdout, why.stdout
+    assert "~ helpers.py:helper changed:" in why.stdout
+    assert "-    return x + 1" in why.stdout and "+    return x + 5" in why.stdout
+
+
 def test_two_projects_on_one_store_never_share_an_entry(tmp_path: Path) -> None:
     project, home = tmp_path / "proj", tmp_path / "home"
     _write(project, {"flow.py": _flow("return str(x + 1)")})

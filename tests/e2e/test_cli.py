@@ -74,6 +74,11 @@ def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) ->
     assert [e["execution_id"] for e in listed] == ["my-run"]
     text = cli("executions", "show", "my-run", "--events")
     assert text.code == 0 and "inputs ready" in text.out
+    events = cli("executions", "show", "my-run", "--events", "--json").json()["events"]
+    by_seq = {e["seq"]: e for e in events}
+    done = next(e for e in events if (e["kind"], e["node"], e["to"]) == ("node", "n1", "succeeded"))
+    assert by_seq[done["cause_id"]]["to"] == "succeeded"  # n1's attempt result
+    assert by_seq[done["cause_id"]]["kind"] == "attempt"
     logs = cli("logs", "my-run", "n0")
     assert "loading 5 rows" in logs.out
     logs_all = cli("logs", "my-run")
@@ -102,6 +107,14 @@ def test_failed_run_exit_code_and_traceback(cli: Any, pipeline_file: str) -> Non
         (["run", "{file}", "pipeline", "--bogus", "1"], "has no input '--bogus'"),
         (["run", "{file}", "pipeline", "--n"], "needs a value"),
         (["run", "--executor", "gpu", "{file}", "pipeline"], "unknown executor"),
+        (
+            ["run", "--executor", "ray", "--ray-address", "127.0.0.1:1", "{file}", "pipeline"],
+            "nothing answers at the Ray address '127.0.0.1:1'",
+        ),
+        (
+            ["run", "--executor", "ray", "--ray-address", "nohost", "{file}", "pipeline"],
+            "invalid Ray address 'nohost'",
+        ),
         (["run", "--name", "Bad Id!", "{file}", "pipeline"], "invalid execution id"),
         (["executions", "show", "nope"], "nope"),
         (["cache", "explain", "nope", "n0"], "nope"),

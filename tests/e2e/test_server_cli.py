@@ -3,6 +3,7 @@ register``, ``airfoil run --remote --json`` (same object as a local run), ``auth
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,13 +43,21 @@ def _port() -> int:
 
 @pytest.fixture
 def served(tmp_path: Path, _airfoil_home: Path) -> Iterator[str]:
+    with _serve(tmp_path, _airfoil_home) as url:
+        yield url
+    text = (tmp_path / "server.log").read_text()
+    assert "accepting loopback clients only" in text
+
+
+@contextlib.contextmanager
+def _serve(tmp_path: Path, _airfoil_home: Path, *options: str) -> Iterator[str]:
     port = _port()
     env = dict(
         os.environ, AIRFOIL_HOME=str(_airfoil_home), AIRFOIL_PACKAGE_CACHE=str(tmp_path / "pkgs")
     )
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port)],
+        [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port), *options],
         env=env,
         stdout=log,
         stderr=log,
@@ -75,8 +84,6 @@ def served(tmp_path: Path, _airfoil_home: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-    text = (tmp_path / "server.log").read_text()
-    assert "accepting loopback clients only" in text
 
 
 def test_remote_run_json_matches_local_shape(cli: Any, served: str, tmp_path: Path) -> None:
@@ -103,6 +110,51 @@ def test_remote_run_json_matches_local_shape(cli: Any, served: str, tmp_path: Pa
     assert len(listed.json()) == 2  # the local run shares the store
     local_list = cli("executions", "list", "--json")
     assert [set(e) for e in listed.json()] == [set(e) for e in local_list.json()]
+
+
+CACHED = textwrap.dedent(
+    """
+    import airfoil as af
+    from helpers import helper
+
+    @af.task(cache=True)
+    def t(x: int) -> int:
+        return helper(x)
+
+    @af.workflow
+    def wf(x: int = 1) -> int:
+        return t(x=x)
+    """
+)
+
+
+def test_cache_explain_diffs_the_code_of_a_server_run(
+    cli: Any, served: str, tmp_path: Path
+) -> None:
+    """A server launch's versions are computed by the client; the server's worker computes
+    the same from the package and records what they were computed from."""
+    (tmp_path / "flow.py").write_text(CACHED)
+    (tmp_path / "helpers.py").write_text("def helper(x):\n    return x + 1\n")
+    first = cli("run", "--remote", "--server", served, "--json", "flow.py", "wf")
+    assert first.code == 0, first.err
+    assert first.json()["nodes"][0]["cache"] == "put"
+    (tmp_path / "helpers.py").write_text("def helper(x):\n    return x + 5\n")
+    second = cli("run", "--remote", "--server", served, "--json", "flow.py", "wf")
+    assert second.code == 0, second.err
+    assert second.json()["outputs"] == {"o0": 6}
+    exec_id = second.json()["execution_id"]
+    local = cli("cache", "explain", exec_id, "n0")  # reading the server's store directly
+    remote = cli("cache", "explain", exec_id, "n0", "--server", served)  # through the API
+    for why in (local, remote):
+        assert why.code == 0, why.err
+        assert "code changed since version" in why.out, why.out
+        assert "~ helpers.py:helper changed:" in why.out
+        assert "-    return x + 1" in why.out and "+    return x + 5" in why.out
+    assert remote.out == local.out
+    as_json = cli("cache", "explain", exec_id, "n0", "--server", served, "--json")
+    assert as_json.code == 0, as_json.err
+    assert as_json.json() == cli("cache", "explain", exec_id, "n0", "--json").json()
+    assert as_json.json()["code_changes"]["lines"][0] == "~ helpers.py:helper changed:"
 
 
 FLAKY = textwrap.dedent(
@@ -213,3 +265,21 @@ def test_remote_run_uploads_dataframe_and_file_inputs(
     assert remote.code == 0, remote.err
     local = cli("run", "--json", *args)
     assert remote.json()["outputs"] == local.json()["outputs"] == {"o0": 12497500.5}
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(300)
+def test_a_server_runs_registered_code_on_ray(
+    cli: Any, tmp_path: Path, _airfoil_home: Path
+) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
+    (tmp_path / "flow.py").write_text(FLOW)
+    with _serve(tmp_path, _airfoil_home, "--executor", "ray", "--max-parallel", "2") as url:
+        remote = cli("run", "--remote", "--server", url, "--json", "flow.py", "wf", "--x", "5")
+        assert remote.code == 0, remote.err + (tmp_path / "server.log").read_text()
+        data = remote.json()
+        assert data["phase"] == "succeeded" and data["outputs"] == {"o0": 20}
+    log = (tmp_path / "server.log").read_text()
+    assert "executor: ray on a local Ray" in log
+    # The workers ran the registered package, fetched by version from the blob store.
+    assert list((tmp_path / "pkgs").iterdir()), "no package was unpacked for the workers"

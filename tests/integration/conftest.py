@@ -87,3 +87,47 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     path.parent.mkdir()
     shutil.copyfile(sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One local Ray (2 CPUs, no dashboard) for every test of the session that asks for it;
+    ray executors built meanwhile join it instead of starting their own. Skipped where Ray
+    is not installed (``pip install 'airfoil[ray]'``)."""
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
+    import logging
+
+    temp = tmp_path_factory.mktemp("ray")
+    ray.init(
+        num_cpus=2,
+        num_gpus=0,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        namespace="airfoil",
+        object_store_memory=128 * 2**20,
+        _temp_dir=str(temp),
+    )
+    yield
+    ray.shutdown()
+
+
+def _runs_on_ray(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return False
+    return "ray" in (callspec.params.get("executor"), callspec.params.get("kind"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests parametrised with the ray executor are marked `ray` (deselect: -m "not ray").
+    for item in items:
+        if _runs_on_ray(item):
+            item.add_marker(pytest.mark.ray)
+
+
+@pytest.fixture(autouse=True)
+def _ray_for_ray_params(request: pytest.FixtureRequest) -> None:
+    """A test parametrised with ``executor="ray"`` (or ``kind``) runs on the session's Ray."""
+    if _runs_on_ray(request.node):
+        request.getfixturevalue("ray_session")

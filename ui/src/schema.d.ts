@@ -354,6 +354,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/executions/{execution_id}/nodes/{node_id}/cache": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Node Cache
+         * @description Why the node did or did not hit the cache: its key part by part, whether an entry
+         *     exists now, and for a changed code version which functions and constants changed (with
+         *     a short diff) and what the version cannot see (``airfoil cache explain --remote``).
+         */
+        get: operations["node_cache_api_v1_projects__project__executions__execution_id__nodes__node_id__cache_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/executions/{execution_id}/nodes/{node_id}/items": {
         parameters: {
             query?: never;
@@ -740,10 +762,93 @@ export interface components {
             /** Task */
             task: string;
         };
+        /**
+         * CacheExplanation
+         * @description Why a node did or did not hit the cache (``airfoil cache explain``).
+         */
+        CacheExplanation: {
+            /** Cache */
+            cache: string;
+            code_changes?: components["schemas"]["CodeChangesOut"] | null;
+            entry_now?: components["schemas"]["CacheRef"] | null;
+            /** Execution Id */
+            execution_id: string;
+            /** Key */
+            key?: string | null;
+            /** Miss Now */
+            miss_now?: string | null;
+            /** Node */
+            node: string;
+            /**
+             * Not Covered
+             * @default {}
+             */
+            not_covered: {
+                [key: string]: string;
+            };
+            parts?: components["schemas"]["CacheKeyPartsOut"] | null;
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /** Task */
+            task: string;
+        };
+        /** CacheKeyPartsOut */
+        CacheKeyPartsOut: {
+            /** Cache Version */
+            cache_version: string;
+            /**
+             * Inputs
+             * @default {}
+             */
+            inputs: {
+                [key: string]: string;
+            };
+            /** Interface Hash */
+            interface_hash: string;
+            /**
+             * Scope
+             * @default
+             */
+            scope: string;
+            /** Task */
+            task: string;
+        };
         /** CacheList */
         CacheList: {
             /** Items */
             items: components["schemas"]["CacheEntryOut"][];
+        };
+        /**
+         * CacheRef
+         * @description A node whose run wrote a cache entry; both ids empty when it belongs to another
+         *     project (its ids are not shown).
+         */
+        CacheRef: {
+            /**
+             * Execution Id
+             * @default
+             */
+            execution_id: string;
+            /**
+             * Node Id
+             * @default
+             */
+            node_id: string;
+        };
+        /**
+         * CodeChangesOut
+         * @description What changed in the code since the version last cached: one line per function or
+         *     constant, each change followed by its short diff.
+         */
+        CodeChangesOut: {
+            cached_by: components["schemas"]["CacheRef"];
+            /** Lines */
+            lines: string[];
+            /** Since Version */
+            since_version: string;
         };
         /**
          * EntityIn
@@ -870,7 +975,9 @@ export interface components {
         };
         /**
          * EventOut
-         * @description One phase change of an execution, node or attempt, with its cause.
+         * @description One phase change of an execution, node or attempt, with its cause: ``cause`` in words,
+         *     ``cause_id`` the ``seq`` of the entry of the same log that caused it (0: a stimulus from
+         *     outside the engine, such as the start or a user's request).
          */
         EventOut: {
             /** At */
@@ -882,6 +989,11 @@ export interface components {
             attempt: number;
             /** Cause */
             cause: string;
+            /**
+             * Cause Id
+             * @default 0
+             */
+            cause_id: number;
             /**
              * From Phase
              * @default
@@ -3339,6 +3451,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NodeOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    node_cache_api_v1_projects__project__executions__execution_id__nodes__node_id__cache_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                execution_id: string;
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CacheExplanation"];
                 };
             };
             /** @description Bad Request */

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
 from airfoil.core.records import CacheEntry
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["app"]
 
@@ -47,7 +50,7 @@ def resolve_task(meta: Any, given: str) -> str:
     )
 
 
-def _visible(rt: Any, all_projects: bool, task: str | None) -> list[CacheEntry]:
+def _visible(rt: LocalRuntime, all_projects: bool, task: str | None) -> list[CacheEntry]:
     entries: list[CacheEntry] = rt.meta.list_cache(task=task)
     if all_projects:
         return entries
@@ -112,102 +115,69 @@ def explain(
     execution_id: str = typer.Argument(..., help="Execution id."),
     node: str = typer.Argument(..., help="Node id (see `airfoil executions show`)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = typer.Option(
+        False, "--remote", help="On the server (--server or AIRFOIL_SERVER_URL), not locally."
+    ),
+    server: str = typer.Option(None, "--server", help="Server URL (implies --remote)."),
+    project: str = typer.Option(
+        None, "--project", help="Server project (default: AIRFOIL_PROJECT)."
+    ),
 ) -> None:
     """Explain why a node did or did not hit the cache, part by part of the key; for a
     changed code version, which functions and constants changed (with a short diff)."""
-    from airfoil.engine.cache import explain_miss
+    if remote or server:
+        from airfoil.cli._remote import remote_cache_explanation
 
-    rt = runtime()
-    rec = rt.meta.get_node(execution_id, node)
+        why = remote_cache_explanation(server, project, execution_id, node)
+    else:
+        from airfoil.engine.cache_explain import explain_node
+
+        rt = runtime()
+        why = explain_node(rt.meta, rt.blobs, execution_id, node)
     if as_json:
-        parts = rec.cache_key_parts
-        entry = rt.meta.get_cache(rec.cache_key) if rec.cache_key else None
-        others = (
-            [e for e in rt.meta.find_cache_by_task(parts.task) if e.key != rec.cache_key]
-            if parts is not None
-            else []
-        )
-        out_console.print_json(
-            json.dumps(
-                {
-                    "execution_id": execution_id,
-                    "node": node,
-                    "task": rec.task,
-                    "cache": rec.cache_status,
-                    "reason": rec.cache_reason,
-                    "key": rec.cache_key or None,
-                    "parts": None
-                    if parts is None
-                    else {
-                        "task": parts.task,
-                        "cache_version": parts.cache_version,
-                        "interface_hash": parts.interface_hash,
-                        "inputs": parts.input_hashes,
-                    },
-                    "entry_now": None
-                    if entry is None
-                    else {"execution_id": entry.execution_id, "node_id": entry.node_id},
-                    "miss_now": None
-                    if entry is not None or parts is None
-                    else explain_miss(parts, others),
-                }
-            )
-        )
+        out_console.print_json(json.dumps(why))
         return
-    if rec.cache_status == "disabled":
+    _print_explanation(why)
+
+
+def _print_explanation(why: dict[str, Any]) -> None:
+    node, task, status = why["node"], why["task"], why["cache"]
+    if status == "disabled":
         out_console.print(
-            f"node {node} ({rec.task}): caching is off for this task (use @task(cache=True))"
+            f"node {node} ({task}): caching is off for this task (use @task(cache=True))"
         )
         return
-    parts = rec.cache_key_parts
-    out_console.print(f"node {node} ({rec.task}): cache [bold]{rec.cache_status}[/]")
-    out_console.print(f"  reason: {rec.cache_reason or '-'}", markup=False)
+    out_console.print(f"node {node} ({task}): cache [bold]{status}[/]")
+    out_console.print(f"  reason: {why['reason'] or '-'}", markup=False)
+    parts = why["parts"]
     if parts is None:
         out_console.print("  (no cache key was computed: the node did not get its inputs)")
         return
-    out_console.print(f"  key:            {rec.cache_key}")
-    out_console.print(f"  task:           {parts.task}")
-    out_console.print(f"  scope:          {parts.scope or '-'}", markup=False)
-    out_console.print(f"  cache version:  {parts.cache_version}")
-    out_console.print(f"  interface hash: {parts.interface_hash}")
-    for name, digest in sorted(parts.input_hashes.items()):
+    out_console.print(f"  key:            {why['key']}")
+    out_console.print(f"  task:           {parts['task']}")
+    out_console.print(f"  scope:          {parts['scope'] or '-'}", markup=False)
+    out_console.print(f"  cache version:  {parts['cache_version']}")
+    out_console.print(f"  interface hash: {parts['interface_hash']}")
+    for name, digest in sorted(parts["inputs"].items()):
         out_console.print(f"  input {name}: {digest[:16]}")
-    others = [
-        e
-        for e in rt.meta.find_cache_by_task(parts.task)
-        if e.key != rec.cache_key and e.parts.scope == parts.scope
-    ]
-    now = rt.meta.get_cache(rec.cache_key)
+    now = why["entry_now"]
     if now is not None:
-        out_console.print(
-            f"  today: an entry exists for this key (from {now.execution_id}/{now.node_id})"
-        )
+        made_by = f"{now['execution_id']}/{now['node_id']}" if now["execution_id"] else "elsewhere"
+        out_console.print(f"  today: an entry exists for this key (from {made_by})")
     else:
-        out_console.print("  today: no entry for this key; " + explain_miss(parts, others))
-    _explain_version(rt, parts.cache_version, rec.cache_status, others)
-
-
-def _explain_version(rt: Any, version: str, status: str, others: list[CacheEntry]) -> None:
-    """What changed in the code since the newest other version of the task, and what the
-    version cannot see."""
-    from airfoil.engine.code_manifests import diff_versions, load_manifest
-
-    manifest = load_manifest(rt.blobs, version)
-    if manifest is None:
-        return
-    if status != "hit":
-        previous = next((e for e in others if e.parts.cache_version != version), None)
-        old = load_manifest(rt.blobs, previous.parts.cache_version) if previous else None
-        if previous is not None and old is not None:
-            out_console.print(
-                f"  code changed since version {previous.parts.cache_version} "
-                f"(cached by {previous.execution_id}/{previous.node_id}):"
-            )
-            for line in diff_versions(old, manifest):
-                out_console.print(f"    {line}", markup=False, highlight=False)
-    if manifest.unhashable:
+        out_console.print(f"  today: no entry for this key; {why['miss_now']}", markup=False)
+    changes = why["code_changes"]
+    if changes is not None:
+        by = changes["cached_by"]
+        made_by = f"{by['execution_id']}/{by['node_id']}" if by["execution_id"] else "elsewhere"
+        out_console.print(
+            f"  code changed since version {changes['since_version']} (cached by {made_by}):"
+        )
+        for line in changes["lines"]:
+            out_console.print(f"    {line}", markup=False, highlight=False)
+    if why["not_covered"]:
         out_console.print("  not covered by the version (changes to these are not seen):")
-        for name, reason in manifest.unhashable.items():
+        for name, reason in why["not_covered"].items():
             out_console.print(f"    {name}: {reason}", markup=False, highlight=False)
         out_console.print("    pin cache_version= on the task and bump it when they change")
 

@@ -12,7 +12,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from airfoil.core.errors import (
     ExecutionFailedError,
     UserError,
 )
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["err_console", "fail", "handle_errors", "is_tty", "out_console", "plain", "runtime"]
 
@@ -81,8 +84,9 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def runtime() -> Any:
-    """The local runtime from ``AIRFOIL_*`` settings."""
+def runtime(**overrides: Any) -> LocalRuntime:
+    """The local runtime from ``AIRFOIL_*`` settings, with ``overrides`` (command-line
+    options, like ``ray_address``) replacing the settings they name when not None."""
     from pydantic import ValidationError
 
     from airfoil.local import get_runtime
@@ -93,6 +97,9 @@ def runtime() -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         fail(f"bad AIRFOIL_{str(first['loc'][0]).upper()} setting: {first['msg']}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        settings = settings.model_copy(update=given)
     return get_runtime(settings)
 
 

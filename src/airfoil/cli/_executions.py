@@ -128,6 +128,7 @@ def show(
                     "from": e.from_phase,
                     "to": e.to_phase,
                     "cause": e.cause,
+                    "cause_id": e.cause_id,
                 }
                 for e in rt.meta.get_events(execution_id)
             ]
@@ -164,7 +165,7 @@ def show(
             who = f"{e.node_id} " if e.node_id else ""
             out_console.print(
                 f"{e.seq:>5} {_when(e.at)} {e.kind:<9} {who}{e.from_phase or '-'} -> "
-                f"{e.to_phase}: {e.cause}",
+                f"{e.to_phase}: {e.cause}" + (f" (after {e.cause_id})" if e.cause_id else ""),
                 markup=False,
             )
 
@@ -173,7 +174,7 @@ def show(
 @handle_errors
 def resume(
     execution_id: str = typer.Argument(..., help="Execution id."),
-    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline, process or ray."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
     server: str = _SERVER,
@@ -251,7 +252,7 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
 def recover(
     execution_id: str = typer.Argument(..., help="A failed execution."),
     new_id: str = typer.Option(None, "--name", help="Id of the new execution."),
-    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline, process or ray."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
     server: str = _SERVER,
@@ -268,7 +269,7 @@ def recover(
 def relaunch(
     execution_id: str = typer.Argument(..., help="An execution."),
     new_id: str = typer.Option(None, "--name", help="Id of the new execution."),
-    executor: str = typer.Option(None, "--executor", "-e", help="inline or process."),
+    executor: str = typer.Option(None, "--executor", "-e", help="inline, process or ray."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
     server: str = _SERVER,

@@ -8,9 +8,12 @@ may be called ``name``, ``json`` or ``remote``; the command's own options go bef
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airfoil.core.errors import ConfigError, TypeTransformError
+from airfoil.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from airfoil.types import TypeEngine
 
 __all__ = ["input_help", "parse_inputs", "wants_help"]
 
@@ -30,7 +33,7 @@ def wants_help(entity: Any, args: list[str]) -> bool:
 
 
 def parse_inputs(
-    entity: Any, args: list[str], engine: Any, options: Collection[str] = ()
+    entity: Any, args: list[str], engine: TypeEngine, options: Collection[str] = ()
 ) -> dict[str, Any]:
     """Turn ``["--n", "10", "--flag", "--name=x"]`` into typed Python values.
 
@@ -44,12 +47,16 @@ def parse_inputs(
             given where an input was expected.
 
     Raises:
-        ConfigError: an unknown input, a missing value, or a value of the wrong form.
+        ConfigError: an unknown input or a missing value (the command line's syntax).
+        InvalidInputError: a value that does not parse as its input's type (worded as every
+            launch path words it: :class:`~airfoil.types.InputBinder`).
     """
+    from airfoil.types import InputBinder
+
     types = entity.py_interface.input_types
     specs = {p.name: p.type for p in entity.py_interface.interface.inputs}
     known = ", ".join(_flag(n) for n in types) or "none"
-    out: dict[str, Any] = {}
+    out: dict[str, str | bool] = {}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -86,14 +93,12 @@ def parse_inputs(
                 raise ConfigError(f"input --{key} needs a value ({spec})")
             text = args[i + 1]
             i += 2
-        try:
-            out[name] = engine.parse_cli(text, types[name])
-        except TypeTransformError as exc:
-            raise ConfigError(f"input --{key} expects {spec}: {exc}") from None
-    return out
+        out[name] = text
+    iface = entity.py_interface.interface
+    return InputBinder(entity.name, iface, engine, py_types=types).from_text(out)
 
 
-def input_help(entity: Any, engine: Any, file: str) -> str:
+def input_help(entity: Any, engine: TypeEngine, file: str) -> str:
     """The inputs page: usage, the entity's docs, then each input's flag, type, default and
     description (plain text, never markup)."""
     iface = entity.py_interface

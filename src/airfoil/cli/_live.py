@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from airfoil.cli._render import node_table, sort_nodes
+from airfoil.core.phases import GateKind
 
 __all__ = ["LiveView", "render_state"]
 
@@ -38,9 +39,9 @@ def _gates_waiting(state: Any, records: dict[str, Any]) -> list[str]:
     for nid, fn in list(state.graph.items()):
         gate = fn.gate
         rec = records.get(nid)
-        if gate is None or gate.kind == "sleep" or rec is None or rec.phase != "running":
+        if gate is None or gate.kind == GateKind.SLEEP or rec is None or rec.phase != "running":
             continue
-        value = "true|false" if gate.kind == "approve" else "VALUE"
+        value = "true|false" if gate.kind == GateKind.APPROVE else "VALUE"
         lines.append(
             f"{nid} waits for {gate.name!r}: airfoil signal {state.execution.id} "
             f"{gate.name} {value}"

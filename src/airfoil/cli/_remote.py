@@ -21,6 +21,7 @@ from airfoil.cli._common import err_console, handle_errors, out_console
 
 __all__ = [
     "follow",
+    "remote_cache_explanation",
     "register",
     "remote_again",
     "remote_list",
@@ -345,6 +346,16 @@ def remote_again(
     with _client(server, project) as client:
         ex = client.recover(execution_id) if how == "recover" else client.relaunch(execution_id)
         follow(client, ex.id, f"{how}s {execution_id} on {client.url}", as_json)
+
+
+def remote_cache_explanation(
+    server: str | None, project: str | None, execution_id: str, node: str
+) -> dict[str, Any]:
+    """The server's explanation of a node's cache status, as ``airfoil cache explain`` prints
+    it (the same JSON as a local explain)."""
+    with _client(server, project) as client:
+        why: dict[str, Any] = client.cache_explanation(execution_id, node).model_dump(mode="json")
+    return why
 
 
 def remote_logs(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
 from airfoil.core.records import ExecutionRecord, NodeRecord
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = [
     "execution_json",
@@ -71,7 +74,7 @@ def _duration(rec: NodeRecord | ExecutionRecord) -> float | None:
     return max(0.0, float((end or time.time()) - start))
 
 
-def outputs_json(record: ExecutionRecord, runtime: Any) -> dict[str, Any]:
+def outputs_json(record: ExecutionRecord, runtime: LocalRuntime) -> dict[str, Any]:
     """The execution's outputs as plain JSON, by output name."""
     from airfoil.types import ValueContext
 
@@ -107,7 +110,7 @@ def node_json(n: NodeRecord) -> dict[str, Any]:
 
 
 def execution_json(
-    record: ExecutionRecord, nodes: list[NodeRecord], runtime: Any
+    record: ExecutionRecord, nodes: list[NodeRecord], runtime: LocalRuntime
 ) -> dict[str, Any]:
     """The one JSON object ``run --json`` and ``executions show --json`` print.
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.text import Text
 
 from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, plain, runtime
 
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
+
 __all__ = ["register"]
 
-RUN_OPTIONS = ("--executor", "-e", "--name", "--json", "--remote", "--server")
+RUN_OPTIONS = ("--executor", "-e", "--ray-address", "--name", "--json", "--remote", "--server")
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +45,17 @@ def register(app: typer.Typer) -> None:
             ..., metavar="NAME", help="Name of the task or workflow in that file."
         ),
         executor: str = typer.Option(
-            None, "--executor", "-e", help="inline (same process) or process (worker processes)."
+            None,
+            "--executor",
+            "-e",
+            help="inline (same process), process (worker processes) or ray (a Ray cluster: "
+            "pip install 'airfoil[ray]'); default AIRFOIL_EXECUTOR or inline.",
+        ),
+        ray_address: str = typer.Option(
+            None,
+            "--ray-address",
+            help="Ray cluster to run on with --executor ray (host:port, ray://host:10001, "
+            "auto; AIRFOIL_RAY_ADDRESS). Default: a local Ray, stopped after the run.",
         ),
         execution_id: str = typer.Option(
             None, "--name", help="Execution id to use (default: generated)."
@@ -70,16 +83,19 @@ def register(app: typer.Typer) -> None:
                 file, name, args, server=server, execution_id=execution_id, as_json=as_json
             )
         from airfoil.cli._render import execution_json, sort_nodes
+        from airfoil.core.code_versions import save_manifests
         from airfoil.core.ids import validate_execution_id
-        from airfoil.engine.code_manifests import save_manifests
         from airfoil.engine.launch_plans import after_drive, prepare_launch
         from airfoil.sdk._versioning import manifest_for, project_root
 
-        if executor is not None and executor not in ("inline", "process"):
-            raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
         if execution_id is not None:
             validate_execution_id(execution_id)
-        rt = runtime()
+        rt = runtime(ray_address=ray_address)
+        if executor is not None and executor not in rt.executors.names():
+            raise ConfigError(
+                f"unknown executor {executor!r}: use "
+                + " or ".join(repr(n) for n in rt.executors.names())
+            )
         entity = load_entity(file, name)
         given = parse_inputs(entity, args, rt.types, RUN_OPTIONS)
         spec, values, labels = prepare_launch(entity, given, rt)
@@ -135,7 +151,9 @@ def interrupted(execution_id: str) -> None:
     raise typer.Exit(130)
 
 
-def print_summary(record: Any, nodes: list[Any], rt: Any, elapsed: float, table: bool) -> None:
+def print_summary(
+    record: Any, nodes: list[Any], rt: LocalRuntime, elapsed: float, table: bool
+) -> None:
     """After a run: the node table (unless the live view showed it), the phase, then the
     outputs or the error with what to do next."""
     from airfoil.cli._render import PHASE_STYLE, node_table, outputs_json

@@ -14,12 +14,15 @@ import logging
 import signal
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from airfoil.cli._common import err_console, handle_errors, out_console, runtime
+
+if TYPE_CHECKING:
+    from airfoil.local import LocalRuntime
 
 __all__ = ["app", "register"]
 
@@ -78,7 +81,7 @@ def list_schedules(
 
     rt = runtime()
     s = rt.settings
-    records = rt.meta.list_schedules(
+    records = rt.stores.schedules.list_schedules(
         project=s.project, domain=s.domain, active=True if active_only else None
     )
     if as_json:
@@ -116,11 +119,15 @@ def activate(
     from airfoil.core.errors import ConfigError
     from airfoil.engine.scheduler_loop import activate_schedule
     from airfoil.engine.schedules import describe_schedule
+    from airfoil.executors.registry import default_executors
     from airfoil.sdk._launch_plan import LaunchPlan
     from airfoil.sdk._versioning import project_root
 
-    if executor not in ("", "inline", "process"):
-        raise ConfigError(f"unknown executor {executor!r}: use 'inline' or 'process'")
+    names = default_executors().names()
+    if executor and executor not in names:
+        raise ConfigError(
+            f"unknown executor {executor!r}: use " + " or ".join(repr(n) for n in names)
+        )
     plan = _load_plan(file, name, LaunchPlan)
     if remote or server:
         from airfoil.cli._remote import _client
@@ -240,7 +247,7 @@ def backfill_cmd(
 
     rt = runtime()
     s = rt.settings
-    record = rt.meta.get_schedule(name, project=s.project, domain=s.domain)
+    record = rt.stores.schedules.get_schedule(name, project=s.project, domain=s.domain)
     zone = _zone_of(record)
     firings = backfill(
         rt,
@@ -275,7 +282,7 @@ def backfill_cmd(
         raise typer.Exit(1)
 
 
-def _phase(rt: Any, execution_id: str) -> str:
+def _phase(rt: LocalRuntime, execution_id: str) -> str:
     from airfoil.core.errors import NotFoundError
 
     try:

@@ -57,6 +57,18 @@ def start(
         "before its execution is paused until the database answers.",
     ),
     no_engine: bool = typer.Option(False, "--no-engine", help="Serve the API only."),
+    executor: str = typer.Option(
+        None,
+        "--executor",
+        help="What runs attempts: process (worker processes here, the default) or ray (a Ray "
+        "cluster: pip install 'airfoil[ray]'). AIRFOIL_EXECUTOR when it names one of them.",
+    ),
+    ray_address: str = typer.Option(
+        None,
+        "--ray-address",
+        help="Ray cluster for --executor ray (host:port, ray://host:10001, auto; "
+        "AIRFOIL_RAY_ADDRESS). Default: a local Ray for as long as the server runs.",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     open_browser: bool = typer.Option(
         False, "--open", help="Open the web console in a browser once the server is up."
@@ -76,6 +88,16 @@ def start(
         raise ConfigError("--store-retry-budget must be zero (never retry) or positive")
     s: object = _settings(database_url, blob_url)
     home, db, blobs = s.home, s.database_url, s.resolved_blob_url()  # type: ignore[attr-defined]
+    if executor is None:
+        # The settings' default is inline (for local runs); a server runs workers.
+        executor = s.executor if s.executor != "inline" else "process"  # type: ignore[attr-defined]
+    from airfoil.executors.registry import default_executors
+
+    if executor not in default_executors().names():
+        raise ConfigError(
+            f"unknown executor {executor!r}: use "
+            + " or ".join(repr(n) for n in default_executors().names())
+        )
     registry = Registry(db, home)
     try:
         keys = registry.keys_configured(0.0)
@@ -92,6 +114,9 @@ def start(
         secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
         store_retry_budget_s=store_retry_budget,
         converters=tuple(s.converter_paths()),  # type: ignore[attr-defined]
+        durability=s.durability,  # type: ignore[attr-defined]
+        executor=executor,
+        ray_address=ray_address or s.ray_address,  # type: ignore[attr-defined]
     )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"
@@ -99,7 +124,12 @@ def start(
         f"airfoil server on http://{host}:{port}  (console /, API /api/v1, docs /docs, "
         "metrics /metrics)"
     )
-    err_console.print(f"  store: {db or 'SQLite in ' + home}   blobs: {blobs}")
+    err_console.print(
+        f"  store: {db or 'SQLite in ' + home}   blobs: {blobs}   durability: {config.durability}"
+    )
+    if executor == "ray":
+        where = ray_address or s.ray_address or "a local Ray"  # type: ignore[attr-defined]
+        err_console.print(f"  executor: ray on {where}")
     if not keys:
         err_console.print(
             "  [yellow]no API keys configured: accepting loopback clients only[/] "

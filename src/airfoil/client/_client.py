@@ -38,6 +38,7 @@ from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import TaskSpec, Value, WorkflowSpec
 from airfoil.wire import (
     API_PREFIX,
+    CacheExplanation,
     EntityIn,
     EventOut,
     ExecutionDetail,
@@ -295,6 +296,7 @@ class Client:
         from airfoil.core.errors import TypeTransformError
         from airfoil.types import ValueContext, default_type_engine
         from airfoil.types._from_json import converter_kind
+        from airfoil.types._refs import ValueRef
 
         blobs = DownloadedBlobs()
         engine = default_type_engine()
@@ -312,20 +314,17 @@ class Client:
                 "JSON values, files, dataframes, numpy arrays and values of a type a converter "
                 "added with airfoil.types.add_converter owns)"
             )
-        ref: dict[str, Any] = {"format": v.format, "hash": v.hash, "size": v.size, "meta": v.meta}
         if v.inline is not None:
-            ref["inline"] = base64.b64encode(v.inline).decode("ascii")
-        else:
-            data = blobs.get_bytes(v.uri or "")
-            sha = hashlib.sha256(data).hexdigest()
-            self._call(
-                "PUT",
-                f"/projects/{self._p(project)}/uploads/{sha}",
-                content=data,
-                headers={"Content-Type": "application/octet-stream"},
-            )
-            ref["sha256"] = sha
-        return {"$airfoil": ref}
+            return ValueRef.of_value(v).to_json()
+        data = blobs.get_bytes(v.uri or "")
+        sha = hashlib.sha256(data).hexdigest()
+        self._call(
+            "PUT",
+            f"/projects/{self._p(project)}/uploads/{sha}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return ValueRef.of_value(v, sha256=sha).to_json()
 
     def launch_plan(
         self,
@@ -443,6 +442,15 @@ class Client:
             params=params,
         )
         return LogOut.model_validate(r.json())
+
+    def cache_explanation(
+        self, execution_id: str, node_id: str, *, project: str | None = None
+    ) -> CacheExplanation:
+        """Why a node did or did not hit the cache (``airfoil cache explain --remote``)."""
+        r = self._call(
+            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/cache"
+        )
+        return CacheExplanation.model_validate(r.json())
 
     def watch(self, execution_id: str, *, project: str | None = None) -> Iterator[EventOut]:
         """The execution's events as they happen (server-sent events), until it ends."""

@@ -7,12 +7,13 @@ converters (parquet, npy, files) read them as they would from any store.
 
 from __future__ import annotations
 
-import base64
 import os
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import NotFoundError
 from airfoil.core.records import Value
+from airfoil.types._base import values_key
+from airfoil.types._refs import ValueRef
 from airfoil.wire import RawValue
 
 __all__ = ["DownloadedBlobs", "to_value"]
@@ -64,14 +65,13 @@ class DownloadedBlobs(BlobStore):
 
 
 def to_value(raw: RawValue, data: bytes | None, blobs: DownloadedBlobs) -> Value:
-    """The :class:`Value` of a raw value (``data``: the downloaded bytes of an offloaded one)."""
-    if raw.inline is not None:
-        return Value(
-            hash=raw.hash,
-            format=raw.format,
-            inline=base64.b64decode(raw.inline),
-            size=raw.size,
-            meta=dict(raw.meta),
-        )
-    uri = blobs.put_bytes(f"values/{raw.hash[:2]}/{raw.hash}", data or b"")
-    return Value(hash=raw.hash, format=raw.format, uri=uri, size=raw.size, meta=dict(raw.meta))
+    """The :class:`Value` of a raw value (``data``: the downloaded bytes of an offloaded one).
+
+    Raises:
+        ValueRefError: the inline bytes are not base64.
+    """
+    inline = None if raw.inline is None else ValueRef.decode_inline(raw.inline)
+    ref = ValueRef(raw.format, raw.hash, raw.size, dict(raw.meta), inline)
+    if inline is not None:
+        return ref.to_value()
+    return ref.to_value(blobs.put_bytes(values_key(raw.hash), data or b""))

@@ -16,6 +16,7 @@ AirfoilError
 │   │   └── PromiseMisuseError    a promise is used as a value (``if``, ``len``, ``bool``...)
 │   ├── TypeTransformError    a value does not fit its declared type (or would lose data)
 │   ├── InvalidInputError     launch inputs do not match the interface
+│   ├── SecretOutputError     a task's output holds the value of a secret it was given
 │   └── NotFoundError         an execution, node, task or cache entry does not exist
 ├── UserCodeError             user code raised; carries the original type, message, traceback
 ├── PlatformError             a system failure, retryable on its own budget
@@ -51,6 +52,7 @@ __all__ = [
     "OutOfMemoryError",
     "PlatformError",
     "PromiseMisuseError",
+    "SecretOutputError",
     "StoreError",
     "TaskTimeoutError",
     "TransientStoreError",
@@ -156,6 +158,16 @@ class InvalidInputError(UserError):
     """Inputs given to a launch do not match the interface."""
 
 
+class SecretOutputError(UserError):
+    """A task returned the value of a secret it was given as (part of) an output.
+
+    Outputs are kept in the store and shown to anyone who may read the execution, so the
+    attempt fails (as the task's error) and the value is never stored; the message names the
+    output and the secret, never the value. Return something derived from the secret (a hash,
+    a masked form) instead, or ask for the secret by name in the task that needs it.
+    """
+
+
 class NotFoundError(UserError):
     """The execution, node, entity or cache entry asked for does not exist."""
 
@@ -211,7 +223,11 @@ class ConflictError(StoreError):
 class CorruptBlobError(StoreError):
     """A blob's content does not match the content hash recorded when it was written (the
     file was changed or damaged since: a disk fault, a power loss in ``process``
-    durability, a hand edit)."""
+    durability, a hand edit).
+
+    Raised while a task's input is read, it fails the attempt with an error of kind ``data``,
+    which is never retried: reading the same bytes again cannot succeed. A corrupt cached
+    output is not an error at all: the node recomputes it."""
 
 
 class TransientStoreError(StoreError):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["AttemptPhase", "CacheStatus", "ExecutionPhase", "NodeKind", "NodePhase"]
+__all__ = [
+    "AttemptPhase",
+    "CacheStatus",
+    "ErrorKind",
+    "ExecutionPhase",
+    "GateKind",
+    "NodeKind",
+    "NodePhase",
+]
 
 
 class ExecutionPhase(StrEnum):
@@ -52,6 +60,27 @@ class NodeKind(StrEnum):
     MAP = "map"
     GATE = "gate"
     CHILD = "child"  # a task called by a running task
+
+
+class ErrorKind(StrEnum):
+    """Whose fault a failure is. Stored by value (``ErrorInfo.kind``).
+
+    ``user``: the task's code or its inputs (uses the task's ``retries``); ``system``: the
+    platform (a lost worker or driver, a preemption, a missing runner; uses its
+    ``system_retries``); ``data``: an input's stored bytes are damaged (never retried: reading
+    them again cannot succeed)."""
+
+    USER = "user"
+    SYSTEM = "system"
+    DATA = "data"
+
+
+class GateKind(StrEnum):
+    """What a gate node waits for. Stored by value (``GateSpec.kind``)."""
+
+    SLEEP = "sleep"  # a timer
+    INPUT = "input"  # a typed signal
+    APPROVE = "approve"  # a yes/no signal
 
 
 class AttemptPhase(StrEnum):

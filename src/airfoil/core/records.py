@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from airfoil.core.phases import ErrorKind, GateKind
 from airfoil.core.resources import ResourceSpec
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "CachePolicy",
     "Condition",
     "ErrorInfo",
+    "GRAPH_FORMAT",
+    "GRAPH_OUTPUT",
     "EventRecord",
     "ExecutionRecord",
     "GateSpec",
@@ -45,6 +48,13 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+#: The output by which an attempt hands the engine a graph to run as its node's children
+#: (a :class:`WorkflowSpec` as JSON, in a value of format :data:`GRAPH_FORMAT`). Whichever task
+#: type's runner returns it -- ``dynamic``'s, or any other -- gets its graph run: the engine
+#: asks the result, never the task type.
+GRAPH_OUTPUT = "__dynamic__"
+GRAPH_FORMAT = "af-dynamic"
 
 
 class TypeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -171,6 +181,11 @@ class TaskSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="task"):
     #: The task type's own settings (JSON data; the type's runner decodes it into its typed
     #: config). Empty for plain Python tasks.
     config: dict[str, Any] = {}
+    #: Resources a cluster's nodes declare beyond CPUs, memory and GPUs (Ray's custom
+    #: resources): the task runs only where they are. Requests only.
+    custom_resources: dict[str, float] = {}
+    #: The accelerator kind the task needs (Ray's ``accelerator_type``: ``A100``...).
+    accelerator: str = ""
 
 
 class Binding(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -248,7 +263,7 @@ class GateSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     type ``type``; ``approve`` for a yes/no signal ``name`` on its ``value`` input. A waiting
     gate fails after ``timeout_s`` counted from when it started (also across restarts)."""
 
-    kind: str
+    kind: GateKind
     name: str = ""
     duration_s: float = 0.0
     timeout_s: float | None = None
@@ -288,9 +303,11 @@ class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflo
 
 
 class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A failure as recorded: ``kind`` is ``user`` or ``system``."""
+    """A failure as recorded: ``kind`` is ``user`` (the task's code failed; its
+    ``retries``), ``system`` (the platform failed; its ``system_retries``) or ``data`` (an
+    input's stored bytes are damaged: never retried)."""
 
-    kind: str
+    kind: ErrorKind
     type: str
     message: str
     traceback: str = ""
@@ -377,7 +394,12 @@ class AttemptRecord(msgspec.Struct, omit_defaults=True):
 
 
 class EventRecord(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One entry of an execution's event log: a phase change with its cause."""
+    """One entry of an execution's event log: a phase change with its cause.
+
+    ``cause`` says why in words; ``cause_id`` is the ``seq`` of the entry of the same log
+    that caused this one (0: a stimulus from outside the engine -- a start, a launch, a
+    user's request). Following ``cause_id`` from any entry walks back to where it began.
+    """
 
     execution_id: str
     seq: int
@@ -388,6 +410,7 @@ class EventRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     node_id: str = ""
     attempt: int = 0
     from_phase: str = ""
+    cause_id: int = 0
 
 
 class CacheEntry(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -160,7 +160,10 @@ class ChildCalls:
             return  # answered from the store
         self.armed.add(nid)
         now = loop.e.clock.now()
-        events.append(sm.ChildCalled(call.parent, nid, call.task, dict(call.inputs), now))
+        cause = loop.causes.get(call.parent, 0)  # the entry that started the caller
+        events.append(
+            sm.ChildCalled(call.parent, nid, call.task, dict(call.inputs), now, cause=cause)
+        )
 
     def _running(self, caller: tuple[str, int]) -> bool:
         """Whether the caller's attempt still runs (a node's, or a map item's)."""

@@ -3,9 +3,9 @@ committed the state changes that led to them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from airfoil.core.phases import ExecutionPhase
+from airfoil.core.phases import ErrorKind, ExecutionPhase
 from airfoil.core.records import CacheKeyParts, ErrorInfo, Value
 
 __all__ = [
@@ -46,7 +46,7 @@ def driver_lost(streak: int) -> tuple[ErrorInfo, bool]:
     if streak == 0:
         return (
             ErrorInfo(
-                kind="system",
+                kind=ErrorKind.SYSTEM,
                 type=DRIVER_LOST,
                 message=(
                     "the engine driving this attempt stopped while it ran (killed, "
@@ -57,7 +57,7 @@ def driver_lost(streak: int) -> tuple[ErrorInfo, bool]:
         )
     return (
         ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type=DRIVER_LOST,
             message=(
                 f"the process running this attempt died while it ran, {streak + 1} times in "
@@ -71,6 +71,11 @@ def driver_lost(streak: int) -> tuple[ErrorInfo, bool]:
 
 
 # --- commands -----------------------------------------------------------------------------
+#
+# Every command carries ``cause``: the ``seq`` of the event-log entry it follows from (the
+# node's entry written by the same event, else the entry that caused that event). The driver
+# gives it to the event that carrying the command out produces, and to the hooks. It is not
+# part of a command's equality: two commands asking the same thing are the same command.
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class LookupCache:
     key: str
     parts: CacheKeyParts
     serialize: bool
+    cause: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class ExpandMap:
     node_id: str
     inputs: dict[str, Value]
     mapped: tuple[str, ...]
+    cause: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,7 @@ class Enqueue:
     """A node has its inputs and waits for admission."""
 
     node_id: str
+    cause: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -102,27 +110,32 @@ class StartAttempt:
     node_id: str
     attempt: int
     inputs: dict[str, Value]
+    cause: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class ScheduleRetry:
     node_id: str
     at: float
+    cause: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class CancelAttempt:
     node_id: str
+    cause: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class ReleaseCache:
     key: str
+    cause: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Finished:
     phase: ExecutionPhase
+    cause: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -131,3 +144,4 @@ class WatchSignal:
 
     node_id: str
     name: str
+    cause: int = field(default=0, compare=False)

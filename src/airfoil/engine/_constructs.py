@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from airfoil.core.phases import AttemptPhase, CacheStatus, NodeKind
+from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind, GateKind, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -54,6 +54,7 @@ class ConstructsMixin:
     dependents: dict[str, list[str]]
     _waiting: dict[str, int]
     _open: int
+    _cause: int
     _dirty_nodes: dict[str, NodeRecord]
 
     if TYPE_CHECKING:
@@ -71,8 +72,9 @@ class ConstructsMixin:
             node: str = "",
             frm: str = "",
             attempt: int = 0,
-        ) -> None: ...
+        ) -> int: ...
         def _succeeded(self, nid: str, now: float) -> list[Any]: ...
+        def _caused_by(self, nid: str) -> int: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
         def _startable(self, nid: str) -> bool: ...
         def _ready(self, nid: str, now: float) -> list[Any]: ...
@@ -89,7 +91,7 @@ class ConstructsMixin:
         assert gate is not None
         started = self.records[nid].started_at or 0.0
         cmds: list[Command] = []
-        if gate.kind == "sleep":
+        if gate.kind == GateKind.SLEEP:
             cmds.append(ScheduleRetry(nid, started + gate.duration_s))
         else:
             if gate.timeout_s is not None:
@@ -105,7 +107,7 @@ class ConstructsMixin:
         rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
         cause = (
             f"sleeping {gate.duration_s:g}s"
-            if gate.kind == "sleep"
+            if gate.kind == GateKind.SLEEP
             else f"waiting for signal {gate.name!r}"
         )
         self._move(nid, N.RUNNING, cause, now)
@@ -116,12 +118,12 @@ class ConstructsMixin:
         gate = self.graph[nid].gate
         if rec.phase != N.RUNNING.value or gate is None or self.phase.terminal:
             return []
-        if gate.kind == "sleep":
+        if gate.kind == GateKind.SLEEP:
             rec.outputs = {}
             self._move(nid, N.SUCCEEDED, "slept", now)
             return self._succeeded(nid, now)
         rec.error = ErrorInfo(
-            kind="user",
+            kind=ErrorKind.USER,
             type="GateTimeoutError",
             message=f"no signal {gate.name!r} within {gate.timeout_s:g}s",
         )
@@ -133,11 +135,13 @@ class ConstructsMixin:
         gate = self.graph[nid].gate
         if rec.phase != N.RUNNING.value or gate is None or self.phase.terminal:
             return []
-        if gate.kind == "approve":
+        if gate.kind == GateKind.APPROVE:
             approved = value.inline is not None and msgspec.json.decode(value.inline) is True
             if not approved:
                 rec.error = ErrorInfo(
-                    kind="user", type="GateRejectedError", message=f"{gate.name!r} was rejected"
+                    kind=ErrorKind.USER,
+                    type="GateRejectedError",
+                    message=f"{gate.name!r} was rejected",
                 )
                 self._move(nid, N.FAILED, f"{gate.name!r} rejected", now)
                 return self._node_failed(nid, now)
@@ -191,25 +195,29 @@ class ConstructsMixin:
             )
         except StopIteration:
             rec.error = ErrorInfo(
-                kind="user",
+                kind=ErrorKind.USER,
                 type="ConditionalError",
                 message=f"no case of conditional {fn.label!r} holds, and it has no else_()",
             )
             self._move(nid, N.FAILED, "no case holds", now)
             return self._node_failed(nid, now)
         except ValueError as exc:
-            rec.error = ErrorInfo(kind="user", type="ConditionalError", message=str(exc))
+            rec.error = ErrorInfo(kind=ErrorKind.USER, type="ConditionalError", message=str(exc))
             self._move(nid, N.FAILED, "condition could not be evaluated", now)
             return self._node_failed(nid, now)
         case = fn.cases[chosen]
         rec.branch_taken = chosen
         self._move(nid, N.RUNNING, f"took case {chosen}: {case.label}", now)
+        self._caused_by(nid)  # the skips and the taken case follow from the decision
+        decision = self._cause
         for i, other in enumerate(fn.cases):
             if i != chosen:
                 for child in other.children:
                     self._skip_tree(child, f"conditional {fn.label!r} took case {chosen}", now)
         if case.fail_message:
-            rec.error = ErrorInfo(kind="user", type="ConditionalFail", message=case.fail_message)
+            rec.error = ErrorInfo(
+                kind=ErrorKind.USER, type="ConditionalFail", message=case.fail_message
+            )
             self._move(nid, N.FAILED, f"case {chosen} fails: {case.fail_message}", now)
             return self._node_failed(nid, now)
         cmds: list[Command] = []
@@ -219,7 +227,9 @@ class ConstructsMixin:
                 and self._waiting[other_id] == 0
                 and (self._startable(other_id))
             ):
+                self._cause = decision
                 cmds += self._ready(other_id, now)
+        self._cause = decision
         return cmds + self._maybe_finish_branch(nid, now)
 
     def _skip_tree(self, nid: str, cause: str, now: float) -> None:
@@ -253,7 +263,7 @@ class ConstructsMixin:
             assert built is not None and built.inline is not None
             spec = msgspec.json.decode(built.inline, type=WorkflowSpec)
         except (AssertionError, msgspec.DecodeError) as exc:
-            rec.error = ErrorInfo(kind="system", type="DynamicGraphError", message=str(exc))
+            rec.error = ErrorInfo(kind=ErrorKind.SYSTEM, type="DynamicGraphError", message=str(exc))
             self._move(nid, N.FAILED, "the dynamic graph could not be read", now)
             return self._node_failed(nid, now)
         rec.dynamic_spec = spec
@@ -287,7 +297,7 @@ class ConstructsMixin:
             self._waiting[cid] = sum(
                 1 for u in self.graph[cid].upstream if self.records[u].phase != N.SUCCEEDED.value
             )
-        self._event(
+        self._cause = self._event(
             "node",
             N.RUNNING.value,
             f"dynamic graph of {len(new)} nodes",

@@ -1,5 +1,6 @@
-"""Small pieces the driver loop uses: its retry timers, where local runs read secrets, and
-whether the holder of a lease is a process of this host that has exited."""
+"""Small pieces the driver loop uses: its retry timers, where local runs read secrets,
+whether the holder of a lease is a process of this host that has exited, which batches the
+item journal takes, and the event an attempt's result becomes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,20 @@ import os
 import socket
 from dataclasses import dataclass, field
 
-__all__ = ["Timers", "env_secret", "holder_is_dead", "secret_env_name"]
+from airfoil.core.records import StoreBatch
+from airfoil.engine._events import AttemptFinished
+from airfoil.engine._mapping import split_item_id
+from airfoil.executors.base import AttemptResult
+from airfoil.store.stores import secret_env_name
+
+__all__ = [
+    "Timers",
+    "env_secret",
+    "finished_event",
+    "holder_is_dead",
+    "items_only",
+    "secret_env_name",
+]
 
 
 @dataclass
@@ -32,11 +46,6 @@ class Timers:
         return max(0.0, self.heap[0][0] - now) if self.heap else None
 
 
-def secret_env_name(name: str) -> str:
-    """The environment variable a secret is read from locally: ``AIRFOIL_SECRET_<NAME>``."""
-    return "AIRFOIL_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
-
-
 def env_secret(name: str) -> str | None:
     """The default secret source of local runs: ``AIRFOIL_SECRET_<NAME>``."""
     return os.environ.get(secret_env_name(name))
@@ -57,3 +66,25 @@ def holder_is_dead(owner: str) -> bool:
         return bool(proc.status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
+
+
+def items_only(batch: StoreBatch) -> bool:
+    """Whether a batch holds nothing but attempts of map items."""
+    if batch.execution is not None or batch.nodes or batch.events or batch.cache_puts:
+        return False
+    return all(a.node_id.endswith("]") and split_item_id(a.node_id) for a in batch.attempts)
+
+
+def finished_event(r: AttemptResult, now: float, cause: int) -> AttemptFinished:
+    """The event of an attempt's result, caused by the entry that started the attempt."""
+    return AttemptFinished(
+        node_id=r.node_id,
+        attempt=r.attempt,
+        outputs=r.outputs,
+        error=r.error,
+        started_at=r.started_at,
+        now=max(now, r.ended_at),
+        log_uri=r.log_uri,
+        worker=r.worker,
+        cause=cause,
+    )

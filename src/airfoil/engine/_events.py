@@ -1,5 +1,10 @@
 """The run state machine's vocabulary: the events it takes (stimuli) and the commands it
-returns, as closed unions. Plain frozen records; no behaviour, no I/O."""
+returns, as closed unions. Plain frozen records; no behaviour, no I/O.
+
+Every event carries ``cause``: the ``seq`` of the event-log entry that led to it (the entry
+whose command the driver carried out to produce it: an attempt's result names the entry that
+started the attempt, a retry's timer the entry that decided the retry), or 0 for a stimulus
+from outside the engine (a start, a launch, a user's abort). See ``RunState.handle``."""
 
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ class Start:
     """Begin or resume driving the execution."""
 
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class Launch:
     """A new execution was created (phase ``queued``): record it."""
 
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class Recover:
     succeeded: list[NodeRecord]
     items: list[AttemptRecord]
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class CacheLooked:
     entry: CacheEntry | None
     reason: str
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class Admit:
 
     node_id: str
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class AttemptFinished:
     now: float
     log_uri: str = ""
     worker: str = ""
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,7 @@ class RetryDue:
 
     node_id: str
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,7 @@ class MapExpanded:
     items: list[dict[str, Value]] | None
     error: str
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,7 @@ class SignalReceived:
     node_id: str
     value: Value
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,7 @@ class ChildCalled:
     task: TaskSpec
     inputs: dict[str, Value]
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,6 +156,7 @@ class EngineFailed:
 
     error: ErrorInfo
     now: float
+    cause: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,6 +165,7 @@ class Abort:
 
     reason: str
     now: float
+    cause: int = 0
 
 
 Command = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.collections import NULL_VALUE, list_value
-from airfoil.core.phases import AttemptPhase, CacheStatus
+from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
@@ -31,12 +31,14 @@ from airfoil.engine import _commands as _c
 from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
 from airfoil.engine.graph import FlatNode
+from airfoil.engine.transitions import ITEM_MOVES, ITEM_PHASES, check_item_move
 
 __all__ = ["MapState", "item_id", "split_item_id"]
 
-# Item phases (one byte each).
-PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = range(6)
-_NAMES = ("pending", "queued", "running", "retrying", "succeeded", "failed")
+# Item phases (one byte each: the index of the phase in ``ITEM_PHASES``). Every change goes
+# through ``MapState.move``, checked against the node transition table.
+PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = range(len(ITEM_PHASES))
+_NAMES = tuple(p.value for p in ITEM_PHASES)
 DEFAULT_WINDOW = 1024
 #: The worker of an item's record when the item was served from the cache.
 CACHE_WORKER = "cache"
@@ -60,6 +62,7 @@ class MapState:
 
     inputs: list[dict[str, Value]]
     window: int
+    node_id: str = ""
     phase: bytearray = field(init=False)
     attempts: array[int] = field(init=False)
     user_failures: array[int] = field(init=False)
@@ -87,6 +90,17 @@ class MapState:
     def done(self) -> bool:
         return self.active == 0 and self.next >= self.n
 
+    def move(self, i: int, to: int) -> None:
+        """Move item ``i`` to phase ``to``, if the transition table allows it.
+
+        Raises:
+            InvalidTransition: it does not (a bug in the engine).
+        """
+        frm = self.phase[i]
+        if not _MOVES[frm * _N + to]:
+            check_item_move(item_id(self.node_id, i), frm, to)
+        self.phase[i] = to
+
     def apply_history(
         self, history: list[AttemptRecord], task: TaskSpec, now: float
     ) -> list[AttemptRecord]:
@@ -101,7 +115,8 @@ class MapState:
             self.attempts[i] = max(self.attempts[i], att.attempt)
             streak = streaks.pop(i, 0)
             if att.phase == AttemptPhase.SUCCEEDED.value:
-                self.phase[i] = SUCCEEDED
+                if self.phase[i] != SUCCEEDED:
+                    self.move(i, SUCCEEDED)
                 self.outputs[i] = att.outputs or {}
                 self.cached += att.worker == CACHE_WORKER
             elif att.phase == AttemptPhase.RUNNING.value:
@@ -117,10 +132,12 @@ class MapState:
                 self.errors[i] = att.error
                 streaks[i] = streak + 1
             elif att.error is not None:
-                if att.error.kind == "system" and att.error.type == _c.PREEMPTED:
+                if att.error.kind == ErrorKind.SYSTEM and att.error.type == _c.PREEMPTED:
                     pass  # preemptions use no retry budget
-                elif att.error.kind == "user":
+                elif att.error.kind == ErrorKind.USER:
                     self.user_failures[i] += 1
+                elif att.error.kind == ErrorKind.DATA:  # never retried: past any budget
+                    self.system_failures[i] = task.system_retries + 1
                 else:
                     self.system_failures[i] += 1
                 self.errors[i] = att.error
@@ -130,7 +147,7 @@ class MapState:
             if self.user_failures[i] > task.retries or (
                 self.system_failures[i] > task.system_retries
             ):
-                self.phase[i] = FAILED
+                self.move(i, FAILED)
         # Items before the first pending one need no enqueueing; the rest are enqueued in order.
         return lost
 
@@ -149,7 +166,7 @@ class MapState:
             err = self.errors.get(first)
             detail = f"{err.type}: {err.message}" if err else "failed"
             return None, ErrorInfo(
-                kind=err.kind if err else "user",
+                kind=err.kind if err else ErrorKind.USER,
                 type=err.type if err else "MapItemError",
                 message=(
                     f"{failed} of {self.n} items failed (min_success_ratio "
@@ -162,6 +179,10 @@ class MapState:
             for name in output_names
         }
         return outputs, None
+
+
+_MOVES = ITEM_MOVES
+_N = len(ITEM_PHASES)
 
 
 def cache_put(
@@ -186,6 +207,7 @@ class MapMixin:
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
     _batch: StoreBatch
     _dirty_maps: set[str]
+    _cause: int
     retry: RetryPolicy
 
     if TYPE_CHECKING:
@@ -200,8 +222,9 @@ class MapMixin:
             node: str = "",
             frm: str = "",
             attempt: int = 0,
-        ) -> None: ...
+        ) -> int: ...
         def _succeeded(self, nid: str, now: float) -> list[Any]: ...
+        def _caused_by(self, nid: str) -> int: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
 
     def _mtask(self, nid: str) -> TaskSpec:
@@ -228,17 +251,18 @@ class MapMixin:
         if rec.phase != N.QUEUED.value:
             return []
         if items is None:
-            rec.error = ErrorInfo(kind="user", type="MapInputError", message=error)
+            rec.error = ErrorInfo(kind=ErrorKind.USER, type="MapInputError", message=error)
             self._move(nid, N.FAILED, "map inputs could not be split", now)
             return self._node_failed(nid, now)
         spec = self._mspec(nid)
         window = spec.concurrency or DEFAULT_WINDOW
-        ms = MapState(inputs=items, window=window)
+        ms = MapState(inputs=items, window=window, node_id=nid)
         for att in ms.apply_history(self._item_history.pop(nid, []), self._mtask(nid), now):
             self._dirty_attempts[(att.node_id, att.attempt)] = att
         self.maps[nid] = ms
         rec.attempts = sum(ms.attempts)
         self._move(nid, N.RUNNING, f"mapping {ms.n} items", now)
+        self._caused_by(nid)  # its items follow from the map's start
         failed = ms.phase.count(FAILED)
         if failed and ms.n - failed < spec.min_success_ratio * ms.n:
             return self._map_finish(nid, now)  # items failed before the resume: no ratio left
@@ -259,7 +283,7 @@ class MapMixin:
             if ms.phase[i] in (SUCCEEDED, FAILED):
                 continue
             ms.active += 1
-            ms.phase[i] = QUEUED
+            ms.move(i, QUEUED)
             name = item_id(nid, i)
             if task.cache.enabled:
                 parts = key_parts(task, ms.inputs[i], self.execution.project)
@@ -277,7 +301,7 @@ class MapMixin:
         if ms is None or ms.phase[i] != QUEUED:
             return []
         if entry is not None:
-            ms.phase[i] = SUCCEEDED
+            ms.move(i, SUCCEEDED)
             ms.outputs[i] = dict(entry.outputs)
             ms.active -= 1
             ms.cached += 1
@@ -301,7 +325,7 @@ class MapMixin:
         ms = self.maps.get(nid)
         if ms is None or ms.phase[i] != QUEUED:
             return []
-        ms.phase[i] = RUNNING
+        ms.move(i, RUNNING)
         ms.attempts[i] += 1
         name = item_id(nid, i)
         att = AttemptRecord(
@@ -333,7 +357,7 @@ class MapMixin:
         if ev.error is None:
             att.phase = AttemptPhase.SUCCEEDED.value
             att.outputs = dict(ev.outputs or {})
-            ms.phase[i] = SUCCEEDED
+            ms.move(i, SUCCEEDED)
             ms.outputs[i] = att.outputs
             ms.active -= 1
             ms.errors.pop(i, None)
@@ -347,9 +371,13 @@ class MapMixin:
                     cmds.append(_c.ReleaseCache(key))
             return cmds + self._map_progress(nid, ev.now)
         err = ev.error
-        att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
+        att.phase = (
+            AttemptPhase.FAILED.value
+            if err.kind in (ErrorKind.USER, ErrorKind.DATA)
+            else AttemptPhase.LOST.value
+        )
         att.error = err
-        self._event(
+        self._cause = self._event(
             "attempt",
             att.phase,
             f"item {i}: {err.kind} error: {err.type}",
@@ -360,9 +388,9 @@ class MapMixin:
         d = decide_retry(err, ms.user_failures[i], ms.system_failures[i], task, self.retry)
         ms.user_failures[i], ms.system_failures[i] = d.user_failures, d.system_failures
         if d.retry:
-            ms.phase[i] = RETRYING
+            ms.move(i, RETRYING)
             return [_c.ScheduleRetry(name, ev.now + d.delay_s)]
-        ms.phase[i] = FAILED
+        ms.move(i, FAILED)
         ms.errors[i] = err
         ms.active -= 1
         spec = self._mspec(nid)
@@ -374,7 +402,7 @@ class MapMixin:
         ms = self.maps.get(nid)
         if ms is None or ms.phase[i] != RETRYING:
             return []
-        ms.phase[i] = QUEUED
+        ms.move(i, QUEUED)
         return [_c.Enqueue(item_id(nid, i))]
 
     def _map_progress(self, nid: str, now: float) -> list[Any]:

@@ -3,6 +3,8 @@
 An attempt that failed is tried again, or not, by the same rule wherever it ran:
 
 - a preemption (the scheduler took the resources back) is retried at once, using no budget;
+- a data error (an input's stored bytes are damaged) is never retried: the same bytes would
+  be read again;
 - a user error uses the task's ``retries``; any other error its ``system_retries``;
 - tries are spaced by :class:`RetryPolicy` (``base * 2**(n-1)`` seconds, capped).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec
 from airfoil.engine._commands import PREEMPTED
 
@@ -44,6 +47,8 @@ class RetryDecision:
 
     def cause(self, err: ErrorInfo) -> str:
         """Why the node moves on (the event log's cause)."""
+        if err.kind == ErrorKind.DATA:
+            return f"data error ({err.type}): not retried, the input itself is damaged"
         if not self.what:
             return (
                 f"system error ({err.type}): {err.message}; retry at +{self.delay_s:.2f}s, "
@@ -65,9 +70,11 @@ def decide_retry(
     policy: RetryPolicy,
 ) -> RetryDecision:
     """Whether a node or map item whose attempt failed with ``err`` is tried again."""
-    if err.kind == "system" and err.type == PREEMPTED:
+    if err.kind == ErrorKind.SYSTEM and err.type == PREEMPTED:
         return RetryDecision(True, policy.delay(0), user_failures, system_failures, "", 0, 0)
-    if err.kind == "user":
+    if err.kind == ErrorKind.DATA:
+        return RetryDecision(False, 0.0, user_failures, system_failures, "", 0, 0)
+    if err.kind == ErrorKind.USER:
         user_failures += 1
         used, budget, what = user_failures, task.retries, "retries"
     else:

@@ -38,6 +38,7 @@ __all__ = [
     "drive_and_notify",
     "kickoff_inputs",
     "launch_launch_plan",
+    "plan_labels",
     "launch_values",
     "local_launch_inputs",
     "notification_text",
@@ -108,10 +109,18 @@ def launch_launch_plan(
     labels: dict[str, str] | None = None,
 ) -> ExecutionRecord:
     """Record a new execution of the plan's workflow, labelled with the plan's name."""
-    all_labels = {**spec.labels, "launch_plan": spec.name, **(labels or {})}
     return engine.launch(
-        spec.workflow, values, execution_id=execution_id, code_root=code_root, labels=all_labels
+        spec.workflow,
+        values,
+        execution_id=execution_id,
+        code_root=code_root,
+        labels=plan_labels(spec, labels),
     )
+
+
+def plan_labels(spec: LaunchPlanSpec, labels: dict[str, str] | None = None) -> dict[str, str]:
+    """The labels of an execution of a plan: the plan's, its name, then the launch's own."""
+    return {**spec.labels, "launch_plan": spec.name, **(labels or {})}
 
 
 def drive_and_notify(

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ExecutionFailedError
-from airfoil.core.phases import ExecutionPhase
+from airfoil.core.phases import ErrorKind, ExecutionPhase
 from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
 from airfoil.sdk._values import convert_values, decode_values
 from airfoil.types import TypeEngine
@@ -62,7 +62,7 @@ def raise_for_failure(record: ExecutionRecord) -> None:
         record.id,
         f"{err.type}: {err.message}" if err else record.phase,
         node_id=None,
-        error_kind=err.kind if err else "system",
+        error_kind=err.kind if err else ErrorKind.SYSTEM,
         error_type=err.type if err else "",
         traceback=err.traceback if err else "",
     )

@@ -15,6 +15,7 @@ without re-running nodes that had succeeded.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import traceback
@@ -22,12 +23,10 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import ConflictError, NotFoundError
-from airfoil.core.ids import new_execution_id
-from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
+from airfoil.core.errors import NotFoundError
+from airfoil.core.phases import ErrorKind, ExecutionPhase
 from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
@@ -40,18 +39,28 @@ from airfoil.core.records import (
 from airfoil.engine import state as sm
 from airfoil.engine._child_calls import ChildCalls
 from airfoil.engine._commands import PREEMPTED, ExpandMap, WatchSignal
-from airfoil.engine._drive_support import Timers, env_secret, holder_is_dead, secret_env_name
+from airfoil.engine._drive_support import (
+    Timers,
+    env_secret,
+    finished_event,
+    items_only,
+)
 from airfoil.engine._journal import ItemJournal, merge_journal
 from airfoil.engine._lease import Heartbeat
 from airfoil.engine._mapping import split_item_id
-from airfoil.engine._resources import ResourceQueue, asks_for_resources, replace_environment
+from airfoil.engine._resources import ResourceQueue, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
 from airfoil.engine.cache_io import unusable_outputs
+from airfoil.engine.launcher import Launcher, load_state, take_lease
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, attempt_log_key
+from airfoil.executors.hooks import Hooks
 from airfoil.store.base import BlobStore, MetaStore
+from airfoil.types import TypeEngine
 
 __all__ = ["Engine", "EngineSettings"]
+
+log = logging.getLogger("airfoil.engine")
 
 
 @dataclass
@@ -97,10 +106,14 @@ class Engine:
         settings: EngineSettings | None = None,
         on_change: Callable[[sm.RunState], None] | None = None,
         secrets: Callable[[str], str | None] | None = None,
-        types: Any = None,
+        types: TypeEngine | None = None,
         resources: ResourceQueue | None = None,
+        launcher: Launcher | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.meta = meta
+        #: told of every command the loop carries out (None: no call at all)
+        self.hooks = hooks
         self.blobs = blobs
         self.executor = executor
         self.blob_url = blob_url
@@ -112,6 +125,7 @@ class Engine:
         self._launched: dict[str, sm.RunState] = {}
         self._types = types
         self._resources = resources
+        self._launcher = launcher
         self.journal = (
             ItemJournal(self.settings.journal_dir, sync=self.settings.journal_sync)
             if self.settings.journal_dir
@@ -135,7 +149,7 @@ class Engine:
         return self._resources
 
     @property
-    def types(self) -> Any:
+    def types(self) -> TypeEngine:
         """The type engine (the default one unless given)."""
         if self._types is None:
             from airfoil.types import default_type_engine
@@ -144,6 +158,21 @@ class Engine:
         return self._types
 
     # --- launching -------------------------------------------------------------------------
+
+    @property
+    def launcher(self) -> Launcher:
+        """What writes new executions: the one given (a server's, shared by every thread),
+        else one over this engine's store, clock, resources, secrets and executor name."""
+        if self._launcher is None:
+            self._launcher = Launcher(
+                self.meta,
+                clock=self.clock,
+                capacity=lambda _name: self.resources,
+                secrets=_CallableSecrets(self.secrets),
+                executor=self.executor.name,
+                retry_backoff_s=self.settings.retry_backoff_s,
+            )
+        return self._launcher
 
     def launch(
         self,
@@ -155,98 +184,32 @@ class Engine:
         labels: dict[str, str] | None = None,
         keep: bool = False,
     ) -> ExecutionRecord:
-        """Record a new execution (phase ``queued``) with already-converted inputs.
+        """Record a new execution (phase ``queued``) with already-bound inputs, in the
+        engine's project and domain, to be driven by its executor (see :class:`Launcher`).
 
         With ``keep``, the state stays in memory for this engine's next ``drive`` of it.
         """
-        state = self._new_state(
-            spec, inputs, execution_id=execution_id, code_root=code_root, labels=labels
+        state = self.launcher.launch(
+            spec,
+            inputs,
+            project=self.settings.project,
+            domain=self.settings.domain,
+            execution_id=execution_id,
+            code_root=code_root,
+            labels=labels,
+            executor=self.executor.name,
         )
-        self.meta.write(state.take_batch())
         if keep:
             # The state just committed is what drive() would read back: keep it for the
             # drive that follows (a fresh run then costs no reload of every node and event).
             self._launched[state.execution.id] = state
         return state.execution
 
-    def _new_state(
-        self,
-        spec: WorkflowSpec,
-        inputs: dict[str, Value],
-        *,
-        execution_id: str | None,
-        code_root: str,
-        labels: dict[str, str] | None,
-    ) -> sm.RunState:
-        """The state of a new execution, its launch not yet written."""
-        exec_id = execution_id or new_execution_id()
-        try:
-            self.meta.get_execution(exec_id)
-        except NotFoundError:
-            pass
-        else:
-            raise ConflictError(
-                f"an execution named {exec_id!r} already exists: choose another --name, or "
-                f"`airfoil executions resume {exec_id}` to continue it"
-            )
-        from airfoil.engine.graph import flatten
-
-        graph = flatten(spec)
-        self._check_capacity(graph)
-        self._check_secrets(graph)
-        record = ExecutionRecord(
-            id=exec_id,
-            workflow=spec.name,
-            version=spec.version,
-            phase=ExecutionPhase.QUEUED.value,
-            spec=spec,
-            inputs=inputs,
-            created_at=self.clock.now(),
-            project=self.settings.project,
-            domain=self.settings.domain,
-            executor=self.executor.name,
-            code_root=code_root,
-            labels=labels or {},
-        )
-        state = sm.RunState(
-            record, graph=graph, retry=sm.RetryPolicy(base_s=self.settings.retry_backoff_s)
-        )
-        state.handle(sm.Launch(record.created_at))
-        return state
-
-    def _check_secrets(self, graph: dict[str, Any]) -> None:
-        from airfoil.core.errors import ConfigError
-
-        for node in graph.values():
-            for name in node.task.secret_requests if node.task else ():
-                if self.secrets(name) is None:
-                    raise ConfigError(
-                        f"task {node.task.name!r} requests secret {name!r}, which is not set: "  # type: ignore[union-attr]
-                        f"export {secret_env_name(name)}=... (or set it on the server)"
-                    )
-
-    def _check_capacity(self, graph: dict[str, Any]) -> None:
-        """Fail at launch a task that could never start (see ``ResourceQueue.check``)."""
-        for node in graph.values():
-            if asks_for_resources(node.task):
-                self.resources.check(node.task, node.id, self.settings.project)
-
     # --- driving ---------------------------------------------------------------------------
 
     def load_state(self, execution_id: str) -> sm.RunState:
         """Rebuild an execution's state machine from the store."""
-        record = self.meta.get_execution(execution_id)
-        nodes = {n.node_id: n for n in self.meta.get_nodes(execution_id)}
-        attempts = {(a.node_id, a.attempt): a for a in self.meta.get_attempts(execution_id)}
-        events = self.meta.get_events(execution_id)
-        last_seq = events[-1].seq if events else 0
-        return sm.RunState(
-            record,
-            nodes,
-            attempts,
-            last_seq=last_seq,
-            retry=sm.RetryPolicy(base_s=self.settings.retry_backoff_s),
-        )
+        return load_state(self.meta, execution_id, self.settings.retry_backoff_s)
 
     def drive(self, execution_id: str) -> ExecutionRecord:
         """Run an execution to a terminal phase (also: resume one that was interrupted)."""
@@ -280,7 +243,7 @@ class Engine:
             with contextlib.suppress(Exception):
                 self.executor.cancel(exec_id, node_id)
         error = ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type="EngineError",
             message=(
                 f"internal error in the engine: {exc}. This is a bug "
@@ -330,29 +293,11 @@ class Engine:
         self.journal.clear(execution_id)
 
     def _take_lease(self, execution_id: str) -> None:
-        now = self.clock.now()
-        if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
-            return
-        holder = self.meta.get_lease(execution_id)
-        if holder is not None and holder_is_dead(holder[0]):
-            self.meta.release_lease(execution_id, holder[0])
-            if self.meta.acquire_lease(execution_id, self.owner, now, self.settings.lease_ttl_s):
-                return
-        raise ConflictError(
-            f"execution {execution_id} is being driven by another engine; wait for it to "
-            "finish, or for its lease to expire if that process died"
-        )
+        take_lease(self.meta, execution_id, self.owner, self.clock.now(), self.settings.lease_ttl_s)
 
     def relaunch(self, execution_id: str, *, new_id: str | None = None) -> ExecutionRecord:
         """A new execution of the same workflow version with the same inputs."""
-        old = self.meta.get_execution(execution_id)
-        return self.launch(
-            old.spec,
-            old.inputs,
-            execution_id=new_id,
-            code_root=old.code_root,
-            labels={**old.labels, "relaunch_of": old.id},
-        )
+        return self.launcher.relaunch(execution_id, new_id=new_id, executor=self.executor.name)
 
     def recover(self, execution_id: str, *, new_id: str | None = None) -> ExecutionRecord:
         """A new execution of a failed one that reuses the outputs of every node that had
@@ -361,47 +306,24 @@ class Engine:
         Raises:
             ConfigError: the execution has not ended in failure (or abort).
         """
-        from airfoil.core.errors import ConfigError
-
-        old = self.meta.get_execution(execution_id)
-        if old.phase not in (ExecutionPhase.FAILED.value, ExecutionPhase.ABORTED.value):
-            raise ConfigError(
-                f"execution {execution_id} is {old.phase}: only failed or aborted executions "
-                "can be recovered (use relaunch to run it again)"
-            )
-        old_nodes = self.meta.get_nodes(old.id)
-        maps = {n.node_id for n in old_nodes if n.kind == NodeKind.MAP}
-        items = [
-            a
-            for a in self.meta.get_attempts(old.id)
-            if a.phase == AttemptPhase.SUCCEEDED.value
-            and (parsed := split_item_id(a.node_id)) is not None
-            and parsed[0] in maps
-        ]
-        state = self._new_state(
-            old.spec,
-            old.inputs,
-            execution_id=new_id,
-            code_root=old.code_root,
-            labels={**old.labels, "recovered_from": old.id},
-        )
-        reused = [n for n in old_nodes if n.phase == NodePhase.SUCCEEDED.value]
-        state.handle(sm.Recover(old.id, reused, items, self.clock.now()))
-        self.meta.write(state.take_batch())  # the launch and the reuse: one transaction
-        return state.execution
+        return self.launcher.recover(execution_id, new_id=new_id, executor=self.executor.name)
 
     def abort(self, execution_id: str, reason: str = "aborted by user") -> ExecutionRecord:
         """Abort an execution that no engine is driving."""
-        self._take_lease(execution_id)
-        try:
-            state = self.load_state(execution_id)
-            state.handle(sm.Abort(reason, self.clock.now()))
-            batch = state.take_batch()
-            batch.lease = (execution_id, self.owner)
-            self.meta.write(batch)
-            return state.execution
-        finally:
-            self.meta.release_lease(execution_id, self.owner)
+        return self.launcher.abort(
+            execution_id, reason, owner=self.owner, lease_ttl_s=self.settings.lease_ttl_s
+        )
+
+
+class _CallableSecrets:
+    """An engine's secret function as a :class:`~airfoil.store.stores.SecretSource` (the
+    engine reads the secrets of the executions it drives; every project alike)."""
+
+    def __init__(self, secret: Callable[[str], str | None]) -> None:
+        self.secret = secret
+
+    def get_many(self, project: str, names: tuple[str, ...]) -> dict[str, str]:
+        return {n: v for n in names if (v := self.secret(n)) is not None}
 
 
 class EngineBug(Exception):
@@ -425,6 +347,10 @@ class _Loop:
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
         self.reserved: set[str] = set()
+        #: node or item id -> the cause of the command under way for it (enqueued, running,
+        #: waiting for its retry or signal), handed to the event that command produces
+        self.causes: dict[str, int] = {}
+        self.hooks = engine.hooks
         self.admission = Admission(
             engine.executor,
             engine.settings.max_parallel,
@@ -512,7 +438,7 @@ class _Loop:
         exec_id = self.state.execution.id
         if (
             journal is not None
-            and _items_only(batch)
+            and items_only(batch)
             and len(self.deferred) < e.settings.journal_max_items
             and now - self.stored_at < e.settings.journal_max_s
         ):
@@ -555,14 +481,18 @@ class _Loop:
 
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:
         rest: deque[sm.Command] = deque()
+        causes = self.causes
         for cmd in pending:
             if isinstance(cmd, sm.Enqueue):
                 self.admission.enqueue(cmd.node_id, self.state)
+                causes[cmd.node_id] = cmd.cause
+                if self.hooks is not None:
+                    self._hook(cmd)
             else:
                 rest.append(cmd)
         now = self.e.clock.now()
         for nid in self.admission.admit(self.state):
-            cmds = self.handle(sm.Admit(nid, now))
+            cmds = self.handle(sm.Admit(nid, now, cause=causes.pop(nid, 0)))
             if not any(isinstance(c, sm.StartAttempt) for c in cmds):
                 self.admission.release(nid)  # no longer queued (aborted): give it back
             rest.extend(cmds)
@@ -581,7 +511,7 @@ class _Loop:
             attempt = ms.attempts[parsed[1]] if ms is not None and parsed is not None else 0
         att = self.state.attempts.get((nid, attempt))
         error = ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type=PREEMPTED,
             message="preempted by the scheduler to give its resources to other work",
         )
@@ -593,6 +523,7 @@ class _Loop:
                 error=error,
                 started_at=att.started_at if att is not None else now,
                 now=now,
+                cause=self.causes.pop(nid, 0),
             )
         )
 
@@ -627,7 +558,7 @@ class _Loop:
                 if r.execution_id != self.state.execution.id:
                     continue  # a stale report from another drive sharing the executor
                 self._release(r)
-                events.append(_finished_event(r, now))
+                events.append(finished_event(r, now, self.causes.pop(r.node_id, 0)))
             children.receive(events)
         elif timeout is not None:
             e.clock.sleep(timeout)
@@ -637,7 +568,7 @@ class _Loop:
                 f"execution {self.state.execution.id} is stuck: nothing running, queued or due"
             )
         for nid in self.timers.due(now):
-            events.append(sm.RetryDue(nid, now))
+            events.append(sm.RetryDue(nid, now, cause=self.causes.pop(nid, 0)))
         self._check_signals(events)
         if self.cache_waits:
             waits = list(self.cache_waits.values())
@@ -646,9 +577,20 @@ class _Loop:
                 self._lookup(cmd, events)
         return events
 
+    def _hook(self, cmd: sm.Command) -> None:
+        """Tell the hooks a command is carried out (an observer never fails a run)."""
+        assert self.hooks is not None
+        try:
+            self.hooks.command_carried_out(self.state.execution.id, cmd, cmd.cause)
+        except Exception:
+            log.exception("a hook failed on command %r", cmd)
+
     def _carry_out(self, cmd: sm.Command, events: list[sm.Event]) -> None:
         e, state = self.e, self.state
+        if self.hooks is not None:
+            self._hook(cmd)
         if isinstance(cmd, sm.StartAttempt):
+            self.causes[cmd.node_id] = cmd.cause
             e.executor.submit(self.attempt_request(cmd))
         elif isinstance(cmd, sm.LookupCache):
             self._lookup(cmd, events)
@@ -656,8 +598,10 @@ class _Loop:
             events.append(self._expand_map(cmd))
         elif isinstance(cmd, WatchSignal):
             self.signal_waits[cmd.node_id] = cmd.name
+            self.causes[cmd.node_id] = cmd.cause
             self._check_signals(events)
         elif isinstance(cmd, sm.ScheduleRetry):
+            self.causes[cmd.node_id] = cmd.cause
             self.timers.push(cmd.at, cmd.node_id)
         elif isinstance(cmd, sm.CancelAttempt):
             e.executor.cancel(state.execution.id, cmd.node_id)
@@ -686,29 +630,30 @@ class _Loop:
             value = sent.get(name)
             if value is not None:
                 del self.signal_waits[nid]
-                events.append(sm.SignalReceived(nid, value, self.e.clock.now()))
+                cause = self.causes.get(nid, 0)
+                events.append(sm.SignalReceived(nid, value, self.e.clock.now(), cause=cause))
 
     def _expand_map(self, cmd: ExpandMap) -> sm.MapExpanded:
         """Split a map's list inputs into per-item inputs."""
-        from airfoil.core.errors import NotFoundError, TypeTransformError
+        from airfoil.core.errors import TypeTransformError
         from airfoil.types import ValueContext
 
         now = self.e.clock.now()
         ctx = ValueContext(blobs=self.e.blobs)
+        nid, cause = cmd.node_id, cmd.cause
         try:
             lists = {name: self.e.types.split_list(cmd.inputs[name], ctx) for name in cmd.mapped}
         except (TypeTransformError, NotFoundError) as exc:
-            return sm.MapExpanded(cmd.node_id, None, str(exc), now)
+            return sm.MapExpanded(nid, None, str(exc), now, cause=cause)
         lengths = {name: len(v) for name, v in lists.items()}
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-            return sm.MapExpanded(
-                cmd.node_id, None, f"mapped inputs have different lengths: {detail}", now
-            )
+            error = f"mapped inputs have different lengths: {detail}"
+            return sm.MapExpanded(nid, None, error, now, cause=cause)
         n = next(iter(lengths.values()), 0)
         fixed = {k: v for k, v in cmd.inputs.items() if k not in lists}
         items = [{**fixed, **{k: lists[k][i] for k in lists}} for i in range(n)]
-        return sm.MapExpanded(cmd.node_id, items, "", now)
+        return sm.MapExpanded(nid, items, "", now, cause=cause)
 
     def _secrets_for(self, names: tuple[str, ...]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -729,12 +674,11 @@ class _Loop:
             unusable = unusable_outputs(entry, e.blobs)  # missing or corrupt blobs
             if unusable is not None:
                 e.meta.delete_cache(key=cmd.key)
-                events.append(sm.CacheLooked(cmd.node_id, None, unusable, now))
+                events.append(sm.CacheLooked(cmd.node_id, None, unusable, now, cause=cmd.cause))
                 return
             src = f"execution {entry.execution_id} node {entry.node_id}"
-            events.append(
-                sm.CacheLooked(cmd.node_id, entry, f"same version and inputs as {src}", now)
-            )
+            reason = f"same version and inputs as {src}"
+            events.append(sm.CacheLooked(cmd.node_id, entry, reason, now, cause=cmd.cause))
             return
         if cmd.serialize:
             holder = e.meta.reserve_cache(
@@ -745,24 +689,5 @@ class _Loop:
                 return
             self.reserved.add(cmd.key)
         previous = e.meta.find_cache_by_task(cmd.parts.task, limit=10)
-        events.append(sm.CacheLooked(cmd.node_id, None, explain_miss(cmd.parts, previous), now))
-
-
-def _items_only(batch: StoreBatch) -> bool:
-    """Whether a batch holds nothing but attempts of map items."""
-    if batch.execution is not None or batch.nodes or batch.events or batch.cache_puts:
-        return False
-    return all(a.node_id.endswith("]") and split_item_id(a.node_id) for a in batch.attempts)
-
-
-def _finished_event(r: AttemptResult, now: float) -> sm.AttemptFinished:
-    return sm.AttemptFinished(
-        node_id=r.node_id,
-        attempt=r.attempt,
-        outputs=r.outputs,
-        error=r.error,
-        started_at=r.started_at,
-        now=max(now, r.ended_at),
-        log_uri=r.log_uri,
-        worker=r.worker,
-    )
+        reason = explain_miss(cmd.parts, previous)
+        events.append(sm.CacheLooked(cmd.node_id, None, reason, now, cause=cmd.cause))

@@ -15,6 +15,7 @@ import typing
 from typing import Any
 
 from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError
+from airfoil.core.phases import GateKind
 from airfoil.core.records import TypeSpec, Value
 from airfoil.engine.graph import flatten
 from airfoil.store._control import ControlMessage
@@ -71,7 +72,7 @@ def send_signal(
     gates = {
         n.gate.name: n
         for n in flatten(record.spec).values()
-        if n.gate is not None and n.gate.kind != "sleep"
+        if n.gate is not None and n.gate.kind != GateKind.SLEEP
     }
     node = gates.get(name)
     if node is None:

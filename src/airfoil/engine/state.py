@@ -15,9 +15,11 @@ import msgspec
 
 from airfoil.core.collections import dict_value, list_value
 from airfoil.core.ids import sha256_hex
-from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase, NodeKind
+from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind, ExecutionPhase, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
+    GRAPH_FORMAT,
+    GRAPH_OUTPUT,
     AttemptRecord,
     Binding,
     CacheEntry,
@@ -133,6 +135,10 @@ class RunState(ConstructsMixin, MapMixin):
             else:
                 self._item_history.setdefault(parsed[0], []).append(att)
         self._batch = StoreBatch()
+        #: the event-log entry that caused what is being recorded now (see ``handle``)
+        self._cause = 0
+        #: node id ("" for the execution) -> its latest entry written by the current event
+        self._touched: dict[str, int] = {}
         self._dirty_nodes: dict[str, NodeRecord] = {}
         self._dirty_attempts: dict[tuple[str, int], AttemptRecord] = {}
         self._exec_dirty = False
@@ -238,7 +244,8 @@ class RunState(ConstructsMixin, MapMixin):
         node: str = "",
         frm: str = "",
         attempt: int = 0,
-    ) -> None:
+    ) -> int:
+        """Append an entry to the event log, caused by ``self._cause``; its ``seq``."""
         self.seq += 1
         self._batch.events.append(
             EventRecord(
@@ -251,8 +258,32 @@ class RunState(ConstructsMixin, MapMixin):
                 node_id=node,
                 attempt=attempt,
                 from_phase=frm,
+                cause_id=self._cause,
             )
         )
+        self._touched[node] = self.seq
+        return self.seq
+
+    def _caused_by(self, nid: str) -> int:
+        """Make the latest entry about ``nid`` the cause of what is recorded next; the
+        previous cause."""
+        previous = self._cause
+        self._cause = self._touched.get(nid, previous)
+        return previous
+
+    def _stamp(self, cmds: list[Command]) -> None:
+        """Give the commands an event returns their cause: the latest entry about each one's
+        node written by the event (the execution's for ``Finished``), else the current cause.
+
+        The commands were made by this event and nobody has seen them yet: setting the field
+        of a frozen command here completes its construction (``dataclasses.replace`` would
+        build each one twice, on the engine's hottest path)."""
+        touched, cause = self._touched, self._cause
+        for cmd in cmds:
+            key = "" if type(cmd) is Finished else getattr(cmd, "node_id", None)
+            seq = cause if key is None else touched.get(key, cause)
+            if seq:
+                object.__setattr__(cmd, "cause", seq)
 
     def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord:
         rec = self.records[nid]
@@ -303,7 +334,22 @@ class RunState(ConstructsMixin, MapMixin):
     # --- the machine -----------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Command]:
-        """Apply one event; return the commands to carry out (after committing the batch)."""
+        """Apply one event; return the commands to carry out (after committing the batch).
+
+        Cause ids: each event-log entry written here names the entry that caused it
+        (``EventRecord.cause_id``): at first the event's own ``cause``; once the event has
+        recorded its result (an attempt's outcome, a cache lookup's, a node's end) the entries
+        that follow from that result name it. Each command returned carries the entry it
+        follows from (``_stamp``), which the driver hands to the event it produces.
+        """
+        self._cause = event.cause
+        self._touched = {}
+        cmds = self._dispatch(event)
+        if cmds:
+            self._stamp(cmds)
+        return cmds
+
+    def _dispatch(self, event: Event) -> list[Command]:
         name = getattr(event, "node_id", None)
         item = split_item_id(name) if name else None
         if item is not None:
@@ -360,6 +406,7 @@ class RunState(ConstructsMixin, MapMixin):
         if self.phase.terminal:
             return [Finished(self.phase)]
         self._set_execution(ExecutionPhase.RUNNING, "started", now)
+        self._caused_by("")  # what a resume does follows from the (re)start
         # Resume work is decided on the phases found, not on phases this event sets (a node
         # a conditional just queued must not be looked up a second time).
         found = {nid: self.records[nid].phase for nid in self.graph}
@@ -454,7 +501,7 @@ class RunState(ConstructsMixin, MapMixin):
         info = {
             "execution_id": self.execution.id,
             "node_id": failed.node_id if failed else "",
-            "kind": err.kind if err else "system",
+            "kind": err.kind if err else ErrorKind.SYSTEM,
             "error_type": err.type if err else "",
             "message": err.message if err else "the execution failed",
         }
@@ -525,7 +572,7 @@ class RunState(ConstructsMixin, MapMixin):
         if ev.entry is not None:
             rec.cache_status = CacheStatus.HIT.value
             rec.outputs = dict(ev.entry.outputs)
-            self._event("cache", "hit", ev.reason, ev.now, node=ev.node_id)
+            self._cause = self._event("cache", "hit", ev.reason, ev.now, node=ev.node_id)
             self._move(ev.node_id, N.SUCCEEDED, "cache hit", ev.now)
             return self._succeeded(ev.node_id, ev.now)
         rec.cache_status = CacheStatus.MISS.value
@@ -569,13 +616,17 @@ class RunState(ConstructsMixin, MapMixin):
         self._dirty_attempts[(nid, ev.attempt)] = att
         task = self.graph[nid].task
         assert task is not None
-        if ev.error is None and task.task_type == "dynamic":
+        graph = ev.outputs.get(GRAPH_OUTPUT) if ev.outputs else None
+        if ev.error is None and graph is not None and graph.format == GRAPH_FORMAT:
+            # The task type's runner built a graph (dynamic's, or any other type's): run it.
             att.phase = AttemptPhase.SUCCEEDED.value
-            self._event("attempt", att.phase, "graph built", ev.now, node=nid, attempt=ev.attempt)
-            return self._expand_dynamic(nid, (ev.outputs or {}).get("__dynamic__"), ev.now)
+            self._cause = self._event(
+                "attempt", att.phase, "graph built", ev.now, node=nid, attempt=ev.attempt
+            )
+            return self._expand_dynamic(nid, graph, ev.now)
         if ev.error is None:
             att.phase = AttemptPhase.SUCCEEDED.value
-            self._event(
+            self._cause = self._event(
                 "attempt", att.phase, "outputs written", ev.now, node=nid, attempt=ev.attempt
             )
             rec.outputs = dict(ev.outputs or {})
@@ -598,9 +649,13 @@ class RunState(ConstructsMixin, MapMixin):
             self._move(nid, N.SUCCEEDED, f"attempt {ev.attempt} succeeded", ev.now)
             return cmds + self._succeeded(nid, ev.now)
         err = ev.error
-        att.phase = AttemptPhase.FAILED.value if err.kind == "user" else AttemptPhase.LOST.value
+        att.phase = (
+            AttemptPhase.FAILED.value
+            if err.kind in (ErrorKind.USER, ErrorKind.DATA)
+            else AttemptPhase.LOST.value
+        )
         att.error = err
-        self._event(
+        self._cause = self._event(
             "attempt",
             att.phase,
             f"{err.kind} error: {err.type}",
@@ -627,10 +682,14 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _succeeded(self, nid: str, now: float) -> list[Command]:
         cmds: list[Command] = []
+        self._caused_by(nid)  # what follows is caused by the node's success
+        cause = self._cause
         for dep in self.dependents[nid]:
             self._waiting[dep] -= 1
             if self._waiting[dep] == 0 and self._startable(dep):
+                self._cause = cause
                 cmds += self._ready(dep, now)
+        self._cause = cause
         fn = self.graph[nid]
         if fn.parent and self.graph[fn.parent].kind == NodeKind.BRANCH:
             cmds += self._maybe_finish_branch(fn.parent, now)
@@ -648,6 +707,7 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _node_failed(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
+        self._caused_by(nid)  # what follows is caused by the node's failure
         if rec.kind == CHILD:
             return []  # the calling task gets the exception and decides
         # A failed child fails its subworkflow nodes.

@@ -1,9 +1,13 @@
 """The node transition table: which phase moves are allowed, and what each one records.
 
-Every move goes through :func:`apply`, which looks the move up in ``TRANSITIONS``; a move
-that is not in the table is a bug in the engine and raises :class:`InvalidTransition`.
-Each handler updates the node record's timestamps and counters; :func:`apply` appends the
-event (with its cause) to the run's log.
+Every node move goes through ``RunState._move``, which looks the move up in ``TRANSITIONS``;
+a move that is not in the table is a bug in the engine and raises :class:`InvalidTransition`.
+Each handler updates the node record's timestamps and counters; ``_move`` appends the event
+(with its cause) to the run's log.
+
+Map items keep their phase in one byte each (``ITEM_PHASES[code]``: a 100,000-item map has
+no record per item), and every item move is checked against the same table, through
+:data:`ITEM_MOVES` (the table as bytes, one lookup per move): ``MapState.move``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from airfoil.core.errors import AirfoilError
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import NodeRecord
 
-__all__ = ["TRANSITIONS", "InvalidTransition"]
+__all__ = ["ITEM_MOVES", "ITEM_PHASES", "TRANSITIONS", "InvalidTransition", "check_item_move"]
 
 
 class InvalidTransition(AirfoilError):
@@ -61,3 +65,28 @@ TRANSITIONS: dict[tuple[N, N], Handler] = {
     (N.RETRYING, N.ABORTED): _ended,
     (N.RETRYING, N.FAILED): _ended,
 }
+
+
+#: The phases of a map item, by the byte that stores each (``MapState.phase``).
+ITEM_PHASES: tuple[N, ...] = (
+    N.PENDING,
+    N.QUEUED,
+    N.RUNNING,
+    N.RETRYING,
+    N.SUCCEEDED,
+    N.FAILED,
+)
+_N_ITEM = len(ITEM_PHASES)
+#: ``ITEM_MOVES[frm * len(ITEM_PHASES) + to]`` is 1 when ``TRANSITIONS`` allows the move.
+ITEM_MOVES = bytes(
+    1 if (frm, to) in TRANSITIONS else 0 for frm in ITEM_PHASES for to in ITEM_PHASES
+)
+
+
+def check_item_move(name: str, frm: int, to: int) -> None:
+    """Raise :class:`InvalidTransition` unless map item ``name`` may move ``frm`` -> ``to``
+    (phase bytes)."""
+    if not ITEM_MOVES[frm * _N_ITEM + to]:
+        raise InvalidTransition(
+            f"map item {name}: {ITEM_PHASES[frm].value} -> {ITEM_PHASES[to].value}"
+        )

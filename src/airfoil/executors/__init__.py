@@ -1,4 +1,4 @@
-"""Executors: the ``submit()`` seam and its adapters (inline, process).
+"""Executors: the ``submit()`` seam and its adapters (inline, process, ray).
 
 The engine hands attempts to an executor and polls for results; it never knows how they run.
 """

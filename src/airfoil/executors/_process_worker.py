@@ -45,6 +45,7 @@ import msgspec
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import WorkerLostError
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo
 from airfoil.executors.base import (
     AttemptRequest,
@@ -159,10 +160,15 @@ def worker_main(
                 )
         except SystemExit as exc:
             result = _escaped(
-                request, "user", exc, started, worker, f"the task called sys.exit({exc.code!r})"
+                request,
+                ErrorKind.USER,
+                exc,
+                started,
+                worker,
+                f"the task called sys.exit({exc.code!r})",
             )
         except BaseException as exc:  # a runtime bug or KeyboardInterrupt: report, never die
-            result = _escaped(request, "system", exc, started, worker, str(exc))
+            result = _escaped(request, ErrorKind.SYSTEM, exc, started, worker, str(exc))
         _restore_cwd(home)
         try:
             conn.send_bytes(encoder.encode(WorkerMessage(result=result)))
@@ -292,7 +298,7 @@ def _unreadable(data: bytes, exc: Exception, started: float, worker: str) -> Att
         started_at=started,
         ended_at=time.time(),
         error=ErrorInfo(
-            kind="system",
+            kind=ErrorKind.SYSTEM,
             type=f"{type(exc).__module__}.{type(exc).__qualname__}",
             message=f"the worker could not read the attempt request: {exc}",
         ),
@@ -302,7 +308,7 @@ def _unreadable(data: bytes, exc: Exception, started: float, worker: str) -> Att
 
 def _escaped(
     request: AttemptRequest,
-    kind: str,
+    kind: ErrorKind,
     exc: BaseException,
     started: float,
     worker: str,

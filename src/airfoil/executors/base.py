@@ -102,6 +102,14 @@ class ChildCall(msgspec.Struct, frozen=True, omit_defaults=True):
     task: TaskSpec
     inputs: dict[str, Value]
 
+    def made_by(self, request: AttemptRequest | None) -> bool:
+        """Whether the attempt of ``request`` made this call."""
+        return request is not None and (
+            request.execution_id,
+            request.node_id,
+            request.attempt,
+        ) == (self.execution_id, self.parent, self.parent_attempt)
+
 
 class ChildOutcome(msgspec.Struct, frozen=True, omit_defaults=True):
     """How a child node ended: its outputs, or the error of its last attempt."""
@@ -214,6 +222,13 @@ class Executor(abc.ABC):
         """The resources attempts can use at once (default: this machine)."""
         return machine_capacity()
 
+    def cluster_capacity(self) -> ResourceSpec | None:
+        """The resources of the cluster the executor places attempts on, when it places them
+        beyond this machine (Ray): the engine's queue then admits against the cluster and
+        counts its GPUs, and the cluster (not the queue) picks the GPUs. None: this machine.
+        """
+        return None
+
     def max_parallel(self) -> int:
         """How many attempts may run at once."""
         return 1
@@ -261,6 +276,9 @@ class DelegatingExecutor(Executor):
 
     def capacity(self) -> ResourceSpec:
         return self.inner.capacity()
+
+    def cluster_capacity(self) -> ResourceSpec | None:
+        return self.inner.cluster_capacity()
 
     def max_parallel(self) -> int:
         return self.inner.max_parallel()

@@ -10,6 +10,10 @@ builds (``LocalRuntime(settings, hooks=...)``), which wraps every executor it ma
   ``current_context().context`` in the worker (an OpenTelemetry ``traceparent``, a job id).
 - :meth:`Hooks.attempt_started` / :meth:`Hooks.attempt_ended` bracket each attempt, on the
   driver's thread, with the request and its :class:`AttemptResult`.
+- :meth:`Hooks.command_carried_out` is called by the driver loop once for each command of
+  the state machine it carries out (enqueue, start an attempt, look up the cache, schedule a
+  retry, ...), with the command and its cause id: the ``seq`` of the event-log entry the
+  command follows from (``EventRecord.cause_id`` links the log the same way).
 - :meth:`Hooks.http_request` is called by the server for every request it answered.
 
 A hook that raises is logged and ignored: an observer must never fail a run.
@@ -45,6 +49,12 @@ class Hooks:
 
     def attempt_ended(self, request: AttemptRequest, result: AttemptResult) -> None:
         """An attempt ended (outputs or an error) and the executor reported it."""
+
+    def command_carried_out(self, execution_id: str, command: object, cause: int) -> None:
+        """The driver loop of ``execution_id`` carries out ``command`` (one of the engine's
+        commands, ``airfoil.engine.state.Command``), which follows from the event-log entry
+        ``cause`` (its ``seq``; 0: from outside the engine). Called on the driver's thread,
+        before the command's effect; keep it quick."""
 
     def http_request(self, method: str, path: str, status: int, duration_s: float) -> None:
         """The server answered an HTTP request."""

@@ -21,6 +21,7 @@ import time
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import TaskTimeoutError
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec
 from airfoil.executors.base import AttemptRequest, AttemptResult, AttemptRuntime, Executor
 
@@ -88,7 +89,7 @@ def overran_timeout(request: AttemptRequest, result: AttemptResult) -> AttemptRe
         started_at=result.started_at,
         ended_at=max(result.ended_at, time.time()),
         outputs=None,
-        error=ErrorInfo(kind="system", type=TaskTimeoutError.__qualname__, message=message),
+        error=ErrorInfo(kind=ErrorKind.SYSTEM, type=TaskTimeoutError.__qualname__, message=message),
         log_uri=result.log_uri,
         worker=result.worker,
     )

@@ -53,6 +53,7 @@ from typing import Any
 import msgspec
 
 from airfoil.core.errors import ConfigError
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo
 from airfoil.core.resources import ResourceSpec
 from airfoil.executors._process_pool import (
@@ -63,6 +64,7 @@ from airfoil.executors._process_pool import (
     start_worker,
 )
 from airfoil.executors._process_worker import WorkerMessage
+from airfoil.executors._reports import UnreportedAttempts
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
@@ -135,7 +137,7 @@ class ProcessExecutor(Executor):
         self._calls: list[ChildCall] = []
         self._waiting: dict[int, int] = {}  # pid -> child calls its attempt waits on
         self._next_sample = 0.0
-        self._blobs: Any = None
+        self._unreported = UnreportedAttempts(blob_url)
         self._closed = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
@@ -208,12 +210,7 @@ class ProcessExecutor(Executor):
     def answer_child(self, call: ChildCall, outcome: ChildOutcome) -> None:
         """Send ``outcome`` to the worker whose attempt made ``call``, if it still runs it."""
         for w in self._pool.busy.values():
-            r = w.request
-            if r is None or (r.execution_id, r.node_id, r.attempt) != (
-                call.execution_id,
-                call.parent,
-                call.parent_attempt,
-            ):
+            if not call.made_by(w.request):
                 continue
             try:
                 w.conn.send_bytes(self._encoder.encode(outcome))
@@ -342,7 +339,7 @@ class ProcessExecutor(Executor):
         self._done.append(result)
         w.request = w.deadline = None
         err = result.error
-        if err is not None and (err.kind != "user" or err.type == "SystemExit"):
+        if err is not None and (err.kind != ErrorKind.USER or err.type == "SystemExit"):
             pool.retire(w, kill=False)
         else:
             pool.idle.append(w)
@@ -363,14 +360,14 @@ class ProcessExecutor(Executor):
             mib = f"{w.peak_rss / 2**20:.0f}Mi"
             what = f"its limit of {limit / 2**20:.0f}Mi" if limit > 0 else "the machine's memory"
             error = ErrorInfo(
-                kind="system",
+                kind=ErrorKind.SYSTEM,
                 type="OutOfMemoryError",
                 message=f"the worker process (pid {w.pid}) running the attempt was {how}, most "
                 f"likely by the out-of-memory killer: it used {mib}, near {what}",
             )
         else:
             error = ErrorInfo(
-                kind="system",
+                kind=ErrorKind.SYSTEM,
                 type="WorkerLostError",
                 message=f"the worker process (pid {w.pid}) running the attempt {how}",
             )
@@ -388,7 +385,7 @@ class ProcessExecutor(Executor):
             self._report(
                 w,
                 ErrorInfo(
-                    kind="system",
+                    kind=ErrorKind.SYSTEM,
                     type="TaskTimeoutError",
                     message=f"the attempt ran past its timeout of {request.task.timeout_s:g}s "
                     f"and was stopped (worker process {w.pid} killed)",
@@ -419,27 +416,8 @@ class ProcessExecutor(Executor):
         """Report an attempt the worker could not report itself, noting why in its log."""
         request = w.request
         assert request is not None
-        log_uri = ""
-        if request.log_key:
-            try:
-                if self._blobs is None:
-                    from airfoil.store.blob import open_blob_store
-
-                    self._blobs = open_blob_store(request.blob_url or self.blob_url)
-                log_uri = self._blobs.append_text(
-                    request.log_key, f"[airfoil] {error.type}: {error.message}\n"
-                )
-            except Exception:  # logs are best effort
-                log_uri = ""
         self._done.append(
-            AttemptResult(
-                execution_id=request.execution_id,
-                node_id=request.node_id,
-                attempt=request.attempt,
-                started_at=w.started,
-                ended_at=time.time(),
-                error=error,
-                log_uri=log_uri,
-                worker=f"{socket.gethostname()}:{w.pid}:worker",
+            self._unreported.result(
+                request, error, started=w.started, worker=f"{socket.gethostname()}:{w.pid}:worker"
             )
         )

@@ -2,13 +2,14 @@
 
 A registry maps a name to a factory that builds the executor from an :class:`ExecutorContext`
 (the blob store, how many attempts may run at once, and the runtime that runs attempts).
-:func:`default_executors` holds ``inline`` and ``process``; another executor (Ray, a cluster's
+:func:`default_executors` holds ``inline``, ``process`` and ``ray`` (Ray is an optional extra,
+imported only when a ray executor first reaches its cluster); another executor (a cluster's
 job queue) plugs in with :meth:`ExecutorRegistry.register` on the registry the entry point
 builds its runtime with -- nothing is registered globally at import.
 
 Example:
     >>> registry = default_executors()
-    >>> registry.register("ray", lambda ctx: RayExecutor(ctx.blob_url, ctx.runtime_factory))
+    >>> registry.register("queue", lambda ctx: QueueExecutor(ctx.blob_url, ctx.runtime_factory))
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ExecutorContext:
         runtime_factory: builds that runtime inside a worker process (a module-level
             function, pickled by reference).
         durability: what blobs written by workers survive (``process`` or ``power``).
+        ray_address: the Ray cluster the ``ray`` executor joins (None: a local Ray).
     """
 
     blobs: BlobStore
@@ -43,6 +45,7 @@ class ExecutorContext:
     runtime: AttemptRuntime
     runtime_factory: RuntimeFactory
     durability: str = "process"
+    ray_address: str | None = None
 
 
 ExecutorFactory = Callable[[ExecutorContext], Executor]
@@ -98,6 +101,18 @@ def _process(ctx: ExecutorContext) -> Executor:
     )
 
 
+def _ray(ctx: ExecutorContext) -> Executor:
+    from airfoil.executors.ray import RayExecutor
+
+    return RayExecutor(
+        ctx.blob_url,
+        runtime=ctx.runtime_factory,
+        address=ctx.ray_address,
+        max_workers=ctx.max_parallel,
+        durability=ctx.durability,
+    )
+
+
 def default_executors() -> ExecutorRegistry:
-    """A new registry holding ``inline`` and ``process``."""
-    return ExecutorRegistry({"inline": _inline, "process": _process})
+    """A new registry holding ``inline``, ``process`` and ``ray``."""
+    return ExecutorRegistry({"inline": _inline, "process": _process, "ray": _ray})

@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from airfoil.core import errors as core_errors
 from airfoil.core.blobs import BlobStore
+from airfoil.core.code_versions import save_manifests
 from airfoil.core.errors import UserCodeError
 from airfoil.core.ids import stable_hash
 from airfoil.core.records import ErrorInfo, Value
 from airfoil.executors.base import ChildCall, ChildOutcome, ChildTransport
 from airfoil.sdk._gather import PendingCall
 from airfoil.sdk._values import convert_values, decode_values
+from airfoil.sdk._versioning import manifest_for
 
 if TYPE_CHECKING:
     from airfoil.types import TypeEngine
@@ -109,6 +111,7 @@ class ChildCaller:
             self._order += 1
             order = self._order
         nid = child_node_id(self.node_id, order, taskdef.spec.name, values)
+        save_manifests(self.blobs, taskdef.spec, manifest_for)  # the version computed here
         pending = _Pending(self, taskdef, nid)
         self.open[nid] = pending
         self.transport.submit(

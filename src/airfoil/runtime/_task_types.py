@@ -17,9 +17,18 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from airfoil.core.blobs import BlobStore
+from airfoil.core.code_versions import save_manifests
 from airfoil.core.errors import PlatformError, TypeTransformError
 from airfoil.core.ids import sha256_hex
-from airfoil.core.records import TaskSpec, Value, encode_json
+from airfoil.core.records import (
+    GRAPH_FORMAT,
+    GRAPH_OUTPUT,
+    TaskSpec,
+    Value,
+    WorkflowSpec,
+    encode_json,
+)
+from airfoil.sdk._versioning import manifest_for
 from airfoil.types import TypeEngine, ValueContext
 
 __all__ = [
@@ -30,6 +39,7 @@ __all__ = [
     "TaskTypes",
     "default_task_types",
     "encode_outputs",
+    "graph_outputs",
 ]
 
 
@@ -93,6 +103,15 @@ def encode_outputs(
         ) from exc
 
 
+def graph_outputs(graph: WorkflowSpec) -> dict[str, Value]:
+    """The outputs of an attempt that built ``graph``: the engine runs it as the node's
+    children, and the node takes the graph's outputs as its own (any task type's runner may
+    return these; ``dynamic``'s does)."""
+    payload = encode_json(graph)
+    value = Value(hash=sha256_hex(payload), format=GRAPH_FORMAT, inline=payload, size=len(payload))
+    return {GRAPH_OUTPUT: value}
+
+
 class PythonRunner:
     """``python``: call the task's function."""
 
@@ -106,21 +125,18 @@ class PythonRunner:
 
 
 class DynamicRunner:
-    """``dynamic``: build the graph; its spec is the single ``__dynamic__`` output, which the
-    engine expands into nodes."""
+    """``dynamic``: build the graph; its spec is the single ``__dynamic__`` output
+    (:func:`graph_outputs`), which the engine expands into nodes."""
 
     def run(self, task: Any, kwargs: dict[str, Any], spec: TaskSpec, blobs: BlobStore) -> Any:
-        return task.build(kwargs, blobs)
+        built = task.build(kwargs, blobs)
+        save_manifests(blobs, built, manifest_for)  # the versions of the tasks it adds
+        return built
 
     def outputs(
         self, result: Any, task: Any, engine: TypeEngine, ctx: ValueContext
     ) -> dict[str, Value]:
-        payload = encode_json(result)
-        return {
-            "__dynamic__": Value(
-                hash=sha256_hex(payload), format="af-dynamic", inline=payload, size=len(payload)
-            )
-        }
+        return graph_outputs(result)
 
 
 class TaskTypes:

@@ -5,9 +5,12 @@
 (the task's code raised, or returned a value that does not fit its type) or ``system``
 (timeout, out of memory, code that cannot be loaded).
 
-The values of the secrets an attempt was given are scrubbed from its log (the live copy
-included) and from its error's message and traceback before either leaves this module, so
-neither the blob store nor the metadata store ever holds one.
+What the attempt writes to stdout and stderr is its log (see :mod:`airfoil.runtime._capture`:
+per thread in-process, the whole process's file descriptors in a worker). The values of the
+secrets an attempt was given are scrubbed from its log (the live copy included) and from its
+error's message and traceback before either leaves this module, and an output holding one
+fails the attempt (:mod:`airfoil.runtime._secret_outputs`), so neither the blob store nor the
+metadata store ever holds one.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ import traceback
 from typing import Any
 
 from airfoil.core.blobs import BlobStore
+from airfoil.core.code_versions import save_manifests
 from airfoil.core.errors import (
+    CorruptBlobError,
     OutOfMemoryError,
     PlatformError,
     TaskTimeoutError,
 )
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.executors.base import (
     AttemptRequest,
@@ -37,10 +43,13 @@ from airfoil.executors.base import (
     ChildTransport,
     live_log_key,
 )
+from airfoil.runtime._capture import capture_fds, capture_streams
 from airfoil.runtime._children import ChildCaller
+from airfoil.runtime._secret_outputs import refuse_secret_outputs
 from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
 from airfoil.sdk._context import scrub
+from airfoil.sdk._versioning import manifest_for
 from airfoil.types import TypeEngine
 
 __all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
@@ -132,7 +141,7 @@ def _user_traceback(exc: BaseException) -> str:
     return user_paths("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
-def _error(kind: str, exc: BaseException) -> ErrorInfo:
+def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
     etype = type(exc)
     # Builtins and Airfoil's own errors by bare name; user-defined types fully qualified.
     if etype.__module__ == "builtins" or etype.__module__.startswith("airfoil."):
@@ -140,6 +149,31 @@ def _error(kind: str, exc: BaseException) -> ErrorInfo:
     else:
         name = f"{etype.__module__}.{etype.__qualname__}"
     return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
+
+
+def _record_code_version(taskdef: Any, spec: TaskSpec, blobs: BlobStore) -> None:
+    """Store the manifest of a cached task's code version for ``airfoil cache explain``,
+    whoever computed the version (a client registering for a server, a caller, a ``@dynamic``
+    task): this worker computes the same version from the same code. Best effort."""
+    if not spec.cache.enabled or spec.cache.version:
+        return
+    try:
+        taskdef.spec  # noqa: B018 - computes this process's version (and its manifest)
+        save_manifests(blobs, spec, manifest_for)
+    except Exception:  # explain loses its diff; the attempt runs regardless
+        return
+
+
+def _read_input(engine: TypeEngine, name: str, value: Value, annotation: Any, vctx: Any) -> Any:
+    """Input ``name`` as a Python value; a damaged blob is named as that input's."""
+    try:
+        return engine.to_python(value, annotation, vctx)
+    except CorruptBlobError as exc:
+        raise CorruptBlobError(
+            f"input {name!r} cannot be read: {exc}. The attempt is not retried (the same "
+            "bytes would be read again): rerun the producing task without its cache, or launch "
+            "again with the input given anew"
+        ) from None
 
 
 def _scrub_error(error: ErrorInfo, secrets: tuple[str, ...]) -> ErrorInfo:
@@ -261,7 +295,7 @@ class WorkerRuntime:
                     attempt=request.attempt,
                     started_at=started,
                     ended_at=time.time(),
-                    error=_error("system", exc),
+                    error=_error(ErrorKind.SYSTEM, exc),
                     worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
                 )
             self._converters = ()
@@ -327,15 +361,17 @@ def run_attempt(
     old_env: dict[str, str | None] = {}
     vctx: ValueContext | None = None
     children: ChildCaller | None = None
+    fd_output: list[str] = []
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
+        _record_code_version(taskdef, request.task, blobs)
         # After loading: a task module may add converters to the process's engine.
         engine = type_engine or default_type_engine()
         vctx = ValueContext(blobs=blobs)
         iface = taskdef.py_interface
         kwargs = {
-            name: engine.to_python(v, iface.input_types[name], vctx)
+            name: _read_input(engine, name, v, iface.input_types[name], vctx)
             for name, v in request.inputs.items()
         }
         if child_calls is not None:
@@ -363,7 +399,8 @@ def run_attempt(
         token = set_context(ctx_obj)
         try:
             with (
-                contextlib.redirect_stdout(log),
+                contextlib.nullcontext() if in_process else capture_fds(fd_output),
+                capture_streams(log),
                 _Timeout(request.task.timeout_s, in_process=in_process),
             ):
                 result = runner.run(taskdef, kwargs, request.task, blobs)
@@ -373,22 +410,27 @@ def run_attempt(
             if children is not None:
                 children.finish()
             reset_context(token)
-        outputs = runner.outputs(result, taskdef, engine, vctx)
+        produced = runner.outputs(result, taskdef, engine, vctx)
+        if request.secrets:
+            refuse_secret_outputs(produced, request.secrets, blobs, request.task.name)
+        outputs = produced
     except TaskTimeoutError as exc:
-        error = _error("system", exc)
+        error = _error(ErrorKind.SYSTEM, exc)
     except MemoryError as exc:
-        error = _error("system", OutOfMemoryError(f"the attempt ran out of memory: {exc}"))
+        error = _error(ErrorKind.SYSTEM, OutOfMemoryError(f"the attempt ran out of memory: {exc}"))
+    except CorruptBlobError as exc:  # reading the same damaged bytes again cannot succeed
+        error = _error(ErrorKind.DATA, exc)
     except PlatformError as exc:
-        error = _error("system", exc)
+        error = _error(ErrorKind.SYSTEM, exc)
     except OutputError as exc:
-        error = _error("user", exc.cause)
+        error = _error(ErrorKind.USER, exc.cause)
     except KeyboardInterrupt:
         if in_process:  # Ctrl-C in an inline run stops the run, as the user asked...
             _keep_interrupted_log(log, blobs, request.log_key)  # ...keeping its log so far
             raise
-        error = _error("system", PlatformError("the attempt was interrupted"))
+        error = _error(ErrorKind.SYSTEM, PlatformError("the attempt was interrupted"))
     except BaseException as exc:  # the user-code boundary (SystemExit included)
-        error = _error("user", exc)
+        error = _error(ErrorKind.USER, exc)
     finally:
         for k, old in old_env.items():
             if old is None:
@@ -400,6 +442,7 @@ def run_attempt(
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
     text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
+    text += "".join(fd_output)  # what bypassed Python's streams (C code, subprocesses)
     if error is not None and known:
         error = _scrub_error(error, known)
     if error is not None and error.traceback:

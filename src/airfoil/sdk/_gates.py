@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from airfoil.core.errors import DefinitionError
+from airfoil.core.phases import GateKind
 from airfoil.core.records import Binding, GateSpec, TypeSpec
 from airfoil.core.resources import parse_duration
 from airfoil.sdk import _compile
@@ -65,7 +66,9 @@ def sleep(duration: timedelta | float | str) -> NodeOutputs:
     ctx = _ctx("sleep")
     seconds = _seconds(duration, "af.sleep")
     assert seconds is not None
-    node_id = _gate_node(ctx, GateSpec(kind="sleep", duration_s=seconds), {}, f"sleep {seconds:g}s")
+    node_id = _gate_node(
+        ctx, GateSpec(kind=GateKind.SLEEP, duration_s=seconds), {}, f"sleep {seconds:g}s"
+    )
     return NodeOutputs(node_id, "sleep", {})
 
 
@@ -85,7 +88,9 @@ def wait_for_input(name: str, timeout: timedelta | float | str, expected_type: A
             f"dicts of those, not {spec}",
             workflow=ctx.workflow,
         )
-    gate = GateSpec(kind="input", name=_name(name), timeout_s=_seconds(timeout, name), type=spec)
+    gate = GateSpec(
+        kind=GateKind.INPUT, name=_name(name), timeout_s=_seconds(timeout, name), type=spec
+    )
     node_id = _gate_node(ctx, gate, {}, f"input {name}")
     return Promise(
         Binding(kind="output", node=node_id, name="o0"), spec, expected_type, f"signal {name!r}"
@@ -101,7 +106,10 @@ def approve(value: Any, name: str, timeout: timedelta | float | str) -> Promise:
             f"af.approve({name!r}) approves a promise (a task's output)", workflow=ctx.workflow
         )
     gate = GateSpec(
-        kind="approve", name=_name(name), timeout_s=_seconds(timeout, name), type=TypeSpec("bool")
+        kind=GateKind.APPROVE,
+        name=_name(name),
+        timeout_s=_seconds(timeout, name),
+        type=TypeSpec("bool"),
     )
     node_id = _gate_node(ctx, gate, {"value": value.binding}, f"approve {name}")
     return Promise(

@@ -23,7 +23,7 @@ from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
-from airfoil.sdk._versioning import CodeVersion, compute_version
+from airfoil.sdk._versioning import CodeVersion, compute_version, with_config
 
 __all__ = ["TaskDef", "live_task", "task", "task_of_type"]
 
@@ -112,7 +112,19 @@ class TaskDef(Generic[P, R]):
                 "1-100 letters, digits, '.', '_' or '-'",
                 location=location,
             )
+        if limits is not None and (limits.custom or limits.accelerator):
+            raise DefinitionError(
+                f"task {self.name!r}: custom resources and accelerators are requests, not "
+                "limits: give them in requests=Resources(...)",
+                location=location,
+            )
+        extra: dict[str, Any] = {}
+        if requests is not None and requests.custom:
+            extra["custom_resources"] = requests.custom_spec()
+        if requests is not None and requests.accelerator:
+            extra["accelerator"] = requests.accelerator.strip()
         self._options = dict(
+            **extra,
             cache=CachePolicy(
                 enabled=cache,
                 version=cache_version or "",
@@ -170,7 +182,9 @@ class TaskDef(Generic[P, R]):
             version = self._code_version.version
             config = self._options.get("config")
             if config:  # a task type's settings are part of what the task does
-                version = stable_hash(version, encode_json(config).decode())[: len(version)]
+                text = encode_json(config).decode()
+                version = stable_hash(version, text)[: len(version)]
+                with_config(version, self._code_version.manifest, text)
             self._spec = TaskSpec(
                 name=self.name,
                 version=version,

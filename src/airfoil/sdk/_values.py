@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import InvalidInputError
-from airfoil.core.errors import TypeTransformError as _TTE
 from airfoil.core.records import Value
 
 if TYPE_CHECKING:
@@ -27,36 +25,13 @@ def convert_values(
     Raises:
         InvalidInputError: an unknown, missing or ill-typed input.
     """
-    from airfoil.types import ValueContext
+    from airfoil.types import InputBinder, ValueContext
 
     py = entity.py_interface
-    iface = py.interface
-    unknown = sorted(set(given) - set(py.input_types))
-    if unknown:
-        raise InvalidInputError(
-            f"{entity.name} has no input(s) {', '.join(map(repr, unknown))}; its inputs: "
-            f"{', '.join(py.input_types) or 'none'}"
-        )
-    ctx = ValueContext(blobs=blobs)
-    values: dict[str, Value] = {}
-    for p in iface.inputs:
-        if p.name in given:
-            try:
-                types.check_value(given[p.name], py.input_types[p.name])
-                values[p.name] = types.to_value(given[p.name], py.input_types[p.name], ctx)
-            except _TTE as exc:
-                raise InvalidInputError(
-                    f"input {p.name!r} of {entity.name} expects {p.type}: {exc}"
-                ) from None
-        elif p.has_default and p.default is not None:
-            values[p.name] = p.default
-        elif p.has_default:
-            values[p.name] = types.to_value(None, py.input_types[p.name], ctx)
-        else:
-            raise InvalidInputError(
-                f"{entity.name} needs input {p.name!r} ({p.type}) but it was not given"
-            )
-    return values
+    binder = InputBinder(
+        entity.name, py.interface, types, ValueContext(blobs=blobs), py.input_types
+    )
+    return binder.from_python(given)
 
 
 def decode_values(

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,11 +30,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import AirfoilError
+from airfoil.core.errors import AirfoilError, ConfigError
 from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
+from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
-from airfoil.server._services import Deps
+
+if TYPE_CHECKING:
+    from airfoil.local import Runtime
+    from airfoil.settings import AirfoilSettings
+    from airfoil.store._schedules import ScheduleRecord
 
 __all__ = ["ServerConfig", "create_app"]
 
@@ -64,6 +69,15 @@ class ServerConfig:
         store_retry_budget_s: how long a database call retries a transient failure
             (connection lost, deadlock, timeout) before its execution is paused until the
             database answers again.
+        durability: what a committed run survives (``AIRFOIL_DURABILITY``, see
+            docs/caching.md): ``process`` or ``power``. Under ``power`` a SQLite store
+            fsyncs every commit (``synchronous=FULL``), PostgreSQL sessions commit with
+            ``synchronous_commit=on`` whatever the server's default, and a local blob store
+            (the API's uploads and packages, the workers' outputs) fsyncs each blob and its
+            directory before the write returns; an object store's PUT is durable already.
+        executor: what runs the attempts of the executions this server drives: ``process``
+            (worker processes on this machine) or ``ray`` (a Ray cluster), or ``inline``.
+        ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray).
     """
 
     home: str
@@ -78,6 +92,19 @@ class ServerConfig:
     converters: tuple[str, ...] = ()
     hooks: Hooks | None = None
     store_retry_budget_s: float = 120.0
+    durability: str = "process"
+    executor: str = "process"
+    ray_address: str | None = None
+
+    def __post_init__(self) -> None:
+        from airfoil.store.blob import DURABILITY_LEVELS
+
+        if self.durability not in DURABILITY_LEVELS:
+            raise ConfigError(
+                f"invalid durability {self.durability!r}: use 'process' (a committed run "
+                "survives a crash of the server process) or 'power' (also a power loss; "
+                "slower writes)"
+            )
 
     def resolved_blob_url(self) -> str:
         import os
@@ -87,40 +114,57 @@ class ServerConfig:
         )
 
 
+def server_settings(config: ServerConfig) -> AirfoilSettings:
+    """The typed settings of a server's runtime: its stores, executor (``process`` workers by
+    default, or a Ray cluster), parallelism and durability; the rest (policy, GPUs) from
+    ``AIRFOIL_*`` as for any entry point."""
+    from airfoil.settings import AirfoilSettings
+
+    return AirfoilSettings(
+        home=config.home,
+        database_url=config.database_url,
+        blob_url=config.resolved_blob_url(),
+        executor=config.executor,
+        ray_address=config.ray_address,
+        max_parallel=config.max_parallel,
+        converters=",".join(config.converters),
+        durability="power" if config.durability == "power" else "process",
+    )
+
+
 def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
+    """The server's one runtime (stores, codecs, clock, hooks, launcher) and its driver."""
+    from airfoil.local import Runtime
     from airfoil.server._driver import Driver
     from airfoil.server._registry import Registry
-    from airfoil.store._open import open_meta_store
-    from airfoil.store.blob import open_blob_store
-    from airfoil.types import default_type_engine, load_converters
+    from airfoil.store.stores import NoSecrets, open_stores
 
-    types = load_converters(config.converters) if config.converters else default_type_engine()
-    meta = open_meta_store(
-        config.database_url, config.home, retry_budget_s=config.store_retry_budget_s
-    )
-    blob_url = config.resolved_blob_url()
-    blobs = open_blob_store(blob_url)
-    registry = Registry(config.database_url, config.home)
-    metrics = Metrics(meta)
-    deps = Deps(meta, blobs, blob_url, registry, types, config.clock)
-    secrets = None
+    settings = server_settings(config)
+    registry = Registry(config.database_url, config.home, config.durability)
+    box = None
     if config.secrets_key:
         from airfoil.server._secrets import SecretBox
 
-        secrets = SecretBox(registry, config.secrets_key)
-    deps.secrets = secrets
+        box = SecretBox(registry, config.secrets_key)
+    stores = open_stores(
+        config.database_url,
+        config.home,
+        settings.resolved_blob_url(),
+        durability=settings.durability,
+        retry_budget_s=config.store_retry_budget_s,
+        registry=registry,
+        secrets=box if box is not None else NoSecrets(),
+    )
+    runtime = Runtime(settings, stores, clock=config.clock, hooks=config.hooks)
+    metrics = Metrics(runtime.meta)
+    deps = Deps(runtime, registry)
     if config.run_engine:
         deps.driver = Driver(
-            meta,
-            blobs,
-            blob_url,
-            registry,
-            config.clock,
+            runtime,
             slots=config.slots,
             max_parallel=config.max_parallel,
             lease_ttl_s=config.lease_ttl_s,
             on_change=metrics.on_change,
-            secrets=secrets,
             on_restart=metrics.driver_restarted,
             on_pause=metrics.driver_paused,
         )
@@ -131,27 +175,22 @@ class _Schedules:
     """The scheduler loop embedded in the server: fires due schedules exactly once (the
     store's atomic claim makes several servers and `airfoil scheduler` processes safe
     together). What it launches from registered packages is driven (and notified) by the
-    driver slots of whichever server claims it; schedules of local code are driven here."""
+    driver slots of whichever server claims it; schedules of local code are driven here,
+    on the server's runtime (its ``process`` workers unless the schedule names another)."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, runtime: Runtime, run_engine: bool) -> None:
         from airfoil.engine.scheduler_loop import SchedulerLoop
-        from airfoil.local import LocalRuntime
-        from airfoil.settings import AirfoilSettings
 
-        settings = AirfoilSettings(
-            home=config.home, database_url=config.database_url, blob_url=config.blob_url
-        )
-        self.runtime = LocalRuntime(settings)
         # Runs of registered packages are left to the driver slots (they notify when a run
         # ends); a schedule activated from local code is driven here.
         leave = None
-        if config.run_engine:
+        if run_engine:
             from airfoil.runtime._packages import PACKAGE_PREFIX
 
-            def leave(record: Any) -> bool:
-                return bool(record.code_root.startswith(PACKAGE_PREFIX))
+            def leave(record: ScheduleRecord) -> bool:
+                return record.code_root.startswith(PACKAGE_PREFIX)
 
-        self.loop = SchedulerLoop(self.runtime, drive="background", leave=leave)
+        self.loop = SchedulerLoop(runtime, drive="background", leave=leave)
         self.stopping = threading.Event()
         self.thread = threading.Thread(
             target=self.loop.run_forever,
@@ -165,12 +204,11 @@ class _Schedules:
         self.stopping.set()
         self.thread.join(timeout=10)
         self.loop.close(wait=False)
-        self.runtime.close()
 
 
-def _start_schedules(config: ServerConfig) -> _Schedules | None:
+def _start_schedules(runtime: Runtime, run_engine: bool) -> _Schedules | None:
     try:
-        return _Schedules(config)
+        return _Schedules(runtime, run_engine)
     except Exception:  # the API must come up even if schedules cannot be served
         logging.getLogger("airfoil.server").exception("the scheduler loop did not start")
         return None
@@ -186,7 +224,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.state.metrics = metrics
         if deps.driver is not None:
             deps.driver.start()
-        schedules = _start_schedules(config) if config.run_engine else None
+        schedules = _start_schedules(deps.runtime, config.run_engine) if config.run_engine else None
         try:
             yield
         finally:
@@ -194,8 +232,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 schedules.stop()
             if deps.driver is not None:
                 deps.driver.stop()
-            deps.registry.close()
-            deps.meta.close()
+            deps.runtime.close()  # its resource queue, executors and stores (registry too)
 
     app = FastAPI(
         title="Airfoil",

@@ -8,7 +8,6 @@ detail, only small inline node values (up to 512 bytes) are previewed.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import msgspec
@@ -24,6 +23,7 @@ from airfoil.core.records import (
     TypeSpec,
     Value,
 )
+from airfoil.types import TypeEngine, ValueContext, ValueRef
 from airfoil.wire import (
     API_PREFIX,
     AttemptOut,
@@ -108,7 +108,7 @@ def summary_dict(rec: ExecutionRecord, node_count: int | None = None) -> dict[st
     )
 
 
-def _param(p: Param, types: Any, ctx: Any) -> ParamOut:
+def _param(p: Param, types: TypeEngine, ctx: ValueContext) -> ParamOut:
     default: Any = None
     if p.has_default and p.default is not None:
         try:
@@ -125,7 +125,7 @@ def _param(p: Param, types: Any, ctx: Any) -> ParamOut:
     )
 
 
-def interface_out(iface: Interface, types: Any, ctx: Any) -> InterfaceOut:
+def interface_out(iface: Interface, types: TypeEngine, ctx: ValueContext) -> InterfaceOut:
     return InterfaceOut(
         inputs=[_param(p, types, ctx) for p in iface.inputs],
         outputs=[_param(p, types, ctx) for p in iface.outputs],
@@ -140,8 +140,8 @@ def values_out(
     values: dict[str, Value] | None,
     specs: dict[str, TypeSpec],
     rec: ExecutionRecord,
-    types: Any,
-    ctx: Any,
+    types: TypeEngine,
+    ctx: ValueContext,
     *,
     read_blobs: bool,
 ) -> list[dict[str, Any]]:
@@ -189,7 +189,7 @@ def _cell(x: Any) -> Any:
     return str(x)
 
 
-def frame_head(v: Value, ctx: Any, rows: int = HEAD_ROWS) -> list[dict[str, Any]] | None:
+def frame_head(v: Value, ctx: ValueContext, rows: int = HEAD_ROWS) -> list[dict[str, Any]] | None:
     """The first rows of a stored dataframe (parquet) as JSON records, read with pyarrow
     (no user code); None when pyarrow is not installed or the frame is too large to read."""
     if v.size > _HEAD_MAX_BYTES:
@@ -200,7 +200,9 @@ def frame_head(v: Value, ctx: Any, rows: int = HEAD_ROWS) -> list[dict[str, Any]
         import pyarrow.parquet as pq
     except ImportError:
         return None
-    data = v.inline if v.inline is not None else ctx.blobs.get_bytes(v.uri)
+    if v.inline is None and v.uri is None:
+        return None
+    data = v.inline if v.inline is not None else ctx.blobs.get_bytes(v.uri or "")
     f = pq.ParquetFile(io.BytesIO(data))
     if f.metadata.num_row_groups == 0:
         return []
@@ -210,13 +212,14 @@ def frame_head(v: Value, ctx: Any, rows: int = HEAD_ROWS) -> list[dict[str, Any]
 
 
 def raw_value(rec: ExecutionRecord, v: Value) -> RawValue:
+    ref = ValueRef.of_value(v, previews=True)
     return RawValue(
-        hash=v.hash,
-        format=v.format,
-        inline=base64.b64encode(v.inline).decode("ascii") if v.inline is not None else None,
-        download=None if v.inline is not None else value_download(rec.project, rec.id, v),
-        size=v.size,
-        meta=dict(v.meta),
+        hash=ref.hash,
+        format=ref.format,
+        inline=ref.inline_text,
+        download=None if ref.inline is not None else value_download(rec.project, rec.id, v),
+        size=ref.size,
+        meta=ref.meta,
     )
 
 
@@ -242,8 +245,8 @@ def node_dict(
     rec: ExecutionRecord,
     attempts: list[AttemptRecord],
     iface: Interface | None,
-    types: Any,
-    ctx: Any,
+    types: TypeEngine,
+    ctx: ValueContext,
     *,
     read_blobs: bool,
 ) -> dict[str, Any]:
@@ -278,8 +281,8 @@ def node_out(
     rec: ExecutionRecord,
     attempts: list[AttemptRecord],
     iface: Interface | None,
-    types: Any,
-    ctx: Any,
+    types: TypeEngine,
+    ctx: ValueContext,
     *,
     read_blobs: bool,
 ) -> NodeOut:
@@ -298,4 +301,5 @@ def event_out(e: EventRecord) -> EventOut:
         node_id=e.node_id,
         attempt=e.attempt,
         from_phase=e.from_phase,
+        cause_id=e.cause_id,
     )

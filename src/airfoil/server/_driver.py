@@ -35,58 +35,24 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
-from airfoil.core.clock import Clock
 from airfoil.core.errors import ConflictError, StoreError, TransientStoreError
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.phases import NodePhase
 from airfoil.core.records import ExecutionRecord
-from airfoil.core.resources import ResourceSpec
-from airfoil.engine._resources import ResourceQueue, machine_queue
 from airfoil.engine.launch_plans import Poster
 from airfoil.engine.runner import Engine, EngineSettings
-from airfoil.executors.base import (
-    AttemptRequest,
-    AttemptResult,
-    DelegatingExecutor,
-    Executor,
-    machine_capacity,
-)
+from airfoil.engine.state import RunState
+from airfoil.executors.base import AttemptResult, DelegatingExecutor, Executor
+from airfoil.executors.hooks import HookedExecutor
+from airfoil.local import Runtime
 from airfoil.runtime._packages import PACKAGE_PREFIX
-from airfoil.server._registry import Registry
-from airfoil.server._secrets import SecretBox
-from airfoil.store.base import BlobStore, MetaStore
 
-__all__ = ["Driver", "LaunchOnlyExecutor"]
+__all__ = ["Driver"]
 
 log = logging.getLogger("airfoil.server")
-
-
-class LaunchOnlyExecutor(Executor):
-    """What ``Engine.launch`` and ``Engine.abort`` need from an executor: a name and the
-    capacity a task's requests are checked against. It runs nothing."""
-
-    name = "process"
-
-    def __init__(self, capacity: ResourceSpec | None = None) -> None:
-        self._capacity = capacity
-
-    def submit(self, request: AttemptRequest) -> None:
-        raise RuntimeError("the API side of the server does not run attempts")
-
-    def poll(self, timeout: float | None) -> list[AttemptResult]:
-        return []
-
-    def cancel(self, execution_id: str, node_id: str) -> None:
-        return None
-
-    def capacity(self) -> ResourceSpec:
-        if self._capacity is None:
-            self._capacity = machine_capacity()
-        return self._capacity
 
 
 class _Interrupt(Exception):
@@ -133,25 +99,24 @@ class _Slot:
 
     def secret(self, name: str) -> str | None:
         """The engine's secret source: the secrets of the driven execution's project."""
-        box = self.driver.secrets
-        if box is None or self.current is None:
+        if self.current is None:
             return None
-        return box.get_many(self.project_of(self.current), (name,)).get(name)
+        source = self.driver.runtime.stores.secrets
+        return source.get_many(self.project_of(self.current), (name,)).get(name)
 
     def engine(self) -> Engine:
+        """The slot's engine over the server's runtime, with the slot's own executor (so one
+        execution's results never reach another's loop); map items are committed to the
+        store, never journaled on this host's disk (another server may take an execution
+        over)."""
         if self._engine is None:
             d = self.driver
             self._executor = _SlotExecutor(self, d.make_executor())
-            self._engine = Engine(
-                d.meta,
-                d.blobs,
+            self._engine = d.runtime.engine(
                 self._executor,
-                blob_url=d.blob_url,
-                clock=d.clock,
+                d.on_change,
                 settings=EngineSettings(lease_ttl_s=d.lease_ttl_s, max_parallel=d.max_parallel),
-                on_change=d.on_change,
                 secrets=self.secret,
-                resources=d.resources,
             )
         return self._engine
 
@@ -284,52 +249,40 @@ class Driver:
     """The slots of one server process.
 
     Args:
-        meta / blobs / blob_url: the stores.
-        registry: the server's tables (terminate requests).
-        clock: the clock engines use.
+        runtime: the server's runtime: its stores (the registry holds the launch plans
+            whose notifications are sent, the secrets are handed to attempts), clock,
+            executors (each slot gets a new ``process`` executor from the registry, wrapped
+            for the runtime's hooks) and resource queue (every slot admits through it, so
+            the executions the slots drive share the machine fairly).
         slots: executions driven at once.
         max_parallel: attempts at once per execution (worker processes per slot).
         lease_ttl_s: how long a lease holds without renewal; a dead server's executions are
             taken over within about this long.
-        make_executor: builds one slot's executor (default: a process executor).
+        make_executor: builds one slot's executor (default: the runtime's ``process`` one).
         on_change: called after each state write (metrics).
-        secrets: where the secrets tasks ask for come from (None: no secrets).
         poster: the webhook sender of launch-plan notifications (tests substitute it).
         on_restart: called with the reason (``"error"``: a turn failed, ``"died"``: the
             thread ended and the supervisor started a new one) each time a slot restarts.
         on_pause: called each time a slot pauses an execution through a database outage.
-        resources: the resource queue every slot admits through, so the executions the
-            slots drive share the machine fairly (default: one over this machine, with
-            ``scheduler_policy``).
     """
 
     def __init__(
         self,
-        meta: MetaStore,
-        blobs: BlobStore,
-        blob_url: str,
-        registry: Registry,
-        clock: Clock,
+        runtime: Runtime,
         *,
         slots: int = 4,
         max_parallel: int | None = None,
         lease_ttl_s: float = 5.0,
         make_executor: Callable[[], Executor] | None = None,
-        on_change: Callable[[Any], None] | None = None,
-        secrets: SecretBox | None = None,
-        resources: ResourceQueue | None = None,
-        scheduler_policy: str = "airfoil",
+        on_change: Callable[[RunState], None] | None = None,
         poster: Poster | None = None,
         on_restart: Callable[[str], None] | None = None,
         on_pause: Callable[[], None] | None = None,
     ) -> None:
-        self.meta = meta
-        self.secrets = secrets
+        self.runtime = runtime
+        self.meta = runtime.meta
         self.poster = poster
-        self.blobs = blobs
-        self.blob_url = blob_url
-        self.registry = registry
-        self.clock = clock
+        self.clock = runtime.clock
         self.slots_n = max(1, slots)
         self.max_parallel = max_parallel
         self.lease_ttl_s = lease_ttl_s
@@ -347,27 +300,15 @@ class Driver:
         #: Executions paused through a database outage (claimed by nobody meanwhile).
         self.paused: set[str] = set()
         self._supervisor: threading.Thread | None = None
-        if resources is None:
-            import os
-            import socket
-            import uuid
-
-            owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-            resources = machine_queue(meta, owner=owner, policy=scheduler_policy)
-        self.resources = resources
 
     def make_executor(self) -> Executor:
+        """One slot's executor (reporting its attempts to the runtime's hooks, if any)."""
         if self._make_executor is not None:
-            return self._make_executor()
-        import functools
-
-        from airfoil.executors.process import ProcessExecutor
-        from airfoil.runtime.worker import worker_runtime
-        from airfoil.types import added_converters
-
+            hooks = self.runtime.hooks
+            executor = self._make_executor()
+            return executor if hooks is None else HookedExecutor(executor, hooks)
         # Workers rebuild the server's type engine: the converters it was configured with.
-        runtime = functools.partial(worker_runtime, added_converters())
-        return ProcessExecutor(self.blob_url, max_workers=self.max_parallel, runtime=runtime)
+        return self.runtime.new_executor()  # the server's executor, wrapped by the runtime
 
     def claim(self, owner: str) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody
@@ -392,12 +333,10 @@ class Driver:
         try:
             version = record.labels.get("launch_plan_version")
             if version:
-                row = self.registry.get_launch_plan(record.project, name, version)
+                row = self.runtime.registry.get_launch_plan(record.project, name, version)
                 spec = msgspec.json.decode(row.spec, type=LaunchPlanSpec)
             else:  # fired by a schedule: the plan as the schedule holds it
-                from airfoil.engine.scheduler_loop import schedule_store
-
-                schedules = schedule_store(self.meta)
+                schedules = self.runtime.stores.schedules
                 spec = schedules.get_schedule(
                     name, project=record.project, domain=record.domain
                 ).spec
@@ -459,4 +398,3 @@ class Driver:
             s.thread.join(max(0.0, deadline - time.monotonic()))
         if self._supervisor is not None:
             self._supervisor.join(max(0.0, deadline - time.monotonic()))
-        self.resources.close()

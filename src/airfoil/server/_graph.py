@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from airfoil.core.records import WorkflowSpec
-from airfoil.server._services import Deps, get_record
+from airfoil.server._deps import Deps, get_record
 from airfoil.server._summary import input_summary
 
 __all__ = ["graph_json"]

@@ -13,13 +13,15 @@ from typing import Any
 
 import msgspec
 
-from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError, TypeTransformError
+from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec, merge_launch_inputs
 from airfoil.core.records import Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
+from airfoil.server._deps import Deps, check_domain, own_only
+from airfoil.server._launching import json_binder, upload_references
 from airfoil.server._registry import LaunchPlanRow
-from airfoil.server._services import Deps, check_domain
+from airfoil.server._tenancy import MayRead
 from airfoil.store._schedules import ScheduleRecord
 from airfoil.wire import (
     ExecutionSummary,
@@ -96,11 +98,16 @@ def get_launch_plan(d: Deps, project: str, name: str) -> LaunchPlanOut:
 
 
 def launch(
-    d: Deps, project: str, domain: str, name: str, req: LaunchPlanLaunchRequest
+    d: Deps,
+    project: str,
+    domain: str,
+    name: str,
+    req: LaunchPlanLaunchRequest,
+    may_read: MayRead = own_only,
 ) -> ExecutionSummary:
     """Launch a registered plan: the request's JSON inputs merged with the plan's."""
     from airfoil.core.ids import validate_execution_id
-    from airfoil.engine.launch_plans import launch_launch_plan, launch_values
+    from airfoil.engine.launch_plans import launch_values, plan_labels
 
     check_domain(domain)
     if req.name is not None:
@@ -120,20 +127,20 @@ def launch(
         fixed=spec.fixed_inputs,
         given=req.inputs,
     )
-    given = _convert_given(d, spec.workflow, req.inputs)
+    given = _convert_given(d, spec.workflow, req.inputs, project, may_read)
     values = launch_values(spec, given, d.types, d.blobs)
     labels = {**req.labels, "airfoil.package": row.package, "launch_plan_version": row.version}
-    rec = launch_launch_plan(
-        d.engine(project, domain),
-        spec,
+    state = d.launcher.launch(
+        spec.workflow,
         values,
+        project=project,
+        domain=domain,
         execution_id=req.name,
         code_root=package_ref(row.package, d.blob_url),
-        labels=labels,
+        labels=plan_labels(spec, labels),
     )
-    if d.driver is not None:
-        d.driver.notify()
-    return cv.summary_out(rec)
+    d.launched()
+    return cv.summary_out(state.execution)
 
 
 def activate(d: Deps, project: str, domain: str, name: str) -> ScheduleStateOut:
@@ -222,17 +229,10 @@ def _schedule_out(record: ScheduleRecord) -> ScheduleStateOut:
     )
 
 
-def _convert_given(d: Deps, wf: WorkflowSpec, given: dict[str, Any]) -> dict[str, Value]:
+def _convert_given(
+    d: Deps, wf: WorkflowSpec, given: dict[str, Any], project: str, may_read: MayRead
+) -> dict[str, Value]:
     """The launch's own JSON inputs as values (only those given; names already checked)."""
-    from airfoil.types._from_json import from_jsonable
-
-    ctx = d.value_ctx()
-    out: dict[str, Value] = {}
-    for p in wf.interface.inputs:
-        if p.name not in given:
-            continue
-        try:
-            out[p.name] = from_jsonable(given[p.name], p.type, d.types, ctx)
-        except TypeTransformError as exc:
-            raise InvalidInputError(f"input {p.name!r} expects {p.type}: {exc}") from None
-    return out
+    return json_binder(d, wf).from_json(
+        given, upload_references(d, project, may_read), partial=True
+    )

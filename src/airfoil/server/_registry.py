@@ -65,10 +65,11 @@ class Registry(SqlRegistryStore):
     Args:
         database_url: the same URL as the metadata store (None: SQLite in ``home``).
         home: the Airfoil home folder.
+        durability: ``process`` or ``power`` (every commit on disk before it returns).
     """
 
-    def __init__(self, database_url: str | None, home: str) -> None:
-        super().__init__(_db_url(database_url, home))
+    def __init__(self, database_url: str | None, home: str, durability: str = "process") -> None:
+        super().__init__(_db_url(database_url, home), durability)
         self._keys_exist: tuple[float, bool] | None = None
         self._lock = threading.Lock()
 

@@ -20,10 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from airfoil.server import _plans as plans
 from airfoil.server import _services as svc
 from airfoil.server._auth import ApiError, Principal, authenticate, may_read, require
+from airfoil.server._cache_explain import cache_explanation
 from airfoil.server._graph import graph_json
 from airfoil.server._uploads import MAX_UPLOAD
 from airfoil.wire import (
     API_PREFIX,
+    CacheExplanation,
     CacheList,
     EntityList,
     EntityVersionOut,
@@ -357,6 +359,21 @@ def node_detail(
 
 @_route(
     "GET",
+    "/projects/{project}/executions/{execution_id}/nodes/{node_id}/cache",
+    "viewer",
+    response_model=CacheExplanation,
+)
+def node_cache(
+    project: _Project, execution_id: _ExecId, node_id: _NodeId, d: Deps, _: Viewer
+) -> CacheExplanation:
+    """Why the node did or did not hit the cache: its key part by part, whether an entry
+    exists now, and for a changed code version which functions and constants changed (with
+    a short diff) and what the version cannot see (``airfoil cache explain --remote``)."""
+    return cache_explanation(d, project, execution_id, node_id)
+
+
+@_route(
+    "GET",
     "/projects/{project}/executions/{execution_id}/nodes/{node_id}/logs",
     "viewer",
     response_model=LogOut,
@@ -569,10 +586,10 @@ def launch_launch_plan(
     name: _Name,
     body: LaunchPlanLaunchRequest,
     d: Deps,
-    _: Runner,
+    who: Runner,
 ) -> ExecutionSummary:
     """Launch a launch plan; ``inputs`` override its defaults (a fixed input is a 422)."""
-    return plans.launch(d, project, domain, name, body)
+    return plans.launch(d, project, domain, name, body, may_read(who))
 
 
 @_route(

@@ -2,7 +2,8 @@
 
 A client serialises such a value with the type engine (the same bytes a local run stores),
 uploads the bytes with ``PUT /projects/{project}/uploads/{sha256}`` unless they are small
-enough to travel inline, and names them in the launch request by a reference::
+enough to travel inline, and names them in the launch request by a value reference
+(:class:`airfoil.types._refs.ValueRef`, the one codec of that form)::
 
     {"$airfoil": {"format": "parquet", "hash": "...", "size": 123, "meta": {...},
                   "sha256": "<sha256 of the uploaded bytes>"}}   # or "inline": "<base64>"
@@ -38,8 +39,6 @@ Invariants:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
@@ -48,11 +47,11 @@ from typing import Any
 from airfoil.core.errors import InvalidInputError, NotFoundError
 from airfoil.core.records import TypeSpec, Value
 from airfoil.store.base import BlobStore
+from airfoil.types._base import values_key
+from airfoil.types._refs import REF_KEY, UPLOAD_FORMATS, ValueRef, ValueRefError
 
 __all__ = [
     "MAX_UPLOAD",
-    "UPLOAD_KINDS",
-    "is_upload_list",
     "store_upload",
     "upload_key",
     "uploaded_list",
@@ -61,8 +60,6 @@ __all__ = [
 
 #: Largest upload accepted, in bytes.
 MAX_UPLOAD = 1024 * 2**20
-#: Input type kind -> the value format its uploads must have.
-UPLOAD_KINDS = {"file": "file", "dataframe": "parquet", "ndarray": "npy"}
 _MAGIC = {"parquet": b"PAR1", "npy": b"\x93NUMPY"}
 
 
@@ -109,21 +106,18 @@ def uploaded_value(
             f"input {name!r} ({spec}): directories cannot be sent over the API yet; send a "
             "File (an archive of it) or give the input a default"
         )
-    fmt = UPLOAD_KINDS.get(spec.kind, "")  # "": a converter's kind, in its own format
-    body = data.get("$airfoil") if isinstance(data, dict) else None
-    if not isinstance(body, dict):
+    fmt = UPLOAD_FORMATS.get(spec.kind, "")  # "": a converter's kind, in its own format
+    if not (isinstance(data, dict) and REF_KEY in data):
         raise InvalidInputError(
             f"input {name!r} expects {spec}, which is not JSON: launch it from Python "
             "(airfoil.client.Client.launch uploads it) or with `airfoil run --remote`, or send "
             'a reference {"$airfoil": {...}} to an upload'
         )
     try:
-        given_format, digest = str(body["format"]), str(body["hash"])
-        size, meta = int(body.get("size", 0)), {str(k): str(v) for k, v in body["meta"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise InvalidInputError(
-            f"input {name!r}: a reference needs format, hash, size and meta"
-        ) from None
+        ref = ValueRef.from_json(data)
+    except ValueRefError as exc:
+        raise InvalidInputError(f"input {name!r}: {exc}") from None
+    given_format, digest, size, meta = ref.format, ref.hash, ref.size, ref.meta
     if not fmt and given_format not in ("", "pickle"):
         fmt = given_format  # a converter's own kind: content-addressed bytes, never decoded here
     csv = fmt == "parquet" and given_format == "csv"
@@ -131,15 +125,12 @@ def uploaded_value(
         raise InvalidInputError(
             f"input {name!r} expects {spec} (format {fmt!r}), got a {given_format!r} value"
         )
-    inline = body.get("inline")
+    inline = ref.inline
     if inline is not None:
-        try:
-            content = base64.b64decode(str(inline), validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInputError(f"input {name!r}: inline is not base64") from None
+        content = inline
     else:
-        sha = str(body.get("sha256", ""))
-        owner = str(body.get("project") or project)
+        sha = ref.sha256 or ""
+        owner = ref.project or project
         missing = InvalidInputError(
             f"input {name!r}: no upload with SHA-256 {sha!r} in project {owner!r}: PUT its "
             f"bytes to /api/v1/projects/{project}/uploads/{sha or '<sha256>'} first"
@@ -175,7 +166,7 @@ def uploaded_value(
         meta = _array_meta(name, content, meta)
     if inline is not None:
         return Value(hash=digest, format=fmt, inline=content, size=size, meta=meta)
-    key = f"values/{digest[:2]}/{digest}"
+    key = values_key(digest)
     uri = blobs.uri(key)
     if not blobs.exists(uri):
         uri = blobs.put_bytes(key, content)
@@ -231,11 +222,6 @@ def _frame_meta(content: bytes, meta: dict[str, str]) -> dict[str, str]:
         "columns": json.dumps([f.name for f in fields]),
         "dtypes": json.dumps([str(f.type) for f in fields]),
     }
-
-
-def is_upload_list(spec: TypeSpec) -> bool:
-    """Whether ``spec`` is a list of values that are uploaded (``list[File]``, ...)."""
-    return spec.kind == "list" and bool(spec.args) and spec.args[0].kind in UPLOAD_KINDS
 
 
 def uploaded_list(

@@ -1,9 +1,11 @@
 """Blob stores through fsspec: a local directory by default, any fsspec URL in production.
 
-Writes go to a temporary name and are renamed into place (local and most object stores make a
-single put atomic), so a reader never sees a half-written blob. A local store keeps its
-temporary files in one ``tmp/`` folder under its root (the same filesystem, so the rename is
-atomic); :meth:`LocalBlobStore.remove_stale_temporaries` deletes those a crashed writer left.
+A reader never sees a half-written blob. A local store writes to a temporary file in one
+``tmp/`` folder under its root (the same filesystem, so the rename is atomic) and renames it
+into place; an object store (s3, gs, az, memory...) takes each blob in one PUT straight to its
+key, which is atomic there, so an interrupted write leaves nothing; other fsspec filesystems
+stage under ``tmp/`` as a local store does. ``remove_stale_temporaries`` (both stores) deletes
+the temporaries a crashed writer left.
 
 Durability (the ``durability`` setting): ``process`` (default) survives a crash of the
 process: a renamed blob is in the OS's page cache. ``power`` also survives a power loss: the
@@ -13,6 +15,7 @@ before :meth:`put_bytes` returns, hence before any commit that references it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -25,6 +28,7 @@ from airfoil.store.base import BlobStore
 __all__ = [
     "DURABILITY_LEVELS",
     "Durability",
+    "ATOMIC_PUT_PROTOCOLS",
     "FsspecBlobStore",
     "LocalBlobStore",
     "open_blob_store",
@@ -222,15 +226,57 @@ class LocalBlobStore(BlobStore):
         return "file://" + path
 
 
-class FsspecBlobStore(BlobStore):
-    """Blobs under any fsspec URL (``s3://bucket/prefix``, ``gs://...``, ``memory://...``)."""
+#: fsspec protocols whose single PUT is atomic (a reader sees the whole object or none) and
+#: whose "rename" is a copy and a delete: blobs are written straight to their key there.
+ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss", "memory"})
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
+
+class FsspecBlobStore(BlobStore):
+    """Blobs under any fsspec URL (``s3://bucket/prefix``, ``gs://...``, ``memory://...``).
+
+    On an object store (:data:`ATOMIC_PUT_PROTOCOLS`) a blob is written with one PUT straight
+    to its key: the object appears whole once the bytes are complete, and a write interrupted
+    before that leaves nothing behind. Elsewhere (sftp, hdfs, ...; or ``atomic_put=False``) it
+    is written under ``tmp/<unix ms>-<random>`` and moved into place;
+    :meth:`remove_stale_temporaries` (run by entry points when they open the store) deletes
+    the temporaries of writers that died between the two.
+
+    Args:
+        url: the store's root URL.
+        atomic_put: whether one PUT is atomic on this filesystem (default: by protocol).
+        storage_options: passed to fsspec.
+    """
+
+    def __init__(self, url: str, *, atomic_put: bool | None = None, **storage_options: Any) -> None:
         import fsspec
 
         self.url = url.rstrip("/")
         self.fs, self.base = fsspec.core.url_to_fs(self.url, **storage_options)
         self._protocol = url.split("://", 1)[0] if "://" in url else "file"
+        self.atomic_put = (
+            self._protocol in ATOMIC_PUT_PROTOCOLS if atomic_put is None else atomic_put
+        )
+
+    def remove_stale_temporaries(self, older_than_s: float = 3600.0) -> int:
+        """Delete temporaries under ``tmp/`` older than ``older_than_s`` (their writer died
+        between writing and moving them into place); the number removed. Younger ones may be
+        a write in flight in another process and are kept."""
+        cutoff_ms = (time.time() - older_than_s) * 1000
+        try:
+            names = self.fs.ls(f"{self.base}/{_TMP_DIR}", detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        removed = 0
+        for name in names:
+            stamp = str(name).rstrip("/").rsplit("/", 1)[-1].split("-", 1)[0]
+            if not stamp.isdigit() or int(stamp) >= cutoff_ms:
+                continue
+            try:
+                self.fs.rm(name, recursive=True)
+                removed += 1
+            except FileNotFoundError:  # another process cleaned it first
+                continue
+        return removed
 
     def _path(self, uri: str) -> str:
         if "://" in uri:
@@ -242,11 +288,20 @@ class FsspecBlobStore(BlobStore):
 
     def put_bytes(self, key: str, data: bytes) -> str:
         path = f"{self.base}/{_check_key(key)}"  # a key, never a URI
-        tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+        if self.atomic_put:
+            try:
+                self.fs.pipe_file(path, data)
+            except OSError as exc:
+                raise StoreError(f"could not write blob {self.uri(key)}: {exc}") from exc
+            return self.uri(key)
+        tmp = f"{self.base}/{_TMP_DIR}/{int(time.time() * 1000)}-{uuid.uuid4().hex[:12]}"
         try:
             self.fs.pipe_file(tmp, data)
             self.fs.mv(tmp, path)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                if self.fs.exists(tmp):
+                    self.fs.rm(tmp)
             raise StoreError(f"could not write blob {self.uri(key)}: {exc}") from exc
         return self.uri(key)
 

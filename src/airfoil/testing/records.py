@@ -3,6 +3,7 @@ tests): a round trip that loses any field shows up as a difference."""
 
 from __future__ import annotations
 
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import (
     AttemptRecord,
     Binding,
@@ -86,6 +87,8 @@ def _task_spec() -> TaskSpec:
         task_type="container",
         is_async=True,
         config={"image": "python:3.11", "args": ["-c", "print(1)"], "gpus": 1},
+        custom_resources={"fast_disk": 1.0, "accelerator_type:A100": 0.001},
+        accelerator="A100",
     )
 
 
@@ -136,7 +139,9 @@ def make_workflow_spec(name: str = "mod.wf") -> WorkflowSpec:
     )
 
 
-_ERROR = ErrorInfo(kind="user", type="builtins.ValueError", message="bad \u2603", traceback="tb")
+_ERROR = ErrorInfo(
+    kind=ErrorKind.USER, type="builtins.ValueError", message="bad \u2603", traceback="tb"
+)
 
 
 def make_execution(
@@ -210,15 +215,18 @@ def make_attempt(
         phase=phase,
         started_at=10.25,
         ended_at=11.75,
-        error=ErrorInfo(kind="system", type="WorkerLostError", message="lost"),
+        error=ErrorInfo(kind=ErrorKind.SYSTEM, type="WorkerLostError", message="lost"),
         worker="host:123",
         log_uri="file:///logs/a.log",
         outputs={"p": _value("item")},
     )
 
 
-def make_event(execution_id: str = "e1", seq: int = 1, cause: str = "started") -> EventRecord:
-    """An event record with every field set."""
+def make_event(
+    execution_id: str = "e1", seq: int = 1, cause: str = "started", cause_id: int = 99
+) -> EventRecord:
+    """An event record with every field set (the store does not check that ``cause_id``
+    names an entry that exists)."""
     return EventRecord(
         execution_id=execution_id,
         seq=seq,
@@ -229,6 +237,7 @@ def make_event(execution_id: str = "e1", seq: int = 1, cause: str = "started") -
         node_id="n0",
         attempt=1,
         from_phase="queued",
+        cause_id=cause_id,
     )
 
 

@@ -30,9 +30,11 @@ from airfoil.types._base import (
     write_bytes_value,
     write_file_value,
 )
+from airfoil.types._binding import InputBinder
 from airfoil.types._engine import TypeEngine, default_converters, default_type_engine
 from airfoil.types._files import Directory, File
 from airfoil.types._plugins import add_converter, added_converters, load_converters
+from airfoil.types._refs import ValueRef, ValueRefError
 
 __all__ = [
     "DEFAULT_OFFLOAD_THRESHOLD",
@@ -42,9 +44,12 @@ __all__ = [
     "Directory",
     "File",
     "Handler",
+    "InputBinder",
     "PickleFallbackWarning",
     "TypeEngine",
     "ValueContext",
+    "ValueRef",
+    "ValueRefError",
     "add_converter",
     "added_converters",
     "default_converters",

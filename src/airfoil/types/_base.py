@@ -40,6 +40,7 @@ import msgspec
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, TypeTransformError
 from airfoil.core.records import TypeSpec, Value
+from airfoil.types._refs import REF_KEY, ValueRef, ValueRefError
 
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
@@ -69,10 +70,6 @@ __all__ = [
 ]
 
 DEFAULT_OFFLOAD_THRESHOLD = 64 * 1024
-REF_KEY = "$airfoil"
-# Meta kept for previews only, which may differ between equal values (a pickled object's
-# repr shows its address): left out of references so a container's hash is its content's.
-_PREVIEW_ONLY_META = frozenset({"repr"})
 
 _canonical_encoder = msgspec.json.Encoder(order="deterministic")
 _ordered_encode = msgspec.json.Encoder().encode  # keys in insertion order
@@ -336,47 +333,23 @@ def write_file_value(
 
 
 def value_to_ref(value: Value) -> dict[str, Any]:
-    """The JSON reference to a leaf value inside a container.
-
-    The reference names the blob by hash (never by URI), so a container's hash does not
-    depend on which store holds its parts.
-    """
-    body: dict[str, Any] = {"format": value.format, "hash": value.hash, "size": value.size}
-    meta = {k: v for k, v in value.meta.items() if k not in _PREVIEW_ONLY_META}
-    if meta:
-        body["meta"] = meta
-    if value.inline is not None:
-        body["inline"] = value.inline  # base64 in JSON
-    return {REF_KEY: body}
+    """The JSON reference to a leaf value inside a container (:class:`~airfoil.types._refs.
+    ValueRef`): by hash, never by URI, so a container's hash does not depend on which store
+    holds its parts."""
+    return ValueRef.of_value(value).to_json(inline_as_bytes=True)
 
 
 def ref_to_value(data: Any, ctx: ValueContext | None) -> Value:
     """The value a JSON reference names."""
-    if not isinstance(data, dict) or not isinstance(data.get(REF_KEY), dict):
-        raise ConversionError(f"expected a value reference, got {short_repr(data)}")
-    body = data[REF_KEY]
     try:
-        digest = body["hash"]
-        inline = body.get("inline")
-        if isinstance(inline, str):
-            import base64
-
-            inline = base64.b64decode(inline)
-        uri = None
-        if inline is None:
-            if ctx is None:
-                raise ConversionError("a value reference needs a blob store to be read")
-            uri = ctx.blobs.uri(values_key(digest))
-        return Value(
-            hash=digest,
-            format=body["format"],
-            inline=inline,
-            uri=uri,
-            size=int(body.get("size", 0)),
-            meta=dict(body.get("meta", {})),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
+        ref = ValueRef.from_json(data)
+    except ValueRefError as exc:
         raise ConversionError(f"malformed value reference {short_repr(data)}: {exc}") from None
+    if ref.inline is not None:
+        return ref.to_value()
+    if ctx is None:
+        raise ConversionError("a value reference needs a blob store to be read")
+    return ref.to_value(ctx.blobs.uri(values_key(ref.hash)))
 
 
 # --- the handler contract ----------------------------------------------------------------

@@ -30,9 +30,10 @@ def _content_sha(value: Value) -> str:
 
 def _corrupt(value: Value, found: str) -> CorruptBlobError:
     return CorruptBlobError(
-        f"blob {value.uri} is corrupt: its content hashes to {found[:16]}..., but the "
-        f"{value.format} value written there had {_content_sha(value)[:16]}... (the file was "
-        "changed or damaged after it was written); rerun the task that produced it"
+        f"blob {value.uri} (value hash {value.hash}) is corrupt: its content hashes to "
+        f"{found[:16]}..., but the {value.format} value written there had "
+        f"{_content_sha(value)[:16]}... (the file was changed or damaged after it was "
+        "written); rerun the task that produced it"
     )
 
 
@@ -78,7 +79,8 @@ def check_path(value: Value, path: str) -> None:
         found = directory_digest(path, value.meta.get("name", os.path.basename(path)))
         if found != value.hash:
             raise CorruptBlobError(
-                f"directory blob {value.uri} is corrupt: its files no longer hash to the "
+                f"directory blob {value.uri} (value hash {value.hash}) is corrupt: its files "
+                "no longer hash to the "
                 "value's hash (a file was changed, added or removed after it was written); "
                 "rerun the task that produced it"
             )

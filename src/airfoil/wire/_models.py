@@ -24,7 +24,11 @@ __all__ = [
     "ROLES",
     "AttemptOut",
     "CacheEntryOut",
+    "CacheExplanation",
+    "CacheKeyPartsOut",
     "CacheList",
+    "CacheRef",
+    "CodeChangesOut",
     "EntityIn",
     "EntityList",
     "EntitySummary",
@@ -407,7 +411,9 @@ class ExecutionPage(_Response):
 
 
 class EventOut(_Response):
-    """One phase change of an execution, node or attempt, with its cause."""
+    """One phase change of an execution, node or attempt, with its cause: ``cause`` in words,
+    ``cause_id`` the ``seq`` of the entry of the same log that caused it (0: a stimulus from
+    outside the engine, such as the start or a user's request)."""
 
     seq: int
     at: float
@@ -417,6 +423,7 @@ class EventOut(_Response):
     node_id: str = ""
     attempt: int = 0
     from_phase: str = ""
+    cause_id: int = 0
 
 
 class EventList(_Response):
@@ -463,6 +470,47 @@ class CacheEntryOut(_Response):
 
 class CacheList(_Response):
     items: list[CacheEntryOut]
+
+
+class CacheRef(_Response):
+    """A node whose run wrote a cache entry; both ids empty when it belongs to another
+    project (its ids are not shown)."""
+
+    execution_id: str = ""
+    node_id: str = ""
+
+
+class CacheKeyPartsOut(_Response):
+    task: str
+    scope: str = ""
+    cache_version: str
+    interface_hash: str
+    inputs: dict[str, str] = {}
+
+
+class CodeChangesOut(_Response):
+    """What changed in the code since the version last cached: one line per function or
+    constant, each change followed by its short diff."""
+
+    since_version: str
+    cached_by: CacheRef
+    lines: list[str]
+
+
+class CacheExplanation(_Response):
+    """Why a node did or did not hit the cache (``airfoil cache explain``)."""
+
+    execution_id: str
+    node: str
+    task: str
+    cache: str
+    reason: str = ""
+    key: str | None = None
+    parts: CacheKeyPartsOut | None = None
+    entry_now: CacheRef | None = None
+    miss_now: str | None = None
+    code_changes: CodeChangesOut | None = None
+    not_covered: dict[str, str] = {}
 
 
 # --- the graph of an execution (for the console) --------------------------------------------

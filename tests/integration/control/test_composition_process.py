@@ -1,5 +1,5 @@
-"""Python-native composition on the process executor: a task running in a worker calls
-tasks, and each call runs as a durable child node on a worker of its own.
+"""Python-native composition on the process and ray executors: a task running in a worker
+calls tasks, and each call runs as a durable child node on a worker of its own.
 
 The tasks live in a module written under ``tmp_path`` (workers import it by name from the
 execution's code root); each test drives the engine here, with a real process executor and
@@ -164,9 +164,10 @@ TASKS = textwrap.dedent(
 
 
 class Flow:
-    """The task module, imported here, and an engine with a process executor to run it."""
+    """The task module, imported here, and an engine with a process (or ray) executor."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, kind: str = "process") -> None:
+        self.kind = kind
         self.code = tmp_path / "code"
         self.code.mkdir()
         self.counts = tmp_path / "counts"
@@ -176,12 +177,20 @@ class Flow:
         sys.path.insert(0, str(self.code))
         self.tasks: ModuleType = importlib.import_module(name)
         self.rt = get_runtime()
-        self.executors: list[ProcessExecutor] = []
+        self.executors: list[Any] = []
 
     def run(self, task: str, max_workers: int = 4, **inputs: Any) -> ExecutionRecord:
-        executor = ProcessExecutor(
-            self.rt.blob_url, max_workers=max_workers, runtime=worker_runtime
-        )
+        executor: Any
+        if self.kind == "ray":
+            from airfoil.executors.ray import RayExecutor
+
+            executor = RayExecutor(
+                self.rt.blob_url, runtime=worker_runtime, max_workers=max_workers
+            )
+        else:
+            executor = ProcessExecutor(
+                self.rt.blob_url, max_workers=max_workers, runtime=worker_runtime
+            )
         self.executors.append(executor)
         engine = Engine(
             self.rt.meta,
@@ -216,9 +225,11 @@ class Flow:
         sys.path.remove(str(self.code))
 
 
-@pytest.fixture
-def flow(tmp_path: Path) -> Iterator[Flow]:
-    f = Flow(tmp_path)
+@pytest.fixture(params=["process", "ray"])
+def flow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flow]:
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
+    f = Flow(tmp_path, request.param)
     yield f
     f.close()
 

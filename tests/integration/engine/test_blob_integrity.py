@@ -1,5 +1,6 @@
 """Blob integrity in runs: a cached output damaged in the blob store is recomputed, and a
-damaged blob read as a task input fails the node with a clear CorruptBlobError."""
+damaged blob read as a task input fails the node at once (a data error, not retried) with a
+clear CorruptBlobError."""
 
 from __future__ import annotations
 
@@ -74,3 +75,13 @@ def test_a_corrupt_input_blob_fails_the_node_with_a_clear_error() -> None:
     assert node.error is not None
     assert node.error.type == "CorruptBlobError"
     assert "corrupt" in node.error.message and values["xs"].uri in node.error.message
+    # A data error, named by input and blob hash, with what to do; and never retried: reading
+    # the same damaged bytes again cannot succeed (the task allows 3 system retries).
+    assert node.error.kind == "data"
+    assert "input 'xs'" in node.error.message and values["xs"].hash in node.error.message
+    assert "rerun" in node.error.message
+    assert add_up.spec.system_retries == 3 and add_up.spec.retries == 0
+    attempts = rt.meta.get_attempts(record.id, "n0")
+    assert [a.phase for a in attempts] == ["failed"]
+    events = [e for e in rt.meta.get_events(record.id) if e.node_id == "n0"]
+    assert any("data error" in e.cause and "not retried" in e.cause for e in events)

@@ -65,7 +65,7 @@ def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
         sys.modules.pop(name, None)
 
 
-@pytest.mark.parametrize("executor", ["inline", "process"])
+@pytest.mark.parametrize("executor", ["inline", "process", "ray"])
 def test_attempts_are_reported_and_the_context_reaches_the_task(
     executor: str, tasks: tuple[ModuleType, Path]
 ) -> None:
@@ -157,3 +157,48 @@ def test_the_server_reports_each_http_request(tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(30)
     assert ("GET", "/healthz", 200) in seen and ("GET", "/api/v1/nope", 404) in seen
+
+
+def test_each_command_the_loop_carries_out_is_reported_with_its_cause(
+    tasks: tuple[ModuleType, Path],
+) -> None:
+    module, code = tasks
+
+    class Commands(Hooks):
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str, int]] = []
+
+        def command_carried_out(self, execution_id: str, command: object, cause: int) -> None:
+            self.seen.append((type(command).__name__, str(getattr(command, "node_id", "")), cause))
+
+    hooks = Commands()
+    rt = LocalRuntime(AirfoilSettings(), hooks=hooks)
+    try:
+        engine = rt.engine()
+        values = convert_inputs(module.boom, {"x": 1}, rt)
+        record = engine.drive(engine.launch(spec_of(module.boom), values, code_root=str(code)).id)
+        assert record.phase == "failed"
+        log = {e.seq: e for e in rt.meta.get_events(record.id)}
+    finally:
+        rt.close()
+    assert [(name, node) for name, node, _ in hooks.seen] == [
+        ("Enqueue", "n0"),
+        ("StartAttempt", "n0"),
+        ("ScheduleRetry", "n0"),
+        ("Enqueue", "n0"),
+        ("StartAttempt", "n0"),
+        ("Finished", ""),
+    ]
+    # Each names the stored entry it follows from; the retry, the first attempt's failure.
+    caused_by = [(log[c].kind, log[c].to_phase) for _, _, c in hooks.seen]
+    assert caused_by == [
+        ("node", "queued"),
+        ("node", "running"),
+        ("node", "retrying"),
+        ("node", "queued"),
+        ("node", "running"),
+        ("execution", "failed"),
+    ]
+    retrying = log[hooks.seen[2][2]]
+    assert (log[retrying.cause_id].kind, log[retrying.cause_id].to_phase) == ("attempt", "failed")
+    assert log[hooks.seen[3][2]].cause_id == retrying.seq  # the retry's queued names it

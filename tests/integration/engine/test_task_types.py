@@ -11,9 +11,14 @@ import pytest
 import airfoil as af
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import DefinitionError
-from airfoil.core.records import TaskSpec, Value
+from airfoil.core.records import Binding, TaskSpec, Value, WorkflowSpec
 from airfoil.local import LocalRuntime, convert_inputs, decode_outputs, spec_of
-from airfoil.runtime._task_types import TaskTypes, default_task_types, encode_outputs
+from airfoil.runtime._task_types import (
+    TaskTypes,
+    default_task_types,
+    encode_outputs,
+    graph_outputs,
+)
 from airfoil.sdk._task import task_of_type
 from airfoil.settings import AirfoilSettings
 from airfoil.types import TypeEngine, ValueContext
@@ -106,5 +111,59 @@ def test_an_unknown_task_type_is_a_clear_system_error() -> None:
         assert record.phase == "failed"
         assert record.error is not None and record.error.kind == "system"
         assert "no runner for task type 'template'" in record.error.message
+    finally:
+        rt.close()
+
+
+@af.task
+def plus_one(x: int) -> int:
+    return x + 1
+
+
+@af.workflow
+def plus_two(x: int = 0) -> int:
+    return plus_one(x=plus_one(x=x))
+
+
+class RepeatRunner:
+    """A task type that builds a graph instead of a value: ``plus_two`` started from the
+    input ``x`` (the engine has no idea this type exists)."""
+
+    def run(self, task: Any, kwargs: dict[str, Any], spec: TaskSpec, blobs: BlobStore) -> Any:
+        graph: WorkflowSpec = plus_two.spec
+        start = msgspec.structs.replace(
+            graph.nodes[0], inputs={"x": Binding("literal", value=_int_value(kwargs["x"]))}
+        )
+        return msgspec.structs.replace(graph, nodes=(start, *graph.nodes[1:]))
+
+    def outputs(
+        self, result: Any, task: Any, engine: TypeEngine, ctx: ValueContext
+    ) -> dict[str, Value]:
+        return graph_outputs(result)
+
+
+def _int_value(x: int) -> Value:
+    from airfoil.types import default_type_engine
+
+    return default_type_engine().to_value(x, int, ValueContext(blobs=None))  # type: ignore[arg-type]
+
+
+@task_of_type("repeat")
+def twice_more(x: int) -> int: ...
+
+
+def test_a_new_task_type_that_builds_a_graph_needs_no_engine_change() -> None:
+    types = default_task_types()
+    types.register("repeat", RepeatRunner())
+    rt = LocalRuntime(AirfoilSettings(), task_types=types)
+    try:
+        engine = rt.engine()
+        values = convert_inputs(twice_more, {"x": 40}, rt)
+        record = engine.drive(engine.launch(spec_of(twice_more), values).id)
+        assert record.phase == "succeeded", record.error
+        assert decode_outputs(twice_more, record, rt) == 42
+        nodes = {n.node_id: n for n in rt.meta.get_nodes(record.id)}
+        assert {"n0.n0", "n0.n1"} <= set(nodes)  # the graph ran as the node's children
+        assert nodes["n0"].dynamic_spec is not None
     finally:
         rt.close()

@@ -1,5 +1,7 @@
 """The process executor runs attempts in worker processes: results, failures, timeouts, lost
-workers, memory limits, cancellation, and no processes left behind.
+workers, memory limits, cancellation, and no processes left behind. The tests of what every
+executor that runs attempts elsewhere promises (the ``hx`` fixture) run on the ray executor
+too, on the session's local Ray.
 
 Each test writes its tasks as a module under ``tmp_path`` (workers import it by name from the
 request's ``code_root``) and builds the requests from the tasks' specs, as the engine does.
@@ -7,174 +9,24 @@ request's ``code_root``) and builds the requests from the tasks' specs, as the e
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import msgspec
 import psutil
 import pytest
+from _executor_harness import Harness, collect, gone, run_one, started_pids, worker_pid
 
-from airfoil.executors.base import AttemptRequest, AttemptResult
+from airfoil.executors.base import live_log_key
 from airfoil.executors.process import ProcessExecutor
 from airfoil.runtime.worker import worker_runtime
-from airfoil.store.blob import LocalBlobStore
-from airfoil.types import ValueContext, default_type_engine
 
 pytestmark = pytest.mark.integration
-
-TASKS = textwrap.dedent(
-    """
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import airfoil as af
-
-
-    @af.task
-    def add(a: int, b: int) -> int:
-        return a + b
-
-
-    @af.task
-    def whoami(x: int) -> int:
-        return os.getpid()
-
-
-    @af.task
-    def fail(x: int) -> int:
-        raise ValueError(f"no good: {x}")
-
-
-    @af.task
-    def nap(seconds: float) -> float:
-        time.sleep(seconds)
-        return seconds
-
-
-    @af.task(timeout=1)
-    def stuck(x: int) -> int:
-        while True:  # swallows the in-process timeout too: only a kill stops it
-            try:
-                time.sleep(100)
-            except BaseException:
-                pass
-
-
-    @af.task
-    def exit_hard(code: int) -> int:
-        os._exit(code)
-
-
-    @af.task
-    def segfault(x: int) -> int:
-        import ctypes
-
-        return int(ctypes.cast(8, ctypes.POINTER(ctypes.c_int)).contents.value) + x  # SIGSEGV
-
-
-    @af.task
-    def kill_self(x: int) -> int:
-        os.kill(os.getpid(), signal.SIGKILL)
-        return x
-
-
-    @af.task
-    def leave(code: int) -> int:
-        sys.exit(code)
-
-
-    @af.task(limits=af.Resources(mem="200Mi"))
-    def hog(mib: int) -> int:
-        data = bytearray(mib * 2**20)
-        return len(data)
-
-
-    @af.task(limits=af.Resources(mem="200Mi"))
-    def hold(mib: int) -> int:
-        data = bytearray(mib * 2**20)
-        time.sleep(30)
-        return len(data)
-
-
-    @af.task
-    def spawn_and_wait(pid_file: str) -> int:
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-        with open(pid_file, "w") as fh:
-            fh.write(str(child.pid))
-        time.sleep(60)
-        return child.pid
-
-
-    @af.task
-    def total(x: float, y: float) -> float:
-        return x + y
-
-
-    @af.workflow
-    def fan_in(a: float = 1.0, b: float = 1.0) -> float:
-        return total(x=nap(seconds=a), y=nap(seconds=b))
-    """
-)
-
-
-class Harness:
-    """A task module on disk, imported here, plus what it takes to build and read attempts."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.code = tmp_path / "code"
-        self.code.mkdir()
-        self.module_name = f"pe_tasks_{uuid.uuid4().hex[:8]}"
-        (self.code / f"{self.module_name}.py").write_text(TASKS)
-        sys.path.insert(0, str(self.code))
-        self.tasks: ModuleType = importlib.import_module(self.module_name)
-        self.blob_dir = str(tmp_path / "blobs")
-        self.blobs = LocalBlobStore(self.blob_dir)
-        self.types = default_type_engine()
-        self.ctx = ValueContext(blobs=self.blobs)
-        self.executors: list[ProcessExecutor] = []
-
-    def executor(self, max_workers: int = 2) -> ProcessExecutor:
-        ex = ProcessExecutor(self.blob_dir, max_workers, runtime=worker_runtime)
-        self.executors.append(ex)
-        return ex
-
-    def request(self, task: str, node: str = "n0", attempt: int = 1, **inputs: Any) -> Any:
-        taskdef = getattr(self.tasks, task)
-        types = taskdef.py_interface.input_types
-        return AttemptRequest(
-            execution_id="ex1",
-            node_id=node,
-            attempt=attempt,
-            task=taskdef.spec,
-            inputs={k: self.types.to_value(v, types[k], self.ctx) for k, v in inputs.items()},
-            blob_url=self.blob_dir,
-            code_root=str(self.code),
-            log_key=f"logs/ex1/{node}/{attempt}.log",
-        )
-
-    def output(self, result: AttemptResult, task: str) -> Any:
-        assert result.error is None, result.error
-        assert result.outputs is not None
-        out_type = getattr(self.tasks, task).py_interface.output_types["o0"]
-        return self.types.to_python(result.outputs["o0"], out_type, self.ctx)
-
-    def close(self) -> None:
-        for ex in self.executors:
-            ex.close()
-        sys.path.remove(str(self.code))
-        sys.modules.pop(self.module_name, None)
 
 
 @pytest.fixture
@@ -184,89 +36,60 @@ def h(tmp_path: Path) -> Iterator[Harness]:
     harness.close()
 
 
-def collect(ex: ProcessExecutor, n: int, within: float = 30.0) -> list[AttemptResult]:
-    """Poll until ``n`` results arrived (failing after ``within`` seconds)."""
-    out: list[AttemptResult] = []
-    end = time.monotonic() + within
-    while len(out) < n:
-        left = end - time.monotonic()
-        assert left > 0, f"only {len(out)} of {n} results after {within}s: {out}"
-        out.extend(ex.poll(left))
-    assert len(out) == n, out
-    return out
-
-
-def run_one(ex: ProcessExecutor, request: AttemptRequest) -> AttemptResult:
-    ex.submit(request)
-    (result,) = collect(ex, 1)
-    assert (result.execution_id, result.node_id, result.attempt) == (
-        request.execution_id,
-        request.node_id,
-        request.attempt,
-    )
-    return result
-
-
-def worker_pid(result: AttemptResult) -> int:
-    return int(result.worker.split(":")[1])
-
-
-def gone(pid: int, within: float = 5.0) -> bool:
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.02)
-    return False
+@pytest.fixture(params=["process", "ray"])
+def hx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """A harness for each executor that runs attempts out of the driver's process."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
+    harness = Harness(tmp_path, request.param)
+    yield harness
+    harness.close()
 
 
 @pytest.mark.timeout(60)
-def test_outputs_come_back_and_workers_are_reused(h: Harness) -> None:
-    ex = h.executor(max_workers=1)
-    first = run_one(ex, h.request("add", a=2, b=3))
-    assert h.output(first, "add") == 5
+def test_outputs_come_back_and_workers_are_reused(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
+    first = run_one(ex, hx.request("add", a=2, b=3))
+    assert hx.output(first, "add") == 5
     assert first.started_at <= first.ended_at
     # More attempts than workers: queued, run one after another in the same warm worker.
     for i in range(3):
-        ex.submit(h.request("whoami", node=f"w{i}", x=i))
+        ex.submit(hx.request("whoami", node=f"w{i}", x=i))
     assert ex.running() == 1
     results = collect(ex, 3)
     assert sorted(r.node_id for r in results) == ["w0", "w1", "w2"]
-    pids = {h.output(r, "whoami") for r in results}
+    pids = {hx.output(r, "whoami") for r in results}
     assert pids == {worker_pid(first)} and os.getpid() not in pids
     assert ex.running() == 0
     assert ex.poll(0) == []
 
 
 @pytest.mark.timeout(60)
-def test_user_exception_is_a_user_error_with_its_traceback(h: Harness) -> None:
-    ex = h.executor()
-    result = run_one(ex, h.request("fail", x=7))
+def test_user_exception_is_a_user_error_with_its_traceback(hx: Harness) -> None:
+    ex = hx.executor()
+    result = run_one(ex, hx.request("fail", x=7))
     assert result.outputs is None and result.error is not None
     assert (result.error.kind, result.error.type) == ("user", "ValueError")
     assert result.error.message == "no good: 7"
-    assert f"{h.module_name}.py" in result.error.traceback
+    assert f"{hx.module_name}.py" in result.error.traceback
     assert 'raise ValueError(f"no good: {x}")' in result.error.traceback
     # The worker survives a user error and runs the next attempt.
-    again = run_one(ex, h.request("whoami", node="n1", x=0))
-    assert h.output(again, "whoami") == worker_pid(result)
+    again = run_one(ex, hx.request("whoami", node="n1", x=0))
+    assert hx.output(again, "whoami") == worker_pid(result)
 
 
 @pytest.mark.timeout(60)
-def test_independent_attempts_run_in_parallel(h: Harness) -> None:
-    ex = h.executor(max_workers=2)
+def test_independent_attempts_run_in_parallel(hx: Harness) -> None:
+    ex = hx.executor(max_workers=2)
     for i in range(2):  # start both workers first: this measures running, not starting
-        ex.submit(h.request("add", node=f"warm{i}", a=i, b=i))
+        ex.submit(hx.request("add", node=f"warm{i}", a=i, b=i))
     collect(ex, 2)
     t0 = time.monotonic()
-    ex.submit(h.request("nap", node="a", seconds=1.0))
-    ex.submit(h.request("nap", node="b", seconds=1.0))
+    ex.submit(hx.request("nap", node="a", seconds=1.0))
+    ex.submit(hx.request("nap", node="b", seconds=1.0))
     results = collect(ex, 2)
     elapsed = time.monotonic() - t0
-    assert all(h.output(r, "nap") == 1.0 for r in results)
+    assert all(hx.output(r, "nap") == 1.0 for r in results)
     assert elapsed < 1.8, f"two 1 s attempts on 2 workers took {elapsed:.2f}s"
     a, b = results
     assert max(a.started_at, b.started_at) < min(a.ended_at, b.ended_at)  # they overlapped
@@ -274,27 +97,27 @@ def test_independent_attempts_run_in_parallel(h: Harness) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_timeout_kills_a_stuck_task_and_a_fresh_worker_takes_over(h: Harness) -> None:
-    ex = h.executor(max_workers=1)
+def test_timeout_kills_a_stuck_task_and_a_fresh_worker_takes_over(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
     t0 = time.monotonic()
-    result = run_one(ex, h.request("stuck", x=0))
+    result = run_one(ex, hx.request("stuck", x=0))
     elapsed = time.monotonic() - t0
     assert result.error is not None
     assert (result.error.kind, result.error.type) == ("system", "TaskTimeoutError")
     assert "timeout of 1s" in result.error.message
     assert elapsed < 5.0
     assert gone(worker_pid(result))
-    log = Path(h.blob_dir, "logs/ex1/n0/1.log").read_text()
+    log = Path(hx.blob_dir, "logs/ex1/n0/1.log").read_text()
     assert "TaskTimeoutError" in log and result.log_uri.endswith("logs/ex1/n0/1.log")
-    after = run_one(ex, h.request("add", node="n1", a=1, b=1))
-    assert h.output(after, "add") == 2
+    after = run_one(ex, hx.request("add", node="n1", a=1, b=1))
+    assert hx.output(after, "add") == 2
     assert worker_pid(after) != worker_pid(result)
 
 
 @pytest.mark.timeout(60)
-def test_a_task_that_lets_the_timeout_interrupt_it_reports_where(h: Harness) -> None:
-    ex = h.executor(max_workers=1)
-    req = h.request("nap", seconds=30.0)
+def test_a_task_that_lets_the_timeout_interrupt_it_reports_where(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
+    req = hx.request("nap", seconds=30.0)
     req = msgspec.structs.replace(req, task=msgspec.structs.replace(req.task, timeout_s=0.5))
     t0 = time.monotonic()
     result = run_one(ex, req)
@@ -303,7 +126,7 @@ def test_a_task_that_lets_the_timeout_interrupt_it_reports_where(h: Harness) -> 
     assert result.error.type.rsplit(".", 1)[-1] == "TaskTimeoutError"
     assert "time.sleep(seconds)" in result.error.traceback  # where the task was stopped
     # The interrupted worker is not reused.
-    after = run_one(ex, h.request("add", node="n1", a=1, b=1))
+    after = run_one(ex, hx.request("add", node="n1", a=1, b=1))
     assert worker_pid(after) != worker_pid(result)
 
 
@@ -343,15 +166,15 @@ def test_a_worker_that_dies_is_reported_lost_and_replaced(h: Harness) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_memory_limit_gives_out_of_memory(h: Harness) -> None:
-    ex = h.executor(max_workers=1)
-    over = run_one(ex, h.request("hog", mib=4096))  # far beyond the task's 200Mi limit
+def test_memory_limit_gives_out_of_memory(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
+    over = run_one(ex, hx.request("hog", mib=4096))  # far beyond the task's 200Mi limit
     assert over.error is not None and over.error.kind == "system"
     assert over.error.type.rsplit(".", 1)[-1] == "OutOfMemoryError"
-    under = run_one(ex, h.request("hog", node="n1", mib=20))
-    assert h.output(under, "hog") == 20 * 2**20
+    under = run_one(ex, hx.request("hog", node="n1", mib=20))
+    assert hx.output(under, "hog") == 20 * 2**20
     # The limit lasts only for the attempt: the same worker then allocates freely.
-    big = run_one(ex, h.request("whoami", node="n2", x=0))
+    big = run_one(ex, hx.request("whoami", node="n2", x=0))
     assert worker_pid(big) == worker_pid(under)
 
 
@@ -373,35 +196,35 @@ def test_a_sigkill_near_the_memory_limit_reads_as_out_of_memory(h: Harness) -> N
 
 
 @pytest.mark.timeout(60)
-def test_cancel_stops_the_attempt_and_reports_nothing_for_it(h: Harness) -> None:
-    ex = h.executor(max_workers=1)
-    ex.submit(h.request("nap", node="slow", seconds=30.0))
-    ex.submit(h.request("add", node="queued", a=1, b=2))  # waits for the only worker
-    (pid,) = ex.worker_pids()
+def test_cancel_stops_the_attempt_and_reports_nothing_for_it(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
+    ex.submit(hx.request("nap", node="slow", seconds=30.0))
+    ex.submit(hx.request("add", node="queued", a=1, b=2))  # waits for the only worker
+    (pid,) = started_pids(ex, 1)
     ex.cancel("ex1", "queued")
     ex.cancel("ex1", "slow")
     assert gone(pid)
     assert ex.running() == 0
     assert ex.poll(0.3) == []
     # A result that arrived but was not polled yet is dropped too.
-    ex.submit(h.request("add", node="done", a=1, b=1))
+    ex.submit(hx.request("add", node="done", a=1, b=1))
     time.sleep(0.5)
     ex.cancel("ex1", "done")
     assert ex.poll(0.3) == []
-    after = run_one(ex, h.request("add", node="next", a=5, b=5))
-    assert h.output(after, "add") == 10
+    after = run_one(ex, hx.request("add", node="next", a=5, b=5))
+    assert hx.output(after, "add") == 10
 
 
 @pytest.mark.timeout(60)
-def test_changed_task_code_never_runs_in_a_stale_worker(h: Harness) -> None:
-    ex = h.executor(max_workers=1)
-    req = h.request("whoami", x=0)
+def test_changed_task_code_never_runs_in_a_stale_worker(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
+    req = hx.request("whoami", x=0)
     first = run_one(ex, req)
     changed = msgspec.structs.replace(
         req, node_id="n1", task=msgspec.structs.replace(req.task, version="changed")
     )
     second = run_one(ex, changed)
-    assert h.output(second, "whoami") != h.output(first, "whoami")
+    assert hx.output(second, "whoami") != hx.output(first, "whoami")
 
 
 @pytest.mark.timeout(60)
@@ -433,22 +256,22 @@ def test_close_leaves_no_processes(h: Harness, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_engine_runs_a_workflow_with_parallel_nodes(h: Harness) -> None:
+def test_engine_runs_a_workflow_with_parallel_nodes(hx: Harness) -> None:
     memory = pytest.importorskip("airfoil.store.memory")
     from airfoil.engine.runner import Engine
 
-    ex = h.executor(max_workers=2)
-    engine = Engine(memory.MemoryMetaStore(), h.blobs, ex, blob_url=h.blob_dir)
-    wf = h.tasks.fan_in
+    ex = hx.executor(max_workers=2)
+    engine = Engine(memory.MemoryMetaStore(), hx.blobs, ex, blob_url=hx.blob_dir)
+    wf = hx.tasks.fan_in
     inputs = {
-        "a": h.types.to_value(1.0, float, h.ctx),
-        "b": h.types.to_value(1.0, float, h.ctx),
+        "a": hx.types.to_value(1.0, float, hx.ctx),
+        "b": hx.types.to_value(1.0, float, hx.ctx),
     }
-    record = engine.launch(wf.spec, inputs, code_root=str(h.code))
+    record = engine.launch(wf.spec, inputs, code_root=str(hx.code))
     record = engine.drive(record.id)
     assert record.phase == "succeeded", record.error
     assert record.outputs is not None
-    assert h.types.to_python(record.outputs["o0"], float, h.ctx) == 2.0
+    assert hx.types.to_python(record.outputs["o0"], float, hx.ctx) == 2.0
     naps = [
         a
         for a in engine.meta.get_attempts(record.id)
@@ -458,6 +281,45 @@ def test_engine_runs_a_workflow_with_parallel_nodes(h: Harness) -> None:
     first, second = naps
     assert first.ended_at is not None and second.ended_at is not None
     assert max(first.started_at, second.started_at) < min(first.ended_at, second.ended_at)
+
+
+@pytest.mark.timeout(60)
+def test_a_running_attempts_log_can_be_tailed_and_is_whole_at_the_end(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
+    ex.submit(hx.request("chatty", seconds=4.0))
+    live = Path(hx.blob_dir, live_log_key("logs/ex1/n0/1.log"))
+    end = time.monotonic() + 30
+    while not live.exists():
+        assert time.monotonic() < end, "no live copy of the log while the attempt ran"
+        assert ex.poll(0.1) == []
+    assert live.read_text() == "started the long part\n"
+    (result,) = collect(ex, 1)
+    assert result.error is None
+    assert not live.exists(), "the live copy is removed once the whole log is written"
+    whole = Path(hx.blob_dir, "logs/ex1/n0/1.log").read_text()
+    assert whole == "started the long part\ndone\n"
+
+
+@pytest.mark.timeout(120)
+def test_a_failure_aborts_the_running_sibling_and_stops_its_worker(hx: Harness) -> None:
+    memory = pytest.importorskip("airfoil.store.memory")
+    from airfoil.engine.runner import Engine
+
+    ex = hx.executor(max_workers=2)
+    engine = Engine(memory.MemoryMetaStore(), hx.blobs, ex, blob_url=hx.blob_dir)
+    wf = hx.tasks.one_fails
+    inputs = {k: hx.types.to_value(v, float, hx.ctx) for k, v in {"a": 60.0, "b": 1.0}.items()}
+    t0 = time.monotonic()
+    record = engine.drive(engine.launch(wf.spec, inputs, code_root=str(hx.code)).id)
+    assert time.monotonic() - t0 < 30, "the 60 s sibling was stopped, not waited for"
+    assert record.phase == "failed" and record.error is not None
+    assert "failing while a sibling runs" in record.error.message
+    nodes = {n.node_id: n for n in engine.meta.get_nodes(record.id)}
+    napping = next(n for n in nodes.values() if n.task.endswith(".nap"))
+    assert napping.phase == "aborted"
+    assert ex.running() == 0
+    # The failed task's worker stays warm; the aborted one's was stopped.
+    assert len(ex.worker_pids()) == 1
 
 
 @pytest.mark.timeout(60)

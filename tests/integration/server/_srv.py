@@ -15,6 +15,7 @@ FLOW = textwrap.dedent(
     import dataclasses
     import enum
     import os
+    import sys
     import time
 
     import numpy as np
@@ -44,6 +45,16 @@ FLOW = textwrap.dedent(
     @af.task(cache=True, cache_version="1")
     def add(a: int, b: int) -> int:
         return a + b
+
+
+    @af.task(cache=True, cache_scope="team")
+    def team_add(a: int, b: int) -> int:
+        return a + b
+
+
+    @af.workflow
+    def team_wf(x: int = 3) -> int:
+        return team_add(a=x, b=x)
 
 
     @af.task
@@ -81,6 +92,9 @@ FLOW = textwrap.dedent(
         print("context:", ctx)
         print("secrets:", ctx.secrets, f"{ctx.secrets}", list(ctx.secrets))
         print("explicit:", ctx.secrets["token"])
+        print("on stderr:", ctx.secrets["token"], file=sys.stderr)
+        sys.stderr.flush()
+        os.write(2, ("on fd 2: " + ctx.secrets["token"] + "\\n").encode())
         ctx.logger.info("logged %s", ctx.secrets.get("token"))
         raise RuntimeError(f"failed in {ctx} with token={ctx.secrets['token']!r} and {x}")
 
@@ -185,6 +199,8 @@ def start_server(
     run_engine: bool = True,
     lease_ttl_s: float = 3.0,
     store_retry_budget_s: float = 120.0,
+    hooks: Any = None,
+    durability: str = "process",
 ) -> Running:
     import uvicorn
 
@@ -199,6 +215,8 @@ def start_server(
         max_parallel=2,
         lease_ttl_s=lease_ttl_s,
         store_retry_budget_s=store_retry_budget_s,
+        hooks=hooks,
+        durability=durability,
     )
     app = create_app(config)
     port = free_port()

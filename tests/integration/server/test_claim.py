@@ -24,18 +24,31 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     meta.close()
 
 
+def _launcher(meta: Any) -> Any:
+    """A launcher as a server builds it once: no executor, no engine."""
+    from airfoil.core.clock import SystemClock
+    from airfoil.engine.launcher import Launcher
+    from airfoil.store.stores import NoSecrets
+
+    def no_capacity(executor: str) -> Any:
+        raise AssertionError("no task of these flows asks for resources")
+
+    return Launcher(
+        meta, clock=SystemClock(), capacity=no_capacity, secrets=NoSecrets(), executor="process"
+    )
+
+
 def _launch(meta: Any, tmp_path: Path, flow: Any, n: int) -> list[str]:
-    from airfoil.engine.runner import Engine
     from airfoil.local import spec_of
-    from airfoil.server._driver import LaunchOnlyExecutor
     from airfoil.store.blob import open_blob_store
     from airfoil.types import ValueContext, default_type_engine
 
     blobs = open_blob_store(str(tmp_path / "blobs"))
-    engine = Engine(meta, blobs, LaunchOnlyExecutor(), blob_url=str(tmp_path / "blobs"))
+    launcher = _launcher(meta)
     x = default_type_engine().to_value(1, int, ValueContext(blobs=blobs))
     ref = "airfoil-package:" + "0" * 64 + ":" + str(tmp_path / "blobs")
-    return [engine.launch(spec_of(flow.wf), {"x": x}, code_root=ref).id for _ in range(n)]
+    spec = spec_of(flow.wf)
+    return [launcher.launch(spec, {"x": x}, code_root=ref).execution.id for _ in range(n)]
 
 
 def test_concurrent_claims_are_disjoint(store: Any, tmp_path: Path, flow: Any) -> None:
@@ -63,29 +76,22 @@ def test_concurrent_claims_are_disjoint(store: Any, tmp_path: Path, flow: Any) -
 
 
 def test_finished_executions_are_not_claimed(store: Any, tmp_path: Path, flow: Any) -> None:
-    from airfoil.engine.runner import Engine
-    from airfoil.server._driver import LaunchOnlyExecutor
-    from airfoil.store.blob import open_blob_store
     from airfoil.store.sql._server_queries import claim_execution
 
     (eid,) = _launch(store, tmp_path, flow, 1)
-    blobs = open_blob_store(str(tmp_path / "blobs"))
-    Engine(store, blobs, LaunchOnlyExecutor(), blob_url=str(tmp_path / "blobs")).abort(eid)
+    _launcher(store).abort(eid)
     assert claim_execution(store, "o", 1e12, 5.0, "airfoil-package:") is None
 
 
 def test_local_runs_are_left_alone(store: Any, tmp_path: Path, flow: Any) -> None:
-    from airfoil.engine.runner import Engine
     from airfoil.local import spec_of
-    from airfoil.server._driver import LaunchOnlyExecutor
     from airfoil.store.blob import open_blob_store
     from airfoil.store.sql._server_queries import claim_execution
     from airfoil.types import ValueContext, default_type_engine
 
     blobs = open_blob_store(str(tmp_path / "blobs"))
-    engine = Engine(store, blobs, LaunchOnlyExecutor(), blob_url=str(tmp_path / "blobs"))
     x = default_type_engine().to_value(1, int, ValueContext(blobs=blobs))
-    engine.launch(spec_of(flow.wf), {"x": x}, code_root=str(tmp_path))  # a local run
+    _launcher(store).launch(spec_of(flow.wf), {"x": x}, code_root=str(tmp_path))  # a local run
     assert claim_execution(store, "o", 1e12, 5.0, "airfoil-package:") is None
     (server_run,) = _launch(store, tmp_path, flow, 1)
     assert claim_execution(store, "o", 1e12, 5.0, "airfoil-package:") == server_run

@@ -7,7 +7,8 @@
   finish; ``/readyz`` goes unready, then ready again. Once within the store's retry budget
   (nothing runs twice), once past it (the slots pause their executions and resume them), and
   once for 60 s (slow).
-- The same outage under a local ``airfoil run`` on PostgreSQL: it waits, then finishes.
+- The same outages (10 s, and 60 s: slow) under a local ``airfoil run`` on PostgreSQL: it
+  waits, then finishes, each step run once.
 
 Each task appends ``<tag> <step>`` to a log when it starts, so a node that ran twice shows
 up as a repeated line.
@@ -272,8 +273,9 @@ def test_a_minute_long_outage_is_ridden_out(
         assert max(_runs(log).values()) == 1
 
 
+@pytest.mark.parametrize("outage_s", [10, pytest.param(60, marks=pytest.mark.slow)])
 def test_local_run_on_postgres_waits_out_an_outage(
-    scratch_db: tuple[str, str], pg_admin: sa.Engine, tmp_path: Path
+    scratch_db: tuple[str, str], pg_admin: sa.Engine, tmp_path: Path, outage_s: int
 ) -> None:
     url, name = scratch_db
     (tmp_path / "faultflow.py").write_text(FAULT_FLOW)
@@ -296,7 +298,7 @@ def test_local_run_on_postgres_waits_out_an_outage(
         _wait_for(lambda: len(_runs(log)) >= 1, 60, "the run to start")
         outage.begin()
         try:
-            time.sleep(10)
+            time.sleep(outage_s)
             assert proc.poll() is None  # still waiting for the database, not dead
         finally:
             outage.end()

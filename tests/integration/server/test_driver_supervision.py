@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from airfoil.core.clock import SystemClock
 from airfoil.executors.base import Executor
-from airfoil.server._driver import Driver, LaunchOnlyExecutor
+from airfoil.executors.inline import InlineExecutor
+from airfoil.local import Runtime
+from airfoil.runtime.worker import WorkerRuntime
+from airfoil.server._driver import Driver
 from airfoil.server._registry import Registry
+from airfoil.settings import AirfoilSettings
 from airfoil.store.blob import open_blob_store
 from airfoil.store.memory import MemoryMetaStore
+from airfoil.store.stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -23,35 +27,36 @@ class _Die(BaseException):
     """Escapes every ``except Exception``: ends the thread it is raised in."""
 
 
-def _failing(failure: BaseException, times: int) -> Callable[[], Executor]:
+def _failing(failure: BaseException, times: int) -> Callable[[str], Executor]:
+    """A slot executor factory (given the blob folder) that fails ``times`` times first."""
     left = [times]
 
-    def make() -> Executor:
+    def make(blob_url: str) -> Executor:
         if left[0] > 0:
             left[0] -= 1
             raise failure
-        return LaunchOnlyExecutor()
+        return InlineExecutor(open_blob_store(blob_url), WorkerRuntime())
 
     return make
 
 
 @pytest.fixture
-def make_driver(tmp_path: Path) -> Iterator[Callable[[Callable[[], Executor]], Driver]]:
+def make_driver(tmp_path: Path) -> Iterator[Callable[[Callable[[str], Executor]], Driver]]:
     registry = Registry(None, str(tmp_path / "home"))
     made: list[Driver] = []
     restarts: list[str] = []
 
-    def make(executor: Callable[[], Executor]) -> Driver:
+    def make(executor: Callable[[str], Executor]) -> Driver:
         blob_url = str(tmp_path / "blobs")
+        stores = Stores(
+            MemoryMetaStore(), open_blob_store(blob_url), blob_url=blob_url, registry=registry
+        )
+        runtime = Runtime(AirfoilSettings(home=str(tmp_path / "home")), stores)
         driver = Driver(
-            MemoryMetaStore(),
-            open_blob_store(blob_url),
-            blob_url,
-            registry,
-            SystemClock(),
+            runtime,
             slots=2,
             lease_ttl_s=0.4,
-            make_executor=executor,
+            make_executor=lambda: executor(blob_url),
             on_restart=restarts.append,
         )
         driver.supervise_every_s = 0.05

@@ -108,6 +108,7 @@ def test_the_task_really_saw_and_printed_the_secret(keyed: Keyed, leaked: tuple[
     # The lines are there, the value is not: printed, logged, in the traceback.
     assert "context: ExecutionContext(" in text and "'token': '***'" in text, text
     assert "explicit: ***" in text and "logged ***" in text, text
+    assert "on stderr: ***" in text and "on fd 2: ***" in text, text  # the worker's stderr
     assert "RuntimeError: failed in ExecutionContext(" in text and "token='***'" in text, text
     assert SECRET not in text
 
@@ -226,11 +227,39 @@ def test_a_shared_cache_entry_does_not_name_betas_execution_to_alpha(
         keyed.get("alpha_viewer", base).text,
         keyed.get("alpha_viewer", f"{base}/events").text,
         *(keyed.get("alpha_viewer", f"{base}/nodes/{n['id']}").text for n in detail["nodes"]),
+        *(keyed.get("alpha_viewer", f"{base}/nodes/{n['id']}/cache").text for n in detail["nodes"]),
     ]
     assert not any(beta_ex in t for t in texts)
     hits = [n for n in detail["nodes"] if n["cache_status"] == "hit"]
     for n in hits:  # a shared entry (the cache's own scoping aside) says whose it is not
         assert "another project" in n["cache_reason"], n["cache_reason"]
+
+
+def test_cache_explain_of_a_shared_entry_hides_the_other_projects_run(
+    keyed: Keyed, flow: Any
+) -> None:
+    """A task that opted into a shared scope hits the entry beta wrote: alpha's explanation
+    says an entry exists, but not which execution of beta's wrote it."""
+    with keyed.client("beta_runner", "beta") as c:
+        c.register([flow.team_wf])
+        beta_ex = c.launch(flow.team_wf, {"x": 21})
+        assert c.wait(beta_ex.id, timeout=120).phase == "succeeded"
+    with keyed.client("alpha_runner", "alpha") as c:
+        c.register([flow.team_wf])
+        ex = c.launch(flow.team_wf, {"x": 21})
+        assert c.wait(ex.id, timeout=120).phase == "succeeded"
+        why = c.cache_explanation(ex.id, "n0")
+    assert why.cache == "hit" and why.parts is not None and why.parts.scope == "shared:team"
+    assert why.entry_now is not None and why.entry_now.execution_id == ""
+    r = keyed.get("alpha_viewer", f"/api/v1/projects/alpha/executions/{ex.id}/nodes/n0/cache")
+    assert r.status_code == 200 and beta_ex.id not in r.text
+    # beta's own view names its run; alpha cannot ask about beta's execution at all
+    mine = keyed.get("beta_viewer", f"/api/v1/projects/beta/executions/{beta_ex.id}/nodes/n0/cache")
+    assert mine.json()["entry_now"]["execution_id"] == beta_ex.id
+    other = keyed.get(
+        "alpha_viewer", f"/api/v1/projects/beta/executions/{beta_ex.id}/nodes/n0/cache"
+    )
+    assert other.status_code == 403
 
 
 def test_a_package_is_usable_only_by_projects_that_uploaded_it(

@@ -252,3 +252,19 @@ def test_open_meta_store_opens_sql_urls(url: str, tmp_path: Path) -> None:
         assert store.dialect == url.split(":", 1)[0].split("+", 1)[0]
     finally:
         store.close()
+
+
+def test_an_events_cause_id_is_a_column_and_in_its_record(url: str) -> None:
+    s = SqlMetaStore(url)
+    try:
+        s.write(
+            StoreBatch(
+                execution=make_execution(),
+                events=[make_event(seq=1, cause_id=0), make_event(seq=2, cause_id=1)],
+            )
+        )
+        assert [e.cause_id for e in s.get_events("e1")] == [0, 1]
+    finally:
+        s.close()
+    rows = _execute(url, "SELECT seq, cause_id FROM events ORDER BY seq")
+    assert rows == [(1, 0), (2, 1)]  # "what did entry 1 cause" is an indexed lookup

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import msgspec
 import pytest
+from _states import jv, new_state
 
 import airfoil as af
 from airfoil.core.phases import ExecutionPhase
-from airfoil.core.records import ExecutionRecord, Value
+from airfoil.core.records import Value
 from airfoil.engine import state as sm
 
 pytestmark = pytest.mark.unit
@@ -34,23 +34,8 @@ def reviewed(n: int = 5) -> int:
     return af.conditional("over").if_(threshold < 100.0).then(approved).else_().then(0)
 
 
-def jv(data: object) -> Value:
-    raw = msgspec.json.encode(data)
-    return Value(hash=f"h{raw!r}", format="json", inline=raw, size=len(raw))
-
-
 def start() -> tuple[sm.RunState, dict[str, str]]:
-    spec = reviewed.spec
-    record = ExecutionRecord(
-        id="e1",
-        workflow=spec.name,
-        version=spec.version,
-        phase="queued",
-        spec=spec,
-        inputs={"n": jv(5)},
-        created_at=0.0,
-    )
-    state = sm.RunState(record)
+    state = new_state(reviewed.spec, n=5)
     by_label = {}
     for nid, fn in state.graph.items():
         label = fn.gate.name if fn.gate is not None else (fn.task.qualname if fn.task else fn.kind)

@@ -11,17 +11,17 @@ from typing import Any
 
 import msgspec
 import pytest
+from _states import jv, new_state
 
 import airfoil as af
 from airfoil.core.collections import NULL_VALUE, list_value
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import (
+    GRAPH_FORMAT,
     AttemptRecord,
     Binding,
     ErrorInfo,
-    ExecutionRecord,
     Value,
-    WorkflowSpec,
 )
 from airfoil.engine import state as sm
 from airfoil.engine._commands import DRIVER_LOST
@@ -30,24 +30,6 @@ pytestmark = pytest.mark.unit
 
 SUCCEEDED = sm.Finished(ExecutionPhase.SUCCEEDED)
 FAILED = sm.Finished(ExecutionPhase.FAILED)
-
-
-def jv(data: object) -> Value:
-    raw = msgspec.json.encode(data)
-    return Value(hash=f"h{raw!r}", format="json", inline=raw, size=len(raw))
-
-
-def new_state(spec: WorkflowSpec, **inputs: object) -> sm.RunState:
-    record = ExecutionRecord(
-        id="e1",
-        workflow=spec.name,
-        version=spec.version,
-        phase="queued",
-        spec=spec,
-        inputs={k: jv(v) for k, v in inputs.items()},
-        created_at=0.0,
-    )
-    return sm.RunState(record)
 
 
 def ok(nid: str, attempt: int, out: Any, now: float) -> sm.AttemptFinished:
@@ -335,7 +317,7 @@ def test_dynamic_node_runs_the_graph_its_body_built() -> None:
     )
     built = msgspec.structs.replace(spec, nodes=(first_node, *spec.nodes[1:]))
     payload = msgspec.json.encode(built)
-    graph = Value(hash="g", format="json", inline=payload, size=len(payload))
+    graph = Value(hash="g", format=GRAPH_FORMAT, inline=payload, size=len(payload))
     cmds = state.handle(sm.AttemptFinished("n0", 1, {"__dynamic__": graph}, None, 2.0, 3.0))
     assert cmds == [sm.Enqueue("n0.n0")]
     assert state.records["n0"].phase == "running"

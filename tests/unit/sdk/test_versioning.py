@@ -170,3 +170,24 @@ def test_an_object_that_fails_inspection_is_unhashable_not_fatal(project: Path) 
     mod = importlib.import_module("vproj_odd")
     manifest = compute_version(mod.t.fn, warn=False).manifest
     assert "no peeking" in manifest.unhashable["vproj_odd.py:ODD"]
+
+
+def test_a_task_types_config_is_in_its_versions_manifest() -> None:
+    """A task whose version also hashes its type's config keeps a manifest under that version
+    (with the config as a component), so explain can diff a config change."""
+    from airfoil.core.code_versions import diff_versions
+    from airfoil.sdk._task import task_of_type
+    from airfoil.sdk._versioning import manifest_for
+
+    def query(x: int) -> int:
+        return x
+
+    old = task_of_type("sql", {"query": "select 1"}, cache=True)(query)
+    new = task_of_type("sql", {"query": "select 2"}, cache=True)(query)
+    assert old.spec.version != new.spec.version
+    before, after = manifest_for(old.spec.version), manifest_for(new.spec.version)
+    assert before is not None and after is not None
+    assert after.version == new.spec.version
+    lines = diff_versions(before, after)
+    assert lines[0] == "~ config changed:"
+    assert any("select 1" in line for line in lines) and any("select 2" in line for line in lines)

@@ -17,24 +17,11 @@ from airfoil.store.blob import LocalBlobStore, open_blob_store
 from airfoil.store.sql._connect import SqliteConnector
 
 
-def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths fsynced from now on (os.fsync is the kernel's, not ours to fake)."""
-    synced: list[str] = []
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return synced
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to name fds")
 def test_power_fsyncs_the_blob_and_its_directory_before_put_returns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, fsyncs: list[str]
 ) -> None:
-    synced = _record_fsyncs(monkeypatch)
+    synced = fsyncs
     store = open_blob_store(str(tmp_path / "blobs"), "power")
     uri = store.put_bytes("values/ab/abc", b"data")
     path = store.local_path(uri)
@@ -55,8 +42,8 @@ def test_power_fsyncs_the_blob_and_its_directory_before_put_returns(
     assert any(p.endswith("a.txt") for p in synced)
 
 
-def test_process_durability_does_not_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    synced = _record_fsyncs(monkeypatch)
+def test_process_durability_does_not_fsync(tmp_path: Path, fsyncs: list[str]) -> None:
+    synced = fsyncs
     store = open_blob_store(str(tmp_path / "blobs"))
     store.put_bytes("values/ab/abc", b"data")
     store.persist(store.uri("values/ab/abc"))

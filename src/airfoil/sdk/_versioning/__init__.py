@@ -49,6 +49,7 @@ __all__ = [
     "compute_version",
     "manifest_for",
     "project_root",
+    "with_config",
 ]
 
 
@@ -156,3 +157,16 @@ def code_version(fn: Callable[..., Any], extra: str = "") -> str:
 def manifest_for(version: str) -> VersionManifest | None:
     """The manifest of a version computed in this process, if any."""
     return _MANIFESTS.get(version)
+
+
+def with_config(version: str, manifest: VersionManifest, config: str) -> None:
+    """Keep the manifest of a task whose version also hashes its task type's ``config``
+    (``version``): the code's components plus the config, so explain shows a config change."""
+    digest = hashlib.sha256(config.encode()).hexdigest()[:16]
+    components = {**manifest.components, "config": ManifestComponent(digest, config)}
+    _MANIFESTS[version] = VersionManifest(
+        version=version,
+        entry=manifest.entry,
+        components=dict(sorted(components.items())),
+        unhashable=manifest.unhashable,
+    )

@@ -112,7 +112,8 @@ def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") ->
     SQLite connections get WAL journaling, ``synchronous=NORMAL`` (a commit survives a crash
     of the process; a power loss may lose the last ones), a busy timeout of ``timeout_s`` and
     enforced foreign keys; the database's parent directory is created. PostgreSQL
-    connections time out after ``timeout_s`` when the server does not answer.
+    connections time out after ``timeout_s`` when the server does not answer; under ``power``
+    they commit with ``synchronous_commit=on`` whatever the server's default.
 
     Raises:
         ConfigError: the driver is not installed or the SQLite directory cannot be created.
@@ -123,16 +124,38 @@ def create_engine(url: sa.URL, timeout_s: float, durability: str = "process") ->
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(url, timeout_s, durability)
-        return sa.create_engine(
+        engine = sa.create_engine(
             url,
             poolclass=NullPool,
             connect_args={"connect_timeout": max(1, round(timeout_s))},
         )
+        if durability == "power":
+            sa.event.listen(engine, "connect", commit_synchronously)
+        return engine
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"cannot use {safe_url(url)!r}: the driver is not installed ({exc}); "
             "install it with: pip install 'airfoil[postgres]'"
         ) from None
+
+
+def commit_synchronously(dbapi_connection: Any, _record: Any) -> None:
+    """``power`` (a SQLAlchemy ``connect`` listener): a commit returns only once it is on
+    disk. PostgreSQL: ``synchronous_commit=on``, even if the server (or the role, or the
+    database) defaults it to off; SQLite: ``synchronous=FULL``."""
+    import sqlite3
+
+    sql = (
+        "PRAGMA synchronous = FULL"
+        if isinstance(dbapi_connection, sqlite3.Connection)
+        else "SET synchronous_commit = on"
+    )
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def _make_parent(path: str) -> None:

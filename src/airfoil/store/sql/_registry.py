@@ -31,6 +31,7 @@ from airfoil.store.registry import (
     missing_launch_plan,
     missing_project,
 )
+from airfoil.store.sql._connect import commit_synchronously
 from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._retry import is_transient
 from airfoil.store.sql._server_tables import entities, launch_plans, packages, projects
@@ -46,12 +47,15 @@ class SqlRegistryStore(RegistryStore):
     Args:
         url: the database URL (the metadata store's: ``sqlite:///...`` or
             ``postgresql+psycopg://...``).
+        durability: ``power``: every commit is on disk before it returns (SQLite
+            ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``); ``process``: the
+            database's own setting.
 
     Raises:
         StoreError: the database cannot be reached or migrated.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, durability: str = "process") -> None:
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             path = url.split(":///", 1)[-1].split("?", 1)[0]
@@ -63,6 +67,8 @@ class SqlRegistryStore(RegistryStore):
             # An unanswering database fails a ping (``/readyz``) in seconds, not minutes.
             kwargs["connect_args"] = {"connect_timeout": 5}
         self.engine = sa.create_engine(url, **kwargs)
+        if durability == "power":
+            sa.event.listen(self.engine, "connect", commit_synchronously)
         try:
             # The server's tables come with the store's schema (Alembic revision 0004 on).
             migrate(url)

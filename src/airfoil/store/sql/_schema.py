@@ -97,6 +97,9 @@ events = sa.Table(
     sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("record", sa.Text, nullable=False),
+    # The seq of the entry that caused this one (revision 0007; 0: from outside the engine).
+    sa.Column("cause_id", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Index(None, "execution_id", "cause_id"),
 )
 
 cache_entries = sa.Table(

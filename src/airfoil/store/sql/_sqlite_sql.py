@@ -37,7 +37,7 @@ SQL: dict[str, str] = {
     "get_node": "SELECT nodes.record \nFROM nodes \nWHERE nodes.execution_id = :eid AND nodes.node_id = :nid",
     "get_node_attempts": "SELECT attempts.record \nFROM attempts \nWHERE attempts.execution_id = :eid AND attempts.node_id = :nid ORDER BY attempts.attempt",
     "get_nodes": "SELECT nodes.record \nFROM nodes \nWHERE nodes.execution_id = :eid ORDER BY nodes.node_id",
-    "insert_event": "INSERT INTO events (execution_id, seq, record) VALUES (:execution_id, :seq, :record)",
+    "insert_event": "INSERT INTO events (execution_id, seq, record, cause_id) VALUES (:execution_id, :seq, :record, :cause_id)",
     "list_cache": 'SELECT cache_entries.record \nFROM cache_entries ORDER BY cache_entries.created_at DESC, cache_entries."key" DESC\n LIMIT :limit OFFSET :offset',
     "list_cache_task": 'SELECT cache_entries.record \nFROM cache_entries \nWHERE cache_entries.task = :task ORDER BY cache_entries.created_at DESC, cache_entries."key" DESC\n LIMIT :limit OFFSET :offset',
     "list_executions:": "SELECT executions.record \nFROM executions ORDER BY executions.created_at DESC, executions.id DESC\n LIMIT :limit OFFSET :offset",

@@ -86,7 +86,7 @@ class _Builder:
         sql["upsert_attempt"] = self._upsert(
             s.attempts, ("execution_id", "node_id", "attempt", "record"), 3
         )
-        event_columns = ("execution_id", "seq", "record")
+        event_columns = ("execution_id", "seq", "cause_id", "record")
         sql["insert_event"] = self._compile(
             sa.insert(s.events).values({c: _bp(c) for c in event_columns})
         )
@@ -98,6 +98,7 @@ class _Builder:
             arrays = [
                 sa.func.unnest(_bp("execution_id", type_=ARRAY(sa.String()))),
                 sa.func.unnest(_bp("seq", type_=ARRAY(sa.BigInteger()))),
+                sa.func.unnest(_bp("cause_id", type_=ARRAY(sa.BigInteger()))),
                 sa.func.unnest(_bp("record", type_=ARRAY(sa.Text()))),
             ]
             sql["insert_events_arrays"] = self._compile(

@@ -76,7 +76,8 @@ class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaSt
         timeout_s: how long to wait for the SQLite write lock, or for a PostgreSQL server
             to accept a connection.
         durability: ``process`` (SQLite ``synchronous=NORMAL``) or ``power`` (``FULL``).
-            PostgreSQL commits are durable against power loss with its default settings.
+            PostgreSQL commits are durable against power loss with its default settings;
+            under ``power`` every session also sets ``synchronous_commit=on``.
         retry: how long and how often a transient failure is retried (default: two
             minutes of exponential backoff with jitter; ``RetryPolicy(budget_s=0)``: never).
 
@@ -494,13 +495,19 @@ def _attempt_row(a: AttemptRecord) -> dict[str, Any]:
 
 
 def _event_row(e: EventRecord) -> dict[str, Any]:
-    return {"execution_id": e.execution_id, "seq": e.seq, "record": encode_json(e).decode()}
+    return {
+        "execution_id": e.execution_id,
+        "seq": e.seq,
+        "cause_id": e.cause_id,
+        "record": encode_json(e).decode(),
+    }
 
 
 def _event_arrays(events: list[EventRecord]) -> dict[str, Any]:
     return {
         "execution_id": [e.execution_id for e in events],
         "seq": [e.seq for e in events],
+        "cause_id": [e.cause_id for e in events],
         "record": [encode_json(e).decode() for e in events],
     }
 

@@ -1,0 +1,88 @@
+"""Why a node did or did not hit the cache: one explanation for the CLI (local store) and the
+server (``GET .../nodes/{node}/cache``), so both say the same.
+
+An explanation holds the key part by part, whether an entry exists for it now (and, if not, how
+the newest entries of the task in the same scope differ), and for a node whose code version is
+not the one last cached, which functions and constants changed, with a short diff (from the
+stored manifests of the two versions, see :mod:`airfoil.core.code_versions`), plus what the
+version cannot see. Entries are only compared within the node's scope: another project's are
+never looked at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airfoil.core.blobs import BlobStore
+from airfoil.core.code_versions import diff_versions, load_manifest
+from airfoil.core.records import CacheEntry
+from airfoil.engine.cache import explain_miss
+from airfoil.store.base import MetaStore
+
+__all__ = ["explain_node"]
+
+
+def explain_node(
+    meta: MetaStore, blobs: BlobStore, execution_id: str, node_id: str
+) -> dict[str, Any]:
+    """The explanation of a node's cache status, as JSON data::
+
+        {"execution_id", "node", "task", "cache", "reason", "key",
+         "parts": {"task", "scope", "cache_version", "interface_hash", "inputs"} | None,
+         "entry_now": {"execution_id", "node_id"} | None, "miss_now": str | None,
+         "code_changes": {"since_version", "cached_by": {"execution_id", "node_id"},
+                          "lines": [...]} | None,
+         "not_covered": {name: why}}
+
+    Raises:
+        NotFoundError: no such execution or node.
+    """
+    rec = meta.get_node(execution_id, node_id)
+    parts = rec.cache_key_parts
+    out: dict[str, Any] = {
+        "execution_id": execution_id,
+        "node": node_id,
+        "task": rec.task,
+        "cache": rec.cache_status,
+        "reason": rec.cache_reason,
+        "key": rec.cache_key or None,
+        "parts": None,
+        "entry_now": None,
+        "miss_now": None,
+        "code_changes": None,
+        "not_covered": {},
+    }
+    if parts is None:
+        return out
+    out["parts"] = {
+        "task": parts.task,
+        "scope": parts.scope,
+        "cache_version": parts.cache_version,
+        "interface_hash": parts.interface_hash,
+        "inputs": dict(parts.input_hashes),
+    }
+    others: list[CacheEntry] = [
+        e
+        for e in meta.find_cache_by_task(parts.task)
+        if e.key != rec.cache_key and e.parts.scope == parts.scope
+    ]
+    entry = meta.get_cache(rec.cache_key) if rec.cache_key else None
+    if entry is not None:
+        out["entry_now"] = {"execution_id": entry.execution_id, "node_id": entry.node_id}
+    else:
+        out["miss_now"] = explain_miss(parts, others)
+    manifest = load_manifest(blobs, parts.cache_version)
+    if manifest is None:
+        return out
+    out["not_covered"] = dict(manifest.unhashable)
+    if rec.cache_status == "hit":
+        return out
+    previous = next((e for e in others if e.parts.cache_version != parts.cache_version), None)
+    old = load_manifest(blobs, previous.parts.cache_version) if previous is not None else None
+    if previous is not None and old is not None:
+        out["code_changes"] = {
+            "since_version": previous.parts.cache_version,
+            "cached_by": {"execution_id": previous.execution_id, "node_id": previous.node_id},
+            "lines": diff_versions(old, manifest),
+        }
+    return out

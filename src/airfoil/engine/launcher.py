@@ -1,0 +1,305 @@
+"""Launching, apart from driving: check a workflow can run, and write its new execution.
+
+A :class:`Launcher` is built once per runtime (once per server process, once per local
+runtime) and shared by every thread: it holds no executor and no state of its own. Launching
+is: flatten the spec, check every task's resource requests against the capacity and every
+requested secret against the project's secrets, build the new execution's state machine,
+handle ``Launch`` (and ``Recover`` for a recovery) and write the result in one transaction.
+Driving is the engine's loop (:class:`~airfoil.engine.runner.Engine`), which may run in
+another thread or another process (a server's driver slots claim what was launched).
+
+Inputs arrive already bound (see :func:`airfoil.types.bind_inputs`).
+
+Invariant: a launch writes all of its records or none (one ``MetaStore.write``); a kill
+between a recovery's launch and its reuse of the old nodes cannot happen.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+
+from airfoil.core.clock import Clock
+from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
+from airfoil.core.ids import new_execution_id
+from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
+from airfoil.core.records import ExecutionRecord, TaskSpec, Value, WorkflowSpec
+from airfoil.engine import state as sm
+from airfoil.engine._drive_support import holder_is_dead
+from airfoil.engine._mapping import split_item_id
+from airfoil.engine._resources import asks_for_resources
+from airfoil.engine.graph import FlatNode, flatten
+from airfoil.store.base import MetaStore
+from airfoil.store.stores import SecretSource, secret_env_name
+
+__all__ = ["CapacityCheck", "Launcher", "load_state", "take_lease"]
+
+
+class CapacityCheck(Protocol):
+    """What a launch checks resource requests with (a
+    :class:`~airfoil.engine._resources.ResourceQueue`)."""
+
+    def check(self, task: TaskSpec, node_id: str, project: str) -> None:
+        """Raise ``UnschedulableTaskError`` if the task could never start."""
+        ...
+
+
+class Launcher:
+    """Writes new executions (see the module docstring).
+
+    Args:
+        meta: the metadata store executions are written to.
+        clock: the clock their times come from.
+        capacity: gives the resource check of the executor named (the queue its attempts
+            are admitted through: a machine's, or a cluster's); called only when a task asks
+            for resources, so a runtime whose tasks never do builds no queue.
+        secrets: the secrets launches check requested ones against.
+        executor: the executor name recorded on executions (the one that will drive them).
+        retry_backoff_s: the base of the retry backoff of the state machines built here.
+        secrets_hint: how to set a missing secret, in the error (default: the environment
+            variable, or the server).
+    """
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        *,
+        clock: Clock,
+        capacity: Callable[[str], CapacityCheck],
+        secrets: SecretSource,
+        executor: str,
+        retry_backoff_s: float = 0.05,
+        secrets_hint: str = "",
+    ) -> None:
+        self.meta = meta
+        self.clock = clock
+        self._capacity = capacity
+        self.secrets = secrets
+        self.executor = executor
+        self.retry_backoff_s = retry_backoff_s
+        self.secrets_hint = secrets_hint
+        #: The lease holder name of this launcher's aborts.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def new_state(
+        self,
+        spec: WorkflowSpec,
+        inputs: dict[str, Value],
+        *,
+        project: str = "default",
+        domain: str = "development",
+        execution_id: str | None = None,
+        code_root: str = "",
+        labels: dict[str, str] | None = None,
+        executor: str | None = None,
+    ) -> sm.RunState:
+        """The state of a new execution after ``Launch``, its batch not yet written.
+
+        Raises:
+            ConflictError: an execution with that id exists.
+            UnschedulableTaskError: a task asks for more than there could ever be.
+            ConfigError: a task requests a secret the project does not have.
+        """
+        exec_id = execution_id or new_execution_id()
+        try:
+            self.meta.get_execution(exec_id)
+        except NotFoundError:
+            pass
+        else:
+            raise ConflictError(
+                f"an execution named {exec_id!r} already exists: choose another --name, or "
+                f"`airfoil executions resume {exec_id}` to continue it"
+            )
+        graph = flatten(spec)
+        self._check_capacity(graph, project, executor or self.executor)
+        self._check_secrets(graph, project)
+        record = ExecutionRecord(
+            id=exec_id,
+            workflow=spec.name,
+            version=spec.version,
+            phase=ExecutionPhase.QUEUED.value,
+            spec=spec,
+            inputs=inputs,
+            created_at=self.clock.now(),
+            project=project,
+            domain=domain,
+            executor=executor or self.executor,
+            code_root=code_root,
+            labels=labels or {},
+        )
+        state = sm.RunState(record, graph=graph, retry=sm.RetryPolicy(base_s=self.retry_backoff_s))
+        state.handle(sm.Launch(record.created_at))
+        return state
+
+    def launch(
+        self,
+        spec: WorkflowSpec,
+        inputs: dict[str, Value],
+        *,
+        project: str = "default",
+        domain: str = "development",
+        execution_id: str | None = None,
+        code_root: str = "",
+        labels: dict[str, str] | None = None,
+        executor: str | None = None,
+    ) -> sm.RunState:
+        """Write a new execution (phase ``queued``) with bound inputs; its state, as
+        committed (an engine in this process may drive it without reading it back)."""
+        state = self.new_state(
+            spec,
+            inputs,
+            project=project,
+            domain=domain,
+            execution_id=execution_id,
+            code_root=code_root,
+            labels=labels,
+            executor=executor,
+        )
+        self.meta.write(state.take_batch())
+        return state
+
+    def relaunch(
+        self, execution_id: str, *, new_id: str | None = None, executor: str | None = None
+    ) -> ExecutionRecord:
+        """A new execution of the same workflow version with the same inputs, project and
+        domain (driven by ``executor``, default the old one's)."""
+        old = self.meta.get_execution(execution_id)
+        return self.launch(
+            old.spec,
+            old.inputs,
+            project=old.project,
+            domain=old.domain,
+            execution_id=new_id,
+            code_root=old.code_root,
+            labels={**old.labels, "relaunch_of": old.id},
+            executor=executor or old.executor or None,
+        ).execution
+
+    def recover(
+        self, execution_id: str, *, new_id: str | None = None, executor: str | None = None
+    ) -> ExecutionRecord:
+        """A new execution of a failed one that reuses the outputs of every node that had
+        succeeded (and of every finished map item) and runs only from the failure on.
+
+        Raises:
+            ConfigError: the execution has not ended in failure (or abort).
+        """
+        old = self.meta.get_execution(execution_id)
+        if old.phase not in (ExecutionPhase.FAILED.value, ExecutionPhase.ABORTED.value):
+            raise ConfigError(
+                f"execution {execution_id} is {old.phase}: only failed or aborted executions "
+                "can be recovered (use relaunch to run it again)"
+            )
+        old_nodes = self.meta.get_nodes(old.id)
+        maps = {n.node_id for n in old_nodes if n.kind == NodeKind.MAP}
+        items = [
+            a
+            for a in self.meta.get_attempts(old.id)
+            if a.phase == AttemptPhase.SUCCEEDED.value
+            and (parsed := split_item_id(a.node_id)) is not None
+            and parsed[0] in maps
+        ]
+        state = self.new_state(
+            old.spec,
+            old.inputs,
+            project=old.project,
+            domain=old.domain,
+            execution_id=new_id,
+            code_root=old.code_root,
+            labels={**old.labels, "recovered_from": old.id},
+            executor=executor or old.executor or None,
+        )
+        reused = [n for n in old_nodes if n.phase == NodePhase.SUCCEEDED.value]
+        launched = state.seq  # the launch's entry causes the reuse
+        state.handle(sm.Recover(old.id, reused, items, self.clock.now(), cause=launched))
+        self.meta.write(state.take_batch())  # the launch and the reuse: one transaction
+        return state.execution
+
+    def abort(
+        self,
+        execution_id: str,
+        reason: str = "aborted by user",
+        *,
+        owner: str | None = None,
+        lease_ttl_s: float = 30.0,
+    ) -> ExecutionRecord:
+        """Abort an execution that no engine is driving (its lease taken for the write).
+
+        Raises:
+            ConflictError: an engine drives it (ask that one to stop: the control inbox).
+        """
+        owner = owner or self.owner
+        take_lease(self.meta, execution_id, owner, self.clock.now(), lease_ttl_s)
+        try:
+            state = load_state(self.meta, execution_id, self.retry_backoff_s)
+            state.handle(sm.Abort(reason, self.clock.now()))
+            batch = state.take_batch()
+            batch.lease = (execution_id, owner)
+            self.meta.write(batch)
+            return state.execution
+        finally:
+            self.meta.release_lease(execution_id, owner)
+
+    def _check_secrets(self, graph: dict[str, FlatNode], project: str) -> None:
+        wanted: dict[str, str] = {}
+        for node in graph.values():
+            if node.task is None:
+                continue
+            for name in node.task.secret_requests:
+                wanted.setdefault(name, node.task.name)
+        if not wanted:
+            return
+        found = self.secrets.get_many(project, tuple(wanted))
+        for name, task_name in wanted.items():
+            if name not in found:
+                hint = self.secrets_hint or (
+                    f"export {secret_env_name(name)}=... (or set it on the server)"
+                )
+                raise ConfigError(
+                    f"task {task_name!r} requests secret {name!r}, which is not set: {hint}"
+                )
+
+    def _check_capacity(self, graph: dict[str, FlatNode], project: str, executor: str) -> None:
+        """Fail at launch a task that could never start (see ``ResourceQueue.check``)."""
+        check: CapacityCheck | None = None
+        for node in graph.values():
+            if node.task is not None and asks_for_resources(node.task):
+                check = check or self._capacity(executor)
+                check.check(node.task, node.id, project)
+
+
+def take_lease(meta: MetaStore, execution_id: str, owner: str, now: float, ttl_s: float) -> None:
+    """Take an execution's lease for ``owner`` (also from a holder of this host that died).
+
+    Raises:
+        ConflictError: another live engine holds it.
+    """
+    if meta.acquire_lease(execution_id, owner, now, ttl_s):
+        return
+    holder = meta.get_lease(execution_id)
+    if holder is not None and holder_is_dead(holder[0]):
+        meta.release_lease(execution_id, holder[0])
+        if meta.acquire_lease(execution_id, owner, now, ttl_s):
+            return
+    raise ConflictError(
+        f"execution {execution_id} is being driven by another engine; wait for it to "
+        "finish, or for its lease to expire if that process died"
+    )
+
+
+def load_state(meta: MetaStore, execution_id: str, retry_backoff_s: float) -> sm.RunState:
+    """Rebuild an execution's state machine from the store."""
+    record = meta.get_execution(execution_id)
+    nodes = {n.node_id: n for n in meta.get_nodes(execution_id)}
+    attempts = {(a.node_id, a.attempt): a for a in meta.get_attempts(execution_id)}
+    events = meta.get_events(execution_id)
+    return sm.RunState(
+        record,
+        nodes,
+        attempts,
+        last_seq=events[-1].seq if events else 0,
+        retry=sm.RetryPolicy(base_s=retry_backoff_s),
+    )

@@ -1,0 +1,54 @@
+"""Results an executor writes itself, for attempts whose worker could not report them (a
+timeout, a lost worker): the error, with a note of why appended to the attempt's log."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from airfoil.core.records import ErrorInfo
+from airfoil.executors.base import AttemptRequest, AttemptResult
+
+__all__ = ["UnreportedAttempts"]
+
+
+class UnreportedAttempts:
+    """Writes the results of attempts their workers did not report.
+
+    Args:
+        blob_url: the blob store of requests that name none.
+    """
+
+    def __init__(self, blob_url: str) -> None:
+        self.blob_url = blob_url
+        self._stores: dict[str, Any] = {}
+
+    def result(
+        self, request: AttemptRequest, error: ErrorInfo, *, started: float, worker: str
+    ) -> AttemptResult:
+        """The attempt's result with ``error``, after noting it in the attempt's log (best
+        effort: a log that cannot be written never hides the error)."""
+        log_uri = ""
+        if request.log_key:
+            try:
+                url = request.blob_url or self.blob_url
+                blobs = self._stores.get(url)
+                if blobs is None:
+                    from airfoil.store.blob import open_blob_store
+
+                    blobs = self._stores[url] = open_blob_store(url)
+                log_uri = blobs.append_text(
+                    request.log_key, f"[airfoil] {error.type}: {error.message}\n"
+                )
+            except Exception:  # logs are best effort
+                log_uri = ""
+        return AttemptResult(
+            execution_id=request.execution_id,
+            node_id=request.node_id,
+            attempt=request.attempt,
+            started_at=started,
+            ended_at=time.time(),
+            error=error,
+            log_uri=log_uri,
+            worker=worker,
+        )

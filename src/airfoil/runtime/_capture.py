@@ -1,0 +1,200 @@
+"""Capturing what an attempt writes to stdout and stderr into its log.
+
+Two levels, used together:
+
+- **Python streams, per thread** (:func:`capture_streams`): while any attempt runs, ``sys.stdout``
+  and ``sys.stderr`` are routers that send each write to the log of the attempt whose thread
+  made it, and everything else to the streams they replaced. So attempts running at once in
+  one process (inline runs in several threads, a server's driver slots) never see each other's
+  output, and the process's own writers (a CLI's live view drawing on stderr) are never
+  captured. A thread *started while exactly one attempt is running* is taken to be that
+  attempt's (a task's thread pool); with several running at once such a thread's writes go
+  to the process's streams, as nobody can tell whose it is.
+- **File descriptors** (:func:`capture_fds`, worker processes only, one attempt at a time):
+  fds 1 and 2 point at an in-memory file (one per process, reused) while the attempt runs,
+  so output that bypasses Python's streams -- C extensions, ``os.write``, subprocesses the
+  task starts -- also lands in the log (after what the task printed through Python, when the
+  attempt ends).
+
+Invariant: the routers are installed while at least one attempt captures, and the streams
+they replaced are put back when the last one ends (unless someone replaced the routers
+meanwhile, whose streams are then left alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import IO, Any
+
+__all__ = ["capture_fds", "capture_streams"]
+
+_lock = threading.Lock()
+_targets: dict[int, IO[str]] = {}  # thread id -> the log its writes go to
+_adopters: dict[int, tuple[frozenset[int], IO[str]]] = {}  # owner thread -> (threads then, log)
+_saved: dict[str, Any] = {}  # "stdout"/"stderr" -> the stream the router replaced
+
+
+class _Router(io.TextIOBase):
+    """Stands in for ``sys.stdout``/``sys.stderr``: each write goes to its thread's log."""
+
+    def __init__(self, fallback: Any) -> None:
+        super().__init__()
+        self.fallback = fallback
+
+    def _target(self) -> Any:
+        ident = threading.get_ident()
+        target = _targets.get(ident)
+        if target is not None:
+            return target
+        if len(_adopters) == 1:  # a thread the one running attempt started is its thread
+            ((existing, log),) = _adopters.values()
+            if ident not in existing:
+                return log
+        return self.fallback
+
+    def write(self, s: str) -> int:
+        target = self._target()
+        if target is not None:  # a process without the stream (pythonw, a daemon) drops it
+            target.write(s)
+        return len(s)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        target = self._target()
+        if target is not None:
+            target.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        target = self._target()
+        return target is self.fallback and bool(getattr(target, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        if self.fallback is None:
+            raise io.UnsupportedOperation("fileno")
+        return int(self.fallback.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.fallback, "encoding", None) or "utf-8")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fallback, name)
+
+
+_routers: dict[str, _Router] = {}  # the last router of each stream (reused: attempts are many)
+
+
+def _install() -> None:
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if not isinstance(current, _Router):
+            _saved[name] = current
+            router = _routers.get(name)
+            if router is None or router.fallback is not current:
+                router = _routers[name] = _Router(current)
+            setattr(sys, name, router)
+
+
+def _uninstall() -> None:
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        if isinstance(current, _Router) and name in _saved:
+            setattr(sys, name, _saved.pop(name))
+
+
+@contextlib.contextmanager
+def capture_streams(log: IO[str]) -> Iterator[None]:
+    """Send this thread's writes to ``sys.stdout`` and ``sys.stderr`` (and those of threads it
+    starts meanwhile, while it is the only attempt capturing) to ``log``. Nests: an inline
+    child attempt captures into its own log and hands the thread back when it ends."""
+    ident = threading.get_ident()
+    with _lock:
+        outer = _targets.get(ident)
+        outer_adopter = _adopters.get(ident)
+        _install()
+        _targets[ident] = log
+        _adopters[ident] = (frozenset(t.ident or 0 for t in threading.enumerate()), log)
+    try:
+        yield
+    finally:
+        with _lock:
+            if outer is None:
+                _targets.pop(ident, None)
+                _adopters.pop(ident, None)
+            else:
+                _targets[ident] = outer
+                if outer_adopter is not None:
+                    _adopters[ident] = outer_adopter
+            if not _targets:
+                _uninstall()
+
+
+class _FdSink:
+    """One in-memory file (``memfd`` where the OS has it) and the saved fds 1/2, made once per
+    process and reused by every attempt: an attempt pays a few syscalls, not a file."""
+
+    def __init__(self) -> None:
+        self.saved = (os.dup(1), os.dup(2))
+        memfd = getattr(os, "memfd_create", None)
+        if memfd is not None:
+            try:
+                self.fd = memfd("airfoil-attempt-output")
+                return
+            except OSError:
+                pass
+        fd, path = tempfile.mkstemp(prefix="airfoil-attempt-output-")
+        os.unlink(path)
+        self.fd = fd
+
+
+_sink: _FdSink | None = None
+_sink_pid = 0
+
+
+@contextlib.contextmanager
+def capture_fds(sink: list[str]) -> Iterator[None]:
+    """Point fds 1 and 2 at an in-memory file while inside; on the way out put them back and
+    append what was written to them to ``sink``. For a worker process running one attempt at
+    a time (it redirects the whole process). Does nothing where fds 1/2 cannot be duplicated."""
+    global _sink, _sink_pid
+    if _sink is None or _sink_pid != os.getpid():
+        try:
+            _sink, _sink_pid = _FdSink(), os.getpid()
+        except OSError:
+            yield
+            return
+    out = _sink
+    _flush_python_streams()
+    os.ftruncate(out.fd, 0)
+    os.lseek(out.fd, 0, os.SEEK_SET)
+    os.dup2(out.fd, 1)
+    os.dup2(out.fd, 2)
+    try:
+        yield
+    finally:
+        _flush_python_streams()
+        os.dup2(out.saved[0], 1)
+        os.dup2(out.saved[1], 2)
+        size = os.fstat(out.fd).st_size
+        data = os.pread(out.fd, size, 0) if size else b""
+        if data:
+            sink.append(data.decode("utf-8", "replace"))
+
+
+def _flush_python_streams() -> None:
+    for stream in (sys.__stdout__, sys.__stderr__, _saved.get("stdout"), _saved.get("stderr")):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()

@@ -1,0 +1,96 @@
+"""What every service works with: :class:`Deps`, the server's one runtime and its tables.
+
+The runtime (:class:`airfoil.local.Runtime`: stores, executors, codecs, clock, hooks, and
+the launcher) is built once when the app starts (``_app._open``) and shared by the API's
+threads and the driver slots; nothing here opens a store or builds an engine per request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from airfoil.core.clock import Clock
+from airfoil.core.errors import InvalidInputError, NotFoundError
+from airfoil.core.records import ExecutionRecord
+from airfoil.engine.launcher import Launcher
+from airfoil.local import Runtime
+from airfoil.server._driver import Driver
+from airfoil.server._registry import Registry
+from airfoil.store.base import BlobStore, MetaStore
+from airfoil.types import TypeEngine, ValueContext
+from airfoil.wire import DOMAINS
+
+__all__ = ["Deps", "check_domain", "get_record", "own_only"]
+
+
+@dataclass
+class Deps:
+    """What services work with.
+
+    Attributes:
+        runtime: the server's runtime (its ``stores.registry`` is :attr:`registry`).
+        registry: the server's tables: the registry store plus API keys (its secrets,
+            when the server has a key, are the runtime's ``stores.secrets``).
+        driver: the driver slots (None: this process serves the API only).
+    """
+
+    runtime: Runtime
+    registry: Registry
+    driver: Driver | None = None
+    #: execution id -> (project, event seq, JSON, whether it was shown interrupted, record)
+    detail_cache: OrderedDict[str, tuple[str, int, bytes, bool, ExecutionRecord]] = field(
+        default_factory=OrderedDict
+    )
+    detail_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def meta(self) -> MetaStore:
+        return self.runtime.meta
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.runtime.blobs
+
+    @property
+    def blob_url(self) -> str:
+        return self.runtime.blob_url
+
+    @property
+    def types(self) -> TypeEngine:
+        return self.runtime.types
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    @property
+    def launcher(self) -> Launcher:
+        """The server's launcher (one per process; driving is the slots')."""
+        return self.runtime.launcher
+
+    def value_ctx(self) -> ValueContext:
+        return ValueContext(blobs=self.blobs)
+
+    def launched(self) -> None:
+        """Wake the driver slots: an execution was written."""
+        if self.driver is not None:
+            self.driver.notify()
+
+
+def check_domain(domain: str) -> None:
+    if domain not in DOMAINS:
+        raise InvalidInputError(f"unknown domain {domain!r}: use one of {', '.join(DOMAINS)}")
+
+
+def own_only(_project: str) -> bool:
+    """The default read check of another project's packages and uploads: none readable."""
+    return False
+
+
+def get_record(d: Deps, project: str, execution_id: str) -> ExecutionRecord:
+    rec = d.meta.get_execution(execution_id)
+    if rec.project != project:
+        raise NotFoundError(f"execution {execution_id!r} does not exist in project {project!r}")
+    return rec

@@ -1,0 +1,191 @@
+"""An execution's detail, a node's, its graph and its map items, as the console reads them
+(the hot paths: built from records without validating thousands of wire models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from airfoil.core.errors import (
+    InvalidInputError,
+)
+from airfoil.core.records import ExecutionRecord, WorkflowSpec
+from airfoil.server import _convert as cv
+from airfoil.server import _interruption as intr
+from airfoil.server._deps import Deps, get_record
+from airfoil.server._reading import hide_foreign
+from airfoil.wire import (
+    ExecutionDetail,
+    MapItemOut,
+    MapItemsOut,
+    NodeOut,
+)
+
+__all__ = [
+    "execution_detail",
+    "execution_detail_dict",
+    "execution_detail_json",
+    "map_items",
+    "node_detail",
+]
+
+
+_flat_cache: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _flat_tasks(spec: WorkflowSpec) -> dict[str, Any]:
+    """Node id -> task spec of a workflow version (cached: a version's graph never changes)."""
+    key = (spec.name, spec.version)
+    found = _flat_cache.get(key)
+    if found is None:
+        from airfoil.engine.graph import flatten
+
+        found = {nid: fn.task for nid, fn in flatten(spec).items()}
+        if len(_flat_cache) > 256:
+            _flat_cache.clear()
+        _flat_cache[key] = found
+    return found
+
+
+def execution_detail(d: Deps, project: str, execution_id: str) -> ExecutionDetail:
+    """An execution with its nodes, attempts, cache status, inputs and outputs."""
+    return ExecutionDetail.model_validate(execution_detail_dict(d, project, execution_id))
+
+
+_DETAIL_CACHE_SIZE = 32
+
+
+def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
+    """:func:`execution_detail` as JSON bytes, built without model validation (the hot path
+    of the console: executions of thousands of nodes).
+
+    The bytes of recent answers are kept with the event sequence number they reflect: every
+    change of an execution appends an event, so when no event came since, the kept answer is
+    still exact and is served after one indexed query (and, for an execution that has not
+    ended, a lease read: its driver stopping appends no event but makes it interrupted).
+    """
+    with d.detail_lock:
+        cached = d.detail_cache.get(execution_id)
+    if cached is not None and cached[0] == project:
+        newer = d.meta.get_events(execution_id, after_seq=cached[1])
+        if not newer and intr.undriven(d.meta, cached[4], d.clock.now()) == cached[3]:
+            return cached[2]
+        seq = newer[-1].seq if newer else cached[1]
+    else:
+        evs = d.meta.get_events(execution_id)
+        seq = evs[-1].seq if evs else 0
+    detail, rec, interrupted = _detail(d, project, execution_id)
+    data = msgspec.json.encode(detail)
+    with d.detail_lock:
+        d.detail_cache[execution_id] = (project, seq, data, interrupted, rec)
+        d.detail_cache.move_to_end(execution_id)
+        while len(d.detail_cache) > _DETAIL_CACHE_SIZE:
+            d.detail_cache.popitem(last=False)
+    return data
+
+
+def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str, Any]:
+    return _detail(d, project, execution_id)[0]
+
+
+def _detail(
+    d: Deps, project: str, execution_id: str
+) -> tuple[dict[str, Any], ExecutionRecord, bool]:
+    """The detail's fields, the record, and whether it is shown interrupted."""
+    rec = get_record(d, project, execution_id)
+    interrupted = intr.undriven(d.meta, rec, d.clock.now())
+    nodes = intr.shown_nodes(d.meta.get_nodes(execution_id), interrupted)
+    attempts = intr.attempts_by_node(d.meta.get_attempts(execution_id), interrupted)
+    tasks = _flat_tasks(rec.spec)
+    ctx = d.value_ctx()
+    iface = rec.spec.interface
+    out = cv.summary_dict(rec, len(nodes))
+    if interrupted:
+        out["phase"] = intr.INTERRUPTED
+    out["interface"] = cv.interface_out(iface, d.types, ctx).model_dump(mode="json")
+    out["inputs"] = cv.values_out(
+        rec.inputs, {p.name: p.type for p in iface.inputs}, rec, d.types, ctx, read_blobs=False
+    )
+    out["outputs"] = cv.values_out(
+        rec.outputs, {p.name: p.type for p in iface.outputs}, rec, d.types, ctx, read_blobs=True
+    )
+    out["nodes"] = [
+        cv.node_dict(
+            n,
+            rec,
+            attempts.get(n.node_id, []),
+            _iface(tasks.get(n.node_id)),
+            d.types,
+            ctx,
+            read_blobs=False,
+        )
+        for n in nodes
+    ]
+    owners: dict[str, str | None] = {execution_id: project}
+    for n in out["nodes"]:
+        if n.get("cache_reason"):
+            n["cache_reason"] = hide_foreign(d, project, n["cache_reason"], owners)
+    out["package"] = rec.labels.get("airfoil.package", "")
+    return out, rec, interrupted
+
+
+def _iface(task: Any) -> Any:
+    return task.interface if task is not None else None
+
+
+def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeOut:
+    rec = get_record(d, project, execution_id)
+    interrupted = intr.undriven(d.meta, rec, d.clock.now())
+    [node] = intr.shown_nodes([d.meta.get_node(execution_id, node_id)], interrupted)
+    tasks = _flat_tasks(rec.spec)
+    out = cv.node_out(
+        node,
+        rec,
+        intr.shown_attempts(d.meta.get_attempts(execution_id, node_id), interrupted),
+        _iface(tasks.get(node_id)),
+        d.types,
+        d.value_ctx(),
+        read_blobs=True,
+    )
+    if out.cache_reason:
+        out.cache_reason = hide_foreign(d, project, out.cache_reason)
+    return out
+
+
+def map_items(
+    d: Deps, project: str, execution_id: str, node_id: str, offset: int, limit: int
+) -> MapItemsOut:
+    """The tried items of a map node (newest attempt each), by index."""
+    from airfoil.engine._mapping import split_item_id
+
+    rec = get_record(d, project, execution_id)
+    node = d.meta.get_node(execution_id, node_id)
+    if node.kind != "map":
+        raise InvalidInputError(f"node {node_id} is a {node.kind} node, not a map node")
+    newest: dict[int, Any] = {}
+    tries: dict[int, int] = {}
+    interrupted = intr.undriven(d.meta, rec, d.clock.now())
+    for a in intr.shown_attempts(d.meta.get_attempts(execution_id), interrupted):
+        split = split_item_id(a.node_id)
+        if split is None or split[0] != node_id:
+            continue
+        i = split[1]
+        tries[i] = tries.get(i, 0) + 1
+        if i not in newest or a.attempt >= newest[i].attempt:
+            newest[i] = a
+    chosen = sorted(newest)[offset : offset + limit]
+    items = [
+        MapItemOut(
+            index=i,
+            phase=newest[i].phase,
+            attempts=tries[i],
+            started_at=newest[i].started_at,
+            ended_at=newest[i].ended_at,
+            duration_s=cv.attempt_dict(newest[i])["duration_s"],
+            error=cv.error_out(newest[i].error),
+        )
+        for i in chosen
+    ]
+    total = sum(node.map_counts.values()) if node.map_counts else len(newest)
+    return MapItemsOut(node_id=node_id, items=items, total=total)

@@ -1,0 +1,221 @@
+"""Reading executions: lists and searches, outputs and values, events, logs and cache
+entries, with other projects' execution ids hidden."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from airfoil.core.errors import (
+    NotFoundError,
+)
+from airfoil.core.records import ExecutionRecord, Value
+from airfoil.executors.base import attempt_log_key, live_log_key
+from airfoil.server import _convert as cv
+from airfoil.server import _interruption as intr
+from airfoil.server._deps import Deps, check_domain, get_record
+from airfoil.wire import (
+    CacheEntryOut,
+    CacheList,
+    EventList,
+    ExecutionPage,
+    LogOut,
+    RawValues,
+)
+
+__all__ = [
+    "SEARCH_WINDOW",
+    "cache_entries",
+    "events",
+    "find_value",
+    "hide_foreign",
+    "list_executions",
+    "logs",
+    "now_s",
+    "raw_outputs",
+    "value_bytes",
+]
+
+
+SEARCH_WINDOW = 5000
+
+
+def list_executions(
+    d: Deps,
+    project: str,
+    *,
+    domain: str | None,
+    workflow: str | None,
+    phase: str | None,
+    limit: int,
+    offset: int,
+    q: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> ExecutionPage:
+    """Executions, newest first. ``q`` (text in the id, workflow, version or a label) and
+    ``since`` / ``until`` (creation time) are applied to the newest :data:`SEARCH_WINDOW`
+    executions matching the other filters."""
+    if domain is not None:
+        check_domain(domain)
+    f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
+    if q is None and since is None and until is None:
+        items = d.meta.list_executions(**f, limit=limit, offset=offset)
+        total = d.meta.count_executions(**f)
+        return ExecutionPage(
+            items=[intr.shown_summary(d.meta, r, d.clock.now()) for r in items],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+    needle = (q or "").strip().lower()
+    found: list[ExecutionRecord] = []
+    scanned, chunk = 0, 500
+    while scanned < SEARCH_WINDOW:
+        page = d.meta.list_executions(**f, limit=chunk, offset=scanned)
+        scanned += len(page)
+        for r in page:
+            if until is not None and r.created_at > until:
+                continue
+            if since is not None and r.created_at < since:
+                break
+            if needle and not _matches(r, needle):
+                continue
+            found.append(r)
+        if len(page) < chunk or (since is not None and page and page[-1].created_at < since):
+            break
+    now = d.clock.now()
+    return ExecutionPage(
+        items=[intr.shown_summary(d.meta, r, now) for r in found[offset : offset + limit]],
+        total=len(found),
+        limit=limit,
+        offset=offset,
+    )
+
+
+_SOURCE = re.compile(r"\bexecution (\S+) node\b")
+
+
+def hide_foreign(
+    d: Deps, project: str, text: str, owners: dict[str, str | None] | None = None
+) -> str:
+    """``text`` with the ids of executions of other projects (a cache hit names the execution
+    that wrote the entry) replaced, so no project learns another's execution ids. ``owners``
+    remembers each execution's project across calls (one lookup per execution)."""
+    if "execution " not in text:
+        return text
+    known = {} if owners is None else owners
+
+    def swap(m: re.Match[str]) -> str:
+        eid = m.group(1)
+        if eid not in known:
+            try:
+                known[eid] = d.meta.get_execution(eid).project
+            except NotFoundError:
+                known[eid] = None
+        return m.group(0) if known[eid] == project else "execution (of another project) node"
+
+    return _SOURCE.sub(swap, text)
+
+
+def _matches(r: ExecutionRecord, needle: str) -> bool:
+    hay = [r.id, r.workflow, r.version, *r.labels.values()]
+    return any(needle in h.lower() for h in hay)
+
+
+def raw_outputs(d: Deps, project: str, execution_id: str) -> RawValues:
+    rec = get_record(d, project, execution_id)
+    return RawValues(
+        execution_id=rec.id,
+        phase=rec.phase,
+        values={k: cv.raw_value(rec, v) for k, v in (rec.outputs or {}).items()},
+    )
+
+
+def find_value(d: Deps, project: str, execution_id: str, value_hash: str) -> Value:
+    """A value of an execution (its inputs, outputs or any node's) by content hash."""
+    rec = get_record(d, project, execution_id)
+    pools = [rec.inputs, rec.outputs or {}]
+    for n in d.meta.get_nodes(execution_id):
+        pools.extend([n.inputs or {}, n.outputs or {}])
+    for pool in pools:
+        for v in pool.values():
+            if v.hash == value_hash:
+                return v
+    raise NotFoundError(f"execution {execution_id} has no value with hash {value_hash[:16]}")
+
+
+def value_bytes(d: Deps, value: Value) -> bytes:
+    if value.inline is not None:
+        return value.inline
+    if value.uri is None:
+        raise NotFoundError(f"value {value.hash[:12]} has no data")
+    return d.blobs.get_bytes(value.uri)
+
+
+def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
+    rec = get_record(d, project, execution_id)
+    evs = d.meta.get_events(execution_id, after_seq=after)
+    items = [cv.event_out(e) for e in evs]
+    owners: dict[str, str | None] = {execution_id: project}
+    for ev in items:
+        ev.cause = hide_foreign(d, project, ev.cause, owners)
+    return EventList(items=items, phase=rec.phase)
+
+
+def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | None) -> LogOut:
+    get_record(d, project, execution_id)
+    tries = d.meta.get_attempts(execution_id, node_id)
+    if not tries:
+        d.meta.get_node(execution_id, node_id)  # NotFoundError for an unknown node
+        raise NotFoundError(f"node {node_id} of execution {execution_id} has not run yet")
+    chosen = (
+        tries[-1] if attempt is None else next((a for a in tries if a.attempt == attempt), None)
+    )
+    if chosen is None:
+        raise NotFoundError(f"node {node_id} has no attempt {attempt}")
+    text = ""
+    if chosen.log_uri:
+        uris = [chosen.log_uri]
+    else:  # still running (or just ended): the whole log if written, else the copy so far
+        key = attempt_log_key(execution_id, node_id, chosen.attempt)
+        uris = [d.blobs.uri(key), d.blobs.uri(live_log_key(key))]
+    for uri in uris:
+        try:
+            text = d.blobs.get_bytes(uri).decode("utf-8", errors="replace")
+            break
+        except NotFoundError:
+            continue
+    return LogOut(execution_id=execution_id, node_id=node_id, attempt=chosen.attempt, text=text)
+
+
+def cache_entries(d: Deps, project: str, task: str | None, limit: int) -> CacheList:
+    """Cache entries written by executions of this project."""
+    out: list[CacheEntryOut] = []
+    owners: dict[str, str | None] = {}
+    for e in d.meta.list_cache(task=task, limit=limit * 4):
+        if e.execution_id not in owners:
+            try:
+                owners[e.execution_id] = d.meta.get_execution(e.execution_id).project
+            except NotFoundError:
+                owners[e.execution_id] = None
+        if owners[e.execution_id] != project:
+            continue
+        out.append(
+            CacheEntryOut(
+                key=e.key,
+                task=e.parts.task,
+                cache_version=e.parts.cache_version,
+                created_at=e.created_at,
+                execution_id=e.execution_id,
+                node_id=e.node_id,
+                input_hashes=dict(e.parts.input_hashes),
+            )
+        )
+        if len(out) >= limit:
+            break
+    return CacheList(items=out)
+
+
+def now_s() -> float:
+    return time.time()

@@ -1,0 +1,201 @@
+"""Binding launch inputs to an interface: the one path for Python values (``wf(x=1)``,
+``Client.launch`` locally, child calls), command-line text (``airfoil run FILE wf --x 3``)
+and JSON (the API, the console), with the same checks and the same typed errors.
+
+:class:`InputBinder` checks the names given against the interface (unknown ones refused,
+missing ones filled from defaults or refused), converts each value with the type engine and
+turns every failure into an :class:`~airfoil.core.errors.InvalidInputError` worded one way:
+
+- ``wf has no input(s) 'y'; its inputs: a, b``
+- ``wf needs input 'a' (int) but it was not given``
+- ``wf: input 'a' expects int: <what was wrong>`` (``input --a`` on the command line, where
+  the input was given as that flag)
+
+What differs between the sources is only how one value is converted: a Python value is
+checked against the annotation and serialised; a command-line text is parsed by the type's
+handler (``parse_cli``) first; JSON is converted with the type spec alone (the server never
+imports user code), and inputs whose values are not JSON (files, frames, arrays, a user
+converter's kinds: :func:`~airfoil.types._refs.travels_as_reference`) are resolved by the
+caller's ``references`` function (the server's uploads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airfoil.core.errors import ConfigError, InvalidInputError, TypeTransformError
+from airfoil.core.records import Interface, Param, Value
+from airfoil.types._base import ValueContext
+from airfoil.types._engine import TypeEngine
+from airfoil.types._refs import is_upload_list, travels_as_reference
+
+__all__ = ["InputBinder", "References"]
+
+#: Resolves a reference-typed JSON input: ``(param, data) -> Value``; raises
+#: ``InvalidInputError`` naming the input when the reference is bad.
+References = Callable[[Param, Any], Value]
+
+
+class InputBinder:
+    """Binds inputs to one interface (see the module docstring).
+
+    Args:
+        owner: the task, workflow or launch plan's name, for the errors.
+        interface: its interface (names, type specs, stored defaults).
+        engine: the type engine (the runtime's codecs).
+        ctx: where offloaded values are written (not needed to parse texts).
+        py_types: the Python annotations of the inputs (Python and text sources only).
+    """
+
+    def __init__(
+        self,
+        owner: str,
+        interface: Interface,
+        engine: TypeEngine,
+        ctx: ValueContext | None = None,
+        py_types: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.owner = owner
+        self.interface = interface
+        self.engine = engine
+        self._ctx = ctx
+        self.py_types: Mapping[str, Any] = py_types or {}
+
+    @property
+    def ctx(self) -> ValueContext:
+        """Where values are written.
+
+        Raises:
+            ConfigError: the binder was built without one (to parse texts only).
+        """
+        if self._ctx is None:
+            raise ConfigError("this input binder has no blob store: it can only parse texts")
+        return self._ctx
+
+    # --- the three sources ----------------------------------------------------------------
+
+    def from_python(self, given: Mapping[str, Any]) -> dict[str, Value]:
+        """Python values, checked against the annotations and serialised.
+
+        Raises:
+            InvalidInputError: an unknown, missing or ill-typed input.
+        """
+
+        def convert(p: Param, value: Any) -> Value:
+            tp = self._annotation(p)
+            self.engine.check_value(value, tp)
+            return self.engine.to_value(value, tp, self.ctx)
+
+        return self._bind(given, convert, self._python_null)
+
+    def from_text(self, given: Mapping[str, str | bool]) -> dict[str, Any]:
+        """Command-line texts parsed into Python values (a ``bool`` is a flag given as
+        ``--x`` / ``--no-x``); bind the result with :meth:`from_python`.
+
+        Raises:
+            InvalidInputError: an unknown input, or a text that does not parse as its type.
+        """
+        self._check_names(given)
+        out: dict[str, Any] = {}
+        for p in self.interface.inputs:
+            if p.name not in given:
+                continue
+            text = given[p.name]
+            if isinstance(text, bool):
+                out[p.name] = text
+                continue
+            try:
+                out[p.name] = self.engine.parse_cli(text, self._annotation(p))
+            except TypeTransformError as exc:  # named as the user typed it: the flag
+                raise self.type_error(p, exc, "--" + p.name.replace("_", "-")) from None
+        return out
+
+    def from_json(
+        self,
+        given: Mapping[str, Any],
+        references: References | None = None,
+        *,
+        partial: bool = False,
+    ) -> dict[str, Value]:
+        """JSON values converted with the type specs alone; inputs that travel as references
+        are resolved by ``references`` (refused without one). With ``partial``, only the
+        inputs given are converted (a launch plan fills the others from its own).
+
+        Raises:
+            InvalidInputError: an unknown, missing or ill-typed input, or a bad reference.
+        """
+        from airfoil.types._from_json import from_jsonable
+
+        def convert(p: Param, data: Any) -> Value:
+            if travels_as_reference(p.type) or is_upload_list(p.type):
+                if references is None:
+                    raise InvalidInputError(
+                        f"{self.owner}: input {p.name!r} expects {p.type}, which is not JSON: "
+                        "give it from Python or upload it to a server"
+                    )
+                return references(p, data)
+            return from_jsonable(data, p.type, self.engine, self.ctx)
+
+        def null(p: Param) -> Value:
+            return from_jsonable(None, p.type, self.engine, self.ctx)
+
+        return self._bind(given, convert, null, partial=partial)
+
+    # --- what every source shares ---------------------------------------------------------
+
+    def type_error(
+        self, param: Param, exc: Exception, spelled: str | None = None
+    ) -> InvalidInputError:
+        """The error of a value that does not fit its input's type (``spelled``: how the
+        input was named where it was given, default its quoted name)."""
+        name = spelled or repr(param.name)
+        return InvalidInputError(f"{self.owner}: input {name} expects {param.type}: {exc}")
+
+    def _check_names(self, given: Mapping[str, object]) -> None:
+        names = [p.name for p in self.interface.inputs]
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise InvalidInputError(
+                f"{self.owner} has no input(s) {', '.join(map(repr, unknown))}; its inputs: "
+                f"{', '.join(names) or 'none'}"
+            )
+
+    def _bind(
+        self,
+        given: Mapping[str, Any],
+        convert: Callable[[Param, Any], Value],
+        null: Callable[[Param], Value],
+        *,
+        partial: bool = False,
+    ) -> dict[str, Value]:
+        self._check_names(given)
+        values: dict[str, Value] = {}
+        for p in self.interface.inputs:
+            if partial and p.name not in given:
+                continue
+            try:
+                if p.name in given:
+                    values[p.name] = convert(p, given[p.name])
+                elif p.has_default and p.default is not None:
+                    values[p.name] = p.default
+                elif p.has_default:
+                    values[p.name] = null(p)
+                else:
+                    raise InvalidInputError(
+                        f"{self.owner} needs input {p.name!r} ({p.type}) but it was not given"
+                    )
+            except TypeTransformError as exc:
+                raise self.type_error(p, exc) from None
+        return values
+
+    def _annotation(self, p: Param) -> Any:
+        try:
+            return self.py_types[p.name]
+        except KeyError:
+            raise InvalidInputError(
+                f"{self.owner}: input {p.name!r} has no Python type here: bind it from JSON"
+            ) from None
+
+    def _python_null(self, p: Param) -> Value:
+        return self.engine.to_value(None, self._annotation(p), self.ctx)
