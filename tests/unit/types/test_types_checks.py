@@ -232,9 +232,6 @@ def test_union_order_does_not_matter(engine: TypeEngine, ctx: ValueContext) -> N
 @pytest.mark.parametrize(
     ("py_type", "message"),
     [
-        (list, "annotate it as list[T]"),
-        (dict, "annotate it as dict[K, V]"),
-        (typing.List, "annotate it as list[T]"),  # noqa: UP006
         (tuple, "tuple[T, ...]"),
         (dict[str], "dict needs a key and a value type"),
         (tuple[int, ..., str], "'...' may only follow a single type"),
