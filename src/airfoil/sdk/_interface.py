@@ -10,6 +10,8 @@ Google-style docstring (``Args:`` and ``Returns:`` sections).
 
 from __future__ import annotations
 
+import collections
+import functools
 import inspect
 import re
 import typing
@@ -57,8 +59,16 @@ def pack_outputs(py: PyInterface, decoded: dict[str, Any]) -> Any:
     if style == "single":
         return decoded["o0"]
     if style == "tuple":
-        return tuple(decoded[n] for n in py.output_types)
+        return tuple_outputs(tuple(py.output_types))(*(decoded[n] for n in py.output_types))
     return py.return_type(**decoded)
+
+
+@functools.cache
+def tuple_outputs(names: tuple[str, ...]) -> type[tuple[Any, ...]]:
+    """The tuple type a ``tuple[A, B]`` task's outputs come back as: a named tuple with
+    fields ``o0``, ``o1``... (flytekit's ``DefaultNamedTupleOutput``), so ``a, b = t(...)``
+    and ``t(...) == (a, b)`` work as with a plain tuple."""
+    return collections.namedtuple("DefaultNamedTupleOutput", names)  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,8 @@ def build_interface(
     """
     location = _location(fn)
     try:
-        hints = typing.get_type_hints(fn, include_extras=False)
+        # include_extras: Annotated metadata (column subsets...) reaches the converters
+        hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as exc:  # NameError for forward refs, TypeError for bad hints
         raise DefinitionError(
             f"could not resolve the type annotations of {kind} {name!r}: {exc}",
@@ -188,7 +199,7 @@ def build_interface(
     elif is_namedtuple(ret):
         style = "named"
         tuple_name = ret.__name__
-        field_hints = typing.get_type_hints(ret)
+        field_hints = typing.get_type_hints(ret, include_extras=True)
         for fname in ret._fields:
             ftp = field_hints[fname]
             output_types[fname] = ftp
