@@ -341,15 +341,36 @@ def dynamic(
 
 
 def eager(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:
-    """flytekit's ``@eager``: an async task whose awaited task calls run as durable child
-    nodes (Airfoil runs tasks called from a running task that way)."""
+    """flytekit's ``@eager``: an async task whose calls of tasks run as durable child nodes of
+    its own node (how Airfoil runs a task called from a running one): a plain task call gives
+    its value, an async task's call is awaited. Takes the options of :func:`task`; ``remote``
+    and client-secret options are not needed locally and are refused by name."""
 
     def wrap(fn: Callable[..., Any]) -> Any:
         if not inspect.iscoroutinefunction(fn):
             raise DefinitionError(f"@eager decorates an async function; {fn.__qualname__} is not")
-        return task(**options)(fn)
+        made = task(**options)(fn)
+        made.__class__ = _EagerTask
+        return made
 
     return wrap(_fn) if _fn is not None else wrap
+
+
+class _EagerTask(_task.TaskDef[..., Any]):
+    """An ``@eager`` task: called outside a workflow it returns a coroutine, as flytekit's
+    does (``asyncio.run(eager_wf(x=1))``); inside a workflow it is a node."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from airfoil.sdk import _compile
+        from airfoil.sdk._context import _current
+
+        if _compile.active() is not None or _current.get() is not None:
+            return super().__call__(*args, **kwargs)
+
+        async def run() -> Any:
+            return super(_EagerTask, self).__call__(*args, **kwargs)
+
+        return run()
 
 
 def workflow(
