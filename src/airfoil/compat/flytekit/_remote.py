@@ -22,7 +22,7 @@ class FlyteRemote:
         _refuse(
             "FlyteRemote",
             "to run, list or fetch executions on an Airfoil server use airfoil.client.Client "
-            "(or the `airfoil` CLI: airfoil run --server ..., airfoil executions)",
+            "(or the `airfoil` CLI: airfoil run --remote, airfoil remote ...)",
         )
 
 
