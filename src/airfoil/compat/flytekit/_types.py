@@ -219,7 +219,7 @@ class _StructuredHandler(BlobHandler):
     classes = (StructuredDataset,)
 
     def __init__(self, engine: AirfoilTypeEngine, columns: list[str] | None) -> None:
-        super().__init__(TypeSpec("dataframe", name="structured"))
+        super().__init__(TypeSpec("dataframe"))  # no flavour: any frame binds to it
         self.engine = engine
         self.columns = columns
 
