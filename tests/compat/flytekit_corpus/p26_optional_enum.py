@@ -1,4 +1,5 @@
 import enum
+import typing
 
 from airfoil.compat.flytekit import task, workflow
 
@@ -9,13 +10,13 @@ class Coffee(enum.Enum):
 
 
 @task
-def price(kind: Coffee, size: int | None = None) -> float:
+def price(kind: Coffee, size: typing.Optional[int] = None) -> float:
     base = 3.5 if kind == Coffee.LATTE else 2.0
     return base + (size or 0) * 0.5
 
 
 @workflow
-def wf(kind: Coffee, size: int | None = None) -> float:
+def wf(kind: Coffee, size: typing.Optional[int] = None) -> float:
     return price(kind=kind, size=size)
 
 
