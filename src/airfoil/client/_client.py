@@ -534,7 +534,10 @@ class Client:
             return None
         decoded = {n: engine.to_python(values[n], tp, ctx) for n, tp in py.output_types.items()}
         if py.interface.output_style == "tuple":
-            return tuple(decoded[n] for n in py.output_types)
+            from airfoil.core.outputs import tuple_outputs
+
+            names = tuple(py.output_types)
+            return tuple_outputs(names)(*(decoded[n] for n in names))
         if py.interface.output_style == "single":
             return decoded["o0"]
         return py.return_type(**decoded)

@@ -10,8 +10,6 @@ Google-style docstring (``Args:`` and ``Returns:`` sections).
 
 from __future__ import annotations
 
-import collections
-import functools
 import inspect
 import re
 import typing
@@ -20,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import DefinitionError, TypeTransformError
+from airfoil.core.outputs import tuple_outputs
 from airfoil.core.records import Interface, Param, Value
 
 if TYPE_CHECKING:
@@ -61,14 +60,6 @@ def pack_outputs(py: PyInterface, decoded: dict[str, Any]) -> Any:
     if style == "tuple":
         return tuple_outputs(tuple(py.output_types))(*(decoded[n] for n in py.output_types))
     return py.return_type(**decoded)
-
-
-@functools.cache
-def tuple_outputs(names: tuple[str, ...]) -> type[tuple[Any, ...]]:
-    """The tuple type a ``tuple[A, B]`` task's outputs come back as: a named tuple with
-    fields ``o0``, ``o1``... (flytekit's ``DefaultNamedTupleOutput``), so ``a, b = t(...)``
-    and ``t(...) == (a, b)`` work as with a plain tuple."""
-    return collections.namedtuple("DefaultNamedTupleOutput", names)  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
