@@ -26,11 +26,26 @@ def test_the_corpus_is_complete() -> None:
         assert program.with_suffix(".out").read_text().strip(), program.name
 
 
+# Mocks replace tasks in this process only: the process executor's workers run the real code.
+IN_WORKERS = [p for p in PROGRAMS if "task_mock" not in p.read_text()]
+
+
 @pytest.mark.parametrize("program", PROGRAMS, ids=[p.stem for p in PROGRAMS])
 def test_program_prints_what_flytekit_prints(program: Path, tmp_path: Path) -> None:
+    _check(program, tmp_path, "inline")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", IN_WORKERS, ids=[p.stem for p in IN_WORKERS])
+def test_program_in_worker_processes(program: Path, tmp_path: Path) -> None:
+    _check(program, tmp_path, "process")
+
+
+def _check(program: Path, tmp_path: Path, executor: str) -> None:
     src = Path(__file__).resolve().parents[2] / "src"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFOIL_")}
     env["AIRFOIL_HOME"] = str(tmp_path / "home")
+    env["AIRFOIL_EXECUTOR"] = executor
     env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
         [sys.executable, program.name],

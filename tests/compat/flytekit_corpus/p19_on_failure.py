@@ -4,7 +4,9 @@ import tempfile
 from airfoil.compat.flytekit import WorkflowFailurePolicy, task, workflow
 from airfoil.compat.flytekit.types.error import FlyteError
 
-MARKER = os.path.join(tempfile.gettempdir(), f"p19-cleanup-{os.getpid()}.txt")
+# One name per run, the same in worker processes (they inherit the environment).
+RUN = os.environ.setdefault("P19_RUN", str(os.getpid()))
+MARKER = os.path.join(tempfile.gettempdir(), f"p19-cleanup-{RUN}.txt")
 
 
 @task
