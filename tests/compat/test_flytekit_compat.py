@@ -222,3 +222,33 @@ def test_fixed_rate_and_workflow_failure_policy() -> None:
         return heavy(x=x)
 
     assert wf.failure_policy == "finish_what_can_run"
+
+
+def test_shell_task_errors(tmp_path: Path) -> None:
+    from airfoil.compat.flytekit.extras.tasks.shell import OutputLocation, ShellTask
+
+    with pytest.raises(DefinitionError, match="script= or script_file="):
+        ShellTask(name="neither")
+    with pytest.raises(DefinitionError, match="FlyteFile or FlyteDirectory"):
+        ShellTask(
+            name="bad_out",
+            script="true",
+            output_locs=[OutputLocation(var="o", var_type=int, location="x")],
+        )
+    failing = ShellTask(
+        name="failing", script="echo boom >&2; exit 3", inputs=flytekit.kwtypes(n=int)
+    )
+    with pytest.raises(ExecutionFailedError, match="exited with status 3: boom"):
+        failing(n=1)
+    unknown = ShellTask(name="unknown_placeholder", script="echo {inputs.nope}")
+    with pytest.raises(ExecutionFailedError, match=r"no input 'nope'"):
+        unknown()
+    script = tmp_path / "touch.sh"
+    script.write_text("echo {inputs.word} > {outputs.o}")
+    from_file = ShellTask(
+        name="from_file",
+        script_file=str(script),
+        inputs=flytekit.kwtypes(word=str),
+        output_locs=[OutputLocation(var="o", var_type=FlyteFile, location=str(tmp_path / "o"))],
+    )
+    assert Path(from_file(word="hi").path).read_text() == "hi\n"
