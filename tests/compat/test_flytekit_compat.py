@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import typing
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ from airfoil.compat.flytekit.types.file import FlyteFile
 from airfoil.core.errors import DefinitionError, ExecutionFailedError
 
 EXPECTED_NAMES = {
-    "Cache", "CronSchedule", "Deck", "Email", "FixedRate", "FlyteDirectory", "FlyteError",
+    "Annotations", "BatchSize", "Labels", "Cache", "CronSchedule", "Deck", "Email",
+    "FixedRate", "FlyteDirectory", "FlyteError",
     "FlyteFile", "FlyteRemote", "HashMethod", "ImageSpec", "LaunchPlan", "PagerDuty",
     "PodTemplate", "Resources", "Secret", "Slack", "StructuredDataset", "TaskMetadata",
     "TypeEngine", "TypeTransformer", "WorkflowExecutionPhase", "WorkflowFailurePolicy",
@@ -156,8 +158,12 @@ def test_launch_plan_names_and_options() -> None:
     def wf(x: int = 1) -> int:
         return heavy(x=x)
 
-    plan = LaunchPlan.create("compat_lp", wf, default_inputs={"x": 5}, max_parallelism=3)
+    plan = LaunchPlan.create(
+        "compat_lp", wf, default_inputs={"x": 5}, max_parallelism=3,
+        labels=flytekit.Labels({"team": "ml"}), annotations=flytekit.Annotations({"a": "b"}),
+    )  # fmt: skip
     assert plan.name == "compat_lp" and plan.flyte_options["max_parallelism"] == 3
+    assert plan.labels == {"team": "ml"}
     assert plan() == 5
     assert LaunchPlan.get_default_launch_plan(None, wf).name == wf.name
 
@@ -252,3 +258,13 @@ def test_shell_task_errors(tmp_path: Path) -> None:
         output_locs=[OutputLocation(var="o", var_type=FlyteFile, location=str(tmp_path / "o"))],
     )
     assert Path(from_file(word="hi").path).read_text() == "hi\n"
+
+
+def test_batch_size_is_a_list_annotation() -> None:
+    @task
+    def total(xs: typing.Annotated[list[int], flytekit.BatchSize(2)]) -> int:
+        return sum(xs)
+
+    assert total(xs=[1, 2, 3]) == 6
+    with pytest.raises(DefinitionError, match="BatchSize takes"):
+        flytekit.BatchSize(0)

@@ -25,9 +25,11 @@ from airfoil.compat.flytekit._decorators import (
     workflow,
 )
 from airfoil.compat.flytekit._launch import (
+    Annotations,
     CronSchedule,
     Email,
     FixedRate,
+    Labels,
     LaunchPlan,
     PagerDuty,
     Slack,
@@ -40,6 +42,7 @@ from airfoil.compat.flytekit._remote import (
     reference_workflow,
 )
 from airfoil.compat.flytekit._types import (
+    BatchSize,
     FlyteDirectory,
     FlyteFile,
     HashMethod,
@@ -55,6 +58,8 @@ from airfoil.sdk._gates import approve, sleep, wait_for_input
 map = map_task
 
 __all__ = [
+    "Annotations",
+    "BatchSize",
     "Cache",
     "CronSchedule",
     "Deck",
@@ -66,6 +71,7 @@ __all__ = [
     "FlyteRemote",
     "HashMethod",
     "ImageSpec",
+    "Labels",
     "LaunchPlan",
     "PagerDuty",
     "PodTemplate",

@@ -18,6 +18,8 @@ from airfoil.core.errors import DefinitionError
 from airfoil.sdk import _launch_plan as _lp
 
 __all__ = [
+    "Annotations",
+    "Labels",
     "CronSchedule",
     "Email",
     "FixedRate",
@@ -146,6 +148,20 @@ def _notifications(items: Any) -> list[Any]:
             )
         out.append(inner)
     return out
+
+
+class Labels:
+    """flytekit's ``Labels({"team": "ml"})`` for ``labels=``."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+
+
+class Annotations:
+    """flytekit's ``Annotations({...})`` for ``annotations=`` (recorded)."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
 
 
 class LaunchPlan(_lp.LaunchPlan):

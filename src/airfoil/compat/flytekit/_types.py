@@ -29,6 +29,7 @@ from airfoil.types import (
 from airfoil.types import TypeEngine as AirfoilTypeEngine
 
 __all__ = [
+    "BatchSize",
     "FlyteDirectory",
     "TypeEngine",
     "TypeTransformer",
@@ -128,6 +129,17 @@ class HashMethod(Generic[T]):
 
     def calculate(self, obj: T) -> str:
         return self.function(obj)
+
+
+class BatchSize:
+    """flytekit's ``Annotated[list[T], BatchSize(n)]`` (pickled lists in batches): Airfoil
+    stores a list's items as values of their own type, so the size is recorded and the
+    annotation is ``list[T]``."""
+
+    def __init__(self, val: int) -> None:
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise DefinitionError(f"BatchSize takes a whole number >= 1, not {val!r}")
+        self.val = val
 
 
 class StructuredDataset:
