@@ -26,8 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
-#: Lines flytekit's local run prints itself (not the program): simulated gates.
-FLYTEKIT_CHATTER = re.compile(r"^\[(Sleep|Approve|Input) Gate\]")
+#: Lines flytekit's local run prints itself (not the program): simulated gates, the SQLite
+#: task's diagnostics (Airfoil writes those to the attempt's log).
+FLYTEKIT_CHATTER = re.compile(
+    r"^(\[(Sleep|Approve|Input) Gate\]|Connecting to db |Interpolated query )"
+)
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "compat" / "flytekit_corpus"
 

@@ -268,3 +268,41 @@ def test_batch_size_is_a_list_annotation() -> None:
     assert total(xs=[1, 2, 3]) == 6
     with pytest.raises(DefinitionError, match="BatchSize takes"):
         flytekit.BatchSize(0)
+
+
+def test_sqlite_task(tmp_path: Path) -> None:
+    import sqlite3
+    import zipfile
+
+    import pandas as pd
+
+    from airfoil.compat.flytekit.extras.sqlite3.task import SQLite3Config, SQLite3Task
+
+    db = tmp_path / "nums.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE nums (n INTEGER)")
+        con.executemany("INSERT INTO nums VALUES (?)", [(i,) for i in range(10)])
+    zipped = tmp_path / "nums.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(db, "nums.db")
+    query = "SELECT n FROM nums WHERE n >= {{ .inputs.low }}"
+    plain = SQLite3Task(
+        name="plain_q", query_template=query, inputs=flytekit.kwtypes(low=int),
+        output_schema_type=pd.DataFrame, task_config=SQLite3Config(uri=f"file://{db}"),
+    )  # fmt: skip
+    assert list(plain(low=7)["n"]) == [7, 8, 9]
+    packed = SQLite3Task(
+        name="zipped_q", query_template=query, inputs=flytekit.kwtypes(low=int),
+        task_config=SQLite3Config(uri=str(zipped), compressed=True),
+    )  # fmt: skip
+    assert len(packed(low=5).open(pd.DataFrame).all()) == 5
+
+    with pytest.raises(DefinitionError, match="is remote"):
+        SQLite3Task(name="r", query_template="SELECT 1", task_config=SQLite3Config("https://x/db"))
+    with pytest.raises(DefinitionError, match="names input"):
+        SQLite3Task(name="u", query_template=query, task_config=SQLite3Config(str(db)))
+    with pytest.raises(DefinitionError, match="task_config"):
+        SQLite3Task(name="n", query_template="SELECT 1")
+    broken = SQLite3Task(name="b", query_template="SELEC nope", task_config=SQLite3Config(str(db)))
+    with pytest.raises(ExecutionFailedError, match="the query failed"):
+        broken()
