@@ -32,7 +32,8 @@ from airfoil.compat.flytekit.types.file import FlyteFile
 from airfoil.core.errors import DefinitionError, ExecutionFailedError
 
 EXPECTED_NAMES = {
-    "Annotations", "BatchSize", "Labels", "Cache", "CronSchedule", "Deck", "Email",
+    "Annotations", "BatchSize", "Labels", "Cache", "PythonFunctionTask", "CronSchedule",
+    "Deck", "Email",
     "FixedRate", "FlyteDirectory", "FlyteError",
     "FlyteFile", "FlyteRemote", "HashMethod", "ImageSpec", "LaunchPlan", "PagerDuty",
     "PodTemplate", "Resources", "Secret", "Slack", "StructuredDataset", "TaskMetadata",
@@ -306,3 +307,16 @@ def test_sqlite_task(tmp_path: Path) -> None:
     broken = SQLite3Task(name="b", query_template="SELEC nope", task_config=SQLite3Config(str(db)))
     with pytest.raises(ExecutionFailedError, match="the query failed"):
         broken()
+
+
+def double_it(x: int) -> int:
+    return 2 * x
+
+
+def test_python_function_task_takes_task_metadata() -> None:
+    meta = flytekit.TaskMetadata(retries=2, cache=True, cache_version="7")
+    t = flytekit.PythonFunctionTask(task_config=None, task_function=double_it, metadata=meta)
+    assert t.spec.retries == 2 and t.spec.cache.enabled and t.spec.cache.version == "7"
+    assert t(x=4) == 8
+    with pytest.raises(DefinitionError, match="task_function"):
+        flytekit.PythonFunctionTask(task_config=None)

@@ -29,6 +29,7 @@ __all__ = [
     "FlyteError",
     "ImageSpec",
     "PodTemplate",
+    "PythonFunctionTask",
     "Resources",
     "TaskMetadata",
     "WorkflowFailurePolicy",
@@ -288,6 +289,37 @@ def task(
         return made
 
     return wrap(_task_function) if _task_function is not None else wrap
+
+
+def PythonFunctionTask(
+    task_config: Any = None,
+    task_function: Callable[..., Any] | None = None,
+    metadata: TaskMetadata | None = None,
+    **options: Any,
+) -> Any:
+    """flytekit's ``PythonFunctionTask(task_config, task_function, metadata=TaskMetadata(...))``:
+    the same task as ``@task`` with the metadata's options.
+
+    Raises:
+        DefinitionError: no ``task_function``.
+    """
+    if task_function is None or not callable(task_function):
+        raise DefinitionError(
+            f"PythonFunctionTask needs task_function=<a function>, not {task_function!r}"
+        )
+    meta = metadata or TaskMetadata()
+    return task(
+        task_function,
+        cache=meta.cache,
+        cache_serialize=meta.cache_serialize,
+        cache_version=meta.cache_version,
+        cache_ignore_input_vars=meta.cache_ignore_input_vars,
+        retries=meta.retries,
+        interruptible=meta.interruptible,
+        timeout=meta.timeout,
+        task_config=task_config,
+        **options,
+    )
 
 
 def _check_platform(platform: dict[str, Any], what: str) -> None:
