@@ -538,11 +538,15 @@ class Client:
         py = entity.py_interface
         engine = default_type_engine()
         ctx = ValueContext(blobs=blobs)
-        style = py.interface.output_style
-        if style == "none":
+        if py.interface.output_style == "none":
             return None
         decoded = {n: engine.to_python(values[n], tp, ctx) for n, tp in py.output_types.items()}
-        if style == "single":
+        if py.interface.output_style == "tuple":
+            from airfoil.core.outputs import tuple_outputs
+
+            names = tuple(py.output_types)
+            return tuple_outputs(names)(*(decoded[n] for n in names))
+        if py.interface.output_style == "single":
             return decoded["o0"]
         return py.return_type(**decoded)
 

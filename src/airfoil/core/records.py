@@ -130,7 +130,7 @@ class Interface(msgspec.Struct, frozen=True, omit_defaults=True):
 
     inputs: tuple[Param, ...] = ()
     outputs: tuple[Param, ...] = ()
-    output_style: str = "single"  # "none" | "single" | "named" (NamedTuple)
+    output_style: str = "single"  # "none" | "single" | "named" (NamedTuple) | "tuple"
     output_tuple_name: str = ""
 
     def input(self, name: str) -> Param | None:

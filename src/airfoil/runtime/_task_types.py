@@ -14,6 +14,7 @@ registered at import.
 
 from __future__ import annotations
 
+import typing
 from typing import Any, Protocol
 
 from airfoil.core.blobs import BlobStore
@@ -88,6 +89,8 @@ def encode_outputs(
         if style == "single":
             return {"o0": engine.to_value(result, iface.output_types["o0"], ctx)}
         names = list(iface.output_types)
+        if style == "named" and len(names) == 1 and not _whole_tuple(result, iface):
+            result = (result,)  # a one-field NamedTuple task may return the bare value
         if not isinstance(result, tuple) or len(result) != len(names):
             raise TypeTransformError(
                 f"task {task.name!r} must return a {iface.interface.output_tuple_name} "
@@ -110,6 +113,16 @@ def graph_outputs(graph: WorkflowSpec) -> dict[str, Value]:
     payload = encode_json(graph)
     value = Value(hash=sha256_hex(payload), format=GRAPH_FORMAT, inline=payload, size=len(payload))
     return {GRAPH_OUTPUT: value}
+
+
+def _whole_tuple(result: Any, iface: Any) -> bool:
+    """Whether a one-field NamedTuple task returned the tuple itself (its NamedTuple, or a
+    1-tuple when the field is not itself a tuple) rather than the bare value."""
+    if isinstance(result, iface.return_type):
+        return True
+    field_type = next(iter(iface.output_types.values()))
+    field_is_tuple = field_type is tuple or typing.get_origin(field_type) is tuple
+    return type(result) is tuple and len(result) == 1 and not field_is_tuple
 
 
 class PythonRunner:

@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from airfoil.core.errors import (
     BindingTypeError,
     DefinitionError,
@@ -59,6 +61,10 @@ class PendingNode:
     label: str
     location: str
     cases: list[PendingCase] = field(default_factory=list)
+    #: ``with_overrides`` of a task node: TaskSpec fields replaced in this node's copy.
+    spec_overrides: dict[str, Any] = field(default_factory=dict)
+    #: ``with_overrides`` settings that only mean something on a cluster (recorded).
+    platform: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,6 +138,8 @@ def _spec(n: PendingNode) -> NodeSpec:
         extra["task"], extra["map"] = n.callee.task.spec, n.callee.map_spec
     elif n.kind == "task":
         extra["task"] = n.callee.spec
+        if n.spec_overrides:
+            extra["task"] = msgspec.structs.replace(extra["task"], **n.spec_overrides)
     else:
         extra["workflow"] = n.callee.spec
     return NodeSpec(
@@ -422,9 +430,38 @@ def _find_pending(nodes: list[PendingNode], node_id: str) -> PendingNode | None:
     return None
 
 
+def override_node(
+    node_id: str,
+    name: object = None,
+    *,
+    spec: dict[str, Any] | None = None,
+    platform: dict[str, Any] | None = None,
+) -> None:
+    """Apply ``with_overrides`` to the node ``node_id`` of the workflow being built: its label,
+    its task spec fields (task nodes only) and recorded platform settings."""
+    found = _pending(node_id)
+    if name is not None:
+        found.label = check_node_name(name)
+    if spec:
+        if found.kind != "task":
+            raise DefinitionError(
+                f"with_overrides({', '.join(spec)}) changes a task's settings; "
+                f"{found.label or found.id} is a {found.kind} node",
+                workflow=current_workflow_name(),
+                location=current_location(),
+            )
+        found.spec_overrides.update(spec)
+    if platform:
+        found.platform.update(platform)
+
+
 def rename_node(node_id: str, name: object) -> None:
     """Give the node ``node_id`` of the workflow being built the label ``name``."""
     label = check_node_name(name)
+    _pending(node_id).label = label
+
+
+def _pending(node_id: str) -> PendingNode:
     ctx = _ctx.get()
     found = None
     if ctx is not None:
@@ -439,4 +476,4 @@ def rename_node(node_id: str, name: object) -> None:
             workflow=current_workflow_name(),
             location=current_location(),
         )
-    found.label = label
+    return found

@@ -2,8 +2,10 @@
 
 Inputs come from parameters (annotations required; defaults allowed). Outputs come from the
 return annotation: ``None`` -> no outputs; a ``typing.NamedTuple`` -> one output per field;
-anything else -> one output named ``o0``. Descriptions come from a Google-style docstring
-(``Args:`` and ``Returns:`` sections).
+a fixed-length ``tuple[A, B]`` -> one output per element, named ``o0``, ``o1``... (as in
+flytekit: a workflow unpacks them, ``a, b = t()``); anything else -> one output named ``o0``.
+A ``tuple[T, ...]`` is one output (a variable-length tuple). Descriptions come from a
+Google-style docstring (``Args:`` and ``Returns:`` sections).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import DefinitionError, TypeTransformError
+from airfoil.core.outputs import tuple_outputs
 from airfoil.core.records import Interface, Param, Value
 
 if TYPE_CHECKING:
     from airfoil.types import TypeEngine
 
-__all__ = ["PyInterface", "build_interface", "is_namedtuple"]
+__all__ = ["PyInterface", "build_interface", "is_fixed_tuple", "is_namedtuple", "pack_outputs"]
 
 _SECTION_RE = re.compile(r"^\s*(Args|Arguments|Parameters|Returns|Return|Raises|Yields)\s*:\s*$")
 _ARG_RE = re.compile(r"^\s*(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
@@ -35,6 +38,28 @@ def is_namedtuple(tp: Any) -> bool:
         and hasattr(tp, "_fields")
         and hasattr(tp, "__annotations__")
     )
+
+
+def is_fixed_tuple(tp: Any) -> bool:
+    """Whether ``tp`` is a fixed-length ``tuple[A, B, ...]`` of two or more elements (a
+    ``tuple[T, ...]`` or a one-element ``tuple[T]`` stays one output)."""
+    if typing.get_origin(tp) is not tuple:
+        return False
+    args = typing.get_args(tp)
+    return len(args) >= 2 and Ellipsis not in args
+
+
+def pack_outputs(py: PyInterface, decoded: dict[str, Any]) -> Any:
+    """Decoded outputs (by name) as the value the signature promises: ``None``, the single
+    value, the ``NamedTuple`` or the plain ``tuple``."""
+    style = py.interface.output_style
+    if style == "none":
+        return None
+    if style == "single":
+        return decoded["o0"]
+    if style == "tuple":
+        return tuple_outputs(tuple(py.output_types))(*(decoded[n] for n in py.output_types))
+    return py.return_type(**decoded)
 
 
 @dataclass(frozen=True)
@@ -105,7 +130,8 @@ def build_interface(
     """
     location = _location(fn)
     try:
-        hints = typing.get_type_hints(fn, include_extras=False)
+        # include_extras: Annotated metadata (column subsets...) reaches the converters
+        hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as exc:  # NameError for forward refs, TypeError for bad hints
         raise DefinitionError(
             f"could not resolve the type annotations of {kind} {name!r}: {exc}",
@@ -164,7 +190,7 @@ def build_interface(
     elif is_namedtuple(ret):
         style = "named"
         tuple_name = ret.__name__
-        field_hints = typing.get_type_hints(ret)
+        field_hints = typing.get_type_hints(ret, include_extras=True)
         for fname in ret._fields:
             ftp = field_hints[fname]
             output_types[fname] = ftp
@@ -172,6 +198,18 @@ def build_interface(
                 Param(
                     name=fname,
                     type=_spec(engine, ftp, f"output {fname!r} of {kind} {name!r}", location),
+                )
+            )
+    elif is_fixed_tuple(ret):
+        style = "tuple"
+        tuple_name = "tuple"
+        for i, etp in enumerate(typing.get_args(ret)):
+            oname = f"o{i}"
+            output_types[oname] = etp
+            outputs.append(
+                Param(
+                    name=oname,
+                    type=_spec(engine, etp, f"output {i} of {kind} {name!r}", location),
                 )
             )
     else:

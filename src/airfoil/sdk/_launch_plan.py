@@ -352,11 +352,34 @@ class LaunchPlan:
     def __call__(self, **inputs: Any) -> Any:
         """Run the plan through the embedded engine; return the workflow's outputs.
 
+        Called inside a workflow body, the plan is a node of that workflow (its workflow
+        called with the plan's default and fixed inputs, the given ones overriding the
+        defaults), as in flytekit: ``a = plan_a(); b = plan_b(); a >> b`` orders two plans
+        without outputs. Nothing runs while the workflow is being built.
+
         Raises:
             InvalidInputError: an input is fixed, unknown, missing or ill-typed.
             ExecutionFailedError: the execution did not succeed.
+            DefinitionError: inside a workflow body, a fixed input is given.
         """
+        if _compile.active() is not None:
+            return self._call_in_workflow(inputs)
         return local_runner().call_launch_plan(self, inputs)
+
+    def _call_in_workflow(self, inputs: dict[str, Any]) -> Any:
+        fixed = sorted(set(inputs) & set(self.fixed_inputs))
+        if fixed:
+            raise DefinitionError(
+                f"launch plan {self.name!r} fixes input(s) {', '.join(map(repr, fixed))}: "
+                "do not pass them (or call the workflow itself)",
+                workflow=_compile.current_workflow_name(),
+                location=_compile.current_location(),
+            )
+        merged = {**self.default_inputs, **self.fixed_inputs, **inputs}
+        target = self.workflow
+        if getattr(target, "_node_label", None) is None and hasattr(target, "with_name"):
+            target = target.with_name(self.name)  # the node is labelled with the plan's name
+        return target(**merged)
 
     def __repr__(self) -> str:
         return f"LaunchPlan({self.name} -> {self.workflow.name})"

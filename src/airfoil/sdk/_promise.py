@@ -54,10 +54,19 @@ class Promise:
     def node_id(self) -> str:
         return self.binding.node
 
-    def with_overrides(self, *, name: str) -> Promise:
-        """Name the node that produces this output (shown in the console, the CLI and logs),
-        as flytekit's ``with_overrides(name=...)``: ``train(model="lr").with_overrides(name=
-        "lr")``. Returns the same promise."""
+    def with_overrides(self, *, name: str | None = None, **overrides: Any) -> Promise:
+        """Override the node that produces this output, as flytekit's ``with_overrides``.
+
+        ``name=`` labels the node (shown in the console, the CLI and logs):
+        ``train(model="lr").with_overrides(name="lr")``. ``requests=`` / ``limits=`` /
+        ``resources=`` (:class:`~airfoil.Resources`), ``retries=``, ``timeout=`` and
+        ``interruptible=`` replace the task's settings for this call only. Cluster-only
+        settings (``container_image``, ``accelerator``, ``pod_template``...) are accepted and
+        recorded. Returns the same promise.
+
+        Raises:
+            DefinitionError: an unknown keyword or a value of the wrong kind.
+        """
         if self.binding.kind != "output":
             from airfoil.sdk._compile import current_location, current_workflow_name
 
@@ -66,9 +75,7 @@ class Promise:
                 workflow=current_workflow_name(),
                 location=current_location(),
             )
-        from airfoil.sdk._compile import rename_node
-
-        rename_node(self.binding.node, name)
+        _override(self.binding.node, name, overrides)
         return self
 
     def __repr__(self) -> str:
@@ -268,6 +275,27 @@ def _unary(p: Promise, kind: str, allowed: tuple[str, ...] | None) -> Expr:
     return Expr(Condition(kind=kind, lhs=p.binding))
 
 
+def _override(node: str, name: str | None, overrides: dict[str, Any]) -> None:
+    from airfoil.core.errors import DefinitionError
+    from airfoil.sdk._compile import current_location, current_workflow_name, override_node
+    from airfoil.sdk._overrides import PLATFORM_ONLY, spec_overrides
+
+    known = {"requests", "limits", "resources", "retries", "timeout", "interruptible"}
+    unknown = sorted(set(overrides) - known - PLATFORM_ONLY - {"node_name"})
+    if unknown:
+        raise DefinitionError(
+            f"with_overrides got unknown keyword(s) {', '.join(unknown)}: it takes name, "
+            f"{', '.join(sorted(known))} (and records {', '.join(sorted(PLATFORM_ONLY))})",
+            workflow=current_workflow_name(),
+            location=current_location(),
+        )
+    if name is None and overrides.get("node_name") is not None:
+        name = overrides["node_name"]
+    spec = spec_overrides("with_overrides", **{k: v for k, v in overrides.items() if k in known})
+    platform = {k: v for k, v in overrides.items() if k in PLATFORM_ONLY}
+    override_node(node, name, spec=spec, platform=platform)
+
+
 class NodeOutputs:
     """The outputs of a node with several (``NamedTuple``) or no outputs.
 
@@ -285,11 +313,9 @@ class NodeOutputs:
     def node_id(self) -> str:
         return self._node
 
-    def with_overrides(self, *, name: str) -> NodeOutputs:
-        """Name the node of this call (see :meth:`Promise.with_overrides`)."""
-        from airfoil.sdk._compile import rename_node
-
-        rename_node(self._node, name)
+    def with_overrides(self, *, name: str | None = None, **overrides: Any) -> NodeOutputs:
+        """Override the node of this call (see :meth:`Promise.with_overrides`)."""
+        _override(self._node, name, overrides)
         return self
 
     def __getattr__(self, name: str) -> Promise:

@@ -146,12 +146,15 @@ class TaskDef(Generic[P, R]):
         self._code_version: CodeVersion | None = None
         self.is_async = inspect.iscoroutinefunction(fn)
         self._node_label: str | None = None
+        self._mock: Callable[..., Any] | None = None  # see airfoil.sdk._mocking
+        self.fn_qualname: str = fn.__qualname__
         _LIVE[(self.module, fn.__qualname__)] = self
 
     @property
     def fn(self) -> Callable[P, R]:
-        """The plain Python function."""
-        return self.__airfoil_fn__
+        """The function a run calls: the task's own, or its replacement while it is mocked
+        (:mod:`airfoil.sdk._mocking`)."""
+        return self._mock or self.__airfoil_fn__  # type: ignore[return-value]
 
     @property
     def interface(self) -> Any:
@@ -167,10 +170,17 @@ class TaskDef(Generic[P, R]):
         """The task's spec record (built on first use, and again when a global its code
         reads has been rebound since, as ``importlib.reload`` does)."""
         spec = self._spec
-        if spec is not None and not (self._code_version and self._code_version.stale()):
-            return spec
-        with _SPEC_LOCK:  # threads launching the task at once agree on one version
-            return self._build_spec()
+        if spec is None or (self._code_version and self._code_version.stale()):
+            with _SPEC_LOCK:  # threads launching the task at once agree on one version
+                spec = self._build_spec()
+        if self._mock is not None:
+            # A mocked task neither reads nor writes the real code's cache entries.
+            return msgspec.structs.replace(
+                spec,
+                version=stable_hash(spec.version, "mocked")[: len(spec.version)],
+                cache=CachePolicy(enabled=False),
+            )
+        return spec
 
     def _build_spec(self) -> TaskSpec:
         if self._spec is None or (self._code_version is not None and self._code_version.stale()):

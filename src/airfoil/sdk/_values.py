@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.records import Value
+from airfoil.sdk._interface import pack_outputs
 
 if TYPE_CHECKING:
     from airfoil.types import TypeEngine
@@ -42,12 +43,9 @@ def decode_values(
 
     py = entity.py_interface
     ctx = ValueContext(blobs=blobs)
-    style = py.interface.output_style
-    if style == "none":
+    if py.interface.output_style == "none":
         return None
     decoded = {
         name: types.to_python(outputs[name], tp, ctx) for name, tp in py.output_types.items()
     }
-    if style == "single":
-        return decoded["o0"]
-    return py.return_type(**decoded)
+    return pack_outputs(py, decoded)

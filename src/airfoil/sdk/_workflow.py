@@ -13,6 +13,7 @@ from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, enc
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._interface import PyInterface, build_interface
+from airfoil.sdk._mocking import mock_epoch
 from airfoil.sdk._promise import NodeOutputs, Promise
 from airfoil.sdk._versioning import CodeVersion, compute_version
 
@@ -70,13 +71,16 @@ class WorkflowDef(Generic[P, R]):
         self._node_label: str | None = None
         self._engine, self._location = engine, location
         self._code_version: CodeVersion | None = None
+        self._mock_epoch = mock_epoch()
         self._spec: WorkflowSpec = self._compile(engine, location)
 
     @property
     def spec(self) -> WorkflowSpec:
         """The compiled spec; compiled again when a global its code (or a task's) reads has
         been rebound since (``importlib.reload`` of a module it uses)."""
-        if self._code_version is not None and self._code_version.stale():
+        stale = self._code_version is not None and self._code_version.stale()
+        if stale or self._mock_epoch != mock_epoch():  # a task it calls was (un)mocked
+            self._mock_epoch = mock_epoch()
             self._spec = self._compile(self._engine, self._location)
         return self._spec
 

@@ -7,9 +7,11 @@ wiring (and a server can check a launch plan) without the Python types.
 The rules follow what the value converters accept at run time: widening ``int`` -> ``float``;
 anything into a union that has a compatible member (so ``T`` -> ``Optional[T]``); a union
 only if every member fits; containers element-wise (``list[int]`` -> ``list[float]``);
-named kinds (dataclass, pydantic, enum, pickle) by qualified name; dataframes only within
-one flavour. ``Any`` accepts everything; a value typed ``Any`` may go only where ``Any`` or a
-pickled type is expected (its content is unknown until run time).
+named kinds (dataclass, pydantic, enum, pickle) by qualified name; dataframes within one
+flavour, or to and from a dataframe of no stated flavour (a structured dataset, read as any
+flavour: every flavour is stored as Parquet). ``Any`` accepts everything; a value typed
+``Any`` may go only where ``Any`` or a pickled type is expected (its content is unknown until
+run time).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def is_assignable(src: TypeSpec, dst: TypeSpec) -> bool:
         return True
     if sk != dk:
         return False
+    if sk == "dataframe" and (not src.name or not dst.name):
+        return True
     if sk in _NAMED:
         return src.name == dst.name
     if sk == "ndarray":

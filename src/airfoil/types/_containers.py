@@ -385,9 +385,16 @@ class UnionHandler(Handler):
         raise self.cli_error(text)
 
 
+# A bare ``list`` / ``dict`` (and ``typing.List`` / ``typing.Dict``) holds anything, as in
+# flytekit: its members are converted as ``Any`` is (JSON data, else pickle).
+_ANY_ELEMENTS: dict[Any, Any] = {
+    list: list[Any],
+    dict: dict[Any, Any],
+    typing.List: list[Any],  # noqa: UP006
+    typing.Dict: dict[Any, Any],  # noqa: UP006
+}
+
 _BARE: dict[Any, str] = {
-    list: "list[T]",
-    dict: "dict[K, V]",
     tuple: "tuple[T, ...] or tuple[A, B]",
     set: "set[T]",
     frozenset: "frozenset[T]",
@@ -395,8 +402,6 @@ _BARE: dict[Any, str] = {
 # The unsubscripted typing aliases (typing.List...), looked up by name to keep them apart from
 # the builtins they alias.
 for _name, _form in (
-    ("List", "list[T]"),
-    ("Dict", "dict[K, V]"),
     ("Tuple", "tuple[T, ...]"),
     ("Set", "set[T]"),
     ("FrozenSet", "frozenset[T]"),
@@ -416,8 +421,11 @@ class GenericConverter(Converter):
     def handler(self, py_type: Any, engine: TypeEngine) -> Handler | None:
         try:
             bare = _BARE.get(py_type)
+            any_elements = _ANY_ELEMENTS.get(py_type)
         except TypeError:
-            bare = None
+            bare = any_elements = None
+        if any_elements is not None:
+            return engine.handler(any_elements)
         if bare is not None:
             raise _malformed(py_type, f"it has no element type; annotate it as {bare}")
         if isinstance(py_type, typing.NewType):

@@ -232,9 +232,6 @@ def test_union_order_does_not_matter(engine: TypeEngine, ctx: ValueContext) -> N
 @pytest.mark.parametrize(
     ("py_type", "message"),
     [
-        (list, "annotate it as list[T]"),
-        (dict, "annotate it as dict[K, V]"),
-        (typing.List, "annotate it as list[T]"),  # noqa: UP006
         (tuple, "tuple[T, ...]"),
         (dict[str], "dict needs a key and a value type"),
         (tuple[int, ..., str], "'...' may only follow a single type"),
@@ -334,3 +331,12 @@ def test_is_assignable_for_pickled_types(engine: TypeEngine) -> None:
     assert not engine.is_assignable(engine.to_spec(int), opaque)
     other = TypeSpec("pickle", name="elsewhere.Other")
     assert not engine.is_assignable(other, opaque)
+
+
+def test_is_assignable_for_dataframes(engine: TypeEngine) -> None:
+    pandas, polars = TypeSpec("dataframe", name="pandas"), TypeSpec("dataframe", name="polars")
+    any_flavour = TypeSpec("dataframe")  # a structured dataset: read as any flavour
+    assert not engine.is_assignable(pandas, polars)
+    assert engine.is_assignable(pandas, any_flavour)
+    assert engine.is_assignable(any_flavour, polars)
+    assert not engine.is_assignable(any_flavour, TypeSpec("list", args=(TypeSpec("int"),)))

@@ -1,0 +1,104 @@
+"""flytekit's public API on Airfoil: change ``from flytekit import ...`` to
+``from airfoil.compat.flytekit import ...`` (or ``import airfoil.compat.flytekit as
+flytekit``) and run the program on Airfoil's embedded engine or server.
+
+See ``docs/migrating-from-flyte.md`` for the mapping of each name, what differs, and what is
+not supported. Names that address a remote Flyte cluster (``FlyteRemote``,
+``reference_task``, ``reference_launch_plan``) raise an error saying what to do instead.
+"""
+
+from __future__ import annotations
+
+from airfoil.compat.flytekit._context import Deck, Secret, current_context
+from airfoil.compat.flytekit._decorators import (
+    Cache,
+    FlyteError,
+    ImageSpec,
+    PodTemplate,
+    PythonFunctionTask,
+    Resources,
+    TaskMetadata,
+    WorkflowFailurePolicy,
+    dynamic,
+    eager,
+    map_task,
+    task,
+    workflow,
+)
+from airfoil.compat.flytekit._launch import (
+    Annotations,
+    CronSchedule,
+    Email,
+    FixedRate,
+    Labels,
+    LaunchPlan,
+    PagerDuty,
+    Slack,
+    WorkflowExecutionPhase,
+)
+from airfoil.compat.flytekit._remote import (
+    FlyteRemote,
+    reference_launch_plan,
+    reference_task,
+    reference_workflow,
+)
+from airfoil.compat.flytekit._types import (
+    BatchSize,
+    FlyteDirectory,
+    FlyteFile,
+    HashMethod,
+    StructuredDataset,
+    TypeEngine,
+    TypeTransformer,
+    kwtypes,
+)
+from airfoil.sdk._conditional import conditional
+from airfoil.sdk._gates import approve, sleep, wait_for_input
+
+#: flytekit's ``flytekit.map`` (array node map): the same as :func:`map_task`.
+map = map_task
+
+__all__ = [
+    "Annotations",
+    "BatchSize",
+    "Cache",
+    "CronSchedule",
+    "Deck",
+    "Email",
+    "FixedRate",
+    "FlyteDirectory",
+    "FlyteError",
+    "FlyteFile",
+    "FlyteRemote",
+    "HashMethod",
+    "ImageSpec",
+    "Labels",
+    "LaunchPlan",
+    "PagerDuty",
+    "PodTemplate",
+    "PythonFunctionTask",
+    "Resources",
+    "Secret",
+    "Slack",
+    "StructuredDataset",
+    "TaskMetadata",
+    "TypeEngine",
+    "TypeTransformer",
+    "WorkflowExecutionPhase",
+    "WorkflowFailurePolicy",
+    "approve",
+    "conditional",
+    "current_context",
+    "dynamic",
+    "eager",
+    "kwtypes",
+    "map",
+    "map_task",
+    "reference_launch_plan",
+    "reference_task",
+    "reference_workflow",
+    "sleep",
+    "task",
+    "wait_for_input",
+    "workflow",
+]

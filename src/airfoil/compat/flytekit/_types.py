@@ -1,0 +1,432 @@
+"""flytekit's data types on Airfoil's type engine: FlyteFile, FlyteDirectory,
+StructuredDataset (+ ``kwtypes`` column subsets), HashMethod, TypeTransformer / TypeEngine.
+
+Their converters are added to the process's type engine (:func:`airfoil.types.add_converter`)
+by :func:`install`, which the compat decorators call before building an interface: importing
+this module adds nothing. Worker processes rebuild the same engine from the recorded paths.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import typing
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+from airfoil.core.errors import DefinitionError
+from airfoil.core.records import TypeSpec, Value
+from airfoil.types import (
+    BlobHandler,
+    ConversionError,
+    Converter,
+    Directory,
+    File,
+    Handler,
+    ValueContext,
+)
+from airfoil.types import TypeEngine as AirfoilTypeEngine
+
+__all__ = [
+    "BatchSize",
+    "FlyteDirectory",
+    "TypeEngine",
+    "TypeTransformer",
+    "FlyteFile",
+    "FlyteTypesConverter",
+    "HashMethod",
+    "StructuredDataset",
+    "install",
+    "kwtypes",
+]
+
+T = TypeVar("T")
+
+
+class FlyteFile(File):
+    """flytekit's ``FlyteFile``: a local file passed between tasks by content (an Airfoil
+    :class:`~airfoil.File`). ``FlyteFile[typing.TypeVar("csv")]`` records a format and is the
+    same type. Remote paths (``s3://...``) are not fetched: give a local path."""
+
+    def __init__(self, path: str | os.PathLike[str], *_: Any, **__: Any) -> None:
+        text = os.fspath(path)
+        if "://" in text and not text.startswith("file://"):
+            raise DefinitionError(
+                f"FlyteFile({text!r}): Airfoil passes local files by content; download the "
+                "remote file in the task (fsspec) and return FlyteFile(local_path)"
+            )
+        super().__init__(text.removeprefix("file://"))
+
+    def __class_getitem__(cls, _format: Any) -> type[FlyteFile]:
+        return cls
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def download(self) -> str:
+        """The local path (the file is already local)."""
+        return self.path
+
+    @property
+    def remote_source(self) -> str:
+        return self.path
+
+    @classmethod
+    def from_source(cls, source: str | os.PathLike[str]) -> FlyteFile:
+        return cls(source)
+
+    def __repr__(self) -> str:
+        return f"FlyteFile({self.path!r})"
+
+
+class FlyteDirectory(Directory):
+    """flytekit's ``FlyteDirectory``: a local directory tree passed by content."""
+
+    def __init__(self, path: str | os.PathLike[str], *_: Any, **__: Any) -> None:
+        text = os.fspath(path)
+        if "://" in text and not text.startswith("file://"):
+            raise DefinitionError(
+                f"FlyteDirectory({text!r}): Airfoil passes local directories by content; "
+                "download it in the task and return FlyteDirectory(local_path)"
+            )
+        super().__init__(text.removeprefix("file://"))
+
+    def __class_getitem__(cls, _format: Any) -> type[FlyteDirectory]:
+        return cls
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def download(self) -> str:
+        return self.path
+
+    @classmethod
+    def listdir(cls, directory: FlyteDirectory) -> list[FlyteFile | FlyteDirectory]:
+        """The entries of ``directory`` (files and subdirectories), sorted by name."""
+        out: list[FlyteFile | FlyteDirectory] = []
+        for name in sorted(os.listdir(directory.path)):
+            full = os.path.join(directory.path, name)
+            out.append(FlyteDirectory(full) if os.path.isdir(full) else FlyteFile(full))
+        return out
+
+    def __repr__(self) -> str:
+        return f"FlyteDirectory({self.path!r})"
+
+
+def kwtypes(**columns: Any) -> OrderedDict[str, Any]:
+    """Column names and types, for ``Annotated[StructuredDataset, kwtypes(a=int)]``."""
+    return OrderedDict(columns)
+
+
+class HashMethod(Generic[T]):
+    """flytekit's ``HashMethod(fn)`` in ``Annotated[T, HashMethod(fn)]``. Airfoil keys its
+    cache by the stored value's content hash already, so the function is recorded and not
+    needed; the annotation is the type ``T``."""
+
+    def __init__(self, function: Callable[[T], str]) -> None:
+        self.function = function
+
+    def calculate(self, obj: T) -> str:
+        return self.function(obj)
+
+
+class BatchSize:
+    """flytekit's ``Annotated[list[T], BatchSize(n)]`` (pickled lists in batches): Airfoil
+    stores a list's items as values of their own type, so the size is recorded and the
+    annotation is ``list[T]``."""
+
+    def __init__(self, val: int) -> None:
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise DefinitionError(f"BatchSize takes a whole number >= 1, not {val!r}")
+        self.val = val
+
+
+class StructuredDataset:
+    """flytekit's ``StructuredDataset``: a dataframe (pandas, polars or a pyarrow Table),
+    stored as Parquet, read back lazily with ``sd.open(pd.DataFrame).all()``.
+
+    ``Annotated[StructuredDataset, kwtypes(a=int, b=str)]`` reads only those columns.
+
+    Args:
+        dataframe: the frame to store (when a task returns one).
+        uri: not supported (Airfoil stores values itself): give ``dataframe``.
+        file_format: ``"parquet"`` (the only format stored).
+    """
+
+    def __init__(
+        self,
+        dataframe: Any = None,
+        uri: str | None = None,
+        metadata: Any = None,
+        file_format: str = "parquet",
+        **_: Any,
+    ) -> None:
+        if uri is not None and dataframe is None:
+            raise DefinitionError(
+                f"StructuredDataset(uri={uri!r}): Airfoil stores dataframes itself; read the "
+                "data in the task and return StructuredDataset(dataframe=df)"
+            )
+        if file_format not in ("parquet", ""):
+            raise DefinitionError(
+                f"StructuredDataset(file_format={file_format!r}): Airfoil stores dataframes "
+                "as parquet; leave file_format out"
+            )
+        self._dataframe = dataframe
+        self._columns: list[str] | None = None
+        self._stored: tuple[Value, ValueContext, AirfoilTypeEngine] | None = None
+        self._read_as: Any = None
+        self.file_format = "parquet"
+
+    @property
+    def dataframe(self) -> Any:
+        """The frame given (or read back as pandas on first use)."""
+        if self._dataframe is None and self._stored is not None:
+            import pandas as pd
+
+            self._dataframe = self.open(pd.DataFrame).all()
+        return self._dataframe
+
+    def open(self, dataframe_type: type) -> StructuredDataset:
+        """Choose the frame type :meth:`all` returns (``pd.DataFrame``, ``pl.DataFrame``,
+        ``pa.Table``)."""
+        self._read_as = dataframe_type
+        return self
+
+    def all(self) -> Any:
+        """The whole frame, as the type given to :meth:`open` (default pandas)."""
+        if self._stored is None:
+            frame = self._dataframe
+        else:
+            value, ctx, engine = self._stored
+            read_as = self._read_as
+            if read_as is None:
+                import pandas as pd
+
+                read_as = pd.DataFrame
+            frame = engine.handler(read_as).to_python(value, ctx)
+        if self._columns is not None:
+            frame = _select(frame, self._columns)
+        return frame
+
+    def iter(self) -> Iterator[Any]:
+        """The frame in chunks (one chunk: the whole frame)."""
+        yield self.all()
+
+    def __repr__(self) -> str:
+        cols = f", columns={self._columns}" if self._columns else ""
+        return f"StructuredDataset({'stored' if self._stored else 'in memory'}{cols})"
+
+
+def _select(frame: Any, columns: list[str]) -> Any:
+    module = type(frame).__module__.split(".")[0]
+    if module == "pyarrow":
+        return frame.select(columns)
+    if module == "polars":
+        return frame.select(columns)
+    return frame[columns]
+
+
+class _StructuredHandler(BlobHandler):
+    classes = (StructuredDataset,)
+
+    def __init__(self, engine: AirfoilTypeEngine, columns: list[str] | None) -> None:
+        super().__init__(TypeSpec("dataframe"))  # no flavour: any frame binds to it
+        self.engine = engine
+        self.columns = columns
+
+    def _frame(self, obj: Any) -> Any:
+        if isinstance(obj, StructuredDataset):
+            obj = obj.all() if obj._stored is not None else obj._dataframe
+        if obj is None:
+            raise ConversionError("a StructuredDataset with no dataframe")
+        return obj
+
+    def check(self, obj: Any) -> None:
+        frame = self._frame(obj)
+        self.engine.handler(type(frame)).check(frame)
+
+    def to_value(self, obj: Any, ctx: ValueContext) -> Value:
+        frame = self._frame(obj)
+        return self.engine.handler(type(frame)).to_value(frame, ctx)
+
+    def to_python(self, value: Value, ctx: ValueContext) -> Any:
+        if value.format != "parquet":
+            raise self.wrong_format(value)
+        sd = StructuredDataset()
+        sd._stored = (value, ctx, self.engine)
+        sd._columns = self.columns
+        return sd
+
+
+class _PathHandler(BlobHandler):
+    """Airfoil's File / Directory handler, giving back flytekit's class."""
+
+    def __init__(self, inner: Handler, cls: type[FlyteFile] | type[FlyteDirectory]) -> None:
+        super().__init__(inner.spec)
+        assert isinstance(inner, BlobHandler)
+        self.inner = inner
+        self.cls = cls
+        self.classes = (cls,)
+
+    def check(self, obj: Any) -> None:
+        self.inner.check(obj)
+
+    def to_value(self, obj: Any, ctx: ValueContext) -> Value:
+        return self.inner.to_value(obj, ctx)
+
+    def to_python(self, value: Value, ctx: ValueContext) -> Any:
+        return self.cls(self.inner.to_python(value, ctx).path)
+
+    def from_path(self, path: str) -> Any:
+        return self.cls(self.inner.from_path(path).path)
+
+    def cli_form(self) -> str:
+        return self.inner.cli_form()
+
+
+class FlyteTypesConverter(Converter):
+    """FlyteFile, FlyteDirectory and StructuredDataset (with ``kwtypes`` columns)."""
+
+    def handler(self, py_type: Any, engine: AirfoilTypeEngine) -> Handler | None:
+        columns: list[str] | None = None
+        if typing.get_origin(py_type) is typing.Annotated:
+            base, *meta = typing.get_args(py_type)
+            if base is not StructuredDataset:
+                return None
+            for m in meta:
+                if isinstance(m, dict) and m:
+                    columns = list(m)
+            py_type = base
+        if py_type is FlyteFile:
+            return _PathHandler(engine.handler(File), FlyteFile)
+        if py_type is FlyteDirectory:
+            return _PathHandler(engine.handler(Directory), FlyteDirectory)
+        if py_type is StructuredDataset:
+            return _StructuredHandler(engine, columns)
+        return None
+
+
+# --- custom transformers ---------------------------------------------------------------------
+
+
+class TypeTransformer(Generic[T]):
+    """flytekit's base class of a custom type's transformer. Implement ``to_literal`` (return a
+    ``Literal`` of primitives or generic JSON) and ``to_python_value``; ``get_literal_type``
+    is kept for flytekit's sake. Add it with ``TypeEngine.register(MyTransformer())``."""
+
+    def __init__(self, name: str, t: type[T], enable_type_assertions: bool = True) -> None:
+        self._name = name
+        self._t = t
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def python_type(self) -> type[T]:
+        return self._t
+
+    def get_literal_type(self, t: type[T]) -> Any:
+        from airfoil.compat.flytekit._models import LiteralType, SimpleType
+
+        return LiteralType(simple=SimpleType.STRUCT)
+
+    def to_literal(self, ctx: Any, python_val: T, python_type: type[T], expected: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement to_literal")
+
+    def to_python_value(self, ctx: Any, lv: Any, expected_python_type: type[T]) -> T:
+        raise NotImplementedError(f"{type(self).__name__} must implement to_python_value")
+
+    def assert_type(self, t: type[T], v: T) -> None:
+        if not isinstance(v, t):
+            raise TypeError(f"{v!r} is not a {t.__name__}")
+
+
+_transformers: dict[type, TypeTransformer[Any]] = {}
+_transformers_lock = threading.Lock()
+
+
+class _TransformerHandler(Handler):
+    def __init__(self, transformer: TypeTransformer[Any], py_type: type) -> None:
+        super().__init__(TypeSpec("struct", name=f"flytekit:{transformer.name}"))
+        self.transformer = transformer
+        self.py_type = py_type
+        self.classes = (py_type,)
+
+    def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
+        from airfoil.compat.flytekit._models import literal_to_data
+
+        if not isinstance(obj, self.py_type):
+            raise ConversionError(f"expected {self.py_type.__name__}, got {type(obj).__name__}")
+        try:
+            lit = self.transformer.to_literal(None, obj, self.py_type, None)
+            return literal_to_data(lit)
+        except ConversionError:
+            raise
+        except Exception as exc:
+            raise ConversionError(f"{self.transformer.name}.to_literal failed: {exc}") from exc
+
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        from airfoil.compat.flytekit._models import literal_from_data
+
+        if not isinstance(data, dict):
+            raise ConversionError(f"not a {self.transformer.name} literal: {data!r}")
+        try:
+            return self.transformer.to_python_value(None, literal_from_data(data), self.py_type)
+        except Exception as exc:
+            raise ConversionError(f"{self.transformer.name}.to_python_value failed: {exc}") from exc
+
+
+class FlyteTransformersConverter(Converter):
+    """The transformers given to ``TypeEngine.register`` in this process (a worker process
+    has those its imports of the user's modules register)."""
+
+    def handler(self, py_type: Any, engine: AirfoilTypeEngine) -> Handler | None:
+        if not isinstance(py_type, type):
+            return None
+        with _transformers_lock:
+            found = _transformers.get(py_type)
+        return _TransformerHandler(found, py_type) if found is not None else None
+
+
+class TypeEngine:
+    """flytekit's ``TypeEngine``: :meth:`register` adds a custom transformer."""
+
+    @classmethod
+    def register(cls, transformer: TypeTransformer[Any], *_: Any, **__: Any) -> None:
+        """Use ``transformer`` for its Python type in every task of this process.
+
+        Raises:
+            DefinitionError: not a :class:`TypeTransformer`.
+        """
+        if not isinstance(transformer, TypeTransformer):
+            raise DefinitionError(
+                f"TypeEngine.register takes a TypeTransformer instance, not {transformer!r}"
+            )
+        from airfoil.types import add_converter
+
+        with _transformers_lock:
+            _transformers[transformer.python_type] = transformer
+        add_converter(FlyteTransformersConverter())
+
+    @classmethod
+    def get_transformer(cls, python_type: type) -> TypeTransformer[Any]:
+        with _transformers_lock:
+            found = _transformers.get(python_type)
+        if found is None:
+            raise DefinitionError(f"no TypeTransformer registered for {python_type!r}")
+        return found
+
+
+_installed = False
+
+
+def install() -> None:
+    """Add the flytekit types' converter to the process's type engine (once)."""
+    global _installed
+    if not _installed:
+        from airfoil.types import add_converter
+
+        add_converter(FlyteTypesConverter())
+        _installed = True

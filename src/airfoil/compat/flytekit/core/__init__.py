@@ -1,0 +1,1 @@
+"""``flytekit.core``: the modules programs import names from directly."""

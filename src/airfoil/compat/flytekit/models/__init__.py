@@ -1,0 +1,1 @@
+"""flytekit's ``flytekit.models``: the literal and type classes custom transformers use."""

@@ -1,0 +1,1 @@
+"""``flytekit.types``: files, directories, structured datasets."""

@@ -1,0 +1,5 @@
+"""``flytekit.types.file``."""
+
+from airfoil.compat.flytekit._types import FlyteFile
+
+__all__ = ["FlyteFile"]

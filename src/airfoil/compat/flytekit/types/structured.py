@@ -1,0 +1,5 @@
+"""``flytekit.types.structured``."""
+
+from airfoil.compat.flytekit._types import StructuredDataset
+
+__all__ = ["StructuredDataset"]
