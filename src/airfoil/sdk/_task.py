@@ -149,6 +149,12 @@ class TaskDef(Generic[P, R]):
         self._mock: Callable[..., Any] | None = None  # see airfoil.sdk._mocking
         self.fn_qualname: str = fn.__qualname__
         _LIVE[(self.module, fn.__qualname__)] = self
+        policy = self._options["cache"]
+        if isinstance(policy, CachePolicy) and policy.enabled and not policy.version:
+            # Warn at the definition about what the code version cannot see (only where it
+            # keys a cache). Names the module binds later (helpers below the task) make this
+            # version stale, so the first use computes it again with them.
+            self._code_version = compute_version(fn)
 
     @property
     def fn(self) -> Callable[P, R]:
@@ -187,8 +193,11 @@ class TaskDef(Generic[P, R]):
             fn = self.__airfoil_fn__
             policy = self._options["cache"]
             assert isinstance(policy, CachePolicy)
-            # Warn about what the version cannot see only where it keys a cache.
-            self._code_version = compute_version(fn, warn=policy.enabled and not policy.version)
+            code_version = self._code_version
+            if self._spec is not None or code_version is None or code_version.stale():
+                # Warn about what the version cannot see only where it keys a cache.
+                code_version = compute_version(fn, warn=policy.enabled and not policy.version)
+            self._code_version = code_version
             version = self._code_version.version
             config = self._options.get("config")
             if config:  # a task type's settings are part of what the task does

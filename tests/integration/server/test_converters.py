@@ -101,6 +101,7 @@ def user_code(tmp_path: Path) -> Iterator[tuple[ModuleType, ModuleType, Path]]:
     sys.path.insert(0, str(code))
     for name in ("money_codecs", "money_flow"):
         sys.modules.pop(name, None)
+    kept = _plugins.added_converters()  # what modules imported earlier added
     _plugins._reset_for_tests()
     try:
         codecs = importlib.import_module("money_codecs")
@@ -110,6 +111,7 @@ def user_code(tmp_path: Path) -> Iterator[tuple[ModuleType, ModuleType, Path]]:
         yield codecs, flow, code
     finally:
         _plugins._reset_for_tests()
+        _plugins.load_converters(kept)
         sys.path.remove(str(code))
         for name in ("money_codecs", "money_flow"):
             sys.modules.pop(name, None)

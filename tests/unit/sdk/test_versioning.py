@@ -100,13 +100,19 @@ def test_an_unhashable_read_warns_once_and_is_recorded(project: Path) -> None:
             """
         )
     )
-    mod = importlib.import_module("vproj_unh")
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as at_definition:
+        warnings.simplefilter("always")
+        mod = importlib.import_module("vproj_unh")  # the task's definition warns...
+    with warnings.catch_warnings(record=True) as later:
         warnings.simplefilter("always")
         mod.t.spec  # noqa: B018
-        compute_version(mod.t.fn)
-    messages = [str(w.message) for w in caught if issubclass(w.category, CacheVersionWarning)]
+        compute_version(mod.t.fn)  # ...and nothing after it warns again
+    assert not [w for w in later if issubclass(w.category, CacheVersionWarning)]
+    messages = [
+        str(w.message) for w in at_definition if issubclass(w.category, CacheVersionWarning)
+    ]
     assert len(messages) == 1
+    assert at_definition[0].lineno == 7  # the task's line in the file
     assert "vproj_unh.py:BUFFER" in messages[0] and "cache_version=" in messages[0]
     manifest = compute_version(mod.t.fn, warn=False).manifest
     assert "StringIO" in manifest.unhashable["vproj_unh.py:BUFFER"]

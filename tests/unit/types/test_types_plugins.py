@@ -64,9 +64,11 @@ def make_money_converter() -> Converter:
 
 @pytest.fixture(autouse=True)
 def _fresh_default() -> Iterator[None]:
+    kept = added_converters()  # what modules imported earlier added (airfoil.compat's)
     _plugins._reset_for_tests()
     yield
     _plugins._reset_for_tests()
+    load_converters(kept)
 
 
 def test_an_added_converter_is_in_the_default_engine_and_recorded_by_path() -> None:
