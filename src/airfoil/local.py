@@ -226,7 +226,10 @@ class Runtime:
             durability=self.settings.durability,
             ray_address=self.settings.ray_address,
         )
-        executor = self.executors.create(name or self.settings.executor, context)
+        return self.hooked(self.executors.create(name or self.settings.executor, context))
+
+    def hooked(self, executor: Executor) -> Executor:
+        """``executor``, reporting its attempts to the runtime's hooks (as it is without any)."""
         return executor if self.hooks is None else HookedExecutor(executor, self.hooks)
 
     def executor(self, name: str | None = None) -> Executor:

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -92,7 +92,7 @@ class ServerConfig:
     converters: tuple[str, ...] = ()
     hooks: Hooks | None = None
     store_retry_budget_s: float = 120.0
-    durability: str = "process"
+    durability: Literal["process", "power"] = "process"
     executor: str = "process"
     ray_address: str | None = None
 
@@ -128,7 +128,7 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
         ray_address=config.ray_address,
         max_parallel=config.max_parallel,
         converters=",".join(config.converters),
-        durability="power" if config.durability == "power" else "process",
+        durability=config.durability,
     )
 
 

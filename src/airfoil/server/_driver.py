@@ -46,7 +46,6 @@ from airfoil.engine.launch_plans import Poster
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.engine.state import RunState
 from airfoil.executors.base import AttemptResult, DelegatingExecutor, Executor
-from airfoil.executors.hooks import HookedExecutor
 from airfoil.local import Runtime
 from airfoil.runtime._packages import PACKAGE_PREFIX
 
@@ -304,9 +303,7 @@ class Driver:
     def make_executor(self) -> Executor:
         """One slot's executor (reporting its attempts to the runtime's hooks, if any)."""
         if self._make_executor is not None:
-            hooks = self.runtime.hooks
-            executor = self._make_executor()
-            return executor if hooks is None else HookedExecutor(executor, hooks)
+            return self.runtime.hooked(self._make_executor())
         # Workers rebuild the server's type engine: the converters it was configured with.
         return self.runtime.new_executor()  # the server's executor, wrapped by the runtime
 
