@@ -82,6 +82,10 @@ class AirfoilPolicy(Policy):
         max_preemptions: at most this many items are preempted by one decision; the next
             decision, asked for at once through ``wake_at``, goes on.
         reclaim: preempt borrowed interruptible work to give projects their nominal quota.
+        overrun: for the reservation of a starving single-worker item, running work past
+            its estimate is expected to run this many times as long as it has run so far
+            (``None``: to end now, as for gangs; see
+            :func:`~airfoil.scheduler._estimator.overrun_end`).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -93,6 +97,7 @@ class AirfoilPolicy(Policy):
     max_reservations: int = 1
     max_preemptions: int = 64
     reclaim: bool = True
+    overrun: float | None = 2.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,6 +114,8 @@ class AirfoilPolicy(Policy):
             problems.append(f"max_reservations must not be negative, got {self.max_reservations}")
         if self.max_preemptions < 1:
             problems.append(f"max_preemptions must be at least 1, got {self.max_preemptions}")
+        if self.overrun is not None and not self.overrun >= 1:
+            problems.append(f"overrun must be at least 1 or None, got {self.overrun}")
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -147,14 +154,17 @@ class AirfoilPolicy(Policy):
             if due > now:
                 rnd.wake(due)
                 break
-            if len(rnd.reservations) >= self.max_reservations:
-                break
             entry = state.waiting[item_id]
+            full = len(rnd.reservations) >= self.max_reservations
+            if full and entry.workers == 1:
+                continue  # no reservation left for it: the LAS pass takes it in its turn
             served.add(item_id)
             reason = rnd.try_start(entry)
             if reason is None:
                 continue
             if not rnd.blocked_by_quota:
+                # a gang still makes room when the reservations are taken (by a starving
+                # single, say): it is never held up behind one
                 if (
                     entry.workers > 1
                     and len(rnd.preempted) < self.max_preemptions
@@ -163,7 +173,9 @@ class AirfoilPolicy(Policy):
                     )
                 ):
                     continue
-                reservation = rnd.reserve(entry)
+                reservation = None
+                if not full:
+                    reservation = rnd.reserve(entry, self.overrun if entry.workers == 1 else None)
                 if reservation is not None:
                     reason = _reasons.in_reservation(reservation.at, now)
             rnd.wait(entry, reason)
