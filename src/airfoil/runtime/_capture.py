@@ -116,8 +116,8 @@ def _uninstall() -> None:
 
 def _thread_idents() -> frozenset[int]:
     """The idents of the threads alive now (a thread not yet started counts as 0)."""
-    if _active is not None:  # CPython: the running threads' table, copied in C
-        return frozenset(_active)
+    if _active is not None:  # CPython: the running threads' table, copied in one C call
+        return frozenset(_active)  # (int keys: no Python code runs, no thread can interleave)
     return frozenset(t.ident or 0 for t in threading.enumerate())
 
 

@@ -196,16 +196,18 @@ class _LiveLog(io.StringIO):
     every ``interval`` seconds after something is written), so it can be tailed; the copy is
     removed when the attempt ends and its whole log is written."""
 
+    # Defaults on the class: one is made per attempt, and most attempts never write.
+    _timer: threading.Timer | None = None
+    _done = False
+    _copied = False
+
     def __init__(
         self, blobs: BlobStore, key: str, interval: float = 0.5, secrets: tuple[str, ...] = ()
     ) -> None:
-        super().__init__()
+        io.StringIO.__init__(self)
         self._blobs, self._key, self._interval = blobs, key, interval
         self._secrets = secrets
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        self._done = False
-        self._copied = False
 
     def write(self, s: str) -> int:
         n = super().write(s)
