@@ -12,6 +12,7 @@ through :mod:`airfoil.core.local_runner`, which the top-level ``airfoil`` packag
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -346,13 +347,35 @@ class LocalRuntime(Runtime):
 
 _runtimes: dict[str, LocalRuntime] = {}
 _lock = threading.Lock()
+#: The settings last read from the environment, with what they were read from and their key.
+_from_env: tuple[tuple[str, ...], AirfoilSettings, str] | None = None
+
+
+def _env_settings() -> tuple[AirfoilSettings, str]:
+    """The settings the environment gives now, and their key.
+
+    Reading them (pydantic-settings) costs about a millisecond, paid by every workflow called
+    as a function; so they are read again only when what they depend on changed: the
+    ``AIRFOIL_*`` variables (any case) and ``HOME`` (the default home)."""
+    global _from_env
+    env = os.environ
+    ours = sorted(f"{k}={v}" for k, v in env.items() if k[:8].upper() == "AIRFOIL_")
+    snapshot = (env.get("HOME", ""), *ours)
+    cached = _from_env
+    if cached is not None and cached[0] == snapshot:
+        return cached[1], cached[2]
+    settings = AirfoilSettings()
+    key = settings.model_dump_json()
+    _from_env = (snapshot, settings, key)
+    return settings, key
 
 
 def get_runtime(settings: AirfoilSettings | None = None) -> LocalRuntime:
     """The process's runtime for these settings (default: from the environment)."""
     if settings is None:
-        settings = AirfoilSettings()
-    key = settings.model_dump_json()
+        settings, key = _env_settings()
+    else:
+        key = settings.model_dump_json()
     with _lock:
         rt = _runtimes.get(key)
         if rt is None:

@@ -29,6 +29,7 @@ from airfoil.core.records import (
     StoreBatch,
     Value,
 )
+from airfoil.engine import transitions as tr
 from airfoil.engine._commands import (
     PREEMPTED,
     CancelAttempt,
@@ -62,7 +63,6 @@ from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_
 from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
 from airfoil.engine.graph import FlatNode, add_subgraph, flatten
-from airfoil.engine.transitions import TRANSITIONS, InvalidTransition
 
 __all__ = [
     "Abort",
@@ -99,7 +99,6 @@ def _mapped(fn: FlatNode) -> tuple[str, ...]:
     return fn.map.mapped
 
 
-#: The kind of the node records of tasks called by running tasks.
 #: The node id of a workflow's on_failure handler, and the input carrying the failure.
 HANDLER = "on_failure"
 FAILURE_INPUT = "__failure__"
@@ -208,16 +207,15 @@ class RunState(ConstructsMixin, MapMixin):
 
     @property
     def phase(self) -> ExecutionPhase:
-        return ExecutionPhase(self.execution.phase)
+        return tr.EXECUTION_PHASE_OF[self.execution.phase]
 
     def take_batch(self, *, map_counts: bool = True) -> StoreBatch:
         """The record changes made since the last call; commit them before acting.
 
         A running map's per-phase counts (derived from its items, rebuilt on resume) are
         brought up to date only with ``map_counts`` or when its node record is written
-        anyway: keeping them current item by item would write the map node every item.
-        """
-        for nid in list(self._dirty_maps):
+        anyway: keeping them current item by item would write the map node every item."""
+        for nid in list(self._dirty_maps) if map_counts or self._dirty_nodes else ():
             if map_counts or nid in self._dirty_nodes:
                 rec = self.records[nid]
                 rec.map_counts = fast_counts(self.maps[nid])
@@ -225,6 +223,8 @@ class RunState(ConstructsMixin, MapMixin):
                 self._dirty_nodes[nid] = rec
                 self._dirty_maps.discard(nid)
         batch = self._batch
+        if not (self._dirty_nodes or self._dirty_attempts or self._exec_dirty or batch):
+            return batch  # nothing changed (a loop turn that only waits): no new batch
         batch.nodes = list(self._dirty_nodes.values())
         batch.attempts = list(self._dirty_attempts.values())
         if self._exec_dirty:
@@ -287,16 +287,16 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord:
         rec = self.records[nid]
-        frm = N(rec.phase)
-        handler = TRANSITIONS.get((frm, to))
+        frm = tr.PHASE_OF[rec.phase]
+        handler = tr.TRANSITIONS.get((frm, to))
         if handler is None:
-            raise InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
+            raise tr.InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
         handler(rec, now)
-        if to.terminal and not frm.terminal and rec.kind != CHILD:
+        if to in tr.TERMINAL_PHASES and frm not in tr.TERMINAL_PHASES and rec.kind != CHILD:
             self._open -= 1
-        rec.phase = to.value
+        rec.phase = value = tr.VALUE_OF[to]
         self._dirty_nodes[nid] = rec
-        self._event("node", to.value, cause, now, node=nid, frm=frm.value)
+        self._event("node", value, cause, now, node=nid, frm=tr.VALUE_OF[frm])
         return rec
 
     def _set_execution(self, phase: ExecutionPhase, cause: str, now: float) -> None:
@@ -582,7 +582,7 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _admit(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
-        if rec.phase != N.QUEUED.value or self.phase.terminal:
+        if rec.phase != N.QUEUED or self.phase.terminal:  # StrEnum: equal to its value
             return []
         rec.attempts += 1
         self._move(nid, N.RUNNING, f"attempt {rec.attempts} started", now)
@@ -598,7 +598,7 @@ class RunState(ConstructsMixin, MapMixin):
         cmds: list[Command] = [StartAttempt(nid, rec.attempts, dict(rec.inputs or {}))]
         parent = self.graph[nid].parent
         while parent:
-            if self.records[parent].phase == N.PENDING.value:
+            if self.records[parent].phase == N.PENDING:
                 self._move(parent, N.RUNNING, "a child started", now)
             parent = self.graph[parent].parent
         return cmds
@@ -607,7 +607,7 @@ class RunState(ConstructsMixin, MapMixin):
         nid = ev.node_id
         rec = self.records[nid]
         att = self.attempts.get((nid, ev.attempt))
-        if att is None or att.phase != AttemptPhase.RUNNING.value or rec.phase != N.RUNNING.value:
+        if att is None or att.phase != AttemptPhase.RUNNING or rec.phase != N.RUNNING:
             return []  # a late report of an attempt already settled
         att.ended_at = ev.now
         att.started_at = min(att.started_at, ev.started_at) if ev.started_at else att.started_at

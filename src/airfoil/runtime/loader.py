@@ -8,6 +8,7 @@ from typing import Any
 
 from airfoil.core.errors import PlatformError
 from airfoil.core.records import TaskSpec
+from airfoil.sdk._task import live_task
 
 __all__ = ["load_task"]
 
@@ -21,8 +22,6 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
         PlatformError: the module cannot be imported or has no such task (for instance the
             code changed under a running execution).
     """
-    from airfoil.sdk._task import live_task
-
     if code_root.startswith("airfoil-package:"):  # a registered package (server runs)
         from airfoil.runtime._packages import materialize
 
