@@ -21,6 +21,7 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
         PlatformError: the module cannot be imported or has no such task (for instance the
             code changed under a running execution).
     """
+    from airfoil.sdk._select import SELECT_PREFIX, select_task_from_spec
     from airfoil.sdk._task import live_task
 
     if code_root.startswith("airfoil-package:"):  # a registered package (server runs)
@@ -45,6 +46,12 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
                 f"could not import module {spec.module!r} of task {spec.name!r} "
                 f"(code root {code_root or '.'}): {type(exc).__name__}: {exc}"
             ) from exc
+    if spec.qualname.startswith(SELECT_PREFIX):  # a workflow's `out.field` node
+        # Importing the workflow's module built it again; a dynamic workflow's is rebuilt
+        # from its spec.
+        found = live_task(spec.module, spec.qualname) or select_task_from_spec(spec)
+        _cache[key] = found
+        return found
     obj: Any = module
     for part in spec.qualname.split("."):
         obj = getattr(obj, part, None)
