@@ -12,6 +12,8 @@ through :mod:`airfoil.core.local_runner`, which the top-level ``airfoil`` packag
 from __future__ import annotations
 
 import functools
+import re
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from airfoil.core.blobs import BlobStore
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConfigError, InvalidInputError
-from airfoil.core.records import Value
+from airfoil.core.records import AttemptRecord, Value
 from airfoil.engine.launcher import Launcher
 from airfoil.engine.local import (
     convert_inputs,
@@ -382,8 +384,49 @@ def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, obje
     save_manifests(runtime.blobs, spec, manifest_for)
     record = engine.launch(spec, values, code_root=project_root(entity.module), keep=True)
     record = engine.drive(record.id)
+    if getattr(entity, "echo_task_output", False):
+        replay_output(record.id, runtime)
     raise_for_failure(record)
     return decode_outputs(entity, record, runtime)
+
+
+def replay_output(execution_id: str, runtime: LocalRuntime) -> None:
+    """Write what the execution's attempts printed to this process's stdout, in the order
+    they started (as a script calling flytekit workflows shows its tasks' prints). Used for
+    entities marked ``echo_task_output`` (``airfoil.compat.flytekit``'s); a failure's
+    traceback (the raised error carries it) and the context logger's records are left out."""
+    attempts = runtime.meta.get_attempts(execution_id)
+    # A map's items run at once but print in item order, after what ran before the map.
+    first: dict[str, float] = {}
+    for a in attempts:
+        base = _ITEM.sub("", a.node_id)
+        first[base] = min(first.get(base, a.started_at or 0), a.started_at or 0)
+
+    def order(a: AttemptRecord) -> tuple[float, str, int, float]:
+        found = _ITEM.search(a.node_id)
+        base = _ITEM.sub("", a.node_id)
+        return (first[base], base, int(found.group(1)) if found else -1, a.started_at or 0)
+
+    for att in sorted(attempts, key=order):
+        if not att.log_uri:
+            continue
+        try:
+            text = runtime.blobs.get_bytes(att.log_uri).decode("utf-8", "replace")
+        except Exception:  # logs are best effort
+            continue
+        trace = att.error.traceback if att.error is not None else ""
+        if trace and text.endswith(trace):
+            text = text[: -len(trace)]
+        lines = [ln for ln in text.splitlines() if not _LOG_RECORD.match(ln)]
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+#: A record of a task's context logger (``sdk._context``'s format): a log line, which a
+#: flytekit script shows on stderr, not in what its tasks print.
+_ITEM = re.compile(r"\[(\d+)\]$")
+_LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
 
 
 def call_launch_plan(plan: object, given: dict[str, object]) -> object:
