@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import os
 import signal
@@ -404,7 +405,7 @@ def run_attempt(
                 _Timeout(request.task.timeout_s, in_process=in_process),
             ):
                 result = runner.run(taskdef, kwargs, request.task, blobs)
-                if asyncio.iscoroutine(result):
+                if inspect.iscoroutine(result):  # (asyncio.iscoroutine takes generators too)
                     result = _run_coroutine(result)
         finally:
             if children is not None:
