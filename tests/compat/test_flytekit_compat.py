@@ -37,8 +37,8 @@ EXPECTED_NAMES = {
     "FixedRate", "FlyteDirectory", "FlyteError",
     "FlyteFile", "FlyteRemote", "HashMethod", "ImageSpec", "LaunchPlan", "PagerDuty",
     "PodTemplate", "Resources", "Secret", "Slack", "StructuredDataset", "TaskMetadata",
-    "TypeEngine", "TypeTransformer", "WorkflowExecutionPhase", "WorkflowFailurePolicy",
-    "approve", "conditional", "current_context", "dynamic", "eager", "kwtypes", "map",
+    "TypeEngine", "TypeTransformer", "Workflow", "WorkflowExecutionPhase",
+    "WorkflowFailurePolicy", "approve", "conditional", "create_node", "current_context", "dynamic", "eager", "kwtypes", "map",
     "map_task", "reference_launch_plan", "reference_task", "reference_workflow", "sleep",
     "task", "wait_for_input", "workflow",
 }  # fmt: skip

@@ -25,6 +25,7 @@ from airfoil.compat.flytekit._decorators import (
     task,
     workflow,
 )
+from airfoil.compat.flytekit._imperative import Workflow, create_node
 from airfoil.compat.flytekit._launch import (
     Annotations,
     CronSchedule,
@@ -85,9 +86,11 @@ __all__ = [
     "TypeEngine",
     "TypeTransformer",
     "WorkflowExecutionPhase",
+    "Workflow",
     "WorkflowFailurePolicy",
     "approve",
     "conditional",
+    "create_node",
     "current_context",
     "dynamic",
     "eager",
