@@ -38,7 +38,8 @@ EXPECTED_NAMES = {
     "FlyteFile", "FlyteRemote", "HashMethod", "ImageSpec", "LaunchPlan", "PagerDuty",
     "PodTemplate", "Resources", "Secret", "Slack", "StructuredDataset", "TaskMetadata",
     "TypeEngine", "TypeTransformer", "Workflow", "WorkflowExecutionPhase",
-    "WorkflowFailurePolicy", "approve", "conditional", "create_node", "current_context", "dynamic", "eager", "kwtypes", "map",
+    "WorkflowFailurePolicy", "approve", "conditional", "create_node", "current_context",
+    "dynamic", "eager", "kwtypes", "map",
     "map_task", "reference_launch_plan", "reference_task", "reference_workflow", "sleep",
     "task", "wait_for_input", "workflow",
 }  # fmt: skip
