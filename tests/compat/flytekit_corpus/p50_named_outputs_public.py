@@ -31,7 +31,7 @@ slope_and_intercept_values = NamedTuple(
 
 @workflow
 def simple_wf_with_named_outputs(
-    x: list[int] = [-3, 0, 3],
+    x: list[int] = [-3, 0, 3],  # noqa: B006
     y: list[int] = [7, 4, -2],  # noqa: B006
 ) -> slope_and_intercept_values:
     slope_value = slope(x=x, y=y)
