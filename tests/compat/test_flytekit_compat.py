@@ -32,7 +32,8 @@ from airfoil.compat.flytekit.types.file import FlyteFile
 from airfoil.core.errors import DefinitionError, ExecutionFailedError
 
 EXPECTED_NAMES = {
-    "Annotations", "BatchSize", "Labels", "Cache", "PythonFunctionTask", "CronSchedule",
+    "Annotations", "BatchSize", "Labels", "Cache", "ContainerTask", "PythonFunctionTask",
+    "CronSchedule",
     "Deck", "Email",
     "FixedRate", "FlyteDirectory", "FlyteError",
     "FlyteFile", "FlyteRemote", "HashMethod", "ImageSpec", "LaunchPlan", "PagerDuty",

@@ -46,10 +46,13 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
                 f"could not import module {spec.module!r} of task {spec.name!r} "
                 f"(code root {code_root or '.'}): {type(exc).__name__}: {exc}"
             ) from exc
-    if spec.qualname.startswith(SELECT_PREFIX):  # a workflow's `out.field` node
-        # Importing the workflow's module built it again; a dynamic workflow's is rebuilt
-        # from its spec.
-        found = live_task(spec.module, spec.qualname) or select_task_from_spec(spec)
+    # A task made when the module was imported, under a name that is no module attribute
+    # (a workflow's `out.field` select node, a ShellTask / ContainerTask): live now.
+    live = live_task(spec.module, spec.qualname)
+    if live is not None:
+        return live
+    if spec.qualname.startswith(SELECT_PREFIX):  # a dynamic workflow's: rebuilt from its spec
+        found = select_task_from_spec(spec)
         _cache[key] = found
         return found
     obj: Any = module

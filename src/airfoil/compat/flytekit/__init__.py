@@ -9,6 +9,7 @@ not supported. Names that address a remote Flyte cluster (``FlyteRemote``,
 
 from __future__ import annotations
 
+from airfoil.compat.flytekit._container import ContainerTask
 from airfoil.compat.flytekit._context import Deck, Secret, current_context
 from airfoil.compat.flytekit._decorators import (
     Cache,
@@ -63,6 +64,7 @@ __all__ = [
     "Annotations",
     "BatchSize",
     "Cache",
+    "ContainerTask",
     "CronSchedule",
     "Deck",
     "Email",
