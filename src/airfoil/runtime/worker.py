@@ -393,6 +393,7 @@ def run_attempt(
             context=dict(request.context),
             log_stream=log,
             child_runner=children,
+            blobs=blobs,
         )
         for k, v in request.task.environment.items():
             old_env[k] = os.environ.get(k)

@@ -170,6 +170,7 @@ class ExecutionContext:
     context: dict[str, str] = field(default_factory=dict)
     log_stream: Any = None
     child_runner: Any = None  # runs a task called from this one as a durable child node
+    blobs: Any = None  # the run's blob store (checkpoints)
     _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
@@ -187,6 +188,14 @@ class ExecutionContext:
         )
 
     __str__ = __repr__
+
+    @property
+    def checkpoint(self) -> Any:
+        """This node's :class:`~airfoil.sdk._checkpoint.Checkpoint`: what an attempt saves
+        for the next attempt of the node (``read()`` / ``write(bytes)``)."""
+        from airfoil.sdk._checkpoint import Checkpoint
+
+        return Checkpoint(self.blobs, self.execution_id, self.node_id)
 
     @property
     def logger(self) -> logging.Logger:

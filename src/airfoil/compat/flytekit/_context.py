@@ -164,6 +164,11 @@ class FlyteContext:
         return self._ctx.attempt - 1  # flytekit counts from 0
 
     @property
+    def checkpoint(self) -> Any:
+        """The node's checkpoint (``read()`` / ``write(bytes)``), kept across its attempts."""
+        return self._ctx.checkpoint
+
+    @property
     def decks(self) -> list[Deck]:
         return _decks()
 
