@@ -37,7 +37,7 @@ def test_mixed_cases_run_for_their_effects() -> None:
 
 
 def test_using_the_result_of_mixed_cases_is_refused() -> None:
-    with pytest.raises(BindingTypeError, match="input 'x' of .*show"):
+    with pytest.raises(BindingTypeError, match=r"input 'x' of .*show"):
 
         @af.workflow
         def uses(r: float, big: bool) -> str:
