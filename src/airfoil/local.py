@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.clock import Clock, SystemClock
@@ -379,7 +379,7 @@ def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, obje
     given.update(kwargs)
     runtime = get_runtime()
     values: dict[str, Value] = convert_inputs(entity, given, runtime)
-    engine = runtime.engine()
+    engine = runtime.engine(on_change=GateNotice(sys.stderr))
     spec = spec_of(entity)
     save_manifests(runtime.blobs, spec, manifest_for)
     record = engine.launch(spec, values, code_root=project_root(entity.module), keep=True)
@@ -388,6 +388,37 @@ def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, obje
         replay_output(record.id, runtime)
     raise_for_failure(record)
     return decode_outputs(entity, record, runtime)
+
+
+class GateNotice:
+    """An engine ``on_change`` that says once, on ``stream``, when a gate of the run waits for
+    a signal, with the ``airfoil signal`` command that answers it (a script calling a
+    workflow would otherwise wait in silence). Cheap: it looks at the gate nodes only."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self._gates: list[str] = []
+        self._graph_size = -1
+        self._told: set[str] = set()
+
+    def __call__(self, state: RunState) -> None:
+        graph = state.graph
+        if len(graph) != self._graph_size:  # a dynamic node or a map added nodes
+            self._graph_size = len(graph)
+            self._gates = [nid for nid, fn in graph.items() if fn.gate is not None]
+        for nid in self._gates:
+            gate = graph[nid].gate
+            rec = state.records.get(nid)
+            if gate is None or gate.kind == "sleep" or rec is None or rec.phase != "running":
+                continue
+            if nid not in self._told:
+                self._told.add(nid)
+                value = "true|false" if gate.kind == "approve" else "VALUE"
+                self.stream.write(
+                    f"waiting: {nid} waits for {gate.name!r}: airfoil signal "
+                    f"{state.execution.id} {gate.name} {value}\n"
+                )
+                self.stream.flush()
 
 
 def replay_output(execution_id: str, runtime: LocalRuntime) -> None:

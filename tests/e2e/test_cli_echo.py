@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,53 @@ def _answer_the_gate(proc: Any, env: dict[str, str], cwd: Path) -> str:
     assert sent.returncode == 0, sent.stderr
     _, err = proc.communicate(timeout=60)
     return str(err)
+
+
+SCRIPT = """
+from datetime import timedelta
+import airfoil as af
+
+@af.task
+def one() -> int:
+    return 1
+
+@af.workflow
+def gated() -> int:
+    return af.approve(one(), "go-ahead", timeout=timedelta(seconds=60))
+
+if __name__ == "__main__":
+    print("result", gated())
+"""
+
+
+def test_a_script_blocked_on_a_gate_says_so(tmp_path: Path, _airfoil_home: Path) -> None:
+    script = tmp_path / "gate_script.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, AIRFOIL_HOME=str(_airfoil_home))
+    with subprocess.Popen(
+        [sys.executable, str(script)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    ) as proc:
+        try:
+            line = proc.stderr.readline() if proc.stderr else ""
+            match = re.search(r"airfoil signal (\S+) go-ahead true\|false", line)
+            assert match, line
+            sent = subprocess.run(
+                [*AIRFOIL, "signal", match.group(1), "go-ahead", "true"],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+                timeout=60,
+            )
+            assert sent.returncode == 0, sent.stderr
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert out.strip() == "result 1"
