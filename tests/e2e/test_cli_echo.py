@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AIRFOIL
 
 pytestmark = pytest.mark.e2e
+
+AIRFOIL = [sys.executable, "-m", "airfoil.cli"]
 
 FLOW = """
 import sys, time
