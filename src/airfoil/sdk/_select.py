@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
@@ -181,7 +182,9 @@ def select(promise: Any, path: tuple[Step, ...], out_type: Any) -> Any:
     if made is None:
         label = (promise._label or promise.binding.name) + describe_path(path)
         fn = _make_fn(path, promise.py_type, out_type, module, qual)
-        made = task(name=f"{module}.select {label}")(fn)
+        safe = re.sub(r"[^A-Za-z0-9_]+", "_", label).strip("_")[:60]
+        # A name a server accepts (letters, digits, _ . -), unique per selection.
+        made = task(name=f"{module}.select_{safe}_{qual[-6:]}")(fn)
         made._node_label = label[:80]
         made._options["config"] = {"select": [list(s) for s in path]}
         _MADE[(module, qual)] = made

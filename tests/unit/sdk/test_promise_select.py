@@ -137,7 +137,7 @@ def test_tuple_index_out_of_range_and_promise_index() -> None:
 
 
 def test_a_worker_without_the_workflow_rebuilds_the_select_from_its_spec() -> None:
-    (node,) = [n for n in whole_field.spec.nodes if n.task and n.task.name.endswith("inner")]
+    (node,) = [n for n in whole_field.spec.nodes if n.task and "select_make_inner_" in n.task.name]
     spec = node.task
     assert isinstance(spec, TaskSpec) and spec.qualname.startswith(SELECT_PREFIX)
     assert load_task(spec) is not None
@@ -147,3 +147,10 @@ def test_a_worker_without_the_workflow_rebuilds_the_select_from_its_spec() -> No
     fn = rebuilt.__airfoil_fn__
     stand_in = rebuilt.py_interface.input_types["value"]
     assert fn(stand_in(name="a", inner=Inner(xs=[1]), scores={})) == Inner(xs=[1])
+
+
+def test_select_task_names_are_names_a_server_accepts() -> None:
+    import re
+
+    names = [n.task.name for n in nested.spec.nodes if n.task is not None]
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", name) for name in names), names
