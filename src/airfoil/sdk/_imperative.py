@@ -79,6 +79,7 @@ class ImperativeWorkflow:
         self._steps: list[tuple[Any, dict[str, Any]]] = []
         self._outputs: dict[str, tuple[Any, Any]] = {}
         self._order: list[tuple[int, int]] = []
+        self._on_failure: Any = None
         self._built: Any = None
 
     def _mutate(self) -> None:
@@ -110,6 +111,11 @@ class ImperativeWorkflow:
         return _StepNode(self, step, outputs)
 
     add_task = add_subwf = add_launch_plan = add_entity
+
+    def add_on_failure_handler(self, entity: Any) -> None:
+        """The workflow's ``on_failure`` task (see :func:`~airfoil.sdk._workflow.workflow`)."""
+        self._mutate()
+        self._on_failure = entity
 
     def add_workflow_output(self, output_name: str, p: Any, python_type: Any = None) -> None:
         """Make ``p`` (a reference, or a list / dict of them) output ``output_name``."""
@@ -159,6 +165,8 @@ class ImperativeWorkflow:
         options: dict[str, Any] = {"name": f"{self._module}.{self.name}"}
         if self.failure_policy is not None:
             options["failure_policy"] = getattr(self.failure_policy, "value", self.failure_policy)
+        if self._on_failure is not None:
+            options["on_failure"] = self._on_failure
         return workflow(**options)(body)
 
     @property

@@ -82,3 +82,28 @@ def test_create_node_gives_outputs_and_order() -> None:
     assert "n2" in by_id["n0"].upstream
     with pytest.raises(DefinitionError, match="inside a @workflow body"):
         af.create_node(square, x=1)
+
+
+@af.task
+def fragile(x: int) -> int:
+    if x > 1:
+        raise ValueError("too big")
+    return x
+
+
+CLEANED: list[str] = []
+
+
+@af.task
+def cleanup(x: int, error: af.FailureInfo) -> None:
+    CLEANED.append(f"{x}: {error.message}")
+
+
+def test_an_imperative_workflow_runs_its_failure_handler() -> None:
+    wb = af.ImperativeWorkflow(name="guarded")
+    wb.add_workflow_output("out", wb.add_entity(fragile, x=wb.add_workflow_input("x", int)).o0)
+    wb.add_on_failure_handler(cleanup)
+    assert wb(x=1) == 1
+    with pytest.raises(af.ExecutionFailedError, match="too big"):
+        wb(x=2)
+    assert CLEANED == ["2: too big"]
