@@ -23,6 +23,8 @@ _EXPORTS: dict[str, str] = {
     "task": "airfoil.sdk._task",
     "TaskDef": "airfoil.sdk._task",
     "workflow": "airfoil.sdk._workflow",
+    "ImperativeWorkflow": "airfoil.sdk._imperative",
+    "create_node": "airfoil.sdk._imperative",
     "conditional": "airfoil.sdk._conditional",
     "dynamic": "airfoil.sdk._dynamic",
     "gather": "airfoil.sdk._gather",
@@ -58,6 +60,7 @@ __all__ = [
     "Directory",
     "ExecutionContext",
     "ExecutionFailedError",
+    "ImperativeWorkflow",
     "FailureInfo",
     "File",
     "FixedRate",
@@ -72,6 +75,7 @@ __all__ = [
     "__version__",
     "approve",
     "conditional",
+    "create_node",
     "current_context",
     "dynamic",
     "gather",
@@ -95,6 +99,7 @@ if TYPE_CHECKING:
     from airfoil.sdk._failure import FailureInfo
     from airfoil.sdk._gates import approve, sleep, wait_for_input
     from airfoil.sdk._gather import gather
+    from airfoil.sdk._imperative import ImperativeWorkflow, create_node
     from airfoil.sdk._launch_plan import (
         CronSchedule,
         FixedRate,

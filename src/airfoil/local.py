@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConfigError, InvalidInputError
-from airfoil.core.records import Value
+from airfoil.core.records import AttemptRecord, Value
 from airfoil.engine.launcher import Launcher
 from airfoil.engine.local import (
     convert_inputs,
@@ -400,13 +402,85 @@ def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, obje
     given.update(kwargs)
     runtime = get_runtime()
     values: dict[str, Value] = convert_inputs(entity, given, runtime)
-    engine = runtime.engine()
+    engine = runtime.engine(on_change=GateNotice(sys.stderr))
     spec = spec_of(entity)
     save_manifests(runtime.blobs, spec, manifest_for)
     record = engine.launch(spec, values, code_root=project_root(entity.module), keep=True)
     record = engine.drive(record.id)
+    if getattr(entity, "echo_task_output", False):
+        replay_output(record.id, runtime)
     raise_for_failure(record)
     return decode_outputs(entity, record, runtime)
+
+
+class GateNotice:
+    """An engine ``on_change`` that says once, on ``stream``, when a gate of the run waits for
+    a signal, with the ``airfoil signal`` command that answers it (a script calling a
+    workflow would otherwise wait in silence). Cheap: it looks at the gate nodes only."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self._gates: list[str] = []
+        self._graph_size = -1
+        self._told: set[str] = set()
+
+    def __call__(self, state: RunState) -> None:
+        graph = state.graph
+        if len(graph) != self._graph_size:  # a dynamic node or a map added nodes
+            self._graph_size = len(graph)
+            self._gates = [nid for nid, fn in graph.items() if fn.gate is not None]
+        for nid in self._gates:
+            gate = graph[nid].gate
+            rec = state.records.get(nid)
+            if gate is None or gate.kind == "sleep" or rec is None or rec.phase != "running":
+                continue
+            if nid not in self._told:
+                self._told.add(nid)
+                value = "true|false" if gate.kind == "approve" else "VALUE"
+                self.stream.write(
+                    f"waiting: {nid} waits for {gate.name!r}: airfoil signal "
+                    f"{state.execution.id} {gate.name} {value}\n"
+                )
+                self.stream.flush()
+
+
+def replay_output(execution_id: str, runtime: LocalRuntime) -> None:
+    """Write what the execution's attempts printed to this process's stdout, in the order
+    they started (as a script calling flytekit workflows shows its tasks' prints). Used for
+    entities marked ``echo_task_output`` (``airfoil.compat.flytekit``'s); a failure's
+    traceback (the raised error carries it) and the context logger's records are left out."""
+    attempts = runtime.meta.get_attempts(execution_id)
+    # A map's items run at once but print in item order, after what ran before the map.
+    first: dict[str, float] = {}
+    for a in attempts:
+        base = _ITEM.sub("", a.node_id)
+        first[base] = min(first.get(base, a.started_at or 0), a.started_at or 0)
+
+    def order(a: AttemptRecord) -> tuple[float, str, int, float]:
+        found = _ITEM.search(a.node_id)
+        base = _ITEM.sub("", a.node_id)
+        return (first[base], base, int(found.group(1)) if found else -1, a.started_at or 0)
+
+    for att in sorted(attempts, key=order):
+        if not att.log_uri:
+            continue
+        try:
+            text = runtime.blobs.get_bytes(att.log_uri).decode("utf-8", "replace")
+        except Exception:  # logs are best effort
+            continue
+        trace = att.error.traceback if att.error is not None else ""
+        if trace and text.endswith(trace):
+            text = text[: -len(trace)]
+        lines = [ln for ln in text.splitlines() if not _LOG_RECORD.match(ln)]
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+#: A record of a task's context logger (``sdk._context``'s format): a log line, which a
+#: flytekit script shows on stderr, not in what its tasks print.
+_ITEM = re.compile(r"\[(\d+)\]$")
+_LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
 
 
 def call_launch_plan(plan: object, given: dict[str, object]) -> object:

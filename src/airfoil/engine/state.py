@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from airfoil.core.collections import dict_value, list_value
-from airfoil.core.ids import sha256_hex
 from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind, ExecutionPhase, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
@@ -59,10 +58,11 @@ from airfoil.engine._events import (
     SignalReceived,
     Start,
 )
+from airfoil.engine._handlers import HANDLER, FailureHandlersMixin
 from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
 from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
-from airfoil.engine.graph import FlatNode, add_subgraph, flatten
+from airfoil.engine.graph import FAILURE_INPUT, FlatNode, add_subgraph, flatten
 
 __all__ = [
     "Abort",
@@ -99,13 +99,10 @@ def _mapped(fn: FlatNode) -> tuple[str, ...]:
     return fn.map.mapped
 
 
-#: The node id of a workflow's on_failure handler, and the input carrying the failure.
-HANDLER = "on_failure"
-FAILURE_INPUT = "__failure__"
 _canonical = msgspec.json.Encoder(order="deterministic")
 
 
-class RunState(ConstructsMixin, MapMixin):
+class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
     """The state of one execution, driven by events."""
 
     def __init__(
@@ -181,15 +178,11 @@ class RunState(ConstructsMixin, MapMixin):
             self._waiting[nid] = sum(
                 1 for u in fn.upstream if self.records[u].phase != N.SUCCEEDED.value
             )
-        handler_inputs = self.records[HANDLER].inputs if HANDLER in self.records else None
-        self._failure_value: Value | None = (handler_inputs or {}).get("error")
-        self._failing = HANDLER in self.records and self.records[HANDLER].phase != N.PENDING.value
+        self._init_handlers()
         self._open = sum(
             1
             for r in self.records.values()
-            if not N(r.phase).terminal
-            and (r.node_id != HANDLER or self._failing)
-            and r.kind != CHILD
+            if not N(r.phase).terminal and not self._dormant(r.node_id) and r.kind != CHILD
         )
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -320,8 +313,7 @@ class RunState(ConstructsMixin, MapMixin):
             return b.value
         if b.kind == "input":
             if b.name == FAILURE_INPUT:
-                assert self._failure_value is not None
-                return self._failure_value
+                return self._failure_of(b)
             return self.execution.inputs[b.name]
         if b.kind == "output":
             outputs = self.records[b.node].outputs or {}
@@ -489,36 +481,11 @@ class RunState(ConstructsMixin, MapMixin):
         self._move(nid, N.QUEUED, "resumed: attempt lost", now)
         return self._lookup_or_enqueue(nid, fn, now)
 
-    def _run_failure_handler(self, now: float) -> list[Command] | None:
-        """Start the workflow's ``on_failure`` handler, once, with the failure's details.
-        None if there is no handler to run (any more)."""
-        if HANDLER not in self.graph or self.records[HANDLER].phase != N.PENDING.value:
-            return None
-        failed = next(
-            (r for r in self.records.values() if r.phase == N.FAILED.value and r.error), None
-        )
-        err = self.execution.error or (failed.error if failed else None)
-        info = {
-            "execution_id": self.execution.id,
-            "node_id": failed.node_id if failed else "",
-            "kind": err.kind if err else ErrorKind.SYSTEM,
-            "error_type": err.type if err else "",
-            "message": err.message if err else "the execution failed",
-        }
-        payload = _canonical.encode(info)
-        self._failure_value = Value(
-            hash=sha256_hex(payload), format="json", inline=payload, size=len(payload)
-        )
-        self._failing = True
-        self._open += 1
-        self._event("execution", self.execution.phase, "running the on_failure handler", now)
-        return self._ready(HANDLER, now)
-
     def _startable(self, nid: str) -> bool:
         """Pending (or a subworkflow shown as running while its children ran), and not under
         a conditional case that has not been taken."""
         fn = self.graph[nid]
-        if nid == HANDLER and not self._failing:
+        if self._dormant(nid):
             return False
         for branch, case in fn.gates:
             brec = self.records[branch]
@@ -703,6 +670,7 @@ class RunState(ConstructsMixin, MapMixin):
         rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
         rec.outputs = {k: self.resolve(b) for k, b in fn.outputs.items()}
         self._move(nid, N.SUCCEEDED, "all children succeeded", now)
+        self._skip_sub_handler(nid, now)
         return self._succeeded(nid, now)
 
     def _node_failed(self, nid: str, now: float) -> list[Command]:
@@ -710,19 +678,20 @@ class RunState(ConstructsMixin, MapMixin):
         self._caused_by(nid)  # what follows is caused by the node's failure
         if rec.kind == CHILD:
             return []  # the calling task gets the exception and decides
-        # A failed child fails its subworkflow nodes.
+        # A failed child fails its subworkflow nodes (which run their own handlers).
+        cmds: list[Command] = []
         parent = self.graph[nid].parent
         while parent:
             prec = self.records[parent]
             if not N(prec.phase).terminal:
                 prec.error = rec.error
                 self._move(parent, N.FAILED, f"child {nid} failed", now)
+                cmds += self._start_sub_handler(parent, now)
             parent = self.graph[parent].parent
         if self.execution.spec.failure_policy == "fail_immediately":
-            if nid != HANDLER or self.execution.error is None:
+            if (nid != HANDLER and not self.graph[nid].handles) or self.execution.error is None:
                 self.execution.error = rec.error
-            return self._abort(f"node {nid} failed", now, ExecutionPhase.FAILED, failed=nid)
-        cmds: list[Command] = []
+            return cmds + self._abort(f"node {nid} failed", now, ExecutionPhase.FAILED, nid)
         stack = list(self.dependents[nid])
         while stack:
             dep = stack.pop()
@@ -751,8 +720,10 @@ class RunState(ConstructsMixin, MapMixin):
         )
         for nid, rec in self.records.items():
             p = N(rec.phase)
-            if p.terminal or (nid == HANDLER and handler_runs) or nid not in self.graph:
+            if p.terminal or nid not in self.graph or (nid == HANDLER and handler_runs):
                 continue
+            if phase == ExecutionPhase.FAILED and nid in self._failures and nid != HANDLER:
+                continue  # a subworkflow's handler that runs
             if p == N.RUNNING and self.graph[nid].kind == NodeKind.MAP:
                 for name, item in list(self._item_running.items()):
                     if name.startswith(nid + "["):
@@ -771,6 +742,8 @@ class RunState(ConstructsMixin, MapMixin):
             self._move(nid, N.ABORTED, reason, now)
         if failed and self.execution.error is None:
             self.execution.error = self.records[failed].error
+        if phase == ExecutionPhase.FAILED and self._sub_handlers_running():
+            return cmds  # the top-level handler (or the end) follows them (_maybe_finish)
         if handler_runs:
             started = self._run_failure_handler(now)
             if started is not None:

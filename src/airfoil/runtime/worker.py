@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import os
 import signal
@@ -393,6 +394,7 @@ def run_attempt(
             context=dict(request.context),
             log_stream=log,
             child_runner=children,
+            blobs=blobs,
         )
         for k, v in request.task.environment.items():
             old_env[k] = os.environ.get(k)
@@ -407,7 +409,7 @@ def run_attempt(
                 else _NO_TIMEOUT,
             ):
                 result = runner.run(taskdef, kwargs, request.task, blobs)
-                if asyncio.iscoroutine(result):
+                if inspect.iscoroutine(result):  # (asyncio.iscoroutine takes generators too)
                     result = _run_coroutine(result)
         finally:
             if children is not None:

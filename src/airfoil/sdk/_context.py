@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,10 +37,39 @@ class Secrets:
     error message by accident (copy with ``{n: s[n] for n in s}`` if you must).
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_dir", "_values")
 
     def __init__(self, values: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         self._values: dict[str, str] = dict(values)
+        self._dir: str | None = None
+
+    def file(self, name: str) -> str:
+        """The path of a file holding secret ``name`` (for code that reads a secret from a
+        file: a client library's key file, flytekit's ``mount_requirement=FILE``). Written
+        on first use into a directory only this user can read (0700, file 0600), removed
+        when the attempt ends.
+
+        Raises:
+            KeyError: the task has no such secret.
+        """
+        value = self[name]
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="airfoil-secrets-")
+            os.chmod(self._dir, 0o700)
+        path = os.path.join(self._dir, re.sub(r"[^A-Za-z0-9._-]", "_", name))
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(value)
+        return path
+
+    def close(self) -> None:
+        """Remove the files :meth:`file` wrote."""
+        if self._dir is not None:
+            import shutil
+
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
     def __getitem__(self, name: str) -> str:
         try:
@@ -140,6 +170,7 @@ class ExecutionContext:
     context: dict[str, str] = field(default_factory=dict)
     log_stream: Any = None
     child_runner: Any = None  # runs a task called from this one as a durable child node
+    blobs: Any = None  # the run's blob store (checkpoints)
     _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
@@ -157,6 +188,14 @@ class ExecutionContext:
         )
 
     __str__ = __repr__
+
+    @property
+    def checkpoint(self) -> Any:
+        """This node's :class:`~airfoil.sdk._checkpoint.Checkpoint`: what an attempt saves
+        for the next attempt of the node (``read()`` / ``write(bytes)``)."""
+        from airfoil.sdk._checkpoint import Checkpoint
+
+        return Checkpoint(self.blobs, self.execution_id, self.node_id)
 
     @property
     def logger(self) -> logging.Logger:
@@ -190,7 +229,9 @@ class ExecutionContext:
         return self.scratch_dir
 
     def cleanup(self) -> None:
-        """Detach the log handler and remove the scratch directory (after the attempt)."""
+        """Detach the log handler, remove the scratch directory and the secrets' files
+        (after the attempt)."""
+        self.secrets.close()
         if self._logger is not None and self._handler is not None:
             self._logger.removeHandler(self._handler)
             self._handler = None
