@@ -334,6 +334,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/executions/{execution_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description The metric time series the execution's tasks logged (``log_metric``, ``count``), per
+         *     attempt: of one node and one metric name if given.
+         */
+        get: operations["metrics_api_v1_projects__project__executions__execution_id__metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/executions/{execution_id}/nodes/{node_id}": {
         parameters: {
             query?: never;
@@ -1382,6 +1403,42 @@ export interface components {
             node_id: string;
             /** Total */
             total: number;
+        };
+        /**
+         * MetricSeriesOut
+         * @description One metric of one attempt, as parallel arrays (a chart reads them as they are).
+         *
+         *     ``values`` holds None where the task logged NaN or an infinity.
+         */
+        MetricSeriesOut: {
+            /** Attempt */
+            attempt: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Node Id */
+            node_id: string;
+            /** Steps */
+            steps: number[];
+            /** Task */
+            task: string;
+            /** Times */
+            times: number[];
+            /** Values */
+            values: (number | null)[];
+        };
+        /**
+         * MetricsOut
+         * @description The metric series of an execution (one node's, one name's, if asked).
+         */
+        MetricsOut: {
+            /** Execution Id */
+            execution_id: string;
+            /** Items */
+            items: components["schemas"]["MetricSeriesOut"][];
+            /** Workflow */
+            workflow: string;
         };
         /**
          * NodeOut
@@ -3355,6 +3412,104 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GraphOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metrics_api_v1_projects__project__executions__execution_id__metrics_get: {
+        parameters: {
+            query?: {
+                node?: string | null;
+                name?: string | null;
+            };
+            header?: never;
+            path: {
+                project: string;
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsOut"];
                 };
             };
             /** @description Bad Request */

@@ -49,6 +49,7 @@ from airfoil.wire import (
     LaunchPlanList,
     LaunchRequest,
     LogOut,
+    MetricsOut,
     PackageOut,
     RawValues,
     RegisterRequest,
@@ -442,6 +443,21 @@ class Client:
             params=params,
         )
         return LogOut.model_validate(r.json())
+
+    def metrics(
+        self,
+        execution_id: str,
+        node_id: str | None = None,
+        *,
+        name: str | None = None,
+        project: str | None = None,
+    ) -> MetricsOut:
+        """The metric series an execution's tasks logged (``airfoil metrics --remote``)."""
+        params = {k: v for k, v in (("node", node_id), ("name", name)) if v is not None}
+        r = self._call(
+            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/metrics", params=params
+        )
+        return MetricsOut.model_validate(r.json())
 
     def cache_explanation(
         self, execution_id: str, node_id: str, *, project: str | None = None

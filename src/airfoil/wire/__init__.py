@@ -58,6 +58,7 @@ from airfoil.wire._models import (
     ValueOut,
     VersionList,
 )
+from airfoil.wire._observability import MetricSeriesOut, MetricsOut
 
 __all__ = [
     "API_PREFIX",
@@ -93,6 +94,8 @@ __all__ = [
     "LaunchPlanOut",
     "LaunchRequest",
     "LogOut",
+    "MetricSeriesOut",
+    "MetricsOut",
     "MapItemOut",
     "MapItemsOut",
     "NodeOut",

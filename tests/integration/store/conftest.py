@@ -18,6 +18,7 @@ from airfoil.store.sql import migrate  # noqa: E402
 
 TABLES = (
     "control_messages",
+    "metric_series",
     "cache_reservations",
     "cache_entries",
     "events",

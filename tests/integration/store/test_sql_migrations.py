@@ -34,6 +34,7 @@ TABLES = {
     "queue_snapshots",
     "task_runtimes",
     "control_messages",
+    "metric_series",
     "server_projects",
     "server_packages",
     "server_entities",
