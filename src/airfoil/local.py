@@ -234,7 +234,8 @@ class Runtime:
         return self.hooked(self.executors.create(name or self.settings.executor, context))
 
     def hooked(self, executor: Executor) -> Executor:
-        """``executor``, reporting its attempts to the runtime's hooks (as it is without any)."""
+        """``executor``, reporting its attempts to the observability hooks (which store the
+        metrics tasks log) and through them to the runtime's hooks, if any."""
         return HookedExecutor(executor, self._observing)
 
     def executor(self, name: str | None = None) -> Executor:

@@ -25,11 +25,34 @@ from airfoil.core.metrics import MetricChunk, encode_chunk
 
 __all__ = ["ChunkWriter", "MetricRecorder"]
 
+_now = time.time
+
 #: Writes chunk ``index`` (its encoded bytes); raises if it could not (kept for next time).
 ChunkWriter = Callable[[int, bytes], None]
 
 #: Longest metric name.
 MAX_NAME = 200
+
+
+def _number(name: str, value: object) -> float:
+    """``value`` as a float (ints, numpy scalars, 0-d tensors), or a clear error."""
+    if isinstance(value, bool):
+        raise InvalidInputError(
+            f"metric {name!r}: value {value!r} is a bool, not a number; log 1.0/0.0 or count() it"
+        )
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"metric {name!r}: value {value!r} is not a number; log a float or int"
+        ) from None
+
+
+def _step(name: str, step: object) -> int:
+    """``step`` as an int (numpy integers too), or a clear error."""
+    if isinstance(step, bool) or not hasattr(step, "__index__"):
+        raise InvalidInputError(f"metric {name!r}: step {step!r} is not an int")
+    return int(step.__index__())
 
 
 class MetricRecorder:
@@ -82,37 +105,33 @@ class MetricRecorder:
 
     def log(self, name: str, value: float, step: int | None = None) -> None:
         """Record ``value`` of gauge ``name`` at ``step`` (default: its last step + 1)."""
-        if isinstance(value, bool):
-            raise InvalidInputError(
-                f"metric {name!r}: value {value!r} is a bool, not a number; log 1.0/0.0 or "
-                "count() it"
-            )
-        if not isinstance(value, int | float):
-            try:
-                value = float(value)  # numpy scalars, tensors with __float__
-            except (TypeError, ValueError):
-                raise InvalidInputError(
-                    f"metric {name!r}: value {value!r} is not a number; log a float or int"
-                ) from None
-        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
-            raise InvalidInputError(f"metric {name!r}: step {step!r} is not an int")
+        # The hot path of a training loop: a float, a known name, no step.
+        if type(value) is not float:
+            value = _number(name, value)
+        if step is not None and type(step) is not int:
+            step = _step(name, step)
         with self._lock:
-            i = self._slot(name, "gauge")
-            s = self._steps[i] + 1 if step is None else step
-            self._steps[i] = s
-            self._points.append((i, s, float(value), time.time()))
-            self._after_append()
+            i = self._index.get(name)
+            if i is None or self._kinds[i] != "gauge":
+                i = self._slot(name, "gauge")
+            s = self._steps[i] = self._steps[i] + 1 if step is None else step
+            self._points.append((i, s, value, _now()))
+            if self._timer is None or len(self._points) >= self._max:
+                self._after_append()
 
     def count(self, name: str, n: float = 1) -> None:
         """Add ``n`` to counter ``name`` (its running total is recorded)."""
         if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n):
             raise InvalidInputError(f"counter {name!r}: n={n!r} is not a finite number")
         with self._lock:
-            i = self._slot(name, "counter")
+            i = self._index.get(name)
+            if i is None or self._kinds[i] != "counter":
+                i = self._slot(name, "counter")
             total = self._totals[i] = self._totals[i] + n
             s = self._steps[i] = self._steps[i] + 1
-            self._points.append((i, s, total, time.time()))
-            self._after_append()
+            self._points.append((i, s, float(total), _now()))
+            if self._timer is None or len(self._points) >= self._max:
+                self._after_append()
 
     def _after_append(self) -> None:
         """Arrange the next flush; call with the lock held."""
