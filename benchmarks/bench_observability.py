@@ -4,9 +4,12 @@ O1 a task logging 10,000 metric points (``log_metric``) beside the same task log
 the difference is what metrics add to a task (budget: 50 ms), flush, merge and store
 included. O2 B1's chain of 100 trivial tasks on an executor wrapped by the observability
 hooks (what every runtime does) beside the same executor unwrapped, in one process: what
-the hooks cost a task that logs nothing. Medians of 5 runs after a warm-up.
+the hooks cost a task that logs nothing. O3 grouping 10,000 failed attempts (40 signatures,
+100 executions) by signature, in SQLite (and PostgreSQL when AIRFOIL_BENCH_PG_URL names a
+scratch database or schema: it is migrated and written to),
+the first call beside later ones. Medians of 5 runs after a warm-up.
 
-    .venv/bin/python benchmarks/bench_observability.py [O1 O2]
+    .venv/bin/python benchmarks/bench_observability.py [O1 O2 O3]
 """
 
 from __future__ import annotations
@@ -94,9 +97,53 @@ def o2() -> None:
     print("   (baseline 'plain Python' = the same executor without the hooks)")
 
 
+def o3() -> None:
+    import time
+
+    from airfoil.core.records import StoreBatch
+    from airfoil.store.sql import SqlMetaStore
+    from airfoil.testing.observability_conformance import make_failure
+    from airfoil.testing.records import make_execution
+
+    urls = [f"sqlite:///{tempfile.mkdtemp(prefix='airfoil-bench-')}/o3.db"]
+    if os.environ.get("AIRFOIL_BENCH_PG_URL"):
+        urls.append(os.environ["AIRFOIL_BENCH_PG_URL"])
+    for url in urls:
+        store = SqlMetaStore(url)
+        try:
+            for e in range(100):
+                store.write(StoreBatch(execution=make_execution(f"o3e{e}")))
+            for i in range(10_000):
+                store.put_failure(
+                    make_failure(
+                        f"o3e{i % 100}",
+                        f"n{i // 100}",
+                        1,
+                        task=f"mod.t{i % 5}",
+                        at=1000.0 + i,
+                        message=f"row {i} of /data/p{i}.csv is bad",
+                        func=f"f{i % 40}",
+                    )
+                )
+            t0 = time.perf_counter()
+            groups = store.failure_groups("default")
+            first = time.perf_counter() - t0
+            assert len(groups) == 40 and sum(g.count for g in groups) == 10_000
+            report(
+                f"O3 group 10,000 failed attempts ({url.split(':')[0]})",
+                measure(lambda: store.failure_groups("default")),  # noqa: B023
+                budget="<= 1 s",
+            )
+            print(f"   first call {first * 1000:.1f} ms")
+        finally:
+            store.close()
+
+
 if __name__ == "__main__":
-    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2"}
+    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2", "O3"}
     if "O1" in chosen:
         o1()
     if "O2" in chosen:
         o2()
+    if "O3" in chosen:
+        o3()

@@ -46,6 +46,20 @@ FLOW = textwrap.dedent(
     @af.workflow
     def training(steps: int = 300, lr: float = 0.01) -> float:
         return train(steps=steps, lr=lr)
+
+
+    def parse(row: int) -> int:
+        raise ValueError(f"row {row} of /data/part-{row}.csv is malformed")
+
+
+    @af.task
+    def load(row: int) -> int:
+        return parse(row)
+
+
+    @af.workflow
+    def ingest(row: int = 1) -> int:
+        return load(row=row)
     """
 )
 
@@ -61,6 +75,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         for name, lr in (("run-a", "0.01"), ("run-b", "0.03")):
             ran = srv.cli("run", "--name", name, "flow.py", "training", "--lr", lr)
             assert ran.returncode == 0, ran.stderr
+        for row in (3, 17):  # real failures, one group
+            failed = srv.cli("run", "--name", f"bad-{row}", "flow.py", "ingest", "--row", str(row))
+            assert failed.returncode != 0
         yield srv
     finally:
         srv.stop()
@@ -136,3 +153,39 @@ def test_console_charts_a_node_and_overlays_two_runs(server: Server, page: Any) 
     assert _coloured(pg, chart, BLUE) > 200 and _coloured(pg, chart, RED) > 200
     assert pg.locator(".u-legend").inner_text().count("run-") == 2
     pg.screenshot(path=str(DOCS_IMG / "metrics-overlay.png"), full_page=True)
+
+
+def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) -> None:  # noqa: F811
+    # one more failure of the same kind, on the server's own workers
+    ran = server.cli("run", "--remote", "--server", server.url, "flow.py", "ingest", "--row", "250")
+    assert ran.returncode != 0
+    remote = server.cli("failures", "--server", server.url, "--since", "1h", "--json")
+    assert remote.returncode == 0, remote.stderr
+    (group,) = json.loads(remote.stdout)
+    assert (group["type"], group["count"], group["executions"]) == ("ValueError", 3, 3)
+    assert group["pattern"] == "row <n> of <path> is malformed"
+    assert group["frame"] == "flow.py:parse"
+    assert "row 250" in group["example"]["message"]
+    assert "in parse" in group["example"]["traceback"]
+    local = server.cli("failures", "--task", "flow.load")
+    assert local.returncode == 0, local.stderr
+    assert "row <n> of <path> is malformed" in local.stdout and "in parse" in local.stdout
+    drill = server.cli("failures", "--signature", group["signature"], "--json")
+    assert {f["execution_id"] for f in json.loads(drill.stdout)} >= {"bad-3", "bad-17"}
+
+    pg = page
+    pg.goto(f"{server.url}/projects/default/failures")
+    row = pg.locator(f'tr.failure-group[data-signature="{group["signature"]}"]')
+    row.wait_for()
+    assert "row <n> of <path> is malformed" in row.inner_text()
+    assert row.locator("td").first.inner_text() == "3"
+    row.click()
+    pg.locator("tr.failure-detail pre.traceback").wait_for()
+    assert "in parse" in pg.locator("tr.failure-detail pre.traceback").inner_text()
+    pg.locator('table.failure-attempts tr[data-execution="bad-17"]').wait_for()
+    assert pg.locator("table.failure-attempts tbody tr").count() == 3
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(DOCS_IMG / "failures.png"), full_page=True)
+    pg.locator('table.failure-attempts tr[data-execution="bad-17"] a').click()
+    pg.wait_for_url("**/executions/bad-17**")
+    pg.locator('aside.panel[data-node="n0"]').wait_for()

@@ -578,6 +578,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failure Groups
+         * @description Failed attempts across the project's runs grouped by signature (exception type,
+         *     normalised message, top user frame), most frequent first, each with its counts, first
+         *     and last seen, tasks and versions, and the latest attempt as an example.
+         */
+        get: operations["failure_groups_api_v1_projects__project__failures_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/failures/{signature}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failures
+         * @description The failed attempts of one group, newest first (drill-down into the runs).
+         */
+        get: operations["failures_api_v1_projects__project__failures__signature__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/launch-plans": {
         parameters: {
             query?: never;
@@ -1135,6 +1177,76 @@ export interface components {
             version: string;
             /** Workflow */
             workflow: string;
+        };
+        /**
+         * FailureGroupList
+         * @description Failure groups of a project, most frequent first.
+         */
+        FailureGroupList: {
+            /** Items */
+            items: components["schemas"]["FailureGroupOut"][];
+        };
+        /**
+         * FailureGroupOut
+         * @description Failed attempts sharing a signature: exception type, normalised message (``pattern``)
+         *     and top user frame; ``tasks`` lists ``task@version``; ``example`` is the latest.
+         */
+        FailureGroupOut: {
+            /** Count */
+            count: number;
+            example: components["schemas"]["FailureOut"];
+            /** Executions */
+            executions: number;
+            /** First Seen */
+            first_seen: number;
+            /** Frame */
+            frame: string;
+            /** Last Seen */
+            last_seen: number;
+            /** Pattern */
+            pattern: string;
+            /** Signature */
+            signature: string;
+            /** Tasks */
+            tasks: string[];
+            /** Type */
+            type: string;
+        };
+        /**
+         * FailureList
+         * @description The failed attempts of one group, newest first.
+         */
+        FailureList: {
+            /** Items */
+            items: components["schemas"]["FailureOut"][];
+            /** Signature */
+            signature: string;
+        };
+        /**
+         * FailureOut
+         * @description One failed attempt of a failure group.
+         */
+        FailureOut: {
+            /** At */
+            at: number;
+            /** Attempt */
+            attempt: number;
+            /** Execution Id */
+            execution_id: string;
+            /** Kind */
+            kind: string;
+            /** Message */
+            message: string;
+            /** Node Id */
+            node_id: string;
+            /** Task */
+            task: string;
+            /** Traceback */
+            traceback: string;
+            /** Type */
+            type: string;
+            /** Version */
+            version: string;
         };
         /**
          * GateOut
@@ -4574,6 +4686,204 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    failure_groups_api_v1_projects__project__failures_get: {
+        parameters: {
+            query?: {
+                /** @description only attempts ended at or after (epoch s) */
+                since?: number | null;
+                task?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailureGroupList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    failures_api_v1_projects__project__failures__signature__get: {
+        parameters: {
+            query?: {
+                /** @description only attempts ended at or after (epoch s) */
+                since?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+                signature: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailureList"];
                 };
             };
             /** @description Bad Request */

@@ -8,7 +8,17 @@ from typing import Any
 import typer
 import typer.main
 
-from airfoil.cli import _cache, _executions, _metrics, _quotas, _run, _schedules, _server, _sim
+from airfoil.cli import (
+    _cache,
+    _executions,
+    _failures,
+    _metrics,
+    _quotas,
+    _run,
+    _schedules,
+    _server,
+    _sim,
+)
 
 __all__ = ["app", "main"]
 
@@ -29,6 +39,7 @@ _schedules.register(app)
 _sim.register(app)
 _quotas.register(app)
 _metrics.register(app)  # issue 15: observability
+_failures.register(app)
 
 
 def _print_version(value: bool) -> None:

@@ -44,6 +44,8 @@ from airfoil.wire import (
     ExecutionDetail,
     ExecutionPage,
     ExecutionSummary,
+    FailureGroupList,
+    FailureList,
     LaunchPlanIn,
     LaunchPlanLaunchRequest,
     LaunchPlanList,
@@ -458,6 +460,38 @@ class Client:
             "GET", f"/projects/{self._p(project)}/executions/{execution_id}/metrics", params=params
         )
         return MetricsOut.model_validate(r.json())
+
+    def failure_groups(
+        self,
+        *,
+        since: float | None = None,
+        task: str | None = None,
+        limit: int = 100,
+        project: str | None = None,
+    ) -> FailureGroupList:
+        """Failed attempts grouped by signature (``airfoil failures --remote``)."""
+        params: dict[str, object] = {"limit": limit}
+        if since is not None:
+            params["since"] = since
+        if task is not None:
+            params["task"] = task
+        r = self._call("GET", f"/projects/{self._p(project)}/failures", params=params)
+        return FailureGroupList.model_validate(r.json())
+
+    def failures(
+        self,
+        signature: str,
+        *,
+        since: float | None = None,
+        limit: int = 100,
+        project: str | None = None,
+    ) -> FailureList:
+        """The failed attempts of one group, newest first."""
+        params: dict[str, object] = {"limit": limit}
+        if since is not None:
+            params["since"] = since
+        r = self._call("GET", f"/projects/{self._p(project)}/failures/{signature}", params=params)
+        return FailureList.model_validate(r.json())
 
     def cache_explanation(
         self, execution_id: str, node_id: str, *, project: str | None = None

@@ -1,6 +1,7 @@
 """The observability hooks every runtime installs: when an attempt ends, the metric points
 its task logged (chunks in the blob store, see :mod:`airfoil.core.metrics`) are merged and
-stored with the attempt in the metadata store.
+stored with the attempt in the metadata store, and a failed attempt is stored with its
+signature (:mod:`airfoil.core.failures`) for ``airfoil failures``.
 
 Cost: an attempt that logged nothing costs one integer test when it ends (the worker says
 how many chunks it wrote, ``AttemptResult.metric_chunks``); only a failed attempt that
@@ -17,10 +18,12 @@ import logging
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import NotFoundError
+from airfoil.core.failures import failure_record
 from airfoil.core.metrics import MetricChunk, decode_chunk, merge_chunks, metric_chunk_key
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.executors.hooks import Hooks
 from airfoil.store._observability import ObservabilityStore
+from airfoil.store.base import MetaStore
 
 __all__ = ["ObservingHooks", "store_metrics"]
 
@@ -80,9 +83,7 @@ class ObservingHooks(Hooks):
     """Stores what attempts logged about themselves, then tells ``inner`` (the entry point's
     own hooks, if any) everything as it comes."""
 
-    def __init__(
-        self, meta: ObservabilityStore, blobs: BlobStore, inner: Hooks | None = None
-    ) -> None:
+    def __init__(self, meta: MetaStore, blobs: BlobStore, inner: Hooks | None = None) -> None:
         self.meta = meta
         self.blobs = blobs
         self.inner = inner
@@ -105,8 +106,34 @@ class ObservingHooks(Hooks):
                     request.node_id,
                     request.attempt,
                 )
+        if result.error is not None:
+            try:
+                self._store_failure(request, result)
+            except Exception:
+                log.exception(
+                    "storing the failure of %s/%s attempt %d failed",
+                    request.execution_id,
+                    request.node_id,
+                    request.attempt,
+                )
         if self.inner is not None:
             self.inner.attempt_ended(request, result)
+
+    def _store_failure(self, request: AttemptRequest, result: AttemptResult) -> None:
+        assert result.error is not None
+        project = self.meta.get_execution(request.execution_id).project
+        self.meta.put_failure(
+            failure_record(
+                result.error,
+                execution_id=request.execution_id,
+                node_id=request.node_id,
+                attempt=request.attempt,
+                project=project,
+                task=request.task.name,
+                version=request.task.version,
+                at=result.ended_at,
+            )
+        )
 
     def command_carried_out(self, execution_id: str, command: object, cause: int) -> None:
         if self.inner is not None:

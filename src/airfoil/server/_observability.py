@@ -1,13 +1,22 @@
 """Observability services: the metric series tasks logged, for one execution or across
-runs (``airfoil metrics --remote``, the console's charts)."""
+runs (``airfoil metrics --remote``, the console's charts), and failed attempts grouped by
+signature (``airfoil failures --remote``, the console's failures page)."""
 
 from __future__ import annotations
 
+from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.server._deps import Deps, get_record
-from airfoil.wire import MetricSeriesOut, MetricsOut
+from airfoil.wire import (
+    FailureGroupList,
+    FailureGroupOut,
+    FailureList,
+    FailureOut,
+    MetricSeriesOut,
+    MetricsOut,
+)
 
-__all__ = ["metrics"]
+__all__ = ["failure_groups", "failures", "metrics"]
 
 
 def _out(s: MetricSeries) -> MetricSeriesOut:
@@ -40,3 +49,47 @@ def metrics(
         workflow=record.workflow,
         items=[_out(s) for s in series],
     )
+
+
+def _failure(f: FailureRecord) -> FailureOut:
+    return FailureOut(
+        execution_id=f.execution_id,
+        node_id=f.node_id,
+        attempt=f.attempt,
+        task=f.task,
+        version=f.version,
+        at=f.at,
+        kind=f.kind,
+        type=f.type,
+        message=f.message,
+        traceback=f.traceback,
+    )
+
+
+def _group(g: FailureGroup) -> FailureGroupOut:
+    return FailureGroupOut(
+        signature=g.signature,
+        type=g.type,
+        pattern=g.pattern,
+        frame=g.frame,
+        count=g.count,
+        executions=g.executions,
+        first_seen=g.first_seen,
+        last_seen=g.last_seen,
+        tasks=g.tasks,
+        example=_failure(g.example),
+    )
+
+
+def failure_groups(
+    d: Deps, project: str, since: float | None, task: str | None, limit: int
+) -> FailureGroupList:
+    """The project's failed attempts grouped by signature (grouped by the store, in SQL)."""
+    groups = d.meta.failure_groups(project, since=since, task=task, limit=limit)
+    return FailureGroupList(items=[_group(g) for g in groups])
+
+
+def failures(d: Deps, project: str, signature: str, since: float | None, limit: int) -> FailureList:
+    """The failed attempts of one group, newest first."""
+    found = d.meta.failures(project, signature, since=since, limit=limit)
+    return FailureList(signature=signature, items=[_failure(f) for f in found])

@@ -1,4 +1,5 @@
-"""Thin routes of ``/api/v1`` for observability (issue 15): metric series of executions.
+"""Thin routes of ``/api/v1`` for observability (issue 15): metric series of executions,
+failure groups of a project.
 
 Kept apart from :mod:`airfoil.server._routes` (its own router, included by the app), with
 the same roles table and dependencies.
@@ -9,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from airfoil.server import _observability as obs
 from airfoil.server._routes import _ERRORS, ROUTE_ROLES, Deps, Viewer, _ExecId, _Project
-from airfoil.wire import API_PREFIX, MetricsOut
+from airfoil.wire import API_PREFIX, FailureGroupList, FailureList, MetricsOut
 
 __all__ = ["router"]
 
@@ -42,3 +43,36 @@ def metrics(
     """The metric time series the execution's tasks logged (``log_metric``, ``count``), per
     attempt: of one node and one metric name if given."""
     return obs.metrics(d, project, execution_id, node, name)
+
+
+_Since = Annotated[
+    float | None, Query(ge=0, description="only attempts ended at or after (epoch s)")
+]
+
+
+@_route("GET", "/projects/{project}/failures", "viewer", response_model=FailureGroupList)
+def failure_groups(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    since: _Since = None,
+    task: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> FailureGroupList:
+    """Failed attempts across the project's runs grouped by signature (exception type,
+    normalised message, top user frame), most frequent first, each with its counts, first
+    and last seen, tasks and versions, and the latest attempt as an example."""
+    return obs.failure_groups(d, project, since, task, limit)
+
+
+@_route("GET", "/projects/{project}/failures/{signature}", "viewer", response_model=FailureList)
+def failures(
+    project: _Project,
+    signature: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
+    d: Deps,
+    _: Viewer,
+    since: _Since = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> FailureList:
+    """The failed attempts of one group, newest first (drill-down into the runs)."""
+    return obs.failures(d, project, signature, since, limit)

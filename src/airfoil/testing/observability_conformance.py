@@ -21,12 +21,14 @@ import math
 import pytest
 
 from airfoil.core.errors import NotFoundError
+from airfoil.core.failures import FailureRecord, failure_record
 from airfoil.core.metrics import MetricChunk, MetricSeries, merge_chunks
-from airfoil.core.records import StoreBatch
+from airfoil.core.phases import ErrorKind
+from airfoil.core.records import ErrorInfo, StoreBatch
 from airfoil.store.base import MetaStore
 from airfoil.testing.records import make_execution
 
-__all__ = ["ObservabilityStoreConformance", "make_series"]
+__all__ = ["ObservabilityStoreConformance", "make_failure", "make_series"]
 
 
 def make_series(
@@ -43,6 +45,38 @@ def make_series(
         steps=list(range(n)),
         values=[1.0 / (i + 1) for i in range(n)],
         times=[1_700_000_000.0 + i for i in range(n)],
+    )
+
+
+def make_failure(
+    execution_id: str = "e1",
+    node_id: str = "n0",
+    attempt: int = 1,
+    *,
+    project: str = "default",
+    task: str = "mod.load",
+    version: str = "v1",
+    at: float = 1_700_000_000.0,
+    message: str = "row 17 of /data/a.csv is bad",
+    error_type: str = "ValueError",
+    func: str = "load",
+) -> FailureRecord:
+    """A failure whose traceback's top user frame is ``flow.py:<func>``."""
+    tb = (
+        "Traceback (most recent call last):\n"
+        f'  File "/code/flow.py", line 12, in {func}\n'
+        "    raise ValueError(...)\n"
+        f"{error_type}: {message}\n"
+    )
+    return failure_record(
+        ErrorInfo(kind=ErrorKind.USER, type=error_type, message=message, traceback=tb),
+        execution_id=execution_id,
+        node_id=node_id,
+        attempt=attempt,
+        project=project,
+        task=task,
+        version=version,
+        at=at,
     )
 
 
@@ -109,3 +143,49 @@ class ObservabilityStoreConformance:
         store.put_metric_series([a, b])
         assert store.metric_series("e1") == [a]
         assert store.metric_series("e2") == [b]
+
+    def test_failures_group_by_signature_across_runs(self, store: MetaStore) -> None:
+        for eid in ("e1", "e2", "e3"):
+            self._execution(store, eid)
+        bad_rows = [
+            make_failure("e1", "n0", 1, at=10.0, message="row 17 of /data/a.csv is bad"),
+            make_failure("e1", "n0", 2, at=11.0, message="row 4 of /data/b.csv is bad"),
+            make_failure(
+                "e2", "n3", 1, at=30.0, message="row 9 of /tmp/c.csv is bad", version="v2"
+            ),
+        ]
+        other = make_failure("e3", "n1", 1, at=20.0, error_type="KeyError", message="'a'")
+        elsewhere = make_failure("e3", "n2", 1, project="other", at=40.0)
+        for f in [*bad_rows, other, elsewhere]:
+            store.put_failure(f)
+        groups = store.failure_groups("default")
+        assert [(g.type, g.count, g.executions) for g in groups] == [
+            ("ValueError", 3, 2),
+            ("KeyError", 1, 1),
+        ]
+        rows = groups[0]
+        assert rows.pattern == "row <n> of <path> is bad" and rows.frame == "flow.py:load"
+        assert (rows.first_seen, rows.last_seen) == (10.0, 30.0)
+        assert rows.tasks == ["mod.load@v1", "mod.load@v2"]
+        assert rows.example == bad_rows[2]  # the latest, whole
+        assert store.failure_groups("other")[0].count == 1
+        assert store.failure_groups("nobody") == []
+        # windows, tasks, limits, drill-down
+        assert [g.count for g in store.failure_groups("default", since=15.0)] == [1, 1]
+        assert store.failure_groups("default", task="mod.other") == []
+        assert len(store.failure_groups("default", limit=1)) == 1
+        assert store.failures("default", rows.signature) == bad_rows[::-1]
+        assert store.failures("default", rows.signature, since=10.5, limit=1) == [bad_rows[2]]
+        assert store.failures("default", "0" * 16) == []
+
+    def test_a_failure_stored_again_is_replaced_and_needs_its_execution(
+        self, store: MetaStore
+    ) -> None:
+        self._execution(store)
+        store.put_failure(make_failure(at=1.0))
+        again = make_failure(at=2.0, message="row 1 of /x/y is bad")
+        store.put_failure(again)
+        (group,) = store.failure_groups("default")
+        assert group.count == 1 and group.example == again
+        with pytest.raises(NotFoundError, match="'ghost'"):
+            store.put_failure(make_failure("ghost"))

@@ -58,7 +58,14 @@ from airfoil.wire._models import (
     ValueOut,
     VersionList,
 )
-from airfoil.wire._observability import MetricSeriesOut, MetricsOut
+from airfoil.wire._observability import (
+    FailureGroupList,
+    FailureGroupOut,
+    FailureList,
+    FailureOut,
+    MetricSeriesOut,
+    MetricsOut,
+)
 
 __all__ = [
     "API_PREFIX",
@@ -83,6 +90,10 @@ __all__ = [
     "ExecutionDetail",
     "ExecutionPage",
     "ExecutionSummary",
+    "FailureGroupList",
+    "FailureGroupOut",
+    "FailureList",
+    "FailureOut",
     "GateOut",
     "GraphNodeOut",
     "GraphOut",

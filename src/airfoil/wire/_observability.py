@@ -1,10 +1,18 @@
-"""Wire models of observability: metric time series of attempts (issue 15)."""
+"""Wire models of observability: metric time series of attempts and failure groups
+(issue 15)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["MetricSeriesOut", "MetricsOut"]
+__all__ = [
+    "FailureGroupList",
+    "FailureGroupOut",
+    "FailureList",
+    "FailureOut",
+    "MetricSeriesOut",
+    "MetricsOut",
+]
 
 
 class MetricSeriesOut(BaseModel):
@@ -33,3 +41,55 @@ class MetricsOut(BaseModel):
     execution_id: str
     workflow: str
     items: list[MetricSeriesOut]
+
+
+class FailureOut(BaseModel):
+    """One failed attempt of a failure group."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    execution_id: str
+    node_id: str
+    attempt: int
+    task: str
+    version: str
+    at: float
+    kind: str
+    type: str
+    message: str
+    traceback: str
+
+
+class FailureGroupOut(BaseModel):
+    """Failed attempts sharing a signature: exception type, normalised message (``pattern``)
+    and top user frame; ``tasks`` lists ``task@version``; ``example`` is the latest."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    signature: str
+    type: str
+    pattern: str
+    frame: str
+    count: int
+    executions: int
+    first_seen: float
+    last_seen: float
+    tasks: list[str]
+    example: FailureOut
+
+
+class FailureGroupList(BaseModel):
+    """Failure groups of a project, most frequent first."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    items: list[FailureGroupOut]
+
+
+class FailureList(BaseModel):
+    """The failed attempts of one group, newest first."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    signature: str
+    items: list[FailureOut]

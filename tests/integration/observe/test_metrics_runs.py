@@ -133,3 +133,54 @@ def test_a_crashed_worker_keeps_what_it_flushed(tasks: tuple[ModuleType, Path]) 
             assert s.values == [float(i) for i in range(50)]  # the unflushed -1.0 is lost
     finally:
         rt.close()
+
+
+FAILING = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    def parse(row: int) -> int:
+        raise ValueError(f"row {row} of /data/part-{row}.csv is malformed")
+
+
+    @af.task
+    def load(row: int) -> int:
+        return parse(row)
+
+
+    @af.task
+    def other(row: int) -> int:
+        raise KeyError("label")
+    """
+)
+
+
+def test_real_failures_group_by_signature_across_runs(tmp_path: Path) -> None:
+    code = tmp_path / "fcode"
+    code.mkdir()
+    name = f"failing_{uuid.uuid4().hex[:8]}"
+    (code / f"{name}.py").write_text(FAILING)
+    sys.path.insert(0, str(code))
+    try:
+        module = importlib.import_module(name)
+        rt = LocalRuntime(AirfoilSettings(executor="process", max_parallel=1))  # type: ignore[arg-type]
+        try:
+            runs = [_run(rt, module.load, code, row=r) for r in (3, 17, 250)]
+            _run(rt, module.other, code, row=1)
+            groups = rt.meta.failure_groups("default")
+        finally:
+            rt.close()
+    finally:
+        sys.path.remove(str(code))
+        sys.modules.pop(name, None)
+    assert [(g.type, g.count, g.executions) for g in groups] == [
+        ("ValueError", 3, 3),
+        ("KeyError", 1, 1),
+    ]
+    rows = groups[0]
+    assert rows.pattern == "row <n> of <path> is malformed"
+    assert rows.frame == f"{name}.py:parse"
+    assert rows.tasks == [f"{name}.load@{module.load.spec.version}"]
+    assert rows.example.execution_id == runs[-1] and "row 250" in rows.example.message
+    assert "in parse" in rows.example.traceback

@@ -35,6 +35,7 @@ TABLES = {
     "task_runtimes",
     "control_messages",
     "metric_series",
+    "failures",
     "server_projects",
     "server_packages",
     "server_entities",

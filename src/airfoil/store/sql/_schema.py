@@ -32,6 +32,7 @@ __all__ = [
     "control_messages",
     "events",
     "executions",
+    "failures",
     "metadata",
     "metric_series",
     "nodes",
@@ -203,4 +204,23 @@ metric_series = sa.Table(
     sa.Column("last_value", sa.Double, nullable=True),
     sa.Column("record", sa.Text, nullable=False),
     sa.Index(None, "task", "name"),
+)
+
+#: Failed attempts with their signatures (revision 0008): the whole
+#: :class:`~airfoil.core.failures.FailureRecord` as JSON in ``record``; grouped by
+#: ``signature`` within a project (and a time window, a task).
+failures = sa.Table(
+    "failures",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("node_id", KEY, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("project", KEY, nullable=False),
+    sa.Column("task", KEY, nullable=False),
+    sa.Column("version", KEY, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("signature", KEY, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Index(None, "project", "signature", "at"),
+    sa.Index(None, "project", "at"),
 )

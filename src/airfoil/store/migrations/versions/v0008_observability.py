@@ -1,6 +1,8 @@
 """Observability: ``metric_series`` keeps the metric time series each attempt logged
 (``current_context().log_metric`` / ``.count``), one row per ``(execution, node, attempt,
-name)`` with the whole series as JSON in ``record``.
+name)`` with the whole series as JSON in ``record``; ``failures`` keeps each failed attempt
+with its signature (exception type, normalised message, top user frame), grouped across runs
+by ``airfoil failures``.
 
 Revision ID: 0008
 Revises: 0007
@@ -47,8 +49,32 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_metric_series_task_name", "metric_series", ["task", "name"])
+    op.create_table(
+        "failures",
+        sa.Column("execution_id", _KEY, nullable=False),
+        sa.Column("node_id", _KEY, nullable=False),
+        sa.Column("attempt", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("project", _KEY, nullable=False),
+        sa.Column("task", _KEY, nullable=False),
+        sa.Column("version", _KEY, nullable=False),
+        sa.Column("at", sa.Double(), nullable=False),
+        sa.Column("signature", _KEY, nullable=False),
+        sa.Column("record", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["execution_id"],
+            ["executions.id"],
+            name="fk_failures_execution_id",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("execution_id", "node_id", "attempt", name="pk_failures"),
+    )
+    op.create_index("ix_failures_project_signature_at", "failures", ["project", "signature", "at"])
+    op.create_index("ix_failures_project_at", "failures", ["project", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_failures_project_at", table_name="failures")
+    op.drop_index("ix_failures_project_signature_at", table_name="failures")
+    op.drop_table("failures")
     op.drop_index("ix_metric_series_task_name", table_name="metric_series")
     op.drop_table("metric_series")
