@@ -7,9 +7,11 @@ hooks (what every runtime does) beside the same executor unwrapped, in one proce
 the hooks cost a task that logs nothing. O3 grouping 10,000 failed attempts (40 signatures,
 100 executions) by signature, in SQLite (and PostgreSQL when AIRFOIL_BENCH_PG_URL names a
 scratch database or schema: it is migrated and written to),
-the first call beside later ones. Medians of 5 runs after a warm-up.
+the first call beside later ones. O4 ``airfoil compare``'s work on two 1,000-node
+executions in SQLite: read both executions and their nodes, compare (budget 1 s). Medians of
+5 runs after a warm-up.
 
-    .venv/bin/python benchmarks/bench_observability.py [O1 O2 O3]
+    .venv/bin/python benchmarks/bench_observability.py [O1 O2 O3 O4]
 """
 
 from __future__ import annotations
@@ -139,11 +141,44 @@ def o3() -> None:
             store.close()
 
 
+def o4() -> None:
+    import msgspec
+
+    from airfoil.core.compare import compare_executions
+    from airfoil.core.records import StoreBatch
+    from airfoil.store.sql import SqlMetaStore
+    from airfoil.testing.records import make_execution, make_node
+
+    store = SqlMetaStore(f"sqlite:///{tempfile.mkdtemp(prefix='airfoil-bench-')}/o4.db")
+    try:
+        for eid in ("o4a", "o4b"):
+            nodes = [
+                msgspec.structs.replace(make_node(eid, f"n{i}", "succeeded"), dynamic_spec=None)
+                for i in range(1000)
+            ]
+            store.write(StoreBatch(execution=make_execution(eid), nodes=nodes))
+
+        def compare() -> None:
+            c = compare_executions(
+                store.get_execution("o4a"),
+                store.get_nodes("o4a"),
+                store.get_execution("o4b"),
+                store.get_nodes("o4b"),
+            )
+            assert len(c.nodes) == 1000
+
+        report("O4 compare two 1,000-node executions (SQLite)", measure(compare), budget="<= 1 s")
+    finally:
+        store.close()
+
+
 if __name__ == "__main__":
-    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2", "O3"}
+    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2", "O3", "O4"}
     if "O1" in chosen:
         o1()
     if "O2" in chosen:
         o2()
     if "O3" in chosen:
         o3()
+    if "O4" in chosen:
+        o4()

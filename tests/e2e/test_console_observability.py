@@ -31,7 +31,7 @@ FLOW = textwrap.dedent(
     import airfoil as af
 
 
-    @af.task
+    @af.task(cache=True)
     def train(steps: int, lr: float) -> float:
         ctx = af.current_context()
         loss = 1.0
@@ -75,6 +75,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         for name, lr in (("run-a", "0.01"), ("run-b", "0.03")):
             ran = srv.cli("run", "--name", name, "flow.py", "training", "--lr", lr)
             assert ran.returncode == 0, ran.stderr
+        # the same workflow after an edit of the task's code: run-c is compared with run-a
+        (work / "flow.py").write_text(FLOW.replace("0.05 * math.sin", "0.07 * math.sin"))
+        ran = srv.cli("run", "--name", "run-c", "flow.py", "training", "--lr", "0.01")
+        assert ran.returncode == 0, ran.stderr
+        (work / "flow.py").write_text(FLOW)
         for row in (3, 17):  # real failures, one group
             failed = srv.cli("run", "--name", f"bad-{row}", "flow.py", "ingest", "--row", str(row))
             assert failed.returncode != 0
@@ -189,3 +194,41 @@ def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) 
     pg.locator('table.failure-attempts tr[data-execution="bad-17"] a').click()
     pg.wait_for_url("**/executions/bad-17**")
     pg.locator('aside.panel[data-node="n0"]').wait_for()
+
+
+def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None:  # noqa: F811
+    local = server.cli("compare", "run-a", "run-c", "--json")
+    assert local.returncode == 0, local.stderr
+    c = json.loads(local.stdout)
+    assert [(v["name"], v["same"]) for v in c["inputs"]] == [("lr", True), ("steps", True)]
+    assert [v["same"] for v in c["outputs"]] == [False]
+    (node,) = c["nodes"]
+    assert node["version_changed"] and node["outputs_same"] is False
+    assert any("0.05 * math.sin" in line for line in node["source_diff"])
+    assert any("0.07 * math.sin" in line for line in node["source_diff"])
+    remote = server.cli("compare", "run-a", "run-b", "--server", server.url, "--json")
+    assert remote.returncode == 0, remote.stderr
+    r = json.loads(remote.stdout)
+    lr = r["inputs"][0]
+    assert (lr["name"], lr["a"], lr["b"], lr["same"]) == (
+        "lr",
+        "0.01",
+        "0.03",
+        False,
+    )
+    assert not r["nodes"][0]["version_changed"]
+    text = server.cli("compare", "run-a", "run-c")
+    assert "code changed" in text.stdout and "0.07 * math.sin" in text.stdout
+    missing = server.cli("compare", "run-a", "nope")
+    assert missing.returncode != 0 and "nope" in missing.stderr
+
+    pg = page
+    pg.goto(f"{server.url}/projects/default/compare?a=run-a&b=run-c")
+    row = pg.locator('table.compare-nodes tr[data-node="n0"]')
+    row.wait_for()
+    assert "changed" in row.inner_text()
+    assert "0.07 * math.sin" in row.locator("pre.source-diff").inner_text()
+    assert "differs" in pg.locator('table.compare-outputs tr[data-name="o0"]').inner_text()
+    assert "same" in pg.locator('table.compare-inputs tr[data-name="lr"]').inner_text()
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(DOCS_IMG / "compare.png"), full_page=True)

@@ -85,6 +85,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare
+         * @description Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
+         *     status and duration, and which tasks' code versions changed, with the source diff.
+         */
+        get: operations["compare_api_v1_projects__project__compare_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/domains/{domain}/executions": {
         parameters: {
             query?: never;
@@ -914,6 +935,34 @@ export interface components {
             since_version: string;
         };
         /**
+         * ComparisonOut
+         * @description Two executions side by side (``airfoil compare``).
+         */
+        ComparisonOut: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /** Duration A */
+            duration_a: number | null;
+            /** Duration B */
+            duration_b: number | null;
+            /** Inputs */
+            inputs: components["schemas"]["ValueDiffOut"][];
+            /** Nodes */
+            nodes: components["schemas"]["NodeDiffOut"][];
+            /** Outputs */
+            outputs: components["schemas"]["ValueDiffOut"][];
+            /** Phase A */
+            phase_a: string;
+            /** Phase B */
+            phase_b: string;
+            /** Workflow A */
+            workflow_a: string;
+            /** Workflow B */
+            workflow_b: string;
+        };
+        /**
          * EntityIn
          * @description One task or workflow to register: its spec record as JSON.
          *
@@ -1553,6 +1602,39 @@ export interface components {
             workflow: string;
         };
         /**
+         * NodeDiffOut
+         * @description A node of two runs ("" / null where a run has no such node); ``source_diff`` lists
+         *     what changed between the task's two code versions.
+         */
+        NodeDiffOut: {
+            /** Cache A */
+            cache_a: string;
+            /** Cache B */
+            cache_b: string;
+            /** Duration A */
+            duration_a: number | null;
+            /** Duration B */
+            duration_b: number | null;
+            /** Node Id */
+            node_id: string;
+            /** Outputs Same */
+            outputs_same: boolean | null;
+            /** Phase A */
+            phase_a: string;
+            /** Phase B */
+            phase_b: string;
+            /** Source Diff */
+            source_diff: string[];
+            /** Task */
+            task: string;
+            /** Version A */
+            version_a: string;
+            /** Version B */
+            version_b: string;
+            /** Version Changed */
+            version_changed: boolean;
+        };
+        /**
          * NodeOut
          * @description One node of an execution, with its attempts and cache status.
          */
@@ -1831,6 +1913,20 @@ export interface components {
             sha256: string;
             /** Size */
             size: number;
+        };
+        /**
+         * ValueDiffOut
+         * @description An input or output of two runs: short previews and whether the contents are equal.
+         */
+        ValueDiffOut: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /** Name */
+            name: string;
+            /** Same */
+            same: boolean;
         };
         /**
          * ValueOut
@@ -2263,6 +2359,103 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CacheList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    compare_api_v1_projects__project__compare_get: {
+        parameters: {
+            query: {
+                a: string;
+                b: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComparisonOut"];
                 };
             };
             /** @description Bad Request */

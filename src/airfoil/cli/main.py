@@ -10,6 +10,7 @@ import typer.main
 
 from airfoil.cli import (
     _cache,
+    _compare,
     _executions,
     _failures,
     _metrics,
@@ -40,6 +41,7 @@ _sim.register(app)
 _quotas.register(app)
 _metrics.register(app)  # issue 15: observability
 _failures.register(app)
+_compare.register(app)
 
 
 def _print_version(value: bool) -> None:

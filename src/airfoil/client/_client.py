@@ -39,6 +39,7 @@ from airfoil.core.records import TaskSpec, Value, WorkflowSpec
 from airfoil.wire import (
     API_PREFIX,
     CacheExplanation,
+    ComparisonOut,
     EntityIn,
     EventOut,
     ExecutionDetail,
@@ -492,6 +493,11 @@ class Client:
             params["since"] = since
         r = self._call("GET", f"/projects/{self._p(project)}/failures/{signature}", params=params)
         return FailureList.model_validate(r.json())
+
+    def compare(self, a: str, b: str, *, project: str | None = None) -> ComparisonOut:
+        """Two executions side by side (``airfoil compare --remote``)."""
+        r = self._call("GET", f"/projects/{self._p(project)}/compare", params={"a": a, "b": b})
+        return ComparisonOut.model_validate(r.json())
 
     def cache_explanation(
         self, execution_id: str, node_id: str, *, project: str | None = None

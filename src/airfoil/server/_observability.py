@@ -4,19 +4,24 @@ signature (``airfoil failures --remote``, the console's failures page)."""
 
 from __future__ import annotations
 
+from airfoil.core.code_versions import load_manifest
+from airfoil.core.compare import Comparison, compare_executions
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.server._deps import Deps, get_record
 from airfoil.wire import (
+    ComparisonOut,
     FailureGroupList,
     FailureGroupOut,
     FailureList,
     FailureOut,
     MetricSeriesOut,
     MetricsOut,
+    NodeDiffOut,
+    ValueDiffOut,
 )
 
-__all__ = ["failure_groups", "failures", "metrics"]
+__all__ = ["compare", "comparison_out", "failure_groups", "failures", "metrics"]
 
 
 def _out(s: MetricSeries) -> MetricSeriesOut:
@@ -93,3 +98,55 @@ def failures(d: Deps, project: str, signature: str, since: float | None, limit: 
     """The failed attempts of one group, newest first."""
     found = d.meta.failures(project, signature, since=since, limit=limit)
     return FailureList(signature=signature, items=[_failure(f) for f in found])
+
+
+def comparison_out(c: Comparison) -> ComparisonOut:
+    """The wire form of a comparison."""
+    return ComparisonOut(
+        a=c.a,
+        b=c.b,
+        workflow_a=c.workflow_a,
+        workflow_b=c.workflow_b,
+        phase_a=c.phase_a,
+        phase_b=c.phase_b,
+        duration_a=c.duration_a,
+        duration_b=c.duration_b,
+        inputs=[ValueDiffOut(name=v.name, a=v.a, b=v.b, same=v.same) for v in c.inputs],
+        outputs=[ValueDiffOut(name=v.name, a=v.a, b=v.b, same=v.same) for v in c.outputs],
+        nodes=[
+            NodeDiffOut(
+                node_id=n.node_id,
+                task=n.task,
+                phase_a=n.phase_a,
+                phase_b=n.phase_b,
+                cache_a=n.cache_a,
+                cache_b=n.cache_b,
+                duration_a=n.duration_a,
+                duration_b=n.duration_b,
+                version_a=n.version_a,
+                version_b=n.version_b,
+                version_changed=n.version_changed,
+                outputs_same=n.outputs_same,
+                source_diff=n.source_diff,
+            )
+            for n in c.nodes
+        ],
+    )
+
+
+def compare(d: Deps, project: str, a: str, b: str) -> ComparisonOut:
+    """Two executions of ``project`` side by side.
+
+    Raises:
+        NotFoundError: either is not an execution of the project.
+    """
+    ra, rb = get_record(d, project, a), get_record(d, project, b)
+    blobs = d.blobs
+    c = compare_executions(
+        ra,
+        d.meta.get_nodes(a),
+        rb,
+        d.meta.get_nodes(b),
+        lambda version: load_manifest(blobs, version),
+    )
+    return comparison_out(c)

@@ -1,5 +1,5 @@
 """Thin routes of ``/api/v1`` for observability (issue 15): metric series of executions,
-failure groups of a project.
+failure groups of a project, two executions compared.
 
 Kept apart from :mod:`airfoil.server._routes` (its own router, included by the app), with
 the same roles table and dependencies.
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 
 from airfoil.server import _observability as obs
 from airfoil.server._routes import _ERRORS, ROUTE_ROLES, Deps, Viewer, _ExecId, _Project
-from airfoil.wire import API_PREFIX, FailureGroupList, FailureList, MetricsOut
+from airfoil.wire import API_PREFIX, ComparisonOut, FailureGroupList, FailureList, MetricsOut
 
 __all__ = ["router"]
 
@@ -76,3 +76,16 @@ def failures(
 ) -> FailureList:
     """The failed attempts of one group, newest first (drill-down into the runs)."""
     return obs.failures(d, project, signature, since, limit)
+
+
+@_route("GET", "/projects/{project}/compare", "viewer", response_model=ComparisonOut)
+def compare(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    a: Annotated[str, Query(max_length=100)],
+    b: Annotated[str, Query(max_length=100)],
+) -> ComparisonOut:
+    """Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
+    status and duration, and which tasks' code versions changed, with the source diff."""
+    return obs.compare(d, project, a, b)

@@ -59,12 +59,15 @@ from airfoil.wire._models import (
     VersionList,
 )
 from airfoil.wire._observability import (
+    ComparisonOut,
     FailureGroupList,
     FailureGroupOut,
     FailureList,
     FailureOut,
     MetricSeriesOut,
     MetricsOut,
+    NodeDiffOut,
+    ValueDiffOut,
 )
 
 __all__ = [
@@ -89,6 +92,7 @@ __all__ = [
     "EventOut",
     "ExecutionDetail",
     "ExecutionPage",
+    "ComparisonOut",
     "ExecutionSummary",
     "FailureGroupList",
     "FailureGroupOut",
@@ -107,6 +111,8 @@ __all__ = [
     "LogOut",
     "MetricSeriesOut",
     "MetricsOut",
+    "NodeDiffOut",
+    "ValueDiffOut",
     "MapItemOut",
     "MapItemsOut",
     "NodeOut",

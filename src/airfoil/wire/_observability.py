@@ -1,17 +1,20 @@
 """Wire models of observability: metric time series of attempts and failure groups
-(issue 15)."""
+(issue 15), and the comparison of two executions."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "ComparisonOut",
     "FailureGroupList",
     "FailureGroupOut",
     "FailureList",
     "FailureOut",
     "MetricSeriesOut",
     "MetricsOut",
+    "NodeDiffOut",
+    "ValueDiffOut",
 ]
 
 
@@ -93,3 +96,53 @@ class FailureList(BaseModel):
 
     signature: str
     items: list[FailureOut]
+
+
+class ValueDiffOut(BaseModel):
+    """An input or output of two runs: short previews and whether the contents are equal."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    a: str
+    b: str
+    same: bool
+
+
+class NodeDiffOut(BaseModel):
+    """A node of two runs ("" / null where a run has no such node); ``source_diff`` lists
+    what changed between the task's two code versions."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    node_id: str
+    task: str
+    phase_a: str
+    phase_b: str
+    cache_a: str
+    cache_b: str
+    duration_a: float | None
+    duration_b: float | None
+    version_a: str
+    version_b: str
+    version_changed: bool
+    outputs_same: bool | None
+    source_diff: list[str]
+
+
+class ComparisonOut(BaseModel):
+    """Two executions side by side (``airfoil compare``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    a: str
+    b: str
+    workflow_a: str
+    workflow_b: str
+    phase_a: str
+    phase_b: str
+    duration_a: float | None
+    duration_b: float | None
+    inputs: list[ValueDiffOut]
+    outputs: list[ValueDiffOut]
+    nodes: list[NodeDiffOut]
