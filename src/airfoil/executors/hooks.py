@@ -105,3 +105,10 @@ class HookedExecutor(DelegatingExecutor):
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         return self._ended(self.inner.poll(timeout))
+
+    def cancel(self, execution_id: str, node_id: str) -> None:
+        # Executors report nothing for a cancelled attempt: forget it here too, or a
+        # long-lived runtime (a server) would keep every cancelled attempt's request.
+        for key in [k for k in self._running if k[:2] == (execution_id, node_id)]:
+            del self._running[key]
+        self.inner.cancel(execution_id, node_id)
