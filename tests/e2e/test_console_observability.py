@@ -1,13 +1,15 @@
 """Observability end to end (issue 15): metrics logged by real runs -- local and on the
 server (``--remote``, the server's process workers) -- read by ``airfoil metrics`` locally
 and remotely, and charted by the console in real headless Chromium: a node's chart, and one
-metric overlaid across two runs. Screenshots go to docs/img/ (the docs show them).
+metric overlaid across two runs. Screenshots go to test-output/console/, and to docs/img/
+(the pictures docs/observability.md shows) when AIRFOIL_UPDATE_DOCS_IMG=1.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,12 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 from test_console import STATIC, Server, browser, page  # noqa: E402, F401
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS_IMG = (
+    ROOT / "docs" / "img"
+    if os.environ.get("AIRFOIL_UPDATE_DOCS_IMG") == "1"
+    else ROOT / "test-output" / "console"
+)
 BLUE, RED = (0x25, 0x63, 0xEB), (0xDC, 0x26, 0x26)  # the first two series colours
 
 FLOW = textwrap.dedent(
