@@ -3,7 +3,8 @@ engine, and the context that travels with each attempt to its worker (trace ids)
 
 A :class:`Hooks` subclass overrides what it needs; an entry point passes it to the runtime it
 builds (``LocalRuntime(settings, hooks=...)``), which wraps every executor it makes in a
-:class:`HookedExecutor`. Without hooks nothing is wrapped: no call, no allocation, no cost.
+:class:`HookedExecutor`. Every runtime also wraps its executors for its own observability
+hooks (:mod:`airfoil.executors.observe`), which pass everything on to the entry point's.
 
 - :meth:`Hooks.attempt_context` is asked when an attempt is handed to the executor; what it
   returns is merged into :attr:`AttemptRequest.context` and the task reads it as
