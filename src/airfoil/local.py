@@ -34,6 +34,7 @@ from airfoil.engine.local import (
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import Executor
 from airfoil.executors.hooks import HookedExecutor, Hooks
+from airfoil.executors.observe import ObservingHooks
 from airfoil.executors.registry import ExecutorContext, ExecutorRegistry, default_executors
 from airfoil.runtime._task_types import TaskTypes
 from airfoil.runtime.worker import WorkerRuntime, worker_runtime
@@ -86,7 +87,9 @@ class Runtime:
         codecs: the type engine (default: the process's, as it is at each use).
         clock: the clock of launches and drives (default: the system's).
         hooks: interceptors told about every attempt, and the context sent with it
-            (:mod:`airfoil.executors.hooks`); none by default (no cost).
+            (:mod:`airfoil.executors.hooks`); none by default. Executors are always wrapped
+            by :class:`~airfoil.executors.observe.ObservingHooks` (stores the metrics tasks
+            log; an integer test per attempt that logged none), which tells these.
         task_types: the runners of task types for attempts run in this process (default:
             ``python`` and ``dynamic``). Worker processes build their own runtime: register
             an executor whose runtime factory gives them the same types.
@@ -118,6 +121,8 @@ class Runtime:
                 + " or ".join(repr(n) for n in self.executors.names())
             )
         self.hooks = hooks
+        # Stores what attempts logged about themselves (metrics), then tells ``hooks``.
+        self._observing = ObservingHooks(stores.meta, stores.blobs, hooks)
         self._executors: dict[str, Executor] = {}
         self._resources: ResourceQueue | None = None
         self._launcher: Launcher | None = None
@@ -232,8 +237,9 @@ class Runtime:
         return self.hooked(self.executors.create(name or self.settings.executor, context))
 
     def hooked(self, executor: Executor) -> Executor:
-        """``executor``, reporting its attempts to the runtime's hooks (as it is without any)."""
-        return executor if self.hooks is None else HookedExecutor(executor, self.hooks)
+        """``executor``, reporting its attempts to the observability hooks (which store the
+        metrics tasks log) and through them to the runtime's hooks, if any."""
+        return HookedExecutor(executor, self._observing)
 
     def executor(self, name: str | None = None) -> Executor:
         """The runtime's shared executor called ``name`` (default: the settings')."""

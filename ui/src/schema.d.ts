@@ -85,6 +85,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare
+         * @description Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
+         *     status and duration, and which tasks' code versions changed, with the source diff.
+         */
+        get: operations["compare_api_v1_projects__project__compare_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/domains/{domain}/executions": {
         parameters: {
             query?: never;
@@ -334,6 +355,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/executions/{execution_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description The metric time series the execution's tasks logged (``log_metric``, ``count``), per
+         *     attempt: of one node and one metric name if given.
+         */
+        get: operations["metrics_api_v1_projects__project__executions__execution_id__metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/executions/{execution_id}/nodes/{node_id}": {
         parameters: {
             query?: never;
@@ -549,6 +591,48 @@ export interface paths {
          * @description Server-sent events: one ``event`` per event-log entry until the execution ends.
          */
         get: operations["watch_api_v1_projects__project__executions__execution_id__watch_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failure Groups
+         * @description Failed attempts across the project's runs grouped by signature (exception type,
+         *     normalised message, top user frame), most frequent first, each with its counts, first
+         *     and last seen, tasks and versions, and the latest attempt as an example.
+         */
+        get: operations["failure_groups_api_v1_projects__project__failures_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/failures/{signature}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failures
+         * @description The failed attempts of one group, newest first (drill-down into the runs).
+         */
+        get: operations["failures_api_v1_projects__project__failures__signature__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -851,6 +935,34 @@ export interface components {
             since_version: string;
         };
         /**
+         * ComparisonOut
+         * @description Two executions side by side (``airfoil compare``).
+         */
+        ComparisonOut: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /** Duration A */
+            duration_a: number | null;
+            /** Duration B */
+            duration_b: number | null;
+            /** Inputs */
+            inputs: components["schemas"]["ValueDiffOut"][];
+            /** Nodes */
+            nodes: components["schemas"]["NodeDiffOut"][];
+            /** Outputs */
+            outputs: components["schemas"]["ValueDiffOut"][];
+            /** Phase A */
+            phase_a: string;
+            /** Phase B */
+            phase_b: string;
+            /** Workflow A */
+            workflow_a: string;
+            /** Workflow B */
+            workflow_b: string;
+        };
+        /**
          * EntityIn
          * @description One task or workflow to register: its spec record as JSON.
          *
@@ -1114,6 +1226,76 @@ export interface components {
             version: string;
             /** Workflow */
             workflow: string;
+        };
+        /**
+         * FailureGroupList
+         * @description Failure groups of a project, most frequent first.
+         */
+        FailureGroupList: {
+            /** Items */
+            items: components["schemas"]["FailureGroupOut"][];
+        };
+        /**
+         * FailureGroupOut
+         * @description Failed attempts sharing a signature: exception type, normalised message (``pattern``)
+         *     and top user frame; ``tasks`` lists ``task@version``; ``example`` is the latest.
+         */
+        FailureGroupOut: {
+            /** Count */
+            count: number;
+            example: components["schemas"]["FailureOut"];
+            /** Executions */
+            executions: number;
+            /** First Seen */
+            first_seen: number;
+            /** Frame */
+            frame: string;
+            /** Last Seen */
+            last_seen: number;
+            /** Pattern */
+            pattern: string;
+            /** Signature */
+            signature: string;
+            /** Tasks */
+            tasks: string[];
+            /** Type */
+            type: string;
+        };
+        /**
+         * FailureList
+         * @description The failed attempts of one group, newest first.
+         */
+        FailureList: {
+            /** Items */
+            items: components["schemas"]["FailureOut"][];
+            /** Signature */
+            signature: string;
+        };
+        /**
+         * FailureOut
+         * @description One failed attempt of a failure group.
+         */
+        FailureOut: {
+            /** At */
+            at: number;
+            /** Attempt */
+            attempt: number;
+            /** Execution Id */
+            execution_id: string;
+            /** Kind */
+            kind: string;
+            /** Message */
+            message: string;
+            /** Node Id */
+            node_id: string;
+            /** Task */
+            task: string;
+            /** Traceback */
+            traceback: string;
+            /** Type */
+            type: string;
+            /** Version */
+            version: string;
         };
         /**
          * GateOut
@@ -1382,6 +1564,75 @@ export interface components {
             node_id: string;
             /** Total */
             total: number;
+        };
+        /**
+         * MetricSeriesOut
+         * @description One metric of one attempt, as parallel arrays (a chart reads them as they are).
+         *
+         *     ``values`` holds None where the task logged NaN or an infinity.
+         */
+        MetricSeriesOut: {
+            /** Attempt */
+            attempt: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Node Id */
+            node_id: string;
+            /** Steps */
+            steps: number[];
+            /** Task */
+            task: string;
+            /** Times */
+            times: number[];
+            /** Values */
+            values: (number | null)[];
+        };
+        /**
+         * MetricsOut
+         * @description The metric series of an execution (one node's, one name's, if asked).
+         */
+        MetricsOut: {
+            /** Execution Id */
+            execution_id: string;
+            /** Items */
+            items: components["schemas"]["MetricSeriesOut"][];
+            /** Workflow */
+            workflow: string;
+        };
+        /**
+         * NodeDiffOut
+         * @description A node of two runs ("" / null where a run has no such node); ``source_diff`` lists
+         *     what changed between the task's two code versions.
+         */
+        NodeDiffOut: {
+            /** Cache A */
+            cache_a: string;
+            /** Cache B */
+            cache_b: string;
+            /** Duration A */
+            duration_a: number | null;
+            /** Duration B */
+            duration_b: number | null;
+            /** Node Id */
+            node_id: string;
+            /** Outputs Same */
+            outputs_same: boolean | null;
+            /** Phase A */
+            phase_a: string;
+            /** Phase B */
+            phase_b: string;
+            /** Source Diff */
+            source_diff: string[];
+            /** Task */
+            task: string;
+            /** Version A */
+            version_a: string;
+            /** Version B */
+            version_b: string;
+            /** Version Changed */
+            version_changed: boolean;
         };
         /**
          * NodeOut
@@ -1662,6 +1913,20 @@ export interface components {
             sha256: string;
             /** Size */
             size: number;
+        };
+        /**
+         * ValueDiffOut
+         * @description An input or output of two runs: short previews and whether the contents are equal.
+         */
+        ValueDiffOut: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /** Name */
+            name: string;
+            /** Same */
+            same: boolean;
         };
         /**
          * ValueOut
@@ -2094,6 +2359,103 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CacheList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    compare_api_v1_projects__project__compare_get: {
+        parameters: {
+            query: {
+                a: string;
+                b: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComparisonOut"];
                 };
             };
             /** @description Bad Request */
@@ -3431,6 +3793,104 @@ export interface operations {
             };
         };
     };
+    metrics_api_v1_projects__project__executions__execution_id__metrics_get: {
+        parameters: {
+            query?: {
+                node?: string | null;
+                name?: string | null;
+            };
+            header?: never;
+            path: {
+                project: string;
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     node_detail_api_v1_projects__project__executions__execution_id__nodes__node_id__get: {
         parameters: {
             query?: never;
@@ -4419,6 +4879,204 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    failure_groups_api_v1_projects__project__failures_get: {
+        parameters: {
+            query?: {
+                /** @description only attempts ended at or after (epoch s) */
+                since?: number | null;
+                task?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailureGroupList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    failures_api_v1_projects__project__failures__signature__get: {
+        parameters: {
+            query?: {
+                /** @description only attempts ended at or after (epoch s) */
+                since?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+                signature: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailureList"];
                 };
             };
             /** @description Bad Request */

@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.blobs import BlobStore
@@ -35,6 +36,7 @@ from airfoil.core.errors import (
     PlatformError,
     TaskTimeoutError,
 )
+from airfoil.core.metrics import metric_chunk_key
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.executors.base import (
@@ -364,6 +366,7 @@ def run_attempt(
     vctx: ValueContext | None = None
     children: ChildCaller | None = None
     fd_output: list[str] = []
+    metric_chunks = 0
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
@@ -395,6 +398,7 @@ def run_attempt(
             log_stream=log,
             child_runner=children,
             blobs=blobs,
+            metric_writer=_metric_writer(blobs, request),
         )
         for k, v in request.task.environment.items():
             old_env[k] = os.environ.get(k)
@@ -443,6 +447,8 @@ def run_attempt(
             else:
                 os.environ[k] = old
         if ctx_obj is not None:
+            if ctx_obj._metrics is not None:  # flush what the task logged
+                metric_chunks = ctx_obj._metrics.close()
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
@@ -471,6 +477,7 @@ def run_attempt(
         error=error,
         log_uri=log_uri,
         worker=_worker_name(in_process),
+        metric_chunks=metric_chunks,
     )
 
 
@@ -478,6 +485,16 @@ def _worker_name(in_process: bool) -> str:
     """``host:pid`` (``:worker`` added in a worker process); the pid read at each call, as a
     forked process has its own."""
     return f"{_HOST}:{os.getpid()}" if in_process else f"{_HOST}:{os.getpid()}:worker"
+
+
+def _metric_writer(blobs: BlobStore, request: AttemptRequest) -> Callable[[int, bytes], None]:
+    """Writes an attempt's metric chunks to the blob store (see :mod:`airfoil.core.metrics`)."""
+    eid, nid, attempt = request.execution_id, request.node_id, request.attempt
+
+    def write(index: int, data: bytes) -> None:
+        blobs.put_bytes(metric_chunk_key(eid, nid, attempt, index), data)
+
+    return write
 
 
 def _keep_interrupted_log(log: Any, blobs: BlobStore, log_key: str) -> None:

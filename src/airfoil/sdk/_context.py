@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from airfoil.sdk._metrics import ChunkWriter, MetricRecorder
+
 __all__ = ["REDACTED", "ExecutionContext", "Secrets", "current_context", "scrub"]
 
 #: What a secret's value is replaced with wherever it would be printed or stored.
@@ -160,6 +162,8 @@ class ExecutionContext:
             ``secrets["name"]`` gives a value; printing it shows names only).
         context: what the driver's hooks sent with this attempt (trace ids; see
             :mod:`airfoil.executors.hooks`).
+        metric_writer: where the attempt's metric points are flushed (set by the runtime;
+            None outside a task: points stay in this process, see :attr:`metrics`).
     """
 
     execution_id: str
@@ -171,6 +175,8 @@ class ExecutionContext:
     log_stream: Any = None
     child_runner: Any = None  # runs a task called from this one as a durable child node
     blobs: Any = None  # the run's blob store (checkpoints)
+    metric_writer: ChunkWriter | None = None
+    _metrics: MetricRecorder | None = None
     _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
@@ -211,6 +217,26 @@ class ExecutionContext:
             self._logger = logger
         return self._logger
 
+    @property
+    def metrics(self) -> MetricRecorder:
+        """This attempt's metric points (made on first use; outside a task, one recorder
+        for the whole process that keeps its points in memory)."""
+        if self._metrics is None:
+            if self.metric_writer is None and self.execution_id == "local":
+                self._metrics = _local_metrics()
+            else:
+                self._metrics = MetricRecorder(self.metric_writer)
+        return self._metrics
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Record ``value`` of metric ``name`` at ``step`` (default: the metric's last step
+        plus one). Stored with the attempt as a time series (``airfoil metrics``)."""
+        self.metrics.log(name, value, step)
+
+    def count(self, name: str, n: float = 1) -> None:
+        """Add ``n`` to counter ``name``; its running total is stored as a time series."""
+        self.metrics.count(name, n)
+
     def next_child(self) -> int:
         """The order number of the next child call of this attempt."""
         self._children += 1
@@ -239,6 +265,16 @@ class ExecutionContext:
             import shutil
 
             shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+_local: list[MetricRecorder] = []
+
+
+def _local_metrics() -> MetricRecorder:
+    """The process's recorder for metrics logged outside a task (made on first use)."""
+    if not _local:
+        _local.append(MetricRecorder())
+    return _local[0]
 
 
 _current: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(

@@ -18,6 +18,8 @@ from airfoil.store.sql import migrate  # noqa: E402
 
 TABLES = (
     "control_messages",
+    "metric_series",
+    "failures",
     "cache_reservations",
     "cache_entries",
     "events",

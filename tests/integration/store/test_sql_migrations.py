@@ -34,6 +34,8 @@ TABLES = {
     "queue_snapshots",
     "task_runtimes",
     "control_messages",
+    "metric_series",
+    "failures",
     "server_projects",
     "server_packages",
     "server_entities",
