@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -248,18 +249,21 @@ class ModelRegistry:
 def local_registry(settings: AirfoilSettings | None = None) -> ModelRegistry:
     """The registry of the local runtime of ``settings`` (default: the environment's): the
     artifact store on its database, the bytes in its blob store."""
-    from airfoil.local import get_runtime
     from airfoil.settings import AirfoilSettings
     from airfoil.store.artifacts import open_artifact_store
+    from airfoil.store.blob import open_blob_store
 
     settings = settings or AirfoilSettings()
-    runtime = get_runtime(settings)
-    key = (settings.database_url, settings.home, settings.project)
-    cached = _OPEN.get(key)
-    if cached is None or cached.blobs is not runtime.blobs:
-        artifacts = open_artifact_store(settings.database_url, settings.home)
-        cached = _OPEN[key] = ModelRegistry(artifacts, runtime.blobs, settings.project)
-    return cached
+    blob_url = settings.resolved_blob_url()
+    key = (settings.database_url, settings.home, blob_url, settings.project)
+    with _LOCK:
+        cached = _OPEN.get(key)
+        if cached is None:
+            artifacts = open_artifact_store(settings.database_url, settings.home)
+            blobs = open_blob_store(blob_url, settings.durability)
+            cached = _OPEN[key] = ModelRegistry(artifacts, blobs, settings.project)
+        return cached
 
 
-_OPEN: dict[tuple[str | None, str, str], ModelRegistry] = {}
+_LOCK = threading.Lock()
+_OPEN: dict[tuple[str | None, str, str, str], ModelRegistry] = {}

@@ -18,11 +18,14 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import airfoil as af
 from airfoil.core.errors import ConfigError
 from airfoil.ml._dataset import content_hash, feature_stats
 from airfoil.ml._persist import load_model, save_model
 from airfoil.ml._registry import ModelRegistry, TrainedModel, local_registry
+from airfoil.sdk._context import current_context
+from airfoil.sdk._map import map_task
+from airfoil.sdk._task import task
+from airfoil.sdk._workflow import workflow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,7 +59,7 @@ def _read_task(model: Model, version: str) -> Any:
 
     read.__signature__ = inspect.Signature(params, return_annotation=pd.DataFrame)  # type: ignore[attr-defined]
     read.__annotations__ = {**{p.name: p.annotation for p in params}, "return": pd.DataFrame}
-    return af.task(name=f"ml.{model.name}.read", cache=True, cache_version=version)(read)
+    return task(name=f"ml.{model.name}.read", cache=True, cache_version=version)(read)
 
 
 def _fit_task(model: Model, version: str) -> Any:
@@ -78,11 +81,11 @@ def _fit_task(model: Model, version: str) -> Any:
             dataset_hash=content_hash(data),
             features=[str(c) for c in X.columns],
             feature_stats=json.dumps(feature_stats(X)),
-            execution_id=af.current_context().execution_id,
+            execution_id=current_context().execution_id,
         )
 
     fit.__annotations__ = {"data": pd.DataFrame, "hyperparameters": str, "return": FitResult}
-    return af.task(name=f"ml.{model.name}.fit", cache=True, cache_version=version)(fit)
+    return task(name=f"ml.{model.name}.fit", cache=True, cache_version=version)(fit)
 
 
 def _workflow(
@@ -91,7 +94,7 @@ def _workflow(
     params = [*model.dataset.reader_parameters(), *extra]
     body.__signature__ = inspect.Signature(params, return_annotation=returns)
     body.__annotations__ = {**{p.name: p.annotation for p in params}, "return": returns}
-    return af.workflow(name=f"ml.{model.name}.{name}")(body)
+    return workflow(name=f"ml.{model.name}.{name}")(body)
 
 
 def _hp_param(annotation: Any) -> inspect.Parameter:
@@ -225,7 +228,7 @@ def run_tuning(
 
     def tune(**kwargs: Any) -> list[FitResult]:
         data = read(**{n: kwargs[n] for n in names})
-        mapped = af.map_task(functools.partial(fit, data=data), concurrency=concurrency)
+        mapped = map_task(functools.partial(fit, data=data), concurrency=concurrency)
         return mapped(hyperparameters=kwargs["hyperparameters"])  # type: ignore[no-any-return]
 
     wf = _workflow(model, "tune", tune, [_hp_param(list[str])], list[FitResult])
@@ -276,7 +279,7 @@ def run_batch_prediction(
         "hyperparameters": str,
         "return": returns,
     }
-    predict_task = af.task(name=f"ml.{model.name}.predict", cache=True, cache_version=version)(
+    predict_task = task(name=f"ml.{model.name}.predict", cache=True, cache_version=version)(
         predict
     )
 
