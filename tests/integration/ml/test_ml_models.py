@@ -1,0 +1,154 @@
+"""The model layer for real: training and tuning run as recorded, cached workflows and
+register versions with lineage; the prediction service answers over real HTTP (uvicorn) and
+swaps versions under a steady client loop without failing a request."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from _tiny import model
+
+from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.ml import ModelRegistry, create_service
+from airfoil.ml._serve import ModelService
+from airfoil.store.blob import open_blob_store
+from airfoil.store.sql import SqlArtifactStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
+    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'artifacts.db'}")
+    yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
+    store.close()
+
+
+def test_training_is_a_cached_workflow_that_registers_lineage(registry: ModelRegistry) -> None:
+    first = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    assert first.ref == "tiny:1" and first.metrics["accuracy"] > 0.8
+    lineage = first.artifact.lineage if first.artifact else {}
+    assert lineage["execution_id"] == first.execution_id != ""
+    assert json.loads(lineage["hyperparameters"]) == {"C": 1.0}
+    assert lineage["code_version"] == model.code_version() and len(lineage["dataset_hash"]) == 64
+    again = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    assert again.ref == "tiny:1" and again.execution_id == first.execution_id
+    # the fit came from the cache: its outputs name the first execution
+    other = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=160)
+    assert other.ref == "tiny:2" and other.artifact is not None
+    assert other.artifact.lineage["dataset_hash"] != lineage["dataset_hash"]
+    assert model.predict([{"a": 3.0, "b": 3.0, "c": 0.0}], ref="tiny:1", registry=registry) == [1]
+    assert model.batch_predict(ref="tiny:2", registry=registry, rows=8) == model.predict(
+        model.dataset.read(rows=8)[["a", "b", "c"]], ref="tiny:2", registry=registry
+    )
+
+
+def test_bad_hyperparameters_and_reader_arguments_are_named(registry: ModelRegistry) -> None:
+    with pytest.raises(ConfigError, match="unknown hyperparameter 'Cee'"):
+        model.train(hyperparameters={"Cee": 1.0}, registry=registry)
+    with pytest.raises(ConfigError, match="no argument 'nrows'"):
+        model.train(registry=registry, nrows=3)
+    with pytest.raises(NotFoundError):
+        registry.resolve("tiny@production")
+
+
+def test_tune_maps_trials_and_registers_the_best(registry: ModelRegistry) -> None:
+    best = model.tune(
+        {"C": [0.0001, 0.001, 1.0, 10.0]}, trials=4, metric="accuracy", registry=registry, rows=120
+    )
+    assert len(best.trials) == 4
+    assert best.metrics["accuracy"] == max(m["accuracy"] for _, m in best.trials)
+    assert best.artifact is not None and best.artifact.version == 1
+    with pytest.raises(ConfigError, match="metric 'f1' is not reported"):
+        model.tune({"C": [1.0]}, trials=1, metric="f1", registry=registry, rows=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_service_swaps_versions_under_load_without_failing(registry: ModelRegistry) -> None:
+    v1 = model.train(hyperparameters={"C": 0.001}, registry=registry, rows=120)
+    v2 = model.train(hyperparameters={"C": 10.0}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production", poll_s=0.05)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_service(service, sample_rate=1.0), port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    seen: list[int] = []
+    failures: list[str] = []
+    stop = threading.Event()
+    row = {"a": 0.5, "b": 0.2, "c": 0.25}
+
+    def loop() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            while not stop.is_set():
+                try:
+                    r = client.post("/predict", json={"features": [row]})
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code} {r.text}")
+                    else:
+                        seen.append(r.json()["version"])
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            loops = [threading.Thread(target=loop) for _ in range(2)]
+            for t in loops:
+                t.start()
+            time.sleep(0.5)
+            registry.promote(v2.ref, "production")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and (not seen or seen[-1] != 2):
+                time.sleep(0.05)
+            time.sleep(0.3)
+            stop.set()
+            for t in loops:
+                t.join()
+            assert failures == []
+            assert seen[0] == 1 and seen[-1] == 2 and seen.index(2) > 0
+            assert sorted(set(seen)) == [1, 2] and seen == sorted(seen)  # one swap, no going back
+            assert client.get("/metadata").json()["lineage"]["execution_id"] == v2.execution_id
+            bad = client.post("/predict", json={"features": [{"a": "x", "b": 1.0, "c": 1.0}]})
+            assert bad.status_code == 422
+            assert bad.json()["detail"][0]["loc"] == ["body", "features", 0, "a"]
+            metrics = client.get("/metrics").text
+            count = [
+                ln
+                for ln in metrics.splitlines()
+                if ln.startswith("airfoil_predict_latency_seconds_count")
+            ]
+            assert float(count[0].split()[-1]) == len(seen)
+            assert "airfoil_model_version 2.0" in metrics
+            drift = client.get("/drift").json()
+            assert drift["version"] == 2 and drift["rows"] == seen.count(2)
+            assert drift["features"]["c"]["serving"]["missing_rate"] == 0.0
+            assert drift["features"]["a"]["serving"]["mean"] == pytest.approx(0.5)
+            schemas = client.get("/openapi.json").json()["components"]["schemas"]
+            assert set(schemas["tiny_features"]["properties"]) == {"a", "b", "c"}
+    finally:
+        stop.set()
+        server.should_exit = True
+        thread.join(timeout=10)
