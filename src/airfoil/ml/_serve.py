@@ -168,11 +168,15 @@ class ModelService:
 
 
 def _features_schema(name: str, features: list[str]) -> type[pydantic.BaseModel]:
-    fields: dict[str, Any] = {f: (float | None, ...) for f in features}
+    # Fields are named f0, f1... with the features' names as aliases, so any column name
+    # (one with spaces, one starting with "_", "model_config") is a valid field.
+    fields: dict[str, Any] = {
+        f"f{i}": (float | None, pydantic.Field(..., alias=f)) for i, f in enumerate(features)
+    }
     row = pydantic.create_model(f"{name}_features", **fields)  # type: ignore[call-overload]
-    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
-        f"{name}_request", features=(list[row], pydantic.Field(min_length=1, max_length=10_000))
-    )
+    rows: Any = list.__class_getitem__(row)
+    limits = pydantic.Field(min_length=1, max_length=10_000)
+    return pydantic.create_model(f"{name}_request", features=(rows, limits))
 
 
 def create_service(
@@ -236,7 +240,7 @@ def create_service(
     async def predict(body: request_type) -> Any:  # type: ignore[valid-type]
         start = time.perf_counter()
         try:
-            rows = [r.model_dump() for r in body.features]  # type: ignore[attr-defined]
+            rows = [r.model_dump(by_alias=True) for r in body.features]  # type: ignore[attr-defined]
             predictions, version = predict_sync(rows)
         except Exception:
             requests.labels("error").inc()
