@@ -279,9 +279,7 @@ def run_batch_prediction(
         "hyperparameters": str,
         "return": returns,
     }
-    predict_task = task(name=f"ml.{model.name}.predict", cache=True, cache_version=version)(
-        predict
-    )
+    predict_task = task(name=f"ml.{model.name}.predict", cache=True, cache_version=version)(predict)
 
     def batch(**kwargs: Any) -> Any:
         data = read(**{n: kwargs[n] for n in names})
