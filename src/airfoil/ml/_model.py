@@ -166,9 +166,29 @@ class Model:
             return {str(k): float(v) for k, v in result.items()}
         return {"score": float(result)}
 
-    def predict_with(self, obj: Any, features: pd.DataFrame) -> Any:
-        """The predictor's output for a frame of features."""
-        return self._need(self._predictor, "predictor")(obj, features)
+    def predict_with(self, obj: Any, features: Any) -> Any:
+        """The predictor's output for a frame of features (given as a numpy array when the
+        predictor's ``features`` parameter is annotated ``np.ndarray``)."""
+        fn = self._need(self._predictor, "predictor")
+        if self.wants_array() and not _is_array(features):
+            features = features.to_numpy(dtype=float)
+        return fn(obj, features)
+
+    def wants_array(self) -> bool:
+        """Whether the predictor takes its features as a numpy array (``np.ndarray``): the
+        service then skips building a DataFrame per request."""
+        cached: bool | None = self.__dict__.get("_wants_array")
+        if cached is None:
+            fn = self._need(self._predictor, "predictor")
+            hints = inspect.get_annotations(fn, eval_str=True)
+            params = [p for p in inspect.signature(fn).parameters if p != "return"]
+            hint = hints.get(params[1]) if len(params) > 1 else None
+            cached = getattr(hint, "__module__", "") == "numpy" and (
+                getattr(hint, "__name__", "") == "ndarray"
+                or getattr(getattr(hint, "__origin__", None), "__name__", "") == "ndarray"
+            )
+            self.__dict__["_wants_array"] = cached
+        return cached
 
     def predictor_return_type(self) -> Any:
         """The predictor's return annotation (``list[Any]`` if it has none)."""
@@ -273,6 +293,10 @@ class Model:
         from airfoil.ml._training import run_batch_prediction
 
         return run_batch_prediction(self, ref or self.name, registry, reader_args)
+
+
+def _is_array(x: Any) -> bool:
+    return type(x).__module__ == "numpy" and type(x).__name__ == "ndarray"
 
 
 def _fits(value: Any, annotation: type) -> bool:

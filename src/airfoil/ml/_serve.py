@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["DriftTracker", "ModelService", "create_service"]
 
 _log = logging.getLogger("airfoil.ml.serve")
+_JSON = "application/json"
 
 
 class DriftTracker:
@@ -227,12 +228,19 @@ def create_service(
 
     app = FastAPI(title=f"{model.name} prediction service", lifespan=lifespan)
 
+    import numpy as np
+    import pandas as pd
+
+    returns = pydantic.TypeAdapter(model.predictor_return_type())
+    as_array = model.wants_array()
+
     def predict_sync(rows: list[dict[str, float | None]]) -> tuple[Any, int]:
-        import pandas as pd
 
         serving = service._current  # one read: a swap mid-request does not mix versions
-        frame = pd.DataFrame.from_records(rows, columns=features)
-        out = model.predict_with(serving.loaded.obj, frame)
+        # A float array then a frame: several times faster than from_records on dicts.
+        values = np.array([[r[f] for f in features] for r in rows], dtype=float)
+        given = values if as_array else pd.DataFrame(values, columns=features)
+        out = model.predict_with(serving.loaded.obj, given)
         serving.drift.add(rows)
         return out, serving.loaded.artifact.version
 
@@ -242,6 +250,9 @@ def create_service(
         try:
             rows = [r.model_dump(by_alias=True) for r in body.features]  # type: ignore[attr-defined]
             predictions, version = predict_sync(rows)
+            # Checked against the predictor's type, then written once (no second validation
+            # of the response model; the schema in OpenAPI is the same).
+            data = returns.dump_json(returns.validate_python(predictions))
         except Exception:
             requests.labels("error").inc()
             _log.exception("prediction failed")
@@ -258,7 +269,7 @@ def create_service(
                 rows[0],
                 predictions,
             )
-        return {"predictions": predictions, "version": version}
+        return Response(b'{"predictions":%b,"version":%d}' % (data, version), media_type=_JSON)
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -55,3 +55,23 @@ def test_drift_compares_serving_with_training() -> None:
     assert report["serving"]["mean"] == 3.0 and report["serving"]["std"] == 1.0
     assert report["serving"]["missing_rate"] == pytest.approx(1 / 3)
     assert report["mean_shift_in_std"] == 3.0
+
+
+def test_a_predictor_annotated_ndarray_gets_an_array() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from airfoil.ml import Dataset, Model
+
+    m = Model("arr", init=dict, dataset=Dataset("d", targets=["y"]))
+
+    @m.predictor
+    def predictor(obj: object, features: np.ndarray) -> list[str]:
+        return [type(features).__name__, str(features.dtype)]
+
+    assert m.wants_array()
+    assert m.predict_with(None, pd.DataFrame({"a": [1, 2]})) == ["ndarray", "float64"]
+    other = Model("frame", init=dict, dataset=Dataset("d", targets=["y"]))
+    other.predictor(lambda obj, features: type(features).__name__)
+    assert not other.wants_array()
+    assert other.predict_with(None, pd.DataFrame({"a": [1]})) == "DataFrame"
