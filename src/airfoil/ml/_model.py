@@ -180,21 +180,23 @@ class Model:
         cached: bool | None = self.__dict__.get("_wants_array")
         if cached is None:
             fn = self._need(self._predictor, "predictor")
-            hints = inspect.get_annotations(fn, eval_str=True)
-            params = [p for p in inspect.signature(fn).parameters if p != "return"]
-            hint = hints.get(params[1]) if len(params) > 1 else None
-            cached = getattr(hint, "__module__", "") == "numpy" and (
-                getattr(hint, "__name__", "") == "ndarray"
-                or getattr(getattr(hint, "__origin__", None), "__name__", "") == "ndarray"
-            )
+            params = list(inspect.signature(fn).parameters)
+            hint = _annotations(fn).get(params[1]) if len(params) > 1 else None
+            if isinstance(hint, str):  # not resolvable here: judge by its spelling
+                cached = hint.split("[", 1)[0].rsplit(".", 1)[-1] in ("ndarray", "NDArray")
+            else:
+                cached = getattr(hint, "__module__", "") == "numpy" and (
+                    getattr(hint, "__name__", "") == "ndarray"
+                    or getattr(getattr(hint, "__origin__", None), "__name__", "") == "ndarray"
+                )
             self.__dict__["_wants_array"] = cached
         return cached
 
     def predictor_return_type(self) -> Any:
         """The predictor's return annotation (``list[Any]`` if it has none)."""
         fn = self._need(self._predictor, "predictor")
-        hints = inspect.get_annotations(fn, eval_str=True)
-        return hints.get("return", list[Any])
+        found = _annotations(fn).get("return", list[Any])
+        return list[Any] if isinstance(found, str) else found
 
     def user_functions(self) -> list[Callable[..., Any]]:
         fns = [self._trainer, self._predictor, self._evaluator, self._saver, self._loader]
@@ -293,6 +295,14 @@ class Model:
         from airfoil.ml._training import run_batch_prediction
 
         return run_batch_prediction(self, ref or self.name, registry, reader_args)
+
+
+def _annotations(fn: Callable[..., Any]) -> dict[str, Any]:
+    """``fn``'s annotations, evaluated where they can be (else left as strings)."""
+    try:
+        return inspect.get_annotations(fn, eval_str=True)
+    except Exception:
+        return inspect.get_annotations(fn)
 
 
 def _is_array(x: Any) -> bool:
