@@ -31,6 +31,18 @@ def register(app_: typer.Typer) -> None:
     app_.command("serve")(serve)
 
 
+_REMOTE = typer.Option(False, "--remote", help="Use the server's registry (AIRFOIL_SERVER_URL).")
+_SERVER = typer.Option(None, "--server", help="Server URL (with --remote).")
+
+
+def _remote(server: str | None) -> Any:
+    from airfoil.client import Artifacts, Client
+    from airfoil.settings import AirfoilSettings
+
+    s = AirfoilSettings()
+    return Artifacts(Client(server, project=s.project))
+
+
 def _registry() -> Any:
     from airfoil.ml import local_registry
 
@@ -60,15 +72,24 @@ def _version_json(v: Any, aliases: dict[str, int] | None = None) -> dict[str, An
 def list_models(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     kind: str | None = typer.Option("model", "--kind", help="Artifact kind (model, data)."),
+    remote: bool = _REMOTE,
+    server: str | None = _SERVER,
 ) -> None:
     """The registered models: newest version, aliases and metrics of each."""
-    reg = _registry()
     rows = []
-    for v in reg.artifacts.list_names(reg.project, kind):
-        rows.append(_version_json(v, reg.artifacts.aliases(reg.project, v.name)))
-        rows[-1]["aliases"] = {
-            a: n for a, n in sorted(reg.artifacts.aliases(reg.project, v.name).items())
-        }
+    if remote:
+        for item in _remote(server).list(kind).items:
+            row = item.model_dump(exclude={"uri", "metadata"})
+            row["ref"] = f"{item.name}:{item.version}"
+            row["aliases"] = {a: item.version for a in item.aliases}
+            rows.append(row)
+    else:
+        reg = _registry()
+        for v in reg.artifacts.list_names(reg.project, kind):
+            rows.append(_version_json(v, reg.artifacts.aliases(reg.project, v.name)))
+            rows[-1]["aliases"] = {
+                a: n for a, n in sorted(reg.artifacts.aliases(reg.project, v.name).items())
+            }
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -85,38 +106,34 @@ def list_models(
 def show(
     ref: str = typer.Argument(..., help="NAME, NAME:VERSION or NAME@ALIAS."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str | None = _SERVER,
 ) -> None:
     """A model's versions (or one version) with lineage, and its aliases' audit trail."""
     from airfoil.ml import parse_ref
 
-    reg = _registry()
     parsed = parse_ref(ref)
-    aliases = reg.artifacts.aliases(reg.project, parsed.name)
-    if parsed.version is None and parsed.alias is None:
-        versions = reg.artifacts.list_versions(reg.project, parsed.name)
-        if not versions:
-            reg.resolve(parsed)  # raises the not-found error
+    if remote:
+        found = _remote(server).detail(parsed.name)
+        want = parsed.version
+        if parsed.alias is not None:
+            if parsed.alias not in found.aliases:
+                raise ConfigError(f"{parsed.name!r} has no alias {parsed.alias!r} on the server")
+            want = found.aliases[parsed.alias]
+        picked = [v for v in found.versions if want is None or v.version == want]
+        if not picked:
+            raise ConfigError(f"no version {want} of {parsed.name!r} on the server")
+        data: dict[str, Any] = {
+            "name": parsed.name,
+            "aliases": found.aliases,
+            "versions": [
+                {**v.model_dump(exclude={"uri", "metadata"}), "ref": f"{v.name}:{v.version}"}
+                for v in picked
+            ],
+            "alias_moves": [m.model_dump(exclude={"name"}) for m in found.moves],
+        }
     else:
-        versions = [reg.resolve(parsed)]
-    moves = reg.artifacts.alias_moves(reg.project, parsed.name)
-    data = {
-        "name": parsed.name,
-        "aliases": aliases,
-        "versions": [_version_json(v, aliases) for v in versions],
-        "alias_moves": [
-            {
-                "seq": m.seq,
-                "alias": m.alias,
-                "action": m.action,
-                "from_version": m.from_version,
-                "to_version": m.to_version,
-                "at": m.at,
-                "actor": m.actor,
-                "reason": m.reason,
-            }
-            for m in moves
-        ],
-    }
+        data = _local_show(parsed)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -139,6 +156,36 @@ def show(
         )
 
 
+def _local_show(parsed: Any) -> dict[str, Any]:
+    reg = _registry()
+    aliases = reg.artifacts.aliases(reg.project, parsed.name)
+    if parsed.version is None and parsed.alias is None:
+        versions = reg.artifacts.list_versions(reg.project, parsed.name)
+        if not versions:
+            reg.resolve(parsed)  # raises the not-found error
+    else:
+        versions = [reg.resolve(parsed)]
+    moves = reg.artifacts.alias_moves(reg.project, parsed.name)
+    return {
+        "name": parsed.name,
+        "aliases": aliases,
+        "versions": [_version_json(v, aliases) for v in versions],
+        "alias_moves": [
+            {
+                "seq": m.seq,
+                "alias": m.alias,
+                "action": m.action,
+                "from_version": m.from_version,
+                "to_version": m.to_version,
+                "at": m.at,
+                "actor": m.actor,
+                "reason": m.reason,
+            }
+            for m in moves
+        ],
+    }
+
+
 def _move_json(m: Any) -> str:
     return json.dumps(
         {
@@ -159,9 +206,19 @@ def promote(
     alias: str = typer.Argument(..., help="The alias to point at it (production, staging)."),
     reason: str = typer.Option("", "--reason", help="Why (kept in the audit trail)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str | None = _SERVER,
 ) -> None:
     """Point an alias at a version (recorded in the audit trail)."""
-    move = _registry().promote(ref, alias, actor=os.environ.get("USER", ""), reason=reason)
+    if remote:
+        from airfoil.ml import parse_ref
+
+        parsed = parse_ref(ref)
+        if parsed.version is None:
+            raise ConfigError(f"with --remote, promote NAME:VERSION (got {ref!r})")
+        move: Any = _remote(server).promote(parsed.name, parsed.version, alias, reason)
+    else:
+        move = _registry().promote(ref, alias, actor=os.environ.get("USER", ""), reason=reason)
     if as_json:
         typer.echo(_move_json(move))
     else:
@@ -175,9 +232,14 @@ def rollback(
     alias: str = typer.Argument(..., help="The alias to move back."),
     reason: str = typer.Option("", "--reason", help="Why (kept in the audit trail)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str | None = _SERVER,
 ) -> None:
     """Move an alias back to the version it pointed at before its newest move."""
-    move = _registry().rollback(name, alias, actor=os.environ.get("USER", ""), reason=reason)
+    if remote:
+        move: Any = _remote(server).rollback(name, alias, reason)
+    else:
+        move = _registry().rollback(name, alias, actor=os.environ.get("USER", ""), reason=reason)
     if as_json:
         typer.echo(_move_json(move))
     else:
