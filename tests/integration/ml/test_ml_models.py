@@ -152,3 +152,13 @@ def test_the_service_swaps_versions_under_load_without_failing(registry: ModelRe
         stop.set()
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_any_bytes_publish_as_a_partitioned_artifact(registry: ModelRegistry) -> None:
+    first = registry.publish("rows", b"a,b\n1,2\n", partitions={"date": "2026-12-01"})
+    second = registry.publish("rows", b"a,b\n3,4\n", partitions={"date": "2026-12-02"})
+    again = registry.publish("rows", b"a,b\n1,2\n", partitions={"date": "2026-12-01"})
+    assert (first.version, second.version, again.version) == (1, 2, 1)
+    assert first.kind == "data" and registry.read_bytes(second) == b"a,b\n3,4\n"
+    found = registry.artifacts.list_versions("p", "rows", {"date": "2026-12-02"})
+    assert [v.version for v in found] == [2]
