@@ -122,6 +122,9 @@ class ModelService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.swaps = 0
+        #: How long a version that failed to load is left alone before it is tried again.
+        self.retry_failed_s = 10.0
+        self._failed: tuple[int, float] | None = None
 
     def _load(self, version: Any) -> _Serving:
         loaded = self.registry.load(self.model, version)
@@ -140,7 +143,15 @@ class ModelService:
         found = self.registry.resolve(self.ref)
         if found.version == self._current.loaded.artifact.version:
             return False
-        fresh = self._load(found)  # loaded beside the old one: requests keep being served
+        failed = self._failed
+        if failed is not None and failed[0] == found.version and time.monotonic() < failed[1]:
+            return False  # it failed to load a moment ago: keep serving, try again later
+        try:
+            fresh = self._load(found)  # loaded beside the old one: requests keep being served
+        except Exception:
+            self._failed = (found.version, time.monotonic() + self.retry_failed_s)
+            raise
+        self._failed = None
         self._current = fresh
         self.swaps += 1
         _log.info("now serving %s (was version %s)", found.ref, fresh.loaded.artifact.version)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -162,3 +163,64 @@ def test_any_bytes_publish_as_a_partitioned_artifact(registry: ModelRegistry) ->
     assert first.kind == "data" and registry.read_bytes(second) == b"a,b\n3,4\n"
     found = registry.artifacts.list_versions("p", "rows", {"date": "2026-12-02"})
     assert [v.version for v in found] == [2]
+
+
+def _asgi(app: Any, method: str, path: str, body: Any = None) -> httpx.Response:
+    import asyncio
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            return await client.request(method, path, json=body)
+
+    return asyncio.run(call())
+
+
+def test_a_broken_new_version_leaves_the_old_one_serving(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    from airfoil.core.errors import CorruptBlobError
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    v2 = model.train(hyperparameters={"C": 2.0}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production")
+    app = create_service(service)
+    assert v2.artifact is not None
+    path = registry.blobs.local_path(v2.artifact.uri)
+    assert path is not None
+    Path(path).write_bytes(b"not the model")  # the stored bytes of version 2 are damaged
+    registry.promote(v2.ref, "production")
+    with pytest.raises(CorruptBlobError, match="tiny:2"):
+        service.check_once()
+    assert service.check_once() is False  # not reloaded on every poll
+    row = {"a": 1.0, "b": 1.0, "c": 0.0}
+    r = _asgi(app, "POST", "/predict", {"features": [row]})
+    assert r.status_code == 200 and r.json()["version"] == 1
+
+
+def test_bad_requests_and_a_failing_predictor(registry: ModelRegistry) -> None:
+    from airfoil.ml import Dataset, Model
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    app = create_service(ModelService(model, registry, v1.ref))
+    assert _asgi(app, "POST", "/predict", {"features": []}).status_code == 422
+    many = {"features": [{"a": 1.0, "b": 1.0, "c": 1.0}] * 10_001}
+    assert _asgi(app, "POST", "/predict", many).status_code == 422
+    assert _asgi(app, "POST", "/predict", {"rows": []}).json()["detail"][0]["loc"] == [
+        "body",
+        "features",
+    ]
+    # A predictor that raises is a 500 counted as an error, and the service keeps going.
+    broken = Model("tiny", init=model.init, dataset=Dataset("tiny", targets=["label"]))
+    broken.predictor(_raises)
+    bad_app = create_service(ModelService(broken, registry, v1.ref))
+    r = _asgi(bad_app, "POST", "/predict", {"features": [{"a": 1.0, "b": 1.0, "c": 1.0}]})
+    assert r.status_code == 500 and "predictor failed" in r.json()["detail"]
+    metrics = _asgi(bad_app, "GET", "/metrics").text
+    assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics
+    assert _asgi(bad_app, "GET", "/health").json()["version"] == 1
+
+
+def _raises(obj: Any, features: Any) -> list[int]:
+    raise RuntimeError("boom")
