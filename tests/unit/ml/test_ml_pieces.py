@@ -75,3 +75,19 @@ def test_a_predictor_annotated_ndarray_gets_an_array() -> None:
     other.predictor(lambda obj, features: type(features).__name__)
     assert not other.wants_array()
     assert other.predict_with(None, pd.DataFrame({"a": [1]})) == "DataFrame"
+
+
+def test_importing_airfoil_ml_is_light_and_its_names_are_curated() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airfoil.ml as m; "
+        "heavy = [x for x in ('pandas', 'sklearn', 'fastapi', 'sqlalchemy', 'airfoil.engine') "
+        "if x in sys.modules]; print(heavy, sorted(m.__all__))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "[] ['Dataset', 'LoadedModel', 'Model', 'ModelPickleWarning', 'ModelRegistry', "
+        "'TrainedModel', 'create_service', 'local_registry', 'parse_ref']"
+    )
