@@ -21,7 +21,27 @@ from airfoil.core.errors import ConfigError, DefinitionError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Dataset", "FeatureStats", "content_hash", "feature_stats"]
+__all__ = ["RESERVED", "Dataset", "FeatureStats", "content_hash", "feature_stats"]
+
+#: Names a reader's arguments cannot have: the arguments of ``Model.train``, ``tune`` and
+#: ``batch_predict`` and the inputs their workflows add.
+RESERVED = frozenset(
+    {
+        "hyperparameters",
+        "register",
+        "registry",
+        "ref",
+        "space",
+        "trials",
+        "metric",
+        "mode",
+        "concurrency",
+        "search_seed",
+        "model_bytes",
+        "model_format",
+        "hp",
+    }
+)
 
 #: Per feature: ``(mean, std, missing rate)`` of the training data.
 FeatureStats = dict[str, tuple[float, float, float]]
@@ -112,6 +132,12 @@ class Dataset:
                 raise DefinitionError(
                     f"dataset {self.name!r}: the reader cannot take *{param.name}: name each "
                     "argument (they become workflow inputs)"
+                )
+            if param.name in RESERVED:
+                raise DefinitionError(
+                    f"dataset {self.name!r}: the reader's argument {param.name!r} clashes with "
+                    f"an argument of Model.train/tune/batch_predict: rename it (reserved: "
+                    f"{', '.join(sorted(RESERVED))})"
                 )
             if param.annotation is inspect.Parameter.empty:
                 raise DefinitionError(

@@ -253,13 +253,13 @@ class Model:
         metric: str = "score",
         mode: str = "max",
         concurrency: int | None = None,
-        seed: int = 0,
+        search_seed: int = 0,
         register: bool = True,
         registry: ModelRegistry | None = None,
         **reader_args: Any,
     ) -> TrainedModel:
-        """Train ``trials`` hyperparameter sets drawn from ``space`` as a map in one workflow
-        and keep (register) the best by ``metric``.
+        """Train ``trials`` hyperparameter sets drawn from ``space`` (with ``search_seed``) as a
+        map in one workflow and keep (register) the best by ``metric``.
 
         Raises:
             ConfigError: an empty space, ``trials`` < 1, a bad ``mode``, or a metric the
@@ -268,7 +268,16 @@ class Model:
         from airfoil.ml._training import run_tuning
 
         return run_tuning(
-            self, space, trials, metric, mode, concurrency, seed, reader_args, register, registry
+            self,
+            space,
+            trials,
+            metric,
+            mode,
+            concurrency,
+            search_seed,
+            reader_args,
+            register,
+            registry,
         )
 
     def predict(

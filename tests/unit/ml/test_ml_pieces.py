@@ -91,3 +91,15 @@ def test_importing_airfoil_ml_is_light_and_its_names_are_curated() -> None:
         "[] ['Dataset', 'LoadedModel', 'Model', 'ModelPickleWarning', 'ModelRegistry', "
         "'TrainedModel', 'create_service', 'local_registry', 'parse_ref']"
     )
+
+
+def test_reader_arguments_that_clash_with_train_arguments_are_refused() -> None:
+    from airfoil.core.errors import DefinitionError
+    from airfoil.ml import Dataset
+
+    data = Dataset("d", targets=["y"])
+    for clash in ("hyperparameters", "registry", "trials"):
+        namespace: dict[str, object] = {}
+        exec(f"def reader({clash}: int) -> list[int]:\n    return []", namespace)
+        with pytest.raises(DefinitionError, match=f"'{clash}' clashes"):
+            data.reader(namespace["reader"])  # type: ignore[arg-type]
