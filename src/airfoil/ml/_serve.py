@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from airfoil.core.errors import ConfigError
 from airfoil.ml._registry import LoadedModel, ModelRef, ModelRegistry, parse_ref
 
 if TYPE_CHECKING:
@@ -146,15 +147,23 @@ class ModelService:
         failed = self._failed
         if failed is not None and failed[0] == found.version and time.monotonic() < failed[1]:
             return False  # it failed to load a moment ago: keep serving, try again later
+        old = self._current.loaded
         try:
             fresh = self._load(found)  # loaded beside the old one: requests keep being served
+            if fresh.loaded.features() != old.features():
+                # The request schema was built from the features served so far: a version
+                # with other features would fail every request, so it is not swapped in.
+                raise ConfigError(
+                    f"{found.ref} takes other features than {old.artifact.ref} (the request "
+                    "schema of this service): restart the service to serve it"
+                )
         except Exception:
             self._failed = (found.version, time.monotonic() + self.retry_failed_s)
             raise
         self._failed = None
         self._current = fresh
         self.swaps += 1
-        _log.info("now serving %s (was version %s)", found.ref, fresh.loaded.artifact.version)
+        _log.info("now serving %s (was %s)", found.ref, old.artifact.ref)
         return True
 
     def start(self) -> None:

@@ -224,3 +224,24 @@ def test_bad_requests_and_a_failing_predictor(registry: ModelRegistry) -> None:
 
 def _raises(obj: Any, features: Any) -> list[int]:
     raise RuntimeError("boom")
+
+
+def test_a_version_with_other_features_is_not_swapped_in(registry: ModelRegistry) -> None:
+    from _tiny import reader, trainer
+
+    from airfoil.ml import Dataset, Model
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production")
+    narrow = Model(
+        "tiny", init=model.init, dataset=Dataset("tiny", targets=["label"], features=["a", "b"])
+    )
+    narrow.dataset.reader(reader)
+    narrow.trainer(trainer)
+    v2 = narrow.train(registry=registry, rows=120)
+    assert v2.ref == "tiny:2"
+    registry.promote(v2.ref, "production")
+    with pytest.raises(ConfigError, match="other features"):
+        service.check_once()
+    assert service.current.artifact.version == 1
