@@ -14,6 +14,7 @@ from airfoil.cli import (
     _executions,
     _failures,
     _metrics,
+    _models,
     _quotas,
     _run,
     _schedules,
@@ -42,6 +43,7 @@ _quotas.register(app)
 _metrics.register(app)  # issue 15: observability
 _failures.register(app)
 _compare.register(app)
+_models.register(app)
 
 
 def _print_version(value: bool) -> None:

@@ -232,6 +232,9 @@ def create_app(config: ServerConfig) -> FastAPI:
                 schedules.stop()
             if deps.driver is not None:
                 deps.driver.stop()
+            from airfoil.server._artifacts import close_artifacts
+
+            close_artifacts(app.state)
             deps.runtime.close()  # its resource queue, executors and stores (registry too)
 
     app = FastAPI(

@@ -12,6 +12,7 @@ pytest.register_assert_rewrite(
     "airfoil.testing.conformance",
     "airfoil.testing.scheduling_conformance",
     "airfoil.testing.registry_conformance",
+    "airfoil.testing.artifact_conformance",
 )
 
 from airfoil.store.sql import migrate  # noqa: E402

@@ -44,6 +44,9 @@ TABLES = {
     "server_control",
     "server_secrets",
     "server_package_projects",
+    "server_artifact_versions",
+    "server_artifact_aliases",
+    "server_artifact_moves",
 }
 
 
