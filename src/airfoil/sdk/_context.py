@@ -18,7 +18,10 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from airfoil.sdk._checkpoint import Checkpoint
 
 __all__ = ["REDACTED", "ExecutionContext", "Secrets", "current_context", "scrub"]
 
@@ -140,6 +143,7 @@ class ExecutionContext:
     context: dict[str, str] = field(default_factory=dict)
     log_stream: Any = None
     child_runner: Any = None  # runs a task called from this one as a durable child node
+    checkpoints: Checkpoint | None = None  # this node's checkpoint series (training ranks)
     _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
@@ -171,6 +175,22 @@ class ExecutionContext:
                 self._handler = handler
             self._logger = logger
         return self._logger
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """Save and load this task's checkpoints (:class:`~airfoil.sdk._checkpoint.Checkpoint`).
+
+        Raises:
+            ConfigError: the attempt was given no checkpoint store (a plain call outside a run).
+        """
+        if self.checkpoints is None:
+            from airfoil.core.errors import ConfigError
+
+            raise ConfigError(
+                "this task has no checkpoint store: checkpoints exist inside a training task's "
+                "ranks (@af.training_task) run by an executor"
+            )
+        return self.checkpoints
 
     def next_child(self) -> int:
         """The order number of the next child call of this attempt."""
