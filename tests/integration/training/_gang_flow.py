@@ -1,0 +1,53 @@
+"""Training tasks without torch, for the gang's mechanics: the environment each rank gets,
+rank 0's value as the output, a rank's error after the restarts are spent, and a gang too big
+to place."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import airfoil as af
+
+_KEYS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
+
+
+@af.training_task(workers=2, resources_per_worker=af.Resources(cpu=1), max_restarts=0)
+def probe(marks: str) -> dict[str, str]:
+    env = {k: os.environ[k] for k in _KEYS}
+    env["backend"] = os.environ["AIRFOIL_TRAINING_BACKEND"]
+    env["pid"] = str(os.getpid())
+    with open(os.path.join(marks, f"env-{env['RANK']}.json"), "w") as f:
+        json.dump(env, f)
+    print(f"hello from rank {env['RANK']}")
+    return env
+
+
+@af.training_task(workers=2, resources_per_worker=af.Resources(cpu=1), max_restarts=1)
+def rank_one_fails(marks: str) -> int:
+    with open(os.path.join(marks, "starts.log"), "a") as f:
+        f.write(f"{os.environ['RANK']} {os.environ['AIRFOIL_GANG_RESTART']}\n")
+    import time
+
+    if os.environ["RANK"] == "1":
+        # Fail once rank 0 of this start runs (the test checks both ranks started each time).
+        mark = f"0 {os.environ['AIRFOIL_GANG_RESTART']}"
+        for _ in range(600):
+            with open(os.path.join(marks, "starts.log")) as f:
+                if mark in f.read().splitlines():
+                    break
+            time.sleep(0.05)
+        raise ValueError("rank one cannot go on")
+
+    time.sleep(30)  # stopped by the gang when rank 1 fails
+    return 0
+
+
+@af.workflow
+def probe_wf(marks: str) -> dict[str, str]:
+    return probe(marks=marks)
+
+
+@af.workflow
+def failing_wf(marks: str) -> int:
+    return rank_one_fails(marks=marks)
