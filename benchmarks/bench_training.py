@@ -34,7 +34,7 @@ from airfoil.local import LocalRuntime
 from airfoil.settings import AirfoilSettings
 from airfoil.types import ValueContext
 
-FLOW = '''
+FLOW = """
 import os, time
 import airfoil as af
 
@@ -106,7 +106,7 @@ def single_wf(marks: str) -> int:
 @af.workflow
 def ddp_wf(steps: int, marks: str) -> float:
     return ddp(steps=steps, marks=marks)
-'''
+"""
 
 
 class Bench:
