@@ -73,6 +73,9 @@ class GangPlan(msgspec.Struct, frozen=True):
     placement: str = "auto"
     start_timeout_s: float = 120.0
     restart: int = 0  # which start of the gang this is (0: the first)
+    #: The gang's identity across attempts (``<execution>/<node>``): a launcher that keeps
+    #: reservations by name (Ray's placement groups) frees one a lost supervisor left behind.
+    name: str = ""
 
 
 class RankOutcome(msgspec.Struct, frozen=True):
@@ -134,7 +137,7 @@ class GangLauncher(Protocol):
 def rank_env(
     rank: int, world: int, local_rank: int, local_world: int, addr: str, port: int, restart: int
 ) -> dict[str, str]:
-    """The environment a rank starts with."""
+    """The environment a rank starts with (built in the gang's supervisor)."""
     return {
         "MASTER_ADDR": addr,
         "MASTER_PORT": str(port),
@@ -145,6 +148,8 @@ def rank_env(
         "GROUP_RANK": "0",
         "AIRFOIL_GANG_RESTART": str(restart),
         "TORCHELASTIC_RESTART_COUNT": str(restart),
+        # Where the gang's supervisor runs (host:pid), for logs and tests.
+        "AIRFOIL_GANG_SUPERVISOR": f"{socket.gethostname()}:{os.getpid()}",
     }
 
 

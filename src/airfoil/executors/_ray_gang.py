@@ -118,7 +118,10 @@ class RayGang:
         if self._actor_cls is None:
             self._actor_cls = ray.remote(RankActor)
         bundle = _bundle(plan)
-        pg = placement_group([bundle] * plan.workers, strategy=placement_strategy(plan))
+        name = f"airfoil-gang:{plan.name}" if plan.name else ""
+        if name:
+            _remove_stale(ray, name)
+        pg = placement_group([bundle] * plan.workers, strategy=placement_strategy(plan), name=name)
         actors: list[Any] = []
         try:
             ready, _ = ray.wait([pg.ready()], timeout=plan.start_timeout_s)
@@ -171,6 +174,29 @@ class RayGang:
                     ray.kill(a, no_restart=True)
             with contextlib.suppress(Exception):
                 remove_placement_group(pg)
+
+
+def _remove_stale(ray: Any, name: str) -> None:
+    """Remove the placement group ``name`` if one is left (its supervisor was lost with its
+    node: a placement group lives as long as the job that made it, and Ray re-places the lost
+    bundles, so it would hold the resources the new gang needs -- and its ranks, if any still
+    run, are stopped with it: never two starts of a gang at once)."""
+    from ray.util.placement_group import (
+        get_placement_group,
+        placement_group_table,
+        remove_placement_group,
+    )
+
+    try:
+        stale = get_placement_group(name)
+    except ValueError:  # none by that name
+        return
+    remove_placement_group(stale)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:  # wait until Ray has let its resources go
+        if placement_group_table(stale).get("state") in ("REMOVED", None):
+            return
+        time.sleep(0.1)
 
 
 def _wait(

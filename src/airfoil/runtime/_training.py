@@ -107,6 +107,7 @@ class TrainingRunner:
                 placement=config.placement,
                 start_timeout_s=config.start_timeout_s,
                 restart=restart,
+                name=f"{ctx.execution_id}/{ctx.node_id}",
             )
             step = checkpoints.step
             print(

@@ -1,7 +1,8 @@
 """A DDP training task used by the training tests: a small MLP on synthetic data, 2 ranks,
 gloo, a checkpoint every ``every`` steps. Rank 0 appends each step it runs to
-``marks/steps.log``; each rank writes ``marks/rank<r>.progress`` (its pid and step) so a test
-can kill it mid-training."""
+``marks/steps.log`` (attempt, gang start, step, time); each rank writes
+``marks/rank<r>.progress`` (its pid, step and its supervisor's pid) so a test can kill it
+mid-training."""
 
 from __future__ import annotations
 
@@ -57,10 +58,12 @@ def train_mlp(steps: int, every: int, seed: int, delay: float, marks: str) -> fl
         dist.all_reduce(total)
         loss_value = total.item() / world
         if rank == 0:
-            _mark(marks, "steps.log", f"{os.environ['AIRFOIL_GANG_RESTART']} {step}\n", True)
+            tag = f"{af.current_context().attempt} {os.environ['AIRFOIL_GANG_RESTART']}"
+            _mark(marks, "steps.log", f"{tag} {step} {time.time()}\n", True)
             if (step + 1) % every == 0:
                 ckpt.save({"model": model.state_dict(), "opt": opt.state_dict()}, step=step + 1)
-        _mark(marks, f"rank{rank}.progress", f"{os.getpid()} {step}\n")
+        supervisor = os.environ["AIRFOIL_GANG_SUPERVISOR"].rsplit(":", 1)[1]
+        _mark(marks, f"rank{rank}.progress", f"{os.getpid()} {step} {supervisor}\n")
         print(f"rank {rank} step {step} loss {loss_value:.6f}", flush=True)
         time.sleep(delay)
     dist.destroy_process_group()

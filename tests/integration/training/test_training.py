@@ -84,8 +84,8 @@ def reference_loss(tmp_path_factory: pytest.TempPathFactory) -> float:
         eid = r.launch(_ddp_flow.ddp, steps=STEPS, every=EVERY, seed=SEED, delay=0.0)
         record = r.drive(eid)
         assert record.phase == "succeeded", record.error
-        steps = (r.marks / "steps.log").read_text().split("\n")[:-1]
-        assert steps == [f"0 {s}" for s in range(STEPS)]  # one gang start, every step once
+        steps = [line.split()[:3] for line in (r.marks / "steps.log").read_text().splitlines()]
+        assert steps == [["1", "0", str(s)] for s in range(STEPS)]  # one start, each step once
         loss: float = r.output(eid, float)
         return loss
     finally:
@@ -98,7 +98,7 @@ def _kill_rank_when(marks: Path, rank: int, step: int, timeout: float = 120.0) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            pid, at = map(int, progress.read_text().split())
+            pid, at = map(int, progress.read_text().split()[:2])
         except (OSError, ValueError):
             time.sleep(0.02)
             continue
@@ -128,9 +128,8 @@ def test_a_killed_worker_restarts_the_gang_from_its_checkpoint(
     attempts = run.rt.meta.get_attempts(eid)
     assert [a.attempt for a in attempts] == [1]
     # Rank 0 ran every step; after the restart it resumed at the last checkpoint.
-    rows = [
-        tuple(map(int, line.split())) for line in (run.marks / "steps.log").read_text().splitlines()
-    ]
+    lines = (run.marks / "steps.log").read_text().splitlines()
+    rows = [(int(line.split()[1]), int(line.split()[2])) for line in lines]
     first = [s for g, s in rows if g == 0]
     second = [s for g, s in rows if g == 1]
     assert second, f"the gang never restarted: {rows}"
@@ -174,7 +173,7 @@ def test_each_rank_gets_the_collective_environment_and_rank_0_answers(run: Run) 
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("executor", ["process"])  # on Ray: the same runner, RayGang's stop
 def test_a_rank_that_keeps_failing_fails_the_task_as_a_user_error(run: Run) -> None:
     started = time.monotonic()
     eid = run.launch(_gang_flow.failing_wf)
