@@ -23,8 +23,7 @@ def probe(marks: str) -> dict[str, str]:
     return env
 
 
-@af.training_task(workers=2, resources_per_worker=af.Resources(cpu=1), max_restarts=1)
-def rank_one_fails(marks: str) -> int:
+def _rank_one_fails(marks: str) -> int:
     with open(os.path.join(marks, "starts.log"), "a") as f:
         f.write(f"{os.environ['RANK']} {os.environ['AIRFOIL_GANG_RESTART']}\n")
     import time
@@ -43,6 +42,16 @@ def rank_one_fails(marks: str) -> int:
     return 0
 
 
+@af.training_task(workers=2, resources_per_worker=af.Resources(cpu=1), max_restarts=1)
+def rank_one_fails(marks: str) -> int:
+    return _rank_one_fails(marks)
+
+
+@af.training_task(workers=2, resources_per_worker=af.Resources(cpu=1), max_restarts=0)
+def rank_one_fails_at_once(marks: str) -> int:
+    return _rank_one_fails(marks)
+
+
 @af.workflow
 def probe_wf(marks: str) -> dict[str, str]:
     return probe(marks=marks)
@@ -51,3 +60,8 @@ def probe_wf(marks: str) -> dict[str, str]:
 @af.workflow
 def failing_wf(marks: str) -> int:
     return rank_one_fails(marks=marks)
+
+
+@af.workflow
+def failing_at_once_wf(marks: str) -> int:
+    return rank_one_fails_at_once(marks=marks)

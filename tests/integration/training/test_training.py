@@ -173,16 +173,21 @@ def test_each_rank_gets_the_collective_environment_and_rank_0_answers(run: Run) 
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("executor", ["process"])  # on Ray: the same runner, RayGang's stop
-def test_a_rank_that_keeps_failing_fails_the_task_as_a_user_error(run: Run) -> None:
+@pytest.mark.parametrize(
+    ("executor", "restarts"), [("process", 1), ("ray", 0)]
+)  # on Ray one start only: each start there costs new actors (seconds)
+def test_a_rank_that_keeps_failing_fails_the_task_as_a_user_error(run: Run, restarts: int) -> None:
     started = time.monotonic()
-    eid = run.launch(_gang_flow.failing_wf)
+    wf = _gang_flow.failing_wf if restarts else _gang_flow.failing_at_once_wf
+    eid = run.launch(wf)
     record = run.drive(eid)
     assert record.phase == "failed"
     (attempt,) = run.rt.meta.get_attempts(eid)
     assert attempt.error is not None and attempt.error.kind == "user"
     assert "rank one cannot go on" in attempt.error.message
-    assert "max_restarts=1" in attempt.error.message
+    assert f"max_restarts={restarts}" in attempt.error.message
+    assert "_rank_one_fails" in attempt.error.message  # the rank's traceback
     starts = sorted((run.marks / "starts.log").read_text().splitlines())
-    assert starts == ["0 0", "0 1", "1 0", "1 1"]  # both ranks, both gang starts
+    # Both ranks, in every gang start.
+    assert starts == sorted(f"{r} {s}" for r in (0, 1) for s in range(restarts + 1))
     assert time.monotonic() - started < 30  # rank 0 was stopped, not waited for
