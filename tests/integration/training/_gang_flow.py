@@ -65,3 +65,41 @@ def failing_wf(marks: str) -> int:
 @af.workflow
 def failing_at_once_wf(marks: str) -> int:
     return rank_one_fails_at_once(marks=marks)
+
+
+@af.training_task(
+    workers=2, resources_per_worker=af.Resources(gpu=2), interruptible=True, retries=0
+)
+def counting(steps: int, marks: str) -> int:
+    """Counts steps with a checkpoint after each one; rank 0 notes each step it runs."""
+    import time
+
+    ckpt = af.current_context().checkpoint
+    saved = ckpt.load()
+    start = 0 if saved is None else saved[0]
+    attempt = af.current_context().attempt
+    for step in range(start, steps):
+        time.sleep(0.2)
+        if os.environ["RANK"] == "0":
+            with open(os.path.join(marks, "counted.log"), "a") as f:
+                f.write(f"{attempt} {step} {time.time()}\n")
+            ckpt.save({"done": step + 1}, step=step + 1)
+    return steps
+
+
+@af.task(requests=af.Resources(gpu=1))
+def owner_step(x: int) -> int:
+    import time
+
+    time.sleep(0.3)
+    return x
+
+
+@af.workflow
+def counting_wf(steps: int, marks: str) -> int:
+    return counting(steps=steps, marks=marks)
+
+
+@af.workflow
+def owner_flood(xs: list[int]) -> list[int]:
+    return af.map_task(owner_step)(x=xs)
