@@ -46,6 +46,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null
 	@touch $@
 
+# The tests' extras beyond the demo's: PyTorch's CPU build for the distributed-training tests
+# (the `train` extra; torch==2.13.0 resolves to the CPU wheel, no CUDA download).
+TRAIN  := $(VENV)/.airfoil-train
+
+$(TRAIN): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[train]'
+	@touch $@
+
 # An editable install is not byte-compiled, and with PYTHONDONTWRITEBYTECODE=1 (common in
 # containers) Python never writes the cache itself: every `airfoil` command would compile
 # the package again (seconds). Compile it here, again whenever a source file changes.
@@ -75,7 +83,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install chromium services lint typecheck
+test: install $(TRAIN) chromium services lint typecheck
 	$(BIN)/pytest -q
 
 test-unit: install

@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "gather": "airfoil.sdk._gather",
     "FailureInfo": "airfoil.sdk._failure",
     "map_task": "airfoil.sdk._map",
+    "training_task": "airfoil.sdk._training",
     "sleep": "airfoil.sdk._gates",
     "wait_for_input": "airfoil.sdk._gates",
     "approve": "airfoil.sdk._gates",
@@ -82,6 +83,7 @@ __all__ = [
     "map_task",
     "sleep",
     "task",
+    "training_task",
     "wait_for_input",
     "workflow",
 ]
@@ -110,6 +112,7 @@ if TYPE_CHECKING:
     from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources
     from airfoil.sdk._task import TaskDef, task
+    from airfoil.sdk._training import training_task
     from airfoil.sdk._workflow import WorkflowDef, workflow
     from airfoil.settings import AirfoilSettings
     from airfoil.types import Directory, File, TypeEngine

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from airfoil.compat.flytekit import current_context, task, workflow
+from airfoil.compat.flytekit._checkpoint import Checkpoint
 from airfoil.compat.flytekit.exceptions.user import FlyteRecoverableException
-from airfoil.sdk._checkpoint import Checkpoint
 
 RETRIES = 3
 

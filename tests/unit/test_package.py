@@ -40,6 +40,7 @@ PUBLIC = [
     "map_task",
     "sleep",
     "task",
+    "training_task",
     "wait_for_input",
     "workflow",
 ]

@@ -1,74 +1,129 @@
-"""Intra-task checkpoints: what an attempt saves for the next attempt of the same node.
+"""Checkpoints of a running task: ``af.current_context().checkpoint``.
 
-``af.current_context().checkpoint`` (flytekit's ``current_context().checkpoint``)::
+A :class:`Checkpoint` saves state -- a Python object (pickled) or a local folder -- with a step
+number in the blob store, under a prefix that belongs to the node (not the attempt), so a
+restarted gang, a retried attempt or a resumed execution finds the latest one.
 
-    cp = af.current_context().checkpoint
-    start = int(cp.read() or b"0")      # what an earlier attempt wrote, or None
-    for i in range(start, n):
-        ...                               # a failure here is retried (retries=)
-        cp.write(str(i + 1).encode())     # the next attempt starts from here
+Invariants:
 
-The checkpoint is one blob per node of an execution (``checkpoints/EXECUTION/NODE``) in the
-run's blob store, so it survives a failed attempt, a lost worker and a resumed execution; a
-new execution (or ``recover``'s new id) starts without one.
+- A checkpoint is visible only once it is whole: its data is written first, then the small
+  ``latest`` record naming it (one atomic blob write), so a rank killed mid-save leaves the
+  previous checkpoint as the latest.
+- Steps only move forward: saving a step lower than the latest is refused (a stale rank
+  cannot roll the run back).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import pickle
+import tempfile
 from typing import Any
 
-from airfoil.core.errors import NotFoundError
+import msgspec
 
-__all__ = ["Checkpoint"]
+from airfoil.core.blobs import BlobStore
+from airfoil.core.errors import ConfigError
+
+__all__ = ["Checkpoint", "CheckpointInfo"]
+
+
+class CheckpointInfo(msgspec.Struct, frozen=True):
+    """The record of the latest checkpoint: its step, kind (``object`` or ``folder``) and
+    where its data is."""
+
+    step: int
+    kind: str
+    uri: str
 
 
 class Checkpoint:
-    """The checkpoint of one node (see the module docstring)."""
+    """Save and load a task's checkpoints (one series per node of an execution).
 
-    def __init__(self, blobs: Any, execution_id: str, node_id: str) -> None:
+    Args:
+        blobs: the blob store.
+        prefix: the key prefix of this series (``checkpoints/<execution>/<node>``).
+    """
+
+    def __init__(self, blobs: BlobStore, prefix: str) -> None:
         self._blobs = blobs
-        self._key = f"checkpoints/{execution_id}/{node_id}"
+        self._prefix = prefix.rstrip("/")
+        self._latest_key = f"{self._prefix}/latest"
 
-    def read(self) -> bytes | None:
-        """What the last ``write`` of this node (in any attempt) saved, or None."""
-        if self._blobs is None:
+    def __repr__(self) -> str:
+        return f"Checkpoint(prefix={self._prefix!r})"
+
+    def latest(self) -> CheckpointInfo | None:
+        """The latest checkpoint's record, or None when none was saved."""
+        uri = self._blobs.uri(self._latest_key)
+        if not self._blobs.exists(uri):
             return None
-        try:
-            data: bytes = self._blobs.get_bytes(self._blobs.uri(self._key))
-        except NotFoundError:
+        return msgspec.json.decode(self._blobs.get_bytes(uri), type=CheckpointInfo)
+
+    @property
+    def step(self) -> int | None:
+        """The latest checkpoint's step, or None."""
+        info = self.latest()
+        return None if info is None else info.step
+
+    def save(self, state: Any, step: int) -> str:
+        """Save ``state`` (any picklable object: a dict of ``state_dict()``s...) as ``step``.
+
+        Returns:
+            The URI of the saved data.
+
+        Raises:
+            ConfigError: ``step`` is lower than the latest checkpoint's.
+        """
+        self._check_step(step)
+        data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        uri = self._blobs.put_bytes(f"{self._prefix}/step-{step:012d}.pkl", data)
+        self._publish(CheckpointInfo(step=step, kind="object", uri=uri))
+        return uri
+
+    def save_folder(self, path: str, step: int) -> str:
+        """Save the local folder ``path`` (model files a library wrote) as ``step``."""
+        if not os.path.isdir(path):
+            raise ConfigError(f"checkpoint folder {path!r} does not exist: write it first")
+        self._check_step(step)
+        uri = self._blobs.put_dir(f"{self._prefix}/step-{step:012d}", path)
+        self._publish(CheckpointInfo(step=step, kind="folder", uri=uri))
+        return uri
+
+    def load(self) -> tuple[int, Any] | None:
+        """``(step, state)`` of the latest checkpoint saved with :meth:`save`, or None.
+
+        Raises:
+            ConfigError: the latest checkpoint is a folder (use :meth:`load_folder`).
+        """
+        info = self.latest()
+        if info is None:
             return None
-        return data
+        if info.kind != "object":
+            raise ConfigError("the latest checkpoint is a folder: load it with load_folder()")
+        return info.step, pickle.loads(self._blobs.get_bytes(info.uri))
 
-    def write(self, data: bytes) -> None:
-        """Save ``data`` (replacing what was saved) for this and later attempts."""
-        if not isinstance(data, bytes | bytearray):
-            raise TypeError(f"a checkpoint holds bytes, not {type(data).__name__}")
-        if self._blobs is None:
-            raise RuntimeError("checkpoints need a running task (its run's blob store)")
-        self._blobs.put_bytes(self._key, bytes(data))
-
-    def prev_exists(self) -> bool:
-        """Whether an earlier write exists."""
-        return self.read() is not None
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save a file's bytes as the checkpoint."""
-        with open(path, "rb") as f:
-            self.write(f.read())
-
-    def restore(self, path: str | os.PathLike[str]) -> str | None:
-        """Write the saved bytes to the file ``path`` (a directory gets a file ``_checkpoint``
-        in it); returns the file's path, or None when nothing was saved."""
-        data = self.read()
-        if data is None:
+    def load_folder(self, into: str | None = None) -> tuple[int, str] | None:
+        """``(step, local folder)`` of the latest checkpoint saved with :meth:`save_folder`
+        (copied into ``into``, or a new temporary folder), or None."""
+        info = self.latest()
+        if info is None:
             return None
-        target = os.fspath(path)
-        if os.path.isdir(target):
-            target = os.path.join(target, "_checkpoint")
-        tmp = target + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        shutil.move(tmp, target)
-        return target
+        if info.kind != "folder":
+            raise ConfigError("the latest checkpoint is an object: load it with load()")
+        target = into or tempfile.mkdtemp(prefix="airfoil-checkpoint-")
+        self._blobs.get_dir(info.uri, target)
+        return info.step, target
+
+    def _check_step(self, step: int) -> None:
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ConfigError(f"a checkpoint step is a non-negative int, got {step!r}")
+        latest = self.step
+        if latest is not None and step < latest:
+            raise ConfigError(
+                f"checkpoint step {step} is older than the latest ({latest}): steps only move "
+                "forward"
+            )
+
+    def _publish(self, info: CheckpointInfo) -> None:
+        self._blobs.put_bytes(self._latest_key, msgspec.json.encode(info))

@@ -19,7 +19,10 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from airfoil.sdk._checkpoint import Checkpoint
 
 from airfoil.sdk._metrics import ChunkWriter, MetricRecorder
 
@@ -177,6 +180,7 @@ class ExecutionContext:
     blobs: Any = None  # the run's blob store (checkpoints)
     metric_writer: ChunkWriter | None = None
     _metrics: MetricRecorder | None = None
+    checkpoints: Checkpoint | None = None  # this node's checkpoint series (set for training ranks)
     _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
@@ -194,14 +198,6 @@ class ExecutionContext:
         )
 
     __str__ = __repr__
-
-    @property
-    def checkpoint(self) -> Any:
-        """This node's :class:`~airfoil.sdk._checkpoint.Checkpoint`: what an attempt saves
-        for the next attempt of the node (``read()`` / ``write(bytes)``)."""
-        from airfoil.sdk._checkpoint import Checkpoint
-
-        return Checkpoint(self.blobs, self.execution_id, self.node_id)
 
     @property
     def logger(self) -> logging.Logger:
@@ -236,6 +232,29 @@ class ExecutionContext:
     def count(self, name: str, n: float = 1) -> None:
         """Add ``n`` to counter ``name``; its running total is stored as a time series."""
         self.metrics.count(name, n)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """Save and load this node's checkpoints (:class:`~airfoil.sdk._checkpoint.Checkpoint`):
+        step-numbered state kept across the node's attempts and a training gang's restarts.
+
+        Raises:
+            ConfigError: the task runs outside a run (a plain call), so there is no blob store.
+        """
+        if self.checkpoints is None:
+            if self.blobs is None:
+                from airfoil.core.errors import ConfigError
+
+                raise ConfigError(
+                    "this task has no checkpoint store: checkpoints exist inside a task run by "
+                    "an executor (a workflow run, or a training task's ranks)"
+                )
+            from airfoil.sdk._checkpoint import Checkpoint
+
+            self.checkpoints = Checkpoint(
+                self.blobs, f"checkpoints/{self.execution_id}/{self.node_id}"
+            )
+        return self.checkpoints
 
     def next_child(self) -> int:
         """The order number of the next child call of this attempt."""

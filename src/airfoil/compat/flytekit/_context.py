@@ -166,7 +166,9 @@ class FlyteContext:
     @property
     def checkpoint(self) -> Any:
         """The node's checkpoint (``read()`` / ``write(bytes)``), kept across its attempts."""
-        return self._ctx.checkpoint
+        from airfoil.compat.flytekit._checkpoint import Checkpoint
+
+        return Checkpoint(self._ctx.blobs, self._ctx.execution_id, self._ctx.node_id)
 
     @property
     def decks(self) -> list[Deck]:
