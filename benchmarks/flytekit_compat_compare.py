@@ -80,6 +80,11 @@ def main() -> int:
                 if not FLYTEKIT_CHATTER.match(line)
             )
             af_rc, af_out, af_err, af_s = run(sys.executable, program, af_env)
+            af_out = "".join(
+                line
+                for line in af_out.splitlines(keepends=True)
+                if not FLYTEKIT_CHATTER.match(line)
+            )
             if fk_rc != 0:
                 verdict = "flytekit failed: " + (fk_err.strip().splitlines() or ["?"])[-1]
             elif af_rc != 0:

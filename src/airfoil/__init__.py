@@ -23,11 +23,14 @@ _EXPORTS: dict[str, str] = {
     "task": "airfoil.sdk._task",
     "TaskDef": "airfoil.sdk._task",
     "workflow": "airfoil.sdk._workflow",
+    "ImperativeWorkflow": "airfoil.sdk._imperative",
+    "create_node": "airfoil.sdk._imperative",
     "conditional": "airfoil.sdk._conditional",
     "dynamic": "airfoil.sdk._dynamic",
     "gather": "airfoil.sdk._gather",
     "FailureInfo": "airfoil.sdk._failure",
     "map_task": "airfoil.sdk._map",
+    "training_task": "airfoil.sdk._training",
     "sleep": "airfoil.sdk._gates",
     "wait_for_input": "airfoil.sdk._gates",
     "approve": "airfoil.sdk._gates",
@@ -58,6 +61,7 @@ __all__ = [
     "Directory",
     "ExecutionContext",
     "ExecutionFailedError",
+    "ImperativeWorkflow",
     "FailureInfo",
     "File",
     "FixedRate",
@@ -72,12 +76,14 @@ __all__ = [
     "__version__",
     "approve",
     "conditional",
+    "create_node",
     "current_context",
     "dynamic",
     "gather",
     "map_task",
     "sleep",
     "task",
+    "training_task",
     "wait_for_input",
     "workflow",
 ]
@@ -95,6 +101,7 @@ if TYPE_CHECKING:
     from airfoil.sdk._failure import FailureInfo
     from airfoil.sdk._gates import approve, sleep, wait_for_input
     from airfoil.sdk._gather import gather
+    from airfoil.sdk._imperative import ImperativeWorkflow, create_node
     from airfoil.sdk._launch_plan import (
         CronSchedule,
         FixedRate,
@@ -105,6 +112,7 @@ if TYPE_CHECKING:
     from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources
     from airfoil.sdk._task import TaskDef, task
+    from airfoil.sdk._training import training_task
     from airfoil.sdk._workflow import WorkflowDef, workflow
     from airfoil.settings import AirfoilSettings
     from airfoil.types import Directory, File, TypeEngine

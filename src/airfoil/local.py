@@ -12,15 +12,18 @@ through :mod:`airfoil.core.local_runner`, which the top-level ``airfoil`` packag
 from __future__ import annotations
 
 import functools
+import os
+import re
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConfigError, InvalidInputError
-from airfoil.core.records import Value
+from airfoil.core.records import AttemptRecord, Value
 from airfoil.engine.launcher import Launcher
 from airfoil.engine.local import (
     convert_inputs,
@@ -31,6 +34,7 @@ from airfoil.engine.local import (
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.executors.base import Executor
 from airfoil.executors.hooks import HookedExecutor, Hooks
+from airfoil.executors.observe import ObservingHooks
 from airfoil.executors.registry import ExecutorContext, ExecutorRegistry, default_executors
 from airfoil.runtime._task_types import TaskTypes
 from airfoil.runtime.worker import WorkerRuntime, worker_runtime
@@ -83,7 +87,9 @@ class Runtime:
         codecs: the type engine (default: the process's, as it is at each use).
         clock: the clock of launches and drives (default: the system's).
         hooks: interceptors told about every attempt, and the context sent with it
-            (:mod:`airfoil.executors.hooks`); none by default (no cost).
+            (:mod:`airfoil.executors.hooks`); none by default. Executors are always wrapped
+            by :class:`~airfoil.executors.observe.ObservingHooks` (stores the metrics tasks
+            log; an integer test per attempt that logged none), which tells these.
         task_types: the runners of task types for attempts run in this process (default:
             ``python`` and ``dynamic``). Worker processes build their own runtime: register
             an executor whose runtime factory gives them the same types.
@@ -115,6 +121,8 @@ class Runtime:
                 + " or ".join(repr(n) for n in self.executors.names())
             )
         self.hooks = hooks
+        # Stores what attempts logged about themselves (metrics), then tells ``hooks``.
+        self._observing = ObservingHooks(stores.meta, stores.blobs, hooks)
         self._executors: dict[str, Executor] = {}
         self._resources: ResourceQueue | None = None
         self._launcher: Launcher | None = None
@@ -229,8 +237,9 @@ class Runtime:
         return self.hooked(self.executors.create(name or self.settings.executor, context))
 
     def hooked(self, executor: Executor) -> Executor:
-        """``executor``, reporting its attempts to the runtime's hooks (as it is without any)."""
-        return executor if self.hooks is None else HookedExecutor(executor, self.hooks)
+        """``executor``, reporting its attempts to the observability hooks (which store the
+        metrics tasks log) and through them to the runtime's hooks, if any."""
+        return HookedExecutor(executor, self._observing)
 
     def executor(self, name: str | None = None) -> Executor:
         """The runtime's shared executor called ``name`` (default: the settings')."""
@@ -346,13 +355,35 @@ class LocalRuntime(Runtime):
 
 _runtimes: dict[str, LocalRuntime] = {}
 _lock = threading.Lock()
+#: The settings last read from the environment, with what they were read from and their key.
+_from_env: tuple[tuple[str, ...], AirfoilSettings, str] | None = None
+
+
+def _env_settings() -> tuple[AirfoilSettings, str]:
+    """The settings the environment gives now, and their key.
+
+    Reading them (pydantic-settings) costs about a millisecond, paid by every workflow called
+    as a function; so they are read again only when what they depend on changed: the
+    ``AIRFOIL_*`` variables (any case) and ``HOME`` (the default home)."""
+    global _from_env
+    env = os.environ
+    ours = sorted(f"{k}={v}" for k, v in env.items() if k[:8].upper() == "AIRFOIL_")
+    snapshot = (env.get("HOME", ""), *ours)
+    cached = _from_env
+    if cached is not None and cached[0] == snapshot:
+        return cached[1], cached[2]
+    settings = AirfoilSettings()
+    key = settings.model_dump_json()
+    _from_env = (snapshot, settings, key)
+    return settings, key
 
 
 def get_runtime(settings: AirfoilSettings | None = None) -> LocalRuntime:
     """The process's runtime for these settings (default: from the environment)."""
     if settings is None:
-        settings = AirfoilSettings()
-    key = settings.model_dump_json()
+        settings, key = _env_settings()
+    else:
+        key = settings.model_dump_json()
     with _lock:
         rt = _runtimes.get(key)
         if rt is None:
@@ -377,13 +408,85 @@ def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, obje
     given.update(kwargs)
     runtime = get_runtime()
     values: dict[str, Value] = convert_inputs(entity, given, runtime)
-    engine = runtime.engine()
+    engine = runtime.engine(on_change=GateNotice(sys.stderr))
     spec = spec_of(entity)
     save_manifests(runtime.blobs, spec, manifest_for)
     record = engine.launch(spec, values, code_root=project_root(entity.module), keep=True)
     record = engine.drive(record.id)
+    if getattr(entity, "echo_task_output", False):
+        replay_output(record.id, runtime)
     raise_for_failure(record)
     return decode_outputs(entity, record, runtime)
+
+
+class GateNotice:
+    """An engine ``on_change`` that says once, on ``stream``, when a gate of the run waits for
+    a signal, with the ``airfoil signal`` command that answers it (a script calling a
+    workflow would otherwise wait in silence). Cheap: it looks at the gate nodes only."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self._gates: list[str] = []
+        self._graph_size = -1
+        self._told: set[str] = set()
+
+    def __call__(self, state: RunState) -> None:
+        graph = state.graph
+        if len(graph) != self._graph_size:  # a dynamic node or a map added nodes
+            self._graph_size = len(graph)
+            self._gates = [nid for nid, fn in graph.items() if fn.gate is not None]
+        for nid in self._gates:
+            gate = graph[nid].gate
+            rec = state.records.get(nid)
+            if gate is None or gate.kind == "sleep" or rec is None or rec.phase != "running":
+                continue
+            if nid not in self._told:
+                self._told.add(nid)
+                value = "true|false" if gate.kind == "approve" else "VALUE"
+                self.stream.write(
+                    f"waiting: {nid} waits for {gate.name!r}: airfoil signal "
+                    f"{state.execution.id} {gate.name} {value}\n"
+                )
+                self.stream.flush()
+
+
+def replay_output(execution_id: str, runtime: LocalRuntime) -> None:
+    """Write what the execution's attempts printed to this process's stdout, in the order
+    they started (as a script calling flytekit workflows shows its tasks' prints). Used for
+    entities marked ``echo_task_output`` (``airfoil.compat.flytekit``'s); a failure's
+    traceback (the raised error carries it) and the context logger's records are left out."""
+    attempts = runtime.meta.get_attempts(execution_id)
+    # A map's items run at once but print in item order, after what ran before the map.
+    first: dict[str, float] = {}
+    for a in attempts:
+        base = _ITEM.sub("", a.node_id)
+        first[base] = min(first.get(base, a.started_at or 0), a.started_at or 0)
+
+    def order(a: AttemptRecord) -> tuple[float, str, int, float]:
+        found = _ITEM.search(a.node_id)
+        base = _ITEM.sub("", a.node_id)
+        return (first[base], base, int(found.group(1)) if found else -1, a.started_at or 0)
+
+    for att in sorted(attempts, key=order):
+        if not att.log_uri:
+            continue
+        try:
+            text = runtime.blobs.get_bytes(att.log_uri).decode("utf-8", "replace")
+        except Exception:  # logs are best effort
+            continue
+        trace = att.error.traceback if att.error is not None else ""
+        if trace and text.endswith(trace):
+            text = text[: -len(trace)]
+        lines = [ln for ln in text.splitlines() if not _LOG_RECORD.match(ln)]
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+#: A record of a task's context logger (``sdk._context``'s format): a log line, which a
+#: flytekit script shows on stderr, not in what its tasks print.
+_ITEM = re.compile(r"\[(\d+)\]$")
+_LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
 
 
 def call_launch_plan(plan: object, given: dict[str, object]) -> object:

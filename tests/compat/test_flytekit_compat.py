@@ -32,13 +32,15 @@ from airfoil.compat.flytekit.types.file import FlyteFile
 from airfoil.core.errors import DefinitionError, ExecutionFailedError
 
 EXPECTED_NAMES = {
-    "Annotations", "BatchSize", "Labels", "Cache", "PythonFunctionTask", "CronSchedule",
+    "Annotations", "BatchSize", "Labels", "Cache", "ContainerTask", "PythonFunctionTask",
+    "CronSchedule",
     "Deck", "Email",
     "FixedRate", "FlyteDirectory", "FlyteError",
     "FlyteFile", "FlyteRemote", "HashMethod", "ImageSpec", "LaunchPlan", "PagerDuty",
     "PodTemplate", "Resources", "Secret", "Slack", "StructuredDataset", "TaskMetadata",
-    "TypeEngine", "TypeTransformer", "WorkflowExecutionPhase", "WorkflowFailurePolicy",
-    "approve", "conditional", "current_context", "dynamic", "eager", "kwtypes", "map",
+    "TypeEngine", "TypeTransformer", "Workflow", "WorkflowExecutionPhase",
+    "WorkflowFailurePolicy", "approve", "conditional", "create_node", "current_context",
+    "dynamic", "eager", "kwtypes", "map",
     "map_task", "reference_launch_plan", "reference_task", "reference_workflow", "sleep",
     "task", "wait_for_input", "workflow",
 }  # fmt: skip

@@ -5,6 +5,7 @@ written by ``benchmarks/flytekit_compat_compare.py --write-expected``)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,13 @@ PROGRAMS = sorted(CORPUS.glob("p*.py"))
 
 pytestmark = pytest.mark.integration
 
+#: What flytekit's local run prints itself (left out of the .out files): a task's output
+#: that a script shows (gate simulations, the SQLite task's diagnostics with temporary paths).
+CHATTER = re.compile(r"^(\[(Sleep|Approve|Input) Gate\]|Connecting to db |Interpolated query )")
+
 
 def test_the_corpus_is_complete() -> None:
-    assert len(PROGRAMS) >= 43
+    assert len(PROGRAMS) >= 64
     for program in PROGRAMS:
         source = program.read_text()
         assert "from flytekit" not in source and "import flytekit\n" not in source
@@ -57,4 +62,5 @@ def _check(program: Path, tmp_path: Path, executor: str) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.splitlines() == program.with_suffix(".out").read_text().splitlines()
+    shown = [line for line in proc.stdout.splitlines() if not CHATTER.match(line)]
+    assert shown == program.with_suffix(".out").read_text().splitlines()

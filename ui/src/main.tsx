@@ -6,6 +6,9 @@ import { Link } from "./components";
 import { EntitiesPage, EntityPage } from "./EntitiesPage";
 import { ExecutionPage } from "./ExecutionPage";
 import { ExecutionsPage } from "./ExecutionsPage";
+import { ComparePage } from "./ComparePage";
+import { FailuresPage } from "./FailuresPage";
+import { MetricsPage } from "./MetricsPage";
 import { match, navigate, useLocation } from "./router";
 import "./style.css";
 
@@ -63,6 +66,9 @@ function App() {
     match("/projects/:project/executions", loc.path) ??
     match("/projects/:project/entities/:name", loc.path) ??
     match("/projects/:project/entities", loc.path) ??
+    match("/projects/:project/metrics", loc.path) ??
+    match("/projects/:project/failures", loc.path) ??
+    match("/projects/:project/compare", loc.path) ??
     match("/projects/:project", loc.path);
   const project = m?.project ?? localStorage.getItem(LAST_PROJECT) ?? projects[0]?.name ?? "default";
   useEffect(() => {
@@ -77,11 +83,14 @@ function App() {
   else if ((mm = match("/projects/:project/executions", p))) page = <ExecutionsPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/entities/:name", p))) page = <EntityPage key={generation} project={mm.project} name={mm.name} query={loc.query} />;
   else if ((mm = match("/projects/:project/entities", p))) page = <EntitiesPage key={generation} project={mm.project} />;
+  else if ((mm = match("/projects/:project/metrics", p))) page = <MetricsPage key={generation} project={mm.project} query={loc.query} />;
+  else if ((mm = match("/projects/:project/failures", p))) page = <FailuresPage key={generation} project={mm.project} query={loc.query} />;
+  else if ((mm = match("/projects/:project/compare", p))) page = <ComparePage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project", p))) navigate(`/projects/${enc(mm.project)}/executions`, true);
 
   const names = projects.map((x) => x.name);
   if (!names.includes(project)) names.push(project);
-  const section = p.includes("/entities") ? "entities" : "executions";
+  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : "executions";
   return (
     <div class="app">
       <header class="top">
@@ -104,6 +113,15 @@ function App() {
           </Link>
           <Link to={`/projects/${enc(project)}/entities`} class={section === "entities" ? "active" : ""}>
             Workflows &amp; tasks
+          </Link>
+          <Link to={`/projects/${enc(project)}/metrics`} class={section === "metrics" ? "active" : ""}>
+            Metrics
+          </Link>
+          <Link to={`/projects/${enc(project)}/failures`} class={section === "failures" ? "active" : ""}>
+            Failures
+          </Link>
+          <Link to={`/projects/${enc(project)}/compare`} class={section === "compare" ? "active" : ""}>
+            Compare
           </Link>
         </nav>
         <div class="who muted small">

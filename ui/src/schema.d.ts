@@ -65,6 +65,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Artifacts */
+        get: operations["get_artifacts_api_v1_projects__project__artifacts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/artifacts/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Artifact */
+        get: operations["get_artifact_api_v1_projects__project__artifacts__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/artifacts/{name}/aliases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Post Alias Move */
+        post: operations["post_alias_move_api_v1_projects__project__artifacts__name__aliases_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/artifacts/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Artifact Version */
+        get: operations["get_artifact_version_api_v1_projects__project__artifacts__name__versions__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/cache": {
         parameters: {
             query?: never;
@@ -77,6 +145,27 @@ export interface paths {
          * @description Cache entries written by this project's executions, newest first.
          */
         get: operations["cache_api_v1_projects__project__cache_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare
+         * @description Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
+         *     status and duration, and which tasks' code versions changed, with the source diff.
+         */
+        get: operations["compare_api_v1_projects__project__compare_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -334,6 +423,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/executions/{execution_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description The metric time series the execution's tasks logged (``log_metric``, ``count``), per
+         *     attempt: of one node and one metric name if given.
+         */
+        get: operations["metrics_api_v1_projects__project__executions__execution_id__metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/executions/{execution_id}/nodes/{node_id}": {
         parameters: {
             query?: never;
@@ -557,6 +667,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failure Groups
+         * @description Failed attempts across the project's runs grouped by signature (exception type,
+         *     normalised message, top user frame), most frequent first, each with its counts, first
+         *     and last seen, tasks and versions, and the latest attempt as an example.
+         */
+        get: operations["failure_groups_api_v1_projects__project__failures_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/failures/{signature}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failures
+         * @description The failed attempts of one group, newest first (drill-down into the runs).
+         */
+        get: operations["failures_api_v1_projects__project__failures__signature__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/launch-plans": {
         parameters: {
             query?: never;
@@ -702,6 +854,137 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AliasMoveIn
+         * @description Move an alias: ``promote`` to ``version``, or ``rollback`` to where it pointed before.
+         */
+        AliasMoveIn: {
+            /**
+             * Action
+             * @default promote
+             * @enum {string}
+             */
+            action: "promote" | "rollback";
+            /** Alias */
+            alias: string;
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /** Version */
+            version?: number | null;
+        };
+        /**
+         * AliasMoveOut
+         * @description One move of an alias in the audit trail.
+         */
+        AliasMoveOut: {
+            /** Action */
+            action: string;
+            /**
+             * Actor
+             * @default
+             */
+            actor: string;
+            /** Alias */
+            alias: string;
+            /** At */
+            at: number;
+            /** From Version */
+            from_version?: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /** Seq */
+            seq: number;
+            /** To Version */
+            to_version: number;
+        };
+        /**
+         * ArtifactDetail
+         * @description An artifact's versions (newest first), aliases and the aliases' trail (oldest first).
+         */
+        ArtifactDetail: {
+            /** Aliases */
+            aliases: {
+                [key: string]: number;
+            };
+            /** Moves */
+            moves: components["schemas"]["AliasMoveOut"][];
+            /** Name */
+            name: string;
+            /** Versions */
+            versions: components["schemas"]["ArtifactVersionOut"][];
+        };
+        /**
+         * ArtifactList
+         * @description The newest version of every artifact of a project.
+         */
+        ArtifactList: {
+            /** Items */
+            items: components["schemas"]["ArtifactVersionOut"][];
+        };
+        /**
+         * ArtifactVersionOut
+         * @description One artifact version (``name:version``) and what it came from.
+         */
+        ArtifactVersionOut: {
+            /**
+             * Aliases
+             * @default []
+             */
+            aliases: string[];
+            /** Content Hash */
+            content_hash: string;
+            /** Created At */
+            created_at: number;
+            /**
+             * Execution Id
+             * @default
+             */
+            execution_id: string;
+            /** Kind */
+            kind: string;
+            /**
+             * Lineage
+             * @default {}
+             */
+            lineage: {
+                [key: string]: string;
+            };
+            /**
+             * Metadata
+             * @default {}
+             */
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * Metrics
+             * @default {}
+             */
+            metrics: {
+                [key: string]: number;
+            };
+            /** Name */
+            name: string;
+            /**
+             * Partitions
+             * @default {}
+             */
+            partitions: {
+                [key: string]: string;
+            };
+            /** Uri */
+            uri: string;
+            /** Version */
+            version: number;
+        };
         /** AttemptOut */
         AttemptOut: {
             /** Attempt */
@@ -849,6 +1132,34 @@ export interface components {
             lines: string[];
             /** Since Version */
             since_version: string;
+        };
+        /**
+         * ComparisonOut
+         * @description Two executions side by side (``airfoil compare``).
+         */
+        ComparisonOut: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /** Duration A */
+            duration_a: number | null;
+            /** Duration B */
+            duration_b: number | null;
+            /** Inputs */
+            inputs: components["schemas"]["ValueDiffOut"][];
+            /** Nodes */
+            nodes: components["schemas"]["NodeDiffOut"][];
+            /** Outputs */
+            outputs: components["schemas"]["ValueDiffOut"][];
+            /** Phase A */
+            phase_a: string;
+            /** Phase B */
+            phase_b: string;
+            /** Workflow A */
+            workflow_a: string;
+            /** Workflow B */
+            workflow_b: string;
         };
         /**
          * EntityIn
@@ -1114,6 +1425,76 @@ export interface components {
             version: string;
             /** Workflow */
             workflow: string;
+        };
+        /**
+         * FailureGroupList
+         * @description Failure groups of a project, most frequent first.
+         */
+        FailureGroupList: {
+            /** Items */
+            items: components["schemas"]["FailureGroupOut"][];
+        };
+        /**
+         * FailureGroupOut
+         * @description Failed attempts sharing a signature: exception type, normalised message (``pattern``)
+         *     and top user frame; ``tasks`` lists ``task@version``; ``example`` is the latest.
+         */
+        FailureGroupOut: {
+            /** Count */
+            count: number;
+            example: components["schemas"]["FailureOut"];
+            /** Executions */
+            executions: number;
+            /** First Seen */
+            first_seen: number;
+            /** Frame */
+            frame: string;
+            /** Last Seen */
+            last_seen: number;
+            /** Pattern */
+            pattern: string;
+            /** Signature */
+            signature: string;
+            /** Tasks */
+            tasks: string[];
+            /** Type */
+            type: string;
+        };
+        /**
+         * FailureList
+         * @description The failed attempts of one group, newest first.
+         */
+        FailureList: {
+            /** Items */
+            items: components["schemas"]["FailureOut"][];
+            /** Signature */
+            signature: string;
+        };
+        /**
+         * FailureOut
+         * @description One failed attempt of a failure group.
+         */
+        FailureOut: {
+            /** At */
+            at: number;
+            /** Attempt */
+            attempt: number;
+            /** Execution Id */
+            execution_id: string;
+            /** Kind */
+            kind: string;
+            /** Message */
+            message: string;
+            /** Node Id */
+            node_id: string;
+            /** Task */
+            task: string;
+            /** Traceback */
+            traceback: string;
+            /** Type */
+            type: string;
+            /** Version */
+            version: string;
         };
         /**
          * GateOut
@@ -1382,6 +1763,75 @@ export interface components {
             node_id: string;
             /** Total */
             total: number;
+        };
+        /**
+         * MetricSeriesOut
+         * @description One metric of one attempt, as parallel arrays (a chart reads them as they are).
+         *
+         *     ``values`` holds None where the task logged NaN or an infinity.
+         */
+        MetricSeriesOut: {
+            /** Attempt */
+            attempt: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Node Id */
+            node_id: string;
+            /** Steps */
+            steps: number[];
+            /** Task */
+            task: string;
+            /** Times */
+            times: number[];
+            /** Values */
+            values: (number | null)[];
+        };
+        /**
+         * MetricsOut
+         * @description The metric series of an execution (one node's, one name's, if asked).
+         */
+        MetricsOut: {
+            /** Execution Id */
+            execution_id: string;
+            /** Items */
+            items: components["schemas"]["MetricSeriesOut"][];
+            /** Workflow */
+            workflow: string;
+        };
+        /**
+         * NodeDiffOut
+         * @description A node of two runs ("" / null where a run has no such node); ``source_diff`` lists
+         *     what changed between the task's two code versions.
+         */
+        NodeDiffOut: {
+            /** Cache A */
+            cache_a: string;
+            /** Cache B */
+            cache_b: string;
+            /** Duration A */
+            duration_a: number | null;
+            /** Duration B */
+            duration_b: number | null;
+            /** Node Id */
+            node_id: string;
+            /** Outputs Same */
+            outputs_same: boolean | null;
+            /** Phase A */
+            phase_a: string;
+            /** Phase B */
+            phase_b: string;
+            /** Source Diff */
+            source_diff: string[];
+            /** Task */
+            task: string;
+            /** Version A */
+            version_a: string;
+            /** Version B */
+            version_b: string;
+            /** Version Changed */
+            version_changed: boolean;
         };
         /**
          * NodeOut
@@ -1662,6 +2112,20 @@ export interface components {
             sha256: string;
             /** Size */
             size: number;
+        };
+        /**
+         * ValueDiffOut
+         * @description An input or output of two runs: short previews and whether the contents are equal.
+         */
+        ValueDiffOut: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /** Name */
+            name: string;
+            /** Same */
+            same: boolean;
         };
         /**
          * ValueOut
@@ -2073,6 +2537,392 @@ export interface operations {
             };
         };
     };
+    get_artifacts_api_v1_projects__project__artifacts_get: {
+        parameters: {
+            query?: {
+                kind?: string | null;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_artifact_api_v1_projects__project__artifacts__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactDetail"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_alias_move_api_v1_projects__project__artifacts__name__aliases_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AliasMoveIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AliasMoveOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_artifact_version_api_v1_projects__project__artifacts__name__versions__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactVersionOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     cache_api_v1_projects__project__cache_get: {
         parameters: {
             query?: {
@@ -2094,6 +2944,103 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CacheList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    compare_api_v1_projects__project__compare_get: {
+        parameters: {
+            query: {
+                a: string;
+                b: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComparisonOut"];
                 };
             };
             /** @description Bad Request */
@@ -3431,6 +4378,104 @@ export interface operations {
             };
         };
     };
+    metrics_api_v1_projects__project__executions__execution_id__metrics_get: {
+        parameters: {
+            query?: {
+                node?: string | null;
+                name?: string | null;
+            };
+            header?: never;
+            path: {
+                project: string;
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     node_detail_api_v1_projects__project__executions__execution_id__nodes__node_id__get: {
         parameters: {
             query?: never;
@@ -4419,6 +5464,204 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    failure_groups_api_v1_projects__project__failures_get: {
+        parameters: {
+            query?: {
+                /** @description only attempts ended at or after (epoch s) */
+                since?: number | null;
+                task?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailureGroupList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    failures_api_v1_projects__project__failures__signature__get: {
+        parameters: {
+            query?: {
+                /** @description only attempts ended at or after (epoch s) */
+                since?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+                signature: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailureList"];
                 };
             };
             /** @description Bad Request */

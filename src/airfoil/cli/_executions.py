@@ -4,6 +4,7 @@ Airfoil server, with the same output (see :mod:`airfoil.cli._remote`)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -216,6 +217,7 @@ def resume(
 def _drive_and_report(record: object, executor: str | None, as_json: bool, what: str) -> None:
     """Drive an execution (live view on a terminal), then print it; exit 1 unless it
     succeeded."""
+    from airfoil.cli._echo import OutputEcho, chain
     from airfoil.cli._render import execution_json, sort_nodes
     from airfoil.cli._run import interrupted, print_summary
 
@@ -228,13 +230,14 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
         from airfoil.cli._live import LiveView
 
         live = LiveView(err_console, rec.workflow)
-    engine = rt.engine(executor or rec.executor, on_change=live.update if live else None)
+    echo = None if as_json else OutputEcho(err_console, rt.blobs, rec.id, since=time.time())
+    engine = rt.engine(
+        executor or rec.executor,
+        on_change=chain(live.update if live else None, echo and echo.update),
+    )
     started = time.perf_counter()
     try:
-        if live is not None:
-            with live:
-                rec = engine.drive(rec.id)
-        else:
+        with live or contextlib.nullcontext(), echo or contextlib.nullcontext():
             rec = engine.drive(rec.id)
     except KeyboardInterrupt:
         interrupted(rec.id)

@@ -27,14 +27,15 @@ from rich.text import Text
 from airfoil.cli._render import node_table, sort_nodes
 from airfoil.core.phases import GateKind
 
-__all__ = ["LiveView", "render_state"]
+__all__ = ["LiveView", "gates_waiting", "render_state"]
 
 REFRESH_PER_SECOND = 4
 _FINISHED = ("succeeded", "skipped", "failed", "aborted")
 _PHASE_ORDER = ("succeeded", "running", "queued", "retrying", "pending", "failed", "skipped")
 
 
-def _gates_waiting(state: Any, records: dict[str, Any]) -> list[str]:
+def gates_waiting(state: Any, records: dict[str, Any]) -> list[str]:
+    """One line per gate waiting for a signal, with the ``airfoil signal`` command."""
     lines = []
     for nid, fn in list(state.graph.items()):
         gate = fn.gate
@@ -74,7 +75,7 @@ def _summary(title: str, state: Any, records: dict[str, Any], width: int, height
     if items:
         lines.append(Text("map items: " + "  ".join(f"{p} {k}" for p, k in sorted(items.items()))))
     budget = max(0, height - len(lines) - 1)
-    gates = _gates_waiting(state, records)
+    gates = gates_waiting(state, records)
     for g in gates[:budget]:
         lines.append(Text(g, style="bold yellow"))
     budget -= min(len(gates), budget)
@@ -109,7 +110,7 @@ def render_state(title: str, state: Any, width: int, height: int) -> RenderableT
     """The node table when it fits ``height`` lines, else the compact summary."""
     # One C-level copy: safe against the engine thread adding nodes (dynamic, map) meanwhile.
     records = dict(state.records)
-    gates = _gates_waiting(state, records)
+    gates = gates_waiting(state, records)
     # A table takes 4 lines of frame and header, a line per node, a line per waiting gate.
     if len(records) + len(gates) + 5 <= height:
         done = sum(1 for n in records.values() if n.phase in _FINISHED)

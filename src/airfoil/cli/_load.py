@@ -9,11 +9,32 @@ from typing import Any
 
 from airfoil.core.errors import ConfigError
 
-__all__ = ["load_entity"]
+__all__ = ["load_entity", "module_of"]
+
+
+def module_of(path: str) -> tuple[str, str]:
+    """The module name ``path`` is imported as, and the directory that goes on ``sys.path``.
+
+    A file inside a package (its folder, and each one above it, has an ``__init__.py``) is
+    a module of that package (``pkg.sub.file``, imported from the folder above ``pkg``), so
+    its package-relative imports (``from .helpers import f``) work, as ``python -m`` and
+    flytekit's ``pyflyte run`` run it; any other file is a module named after it.
+    """
+    full = os.path.abspath(path)
+    directory = os.path.dirname(full)
+    parts = [os.path.splitext(os.path.basename(full))[0]]
+    if parts[0] == "__init__":
+        parts = []
+    while os.path.isfile(os.path.join(directory, "__init__.py")):
+        parts.insert(0, os.path.basename(directory))
+        directory = os.path.dirname(directory)
+    if not parts or not all(p.isidentifier() for p in parts):
+        return os.path.splitext(os.path.basename(full))[0], os.path.dirname(full)
+    return ".".join(parts), directory
 
 
 def load_entity(path: str, name: str) -> Any:
-    """Import ``path`` as a module named after the file and return its task/workflow ``name``.
+    """Import ``path`` (as :func:`module_of` names it) and return its task/workflow ``name``.
 
     Raises:
         ConfigError: the file does not exist, fails to import, or has no such entity.
@@ -23,19 +44,13 @@ def load_entity(path: str, name: str) -> Any:
     if not path.endswith(".py"):
         raise ConfigError(f"{path} is not a Python file (.py)")
     full = os.path.abspath(path)
-    directory = os.path.dirname(full)
-    module_name = os.path.splitext(os.path.basename(full))[0]
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
+    module_name, root = module_of(full)
+    if root not in sys.path:
+        sys.path.insert(0, root)
     module = sys.modules.get(module_name)
     if module is None or os.path.abspath(getattr(module, "__file__", "") or "") != full:
-        spec = importlib.util.spec_from_file_location(module_name, full)
-        if spec is None or spec.loader is None:
-            raise ConfigError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
         try:
-            spec.loader.exec_module(module)
+            module = _import(module_name, full, path)
         except ConfigError:
             raise
         except Exception as exc:
@@ -57,3 +72,24 @@ def load_entity(path: str, name: str) -> Any:
             + (f"; it has: {', '.join(found)}" if found else "")
         )
     return entity
+
+
+def _import(module_name: str, full: str, path: str) -> Any:
+    if "." in module_name:  # a module of a package: import the package first
+        sys.modules.pop(module_name, None)
+        module = importlib.import_module(module_name)
+        found = os.path.abspath(getattr(module, "__file__", "") or "")
+        if found != full:
+            raise ConfigError(
+                f"{path} is module {module_name} of its package, but importing that name "
+                f"gives {found or 'a module without a file'}: another package of the same "
+                "name comes first on sys.path; rename one, or run from another directory"
+            )
+        return module
+    spec = importlib.util.spec_from_file_location(module_name, full)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -10,7 +10,6 @@ packaged, uploaded and registered, and the server's workers run it from the pack
 from __future__ import annotations
 
 import json
-import os
 import time
 from typing import Any
 
@@ -80,7 +79,7 @@ def register_file(client: Any, file: str, names: list[str] | None = None) -> Any
 
 def load_entity_module(file: str) -> str:
     """Import ``file`` (as ``airfoil run`` does) and return its module name."""
-    from airfoil.cli._load import load_entity
+    from airfoil.cli._load import load_entity, module_of
     from airfoil.core.errors import ConfigError
 
     try:
@@ -88,7 +87,7 @@ def load_entity_module(file: str) -> str:
     except ConfigError as exc:
         if "has no task or workflow named" not in str(exc):
             raise
-    return os.path.splitext(os.path.basename(file))[0]
+    return module_of(file)[0]
 
 
 @handle_errors

@@ -7,6 +7,7 @@ an input may be called ``name`` or ``json``. ``airfoil run FILE NAME --help`` li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,7 @@ def register(app: typer.Typer) -> None:
             return run_remote(
                 file, name, args, server=server, execution_id=execution_id, as_json=as_json
             )
+        from airfoil.cli._echo import OutputEcho, chain
         from airfoil.cli._render import execution_json, sort_nodes
         from airfoil.core.code_versions import save_manifests
         from airfoil.core.ids import validate_execution_id
@@ -105,7 +107,10 @@ def register(app: typer.Typer) -> None:
             from airfoil.cli._live import LiveView
 
             live = LiveView(err_console, entity.name)
-        engine = rt.engine(executor, on_change=live.update if live else None)
+        echo = None if as_json else OutputEcho(err_console, rt.blobs, "")
+        engine = rt.engine(
+            executor, on_change=chain(live.update if live else None, echo and echo.update)
+        )
         started = time.perf_counter()
         record = engine.launch(
             spec,
@@ -120,10 +125,9 @@ def register(app: typer.Typer) -> None:
                 Text.assemble("execution ", (record.id, "bold"), " of ", entity.name, " started")
             )
         try:
-            if live is not None:
-                with live:
-                    record = engine.drive(record.id)
-            else:
+            if echo is not None:
+                echo.execution_id = record.id
+            with live or contextlib.nullcontext(), echo or contextlib.nullcontext():
                 record = engine.drive(record.id)
         except KeyboardInterrupt:
             interrupted(record.id)

@@ -8,7 +8,19 @@ from typing import Any
 import typer
 import typer.main
 
-from airfoil.cli import _cache, _executions, _quotas, _run, _schedules, _server, _sim
+from airfoil.cli import (
+    _cache,
+    _compare,
+    _executions,
+    _failures,
+    _metrics,
+    _models,
+    _quotas,
+    _run,
+    _schedules,
+    _server,
+    _sim,
+)
 
 __all__ = ["app", "main"]
 
@@ -28,6 +40,10 @@ _server.register(app)  # the server, auth, secrets, register and remote commands
 _schedules.register(app)
 _sim.register(app)
 _quotas.register(app)
+_metrics.register(app)  # issue 15: observability
+_failures.register(app)
+_compare.register(app)
+_models.register(app)
 
 
 def _print_version(value: bool) -> None:

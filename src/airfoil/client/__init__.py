@@ -11,7 +11,8 @@ Example::
         model = c.outputs(ex.id, train_wf)
 """
 
+from airfoil.client._artifacts import Artifacts
 from airfoil.client._client import ApiCallError, AuthError, Client
 from airfoil.client._package import build_package
 
-__all__ = ["ApiCallError", "AuthError", "Client", "build_package"]
+__all__ = ["ApiCallError", "Artifacts", "AuthError", "Client", "build_package"]

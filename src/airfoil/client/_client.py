@@ -39,16 +39,20 @@ from airfoil.core.records import TaskSpec, Value, WorkflowSpec
 from airfoil.wire import (
     API_PREFIX,
     CacheExplanation,
+    ComparisonOut,
     EntityIn,
     EventOut,
     ExecutionDetail,
     ExecutionPage,
     ExecutionSummary,
+    FailureGroupList,
+    FailureList,
     LaunchPlanIn,
     LaunchPlanLaunchRequest,
     LaunchPlanList,
     LaunchRequest,
     LogOut,
+    MetricsOut,
     PackageOut,
     RawValues,
     RegisterRequest,
@@ -442,6 +446,58 @@ class Client:
             params=params,
         )
         return LogOut.model_validate(r.json())
+
+    def metrics(
+        self,
+        execution_id: str,
+        node_id: str | None = None,
+        *,
+        name: str | None = None,
+        project: str | None = None,
+    ) -> MetricsOut:
+        """The metric series an execution's tasks logged (``airfoil metrics --remote``)."""
+        params = {k: v for k, v in (("node", node_id), ("name", name)) if v is not None}
+        r = self._call(
+            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/metrics", params=params
+        )
+        return MetricsOut.model_validate(r.json())
+
+    def failure_groups(
+        self,
+        *,
+        since: float | None = None,
+        task: str | None = None,
+        limit: int = 100,
+        project: str | None = None,
+    ) -> FailureGroupList:
+        """Failed attempts grouped by signature (``airfoil failures --remote``)."""
+        params: dict[str, object] = {"limit": limit}
+        if since is not None:
+            params["since"] = since
+        if task is not None:
+            params["task"] = task
+        r = self._call("GET", f"/projects/{self._p(project)}/failures", params=params)
+        return FailureGroupList.model_validate(r.json())
+
+    def failures(
+        self,
+        signature: str,
+        *,
+        since: float | None = None,
+        limit: int = 100,
+        project: str | None = None,
+    ) -> FailureList:
+        """The failed attempts of one group, newest first."""
+        params: dict[str, object] = {"limit": limit}
+        if since is not None:
+            params["since"] = since
+        r = self._call("GET", f"/projects/{self._p(project)}/failures/{signature}", params=params)
+        return FailureList.model_validate(r.json())
+
+    def compare(self, a: str, b: str, *, project: str | None = None) -> ComparisonOut:
+        """Two executions side by side (``airfoil compare --remote``)."""
+        r = self._call("GET", f"/projects/{self._p(project)}/compare", params={"a": a, "b": b})
+        return ComparisonOut.model_validate(r.json())
 
     def cache_explanation(
         self, execution_id: str, node_id: str, *, project: str | None = None

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from airfoil.core.records import StoreBatch
 from airfoil.engine._events import AttemptFinished
-from airfoil.engine._mapping import split_item_id
 from airfoil.executors.base import AttemptResult
 from airfoil.store.stores import secret_env_name
 
@@ -72,7 +71,8 @@ def items_only(batch: StoreBatch) -> bool:
     """Whether a batch holds nothing but attempts of map items."""
     if batch.execution is not None or batch.nodes or batch.events or batch.cache_puts:
         return False
-    return all(a.node_id.endswith("]") and split_item_id(a.node_id) for a in batch.attempts)
+    # "n4[17]": engine-made node ids end with "]" only as map items (checked per batch)
+    return all(a.node_id.endswith("]") and "[" in a.node_id for a in batch.attempts)
 
 
 def finished_event(r: AttemptResult, now: float, cause: int) -> AttemptFinished:

@@ -239,8 +239,9 @@ class MapMixin:
 
     def task_of(self, name: str) -> TaskSpec | None:
         """The task a node or map item runs."""
-        parsed = split_item_id(name)
-        node = self.graph[parsed[0] if parsed else name]
+        node = self.graph.get(name)
+        if node is None:  # a map item (the engine asks twice per item: no int parsed here)
+            node = self.graph[name[: name.rindex("[")]]
         task: TaskSpec | None = node.task
         return task
 

@@ -22,7 +22,7 @@ from airfoil.core.records import (
     WorkflowSpec,
 )
 
-__all__ = ["FlatCase", "FlatNode", "flatten"]
+__all__ = ["FAILURE_INPUT", "FlatCase", "FlatNode", "flatten"]
 
 
 @dataclass
@@ -56,6 +56,9 @@ class FlatNode:
     gates: tuple[tuple[str, int], ...] = ()  # (conditional, case) this node runs under
     map: MapSpec | None = None  # map nodes only
     gate: GateSpec | None = None  # gate nodes only
+    #: A subworkflow's own ``on_failure`` handler: the subworkflow node it handles (it runs
+    #: only if that node fails; see ``engine._handlers``).
+    handles: str = ""
 
     @property
     def name(self) -> str:
@@ -102,6 +105,38 @@ def _deps(b: Binding) -> set[str]:
             out |= _deps(i)
         return out
     return set()
+
+
+#: The input binding name of the failure given to an ``on_failure`` handler.
+FAILURE_INPUT = "__failure__"
+
+
+def _add_handler(
+    ns: NodeSpec, sub: str, outer: dict[str, Binding], nodes: dict[str, FlatNode]
+) -> None:
+    """A subworkflow's own ``on_failure`` handler, as node ``<sub>.on_failure``: its failure
+    input names the subworkflow (``Binding.node``), its other inputs read the subworkflow
+    node's inputs. It is no child of any node (a subworkflow or case around it must not wait
+    for a handler that never runs)."""
+    inputs = {
+        k: (
+            Binding(kind="input", name=FAILURE_INPUT, node=sub)
+            if b.kind == "input" and b.name == FAILURE_INPUT
+            else _rewrite(b, sub + ".", outer)
+        )
+        for k, b in ns.inputs.items()
+    }
+    nid = f"{sub}.{ns.id}"
+    nodes[nid] = FlatNode(
+        id=nid,
+        kind=NodeKind(ns.kind),
+        inputs=inputs,
+        upstream=set(),
+        task=ns.task,
+        label=f"{nodes[sub].label or sub} on_failure",
+        gates=nodes[sub].gates,
+        handles=sub,
+    )
 
 
 def _gate(nodes: dict[str, FlatNode], nid: str, gate: tuple[str, int]) -> None:
@@ -196,3 +231,5 @@ def _add(
             node.upstream = set(node.children) | upstream
             for b in node.outputs.values():
                 node.upstream |= _deps(b)
+            if sub.on_failure is not None:
+                _add_handler(sub.on_failure, nid, inputs, nodes)

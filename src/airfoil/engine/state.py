@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from airfoil.core.collections import dict_value, list_value
-from airfoil.core.ids import sha256_hex
 from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind, ExecutionPhase, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
@@ -29,6 +28,7 @@ from airfoil.core.records import (
     StoreBatch,
     Value,
 )
+from airfoil.engine import transitions as tr
 from airfoil.engine._commands import (
     PREEMPTED,
     CancelAttempt,
@@ -58,11 +58,11 @@ from airfoil.engine._events import (
     SignalReceived,
     Start,
 )
+from airfoil.engine._handlers import HANDLER, FailureHandlersMixin
 from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
 from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts
-from airfoil.engine.graph import FlatNode, add_subgraph, flatten
-from airfoil.engine.transitions import TRANSITIONS, InvalidTransition
+from airfoil.engine.graph import FAILURE_INPUT, FlatNode, add_subgraph, flatten
 
 __all__ = [
     "Abort",
@@ -99,14 +99,10 @@ def _mapped(fn: FlatNode) -> tuple[str, ...]:
     return fn.map.mapped
 
 
-#: The kind of the node records of tasks called by running tasks.
-#: The node id of a workflow's on_failure handler, and the input carrying the failure.
-HANDLER = "on_failure"
-FAILURE_INPUT = "__failure__"
 _canonical = msgspec.json.Encoder(order="deterministic")
 
 
-class RunState(ConstructsMixin, MapMixin):
+class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
     """The state of one execution, driven by events."""
 
     def __init__(
@@ -182,15 +178,11 @@ class RunState(ConstructsMixin, MapMixin):
             self._waiting[nid] = sum(
                 1 for u in fn.upstream if self.records[u].phase != N.SUCCEEDED.value
             )
-        handler_inputs = self.records[HANDLER].inputs if HANDLER in self.records else None
-        self._failure_value: Value | None = (handler_inputs or {}).get("error")
-        self._failing = HANDLER in self.records and self.records[HANDLER].phase != N.PENDING.value
+        self._init_handlers()
         self._open = sum(
             1
             for r in self.records.values()
-            if not N(r.phase).terminal
-            and (r.node_id != HANDLER or self._failing)
-            and r.kind != CHILD
+            if not N(r.phase).terminal and not self._dormant(r.node_id) and r.kind != CHILD
         )
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -208,16 +200,15 @@ class RunState(ConstructsMixin, MapMixin):
 
     @property
     def phase(self) -> ExecutionPhase:
-        return ExecutionPhase(self.execution.phase)
+        return tr.EXECUTION_PHASE_OF[self.execution.phase]
 
     def take_batch(self, *, map_counts: bool = True) -> StoreBatch:
         """The record changes made since the last call; commit them before acting.
 
         A running map's per-phase counts (derived from its items, rebuilt on resume) are
         brought up to date only with ``map_counts`` or when its node record is written
-        anyway: keeping them current item by item would write the map node every item.
-        """
-        for nid in list(self._dirty_maps):
+        anyway: keeping them current item by item would write the map node every item."""
+        for nid in list(self._dirty_maps) if map_counts or self._dirty_nodes else ():
             if map_counts or nid in self._dirty_nodes:
                 rec = self.records[nid]
                 rec.map_counts = fast_counts(self.maps[nid])
@@ -225,6 +216,8 @@ class RunState(ConstructsMixin, MapMixin):
                 self._dirty_nodes[nid] = rec
                 self._dirty_maps.discard(nid)
         batch = self._batch
+        if not (self._dirty_nodes or self._dirty_attempts or self._exec_dirty or batch):
+            return batch  # nothing changed (a loop turn that only waits): no new batch
         batch.nodes = list(self._dirty_nodes.values())
         batch.attempts = list(self._dirty_attempts.values())
         if self._exec_dirty:
@@ -287,16 +280,16 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord:
         rec = self.records[nid]
-        frm = N(rec.phase)
-        handler = TRANSITIONS.get((frm, to))
+        frm = tr.PHASE_OF[rec.phase]
+        handler = tr.TRANSITIONS.get((frm, to))
         if handler is None:
-            raise InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
+            raise tr.InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
         handler(rec, now)
-        if to.terminal and not frm.terminal and rec.kind != CHILD:
+        if to in tr.TERMINAL_PHASES and frm not in tr.TERMINAL_PHASES and rec.kind != CHILD:
             self._open -= 1
-        rec.phase = to.value
+        rec.phase = value = tr.VALUE_OF[to]
         self._dirty_nodes[nid] = rec
-        self._event("node", to.value, cause, now, node=nid, frm=frm.value)
+        self._event("node", value, cause, now, node=nid, frm=tr.VALUE_OF[frm])
         return rec
 
     def _set_execution(self, phase: ExecutionPhase, cause: str, now: float) -> None:
@@ -320,8 +313,7 @@ class RunState(ConstructsMixin, MapMixin):
             return b.value
         if b.kind == "input":
             if b.name == FAILURE_INPUT:
-                assert self._failure_value is not None
-                return self._failure_value
+                return self._failure_of(b)
             return self.execution.inputs[b.name]
         if b.kind == "output":
             outputs = self.records[b.node].outputs or {}
@@ -489,36 +481,11 @@ class RunState(ConstructsMixin, MapMixin):
         self._move(nid, N.QUEUED, "resumed: attempt lost", now)
         return self._lookup_or_enqueue(nid, fn, now)
 
-    def _run_failure_handler(self, now: float) -> list[Command] | None:
-        """Start the workflow's ``on_failure`` handler, once, with the failure's details.
-        None if there is no handler to run (any more)."""
-        if HANDLER not in self.graph or self.records[HANDLER].phase != N.PENDING.value:
-            return None
-        failed = next(
-            (r for r in self.records.values() if r.phase == N.FAILED.value and r.error), None
-        )
-        err = self.execution.error or (failed.error if failed else None)
-        info = {
-            "execution_id": self.execution.id,
-            "node_id": failed.node_id if failed else "",
-            "kind": err.kind if err else ErrorKind.SYSTEM,
-            "error_type": err.type if err else "",
-            "message": err.message if err else "the execution failed",
-        }
-        payload = _canonical.encode(info)
-        self._failure_value = Value(
-            hash=sha256_hex(payload), format="json", inline=payload, size=len(payload)
-        )
-        self._failing = True
-        self._open += 1
-        self._event("execution", self.execution.phase, "running the on_failure handler", now)
-        return self._ready(HANDLER, now)
-
     def _startable(self, nid: str) -> bool:
         """Pending (or a subworkflow shown as running while its children ran), and not under
         a conditional case that has not been taken."""
         fn = self.graph[nid]
-        if nid == HANDLER and not self._failing:
+        if self._dormant(nid):
             return False
         for branch, case in fn.gates:
             brec = self.records[branch]
@@ -582,7 +549,7 @@ class RunState(ConstructsMixin, MapMixin):
 
     def _admit(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
-        if rec.phase != N.QUEUED.value or self.phase.terminal:
+        if rec.phase != N.QUEUED or self.phase.terminal:  # StrEnum: equal to its value
             return []
         rec.attempts += 1
         self._move(nid, N.RUNNING, f"attempt {rec.attempts} started", now)
@@ -598,7 +565,7 @@ class RunState(ConstructsMixin, MapMixin):
         cmds: list[Command] = [StartAttempt(nid, rec.attempts, dict(rec.inputs or {}))]
         parent = self.graph[nid].parent
         while parent:
-            if self.records[parent].phase == N.PENDING.value:
+            if self.records[parent].phase == N.PENDING:
                 self._move(parent, N.RUNNING, "a child started", now)
             parent = self.graph[parent].parent
         return cmds
@@ -607,7 +574,7 @@ class RunState(ConstructsMixin, MapMixin):
         nid = ev.node_id
         rec = self.records[nid]
         att = self.attempts.get((nid, ev.attempt))
-        if att is None or att.phase != AttemptPhase.RUNNING.value or rec.phase != N.RUNNING.value:
+        if att is None or att.phase != AttemptPhase.RUNNING or rec.phase != N.RUNNING:
             return []  # a late report of an attempt already settled
         att.ended_at = ev.now
         att.started_at = min(att.started_at, ev.started_at) if ev.started_at else att.started_at
@@ -703,6 +670,7 @@ class RunState(ConstructsMixin, MapMixin):
         rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
         rec.outputs = {k: self.resolve(b) for k, b in fn.outputs.items()}
         self._move(nid, N.SUCCEEDED, "all children succeeded", now)
+        self._skip_sub_handler(nid, now)
         return self._succeeded(nid, now)
 
     def _node_failed(self, nid: str, now: float) -> list[Command]:
@@ -710,19 +678,20 @@ class RunState(ConstructsMixin, MapMixin):
         self._caused_by(nid)  # what follows is caused by the node's failure
         if rec.kind == CHILD:
             return []  # the calling task gets the exception and decides
-        # A failed child fails its subworkflow nodes.
+        # A failed child fails its subworkflow nodes (which run their own handlers).
+        cmds: list[Command] = []
         parent = self.graph[nid].parent
         while parent:
             prec = self.records[parent]
             if not N(prec.phase).terminal:
                 prec.error = rec.error
                 self._move(parent, N.FAILED, f"child {nid} failed", now)
+                cmds += self._start_sub_handler(parent, now)
             parent = self.graph[parent].parent
         if self.execution.spec.failure_policy == "fail_immediately":
-            if nid != HANDLER or self.execution.error is None:
+            if (nid != HANDLER and not self.graph[nid].handles) or self.execution.error is None:
                 self.execution.error = rec.error
-            return self._abort(f"node {nid} failed", now, ExecutionPhase.FAILED, failed=nid)
-        cmds: list[Command] = []
+            return cmds + self._abort(f"node {nid} failed", now, ExecutionPhase.FAILED, nid)
         stack = list(self.dependents[nid])
         while stack:
             dep = stack.pop()
@@ -751,8 +720,10 @@ class RunState(ConstructsMixin, MapMixin):
         )
         for nid, rec in self.records.items():
             p = N(rec.phase)
-            if p.terminal or (nid == HANDLER and handler_runs) or nid not in self.graph:
+            if p.terminal or nid not in self.graph or (nid == HANDLER and handler_runs):
                 continue
+            if phase == ExecutionPhase.FAILED and nid in self._failures and nid != HANDLER:
+                continue  # a subworkflow's handler that runs
             if p == N.RUNNING and self.graph[nid].kind == NodeKind.MAP:
                 for name, item in list(self._item_running.items()):
                     if name.startswith(nid + "["):
@@ -771,6 +742,8 @@ class RunState(ConstructsMixin, MapMixin):
             self._move(nid, N.ABORTED, reason, now)
         if failed and self.execution.error is None:
             self.execution.error = self.records[failed].error
+        if phase == ExecutionPhase.FAILED and self._sub_handlers_running():
+            return cmds  # the top-level handler (or the end) follows them (_maybe_finish)
         if handler_runs:
             started = self._run_failure_handler(now)
             if started is not None:

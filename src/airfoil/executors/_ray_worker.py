@@ -118,6 +118,11 @@ class AttemptWorker:
         self._stores: dict[str, BlobStore] = {}
         self._home = os.getcwd()
         self._name = f"{socket.gethostname()}:{os.getpid()}:ray"
+        # Training gangs started by attempts here are placed on the cluster, not local.
+        from airfoil.executors._gang import use_gang_launcher
+        from airfoil.executors._ray_gang import RayGang
+
+        use_gang_launcher(RayGang())
         self._decoder = msgspec.msgpack.Decoder(AttemptRequest)
         self._encoder = msgspec.msgpack.Encoder()
 

@@ -86,6 +86,8 @@ class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
     error: ErrorInfo | None = None
     log_uri: str = ""
     worker: str = ""
+    #: How many chunks of metric points the attempt wrote (``airfoil.core.metrics``).
+    metric_chunks: int = 0
 
 
 class ChildCall(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -3,7 +3,8 @@ engine, and the context that travels with each attempt to its worker (trace ids)
 
 A :class:`Hooks` subclass overrides what it needs; an entry point passes it to the runtime it
 builds (``LocalRuntime(settings, hooks=...)``), which wraps every executor it makes in a
-:class:`HookedExecutor`. Without hooks nothing is wrapped: no call, no allocation, no cost.
+:class:`HookedExecutor`. Every runtime also wraps its executors for its own observability
+hooks (:mod:`airfoil.executors.observe`), which pass everything on to the entry point's.
 
 - :meth:`Hooks.attempt_context` is asked when an attempt is handed to the executor; what it
   returns is merged into :attr:`AttemptRequest.context` and the task reads it as
@@ -105,3 +106,10 @@ class HookedExecutor(DelegatingExecutor):
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         return self._ended(self.inner.poll(timeout))
+
+    def cancel(self, execution_id: str, node_id: str) -> None:
+        # Executors report nothing for a cancelled attempt: forget it here too, or a
+        # long-lived runtime (a server) would keep every cancelled attempt's request.
+        for key in [k for k in self._running if k[:2] == (execution_id, node_id)]:
+            del self._running[key]
+        self.inner.cancel(execution_id, node_id)

@@ -44,7 +44,7 @@ import msgspec
 
 from airfoil.core.errors import ConfigError
 from airfoil.core.phases import ErrorKind
-from airfoil.core.records import ErrorInfo
+from airfoil.core.records import ErrorInfo, TaskSpec
 from airfoil.core.resources import ResourceSpec
 from airfoil.executors._ray_connection import CONNECTION, import_ray
 from airfoil.executors._reports import UnreportedAttempts
@@ -93,9 +93,17 @@ def environment_key(request: AttemptRequest) -> tuple[Any, ...]:
     """The task environment a warm worker serves: code root and the requests' shape
     (CPUs, memory, GPUs, accelerator, custom resources)."""
     task = request.task
+    if _places_own_workers(task):
+        return (request.code_root, request.blob_url, 0.0, 0, 0, "", ())
     r = task.requests
     custom = tuple(sorted(task.custom_resources.items()))
     return (request.code_root, request.blob_url, r.cpu, r.mem, r.gpu, task.accelerator, custom)
+
+
+def _places_own_workers(task: TaskSpec) -> bool:
+    """Whether the task's attempt only supervises workers it places itself (a training gang:
+    its placement group holds the requests, so its supervising actor asks for nothing)."""
+    return bool(task.config.get("gang"))
 
 
 class RayExecutor(Executor):
@@ -323,6 +331,8 @@ class RayExecutor(Executor):
         """Why no node of the cluster, as it is now, could ever start ``request`` ("" if one
         could): Ray would keep such a worker pending forever."""
         task = request.task
+        if _places_own_workers(task):
+            return ""  # its gang waits for its placement group (with its own start timeout)
         r = task.requests
         need = {"CPU": r.cpu, "GPU": float(r.gpu), "memory": float(r.mem)}
         need.update(task.custom_resources)
@@ -353,6 +363,8 @@ class RayExecutor(Executor):
             self._actor_cls = ray.remote(AttemptWorker)
         mailbox = self._mailbox_actor() if self.child_transport is not None else None
         r = request.task.requests
+        if _places_own_workers(request.task):
+            r = ResourceSpec()
         options: dict[str, Any] = {"max_restarts": 0, "max_task_retries": 0}
         if r.cpu > 0:
             options["num_cpus"] = r.cpu
@@ -360,9 +372,9 @@ class RayExecutor(Executor):
             options["num_gpus"] = r.gpu
         if r.mem > 0:
             options["memory"] = r.mem
-        if request.task.custom_resources:
+        if request.task.custom_resources and not _places_own_workers(request.task):
             options["resources"] = dict(request.task.custom_resources)
-        if request.task.accelerator:
+        if request.task.accelerator and not _places_own_workers(request.task):
             options["accelerator_type"] = request.task.accelerator
         handle = self._actor_cls.options(**options).remote(
             self.runtime, self.blob_url, self.durability, mailbox

@@ -99,7 +99,7 @@ _routers: dict[str, _Router] = {}  # the last router of each stream (reused: att
 def _install() -> None:
     for name in ("stdout", "stderr"):
         current = getattr(sys, name)
-        if not isinstance(current, _Router):
+        if type(current) is not _Router:
             _saved[name] = current
             router = _routers.get(name)
             if router is None or router.fallback is not current:
@@ -110,33 +110,54 @@ def _install() -> None:
 def _uninstall() -> None:
     for name in ("stdout", "stderr"):
         current = getattr(sys, name)
-        if isinstance(current, _Router) and name in _saved:
+        if type(current) is _Router and name in _saved:
             setattr(sys, name, _saved.pop(name))
 
 
-@contextlib.contextmanager
-def capture_streams(log: IO[str]) -> Iterator[None]:
+def _thread_idents() -> frozenset[int]:
+    """The idents of the threads alive now (a thread not yet started counts as 0)."""
+    if _active is not None:  # CPython: the running threads' table, copied in one C call
+        return frozenset(_active)  # (int keys: no Python code runs, no thread can interleave)
+    return frozenset(t.ident or 0 for t in threading.enumerate())
+
+
+#: CPython's table of running threads (ident -> Thread); None elsewhere (then enumerate()).
+_active: dict[int, threading.Thread] | None = getattr(threading, "_active", None)
+
+
+class capture_streams:  # a lower-case name: used as a context manager, like contextlib's
     """Send this thread's writes to ``sys.stdout`` and ``sys.stderr`` (and those of threads it
     starts meanwhile, while it is the only attempt capturing) to ``log``. Nests: an inline
-    child attempt captures into its own log and hands the thread back when it ends."""
-    ident = threading.get_ident()
-    with _lock:
-        outer = _targets.get(ident)
-        outer_adopter = _adopters.get(ident)
-        _install()
-        _targets[ident] = log
-        _adopters[ident] = (frozenset(t.ident or 0 for t in threading.enumerate()), log)
-    try:
-        yield
-    finally:
+    child attempt captures into its own log and hands the thread back when it ends.
+
+    A class rather than a generator: it is entered once per attempt, and on the inline
+    executor a trivial attempt's whole cost is a few of these."""
+
+    __slots__ = ("_ident", "_log", "_outer", "_outer_adopter")
+
+    def __init__(self, log: IO[str]) -> None:
+        self._log = log
+
+    def __enter__(self) -> None:
+        ident = self._ident = threading.get_ident()
+        log = self._log
+        with _lock:
+            self._outer = _targets.get(ident)
+            self._outer_adopter = _adopters.get(ident)
+            _install()
+            _targets[ident] = log
+            _adopters[ident] = (_thread_idents(), log)
+
+    def __exit__(self, *exc: object) -> None:
+        ident, outer = self._ident, self._outer
         with _lock:
             if outer is None:
                 _targets.pop(ident, None)
                 _adopters.pop(ident, None)
             else:
                 _targets[ident] = outer
-                if outer_adopter is not None:
-                    _adopters[ident] = outer_adopter
+                if self._outer_adopter is not None:
+                    _adopters[ident] = self._outer_adopter
             if not _targets:
                 _uninstall()
 

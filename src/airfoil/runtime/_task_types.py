@@ -185,5 +185,10 @@ class TaskTypes:
 
 
 def default_task_types() -> TaskTypes:
-    """A new registry holding ``python`` and ``dynamic``."""
-    return TaskTypes({"python": PythonRunner(), "dynamic": DynamicRunner()})
+    """A new registry holding ``python``, ``dynamic`` and ``training`` (a gang of ranks, see
+    :mod:`airfoil.runtime._training`)."""
+    from airfoil.runtime._training import TrainingRunner
+
+    return TaskTypes(
+        {"python": PythonRunner(), "dynamic": DynamicRunner(), "training": TrainingRunner()}
+    )

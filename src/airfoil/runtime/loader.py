@@ -8,6 +8,8 @@ from typing import Any
 
 from airfoil.core.errors import PlatformError
 from airfoil.core.records import TaskSpec
+from airfoil.sdk._select import SELECT_PREFIX, select_task_from_spec
+from airfoil.sdk._task import live_task
 
 __all__ = ["load_task"]
 
@@ -21,8 +23,6 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
         PlatformError: the module cannot be imported or has no such task (for instance the
             code changed under a running execution).
     """
-    from airfoil.sdk._task import live_task
-
     if code_root.startswith("airfoil-package:"):  # a registered package (server runs)
         from airfoil.runtime._packages import materialize
 
@@ -45,6 +45,15 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
                 f"could not import module {spec.module!r} of task {spec.name!r} "
                 f"(code root {code_root or '.'}): {type(exc).__name__}: {exc}"
             ) from exc
+    # A task made when the module was imported, under a name that is no module attribute
+    # (a workflow's `out.field` select node, a ShellTask / ContainerTask): live now.
+    live = live_task(spec.module, spec.qualname)
+    if live is not None:
+        return live
+    if spec.qualname.startswith(SELECT_PREFIX):  # a dynamic workflow's: rebuilt from its spec
+        found = select_task_from_spec(spec)
+        _cache[key] = found
+        return found
     obj: Any = module
     for part in spec.qualname.split("."):
         obj = getattr(obj, part, None)

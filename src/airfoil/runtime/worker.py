@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import os
 import signal
@@ -24,6 +25,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.blobs import BlobStore
@@ -34,6 +36,7 @@ from airfoil.core.errors import (
     PlatformError,
     TaskTimeoutError,
 )
+from airfoil.core.metrics import metric_chunk_key
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.executors.base import (
@@ -48,14 +51,18 @@ from airfoil.runtime._children import ChildCaller
 from airfoil.runtime._secret_outputs import refuse_secret_outputs
 from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
-from airfoil.sdk._context import scrub
+from airfoil.sdk._context import ExecutionContext, Secrets, reset_context, scrub, set_context
 from airfoil.sdk._versioning import manifest_for
-from airfoil.types import TypeEngine
+from airfoil.types import TypeEngine, ValueContext, default_type_engine
 
 __all__ = ["WorkerRuntime", "run_attempt", "worker_runtime"]
 
 _HOST = socket.gethostname()
 _DEFAULT_TYPES = default_task_types()
+#: The context managers of an attempt that has nothing to set up for them (an inline
+#: attempt's file descriptors, a task without a timeout): one shared instance each.
+_NO_FDS: contextlib.nullcontext[None] = contextlib.nullcontext()
+_NO_TIMEOUT: contextlib.nullcontext[None] = contextlib.nullcontext()
 #: How often a timed-out in-process attempt is interrupted again until it ends.
 _REPEAT_S = 0.1
 
@@ -192,16 +199,18 @@ class _LiveLog(io.StringIO):
     every ``interval`` seconds after something is written), so it can be tailed; the copy is
     removed when the attempt ends and its whole log is written."""
 
+    # Defaults on the class: one is made per attempt, and most attempts never write.
+    _timer: threading.Timer | None = None
+    _done = False
+    _copied = False
+
     def __init__(
         self, blobs: BlobStore, key: str, interval: float = 0.5, secrets: tuple[str, ...] = ()
     ) -> None:
-        super().__init__()
+        io.StringIO.__init__(self)
         self._blobs, self._key, self._interval = blobs, key, interval
         self._secrets = secrets
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        self._done = False
-        self._copied = False
 
     def write(self, s: str) -> int:
         n = super().write(s)
@@ -268,8 +277,6 @@ class WorkerRuntime:
     def codecs(self) -> TypeEngine:
         if self._codecs is not None:
             return self._codecs
-        from airfoil.types import default_type_engine
-
         return default_type_engine()
 
     def run_attempt(
@@ -345,9 +352,6 @@ def run_attempt(
     The task's type (``TaskSpec.task_type``) picks its runner from ``task_types`` (default:
     ``python`` and ``dynamic``).
     """
-    from airfoil.sdk._context import ExecutionContext, Secrets, reset_context, set_context
-    from airfoil.types import ValueContext, default_type_engine
-
     started = time.time()
     known = tuple(v for v in request.secrets.values() if v)
     log = (
@@ -362,6 +366,7 @@ def run_attempt(
     vctx: ValueContext | None = None
     children: ChildCaller | None = None
     fd_output: list[str] = []
+    metric_chunks = 0
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
@@ -392,6 +397,8 @@ def run_attempt(
             context=dict(request.context),
             log_stream=log,
             child_runner=children,
+            blobs=blobs,
+            metric_writer=_metric_writer(blobs, request),
         )
         for k, v in request.task.environment.items():
             old_env[k] = os.environ.get(k)
@@ -399,12 +406,14 @@ def run_attempt(
         token = set_context(ctx_obj)
         try:
             with (
-                contextlib.nullcontext() if in_process else capture_fds(fd_output),
+                _NO_FDS if in_process else capture_fds(fd_output),
                 capture_streams(log),
-                _Timeout(request.task.timeout_s, in_process=in_process),
+                _Timeout(request.task.timeout_s, in_process=in_process)
+                if request.task.timeout_s
+                else _NO_TIMEOUT,
             ):
                 result = runner.run(taskdef, kwargs, request.task, blobs)
-                if asyncio.iscoroutine(result):
+                if inspect.iscoroutine(result):  # (asyncio.iscoroutine takes generators too)
                     result = _run_coroutine(result)
         finally:
             if children is not None:
@@ -438,6 +447,8 @@ def run_attempt(
             else:
                 os.environ[k] = old
         if ctx_obj is not None:
+            if ctx_obj._metrics is not None:  # flush what the task logged
+                metric_chunks = ctx_obj._metrics.close()
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
@@ -465,8 +476,25 @@ def run_attempt(
         outputs=outputs,
         error=error,
         log_uri=log_uri,
-        worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
+        worker=_worker_name(in_process),
+        metric_chunks=metric_chunks,
     )
+
+
+def _worker_name(in_process: bool) -> str:
+    """``host:pid`` (``:worker`` added in a worker process); the pid read at each call, as a
+    forked process has its own."""
+    return f"{_HOST}:{os.getpid()}" if in_process else f"{_HOST}:{os.getpid()}:worker"
+
+
+def _metric_writer(blobs: BlobStore, request: AttemptRequest) -> Callable[[int, bytes], None]:
+    """Writes an attempt's metric chunks to the blob store (see :mod:`airfoil.core.metrics`)."""
+    eid, nid, attempt = request.execution_id, request.node_id, request.attempt
+
+    def write(index: int, data: bytes) -> None:
+        blobs.put_bytes(metric_chunk_key(eid, nid, attempt, index), data)
+
+    return write
 
 
 def _keep_interrupted_log(log: Any, blobs: BlobStore, log_key: str) -> None:

@@ -6,13 +6,16 @@
    running work (the highest service level first, then the most expected work left); else
    it gets a reservation on definite nodes at the earliest time running work is expected to
    free them (up to ``max_reservations`` at once) and everything else is EASY backfill
-   around it. A gang
+   around it. Once the reservations are taken, a due gang still starts or makes room (it
+   only does not reserve). A gang
    that waits for several whole nodes to be free at once starves under any policy that lets
    small work pass it (``fifo-skip``, ``fair``, ``las``); this is what bounds its wait.
 2. **A starvation bound for everything else.** A single-worker item becomes due the same way
    once it has waited ``starve_after`` times its estimated run time (at least
    ``starve_floor`` seconds of estimate), so long jobs at a high service level are not
-   passed for ever by a stream of fresh work. It does not preempt: it holds a reservation.
+   passed for ever by a stream of fresh work. It does not preempt: it holds a reservation,
+   placed expecting running work past its estimate to run ``overrun`` times as long as it
+   has so far (not to end at once: that put the reservation on nodes overrunning work kept).
 3. **Everything else is least attained service** (Tiresias-style discretised LAS): an item's
    level is its attained service (GPU-seconds, or CPU-seconds for CPU-only work, summed over
    its workers and earlier attempts) against ``thresholds``; lower levels go first, then
@@ -82,17 +85,22 @@ class AirfoilPolicy(Policy):
         max_preemptions: at most this many items are preempted by one decision; the next
             decision, asked for at once through ``wake_at``, goes on.
         reclaim: preempt borrowed interruptible work to give projects their nominal quota.
+        overrun: for the reservation of a starving single-worker item, running work past
+            its estimate is expected to run this many times as long as it has run so far
+            (``None``: to end now, as for gangs; see
+            :func:`~airfoil.scheduler._estimator.overrun_end`).
     """
 
     name: ClassVar[str] = "airfoil"
     thresholds: tuple[float, ...] = (3600.0,)
     stretch: float = 4.0
     gang_after: float = 0.0
-    starve_after: float | None = 8.0
+    starve_after: float | None = 12.0
     starve_floor: float = 3600.0
     max_reservations: int = 1
     max_preemptions: int = 64
     reclaim: bool = True
+    overrun: float | None = 2.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,6 +117,8 @@ class AirfoilPolicy(Policy):
             problems.append(f"max_reservations must not be negative, got {self.max_reservations}")
         if self.max_preemptions < 1:
             problems.append(f"max_preemptions must be at least 1, got {self.max_preemptions}")
+        if self.overrun is not None and not self.overrun >= 1:
+            problems.append(f"overrun must be at least 1 or None, got {self.overrun}")
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -143,27 +153,42 @@ class AirfoilPolicy(Policy):
         state, now = rnd.state, rnd.now
         served: set[str] = set()
         lenders_only = bool(state.nominal)
+        # (shape, priority) of gangs that could not make room: victims and free room only
+        # shrink in a round, so once the reservations are taken a later gang of both is left
+        # to the LAS pass (one that would end before a reservation might have fitted: it is
+        # tried there in its turn, and in later decisions); this keeps many due gangs cheap
+        no_room: set[tuple[Shape, int]] = set()
         for due, _, item_id in state.reservable:
             if due > now:
                 rnd.wake(due)
                 break
-            if len(rnd.reservations) >= self.max_reservations:
-                break
             entry = state.waiting[item_id]
+            full = len(rnd.reservations) >= self.max_reservations
+            tried = (entry.shape, entry.item.priority)
+            if full and (
+                entry.workers == 1 or tried in no_room or len(rnd.preempted) >= self.max_preemptions
+            ):
+                continue  # nothing left to try here: the LAS pass takes it in its turn
             served.add(item_id)
             reason = rnd.try_start(entry)
             if reason is None:
                 continue
             if not rnd.blocked_by_quota:
+                # a gang still makes room when the reservations are taken (by a starving
+                # single, say): it is never held up behind one
                 if (
                     entry.workers > 1
+                    and tried not in no_room
                     and len(rnd.preempted) < self.max_preemptions
-                    and rnd.make_room(
-                        entry, victims.for_claimant(entry, None), lenders_only=lenders_only
-                    )
                 ):
-                    continue
-                reservation = rnd.reserve(entry)
+                    if rnd.make_room(
+                        entry, victims.for_claimant(entry, None), lenders_only=lenders_only
+                    ):
+                        continue
+                    no_room.add(tried)
+                reservation = None
+                if not full:
+                    reservation = rnd.reserve(entry, self.overrun if entry.workers == 1 else None)
                 if reservation is not None:
                     reason = _reasons.in_reservation(reservation.at, now)
             rnd.wait(entry, reason)

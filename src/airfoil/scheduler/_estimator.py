@@ -12,7 +12,10 @@ is, in order:
 
 An item that runs past its estimate is expected to end "any moment now" (see
 :func:`expected_end`), which keeps reservations conservative: nothing new is backfilled onto
-a reserved node on the strength of an estimate that has already proved wrong.
+a reserved node on the strength of an estimate that has already proved wrong. A policy may
+instead re-estimate such an item (:func:`overrun_end`: it runs as long again as it has run
+so far, the estimate doubled at the moment it overruns), so that a reservation is not placed
+"now" on nodes that overrunning work still holds, which then blocks all backfill around it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
-__all__ = ["RuntimeEstimator", "expected_end"]
+__all__ = ["RuntimeEstimator", "expected_end", "overrun_end"]
 
 
 class RuntimeEstimator:
@@ -90,3 +93,13 @@ def expected_end(start: float, remaining_estimate: float, now: float) -> float:
     """
     end = start + remaining_estimate
     return end if end > now else now
+
+
+def overrun_end(start: float, now: float, factor: float) -> float:
+    """When an item that already ran past its estimate is re-estimated to end.
+
+    It runs ``factor`` times as long as it has run so far: ``start + factor x (now - start)``,
+    which with ``factor`` 2 is its estimate doubled at the moment it overruns, and keeps
+    moving out while it still runs. Never before ``now`` for ``factor >= 1``.
+    """
+    return start + factor * (now - start)

@@ -13,12 +13,14 @@ reservation's nodes enough room (EASY backfill, per node).
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from airfoil.scheduler import _reasons
 from airfoil.scheduler._capacity import UNLIMITED, Demand, NodePool, slots_in, within_caps
-from airfoil.scheduler._estimator import expected_end
+from airfoil.scheduler._estimator import expected_end, overrun_end
 from airfoil.scheduler._model import Decision, Start
 
 if TYPE_CHECKING:
@@ -229,11 +231,12 @@ class Round:
 
     # -- reservations ------------------------------------------------------------------------
 
-    def reserve(self, entry: WaitingEntry) -> Reservation | None:
+    def reserve(self, entry: WaitingEntry, overrun: float | None = None) -> Reservation | None:
         """Hold room for ``entry`` at the earliest time running work frees enough of it.
 
-        Running work is assumed to end at its expected end; earlier reservations keep their
-        room. Later starts in this round are then backfill: see :meth:`try_start`.
+        Running work is assumed to end at its expected end (work past its estimate: now, or
+        with ``overrun``, see :func:`overrun_end`); earlier reservations keep their room.
+        Later starts in this round are then backfill: see :meth:`try_start`.
 
         Returns:
             The reservation, or ``None`` if ``entry`` cannot fit even when everything that
@@ -251,7 +254,7 @@ class Round:
         at = self.now
         if total < k:
             c, m, g = demand
-            for end, (vc, vm, vg), nodes in self._releases():
+            for end, (vc, vm, vg), nodes in self._releases(overrun):
                 for n in nodes:  # slots_in, inlined: this loop may see every running item
                     free_c = fc[n] = fc[n] + vc
                     free_m = fm[n] = fm[n] + vm
@@ -289,21 +292,40 @@ class Round:
         self.reservations.append(reservation)
         return reservation
 
-    def _releases(self) -> Iterator[tuple[float, Demand, Iterable[int]]]:
-        """Expected ends of running and just-started work, earliest first."""
+    def _releases(self, overrun: float | None) -> Iterator[tuple[float, Demand, Iterable[int]]]:
+        """Expected ends of running and just-started work, earliest first.
+
+        Work that overran its estimate is expected to end now, or, with ``overrun``, to run
+        ``overrun`` times as long as it has run so far (see :func:`overrun_end`).
+        """
         state, now, preempted = self.state, self.now, self.preempted
         planned = sorted(((end, e.demand, nodes) for end, e, nodes in self.planned), key=_first)
-        j = 0
-        for _, _, item_id in state.running_by_end:
+        running = state.running
+        ends: Iterable[tuple[float, Demand, Iterable[int]]]
+        if overrun is None:
+            ends = self._running_ends(0)
+        else:
+            # the overrun items are a prefix of running_by_end; their re-estimated ends are
+            # in a new order, so they are sorted apart and merged with the rest
+            by_end = state.running_by_end
+            i = bisect_left(by_end, (now,))
+            late = [
+                (overrun_end(run.start, now, overrun), run.entry.demand, run.nodes)
+                for run in (running[key[2]] for key in by_end[:i])
+                if run.entry.item.id not in preempted
+            ]
+            late.sort(key=_first)
+            ends = heapq.merge(late, self._running_ends(i), key=_first)
+        yield from heapq.merge(ends, planned, key=_first)
+
+    def _running_ends(self, first: int) -> Iterator[tuple[float, Demand, Iterable[int]]]:
+        state, now, preempted = self.state, self.now, self.preempted
+        for _, _, item_id in state.running_by_end[first:]:
             if item_id in preempted:
                 continue
             run = state.running[item_id]
             end = expected_end(run.start, run.entry.estimate, now)  # keeps running_by_end order
-            while j < len(planned) and planned[j][0] < end:
-                yield planned[j]
-                j += 1
             yield end, run.entry.demand, run.nodes
-        yield from planned[j:]
 
     def _caps(self, entry: WaitingEntry) -> list[dict[int, list[int]]]:
         end = self.now + entry.estimate

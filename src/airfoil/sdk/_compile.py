@@ -84,6 +84,7 @@ class CompileContext:
     location: str = ""
     stack: list[_Scope] = field(default_factory=lambda: [_Scope("", [])])
     blobs: Any = None  # set when building a dynamic workflow at run time
+    module: str = ""  # the workflow's module (select nodes' tasks live there)
 
     @property
     def nodes(self) -> list[PendingNode]:

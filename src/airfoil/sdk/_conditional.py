@@ -144,14 +144,14 @@ class ConditionalBuilder:
         return BranchResult(self)
 
     def _check_outputs(self) -> None:
+        """Some cases produce a value and others do not: the conditional produces nothing
+        (as flytekit's, run for the cases' effects); using its result is then a binding of
+        ``none``, refused where it is bound."""
         produced = [bool(c.outputs) for c in self._node.cases if not c.fail_message]
         if any(produced) and not all(produced):
-            raise BindingTypeError(
-                f"conditional {self._node.label!r}: some cases produce a value and others do "
-                "not; every case must produce a compatible output (or fail)",
-                workflow=self._ctx.workflow,
-                location=_compile.current_location(),
-            )
+            for c in self._node.cases:
+                c.outputs = {}
+            self._out_spec, self._out_type = None, None
 
 
 class _Case:
@@ -161,9 +161,9 @@ class _Case:
 
     def then(self, result: Any) -> BranchResult:
         """What the case runs and produces (a call's result, or a constant)."""
-        out = self._builder._close(self._case, result)
+        self._builder._close(self._case, result)
         self._builder._check_outputs()
-        return out
+        return BranchResult(self._builder)  # typed after the check (mixed cases: nothing)
 
     def fail(self, message: str) -> BranchResult:
         """Fail the execution with ``message`` when this case is taken."""

@@ -15,10 +15,16 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from airfoil.sdk._checkpoint import Checkpoint
+
+from airfoil.sdk._metrics import ChunkWriter, MetricRecorder
 
 __all__ = ["REDACTED", "ExecutionContext", "Secrets", "current_context", "scrub"]
 
@@ -36,10 +42,39 @@ class Secrets:
     error message by accident (copy with ``{n: s[n] for n in s}`` if you must).
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_dir", "_values")
 
     def __init__(self, values: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         self._values: dict[str, str] = dict(values)
+        self._dir: str | None = None
+
+    def file(self, name: str) -> str:
+        """The path of a file holding secret ``name`` (for code that reads a secret from a
+        file: a client library's key file, flytekit's ``mount_requirement=FILE``). Written
+        on first use into a directory only this user can read (0700, file 0600), removed
+        when the attempt ends.
+
+        Raises:
+            KeyError: the task has no such secret.
+        """
+        value = self[name]
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="airfoil-secrets-")
+            os.chmod(self._dir, 0o700)
+        path = os.path.join(self._dir, re.sub(r"[^A-Za-z0-9._-]", "_", name))
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(value)
+        return path
+
+    def close(self) -> None:
+        """Remove the files :meth:`file` wrote."""
+        if self._dir is not None:
+            import shutil
+
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
     def __getitem__(self, name: str) -> str:
         try:
@@ -130,6 +165,8 @@ class ExecutionContext:
             ``secrets["name"]`` gives a value; printing it shows names only).
         context: what the driver's hooks sent with this attempt (trace ids; see
             :mod:`airfoil.executors.hooks`).
+        metric_writer: where the attempt's metric points are flushed (set by the runtime;
+            None outside a task: points stay in this process, see :attr:`metrics`).
     """
 
     execution_id: str
@@ -140,6 +177,10 @@ class ExecutionContext:
     context: dict[str, str] = field(default_factory=dict)
     log_stream: Any = None
     child_runner: Any = None  # runs a task called from this one as a durable child node
+    blobs: Any = None  # the run's blob store (checkpoints)
+    metric_writer: ChunkWriter | None = None
+    _metrics: MetricRecorder | None = None
+    checkpoints: Checkpoint | None = None  # this node's checkpoint series (set for training ranks)
     _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
@@ -172,6 +213,49 @@ class ExecutionContext:
             self._logger = logger
         return self._logger
 
+    @property
+    def metrics(self) -> MetricRecorder:
+        """This attempt's metric points (made on first use; outside a task, one recorder
+        for the whole process that keeps its points in memory)."""
+        if self._metrics is None:
+            if self.metric_writer is None and self.execution_id == "local":
+                self._metrics = _local_metrics()
+            else:
+                self._metrics = MetricRecorder(self.metric_writer)
+        return self._metrics
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Record ``value`` of metric ``name`` at ``step`` (default: the metric's last step
+        plus one). Stored with the attempt as a time series (``airfoil metrics``)."""
+        self.metrics.log(name, value, step)
+
+    def count(self, name: str, n: float = 1) -> None:
+        """Add ``n`` to counter ``name``; its running total is stored as a time series."""
+        self.metrics.count(name, n)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """Save and load this node's checkpoints (:class:`~airfoil.sdk._checkpoint.Checkpoint`):
+        step-numbered state kept across the node's attempts and a training gang's restarts.
+
+        Raises:
+            ConfigError: the task runs outside a run (a plain call), so there is no blob store.
+        """
+        if self.checkpoints is None:
+            if self.blobs is None:
+                from airfoil.core.errors import ConfigError
+
+                raise ConfigError(
+                    "this task has no checkpoint store: checkpoints exist inside a task run by "
+                    "an executor (a workflow run, or a training task's ranks)"
+                )
+            from airfoil.sdk._checkpoint import Checkpoint
+
+            self.checkpoints = Checkpoint(
+                self.blobs, f"checkpoints/{self.execution_id}/{self.node_id}"
+            )
+        return self.checkpoints
+
     def next_child(self) -> int:
         """The order number of the next child call of this attempt."""
         self._children += 1
@@ -190,7 +274,9 @@ class ExecutionContext:
         return self.scratch_dir
 
     def cleanup(self) -> None:
-        """Detach the log handler and remove the scratch directory (after the attempt)."""
+        """Detach the log handler, remove the scratch directory and the secrets' files
+        (after the attempt)."""
+        self.secrets.close()
         if self._logger is not None and self._handler is not None:
             self._logger.removeHandler(self._handler)
             self._handler = None
@@ -198,6 +284,16 @@ class ExecutionContext:
             import shutil
 
             shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+_local: list[MetricRecorder] = []
+
+
+def _local_metrics() -> MetricRecorder:
+    """The process's recorder for metrics logged outside a task (made on first use)."""
+    if not _local:
+        _local.append(MetricRecorder())
+    return _local[0]
 
 
 _current: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(

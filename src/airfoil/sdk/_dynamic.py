@@ -46,6 +46,7 @@ class DynamicDef(TaskDef[P, R]):
             filename=fn.__code__.co_filename,
             location=location,
             blobs=blobs,
+            module=self.module,
         )
         token = _compile.enter(ctx)
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from airfoil.core.errors import PromiseMisuseError, UnknownOutputError
+from airfoil.core.errors import BindingTypeError, PromiseMisuseError, UnknownOutputError
 from airfoil.core.records import Binding, Condition, TypeSpec
 
 __all__ = ["Expr", "NodeOutputs", "Promise", "compare"]
@@ -31,13 +31,13 @@ def _misuse(promise: Promise, what: str) -> NoReturn:
 class Promise:
     """The future value of a workflow input or of one output of a node."""
 
-    __slots__ = ("binding", "label", "py_type", "spec")
+    __slots__ = ("_label", "binding", "py_type", "spec")
 
     def __init__(self, binding: Binding, spec: TypeSpec, py_type: Any, label: str = "") -> None:
         self.binding = binding
         self.spec = spec
         self.py_type = py_type
-        self.label = label  # what produces it, in the user's words (``as_text``)
+        self._label = label  # what produces it, in the user's words (``as_text``)
 
     def describe(self) -> str:
         """The promise in the user's words, for errors: ``the output of as_text (str)``,
@@ -45,7 +45,7 @@ class Promise:
         b = self.binding
         if b.kind == "input":
             return f"the workflow input {b.name!r} ({self.spec})"
-        producer = self.label or f"node {b.node}"
+        producer = self._label or f"node {b.node}"
         if b.name == "o0":
             return f"the output of {producer} ({self.spec})"
         return f"output {b.name!r} of {producer} ({self.spec})"
@@ -96,8 +96,26 @@ class Promise:
     def __contains__(self, item: Any) -> bool:
         _misuse(self, "`in`")
 
+    def __getattr__(self, name: str) -> Any:
+        """``out.field``: a field of a dataclass / pydantic / NamedTuple output, read when the
+        workflow runs (type-checked now; see :mod:`airfoil.sdk._select`)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._select(("attr", name))
+
     def __getitem__(self, item: Any) -> Any:
-        _misuse(self, "indexing")
+        """``out[0]`` / ``out["key"]``: an item of a list, tuple or dict output, read when the
+        workflow runs (the index's type is checked now)."""
+        if isinstance(item, (Promise, slice)):
+            _misuse(self, "indexing with a promise or a slice")
+        return self._select(("item", item))
+
+    def _select(self, step: tuple[str, Any]) -> Any:
+        from airfoil.sdk._select import field_type, select
+
+        what = self._label or self.binding.name or "the output"
+        out_type = field_type(self.py_type, step, what)
+        return select(self, (step,), out_type)
 
     def __int__(self) -> int:
         _misuse(self, "int()")
@@ -339,8 +357,15 @@ class NodeOutputs:
     def __len__(self) -> int:
         return len(self._promises)
 
-    def __getitem__(self, index: int) -> Promise:
-        return list(self._promises.values())[index]
+    def __getitem__(self, index: int | str) -> Promise:
+        if isinstance(index, str):
+            return self.__getattr__(index)
+        outputs = list(self._promises.values())
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise _outputs_error(self, f"outputs are indexed by an int, not {index!r}")
+        if not -len(outputs) <= index < len(outputs):
+            raise _outputs_error(self, f"index {index} out of range: it has {len(outputs)} outputs")
+        return outputs[index]
 
     def __bool__(self) -> bool:
         raise PromiseMisuseError(f"truth test on the outputs of {self._task}")
@@ -352,3 +377,13 @@ class NodeOutputs:
 
     def __repr__(self) -> str:
         return f"NodeOutputs({self._node}: {', '.join(self._promises)})"
+
+
+def _outputs_error(outputs: NodeOutputs, message: str) -> BindingTypeError:
+    from airfoil.sdk._compile import current_location, current_workflow_name
+
+    return BindingTypeError(
+        f"{outputs._task}: {message}",
+        workflow=current_workflow_name(),
+        location=current_location(),
+    )

@@ -99,7 +99,11 @@ class WorkflowDef(Generic[P, R]):
     def _compile(self, engine: TypeEngine, location: str) -> WorkflowSpec:
         fn = self.__airfoil_fn__
         ctx = _compile.CompileContext(
-            workflow=self.name, engine=engine, filename=fn.__code__.co_filename, location=location
+            workflow=self.name,
+            engine=engine,
+            filename=fn.__code__.co_filename,
+            location=location,
+            module=self.module,
         )
         inputs = {
             p.name: Promise(Binding(kind="input", name=p.name), p.type, tp)

@@ -232,6 +232,9 @@ def create_app(config: ServerConfig) -> FastAPI:
                 schedules.stop()
             if deps.driver is not None:
                 deps.driver.stop()
+            from airfoil.server._artifacts import close_artifacts
+
+            close_artifacts(app.state)
             deps.runtime.close()  # its resource queue, executors and stores (registry too)
 
     app = FastAPI(
@@ -243,9 +246,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     _install_errors(app)
     _install_latency(app, config.hooks)
     _install_ops(app)
+    from airfoil.server._observe_routes import router as observe_router
     from airfoil.server._routes import router
 
     app.include_router(router)
+    app.include_router(observe_router)
     _install_console(app)
     return app
 

@@ -637,3 +637,11 @@ def list_schedules(
 ) -> list[ScheduleStateOut]:
     """The launch plan schedules of this domain, active or not."""
     return plans.list_schedules(d, project, domain)
+
+
+# The artifact registry's routes (issue 14) live in their own module.
+from airfoil.server._artifacts import ROLES as _ARTIFACT_ROLES  # noqa: E402
+from airfoil.server._artifacts import artifact_router as _artifact_router  # noqa: E402
+
+ROUTE_ROLES.update(_ARTIFACT_ROLES)
+router.include_router(_artifact_router)

@@ -24,12 +24,13 @@ from airfoil.core.records import (
     StoreBatch,
 )
 from airfoil.store._control import ControlInbox
+from airfoil.store._observability import ObservabilityStore
 from airfoil.store._scheduling import SchedulingStore
 
 __all__ = ["BlobStore", "MetaStore"]
 
 
-class MetaStore(ControlInbox, SchedulingStore, abc.ABC):
+class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
     """Metadata of runs: executions, nodes, attempts, the event log, and the cache; and
     (from :class:`~airfoil.store._scheduling.SchedulingStore`) project quotas, the
     admission queue's snapshots and task run-time history."""

@@ -34,6 +34,7 @@ from airfoil.core.records import (
     encode_json,
 )
 from airfoil.store._memory_control import MemoryControlInbox
+from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
 from airfoil.store.base import MetaStore
@@ -110,7 +111,13 @@ def lease_lost(execution_id: str) -> ConflictError:
     )
 
 
-class MemoryMetaStore(MemoryControlInbox, MemoryScheduleStore, MemorySchedulingStore, MetaStore):
+class MemoryMetaStore(
+    MemoryControlInbox,
+    MemoryScheduleStore,
+    MemorySchedulingStore,
+    MemoryObservabilityStore,
+    MetaStore,
+):
     """A thread-safe, in-process :class:`MetaStore`: the reference for every backend."""
 
     def __init__(self) -> None:

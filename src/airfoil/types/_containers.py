@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import TypeTransformError
@@ -124,6 +125,24 @@ class ListHandler(Handler):
         if type(data) is not list:
             raise mismatch(f"a JSON array for {self.spec}", data)
         return _decode_elements(self.elem, data, ctx)
+
+
+class IteratorHandler(ListHandler):
+    """``Iterator[T]`` / ``Iterable[T]`` / ``Generator[T, ...]``: stored as ``list[T]`` (so
+    it binds to ``list[T]`` inputs); a task may return any iterable (a generator is run to
+    its end), and a task taking one gets an iterator over the items."""
+
+    def __init__(self, elem: Handler) -> None:
+        super().__init__(elem)
+        self.native = None  # decoding makes an iterator, not a list
+
+    def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
+        if isinstance(obj, str | bytes | dict) or not isinstance(obj, Iterable):
+            raise mismatch(f"an iterable for {self.spec}", obj)
+        return _encode_elements(self.elem, list(obj), ctx)
+
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        return iter(super().decode(data, ctx))
 
 
 class SetHandler(Handler):
@@ -441,6 +460,10 @@ class GenericConverter(Converter):
             return UnionHandler([engine.handler(m) for m in members])
         if origin is list:
             return ListHandler(engine.handler(self._one(py_type, args)))
+        if origin in (Iterator, Iterable, Generator):
+            if not args:
+                raise _malformed(py_type, "it has no element type; annotate it as Iterator[T]")
+            return IteratorHandler(engine.handler(args[0]))
         if origin is set or origin is frozenset:
             return SetHandler(engine.handler(self._one(py_type, args)), origin is frozenset)
         if origin is dict:

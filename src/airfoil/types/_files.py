@@ -81,6 +81,11 @@ class File:
         """Whether the path is an existing file."""
         return os.path.isfile(self._path)
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """So a pydantic model may have a File field (no ``arbitrary_types_allowed``)."""
+        return _pydantic_schema(cls, handler)
+
     def __fspath__(self) -> str:
         return self._path
 
@@ -148,6 +153,11 @@ class Directory:
         """Whether the path is an existing directory."""
         return os.path.isdir(self._path)
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """So a pydantic model may have a Directory field (no ``arbitrary_types_allowed``)."""
+        return _pydantic_schema(cls, handler)
+
     def __fspath__(self) -> str:
         return self._path
 
@@ -198,6 +208,27 @@ def _local_path(obj: Any, cls: type, label: str, exists: Any) -> str:
     if not exists(path):
         raise ConversionError(f"{label} path {path!r} does not exist or is not a {label.lower()}")
     return str(path)
+
+
+def _pydantic_schema(cls: type, handler: Any) -> Any:
+    """A pydantic core schema for a File / Directory field: an instance, or a path (``str`` /
+    ``os.PathLike``) made into one; dumped as its path. (The type engine writes such fields
+    of a model itself, by content: see ``types._structs``.)"""
+    from pydantic_core import core_schema
+
+    def build(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str | os.PathLike):
+            return cls(value)
+        raise ValueError(f"expected a {cls.__name__} or a path, got {type(value).__name__}")
+
+    return core_schema.no_info_plain_validator_function(
+        build,
+        serialization=core_schema.plain_serializer_function_ser_schema(
+            lambda v: os.fspath(v), when_used="always"
+        ),
+    )
 
 
 class FileHandler(BlobHandler):

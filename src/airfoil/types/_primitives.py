@@ -458,7 +458,8 @@ class TimedeltaHandler(_Scalar):
 
 
 class EnumHandler(Handler):
-    """Enum members by name. A member's name (a ``str``) is accepted where a member is."""
+    """Enum members by name. A member's name (a ``str``), or its text value, is accepted
+    where a member is; values are stored by name."""
 
     shape = frozenset({"str"})
 
@@ -480,12 +481,18 @@ class EnumHandler(Handler):
         raise mismatch(f"{self.spec} ({self._expected})", obj)
 
     def _member(self, name: str) -> enum.Enum:
-        try:
-            return self.tp[name]
-        except KeyError:
-            raise ConversionError(
-                f"{name!r} is not a member of {self.spec}: expected {self._expected}"
-            ) from None
+        """The member named ``name`` or, failing that, whose value is ``name`` (flytekit's
+        enums are given by value: ``"latte"`` for ``Coffee.LATTE = "latte"``)."""
+        found = self.tp.__members__.get(name)
+        if found is not None:
+            return found
+        for member in self.tp:
+            if isinstance(member.value, str) and member.value == name:
+                return member
+        raise ConversionError(
+            f"{name!r} is not a member of {self.spec}: expected {self._expected} "
+            "(or a member's text value)"
+        )
 
     def decode(self, data: Any, ctx: ValueContext | None) -> Any:
         if self._by_value and type(data) is int:

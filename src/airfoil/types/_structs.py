@@ -224,22 +224,63 @@ class PydanticHandler(_RecordHandler):
     def _error(self, exc: Exception) -> ConversionError:
         return ConversionError(f"invalid {self.tp.__qualname__}: {exc}")
 
+    @property
+    def _ours(self) -> dict[str, Handler]:
+        """Fields whose values the type engine writes, not pydantic (File, Directory,
+        dataframes, arrays, and containers or models of them): name -> handler."""
+        found: dict[str, Handler] | None = self.__dict__.get("_ours_cache")
+        if found is None:
+            found = {}
+            for name, info in self.tp.model_fields.items():  # type: ignore[attr-defined]
+                try:
+                    handler = self._engine.handler(info.annotation)
+                except TypeTransformError:
+                    continue
+                if _holds_references(handler.spec):
+                    found[name] = handler
+            self.__dict__["_ours_cache"] = found
+        return found
+
     def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
         if not isinstance(obj, self.tp):
             if not isinstance(obj, dict):
                 raise mismatch(f"pydantic model {self.tp.__qualname__}", obj)
             try:
-                obj = self.tp.model_validate(obj, strict=True)  # type: ignore[attr-defined]
+                obj = self.tp.model_validate(obj, strict=not self._ours)  # type: ignore[attr-defined]
             except ValueError as exc:
                 raise self._error(exc) from None
+        ours = self._ours
         try:
-            return obj.model_dump(mode="json")
+            data = obj.model_dump(mode="json", exclude=set(ours) or None)
         except Exception as exc:  # PydanticSerializationError: a field JSON cannot hold
             raise self._error(exc) from None
+        if not ours:
+            return data
+        out = {}
+        for name in self.tp.model_fields:  # type: ignore[attr-defined]
+            if name in ours:
+                try:
+                    out[name] = ours[name].encode(getattr(obj, name), ctx)
+                except ConversionError as exc:
+                    exc.at(f".{name}")
+                    raise
+            elif name in data:
+                out[name] = data[name]
+        return out
 
     def decode(self, data: Any, ctx: ValueContext | None) -> Any:
         if type(data) is not dict:
             raise mismatch(f"a JSON object for {self.tp.__qualname__}", data)
+        ours = self._ours
+        if ours:
+            data = dict(data)
+            for name, handler in ours.items():
+                if name in data:
+                    try:
+                        data[name] = handler.decode(data[name], ctx)
+                    except ConversionError as exc:
+                        exc.at(f".{name}")
+                        raise
         try:
             return self.tp.model_validate(data)  # type: ignore[attr-defined]
         except ValueError as exc:
@@ -248,10 +289,30 @@ class PydanticHandler(_RecordHandler):
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format != "json":
             raise self.wrong_format(value)
+        if self._ours:
+            import msgspec
+
+            return self.decode(msgspec.json.decode(read_bytes(value, ctx)), ctx)
         try:
             return self.tp.model_validate_json(read_bytes(value, ctx))  # type: ignore[attr-defined]
         except ValueError as exc:
             raise self._error(exc) from None
+
+
+#: Kinds the type engine writes as references (blobs), which pydantic cannot serialise.
+_REFERENCE_KINDS = frozenset({"file", "directory", "dataframe", "ndarray"})
+
+
+def _holds_references(spec: TypeSpec, seen: frozenset[str] = frozenset()) -> bool:
+    if spec.kind in _REFERENCE_KINDS:
+        return True
+    if spec.name and spec.kind in ("dataclass", "pydantic"):
+        if spec.name in seen:
+            return False
+        seen = seen | {spec.name}
+    return any(_holds_references(a, seen) for a in spec.args) or any(
+        _holds_references(t, seen) for _, t in spec.fields
+    )
 
 
 class PydanticConverter(Converter):

@@ -58,6 +58,17 @@ from airfoil.wire._models import (
     ValueOut,
     VersionList,
 )
+from airfoil.wire._observability import (
+    ComparisonOut,
+    FailureGroupList,
+    FailureGroupOut,
+    FailureList,
+    FailureOut,
+    MetricSeriesOut,
+    MetricsOut,
+    NodeDiffOut,
+    ValueDiffOut,
+)
 
 __all__ = [
     "API_PREFIX",
@@ -81,7 +92,12 @@ __all__ = [
     "EventOut",
     "ExecutionDetail",
     "ExecutionPage",
+    "ComparisonOut",
     "ExecutionSummary",
+    "FailureGroupList",
+    "FailureGroupOut",
+    "FailureList",
+    "FailureOut",
     "GateOut",
     "GraphNodeOut",
     "GraphOut",
@@ -93,6 +109,10 @@ __all__ = [
     "LaunchPlanOut",
     "LaunchRequest",
     "LogOut",
+    "MetricSeriesOut",
+    "MetricsOut",
+    "NodeDiffOut",
+    "ValueDiffOut",
     "MapItemOut",
     "MapItemsOut",
     "NodeOut",

@@ -97,10 +97,17 @@ def test_attempts_are_reported_and_the_context_reaches_the_task(
     ]
 
 
-def test_without_hooks_executors_are_not_wrapped() -> None:
+def test_without_hooks_executors_report_only_to_the_observability_hooks() -> None:
+    # Issue 15: every runtime stores the metrics tasks log (ObservingHooks); without hooks
+    # of the caller's nothing else is told (and the engine gets no command hooks).
+    from airfoil.executors.observe import ObservingHooks
+
     rt = LocalRuntime(AirfoilSettings())
     try:
-        assert not isinstance(rt.executor(), HookedExecutor)
+        ex = rt.executor()
+        assert isinstance(ex, HookedExecutor)
+        assert isinstance(ex.hooks, ObservingHooks) and ex.hooks.inner is None
+        assert rt.engine().hooks is None
     finally:
         rt.close()
 

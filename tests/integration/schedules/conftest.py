@@ -30,8 +30,8 @@ def pg_url(pg_schema_url: str) -> str:
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "TRUNCATE control_messages, schedules, cache_reservations, cache_entries, "
-                "events, attempts, nodes, executions"
+                "TRUNCATE control_messages, metric_series, failures, schedules, "
+                "cache_reservations, cache_entries, events, attempts, nodes, executions"
             )
         )
     engine.dispose()

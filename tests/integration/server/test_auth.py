@@ -85,6 +85,7 @@ def _fill(path: str) -> str:
         "version": "v1",
         "sha256": "0" * 64,
         "value_hash": "0" * 64,
+        "signature": "0" * 16,
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

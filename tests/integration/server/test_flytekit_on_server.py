@@ -13,6 +13,7 @@ pytestmark = pytest.mark.integration
 
 PROGRAM = """
 import os
+from dataclasses import dataclass
 import tempfile
 import typing
 
@@ -38,6 +39,29 @@ def first_word(f: FlyteFile) -> str:
 def fk_wf(text: str) -> typing.Tuple[int, str]:
     n, f = split(text=text)
     return n, first_word(f=f)
+
+
+@dataclass
+class Stats:
+    words: typing.List[str]
+    counts: typing.Dict[str, int]
+
+
+@task
+def stats(text: str) -> Stats:
+    words = text.split()
+    return Stats(words=words, counts={w: len(w) for w in words})
+
+
+@task
+def describe(word: str, n: int) -> str:
+    return f"{word}:{n}"
+
+
+@workflow
+def attr_wf(text: str) -> str:
+    s = stats(text=text)
+    return describe(word=s.words[1], n=s.counts["typed"])
 """
 
 
@@ -69,3 +93,12 @@ def test_tuple_outputs_come_back_as_the_named_tuple(client: Any, fkflow: Any) ->
     assert n == 2 and out.o0 == 2
     assert Path(f.path).read_text() == "a\nb"
     assert type(f).__name__ == "FlyteFile"
+
+
+def test_attribute_access_runs_on_the_server(client: Any, fkflow: Any) -> None:
+    # The select nodes' tasks are found by the server's workers from the registered package.
+    client.register([fkflow.attr_wf])
+    ex = client.launch(fkflow.attr_wf, {"text": "durable typed pipelines"})
+    detail = client.wait(ex.id, timeout=120)
+    assert detail.phase == "succeeded", detail.error
+    assert client.outputs(ex.id, fkflow.attr_wf) == "typed:5"

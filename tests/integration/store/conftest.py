@@ -12,12 +12,15 @@ pytest.register_assert_rewrite(
     "airfoil.testing.conformance",
     "airfoil.testing.scheduling_conformance",
     "airfoil.testing.registry_conformance",
+    "airfoil.testing.artifact_conformance",
 )
 
 from airfoil.store.sql import migrate  # noqa: E402
 
 TABLES = (
     "control_messages",
+    "metric_series",
+    "failures",
     "cache_reservations",
     "cache_entries",
     "events",

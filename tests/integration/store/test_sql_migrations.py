@@ -34,6 +34,8 @@ TABLES = {
     "queue_snapshots",
     "task_runtimes",
     "control_messages",
+    "metric_series",
+    "failures",
     "server_projects",
     "server_packages",
     "server_entities",
@@ -42,6 +44,9 @@ TABLES = {
     "server_control",
     "server_secrets",
     "server_package_projects",
+    "server_artifact_versions",
+    "server_artifact_aliases",
+    "server_artifact_moves",
 }
 
 

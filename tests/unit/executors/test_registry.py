@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airfoil.core.errors import ConfigError
-from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
+from airfoil.executors.base import AttemptRequest, AttemptResult, DelegatingExecutor, Executor
 from airfoil.executors.inline import InlineExecutor
 from airfoil.executors.registry import ExecutorContext, ExecutorRegistry, default_executors
 from airfoil.runtime.worker import WorkerRuntime, worker_runtime
@@ -121,7 +121,8 @@ def test_settings_take_any_executor_name_and_the_runtime_checks_it(tmp_path: Pat
     registry.register("custom", _Custom)
     rt = LocalRuntime(AirfoilSettings(home=str(tmp_path), executor="custom"), executors=registry)
     try:
-        assert isinstance(rt.executor(), _Custom)
+        ex = rt.executor()  # wrapped by the observability hooks (issue 15)
+        assert isinstance(ex, DelegatingExecutor) and isinstance(ex.inner, _Custom)
     finally:
         rt.meta.close()
 

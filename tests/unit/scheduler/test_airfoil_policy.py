@@ -75,21 +75,59 @@ def test_work_started_as_due_is_not_preempted_by_least_attained_service() -> Non
 
 
 def test_a_long_waiting_item_becomes_due_and_holds_a_reservation() -> None:
-    run = [running(gpus("r", 4, estimate=40_000.0), "n0")]
+    run = [running(gpus("r", 4, estimate=60_000.0), "n0")]
     queue = [
         gpus("old", 8, submit=0.0, estimate=1000.0),
         gpus("fresh", 4, submit=100.0, estimate=50_000.0),
     ]
-    # due after 8 x max(1000 s, 1 h) = 28,800 s; before that the free half goes to "fresh"
+    # due after 12 x max(1000 s, 1 h) = 43,200 s; before that the free half goes to "fresh"
     early = decide(queue, run, ONE_NODE, now=1000.0)
     assert starts(early) == [("fresh", ("n0",))]
-    assert early.wake_at == 28_800.0
-    late = decide(queue, run, ONE_NODE, now=30_000.0)
+    assert early.wake_at == 43_200.0
+    late = decide(queue, run, ONE_NODE, now=45_000.0)
     assert late.starts == ()
     assert late.reasons["old"].startswith("holding a reservation")
     assert late.reasons["fresh"].startswith("reserved for 'old'")
-    never = decide(queue, run, ONE_NODE, now=30_000.0, policy=AirfoilPolicy(starve_after=None))
+    never = decide(queue, run, ONE_NODE, now=45_000.0, policy=AirfoilPolicy(starve_after=None))
     assert starts(never) == [("fresh", ("n0",))]
+
+
+def test_a_starving_items_reservation_does_not_count_on_work_that_overran_its_estimate() -> None:
+    # "r0" was expected to end at 1,000 s and still runs at 45,000 s; "r1" ends at 60,000 s
+    run = [
+        running(gpus("r0", 4, estimate=1000.0), "n0"),
+        running(gpus("r1", 4, estimate=60_000.0), "n1"),
+    ]
+    queue = [
+        gpus("old", 8, submit=0.0, estimate=1000.0),  # due at 43,200 s
+        gpus("fresh", 4, submit=100.0, estimate=50_000.0),
+    ]
+    # re-estimated, "r0" runs as long again (to 90,000 s): the reservation takes n1 at
+    # 60,000 s and "fresh" is backfilled onto n0, where it delays nobody
+    d = decide(queue, run, TWO_NODES, now=45_000.0)
+    assert d.reasons["old"].startswith("holding a reservation: expected to start in ~4.2 h")
+    assert starts(d) == [("fresh", ("n0",))]
+    # expected to end "now", "r0" drew the reservation onto n0 and "fresh" took n1, the
+    # node that frees first: "old" then waits for "r0", however long it overruns
+    naive = decide(queue, run, TWO_NODES, now=45_000.0, policy=AirfoilPolicy(overrun=None))
+    assert naive.reasons["old"].startswith("holding a reservation: expected to start in")
+    assert starts(naive) == [("fresh", ("n1",))]
+
+
+def test_a_gang_makes_room_even_when_a_starving_item_holds_the_reservation() -> None:
+    run = [
+        running(gpus("r0", 8, estimate=60_000.0), "n0"),  # not interruptible
+        # interruptible, at the gang's own service level (800 GPU-s): LAS would not take it
+        running(gpus("r1", 8, interruptible=True, estimate=50_000.0), "n1", start=44_900.0),
+    ]
+    queue = [
+        gpus("old", 8, submit=0.0, estimate=1000.0),  # due at 43,200 s: the one reservation
+        gpus("g", 4, gang=2, submit=44_000.0, estimate=500.0),
+    ]
+    d = decide(queue, run, TWO_NODES, now=45_000.0)
+    assert d.reasons["old"].startswith("holding a reservation: expected to start in ~4.2 h")
+    assert d.preemptions == ("r1",)
+    assert starts(d) == [("g", ("n1", "n1"))]
 
 
 def test_work_within_its_nominal_quota_is_never_a_victim() -> None:
@@ -134,6 +172,7 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"starve_after": 0.0}, "starve_after must be positive or None"),
         ({"max_reservations": -1}, "max_reservations must not be negative"),
         ({"max_preemptions": 0}, "max_preemptions must be at least 1"),
+        ({"overrun": 0.5}, "overrun must be at least 1 or None"),
     ],
 )
 def test_bad_settings_are_a_clear_config_error(settings: dict[str, Any], message: str) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import pickle
+import stat
 
 import pytest
 
+import airfoil as af
 from airfoil.sdk._context import REDACTED, ExecutionContext, Secrets, scrub
 
 VALUE = "hunter2-'quoted'\n\\slash"
@@ -65,3 +68,30 @@ def test_scrub_replaces_values_and_their_escaped_forms() -> None:
     # A value that contains another is replaced whole, not in pieces.
     assert scrub("xx-longer-secret-xx", ["longer", "longer-secret"]) == "xx-***-xx"
     assert scrub("empty value ignored", [""]) == "empty value ignored"
+
+
+def test_a_secret_as_a_file_is_private_and_removed_with_the_attempt() -> None:
+    ctx = ExecutionContext("e1", "n0", 1, "mod.t", secrets={"token": VALUE})  # type: ignore[arg-type]
+    path = ctx.secrets.file("token")
+    with open(path) as f:
+        assert f.read() == VALUE
+    assert ctx.secrets.file("token") == path  # written once
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert "hunter2" not in path
+    with pytest.raises(KeyError, match="no secret 'nope'"):
+        ctx.secrets.file("nope")
+    ctx.cleanup()
+    assert not os.path.exists(path)
+
+
+def test_a_task_reads_its_secret_from_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFOIL_SECRET_API_KEY", "k-42")
+
+    @af.task(secret_requests=["api-key"])
+    def from_file() -> str:
+        path = af.current_context().secrets.file("api-key")
+        with open(path) as f:
+            return f"{len(f.read())}:{os.path.basename(path)}"
+
+    assert from_file() == "4:api-key"

@@ -6,4 +6,5 @@ pytest.register_assert_rewrite(
     "airfoil.testing.conformance",
     "airfoil.testing.scheduling_conformance",
     "airfoil.testing.registry_conformance",
+    "airfoil.testing.artifact_conformance",
 )

@@ -233,3 +233,20 @@ def test_jsonable_pickle_does_not_unpickle(engine: TypeEngine, ctx: ValueContext
     assert out["repr"].startswith("<_types_models.Opaque object")
     anything = _jsonable(engine, ctx, [1, 2], Any)
     assert anything["format"] == "pickle" and anything["repr"] == "[1, 2]"
+
+
+def test_enum_values_are_accepted_inside_json_and_stored_by_name(
+    engine: TypeEngine, ctx: ValueContext
+) -> None:
+    # flytekit gives enums by value ("g"); inside JSON (lists, dicts, fields) too.
+    assert engine.parse_cli('["g", "RED", "b"]', list[Color]) == [
+        Color.GREEN,
+        Color.RED,
+        Color.BLUE,
+    ]
+    assert engine.parse_cli('{"x": "r"}', dict[str, Color]) == {"x": Color.RED}
+    by_value = engine.to_value(["g"], list[Color], ctx)
+    by_name = engine.to_value(["GREEN"], list[Color], ctx)
+    assert by_value.hash == by_name.hash == engine.to_value([Color.GREEN], list[Color], ctx).hash
+    with pytest.raises(TypeTransformError, match="or a member's text value"):
+        engine.parse_cli('["purple"]', list[Color])

@@ -9,6 +9,7 @@ not supported. Names that address a remote Flyte cluster (``FlyteRemote``,
 
 from __future__ import annotations
 
+from airfoil.compat.flytekit._container import ContainerTask
 from airfoil.compat.flytekit._context import Deck, Secret, current_context
 from airfoil.compat.flytekit._decorators import (
     Cache,
@@ -25,6 +26,7 @@ from airfoil.compat.flytekit._decorators import (
     task,
     workflow,
 )
+from airfoil.compat.flytekit._imperative import Workflow, create_node
 from airfoil.compat.flytekit._launch import (
     Annotations,
     CronSchedule,
@@ -62,6 +64,7 @@ __all__ = [
     "Annotations",
     "BatchSize",
     "Cache",
+    "ContainerTask",
     "CronSchedule",
     "Deck",
     "Email",
@@ -85,9 +88,11 @@ __all__ = [
     "TypeEngine",
     "TypeTransformer",
     "WorkflowExecutionPhase",
+    "Workflow",
     "WorkflowFailurePolicy",
     "approve",
     "conditional",
+    "create_node",
     "current_context",
     "dynamic",
     "eager",

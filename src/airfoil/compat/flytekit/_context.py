@@ -73,6 +73,16 @@ class _Secrets:
         value = self._ctx.secrets[name]
         return value.encode() if "b" in encode_mode else value
 
+    def get_secrets_file(
+        self, group: str | None = None, key: str | None = None, group_version: str | None = None
+    ) -> str:
+        """The path of a file holding the secret (``Secret(mount_requirement=FILE)``): see
+        :meth:`airfoil.Secrets.file`."""
+        name = secret_name(group, key)
+        if name not in self._ctx.secrets:
+            self.get(group, key)  # raises the error that says what to do
+        return self._ctx.secrets.file(name)
+
     def get_secrets_env_var(self, group: str | None = None, key: str | None = None) -> str:
         return "AIRFOIL_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", secret_name(group, key)).upper()
 
@@ -152,6 +162,13 @@ class FlyteContext:
     @property
     def attempt_number(self) -> int:
         return self._ctx.attempt - 1  # flytekit counts from 0
+
+    @property
+    def checkpoint(self) -> Any:
+        """The node's checkpoint (``read()`` / ``write(bytes)``), kept across its attempts."""
+        from airfoil.compat.flytekit._checkpoint import Checkpoint
+
+        return Checkpoint(self._ctx.blobs, self._ctx.execution_id, self._ctx.node_id)
 
     @property
     def decks(self) -> list[Deck]:

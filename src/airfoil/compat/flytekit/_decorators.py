@@ -286,6 +286,7 @@ def task(
         _prepare()
         made = _task.task(**options)(fn)
         vars(made)["flyte_options"] = dict(platform)
+        vars(made)["echo_task_output"] = True  # a script's call prints what tasks print
         return made
 
     return wrap(_task_function) if _task_function is not None else wrap
@@ -367,6 +368,7 @@ def dynamic(
         _prepare()
         made = _dynamic.dynamic(**options)(fn)
         vars(made)["flyte_options"] = {"cache": cache, **platform}
+        vars(made)["echo_task_output"] = True
         return made
 
     return wrap(_task_function) if _task_function is not None else wrap
@@ -431,6 +433,7 @@ def workflow(
             "interruptible": interruptible,
             "default_options": default_options,
         }
+        vars(made)["echo_task_output"] = True  # a script's call prints what tasks print
         return made
 
     return wrap(_workflow_function) if _workflow_function is not None else wrap

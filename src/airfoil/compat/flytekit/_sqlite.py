@@ -97,8 +97,10 @@ def SQLite3Task(
         from airfoil.sdk._context import current_context
 
         query = _INPUT.sub(lambda m: str(kwargs[m.group(1)]), query_template)
-        print(f"Interpolated query {query}")  # in the attempt's log, as flytekit prints it
-        with sqlite3.connect(_database(config, current_context().scratch_dir)) as con:
+        database = _database(config, current_context().scratch_dir)
+        print(f"Connecting to db {database}")  # what flytekit prints, in the attempt's log
+        print(f"Interpolated query {query}")
+        with sqlite3.connect(database) as con:
             try:
                 frame = pd.read_sql_query(query, con)
             except Exception as exc:  # sqlite3 and pandas errors: the query's fault

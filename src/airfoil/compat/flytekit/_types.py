@@ -218,6 +218,42 @@ class StructuredDataset:
         return f"StructuredDataset({'stored' if self._stored else 'in memory'}{cols})"
 
 
+def _written(frame: Any, columns: list[str]) -> Any:
+    """What is stored of a frame whose type declares ``columns``: those columns only (as
+    flytekit writes them; a pandas frame's index is not kept)."""
+    try:
+        frame = _select(frame, columns)
+    except Exception as exc:  # a missing column (each library raises its own error)
+        raise ConversionError(f"the frame has no column(s) {columns}: {exc}") from None
+    if type(frame).__module__.split(".")[0] == "pandas":
+        frame = frame.reset_index(drop=True)
+    return frame
+
+
+class _ColumnsHandler(BlobHandler):
+    """``Annotated[pd.DataFrame | pa.Table | pl.DataFrame, kwtypes(...)]``: the frame type's
+    handler, writing and reading only the declared columns."""
+
+    def __init__(self, inner: Handler, columns: list[str]) -> None:
+        super().__init__(inner.spec)
+        assert isinstance(inner, BlobHandler)
+        self.inner = inner
+        self.columns = columns
+        self.classes = inner.classes
+
+    def check(self, obj: Any) -> None:
+        self.inner.check(obj)
+
+    def to_value(self, obj: Any, ctx: ValueContext) -> Value:
+        return self.inner.to_value(_written(obj, self.columns), ctx)
+
+    def to_python(self, value: Value, ctx: ValueContext) -> Any:
+        return _select(self.inner.to_python(value, ctx), self.columns)
+
+    def cli_form(self) -> str:
+        return self.inner.cli_form()
+
+
 def _select(frame: Any, columns: list[str]) -> Any:
     module = type(frame).__module__.split(".")[0]
     if module == "pyarrow":
@@ -248,6 +284,8 @@ class _StructuredHandler(BlobHandler):
 
     def to_value(self, obj: Any, ctx: ValueContext) -> Value:
         frame = self._frame(obj)
+        if self.columns is not None:
+            frame = _written(frame, self.columns)
         return self.engine.handler(type(frame)).to_value(frame, ctx)
 
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
@@ -285,6 +323,9 @@ class _PathHandler(BlobHandler):
         return self.inner.cli_form()
 
 
+_FRAME_LIBRARIES = frozenset({"pandas", "pyarrow", "polars"})
+
+
 class FlyteTypesConverter(Converter):
     """FlyteFile, FlyteDirectory and StructuredDataset (with ``kwtypes`` columns)."""
 
@@ -292,11 +333,16 @@ class FlyteTypesConverter(Converter):
         columns: list[str] | None = None
         if typing.get_origin(py_type) is typing.Annotated:
             base, *meta = typing.get_args(py_type)
-            if base is not StructuredDataset:
-                return None
             for m in meta:
                 if isinstance(m, dict) and m:
                     columns = list(m)
+            if base is not StructuredDataset:
+                if columns is None or base.__module__.split(".")[0] not in _FRAME_LIBRARIES:
+                    return None
+                inner = engine.handler(base)
+                if inner.spec.kind != "dataframe":
+                    return None
+                return _ColumnsHandler(inner, columns)
             py_type = base
         if py_type is FlyteFile:
             return _PathHandler(engine.handler(File), FlyteFile)

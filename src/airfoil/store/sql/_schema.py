@@ -32,7 +32,9 @@ __all__ = [
     "control_messages",
     "events",
     "executions",
+    "failures",
     "metadata",
+    "metric_series",
     "nodes",
     "project_quotas",
     "queue_snapshots",
@@ -184,4 +186,41 @@ control_messages = sa.Table(
     sa.Column("name", KEY, primary_key=True),
     sa.Column("sent_at", sa.Double, nullable=False),
     sa.Column("record", sa.Text, nullable=False),
+)
+
+#: Metric time series of attempts (revision 0008): one row per ``(execution, node, attempt,
+#: name)``, the whole :class:`~airfoil.core.metrics.MetricSeries` as JSON in ``record``;
+#: ``task``/``name`` indexed to find a metric across runs.
+metric_series = sa.Table(
+    "metric_series",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("node_id", KEY, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("task", KEY, nullable=False),
+    sa.Column("kind", KEY, nullable=False),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("last_value", sa.Double, nullable=True),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Index(None, "task", "name"),
+)
+
+#: Failed attempts with their signatures (revision 0008): the whole
+#: :class:`~airfoil.core.failures.FailureRecord` as JSON in ``record``; grouped by
+#: ``signature`` within a project (and a time window, a task).
+failures = sa.Table(
+    "failures",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("node_id", KEY, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("project", KEY, nullable=False),
+    sa.Column("task", KEY, nullable=False),
+    sa.Column("version", KEY, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("signature", KEY, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Index(None, "project", "signature", "at"),
+    sa.Index(None, "project", "at"),
 )

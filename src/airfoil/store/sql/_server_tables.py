@@ -13,6 +13,9 @@ import sqlalchemy as sa
 __all__ = [
     "KEY",
     "api_keys",
+    "artifact_aliases",
+    "artifact_moves",
+    "artifact_versions",
     "control",
     "entities",
     "launch_plans",
@@ -103,4 +106,38 @@ package_projects = sa.Table(
     sa.Column("project", sa.String(300), primary_key=True),
     sa.Column("sha256", sa.String(64), primary_key=True),
     sa.Column("created_at", sa.Double, nullable=False),
+)
+#: Artifact versions, aliases and the aliases' audit trail (revision 0009; see
+#: :mod:`airfoil.store.artifacts`): the whole record is JSON in ``record``.
+artifact_versions = sa.Table(
+    "server_artifact_versions",
+    meta,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("partitions", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Index("ix_server_artifact_versions_hash", "project", "name", "content_hash"),
+)
+artifact_aliases = sa.Table(
+    "server_artifact_aliases",
+    meta,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("alias", KEY, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+artifact_moves = sa.Table(
+    "server_artifact_moves",
+    meta,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("alias", KEY, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
 )

@@ -50,6 +50,7 @@ from airfoil.store.sql._connect import (
 )
 from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
+from airfoil.store.sql._observability import SqlObservabilityStore
 from airfoil.store.sql._retry import RetryPolicy, is_transient
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
@@ -66,7 +67,13 @@ _EVENT = msgspec.json.Decoder(EventRecord)
 _CACHE = msgspec.json.Decoder(CacheEntry)
 
 
-class SqlMetaStore(SqlControlInbox, SqlScheduleStore, SqlSchedulingStore, MetaStore):
+class SqlMetaStore(
+    SqlControlInbox,
+    SqlScheduleStore,
+    SqlSchedulingStore,
+    SqlObservabilityStore,
+    MetaStore,
+):
     """A :class:`MetaStore` in SQLite (the embedded default) or PostgreSQL (servers).
 
     Args:

@@ -1,5 +1,6 @@
 """``flytekit.core.workflow``."""
 
 from airfoil.compat.flytekit._decorators import WorkflowFailurePolicy, workflow
+from airfoil.compat.flytekit._imperative import ImperativeWorkflow
 
-__all__ = ["WorkflowFailurePolicy", "workflow"]
+__all__ = ["ImperativeWorkflow", "WorkflowFailurePolicy", "workflow"]

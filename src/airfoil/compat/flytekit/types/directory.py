@@ -1,5 +1,8 @@
-"""``flytekit.types.directory``."""
+"""``flytekit.types.directory``: ``FlyteDirectory`` and its format-named forms."""
 
 from airfoil.compat.flytekit._types import FlyteDirectory
 
-__all__ = ["FlyteDirectory"]
+TensorboardLogs = FlyteDirectory
+TFRecordsDirectory = FlyteDirectory
+
+__all__ = ["FlyteDirectory", "TFRecordsDirectory", "TensorboardLogs"]

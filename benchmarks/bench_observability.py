@@ -1,0 +1,184 @@
+"""Observability benchmarks (issue 15), inline executor, SQLite store, this machine.
+
+O1 a task logging 10,000 metric points (``log_metric``) beside the same task logging none:
+the difference is what metrics add to a task (budget: 50 ms), flush, merge and store
+included. O2 B1's chain of 100 trivial tasks on an executor wrapped by the observability
+hooks (what every runtime does) beside the same executor unwrapped, in one process: what
+the hooks cost a task that logs nothing. O3 grouping 10,000 failed attempts (40 signatures,
+100 executions) by signature, in SQLite (and PostgreSQL when AIRFOIL_BENCH_PG_URL names a
+scratch database or schema: it is migrated and written to),
+the first call beside later ones. O4 ``airfoil compare``'s work on two 1,000-node
+executions in SQLite: read both executions and their nodes, compare (budget 1 s). Medians of
+5 runs after a warm-up.
+
+    .venv/bin/python benchmarks/bench_observability.py [O1 O2 O3 O4]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-bench-")
+
+from _util import measure, report
+
+import airfoil as af
+from airfoil.executors.hooks import HookedExecutor
+from airfoil.local import convert_inputs, get_runtime, spec_of
+
+POINTS = 10_000
+
+
+@af.task
+def logs(n: int) -> float:
+    ctx = af.current_context()
+    loss = 0.0
+    for i in range(n):
+        loss = 1.0 / (i + 1)
+        ctx.log_metric("loss", loss)
+    return loss
+
+
+@af.task
+def silent(n: int) -> float:
+    loss = 0.0
+    for i in range(n):
+        loss = 1.0 / (i + 1)
+    return loss
+
+
+@af.task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@af.workflow
+def chain100(x: int = 0) -> int:
+    for _ in range(100):
+        x = inc(x=x)
+    return x
+
+
+def o1() -> None:
+    assert logs(n=10) == silent(n=10)
+    without = measure(lambda: silent(n=POINTS))
+    with_metrics = measure(lambda: logs(n=POINTS))
+    report(
+        f"O1 a task logging {POINTS:,} metric points",
+        with_metrics,
+        baseline=without,
+        budget="<= 50 ms added",
+    )
+    print("   (baseline 'plain Python' = the same task logging nothing)")
+
+
+def o2() -> None:
+    rt = get_runtime()
+    wrapped = rt.new_executor("inline")
+    assert isinstance(wrapped, HookedExecutor)
+    raw = wrapped.inner
+    code_root = os.path.dirname(os.path.abspath(__file__))
+    spec, values = spec_of(chain100), convert_inputs(chain100, {"x": 0}, rt)
+
+    def run(engine: object) -> None:
+        eng = engine  # type: ignore[assignment]
+        record = eng.launch(spec, values, code_root=code_root)  # type: ignore[attr-defined]
+        assert eng.drive(record.id).phase == "succeeded"  # type: ignore[attr-defined]
+
+    hooked_engine, raw_engine = rt.engine(executor=wrapped), rt.engine(executor=raw)
+    bare: list[float] = []
+    hooked: list[float] = []
+    for _ in range(3):  # interleaved, so load from other processes hits both alike
+        bare += measure(lambda: run(raw_engine), runs=3)
+        hooked += measure(lambda: run(hooked_engine), runs=3)
+    report("O2 chain of 100 tasks, observability hooks", hooked, per=100, baseline=bare)
+    print("   (baseline 'plain Python' = the same executor without the hooks)")
+
+
+def o3() -> None:
+    import time
+
+    from airfoil.core.records import StoreBatch
+    from airfoil.store.sql import SqlMetaStore
+    from airfoil.testing.observability_conformance import make_failure
+    from airfoil.testing.records import make_execution
+
+    urls = [f"sqlite:///{tempfile.mkdtemp(prefix='airfoil-bench-')}/o3.db"]
+    if os.environ.get("AIRFOIL_BENCH_PG_URL"):
+        urls.append(os.environ["AIRFOIL_BENCH_PG_URL"])
+    for url in urls:
+        store = SqlMetaStore(url)
+        try:
+            for e in range(100):
+                store.write(StoreBatch(execution=make_execution(f"o3e{e}")))
+            for i in range(10_000):
+                store.put_failure(
+                    make_failure(
+                        f"o3e{i % 100}",
+                        f"n{i // 100}",
+                        1,
+                        task=f"mod.t{i % 5}",
+                        at=1000.0 + i,
+                        message=f"row {i} of /data/p{i}.csv is bad",
+                        func=f"f{i % 40}",
+                    )
+                )
+            t0 = time.perf_counter()
+            groups = store.failure_groups("default")
+            first = time.perf_counter() - t0
+            assert len(groups) == 40 and sum(g.count for g in groups) == 10_000
+            report(
+                f"O3 group 10,000 failed attempts ({url.split(':')[0]})",
+                measure(lambda: store.failure_groups("default")),  # noqa: B023
+                budget="<= 1 s",
+            )
+            print(f"   first call {first * 1000:.1f} ms")
+        finally:
+            store.close()
+
+
+def o4() -> None:
+    import msgspec
+
+    from airfoil.core.compare import compare_executions
+    from airfoil.core.records import StoreBatch
+    from airfoil.store.sql import SqlMetaStore
+    from airfoil.testing.records import make_execution, make_node
+
+    store = SqlMetaStore(f"sqlite:///{tempfile.mkdtemp(prefix='airfoil-bench-')}/o4.db")
+    try:
+        for eid in ("o4a", "o4b"):
+            nodes = [
+                msgspec.structs.replace(make_node(eid, f"n{i}", "succeeded"), dynamic_spec=None)
+                for i in range(1000)
+            ]
+            store.write(StoreBatch(execution=make_execution(eid), nodes=nodes))
+
+        def compare() -> None:
+            c = compare_executions(
+                store.get_execution("o4a"),
+                store.get_nodes("o4a"),
+                store.get_execution("o4b"),
+                store.get_nodes("o4b"),
+            )
+            assert len(c.nodes) == 1000
+
+        report("O4 compare two 1,000-node executions (SQLite)", measure(compare), budget="<= 1 s")
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2", "O3", "O4"}
+    if "O1" in chosen:
+        o1()
+    if "O2" in chosen:
+        o2()
+    if "O3" in chosen:
+        o3()
+    if "O4" in chosen:
+        o4()

@@ -1,0 +1,309 @@
+"""``airfoil models list | show | promote | rollback`` and ``airfoil serve``.
+
+The registry is the local one of the environment's settings (``AIRFOIL_DATABASE_URL`` /
+``AIRFOIL_HOME``, ``AIRFOIL_PROJECT``). ``airfoil serve NAME[@ALIAS|:VERSION]`` imports the
+file that defined the model (recorded when it was registered, or ``--file``) for its
+predictor, and runs the prediction service with uvicorn.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from airfoil.cli._common import handle_errors, out_console, plain
+from airfoil.core.errors import ConfigError
+
+__all__ = ["app", "register"]
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def register(app_: typer.Typer) -> None:
+    """Add ``airfoil models ...`` and ``airfoil serve`` to the CLI."""
+    app_.add_typer(app, name="models", help="List, inspect, promote and roll back models.")
+    app_.command("serve")(serve)
+
+
+_REMOTE = typer.Option(False, "--remote", help="Use the server's registry (AIRFOIL_SERVER_URL).")
+_SERVER = typer.Option(None, "--server", help="Server URL (with --remote).")
+
+
+def _remote(server: str | None) -> Any:
+    from airfoil.client import Artifacts, Client
+    from airfoil.settings import AirfoilSettings
+
+    s = AirfoilSettings()
+    return Artifacts(Client(server, project=s.project))
+
+
+def _registry() -> Any:
+    from airfoil.ml import local_registry
+
+    return local_registry()
+
+
+def _version_json(v: Any, aliases: dict[str, int] | None = None) -> dict[str, Any]:
+    out = {
+        "name": v.name,
+        "version": v.version,
+        "ref": v.ref,
+        "kind": v.kind,
+        "created_at": v.created_at,
+        "content_hash": v.content_hash,
+        "execution_id": v.execution_id,
+        "partitions": v.partitions,
+        "lineage": v.lineage,
+        "metrics": v.metrics,
+    }
+    if aliases is not None:
+        out["aliases"] = sorted(a for a, n in aliases.items() if n == v.version)
+    return out
+
+
+@app.command("list")
+@handle_errors
+def list_models(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    kind: str | None = typer.Option("model", "--kind", help="Artifact kind (model, data)."),
+    remote: bool = _REMOTE,
+    server: str | None = _SERVER,
+) -> None:
+    """The registered models: newest version, aliases and metrics of each."""
+    rows = []
+    if remote:
+        for item in _remote(server).list(kind).items:
+            row = item.model_dump(exclude={"uri", "metadata"})
+            row["ref"] = f"{item.name}:{item.version}"
+            row["aliases"] = {a: item.version for a in item.aliases}
+            rows.append(row)
+    else:
+        reg = _registry()
+        for v in reg.artifacts.list_names(reg.project, kind):
+            rows.append(_version_json(v, reg.artifacts.aliases(reg.project, v.name)))
+            rows[-1]["aliases"] = {
+                a: n for a, n in sorted(reg.artifacts.aliases(reg.project, v.name).items())
+            }
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("NAME", "LATEST", "ALIASES", "METRICS")
+    for r in rows:
+        aliases = ", ".join(f"{a}->{n}" for a, n in r["aliases"].items())
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items())
+        table.add_row(r["name"], str(r["version"]), aliases, metrics)
+    out_console.print(table)
+
+
+@app.command("show")
+@handle_errors
+def show(
+    ref: str = typer.Argument(..., help="NAME, NAME:VERSION or NAME@ALIAS."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str | None = _SERVER,
+) -> None:
+    """A model's versions (or one version) with lineage, and its aliases' audit trail."""
+    from airfoil.ml import parse_ref
+
+    parsed = parse_ref(ref)
+    if remote:
+        found = _remote(server).detail(parsed.name)
+        want = parsed.version
+        if parsed.alias is not None:
+            if parsed.alias not in found.aliases:
+                raise ConfigError(f"{parsed.name!r} has no alias {parsed.alias!r} on the server")
+            want = found.aliases[parsed.alias]
+        picked = [v for v in found.versions if want is None or v.version == want]
+        if not picked:
+            raise ConfigError(f"no version {want} of {parsed.name!r} on the server")
+        data: dict[str, Any] = {
+            "name": parsed.name,
+            "aliases": found.aliases,
+            "versions": [
+                {**v.model_dump(exclude={"uri", "metadata"}), "ref": f"{v.name}:{v.version}"}
+                for v in picked
+            ],
+            "alias_moves": [m.model_dump(exclude={"name"}) for m in found.moves],
+        }
+    else:
+        data = _local_show(parsed)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table("VERSION", "ALIASES", "METRICS", "EXECUTION", "DATASET HASH", "HYPERPARAMETERS")
+    for v in data["versions"]:
+        table.add_row(
+            str(v["version"]),
+            ", ".join(v["aliases"]),
+            ", ".join(f"{k}={x:.4g}" for k, x in v["metrics"].items()),
+            v["execution_id"],
+            v["lineage"].get("dataset_hash", "")[:12],
+            v["lineage"].get("hyperparameters", ""),
+        )
+    out_console.print(table)
+    for m in data["alias_moves"]:
+        plain(
+            out_console,
+            f"#{m['seq']} {m['action']} {m['alias']}: {m['from_version']} -> {m['to_version']}"
+            + (f" ({m['reason']})" if m["reason"] else ""),
+        )
+
+
+def _local_show(parsed: Any) -> dict[str, Any]:
+    reg = _registry()
+    aliases = reg.artifacts.aliases(reg.project, parsed.name)
+    if parsed.version is None and parsed.alias is None:
+        versions = reg.artifacts.list_versions(reg.project, parsed.name)
+        if not versions:
+            reg.resolve(parsed)  # raises the not-found error
+    else:
+        versions = [reg.resolve(parsed)]
+    moves = reg.artifacts.alias_moves(reg.project, parsed.name)
+    return {
+        "name": parsed.name,
+        "aliases": aliases,
+        "versions": [_version_json(v, aliases) for v in versions],
+        "alias_moves": [
+            {
+                "seq": m.seq,
+                "alias": m.alias,
+                "action": m.action,
+                "from_version": m.from_version,
+                "to_version": m.to_version,
+                "at": m.at,
+                "actor": m.actor,
+                "reason": m.reason,
+            }
+            for m in moves
+        ],
+    }
+
+
+def _move_json(m: Any) -> str:
+    return json.dumps(
+        {
+            "name": m.name,
+            "alias": m.alias,
+            "action": m.action,
+            "seq": m.seq,
+            "from_version": m.from_version,
+            "to_version": m.to_version,
+        }
+    )
+
+
+@app.command("promote")
+@handle_errors
+def promote(
+    ref: str = typer.Argument(..., help="NAME:VERSION (or NAME@OTHER_ALIAS) to promote."),
+    alias: str = typer.Argument(..., help="The alias to point at it (production, staging)."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the audit trail)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str | None = _SERVER,
+) -> None:
+    """Point an alias at a version (recorded in the audit trail)."""
+    if remote:
+        from airfoil.ml import parse_ref
+
+        parsed = parse_ref(ref)
+        if parsed.version is None:
+            raise ConfigError(f"with --remote, promote NAME:VERSION (got {ref!r})")
+        move: Any = _remote(server).promote(parsed.name, parsed.version, alias, reason)
+    else:
+        move = _registry().promote(ref, alias, actor=os.environ.get("USER", ""), reason=reason)
+    if as_json:
+        typer.echo(_move_json(move))
+    else:
+        plain(out_console, f"{move.name}@{alias}: {move.from_version} -> {move.to_version}")
+
+
+@app.command("rollback")
+@handle_errors
+def rollback(
+    name: str = typer.Argument(..., help="The model's name."),
+    alias: str = typer.Argument(..., help="The alias to move back."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the audit trail)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = _REMOTE,
+    server: str | None = _SERVER,
+) -> None:
+    """Move an alias back to the version it pointed at before its newest move."""
+    if remote:
+        move: Any = _remote(server).rollback(name, alias, reason)
+    else:
+        move = _registry().rollback(name, alias, actor=os.environ.get("USER", ""), reason=reason)
+    if as_json:
+        typer.echo(_move_json(move))
+    else:
+        plain(out_console, f"{move.name}@{alias}: {move.from_version} -> {move.to_version}")
+
+
+def find_model(path: str, name: str) -> Any:
+    """The :class:`~airfoil.ml.Model` named ``name`` defined in the file ``path``.
+
+    Raises:
+        ConfigError: no such file, it fails to import, or defines no such model.
+    """
+    from airfoil.ml import Model
+
+    if not path or not os.path.isfile(path):
+        raise ConfigError(
+            f"the file that defines model {name!r} ({path or 'unknown'}) is not here: "
+            "pass it with --file"
+        )
+    full = os.path.abspath(path)
+    module_name = os.path.splitext(os.path.basename(full))[0]
+    if os.path.dirname(full) not in sys.path:
+        sys.path.insert(0, os.path.dirname(full))
+    module = sys.modules.get(module_name)
+    if module is None or os.path.abspath(getattr(module, "__file__", "") or "") != full:
+        spec = importlib.util.spec_from_file_location(module_name, full)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(module_name, None)
+            raise ConfigError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    for value in vars(module).values():
+        if isinstance(value, Model) and value.name == name:
+            return value
+    raise ConfigError(f"{path} defines no Model named {name!r}")
+
+
+@handle_errors
+def serve(
+    ref: str = typer.Argument(..., help="NAME@ALIAS (follows the alias), NAME:VERSION or NAME."),
+    file: str | None = typer.Option(None, "--file", help="The file defining the model."),
+    host: str = typer.Option("127.0.0.1", "--host", help="The interface to listen on."),
+    port: int = typer.Option(8080, "--port", help="The port."),
+    poll: float = typer.Option(0.5, "--poll", min=0.05, help="Seconds between alias checks."),
+    sample_rate: float = typer.Option(
+        0.01, "--sample-rate", min=0.0, max=1.0, help="Share of requests logged."
+    ),
+) -> None:
+    """Serve a registered model over HTTP (POST /predict, /health, /metadata, /metrics,
+    /drift); an alias is followed: moving it swaps the version served."""
+    import uvicorn
+
+    from airfoil.ml import create_service, parse_ref
+    from airfoil.ml._serve import ModelService
+
+    reg = _registry()
+    parsed = parse_ref(ref)
+    version = reg.resolve(parsed)
+    model = find_model(file or version.metadata.get("model_file", ""), parsed.name)
+    service = ModelService(model, reg, parsed, poll_s=poll)
+    app_ = create_service(service, sample_rate=sample_rate)
+    plain(out_console, f"serving {version.ref} ({ref}) on http://{host}:{port}")
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)

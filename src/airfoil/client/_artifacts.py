@@ -1,0 +1,52 @@
+"""The artifact registry of a server, through a :class:`~airfoil.client.Client`:
+``Artifacts(client).list()``, ``.detail(name)``, ``.version(name, n)``, ``.promote(...)``,
+``.rollback(...)``."""
+
+from __future__ import annotations
+
+from airfoil.client._client import Client
+from airfoil.wire._artifacts import (
+    AliasMoveIn,
+    AliasMoveOut,
+    ArtifactDetail,
+    ArtifactList,
+    ArtifactVersionOut,
+)
+
+__all__ = ["Artifacts"]
+
+
+class Artifacts:
+    """The artifacts of the client's project (or ``project``) on the server."""
+
+    def __init__(self, client: Client, project: str | None = None) -> None:
+        self.client = client
+        self.project = project or client.project
+
+    def _base(self) -> str:
+        return f"/projects/{self.project}/artifacts"
+
+    def list(self, kind: str | None = None) -> ArtifactList:
+        params = {"kind": kind} if kind else {}
+        r = self.client._call("GET", self._base(), params=params)
+        return ArtifactList.model_validate(r.json())
+
+    def detail(self, name: str) -> ArtifactDetail:
+        r = self.client._call("GET", f"{self._base()}/{name}")
+        return ArtifactDetail.model_validate(r.json())
+
+    def version(self, name: str, version: int) -> ArtifactVersionOut:
+        r = self.client._call("GET", f"{self._base()}/{name}/versions/{version}")
+        return ArtifactVersionOut.model_validate(r.json())
+
+    def move(self, name: str, body: AliasMoveIn) -> AliasMoveOut:
+        r = self.client._call(
+            "POST", f"{self._base()}/{name}/aliases", json=body.model_dump(mode="json")
+        )
+        return AliasMoveOut.model_validate(r.json())
+
+    def promote(self, name: str, version: int, alias: str, reason: str = "") -> AliasMoveOut:
+        return self.move(name, AliasMoveIn(alias=alias, version=version, reason=reason))
+
+    def rollback(self, name: str, alias: str, reason: str = "") -> AliasMoveOut:
+        return self.move(name, AliasMoveIn(alias=alias, action="rollback", reason=reason))

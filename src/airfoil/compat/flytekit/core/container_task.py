@@ -1,0 +1,5 @@
+"""``flytekit.core.container_task``."""
+
+from airfoil.compat.flytekit._container import ContainerTask
+
+__all__ = ["ContainerTask"]

@@ -1,0 +1,191 @@
+"""Comparing two executions: inputs, outputs, per-node phases, durations and cache status,
+and which tasks' code versions changed (with the source diff of the changed functions where
+the code-version manifests are stored).
+
+Pure: records in, a :class:`Comparison` out (the manifests come through a callable), so the
+CLI, the server and tests share it. Linear in the number of nodes (two 1,000-node
+executions compare in milliseconds).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+
+import msgspec
+
+from airfoil.core.code_versions import VersionManifest, diff_versions
+from airfoil.core.records import ExecutionRecord, NodeRecord, Value, WorkflowSpec
+
+__all__ = ["Comparison", "NodeDiff", "ValueDiff", "compare_executions", "preview", "task_versions"]
+
+
+class ValueDiff(msgspec.Struct, frozen=True):
+    """One input or output of both runs: previews, and whether the contents are equal."""
+
+    name: str
+    a: str
+    b: str
+    same: bool
+
+
+class NodeDiff(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One node in both runs ("" / None where a run has no such node)."""
+
+    node_id: str
+    task: str
+    phase_a: str = ""
+    phase_b: str = ""
+    cache_a: str = ""
+    cache_b: str = ""
+    duration_a: float | None = None
+    duration_b: float | None = None
+    version_a: str = ""
+    version_b: str = ""
+    outputs_same: bool | None = None
+    source_diff: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def version_changed(self) -> bool:
+        return bool(self.version_a and self.version_b and self.version_a != self.version_b)
+
+
+class Comparison(msgspec.Struct, frozen=True):
+    """Two executions side by side."""
+
+    a: str
+    b: str
+    workflow_a: str
+    workflow_b: str
+    phase_a: str
+    phase_b: str
+    duration_a: float | None
+    duration_b: float | None
+    inputs: list[ValueDiff]
+    outputs: list[ValueDiff]
+    nodes: list[NodeDiff]
+
+
+def preview(value: Value | None, limit: int = 80) -> str:
+    """A short text for a value: inline JSON as it is, others by format, size and schema."""
+    if value is None:
+        return "—"
+    if value.inline is not None and value.format == "json":
+        try:
+            text = json.dumps(json.loads(value.inline), sort_keys=True)
+        except ValueError:
+            text = value.inline[:limit].decode(errors="replace")
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    meta = ", ".join(f"{k}={v}" for k, v in sorted(value.meta.items()))
+    text = f"{value.format} {value.size} B" + (f" ({meta})" if meta else "")
+    return text if len(text) <= limit * 2 else text[: limit * 2 - 1] + "…"
+
+
+def task_versions(spec: WorkflowSpec, prefix: str = "") -> dict[str, tuple[str, str]]:
+    """``node id -> (task name, code version)`` for every task node, subworkflows included
+    (their children as ``parent.child``)."""
+    out: dict[str, tuple[str, str]] = {}
+    for node in spec.nodes:
+        nid = prefix + node.id
+        if node.task is not None:
+            out[nid] = (node.task.name, node.task.version)
+        if node.workflow is not None:
+            out.update(task_versions(node.workflow, nid + "."))
+    return out
+
+
+def _values(a: dict[str, Value] | None, b: dict[str, Value] | None) -> list[ValueDiff]:
+    a, b = a or {}, b or {}
+    return [
+        ValueDiff(
+            name=name,
+            a=preview(a.get(name)),
+            b=preview(b.get(name)),
+            same=name in a and name in b and a[name].hash == b[name].hash,
+        )
+        for name in sorted(set(a) | set(b))
+    ]
+
+
+def _duration(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else max(0.0, end - start)
+
+
+def _outputs_same(x: NodeRecord | None, y: NodeRecord | None) -> bool | None:
+    if x is None or y is None or x.outputs is None or y.outputs is None:
+        return None
+    return {k: v.hash for k, v in x.outputs.items()} == {k: v.hash for k, v in y.outputs.items()}
+
+
+def compare_executions(
+    a: ExecutionRecord,
+    a_nodes: Iterable[NodeRecord],
+    b: ExecutionRecord,
+    b_nodes: Iterable[NodeRecord],
+    manifest: Callable[[str], VersionManifest | None] = lambda _v: None,
+) -> Comparison:
+    """``a`` beside ``b``. A node whose task's code version differs gets the source diff of
+    the two versions' manifests when both are stored (cached tasks store them), else a line
+    saying the versions differ."""
+    na = {n.node_id: n for n in a_nodes}
+    nb = {n.node_id: n for n in b_nodes}
+    va, vb = task_versions(a.spec), task_versions(b.spec)
+    diffs: dict[tuple[str, str], list[str]] = {}
+    nodes = []
+    for nid in sorted(set(na) | set(nb), key=_node_key):
+        x, y = na.get(nid), nb.get(nid)
+        task = (
+            (x.task if x else "") or (y.task if y else "") or va.get(nid, vb.get(nid, ("", "")))[0]
+        )
+        ver_a, ver_b = va.get(nid, ("", ""))[1], vb.get(nid, ("", ""))[1]
+        source: list[str] = []
+        if ver_a and ver_b and ver_a != ver_b:
+            if (ver_a, ver_b) not in diffs:
+                old, new = manifest(ver_a), manifest(ver_b)
+                diffs[(ver_a, ver_b)] = (
+                    diff_versions(old, new)
+                    if old is not None and new is not None
+                    else [
+                        f"code version {ver_a[:12]} -> {ver_b[:12]} (no source manifest stored: "
+                        "only cached tasks keep one)"
+                    ]
+                )
+            source = diffs[(ver_a, ver_b)]
+        nodes.append(
+            NodeDiff(
+                node_id=nid,
+                task=task,
+                phase_a=x.phase if x else "",
+                phase_b=y.phase if y else "",
+                cache_a=x.cache_status if x else "",
+                cache_b=y.cache_status if y else "",
+                duration_a=_duration(x.started_at, x.ended_at) if x else None,
+                duration_b=_duration(y.started_at, y.ended_at) if y else None,
+                version_a=ver_a,
+                version_b=ver_b,
+                outputs_same=_outputs_same(x, y),
+                source_diff=source,
+            )
+        )
+    return Comparison(
+        a=a.id,
+        b=b.id,
+        workflow_a=a.workflow,
+        workflow_b=b.workflow,
+        phase_a=a.phase,
+        phase_b=b.phase,
+        duration_a=_duration(a.started_at, a.ended_at),
+        duration_b=_duration(b.started_at, b.ended_at),
+        inputs=_values(a.inputs, b.inputs),
+        outputs=_values(a.outputs, b.outputs),
+        nodes=nodes,
+    )
+
+
+def _node_key(node_id: str) -> list[tuple[int, str]]:
+    """Natural order: n2 before n10, a map's items by index."""
+    out: list[tuple[int, str]] = []
+    for part in node_id.replace("[", ".").replace("]", "").split("."):
+        digits = part.lstrip("n")
+        out.append((int(digits), "") if digits.isdigit() else (1 << 62, part))
+    return out

@@ -1,0 +1,303 @@
+"""The training, tuning and batch-prediction workflows of a :class:`~airfoil.ml.Model`.
+
+Each is an ordinary Airfoil workflow built from the model (tasks named
+``ml.<model>.read``, ``ml.<model>.fit``, ``ml.<model>.predict``): run by the engine, recorded
+in the store (visible in the console and ``airfoil executions``), durable and cached with the
+model's code version (the same data, hyperparameters and code train once).
+
+The fit task returns a :class:`FitResult`; registering it (bytes to the blob store, a version
+with lineage to the artifact store) happens after the workflow succeeds.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airfoil.core.errors import ConfigError
+from airfoil.ml._dataset import content_hash, feature_stats
+from airfoil.ml._persist import load_model, save_model
+from airfoil.ml._registry import ModelRegistry, TrainedModel, local_registry
+from airfoil.sdk._context import current_context
+from airfoil.sdk._map import map_task
+from airfoil.sdk._task import task
+from airfoil.sdk._workflow import workflow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from airfoil.ml._model import Model
+
+__all__ = ["FitResult", "run_batch_prediction", "run_training", "run_tuning", "sample_space"]
+
+
+@dataclass
+class FitResult:
+    """What one fit produced: the saved model and what it was made from."""
+
+    model: bytes
+    format: str
+    metrics: dict[str, float]
+    hyperparameters: str
+    dataset_hash: str
+    features: list[str]
+    feature_stats: str
+    execution_id: str
+
+
+def _read_task(model: Model, version: str) -> Any:
+    params = model.dataset.reader_parameters()
+
+    def read(**kwargs: Any) -> pd.DataFrame:
+        return model.dataset.read(**kwargs)
+
+    import pandas as pd
+
+    read.__signature__ = inspect.Signature(params, return_annotation=pd.DataFrame)  # type: ignore[attr-defined]
+    read.__annotations__ = {**{p.name: p.annotation for p in params}, "return": pd.DataFrame}
+    return task(name=f"ml.{model.name}.read", cache=True, cache_version=version)(read)
+
+
+def _fit_task(model: Model, version: str) -> Any:
+    import pandas as pd
+
+    def fit(data: pd.DataFrame, hyperparameters: str) -> FitResult:
+        chosen = json.loads(hyperparameters)
+        train, test = model.dataset.split(data)
+        X, y = model.dataset.parse(train)
+        obj = model.fit(chosen, X, y)
+        X_test, y_test = model.dataset.parse(test)
+        metrics = model.evaluate(obj, X_test, y_test)
+        saved, fmt = save_model(obj, model.saver_fn)
+        return FitResult(
+            model=saved,
+            format=fmt,
+            metrics=metrics,
+            hyperparameters=hyperparameters,
+            dataset_hash=content_hash(data),
+            features=[str(c) for c in X.columns],
+            feature_stats=json.dumps(feature_stats(X)),
+            execution_id=current_context().execution_id,
+        )
+
+    fit.__annotations__ = {"data": pd.DataFrame, "hyperparameters": str, "return": FitResult}
+    return task(name=f"ml.{model.name}.fit", cache=True, cache_version=version)(fit)
+
+
+def _workflow(
+    model: Model, name: str, body: Any, extra: list[inspect.Parameter], returns: Any
+) -> Any:
+    params = [*model.dataset.reader_parameters(), *extra]
+    body.__signature__ = inspect.Signature(params, return_annotation=returns)
+    body.__annotations__ = {**{p.name: p.annotation for p in params}, "return": returns}
+    return workflow(name=f"ml.{model.name}.{name}")(body)
+
+
+def _hp_param(annotation: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        "hyperparameters", inspect.Parameter.KEYWORD_ONLY, annotation=annotation
+    )
+
+
+def _register(model: Model, registry: ModelRegistry, result: FitResult) -> Any:
+    return registry.register(
+        model.name,
+        result.model,
+        fmt=result.format,
+        execution_id=result.execution_id,
+        lineage={
+            "execution_id": result.execution_id,
+            "dataset": model.dataset.name,
+            "dataset_hash": result.dataset_hash,
+            "code_version": model.code_version(),
+            "hyperparameters": result.hyperparameters,
+        },
+        metrics=result.metrics,
+        metadata={
+            "features": json.dumps(result.features),
+            "feature_stats": result.feature_stats,
+            "model_file": model.source_file,
+        },
+    )
+
+
+def _trained(
+    model: Model,
+    result: FitResult,
+    registry: ModelRegistry | None,
+    register: bool,
+    trials: list[tuple[dict[str, Any], dict[str, float]]] | None = None,
+) -> TrainedModel:
+    artifact = None
+    if register:
+        artifact = _register(model, registry or local_registry(), result)
+    hyperparameters = json.loads(result.hyperparameters)
+    obj = load_model(
+        result.model,
+        result.format,
+        loader=model.loader_fn,
+        build=lambda: model.build(hyperparameters),
+    )
+    return TrainedModel(
+        obj, artifact, result.metrics, hyperparameters, result.execution_id, trials or []
+    )
+
+
+def _reader_args(model: Model, given: dict[str, Any]) -> dict[str, Any]:
+    names = [p.name for p in model.dataset.reader_parameters()]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"model {model.name!r}: the reader takes no argument {unknown[0]!r} (it takes {names})"
+        )
+    return given
+
+
+def run_training(
+    model: Model,
+    hyperparameters: dict[str, Any],
+    reader_args: dict[str, Any],
+    register: bool,
+    registry: ModelRegistry | None,
+) -> TrainedModel:
+    """Train once as a workflow; register the result if asked."""
+    version = model.code_version()
+    read, fit = _read_task(model, version), _fit_task(model, version)
+    names = [p.name for p in model.dataset.reader_parameters()]
+
+    def train(**kwargs: Any) -> FitResult:
+        data = read(**{n: kwargs[n] for n in names})
+        return fit(data=data, hyperparameters=kwargs["hyperparameters"])  # type: ignore[no-any-return]
+
+    wf = _workflow(model, "train", train, [_hp_param(str)], FitResult)
+    args = _reader_args(model, reader_args)
+    result: FitResult = wf(**args, hyperparameters=json.dumps(hyperparameters, sort_keys=True))
+    return _trained(model, result, registry, register)
+
+
+def sample_space(space: dict[str, list[Any]], trials: int, seed: int) -> list[dict[str, Any]]:
+    """``trials`` distinct hyperparameter sets from the grid ``space`` (all of it if smaller),
+    drawn with ``seed``.
+
+    Raises:
+        ConfigError: an empty space or a dimension without values, or ``trials`` < 1.
+    """
+    if trials < 1:
+        raise ConfigError(f"tune needs at least one trial, got trials={trials}")
+    if not space or any(not isinstance(v, list) or not v for v in space.values()):
+        raise ConfigError("the search space maps each hyperparameter to a non-empty list of values")
+    keys = sorted(space)
+    total = 1
+    for k in keys:
+        total *= len(space[k])
+    rng = random.Random(seed)
+    picks = rng.sample(range(total), min(trials, total))
+    out = []
+    for pick in picks:
+        chosen: dict[str, Any] = {}
+        for k in keys:
+            pick, i = divmod(pick, len(space[k]))
+            chosen[k] = space[k][i]
+        out.append(chosen)
+    return out
+
+
+def run_tuning(
+    model: Model,
+    space: dict[str, list[Any]],
+    trials: int,
+    metric: str,
+    mode: str,
+    concurrency: int | None,
+    seed: int,
+    reader_args: dict[str, Any],
+    register: bool,
+    registry: ModelRegistry | None,
+) -> TrainedModel:
+    """Fan ``trials`` fits out as a map in one workflow; keep the best by ``metric``."""
+    if mode not in ("max", "min"):
+        raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    sets = [model.check_hyperparameters(s) for s in sample_space(space, trials, seed)]
+    version = model.code_version()
+    read, fit = _read_task(model, version), _fit_task(model, version)
+    names = [p.name for p in model.dataset.reader_parameters()]
+
+    def tune(**kwargs: Any) -> list[FitResult]:
+        data = read(**{n: kwargs[n] for n in names})
+        mapped = map_task(functools.partial(fit, data=data), concurrency=concurrency)
+        return mapped(hyperparameters=kwargs["hyperparameters"])  # type: ignore[no-any-return]
+
+    wf = _workflow(model, "tune", tune, [_hp_param(list[str])], list[FitResult])
+    args = _reader_args(model, reader_args)
+    results: list[FitResult] = wf(
+        **args, hyperparameters=[json.dumps(s, sort_keys=True) for s in sets]
+    )
+    missing = [r for r in results if metric not in r.metrics]
+    if missing:
+        raise ConfigError(
+            f"tune metric {metric!r} is not reported by the evaluator (it reports "
+            f"{sorted(missing[0].metrics)})"
+        )
+    sign = 1.0 if mode == "max" else -1.0
+    best = max(results, key=lambda r: sign * r.metrics[metric])
+    history = [(json.loads(r.hyperparameters), r.metrics) for r in results]
+    return _trained(model, best, registry, register, history)
+
+
+def run_batch_prediction(
+    model: Model, ref: str, registry: ModelRegistry | None, reader_args: dict[str, Any]
+) -> Any:
+    """Predict over the dataset's features as a workflow: ``(read, predict)``."""
+    import pandas as pd
+
+    registry = registry or local_registry()
+    artifact = registry.resolve(ref)
+    version = model.code_version()
+    read = _read_task(model, version)
+    names = [p.name for p in model.dataset.reader_parameters()]
+    returns = model.predictor_return_type()
+
+    def predict(
+        data: pd.DataFrame, model_bytes: bytes, model_format: str, hyperparameters: str
+    ) -> Any:
+        obj = load_model(
+            model_bytes,
+            model_format,
+            loader=model.loader_fn,
+            build=lambda: model.build(json.loads(hyperparameters)),
+        )
+        return model.predict_with(obj, data[model.dataset.feature_names(data)])
+
+    predict.__annotations__ = {
+        "data": pd.DataFrame,
+        "model_bytes": bytes,
+        "model_format": str,
+        "hyperparameters": str,
+        "return": returns,
+    }
+    predict_task = task(name=f"ml.{model.name}.predict", cache=True, cache_version=version)(predict)
+
+    def batch(**kwargs: Any) -> Any:
+        data = read(**{n: kwargs[n] for n in names})
+        return predict_task(
+            data=data,
+            model_bytes=kwargs["model_bytes"],
+            model_format=kwargs["model_format"],
+            hyperparameters=kwargs["hp"],
+        )
+
+    extra = [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t)
+        for n, t in (("model_bytes", bytes), ("model_format", str), ("hp", str))
+    ]
+    wf = _workflow(model, "batch_predict", batch, extra, returns)
+    return wf(
+        **_reader_args(model, reader_args),
+        model_bytes=registry.read_bytes(artifact),
+        model_format=artifact.metadata.get("format", "pickle"),
+        hp=artifact.lineage.get("hyperparameters", "{}"),
+    )

@@ -1,0 +1,196 @@
+"""The artifact registry over HTTP: wire schema -> service -> thin route.
+
+``GET /projects/{project}/artifacts`` (newest version of each), ``GET .../artifacts/{name}``
+(versions, aliases, trail), ``GET .../artifacts/{name}/versions/{version}``, and
+``POST .../artifacts/{name}/aliases`` (promote or roll back; runner role). The artifact store
+is opened on the server's database on first use and closed with the app.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from airfoil.core.errors import NotFoundError
+from airfoil.server._auth import Principal, authenticate, require
+from airfoil.server._deps import Deps
+from airfoil.store.artifacts import AliasMove, ArtifactStore, ArtifactVersion, open_artifact_store
+from airfoil.wire import API_PREFIX
+from airfoil.wire._artifacts import (
+    AliasMoveIn,
+    AliasMoveOut,
+    ArtifactDetail,
+    ArtifactList,
+    ArtifactVersionOut,
+)
+
+__all__ = ["ROLES", "artifact_router", "close_artifacts", "detail", "list_artifacts", "move"]
+
+artifact_router = APIRouter()  # included in the API's router (which has the prefix)
+#: (method, path) -> role of these routes (merged into the API's matrix).
+ROLES: dict[tuple[str, str], str] = {}
+_LOCK = threading.Lock()
+
+_Project = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+_Name = Annotated[str, Path(max_length=300)]
+
+
+# --- services ---------------------------------------------------------------------------------
+
+
+def version_out(v: ArtifactVersion, aliases: dict[str, int]) -> ArtifactVersionOut:
+    return ArtifactVersionOut(
+        name=v.name,
+        version=v.version,
+        kind=v.kind,
+        uri=v.uri,
+        content_hash=v.content_hash,
+        created_at=v.created_at,
+        partitions=v.partitions,
+        execution_id=v.execution_id,
+        lineage=v.lineage,
+        metrics=v.metrics,
+        metadata=v.metadata,
+        aliases=sorted(a for a, n in aliases.items() if n == v.version),
+    )
+
+
+def move_out(m: AliasMove) -> AliasMoveOut:
+    return AliasMoveOut(
+        name=m.name,
+        alias=m.alias,
+        seq=m.seq,
+        action=m.action,
+        from_version=m.from_version,
+        to_version=m.to_version,
+        at=m.at,
+        actor=m.actor,
+        reason=m.reason,
+    )
+
+
+def list_artifacts(store: ArtifactStore, project: str, kind: str | None) -> ArtifactList:
+    items = [
+        version_out(v, store.aliases(project, v.name)) for v in store.list_names(project, kind)
+    ]
+    return ArtifactList(items=items)
+
+
+def detail(store: ArtifactStore, project: str, name: str) -> ArtifactDetail:
+    versions = store.list_versions(project, name)
+    if not versions:
+        store.get_version(project, name)  # raises the not-found error
+    aliases = store.aliases(project, name)
+    return ArtifactDetail(
+        name=name,
+        aliases=aliases,
+        versions=[version_out(v, aliases) for v in versions],
+        moves=[move_out(m) for m in store.alias_moves(project, name)],
+    )
+
+
+def move(
+    store: ArtifactStore, project: str, name: str, body: AliasMoveIn, now: float, actor: str
+) -> AliasMoveOut:
+    moved = store.move_alias(
+        project,
+        name,
+        body.alias,
+        body.version,
+        now,
+        action=body.action,
+        actor=actor,
+        reason=body.reason,
+    )
+    return move_out(moved)
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+def _deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+def _store(request: Request) -> ArtifactStore:
+    found: ArtifactStore | None = getattr(request.app.state, "artifacts", None)
+    if found is None:
+        with _LOCK:
+            found = getattr(request.app.state, "artifacts", None)
+            if found is None:
+                settings = _deps(request).runtime.settings
+                found = open_artifact_store(settings.database_url, settings.home)
+                request.app.state.artifacts = found
+    return found
+
+
+def close_artifacts(app_state: Any) -> None:
+    """Close the artifact store if the app opened it."""
+    found: ArtifactStore | None = getattr(app_state, "artifacts", None)
+    if found is not None:
+        found.close()
+        app_state.artifacts = None
+
+
+def _caller(role: str) -> Callable[..., Principal]:
+    def dependency(request: Request) -> Principal:
+        deps = _deps(request)
+        who = authenticate(request, deps.registry, deps.clock.now())
+        require(who, request.path_params.get("project"), role)
+        return who
+
+    return dependency
+
+
+def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
+    ROLES[(method, API_PREFIX + path)] = role
+    return artifact_router.api_route(path, methods=[method], **kwargs)
+
+
+Viewer = Annotated[Principal, Depends(_caller("viewer"))]
+Runner = Annotated[Principal, Depends(_caller("runner"))]
+Store = Annotated[ArtifactStore, Depends(_store)]
+
+
+@_route("GET", "/projects/{project}/artifacts", "viewer", response_model=ArtifactList)
+def get_artifacts(
+    project: _Project, who: Viewer, store: Store, kind: Annotated[str | None, Query()] = None
+) -> ArtifactList:
+    return list_artifacts(store, project, kind)
+
+
+@_route("GET", "/projects/{project}/artifacts/{name}", "viewer", response_model=ArtifactDetail)
+def get_artifact(project: _Project, name: _Name, who: Viewer, store: Store) -> ArtifactDetail:
+    return detail(store, project, name)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/artifacts/{name}/versions/{version}",
+    "viewer",
+    response_model=ArtifactVersionOut,
+)
+def get_artifact_version(
+    project: _Project,
+    name: _Name,
+    version: Annotated[str, Path(max_length=20)],
+    who: Viewer,
+    store: Store,
+) -> ArtifactVersionOut:
+    if not version.isdigit():
+        raise NotFoundError(f"artifact versions are numbers, got {version!r}")
+    found = store.get_version(project, name, int(version))
+    return version_out(found, store.aliases(project, name))
+
+
+@_route(
+    "POST", "/projects/{project}/artifacts/{name}/aliases", "runner", response_model=AliasMoveOut
+)
+def post_alias_move(
+    project: _Project, name: _Name, body: AliasMoveIn, who: Runner, store: Store, request: Request
+) -> AliasMoveOut:
+    return move(store, project, name, body, _deps(request).clock.now(), who.key_id)

@@ -1,0 +1,152 @@
+"""Observability services: the metric series tasks logged, for one execution or across
+runs (``airfoil metrics --remote``, the console's charts), and failed attempts grouped by
+signature (``airfoil failures --remote``, the console's failures page)."""
+
+from __future__ import annotations
+
+from airfoil.core.code_versions import load_manifest
+from airfoil.core.compare import Comparison, compare_executions
+from airfoil.core.failures import FailureGroup, FailureRecord
+from airfoil.core.metrics import MetricSeries
+from airfoil.server._deps import Deps, get_record
+from airfoil.wire import (
+    ComparisonOut,
+    FailureGroupList,
+    FailureGroupOut,
+    FailureList,
+    FailureOut,
+    MetricSeriesOut,
+    MetricsOut,
+    NodeDiffOut,
+    ValueDiffOut,
+)
+
+__all__ = ["compare", "comparison_out", "failure_groups", "failures", "metrics"]
+
+
+def _out(s: MetricSeries) -> MetricSeriesOut:
+    return MetricSeriesOut(
+        node_id=s.node_id,
+        attempt=s.attempt,
+        task=s.task,
+        name=s.name,
+        kind=s.kind,
+        steps=s.steps,
+        values=s.values,
+        times=s.times,
+    )
+
+
+def metrics(
+    d: Deps, project: str, execution_id: str, node_id: str | None, name: str | None
+) -> MetricsOut:
+    """The metric series of an execution of ``project`` (of one node / name if given).
+
+    Raises:
+        NotFoundError: no such execution in the project, or no such node.
+    """
+    record = get_record(d, project, execution_id)
+    series = d.meta.metric_series(execution_id, node_id, name)
+    if node_id is not None and not series:
+        d.meta.get_node(execution_id, node_id)  # NotFoundError for an id that is no node
+    return MetricsOut(
+        execution_id=execution_id,
+        workflow=record.workflow,
+        items=[_out(s) for s in series],
+    )
+
+
+def _failure(f: FailureRecord) -> FailureOut:
+    return FailureOut(
+        execution_id=f.execution_id,
+        node_id=f.node_id,
+        attempt=f.attempt,
+        task=f.task,
+        version=f.version,
+        at=f.at,
+        kind=f.kind,
+        type=f.type,
+        message=f.message,
+        traceback=f.traceback,
+    )
+
+
+def _group(g: FailureGroup) -> FailureGroupOut:
+    return FailureGroupOut(
+        signature=g.signature,
+        type=g.type,
+        pattern=g.pattern,
+        frame=g.frame,
+        count=g.count,
+        executions=g.executions,
+        first_seen=g.first_seen,
+        last_seen=g.last_seen,
+        tasks=g.tasks,
+        example=_failure(g.example),
+    )
+
+
+def failure_groups(
+    d: Deps, project: str, since: float | None, task: str | None, limit: int
+) -> FailureGroupList:
+    """The project's failed attempts grouped by signature (grouped by the store, in SQL)."""
+    groups = d.meta.failure_groups(project, since=since, task=task, limit=limit)
+    return FailureGroupList(items=[_group(g) for g in groups])
+
+
+def failures(d: Deps, project: str, signature: str, since: float | None, limit: int) -> FailureList:
+    """The failed attempts of one group, newest first."""
+    found = d.meta.failures(project, signature, since=since, limit=limit)
+    return FailureList(signature=signature, items=[_failure(f) for f in found])
+
+
+def comparison_out(c: Comparison) -> ComparisonOut:
+    """The wire form of a comparison."""
+    return ComparisonOut(
+        a=c.a,
+        b=c.b,
+        workflow_a=c.workflow_a,
+        workflow_b=c.workflow_b,
+        phase_a=c.phase_a,
+        phase_b=c.phase_b,
+        duration_a=c.duration_a,
+        duration_b=c.duration_b,
+        inputs=[ValueDiffOut(name=v.name, a=v.a, b=v.b, same=v.same) for v in c.inputs],
+        outputs=[ValueDiffOut(name=v.name, a=v.a, b=v.b, same=v.same) for v in c.outputs],
+        nodes=[
+            NodeDiffOut(
+                node_id=n.node_id,
+                task=n.task,
+                phase_a=n.phase_a,
+                phase_b=n.phase_b,
+                cache_a=n.cache_a,
+                cache_b=n.cache_b,
+                duration_a=n.duration_a,
+                duration_b=n.duration_b,
+                version_a=n.version_a,
+                version_b=n.version_b,
+                version_changed=n.version_changed,
+                outputs_same=n.outputs_same,
+                source_diff=n.source_diff,
+            )
+            for n in c.nodes
+        ],
+    )
+
+
+def compare(d: Deps, project: str, a: str, b: str) -> ComparisonOut:
+    """Two executions of ``project`` side by side.
+
+    Raises:
+        NotFoundError: either is not an execution of the project.
+    """
+    ra, rb = get_record(d, project, a), get_record(d, project, b)
+    blobs = d.blobs
+    c = compare_executions(
+        ra,
+        d.meta.get_nodes(a),
+        rb,
+        d.meta.get_nodes(b),
+        lambda version: load_manifest(blobs, version),
+    )
+    return comparison_out(c)

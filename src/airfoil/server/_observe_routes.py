@@ -1,0 +1,91 @@
+"""Thin routes of ``/api/v1`` for observability (issue 15): metric series of executions,
+failure groups of a project, two executions compared.
+
+Kept apart from :mod:`airfoil.server._routes` (its own router, included by the app), with
+the same roles table and dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from airfoil.server import _observability as obs
+from airfoil.server._routes import _ERRORS, ROUTE_ROLES, Deps, Viewer, _ExecId, _Project
+from airfoil.wire import API_PREFIX, ComparisonOut, FailureGroupList, FailureList, MetricsOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
+
+
+def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
+    ROUTE_ROLES[(method, API_PREFIX + path)] = role
+    return router.api_route(path, methods=[method], **kwargs)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/metrics",
+    "viewer",
+    response_model=MetricsOut,
+)
+def metrics(
+    project: _Project,
+    execution_id: _ExecId,
+    d: Deps,
+    _: Viewer,
+    node: Annotated[str | None, Query(max_length=1000)] = None,
+    name: Annotated[str | None, Query(max_length=200)] = None,
+) -> MetricsOut:
+    """The metric time series the execution's tasks logged (``log_metric``, ``count``), per
+    attempt: of one node and one metric name if given."""
+    return obs.metrics(d, project, execution_id, node, name)
+
+
+_Since = Annotated[
+    float | None, Query(ge=0, description="only attempts ended at or after (epoch s)")
+]
+
+
+@_route("GET", "/projects/{project}/failures", "viewer", response_model=FailureGroupList)
+def failure_groups(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    since: _Since = None,
+    task: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> FailureGroupList:
+    """Failed attempts across the project's runs grouped by signature (exception type,
+    normalised message, top user frame), most frequent first, each with its counts, first
+    and last seen, tasks and versions, and the latest attempt as an example."""
+    return obs.failure_groups(d, project, since, task, limit)
+
+
+@_route("GET", "/projects/{project}/failures/{signature}", "viewer", response_model=FailureList)
+def failures(
+    project: _Project,
+    signature: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
+    d: Deps,
+    _: Viewer,
+    since: _Since = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> FailureList:
+    """The failed attempts of one group, newest first (drill-down into the runs)."""
+    return obs.failures(d, project, signature, since, limit)
+
+
+@_route("GET", "/projects/{project}/compare", "viewer", response_model=ComparisonOut)
+def compare(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    a: Annotated[str, Query(max_length=100)],
+    b: Annotated[str, Query(max_length=100)],
+) -> ComparisonOut:
+    """Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
+    status and duration, and which tasks' code versions changed, with the source diff."""
+    return obs.compare(d, project, a, b)

@@ -1,0 +1,294 @@
+"""The artifact store: named, versioned artifacts (trained models, published task outputs)
+with their lineage, and aliases (``production``, ``staging``) moved with an audit trail.
+
+:class:`ArtifactStore` is the abstract class; :class:`~airfoil.store.memory_artifacts.
+MemoryArtifactStore` keeps it in memory and :class:`~airfoil.store.sql.SqlArtifactStore` in the
+SQL database beside the metadata store (``server_artifact_*`` tables, revision 0009). Every
+backend passes :mod:`airfoil.testing.artifact_conformance`.
+
+Invariants every backend keeps:
+
+- Versions of a ``(project, name)`` are numbered 1, 2, 3... in the order they were added; a
+  version never changes content. Adding a draft whose content hash and partitions equal an
+  existing version's returns that version (``created`` False): a cached training run that is
+  asked to register again registers nothing new.
+- An alias points at one existing version. Every move (``promote`` or ``rollback``) appends
+  an :class:`AliasMove` to the name's audit trail, numbered 1, 2, 3... per name; the trail is
+  never rewritten. ``rollback`` moves the alias back to the version it pointed at before its
+  newest move (a rollback of a rollback goes forward again).
+- Rows come back equal to what was stored; callers never share state with the store.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+
+import msgspec
+
+from airfoil.core.errors import ConfigError, NotFoundError
+
+__all__ = [
+    "ALIAS_ACTIONS",
+    "AliasMove",
+    "ArtifactDraft",
+    "ArtifactStore",
+    "ArtifactVersion",
+    "check_artifact_name",
+    "missing_alias",
+    "missing_artifact",
+    "open_artifact_store",
+    "plan_move",
+    "rollback_target",
+]
+
+#: What moved an alias.
+ALIAS_ACTIONS = ("promote", "rollback")
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$")
+
+
+def check_artifact_name(name: str, what: str = "artifact name") -> str:
+    """``name`` if it is a valid artifact or alias name.
+
+    Raises:
+        ConfigError: it is empty, too long, or holds characters other than letters, digits,
+            ``_``, ``.`` and ``-`` (``:`` and ``@`` separate versions and aliases).
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(
+            f"invalid {what} {name!r}: use letters, digits, '_', '.' and '-' "
+            "(starting with a letter or '_', at most 200 characters)"
+        )
+    return name
+
+
+class ArtifactDraft(msgspec.Struct, frozen=True, kw_only=True):
+    """An artifact version to add (the store numbers it).
+
+    Attributes:
+        project: the project it belongs to.
+        name: the artifact's name.
+        kind: ``model`` or ``data`` (any short word).
+        uri: where the bytes are (a blob store key).
+        content_hash: the SHA-256 of the bytes.
+        partitions: e.g. ``{"date": "2026-12-01"}`` for a data artifact.
+        execution_id: the execution that produced it ("" if none).
+        lineage: what it came from: ``dataset_hash``, ``code_version``, ``hyperparameters``
+            (JSON), ``task``... (strings).
+        metrics: the evaluation's metrics.
+        metadata: anything else as strings (the model's format, its feature names...).
+    """
+
+    project: str
+    name: str
+    kind: str
+    uri: str
+    content_hash: str
+    partitions: dict[str, str] = msgspec.field(default_factory=dict)
+    execution_id: str = ""
+    lineage: dict[str, str] = msgspec.field(default_factory=dict)
+    metrics: dict[str, float] = msgspec.field(default_factory=dict)
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class ArtifactVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored artifact version (a draft with its number and time)."""
+
+    project: str
+    name: str
+    version: int
+    kind: str
+    uri: str
+    content_hash: str
+    created_at: float
+    partitions: dict[str, str] = msgspec.field(default_factory=dict)
+    execution_id: str = ""
+    lineage: dict[str, str] = msgspec.field(default_factory=dict)
+    metrics: dict[str, float] = msgspec.field(default_factory=dict)
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        """``name:version``."""
+        return f"{self.name}:{self.version}"
+
+    @classmethod
+    def from_draft(cls, draft: ArtifactDraft, version: int, now: float) -> ArtifactVersion:
+        """The version ``draft`` becomes as number ``version`` added at ``now``."""
+        fields = msgspec.structs.asdict(draft)
+        return cls(version=version, created_at=now, **fields)
+
+
+class AliasMove(msgspec.Struct, frozen=True, kw_only=True):
+    """One move of an alias, in the name's audit trail.
+
+    Attributes:
+        project, name, alias: what moved.
+        seq: its number in the name's trail (1, 2, 3...).
+        action: ``promote`` or ``rollback``.
+        from_version: where the alias pointed before (None: it was new).
+        to_version: where it points now.
+        at: when (seconds since the epoch).
+        actor: who moved it ("" if unknown).
+        reason: why, in the mover's words.
+    """
+
+    project: str
+    name: str
+    alias: str
+    seq: int
+    action: str
+    to_version: int
+    at: float
+    from_version: int | None = None
+    actor: str = ""
+    reason: str = ""
+
+
+def missing_artifact(project: str, name: str, version: int | None = None) -> NotFoundError:
+    what = f"version {version} of " if version is not None else ""
+    return NotFoundError(
+        f"no {what}artifact {name!r} in project {project!r}: `airfoil models list` shows "
+        "the registered ones"
+    )
+
+
+def missing_alias(project: str, name: str, alias: str) -> NotFoundError:
+    return NotFoundError(
+        f"artifact {name!r} in project {project!r} has no alias {alias!r}: promote a version "
+        f"first (`airfoil models promote {name}:VERSION {alias}`)"
+    )
+
+
+def rollback_target(project: str, name: str, alias: str, moves: list[AliasMove]) -> int:
+    """The version a rollback of ``alias`` moves it to: where it pointed before its newest
+    move (``moves`` is the alias's trail, oldest first).
+
+    Raises:
+        NotFoundError: the alias was never set.
+        ConfigError: it was set once and has no earlier version to go back to.
+    """
+    if not moves:
+        raise missing_alias(project, name, alias)
+    last = moves[-1]
+    if last.from_version is None:
+        raise ConfigError(
+            f"alias {alias!r} of {name!r} has pointed only at version {last.to_version}: "
+            "there is no earlier version to roll back to (promote one instead)"
+        )
+    return last.from_version
+
+
+class ArtifactStore(abc.ABC):
+    """Artifact versions, their aliases and the aliases' audit trail."""
+
+    @abc.abstractmethod
+    def add_version(self, draft: ArtifactDraft, now: float) -> tuple[ArtifactVersion, bool]:
+        """Add a version numbered one past the newest (or return the existing version with
+        the same content hash and partitions); ``(version, created)``.
+
+        Raises:
+            ConfigError: an invalid name.
+        """
+
+    @abc.abstractmethod
+    def get_version(self, project: str, name: str, version: int | None = None) -> ArtifactVersion:
+        """One version (the newest if ``version`` is None). Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def list_versions(
+        self, project: str, name: str, partitions: dict[str, str] | None = None
+    ) -> list[ArtifactVersion]:
+        """The versions of a name (those whose partitions include ``partitions``), newest
+        first; empty if none."""
+
+    @abc.abstractmethod
+    def list_names(self, project: str, kind: str | None = None) -> list[ArtifactVersion]:
+        """The newest version of every artifact of a project (of one kind), by name."""
+
+    @abc.abstractmethod
+    def move_alias(
+        self,
+        project: str,
+        name: str,
+        alias: str,
+        version: int | None,
+        now: float,
+        *,
+        action: str = "promote",
+        actor: str = "",
+        reason: str = "",
+    ) -> AliasMove:
+        """Point ``alias`` at ``version`` (``rollback``: ``version`` None, back to where it
+        pointed before its newest move) and append the move to the trail.
+
+        Raises:
+            NotFoundError: the version (or, for a rollback, the alias) does not exist.
+            ConfigError: an invalid alias or action, or a rollback with nowhere to go.
+        """
+
+    @abc.abstractmethod
+    def aliases(self, project: str, name: str) -> dict[str, int]:
+        """Every alias of a name and the version it points at."""
+
+    @abc.abstractmethod
+    def alias_moves(self, project: str, name: str, alias: str | None = None) -> list[AliasMove]:
+        """The audit trail of a name (of one alias if given), oldest first."""
+
+    def resolve(self, project: str, name: str, alias: str) -> ArtifactVersion:
+        """The version an alias points at. Raises NotFoundError."""
+        found = self.aliases(project, name).get(alias)
+        if found is None:
+            raise missing_alias(project, name, alias)
+        return self.get_version(project, name, found)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release connections (the default holds none)."""
+
+
+def plan_move(
+    project: str,
+    name: str,
+    alias: str,
+    version: int | None,
+    action: str,
+    trail: list[AliasMove],
+) -> int:
+    """The version a move goes to, after checking its arguments (``trail``: the alias's
+    moves so far, oldest first).
+
+    Raises:
+        ConfigError: an invalid alias or action, a promote without a version, or a rollback
+            with nowhere to go.
+        NotFoundError: a rollback of an alias never set.
+    """
+    check_artifact_name(alias, "alias")
+    if action not in ALIAS_ACTIONS:
+        raise ConfigError(f"unknown alias action {action!r}: one of {ALIAS_ACTIONS}")
+    if version is not None:
+        return version
+    if action == "promote":
+        raise ConfigError(f"promoting alias {alias!r} of {name!r} needs a version")
+    return rollback_target(project, name, alias, trail)
+
+
+def open_artifact_store(database_url: str | None, home: str) -> ArtifactStore:
+    """The artifact store on the metadata store's database: memory for ``memory://``, else
+    the SQL one (the embedded default: SQLite at ``{home}/airfoil.db``).
+
+    Raises:
+        StoreError: the database cannot be reached or migrated.
+    """
+    import os
+
+    if database_url == "memory://":
+        from airfoil.store.memory_artifacts import MemoryArtifactStore
+
+        return MemoryArtifactStore()
+    from airfoil.store.sql._artifacts import SqlArtifactStore
+
+    if database_url is None:
+        path = os.path.join(os.path.abspath(os.path.expanduser(home)), "airfoil.db")
+        database_url = "sqlite:///" + path
+    return SqlArtifactStore(database_url)

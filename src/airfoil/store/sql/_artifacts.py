@@ -1,0 +1,284 @@
+"""The artifact store in SQL: the ``server_artifact_*`` tables (revision 0009) beside the
+metadata store's, on SQLite or PostgreSQL.
+
+Invariants: every call is its own short transaction, safe from any thread and across
+processes and server replicas. Numbers (versions, trail entries) are the primary keys, so
+two writers racing for the same number cannot both win: the loser's transaction fails on
+the key, rolls back whole and tries again with the next number. Driver errors come out as
+``StoreError`` (``TransientStoreError`` when the database is away or lost a race).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+
+from airfoil.core.errors import ConflictError, StoreError, TransientStoreError
+from airfoil.core.records import encode_json
+from airfoil.store.artifacts import (
+    AliasMove,
+    ArtifactDraft,
+    ArtifactStore,
+    ArtifactVersion,
+    check_artifact_name,
+    missing_artifact,
+    plan_move,
+)
+from airfoil.store.sql._migrate import migrate
+from airfoil.store.sql._retry import is_transient
+from airfoil.store.sql._server_tables import artifact_aliases, artifact_moves, artifact_versions
+
+__all__ = ["SqlArtifactStore"]
+
+_R = TypeVar("_R")
+_VERSION = msgspec.json.Decoder(ArtifactVersion)
+_MOVE = msgspec.json.Decoder(AliasMove)
+_RACES = 20  # a writer that keeps losing the race for a number gives up after this many
+
+
+def _partitions_key(partitions: dict[str, str]) -> str:
+    return json.dumps(partitions, sort_keys=True, separators=(",", ":"))
+
+
+class SqlArtifactStore(ArtifactStore):
+    """An :class:`ArtifactStore` in a SQL database.
+
+    Args:
+        url: the database URL (the metadata store's: ``sqlite:///...`` or
+            ``postgresql+psycopg://...``).
+
+    Raises:
+        StoreError: the database cannot be reached or migrated.
+    """
+
+    def __init__(self, url: str) -> None:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[-1].split("?", 1)[0]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs.update(pool_size=5, max_overflow=10, pool_pre_ping=True)
+            kwargs["connect_args"] = {"connect_timeout": 5}
+        self.engine = sa.create_engine(url, **kwargs)
+        try:
+            migrate(url)
+        except StoreError as exc:
+            self.engine.dispose()
+            raise StoreError(f"cannot open the artifact tables at {self._masked}: {exc}") from exc
+
+    @property
+    def _masked(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _connect(self, write: bool = False) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.begin() if write else self.engine.connect() as conn:
+                yield conn
+        except sa.exc.IntegrityError:
+            raise
+        except sa.exc.DBAPIError as exc:
+            action = "writing to" if write else "reading from"
+            message = f"{action} the artifact store failed on {self._masked}: {exc.orig}"
+            if exc.orig is not None and is_transient(exc.orig, self.engine.dialect.dbapi):
+                raise TransientStoreError(message) from exc
+            raise StoreError(message) from exc
+
+    def _racing(self, action: str, body: Callable[[sa.Connection], _R]) -> _R:
+        """Run ``body`` in a write transaction, again while it loses a race on a key."""
+        for _ in range(_RACES):
+            try:
+                with self._connect(write=True) as conn:
+                    return body(conn)
+            except sa.exc.IntegrityError:
+                continue
+        raise ConflictError(f"{action} lost the race for a number {_RACES} times: try again")
+
+    def add_version(self, draft: ArtifactDraft, now: float) -> tuple[ArtifactVersion, bool]:
+        check_artifact_name(draft.name)
+        t = artifact_versions.c
+        key = _partitions_key(draft.partitions)
+
+        def body(conn: sa.Connection) -> tuple[ArtifactVersion, bool]:
+            same = conn.execute(
+                sa.select(t.record)
+                .where(t.project == draft.project, t.name == draft.name)
+                .where(t.content_hash == draft.content_hash, t.partitions == key)
+                .order_by(t.version)
+                .limit(1)
+            ).first()
+            if same is not None:
+                return _VERSION.decode(same[0]), False
+            newest = conn.execute(
+                sa.select(sa.func.max(t.version)).where(
+                    t.project == draft.project, t.name == draft.name
+                )
+            ).scalar()
+            row = ArtifactVersion.from_draft(draft, int(newest or 0) + 1, now)
+            conn.execute(
+                artifact_versions.insert().values(
+                    project=row.project,
+                    name=row.name,
+                    version=row.version,
+                    kind=row.kind,
+                    content_hash=row.content_hash,
+                    partitions=key,
+                    created_at=now,
+                    record=encode_json(row).decode(),
+                )
+            )
+            return row, True
+
+        return self._racing(f"adding a version of {draft.name!r}", body)
+
+    def get_version(self, project: str, name: str, version: int | None = None) -> ArtifactVersion:
+        t = artifact_versions.c
+        query = sa.select(t.record).where(t.project == project, t.name == name)
+        if version is None:
+            query = query.order_by(t.version.desc()).limit(1)
+        else:
+            query = query.where(t.version == version)
+        with self._connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise missing_artifact(project, name, version)
+        return _VERSION.decode(row[0])
+
+    def list_versions(
+        self, project: str, name: str, partitions: dict[str, str] | None = None
+    ) -> list[ArtifactVersion]:
+        t = artifact_versions.c
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(t.record)
+                .where(t.project == project, t.name == name)
+                .order_by(t.version.desc())
+            ).all()
+        found = [_VERSION.decode(r[0]) for r in rows]
+        if partitions:
+            want = partitions.items()
+            found = [v for v in found if want <= v.partitions.items()]
+        return found
+
+    def list_names(self, project: str, kind: str | None = None) -> list[ArtifactVersion]:
+        t = artifact_versions.c
+        newest = (
+            sa.select(t.name, sa.func.max(t.version).label("v"))
+            .where(t.project == project)
+            .group_by(t.name)
+            .subquery()
+        )
+        query = (
+            sa.select(t.record)
+            .join(newest, sa.and_(t.name == newest.c.name, t.version == newest.c.v))
+            .where(t.project == project)
+            .order_by(t.name)
+        )
+        if kind is not None:
+            query = query.where(t.kind == kind)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [_VERSION.decode(r[0]) for r in rows]
+
+    def move_alias(
+        self,
+        project: str,
+        name: str,
+        alias: str,
+        version: int | None,
+        now: float,
+        *,
+        action: str = "promote",
+        actor: str = "",
+        reason: str = "",
+    ) -> AliasMove:
+        m, a, v = artifact_moves.c, artifact_aliases.c, artifact_versions.c
+
+        def body(conn: sa.Connection) -> AliasMove:
+            trail = [
+                _MOVE.decode(r[0])
+                for r in conn.execute(
+                    sa.select(m.record)
+                    .where(m.project == project, m.name == name, m.alias == alias)
+                    .order_by(m.seq)
+                )
+            ]
+            target = plan_move(project, name, alias, version, action, trail)
+            exists = conn.execute(
+                sa.select(v.version).where(
+                    v.project == project, v.name == name, v.version == target
+                )
+            ).first()
+            if exists is None:
+                raise missing_artifact(project, name, target)
+            last = conn.execute(
+                sa.select(sa.func.max(m.seq)).where(m.project == project, m.name == name)
+            ).scalar()
+            current = conn.execute(
+                sa.select(a.version).where(a.project == project, a.name == name, a.alias == alias)
+            ).first()
+            move = AliasMove(
+                project=project,
+                name=name,
+                alias=alias,
+                seq=int(last or 0) + 1,
+                action=action,
+                from_version=None if current is None else int(current[0]),
+                to_version=target,
+                at=now,
+                actor=actor,
+                reason=reason,
+            )
+            conn.execute(
+                artifact_moves.insert().values(
+                    project=project,
+                    name=name,
+                    seq=move.seq,
+                    alias=alias,
+                    at=now,
+                    record=encode_json(move).decode(),
+                )
+            )
+            if current is None:
+                conn.execute(
+                    artifact_aliases.insert().values(
+                        project=project, name=name, alias=alias, version=target, updated_at=now
+                    )
+                )
+            else:
+                conn.execute(
+                    artifact_aliases.update()
+                    .where(a.project == project, a.name == name, a.alias == alias)
+                    .values(version=target, updated_at=now)
+                )
+            return move
+
+        return self._racing(f"moving alias {alias!r} of {name!r}", body)
+
+    def aliases(self, project: str, name: str) -> dict[str, int]:
+        a = artifact_aliases.c
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(a.alias, a.version).where(a.project == project, a.name == name)
+            ).all()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def alias_moves(self, project: str, name: str, alias: str | None = None) -> list[AliasMove]:
+        m = artifact_moves.c
+        query = sa.select(m.record).where(m.project == project, m.name == name)
+        if alias is not None:
+            query = query.where(m.alias == alias)
+        with self._connect() as conn:
+            rows = conn.execute(query.order_by(m.seq)).all()
+        return [_MOVE.decode(r[0]) for r in rows]

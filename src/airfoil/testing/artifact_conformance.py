@@ -1,0 +1,177 @@
+"""The artifact store conformance suite: tests every :class:`ArtifactStore` backend passes.
+
+Subclass :class:`ArtifactStoreConformance` and provide the ``artifact_store`` fixture (an
+empty store)::
+
+    class TestMyArtifacts(ArtifactStoreConformance):
+        @pytest.fixture
+        def artifact_store(self) -> Iterator[ArtifactStore]:
+            s = MyArtifactStore()
+            yield s
+            s.close()
+
+Invariants checked are those of :mod:`airfoil.store.artifacts`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.store.artifacts import ArtifactDraft, ArtifactStore
+
+__all__ = ["ArtifactStoreConformance", "make_draft"]
+
+
+def make_draft(
+    name: str = "digits",
+    content_hash: str = "h1",
+    *,
+    project: str = "p",
+    kind: str = "model",
+    partitions: dict[str, str] | None = None,
+) -> ArtifactDraft:
+    """An artifact draft with every field set."""
+    return ArtifactDraft(
+        project=project,
+        name=name,
+        kind=kind,
+        uri=f"artifacts/{content_hash}",
+        content_hash=content_hash,
+        partitions=partitions or {},
+        execution_id="e1",
+        lineage={"dataset_hash": "d1", "code_version": "c1", "hyperparameters": '{"C": 1.0}'},
+        metrics={"accuracy": 0.97},
+        metadata={"format": "sklearn"},
+    )
+
+
+class ArtifactStoreConformance:
+    """Every artifact store backend passes these."""
+
+    def test_versions_are_numbered_and_come_back_equal(self, artifact_store: ArtifactStore) -> None:
+        first, created = artifact_store.add_version(make_draft(content_hash="h1"), 10.0)
+        assert created and first.version == 1 and first.ref == "digits:1"
+        second, created = artifact_store.add_version(make_draft(content_hash="h2"), 11.0)
+        assert created and second.version == 2
+        assert artifact_store.get_version("p", "digits", 1) == first
+        assert artifact_store.get_version("p", "digits") == second
+        assert first.lineage["dataset_hash"] == "d1" and first.metrics == {"accuracy": 0.97}
+        assert artifact_store.list_versions("p", "digits") == [second, first]
+
+    def test_the_same_content_is_not_a_new_version(self, artifact_store: ArtifactStore) -> None:
+        first, _ = artifact_store.add_version(make_draft(content_hash="h1"), 10.0)
+        again, created = artifact_store.add_version(make_draft(content_hash="h1"), 20.0)
+        assert not created and again == first
+        other, created = artifact_store.add_version(
+            make_draft(content_hash="h1", partitions={"date": "2026-12-01"}), 30.0
+        )
+        assert created and other.version == 2
+
+    def test_partitions_filter_versions(self, artifact_store: ArtifactStore) -> None:
+        for day in ("01", "02"):
+            artifact_store.add_version(
+                make_draft("rows", f"h{day}", kind="data", partitions={"date": f"2026-12-{day}"}),
+                1.0,
+            )
+        found = artifact_store.list_versions("p", "rows", {"date": "2026-12-02"})
+        assert [v.partitions for v in found] == [{"date": "2026-12-02"}]
+        assert artifact_store.list_versions("p", "rows", {"date": "2027-01-01"}) == []
+
+    def test_names_are_listed_newest_version_each_and_projects_apart(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        artifact_store.add_version(make_draft("b", "h1"), 1.0)
+        artifact_store.add_version(make_draft("a", "h1"), 1.0)
+        artifact_store.add_version(make_draft("a", "h2"), 2.0)
+        artifact_store.add_version(make_draft("rows", "h3", kind="data"), 2.0)
+        artifact_store.add_version(make_draft("a", "h9", project="q"), 3.0)
+        names = artifact_store.list_names("p")
+        assert [(v.name, v.version) for v in names] == [("a", 2), ("b", 1), ("rows", 1)]
+        assert [v.name for v in artifact_store.list_names("p", kind="model")] == ["a", "b"]
+        assert [v.content_hash for v in artifact_store.list_versions("q", "a")] == ["h9"]
+        assert artifact_store.list_names("none") == []
+
+    def test_missing_versions_are_not_found(self, artifact_store: ArtifactStore) -> None:
+        with pytest.raises(NotFoundError, match="airfoil models list"):
+            artifact_store.get_version("p", "nope")
+        artifact_store.add_version(make_draft(), 1.0)
+        with pytest.raises(NotFoundError, match="version 7"):
+            artifact_store.get_version("p", "digits", 7)
+
+    def test_invalid_names_are_refused(self, artifact_store: ArtifactStore) -> None:
+        for bad in ("", "a:b", "a@b", "has space", "x" * 201):
+            with pytest.raises(ConfigError, match="invalid artifact name"):
+                artifact_store.add_version(make_draft(bad), 1.0)
+
+    def test_aliases_move_with_an_audit_trail(self, artifact_store: ArtifactStore) -> None:
+        for h in ("h1", "h2", "h3"):
+            artifact_store.add_version(make_draft(content_hash=h), 1.0)
+        first = artifact_store.move_alias("p", "digits", "production", 1, 10.0, actor="ann")
+        assert (first.seq, first.from_version, first.to_version) == (1, None, 1)
+        artifact_store.move_alias("p", "digits", "staging", 3, 11.0)
+        moved = artifact_store.move_alias("p", "digits", "production", 2, 12.0, reason="better")
+        assert (moved.seq, moved.from_version, moved.to_version) == (3, 1, 2)
+        assert artifact_store.aliases("p", "digits") == {"production": 2, "staging": 3}
+        assert artifact_store.resolve("p", "digits", "production").content_hash == "h2"
+        trail = artifact_store.alias_moves("p", "digits", "production")
+        assert [(m.seq, m.action, m.to_version, m.actor) for m in trail] == [
+            (1, "promote", 1, "ann"),
+            (3, "promote", 2, ""),
+        ]
+        assert len(artifact_store.alias_moves("p", "digits")) == 3
+
+    def test_rollback_goes_back_and_a_second_one_forward(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        for h in ("h1", "h2"):
+            artifact_store.add_version(make_draft(content_hash=h), 1.0)
+        artifact_store.move_alias("p", "digits", "production", 1, 10.0)
+        artifact_store.move_alias("p", "digits", "production", 2, 11.0)
+        back = artifact_store.move_alias("p", "digits", "production", None, 12.0, action="rollback")
+        assert (back.action, back.from_version, back.to_version) == ("rollback", 2, 1)
+        assert artifact_store.aliases("p", "digits") == {"production": 1}
+        again = artifact_store.move_alias(
+            "p", "digits", "production", None, 13.0, action="rollback"
+        )
+        assert again.to_version == 2
+        assert [m.seq for m in artifact_store.alias_moves("p", "digits")] == [1, 2, 3, 4]
+
+    def test_bad_moves_are_refused_and_change_nothing(self, artifact_store: ArtifactStore) -> None:
+        artifact_store.add_version(make_draft(), 1.0)
+        with pytest.raises(NotFoundError, match="version 5"):
+            artifact_store.move_alias("p", "digits", "production", 5, 1.0)
+        with pytest.raises(NotFoundError, match="no alias 'production'"):
+            artifact_store.move_alias("p", "digits", "production", None, 1.0, action="rollback")
+        artifact_store.move_alias("p", "digits", "production", 1, 2.0)
+        with pytest.raises(ConfigError, match="no earlier version"):
+            artifact_store.move_alias("p", "digits", "production", None, 3.0, action="rollback")
+        with pytest.raises(ConfigError, match="invalid alias"):
+            artifact_store.move_alias("p", "digits", "prod:1", 1, 3.0)
+        with pytest.raises(ConfigError, match="unknown alias action"):
+            artifact_store.move_alias("p", "digits", "production", 1, 3.0, action="delete")
+        with pytest.raises(NotFoundError):
+            artifact_store.resolve("p", "digits", "staging")
+        assert len(artifact_store.alias_moves("p", "digits")) == 1
+
+    def test_concurrent_writers_get_distinct_numbers(self, artifact_store: ArtifactStore) -> None:
+        errors: list[BaseException] = []
+
+        def add(i: int) -> None:
+            try:
+                artifact_store.add_version(make_draft(content_hash=f"h{i}"), float(i))
+                artifact_store.move_alias("p", "digits", "production", 1, float(i))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=add, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        versions = artifact_store.list_versions("p", "digits")
+        assert sorted(v.version for v in versions) == [1, 2, 3, 4, 5, 6]
+        assert [m.seq for m in artifact_store.alias_moves("p", "digits")] == [1, 2, 3, 4, 5, 6]

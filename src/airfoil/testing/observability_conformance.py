@@ -1,0 +1,191 @@
+"""The observability store conformance suite: tests every :class:`ObservabilityStore`
+backend passes (the metadata stores: memory, SQLite, PostgreSQL).
+
+Subclass :class:`ObservabilityStoreConformance` and provide the ``store`` fixture (an empty
+:class:`~airfoil.store.base.MetaStore`)::
+
+    class TestMyObservability(ObservabilityStoreConformance):
+        @pytest.fixture
+        def store(self) -> Iterator[MetaStore]:
+            s = MyStore()
+            yield s
+            s.close()
+
+Invariants checked are those of :mod:`airfoil.store._observability`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from airfoil.core.errors import NotFoundError
+from airfoil.core.failures import FailureRecord, failure_record
+from airfoil.core.metrics import MetricChunk, MetricSeries, merge_chunks
+from airfoil.core.phases import ErrorKind
+from airfoil.core.records import ErrorInfo, StoreBatch
+from airfoil.store.base import MetaStore
+from airfoil.testing.records import make_execution
+
+__all__ = ["ObservabilityStoreConformance", "make_failure", "make_series"]
+
+
+def make_series(
+    execution_id: str = "e1", node_id: str = "n0", attempt: int = 1, name: str = "loss", n: int = 3
+) -> MetricSeries:
+    """A series of ``n`` points with every field set."""
+    return MetricSeries(
+        execution_id=execution_id,
+        node_id=node_id,
+        attempt=attempt,
+        task="mod.train",
+        name=name,
+        kind="gauge",
+        steps=list(range(n)),
+        values=[1.0 / (i + 1) for i in range(n)],
+        times=[1_700_000_000.0 + i for i in range(n)],
+    )
+
+
+def make_failure(
+    execution_id: str = "e1",
+    node_id: str = "n0",
+    attempt: int = 1,
+    *,
+    project: str = "default",
+    task: str = "mod.load",
+    version: str = "v1",
+    at: float = 1_700_000_000.0,
+    message: str = "row 17 of /data/a.csv is bad",
+    error_type: str = "ValueError",
+    func: str = "load",
+) -> FailureRecord:
+    """A failure whose traceback's top user frame is ``flow.py:<func>``."""
+    tb = (
+        "Traceback (most recent call last):\n"
+        f'  File "/code/flow.py", line 12, in {func}\n'
+        "    raise ValueError(...)\n"
+        f"{error_type}: {message}\n"
+    )
+    return failure_record(
+        ErrorInfo(kind=ErrorKind.USER, type=error_type, message=message, traceback=tb),
+        execution_id=execution_id,
+        node_id=node_id,
+        attempt=attempt,
+        project=project,
+        task=task,
+        version=version,
+        at=at,
+    )
+
+
+class ObservabilityStoreConformance:
+    """Tests every observability store passes. Subclasses provide ``store``."""
+
+    @pytest.fixture
+    def store(self) -> MetaStore:
+        """The store under test, empty. Subclasses override this fixture."""
+        raise NotImplementedError("subclass and provide a store fixture")
+
+    def _execution(self, store: MetaStore, eid: str = "e1") -> None:
+        store.write(StoreBatch(execution=make_execution(eid)))
+
+    def test_series_round_trip_whole_and_in_order(self, store: MetaStore) -> None:
+        self._execution(store)
+        loss, acc = make_series(n=5), make_series(name="acc", n=2)
+        late = make_series(node_id="n0", attempt=2, n=1)
+        other = make_series(node_id="n1[3]", name="loss", n=4)
+        store.put_metric_series([loss, acc, late, other])
+        assert store.metric_series("e1") == [acc, loss, late, other]
+        assert store.metric_series("e1", "n0") == [acc, loss, late]
+        assert store.metric_series("e1", name="loss") == [loss, late, other]
+        assert store.metric_series("e1", "n1[3]", "loss") == [other]
+        assert store.metric_series("e1", "n9") == []
+        assert store.metric_series("nope") == []
+
+    def test_storing_again_replaces_the_series(self, store: MetaStore) -> None:
+        self._execution(store)
+        store.put_metric_series([make_series(n=3)])
+        longer = make_series(n=10)
+        store.put_metric_series([longer])
+        assert store.metric_series("e1") == [longer]
+        store.put_metric_series([])  # nothing to store is fine
+        assert store.metric_series("e1") == [longer]
+
+    def test_unknown_execution_stores_nothing(self, store: MetaStore) -> None:
+        self._execution(store)
+        with pytest.raises(NotFoundError, match="'ghost'"):
+            store.put_metric_series([make_series(), make_series(execution_id="ghost")])
+        assert store.metric_series("e1") == []
+
+    def test_large_series_and_non_numbers_survive(self, store: MetaStore) -> None:
+        self._execution(store)
+        n = 100_000
+        chunk = MetricChunk(
+            ["loss", "batches"],
+            ["gauge", "counter"],
+            [(0, i, math.sin(i / 100.0), 1.0 + i) for i in range(n)]
+            + [(0, n, float("nan"), 2.0), (0, n + 1, float("inf"), 3.0), (1, 0, 7.0, 4.0)],
+        )
+        series = merge_chunks([chunk], "e1", "n0", 1, "mod.train")
+        store.put_metric_series(series)
+        got = {s.name: s for s in store.metric_series("e1")}
+        assert got["loss"].count == n + 2
+        assert got["loss"].values[-2:] == [None, None]  # NaN and infinity: no number
+        assert got["loss"].values[:n] == [math.sin(i / 100.0) for i in range(n)]
+        assert got["batches"].kind == "counter" and got["batches"].values == [7.0]
+
+    def test_same_names_in_other_executions_stay_apart(self, store: MetaStore) -> None:
+        self._execution(store, "e1")
+        self._execution(store, "e2")
+        a, b = make_series("e1", n=2), make_series("e2", n=4)
+        store.put_metric_series([a, b])
+        assert store.metric_series("e1") == [a]
+        assert store.metric_series("e2") == [b]
+
+    def test_failures_group_by_signature_across_runs(self, store: MetaStore) -> None:
+        for eid in ("e1", "e2", "e3"):
+            self._execution(store, eid)
+        bad_rows = [
+            make_failure("e1", "n0", 1, at=10.0, message="row 17 of /data/a.csv is bad"),
+            make_failure("e1", "n0", 2, at=11.0, message="row 4 of /data/b.csv is bad"),
+            make_failure(
+                "e2", "n3", 1, at=30.0, message="row 9 of /tmp/c.csv is bad", version="v2"
+            ),
+        ]
+        other = make_failure("e3", "n1", 1, at=20.0, error_type="KeyError", message="'a'")
+        elsewhere = make_failure("e3", "n2", 1, project="other", at=40.0)
+        for f in [*bad_rows, other, elsewhere]:
+            store.put_failure(f)
+        groups = store.failure_groups("default")
+        assert [(g.type, g.count, g.executions) for g in groups] == [
+            ("ValueError", 3, 2),
+            ("KeyError", 1, 1),
+        ]
+        rows = groups[0]
+        assert rows.pattern == "row <n> of <path> is bad" and rows.frame == "flow.py:load"
+        assert (rows.first_seen, rows.last_seen) == (10.0, 30.0)
+        assert rows.tasks == ["mod.load@v1", "mod.load@v2"]
+        assert rows.example == bad_rows[2]  # the latest, whole
+        assert store.failure_groups("other")[0].count == 1
+        assert store.failure_groups("nobody") == []
+        # windows, tasks, limits, drill-down
+        assert [g.count for g in store.failure_groups("default", since=15.0)] == [1, 1]
+        assert store.failure_groups("default", task="mod.other") == []
+        assert len(store.failure_groups("default", limit=1)) == 1
+        assert store.failures("default", rows.signature) == bad_rows[::-1]
+        assert store.failures("default", rows.signature, since=10.5, limit=1) == [bad_rows[2]]
+        assert store.failures("default", "0" * 16) == []
+
+    def test_a_failure_stored_again_is_replaced_and_needs_its_execution(
+        self, store: MetaStore
+    ) -> None:
+        self._execution(store)
+        store.put_failure(make_failure(at=1.0))
+        again = make_failure(at=2.0, message="row 1 of /x/y is bad")
+        store.put_failure(again)
+        (group,) = store.failure_groups("default")
+        assert group.count == 1 and group.example == again
+        with pytest.raises(NotFoundError, match="'ghost'"):
+            store.put_failure(make_failure("ghost"))

@@ -1,0 +1,76 @@
+"""The artifact registry's API models: versions with lineage, aliases and their trail."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AliasMoveIn",
+    "AliasMoveOut",
+    "ArtifactDetail",
+    "ArtifactList",
+    "ArtifactVersionOut",
+]
+
+
+class ArtifactVersionOut(BaseModel):
+    """One artifact version (``name:version``) and what it came from."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    version: int
+    kind: str
+    uri: str
+    content_hash: str
+    created_at: float
+    partitions: dict[str, str] = {}
+    execution_id: str = ""
+    lineage: dict[str, str] = {}
+    metrics: dict[str, float] = {}
+    metadata: dict[str, str] = {}
+    aliases: list[str] = []
+
+
+class AliasMoveOut(BaseModel):
+    """One move of an alias in the audit trail."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    alias: str
+    seq: int
+    action: str
+    from_version: int | None = None
+    to_version: int
+    at: float
+    actor: str = ""
+    reason: str = ""
+
+
+class ArtifactList(BaseModel):
+    """The newest version of every artifact of a project."""
+
+    items: list[ArtifactVersionOut]
+
+
+class ArtifactDetail(BaseModel):
+    """An artifact's versions (newest first), aliases and the aliases' trail (oldest first)."""
+
+    name: str
+    aliases: dict[str, int]
+    versions: list[ArtifactVersionOut]
+    moves: list[AliasMoveOut]
+
+
+class AliasMoveIn(BaseModel):
+    """Move an alias: ``promote`` to ``version``, or ``rollback`` to where it pointed before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str = Field(min_length=1, max_length=200)
+    action: Literal["promote", "rollback"] = "promote"
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    reason: str = Field(default="", max_length=2000)

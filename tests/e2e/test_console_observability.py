@@ -1,0 +1,241 @@
+"""Observability end to end (issue 15): metrics logged by real runs -- local and on the
+server (``--remote``, the server's process workers) -- read by ``airfoil metrics`` locally
+and remotely, and charted by the console in real headless Chromium: a node's chart, and one
+metric overlaid across two runs. Screenshots go to test-output/console/, and to docs/img/
+(the pictures docs/observability.md shows) when AIRFOIL_UPDATE_DOCS_IMG=1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS_IMG = (
+    ROOT / "docs" / "img"
+    if os.environ.get("AIRFOIL_UPDATE_DOCS_IMG") == "1"
+    else ROOT / "test-output" / "console"
+)
+BLUE, RED = (0x25, 0x63, 0xEB), (0xDC, 0x26, 0x26)  # the first two series colours
+
+FLOW = textwrap.dedent(
+    """
+    import math
+
+    import airfoil as af
+
+
+    @af.task(cache=True)
+    def train(steps: int, lr: float) -> float:
+        ctx = af.current_context()
+        loss = 1.0
+        for i in range(steps):
+            loss = math.exp(-lr * i) + 0.05 * math.sin(i / 5)
+            ctx.log_metric("loss", loss)
+            ctx.count("batches")
+        ctx.log_metric("accuracy", 1.0 - loss, step=steps)
+        return loss
+
+
+    @af.workflow
+    def training(steps: int = 300, lr: float = 0.01) -> float:
+        return train(steps=steps, lr=lr)
+
+
+    def parse(row: int) -> int:
+        raise ValueError(f"row {row} of /data/part-{row}.csv is malformed")
+
+
+    @af.task
+    def load(row: int) -> int:
+        return parse(row)
+
+
+    @af.workflow
+    def ingest(row: int = 1) -> int:
+        return load(row=row)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not STATIC.exists():
+        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
+    work = tmp_path_factory.mktemp("console-obs")
+    (work / "flow.py").write_text(FLOW)
+    srv = Server(tmp_path_factory.mktemp("home"), work)
+    try:
+        for name, lr in (("run-a", "0.01"), ("run-b", "0.03")):
+            ran = srv.cli("run", "--name", name, "flow.py", "training", "--lr", lr)
+            assert ran.returncode == 0, ran.stderr
+        # the same workflow after an edit of the task's code: run-c is compared with run-a
+        (work / "flow.py").write_text(FLOW.replace("0.05 * math.sin", "0.07 * math.sin"))
+        ran = srv.cli("run", "--name", "run-c", "flow.py", "training", "--lr", "0.01")
+        assert ran.returncode == 0, ran.stderr
+        (work / "flow.py").write_text(FLOW)
+        for row in (3, 17):  # real failures, one group
+            failed = srv.cli("run", "--name", f"bad-{row}", "flow.py", "ingest", "--row", str(row))
+            assert failed.returncode != 0
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _coloured(pg: Any, selector: str, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of the chart's canvas are (about) ``rgb``."""
+    return int(
+        pg.evaluate(
+            """([sel, rgb]) => {
+                const c = document.querySelector(sel + ' canvas');
+                if (!c) return 0;
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0;
+                for (let i = 0; i < d.length; i += 4) {
+                    if (Math.abs(d[i] - rgb[0]) < 30 && Math.abs(d[i + 1] - rgb[1]) < 30
+                        && Math.abs(d[i + 2] - rgb[2]) < 30 && d[i + 3] > 100) n++;
+                }
+                return n;
+            }""",
+            [selector, list(rgb)],
+        )
+    )
+
+
+def test_metrics_cli_locally_and_remotely(server: Server) -> None:
+    local = server.cli("metrics", "run-a", "--json")
+    assert local.returncode == 0, local.stderr
+    got = {s["name"]: s for s in json.loads(local.stdout)}
+    assert set(got) == {"loss", "batches", "accuracy"}
+    assert got["loss"]["values"] == [
+        math.exp(-0.01 * i) + 0.05 * math.sin(i / 5) for i in range(300)
+    ]
+    assert got["batches"]["kind"] == "counter" and got["batches"]["values"][-1] == 300
+    table = server.cli("metrics", "run-a", "n0")
+    assert table.returncode == 0, table.stderr
+    assert "loss" in table.stdout and "300" in table.stdout
+    assert any(ch in table.stdout for ch in "▁▂▃▄▅▆▇█")
+
+    # a run on the server's own workers, read back over the API
+    ran = server.cli(
+        "run", "--remote", "--server", server.url, "--json", "flow.py", "training", "--steps", "40"
+    )
+    assert ran.returncode == 0, ran.stderr
+    eid = json.loads(ran.stdout)["execution_id"]
+    remote = server.cli("metrics", eid, "n0", "--name", "loss", "--json", "--server", server.url)
+    assert remote.returncode == 0, remote.stderr
+    (loss,) = json.loads(remote.stdout)
+    assert loss["steps"] == list(range(40)) and loss["node"] == "n0"
+    missing = server.cli("metrics", "nope", "--server", server.url)
+    assert missing.returncode != 0 and "nope" in missing.stderr
+
+
+def test_console_charts_a_node_and_overlays_two_runs(server: Server, page: Any) -> None:  # noqa: F811
+    pg = page
+    pg.goto(f"{server.url}/projects/default/executions/run-a?node=n0&tab=Metrics")
+    chart = '.metric-chart[data-metric="loss"]'
+    pg.wait_for_selector(chart + " canvas")
+    assert pg.get_attribute(chart, "data-points") == "300"
+    pg.wait_for_function(
+        "(sel) => { const c = document.querySelector(sel + ' canvas'); return c && c.width > 0 }",
+        arg=chart,
+    )
+    assert _coloured(pg, chart, BLUE) > 200, "the loss curve is drawn"
+    assert pg.locator('.metric-chart[data-metric="batches"] canvas').count() == 1
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    pg.locator("aside.panel").screenshot(path=str(DOCS_IMG / "metrics-node.png"))
+
+    pg.goto(f"{server.url}/projects/default/metrics?runs=run-a,run-b&name=loss")
+    pg.wait_for_selector(chart + " canvas")
+    assert pg.get_attribute(chart, "data-series") == "2"
+    assert pg.get_attribute(chart, "data-points") == "600"
+    assert _coloured(pg, chart, BLUE) > 200 and _coloured(pg, chart, RED) > 200
+    assert pg.locator(".u-legend").inner_text().count("run-") == 2
+    pg.screenshot(path=str(DOCS_IMG / "metrics-overlay.png"), full_page=True)
+
+
+def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) -> None:  # noqa: F811
+    # one more failure of the same kind, on the server's own workers
+    ran = server.cli("run", "--remote", "--server", server.url, "flow.py", "ingest", "--row", "250")
+    assert ran.returncode != 0
+    remote = server.cli("failures", "--server", server.url, "--since", "1h", "--json")
+    assert remote.returncode == 0, remote.stderr
+    (group,) = json.loads(remote.stdout)
+    assert (group["type"], group["count"], group["executions"]) == ("ValueError", 3, 3)
+    assert group["pattern"] == "row <n> of <path> is malformed"
+    assert group["frame"] == "flow.py:parse"
+    assert "row 250" in group["example"]["message"]
+    assert "in parse" in group["example"]["traceback"]
+    local = server.cli("failures", "--task", "flow.load")
+    assert local.returncode == 0, local.stderr
+    assert "row <n> of <path> is malformed" in local.stdout and "in parse" in local.stdout
+    drill = server.cli("failures", "--signature", group["signature"], "--json")
+    assert {f["execution_id"] for f in json.loads(drill.stdout)} >= {"bad-3", "bad-17"}
+
+    pg = page
+    pg.goto(f"{server.url}/projects/default/failures")
+    row = pg.locator(f'tr.failure-group[data-signature="{group["signature"]}"]')
+    row.wait_for()
+    assert "row <n> of <path> is malformed" in row.inner_text()
+    assert row.locator("td").first.inner_text() == "3"
+    row.click()
+    pg.locator("tr.failure-detail pre.traceback").wait_for()
+    assert "in parse" in pg.locator("tr.failure-detail pre.traceback").inner_text()
+    pg.locator('table.failure-attempts tr[data-execution="bad-17"]').wait_for()
+    assert pg.locator("table.failure-attempts tbody tr").count() == 3
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(DOCS_IMG / "failures.png"), full_page=True)
+    pg.locator('table.failure-attempts tr[data-execution="bad-17"] a').click()
+    pg.wait_for_url("**/executions/bad-17**")
+    pg.locator('aside.panel[data-node="n0"]').wait_for()
+
+
+def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None:  # noqa: F811
+    local = server.cli("compare", "run-a", "run-c", "--json")
+    assert local.returncode == 0, local.stderr
+    c = json.loads(local.stdout)
+    assert [(v["name"], v["same"]) for v in c["inputs"]] == [("lr", True), ("steps", True)]
+    assert [v["same"] for v in c["outputs"]] == [False]
+    (node,) = c["nodes"]
+    assert node["version_changed"] and node["outputs_same"] is False
+    assert any("0.05 * math.sin" in line for line in node["source_diff"])
+    assert any("0.07 * math.sin" in line for line in node["source_diff"])
+    remote = server.cli("compare", "run-a", "run-b", "--server", server.url, "--json")
+    assert remote.returncode == 0, remote.stderr
+    r = json.loads(remote.stdout)
+    lr = r["inputs"][0]
+    assert (lr["name"], lr["a"], lr["b"], lr["same"]) == (
+        "lr",
+        "0.01",
+        "0.03",
+        False,
+    )
+    assert not r["nodes"][0]["version_changed"]
+    text = server.cli("compare", "run-a", "run-c")
+    assert "code changed" in text.stdout and "0.07 * math.sin" in text.stdout
+    missing = server.cli("compare", "run-a", "nope")
+    assert missing.returncode != 0 and "nope" in missing.stderr
+
+    pg = page
+    pg.goto(f"{server.url}/projects/default/compare?a=run-a&b=run-c")
+    row = pg.locator('table.compare-nodes tr[data-node="n0"]')
+    row.wait_for()
+    assert "changed" in row.inner_text()
+    assert "0.07 * math.sin" in row.locator("pre.source-diff").inner_text()
+    assert "differs" in pg.locator('table.compare-outputs tr[data-name="o0"]').inner_text()
+    assert "same" in pg.locator('table.compare-inputs tr[data-name="lr"]').inner_text()
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(DOCS_IMG / "compare.png"), full_page=True)

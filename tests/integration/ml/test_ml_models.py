@@ -1,0 +1,247 @@
+"""The model layer for real: training and tuning run as recorded, cached workflows and
+register versions with lineage; the prediction service answers over real HTTP (uvicorn) and
+swaps versions under a steady client loop without failing a request."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from _tiny import model
+
+from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.ml import ModelRegistry, create_service
+from airfoil.ml._serve import ModelService
+from airfoil.store.blob import open_blob_store
+from airfoil.store.sql import SqlArtifactStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
+    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'artifacts.db'}")
+    yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
+    store.close()
+
+
+def test_training_is_a_cached_workflow_that_registers_lineage(registry: ModelRegistry) -> None:
+    first = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    assert first.ref == "tiny:1" and first.metrics["accuracy"] > 0.8
+    lineage = first.artifact.lineage if first.artifact else {}
+    assert lineage["execution_id"] == first.execution_id != ""
+    assert json.loads(lineage["hyperparameters"]) == {"C": 1.0}
+    assert lineage["code_version"] == model.code_version() and len(lineage["dataset_hash"]) == 64
+    again = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    assert again.ref == "tiny:1" and again.execution_id == first.execution_id
+    # the fit came from the cache: its outputs name the first execution
+    other = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=160)
+    assert other.ref == "tiny:2" and other.artifact is not None
+    assert other.artifact.lineage["dataset_hash"] != lineage["dataset_hash"]
+    assert model.predict([{"a": 3.0, "b": 3.0, "c": 0.0}], ref="tiny:1", registry=registry) == [1]
+    assert model.batch_predict(ref="tiny:2", registry=registry, rows=8) == model.predict(
+        model.dataset.read(rows=8)[["a", "b", "c"]], ref="tiny:2", registry=registry
+    )
+
+
+def test_bad_hyperparameters_and_reader_arguments_are_named(registry: ModelRegistry) -> None:
+    with pytest.raises(ConfigError, match="unknown hyperparameter 'Cee'"):
+        model.train(hyperparameters={"Cee": 1.0}, registry=registry)
+    with pytest.raises(ConfigError, match="no argument 'nrows'"):
+        model.train(registry=registry, nrows=3)
+    with pytest.raises(NotFoundError):
+        registry.resolve("tiny@production")
+
+
+def test_tune_maps_trials_and_registers_the_best(registry: ModelRegistry) -> None:
+    best = model.tune(
+        {"C": [0.0001, 0.001, 1.0, 10.0]}, trials=4, metric="accuracy", registry=registry, rows=120
+    )
+    assert len(best.trials) == 4
+    assert best.metrics["accuracy"] == max(m["accuracy"] for _, m in best.trials)
+    assert best.artifact is not None and best.artifact.version == 1
+    with pytest.raises(ConfigError, match="metric 'f1' is not reported"):
+        model.tune({"C": [1.0]}, trials=1, metric="f1", registry=registry, rows=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_service_swaps_versions_under_load_without_failing(registry: ModelRegistry) -> None:
+    v1 = model.train(hyperparameters={"C": 0.001}, registry=registry, rows=120)
+    v2 = model.train(hyperparameters={"C": 10.0}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production", poll_s=0.05)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_service(service, sample_rate=1.0), port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    seen: list[int] = []
+    failures: list[str] = []
+    stop = threading.Event()
+    row = {"a": 0.5, "b": 0.2, "c": 0.25}
+
+    def loop() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            while not stop.is_set():
+                try:
+                    r = client.post("/predict", json={"features": [row]})
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code} {r.text}")
+                    else:
+                        seen.append(r.json()["version"])
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            loops = [threading.Thread(target=loop) for _ in range(2)]
+            for t in loops:
+                t.start()
+            time.sleep(0.5)
+            registry.promote(v2.ref, "production")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and (not seen or seen[-1] != 2):
+                time.sleep(0.05)
+            time.sleep(0.3)
+            stop.set()
+            for t in loops:
+                t.join()
+            assert failures == []
+            assert seen[0] == 1 and seen[-1] == 2 and seen.index(2) > 0
+            assert sorted(set(seen)) == [1, 2] and seen == sorted(seen)  # one swap, no going back
+            assert client.get("/metadata").json()["lineage"]["execution_id"] == v2.execution_id
+            bad = client.post("/predict", json={"features": [{"a": "x", "b": 1.0, "c": 1.0}]})
+            assert bad.status_code == 422
+            assert bad.json()["detail"][0]["loc"] == ["body", "features", 0, "a"]
+            metrics = client.get("/metrics").text
+            count = [
+                ln
+                for ln in metrics.splitlines()
+                if ln.startswith("airfoil_predict_latency_seconds_count")
+            ]
+            assert float(count[0].split()[-1]) == len(seen)
+            assert "airfoil_model_version 2.0" in metrics
+            drift = client.get("/drift").json()
+            assert drift["version"] == 2 and drift["rows"] == seen.count(2)
+            assert drift["features"]["c"]["serving"]["missing_rate"] == 0.0
+            assert drift["features"]["a"]["serving"]["mean"] == pytest.approx(0.5)
+            schemas = client.get("/openapi.json").json()["components"]["schemas"]
+            assert set(schemas["tiny_features"]["properties"]) == {"a", "b", "c"}
+    finally:
+        stop.set()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_any_bytes_publish_as_a_partitioned_artifact(registry: ModelRegistry) -> None:
+    first = registry.publish("rows", b"a,b\n1,2\n", partitions={"date": "2026-12-01"})
+    second = registry.publish("rows", b"a,b\n3,4\n", partitions={"date": "2026-12-02"})
+    again = registry.publish("rows", b"a,b\n1,2\n", partitions={"date": "2026-12-01"})
+    assert (first.version, second.version, again.version) == (1, 2, 1)
+    assert first.kind == "data" and registry.read_bytes(second) == b"a,b\n3,4\n"
+    found = registry.artifacts.list_versions("p", "rows", {"date": "2026-12-02"})
+    assert [v.version for v in found] == [2]
+
+
+def _asgi(app: Any, method: str, path: str, body: Any = None) -> httpx.Response:
+    import asyncio
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            return await client.request(method, path, json=body)
+
+    return asyncio.run(call())
+
+
+def test_a_broken_new_version_leaves_the_old_one_serving(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    from airfoil.core.errors import CorruptBlobError
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    v2 = model.train(hyperparameters={"C": 2.0}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production")
+    app = create_service(service)
+    assert v2.artifact is not None
+    path = registry.blobs.local_path(v2.artifact.uri)
+    assert path is not None
+    Path(path).write_bytes(b"not the model")  # the stored bytes of version 2 are damaged
+    registry.promote(v2.ref, "production")
+    with pytest.raises(CorruptBlobError, match="tiny:2"):
+        service.check_once()
+    assert service.check_once() is False  # not reloaded on every poll
+    row = {"a": 1.0, "b": 1.0, "c": 0.0}
+    r = _asgi(app, "POST", "/predict", {"features": [row]})
+    assert r.status_code == 200 and r.json()["version"] == 1
+
+
+def test_bad_requests_and_a_failing_predictor(registry: ModelRegistry) -> None:
+    from airfoil.ml import Dataset, Model
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    app = create_service(ModelService(model, registry, v1.ref))
+    assert _asgi(app, "POST", "/predict", {"features": []}).status_code == 422
+    many = {"features": [{"a": 1.0, "b": 1.0, "c": 1.0}] * 10_001}
+    assert _asgi(app, "POST", "/predict", many).status_code == 422
+    assert _asgi(app, "POST", "/predict", {"rows": []}).json()["detail"][0]["loc"] == [
+        "body",
+        "features",
+    ]
+    # A predictor that raises is a 500 counted as an error, and the service keeps going.
+    broken = Model("tiny", init=model.init, dataset=Dataset("tiny", targets=["label"]))
+    broken.predictor(_raises)
+    bad_app = create_service(ModelService(broken, registry, v1.ref))
+    r = _asgi(bad_app, "POST", "/predict", {"features": [{"a": 1.0, "b": 1.0, "c": 1.0}]})
+    assert r.status_code == 500 and "predictor failed" in r.json()["detail"]
+    metrics = _asgi(bad_app, "GET", "/metrics").text
+    assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics
+    assert _asgi(bad_app, "GET", "/health").json()["version"] == 1
+
+
+def _raises(obj: Any, features: Any) -> list[int]:
+    raise RuntimeError("boom")
+
+
+def test_a_version_with_other_features_is_not_swapped_in(registry: ModelRegistry) -> None:
+    from _tiny import reader, trainer
+
+    from airfoil.ml import Dataset, Model
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production")
+    narrow = Model(
+        "tiny", init=model.init, dataset=Dataset("tiny", targets=["label"], features=["a", "b"])
+    )
+    narrow.dataset.reader(reader)
+    narrow.trainer(trainer)
+    v2 = narrow.train(registry=registry, rows=120)
+    assert v2.ref == "tiny:2"
+    registry.promote(v2.ref, "production")
+    with pytest.raises(ConfigError, match="other features"):
+        service.check_once()
+    assert service.current.artifact.version == 1

@@ -1,0 +1,75 @@
+"""The artifact registry over HTTP (a real server, SQLite and PostgreSQL): list, detail,
+one version, promote and roll back through the client and ``airfoil models --remote``;
+bad requests are clear 4xx errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from _srv import Running
+from typer.testing import CliRunner
+
+from airfoil.client import ApiCallError, Artifacts
+from airfoil.store.artifacts import open_artifact_store
+from airfoil.testing.artifact_conformance import make_draft
+
+pytestmark = pytest.mark.integration
+
+
+def _seed(server: Running, project: str) -> None:
+    store = open_artifact_store(server.database_url, str(server.home))
+    try:
+        for h in ("h1", "h2"):
+            store.add_version(make_draft("digits", h, project=project), time.time())
+    finally:
+        store.close()
+
+
+def test_the_registry_over_http(server: Running, client: Any) -> None:
+    _seed(server, client.project)
+    api = Artifacts(client)
+    listed = api.list()
+    assert [(a.name, a.version) for a in listed.items] == [("digits", 2)]
+    assert listed.items[0].lineage["dataset_hash"] == "d1"
+    first = api.promote("digits", 1, "production", reason="first")
+    assert (first.from_version, first.to_version, first.action) == (None, 1, "promote")
+    api.promote("digits", 2, "production")
+    back = api.rollback("digits", "production")
+    assert (back.from_version, back.to_version, back.action) == (2, 1, "rollback")
+    detail = api.detail("digits")
+    assert detail.aliases == {"production": 1}
+    assert [m.seq for m in detail.moves] == [1, 2, 3] and detail.moves[0].reason == "first"
+    assert api.version("digits", 1).aliases == ["production"]
+    with pytest.raises(ApiCallError) as missing:
+        api.version("digits", 9)
+    assert missing.value.status == 404
+    with pytest.raises(ApiCallError) as nowhere:
+        api.promote("digits", 7, "staging")
+    assert nowhere.value.status == 404
+    with pytest.raises(ApiCallError) as bad_alias:
+        api.promote("digits", 1, "prod:1")
+    assert bad_alias.value.status in (400, 422) and "invalid alias" in str(bad_alias.value)
+
+
+def test_models_cli_remote(server: Running, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airfoil.cli.main import app
+
+    _seed(server, client.project)
+    monkeypatch.setenv("AIRFOIL_PROJECT", client.project)
+    runner = CliRunner()
+    base = ["--remote", "--server", server.url]
+    moved = runner.invoke(app, ["models", "promote", "digits:2", "production", *base, "--json"])
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.stdout)["to_version"] == 2
+    shown = runner.invoke(app, ["models", "show", "digits@production", *base, "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert [v["version"] for v in data["versions"]] == [2]
+    assert data["alias_moves"][0]["to_version"] == 2
+    listed = runner.invoke(app, ["models", "list", *base, "--json"])
+    assert json.loads(listed.stdout)[0]["aliases"] == {"production": 2}
+    gone = runner.invoke(app, ["models", "rollback", "digits", "production", *base])
+    assert gone.exit_code == 2 and "no earlier version" in gone.output

@@ -1,0 +1,25 @@
+"""Gang entries for the launcher tests (module-level: pickled by reference)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def echo_rank(payload: bytes) -> bytes:
+    print(f"rank {os.environ['RANK']} says {payload.decode()}", flush=True)
+    return f"{os.environ['RANK']}/{os.environ['WORLD_SIZE']}:{payload.decode()}".encode()
+
+
+def rank_1_raises(payload: bytes) -> bytes:
+    if os.environ["RANK"] == "1":
+        raise RuntimeError("rank 1 broke")
+    time.sleep(60)
+    return b""
+
+
+def record_pid_and_wait(payload: bytes) -> bytes:
+    with open(os.path.join(payload.decode(), f"pid-{os.environ['RANK']}"), "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
+    return b""

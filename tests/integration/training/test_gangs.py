@@ -1,0 +1,82 @@
+"""The process gang: all ranks start with the collective environment, a failing rank stops
+the others at once, and a supervisor killed outright leaves no rank behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from airfoil.executors._gang import GangPlan, ProcessGang
+
+pytestmark = [pytest.mark.integration]
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+import _entries  # noqa: E402
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(60)
+def test_every_rank_runs_and_reports_its_result_and_log() -> None:
+    outcome = ProcessGang().run(GangPlan(workers=3), _entries.echo_rank, b"hi")
+    assert outcome.ok
+    assert [r.result for r in outcome.ranks] == [b"0/3:hi", b"1/3:hi", b"2/3:hi"]
+    assert [r.log.strip() for r in outcome.ranks] == [f"rank {i} says hi" for i in range(3)]
+    assert outcome.started_at <= outcome.running_at
+
+
+@pytest.mark.timeout(60)
+def test_a_rank_that_raises_stops_the_gang_at_once() -> None:
+    started = time.monotonic()
+    outcome = ProcessGang().run(GangPlan(workers=2), _entries.rank_1_raises, b"")
+    assert time.monotonic() - started < 30  # rank 0 (sleeping 60 s) was stopped
+    assert not outcome.ok
+    failure = outcome.first_failure()
+    assert failure is not None and failure.rank == 1 and not failure.lost
+    assert failure.error_type == "builtins.RuntimeError"
+    assert failure.message == "rank 1 broke" and "rank_1_raises" in failure.traceback
+    assert outcome.ranks[0].stopped
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_supervisor_leaves_no_rank_running(tmp_path: Path) -> None:
+    script = (
+        f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
+        "import _entries\n"
+        "from airfoil.executors._gang import GangPlan, ProcessGang\n"
+        "ProcessGang().run(GangPlan(workers=2), _entries.record_pid_and_wait, "
+        f"{str(tmp_path).encode()!r})\n"
+    )
+    supervisor = subprocess.Popen([sys.executable, "-c", script])
+    pids: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(pids) < 2 and time.monotonic() < deadline:
+        try:
+            pids = [int((tmp_path / f"pid-{r}").read_text()) for r in (0, 1)]
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    assert len(pids) == 2, "the ranks never started"
+    supervisor.send_signal(signal.SIGKILL)
+    supervisor.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids)

@@ -1,0 +1,105 @@
+"""The model layer's pure pieces: references, the search space, saving defaults, drift."""
+
+from __future__ import annotations
+
+import pytest
+
+from airfoil.core.errors import ConfigError
+from airfoil.ml import ModelPickleWarning, parse_ref
+from airfoil.ml._persist import load_model, save_model
+from airfoil.ml._serve import DriftTracker
+from airfoil.ml._training import sample_space
+
+pytestmark = pytest.mark.unit
+
+
+def test_references_parse_and_bad_ones_say_the_forms() -> None:
+    assert (parse_ref("m").name, parse_ref("m:3").version, parse_ref("m@prod").alias) == (
+        "m",
+        3,
+        "prod",
+    )
+    for bad in ("m:x", "m@", "m:1@a", ":1", "a b"):
+        with pytest.raises(ConfigError, match=r"NAME:VERSION|invalid"):
+            parse_ref(bad)
+
+
+def test_search_space_draws_distinct_sets_reproducibly() -> None:
+    space = {"C": [1, 2, 3], "k": ["a", "b"]}
+    sets = sample_space(space, 8, seed=1)
+    assert len(sets) == 6 and len({tuple(sorted(s.items())) for s in sets}) == 6
+    assert sample_space(space, 3, seed=1) == sample_space(space, 3, seed=1)
+    with pytest.raises(ConfigError):
+        sample_space({}, 2, 0)
+    with pytest.raises(ConfigError):
+        sample_space({"C": [1]}, 0, 0)
+
+
+class _Plain:
+    def __init__(self, w: float) -> None:
+        self.w = w
+
+
+def test_unknown_models_are_pickled_with_a_warning() -> None:
+    with pytest.warns(ModelPickleWarning, match="_Plain"):
+        data, fmt = save_model(_Plain(2.0))
+    assert fmt == "pickle" and load_model(data, fmt).w == 2.0
+    with pytest.raises(ConfigError, match="unknown model format"):
+        load_model(data, "onnx")
+
+
+def test_drift_compares_serving_with_training() -> None:
+    drift = DriftTracker(["x"], {"x": (0.0, 1.0, 0.0)})
+    drift.add([{"x": 2.0}, {"x": 4.0}, {"x": None}])
+    report = drift.report()["features"]["x"]
+    assert report["serving"]["mean"] == 3.0 and report["serving"]["std"] == 1.0
+    assert report["serving"]["missing_rate"] == pytest.approx(1 / 3)
+    assert report["mean_shift_in_std"] == 3.0
+
+
+def test_a_predictor_annotated_ndarray_gets_an_array() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from airfoil.ml import Dataset, Model
+
+    m = Model("arr", init=dict, dataset=Dataset("d", targets=["y"]))
+
+    @m.predictor
+    def predictor(obj: object, features: np.ndarray) -> list[str]:
+        return [type(features).__name__, str(features.dtype)]
+
+    assert m.wants_array()
+    assert m.predict_with(None, pd.DataFrame({"a": [1, 2]})) == ["ndarray", "float64"]
+    other = Model("frame", init=dict, dataset=Dataset("d", targets=["y"]))
+    other.predictor(lambda obj, features: type(features).__name__)
+    assert not other.wants_array()
+    assert other.predict_with(None, pd.DataFrame({"a": [1]})) == "DataFrame"
+
+
+def test_importing_airfoil_ml_is_light_and_its_names_are_curated() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airfoil.ml as m; "
+        "heavy = [x for x in ('pandas', 'sklearn', 'fastapi', 'sqlalchemy', 'airfoil.engine') "
+        "if x in sys.modules]; print(heavy, sorted(m.__all__))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "[] ['Dataset', 'LoadedModel', 'Model', 'ModelPickleWarning', 'ModelRegistry', "
+        "'TrainedModel', 'create_service', 'local_registry', 'parse_ref']"
+    )
+
+
+def test_reader_arguments_that_clash_with_train_arguments_are_refused() -> None:
+    from airfoil.core.errors import DefinitionError
+    from airfoil.ml import Dataset
+
+    data = Dataset("d", targets=["y"])
+    for clash in ("hyperparameters", "registry", "trials"):
+        namespace: dict[str, object] = {}
+        exec(f"def reader({clash}: int) -> list[int]:\n    return []", namespace)
+        with pytest.raises(DefinitionError, match=f"'{clash}' clashes"):
+            data.reader(namespace["reader"])  # type: ignore[arg-type]

@@ -1,0 +1,100 @@
+// The compare view: two executions side by side -- inputs, outputs, each node's phase, cache
+// status and duration, and which tasks' code versions changed, with the source diff.
+import { useState } from "preact/hooks";
+import type { S } from "./api";
+import { enc, get, qs } from "./api";
+import { Link, Problem } from "./components";
+import { setQuery } from "./router";
+import { fmtDuration, useFetch } from "./util";
+
+type ComparisonOut = S["ComparisonOut"];
+type ValueDiffOut = S["ValueDiffOut"];
+
+export function ComparePage(props: { project: string; query: URLSearchParams }) {
+  const { project, query } = props;
+  const a = query.get("a") ?? "";
+  const b = query.get("b") ?? "";
+  const [ta, setA] = useState(a);
+  const [tb, setB] = useState(b);
+  const [all, setAll] = useState(false);
+  const url = `/projects/${enc(project)}/compare${qs({ a, b })}`;
+  const c = useFetch<ComparisonOut | null>(url, () => (a && b ? get<ComparisonOut>(url) : Promise.resolve(null)));
+  const exec = (id: string) => <Link to={`/projects/${enc(project)}/executions/${enc(id)}`}>{id}</Link>;
+  const d = c.data;
+  const nodes = d ? d.nodes.filter((n) => all || n.phase_a !== n.phase_b || n.cache_a !== n.cache_b || n.version_changed || n.outputs_same === false) : [];
+  return (
+    <div class="page compare-page">
+      <h1>Compare runs</h1>
+      <form class="row" onSubmit={(e) => { e.preventDefault(); setQuery({ a: ta.trim(), b: tb.trim() }); }}>
+        <label>A <input name="a" value={ta} onInput={(e) => setA((e.target as HTMLInputElement).value)} /></label>{" "}
+        <label>B <input name="b" value={tb} onInput={(e) => setB((e.target as HTMLInputElement).value)} /></label>{" "}
+        <button type="submit">Compare</button>
+      </form>
+      <Problem error={c.error} />
+      {d ? (
+        <div>
+          <table class="kv">
+            <tbody>
+              <tr><th></th><th>A</th><th>B</th></tr>
+              <tr><th>execution</th><td>{exec(d.a)}</td><td>{exec(d.b)}</td></tr>
+              <tr><th>workflow</th><td>{d.workflow_a}</td><td>{d.workflow_b}</td></tr>
+              <tr><th>phase</th><td>{d.phase_a}</td><td>{d.phase_b}</td></tr>
+              <tr><th>duration</th><td>{fmtDuration(d.duration_a)}</td><td>{fmtDuration(d.duration_b)}</td></tr>
+            </tbody>
+          </table>
+          <Values title="Inputs" rows={d.inputs} />
+          <Values title="Outputs" rows={d.outputs} />
+          <h2>
+            Nodes <label class="inline small"><input type="checkbox" checked={all} onChange={(e) => setAll((e.target as HTMLInputElement).checked)} /> show all {d.nodes.length}</label>
+          </h2>
+          {nodes.length ? (
+            <table class="list compare-nodes">
+              <thead><tr><th>node</th><th>task</th><th>phase A / B</th><th>cache A / B</th><th>duration A / B</th><th>code</th><th>outputs</th></tr></thead>
+              <tbody>
+                {nodes.map((n) => (
+                  <tr data-node={n.node_id} class={n.version_changed ? "changed" : ""}>
+                    <td class="mono">{n.node_id}</td>
+                    <td>{n.task}</td>
+                    <td>{n.phase_a || "—"} / {n.phase_b || "—"}</td>
+                    <td>{n.cache_a || "—"} / {n.cache_b || "—"}</td>
+                    <td>{fmtDuration(n.duration_a)} / {fmtDuration(n.duration_b)}</td>
+                    <td>
+                      {n.version_changed ? <b>changed</b> : "same"}
+                      {n.source_diff.length ? <pre class="log source-diff">{n.source_diff.join("\n")}</pre> : null}
+                    </td>
+                    <td>{n.outputs_same === null ? "—" : n.outputs_same ? "same" : <b>differ</b>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <div class="muted">every node alike</div>
+          )}
+        </div>
+      ) : null}
+      {!a || !b ? <div class="muted">Give two execution ids.</div> : null}
+    </div>
+  );
+}
+
+function Values({ title, rows }: { title: string; rows: ValueDiffOut[] }) {
+  if (!rows.length) return null;
+  return (
+    <div>
+      <h2>{title}</h2>
+      <table class={`list compare-${title.toLowerCase()}`}>
+        <thead><tr><th>name</th><th>A</th><th>B</th><th></th></tr></thead>
+        <tbody>
+          {rows.map((v) => (
+            <tr data-name={v.name} class={v.same ? "" : "differs"}>
+              <td class="mono">{v.name}</td>
+              <td class="mono small">{v.a}</td>
+              <td class="mono small">{v.b}</td>
+              <td>{v.same ? "same" : <b>differs</b>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

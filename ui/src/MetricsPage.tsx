@@ -1,0 +1,69 @@
+// The metrics page: one metric overlaid across chosen runs (loss curves of five trainings on
+// one chart). The runs and the metric are in the URL (?runs=a,b&name=loss&node=n0), so a
+// view can be shared.
+import { useState } from "preact/hooks";
+import type { S } from "./api";
+import { enc, get } from "./api";
+import { Problem } from "./components";
+import { byName, MetricChart } from "./MetricChart";
+import type { Line } from "./MetricChart";
+import { setQuery } from "./router";
+import { useFetch } from "./util";
+
+type MetricsOut = S["MetricsOut"];
+
+export function MetricsPage(props: { project: string; query: URLSearchParams }) {
+  const { project, query } = props;
+  const runs = (query.get("runs") ?? "").split(",").map((r) => r.trim()).filter(Boolean);
+  const name = query.get("name") ?? "";
+  const node = query.get("node") ?? "";
+  const [text, setText] = useState(runs.join(", "));
+  const loaded = useFetch<MetricsOut[]>(`${project}|${runs.join(",")}`, () =>
+    Promise.all(runs.map((r) => get<MetricsOut>(`/projects/${enc(project)}/executions/${enc(r)}/metrics`))),
+  );
+  const all = loaded.data ?? [];
+  const names = byName(all.flatMap((m) => m.items)).map(([n]) => n);
+  const chosen = name || names[0] || "";
+  const lines: Line[] = [];
+  for (const m of all) {
+    const mine = m.items.filter((s) => s.name === chosen && (!node || s.node_id === node));
+    for (const s of mine) {
+      const many = mine.length > 1;
+      lines.push({
+        label: `${m.execution_id}${many ? ` ${s.node_id}#${s.attempt}` : ""}`,
+        steps: s.steps,
+        values: s.values,
+      });
+    }
+  }
+  return (
+    <div class="page metrics-page">
+      <h1>Metrics across runs</h1>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuery({ runs: text.split(/[\s,]+/).filter(Boolean).join(",") });
+        }}
+      >
+        <label>
+          runs{" "}
+          <input name="runs" size={60} placeholder="execution ids, comma-separated" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
+        </label>{" "}
+        <button type="submit">Show</button>{" "}
+        {names.length ? (
+          <label>
+            metric{" "}
+            <select name="metric" value={chosen} onChange={(e) => setQuery({ name: (e.target as HTMLSelectElement).value })}>
+              {names.map((n) => <option value={n}>{n}</option>)}
+            </select>
+          </label>
+        ) : null}
+      </form>
+      <Problem error={loaded.error} />
+      {runs.length === 0 ? <div class="muted">Give the ids of the runs to compare.</div> : null}
+      {loaded.data && !lines.length ? <div class="muted">no metric {chosen ? `"${chosen}"` : ""} in these runs</div> : null}
+      {lines.length ? <MetricChart title={chosen} lines={lines} height={320} /> : null}
+    </div>
+  );
+}
