@@ -96,9 +96,7 @@ def _report(rt: LocalRuntime, eid: str, node: str = "n0") -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("executor", ["inline", "process"])
-def test_a_report_is_stored_with_its_attempt(
-    executor: str, tasks: tuple[ModuleType, Path]
-) -> None:
+def test_a_report_is_stored_with_its_attempt(executor: str, tasks: tuple[ModuleType, Path]) -> None:
     module, code = tasks
     rt = LocalRuntime(AirfoilSettings(executor=executor, max_parallel=1))  # type: ignore[arg-type]
     try:
