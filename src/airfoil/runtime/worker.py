@@ -360,6 +360,9 @@ def run_attempt(
         if request.log_key
         else io.StringIO()
     )
+    traceparent = request.context.get("traceparent", "")
+    if traceparent.count("-") == 3:  # traced (an OTLP endpoint is configured): say which trace
+        log.write(f"airfoil: trace_id={traceparent.split('-')[1]}\n")
     outputs: dict[str, Value] | None = None
     error: ErrorInfo | None = None
     ctx_obj: ExecutionContext | None = None
