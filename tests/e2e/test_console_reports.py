@@ -1,7 +1,8 @@
 """Reports end to end (issue 15): a task attaches markdown, a table and a matplotlib figure
 (``af.current_context().report``) in runs made locally and on the server's own workers;
 ``airfoil report`` writes them as HTML files locally and with ``--remote``; the console's
-node panel shows one in its Report tab, in a sandboxed frame, in real headless Chromium."""
+node panel shows one in its Report tab, in a sandboxed frame, in real headless Chromium, and
+each attempt's OpenTelemetry trace and span ids (API and Attempts tab)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from airfoil.core.trace_ids import traceparent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -106,6 +109,10 @@ def test_report_cli_locally_and_remotely(server: Server) -> None:
     assert r.headers["content-security-policy"].startswith("sandbox allow-scripts")
     missing = server.cli("report", eid, "n1", "--server", server.url)
     assert missing.returncode != 0 and "has no report" in missing.stderr
+    # the API's attempt record names the attempt's OpenTelemetry trace and span
+    node = httpx.get(f"{server.url}/api/v1/projects/default/executions/{eid}/nodes/n0").json()
+    (att,) = node["attempt_list"]
+    assert f"00-{att['trace_id']}-{att['span_id']}-01" == traceparent(eid, "n0", 1)
 
 
 def test_console_shows_the_report_in_a_sandboxed_frame(server: Server, page: Any) -> None:  # noqa: F811
@@ -125,3 +132,6 @@ def test_console_shows_the_report_in_a_sandboxed_frame(server: Server, page: Any
     # a node whose task attached none says so
     pg.goto(f"{server.url}/projects/default/executions/rep-a?node=n1&tab=Report")
     pg.get_by_text("this node's task attached no report").wait_for()
+    pg.goto(f"{server.url}/projects/default/executions/rep-a?node=n0&tab=Attempts")
+    trace = traceparent("rep-a", "n0", 1).split("-")
+    assert pg.locator(".trace-id").inner_text() == f"trace {trace[1]} · span {trace[2]}"

@@ -113,6 +113,11 @@ function Attempts({ n }: { n: NodeOut }) {
               {a.worker ? ` · ${a.worker}` : ""}
             </span>
           </div>
+          {a.trace_id ? (
+            <div class="small muted trace-id" title="OpenTelemetry ids of this attempt (traces are exported when the server has otel_endpoint)">
+              trace {a.trace_id} · span {a.span_id}
+            </div>
+          ) : null}
           {a.error ? <ErrorView error={a.error} /> : null}
         </div>
       ))}

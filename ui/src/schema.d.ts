@@ -1022,8 +1022,18 @@ export interface components {
             has_log: boolean;
             /** Phase */
             phase: string;
+            /**
+             * Span Id
+             * @default
+             */
+            span_id: string;
             /** Started At */
             started_at: number;
+            /**
+             * Trace Id
+             * @default
+             */
+            trace_id: string;
             /**
              * Worker
              * @default

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from airfoil.core.errors import ConfigError
+from airfoil.core.trace_ids import attempt_span_id, execution_trace_id
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.executors.hooks import Hooks
 
@@ -46,6 +47,35 @@ def traces_url(endpoint: str) -> str:
         if endpoint.rstrip("/").endswith("/v1/traces")
         else (endpoint.rstrip("/") + "/v1/traces")
     )
+
+
+class _NextIds(Protocol):
+    trace: int | None
+    span: int | None
+
+
+def _ids() -> Any:
+    """An id generator for the SDK: random, except the next id asked for when one is set
+    (an execution's trace id, an attempt's span id: :mod:`airfoil.core.trace_ids`)."""
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class Ids(RandomIdGenerator):
+        trace: int | None = None
+        span: int | None = None
+
+        def generate_trace_id(self) -> int:
+            if self.trace is not None:
+                trace, self.trace = self.trace, None
+                return trace
+            return super().generate_trace_id()
+
+        def generate_span_id(self) -> int:
+            if self.span is not None:
+                span, self.span = self.span, None
+                return span
+            return super().generate_span_id()
+
+    return Ids()
 
 
 def _ns(seconds: float) -> int:
@@ -74,7 +104,11 @@ class TracingHooks(Hooks):
             ) from None
         self.inner = inner
         self.url = traces_url(endpoint)
-        self._provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        ids = _ids()
+        self._ids: _NextIds = ids
+        self._provider = TracerProvider(
+            resource=Resource.create({"service.name": service}), id_generator=ids
+        )
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=self.url)))
         self._tracer = self._provider.get_tracer("airfoil")
         self._lock = threading.Lock()
@@ -87,6 +121,7 @@ class TracingHooks(Hooks):
     def _execution(self, eid: str) -> Any:
         span = self._executions.get(eid)
         if span is None:
+            self._ids.trace = execution_trace_id(eid)  # a root span: asks for a trace id
             span = self._executions[eid] = self._tracer.start_span(
                 "execution", attributes={"airfoil.execution_id": eid}
             )
@@ -126,6 +161,9 @@ class TracingHooks(Hooks):
 
             with self._lock:
                 node = self._node(request)
+                self._ids.span = attempt_span_id(
+                    request.execution_id, request.node_id, request.attempt
+                )
                 span = self._tracer.start_span(
                     f"attempt {request.attempt}",
                     context=trace.set_span_in_context(node),

@@ -1,7 +1,8 @@
 """OpenTelemetry traces of real runs (issue 15), exported over OTLP/HTTP to a real receiver
 the test starts on 127.0.0.1 (http.server decoding ``ExportTraceServiceRequest``): the span
 tree execution -> node -> attempt, retries as sibling attempts, a child call under its
-caller's attempt; the trace id reaches the worker (context, log). With no endpoint nothing
+caller's attempt; the trace id reaches the worker (context, log) and the API's attempt
+record. With no endpoint nothing
 of OpenTelemetry is imported."""
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any
 import pytest
 
 from airfoil.core.errors import ConfigError
+from airfoil.core.trace_ids import traceparent
 from airfoil.local import LocalRuntime, convert_inputs, spec_of
+from airfoil.server._convert import attempt_out
 from airfoil.settings import AirfoilSettings
 
 pytestmark = pytest.mark.integration
@@ -180,6 +183,10 @@ def test_the_span_tree_of_a_run_reaches_a_real_receiver(
     trace_hex = root.trace_id.hex()
     assert f"airfoil: trace_id={trace_hex}" in text
     assert f"traceparent 00-{trace_hex}-{a2.span_id.hex()}-01" in text
+    assert traceparent(eid, "n1", 2) == f"00-{trace_hex}-{a2.span_id.hex()}-01"
+    # the API's attempt record names the same trace and span
+    out = attempt_out(att)
+    assert (out.trace_id, out.span_id) == (trace_hex, a2.span_id.hex())
 
 
 def test_nothing_of_opentelemetry_is_imported_without_an_endpoint(tmp_path: Path) -> None:
