@@ -32,6 +32,10 @@ __all__ = ["TracingHooks", "traces_url"]
 
 log = logging.getLogger("airfoil.tracing")
 
+#: Longest an export (with its retries) may take: a collector that is down delays the
+#: runtime's close (a CLI run's exit) by about this much, never more.
+EXPORT_TIMEOUT_S = 2.0
+
 
 def traces_url(endpoint: str) -> str:
     """The OTLP/HTTP traces URL of ``endpoint`` (a base URL gets ``/v1/traces``, as the
@@ -109,7 +113,9 @@ class TracingHooks(Hooks):
         self._provider = TracerProvider(
             resource=Resource.create({"service.name": service}), id_generator=ids
         )
-        self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=self.url)))
+        self._provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=self.url, timeout=EXPORT_TIMEOUT_S))
+        )
         self._tracer = self._provider.get_tracer("airfoil")
         self._lock = threading.Lock()
         self._executions: dict[str, Any] = {}

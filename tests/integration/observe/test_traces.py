@@ -215,3 +215,28 @@ def test_nothing_of_opentelemetry_is_imported_without_an_endpoint(tmp_path: Path
 def test_a_bad_endpoint_is_refused_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not an http"):
         LocalRuntime(AirfoilSettings(home=str(tmp_path), otel_endpoint="127.0.0.1:4318"))
+
+
+def test_a_collector_that_is_down_never_fails_a_run_nor_holds_its_exit(
+    tasks: tuple[ModuleType, Path], tmp_path: Path
+) -> None:
+    import socket
+    import time
+
+    module, code = tasks
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rt = LocalRuntime(
+        AirfoilSettings(home=str(tmp_path / "home"), otel_endpoint=f"http://127.0.0.1:{port}")
+    )
+    try:
+        engine = rt.engine()
+        values = convert_inputs(module.child, {"x": 1}, rt)
+        record = engine.launch(spec_of(module.child), values, code_root=str(code))
+        assert engine.drive(record.id).phase == "succeeded"
+    finally:
+        t0 = time.monotonic()
+        rt.close()
+        closed_in = time.monotonic() - t0
+    assert closed_in < 4.0  # bounded by EXPORT_TIMEOUT_S (2 s), not the SDK's 10 s retries
