@@ -7,15 +7,12 @@ of OpenTelemetry is imported."""
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import subprocess
 import sys
 import textwrap
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,9 +28,7 @@ from airfoil.settings import AirfoilSettings
 pytestmark = pytest.mark.integration
 
 pytest.importorskip("opentelemetry.sdk")
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
-    ExportTraceServiceRequest,
-)
+from _otlp import receiver  # noqa: E402, F401
 
 TASKS = textwrap.dedent(
     """
@@ -61,44 +56,6 @@ TASKS = textwrap.dedent(
 )
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    spans: list[Any]
-    paths: list[str]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        req = ExportTraceServiceRequest()
-        req.ParseFromString(body)
-        self.paths.append(self.path)
-        for rs in req.resource_spans:
-            for ss in rs.scope_spans:
-                self.spans.extend(ss.spans)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[Any], list[str]]]:
-    spans: list[Any] = []
-    paths: list[str] = []
-    handler = type("H", (_Receiver,), {"spans": spans, "paths": paths})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}", spans, paths
-    finally:
-        srv.shutdown()
-        srv.server_close()
-
-
 @pytest.fixture
 def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
     code = tmp_path / "code"
@@ -124,7 +81,7 @@ def _attr(span: Any, key: str) -> Any:
 @pytest.mark.parametrize("executor", ["inline", "process"])
 def test_the_span_tree_of_a_run_reaches_a_real_receiver(
     executor: str,
-    receiver: tuple[str, list[Any], list[str]],
+    receiver: tuple[str, list[Any], list[str]],  # noqa: F811
     tasks: tuple[ModuleType, Path],
     tmp_path: Path,
 ) -> None:
