@@ -462,6 +462,16 @@ class Client:
         )
         return MetricsOut.model_validate(r.json())
 
+    def report(
+        self, execution_id: str, node_id: str, *, project: str | None = None
+    ) -> tuple[int, str]:
+        """The report of a node (its newest attempt that wrote one): ``(attempt, html)``
+        (``airfoil report --remote``)."""
+        r = self._call(
+            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/report"
+        )
+        return int(r.headers.get("X-Airfoil-Attempt", "0")), r.text
+
     def failure_groups(
         self,
         *,

@@ -23,6 +23,7 @@ from airfoil.core.records import (
     TypeSpec,
     Value,
 )
+from airfoil.core.trace_ids import attempt_span_id, execution_trace_id
 from airfoil.types import TypeEngine, ValueContext, ValueRef
 from airfoil.wire import (
     API_PREFIX,
@@ -237,6 +238,8 @@ def attempt_dict(a: AttemptRecord) -> dict[str, Any]:
         worker=a.worker,
         error=error_dict(a.error),
         has_log=bool(a.log_uri),
+        trace_id=f"{execution_trace_id(a.execution_id):032x}",
+        span_id=f"{attempt_span_id(a.execution_id, a.node_id, a.attempt):016x}",
     )
 
 

@@ -349,6 +349,10 @@ class AttemptOut(_Response):
     worker: str = ""
     error: ErrorOut | None = None
     has_log: bool = False
+    #: The attempt's OpenTelemetry ids (hex) in traces exported when the server has
+    #: ``otel_endpoint``: the execution's trace, the attempt's span.
+    trace_id: str = ""
+    span_id: str = ""
 
 
 class NodeOut(_Response):
