@@ -44,7 +44,7 @@ export function Problem({ error }: { error: Error | null }) {
 }
 
 function isFrame(p: unknown): p is { format: string; rows: number; columns: string[]; dtypes: string[]; head?: Record<string, unknown>[] } {
-  return typeof p === "object" && p !== null && (p as { format?: string }).format === "parquet";
+  return typeof p === "object" && p !== null && ["arrow", "parquet"].includes((p as { format?: string }).format ?? "");
 }
 
 function cell(v: unknown): string {
