@@ -1740,6 +1740,11 @@ export interface components {
         MapItemOut: {
             /** Attempts */
             attempts: number;
+            /**
+             * Cache
+             * @default disabled
+             */
+            cache: string;
             /** Duration S */
             duration_s?: number | null;
             /** Ended At */
@@ -1751,6 +1756,8 @@ export interface components {
             phase: string;
             /** Started At */
             started_at?: number | null;
+            /** Worker */
+            worker?: string | null;
         };
         /**
          * MapItemsOut
