@@ -118,7 +118,17 @@ class _Pandas(_Flavour):
     def to_arrow(self, obj: Any) -> Any:
         import pyarrow as pa
 
-        return pa.Table.from_pandas(obj)
+        table = pa.Table.from_pandas(obj)
+        meta = dict(table.schema.metadata or {})
+        if b"pandas" not in meta:
+            return table
+        # the frame's hash is of its content and schema, not of the library versions that
+        # wrote it: pandas' metadata names them, and reading does not use them
+        pandas_meta = msgspec.json.decode(meta[b"pandas"])
+        pandas_meta.pop("creator", None)
+        pandas_meta.pop("pandas_version", None)
+        meta[b"pandas"] = _json(pandas_meta)
+        return table.replace_schema_metadata(meta)
 
     def from_arrow(self, table: Any) -> Any:
         # one consolidating copy: pandas users may change their frame in place, and arrays
