@@ -124,7 +124,7 @@ export function ValueView({ value }: { value: ValueOut }) {
           {value.format}, {fmtBytes(value.size)}
         </span>
         {value.download ? (
-          <button class="link" onClick={() => download(value.download!, `${value.name}.${value.format}`)}>
+          <button class="link" onClick={() => download(value.download!, `${value.name}.${value.format === "arrow" ? "parquet" : value.format}`)}>
             download
           </button>
         ) : null}

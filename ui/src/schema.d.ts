@@ -636,7 +636,8 @@ export interface paths {
         };
         /**
          * Download Value
-         * @description The serialised bytes of one of the execution's values.
+         * @description The serialised bytes of one of the execution's values (``?as=parquet``: a frame stored
+         *     as Arrow IPC, exported as Parquet).
          */
         get: operations["download_value_api_v1_projects__project__executions__execution_id__values__value_hash__get"];
         put?: never;
@@ -5358,7 +5359,9 @@ export interface operations {
     };
     download_value_api_v1_projects__project__executions__execution_id__values__value_hash__get: {
         parameters: {
-            query?: never;
+            query?: {
+                as?: string | null;
+            };
             header?: never;
             path: {
                 project: string;

@@ -174,7 +174,9 @@ def values_out(
                 size=v.size,
                 preview=preview,
                 preview_error=problem,
-                download=value_download(rec.project, rec.id, v),
+                # frames are exported as Parquet (stored as Arrow IPC between tasks)
+                download=value_download(rec.project, rec.id, v)
+                + ("?as=parquet" if v.format == "arrow" else ""),
             )
         )
     return out
