@@ -180,13 +180,16 @@ function Items({ base, rec, picked, onPick }: {
         {Array.from({ length: Math.min(total, 10000) }, (_, i) => {
           const it = byIndex.get(i);
           const ph = it?.phase ?? "pending";
+          const hit = it?.cache === "hit";
+          const label = `item ${i}: ${ph}${hit ? " (cache hit)" : ""}`;
           return (
             <button
               type="button"
-              class={`item${i === picked ? " picked" : ""}`}
-              title={`item ${i}: ${ph}`}
-              aria-label={`item ${i}: ${ph}`}
+              class={`item${i === picked ? " picked" : ""}${hit ? " hit" : ""}`}
+              title={label}
+              aria-label={label}
               data-item={i}
+              data-cache={it?.cache}
               style={{ background: phaseColor(ph) }}
               onClick={() => onPick(i)}
             />
@@ -196,7 +199,12 @@ function Items({ base, rec, picked, onPick }: {
       {picked !== null ? (
         <div class="attempt">
           <b>item {picked}</b> <Phase phase={item?.phase ?? "pending"} />{" "}
-          {item ? <span class="muted">{item.attempts} attempt(s) · {fmtDuration(item.duration_s)}</span> : null}
+          {item ? (
+            <span class="muted">
+              {item.attempts} attempt(s) · {fmtDuration(item.duration_s)}
+              {item.worker ? ` · worker ${item.worker}` : ""} · cache {item.cache}
+            </span>
+          ) : null}
           {item?.error ? <ErrorView error={item.error} /> : null}
         </div>
       ) : null}

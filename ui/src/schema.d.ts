@@ -657,7 +657,8 @@ export interface paths {
         };
         /**
          * Download Value
-         * @description The serialised bytes of one of the execution's values.
+         * @description The serialised bytes of one of the execution's values (``?as=parquet``: a frame stored
+         *     as Arrow IPC, exported as Parquet).
          */
         get: operations["download_value_api_v1_projects__project__executions__execution_id__values__value_hash__get"];
         put?: never;
@@ -1771,6 +1772,11 @@ export interface components {
         MapItemOut: {
             /** Attempts */
             attempts: number;
+            /**
+             * Cache
+             * @default disabled
+             */
+            cache: string;
             /** Duration S */
             duration_s?: number | null;
             /** Ended At */
@@ -1782,6 +1788,8 @@ export interface components {
             phase: string;
             /** Started At */
             started_at?: number | null;
+            /** Worker */
+            worker?: string | null;
         };
         /**
          * MapItemsOut
@@ -5478,7 +5486,9 @@ export interface operations {
     };
     download_value_api_v1_projects__project__executions__execution_id__values__value_hash__get: {
         parameters: {
-            query?: never;
+            query?: {
+                as?: string | null;
+            };
             header?: never;
             path: {
                 project: string;

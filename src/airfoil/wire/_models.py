@@ -568,6 +568,11 @@ class MapItemOut(_Response):
     ended_at: float | None = None
     duration_s: float | None = None
     error: ErrorOut | None = None
+    #: where the newest attempt ran; ``"cache"`` when the item was served from the cache
+    worker: str | None = None
+    #: ``hit`` (served from the cache), ``miss`` (a cached task's item that ran) or
+    #: ``disabled`` (the task is not cached)
+    cache: str = "disabled"
 
 
 class MapItemsOut(_Response):
