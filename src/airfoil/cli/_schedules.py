@@ -22,6 +22,7 @@ from rich.table import Table
 from airfoil.cli._common import err_console, handle_errors, out_console, runtime
 
 if TYPE_CHECKING:
+    from airfoil.core.launch_plans import LaunchPlanSpec
     from airfoil.local import LocalRuntime
 
 __all__ = ["app", "register"]
@@ -143,6 +144,9 @@ def activate(
         return
     rt = runtime()
     s = rt.settings
+    if plan.spec.trigger is not None:
+        _activate_trigger(rt, plan.spec, project_root(plan.module), executor)
+        return
     record = activate_schedule(
         rt.meta,
         plan.spec,
@@ -202,6 +206,34 @@ def deactivate(
     s = rt.settings
     deactivate_schedule(rt.meta, name, now=time.time(), project=s.project, domain=s.domain)
     err_console.print(f"schedule [bold]{name}[/] deactivated")
+
+
+def _activate_trigger(
+    rt: LocalRuntime, spec: LaunchPlanSpec, code_root: str, executor: str
+) -> None:
+    from airfoil.engine.artifact_triggers import activate_trigger, describe_trigger
+    from airfoil.engine.scheduler_loop import schedule_store
+    from airfoil.store.artifacts import open_artifact_store
+
+    s = rt.settings
+    artifacts = open_artifact_store(s.database_url, s.home)
+    try:
+        record = activate_trigger(
+            schedule_store(rt.meta),
+            artifacts,
+            spec,
+            now=time.time(),
+            code_root=code_root,
+            executor=executor,
+            project=s.project,
+            domain=s.domain,
+        )
+    finally:
+        artifacts.close()
+    if record.spec.trigger is not None:
+        what = describe_trigger(record.spec.trigger)
+        err_console.print(f"launch plan [bold]{record.name}[/] active: {what}")
+    err_console.print("it fires while `airfoil scheduler` (or `airfoil server`) runs")
 
 
 def parse_instant(text: str, zone: str, *, end_of_day: bool = False) -> float:
@@ -304,15 +336,21 @@ def scheduler(
     driving (Ctrl-C again leaves them; `airfoil executions resume ID` continues them).
     """
     from airfoil.engine.scheduler_loop import SchedulerLoop
+    from airfoil.store.artifacts import open_artifact_store
 
     _configure_logging()
     rt = runtime()
+    # new artifact versions fire the triggered launch plans
+    artifacts = open_artifact_store(rt.settings.database_url, rt.settings.home)
     if once:
-        loop = SchedulerLoop(rt, drive="inline", poll_s=poll)
-        fired = loop.run_once()
-        err_console.print(f"{len(fired)} firing(s)")
+        loop = SchedulerLoop(rt, drive="inline", poll_s=poll, artifacts=artifacts)
+        try:
+            fired = len(loop.run_once()) + len(loop.run_triggers())
+        finally:
+            artifacts.close()
+        err_console.print(f"{fired} firing(s)")
         return
-    loop = SchedulerLoop(rt, drive="background", poll_s=poll)
+    loop = SchedulerLoop(rt, drive="background", poll_s=poll, artifacts=artifacts)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -327,6 +365,8 @@ def scheduler(
     except KeyboardInterrupt:
         loop.close(wait=False)
         raise typer.Exit(130) from None
+    finally:
+        artifacts.close()
 
 
 def _configure_logging() -> None:
