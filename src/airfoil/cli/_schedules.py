@@ -54,21 +54,46 @@ def _zone_of(record: Any) -> str:
     return getattr(record.spec.schedule, "timezone", "UTC")
 
 
-def _record_json(r: Any) -> dict[str, Any]:
+def _what(r: Any) -> str:
+    """A schedule's description, or an artifact trigger's."""
+    from airfoil.engine.artifact_triggers import describe_trigger
     from airfoil.engine.schedules import describe_schedule
 
-    return {
+    if r.spec.trigger is not None:
+        return describe_trigger(r.spec.trigger)
+    return describe_schedule(r.spec.schedule)
+
+
+def _next(r: Any) -> str:
+    """When a schedule fires next; for a trigger, the versions it waits for."""
+    from airfoil.engine.artifact_triggers import cursor_of
+
+    if not r.active:
+        return "-"
+    if r.spec.trigger is not None:
+        return f"after {r.spec.trigger.artifact}:{cursor_of(r)}"
+    return _local(r.next_fire_at, _zone_of(r))
+
+
+def _record_json(r: Any) -> dict[str, Any]:
+    from airfoil.engine.artifact_triggers import cursor_of
+
+    triggered = r.spec.trigger is not None  # next_fire_at holds its version cursor
+    out = {
         "name": r.name,
         "workflow": r.spec.workflow.name,
         "active": r.active,
-        "schedule": describe_schedule(r.spec.schedule),
-        "next_fire_at": _iso(r.next_fire_at) or None,
-        "last_fired_at": _iso(r.last_fired_at) or None,
+        "schedule": _what(r),
+        "next_fire_at": None if triggered else _iso(r.next_fire_at) or None,
+        "last_fired_at": None if triggered else _iso(r.last_fired_at) or None,
         "last_execution_id": r.last_execution_id or None,
         "project": r.project,
         "domain": r.domain,
         "code_root": r.code_root,
     }
+    if triggered:
+        out["after_version"] = cursor_of(r)
+    return out
 
 
 @app.command("list")
@@ -77,9 +102,7 @@ def list_schedules(
     active_only: bool = typer.Option(False, "--active", help="Only active schedules."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List activated (and deactivated) schedules."""
-    from airfoil.engine.schedules import describe_schedule
-
+    """List activated (and deactivated) schedules and artifact triggers."""
     rt = runtime()
     s = rt.settings
     records = rt.stores.schedules.list_schedules(
@@ -95,9 +118,9 @@ def list_schedules(
         table.add_row(
             r.name,
             r.spec.workflow.name,
-            describe_schedule(r.spec.schedule),
+            _what(r),
             "yes" if r.active else "no",
-            _local(r.next_fire_at, _zone_of(r)) if r.active else "-",
+            _next(r),
             r.last_execution_id or "-",
         )
     out_console.print(table)

@@ -5,7 +5,7 @@ A triggered plan (``LaunchPlanSpec.trigger``, an
 the same :class:`~airfoil.store._schedules.ScheduleStore` row, and the scheduler loop fires
 it (``SchedulerLoop(..., artifacts=store)``). The row's ``next_fire_at`` is the trigger's
 *cursor*: ``CURSOR_BASE + v`` where ``v`` is the newest version already handled. The base is
-far in the future (year 31 690), so a trigger row is never due as a time schedule, and the
+about 31.7 million years away, so a trigger row is never due as a time schedule, and the
 cursor is claimed with the store's atomic ``claim_schedule_fire`` compare-and-set, exactly as
 a schedule's instants are.
 
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: ``next_fire_at`` of a trigger row is this plus the newest version handled (epoch seconds
-#: of the year 31 690: never due as a time schedule; exact in a double up to 2**53).
+#: 31.7 million years away: never due as a time schedule; exact in a double up to 2**53).
 CURSOR_BASE = 1e15
 
 

@@ -10,6 +10,7 @@ import multiprocessing
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,27 @@ def test_two_threads_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     for t in threads:
         t.join(timeout=120)
     _check(pg_url, tmp_path, results)
+
+
+def test_stores_opened_by_threads_at_once_migrate_in_turn(
+    pg_new_schema: Callable[[], str],
+) -> None:
+    """Alembic's context is process-global: threads opening stores on a database that is
+    behind used to see each other's migration context (``KeyError: 'config'``)."""
+    url = pg_new_schema()
+    barrier = threading.Barrier(4)
+    errors: list[str] = []
+
+    def open_one() -> None:
+        barrier.wait(timeout=30)
+        try:
+            open_artifact_store(url, "/nonexistent").close()
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
