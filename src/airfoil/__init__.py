@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "LaunchPlan": "airfoil.sdk._launch_plan",
     "LogNotification": "airfoil.sdk._launch_plan",
     "Webhook": "airfoil.sdk._launch_plan",
+    "on_artifact": "airfoil.sdk._launch_plan",
 }
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "dynamic",
     "gather",
     "map_task",
+    "on_artifact",
     "sleep",
     "task",
     "training_task",
@@ -108,6 +110,7 @@ if TYPE_CHECKING:
         LaunchPlan,
         LogNotification,
         Webhook,
+        on_artifact,
     )
     from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources

@@ -48,6 +48,7 @@ from airfoil.types import TypeEngine, added_converters, default_type_engine, loa
 if TYPE_CHECKING:
     from airfoil.engine._resources import ResourceQueue
     from airfoil.engine.state import RunState
+    from airfoil.executors.tracing import TracingHooks
 
 __all__ = [
     "EMBEDDED",
@@ -120,6 +121,15 @@ class Runtime:
                 f"unknown executor {settings.executor!r} (AIRFOIL_EXECUTOR): use "
                 + " or ".join(repr(n) for n in self.executors.names())
             )
+        self._tracing: TracingHooks | None = None
+        if settings.resolved_otel_endpoint():  # only then is OpenTelemetry imported
+            from airfoil.executors.tracing import TracingHooks
+
+            try:
+                hooks = self._tracing = TracingHooks(settings.resolved_otel_endpoint(), hooks)
+            except ConfigError:
+                stores.close()
+                raise
         self.hooks = hooks
         # Stores what attempts logged about themselves (metrics), then tells ``hooks``.
         self._observing = ObservingHooks(stores.meta, stores.blobs, hooks)
@@ -315,6 +325,9 @@ class Runtime:
             queue.close()
         for ex in self._executors.values():
             ex.close()
+        if self._tracing is not None:  # export the spans still buffered
+            self._tracing.close()
+            self._tracing = None
         self.stores.close()
 
 

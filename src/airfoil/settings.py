@@ -42,6 +42,9 @@ class AirfoilSettings(BaseSettings):
         converters: type converters to add to the type engine, as comma-separated import
             paths (``AIRFOIL_CONVERTERS=pkg.codecs:MoneyConverter``); see
             :func:`airfoil.types.add_converter`.
+        otel_endpoint: an OTLP/HTTP collector to export OpenTelemetry traces of runs to
+            (``AIRFOIL_OTEL_ENDPOINT``; default ``OTEL_EXPORTER_OTLP_ENDPOINT``, else none:
+            no traces, nothing of OpenTelemetry imported). Needs ``airfoil[otel]``.
     """
 
     model_config = SettingsConfigDict(env_prefix="AIRFOIL_", extra="ignore")
@@ -58,6 +61,12 @@ class AirfoilSettings(BaseSettings):
     gpus: int | None = Field(default=None, ge=0)
     durability: Literal["process", "power"] = "process"
     converters: str = ""
+    otel_endpoint: str = ""
+
+    def resolved_otel_endpoint(self) -> str:
+        """The OTLP/HTTP endpoint traces go to ("" for none): ``otel_endpoint``, else the
+        standard ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+        return self.otel_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 
     @field_validator("executor")
     @classmethod

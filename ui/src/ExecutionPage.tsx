@@ -80,8 +80,12 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
     for (const [m, it] of items.data ?? []) {
       if (!expanded?.has(m)) continue;
       const phases = new Map<number, string>();
-      for (const i of it.items) phases.set(i.index, i.phase);
-      out.set(m, { total: Math.max(it.total, it.items.length), phases });
+      const hits = new Set<number>();
+      for (const i of it.items) {
+        phases.set(i.index, i.phase);
+        if (i.cache === "hit") hits.add(i.index);
+      }
+      out.set(m, { total: Math.max(it.total, it.items.length), phases, hits });
     }
     return out;
   }, [items.data, expanded]);

@@ -67,9 +67,11 @@ export function GraphOutline(props: {
           <ul aria-label={`items of ${node.label}`}>
             {Array.from({ length: Math.min(grid.total, MAX_ROWS) }, (_, i) => {
               const ph = grid.phases.get(i) ?? "pending";
+              const hit = grid.hits.has(i);
               return (
-                <li data-node={`${id}[${i}]`} data-phase={ph}>
+                <li data-node={`${id}[${i}]`} data-phase={ph} data-cache={hit ? "hit" : undefined}>
                   item {i}: {ph}
+                  {hit ? " (cache hit)" : ""}
                 </li>
               );
             })}

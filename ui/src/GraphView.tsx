@@ -15,10 +15,12 @@ import { NODE_H, NODE_W, type Placed, flatPlaced } from "./layout";
 import { nestedPlaced } from "./nested";
 import { fmtDuration, phaseColor } from "./util";
 
-/** The phases of an open map's items, by index (missing: pending). */
+/** The phases of an open map's items, by index (missing: pending), and the items served
+ * from the cache. */
 export interface MapGrid {
   total: number;
   phases: Map<number, string>;
+  hits: Set<number>;
 }
 
 export interface GraphViewProps {

@@ -6,6 +6,7 @@ import { enc, get, isTerminal } from "./api";
 import { ErrorView, Phase, Problem, Tabs, ValueView } from "./components";
 import { GateForm } from "./Gates";
 import { NodeMetrics } from "./NodeMetrics";
+import { NodeReport } from "./NodeReport";
 import type { GNode } from "./graph";
 import { elapsed, fmtDuration, fmtTime, phaseColor, useFetch } from "./util";
 
@@ -28,7 +29,7 @@ export function NodePanel(props: {
   const version = rec ? `${rec.phase}|${rec.attempts}|${rec.ended_at}` : "none";
   const detail = useFetch<NodeOut>(`${base}|${version}`, () => get<NodeOut>(base));
   const d = detail.data ?? rec;
-  const tabs = ["Overview", "Inputs", "Outputs", "Logs", "Attempts", "Metrics"];
+  const tabs = ["Overview", "Inputs", "Outputs", "Logs", "Attempts", "Metrics", "Report"];
   if (node.kind === "map") tabs.push("Items");
   const tab = tabs.includes(props.tab) ? props.tab : "Overview";
   return (
@@ -60,6 +61,7 @@ export function NodePanel(props: {
         {tab === "Logs" ? <Logs base={base} rec={rec} /> : null}
         {tab === "Attempts" && d ? <Attempts n={d} /> : null}
         {tab === "Metrics" ? <NodeMetrics project={project} execution={execution} node={node.id} rec={rec} /> : null}
+        {tab === "Report" ? <NodeReport project={project} execution={execution} node={node.id} rec={rec} /> : null}
         {tab === "Items" ? (
           <Items base={base} rec={rec} picked={props.item === null ? null : Number(props.item)} onPick={props.onItem} />
         ) : null}
@@ -111,6 +113,11 @@ function Attempts({ n }: { n: NodeOut }) {
               {a.worker ? ` · ${a.worker}` : ""}
             </span>
           </div>
+          {a.trace_id ? (
+            <div class="small muted trace-id" title="OpenTelemetry ids of this attempt (traces are exported when the server has otel_endpoint)">
+              trace {a.trace_id} · span {a.span_id}
+            </div>
+          ) : null}
           {a.error ? <ErrorView error={a.error} /> : null}
         </div>
       ))}
@@ -173,13 +180,16 @@ function Items({ base, rec, picked, onPick }: {
         {Array.from({ length: Math.min(total, 10000) }, (_, i) => {
           const it = byIndex.get(i);
           const ph = it?.phase ?? "pending";
+          const hit = it?.cache === "hit";
+          const label = `item ${i}: ${ph}${hit ? " (cache hit)" : ""}`;
           return (
             <button
               type="button"
-              class={`item${i === picked ? " picked" : ""}`}
-              title={`item ${i}: ${ph}`}
-              aria-label={`item ${i}: ${ph}`}
+              class={`item${i === picked ? " picked" : ""}${hit ? " hit" : ""}`}
+              title={label}
+              aria-label={label}
               data-item={i}
+              data-cache={it?.cache}
               style={{ background: phaseColor(ph) }}
               onClick={() => onPick(i)}
             />
@@ -189,7 +199,12 @@ function Items({ base, rec, picked, onPick }: {
       {picked !== null ? (
         <div class="attempt">
           <b>item {picked}</b> <Phase phase={item?.phase ?? "pending"} />{" "}
-          {item ? <span class="muted">{item.attempts} attempt(s) · {fmtDuration(item.duration_s)}</span> : null}
+          {item ? (
+            <span class="muted">
+              {item.attempts} attempt(s) · {fmtDuration(item.duration_s)}
+              {item.worker ? ` · worker ${item.worker}` : ""} · cache {item.cache}
+            </span>
+          ) : null}
           {item?.error ? <ErrorView error={item.error} /> : null}
         </div>
       ) : null}

@@ -59,8 +59,8 @@ function headers(extra?: Record<string, string>): Record<string, string> {
   return h;
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method, headers: headers() };
+async function request<T>(method: string, path: string, body?: unknown, text = false): Promise<T> {
+  const init: RequestInit = { method, headers: headers(text ? { Accept: "text/html" } : undefined) };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers = headers({ "Content-Type": "application/json" });
@@ -79,8 +79,13 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     if (r.status === 401) listeners.forEach((fn) => fn(true, message));
     throw new ApiError(r.status, code, message);
   }
+  if (text) return { text: await r.text(), attempt: Number(r.headers.get("X-Airfoil-Attempt") ?? 0) } as T;
   return (await r.json()) as T;
 }
+
+/** A page the API serves as HTML (a node's report): its text and ``X-Airfoil-Attempt``. */
+export type HtmlPage = { text: string; attempt: number };
+export const getHtml = (path: string) => request<HtmlPage>("GET", path, undefined, true);
 
 /** PUT raw bytes (an upload); the server's JSON answer. */
 export async function putBytes<T = unknown>(path: string, body: Uint8Array<ArrayBuffer>): Promise<T> {

@@ -44,7 +44,7 @@ export function Problem({ error }: { error: Error | null }) {
 }
 
 function isFrame(p: unknown): p is { format: string; rows: number; columns: string[]; dtypes: string[]; head?: Record<string, unknown>[] } {
-  return typeof p === "object" && p !== null && (p as { format?: string }).format === "parquet";
+  return typeof p === "object" && p !== null && ["arrow", "parquet"].includes((p as { format?: string }).format ?? "");
 }
 
 function cell(v: unknown): string {
@@ -124,7 +124,7 @@ export function ValueView({ value }: { value: ValueOut }) {
           {value.format}, {fmtBytes(value.size)}
         </span>
         {value.download ? (
-          <button class="link" onClick={() => download(value.download!, `${value.name}.${value.format}`)}>
+          <button class="link" onClick={() => download(value.download!, `${value.name}.${value.format === "arrow" ? "parquet" : value.format}`)}>
             download
           </button>
         ) : null}

@@ -9,6 +9,7 @@ import { ExecutionsPage } from "./ExecutionsPage";
 import { ComparePage } from "./ComparePage";
 import { FailuresPage } from "./FailuresPage";
 import { MetricsPage } from "./MetricsPage";
+import { ModelPage, ModelsPage } from "./ModelsPage";
 import { match, navigate, useLocation } from "./router";
 import "./style.css";
 
@@ -67,6 +68,8 @@ function App() {
     match("/projects/:project/entities/:name", loc.path) ??
     match("/projects/:project/entities", loc.path) ??
     match("/projects/:project/metrics", loc.path) ??
+    match("/projects/:project/models/:name", loc.path) ??
+    match("/projects/:project/models", loc.path) ??
     match("/projects/:project/failures", loc.path) ??
     match("/projects/:project/compare", loc.path) ??
     match("/projects/:project", loc.path);
@@ -83,6 +86,8 @@ function App() {
   else if ((mm = match("/projects/:project/executions", p))) page = <ExecutionsPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/entities/:name", p))) page = <EntityPage key={generation} project={mm.project} name={mm.name} query={loc.query} />;
   else if ((mm = match("/projects/:project/entities", p))) page = <EntitiesPage key={generation} project={mm.project} />;
+  else if ((mm = match("/projects/:project/models/:name", p))) page = <ModelPage key={`${mm.name}|${generation}`} project={mm.project} name={mm.name} />;
+  else if ((mm = match("/projects/:project/models", p))) page = <ModelsPage key={generation} project={mm.project} />;
   else if ((mm = match("/projects/:project/metrics", p))) page = <MetricsPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/failures", p))) page = <FailuresPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/compare", p))) page = <ComparePage key={generation} project={mm.project} query={loc.query} />;
@@ -90,7 +95,7 @@ function App() {
 
   const names = projects.map((x) => x.name);
   if (!names.includes(project)) names.push(project);
-  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : "executions";
+  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : "executions";
   return (
     <div class="app">
       <header class="top">
@@ -116,6 +121,9 @@ function App() {
           </Link>
           <Link to={`/projects/${enc(project)}/metrics`} class={section === "metrics" ? "active" : ""}>
             Metrics
+          </Link>
+          <Link to={`/projects/${enc(project)}/models`} class={section === "models" ? "active" : ""}>
+            Models
           </Link>
           <Link to={`/projects/${enc(project)}/failures`} class={section === "failures" ? "active" : ""}>
             Failures

@@ -526,6 +526,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/executions/{execution_id}/nodes/{node_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Node Report
+         * @description The report the node's task attached (``af.current_context().report``), of its newest
+         *     attempt that wrote one, as one HTML page; its attempt in ``X-Airfoil-Attempt``.
+         */
+        get: operations["node_report_api_v1_projects__project__executions__execution_id__nodes__node_id__report_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/executions/{execution_id}/outputs": {
         parameters: {
             query?: never;
@@ -636,7 +657,8 @@ export interface paths {
         };
         /**
          * Download Value
-         * @description The serialised bytes of one of the execution's values.
+         * @description The serialised bytes of one of the execution's values (``?as=parquet``: a frame stored
+         *     as Arrow IPC, exported as Parquet).
          */
         get: operations["download_value_api_v1_projects__project__executions__execution_id__values__value_hash__get"];
         put?: never;
@@ -1001,8 +1023,18 @@ export interface components {
             has_log: boolean;
             /** Phase */
             phase: string;
+            /**
+             * Span Id
+             * @default
+             */
+            span_id: string;
             /** Started At */
             started_at: number;
+            /**
+             * Trace Id
+             * @default
+             */
+            trace_id: string;
             /**
              * Worker
              * @default
@@ -1740,6 +1772,11 @@ export interface components {
         MapItemOut: {
             /** Attempts */
             attempts: number;
+            /**
+             * Cache
+             * @default disabled
+             */
+            cache: string;
             /** Duration S */
             duration_s?: number | null;
             /** Ended At */
@@ -1751,6 +1788,8 @@ export interface components {
             phase: string;
             /** Started At */
             started_at?: number | null;
+            /** Worker */
+            worker?: string | null;
         };
         /**
          * MapItemsOut
@@ -4865,6 +4904,102 @@ export interface operations {
             };
         };
     };
+    node_report_api_v1_projects__project__executions__execution_id__nodes__node_id__report_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                execution_id: string;
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the report's HTML page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     raw_outputs_api_v1_projects__project__executions__execution_id__outputs_get: {
         parameters: {
             query?: never;
@@ -5351,7 +5486,9 @@ export interface operations {
     };
     download_value_api_v1_projects__project__executions__execution_id__values__value_hash__get: {
         parameters: {
-            query?: never;
+            query?: {
+                as?: string | null;
+            };
             header?: never;
             path: {
                 project: string;

@@ -22,6 +22,7 @@ from rich.table import Table
 from airfoil.cli._common import err_console, handle_errors, out_console, runtime
 
 if TYPE_CHECKING:
+    from airfoil.core.launch_plans import LaunchPlanSpec
     from airfoil.local import LocalRuntime
 
 __all__ = ["app", "register"]
@@ -53,21 +54,46 @@ def _zone_of(record: Any) -> str:
     return getattr(record.spec.schedule, "timezone", "UTC")
 
 
-def _record_json(r: Any) -> dict[str, Any]:
+def _what(r: Any) -> str:
+    """A schedule's description, or an artifact trigger's."""
+    from airfoil.engine.artifact_triggers import describe_trigger
     from airfoil.engine.schedules import describe_schedule
 
-    return {
+    if r.spec.trigger is not None:
+        return describe_trigger(r.spec.trigger)
+    return describe_schedule(r.spec.schedule)
+
+
+def _next(r: Any) -> str:
+    """When a schedule fires next; for a trigger, the versions it waits for."""
+    from airfoil.engine.artifact_triggers import cursor_of
+
+    if not r.active:
+        return "-"
+    if r.spec.trigger is not None:
+        return f"after {r.spec.trigger.artifact}:{cursor_of(r)}"
+    return _local(r.next_fire_at, _zone_of(r))
+
+
+def _record_json(r: Any) -> dict[str, Any]:
+    from airfoil.engine.artifact_triggers import cursor_of
+
+    triggered = r.spec.trigger is not None  # next_fire_at holds its version cursor
+    out = {
         "name": r.name,
         "workflow": r.spec.workflow.name,
         "active": r.active,
-        "schedule": describe_schedule(r.spec.schedule),
-        "next_fire_at": _iso(r.next_fire_at) or None,
-        "last_fired_at": _iso(r.last_fired_at) or None,
+        "schedule": _what(r),
+        "next_fire_at": None if triggered else _iso(r.next_fire_at) or None,
+        "last_fired_at": None if triggered else _iso(r.last_fired_at) or None,
         "last_execution_id": r.last_execution_id or None,
         "project": r.project,
         "domain": r.domain,
         "code_root": r.code_root,
     }
+    if triggered:
+        out["after_version"] = cursor_of(r)
+    return out
 
 
 @app.command("list")
@@ -76,9 +102,7 @@ def list_schedules(
     active_only: bool = typer.Option(False, "--active", help="Only active schedules."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List activated (and deactivated) schedules."""
-    from airfoil.engine.schedules import describe_schedule
-
+    """List activated (and deactivated) schedules and artifact triggers."""
     rt = runtime()
     s = rt.settings
     records = rt.stores.schedules.list_schedules(
@@ -94,9 +118,9 @@ def list_schedules(
         table.add_row(
             r.name,
             r.spec.workflow.name,
-            describe_schedule(r.spec.schedule),
+            _what(r),
             "yes" if r.active else "no",
-            _local(r.next_fire_at, _zone_of(r)) if r.active else "-",
+            _next(r),
             r.last_execution_id or "-",
         )
     out_console.print(table)
@@ -143,6 +167,9 @@ def activate(
         return
     rt = runtime()
     s = rt.settings
+    if plan.spec.trigger is not None:
+        _activate_trigger(rt, plan.spec, project_root(plan.module), executor)
+        return
     record = activate_schedule(
         rt.meta,
         plan.spec,
@@ -202,6 +229,34 @@ def deactivate(
     s = rt.settings
     deactivate_schedule(rt.meta, name, now=time.time(), project=s.project, domain=s.domain)
     err_console.print(f"schedule [bold]{name}[/] deactivated")
+
+
+def _activate_trigger(
+    rt: LocalRuntime, spec: LaunchPlanSpec, code_root: str, executor: str
+) -> None:
+    from airfoil.engine.artifact_triggers import activate_trigger, describe_trigger
+    from airfoil.engine.scheduler_loop import schedule_store
+    from airfoil.store.artifacts import open_artifact_store
+
+    s = rt.settings
+    artifacts = open_artifact_store(s.database_url, s.home)
+    try:
+        record = activate_trigger(
+            schedule_store(rt.meta),
+            artifacts,
+            spec,
+            now=time.time(),
+            code_root=code_root,
+            executor=executor,
+            project=s.project,
+            domain=s.domain,
+        )
+    finally:
+        artifacts.close()
+    if record.spec.trigger is not None:
+        what = describe_trigger(record.spec.trigger)
+        err_console.print(f"launch plan [bold]{record.name}[/] active: {what}")
+    err_console.print("it fires while `airfoil scheduler` (or `airfoil server`) runs")
 
 
 def parse_instant(text: str, zone: str, *, end_of_day: bool = False) -> float:
@@ -304,15 +359,21 @@ def scheduler(
     driving (Ctrl-C again leaves them; `airfoil executions resume ID` continues them).
     """
     from airfoil.engine.scheduler_loop import SchedulerLoop
+    from airfoil.store.artifacts import open_artifact_store
 
     _configure_logging()
     rt = runtime()
+    # new artifact versions fire the triggered launch plans
+    artifacts = open_artifact_store(rt.settings.database_url, rt.settings.home)
     if once:
-        loop = SchedulerLoop(rt, drive="inline", poll_s=poll)
-        fired = loop.run_once()
-        err_console.print(f"{len(fired)} firing(s)")
+        loop = SchedulerLoop(rt, drive="inline", poll_s=poll, artifacts=artifacts)
+        try:
+            fired = len(loop.run_once()) + len(loop.run_triggers())
+        finally:
+            artifacts.close()
+        err_console.print(f"{fired} firing(s)")
         return
-    loop = SchedulerLoop(rt, drive="background", poll_s=poll)
+    loop = SchedulerLoop(rt, drive="background", poll_s=poll, artifacts=artifacts)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -327,6 +388,8 @@ def scheduler(
     except KeyboardInterrupt:
         loop.close(wait=False)
         raise typer.Exit(130) from None
+    finally:
+        artifacts.close()
 
 
 def _configure_logging() -> None:

@@ -16,6 +16,7 @@ from airfoil.cli import (
     _metrics,
     _models,
     _quotas,
+    _report,
     _run,
     _schedules,
     _server,
@@ -42,6 +43,7 @@ _sim.register(app)
 _quotas.register(app)
 _metrics.register(app)  # issue 15: observability
 _failures.register(app)
+_report.register(app)
 _compare.register(app)
 _models.register(app)
 

@@ -306,7 +306,8 @@ class Client:
         engine = default_type_engine()
         annotation = type(value) if py_type is None else py_type
         try:
-            v = engine.to_value(value, annotation, ValueContext(blobs=blobs))
+            # frames go as Parquet: what the server's uploads accept (and smaller on the wire)
+            v = engine.to_value(value, annotation, ValueContext(blobs, frame_format="parquet"))
             owned = converter_kind(engine.to_spec(annotation))
         except TypeTransformError as exc:
             raise InvalidInputError(
@@ -461,6 +462,16 @@ class Client:
             "GET", f"/projects/{self._p(project)}/executions/{execution_id}/metrics", params=params
         )
         return MetricsOut.model_validate(r.json())
+
+    def report(
+        self, execution_id: str, node_id: str, *, project: str | None = None
+    ) -> tuple[int, str]:
+        """The report of a node (its newest attempt that wrote one): ``(attempt, html)``
+        (``airfoil report --remote``)."""
+        r = self._call(
+            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/report"
+        )
+        return int(r.headers.get("X-Airfoil-Attempt", "0")), r.text
 
     def failure_groups(
         self,

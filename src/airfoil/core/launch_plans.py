@@ -28,6 +28,7 @@ from airfoil.core.records import Interface, Value, WorkflowSpec
 
 __all__ = [
     "NOTIFY_PHASES",
+    "ArtifactTriggerSpec",
     "CronScheduleSpec",
     "FixedInputError",
     "FixedRateSpec",
@@ -79,6 +80,23 @@ class FixedRateSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="fixed_
 ScheduleSpec = CronScheduleSpec | FixedRateSpec
 
 
+class ArtifactTriggerSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="artifact"):
+    """Launch once per new version of a named artifact (retrain when a data partition lands,
+    batch-predict when a model is registered).
+
+    Attributes:
+        artifact: the artifact's name (``"digits"``, ``"daily_events"``).
+        partitions: only versions whose partitions hold these values fire (a value ``"*"``
+            only needs the key to be there); ``{}``: every version.
+        version_input_arg: the workflow input (an ``int``) that receives the new version's
+            number, or ``""`` for none.
+    """
+
+    artifact: str
+    partitions: dict[str, str] = {}
+    version_input_arg: str = ""
+
+
 class NotificationSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     """Where to report an execution of a launch plan that ended in one of ``phases``.
 
@@ -107,6 +125,7 @@ class LaunchPlanSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="launc
         schedule: when the scheduler launches it on its own, if ever.
         notifications: what to report when an execution of it ends.
         labels: labels put on each execution it launches.
+        trigger: launch it once per new version of an artifact (instead of a schedule).
     """
 
     name: str
@@ -116,6 +135,7 @@ class LaunchPlanSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="launc
     schedule: CronScheduleSpec | FixedRateSpec | None = None
     notifications: tuple[NotificationSpec, ...] = ()
     labels: dict[str, str] = {}
+    trigger: ArtifactTriggerSpec | None = None
 
 
 def merge_launch_inputs(

@@ -38,6 +38,7 @@ from typing import Any, Literal, Protocol
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import AirfoilError, ConfigError, ConflictError, NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec
+from airfoil.engine.artifact_triggers import TriggerFiring
 from airfoil.engine.launch_plans import (
     Poster,
     drive_and_notify,
@@ -49,6 +50,7 @@ from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import fire_times, next_fire_after, scheduled_execution_id
 from airfoil.executors.base import Executor
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore
+from airfoil.store.artifacts import ArtifactStore, ArtifactVersion
 from airfoil.store.base import MetaStore
 from airfoil.types import TypeEngine
 
@@ -119,6 +121,8 @@ class SchedulerLoop:
         poster: the webhook sender (tests substitute it).
         leave: schedules for which this returns True are launched and left queued whatever
             ``drive`` says (a server's driver slots drive them and send their notifications).
+        artifacts: the artifact store whose new versions fire triggered launch plans
+            (:mod:`airfoil.engine.artifact_triggers`); None: triggers are not fired.
     """
 
     def __init__(
@@ -133,8 +137,10 @@ class SchedulerLoop:
         max_drivers: int = 4,
         poster: Poster | None = None,
         leave: Callable[[ScheduleRecord], bool] | None = None,
+        artifacts: ArtifactStore | None = None,
     ) -> None:
         self._source = runtime_or_engine
+        self.artifacts = artifacts
         self.store = schedule_store(store if store is not None else runtime_or_engine.meta)
         self.clock: Clock = clock or SystemClock()
         self.drive = drive
@@ -179,6 +185,32 @@ class SchedulerLoop:
         for record in self.store.due_schedules(now, limit=1000):
             fired.extend(self._fire_due(record, now))
         return fired
+
+    def run_triggers(self, now: float | None = None) -> list[TriggerFiring]:
+        """Launch the triggered plans once per artifact version added since the last pass
+        (each version claimed by exactly one loop); nothing without an artifact store."""
+        if self.artifacts is None:
+            return []
+        from airfoil.engine.artifact_triggers import fire_trigger
+
+        now = self.clock.now() if now is None else now
+        out: list[TriggerFiring] = []
+        for record in self.store.list_schedules(active=True):
+            if record.spec.trigger is not None:
+                out.extend(fire_trigger(self.store, self.artifacts, record, now, self._on_version))
+        return out
+
+    def _on_version(self, record: ScheduleRecord, version: ArtifactVersion) -> TriggerFiring:
+        from airfoil.engine.artifact_triggers import launch_version
+
+        firing = launch_version(self._engine(record), self._types(), record, version)
+        ref = f"{version.name}:{version.version}"
+        if firing.error:
+            log.error("trigger %s on %s: %s", record.name, ref, firing.error)
+        elif firing.launched:
+            log.info("trigger %s fired for %s: execution %s", record.name, ref, firing.execution_id)
+            self._drive(record, firing.execution_id)
+        return firing
 
     def _fire_due(self, record: ScheduleRecord, now: float) -> list[Firing]:
         schedule = record.spec.schedule
@@ -264,6 +296,7 @@ class SchedulerLoop:
         while not stop_event.is_set():
             try:
                 self.run_once()
+                self.run_triggers()
             except AirfoilError as exc:
                 log.error("scheduler pass failed: %s", exc)
             stop_event.wait(self.poll_s)

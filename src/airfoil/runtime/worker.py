@@ -39,6 +39,7 @@ from airfoil.core.errors import (
 from airfoil.core.metrics import metric_chunk_key
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
+from airfoil.core.reports import report_key
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
@@ -359,6 +360,9 @@ def run_attempt(
         if request.log_key
         else io.StringIO()
     )
+    traceparent = request.context.get("traceparent", "")
+    if traceparent.count("-") == 3:  # traced (an OTLP endpoint is configured): say which trace
+        log.write(f"airfoil: trace_id={traceparent.split('-')[1]}\n")
     outputs: dict[str, Value] | None = None
     error: ErrorInfo | None = None
     ctx_obj: ExecutionContext | None = None
@@ -449,6 +453,8 @@ def run_attempt(
         if ctx_obj is not None:
             if ctx_obj._metrics is not None:  # flush what the task logged
                 metric_chunks = ctx_obj._metrics.close()
+            if ctx_obj._report:  # only a task that reported writes anything
+                _write_report(blobs, request, ctx_obj._report.render(), log)
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
@@ -495,6 +501,15 @@ def _metric_writer(blobs: BlobStore, request: AttemptRequest) -> Callable[[int, 
         blobs.put_bytes(metric_chunk_key(eid, nid, attempt, index), data)
 
     return write
+
+
+def _write_report(blobs: BlobStore, request: AttemptRequest, page: str, log: Any) -> None:
+    """Store an attempt's report (best effort: a note in the log if it cannot be written)."""
+    key = report_key(request.execution_id, request.node_id, request.attempt)
+    try:
+        blobs.put_bytes(key, page.encode("utf-8"))
+    except Exception as exc:
+        log.write(f"airfoil: the report could not be stored: {exc}\n")
 
 
 def _keep_interrupted_log(log: Any, blobs: BlobStore, log_key: str) -> None:

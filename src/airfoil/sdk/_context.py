@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from airfoil.sdk._checkpoint import Checkpoint
+    from airfoil.sdk._report import Report
 
 from airfoil.sdk._metrics import ChunkWriter, MetricRecorder
 
@@ -180,6 +181,7 @@ class ExecutionContext:
     blobs: Any = None  # the run's blob store (checkpoints)
     metric_writer: ChunkWriter | None = None
     _metrics: MetricRecorder | None = None
+    _report: Report | None = None
     checkpoints: Checkpoint | None = None  # this node's checkpoint series (set for training ranks)
     _children: int = 0
     _scratch: str | None = None
@@ -232,6 +234,17 @@ class ExecutionContext:
     def count(self, name: str, n: float = 1) -> None:
         """Add ``n`` to counter ``name``; its running total is stored as a time series."""
         self.metrics.count(name, n)
+
+    @property
+    def report(self) -> Report:
+        """This attempt's report (made on first use): ``report.markdown(text)``,
+        ``.table(df)``, ``.figure(fig)``, ``.html(raw)``. Stored with the attempt when it ends
+        and shown by ``airfoil report`` and the console's Report tab."""
+        if self._report is None:
+            from airfoil.sdk._report import Report
+
+            self._report = Report(self.task)
+        return self._report
 
     @property
     def checkpoint(self) -> Checkpoint:

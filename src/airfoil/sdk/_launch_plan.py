@@ -29,6 +29,7 @@ from typing import Any
 from airfoil.core.errors import DefinitionError, TypeTransformError
 from airfoil.core.launch_plans import (
     NOTIFY_PHASES,
+    ArtifactTriggerSpec,
     CronScheduleSpec,
     FixedRateSpec,
     LaunchPlanSpec,
@@ -39,7 +40,14 @@ from airfoil.core.records import Value, WorkflowSpec
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import type_engine
 
-__all__ = ["CronSchedule", "FixedRate", "LaunchPlan", "LogNotification", "Webhook"]
+__all__ = [
+    "CronSchedule",
+    "FixedRate",
+    "LaunchPlan",
+    "LogNotification",
+    "Webhook",
+    "on_artifact",
+]
 
 
 class CronSchedule:
@@ -191,6 +199,7 @@ class LaunchPlan:
         schedule: Schedule | None = None,
         notifications: Iterable[Notification] = (),
         labels: Mapping[str, str] | None = None,
+        trigger: ArtifactTriggerSpec | None = None,
     ) -> None:
         if not hasattr(workflow, "py_interface"):
             raise DefinitionError(
@@ -213,8 +222,10 @@ class LaunchPlan:
             schedule=schedule.spec if schedule is not None else None,
             notifications=tuple(n.spec for n in self.notifications),
             labels=self.labels,
+            trigger=trigger,
         )
         self._check_schedule()
+        self._check_trigger()
 
     # --- definition-time checks ------------------------------------------------------------
 
@@ -286,6 +297,44 @@ class LaunchPlan:
                 f"{', '.join(map(repr, unset))}: give them as default_inputs or fixed_inputs"
             )
 
+    def _check_trigger(self) -> None:
+        trigger = self.spec.trigger
+        if trigger is None:
+            return
+        if self.spec.schedule is not None:
+            raise DefinitionError(
+                f"launch plan {self.name!r}: give a schedule or an artifact trigger, not both"
+            )
+        iface = self.spec.workflow.interface
+        arg = trigger.version_input_arg
+        if arg:
+            param = iface.input(arg)
+            if param is None or param.type.kind != "int":
+                raise DefinitionError(
+                    f"launch plan {self.name!r}: on_artifact(version_input={arg!r}) must name "
+                    f"an int input of {self.workflow.name}; its inputs: "
+                    + (", ".join(f"{p.name}: {p.type}" for p in iface.inputs) or "none")
+                )
+            if arg in self.fixed_inputs:
+                raise DefinitionError(
+                    f"launch plan {self.name!r}: the version input {arg!r} cannot also be a "
+                    "fixed input"
+                )
+        unset = [
+            p.name
+            for p in iface.inputs
+            if not p.has_default
+            and p.name not in self.spec.default_inputs
+            and p.name not in self.spec.fixed_inputs
+            and p.name != arg
+        ]
+        if unset:
+            raise DefinitionError(
+                f"launch plan {self.name!r} has an artifact trigger but no value for required "
+                f"input(s) {', '.join(map(repr, unset))}: give them as default_inputs or "
+                "fixed_inputs"
+            )
+
     # --- construction ----------------------------------------------------------------------
 
     @classmethod
@@ -299,6 +348,7 @@ class LaunchPlan:
         schedule: Schedule | None = None,
         notifications: Iterable[Notification] = (),
         labels: Mapping[str, str] | None = None,
+        trigger: ArtifactTriggerSpec | None = None,
     ) -> LaunchPlan:
         """The launch plan ``name`` of this process, created on first call.
 
@@ -311,6 +361,7 @@ class LaunchPlan:
             notifications: :class:`Webhook` / :class:`LogNotification` to send when an
                 execution of the plan ends.
             labels: labels put on every execution of the plan.
+            trigger: :func:`on_artifact`: launch once per new version of an artifact.
 
         Raises:
             DefinitionError: an input name or type is wrong, the schedule leaves a required
@@ -324,6 +375,7 @@ class LaunchPlan:
             schedule=schedule,
             notifications=notifications,
             labels=labels,
+            trigger=trigger,
         )
         with _registry_lock:
             existing = _registry.get(plan.name)
@@ -383,3 +435,28 @@ class LaunchPlan:
 
     def __repr__(self) -> str:
         return f"LaunchPlan({self.name} -> {self.workflow.name})"
+
+
+def on_artifact(
+    name: str,
+    *,
+    partition: Mapping[str, str] | None = None,
+    version_input: str = "",
+) -> ArtifactTriggerSpec:
+    """A launch plan trigger: launch once per new version of the artifact ``name``.
+
+    Args:
+        name: the artifact (a registered model's name, or a name published with
+            ``ModelRegistry.publish``).
+        partition: only versions whose partitions hold these values fire (``"*"``: any value
+            of that key).
+        version_input: the workflow's ``int`` input that receives the new version number.
+
+    Raises:
+        DefinitionError: an empty name.
+    """
+    if not name or not name.strip():
+        raise DefinitionError("on_artifact: name the artifact whose new versions fire the plan")
+    return ArtifactTriggerSpec(
+        artifact=name, partitions=dict(partition or {}), version_input_arg=version_input
+    )

@@ -172,7 +172,8 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
 
 
 class _Schedules:
-    """The scheduler loop embedded in the server: fires due schedules exactly once (the
+    """The scheduler loop embedded in the server: fires due schedules, and triggered launch
+    plans once per new artifact version, exactly once (the
     store's atomic claim makes several servers and `airfoil scheduler` processes safe
     together). What it launches from registered packages is driven (and notified) by the
     driver slots of whichever server claims it; schedules of local code are driven here,
@@ -190,7 +191,14 @@ class _Schedules:
             def leave(record: ScheduleRecord) -> bool:
                 return record.code_root.startswith(PACKAGE_PREFIX)
 
-        self.loop = SchedulerLoop(runtime, drive="background", leave=leave)
+        from airfoil.store.artifacts import open_artifact_store
+
+        # New artifact versions fire the triggered launch plans (claimed like instants).
+        settings = runtime.settings
+        self.artifacts = open_artifact_store(settings.database_url, settings.home)
+        self.loop = SchedulerLoop(
+            runtime, drive="background", leave=leave, artifacts=self.artifacts
+        )
         self.stopping = threading.Event()
         self.thread = threading.Thread(
             target=self.loop.run_forever,
@@ -204,6 +212,7 @@ class _Schedules:
         self.stopping.set()
         self.thread.join(timeout=10)
         self.loop.close(wait=False)
+        self.artifacts.close()
 
 
 def _start_schedules(runtime: Runtime, run_engine: bool) -> _Schedules | None:

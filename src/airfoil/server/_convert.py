@@ -23,6 +23,7 @@ from airfoil.core.records import (
     TypeSpec,
     Value,
 )
+from airfoil.core.trace_ids import attempt_span_id, execution_trace_id
 from airfoil.types import TypeEngine, ValueContext, ValueRef
 from airfoil.wire import (
     API_PREFIX,
@@ -157,7 +158,11 @@ def values_out(
         elif read_blobs or (inline is not None and v.size <= _CHEAP_PREVIEW):
             try:
                 preview = types.to_jsonable(v, spec, ctx)
-                if read_blobs and isinstance(preview, dict) and preview.get("format") == "parquet":
+                if (
+                    read_blobs
+                    and isinstance(preview, dict)
+                    and preview.get("format") in _FRAME_FORMATS
+                ):
                     preview["head"] = frame_head(v, ctx)
             except Exception as exc:  # a missing blob must not hide the rest
                 problem = f"{type(exc).__name__}: {exc}"
@@ -170,11 +175,15 @@ def values_out(
                 size=v.size,
                 preview=preview,
                 preview_error=problem,
-                download=value_download(rec.project, rec.id, v),
+                # frames are exported as Parquet (stored as Arrow IPC between tasks)
+                download=value_download(rec.project, rec.id, v)
+                + ("?as=parquet" if v.format == "arrow" else ""),
             )
         )
     return out
 
+
+_FRAME_FORMATS = ("arrow", "parquet")
 
 #: Rows of a dataframe shown in a node's view, and the largest frame read for them.
 HEAD_ROWS = 20
@@ -190,23 +199,42 @@ def _cell(x: Any) -> Any:
 
 
 def frame_head(v: Value, ctx: ValueContext, rows: int = HEAD_ROWS) -> list[dict[str, Any]] | None:
-    """The first rows of a stored dataframe (parquet) as JSON records, read with pyarrow
-    (no user code); None when pyarrow is not installed or the frame is too large to read."""
-    if v.size > _HEAD_MAX_BYTES:
+    """The first rows of a stored dataframe (Arrow IPC or Parquet) as JSON records, read with
+    pyarrow (no user code; an IPC blob in a local store is memory-mapped and only its first
+    batch read); None when pyarrow is not installed or the frame is too large to read."""
+    if v.format == "parquet" and v.size > _HEAD_MAX_BYTES:
         return None
     try:
         import io
 
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         return None
     if v.inline is None and v.uri is None:
         return None
-    data = v.inline if v.inline is not None else ctx.blobs.get_bytes(v.uri or "")
-    f = pq.ParquetFile(io.BytesIO(data))
-    if f.metadata.num_row_groups == 0:
-        return []
-    table = f.read_row_group(0).slice(0, rows)
+    if v.format == "arrow":
+        local = ctx.blobs.local_path(v.uri) if v.inline is None and v.uri else None
+        if local is None and v.size > _HEAD_MAX_BYTES:
+            return None
+        if local is not None:
+            source: Any = pa.memory_map(local)
+        else:
+            source = pa.py_buffer(
+                v.inline if v.inline is not None else ctx.blobs.get_bytes(v.uri or "")
+            )
+        reader = pa.ipc.open_stream(source)
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return []
+        table = pa.Table.from_batches([batch.slice(0, rows)])
+    else:
+        data = v.inline if v.inline is not None else ctx.blobs.get_bytes(v.uri or "")
+        f = pq.ParquetFile(io.BytesIO(data))
+        if f.metadata.num_row_groups == 0:
+            return []
+        table = f.read_row_group(0).slice(0, rows)
     names = [n for n in table.column_names if not n.startswith("__index_level_")]
     return [{k: _cell(r.get(k)) for k in names} for r in table.to_pylist()]
 
@@ -237,6 +265,8 @@ def attempt_dict(a: AttemptRecord) -> dict[str, Any]:
         worker=a.worker,
         error=error_dict(a.error),
         has_log=bool(a.log_uri),
+        trace_id=f"{execution_trace_id(a.execution_id):032x}",
+        span_id=f"{attempt_span_id(a.execution_id, a.node_id, a.attempt):016x}",
     )
 
 

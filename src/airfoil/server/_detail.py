@@ -157,7 +157,7 @@ def map_items(
     d: Deps, project: str, execution_id: str, node_id: str, offset: int, limit: int
 ) -> MapItemsOut:
     """The tried items of a map node (newest attempt each), by index."""
-    from airfoil.engine._mapping import split_item_id
+    from airfoil.engine._mapping import CACHE_WORKER, split_item_id
 
     rec = get_record(d, project, execution_id)
     node = d.meta.get_node(execution_id, node_id)
@@ -175,6 +175,14 @@ def map_items(
         if i not in newest or a.attempt >= newest[i].attempt:
             newest[i] = a
     chosen = sorted(newest)[offset : offset + limit]
+    # an item served from the cache is recorded as a try that ran nowhere (worker "cache")
+    cached_task = node.cache_status != "disabled"
+
+    def cache(worker: str | None) -> str:
+        if worker == CACHE_WORKER:
+            return "hit"
+        return "miss" if cached_task else "disabled"
+
     items = [
         MapItemOut(
             index=i,
@@ -184,6 +192,8 @@ def map_items(
             ended_at=newest[i].ended_at,
             duration_s=cv.attempt_dict(newest[i])["duration_s"],
             error=cv.error_out(newest[i].error),
+            worker=newest[i].worker or None,
+            cache=cache(newest[i].worker),
         )
         for i in chosen
     ]

@@ -8,6 +8,7 @@ from airfoil.core.code_versions import load_manifest
 from airfoil.core.compare import Comparison, compare_executions
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
+from airfoil.core.reports import NodeReport, latest_report
 from airfoil.server._deps import Deps, get_record
 from airfoil.wire import (
     ComparisonOut,
@@ -21,7 +22,14 @@ from airfoil.wire import (
     ValueDiffOut,
 )
 
-__all__ = ["compare", "comparison_out", "failure_groups", "failures", "metrics"]
+__all__ = [
+    "compare",
+    "comparison_out",
+    "failure_groups",
+    "failures",
+    "metrics",
+    "report",
+]
 
 
 def _out(s: MetricSeries) -> MetricSeriesOut:
@@ -54,6 +62,17 @@ def metrics(
         workflow=record.workflow,
         items=[_out(s) for s in series],
     )
+
+
+def report(d: Deps, project: str, execution_id: str, node_id: str) -> NodeReport:
+    """The report of the newest attempt of a node of ``project`` that wrote one.
+
+    Raises:
+        NotFoundError: no such execution or node, or the node has no report.
+    """
+    get_record(d, project, execution_id)
+    node = d.meta.get_node(execution_id, node_id)
+    return latest_report(d.blobs, execution_id, node_id, node.attempts)
 
 
 def _failure(f: FailureRecord) -> FailureOut:

@@ -11,9 +11,18 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
 
 from airfoil.server import _observability as obs
-from airfoil.server._routes import _ERRORS, ROUTE_ROLES, Deps, Viewer, _ExecId, _Project
+from airfoil.server._routes import (
+    _ERRORS,
+    ROUTE_ROLES,
+    Deps,
+    Viewer,
+    _ExecId,
+    _NodeId,
+    _Project,
+)
 from airfoil.wire import API_PREFIX, ComparisonOut, FailureGroupList, FailureList, MetricsOut
 
 __all__ = ["router"]
@@ -43,6 +52,33 @@ def metrics(
     """The metric time series the execution's tasks logged (``log_metric``, ``count``), per
     attempt: of one node and one metric name if given."""
     return obs.metrics(d, project, execution_id, node, name)
+
+
+#: A report is the task's own HTML: served sandboxed (no same-origin access to the API even
+#: when opened directly), as the console's iframe shows it.
+_REPORT_CSP = (
+    "sandbox allow-scripts; default-src 'none'; img-src data:; "
+    "style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/nodes/{node_id}/report",
+    "viewer",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "the report's HTML page"}},
+)
+def node_report(
+    project: _Project, execution_id: _ExecId, node_id: _NodeId, d: Deps, _: Viewer
+) -> HTMLResponse:
+    """The report the node's task attached (``af.current_context().report``), of its newest
+    attempt that wrote one, as one HTML page; its attempt in ``X-Airfoil-Attempt``."""
+    rep = obs.report(d, project, execution_id, node_id)
+    return HTMLResponse(
+        rep.html,
+        headers={"X-Airfoil-Attempt": str(rep.attempt), "Content-Security-Policy": _REPORT_CSP},
+    )
 
 
 _Since = Annotated[

@@ -149,6 +149,9 @@ def activate(d: Deps, project: str, domain: str, name: str) -> ScheduleStateOut:
 
     check_domain(domain)
     row = d.registry.get_launch_plan(project, name, None)
+    spec = _spec(row)
+    if spec.trigger is not None:
+        return _schedule_out(_activate_trigger(d, spec, row, project, domain))
     record = activate_schedule(
         d.meta,
         _spec(row),
@@ -159,6 +162,31 @@ def activate(d: Deps, project: str, domain: str, name: str) -> ScheduleStateOut:
         domain=domain,
     )
     return _schedule_out(record)
+
+
+def _activate_trigger(
+    d: Deps, spec: LaunchPlanSpec, row: LaunchPlanRow, project: str, domain: str
+) -> ScheduleRecord:
+    """Fire the plan once per version of its artifact added from now on."""
+    from airfoil.engine.artifact_triggers import activate_trigger
+    from airfoil.engine.scheduler_loop import schedule_store
+    from airfoil.store.artifacts import open_artifact_store
+
+    settings = d.runtime.settings
+    artifacts = open_artifact_store(settings.database_url, settings.home)
+    try:
+        return activate_trigger(
+            schedule_store(d.meta),
+            artifacts,
+            spec,
+            now=d.clock.now(),
+            code_root=package_ref(row.package, d.blob_url),
+            executor="process",
+            project=project,
+            domain=domain,
+        )
+    finally:
+        artifacts.close()
 
 
 def deactivate(d: Deps, project: str, domain: str, name: str) -> ScheduleStateOut:
@@ -194,7 +222,6 @@ def _spec(row: LaunchPlanRow) -> LaunchPlanSpec:
 
 
 def _out(d: Deps, row: LaunchPlanRow, created: bool = False) -> LaunchPlanOut:
-    from airfoil.engine.schedules import describe_schedule
 
     spec = _spec(row)
     return LaunchPlanOut(
@@ -208,23 +235,31 @@ def _out(d: Deps, row: LaunchPlanRow, created: bool = False) -> LaunchPlanOut:
         interface=cv.interface_out(spec.workflow.interface, d.types, d.value_ctx()),
         default_inputs=sorted(spec.default_inputs),
         fixed_inputs=sorted(spec.fixed_inputs),
-        schedule=describe_schedule(spec.schedule) if spec.schedule is not None else "",
+        schedule=_describe(spec),
         created=created,
     )
 
 
-def _schedule_out(record: ScheduleRecord) -> ScheduleStateOut:
+def _describe(spec: LaunchPlanSpec) -> str:
+    from airfoil.engine.artifact_triggers import describe_trigger
     from airfoil.engine.schedules import describe_schedule
 
+    if spec.trigger is not None:
+        return describe_trigger(spec.trigger)
+    return describe_schedule(spec.schedule) if spec.schedule is not None else ""
+
+
+def _schedule_out(record: ScheduleRecord) -> ScheduleStateOut:
+    triggered = record.spec.trigger is not None  # its next_fire_at is a version cursor
     return ScheduleStateOut(
         project=record.project,
         domain=record.domain,
         name=record.name,
         version=plan_version(record.spec),
-        schedule=describe_schedule(record.spec.schedule),
+        schedule=_describe(record.spec) or "-",
         active=record.active,
-        next_fire_at=record.next_fire_at,
-        last_fired_at=record.last_fired_at,
+        next_fire_at=None if triggered else record.next_fire_at,
+        last_fired_at=None if triggered else record.last_fired_at,
         last_execution_id=record.last_execution_id,
     )
 

@@ -7,6 +7,7 @@ import re
 import time
 
 from airfoil.core.errors import (
+    InvalidInputError,
     NotFoundError,
 )
 from airfoil.core.records import ExecutionRecord, Value
@@ -34,6 +35,7 @@ __all__ = [
     "now_s",
     "raw_outputs",
     "value_bytes",
+    "value_export",
 ]
 
 
@@ -151,6 +153,31 @@ def value_bytes(d: Deps, value: Value) -> bytes:
     if value.uri is None:
         raise NotFoundError(f"value {value.hash[:12]} has no data")
     return d.blobs.get_bytes(value.uri)
+
+
+def value_export(d: Deps, value: Value, as_format: str | None) -> tuple[bytes, str]:
+    """A value's bytes and their format: as stored, or a frame stored as Arrow IPC converted
+    to Parquet (``as_format="parquet"``: the export format of frames).
+
+    Raises:
+        InvalidInputError: the value cannot be converted to ``as_format``.
+    """
+    data = value_bytes(d, value)
+    if as_format is None or as_format == value.format:
+        return data, value.format
+    if as_format == "parquet" and value.format == "arrow":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+        out = pa.BufferOutputStream()
+        pq.write_table(table, out)
+        return bytes(out.getvalue().to_pybytes()), "parquet"
+    raise InvalidInputError(
+        f"value {value.hash[:12]} is stored as {value.format!r} and cannot be exported as "
+        f"{as_format!r} (only frames stored as 'arrow' convert to 'parquet'); leave out ?as= "
+        "for its bytes as stored"
+    )
 
 
 def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:

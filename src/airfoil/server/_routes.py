@@ -414,14 +414,17 @@ def download_value(
     value_hash: Annotated[str, Path(pattern=r"^[0-9a-f]{8,128}$")],
     d: Deps,
     _: Viewer,
+    as_format: Annotated[str | None, Query(alias="as", pattern="^parquet$")] = None,
 ) -> Response:
-    """The serialised bytes of one of the execution's values."""
+    """The serialised bytes of one of the execution's values (``?as=parquet``: a frame stored
+    as Arrow IPC, exported as Parquet)."""
     value = svc.find_value(d, project, execution_id, value_hash)
-    data = svc.value_bytes(d, value)
+    data, fmt = svc.value_export(d, value, as_format)
+    etag = value.hash if fmt == value.format else f"{value.hash}-{fmt}"
     return Response(
         data,
         media_type="application/octet-stream",
-        headers={"X-Airfoil-Format": value.format, "ETag": f'"{value.hash}"'},
+        headers={"X-Airfoil-Format": fmt, "ETag": f'"{etag}"'},
     )
 
 

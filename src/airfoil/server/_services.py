@@ -41,6 +41,7 @@ from airfoil.server._reading import (
     now_s,
     raw_outputs,
     value_bytes,
+    value_export,
 )
 from airfoil.server._registration import (
     MAX_PACKAGE,
@@ -87,4 +88,5 @@ __all__ = [
     "upload",
     "upload_package",
     "value_bytes",
+    "value_export",
 ]

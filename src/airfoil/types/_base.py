@@ -131,22 +131,29 @@ class ValueContext:
             blob store; smaller ones stay inline in the :class:`~airfoil.core.records.Value`.
         scratch_dir: where files and directories coming back from the store are materialised.
             ``None`` means a temporary directory created on first use.
+        frame_format: how DataFrames and Arrow tables are written: ``"arrow"`` (Arrow IPC,
+            uncompressed, memory-mapped by the reader; the default between tasks) or
+            ``"parquet"`` (compressed; what uploads over the API and exports use).
     """
 
-    __slots__ = ("_own_scratch", "blobs", "offload_threshold", "scratch_dir")
+    __slots__ = ("_own_scratch", "blobs", "frame_format", "offload_threshold", "scratch_dir")
 
     def __init__(
         self,
         blobs: BlobStore,
         offload_threshold: int = DEFAULT_OFFLOAD_THRESHOLD,
         scratch_dir: str | None = None,
+        frame_format: str = "arrow",
     ) -> None:
         if offload_threshold < 0:
             raise ConfigError(f"offload_threshold must be >= 0 bytes, got {offload_threshold}")
         bad_scratch = scratch_dir is not None and os.path.exists(scratch_dir)
         if bad_scratch and not os.path.isdir(str(scratch_dir)):
             raise ConfigError(f"scratch_dir {scratch_dir!r} exists and is not a directory")
+        if frame_format not in ("arrow", "parquet"):
+            raise ConfigError(f"frame_format must be 'arrow' or 'parquet', got {frame_format!r}")
         self.blobs = blobs
+        self.frame_format = frame_format
         self.offload_threshold = offload_threshold
         self.scratch_dir = scratch_dir
         self._own_scratch = False
@@ -314,6 +321,9 @@ def write_file_value(
                 os.makedirs(os.path.dirname(final), exist_ok=True)
                 os.replace(staging, final)
                 blobs.persist(uri)  # fsynced under the ``power`` durability
+                from airfoil.types._integrity import remember_digest
+
+                remember_digest(final, digest)  # a read in this process need not hash it again
         finally:
             if os.path.exists(staging):
                 os.remove(staging)

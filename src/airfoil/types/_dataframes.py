@@ -1,14 +1,22 @@
-"""DataFrames: pandas and polars DataFrames and pyarrow Tables, stored as Parquet.
+"""DataFrames: pandas and polars DataFrames and pyarrow Tables, stored as Arrow IPC.
 
 Each flavour is recognised only when its library is already imported (``sys.modules``) and
 the annotation is exactly its frame class; nothing heavy is imported before a frame is seen.
 
-The fast path matters (frames are the big values): a large frame is written once, straight
-to a temporary name inside a local blob store, hashed from the file, and renamed to its
-content-addressed key (:func:`~airfoil.types._base.write_file_value`); it is read back with
-a memory-mapped Parquet reader. A small frame (under the offload threshold) is written to
-memory and kept inline. pandas frames keep their index and dtypes through pandas' Parquet
-metadata; polars uses its own Parquet reader and writer.
+The fast path matters (frames are the big values). Between tasks a frame travels as an
+uncompressed Arrow IPC stream (format ``arrow``): a large one is written once, straight to a
+temporary name inside a local blob store, hashed from the file, and renamed to its
+content-addressed key (:func:`~airfoil.types._base.write_file_value`); the reader memory-maps
+it, so a pyarrow Table or a polars DataFrame is zero-copy over the stored file and a pandas
+DataFrame costs one conversion (pandas gets writable arrays of its own). A small frame (under
+the offload threshold) is serialised to memory and kept inline.
+
+The hash of an ``arrow`` value is the SHA-256 of the frame's uncompressed IPC stream: the
+schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data,
+never a codec's choices. Parquet (format ``parquet``, compressed) is still written where a
+:class:`~airfoil.types._base.ValueContext` asks for it (``frame_format="parquet"``: uploads
+over the API, CSV launch inputs) and every ``parquet`` value, including those written by
+older versions, still reads.
 
 :attr:`Value.meta <airfoil.core.records.Value.meta>` holds ``flavour``, ``rows``, and
 ``columns`` and ``dtypes`` as JSON text.
@@ -72,6 +80,14 @@ class _Flavour:
     def read_csv(self, path: str) -> Any:
         raise NotImplementedError
 
+    def to_arrow(self, obj: Any) -> Any:
+        """The frame as a pyarrow Table (zero-copy where the library allows)."""
+        raise NotImplementedError
+
+    def from_arrow(self, table: Any) -> Any:
+        """A frame of this library from a pyarrow Table."""
+        raise NotImplementedError
+
 
 class _Pandas(_Flavour):
     name = "pandas"
@@ -98,6 +114,26 @@ class _Pandas(_Flavour):
 
     def read_csv(self, path: str) -> Any:
         return sys.modules["pandas"].read_csv(path)
+
+    def to_arrow(self, obj: Any) -> Any:
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(obj)
+        meta = dict(table.schema.metadata or {})
+        if b"pandas" not in meta:
+            return table
+        # the frame's hash is of its content and schema, not of the library versions that
+        # wrote it: pandas' metadata names them, and reading does not use them
+        pandas_meta = msgspec.json.decode(meta[b"pandas"])
+        pandas_meta.pop("creator", None)
+        pandas_meta.pop("pandas_version", None)
+        meta[b"pandas"] = _json(pandas_meta)
+        return table.replace_schema_metadata(meta)
+
+    def from_arrow(self, table: Any) -> Any:
+        # one consolidating copy: pandas users may change their frame in place, and arrays
+        # over the read-only mapping could not be written
+        return table.to_pandas()
 
 
 class _Arrow(_Flavour):
@@ -126,6 +162,12 @@ class _Arrow(_Flavour):
 
         return pcsv.read_csv(path)
 
+    def to_arrow(self, obj: Any) -> Any:
+        return obj
+
+    def from_arrow(self, table: Any) -> Any:
+        return table
+
 
 class _Polars(_Flavour):
     name = "polars"
@@ -152,6 +194,13 @@ class _Polars(_Flavour):
     def read_csv(self, path: str) -> Any:
         return sys.modules["polars"].read_csv(path)
 
+    def to_arrow(self, obj: Any) -> Any:
+        return obj.to_arrow()
+
+    def from_arrow(self, table: Any) -> Any:
+        pl = sys.modules.get("polars") or __import__("polars")
+        return pl.from_arrow(table)
+
 
 def _read_arrow(source: Any) -> Any:
     import pyarrow as pa
@@ -160,6 +209,37 @@ def _read_arrow(source: Any) -> Any:
     if isinstance(source, bytes):
         return pq.read_table(pa.py_buffer(source))
     return pq.read_table(source, memory_map=True)
+
+
+def _write_ipc(table: Any, target: Any) -> None:
+    """An uncompressed Arrow IPC stream of ``table`` to a path or an output stream."""
+    import pyarrow as pa
+
+    sink = pa.OSFile(target, "wb") if isinstance(target, str) else target
+    try:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+    finally:
+        if isinstance(target, str):
+            sink.close()
+
+
+def _read_ipc(source: Any) -> Any:
+    """A pyarrow Table from an IPC stream: a path (memory-mapped, zero-copy) or bytes."""
+    import pyarrow as pa
+
+    buf = pa.py_buffer(source) if isinstance(source, bytes) else pa.memory_map(source)
+    return pa.ipc.open_stream(buf).read_all()
+
+
+def ipc_bytes(table: Any) -> bytes:
+    """The uncompressed Arrow IPC stream of a pyarrow Table (what an ``arrow`` value's hash
+    covers)."""
+    import pyarrow as pa
+
+    out = pa.BufferOutputStream()
+    _write_ipc(table, out)
+    return bytes(out.getvalue().to_pybytes())
 
 
 _FLAVOURS: tuple[_Flavour, ...] = (_Pandas(), _Polars(), _Arrow())
@@ -186,32 +266,46 @@ class DataFrameHandler(BlobHandler):
             "columns": _json(columns).decode(),
             "dtypes": _json(dtypes).decode(),
         }
-        write = self.flavour.write
+        fmt = ctx.frame_format
+        small = self.flavour.estimate(obj) <= ctx.offload_threshold
         try:
-            if self.flavour.estimate(obj) <= ctx.offload_threshold:
-                buf = io.BytesIO()
-                write(obj, buf)
-                return write_bytes_value(buf.getvalue(), "parquet", ctx, meta)
-            return write_file_value(lambda path: write(obj, path), "parquet", ctx, meta)
+            if fmt == "parquet":
+                write = self.flavour.write
+                if small:
+                    buf = io.BytesIO()
+                    write(obj, buf)
+                    return write_bytes_value(buf.getvalue(), "parquet", ctx, meta)
+                return write_file_value(lambda path: write(obj, path), "parquet", ctx, meta)
+            table = self.flavour.to_arrow(obj)
+            if small:
+                return write_bytes_value(ipc_bytes(table), "arrow", ctx, meta)
+            return write_file_value(lambda path: _write_ipc(table, path), "arrow", ctx, meta)
         except (TypeError, ValueError, NotImplementedError) as exc:
             # pyarrow's ArrowInvalid / ArrowTypeError derive from ValueError / TypeError
-            raise ConversionError(f"cannot store this {self.spec} as Parquet: {exc}") from None
+            what = "Parquet" if fmt == "parquet" else "Arrow IPC"
+            raise ConversionError(f"cannot store this {self.spec} as {what}: {exc}") from None
 
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
-        if value.format != "parquet":
+        if value.format not in ("arrow", "parquet"):
             raise self.wrong_format(value)
+        if value.format == "arrow":
+
+            def read(source: Any) -> Any:
+                return self.flavour.from_arrow(_read_ipc(source))
+        else:
+            read = self.flavour.read
         if value.inline is not None:
-            return self.flavour.read(value.inline)
+            return read(value.inline)
         path = local_blob_path(value, ctx)
         if path is None:
             assert value.uri is not None
-            path = os.path.join(ctx.scratch(), "download", f"{value.hash}.parquet")
+            path = os.path.join(ctx.scratch(), "download", f"{value.hash}.{value.format}")
             if not os.path.exists(path):
                 from airfoil.types._integrity import check_path
 
                 ctx.blobs.get_file(value.uri, path)
                 check_path(value, path)
-        return self.flavour.read(path)
+        return read(path)
 
     def from_path(self, path: str) -> Any:
         if not os.path.isfile(path):
@@ -250,13 +344,14 @@ def frame_value_from_csv(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:
             "send a Parquet file instead"
         ) from None
     handler = DataFrameHandler(flavour)
-    return handler.to_value(handler.from_path(path), ctx)
+    parquet = ValueContext(ctx.blobs, ctx.offload_threshold, ctx.scratch_dir, "parquet")
+    return handler.to_value(handler.from_path(path), parquet)
 
 
 class DataFrameConverter(Converter):
-    """pandas and polars DataFrames, pyarrow Tables (Parquet)."""
+    """pandas and polars DataFrames, pyarrow Tables (Arrow IPC; Parquet still reads)."""
 
-    formats = ("parquet",)
+    formats = ("arrow", "parquet")
 
     def handler(self, py_type: Any, engine: TypeEngine) -> Handler | None:
         if not isinstance(py_type, type):
@@ -269,7 +364,7 @@ class DataFrameConverter(Converter):
     def preview(self, value: Value, spec: TypeSpec, ctx: ValueContext) -> Any:
         meta = value.meta
         return {
-            "format": "parquet",
+            "format": value.format,
             "flavour": meta.get("flavour", spec.name),
             "uri": value.uri,
             "size": value.size,

@@ -17,7 +17,7 @@ from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import CorruptBlobError, NotFoundError
 from airfoil.core.records import Value
 
-__all__ = ["check_blob", "check_bytes", "check_path"]
+__all__ = ["check_blob", "check_bytes", "check_path", "remember_digest"]
 
 
 def _content_sha(value: Value) -> str:
@@ -65,6 +65,15 @@ def _hash_file(path: str) -> str:
         _checked.clear()
     _checked[key] = digest
     return digest
+
+
+def remember_digest(path: str, digest: str) -> None:
+    """Record the SHA-256 of a file this process has just written and hashed, so that reading
+    it back in this process does not hash it again (a later rewrite changes its key)."""
+    st = os.stat(path)
+    if len(_checked) >= 4096:
+        _checked.clear()
+    _checked[(path, st.st_ino, st.st_size, st.st_mtime_ns)] = digest
 
 
 def check_path(value: Value, path: str) -> None:

@@ -349,6 +349,10 @@ class AttemptOut(_Response):
     worker: str = ""
     error: ErrorOut | None = None
     has_log: bool = False
+    #: The attempt's OpenTelemetry ids (hex) in traces exported when the server has
+    #: ``otel_endpoint``: the execution's trace, the attempt's span.
+    trace_id: str = ""
+    span_id: str = ""
 
 
 class NodeOut(_Response):
@@ -564,6 +568,11 @@ class MapItemOut(_Response):
     ended_at: float | None = None
     duration_s: float | None = None
     error: ErrorOut | None = None
+    #: where the newest attempt ran; ``"cache"`` when the item was served from the cache
+    worker: str | None = None
+    #: ``hit`` (served from the cache), ``miss`` (a cached task's item that ran) or
+    #: ``disabled`` (the task is not cached)
+    cache: str = "disabled"
 
 
 class MapItemsOut(_Response):

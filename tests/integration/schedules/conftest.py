@@ -30,7 +30,8 @@ def pg_url(pg_schema_url: str) -> str:
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "TRUNCATE control_messages, metric_series, failures, schedules, "
+                "TRUNCATE server_artifact_versions, server_artifact_aliases, "
+                "server_artifact_moves, control_messages, metric_series, failures, schedules, "
                 "cache_reservations, cache_entries, events, attempts, nodes, executions"
             )
         )

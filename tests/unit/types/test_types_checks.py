@@ -153,7 +153,7 @@ def test_check_value_writes_nothing(
 
 def test_stored_value_of_another_format(engine: TypeEngine, ctx: ValueContext) -> None:
     frame = engine.to_value(pd.DataFrame({"a": [1]}), pd.DataFrame, ctx)
-    with pytest.raises(TypeTransformError, match="format 'parquet' cannot be read as int"):
+    with pytest.raises(TypeTransformError, match="format 'arrow' cannot be read as int"):
         engine.to_python(frame, int, ctx)
     stored = engine.to_value("text", str, ctx)
     with pytest.raises(TypeTransformError, match="expected int, got str"):

@@ -195,7 +195,7 @@ def test_jsonable_dataframe(engine: TypeEngine, blobs: Any) -> None:
     ctx = ValueContext(blobs, offload_threshold=0)
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]})
     out = _jsonable(engine, ctx, frame, pd.DataFrame)
-    assert out["format"] == "parquet" and out["rows"] == 3 and out["columns"] == ["a", "b"]
+    assert out["format"] == "arrow" and out["rows"] == 3 and out["columns"] == ["a", "b"]
     assert out["uri"].startswith("file://") and out["flavour"] == "pandas"
     nested = _jsonable(engine, ctx, {"train": frame}, dict[str, pd.DataFrame])
     assert nested["train"]["rows"] == 3 and nested["train"]["uri"] == out["uri"]

@@ -186,12 +186,13 @@ def _pandas_frame() -> pd.DataFrame:
     )
 
 
+@pytest.mark.parametrize("fmt", ["arrow", "parquet"])
 @pytest.mark.parametrize("threshold", [1 << 30, 0], ids=["inline", "offloaded"])
-def test_pandas_round_trip(engine: TypeEngine, blobs: Any, threshold: int) -> None:
-    ctx = ValueContext(blobs, offload_threshold=threshold)
+def test_pandas_round_trip(engine: TypeEngine, blobs: Any, threshold: int, fmt: str) -> None:
+    ctx = ValueContext(blobs, offload_threshold=threshold, frame_format=fmt)
     df = _pandas_frame()
     stored = engine.to_value(df, pd.DataFrame, ctx)
-    assert stored.format == "parquet"
+    assert stored.format == fmt
     assert (stored.inline is None) == (threshold == 0)
     assert stored.meta["rows"] == "5"
     back = engine.to_python(stored, pd.DataFrame, ctx)

@@ -289,7 +289,7 @@ class _StructuredHandler(BlobHandler):
         return self.engine.handler(type(frame)).to_value(frame, ctx)
 
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
-        if value.format != "parquet":
+        if value.format not in ("arrow", "parquet"):
             raise self.wrong_format(value)
         sd = StructuredDataset()
         sd._stored = (value, ctx, self.engine)

@@ -22,6 +22,7 @@ Invariants:
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import ConfigError, StoreError
@@ -105,6 +106,12 @@ def _with_engine(url: str, timeout_s: float, action: str, revision: str) -> None
         engine.dispose()
 
 
+#: Alembic keeps the running migration's context in module globals (``alembic.context``,
+#: ``alembic.op``): two threads migrating at once (two stores opened together in one process)
+#: would see each other's, so runs in one process take turns.
+_ALEMBIC_LOCK = threading.Lock()
+
+
 def _run_alembic(engine: sa.Engine, action: str, revision: str) -> None:
     import sqlalchemy as sa
     from alembic import command
@@ -115,7 +122,8 @@ def _run_alembic(engine: sa.Engine, action: str, revision: str) -> None:
     try:
         with engine.connect() as connection:
             config.attributes["connection"] = connection
-            getattr(command, action)(config, revision)
+            with _ALEMBIC_LOCK:
+                getattr(command, action)(config, revision)
             connection.commit()
     except sa.exc.DBAPIError as exc:
         raise StoreError(f"could not migrate {safe_url(engine.url)}: {exc.orig}") from exc

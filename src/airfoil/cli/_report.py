@@ -1,0 +1,59 @@
+"""``airfoil report EXEC NODE [-o FILE]``: the report a node's task attached
+(``af.current_context().report``), written as an HTML file; locally or on the server
+(``--remote``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from airfoil.cli._common import handle_errors, out_console, runtime
+
+__all__ = ["register"]
+
+
+def _local(execution_id: str, node_id: str) -> tuple[int, str]:
+    from airfoil.core.reports import latest_report
+
+    rt = runtime()
+    rt.meta.get_execution(execution_id)  # NotFoundError names the id
+    node = rt.meta.get_node(execution_id, node_id)
+    rep = latest_report(rt.blobs, execution_id, node_id, node.attempts)
+    return rep.attempt, rep.html
+
+
+def _remote(
+    server: str | None, project: str | None, execution_id: str, node_id: str
+) -> tuple[int, str]:
+    from airfoil.cli._remote import _client
+
+    with _client(server, project) as client:
+        attempt, page = client.report(execution_id, node_id)
+    return int(attempt), str(page)
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("report")
+    @handle_errors
+    def report(
+        execution_id: str = typer.Argument(..., help="Execution id."),
+        node: str = typer.Argument(..., help="Node id (e.g. n0)."),
+        output: Path = typer.Option(
+            None, "-o", "--output", help="HTML file to write (default: EXEC-NODE-report.html)."
+        ),
+        remote: bool = typer.Option(
+            False, "--remote", help="On the server (--server or AIRFOIL_SERVER_URL)."
+        ),
+        server: str = typer.Option(None, "--server", help="Server URL (implies --remote)."),
+        project: str = typer.Option(None, "--project", help="Server project."),
+    ) -> None:
+        """Write the report a node's task attached (its newest attempt that reported) to an
+        HTML file."""
+        if remote or server:
+            attempt, page = _remote(server, project, execution_id, node)
+        else:
+            attempt, page = _local(execution_id, node)
+        path = output or Path(f"{execution_id}-{node.replace('/', '_')}-report.html")
+        path.write_text(page, encoding="utf-8")
+        out_console.print(f"wrote {path} (attempt {attempt})", markup=False)

@@ -1,0 +1,33 @@
+"""The OpenTelemetry ids of runs, derived from what they trace (issue 15): an execution's
+trace id from its id, an attempt's span id from (execution, node, attempt).
+
+Derived, not random, so the API's attempt record can name them without storing them, and
+an execution resumed by another process continues the same trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+__all__ = ["attempt_span_id", "execution_trace_id", "traceparent"]
+
+
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+
+
+def execution_trace_id(execution_id: str) -> int:
+    """The 128-bit trace id of an execution (never 0, which W3C reserves)."""
+    return int.from_bytes(_digest("trace", execution_id)[:16], "big") or 1
+
+
+def attempt_span_id(execution_id: str, node_id: str, attempt: int) -> int:
+    """The 64-bit span id of one attempt (never 0)."""
+    return int.from_bytes(_digest("attempt", execution_id, node_id, attempt)[:8], "big") or 1
+
+
+def traceparent(execution_id: str, node_id: str, attempt: int) -> str:
+    """The W3C ``traceparent`` of an attempt's span (sampled)."""
+    trace = execution_trace_id(execution_id)
+    span = attempt_span_id(execution_id, node_id, attempt)
+    return f"00-{trace:032x}-{span:016x}-01"

@@ -1,0 +1,257 @@
+"""OpenTelemetry traces of runs, from the hooks seam (:mod:`airfoil.executors.hooks`):
+one span per execution, a child span per node, a child span of the node per attempt
+(retries are sibling attempts), and a task's child call (node ``<caller>.call<n>-...``) a
+node under the caller's running attempt. Spans are exported over OTLP/HTTP.
+
+Only built when an endpoint is configured (``AirfoilSettings.otel_endpoint`` or
+``OTEL_EXPORTER_OTLP_ENDPOINT``): the runtime imports this module, and with it the
+OpenTelemetry SDK (the ``otel`` extra), only then; nothing is imported or exported
+otherwise.
+
+Each attempt carries its span's W3C ``traceparent`` to its worker in
+:attr:`AttemptRequest.context` (the task reads ``current_context().context``; the worker
+writes the trace id at the top of the attempt's log).
+
+Ends: an attempt's span when the executor reports it; a node's when an attempt succeeds
+or the execution finishes (``Finished``); the execution's at ``Finished`` (or on
+:meth:`TracingHooks.close`, for a run the process leaves unfinished).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Protocol
+
+from airfoil.core.errors import ConfigError
+from airfoil.core.trace_ids import attempt_span_id, execution_trace_id
+from airfoil.executors.base import AttemptRequest, AttemptResult
+from airfoil.executors.hooks import Hooks
+
+__all__ = ["TracingHooks", "traces_url"]
+
+log = logging.getLogger("airfoil.tracing")
+
+#: Longest an export (with its retries) may take: a collector that is down delays the
+#: runtime's close (a CLI run's exit) by about this much, never more.
+EXPORT_TIMEOUT_S = 2.0
+
+
+def traces_url(endpoint: str) -> str:
+    """The OTLP/HTTP traces URL of ``endpoint`` (a base URL gets ``/v1/traces``, as the
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` convention says)."""
+    endpoint = endpoint.strip()
+    if not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"otel_endpoint {endpoint!r} is not an http(s) URL: give the OTLP/HTTP collector, "
+            "e.g. http://127.0.0.1:4318"
+        )
+    return (
+        endpoint
+        if endpoint.rstrip("/").endswith("/v1/traces")
+        else (endpoint.rstrip("/") + "/v1/traces")
+    )
+
+
+class _NextIds(Protocol):
+    trace: int | None
+    span: int | None
+
+
+def _ids() -> Any:
+    """An id generator for the SDK: random, except the next id asked for when one is set
+    (an execution's trace id, an attempt's span id: :mod:`airfoil.core.trace_ids`)."""
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class Ids(RandomIdGenerator):
+        trace: int | None = None
+        span: int | None = None
+
+        def generate_trace_id(self) -> int:
+            if self.trace is not None:
+                trace, self.trace = self.trace, None
+                return trace
+            return super().generate_trace_id()
+
+        def generate_span_id(self) -> int:
+            if self.span is not None:
+                span, self.span = self.span, None
+                return span
+            return super().generate_span_id()
+
+    return Ids()
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * 1e9)
+
+
+class TracingHooks(Hooks):
+    """Spans for executions, nodes and attempts, then everything passed on to ``inner``.
+
+    Args:
+        endpoint: the OTLP/HTTP collector (base URL or its ``/v1/traces``).
+        inner: the entry point's own hooks, if any.
+        service: the ``service.name`` resource attribute.
+    """
+
+    def __init__(self, endpoint: str, inner: Hooks | None = None, service: str = "airfoil") -> None:
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        except ImportError:
+            raise ConfigError(
+                "tracing is configured (otel_endpoint / OTEL_EXPORTER_OTLP_ENDPOINT) but the "
+                "OpenTelemetry SDK is missing: pip install 'airfoil[otel]'"
+            ) from None
+        self.inner = inner
+        self.url = traces_url(endpoint)
+        ids = _ids()
+        self._ids: _NextIds = ids
+        self._provider = TracerProvider(
+            resource=Resource.create({"service.name": service}), id_generator=ids
+        )
+        self._provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=self.url, timeout=EXPORT_TIMEOUT_S))
+        )
+        self._tracer = self._provider.get_tracer("airfoil")
+        self._lock = threading.Lock()
+        self._executions: dict[str, Any] = {}
+        self._nodes: dict[tuple[str, str], Any] = {}
+        self._attempts: dict[tuple[str, str, int], Any] = {}
+
+    # -- spans -------------------------------------------------------------------------
+
+    def _execution(self, eid: str) -> Any:
+        span = self._executions.get(eid)
+        if span is None:
+            self._ids.trace = execution_trace_id(eid)  # a root span: asks for a trace id
+            span = self._executions[eid] = self._tracer.start_span(
+                "execution", attributes={"airfoil.execution_id": eid}
+            )
+        return span
+
+    def _node(self, request: AttemptRequest) -> Any:
+        key = (request.execution_id, request.node_id)
+        span = self._nodes.get(key)
+        if span is None:
+            from opentelemetry import trace
+
+            parent = self._execution(request.execution_id)
+            caller, dot, rest = request.node_id.rpartition(".")
+            if dot and rest.startswith("call"):  # a child call: under the caller's attempt
+                running = [
+                    s
+                    for (e, n, _), s in self._attempts.items()
+                    if (e, n) == (request.execution_id, caller)
+                ]
+                if running:
+                    parent = running[-1]
+            span = self._nodes[key] = self._tracer.start_span(
+                f"node {request.node_id}",
+                context=trace.set_span_in_context(parent),
+                attributes={
+                    "airfoil.execution_id": request.execution_id,
+                    "airfoil.node_id": request.node_id,
+                    "airfoil.task": request.task.name,
+                },
+            )
+        return span
+
+    def attempt_context(self, request: AttemptRequest) -> dict[str, str]:
+        extra: dict[str, str] = {}
+        try:
+            from opentelemetry import trace
+
+            with self._lock:
+                node = self._node(request)
+                self._ids.span = attempt_span_id(
+                    request.execution_id, request.node_id, request.attempt
+                )
+                span = self._tracer.start_span(
+                    f"attempt {request.attempt}",
+                    context=trace.set_span_in_context(node),
+                    attributes={
+                        "airfoil.execution_id": request.execution_id,
+                        "airfoil.node_id": request.node_id,
+                        "airfoil.attempt": request.attempt,
+                        "airfoil.task": request.task.name,
+                    },
+                )
+                self._attempts[(request.execution_id, request.node_id, request.attempt)] = span
+            c = span.get_span_context()
+            extra["traceparent"] = f"00-{c.trace_id:032x}-{c.span_id:016x}-01"
+        except Exception:
+            log.exception(
+                "starting the span of %s/%s failed", request.execution_id, request.node_id
+            )
+        if self.inner is not None:
+            extra = {**extra, **self.inner.attempt_context(request)}
+        return extra
+
+    def attempt_started(self, request: AttemptRequest) -> None:
+        if self.inner is not None:
+            self.inner.attempt_started(request)
+
+    def attempt_ended(self, request: AttemptRequest, result: AttemptResult) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        key = (request.execution_id, request.node_id, request.attempt)
+        with self._lock:
+            span = self._attempts.pop(key, None)
+            node = self._nodes.get(key[:2])
+        if span is not None:
+            span.set_attribute("airfoil.worker", result.worker)
+            if result.error is not None:
+                span.set_status(Status(StatusCode.ERROR, result.error.message[:500]))
+                span.set_attribute("airfoil.error_kind", str(result.error.kind))
+            span.end(end_time=_ns(result.ended_at))
+        if node is not None and result.error is None:
+            with self._lock:
+                self._nodes.pop(key[:2], None)
+            node.end(end_time=_ns(result.ended_at))
+        if self.inner is not None:
+            self.inner.attempt_ended(request, result)
+
+    def command_carried_out(self, execution_id: str, command: object, cause: int) -> None:
+        if type(command).__name__ == "Finished":
+            self._finish(execution_id, str(getattr(command, "phase", "")))
+        elif type(command).__name__ == "Enqueue":
+            with self._lock:
+                self._execution(execution_id)
+        if self.inner is not None:
+            self.inner.command_carried_out(execution_id, command, cause)
+
+    def _finish(self, execution_id: str, phase: str) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        with self._lock:
+            nodes = [k for k in self._nodes if k[0] == execution_id]
+            open_nodes = [self._nodes.pop(k) for k in nodes]
+            span = self._executions.pop(execution_id, None)
+        for node in open_nodes:
+            node.set_status(Status(StatusCode.ERROR))
+            node.end()
+        if span is not None:
+            span.set_attribute("airfoil.phase", phase)
+            if "FAIL" in phase.upper():
+                span.set_status(Status(StatusCode.ERROR, phase))
+            span.end()
+
+    def http_request(self, method: str, path: str, status: int, duration_s: float) -> None:
+        if self.inner is not None:
+            self.inner.http_request(method, path, status, duration_s)
+
+    def close(self) -> None:
+        """End what is still open and export every span (call once, at shutdown)."""
+        with self._lock:
+            left = list(self._attempts.values()) + list(self._nodes.values())
+            left += list(self._executions.values())
+            self._attempts.clear()
+            self._nodes.clear()
+            self._executions.clear()
+        for span in left:
+            span.end()
+        self._provider.shutdown()

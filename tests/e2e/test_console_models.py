@@ -1,0 +1,134 @@
+"""The console's models page in headless Chromium against a real ``airfoil server start``: a
+model trained twice (two real training runs, registered in the server's database) is listed,
+its versions show their metrics side by side and their lineage (dataset hash -> the training
+run, linked -> version -> aliases); promote through the UI moves the alias (seen over the API
+and in the audit trail), and roll back moves it back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from test_console import STATIC, Server, browser, page, shot  # noqa: E402, F401
+
+TRAIN = textwrap.dedent(
+    """
+    import json
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from airfoil.ml import Dataset, Model
+
+    dataset = Dataset("blobs", targets=["y"], test_size=0.25)
+    model = Model("blobs", init=LogisticRegression, dataset=dataset)
+
+
+    @dataset.reader
+    def reader(n: int = 80) -> pd.DataFrame:
+        rows = [{"a": float(i % 7), "b": float(i % 5), "y": int(i % 7 > 3)} for i in range(n)]
+        return pd.DataFrame(rows)
+
+
+    @model.trainer
+    def trainer(est: LogisticRegression, X: pd.DataFrame, y: pd.Series) -> LogisticRegression:
+        return est.fit(X, y)
+
+
+    @model.predictor
+    def predictor(est: LogisticRegression, features: pd.DataFrame) -> list[int]:
+        return [int(p) for p in est.predict(features)]
+
+
+    @model.evaluator
+    def evaluator(est: LogisticRegression, X: pd.DataFrame, y: pd.Series) -> float:
+        return float(est.score(X, y))
+
+
+    out = []
+    for c in (0.001, 10.0):
+        t = model.train(hyperparameters={"C": c, "max_iter": 200})
+        out.append({"version": t.artifact.version, "execution": t.execution_id,
+                    "metrics": t.metrics})
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list[Any]]]:
+    if not STATIC.exists():
+        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
+    work = tmp_path_factory.mktemp("console-models")
+    (work / "train.py").write_text(TRAIN)
+    srv = Server(tmp_path_factory.mktemp("home"), work)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "train.py"],
+            env=srv.env,
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        yield srv, json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        srv.stop()
+
+
+def test_models_page_lineage_promote_and_rollback(
+    trained: tuple[Server, list[Any]],
+    page: Any,  # noqa: F811
+) -> None:
+    srv, runs = trained
+    assert [r["version"] for r in runs] == [1, 2]
+    page.goto(f"{srv.url}/projects/default/models")
+    page.locator("tr[data-model='blobs']").wait_for()
+    page.get_by_role("link", name="blobs").click()
+    page.wait_for_selector("table.model-versions tr[data-version='2']")
+    for r in runs:
+        row = page.locator(f"table.model-versions tr[data-version='{r['version']}']")
+        shown = row.locator("td[data-metric]").all_inner_texts()
+        assert len(shown) == len(r["metrics"]) >= 1, shown
+        # the lineage: the training run links to its execution page
+        link = row.locator("td.lineage a")
+        assert link.get_attribute("href") == (f"/projects/default/executions/{r['execution']}")
+        assert f"blobs:{r['version']}" in row.locator("td.lineage").inner_text()
+    assert "no aliases yet" in page.inner_text("section.aliases")
+
+    base = f"{srv.url}/api/v1/projects/default/artifacts/blobs"
+    page.locator("button[name='promote-1']").click()
+    page.wait_for_selector("section.aliases li[data-alias='production'][data-version='1']")
+    page.locator("button[name='promote-2']").click()
+    page.wait_for_selector("section.aliases li[data-alias='production'][data-version='2']")
+    assert httpx.get(base, timeout=30).json()["aliases"] == {"production": 2}
+    assert "production" in page.inner_text("table.model-versions tr[data-version='2'] td.aliases")
+    trail = page.locator("table.alias-trail tr[data-seq='2']").inner_text()
+    assert "promote" in trail and "console promote" in trail
+    shot(page, "30-models-page-promoted")
+
+    page.locator("button[name='rollback-production']").click()
+    page.wait_for_selector("section.aliases li[data-alias='production'][data-version='1']")
+    detail = httpx.get(base, timeout=30).json()
+    assert detail["aliases"] == {"production": 1}
+    assert [(m["action"], m["from_version"], m["to_version"]) for m in detail["moves"]] == [
+        ("promote", None, 1),
+        ("promote", 1, 2),
+        ("rollback", 2, 1),
+    ]
+    page.wait_for_selector("table.alias-trail tr[data-seq='3']")
+
+    # the lineage link opens the training run's page
+    page.locator("table.model-versions tr[data-version='2'] td.lineage a").click()
+    page.wait_for_url(f"**/executions/{runs[1]['execution']}")
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]")

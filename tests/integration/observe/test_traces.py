@@ -1,0 +1,199 @@
+"""OpenTelemetry traces of real runs (issue 15), exported over OTLP/HTTP to a real receiver
+the test starts on 127.0.0.1 (http.server decoding ``ExportTraceServiceRequest``): the span
+tree execution -> node -> attempt, retries as sibling attempts, a child call under its
+caller's attempt; the trace id reaches the worker (context, log) and the API's attempt
+record. With no endpoint nothing
+of OpenTelemetry is imported."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from airfoil.core.errors import ConfigError
+from airfoil.core.trace_ids import traceparent
+from airfoil.local import LocalRuntime, convert_inputs, spec_of
+from airfoil.server._convert import attempt_out
+from airfoil.settings import AirfoilSettings
+
+pytestmark = pytest.mark.integration
+
+pytest.importorskip("opentelemetry.sdk")
+from _otlp import receiver  # noqa: E402, F401
+
+TASKS = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task
+    def child(x: int) -> int:
+        return x + 1
+
+
+    @af.task(retries=1)
+    def flaky(x: int) -> int:
+        ctx = af.current_context()
+        print("traceparent", ctx.context.get("traceparent"))
+        if ctx.attempt == 1:
+            raise ValueError("first try fails")
+        return child(x=x) * 2
+
+
+    @af.workflow
+    def traced(x: int = 1) -> int:
+        return flaky(x=child(x=x))
+    """
+)
+
+
+@pytest.fixture
+def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
+    code = tmp_path / "code"
+    code.mkdir()
+    name = f"traced_{uuid.uuid4().hex[:8]}"
+    (code / f"{name}.py").write_text(TASKS)
+    sys.path.insert(0, str(code))
+    try:
+        yield importlib.import_module(name), code
+    finally:
+        sys.path.remove(str(code))
+        sys.modules.pop(name, None)
+
+
+def _attr(span: Any, key: str) -> Any:
+    for kv in span.attributes:
+        if kv.key == key:
+            v = kv.value
+            return v.int_value if v.HasField("int_value") else v.string_value
+    return None
+
+
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_the_span_tree_of_a_run_reaches_a_real_receiver(
+    executor: str,
+    receiver: tuple[str, list[Any], list[str]],  # noqa: F811
+    tasks: tuple[ModuleType, Path],
+    tmp_path: Path,
+) -> None:
+    url, spans, paths = receiver
+    module, code = tasks
+    settings = AirfoilSettings(
+        home=str(tmp_path / "home"),
+        executor=executor,  # type: ignore[arg-type]
+        otel_endpoint=url,
+        max_parallel=2,
+    )
+    rt = LocalRuntime(settings)
+    try:
+        engine = rt.engine()
+        values = convert_inputs(module.traced, {"x": 1}, rt)
+        record = engine.launch(spec_of(module.traced), values, code_root=str(code))
+        done = engine.drive(record.id)
+        assert done.phase == "succeeded"
+        eid = done.id
+    finally:
+        rt.close()  # exports every span
+    assert paths and set(paths) == {"/v1/traces"}
+    by_id = {s.span_id: s for s in spans}
+    (root,) = [s for s in spans if s.name == "execution"]
+    assert _attr(root, "airfoil.execution_id") == eid and not root.parent_span_id
+    assert {s.trace_id for s in spans} == {root.trace_id}  # one trace
+
+    def kids(parent: Any) -> list[Any]:
+        return sorted(
+            (s for s in spans if s.parent_span_id == parent.span_id), key=lambda s: s.name
+        )
+
+    assert [s.name for s in kids(root)] == ["node n0", "node n1"]
+    n0, n1 = kids(root)
+    assert [s.name for s in kids(n0)] == ["attempt 1"]
+    a1, a2 = kids(n1)  # the retry: two attempts of one node
+    assert (a1.name, a2.name) == ("attempt 1", "attempt 2")
+    assert a1.status.code == 2 and "first try fails" in a1.status.message  # ERROR
+    assert a2.status.code != 2
+    # the child call of attempt 2 is a node under that attempt, with its own attempt
+    (call,) = kids(a2)
+    assert call.name.startswith("node n1.call1-")
+    assert [s.name for s in kids(call)] == ["attempt 1"]
+    for s in spans:  # every span's parent was exported, and ends after it starts
+        assert not s.parent_span_id or s.parent_span_id in by_id
+        assert s.end_time_unix_nano >= s.start_time_unix_nano
+    assert len(spans) == 1 + 3 + 4
+
+    # the worker was given the attempt's span as its traceparent, and logged the trace id
+    rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="inline"))
+    try:
+        att = next(a for a in rt.meta.get_attempts(eid, "n1") if a.attempt == 2)
+        text = rt.blobs.get_bytes(att.log_uri).decode()
+    finally:
+        rt.close()
+    trace_hex = root.trace_id.hex()
+    assert f"airfoil: trace_id={trace_hex}" in text
+    assert f"traceparent 00-{trace_hex}-{a2.span_id.hex()}-01" in text
+    assert traceparent(eid, "n1", 2) == f"00-{trace_hex}-{a2.span_id.hex()}-01"
+    # the API's attempt record names the same trace and span
+    out = attempt_out(att)
+    assert (out.trace_id, out.span_id) == (trace_hex, a2.span_id.hex())
+
+
+def test_nothing_of_opentelemetry_is_imported_without_an_endpoint(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import os, sys
+        os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        import airfoil as af
+        from airfoil.local import LocalRuntime
+        from airfoil.settings import AirfoilSettings
+
+        @af.task
+        def t(x: int) -> int:
+            return x
+
+        rt = LocalRuntime(AirfoilSettings(home={str(tmp_path)!r}))
+        assert rt._tracing is None
+        rt.close()
+        bad = [m for m in sys.modules if m.startswith("opentelemetry")]
+        assert not bad, bad
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_bad_endpoint_is_refused_with_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is not an http"):
+        LocalRuntime(AirfoilSettings(home=str(tmp_path), otel_endpoint="127.0.0.1:4318"))
+
+
+def test_a_collector_that_is_down_never_fails_a_run_nor_holds_its_exit(
+    tasks: tuple[ModuleType, Path], tmp_path: Path
+) -> None:
+    import socket
+    import time
+
+    module, code = tasks
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rt = LocalRuntime(
+        AirfoilSettings(home=str(tmp_path / "home"), otel_endpoint=f"http://127.0.0.1:{port}")
+    )
+    try:
+        engine = rt.engine()
+        values = convert_inputs(module.child, {"x": 1}, rt)
+        record = engine.launch(spec_of(module.child), values, code_root=str(code))
+        assert engine.drive(record.id).phase == "succeeded"
+    finally:
+        t0 = time.monotonic()
+        rt.close()
+        closed_in = time.monotonic() - t0
+    assert closed_in < 4.0  # bounded by EXPORT_TIMEOUT_S (2 s), not the SDK's 10 s retries
