@@ -268,34 +268,13 @@ class LaunchPlan:
         schedule = self.spec.schedule
         if schedule is None:
             return
-        iface = self.spec.workflow.interface
-        arg = schedule.kickoff_time_input_arg
-        if arg:
-            param = iface.input(arg)
-            if param is None or param.type.kind != "datetime":
-                raise DefinitionError(
-                    f"launch plan {self.name!r}: kickoff_time_input_arg={arg!r} must name a "
-                    f"datetime input of {self.workflow.name}; its inputs: "
-                    + (", ".join(f"{p.name}: {p.type}" for p in iface.inputs) or "none")
-                )
-            if arg in self.fixed_inputs:
-                raise DefinitionError(
-                    f"launch plan {self.name!r}: the kickoff time input {arg!r} cannot also be "
-                    "a fixed input"
-                )
-        unset = [
-            p.name
-            for p in iface.inputs
-            if not p.has_default
-            and p.name not in self.spec.default_inputs
-            and p.name not in self.spec.fixed_inputs
-            and p.name != arg
-        ]
-        if unset:
-            raise DefinitionError(
-                f"launch plan {self.name!r} has a schedule but no value for required input(s) "
-                f"{', '.join(map(repr, unset))}: give them as default_inputs or fixed_inputs"
-            )
+        self._check_launch_input(
+            schedule.kickoff_time_input_arg,
+            "datetime",
+            naming=f"kickoff_time_input_arg={schedule.kickoff_time_input_arg!r}",
+            role="the kickoff time input",
+            source="a schedule",
+        )
 
     def _check_trigger(self) -> None:
         trigger = self.spec.trigger
@@ -305,20 +284,33 @@ class LaunchPlan:
             raise DefinitionError(
                 f"launch plan {self.name!r}: give a schedule or an artifact trigger, not both"
             )
+        self._check_launch_input(
+            trigger.version_input_arg,
+            "int",
+            naming=f"on_artifact(version_input={trigger.version_input_arg!r})",
+            role="the version input",
+            source="an artifact trigger",
+        )
+
+    def _check_launch_input(
+        self, arg: str | None, kind: str, *, naming: str, role: str, source: str
+    ) -> None:
+        """A plan launched by something other than a person (a schedule, a trigger): the input
+        ``arg`` that receives the launch's value is a ``kind`` input and not fixed, and every
+        other required input has a value."""
         iface = self.spec.workflow.interface
-        arg = trigger.version_input_arg
         if arg:
             param = iface.input(arg)
-            if param is None or param.type.kind != "int":
+            if param is None or param.type.kind != kind:
+                article = "an" if kind[0] in "aeiou" else "a"
                 raise DefinitionError(
-                    f"launch plan {self.name!r}: on_artifact(version_input={arg!r}) must name "
-                    f"an int input of {self.workflow.name}; its inputs: "
+                    f"launch plan {self.name!r}: {naming} must name {article} {kind} input of "
+                    f"{self.workflow.name}; its inputs: "
                     + (", ".join(f"{p.name}: {p.type}" for p in iface.inputs) or "none")
                 )
             if arg in self.fixed_inputs:
                 raise DefinitionError(
-                    f"launch plan {self.name!r}: the version input {arg!r} cannot also be a "
-                    "fixed input"
+                    f"launch plan {self.name!r}: {role} {arg!r} cannot also be a fixed input"
                 )
         unset = [
             p.name
@@ -330,9 +322,8 @@ class LaunchPlan:
         ]
         if unset:
             raise DefinitionError(
-                f"launch plan {self.name!r} has an artifact trigger but no value for required "
-                f"input(s) {', '.join(map(repr, unset))}: give them as default_inputs or "
-                "fixed_inputs"
+                f"launch plan {self.name!r} has {source} but no value for required input(s) "
+                f"{', '.join(map(repr, unset))}: give them as default_inputs or fixed_inputs"
             )
 
     # --- construction ----------------------------------------------------------------------
