@@ -128,8 +128,8 @@ def test_launch_with_csv_dataframe_several_files_and_any_file(
         f"blob image.png 89504e47 {8 + 256}, arr (2, 3) sum 15"
     )
     by_name = {v["name"]: v for v in out["inputs"]}
-    # the CSV was stored as the CLI stores it: Parquet, the same hash, so the same cache keys
-    assert by_name["table"]["format"] == "parquet"
+    # the CSV was stored as the CLI stores it: Arrow IPC, the same hash, so the same cache keys
+    assert by_name["table"]["format"] == "arrow"
     assert by_name["table"]["hash"] == _cli_value_hash(csv, pd.DataFrame)
     assert by_name["arr"]["hash"] == _cli_value_hash(arr, np.ndarray)
     node = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}/nodes/n0")

@@ -15,7 +15,7 @@ The hash of an ``arrow`` value is the SHA-256 of the frame's uncompressed IPC st
 schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data,
 never a codec's choices. Parquet (format ``parquet``, compressed) is still written where a
 :class:`~airfoil.types._base.ValueContext` asks for it (``frame_format="parquet"``: uploads
-over the API, CSV launch inputs) and every ``parquet`` value, including those written by
+over the API) and every ``parquet`` value, including those written by
 older versions, still reads.
 
 :attr:`Value.meta <airfoil.core.records.Value.meta>` holds ``flavour``, ``rows``, and
@@ -326,8 +326,9 @@ class DataFrameHandler(BlobHandler):
 
 def frame_value_from_csv(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:
     """The value of a ``.csv`` file for a DataFrame of type ``spec``, as ``airfoil run
-    --x data.csv`` makes it: read with the spec's library (its ``read_csv``) and stored as
-    Parquet, so the bytes and the hash are the same.
+    --x data.csv`` makes it: read with the spec's library (its ``read_csv``) and stored in the
+    context's frame format (Arrow IPC unless asked otherwise), so the bytes and the hash are the
+    same and a launch from the console hits the cache entries of a launch from the CLI.
 
     Raises:
         ConversionError: the spec names no known library, it is not installed here, or the
@@ -344,8 +345,7 @@ def frame_value_from_csv(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:
             "send a Parquet file instead"
         ) from None
     handler = DataFrameHandler(flavour)
-    parquet = ValueContext(ctx.blobs, ctx.offload_threshold, ctx.scratch_dir, "parquet")
-    return handler.to_value(handler.from_path(path), parquet)
+    return handler.to_value(handler.from_path(path), ctx)
 
 
 class DataFrameConverter(Converter):
