@@ -38,6 +38,7 @@ PUBLIC = [
     "dynamic",
     "gather",
     "map_task",
+    "on_artifact",
     "sleep",
     "task",
     "training_task",
