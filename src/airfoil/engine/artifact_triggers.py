@@ -39,7 +39,7 @@ from airfoil.core.launch_plans import ArtifactTriggerSpec, LaunchPlanSpec
 from airfoil.core.records import Value
 from airfoil.engine.launch_plans import launch_launch_plan, launch_values
 from airfoil.engine.runner import Engine
-from airfoil.store._schedules import ScheduleRecord, ScheduleStore
+from airfoil.store._schedules import ScheduleRecord, ScheduleStore, activate_record
 from airfoil.store.artifacts import ArtifactStore, ArtifactVersion, check_artifact_name
 from airfoil.types import TypeEngine
 
@@ -175,35 +175,27 @@ def activate_trigger(
         ConfigError: see :func:`validate_trigger`.
     """
     trigger = validate_trigger(spec)
-    try:
-        old: ScheduleRecord | None = store.get_schedule(spec.name, project=project, domain=domain)
-    except NotFoundError:
-        old = None
-    keep = old is not None and old.active and old.spec.trigger == trigger
-    if keep and old is not None and old.next_fire_at is not None:
-        cursor_at = old.next_fire_at
-    else:
+
+    def cursor(old: ScheduleRecord | None) -> float:
+        keep = old is not None and old.active and old.spec.trigger == trigger
+        if keep and old is not None and old.next_fire_at is not None:
+            return old.next_fire_at
         try:
             newest = artifacts.get_version(project, trigger.artifact).version
         except NotFoundError:
             newest = 0
-        cursor_at = CURSOR_BASE + newest
-    record = ScheduleRecord(
-        name=spec.name,
-        spec=spec,
-        active=True,
-        next_fire_at=cursor_at,
-        created_at=old.created_at if old else now,
-        updated_at=now,
+        return CURSOR_BASE + newest
+
+    return activate_record(
+        store,
+        spec,
+        cursor,
+        now=now,
         project=project,
         domain=domain,
         code_root=code_root,
         executor=executor,
-        last_fired_at=old.last_fired_at if old else None,
-        last_execution_id=old.last_execution_id if old else "",
     )
-    store.put_schedule(record)
-    return record
 
 
 def launch_version(

@@ -49,7 +49,7 @@ from airfoil.engine.launch_plans import (
 from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import fire_times, next_fire_after, scheduled_execution_id
 from airfoil.executors.base import Executor
-from airfoil.store._schedules import ScheduleRecord, ScheduleStore
+from airfoil.store._schedules import ScheduleRecord, ScheduleStore, activate_record
 from airfoil.store.artifacts import ArtifactStore, ArtifactVersion
 from airfoil.store.base import MetaStore
 from airfoil.types import TypeEngine
@@ -406,33 +406,24 @@ def activate_schedule(
             f"launch plan {spec.name!r} has no schedule: give it schedule=CronSchedule(...) "
             "or FixedRate(...) to activate it"
         )
-    try:
-        old: ScheduleRecord | None = store.get_schedule(spec.name, project=project, domain=domain)
-    except NotFoundError:
-        old = None
-    keep = (
-        old is not None
-        and old.active
-        and old.next_fire_at is not None
-        and old.spec.schedule == spec.schedule
-    )
-    next_at = old.next_fire_at if keep and old else next_fire_after(spec.schedule, now)
-    record = ScheduleRecord(
-        name=spec.name,
-        spec=spec,
-        active=True,
-        next_fire_at=next_at,
-        created_at=old.created_at if old else now,
-        updated_at=now,
+    schedule = spec.schedule
+
+    def next_at(old: ScheduleRecord | None) -> float:
+        unchanged = old is not None and old.active and old.spec.schedule == schedule
+        if unchanged and old is not None and old.next_fire_at is not None:
+            return old.next_fire_at  # nothing due is skipped
+        return next_fire_after(schedule, now)
+
+    return activate_record(
+        store,
+        spec,
+        next_at,
+        now=now,
         project=project,
         domain=domain,
         code_root=code_root,
         executor=executor,
-        last_fired_at=old.last_fired_at if old else None,
-        last_execution_id=old.last_execution_id if old else "",
     )
-    store.put_schedule(record)
-    return record
 
 
 def deactivate_schedule(

@@ -19,12 +19,14 @@ Invariants every backend keeps:
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
 import msgspec
 
+from airfoil.core.errors import NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec
 
-__all__ = ["ScheduleRecord", "ScheduleStore", "select_schedules"]
+__all__ = ["ScheduleRecord", "ScheduleStore", "activate_record", "select_schedules"]
 
 
 class ScheduleRecord(msgspec.Struct, omit_defaults=True):
@@ -142,3 +144,42 @@ def select_schedules(
         and (domain is None or r.domain == domain)
         and (active is None or r.active == active)
     ]
+
+
+def activate_record(
+    store: ScheduleStore,
+    spec: LaunchPlanSpec,
+    next_fire_at: Callable[[ScheduleRecord | None], float],
+    *,
+    now: float,
+    project: str,
+    domain: str,
+    code_root: str,
+    executor: str,
+) -> ScheduleRecord:
+    """Store ``spec`` as an active row and return it: the one write of every activation (a
+    time schedule's or an artifact trigger's).
+
+    ``next_fire_at`` gets the row as it was (None when there was none) and says when the new
+    row is next due; the row keeps its creation time and its last firing.
+    """
+    try:
+        old: ScheduleRecord | None = store.get_schedule(spec.name, project=project, domain=domain)
+    except NotFoundError:
+        old = None
+    record = ScheduleRecord(
+        name=spec.name,
+        spec=spec,
+        active=True,
+        next_fire_at=next_fire_at(old),
+        created_at=old.created_at if old else now,
+        updated_at=now,
+        project=project,
+        domain=domain,
+        code_root=code_root,
+        executor=executor,
+        last_fired_at=old.last_fired_at if old else None,
+        last_execution_id=old.last_execution_id if old else "",
+    )
+    store.put_schedule(record)
+    return record

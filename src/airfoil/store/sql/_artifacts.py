@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
 
-from airfoil.core.errors import ConflictError, StoreError, TransientStoreError
+from airfoil.core.errors import ConflictError, StoreError
 from airfoil.core.records import encode_json
 from airfoil.store.artifacts import (
     AliasMove,
@@ -30,8 +30,8 @@ from airfoil.store.artifacts import (
     missing_artifact,
     plan_move,
 )
+from airfoil.store.sql._guard import guarded_connection, masked_url
 from airfoil.store.sql._migrate import migrate
-from airfoil.store.sql._retry import is_transient
 from airfoil.store.sql._server_tables import artifact_aliases, artifact_moves, artifact_versions
 
 __all__ = ["SqlArtifactStore"]
@@ -76,24 +76,13 @@ class SqlArtifactStore(ArtifactStore):
 
     @property
     def _masked(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return masked_url(self.engine.url)
 
     def close(self) -> None:
         self.engine.dispose()
 
-    @contextlib.contextmanager
-    def _connect(self, write: bool = False) -> Iterator[sa.Connection]:
-        try:
-            with self.engine.begin() if write else self.engine.connect() as conn:
-                yield conn
-        except sa.exc.IntegrityError:
-            raise
-        except sa.exc.DBAPIError as exc:
-            action = "writing to" if write else "reading from"
-            message = f"{action} the artifact store failed on {self._masked}: {exc.orig}"
-            if exc.orig is not None and is_transient(exc.orig, self.engine.dialect.dbapi):
-                raise TransientStoreError(message) from exc
-            raise StoreError(message) from exc
+    def _connect(self, write: bool = False) -> contextlib.AbstractContextManager[sa.Connection]:
+        return guarded_connection(self.engine, "the artifact store", write=write)
 
     def _racing(self, action: str, body: Callable[[sa.Connection], _R]) -> _R:
         """Run ``body`` in a write transaction, again while it loses a race on a key."""

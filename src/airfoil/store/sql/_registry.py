@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from airfoil.core.errors import StoreError, TransientStoreError
+from airfoil.core.errors import StoreError
 from airfoil.store.registry import (
     EntityRow,
     LaunchPlanRow,
@@ -32,8 +32,8 @@ from airfoil.store.registry import (
     missing_project,
 )
 from airfoil.store.sql._connect import commit_synchronously
+from airfoil.store.sql._guard import guarded_connection, masked_url
 from airfoil.store.sql._migrate import migrate
-from airfoil.store.sql._retry import is_transient
 from airfoil.store.sql._server_tables import entities, launch_plans, packages, projects
 
 __all__ = ["SqlRegistryStore"]
@@ -74,26 +74,14 @@ class SqlRegistryStore(RegistryStore):
             migrate(url)
         except StoreError as exc:
             self.engine.dispose()
-            raise StoreError(f"cannot open the server tables at {_mask(url)}: {exc}") from exc
+            raise StoreError(f"cannot open the server tables at {masked_url(url)}: {exc}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
 
-    @contextlib.contextmanager
-    def _connect(self, write: bool = False) -> Iterator[sa.Connection]:
-        """A connection (in a transaction if ``write``), with driver errors as store errors
-        (transient ones told apart). Integrity errors pass through for the caller."""
-        try:
-            with self.engine.begin() if write else self.engine.connect() as conn:
-                yield conn
-        except sa.exc.IntegrityError:
-            raise
-        except sa.exc.DBAPIError as exc:
-            action = "writing to" if write else "reading from"
-            message = f"{action} the registry failed on {_mask(str(self.engine.url))}: {exc.orig}"
-            if exc.orig is not None and is_transient(exc.orig, self.engine.dialect.dbapi):
-                raise TransientStoreError(message) from exc
-            raise StoreError(message) from exc
+    def _connect(self, write: bool = False) -> contextlib.AbstractContextManager[sa.Connection]:
+        """A connection (in a transaction if ``write``), driver errors as store errors."""
+        return guarded_connection(self.engine, "the registry", write=write)
 
     # --- projects ---------------------------------------------------------------------------
 
@@ -286,7 +274,3 @@ def _plan(row: Any) -> LaunchPlanRow:
         registered_at=row.registered_at,
         spec=row.spec,
     )
-
-
-def _mask(url: str) -> str:
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
