@@ -119,7 +119,8 @@ def run_command(
     The process is killed if the attempt is interrupted or times out while it runs.
 
     Raises:
-        UserError: it exited with a non-zero status (the message ends with its stderr's tail),
+        UserError: it exited with a non-zero status (the message ends with its stderr's last
+            2,000 characters),
             or it could not be started.
     """
     try:
@@ -143,7 +144,7 @@ def run_command(
     sys.stderr.write(err)
     if proc.returncode != 0:
         tail = err.strip()[-_STDERR_TAIL:] or "(nothing on stderr)"
-        raise UserError(f"{what} exited with status {proc.returncode}; its stderr ends:\n{tail}")
+        raise UserError(f"{what} exited with status {proc.returncode}: {tail}")
 
 
 def synthesise(
