@@ -94,7 +94,9 @@ def parse_scalar(text: str, kind: str, where: str) -> Any:
     try:
         return SCALAR_KINDS[kind](stripped)
     except ValueError:
-        raise UserError(f"{where}: {stripped[:200]!r} is not a{'n' * (kind == 'int')} {kind}")
+        raise UserError(
+            f"{where}: {stripped[:200]!r} is not a{'n' * (kind == 'int')} {kind}"
+        ) from None
 
 
 def work_directory(prefix: str) -> str:

@@ -114,9 +114,7 @@ def run_container(
     for key, value in kwargs.items():
         _write_input(in_dir, key, value)
     argv = [
-        _local(
-            PLACEHOLDER.sub(lambda m: as_text(kwargs[m.group(2)]), arg), config, in_dir, out_dir
-        )
+        _local(PLACEHOLDER.sub(lambda m: as_text(kwargs[m.group(2)]), arg), config, in_dir, out_dir)
         for arg in config.command
     ]
     env = {"AIRFOIL_INPUT_DIR": in_dir, "AIRFOIL_OUTPUT_DIR": out_dir}
@@ -223,5 +221,5 @@ def container_task(
         doc=f"Container task {name} (image {image}), run locally.",
     )
     task_name = name if "." in name else f"{module}.{name}"
-    data = msgspec.to_builtins(config)
+    data = msgspec.json.decode(msgspec.json.encode(config))
     return task_of_type(CONTAINER_TYPE, data, name=task_name, **options)(fn)

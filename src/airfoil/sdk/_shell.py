@@ -113,10 +113,8 @@ def render(
     """``template`` with its placeholders replaced (inputs quoted for the shell if asked)."""
 
     def sub(m: Any) -> str:
-        if m.group(1) == "inputs":
-            text = as_text(inputs[m.group(2)])
-        else:
-            text = outputs[m.group(2)]
+        var = m.group(2)
+        text = as_text(inputs[var]) if m.group(1) == "inputs" else outputs[var]
         return shlex.quote(text) if quote else text
 
     return PLACEHOLDER.sub(sub, template)
@@ -155,7 +153,9 @@ def run_shell(
         else:
             with open(path) as f:
                 values.append(
-                    parse_scalar(f.read(), out.kind, f"shell task {task_name!r} output {out.name!r}")
+                    parse_scalar(
+                        f.read(), out.kind, f"shell task {task_name!r} output {out.name!r}"
+                    )
                 )
     if not values:
         return None
@@ -222,7 +222,9 @@ def shell_task(
                 f"{kind} {name!r}: output {out_name!r} is a {tp!r}; a script's outputs are "
                 "File, Directory, str, int, float or bool (a location it writes)"
             )
-        check_placeholders(kind, name, location, f"output {out_name!r}'s location", input_types, None)
+        check_placeholders(
+            kind, name, location, f"output {out_name!r}'s location", input_types, None
+        )
         declared[out_name] = tp
         outs.append(ShellOutput(name=out_name, kind=found, location=location))
     check_placeholders(kind, name, script, "the script", input_types, declared)
@@ -244,4 +246,6 @@ def shell_task(
         doc=f"Shell task {name}.",
     )
     task_name = name if "." in name else f"{module}.{name}"
-    return task_of_type(SHELL_TYPE, msgspec.to_builtins(config), name=task_name, **options)(fn)
+    return task_of_type(
+        SHELL_TYPE, msgspec.json.decode(msgspec.json.encode(config)), name=task_name, **options
+    )(fn)

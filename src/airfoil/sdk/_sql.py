@@ -187,8 +187,7 @@ def run_sql(task_name: str, config: SQLConfig, kwargs: Mapping[str, Any]) -> Any
         raise
     except Exception as exc:  # the engines' and pandas' errors: the query's fault
         raise UserError(
-            f"SQL task {task_name!r}: the query failed: {type(exc).__name__}: {exc}\n"
-            f"query: {query}"
+            f"SQL task {task_name!r}: the query failed: {type(exc).__name__}: {exc}\nquery: {query}"
         ) from exc
     if config.output == "pyarrow":
         import pyarrow as pa
@@ -285,7 +284,9 @@ def sql_task(
     kind = "SQL task"
     check_name(kind, name)
     if engine not in ("sqlite", "duckdb"):
-        raise DefinitionError(f"{kind} {name!r}: unknown engine {engine!r}: use 'sqlite' or 'duckdb'")
+        raise DefinitionError(
+            f"{kind} {name!r}: unknown engine {engine!r}: use 'sqlite' or 'duckdb'"
+        )
     if engine == "duckdb" and importlib.util.find_spec("duckdb") is None:
         raise DefinitionError(f"{kind} {name!r}: {_DUCKDB_MISSING}")
     if not isinstance(query, str) or not query.strip():
@@ -327,4 +328,6 @@ def sql_task(
         doc=f"SQL task {name}.",
     )
     task_name = name if "." in name else f"{module}.{name}"
-    return task_of_type(SQL_TYPE, msgspec.to_builtins(config), name=task_name, **options)(fn)
+    return task_of_type(
+        SQL_TYPE, msgspec.json.decode(msgspec.json.encode(config)), name=task_name, **options
+    )(fn)
