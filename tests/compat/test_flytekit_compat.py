@@ -183,10 +183,12 @@ def test_remote_names_say_what_to_do() -> None:
 def test_remote_files_and_datasets_are_refused() -> None:
     with pytest.raises(DefinitionError, match="download the remote file"):
         FlyteFile("s3://bucket/key.csv")
-    with pytest.raises(DefinitionError, match="dataframe=df"):
+    with pytest.raises(DefinitionError, match="download the data in the task"):
         StructuredDataset(uri="s3://bucket/data.parquet")
-    with pytest.raises(DefinitionError, match="parquet"):
-        StructuredDataset(dataframe=object(), file_format="csv")
+    with pytest.raises(DefinitionError, match="the formats are 'parquet' and 'csv'"):
+        StructuredDataset(dataframe=object(), file_format="orc")
+    with pytest.raises(DefinitionError, match="no such file"):
+        StructuredDataset(uri="/no/such/file.csv", file_format="csv")
 
 
 def test_map_task_options() -> None:
