@@ -349,6 +349,8 @@ FLOW = textwrap.dedent(
 
 
 def _cli(tmp_path: Path, executor: str, *args: str) -> subprocess.CompletedProcess[str]:
+    if executor == "ray":
+        pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
     env = {**os.environ, "AIRFOIL_HOME": str(tmp_path / "home"), "AIRFOIL_EXECUTOR": executor}
     return subprocess.run(
         [sys.executable, "-m", "airfoil.cli", *args],
@@ -360,7 +362,10 @@ def _cli(tmp_path: Path, executor: str, *args: str) -> subprocess.CompletedProce
     )
 
 
-@pytest.mark.parametrize("executor", ["inline", "process"])
+@pytest.mark.parametrize(
+    "executor",
+    ["inline", "process", pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])],
+)
 def test_the_task_types_run_on_each_executor_and_show_their_type(
     tmp_path: Path, executor: str
 ) -> None:
