@@ -328,10 +328,13 @@ def _select(frame: Any, columns: list[str]) -> Any:
 class _StructuredHandler(BlobHandler):
     classes = (StructuredDataset,)
 
-    def __init__(self, engine: AirfoilTypeEngine, columns: list[str] | None) -> None:
+    def __init__(
+        self, engine: AirfoilTypeEngine, columns: list[str] | None, file_format: str = ""
+    ) -> None:
         super().__init__(TypeSpec("dataframe"))  # no flavour: any frame binds to it
         self.engine = engine
         self.columns = columns
+        self.file_format = file_format  # declared in the annotation (stored as Arrow IPC)
 
     def _frame(self, obj: Any) -> Any:
         if isinstance(obj, StructuredDataset):
@@ -353,7 +356,7 @@ class _StructuredHandler(BlobHandler):
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format not in ("arrow", "parquet"):
             raise self.wrong_format(value)
-        sd = StructuredDataset()
+        sd = StructuredDataset(file_format=self.file_format)
         sd._stored = (value, ctx, self.engine)
         sd._columns = self.columns
         return sd
@@ -393,11 +396,14 @@ class FlyteTypesConverter(Converter):
 
     def handler(self, py_type: Any, engine: AirfoilTypeEngine) -> Handler | None:
         columns: list[str] | None = None
+        file_format = ""
         if typing.get_origin(py_type) is typing.Annotated:
             base, *meta = typing.get_args(py_type)
             for m in meta:
                 if isinstance(m, dict) and m:
                     columns = list(m)
+                elif isinstance(m, str) and m in _FRAME_FORMATS:  # flytekit's CSV / PARQUET
+                    file_format = m
             if base is not StructuredDataset:
                 if columns is None or base.__module__.split(".")[0] not in _FRAME_LIBRARIES:
                     return None
@@ -411,7 +417,7 @@ class FlyteTypesConverter(Converter):
         if py_type is FlyteDirectory:
             return _PathHandler(engine.handler(Directory), FlyteDirectory)
         if py_type is StructuredDataset:
-            return _StructuredHandler(engine, columns)
+            return _StructuredHandler(engine, columns, file_format)
         return None
 
 
