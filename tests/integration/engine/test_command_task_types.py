@@ -51,9 +51,10 @@ stats = af.shell_task(
 
 @af.task
 def make_file(text: str) -> af.File:
-    with open("data.txt", "w") as f:
+    path = os.path.join(af.current_context().scratch_dir, "data.txt")
+    with open(path, "w") as f:
         f.write(text)
-    return af.File("data.txt")
+    return af.File(path)
 
 
 @af.task
@@ -83,8 +84,8 @@ def test_input_values_are_shell_quoted(tmp_path: Path) -> None:
         inputs={"name": str},
         outputs={"out": str},
     )
-    os.chdir(tmp_path)
-    hostile = "o'brien; touch pwned $(touch pwned2) `touch pwned3`"
+    bad = tmp_path / "pwned"
+    hostile = f"o'brien; touch {bad}1 $(touch {bad}2) `touch {bad}3` > {bad}4"
     assert echo(name=hostile) == hostile
     assert not list(tmp_path.glob("pwned*"))
 
