@@ -29,7 +29,10 @@ from airfoil.core.errors import DefinitionError, UserError
 __all__ = [
     "PLACEHOLDER",
     "SCALAR_KINDS",
+    "caller_module",
+    "check_name",
     "check_placeholders",
+    "outputs_type",
     "parse_scalar",
     "placeholders",
     "run_command",
