@@ -31,6 +31,9 @@ _EXPORTS: dict[str, str] = {
     "FailureInfo": "airfoil.sdk._failure",
     "map_task": "airfoil.sdk._map",
     "training_task": "airfoil.sdk._training",
+    "shell_task": "airfoil.sdk._shell",
+    "sql_task": "airfoil.sdk._sql",
+    "container_task": "airfoil.sdk._container",
     "sleep": "airfoil.sdk._gates",
     "wait_for_input": "airfoil.sdk._gates",
     "approve": "airfoil.sdk._gates",
@@ -77,13 +80,16 @@ __all__ = [
     "__version__",
     "approve",
     "conditional",
+    "container_task",
     "create_node",
     "current_context",
     "dynamic",
     "gather",
     "map_task",
     "on_artifact",
+    "shell_task",
     "sleep",
+    "sql_task",
     "task",
     "training_task",
     "wait_for_input",
@@ -98,6 +104,7 @@ if TYPE_CHECKING:
         UserError,
     )
     from airfoil.sdk._conditional import conditional
+    from airfoil.sdk._container import container_task
     from airfoil.sdk._context import ExecutionContext, current_context
     from airfoil.sdk._dynamic import dynamic
     from airfoil.sdk._failure import FailureInfo
@@ -114,6 +121,8 @@ if TYPE_CHECKING:
     )
     from airfoil.sdk._map import map_task
     from airfoil.sdk._resources import Resources
+    from airfoil.sdk._shell import shell_task
+    from airfoil.sdk._sql import sql_task
     from airfoil.sdk._task import TaskDef, task
     from airfoil.sdk._training import training_task
     from airfoil.sdk._workflow import WorkflowDef, workflow

@@ -1952,6 +1952,11 @@ export interface components {
              * @default
              */
             task: string;
+            /**
+             * Task Type
+             * @default
+             */
+            task_type: string;
         };
         /**
          * PackageOut

@@ -108,6 +108,7 @@ def show(
         node_table,
         shown_nodes,
         sort_nodes,
+        task_types,
     )
 
     if remote or server:
@@ -150,7 +151,8 @@ def show(
             out_console,
             f"no process drives it any more; carry it on: airfoil executions resume {record.id}",
         )
-    out_console.print(node_table(shown_nodes(record, nodes, rt.meta)))
+    types = task_types(record.spec)
+    out_console.print(node_table(shown_nodes(record, nodes, rt.meta), types=types))
     if data["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(data["outputs"]))

@@ -318,7 +318,10 @@ def remote_show(server: str | None, project: str | None, execution_id: str, as_j
     out_console.print(
         f"execution [bold]{detail.id}[/]  {detail.workflow} @ {detail.version}  {detail.phase}"
     )
-    out_console.print(node_table(sort_nodes([_node_record(detail.id, n) for n in detail.nodes])))
+    types = {n.id: n.task_type for n in detail.nodes if n.task_type not in ("", "python")}
+    out_console.print(
+        node_table(sort_nodes([_node_record(detail.id, n) for n in detail.nodes]), types=types)
+    )
     if out["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(out["outputs"], default=str))

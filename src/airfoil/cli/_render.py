@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -21,6 +22,7 @@ __all__ = [
     "outputs_json",
     "shown_nodes",
     "sort_nodes",
+    "task_types",
 ]
 
 PHASE_STYLE = {
@@ -89,12 +91,13 @@ def outputs_json(record: ExecutionRecord, runtime: LocalRuntime) -> dict[str, An
     return result
 
 
-def node_json(n: NodeRecord) -> dict[str, Any]:
+def node_json(n: NodeRecord, types: Mapping[str, str] | None = None) -> dict[str, Any]:
     d = _duration(n)
     return {
         "id": n.node_id,
         "task": n.task,
         "kind": n.kind,
+        "task_type": (types or {}).get(n.node_id, "python" if n.kind == "task" else ""),
         "phase": n.phase,
         "attempts": n.attempts,
         "cache": n.cache_status,
@@ -121,6 +124,7 @@ def execution_json(
 
     d = _duration(record)
     interrupted = is_interrupted(record, runtime.meta)
+    types = task_types(record.spec)
     return {
         "execution_id": record.id,
         "workflow": record.workflow,
@@ -140,7 +144,7 @@ def execution_json(
             if record.error
             else None
         ),
-        "nodes": [node_json(n) for n in shown(nodes, interrupted)],
+        "nodes": [node_json(n, types) for n in shown(nodes, interrupted)],
     }
 
 
@@ -155,8 +159,26 @@ def _detail(n: NodeRecord) -> str:
     return ""
 
 
-def node_table(nodes: list[NodeRecord], title: str = "", caption: str = "") -> Table:
-    """A table of nodes: phase, attempts, duration, cache, and map/branch details."""
+def task_types(spec: Any) -> dict[str, str]:
+    """Node id -> task type of a workflow spec's task nodes (``python`` left out)."""
+    from airfoil.engine.graph import flatten
+
+    found: dict[str, str] = {}
+    for node_id, flat in flatten(spec).items():
+        task_type = getattr(getattr(flat, "task", None), "task_type", "") or ""
+        if task_type and task_type != "python":
+            found[node_id] = task_type
+    return found
+
+
+def node_table(
+    nodes: list[NodeRecord],
+    title: str = "",
+    caption: str = "",
+    types: Mapping[str, str] | None = None,
+) -> Table:
+    """A table of nodes: phase, attempts, duration, cache, and map/branch details; a task of
+    another type than ``python`` (``types``: node id -> type) shows it after its name."""
     table = Table(
         title=Text(title) if title else None,  # plain text: ids and errors hold [brackets]
         title_justify="left",
@@ -175,9 +197,12 @@ def node_table(nodes: list[NodeRecord], title: str = "", caption: str = "") -> T
         d = _duration(n)
         indent = "  " * n.node_id.count(".")
         cache = n.cache_status if n.cache_status != "disabled" else ""
+        task = n.task.rsplit(".", 1)[-1] if n.kind in ("task", "map") else n.task
+        if types and n.node_id in types:
+            task = f"{task} ({types[n.node_id]})"
         table.add_row(
             indent + n.node_id,
-            n.task.rsplit(".", 1)[-1] if n.kind in ("task", "map") else n.task,
+            task,
             Text(n.phase, style=PHASE_STYLE.get(n.phase, "")),
             str(n.attempts) if n.kind == "task" else "",
             f"{d:.2f}s" if d is not None else "",

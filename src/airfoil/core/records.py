@@ -71,6 +71,10 @@ class TypeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
         fields: ``(name, type)`` pairs of dataclasses and pydantic models.
         values: member names of enums.
         variadic: ``tuple[T, ...]``.
+        labels: the text values of an enum's members, in the order of ``values`` ("" for a
+            member whose value is not text); empty when every member's value is its name or
+            none is text. JSON launches accept a label as well as a name (``"latte"`` for
+            ``LATTE = "latte"``), as the CLI does.
     """
 
     kind: str
@@ -79,6 +83,7 @@ class TypeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     fields: tuple[tuple[str, TypeSpec], ...] = ()
     values: tuple[str, ...] = ()
     variadic: bool = False
+    labels: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         if self.kind == "union":

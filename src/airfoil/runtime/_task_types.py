@@ -185,10 +185,19 @@ class TaskTypes:
 
 
 def default_task_types() -> TaskTypes:
-    """A new registry holding ``python``, ``dynamic`` and ``training`` (a gang of ranks, see
-    :mod:`airfoil.runtime._training`)."""
+    """A new registry holding ``python``, ``dynamic``, ``training`` (a gang of ranks, see
+    :mod:`airfoil.runtime._training`), ``shell``, ``sql`` and ``container`` (see
+    :mod:`airfoil.runtime._command_runners`)."""
+    from airfoil.runtime._command_runners import ContainerRunner, ShellRunner, SQLRunner
     from airfoil.runtime._training import TrainingRunner
 
     return TaskTypes(
-        {"python": PythonRunner(), "dynamic": DynamicRunner(), "training": TrainingRunner()}
+        {
+            "python": PythonRunner(),
+            "dynamic": DynamicRunner(),
+            "training": TrainingRunner(),
+            "shell": ShellRunner(),
+            "sql": SQLRunner(),
+            "container": ContainerRunner(),
+        }
     )

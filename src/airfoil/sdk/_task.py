@@ -21,6 +21,7 @@ from airfoil.core.resources import ResourceSpec, parse_duration
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._gather import inside_gather
+from airfoil.sdk._imperative import deferred_call
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
 from airfoil.sdk._versioning import CodeVersion, compute_version, with_config
@@ -245,6 +246,9 @@ class TaskDef(Generic[P, R]):
                 label=self._node_label,
             )
             return result  # type: ignore[no-any-return]
+        recorded = deferred_call(self, args, kwargs)  # a branch of an imperative conditional
+        if recorded is not None:
+            return recorded  # type: ignore[no-any-return]
         from airfoil.sdk._context import _current
 
         running = _current.get()

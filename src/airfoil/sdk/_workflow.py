@@ -12,6 +12,7 @@ from airfoil.core.errors import BindingTypeError, DefinitionError
 from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, encode_json
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
+from airfoil.sdk._imperative import deferred_call
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._mocking import mock_epoch
 from airfoil.sdk._promise import NodeOutputs, Promise
@@ -248,6 +249,9 @@ class WorkflowDef(Generic[P, R]):
                 label=self._node_label,
             )
             return result  # type: ignore[no-any-return]
+        recorded = deferred_call(self, args, kwargs)  # a branch of an imperative conditional
+        if recorded is not None:
+            return recorded  # type: ignore[no-any-return]
         return run_outside(self, args, kwargs)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:

@@ -279,14 +279,16 @@ def node_dict(
     ctx: ValueContext,
     *,
     read_blobs: bool,
+    task_type: str = "",
 ) -> dict[str, Any]:
-    """The ``NodeOut`` fields of a node."""
+    """The ``NodeOut`` fields of a node (``task_type``: its task's, when known)."""
     ins = {p.name: p.type for p in iface.inputs} if iface else {}
     outs = {p.name: p.type for p in iface.outputs} if iface else {}
     return dict(
         id=n.node_id,
         task=n.task,
         kind=n.kind,
+        task_type=task_type or ("python" if n.kind == "task" else ""),
         parent=n.parent,
         phase=n.phase,
         attempts=n.attempts,
@@ -315,9 +317,10 @@ def node_out(
     ctx: ValueContext,
     *,
     read_blobs: bool,
+    task_type: str = "",
 ) -> NodeOut:
     return NodeOut.model_validate(
-        node_dict(n, rec, attempts, iface, types, ctx, read_blobs=read_blobs)
+        node_dict(n, rec, attempts, iface, types, ctx, read_blobs=read_blobs, task_type=task_type)
     )
 
 

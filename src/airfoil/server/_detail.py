@@ -119,6 +119,7 @@ def _detail(
             d.types,
             ctx,
             read_blobs=False,
+            task_type=_task_type(tasks.get(n.node_id)),
         )
         for n in nodes
     ]
@@ -134,6 +135,10 @@ def _iface(task: Any) -> Any:
     return task.interface if task is not None else None
 
 
+def _task_type(task: Any) -> str:
+    return str(task.task_type) if task is not None else ""
+
+
 def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeOut:
     rec = get_record(d, project, execution_id)
     interrupted = intr.undriven(d.meta, rec, d.clock.now())
@@ -147,6 +152,7 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
         d.types,
         d.value_ctx(),
         read_blobs=True,
+        task_type=_task_type(tasks.get(node_id)),
     )
     if out.cache_reason:
         out.cache_reason = hide_foreign(d, project, out.cache_reason)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -294,18 +295,38 @@ class DataFrameHandler(BlobHandler):
                 return self.flavour.from_arrow(_read_ipc(source))
         else:
             read = self.flavour.read
-        if value.inline is not None:
-            return read(value.inline)
-        path = local_blob_path(value, ctx)
-        if path is None:
-            assert value.uri is not None
-            path = os.path.join(ctx.scratch(), "download", f"{value.hash}.{value.format}")
-            if not os.path.exists(path):
-                from airfoil.types._integrity import check_path
+        return read(_source(value, ctx))
 
-                ctx.blobs.get_file(value.uri, path)
-                check_path(value, path)
-        return read(path)
+    def iter_python(self, value: Value, ctx: ValueContext, rows: int) -> Iterator[Any]:
+        """The stored frame in chunks of at most ``rows`` rows, read lazily.
+
+        An ``arrow`` value's record batches are read from the memory-mapped file and sliced
+        without copying: a chunk's bytes are touched (and converted to this library's frame)
+        only when the iteration reaches it, so a frame far larger than memory can be walked.
+        A ``parquet`` value is read a batch at a time. A frame with no rows yields nothing.
+
+        Raises:
+            ConversionError: ``rows`` is not a whole number >= 1, or the value is no frame.
+        """
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ConversionError(f"a chunk holds a whole number of rows >= 1, not {rows!r}")
+        if value.format not in ("arrow", "parquet"):
+            raise self.wrong_format(value)
+        import pyarrow as pa
+
+        source = _source(value, ctx)
+        if value.format == "arrow":
+            buf = pa.py_buffer(source) if isinstance(source, bytes) else pa.memory_map(source)
+            batches: Iterator[Any] = iter(pa.ipc.open_stream(buf))
+        else:
+            import pyarrow.parquet as pq
+
+            src = pa.BufferReader(source) if isinstance(source, bytes) else source
+            batches = pq.ParquetFile(src, memory_map=True).iter_batches(batch_size=rows)
+        for batch in batches:
+            for start in range(0, batch.num_rows, rows):
+                piece = batch.slice(start, rows)  # zero-copy
+                yield self.flavour.from_arrow(pa.Table.from_batches([piece]))
 
     def from_path(self, path: str) -> Any:
         if not os.path.isfile(path):
@@ -322,6 +343,23 @@ class DataFrameHandler(BlobHandler):
 
     def cli_form(self) -> str:
         return "a path to a .csv or .parquet file"
+
+
+def _source(value: Value, ctx: ValueContext) -> bytes | str:
+    """A frame value's bytes (inline) or the local path of its blob (downloaded and checked
+    once into the context's scratch directory when the store is remote)."""
+    if value.inline is not None:
+        return value.inline
+    path = local_blob_path(value, ctx)
+    if path is None:
+        assert value.uri is not None
+        path = os.path.join(ctx.scratch(), "download", f"{value.hash}.{value.format}")
+        if not os.path.exists(path):
+            from airfoil.types._integrity import check_path
+
+            ctx.blobs.get_file(value.uri, path)
+            check_path(value, path)
+    return path
 
 
 def frame_value_from_csv(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:

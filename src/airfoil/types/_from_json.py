@@ -13,7 +13,8 @@ JSON forms accepted (what a person or a generated form would type):
 
 - scalars as JSON scalars; ``float`` also takes integers; ``bytes`` as base64 text;
 - ``datetime`` / ``date`` as ISO 8601 text, ``timedelta`` as ISO 8601 text or seconds;
-- enums by member name; dataclasses and pydantic models as objects of their fields;
+- enums by member name (or a member's text value, as the CLI takes it); dataclasses and
+  pydantic models as objects of their fields;
 - lists, sets and tuples as arrays, dicts as objects (non-text keys as their JSON text);
 - unions: the first member, in the spec's order, the value fits.
 
@@ -182,7 +183,9 @@ def _is_json(data: Any) -> bool:
 
 def _describe(spec: TypeSpec) -> str:
     if spec.kind == "enum":
-        return f"one of {', '.join(spec.values)} ({spec})"
+        labels = [label for label in spec.labels if label]
+        also = f", or a member's value: {', '.join(labels)}" if labels else ""
+        return f"one of {', '.join(spec.values)}{also} ({spec})"
     if spec.kind == "datetime":
         return "an ISO 8601 datetime"
     if spec.kind == "date":
@@ -228,6 +231,8 @@ def _convert(data: Any, spec: TypeSpec, tp: Any, path: str) -> Any:
     if kind == "enum":
         if type(data) is str and data in spec.values:
             return tp[data]
+        if type(data) is str and data and data in spec.labels:  # a member's text value
+            return tp[spec.values[spec.labels.index(data)]]
         raise _fail(path, spec, data)
     if kind in ("list", "set"):
         if type(data) is not list:

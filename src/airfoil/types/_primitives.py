@@ -464,8 +464,12 @@ class EnumHandler(Handler):
     shape = frozenset({"str"})
 
     def __init__(self, tp: type[enum.Enum]) -> None:
-        names = tuple(member.name for member in tp if member.name is not None)
-        super().__init__(TypeSpec("enum", name=qualified_name(tp), values=names))
+        members = [member for member in tp if member.name is not None]
+        names = tuple(str(member.name) for member in members)
+        labels = tuple(m.value if isinstance(m.value, str) else "" for m in members)
+        if all(label in ("", name) for label, name in zip(labels, names, strict=True)):
+            labels = ()  # nothing a name does not already say: the spec stays as it was
+        super().__init__(TypeSpec("enum", name=qualified_name(tp), values=names, labels=labels))
         self.tp = tp
         self.classes = (tp,)
         self._by_value = issubclass(tp, enum.Flag)  # combined flags have no single name

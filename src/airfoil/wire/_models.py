@@ -361,6 +361,9 @@ class NodeOut(_Response):
     id: str
     task: str = ""
     kind: str = "task"
+    #: the task's type (``python``, ``shell``, ``sql``, ``container``, ``training``...; ""
+    #: for nodes that are no task)
+    task_type: str = ""
     parent: str = ""
     phase: str
     attempts: int = 0

@@ -183,7 +183,12 @@ def test_stored_value_of_another_format(engine: TypeEngine, ctx: ValueContext) -
         (Union[int, str], TypeSpec("union", args=(TypeSpec("int"), TypeSpec("str")))),
         (
             Color,
-            TypeSpec("enum", name="_types_models.Color", values=("RED", "GREEN", "BLUE")),
+            TypeSpec(
+                "enum",
+                name="_types_models.Color",
+                values=("RED", "GREEN", "BLUE"),
+                labels=("r", "g", "b"),  # the members' text values, taken in JSON launches
+            ),
         ),
         (pd.DataFrame, TypeSpec("dataframe", name="pandas")),
         (pl.DataFrame, TypeSpec("dataframe", name="polars")),

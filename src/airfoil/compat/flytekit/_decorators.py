@@ -236,6 +236,46 @@ def _task_options(
     )
 
 
+_TASK_DEFAULTS: dict[str, Any] = dict(
+    cache=False,
+    cache_serialize=False,
+    cache_version="",
+    cache_ignore_input_vars=(),
+    retries=0,
+    interruptible=None,
+    timeout=None,
+    environment=None,
+    requests=None,
+    limits=None,
+    resources=None,
+    secret_requests=None,
+    docs=None,
+)
+
+
+def airfoil_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """flytekit's task options (as ``@task`` takes them) for a task made another way (a
+    ShellTask, SQLite3Task, ContainerTask): the options of :func:`airfoil.task`, and the
+    platform options recorded in ``flyte_options``.
+
+    Raises:
+        TypeError: an option flytekit's ``@task`` does not have.
+    """
+    _prepare()
+    given = {k: v for k, v in options.items() if k in _TASK_DEFAULTS}
+    platform = {k: v for k, v in options.items() if k not in _TASK_DEFAULTS}
+    _check_platform(platform, "task")
+    return _task_options(**{**_TASK_DEFAULTS, **given}), platform
+
+
+def finish_task(made: Any, recorded: dict[str, Any]) -> Any:
+    """Mark a task made by :func:`airfoil_options`' caller as flytekit's ``@task`` marks its
+    own: the recorded options, and a script's call printing what the task prints."""
+    vars(made)["flyte_options"] = dict(recorded)
+    vars(made)["echo_task_output"] = True
+    return made
+
+
 def _prepare() -> None:
     from airfoil.compat.flytekit._types import install
 

@@ -1,28 +1,22 @@
-"""flytekit's ``ShellTask`` (``flytekit.extras.tasks.shell``): a shell script with typed inputs
-and declared output locations, run as an Airfoil task.
+"""flytekit's ``ShellTask`` (``flytekit.extras.tasks.shell``), mapped onto Airfoil's ``shell``
+task type (:func:`airfoil.shell_task`).
 
-``{inputs.NAME}`` in the script (and in an output's location) is replaced by the input's value
-(a file's or directory's local path); ``{outputs.NAME}`` by the output's location. The script
-runs with ``shell -c`` (``/bin/sh`` by default, ``set -e`` semantics are the script's own); a
-non-zero exit fails the attempt with the script's standard error. The script text is part of
-the task's version, so changing it invalidates cached results.
+``{inputs.NAME}`` and ``{outputs.NAME}`` are replaced as flytekit does: by the value's text (a
+file's or directory's local path), not shell-quoted. Outputs are FlyteFile / FlyteDirectory
+locations; one output is the task's value, several a tuple in order.
 """
 
 from __future__ import annotations
 
-import inspect
-import os
-import re
-import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airfoil.core.errors import DefinitionError, UserError
+from airfoil.core.errors import DefinitionError
+from airfoil.sdk._shell import shell_task
 
 __all__ = ["OutputLocation", "ShellTask"]
-
-_PLACEHOLDER = re.compile(r"\{(inputs|outputs)\.([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -34,19 +28,12 @@ class OutputLocation:
     location: str
 
 
-def _render(template: str, inputs: dict[str, Any], outputs: dict[str, str], what: str) -> str:
-    def sub(m: re.Match[str]) -> str:
-        kind, name = m.group(1), m.group(2)
-        values: dict[str, Any] = inputs if kind == "inputs" else outputs
-        if name not in values:
-            raise UserError(
-                f"{what} names {{{kind}.{name}}} but the task has no {kind[:-1]} {name!r} "
-                f"(its {kind}: {', '.join(values) or 'none'})"
-            )
-        value = values[name]
-        return str(getattr(value, "path", value))
-
-    return _PLACEHOLDER.sub(sub, template)
+def _returns(outputs: Mapping[str, Any]) -> Any:
+    """flytekit's outputs: one type, or a plain tuple (``o0``, ``o1``...)."""
+    if not outputs:
+        return None
+    types = tuple(outputs.values())
+    return types[0] if len(types) == 1 else tuple.__class_getitem__(types)
 
 
 def ShellTask(
@@ -74,9 +61,9 @@ def ShellTask(
 
     Raises:
         DefinitionError: neither or both of script / script_file, an output of another type
-            than FlyteFile / FlyteDirectory.
+            than FlyteFile / FlyteDirectory, a placeholder naming no input or output.
     """
-    from airfoil.compat.flytekit._decorators import task
+    from airfoil.compat.flytekit._decorators import airfoil_options, finish_task
     from airfoil.compat.flytekit._types import FlyteDirectory, FlyteFile
 
     if (script is None) == (script_file is None):
@@ -92,43 +79,17 @@ def ShellTask(
                 f"ShellTask {name!r}: output {o.var!r} is a {o.var_type!r}; shell task outputs "
                 "are FlyteFile or FlyteDirectory locations"
             )
-    input_types = dict(inputs or {})
-    text: str = script
-
-    def run_script(**kwargs: Any) -> Any:
-        locations = {o.var: _render(o.location, kwargs, {}, f"output {o.var!r}") for o in outs}
-        rendered = _render(text, kwargs, locations, f"the script of {name!r}")
-        if debug:  # as flytekit: the script as run, in the attempt's log
-            print(f"{'=' * 46}\n{rendered}\n{'=' * 46}")
-        proc = subprocess.run([shell, "-c", rendered], capture_output=True, text=True, check=False)
-        sys.stdout.write(proc.stdout)
-        if proc.returncode != 0:
-            raise UserError(
-                f"shell task {name!r} exited with status {proc.returncode}: "
-                f"{proc.stderr.strip()[-2000:]}"
-            )
-        values = [o.var_type(os.path.abspath(locations[o.var])) for o in outs]
-        if not values:
-            return None
-        return values[0] if len(values) == 1 else tuple(values)
-
-    ret: Any = None
-    if len(outs) == 1:
-        ret = outs[0].var_type
-    elif outs:
-        ret = tuple.__class_getitem__(tuple(o.var_type for o in outs))
-    params = [
-        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=tp)
-        for n, tp in input_types.items()
-    ]
-    run_script.__signature__ = inspect.Signature(params, return_annotation=ret)  # type: ignore[attr-defined]
-    run_script.__annotations__ = {**input_types, "return": ret}
-    caller = sys._getframe(1).f_globals.get("__name__", "__main__")
-    run_script.__module__ = caller
-    run_script.__qualname__ = run_script.__name__ = f"shell_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
-    run_script.__doc__ = f"Shell task {name}."
-    made = task(**options)(run_script)
-    made._options["config"] = {"shell": shell, "script": text}  # part of the version
-    made.name = name if "." in name else f"{made.module}.{name}"
-    vars(made)["flyte_options"] = {**vars(made).get("flyte_options", {}), "debug": debug}
-    return made
+    kwargs, recorded = airfoil_options(options)
+    made = shell_task(
+        name,
+        script,
+        inputs=dict(inputs or {}),
+        outputs={o.var: (o.var_type, o.location) for o in outs},
+        shell=shell,
+        quote=False,
+        debug=debug,
+        _returns=_returns,
+        _module=sys._getframe(1).f_globals.get("__name__", "__main__"),
+        **kwargs,
+    )
+    return finish_task(made, {**recorded, "debug": debug})

@@ -1,27 +1,30 @@
-"""flytekit's ``SQLite3Task`` (``flytekit.extras.sqlite3.task``): a query templated with typed
-inputs, run on a local SQLite database, returning a dataframe.
+"""flytekit's ``SQLite3Task`` (``flytekit.extras.sqlite3.task``), mapped onto Airfoil's ``sql``
+task type (:func:`airfoil.sql_task` with ``engine="sqlite"``).
 
-``{{ .inputs.NAME }}`` (or ``{{.inputs.NAME}}``) in the query is replaced by the input's value.
-The database is a local file (``uri``, optionally ``file://``); ``compressed=True`` means a zip
-archive holding one ``.db`` / ``.sqlite`` file, extracted into the attempt's scratch directory.
+``{{ .inputs.NAME }}`` (or ``{{.inputs.NAME}}``) in the query is replaced by the input's text,
+as flytekit does (not as an SQL literal). The database is a local file (``uri``, optionally
+``file://``); ``compressed=True`` means a zip archive holding one ``.db`` / ``.sqlite`` file.
 The query text and the database's location are part of the task's version.
 """
 
 from __future__ import annotations
 
-import inspect
-import os
 import re
 import sys
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from airfoil.core.errors import DefinitionError, UserError
+from airfoil.core.errors import DefinitionError
+from airfoil.sdk._sql import sql_task
 
-__all__ = ["SQLite3Config", "SQLite3Task"]
+__all__ = ["SQLite3Config", "SQLite3Task", "flyte_placeholders"]
 
 _INPUT = re.compile(r"\{\{\s*\.inputs\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def flyte_placeholders(template: str) -> str:
+    """flytekit's ``{{ .inputs.NAME }}`` placeholders as Airfoil's ``{inputs.NAME}``."""
+    return _INPUT.sub(lambda m: "{inputs." + m.group(1) + "}", template)
 
 
 @dataclass(frozen=True)
@@ -30,21 +33,6 @@ class SQLite3Config:
 
     uri: str
     compressed: bool = False
-
-
-def _database(config: SQLite3Config, scratch: str) -> str:
-    path = config.uri.removeprefix("file://")
-    if not os.path.exists(path):
-        raise UserError(f"SQLite3Task: no database at {path!r}")
-    if not config.compressed:
-        return path
-    with zipfile.ZipFile(path) as archive:
-        names = [n for n in archive.namelist() if n.endswith((".db", ".sqlite", ".sqlite3"))]
-        if len(names) != 1:
-            raise UserError(
-                f"SQLite3Task: {path!r} must hold one .db/.sqlite file, holds {names or 'none'}"
-            )
-        return archive.extract(names[0], scratch)
 
 
 def SQLite3Task(
@@ -66,7 +54,7 @@ def SQLite3Task(
     """
     import pandas as pd
 
-    from airfoil.compat.flytekit._decorators import task
+    from airfoil.compat.flytekit._decorators import airfoil_options, finish_task
     from airfoil.compat.flytekit._types import StructuredDataset
 
     if task_config is None:
@@ -89,34 +77,17 @@ def SQLite3Task(
             f"SQLite3Task {name!r}: output_schema_type must be StructuredDataset or "
             f"pd.DataFrame, not {out_type!r}"
         )
-    config = task_config
-
-    def run_query(**kwargs: Any) -> Any:
-        import sqlite3
-
-        from airfoil.sdk._context import current_context
-
-        query = _INPUT.sub(lambda m: str(kwargs[m.group(1)]), query_template)
-        database = _database(config, current_context().scratch_dir)
-        print(f"Connecting to db {database}")  # what flytekit prints, in the attempt's log
-        print(f"Interpolated query {query}")
-        with sqlite3.connect(database) as con:
-            try:
-                frame = pd.read_sql_query(query, con)
-            except Exception as exc:  # sqlite3 and pandas errors: the query's fault
-                raise UserError(f"SQLite3Task {name!r}: the query failed: {exc}") from exc
-        return StructuredDataset(dataframe=frame) if out_type is StructuredDataset else frame
-
-    params = [
-        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=tp)
-        for n, tp in input_types.items()
-    ]
-    run_query.__signature__ = inspect.Signature(params, return_annotation=out_type)  # type: ignore[attr-defined]
-    run_query.__annotations__ = {**input_types, "return": out_type}
-    run_query.__module__ = sys._getframe(1).f_globals.get("__name__", "__main__")
-    run_query.__qualname__ = run_query.__name__ = f"sqlite_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
-    run_query.__doc__ = f"SQLite query task {name}."
-    made = task(**options)(run_query)
-    made._options["config"] = {"query": query_template, "uri": config.uri}  # in the version
-    made.name = name if "." in name else f"{made.module}.{name}"
-    return made
+    kwargs, recorded = airfoil_options(options)
+    made = sql_task(
+        name,
+        flyte_placeholders(query_template),
+        inputs=input_types,
+        engine="sqlite",
+        database=task_config.uri,
+        compressed=task_config.compressed,
+        literals=False,
+        output_type=out_type,
+        _module=sys._getframe(1).f_globals.get("__name__", "__main__"),
+        **kwargs,
+    )
+    return finish_task(made, recorded)

@@ -142,16 +142,26 @@ class BatchSize:
         self.val = val
 
 
+_FRAME_FORMATS = ("parquet", "csv", "arrow", "")
+
+#: Rows per chunk of :meth:`StructuredDataset.iter` when none is asked for.
+DEFAULT_CHUNK_ROWS = 65_536
+
+
 class StructuredDataset:
     """flytekit's ``StructuredDataset``: a dataframe (pandas, polars or a pyarrow Table),
-    stored as Parquet, read back lazily with ``sd.open(pd.DataFrame).all()``.
+    stored by Airfoil as Arrow IPC, read back lazily with ``sd.open(pd.DataFrame).all()`` or
+    in chunks with ``.iter()``.
 
     ``Annotated[StructuredDataset, kwtypes(a=int, b=str)]`` reads only those columns.
 
     Args:
         dataframe: the frame to store (when a task returns one).
-        uri: not supported (Airfoil stores values itself): give ``dataframe``.
-        file_format: ``"parquet"`` (the only format stored).
+        uri: a local ``.csv`` or ``.parquet`` file (a path or ``file://``) read into the frame
+            when it is stored; remote URIs are refused (download in the task).
+        file_format: ``"parquet"``, ``"csv"`` (how ``uri`` is read when its name does not
+            say) or ``""``; kept as :attr:`file_format`. Airfoil stores every frame as Arrow
+            IPC, whatever the format declared.
     """
 
     def __init__(
@@ -162,60 +172,112 @@ class StructuredDataset:
         file_format: str = "parquet",
         **_: Any,
     ) -> None:
+        if file_format not in _FRAME_FORMATS:
+            raise DefinitionError(
+                f"StructuredDataset(file_format={file_format!r}): the formats are "
+                "'parquet' and 'csv'"
+            )
         if uri is not None and dataframe is None:
-            raise DefinitionError(
-                f"StructuredDataset(uri={uri!r}): Airfoil stores dataframes itself; read the "
-                "data in the task and return StructuredDataset(dataframe=df)"
-            )
-        if file_format not in ("parquet", ""):
-            raise DefinitionError(
-                f"StructuredDataset(file_format={file_format!r}): Airfoil stores dataframes "
-                "as parquet; leave file_format out"
-            )
+            path = uri.removeprefix("file://")
+            if "://" in path:
+                raise DefinitionError(
+                    f"StructuredDataset(uri={uri!r}): Airfoil reads local files only; "
+                    "download the data in the task and give its path (or the frame)"
+                )
+            if not os.path.isfile(path):
+                raise DefinitionError(f"StructuredDataset(uri={uri!r}): no such file")
         self._dataframe = dataframe
+        self._uri = uri if dataframe is None else None
         self._columns: list[str] | None = None
         self._stored: tuple[Value, ValueContext, AirfoilTypeEngine] | None = None
         self._read_as: Any = None
-        self.file_format = "parquet"
+        self.file_format = file_format or "parquet"
+        self.uri = uri
 
     @property
     def dataframe(self) -> Any:
         """The frame given (or read back as pandas on first use)."""
-        if self._dataframe is None and self._stored is not None:
+        if self._dataframe is None and (self._stored is not None or self._uri is not None):
             import pandas as pd
 
             self._dataframe = self.open(pd.DataFrame).all()
         return self._dataframe
 
     def open(self, dataframe_type: type) -> StructuredDataset:
-        """Choose the frame type :meth:`all` returns (``pd.DataFrame``, ``pl.DataFrame``,
-        ``pa.Table``)."""
+        """Choose the frame type :meth:`all` and :meth:`iter` return (``pd.DataFrame``,
+        ``pl.DataFrame``, ``pa.Table``)."""
         self._read_as = dataframe_type
         return self
 
+    def _read_type(self) -> Any:
+        if self._read_as is not None:
+            return self._read_as
+        import pandas as pd
+
+        return pd.DataFrame
+
+    def _from_uri(self) -> Any:
+        """The frame of the local file ``uri`` names (CSV or Parquet), as :meth:`open` chose."""
+        assert self._uri is not None
+        import pandas as pd
+        import pyarrow as pa
+
+        path = self._uri.removeprefix("file://")
+        csv = path.lower().endswith(".csv") or (
+            self.file_format == "csv" and not path.lower().endswith((".parquet", ".pq"))
+        )
+        frame = pd.read_csv(path) if csv else pd.read_parquet(path)
+        read_as = self._read_type()
+        if read_as is pd.DataFrame:
+            return frame
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if read_as is pa.Table:
+            return table
+        import polars as pl
+
+        return pl.from_arrow(table)
+
     def all(self) -> Any:
         """The whole frame, as the type given to :meth:`open` (default pandas)."""
-        if self._stored is None:
-            frame = self._dataframe
-        else:
+        if self._stored is not None:
             value, ctx, engine = self._stored
-            read_as = self._read_as
-            if read_as is None:
-                import pandas as pd
-
-                read_as = pd.DataFrame
-            frame = engine.handler(read_as).to_python(value, ctx)
+            frame = engine.handler(self._read_type()).to_python(value, ctx)
+        elif self._dataframe is None and self._uri is not None:
+            frame = self._from_uri()
+        else:
+            frame = self._dataframe
         if self._columns is not None:
             frame = _select(frame, self._columns)
         return frame
 
-    def iter(self) -> Iterator[Any]:
-        """The frame in chunks (one chunk: the whole frame)."""
-        yield self.all()
+    def iter(self, rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Any]:
+        """The frame in chunks of at most ``rows`` rows, as the type given to :meth:`open`.
+
+        A stored frame is read lazily: each chunk is a slice of the memory-mapped Arrow IPC
+        value's record batches, converted only when it is reached (the whole frame is never
+        read at once). A frame held in memory yields itself, in chunks.
+        """
+        if self._stored is not None:
+            value, ctx, engine = self._stored
+            handler: Any = engine.handler(self._read_type())
+            chunks = handler.iter_python(value, ctx, rows)
+        else:
+            whole = self.all()
+            chunks = (_rows(whole, i, rows) for i in range(0, max(len(whole), 1), rows))
+        for chunk in chunks:
+            yield _select(chunk, self._columns) if self._columns is not None else chunk
 
     def __repr__(self) -> str:
         cols = f", columns={self._columns}" if self._columns else ""
-        return f"StructuredDataset({'stored' if self._stored else 'in memory'}{cols})"
+        where = "stored" if self._stored else (f"uri={self._uri!r}" if self._uri else "in memory")
+        return f"StructuredDataset({where}{cols})"
+
+
+def _rows(frame: Any, start: int, rows: int) -> Any:
+    """Rows ``start`` to ``start + rows`` of a pandas / polars frame or a pyarrow Table."""
+    if type(frame).__module__.split(".")[0] == "pandas":
+        return frame.iloc[start : start + rows]
+    return frame.slice(start, rows)
 
 
 def _written(frame: Any, columns: list[str]) -> Any:
@@ -266,14 +328,17 @@ def _select(frame: Any, columns: list[str]) -> Any:
 class _StructuredHandler(BlobHandler):
     classes = (StructuredDataset,)
 
-    def __init__(self, engine: AirfoilTypeEngine, columns: list[str] | None) -> None:
+    def __init__(
+        self, engine: AirfoilTypeEngine, columns: list[str] | None, file_format: str = ""
+    ) -> None:
         super().__init__(TypeSpec("dataframe"))  # no flavour: any frame binds to it
         self.engine = engine
         self.columns = columns
+        self.file_format = file_format  # declared in the annotation (stored as Arrow IPC)
 
     def _frame(self, obj: Any) -> Any:
         if isinstance(obj, StructuredDataset):
-            obj = obj.all() if obj._stored is not None else obj._dataframe
+            obj = obj.all() if obj._stored is not None or obj._uri else obj._dataframe
         if obj is None:
             raise ConversionError("a StructuredDataset with no dataframe")
         return obj
@@ -291,7 +356,7 @@ class _StructuredHandler(BlobHandler):
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format not in ("arrow", "parquet"):
             raise self.wrong_format(value)
-        sd = StructuredDataset()
+        sd = StructuredDataset(file_format=self.file_format)
         sd._stored = (value, ctx, self.engine)
         sd._columns = self.columns
         return sd
@@ -331,11 +396,14 @@ class FlyteTypesConverter(Converter):
 
     def handler(self, py_type: Any, engine: AirfoilTypeEngine) -> Handler | None:
         columns: list[str] | None = None
+        file_format = ""
         if typing.get_origin(py_type) is typing.Annotated:
             base, *meta = typing.get_args(py_type)
             for m in meta:
                 if isinstance(m, dict) and m:
                     columns = list(m)
+                elif isinstance(m, str) and m in _FRAME_FORMATS:  # flytekit's CSV / PARQUET
+                    file_format = m
             if base is not StructuredDataset:
                 if columns is None or base.__module__.split(".")[0] not in _FRAME_LIBRARIES:
                     return None
@@ -349,7 +417,7 @@ class FlyteTypesConverter(Converter):
         if py_type is FlyteDirectory:
             return _PathHandler(engine.handler(Directory), FlyteDirectory)
         if py_type is StructuredDataset:
-            return _StructuredHandler(engine, columns)
+            return _StructuredHandler(engine, columns, file_format)
         return None
 
 
