@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from typing import Any
 from pathlib import Path
 
 import pandas as pd
@@ -229,8 +230,13 @@ def test_sql_declaration_errors() -> None:
         listy(xs=[1, 2])
 
 
-@pytest.mark.skipif(HAS_DUCKDB, reason="duckdb is installed here")
-def test_duckdb_without_duckdb_says_how_to_install_it() -> None:
+def test_duckdb_without_duckdb_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if name == "duckdb" else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)  # as where it is not installed
     with pytest.raises(DefinitionError, match="pip install duckdb"):
         af.sql_task("dq", "SELECT 1", engine="duckdb")
 
