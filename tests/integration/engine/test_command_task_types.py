@@ -13,8 +13,8 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
