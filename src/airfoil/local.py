@@ -217,15 +217,29 @@ class Runtime:
             import socket
             import uuid
 
+            from airfoil.engine._resources import ResourceQueue as Queue
             from airfoil.engine._resources import machine_queue
 
-            queue = self._cluster_queues[executor.name] = machine_queue(
-                self.meta,
-                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-                policy=self.settings.scheduler_policy,
-                gpus=cluster.gpu,
-                capacity=cluster,
-            )
+            owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+            if executor.cluster_nodes() is not None:
+                # the policy places on the cluster's real nodes, read from the executor
+                # (it caches them briefly, so nodes joining or leaving show within seconds)
+                queue = Queue(
+                    cluster,
+                    meta=self.meta,
+                    owner=owner,
+                    policy=self.settings.scheduler_policy,
+                    cluster=lambda: executor.cluster_nodes() or [],
+                )
+            else:
+                queue = machine_queue(
+                    self.meta,
+                    owner=owner,
+                    policy=self.settings.scheduler_policy,
+                    gpus=cluster.gpu,
+                    capacity=cluster,
+                )
+            self._cluster_queues[executor.name] = queue
         return queue
 
     def new_executor(self, name: str | None = None) -> Executor:
