@@ -337,6 +337,8 @@ class RayExecutor(Executor):
         limit = self._limit()
         while self._queue:
             request = self._queue[0]
+            if request.placement and _places_own_workers(request.task):
+                self._free_room(request)  # the gang's ranks go where idle workers may sit
             w = self._idle_worker(request)
             if w is not None:
                 self._queue.popleft()
@@ -352,7 +354,52 @@ class RayExecutor(Executor):
             if reason:
                 self._done.append(_unschedulable(request, reason))
                 continue
+            self._free_room(request)
             self._start_worker(request)
+
+    def _free_room(self, request: AttemptRequest) -> None:
+        """Stop idle warm workers that sit on what the engine's policy gave ``request`` on its
+        node(s). The policy counts only attempts, so an idle worker holding CPUs there is a
+        cache it did not count: left alone, the new worker (or the gang's placement group,
+        pinned to those nodes) would wait for it. The least recently used go first."""
+        if not request.placement or not self._idle:
+            return
+        task = request.task
+        need: dict[str, list[float]] = {}
+        if _places_own_workers(task):
+            c = task.config
+            per = [float(c.get("cpu", 0) or 0), float(c.get("mem", 0) or 0), c.get("gpu", 0)]
+        else:
+            r = task.requests
+            per = [r.cpu, float(r.mem), r.gpu]
+        for node in request.placement:
+            have = need.setdefault(node, [0.0, 0.0, 0.0])
+            for i in range(3):
+                have[i] += float(per[i] or 0)
+        caps = {
+            str(n.get("NodeID")): n.get("Resources") or {}
+            for n in self._ray_nodes()
+            if n.get("Alive")
+        }
+        workers = [*self._starting, *self._busy, *self._idle]
+        for node, want in need.items():
+            res = caps.get(node)
+            if res is None:
+                continue  # the node is gone: the worker will fail to start (a system error)
+            free = [float(res.get(k, 0.0)) for k in ("CPU", "memory", "GPU")]
+            for w in workers:
+                if w.key[7] == node:
+                    for i, held in enumerate((w.key[2], w.key[3], w.key[4])):
+                        free[i] -= float(held)
+            idle = sorted(
+                (w for w in self._idle if w.key[7] == node and _holds_resources(w.key)),
+                key=lambda x: x.last_used,
+            )
+            while idle and any(f < n - 1e-9 for f, n in zip(free, want, strict=True)):
+                w = idle.pop(0)
+                for i, held in enumerate((w.key[2], w.key[3], w.key[4])):
+                    free[i] += float(held)
+                self._retire(w)
 
     def _idle_worker(self, request: AttemptRequest) -> _Worker | None:
         """The most recently used idle worker of the request's environment, or None."""
