@@ -46,6 +46,7 @@ from airfoil.store.stores import Stores, open_stores
 from airfoil.types import TypeEngine, added_converters, default_type_engine, load_converters
 
 if TYPE_CHECKING:
+    from airfoil.core.cluster import ClusterNode
     from airfoil.engine._resources import ResourceQueue
     from airfoil.engine.state import RunState
     from airfoil.executors.tracing import TracingHooks
@@ -264,6 +265,11 @@ class Runtime:
         """``executor``, reporting its attempts to the observability hooks (which store the
         metrics tasks log) and through them to the runtime's hooks, if any."""
         return HookedExecutor(executor, self._observing)
+
+    def cluster_nodes(self) -> list[ClusterNode] | None:
+        """The live nodes of the cluster the settings' executor places attempts on (it
+        joins the cluster if it had not yet); None: that executor runs on this machine."""
+        return self.executor().cluster_nodes()
 
     def executor(self, name: str | None = None) -> Executor:
         """The runtime's shared executor called ``name`` (default: the settings')."""
