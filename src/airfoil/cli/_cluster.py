@@ -140,8 +140,10 @@ def queue(as_json: bool = _JSON, remote: bool = _REMOTE, server: str = _SERVER) 
             where = r["reason"]
         elif r["placement"]:
             where = "on " + ", ".join(where_of.get(p, p[:12]) for p in r["placement"])
+        elif r["gpus"]:
+            where = f"GPUs {','.join(r['gpus'])}"
         else:
-            where = f"GPUs {','.join(r['gpus']) or '-'}"
+            where = f"on {r['owner'].split(':')[0]}"  # a process admitting on its machine
         table.add_row(
             r["state"],
             r["project"],
