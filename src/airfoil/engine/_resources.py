@@ -255,7 +255,8 @@ class ResourceQueue:
                 ticket.running = True
                 if self.cluster is not None:
                     ticket.placement = start.placement
-                need = int(ticket.item.resources.gpu) if self._gpu_order else 0
+                item = ticket.item
+                need = int(item.resources.gpu) * item.gang_size if self._gpu_order else 0
                 ticket.gpus = tuple(self._free_gpus[:need])
                 del self._free_gpus[:need]
                 self._granted.setdefault(ticket.execution_id, []).append(ticket.node_id)

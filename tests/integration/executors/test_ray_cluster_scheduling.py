@@ -220,6 +220,18 @@ def test_the_policy_places_work_and_a_two_node_gang_waits_then_takes_whole_nodes
     two_cpu = {name for name, cpu in caps.items() if cpu == 2.0}
     assert len(two_cpu) == 2 and marks["gpu"][0] not in two_cpu, caps
 
+    # `airfoil nodes` reads the cluster's live nodes from Ray.
+    nodes = subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", "nodes", "--json", "--executor", "ray",
+         "--ray-address", cluster.address],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert nodes.returncode == 0, nodes.stderr
+    listed = json.loads(nodes.stdout)
+    assert listed[0]["head"] and listed[0]["cpu"] == 0.0 and all(n["alive"] for n in listed)
+    assert sorted((n["cpu"], n["gpu"]) for n in listed[1:]) == [(1.0, 1), (2.0, 0), (2.0, 0)]
+    assert {n["name"] for n in listed} >= two_cpu | {marks["gpu"][0]}
+
     # The gang: one rank on each 2-CPU node, after the blocker ended.
     ranks = {marks["rank0-start"][0], marks["rank1-start"][0]}
     assert ranks == two_cpu, "the gang took both 2-CPU nodes whole"

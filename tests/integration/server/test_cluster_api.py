@@ -133,3 +133,14 @@ def test_the_cli_shows_the_servers_cluster(running: Running, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "no room" in done.stdout and "on 10.0.0.2" in done.stdout
     assert "2 x (cpu=2" in done.stdout
+
+
+def test_nodes_of_ray_without_an_address_is_refused(tmp_path: Path) -> None:
+    env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
+    env.pop("AIRFOIL_RAY_ADDRESS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", "nodes", "--executor", "ray"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "--ray-address" in done.stderr and "local Ray" in done.stderr

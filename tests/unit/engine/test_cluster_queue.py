@@ -158,3 +158,14 @@ def test_a_queue_over_one_machine_places_nothing() -> None:
     assert q.take("e")[0] == ["a"]
     assert q.placement_of("e", "a") == () and q.gpus_of("e", "a") == ("0",)
     assert q.snapshot().nodes == ()
+
+
+def test_a_gang_on_one_machine_gets_a_gpu_index_per_worker() -> None:
+    q = ResourceQueue(ResourceSpec(cpu=8.0, mem=8 * GIB, gpu=4), ["0", "1", "2", "3"], owner="me")
+    config = {"workers": 2, "cpu": 1.0, "mem": 0, "gpu": 2, "gang": True}
+    q.submit("e", "ddp", "p", task("t", cpu=2.0, gpu=4, config=config))
+    q.decide()
+    assert q.take("e")[0] == ["ddp"]
+    assert q.gpus_of("e", "ddp") == ("0", "1", "2", "3")
+    (item,) = q.snapshot().items
+    assert (item.workers, item.requests.gpu) == (2, 2)
