@@ -2,8 +2,10 @@
 are admitted by the scheduling policy, so every execution driven in one process competes
 for the machine fairly.
 
-:class:`ResourceQueue` wraps one :class:`~airfoil.scheduler.SchedulerState` over one node
-(this machine: its CPUs, memory and GPUs, or what settings say) behind a lock, so the drive
+:class:`ResourceQueue` wraps one :class:`~airfoil.scheduler.SchedulerState` behind a lock:
+over one node (this machine: its CPUs, memory and GPUs, or what settings say), or over the
+nodes of a cluster an executor reports (Ray's, re-read at every decision: the policy places
+each attempt, gangs worker by worker, and the placement travels with the grant), so the drive
 loops of many executions (the server's driver slots, threads of a local program) can share
 it. A drive loop submits its nodes' attempt requests, asks for a decision, and takes what
 the decision gave *its* execution: nodes to start (with the GPU indices they were placed
@@ -429,26 +431,31 @@ class ResourceQueue:
         return "; ".join(f"{n.address or n.name[:8]}: {describe(n.capacity)}" for n in alive)
 
     def _node_usage(self) -> tuple[NodeUsage, ...]:
-        """Each cluster node with what runs on it (empty on a queue over this machine)."""
+        """Each cluster node with what this queue's running attempts hold there and which
+        they are (empty on a queue over this machine). A node that left shows while work
+        placed there drains."""
         if self.cluster is None:
             return ()
-        free = self._state.free()
+        held: dict[str, list[float]] = {}
         where: dict[str, list[str]] = {}
         for run in self._state.running_items():
             ticket = self._tickets[run.item.id]
+            r = run.item.resources
+            for name in run.placement:
+                h = held.setdefault(name, [0.0, 0.0, 0.0])
+                h[0] += r.cpu
+                h[1] += r.mem
+                h[2] += r.gpu
             for name in dict.fromkeys(run.placement):
                 where.setdefault(name, []).append(f"{ticket.execution_id}/{ticket.node_id}")
+        nodes = {n.name: n for n in self._cluster_nodes}
+        for name in where:  # left the cluster and no longer reported: still draining
+            nodes.setdefault(name, ClusterNode(name, alive=False))
         out = []
-        for n in self._cluster_nodes:
-            left = free.get(n.name, ResourceSpec()) if n.alive else ResourceSpec()
-            used = ResourceSpec(
-                cpu=max(0.0, n.capacity.cpu - left.cpu) if n.alive else 0.0,
-                mem=max(0, n.capacity.mem - left.mem) if n.alive else 0,
-                gpu=max(0, n.capacity.gpu - left.gpu) if n.alive else 0,
-            )
-            out.append(NodeUsage(node=n, used=used, running=tuple(where.pop(n.name, ()))))
-        for name, running in where.items():  # left the cluster, work still draining
-            out.append(NodeUsage(node=ClusterNode(name, alive=False), running=tuple(running)))
+        for name, node in nodes.items():
+            c, m, g = held.get(name, (0.0, 0.0, 0.0))
+            used = ResourceSpec(cpu=round(c, 3), mem=int(m), gpu=int(g))
+            out.append(NodeUsage(node=node, used=used, running=tuple(where.get(name, ()))))
         return tuple(out)
 
     def _preempt(self, item_id: str, now: float) -> None:

@@ -116,6 +116,7 @@ def test_nodes_joining_and_leaving_are_seen_at_the_next_decision() -> None:
     snap = q.snapshot()
     by_name = {n.node.name: n for n in snap.nodes}
     assert not by_name["n2"].node.alive and by_name["n2"].running == ("e/i2",)
+    assert by_name["n2"].used.cpu == 1.0, "what drains there is still held"
     assert by_name["n1"].running == ("e/i0",) and by_name["n1"].used.cpu == 1.0
     assert snap.capacity.cpu == 1.0
     q.finish("e", "i0")
