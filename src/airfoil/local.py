@@ -222,6 +222,7 @@ class Runtime:
             from airfoil.engine._resources import machine_queue
 
             owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+            name = executor.name
             if executor.cluster_nodes() is not None:
                 # the policy places on the cluster's real nodes, read from the executor
                 # (it caches them briefly, so nodes joining or leaving show within seconds)
@@ -230,7 +231,9 @@ class Runtime:
                     meta=self.meta,
                     owner=owner,
                     policy=self.settings.scheduler_policy,
-                    cluster=lambda: executor.cluster_nodes() or [],
+                    # the runtime's shared executor of that name: it outlives the engines'
+                    # own executors (a server's slots), which may close while the queue lives
+                    cluster=lambda: self.executor(name).cluster_nodes() or [],
                 )
             else:
                 queue = machine_queue(

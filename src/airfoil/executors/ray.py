@@ -445,6 +445,8 @@ class RayExecutor(Executor):
         the nodes from the threads that drive executions)."""
         with self._nodes_lock:
             now = time.monotonic()
+            if self._closed:  # its connection may be gone: the last list it read
+                return self._nodes[1] if self._nodes is not None else []
             if self._nodes is None or now - self._nodes[0] > _NODES_TTL_S:
                 self._nodes = (now, list(self._connect().nodes()))
             return self._nodes[1]

@@ -105,3 +105,13 @@ def test_a_gang_makes_room_for_each_rank_on_its_nodes() -> None:
     gang = request("train", 4.0, ("a", "b"), config=config)
     ex._free_room(gang)
     assert sorted(ex._ray.killed) == ["on-a", "on-b"]
+
+
+def test_a_closed_executor_answers_with_the_last_list_it_read() -> None:
+    ray = FakeRay([ray_node("a", CPU=2.0)])
+    ex = executor(ray)
+    assert [n.name for n in ex.cluster_nodes()] == ["a"]
+    ex._closed = True  # as after close(): its Ray connection may be shut down
+    ex._nodes = (0.0, ex._nodes[1]) if ex._nodes else None  # long past the cache's lifetime
+    ray.node_list = []
+    assert [n.name for n in ex.cluster_nodes()] == ["a"] and ray.reads == 1
