@@ -46,6 +46,7 @@ from airfoil.store.stores import Stores, open_stores
 from airfoil.types import TypeEngine, added_converters, default_type_engine, load_converters
 
 if TYPE_CHECKING:
+    from airfoil.core.cluster import ClusterNode
     from airfoil.engine._resources import ResourceQueue
     from airfoil.engine.state import RunState
     from airfoil.executors.tracing import TracingHooks
@@ -217,15 +218,32 @@ class Runtime:
             import socket
             import uuid
 
+            from airfoil.engine._resources import ResourceQueue as Queue
             from airfoil.engine._resources import machine_queue
 
-            queue = self._cluster_queues[executor.name] = machine_queue(
-                self.meta,
-                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-                policy=self.settings.scheduler_policy,
-                gpus=cluster.gpu,
-                capacity=cluster,
-            )
+            owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+            name = executor.name
+            if executor.cluster_nodes() is not None:
+                # the policy places on the cluster's real nodes, read from the executor
+                # (it caches them briefly, so nodes joining or leaving show within seconds)
+                queue = Queue(
+                    cluster,
+                    meta=self.meta,
+                    owner=owner,
+                    policy=self.settings.scheduler_policy,
+                    # the runtime's shared executor of that name: it outlives the engines'
+                    # own executors (a server's slots), which may close while the queue lives
+                    cluster=lambda: self.executor(name).cluster_nodes() or [],
+                )
+            else:
+                queue = machine_queue(
+                    self.meta,
+                    owner=owner,
+                    policy=self.settings.scheduler_policy,
+                    gpus=cluster.gpu,
+                    capacity=cluster,
+                )
+            self._cluster_queues[executor.name] = queue
         return queue
 
     def new_executor(self, name: str | None = None) -> Executor:
@@ -250,6 +268,11 @@ class Runtime:
         """``executor``, reporting its attempts to the observability hooks (which store the
         metrics tasks log) and through them to the runtime's hooks, if any."""
         return HookedExecutor(executor, self._observing)
+
+    def cluster_nodes(self) -> list[ClusterNode] | None:
+        """The live nodes of the cluster the settings' executor places attempts on (it
+        joins the cluster if it had not yet); None: that executor runs on this machine."""
+        return self.executor().cluster_nodes()
 
     def executor(self, name: str | None = None) -> Executor:
         """The runtime's shared executor called ``name`` (default: the settings')."""

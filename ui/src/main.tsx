@@ -6,6 +6,7 @@ import { Link } from "./components";
 import { EntitiesPage, EntityPage } from "./EntitiesPage";
 import { ExecutionPage } from "./ExecutionPage";
 import { ExecutionsPage } from "./ExecutionsPage";
+import { ClusterPage } from "./ClusterPage";
 import { ComparePage } from "./ComparePage";
 import { FailuresPage } from "./FailuresPage";
 import { MetricsPage } from "./MetricsPage";
@@ -72,6 +73,7 @@ function App() {
     match("/projects/:project/models", loc.path) ??
     match("/projects/:project/failures", loc.path) ??
     match("/projects/:project/compare", loc.path) ??
+    match("/projects/:project/cluster", loc.path) ??
     match("/projects/:project", loc.path);
   const project = m?.project ?? localStorage.getItem(LAST_PROJECT) ?? projects[0]?.name ?? "default";
   useEffect(() => {
@@ -91,11 +93,12 @@ function App() {
   else if ((mm = match("/projects/:project/metrics", p))) page = <MetricsPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/failures", p))) page = <FailuresPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/compare", p))) page = <ComparePage key={generation} project={mm.project} query={loc.query} />;
+  else if ((mm = match("/projects/:project/cluster", p))) page = <ClusterPage key={generation} project={mm.project} />;
   else if ((mm = match("/projects/:project", p))) navigate(`/projects/${enc(mm.project)}/executions`, true);
 
   const names = projects.map((x) => x.name);
   if (!names.includes(project)) names.push(project);
-  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : "executions";
+  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : p.endsWith("/cluster") ? "cluster" : "executions";
   return (
     <div class="app">
       <header class="top">
@@ -130,6 +133,9 @@ function App() {
           </Link>
           <Link to={`/projects/${enc(project)}/compare`} class={section === "compare" ? "active" : ""}>
             Compare
+          </Link>
+          <Link to={`/projects/${enc(project)}/cluster`} class={section === "cluster" ? "active" : ""}>
+            Cluster
           </Link>
         </nav>
         <div class="who muted small">

@@ -24,6 +24,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Cluster
+         * @description The cluster's nodes (capacity, what attempts hold, what runs where) and the
+         *     admission queue (waiting attempts in order with why they wait, running ones with where).
+         *     Any key: attempts of projects it may not read are counted, not named.
+         */
+        get: operations["get_cluster_api_v1_cluster_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects": {
         parameters: {
             query?: never;
@@ -1154,6 +1176,94 @@ export interface components {
             node_id: string;
         };
         /**
+         * ClusterNodeOut
+         * @description A node: its capacity, what attempts hold on it, and which run there.
+         *
+         *     ``running`` lists ``execution/node`` of the attempts there; those of projects the caller
+         *     may not read are counted in ``hidden`` instead. ``machine`` marks a process admitting on
+         *     its own machine (no cluster): ``name`` is then that process.
+         */
+        ClusterNodeOut: {
+            /** Address */
+            address: string;
+            /** Alive */
+            alive: boolean;
+            /** Cpu */
+            cpu: number;
+            /**
+             * Custom
+             * @default {}
+             */
+            custom: {
+                [key: string]: number;
+            };
+            /** Gpu */
+            gpu: number;
+            /**
+             * Head
+             * @default false
+             */
+            head: boolean;
+            /**
+             * Hidden
+             * @default 0
+             */
+            hidden: number;
+            /**
+             * Machine
+             * @default false
+             */
+            machine: boolean;
+            /** Mem */
+            mem: number;
+            /** Name */
+            name: string;
+            /**
+             * Running
+             * @default []
+             */
+            running: string[];
+            /**
+             * Used Cpu
+             * @default 0
+             */
+            used_cpu: number;
+            /**
+             * Used Gpu
+             * @default 0
+             */
+            used_gpu: number;
+            /**
+             * Used Mem
+             * @default 0
+             */
+            used_mem: number;
+        };
+        /**
+         * ClusterOut
+         * @description The cluster's nodes (head first) and queue (waiting first, in queue order).
+         *
+         *     ``live`` says the node list was read from the cluster now (a server driving on Ray);
+         *     otherwise it is what admitting processes last reported. ``hidden`` counts queue items of
+         *     projects the caller may not read.
+         */
+        ClusterOut: {
+            /**
+             * Hidden
+             * @default 0
+             */
+            hidden: number;
+            /**
+             * Live
+             * @default false
+             */
+            live: boolean;
+            /** Nodes */
+            nodes: components["schemas"]["ClusterNodeOut"][];
+            /** Queue */
+            queue: components["schemas"]["QueueItemOut"][];
+        };
+        /**
          * CodeChangesOut
          * @description What changed in the code since the version last cached: one line per function or
          *     constant, each change followed by its short diff.
@@ -2039,6 +2149,75 @@ export interface components {
             name: string;
         };
         /**
+         * QueueItemOut
+         * @description An attempt waiting for resources (with why) or running (with where).
+         */
+        QueueItemOut: {
+            /** Cpu */
+            cpu: number;
+            /**
+             * Estimate S
+             * @default 0
+             */
+            estimate_s: number;
+            /** Execution Id */
+            execution_id: string;
+            /** Gpu */
+            gpu: number;
+            /**
+             * Gpus
+             * @default []
+             */
+            gpus: string[];
+            /**
+             * Interruptible
+             * @default false
+             */
+            interruptible: boolean;
+            /** Mem */
+            mem: number;
+            /** Node Id */
+            node_id: string;
+            /**
+             * Owner
+             * @default
+             */
+            owner: string;
+            /**
+             * Placement
+             * @default []
+             */
+            placement: string[];
+            /**
+             * Policy
+             * @default
+             */
+            policy: string;
+            /**
+             * Priority
+             * @default 0
+             */
+            priority: number;
+            /** Project */
+            project: string;
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /** State */
+            state: string;
+            /** Submit Time */
+            submit_time: number;
+            /** Task */
+            task: string;
+            /**
+             * Workers
+             * @default 1
+             */
+            workers: number;
+        };
+        /**
          * RawValue
          * @description A stored value exactly as recorded, for clients that decode it to a Python value.
          *
@@ -2223,6 +2402,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Identity"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_cluster_api_v1_cluster_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterOut"];
                 };
             };
             /** @description Bad Request */

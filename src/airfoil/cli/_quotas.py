@@ -1,4 +1,4 @@
-"""``airfoil quotas set / list / delete`` and ``airfoil queue``.
+"""``airfoil quotas set / list / delete`` (``airfoil queue`` is in :mod:`airfoil.cli._cluster`).
 
 Quotas and priorities are configuration of the metadata store, read by every process that
 admits attempts (re-read every few seconds, so a change applies to running servers too).
@@ -23,9 +23,8 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def register(app_: typer.Typer) -> None:
-    """Add ``airfoil quotas ...`` and ``airfoil queue`` to the CLI."""
+    """Add ``airfoil quotas ...`` to the CLI."""
     app_.add_typer(app, name="quotas", help="Set and list projects' quotas and priorities.")
-    app_.command("queue")(queue)
 
 
 def _mem(n: int) -> str:
@@ -116,67 +115,3 @@ def delete_quota(project: str = typer.Argument(..., help="The project.")) -> Non
     if not runtime().meta.delete_quota(project):
         fail(f"project {project!r} has no quota")
     err_console.print(f"quota of [bold]{project}[/] removed")
-
-
-def _live_snapshots(meta: Any) -> list[Any]:
-    """Snapshots of admitting processes that are alive (a dead local one is removed)."""
-    from airfoil.engine._drive_support import holder_is_dead
-
-    live = []
-    for snap in meta.list_queue_snapshots():
-        if holder_is_dead(snap.owner):
-            meta.delete_queue_snapshot(snap.owner)
-            continue
-        live.append(snap)
-    return live
-
-
-@handle_errors
-def queue(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Show what waits for resources (in queue order, and why) and what runs."""
-    snapshots = _live_snapshots(runtime().meta)
-    rows: list[dict[str, Any]] = []
-    for snap in snapshots:
-        for item in snap.items:
-            rows.append(
-                {
-                    "state": item.state,
-                    "project": item.project,
-                    "execution_id": item.execution_id,
-                    "node_id": item.node_id,
-                    "task": item.task,
-                    "cpu": item.requests.cpu,
-                    "mem": item.requests.mem,
-                    "gpu": item.requests.gpu,
-                    "priority": item.priority,
-                    "interruptible": item.interruptible,
-                    "submit_time": item.submit_time,
-                    "estimate_s": item.estimate,
-                    "reason": item.reason,
-                    "gpus": list(item.gpus),
-                    "owner": snap.owner,
-                    "policy": snap.policy,
-                }
-            )
-    if as_json:
-        out_console.print_json(json.dumps(rows))
-        return
-    if not rows:
-        err_console.print("nothing waits or runs under the scheduler")
-        return
-    now = time.time()
-    table = Table("state", "project", "execution", "node", "task", "asks", "waited", "why / where")
-    for r in rows:
-        asks = f"cpu={r['cpu']:g} mem={_mem(r['mem'])} gpu={r['gpu']}"
-        where = r["reason"] if r["state"] == "waiting" else f"GPUs {','.join(r['gpus']) or '-'}"
-        table.add_row(
-            r["state"],
-            r["project"],
-            r["execution_id"],
-            r["node_id"],
-            r["task"],
-            asks,
-            f"{max(0.0, now - r['submit_time']):.0f}s",
-            where,
-        )
-    out_console.print(table)

@@ -10,6 +10,7 @@ import typer.main
 
 from airfoil.cli import (
     _cache,
+    _cluster,
     _compare,
     _executions,
     _failures,
@@ -41,6 +42,7 @@ _server.register(app)  # the server, auth, secrets, register and remote commands
 _schedules.register(app)
 _sim.register(app)
 _quotas.register(app)
+_cluster.register(app)
 _metrics.register(app)  # issue 15: observability
 _failures.register(app)
 _report.register(app)

@@ -39,6 +39,7 @@ from airfoil.core.records import TaskSpec, Value, WorkflowSpec
 from airfoil.wire import (
     API_PREFIX,
     CacheExplanation,
+    ClusterOut,
     ComparisonOut,
     EntityIn,
     EventOut,
@@ -472,6 +473,11 @@ class Client:
             "GET", f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/report"
         )
         return int(r.headers.get("X-Airfoil-Attempt", "0")), r.text
+
+    def cluster(self) -> ClusterOut:
+        """The cluster's nodes, what runs where, and the admission queue with reasons
+        (``airfoil nodes --remote``, ``airfoil queue --remote``)."""
+        return ClusterOut.model_validate(self._call("GET", "/cluster").json())
 
     def failure_groups(
         self,

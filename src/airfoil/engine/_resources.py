@@ -2,8 +2,10 @@
 are admitted by the scheduling policy, so every execution driven in one process competes
 for the machine fairly.
 
-:class:`ResourceQueue` wraps one :class:`~airfoil.scheduler.SchedulerState` over one node
-(this machine: its CPUs, memory and GPUs, or what settings say) behind a lock, so the drive
+:class:`ResourceQueue` wraps one :class:`~airfoil.scheduler.SchedulerState` behind a lock:
+over one node (this machine: its CPUs, memory and GPUs, or what settings say), or over the
+nodes of a cluster an executor reports (Ray's, re-read at every decision: the policy places
+each attempt, gangs worker by worker, and the placement travels with the grant), so the drive
 loops of many executions (the server's driver slots, threads of a local program) can share
 it. A drive loop submits its nodes' attempt requests, asks for a decision, and takes what
 the decision gave *its* execution: nodes to start (with the GPU indices they were placed
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from airfoil.core.cluster import ClusterNode
 from airfoil.core.errors import UnschedulableTaskError
 from airfoil.core.records import TaskSpec
 from airfoil.core.resources import ResourceSpec
@@ -47,7 +50,7 @@ from airfoil.scheduler import (
     UnschedulableError,
     WorkItem,
 )
-from airfoil.store._scheduling import ProjectQuota, QueuedItem, QueueSnapshot
+from airfoil.store._scheduling import NodeUsage, ProjectQuota, QueuedItem, QueueSnapshot
 from airfoil.store.base import MetaStore
 
 __all__ = ["ResourceQueue", "asks_for_resources", "describe", "machine_queue"]
@@ -81,6 +84,7 @@ class _Ticket:
     task: str
     item: WorkItem
     gpus: tuple[str, ...] = ()
+    placement: tuple[str, ...] = ()
     running: bool = False
 
 
@@ -98,6 +102,11 @@ class ResourceQueue:
         snapshot_every_s: the least time between two snapshot writes.
         default_estimate_s: the run-time estimate of a task with no history.
         clock: seconds since the epoch (default ``time.time``).
+        cluster: the nodes of the cluster attempts are placed on (an executor's
+            :meth:`~airfoil.executors.base.Executor.cluster_nodes`, cached by it), read at
+            every decision: the policy places work on those nodes (whole nodes for gangs) and
+            the placement travels with the grant (:meth:`placement_of`); GPU indices are then
+            the cluster's to pick, not the queue's. None: one node of ``capacity``.
     """
 
     def __init__(
@@ -112,9 +121,14 @@ class ResourceQueue:
         snapshot_every_s: float = 0.5,
         default_estimate_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        cluster: Callable[[], Sequence[ClusterNode]] | None = None,
     ) -> None:
+        self.cluster = cluster
+        self._cluster_nodes: tuple[ClusterNode, ...] = ()
+        if cluster is not None:
+            gpu_ids = ()  # the cluster picks GPUs on the node it was told
         ids = tuple(gpu_ids) if gpu_ids is not None else ()
-        if len(ids) != capacity.gpu:
+        if len(ids) != capacity.gpu and cluster is None:
             ids = tuple(str(i) for i in range(capacity.gpu))
         self.capacity = capacity
         self.policy_name = policy
@@ -144,6 +158,7 @@ class ResourceQueue:
         self._snapshot_at = float("-inf")
         self._snapshot_dirty = False
         self._writing = threading.Lock()
+        self._refresh_nodes()
 
     # -- launch-time check ---------------------------------------------------------------
 
@@ -155,20 +170,29 @@ class ResourceQueue:
             UnschedulableTaskError: naming the task, what it asked for and the capacity.
         """
         self._refresh_quotas(force=True)
-        item = WorkItem(f"check/{node_id}", project, task.requests)
+        self._refresh_nodes()
+        per, workers = work_shape(task)
+        item = WorkItem(f"check/{node_id}", project, per, gang_size=workers)
         with self._lock:
             try:
                 self._state.check(item)
             except UnschedulableError:
                 quota = self._state.quotas.get(project)
-                too_big = not task.requests.fits_in(self.capacity)
+                too_big = not self._state.pool.can_ever_fit(_demand(per), workers)
                 limit = self.capacity if too_big or quota is None else quota.nominal
-                where = (
-                    f"this machine can give at most {describe(self.capacity)}"
-                    if too_big
-                    else f"project {project!r} may use at most {describe(limit)} (its quota, "
-                    "without borrowing)"
-                )
+                if not too_big:
+                    where = (
+                        f"project {project!r} may use at most {describe(limit)} (its quota, "
+                        "without borrowing)"
+                    )
+                elif self.cluster is None:
+                    where = f"this machine can give at most {describe(self.capacity)}"
+                else:
+                    where = (
+                        f"no node of the cluster can hold {'a worker of ' if workers > 1 else ''}"
+                        f"it{f' on {workers} workers' if workers > 1 else ''} (its alive nodes: "
+                        f"{self._describe_nodes() or 'none'})"
+                    )
                 fix = (
                     "Lower its requests or run it where there is more capacity"
                     if too_big
@@ -194,10 +218,12 @@ class ResourceQueue:
         with self._lock:
             if item_id in self._tickets:
                 return
+            per, workers = work_shape(task)
             item = self._resume.pop(item_id, None) or WorkItem(
                 id=item_id,
                 project=project,
-                resources=task.requests,
+                resources=per,
+                gang_size=workers,
                 priority=self._priorities.get(project, 0),
                 interruptible=task.interruptible,
                 submit_time=now,
@@ -211,6 +237,7 @@ class ResourceQueue:
         """Ask the policy what to start and preempt, if anything changed since it last did
         (or it asked to be woken by now); hand the outcome to the executions' loops."""
         self._refresh_quotas()
+        self._refresh_nodes()
         now = self.clock()
         with self._lock:
             if not self._changed and (self._wake_at is None or now < self._wake_at):
@@ -228,7 +255,10 @@ class ResourceQueue:
                 self._state.start(start.item_id, start.placement, now)
                 ticket = self._tickets[start.item_id]
                 ticket.running = True
-                need = int(ticket.item.resources.gpu)
+                if self.cluster is not None:
+                    ticket.placement = start.placement
+                item = ticket.item
+                need = int(item.resources.gpu) * item.gang_size if self._gpu_order else 0
                 ticket.gpus = tuple(self._free_gpus[:need])
                 del self._free_gpus[:need]
                 self._granted.setdefault(ticket.execution_id, []).append(ticket.node_id)
@@ -251,6 +281,13 @@ class ResourceQueue:
         with self._lock:
             ticket = self._tickets.get(f"{execution_id}/{node_id}")
             return ticket.gpus if ticket is not None and ticket.running else ()
+
+    def placement_of(self, execution_id: str, node_id: str) -> tuple[str, ...]:
+        """The cluster nodes a granted node was placed on (one per gang worker); empty on a
+        queue over this machine."""
+        with self._lock:
+            ticket = self._tickets.get(f"{execution_id}/{node_id}")
+            return ticket.placement if ticket is not None and ticket.running else ()
 
     def finish(
         self,
@@ -326,6 +363,7 @@ class ResourceQueue:
                 policy=self.policy_name,
                 capacity=self.capacity,
                 items=tuple(items),
+                nodes=self._node_usage(),
             )
 
     def persist(self) -> None:
@@ -357,7 +395,68 @@ class ResourceQueue:
             reason=reason,
             gpus=ticket.gpus,
             estimate=self._state.remaining_estimate(item.id),
+            placement=ticket.placement,
+            workers=item.gang_size,
         )
+
+    def _refresh_nodes(self) -> None:
+        """Read the cluster's nodes; when they changed (a node joined or left), the policy
+        places on the new list from this decision on (work on a node that left drains)."""
+        if self.cluster is None:
+            return
+        try:
+            nodes = tuple(self.cluster())
+        except Exception:  # keep the last list: the runs go on, Ray reports lost workers
+            log.exception("reading the cluster's nodes failed")
+            return
+        with self._lock:
+            if nodes == self._cluster_nodes:
+                return
+            alive = [n for n in nodes if n.alive]
+            before = {n.name for n in self._cluster_nodes if n.alive}
+            self._cluster_nodes = nodes
+            if {n.name for n in alive} != before:
+                log.info("cluster nodes now: %s", ", ".join(n.name[:8] for n in alive) or "none")
+            self._state.set_nodes([Node(n.name, n.capacity) for n in alive])
+            self.capacity = ResourceSpec(
+                cpu=sum(n.capacity.cpu for n in alive),
+                mem=sum(n.capacity.mem for n in alive),
+                gpu=sum(n.capacity.gpu for n in alive),
+            )
+            self._changed = True
+            self._snapshot_dirty = True
+
+    def _describe_nodes(self) -> str:
+        alive = [n for n in self._cluster_nodes if n.alive]
+        return "; ".join(f"{n.address or n.name[:8]}: {describe(n.capacity)}" for n in alive)
+
+    def _node_usage(self) -> tuple[NodeUsage, ...]:
+        """Each cluster node with what this queue's running attempts hold there and which
+        they are (empty on a queue over this machine). A node that left shows while work
+        placed there drains."""
+        if self.cluster is None:
+            return ()
+        held: dict[str, list[float]] = {}
+        where: dict[str, list[str]] = {}
+        for run in self._state.running_items():
+            ticket = self._tickets[run.item.id]
+            r = run.item.resources
+            for name in run.placement:
+                h = held.setdefault(name, [0.0, 0.0, 0.0])
+                h[0] += r.cpu
+                h[1] += r.mem
+                h[2] += r.gpu
+            for name in dict.fromkeys(run.placement):
+                where.setdefault(name, []).append(f"{ticket.execution_id}/{ticket.node_id}")
+        nodes = {n.name: n for n in self._cluster_nodes}
+        for name in where:  # left the cluster and no longer reported: still draining
+            nodes.setdefault(name, ClusterNode(name, alive=False))
+        out = []
+        for name, node in nodes.items():
+            c, m, g = held.get(name, (0.0, 0.0, 0.0))
+            used = ResourceSpec(cpu=round(c, 3), mem=int(m), gpu=int(g))
+            out.append(NodeUsage(node=node, used=used, running=tuple(where.get(name, ()))))
+        return tuple(out)
 
     def _preempt(self, item_id: str, now: float) -> None:
         """Stop a running item: queue it aside until its node is queued again (the retry)."""
@@ -440,6 +539,26 @@ class ResourceQueue:
             log.exception("writing the queue snapshot failed")
         finally:
             self._writing.release()
+
+
+def work_shape(task: TaskSpec) -> tuple[ResourceSpec, int]:
+    """What each worker of a task's attempt needs, and how many workers it has: a training
+    task is a gang of ``workers`` x its per-worker resources (its ``requests`` are the
+    total), so the policy places it all or nothing, on whole nodes when it spans nodes."""
+    config = task.config
+    workers = config.get("workers") if config.get("gang") else None
+    if isinstance(workers, int) and workers > 1:
+        per = ResourceSpec(
+            cpu=float(config.get("cpu", 0.0) or 0.0),
+            mem=int(config.get("mem", 0) or 0),
+            gpu=int(config.get("gpu", 0) or 0),
+        )
+        return per, workers
+    return task.requests, 1
+
+
+def _demand(r: ResourceSpec) -> tuple[int, int, int]:
+    return (round(r.cpu * 1000), int(r.mem), int(r.gpu))
 
 
 def machine_queue(

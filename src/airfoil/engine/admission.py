@@ -147,6 +147,12 @@ class Admission:
             return ()
         return self.queue.gpus_of(self.execution_id, node_id)
 
+    def placement_of(self, node_id: str) -> tuple[str, ...]:
+        """The cluster nodes the node's running attempt was placed on (one per worker)."""
+        if node_id not in self.shared:
+            return ()
+        return self.queue.placement_of(self.execution_id, node_id)
+
     def close(self) -> None:
         """The drive ended: give back whatever it still holds or waits for."""
         if self.used_queue:

@@ -477,6 +477,7 @@ class _Loop:
             code_root=ex.code_root,
             log_key=attempt_log_key(ex.id, cmd.node_id, cmd.attempt),
             secrets=self._secrets_for(task.secret_requests),
+            placement=self.admission.placement_of(cmd.node_id),
         )
 
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:

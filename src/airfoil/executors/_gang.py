@@ -63,6 +63,11 @@ class GangStartError(PlatformError):
     """The gang could not be placed (not enough resources within the start timeout)."""
 
 
+#: The environment variable that tells a training gang's supervisor the node of each rank
+#: (cluster node ids, comma-separated), as the engine's scheduling policy placed the gang.
+GANG_NODES_ENV = "AIRFOIL_GANG_NODES"
+
+
 class GangPlan(msgspec.Struct, frozen=True):
     """What a gang needs: its size, per-worker resources, placement and start timeout."""
 
@@ -76,6 +81,9 @@ class GangPlan(msgspec.Struct, frozen=True):
     #: The gang's identity across attempts (``<execution>/<node>``): a launcher that keeps
     #: reservations by name (Ray's placement groups) frees one a lost supervisor left behind.
     name: str = ""
+    #: The node of each rank as the engine's policy placed the gang (a launcher placing on
+    #: a cluster pins rank ``i`` to ``nodes[i]``); empty: the launcher places them.
+    nodes: tuple[str, ...] = ()
 
 
 class RankOutcome(msgspec.Struct, frozen=True):

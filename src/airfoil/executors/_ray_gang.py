@@ -39,6 +39,8 @@ from airfoil.executors._gang import (
 
 __all__ = ["RankActor", "RayGang", "placement_strategy"]
 
+NODE_ID_LABEL = "ray.io/node-id"  # the label every Ray node carries: its node id
+
 
 class RankActor:
     """One rank: a Ray actor in a bundle of the gang's placement group."""
@@ -121,7 +123,18 @@ class RayGang:
         name = f"airfoil-gang:{plan.name}" if plan.name else ""
         if name:
             _remove_stale(ray, name)
-        pg = placement_group([bundle] * plan.workers, strategy=placement_strategy(plan), name=name)
+        if len(plan.nodes) == plan.workers:
+            # the engine's policy placed every rank: each bundle goes to its node, no other
+            pg = placement_group(
+                [bundle] * plan.workers,
+                strategy="PACK",
+                name=name,
+                bundle_label_selector=[{NODE_ID_LABEL: node} for node in plan.nodes],
+            )
+        else:
+            pg = placement_group(
+                [bundle] * plan.workers, strategy=placement_strategy(plan), name=name
+            )
         actors: list[Any] = []
         try:
             ready, _ = ray.wait([pg.ready()], timeout=plan.start_timeout_s)

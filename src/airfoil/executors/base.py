@@ -27,6 +27,7 @@ from typing import Protocol
 import msgspec
 
 from airfoil.core.blobs import BlobStore
+from airfoil.core.cluster import ClusterNode
 from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.core.resources import ResourceSpec
 
@@ -72,6 +73,9 @@ class AttemptRequest(msgspec.Struct, frozen=True, omit_defaults=True):
     #: Propagated to the worker (trace ids...): what :class:`~airfoil.executors.hooks.Hooks`
     #: added; the task reads it as ``current_context().context``.
     context: dict[str, str] = {}
+    #: The cluster node of each worker, as the engine's scheduling policy placed the attempt
+    #: (an executor placing beyond this machine starts it there; empty: the executor picks).
+    placement: tuple[str, ...] = ()
 
 
 class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -231,6 +235,13 @@ class Executor(abc.ABC):
         """
         return None
 
+    def cluster_nodes(self) -> list[ClusterNode] | None:
+        """The nodes of the cluster the executor places attempts on (alive and lost ones),
+        when it places them beyond this machine: the engine's queue then places attempts on
+        those nodes and the executor starts each where :attr:`AttemptRequest.placement`
+        says. Cheap to call often (implementations cache). None: this machine only."""
+        return None
+
     def max_parallel(self) -> int:
         """How many attempts may run at once."""
         return 1
@@ -281,6 +292,9 @@ class DelegatingExecutor(Executor):
 
     def cluster_capacity(self) -> ResourceSpec | None:
         return self.inner.cluster_capacity()
+
+    def cluster_nodes(self) -> list[ClusterNode] | None:
+        return self.inner.cluster_nodes()
 
     def max_parallel(self) -> int:
         return self.inner.max_parallel()

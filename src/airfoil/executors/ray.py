@@ -34,6 +34,7 @@ Invariants (those of :mod:`airfoil.executors.process`, on a cluster):
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from collections import deque
@@ -42,10 +43,12 @@ from typing import Any
 
 import msgspec
 
+from airfoil.core.cluster import ClusterNode
 from airfoil.core.errors import ConfigError
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec
 from airfoil.core.resources import ResourceSpec
+from airfoil.executors._gang import GANG_NODES_ENV
 from airfoil.executors._ray_connection import CONNECTION, import_ray
 from airfoil.executors._reports import UnreportedAttempts
 from airfoil.executors.base import (
@@ -62,7 +65,8 @@ __all__ = ["RayExecutor", "import_ray"]
 _TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
 _TAKE_WAIT_S = 30.0  # how long one long poll of the mailbox waits for a child call
 _MAKE_ROOM_AFTER_S = 0.5  # a worker still starting then: stop an idle one of another kind
-_NODES_TTL_S = 5.0  # how long the cluster's node list is trusted for feasibility checks
+_NODES_TTL_S = 2.0  # how long the cluster's node list is trusted (placement, feasibility)
+_NOT_CUSTOM = ("CPU", "GPU", "memory", "object_store_memory")
 
 
 @dataclass(eq=False)
@@ -85,19 +89,29 @@ class _Worker:
 def _holds_resources(key: tuple[Any, ...]) -> bool:
     """Whether workers of this environment hold cluster resources while idle (they asked
     for CPUs, memory, GPUs, an accelerator or custom resources)."""
-    _root, _url, cpu, mem, gpu, accelerator, custom = key
+    _root, _url, cpu, mem, gpu, accelerator, custom, _node = key
     return bool(cpu or mem or gpu or accelerator or custom)
 
 
 def environment_key(request: AttemptRequest) -> tuple[Any, ...]:
-    """The task environment a warm worker serves: code root and the requests' shape
-    (CPUs, memory, GPUs, accelerator, custom resources)."""
+    """The task environment a warm worker serves: code root, the requests' shape (CPUs,
+    memory, GPUs, accelerator, custom resources) and the node the policy placed it on."""
     task = request.task
     if _places_own_workers(task):
-        return (request.code_root, request.blob_url, 0.0, 0, 0, "", ())
+        return (request.code_root, request.blob_url, 0.0, 0, 0, "", (), "")
     r = task.requests
     custom = tuple(sorted(task.custom_resources.items()))
-    return (request.code_root, request.blob_url, r.cpu, r.mem, r.gpu, task.accelerator, custom)
+    node = request.placement[0] if request.placement else ""
+    return (
+        request.code_root,
+        request.blob_url,
+        r.cpu,
+        r.mem,
+        r.gpu,
+        task.accelerator,
+        custom,
+        node,
+    )
 
 
 def _places_own_workers(task: TaskSpec) -> bool:
@@ -155,7 +169,8 @@ class RayExecutor(Executor):
         self._unreported = UnreportedAttempts(blob_url)
         self._handles: list[Any] = []  # every actor started, for the finalizer
         self._limit_n: int | None = max_workers
-        self._nodes: tuple[float, list[dict[str, float]]] | None = None  # (when, resources)
+        self._nodes: tuple[float, list[dict[str, Any]]] | None = None  # (when, ray.nodes())
+        self._nodes_lock = threading.Lock()
         self._closed = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
@@ -248,6 +263,33 @@ class RayExecutor(Executor):
     def cluster_capacity(self) -> ResourceSpec | None:
         return self.capacity()
 
+    def cluster_nodes(self) -> list[ClusterNode]:
+        """The cluster's nodes as Ray reports them (alive and dead), read at most every
+        ``_NODES_TTL_S`` seconds: nodes that join or leave show within that time."""
+        out = []
+        for n in self._ray_nodes():
+            res = n.get("Resources") or {}
+            custom = {
+                k: float(v)
+                for k, v in res.items()
+                if k not in _NOT_CUSTOM and not k.startswith("node:")
+            }
+            out.append(
+                ClusterNode(
+                    name=str(n.get("NodeID", "")),
+                    address=str(n.get("NodeManagerAddress", "")),
+                    alive=bool(n.get("Alive")),
+                    capacity=ResourceSpec(
+                        cpu=float(res.get("CPU", 0.0)),
+                        mem=int(res.get("memory", 0)),
+                        gpu=int(res.get("GPU", 0)),
+                    ),
+                    custom=custom,
+                    head="node:__internal_head__" in res,
+                )
+            )
+        return sorted(out, key=lambda c: (not c.head, c.address, c.name))
+
     def max_parallel(self) -> int:
         """``max_workers``, else the cluster's CPUs (at least 1)."""
         return self._limit()
@@ -295,6 +337,8 @@ class RayExecutor(Executor):
         limit = self._limit()
         while self._queue:
             request = self._queue[0]
+            if request.placement and _places_own_workers(request.task):
+                self._free_room(request)  # the gang's ranks go where idle workers may sit
             w = self._idle_worker(request)
             if w is not None:
                 self._queue.popleft()
@@ -310,7 +354,52 @@ class RayExecutor(Executor):
             if reason:
                 self._done.append(_unschedulable(request, reason))
                 continue
+            self._free_room(request)
             self._start_worker(request)
+
+    def _free_room(self, request: AttemptRequest) -> None:
+        """Stop idle warm workers that sit on what the engine's policy gave ``request`` on its
+        node(s). The policy counts only attempts, so an idle worker holding CPUs there is a
+        cache it did not count: left alone, the new worker (or the gang's placement group,
+        pinned to those nodes) would wait for it. The least recently used go first."""
+        if not request.placement or not self._idle:
+            return
+        task = request.task
+        need: dict[str, list[float]] = {}
+        if _places_own_workers(task):
+            c = task.config
+            per = [float(c.get("cpu", 0) or 0), float(c.get("mem", 0) or 0), c.get("gpu", 0)]
+        else:
+            r = task.requests
+            per = [r.cpu, float(r.mem), r.gpu]
+        for node in request.placement:
+            have = need.setdefault(node, [0.0, 0.0, 0.0])
+            for i in range(3):
+                have[i] += float(per[i] or 0)
+        caps = {
+            str(n.get("NodeID")): n.get("Resources") or {}
+            for n in self._ray_nodes()
+            if n.get("Alive")
+        }
+        workers = [*self._starting, *self._busy, *self._idle]
+        for node, want in need.items():
+            res = caps.get(node)
+            if res is None:
+                continue  # the node is gone: the worker will fail to start (a system error)
+            free = [float(res.get(k, 0.0)) for k in ("CPU", "memory", "GPU")]
+            for w in workers:
+                if w.key[7] == node:
+                    for i, held in enumerate((w.key[2], w.key[3], w.key[4])):
+                        free[i] -= float(held)
+            idle = sorted(
+                (w for w in self._idle if w.key[7] == node and _holds_resources(w.key)),
+                key=lambda x: x.last_used,
+            )
+            while idle and any(f < n - 1e-9 for f, n in zip(free, want, strict=True)):
+                w = idle.pop(0)
+                for i, held in enumerate((w.key[2], w.key[3], w.key[4])):
+                    free[i] += float(held)
+                self._retire(w)
 
     def _idle_worker(self, request: AttemptRequest) -> _Worker | None:
         """The most recently used idle worker of the request's environment, or None."""
@@ -341,11 +430,7 @@ class RayExecutor(Executor):
         need = {k: v for k, v in need.items() if v > 0}
         if not need:
             return ""
-        now = time.monotonic()
-        if self._nodes is None or now - self._nodes[0] > _NODES_TTL_S:
-            alive = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
-            self._nodes = (now, alive)
-        nodes = self._nodes[1]
+        nodes = [n.get("Resources") or {} for n in self._ray_nodes() if n.get("Alive")]
         if any(all(node.get(k, 0.0) >= v for k, v in need.items()) for node in nodes):
             return ""
         asked = ", ".join(f"{k}={v:g}" for k, v in sorted(need.items()))
@@ -354,6 +439,39 @@ class RayExecutor(Executor):
             f"({len(nodes)} alive node(s)): lower its requests, or add a node that has them "
             "(ray start --num-gpus / --resources)"
         )
+
+    def _ray_nodes(self) -> list[dict[str, Any]]:
+        """``ray.nodes()``, cached for ``_NODES_TTL_S`` (thread-safe: the engine's queue reads
+        the nodes from the threads that drive executions)."""
+        with self._nodes_lock:
+            now = time.monotonic()
+            if self._closed:  # its connection may be gone: the last list it read
+                return self._nodes[1] if self._nodes is not None else []
+            if self._nodes is None or now - self._nodes[0] > _NODES_TTL_S:
+                self._nodes = (now, list(self._connect().nodes()))
+            return self._nodes[1]
+
+    def _node_strategy(self, request: AttemptRequest) -> Any:
+        """Ray's scheduling strategy for the node the policy placed the attempt on, or None
+        (no placement; or the node lacks a custom resource or accelerator the task asks
+        for, which the policy does not count: Ray picks, among the nodes that have it)."""
+        if not request.placement:
+            return None
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = request.placement[0]
+        task = request.task
+        wants = dict(task.custom_resources)
+        if task.accelerator:
+            wants[f"accelerator_type:{task.accelerator}"] = 0.001
+        if wants:
+            res = next(
+                (n.get("Resources") or {} for n in self._ray_nodes() if n.get("NodeID") == node),
+                {},
+            )
+            if not all(res.get(k, 0.0) >= v for k, v in wants.items()):
+                return None
+        return NodeAffinitySchedulingStrategy(node, soft=False)
 
     def _start_worker(self, request: AttemptRequest) -> None:
         ray = self._ray
@@ -376,6 +494,10 @@ class RayExecutor(Executor):
             options["resources"] = dict(request.task.custom_resources)
         if request.task.accelerator and not _places_own_workers(request.task):
             options["accelerator_type"] = request.task.accelerator
+        if not _places_own_workers(request.task):
+            strategy = self._node_strategy(request)
+            if strategy is not None:  # the engine's policy chose the node: Ray is told
+                options["scheduling_strategy"] = strategy
         handle = self._actor_cls.options(**options).remote(
             self.runtime, self.blob_url, self.durability, mailbox
         )
@@ -387,6 +509,11 @@ class RayExecutor(Executor):
 
     def _send(self, w: _Worker, request: AttemptRequest) -> None:
         w.request = request
+        if request.placement and _places_own_workers(request.task):
+            # the gang's supervisor pins each rank's bundle to the node the policy chose
+            env = {**request.task.environment, GANG_NODES_ENV: ",".join(request.placement)}
+            task = msgspec.structs.replace(request.task, environment=env)
+            request = msgspec.structs.replace(request, task=task)
         w.ref = w.handle.run.remote(self._encoder.encode(request))
         w.started = time.time()
         timeout = request.task.timeout_s

@@ -18,6 +18,7 @@ attempt's own log tells the story: starts, failures, restarts and the step resum
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import time
@@ -29,6 +30,7 @@ from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import WorkerLostError
 from airfoil.core.records import TaskSpec, Value, encode_json
 from airfoil.executors._gang import (
+    GANG_NODES_ENV,
     GangLauncher,
     GangOutcome,
     GangPlan,
@@ -108,6 +110,7 @@ class TrainingRunner:
                 start_timeout_s=config.start_timeout_s,
                 restart=restart,
                 name=f"{ctx.execution_id}/{ctx.node_id}",
+                nodes=_placed_nodes(config.workers) if restart == 0 else (),
             )
             step = checkpoints.step
             print(
@@ -170,3 +173,13 @@ def _describe(r: RankOutcome) -> str:
     if r.lost:
         return r.message or f"rank {r.rank} was lost"
     return f"rank {r.rank} raised {r.error_type}: {r.message}"
+
+
+def _placed_nodes(workers: int) -> tuple[str, ...]:
+    """The node of each rank as the engine's policy placed the gang (see
+    :data:`~airfoil.executors._gang.GANG_NODES_ENV`), or () when it did not place it.
+
+    Only the gang's first start follows it: a restart after a lost node places the ranks
+    wherever they fit now (the policy's nodes may be the lost ones)."""
+    nodes = tuple(n for n in os.environ.get(GANG_NODES_ENV, "").split(",") if n)
+    return nodes if len(nodes) == workers else ()

@@ -121,6 +121,17 @@ class NodePool:
         self.free_c[n] += c
         self.free_m[n] += m
 
+    def shrink(self, n: int, c: int, m: int, g: int) -> None:
+        """Release one worker's demand on node ``n`` by lowering its capacity instead of
+        freeing it (a node that left the cluster). Capacities are replaced, not mutated,
+        so copies made before keep theirs."""
+        self.cap_c = [*self.cap_c]
+        self.cap_m = [*self.cap_m]
+        self.cap_g = [*self.cap_g]
+        self.cap_c[n] -= c
+        self.cap_m[n] -= m
+        self.cap_g[n] -= g
+
     def fits_on(self, n: int, c: int, m: int, g: int) -> bool:
         """Whether one worker fits on node ``n`` now."""
         return self.free_g[n] >= g and self.free_c[n] >= c and self.free_m[n] >= m

@@ -310,7 +310,7 @@ class Round:
             by_end = state.running_by_end
             i = bisect_left(by_end, (now,))
             late = [
-                (overrun_end(run.start, now, overrun), run.entry.demand, run.nodes)
+                (overrun_end(run.start, now, overrun), run.entry.demand, _live(state, run))
                 for run in (running[key[2]] for key in by_end[:i])
                 if run.entry.item.id not in preempted
             ]
@@ -325,7 +325,7 @@ class Round:
                 continue
             run = state.running[item_id]
             end = expected_end(run.start, run.entry.estimate, now)  # keeps running_by_end order
-            yield end, run.entry.demand, run.nodes
+            yield end, run.entry.demand, _live(state, run)
 
     def _caps(self, entry: WaitingEntry) -> list[dict[int, list[int]]]:
         end = self.now + entry.estimate
@@ -434,7 +434,7 @@ class Round:
                 gone[0] += vc * k
                 gone[1] += vm * k
                 gone[2] += vg * k
-            for n in victim.nodes:
+            for n in _live(self.state, victim):
                 free = room.get(n)
                 if free is None:
                     free = room[n] = [pool.free_c[n], pool.free_m[n], pool.free_g[n]]
@@ -463,14 +463,14 @@ class Round:
     def _preempt(self, run: RunningEntry) -> None:
         self.preempted[run.entry.item.id] = run
         c, m, g = run.entry.demand
-        for n in run.nodes:
+        for n in _live(self.state, run):
             self.pool.give(n, c, m, g)
         self._charge(run.entry, -1)
 
     def _restore(self, run: RunningEntry) -> None:
         del self.preempted[run.entry.item.id]
         c, m, g = run.entry.demand
-        for n in run.nodes:
+        for n in _live(self.state, run):
             self.pool.take(n, c, m, g)
         self._charge(run.entry, +1)
 
@@ -529,3 +529,11 @@ def _first(row: tuple[float, Demand, Iterable[int]]) -> float:
 
 def _at(reservation: Reservation) -> float:
     return reservation.at
+
+
+def _live(state: SchedulerState, run: RunningEntry) -> tuple[int, ...]:
+    """The nodes of ``run`` that stay in the cluster: what it frees on a node that left
+    (draining) is never room for other work."""
+    if not state.draining:
+        return run.nodes
+    return tuple(n for n in run.nodes if n not in state.draining)

@@ -165,6 +165,7 @@ class SchedulerState:
         self.limits: dict[str, Demand] = {}
         self.nominal: dict[str, Demand] = {}
         self._seq = itertools.count()
+        self.draining: set[int] = set()
         self.set_quotas(quotas or {})
 
     # -- configuration -------------------------------------------------------------------
@@ -185,6 +186,65 @@ class SchedulerState:
                 borrow = demand_of(quota.borrowing_limit)
                 cap = (nominal[0] + borrow[0], nominal[1] + borrow[1], nominal[2] + borrow[2])
                 self.limits[project] = _governed(nominal, cap)
+
+    def set_nodes(self, nodes: Sequence[Node]) -> None:
+        """Replace the cluster's nodes (nodes joined or left); waiting work stays queued.
+
+        Running work keeps its placement. A node that left while work still runs on it is
+        kept, *draining*: its capacity is what that work holds and shrinks as it ends, so
+        nothing new is ever placed there; it is dropped at the next call once it is empty.
+        A node given again under the same name keeps what runs on it. Waiting items that no
+        node could hold any more stay queued (a node that can may join).
+
+        Raises:
+            InvalidWorkItemError: node names are not unique.
+        """
+        names = [node.name for node in nodes]
+        if len(set(names)) != len(names):
+            raise InvalidWorkItemError(f"node names must be unique, got {names}")
+        old = self.pool.names
+        held: dict[str, list[int]] = {}
+        for run in self.running.values():
+            c, m, g = run.entry.demand
+            for n in run.nodes:
+                h = held.setdefault(old[n], [0, 0, 0])
+                h[0] += c
+                h[1] += m
+                h[2] += g
+        kept: list[Node] = []
+        for node in nodes:
+            c, m, g = demand_of(node.capacity)
+            h = held.get(node.name, [0, 0, 0])
+            if c < h[0] or m < h[1] or g < h[2]:  # never below what runs there
+                cap = ResourceSpec(cpu=max(c, h[0]) / 1000.0, mem=max(m, h[1]), gpu=max(g, h[2]))
+                node = Node(node.name, cap)
+            kept.append(node)
+        given = set(names)
+        gone = [n for n in held if n not in given]
+        for name in gone:
+            c, m, g = held[name]
+            kept.append(Node(name, ResourceSpec(cpu=c / 1000.0, mem=m, gpu=g)))
+        pool = NodePool.from_nodes(kept)
+        for run in self.running.values():
+            run.nodes = tuple(pool.index[old[n]] for n in run.nodes)
+            c, m, g = run.entry.demand
+            for n in run.nodes:
+                pool.take(n, c, m, g)
+        self.nodes = tuple(kept)
+        self.pool = pool
+        self.draining = {pool.index[name] for name in gone}
+        self.totals = (sum(pool.cap_c), sum(pool.cap_m), sum(pool.cap_g))
+        self.largest = (
+            max(pool.cap_c, default=0),
+            max(pool.cap_m, default=0),
+            max(pool.cap_g, default=0),
+        )
+        self._room_text.clear()
+        entries = [self.waiting[key[4]] for key in self.order]
+        for entry in entries:  # reservations and reasons depend on the nodes
+            self._dequeue(entry)
+        for entry in entries:
+            self._enqueue(entry)
 
     def weight(self, project: str) -> float:
         """The fair-share weight of ``project`` (1 without a quota)."""
@@ -430,7 +490,10 @@ class SchedulerState:
         _remove(self.running_by_end, run.end_key)
         c, m, g = run.entry.demand
         for n in run.nodes:
-            self.pool.give(n, c, m, g)
+            if n in self.draining:
+                self.pool.shrink(n, c, m, g)  # a node that left: nothing new goes there
+            else:
+                self.pool.give(n, c, m, g)
         usage = self.usage[run.entry.project]
         k = run.entry.workers
         usage[0] -= c * k

@@ -255,11 +255,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     _install_errors(app)
     _install_latency(app, config.hooks)
     _install_ops(app)
+    from airfoil.server._cluster import router as cluster_router
     from airfoil.server._observe_routes import router as observe_router
     from airfoil.server._routes import router
 
     app.include_router(router)
     app.include_router(observe_router)
+    app.include_router(cluster_router)
     _install_console(app)
     return app
 

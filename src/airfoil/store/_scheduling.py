@@ -23,9 +23,10 @@ import abc
 
 import msgspec
 
+from airfoil.core.cluster import ClusterNode
 from airfoil.core.resources import ResourceSpec
 
-__all__ = ["ProjectQuota", "QueueSnapshot", "QueuedItem", "SchedulingStore"]
+__all__ = ["NodeUsage", "ProjectQuota", "QueueSnapshot", "QueuedItem", "SchedulingStore"]
 
 
 class ProjectQuota(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -73,6 +74,9 @@ class QueuedItem(msgspec.Struct, frozen=True, omit_defaults=True):
         reason: why it waits, in words (empty when running).
         gpus: the GPU indices it was placed on (running only).
         estimate: its run-time estimate, seconds.
+        placement: the cluster node of each worker (running on a cluster only).
+        workers: how many workers it has (a training gang: more than one; ``requests`` is
+            then per worker).
     """
 
     execution_id: str
@@ -87,6 +91,22 @@ class QueuedItem(msgspec.Struct, frozen=True, omit_defaults=True):
     reason: str = ""
     gpus: tuple[str, ...] = ()
     estimate: float = 0.0
+    placement: tuple[str, ...] = ()
+    workers: int = 1
+
+
+class NodeUsage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A cluster node in a queue snapshot: what it has, what of it is held, what runs there.
+
+    Attributes:
+        node: the node as its cluster reports it (a node that left is ``alive=False``).
+        used: what running attempts hold on it (as the policy placed them).
+        running: ``execution/node`` of each attempt running there.
+    """
+
+    node: ClusterNode
+    used: ResourceSpec = ResourceSpec()
+    running: tuple[str, ...] = ()
 
 
 class QueueSnapshot(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -98,6 +118,8 @@ class QueueSnapshot(msgspec.Struct, frozen=True, omit_defaults=True):
         policy: the scheduling policy in use.
         capacity: the capacity it admits against.
         items: waiting items in queue order, then running ones.
+        nodes: the cluster's nodes and what each holds (a queue placing on a cluster; empty
+            for one over a single machine).
     """
 
     owner: str
@@ -105,6 +127,7 @@ class QueueSnapshot(msgspec.Struct, frozen=True, omit_defaults=True):
     policy: str
     capacity: ResourceSpec
     items: tuple[QueuedItem, ...] = ()
+    nodes: tuple[NodeUsage, ...] = ()
 
 
 class SchedulingStore(abc.ABC):

@@ -5,6 +5,7 @@ types, generated from it). They depend on nothing but pydantic: converting store
 them is the server's job, and back to Python values the client's.
 """
 
+from airfoil.wire._cluster import ClusterNodeOut, ClusterOut, QueueItemOut
 from airfoil.wire._models import (
     API_PREFIX,
     DOMAINS,
@@ -71,6 +72,7 @@ from airfoil.wire._observability import (
 )
 
 __all__ = [
+    "QueueItemOut",
     "API_PREFIX",
     "DOMAINS",
     "ROLES",
@@ -80,6 +82,8 @@ __all__ = [
     "CacheKeyPartsOut",
     "CacheList",
     "CacheRef",
+    "ClusterNodeOut",
+    "ClusterOut",
     "CodeChangesOut",
     "EntityIn",
     "EntityList",

@@ -1,0 +1,107 @@
+"""``GET /api/v1/cluster``: the cluster's nodes, what runs where, and the admission queue.
+
+The view comes from the queue snapshots admitting processes write to the store (every
+driver of every replica on this database) and, when this server drives on a cluster (Ray),
+from the cluster's live node list. Any key may read it; attempts of projects the key may not
+read are counted, not named (a node shows how much they hold, not whose they are).
+Without a key on a server that has keys, it is 401 like every route.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+
+from airfoil.engine._drive_support import holder_is_dead
+from airfoil.engine.cluster_view import ClusterView, cluster_view
+from airfoil.server._auth import Principal, authenticate, may_read
+from airfoil.server._routes import _ERRORS, ROUTE_ROLES, Deps
+from airfoil.server._services import Deps as ServiceDeps
+from airfoil.wire import API_PREFIX, ClusterNodeOut, ClusterOut, QueueItemOut
+
+__all__ = ["cluster", "router"]
+
+log = logging.getLogger("airfoil.server")
+
+router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
+
+
+def cluster(d: ServiceDeps, who: Principal) -> ClusterOut:
+    """The cluster as ``who`` may see it."""
+    snapshots = [s for s in d.meta.list_queue_snapshots() if not holder_is_dead(s.owner)]
+    live = None
+    if d.driver is not None:  # a server that only serves the API never joins the cluster
+        try:
+            live = d.runtime.cluster_nodes()
+        except Exception:  # the snapshots still tell the story
+            log.exception("reading the cluster's nodes failed")
+    return to_wire(cluster_view(snapshots, live), who)
+
+
+def to_wire(view: ClusterView, who: Principal) -> ClusterOut:
+    readable = may_read(who)
+    queue = []
+    hidden = 0
+    for row in view.queue:
+        item = row.item
+        if not readable(item.project):
+            hidden += 1
+            continue
+        queue.append(
+            QueueItemOut(
+                state=item.state,
+                project=item.project,
+                execution_id=item.execution_id,
+                node_id=item.node_id,
+                task=item.task,
+                cpu=item.requests.cpu,
+                mem=item.requests.mem,
+                gpu=item.requests.gpu,
+                workers=item.workers,
+                priority=item.priority,
+                interruptible=item.interruptible,
+                submit_time=item.submit_time,
+                estimate_s=item.estimate,
+                reason=item.reason,
+                gpus=list(item.gpus),
+                placement=list(item.placement),
+                owner=row.owner,
+                policy=row.policy,
+            )
+        )
+    shown = {f"{q.execution_id}/{q.node_id}" for q in queue}
+    nodes = []
+    for r in view.nodes:
+        n = r.node
+        mine = [x for x in r.running if x in shown]
+        nodes.append(
+            ClusterNodeOut(
+                name=n.name,
+                address=n.address,
+                alive=n.alive,
+                head=n.head,
+                machine=r.machine,
+                cpu=n.capacity.cpu,
+                mem=n.capacity.mem,
+                gpu=n.capacity.gpu,
+                custom=n.custom,
+                used_cpu=r.used.cpu,
+                used_mem=r.used.mem,
+                used_gpu=r.used.gpu,
+                running=mine,
+                hidden=len(r.running) - len(mine),
+            )
+        )
+    return ClusterOut(nodes=nodes, queue=queue, live=view.live, hidden=hidden)
+
+
+ROUTE_ROLES[("GET", API_PREFIX + "/cluster")] = "any"
+
+
+@router.get("/cluster", response_model=ClusterOut)
+def get_cluster(request: Request, d: Deps) -> ClusterOut:
+    """The cluster's nodes (capacity, what attempts hold, what runs where) and the
+    admission queue (waiting attempts in order with why they wait, running ones with where).
+    Any key: attempts of projects it may not read are counted, not named."""
+    return cluster(d, authenticate(request, d.registry, d.clock.now()))

@@ -1,0 +1,117 @@
+"""The ray executor's view of the cluster's nodes and its room-making on a placed node, on a
+fake of Ray's node list (no Ray is started): nodes are read from ``ray.nodes()`` into
+``ClusterNode`` records (capacity, custom resources, head, alive) and cached briefly; idle
+warm workers sitting on what the policy gave an attempt on its node are stopped, least
+recently used first, and only as many as needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airfoil.core.records import Interface, TaskSpec
+from airfoil.core.resources import ResourceSpec
+from airfoil.executors.base import AttemptRequest
+from airfoil.executors.ray import RayExecutor, _Worker, environment_key
+
+pytestmark = pytest.mark.unit
+
+GIB = 2**30
+
+
+def ray_node(node_id: str, alive: bool = True, **res: float) -> dict[str, Any]:
+    return {
+        "NodeID": node_id,
+        "Alive": alive,
+        "NodeManagerAddress": "10.0.0.1",
+        "Resources": {"memory": 8.0 * GIB, "object_store_memory": 1e8, f"node:{node_id}": 1.0}
+        | res,
+    }
+
+
+class FakeRay:
+    def __init__(self, nodes: list[dict[str, Any]]) -> None:
+        self.node_list = nodes
+        self.reads = 0
+        self.killed: list[str] = []
+
+    def nodes(self) -> list[dict[str, Any]]:
+        self.reads += 1
+        return self.node_list
+
+    def kill(self, handle: str, no_restart: bool = True) -> None:
+        self.killed.append(handle)
+
+
+def executor(ray: FakeRay) -> RayExecutor:
+    ex = RayExecutor("memory://", runtime=lambda: None)  # type: ignore[arg-type, return-value]
+    ex._ray = ray
+    return ex
+
+
+def request(name: str, cpu: float, placement: tuple[str, ...] = (), **kw: Any) -> AttemptRequest:
+    task = TaskSpec(
+        name=name, version="v", interface=Interface(), module="m", qualname=name,
+        requests=ResourceSpec(cpu=cpu), **kw,
+    )  # fmt: skip
+    return AttemptRequest("e", name, 1, task, {}, "memory://", placement=placement)
+
+
+def idle(ex: RayExecutor, handle: str, req: AttemptRequest, used: float) -> None:
+    ex._idle.append(_Worker(handle=handle, key=environment_key(req), last_used=used))
+
+
+def test_nodes_are_read_into_records_and_cached() -> None:
+    ray = FakeRay(
+        [
+            ray_node("h", CPU=0.0, **{"node:__internal_head__": 1.0}),
+            ray_node("g", CPU=1.0, GPU=1.0, **{"accelerator_type:T4": 1.0}),
+            ray_node("x", alive=False, CPU=2.0),
+        ]
+    )
+    ex = executor(ray)
+    nodes = ex.cluster_nodes()
+    assert [(n.name, n.alive, n.head) for n in nodes] == [
+        ("h", True, True),
+        ("g", True, False),
+        ("x", False, False),
+    ]
+    g = nodes[1]
+    assert g.capacity == ResourceSpec(cpu=1.0, mem=8 * GIB, gpu=1)
+    assert g.custom == {"accelerator_type:T4": 1.0}
+    ex.cluster_nodes()
+    assert ray.reads == 1, "read once within the cache's lifetime"
+
+
+def test_idle_workers_on_the_placed_node_make_room_oldest_first_and_no_more() -> None:
+    ex = executor(FakeRay([ray_node("a", CPU=4.0), ray_node("b", CPU=4.0)]))
+    idle(ex, "old-a", request("t1", 1.0, ("a",)), used=1.0)
+    idle(ex, "new-a", request("t2", 1.0, ("a",)), used=2.0)
+    idle(ex, "mid-a", request("t3", 1.0, ("a",)), used=1.5)
+    idle(ex, "on-b", request("t4", 2.0, ("b",)), used=0.0)
+    idle(ex, "free", request("t5", 0.0), used=0.0)  # asks nothing: holds nothing
+    ex._free_room(request("big", 2.0, ("a",)))  # 4 - 3 idle = 1 free: one must go
+    assert ex._ray.killed == ["old-a"]
+    ex._free_room(request("small", 1.0, ("b",)))  # b has 2 free: nothing to stop
+    assert ex._ray.killed == ["old-a"]
+
+
+def test_a_gang_makes_room_for_each_rank_on_its_nodes() -> None:
+    ex = executor(FakeRay([ray_node("a", CPU=2.0), ray_node("b", CPU=2.0)]))
+    idle(ex, "on-a", request("t1", 1.0, ("a",)), used=1.0)
+    idle(ex, "on-b", request("t2", 1.0, ("b",)), used=1.0)
+    config = {"gang": True, "workers": 2, "cpu": 2.0, "mem": 0, "gpu": 0}
+    gang = request("train", 4.0, ("a", "b"), config=config)
+    ex._free_room(gang)
+    assert sorted(ex._ray.killed) == ["on-a", "on-b"]
+
+
+def test_a_closed_executor_answers_with_the_last_list_it_read() -> None:
+    ray = FakeRay([ray_node("a", CPU=2.0)])
+    ex = executor(ray)
+    assert [n.name for n in ex.cluster_nodes()] == ["a"]
+    ex._closed = True  # as after close(): its Ray connection may be shut down
+    ex._nodes = (0.0, ex._nodes[1]) if ex._nodes else None  # long past the cache's lifetime
+    ray.node_list = []
+    assert [n.name for n in ex.cluster_nodes()] == ["a"] and ray.reads == 1
