@@ -381,14 +381,14 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         raise TypeError(f"unknown event {event!r}")
 
     def _handle_item(self, nid: str, i: int, event: Event) -> list[Command]:
-        if self.phase.terminal:
+        if self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
             return []
-        if isinstance(event, CacheLooked):
-            return self._item_cache_looked(nid, i, event.entry, event.now)
         if isinstance(event, Admit):
-            return self._item_admit(nid, i, event.now)
+            return self._item_admit(nid, i, event.node_id, event.now)
         if isinstance(event, AttemptFinished):
             return self._item_finished(nid, i, event)
+        if isinstance(event, CacheLooked):
+            return self._item_cache_looked(nid, i, event.entry, event.now)
         if isinstance(event, RetryDue):
             return self._item_retry_due(nid, i, event.now)
         raise TypeError(f"unknown item event {event!r}")

@@ -64,6 +64,8 @@ _DEFAULT_TYPES = default_task_types()
 #: attempt's file descriptors, a task without a timeout): one shared instance each.
 _NO_FDS: contextlib.nullcontext[None] = contextlib.nullcontext()
 _NO_TIMEOUT: contextlib.nullcontext[None] = contextlib.nullcontext()
+#: The secrets of an attempt given none (read-only, and writes no file: one for all).
+_NO_SECRETS = Secrets()
 #: How often a timed-out in-process attempt is interrupted again until it ends.
 _REPEAT_S = 0.1
 
@@ -354,7 +356,7 @@ def run_attempt(
     ``python`` and ``dynamic``).
     """
     started = time.time()
-    known = tuple(v for v in request.secrets.values() if v)
+    known = tuple(v for v in request.secrets.values() if v) if request.secrets else ()
     log = (
         _LiveLog(blobs, live_log_key(request.log_key), secrets=known)
         if request.log_key
@@ -397,7 +399,7 @@ def run_attempt(
             node_id=request.node_id,
             attempt=request.attempt,
             task=request.task.name,
-            secrets=Secrets(request.secrets),
+            secrets=Secrets(request.secrets) if request.secrets else _NO_SECRETS,
             context=dict(request.context),
             log_stream=log,
             child_runner=children,
@@ -489,8 +491,15 @@ def run_attempt(
 
 def _worker_name(in_process: bool) -> str:
     """``host:pid`` (``:worker`` added in a worker process); the pid read at each call, as a
-    forked process has its own."""
-    return f"{_HOST}:{os.getpid()}" if in_process else f"{_HOST}:{os.getpid()}:worker"
+    forked process has its own (the names are remembered for the pid they were made in)."""
+    global _names
+    pid = os.getpid()
+    if _names[0] != pid:
+        _names = (pid, f"{_HOST}:{pid}", f"{_HOST}:{pid}:worker")
+    return _names[1] if in_process else _names[2]
+
+
+_names: tuple[int, str, str] = (0, "", "")
 
 
 def _metric_writer(blobs: BlobStore, request: AttemptRequest) -> Callable[[int, bytes], None]:
