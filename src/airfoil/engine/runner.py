@@ -404,7 +404,8 @@ class _Loop:
             pending = self._admit(pending)
             if self.commit() and e.on_change is not None:
                 e.on_change(state)
-            children.answer_ready()  # children whose end is now committed
+            if children.waiting:
+                children.answer_ready()  # children whose end is now committed
             if until is not None and until():
                 self.carried.extend(pending)
                 return
@@ -477,7 +478,7 @@ class _Loop:
         """What an executor needs to run the attempt a StartAttempt asks for."""
         task = self.state.task_of(cmd.node_id)
         assert task is not None
-        gpus = self.admission.gpus_of(cmd.node_id)
+        gpus = self.admission.gpus_of(cmd.node_id) if self.admission.shared else ()
         if gpus:
             task = replace_environment(task, {"CUDA_VISIBLE_DEVICES": ",".join(gpus)})
         ex = self.state.execution
@@ -490,7 +491,7 @@ class _Loop:
             blob_url=self.e.blob_url,
             code_root=ex.code_root,
             log_key=attempt_log_key(ex.id, cmd.node_id, cmd.attempt),
-            secrets=self._secrets_for(task.secret_requests),
+            secrets=self._secrets_for(task.secret_requests) if task.secret_requests else {},
         )
 
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:
@@ -513,8 +514,9 @@ class _Loop:
             else:
                 self.admission.release(nid)  # no longer queued (aborted): give it back
             rest.extend(cmds)
-        for nid in self.admission.take_preempted():
-            rest.extend(self._preempt(nid, now))
+        if self.admission.preempted:
+            for nid in self.admission.take_preempted():
+                rest.extend(self._preempt(nid, now))
         return rest
 
     def _preempt(self, nid: str, now: float) -> list[sm.Command]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import io
 import os
 import signal
@@ -26,6 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from types import CoroutineType
 from typing import Any
 
 from airfoil.core.blobs import BlobStore
@@ -376,7 +376,8 @@ def run_attempt(
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
-        _record_code_version(taskdef, request.task, blobs)
+        if request.task.cache.enabled and not request.task.cache.version:
+            _record_code_version(taskdef, request.task, blobs)
         # After loading: a task module may add converters to the process's engine.
         engine = type_engine or default_type_engine()
         vctx = ValueContext(blobs=blobs)
@@ -419,7 +420,7 @@ def run_attempt(
                 else _NO_TIMEOUT,
             ):
                 result = runner.run(taskdef, kwargs, request.task, blobs)
-                if inspect.iscoroutine(result):  # (asyncio.iscoroutine takes generators too)
+                if isinstance(result, CoroutineType):  # (asyncio.iscoroutine takes generators)
                     result = _run_coroutine(result)
         finally:
             if children is not None:
@@ -461,12 +462,14 @@ def run_attempt(
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
     text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
-    text += "".join(fd_output)  # what bypassed Python's streams (C code, subprocesses)
+    if fd_output:
+        text += "".join(fd_output)  # what bypassed Python's streams (C code, subprocesses)
     if error is not None and known:
         error = _scrub_error(error, known)
     if error is not None and error.traceback:
         text += error.traceback
-    text = scrub(text, known)
+    if known:
+        text = scrub(text, known)
     log_uri = ""
     if text and request.log_key:
         try:
