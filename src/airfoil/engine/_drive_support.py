@@ -72,7 +72,11 @@ def items_only(batch: StoreBatch) -> bool:
     if batch.execution is not None or batch.nodes or batch.events or batch.cache_puts:
         return False
     # "n4[17]": engine-made node ids end with "]" only as map items (checked per batch)
-    return all(a.node_id.endswith("]") and "[" in a.node_id for a in batch.attempts)
+    for a in batch.attempts:
+        nid = a.node_id
+        if not nid.endswith("]") or "[" not in nid:
+            return False
+    return True
 
 
 def finished_event(r: AttemptResult, now: float, cause: int) -> AttemptFinished:

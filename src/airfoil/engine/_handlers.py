@@ -19,6 +19,7 @@ from airfoil.core.ids import sha256_hex
 from airfoil.core.phases import ErrorKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import Binding, ErrorInfo, ExecutionRecord, NodeRecord, Value
+from airfoil.engine import transitions as tr
 from airfoil.engine.graph import FAILURE_INPUT, FlatNode
 
 __all__ = ["HANDLER", "FailureHandlersMixin"]
@@ -78,7 +79,7 @@ class FailureHandlersMixin:
                     and key in rec.inputs
                 ):
                     self._failures[nid] = rec.inputs[key]
-        self._failing = HANDLER in self.records and self.records[HANDLER].phase != N.PENDING.value
+        self._failing = HANDLER in self.records and self.records[HANDLER].phase != N.PENDING
 
     @property
     def _failure_value(self) -> Value | None:
@@ -92,7 +93,7 @@ class FailureHandlersMixin:
         return (
             fn is not None
             and bool(fn.handles)
-            and self.records[nid].phase == N.PENDING.value
+            and self.records[nid].phase == N.PENDING
             and nid not in self._failures
         )
 
@@ -107,7 +108,7 @@ class FailureHandlersMixin:
             (
                 r
                 for r in self.records.values()
-                if r.phase == N.FAILED.value
+                if r.phase == N.FAILED
                 and r.error
                 and (not under or r.node_id.startswith(under + "."))
             ),
@@ -127,7 +128,7 @@ class FailureHandlersMixin:
     def _run_failure_handler(self, now: float) -> list[Command] | None:
         """Start the workflow's ``on_failure`` handler, once, with the failure's details.
         None if there is no handler to run (any more)."""
-        if HANDLER not in self.graph or self.records[HANDLER].phase != N.PENDING.value:
+        if HANDLER not in self.graph or self.records[HANDLER].phase != N.PENDING:
             return None
         self._failures[HANDLER] = self._failure_payload("", self.execution.error)
         self._failing = True
@@ -137,7 +138,7 @@ class FailureHandlersMixin:
 
     def _sub_handlers_running(self) -> bool:
         return any(
-            self.graph[h].handles and not N(self.records[h].phase).terminal
+            self.graph[h].handles and self.records[h].phase not in tr.TERMINAL_PHASES
             for h in self._failures
             if h != HANDLER
         )
@@ -151,10 +152,7 @@ class FailureHandlersMixin:
             return []
         self._open += 1  # dormant handlers are not open work; this one now is
         missing = sorted(
-            d
-            for b in fn.inputs.values()
-            for d in _deps(b)
-            if self.records[d].phase != N.SUCCEEDED.value
+            d for b in fn.inputs.values() for d in _deps(b) if self.records[d].phase != N.SUCCEEDED
         )
         if missing:
             self._move(nid, N.SKIPPED, f"its inputs' producers did not succeed: {missing}", now)

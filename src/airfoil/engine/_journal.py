@@ -29,7 +29,7 @@ from airfoil.core.records import AttemptRecord
 
 __all__ = ["ItemJournal", "merge_journal"]
 
-_encode = msgspec.json.Encoder().encode
+_encode_lines = msgspec.json.Encoder().encode_lines
 _decode = msgspec.json.Decoder(AttemptRecord).decode
 
 
@@ -56,7 +56,7 @@ class ItemJournal:
             self._fds[execution_id] = fd
             if self.sync:
                 _fsync_dir(self.directory)
-        os.write(fd, b"".join(_encode(a) + b"\n" for a in attempts))
+        os.write(fd, _encode_lines(attempts))  # one JSON line each, in one write
         if self.sync:
             os.fsync(fd)
 

@@ -39,6 +39,9 @@ __all__ = ["MapState", "item_id", "split_item_id"]
 # through ``MapState.move``, checked against the node transition table.
 PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = range(len(ITEM_PHASES))
 _NAMES = tuple(p.value for p in ITEM_PHASES)
+# Attempt phase values, looked up once (an enum's ``.value`` is a Python-level call).
+_RUNNING = AttemptPhase.RUNNING.value
+_SUCCEEDED = AttemptPhase.SUCCEEDED.value
 DEFAULT_WINDOW = 1024
 #: The worker of an item's record when the item was served from the cache.
 CACHE_WORKER = "cache"
@@ -88,7 +91,7 @@ class MapState:
         return len(self.inputs)
 
     def done(self) -> bool:
-        return self.active == 0 and self.next >= self.n
+        return self.active == 0 and self.next >= len(self.inputs)
 
     def move(self, i: int, to: int) -> None:
         """Move item ``i`` to phase ``to``, if the transition table allows it.
@@ -276,6 +279,8 @@ class MapMixin:
 
     def _map_fill(self, nid: str) -> list[Any]:
         ms = self.maps[nid]
+        if ms.next >= len(ms.inputs):  # every item was queued already (the common case)
+            return []
         task = self._mtask(nid)
         cmds: list[Any] = []
         while ms.active < ms.window and ms.next < ms.n:
@@ -322,18 +327,18 @@ class MapMixin:
             return self._map_progress(nid, now)
         return [_c.Enqueue(item_id(nid, i))]
 
-    def _item_admit(self, nid: str, i: int, now: float) -> list[Any]:
+    def _item_admit(self, nid: str, i: int, name: str, now: float) -> list[Any]:
+        """Start item ``i`` (named ``name``) of map ``nid``."""
         ms = self.maps.get(nid)
         if ms is None or ms.phase[i] != QUEUED:
             return []
         ms.move(i, RUNNING)
         ms.attempts[i] += 1
-        name = item_id(nid, i)
         att = AttemptRecord(
             execution_id=self.execution.id,
             node_id=name,
             attempt=ms.attempts[i],
-            phase=AttemptPhase.RUNNING.value,
+            phase=_RUNNING,
             started_at=now,
         )
         self._item_running[name] = att
@@ -343,7 +348,7 @@ class MapMixin:
 
     def _item_finished(self, nid: str, i: int, ev: Any) -> list[Any]:
         ms = self.maps.get(nid)
-        name = item_id(nid, i)
+        name = ev.node_id
         att = self._item_running.get(name)
         if ms is None or att is None or att.attempt != ev.attempt or ms.phase[i] != RUNNING:
             return []
@@ -356,7 +361,7 @@ class MapMixin:
         self._dirty_attempts[(name, att.attempt)] = att
         task = self._mtask(nid)
         if ev.error is None:
-            att.phase = AttemptPhase.SUCCEEDED.value
+            att.phase = _SUCCEEDED
             att.outputs = dict(ev.outputs or {})
             ms.move(i, SUCCEEDED)
             ms.outputs[i] = att.outputs
@@ -408,8 +413,10 @@ class MapMixin:
 
     def _map_progress(self, nid: str, now: float) -> list[Any]:
         cmds = self._map_fill(nid)
-        self._map_counts(nid)
-        return cmds + self._map_maybe_finish(nid, now)
+        self._dirty_maps.add(nid)  # (_map_counts)
+        if self.maps[nid].done():
+            return cmds + self._map_finish(nid, now)
+        return cmds
 
     def _map_maybe_finish(self, nid: str, now: float) -> list[Any]:
         if not self.maps[nid].done():

@@ -389,6 +389,7 @@ class _Loop:
         e, state = self.e, self.state
         clock = e.clock
         children = self.children
+        executor = e.executor
         while True:
             if self.carried:
                 pending.extend(self.carried)
@@ -403,7 +404,8 @@ class _Loop:
             pending = self._admit(pending)
             if self.commit() and e.on_change is not None:
                 e.on_change(state)
-            children.answer_ready()  # children whose end is now committed
+            if children.waiting:
+                children.answer_ready()  # children whose end is now committed
             if until is not None and until():
                 self.carried.extend(pending)
                 return
@@ -415,6 +417,19 @@ class _Loop:
                 pending.clear()
                 for cmd in cmds:
                     self._carry_out(cmd, events)
+                if (
+                    not events
+                    and not self.finished
+                    and not self.carried
+                    and not children.inbox
+                    and self.admission.running
+                    and executor.has_results()
+                ):
+                    # The attempts just submitted have finished already (inline): collect
+                    # them now. The next turn would only wait: with no event handled since
+                    # this turn's commit it has nothing to commit, and admission was settled
+                    # after this turn's last enqueue.
+                    events.extend(self._wait(clock.now()))
             elif not self.finished:
                 events.extend(self._wait(clock.now()))
             for ev in events:
@@ -463,7 +478,7 @@ class _Loop:
         """What an executor needs to run the attempt a StartAttempt asks for."""
         task = self.state.task_of(cmd.node_id)
         assert task is not None
-        gpus = self.admission.gpus_of(cmd.node_id)
+        gpus = self.admission.gpus_of(cmd.node_id) if self.admission.shared else ()
         if gpus:
             task = replace_environment(task, {"CUDA_VISIBLE_DEVICES": ",".join(gpus)})
         ex = self.state.execution
@@ -476,7 +491,7 @@ class _Loop:
             blob_url=self.e.blob_url,
             code_root=ex.code_root,
             log_key=attempt_log_key(ex.id, cmd.node_id, cmd.attempt),
-            secrets=self._secrets_for(task.secret_requests),
+            secrets=self._secrets_for(task.secret_requests) if task.secret_requests else {},
             placement=self.admission.placement_of(cmd.node_id),
         )
 
@@ -494,11 +509,15 @@ class _Loop:
         now = self.e.clock.now()
         for nid in self.admission.admit(self.state):
             cmds = self.handle(sm.Admit(nid, now, cause=causes.pop(nid, 0)))
-            if not any(isinstance(c, sm.StartAttempt) for c in cmds):
+            for c in cmds:
+                if type(c) is sm.StartAttempt:
+                    break
+            else:
                 self.admission.release(nid)  # no longer queued (aborted): give it back
             rest.extend(cmds)
-        for nid in self.admission.take_preempted():
-            rest.extend(self._preempt(nid, now))
+        if self.admission.preempted:
+            for nid in self.admission.take_preempted():
+                rest.extend(self._preempt(nid, now))
         return rest
 
     def _preempt(self, nid: str, now: float) -> list[sm.Command]:
@@ -539,7 +558,8 @@ class _Loop:
     def _wait(self, now: float) -> list[sm.Event]:
         """Nothing to do right now: wait for an attempt, a timer, or a cache holder."""
         e = self.e
-        timeout = self.timers.next_in(now)
+        timers = self.timers
+        timeout = timers.next_in(now) if timers.heap else None
         if self.cache_waits:
             poll = e.settings.cache_wait_poll_s
             timeout = poll if timeout is None else min(timeout, poll)
@@ -568,9 +588,11 @@ class _Loop:
             raise RuntimeError(
                 f"execution {self.state.execution.id} is stuck: nothing running, queued or due"
             )
-        for nid in self.timers.due(now):
-            events.append(sm.RetryDue(nid, now, cause=self.causes.pop(nid, 0)))
-        self._check_signals(events)
+        if timers.heap:
+            for nid in timers.due(now):
+                events.append(sm.RetryDue(nid, now, cause=self.causes.pop(nid, 0)))
+        if self.signal_waits:
+            self._check_signals(events)
         if self.cache_waits:
             waits = list(self.cache_waits.values())
             self.cache_waits.clear()

@@ -100,6 +100,10 @@ def _mapped(fn: FlatNode) -> tuple[str, ...]:
 
 
 _canonical = msgspec.json.Encoder(order="deterministic")
+# Phase values read on every task (an enum's ``.value`` is a Python-level property call).
+_PENDING, _RUNNING = N.PENDING.value, AttemptPhase.RUNNING.value
+_SUCCEEDED = AttemptPhase.SUCCEEDED.value
+_MISS, _DISABLED = CacheStatus.MISS.value, CacheStatus.DISABLED.value
 
 
 class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
@@ -163,26 +167,24 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
                 self.records[nid] = NodeRecord(
                     execution_id=execution.id,
                     node_id=nid,
-                    phase=N.PENDING.value,
+                    phase=_PENDING,
                     kind=fn.kind,
                     task=fn.name,
                     parent=fn.parent,
                     cache_status=(
-                        CacheStatus.MISS.value
-                        if fn.task is not None and fn.task.cache.enabled
-                        else CacheStatus.DISABLED.value
+                        _MISS if fn.task is not None and fn.task.cache.enabled else _DISABLED
                     ),
                 )
                 self._dirty_nodes[nid] = self.records[nid]
         for nid, fn in self.graph.items():
-            self._waiting[nid] = sum(
-                1 for u in fn.upstream if self.records[u].phase != N.SUCCEEDED.value
-            )
+            self._waiting[nid] = sum(1 for u in fn.upstream if self.records[u].phase != N.SUCCEEDED)
         self._init_handlers()
         self._open = sum(
             1
             for r in self.records.values()
-            if not N(r.phase).terminal and not self._dormant(r.node_id) and r.kind != CHILD
+            if r.phase not in tr.TERMINAL_PHASES
+            and not self._dormant(r.node_id)
+            and r.kind != CHILD
         )
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -373,7 +375,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             return self._abort(event.reason, event.now, ExecutionPhase.ABORTED)
         if isinstance(event, EngineFailed):
             self.execution.error = event.error
-            if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING.value:
+            if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING:
                 self._move(HANDLER, N.SKIPPED, "the engine failed", event.now)
             return self._abort(event.error.message, event.now, ExecutionPhase.FAILED)
         if isinstance(event, MapExpanded):
@@ -381,21 +383,21 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         raise TypeError(f"unknown event {event!r}")
 
     def _handle_item(self, nid: str, i: int, event: Event) -> list[Command]:
-        if self.phase.terminal:
+        if self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
             return []
-        if isinstance(event, CacheLooked):
-            return self._item_cache_looked(nid, i, event.entry, event.now)
         if isinstance(event, Admit):
-            return self._item_admit(nid, i, event.now)
+            return self._item_admit(nid, i, event.node_id, event.now)
         if isinstance(event, AttemptFinished):
             return self._item_finished(nid, i, event)
+        if isinstance(event, CacheLooked):
+            return self._item_cache_looked(nid, i, event.entry, event.now)
         if isinstance(event, RetryDue):
             return self._item_retry_due(nid, i, event.now)
         raise TypeError(f"unknown item event {event!r}")
 
     def _start(self, now: float) -> list[Command]:
         cmds: list[Command] = []
-        if self.phase.terminal:
+        if self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
             return [Finished(self.phase)]
         self._set_execution(ExecutionPhase.RUNNING, "started", now)
         self._caused_by("")  # what a resume does follows from the (re)start
@@ -403,7 +405,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         # a conditional just queued must not be looked up a second time).
         found = {nid: self.records[nid].phase for nid in self.graph}
         for nid, fn in list(self.graph.items()):
-            if self.phase.terminal:
+            if self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
                 break  # a lost attempt failed the execution
             rec = self.records[nid]
             phase = N(found[nid])
@@ -489,11 +491,11 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             return False
         for branch, case in fn.gates:
             brec = self.records[branch]
-            if brec.phase != N.RUNNING.value or brec.branch_taken != case:
+            if brec.phase != N.RUNNING or brec.branch_taken != case:
                 return False
         phase = self.records[nid].phase
-        return phase == N.PENDING.value or (
-            phase == N.RUNNING.value
+        return phase == N.PENDING or (
+            phase == N.RUNNING
             and (fn.kind == NodeKind.WORKFLOW or self.records[nid].dynamic_spec is not None)
         )
 
@@ -533,7 +535,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
 
     def _cache_looked(self, ev: CacheLooked) -> list[Command]:
         rec = self.records[ev.node_id]
-        if rec.phase != N.QUEUED.value:
+        if rec.phase != N.QUEUED:
             return []
         rec.cache_reason = ev.reason
         if ev.entry is not None:
@@ -549,7 +551,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
 
     def _admit(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
-        if rec.phase != N.QUEUED or self.phase.terminal:  # StrEnum: equal to its value
+        if rec.phase != N.QUEUED or self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
             return []
         rec.attempts += 1
         self._move(nid, N.RUNNING, f"attempt {rec.attempts} started", now)
@@ -557,7 +559,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             execution_id=self.execution.id,
             node_id=nid,
             attempt=rec.attempts,
-            phase=AttemptPhase.RUNNING.value,
+            phase=_RUNNING,
             started_at=now,
         )
         self.attempts[(nid, rec.attempts)] = att
@@ -592,7 +594,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             )
             return self._expand_dynamic(nid, graph, ev.now)
         if ev.error is None:
-            att.phase = AttemptPhase.SUCCEEDED.value
+            att.phase = _SUCCEEDED
             self._cause = self._event(
                 "attempt", att.phase, "outputs written", ev.now, node=nid, attempt=ev.attempt
             )
@@ -642,7 +644,10 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         return cmds + self._node_failed(nid, ev.now)
 
     def _retry_due(self, nid: str, now: float) -> list[Command]:
-        if self.records[nid].phase != N.RETRYING.value or self.phase.terminal:
+        if (
+            self.records[nid].phase != N.RETRYING
+            or self.execution.phase in tr.TERMINAL_EXECUTION_VALUES
+        ):
             return []
         self._move(nid, N.QUEUED, "backoff over", now)
         return [Enqueue(nid)]
@@ -683,7 +688,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         parent = self.graph[nid].parent
         while parent:
             prec = self.records[parent]
-            if not N(prec.phase).terminal:
+            if prec.phase not in tr.TERMINAL_PHASES:
                 prec.error = rec.error
                 self._move(parent, N.FAILED, f"child {nid} failed", now)
                 cmds += self._start_sub_handler(parent, now)
@@ -696,12 +701,12 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         while stack:
             dep = stack.pop()
             drec = self.records[dep]
-            if drec.phase == N.PENDING.value:
+            if drec.phase == N.PENDING:
                 self._move(dep, N.SKIPPED, f"upstream {nid} failed", now)
                 stack.extend(self.dependents[dep])
         for branch in self._case_waiters.get(nid, ()):
             brec = self.records[branch]
-            if brec.phase == N.RUNNING.value and nid in self._taken_case_waits(branch):
+            if brec.phase == N.RUNNING and nid in self._taken_case_waits(branch):
                 brec.error = rec.error
                 self._move(branch, N.FAILED, f"{nid}, whose output the case returns, failed", now)
                 cmds += self._node_failed(branch, now)
@@ -712,11 +717,11 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
     def _abort(
         self, reason: str, now: float, phase: ExecutionPhase, failed: str = ""
     ) -> list[Command]:
-        if self.phase.terminal:
+        if self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
             return []
         cmds: list[Command] = []
         handler_runs = phase == ExecutionPhase.FAILED and (
-            HANDLER in self.records and self.records[HANDLER].phase == N.PENDING.value
+            HANDLER in self.records and self.records[HANDLER].phase == N.PENDING
         )
         for nid, rec in self.records.items():
             p = N(rec.phase)
@@ -752,13 +757,13 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         return [*cmds, Finished(phase)]
 
     def _maybe_finish(self, now: float) -> list[Command]:
-        if self.phase.terminal:
+        if self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
             return []
         if self._open > 0:
             return []
         bad = (N.FAILED.value, N.ABORTED.value)
         if not any(r.phase in bad and r.kind != CHILD for r in self.records.values()):
-            if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING.value:
+            if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING:
                 self._open += 1  # never counted open: skipping it must not close another
                 self._move(HANDLER, N.SKIPPED, "the execution succeeded: nothing to handle", now)
             self.execution.outputs = {

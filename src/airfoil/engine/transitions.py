@@ -24,6 +24,7 @@ __all__ = [
     "ITEM_MOVES",
     "ITEM_PHASES",
     "PHASE_OF",
+    "TERMINAL_EXECUTION_VALUES",
     "TERMINAL_PHASES",
     "TRANSITIONS",
     "VALUE_OF",
@@ -38,6 +39,8 @@ PHASE_OF: dict[str, N] = {p.value: p for p in N}
 VALUE_OF: dict[N, str] = {p: p.value for p in N}
 TERMINAL_PHASES: frozenset[N] = frozenset(p for p in N if p.terminal)
 EXECUTION_PHASE_OF: dict[str, ExecutionPhase] = {p.value: p for p in ExecutionPhase}
+#: The values of the terminal execution phases (asked per event: no enum property call).
+TERMINAL_EXECUTION_VALUES: frozenset[str] = frozenset(p.value for p in ExecutionPhase if p.terminal)
 
 
 class InvalidTransition(AirfoilError):

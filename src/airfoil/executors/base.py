@@ -212,6 +212,12 @@ class Executor(abc.ABC):
     def cancel(self, execution_id: str, node_id: str) -> None:
         """Stop an attempt if it is running. Nothing further is reported for it."""
 
+    def has_results(self) -> bool:
+        """Whether :meth:`poll` would return finished attempts at once (the inline executor,
+        whose attempts end inside :meth:`submit`): the loop then collects them in the turn
+        that submitted them. Default: False (the loop's next turn polls)."""
+        return False
+
     def take_child_calls(self) -> list[ChildCall]:
         """Child calls made by running attempts since the last call (each returned once).
 
@@ -277,6 +283,9 @@ class DelegatingExecutor(Executor):
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         return self.inner.poll(timeout)
+
+    def has_results(self) -> bool:
+        return self.inner.has_results()
 
     def cancel(self, execution_id: str, node_id: str) -> None:
         self.inner.cancel(execution_id, node_id)

@@ -63,6 +63,9 @@ class InlineExecutor(Executor):
         done, self._done = self._done, []
         return done
 
+    def has_results(self) -> bool:
+        return bool(self._done)
+
     def cancel(self, execution_id: str, node_id: str) -> None:
         return None  # an inline attempt has finished by the time anyone could cancel it
 

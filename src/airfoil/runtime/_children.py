@@ -77,6 +77,11 @@ class _Pending(PendingCall):
         return self.result()
 
 
+#: Numbers the child calls of every attempt (held for an increment only: one lock for all
+#: attempts costs nothing, a lock per attempt is made on every inline attempt).
+_ORDER_LOCK = threading.Lock()
+
+
 class ChildCaller:
     """The ``child_runner`` of one attempt's context: makes its child calls."""
 
@@ -98,7 +103,6 @@ class ChildCaller:
         self.types = types
         self.open: dict[str, _Pending] = {}
         self._order = 0
-        self._lock = threading.Lock()
 
     def __call__(self, taskdef: Any, given: dict[str, Any], *, deferred: bool = False) -> Any:
         """Call ``taskdef`` as a child node: its result, or (``deferred``) a pending call,
@@ -107,7 +111,7 @@ class ChildCaller:
             if isinstance(value, PendingCall):  # a gathered result passed on: wait for it
                 given[name] = value.result()
         values = convert_values(taskdef, given, self.types, self.blobs)
-        with self._lock:  # calls from several threads of one task still get distinct orders
+        with _ORDER_LOCK:  # calls from several threads of one task still get distinct orders
             self._order += 1
             order = self._order
         nid = child_node_id(self.node_id, order, taskdef.spec.name, values)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import io
 import os
 import signal
@@ -26,6 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from types import CoroutineType
 from typing import Any
 
 from airfoil.core.blobs import BlobStore
@@ -64,6 +64,8 @@ _DEFAULT_TYPES = default_task_types()
 #: attempt's file descriptors, a task without a timeout): one shared instance each.
 _NO_FDS: contextlib.nullcontext[None] = contextlib.nullcontext()
 _NO_TIMEOUT: contextlib.nullcontext[None] = contextlib.nullcontext()
+#: The secrets of an attempt given none (read-only, and writes no file: one for all).
+_NO_SECRETS = Secrets()
 #: How often a timed-out in-process attempt is interrupted again until it ends.
 _REPEAT_S = 0.1
 
@@ -354,7 +356,7 @@ def run_attempt(
     ``python`` and ``dynamic``).
     """
     started = time.time()
-    known = tuple(v for v in request.secrets.values() if v)
+    known = tuple(v for v in request.secrets.values() if v) if request.secrets else ()
     log = (
         _LiveLog(blobs, live_log_key(request.log_key), secrets=known)
         if request.log_key
@@ -374,7 +376,8 @@ def run_attempt(
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
-        _record_code_version(taskdef, request.task, blobs)
+        if request.task.cache.enabled and not request.task.cache.version:
+            _record_code_version(taskdef, request.task, blobs)
         # After loading: a task module may add converters to the process's engine.
         engine = type_engine or default_type_engine()
         vctx = ValueContext(blobs=blobs)
@@ -397,7 +400,7 @@ def run_attempt(
             node_id=request.node_id,
             attempt=request.attempt,
             task=request.task.name,
-            secrets=Secrets(request.secrets),
+            secrets=Secrets(request.secrets) if request.secrets else _NO_SECRETS,
             context=dict(request.context),
             log_stream=log,
             child_runner=children,
@@ -417,7 +420,7 @@ def run_attempt(
                 else _NO_TIMEOUT,
             ):
                 result = runner.run(taskdef, kwargs, request.task, blobs)
-                if inspect.iscoroutine(result):  # (asyncio.iscoroutine takes generators too)
+                if isinstance(result, CoroutineType):  # (asyncio.iscoroutine takes generators)
                     result = _run_coroutine(result)
         finally:
             if children is not None:
@@ -459,12 +462,14 @@ def run_attempt(
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
     text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
-    text += "".join(fd_output)  # what bypassed Python's streams (C code, subprocesses)
+    if fd_output:
+        text += "".join(fd_output)  # what bypassed Python's streams (C code, subprocesses)
     if error is not None and known:
         error = _scrub_error(error, known)
     if error is not None and error.traceback:
         text += error.traceback
-    text = scrub(text, known)
+    if known:
+        text = scrub(text, known)
     log_uri = ""
     if text and request.log_key:
         try:
@@ -489,8 +494,15 @@ def run_attempt(
 
 def _worker_name(in_process: bool) -> str:
     """``host:pid`` (``:worker`` added in a worker process); the pid read at each call, as a
-    forked process has its own."""
-    return f"{_HOST}:{os.getpid()}" if in_process else f"{_HOST}:{os.getpid()}:worker"
+    forked process has its own (the names are remembered for the pid they were made in)."""
+    global _names
+    pid = os.getpid()
+    if _names[0] != pid:
+        _names = (pid, f"{_HOST}:{pid}", f"{_HOST}:{pid}:worker")
+    return _names[1] if in_process else _names[2]
+
+
+_names: tuple[int, str, str] = (0, "", "")
 
 
 def _metric_writer(blobs: BlobStore, request: AttemptRequest) -> Callable[[int, bytes], None]:

@@ -31,9 +31,17 @@ from airfoil.types._base import (
     write_file_value,
 )
 from airfoil.types._binding import InputBinder
-from airfoil.types._engine import TypeEngine, default_converters, default_type_engine
+from airfoil.types._engine import TypeEngine, default_converters
 from airfoil.types._files import Directory, File
-from airfoil.types._plugins import add_converter, added_converters, load_converters
+
+# ``_plugins``' function itself, not ``_engine``'s forwarder (which imports on every call):
+# the runtime asks for the engine on every attempt.
+from airfoil.types._plugins import (
+    add_converter,
+    added_converters,
+    default_type_engine,
+    load_converters,
+)
 from airfoil.types._refs import ValueRef, ValueRefError
 
 __all__ = [

@@ -134,3 +134,18 @@ def _request() -> AttemptRequest:
     return AttemptRequest(
         execution_id="e", node_id="n0", attempt=1, task=task, inputs={}, blob_url="blobs"
     )
+
+
+def test_inline_results_are_ready_at_once_and_a_wrapper_says_so(tmp_path: Path) -> None:
+    """The loop collects an inline attempt in the turn that submitted it only while
+    ``has_results`` says a poll would return at once; executors whose attempts run
+    elsewhere keep the default (the next turn polls)."""
+    inline = InlineExecutor(LocalBlobStore(str(tmp_path)), WorkerRuntime())
+    wrapped = DelegatingExecutor(inline)
+    assert not inline.has_results() and not wrapped.has_results()
+    wrapped.submit(_request())  # module "m" cannot be imported: a system error, reported
+    assert inline.has_results() and wrapped.has_results()
+    (result,) = wrapped.poll(0)
+    assert result.node_id == "n0" and result.error is not None
+    assert not inline.has_results() and not wrapped.has_results()
+    assert not _Custom(_context(str(tmp_path))).has_results()

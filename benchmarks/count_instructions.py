@@ -1,0 +1,87 @@
+"""Instruction counts of M1 and B1 (callgrind), steady against a loaded machine.
+
+Wall time on a shared machine moves 2x between runs of the same code; the number of
+instructions a run executes does not. This script runs a benchmark's workload under
+``valgrind --tool=callgrind`` twice: once with 2 warm-up runs only, once with the same 2
+warm-up runs and ``N`` more. Their difference divided by ``N`` is the cost of one warm run,
+without the process's start-up, imports and first-run costs.
+
+    python benchmarks/count_instructions.py M1 B1          # both, N=4
+    python benchmarks/count_instructions.py --runs 2 M1
+
+To compare two trees (e.g. ``main`` and a branch), run it with each tree's ``src`` on
+``PYTHONPATH``. Time spent in the kernel (``write(2)``, file I/O) is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+CHILD = """
+import os, sys, tempfile
+os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-cg-")
+sys.path.insert(0, {here!r})
+which, extra = sys.argv[1], int(sys.argv[2])
+if which == "M1":
+    import bench_control as b
+    xs = list(range(1000))
+    run = lambda: b.map_reduce(xs=xs)
+else:
+    import bench_core as b
+    run = b.chain100
+for _ in range(2 + extra):
+    run()
+"""
+
+
+def count(which: str, extra: int) -> int:
+    """Instructions executed by a process running ``which`` 2 + ``extra`` times."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        script = os.path.join(tmp, "child.py")
+        with open(script, "w") as f:
+            f.write(CHILD.format(here=HERE))
+        proc = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                script,
+                which,
+                str(extra),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        match = re.search(r"Collected : (\d+)", proc.stderr)
+        if match is None:
+            raise RuntimeError(f"no instruction count in callgrind's output:\n{proc.stderr}")
+        return int(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("benchmarks", nargs="*", default=["M1", "B1"])
+    parser.add_argument("--runs", type=int, default=4, help="extra warm runs to count")
+    args = parser.parse_args()
+    for which in args.benchmarks:
+        which = which.upper()
+        if which not in ("M1", "B1"):
+            parser.error(f"unknown benchmark {which!r}: choose M1 or B1")
+        base = count(which, 0)
+        more = count(which, args.runs)
+        per_run = (more - base) / args.runs
+        print(f"{which}: {per_run / 1e6:.1f} M instructions per warm run", flush=True)
+
+
+if __name__ == "__main__":
+    main()
