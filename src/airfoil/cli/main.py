@@ -11,6 +11,7 @@ import typer.main
 from airfoil.cli import (
     _cache,
     _compare,
+    _deploy,
     _executions,
     _failures,
     _metrics,
@@ -46,6 +47,7 @@ _failures.register(app)
 _report.register(app)
 _compare.register(app)
 _models.register(app)
+_deploy.register(app)
 
 
 def _print_version(value: bool) -> None:

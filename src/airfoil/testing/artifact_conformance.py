@@ -21,6 +21,7 @@ import pytest
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.store.artifacts import ArtifactDraft, ArtifactStore
+from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["ArtifactStoreConformance", "make_draft"]
 
@@ -175,3 +176,38 @@ class ArtifactStoreConformance:
         versions = artifact_store.list_versions("p", "digits")
         assert sorted(v.version for v in versions) == [1, 2, 3, 4, 5, 6]
         assert [m.seq for m in artifact_store.alias_moves("p", "digits")] == [1, 2, 3, 4, 5, 6]
+
+    def test_deployments_are_kept_per_project_and_replaced(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        first = Deployment(
+            project="p",
+            name="digits",
+            ref="digits@production",
+            replicas=2,
+            created_at=1.0,
+            updated_at=1.0,
+            members=[Replica(index=0, port=8001, pid=11, status="ready", version=3, restarts=2)],
+        )
+        other = Deployment(
+            project="q", name="digits", ref="digits:1", replicas=1, created_at=2.0, updated_at=2.0
+        )
+        artifact_store.put_deployment(first)
+        artifact_store.put_deployment(other)
+        assert artifact_store.get_deployment("p", "digits") == first
+        assert artifact_store.list_deployments("q") == [other]
+        assert artifact_store.list_deployments() == [first, other]
+        assert artifact_store.get_deployment("p", "nope") is None
+        moved = Deployment(
+            project="p",
+            name="digits",
+            ref="digits@production",
+            replicas=1,
+            created_at=1.0,
+            updated_at=5.0,
+        )
+        artifact_store.put_deployment(moved)
+        assert artifact_store.list_deployments("p") == [moved]
+        assert artifact_store.delete_deployment("p", "digits") is True
+        assert artifact_store.delete_deployment("p", "digits") is False
+        assert artifact_store.list_deployments() == [other]

@@ -17,6 +17,7 @@ __all__ = [
     "artifact_moves",
     "artifact_versions",
     "control",
+    "deployments",
     "entities",
     "launch_plans",
     "meta",
@@ -139,5 +140,15 @@ artifact_moves = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("alias", KEY, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
+#: Deployments the server supervises (revision 0010; see :mod:`airfoil.store.deployments`):
+#: the whole record, replicas included, is JSON in ``record``.
+deployments = sa.Table(
+    "server_deployments",
+    meta,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
     sa.Column("record", sa.Text, nullable=False),
 )
