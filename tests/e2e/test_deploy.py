@@ -24,7 +24,9 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-from test_console import Server  # noqa: E402
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from test_console import Server, browser, page, shot  # noqa: E402, F401
 
 TRAIN = textwrap.dedent(
     """
@@ -225,4 +227,60 @@ def test_bad_deploys_are_typed_errors_that_name_the_fix(
         assert out.returncode != 0 and "no deployment 'blobs'" in out.stderr + out.stdout
         assert httpx.get(base, timeout=10).json() == {"items": []}
     finally:
+        srv.stop()
+
+
+def test_console_shows_the_deployment_and_its_drift(
+    trained: tuple[Path, Path, dict[str, str]],
+    page: Any,  # noqa: F811
+) -> None:
+    home, work, _ = trained
+    srv = Server(home, work)
+    pid = None
+    try:
+        out = srv.cli("deploy", "blobs:1", "--server", srv.url)
+        assert out.returncode == 0, out.stderr
+        d = _until("a ready replica", _ready(srv, 1, version=1))
+        pid, url = d["members"][0]["pid"], d["members"][0]["url"]
+        # Served rows far from the training data in "a", one of three missing "b".
+        rows = [{"a": 100.0, "b": 1.0}, {"a": 100.0, "b": None}, {"a": 100.0, "b": 3.0}]
+        r = httpx.post(url + "/predict", json={"features": rows}, timeout=10)
+        assert r.status_code == 200, r.text
+        api = httpx.get(
+            f"{srv.url}/api/v1/projects/default/deployments/blobs/drift", timeout=10
+        ).json()
+        assert api["rows"] == 3 and api["version"] == 1 and api["replicas"] == 1
+        b = api["features"]["b"]["serving"]
+        assert b["mean"] == pytest.approx(2.0) and b["std"] == pytest.approx(1.0)
+        assert b["missing_rate"] == pytest.approx(1 / 3)
+        training_a = api["features"]["a"]["training"]
+        assert 0 < training_a["mean"] < 7 and training_a["std"] > 0
+
+        page.goto(f"{srv.url}/projects/default/models/blobs")
+        page.wait_for_selector("section.deployment tr[data-replica='0'][data-status='ready']")
+        assert "1/1 ready" in page.inner_text("section.deployment h2")
+        lineage = page.inner_text("table.model-versions tr[data-version='1'] td.lineage")
+        assert "deployed (1 replica)" in lineage
+        row_a = page.locator("table.drift-table tr[data-feature='a']")
+        row_a.wait_for()
+        assert row_a.get_attribute("class") == "drifted"
+        assert row_a.locator("td[data-stat='serving-mean']").inner_text() == "100"
+        shown = float(row_a.locator("td[data-stat='training-mean']").inner_text())
+        assert shown == pytest.approx(training_a["mean"], rel=1e-3)
+        row_b = page.locator("table.drift-table tr[data-feature='b']")
+        assert row_b.locator("td[data-stat='serving-missing']").inner_text() == "33.3%"
+        assert row_b.locator("td[data-stat='serving-std']").inner_text() == "1"
+        assert "3 rows served by 1 replica of version 1" in page.inner_text(".drift-summary")
+        # More rows: the refresh button shows the new count.
+        httpx.post(url + "/predict", json={"features": rows[:1]}, timeout=10)
+        page.locator("button[name='refresh-drift']").click()
+        page.wait_for_selector(".drift-summary:has-text('4 rows served')")
+        shot(page, "40-model-deployment-drift")
+        stopped = srv.cli("deploy", "stop", "blobs", "--server", srv.url)
+        assert stopped.returncode == 0, stopped.stderr
+        page.reload()
+        page.wait_for_selector("section.deployment .muted:has-text('not deployed')")
+    finally:
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
         srv.stop()
