@@ -274,11 +274,13 @@ def create_service(
     def predict_sync(rows: list[dict[str, float | None]]) -> tuple[Any, int]:
 
         serving = service._current  # one read: a swap mid-request does not mix versions
+        # Drift watches what arrives, so rows the predictor fails on (a missing value it
+        # cannot take) count too: that is when a rising missing rate matters.
+        serving.drift.add(rows)
         # A float array then a frame: several times faster than from_records on dicts.
         values = np.array([[r[f] for f in features] for r in rows], dtype=float)
         given = values if frame is None else frame(values, columns=features)
         out = model.predict_with(serving.loaded.obj, given)
-        serving.drift.add(rows)
         return out, serving.loaded.artifact.version
 
     @app.post("/predict", response_model=response_type)
