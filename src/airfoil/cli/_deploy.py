@@ -7,6 +7,7 @@ project ``AIRFOIL_PROJECT``.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import typer
@@ -80,6 +81,8 @@ def deploy(
         return
     if name is not None:
         raise ConfigError(f"unexpected argument {name!r}: airfoil deploy NAME@ALIAS --replicas N")
+    if file and os.path.isfile(file):
+        file = os.path.abspath(file)  # the server resolves it, from another directory
     deployed = client.deploy(target, replicas, file)
     if as_json:
         typer.echo(json.dumps(deployed.model_dump(mode="json"), indent=2))
