@@ -6,8 +6,9 @@ deployments from the artifact store and makes the processes match them:
 - a deployment with ``replicas`` N has N replicas, each an ``airfoil serve REF`` child on a
   free 127.0.0.1 port, in a session of its own (Ctrl-C to the server does not reach them),
   with the server's database, blob store and home, and the deployment's project;
-- a replica that exits is restarted after a backoff (0.5 s doubling to 30 s; a replica that
-  served for a minute starts again from 0.5 s) and its restart count goes up;
+- a replica that exits, or that was ready and has stopped answering ``/health`` for
+  ``hung_after_s`` (it is killed), is restarted after a backoff (0.5 s doubling to 30 s;
+  a replica that served for a minute starts again from 0.5 s) and its restart count goes up;
 - a replica that answers ``/health`` is ``ready`` with the version it serves: services follow
   their alias themselves (``NAME@ALIAS``), so an alias move rolls every replica to the new
   version, each swapping with no failed request;
@@ -100,6 +101,8 @@ class Supervisor:
         env: the service processes' environment.
         interval_s: how often deployments and processes are checked.
         python: the interpreter the services run with.
+        hung_after_s: a ready replica that has not answered ``/health`` this long (stopped,
+            deadlocked) is killed, and so restarted.
     """
 
     def __init__(
@@ -109,8 +112,10 @@ class Supervisor:
         *,
         interval_s: float = 0.25,
         python: str = sys.executable,
+        hung_after_s: float = 30.0,
     ) -> None:
         self.store = store
+        self.hung_after_s = hung_after_s
         self.env = env
         self.interval_s = interval_s
         self.python = python
@@ -217,6 +222,10 @@ class Supervisor:
             proc.last_answer = now
             if r.status != "ready" or r.version != version:
                 return msgspec.structs.replace(r, status="ready", version=version)
+        elif r.status == "ready" and now - proc.last_answer > self.hung_after_s:
+            # Running but silent (stopped, deadlocked): killed; the next pass restarts it.
+            log.warning("replica %s of %s/%s is not answering: killed", r.index, *key[:2])
+            _signal(proc.pid, signal.SIGKILL)
         return r
 
     # --- processes ------------------------------------------------------------------------
