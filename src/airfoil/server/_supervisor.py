@@ -15,6 +15,9 @@ deployments from the artifact store and makes the processes match them:
 - a deployment removed (``stop``) has its processes terminated (SIGTERM, then SIGKILL).
 
 Every change is written to the deployment's record, which the API and the console read.
+Several servers on one database each run a supervisor; a deployment's processes are run
+by the one holding its lease (claimed atomically in the store, renewed every pass), and
+another takes over, re-adopting the processes, when the holder's lease runs out.
 Replica processes outlive the server: a new server re-adopts a recorded replica that still
 answers ``/health`` for the deployment's model on its port, and restarts the others.
 
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -103,6 +107,10 @@ class Supervisor:
         python: the interpreter the services run with.
         hung_after_s: a ready replica that has not answered ``/health`` this long (stopped,
             deadlocked) is killed, and so restarted.
+        lease_ttl_s: how long a deployment's lease lasts without renewal: with several
+            servers on one database, each deployment is run by the one holding its lease
+            (renewed every pass), and another takes it over (re-adopting the processes)
+            this long after the holder stops.
     """
 
     def __init__(
@@ -113,9 +121,13 @@ class Supervisor:
         interval_s: float = 0.25,
         python: str = sys.executable,
         hung_after_s: float = 30.0,
+        lease_ttl_s: float = 10.0,
     ) -> None:
         self.store = store
         self.hung_after_s = hung_after_s
+        self.lease_ttl_s = lease_ttl_s
+        #: This supervisor's name in the deployments' leases.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.env = env
         self.interval_s = interval_s
         self.python = python
@@ -143,6 +155,12 @@ class Supervisor:
             if proc.popen is not None:
                 # The child outlives us; its Popen is dropped without a wait on purpose.
                 proc.popen.returncode = 0
+        for project, name in {k[:2] for k in self._procs}:
+            try:  # hand the lease back now: a restarted server re-adopts at once
+                self.store.claim_deployment(project, name, self.owner, time.time(), 0.0)
+            except Exception:
+                log.warning("could not release the lease of %s/%s", project, name)
+        self._procs.clear()
         self._http.close()
 
     def _loop(self) -> None:
@@ -156,20 +174,31 @@ class Supervisor:
     # --- one pass -------------------------------------------------------------------------
 
     def reconcile(self, now: float | None = None) -> None:
-        """Make the processes match the stored deployments (one pass)."""
+        """Make the processes match the stored deployments this supervisor holds the
+        lease of (one pass)."""
         with self._lock:
             wanted: set[_Key] = set()
+            others: set[tuple[str, str]] = set()
             for deployment in self.store.list_deployments():
                 if deployment.status != "running":
                     continue
-                updated = self._reconcile_one(deployment, now or time.time())
+                at = now or time.time()
+                name = (deployment.project, deployment.name)
+                if not self.store.claim_deployment(*name, self.owner, at, self.lease_ttl_s):
+                    others.add(name)  # another server runs it
+                    continue
+                updated = self._reconcile_one(deployment, at)
                 wanted.update((d.project, d.name, r.index) for d in [updated] for r in d.members)
+                updated = msgspec.structs.replace(updated, owner=self.owner)
                 if updated != deployment:
-                    self.store.put_deployment(
-                        msgspec.structs.replace(updated, updated_at=now or time.time())
-                    )
-            for key in [k for k in self._procs if k not in wanted]:
-                self._terminate(key)
+                    self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
+            for proc_key in [k for k in self._procs if k not in wanted]:
+                if proc_key[:2] in others:
+                    # Its lease went to another server (this one stalled): that one re-adopts
+                    # the processes from the record, so they are left running.
+                    self._procs.pop(proc_key)
+                else:
+                    self._terminate(proc_key)
 
     def stop_deployment(self, project: str, name: str) -> Deployment | None:
         """Terminate a deployment's processes and remove its record; the record as it was."""

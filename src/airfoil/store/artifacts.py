@@ -253,6 +253,14 @@ class ArtifactStore(abc.ABC):
     def delete_deployment(self, project: str, name: str) -> bool:
         """Remove a deployment's record; whether there was one."""
 
+    @abc.abstractmethod
+    def claim_deployment(
+        self, project: str, name: str, owner: str, now: float, ttl_s: float
+    ) -> bool:
+        """Atomically take (or renew) the right to run a deployment's processes until
+        ``now + ttl_s``: granted when nobody holds it, ``owner`` does, or the holder's
+        lease ran out. False if another owner holds it (or there is no such deployment)."""
+
     def resolve(self, project: str, name: str, alias: str) -> ArtifactVersion:
         """The version an alias points at. Raises NotFoundError."""
         found = self.aliases(project, name).get(alias)

@@ -38,6 +38,7 @@ class MemoryArtifactStore(ArtifactStore):
         self._aliases: dict[tuple[str, str], dict[str, int]] = {}
         self._moves: dict[tuple[str, str], list[bytes]] = {}
         self._deployments: dict[tuple[str, str], bytes] = {}
+        self._leases: dict[tuple[str, str], tuple[str, float]] = {}
 
     def add_version(self, draft: ArtifactDraft, now: float) -> tuple[ArtifactVersion, bool]:
         check_artifact_name(draft.name)
@@ -139,4 +140,18 @@ class MemoryArtifactStore(ArtifactStore):
 
     def delete_deployment(self, project: str, name: str) -> bool:
         with self._lock:
+            self._leases.pop((project, name), None)
             return self._deployments.pop((project, name), None) is not None
+
+    def claim_deployment(
+        self, project: str, name: str, owner: str, now: float, ttl_s: float
+    ) -> bool:
+        key = (project, name)
+        with self._lock:
+            if key not in self._deployments:
+                return False
+            holder, until = self._leases.get(key, ("", 0.0))
+            if holder not in ("", owner) and until > now:
+                return False
+            self._leases[key] = (owner, now + ttl_s)
+            return True

@@ -211,3 +211,61 @@ class ArtifactStoreConformance:
         assert artifact_store.delete_deployment("p", "digits") is True
         assert artifact_store.delete_deployment("p", "digits") is False
         assert artifact_store.list_deployments() == [other]
+
+    def test_a_deployment_lease_has_one_holder_at_a_time(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        assert not artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)  # none yet
+        artifact_store.put_deployment(
+            Deployment(
+                project="p",
+                name="digits",
+                ref="digits:1",
+                replicas=1,
+                created_at=1.0,
+                updated_at=1.0,
+            )
+        )
+        assert artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        assert not artifact_store.claim_deployment("p", "digits", "b", 5.0, 10.0)
+        assert artifact_store.claim_deployment("p", "digits", "a", 5.0, 10.0)  # renewed
+        # a record written by the holder keeps its lease
+        artifact_store.put_deployment(
+            Deployment(
+                project="p",
+                name="digits",
+                ref="digits:1",
+                replicas=2,
+                created_at=1.0,
+                updated_at=6.0,
+            )
+        )
+        assert not artifact_store.claim_deployment("p", "digits", "b", 14.0, 10.0)
+        assert artifact_store.claim_deployment("p", "digits", "b", 15.5, 10.0)  # expired
+        assert not artifact_store.claim_deployment("p", "digits", "a", 16.0, 10.0)
+        assert artifact_store.claim_deployment("p", "digits", "b", 17.0, 0.0)  # released
+        assert artifact_store.claim_deployment("p", "digits", "a", 17.0, 10.0)
+
+    def test_racing_claims_grant_one_lease(self, artifact_store: ArtifactStore) -> None:
+        artifact_store.put_deployment(
+            Deployment(
+                project="p",
+                name="digits",
+                ref="digits:1",
+                replicas=1,
+                created_at=1.0,
+                updated_at=1.0,
+            )
+        )
+        won: list[str] = []
+
+        def claim(owner: str) -> None:
+            if artifact_store.claim_deployment("p", "digits", owner, 2.0, 10.0):
+                won.append(owner)
+
+        threads = [threading.Thread(target=claim, args=(f"s{i}",)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(won) == 1

@@ -80,3 +80,49 @@ def test_a_silent_replica_is_killed_and_restarted(tmp_path: Path) -> None:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         store.close()
+
+
+def test_two_servers_run_a_deployment_once_and_hand_it_over(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'airfoil.db'}"
+    store_a, store_b = SqlArtifactStore(url), SqlArtifactStore(url)
+    registry = ModelRegistry(store_a, open_blob_store(str(home / "blobs")), "default")
+    trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
+    a = Supervisor(store_a, env, interval_s=0.2, lease_ttl_s=2.0)
+    b = Supervisor(store_b, env, interval_s=0.2, lease_ttl_s=2.0)
+    pids: set[int] = set()
+    try:
+        deploy(store_a, "default", DeploymentIn(ref=trained.ref, replicas=2), time.time())
+        a.start()
+        b.start()
+
+        def ready() -> Any:
+            d = store_a.get_deployment("default", "tiny")
+            ok = d is not None and len(d.members) == 2
+            return d if ok and all(r.status == "ready" for r in d.members) else None
+
+        first = _until("two ready replicas", ready)
+        pids.update(r.pid for r in first.members if r.pid)
+        time.sleep(1.0)  # several passes of both supervisors
+        again = ready()
+        assert again is not None and {r.pid for r in again.members} == pids
+        assert again.owner == a.owner != b.owner and len(pids) == 2
+
+        a.close()  # the first server goes away: the second takes over the same processes
+        taken = _until(
+            "the other server holding it",
+            lambda: (d := store_b.get_deployment("default", "tiny")) and d.owner == b.owner and d,
+        )
+        assert {r.pid for r in taken.members} == pids and all(_alive(p) for p in pids)
+        assert all(r.restarts == 0 for r in taken.members)
+        b.stop_deployment("default", "tiny")
+        assert not any(_alive(p) for p in pids)
+    finally:
+        a.close()
+        b.close()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        store_a.close()
+        store_b.close()

@@ -320,7 +320,11 @@ class SqlArtifactStore(ArtifactStore):
             if conn.execute(deployments.update().where(where).values(**row)).rowcount == 0:
                 conn.execute(
                     deployments.insert().values(
-                        project=deployment.project, name=deployment.name, **row
+                        project=deployment.project,
+                        name=deployment.name,
+                        owner="",
+                        lease_until=0.0,
+                        **row,
                     )
                 )
 
@@ -349,3 +353,17 @@ class SqlArtifactStore(ArtifactStore):
                 deployments.delete().where(t.project == project, t.name == name)
             ).rowcount
         return bool(gone)
+
+    def claim_deployment(
+        self, project: str, name: str, owner: str, now: float, ttl_s: float
+    ) -> bool:
+        t = deployments.c
+        free = (t.owner == "") | (t.owner == owner) | (t.lease_until <= now)
+        with self._connect(write=True) as conn:
+            taken = conn.execute(
+                deployments.update()
+                .where(t.project == project, t.name == name)
+                .where(free)
+                .values(owner=owner, lease_until=now + ttl_s)
+            ).rowcount
+        return bool(taken)

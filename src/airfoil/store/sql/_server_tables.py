@@ -143,7 +143,8 @@ artifact_moves = sa.Table(
     sa.Column("record", sa.Text, nullable=False),
 )
 #: Deployments the server supervises (revision 0010; see :mod:`airfoil.store.deployments`):
-#: the whole record, replicas included, is JSON in ``record``.
+#: the whole record, replicas included, is JSON in ``record``; ``owner`` and ``lease_until``
+#: say which server runs its processes (claimed atomically, see ``claim_deployment``).
 deployments = sa.Table(
     "server_deployments",
     meta,
@@ -151,4 +152,6 @@ deployments = sa.Table(
     sa.Column("name", KEY, primary_key=True),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Column("record", sa.Text, nullable=False),
+    sa.Column("owner", KEY, nullable=False, default=""),
+    sa.Column("lease_until", sa.Double, nullable=False, default=0.0),
 )

@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column("name", key, nullable=False),
         sa.Column("updated_at", sa.Double(), nullable=False),
         sa.Column("record", sa.Text(), nullable=False),
+        sa.Column("owner", key, nullable=False),
+        sa.Column("lease_until", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("project", "name", name="pk_server_deployments"),
     )
 
