@@ -2,6 +2,9 @@
 // model its versions with their metrics side by side, each version's lineage (dataset hash ->
 // training run -> version -> aliases), the aliases' audit trail, and promote / roll back
 // buttons that call the registry API (the server checks the runner role, as for the CLI).
+// A model deployed with `airfoil deploy` shows its replicas (status, version, restarts) and
+// the drift of the rows they served: each feature's mean, std and missing rate beside the
+// training data's, and the mean's shift in training standard deviations.
 import { useState } from "preact/hooks";
 import type { S } from "./api";
 import { enc, get, post } from "./api";
@@ -12,6 +15,11 @@ type Listed = S["ArtifactList"];
 type Detail = S["ArtifactDetail"];
 type Version = S["ArtifactVersionOut"];
 type Move = S["AliasMoveOut"];
+type Deployments = S["DeploymentList"];
+type Deployment = S["DeploymentOut"];
+type Drift = S["DeploymentDrift"];
+type Stats = { mean: number; std: number; missing_rate: number };
+type FeatureDrift = { training: Stats; serving: Stats; mean_shift_in_std: number };
 
 export function ModelsPage(props: { project: string }) {
   const { project } = props;
@@ -71,6 +79,9 @@ export function ModelPage(props: { project: string; name: string }) {
       setActing(e as Error);
     }
   };
+  const depUrl = `/projects/${enc(project)}/deployments`;
+  const deps = useFetch<Deployments>(depUrl, () => get<Deployments>(depUrl), 3000);
+  const deployment = deps.data?.items.find((x) => x.name === name) ?? null;
   const d = detail.data;
   const metricNames = d ? [...new Set(d.versions.flatMap((v) => Object.keys(v.metrics ?? {})))].sort() : [];
   return (
@@ -127,7 +138,7 @@ export function ModelPage(props: { project: string; name: string }) {
                   {metricNames.map((m) => (
                     <td class="metric mono" data-metric={m}>{v.metrics?.[m] === undefined ? "" : fmtNum(v.metrics[m])}</td>
                   ))}
-                  <td class="lineage small"><Lineage project={project} v={v} /></td>
+                  <td class="lineage small"><Lineage project={project} v={v} deployment={deployment} /></td>
                   <td class="small">{fmtTime(v.created_at)}</td>
                   <td>
                     <button
@@ -142,6 +153,7 @@ export function ModelPage(props: { project: string; name: string }) {
               ))}
             </tbody>
           </table>
+          <DeploymentSection project={project} deployment={deployment} />
           <h2>Alias trail</h2>
           {d.moves.length ? (
             <table class="list alias-trail">
@@ -173,7 +185,8 @@ export function ModelPage(props: { project: string; name: string }) {
 }
 
 /** dataset (content hash) -> training run -> this version -> its aliases. */
-function Lineage({ project, v }: { project: string; v: Version }) {
+function Lineage({ project, v, deployment }: { project: string; v: Version; deployment: Deployment | null }) {
+  const serving = (deployment?.members ?? []).filter((r) => r.version === v.version).length;
   const lin = v.lineage ?? {};
   const run = v.execution_id || lin["execution_id"] || "";
   const data = lin["dataset"] ?? "data";
@@ -197,6 +210,103 @@ function Lineage({ project, v }: { project: string; v: Version }) {
         {v.name}:{v.version}
       </span>
       {(v.aliases ?? []).length ? ` → ${(v.aliases ?? []).join(", ")}` : ""}
+      {serving ? <span class="lineage-deployed">{` → deployed (${serving} replica${serving > 1 ? "s" : ""})`}</span> : null}
     </span>
   );
+}
+
+/** The model's deployment (airfoil deploy): its replicas, then the drift of what they served. */
+function DeploymentSection({ project, deployment }: { project: string; deployment: Deployment | null }) {
+  if (!deployment) {
+    return (
+      <section class="deployment">
+        <h2>Deployment</h2>
+        <div class="muted">not deployed (<code>airfoil deploy NAME@ALIAS --replicas N</code>)</div>
+      </section>
+    );
+  }
+  const ready = deployment.members.filter((r) => r.status === "ready").length;
+  return (
+    <section class="deployment" data-ref={deployment.ref}>
+      <h2>
+        Deployment <code>{deployment.ref}</code>{" "}
+        <span class="small muted">
+          {ready}/{deployment.replicas} ready
+        </span>
+      </h2>
+      <table class="list replicas">
+        <thead>
+          <tr><th>replica</th><th>status</th><th>version</th><th>restarts</th><th>pid</th><th>address</th></tr>
+        </thead>
+        <tbody>
+          {deployment.members.map((r) => (
+            <tr data-replica={r.index} data-status={r.status}>
+              <td>{r.index}</td>
+              <td><span class={`tag status-${r.status}`}>{r.status}</span></td>
+              <td>{r.version ?? "—"}</td>
+              <td class="restarts">{r.restarts}</td>
+              <td class="small mono">{r.pid ?? "—"}</td>
+              <td class="small mono">{r.url}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <DriftTable project={project} name={deployment.name} />
+    </section>
+  );
+}
+
+function DriftTable({ project, name }: { project: string; name: string }) {
+  const url = `/projects/${enc(project)}/deployments/${enc(name)}/drift`;
+  const drift = useFetch<Drift>(url, () => get<Drift>(url), 5000, () => true, true);
+  const d = drift.data;
+  const rows = d ? Object.entries(d.features as Record<string, FeatureDrift>) : [];
+  return (
+    <div class="drift">
+      <h3>
+        Drift{" "}
+        <button name="refresh-drift" onClick={() => drift.reload()}>refresh</button>
+      </h3>
+      <Problem error={drift.error} />
+      {d ? (
+        <div class="small muted drift-summary">
+          {d.rows} rows served by {d.replicas} replica{d.replicas === 1 ? "" : "s"}
+          {d.version !== null && d.version !== undefined ? ` of version ${d.version}` : ""}, against the training split
+        </div>
+      ) : null}
+      {rows.length ? (
+        <table class="list drift-table">
+          <thead>
+            <tr>
+              <th>feature</th>
+              <th class="metric">training mean</th><th class="metric">served mean</th>
+              <th class="metric">training std</th><th class="metric">served std</th>
+              <th class="metric">training missing</th><th class="metric">served missing</th>
+              <th class="metric">shift (σ)</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([f, x]) => (
+              <tr data-feature={f} class={x.mean_shift_in_std > 1 ? "drifted" : ""}>
+                <td>{f}</td>
+                <td class="metric mono" data-stat="training-mean">{fmtNum(x.training.mean)}</td>
+                <td class="metric mono" data-stat="serving-mean">{fmtNum(x.serving.mean)}</td>
+                <td class="metric mono" data-stat="training-std">{fmtNum(x.training.std)}</td>
+                <td class="metric mono" data-stat="serving-std">{fmtNum(x.serving.std)}</td>
+                <td class="metric mono" data-stat="training-missing">{fmtPct(x.training.missing_rate)}</td>
+                <td class="metric mono" data-stat="serving-missing">{fmtPct(x.serving.missing_rate)}</td>
+                <td class="metric mono" data-stat="shift">{fmtNum(x.mean_shift_in_std)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : d ? (
+        <div class="muted">no ready replica has answered yet</div>
+      ) : null}
+    </div>
+  );
+}
+
+function fmtPct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
 }

@@ -12,6 +12,7 @@ from airfoil.cli import (
     _cache,
     _cluster,
     _compare,
+    _deploy,
     _executions,
     _failures,
     _metrics,
@@ -48,6 +49,7 @@ _failures.register(app)
 _report.register(app)
 _compare.register(app)
 _models.register(app)
+_deploy.register(app)
 
 
 def _print_version(value: bool) -> None:

@@ -13,6 +13,7 @@ Example::
 
 from airfoil.client._artifacts import Artifacts
 from airfoil.client._client import ApiCallError, AuthError, Client
+from airfoil.client._deployments import Deployments
 from airfoil.client._package import build_package
 
-__all__ = ["ApiCallError", "Artifacts", "AuthError", "Client", "build_package"]
+__all__ = ["ApiCallError", "Artifacts", "AuthError", "Client", "Deployments", "build_package"]

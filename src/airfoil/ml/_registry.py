@@ -207,12 +207,20 @@ class ModelRegistry:
             raise CorruptBlobError(f"the bytes of {version.ref} no longer match their hash")
         return data
 
-    def load(self, model: Model, ref: str | ModelRef | ArtifactVersion) -> LoadedModel:
-        """A registered version of ``model`` loaded into its model object."""
+    def load(
+        self, model: Model, ref: str | ModelRef | ArtifactVersion, *, data: bytes | None = None
+    ) -> LoadedModel:
+        """A registered version of ``model`` loaded into its model object.
+
+        Args:
+            model: the model definition (its loader, or init for a state dict).
+            ref: the version, or a reference to resolve.
+            data: the version's bytes if they were read already (:meth:`read_bytes`).
+        """
         version = ref if isinstance(ref, ArtifactVersion) else self.resolve(ref)
         hyperparameters = json.loads(version.lineage.get("hyperparameters", "{}"))
         obj = load_model(
-            self.read_bytes(version),
+            self.read_bytes(version) if data is None else data,
             version.metadata.get("format", "pickle"),
             loader=model.loader_fn,
             build=lambda: model.build(hyperparameters),

@@ -110,16 +110,29 @@ class ModelService:
         registry: where its versions are.
         ref: ``name``, ``name:VERSION`` or ``name@ALIAS``.
         poll_s: how often an alias (or ``name``: the newest version) is checked.
+        loaded: the version to serve first, if it was loaded already (else the one ``ref``
+            names now is loaded).
     """
 
     def __init__(
-        self, model: "Model", registry: ModelRegistry, ref: str | ModelRef, poll_s: float = 0.5
+        self,
+        model: "Model",
+        registry: ModelRegistry,
+        ref: str | ModelRef,
+        poll_s: float = 0.5,
+        *,
+        loaded: LoadedModel | None = None,
     ) -> None:
         self.model = model
         self.registry = registry
         self.ref = parse_ref(ref) if isinstance(ref, str) else ref
         self.poll_s = poll_s
-        self._current = self._load(registry.resolve(self.ref))
+        if loaded is None:
+            self._current = self._load(registry.resolve(self.ref))
+        else:
+            self._current = _Serving(
+                loaded, DriftTracker(loaded.features(), loaded.feature_stats())
+            )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.swaps = 0
@@ -249,19 +262,25 @@ def create_service(
     app = FastAPI(title=f"{model.name} prediction service", lifespan=lifespan)
 
     import numpy as np
-    import pandas as pd
 
     returns = pydantic.TypeAdapter(model.predictor_return_type())
     as_array = model.wants_array()
+    frame: Any = None
+    if not as_array:  # only a predictor that takes a frame needs pandas
+        import pandas as pd
+
+        frame = pd.DataFrame
 
     def predict_sync(rows: list[dict[str, float | None]]) -> tuple[Any, int]:
 
         serving = service._current  # one read: a swap mid-request does not mix versions
+        # Drift watches what arrives, so rows the predictor fails on (a missing value it
+        # cannot take) count too: that is when a rising missing rate matters.
+        serving.drift.add(rows)
         # A float array then a frame: several times faster than from_records on dicts.
         values = np.array([[r[f] for f in features] for r in rows], dtype=float)
-        given = values if as_array else pd.DataFrame(values, columns=features)
+        given = values if frame is None else frame(values, columns=features)
         out = model.predict_with(serving.loaded.obj, given)
-        serving.drift.add(rows)
         return out, serving.loaded.artifact.version
 
     @app.post("/predict", response_model=response_type)

@@ -38,6 +38,7 @@ from airfoil.server._metrics import Metrics
 
 if TYPE_CHECKING:
     from airfoil.local import Runtime
+    from airfoil.server._supervisor import Supervisor
     from airfoil.settings import AirfoilSettings
     from airfoil.store._schedules import ScheduleRecord
 
@@ -223,6 +224,32 @@ def _start_schedules(runtime: Runtime, run_engine: bool) -> _Schedules | None:
         return None
 
 
+def _start_supervisor(app: FastAPI, runtime: Runtime) -> Supervisor | None:
+    """The deployments' supervisor (its own artifact store connection), started."""
+    import os
+
+    from airfoil.server._supervisor import ServiceEnv, Supervisor
+    from airfoil.store.artifacts import open_artifact_store
+
+    settings = runtime.settings
+    try:
+        store = open_artifact_store(settings.database_url, settings.home)
+    except Exception:  # the API must come up even if deployments cannot be supervised
+        log.exception("the deployment supervisor did not start")
+        return None
+    home = os.path.abspath(os.path.expanduser(settings.home))
+    env = ServiceEnv(
+        home=home,
+        database_url=settings.database_url,
+        blob_url=settings.resolved_blob_url(),
+        logs_dir=os.path.join(home, "deployments"),
+    )
+    supervisor = Supervisor(store, env)
+    supervisor.start()
+    app.state.supervisor = supervisor
+    return supervisor
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     """The Airfoil API app. Nothing is opened until the app starts."""
 
@@ -234,9 +261,13 @@ def create_app(config: ServerConfig) -> FastAPI:
         if deps.driver is not None:
             deps.driver.start()
         schedules = _start_schedules(deps.runtime, config.run_engine) if config.run_engine else None
+        supervisor = _start_supervisor(app, deps.runtime) if config.run_engine else None
         try:
             yield
         finally:
+            if supervisor is not None:
+                supervisor.close()
+                supervisor.store.close()
             if schedules is not None:
                 schedules.stop()
             if deps.driver is not None:

@@ -648,3 +648,8 @@ from airfoil.server._artifacts import artifact_router as _artifact_router  # noq
 
 ROUTE_ROLES.update(_ARTIFACT_ROLES)
 router.include_router(_artifact_router)
+from airfoil.server._deployments import ROLES as _DEPLOYMENT_ROLES  # noqa: E402
+from airfoil.server._deployments import deployment_router as _deployment_router  # noqa: E402
+
+ROUTE_ROLES.update(_DEPLOYMENT_ROLES)
+router.include_router(_deployment_router)

@@ -27,6 +27,7 @@ import re
 import msgspec
 
 from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.store.deployments import Deployment
 
 __all__ = [
     "ALIAS_ACTIONS",
@@ -235,6 +236,30 @@ class ArtifactStore(abc.ABC):
     @abc.abstractmethod
     def alias_moves(self, project: str, name: str, alias: str | None = None) -> list[AliasMove]:
         """The audit trail of a name (of one alias if given), oldest first."""
+
+    @abc.abstractmethod
+    def put_deployment(self, deployment: Deployment) -> None:
+        """Insert or replace the deployment of ``(project, name)``."""
+
+    @abc.abstractmethod
+    def get_deployment(self, project: str, name: str) -> Deployment | None:
+        """The deployment of a model name, or None."""
+
+    @abc.abstractmethod
+    def list_deployments(self, project: str | None = None) -> list[Deployment]:
+        """The deployments of a project (of every project if None), by project and name."""
+
+    @abc.abstractmethod
+    def delete_deployment(self, project: str, name: str) -> bool:
+        """Remove a deployment's record; whether there was one."""
+
+    @abc.abstractmethod
+    def claim_deployment(
+        self, project: str, name: str, owner: str, now: float, ttl_s: float
+    ) -> bool:
+        """Atomically take (or renew) the right to run a deployment's processes until
+        ``now + ttl_s``: granted when nobody holds it, ``owner`` does, or the holder's
+        lease ran out. False if another owner holds it (or there is no such deployment)."""
 
     def resolve(self, project: str, name: str, alias: str) -> ArtifactVersion:
         """The version an alias points at. Raises NotFoundError."""

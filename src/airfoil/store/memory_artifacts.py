@@ -20,11 +20,13 @@ from airfoil.store.artifacts import (
     missing_artifact,
     plan_move,
 )
+from airfoil.store.deployments import Deployment
 
 __all__ = ["MemoryArtifactStore"]
 
 _VERSION = msgspec.json.Decoder(ArtifactVersion)
 _MOVE = msgspec.json.Decoder(AliasMove)
+_DEPLOYMENT = msgspec.json.Decoder(Deployment)
 
 
 class MemoryArtifactStore(ArtifactStore):
@@ -35,6 +37,8 @@ class MemoryArtifactStore(ArtifactStore):
         self._versions: dict[tuple[str, str], list[bytes]] = {}
         self._aliases: dict[tuple[str, str], dict[str, int]] = {}
         self._moves: dict[tuple[str, str], list[bytes]] = {}
+        self._deployments: dict[tuple[str, str], bytes] = {}
+        self._leases: dict[tuple[str, str], tuple[str, float]] = {}
 
     def add_version(self, draft: ArtifactDraft, now: float) -> tuple[ArtifactVersion, bool]:
         check_artifact_name(draft.name)
@@ -119,3 +123,35 @@ class MemoryArtifactStore(ArtifactStore):
             rows = list(self._moves.get((project, name), ()))
         moves = [_MOVE.decode(d) for d in rows]
         return [m for m in moves if alias is None or m.alias == alias]
+
+    def put_deployment(self, deployment: Deployment) -> None:
+        with self._lock:
+            self._deployments[(deployment.project, deployment.name)] = encode_json(deployment)
+
+    def get_deployment(self, project: str, name: str) -> Deployment | None:
+        with self._lock:
+            found = self._deployments.get((project, name))
+        return None if found is None else _DEPLOYMENT.decode(found)
+
+    def list_deployments(self, project: str | None = None) -> list[Deployment]:
+        with self._lock:
+            rows = sorted(self._deployments.items())
+        return [_DEPLOYMENT.decode(v) for (p, _), v in rows if project is None or p == project]
+
+    def delete_deployment(self, project: str, name: str) -> bool:
+        with self._lock:
+            self._leases.pop((project, name), None)
+            return self._deployments.pop((project, name), None) is not None
+
+    def claim_deployment(
+        self, project: str, name: str, owner: str, now: float, ttl_s: float
+    ) -> bool:
+        key = (project, name)
+        with self._lock:
+            if key not in self._deployments:
+                return False
+            holder, until = self._leases.get(key, ("", 0.0))
+            if holder not in ("", owner) and until > now:
+                return False
+            self._leases[key] = (owner, now + ttl_s)
+            return True

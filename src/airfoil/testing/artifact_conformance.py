@@ -21,6 +21,7 @@ import pytest
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.store.artifacts import ArtifactDraft, ArtifactStore
+from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["ArtifactStoreConformance", "make_draft"]
 
@@ -175,3 +176,96 @@ class ArtifactStoreConformance:
         versions = artifact_store.list_versions("p", "digits")
         assert sorted(v.version for v in versions) == [1, 2, 3, 4, 5, 6]
         assert [m.seq for m in artifact_store.alias_moves("p", "digits")] == [1, 2, 3, 4, 5, 6]
+
+    def test_deployments_are_kept_per_project_and_replaced(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        first = Deployment(
+            project="p",
+            name="digits",
+            ref="digits@production",
+            replicas=2,
+            created_at=1.0,
+            updated_at=1.0,
+            members=[Replica(index=0, port=8001, pid=11, status="ready", version=3, restarts=2)],
+        )
+        other = Deployment(
+            project="q", name="digits", ref="digits:1", replicas=1, created_at=2.0, updated_at=2.0
+        )
+        artifact_store.put_deployment(first)
+        artifact_store.put_deployment(other)
+        assert artifact_store.get_deployment("p", "digits") == first
+        assert artifact_store.list_deployments("q") == [other]
+        assert artifact_store.list_deployments() == [first, other]
+        assert artifact_store.get_deployment("p", "nope") is None
+        moved = Deployment(
+            project="p",
+            name="digits",
+            ref="digits@production",
+            replicas=1,
+            created_at=1.0,
+            updated_at=5.0,
+        )
+        artifact_store.put_deployment(moved)
+        assert artifact_store.list_deployments("p") == [moved]
+        assert artifact_store.delete_deployment("p", "digits") is True
+        assert artifact_store.delete_deployment("p", "digits") is False
+        assert artifact_store.list_deployments() == [other]
+
+    def test_a_deployment_lease_has_one_holder_at_a_time(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        assert not artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)  # none yet
+        artifact_store.put_deployment(
+            Deployment(
+                project="p",
+                name="digits",
+                ref="digits:1",
+                replicas=1,
+                created_at=1.0,
+                updated_at=1.0,
+            )
+        )
+        assert artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        assert not artifact_store.claim_deployment("p", "digits", "b", 5.0, 10.0)
+        assert artifact_store.claim_deployment("p", "digits", "a", 5.0, 10.0)  # renewed
+        # a record written by the holder keeps its lease
+        artifact_store.put_deployment(
+            Deployment(
+                project="p",
+                name="digits",
+                ref="digits:1",
+                replicas=2,
+                created_at=1.0,
+                updated_at=6.0,
+            )
+        )
+        assert not artifact_store.claim_deployment("p", "digits", "b", 14.0, 10.0)
+        assert artifact_store.claim_deployment("p", "digits", "b", 15.5, 10.0)  # expired
+        assert not artifact_store.claim_deployment("p", "digits", "a", 16.0, 10.0)
+        assert artifact_store.claim_deployment("p", "digits", "b", 17.0, 0.0)  # released
+        assert artifact_store.claim_deployment("p", "digits", "a", 17.0, 10.0)
+
+    def test_racing_claims_grant_one_lease(self, artifact_store: ArtifactStore) -> None:
+        artifact_store.put_deployment(
+            Deployment(
+                project="p",
+                name="digits",
+                ref="digits:1",
+                replicas=1,
+                created_at=1.0,
+                updated_at=1.0,
+            )
+        )
+        won: list[str] = []
+
+        def claim(owner: str) -> None:
+            if artifact_store.claim_deployment("p", "digits", owner, 2.0, 10.0):
+                won.append(owner)
+
+        threads = [threading.Thread(target=claim, args=(f"s{i}",)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(won) == 1

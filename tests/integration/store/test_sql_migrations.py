@@ -47,6 +47,7 @@ TABLES = {
     "server_artifact_versions",
     "server_artifact_aliases",
     "server_artifact_moves",
+    "server_deployments",
 }
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "artifact_moves",
     "artifact_versions",
     "control",
+    "deployments",
     "entities",
     "launch_plans",
     "meta",
@@ -140,4 +141,17 @@ artifact_moves = sa.Table(
     sa.Column("alias", KEY, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
     sa.Column("record", sa.Text, nullable=False),
+)
+#: Deployments the server supervises (revision 0010; see :mod:`airfoil.store.deployments`):
+#: the whole record, replicas included, is JSON in ``record``; ``owner`` and ``lease_until``
+#: say which server runs its processes (claimed atomically, see ``claim_deployment``).
+deployments = sa.Table(
+    "server_deployments",
+    meta,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("owner", KEY, nullable=False, default=""),
+    sa.Column("lease_until", sa.Double, nullable=False, default=0.0),
 )

@@ -1,0 +1,94 @@
+"""``airfoil deploy NAME@ALIAS --replicas N``, ``airfoil deploy list``, ``airfoil deploy stop
+NAME``: model services the server supervises (restarted on a crash, rolled to the new
+version when the alias moves). The server is ``--server`` or ``AIRFOIL_SERVER_URL``, the
+project ``AIRFOIL_PROJECT``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from airfoil.cli._common import handle_errors, out_console, plain
+from airfoil.core.errors import ConfigError
+
+__all__ = ["register"]
+
+
+def register(app_: typer.Typer) -> None:
+    """Add ``airfoil deploy`` to the CLI."""
+    app_.command("deploy")(deploy)
+
+
+def _deployments(server: str | None) -> Any:
+    from airfoil.client import Client, Deployments
+    from airfoil.settings import AirfoilSettings
+
+    return Deployments(Client(server, project=AirfoilSettings().project))
+
+
+def _show(items: list[Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([d.model_dump(mode="json") for d in items], indent=2))
+        return
+    table = Table("NAME", "REF", "STATUS", "REPLICAS", "VERSIONS", "RESTARTS", "URLS")
+    for d in items:
+        ready = sum(1 for r in d.members if r.status == "ready")
+        versions = sorted({str(r.version) for r in d.members if r.version is not None})
+        table.add_row(
+            d.name,
+            d.ref,
+            d.status,
+            f"{ready}/{d.replicas} ready",
+            ", ".join(versions),
+            str(sum(r.restarts for r in d.members)),
+            " ".join(r.url for r in d.members),
+        )
+    out_console.print(table)
+
+
+@handle_errors
+def deploy(
+    target: str = typer.Argument(
+        ..., help="NAME@ALIAS (follows the alias), NAME:VERSION or NAME; or list, or stop."
+    ),
+    name: str | None = typer.Argument(None, help="With stop: the deployment to stop."),
+    replicas: int = typer.Option(1, "--replicas", min=1, max=32, help="Service processes."),
+    file: str = typer.Option(
+        "", "--file", help="The file defining the model, on the server's machine."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    server: str | None = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
+) -> None:
+    """Make the server run a model's prediction service as N supervised processes
+    (`airfoil deploy list`, `airfoil deploy stop NAME`)."""
+    client = _deployments(server)
+    if target == "list" and name is None:
+        _show(client.list().items, as_json)
+        return
+    if target == "stop":
+        if name is None:
+            raise ConfigError("airfoil deploy stop NAME: name the deployment to stop")
+        stopped = client.stop(name)
+        if as_json:
+            typer.echo(json.dumps(stopped.model_dump(mode="json"), indent=2))
+        else:
+            plain(out_console, f"stopped {stopped.name} ({len(stopped.members)} processes)")
+        return
+    if name is not None:
+        raise ConfigError(f"unexpected argument {name!r}: airfoil deploy NAME@ALIAS --replicas N")
+    if file and os.path.isfile(file):
+        file = os.path.abspath(file)  # the server resolves it, from another directory
+    deployed = client.deploy(target, replicas, file)
+    if as_json:
+        typer.echo(json.dumps(deployed.model_dump(mode="json"), indent=2))
+        return
+    plain(
+        out_console,
+        f"deployed {deployed.ref}: {deployed.replicas} replicas on "
+        + " ".join(r.url for r in deployed.members),
+    )

@@ -1,0 +1,43 @@
+"""The deployments of a server (``airfoil deploy``), through a :class:`~airfoil.client.Client`:
+``Deployments(client).deploy(ref, replicas)``, ``.list()``, ``.get(name)``, ``.stop(name)``,
+``.drift(name)``."""
+
+from __future__ import annotations
+
+from airfoil.client._client import Client
+from airfoil.wire._deployments import DeploymentDrift, DeploymentIn, DeploymentList, DeploymentOut
+
+__all__ = ["Deployments"]
+
+
+class Deployments:
+    """The deployments of the client's project (or ``project``) on the server."""
+
+    def __init__(self, client: Client, project: str | None = None) -> None:
+        self.client = client
+        self.project = project or client.project
+
+    def _base(self) -> str:
+        return f"/projects/{self.project}/deployments"
+
+    def deploy(self, ref: str, replicas: int = 1, file: str = "") -> DeploymentOut:
+        """Make the server run ``replicas`` services of ``ref`` (``NAME@ALIAS`` follows the
+        alias)."""
+        body = DeploymentIn(ref=ref, replicas=replicas, file=file)
+        r = self.client._call("POST", self._base(), json=body.model_dump(mode="json"))
+        return DeploymentOut.model_validate(r.json())
+
+    def list(self) -> DeploymentList:
+        return DeploymentList.model_validate(self.client._call("GET", self._base()).json())
+
+    def get(self, name: str) -> DeploymentOut:
+        r = self.client._call("GET", f"{self._base()}/{name}")
+        return DeploymentOut.model_validate(r.json())
+
+    def stop(self, name: str) -> DeploymentOut:
+        r = self.client._call("DELETE", f"{self._base()}/{name}")
+        return DeploymentOut.model_validate(r.json())
+
+    def drift(self, name: str) -> DeploymentDrift:
+        r = self.client._call("GET", f"{self._base()}/{name}/drift")
+        return DeploymentDrift.model_validate(r.json())

@@ -1,0 +1,236 @@
+"""Deployments over HTTP: wire schema -> service -> thin route.
+
+``POST /projects/{project}/deployments`` (deploy a model reference with N replicas; runner),
+``GET .../deployments`` and ``GET .../deployments/{name}`` (viewer), ``DELETE
+.../deployments/{name}`` (stop: the processes are terminated, the record removed; runner),
+``GET .../deployments/{name}/drift`` (the drift statistics of its ready replicas, pooled;
+viewer). The processes are run by the :class:`~airfoil.server._supervisor.Supervisor` of
+the server that drives executions; these routes write and read the records it keeps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import httpx
+import msgspec
+from fastapi import APIRouter, Path, Request
+
+from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.server._artifacts import Runner, Store, Viewer, _Project
+from airfoil.server._supervisor import Supervisor
+from airfoil.store.artifacts import ArtifactStore, check_artifact_name
+from airfoil.store.deployments import Deployment
+from airfoil.wire import API_PREFIX
+from airfoil.wire._deployments import (
+    DeploymentDrift,
+    DeploymentIn,
+    DeploymentList,
+    DeploymentOut,
+    ReplicaOut,
+)
+
+__all__ = ["ROLES", "deploy", "deployment_out", "deployment_router", "pooled_drift"]
+
+deployment_router = APIRouter()
+ROLES: dict[tuple[str, str], str] = {}
+_Name = Annotated[str, Path(max_length=300)]
+_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
+
+
+# --- services ---------------------------------------------------------------------------------
+
+
+def deployment_out(d: Deployment) -> DeploymentOut:
+    return DeploymentOut(
+        project=d.project,
+        name=d.name,
+        ref=d.ref,
+        replicas=d.replicas,
+        status=d.status,
+        file=d.file,
+        created_at=d.created_at,
+        updated_at=d.updated_at,
+        members=[
+            ReplicaOut(
+                index=r.index,
+                port=r.port,
+                pid=r.pid,
+                status=r.status,
+                version=r.version,
+                restarts=r.restarts,
+                last_exit=r.last_exit,
+                url=f"http://127.0.0.1:{r.port}",
+            )
+            for r in d.members
+        ],
+    )
+
+
+def deploy(store: ArtifactStore, project: str, body: DeploymentIn, now: float) -> Deployment:
+    """Record (or replace) the deployment of ``body.ref``: the supervisor starts it.
+
+    Raises:
+        ConfigError: an invalid reference, or no file that defines the model here.
+        NotFoundError: the model, version or alias does not exist.
+    """
+    match = _REF.match(body.ref.strip())
+    if match is None:
+        raise ConfigError(
+            f"invalid model reference {body.ref!r}: use NAME, NAME:VERSION or NAME@ALIAS"
+        )
+    name = check_artifact_name(match["name"], "model name")
+    if match["alias"]:
+        version = store.resolve(project, name, check_artifact_name(match["alias"], "alias"))
+    else:
+        version = store.get_version(
+            project, name, int(match["version"]) if match["version"] else None
+        )
+    if version.kind != "model":
+        raise ConfigError(f"{version.ref} is a {version.kind!r} artifact, not a model")
+    file = body.file or version.metadata.get("model_file", "")
+    if not file or not os.path.isfile(file):
+        raise ConfigError(
+            f"the file that defines model {name!r} ({file or 'not recorded'}) is not on the "
+            "server's machine: pass the path of the file there (airfoil deploy --file)"
+        )
+    ref = body.ref.strip()
+    old = store.get_deployment(project, name)
+    if old is not None and old.ref != ref:
+        raise ConfigError(
+            f"{name!r} is deployed as {old.ref}: stop it first (airfoil deploy stop {name})"
+        )
+    deployment = Deployment(
+        project=project,
+        name=name,
+        ref=ref,
+        replicas=body.replicas,
+        file=body.file,
+        created_at=old.created_at if old is not None else now,
+        updated_at=now,
+        # Deployed again: the running replicas stay (a new replica count scales them).
+        members=old.members if old is not None else [],
+    )
+    store.put_deployment(deployment)
+    return deployment
+
+
+def pooled_drift(name: str, reports: list[dict[str, Any]]) -> DeploymentDrift:
+    """The drift reports of several replicas serving one version, pooled exactly (counts,
+    means and variances combined, not averaged)."""
+    rows = sum(int(r.get("rows", 0)) for r in reports)
+    features: dict[str, Any] = {}
+    names = list(reports[0]["features"]) if reports else []
+    for feature in names:
+        parts = [(int(r.get("rows", 0)), r["features"][feature]) for r in reports]
+        training = parts[0][1]["training"]
+        seen = [(n * (1 - p["serving"]["missing_rate"]), p["serving"]) for n, p in parts]
+        total = sum(k for k, _ in seen)
+        mean = sum(k * s["mean"] for k, s in seen) / total if total else 0.0
+        second = sum(k * (s["std"] ** 2 + s["mean"] ** 2) for k, s in seen) / total if total else 0
+        std = math.sqrt(max(second - mean * mean, 0.0))
+        missing = sum(n * p["serving"]["missing_rate"] for n, p in parts) / rows if rows else 0
+        t_std = training["std"]
+        shift = abs(mean - training["mean"]) / t_std if t_std > 0 and total else 0.0
+        features[feature] = {
+            "training": training,
+            "serving": {"mean": mean, "std": std, "missing_rate": missing},
+            "mean_shift_in_std": shift,
+        }
+    version = reports[0].get("version") if reports else None
+    return DeploymentDrift(
+        name=name, version=version, rows=rows, replicas=len(reports), features=features
+    )
+
+
+def drift(deployment: Deployment) -> DeploymentDrift:
+    """Ask each ready replica for its ``/drift`` and pool those serving the newest version."""
+    reports = []
+    with httpx.Client(timeout=2.0) as client:
+        for r in deployment.members:
+            if r.status != "ready":
+                continue
+            try:
+                got = client.get(f"http://127.0.0.1:{r.port}/drift")
+            except httpx.HTTPError:
+                continue
+            if got.status_code == 200:
+                reports.append(got.json())
+    if reports:
+        newest = max(int(r.get("version", 0)) for r in reports)
+        reports = [r for r in reports if r.get("version") == newest]
+    return pooled_drift(deployment.name, reports)
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+def _supervisor(request: Request) -> Supervisor | None:
+    found: Supervisor | None = getattr(request.app.state, "supervisor", None)
+    return found
+
+
+def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
+    ROLES[(method, API_PREFIX + path)] = role
+    return deployment_router.api_route(path, methods=[method], **kwargs)
+
+
+def _get(store: ArtifactStore, project: str, name: str) -> Deployment:
+    found = store.get_deployment(project, name)
+    if found is None:
+        raise NotFoundError(f"no deployment {name!r} in project {project!r}")
+    return found
+
+
+@_route("POST", "/projects/{project}/deployments", "runner", response_model=DeploymentOut)
+def post_deployment(
+    project: _Project, body: DeploymentIn, who: Runner, store: Store, request: Request
+) -> DeploymentOut:
+    deployment = deploy(store, project, body, time.time())
+    supervisor = _supervisor(request)
+    if supervisor is not None:
+        supervisor.reconcile()  # the processes start now, not at the next pass
+        deployment = _get(store, project, deployment.name)
+    return deployment_out(deployment)
+
+
+@_route("GET", "/projects/{project}/deployments", "viewer", response_model=DeploymentList)
+def get_deployments(project: _Project, who: Viewer, store: Store) -> DeploymentList:
+    return DeploymentList(items=[deployment_out(d) for d in store.list_deployments(project)])
+
+
+@_route("GET", "/projects/{project}/deployments/{name}", "viewer", response_model=DeploymentOut)
+def get_deployment(project: _Project, name: _Name, who: Viewer, store: Store) -> DeploymentOut:
+    return deployment_out(_get(store, project, name))
+
+
+@_route("DELETE", "/projects/{project}/deployments/{name}", "runner", response_model=DeploymentOut)
+def delete_deployment(
+    project: _Project, name: _Name, who: Runner, store: Store, request: Request
+) -> DeploymentOut:
+    found = _get(store, project, name)
+    supervisor = _supervisor(request)
+    if supervisor is None:
+        raise ConfigError(
+            "this server does not run deployments (started with --no-engine): stop it "
+            "through the server that runs them"
+        )
+    supervisor.stop_deployment(project, name)
+    return deployment_out(msgspec.structs.replace(found, status="stopped"))
+
+
+@_route(
+    "GET",
+    "/projects/{project}/deployments/{name}/drift",
+    "viewer",
+    response_model=DeploymentDrift,
+)
+def get_deployment_drift(
+    project: _Project, name: _Name, who: Viewer, store: Store
+) -> DeploymentDrift:
+    return drift(_get(store, project, name))

@@ -1,0 +1,373 @@
+"""The deployment supervisor: keeps each deployment's ``airfoil serve`` processes running.
+
+A thread of the server (started with the engine) that, every ``interval_s``, reads the
+deployments from the artifact store and makes the processes match them:
+
+- a deployment with ``replicas`` N has N replicas, each an ``airfoil serve REF`` child on a
+  free 127.0.0.1 port, in a session of its own (Ctrl-C to the server does not reach them),
+  with the server's database, blob store and home, and the deployment's project;
+- a replica that exits, or that was ready and has stopped answering ``/health`` for
+  ``hung_after_s`` (it is killed), is restarted after a backoff (0.5 s doubling to 30 s;
+  a replica that served for a minute starts again from 0.5 s) and its restart count goes up;
+- a replica that answers ``/health`` is ``ready`` with the version it serves: services follow
+  their alias themselves (``NAME@ALIAS``), so an alias move rolls every replica to the new
+  version, each swapping with no failed request;
+- a deployment removed (``stop``) has its processes terminated (SIGTERM, then SIGKILL).
+
+Every change is written to the deployment's record, which the API and the console read.
+Several servers on one database each run a supervisor; a deployment's processes are run
+by the one holding its lease (claimed atomically in the store, renewed every pass), and
+another takes over, re-adopting the processes, when the holder's lease runs out.
+Replica processes outlive the server: a new server re-adopts a recorded replica that still
+answers ``/health`` for the deployment's model on its port, and restarts the others.
+
+Invariant: only processes this supervisor started, or re-adopted after checking their
+``/health``, are ever signalled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import msgspec
+
+from airfoil.store.artifacts import ArtifactStore
+from airfoil.store.deployments import Deployment, Replica
+
+__all__ = ["ServiceEnv", "Supervisor", "backoff_s", "free_port"]
+
+log = logging.getLogger("airfoil.server.deployments")
+
+_FIRST_BACKOFF_S = 0.5
+_MAX_BACKOFF_S = 30.0
+_STABLE_S = 60.0  # a replica that ran this long restarts from the first backoff again
+_ADOPT_GRACE_S = 5.0  # an adopted replica that stops answering this long is restarted
+
+
+def backoff_s(restarts: int) -> float:
+    """The wait before the ``restarts``-th restart in a row (1, 2, ...)."""
+    return min(_FIRST_BACKOFF_S * 2.0 ** max(restarts - 1, 0), _MAX_BACKOFF_S)
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class ServiceEnv:
+    """What a service process needs to find the server's registry."""
+
+    home: str
+    database_url: str | None
+    blob_url: str
+    logs_dir: str
+
+    def environ(self, project: str) -> dict[str, str]:
+        env = {**os.environ, "AIRFOIL_HOME": self.home, "AIRFOIL_BLOB_URL": self.blob_url}
+        env["AIRFOIL_PROJECT"] = project
+        if self.database_url:
+            env["AIRFOIL_DATABASE_URL"] = self.database_url
+        else:
+            env.pop("AIRFOIL_DATABASE_URL", None)
+        return env
+
+
+@dataclass
+class _Process:
+    popen: subprocess.Popen[bytes] | None  # None: adopted from an earlier server
+    pid: int
+    port: int
+    started: float
+    last_answer: float
+
+
+_Key = tuple[str, str, int]
+
+
+class Supervisor:
+    """Runs the deployments of an artifact store.
+
+    Args:
+        store: where the deployments are (the server's artifact store).
+        env: the service processes' environment.
+        interval_s: how often deployments and processes are checked.
+        python: the interpreter the services run with.
+        hung_after_s: a ready replica that has not answered ``/health`` this long (stopped,
+            deadlocked) is killed, and so restarted.
+        lease_ttl_s: how long a deployment's lease lasts without renewal: with several
+            servers on one database, each deployment is run by the one holding its lease
+            (renewed every pass), and another takes it over (re-adopting the processes)
+            this long after the holder stops.
+    """
+
+    def __init__(
+        self,
+        store: ArtifactStore,
+        env: ServiceEnv,
+        *,
+        interval_s: float = 0.25,
+        python: str = sys.executable,
+        hung_after_s: float = 30.0,
+        lease_ttl_s: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.hung_after_s = hung_after_s
+        self.lease_ttl_s = lease_ttl_s
+        #: This supervisor's name in the deployments' leases.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.env = env
+        self.interval_s = interval_s
+        self.python = python
+        self._procs: dict[_Key, _Process] = {}
+        self._lock = threading.Lock()  # one reconcile at a time (thread and API calls)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._http = httpx.Client(timeout=0.5)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="airfoil-deployments", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop supervising; the service processes keep running (a new server re-adopts
+        them)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        for proc in self._procs.values():
+            if proc.popen is not None:
+                # The child outlives us; its Popen is dropped without a wait on purpose.
+                proc.popen.returncode = 0
+        for project, name in {k[:2] for k in self._procs}:
+            try:  # hand the lease back now: a restarted server re-adopts at once
+                self.store.claim_deployment(project, name, self.owner, time.time(), 0.0)
+            except Exception:
+                log.warning("could not release the lease of %s/%s", project, name)
+        self._procs.clear()
+        self._http.close()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.reconcile()
+            except Exception:  # keep supervising; the next pass tries again
+                log.exception("supervising deployments failed")
+            self._stopping.wait(self.interval_s)
+
+    # --- one pass -------------------------------------------------------------------------
+
+    def reconcile(self, now: float | None = None) -> None:
+        """Make the processes match the stored deployments this supervisor holds the
+        lease of (one pass)."""
+        with self._lock:
+            wanted: set[_Key] = set()
+            others: set[tuple[str, str]] = set()
+            for deployment in self.store.list_deployments():
+                if deployment.status != "running":
+                    continue
+                at = now or time.time()
+                name = (deployment.project, deployment.name)
+                if not self.store.claim_deployment(*name, self.owner, at, self.lease_ttl_s):
+                    others.add(name)  # another server runs it
+                    continue
+                updated = self._reconcile_one(deployment, at)
+                wanted.update((d.project, d.name, r.index) for d in [updated] for r in d.members)
+                updated = msgspec.structs.replace(updated, owner=self.owner)
+                if updated != deployment:
+                    self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
+            for proc_key in [k for k in self._procs if k not in wanted]:
+                if proc_key[:2] in others:
+                    # Its lease went to another server (this one stalled): that one re-adopts
+                    # the processes from the record, so they are left running.
+                    self._procs.pop(proc_key)
+                else:
+                    self._terminate(proc_key)
+
+    def stop_deployment(self, project: str, name: str) -> Deployment | None:
+        """Terminate a deployment's processes and remove its record; the record as it was."""
+        with self._lock:
+            found = self.store.get_deployment(project, name)
+            for key in [k for k in self._procs if k[:2] == (project, name)]:
+                self._terminate(key)
+            if found is not None:
+                for member in found.members:  # adopted ones this process has not seen yet
+                    key = (project, name, member.index)
+                    if member.pid and self._answers(member.port, name) is not None:
+                        self._procs[key] = _Process(None, member.pid, member.port, 0.0, 0.0)
+                        self._terminate(key)
+                self.store.delete_deployment(project, name)
+            return found
+
+    def _reconcile_one(self, d: Deployment, now: float) -> Deployment:
+        members = {r.index: r for r in d.members}
+        for index in range(d.replicas):
+            if index not in members:
+                members[index] = Replica(index=index, port=free_port(), status="backoff")
+        for index in [i for i in members if i >= d.replicas]:  # scaled down
+            self._terminate((d.project, d.name, index))
+            del members[index]
+        out = [self._reconcile_replica(d, members[i], now) for i in sorted(members)]
+        return msgspec.structs.replace(d, members=out)
+
+    def _reconcile_replica(self, d: Deployment, r: Replica, now: float) -> Replica:
+        key = (d.project, d.name, r.index)
+        proc = self._procs.get(key)
+        if proc is None and r.pid is not None and r.status in ("starting", "ready"):
+            # Recorded by an earlier server: adopt it if it still serves this model.
+            if self._answers(r.port, d.name) is not None:
+                proc = self._procs[key] = _Process(None, r.pid, r.port, now, now)
+                log.info("re-adopted replica %s of %s/%s (pid %s)", r.index, *key[:2], r.pid)
+            else:
+                r = _exited(r, None, now)
+        if proc is None:
+            if r.status == "backoff" and now >= r.next_start_at:
+                return self._spawn(d, r, now)
+            return r
+        running, code = self._exit_code(proc, now)
+        if not running:
+            del self._procs[key]
+            log.warning("replica %s of %s/%s exited (%s)", r.index, d.project, d.name, code)
+            stable = now - proc.started >= _STABLE_S
+            return _exited(r, code, now, stable)
+        version = self._answers(proc.port, d.name)
+        if version is not None:
+            proc.last_answer = now
+            if r.status != "ready" or r.version != version:
+                return msgspec.structs.replace(r, status="ready", version=version)
+        elif r.status == "ready" and now - proc.last_answer > self.hung_after_s:
+            # Running but silent (stopped, deadlocked): killed; the next pass restarts it.
+            log.warning("replica %s of %s/%s is not answering: killed", r.index, *key[:2])
+            _signal(proc.pid, signal.SIGKILL)
+        return r
+
+    # --- processes ------------------------------------------------------------------------
+
+    def _spawn(self, d: Deployment, r: Replica, now: float) -> Replica:
+        # The same port again (clients keep their address) unless something else holds it.
+        port = r.port if r.port and _port_free(r.port) else free_port()
+        command = [self.python, "-m", "airfoil.cli", "serve", d.ref, "--port", str(port)]
+        command += ["--poll", "0.5", "--sample-rate", "0"]
+        if d.file:
+            command += ["--file", d.file]
+        os.makedirs(self.env.logs_dir, exist_ok=True)
+        log_path = os.path.join(self.env.logs_dir, f"{d.project}.{d.name}.{r.index}.log")
+        with open(log_path, "ab") as out:
+            popen = subprocess.Popen(
+                command,
+                env=self.env.environ(d.project),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._procs[(d.project, d.name, r.index)] = _Process(popen, popen.pid, port, now, now)
+        return msgspec.structs.replace(
+            r, port=port, pid=popen.pid, status="starting", started_at=now, version=None
+        )
+
+    def _exit_code(self, proc: _Process, now: float) -> tuple[bool, int | None]:
+        """``(still running, exit code if known)``."""
+        if proc.popen is not None:
+            code = proc.popen.poll()
+            return code is None, code
+        # Adopted: not our child, so it is watched through /health (and its pid).
+        if not _pid_alive(proc.pid) or now - proc.last_answer > _ADOPT_GRACE_S:
+            if _pid_alive(proc.pid):
+                _signal(proc.pid, signal.SIGKILL)
+            return False, None
+        return True, None
+
+    def _answers(self, port: int, name: str) -> int | None:
+        """The version the service on ``port`` serves, if it is ``name``'s and answers."""
+        try:
+            r = self._http.get(f"http://127.0.0.1:{port}/health")
+            body = r.json() if r.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return None
+        if not isinstance(body, dict) or body.get("model") != name:
+            return None
+        version = body.get("version")
+        return version if isinstance(version, int) else None
+
+    def _terminate(self, key: _Key, grace_s: float = 5.0) -> None:
+        proc = self._procs.pop(key, None)
+        if proc is None:
+            return
+        _signal(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            if proc.popen is not None:
+                if proc.popen.poll() is not None:
+                    return
+            elif not _pid_alive(proc.pid):
+                return
+            time.sleep(0.05)
+        _signal(proc.pid, signal.SIGKILL)
+        if proc.popen is not None:
+            proc.popen.wait(timeout=5)
+
+
+def _exited(r: Replica, code: int | None, now: float, stable: bool = False) -> Replica:
+    streak = 1 if stable else r.streak + 1  # exits in a row, each soon after its start
+    return msgspec.structs.replace(
+        r,
+        pid=None,
+        status="backoff",
+        restarts=r.restarts + 1,
+        streak=streak,
+        last_exit=code,
+        version=None,
+        next_start_at=now + backoff_s(streak),
+    )
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited and not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # no /proc here: ask the kernel
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,69 @@
+"""The API models of deployments: model services the server supervises (``airfoil deploy``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DeploymentDrift", "DeploymentIn", "DeploymentList", "DeploymentOut", "ReplicaOut"]
+
+
+class DeploymentIn(BaseModel):
+    """Deploy a model: ``NAME@ALIAS`` (follows the alias), ``NAME:VERSION`` or ``NAME``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ref: str = Field(min_length=1, max_length=300)
+    replicas: int = Field(default=1, ge=1, le=32)
+    file: str = Field(
+        default="",
+        max_length=4096,
+        description="The file that defines the model, on the server's machine (default: the "
+        "one recorded when the model was registered).",
+    )
+
+
+class ReplicaOut(BaseModel):
+    """One ``airfoil serve`` process of a deployment."""
+
+    index: int
+    port: int
+    pid: int | None = None
+    status: str
+    version: int | None = None
+    restarts: int = 0
+    last_exit: int | None = None
+    url: str
+
+
+class DeploymentOut(BaseModel):
+    """A deployment: the model it serves and its replicas."""
+
+    project: str
+    name: str
+    ref: str
+    replicas: int
+    status: str
+    file: str = ""
+    created_at: float
+    updated_at: float
+    members: list[ReplicaOut] = []
+
+
+class DeploymentList(BaseModel):
+    """The deployments of a project, by name."""
+
+    items: list[DeploymentOut]
+
+
+class DeploymentDrift(BaseModel):
+    """Drift of a deployment: per feature, training mean/std/missing rate beside the same
+    over the rows its ready replicas served (pooled), and the mean's shift in training
+    standard deviations."""
+
+    name: str
+    version: int | None
+    rows: int
+    replicas: int
+    features: dict[str, Any]

@@ -1,0 +1,95 @@
+"""Pure pieces of deployments: drift reports of several replicas pool to exactly what one
+tracker over all their rows reports; the restart backoff doubles to its cap; a deploy of a
+bad reference, an unknown model or a file that is not there is a typed error naming it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.ml._serve import DriftTracker
+from airfoil.server._deployments import deploy, pooled_drift
+from airfoil.server._supervisor import backoff_s
+from airfoil.store.memory_artifacts import MemoryArtifactStore
+from airfoil.testing.artifact_conformance import make_draft
+from airfoil.wire._deployments import DeploymentIn
+
+BASELINE = {"a": (1.0, 2.0, 0.0), "b": (0.0, 1.0, 0.1)}
+ROWS: list[dict[str, float | None]] = [
+    {"a": 1.0, "b": 2.0},
+    {"a": 5.0, "b": None},
+    {"a": -3.0, "b": 0.5},
+    {"a": 8.0, "b": 4.0},
+    {"a": 2.5, "b": float("nan")},
+]
+
+
+def _tracker(rows: list[dict[str, float | None]]) -> DriftTracker:
+    t = DriftTracker(["a", "b"], BASELINE)
+    t.add(rows)
+    return t
+
+
+def test_pooled_drift_equals_one_tracker_over_every_row() -> None:
+    whole = _tracker(ROWS).report()
+    parts = [
+        {"version": 3, **_tracker(ROWS[:2]).report()},
+        {"version": 3, **_tracker(ROWS[2:]).report()},
+    ]
+    pooled = pooled_drift("m", parts)
+    assert pooled.rows == 5 and pooled.replicas == 2 and pooled.version == 3
+    for f in ("a", "b"):
+        got, want = pooled.features[f], whole["features"][f]
+        assert got["training"] == want["training"]
+        for stat in ("mean", "std", "missing_rate"):
+            assert got["serving"][stat] == pytest.approx(want["serving"][stat]), (f, stat)
+        assert got["mean_shift_in_std"] == pytest.approx(want["mean_shift_in_std"])
+    assert pooled.features["b"]["serving"]["missing_rate"] == pytest.approx(2 / 5)
+
+
+def test_pooled_drift_of_nothing_served_is_empty() -> None:
+    assert pooled_drift("m", []).rows == 0
+    empty = pooled_drift("m", [{"version": 1, **_tracker([]).report()}])
+    assert empty.rows == 0 and empty.features["a"]["serving"]["mean"] == 0.0
+    assert not math.isnan(empty.features["a"]["mean_shift_in_std"])
+
+
+def test_backoff_doubles_to_a_cap() -> None:
+    assert [backoff_s(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert backoff_s(50) == 30.0
+
+
+def test_bad_deploys_name_the_problem(tmp_path: Path) -> None:
+    store = MemoryArtifactStore()
+    model_file = tmp_path / "m.py"
+    model_file.write_text("")
+    draft = make_draft()
+    store.add_version(
+        type(draft)(
+            **{
+                **{f: getattr(draft, f) for f in draft.__struct_fields__},
+                "metadata": {"model_file": str(model_file)},
+            }
+        ),
+        1.0,
+    )
+    store.add_version(make_draft("rows", "h9", kind="data"), 1.0)
+    ok = deploy(store, "p", DeploymentIn(ref="digits:1", replicas=2), 5.0)
+    assert ok.replicas == 2 and ok.ref == "digits:1" and store.get_deployment("p", "digits") == ok
+    assert store.get_deployment("other", "digits") is None
+    with pytest.raises(ConfigError, match="invalid model reference"):
+        deploy(store, "p", DeploymentIn(ref="a:b:c"), 5.0)
+    with pytest.raises(NotFoundError):
+        deploy(store, "p", DeploymentIn(ref="digits@production"), 5.0)
+    with pytest.raises(NotFoundError):
+        deploy(store, "other", DeploymentIn(ref="digits:1"), 5.0)
+    with pytest.raises(ConfigError, match="not a model"):
+        deploy(store, "p", DeploymentIn(ref="rows:1"), 5.0)
+    with pytest.raises(ConfigError, match="--file"):
+        deploy(store, "p", DeploymentIn(ref="digits:1", file=str(tmp_path / "gone.py")), 5.0)
+    store.move_alias("p", "digits", "production", 1, 6.0)
+    with pytest.raises(ConfigError, match="stop it first"):
+        deploy(store, "p", DeploymentIn(ref="digits@production"), 5.0)
