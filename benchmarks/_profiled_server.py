@@ -5,7 +5,8 @@ process with ``threading.Thread.run`` (and AnyIO's worker threads, where the API
 run) wrapped so each thread gets its own profiler of the thread's CPU time (not wall time:
 waits cost nothing), and the psycopg cursor's ``execute``/``executemany`` wrapped to count
 statements by kind. At exit (SIGTERM: the server stops gracefully) it writes
-``DIR/threads.prof`` (all threads merged, for ``pstats``) and ``DIR/statements.json``
+``DIR/threads.prof`` (all threads merged, for ``pstats``; ``main.prof`` and one per kind
+of thread too) and ``DIR/statements.json``
 (statement counts, ``executemany`` rows, and CPU seconds per kind of thread).
 ``AIRFOIL_PROFILE_CPROFILE=0`` leaves cProfile out (CPU per thread kind only).
 
@@ -28,7 +29,7 @@ from collections import Counter
 from typing import Any
 
 OUT = os.environ["AIRFOIL_PROFILE_DIR"]
-_profiles: list[cProfile.Profile] = []
+_profiles: list[tuple[str, cProfile.Profile]] = []
 _lock = threading.Lock()
 statements: Counter[str] = Counter()
 rows: Counter[str] = Counter()
@@ -65,7 +66,7 @@ def _wrap(cls: type[threading.Thread]) -> None:
         prof = cProfile.Profile(time.thread_time) if PROFILE else None
         if prof is not None:
             with _lock:
-                _profiles.append(prof)
+                _profiles.append((_group(self.name), prof))
             prof.enable()
         try:
             original(self)
@@ -109,13 +110,21 @@ def _dump() -> None:
     if PROFILE:
         main.disable()
         stats = pstats.Stats(main)
-        for p in profiles:
+        stats.dump_stats(os.path.join(OUT, "main.prof"))
+        kinds: dict[str, pstats.Stats] = {}
+        for kind, p in profiles:
             p.disable()
             try:
                 stats.add(p)
+                if kind in kinds:
+                    kinds[kind].add(p)
+                else:
+                    kinds[kind] = pstats.Stats(p)
             except TypeError:  # a profiler that never recorded anything
                 pass
         stats.dump_stats(os.path.join(OUT, "threads.prof"))
+        for kind, kstats in kinds.items():
+            kstats.dump_stats(os.path.join(OUT, re.sub(r"\W+", "_", kind) + ".prof"))
     with open(os.path.join(OUT, "statements.json"), "w") as f:
         json.dump(
             {

@@ -2,7 +2,8 @@
 
 Statements are compiled to driver SQL strings and run straight on the DBAPI cursor, which
 keeps a call down to the driver's own cost. Parameters are always passed by name (SQLite
-``:name``, psycopg ``%(name)s``), as dicts. :func:`compile_all` compiles every statement
+``:name``, psycopg ``%(name)s``; the arrays of ``write_fenced`` as ``%(name)b``, binary), as
+dicts. :func:`compile_all` compiles every statement
 (every filter variant included) for a dialect, as a ``{name: sql}`` dict that
 :class:`~airfoil.store.sql._sql_text.SqlText` serves to the store. For SQLite the dict is
 generated ahead of time into ``_sqlite_sql.py`` (``python -m airfoil.store.sql._statements``
@@ -27,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -251,7 +253,10 @@ class _Builder:
             .cte("write_e"),
             upsert("c", s.cache_entries, ("key", "task", "created_at", "record"), 1),
         ]
-        return self._compile(sa.select(sa.func.count()).select_from(fence).add_cte(*writes))
+        sql = self._compile(sa.select(sa.func.count()).select_from(fence).add_cte(*writes))
+        # The arrays go in binary (psycopg's ``%(name)b``): their JSON records need no
+        # array-literal quoting, which costs a regex substitution per quote in text.
+        return re.sub(r"%\(([naec]_\w+)\)s", r"%(\1)b", sql)
 
     def _variants(self) -> None:
         """The filter variants of listing, counting and deleting, one statement each."""

@@ -283,13 +283,12 @@ class SqlMetaStore(
 
     def _write_fenced_once(self, params: dict[str, Any], batch: StoreBatch) -> None:
         """The batch as one statement: in autocommit, its own transaction (nothing to roll
-        back after a failure: the statement wrote nothing). Parameters go in binary, so the
-        records' JSON needs no array-literal escaping."""
+        back after a failure: the statement wrote nothing)."""
         s = self._s
         sql = s.write_fenced if batch.execution is None else s.write_fenced_execution
         cur = self._cursor()
         try:
-            cur.execute(sql, params, binary=True)
+            cur.execute(sql, params)
             held = cur.fetchone()[0]
         except self._integrity_error as exc:
             raise self._integrity(exc, batch) from exc
