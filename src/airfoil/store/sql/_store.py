@@ -236,7 +236,7 @@ class SqlMetaStore(
 
     def write(self, batch: StoreBatch) -> None:
         s = self._s
-        if batch.lease is not None and s.write_fenced is not None:
+        if batch.lease is not None and s.write_fenced is not None and batch:
             fenced = _fenced_params(batch)
             if fenced is not None:  # PostgreSQL: the whole batch in one statement
                 self._write(batch, lambda: self._write_fenced_once(fenced, batch))
