@@ -9,8 +9,23 @@
    least 500/s.
 3. API latency: p50/p99 of ``GET`` execution detail of a 1,000-node execution over
    ``--requests`` requests. Budget: p99 under 100 ms.
+4. API latency under load: while each throughput round runs, a prober thread sends ``GET``
+   execution detail (of an execution of the round) and ``GET`` execution list, one every
+   ``--probe-every`` seconds; p50/p99 per round. The first round runs on a freshly started
+   server (cold: nothing kept, first connections), the later ones warm. Budget: p99 under
+   100 ms.
+
+Each round also prints where the machine's CPU went: seconds of CPU per task of the server
+process, of its worker processes, and of the PostgreSQL backends serving the server's
+connections, and the machine's total (everything, other users included) beside the round's
+wall time.
+
+``--profile DIR`` runs the server under ``_profiled_server.py`` (every thread under
+cProfile, statements counted): ``DIR/threads.prof`` and ``DIR/statements.json`` are written
+when the server stops. Profiled rates are slower; read them as proportions.
 
     PYTHONPATH=src python benchmarks/bench_server.py [--launches 30 --executions 40 --width 100]
+        [--only throughput] [--profile DIR]
 
 PostgreSQL: ``AIRFOIL_BENCH_PG_URL`` (default the test server); each run uses a fresh schema,
 dropped at the end. ``AIRFOIL_BENCH_PG_OPTIONS=-csynchronous_commit%3Doff`` shows how much of
@@ -28,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -76,15 +92,19 @@ def _port() -> int:
 
 
 def _start(
-    tmp: Path, db: str, slots: int, max_parallel: int
+    tmp: Path, db: str, slots: int, max_parallel: int, profile: str | None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = dict(os.environ, AIRFOIL_HOME=str(tmp / "home"), AIRFOIL_PACKAGE_CACHE=str(tmp / "pk"))
+    entry = ["-m", "airfoil.cli"]
+    if profile:
+        os.makedirs(profile, exist_ok=True)
+        env["AIRFOIL_PROFILE_DIR"] = os.path.abspath(profile)
+        entry = [str(Path(__file__).with_name("_profiled_server.py"))]
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "airfoil.cli",
+            *entry,
             "server",
             "start",
             "--port",
@@ -130,14 +150,104 @@ def _launch_latency(client: Any, n: int) -> list[float]:
     return out
 
 
-def _throughput(client: Any, executions: int, width: int) -> tuple[float, int]:
+class _Cpu:
+    """CPU seconds of the server, its workers, its PostgreSQL backends and the machine."""
+
+    def __init__(self, server_pid: int, admin: sa.Engine) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.server = psutil.Process(server_pid)
+        self.admin = admin
+
+    def _backends(self) -> list[int]:
+        """PostgreSQL backend pids whose client is a socket of the server process."""
+        ports = {
+            c.laddr.port
+            for c in self.server.net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == 5432
+        }
+        with self.admin.connect() as conn:
+            found = conn.execute(sa.text("SELECT pid, client_port FROM pg_stat_activity"))
+            return [int(pid) for pid, port in found if port in ports]
+
+    def _cpu(self, pid: int) -> float:
+        try:
+            t = self.psutil.Process(pid).cpu_times()
+            return float(t.user + t.system)
+        except self.psutil.Error:
+            return 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        workers = {p.pid: self._cpu(p.pid) for p in self.server.children(recursive=True)}
+        t = self.psutil.cpu_times()
+        return {
+            "server": self._cpu(self.server.pid),
+            "workers": workers,
+            "db": {pid: self._cpu(pid) for pid in self._backends()},
+            "machine": float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
+        }
+
+    @staticmethod
+    def split(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+        def grew(key: str) -> float:
+            return sum(v - before[key].get(pid, 0.0) for pid, v in after[key].items())
+
+        return {
+            "server": after["server"] - before["server"],
+            "workers": grew("workers"),
+            "db": grew("db"),
+            "machine": after["machine"] - before["machine"],
+        }
+
+
+class _Prober(threading.Thread):
+    """GETs execution detail and the execution list while a round runs; their latencies."""
+
+    def __init__(self, client: Any, every_s: float) -> None:
+        super().__init__(daemon=True)
+        self.base = f"{client.url}/api/v1/projects/{client.project}/executions"
+        self.every_s = every_s
+        self.target: str | None = None
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=30) as http:
+            turn = 0
+            while not self.stop.is_set():
+                target = self.target
+                url = self.base if target is None or turn % 2 else f"{self.base}/{target}"
+                t0 = time.perf_counter()
+                r = http.get(url)
+                self.samples.append(time.perf_counter() - t0)
+                assert r.status_code == 200, r.text
+                turn += 1
+                self.stop.wait(self.every_s)
+
+
+def _throughput(
+    client: Any, executions: int, width: int, probe_every: float
+) -> tuple[float, int, list[float]]:
+    prober = _Prober(client, probe_every)
+    prober.start()
     t0 = time.perf_counter()
-    ids = [client.launch("flow.fan", {"x": i}).id for i in range(executions)]
+    ids = []
+    for i in range(executions):
+        ids.append(client.launch("flow.fan", {"x": i}).id)
+        prober.target = ids[len(ids) // 2]
     for i in ids:
         d = client.wait(i, poll_s=0.05, timeout=600)
         assert d.phase == "succeeded", d.error
     took = time.perf_counter() - t0
-    return took, executions * (width + 1)
+    prober.stop.set()
+    prober.join()
+    return took, executions * (width + 1), prober.samples
+
+
+def _p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def _detail_latency(client: Any, requests: int) -> tuple[list[float], int]:
@@ -171,6 +281,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--slots", type=int, default=4)
     ap.add_argument("--max-parallel", type=int, default=2)
+    ap.add_argument("--probe-every", type=float, default=0.02)
+    ap.add_argument("--only", choices=("throughput",), default=None)
+    ap.add_argument("--profile", metavar="DIR", default=None)
     args = ap.parse_args()
 
     from airfoil.cli._load import load_entity
@@ -189,21 +302,25 @@ def main() -> None:
         (tmp / "user").mkdir()
         (tmp / "user" / "flow.py").write_text(FLOW.replace("WIDTH", str(args.width)))
         entities = [load_entity(str(tmp / "user" / "flow.py"), n) for n in ("one", "fan", "big")]
-        proc, url = _start(tmp, db, args.slots, args.max_parallel)
+        proc, url = _start(tmp, db, args.slots, args.max_parallel, args.profile)
         try:
             with Client(url, project="bench") as client:
                 client.register(entities)
-                lat = _launch_latency(client, args.launches)
-                print(
-                    f"launch-to-first-task-start: median {statistics.median(lat) * 1000:.1f} ms "
-                    f"(min {min(lat) * 1000:.1f}, max {max(lat) * 1000:.1f}, n={len(lat)})  "
-                    "[budget < 100 ms]",
-                    flush=True,
-                )
+                cpu = _Cpu(proc.pid, admin)
                 rates = []
-                for _ in range(args.repeat):
-                    took, tasks = _throughput(client, args.executions, args.width)
-                    rates.append(tasks / took)
+                if args.only == "throughput":  # the first round runs on a cold server
+                    rates.append(_round(client, cpu, args, "cold"))
+                lat = _launch_latency(client, args.launches) if args.only is None else []
+                if lat:
+                    print(
+                        f"launch-to-first-task-start: median {statistics.median(lat) * 1000:.1f}"
+                        f" ms (min {min(lat) * 1000:.1f}, max {max(lat) * 1000:.1f}, "
+                        f"n={len(lat)})  [budget < 100 ms]",
+                        flush=True,
+                    )
+                while len(rates) < args.repeat:
+                    rates.append(_round(client, cpu, args, "warm"))
+                tasks = args.executions * (args.width + 1)
                 print(
                     f"engine throughput (PostgreSQL): median {statistics.median(rates):.0f} "
                     f"tasks/s (spread {min(rates):.0f}-{max(rates):.0f}, n={len(rates)}; "
@@ -211,9 +328,10 @@ def main() -> None:
                     f"slots={args.slots}, workers/slot={args.max_parallel})  [budget >= 500/s]",
                     flush=True,
                 )
+                if args.only is not None:
+                    return
                 samples, nodes = _detail_latency(client, args.requests)
-                samples.sort()
-                p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+                p99 = _p99(samples)
                 print(
                     f"execution detail ({nodes} nodes): p50 {statistics.median(samples) * 1000:.1f}"
                     f" ms, p99 {p99 * 1000:.1f} ms (n={len(samples)})  [budget p99 < 100 ms]",
@@ -228,6 +346,24 @@ def main() -> None:
             with admin.begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             admin.dispose()
+
+
+def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float:
+    """One throughput round; prints its rate, API latency under load and CPU split."""
+    before = cpu.snapshot()
+    took, tasks, probes = _throughput(client, args.executions, args.width, args.probe_every)
+    split = cpu.split(before, cpu.snapshot())
+    per = {k: v / tasks * 1000 for k, v in split.items()}
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    print(
+        f"  round ({kind}): {tasks / took:.0f} tasks/s; API under load: p50 "
+        f"{statistics.median(probes) * 1000:.1f} ms, p99 {_p99(probes) * 1000:.1f} ms "
+        f"(n={len(probes)}); CPU ms/task: server {per['server']:.2f}, workers "
+        f"{per['workers']:.2f}, postgres {per['db']:.2f}, machine {per['machine']:.2f} "
+        f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); load average {load:.1f}",
+        flush=True,
+    )
+    return tasks / took
 
 
 if __name__ == "__main__":

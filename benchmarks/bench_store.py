@@ -1,9 +1,11 @@
 """Microseconds per ``MetaStore.write()`` of a typical engine batch, per backend.
 
 A typical batch is what the engine commits around one task: one node upsert, one attempt
-upsert and two events. Prints the median of 5 rounds (each the mean over ``--n`` writes)
-for the in-memory store, SQLite (a durable file: WAL, synchronous=NORMAL) and PostgreSQL
-(skipped if unreachable; set AIRFOIL_BENCH_PG_URL, default the test server).
+upsert and two events; each is written without a lease and under one (as a driver writes:
+on PostgreSQL that batch is one statement). Prints the median of 5 rounds (each the mean
+over ``--n`` writes) for the in-memory store, SQLite (a durable file: WAL,
+synchronous=NORMAL) and PostgreSQL (skipped if unreachable; set AIRFOIL_BENCH_PG_URL,
+default the test server).
 
     PYTHONPATH=src python benchmarks/bench_store.py [--n 2000]
 """
@@ -63,18 +65,24 @@ def typical_batch(execution_id: str, i: int) -> StoreBatch:
     return StoreBatch(nodes=[node], attempts=[attempt], events=events)
 
 
-def bench(store: MetaStore, n: int) -> float:
-    """Median over 5 rounds of the mean microseconds per write()."""
-    rounds = []
+def bench(store: MetaStore, n: int, fenced: bool = False) -> tuple[float, float]:
+    """Median over 5 rounds of the mean microseconds per write(): wall and this process's
+    CPU. ``fenced``: each batch carries the lease (as every batch a driver writes does)."""
+    rounds, cpu = [], []
     for r in range(5):
         eid = f"bench-{uuid.uuid4().hex[:8]}-{r}"
         store.write(StoreBatch(execution=make_execution(eid)))
         batches = [typical_batch(eid, i) for i in range(n)]
-        start = time.perf_counter()
+        if fenced:
+            assert store.acquire_lease(eid, "bench", time.time(), 3600.0)
+            for batch in batches:
+                batch.lease = (eid, "bench")
+        start, cpu0 = time.perf_counter(), time.process_time()
         for batch in batches:
             store.write(batch)
         rounds.append((time.perf_counter() - start) / n * 1e6)
-    return statistics.median(rounds)
+        cpu.append((time.process_time() - cpu0) / n * 1e6)
+    return statistics.median(rounds), statistics.median(cpu)
 
 
 def main() -> int:
@@ -93,7 +101,10 @@ def main() -> int:
     pg_url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
     backends.append(("postgresql", lambda: _pg_store(pg_url, schema)))
 
-    print(f"write() of 1 node + 1 attempt + 2 events; median of 5 rounds x {args.n} writes")
+    print(
+        f"write() of 1 node + 1 attempt + 2 events; median of 5 rounds x {args.n} writes "
+        f"(wall, and this process's CPU); load average {os.getloadavg()[0]:.1f}"
+    )
     for name, make in backends:
         try:
             store = make()
@@ -101,7 +112,10 @@ def main() -> int:
             print(f"  {name:<20} skipped: {exc}")
             continue
         try:
-            print(f"  {name:<20} {bench(store, args.n):8.1f} us/write")
+            for fenced in (False, True):
+                wall, cpu = bench(store, args.n, fenced)
+                how = "under a lease" if fenced else "no lease"
+                print(f"  {name:<20} {how:<14} {wall:8.1f} us/write, CPU {cpu:6.1f} us")
         finally:
             store.close()
             if name == "postgresql":

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import msgspec
 
-from airfoil.core.records import AttemptRecord, ExecutionRecord, NodeRecord
+from airfoil.core.records import AttemptRecord, ExecutionHead, ExecutionRecord, NodeRecord
 
 __all__ = [
     "INTERRUPTED",
@@ -38,7 +38,7 @@ _R = TypeVar("_R", NodeRecord, AttemptRecord)
 
 
 def is_interrupted(
-    record: ExecutionRecord,
+    record: ExecutionRecord | ExecutionHead,
     lease: tuple[str, float] | None,
     now: float,
     *,

@@ -28,10 +28,11 @@ __all__ = [
     "CachePolicy",
     "Condition",
     "ErrorInfo",
+    "EventRecord",
+    "ExecutionHead",
+    "ExecutionRecord",
     "GRAPH_FORMAT",
     "GRAPH_OUTPUT",
-    "EventRecord",
-    "ExecutionRecord",
     "GateSpec",
     "Interface",
     "MapSpec",
@@ -45,6 +46,7 @@ __all__ = [
     "WorkflowSpec",
     "decode_json",
     "encode_json",
+    "execution_head",
 ]
 
 SCHEMA_VERSION = 1
@@ -353,6 +355,45 @@ class ExecutionRecord(msgspec.Struct, omit_defaults=True):
     code_root: str = ""
     labels: dict[str, str] = {}
     schema_version: int = SCHEMA_VERSION
+
+
+class ExecutionHead(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What a listing shows of an execution: its :class:`ExecutionRecord` without the
+    workflow spec, inputs and outputs (decoded from the same stored JSON, so a listing
+    never pays for decoding a large graph per row)."""
+
+    id: str
+    workflow: str
+    version: str
+    phase: str
+    created_at: float
+    project: str = "default"
+    domain: str = "development"
+    error: ErrorInfo | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    executor: str = "inline"
+    code_root: str = ""
+    labels: dict[str, str] = {}
+
+
+def execution_head(rec: ExecutionRecord) -> ExecutionHead:
+    """The head of an execution record (what :class:`ExecutionHead` keeps of it)."""
+    return ExecutionHead(
+        id=rec.id,
+        workflow=rec.workflow,
+        version=rec.version,
+        phase=rec.phase,
+        created_at=rec.created_at,
+        project=rec.project,
+        domain=rec.domain,
+        error=rec.error,
+        started_at=rec.started_at,
+        ended_at=rec.ended_at,
+        executor=rec.executor,
+        code_root=rec.code_root,
+        labels=dict(rec.labels),
+    )
 
 
 class NodeRecord(msgspec.Struct, omit_defaults=True):

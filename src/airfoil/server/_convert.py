@@ -16,6 +16,7 @@ from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
     EventRecord,
+    ExecutionHead,
     ExecutionRecord,
     Interface,
     NodeRecord,
@@ -87,11 +88,15 @@ def error_out(err: ErrorInfo | None) -> ErrorOut | None:
     return None if err is None else ErrorOut(**error_dict(err))  # type: ignore[arg-type]
 
 
-def summary_out(rec: ExecutionRecord, node_count: int | None = None) -> ExecutionSummary:
+def summary_out(
+    rec: ExecutionRecord | ExecutionHead, node_count: int | None = None
+) -> ExecutionSummary:
     return ExecutionSummary.model_validate(summary_dict(rec, node_count))
 
 
-def summary_dict(rec: ExecutionRecord, node_count: int | None = None) -> dict[str, Any]:
+def summary_dict(
+    rec: ExecutionRecord | ExecutionHead, node_count: int | None = None
+) -> dict[str, Any]:
     return dict(
         id=rec.id,
         project=rec.project,

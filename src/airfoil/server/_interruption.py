@@ -7,10 +7,10 @@ writes: the run's own process, or a server's claim, may still carry it on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from airfoil.core.interruption import INTERRUPTED, is_interrupted, shown_attempts, shown_nodes
-from airfoil.core.records import AttemptRecord, ExecutionRecord
+from airfoil.core.records import AttemptRecord, ExecutionHead, ExecutionRecord
 from airfoil.runtime._packages import PACKAGE_PREFIX
 from airfoil.server import _convert as cv
 from airfoil.store.base import MetaStore
@@ -21,6 +21,7 @@ __all__ = [
     "attempts_by_node",
     "shown_attempts",
     "shown_nodes",
+    "shown_summaries",
     "shown_summary",
     "undriven",
 ]
@@ -39,11 +40,31 @@ def undriven(meta: MetaStore, rec: ExecutionRecord, now: float) -> bool:
     )
 
 
-def shown_summary(meta: MetaStore, rec: ExecutionRecord, now: float) -> ExecutionSummary:
+def shown_summary(
+    meta: MetaStore, rec: ExecutionRecord | ExecutionHead, now: float
+) -> ExecutionSummary:
     """An execution as listed, ``interrupted`` if no process drives it."""
-    out = cv.summary_out(rec)
-    if undriven(meta, rec, now):
-        out.phase = INTERRUPTED
+    return shown_summaries(meta, [rec], now)[0]
+
+
+def shown_summaries(
+    meta: MetaStore, records: Sequence[ExecutionRecord | ExecutionHead], now: float
+) -> list[ExecutionSummary]:
+    """Executions as listed (``interrupted`` if no process drives one), with one read of
+    the leases of those that have not ended, not one per row."""
+    active = [r.id for r in records if r.phase in ("queued", "running")]
+    leases = meta.get_leases(active) if active else {}
+    out = []
+    for rec in records:
+        summary = cv.summary_out(rec)
+        if rec.phase in ("queued", "running") and is_interrupted(
+            rec,
+            leases.get(rec.id),
+            now,
+            queued_waits_for_claim=rec.code_root.startswith(PACKAGE_PREFIX),
+        ):
+            summary.phase = INTERRUPTED
+        out.append(summary)
     return out
 
 

@@ -10,7 +10,7 @@ from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from airfoil.core.records import ExecutionRecord, Value
+from airfoil.core.records import ExecutionHead, Value
 from airfoil.executors.base import attempt_log_key, live_log_key
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
@@ -62,19 +62,19 @@ def list_executions(
         check_domain(domain)
     f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
     if q is None and since is None and until is None:
-        items = d.meta.list_executions(**f, limit=limit, offset=offset)
+        items = d.meta.list_execution_heads(**f, limit=limit, offset=offset)
         total = d.meta.count_executions(**f)
         return ExecutionPage(
-            items=[intr.shown_summary(d.meta, r, d.clock.now()) for r in items],
+            items=intr.shown_summaries(d.meta, items, d.clock.now()),
             total=total,
             limit=limit,
             offset=offset,
         )
     needle = (q or "").strip().lower()
-    found: list[ExecutionRecord] = []
+    found: list[ExecutionHead] = []
     scanned, chunk = 0, 500
     while scanned < SEARCH_WINDOW:
-        page = d.meta.list_executions(**f, limit=chunk, offset=scanned)
+        page = d.meta.list_execution_heads(**f, limit=chunk, offset=scanned)
         scanned += len(page)
         for r in page:
             if until is not None and r.created_at > until:
@@ -88,7 +88,7 @@ def list_executions(
             break
     now = d.clock.now()
     return ExecutionPage(
-        items=[intr.shown_summary(d.meta, r, now) for r in found[offset : offset + limit]],
+        items=intr.shown_summaries(d.meta, found[offset : offset + limit], now),
         total=len(found),
         limit=limit,
         offset=offset,
@@ -120,7 +120,7 @@ def hide_foreign(
     return _SOURCE.sub(swap, text)
 
 
-def _matches(r: ExecutionRecord, needle: str) -> bool:
+def _matches(r: ExecutionHead, needle: str) -> bool:
     hay = [r.id, r.workflow, r.version, *r.labels.values()]
     return any(needle in h.lower() for h in hay)
 

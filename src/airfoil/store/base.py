@@ -19,9 +19,11 @@ from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
     EventRecord,
+    ExecutionHead,
     ExecutionRecord,
     NodeRecord,
     StoreBatch,
+    execution_head,
 )
 from airfoil.store._control import ControlInbox
 from airfoil.store._observability import ObservabilityStore
@@ -68,6 +70,24 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         """Executions matching all given filters, newest first (``created_at`` desc, then
         ``id`` desc: ids sort by creation time). A negative limit or offset is a
         ConfigError."""
+
+    def list_execution_heads(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExecutionHead]:
+        """:meth:`list_executions` as heads (no spec, inputs or
+        outputs): what a listing shows, without decoding each row's graph."""
+        records = self.list_executions(
+            project=project, domain=domain, workflow=workflow, phase=phase, limit=limit,
+            offset=offset,
+        )  # fmt: skip
+        return [execution_head(r) for r in records]
 
     @abc.abstractmethod
     def count_executions(
@@ -148,6 +168,16 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         Lets a driver on the same host see that the holder's process is dead and take over
         at once instead of waiting for the lease to expire.
         """
+
+    def get_leases(self, execution_ids: Collection[str]) -> dict[str, tuple[str, float]]:
+        """:meth:`get_lease` of several executions at once: ``{id: (owner, expires_at)}`` of
+        those that have a lease (a listing's one read instead of one per row)."""
+        found = {}
+        for eid in execution_ids:
+            lease = self.get_lease(eid)
+            if lease is not None:
+                found[eid] = lease
+        return found
 
     def claim_execution(
         self,

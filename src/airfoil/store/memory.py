@@ -28,6 +28,7 @@ from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
     EventRecord,
+    ExecutionHead,
     ExecutionRecord,
     NodeRecord,
     StoreBatch,
@@ -43,6 +44,7 @@ __all__ = ["MemoryMetaStore"]
 
 _T = TypeVar("_T")
 
+_HEAD = msgspec.json.Decoder(ExecutionHead)
 _EXECUTION = msgspec.json.Decoder(ExecutionRecord)
 _NODE = msgspec.json.Decoder(NodeRecord)
 _ATTEMPT = msgspec.json.Decoder(AttemptRecord)
@@ -205,6 +207,26 @@ class MemoryMetaStore(
             ]
         rows.sort(reverse=True)
         return [_EXECUTION.decode(r[2]) for r in rows[offset : offset + limit]]
+
+    def list_execution_heads(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExecutionHead]:
+        check_page(limit, offset)
+        with self._lock:
+            rows = [
+                (row.created_at, eid, row.record)
+                for eid, row in self._executions.items()
+                if row.matches(project, domain, workflow, phase)
+            ]
+        rows.sort(reverse=True)
+        return [_HEAD.decode(r[2]) for r in rows[offset : offset + limit]]
 
     def count_executions(
         self,

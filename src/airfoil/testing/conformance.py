@@ -45,6 +45,7 @@ from airfoil.core.records import (
     StoreBatch,
     Value,
     WorkflowSpec,
+    execution_head,
 )
 from airfoil.store.base import BlobStore, MetaStore
 
@@ -191,6 +192,75 @@ class MetaStoreConformance:
         assert store.acquire_lease("e1", "a", now=0.0, ttl_s=60.0)
         store.write(StoreBatch(execution=make_execution(phase="succeeded")))
         assert not store.acquire_lease("e1", "b", now=1.0, ttl_s=60.0)
+
+    # --- fenced batches (what a driver writes under its lease) ------------------------------
+
+    def _fenced(self, owner: str, seq: int, phase: str = "succeeded") -> StoreBatch:
+        """A driver's batch of every record kind, with text that needs escaping."""
+        odd = 'q"uo\\te {a,b} NULL \u00e9\U0001f600 \n'
+        ex = msgspec.structs.replace(make_execution(phase=phase), labels={"odd": odd})
+        node = msgspec.structs.replace(make_node(phase=phase), cache_reason=odd)
+        return StoreBatch(
+            execution=ex,
+            nodes=[node, make_node(node_id="n,1")],
+            attempts=[make_attempt(phase=phase), make_attempt(node_id="n,1", attempt=2)],
+            events=[make_event(seq=seq, cause=odd), make_event(seq=seq + 1)],
+            cache_puts=[make_cache_entry(key=f"k{seq}")],
+            lease=("e1", owner),
+        )
+
+    def test_fenced_batch_is_written_whole_and_keeps_the_lease(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.acquire_lease("e1", "a", now=0.0, ttl_s=60.0)
+        batch = self._fenced("a", 1)
+        store.write(batch)
+        assert store.get_execution("e1") == batch.execution
+        assert store.get_nodes("e1") == sorted(batch.nodes, key=lambda n: n.node_id)
+        assert store.get_attempts("e1") == sorted(batch.attempts, key=lambda a: a.node_id)
+        assert store.get_events("e1") == batch.events
+        assert store.get_cache("k1") == batch.cache_puts[0]
+        assert store.get_lease("e1") == ("a", 60.0)
+        # Without the execution's row, and with nothing but events: the same fence.
+        store.write(StoreBatch(events=[make_event(seq=3)], lease=("e1", "a")))
+        assert [e.seq for e in store.get_events("e1")] == [1, 2, 3]
+
+    @pytest.mark.parametrize("holder", ["b", None])
+    def test_fenced_batch_without_the_lease_writes_nothing(
+        self, store: MetaStore, holder: str | None
+    ) -> None:
+        store.write(StoreBatch(execution=make_execution(phase="running")))
+        if holder is not None:
+            assert store.acquire_lease("e1", holder, now=0.0, ttl_s=60.0)
+        for batch in (self._fenced("a", 1), StoreBatch(events=[make_event()], lease=("e1", "a"))):
+            with pytest.raises(ConflictError):
+                store.write(batch)
+        assert store.get_execution("e1") == make_execution(phase="running")
+        assert store.get_nodes("e1") == []
+        assert store.get_attempts("e1") == []
+        assert store.get_events("e1") == []
+        assert store.get_cache("k1") is None
+        assert store.get_lease("e1") == (None if holder is None else (holder, 60.0))
+
+    def test_fenced_batch_with_a_taken_event_seq_writes_nothing(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution(phase="running")))
+        assert store.acquire_lease("e1", "a", now=0.0, ttl_s=60.0)
+        store.write(StoreBatch(events=[make_event(seq=2)], lease=("e1", "a")))
+        with pytest.raises(ConflictError):
+            store.write(self._fenced("a", 1))  # its second event takes seq 2 again
+        assert store.get_execution("e1") == make_execution(phase="running")
+        assert store.get_nodes("e1") == []
+        assert [e.seq for e in store.get_events("e1")] == [2]
+        assert store.get_cache("k1") is None
+
+    def test_fenced_batch_of_thousands_of_records(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.acquire_lease("e1", "a", now=0.0, ttl_s=60.0)
+        n = 3000
+        nodes = [make_node(node_id=f"n{i:05d}") for i in range(n)]
+        events = [make_event(seq=i + 1) for i in range(n)]
+        store.write(StoreBatch(nodes=nodes, events=events, lease=("e1", "a")))
+        assert store.get_nodes("e1") == nodes
+        assert store.get_events("e1", after_seq=n - 2) == events[-2:]
 
     def test_claim_takes_the_oldest_free_execution(self, store: MetaStore) -> None:
         def launched(eid: str, created: float, phase: str, root: str = "pkg:1") -> None:
@@ -375,6 +445,23 @@ class MetaStoreConformance:
             ]
             assert [r.id for r in store.list_executions(**f)] == want, f  # type: ignore[arg-type]
             assert store.count_executions(**f) == len(want), f
+            heads = store.list_execution_heads(**f, limit=3, offset=1)  # type: ignore[arg-type]
+            assert [h.id for h in heads] == want[1:4], f
+
+    def test_execution_heads_are_the_records_without_their_graph(self, store: MetaStore) -> None:
+        full = msgspec.structs.replace(
+            make_execution(phase="failed"),
+            started_at=2.0,
+            ended_at=3.5,
+            code_root="pkg:abc",
+            executor="process",
+            labels={"launch_plan": "nightly"},
+        )
+        store.write(StoreBatch(execution=full))
+        assert store.list_execution_heads() == [execution_head(full)]
+        assert store.list_execution_heads(phase="running") == []
+        head = store.list_execution_heads()[0]
+        assert (head.error, head.labels, head.code_root) == (full.error, full.labels, "pkg:abc")
 
     def test_list_limit_and_offset(self, store: MetaStore) -> None:
         self._many_executions(store)
@@ -466,6 +553,18 @@ class MetaStoreConformance:
         store.release_lease("nope", "c")
         with pytest.raises(NotFoundError):
             store.acquire_lease("nope", "a", now=0.0, ttl_s=10.0)
+
+    def test_get_leases(self, store: MetaStore) -> None:
+        for eid in ("e1", "e2", "e3"):
+            store.write(StoreBatch(execution=make_execution(eid)))
+        assert store.get_leases([]) == {}
+        assert store.get_leases(["e1", "nope"]) == {}
+        assert store.acquire_lease("e1", "a", now=1.5, ttl_s=10.25)
+        assert store.acquire_lease("e3", "b", now=2.0, ttl_s=1.0)
+        want = {"e1": ("a", 11.75), "e3": ("b", 3.0)}
+        assert store.get_leases(["e1", "e2", "e3", "nope"]) == want
+        store.release_lease("e1", "a")
+        assert store.get_leases(["e1", "e3"]) == {"e3": ("b", 3.0)}
 
     def test_get_lease(self, store: MetaStore) -> None:
         store.write(StoreBatch(execution=make_execution()))

@@ -52,6 +52,12 @@ class SqlText:
         self.insert_event = sql["insert_event"]
         #: PostgreSQL only: all events of a batch in one statement.
         self.insert_events_arrays: str | None = sql.get("insert_events_arrays")
+        #: PostgreSQL only: a driver's fenced batch as one statement (without and with the
+        #: execution's own row).
+        self.write_fenced: str | None = sql.get("write_fenced")
+        self.write_fenced_execution: str | None = sql.get("write_fenced_execution")
+        #: PostgreSQL only: the leases of a list of executions in one query.
+        self.get_leases: str | None = sql.get("get_leases")
         self.upsert_cache = sql["upsert_cache"]
         self.get_execution = sql["get_execution"]
         self.execution_exists = sql["execution_exists"]

@@ -2,7 +2,8 @@
 
 Statements are compiled to driver SQL strings and run straight on the DBAPI cursor, which
 keeps a call down to the driver's own cost. Parameters are always passed by name (SQLite
-``:name``, psycopg ``%(name)s``), as dicts. :func:`compile_all` compiles every statement
+``:name``, psycopg ``%(name)s``; the arrays of ``write_fenced`` as ``%(name)b``, binary), as
+dicts. :func:`compile_all` compiles every statement
 (every filter variant included) for a dialect, as a ``{name: sql}`` dict that
 :class:`~airfoil.store.sql._sql_text.SqlText` serves to the store. For SQLite the dict is
 generated ahead of time into ``_sqlite_sql.py`` (``python -m airfoil.store.sql._statements``
@@ -16,6 +17,10 @@ Invariants:
 - Upserts never touch an execution's lease columns: writing a record keeps its lease.
 - The event insert is a plain ``INSERT`` (no upsert): a duplicate ``(execution_id, seq)`` is
   a unique violation the store turns into :class:`~airfoil.core.errors.ConflictError`.
+- PostgreSQL's ``write_fenced`` statements write a whole driver batch in one statement
+  (one round trip, its own transaction): every write is a data-modifying CTE that writes only
+  if the fence CTE (the lease check, which also locks the execution's row) matched, so a
+  driver that lost its lease writes nothing, exactly as the check-then-write transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -104,6 +110,14 @@ class _Builder:
             sql["insert_events_arrays"] = self._compile(
                 sa.insert(s.events).from_select(list(event_columns), sa.select(*arrays))
             )
+            sql["get_leases"] = self._compile(
+                sa.select(ex.c.id, ex.c.lease_owner, ex.c.lease_expires_at).where(
+                    ex.c.id == sa.func.any(_bp("ids", type_=ARRAY(ex.c.id.type))),
+                    ex.c.lease_owner.is_not(None),
+                )
+            )
+            sql["write_fenced"] = self._fenced(with_execution=False)
+            sql["write_fenced_execution"] = self._fenced(with_execution=True)
         sql["upsert_cache"] = self._upsert(ce, ("key", "task", "created_at", "record"), ("key",))
 
         sql["get_execution"] = self._compile(sa.select(ex.c.record).where(ex.c.id == _bp("id")))
@@ -191,6 +205,58 @@ class _Builder:
                 set_={c: stmt.excluded[c] for c in columns if c not in keys},
             )
         )
+
+    def _fenced(self, *, with_execution: bool) -> str:
+        """A driver's whole batch as one PostgreSQL statement (see the module's invariants).
+
+        Parameters: ``id`` and ``owner`` (the lease); with the execution, its columns as
+        ``upsert_execution`` names them (the row exists: its lease is held); per record kind
+        parallel arrays ``n_*`` (nodes), ``a_*`` (attempts), ``e_*`` (events) and ``c_*``
+        (cache entries), empty where the batch has none. The one row it returns counts the
+        fence's matches: 1 if the batch was written, 0 if the lease is not held.
+        """
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        ex = s.executions
+        values: dict[str, Any] = {"lease_owner": _bp("owner")}
+        if with_execution:
+            for c in ("project", "domain", "workflow", "phase", "created_at", "record"):
+                values[c] = _bp(c)
+        fence = (
+            sa.update(ex)
+            .where(ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
+            .values(values)
+            .returning(ex.c.id)
+            .cte("fence")
+        )
+        held = sa.exists(sa.select(fence.c.id))
+
+        def rows(prefix: str, table: sa.Table, columns: tuple[str, ...]) -> sa.Select[Any]:
+            arrays = [
+                sa.func.unnest(_bp(f"{prefix}_{c}", type_=ARRAY(table.c[c].type))) for c in columns
+            ]
+            return sa.select(*arrays).where(held)
+
+        def upsert(prefix: str, table: sa.Table, columns: tuple[str, ...], keys: int) -> Any:
+            stmt = self._insert(table).from_select(list(columns), rows(prefix, table, columns))
+            return stmt.on_conflict_do_update(
+                index_elements=[table.c[k] for k in columns[:keys]],
+                set_={c: stmt.excluded[c] for c in columns[keys:]},
+            ).cte(f"write_{prefix}")
+
+        event_columns = ("execution_id", "seq", "cause_id", "record")
+        writes = [
+            upsert("n", s.nodes, ("execution_id", "node_id", "record"), 2),
+            upsert("a", s.attempts, ("execution_id", "node_id", "attempt", "record"), 3),
+            sa.insert(s.events)
+            .from_select(list(event_columns), rows("e", s.events, event_columns))
+            .cte("write_e"),
+            upsert("c", s.cache_entries, ("key", "task", "created_at", "record"), 1),
+        ]
+        sql = self._compile(sa.select(sa.func.count()).select_from(fence).add_cte(*writes))
+        # The arrays go in binary (psycopg's ``%(name)b``): their JSON records need no
+        # array-literal quoting, which costs a regex substitution per quote in text.
+        return re.sub(r"%\(([naec]_\w+)\)s", r"%(\1)b", sql)
 
     def _variants(self) -> None:
         """The filter variants of listing, counting and deleting, one statement each."""

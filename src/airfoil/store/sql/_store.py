@@ -31,6 +31,7 @@ from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
     EventRecord,
+    ExecutionHead,
     ExecutionRecord,
     NodeRecord,
     StoreBatch,
@@ -61,6 +62,7 @@ __all__ = ["SqlMetaStore"]
 _T = TypeVar("_T")
 
 _EXECUTION = msgspec.json.Decoder(ExecutionRecord)
+_HEAD = msgspec.json.Decoder(ExecutionHead)
 _NODE = msgspec.json.Decoder(NodeRecord)
 _ATTEMPT = msgspec.json.Decoder(AttemptRecord)
 _EVENT = msgspec.json.Decoder(EventRecord)
@@ -234,6 +236,11 @@ class SqlMetaStore(
 
     def write(self, batch: StoreBatch) -> None:
         s = self._s
+        if batch.lease is not None and s.write_fenced is not None and batch:
+            fenced = _fenced_params(batch)
+            if fenced is not None:  # PostgreSQL: the whole batch in one statement
+                self._write(batch, lambda: self._write_fenced_once(fenced, batch))
+                return
         work: list[tuple[str, list[dict[str, Any]]]] = []
         if batch.execution is not None:
             work.append((s.upsert_execution, [_execution_row(batch.execution)]))
@@ -250,8 +257,13 @@ class SqlMetaStore(
             work.append((s.upsert_cache, [_cache_row(c) for c in batch.cache_puts]))
         if not work:
             return
+        self._write(batch, lambda: self._write_once(work, batch))
+
+    def _write(self, batch: StoreBatch, once: Callable[[], None]) -> None:
+        """Run ``once`` (one attempt at writing ``batch``), retrying transient failures; a
+        write whose outcome is unknown is looked up before it is written again."""
         try:
-            self._write_once(work, batch)
+            once()
         except TransientStoreError as exc:
             first = batch.events[0] if batch.events else None
 
@@ -264,10 +276,28 @@ class SqlMetaStore(
                 return bool(found) and found[0].seq == first.seq
 
             def again() -> bool:
-                self._write_once(work, batch)
+                once()
                 return True
 
             self.retry.run("writing a batch", exc, again, resolve=stored, on_retry=self._counted)
+
+    def _write_fenced_once(self, params: dict[str, Any], batch: StoreBatch) -> None:
+        """The batch as one statement: in autocommit, its own transaction (nothing to roll
+        back after a failure: the statement wrote nothing)."""
+        s = self._s
+        sql = s.write_fenced if batch.execution is None else s.write_fenced_execution
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params)
+            held = cur.fetchone()[0]
+        except self._integrity_error as exc:
+            raise self._integrity(exc, batch) from exc
+        except self._error as exc:
+            # A connection lost during the statement leaves its commit's outcome unknown.
+            raise self._failed(cur, exc, "writing a batch", False, committing=True) from exc
+        if held != 1:
+            assert batch.lease is not None
+            raise lease_lost(batch.lease[0])  # the statement wrote nothing
 
     def _write_once(self, work: list[tuple[str, list[dict[str, Any]]]], batch: StoreBatch) -> None:
         cur = self._cursor()
@@ -338,6 +368,22 @@ class SqlMetaStore(
         sql = self._s.list_executions(tuple(params))
         params.update(limit=limit, offset=offset)
         return [_EXECUTION.decode(r[0]) for r in self._read(sql, params, "listing executions")]
+
+    def list_execution_heads(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExecutionHead]:
+        check_page(limit, offset)
+        params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
+        sql = self._s.list_executions(tuple(params))
+        params.update(limit=limit, offset=offset)
+        return [_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
 
     def count_executions(
         self,
@@ -456,6 +502,14 @@ class SqlMetaStore(
             return None
         return str(rows[0][0]), float(rows[0][1])
 
+    def get_leases(self, execution_ids: Collection[str]) -> dict[str, tuple[str, float]]:
+        sql = self._s.get_leases
+        if sql is None or not execution_ids:  # SQLite: a local read per row is cheap
+            return super().get_leases(execution_ids)
+        params = {"ids": list(execution_ids)}
+        rows = self._read(sql, params, "reading leases")
+        return {str(r[0]): (str(r[1]), float(r[2])) for r in rows if r[2] is not None}
+
     def claim_execution(
         self,
         owner: str,
@@ -526,6 +580,38 @@ def _cache_row(c: CacheEntry) -> dict[str, Any]:
         "created_at": c.created_at,
         "record": encode_json(c).decode(),
     }
+
+
+def _fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
+    """The parameters of ``write_fenced`` (or ``write_fenced_execution``) for a batch with a
+    lease, or None if its execution record is not the leased one (then the general path)."""
+    assert batch.lease is not None
+    eid, owner = batch.lease
+    params: dict[str, Any] = {"id": eid, "owner": owner}
+    ex = batch.execution
+    if ex is not None:
+        if ex.id != eid:
+            return None
+        row = _execution_row(ex)
+        del row["id"]
+        params.update(row)
+    nodes, attempts, events, cache = batch.nodes, batch.attempts, batch.events, batch.cache_puts
+    params["n_execution_id"] = [n.execution_id for n in nodes]
+    params["n_node_id"] = [n.node_id for n in nodes]
+    params["n_record"] = [encode_json(n).decode() for n in nodes]
+    params["a_execution_id"] = [a.execution_id for a in attempts]
+    params["a_node_id"] = [a.node_id for a in attempts]
+    params["a_attempt"] = [a.attempt for a in attempts]
+    params["a_record"] = [encode_json(a).decode() for a in attempts]
+    params["e_execution_id"] = [e.execution_id for e in events]
+    params["e_seq"] = [e.seq for e in events]
+    params["e_cause_id"] = [e.cause_id for e in events]
+    params["e_record"] = [encode_json(e).decode() for e in events]
+    params["c_key"] = [c.key for c in cache]
+    params["c_task"] = [c.parts.task for c in cache]
+    params["c_created_at"] = [c.created_at for c in cache]
+    params["c_record"] = [encode_json(c).decode() for c in cache]
+    return params
 
 
 def _filters(**given: str | None) -> dict[str, Any]:
