@@ -314,7 +314,9 @@ class Runtime:
             resources=self.resources_for(ex),
             types=self.types,
             launcher=self.launcher,
-            hooks=self.hooks,
+            # the observability hooks (they write the task history when a run finishes),
+            # which tell ``self.hooks``
+            hooks=self._observing,
         )
 
     def close(self) -> None:
@@ -325,6 +327,7 @@ class Runtime:
             queue.close()
         for ex in self._executors.values():
             ex.close()
+        self._observing.close()  # the task history still waiting
         if self._tracing is not None:  # export the spans still buffered
             self._tracing.close()
             self._tracing = None

@@ -114,10 +114,13 @@ def show(
         _remote().remote_show(server, project, execution_id, as_json)
         return
 
+    from airfoil.cli._history import local_anomalies, print_anomalies
+
     rt = runtime()
     record = rt.meta.get_execution(execution_id)
     nodes = sort_nodes(rt.meta.get_nodes(execution_id))
     data = execution_json(record, nodes, rt)
+    data["anomalies"] = local_anomalies(rt, execution_id)
     if as_json:
         if events:
             data["events"] = [
@@ -151,6 +154,7 @@ def show(
             f"no process drives it any more; carry it on: airfoil executions resume {record.id}",
         )
     out_console.print(node_table(shown_nodes(record, nodes, rt.meta)))
+    print_anomalies(data["anomalies"])
     if data["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(data["outputs"]))

@@ -307,11 +307,14 @@ def remote_list(
 
 def remote_show(server: str | None, project: str | None, execution_id: str, as_json: bool) -> None:
     """Show an execution of the server: the ``run --json`` object, or a node table."""
+    from airfoil.cli._history import print_anomalies
     from airfoil.cli._render import node_table, sort_nodes
 
     with _client(server, project) as client:
         detail = client.get(execution_id)
+        found = client.anomalies(execution_id).model_dump(mode="json")["items"]
     out = remote_execution_json(detail)
+    out["anomalies"] = found
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
         return
@@ -319,6 +322,7 @@ def remote_show(server: str | None, project: str | None, execution_id: str, as_j
         f"execution [bold]{detail.id}[/]  {detail.workflow} @ {detail.version}  {detail.phase}"
     )
     out_console.print(node_table(sort_nodes([_node_record(detail.id, n) for n in detail.nodes])))
+    print_anomalies(found)
     if out["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(out["outputs"], default=str))

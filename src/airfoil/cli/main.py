@@ -13,6 +13,7 @@ from airfoil.cli import (
     _compare,
     _executions,
     _failures,
+    _history,
     _metrics,
     _models,
     _quotas,
@@ -43,6 +44,7 @@ _sim.register(app)
 _quotas.register(app)
 _metrics.register(app)  # issue 15: observability
 _failures.register(app)
+app.add_typer(_history.app, name="tasks", help="Task history: durations and metrics over runs.")
 _report.register(app)
 _compare.register(app)
 _models.register(app)

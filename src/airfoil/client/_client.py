@@ -59,6 +59,7 @@ from airfoil.wire import (
     RegisterResponse,
     ScheduleStateOut,
 )
+from airfoil.wire._history import AnomalyList, TaskStatsOut
 
 __all__ = ["ApiCallError", "AuthError", "Client"]
 
@@ -504,6 +505,30 @@ class Client:
             params["since"] = since
         r = self._call("GET", f"/projects/{self._p(project)}/failures/{signature}", params=params)
         return FailureList.model_validate(r.json())
+
+    def task_stats(
+        self,
+        task: str,
+        *,
+        version: str | None = None,
+        last: int | None = None,
+        project: str | None = None,
+    ) -> TaskStatsOut:
+        """A task version's history (``airfoil tasks stats --remote``)."""
+        from urllib.parse import quote
+
+        params: dict[str, object] = {}
+        if version is not None:
+            params["version"] = version
+        if last is not None:
+            params["last"] = last
+        path = f"/projects/{self._p(project)}/tasks/{quote(task, safe='')}/stats"
+        return TaskStatsOut.model_validate(self._call("GET", path, params=params).json())
+
+    def anomalies(self, execution_id: str, *, project: str | None = None) -> AnomalyList:
+        """An execution's attempts far from their history (``executions show --remote``)."""
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/anomalies"
+        return AnomalyList.model_validate(self._call("GET", path).json())
 
     def compare(self, a: str, b: str, *, project: str | None = None) -> ComparisonOut:
         """Two executions side by side (``airfoil compare --remote``)."""

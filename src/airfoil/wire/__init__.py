@@ -5,6 +5,14 @@ types, generated from it). They depend on nothing but pydantic: converting store
 them is the server's job, and back to Python values the client's.
 """
 
+from airfoil.wire._history import (
+    AnomalyList,
+    AnomalyOut,
+    SummaryOut,
+    TaskRunOut,
+    TaskStatsOut,
+    TaskVersionOut,
+)
 from airfoil.wire._models import (
     API_PREFIX,
     DOMAINS,
@@ -74,6 +82,12 @@ __all__ = [
     "API_PREFIX",
     "DOMAINS",
     "ROLES",
+    "AnomalyList",
+    "AnomalyOut",
+    "SummaryOut",
+    "TaskRunOut",
+    "TaskStatsOut",
+    "TaskVersionOut",
     "AttemptOut",
     "CacheEntryOut",
     "CacheExplanation",

@@ -10,6 +10,6 @@ SQLite database is created with (until then it is created through SQLAlchemy; a 
 __all__ = ["HEAD_REVISION", "KNOWN_REVISIONS"]
 
 #: Every Alembic revision this code knows, oldest first.
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
 #: The revision a database must be at for this code to use it.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

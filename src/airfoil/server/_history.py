@@ -1,0 +1,49 @@
+"""Task-history services: a task version's history (``airfoil tasks stats --remote``, the
+console) and an execution's anomalies (``airfoil executions show --remote``, the console's
+node panel), with the rule of the server's settings (``AIRFOIL_ANOMALY_K``,
+``AIRFOIL_ANOMALY_MIN_HISTORY``, ``AIRFOIL_HISTORY_RUNS`` in its environment)."""
+
+from __future__ import annotations
+
+from airfoil.server._deps import Deps, get_record
+from airfoil.store._task_history import execution_anomalies, task_history
+from airfoil.wire._history import AnomalyList, TaskStatsOut, anomaly_out, stats_out
+
+__all__ = ["anomalies", "task_stats"]
+
+
+def task_stats(
+    d: Deps, project: str, task: str, version: str | None, last: int | None
+) -> TaskStatsOut:
+    """The history of ``task`` (its newest version by default) in ``project``.
+
+    Raises:
+        NotFoundError: the task has no runs there (or none of that version).
+        InvalidInputError: ``last`` is out of range.
+    """
+    runs = last if last is not None else d.runtime.settings.history_runs
+    return stats_out(task_history(d.meta, project, task, version=version, last=runs))
+
+
+def anomalies(d: Deps, project: str, execution_id: str) -> AnomalyList:
+    """The anomalies of an execution of ``project``.
+
+    Raises:
+        NotFoundError: no such execution in the project.
+    """
+    get_record(d, project, execution_id)
+    s = d.runtime.settings
+    found = execution_anomalies(
+        d.meta,
+        execution_id,
+        k=s.anomaly_k,
+        min_history=s.anomaly_min_history,
+        last=s.history_runs,
+    )
+    return AnomalyList(
+        execution_id=execution_id,
+        k=s.anomaly_k,
+        min_history=s.anomaly_min_history,
+        runs=s.history_runs,
+        items=[anomaly_out(a) for a in found],
+    )
