@@ -15,7 +15,7 @@ from rich.text import Text
 
 from airfoil.cli._common import handle_errors, out_console, plain, runtime
 
-__all__ = ["app", "local_anomalies", "print_anomalies"]
+__all__ = ["app", "local_anomalies", "print_anomalies", "rule_given"]
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -143,6 +143,17 @@ def local_anomalies(rt: Any, execution_id: str) -> list[dict[str, Any]]:
         rt.meta, execution_id, k=s.anomaly_k, min_history=s.anomaly_min_history, last=s.history_runs
     )
     return [anomaly_out(a).model_dump(mode="json") for a in found]
+
+
+def rule_given() -> dict[str, Any]:
+    """The parts of the anomaly rule set in this environment (``AIRFOIL_ANOMALY_K``,
+    ``AIRFOIL_ANOMALY_MIN_HISTORY``, ``AIRFOIL_HISTORY_RUNS``), as the API's query: a remote
+    ``executions show`` uses the server's rule for the others."""
+    from airfoil.settings import AirfoilSettings
+
+    s = AirfoilSettings()
+    names = {"anomaly_k": "k", "anomaly_min_history": "min_history", "history_runs": "last"}
+    return {q: getattr(s, f) for f, q in names.items() if f in s.model_fields_set}
 
 
 def print_anomalies(items: list[dict[str, Any]]) -> None:

@@ -307,12 +307,12 @@ def remote_list(
 
 def remote_show(server: str | None, project: str | None, execution_id: str, as_json: bool) -> None:
     """Show an execution of the server: the ``run --json`` object, or a node table."""
-    from airfoil.cli._history import print_anomalies
+    from airfoil.cli._history import print_anomalies, rule_given
     from airfoil.cli._render import node_table, sort_nodes
 
     with _client(server, project) as client:
         detail = client.get(execution_id)
-        found = client.anomalies(execution_id).model_dump(mode="json")["items"]
+        found = client.anomalies(execution_id, **rule_given()).model_dump(mode="json")["items"]
     out = remote_execution_json(detail)
     out["anomalies"] = found
     if as_json:

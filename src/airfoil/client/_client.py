@@ -525,10 +525,21 @@ class Client:
         path = f"/projects/{self._p(project)}/tasks/{quote(task, safe='')}/stats"
         return TaskStatsOut.model_validate(self._call("GET", path, params=params).json())
 
-    def anomalies(self, execution_id: str, *, project: str | None = None) -> AnomalyList:
-        """An execution's attempts far from their history (``executions show --remote``)."""
+    def anomalies(
+        self,
+        execution_id: str,
+        *,
+        k: float | None = None,
+        min_history: int | None = None,
+        last: int | None = None,
+        project: str | None = None,
+    ) -> AnomalyList:
+        """An execution's attempts far from their history (``executions show --remote``);
+        the rule's parts not given are the server's settings."""
+        given = {"k": k, "min_history": min_history, "last": last}
+        params = {name: v for name, v in given.items() if v is not None}
         path = f"/projects/{self._p(project)}/executions/{execution_id}/anomalies"
-        return AnomalyList.model_validate(self._call("GET", path).json())
+        return AnomalyList.model_validate(self._call("GET", path, params=params).json())
 
     def compare(self, a: str, b: str, *, project: str | None = None) -> ComparisonOut:
         """Two executions side by side (``airfoil compare --remote``)."""

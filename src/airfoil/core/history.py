@@ -136,7 +136,13 @@ class Anomaly(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 def _num(v: float, unit: str) -> str:
-    text = f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    """12.3, 2.0, 0.00244, 1,234: one decimal from 1 on, three significant digits below."""
+    if abs(v) >= 1000:
+        text = f"{v:,.0f}"
+    elif abs(v) >= 1:
+        text = f"{v:.1f}"
+    else:
+        text = f"{v:.3g}"
     return f"{text} {unit}" if unit else text
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import NotFoundError
@@ -97,8 +98,16 @@ class ObservingHooks(Hooks):
     """Stores what attempts logged about themselves, then tells ``inner`` (the entry point's
     own hooks, if any) everything as it comes."""
 
-    def __init__(self, meta: MetaStore, blobs: BlobStore, inner: Hooks | None = None) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        blobs: BlobStore,
+        inner: Hooks | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.meta = meta
+        self._monotonic = monotonic
         self.blobs = blobs
         self.inner = inner
         self._runs: list[TaskRun] = []
@@ -148,7 +157,7 @@ class ObservingHooks(Hooks):
             ended_at=result.ended_at,
             ok=result.error is None,
         )
-        now = time.monotonic()
+        now = self._monotonic()
         with self._runs_lock:
             runs = self._runs
             if not runs:

@@ -25,25 +25,31 @@ def task_stats(
     return stats_out(task_history(d.meta, project, task, version=version, last=runs))
 
 
-def anomalies(d: Deps, project: str, execution_id: str) -> AnomalyList:
-    """The anomalies of an execution of ``project``.
+def anomalies(
+    d: Deps,
+    project: str,
+    execution_id: str,
+    *,
+    k: float | None = None,
+    min_history: int | None = None,
+    last: int | None = None,
+) -> AnomalyList:
+    """The anomalies of an execution of ``project`` (the rule's parts not given: the
+    server's settings).
 
     Raises:
         NotFoundError: no such execution in the project.
     """
     get_record(d, project, execution_id)
     s = d.runtime.settings
-    found = execution_anomalies(
-        d.meta,
-        execution_id,
-        k=s.anomaly_k,
-        min_history=s.anomaly_min_history,
-        last=s.history_runs,
-    )
+    k = s.anomaly_k if k is None else k
+    min_history = s.anomaly_min_history if min_history is None else min_history
+    last = s.history_runs if last is None else last
+    found = execution_anomalies(d.meta, execution_id, k=k, min_history=min_history, last=last)
     return AnomalyList(
         execution_id=execution_id,
-        k=s.anomaly_k,
-        min_history=s.anomaly_min_history,
-        runs=s.history_runs,
+        k=k,
+        min_history=min_history,
+        runs=last,
         items=[anomaly_out(a) for a in found],
     )

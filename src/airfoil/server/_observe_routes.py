@@ -152,8 +152,17 @@ def task_stats(
     "viewer",
     response_model=AnomalyList,
 )
-def anomalies(project: _Project, execution_id: _ExecId, d: Deps, _: Viewer) -> AnomalyList:
+def anomalies(
+    project: _Project,
+    execution_id: _ExecId,
+    d: Deps,
+    _: Viewer,
+    k: Annotated[float | None, Query(gt=0, le=1e6)] = None,
+    min_history: Annotated[int | None, Query(ge=2, le=MAX_RUNS)] = None,
+    last: Annotated[int | None, Query(ge=1, le=MAX_RUNS)] = None,
+) -> AnomalyList:
     """The execution's successful attempts whose duration or a metric's final value is
-    beyond k standard deviations from their task version's history (the server's
-    ``AIRFOIL_ANOMALY_K``, default 3, with at least ``AIRFOIL_ANOMALY_MIN_HISTORY`` runs)."""
-    return hist.anomalies(d, project, execution_id)
+    beyond ``k`` standard deviations from their task version's history of the latest
+    ``last`` runs, given at least ``min_history`` of them (defaults: the server's
+    ``AIRFOIL_ANOMALY_K`` 3, ``AIRFOIL_ANOMALY_MIN_HISTORY`` 10, ``AIRFOIL_HISTORY_RUNS`` 100)."""
+    return hist.anomalies(d, project, execution_id, k=k, min_history=min_history, last=last)
