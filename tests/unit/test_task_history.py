@@ -209,3 +209,41 @@ def test_runs_are_written_once_the_oldest_waited_long_enough(tmp_path: object) -
         ("n1", False),
         ("n2", True),
     ]
+
+
+def test_notifications_on_anomaly_list_them_and_survive_a_failing_finder() -> None:
+    from airfoil.core.launch_plans import LaunchPlanSpec, NotificationSpec
+    from airfoil.core.records import WorkflowSpec
+    from airfoil.engine.launch_plans import notify
+
+    posts: list[str] = []
+    spec = LaunchPlanSpec(
+        name="lp",
+        workflow=WorkflowSpec(
+            name="m.wf", version="v", interface=Interface(), nodes=(), outputs={}
+        ),
+        notifications=(
+            NotificationSpec(kind="webhook", url="http://h/x", phases=("anomaly",)),
+            NotificationSpec(kind="webhook", url="http://h/y", phases=("failed",)),
+        ),
+    )
+    record = make_execution("e1", phase="succeeded")
+
+    def post(url: str, payload: dict[str, object], timeout: float) -> None:
+        posts.append(f"{url} {payload['text']}")
+
+    found = [f"n{i} m.t: took {i}.0 s" for i in range(7)]
+    assert notify(spec, record, poster=post, anomalies=lambda: found) == ["webhook"]
+    (text,) = posts
+    assert text.startswith("http://h/x Airfoil: execution e1 of launch plan lp")
+    assert text.endswith(
+        "7 far from their history: n0 m.t: took 0.0 s; n1 m.t: took 1.0 s; "
+        "n2 m.t: took 2.0 s; n3 m.t: took 3.0 s; n4 m.t: took 4.0 s; and 2 more"
+    )
+    posts.clear()
+    assert notify(spec, record, poster=post, anomalies=lambda: []) == []
+
+    def broken() -> list[str]:
+        raise RuntimeError("database away")
+
+    assert notify(spec, record, poster=post, anomalies=broken) == [] and posts == []

@@ -90,6 +90,11 @@ class EngineSettings:
     #: How often a loop whose requests wait on the policy looks again (another execution's
     #: attempt ending in this process can let them start).
     admission_poll_s: float = 0.05
+    #: The anomaly rule of launch-plan notifications on ``"anomaly"`` (see
+    #: :mod:`airfoil.core.history`): k standard deviations, the fewest runs, the runs read.
+    anomaly_k: float = 3.0
+    anomaly_min_history: int = 10
+    history_runs: int = 100
 
 
 class Engine:
