@@ -2,10 +2,11 @@
 
 Rows of ``task_runs`` (revision 0010), one per ended attempt, with every field a column and
 an index on ``(project, task, version, ended_at)``: a task version's latest runs are one
-index range scan. A run is inserted with ``INSERT ... SELECT project FROM executions``, so
-the store fills in the project and a run of a deleted execution inserts nothing;
-``ON CONFLICT DO NOTHING`` keeps the first copy of a run. A task's metric history joins
-``metric_series`` (its ``last_value`` column) to the same latest runs.
+index range scan. A batch reads the projects of its executions (one ``IN`` query) and
+inserts its runs with one ``executemany``, in one transaction; a run of an execution that
+no longer exists is dropped, and ``ON CONFLICT DO NOTHING`` keeps the first copy of a run.
+A task's metric history joins ``metric_series`` (its ``last_value`` column) to the same
+latest runs.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ _T = TypeVar("_T")
 _COLUMNS = "execution_id, node_id, attempt, task, version, started_at, ended_at, ok, project"
 _INSERT = (
     f"INSERT INTO task_runs ({_COLUMNS}) "
-    "SELECT {eid}, {node}, {attempt}, {task}, {version}, {started}, {ended}, {ok}, project "
-    "FROM executions WHERE id = {exists} "
+    "VALUES ({eid}, {node}, {attempt}, {task}, {version}, {started}, {ended}, {ok}, {project}) "
     "ON CONFLICT (execution_id, node_id, attempt) DO NOTHING"
 )
 _ORDER = " ORDER BY ended_at DESC, execution_id DESC, node_id DESC, attempt DESC"
@@ -67,25 +67,32 @@ class SqlTaskHistoryStore(TaskHistoryStore):
     def put_task_runs(self, runs: Sequence[TaskRun]) -> None:
         if not runs:
             return
-        names = ("eid", "node", "attempt", "task", "version", "started", "ended", "ok", "exists")
+        names = ("eid", "node", "attempt", "task", "version", "started", "ended", "ok", "project")
         insert = self._sql(_INSERT, *names)
-        rows = [
-            {
-                "eid": r.execution_id,
-                "exists": r.execution_id,
-                "node": r.node_id,
-                "attempt": r.attempt,
-                "task": r.task,
-                "version": r.version,
-                "started": r.started_at,
-                "ended": r.ended_at,
-                "ok": bool(r.ok),
-            }
-            for r in runs
-        ]
+        executions = sorted({r.execution_id for r in runs})
+        marks = ", ".join(self._mark(f"e{i}") for i in range(len(executions)))
+        lookup = f"SELECT id, project FROM executions WHERE id IN ({marks})"
 
         def body(cur: Any) -> None:
-            cur.executemany(insert, rows)
+            cur.execute(lookup, {f"e{i}": e for i, e in enumerate(executions)})
+            projects = {str(eid): str(project) for eid, project in cur.fetchall()}
+            rows = [
+                {
+                    "eid": r.execution_id,
+                    "node": r.node_id,
+                    "attempt": r.attempt,
+                    "task": r.task,
+                    "version": r.version,
+                    "started": r.started_at,
+                    "ended": r.ended_at,
+                    "ok": bool(r.ok),
+                    "project": projects[r.execution_id],
+                }
+                for r in runs
+                if r.execution_id in projects  # an execution deleted meanwhile: dropped
+            ]
+            if rows:
+                cur.executemany(insert, rows)
 
         self._transaction("storing task runs", body, idempotent=True)
 

@@ -241,5 +241,4 @@ task_runs = sa.Table(
     sa.Column("ended_at", sa.Double, nullable=False),
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Index(None, "project", "task", "version", "ended_at"),
-    sa.Index(None, "project", "task", "ended_at"),
 )

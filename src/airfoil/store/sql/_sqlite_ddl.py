@@ -63,7 +63,6 @@ STATEMENTS = (
     "CREATE INDEX ix_metric_series_task_name ON metric_series (task, name)",
     "CREATE TABLE nodes ( execution_id VARCHAR NOT NULL, node_id VARCHAR NOT NULL, record TEXT NOT NULL, CONSTRAINT pk_nodes PRIMARY KEY (execution_id, node_id), CONSTRAINT fk_nodes_execution_id FOREIGN KEY(execution_id) REFERENCES executions (id) ON DELETE CASCADE )",
     "CREATE TABLE task_runs ( execution_id VARCHAR NOT NULL, node_id VARCHAR NOT NULL, attempt INTEGER NOT NULL, project VARCHAR NOT NULL, task VARCHAR NOT NULL, version VARCHAR NOT NULL, started_at DOUBLE NOT NULL, ended_at DOUBLE NOT NULL, ok BOOLEAN NOT NULL, CONSTRAINT pk_task_runs PRIMARY KEY (execution_id, node_id, attempt), CONSTRAINT fk_task_runs_execution_id FOREIGN KEY(execution_id) REFERENCES executions (id) ON DELETE CASCADE )",
-    "CREATE INDEX ix_task_runs_project_task_ended_at ON task_runs (project, task, ended_at)",
     "CREATE INDEX ix_task_runs_project_task_version_ended_at ON task_runs (project, task, version, ended_at)",
     "CREATE TABLE server_api_keys ( id VARCHAR(32) NOT NULL, project VARCHAR(300) NOT NULL, role VARCHAR(20) NOT NULL, secret_hash VARCHAR(64) NOT NULL, created_at DOUBLE NOT NULL, revoked BOOLEAN NOT NULL, CONSTRAINT pk_server_api_keys PRIMARY KEY (id) )",
     "CREATE TABLE server_artifact_aliases ( project VARCHAR(300) NOT NULL, name VARCHAR(300) NOT NULL, alias VARCHAR(300) NOT NULL, version INTEGER NOT NULL, updated_at DOUBLE NOT NULL, CONSTRAINT pk_server_artifact_aliases PRIMARY KEY (project, name, alias) )",

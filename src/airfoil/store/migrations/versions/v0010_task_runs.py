@@ -49,12 +49,8 @@ def upgrade() -> None:
         "task_runs",
         ["project", "task", "version", "ended_at"],
     )
-    op.create_index(
-        "ix_task_runs_project_task_ended_at", "task_runs", ["project", "task", "ended_at"]
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_task_runs_project_task_ended_at", table_name="task_runs")
     op.drop_index("ix_task_runs_project_task_version_ended_at", table_name="task_runs")
     op.drop_table("task_runs")
