@@ -367,9 +367,12 @@ def remote_logs(
     execution_id: str,
     node: str | None,
     attempt: int | None,
+    level: str | None = None,
 ) -> None:
-    """Print the logs of an execution's attempts on the server (one node, or every node)."""
+    """Print the logs of an execution's attempts on the server (one node, or every node;
+    ``level``: only entries at that level or above)."""
     from airfoil.core.errors import NotFoundError
+    from airfoil.core.log_lines import filter_level
 
     with _client(server, project) as client:
         nodes = client.get(execution_id).nodes
@@ -386,6 +389,8 @@ def remote_logs(
                     f"== {n.id} attempt {a.attempt} ({a.phase})", markup=False, style="bold"
                 )
                 text = client.logs(execution_id, n.id, attempt=a.attempt).text if a.has_log else ""
+                if level is not None:
+                    text = filter_level(text, level)
                 out_console.print(text.rstrip() or "(no output)", markup=False, highlight=False)
                 shown += 1
         if not shown:

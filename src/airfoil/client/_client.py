@@ -59,7 +59,7 @@ from airfoil.wire import (
     RegisterResponse,
     ScheduleStateOut,
 )
-from airfoil.wire._history import AnomalyList, TaskStatsOut
+from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
 
 __all__ = ["ApiCallError", "AuthError", "Client"]
 
@@ -540,6 +540,22 @@ class Client:
         params = {name: v for name, v in given.items() if v is not None}
         path = f"/projects/{self._p(project)}/executions/{execution_id}/anomalies"
         return AnomalyList.model_validate(self._call("GET", path, params=params).json())
+
+    def search_logs(
+        self,
+        text: str,
+        *,
+        since: float | None = None,
+        runs: int = 200,
+        limit: int = 100,
+        project: str | None = None,
+    ) -> LogSearchOut:
+        """Log lines containing ``text`` across runs (``airfoil logs --search --remote``)."""
+        params: dict[str, object] = {"text": text, "runs": runs, "limit": limit}
+        if since is not None:
+            params["since"] = since
+        r = self._call("GET", f"/projects/{self._p(project)}/logs/search", params=params)
+        return LogSearchOut.model_validate(r.json())
 
     def compare(self, a: str, b: str, *, project: str | None = None) -> ComparisonOut:
         """Two executions side by side (``airfoil compare --remote``)."""

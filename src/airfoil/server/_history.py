@@ -5,11 +5,21 @@ node panel), with the rule of the server's settings (``AIRFOIL_ANOMALY_K``,
 
 from __future__ import annotations
 
-from airfoil.server._deps import Deps, get_record
-from airfoil.store._task_history import execution_anomalies, task_history
-from airfoil.wire._history import AnomalyList, TaskStatsOut, anomaly_out, stats_out
+import msgspec
 
-__all__ = ["anomalies", "task_stats"]
+from airfoil.server._deps import Deps, get_record
+from airfoil.store._log_search import search_logs as _search
+from airfoil.store._task_history import execution_anomalies, task_history
+from airfoil.wire._history import (
+    AnomalyList,
+    LogMatchOut,
+    LogSearchOut,
+    TaskStatsOut,
+    anomaly_out,
+    stats_out,
+)
+
+__all__ = ["anomalies", "search_logs", "task_stats"]
 
 
 def task_stats(
@@ -52,4 +62,24 @@ def anomalies(
         min_history=min_history,
         runs=last,
         items=[anomaly_out(a) for a in found],
+    )
+
+
+def search_logs(
+    d: Deps, project: str, text: str, since: float | None, runs: int, limit: int
+) -> LogSearchOut:
+    """Lines of the project's task logs containing ``text`` (bounded: see
+    :mod:`airfoil.store._log_search`).
+
+    Raises:
+        InvalidInputError: an empty text, or bounds out of range.
+    """
+    found = _search(d.meta, d.blobs, project, text, since=since, runs=runs, limit=limit)
+    return LogSearchOut(
+        text=text,
+        matches=[LogMatchOut(**msgspec.structs.asdict(m)) for m in found.matches],
+        runs=found.runs,
+        logs=found.logs,
+        skipped=found.skipped,
+        complete=found.complete,
     )

@@ -24,9 +24,10 @@ from airfoil.server._routes import (
     _NodeId,
     _Project,
 )
+from airfoil.store._log_search import MAX_RUNS as MAX_SEARCHED
 from airfoil.store._task_history import MAX_RUNS
 from airfoil.wire import API_PREFIX, ComparisonOut, FailureGroupList, FailureList, MetricsOut
-from airfoil.wire._history import AnomalyList, TaskStatsOut
+from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
 
 __all__ = ["router"]
 
@@ -166,3 +167,19 @@ def anomalies(
     ``last`` runs, given at least ``min_history`` of them (defaults: the server's
     ``AIRFOIL_ANOMALY_K`` 3, ``AIRFOIL_ANOMALY_MIN_HISTORY`` 10, ``AIRFOIL_HISTORY_RUNS`` 100)."""
     return hist.anomalies(d, project, execution_id, k=k, min_history=min_history, last=last)
+
+
+@_route("GET", "/projects/{project}/logs/search", "viewer", response_model=LogSearchOut)
+def search_logs(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    text: Annotated[str, Query(min_length=1, max_length=500)],
+    since: _Since = None,
+    runs: Annotated[int, Query(ge=1, le=MAX_SEARCHED)] = 200,
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCHED)] = 100,
+) -> LogSearchOut:
+    """Lines of the project's task logs containing ``text`` (case-insensitive): the logs of
+    at most ``runs`` newest executions created at or after ``since`` are read, newest first,
+    until ``limit`` lines match; ``complete`` is false when a bound stopped the search."""
+    return hist.search_logs(d, project, text, since, runs, limit)

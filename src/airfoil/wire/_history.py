@@ -13,6 +13,8 @@ from airfoil.core.history import Anomaly, Summary, TaskHistory
 __all__ = [
     "AnomalyList",
     "AnomalyOut",
+    "LogMatchOut",
+    "LogSearchOut",
     "SummaryOut",
     "TaskRunOut",
     "TaskStatsOut",
@@ -167,3 +169,31 @@ def anomaly_out(a: Anomaly) -> AnomalyOut:
         deviations=a.deviations if math.isfinite(a.deviations) else None,
         message=a.message,
     )
+
+
+class LogMatchOut(BaseModel):
+    """A log line that matched a search, with its attempt and its entry's time and level."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    execution_id: str
+    node_id: str
+    attempt: int
+    workflow: str
+    at: str
+    level: str
+    line: str
+
+
+class LogSearchOut(BaseModel):
+    """Matching log lines across runs, and how much was read (``complete`` False: the
+    ``runs`` or ``limit`` bound stopped the search early)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str
+    matches: list[LogMatchOut]
+    runs: int
+    logs: int
+    skipped: int
+    complete: bool

@@ -76,3 +76,62 @@ def test_history_and_a_slow_outlier_over_the_api(client: Any, flow: Any, server:
             other.task_stats("flow.nap")
         with pytest.raises(NotFoundError):
             other.anomalies(slow.id)
+
+
+TICKER = """
+import logging
+import time
+
+import airfoil as af
+
+
+@af.task
+def ticking(n: int) -> int:
+    for i in range(n):
+        print("tick", i, flush=True)
+        time.sleep(0.3)
+    logging.getLogger("ticker").warning("done after %d ticks", n)
+    return n
+
+
+@af.workflow
+def ticks(n: int = 5) -> int:
+    return ticking(n=n)
+"""
+
+
+def test_logs_follow_level_and_search_over_the_api(client: Any, server: Any, tmp_path: Any) -> None:
+    import importlib
+    import sys
+
+    name = f"ticker_{uuid.uuid4().hex[:8]}"
+    code = tmp_path / "tickproj"
+    code.mkdir()
+    (code / f"{name}.py").write_text(TICKER)
+    sys.path.insert(0, str(code))
+    try:
+        module = importlib.import_module(name)
+        client.register([module.ticks], source_dir=str(code))
+    finally:
+        sys.path.remove(str(code))
+    ex = client.launch(f"{name}.ticks", {"n": 10})
+    remote = ("--server", server.url, "--project", client.project)
+    followed = _cli("logs", "-f", ex.id, *remote)  # returns when the execution has ended
+    assert client.get(ex.id).phase == "succeeded"
+    assert "== n0 attempt 1" in followed
+    assert [line.split()[-1] for line in followed.splitlines() if " tick " in line] == [
+        str(i) for i in range(10)
+    ]
+    assert f"execution {ex.id} succeeded" in followed
+
+    warned = _cli("logs", ex.id, "--level", "WARNING", *remote)
+    assert "ticker: done after 10 ticks" in warned and " tick " not in warned
+
+    found = client.search_logs("TICK 7")
+    assert [(m.execution_id, m.node_id, m.level, m.line) for m in found.matches] == [
+        (ex.id, "n0", "OUT", "tick 7")
+    ]
+    printed = json.loads(_cli("logs", "--search", "done after", "--json", *remote))
+    assert [m["level"] for m in printed["matches"]] == ["WARNING"]
+    with Client(server.url, project=f"p{uuid.uuid4().hex[:6]}") as other:
+        assert other.search_logs("tick").matches == []  # another project's logs: none
