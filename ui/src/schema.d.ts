@@ -794,6 +794,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/logs/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Logs
+         * @description Lines of the project's task logs containing ``text`` (case-insensitive): the logs of
+         *     at most ``runs`` newest executions created at or after ``since`` are read, newest first,
+         *     until ``limit`` lines match; ``complete`` is false when a bound stopped the search.
+         */
+        get: operations["search_logs_api_v1_projects__project__logs_search_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/packages/{sha256}": {
         parameters: {
             query?: never;
@@ -1854,6 +1876,26 @@ export interface components {
             /** Version */
             version?: string | null;
         };
+        /**
+         * LogMatchOut
+         * @description A log line that matched a search, with its attempt and its entry's time and level.
+         */
+        LogMatchOut: {
+            /** At */
+            at: string;
+            /** Attempt */
+            attempt: number;
+            /** Execution Id */
+            execution_id: string;
+            /** Level */
+            level: string;
+            /** Line */
+            line: string;
+            /** Node Id */
+            node_id: string;
+            /** Workflow */
+            workflow: string;
+        };
         /** LogOut */
         LogOut: {
             /** Attempt */
@@ -1862,6 +1904,25 @@ export interface components {
             execution_id: string;
             /** Node Id */
             node_id: string;
+            /** Text */
+            text: string;
+        };
+        /**
+         * LogSearchOut
+         * @description Matching log lines across runs, and how much was read (``complete`` False: the
+         *     ``runs`` or ``limit`` bound stopped the search early).
+         */
+        LogSearchOut: {
+            /** Complete */
+            complete: boolean;
+            /** Logs */
+            logs: number;
+            /** Matches */
+            matches: components["schemas"]["LogMatchOut"][];
+            /** Runs */
+            runs: number;
+            /** Skipped */
+            skipped: number;
             /** Text */
             text: string;
         };
@@ -6265,6 +6326,106 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LaunchPlanOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_logs_api_v1_projects__project__logs_search_get: {
+        parameters: {
+            query: {
+                text: string;
+                /** @description only attempts ended at or after (epoch s) */
+                since?: number | null;
+                runs?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogSearchOut"];
                 };
             };
             /** @description Bad Request */
