@@ -317,9 +317,9 @@ class Runtime:
             resources=self.resources_for(ex),
             types=self.types,
             launcher=self.launcher,
-            # the observability hooks (they write the task history when a run finishes),
-            # which tell ``self.hooks``
-            hooks=self._observing,
+            hooks=self.hooks,
+            # the task history waiting is written when a run finishes
+            on_finished=self._observing.execution_finished,
         )
 
     def close(self) -> None:

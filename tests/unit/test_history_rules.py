@@ -4,13 +4,11 @@ anomalies of an execution read from a store, and the observing hooks' batched wr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pytest
 
 from airfoil.core.errors import InvalidInputError, NotFoundError
 from airfoil.core.history import Summary, check, summarize
-from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import ErrorInfo, Interface, StoreBatch, TaskSpec
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.executors.observe import HISTORY_BATCH, HISTORY_MAX_WAIT_S, ObservingHooks
@@ -150,11 +148,6 @@ def _result(eid: str, node: str, error: ErrorInfo | None = None) -> AttemptResul
     )
 
 
-@dataclass(frozen=True)
-class Finished:  # the engine's command of that name, as the hooks see it
-    phase: ExecutionPhase
-
-
 def test_runs_wait_for_the_executions_end_a_full_batch_or_the_close(tmp_path: object) -> None:
     meta = MemoryMetaStore()
     meta.write(StoreBatch(execution=make_execution("e1", project="p")))
@@ -163,7 +156,7 @@ def test_runs_wait_for_the_executions_end_a_full_batch_or_the_close(tmp_path: ob
     assert meta.execution_task_runs("e1") == []  # waiting: no write per attempt
     hooks.command_carried_out("e1", object(), 0)
     assert meta.execution_task_runs("e1") == []
-    hooks.command_carried_out("e1", Finished(ExecutionPhase.SUCCEEDED), 0)
+    hooks.execution_finished("e1")  # the engine's on_finished
     (run,) = meta.execution_task_runs("e1")
     assert (run.task, run.version, run.duration, run.ok, run.project) == (
         "m.t",

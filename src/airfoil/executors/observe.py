@@ -6,7 +6,8 @@ also recorded as a :class:`~airfoil.core.history.TaskRun` (the task version's hi
 ``airfoil tasks stats`` and anomaly flags), in batches: the runs wait in memory and are
 written in one transaction when :data:`HISTORY_BATCH` are waiting, when the oldest has waited
 :data:`HISTORY_MAX_WAIT_S` (checked as attempts end), when an execution finishes (the
-engine's ``Finished`` command) and when the runtime closes. A driver killed meanwhile loses
+engine's ``on_finished`` callback, called as it carries out ``Finished``) and when the
+runtime closes. A driver killed meanwhile loses
 the runs waiting since the last write: the history misses them (the runs themselves, their
 attempts and outputs, are recorded by the engine as always).
 
@@ -181,6 +182,11 @@ class ObservingHooks(Hooks):
             return 0
         return len(runs)
 
+    def execution_finished(self, execution_id: str) -> None:
+        """An execution's drive finished: write the task runs waiting (so its history is
+        there for its notifications and for another process reading it next)."""
+        self.flush_history()
+
     def close(self) -> None:
         """Write what waits (the runtime closes)."""
         self.flush_history()
@@ -202,9 +208,6 @@ class ObservingHooks(Hooks):
         )
 
     def command_carried_out(self, execution_id: str, command: object, cause: int) -> None:
-        # By name: the engine's commands are above this layer (as in executors.tracing).
-        if type(command).__name__ == "Finished":
-            self.flush_history()
         if self.inner is not None:
             self.inner.command_carried_out(execution_id, command, cause)
 
