@@ -36,7 +36,11 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
-from airfoil.runtime._log_records import StampedLog, install_record_handler
+from airfoil.runtime._log_records import (
+    StampedLog,
+    install_record_handler,
+    remove_record_handler,
+)
 
 __all__ = ["capture_fds", "capture_streams", "current_log"]
 
@@ -131,6 +135,7 @@ def _install() -> None:
 
 
 def _uninstall() -> None:
+    remove_record_handler()
     for name in ("stdout", "stderr"):
         current = getattr(sys, name)
         if type(current) is _Router and name in _saved:

@@ -4,11 +4,13 @@ record made in the attempt's threads, with the record's level and time.
 
 - :class:`StampedLog` is what the stream routers of :mod:`airfoil.runtime._capture` write to:
   it starts each new line with its time and the stream's tag.
-- :class:`RecordHandler` is put on the root logger once per process (on the first attempt;
-  it stays): a record made in a thread that captures goes to that attempt's log, with its
-  level, time and logger name (and its traceback, if any). A record of any other thread is
-  left to the process's own handlers; where the root logger has none, it is printed as
-  Python's last-resort handler would (so a CLI's own warnings are not swallowed).
+- :class:`RecordHandler` is on the root logger while any attempt captures (put there when
+  the first starts, removed when the last ends, so a program's own ``logging.basicConfig``
+  after a run still configures logging): a record made in a thread that captures goes to
+  that attempt's log, with its level, time and logger name (and its traceback, if any). A
+  record of any other thread meanwhile is left to the process's own handlers; where the
+  root logger has none, it is printed as Python's last-resort handler would (so a CLI's
+  own warnings are not swallowed).
 - A console handler the task's code configured (``logging.basicConfig``: a
   ``StreamHandler`` on stdout/stderr) gets a filter that skips records of capturing
   threads, so a record is not logged twice (once formatted by that handler, once as a
@@ -31,7 +33,7 @@ from typing import IO, Any
 
 from airfoil.core.log_lines import stamp
 
-__all__ = ["RecordHandler", "StampedLog", "install_record_handler"]
+__all__ = ["RecordHandler", "StampedLog", "install_record_handler", "remove_record_handler"]
 
 
 class StampedLog(io.TextIOBase):
@@ -123,14 +125,22 @@ def install_record_handler(target: Callable[[], Any], saved: Callable[[], tuple[
     on its console handlers (``saved``: the streams the routers replaced, consoles too)."""
     global _installed
     root = logging.getLogger()
-    if _installed is not None and len(root.handlers) == 1:  # ours alone: nothing to filter
+    handlers = root.handlers
+    if len(handlers) == 1 and handlers[0] is _installed:  # ours alone: nothing to filter
         return
     with _lock:
         if _installed is None:
             _installed = RecordHandler(target)
+        if _installed not in root.handlers:
             root.addHandler(_installed)
         consoles = (*_console_streams(), *saved())
         for h in root.handlers:
             console = type(h) is logging.StreamHandler and any(h.stream is c for c in consoles)
             if console and not any(isinstance(f, _SkipCapturing) for f in h.filters):
                 h.addFilter(_SkipCapturing(target))
+
+
+def remove_record_handler() -> None:
+    """Take :class:`RecordHandler` off the root logger (no attempt captures any more)."""
+    if _installed is not None:
+        logging.getLogger().removeHandler(_installed)
