@@ -3,15 +3,19 @@
 O1 a task logging 10,000 metric points (``log_metric``) beside the same task logging none:
 the difference is what metrics add to a task (budget: 50 ms), flush, merge and store
 included. O2 B1's chain of 100 trivial tasks on an executor wrapped by the observability
-hooks (what every runtime does) beside the same executor unwrapped, in one process: what
-the hooks cost a task that logs nothing. O3 grouping 10,000 failed attempts (40 signatures,
-100 executions) by signature, in SQLite (and PostgreSQL when AIRFOIL_BENCH_PG_URL names a
-scratch database or schema: it is migrated and written to),
+hooks (what every runtime does: metrics, failures, task history and its batched write at
+the execution's end) beside the same executor unwrapped and an engine that writes no
+history, in one process: what the hooks cost a task that logs nothing. O3 grouping 10,000
+failed attempts (40 signatures, 100 executions) by signature, in SQLite (and PostgreSQL when
+AIRFOIL_BENCH_PG_URL names a scratch database or schema: it is migrated and written to),
 the first call beside later ones. O4 ``airfoil compare``'s work on two 1,000-node
 executions in SQLite: read both executions and their nodes, compare (budget 1 s). Medians of
-5 runs after a warm-up.
+5 runs after a warm-up. O5 what task history adds to each attempt that ends: the observing
+hooks' ``attempt_ended`` of 100 attempts that logged nothing, then the batched write of their
+100 task runs to SQLite (what an execution of B1's chain does), beside the same hook calls
+on hooks that record nothing (``Hooks``), interleaved.
 
-    .venv/bin/python benchmarks/bench_observability.py [O1 O2 O3 O4]
+    .venv/bin/python benchmarks/bench_observability.py [O1 O2 O3 O4 O5]
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ def o2() -> None:
         assert eng.drive(record.id).phase == "succeeded"  # type: ignore[attr-defined]
 
     hooked_engine, raw_engine = rt.engine(executor=wrapped), rt.engine(executor=raw)
+    raw_engine.on_finished = None  # nothing observing: no history written at its end
     bare: list[float] = []
     hooked: list[float] = []
     for _ in range(3):  # interleaved, so load from other processes hits both alike
@@ -172,8 +177,54 @@ def o4() -> None:
         store.close()
 
 
+def o5() -> None:
+    from airfoil.core.records import Interface, StoreBatch, TaskSpec
+    from airfoil.executors.base import AttemptRequest, AttemptResult
+    from airfoil.executors.hooks import Hooks
+    from airfoil.executors.observe import ObservingHooks
+    from airfoil.store.blob import LocalBlobStore
+    from airfoil.store.sql import SqlMetaStore
+    from airfoil.testing.records import make_execution
+
+    work = tempfile.mkdtemp(prefix="airfoil-bench-")
+    meta = SqlMetaStore(f"sqlite:///{work}/o5.db")
+    blobs = LocalBlobStore(os.path.join(work, "blobs"))
+    task = TaskSpec(name="m.inc", version="v1", interface=Interface(), module="m", qualname="inc")
+    count = [0]
+
+    def execution(hooks: Hooks) -> None:
+        count[0] += 1
+        eid = f"o5e{count[0]}"
+        meta.write(StoreBatch(execution=make_execution(eid)))
+        for i in range(100):
+            req = AttemptRequest(
+                execution_id=eid, node_id=f"n{i}", attempt=1, task=task, inputs={}, blob_url=""
+            )
+            res = AttemptResult(
+                execution_id=eid, node_id=f"n{i}", attempt=1, started_at=1.0, ended_at=2.0
+            )
+            hooks.attempt_ended(req, res)
+        if isinstance(hooks, ObservingHooks):
+            assert hooks.flush_history() == 100  # as at the execution's end
+
+    observing, plain = ObservingHooks(meta, blobs), Hooks()
+    with_history: list[float] = []
+    without: list[float] = []
+    for _ in range(5):  # interleaved, so load from other processes hits both alike
+        without += measure(lambda: execution(plain), runs=5)
+        with_history += measure(lambda: execution(observing), runs=5)
+    report(
+        "O5 task history per ended attempt (100 hook calls + 1 batch write)",
+        with_history,
+        per=100,
+        baseline=without,
+    )
+    print("   (baseline 'plain Python' = the same hook calls on hooks that record nothing)")
+    meta.close()
+
+
 if __name__ == "__main__":
-    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2", "O3", "O4"}
+    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2", "O3", "O4", "O5"}
     if "O1" in chosen:
         o1()
     if "O2" in chosen:
@@ -182,3 +233,5 @@ if __name__ == "__main__":
         o3()
     if "O4" in chosen:
         o4()
+    if "O5" in chosen:
+        o5()

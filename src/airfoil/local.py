@@ -297,6 +297,9 @@ class Runtime:
             scheduler_policy=self.settings.scheduler_policy,
             journal_dir=str(Path(self.settings.home) / "journals"),
             journal_sync=self.settings.durability == "power",
+            anomaly_k=self.settings.anomaly_k,
+            anomaly_min_history=self.settings.anomaly_min_history,
+            history_runs=self.settings.history_runs,
         )
 
     def engine(
@@ -338,6 +341,8 @@ class Runtime:
             types=self.types,
             launcher=self.launcher,
             hooks=self.hooks,
+            # the task history waiting is written when a run finishes
+            on_finished=self._observing.execution_finished,
         )
 
     def close(self) -> None:
@@ -348,6 +353,7 @@ class Runtime:
             queue.close()
         for ex in self._executors.values():
             ex.close()
+        self._observing.close()  # the task history still waiting
         if self._tracing is not None:  # export the spans still buffered
             self._tracing.close()
             self._tracing = None

@@ -45,6 +45,13 @@ class AirfoilSettings(BaseSettings):
         otel_endpoint: an OTLP/HTTP collector to export OpenTelemetry traces of runs to
             (``AIRFOIL_OTEL_ENDPOINT``; default ``OTEL_EXPORTER_OTLP_ENDPOINT``, else none:
             no traces, nothing of OpenTelemetry imported). Needs ``airfoil[otel]``.
+        anomaly_k: an attempt whose duration (or a metric's final value) is more than this
+            many standard deviations from its task version's history is flagged
+            (``AIRFOIL_ANOMALY_K``, default 3).
+        anomaly_min_history: the fewest earlier successful runs a flag needs
+            (``AIRFOIL_ANOMALY_MIN_HISTORY``, default 10).
+        history_runs: how many of the latest successful runs make a task version's history
+            (``AIRFOIL_HISTORY_RUNS``, default 100, at most 10,000).
     """
 
     model_config = SettingsConfigDict(env_prefix="AIRFOIL_", extra="ignore")
@@ -62,6 +69,9 @@ class AirfoilSettings(BaseSettings):
     durability: Literal["process", "power"] = "process"
     converters: str = ""
     otel_endpoint: str = ""
+    anomaly_k: float = Field(default=3.0, gt=0, allow_inf_nan=False)
+    anomaly_min_history: int = Field(default=10, ge=2)
+    history_runs: int = Field(default=100, ge=1, le=10_000)
 
     def resolved_otel_endpoint(self) -> str:
         """The OTLP/HTTP endpoint traces go to ("" for none): ``otel_endpoint``, else the

@@ -1,7 +1,7 @@
 // The node panel: overview (cache status and reason, error), inputs, outputs, logs (tailed
 // while the node runs), attempts with errors and tracebacks, and a map node's items.
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { GateOut, LogOut, MapItemsOut, NodeOut } from "./api";
+import type { AnomalyList, GateOut, LogOut, MapItemsOut, NodeOut } from "./api";
 import { enc, get, isTerminal } from "./api";
 import { ErrorView, Phase, Problem, Tabs, ValueView } from "./components";
 import { GateForm } from "./Gates";
@@ -54,6 +54,9 @@ export function NodePanel(props: {
       <div class="panel-body">
         <Problem error={detail.error} />
         {tab === "Overview" && d ? <Overview n={d} /> : null}
+        {tab === "Overview" && rec && isTerminal(rec.phase) ? (
+          <Anomalies project={project} execution={execution} node={node.id} />
+        ) : null}
         {tab === "Inputs" && d ? <Values values={d.inputs ?? []} empty="no inputs recorded" /> : null}
         {tab === "Outputs" && d ? (
           <Values values={d.outputs ?? []} empty={running ? "no outputs yet" : "no outputs"} />
@@ -90,6 +93,31 @@ function Overview({ n }: { n: NodeOut }) {
         </tbody>
       </table>
       {n.error ? <ErrorView error={n.error} /> : null}
+    </div>
+  );
+}
+
+// Attempts of this node (or its map items, children) far from their task version's history.
+function Anomalies(props: { project: string; execution: string; node: string }) {
+  const url = `/projects/${enc(props.project)}/executions/${enc(props.execution)}/anomalies`;
+  const found = useFetch<AnomalyList>(url, () => get<AnomalyList>(url));
+  const own = (found.data?.items ?? []).filter(
+    (a) => a.node_id === props.node || a.node_id.startsWith(`${props.node}[`) || a.node_id.startsWith(`${props.node}.`),
+  );
+  if (own.length === 0) return null;
+  return (
+    <div class="anomalies" data-anomalies={own.length}>
+      <b>⚠ far from this task's history</b>
+      <span class="muted small"> (beyond {found.data?.k} std of up to {found.data?.runs} earlier runs)</span>
+      <ul>
+        {own.map((a) => (
+          <li data-anomaly={a.kind} data-metric={a.metric || undefined}>
+            {a.node_id !== props.node ? <code>{a.node_id} </code> : null}
+            {a.attempt > 1 ? `attempt ${a.attempt}: ` : ""}
+            {a.message}
+          </li>
+        ))}
+      </ul>
     </div>
   );
 }

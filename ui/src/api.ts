@@ -20,6 +20,8 @@ export type LogOut = S["LogOut"];
 export type MapItemsOut = S["MapItemsOut"];
 export type Identity = S["Identity"];
 export type SignalOut = S["SignalOut"];
+export type AnomalyList = S["AnomalyList"];
+export type AnomalyOut = S["AnomalyOut"];
 
 const KEY = "airfoil.apiKey";
 export const API = "/api/v1";

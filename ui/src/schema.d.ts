@@ -457,6 +457,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/executions/{execution_id}/anomalies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anomalies
+         * @description The execution's successful attempts whose duration or a metric's final value is
+         *     beyond ``k`` standard deviations from their task version's history of the latest
+         *     ``last`` runs, given at least ``min_history`` of them (defaults: the server's
+         *     ``AIRFOIL_ANOMALY_K`` 3, ``AIRFOIL_ANOMALY_MIN_HISTORY`` 10, ``AIRFOIL_HISTORY_RUNS`` 100).
+         */
+        get: operations["anomalies_api_v1_projects__project__executions__execution_id__anomalies_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/executions/{execution_id}/events": {
         parameters: {
             query?: never;
@@ -846,6 +869,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/logs/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Logs
+         * @description Lines of the project's task logs containing ``text`` (case-insensitive): the logs of
+         *     at most ``runs`` newest executions created at or after ``since`` are read, newest first,
+         *     until ``limit`` lines match; ``complete`` is false when a bound stopped the search.
+         */
+        get: operations["search_logs_api_v1_projects__project__logs_search_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/packages/{sha256}": {
         parameters: {
             query?: never;
@@ -859,6 +904,29 @@ export interface paths {
          * @description Upload a code package (a gzip tar of the source), named by its SHA-256.
          */
         put: operations["upload_package_api_v1_projects__project__packages__sha256__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/tasks/{task}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Task Stats
+         * @description The history of a task version (its newest by default): its latest ``last``
+         *     successful runs (default: the server's ``AIRFOIL_HISTORY_RUNS``, 100) with each one's
+         *     duration and metrics' final values, their summaries (count, mean, std, p50, p95), and
+         *     every version of the task with runs.
+         */
+        get: operations["task_stats_api_v1_projects__project__tasks__task__stats_get"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -1001,6 +1069,60 @@ export interface components {
             seq: number;
             /** To Version */
             to_version: number;
+        };
+        /**
+         * AnomalyList
+         * @description The anomalies of an execution, with the rule that found them.
+         */
+        AnomalyList: {
+            /** Execution Id */
+            execution_id: string;
+            /** Items */
+            items: components["schemas"]["AnomalyOut"][];
+            /** K */
+            k: number;
+            /** Min History */
+            min_history: number;
+            /** Runs */
+            runs: number;
+        };
+        /**
+         * AnomalyOut
+         * @description An attempt whose duration (``kind`` ``duration``) or a metric's final value (``metric``)
+         *     is beyond ``k`` standard deviations from its task version's history.
+         *
+         *     ``deviations`` is None when the history has no spread (every run gave the same value).
+         */
+        AnomalyOut: {
+            /** Attempt */
+            attempt: number;
+            /** Count */
+            count: number;
+            /** Deviations */
+            deviations: number | null;
+            /** Execution Id */
+            execution_id: string;
+            /** Kind */
+            kind: string;
+            /** Mean */
+            mean: number;
+            /** Message */
+            message: string;
+            /**
+             * Metric
+             * @default
+             */
+            metric: string;
+            /** Node Id */
+            node_id: string;
+            /** Std */
+            std: number;
+            /** Task */
+            task: string;
+            /** Value */
+            value: number;
+            /** Version */
+            version: string;
         };
         /**
          * ArtifactDetail
@@ -1994,6 +2116,26 @@ export interface components {
             /** Version */
             version?: string | null;
         };
+        /**
+         * LogMatchOut
+         * @description A log line that matched a search, with its attempt and its entry's time and level.
+         */
+        LogMatchOut: {
+            /** At */
+            at: string;
+            /** Attempt */
+            attempt: number;
+            /** Execution Id */
+            execution_id: string;
+            /** Level */
+            level: string;
+            /** Line */
+            line: string;
+            /** Node Id */
+            node_id: string;
+            /** Workflow */
+            workflow: string;
+        };
         /** LogOut */
         LogOut: {
             /** Attempt */
@@ -2002,6 +2144,25 @@ export interface components {
             execution_id: string;
             /** Node Id */
             node_id: string;
+            /** Text */
+            text: string;
+        };
+        /**
+         * LogSearchOut
+         * @description Matching log lines across runs, and how much was read (``complete`` False: the
+         *     ``runs`` or ``limit`` bound stopped the search early).
+         */
+        LogSearchOut: {
+            /** Complete */
+            complete: boolean;
+            /** Logs */
+            logs: number;
+            /** Matches */
+            matches: components["schemas"]["LogMatchOut"][];
+            /** Runs */
+            runs: number;
+            /** Skipped */
+            skipped: number;
             /** Text */
             text: string;
         };
@@ -2480,6 +2641,84 @@ export interface components {
             name: string;
             /** Node Id */
             node_id: string;
+        };
+        /**
+         * SummaryOut
+         * @description Summary statistics of a list of values (std: sample; percentiles interpolated).
+         */
+        SummaryOut: {
+            /** Count */
+            count: number;
+            /** Max */
+            max: number;
+            /** Mean */
+            mean: number;
+            /** Min */
+            min: number;
+            /** P50 */
+            p50: number;
+            /** P95 */
+            p95: number;
+            /** Std */
+            std: number;
+        };
+        /**
+         * TaskRunOut
+         * @description One successful run of a task version, with the final value of each of its metrics.
+         */
+        TaskRunOut: {
+            /** Attempt */
+            attempt: number;
+            /** Duration */
+            duration: number;
+            /** Ended At */
+            ended_at: number;
+            /** Execution Id */
+            execution_id: string;
+            /**
+             * Metrics
+             * @default {}
+             */
+            metrics: {
+                [key: string]: number | null;
+            };
+            /** Node Id */
+            node_id: string;
+            /** Started At */
+            started_at: number;
+        };
+        /**
+         * TaskStatsOut
+         * @description The history of one task version: its latest successful runs, newest first.
+         */
+        TaskStatsOut: {
+            duration: components["schemas"]["SummaryOut"] | null;
+            /** Metrics */
+            metrics: {
+                [key: string]: components["schemas"]["SummaryOut"];
+            };
+            /** Project */
+            project: string;
+            /** Runs */
+            runs: components["schemas"]["TaskRunOut"][];
+            /** Task */
+            task: string;
+            /** Version */
+            version: string;
+            /** Versions */
+            versions: components["schemas"]["TaskVersionOut"][];
+        };
+        /**
+         * TaskVersionOut
+         * @description A version of a task with recorded runs.
+         */
+        TaskVersionOut: {
+            /** Last Ended At */
+            last_ended_at: number;
+            /** Runs */
+            runs: number;
+            /** Version */
+            version: string;
         };
         /**
          * UploadOut
@@ -5133,6 +5372,105 @@ export interface operations {
             };
         };
     };
+    anomalies_api_v1_projects__project__executions__execution_id__anomalies_get: {
+        parameters: {
+            query?: {
+                k?: number | null;
+                min_history?: number | null;
+                last?: number | null;
+            };
+            header?: never;
+            path: {
+                project: string;
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnomalyList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     events_api_v1_projects__project__executions__execution_id__events_get: {
         parameters: {
             query?: {
@@ -6972,6 +7310,106 @@ export interface operations {
             };
         };
     };
+    search_logs_api_v1_projects__project__logs_search_get: {
+        parameters: {
+            query: {
+                text: string;
+                /** @description only attempts ended at or after (epoch s) */
+                since?: number | null;
+                runs?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogSearchOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     upload_package_api_v1_projects__project__packages__sha256__put: {
         parameters: {
             query?: never;
@@ -6995,6 +7433,104 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PackageOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    task_stats_api_v1_projects__project__tasks__task__stats_get: {
+        parameters: {
+            query?: {
+                version?: string | null;
+                last?: number | null;
+            };
+            header?: never;
+            path: {
+                project: string;
+                task: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskStatsOut"];
                 };
             };
             /** @description Bad Request */

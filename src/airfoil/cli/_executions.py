@@ -115,10 +115,13 @@ def show(
         _remote().remote_show(server, project, execution_id, as_json)
         return
 
+    from airfoil.cli._history import local_anomalies, print_anomalies
+
     rt = runtime()
     record = rt.meta.get_execution(execution_id)
     nodes = sort_nodes(rt.meta.get_nodes(execution_id))
     data = execution_json(record, nodes, rt)
+    data["anomalies"] = local_anomalies(rt, execution_id)
     if as_json:
         if events:
             data["events"] = [
@@ -153,6 +156,7 @@ def show(
         )
     types = task_types(record.spec)
     out_console.print(node_table(shown_nodes(record, nodes, rt.meta), types=types))
+    print_anomalies(data["anomalies"])
     if data["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(data["outputs"]))
@@ -382,13 +386,34 @@ def register_logs(root: typer.Typer) -> None:
     @root.command("logs")
     @handle_errors
     def logs(
-        execution_id: str = typer.Argument(..., help="Execution id."),
+        execution_id: str = typer.Argument(
+            None, help="Execution id (not with --search, which looks across runs)."
+        ),
         node: str = typer.Argument(
             None,
             help="Node id (default: every node): n1, a map's item n1[13], a subworkflow's "
             "child n1.n0. A map or subworkflow shows all its items or children.",
         ),
         attempt: int = typer.Option(None, "--attempt", help="Only this attempt."),
+        level: str = typer.Option(
+            None,
+            "--level",
+            help="Only entries at this level or above: DEBUG, INFO, WARNING, ERROR, CRITICAL "
+            "(printed lines count as INFO, stderr lines as WARNING).",
+        ),
+        follow: bool = typer.Option(
+            False, "--follow", "-f", help="Print the logs as they grow until the execution ends."
+        ),
+        search: str = typer.Option(
+            None, "--search", help="Find log lines containing this text across runs."
+        ),
+        since: str = typer.Option(None, "--since", help="--search: runs this recent (7d, 12h)."),
+        runs: int = typer.Option(
+            200, "--runs", min=1, max=1000, help="--search: read the newest N runs at most."
+        ),
+        limit: int = typer.Option(
+            100, "--limit", min=1, max=1000, help="--search: stop after N matching lines."
+        ),
         as_json: bool = typer.Option(
             False, "--json", help="Print a JSON list of {node, attempt, phase, log}."
         ),
@@ -396,15 +421,60 @@ def register_logs(root: typer.Typer) -> None:
         server: str = _SERVER,
         project: str = _PROJECT,
     ) -> None:
-        """Print the logs (stdout, logger, tracebacks) of an execution's attempts."""
-        from airfoil.core.errors import NotFoundError
+        """Print the logs (prints, logging records with their level and time, tracebacks)
+        of an execution's attempts; follow them (-f) or search them across runs (--search)."""
+        from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError
+        from airfoil.core.log_lines import filter_level, level_rank
 
+        if level is not None:
+            try:
+                level_rank(level)
+            except ValueError as exc:
+                raise InvalidInputError(str(exc)) from None
+        if search is not None:
+            if execution_id is not None or follow:
+                raise ConfigError(
+                    "--search looks across runs: give no execution id and no --follow"
+                )
+            from airfoil.cli._failures import parse_since
+            from airfoil.cli._logs import search as search_logs
+
+            after = parse_since(since, time.time())
+            search_logs(
+                search,
+                since=after,
+                runs=runs,
+                limit=limit,
+                level=level,
+                as_json=as_json,
+                remote=bool(remote or server),
+                server=server,
+                project=project,
+            )
+            return
+        if execution_id is None:
+            raise ConfigError("give an execution id (or --search TEXT to look across runs)")
+        if since is not None:
+            raise ConfigError("--since goes with --search")
+        if follow:
+            if as_json or attempt is not None:
+                raise ConfigError("--follow prints every attempt as it runs: drop --json/--attempt")
+            from airfoil.cli._logs import follow as follow_logs
+
+            follow_logs(
+                execution_id,
+                node,
+                level,
+                remote=bool(remote or server),
+                server=server,
+                project=project,
+                under=_under,
+            )
+            return
         if remote or server:
             if as_json:
-                from airfoil.core.errors import ConfigError
-
                 raise ConfigError("logs --json reads the local store; drop --remote/--server")
-            _remote().remote_logs(server, project, execution_id, node, attempt)
+            _remote().remote_logs(server, project, execution_id, node, attempt, level)
             return
 
         from airfoil.cli._render import is_interrupted, node_sort_key
@@ -431,6 +501,8 @@ def register_logs(root: typer.Typer) -> None:
                     text = None
             else:  # an attempt that never ended: its log so far, if it left one
                 text = _unfinished_log(rt.blobs, execution_id, a.node_id, a.attempt)
+            if text is not None and level is not None:
+                text = filter_level(text, level)
             shown.append({"node": a.node_id, "attempt": a.attempt, "phase": a.phase, "log": text})
             if as_json:
                 continue

@@ -307,11 +307,14 @@ def remote_list(
 
 def remote_show(server: str | None, project: str | None, execution_id: str, as_json: bool) -> None:
     """Show an execution of the server: the ``run --json`` object, or a node table."""
+    from airfoil.cli._history import print_anomalies, rule_given
     from airfoil.cli._render import node_table, sort_nodes
 
     with _client(server, project) as client:
         detail = client.get(execution_id)
+        found = client.anomalies(execution_id, **rule_given()).model_dump(mode="json")["items"]
     out = remote_execution_json(detail)
+    out["anomalies"] = found
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
         return
@@ -322,6 +325,7 @@ def remote_show(server: str | None, project: str | None, execution_id: str, as_j
     out_console.print(
         node_table(sort_nodes([_node_record(detail.id, n) for n in detail.nodes]), types=types)
     )
+    print_anomalies(found)
     if out["outputs"]:
         out_console.print("outputs:")
         out_console.print_json(json.dumps(out["outputs"], default=str))
@@ -366,9 +370,12 @@ def remote_logs(
     execution_id: str,
     node: str | None,
     attempt: int | None,
+    level: str | None = None,
 ) -> None:
-    """Print the logs of an execution's attempts on the server (one node, or every node)."""
+    """Print the logs of an execution's attempts on the server (one node, or every node;
+    ``level``: only entries at that level or above)."""
     from airfoil.core.errors import NotFoundError
+    from airfoil.core.log_lines import filter_level
 
     with _client(server, project) as client:
         nodes = client.get(execution_id).nodes
@@ -385,6 +392,8 @@ def remote_logs(
                     f"== {n.id} attempt {a.attempt} ({a.phase})", markup=False, style="bold"
                 )
                 text = client.logs(execution_id, n.id, attempt=a.attempt).text if a.has_log else ""
+                if level is not None:
+                    text = filter_level(text, level)
                 out_console.print(text.rstrip() or "(no output)", markup=False, highlight=False)
                 shown += 1
         if not shown:

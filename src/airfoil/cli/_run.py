@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         from airfoil.cli._render import execution_json, sort_nodes
         from airfoil.core.code_versions import save_manifests
         from airfoil.core.ids import validate_execution_id
-        from airfoil.engine.launch_plans import after_drive, prepare_launch
+        from airfoil.engine.launch_plans import after_drive, engine_anomalies, prepare_launch
         from airfoil.sdk._versioning import manifest_for, project_root
 
         if execution_id is not None:
@@ -131,7 +131,7 @@ def register(app: typer.Typer) -> None:
                 record = engine.drive(record.id)
         except KeyboardInterrupt:
             interrupted(record.id)
-        after_drive(entity, record)
+        after_drive(entity, record, anomalies=engine_anomalies(engine, record.id))
         nodes = sort_nodes(rt.meta.get_nodes(record.id))
         if as_json:
             out_console.print_json(json.dumps(execution_json(record, nodes, rt)))

@@ -15,6 +15,7 @@ from airfoil.cli import (
     _deploy,
     _executions,
     _failures,
+    _history,
     _metrics,
     _models,
     _quotas,
@@ -46,6 +47,7 @@ _quotas.register(app)
 _cluster.register(app)
 _metrics.register(app)  # issue 15: observability
 _failures.register(app)
+app.add_typer(_history.app, name="tasks", help="Task history: durations and metrics over runs.")
 _report.register(app)
 _compare.register(app)
 _models.register(app)

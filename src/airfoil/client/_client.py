@@ -60,6 +60,7 @@ from airfoil.wire import (
     RegisterResponse,
     ScheduleStateOut,
 )
+from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
 
 __all__ = ["ApiCallError", "AuthError", "Client"]
 
@@ -510,6 +511,57 @@ class Client:
             params["since"] = since
         r = self._call("GET", f"/projects/{self._p(project)}/failures/{signature}", params=params)
         return FailureList.model_validate(r.json())
+
+    def task_stats(
+        self,
+        task: str,
+        *,
+        version: str | None = None,
+        last: int | None = None,
+        project: str | None = None,
+    ) -> TaskStatsOut:
+        """A task version's history (``airfoil tasks stats --remote``)."""
+        from urllib.parse import quote
+
+        params: dict[str, object] = {}
+        if version is not None:
+            params["version"] = version
+        if last is not None:
+            params["last"] = last
+        path = f"/projects/{self._p(project)}/tasks/{quote(task, safe='')}/stats"
+        return TaskStatsOut.model_validate(self._call("GET", path, params=params).json())
+
+    def anomalies(
+        self,
+        execution_id: str,
+        *,
+        k: float | None = None,
+        min_history: int | None = None,
+        last: int | None = None,
+        project: str | None = None,
+    ) -> AnomalyList:
+        """An execution's attempts far from their history (``executions show --remote``);
+        the rule's parts not given are the server's settings."""
+        given = {"k": k, "min_history": min_history, "last": last}
+        params = {name: v for name, v in given.items() if v is not None}
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/anomalies"
+        return AnomalyList.model_validate(self._call("GET", path, params=params).json())
+
+    def search_logs(
+        self,
+        text: str,
+        *,
+        since: float | None = None,
+        runs: int = 200,
+        limit: int = 100,
+        project: str | None = None,
+    ) -> LogSearchOut:
+        """Log lines containing ``text`` across runs (``airfoil logs --search --remote``)."""
+        params: dict[str, object] = {"text": text, "runs": runs, "limit": limit}
+        if since is not None:
+            params["since"] = since
+        r = self._call("GET", f"/projects/{self._p(project)}/logs/search", params=params)
+        return LogSearchOut.model_validate(r.json())
 
     def compare(self, a: str, b: str, *, project: str | None = None) -> ComparisonOut:
         """Two executions side by side (``airfoil compare --remote``)."""

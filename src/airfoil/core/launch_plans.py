@@ -27,6 +27,7 @@ from airfoil.core.errors import InvalidInputError
 from airfoil.core.records import Interface, Value, WorkflowSpec
 
 __all__ = [
+    "NOTIFY_ANOMALY",
     "NOTIFY_PHASES",
     "ArtifactTriggerSpec",
     "CronScheduleSpec",
@@ -40,6 +41,9 @@ __all__ = [
 
 #: The terminal phases a notification may be sent on.
 NOTIFY_PHASES = ("succeeded", "failed", "aborted")
+#: A notification trigger besides the phases: the ended execution has attempts far from
+#: their task version's history (``airfoil.core.history``), whatever its phase.
+NOTIFY_ANOMALY = "anomaly"
 
 V = TypeVar("V")
 
@@ -103,7 +107,9 @@ class NotificationSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     Attributes:
         kind: ``"webhook"`` (POST Slack-compatible JSON ``{"text": ...}`` to ``url``) or
             ``"log"`` (one log line on the ``airfoil.notifications`` logger).
-        phases: the terminal phases that trigger it (subset of :data:`NOTIFY_PHASES`).
+        phases: the terminal phases that trigger it (subset of :data:`NOTIFY_PHASES`), and
+            :data:`NOTIFY_ANOMALY` to send it (the anomalies listed) when an execution ends
+            with attempts far from their history.
         url: the webhook URL, for ``webhook``.
         timeout_s: how long a webhook call may take before it is given up.
     """

@@ -22,7 +22,12 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airfoil.core.launch_plans import LaunchPlanSpec, NotificationSpec, merge_launch_inputs
+from airfoil.core.launch_plans import (
+    NOTIFY_ANOMALY,
+    LaunchPlanSpec,
+    NotificationSpec,
+    merge_launch_inputs,
+)
 from airfoil.core.records import ExecutionRecord, Value, WorkflowSpec
 from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import kickoff_datetime
@@ -30,10 +35,13 @@ from airfoil.engine.schedules import kickoff_datetime
 if TYPE_CHECKING:
     from airfoil.core.blobs import BlobStore
     from airfoil.engine.local import ValueStores
+    from airfoil.store._observability import ObservabilityStore
     from airfoil.types import TypeEngine
 
 __all__ = [
     "after_drive",
+    "anomaly_finder",
+    "engine_anomalies",
     "prepare_launch",
     "drive_and_notify",
     "kickoff_inputs",
@@ -50,6 +58,42 @@ log = logging.getLogger("airfoil.notifications")
 
 #: ``(url, payload, timeout_s)`` -> None; raises on failure. Replaceable in tests.
 Poster = Callable[[str, dict[str, Any], float], None]
+#: () -> the anomalies of the ended execution, one line each (asked only when a
+#: notification of the plan is sent on ``"anomaly"``).
+AnomalyFinder = Callable[[], list[str]]
+#: The most anomalies a notification lists (the rest are counted).
+ANOMALIES_LISTED = 5
+
+
+def anomaly_finder(
+    meta: ObservabilityStore,
+    execution_id: str,
+    *,
+    k: float,
+    min_history: int,
+    last: int,
+) -> AnomalyFinder:
+    """What finds the anomalies of an ended execution for its notifications."""
+
+    def find() -> list[str]:
+        from airfoil.store._task_history import execution_anomalies
+
+        found = execution_anomalies(meta, execution_id, k=k, min_history=min_history, last=last)
+        return [f"{a.node_id} {a.task}: {a.message}" for a in found]
+
+    return find
+
+
+def engine_anomalies(engine: Engine, execution_id: str) -> AnomalyFinder:
+    """:func:`anomaly_finder` over the engine's store with the rule of its settings."""
+    s = engine.settings
+    return anomaly_finder(
+        engine.meta,
+        execution_id,
+        k=s.anomaly_k,
+        min_history=s.anomaly_min_history,
+        last=s.history_runs,
+    )
 
 
 def launch_values(
@@ -128,7 +172,7 @@ def drive_and_notify(
 ) -> ExecutionRecord:
     """Drive an execution of the plan to its end, then send the plan's notifications."""
     record = engine.drive(execution_id)
-    notify(spec, record, poster=poster)
+    notify(spec, record, poster=poster, anomalies=engine_anomalies(engine, execution_id))
     return record
 
 
@@ -146,10 +190,21 @@ def notification_text(spec: LaunchPlanSpec, record: ExecutionRecord) -> str:
     return text
 
 
+def _anomaly_text(found: list[str]) -> str:
+    more = len(found) - ANOMALIES_LISTED
+    listed = "; ".join(found[:ANOMALIES_LISTED]) + (f"; and {more} more" if more > 0 else "")
+    return f". {len(found)} far from their history: {listed}"
+
+
 def notify(
-    spec: LaunchPlanSpec, record: ExecutionRecord, *, poster: Poster | None = None
+    spec: LaunchPlanSpec,
+    record: ExecutionRecord,
+    *,
+    poster: Poster | None = None,
+    anomalies: AnomalyFinder | None = None,
 ) -> list[str]:
-    """Send the plan's notifications whose phases include the execution's phase.
+    """Send the plan's notifications whose phases include the execution's phase, and those
+    on ``"anomaly"`` when ``anomalies`` finds any (listed in the text).
 
     Returns:
         the kinds of notification that were delivered (``"log"``, ``"webhook"``).
@@ -157,10 +212,17 @@ def notify(
     """
     sent: list[str] = []
     post = poster or post_json
-    text = notification_text(spec, record)
+    found: list[str] = []
+    if anomalies is not None and any(NOTIFY_ANOMALY in n.phases for n in spec.notifications):
+        try:
+            found = anomalies()
+        except Exception:  # a notification must never fail the execution
+            log.exception("finding the anomalies of execution %s failed", record.id)
     for n in spec.notifications:
-        if record.phase not in n.phases:
+        flagged = bool(found) and NOTIFY_ANOMALY in n.phases
+        if record.phase not in n.phases and not flagged:
             continue
+        text = notification_text(spec, record) + (_anomaly_text(found) if flagged else "")
         if n.kind == "log":
             level = logging.INFO if record.phase == "succeeded" else logging.WARNING
             log.log(level, text)
@@ -241,11 +303,17 @@ def prepare_launch(
     return spec_of(entity), convert_inputs(entity, given, runtime), {}
 
 
-def after_drive(entity: Any, record: ExecutionRecord, *, poster: Poster | None = None) -> None:
+def after_drive(
+    entity: Any,
+    record: ExecutionRecord,
+    *,
+    poster: Poster | None = None,
+    anomalies: AnomalyFinder | None = None,
+) -> None:
     """Send a launch plan's notifications for its ended execution (nothing for a plain
     task or workflow). Never raises."""
     from airfoil.core.launch_plans import LaunchPlanSpec
 
     spec = getattr(entity, "spec", None)
     if isinstance(spec, LaunchPlanSpec):
-        notify(spec, record, poster=poster)
+        notify(spec, record, poster=poster, anomalies=anomalies)

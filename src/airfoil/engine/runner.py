@@ -90,6 +90,11 @@ class EngineSettings:
     #: How often a loop whose requests wait on the policy looks again (another execution's
     #: attempt ending in this process can let them start).
     admission_poll_s: float = 0.05
+    #: The anomaly rule of launch-plan notifications on ``"anomaly"`` (see
+    #: :mod:`airfoil.core.history`): k standard deviations, the fewest runs, the runs read.
+    anomaly_k: float = 3.0
+    anomaly_min_history: int = 10
+    history_runs: int = 100
 
 
 class Engine:
@@ -110,8 +115,12 @@ class Engine:
         resources: ResourceQueue | None = None,
         launcher: Launcher | None = None,
         hooks: Hooks | None = None,
+        on_finished: Callable[[str], None] | None = None,
     ) -> None:
         self.meta = meta
+        #: called with the execution's id when its drive carries out ``Finished`` (the
+        #: runtime's observability hooks write the task history waiting then)
+        self.on_finished = on_finished
         #: told of every command the loop carries out (None: no call at all)
         self.hooks = hooks
         self.blobs = blobs
@@ -635,6 +644,11 @@ class _Loop:
                 self.reserved.discard(cmd.key)
         elif isinstance(cmd, sm.Finished):
             self.finished = True
+            if e.on_finished is not None:
+                try:
+                    e.on_finished(state.execution.id)
+                except Exception:  # an observer never fails a run
+                    log.exception("on_finished failed for %s", state.execution.id)
             for key in list(self.reserved):
                 e.meta.release_cache(key, self._cache_owner())
             self.reserved.clear()

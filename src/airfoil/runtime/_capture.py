@@ -16,6 +16,10 @@ Two levels, used together:
   task starts -- also lands in the log (after what the task printed through Python, when the
   attempt ends).
 
+Lines written through the routers to a :class:`~airfoil.runtime._log_records.StampedLog`
+start with a timestamp and the stream's tag (``OUT``/``ERR``), and ``logging`` records of a
+capturing thread are written to it with their level (see that module).
+
 Invariant: the routers are installed while at least one attempt captures, and the streams
 they replaced are put back when the last one ends (unless someone replaced the routers
 meanwhile, whose streams are then left alone).
@@ -32,20 +36,41 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
-__all__ = ["capture_fds", "capture_streams"]
+from airfoil.runtime._log_records import (
+    StampedLog,
+    install_record_handler,
+    remove_record_handler,
+)
+
+__all__ = ["capture_fds", "capture_streams", "current_log"]
 
 _lock = threading.Lock()
-_targets: dict[int, IO[str]] = {}  # thread id -> the log its writes go to
-_adopters: dict[int, tuple[frozenset[int], IO[str]]] = {}  # owner thread -> (threads then, log)
+#: A log: a text stream, or a StampedLog (lines and records with their time and level).
+_Log = IO[str] | StampedLog
+_targets: dict[int, _Log] = {}  # thread id -> the log its writes go to
+_adopters: dict[int, tuple[frozenset[int], _Log]] = {}  # owner thread -> (threads then, log)
 _saved: dict[str, Any] = {}  # "stdout"/"stderr" -> the stream the router replaced
+
+
+def current_log() -> _Log | None:
+    """The log of the attempt the current thread runs (or was started by), if any."""
+    target = _targets.get(threading.get_ident())
+    if target is not None:
+        return target
+    if len(_adopters) == 1:
+        ((existing, log),) = _adopters.values()
+        if threading.get_ident() not in existing:
+            return log
+    return None
 
 
 class _Router(io.TextIOBase):
     """Stands in for ``sys.stdout``/``sys.stderr``: each write goes to its thread's log."""
 
-    def __init__(self, fallback: Any) -> None:
+    def __init__(self, fallback: Any, tag: str) -> None:
         super().__init__()
         self.fallback = fallback
+        self.tag = tag  # OUT / ERR: how a StampedLog marks its lines
 
     def _target(self) -> Any:
         ident = threading.get_ident()
@@ -60,7 +85,9 @@ class _Router(io.TextIOBase):
 
     def write(self, s: str) -> int:
         target = self._target()
-        if target is not None:  # a process without the stream (pythonw, a daemon) drops it
+        if type(target) is StampedLog:
+            target.write_stream(self.tag, s)
+        elif target is not None:  # a process without the stream (pythonw, a daemon) drops it
             target.write(s)
         return len(s)
 
@@ -103,15 +130,20 @@ def _install() -> None:
             _saved[name] = current
             router = _routers.get(name)
             if router is None or router.fallback is not current:
-                router = _routers[name] = _Router(current)
+                router = _routers[name] = _Router(current, "OUT" if name == "stdout" else "ERR")
             setattr(sys, name, router)
 
 
 def _uninstall() -> None:
+    remove_record_handler()
     for name in ("stdout", "stderr"):
         current = getattr(sys, name)
         if type(current) is _Router and name in _saved:
             setattr(sys, name, _saved.pop(name))
+
+
+def _saved_streams() -> tuple[Any, ...]:
+    return tuple(_saved.values())
 
 
 def _thread_idents() -> frozenset[int]:
@@ -135,7 +167,7 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
 
     __slots__ = ("_ident", "_log", "_outer", "_outer_adopter")
 
-    def __init__(self, log: IO[str]) -> None:
+    def __init__(self, log: _Log) -> None:
         self._log = log
 
     def __enter__(self) -> None:
@@ -147,6 +179,8 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
             _install()
             _targets[ident] = log
             _adopters[ident] = (_thread_idents(), log)
+        if type(log) is StampedLog:
+            install_record_handler(current_log, _saved_streams)
 
     def __exit__(self, *exc: object) -> None:
         ident, outer = self._ident, self._outer

@@ -49,6 +49,7 @@ from airfoil.executors.base import (
 )
 from airfoil.runtime._capture import capture_fds, capture_streams
 from airfoil.runtime._children import ChildCaller
+from airfoil.runtime._log_records import StampedLog
 from airfoil.runtime._secret_outputs import refuse_secret_outputs
 from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
@@ -362,9 +363,10 @@ def run_attempt(
         if request.log_key
         else io.StringIO()
     )
+    stamped = StampedLog(log)  # lines and logging records with their time and level
     traceparent = request.context.get("traceparent", "")
     if traceparent.count("-") == 3:  # traced (an OTLP endpoint is configured): say which trace
-        log.write(f"airfoil: trace_id={traceparent.split('-')[1]}\n")
+        stamped.write_record("INFO", started, f"airfoil: trace_id={traceparent.split('-')[1]}")
     outputs: dict[str, Value] | None = None
     error: ErrorInfo | None = None
     ctx_obj: ExecutionContext | None = None
@@ -402,7 +404,7 @@ def run_attempt(
             task=request.task.name,
             secrets=Secrets(request.secrets) if request.secrets else _NO_SECRETS,
             context=dict(request.context),
-            log_stream=log,
+            log_stream=stamped,
             child_runner=children,
             blobs=blobs,
             metric_writer=_metric_writer(blobs, request),
@@ -414,7 +416,7 @@ def run_attempt(
         try:
             with (
                 _NO_FDS if in_process else capture_fds(fd_output),
-                capture_streams(log),
+                capture_streams(stamped),
                 _Timeout(request.task.timeout_s, in_process=in_process)
                 if request.task.timeout_s
                 else _NO_TIMEOUT,
@@ -457,17 +459,20 @@ def run_attempt(
             if ctx_obj._metrics is not None:  # flush what the task logged
                 metric_chunks = ctx_obj._metrics.close()
             if ctx_obj._report:  # only a task that reported writes anything
-                _write_report(blobs, request, ctx_obj._report.render(), log)
+                _write_report(blobs, request, ctx_obj._report.render(), stamped)
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
-    text = log.finish() if isinstance(log, _LiveLog) else log.getvalue()
+    if isinstance(log, _LiveLog):
+        log.finish()  # no more copies while the tail is written
+    # what bypassed Python's streams (C code, subprocesses), stamped as the attempt ends
     if fd_output:
-        text += "".join(fd_output)  # what bypassed Python's streams (C code, subprocesses)
+        stamped.write_stream("OUT", "".join(fd_output))
     if error is not None and known:
         error = _scrub_error(error, known)
     if error is not None and error.traceback:
-        text += error.traceback
+        stamped.write_record("ERROR", time.time(), error.traceback.rstrip("\n"))
+    text = log.getvalue()
     if known:
         text = scrub(text, known)
     log_uri = ""

@@ -186,7 +186,6 @@ class ExecutionContext:
     _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
-    _handler: logging.Handler | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.secrets, Secrets):
@@ -203,15 +202,12 @@ class ExecutionContext:
 
     @property
     def logger(self) -> logging.Logger:
-        """A logger whose records go to this attempt's log."""
+        """A logger (``airfoil.task.<task>``, at INFO) whose records go to this attempt's log
+        with their level and time, as every ``logging`` record made in a task does."""
         if self._logger is None:
             logger = logging.getLogger(f"airfoil.task.{self.task}")
             if self.log_stream is not None:
-                handler = logging.StreamHandler(self.log_stream)
-                handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-                logger.addHandler(handler)
                 logger.setLevel(logging.INFO)
-                self._handler = handler
             self._logger = logger
         return self._logger
 
@@ -287,12 +283,8 @@ class ExecutionContext:
         return self.scratch_dir
 
     def cleanup(self) -> None:
-        """Detach the log handler, remove the scratch directory and the secrets' files
-        (after the attempt)."""
+        """Remove the scratch directory and the secrets' files (after the attempt)."""
         self.secrets.close()
-        if self._logger is not None and self._handler is not None:
-            self._logger.removeHandler(self._handler)
-            self._handler = None
         if self._scratch and os.path.isdir(self._scratch):
             import shutil
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from airfoil.core.errors import DefinitionError, TypeTransformError
 from airfoil.core.launch_plans import (
+    NOTIFY_ANOMALY,
     NOTIFY_PHASES,
     ArtifactTriggerSpec,
     CronScheduleSpec,
@@ -128,10 +129,11 @@ class FixedRate:
 
 def _phases(phases: Iterable[str]) -> tuple[str, ...]:
     out = tuple(phases)
-    bad = [p for p in out if p not in NOTIFY_PHASES]
+    known = (*NOTIFY_PHASES, NOTIFY_ANOMALY)
+    bad = [p for p in out if p not in known]
     if bad or not out:
         raise DefinitionError(
-            f"notification phases must be some of {', '.join(NOTIFY_PHASES)}, got {list(out)}"
+            f"notification phases must be some of {', '.join(known)}, got {list(out)}"
         )
     return out
 
@@ -142,7 +144,9 @@ class Webhook:
 
     Args:
         url: an ``http://`` or ``https://`` URL (a Slack incoming-webhook URL works).
-        phases: the terminal phases to report; default all of them.
+        phases: the terminal phases to report; default all of them. ``"anomaly"`` also
+            reports an execution that ended with attempts far from their task version's
+            history (``phases=["failed", "anomaly"]``), listing them.
         timeout_s: how long one call may take.
     """
 
@@ -161,7 +165,8 @@ class LogNotification:
     of ``phases``.
 
     Args:
-        phases: the terminal phases to report; default all of them.
+        phases: the terminal phases to report; default all of them; ``"anomaly"`` as for
+            :class:`Webhook`.
     """
 
     def __init__(self, *, phases: Iterable[str] = NOTIFY_PHASES) -> None:

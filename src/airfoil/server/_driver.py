@@ -324,7 +324,7 @@ class Driver:
         name = record.labels.get("launch_plan")
         if not name or record.phase not in ("succeeded", "failed", "aborted"):
             return
-        from airfoil.engine.launch_plans import notify
+        from airfoil.engine.launch_plans import anomaly_finder, notify
 
         spec: LaunchPlanSpec
         try:
@@ -337,7 +337,15 @@ class Driver:
                 spec = schedules.get_schedule(
                     name, project=record.project, domain=record.domain
                 ).spec
-            notify(spec, record, poster=self.poster)
+            rule = self.runtime.settings
+            found = anomaly_finder(
+                self.meta,
+                record.id,
+                k=rule.anomaly_k,
+                min_history=rule.anomaly_min_history,
+                last=rule.history_runs,
+            )
+            notify(spec, record, poster=self.poster, anomalies=found)
         except Exception:  # a notification must never disturb the driver
             log.exception("notifications of execution %s failed", record.id)
 

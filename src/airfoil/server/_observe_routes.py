@@ -1,5 +1,5 @@
 """Thin routes of ``/api/v1`` for observability (issue 15): metric series of executions,
-failure groups of a project, two executions compared.
+failure groups of a project, two executions compared, task history and anomalies.
 
 Kept apart from :mod:`airfoil.server._routes` (its own router, included by the app), with
 the same roles table and dependencies.
@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
+from airfoil.server import _history as hist
 from airfoil.server import _observability as obs
 from airfoil.server._routes import (
     _ERRORS,
@@ -23,7 +24,10 @@ from airfoil.server._routes import (
     _NodeId,
     _Project,
 )
+from airfoil.store._log_search import MAX_RUNS as MAX_SEARCHED
+from airfoil.store._task_history import MAX_RUNS
 from airfoil.wire import API_PREFIX, ComparisonOut, FailureGroupList, FailureList, MetricsOut
+from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
 
 __all__ = ["router"]
 
@@ -125,3 +129,57 @@ def compare(
     """Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
     status and duration, and which tasks' code versions changed, with the source diff."""
     return obs.compare(d, project, a, b)
+
+
+@_route("GET", "/projects/{project}/tasks/{task}/stats", "viewer", response_model=TaskStatsOut)
+def task_stats(
+    project: _Project,
+    task: Annotated[str, Path(max_length=300)],
+    d: Deps,
+    _: Viewer,
+    version: Annotated[str | None, Query(max_length=300)] = None,
+    last: Annotated[int | None, Query(ge=1, le=MAX_RUNS)] = None,
+) -> TaskStatsOut:
+    """The history of a task version (its newest by default): its latest ``last``
+    successful runs (default: the server's ``AIRFOIL_HISTORY_RUNS``, 100) with each one's
+    duration and metrics' final values, their summaries (count, mean, std, p50, p95), and
+    every version of the task with runs."""
+    return hist.task_stats(d, project, task, version, last)
+
+
+@_route(
+    "GET",
+    "/projects/{project}/executions/{execution_id}/anomalies",
+    "viewer",
+    response_model=AnomalyList,
+)
+def anomalies(
+    project: _Project,
+    execution_id: _ExecId,
+    d: Deps,
+    _: Viewer,
+    k: Annotated[float | None, Query(gt=0, le=1e6)] = None,
+    min_history: Annotated[int | None, Query(ge=2, le=MAX_RUNS)] = None,
+    last: Annotated[int | None, Query(ge=1, le=MAX_RUNS)] = None,
+) -> AnomalyList:
+    """The execution's successful attempts whose duration or a metric's final value is
+    beyond ``k`` standard deviations from their task version's history of the latest
+    ``last`` runs, given at least ``min_history`` of them (defaults: the server's
+    ``AIRFOIL_ANOMALY_K`` 3, ``AIRFOIL_ANOMALY_MIN_HISTORY`` 10, ``AIRFOIL_HISTORY_RUNS`` 100)."""
+    return hist.anomalies(d, project, execution_id, k=k, min_history=min_history, last=last)
+
+
+@_route("GET", "/projects/{project}/logs/search", "viewer", response_model=LogSearchOut)
+def search_logs(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    text: Annotated[str, Query(min_length=1, max_length=500)],
+    since: _Since = None,
+    runs: Annotated[int, Query(ge=1, le=MAX_SEARCHED)] = 200,
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCHED)] = 100,
+) -> LogSearchOut:
+    """Lines of the project's task logs containing ``text`` (case-insensitive): the logs of
+    at most ``runs`` newest executions created at or after ``since`` are read, newest first,
+    until ``limit`` lines match; ``complete`` is false when a bound stopped the search."""
+    return hist.search_logs(d, project, text, since, runs, limit)

@@ -17,6 +17,7 @@ from airfoil.core.errors import NotFoundError
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import encode_json
+from airfoil.store._memory_history import MemoryTaskHistoryStore
 from airfoil.store._observability import ObservabilityStore
 
 __all__ = ["MemoryObservabilityStore"]
@@ -25,7 +26,7 @@ _SERIES = msgspec.json.Decoder(MetricSeries)
 _FAILURE = msgspec.json.Decoder(FailureRecord)
 
 
-class MemoryObservabilityStore(ObservabilityStore):
+class MemoryObservabilityStore(MemoryTaskHistoryStore, ObservabilityStore):
     """Metric series and failures in dicts under the host store's lock."""
 
     _lock: threading.Lock

@@ -26,12 +26,13 @@ from collections.abc import Sequence
 
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
+from airfoil.store._history import TaskHistoryStore
 
 __all__ = ["ObservabilityStore"]
 
 
-class ObservabilityStore(abc.ABC):
-    """Where metric series of attempts are kept."""
+class ObservabilityStore(TaskHistoryStore, abc.ABC):
+    """Where metric series, failures and the history of task versions are kept."""
 
     @abc.abstractmethod
     def put_metric_series(self, series: Sequence[MetricSeries]) -> None:

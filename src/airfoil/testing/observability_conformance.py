@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import pytest
 
 from airfoil.core.errors import NotFoundError
 from airfoil.core.failures import FailureRecord, failure_record
+from airfoil.core.history import TaskRun
 from airfoil.core.metrics import MetricChunk, MetricSeries, merge_chunks
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, StoreBatch
 from airfoil.store.base import MetaStore
 from airfoil.testing.records import make_execution
 
-__all__ = ["ObservabilityStoreConformance", "make_failure", "make_series"]
+__all__ = ["ObservabilityStoreConformance", "make_failure", "make_run", "make_series"]
 
 
 def make_series(
@@ -77,6 +79,30 @@ def make_failure(
         task=task,
         version=version,
         at=at,
+    )
+
+
+def make_run(
+    execution_id: str = "e1",
+    node_id: str = "n0",
+    attempt: int = 1,
+    *,
+    task: str = "mod.train",
+    version: str = "v1",
+    ended_at: float = 1_700_000_010.0,
+    duration: float = 2.0,
+    ok: bool = True,
+) -> TaskRun:
+    """A run of ``task`` that took ``duration`` seconds and ended at ``ended_at``."""
+    return TaskRun(
+        execution_id=execution_id,
+        node_id=node_id,
+        attempt=attempt,
+        task=task,
+        version=version,
+        started_at=ended_at - duration,
+        ended_at=ended_at,
+        ok=ok,
     )
 
 
@@ -189,3 +215,90 @@ class ObservabilityStoreConformance:
         assert group.count == 1 and group.example == again
         with pytest.raises(NotFoundError, match="'ghost'"):
             store.put_failure(make_failure("ghost"))
+
+    # --- task history -------------------------------------------------------------------
+
+    def _projects(self, store: MetaStore) -> None:
+        store.write(StoreBatch(execution=make_execution("e1", project="p")))
+        store.write(StoreBatch(execution=make_execution("e2", project="p")))
+        store.write(StoreBatch(execution=make_execution("e3", project="q")))
+
+    def test_task_runs_round_trip_newest_first_with_their_project(self, store: MetaStore) -> None:
+        self._projects(store)
+        a = make_run("e1", "n0", 1, ended_at=10.0, duration=1.5)
+        b = make_run("e1", "n1[3]", 1, ended_at=30.0)
+        c = make_run("e2", "n0", 2, ended_at=20.0, version="v2")
+        failed = make_run("e2", "n0", 1, ended_at=15.0, version="v2", ok=False)
+        elsewhere = make_run("e3", "n0", 1, ended_at=40.0)
+        store.put_task_runs([a, b, c, failed, elsewhere, make_run("ghost")])
+        store.put_task_runs([])
+        got = store.task_runs("p", "mod.train")
+        assert [(r.execution_id, r.node_id, r.attempt) for r in got] == [
+            ("e1", "n1[3]", 1),
+            ("e2", "n0", 2),
+            ("e1", "n0", 1),
+        ]
+        assert got[2] == msgspec.structs.replace(a, project="p")
+        assert got[2].duration == 1.5
+        assert store.task_runs("q", "mod.train")[0].project == "q"
+        assert store.task_runs("p", "mod.other") == []
+        assert [r.ok for r in store.task_runs("p", "mod.train", succeeded_only=False)] == [
+            True,
+            True,
+            False,
+            True,
+        ]
+        assert [r.ended_at for r in store.task_runs("p", "mod.train", version="v1")] == [
+            30.0,
+            10.0,
+        ]
+        assert [r.ended_at for r in store.task_runs("p", "mod.train", before=30.0)] == [
+            20.0,
+            10.0,
+        ]
+        assert [r.ended_at for r in store.task_runs("p", "mod.train", last=1)] == [30.0]
+        assert [r.ended_at for r in store.task_runs("p", "mod.train", exclude_execution="e1")] == [
+            20.0
+        ]
+        assert [(r.node_id, r.attempt) for r in store.execution_task_runs("e2")] == [
+            ("n0", 1),
+            ("n0", 2),
+        ]
+        assert store.execution_task_runs("ghost") == []
+        assert store.task_versions("p", "mod.train") == [("v1", 2, 30.0), ("v2", 2, 20.0)]
+        assert store.task_versions("p", "nothing") == []
+
+    def test_a_task_run_stored_again_keeps_the_first(self, store: MetaStore) -> None:
+        self._projects(store)
+        store.put_task_runs([make_run(duration=1.0)])
+        store.put_task_runs([make_run(duration=9.0), make_run(node_id="n1")])
+        assert sorted((r.node_id, r.duration) for r in store.task_runs("p", "mod.train")) == [
+            ("n0", 1.0),
+            ("n1", 2.0),
+        ]
+
+    def test_task_run_metrics_are_the_final_values_of_the_same_runs(self, store: MetaStore) -> None:
+        self._projects(store)
+        store.put_task_runs(
+            [
+                make_run("e1", "n0", 1, ended_at=10.0),
+                make_run("e2", "n0", 1, ended_at=20.0),
+                make_run("e2", "n1", 1, ended_at=25.0, ok=False),
+            ]
+        )
+        nan = MetricChunk(["loss"], ["gauge"], [(0, 0, 1.0, 1.0), (0, 1, float("nan"), 2.0)])
+        store.put_metric_series(
+            [
+                make_series("e1", n=4),
+                make_series("e1", name="acc", n=1),
+                *merge_chunks([nan], "e2", "n0", 1, "mod.train"),
+                make_series("e2", "n1", n=2),  # of a failed run: not history
+            ]
+        )
+        got = store.task_run_metrics("p", "mod.train")
+        assert got == {("e1", "n0", 1): {"loss": 0.25, "acc": 1.0}, ("e2", "n0", 1): {"loss": None}}
+        assert store.task_run_metrics("p", "mod.train", last=1) == {("e2", "n0", 1): {"loss": None}}
+        assert store.task_run_metrics("p", "mod.train", exclude_execution="e2") == {
+            ("e1", "n0", 1): {"loss": 0.25, "acc": 1.0}
+        }
+        assert store.task_run_metrics("q", "mod.train") == {}

@@ -6,6 +6,14 @@ them is the server's job, and back to Python values the client's.
 """
 
 from airfoil.wire._cluster import ClusterNodeOut, ClusterOut, QueueItemOut
+from airfoil.wire._history import (
+    AnomalyList,
+    AnomalyOut,
+    SummaryOut,
+    TaskRunOut,
+    TaskStatsOut,
+    TaskVersionOut,
+)
 from airfoil.wire._models import (
     API_PREFIX,
     DOMAINS,
@@ -76,6 +84,12 @@ __all__ = [
     "API_PREFIX",
     "DOMAINS",
     "ROLES",
+    "AnomalyList",
+    "AnomalyOut",
+    "SummaryOut",
+    "TaskRunOut",
+    "TaskStatsOut",
+    "TaskVersionOut",
     "AttemptOut",
     "CacheEntryOut",
     "CacheExplanation",

@@ -22,6 +22,7 @@ import psutil
 import pytest
 from _executor_harness import Harness, collect, gone, run_one, started_pids, worker_pid
 
+from airfoil.core.log_lines import entries
 from airfoil.executors.base import live_log_key
 from airfoil.executors.process import ProcessExecutor
 from airfoil.runtime.worker import worker_runtime
@@ -292,12 +293,16 @@ def test_a_running_attempts_log_can_be_tailed_and_is_whole_at_the_end(hx: Harnes
     while not live.exists():
         assert time.monotonic() < end, "no live copy of the log while the attempt ran"
         assert ex.poll(0.1) == []
-    assert live.read_text() == "started the long part\n"
+    # entries with their time and level (airfoil.core.log_lines)
+    assert [(e.level, e.text) for e in entries(live.read_text())] == [
+        ("OUT", "started the long part")
+    ]
     (result,) = collect(ex, 1)
     assert result.error is None
     assert not live.exists(), "the live copy is removed once the whole log is written"
     whole = Path(hx.blob_dir, "logs/ex1/n0/1.log").read_text()
-    assert whole == "started the long part\ndone\n"
+    assert [e.text for e in entries(whole)] == ["started the long part", "done"]
+    assert whole.endswith(" OUT      done\n")
 
 
 @pytest.mark.timeout(120)

@@ -31,7 +31,8 @@ def pg_url(pg_schema_url: str) -> str:
         conn.execute(
             sa.text(
                 "TRUNCATE server_artifact_versions, server_artifact_aliases, "
-                "server_artifact_moves, control_messages, metric_series, failures, schedules, "
+                "server_artifact_moves, control_messages, metric_series, failures, task_runs, "
+                "schedules, "
                 "cache_reservations, cache_entries, events, attempts, nodes, executions"
             )
         )

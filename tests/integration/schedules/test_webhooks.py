@@ -115,3 +115,39 @@ def test_an_unreachable_or_broken_webhook_never_fails_the_execution(
     assert caplog.text.count("failed after 2 tries") == 2
     assert "secret" not in caplog.text  # webhook paths are secrets: never logged
     assert dead_url not in caplog.text
+
+
+@af.task
+def nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+@af.workflow
+def napping(seconds: float = 0.0) -> float:
+    return nap(seconds=seconds)
+
+
+def test_an_execution_far_from_its_history_is_notified_on_anomaly(hook: Hook) -> None:
+    hook.fail_left = 0
+    plan = LaunchPlan(
+        napping, "hook_anomaly", notifications=[Webhook(hook.url, phases=["anomaly"])]
+    )
+    for _ in range(10):  # each has fewer than 10 runs before it: never an anomaly
+        assert plan() == 0.0
+    assert hook.posts == []  # "succeeded" is not among its phases
+    assert plan(seconds=1.0) == 1.0
+    ((_, body, _),) = hook.posts
+    text = body["text"]
+    assert "launch plan hook_anomaly" in text and "succeeded" in text
+    assert f"1 far from their history: n0 {nap.name}: took 1.0 s, " in text
+    assert "std above the mean" in text and "of 10 runs" in text
+
+
+def test_anomaly_is_a_known_notification_phase() -> None:
+    from airfoil.core.errors import DefinitionError
+
+    with pytest.raises(DefinitionError, match="anomaly"):
+        Webhook("http://127.0.0.1:9/h", phases=["anomalous"])

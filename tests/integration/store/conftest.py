@@ -20,6 +20,7 @@ from airfoil.store.sql import migrate  # noqa: E402
 TABLES = (
     "control_messages",
     "metric_series",
+    "task_runs",
     "failures",
     "cache_reservations",
     "cache_entries",

@@ -36,6 +36,7 @@ TABLES = {
     "control_messages",
     "metric_series",
     "failures",
+    "task_runs",
     "server_projects",
     "server_packages",
     "server_entities",

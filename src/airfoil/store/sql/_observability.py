@@ -25,6 +25,7 @@ from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import encode_json
 from airfoil.store._observability import ObservabilityStore
+from airfoil.store.sql._history import SqlTaskHistoryStore
 from airfoil.store.sql._sql_text import SqlText
 
 __all__ = ["SqlObservabilityStore"]
@@ -91,8 +92,8 @@ def _params(dialect: str, sql: str) -> str:
     return sql.format(**{k: style.format(v) for k, v in _NAMES.items()})
 
 
-class SqlObservabilityStore(ObservabilityStore):
-    """The metric series of the host :class:`SqlMetaStore`."""
+class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
+    """The metric series, failures and task runs of the host :class:`SqlMetaStore`."""
 
     # Provided by SqlMetaStore.
     _s: SqlText
@@ -101,7 +102,9 @@ class SqlObservabilityStore(ObservabilityStore):
     def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
-    def _transaction(self, action: str, body: Callable[[Any], _T]) -> _T:
+    def _transaction(
+        self, action: str, body: Callable[[Any], _T], *, idempotent: bool = False
+    ) -> _T:
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def put_metric_series(self, series: Sequence[MetricSeries]) -> None:

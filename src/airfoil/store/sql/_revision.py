@@ -21,6 +21,7 @@ KNOWN_REVISIONS = (
     "0008",
     "0009",
     "0010",
+    "0011",
 )
 #: The revision a database must be at for this code to use it.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

@@ -39,6 +39,7 @@ __all__ = [
     "project_quotas",
     "queue_snapshots",
     "schedules",
+    "task_runs",
     "task_runtimes",
 ]
 
@@ -223,4 +224,21 @@ failures = sa.Table(
     sa.Column("record", sa.Text, nullable=False),
     sa.Index(None, "project", "signature", "at"),
     sa.Index(None, "project", "at"),
+)
+
+#: Ended attempts of every task version (revision 0011), written in batches by the
+#: observability hooks: the history ``airfoil tasks stats`` and anomaly flags read.
+task_runs = sa.Table(
+    "task_runs",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("node_id", KEY, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("project", KEY, nullable=False),
+    sa.Column("task", KEY, nullable=False),
+    sa.Column("version", KEY, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Index(None, "project", "task", "version", "ended_at"),
 )

@@ -1,0 +1,206 @@
+"""``airfoil logs``' newer parts: ``-f`` follows a running execution's attempts until it
+ends (locally or ``--remote``), and ``--search TEXT`` finds lines across runs (bounded, see
+:mod:`airfoil.store._log_search`); ``--level`` filters both by entry level
+(:mod:`airfoil.core.log_lines`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+
+from airfoil.cli._common import err_console, out_console, plain, runtime
+
+__all__ = ["POLL_S", "follow", "search"]
+
+#: How often a followed log is read again.
+POLL_S = 0.5
+
+
+class _Shown:
+    """What of each attempt's log was printed (offsets), and its level filter."""
+
+    def __init__(self, level: str | None) -> None:
+        from airfoil.core.log_lines import LevelFilter
+
+        self.level = level
+        self.offsets: dict[tuple[str, int], int] = {}
+        self.filters: dict[tuple[str, int], Any] = {}
+        self._make = LevelFilter
+
+    def show(self, node: str, attempt: int, phase: str, text: str | None) -> None:
+        key = (node, attempt)
+        if key not in self.offsets:
+            plain(out_console, f"== {node} attempt {attempt} ({phase})", style="bold")
+            self.offsets[key] = 0
+            if self.level:
+                self.filters[key] = self._make(self.level)
+        if text is None:
+            return
+        new = text[self.offsets[key] :]
+        self.offsets[key] = len(text)
+        if key in self.filters:
+            new = self.filters[key].feed(new)
+        if new:
+            out_console.file.write(new)
+            out_console.file.flush()
+
+
+def follow(
+    execution_id: str,
+    node: str | None,
+    level: str | None,
+    *,
+    remote: bool,
+    server: str | None,
+    project: str | None,
+    under: Callable[[str, str | None], bool],
+) -> None:
+    """Print the execution's logs as they grow, until it ends (Ctrl-C stops following)."""
+    shown = _Shown(level)
+    try:
+        if remote:
+            _follow_remote(execution_id, node, shown, server, project, under)
+        else:
+            _follow_local(execution_id, node, shown, under)
+    except KeyboardInterrupt:
+        err_console.print("stopped following (the execution goes on)")
+
+
+def _follow_local(
+    execution_id: str, node: str | None, shown: _Shown, under: Callable[[str, str | None], bool]
+) -> None:
+    from airfoil.core.errors import NotFoundError
+    from airfoil.executors.base import attempt_log_key, live_log_key
+
+    rt = runtime()
+    rt.meta.get_execution(execution_id)  # NotFoundError for an unknown id
+    if node is not None and not rt.meta.get_attempts(execution_id, node):
+        rt.meta.get_node(execution_id, node)  # NotFoundError for an id that is no node
+    while True:
+        record = rt.meta.get_execution(execution_id)  # read before the logs: the last pass
+        for a in rt.meta.get_attempts(execution_id):  # sees everything written before the end
+            if not under(a.node_id, node):
+                continue
+            text: str | None = None
+            key = attempt_log_key(execution_id, a.node_id, a.attempt)
+            uris = (
+                [a.log_uri] if a.log_uri else [rt.blobs.uri(key), rt.blobs.uri(live_log_key(key))]
+            )
+            for uri in uris:
+                try:
+                    text = rt.blobs.get_bytes(uri).decode(errors="replace")
+                    break
+                except NotFoundError:
+                    continue
+            shown.show(a.node_id, a.attempt, a.phase, text)
+        if _ended(record.phase):
+            plain(err_console, f"execution {execution_id} {record.phase}")
+            return
+        time.sleep(POLL_S)
+
+
+def _ended(phase: str) -> bool:
+    from airfoil.core.phases import ExecutionPhase
+
+    return ExecutionPhase(phase).terminal
+
+
+def _follow_remote(
+    execution_id: str,
+    node: str | None,
+    shown: _Shown,
+    server: str | None,
+    project: str | None,
+    under: Callable[[str, str | None], bool],
+) -> None:
+    from airfoil.cli._remote import _client
+    from airfoil.core.errors import NotFoundError
+
+    with _client(server, project) as client:
+        while True:
+            detail = client.get(execution_id)
+            if node is not None and not any(under(n.id, node) for n in detail.nodes):
+                raise NotFoundError(f"node {node!r} of execution {execution_id!r} does not exist")
+            for n in detail.nodes:
+                if not under(n.id, node):
+                    continue
+                for a in n.attempt_list:
+                    try:
+                        text: str | None = client.logs(execution_id, n.id, attempt=a.attempt).text
+                    except NotFoundError:
+                        text = None
+                    shown.show(n.id, a.attempt, a.phase, text)
+            if _ended(detail.phase):
+                plain(err_console, f"execution {execution_id} {detail.phase}")
+                return
+            time.sleep(POLL_S)
+
+
+def search(
+    text: str,
+    *,
+    since: float | None,
+    runs: int,
+    limit: int,
+    level: str | None,
+    as_json: bool,
+    remote: bool,
+    server: str | None,
+    project: str | None,
+) -> None:
+    """Print the log lines across runs that contain ``text`` (``--level``: of entries at
+    that level or above)."""
+    from airfoil.core.log_lines import level_rank
+
+    if remote:
+        from airfoil.cli._remote import _client
+
+        with _client(server, project) as client:
+            data = client.search_logs(text, since=since, runs=runs, limit=limit).model_dump(
+                mode="json"
+            )
+    else:
+        import msgspec
+
+        from airfoil.store._log_search import search_logs
+
+        rt = runtime()
+        found = search_logs(
+            rt.meta,
+            rt.blobs,
+            project or rt.settings.project,
+            text,
+            since=since,
+            runs=runs,
+            limit=limit,
+        )
+        data = {"text": text, **msgspec.to_builtins(found)}
+    if level:
+        least = level_rank(level)
+        data["matches"] = [m for m in data["matches"] if level_rank(m["level"]) >= least]
+    if as_json:
+        out_console.print_json(json.dumps(data))
+        return
+    for m in data["matches"]:
+        line = Text(f"{m['execution_id']} {m['node_id']} #{m['attempt']} ", style="bold")
+        line.append(f"{m['at'] or '-'} {m['level']:<8} ", style="dim")
+        line.append(m["line"])
+        out_console.print(line, soft_wrap=True, highlight=False)
+    window = ""
+    if since is not None:
+        window = f" since {dt.datetime.fromtimestamp(since):%Y-%m-%d %H:%M}"
+    note = (
+        f"{len(data['matches'])} lines in {data['logs']} logs of the newest {data['runs']} "
+        f"runs{window}"
+    )
+    if data["skipped"]:
+        note += f"; {data['skipped']} logs too large to read"
+    if not data["complete"]:
+        note += " (stopped at a bound: --runs or --limit for more)"
+    out_console.file.flush()  # the matches before the summary, on a terminal too
+    plain(err_console, note)

@@ -1,0 +1,85 @@
+"""Task-history services: a task version's history (``airfoil tasks stats --remote``, the
+console) and an execution's anomalies (``airfoil executions show --remote``, the console's
+node panel), with the rule of the server's settings (``AIRFOIL_ANOMALY_K``,
+``AIRFOIL_ANOMALY_MIN_HISTORY``, ``AIRFOIL_HISTORY_RUNS`` in its environment)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from airfoil.server._deps import Deps, get_record
+from airfoil.store._log_search import search_logs as _search
+from airfoil.store._task_history import execution_anomalies, task_history
+from airfoil.wire._history import (
+    AnomalyList,
+    LogMatchOut,
+    LogSearchOut,
+    TaskStatsOut,
+    anomaly_out,
+    stats_out,
+)
+
+__all__ = ["anomalies", "search_logs", "task_stats"]
+
+
+def task_stats(
+    d: Deps, project: str, task: str, version: str | None, last: int | None
+) -> TaskStatsOut:
+    """The history of ``task`` (its newest version by default) in ``project``.
+
+    Raises:
+        NotFoundError: the task has no runs there (or none of that version).
+        InvalidInputError: ``last`` is out of range.
+    """
+    runs = last if last is not None else d.runtime.settings.history_runs
+    return stats_out(task_history(d.meta, project, task, version=version, last=runs))
+
+
+def anomalies(
+    d: Deps,
+    project: str,
+    execution_id: str,
+    *,
+    k: float | None = None,
+    min_history: int | None = None,
+    last: int | None = None,
+) -> AnomalyList:
+    """The anomalies of an execution of ``project`` (the rule's parts not given: the
+    server's settings).
+
+    Raises:
+        NotFoundError: no such execution in the project.
+    """
+    get_record(d, project, execution_id)
+    s = d.runtime.settings
+    k = s.anomaly_k if k is None else k
+    min_history = s.anomaly_min_history if min_history is None else min_history
+    last = s.history_runs if last is None else last
+    found = execution_anomalies(d.meta, execution_id, k=k, min_history=min_history, last=last)
+    return AnomalyList(
+        execution_id=execution_id,
+        k=k,
+        min_history=min_history,
+        runs=last,
+        items=[anomaly_out(a) for a in found],
+    )
+
+
+def search_logs(
+    d: Deps, project: str, text: str, since: float | None, runs: int, limit: int
+) -> LogSearchOut:
+    """Lines of the project's task logs containing ``text`` (bounded: see
+    :mod:`airfoil.store._log_search`).
+
+    Raises:
+        InvalidInputError: an empty text, or bounds out of range.
+    """
+    found = _search(d.meta, d.blobs, project, text, since=since, runs=runs, limit=limit)
+    return LogSearchOut(
+        text=text,
+        matches=[LogMatchOut(**msgspec.structs.asdict(m)) for m in found.matches],
+        runs=found.runs,
+        logs=found.logs,
+        skipped=found.skipped,
+        complete=found.complete,
+    )

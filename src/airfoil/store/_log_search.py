@@ -1,0 +1,120 @@
+"""Searching task logs across runs (``airfoil logs --search``, ``GET .../logs/search``).
+
+Bounded, and says so: the logs of the attempts of at most ``runs`` of the project's newest
+executions (created at or after ``since``) are read, newest first, each line compared
+case-insensitively with the text; the search stops at ``limit`` matching lines. There is
+no index: each search reads those logs from the blob store (a log over
+:data:`MAX_LOG_BYTES` is skipped and counted), so its cost grows with ``runs`` and the
+size of their logs.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from airfoil.core.blobs import BlobStore
+from airfoil.core.errors import InvalidInputError, NotFoundError
+from airfoil.core.log_lines import entries
+from airfoil.store.base import MetaStore
+
+__all__ = ["MAX_LOG_BYTES", "MAX_RUNS", "LogMatch", "LogSearch", "search_logs"]
+
+#: The most executions one search may read, and matches it may return.
+MAX_RUNS = 1000
+#: A log larger than this is not read (it is counted in ``LogSearch.skipped``).
+MAX_LOG_BYTES = 8 * 1024 * 1024
+
+
+class LogMatch(msgspec.Struct, frozen=True):
+    """A line that matched: where it is, its entry's time and level."""
+
+    execution_id: str
+    node_id: str
+    attempt: int
+    workflow: str
+    at: str
+    level: str
+    line: str
+
+
+class LogSearch(msgspec.Struct, frozen=True):
+    """What a search found and how much it read.
+
+    Attributes:
+        matches: the matching lines, newest execution first, then by node and attempt.
+        runs: executions whose logs were read.
+        logs: logs read.
+        skipped: logs over :data:`MAX_LOG_BYTES`, not read.
+        complete: False when ``runs`` or ``limit`` stopped the search before the window's
+            end (older executions in the window were not read).
+    """
+
+    matches: list[LogMatch]
+    runs: int
+    logs: int
+    skipped: int
+    complete: bool
+
+
+def search_logs(
+    meta: MetaStore,
+    blobs: BlobStore,
+    project: str,
+    text: str,
+    *,
+    since: float | None = None,
+    runs: int = 200,
+    limit: int = 100,
+) -> LogSearch:
+    """Lines of the project's task logs that contain ``text`` (see the module docstring).
+
+    Raises:
+        InvalidInputError: an empty or over-long ``text``, ``runs`` or ``limit`` out of
+            1..:data:`MAX_RUNS`.
+    """
+    needle = text.strip().lower()
+    if not needle or len(text) > 500:
+        raise InvalidInputError("--search needs a text of 1 to 500 characters to look for")
+    for name, value in (("runs", runs), ("limit", limit)):
+        if not 1 <= value <= MAX_RUNS:
+            raise InvalidInputError(f"invalid {name} {value}: use 1 to {MAX_RUNS}")
+    found: list[LogMatch] = []
+    read = logs = skipped = 0
+    # one more than asked: whether older executions were left unread
+    executions = meta.list_executions(project=project, limit=runs + 1)
+    complete = True
+    for record in executions:
+        if since is not None and record.created_at < since:
+            break
+        if read == runs:
+            complete = False
+            break
+        read += 1
+        for a in sorted(meta.get_attempts(record.id), key=lambda a: (a.node_id, a.attempt)):
+            if not a.log_uri:
+                continue
+            try:
+                data = blobs.get_bytes(a.log_uri)
+            except NotFoundError:
+                continue
+            if len(data) > MAX_LOG_BYTES:
+                skipped += 1
+                continue
+            logs += 1
+            for entry in entries(data.decode("utf-8", errors="replace")):
+                for line in entry.text.splitlines():
+                    if needle in line.lower():
+                        found.append(
+                            LogMatch(
+                                execution_id=record.id,
+                                node_id=a.node_id,
+                                attempt=a.attempt,
+                                workflow=record.workflow,
+                                at=entry.at,
+                                level=entry.level,
+                                line=line,
+                            )
+                        )
+                        if len(found) == limit:
+                            return LogSearch(found, read, logs, skipped, complete=False)
+    return LogSearch(found, read, logs, skipped, complete)

@@ -1,0 +1,182 @@
+"""The SQL :class:`TaskHistoryStore`, mixed into :class:`~airfoil.store.sql.SqlMetaStore`.
+
+Rows of ``task_runs`` (revision 0011), one per ended attempt, with every field a column and
+an index on ``(project, task, version, ended_at)``: a task version's latest runs are one
+index range scan. A batch reads the projects of its executions (one ``IN`` query) and
+inserts its runs with one ``executemany``, in one transaction; a run of an execution that
+no longer exists is dropped, and ``ON CONFLICT DO NOTHING`` keeps the first copy of a run.
+A task's metric history joins ``metric_series`` (its ``last_value`` column) to the same
+latest runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from airfoil.core.history import TaskRun
+from airfoil.store._history import RunKey, TaskHistoryStore, TaskVersionCount
+
+__all__ = ["SqlTaskHistoryStore"]
+
+_T = TypeVar("_T")
+
+_COLUMNS = "execution_id, node_id, attempt, task, version, started_at, ended_at, ok, project"
+_INSERT = (
+    f"INSERT INTO task_runs ({_COLUMNS}) "
+    "VALUES ({eid}, {node}, {attempt}, {task}, {version}, {started}, {ended}, {ok}, {project}) "
+    "ON CONFLICT (execution_id, node_id, attempt) DO NOTHING"
+)
+_ORDER = " ORDER BY ended_at DESC, execution_id DESC, node_id DESC, attempt DESC"
+
+
+def _row(r: Sequence[Any]) -> TaskRun:
+    return TaskRun(
+        execution_id=str(r[0]),
+        node_id=str(r[1]),
+        attempt=int(r[2]),
+        task=str(r[3]),
+        version=str(r[4]),
+        started_at=float(r[5]),
+        ended_at=float(r[6]),
+        ok=bool(r[7]),
+        project=str(r[8]),
+    )
+
+
+class SqlTaskHistoryStore(TaskHistoryStore):
+    """The task runs of the host :class:`SqlMetaStore`."""
+
+    # Provided by SqlMetaStore.
+    dialect: str
+
+    def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
+        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
+
+    def _transaction(
+        self, action: str, body: Callable[[Any], _T], *, idempotent: bool = False
+    ) -> _T:
+        raise NotImplementedError  # pragma: no cover - SqlMetaStore's
+
+    def _mark(self, name: str) -> str:
+        return f"%({name})s" if self.dialect == "postgresql" else f":{name}"
+
+    def _sql(self, template: str, *names: str) -> str:
+        return template.format(**{n: self._mark(n) for n in names})
+
+    def put_task_runs(self, runs: Sequence[TaskRun]) -> None:
+        if not runs:
+            return
+        names = ("eid", "node", "attempt", "task", "version", "started", "ended", "ok", "project")
+        insert = self._sql(_INSERT, *names)
+        executions = sorted({r.execution_id for r in runs})
+        marks = ", ".join(self._mark(f"e{i}") for i in range(len(executions)))
+        lookup = f"SELECT id, project FROM executions WHERE id IN ({marks})"
+
+        def body(cur: Any) -> None:
+            cur.execute(lookup, {f"e{i}": e for i, e in enumerate(executions)})
+            projects = {str(eid): str(project) for eid, project in cur.fetchall()}
+            rows = [
+                {
+                    "eid": r.execution_id,
+                    "node": r.node_id,
+                    "attempt": r.attempt,
+                    "task": r.task,
+                    "version": r.version,
+                    "started": r.started_at,
+                    "ended": r.ended_at,
+                    "ok": bool(r.ok),
+                    "project": projects[r.execution_id],
+                }
+                for r in runs
+                if r.execution_id in projects  # an execution deleted meanwhile: dropped
+            ]
+            if rows:
+                cur.executemany(insert, rows)
+
+        self._transaction("storing task runs", body, idempotent=True)
+
+    def _filter(
+        self,
+        project: str,
+        task: str,
+        version: str | None,
+        before: float | None,
+        exclude_execution: str | None,
+        succeeded_only: bool,
+    ) -> tuple[str, dict[str, Any]]:
+        where = f"project = {self._mark('project')} AND task = {self._mark('task')}"
+        params: dict[str, Any] = {"project": project, "task": task}
+        if version is not None:
+            where += f" AND version = {self._mark('version')}"
+            params["version"] = version
+        if before is not None:
+            where += f" AND ended_at < {self._mark('before')}"
+            params["before"] = before
+        if exclude_execution is not None:
+            where += f" AND execution_id <> {self._mark('exclude')}"
+            params["exclude"] = exclude_execution
+        if succeeded_only:
+            where += f" AND ok = {self._mark('ok')}"
+            params["ok"] = True
+        return where, params
+
+    def task_runs(
+        self,
+        project: str,
+        task: str,
+        *,
+        version: str | None = None,
+        last: int = 100,
+        before: float | None = None,
+        exclude_execution: str | None = None,
+        succeeded_only: bool = True,
+    ) -> list[TaskRun]:
+        where, params = self._filter(
+            project, task, version, before, exclude_execution, succeeded_only
+        )
+        params["lim"] = max(0, int(last))
+        sql = f"SELECT {_COLUMNS} FROM task_runs WHERE {where}{_ORDER} LIMIT {self._mark('lim')}"
+        return [_row(r) for r in self._read(sql, params, "reading task runs")]
+
+    def task_run_metrics(
+        self,
+        project: str,
+        task: str,
+        *,
+        version: str | None = None,
+        last: int = 100,
+        before: float | None = None,
+        exclude_execution: str | None = None,
+    ) -> dict[RunKey, dict[str, float | None]]:
+        where, params = self._filter(project, task, version, before, exclude_execution, True)
+        params["lim"] = max(0, int(last))
+        sql = (
+            "SELECT m.execution_id, m.node_id, m.attempt, m.name, m.last_value "
+            "FROM metric_series m JOIN (SELECT execution_id, node_id, attempt FROM task_runs "
+            f"WHERE {where}{_ORDER} LIMIT {self._mark('lim')}) r "
+            "ON m.execution_id = r.execution_id AND m.node_id = r.node_id "
+            "AND m.attempt = r.attempt"
+        )
+        out: dict[RunKey, dict[str, float | None]] = {}
+        for eid, nid, attempt, name, value in self._read(sql, params, "reading task metrics"):
+            key = (str(eid), str(nid), int(attempt))
+            out.setdefault(key, {})[str(name)] = None if value is None else float(value)
+        return out
+
+    def execution_task_runs(self, execution_id: str) -> list[TaskRun]:
+        sql = (
+            f"SELECT {_COLUMNS} FROM task_runs WHERE execution_id = {self._mark('eid')} "
+            "ORDER BY node_id, attempt"
+        )
+        rows = self._read(sql, {"eid": execution_id}, "reading task runs")
+        return [_row(r) for r in rows]
+
+    def task_versions(self, project: str, task: str) -> list[TaskVersionCount]:
+        sql = (
+            "SELECT version, COUNT(*), MAX(ended_at) FROM task_runs "
+            f"WHERE project = {self._mark('project')} AND task = {self._mark('task')} "
+            "GROUP BY version ORDER BY MAX(ended_at) DESC, version"
+        )
+        rows = self._read(sql, {"project": project, "task": task}, "reading task versions")
+        return [(str(v), int(n), float(at)) for v, n, at in rows]
