@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from airfoil.core.blobs import BlobStore
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConfigError, InvalidInputError
+from airfoil.core.log_lines import entries
 from airfoil.core.records import AttemptRecord, Value
 from airfoil.engine.launcher import Launcher
 from airfoil.engine.local import (
@@ -518,8 +519,10 @@ def replay_output(execution_id: str, runtime: LocalRuntime) -> None:
             continue
         trace = att.error.traceback if att.error is not None else ""
         if trace and text.endswith(trace):
-            text = text[: -len(trace)]
-        lines = [ln for ln in text.splitlines() if not _LOG_RECORD.match(ln)]
+            text = text[: -len(trace)]  # a log written before entries had levels
+        # what was printed (stdout and stderr), not logging records or the traceback entry
+        printed = [e.text for e in entries(text) if e.level in ("OUT", "ERR")]
+        lines = [ln for ln in "\n".join(printed).splitlines() if not _LOG_RECORD.match(ln)]
         if lines:
             sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

@@ -71,7 +71,10 @@ def entries(log: str) -> Iterator[LogEntry]:
         if m is not None and m.group(2) in LEVEL_RANKS:
             if lines or level:
                 yield LogEntry(at, level or "OUT", "\n".join(lines))
-            at, level, lines = m.group(1), m.group(2), [line[m.end() :].lstrip(" ")]
+            # the level is padded to 8 characters and followed by one space: the text starts
+            # after them (its own leading spaces are kept)
+            start = m.start(2) + max(len(m.group(2)), 8) + 1
+            at, level, lines = m.group(1), m.group(2), [line[start:]]
         else:
             lines.append(line)
     if lines or level:

@@ -1,0 +1,39 @@
+"""The log line format: entries read back with their level, time and text, exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from airfoil.core.log_lines import entries, entry_line, filter_level
+
+pytestmark = pytest.mark.unit
+
+
+def test_an_entry_reads_back_with_its_text_and_its_own_leading_spaces() -> None:
+    log = "\n".join(
+        [
+            entry_line(0.0, "OUT", "    indented by the task"),
+            entry_line(1.5, "WARNING", "careful"),
+            entry_line(2.0, "ERROR", "Traceback (most recent call last):"),
+            '  File "t.py", line 1',
+            entry_line(3.0, "CRITICAL", " one space"),
+        ]
+    )
+    got = [(e.level, e.text) for e in entries(log)]
+    assert got == [
+        ("OUT", "    indented by the task"),
+        ("WARNING", "careful"),
+        ("ERROR", 'Traceback (most recent call last):\n  File "t.py", line 1'),
+        ("CRITICAL", " one space"),
+    ]
+    assert [e.at for e in entries(log)][1] == "1970-01-01T00:00:01.500Z"
+
+
+def test_lines_without_a_head_are_printed_output() -> None:
+    assert [(e.level, e.text) for e in entries("plain\n  old log")] == [("OUT", "plain\n  old log")]
+
+
+def test_filtering_by_level_keeps_whole_entries() -> None:
+    log = "\n".join([entry_line(0.0, "OUT", "x"), entry_line(0.0, "ERROR", "boom"), "  more"])
+    kept = filter_level(log, "WARNING")
+    assert "x" not in kept.split() and "boom" in kept and "  more" in kept
