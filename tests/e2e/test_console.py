@@ -685,12 +685,22 @@ def test_launch_with_file_and_dataframe_uploaded_from_the_page(
     out = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
     assert out["outputs"][0]["preview"] == "4 words, total 7.0"
     # the server stored the values a local run would have (same hashes, so same cache keys)
-    import hashlib
 
     data = notes.read_bytes()
     by_name = {v["name"]: v for v in out["inputs"]}
-    assert by_name["notes"]["format"] == "file" and by_name["table"]["format"] == "parquet"
-    assert by_name["table"]["hash"] == hashlib.sha256(table.read_bytes()).hexdigest()
+    assert by_name["notes"]["format"] == "file" and by_name["table"]["format"] == "arrow"
+    # the table as `airfoil run --table table.parquet` stores it (Arrow IPC, its hash)
+    from airfoil.core.records import TypeSpec
+    from airfoil.store.blob import LocalBlobStore
+    from airfoil.types import ValueContext
+    from airfoil.types._dataframes import frame_value_from_file
+
+    cli_value = frame_value_from_file(
+        str(table),
+        TypeSpec(kind="dataframe", name="pandas"),
+        ValueContext(blobs=LocalBlobStore(str(tmp_path / "cli-blobs"))),
+    )
+    assert by_name["table"]["hash"] == cli_value.hash
     assert by_name["notes"]["size"] == len(data)
     # the uploaded table, read by the task, shown in its node's panel
     reader = next(n["id"] for n in out["nodes"] if n["task"] == "flow.rows")

@@ -308,14 +308,15 @@ class Client:
         engine = default_type_engine()
         annotation = type(value) if py_type is None else py_type
         try:
-            # frames go as Parquet: what the server's uploads accept (and smaller on the wire)
-            v = engine.to_value(value, annotation, ValueContext(blobs, frame_format="parquet"))
+            # frames go as Arrow IPC, the bytes a task returning the same frame stores: one
+            # hash for both, so cache keys do not depend on where a frame came from
+            v = engine.to_value(value, annotation, ValueContext(blobs))
             owned = converter_kind(engine.to_spec(annotation))
         except TypeTransformError as exc:
             raise InvalidInputError(
                 f"cannot send a {type(value).__name__} as a launch input over the API: {exc}"
             ) from None
-        if v.format not in ("file", "parquet", "npy") and not (owned and v.format != "pickle"):
+        if v.format not in ("file", "arrow", "npy") and not (owned and v.format != "pickle"):
             raise InvalidInputError(
                 f"cannot send a {type(value).__name__} as a launch input over the API (only "
                 "JSON values, files, dataframes, numpy arrays and values of a type a converter "

@@ -5,7 +5,7 @@ uploads the bytes with ``PUT /projects/{project}/uploads/{sha256}`` unless they 
 enough to travel inline, and names them in the launch request by a value reference
 (:class:`airfoil.types._refs.ValueRef`, the one codec of that form)::
 
-    {"$airfoil": {"format": "parquet", "hash": "...", "size": 123, "meta": {...},
+    {"$airfoil": {"format": "arrow", "hash": "...", "size": 123, "meta": {...},
                   "sha256": "<sha256 of the uploaded bytes>"}}   # or "inline": "<base64>"
 
 An upload belongs to the project it was sent to; a reference may add ``"project": "other"``
@@ -24,17 +24,17 @@ Invariants:
 
 - An upload is kept under ``uploads/<project>/<sha256[:2]>/<sha256>`` only if its SHA-256
   matches; a launch finds it only in its own project or one the caller may read.
-- A value's hash is recomputed here: for Parquet and ``.npy`` it is the bytes' SHA-256, for a
-  ``File`` the hash of its name and its bytes' SHA-256 (as ``FileHandler`` computes it).
+- A value's hash is recomputed here: for Arrow IPC and ``.npy`` it is the bytes' SHA-256, for
+  a ``File`` the hash of its name and its bytes' SHA-256 (as ``FileHandler`` computes it).
 - Directories cannot be uploaded yet (a clear 422 says so).
-- A DataFrame input also takes a ``.csv`` upload (reference format ``"csv"``, hash = the
-  bytes' SHA-256): it is converted as ``airfoil run --x data.csv`` converts it (read with the
-  input's library, stored as Parquet), so the value and its hash are the CLI's.
+- A DataFrame travels as Arrow IPC (what the client sends: the bytes a task returning the same
+  frame stores, so both have one hash and one cache key). It also takes a ``.parquet`` or
+  ``.csv`` upload (reference format ``"parquet"`` / ``"csv"``, hash = the bytes' SHA-256, what
+  the console sends: a user's file as it is): converted as ``airfoil run --x data.parquet``
+  converts it (read with the input's library, stored as Arrow IPC), so the value and its hash
+  are the CLI's, whatever format the frame arrived in.
 - A list of files, dataframes or arrays (``list[File]``) takes a JSON array of references;
   its value is the list the type engine would write for those members.
-- A Parquet upload whose reference does not say its rows and columns (the console sends a
-  user's ``.parquet`` file as it is) gets them from the file's footer, read with pyarrow when
-  it is installed; the data pages are never read.
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ __all__ = [
 
 #: Largest upload accepted, in bytes.
 MAX_UPLOAD = 1024 * 2**20
-_MAGIC = {"parquet": b"PAR1", "npy": b"\x93NUMPY"}
+_MAGIC = {"arrow": b"\xff\xff\xff\xff", "npy": b"\x93NUMPY"}  # Arrow IPC: a stream's marker
+#: Files a DataFrame input also takes, converted as the CLI converts a path of that suffix.
+_FRAME_FILES = {"parquet": ".parquet", "csv": ".csv"}
+_FRAME_NAMES = {"parquet": "Parquet", "csv": "CSV"}
 
 
 def upload_key(project: str, sha256: str) -> str:
@@ -120,8 +123,8 @@ def uploaded_value(
     given_format, digest, size, meta = ref.format, ref.hash, ref.size, ref.meta
     if not fmt and given_format not in ("", "pickle"):
         fmt = given_format  # a converter's own kind: content-addressed bytes, never decoded here
-    csv = fmt == "parquet" and given_format == "csv"
-    if given_format != fmt and not csv:
+    frame_file = _FRAME_FILES.get(given_format) if fmt == "arrow" else None
+    if given_format != fmt and frame_file is None:
         raise InvalidInputError(
             f"input {name!r} expects {spec} (format {fmt!r}), got a {given_format!r} value"
         )
@@ -142,12 +145,13 @@ def uploaded_value(
         except (NotFoundError, FileNotFoundError):
             raise missing from None
     content_sha = hashlib.sha256(content).hexdigest()
-    if csv:
+    if frame_file is not None:
         if digest != content_sha or size != len(content):
             raise InvalidInputError(
-                f"input {name!r}: the CSV bytes do not match the reference (hash or size)"
+                f"input {name!r}: the {_FRAME_NAMES[given_format]} bytes do not match the "
+                "reference (hash or size)"
             )
-        return _from_csv(blobs, name, spec, content)
+        return _from_frame_file(blobs, name, spec, content, frame_file)
     if fmt == "file":
         from airfoil.types._files import file_value_hash
 
@@ -160,8 +164,6 @@ def uploaded_value(
             f"input {name!r}: the bytes do not match the reference (hash, size or {fmt} "
             "header): serialise the value with Airfoil's type engine"
         )
-    if fmt == "parquet" and "rows" not in meta:
-        meta = _frame_meta(content, meta)
     if fmt == "npy" and "shape" not in meta:
         meta = _array_meta(name, content, meta)
     if inline is not None:
@@ -200,30 +202,6 @@ def _array_meta(name: str, content: bytes, meta: dict[str, str]) -> dict[str, st
     return {**meta, "dtype": str(dtype), "shape": shown}
 
 
-def _frame_meta(content: bytes, meta: dict[str, str]) -> dict[str, str]:
-    """``meta`` with the rows, columns and column types of a Parquet payload, from its
-    footer (unchanged without pyarrow, or when the footer cannot be read)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - pyarrow is part of the server's extras
-        return meta
-    try:
-        footer = pq.read_metadata(pa.BufferReader(content))
-        schema = footer.schema.to_arrow_schema()
-    except (OSError, ValueError, pa.ArrowException):
-        raise InvalidInputError(
-            "the uploaded Parquet file cannot be read (its footer is damaged)"
-        ) from None
-    fields = [f for f in schema if not f.name.startswith("__index_level_")]
-    return {
-        **meta,
-        "rows": str(footer.num_rows),
-        "columns": json.dumps([f.name for f in fields]),
-        "dtypes": json.dumps([str(f.type) for f in fields]),
-    }
-
-
 def uploaded_list(
     blobs: BlobStore,
     project: str,
@@ -251,20 +229,27 @@ def uploaded_list(
     return json_value([value_to_ref(v) for v in members], ValueContext(blobs=blobs))
 
 
-def _from_csv(blobs: BlobStore, name: str, spec: TypeSpec, content: bytes) -> Value:
-    """A DataFrame value from uploaded CSV bytes, as the CLI makes it from a ``.csv`` path."""
+def _from_frame_file(
+    blobs: BlobStore, name: str, spec: TypeSpec, content: bytes, suffix: str
+) -> Value:
+    """A DataFrame value from an uploaded ``.csv`` or ``.parquet`` file's bytes, as the CLI
+    makes it from a path with that suffix."""
     import os
     import tempfile
 
     from airfoil.types import ValueContext
     from airfoil.types._base import ConversionError
-    from airfoil.types._dataframes import frame_value_from_csv
+    from airfoil.types._dataframes import frame_value_from_file
 
-    with tempfile.TemporaryDirectory(prefix="airfoil-csv-") as tmp:
-        path = os.path.join(tmp, "upload.csv")
+    with tempfile.TemporaryDirectory(prefix="airfoil-frame-") as tmp:
+        path = os.path.join(tmp, "upload" + suffix)
         with open(path, "wb") as fh:
             fh.write(content)
         try:
-            return frame_value_from_csv(path, spec, ValueContext(blobs=blobs))
+            return frame_value_from_file(path, spec, ValueContext(blobs=blobs))
         except ConversionError as exc:
-            raise InvalidInputError(f"input {name!r} ({spec}): {exc}") from None
+            what = _FRAME_NAMES[suffix.lstrip(".")]
+            raise InvalidInputError(
+                f"input {name!r} ({spec}): the uploaded {what} file cannot be read: "
+                + str(exc).replace(path, "upload")
+            ) from None

@@ -48,7 +48,7 @@ from airfoil.types._base import (
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["DataFrameConverter", "frame_value_from_csv"]
+__all__ = ["DataFrameConverter", "frame_value_from_file"]
 
 _json = msgspec.json.encode
 
@@ -362,15 +362,16 @@ def _source(value: Value, ctx: ValueContext) -> bytes | str:
     return path
 
 
-def frame_value_from_csv(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:
-    """The value of a ``.csv`` file for a DataFrame of type ``spec``, as ``airfoil run
-    --x data.csv`` makes it: read with the spec's library (its ``read_csv``) and stored in the
+def frame_value_from_file(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:
+    """The value of a ``.csv`` or ``.parquet`` file for a DataFrame of type ``spec``, as
+    ``airfoil run --x data.csv`` makes it: read with the spec's library and stored in the
     context's frame format (Arrow IPC unless asked otherwise), so the bytes and the hash are the
-    same and a launch from the console hits the cache entries of a launch from the CLI.
+    same and a launch from the console or the client hits the cache entries of a launch from
+    the CLI and of a task that returned the same frame.
 
     Raises:
         ConversionError: the spec names no known library, it is not installed here, or the
-            file cannot be read as CSV.
+            file cannot be read.
     """
     flavour = next((f for f in _FLAVOURS if f.name == (spec.name or "pandas")), None)
     if flavour is None:
@@ -379,8 +380,7 @@ def frame_value_from_csv(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:
         __import__(flavour.module)
     except ImportError:
         raise ConversionError(
-            f"reading CSV into a {spec} needs {flavour.module}, which is not installed here: "
-            "send a Parquet file instead"
+            f"reading a file into a {spec} needs {flavour.module}, which is not installed here"
         ) from None
     handler = DataFrameHandler(flavour)
     return handler.to_value(handler.from_path(path), ctx)

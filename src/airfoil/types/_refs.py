@@ -3,7 +3,7 @@
 A value a converter writes in its own format (a Parquet frame, an ``.npy`` array, a file, a
 user converter's bytes) travels in JSON as a reference naming it by content hash::
 
-    {"$airfoil": {"format": "parquet", "hash": "<sha256>", "size": 123,
+    {"$airfoil": {"format": "arrow", "hash": "<sha256>", "size": 123,
                   "meta": {...},                 # left out when empty
                   "inline": "<base64>"           # small values: the bytes themselves
                   "sha256": "<sha256>",          # launch inputs: the uploaded bytes'
@@ -43,7 +43,7 @@ REF_KEY = "$airfoil"
 #: repr shows its address): left out of references so a container's hash is its content's.
 _PREVIEW_ONLY_META = frozenset({"repr"})
 #: Input type kind -> the format its references must have (built-in leaf formats).
-UPLOAD_FORMATS = {"file": "file", "dataframe": "parquet", "ndarray": "npy"}
+UPLOAD_FORMATS = {"file": "file", "dataframe": "arrow", "ndarray": "npy"}
 
 
 class ValueRefError(ValueError):

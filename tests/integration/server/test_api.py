@@ -327,7 +327,7 @@ def test_bad_uploaded_inputs_are_clear_422s(client: Any, flow: Any, tmp_path: Pa
     with pytest.raises(InvalidInputError, match="directories cannot be sent"):
         client.launch("flow.dir_count", {"d": {"$airfoil": {}}})
     ref = client.upload_value(pd.DataFrame({"a": range(20_000)}))
-    with pytest.raises(InvalidInputError, match=r"expects file .*got a .parquet. value"):
+    with pytest.raises(InvalidInputError, match=r"expects file .*got a .arrow. value"):
         client.launch("flow.file_text", {"f": ref})  # a dataframe for a file
     forged = {"$airfoil": {**ref["$airfoil"], "hash": "0" * 64}}
     with pytest.raises(InvalidInputError, match="do not match"):

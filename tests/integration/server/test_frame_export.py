@@ -1,5 +1,7 @@
 """Frames stored as Arrow IPC between tasks are exported as Parquet through the API: the
-console's download link asks for it, and the raw bytes stay as stored (issue 17)."""
+console's download link asks for it, and the raw bytes stay as stored (issue 17). A frame's
+cache key does not depend on how it arrived: from an upstream task, from the client, or as a
+Parquet or CSV file the console uploads."""
 
 from __future__ import annotations
 
@@ -37,6 +39,21 @@ FLOW = textwrap.dedent(
         df = table(n=n)
         count(df=df)
         return df
+
+
+    @af.task(cache=True)
+    def total(df: pd.DataFrame) -> float:
+        return float(df["v"].sum())
+
+
+    @af.workflow
+    def total_of_table(n: int) -> float:
+        return total(df=table(n=n))
+
+
+    @af.workflow
+    def total_of_input(df: pd.DataFrame) -> float:
+        return total(df=df)
     """
 )
 
@@ -74,3 +91,54 @@ def test_a_frame_output_downloads_as_parquet_and_raw_as_arrow(client: Any, frame
 
     ints = httpx.get(f"{base}/values/{out['hash']}?as=csv", timeout=30)
     assert ints.status_code == 422
+
+
+def _total_node(client: Any, execution_id: str) -> dict[str, Any]:
+    base = f"{client.url}/api/v1/projects/{client.project}/executions/{execution_id}"
+    detail = httpx.get(base, timeout=30).json()
+    (node,) = [n for n in detail["nodes"] if n["task"].endswith(".total")]
+    return dict(node)
+
+
+def test_a_frame_has_one_cache_key_however_it_arrives(
+    client: Any, frame_flow: Any, tmp_path: Any
+) -> None:
+    """The same frame from an upstream task, from the Python client, and as a Parquet or a CSV
+    file uploaded as it is (the console's way) is one value: the cached task runs once."""
+    import hashlib
+
+    client.register([frame_flow.total_of_table, frame_flow.total_of_input])
+    first = client.launch(frame_flow.total_of_table, {"n": 40})
+    assert client.wait(first.id, timeout=60).phase == "succeeded"
+    ran = _total_node(client, first.id)
+    assert ran["cache_status"] == "put"  # ran, and stored its result
+
+    frame = pd.DataFrame({"k": list(range(40)), "v": [i / 2 for i in range(40)]})
+    from_client = client.launch(frame_flow.total_of_input, {"df": frame})
+    assert client.wait(from_client.id, timeout=60).phase == "succeeded"
+    hit = _total_node(client, from_client.id)
+    assert hit["cache_status"] == "hit", hit
+    assert hit["cache_key"] == ran["cache_key"]
+
+    base = f"{client.url}/api/v1/projects/{client.project}"
+    for suffix in ("parquet", "csv"):
+        path = tmp_path / f"frame.{suffix}"
+        frame.to_parquet(path) if suffix == "parquet" else frame.to_csv(path, index=False)
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        assert httpx.put(f"{base}/uploads/{sha}", content=data, timeout=30).status_code == 200
+        ref = {"format": suffix, "hash": sha, "size": len(data), "sha256": sha, "meta": {}}
+        launched = httpx.post(
+            f"{base}/domains/development/executions",
+            json={
+                "entity": "frame_export_flow.total_of_input",
+                "inputs": {"df": {"$airfoil": ref}},
+            },
+            timeout=30,
+        )
+        assert launched.status_code == 201, launched.text
+        eid = launched.json()["id"]
+        assert client.wait(eid, timeout=60).phase == "succeeded"
+        node = _total_node(client, eid)
+        assert node["cache_status"] == "hit", (suffix, node)
+        assert node["cache_key"] == ran["cache_key"]
