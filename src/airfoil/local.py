@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from airfoil.core.blobs import BlobStore
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConfigError, InvalidInputError
-from airfoil.core.log_lines import entries
+from airfoil.core.log_lines import printed
 from airfoil.core.records import AttemptRecord, Value
 from airfoil.engine.launcher import Launcher
 from airfoil.engine.local import (
@@ -517,12 +517,8 @@ def replay_output(execution_id: str, runtime: LocalRuntime) -> None:
             text = runtime.blobs.get_bytes(att.log_uri).decode("utf-8", "replace")
         except Exception:  # logs are best effort
             continue
-        trace = att.error.traceback if att.error is not None else ""
-        if trace and text.endswith(trace):
-            text = text[: -len(trace)]  # a log written before entries had levels
         # what was printed (stdout and stderr), not logging records or the traceback entry
-        printed = [e.text for e in entries(text) if e.level in ("OUT", "ERR")]
-        lines = [ln for ln in "\n".join(printed).splitlines() if not _LOG_RECORD.match(ln)]
+        lines = [ln for ln in printed(text).splitlines() if not _LOG_RECORD.match(ln)]
         if lines:
             sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

@@ -23,6 +23,7 @@ from rich.text import Text
 from airfoil.cli._live import gates_waiting
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import NotFoundError
+from airfoil.core.log_lines import split_head, without_traceback
 from airfoil.executors.base import attempt_log_key, live_log_key
 
 __all__ = ["OutputEcho", "chain"]
@@ -56,6 +57,7 @@ class OutputEcho:
         self.state: Any = None
         self._shown: dict[tuple[str, int], int] = {}  # attempt -> characters printed
         self._partial: dict[tuple[str, int], str] = {}  # an unfinished last line
+        self._levels: dict[tuple[str, int], str] = {}  # the level of the entry being shown
         self._done: set[tuple[str, int]] = set()
         self._gates: set[str] = set()
         self._stop = threading.Event()
@@ -126,8 +128,8 @@ class OutputEcho:
         text = self._read(attempt_log_key(self.execution_id, *key)) if att.log_uri else ""
         text = text or ""
         trace = att.error.traceback if att.error is not None else ""
-        if trace and text.endswith(trace):  # the failure is printed with the run's error
-            text = text[: -len(trace)]
+        if trace:  # the failure is printed with the run's error
+            text = without_traceback(text, trace)
         new = text[self._shown.get(key, 0) :]
         if not new.endswith("\n") and (new or key in self._partial):
             new += "\n"  # the end of the attempt ends its last line
@@ -146,7 +148,15 @@ class OutputEcho:
         task = (rec.task if rec is not None else "").rsplit(".", 1)[-1]
         prefix = f"[{nid} {task}" + (f" #{attempt}]" if attempt > 1 else "]")
         for line in lines:
-            self._print(Text.assemble((prefix, "cyan"), " ", line))
+            head = split_head(line)
+            if head is not None:
+                self._levels[key] = head[1]
+                line = head[2]
+            level = self._levels.get(key, "OUT")
+            if level in ("OUT", "ERR") or head is None:  # printed, or a record's next line
+                self._print(Text.assemble((prefix, "cyan"), " ", line))
+            else:  # a logging record: its level, as a logger would show it
+                self._print(Text.assemble((prefix, "cyan"), " ", (level, "dim"), " ", line))
 
     def _print(self, text: Text) -> None:
         self.console.print(text, soft_wrap=True, highlight=False)

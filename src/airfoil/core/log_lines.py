@@ -29,7 +29,10 @@ __all__ = [
     "entry_line",
     "filter_level",
     "level_rank",
+    "printed",
+    "split_head",
     "stamp",
+    "without_traceback",
 ]
 
 #: The rank of each level (``OUT`` as INFO, ``ERR`` as WARNING).
@@ -63,22 +66,54 @@ class LogEntry(msgspec.Struct, frozen=True):
     text: str
 
 
+def split_head(line: str) -> tuple[str, str, str] | None:
+    """``(time, level, text)`` of a line that starts an entry, or None for a continuation
+    line. The level is padded to 8 characters and followed by one space: the text starts after
+    them and keeps its own leading spaces."""
+    m = _HEAD.match(line)
+    if m is None or m.group(2) not in LEVEL_RANKS:
+        return None
+    start = m.start(2) + max(len(m.group(2)), 8) + 1
+    return m.group(1), m.group(2), line[start:]
+
+
 def entries(log: str) -> Iterator[LogEntry]:
     """The entries of a log, in order (see the module docstring)."""
     at, level, lines = "", "", list[str]()
     for line in log.splitlines():
-        m = _HEAD.match(line)
-        if m is not None and m.group(2) in LEVEL_RANKS:
+        head = split_head(line)
+        if head is not None:
             if lines or level:
                 yield LogEntry(at, level or "OUT", "\n".join(lines))
-            # the level is padded to 8 characters and followed by one space: the text starts
-            # after them (its own leading spaces are kept)
-            start = m.start(2) + max(len(m.group(2)), 8) + 1
-            at, level, lines = m.group(1), m.group(2), [line[start:]]
+            at, level, text = head
+            lines = [text]
         else:
             lines.append(line)
     if lines or level:
         yield LogEntry(at, level or "OUT", "\n".join(lines))
+
+
+def printed(log: str) -> str:
+    """What was printed to stdout and stderr, without times and levels (and without logging
+    records or a failure's traceback entry): one line per line printed."""
+    return "".join(e.text + "\n" for e in entries(log) if e.level in ("OUT", "ERR"))
+
+
+def without_traceback(log: str, traceback: str) -> str:
+    """``log`` without its last entry if that is the failure's ``traceback`` (written as one
+    ``ERROR`` entry when an attempt fails; a log of the older format just ends with it)."""
+    body = traceback.rstrip("\n")
+    if not body:
+        return log
+    at = log.rfind(f"ERROR    {body}")
+    if at >= 0 and not log[at + 9 + len(body) :].strip():
+        start = log.rfind("\n", 0, at) + 1
+        if split_head(log[start : at + 9]) is not None:  # the entry's head, on its line
+            return log[:start]
+    cut = len(log) - len(traceback)
+    if log.endswith(traceback) and (cut == 0 or log[cut - 1] == "\n"):
+        return log[:cut]
+    return log
 
 
 def level_rank(level: str) -> int:

@@ -123,6 +123,7 @@ def test_no_endpoint_shows_the_secret_to_a_viewer(keyed: Keyed, leaked: tuple[st
         "execution_id": ex,
         "node_id": "n0",
         "name": "flow.leaky_wf",
+        "task": "flow.leaky_wf",
         "version": "x",
         "value_hash": "0" * 64,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airfoil.core.log_lines import entries, entry_line, filter_level
+from airfoil.core.log_lines import entries, entry_line, filter_level, printed, without_traceback
 
 pytestmark = pytest.mark.unit
 
@@ -37,3 +37,23 @@ def test_filtering_by_level_keeps_whole_entries() -> None:
     log = "\n".join([entry_line(0.0, "OUT", "x"), entry_line(0.0, "ERROR", "boom"), "  more"])
     kept = filter_level(log, "WARNING")
     assert "x" not in kept.split() and "boom" in kept and "  more" in kept
+
+
+def test_printed_keeps_what_was_printed_and_drops_records_and_the_traceback() -> None:
+    trace = 'Traceback (most recent call last):\n  File "t.py", line 1\nValueError: no\n'
+    log = (
+        "\n".join(
+            [
+                entry_line(0.0, "OUT", "  step 1"),
+                entry_line(0.1, "WARNING", "a logger's record"),
+                entry_line(0.2, "ERR", "to stderr"),
+                entry_line(0.3, "ERROR", trace.rstrip("\n")),
+            ]
+        )
+        + "\n"
+    )
+    assert printed(log) == "  step 1\nto stderr\n"
+    cut = without_traceback(log, trace)
+    assert "Traceback" not in cut and cut.endswith("to stderr\n")
+    assert without_traceback("old format\n" + trace, trace) == "old format\n"
+    assert without_traceback(log, "Traceback: another one\n") == log  # not its traceback
