@@ -24,7 +24,10 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import msgspec
+
 from airfoil.core.errors import DefinitionError, UserError
+from airfoil.sdk._task import TaskDef, task_of_type
 
 __all__ = [
     "PLACEHOLDER",
@@ -32,6 +35,7 @@ __all__ = [
     "caller_module",
     "check_name",
     "check_placeholders",
+    "declare",
     "outputs_type",
     "parse_scalar",
     "placeholders",
@@ -179,6 +183,29 @@ def synthesise(
     run.__qualname__ = run.__name__ = f"{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
     run.__doc__ = doc
     return run
+
+
+def declare(
+    task_type: str,
+    config: msgspec.Struct,
+    *,
+    prefix: str,
+    name: str,
+    inputs: Mapping[str, Any],
+    returns: Any,
+    body: Callable[[dict[str, Any]], Any],
+    module: str,
+    doc: str,
+    options: Mapping[str, Any],
+) -> TaskDef[..., Any]:
+    """The task of ``task_type`` with ``config`` (its spec's typed config) and the interface a
+    :func:`synthesise` d function gives it, named ``name`` (in ``module`` unless qualified)."""
+    fn = synthesise(
+        prefix=prefix, name=name, inputs=inputs, returns=returns, body=body, module=module, doc=doc
+    )
+    task_name = name if "." in name else f"{module}.{name}"
+    data = msgspec.json.decode(msgspec.json.encode(config))
+    return task_of_type(task_type, data, name=task_name, **options)(fn)
 
 
 def outputs_type(name: str, outputs: Mapping[str, Any]) -> Any:

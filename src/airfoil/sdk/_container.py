@@ -30,14 +30,14 @@ from airfoil.sdk._command_tasks import (
     caller_module,
     check_name,
     check_placeholders,
+    declare,
     outputs_type,
     parse_scalar,
     run_command,
-    synthesise,
     work_directory,
 )
 from airfoil.sdk._shell import as_text, output_kind
-from airfoil.sdk._task import TaskDef, task_of_type
+from airfoil.sdk._task import TaskDef
 from airfoil.types import Directory, File
 
 __all__ = ["CONTAINER_TYPE", "ContainerConfig", "container_task", "run_container"]
@@ -211,7 +211,9 @@ def container_task(
     def body(kwargs: dict[str, Any]) -> Any:
         return run_container(name, config, kwargs, out_types)
 
-    fn = synthesise(
+    return declare(
+        CONTAINER_TYPE,
+        config,
         prefix="container",
         name=name,
         inputs=input_types,
@@ -219,7 +221,5 @@ def container_task(
         body=body,
         module=module,
         doc=f"Container task {name} (image {image}), run locally.",
+        options=options,
     )
-    task_name = name if "." in name else f"{module}.{name}"
-    data = msgspec.json.decode(msgspec.json.encode(config))
-    return task_of_type(CONTAINER_TYPE, data, name=task_name, **options)(fn)

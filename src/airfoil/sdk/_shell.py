@@ -26,13 +26,13 @@ from airfoil.sdk._command_tasks import (
     caller_module,
     check_name,
     check_placeholders,
+    declare,
     outputs_type,
     parse_scalar,
     run_command,
-    synthesise,
     work_directory,
 )
-from airfoil.sdk._task import TaskDef, task_of_type
+from airfoil.sdk._task import TaskDef
 from airfoil.types import Directory, File
 
 __all__ = ["SHELL_TYPE", "ShellConfig", "ShellOutput", "run_shell", "shell_task"]
@@ -236,7 +236,9 @@ def shell_task(
     def body(kwargs: dict[str, Any]) -> Any:
         return run_shell(name, config, kwargs, out_types)
 
-    fn = synthesise(
+    return declare(
+        SHELL_TYPE,
+        config,
         prefix="shell",
         name=name,
         inputs=input_types,
@@ -244,8 +246,5 @@ def shell_task(
         body=body,
         module=module,
         doc=f"Shell task {name}.",
+        options=options,
     )
-    task_name = name if "." in name else f"{module}.{name}"
-    return task_of_type(
-        SHELL_TYPE, msgspec.json.decode(msgspec.json.encode(config)), name=task_name, **options
-    )(fn)

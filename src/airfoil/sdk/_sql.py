@@ -32,11 +32,11 @@ from airfoil.sdk._command_tasks import (
     caller_module,
     check_name,
     check_placeholders,
-    synthesise,
+    declare,
     work_directory,
 )
 from airfoil.sdk._entity import type_engine
-from airfoil.sdk._task import TaskDef, task_of_type
+from airfoil.sdk._task import TaskDef
 
 __all__ = ["SQL_TYPE", "SQLConfig", "run_sql", "sql_literal", "sql_task"]
 
@@ -318,7 +318,9 @@ def sql_task(
     def body(kwargs: dict[str, Any]) -> Any:
         return run_sql(name, config, kwargs)
 
-    fn = synthesise(
+    return declare(
+        SQL_TYPE,
+        config,
         prefix="sql",
         name=name,
         inputs=input_types,
@@ -326,8 +328,5 @@ def sql_task(
         body=body,
         module=module,
         doc=f"SQL task {name}.",
+        options=options,
     )
-    task_name = name if "." in name else f"{module}.{name}"
-    return task_of_type(
-        SQL_TYPE, msgspec.json.decode(msgspec.json.encode(config)), name=task_name, **options
-    )(fn)
