@@ -82,6 +82,7 @@ def _fill(path: str) -> str:
         "execution_id": "nope",
         "node_id": "n0",
         "name": "flow.wf",
+        "task": "flow.t",
         "version": "v1",
         "sha256": "0" * 64,
         "value_hash": "0" * 64,
