@@ -52,8 +52,12 @@ FLOW = textwrap.dedent(
 
 
     @af.workflow
-    def busy(s: float = 12.0) -> list[int]:
-        hog(s=s)
+    def busy(s: float = 12.0) -> int:
+        return hog(s=s)
+
+
+    @af.workflow
+    def smalls() -> list[int]:
         return af.map_task(small)(i=[1, 2])
     """
 )
@@ -117,12 +121,18 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
     page: Any,  # noqa: F811
 ) -> None:
     _report_a_cluster(server.home)
-    run = subprocess.Popen(
-        [sys.executable, "-m", "airfoil.cli", "run", "--remote", "--server", server.url,
-         "flow.py", "busy"],
-        env=server.env, cwd=server.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+
+    def launch(workflow: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "airfoil.cli", "run", "--remote", "--server", server.url,
+             "flow.py", workflow],
+            env=server.env, cwd=server.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+
+    # The hog first, alone: the small items launched once it holds every CPU must wait (in
+    # one workflow the policy may start the small items first, and nothing waits).
+    runs = [launch("busy")]
     try:
         pg = page
         pg.goto(f"{server.url}/projects/default/cluster")
@@ -135,6 +145,7 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
             " && document.querySelector('.cap-bar.cpu[data-used=\"" + f"{CPUS}" + "\"]')",
             timeout=60_000,
         )
+        runs.append(launch("smalls"))
         gpu_node = pg.locator('tr[data-node="f00dcafe0002"]')
         bar = gpu_node.locator(".cap-bar.gpu")
         assert bar.get_attribute("data-used") == "2" and bar.get_attribute("data-total") == "4"
@@ -161,5 +172,6 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
         pg.screenshot(path=str(OUT / "cluster-page.png"), full_page=True)
         assert pg.locator(".util-now").inner_text().endswith("%")
     finally:
-        _out, err = run.communicate(timeout=180)
-    assert run.returncode == 0, err
+        ended = [run.communicate(timeout=180) for run in runs]
+    for run, (_out, err) in zip(runs, ended, strict=True):
+        assert run.returncode == 0, err
