@@ -66,10 +66,38 @@ def pg_new_schema(pg_admin: sa.Engine) -> Iterator[Callable[[], str]]:
         made.append(name)
         return with_search_path(PG_URL, name)
 
+    _drop_stale_schemas(pg_admin)
     yield new
-    with pg_admin.begin() as conn:
-        for name in made:
+    for name in made:  # one transaction each: dropping hundreds at once runs out of lock slots
+        with pg_admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+def _drop_stale_schemas(pg_admin: sa.Engine) -> None:
+    """Drop test schemas left by test processes of this machine that are gone (a run killed
+    before its teardown), so they do not pile up in the shared test database."""
+    with pg_admin.connect() as conn:
+        names = conn.execute(
+            sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'airfoil_test_%'")
+        ).scalars()
+        stale = []
+        for name in names:
+            pid = name.split("_")[2]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                stale.append(name)
+    for name in stale:
+        with pg_admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
