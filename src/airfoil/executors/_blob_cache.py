@@ -91,11 +91,19 @@ class BlobCacheConfig(msgspec.Struct, frozen=True):
                 f"got {self.directory!r}: set AIRFOIL_BLOB_CACHE_DIR to e.g. /var/cache/airfoil"
             )
 
-    def resolved_directory(self) -> str:
-        """The folder on this node (the default is resolved where the worker runs)."""
-        if self.directory:
-            return os.path.expanduser(self.directory)
-        return os.path.join(tempfile.gettempdir(), f"airfoil-blob-cache-{os.getuid()}")
+    def on_this_node(self) -> BlobCacheConfig:
+        """The config as this node sees it: ``AIRFOIL_BLOB_CACHE_DIR`` and
+        ``AIRFOIL_BLOB_CACHE_BYTES`` in the node's environment (what ``ray start`` was
+        given: each machine knows its disks) win over the driver's; the default folder is
+        ``<temp dir>/airfoil-blob-cache-<uid>``."""
+        from airfoil.core.resources import parse_memory
+
+        directory = os.environ.get("AIRFOIL_BLOB_CACHE_DIR") or self.directory
+        size = os.environ.get("AIRFOIL_BLOB_CACHE_BYTES", "").strip()
+        max_bytes = parse_memory(int(size) if size.isdigit() else size) if size else self.max_bytes
+        if not directory:
+            directory = os.path.join(tempfile.gettempdir(), f"airfoil-blob-cache-{os.getuid()}")
+        return BlobCacheConfig(os.path.expanduser(directory), max_bytes, self.local_stores)
 
 
 class FetchReport(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -301,8 +309,8 @@ class CachingBlobStore(BlobStore):
     """A blob store whose reads of values go through this node's :class:`NodeBlobCache`.
 
     Writes, logs, directories and everything else go to the store itself. Each read is noted
-    in the attempt's log (``airfoil: input blob ... from this node's cache``) and counted for
-    the attempt's :class:`FetchReport` (:meth:`take_report`).
+    for the attempt's log (:meth:`take_notes`: ``airfoil: input blob ... read from this node's
+    cache, nothing fetched``) and counted for its :class:`FetchReport` (:meth:`take_report`).
     """
 
     def __init__(self, store: BlobStore, cache: NodeBlobCache, node: str = "") -> None:
@@ -310,7 +318,17 @@ class CachingBlobStore(BlobStore):
         self.cache = cache
         self.node = node
         self._counts = _Counts()
+        self._notes: list[tuple[float, str]] = []
         self._lock = threading.Lock()
+
+    def _note(self, text: str) -> None:
+        with self._lock:
+            self._notes.append((time.time(), f"airfoil: {text}"))
+
+    def take_notes(self) -> list[tuple[float, str]]:
+        with self._lock:
+            notes, self._notes = self._notes, []
+        return notes
 
     def take_report(self) -> FetchReport | None:
         """What reads did since the last call (None: nothing was read through the cache)."""
@@ -344,14 +362,14 @@ class CachingBlobStore(BlobStore):
             total.held.update(counts.held)
             total.evicted.extend(counts.evicted)
         if not counts.misses:
-            _note(
+            self._note(
                 f"input blob {_short(uri)} ({_mb(counts.bytes_cached)}) read from this "
                 "node's cache, nothing fetched"
             )
         else:
             took = time.monotonic() - started
             where = "into this node's cache" if path is not None else "(too big to cache)"
-            _note(
+            self._note(
                 f"input blob {_short(uri)} ({_mb(counts.bytes_fetched)}) fetched {where} "
                 f"in {took:.2f} s"
             )
@@ -421,13 +439,6 @@ class CachingBlobStore(BlobStore):
 def _read_bytes(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read()
-
-
-def _note(text: str) -> None:
-    """A line in the running attempt's log (the worker's stderr is captured into it)."""
-    import sys
-
-    print(f"airfoil: {text}", file=sys.stderr, flush=True)
 
 
 def _short(uri: str) -> str:

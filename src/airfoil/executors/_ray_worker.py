@@ -38,7 +38,7 @@ from typing import Any
 import msgspec
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import WorkerLostError
+from airfoil.core.errors import AirfoilError, WorkerLostError
 from airfoil.core.phases import ErrorKind
 from airfoil.executors._blob_cache import BlobCacheConfig, CachingBlobStore, NodeBlobCache
 from airfoil.executors._process_worker import (
@@ -179,14 +179,20 @@ class AttemptWorker:
     def _cached(self, store: BlobStore) -> BlobStore:
         """``store``, its reads of values going through this node's cache when one is
         configured (a store with a local path only if the config says so)."""
-        config = self._cache_config
-        if config is None or config.max_bytes <= 0:
+        if self._cache_config is None:
+            return store
+        try:
+            config = self._cache_config.on_this_node()
+        except AirfoilError as exc:  # the node's own setting is wrong: say so, go on
+            print(f"airfoil: no blob cache on this node: {exc}", file=sys.stderr)
+            return store
+        if config.max_bytes <= 0:
             return store
         if store.local_path(store.uri("values/probe")) is not None and not config.local_stores:
             return store  # a local folder: reading it is no fetch
         if self._cache is None:
             try:
-                self._cache = NodeBlobCache(config.resolved_directory(), config.max_bytes)
+                self._cache = NodeBlobCache(config.directory, config.max_bytes)
             except OSError as exc:
                 print(
                     f"airfoil: no blob cache on this node ({exc}): inputs are read from the "

@@ -58,9 +58,7 @@ def caching(tmp_path: Path, max_bytes: int = 10_000) -> tuple[CachingBlobStore, 
     return CachingBlobStore(store, cache, node="n1"), store
 
 
-def test_the_second_read_of_a_blob_fetches_nothing(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_the_second_read_of_a_blob_fetches_nothing(tmp_path: Path) -> None:
     blobs, store = caching(tmp_path)
     uri = put(store, b"x" * 1000)
     assert blobs.get_bytes(uri) == b"x" * 1000
@@ -77,8 +75,24 @@ def test_the_second_read_of_a_blob_fetches_nothing(
     assert second is not None and (second.hits, second.misses, second.bytes_fetched) == (2, 0, 0)
     assert second.bytes_cached == 2000
     assert blobs.take_report() is None  # nothing read since
-    err = capfd.readouterr().err  # the attempt's log says where each input came from
-    assert "fetched into this node's cache" in err and "read from this node's cache" in err
+    notes = [text for _, text in blobs.take_notes()]  # for the attempt's log
+    assert (
+        notes[0]
+        == "airfoil: input blob values/"
+        + uri.rsplit("/", 1)[1][:21]
+        + ("... (0.0 MB) fetched into this node's cache in ")
+        + notes[0].rsplit(" in ", 1)[1]
+    )
+    assert (
+        notes[1:]
+        == [
+            "airfoil: input blob values/"
+            + uri.rsplit("/", 1)[1][:21]
+            + "... (0.0 MB) read from this node's cache, nothing fetched"
+        ]
+        * 2
+    )
+    assert blobs.take_notes() == []
 
 
 def test_a_new_process_on_the_node_reads_what_another_fetched(tmp_path: Path) -> None:
@@ -211,7 +225,20 @@ def test_the_config_refuses_a_negative_size_or_a_relative_folder() -> None:
         BlobCacheConfig(max_bytes=-1)
     with pytest.raises(ConfigError, match="absolute path"):
         BlobCacheConfig(directory="cache")
-    assert BlobCacheConfig().resolved_directory().endswith(f"airfoil-blob-cache-{os.getuid()}")
+    assert BlobCacheConfig().on_this_node().directory.endswith(f"airfoil-blob-cache-{os.getuid()}")
+
+
+def test_the_nodes_own_environment_wins_over_the_drivers_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = BlobCacheConfig(directory="/driver/cache", max_bytes=100)
+    assert config.on_this_node() == BlobCacheConfig("/driver/cache", 100)
+    monkeypatch.setenv("AIRFOIL_BLOB_CACHE_DIR", "/node/cache")
+    monkeypatch.setenv("AIRFOIL_BLOB_CACHE_BYTES", "2Gi")
+    assert config.on_this_node() == BlobCacheConfig("/node/cache", 2 * 2**30)
+    monkeypatch.setenv("AIRFOIL_BLOB_CACHE_BYTES", "lots")
+    with pytest.raises(ConfigError, match="lots"):
+        config.on_this_node()
 
 
 def test_the_locality_index_ranks_nodes_by_the_input_bytes_they_hold() -> None:
