@@ -182,9 +182,10 @@ class NodeBlobCache:
 
     def fetch(
         self, uri: str, download: Callable[[str], None], counts: _Counts | None = None
-    ) -> str | None:
-        """The local copy of ``uri``, downloading it with ``download(path)`` on a miss; None
-        when the blob is larger than the cache (read it from the store).
+    ) -> tuple[str, bool]:
+        """A local copy of ``uri``, downloading it with ``download(path)`` on a miss, and
+        whether the cache keeps it: a blob larger than the whole cache is handed over as a
+        temporary file that the caller removes once read.
 
         Another worker downloading the same blob is waited for, not duplicated.
         """
@@ -198,8 +199,9 @@ class NodeBlobCache:
                     counts.hits += 1
                     counts.bytes_cached += size
                     counts.held[uri] = size
-                return found
+                return found, True
             tmp = os.path.join(self.directory, "tmp", uuid.uuid4().hex)
+            handed = False
             try:
                 download(tmp)
                 size = os.path.getsize(tmp)
@@ -207,7 +209,8 @@ class NodeBlobCache:
                     counts.misses += 1
                     counts.bytes_fetched += size
                 if size > self.max_bytes:
-                    return None
+                    handed = True
+                    return tmp, False
                 with open(tmp, "rb") as fh:
                     digest = hashlib.file_digest(fh, "sha256").hexdigest()
                 os.replace(tmp, path)
@@ -216,13 +219,13 @@ class NodeBlobCache:
                 record = json.dumps({"uri": uri, "size": size, "sha256": digest}).encode()
                 _write_atomic(path + _SUFFIX, record, self.directory)
             finally:
-                if os.path.exists(tmp):
+                if not handed and os.path.exists(tmp):
                     os.remove(tmp)
         evicted = self.evict(keep=path)
         if counts is not None:
             counts.held[uri] = size
             counts.evicted.extend(evicted)
-        return path
+        return path, True
 
     def entries(self) -> list[tuple[str, int, float]]:
         """``(uri, size, last access)`` of every whole entry, oldest access first."""
@@ -346,13 +349,14 @@ class CachingBlobStore(BlobStore):
             evicted=c.evicted,
         )
 
-    def _cached(self, uri: str) -> str | None:
-        """The local copy of a value's blob (fetched now if missing), or None."""
+    def _cached(self, uri: str) -> tuple[str, bool] | None:
+        """A local copy of a value's blob (fetched now if missing) and whether the cache keeps
+        it (else the caller removes it once read); None for a blob that is no value's."""
         if not cacheable(uri):
             return None
         started = time.monotonic()
         counts = _Counts()
-        path = self.cache.fetch(uri, lambda dest: self.store.get_file(uri, dest), counts)
+        got = self.cache.fetch(uri, lambda dest: self.store.get_file(uri, dest), counts)
         with self._lock:
             total = self._counts
             total.hits += counts.hits
@@ -368,24 +372,29 @@ class CachingBlobStore(BlobStore):
             )
         else:
             took = time.monotonic() - started
-            where = "into this node's cache" if path is not None else "(too big to cache)"
+            where = "into this node's cache" if got[1] else "(larger than this node's cache)"
             self._note(
                 f"input blob {_short(uri)} ({_mb(counts.bytes_fetched)}) fetched {where} "
                 f"in {took:.2f} s"
             )
-        return path
+        return got
 
     def _read(self, uri: str, read: Callable[[str], _T]) -> _T | None:
         """``read(local copy)``, or None when the blob is not cached; a copy evicted by
         another worker between the lookup and the read is fetched again once."""
         for _ in range(2):
-            path = self._cached(uri)
-            if path is None:
+            got = self._cached(uri)
+            if got is None:
                 return None
+            path, kept = got
             try:
                 return read(path)
             except FileNotFoundError:
-                continue
+                if not kept:
+                    raise
+            finally:
+                if not kept:
+                    os.remove(path)
         return None
 
     def get_bytes(self, uri: str) -> bytes:
@@ -401,7 +410,12 @@ class CachingBlobStore(BlobStore):
         own = self.store.local_path(uri)
         if own is None or not cacheable(uri) or not os.path.isfile(own):
             return own  # remote (readers use get_bytes/get_file), a write, or a folder
-        return self._cached(uri)
+        if os.path.getsize(own) > self.cache.max_bytes:
+            return own  # it would not be kept
+        got = self._cached(uri)
+        if got is None or not got[1]:
+            return own
+        return got[0]
 
     # -- the rest goes to the store --------------------------------------------------------
 

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_ray_cluster import Cluster
+from test_ray_cluster import Cluster, running
+from test_ray_cluster_scheduling import MARKING
 
 from airfoil.store._open import open_meta_store
 from airfoil.store.blob import LocalBlobStore
@@ -33,25 +34,8 @@ pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ra
 
 SIZE = 30 * 10**6
 
-FLOW = textwrap.dedent(
+FLOW = MARKING + textwrap.dedent(
     """
-    import os
-    import time
-
-    import ray
-
-    import airfoil as af
-
-    LOG = "@LOG@"
-
-
-    def mark(what: str) -> str:
-        node = ray.get_runtime_context().get_node_id()
-        with open(LOG, "a") as fh:
-            fh.write(f"{what} {node} {time.time():.3f}\\n")
-        return node
-
-
     @af.task(requests=af.Resources(cpu=2))
     def hold(s: float) -> str:
         mark("hold-start")
@@ -96,28 +80,15 @@ class TwoNodes(Cluster):
     """A head with no CPUs and two 2-CPU nodes, each caching blobs in its own folder."""
 
     def start(self) -> None:
-        head = self._ray_start(
-            "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
-            "--include-dashboard=false", "--disable-usage-stats",
-        )  # fmt: skip
-        found = re.search(r"--address='([^']+)'", head)
-        assert found, head
-        self.address = found.group(1)
-        base = dict(self.env)
+        self.start_head()
         for i in (1, 2):
-            self.env = dict(base, AIRFOIL_BLOB_CACHE_DIR=f"{self.temp}/cache-{i}")
-            self._ray_start(f"--address={self.address}", "--num-cpus=2")
-        self.env = base
+            cache = {"AIRFOIL_BLOB_CACHE_DIR": f"{self.temp}/cache-{i}"}
+            self._ray_start(f"--address={self.address}", "--num-cpus=2", env=cache)
 
 
 @pytest.fixture
 def cluster(repo_root: Path) -> Iterator[Cluster]:
-    c = TwoNodes(repo_root / "src")
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
+    yield from running(TwoNodes(repo_root / "src"))
 
 
 @pytest.mark.timeout(300)

@@ -136,9 +136,11 @@ def test_a_blob_larger_than_the_cache_is_read_from_the_store_and_not_kept(
     uri = put(store, b"z" * 300)
     assert blobs.get_bytes(uri) == b"z" * 300
     assert blobs.get_bytes(uri) == b"z" * 300
-    assert blobs.cache.entries() == []
+    assert store.fetched == 600  # each read fetched it once
+    assert blobs.cache.entries() == [] and not os.listdir(tmp_path / "cache" / "tmp")
     report = blobs.take_report()
     assert report is not None and report.misses == 2 and report.held == {}
+    assert "larger than this node's cache" in blobs.take_notes()[0][1]
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "no-record"])
@@ -172,8 +174,8 @@ def _read_slowly(cache_dir: str, store_root: str, uri: str, counter: str) -> Non
         time.sleep(0.3)
         LocalBlobStore(store_root).get_file(uri, dest)
 
-    path = NodeBlobCache(cache_dir, 10**9).fetch(uri, download)
-    assert path is not None
+    path, kept = NodeBlobCache(cache_dir, 10**9).fetch(uri, download)
+    assert kept
     with open(path, "rb") as fh:
         assert fh.read() == b"w" * 100_000
 
@@ -257,3 +259,25 @@ def test_the_locality_index_ranks_nodes_by_the_input_bytes_they_hold() -> None:
     index.forget("n2")
     assert index.held("n2") == {}
     assert index.rank({"x": Value(hash="x", format="json", inline=b"1")}) == ()
+
+
+def test_the_settings_reach_the_ray_executor(tmp_path: Path) -> None:
+    """``AIRFOIL_BLOB_CACHE_*`` become the ray executor's cache config (sent to its workers);
+    building the executor joins no cluster."""
+    from airfoil.executors.ray import RayExecutor
+    from airfoil.local import LocalRuntime
+    from airfoil.settings import AirfoilSettings
+
+    settings = AirfoilSettings(
+        home=str(tmp_path), executor="ray", blob_cache_dir="/srv/cache",
+        blob_cache_bytes="2Gi", blob_cache_local=True,
+    )  # fmt: skip
+    rt = LocalRuntime(settings)
+    try:
+        ex = rt.new_executor()
+        inner = getattr(ex, "inner", ex)
+        assert isinstance(inner, RayExecutor)
+        assert inner.blob_cache == BlobCacheConfig("/srv/cache", 2 * 2**30, local_stores=True)
+        ex.close()
+    finally:
+        rt.close()
