@@ -268,6 +268,8 @@ class NodeBlobCache:
             except (OSError, ValueError):
                 uri = ""
             self._remove(path)
+            with contextlib.suppress(FileNotFoundError):  # (a worker waiting on it at worst
+                os.remove(path + ".lock")  # downloads the blob again: renames stay atomic)
             total -= size
             if uri:
                 removed.append(uri)
@@ -356,7 +358,14 @@ class CachingBlobStore(BlobStore):
             return None
         started = time.monotonic()
         counts = _Counts()
-        got = self.cache.fetch(uri, lambda dest: self.store.get_file(uri, dest), counts)
+        try:
+            got = self.cache.fetch(uri, lambda dest: self.store.get_file(uri, dest), counts)
+        except OSError as exc:  # the node's disk (full, read-only): the store still answers
+            self._note(
+                f"input blob {_short(uri)}: this node's cache failed ({exc}): read "
+                "from the blob store"
+            )
+            return None
         with self._lock:
             total = self._counts
             total.hits += counts.hits

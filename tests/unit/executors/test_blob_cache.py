@@ -122,6 +122,7 @@ def test_the_cache_stays_within_its_bound_evicting_the_least_recently_used(
     cache = blobs.cache
     assert sorted(u for u, _, _ in cache.entries()) == sorted([a, c])
     assert cache.size() <= 250
+    assert len(list((tmp_path / "cache").rglob("*.lock"))) == 2  # b's went with it
     store.fetched = 0
     blobs.get_bytes(a)
     assert store.fetched == 0  # a was kept
@@ -281,3 +282,20 @@ def test_the_settings_reach_the_ray_executor(tmp_path: Path) -> None:
         ex.close()
     finally:
         rt.close()
+
+
+def test_a_failing_cache_disk_falls_back_to_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs, store = caching(tmp_path)
+    uri = put(store, b"d" * 100)
+
+    def full(*_args: object, **_kw: object) -> tuple[str, bool]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(blobs.cache, "fetch", full)
+    assert blobs.get_bytes(uri) == b"d" * 100
+    blobs.get_file(uri, str(tmp_path / "out"))
+    assert (tmp_path / "out").read_bytes() == b"d" * 100
+    (note,) = {text for _, text in blobs.take_notes()}
+    assert "this node's cache failed ([Errno 28] No space left on device)" in note
