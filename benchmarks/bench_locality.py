@@ -61,9 +61,10 @@ def one(ex: Executor, req: AttemptRequest) -> tuple[float, AttemptResult]:
             return time.perf_counter() - t0, done[0]
 
 
-def fetched_mb(blobs: LocalBlobStore, result: AttemptResult) -> float:
+def fetched_mb(blobs: LocalBlobStore, log_key: str) -> float:
     """The MB the attempt's log says it fetched (0 when it read its input from the cache)."""
-    text = blobs.get_bytes(result.log_uri).decode()
+    uri = blobs.uri(log_key)
+    text = blobs.get_bytes(uri).decode() if blobs.exists(uri) else ""  # empty: not written
     notes = re.findall(r"input blob \S+ \(([\d.]+) MB\) fetched", text)
     if not notes and "read from this node's cache" not in text:
         return float("nan")  # no cache in the way: read straight from the store
@@ -124,8 +125,9 @@ def main() -> None:
             runs = [("first", first), ("second", first), ("other worker", other), ("no cache", off)]
             for name, ex in runs:
                 n += 1
-                took, result = one(ex, request(n))
-                rows.setdefault(name, []).append((took, fetched_mb(blobs, result)))
+                req = request(n)
+                took, _ = one(ex, req)
+                rows.setdefault(name, []).append((took, fetched_mb(blobs, req.log_key)))
             for ex in (first, other, off):
                 ex.close()
     finally:
