@@ -85,10 +85,10 @@ def timed(ex: Executor, req: AttemptRequest) -> float:
     return time.perf_counter() - t0
 
 
-def cold(b: Bench) -> dict[str, Executor]:
+def start_local_ray() -> None:
+    """A local Ray as the benchmarks use it: 2 CPUs, no dashboard, a small object store."""
     import ray
 
-    t0 = time.perf_counter()
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -97,6 +97,11 @@ def cold(b: Bench) -> dict[str, Executor]:
         namespace="airfoil",
         object_store_memory=128 * 2**20,
     )
+
+
+def cold(b: Bench) -> dict[str, Executor]:
+    t0 = time.perf_counter()
+    start_local_ray()
     t_init = time.perf_counter() - t0
     ray_ex = RayExecutor(b.blob_dir, runtime=worker_runtime, max_workers=1)
     t_ray = timed(ray_ex, b.request(0))

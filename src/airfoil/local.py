@@ -33,6 +33,7 @@ from airfoil.engine.local import (
     spec_of,
 )
 from airfoil.engine.runner import Engine, EngineSettings
+from airfoil.executors._blob_cache import BlobCacheConfig
 from airfoil.executors.base import Executor
 from airfoil.executors.hooks import HookedExecutor, Hooks
 from airfoil.executors.observe import ObservingHooks
@@ -262,6 +263,11 @@ class Runtime:
             runtime_factory=functools.partial(worker_runtime, added_converters()),
             durability=self.settings.durability,
             ray_address=self.settings.ray_address,
+            blob_cache=BlobCacheConfig(
+                directory=self.settings.blob_cache_dir,
+                max_bytes=self.settings.blob_cache_bytes,
+                local_stores=self.settings.blob_cache_local,
+            ),
         )
         return self.hooked(self.executors.create(name or self.settings.executor, context))
 

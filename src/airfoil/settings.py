@@ -28,6 +28,14 @@ class AirfoilSettings(BaseSettings):
         ray_address: the Ray cluster the ``ray`` executor joins (``AIRFOIL_RAY_ADDRESS``:
             ``host:port`` of a head, ``ray://host:10001`` or ``auto``); default: a local Ray
             started for the run and stopped after it.
+        blob_cache_dir: the folder, on each node of a Ray cluster, where workers keep the
+            blobs they fetched (``AIRFOIL_BLOB_CACHE_DIR``, an absolute path; default
+            ``<temp dir>/airfoil-blob-cache-<uid>``).
+        blob_cache_bytes: the most each node's blob cache holds (``AIRFOIL_BLOB_CACHE_BYTES``:
+            bytes or a quantity like ``20Gi``; default 10Gi; 0 turns the cache off).
+        blob_cache_local: cache a local-folder blob store too (``AIRFOIL_BLOB_CACHE_LOCAL``:
+            a network mount every node shares); by default only stores without a local path
+            (``s3://``, ``gs://``...) are cached.
         max_parallel: attempts at once for the process and ray executors (default: CPU count,
             the cluster's CPUs on Ray).
         project / domain: where executions are recorded.
@@ -61,6 +69,9 @@ class AirfoilSettings(BaseSettings):
     blob_url: str | None = None
     executor: str = "inline"
     ray_address: str | None = None
+    blob_cache_dir: str = ""
+    blob_cache_bytes: int = 10 * 2**30
+    blob_cache_local: bool = False
     max_parallel: int | None = None
     project: str = "default"
     domain: str = "development"
@@ -88,6 +99,34 @@ class AirfoilSettings(BaseSettings):
                 "registered executor's name (letters, digits, - and _)"
             )
         return name
+
+    @field_validator("blob_cache_bytes", mode="before")
+    @classmethod
+    def _cache_bytes(cls, value: object) -> int:
+        from airfoil.core.errors import ConfigError
+        from airfoil.core.resources import parse_memory
+
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        try:
+            if not isinstance(value, int | str):
+                raise ConfigError(f"not a size: {value!r}")
+            return parse_memory(value)
+        except ConfigError:
+            raise ValueError(
+                f"invalid blob cache size {value!r}: give bytes or a quantity like '20Gi' "
+                "(0 turns the cache off)"
+            ) from None
+
+    @field_validator("blob_cache_dir")
+    @classmethod
+    def _cache_dir(cls, value: str) -> str:
+        if value and not os.path.isabs(os.path.expanduser(value)):
+            raise ValueError(
+                f"the blob cache folder must be an absolute path (each node resolves it on its "
+                f"own disk), got {value!r}: e.g. /var/cache/airfoil"
+            )
+        return value
 
     def converter_paths(self) -> list[str]:
         """:attr:`converters` as a list of import paths."""

@@ -69,6 +69,12 @@ class BlobStore(abc.ABC):
         is durable once it returns)."""
         return None
 
+    def take_notes(self) -> list[tuple[float, str]]:
+        """``(time, text)`` notes on what this store did for the running attempt since the
+        last call (a node's cache: which inputs it fetched), for the attempt's log.
+        Default: none."""
+        return []
+
     def append_text(self, key: str, text: str) -> str:
         """Append text to a blob (logs). Default: read, append, rewrite."""
         uri = self.uri(key)

@@ -248,6 +248,17 @@ class MapMixin:
         task: TaskSpec | None = node.task
         return task
 
+    def inputs_of(self, name: str) -> dict[str, Value]:
+        """The inputs of a node or map item that waits for admission ({}: not known)."""
+        rec = self.records.get(name)
+        if rec is not None:
+            return rec.inputs or {}
+        parsed = split_item_id(name)
+        ms = self.maps.get(parsed[0]) if parsed is not None else None
+        if ms is None or parsed is None or parsed[1] >= len(ms.inputs):
+            return {}
+        return ms.inputs[parsed[1]]
+
     def _map_expanded(
         self, nid: str, items: list[dict[str, Value]] | None, error: str, now: float
     ) -> list[Any]:

@@ -209,8 +209,17 @@ class ResourceQueue:
 
     # -- a drive loop's calls --------------------------------------------------------------
 
-    def submit(self, execution_id: str, node_id: str, project: str, task: TaskSpec) -> None:
-        """Queue the next attempt of a node."""
+    def submit(
+        self,
+        execution_id: str,
+        node_id: str,
+        project: str,
+        task: TaskSpec,
+        *,
+        prefer: tuple[str, ...] = (),
+    ) -> None:
+        """Queue the next attempt of a node (``prefer``: cluster nodes to place it on if one
+        has room, best first: they hold its inputs)."""
         self._load_history(task.name)
         self._refresh_quotas()
         item_id = f"{execution_id}/{node_id}"
@@ -219,7 +228,11 @@ class ResourceQueue:
             if item_id in self._tickets:
                 return
             per, workers = work_shape(task)
-            item = self._resume.pop(item_id, None) or WorkItem(
+            prefer = prefer if self.cluster is not None else ()  # one node: nothing to prefer
+            resumed = self._resume.pop(item_id, None)
+            if resumed is not None and prefer != resumed.prefer:
+                resumed = msgspec.structs.replace(resumed, prefer=prefer)
+            item = resumed or WorkItem(
                 id=item_id,
                 project=project,
                 resources=per,
@@ -228,6 +241,7 @@ class ResourceQueue:
                 interruptible=task.interruptible,
                 submit_time=now,
                 task_key=task.name,
+                prefer=prefer,
             )
             self._state.submit(item)
             self._tickets[item_id] = _Ticket(execution_id, node_id, task.name, item)

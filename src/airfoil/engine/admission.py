@@ -69,7 +69,8 @@ class Admission:
         if task is not None and asks_for_resources(task):
             self.shared.add(node_id)
             self.used_queue = True
-            self.queue.submit(self.execution_id, node_id, self.project, task)
+            prefer = self.executor.preferred_nodes(state.inputs_of(node_id))
+            self.queue.submit(self.execution_id, node_id, self.project, task, prefer=prefer)
         else:
             self.local[node_id] = None
 
@@ -127,7 +128,8 @@ class Admission:
                     self.granted.remove(node_id)
                     task = state.task_of(node_id)
                     assert task is not None
-                    self.queue.submit(self.execution_id, node_id, self.project, task)
+                    prefer = self.executor.preferred_nodes(state.inputs_of(node_id))
+                    self.queue.submit(self.execution_id, node_id, self.project, task, prefer=prefer)
             while self.granted:
                 if len(self.in_use) + len(started) >= self.limit:
                     break

@@ -31,14 +31,16 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import time
 from typing import Any
 
 import msgspec
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import WorkerLostError
+from airfoil.core.errors import AirfoilError, WorkerLostError
 from airfoil.core.phases import ErrorKind
+from airfoil.executors._blob_cache import BlobCacheConfig, CachingBlobStore, NodeBlobCache
 from airfoil.executors._process_worker import (
     _address_space_limit,
     _escaped,
@@ -102,6 +104,7 @@ class AttemptWorker:
         blob_url: the blob store to use when a request names none.
         durability: the blob store's durability (``process`` or ``power``).
         mailbox: where child calls go (None: calls inside attempts are plain calls).
+        blob_cache: how the node's cache of fetched blobs works (None: no cache).
     """
 
     def __init__(
@@ -110,8 +113,12 @@ class AttemptWorker:
         blob_url: str,
         durability: str = "process",
         mailbox: Any = None,
+        blob_cache: BlobCacheConfig | None = None,
     ) -> None:
         self._runtime: AttemptRuntime = runtime_factory()
+        self._cache_config = blob_cache
+        self._cache: NodeBlobCache | None = None
+        self._node = _node_id()
         self._blob_url = blob_url
         self._durability = durability
         self._mailbox = mailbox
@@ -130,16 +137,21 @@ class AttemptWorker:
         """Where this worker runs (``host:pid:ray``); answered once it is up."""
         return self._name
 
-    def run(self, data: bytes) -> bytes:
-        """Run one attempt to its end; the encoded result (never raises)."""
+    def run(self, data: bytes) -> tuple[bytes, bytes | None]:
+        """Run one attempt to its end: its encoded result (never raises), and the encoded
+        :class:`~airfoil.executors._blob_cache.FetchReport` of its reads (None: it read no
+        blob through the node's cache)."""
         started = time.time()
         request = self._decoder.decode(data)
         request = self._ray_gpus(request)
+        blobs: BlobStore | None = None
         try:
             url = request.blob_url or self._blob_url
             blobs = self._stores.get(url)
             if blobs is None:
-                blobs = self._stores[url] = self._runtime.open_blobs(url, self._durability)
+                blobs = self._stores[url] = self._cached(
+                    self._runtime.open_blobs(url, self._durability)
+                )
             calls = (
                 MailboxChildCalls(self._mailbox, request.execution_id)
                 if self._mailbox is not None
@@ -159,7 +171,36 @@ class AttemptWorker:
         except BaseException as exc:  # a runtime bug: report it, never die
             result = _escaped(request, ErrorKind.SYSTEM, exc, started, self._name, str(exc))
         _restore_cwd(self._home)
-        return self._encoder.encode(result)
+        report = blobs.take_report() if isinstance(blobs, CachingBlobStore) else None
+        return self._encoder.encode(result), (
+            self._encoder.encode(report) if report is not None else None
+        )
+
+    def _cached(self, store: BlobStore) -> BlobStore:
+        """``store``, its reads of values going through this node's cache when one is
+        configured (a store with a local path only if the config says so)."""
+        if self._cache_config is None:
+            return store
+        try:
+            config = self._cache_config.on_this_node()
+        except AirfoilError as exc:  # the node's own setting is wrong: say so, go on
+            print(f"airfoil: no blob cache on this node: {exc}", file=sys.stderr)
+            return store
+        if config.max_bytes <= 0:
+            return store
+        if store.local_path(store.uri("values/probe")) is not None and not config.local_stores:
+            return store  # a local folder: reading it is no fetch
+        if self._cache is None:
+            try:
+                self._cache = NodeBlobCache(config.directory, config.max_bytes)
+            except OSError as exc:
+                print(
+                    f"airfoil: no blob cache on this node ({exc}): inputs are read from the "
+                    "blob store",
+                    file=sys.stderr,
+                )
+                return store
+        return CachingBlobStore(store, self._cache, node=self._node)
 
     @staticmethod
     def _ray_gpus(request: AttemptRequest) -> AttemptRequest:
@@ -172,6 +213,16 @@ class AttemptWorker:
         env = {**request.task.environment, "CUDA_VISIBLE_DEVICES": visible}
         task = msgspec.structs.replace(request.task, environment=env)
         return msgspec.structs.replace(request, task=task)
+
+
+def _node_id() -> str:
+    """The Ray node this process runs on ("" outside Ray)."""
+    try:
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id() or "")
+    except Exception:  # not in a Ray worker (tests of the class alone)
+        return ""
 
 
 class Mailbox:

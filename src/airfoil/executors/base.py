@@ -248,6 +248,12 @@ class Executor(abc.ABC):
         says. Cheap to call often (implementations cache). None: this machine only."""
         return None
 
+    def preferred_nodes(self, inputs: dict[str, Value]) -> tuple[str, ...]:
+        """Cluster nodes an attempt with these inputs would best run on (they hold its
+        largest inputs already), best first: a soft preference for the engine's placement,
+        which takes the first with room and never waits for one. Default: none."""
+        return ()
+
     def max_parallel(self) -> int:
         """How many attempts may run at once."""
         return 1
@@ -304,6 +310,9 @@ class DelegatingExecutor(Executor):
 
     def cluster_nodes(self) -> list[ClusterNode] | None:
         return self.inner.cluster_nodes()
+
+    def preferred_nodes(self, inputs: dict[str, Value]) -> tuple[str, ...]:
+        return self.inner.preferred_nodes(inputs)
 
     def max_parallel(self) -> int:
         return self.inner.max_parallel()

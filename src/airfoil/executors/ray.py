@@ -46,8 +46,9 @@ import msgspec
 from airfoil.core.cluster import ClusterNode
 from airfoil.core.errors import ConfigError
 from airfoil.core.phases import ErrorKind
-from airfoil.core.records import ErrorInfo, TaskSpec
+from airfoil.core.records import ErrorInfo, TaskSpec, Value
 from airfoil.core.resources import ResourceSpec
+from airfoil.executors._blob_cache import LOCALITY, BlobCacheConfig, FetchReport
 from airfoil.executors._gang import GANG_NODES_ENV
 from airfoil.executors._ray_connection import CONNECTION, import_ray
 from airfoil.executors._reports import UnreportedAttempts
@@ -84,6 +85,7 @@ class _Worker:
     deadline: float | None = None  # monotonic
     last_used: float = 0.0  # monotonic
     tasks: dict[tuple[str, str], str] = field(default_factory=dict)  # (module, qualname) -> ver
+    node: str = ""  # the Ray node it runs on, once known (placed there, or its report said)
 
 
 def _holds_resources(key: tuple[Any, ...]) -> bool:
@@ -132,6 +134,8 @@ class RayExecutor(Executor):
             None: start a local Ray for as long as this executor is open.
         max_workers: how many attempts may run at once (default: the cluster's CPUs).
         durability: the blob store's durability in the workers.
+        blob_cache: how each node caches the blobs its workers fetch (None: the defaults;
+            ``BlobCacheConfig(max_bytes=0)``: no cache).
     """
 
     name = "ray"
@@ -144,6 +148,7 @@ class RayExecutor(Executor):
         address: str | None = None,
         max_workers: int | None = None,
         durability: str = "process",
+        blob_cache: BlobCacheConfig | None = None,
     ) -> None:
         if max_workers is not None and max_workers < 1:
             raise ConfigError(f"max_workers must be at least 1, got {max_workers}")
@@ -151,6 +156,7 @@ class RayExecutor(Executor):
         self.runtime = runtime
         self.address = address or None
         self.durability = durability
+        self.blob_cache = blob_cache if blob_cache is not None else BlobCacheConfig()
         self._max_workers = max_workers
         self._ray: Any = None
         self._actor_cls: Any = None
@@ -166,6 +172,7 @@ class RayExecutor(Executor):
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(AttemptResult)
         self._call_decoder = msgspec.msgpack.Decoder(ChildCall)
+        self._fetch_decoder = msgspec.msgpack.Decoder(FetchReport)
         self._unreported = UnreportedAttempts(blob_url)
         self._handles: list[Any] = []  # every actor started, for the finalizer
         self._limit_n: int | None = max_workers
@@ -290,6 +297,11 @@ class RayExecutor(Executor):
             )
         return sorted(out, key=lambda c: (not c.head, c.address, c.name))
 
+    def preferred_nodes(self, inputs: dict[str, Value]) -> tuple[str, ...]:
+        """The nodes whose blob caches hold most of these inputs' bytes, most first (at least
+        1 MiB of them): the policy places the attempt on the first with room."""
+        return LOCALITY.rank(inputs)
+
     def max_parallel(self) -> int:
         """``max_workers``, else the cluster's CPUs (at least 1)."""
         return self._limit()
@@ -405,7 +417,8 @@ class RayExecutor(Executor):
         """The most recently used idle worker of the request's environment, or None."""
         key = environment_key(request)
         task = (request.task.module, request.task.qualname)
-        for w in sorted(self._idle, key=lambda x: -x.last_used):
+        near = () if request.placement else LOCALITY.rank(request.inputs)[:1]
+        for w in sorted(self._idle, key=lambda x: (x.node not in near, -x.last_used)):
             if w.key != key:
                 continue
             version = w.tasks.get(task)
@@ -449,16 +462,20 @@ class RayExecutor(Executor):
                 return self._nodes[1] if self._nodes is not None else []
             if self._nodes is None or now - self._nodes[0] > _NODES_TTL_S:
                 self._nodes = (now, list(self._connect().nodes()))
+                for n in self._nodes[1]:
+                    if not n.get("Alive"):  # its blob cache left with it
+                        LOCALITY.forget(str(n.get("NodeID", "")))
             return self._nodes[1]
 
     def _node_strategy(self, request: AttemptRequest) -> Any:
         """Ray's scheduling strategy for the node the policy placed the attempt on, or None
         (no placement; or the node lacks a custom resource or accelerator the task asks
         for, which the policy does not count: Ray picks, among the nodes that have it)."""
-        if not request.placement:
-            return None
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        if not request.placement:  # Ray places it: near its inputs if a node caches them
+            near = LOCALITY.rank(request.inputs)
+            return NodeAffinitySchedulingStrategy(near[0], soft=True) if near else None
         node = request.placement[0]
         task = request.task
         wants = dict(task.custom_resources)
@@ -499,10 +516,11 @@ class RayExecutor(Executor):
             if strategy is not None:  # the engine's policy chose the node: Ray is told
                 options["scheduling_strategy"] = strategy
         handle = self._actor_cls.options(**options).remote(
-            self.runtime, self.blob_url, self.durability, mailbox
+            self.runtime, self.blob_url, self.durability, mailbox, self.blob_cache
         )
         self._handles.append(handle)
         w = _Worker(handle=handle, key=environment_key(request), request=request)
+        w.node = request.placement[0] if request.placement else ""
         w.ready = handle.ready.remote()
         w.created = time.monotonic()
         self._starting.append(w)
@@ -576,11 +594,15 @@ class RayExecutor(Executor):
             self._send(w, request)
         for w in [w for w in self._busy if w.ref in ready]:
             try:
-                data = ray.get(w.ref)
+                data, fetched = ray.get(w.ref)
             except ray.exceptions.RayError as exc:
                 self._busy.remove(w)
                 self._lost(w, exc, starting=False)
                 continue
+            if fetched is not None:  # what its node's blob cache now holds
+                report = self._fetch_decoder.decode(fetched)
+                LOCALITY.record(report)
+                w.node = report.node or w.node
             self._finish(w, self._decoder.decode(data))
         self._dispatch()
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError
+from airfoil.executors._blob_cache import BlobCacheConfig
 from airfoil.executors.base import AttemptRuntime, Executor, RuntimeFactory
 
 __all__ = ["ExecutorContext", "ExecutorFactory", "ExecutorRegistry", "default_executors"]
@@ -37,6 +38,8 @@ class ExecutorContext:
             function, pickled by reference).
         durability: what blobs written by workers survive (``process`` or ``power``).
         ray_address: the Ray cluster the ``ray`` executor joins (None: a local Ray).
+        blob_cache: how each node of a cluster caches the blobs its workers fetch (None:
+            the defaults).
     """
 
     blobs: BlobStore
@@ -46,6 +49,7 @@ class ExecutorContext:
     runtime_factory: RuntimeFactory
     durability: str = "process"
     ray_address: str | None = None
+    blob_cache: BlobCacheConfig | None = None
 
 
 ExecutorFactory = Callable[[ExecutorContext], Executor]
@@ -110,6 +114,7 @@ def _ray(ctx: ExecutorContext) -> Executor:
         address=ctx.ray_address,
         max_workers=ctx.max_parallel,
         durability=ctx.durability,
+        blob_cache=ctx.blob_cache,
     )
 
 

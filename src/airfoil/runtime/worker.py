@@ -340,6 +340,11 @@ def worker_runtime(converters: tuple[tuple[str, bool], ...] = ()) -> AttemptRunt
     return WorkerRuntime(converters=converters)
 
 
+def _write_notes(stamped: StampedLog, blobs: BlobStore) -> None:
+    for at, text in blobs.take_notes():
+        stamped.write_record("INFO", at, text)
+
+
 def run_attempt(
     request: AttemptRequest,
     blobs: BlobStore,
@@ -388,6 +393,7 @@ def run_attempt(
             name: _read_input(engine, name, v, iface.input_types[name], vctx)
             for name, v in request.inputs.items()
         }
+        _write_notes(stamped, blobs)  # where the inputs came from (a node's blob cache)
         if child_calls is not None:
             children = ChildCaller(
                 child_calls,
@@ -463,6 +469,7 @@ def run_attempt(
             ctx_obj.cleanup()
         if vctx is not None:
             vctx.close()  # materialised input files of this attempt
+    _write_notes(stamped, blobs)  # blobs the task itself read
     if isinstance(log, _LiveLog):
         log.finish()  # no more copies while the tail is written
     # what bypassed Python's streams (C code, subprocesses), stamped as the attempt ends

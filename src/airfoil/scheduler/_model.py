@@ -52,6 +52,9 @@ class WorkItem(msgspec.Struct, frozen=True):
         attained: service already received in earlier attempts, in resource-seconds
             (GPU-seconds for GPU work, CPU-seconds otherwise), summed over workers. The
             scheduler updates it when it preempts the item; LAS orders by it.
+        prefer: nodes to place a one-worker item on if one has room, best first (they hold
+            its inputs already: data locality). Soft: with no room on them it goes wherever
+            best fit puts it, never waiting for them.
     """
 
     id: str
@@ -64,6 +67,7 @@ class WorkItem(msgspec.Struct, frozen=True):
     estimate: float | None = None
     task_key: str | None = None
     attained: float = 0.0
+    prefer: tuple[str, ...] = ()
 
 
 class RunningItem(msgspec.Struct, frozen=True):

@@ -19,7 +19,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from airfoil.scheduler import _reasons
-from airfoil.scheduler._capacity import UNLIMITED, Demand, NodePool, slots_in, within_caps
+from airfoil.scheduler._capacity import (
+    UNLIMITED,
+    Caps,
+    Demand,
+    NodePool,
+    slots_in,
+    within_caps,
+)
 from airfoil.scheduler._estimator import expected_end, overrun_end
 from airfoil.scheduler._model import Decision, Start
 
@@ -117,7 +124,9 @@ class Round:
                 if text is not None:
                     return text
                 caps = [self.reservations[i].extra for i in active]
-                nodes = self.pool.place(entry.demand, entry.workers, caps)
+                nodes = self._preferred(entry, caps) or self.pool.place(
+                    entry.demand, entry.workers, caps
+                )
                 if nodes is None:
                     text = self._capped[key] = self._capped_text(entry, active)
                     return text
@@ -125,6 +134,11 @@ class Round:
                 return None
         if entry.workers == 1:  # the common case, without place()'s gang bookkeeping
             c, m, g = entry.demand
+            if entry.item.prefer:
+                nodes = self._preferred(entry, ())
+                if nodes is not None:
+                    self._commit(entry, nodes)
+                    return None
             n = self.pool.find(c, m, g)
             if n >= 0:
                 self.pool.take(n, c, m, g)
@@ -137,6 +151,23 @@ class Round:
             text = self.no_room[entry.shape] = self._no_room_text(entry.demand, entry.workers)
             return text
         self._commit(entry, nodes)
+        return None
+
+    def _preferred(self, entry: WaitingEntry, caps: Caps) -> list[int] | None:
+        """Place a one-worker item on the first of its preferred nodes with room (taken),
+        or None: data locality is a preference, never a reason to wait."""
+        if entry.workers != 1 or not entry.item.prefer:
+            return None
+        c, m, g = entry.demand
+        pool = self.pool
+        for name in entry.item.prefer:
+            n = pool.index.get(name)
+            if n is None or pool.free_c[n] < c or pool.free_m[n] < m or pool.free_g[n] < g:
+                continue
+            if caps and not within_caps(n, c, m, g, caps):
+                continue
+            pool.take_capped(n, entry.demand, caps)
+            return [n]
         return None
 
     def wait(self, entry: WaitingEntry, reason: str) -> None:

@@ -103,6 +103,12 @@ class Cluster:
         self.address = ""
 
     def start(self) -> None:
+        self.start_head()
+        self._ray_start(f"--address={self.address}", "--num-cpus=2", '--resources={"a": 1}')
+        self._ray_start(f"--address={self.address}", "--num-cpus=1", "--num-gpus=1")
+
+    def start_head(self) -> None:
+        """Start the head (no CPUs: attempts run on worker nodes) and note its address."""
         head = self._ray_start(
             "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
             "--include-dashboard=false", "--disable-usage-stats",
@@ -110,14 +116,12 @@ class Cluster:
         found = re.search(r"--address='([^']+)'", head)
         assert found, head
         self.address = found.group(1)
-        self._ray_start(f"--address={self.address}", "--num-cpus=2", '--resources={"a": 1}')
-        self._ray_start(f"--address={self.address}", "--num-cpus=1", "--num-gpus=1")
 
-    def _ray_start(self, *args: str) -> str:
+    def _ray_start(self, *args: str, env: dict[str, str] | None = None) -> str:
         ray_cli = str(Path(sys.executable).with_name("ray"))
         done = subprocess.run(
             ["nice", "-n", "10", ray_cli, "start", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=120,
@@ -153,14 +157,18 @@ class Cluster:
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
-@pytest.fixture
-def cluster(repo_root: Path) -> Iterator[Cluster]:
-    c = Cluster(repo_root / "src")
+def running(c: Cluster) -> Iterator[Cluster]:
+    """A fixture's body: ``c`` started, then stopped whatever happened."""
     try:
         c.start()
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture
+def cluster(repo_root: Path) -> Iterator[Cluster]:
+    yield from running(Cluster(repo_root / "src"))
 
 
 @pytest.mark.timeout(420)

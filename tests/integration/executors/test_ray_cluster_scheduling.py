@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
 
 pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
 
-FLOW = textwrap.dedent(
+#: A flow's start: ``mark(what)`` appends ``what``, the node it ran on and the time to @LOG@.
+MARKING = textwrap.dedent(
     """
     import os
     import time
@@ -51,7 +52,11 @@ FLOW = textwrap.dedent(
         with open(LOG, "a") as fh:
             fh.write(f"{what} {node} {time.time():.3f}\\n")
         return node
+    """
+)
 
+FLOW = MARKING + textwrap.dedent(
+    """
 
     @af.task(requests=af.Resources(cpu=1))
     def blocker(s: float) -> str:

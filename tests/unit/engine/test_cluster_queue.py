@@ -170,3 +170,14 @@ def test_a_gang_on_one_machine_gets_a_gpu_index_per_worker() -> None:
     assert q.gpus_of("e", "ddp") == ("0", "1", "2", "3")
     (item,) = q.snapshot().items
     assert (item.workers, item.requests.gpu) == (2, 2)
+
+
+def test_a_preferred_node_carries_into_the_placement_softly() -> None:
+    """The executor's preference (the node caching the inputs) decides among nodes with
+    room; a queue over one machine ignores it."""
+    q = make(Cluster(node("n1", cpu=4), node("n2", cpu=4)))
+    q.submit("e", "a", "p", task("a", cpu=1), prefer=("n2",))
+    q.submit("e", "b", "p", task("b", cpu=4), prefer=("n2",))  # n2 has 3 left: n1
+    q.decide()
+    assert sorted(q.take("e")[0]) == ["a", "b"]
+    assert (q.placement_of("e", "a"), q.placement_of("e", "b")) == (("n2",), ("n1",))

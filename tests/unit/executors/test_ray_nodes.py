@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from airfoil.core.records import Interface, TaskSpec
@@ -115,3 +116,41 @@ def test_a_closed_executor_answers_with_the_last_list_it_read() -> None:
     ex._nodes = (0.0, ex._nodes[1]) if ex._nodes else None  # long past the cache's lifetime
     ray.node_list = []
     assert [n.name for n in ex.cluster_nodes()] == ["a"] and ray.reads == 1
+
+
+def test_an_unplaced_attempt_goes_softly_near_its_inputs_and_a_lost_node_is_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Data locality for attempts the policy does not place (they ask for nothing): a soft
+    node affinity to the node caching their inputs, and an idle warm worker there first."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from airfoil.core.records import Value
+    from airfoil.executors import ray as ray_module
+    from airfoil.executors._blob_cache import BlobLocality, FetchReport
+
+    a, b = "a" * 56, "b" * 56  # node ids as Ray writes them (hex)
+    index = BlobLocality()
+    monkeypatch.setattr(ray_module, "LOCALITY", index)
+    fake = FakeRay([ray_node(a, CPU=2.0), ray_node(b, CPU=2.0)])
+    ex = executor(fake)
+    uri = "s3://bucket/values/ab/abc"
+    big = Value(hash="abc", format="bytes", uri=uri, size=50 * 2**20)
+    plain = request("t", 0.0)
+    near = msgspec.structs.replace(plain, inputs={"data": big})
+    assert ex._node_strategy(near) is None  # nobody caches it yet: Ray places it
+    index.record(FetchReport(node=b, held={uri: 50 * 2**20}))
+    assert ex.preferred_nodes(near.inputs) == (b,)
+    strategy = ex._node_strategy(near)
+    assert isinstance(strategy, NodeAffinitySchedulingStrategy)
+    assert (strategy.node_id, strategy.soft) == (b, True)
+    assert ex._node_strategy(plain) is None  # no offloaded input: no preference
+    idle(ex, "on-a", plain, used=2.0)  # the most recently used
+    idle(ex, "on-b", plain, used=1.0)
+    ex._idle[0].node, ex._idle[1].node = a, b
+    chosen = ex._idle_worker(near)
+    assert chosen is not None and chosen.handle == "on-b"
+    fake.node_list = [ray_node(a, CPU=2.0), ray_node(b, alive=False, CPU=2.0)]
+    ex._nodes = None
+    ex.cluster_nodes()  # b left: its cache with it
+    assert ex.preferred_nodes(near.inputs) == ()

@@ -103,3 +103,18 @@ def test_a_waiting_item_no_node_can_hold_stays_queued_until_one_joins() -> None:
     assert decision.starts == () and "needs-gpu" in decision.reasons
     state.set_nodes([node("a"), node("g2", gpu=1)])
     assert start_all(state, 1.0) == {"needs-gpu": ("g2",)}
+
+
+def test_an_item_goes_to_the_preferred_node_with_room_and_never_waits_for_it() -> None:
+    """Data locality: a one-worker item preferring a node (it caches the item's inputs) is
+    placed there when it has room; with no room there it starts elsewhere at once."""
+    state = SchedulerState([node("a"), node("b"), node("c")])
+    state.submit(item("near", prefer=("c", "b")))
+    assert start_all(state, 0.0) == {"near": ("c",)}
+    state.submit(item("fill", cpu=1.0, prefer=("c",)))
+    state.submit(item("next", cpu=1.0, prefer=("c", "b")))
+    assert start_all(state, 1.0) == {"fill": ("c",), "next": ("b",)}  # c is full: b, its second
+    state.submit(item("elsewhere", cpu=2.0, prefer=("c", "b", "gone")))
+    assert start_all(state, 2.0) == {"elsewhere": ("a",)}  # neither has room: no waiting
+    state.submit(item("waits", cpu=1.0, prefer=("c",)))
+    assert start_all(state, 3.0) == {"waits": ("b",)}
