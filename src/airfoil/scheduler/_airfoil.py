@@ -304,8 +304,8 @@ class _DueGuard:
         self._any = any(used)
         self.closed = False
         self.reason = (
-            f"due work (gangs, jobs past their starvation bound) already holds "
-            f"{share:.0%} of the cluster, the most it may: it starts as that work ends"
+            f"due work (gangs, jobs past their starvation bound) may hold at most "
+            f"{share:.0%} of the cluster, and this would pass it: it starts as such work ends"
         )
 
     def is_due(self, entry: WaitingEntry) -> bool:
