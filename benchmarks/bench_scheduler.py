@@ -10,6 +10,7 @@ Run::
     PYTHONPATH=src python benchmarks/bench_scheduler.py            # both
     PYTHONPATH=src python benchmarks/bench_scheduler.py decide     # only decide()
     PYTHONPATH=src python benchmarks/bench_scheduler.py replay [TRACE]
+    PYTHONPATH=src python benchmarks/bench_scheduler.py due-share  # airfoil's cap: CPU time
 
 Each figure is the median of 5 runs, with the spread (min-max) of those runs. A ``decide``
 run is the mean of 20 calls on the same state (a decision changes nothing, so every call
@@ -30,7 +31,15 @@ from functools import partial
 from pathlib import Path
 
 from airfoil.core.resources import ResourceSpec
-from airfoil.scheduler import Node, SchedulerState, WorkItem, decide, policy_names
+from airfoil.scheduler import (
+    AirfoilPolicy,
+    Node,
+    Policy,
+    SchedulerState,
+    WorkItem,
+    decide,
+    policy_names,
+)
 
 GIB = 2**30
 RUNS = 5
@@ -63,7 +72,7 @@ def _item(rng: random.Random, i: int, now: float) -> WorkItem:
     )
 
 
-def steady_state(policy: str, seed: int = 0) -> tuple[SchedulerState, float]:
+def steady_state(policy: str | Policy, seed: int = 0) -> tuple[SchedulerState, float]:
     """128 nodes; 1,000 running (125 nodes full, 3 empty); 10,000 waiting across 20 projects."""
     rng = random.Random(seed)
     now = 100_000.0
@@ -134,6 +143,37 @@ def bench_decide() -> None:
     print(f"  incremental submit + withdraw of one item: {_fmt(_runs(churn, 1000), 1e6, 'us')}")
 
 
+def bench_due_share() -> None:
+    """``airfoil`` with and without its cap on due work, in CPU time, alternating.
+
+    CPU time of this process (``time.process_time``) is much less disturbed than wall time
+    by other processes on a shared machine; the two variants alternate in rounds so that a
+    change of load hits both alike.
+    """
+    print(f"decide() CPU time, airfoil with and without due_share; load: {os.getloadavg()}")
+    variants = {"due_share=None": AirfoilPolicy(due_share=None), "default": AirfoilPolicy()}
+    for round_ in (1, 2):
+        for label, policy in variants.items():
+            state, now = steady_state(policy)
+            figures = []
+            for _ in range(3):  # first, next, the one after
+                samples = []
+                state.decide(now)  # warm
+                for _ in range(RUNS):
+                    t0 = time.process_time()
+                    for _ in range(5):
+                        state.decide(now)
+                    samples.append((time.process_time() - t0) / 5)
+                decision = state.decide(now)
+                figures.append(
+                    f"{statistics.median(samples) * 1e3:.1f} ms "
+                    f"({len(decision.starts)} starts, {len(decision.preemptions)} preempted)"
+                )
+                state.apply(decision, now)
+                now += 1.0
+            print(f"  round {round_} {label:15s} " + " / ".join(figures))
+
+
 def bench_replay(trace_path: str | None) -> None:
     from airfoil.scheduler.sim import SimConfig, load_trace, simulate
 
@@ -166,6 +206,8 @@ def main(argv: list[str]) -> None:
         bench_decide()
     if what in ("all", "replay"):
         bench_replay(argv[2] if len(argv) > 2 else None)
+    if what == "due-share":
+        bench_due_share()
 
 
 if __name__ == "__main__":

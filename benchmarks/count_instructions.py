@@ -1,4 +1,4 @@
-"""Instruction counts of M1 and B1 (callgrind), steady against a loaded machine.
+"""Instruction counts of M1, B1 and D0/D1 (callgrind), steady against a loaded machine.
 
 Wall time on a shared machine moves 2x between runs of the same code; the number of
 instructions a run executes does not. This script runs a benchmark's workload under
@@ -8,6 +8,11 @@ without the process's start-up, imports and first-run costs.
 
     python benchmarks/count_instructions.py M1 B1          # both, N=4
     python benchmarks/count_instructions.py --runs 2 M1
+    python benchmarks/count_instructions.py D0 D1          # airfoil's decide(), see below
+
+``D1`` is one ``decide()`` of the default ``airfoil`` policy on ``bench_scheduler``'s state
+(10,000 waiting, 1,000 running, 128 nodes, reasons explained); ``D0`` the same with
+``due_share=None`` (no cap on due work), to price the cap.
 
 To compare two trees (e.g. ``main`` and a branch), run it with each tree's ``src`` on
 ``PYTHONPATH``. Time spent in the kernel (``write(2)``, file I/O) is not counted.
@@ -33,6 +38,12 @@ if which == "M1":
     import bench_control as b
     xs = list(range(1000))
     run = lambda: b.map_reduce(xs=xs)
+elif which in ("D0", "D1"):
+    import bench_scheduler as b
+    from airfoil.scheduler import AirfoilPolicy
+    policy = AirfoilPolicy(due_share=None) if which == "D0" else AirfoilPolicy()
+    state, now = b.steady_state(policy)
+    run = lambda: state.decide(now)
 else:
     import bench_core as b
     run = b.chain100
@@ -75,8 +86,8 @@ def main() -> None:
     args = parser.parse_args()
     for which in args.benchmarks:
         which = which.upper()
-        if which not in ("M1", "B1"):
-            parser.error(f"unknown benchmark {which!r}: choose M1 or B1")
+        if which not in ("M1", "B1", "D0", "D1"):
+            parser.error(f"unknown benchmark {which!r}: choose M1, B1, D0 or D1")
         base = count(which, 0)
         more = count(which, args.runs)
         per_run = (more - base) / args.runs

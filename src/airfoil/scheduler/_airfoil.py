@@ -32,6 +32,12 @@
    later; work of higher priority than the claimant; and, when quotas are set, work a
    project runs within its nominal quota. Projects within their nominal quota also
    **reclaim** borrowed interruptible work of other projects, as in ``fair``.
+5. **Due work holds at most ``due_share`` of the cluster.** Since nothing preempts it, due
+   work that filled the cluster (long gangs, overrunning starving items) left short work
+   nowhere to run for as long as it ran. A due item whose start would take the work started
+   as due above ``due_share`` of the cluster's CPUs, memory or GPUs waits (no preemption,
+   no reservation) until such work ends, and so does every item that became due after it;
+   when no work started as due runs, a due item starts whatever its size.
 
 docs/scheduling.md gives the figures and why each setting has its value.
 """
@@ -89,6 +95,8 @@ class AirfoilPolicy(Policy):
             its estimate is expected to run this many times as long as it has run so far
             (``None``: to end now, as for gangs; see
             :func:`~airfoil.scheduler._estimator.overrun_end`).
+        due_share: the largest share of the cluster (of each of CPUs, memory, GPUs) work
+            started as due may hold (``None``: no cap); see point 5 above.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -101,6 +109,7 @@ class AirfoilPolicy(Policy):
     max_preemptions: int = 64
     reclaim: bool = True
     overrun: float | None = 2.0
+    due_share: float | None = 0.875
 
     def __post_init__(self) -> None:
         problems = []
@@ -119,6 +128,8 @@ class AirfoilPolicy(Policy):
             problems.append(f"max_preemptions must be at least 1, got {self.max_preemptions}")
         if self.overrun is not None and not self.overrun >= 1:
             problems.append(f"overrun must be at least 1 or None, got {self.overrun}")
+        if self.due_share is not None and not 0 < self.due_share <= 1:
+            problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -144,11 +155,12 @@ class AirfoilPolicy(Policy):
         if not state.order:
             return rnd.decision()
         victims = _Victims(self, rnd, state.order[0][0])
-        served = self._due_pass(rnd, victims)
-        self._las_pass(rnd, victims, served)
+        guard = _DueGuard(self.due_share, state, now) if self.due_share is not None else None
+        served = self._due_pass(rnd, victims, guard)
+        self._las_pass(rnd, victims, served, guard)
         return rnd.decision()
 
-    def _due_pass(self, rnd: Round, victims: _Victims) -> set[str]:
+    def _due_pass(self, rnd: Round, victims: _Victims, guard: _DueGuard | None) -> set[str]:
         """Serve due items first: start, make room, or reserve."""
         state, now = rnd.state, rnd.now
         served: set[str] = set()
@@ -170,8 +182,13 @@ class AirfoilPolicy(Policy):
             ):
                 continue  # nothing left to try here: the LAS pass takes it in its turn
             served.add(item_id)
+            if guard is not None and guard.blocks(entry):
+                rnd.wait(entry, guard.reason)
+                continue
             reason = rnd.try_start(entry)
             if reason is None:
+                if guard is not None:
+                    guard.add(entry)
                 continue
             if not rnd.blocked_by_quota:
                 # a gang still makes room when the reservations are taken (by a starving
@@ -184,6 +201,8 @@ class AirfoilPolicy(Policy):
                     if rnd.make_room(
                         entry, victims.for_claimant(entry, None), lenders_only=lenders_only
                     ):
+                        if guard is not None:
+                            guard.add(entry)
                         continue
                     no_room.add(tried)
                 reservation = None
@@ -194,7 +213,9 @@ class AirfoilPolicy(Policy):
             rnd.wait(entry, reason)
         return served
 
-    def _las_pass(self, rnd: Round, victims: _Victims, served: set[str]) -> None:
+    def _las_pass(
+        self, rnd: Round, victims: _Victims, served: set[str], guard: _DueGuard | None
+    ) -> None:
         """Least attained service over the rest of the queue, preempting higher levels."""
         state, now = rnd.state, rnd.now
         waiting = state.waiting
@@ -212,8 +233,14 @@ class AirfoilPolicy(Policy):
             if key[4] in served:
                 continue
             entry = waiting[key[4]]
+            due = guard is not None and guard.is_due(entry)
+            if due and guard is not None and guard.blocks(entry):
+                rnd.wait(entry, guard.reason)
+                continue
             reason = rnd.try_start(entry)
             if reason is None:
+                if due and guard is not None:
+                    guard.add(entry)
                 continue
             level = key[0]
             if rnd.blocked_by_quota:
@@ -250,6 +277,57 @@ class AirfoilPolicy(Policy):
             if (level >= top or stuck) and not can_reclaim and rnd.exhausted():
                 rnd.explain_rest()
                 break
+
+
+class _DueGuard:
+    """Caps the share of the cluster that work started as due (never preempted) may hold.
+
+    Due items start in the order the passes meet them while the work started as due (running,
+    or started earlier in this decision) stays within ``share`` of the cluster's CPUs, memory
+    and GPUs. Once one due item is held back, every later one is too (``closed``), so a large
+    due item is not passed for ever by smaller ones; and when no work started as due runs, a
+    due item may start whatever its size, so an item larger than the cap is never held back
+    for ever.
+    """
+
+    __slots__ = ("_any", "_limit", "_now", "_used", "closed", "reason")
+
+    def __init__(self, share: float, state: SchedulerState, now: float) -> None:
+        self._now = now
+        self._limit = [share * total for total in state.totals]
+        used = [0, 0, 0]
+        for run in state.running.values():
+            if _started_due(run):
+                for i, d in enumerate(run.entry.demand):
+                    used[i] += d * run.entry.workers
+        self._used = used
+        self._any = any(used)
+        self.closed = False
+        self.reason = (
+            f"due work (gangs, jobs past their starvation bound) may hold at most "
+            f"{share:.0%} of the cluster, and this would pass it: it starts as such work ends"
+        )
+
+    def is_due(self, entry: WaitingEntry) -> bool:
+        return entry.reserve_from is not None and entry.reserve_from <= self._now
+
+    def blocks(self, entry: WaitingEntry) -> bool:
+        """Whether the due ``entry`` must wait (it then closes the guard for later ones)."""
+        if self.closed:
+            return True
+        if not self._any:
+            return False
+        w = entry.workers
+        self.closed = any(
+            u + d * w > lim for u, d, lim in zip(self._used, entry.demand, self._limit, strict=True)
+        )
+        return self.closed
+
+    def add(self, entry: WaitingEntry) -> None:
+        """Count the due ``entry``, just started, against the cap."""
+        for i, d in enumerate(entry.demand):
+            self._used[i] += d * entry.workers
+        self._any = True
 
 
 class _Victims:

@@ -8,7 +8,7 @@ import pytest
 from sched_factories import gpu_node, gpu_quota, gpus, make_state, running, starts
 
 from airfoil.core.errors import ConfigError
-from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, decide
+from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, RunningItem, decide
 
 pytestmark = pytest.mark.unit
 
@@ -130,6 +130,55 @@ def test_a_gang_makes_room_even_when_a_starving_item_holds_the_reservation() -> 
     assert starts(d) == [("g", ("n1", "n1"))]
 
 
+FOUR_NODES = [gpu_node(f"n{i}", 8) for i in range(4)]
+
+
+def _due_gang_and_level_one_work() -> list[RunningItem]:
+    # a gang started as due holds half of 32 GPUs; long interruptible work holds the rest
+    # but one GPU on n3
+    return [
+        running(gpus("g1", 8, gang=2, interruptible=True), "n0", "n1"),
+        running(gpus("a", 8, interruptible=True, estimate=1e5), "n2"),
+        running(gpus("b", 7, interruptible=True, estimate=1e5), "n3"),
+    ]
+
+
+def test_work_started_as_due_holds_at_most_due_share_of_the_cluster() -> None:
+    queue = [gpus("g2", 8, gang=2, submit=5000.0), gpus("x", 1, submit=6000.0, estimate=60.0)]
+    # uncapped, the second due gang preempts everything it may and takes the whole cluster
+    # for work nothing can preempt: the one-minute job then waits for a gang to end
+    uncapped = decide(
+        queue,
+        _due_gang_and_level_one_work(),
+        FOUR_NODES,
+        now=10_000.0,
+        policy=AirfoilPolicy(due_share=None),
+    )
+    assert sorted(uncapped.preemptions) == ["a", "b"]
+    assert starts(uncapped) == [("g2", ("n2", "n3"))]
+    assert "x" in uncapped.reasons
+    # capped at 7/8 (28 GPUs), 16 + 16 would exceed it: "g2" waits for "g1" to end and
+    # the short job runs at once
+    d = decide(queue, _due_gang_and_level_one_work(), FOUR_NODES, now=10_000.0)
+    assert d.preemptions == ()
+    assert starts(d) == [("x", ("n3",))]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+
+
+def test_a_due_item_held_by_the_cap_holds_back_later_due_items() -> None:
+    queue = [gpus("g2", 8, gang=2, submit=5000.0), gpus("g3", 1, gang=2, submit=5500.0)]
+    d = decide(queue, _due_gang_and_level_one_work(), FOUR_NODES, now=10_000.0)
+    # "g3" (18 of 28 GPUs with "g1") would fit under the cap, but it became due after "g2"
+    assert d.starts == () and d.preemptions == ()
+    assert d.reasons["g3"] == d.reasons["g2"]
+
+
+def test_a_due_item_larger_than_the_cap_starts_when_no_due_work_runs() -> None:
+    # the gang needs the whole cluster, more than 7/8 of it: it is never held for ever
+    d = decide([gpus("g", 8, gang=4)], [], FOUR_NODES, now=10.0)
+    assert starts(d) == [("g", ("n0", "n1", "n2", "n3"))]
+
+
 def test_work_within_its_nominal_quota_is_never_a_victim() -> None:
     run = [
         running(gpus("a1", 4, project="A", interruptible=True, estimate=1e5), "n0"),
@@ -173,6 +222,8 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"max_reservations": -1}, "max_reservations must not be negative"),
         ({"max_preemptions": 0}, "max_preemptions must be at least 1"),
         ({"overrun": 0.5}, "overrun must be at least 1 or None"),
+        ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
+        ({"due_share": 1.5}, r"due_share must be in \(0, 1\] or None"),
     ],
 )
 def test_bad_settings_are_a_clear_config_error(settings: dict[str, Any], message: str) -> None:

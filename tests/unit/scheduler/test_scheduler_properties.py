@@ -3,7 +3,9 @@
 No policy ever over-commits a node, starts part of a gang, preempts work that is not
 running and interruptible, starts work over its project's cap, or decides differently twice
 on the same state; without quotas, ``airfoil`` never preempts work it started as due (gangs,
-starving items) nor work of a higher priority than what it starts.
+starving items) nor work of a higher priority than what it starts; and the work ``airfoil``
+started as due stays within its ``due_share`` of the cluster (but for one item when no due
+work runs).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sched_factories import GIB
 
 from airfoil.core.resources import ResourceSpec
 from airfoil.scheduler import (
+    AirfoilPolicy,
     Node,
     Quota,
     SchedulerState,
@@ -169,6 +172,7 @@ def check_invariants(
 
     if policy == "airfoil":
         check_airfoil_victims(state, decision.preemptions, started, caps)
+        check_airfoil_due_share(state, started, now)
 
     before = {p: list(u) for p, u in state.usage.items()}
     state.apply(decision, now)  # raises PlacementError on any over-commit
@@ -202,4 +206,39 @@ def check_airfoil_victims(
         assert due is None or run.start < due, "airfoil preempted work it started as due"
         assert top is not None and run.entry.item.priority <= top, (
             "airfoil preempted work of a higher priority than anything it started"
+        )
+
+
+def check_airfoil_due_share(state: SchedulerState, started: list[str], now: float) -> None:
+    """Work started as due stays within ``due_share`` of the cluster (never preempted).
+
+    The one exception: when no work started as due runs, one due item may start whatever
+    its size (else an item larger than the cap would wait for ever).
+    """
+    policy = state.policy
+    assert isinstance(policy, AirfoilPolicy)
+    share = policy.due_share
+    assert share is not None
+    limit = [share * total for total in state.totals]
+
+    def usage(shapes: list[tuple[tuple[int, int, int], int]]) -> list[int]:
+        return [sum(demand[i] * workers for demand, workers in shapes) for i in range(3)]
+
+    before = usage(
+        [
+            (run.entry.demand, run.entry.workers)
+            for run in state.running.values()
+            if run.entry.reserve_from is not None and run.start >= run.entry.reserve_from
+        ]
+    )
+    entries = [state.waiting[i] for i in started]
+    due = [
+        (e.demand, e.workers)
+        for e in entries
+        if e.reserve_from is not None and e.reserve_from <= now
+    ]
+    after = [b + a for b, a in zip(before, usage(due), strict=True)]
+    if due and any(a > lim for a, lim in zip(after, limit, strict=True)):
+        assert not any(before) and len(due) == 1, (
+            f"airfoil started due work past its cap: {before} + {usage(due)} > {limit}"
         )
