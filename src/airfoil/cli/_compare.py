@@ -29,7 +29,7 @@ def _side(f: dict[str, Any] | None) -> str:
     if f is None:
         return "no frame"
     if f["error"]:
-        return f["error"]
+        return str(f["error"])
     rows = "?" if f["rows"] < 0 else f"{f['rows']:,}"
     read = "" if f["rows_read"] == f["rows"] else f", stats over the first {f['rows_read']:,}"
     return f"{rows} rows, {len(f['columns'])} columns{read}"
