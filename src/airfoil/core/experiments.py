@@ -28,7 +28,7 @@ import msgspec
 from airfoil.core.compare import preview
 from airfoil.core.errors import InvalidInputError
 from airfoil.core.metrics import MetricSeries
-from airfoil.core.records import ExecutionRecord, Value
+from airfoil.core.records import ExecutionRecord, ExecutionRunHead, Value
 
 __all__ = [
     "AGGREGATES",
@@ -180,21 +180,27 @@ def sort_key_names(inputs: Sequence[str], metrics: Sequence[str]) -> list[str]:
     return keys
 
 
-def _input_value(v: Value) -> Any:
+def _input(v: Value) -> tuple[str, Any]:
+    """A value's preview and, for inline JSON, its decoded value (None otherwise)."""
     if v.inline is not None and v.format == "json":
         try:
-            return json.loads(v.inline)
-        except ValueError:
-            return None
-    return None
+            data = msgspec.json.decode(v.inline)
+        except msgspec.DecodeError:
+            return preview(v, 40), None
+        if isinstance(data, int | float | bool) or data is None:
+            return json.dumps(data), data  # preview()'s text, without decoding twice
+        return preview(v, 40), data
+    return preview(v, 40), None
 
 
 def _duration(start: float | None, end: float | None) -> float | None:
     return None if start is None or end is None else max(0.0, end - start)
 
 
-def _row(rec: ExecutionRecord, metrics: dict[str, MetricSummary], names: Sequence[str]) -> RunRow:
-    inputs = rec.inputs or {}
+def _row(
+    rec: ExecutionRecord | ExecutionRunHead, metrics: dict[str, MetricSummary], names: Sequence[str]
+) -> RunRow:
+    inputs = {k: _input(v) for k, v in sorted((rec.inputs or {}).items())}
     return RunRow(
         id=rec.id,
         phase=rec.phase,
@@ -202,8 +208,8 @@ def _row(rec: ExecutionRecord, metrics: dict[str, MetricSummary], names: Sequenc
         started_at=rec.started_at,
         ended_at=rec.ended_at,
         duration=_duration(rec.started_at, rec.ended_at),
-        inputs={k: preview(v, 40) for k, v in sorted(inputs.items())},
-        input_values={k: _input_value(v) for k, v in sorted(inputs.items())},
+        inputs={k: p for k, (p, _) in inputs.items()},
+        input_values={k: v for k, (_, v) in inputs.items()},
         metrics={n: metrics[n] for n in names if n in metrics},
     )
 
@@ -239,7 +245,7 @@ def _sort_value(row: RunRow, key: str) -> Any:
 
 def runs_table(
     workflow: str,
-    records: Sequence[ExecutionRecord],
+    records: Sequence[ExecutionRecord | ExecutionRunHead],
     stats: Iterable[SeriesStat],
     *,
     metrics: Sequence[str] | None = None,

@@ -77,6 +77,6 @@ def runs(
     phases = [p.value for p in ExecutionPhase]
     if phase is not None and phase not in phases:
         raise InvalidInputError(f"unknown phase {phase!r}: use one of {', '.join(phases)}")
-    records = meta.list_executions(project=project, workflow=workflow, phase=phase, limit=last)
+    records = meta.list_run_heads(project=project, workflow=workflow, phase=phase, limit=last)
     stats = meta.metric_stats([r.id for r in records], None)
     return runs_out(runs_table(workflow, records, stats, metrics=metrics, inputs=inputs, sort=sort))

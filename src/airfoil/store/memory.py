@@ -30,6 +30,7 @@ from airfoil.core.records import (
     EventRecord,
     ExecutionHead,
     ExecutionRecord,
+    ExecutionRunHead,
     NodeRecord,
     StoreBatch,
     encode_json,
@@ -45,6 +46,7 @@ __all__ = ["MemoryMetaStore"]
 _T = TypeVar("_T")
 
 _HEAD = msgspec.json.Decoder(ExecutionHead)
+_RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
 _EXECUTION = msgspec.json.Decoder(ExecutionRecord)
 _NODE = msgspec.json.Decoder(NodeRecord)
 _ATTEMPT = msgspec.json.Decoder(AttemptRecord)
@@ -227,6 +229,24 @@ class MemoryMetaStore(
             ]
         rows.sort(reverse=True)
         return [_HEAD.decode(r[2]) for r in rows[offset : offset + limit]]
+
+    def list_run_heads(
+        self,
+        *,
+        project: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+    ) -> list[ExecutionRunHead]:
+        check_page(limit, 0)
+        with self._lock:
+            rows = [
+                (row.created_at, eid, row.record)
+                for eid, row in self._executions.items()
+                if row.matches(project, None, workflow, phase)
+            ]
+        rows.sort(reverse=True)
+        return [_RUN_HEAD.decode(r[2]) for r in rows[:limit]]
 
     def count_executions(
         self,

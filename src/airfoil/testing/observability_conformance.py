@@ -209,6 +209,20 @@ class ObservabilityStoreConformance:
         store.put_metric_series([make_series(n=1)])
         assert store.metric_stats(["e1"], ["loss"])[0].points == 1
 
+    def test_run_heads_carry_inputs_newest_first(self, store: MetaStore) -> None:
+        for i, (wf, phase) in enumerate(
+            [("m.a", "succeeded"), ("m.b", "succeeded"), ("m.a", "failed"), ("m.a", "succeeded")]
+        ):
+            rec = make_execution(f"r{i}", created_at=100.0 + i, workflow=wf, phase=phase)
+            store.write(StoreBatch(execution=rec))
+        heads = store.list_run_heads(workflow="m.a", limit=10)
+        assert [h.id for h in heads] == ["r3", "r2", "r0"]
+        assert heads[0].inputs == make_execution("r3").inputs
+        assert heads[0].started_at == make_execution("r3", created_at=103.0).started_at
+        assert [h.id for h in store.list_run_heads(workflow="m.a", phase="failed")] == ["r2"]
+        assert [h.id for h in store.list_run_heads(workflow="m.a", limit=1)] == ["r3"]
+        assert store.list_run_heads(project="other", workflow="m.a") == []
+
     def test_metric_stats_of_many_executions(self, store: MetaStore) -> None:
         ids = [f"e{i:04d}" for i in range(520)]  # more than one IN (...) batch of 500
         for eid in ids:
