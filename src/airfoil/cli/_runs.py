@@ -106,32 +106,22 @@ def register(root: typer.Typer) -> None:
         """The experiment table: a workflow's runs with their inputs and the last, min or
         max of chosen metrics (over each run's nodes and attempts), sortable."""
         names, cols = _columns(metric)
-        chosen_inputs = list(inputs) if inputs else None
+        ask: dict[str, Any] = {
+            "last": last,
+            "metrics": names,
+            "inputs": list(inputs) if inputs else None,
+            "sort": sort,
+            "phase": phase,
+        }
         if remote or server:
             from airfoil.cli._remote import _client
 
             with _client(server, project) as client:
-                out = client.runs(
-                    workflow,
-                    last=last,
-                    metrics=names,
-                    inputs=chosen_inputs,
-                    sort=sort,
-                    phase=phase,
-                )
+                out = client.runs(workflow, **ask)
         else:
             from airfoil.server._experiments import runs as runs_service
 
-            out = runs_service(
-                runtime().meta,
-                None,
-                workflow,
-                last=last,
-                metrics=names,
-                inputs=chosen_inputs,
-                sort=sort,
-                phase=phase,
-            )
+            out = runs_service(runtime().meta, None, workflow, **ask)
         t = out.model_dump()
         if as_json:
             typer.echo(json.dumps(t))
