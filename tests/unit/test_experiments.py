@@ -125,6 +125,14 @@ def test_sorting_by_inputs_duration_and_phase() -> None:
     assert [r.id for r in runs_table("wf", runs, []).rows] == ["ccc", "bb", "a"]  # newest first
 
 
+def test_inputs_past_a_floats_range_sort_exactly() -> None:
+    huge = 10**400
+    runs = [_run("a", n=huge + 1), _run("b", n=huge), _run("c", n=-1.5), _run("d", n=True)]
+    table = runs_table("wf", runs, [], sort="n")
+    assert [r.id for r in table.rows] == ["c", "d", "b", "a"]
+    assert table.rows[2].inputs["n"] == "1" + "0" * 38 + "…"  # previews stay short
+
+
 def test_a_failed_run_keeps_what_it_logged() -> None:
     runs = [_run("a", "failed")]
     table = runs_table("wf", runs, [series_stat(_series("a", [2.0, 1.0]))])

@@ -188,7 +188,8 @@ def _input(v: Value) -> tuple[str, Any]:
         except msgspec.DecodeError:
             return preview(v, 40), None
         if isinstance(data, int | float | bool) or data is None:
-            return json.dumps(data), data  # preview()'s text, without decoding twice
+            text = json.dumps(data)  # preview()'s text, without decoding twice
+            return (text if len(text) <= 40 else text[:39] + "…"), data
         return preview(v, 40), data
     return preview(v, 40), None
 
@@ -218,9 +219,11 @@ def _sortable(value: Any) -> tuple[int, Any]:
     """Numbers before strings before everything else; a missing value (None) is last
     whichever the direction (see :func:`runs_table`)."""
     if isinstance(value, bool):
-        return (0, float(value))
-    if isinstance(value, int | float):
-        return (0, float(value)) if not math.isnan(value) else (3, 0.0)
+        return (0, int(value))
+    if isinstance(value, int):
+        return (0, value)  # exact: an int past a float's range sorts too
+    if isinstance(value, float):
+        return (0, value) if not math.isnan(value) else (3, 0.0)
     if isinstance(value, str):
         return (1, value)
     return (2, json.dumps(value, sort_keys=True, default=str))
