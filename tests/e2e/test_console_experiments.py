@@ -181,7 +181,7 @@ def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> Non
     table = pg.locator("table.runs-table")
     table.wait_for()
     rows = table.locator("tbody tr")
-    assert rows.count() >= 5
+    assert rows.count() >= 4  # (5 after the CLI test ran one on the server)
     cell = pg.locator('tr[data-execution="lr-a"] td[data-metric="loss:last"]')
     assert float(cell.inner_text()) == pytest.approx(_final(0.05), rel=1e-4)
     assert pg.locator('tr[data-execution="lr-a"] td[data-input="lr"]').inner_text() == "0.05"
