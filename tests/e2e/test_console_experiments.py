@@ -190,16 +190,17 @@ def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> Non
         got = rows.evaluate_all("rs => rs.map(r => r.dataset.execution)")
         return [e for e in got if e.startswith("lr-")]
 
+    # (while the sorted table loads the old one is gone: the predicates allow no table)
     pg.locator('th[data-sort="loss:min"]').click()
     pg.wait_for_url("**sort=loss%3Amin**")
     pg.wait_for_function(
-        "() => document.querySelector('table.runs-table tbody tr').dataset.execution === 'lr-bad'"
+        "() => document.querySelector('table.runs-table tbody tr')?.dataset.execution === 'lr-bad'"
     )
     assert order() == ["lr-bad", "lr-b", "lr-c", "lr-a"]
     pg.locator('th[data-sort="loss:min"]').click()  # again: descending
     pg.wait_for_url("**sort=-loss%3Amin**")
     pg.wait_for_function(
-        "() => document.querySelector('table.runs-table tbody tr').dataset.execution === 'lr-a'"
+        "() => document.querySelector('table.runs-table tbody tr')?.dataset.execution === 'lr-a'"
     )
     assert order() == ["lr-a", "lr-c", "lr-b", "lr-bad"]
     assert "▼" in pg.locator('th[data-sort="loss:min"]').inner_text()
