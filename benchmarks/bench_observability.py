@@ -13,9 +13,15 @@ executions in SQLite: read both executions and their nodes, compare (budget 1 s)
 5 runs after a warm-up. O5 what task history adds to each attempt that ends: the observing
 hooks' ``attempt_ended`` of 100 attempts that logged nothing, then the batched write of their
 100 task runs to SQLite (what an execution of B1's chain does), beside the same hook calls
-on hooks that record nothing (``Hooks``), interleaved.
+on hooks that record nothing (``Hooks``), interleaved. O6 the experiment table of 1,000 runs
+(``airfoil runs W --last 1000 --sort loss:min``'s work: list the runs, read each series'
+summary from ``metric_series``' columns, build and sort the table) in SQLite (and
+PostgreSQL with AIRFOIL_BENCH_PG_URL), each run with a 1,000-point ``loss`` and a 10-point
+``acc``, beside the same table built by decoding every series (what it would cost without
+the summary columns), interleaved; wall and CPU (``process_time``) medians, load average
+printed.
 
-    .venv/bin/python benchmarks/bench_observability.py [O1 O2 O3 O4 O5]
+    .venv/bin/python benchmarks/bench_observability.py [O1 O2 O3 O4 O5 O6]
 """
 
 from __future__ import annotations
@@ -223,8 +229,87 @@ def o5() -> None:
     meta.close()
 
 
+def o6() -> None:
+    import json
+    import statistics
+    import time
+
+    import msgspec
+
+    from airfoil.core.experiments import runs_table, series_stat
+    from airfoil.core.metrics import MetricSeries
+    from airfoil.core.records import StoreBatch, Value
+    from airfoil.server._experiments import runs
+    from airfoil.store.sql import SqlMetaStore
+    from airfoil.testing.records import make_execution
+
+    def jv(v: object) -> Value:
+        data = json.dumps(v).encode()
+        return Value(hash=f"{abs(hash(data)):064d}"[-64:], format="json", inline=data, size=8)
+
+    def series(eid: str, node: str, name: str, n: int, scale: float) -> MetricSeries:
+        return MetricSeries(
+            execution_id=eid, node_id=node, attempt=1, task="mod.train", name=name,
+            steps=list(range(n)), values=[scale / (i + 1) for i in range(n)],
+            times=[1000.0 + i for i in range(n)],
+        )  # fmt: skip
+
+    urls = [f"sqlite:///{tempfile.mkdtemp(prefix='airfoil-bench-')}/o6.db"]
+    if os.environ.get("AIRFOIL_BENCH_PG_URL"):
+        urls.append(os.environ["AIRFOIL_BENCH_PG_URL"])
+    print(f"   load average {os.getloadavg()[0]:.1f}")
+    for url in urls:
+        store = SqlMetaStore(url)
+        try:
+            for e in range(1000):
+                eid = f"o6e{e:04d}"
+                rec = msgspec.structs.replace(
+                    make_execution(eid, created_at=1000.0 + e, workflow="mod.train"),
+                    inputs={"lr": jv(0.001 * (e + 1)), "epochs": jv(e % 7)},
+                    phase="succeeded",
+                )
+                store.write(StoreBatch(execution=rec))
+                store.put_metric_series(
+                    [series(eid, "n0", "loss", 1000, 1 + e), series(eid, "n1", "acc", 10, 0.5)]
+                )
+
+            def table(store: SqlMetaStore = store) -> None:
+                t = runs(store, "proj", "mod.train", last=1000, sort="loss:min")
+                assert len(t.rows) == 1000 and t.rows[0].id == "o6e0000"
+
+            def decoding(store: SqlMetaStore = store) -> None:
+                recs = store.list_executions(project="proj", workflow="mod.train", limit=1000)
+                stats = [series_stat(s) for r in recs for s in store.metric_series(r.id)]
+                t = runs_table("mod.train", recs, stats, sort="loss:min")
+                assert len(t.rows) == 1000
+
+            def cpu(fn: object) -> float:
+                t0 = time.process_time()
+                fn()  # type: ignore[operator]
+                return time.process_time() - t0
+
+            fast: list[float] = []
+            slow: list[float] = []
+            fast_cpu: list[float] = []
+            slow_cpu: list[float] = []
+            for _ in range(3):  # interleaved, so load from other processes hits both alike
+                fast += measure(table, runs=3)
+                slow += measure(decoding, runs=1, warmup=0)
+                fast_cpu.append(cpu(table))
+                slow_cpu.append(cpu(decoding))
+            kind = url.split(":")[0].split("+")[0]
+            report(f"O6 runs table of 1,000 runs ({kind})", fast, baseline=slow, budget="fast")
+            print(
+                f"   (baseline 'plain Python' = decoding every series); CPU medians "
+                f"{statistics.median(fast_cpu) * 1000:.1f} ms vs "
+                f"{statistics.median(slow_cpu) * 1000:.1f} ms"
+            )
+        finally:
+            store.close()
+
+
 if __name__ == "__main__":
-    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2", "O3", "O4", "O5"}
+    chosen = {a.upper() for a in sys.argv[1:]} or {"O1", "O2", "O3", "O4", "O5", "O6"}
     if "O1" in chosen:
         o1()
     if "O2" in chosen:
@@ -235,3 +320,5 @@ if __name__ == "__main__":
         o4()
     if "O5" in chosen:
         o5()
+    if "O6" in chosen:
+        o6()

@@ -1,5 +1,5 @@
-// The compare view: two executions side by side -- inputs, outputs, each node's phase, cache
-// status and duration, and which tasks' code versions changed, with the source diff.
+// The compare view: two executions side by side -- inputs, outputs (frames with their schema
+// and column statistics), each node's phase, cache status and duration, and which tasks' code versions changed, with the source diff.
 import { useState } from "preact/hooks";
 import type { S } from "./api";
 import { enc, get, qs } from "./api";
@@ -9,6 +9,10 @@ import { fmtDuration, useFetch } from "./util";
 
 type ComparisonOut = S["ComparisonOut"];
 type ValueDiffOut = S["ValueDiffOut"];
+type FrameDiffOut = S["FrameDiffOut"];
+type FrameStatsOut = S["FrameStatsOut"];
+type ColumnStatsOut = S["ColumnStatsOut"];
+const STATS = ["count", "nulls", "mean", "std", "min", "max", "distinct"] as const;
 
 export function ComparePage(props: { project: string; query: URLSearchParams }) {
   const { project, query } = props;
@@ -44,6 +48,7 @@ export function ComparePage(props: { project: string; query: URLSearchParams }) 
           </table>
           <Values title="Inputs" rows={d.inputs} />
           <Values title="Outputs" rows={d.outputs} />
+          {(d.frames ?? []).map((f) => <Frame frame={f} />)}
           <h2>
             Nodes <label class="inline small"><input type="checkbox" checked={all} onChange={(e) => setAll((e.target as HTMLInputElement).checked)} /> show all {d.nodes.length}</label>
           </h2>
@@ -91,6 +96,50 @@ function Values({ title, rows }: { title: string; rows: ValueDiffOut[] }) {
               <td class="mono small">{v.a}</td>
               <td class="mono small">{v.b}</td>
               <td>{v.same ? "same" : <b>differs</b>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function side(f: FrameStatsOut | null | undefined): string {
+  if (!f) return "no frame";
+  if (f.error) return f.error;
+  const rows = f.rows < 0 ? "?" : f.rows.toLocaleString("en");
+  const read = f.rows_read === f.rows ? "" : `, statistics over the first ${f.rows_read.toLocaleString("en")}`;
+  return `${rows} rows, ${f.columns.length} columns${read}`;
+}
+
+function stat(c: ColumnStatsOut | null | undefined, k: (typeof STATS)[number]): string {
+  const v = c ? c[k] : undefined;
+  if (v === null || v === undefined) return "—";
+  return typeof v === "number" && !Number.isInteger(v) ? String(Number(v.toPrecision(6))) : String(v);
+}
+
+function Frame({ frame }: { frame: FrameDiffOut }) {
+  return (
+    <div class="compare-frame" data-frame={`${frame.kind}:${frame.name}`}>
+      <h2>
+        Frame {frame.kind} <span class="mono">{frame.name}</span>
+      </h2>
+      <div class="small">A: {side(frame.a)} · B: {side(frame.b)}</div>
+      <table class="list frame-stats">
+        <thead>
+          <tr><th>column</th><th>change</th><th>type A / B</th>{STATS.map((k) => <th>{k} A / B</th>)}</tr>
+        </thead>
+        <tbody>
+          {frame.columns.map((c) => (
+            <tr data-column={c.name} class={c.change ? `changed ${c.change}` : ""}>
+              <td class="mono">{c.name}</td>
+              <td>{c.change ? <b>{c.change}</b> : ""}</td>
+              <td class="mono small">{c.a?.type === c.b?.type ? c.a?.type : `${c.a?.type ?? "—"} / ${c.b?.type ?? "—"}`}</td>
+              {STATS.map((k) => {
+                const x = stat(c.a, k);
+                const y = stat(c.b, k);
+                return <td class={`num mono small${x === y ? "" : " differs"}`} data-stat={k}>{x === y ? x : `${x} / ${y}`}</td>;
+              })}
             </tr>
           ))}
         </tbody>

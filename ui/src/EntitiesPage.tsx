@@ -87,6 +87,7 @@ export function EntityPage(props: { project: string; name: string; query: URLSea
               ))}
             </ul>
             <Link to={`/projects/${enc(project)}/executions?workflow=${enc(name)}`}>its executions →</Link>
+            {chosen.kind === "workflow" ? <div><Link to={`/projects/${enc(project)}/runs?workflow=${enc(name)}`}>its runs with inputs and metrics →</Link></div> : null}
           </div>
           <div class="entity-main">
             {chosen.docs ? <p class="docs">{chosen.docs}</p> : null}

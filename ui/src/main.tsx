@@ -9,6 +9,7 @@ import { ExecutionsPage } from "./ExecutionsPage";
 import { ClusterPage } from "./ClusterPage";
 import { ComparePage } from "./ComparePage";
 import { FailuresPage } from "./FailuresPage";
+import { RunsPage } from "./RunsPage";
 import { MetricsPage } from "./MetricsPage";
 import { ModelPage, ModelsPage } from "./ModelsPage";
 import { match, navigate, useLocation } from "./router";
@@ -73,6 +74,7 @@ function App() {
     match("/projects/:project/models", loc.path) ??
     match("/projects/:project/failures", loc.path) ??
     match("/projects/:project/compare", loc.path) ??
+    match("/projects/:project/runs", loc.path) ??
     match("/projects/:project/cluster", loc.path) ??
     match("/projects/:project", loc.path);
   const project = m?.project ?? localStorage.getItem(LAST_PROJECT) ?? projects[0]?.name ?? "default";
@@ -93,12 +95,13 @@ function App() {
   else if ((mm = match("/projects/:project/metrics", p))) page = <MetricsPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/failures", p))) page = <FailuresPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/compare", p))) page = <ComparePage key={generation} project={mm.project} query={loc.query} />;
+  else if ((mm = match("/projects/:project/runs", p))) page = <RunsPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/cluster", p))) page = <ClusterPage key={generation} project={mm.project} />;
   else if ((mm = match("/projects/:project", p))) navigate(`/projects/${enc(mm.project)}/executions`, true);
 
   const names = projects.map((x) => x.name);
   if (!names.includes(project)) names.push(project);
-  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : p.endsWith("/cluster") ? "cluster" : "executions";
+  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : p.endsWith("/runs") ? "runs" : p.endsWith("/cluster") ? "cluster" : "executions";
   return (
     <div class="app">
       <header class="top">
@@ -127,6 +130,9 @@ function App() {
           </Link>
           <Link to={`/projects/${enc(project)}/models`} class={section === "models" ? "active" : ""}>
             Models
+          </Link>
+          <Link to={`/projects/${enc(project)}/runs`} class={section === "runs" ? "active" : ""}>
+            Runs
           </Link>
           <Link to={`/projects/${enc(project)}/failures`} class={section === "failures" ? "active" : ""}>
             Failures

@@ -955,6 +955,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/workflows/{name}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Workflow Runs
+         * @description The experiment table: the newest ``last`` runs of workflow ``name`` (in ``phase`` if
+         *     given) with their inputs (``input``: only these) and the summary of each metric they
+         *     logged (``metric``: only these) over each run's nodes and attempts -- last, min, max
+         *     -- sorted by ``sort`` (``started``, ``duration``, ``phase``, ``id``, an input, or
+         *     ``METRIC:last|min|max``; ``-`` first for descending; runs without the value last).
+         */
+        get: operations["workflow_runs_api_v1_projects__project__workflows__name__runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1451,6 +1475,43 @@ export interface components {
             since_version: string;
         };
         /**
+         * ColumnDiffOut
+         * @description A column of two frames: ``change`` is added, removed, type or empty.
+         */
+        ColumnDiffOut: {
+            a: components["schemas"]["ColumnStatsOut"] | null;
+            b: components["schemas"]["ColumnStatsOut"] | null;
+            /** Change */
+            change: string;
+            /** Name */
+            name: string;
+        };
+        /**
+         * ColumnStatsOut
+         * @description One column of a stored frame over the rows read: ``nulls`` counts null and NaN;
+         *     numeric columns have mean, std (sample), min and max, the others ``distinct``.
+         */
+        ColumnStatsOut: {
+            /** Count */
+            count: number;
+            /** Distinct */
+            distinct?: number | null;
+            /** Max */
+            max?: number | null;
+            /** Mean */
+            mean?: number | null;
+            /** Min */
+            min?: number | null;
+            /** Name */
+            name: string;
+            /** Nulls */
+            nulls: number;
+            /** Std */
+            std?: number | null;
+            /** Type */
+            type: string;
+        };
+        /**
          * ComparisonOut
          * @description Two executions side by side (``airfoil compare``).
          */
@@ -1463,6 +1524,11 @@ export interface components {
             duration_a: number | null;
             /** Duration B */
             duration_b: number | null;
+            /**
+             * Frames
+             * @default []
+             */
+            frames: components["schemas"]["FrameDiffOut"][];
             /** Inputs */
             inputs: components["schemas"]["ValueDiffOut"][];
             /** Nodes */
@@ -1891,6 +1957,38 @@ export interface components {
             version: string;
         };
         /**
+         * FrameDiffOut
+         * @description A frame input or output (``kind``) of two runs, with its columns side by side.
+         */
+        FrameDiffOut: {
+            a: components["schemas"]["FrameStatsOut"] | null;
+            b: components["schemas"]["FrameStatsOut"] | null;
+            /** Columns */
+            columns: components["schemas"]["ColumnDiffOut"][];
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+        };
+        /**
+         * FrameStatsOut
+         * @description A stored frame's schema and column statistics over its first ``rows_read`` rows
+         *     (``rows`` in all, -1 when unknown); ``error`` when the frame could not be read.
+         */
+        FrameStatsOut: {
+            /** Columns */
+            columns: components["schemas"]["ColumnStatsOut"][];
+            /**
+             * Error
+             * @default
+             */
+            error: string;
+            /** Rows */
+            rows: number;
+            /** Rows Read */
+            rows_read: number;
+        };
+        /**
          * GateOut
          * @description What a gate node waits for: ``sleep``, ``input`` (a typed value) or ``approve``.
          */
@@ -2227,6 +2325,26 @@ export interface components {
             times: number[];
             /** Values */
             values: (number | null)[];
+        };
+        /**
+         * MetricSummaryOut
+         * @description One metric of one run over all its nodes' and attempts' series: ``min``/``max`` of
+         *     their finite points, ``last`` the last point of the series that ended latest (null when
+         *     it was NaN), ``points`` and ``series`` counted.
+         */
+        MetricSummaryOut: {
+            /** Last */
+            last: number | null;
+            /** Max */
+            max: number | null;
+            /** Min */
+            min: number | null;
+            /** Name */
+            name: string;
+            /** Points */
+            points: number;
+            /** Series */
+            series: number;
         };
         /**
          * MetricsOut
@@ -2597,6 +2715,56 @@ export interface components {
             url: string;
             /** Version */
             version?: number | null;
+        };
+        /**
+         * RunRowOut
+         * @description One run of the experiment table: ``inputs`` as previews, ``input_values`` the JSON
+         *     of those stored as JSON, ``metrics`` by name (absent: the run did not log it).
+         */
+        RunRowOut: {
+            /** Created At */
+            created_at: number;
+            /** Duration */
+            duration: number | null;
+            /** Ended At */
+            ended_at: number | null;
+            /** Id */
+            id: string;
+            /** Input Values */
+            input_values: {
+                [key: string]: unknown;
+            };
+            /** Inputs */
+            inputs: {
+                [key: string]: string;
+            };
+            /** Metrics */
+            metrics: {
+                [key: string]: components["schemas"]["MetricSummaryOut"];
+            };
+            /** Phase */
+            phase: string;
+            /** Started At */
+            started_at: number | null;
+        };
+        /**
+         * RunsTableOut
+         * @description Runs of one workflow with their inputs and chosen metrics (``airfoil runs``).
+         *     ``available_metrics``: every metric the listed runs logged.
+         */
+        RunsTableOut: {
+            /** Available Metrics */
+            available_metrics: string[];
+            /** Inputs */
+            inputs: string[];
+            /** Metrics */
+            metrics: string[];
+            /** Rows */
+            rows: components["schemas"]["RunRowOut"][];
+            /** Sort */
+            sort: string;
+            /** Workflow */
+            workflow: string;
         };
         /**
          * ScheduleStateOut
@@ -7630,6 +7798,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UploadOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workflow_runs_api_v1_projects__project__workflows__name__runs_get: {
+        parameters: {
+            query?: {
+                last?: number;
+                metric?: string[] | null;
+                input?: string[] | null;
+                sort?: string;
+                phase?: string | null;
+            };
+            header?: never;
+            path: {
+                project: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunsTableOut"];
                 };
             };
             /** @description Bad Request */

@@ -1,6 +1,6 @@
-"""``airfoil compare A B``: two executions side by side -- inputs, outputs, each node's phase,
-cache status and duration, and which tasks' code versions changed, with the source diff --
-locally or on the server (``--remote``)."""
+"""``airfoil compare A B``: two executions side by side -- inputs, outputs (frames with their
+schema and column statistics), each node's phase, cache status and duration, and which tasks'
+code versions changed, with the source diff -- locally or on the server (``--remote``)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,50 @@ def _secs(v: float | None) -> str:
     return "" if v is None else f"{v:.3f}s"
 
 
+def _g(v: Any) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def _side(f: dict[str, Any] | None) -> str:
+    if f is None:
+        return "no frame"
+    if f["error"]:
+        return str(f["error"])
+    rows = "?" if f["rows"] < 0 else f"{f['rows']:,}"
+    read = "" if f["rows_read"] == f["rows"] else f", stats over the first {f['rows_read']:,}"
+    return f"{rows} rows, {len(f['columns'])} columns{read}"
+
+
+def _print_frame(f: dict[str, Any]) -> None:
+    """A frame input/output of both runs: schema changes and column statistics, A / B."""
+    plain(
+        out_console,
+        f"frame {f['kind']} {f['name']}: A {_side(f['a'])}  |  B {_side(f['b'])}",
+        style="bold",
+    )
+    if not f["columns"]:
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    stats = ("count", "nulls", "mean", "std", "min", "max", "distinct")
+    for col in ("column", "change", "type", *stats):
+        table.add_column(col, overflow="fold")
+    for col in f["columns"]:
+        a, b = col["a"] or {}, col["b"] or {}
+        types = (
+            a.get("type", "—")
+            if a.get("type") == b.get("type")
+            else (f"{a.get('type', '—')} / {b.get('type', '—')}")
+        )
+        cells = []
+        for key in stats:
+            x, y = _g(a.get(key)), _g(b.get(key))
+            cells.append(x if x == y else f"{x} / {y}")
+        table.add_row(col["name"], col["change"] or "", types, *cells)
+    out_console.print(table)
+
+
 def _print(c: dict[str, Any], show_all: bool) -> None:
     plain(
         out_console,
@@ -34,6 +78,8 @@ def _print(c: dict[str, Any], show_all: bool) -> None:
             table.add_row(v["name"], v["a"], v["b"], "same" if v["same"] else "differs")
         if c[title]:
             out_console.print(table)
+    for f in c.get("frames", []):
+        _print_frame(f)
     table = Table(title="nodes", show_edge=False, pad_edge=False, title_justify="left")
     for col in ("node", "task", "phase A/B", "cache A/B", "duration A/B", "version", "outputs"):
         table.add_column(col, overflow="fold")
@@ -95,16 +141,20 @@ def register(root: typer.Typer) -> None:
             from airfoil.core.code_versions import load_manifest
             from airfoil.core.compare import compare_executions
             from airfoil.server._observability import comparison_out
+            from airfoil.types import ValueContext
+            from airfoil.types._frame_stats import frame_stats
 
             rt = runtime()
             blobs = rt.blobs
-            comparison = compare_executions(
-                rt.meta.get_execution(a),
-                rt.meta.get_nodes(a),
-                rt.meta.get_execution(b),
-                rt.meta.get_nodes(b),
-                lambda version: load_manifest(blobs, version),
-            )
+            with ValueContext(blobs) as ctx:
+                comparison = compare_executions(
+                    rt.meta.get_execution(a),
+                    rt.meta.get_nodes(a),
+                    rt.meta.get_execution(b),
+                    rt.meta.get_nodes(b),
+                    lambda version: load_manifest(blobs, version),
+                    lambda value: frame_stats(value, ctx),
+                )
             c = comparison_out(comparison).model_dump()
         if as_json:
             typer.echo(json.dumps(c))

@@ -21,6 +21,7 @@ from airfoil.cli import (
     _quotas,
     _report,
     _run,
+    _runs,
     _schedules,
     _server,
     _sim,
@@ -50,6 +51,7 @@ _failures.register(app)
 app.add_typer(_history.app, name="tasks", help="Task history: durations and metrics over runs.")
 _report.register(app)
 _compare.register(app)
+_runs.register(app)
 _models.register(app)
 _deploy.register(app)
 

@@ -58,6 +58,7 @@ from airfoil.wire import (
     RawValues,
     RegisterRequest,
     RegisterResponse,
+    RunsTableOut,
     ScheduleStateOut,
 )
 from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
@@ -568,6 +569,34 @@ class Client:
         """Two executions side by side (``airfoil compare --remote``)."""
         r = self._call("GET", f"/projects/{self._p(project)}/compare", params={"a": a, "b": b})
         return ComparisonOut.model_validate(r.json())
+
+    def runs(
+        self,
+        workflow: str,
+        *,
+        last: int = 50,
+        metrics: Sequence[str] | None = None,
+        inputs: Sequence[str] | None = None,
+        sort: str = "-started",
+        phase: str | None = None,
+        project: str | None = None,
+    ) -> RunsTableOut:
+        """Runs of a workflow with their inputs and metric summaries (``airfoil runs``)."""
+        from urllib.parse import quote
+
+        params: dict[str, Any] = {"last": last, "sort": sort}
+        if metrics is not None:
+            params["metric"] = list(metrics)
+        if inputs is not None:
+            params["input"] = list(inputs)
+        if phase is not None:
+            params["phase"] = phase
+        r = self._call(
+            "GET",
+            f"/projects/{self._p(project)}/workflows/{quote(workflow, safe='')}/runs",
+            params=params,
+        )
+        return RunsTableOut.model_validate(r.json())
 
     def cache_explanation(
         self, execution_id: str, node_id: str, *, project: str | None = None

@@ -17,7 +17,23 @@ import msgspec
 from airfoil.core.code_versions import VersionManifest, diff_versions
 from airfoil.core.records import ExecutionRecord, NodeRecord, Value, WorkflowSpec
 
-__all__ = ["Comparison", "NodeDiff", "ValueDiff", "compare_executions", "preview", "task_versions"]
+__all__ = [
+    "FRAME_FORMATS",
+    "ColumnDiff",
+    "ColumnStats",
+    "Comparison",
+    "FrameDiff",
+    "FrameStats",
+    "NodeDiff",
+    "ValueDiff",
+    "compare_executions",
+    "frame_diff",
+    "preview",
+    "task_versions",
+]
+
+#: The formats a DataFrame value is stored in (Arrow IPC, Parquet).
+FRAME_FORMATS = ("arrow", "parquet")
 
 
 class ValueDiff(msgspec.Struct, frozen=True):
@@ -27,6 +43,60 @@ class ValueDiff(msgspec.Struct, frozen=True):
     a: str
     b: str
     same: bool
+
+
+class ColumnStats(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One column of a stored frame, over the rows read (see :class:`FrameStats`).
+
+    ``nulls`` counts missing values (null, and NaN in a floating column); ``count`` the
+    others. Numeric columns (integers, floats, decimals) get ``mean``, ``std`` (sample),
+    ``min`` and ``max`` of those (None when there are none, or the value is not finite);
+    the others ``distinct``, the number of distinct values (None where Arrow cannot count
+    them, as for nested types).
+    """
+
+    name: str
+    type: str
+    count: int
+    nulls: int
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    distinct: int | None = None
+
+
+class FrameStats(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Schema and column statistics of a stored frame: ``rows`` in it (-1 when unknown),
+    ``rows_read`` the first rows the statistics cover (fewer for a frame past the bound);
+    ``error`` says why there are none (an unreadable blob)."""
+
+    rows: int
+    rows_read: int
+    columns: list[ColumnStats] = msgspec.field(default_factory=list)
+    error: str = ""
+
+
+class ColumnDiff(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A column in two frames: ``change`` is ``added`` (only in B), ``removed`` (only in
+    A), ``type`` (its type changed) or ``""``."""
+
+    name: str
+    change: str = ""
+    a: ColumnStats | None = None
+    b: ColumnStats | None = None
+
+
+class FrameDiff(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A frame input or output (``kind``) of two runs: each side's statistics (None where
+    that run has no frame by this name) and its columns side by side (A's order, then the
+    columns only B has)."""
+
+    name: str
+    kind: str
+    a: FrameStats | None = None
+    b: FrameStats | None = None
+    columns: list[ColumnDiff] = msgspec.field(default_factory=list)
 
 
 class NodeDiff(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -64,6 +134,7 @@ class Comparison(msgspec.Struct, frozen=True):
     inputs: list[ValueDiff]
     outputs: list[ValueDiff]
     nodes: list[NodeDiff]
+    frames: list[FrameDiff] = msgspec.field(default_factory=list)
 
 
 def preview(value: Value | None, limit: int = 80) -> str:
@@ -107,6 +178,43 @@ def _values(a: dict[str, Value] | None, b: dict[str, Value] | None) -> list[Valu
     ]
 
 
+def frame_diff(name: str, kind: str, a: FrameStats | None, b: FrameStats | None) -> FrameDiff:
+    """Two frames' statistics with their schema difference."""
+    ca = {c.name: c for c in a.columns} if a is not None else {}
+    cb = {c.name: c for c in b.columns} if b is not None else {}
+    names = list(ca) + [n for n in cb if n not in ca]
+    both = a is not None and b is not None and not a.error and not b.error
+    columns = []
+    for n in names:
+        x, y = ca.get(n), cb.get(n)
+        change = ""
+        if both and x is None:
+            change = "added"
+        elif both and y is None:
+            change = "removed"
+        elif x is not None and y is not None and x.type != y.type:
+            change = "type"
+        columns.append(ColumnDiff(name=n, change=change, a=x, b=y))
+    return FrameDiff(name=name, kind=kind, a=a, b=b, columns=columns)
+
+
+def _frames(
+    kind: str,
+    a: dict[str, Value] | None,
+    b: dict[str, Value] | None,
+    stats: Callable[[Value], FrameStats | None],
+) -> list[FrameDiff]:
+    a, b = a or {}, b or {}
+    out = []
+    for name in sorted(set(a) | set(b)):
+        x, y = a.get(name), b.get(name)
+        fx = stats(x) if x is not None and x.format in FRAME_FORMATS else None
+        fy = stats(y) if y is not None and y.format in FRAME_FORMATS else None
+        if fx is not None or fy is not None:
+            out.append(frame_diff(name, kind, fx, fy))
+    return out
+
+
 def _duration(start: float | None, end: float | None) -> float | None:
     return None if start is None or end is None else max(0.0, end - start)
 
@@ -123,10 +231,13 @@ def compare_executions(
     b: ExecutionRecord,
     b_nodes: Iterable[NodeRecord],
     manifest: Callable[[str], VersionManifest | None] = lambda _v: None,
+    frame_stats: Callable[[Value], FrameStats | None] | None = None,
 ) -> Comparison:
     """``a`` beside ``b``. A node whose task's code version differs gets the source diff of
     the two versions' manifests when both are stored (cached tasks store them), else a line
-    saying the versions differ."""
+    saying the versions differ. With ``frame_stats`` (which reads a stored frame), each
+    frame input and output of the runs gets its schema and column statistics side by side
+    (a frame with one content hash is read once)."""
     na = {n.node_id: n for n in a_nodes}
     nb = {n.node_id: n for n in b_nodes}
     va, vb = task_versions(a.spec), task_versions(b.spec)
@@ -167,6 +278,15 @@ def compare_executions(
                 source_diff=source,
             )
         )
+    seen: dict[str, FrameStats | None] = {}
+
+    def stats(v: Value) -> FrameStats | None:
+        if frame_stats is None:
+            return None
+        if v.hash not in seen:
+            seen[v.hash] = frame_stats(v)
+        return seen[v.hash]
+
     return Comparison(
         a=a.id,
         b=b.id,
@@ -179,6 +299,8 @@ def compare_executions(
         inputs=_values(a.inputs, b.inputs),
         outputs=_values(a.outputs, b.outputs),
         nodes=nodes,
+        frames=_frames("input", a.inputs, b.inputs, stats)
+        + _frames("output", a.outputs, b.outputs, stats),
     )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "ErrorInfo",
     "EventRecord",
     "ExecutionHead",
+    "ExecutionRunHead",
     "ExecutionRecord",
     "GRAPH_FORMAT",
     "GRAPH_OUTPUT",
@@ -375,6 +376,13 @@ class ExecutionHead(msgspec.Struct, frozen=True, omit_defaults=True):
     executor: str = "inline"
     code_root: str = ""
     labels: dict[str, str] = {}
+
+
+class ExecutionRunHead(ExecutionHead, frozen=True, omit_defaults=True):
+    """:class:`ExecutionHead` with the execution's inputs: what the experiment table of many
+    runs reads (decoded from the same stored JSON, still without the spec and outputs)."""
+
+    inputs: dict[str, Value] = {}
 
 
 def execution_head(rec: ExecutionRecord) -> ExecutionHead:

@@ -5,17 +5,23 @@ signature (``airfoil failures --remote``, the console's failures page)."""
 from __future__ import annotations
 
 from airfoil.core.code_versions import load_manifest
-from airfoil.core.compare import Comparison, compare_executions
+from airfoil.core.compare import ColumnStats, Comparison, FrameStats, compare_executions
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.reports import NodeReport, latest_report
 from airfoil.server._deps import Deps, get_record
+from airfoil.types import ValueContext
+from airfoil.types._frame_stats import frame_stats
 from airfoil.wire import (
+    ColumnDiffOut,
+    ColumnStatsOut,
     ComparisonOut,
     FailureGroupList,
     FailureGroupOut,
     FailureList,
     FailureOut,
+    FrameDiffOut,
+    FrameStatsOut,
     MetricSeriesOut,
     MetricsOut,
     NodeDiffOut,
@@ -119,6 +125,21 @@ def failures(d: Deps, project: str, signature: str, since: float | None, limit: 
     return FailureList(signature=signature, items=[_failure(f) for f in found])
 
 
+def _column(c: ColumnStats | None) -> ColumnStatsOut | None:
+    return None if c is None else ColumnStatsOut.model_validate(c, from_attributes=True)
+
+
+def _frame(f: FrameStats | None) -> FrameStatsOut | None:
+    if f is None:
+        return None
+    return FrameStatsOut(
+        rows=f.rows,
+        rows_read=f.rows_read,
+        columns=[ColumnStatsOut.model_validate(c, from_attributes=True) for c in f.columns],
+        error=f.error,
+    )
+
+
 def comparison_out(c: Comparison) -> ComparisonOut:
     """The wire form of a comparison."""
     return ComparisonOut(
@@ -150,22 +171,37 @@ def comparison_out(c: Comparison) -> ComparisonOut:
             )
             for n in c.nodes
         ],
+        frames=[
+            FrameDiffOut(
+                name=f.name,
+                kind=f.kind,
+                a=_frame(f.a),
+                b=_frame(f.b),
+                columns=[
+                    ColumnDiffOut(name=x.name, change=x.change, a=_column(x.a), b=_column(x.b))
+                    for x in f.columns
+                ],
+            )
+            for f in c.frames
+        ],
     )
 
 
 def compare(d: Deps, project: str, a: str, b: str) -> ComparisonOut:
-    """Two executions of ``project`` side by side.
+    """Two executions of ``project`` side by side (frames with their column statistics).
 
     Raises:
         NotFoundError: either is not an execution of the project.
     """
     ra, rb = get_record(d, project, a), get_record(d, project, b)
     blobs = d.blobs
-    c = compare_executions(
-        ra,
-        d.meta.get_nodes(a),
-        rb,
-        d.meta.get_nodes(b),
-        lambda version: load_manifest(blobs, version),
-    )
+    with ValueContext(blobs) as ctx:
+        c = compare_executions(
+            ra,
+            d.meta.get_nodes(a),
+            rb,
+            d.meta.get_nodes(b),
+            lambda version: load_manifest(blobs, version),
+            lambda value: frame_stats(value, ctx),
+        )
     return comparison_out(c)

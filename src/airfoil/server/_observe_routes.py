@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
+from airfoil.server import _experiments as exps
 from airfoil.server import _history as hist
 from airfoil.server import _observability as obs
 from airfoil.server._routes import (
@@ -26,7 +27,14 @@ from airfoil.server._routes import (
 )
 from airfoil.store._log_search import MAX_RUNS as MAX_SEARCHED
 from airfoil.store._task_history import MAX_RUNS
-from airfoil.wire import API_PREFIX, ComparisonOut, FailureGroupList, FailureList, MetricsOut
+from airfoil.wire import (
+    API_PREFIX,
+    ComparisonOut,
+    FailureGroupList,
+    FailureList,
+    MetricsOut,
+    RunsTableOut,
+)
 from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
 
 __all__ = ["router"]
@@ -129,6 +137,28 @@ def compare(
     """Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
     status and duration, and which tasks' code versions changed, with the source diff."""
     return obs.compare(d, project, a, b)
+
+
+@_route("GET", "/projects/{project}/workflows/{name}/runs", "viewer", response_model=RunsTableOut)
+def workflow_runs(
+    project: _Project,
+    name: Annotated[str, Path(max_length=300)],
+    d: Deps,
+    _: Viewer,
+    last: Annotated[int, Query(ge=1, le=exps.MAX_RUNS)] = 50,
+    metric: Annotated[list[str] | None, Query(max_length=50)] = None,
+    input: Annotated[list[str] | None, Query(max_length=50)] = None,
+    sort: Annotated[str, Query(max_length=300)] = "-started",
+    phase: Annotated[str | None, Query(max_length=20)] = None,
+) -> RunsTableOut:
+    """The experiment table: the newest ``last`` runs of workflow ``name`` (in ``phase`` if
+    given) with their inputs (``input``: only these) and the summary of each metric they
+    logged (``metric``: only these) over each run's nodes and attempts -- last, min, max
+    -- sorted by ``sort`` (``started``, ``duration``, ``phase``, ``id``, an input, or
+    ``METRIC:last|min|max``; ``-`` first for descending; runs without the value last)."""
+    return exps.runs(
+        d.meta, project, name, last=last, metrics=metric, inputs=input, sort=sort, phase=phase
+    )
 
 
 @_route("GET", "/projects/{project}/tasks/{task}/stats", "viewer", response_model=TaskStatsOut)

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from airfoil.core.errors import NotFoundError
+from airfoil.core.experiments import SeriesStat, series_stat
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import encode_json
@@ -61,6 +62,18 @@ class MemoryObservabilityStore(MemoryTaskHistoryStore, ObservabilityStore):
                 and (name is None or key[3] == name)
             )
         return [_SERIES.decode(data) for _, data in found]
+
+    def metric_stats(
+        self, execution_ids: Sequence[str], names: Sequence[str] | None = None
+    ) -> list[SeriesStat]:
+        wanted, named = set(execution_ids), None if names is None else set(names)
+        with self._lock:
+            found = sorted(
+                (key, data)
+                for key, data in self._series_rows().items()
+                if key[0] in wanted and (named is None or key[3] in named)
+            )
+        return [series_stat(_SERIES.decode(data)) for _, data in found]
 
     def _failure_rows(self) -> dict[tuple[str, str, int], bytes]:
         """The failures (created on first use); call with ``self._lock`` held."""

@@ -14,6 +14,8 @@ Invariants every backend keeps:
   driver may store them again).
 - Series come back ordered by node id, attempt and name (code-point order), points in the
   order they were logged; a series stays until its execution is deleted.
+- A series' summary (:class:`~airfoil.core.experiments.SeriesStat`) is written with it
+  and always agrees with it (``metric_stats``).
 - A failure is keyed by ``(execution_id, node_id, attempt)``; storing it again replaces it.
   Groups are computed by the backend (SQL ``GROUP BY`` on the server), ordered by count,
   then last seen (newest first), then signature; a group's example is its latest attempt.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
+from airfoil.core.experiments import SeriesStat
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.store._history import TaskHistoryStore
@@ -47,6 +50,15 @@ class ObservabilityStore(TaskHistoryStore, abc.ABC):
         self, execution_id: str, node_id: str | None = None, name: str | None = None
     ) -> list[MetricSeries]:
         """The series of an execution (of one node, of one metric name, if given)."""
+
+    @abc.abstractmethod
+    def metric_stats(
+        self, execution_ids: Sequence[str], names: Sequence[str] | None = None
+    ) -> list[SeriesStat]:
+        """The summary of every series of these executions (of these metric names, if
+        given): points, last value and time, finite min and max. Read without decoding the
+        series (the SQL backend keeps them as columns), so a table of many runs is cheap.
+        Unknown execution ids have none. Ordered by execution, node, attempt, name."""
 
     @abc.abstractmethod
     def put_failure(self, failure: FailureRecord) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection
 
+import msgspec
+
 from airfoil.core.blobs import BlobStore
 from airfoil.core.records import (
     AttemptRecord,
@@ -21,6 +23,7 @@ from airfoil.core.records import (
     EventRecord,
     ExecutionHead,
     ExecutionRecord,
+    ExecutionRunHead,
     NodeRecord,
     StoreBatch,
     execution_head,
@@ -88,6 +91,22 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
             offset=offset,
         )  # fmt: skip
         return [execution_head(r) for r in records]
+
+    def list_run_heads(
+        self,
+        *,
+        project: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+    ) -> list[ExecutionRunHead]:
+        """:meth:`list_executions` as heads with their inputs (the experiment table), newest
+        first, without decoding each row's graph."""
+        records = self.list_executions(project=project, workflow=workflow, phase=phase, limit=limit)
+        return [
+            ExecutionRunHead(**msgspec.structs.asdict(execution_head(r)), inputs=r.inputs)
+            for r in records
+        ]
 
     @abc.abstractmethod
     def count_executions(

@@ -30,6 +30,7 @@ from airfoil.core.records import (
     EventRecord,
     ExecutionHead,
     ExecutionRecord,
+    ExecutionRunHead,
     NodeRecord,
     StoreBatch,
     encode_json,
@@ -45,6 +46,7 @@ __all__ = ["MemoryMetaStore"]
 _T = TypeVar("_T")
 
 _HEAD = msgspec.json.Decoder(ExecutionHead)
+_RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
 _EXECUTION = msgspec.json.Decoder(ExecutionRecord)
 _NODE = msgspec.json.Decoder(NodeRecord)
 _ATTEMPT = msgspec.json.Decoder(AttemptRecord)
@@ -199,13 +201,7 @@ class MemoryMetaStore(
         offset: int = 0,
     ) -> list[ExecutionRecord]:
         check_page(limit, offset)
-        with self._lock:
-            rows = [
-                (row.created_at, eid, row.record)
-                for eid, row in self._executions.items()
-                if row.matches(project, domain, workflow, phase)
-            ]
-        rows.sort(reverse=True)
+        rows = self._newest_first(project, domain, workflow, phase)
         return [_EXECUTION.decode(r[2]) for r in rows[offset : offset + limit]]
 
     def list_execution_heads(
@@ -219,6 +215,25 @@ class MemoryMetaStore(
         offset: int = 0,
     ) -> list[ExecutionHead]:
         check_page(limit, offset)
+        rows = self._newest_first(project, domain, workflow, phase)
+        return [_HEAD.decode(r[2]) for r in rows[offset : offset + limit]]
+
+    def list_run_heads(
+        self,
+        *,
+        project: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+    ) -> list[ExecutionRunHead]:
+        check_page(limit, 0)
+        rows = self._newest_first(project, None, workflow, phase)
+        return [_RUN_HEAD.decode(r[2]) for r in rows[:limit]]
+
+    def _newest_first(
+        self, project: str | None, domain: str | None, workflow: str | None, phase: str | None
+    ) -> list[tuple[float, str, bytes]]:
+        """``(created_at, id, record)`` of the matching executions, newest first."""
         with self._lock:
             rows = [
                 (row.created_at, eid, row.record)
@@ -226,7 +241,7 @@ class MemoryMetaStore(
                 if row.matches(project, domain, workflow, phase)
             ]
         rows.sort(reverse=True)
-        return [_HEAD.decode(r[2]) for r in rows[offset : offset + limit]]
+        return rows
 
     def count_executions(
         self,

@@ -22,6 +22,7 @@ import msgspec
 import pytest
 
 from airfoil.core.errors import NotFoundError
+from airfoil.core.experiments import SeriesStat
 from airfoil.core.failures import FailureRecord, failure_record
 from airfoil.core.history import TaskRun
 from airfoil.core.metrics import MetricChunk, MetricSeries, merge_chunks
@@ -169,6 +170,66 @@ class ObservabilityStoreConformance:
         store.put_metric_series([a, b])
         assert store.metric_series("e1") == [a]
         assert store.metric_series("e2") == [b]
+
+    def test_metric_stats_summarise_each_series_without_its_points(self, store: MetaStore) -> None:
+        self._execution(store, "e1")
+        self._execution(store, "e2")
+        loss = make_series(n=4)  # 1, 1/2, 1/3, 1/4
+        chunk = MetricChunk(["acc"], ["gauge"], [(0, 0, 0.5, 10.0), (0, 1, 0.9, 11.0)])
+        chunk = MetricChunk(
+            ["acc"], ["gauge"], [*chunk.points, (0, 2, float("nan"), 12.0)]
+        )  # ends on NaN
+        acc = merge_chunks([chunk], "e1", "n1", 2, "mod.eval")
+        other = make_series("e2", n=2)
+        store.put_metric_series([loss, *acc, other])
+        got = store.metric_stats(["e1", "e2", "ghost"])
+        assert [(s.execution_id, s.node_id, s.name) for s in got] == [
+            ("e1", "n0", "loss"),
+            ("e1", "n1", "acc"),
+            ("e2", "n0", "loss"),
+        ]
+        assert got[0] == SeriesStat(
+            execution_id="e1",
+            node_id="n0",
+            attempt=1,
+            name="loss",
+            kind="gauge",
+            points=4,
+            last=0.25,
+            last_at=1_700_000_003.0,
+            min=0.25,
+            max=1.0,
+        )
+        assert (got[1].points, got[1].last, got[1].min, got[1].max) == (3, None, 0.5, 0.9)
+        assert got[1].last_at == 12.0
+        assert store.metric_stats(["e1"], ["acc"]) == [got[1]]
+        assert store.metric_stats(["e1"], []) == []
+        assert store.metric_stats([]) == []
+        # stored again: the summary follows the series
+        store.put_metric_series([make_series(n=1)])
+        assert store.metric_stats(["e1"], ["loss"])[0].points == 1
+
+    def test_run_heads_carry_inputs_newest_first(self, store: MetaStore) -> None:
+        for i, (wf, phase) in enumerate(
+            [("m.a", "succeeded"), ("m.b", "succeeded"), ("m.a", "failed"), ("m.a", "succeeded")]
+        ):
+            rec = make_execution(f"r{i}", created_at=100.0 + i, workflow=wf, phase=phase)
+            store.write(StoreBatch(execution=rec))
+        heads = store.list_run_heads(workflow="m.a", limit=10)
+        assert [h.id for h in heads] == ["r3", "r2", "r0"]
+        assert heads[0].inputs == make_execution("r3").inputs
+        assert heads[0].started_at == make_execution("r3", created_at=103.0).started_at
+        assert [h.id for h in store.list_run_heads(workflow="m.a", phase="failed")] == ["r2"]
+        assert [h.id for h in store.list_run_heads(workflow="m.a", limit=1)] == ["r3"]
+        assert store.list_run_heads(project="other", workflow="m.a") == []
+
+    def test_metric_stats_of_many_executions(self, store: MetaStore) -> None:
+        ids = [f"e{i:04d}" for i in range(520)]  # more than one IN (...) batch of 500
+        for eid in ids:
+            self._execution(store, eid)
+        store.put_metric_series([make_series(eid, n=2) for eid in ids])
+        got = store.metric_stats(ids, ["loss"])
+        assert [s.execution_id for s in got] == ids
 
     def test_failures_group_by_signature_across_runs(self, store: MetaStore) -> None:
         for eid in ("e1", "e2", "e3"):

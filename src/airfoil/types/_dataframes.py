@@ -48,7 +48,7 @@ from airfoil.types._base import (
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["DataFrameConverter", "frame_value_from_file"]
+__all__ = ["DataFrameConverter", "frame_source", "frame_value_from_file"]
 
 _json = msgspec.json.encode
 
@@ -295,7 +295,7 @@ class DataFrameHandler(BlobHandler):
                 return self.flavour.from_arrow(_read_ipc(source))
         else:
             read = self.flavour.read
-        return read(_source(value, ctx))
+        return read(frame_source(value, ctx))
 
     def iter_python(self, value: Value, ctx: ValueContext, rows: int) -> Iterator[Any]:
         """The stored frame in chunks of at most ``rows`` rows, read lazily.
@@ -314,7 +314,7 @@ class DataFrameHandler(BlobHandler):
             raise self.wrong_format(value)
         import pyarrow as pa
 
-        source = _source(value, ctx)
+        source = frame_source(value, ctx)
         if value.format == "arrow":
             buf = pa.py_buffer(source) if isinstance(source, bytes) else pa.memory_map(source)
             batches: Iterator[Any] = iter(pa.ipc.open_stream(buf))
@@ -345,7 +345,7 @@ class DataFrameHandler(BlobHandler):
         return "a path to a .csv or .parquet file"
 
 
-def _source(value: Value, ctx: ValueContext) -> bytes | str:
+def frame_source(value: Value, ctx: ValueContext) -> bytes | str:
     """A frame value's bytes (inline) or the local path of its blob (downloaded and checked
     once into the context's scratch directory when the store is remote)."""
     if value.inline is not None:

@@ -3,17 +3,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "ColumnDiffOut",
+    "ColumnStatsOut",
     "ComparisonOut",
+    "FrameDiffOut",
+    "FrameStatsOut",
     "FailureGroupList",
     "FailureGroupOut",
     "FailureList",
     "FailureOut",
     "MetricSeriesOut",
     "MetricsOut",
+    "MetricSummaryOut",
     "NodeDiffOut",
+    "RunRowOut",
+    "RunsTableOut",
     "ValueDiffOut",
 ]
 
@@ -130,6 +139,58 @@ class NodeDiffOut(BaseModel):
     source_diff: list[str]
 
 
+class ColumnStatsOut(BaseModel):
+    """One column of a stored frame over the rows read: ``nulls`` counts null and NaN;
+    numeric columns have mean, std (sample), min and max, the others ``distinct``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    type: str
+    count: int
+    nulls: int
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    distinct: int | None = None
+
+
+class FrameStatsOut(BaseModel):
+    """A stored frame's schema and column statistics over its first ``rows_read`` rows
+    (``rows`` in all, -1 when unknown); ``error`` when the frame could not be read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rows: int
+    rows_read: int
+    columns: list[ColumnStatsOut]
+    error: str = ""
+
+
+class ColumnDiffOut(BaseModel):
+    """A column of two frames: ``change`` is added, removed, type or empty."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    change: str
+    a: ColumnStatsOut | None
+    b: ColumnStatsOut | None
+
+
+class FrameDiffOut(BaseModel):
+    """A frame input or output (``kind``) of two runs, with its columns side by side."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    kind: str
+    a: FrameStatsOut | None
+    b: FrameStatsOut | None
+    columns: list[ColumnDiffOut]
+
+
 class ComparisonOut(BaseModel):
     """Two executions side by side (``airfoil compare``)."""
 
@@ -146,3 +207,50 @@ class ComparisonOut(BaseModel):
     inputs: list[ValueDiffOut]
     outputs: list[ValueDiffOut]
     nodes: list[NodeDiffOut]
+    frames: list[FrameDiffOut] = []
+
+
+class MetricSummaryOut(BaseModel):
+    """One metric of one run over all its nodes' and attempts' series: ``min``/``max`` of
+    their finite points, ``last`` the last point of the series that ended latest (null when
+    it was NaN), ``points`` and ``series`` counted."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    last: float | None
+    min: float | None
+    max: float | None
+    points: int
+    series: int
+
+
+class RunRowOut(BaseModel):
+    """One run of the experiment table: ``inputs`` as previews, ``input_values`` the JSON
+    of those stored as JSON, ``metrics`` by name (absent: the run did not log it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    phase: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    duration: float | None
+    inputs: dict[str, str]
+    input_values: dict[str, Any]
+    metrics: dict[str, MetricSummaryOut]
+
+
+class RunsTableOut(BaseModel):
+    """Runs of one workflow with their inputs and chosen metrics (``airfoil runs``).
+    ``available_metrics``: every metric the listed runs logged."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    workflow: str
+    inputs: list[str]
+    metrics: list[str]
+    available_metrics: list[str]
+    sort: str
+    rows: list[RunRowOut]

@@ -189,3 +189,47 @@ def test_processes_opening_a_fresh_database_migrate_it_once(empty_url: str) -> N
     assert [p.exitcode for p in procs] == [0, 0, 0]
     assert _scalar(empty_url, "SELECT count(*) FROM alembic_version") == 1
     assert _tables(empty_url) == TABLES | {"alembic_version"}
+
+
+def test_series_stored_before_0012_get_their_summaries(empty_url: str) -> None:
+    """Revision 0012 fills ``min_value``/``max_value``/``last_at`` of rows stored before it
+    from their JSON (a NaN point is no min; the runs table then reads them as columns)."""
+    migrate(empty_url, "0011")
+    migrate(empty_url, "0011")  # at 0011 already: nothing to do
+    store_url = empty_url
+    engine = sa.create_engine(store_url, poolclass=sa.pool.NullPool)
+    record = (
+        '{"execution_id":"e1","node_id":"n0","attempt":1,"task":"m.t","name":"loss",'
+        '"steps":[0,1,2],"values":[3.0,null,1.5],"times":[10.0,11.0,12.0]}'
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO executions (id, project, domain, workflow, phase, created_at, "
+                    "record) VALUES ('e1', 'p', 'd', 'w', 'succeeded', 1.0, '{}')"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO metric_series (execution_id, node_id, attempt, name, task, "
+                    "kind, points, last_value, record) VALUES ('e1', 'n0', 1, 'loss', 'm.t', "
+                    "'gauge', 3, 1.5, :r)"
+                ),
+                {"r": record},
+            )
+    finally:
+        engine.dispose()
+    migrate(empty_url)
+    store = SqlMetaStore(empty_url)
+    try:
+        [stat] = store.metric_stats(["e1"])
+        assert (stat.points, stat.last, stat.min, stat.max, stat.last_at) == (
+            3,
+            1.5,
+            1.5,
+            3.0,
+            12.0,
+        )
+    finally:
+        store.close()

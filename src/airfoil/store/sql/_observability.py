@@ -2,7 +2,8 @@
 
 One row per ``(execution_id, node_id, attempt, name)`` in ``metric_series`` (revision 0008):
 the task, the kind, the point count and last value as columns (to list and filter without
-decoding), the whole :class:`~airfoil.core.metrics.MetricSeries` as msgspec JSON in
+decoding; ``min_value``, ``max_value`` and ``last_at`` since revision 0012, which the runs
+table reads), the whole :class:`~airfoil.core.metrics.MetricSeries` as msgspec JSON in
 ``record`` (one row holds all points of a series: a 100,000-point curve is one read).
 Storing a series again deletes and inserts it in one transaction.
 
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from airfoil.core.errors import NotFoundError
+from airfoil.core.experiments import SeriesStat, series_stat
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import encode_json
@@ -40,8 +42,15 @@ _DELETE = (
 )
 _INSERT = (
     "INSERT INTO metric_series (execution_id, node_id, attempt, name, task, kind, points, "
-    "last_value, record) VALUES ({e}, {n}, {a}, {m}, {t}, {k}, {p}, {v}, {r})"
+    "last_value, record, min_value, max_value, last_at) "
+    "VALUES ({e}, {n}, {a}, {m}, {t}, {k}, {p}, {v}, {r}, {lo}, {hi}, {lat})"
 )
+_STATS = (
+    "SELECT execution_id, node_id, attempt, name, kind, points, last_value, last_at, "
+    "min_value, max_value FROM metric_series WHERE execution_id IN ({ids})"
+)
+#: Execution ids per ``IN (...)`` statement (below every backend's parameter limit).
+_STATS_BATCH = 500
 _SELECT = "SELECT record FROM metric_series WHERE execution_id = {e}"
 _ORDER = " ORDER BY node_id, attempt, name"
 _DELETE_FAILURE = (
@@ -82,6 +91,9 @@ _NAMES = {
     "ve": "version",
     "at": "at",
     "sg": "signature",
+    "lo": "min_value",
+    "hi": "max_value",
+    "lat": "last_at",
     "since": "since",
     "lim": "lim",
 }
@@ -114,6 +126,7 @@ class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
         rows = []
         for s in series:
             last = s.last
+            stat = series_stat(s)
             rows.append(
                 {
                     "eid": s.execution_id,
@@ -126,6 +139,9 @@ class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
                     # NaN/inf have no portable SQL spelling: the column says "no number".
                     "last_value": last if last is not None and math.isfinite(last) else None,
                     "record": encode_json(s).decode(),
+                    "min_value": stat.min,
+                    "max_value": stat.max,
+                    "last_at": stat.last_at,
                 }
             )
         executions = sorted({s.execution_id for s in series})
@@ -157,6 +173,44 @@ class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
             params["name"] = name
         rows = self._read(_params(self.dialect, sql + _ORDER), params, "reading metric series")
         return [_SERIES.decode(r[0]) for r in rows]
+
+    def metric_stats(
+        self, execution_ids: Sequence[str], names: Sequence[str] | None = None
+    ) -> list[SeriesStat]:
+        ids = sorted(set(execution_ids))
+        style = "%({})s" if self.dialect == "postgresql" else ":{}"
+        out: list[SeriesStat] = []
+        for start in range(0, len(ids), _STATS_BATCH):
+            batch = ids[start : start + _STATS_BATCH]
+            params: dict[str, Any] = {f"id{i}": eid for i, eid in enumerate(batch)}
+            sql = _STATS.format(ids=", ".join(style.format(f"id{i}") for i in range(len(batch))))
+            if names is not None:
+                if not names:
+                    return []
+                named = sorted(set(names))
+                params.update({f"nm{i}": n for i, n in enumerate(named)})
+                marks = ", ".join(style.format(f"nm{i}") for i in range(len(named)))
+                sql += f" AND name IN ({marks})"
+            for eid, node, attempt, name, kind, points, last, last_at, lo, hi in self._read(
+                sql + " ORDER BY execution_id, node_id, attempt, name",
+                params,
+                "reading metric summaries",
+            ):
+                out.append(
+                    SeriesStat(
+                        execution_id=str(eid),
+                        node_id=str(node),
+                        attempt=int(attempt),
+                        name=str(name),
+                        kind=str(kind),
+                        points=int(points),
+                        last=None if last is None else float(last),
+                        last_at=None if last_at is None else float(last_at),
+                        min=None if lo is None else float(lo),
+                        max=None if hi is None else float(hi),
+                    )
+                )
+        return out
 
     def put_failure(self, failure: FailureRecord) -> None:
         delete = _params(self.dialect, _DELETE_FAILURE)

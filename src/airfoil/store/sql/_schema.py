@@ -191,7 +191,8 @@ control_messages = sa.Table(
 
 #: Metric time series of attempts (revision 0008): one row per ``(execution, node, attempt,
 #: name)``, the whole :class:`~airfoil.core.metrics.MetricSeries` as JSON in ``record``;
-#: ``task``/``name`` indexed to find a metric across runs.
+#: ``task``/``name`` indexed to find a metric across runs. ``min_value``/``max_value`` (finite
+#: points) and ``last_at`` (revision 0012) summarise it for the runs table without decoding.
 metric_series = sa.Table(
     "metric_series",
     metadata,
@@ -204,6 +205,9 @@ metric_series = sa.Table(
     sa.Column("points", sa.Integer, nullable=False),
     sa.Column("last_value", sa.Double, nullable=True),
     sa.Column("record", sa.Text, nullable=False),
+    sa.Column("min_value", sa.Double, nullable=True),
+    sa.Column("max_value", sa.Double, nullable=True),
+    sa.Column("last_at", sa.Double, nullable=True),
     sa.Index(None, "task", "name"),
 )
 

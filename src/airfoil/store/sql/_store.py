@@ -33,6 +33,7 @@ from airfoil.core.records import (
     EventRecord,
     ExecutionHead,
     ExecutionRecord,
+    ExecutionRunHead,
     NodeRecord,
     StoreBatch,
     encode_json,
@@ -63,6 +64,7 @@ _T = TypeVar("_T")
 
 _EXECUTION = msgspec.json.Decoder(ExecutionRecord)
 _HEAD = msgspec.json.Decoder(ExecutionHead)
+_RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
 _NODE = msgspec.json.Decoder(NodeRecord)
 _ATTEMPT = msgspec.json.Decoder(AttemptRecord)
 _EVENT = msgspec.json.Decoder(EventRecord)
@@ -384,6 +386,20 @@ class SqlMetaStore(
         sql = self._s.list_executions(tuple(params))
         params.update(limit=limit, offset=offset)
         return [_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
+
+    def list_run_heads(
+        self,
+        *,
+        project: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+    ) -> list[ExecutionRunHead]:
+        check_page(limit, 0)
+        params = _filters(project=project, domain=None, workflow=workflow, phase=phase)
+        sql = self._s.list_executions(tuple(params))
+        params.update(limit=limit, offset=0)
+        return [_RUN_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
 
     def count_executions(
         self,

@@ -1,0 +1,122 @@
+// The experiment-tracking view: the runs of one workflow as a table of their inputs and
+// chosen metrics (each metric's last, min and max over the run's nodes and attempts). Sorted
+// by the server (click a column); select runs to compare two or to overlay a metric. The
+// workflow, metrics, sort and count are in the URL (?workflow=W&metrics=a,b&sort=-loss:min).
+import { useState } from "preact/hooks";
+import type { S } from "./api";
+import { enc, get } from "./api";
+import { Link, Phase, Problem } from "./components";
+import { navigate, setQuery } from "./router";
+import { fmtDuration, fmtTime, useFetch } from "./util";
+
+type RunsTableOut = S["RunsTableOut"];
+const AGGS = ["last", "min", "max"] as const;
+
+function num(v: number | null | undefined): string {
+  if (v === null || v === undefined) return "—";
+  return Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : String(Number(v.toPrecision(6)));
+}
+
+export function RunsPage(props: { project: string; query: URLSearchParams }) {
+  const { project, query } = props;
+  const workflow = query.get("workflow") ?? "";
+  const metrics = (query.get("metrics") ?? "").split(",").filter(Boolean);
+  const sort = query.get("sort") ?? "-started";
+  const last = query.get("last") ?? "50";
+  const [text, setText] = useState(workflow);
+  const [selected, setSelected] = useState<string[]>([]);
+  const params = new URLSearchParams({ last, sort });
+  for (const m of metrics) params.append("metric", m);
+  const url = `/projects/${enc(project)}/workflows/${enc(workflow)}/runs?${params}`;
+  const t = useFetch<RunsTableOut | null>(url, () => (workflow ? get<RunsTableOut>(url) : Promise.resolve(null)));
+  const d = t.data;
+  const toggleMetric = (m: string) => {
+    const shown = d ? d.metrics : metrics;
+    const next = shown.includes(m) ? shown.filter((x) => x !== m) : [...shown, m];
+    setQuery({ metrics: next.join(",") || null });
+  };
+  const sortBy = (key: string) => setQuery({ sort: sort === key ? `-${key}` : key });
+  const head = (key: string, label: string, cls = "") => {
+    const on = sort === key || sort === `-${key}`;
+    return (
+      <th class={`sortable ${cls}${on ? " sorted" : ""}`} data-sort={key} onClick={() => sortBy(key)} title={`sort by ${key}`}>
+        {label}
+        {on ? (sort.startsWith("-") ? " ▼" : " ▲") : ""}
+      </th>
+    );
+  };
+  const pick = (id: string, on: boolean) => setSelected(on ? [...selected, id] : selected.filter((x) => x !== id));
+  const overlayMetric = d?.metrics[0] ?? "";
+  return (
+    <div class="page runs-page">
+      <h1>Runs of a workflow</h1>
+      <form class="row" onSubmit={(e) => { e.preventDefault(); setSelected([]); setQuery({ workflow: text.trim() }); }}>
+        <label>workflow <input name="workflow" size={40} placeholder="module.workflow" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} /></label>{" "}
+        <label>last <select name="last" value={last} onChange={(e) => setQuery({ last: (e.target as HTMLSelectElement).value })}>
+          {["20", "50", "200", "1000"].map((n) => <option value={n}>{n}</option>)}
+        </select></label>{" "}
+        <button type="submit">Show</button>
+      </form>
+      <Problem error={t.error} />
+      {!workflow ? <div class="muted">Give a workflow's name (a workflow's page links here).</div> : null}
+      {d ? (
+        <div>
+          <div class="row metric-picker">
+            metrics:{" "}
+            {d.available_metrics.length ? d.available_metrics.map((m) => (
+              <label class="inline small">
+                <input type="checkbox" name={`metric-${m}`} checked={d.metrics.includes(m)} onChange={() => toggleMetric(m)} /> {m}
+              </label>
+            )) : <span class="muted">none logged</span>}
+          </div>
+          <div class="row">
+            <button class="compare-selected" disabled={selected.length !== 2} onClick={() => navigate(`/projects/${enc(project)}/compare?a=${enc(selected[0])}&b=${enc(selected[1])}`)}>
+              Compare 2 selected
+            </button>{" "}
+            <button class="overlay-selected" disabled={selected.length < 1 || !overlayMetric} onClick={() => navigate(`/projects/${enc(project)}/metrics?runs=${selected.map(enc).join(",")}&name=${enc(overlayMetric)}`)}>
+              Overlay {overlayMetric || "a metric"} of {selected.length} selected
+            </button>{" "}
+            <span class="muted small">{d.rows.length} runs, sorted by {d.sort}</span>
+          </div>
+          {d.rows.length ? (
+            <table class="list runs-table">
+              <thead>
+                <tr>
+                  <th rowSpan={2}></th>
+                  {head("id", "execution")}
+                  {head("phase", "phase")}
+                  {head("started", "started")}
+                  {head("duration", "duration")}
+                  {d.inputs.map((i) => head(i, i, "input"))}
+                  {d.metrics.map((m) => <th colSpan={3} class="metric-group">{m}</th>)}
+                </tr>
+                <tr>
+                  <th colSpan={4 + d.inputs.length}></th>
+                  {d.metrics.flatMap((m) => AGGS.map((a) => head(`${m}:${a}`, a, "num")))}
+                </tr>
+              </thead>
+              <tbody>
+                {d.rows.map((r) => (
+                  <tr data-execution={r.id} class={selected.includes(r.id) ? "selected" : ""}>
+                    <td><input type="checkbox" name={`select-${r.id}`} checked={selected.includes(r.id)} onChange={(e) => pick(r.id, (e.target as HTMLInputElement).checked)} /></td>
+                    <td class="mono"><Link to={`/projects/${enc(project)}/executions/${enc(r.id)}`}>{r.id}</Link></td>
+                    <td><Phase phase={r.phase} /></td>
+                    <td class="small">{fmtTime(r.started_at ?? r.created_at)}</td>
+                    <td>{fmtDuration(r.duration)}</td>
+                    {d.inputs.map((i) => <td class="mono small" data-input={i}>{r.inputs[i] ?? ""}</td>)}
+                    {d.metrics.flatMap((m) => AGGS.map((a) => {
+                      const s = r.metrics[m];
+                      return <td class="num mono" data-metric={`${m}:${a}`}>{s ? (s[a] === null && a === "last" ? "NaN" : num(s[a])) : ""}</td>;
+                    }))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <div class="muted">no runs of {d.workflow}</div>
+          )}
+        </div>
+      ) : null}
+    </div>
+  );
+}
