@@ -130,6 +130,29 @@ def test_async_tasks_gather_children() -> None:
     assert async_parent(n=4) == [1, 2, 3, 4]
 
 
+@af.workflow
+def double_wf(x: int) -> int:
+    return double(x=x)
+
+
+@af.task
+def calls_a_workflow_then_a_task(x: int) -> int:
+    return double(x=double_wf(x=x)) + 1
+
+
+@af.task
+async def async_calls_a_workflow_then_awaits(x: int) -> int:
+    return await async_middle(x=double_wf(x=x))
+
+
+def test_calls_after_a_workflow_call_reach_the_calling_loop() -> None:
+    """A workflow called inside a running (inline) task drives a loop of its own; the calls
+    the task makes afterwards went to that finished loop's transport and came back failed
+    with no error ('child ... failed')."""
+    assert calls_a_workflow_then_a_task(x=3) == 13
+    assert async_calls_a_workflow_then_awaits(x=3) == 13
+
+
 NESTED_ASYNC = textwrap.dedent(
     """
     import asyncio
