@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import html
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from airfoil.sdk._context import ExecutionContext
 from airfoil.sdk._context import current_context as _airfoil_context
 
-__all__ = ["Deck", "Secret", "current_context", "secret_name"]
+__all__ = ["Deck", "Secret", "SecretsManager", "current_context", "secret_name"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ def secret_name(group: str | None, key: str | None) -> str:
     return ".".join(part for part in (group, key) if part)
 
 
+def local_env_var(name: str) -> str:
+    """The environment variable a local run reads secret ``name`` from (the rule of
+    ``airfoil.store.stores.secret_env_name``, which this layer may not import)."""
+    return "AIRFOIL_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
 class _Secrets:
     """``current_context().secrets``: ``get(group, key)`` as in flytekit."""
 
@@ -67,8 +74,7 @@ class _Secrets:
             raise ValueError(
                 f"secret {name!r} was not requested or is not set: add "
                 f"Secret(group={group!r}, key={key!r}) to the task's secret_requests and set it "
-                f"(locally: the environment variable AIRFOIL_SECRET_"
-                f"{re.sub(r'[^A-Za-z0-9]', '_', name).upper()})"
+                f"(locally: the environment variable {local_env_var(name)})"
             )
         value = self._ctx.secrets[name]
         return value.encode() if "b" in encode_mode else value
@@ -84,7 +90,40 @@ class _Secrets:
         return self._ctx.secrets.file(name)
 
     def get_secrets_env_var(self, group: str | None = None, key: str | None = None) -> str:
-        return "AIRFOIL_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", secret_name(group, key)).upper()
+        return local_env_var(secret_name(group, key))
+
+
+class SecretsManager:
+    """``flytekit.testing.SecretsManager``: where a local run reads each secret from, to set
+    them in a test or a script (``os.environ[sm.get_secrets_env_var(group, key)] = value``),
+    and ``get(group, key)`` to read one outside a task."""
+
+    def get_secrets_env_var(self, group: str | None = None, key: str | None = None) -> str:
+        return local_env_var(secret_name(group, key))
+
+    def get(
+        self,
+        group: str | None = None,
+        key: str | None = None,
+        group_version: str | None = None,
+        encode_mode: str = "r",
+    ) -> Any:
+        var = self.get_secrets_env_var(group, key)
+        if var not in os.environ:
+            raise ValueError(
+                f"secret {secret_name(group, key)!r} is not set: set the environment variable {var}"
+            )
+        value = os.environ[var]
+        return value.encode() if "b" in encode_mode else value
+
+    def get_secrets_file(self, group: str | None = None, key: str | None = None) -> str:
+        """Refused: Airfoil writes a secret's file only inside a running task (a private
+        file, removed when the attempt ends); read it there with
+        ``current_context().secrets.get_secrets_file(group, key)``."""
+        raise ValueError(
+            "SecretsManager.get_secrets_file: Airfoil writes a secret's file only while a task "
+            "runs; call current_context().secrets.get_secrets_file(group, key) in the task"
+        )
 
 
 @dataclass(frozen=True)
