@@ -56,11 +56,14 @@ def local_env_var(name: str) -> str:
     return "AIRFOIL_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
-class _Secrets:
-    """``current_context().secrets``: ``get(group, key)`` as in flytekit."""
+class SecretsManager:
+    """``flytekit.testing.SecretsManager``: where a local run reads each secret from, to set
+    them in a test or a script (``os.environ[sm.get_secrets_env_var(group, key)] = value``),
+    and ``get(group, key)`` to read one outside a task. A running task's
+    ``current_context().secrets`` is one reading the task's own secrets."""
 
-    def __init__(self, ctx: ExecutionContext) -> None:
-        self._ctx = ctx
+    def get_secrets_env_var(self, group: str | None = None, key: str | None = None) -> str:
+        return local_env_var(secret_name(group, key))
 
     def get(
         self,
@@ -70,14 +73,43 @@ class _Secrets:
         encode_mode: str = "r",
     ) -> Any:
         name = secret_name(group, key)
-        if name not in self._ctx.secrets:
-            raise ValueError(
-                f"secret {name!r} was not requested or is not set: add "
-                f"Secret(group={group!r}, key={key!r}) to the task's secret_requests and set it "
-                f"(locally: the environment variable {local_env_var(name)})"
-            )
-        value = self._ctx.secrets[name]
+        value = self._read(name)
+        if value is None:
+            raise ValueError(self._missing(group, key, name))
         return value.encode() if "b" in encode_mode else value
+
+    def _read(self, name: str) -> str | None:
+        return os.environ.get(local_env_var(name))
+
+    def _missing(self, group: str | None, key: str | None, name: str) -> str:
+        return f"secret {name!r} is not set: set the environment variable {local_env_var(name)}"
+
+    def get_secrets_file(
+        self, group: str | None = None, key: str | None = None, group_version: str | None = None
+    ) -> str:
+        """Refused outside a task: Airfoil writes a secret's file only while a task runs (a
+        private file, removed when the attempt ends)."""
+        raise ValueError(
+            "SecretsManager.get_secrets_file: Airfoil writes a secret's file only while a task "
+            "runs; call current_context().secrets.get_secrets_file(group, key) in the task"
+        )
+
+
+class _Secrets(SecretsManager):
+    """``current_context().secrets``: the running task's secrets, as in flytekit."""
+
+    def __init__(self, ctx: ExecutionContext) -> None:
+        self._ctx = ctx
+
+    def _read(self, name: str) -> str | None:
+        return self._ctx.secrets.get(name)
+
+    def _missing(self, group: str | None, key: str | None, name: str) -> str:
+        return (
+            f"secret {name!r} was not requested or is not set: add "
+            f"Secret(group={group!r}, key={key!r}) to the task's secret_requests and set it "
+            f"(locally: the environment variable {local_env_var(name)})"
+        )
 
     def get_secrets_file(
         self, group: str | None = None, key: str | None = None, group_version: str | None = None
@@ -88,42 +120,6 @@ class _Secrets:
         if name not in self._ctx.secrets:
             self.get(group, key)  # raises the error that says what to do
         return self._ctx.secrets.file(name)
-
-    def get_secrets_env_var(self, group: str | None = None, key: str | None = None) -> str:
-        return local_env_var(secret_name(group, key))
-
-
-class SecretsManager:
-    """``flytekit.testing.SecretsManager``: where a local run reads each secret from, to set
-    them in a test or a script (``os.environ[sm.get_secrets_env_var(group, key)] = value``),
-    and ``get(group, key)`` to read one outside a task."""
-
-    def get_secrets_env_var(self, group: str | None = None, key: str | None = None) -> str:
-        return local_env_var(secret_name(group, key))
-
-    def get(
-        self,
-        group: str | None = None,
-        key: str | None = None,
-        group_version: str | None = None,
-        encode_mode: str = "r",
-    ) -> Any:
-        var = self.get_secrets_env_var(group, key)
-        if var not in os.environ:
-            raise ValueError(
-                f"secret {secret_name(group, key)!r} is not set: set the environment variable {var}"
-            )
-        value = os.environ[var]
-        return value.encode() if "b" in encode_mode else value
-
-    def get_secrets_file(self, group: str | None = None, key: str | None = None) -> str:
-        """Refused: Airfoil writes a secret's file only inside a running task (a private
-        file, removed when the attempt ends); read it there with
-        ``current_context().secrets.get_secrets_file(group, key)``."""
-        raise ValueError(
-            "SecretsManager.get_secrets_file: Airfoil writes a secret's file only while a task "
-            "runs; call current_context().secrets.get_secrets_file(group, key) in the task"
-        )
 
 
 @dataclass(frozen=True)
