@@ -4,7 +4,10 @@ errors of their bad input."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -166,3 +169,73 @@ def test_on_failure_takes_a_workflow_and_refuses_anything_else(
         @workflow(on_failure=print)
         def bad(name: str) -> None:
             _boom()
+
+
+@task
+def _report(data: list[float]) -> dict:
+    return {"mean": sum(data) / len(data), "n": len(data)}
+
+
+@task
+def _finalize(report: dict, title: str) -> dict:
+    return {"title": title, **report}
+
+
+@task
+def _rejected() -> dict:
+    return {"invalid": True}
+
+
+@workflow
+def _review_wf(data: list[float]) -> dict:
+    from airfoil.compat.flytekit import approve, conditional, wait_for_input
+
+    report = _report(data=data)
+    title = wait_for_input("title", timeout=dt.timedelta(seconds=30), expected_type=str)
+    passed = wait_for_input("passes", timeout=dt.timedelta(seconds=30), expected_type=bool)
+    report >> title
+    approved = approve(report, "ok-report", timeout=dt.timedelta(seconds=30))
+    return (
+        conditional("review")
+        .if_(passed.is_true())
+        .then(_finalize(report=approved, title=title))
+        .else_()
+        .then(_rejected())
+    )
+
+
+def _answer_when_waiting(answers: dict[str, str]) -> threading.Thread:
+    from airfoil.core.errors import InvalidInputError, NotFoundError
+    from airfoil.engine.signals import send_signal
+    from airfoil.local import get_runtime
+
+    def run() -> None:
+        rt = get_runtime()
+        pending = dict(answers)
+        deadline = time.time() + 25
+        while pending and time.time() < deadline:
+            running = rt.meta.list_executions(phase="running", limit=1)
+            for name in list(pending):
+                if running:
+                    try:
+                        send_signal(rt.meta, rt.blobs, rt.types, running[0].id, name, pending[name])
+                        del pending[name]
+                    except (NotFoundError, InvalidInputError):
+                        pass
+            time.sleep(0.05)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize(
+    ("passes", "expected"),
+    [("true", {"title": "Q3", "mean": 2.0, "n": 3}), ("false", {"invalid": True})],
+)
+def test_flytekit_gates_wait_for_real_signals(passes: str, expected: dict) -> None:
+    """flytesnacks' review idiom (wait_for_input, ``report >> title``, approve, a conditional
+    on a bool input) with the compat names: the run waits for each signal and goes on with it."""
+    t = _answer_when_waiting({"title": "Q3", "passes": passes, "ok-report": "true"})
+    assert _review_wf(data=[1.0, 2.0, 3.0]) == expected
+    t.join(5)
