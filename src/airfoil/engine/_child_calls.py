@@ -31,6 +31,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from airfoil.core.drive_lock import DriveLock
 from airfoil.core.phases import NodePhase
 from airfoil.engine import state as sm
 from airfoil.engine._mapping import split_item_id
@@ -65,7 +66,7 @@ class ChildCalls:
         self._inbox_lock = threading.Lock()
         # One thread drives the loop at a time: an async task awaits its children from
         # threads of its own (``asyncio.to_thread``), each of which waits here.
-        self._driving = threading.RLock()
+        self._driving = DriveLock()  # handed down to nested async attempts' threads
 
     # --- the transport of attempts running in the driver's thread ------------------------
 

@@ -371,6 +371,9 @@ class _Loop:
         #: commands a re-entrant turn (see run_until) left for the turn it interrupted
         self.carried: deque[sm.Command] = deque()
         self.children = ChildCalls(self)
+        # A workflow called inside an inline attempt drives a loop of its own on the same
+        # executor: the calling loop's transport comes back when this one ends (run()).
+        self._outer_children = engine.executor.child_transport
         engine.executor.connect(self.children)
 
     def handle(self, event: sm.Event) -> list[sm.Command]:
@@ -386,7 +389,10 @@ class _Loop:
 
     def run(self) -> None:
         """Drive the execution to its end."""
-        self._turns(deque(self.handle(sm.Start(self.e.clock.now()))), None)
+        try:
+            self._turns(deque(self.handle(sm.Start(self.e.clock.now()))), None)
+        finally:
+            self.e.executor.connect(self._outer_children)
 
     def run_until(self, first: list[sm.Command], until: Callable[[], bool]) -> None:
         """Drive from inside an attempt that runs in this thread (an inline task waiting on

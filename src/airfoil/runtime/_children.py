@@ -25,6 +25,7 @@ import importlib
 import threading
 from typing import TYPE_CHECKING, Any
 
+from airfoil.core import drive_lock
 from airfoil.core import errors as core_errors
 from airfoil.core.blobs import BlobStore
 from airfoil.core.code_versions import save_manifests
@@ -73,7 +74,7 @@ class _Pending(PendingCall):
     async def wait_async(self) -> Any:
         """The result, awaited without blocking the event loop."""
         if self._outcome is None:
-            await asyncio.to_thread(self.outcome)
+            await asyncio.to_thread(drive_lock.concurrent(self.outcome))
         return self.result()
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from types import CoroutineType
 from typing import Any
 
+from airfoil.core import drive_lock
 from airfoil.core.blobs import BlobStore
 from airfoil.core.code_versions import save_manifests
 from airfoil.core.errors import (
@@ -139,7 +140,9 @@ def _run_coroutine(coro: Any) -> Any:
 
     ctx = contextvars.copy_context()
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(ctx.run, asyncio.run, coro).result()
+        # This thread blocks until the attempt ends: its thread may drive the loop for the
+        # attempt's own child calls though this one holds the drive lock.
+        return pool.submit(ctx.run, drive_lock.nested(asyncio.run), coro).result()
 
 
 def _user_traceback(exc: BaseException) -> str:

@@ -137,6 +137,8 @@ def _spec(n: PendingNode) -> NodeSpec:
         extra["gate"] = n.callee
     elif n.kind == "map":
         extra["task"], extra["map"] = n.callee.task.spec, n.callee.map_spec
+        if n.spec_overrides:  # every item runs with the overridden settings, as in flytekit
+            extra["task"] = msgspec.structs.replace(extra["task"], **n.spec_overrides)
     elif n.kind == "task":
         extra["task"] = n.callee.spec
         if n.spec_overrides:
@@ -444,7 +446,7 @@ def override_node(
     if name is not None:
         found.label = check_node_name(name)
     if spec:
-        if found.kind != "task":
+        if found.kind not in ("task", "map"):
             raise DefinitionError(
                 f"with_overrides({', '.join(spec)}) changes a task's settings; "
                 f"{found.label or found.id} is a {found.kind} node",

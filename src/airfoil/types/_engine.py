@@ -38,18 +38,19 @@ COLLECTION_FORMATS = frozenset({"af-list", "af-dict"})
 
 def default_converters() -> list[Converter]:
     """The default chain, in order: scalars, enums, containers and typing constructs,
-    dataclasses, pydantic models, files, dataframes, numpy arrays, ``Any``, pickle."""
+    Literal, dataclasses, pydantic models, files, dataframes, numpy arrays, ``Any``, pickle."""
     from airfoil.types._containers import GenericConverter
     from airfoil.types._dataframes import DataFrameConverter
     from airfoil.types._files import FileConverter
     from airfoil.types._numpy import NumpyConverter
     from airfoil.types._pickle import AnyConverter, PickleConverter
-    from airfoil.types._primitives import EnumConverter, ScalarConverter
+    from airfoil.types._primitives import EnumConverter, LiteralConverter, ScalarConverter
     from airfoil.types._structs import DataclassConverter, PydanticConverter
 
     return [
         ScalarConverter(),
         EnumConverter(),
+        LiteralConverter(),
         GenericConverter(),
         DataclassConverter(),
         PydanticConverter(),

@@ -22,6 +22,7 @@ import datetime as dt
 import enum
 import math
 import re
+import typing
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ from airfoil.types._base import (
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["EnumConverter", "ScalarConverter", "qualified_name"]
+__all__ = ["EnumConverter", "LiteralConverter", "ScalarConverter", "qualified_name"]
 
 _encode = msgspec.json.Encoder().encode
 _FLOAT_SPECIALS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -556,3 +557,55 @@ class EnumConverter(Converter):
         if isinstance(py_type, type) and issubclass(py_type, enum.Enum):
             return EnumHandler(py_type)
         return None
+
+
+class LiteralHandler(Handler):
+    """``typing.Literal["low", "high"]`` (or of ints, or of bools): the values' own type,
+    stored as that type is, and a value outside the listed ones refused both ways."""
+
+    def __init__(self, inner: Handler, allowed: tuple[Any, ...]) -> None:
+        super().__init__(inner.spec)
+        self.inner = inner
+        self.allowed = allowed
+        self.shape = inner.shape
+        self.classes = inner.classes
+        self._expected = "one of " + ", ".join(repr(a) for a in allowed)
+
+    def _checked(self, obj: Any) -> Any:
+        if obj not in self.allowed or type(obj) is not type(self.allowed[0]):
+            raise ConversionError(f"{obj!r} is not allowed here: expected {self._expected}")
+        return obj
+
+    def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
+        return self.inner.encode(self._checked(obj), ctx)
+
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        return self._checked(self.inner.decode(data, ctx))
+
+    def check(self, obj: Any) -> None:
+        self._checked(obj)
+
+    def cli_form(self) -> str:
+        return self._expected
+
+    def parse_cli(self, text: str) -> Any:
+        value = self.inner.parse_cli(text)
+        if value not in self.allowed:
+            raise self.cli_error(text, self._expected)
+        return value
+
+
+class LiteralConverter(Converter):
+    """``typing.Literal[...]`` of values of one type: str, int or bool."""
+
+    def handler(self, py_type: Any, engine: TypeEngine) -> Handler | None:
+        if typing.get_origin(py_type) is not typing.Literal:
+            return None
+        allowed = typing.get_args(py_type)
+        kinds = {type(a) for a in allowed}
+        if len(kinds) != 1 or next(iter(kinds)) not in (str, int, bool):
+            raise ConversionError(
+                f"{py_type!r}: a Literal's values must all be str, all int or all bool "
+                "(use an Enum for anything else)"
+            )
+        return LiteralHandler(engine.handler(next(iter(kinds))), allowed)

@@ -66,6 +66,16 @@ async def async_parent(n: int) -> list[int]:
     return list(await asyncio.gather(*(async_child(x=i) for i in range(n))))
 
 
+@af.task
+async def async_middle(x: int) -> int:
+    return double(x=x) + 1  # an async child that itself calls a (sync) task
+
+
+@af.task
+async def async_grandparent(n: int) -> int:
+    return sum(await asyncio.gather(*(async_middle(x=i) for i in range(n))))
+
+
 def test_children_are_durable_nodes_with_real_exceptions() -> None:
     TRIES.clear()
     assert orchestrate(texts=["1", "x", "3"]) == (2 - 1 + 6) + 2 + 7
@@ -118,6 +128,72 @@ def test_a_child_with_its_own_timeout_keeps_the_callers_timeout() -> None:
 
 def test_async_tasks_gather_children() -> None:
     assert async_parent(n=4) == [1, 2, 3, 4]
+
+
+@af.workflow
+def double_wf(x: int) -> int:
+    return double(x=x)
+
+
+@af.task
+def calls_a_workflow_then_a_task(x: int) -> int:
+    return double(x=double_wf(x=x)) + 1
+
+
+@af.task
+async def async_calls_a_workflow_then_awaits(x: int) -> int:
+    return await async_middle(x=double_wf(x=x))
+
+
+def test_calls_after_a_workflow_call_reach_the_calling_loop() -> None:
+    """A workflow called inside a running (inline) task drives a loop of its own; the calls
+    the task makes afterwards went to that finished loop's transport and came back failed
+    with no error ('child ... failed')."""
+    assert calls_a_workflow_then_a_task(x=3) == 13
+    assert async_calls_a_workflow_then_awaits(x=3) == 13
+
+
+NESTED_ASYNC = textwrap.dedent(
+    """
+    import asyncio
+    import airfoil as af
+
+    @af.task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @af.task
+    async def middle(x: int) -> int:
+        return double(x=x) + 1
+
+    @af.task
+    async def top(n: int) -> int:
+        return sum(await asyncio.gather(*(middle(x=i) for i in range(n))))
+
+    print(top(n=3))
+    """
+)
+
+
+def test_gathered_async_children_that_call_tasks_do_not_deadlock(tmp_path: Path) -> None:
+    """An async task gathering async children, each calling a task: the thread driving the
+    loop runs the second child in a thread of its own (an event loop already runs in it) and
+    blocks on it; that child's call must be able to drive the loop (it deadlocked on the
+    drive lock, held by the blocked thread). In a subprocess, so a regression fails here
+    instead of hanging the suite."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "nested.py"
+    script.write_text(NESTED_ASYNC)
+    env = {**os.environ, "AIRFOIL_HOME": str(tmp_path / "home")}
+    proc = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["9"]  # (0+1) + (2+1) + (4+1)
+    assert async_grandparent(n=4) == 16  # and in this process: 1 + 3 + 5 + 7
 
 
 def test_async_gather_on_the_inline_executor_never_sticks() -> None:

@@ -109,3 +109,26 @@ def test_a_subworkflow_call_can_be_named() -> None:
         ("workflow", "second pass"),
     ]
     assert inner._node_label is None
+
+
+@af.task
+def _scale(x: int) -> int:
+    return 2 * x
+
+
+def test_a_map_nodes_overrides_apply_to_every_item() -> None:
+    """``map_task(t)(x=xs).with_overrides(requests=...)`` (flytekit's idiom) sets the settings
+    each item runs with; it was refused as 'a map node'."""
+
+    @af.workflow
+    def wf(xs: list[int]) -> list[int]:
+        return af.map_task(_scale)(x=xs).with_overrides(
+            requests=af.Resources(cpu=2, mem="1Gi"), retries=3
+        )
+
+    (node,) = wf.spec.nodes
+    assert node.kind == "map" and node.task is not None
+    assert node.task.retries == 3
+    assert node.task.requests is not None and node.task.requests.cpu == 2
+    assert _scale.spec.retries == 0  # the task itself is unchanged
+    assert wf(xs=[1, 2]) == [2, 4]

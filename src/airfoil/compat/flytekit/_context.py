@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import html
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from airfoil.sdk._context import ExecutionContext
 from airfoil.sdk._context import current_context as _airfoil_context
 
-__all__ = ["Deck", "Secret", "current_context", "secret_name"]
+__all__ = ["Deck", "Secret", "SecretsManager", "current_context", "secret_name"]
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,20 @@ def secret_name(group: str | None, key: str | None) -> str:
     return ".".join(part for part in (group, key) if part)
 
 
-class _Secrets:
-    """``current_context().secrets``: ``get(group, key)`` as in flytekit."""
+def local_env_var(name: str) -> str:
+    """The environment variable a local run reads secret ``name`` from (the rule of
+    ``airfoil.store.stores.secret_env_name``, which this layer may not import)."""
+    return "AIRFOIL_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
 
-    def __init__(self, ctx: ExecutionContext) -> None:
-        self._ctx = ctx
+
+class SecretsManager:
+    """``flytekit.testing.SecretsManager``: where a local run reads each secret from, to set
+    them in a test or a script (``os.environ[sm.get_secrets_env_var(group, key)] = value``),
+    and ``get(group, key)`` to read one outside a task. A running task's
+    ``current_context().secrets`` is one reading the task's own secrets."""
+
+    def get_secrets_env_var(self, group: str | None = None, key: str | None = None) -> str:
+        return local_env_var(secret_name(group, key))
 
     def get(
         self,
@@ -63,15 +73,43 @@ class _Secrets:
         encode_mode: str = "r",
     ) -> Any:
         name = secret_name(group, key)
-        if name not in self._ctx.secrets:
-            raise ValueError(
-                f"secret {name!r} was not requested or is not set: add "
-                f"Secret(group={group!r}, key={key!r}) to the task's secret_requests and set it "
-                f"(locally: the environment variable AIRFOIL_SECRET_"
-                f"{re.sub(r'[^A-Za-z0-9]', '_', name).upper()})"
-            )
-        value = self._ctx.secrets[name]
+        value = self._read(name)
+        if value is None:
+            raise ValueError(self._missing(group, key, name))
         return value.encode() if "b" in encode_mode else value
+
+    def _read(self, name: str) -> str | None:
+        return os.environ.get(local_env_var(name))
+
+    def _missing(self, group: str | None, key: str | None, name: str) -> str:
+        return f"secret {name!r} is not set: set the environment variable {local_env_var(name)}"
+
+    def get_secrets_file(
+        self, group: str | None = None, key: str | None = None, group_version: str | None = None
+    ) -> str:
+        """Refused outside a task: Airfoil writes a secret's file only while a task runs (a
+        private file, removed when the attempt ends)."""
+        raise ValueError(
+            "SecretsManager.get_secrets_file: Airfoil writes a secret's file only while a task "
+            "runs; call current_context().secrets.get_secrets_file(group, key) in the task"
+        )
+
+
+class _Secrets(SecretsManager):
+    """``current_context().secrets``: the running task's secrets, as in flytekit."""
+
+    def __init__(self, ctx: ExecutionContext) -> None:
+        self._ctx = ctx
+
+    def _read(self, name: str) -> str | None:
+        return self._ctx.secrets.get(name)
+
+    def _missing(self, group: str | None, key: str | None, name: str) -> str:
+        return (
+            f"secret {name!r} was not requested or is not set: add "
+            f"Secret(group={group!r}, key={key!r}) to the task's secret_requests and set it "
+            f"(locally: the environment variable {local_env_var(name)})"
+        )
 
     def get_secrets_file(
         self, group: str | None = None, key: str | None = None, group_version: str | None = None
@@ -82,9 +120,6 @@ class _Secrets:
         if name not in self._ctx.secrets:
             self.get(group, key)  # raises the error that says what to do
         return self._ctx.secrets.file(name)
-
-    def get_secrets_env_var(self, group: str | None = None, key: str | None = None) -> str:
-        return "AIRFOIL_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", secret_name(group, key)).upper()
 
 
 @dataclass(frozen=True)

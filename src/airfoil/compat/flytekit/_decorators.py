@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import inspect
 import typing
 from collections.abc import Callable
@@ -102,11 +103,44 @@ class ImageSpec:
         self.name = name
         self.settings = settings
 
-    def with_packages(self, packages: str | list[str]) -> ImageSpec:
-        extra = [packages] if isinstance(packages, str) else list(packages)
+    def _with(self, field: str, items: str | list[str]) -> ImageSpec:
+        extra = [items] if isinstance(items, str) else list(items)
         settings = dict(self.settings)
-        settings["packages"] = [*settings.get("packages", []), *extra]
+        settings[field] = [*settings.get(field, []), *extra]
         return ImageSpec(self.name, **settings)
+
+    def with_packages(self, packages: str | list[str]) -> ImageSpec:
+        return self._with("packages", packages)
+
+    def with_apt_packages(self, apt_packages: str | list[str]) -> ImageSpec:
+        return self._with("apt_packages", apt_packages)
+
+    def with_commands(self, commands: str | list[str]) -> ImageSpec:
+        return self._with("commands", commands)
+
+    def with_copy(self, src: str | list[str]) -> ImageSpec:
+        return self._with("copy", src)
+
+    def with_runtime_packages(self, runtime_packages: list[str]) -> ImageSpec:
+        return self._with("runtime_packages", runtime_packages)
+
+    def with_builder_options(self, builder_options: dict[str, Any]) -> ImageSpec:
+        settings = dict(self.settings)
+        settings["builder_options"] = {**settings.get("builder_options", {}), **builder_options}
+        return ImageSpec(self.name, **settings)
+
+    def force_push(self) -> ImageSpec:
+        return ImageSpec(self.name, **{**self.settings, "force_push": True})
+
+    def is_container(self) -> bool:
+        """True, as in flytekit's local runs: tasks run in this environment, so the imports
+        guarded by ``if image.is_container():`` are made here."""
+        return True
+
+    @property
+    def image_name(self) -> str:
+        registry = self.settings.get("registry")
+        return f"{registry}/{self.name}" if registry else self.name
 
     def exist(self) -> bool:
         return True
@@ -482,12 +516,18 @@ def workflow(
 def _failure_adapter(handler: Any) -> Any:
     """An Airfoil ``on_failure`` task (``error: FailureInfo``) that calls a flytekit handler
     (the workflow's inputs and ``err: FlyteError``)."""
-    if not isinstance(handler, _task.TaskDef):
+    fn: Callable[..., Any]
+    if isinstance(handler, _workflow.WorkflowDef):
+        # A workflow handler (flytekit allows one): run as a child of the handler task.
+        wf = handler
+        fn = functools.wraps(wf.__airfoil_fn__)(lambda **kwargs: wf(**kwargs))
+    elif isinstance(handler, _task.TaskDef):
+        fn = handler.__airfoil_fn__
+    else:
         raise DefinitionError(
-            f"on_failure takes a @task (with the workflow's inputs and an `err: "
-            f"typing.Optional[FlyteError] = None` input), not {handler!r}"
+            f"on_failure takes a @task or a @workflow (with the workflow's inputs and, "
+            f"optionally, an `err: typing.Optional[FlyteError] = None` input), not {handler!r}"
         )
-    fn = handler.__airfoil_fn__
     hints = typing.get_type_hints(fn)
     sig = inspect.signature(fn)
     err_names = [n for n, tp in hints.items() if n != "return" and "FlyteError" in repr(tp)]

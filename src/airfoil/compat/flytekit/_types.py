@@ -9,8 +9,10 @@ this module adds nothing. Worker processes rebuild the same engine from the reco
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import typing
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -34,6 +36,7 @@ __all__ = [
     "TypeEngine",
     "TypeTransformer",
     "FlyteFile",
+    "FlytePickle",
     "FlyteTypesConverter",
     "HashMethod",
     "StructuredDataset",
@@ -76,6 +79,25 @@ class FlyteFile(File):
     def from_source(cls, source: str | os.PathLike[str]) -> FlyteFile:
         return cls(source)
 
+    @classmethod
+    def new_remote_file(cls, name: str | None = None, alt: str | None = None) -> FlyteFile:
+        """A new file to write (``with f.open("w")``) and return: flytekit makes it under its
+        remote prefix; here it is a fresh path under the task's working directory."""
+        return cls(os.path.join(_fresh_dir(), name or uuid.uuid4().hex))
+
+    @classmethod
+    def new(cls, filename: str | os.PathLike[str]) -> FlyteFile:
+        """A file named ``filename`` in the task's working directory."""
+        if os.path.isabs(filename):
+            raise ValueError(f"FlyteFile.new({os.fspath(filename)!r}): give a relative path")
+        return cls(os.path.join(_working_directory(), filename))
+
+    def open(self, mode: str = "r", **kwargs: Any) -> typing.IO[Any]:
+        """Open the file; writing makes its parent directories, as flytekit's does."""
+        if any(flag in mode for flag in "wax"):
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        return super().open(mode, **kwargs)
+
     def __repr__(self) -> str:
         return f"FlyteFile({self.path!r})"
 
@@ -102,6 +124,55 @@ class FlyteDirectory(Directory):
         return self.path
 
     @classmethod
+    def new_remote(cls, stem: str | None = None, alt: str | None = None) -> FlyteDirectory:
+        """A new, empty directory to fill (``d.new_file(name)``) and return: flytekit makes it
+        under its remote prefix; here it is made under the task's working directory."""
+        if stem and os.path.splitext(stem)[1]:
+            raise ValueError(f"FlyteDirectory.new_remote({stem!r}): a stem has no extension")
+        path = os.path.join(_fresh_dir(), stem or uuid.uuid4().hex)
+        os.makedirs(path, exist_ok=True)
+        return cls(path)
+
+    @classmethod
+    def new(cls, dirname: str | os.PathLike[str]) -> FlyteDirectory:
+        """A new directory named ``dirname`` in the task's working directory."""
+        if os.path.isabs(dirname):
+            raise ValueError(f"FlyteDirectory.new({os.fspath(dirname)!r}): give a relative path")
+        path = os.path.join(_working_directory(), dirname)
+        os.makedirs(path, exist_ok=False)
+        return cls(path)
+
+    def new_file(self, name: str | None = None) -> FlyteFile:
+        """A file (to write) inside this directory; a random name when none is given."""
+        return FlyteFile(os.path.join(self.path, name or uuid.uuid4().hex))
+
+    def new_dir(self, name: str | None = None) -> FlyteDirectory:
+        """A subdirectory of this directory (made now); a random name when none is given."""
+        path = os.path.join(self.path, name or uuid.uuid4().hex)
+        os.makedirs(path, exist_ok=True)
+        return FlyteDirectory(path)
+
+    def crawl(
+        self, maxdepth: int | None = None, topdown: bool = True, **kwargs: Any
+    ) -> Iterator[tuple[str, Any]]:
+        """Every file under the directory as ``(base, relative_path)``, as flytekit's
+        ``crawl`` yields them (``detail=True``: ``(base, {relative_path: info})``)."""
+        base = self.path
+        for root, dirs, files in os.walk(base, topdown=topdown):
+            rel_root = os.path.relpath(root, base)
+            depth = 0 if rel_root == "." else rel_root.count(os.sep) + 1
+            if maxdepth is not None and depth + 1 >= maxdepth:
+                dirs[:] = []  # maxdepth=1: the top level's files only, as fsspec's find
+            for name in sorted(files):
+                rel = name if rel_root == "." else os.path.join(rel_root, name)
+                if kwargs.get("detail"):
+                    full = os.path.join(root, name)
+                    info = {"name": full, "size": os.path.getsize(full), "type": "file"}
+                    yield base, {rel: info}
+                else:
+                    yield base, rel
+
+    @classmethod
     def listdir(cls, directory: FlyteDirectory) -> list[FlyteFile | FlyteDirectory]:
         """The entries of ``directory`` (files and subdirectories), sorted by name."""
         out: list[FlyteFile | FlyteDirectory] = []
@@ -112,6 +183,34 @@ class FlyteDirectory(Directory):
 
     def __repr__(self) -> str:
         return f"FlyteDirectory({self.path!r})"
+
+
+def _working_directory() -> str:
+    """The running task's working directory (a fresh temporary one outside a task)."""
+    from airfoil.sdk._context import current_context as airfoil_context
+
+    ctx = airfoil_context()
+    if ctx.execution_id == "local":
+        return tempfile.mkdtemp(prefix="flytekit-")
+    return ctx.working_directory
+
+
+def _fresh_dir() -> str:
+    """A new directory under the task's working directory (for ``new_remote*`` paths)."""
+    return tempfile.mkdtemp(prefix="remote-", dir=_working_directory())
+
+
+class FlytePickle(Generic[T]):
+    """flytekit's ``FlytePickle`` (``flytekit.types.pickle``): an annotation for any Python
+    object, stored pickled. ``FlytePickle[Model]`` is the same type (the parameter is recorded).
+    Airfoil stores such a value as JSON when it is plain data, else pickled."""
+
+    def __class_getitem__(cls, python_type: Any) -> Any:  # type: ignore[override]
+        return cls
+
+    @classmethod
+    def python_type(cls) -> type:
+        return type(None)
 
 
 def kwtypes(**columns: Any) -> OrderedDict[str, Any]:
@@ -418,6 +517,8 @@ class FlyteTypesConverter(Converter):
             return _PathHandler(engine.handler(Directory), FlyteDirectory)
         if py_type is StructuredDataset:
             return _StructuredHandler(engine, columns, file_format)
+        if isinstance(py_type, type) and issubclass(py_type, FlytePickle):
+            return engine.handler(Any)  # any object: JSON when it can be, else pickled
         return None
 
 
