@@ -22,6 +22,7 @@ KNOWN_REVISIONS = (
     "0009",
     "0010",
     "0011",
+    "0012_admission",
 )
 #: The revision a database must be at for this code to use it.
 HEAD_REVISION = KNOWN_REVISIONS[-1]
