@@ -148,11 +148,13 @@ class AuthorityQueue:
         if mine is None:
             item = self._checker.new_item(execution_id, node_id, project, task)
             mine = _Mine(execution_id, node_id, task.name, uuid.uuid4().hex[:16], item)
+            self.store.put_request(self.cluster, self._row(mine))
+            with self._lock:  # only now: the agent takes a known request without a row
+                self._mine[item_id] = mine  # for one its owner missed renewing
         else:  # a preempted attempt queued again: same ticket, its item as the policy left it
-            mine.state, mine.placement, mine.gpus = "waiting", (), ()
-        with self._lock:
-            self._mine[item_id] = mine
-        self.store.put_request(self.cluster, self._row(mine))
+            with self._lock:
+                mine.state, mine.placement, mine.gpus = "waiting", (), ()
+            self.store.put_request(self.cluster, self._row(mine))
         self._wake.set()
 
     def decide(self) -> None:
@@ -278,6 +280,7 @@ class AuthorityQueue:
             self._collect()
 
     def _claim(self, now: float) -> None:
+        before = self.store.authority(self.cluster) if self._holding is None else None
         lease = self.store.claim_authority(self.cluster, self.owner, now, self.lease_s)
         mine = lease.holder == self.owner and lease.lease_until > now
         holding = self._holding
@@ -292,6 +295,9 @@ class AuthorityQueue:
                 lease.epoch,
             )
             self._holding = _Holding(lease.epoch, self._make_policy())
+            if before is not None and before.holder != self.owner and self.meta is not None:
+                # the queue view was the previous holder's: a dead one's would linger
+                self.meta.delete_queue_snapshot(before.holder)
 
     def _drop_authority(self) -> None:
         holding, self._holding = self._holding, None
@@ -304,14 +310,17 @@ class AuthorityQueue:
         the decisions (fenced by the lease)."""
         now = self.clock()
         rows = self.store.requests(self.cluster)
-        dead = [(r.item_id, r.ticket) for r in rows if r.alive_until < now]
+        # a replica's requests outlive a missed renewal or two: only after twice the lease
+        # is their owner taken for dead (its executions have moved by then)
+        gone = now - self.lease_s
+        dead = [(r.item_id, r.ticket) for r in rows if r.alive_until < gone]
         if dead:
             log.warning(
                 "admission requests of replicas that stopped renewing them removed: %s",
                 ", ".join(k for k, _ in dead),
             )
             self.store.delete_requests(self.cluster, dead)
-        live = {r.item_id: r for r in rows if r.alive_until >= now}
+        live = {r.item_id: r for r in rows if r.alive_until >= gone}
         policy, known = holding.policy, holding.known
         for item_id, (ticket, _state) in list(known.items()):
             row = live.get(item_id)
@@ -335,7 +344,13 @@ class AuthorityQueue:
         stops = [
             Preemption(f"{e}/{n}", known[f"{e}/{n}"][0], _encode(item)) for e, n, item in preempted
         ]
-        if not self.store.grant(self.cluster, self.owner, holding.epoch, now, grants, stops):
+        try:
+            written = self.store.grant(self.cluster, self.owner, holding.epoch, now, grants, stops)
+        except Exception:  # unknown whether it was written: decide afresh from the rows
+            self._drop_authority()
+            self._lease_at = float("-inf")
+            raise
+        if not written:
             log.warning("the admission authority of %s moved: decisions dropped", self.cluster)
             self._drop_authority()
             self._lease_at = float("-inf")
@@ -383,31 +398,43 @@ class AuthorityQueue:
     def _collect(self) -> None:
         """Hand this replica's grants and preemptions to its drive loops."""
         rows = {r.item_id: r for r in self.store.requests(self.cluster, self.owner)}
+        with self._lock:
+            missing = any(k not in rows for k in self._mine)
+        if missing:  # taken for dead, or another replica drives the execution now?
+            rows = {r.item_id: r for r in self.store.requests(self.cluster)}
         lost: list[_Mine] = []
         with self._lock:
             for item_id, mine in self._mine.items():
                 row = rows.get(item_id)
-                if row is None or row.ticket != mine.ticket:
+                if row is None:
                     lost.append(mine)
                     continue
+                if row.ticket != mine.ticket or row.owner != self.owner:
+                    continue  # another replica drives the execution now: its drive here ends
                 if mine.state == "waiting" and row.state == "running":
                     mine.state, mine.placement, mine.gpus = "granted", row.placement, row.gpus
                     self._granted.setdefault(mine.execution_id, []).append(mine.node_id)
                 elif mine.state == "granted" and row.state == "preempted":
                     mine.state, mine.item = "preempted", _ITEM.decode(row.item)
                     self._preempted.setdefault(mine.execution_id, []).append(mine.node_id)
-        for mine in lost:  # removed while this replica was taken for dead: queue it again
-            if mine.state == "granted":
-                log.warning(
-                    "the running attempt %s/%s lost its admission request (this replica "
-                    "missed renewing it); it is queued again and counted once granted",
-                    mine.execution_id,
-                    mine.node_id,
-                )
+        for mine in lost:  # removed while this replica was taken for dead: put it back as
+            # it is (a granted one as running where it runs, so it is counted, not re-granted)
+            log.warning(
+                "the admission request of %s/%s was removed (this replica missed renewing "
+                "it for twice the lease); put back as %s",
+                mine.execution_id,
+                mine.node_id,
+                mine.state,
+            )
             self.store.put_request(self.cluster, self._row(mine))
 
     def _row(self, mine: _Mine) -> AdmissionRow:
+        granted = mine.state == "granted"
         return AdmissionRow(
+            state="running" if granted else "waiting",
+            placement=mine.placement if granted else (),
+            gpus=mine.gpus if granted else (),
+            granted_at=self.clock() if granted else 0.0,
             item_id=f"{mine.execution_id}/{mine.node_id}",
             owner=self.owner,
             ticket=mine.ticket,

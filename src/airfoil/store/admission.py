@@ -129,7 +129,9 @@ class AdmissionStore(ABC):
     @abstractmethod
     def put_request(self, cluster: str, row: AdmissionRow) -> None:
         """Queue a request: a row of the same ``item_id`` and ticket goes back to waiting
-        (a preempted attempt queued again); one of another ticket is replaced."""
+        (a preempted attempt queued again); one of another ticket is replaced; a new row is
+        written as given (``running`` with its grant: a granted request its owner puts back
+        after it was taken for dead)."""
 
     @abstractmethod
     def delete_requests(self, cluster: str, keys: Sequence[tuple[str, str]]) -> None:

@@ -116,6 +116,22 @@ class AdmissionStoreConformance:
         s.put_request("c", make_row("e/n", owner="z", ticket="t2", at=3.0))
         (row,) = s.requests("c")
         assert (row.owner, row.ticket, row.submit_time) == ("z", "t2", 3.0)
+        # a new row is written as given: a granted one put back keeps its grant
+        granted = msgspec.structs.replace(
+            make_row("e/m", owner="z", ticket="t3"),
+            state="running",
+            placement=("node-2",),
+            gpus=("1",),
+            granted_at=4.0,
+        )
+        s.put_request("c", granted)
+        back = {r.item_id: r for r in s.requests("c")}["e/m"]
+        assert (back.state, back.placement, back.gpus, back.granted_at) == (
+            "running",
+            ("node-2",),
+            ("1",),
+            4.0,
+        )
 
     def test_requests_by_owner_renewed_and_deleted(self, admission_store: AdmissionStore) -> None:
         s = admission_store

@@ -178,6 +178,8 @@ def test_a_dead_authority_is_replaced_within_its_lease(cluster: Cluster) -> None
     # a's attempt died with it: its request expires and z starts; x stays counted (adopted)
     until("z granted", lambda: lb.poll() == ["x", "z"], timeout=3 * LEASE)
     assert {i.node_id: i.state for i in b.snapshot().items} == {"x": "running", "z": "running"}
+    # the queue view is the new holder's alone: the dead holder's snapshot went with it
+    assert [s.owner for s in cluster.meta.list_queue_snapshots()] == ["b"]
     b.submit("eb", "w", "p", task(cpu=1.0))
     time.sleep(0.2)
     assert lb.poll() == ["x", "z"]  # x (3 CPUs, granted by a) still counts
@@ -193,3 +195,24 @@ def test_a_clean_close_hands_the_authority_over(cluster: Cluster) -> None:
     a.close()
     took = until("b takes over", lambda: b.holding, timeout=2 * LEASE)
     assert took <= LEASE / 3 + 0.2  # at b's next try, not at the lease's end
+
+
+def test_requests_taken_for_dead_are_put_back_as_they_are(cluster: Cluster) -> None:
+    a = cluster.replica("a")
+    until("a holds the authority", lambda: a.holding)
+    b = cluster.replica("b")
+    lb = Loop(b, "eb")
+    b.submit("eb", "x", "p", task(cpu=3.0))
+    until("x granted", lambda: lb.poll() == ["x"])
+    b.submit("eb", "y", "p", task(cpu=3.0))
+    # b's requests vanish (as if b had missed renewing them for twice the lease)
+    cluster.store.delete_requests(
+        "machine:test", [(r.item_id, r.ticket) for r in cluster.store.requests("machine:test", "b")]
+    )
+    until("put back", lambda: len(cluster.store.requests("machine:test", "b")) == 2)
+    states = {r.item_id: r.state for r in cluster.store.requests("machine:test", "b")}
+    assert states == {"eb/x": "running", "eb/y": "waiting"}  # x is counted, not re-granted
+    time.sleep(0.3)
+    assert lb.poll() == ["x"]  # y still waits for x's CPUs
+    lb.end("x")
+    until("y granted", lambda: lb.poll() == ["y"])

@@ -186,6 +186,12 @@ class SqlAdmissionStore(AdmissionStore):
                     if again:
                         return
                     conn.execute(admission_requests.delete().where(key))
+                    values.update(
+                        state=row.state,
+                        placement=json.dumps(list(row.placement)),
+                        gpus=json.dumps(list(row.gpus)),
+                        granted_at=row.granted_at,
+                    )
                     conn.execute(
                         admission_requests.insert().values(
                             cluster=cluster,
