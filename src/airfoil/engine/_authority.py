@@ -344,6 +344,9 @@ class AuthorityQueue:
         stops = [
             Preemption(f"{e}/{n}", known[f"{e}/{n}"][0], _encode(item)) for e, n, item in preempted
         ]
+        if not grants and not stops:
+            policy.persist(force=False)
+            return
         try:
             written = self.store.grant(self.cluster, self.owner, holding.epoch, now, grants, stops)
         except Exception:  # unknown whether it was written: decide afresh from the rows
@@ -360,7 +363,7 @@ class AuthorityQueue:
             known[g.item_id] = (g.ticket, "running")
         for p in stops:
             known[p.item_id] = (p.ticket, "preempted")
-        policy.persist()
+        policy.persist(force=False)
 
     @staticmethod
     def _mirror(

@@ -472,9 +472,10 @@ class ResourceQueue:
                 nodes=self._node_usage(),
             )
 
-    def persist(self) -> None:
-        """Write this process's snapshot to the store now."""
-        self._maybe_persist(self.clock(), force=True)
+    def persist(self, *, force: bool = True) -> None:
+        """Write this process's snapshot to the store now (without ``force``: if it changed
+        and the last write is ``snapshot_every_s`` old)."""
+        self._maybe_persist(self.clock(), force=force)
 
     def close(self) -> None:
         """Remove this process's snapshot from the store."""
