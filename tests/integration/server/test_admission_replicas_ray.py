@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,17 @@ from airfoil.store.sql import SqlMetaStore
 from airfoil.store.sql._admission import SqlAdmissionStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "executors"))
-from test_ray_cluster import Cluster  # the multi-node cluster of the Ray tests
+from test_ray_cluster import Cluster
+from test_ray_cluster import cluster as ray_cluster  # noqa: F401  (the fixture)
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.timeout(420),
+]
+
+pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
 
 FLOW = textwrap.dedent(
     """
@@ -50,18 +58,8 @@ FLOW = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def ray_cluster(repo_root: Path) -> Iterator[Cluster]:
-    c = Cluster(repo_root / "src")
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
-
-
 def test_quota_holds_across_replicas_on_one_ray_cluster(
-    ray_cluster: Cluster,
+    ray_cluster: Cluster,  # noqa: F811  (the imported fixture)
     pg_schema_factory: Callable[[], str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -97,9 +95,9 @@ def test_quota_holds_across_replicas_on_one_ray_cluster(
                 detail = client.wait(e, timeout=240)
                 assert detail.phase == "succeeded", detail
                 assert client.outputs(e, mod.two) == 3
-        cluster = f"ray:{ray_cluster.address}"
-        lease = admission.authority(cluster)
-        assert lease is not None and lease.epoch >= 1, cluster
+        key = f"ray:{ray_cluster.address}"
+        lease = admission.authority(key)
+        assert lease is not None and lease.epoch >= 1, key
         assert lease.holder.split(":")[1] in {str(r.proc.pid) for r in replicas}
         spans = [
             (a.started_at, a.ended_at or time.time())

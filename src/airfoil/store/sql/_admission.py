@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,9 +26,8 @@ from airfoil.store.admission import (
     Grant,
     Preemption,
 )
-from airfoil.store.sql._guard import guarded_connection, masked_url
-from airfoil.store.sql._migrate import migrate, read_revision
-from airfoil.store.sql._revision import HEAD_REVISION
+from airfoil.store.sql._guard import at_head, guarded_connection, masked_url, store_engine
+from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._server_tables import admission_authority, admission_requests
 
 __all__ = ["SqlAdmissionStore"]
@@ -69,41 +67,15 @@ class SqlAdmissionStore(AdmissionStore):
     """
 
     def __init__(self, url: str) -> None:
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            path = url.split(":///", 1)[-1].split("?", 1)[0]
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        else:
-            kwargs.update(pool_size=3, max_overflow=5, pool_pre_ping=True)
-            kwargs["connect_args"] = {"connect_timeout": 5}
-        self.engine = sa.create_engine(url, **kwargs)
+        self.engine = store_engine(url, pool_size=3, max_overflow=5)
         try:
-            if not self._at_head():
+            if not at_head(self.engine):
                 migrate(url)
         except StoreError as exc:
             self.engine.dispose()
             raise StoreError(
                 f"cannot open the admission tables at {masked_url(self.engine.url)}: {exc}"
             ) from exc
-
-    def _at_head(self) -> bool:
-        try:
-            raw = self.engine.raw_connection()
-        except sa.exc.DBAPIError:
-            return False  # migrate() says why
-        try:
-            cursor = raw.cursor()
-            try:
-                return read_revision(cursor, self.engine.dialect.name) == HEAD_REVISION
-            finally:
-                cursor.close()
-        except Exception:
-            return False
-        finally:
-            raw.rollback()
-            raw.close()
 
     def close(self) -> None:
         self.engine.dispose()
