@@ -103,10 +103,11 @@ def test_quota_holds_across_replicas_and_the_authority_survives_its_holder(
         def drivers() -> set[str]:
             return {lease[0] for e in ids if (lease := meta.get_lease(e)) is not None}
 
-        lease = until("an authority", authority, 60)
+        until("an authority", authority, 60)
         # with one slot each, each replica drives one of the two executions
         until("both replicas driving", lambda: len(drivers()) == 2, 60)
         until("an attempt running", lambda: _attempts(meta, ids), 60)
+        lease = until("the authority as it is now", authority, 10)
         holder = a if lease.holder.split(":")[1] == str(a.proc.pid) else b
         survivor = b if holder is a else a
         assert lease.holder.split(":")[1] == str(holder.proc.pid)
