@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+import msgspec
 import pytest
 
 from airfoil.core.records import Interface, TaskSpec
@@ -216,3 +217,33 @@ def test_requests_taken_for_dead_are_put_back_as_they_are(cluster: Cluster) -> N
     assert lb.poll() == ["x"]  # y still waits for x's CPUs
     lb.end("x")
     until("y granted", lambda: lb.poll() == ["y"])
+
+
+def test_preemption_reaches_the_replica_that_runs_the_attempt(cluster: Cluster) -> None:
+    for project in ("p1", "p2"):
+        cluster.meta.put_quota(ProjectQuota(project, cpu=2.0))
+    a, b = cluster.replica("a"), cluster.replica("b")
+    la, lb = Loop(a, "ea"), Loop(b, "eb")
+    interruptible = msgspec.structs.replace(task(), interruptible=True)
+    for i in range(4):  # p1 borrows the whole machine through replica a
+        a.submit("ea", f"n{i}", "p1", interruptible)
+    until("p1 on every CPU", lambda: len(la.poll()) == 4)
+    time.sleep(0.3)  # some service attained
+    for i in range(2):  # p2's guaranteed share, asked through replica b
+        b.submit("eb", f"m{i}", "p2", task())
+    # the policy takes back what p1 borrowed: a's loop is told to stop two attempts
+    until("two of p1 preempted", lambda: len(la.poll()) == 2)
+    stopped = sorted({f"n{i}" for i in range(4)} - set(la.running))
+    until("p2 given its share", lambda: len(lb.poll()) == 2)
+    rows = {r.item_id: r for r in cluster.store.requests("machine:test")}
+    for node in stopped:
+        row = rows[f"ea/{node}"]
+        assert row.state == "preempted"
+        assert msgspec.json.decode(row.item)["attained"] > 0  # its service carries over
+        a.submit("ea", node, "p1", interruptible)  # the retry queues it again: it waits
+    time.sleep(0.3)
+    assert (len(la.poll()), len(lb.poll())) == (2, 2)
+    assert {r.item_id: r.state for r in cluster.store.requests("machine:test", "a")} == {
+        **{f"ea/{n}": "running" for n in la.running},
+        **{f"ea/{n}": "waiting" for n in stopped},
+    }
