@@ -129,6 +129,10 @@ class AuthorityQueue:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._passes = 0
+        #: when the agent's cycles started failing (the database is away), and when that
+        #: was last logged (once, then every 30 s: not at every poll)
+        self._failing_since: float | None = None
+        self._logged_at = 0.0
         self._agent = threading.Thread(target=self._run, name=f"admission-{cluster}", daemon=True)
         self._agent.start()
 
@@ -259,8 +263,15 @@ class AuthorityQueue:
                 return
             try:
                 self.cycle()
+                if self._failing_since is not None:
+                    log.warning("the admission agent of %s works again", self.cluster)
+                    self._failing_since = None
             except Exception:  # the database is away: try again at the next cycle
-                log.exception("the admission agent of %s failed a cycle", self.cluster)
+                now = time.monotonic()
+                if self._failing_since is None or now - self._logged_at >= 30.0:
+                    log.exception("the admission agent of %s failed a cycle", self.cluster)
+                    self._logged_at = now
+                    self._failing_since = self._failing_since or now
 
     def cycle(self) -> None:
         """One round of the agent: renew, claim, decide (as the holder), collect."""

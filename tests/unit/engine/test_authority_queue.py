@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import msgspec
 import pytest
 
+from airfoil.core.errors import StoreError
 from airfoil.core.records import Interface, TaskSpec
 from airfoil.core.resources import ResourceSpec
 from airfoil.engine._authority import AuthorityQueue
@@ -247,3 +249,37 @@ def test_preemption_reaches_the_replica_that_runs_the_attempt(cluster: Cluster) 
         **{f"ea/{n}": "running" for n in la.running},
         **{f"ea/{n}": "waiting" for n in stopped},
     }
+
+
+class FlakyStore(MemoryAdmissionStore):
+    """An admission store whose database can be taken away."""
+
+    down = False
+
+    def claim_authority(self, *args: Any) -> Any:
+        if self.down:
+            raise StoreError("the database is away")
+        return super().claim_authority(*args)
+
+    def requests(self, *args: Any) -> Any:
+        if self.down:
+            raise StoreError("the database is away")
+        return super().requests(*args)
+
+
+def test_a_database_outage_is_logged_once_and_admission_resumes(
+    cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = cluster.store = FlakyStore()
+    a = cluster.replica("a")
+    until("a holds the authority", lambda: a.holding)
+    la = Loop(a, "ea")
+    store.down = True
+    a.submit("ea", "x", "p", task())
+    time.sleep(0.5)  # tens of failed cycles
+    assert la.poll() == []
+    failed = [r for r in caplog.records if "failed a cycle" in r.getMessage()]
+    assert len(failed) == 1, failed
+    store.down = False
+    until("x granted once the database is back", lambda: la.poll() == ["x"])
+    assert any("works again" in r.getMessage() for r in caplog.records)
