@@ -125,6 +125,11 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
     from airfoil.settings import AirfoilSettings
 
     admission = os.environ.get("AIRFOIL_ADMISSION", "auto")
+    if admission not in ("auto", "process", "database"):
+        raise ConfigError(
+            f"bad AIRFOIL_ADMISSION setting {admission!r}: use auto (the default: one admission "
+            "authority for the replicas of a server on PostgreSQL), database or process"
+        )
     if admission == "auto":  # replicas on one PostgreSQL share one admission authority
         url = config.database_url or ""
         admission = "database" if url.startswith("postgresql") else "process"
