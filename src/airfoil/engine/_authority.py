@@ -339,6 +339,9 @@ class AuthorityQueue:
                 execution_id, node_id = item_id.rsplit("/", 1)
                 policy.finish(execution_id, node_id)
                 del known[item_id]
+        fresh = [k for k, row in live.items() if row.ticket != known.get(k, ("", ""))[0]]
+        if fresh:  # a quota set just before a launch holds for its first decision
+            policy.refresh_quotas()
         for item_id, row in live.items():
             self._mirror(policy, known, item_id, row)
         policy.decide()

@@ -596,6 +596,11 @@ class ResourceQueue:
             for duration in reversed(durations):  # oldest first
                 self._state.estimator.record(task, duration)
 
+    def refresh_quotas(self) -> None:
+        """Read the quotas and priorities from the store now (they are otherwise re-read at
+        most every ``quota_refresh_s``)."""
+        self._refresh_quotas(force=True)
+
     def _refresh_quotas(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if self.meta is None or (not force and now - self._quotas_at < self.quota_refresh_s):

@@ -44,12 +44,15 @@ class Cluster:
         self.store = MemoryAdmissionStore()
         self.meta = MemoryMetaStore()
         self.cpu, self.gpus = cpu, gpus
+        self.quota_refresh_s = 0.0
         self.replicas: list[AuthorityQueue] = []
 
     def replica(self, name: str) -> AuthorityQueue:
         def make() -> ResourceQueue:
             cap = ResourceSpec(cpu=self.cpu, mem=2**40, gpu=self.gpus)
-            return ResourceQueue(cap, meta=self.meta, owner=name, quota_refresh_s=0)
+            return ResourceQueue(
+                cap, meta=self.meta, owner=name, quota_refresh_s=self.quota_refresh_s
+            )
 
         q = AuthorityQueue(
             self.store, "machine:test", name, make, meta=self.meta, lease_s=LEASE, poll_s=0.01
@@ -283,3 +286,18 @@ def test_a_database_outage_is_logged_once_and_admission_resumes(
     store.down = False
     until("x granted once the database is back", lambda: la.poll() == ["x"])
     assert any("works again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_quota_set_just_before_a_launch_holds_for_its_first_decision(cluster: Cluster) -> None:
+    cluster.quota_refresh_s = 2.0  # the server's: quotas are re-read every 2 s
+    a = cluster.replica("a")
+    la = Loop(a, "ea")
+    a.submit("ea", "warm", "p", task())  # the holder's policy has read the quotas (none)
+    until("warm granted", lambda: la.poll() == ["warm"])
+    la.end("warm")
+    cluster.meta.put_quota(ProjectQuota("p", cpu=1.0, borrow=False))
+    for i in range(2):
+        a.submit("ea", f"n{i}", "p", task())
+    until("one granted", lambda: len(la.poll()) == 1)
+    time.sleep(0.3)
+    assert len(la.poll()) == 1  # the quota counted at once, not 2 s later
