@@ -49,9 +49,10 @@ from airfoil.types import TypeEngine, added_converters, default_type_engine, loa
 
 if TYPE_CHECKING:
     from airfoil.core.cluster import ClusterNode
-    from airfoil.engine._resources import ResourceQueue
+    from airfoil.engine._resources import AdmissionQueue, ResourceQueue
     from airfoil.engine.state import RunState
     from airfoil.executors.tracing import TracingHooks
+    from airfoil.store.admission import AdmissionStore
 
 __all__ = [
     "EMBEDDED",
@@ -137,10 +138,11 @@ class Runtime:
         # Stores what attempts logged about themselves (metrics), then tells ``hooks``.
         self._observing = ObservingHooks(stores.meta, stores.blobs, hooks)
         self._executors: dict[str, Executor] = {}
-        self._resources: ResourceQueue | None = None
+        self._resources: AdmissionQueue | None = None
+        self._admission: AdmissionStore | None = None
         self._launcher: Launcher | None = None
         self._lock = threading.Lock()
-        self._cluster_queues: dict[str, ResourceQueue] = {}
+        self._cluster_queues: dict[str, AdmissionQueue] = {}
 
     @property
     def meta(self) -> MetaStore:
@@ -169,24 +171,48 @@ class Runtime:
         return self._codecs or default_type_engine()
 
     @property
-    def resources(self) -> ResourceQueue:
+    def resources(self) -> AdmissionQueue:
         """The process's resource queue: every engine of this runtime admits through it, so
-        executions run from several threads share the machine fairly."""
+        executions run from several threads share the machine fairly (with ``admission =
+        database``, through the machine's admission authority, shared by every process on
+        this database)."""
         with self._lock:
             if self._resources is None:
-                import os
-                import socket
-                import uuid
-
                 from airfoil.engine._resources import machine_queue
 
-                self._resources = machine_queue(
-                    self.meta,
-                    owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-                    policy=self.settings.scheduler_policy,
-                    gpus=self.settings.gpus,
-                )
+                def make() -> ResourceQueue:
+                    return machine_queue(
+                        self.meta,
+                        owner=owner,
+                        policy=self.settings.scheduler_policy,
+                        gpus=self.settings.gpus,
+                    )
+
+                owner = _owner()
+                self._resources = self._admitting(make, owner, f"machine:{_host()}")
             return self._resources
+
+    def _admitting(
+        self, make: Callable[[], ResourceQueue], owner: str, cluster: str
+    ) -> AdmissionQueue:
+        """``make()``: the process decides; or, with ``admission = database``, a replica's
+        queue through the cluster's admission authority (deciding with ``make()``'s queue
+        while it holds the authority)."""
+        if self.settings.admission != "database":
+            return make()
+        from airfoil.engine._authority import AuthorityQueue
+        from airfoil.store.admission import open_admission_store
+
+        if self._admission is None:
+            self._admission = open_admission_store(self.settings.database_url, self.settings.home)
+        return AuthorityQueue(
+            self._admission,
+            self.settings.admission_cluster or cluster,
+            owner,
+            make,
+            meta=self.meta,
+            lease_s=self.settings.admission_lease_s,
+        )
 
     @property
     def launcher(self) -> Launcher:
@@ -207,7 +233,7 @@ class Runtime:
                 )
             return self._launcher
 
-    def resources_for(self, executor: Executor) -> ResourceQueue:
+    def resources_for(self, executor: Executor) -> AdmissionQueue:
         """The queue the engines of ``executor`` admit through: the machine's
         (:attr:`resources`), or, for an executor placing attempts on a cluster (Ray), one over
         the cluster's capacity and GPUs, shared by every engine of that executor."""
@@ -216,35 +242,37 @@ class Runtime:
             return self.resources
         queue = self._cluster_queues.get(executor.name)
         if queue is None:
-            import os
-            import socket
-            import uuid
-
             from airfoil.engine._resources import ResourceQueue as Queue
             from airfoil.engine._resources import machine_queue
 
-            owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+            owner = _owner()
             name = executor.name
-            if executor.cluster_nodes() is not None:
-                # the policy places on the cluster's real nodes, read from the executor
-                # (it caches them briefly, so nodes joining or leaving show within seconds)
-                queue = Queue(
-                    cluster,
-                    meta=self.meta,
-                    owner=owner,
-                    policy=self.settings.scheduler_policy,
-                    # the runtime's shared executor of that name: it outlives the engines'
-                    # own executors (a server's slots), which may close while the queue lives
-                    cluster=lambda: self.executor(name).cluster_nodes() or [],
-                )
-            else:
-                queue = machine_queue(
+            capacity = cluster
+            on_nodes = executor.cluster_nodes() is not None
+
+            def make() -> ResourceQueue:
+                if on_nodes:
+                    # the policy places on the cluster's real nodes, read from the executor
+                    # (it caches them briefly, so nodes joining or leaving show within seconds)
+                    return Queue(
+                        capacity,
+                        meta=self.meta,
+                        owner=owner,
+                        policy=self.settings.scheduler_policy,
+                        # the runtime's shared executor of that name: it outlives the engines'
+                        # own executors (a server's slots), which may close while the queue lives
+                        cluster=lambda: self.executor(name).cluster_nodes() or [],
+                    )
+                return machine_queue(
                     self.meta,
                     owner=owner,
                     policy=self.settings.scheduler_policy,
-                    gpus=cluster.gpu,
-                    capacity=cluster,
+                    gpus=capacity.gpu,
+                    capacity=capacity,
                 )
+
+            address = self.settings.ray_address or f"local@{_host()}"
+            queue = self._admitting(make, owner, f"{name}:{address}")
             self._cluster_queues[executor.name] = queue
         return queue
 
@@ -364,6 +392,8 @@ class Runtime:
         if self._tracing is not None:  # export the spans still buffered
             self._tracing.close()
             self._tracing = None
+        if self._admission is not None:
+            self._admission.close()
         self.stores.close()
 
 
@@ -575,3 +605,17 @@ class EmbeddedRunner:
 
 
 EMBEDDED = EmbeddedRunner()
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _owner() -> str:
+    """A queue's name in snapshots and admission tables: ``host:pid:nonce``."""
+    import os
+    import uuid
+
+    return f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

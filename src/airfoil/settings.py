@@ -58,6 +58,17 @@ class AirfoilSettings(BaseSettings):
             (``AIRFOIL_ANOMALY_K``, default 3).
         anomaly_min_history: the fewest earlier successful runs a flag needs
             (``AIRFOIL_ANOMALY_MIN_HISTORY``, default 10).
+        admission: who admits attempts that ask for resources (``AIRFOIL_ADMISSION``):
+            ``process`` (each process decides over its own attempts), ``database`` (one
+            admission authority per cluster, held by one of the processes sharing this
+            database, decides for all of them: server replicas) or ``auto`` (default:
+            ``database`` for a server on PostgreSQL, else ``process``).
+        admission_cluster: the cluster's key in the admission tables
+            (``AIRFOIL_ADMISSION_CLUSTER``; default: ``ray:ADDRESS`` on Ray, else
+            ``machine:HOSTNAME``); replicas admitting onto one cluster must share it.
+        admission_lease_s: how long the admission authority (and a replica's requests)
+            hold unless renewed: a dead holder is replaced within about 4/3 of this
+            (``AIRFOIL_ADMISSION_LEASE_S``, default 5).
         history_runs: how many of the latest successful runs make a task version's history
             (``AIRFOIL_HISTORY_RUNS``, default 100, at most 10,000).
     """
@@ -83,6 +94,9 @@ class AirfoilSettings(BaseSettings):
     anomaly_k: float = Field(default=3.0, gt=0, allow_inf_nan=False)
     anomaly_min_history: int = Field(default=10, ge=2)
     history_runs: int = Field(default=100, ge=1, le=10_000)
+    admission: Literal["auto", "process", "database"] = "auto"
+    admission_cluster: str = ""
+    admission_lease_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
 
     def resolved_otel_endpoint(self) -> str:
         """The OTLP/HTTP endpoint traces go to ("" for none): ``otel_endpoint``, else the

@@ -283,3 +283,11 @@ def test_a_server_runs_registered_code_on_ray(
     assert "executor: ray on a local Ray" in log
     # The workers ran the registered package, fetched by version from the blob store.
     assert list((tmp_path / "pkgs").iterdir()), "no package was unpacked for the workers"
+
+
+def test_bad_settings_stop_the_server_with_a_typed_error(cli: Any) -> None:
+    bad = cli("server", "start", "--port", str(_port()), env={"AIRFOIL_ADMISSION": "bogus"})
+    assert bad.code == 2 and "Traceback" not in bad.err
+    assert "bad AIRFOIL_ADMISSION setting" in bad.err and "'database'" in bad.err
+    runs = cli("server", "start", "--port", str(_port()), env={"AIRFOIL_HISTORY_RUNS": "0"})
+    assert runs.code == 2 and "bad AIRFOIL_HISTORY_RUNS setting" in runs.err

@@ -27,6 +27,7 @@ from airfoil.core.errors import (
 
 if TYPE_CHECKING:
     from airfoil.local import LocalRuntime
+    from airfoil.settings import AirfoilSettings
 
 __all__ = ["err_console", "fail", "handle_errors", "is_tty", "out_console", "plain", "runtime"]
 
@@ -84,19 +85,25 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def runtime(**overrides: Any) -> LocalRuntime:
-    """The local runtime from ``AIRFOIL_*`` settings, with ``overrides`` (command-line
-    options, like ``ray_address``) replacing the settings they name when not None."""
+def load_settings() -> AirfoilSettings:
+    """The ``AIRFOIL_*`` settings; a bad one fails the command naming it (exit 2)."""
     from pydantic import ValidationError
 
-    from airfoil.local import get_runtime
     from airfoil.settings import AirfoilSettings
 
     try:
-        settings = AirfoilSettings()
+        return AirfoilSettings()
     except ValidationError as exc:
         first = exc.errors()[0]
         fail(f"bad AIRFOIL_{str(first['loc'][0]).upper()} setting: {first['msg']}")
+
+
+def runtime(**overrides: Any) -> LocalRuntime:
+    """The local runtime from ``AIRFOIL_*`` settings, with ``overrides`` (command-line
+    options, like ``ray_address``) replacing the settings they name when not None."""
+    from airfoil.local import get_runtime
+
+    settings = load_settings()
     given = {k: v for k, v in overrides.items() if v is not None}
     if given:
         settings = settings.model_copy(update=given)

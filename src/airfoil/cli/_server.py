@@ -25,10 +25,9 @@ _ROLES = ("viewer", "runner", "admin")
 
 
 def _settings(database_url: str | None, blob_url: str | None) -> object:
-    from airfoil.cli._common import runtime  # noqa: F401 - same error handling of settings
-    from airfoil.settings import AirfoilSettings
+    from airfoil.cli._common import load_settings
 
-    s = AirfoilSettings()
+    s = load_settings()
     if database_url is not None:
         s.database_url = database_url
     if blob_url is not None:

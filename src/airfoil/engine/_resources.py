@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
@@ -53,7 +54,14 @@ from airfoil.scheduler import (
 from airfoil.store._scheduling import NodeUsage, ProjectQuota, QueuedItem, QueueSnapshot
 from airfoil.store.base import MetaStore
 
-__all__ = ["ResourceQueue", "asks_for_resources", "describe", "machine_queue"]
+__all__ = [
+    "AdmissionQueue",
+    "ResourceQueue",
+    "asks_for_resources",
+    "describe",
+    "machine_queue",
+    "record_runtime",
+]
 
 log = logging.getLogger("airfoil.engine")
 
@@ -77,6 +85,47 @@ def describe(r: ResourceSpec) -> str:
     return f"cpu={r.cpu:g}, mem={r.mem / 2**20:.0f}Mi, gpu={r.gpu}"
 
 
+class AdmissionQueue(Protocol):
+    """What drive loops admit resource-asking attempts through: a process's
+    :class:`ResourceQueue` (it decides), or a server replica's
+    :class:`~airfoil.engine._authority.AuthorityQueue` (the cluster's admission authority
+    decides, whichever replica holds it)."""
+
+    def check(self, task: TaskSpec, node_id: str, project: str) -> None: ...
+
+    def submit(
+        self,
+        execution_id: str,
+        node_id: str,
+        project: str,
+        task: TaskSpec,
+        *,
+        prefer: tuple[str, ...] = (),
+    ) -> None: ...
+
+    def decide(self) -> None: ...
+
+    def take(self, execution_id: str) -> tuple[list[str], list[str]]: ...
+
+    def gpus_of(self, execution_id: str, node_id: str) -> tuple[str, ...]: ...
+
+    def placement_of(self, execution_id: str, node_id: str) -> tuple[str, ...]: ...
+
+    def finish(
+        self,
+        execution_id: str,
+        node_id: str,
+        *,
+        succeeded: bool = False,
+        attempt: int = 0,
+        duration: float | None = None,
+    ) -> None: ...
+
+    def forget(self, execution_id: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class _Ticket:
     execution_id: str
@@ -86,6 +135,8 @@ class _Ticket:
     gpus: tuple[str, ...] = ()
     placement: tuple[str, ...] = ()
     running: bool = False
+    #: the policy's node per worker (``placement`` is it on a cluster, empty on a machine)
+    where: tuple[str, ...] = ()
 
 
 class ResourceQueue:
@@ -220,32 +271,114 @@ class ResourceQueue:
     ) -> None:
         """Queue the next attempt of a node (``prefer``: cluster nodes to place it on if one
         has room, best first: they hold its inputs)."""
-        self._load_history(task.name)
+        self.submit_item(
+            execution_id,
+            node_id,
+            task.name,
+            self.new_item(execution_id, node_id, project, task, prefer=prefer),
+        )
+
+    def new_item(
+        self,
+        execution_id: str,
+        node_id: str,
+        project: str,
+        task: TaskSpec,
+        *,
+        prefer: tuple[str, ...] = (),
+    ) -> WorkItem:
+        """The work item of a node's next attempt: its shape, its project's priority, now,
+        and the nodes it prefers (none on a one-machine queue: nothing to prefer)."""
         self._refresh_quotas()
-        item_id = f"{execution_id}/{node_id}"
-        now = self.clock()
+        per, workers = work_shape(task)
         with self._lock:
-            if item_id in self._tickets:
+            priority = self._priorities.get(project, 0)
+        return WorkItem(
+            id=f"{execution_id}/{node_id}",
+            project=project,
+            resources=per,
+            gang_size=workers,
+            priority=priority,
+            interruptible=task.interruptible,
+            submit_time=self.clock(),
+            task_key=task.name,
+            prefer=prefer if self.cluster is not None else (),
+        )
+
+    def submit_item(self, execution_id: str, node_id: str, task: str, item: WorkItem) -> None:
+        """Queue a work item (``item.id`` is ``execution_id/node_id``); one this queue
+        preempted resumes with its submit time and attained service instead."""
+        self._load_history(task)
+        self._refresh_quotas()
+        with self._lock:
+            if item.id in self._tickets:
                 return
-            per, workers = work_shape(task)
-            prefer = prefer if self.cluster is not None else ()  # one node: nothing to prefer
-            resumed = self._resume.pop(item_id, None)
-            if resumed is not None and prefer != resumed.prefer:
-                resumed = msgspec.structs.replace(resumed, prefer=prefer)
-            item = resumed or WorkItem(
-                id=item_id,
-                project=project,
-                resources=per,
-                gang_size=workers,
-                priority=self._priorities.get(project, 0),
-                interruptible=task.interruptible,
-                submit_time=now,
-                task_key=task.name,
-                prefer=prefer,
-            )
+            resumed = self._resume.pop(item.id, None)
+            if resumed is not None and item.prefer != resumed.prefer:
+                resumed = msgspec.structs.replace(resumed, prefer=item.prefer)
+            item = item if resumed is None else resumed
             self._state.submit(item)
-            self._tickets[item_id] = _Ticket(execution_id, node_id, task.name, item)
+            self._tickets[item.id] = _Ticket(execution_id, node_id, task, item)
             self._changed = True
+
+    def adopt(
+        self,
+        execution_id: str,
+        node_id: str,
+        task: str,
+        item: WorkItem,
+        placement: Sequence[str],
+        gpus: Sequence[str],
+        started_at: float,
+    ) -> None:
+        """Count an item another decision maker started (a previous admission authority) as
+        running on ``placement`` with ``gpus`` since ``started_at``.
+
+        Raises:
+            PlacementError: it does not fit there (the nodes changed meanwhile).
+        """
+        self._load_history(task)
+        with self._lock:
+            if item.id in self._tickets:
+                return
+            self._state.submit(item)
+            try:
+                self._state.start(item.id, placement, started_at)
+            except Exception:
+                self._state.withdraw(item.id)
+                raise
+            ticket = _Ticket(execution_id, node_id, task, item, running=True)
+            ticket.where = tuple(placement)
+            ticket.gpus = tuple(g for g in gpus if g in self._gpu_order)
+            if self.cluster is not None:
+                ticket.placement = tuple(placement)
+            self._free_gpus = [g for g in self._free_gpus if g not in ticket.gpus]
+            self._tickets[item.id] = ticket
+            self._changed = True
+            self._snapshot_dirty = True
+
+    def take_all(self) -> tuple[list[tuple[str, str]], list[tuple[str, str, WorkItem]]]:
+        """Every ``(execution, node)`` granted a start since the last call, with where
+        (:meth:`policy_placement_of`), and every ``(execution, node, item)`` preempted (the
+        item as it waits to resume: its attained service grown)."""
+        with self._lock:
+            granted = [(e, n) for e, nodes in self._granted.items() for n in nodes]
+            preempted = [
+                (e, n, self._resume[f"{e}/{n}"])
+                for e, nodes in self._preempted.items()
+                for n in nodes
+                if f"{e}/{n}" in self._resume
+            ]
+            self._granted.clear()
+            self._preempted.clear()
+            return granted, preempted
+
+    def policy_placement_of(self, execution_id: str, node_id: str) -> tuple[str, ...]:
+        """The node per worker the policy started a running item on (also on a machine
+        queue, where it is ``local``)."""
+        with self._lock:
+            ticket = self._tickets.get(f"{execution_id}/{node_id}")
+            return ticket.where if ticket is not None and ticket.running else ()
 
     def decide(self) -> None:
         """Ask the policy what to start and preempt, if anything changed since it last did
@@ -269,6 +402,7 @@ class ResourceQueue:
                 self._state.start(start.item_id, start.placement, now)
                 ticket = self._tickets[start.item_id]
                 ticket.running = True
+                ticket.where = tuple(start.placement)
                 if self.cluster is not None:
                     ticket.placement = start.placement
                 item = ticket.item
@@ -336,17 +470,7 @@ class ResourceQueue:
             self._changed = True
             self._snapshot_dirty = True
         if succeeded and duration is not None and duration >= 0 and self.meta is not None:
-            try:
-                self.meta.record_task_runtime(
-                    ticket.task,
-                    execution_id=execution_id,
-                    node_id=node_id,
-                    attempt=attempt,
-                    duration=duration,
-                    ended_at=now,
-                )
-            except Exception:  # advisory: an estimate is not worth failing a run over
-                log.exception("recording the run time of %s failed", ticket.task)
+            record_runtime(self.meta, ticket.task, execution_id, node_id, attempt, duration, now)
 
     def forget(self, execution_id: str) -> None:
         """Drop everything of an execution (its drive ended): waiting, granted, running."""
@@ -380,9 +504,10 @@ class ResourceQueue:
                 nodes=self._node_usage(),
             )
 
-    def persist(self) -> None:
-        """Write this process's snapshot to the store now."""
-        self._maybe_persist(self.clock(), force=True)
+    def persist(self, *, force: bool = True) -> None:
+        """Write this process's snapshot to the store now (without ``force``: if it changed
+        and the last write is ``snapshot_every_s`` old)."""
+        self._maybe_persist(self.clock(), force=force)
 
     def close(self) -> None:
         """Remove this process's snapshot from the store."""
@@ -503,6 +628,11 @@ class ResourceQueue:
             for duration in reversed(durations):  # oldest first
                 self._state.estimator.record(task, duration)
 
+    def refresh_quotas(self) -> None:
+        """Read the quotas and priorities from the store now (they are otherwise re-read at
+        most every ``quota_refresh_s``)."""
+        self._refresh_quotas(force=True)
+
     def _refresh_quotas(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if self.meta is None or (not force and now - self._quotas_at < self.quota_refresh_s):
@@ -553,6 +683,30 @@ class ResourceQueue:
             log.exception("writing the queue snapshot failed")
         finally:
             self._writing.release()
+
+
+def record_runtime(
+    meta: MetaStore,
+    task: str,
+    execution_id: str,
+    node_id: str,
+    attempt: int,
+    duration: float,
+    now: float,
+) -> None:
+    """Add a successful attempt's duration to the store's run-time history (advisory: a
+    failure is logged, never raised)."""
+    try:
+        meta.record_task_runtime(
+            task,
+            execution_id=execution_id,
+            node_id=node_id,
+            attempt=attempt,
+            duration=duration,
+            ended_at=now,
+        )
+    except Exception:  # advisory: an estimate is not worth failing a run over
+        log.exception("recording the run time of %s failed", task)
 
 
 def work_shape(task: TaskSpec) -> tuple[ResourceSpec, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
-from airfoil.engine._resources import ResourceQueue, asks_for_resources
+from airfoil.engine._resources import AdmissionQueue, asks_for_resources
 from airfoil.engine.state import RunState
 from airfoil.executors.base import Executor
 
@@ -37,7 +37,7 @@ class Admission:
         self,
         executor: Executor,
         max_parallel: int | None,
-        queue: ResourceQueue,
+        queue: AdmissionQueue,
         execution_id: str,
         project: str,
     ) -> None:

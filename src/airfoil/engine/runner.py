@@ -48,7 +48,7 @@ from airfoil.engine._drive_support import (
 from airfoil.engine._journal import ItemJournal, merge_journal
 from airfoil.engine._lease import Heartbeat
 from airfoil.engine._mapping import split_item_id
-from airfoil.engine._resources import ResourceQueue, replace_environment
+from airfoil.engine._resources import AdmissionQueue, ResourceQueue, replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
 from airfoil.engine.cache_io import unusable_outputs
@@ -112,7 +112,7 @@ class Engine:
         on_change: Callable[[sm.RunState], None] | None = None,
         secrets: Callable[[str], str | None] | None = None,
         types: TypeEngine | None = None,
-        resources: ResourceQueue | None = None,
+        resources: AdmissionQueue | None = None,
         launcher: Launcher | None = None,
         hooks: Hooks | None = None,
         on_finished: Callable[[str], None] | None = None,
@@ -142,7 +142,7 @@ class Engine:
         )
 
     @property
-    def resources(self) -> ResourceQueue:
+    def resources(self) -> AdmissionQueue:
         """The queue resource-asking attempts wait in: the one given (shared by every engine
         of the process), else the engine's own over its executor's capacity."""
         if self._resources is None:

@@ -117,11 +117,25 @@ class ServerConfig:
 
 def server_settings(config: ServerConfig) -> AirfoilSettings:
     """The typed settings of a server's runtime: its stores, executor (``process`` workers by
-    default, or a Ray cluster), parallelism and durability; the rest (policy, GPUs) from
+    default, or a Ray cluster), parallelism, durability and admission (on PostgreSQL, one
+    authority for every replica, leased for ``lease_ttl_s``); the rest (policy, GPUs) from
     ``AIRFOIL_*`` as for any entry point."""
+    import os
+
     from airfoil.settings import AirfoilSettings
 
+    admission = os.environ.get("AIRFOIL_ADMISSION", "auto")
+    if admission not in ("auto", "process", "database"):
+        raise ConfigError(
+            f"bad AIRFOIL_ADMISSION setting {admission!r}: use auto (the default: one admission "
+            "authority for the replicas of a server on PostgreSQL), database or process"
+        )
+    if admission == "auto":  # replicas on one PostgreSQL share one admission authority
+        url = config.database_url or ""
+        admission = "database" if url.startswith("postgresql") else "process"
     return AirfoilSettings(
+        admission=admission,  # type: ignore[arg-type]  # validated by the settings
+        admission_lease_s=config.lease_ttl_s,
         home=config.home,
         database_url=config.database_url,
         blob_url=config.resolved_blob_url(),

@@ -13,6 +13,7 @@ pytest.register_assert_rewrite(
     "airfoil.testing.scheduling_conformance",
     "airfoil.testing.registry_conformance",
     "airfoil.testing.artifact_conformance",
+    "airfoil.testing.admission_conformance",
 )
 
 from airfoil.store.sql import migrate  # noqa: E402

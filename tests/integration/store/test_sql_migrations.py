@@ -49,6 +49,8 @@ TABLES = {
     "server_artifact_aliases",
     "server_artifact_moves",
     "server_deployments",
+    "server_admission_authority",
+    "server_admission_requests",
 }
 
 

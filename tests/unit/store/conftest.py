@@ -7,4 +7,5 @@ pytest.register_assert_rewrite(
     "airfoil.testing.scheduling_conformance",
     "airfoil.testing.registry_conformance",
     "airfoil.testing.artifact_conformance",
+    "airfoil.testing.admission_conformance",
 )

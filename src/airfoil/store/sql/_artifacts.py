@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -31,9 +30,8 @@ from airfoil.store.artifacts import (
     plan_move,
 )
 from airfoil.store.deployments import Deployment
-from airfoil.store.sql._guard import guarded_connection, masked_url
-from airfoil.store.sql._migrate import migrate, read_revision
-from airfoil.store.sql._revision import HEAD_REVISION
+from airfoil.store.sql._guard import at_head, guarded_connection, masked_url, store_engine
+from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._server_tables import (
     artifact_aliases,
     artifact_moves,
@@ -66,41 +64,13 @@ class SqlArtifactStore(ArtifactStore):
     """
 
     def __init__(self, url: str) -> None:
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            path = url.split(":///", 1)[-1].split("?", 1)[0]
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        else:
-            kwargs.update(pool_size=5, max_overflow=10, pool_pre_ping=True)
-            kwargs["connect_args"] = {"connect_timeout": 5}
-        self.engine = sa.create_engine(url, **kwargs)
+        self.engine = store_engine(url)
         try:
-            if not self._at_head():
+            if not at_head(self.engine):
                 migrate(url)  # imports Alembic: only for a database that is behind
         except StoreError as exc:
             self.engine.dispose()
             raise StoreError(f"cannot open the artifact tables at {self._masked}: {exc}") from exc
-
-    def _at_head(self) -> bool:
-        """Whether the database is at the newest revision already (one query, no Alembic:
-        importing and running it cost a service start a quarter of a second)."""
-        try:
-            raw = self.engine.raw_connection()
-        except sa.exc.DBAPIError:
-            return False  # migrate() says why
-        try:
-            cursor = raw.cursor()
-            try:
-                return read_revision(cursor, self.engine.dialect.name) == HEAD_REVISION
-            finally:
-                cursor.close()
-        except Exception:
-            return False
-        finally:
-            raw.rollback()
-            raw.close()
 
     @property
     def _masked(self) -> str:

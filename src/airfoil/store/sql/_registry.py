@@ -14,7 +14,6 @@ versions registers all at once or not at all; driver errors come out as ``StoreE
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,7 +31,7 @@ from airfoil.store.registry import (
     missing_project,
 )
 from airfoil.store.sql._connect import commit_synchronously
-from airfoil.store.sql._guard import guarded_connection, masked_url
+from airfoil.store.sql._guard import guarded_connection, masked_url, store_engine
 from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._server_tables import entities, launch_plans, packages, projects
 
@@ -56,17 +55,7 @@ class SqlRegistryStore(RegistryStore):
     """
 
     def __init__(self, url: str, durability: str = "process") -> None:
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            path = url.split(":///", 1)[-1].split("?", 1)[0]
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        else:
-            kwargs.update(pool_size=5, max_overflow=10, pool_pre_ping=True)
-            # An unanswering database fails a ping (``/readyz``) in seconds, not minutes.
-            kwargs["connect_args"] = {"connect_timeout": 5}
-        self.engine = sa.create_engine(url, **kwargs)
+        self.engine = store_engine(url)
         if durability == "power":
             sa.event.listen(self.engine, "connect", commit_synchronously)
         try:

@@ -22,7 +22,8 @@ KNOWN_REVISIONS = (
     "0009",
     "0010",
     "0011",
-    "0012_metric_stats",
+    "0012",
+    "0013",
 )
 #: The revision a database must be at for this code to use it.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

@@ -155,3 +155,32 @@ deployments = sa.Table(
     sa.Column("owner", KEY, nullable=False, default=""),
     sa.Column("lease_until", sa.Double, nullable=False, default=0.0),
 )
+#: The admission authority of each cluster (revision 0013; see :mod:`airfoil.store.admission`):
+#: one holder at a time, until ``lease_until``; ``epoch`` goes up at each takeover and fences
+#: the holder's grants.
+admission_authority = sa.Table(
+    "server_admission_authority",
+    meta,
+    sa.Column("cluster", KEY, primary_key=True),
+    sa.Column("holder", KEY, nullable=False),
+    sa.Column("lease_until", sa.Double, nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+)
+#: Every replica's admission requests on a cluster (revision 0013): the work item is JSON in
+#: ``item``; ``state``, ``placement`` and ``gpus`` (JSON lists) are the holder's decision.
+admission_requests = sa.Table(
+    "server_admission_requests",
+    meta,
+    sa.Column("cluster", KEY, primary_key=True),
+    sa.Column("item_id", KEY, primary_key=True),
+    sa.Column("owner", KEY, nullable=False),
+    sa.Column("ticket", KEY, nullable=False),
+    sa.Column("task", KEY, nullable=False),
+    sa.Column("submit_time", sa.Double, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("item", sa.Text, nullable=False),
+    sa.Column("placement", sa.Text, nullable=False),
+    sa.Column("gpus", sa.Text, nullable=False),
+    sa.Column("granted_at", sa.Double, nullable=False),
+    sa.Column("alive_until", sa.Double, nullable=False),
+)
