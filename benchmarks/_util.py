@@ -45,3 +45,17 @@ def report(
     if budget:
         line += f"  [budget {budget}]"
     print(line, flush=True)
+
+
+def workload(which: str) -> Callable[[], object]:
+    """One warm run of ``M1`` (a map of 1,000 trivial items + reduce) or ``B1`` (a chain of
+    100 trivial tasks): what ``count_instructions.py`` and ``bench_engine_cpu.py`` measure.
+    Imports the benchmark module, so call it after ``AIRFOIL_HOME`` is set."""
+    if which == "M1":
+        import bench_control
+
+        xs = list(range(1000))
+        return lambda: bench_control.map_reduce(xs=xs)
+    import bench_core
+
+    return bench_core.chain100

@@ -26,13 +26,8 @@ import os, sys, tempfile, time
 os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-cpu-")
 sys.path.insert(0, {here!r})
 which, runs = sys.argv[1], int(sys.argv[2])
-if which == "M1":
-    import bench_control as b
-    xs = list(range(1000))
-    run = lambda: b.map_reduce(xs=xs)
-else:
-    import bench_core as b
-    run = b.chain100
+from _util import workload
+run = workload(which)
 for _ in range(2):
     run()
 for _ in range(runs):
