@@ -45,3 +45,27 @@ def report(
     if budget:
         line += f"  [budget {budget}]"
     print(line, flush=True)
+
+
+def workload(which: str) -> Callable[[], object]:
+    """One warm run of ``M1`` (a map of 1,000 trivial items + reduce), ``B1`` (a chain of
+    100 trivial tasks), or ``D0``/``D1`` (one ``airfoil`` policy decision over 10,000 queued
+    items, without/with the due-work cap): what ``count_instructions.py`` and
+    ``bench_engine_cpu.py`` measure. Imports the benchmark module, so call it after
+    ``AIRFOIL_HOME`` is set."""
+    if which in ("D0", "D1"):
+        import bench_scheduler
+
+        from airfoil.scheduler import AirfoilPolicy
+
+        policy = AirfoilPolicy(due_share=None) if which == "D0" else AirfoilPolicy()
+        state, now = bench_scheduler.steady_state(policy)
+        return lambda: state.decide(now)
+    if which == "M1":
+        import bench_control
+
+        xs = list(range(1000))
+        return lambda: bench_control.map_reduce(xs=xs)
+    import bench_core
+
+    return bench_core.chain100

@@ -34,19 +34,8 @@ import os, sys, tempfile
 os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-cg-")
 sys.path.insert(0, {here!r})
 which, extra = sys.argv[1], int(sys.argv[2])
-if which == "M1":
-    import bench_control as b
-    xs = list(range(1000))
-    run = lambda: b.map_reduce(xs=xs)
-elif which in ("D0", "D1"):
-    import bench_scheduler as b
-    from airfoil.scheduler import AirfoilPolicy
-    policy = AirfoilPolicy(due_share=None) if which == "D0" else AirfoilPolicy()
-    state, now = b.steady_state(policy)
-    run = lambda: state.decide(now)
-else:
-    import bench_core as b
-    run = b.chain100
+from _util import workload
+run = workload(which)
 for _ in range(2 + extra):
     run()
 """

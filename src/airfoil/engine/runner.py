@@ -234,7 +234,8 @@ class Engine:
                 state = self.load_state(execution_id)
             loop = _Loop(self, state, heartbeat)
             try:
-                loop.run()
+                with self.executor.session():  # per-attempt setup kept across the drive
+                    loop.run()
             except EngineBug as exc:  # no workflow may crash the engine
                 return self._engine_failed(loop, exc)
             finally:

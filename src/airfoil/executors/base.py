@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 import msgspec
@@ -168,6 +169,13 @@ class AttemptRuntime(Protocol):
         to report, in its own context)."""
         ...
 
+    def session(self) -> AbstractContextManager[None]:
+        """A span in which attempts run in this process one after another (a drive on the
+        inline executor): what every in-process attempt sets up and takes down again (the
+        stream routers, the logging record handler) stays set up from its start to its end.
+        Attempts behave the same inside one or not; it only saves their cost."""
+        ...
+
 
 #: Builds the runtime inside a worker process: a module-level function (pickled by reference).
 RuntimeFactory = Callable[[], AttemptRuntime]
@@ -254,6 +262,12 @@ class Executor(abc.ABC):
         which takes the first with room and never waits for one. Default: none."""
         return ()
 
+    def session(self) -> AbstractContextManager[None]:
+        """A span around one drive of the engine's loop (see :meth:`AttemptRuntime.session`);
+        an executor whose attempts run in this process keeps their per-attempt setup in place
+        across it. Default: nothing."""
+        return nullcontext()
+
     def max_parallel(self) -> int:
         """How many attempts may run at once."""
         return 1
@@ -319,6 +333,9 @@ class DelegatingExecutor(Executor):
 
     def running(self) -> int:
         return self.inner.running()
+
+    def session(self) -> AbstractContextManager[None]:
+        return self.inner.session()
 
     def close(self) -> None:
         self.inner.close()

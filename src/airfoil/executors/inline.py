@@ -18,6 +18,7 @@ What running in the driver's own process cannot do:
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import TaskTimeoutError
@@ -58,6 +59,9 @@ class InlineExecutor(Executor):
 
     def preload(self, task: TaskSpec, code_root: str) -> None:
         self._runtime.preload(task, code_root)
+
+    def session(self) -> AbstractContextManager[None]:
+        return self._runtime.session()
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         done, self._done = self._done, []

@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import CoroutineType
 from typing import Any
 
@@ -49,6 +50,7 @@ from airfoil.executors.base import (
     live_log_key,
 )
 from airfoil.runtime._capture import capture_fds, capture_streams
+from airfoil.runtime._capture import hold as hold_capture
 from airfoil.runtime._children import ChildCaller
 from airfoil.runtime._log_records import StampedLog
 from airfoil.runtime._secret_outputs import refuse_secret_outputs
@@ -201,34 +203,60 @@ def _scrub_error(error: ErrorInfo, secrets: tuple[str, ...]) -> ErrorInfo:
     )
 
 
-class _LiveLog(io.StringIO):
+class _LiveLog:
     """An attempt's log that is also copied to the blob store while the attempt runs (at most
     every ``interval`` seconds after something is written), so it can be tailed; the copy is
-    removed when the attempt ends and its whole log is written."""
+    removed when the attempt ends and its whole log is written.
 
-    # Defaults on the class: one is made per attempt, and most attempts never write.
-    _timer: threading.Timer | None = None
-    _done = False
-    _copied = False
+    Slotted and holding its text in a ``StringIO`` rather than being one: one is made per
+    attempt, and a subclass of an ``io`` type costs ~2 us to make and finalise. The lock
+    that orders a copy against the end is made when something is first written (most
+    attempts never write)."""
+
+    __slots__ = (
+        "_blobs",
+        "_buf",
+        "_copied",
+        "_done",
+        "_interval",
+        "_key",
+        "_lock",
+        "_secrets",
+        "_timer",
+    )
 
     def __init__(
         self, blobs: BlobStore, key: str, interval: float = 0.5, secrets: tuple[str, ...] = ()
     ) -> None:
-        io.StringIO.__init__(self)
+        self._buf = io.StringIO()
         self._blobs, self._key, self._interval = blobs, key, interval
         self._secrets = secrets
-        self._lock = threading.Lock()
+        self._lock: threading.Lock | None = None
+        self._timer: threading.Timer | None = None
+        self._done = False
+        self._copied = False
 
     def write(self, s: str) -> int:
-        n = super().write(s)
-        with self._lock:
-            if self._timer is None and not self._done:
-                self._timer = threading.Timer(self._interval, self._copy)
-                self._timer.daemon = True
-                self._timer.start()
+        n = self._buf.write(s)
+        if self._timer is None and not self._done:
+            with _LIVE_LOCK:  # the first write makes the lock; once, whichever thread
+                if self._lock is None:
+                    self._lock = threading.Lock()
+            with self._lock:
+                if self._timer is None and not self._done:
+                    self._timer = threading.Timer(self._interval, self._copy)
+                    self._timer.daemon = True
+                    self._timer.start()
         return n
 
+    def flush(self) -> None:
+        return None
+
+    def getvalue(self) -> str:
+        return self._buf.getvalue()
+
     def _copy(self) -> None:
+        assert self._lock is not None  # made before the timer that calls this
         with self._lock:
             self._timer = None
             if self._done:
@@ -242,6 +270,9 @@ class _LiveLog(io.StringIO):
 
     def finish(self) -> str:
         """Stop copying and return the whole log."""
+        if self._lock is None:  # nothing was ever written: no timer to stop
+            self._done = True
+            return self.getvalue()
         with self._lock:
             self._done = True
             if self._timer is not None:
@@ -255,6 +286,9 @@ class _LiveLog(io.StringIO):
                 self._blobs.delete(self._blobs.uri(self._key))
             except Exception:  # logs are best effort
                 pass
+
+
+_LIVE_LOCK = threading.Lock()
 
 
 class WorkerRuntime:
@@ -321,6 +355,9 @@ class WorkerRuntime:
             child_calls=child_calls,
             task_types=self.task_types,
         )
+
+    def session(self) -> AbstractContextManager[None]:
+        return hold_capture()
 
     def open_blobs(self, url: str, durability: str = "process") -> BlobStore:
         from airfoil.store.blob import open_blob_store

@@ -268,3 +268,35 @@ def test_an_events_cause_id_is_a_column_and_in_its_record(url: str) -> None:
         s.close()
     rows = _execute(url, "SELECT seq, cause_id FROM events ORDER BY seq")
     assert rows == [(1, 0), (2, 1)]  # "what did entry 1 cause" is an indexed lookup
+
+
+def test_sqlite_fence_refuses_a_stale_driver_and_leaves_the_execution_row_alone(
+    tmp_path: Path,
+) -> None:
+    """SQLite's lease check is a read under the write lock BEGIN IMMEDIATE takes (a no-op
+    update rewrote the execution's whole row, its workflow spec included, on every batch):
+    a stale driver is still refused whole, and the holder's batches leave the row alone."""
+    path = tmp_path / "fence.db"
+    first, second = SqlMetaStore(f"sqlite:///{path}"), SqlMetaStore(f"sqlite:///{path}")
+    try:
+        first.write(StoreBatch(execution=make_execution()))
+        raw = sqlite3.connect(path)
+        raw.execute(
+            "CREATE TRIGGER no_rewrite BEFORE UPDATE ON executions WHEN "
+            "NEW.lease_owner IS OLD.lease_owner AND NEW.lease_expires_at IS OLD.lease_expires_at "
+            "AND NEW.record IS OLD.record "
+            "BEGIN SELECT raise(ABORT, 'the execution row rewritten unchanged'); END"
+        )
+        raw.commit()
+        raw.close()
+        assert first.acquire_lease("e1", "driver-1", now=0.0, ttl_s=5.0)
+        assert second.acquire_lease("e1", "driver-2", now=10.0, ttl_s=5.0)  # lapsed: taken
+        with pytest.raises(ConflictError, match="lease"):
+            first.write(StoreBatch(events=[make_event(seq=1)], lease=("e1", "driver-1")))
+        assert second.get_events("e1") == []
+        for seq in (1, 2):
+            second.write(StoreBatch(events=[make_event(seq=seq)], lease=("e1", "driver-2")))
+        assert [e.seq for e in second.get_events("e1")] == [1, 2]
+    finally:
+        first.close()
+        second.close()

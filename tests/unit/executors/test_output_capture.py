@@ -74,3 +74,51 @@ def test_a_process_without_a_stream_drops_other_threads_writes(
         other.join()
     assert log.getvalue() == "captured\n"
     assert sys.stderr is None
+
+
+def test_a_hold_keeps_the_routers_between_attempts_and_captures_nothing_meanwhile(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from airfoil.runtime._capture import hold
+    from airfoil.runtime._log_records import StampedLog
+
+    root = logging.getLogger()
+    before = (sys.stdout, sys.stderr)
+    handlers = list(root.handlers)
+    first, second = StampedLog(io.StringIO()), StampedLog(io.StringIO())
+    with hold():  # a drive on the inline executor
+        routers = (sys.stdout, sys.stderr)
+        assert routers != before and "RecordHandler" in [type(h).__name__ for h in root.handlers]
+        with capture_streams(first):
+            print("item one")
+            logging.getLogger("task").warning("warned in one")
+        print("between items")  # the engine's own output: the process's stream, as before
+        with capture_streams(second):
+            print("item two")
+        assert (sys.stdout, sys.stderr) == routers  # set up once, not per attempt
+    assert (sys.stdout, sys.stderr) == before and root.handlers == handlers
+    one, two = first.sink.getvalue(), second.sink.getvalue()
+    assert "item one" in one and "task: warned in one" in one and "item two" not in one
+    assert "item two" in two and "item one" not in two
+    assert "between" not in one + two and "between items" in capsys.readouterr().out
+
+
+def test_an_inline_drive_leaves_the_streams_and_the_root_logger_as_it_found_them() -> None:
+    import logging
+
+    import airfoil as af
+
+    @af.task
+    def shout(x: int) -> int:
+        print(f"item {x}")
+        return x
+
+    @af.workflow
+    def each(xs: list[int]) -> list[int]:
+        return af.map_task(shout)(x=xs)
+
+    before = (sys.stdout, sys.stderr, list(logging.getLogger().handlers))
+    assert each(xs=[1, 2, 3]) == [1, 2, 3]
+    assert (sys.stdout, sys.stderr, list(logging.getLogger().handlers)) == before

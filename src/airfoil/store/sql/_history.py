@@ -27,6 +27,7 @@ _INSERT = (
     "VALUES ({eid}, {node}, {attempt}, {task}, {version}, {started}, {ended}, {ok}, {project}) "
     "ON CONFLICT (execution_id, node_id, attempt) DO NOTHING"
 )
+_INSERT_NAMES = ("eid", "node", "attempt", "task", "version", "started", "ended", "ok", "project")
 _ORDER = " ORDER BY ended_at DESC, execution_id DESC, node_id DESC, attempt DESC"
 
 
@@ -67,27 +68,29 @@ class SqlTaskHistoryStore(TaskHistoryStore):
     def put_task_runs(self, runs: Sequence[TaskRun]) -> None:
         if not runs:
             return
-        names = ("eid", "node", "attempt", "task", "version", "started", "ended", "ok", "project")
-        insert = self._sql(_INSERT, *names)
+        # Positional parameters, rows as tuples: a map's items are written here by the
+        # thousand, and binding by name costs a dict per row and a lookup per column.
+        mark = "%s" if self.dialect == "postgresql" else "?"
+        insert = _INSERT.format(**{n: mark for n in _INSERT_NAMES})
         executions = sorted({r.execution_id for r in runs})
-        marks = ", ".join(self._mark(f"e{i}") for i in range(len(executions)))
+        marks = ", ".join([mark] * len(executions))
         lookup = f"SELECT id, project FROM executions WHERE id IN ({marks})"
 
         def body(cur: Any) -> None:
-            cur.execute(lookup, {f"e{i}": e for i, e in enumerate(executions)})
+            cur.execute(lookup, executions)
             projects = {str(eid): str(project) for eid, project in cur.fetchall()}
             rows = [
-                {
-                    "eid": r.execution_id,
-                    "node": r.node_id,
-                    "attempt": r.attempt,
-                    "task": r.task,
-                    "version": r.version,
-                    "started": r.started_at,
-                    "ended": r.ended_at,
-                    "ok": bool(r.ok),
-                    "project": projects[r.execution_id],
-                }
+                (
+                    r.execution_id,
+                    r.node_id,
+                    r.attempt,
+                    r.task,
+                    r.version,
+                    r.started_at,
+                    r.ended_at,
+                    bool(r.ok),
+                    projects[r.execution_id],
+                )
                 for r in runs
                 if r.execution_id in projects  # an execution deleted meanwhile: dropped
             ]

@@ -7,7 +7,7 @@ schema or a statement; a unit test fails while this file is stale.
 SQL: dict[str, str] = {
     "acquire_lease": "UPDATE executions SET lease_owner=:owner, lease_expires_at=:expires WHERE executions.id = :id AND (executions.lease_owner IS NULL OR executions.lease_owner = :owner OR executions.lease_expires_at <= :now)",
     "cache_holder": 'SELECT cache_reservations.owner \nFROM cache_reservations \nWHERE cache_reservations."key" = :key',
-    "check_lease": "UPDATE executions SET lease_owner=:owner WHERE executions.id = :id AND executions.lease_owner = :owner",
+    "check_lease": "SELECT executions.id \nFROM executions \nWHERE executions.id = :id AND executions.lease_owner = :owner",
     "count_executions:": "SELECT count(*) AS count_1 \nFROM executions",
     "count_executions:domain": "SELECT count(*) AS count_1 \nFROM executions \nWHERE executions.domain = :domain",
     "count_executions:domain,phase": "SELECT count(*) AS count_1 \nFROM executions \nWHERE executions.domain = :domain AND executions.phase = :phase",

@@ -160,13 +160,19 @@ class _Builder:
             .values(lease_owner=sa.null(), lease_expires_at=sa.null())
         )
 
-        # A no-op update that matches (rowcount 1) only while ``owner`` holds the lease: the
-        # fence of a driver's batch, inside its transaction (it also locks the row).
-        sql["check_lease"] = self._compile(
-            sa.update(ex)
-            .where(ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
-            .values(lease_owner=_bp("owner"))
-        )
+        # The fence of a driver's batch, inside its transaction: one row while ``owner``
+        # holds the lease. PostgreSQL: a no-op update (rowcount 1), which also locks the row
+        # until the commit. SQLite: a read -- the transaction began with BEGIN IMMEDIATE,
+        # which holds the database's write lock, so no lease can change before the commit;
+        # an update would rewrite the execution's whole row (its record: the workflow spec,
+        # ~50 KB for a chain of 100) into the WAL on every batch.
+        held = (ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
+        if self._dialect.name == "sqlite":
+            sql["check_lease"] = self._compile(sa.select(ex.c.id).where(*held))
+        else:
+            sql["check_lease"] = self._compile(
+                sa.update(ex).where(*held).values(lease_owner=_bp("owner"))
+            )
         sql["get_lease"] = self._compile(
             sa.select(ex.c.lease_owner, ex.c.lease_expires_at).where(ex.c.id == _bp("id"))
         )

@@ -308,7 +308,8 @@ class SqlMetaStore(
             if batch.lease is not None:
                 eid, owner = batch.lease
                 cur.execute(self._s.check_lease, {"id": eid, "owner": owner})
-                if cur.rowcount != 1:
+                held = cur.fetchone() is not None if self._s.lease_check_reads else cur.rowcount
+                if held != 1:
                     raise lease_lost(eid)  # rolled back below
             for sql, rows in work:
                 if len(rows) == 1:
