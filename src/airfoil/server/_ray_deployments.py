@@ -199,7 +199,10 @@ def _match(d: Deployment, live: Sequence[ServeReplicaView], port: int, now: floa
     """The record's replicas matched to Serve's live replicas by id. A replica whose Serve
     replica is gone takes a new one (a restart); scaled down, those still live are kept."""
     by_id = {r.replica_id: r for r in live}
-    old = sorted(d.members, key=lambda m: (m.ident not in by_id, m.index))[: d.replicas]
+    old = sorted(d.members, key=lambda m: m.index)
+    if len(old) > d.replicas:  # scaled down: keep those Serve kept, in their order
+        kept = sorted(old, key=lambda m: (m.ident not in by_id, m.index))[: d.replicas]
+        old = sorted(kept, key=lambda m: m.index)
     taken = {m.ident for m in old if m.ident in by_id}
     free = [r for r in live if r.replica_id not in taken]
     members: list[Replica] = []

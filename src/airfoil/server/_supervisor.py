@@ -14,6 +14,10 @@ deployments from the artifact store and makes the processes match them:
   version, each swapping with no failed request;
 - a deployment removed (``stop``) has its processes terminated (SIGTERM, then SIGKILL).
 
+A deployment recorded ``on="ray"`` is a Ray Serve application instead, kept by
+:class:`~airfoil.server._ray_deployments.RayDeployments` in the same pass and under the same
+lease (no process of it is started or signalled here).
+
 Every change is written to the deployment's record, which the API and the console read.
 Several servers on one database each run a supervisor; a deployment's processes are run
 by the one holding its lease (claimed atomically in the store, renewed every pass), and
@@ -192,7 +196,8 @@ class Supervisor:
         with self._lock:
             wanted: set[_Key] = set()
             others: set[tuple[str, str]] = set()
-            for deployment in self.store.list_deployments():
+            deployments = self.store.list_deployments()
+            for deployment in deployments:
                 if deployment.status != "running":
                     continue
                 at = now or time.time()
@@ -209,7 +214,7 @@ class Supervisor:
                 updated = msgspec.structs.replace(updated, owner=self.owner)
                 if updated != deployment:
                     self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
-            self._ray_held &= {(d.project, d.name) for d in self.store.list_deployments()}
+            self._ray_held &= {(d.project, d.name) for d in deployments}
             for proc_key in [k for k in self._procs if k not in wanted]:
                 if proc_key[:2] in others:
                     # Its lease went to another server (this one stalled): that one re-adopts
