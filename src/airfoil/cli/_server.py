@@ -346,4 +346,8 @@ def open_ray_serve(address: str | None) -> ServeBackend:
             f"deployments on Ray need Ray Serve, which is not installed ({exc}): "
             "pip install 'airfoil[ray]'"
         ) from None
-    return RayServe(address)
+    # The server's ray executor uses Ray in this process too: one connection, shared (two
+    # racing ray.init calls would start two local Rays), released by the last user.
+    from airfoil.executors._ray_connection import CONNECTION
+
+    return RayServe(address, connection=CONNECTION)

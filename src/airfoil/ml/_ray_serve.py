@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import ray
 from ray import serve
@@ -34,7 +34,15 @@ from airfoil.core.errors import ConfigError
 from airfoil.ml._registry import local_registry, parse_ref
 from airfoil.ml._serve import ModelService, create_service, find_model
 
-__all__ = ["AppState", "ModelReplica", "RayServe", "ServeReplica", "app_name", "route_prefix"]
+__all__ = [
+    "AppState",
+    "ModelReplica",
+    "RayConnection",
+    "RayServe",
+    "ServeReplica",
+    "app_name",
+    "route_prefix",
+]
 
 log = logging.getLogger("airfoil.ml.ray_serve")
 
@@ -125,6 +133,13 @@ class ModelReplica:
             pass
 
 
+class RayConnection(Protocol):
+    """A process's shared use of Ray (:data:`airfoil.executors._ray_connection.CONNECTION`)."""
+
+    def acquire(self, address: str | None, num_cpus: int | None) -> Any: ...
+    def release(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ServeReplica:
     """One replica of an application, as Serve's controller and the replica itself tell."""
@@ -156,6 +171,10 @@ class RayServe:
         address: the Ray cluster (``host:port``, ``ray://...``, ``auto``); None: use the
             cluster this process is connected to, else start a local Ray (stopped by
             :meth:`close`).
+        connection: this process's shared use of Ray, when something else in the process
+            uses Ray too (the server's ray executor): Ray is started or joined through it,
+            under its lock, and released to it on :meth:`close` (the last user stops a
+            local Ray). Without one, this object starts or joins Ray itself.
         http_port: the proxy's port when this process starts Serve (a free one if None). A
             cluster where Serve runs already keeps its proxy, and :attr:`port` says where.
         num_cpus: a local Ray's CPUs (default: the machine's).
@@ -169,13 +188,16 @@ class RayServe:
         http_port: int | None = None,
         num_cpus: int | None = None,
         replica_cpus: float = 1.0,
+        connection: RayConnection | None = None,
     ) -> None:
+        self.connection = connection
         self.address = address
         self.http_port = http_port
         self.num_cpus = num_cpus
         self.replica_cpus = replica_cpus
         self.port = 0
         self._owned = False
+        self._acquired = False
         self._lock = threading.Lock()
         self._connected = False
 
@@ -196,7 +218,10 @@ class RayServe:
         with self._lock:
             if self._connected:
                 return
-            if not ray.is_initialized():
+            if self.connection is not None:
+                self.connection.acquire(self.address, self.num_cpus)  # ConfigError if not
+                self._acquired = True
+            elif not ray.is_initialized():
                 kwargs: dict[str, Any] = {
                     "include_dashboard": False,
                     "log_to_driver": False,
@@ -218,8 +243,15 @@ class RayServe:
                     ) from exc
                 self._owned = not self.address
             port = self.http_port or _free_port()
-            serve.start(http_options={"host": "127.0.0.1", "port": port})
-            proxy = self._details().get("http_options") or {}
+            try:
+                serve.start(http_options={"host": "127.0.0.1", "port": port})
+                proxy = self._details().get("http_options") or {}
+            except Exception:
+                if self._acquired:  # the next try acquires again
+                    self._acquired = False
+                    assert self.connection is not None
+                    self.connection.release()
+                raise
             self.port = int(proxy.get("port") or port)
             self._connected = True
 
@@ -316,9 +348,11 @@ class RayServe:
         """Disconnect. A local Ray this object started is shut down with its applications;
         on a cluster they keep serving (another server re-adopts them)."""
         with self._lock:
-            if not self._connected and not self._owned:
-                return
             self._connected = False
+            if self._acquired:  # the connection's last user stops a local Ray with Serve
+                self._acquired = False
+                assert self.connection is not None
+                self.connection.release()
             if self._owned:
                 self._owned = False
                 try:

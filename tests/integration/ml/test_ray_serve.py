@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from _tiny import model
+from test_supervisor import _alive, _until
 
 from airfoil.ml import ModelRegistry
 from airfoil.server._deployments import deploy, deployment_out, drift
@@ -31,24 +32,6 @@ serve_api = pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'air
 from airfoil.ml._ray_serve import RayServe  # noqa: E402
 
 ROW = {"a": 1.0, "b": 1.0, "c": 0.0}
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 180.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture
@@ -94,13 +77,13 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     store, supervisor, backend = on_ray["store"], on_ray["supervisor"], on_ray["backend"]
     deploy(store, "default", DeploymentIn(ref="tiny@production", replicas=2, on="ray"), time.time())
     supervisor.start()
-    d = _until("two ready replicas serving version 1", lambda: _ready(store, 2, 1))
+    d = _until("two ready replicas serving version 1", lambda: _ready(store, 2, 1), 180)
     out = deployment_out(d)
     assert out.on == "ray" and out.message == ""
     base = f"http://127.0.0.1:{backend.port}/default/tiny"
     assert {r.url for r in out.members} == {base}
     pids = {r.pid for r in d.members}
-    assert len(pids) == 2 and all(p is not None and _pid_alive(p) for p in pids)
+    assert len(pids) == 2 and all(p is not None and _alive(p) for p in pids)
 
     with httpx.Client(timeout=10) as http:
         got = http.post(base + "/predict", json={"features": [ROW]})
@@ -168,7 +151,7 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     assert app is not None
     victim = next(r for r in app.replicas if r.state == "RUNNING")
     backend.kill_replica(victim.actor_name)
-    again = _until("the killed replica replaced", lambda: _ready(store, 2, 2, restarts=1))
+    again = _until("the killed replica replaced", lambda: _ready(store, 2, 2, restarts=1), 180)
     assert victim.pid not in {r.pid for r in again.members}
     assert victim.replica_id not in {r.ident for r in again.members}
     assert httpx.post(base + "/predict", json={"features": [ROW]}, timeout=10).status_code == 200
@@ -177,4 +160,4 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     last = {r.pid for r in again.members}
     supervisor.stop_deployment("default", "tiny")
     assert backend.state("default", "tiny") is None and _record(store) is None
-    _until("the replicas' processes to end", lambda: not any(_pid_alive(p) for p in last if p))
+    _until("the replicas' processes to end", lambda: not any(_alive(p) for p in last if p))
