@@ -11,6 +11,12 @@ S3  start to ready (process start until /health answers) for a 50 MB model (budg
 S4  alias move to the new version serving (promote until /health reports it; budget <= 5 s).
 S5  opening the registry's artifact store in a fresh process (CPU seconds), beside B5: the
     same with Alembic's upgrade run as every open did before (--start only).
+R1  (--ray) /predict on a Ray Serve deployment (one replica, through Serve's proxy on
+    127.0.0.1), p50 and p99 of 1,000 requests, beside S1 on the plain `airfoil serve` process,
+    alternated over 3 rounds (medians of the rounds' p50s and p99s); R2 the same pair's
+    throughput with 8 keep-alive clients for 3 s, and with 2 Serve replicas; R3 deploy to
+    ready (a fresh local Ray started first, Serve's start included and apart); R4 alias move
+    to every replica serving the new version.
 
 Baselines in the same invocation (the machine is shared, so compare ratios): B1 a minimal
 hand-written FastAPI app in its own uvicorn process calling the same estimator on a numpy row
@@ -20,6 +26,7 @@ an S3 start, so both see the same load).
 
     python benchmarks/bench_serve.py            # S1-S4
     python benchmarks/bench_serve.py --start    # S3/B3 and S5/B5 only
+    python benchmarks/bench_serve.py --ray      # R1-R4 beside S1/S2 (needs airfoil[ray])
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from typing import Any
 
 import httpx
 
@@ -360,5 +368,104 @@ def start_only() -> None:
     _registry_open(home, env)
 
 
+def _ray_ready(serve: Any, replicas: int, version: int) -> None:
+    while True:
+        app = serve.state("default", "digits")
+        ready = [
+            r
+            for r in (app.replicas if app else [])
+            if r.state == "RUNNING" and (r.report or {}).get("version") == version
+        ]
+        if len(ready) == replicas and app is not None and app.target_replicas == replicas:
+            return
+        time.sleep(0.05)
+
+
+def ray_only(rounds: int = 3) -> None:
+    """R1-R4: the same service as a Ray Serve deployment beside the plain process."""
+    from airfoil.ml._ray_serve import RayServe
+
+    home = tempfile.mkdtemp(prefix="bench-serve-")
+    with open(os.path.join(home, "digits_app.py"), "w") as f:
+        f.write(MODEL_FILE)
+    env = {**os.environ, "AIRFOIL_HOME": home, "PYTHONPATH": os.pathsep.join([home, *sys.path])}
+    os.environ["AIRFOIL_HOME"] = home
+    os.environ["PYTHONPATH"] = env["PYTHONPATH"]  # the local Ray's workers import the model
+    sys.path.insert(0, home)
+    from digits_app import model  # type: ignore[import-not-found]
+    from sklearn.datasets import load_digits
+
+    from airfoil.ml import local_registry
+
+    v1 = model.train(hyperparameters={"C": 0.1})
+    v2 = model.train(hyperparameters={"C": 1.0})
+    reg = local_registry()
+    reg.promote(v1.ref, "production")
+    row = load_digits(as_frame=True).frame.drop(columns=["target"]).iloc[[7]]
+    body = {"features": row.to_dict("records")}
+    settings = {"home": home, "database_url": None, "blob_url": os.path.join(home, "blobs")}
+    serve = RayServe(num_cpus=os.cpu_count() or 2, replica_cpus=0.5)
+    proc, url, _ = _serve("digits@production", env)
+    try:
+        t = time.perf_counter()
+        serve.connect()
+        started = time.perf_counter() - t
+        t = time.perf_counter()
+        serve.apply(
+            "default", "digits", "digits@production", replicas=1, file="", settings=settings
+        )
+        _ray_ready(serve, 1, v1.artifact.version)
+        print(
+            f"R3 deploy to ready on Ray Serve: {time.perf_counter() - t:.2f} s (one replica), "
+            f"after {started:.2f} s to start a local Ray and Serve"
+        )
+        ray_url = f"http://127.0.0.1:{serve.port}/default/digits"
+        plain: list[tuple[float, float]] = []
+        on_ray: list[tuple[float, float]] = []
+        for _ in range(rounds):
+            plain.append(_latency(url, body, 1000))
+            on_ray.append(_latency(ray_url, body, 1000))
+        p50, p99 = (statistics.median(x[i] for x in plain) for i in (0, 1))
+        r50, r99 = (statistics.median(x[i] for x in on_ray) for i in (0, 1))
+        print(
+            f"R1 /predict on Ray Serve p50 {r50:.2f} ms p99 {r99:.2f} ms; S1 airfoil serve p50 "
+            f"{p50:.2f} ms p99 {p99:.2f} ms (ratio p50 {r50 / p50:.2f}x, p99 {r99 / p99:.2f}x; "
+            f"medians of {rounds} alternated rounds of 1,000)"
+        )
+        rate = _throughput(url, body, seconds=3.0)
+        ray_rate = _throughput(ray_url, body, seconds=3.0)
+        serve.apply(
+            "default", "digits", "digits@production", replicas=2, file="", settings=settings
+        )
+        _ray_ready(serve, 2, v1.artifact.version)
+        ray_rate2 = _throughput(ray_url, body, seconds=3.0)
+        print(
+            f"R2 {ray_rate:.0f} requests/s on Ray Serve (1 replica), {ray_rate2:.0f}/s "
+            f"(2 replicas); S2 airfoil serve {rate:.0f}/s (ratio {ray_rate / rate:.2f}x); "
+            "8 keep-alive clients, 3 s"
+        )
+        t = time.perf_counter()
+        reg.promote(v2.ref, "production")
+        in_row = 0  # through the proxy: 20 answers in a row from the new version
+        with httpx.Client(base_url=ray_url) as client:
+            while in_row < 20:
+                got = client.get("/health").json()["version"]
+                in_row = in_row + 1 if got == v2.artifact.version else 0
+        print(
+            f"R4 alias move to the new version answering (20 in a row through the proxy, 2 "
+            f"replicas): {time.perf_counter() - t:.2f} s (poll 0.5 s)"
+        )
+    finally:
+        proc.terminate()
+        proc.wait()
+        serve.close()
+    print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} (1 and 5 min)")
+
+
 if __name__ == "__main__":
-    start_only() if "--start" in sys.argv[1:] else main()
+    if "--ray" in sys.argv[1:]:
+        ray_only()
+    elif "--start" in sys.argv[1:]:
+        start_only()
+    else:
+        main()

@@ -231,9 +231,11 @@ function DeploymentSection({ project, deployment }: { project: string; deploymen
       <h2>
         Deployment <code>{deployment.ref}</code>{" "}
         <span class="small muted">
-          {ready}/{deployment.replicas} ready
+          {ready}/{deployment.replicas} ready{" "}
+          <span class="deploy-on">{deployment.on === "ray" ? "on Ray Serve" : "as processes"}</span>
         </span>
       </h2>
+      {deployment.message ? <div class="error deploy-message">{deployment.message}</div> : null}
       <table class="list replicas">
         <thead>
           <tr><th>replica</th><th>status</th><th>version</th><th>restarts</th><th>pid</th><th>address</th></tr>

@@ -1575,6 +1575,11 @@ export interface components {
              * @default
              */
             file: string;
+            /**
+             * On
+             * @description Where the replicas run: 'process' (airfoil serve processes the server supervises) or 'ray' (a Ray Serve application on the server's Ray cluster). Default: 'ray' on a server started with --executor ray, else 'process'.
+             */
+            on?: ("process" | "ray") | null;
             /** Ref */
             ref: string;
             /**
@@ -1608,8 +1613,19 @@ export interface components {
              * @default []
              */
             members: components["schemas"]["ReplicaOut"][];
+            /**
+             * Message
+             * @description Why it is not serving, if known.
+             * @default
+             */
+            message: string;
             /** Name */
             name: string;
+            /**
+             * On
+             * @default process
+             */
+            on: string;
             /** Project */
             project: string;
             /** Ref */
@@ -2693,7 +2709,8 @@ export interface components {
         };
         /**
          * ReplicaOut
-         * @description One ``airfoil serve`` process of a deployment.
+         * @description One replica of a deployment: an ``airfoil serve`` process, or a Ray Serve replica
+         *     (then ``port`` and ``url`` are the Serve proxy's, shared by the replicas).
          */
         ReplicaOut: {
             /** Index */

@@ -35,18 +35,19 @@ def _show(items: list[Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in items], indent=2))
         return
-    table = Table("NAME", "REF", "STATUS", "REPLICAS", "VERSIONS", "RESTARTS", "URLS")
+    table = Table("NAME", "REF", "ON", "STATUS", "REPLICAS", "VERSIONS", "RESTARTS", "URLS")
     for d in items:
         ready = sum(1 for r in d.members if r.status == "ready")
         versions = sorted({str(r.version) for r in d.members if r.version is not None})
         table.add_row(
             d.name,
             d.ref,
-            d.status,
+            d.on,
+            d.status + (f" ({d.message})" if d.message else ""),
             f"{ready}/{d.replicas} ready",
             ", ".join(versions),
             str(sum(r.restarts for r in d.members)),
-            " ".join(r.url for r in d.members),
+            " ".join(dict.fromkeys(r.url for r in d.members)),
         )
     out_console.print(table)
 
@@ -61,11 +62,17 @@ def deploy(
     file: str = typer.Option(
         "", "--file", help="The file defining the model, on the server's machine."
     ),
+    on: str | None = typer.Option(
+        None,
+        "--on",
+        help="Where the replicas run: process (supervised airfoil serve processes) or ray (a "
+        "Ray Serve application). Default: ray on a server started with --executor ray.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     server: str | None = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
 ) -> None:
-    """Make the server run a model's prediction service as N supervised processes
-    (`airfoil deploy list`, `airfoil deploy stop NAME`)."""
+    """Make the server run a model's prediction service as N supervised processes or Ray
+    Serve replicas (`airfoil deploy list`, `airfoil deploy stop NAME`)."""
     client = _deployments(server)
     if target == "list" and name is None:
         _show(client.list().items, as_json)
@@ -81,14 +88,17 @@ def deploy(
         return
     if name is not None:
         raise ConfigError(f"unexpected argument {name!r}: airfoil deploy NAME@ALIAS --replicas N")
+    if on not in (None, "process", "ray"):
+        raise ConfigError(f"invalid --on {on!r}: use process or ray")
     if file and os.path.isfile(file):
         file = os.path.abspath(file)  # the server resolves it, from another directory
-    deployed = client.deploy(target, replicas, file)
+    deployed = client.deploy(target, replicas, file, on)  # type: ignore[arg-type]
     if as_json:
         typer.echo(json.dumps(deployed.model_dump(mode="json"), indent=2))
         return
     plain(
         out_console,
         f"deployed {deployed.ref}: {deployed.replicas} replicas on "
-        + " ".join(r.url for r in deployed.members),
+        + ("Ray Serve at " if deployed.on == "ray" else "")
+        + " ".join(dict.fromkeys(r.url for r in deployed.members)),
     )

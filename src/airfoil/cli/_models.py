@@ -8,10 +8,8 @@ predictor, and runs the prediction service with uvicorn.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from typing import Any
 
 import typer
@@ -246,41 +244,6 @@ def rollback(
         plain(out_console, f"{move.name}@{alias}: {move.from_version} -> {move.to_version}")
 
 
-def find_model(path: str, name: str) -> Any:
-    """The :class:`~airfoil.ml.Model` named ``name`` defined in the file ``path``.
-
-    Raises:
-        ConfigError: no such file, it fails to import, or defines no such model.
-    """
-    from airfoil.ml import Model
-
-    if not path or not os.path.isfile(path):
-        raise ConfigError(
-            f"the file that defines model {name!r} ({path or 'unknown'}) is not here: "
-            "pass it with --file"
-        )
-    full = os.path.abspath(path)
-    module_name = os.path.splitext(os.path.basename(full))[0]
-    if os.path.dirname(full) not in sys.path:
-        sys.path.insert(0, os.path.dirname(full))
-    module = sys.modules.get(module_name)
-    if module is None or os.path.abspath(getattr(module, "__file__", "") or "") != full:
-        spec = importlib.util.spec_from_file_location(module_name, full)
-        if spec is None or spec.loader is None:
-            raise ConfigError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            sys.modules.pop(module_name, None)
-            raise ConfigError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
-    for value in vars(module).values():
-        if isinstance(value, Model) and value.name == name:
-            return value
-    raise ConfigError(f"{path} defines no Model named {name!r}")
-
-
 @handle_errors
 def serve(
     ref: str = typer.Argument(..., help="NAME@ALIAS (follows the alias), NAME:VERSION or NAME."),
@@ -295,7 +258,7 @@ def serve(
     """Serve a registered model over HTTP (POST /predict, /health, /metadata, /metrics,
     /drift); an alias is followed: moving it swaps the version served."""
     from airfoil.ml import create_service, parse_ref
-    from airfoil.ml._serve import ModelService
+    from airfoil.ml._serve import ModelService, find_model
 
     reg = _registry()
     parsed = parse_ref(ref)

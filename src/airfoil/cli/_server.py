@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from airfoil.cli._common import err_console, handle_errors, out_console
+
+if TYPE_CHECKING:
+    from airfoil.server._ray_deployments import ServeBackend
 
 __all__ = ["register"]
 
@@ -116,6 +120,7 @@ def start(
         durability=s.durability,  # type: ignore[attr-defined]
         executor=executor,
         ray_address=ray_address or s.ray_address,  # type: ignore[attr-defined]
+        ray_serve=open_ray_serve,
     )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"
@@ -322,3 +327,26 @@ def register(app: typer.Typer) -> None:
     app.add_typer(auth_app, name="auth", help="Manage the server's API keys.")
     app.add_typer(secrets_app, name="secrets", help="Manage secrets (encrypted at rest).")
     _remote.register(app)
+
+
+def open_ray_serve(address: str | None) -> ServeBackend:
+    """Ray Serve on the cluster at ``address`` (None: a local Ray), for the server's
+    deployments on Ray (``airfoil deploy --on ray``); made when the first is asked for.
+
+    Raises:
+        ConfigError: Ray Serve is not installed, naming the extra that installs it.
+    """
+    from airfoil.core.errors import ConfigError
+
+    try:
+        from airfoil.ml._ray_serve import RayServe
+    except ImportError as exc:
+        raise ConfigError(
+            f"deployments on Ray need Ray Serve, which is not installed ({exc}): "
+            "pip install 'airfoil[ray]'"
+        ) from None
+    # The server's ray executor uses Ray in this process too: one connection, shared (two
+    # racing ray.init calls would start two local Rays), released by the last user.
+    from airfoil.executors._ray_connection import CONNECTION
+
+    return RayServe(address, connection=CONNECTION)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from airfoil.client._client import Client
 from airfoil.wire._deployments import DeploymentDrift, DeploymentIn, DeploymentList, DeploymentOut
 
@@ -20,11 +22,19 @@ class Deployments:
     def _base(self) -> str:
         return f"/projects/{self.project}/deployments"
 
-    def deploy(self, ref: str, replicas: int = 1, file: str = "") -> DeploymentOut:
+    def deploy(
+        self,
+        ref: str,
+        replicas: int = 1,
+        file: str = "",
+        on: Literal["process", "ray"] | None = None,
+    ) -> DeploymentOut:
         """Make the server run ``replicas`` services of ``ref`` (``NAME@ALIAS`` follows the
-        alias)."""
-        body = DeploymentIn(ref=ref, replicas=replicas, file=file)
-        r = self.client._call("POST", self._base(), json=body.model_dump(mode="json"))
+        alias), as processes it supervises or, ``on="ray"``, as a Ray Serve application
+        (default: the server's choice, Ray on a server whose executor is Ray)."""
+        body = DeploymentIn(ref=ref, replicas=replicas, file=file, on=on)
+        payload = body.model_dump(mode="json", exclude_none=True)
+        r = self.client._call("POST", self._base(), json=payload)
         return DeploymentOut.model_validate(r.json())
 
     def list(self) -> DeploymentList:

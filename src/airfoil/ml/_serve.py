@@ -14,9 +14,12 @@ request fails or waits on the load. Requests are logged at ``sample_rate`` to th
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which
 # name types built in create_service.
+import importlib.util
 import logging
 import math
+import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
     from airfoil.ml._model import Model
 
-__all__ = ["DriftTracker", "ModelService", "create_service"]
+__all__ = ["DriftTracker", "ModelService", "create_service", "find_model"]
 
 _log = logging.getLogger("airfoil.ml.serve")
 _JSON = "application/json"
@@ -340,3 +343,38 @@ def create_service(
         return Response(data, media_type=prom.CONTENT_TYPE_LATEST)
 
     return app
+
+
+def find_model(path: str, name: str) -> Any:
+    """The :class:`~airfoil.ml.Model` named ``name`` defined in the file ``path``.
+
+    Raises:
+        ConfigError: no such file, it fails to import, or defines no such model.
+    """
+    from airfoil.ml._model import Model
+
+    if not path or not os.path.isfile(path):
+        raise ConfigError(
+            f"the file that defines model {name!r} ({path or 'unknown'}) is not here: "
+            "pass it with --file"
+        )
+    full = os.path.abspath(path)
+    module_name = os.path.splitext(os.path.basename(full))[0]
+    if os.path.dirname(full) not in sys.path:
+        sys.path.insert(0, os.path.dirname(full))
+    module = sys.modules.get(module_name)
+    if module is None or os.path.abspath(getattr(module, "__file__", "") or "") != full:
+        spec = importlib.util.spec_from_file_location(module_name, full)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(module_name, None)
+            raise ConfigError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    for value in vars(module).values():
+        if isinstance(value, Model) and value.name == name:
+            return value
+    raise ConfigError(f"{path} defines no Model named {name!r}")

@@ -38,6 +38,7 @@ from airfoil.server._metrics import Metrics
 
 if TYPE_CHECKING:
     from airfoil.local import Runtime
+    from airfoil.server._ray_deployments import ServeBackend
     from airfoil.server._supervisor import Supervisor
     from airfoil.settings import AirfoilSettings
     from airfoil.store._schedules import ScheduleRecord
@@ -78,7 +79,11 @@ class ServerConfig:
             directory before the write returns; an object store's PUT is durable already.
         executor: what runs the attempts of the executions this server drives: ``process``
             (worker processes on this machine) or ``ray`` (a Ray cluster), or ``inline``.
-        ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray).
+        ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray); Ray
+            deployments run there too.
+        ray_serve: how deployments ``on="ray"`` reach Ray Serve: called with ``ray_address``
+            when the first one is asked for (``airfoil server start`` passes
+            :class:`airfoil.ml._ray_serve.RayServe`). None: this server does not run them.
     """
 
     home: str
@@ -96,6 +101,7 @@ class ServerConfig:
     durability: Literal["process", "power"] = "process"
     executor: str = "process"
     ray_address: str | None = None
+    ray_serve: Callable[[str | None], ServeBackend] | None = None
 
     def __post_init__(self) -> None:
         from airfoil.store.blob import DURABILITY_LEVELS
@@ -238,10 +244,11 @@ def _start_schedules(runtime: Runtime, run_engine: bool) -> _Schedules | None:
         return None
 
 
-def _start_supervisor(app: FastAPI, runtime: Runtime) -> Supervisor | None:
+def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> Supervisor | None:
     """The deployments' supervisor (its own artifact store connection), started."""
     import os
 
+    from airfoil.server._ray_deployments import RayDeployments
     from airfoil.server._supervisor import ServiceEnv, Supervisor
     from airfoil.store.artifacts import open_artifact_store
 
@@ -258,7 +265,15 @@ def _start_supervisor(app: FastAPI, runtime: Runtime) -> Supervisor | None:
         blob_url=settings.resolved_blob_url(),
         logs_dir=os.path.join(home, "deployments"),
     )
-    supervisor = Supervisor(store, env)
+    ray = None
+    if config.ray_serve is not None:
+        open_serve = config.ray_serve
+        ray = RayDeployments(
+            lambda: open_serve(settings.ray_address),
+            {"home": home, "database_url": settings.database_url, "blob_url": env.blob_url},
+        )
+    default_on = "ray" if settings.executor == "ray" else "process"
+    supervisor = Supervisor(store, env, ray=ray, default_on=default_on)
     supervisor.start()
     app.state.supervisor = supervisor
     return supervisor
@@ -275,7 +290,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         if deps.driver is not None:
             deps.driver.start()
         schedules = _start_schedules(deps.runtime, config.run_engine) if config.run_engine else None
-        supervisor = _start_supervisor(app, deps.runtime) if config.run_engine else None
+        supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
         try:
             yield
         finally:

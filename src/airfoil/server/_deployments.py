@@ -23,6 +23,7 @@ from fastapi import APIRouter, Path, Request
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.server._artifacts import Runner, Store, Viewer, _Project
+from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._supervisor import Supervisor
 from airfoil.store.artifacts import ArtifactStore, check_artifact_name
 from airfoil.store.deployments import Deployment
@@ -54,6 +55,8 @@ def deployment_out(d: Deployment) -> DeploymentOut:
         replicas=d.replicas,
         status=d.status,
         file=d.file,
+        on=d.on,
+        message=d.message,
         created_at=d.created_at,
         updated_at=d.updated_at,
         members=[
@@ -65,15 +68,18 @@ def deployment_out(d: Deployment) -> DeploymentOut:
                 version=r.version,
                 restarts=r.restarts,
                 last_exit=r.last_exit,
-                url=f"http://127.0.0.1:{r.port}",
+                url=f"http://127.0.0.1:{r.port}{d.route}",
             )
             for r in d.members
         ],
     )
 
 
-def deploy(store: ArtifactStore, project: str, body: DeploymentIn, now: float) -> Deployment:
-    """Record (or replace) the deployment of ``body.ref``: the supervisor starts it.
+def deploy(
+    store: ArtifactStore, project: str, body: DeploymentIn, now: float, on: str = "process"
+) -> Deployment:
+    """Record (or replace) the deployment of ``body.ref`` on ``on`` (``process`` or ``ray``,
+    when ``body.on`` does not say): the supervisor starts it.
 
     Raises:
         ConfigError: an invalid reference, or no file that defines the model here.
@@ -100,10 +106,16 @@ def deploy(store: ArtifactStore, project: str, body: DeploymentIn, now: float) -
             "server's machine: pass the path of the file there (airfoil deploy --file)"
         )
     ref = body.ref.strip()
+    on = body.on or on
     old = store.get_deployment(project, name)
     if old is not None and old.ref != ref:
         raise ConfigError(
             f"{name!r} is deployed as {old.ref}: stop it first (airfoil deploy stop {name})"
+        )
+    if old is not None and old.on != on:
+        raise ConfigError(
+            f"{name!r} is deployed on {old.on}, not {on}: stop it first (airfoil deploy stop "
+            f"{name})"
         )
     deployment = Deployment(
         project=project,
@@ -113,6 +125,7 @@ def deploy(store: ArtifactStore, project: str, body: DeploymentIn, now: float) -
         file=body.file,
         created_at=old.created_at if old is not None else now,
         updated_at=now,
+        on=on,
         # Deployed again: the running replicas stay (a new replica count scales them).
         members=old.members if old is not None else [],
     )
@@ -148,8 +161,21 @@ def pooled_drift(name: str, reports: list[dict[str, Any]]) -> DeploymentDrift:
     )
 
 
-def drift(deployment: Deployment) -> DeploymentDrift:
-    """Ask each ready replica for its ``/drift`` and pool those serving the newest version."""
+def drift(deployment: Deployment, ray: RayDeployments | None = None) -> DeploymentDrift:
+    """Ask each ready replica for its ``/drift`` (on Ray: what each published) and pool those
+    serving the newest version."""
+    reports = []
+    if deployment.on == "ray":
+        reports = ray.drift_reports(deployment) if ray is not None else []
+    else:
+        reports = _process_drift(deployment)
+    if reports:
+        newest = max(int(r.get("version", 0)) for r in reports)
+        reports = [r for r in reports if r.get("version") == newest]
+    return pooled_drift(deployment.name, reports)
+
+
+def _process_drift(deployment: Deployment) -> list[dict[str, Any]]:
     reports = []
     with httpx.Client(timeout=2.0) as client:
         for r in deployment.members:
@@ -161,10 +187,7 @@ def drift(deployment: Deployment) -> DeploymentDrift:
                 continue
             if got.status_code == 200:
                 reports.append(got.json())
-    if reports:
-        newest = max(int(r.get("version", 0)) for r in reports)
-        reports = [r for r in reports if r.get("version") == newest]
-    return pooled_drift(deployment.name, reports)
+    return reports
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -191,8 +214,13 @@ def _get(store: ArtifactStore, project: str, name: str) -> Deployment:
 def post_deployment(
     project: _Project, body: DeploymentIn, who: Runner, store: Store, request: Request
 ) -> DeploymentOut:
-    deployment = deploy(store, project, body, time.time())
     supervisor = _supervisor(request)
+    on = body.on or (supervisor.default_on if supervisor is not None else "process")
+    if on == "ray" and supervisor is not None:
+        if supervisor.ray is None:
+            raise ConfigError("this server does not run deployments on Ray")
+        supervisor.ray.backend()  # a ConfigError now if Ray Serve is not installed
+    deployment = deploy(store, project, body, time.time(), on)
     if supervisor is not None:
         supervisor.reconcile()  # the processes start now, not at the next pass
         deployment = _get(store, project, deployment.name)
@@ -231,6 +259,7 @@ def delete_deployment(
     response_model=DeploymentDrift,
 )
 def get_deployment_drift(
-    project: _Project, name: _Name, who: Viewer, store: Store
+    project: _Project, name: _Name, who: Viewer, store: Store, request: Request
 ) -> DeploymentDrift:
-    return drift(_get(store, project, name))
+    supervisor = _supervisor(request)
+    return drift(_get(store, project, name), supervisor.ray if supervisor is not None else None)

@@ -14,6 +14,10 @@ deployments from the artifact store and makes the processes match them:
   version, each swapping with no failed request;
 - a deployment removed (``stop``) has its processes terminated (SIGTERM, then SIGKILL).
 
+A deployment recorded ``on="ray"`` is a Ray Serve application instead, kept by
+:class:`~airfoil.server._ray_deployments.RayDeployments` in the same pass and under the same
+lease (no process of it is started or signalled here).
+
 Every change is written to the deployment's record, which the API and the console read.
 Several servers on one database each run a supervisor; a deployment's processes are run
 by the one holding its lease (claimed atomically in the store, renewed every pass), and
@@ -41,6 +45,8 @@ from dataclasses import dataclass
 import httpx
 import msgspec
 
+from airfoil.core.errors import ConfigError
+from airfoil.server._ray_deployments import RayDeployments
 from airfoil.store.artifacts import ArtifactStore
 from airfoil.store.deployments import Deployment, Replica
 
@@ -111,6 +117,9 @@ class Supervisor:
             servers on one database, each deployment is run by the one holding its lease
             (renewed every pass), and another takes it over (re-adopting the processes)
             this long after the holder stops.
+        ray: runs the deployments recorded ``on="ray"`` (Ray Serve applications); None:
+            this supervisor leaves them alone.
+        default_on: where a deployment that does not say runs (``process`` or ``ray``).
     """
 
     def __init__(
@@ -122,8 +131,13 @@ class Supervisor:
         python: str = sys.executable,
         hung_after_s: float = 30.0,
         lease_ttl_s: float = 10.0,
+        ray: RayDeployments | None = None,
+        default_on: str = "process",
     ) -> None:
         self.store = store
+        self.ray = ray
+        self.default_on = default_on
+        self._ray_held: set[tuple[str, str]] = set()
         self.hung_after_s = hung_after_s
         self.lease_ttl_s = lease_ttl_s
         #: This supervisor's name in the deployments' leases.
@@ -155,12 +169,15 @@ class Supervisor:
             if proc.popen is not None:
                 # The child outlives us; its Popen is dropped without a wait on purpose.
                 proc.popen.returncode = 0
-        for project, name in {k[:2] for k in self._procs}:
+        if self.ray is not None:
+            self.ray.close()
+        for project, name in {k[:2] for k in self._procs} | self._ray_held:
             try:  # hand the lease back now: a restarted server re-adopts at once
                 self.store.claim_deployment(project, name, self.owner, time.time(), 0.0)
             except Exception:
                 log.warning("could not release the lease of %s/%s", project, name)
         self._procs.clear()
+        self._ray_held.clear()
         self._http.close()
 
     def _loop(self) -> None:
@@ -179,7 +196,8 @@ class Supervisor:
         with self._lock:
             wanted: set[_Key] = set()
             others: set[tuple[str, str]] = set()
-            for deployment in self.store.list_deployments():
+            deployments = self.store.list_deployments()
+            for deployment in deployments:
                 if deployment.status != "running":
                     continue
                 at = now or time.time()
@@ -187,11 +205,16 @@ class Supervisor:
                 if not self.store.claim_deployment(*name, self.owner, at, self.lease_ttl_s):
                     others.add(name)  # another server runs it
                     continue
-                updated = self._reconcile_one(deployment, at)
-                wanted.update((d.project, d.name, r.index) for d in [updated] for r in d.members)
+                if deployment.on == "ray":
+                    updated = self._reconcile_ray(deployment, at)
+                    self._ray_held.add(name)
+                else:
+                    updated = self._reconcile_one(deployment, at)
+                    wanted.update((updated.project, updated.name, r.index) for r in updated.members)
                 updated = msgspec.structs.replace(updated, owner=self.owner)
                 if updated != deployment:
                     self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
+            self._ray_held &= {(d.project, d.name) for d in deployments}
             for proc_key in [k for k in self._procs if k not in wanted]:
                 if proc_key[:2] in others:
                     # Its lease went to another server (this one stalled): that one re-adopts
@@ -204,6 +227,13 @@ class Supervisor:
         """Terminate a deployment's processes and remove its record; the record as it was."""
         with self._lock:
             found = self.store.get_deployment(project, name)
+            if found is not None and found.on == "ray":
+                if self.ray is None:
+                    raise ConfigError("this server does not run deployments on Ray")
+                self.ray.stop(found)
+                self.store.delete_deployment(project, name)
+                self._ray_held.discard((project, name))
+                return found
             for key in [k for k in self._procs if k[:2] == (project, name)]:
                 self._terminate(key)
             if found is not None:
@@ -214,6 +244,15 @@ class Supervisor:
                         self._terminate(key)
                 self.store.delete_deployment(project, name)
             return found
+
+    def _reconcile_ray(self, d: Deployment, now: float) -> Deployment:
+        if self.ray is None:
+            return msgspec.structs.replace(d, message="this server does not run deployments on Ray")
+        try:
+            return self.ray.reconcile(d, now)
+        except Exception as exc:  # Ray went away, Serve failed: said on the record, retried
+            log.exception("supervising %s/%s on Ray failed", d.project, d.name)
+            return msgspec.structs.replace(d, message=f"Ray Serve: {type(exc).__name__}: {exc}")
 
     def _reconcile_one(self, d: Deployment, now: float) -> Deployment:
         members = {r.index: r for r in d.members}

@@ -1,22 +1,26 @@
 """Deployments: model services the server supervises (``airfoil deploy``), as stored records.
 
 A :class:`Deployment` is one model reference (``name@alias``, ``name:version`` or ``name``)
-served by ``replicas`` ``airfoil serve`` processes; each :class:`Replica` records its port,
-process id, status, the version it serves and how often it was restarted. The supervisor
-(:mod:`airfoil.server._deployments`) writes the record whenever any of these change, so
-the API, the console and a restarted server read the same picture. One deployment per model
-name and project (deploying the name again replaces its reference and replica count).
+served by ``replicas`` ``airfoil serve`` processes (``on="process"``) or by the replicas of a
+Ray Serve application (``on="ray"``); each :class:`Replica` records its port, process id,
+status, the version it serves and how often it was restarted (on Ray also the Serve replica it
+is, ``ident``, and the port is the proxy's, shared by all, with the routes under ``route``).
+The supervisor (:mod:`airfoil.server._deployments`) writes the record whenever any of these
+change, so the API, the console and a restarted server read the same picture. One deployment
+per model name and project (deploying the name again replaces its reference and replica count).
 """
 
 from __future__ import annotations
 
 import msgspec
 
-__all__ = ["REPLICA_STATUSES", "Deployment", "Replica"]
+__all__ = ["DEPLOY_ON", "REPLICA_STATUSES", "Deployment", "Replica"]
 
 #: ``starting`` (spawned, not answering yet), ``ready`` (answers /health), ``backoff``
 #: (exited; restarted after a delay), ``stopped``.
 REPLICA_STATUSES = ("starting", "ready", "backoff", "stopped")
+#: Where a deployment runs: supervised ``airfoil serve`` processes, or a Ray Serve application.
+DEPLOY_ON = ("process", "ray")
 
 
 class Replica(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +36,8 @@ class Replica(msgspec.Struct, frozen=True, kw_only=True):
     started_at: float = 0.0
     last_exit: int | None = None
     next_start_at: float = 0.0
+    #: On Ray: the Serve replica's id (a replica Serve replaced has another).
+    ident: str = ""
 
 
 class Deployment(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,3 +53,9 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     status: str = "running"
     owner: str = ""
     members: list[Replica] = msgspec.field(default_factory=list)
+    #: ``process`` or ``ray`` (see :data:`DEPLOY_ON`).
+    on: str = "process"
+    #: On Ray: the path its routes are under on the proxy (``/PROJECT/NAME``).
+    route: str = ""
+    #: Why it is not serving, when the supervisor knows ("" otherwise).
+    message: str = ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,10 +22,17 @@ class DeploymentIn(BaseModel):
         description="The file that defines the model, on the server's machine (default: the "
         "one recorded when the model was registered).",
     )
+    on: Literal["process", "ray"] | None = Field(
+        default=None,
+        description="Where the replicas run: 'process' (airfoil serve processes the server "
+        "supervises) or 'ray' (a Ray Serve application on the server's Ray cluster). Default: "
+        "'ray' on a server started with --executor ray, else 'process'.",
+    )
 
 
 class ReplicaOut(BaseModel):
-    """One ``airfoil serve`` process of a deployment."""
+    """One replica of a deployment: an ``airfoil serve`` process, or a Ray Serve replica
+    (then ``port`` and ``url`` are the Serve proxy's, shared by the replicas)."""
 
     index: int
     port: int
@@ -46,6 +53,8 @@ class DeploymentOut(BaseModel):
     replicas: int
     status: str
     file: str = ""
+    on: str = "process"
+    message: str = Field(default="", description="Why it is not serving, if known.")
     created_at: float
     updated_at: float
     members: list[ReplicaOut] = []

@@ -1,0 +1,242 @@
+"""Deployments on Ray (``on="ray"``): each is a Ray Serve application the supervisor keeps.
+
+The :class:`~airfoil.server._supervisor.Supervisor` hands every deployment recorded with
+``on="ray"`` to :class:`RayDeployments`, under the same lease as its process deployments. One
+pass (:meth:`RayDeployments.reconcile`) asks Serve for the application: missing (new, or its
+cluster restarted) or with another replica count, it is (re)deployed; then each replica of the
+record is matched to a Serve replica by id. A replica whose Serve replica is gone (its actor
+died, Serve started another) counts a restart and takes the new one. A replica is ``ready``
+once its service published the version it serves. The record's ``message`` says why an
+application is not serving (Ray not reachable, Serve's deploy failure).
+
+The server imports neither Ray nor :mod:`airfoil.ml`: the backend is injected
+(``ServerConfig.ray_serve``; ``airfoil server start`` passes
+:class:`airfoil.ml._ray_serve.RayServe`, which imports Ray) and reached through the
+:class:`ServeBackend` protocol; it is made when the first Ray deployment is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from airfoil.store.deployments import Deployment, Replica
+
+__all__ = ["AppView", "RayDeployments", "ServeBackend", "ServeReplicaView"]
+
+log = logging.getLogger("airfoil.server.deployments")
+
+_RETRY_CONNECT_S = 10.0  # after Ray could not be reached, the next try
+
+
+class ServeReplicaView(Protocol):
+    @property
+    def replica_id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def report(self) -> dict[str, Any] | None: ...
+
+
+class AppView(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def target_replicas(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def replicas(self) -> Sequence[ServeReplicaView]: ...
+
+
+class ServeBackend(Protocol):
+    """What the supervisor needs of Ray Serve (:class:`airfoil.ml._ray_serve.RayServe`)."""
+
+    port: int
+
+    @property
+    def connected(self) -> bool: ...
+    def connect(self) -> None: ...
+    def apply(
+        self,
+        project: str,
+        name: str,
+        ref: str,
+        *,
+        replicas: int,
+        file: str,
+        settings: dict[str, Any],
+        poll_s: float = 0.5,
+    ) -> None: ...
+    def state(self, project: str, name: str) -> AppView | None: ...
+    def delete(self, project: str, name: str) -> None: ...
+    def route(self, project: str, name: str) -> str: ...
+    def close(self) -> None: ...
+
+
+class RayDeployments:
+    """The Ray deployments of one supervisor.
+
+    Args:
+        open_backend: makes the Ray Serve backend, when the first Ray deployment needs it.
+        settings: the replicas' registry settings (``home``, ``database_url``, ``blob_url``);
+            the project is the deployment's.
+    """
+
+    def __init__(self, open_backend: Callable[[], ServeBackend], settings: dict[str, Any]) -> None:
+        self._open_backend = open_backend
+        self.settings = settings
+        self._backend: ServeBackend | None = None
+        self._lock = threading.Lock()
+        self._connecting: threading.Thread | None = None
+        self._error = ""
+        self._retry_at = 0.0
+
+    def backend(self) -> ServeBackend:
+        """The backend (made on first use; not necessarily connected).
+
+        Raises:
+            ConfigError: Ray Serve is not installed (raised by the factory).
+        """
+        with self._lock:
+            if self._backend is None:
+                self._backend = self._open_backend()
+            return self._backend
+
+    def _ready_backend(self) -> ServeBackend | None:
+        """The connected backend, or None while it connects (on a thread: starting a local
+        Ray takes seconds, and the supervisor's pass must not wait on it)."""
+        backend = self.backend()
+        if backend.connected:
+            return backend
+        with self._lock:
+            busy = self._connecting is not None and self._connecting.is_alive()
+            if not busy and time.monotonic() >= self._retry_at:
+                self._connecting = threading.Thread(
+                    target=self._connect, args=(backend,), name="airfoil-ray-serve", daemon=True
+                )
+                self._connecting.start()
+        return None
+
+    def _connect(self, backend: ServeBackend) -> None:
+        try:
+            backend.connect()
+            self._error = ""
+        except Exception as exc:
+            log.exception("could not start Ray Serve")
+            self._error = f"Ray Serve could not be started: {exc}"
+            self._retry_at = time.monotonic() + _RETRY_CONNECT_S
+
+    def reconcile(self, d: Deployment, now: float) -> Deployment:
+        """One pass over a Ray deployment; the record as it is now."""
+        backend = self._ready_backend()
+        if backend is None:
+            kept = [m for m in d.members if m.index < d.replicas]
+            have = {m.index for m in kept}
+            kept += [Replica(index=i, port=0) for i in range(d.replicas) if i not in have]
+            return msgspec.structs.replace(
+                d, members=kept, message=self._error or "starting Ray Serve"
+            )
+        app = backend.state(d.project, d.name)
+        if app is None or app.target_replicas != d.replicas:
+            settings = {**self.settings, "project": d.project}
+            backend.apply(
+                d.project, d.name, d.ref, replicas=d.replicas, file=d.file, settings=settings
+            )
+            log.info("deployed %s/%s on Ray Serve (%s replicas)", d.project, d.name, d.replicas)
+            app = backend.state(d.project, d.name)
+        live = [r for r in (app.replicas if app else []) if r.state in _LIVE]
+        message = ""
+        if app is not None and app.status in _FAILED:
+            message = f"Ray Serve: {app.status}: {app.message}".strip()
+        members = _match(d, live, backend.port, now)
+        return msgspec.structs.replace(
+            d, members=members, route=backend.route(d.project, d.name), message=message
+        )
+
+    def stop(self, d: Deployment) -> None:
+        """Delete the deployment's Serve application."""
+        backend = self.backend()
+        backend.connect()
+        backend.delete(d.project, d.name)
+
+    def drift_reports(self, d: Deployment) -> list[dict[str, Any]]:
+        """The drift reports its ready replicas published."""
+        backend = self._ready_backend()
+        app = backend.state(d.project, d.name) if backend is not None else None
+        if app is None:
+            return []
+        return [
+            r.report["drift"]
+            for r in app.replicas
+            if r.state == "RUNNING" and r.report is not None and "drift" in r.report
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            backend, self._backend = self._backend, None
+            connecting = self._connecting
+        if connecting is not None:
+            connecting.join(timeout=60)
+        if backend is not None:
+            backend.close()
+
+
+_LIVE = ("STARTING", "UPDATING", "RECOVERING", "RUNNING", "PENDING_MIGRATION")
+_FAILED = ("DEPLOY_FAILED", "UNHEALTHY")
+
+
+def _match(d: Deployment, live: Sequence[ServeReplicaView], port: int, now: float) -> list[Replica]:
+    """The record's replicas matched to Serve's live replicas by id. A replica whose Serve
+    replica is gone takes a new one (a restart); scaled down, those still live are kept."""
+    by_id = {r.replica_id: r for r in live}
+    old = sorted(d.members, key=lambda m: m.index)
+    if len(old) > d.replicas:  # scaled down: keep those Serve kept, in their order
+        kept = sorted(old, key=lambda m: (m.ident not in by_id, m.index))[: d.replicas]
+        old = sorted(kept, key=lambda m: m.index)
+    taken = {m.ident for m in old if m.ident in by_id}
+    free = [r for r in live if r.replica_id not in taken]
+    members: list[Replica] = []
+    for index in range(d.replicas):
+        m = old[index] if index < len(old) else Replica(index=index, port=port)
+        m = msgspec.structs.replace(m, index=index, port=port)
+        found = by_id.get(m.ident) if m.ident else None
+        if found is None:
+            if m.ident:  # its Serve replica died or was replaced
+                m = msgspec.structs.replace(
+                    m,
+                    ident="",
+                    pid=None,
+                    version=None,
+                    status="starting",
+                    restarts=m.restarts + 1,
+                    last_exit=None,
+                )
+            if free:
+                found = free.pop(0)
+                m = msgspec.structs.replace(m, ident=found.replica_id)
+        if found is None:
+            members.append(msgspec.structs.replace(m, status="starting", pid=None, version=None))
+            continue
+        report = found.report or {}
+        version = report.get("version")
+        ready = found.state == "RUNNING" and isinstance(version, int)
+        members.append(
+            msgspec.structs.replace(
+                m,
+                pid=found.pid or report.get("pid"),
+                status="ready" if ready else "starting",
+                version=version if ready else None,
+                started_at=found.started_at or now,
+            )
+        )
+    return members

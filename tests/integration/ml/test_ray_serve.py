@@ -1,0 +1,163 @@
+"""Deployments on Ray Serve with a real local Ray (the session's) and the supervisor (no
+HTTP server around it): two replicas come up and both serve over HTTP through Serve's proxy
+on 127.0.0.1, bad input is a 422 naming the field, an alias move under a steady client loop
+loses no request, a killed replica actor is replaced by Serve and counted as a restart, the
+drift of both replicas is pooled, and stopping the deployment deletes the application."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _tiny import model
+from test_supervisor import _alive, _until
+
+from airfoil.ml import ModelRegistry
+from airfoil.server._deployments import deploy, deployment_out, drift
+from airfoil.server._ray_deployments import RayDeployments
+from airfoil.server._supervisor import ServiceEnv, Supervisor
+from airfoil.store.blob import open_blob_store
+from airfoil.store.deployments import Deployment
+from airfoil.store.sql import SqlArtifactStore
+from airfoil.wire._deployments import DeploymentIn
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
+
+serve_api = pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
+from airfoil.ml._ray_serve import RayServe  # noqa: E402
+
+ROW = {"a": 1.0, "b": 1.0, "c": 0.0}
+
+
+@pytest.fixture
+def on_ray(tmp_path: Path, ray_session: None) -> Iterator[dict[str, Any]]:
+    home = tmp_path / "home"
+    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
+    first = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    second = model.train(hyperparameters={"C": 0.01}, registry=registry, rows=160)
+    registry.promote(first.ref, "production")
+    backend = RayServe(replica_cpus=0.25)
+    settings = {"home": str(home), "database_url": None, "blob_url": str(home / "blobs")}
+    ray = RayDeployments(lambda: backend, settings)
+    env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
+    supervisor = Supervisor(store, env, interval_s=0.3, ray=ray, default_on="ray")
+    try:
+        yield {
+            "store": store,
+            "registry": registry,
+            "refs": (first.ref, second.ref),
+            "backend": backend,
+            "supervisor": supervisor,
+        }
+    finally:
+        supervisor.close()
+        serve_api.shutdown()  # the session's Ray stays; Serve does not
+        store.close()
+
+
+def _record(store: SqlArtifactStore) -> Deployment | None:
+    return store.get_deployment("default", "tiny")
+
+
+def _ready(store: SqlArtifactStore, replicas: int, version: int, restarts: int = 0) -> Any:
+    d = _record(store)
+    if d is None or len(d.members) != replicas:
+        return None
+    ok = all(r.status == "ready" and r.version == version for r in d.members)
+    return d if ok and sum(r.restarts for r in d.members) == restarts else None
+
+
+def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
+    store, supervisor, backend = on_ray["store"], on_ray["supervisor"], on_ray["backend"]
+    deploy(store, "default", DeploymentIn(ref="tiny@production", replicas=2, on="ray"), time.time())
+    supervisor.start()
+    d = _until("two ready replicas serving version 1", lambda: _ready(store, 2, 1), 180)
+    out = deployment_out(d)
+    assert out.on == "ray" and out.message == ""
+    base = f"http://127.0.0.1:{backend.port}/default/tiny"
+    assert {r.url for r in out.members} == {base}
+    pids = {r.pid for r in d.members}
+    assert len(pids) == 2 and all(p is not None and _alive(p) for p in pids)
+
+    with httpx.Client(timeout=10) as http:
+        got = http.post(base + "/predict", json={"features": [ROW]})
+        assert got.status_code == 200 and got.json() == {"predictions": [1], "version": 1}
+        bad = http.post(base + "/predict", json={"features": [{"a": "x", "b": 1.0}]})
+        assert bad.status_code == 422
+        locs = [e["loc"] for e in bad.json()["detail"]]
+        assert ["body", "features", 0, "a"] in locs and ["body", "features", 0, "c"] in locs
+        assert http.get(base + "/health").json() == {"status": "ok", "model": "tiny", "version": 1}
+        assert http.get(base + "/metadata").json()["features"] == ["a", "b", "c"]
+        assert "airfoil_predict_requests_total" in http.get(base + "/metrics").text
+        schema = http.get(base + "/openapi.json").json()["components"]["schemas"]
+        assert "tiny_request" in schema and "tiny_response" in schema
+
+        # Both replicas serve: each publishes the rows it saw, and the pooled drift counts all.
+        for _ in range(60):
+            assert http.post(base + "/predict", json={"features": [ROW]}).status_code == 200
+
+        def both_saw_rows() -> Any:
+            # Published every second: wait for the newest (the 422 never reached the service).
+            reports = supervisor.ray.drift_reports(_record(store))  # type: ignore[union-attr,arg-type]
+            total = sum(r["rows"] for r in reports)
+            return reports if len(reports) == 2 and total == 61 else None
+
+        reports = _until("both replicas to report their rows", both_saw_rows, timeout=20)
+        assert all(r["rows"] > 0 for r in reports)
+        pooled = drift(_record(store), supervisor.ray)  # type: ignore[arg-type]
+        assert pooled.rows == 61 and pooled.replicas == 2
+        assert pooled.features["a"]["serving"]["mean"] == pytest.approx(1.0)
+
+    # The alias moves under a steady two-client loop: no request fails, both versions answer.
+    failures: list[str] = []
+    versions: set[int] = set()
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set():
+                try:
+                    r = http.post(base + "/predict", json={"features": [ROW]})
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code} {r.text[:200]}")
+                    else:
+                        versions.add(r.json()["version"])
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.0)
+        on_ray["registry"].promote(on_ray["refs"][1], "production")
+        _until("both replicas on version 2", lambda: _ready(store, 2, 2), timeout=60)
+        _until("a version 2 answer", lambda: 2 in versions, timeout=30)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert failures == [] and versions == {1, 2}
+
+    # A replica's actor killed: Serve starts another, the record counts a restart.
+    app = backend.state("default", "tiny")
+    assert app is not None
+    victim = next(r for r in app.replicas if r.state == "RUNNING")
+    backend.kill_replica(victim.actor_name)
+    again = _until("the killed replica replaced", lambda: _ready(store, 2, 2, restarts=1), 180)
+    assert victim.pid not in {r.pid for r in again.members}
+    assert victim.replica_id not in {r.ident for r in again.members}
+    assert httpx.post(base + "/predict", json={"features": [ROW]}, timeout=10).status_code == 200
+
+    # Stopped: the application is deleted, its replica processes end, the record goes.
+    last = {r.pid for r in again.members}
+    supervisor.stop_deployment("default", "tiny")
+    assert backend.state("default", "tiny") is None and _record(store) is None
+    _until("the replicas' processes to end", lambda: not any(_alive(p) for p in last if p))

@@ -1,0 +1,212 @@
+"""Deployments on Ray without Ray: the supervisor's Ray pass against an in-memory Serve (a
+real implementation of the backend protocol) matches replicas by id, counts a replaced one as
+a restart, scales, says why an application is not serving; mixing ``on`` for one name, a
+server without Ray, and a missing Ray Serve are typed errors naming the fix."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from airfoil.cli._server import open_ray_serve
+from airfoil.core.errors import ConfigError
+from airfoil.server._deployments import deploy, deployment_out
+from airfoil.server._ray_deployments import RayDeployments
+from airfoil.server._supervisor import ServiceEnv, Supervisor
+from airfoil.store.deployments import Deployment
+from airfoil.store.memory_artifacts import MemoryArtifactStore
+from airfoil.testing.artifact_conformance import make_draft
+from airfoil.wire._deployments import DeploymentIn
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass(frozen=True)
+class _Replica:
+    replica_id: str
+    state: str = "RUNNING"
+    pid: int | None = 100
+    started_at: float = 1.0
+    report: dict[str, Any] | None = None
+
+
+@dataclass
+class _App:
+    status: str
+    target_replicas: int
+    message: str = ""
+    replicas: list[_Replica] = field(default_factory=list)
+
+
+class _MemoryServe:
+    """Serve in memory: apply starts replicas (RUNNING, reporting version 1) at once."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.connected = False
+        self.apps: dict[str, _App] = {}
+        self.applied: list[tuple[str, int, dict[str, Any]]] = []
+        self._next = 0
+
+    def connect(self) -> None:
+        self.connected, self.port = True, 8123
+
+    def _replica(self) -> _Replica:
+        self._next += 1
+        return _Replica(f"r{self._next}", pid=1000 + self._next, report={"version": 1})
+
+    def apply(
+        self,
+        project: str,
+        name: str,
+        ref: str,
+        *,
+        replicas: int,
+        file: str,
+        settings: dict[str, Any],
+        poll_s: float = 0.5,
+    ) -> None:
+        self.applied.append((ref, replicas, settings))
+        app = self.apps.setdefault(f"{project}/{name}", _App("RUNNING", replicas))
+        app.target_replicas = replicas
+        app.replicas = app.replicas[:replicas]
+        app.replicas += [self._replica() for _ in range(replicas - len(app.replicas))]
+
+    def state(self, project: str, name: str) -> _App | None:
+        return self.apps.get(f"{project}/{name}")
+
+    def delete(self, project: str, name: str) -> None:
+        self.apps.pop(f"{project}/{name}", None)
+
+    def route(self, project: str, name: str) -> str:
+        return f"/{project}/{name}"
+
+    def close(self) -> None:
+        self.connected = False
+
+
+def _store(tmp_path: Path) -> MemoryArtifactStore:
+    store = MemoryArtifactStore()
+    model_file = tmp_path / "m.py"
+    model_file.write_text("")
+    draft = make_draft()
+    fields = {f: getattr(draft, f) for f in draft.__struct_fields__}
+    store.add_version(type(draft)(**{**fields, "metadata": {"model_file": str(model_file)}}), 1.0)
+    return store
+
+
+def _pass(ray: RayDeployments, d: Deployment) -> Deployment:
+    out = ray.reconcile(d, time.time())
+    deadline = time.monotonic() + 5
+    while out.message == "starting Ray Serve" and time.monotonic() < deadline:
+        time.sleep(0.01)  # it connects on a thread
+        out = ray.reconcile(out, time.time())
+    return out
+
+
+def test_replicas_are_matched_by_id_and_a_replaced_one_is_a_restart(tmp_path: Path) -> None:
+    serve = _MemoryServe()
+    ray = RayDeployments(lambda: serve, {"home": "h", "database_url": None, "blob_url": "b"})
+    d = deploy(_store(tmp_path), "p", DeploymentIn(ref="digits:1", replicas=2, on="ray"), 1.0)
+    first = ray.reconcile(d, 2.0)
+    assert first.message == "starting Ray Serve" and [m.status for m in first.members] == [
+        "starting",
+        "starting",
+    ]
+    up = _pass(ray, first)
+    assert serve.applied == [
+        ("digits:1", 2, {"home": "h", "database_url": None, "blob_url": "b", "project": "p"})
+    ]
+    assert [(m.ident, m.status, m.version, m.restarts) for m in up.members] == [
+        ("r1", "ready", 1, 0),
+        ("r2", "ready", 1, 0),
+    ]
+    out = deployment_out(up)
+    assert {r.url for r in out.members} == {"http://127.0.0.1:8123/p/digits"} and out.on == "ray"
+
+    # Serve replaced r1 (its actor died): member 0 takes r3, starting until it reports.
+    app = serve.apps["p/digits"]
+    app.replicas = [_Replica("r3", state="STARTING", pid=None), app.replicas[1]]
+    again = ray.reconcile(up, 3.0)
+    assert len(serve.applied) == 1  # nothing redeployed
+    assert [(m.ident, m.status, m.restarts) for m in again.members] == [
+        ("r3", "starting", 1),
+        ("r2", "ready", 0),
+    ]
+    app.replicas[0] = _Replica("r3", pid=1010, report={"version": 2})
+    later = ray.reconcile(again, 4.0)
+    assert [(m.status, m.version, m.pid, m.restarts) for m in later.members] == [
+        ("ready", 2, 1010, 1),
+        ("ready", 1, 1002, 0),
+    ]
+
+    # Scaled down to one: Serve keeps r2 only; the member kept is the one still live.
+    app.replicas = [app.replicas[1]]
+    small = ray.reconcile(msgspec.structs.replace(later, replicas=1), 5.0)
+    assert serve.applied[-1][1] == 1
+    assert [(m.index, m.ident, m.restarts) for m in small.members] == [(0, "r2", 0)]
+
+
+def test_a_failed_application_says_why(tmp_path: Path) -> None:
+    serve = _MemoryServe()
+    ray = RayDeployments(lambda: serve, {"home": "h", "database_url": None, "blob_url": "b"})
+    d = deploy(_store(tmp_path), "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+    up = _pass(ray, d)
+    serve.apps["p/digits"].status = "DEPLOY_FAILED"
+    serve.apps["p/digits"].message = "ConfigError: m.py defines no Model named 'digits'"
+    failed = ray.reconcile(up, 2.0)
+    assert failed.message == (
+        "Ray Serve: DEPLOY_FAILED: ConfigError: m.py defines no Model named 'digits'"
+    )
+
+
+def test_a_connect_failure_is_on_the_record_and_retried(tmp_path: Path) -> None:
+    class _Unreachable(_MemoryServe):
+        def connect(self) -> None:
+            raise ConfigError("nothing answers at the Ray address '10.9.9.9:6379'")
+
+    ray = RayDeployments(_Unreachable, {"home": "h", "database_url": None, "blob_url": "b"})
+    d = deploy(_store(tmp_path), "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+    ray.reconcile(d, 1.0)
+    deadline = time.monotonic() + 5
+    out = ray.reconcile(d, 1.0)
+    while "could not" not in out.message and time.monotonic() < deadline:
+        time.sleep(0.01)
+        out = ray.reconcile(d, 1.0)
+    assert out.message.startswith("Ray Serve could not be started: nothing answers")
+
+
+def test_a_supervisor_without_ray_leaves_a_ray_deployment_with_a_reason(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    env = ServiceEnv(str(tmp_path), None, str(tmp_path / "b"), str(tmp_path / "logs"))
+    supervisor = Supervisor(store, env)
+    try:
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+        supervisor.reconcile()
+        found = store.get_deployment("p", "digits")
+        assert found is not None and found.members == []
+        assert found.message == "this server does not run deployments on Ray"
+        with pytest.raises(ConfigError, match="does not run deployments on Ray"):
+            supervisor.stop_deployment("p", "digits")
+    finally:
+        supervisor.close()
+
+
+def test_one_name_is_deployed_on_one_backend(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    assert deploy(store, "p", DeploymentIn(ref="digits:1"), 1.0, on="ray").on == "ray"
+    assert deploy(store, "p", DeploymentIn(ref="digits:1", replicas=3), 2.0, on="ray").replicas == 3
+    with pytest.raises(ConfigError, match="deployed on ray, not process: stop it first"):
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="process"), 3.0)
+
+
+def test_a_missing_ray_serve_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "airfoil.ml._ray_serve", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"need Ray Serve.*pip install 'airfoil\[ray\]'"):
+        open_ray_serve(None)
