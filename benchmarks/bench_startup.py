@@ -1,13 +1,13 @@
 """Whole-process cost of `airfoil run examples/hello.py wf` (issue 17's W5), two trees A/B.
 
 Each run is a fresh process (`python -m airfoil.cli run ...`) with the tree's `src` first on
-PYTHONPATH and an AIRFOIL_HOME of its own per tree (the schema may differ between trees; the
-home is created by one unmeasured warm-up run). The trees alternate run by run, so a change
-in the machine's load hits both. Printed per tree: the median of wall seconds and of the
-process's CPU seconds (user + sys, which other sessions' load moves far less), their
-spreads, and the load average before and after. B6 (launch to the first task's body) is
-measured the same way: from just before the process starts to the moment the first task's
-body runs (it writes `time.time()` to a file).
+PYTHONPATH (before any PYTHONPATH given) and an AIRFOIL_HOME of its own per tree (the schema
+may differ between trees; the home is created by one unmeasured warm-up run). The trees
+alternate run by run, so a change in the machine's load hits both. Printed per tree: the
+median of wall seconds and of the process's CPU seconds (user + sys, which other sessions'
+load moves far less), their spreads, and the load average before and after. B6 (launch to
+the first task's body) is measured the same way: from just before the process starts to the
+moment the first task's body runs (it writes `time.time()` to a file).
 
 Compile both trees first (`python -m compileall -q src/airfoil` in each): with
 PYTHONDONTWRITEBYTECODE=1 nothing is cached otherwise and every run compiles the package.
@@ -26,25 +26,15 @@ import sys
 import tempfile
 import time
 
-FIRST = """
-import os, time
-import airfoil as af
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-@af.task
-def first_body(x: int) -> int:
-    with open(os.environ["FIRST_TASK_AT"], "w") as fh:
-        fh.write(repr(time.time()))
-    return x
-
-@af.workflow
-def wf(x: int = 0) -> int:
-    return first_body(x=x)
-"""
+from _util import FIRST_TASK_FLOW
 
 
 def _run(tree: str, home: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, user + sys CPU seconds) of one `airfoil` process of ``tree``."""
-    env = dict(env, PYTHONPATH=os.path.join(tree, "src"), AIRFOIL_HOME=home)
+    path = os.pathsep.join(p for p in (os.path.join(tree, "src"), env.get("PYTHONPATH")) if p)
+    env = dict(env, PYTHONPATH=path, AIRFOIL_HOME=home)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(
@@ -73,7 +63,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="airfoil-startup-")
     flow = os.path.join(tmp, "first.py")
     with open(flow, "w") as fh:
-        fh.write(FIRST)
+        fh.write(FIRST_TASK_FLOW)
     mark = os.path.join(tmp, "at")
     env = dict(os.environ, FIRST_TASK_AT=mark)
     homes = {t: os.path.join(tmp, f"home{i}") for i, t in enumerate(trees)}
