@@ -44,6 +44,9 @@ DENIED = (
     "unittest.mock",
     "urllib.request",
     "http.client",
+    # the resource queue (and so the scheduler) is built when a task first asks for resources
+    "airfoil.scheduler",
+    "airfoil.engine._resources",
     # other layers and heavy optional libraries
     "airfoil.server",
     "airfoil.client",
