@@ -55,12 +55,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+def _set(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
 @pytest.mark.parametrize("env", CASES)
 def test_variables_read_as_base_settings_reads_them(
     clean_env: pytest.MonkeyPatch, env: dict[str, str]
 ) -> None:
-    for key, value in env.items():
-        clean_env.setenv(key, value)
+    _set(clean_env, env)
     assert AirfoilSettings().model_dump() == _Twin().model_dump()
 
 
@@ -68,8 +72,7 @@ def test_variables_read_as_base_settings_reads_them(
 def test_bad_variables_fail_as_base_settings_fails(
     clean_env: pytest.MonkeyPatch, env: dict[str, str]
 ) -> None:
-    for key, value in env.items():
-        clean_env.setenv(key, value)
+    _set(clean_env, env)
     with pytest.raises(ValidationError) as ours:
         AirfoilSettings()
     with pytest.raises(ValidationError) as theirs:
