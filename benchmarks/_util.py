@@ -6,6 +6,23 @@ import statistics
 import time
 from collections.abc import Callable
 
+#: A one-task workflow whose task writes `time.time()` to $FIRST_TASK_AT when its body starts
+#: (B6: launch to first task, of a whole `airfoil run` process).
+FIRST_TASK_FLOW = """
+import os, time
+import airfoil as af
+
+@af.task
+def first_body(x: int) -> int:
+    with open(os.environ["FIRST_TASK_AT"], "w") as fh:
+        fh.write(repr(time.time()))
+    return x
+
+@af.workflow
+def wf(x: int = 0) -> int:
+    return first_body(x=x)
+"""
+
 
 def measure(fn: Callable[[], object], runs: int = 5, warmup: int = 1) -> list[float]:
     """Wall seconds of ``runs`` calls after ``warmup`` calls."""

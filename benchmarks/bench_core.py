@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-bench-")
 
 import pandas as pd
-from _util import measure, report
+from _util import FIRST_TASK_FLOW, measure, report
 
 import airfoil as af
 
@@ -219,22 +219,6 @@ def first_task(x: int = 0) -> int:
     return first_body(x=x)
 
 
-FIRST = """
-import os, time
-import airfoil as af
-
-@af.task
-def first_body(x: int) -> int:
-    with open(os.environ["FIRST_TASK_AT"], "w") as fh:
-        fh.write(repr(time.time()))
-    return x
-
-@af.workflow
-def wf(x: int = 0) -> int:
-    return first_body(x=x)
-"""
-
-
 def b6() -> None:
     import statistics
     import time
@@ -256,7 +240,7 @@ def b6() -> None:
     tmp = tempfile.mkdtemp()
     flow = os.path.join(tmp, "first.py")
     with open(flow, "w") as fh:
-        fh.write(FIRST)
+        fh.write(FIRST_TASK_FLOW)
     mark = os.path.join(tmp, "at")
     env = dict(os.environ, FIRST_TASK_AT=mark, AIRFOIL_HOME=os.path.join(tmp, "home"))
 

@@ -25,6 +25,7 @@ from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConfigError, InvalidInputError
 from airfoil.core.log_lines import printed
 from airfoil.core.records import AttemptRecord, Value
+from airfoil.core.resources import SCHEDULING_POLICIES
 from airfoil.engine.launcher import Launcher
 from airfoil.engine.local import (
     convert_inputs,
@@ -357,6 +358,10 @@ class Runtime:
         """
         ex = executor if isinstance(executor, Executor) else self.executor(executor)
         loop_settings = settings or self.engine_settings()
+        if self.settings.scheduler_policy not in SCHEDULING_POLICIES:
+            from airfoil.scheduler import get_policy
+
+            get_policy(self.settings.scheduler_policy)  # raises UnknownPolicyError
         if secrets is None:
             source, project = self.stores.secrets, loop_settings.project
 
@@ -372,7 +377,8 @@ class Runtime:
             settings=loop_settings,
             on_change=on_change,
             secrets=secrets,
-            resources=self.resources_for(ex),
+            # built when a task first asks for resources (most runs never do)
+            resources=lambda: self.resources_for(ex),
             types=self.types,
             launcher=self.launcher,
             hooks=self.hooks,

@@ -1,19 +1,35 @@
 """One typed settings object, read from ``AIRFOIL_*`` environment variables by entry points
 (the CLI, a workflow called as a function, the server) and passed down. Nothing reads the
-environment at import time."""
+environment at import time.
+
+The object is a pydantic model that reads its fields' ``AIRFOIL_<NAME>`` variables (any
+case) when built, below the keyword arguments given, as pydantic-settings' ``BaseSettings``
+with ``env_prefix="AIRFOIL_"`` does for scalar fields (every field here is one). It is not a
+``BaseSettings``: importing pydantic-settings (its asyncio, dotenv and every cloud secrets
+provider) cost every ``airfoil run`` about 15% of its whole process (docs/performance.md).
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["AirfoilSettings"]
 
+ENV_PREFIX = "AIRFOIL_"
 
-class AirfoilSettings(BaseSettings):
+
+def environment_values(fields: Any, environ: Any = None) -> dict[str, str]:
+    """The ``AIRFOIL_<FIELD>`` variables of ``environ`` (default ``os.environ``) set for
+    ``fields``, by field name; the variable's name is matched in any case."""
+    env = os.environ if environ is None else environ
+    wanted = {ENV_PREFIX.lower() + name.lower(): name for name in fields}
+    return {wanted[k.lower()]: v for k, v in env.items() if k.lower() in wanted}
+
+
+class AirfoilSettings(BaseModel):
     """Where Airfoil keeps its state and how it runs tasks.
 
     Attributes:
@@ -73,7 +89,10 @@ class AirfoilSettings(BaseSettings):
             (``AIRFOIL_HISTORY_RUNS``, default 100, at most 10,000).
     """
 
-    model_config = SettingsConfigDict(env_prefix="AIRFOIL_", extra="ignore")
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**environment_values(type(self).model_fields), **values})
 
     home: str = Field(default_factory=lambda: os.path.join(os.path.expanduser("~"), ".airfoil"))
     database_url: str | None = None

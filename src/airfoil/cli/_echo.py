@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from airfoil.cli._live import gates_waiting
+from airfoil.cli._render import gates_waiting
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import NotFoundError
 from airfoil.core.log_lines import split_head, without_traceback

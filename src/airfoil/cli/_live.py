@@ -24,30 +24,13 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from airfoil.cli._render import node_table, sort_nodes
-from airfoil.core.phases import GateKind
+from airfoil.cli._render import gates_waiting, node_table, sort_nodes
 
 __all__ = ["LiveView", "gates_waiting", "render_state"]
 
 REFRESH_PER_SECOND = 4
 _FINISHED = ("succeeded", "skipped", "failed", "aborted")
 _PHASE_ORDER = ("succeeded", "running", "queued", "retrying", "pending", "failed", "skipped")
-
-
-def gates_waiting(state: Any, records: dict[str, Any]) -> list[str]:
-    """One line per gate waiting for a signal, with the ``airfoil signal`` command."""
-    lines = []
-    for nid, fn in list(state.graph.items()):
-        gate = fn.gate
-        rec = records.get(nid)
-        if gate is None or gate.kind == GateKind.SLEEP or rec is None or rec.phase != "running":
-            continue
-        value = "true|false" if gate.kind == GateKind.APPROVE else "VALUE"
-        lines.append(
-            f"{nid} waits for {gate.name!r}: airfoil signal {state.execution.id} "
-            f"{gate.name} {value}"
-        )
-    return lines
 
 
 def _summary(title: str, state: Any, records: dict[str, Any], width: int, height: int) -> Group:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from airfoil.core.phases import GateKind
 from airfoil.core.records import ExecutionRecord, NodeRecord
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "execution_json",
+    "gates_waiting",
     "node_sort_key",
     "node_table",
     "outputs_json",
@@ -227,3 +229,19 @@ def node_sort_key(node_id: str) -> list[tuple[int, str, int]]:
 
 def sort_nodes(nodes: list[NodeRecord]) -> list[NodeRecord]:
     return sorted(nodes, key=lambda n: node_sort_key(n.node_id))
+
+
+def gates_waiting(state: Any, records: dict[str, Any]) -> list[str]:
+    """One line per gate waiting for a signal, with the ``airfoil signal`` command."""
+    lines = []
+    for nid, fn in list(state.graph.items()):
+        gate = fn.gate
+        rec = records.get(nid)
+        if gate is None or gate.kind == GateKind.SLEEP or rec is None or rec.phase != "running":
+            continue
+        value = "true|false" if gate.kind == GateKind.APPROVE else "VALUE"
+        lines.append(
+            f"{nid} waits for {gate.name!r}: airfoil signal {state.execution.id} "
+            f"{gate.name} {value}"
+        )
+    return lines

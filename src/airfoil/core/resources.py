@@ -9,7 +9,13 @@ import msgspec
 
 from airfoil.core.errors import ConfigError
 
-__all__ = ["ResourceSpec", "parse_cpu", "parse_duration", "parse_memory"]
+__all__ = ["SCHEDULING_POLICIES", "ResourceSpec", "parse_cpu", "parse_duration", "parse_memory"]
+
+#: The scheduling policies' names (``airfoil.scheduler.policy_names()``, which imports every
+#: policy; a test keeps the two equal): checking a setting against them costs no import.
+SCHEDULING_POLICIES = frozenset(
+    {"fifo", "fifo-skip", "backfill", "fair", "las", "stretch", "airfoil"}
+)
 
 _MEM_UNITS = {
     "": 1,

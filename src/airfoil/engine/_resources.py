@@ -41,6 +41,7 @@ from airfoil.core.cluster import ClusterNode
 from airfoil.core.errors import UnschedulableTaskError
 from airfoil.core.records import TaskSpec
 from airfoil.core.resources import ResourceSpec
+from airfoil.engine._requests import asks_for_resources
 from airfoil.scheduler import (
     DEFAULT_POLICY,
     Node,
@@ -66,18 +67,6 @@ __all__ = [
 log = logging.getLogger("airfoil.engine")
 
 NODE = "local"
-
-
-def asks_for_resources(task: TaskSpec | None) -> bool:
-    """Whether a task's attempts go through the resource queue (it asks for something).
-
-    Tasks that ask for nothing are bounded only by the executor's parallelism: no policy
-    decision is needed to start them, which keeps small tasks fast.
-    """
-    if task is None:
-        return False
-    r = task.requests
-    return r.cpu > 0 or r.mem > 0 or r.gpu > 0
 
 
 def describe(r: ResourceSpec) -> str:
@@ -749,8 +738,3 @@ def machine_queue(
     ids = tuple(str(i) for i in range(gpus)) if gpus is not None else detect_gpus()
     cap = ResourceSpec(cpu=cap.cpu, mem=cap.mem, gpu=len(ids) if capacity is None else cap.gpu)
     return ResourceQueue(cap, ids, policy=policy, meta=meta, owner=owner)
-
-
-def replace_environment(task: TaskSpec, extra: dict[str, str]) -> TaskSpec:
-    """The task with ``extra`` added to its environment."""
-    return msgspec.structs.replace(task, environment={**task.environment, **extra})

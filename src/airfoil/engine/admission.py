@@ -15,10 +15,15 @@ worker of this drive is busy is held (its resources stay reserved) until one is 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from airfoil.engine._resources import AdmissionQueue, asks_for_resources
+from airfoil.engine._requests import asks_for_resources
 from airfoil.engine.state import RunState
 from airfoil.executors.base import Executor
+
+if TYPE_CHECKING:
+    from airfoil.engine._resources import AdmissionQueue
 
 __all__ = ["Admission"]
 
@@ -29,7 +34,8 @@ class Admission:
     Args:
         executor: the drive's executor (its parallelism bounds the starts).
         max_parallel: a lower bound than the executor's own, if given.
-        queue: the process-wide resource queue.
+        queue: gives the process-wide resource queue, asked only when a resource-asking
+            attempt is enqueued (a drive of tasks that ask for nothing never builds it).
         execution_id / project: the execution being driven.
     """
 
@@ -37,13 +43,14 @@ class Admission:
         self,
         executor: Executor,
         max_parallel: int | None,
-        queue: AdmissionQueue,
+        queue: Callable[[], AdmissionQueue],
         execution_id: str,
         project: str,
     ) -> None:
         self.executor = executor
         self.limit = max(1, max_parallel or executor.max_parallel())
-        self.queue = queue
+        self._queue_of = queue
+        self._queue: AdmissionQueue | None = None
         self.execution_id = execution_id
         self.project = project
         self.local: OrderedDict[str, None] = OrderedDict()
@@ -52,6 +59,13 @@ class Admission:
         self.in_use: set[str] = set()
         self.preempted: list[str] = []
         self.used_queue = False
+
+    @property
+    def queue(self) -> AdmissionQueue:
+        """The resource queue (asked for on first use)."""
+        if self._queue is None:
+            self._queue = self._queue_of()
+        return self._queue
 
     @property
     def running(self) -> int:

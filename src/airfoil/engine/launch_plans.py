@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -253,6 +251,9 @@ def _safe(url: str) -> str:
 
 def post_json(url: str, payload: dict[str, Any], timeout_s: float) -> None:
     """POST ``payload`` as JSON; raise on a connection error or a non-2xx status."""
+    import urllib.error  # only when a notification is sent: urllib.request pulls in http,
+    import urllib.request  # ssl and email (~20 ms of every `airfoil run` otherwise)
+
     body = json.dumps(payload).encode()
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}

@@ -30,7 +30,7 @@ from airfoil.core.records import ExecutionRecord, TaskSpec, Value, WorkflowSpec
 from airfoil.engine import state as sm
 from airfoil.engine._drive_support import holder_is_dead
 from airfoil.engine._mapping import split_item_id
-from airfoil.engine._resources import asks_for_resources
+from airfoil.engine._requests import asks_for_resources
 from airfoil.engine.graph import FlatNode, flatten
 from airfoil.store.base import MetaStore
 from airfoil.store.stores import SecretSource, secret_env_name

@@ -23,6 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import NotFoundError
@@ -48,7 +49,7 @@ from airfoil.engine._drive_support import (
 from airfoil.engine._journal import ItemJournal, merge_journal
 from airfoil.engine._lease import Heartbeat
 from airfoil.engine._mapping import split_item_id
-from airfoil.engine._resources import AdmissionQueue, ResourceQueue, replace_environment
+from airfoil.engine._requests import replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
 from airfoil.engine.cache_io import unusable_outputs
@@ -57,6 +58,9 @@ from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, atte
 from airfoil.executors.hooks import Hooks
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.types import TypeEngine
+
+if TYPE_CHECKING:
+    from airfoil.engine._resources import AdmissionQueue
 
 __all__ = ["Engine", "EngineSettings"]
 
@@ -112,7 +116,7 @@ class Engine:
         on_change: Callable[[sm.RunState], None] | None = None,
         secrets: Callable[[str], str | None] | None = None,
         types: TypeEngine | None = None,
-        resources: AdmissionQueue | None = None,
+        resources: AdmissionQueue | Callable[[], AdmissionQueue] | None = None,
         launcher: Launcher | None = None,
         hooks: Hooks | None = None,
         on_finished: Callable[[str], None] | None = None,
@@ -133,7 +137,10 @@ class Engine:
         self.secrets = secrets or env_secret
         self._launched: dict[str, sm.RunState] = {}
         self._types = types
-        self._resources = resources
+        # a queue, or what gives one on first use (a drive of tasks that ask for no
+        # resources never does: the scheduler is not imported, no GPU is detected)
+        self._resources_of = resources if callable(resources) else None
+        self._resources = None if callable(resources) else resources
         self._launcher = launcher
         self.journal = (
             ItemJournal(self.settings.journal_dir, sync=self.settings.journal_sync)
@@ -145,7 +152,10 @@ class Engine:
     def resources(self) -> AdmissionQueue:
         """The queue resource-asking attempts wait in: the one given (shared by every engine
         of the process), else the engine's own over its executor's capacity."""
+        if self._resources is None and self._resources_of is not None:
+            self._resources = self._resources_of()
         if self._resources is None:
+            from airfoil.engine._resources import ResourceQueue
             from airfoil.executors.base import detect_gpus
 
             self._resources = ResourceQueue(
@@ -364,7 +374,7 @@ class _Loop:
         self.admission = Admission(
             engine.executor,
             engine.settings.max_parallel,
-            engine.resources,
+            lambda: engine.resources,
             state.execution.id,
             state.execution.project,
         )

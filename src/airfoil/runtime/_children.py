@@ -19,7 +19,6 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import importlib
 import threading
@@ -74,6 +73,8 @@ class _Pending(PendingCall):
     async def wait_async(self) -> Any:
         """The result, awaited without blocking the event loop."""
         if self._outcome is None:
+            import asyncio  # async tasks only: not imported by every run
+
             await asyncio.to_thread(drive_lock.concurrent(self.outcome))
         return self.result()
 

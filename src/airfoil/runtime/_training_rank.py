@@ -8,7 +8,7 @@ process or a Ray actor), never in the supervising worker.
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import os
 import pickle
 import sys
@@ -65,7 +65,9 @@ def run_rank(payload: bytes) -> bytes:
     token = set_context(ctx)
     try:
         result = taskdef.fn(**kwargs)
-        if asyncio.iscoroutine(result):
+        if inspect.iscoroutine(result):
+            import asyncio  # an async training task only
+
             result = asyncio.run(result)
     finally:
         reset_context(token)

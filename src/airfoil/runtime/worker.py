@@ -15,7 +15,6 @@ metadata store ever holds one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import os
@@ -133,6 +132,8 @@ class _Timeout:
 def _run_coroutine(coro: Any) -> Any:
     """Run an ``async def`` task's coroutine; inside a running event loop (an async task
     calling an async task) in a thread of its own, with this context."""
+    import asyncio  # async tasks only: asyncio costs a plain run ~10% of its start-up
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -20,10 +20,12 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
-from unittest import mock
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airfoil.core.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from unittest import mock
 
 __all__ = ["mock_epoch", "patch", "task_mock", "replaced_task"]
 
@@ -92,6 +94,8 @@ def task_mock(target: Any) -> Iterator[mock.MagicMock]:
             assert pipeline(n=3) == 6
         m.assert_called_once_with(n=3)
     """
+    from unittest import mock  # only tests mock: `airfoil run` should not import it (~20 ms)
+
     task = _task_def(target)
     fake = mock.MagicMock(name=task.name)
     with replaced_task(target, fake):

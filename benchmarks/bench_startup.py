@@ -1,0 +1,103 @@
+"""Whole-process cost of `airfoil run examples/hello.py wf` (issue 17's W5), two trees A/B.
+
+Each run is a fresh process (`python -m airfoil.cli run ...`) with the tree's `src` first on
+PYTHONPATH (before any PYTHONPATH given) and an AIRFOIL_HOME of its own per tree (the schema
+may differ between trees; the home is created by one unmeasured warm-up run). The trees
+alternate run by run, so a change in the machine's load hits both. Printed per tree: the
+median of wall seconds and of the process's CPU seconds (user + sys, which other sessions'
+load moves far less), their spreads, and the load average before and after. B6 (launch to
+the first task's body) is measured the same way: from just before the process starts to the
+moment the first task's body runs (it writes `time.time()` to a file).
+
+Compile both trees first (`python -m compileall -q src/airfoil` in each): with
+PYTHONDONTWRITEBYTECODE=1 nothing is cached otherwise and every run compiles the package.
+
+    python benchmarks/bench_startup.py [--runs 9] TREE [BASE_TREE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _util import FIRST_TASK_FLOW
+
+
+def _run(tree: str, home: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, user + sys CPU seconds) of one `airfoil` process of ``tree``."""
+    path = os.pathsep.join(p for p in (os.path.join(tree, "src"), env.get("PYTHONPATH")) if p)
+    env = dict(env, PYTHONPATH=path, AIRFOIL_HOME=home)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", *args],
+        env=env,
+        cwd=tree,
+        check=True,
+        capture_output=True,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _line(label: str, xs: list[float]) -> str:
+    return f"{label} median {statistics.median(xs):.3f} s (spread {min(xs):.3f}-{max(xs):.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("trees", nargs="+", help="checkouts to compare (1 or 2)")
+    parser.add_argument("--runs", type=int, default=9)
+    opts = parser.parse_args()
+    trees = [os.path.abspath(t) for t in opts.trees]
+    tmp = tempfile.mkdtemp(prefix="airfoil-startup-")
+    flow = os.path.join(tmp, "first.py")
+    with open(flow, "w") as fh:
+        fh.write(FIRST_TASK_FLOW)
+    mark = os.path.join(tmp, "at")
+    env = dict(os.environ, FIRST_TASK_AT=mark)
+    homes = {t: os.path.join(tmp, f"home{i}") for i, t in enumerate(trees)}
+    hello = ["run", "examples/hello.py", "wf"]
+    for tree in trees:  # warm-up: creates and migrates each home
+        _run(tree, homes[tree], hello, env)
+    wall: dict[str, list[float]] = {t: [] for t in trees}
+    cpu: dict[str, list[float]] = {t: [] for t in trees}
+    first: dict[str, list[float]] = {t: [] for t in trees}
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    for _ in range(opts.runs):
+        for tree in trees:
+            w, c = _run(tree, homes[tree], hello, env)
+            wall[tree].append(w)
+            cpu[tree].append(c)
+        for tree in trees:
+            t0 = time.time()
+            _run(tree, homes[tree], ["run", flow, "wf"], env)
+            with open(mark) as fh:
+                first[tree].append(float(fh.read()) - t0)
+    print(f"load average after: {os.getloadavg()}", flush=True)
+    for tree in trees:
+        print(f"{tree}:")
+        print(
+            f"  W5/B5 hello whole process: {_line('wall', wall[tree])}; "
+            f"{_line('cpu', cpu[tree])}  [goal wall <= 0.3 s on a quiet machine]"
+        )
+        print(f"  B6 process start to first task body: {_line('wall', first[tree])}")
+    if len(trees) == 2:
+        a, b = trees
+        for name, xs in (("wall", wall), ("cpu", cpu), ("B6", first)):
+            ratio = statistics.median(xs[a]) / statistics.median(xs[b])
+            print(f"  {name}: {ratio:.2f}x of the base tree")
+
+
+if __name__ == "__main__":
+    main()
