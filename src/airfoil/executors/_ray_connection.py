@@ -46,6 +46,7 @@ class Connection:
         self.users = 0
         self.owned = False
         self.address: str | None = None
+        self._keeper_stop: threading.Event | None = None
 
     def acquire(self, address: str | None, num_cpus: int | None) -> Any:
         ray = import_ray()
@@ -69,7 +70,7 @@ class Connection:
                     kwargs["object_store_memory"] = _OBJECT_STORE_BYTES
                 _cluster_messages_to_stderr()
                 try:
-                    ray.init(**kwargs)
+                    self._init(ray, kwargs)
                 except (ConnectionError, ValueError, RuntimeError) as exc:
                     self.owned = False
                     where = f"the Ray cluster at {address!r}" if address else "a local Ray"
@@ -86,6 +87,38 @@ class Connection:
             self.users += 1
         return ray
 
+    def _init(self, ray: Any, kwargs: dict[str, Any]) -> None:
+        """``ray.init`` from a thread that lives as long as this connection.
+
+        A local Ray's head processes (GCS, raylet) are started with a parent-death signal,
+        which Linux sends when the *thread* that started them ends, not the process: a Ray
+        started from a short-lived thread (a server's request or supervisor thread) was
+        killed the moment that thread returned. The main thread lives as long as the process;
+        any other caller hands the start to a keeper thread that waits until the release.
+        """
+        if threading.current_thread() is threading.main_thread():
+            ray.init(**kwargs)
+            return
+        started = threading.Event()
+        stop = threading.Event()
+        failed: list[BaseException] = []
+
+        def keep() -> None:
+            try:
+                ray.init(**kwargs)
+            except BaseException as exc:  # handed to the caller below
+                failed.append(exc)
+                started.set()
+                return
+            started.set()
+            stop.wait()
+
+        threading.Thread(target=keep, name="airfoil-ray-keeper", daemon=True).start()
+        started.wait()
+        if failed:
+            raise failed[0]
+        self._keeper_stop = stop
+
     def release(self) -> None:
         with self.lock:
             self.users = max(0, self.users - 1)
@@ -93,12 +126,16 @@ class Connection:
                 return
             self.owned = False
             self.address = None
+            keeper, self._keeper_stop = self._keeper_stop, None
         try:
             import ray
 
             ray.shutdown()
         except Exception:  # best effort: the process may be exiting
             return
+        finally:
+            if keeper is not None:
+                keeper.set()
 
 
 CONNECTION = Connection()
