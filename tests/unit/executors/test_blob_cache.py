@@ -6,8 +6,9 @@ and the locality index ranks nodes by the input bytes they hold."""
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -168,36 +169,42 @@ def test_a_damaged_entry_is_fetched_again_never_served(tmp_path: Path, damage: s
     assert report is not None and report.misses == 1
 
 
-def _read_slowly(cache_dir: str, store_root: str, uri: str, counter: str) -> None:
-    def download(dest: str) -> None:
-        with open(counter, "a") as fh:
-            fh.write("download\n")
-        time.sleep(0.3)
-        LocalBlobStore(store_root).get_file(uri, dest)
+# A fresh interpreter per reader, as Ray's workers are: a fork of this (threaded) test process
+# inherits its locks and its database connections' sockets (a forked child that garbage-collects
+# a pooled PostgreSQL connection rolls it back on the parent's socket), and hung in CI.
+_READ_SLOWLY = """
+import sys, time
+from airfoil.executors._blob_cache import NodeBlobCache
+from airfoil.store.blob import LocalBlobStore
 
-    path, kept = NodeBlobCache(cache_dir, 10**9).fetch(uri, download)
-    assert kept
-    with open(path, "rb") as fh:
-        assert fh.read() == b"w" * 100_000
+cache_dir, store_root, uri, counter = sys.argv[1:5]
+
+
+def download(dest):
+    with open(counter, "a") as fh:
+        fh.write("download\\n")
+    time.sleep(0.3)
+    LocalBlobStore(store_root).get_file(uri, dest)
+
+
+path, kept = NodeBlobCache(cache_dir, 10**9).fetch(uri, download)
+assert kept
+with open(path, "rb") as fh:
+    assert fh.read() == b"w" * 100_000
+"""
 
 
 def test_concurrent_workers_of_a_node_download_a_blob_once(tmp_path: Path) -> None:
     store = LocalBlobStore(str(tmp_path / "store"))
     uri = put(store, b"w" * 100_000)
     counter = str(tmp_path / "downloads")
-    ctx = multiprocessing.get_context("fork")
+    args = [str(tmp_path / "cache"), str(tmp_path / "store"), uri, counter]
     procs = [
-        ctx.Process(
-            target=_read_slowly,
-            args=(str(tmp_path / "cache"), str(tmp_path / "store"), uri, counter),
-        )
+        subprocess.Popen([sys.executable, "-c", _READ_SLOWLY, *args], stderr=subprocess.PIPE)
         for _ in range(4)
     ]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(30)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     assert Path(counter).read_text().count("download") == 1
     assert not os.listdir(tmp_path / "cache" / "tmp")  # no temporary left behind
 
