@@ -23,6 +23,7 @@ from airfoil.engine.state import RunState
 from airfoil.executors.base import Executor
 
 if TYPE_CHECKING:
+    from airfoil.core.records import TaskSpec
     from airfoil.engine._resources import AdmissionQueue
 
 __all__ = ["Admission"]
@@ -83,10 +84,14 @@ class Admission:
         if task is not None and asks_for_resources(task):
             self.shared.add(node_id)
             self.used_queue = True
-            prefer = self.executor.preferred_nodes(state.inputs_of(node_id))
-            self.queue.submit(self.execution_id, node_id, self.project, task, prefer=prefer)
+            self._submit(node_id, task, state)
         else:
             self.local[node_id] = None
+
+    def _submit(self, node_id: str, task: TaskSpec, state: RunState) -> None:
+        """Queue the node's attempt with the cluster nodes its executor prefers for its inputs."""
+        prefer = self.executor.preferred_nodes(state.inputs_of(node_id))
+        self.queue.submit(self.execution_id, node_id, self.project, task, prefer=prefer)
 
     def release(
         self,
@@ -142,8 +147,7 @@ class Admission:
                     self.granted.remove(node_id)
                     task = state.task_of(node_id)
                     assert task is not None
-                    prefer = self.executor.preferred_nodes(state.inputs_of(node_id))
-                    self.queue.submit(self.execution_id, node_id, self.project, task, prefer=prefer)
+                    self._submit(node_id, task, state)
             while self.granted:
                 if len(self.in_use) + len(started) >= self.limit:
                     break
