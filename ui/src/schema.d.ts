@@ -613,7 +613,8 @@ export interface paths {
         };
         /**
          * Logs
-         * @description The log of a node's attempt (the last one by default).
+         * @description The log of a node's attempt (the last one by default); ``rank``: the log of that rank
+         *     of a training attempt's gang (its output, every gang start), as far as it got.
          */
         get: operations["logs_api_v1_projects__project__executions__execution_id__nodes__node_id__logs_get"];
         put?: never;
@@ -2258,6 +2259,8 @@ export interface components {
             execution_id: string;
             /** Node Id */
             node_id: string;
+            /** Rank */
+            rank?: number | null;
             /** Text */
             text: string;
         };
@@ -6241,6 +6244,7 @@ export interface operations {
         parameters: {
             query?: {
                 attempt?: number | null;
+                rank?: number | null;
             };
             header?: never;
             path: {

@@ -374,6 +374,20 @@ def _unfinished_log(blobs: BlobStore, execution_id: str, node_id: str, attempt: 
     return None
 
 
+def _rank_log(
+    blobs: BlobStore, execution_id: str, node_id: str, attempt: int, rank: int
+) -> str | None:
+    """Rank ``rank``'s log of a training attempt (as far as it got, while it runs)."""
+    from airfoil.core.errors import NotFoundError
+    from airfoil.executors.base import rank_log_key
+
+    key = rank_log_key(execution_id, node_id, attempt, rank)
+    try:
+        return blobs.get_bytes(blobs.uri(key)).decode(errors="replace")
+    except NotFoundError:
+        return None
+
+
 def _under(node_id: str, node: str | None) -> bool:
     """Whether an attempt of ``node_id`` belongs to ``node``: the node itself, a map's items
     (``n1[13]`` under ``n1``) or a subworkflow's or dynamic node's children (``n1.n0``)."""
@@ -395,6 +409,13 @@ def register_logs(root: typer.Typer) -> None:
             "child n1.n0. A map or subworkflow shows all its items or children.",
         ),
         attempt: int = typer.Option(None, "--attempt", help="Only this attempt."),
+        rank: int = typer.Option(
+            None,
+            "--rank",
+            min=0,
+            help="A training task's rank: that rank's own log (its output, every gang start) "
+            "instead of the attempt's.",
+        ),
         level: str = typer.Option(
             None,
             "--level",
@@ -465,6 +486,7 @@ def register_logs(root: typer.Typer) -> None:
                 execution_id,
                 node,
                 level,
+                rank=rank,
                 remote=bool(remote or server),
                 server=server,
                 project=project,
@@ -474,7 +496,7 @@ def register_logs(root: typer.Typer) -> None:
         if remote or server:
             if as_json:
                 raise ConfigError("logs --json reads the local store; drop --remote/--server")
-            _remote().remote_logs(server, project, execution_id, node, attempt, level)
+            _remote().remote_logs(server, project, execution_id, node, attempt, level, rank)
             return
 
         from airfoil.cli._render import is_interrupted, node_sort_key
@@ -494,7 +516,9 @@ def register_logs(root: typer.Typer) -> None:
             if attempt is not None and a.attempt != attempt:
                 continue
             text: str | None = None
-            if a.log_uri:
+            if rank is not None:
+                text = _rank_log(rt.blobs, execution_id, a.node_id, a.attempt, rank)
+            elif a.log_uri:
                 try:
                     text = rt.blobs.get_bytes(a.log_uri).decode(errors="replace")
                 except NotFoundError:
@@ -503,16 +527,28 @@ def register_logs(root: typer.Typer) -> None:
                 text = _unfinished_log(rt.blobs, execution_id, a.node_id, a.attempt)
             if text is not None and level is not None:
                 text = filter_level(text, level)
-            shown.append({"node": a.node_id, "attempt": a.attempt, "phase": a.phase, "log": text})
+            entry = {"node": a.node_id, "attempt": a.attempt, "phase": a.phase, "log": text}
+            if rank is not None:
+                entry["rank"] = rank
+            shown.append(entry)
             if as_json:
                 continue
-            plain(out_console, f"== {a.node_id} attempt {a.attempt} ({a.phase})", style="bold")
+            of_rank = "" if rank is None else f" rank {rank}"
+            title = f"== {a.node_id} attempt {a.attempt}{of_rank} ({a.phase})"
+            plain(out_console, title, style="bold")
             if text is not None:
                 plain(out_console, text.rstrip())
+            elif rank is not None:
+                plain(out_console, f"(no log of rank {rank})", style="dim")
             elif a.log_uri:
                 plain(out_console, f"(log {a.log_uri} is missing)", style="dim")
             else:
                 plain(out_console, "(no output)", style="dim")
+        if rank is not None and shown and all(e["log"] is None for e in shown):
+            raise NotFoundError(
+                f"no attempt of {node or 'any node'} in execution {execution_id} has a log of "
+                f"rank {rank}: --rank reads a training task's ranks (0 to its workers - 1)"
+            )
         if as_json:
             out_console.print_json(json.dumps(shown))
         elif not shown:

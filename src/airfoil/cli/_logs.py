@@ -24,10 +24,11 @@ POLL_S = 0.5
 class _Shown:
     """What of each attempt's log was printed (offsets), and its level filter."""
 
-    def __init__(self, level: str | None) -> None:
+    def __init__(self, level: str | None, rank: int | None = None) -> None:
         from airfoil.core.log_lines import LevelFilter
 
         self.level = level
+        self.rank = rank
         self.offsets: dict[tuple[str, int], int] = {}
         self.filters: dict[tuple[str, int], Any] = {}
         self._make = LevelFilter
@@ -35,7 +36,8 @@ class _Shown:
     def show(self, node: str, attempt: int, phase: str, text: str | None) -> None:
         key = (node, attempt)
         if key not in self.offsets:
-            plain(out_console, f"== {node} attempt {attempt} ({phase})", style="bold")
+            of_rank = "" if self.rank is None else f" rank {self.rank}"
+            plain(out_console, f"== {node} attempt {attempt}{of_rank} ({phase})", style="bold")
             self.offsets[key] = 0
             if self.level:
                 self.filters[key] = self._make(self.level)
@@ -55,13 +57,15 @@ def follow(
     node: str | None,
     level: str | None,
     *,
+    rank: int | None = None,
     remote: bool,
     server: str | None,
     project: str | None,
     under: Callable[[str, str | None], bool],
 ) -> None:
-    """Print the execution's logs as they grow, until it ends (Ctrl-C stops following)."""
-    shown = _Shown(level)
+    """Print the execution's logs as they grow, until it ends (Ctrl-C stops following);
+    ``rank``: a training task's rank's own log instead of its attempts'."""
+    shown = _Shown(level, rank)
     try:
         if remote:
             _follow_remote(execution_id, node, shown, server, project, under)
@@ -75,7 +79,7 @@ def _follow_local(
     execution_id: str, node: str | None, shown: _Shown, under: Callable[[str, str | None], bool]
 ) -> None:
     from airfoil.core.errors import NotFoundError
-    from airfoil.executors.base import attempt_log_key, live_log_key
+    from airfoil.executors.base import attempt_log_key, live_log_key, rank_log_key
 
     rt = runtime()
     rt.meta.get_execution(execution_id)  # NotFoundError for an unknown id
@@ -88,9 +92,12 @@ def _follow_local(
                 continue
             text: str | None = None
             key = attempt_log_key(execution_id, a.node_id, a.attempt)
-            uris = (
-                [a.log_uri] if a.log_uri else [rt.blobs.uri(key), rt.blobs.uri(live_log_key(key))]
-            )
+            if shown.rank is not None:
+                uris = [rt.blobs.uri(rank_log_key(execution_id, a.node_id, a.attempt, shown.rank))]
+            elif a.log_uri:
+                uris = [a.log_uri]
+            else:
+                uris = [rt.blobs.uri(key), rt.blobs.uri(live_log_key(key))]
             for uri in uris:
                 try:
                     text = rt.blobs.get_bytes(uri).decode(errors="replace")
@@ -131,7 +138,9 @@ def _follow_remote(
                     continue
                 for a in n.attempt_list:
                     try:
-                        text: str | None = client.logs(execution_id, n.id, attempt=a.attempt).text
+                        text: str | None = client.logs(
+                            execution_id, n.id, attempt=a.attempt, rank=shown.rank
+                        ).text
                     except NotFoundError:
                         text = None
                     shown.show(n.id, a.attempt, a.phase, text)

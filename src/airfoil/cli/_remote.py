@@ -371,9 +371,10 @@ def remote_logs(
     node: str | None,
     attempt: int | None,
     level: str | None = None,
+    rank: int | None = None,
 ) -> None:
     """Print the logs of an execution's attempts on the server (one node, or every node;
-    ``level``: only entries at that level or above)."""
+    ``level``: only entries at that level or above; ``rank``: a training task's rank's log)."""
     from airfoil.core.errors import NotFoundError
     from airfoil.core.log_lines import filter_level
 
@@ -388,10 +389,18 @@ def remote_logs(
             for a in n.attempt_list:
                 if attempt is not None and a.attempt != attempt:
                     continue
-                out_console.print(
-                    f"== {n.id} attempt {a.attempt} ({a.phase})", markup=False, style="bold"
-                )
-                text = client.logs(execution_id, n.id, attempt=a.attempt).text if a.has_log else ""
+                of_rank = "" if rank is None else f" rank {rank}"
+                title = f"== {n.id} attempt {a.attempt}{of_rank} ({a.phase})"
+                out_console.print(title, markup=False, style="bold")
+                if rank is not None:
+                    try:
+                        text = client.logs(execution_id, n.id, attempt=a.attempt, rank=rank).text
+                    except NotFoundError:
+                        text = f"(no log of rank {rank})"
+                else:
+                    text = (
+                        client.logs(execution_id, n.id, attempt=a.attempt).text if a.has_log else ""
+                    )
                 if level is not None:
                     text = filter_level(text, level)
                 out_console.print(text.rstrip() or "(no output)", markup=False, highlight=False)

@@ -442,9 +442,12 @@ class Client:
         node_id: str,
         *,
         attempt: int | None = None,
+        rank: int | None = None,
         project: str | None = None,
     ) -> LogOut:
-        params = {"attempt": attempt} if attempt is not None else {}
+        """An attempt's log (the last attempt by default); ``rank``: that rank's own log of
+        a training attempt instead."""
+        params = {k: v for k, v in (("attempt", attempt), ("rank", rank)) if v is not None}
         r = self._call(
             "GET",
             f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/logs",

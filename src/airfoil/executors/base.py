@@ -45,6 +45,7 @@ __all__ = [
     "attempt_log_key",
     "detect_gpus",
     "live_log_key",
+    "rank_log_key",
     "machine_capacity",
     "machine_memory",
 ]
@@ -53,6 +54,12 @@ __all__ = [
 def attempt_log_key(execution_id: str, node_id: str, attempt: int) -> str:
     """Where the log of an attempt is written in the blob store when the attempt ends."""
     return f"logs/{execution_id}/{node_id}/{attempt}.log"
+
+
+def rank_log_key(execution_id: str, node_id: str, attempt: int, rank: int) -> str:
+    """Where rank ``rank`` of a training attempt's gang keeps its log (every gang start of the
+    attempt appended under a ``--- gang start N on WHERE (TIME) ---`` line)."""
+    return f"logs/{execution_id}/{node_id}/{attempt}.rank-{rank}.log"
 
 
 def live_log_key(log_key: str) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-import time
 from typing import Any
 
 import msgspec
@@ -37,6 +36,8 @@ from airfoil.executors._gang import (
     RankOutcome,
     gang_launcher,
 )
+from airfoil.executors.base import rank_log_key
+from airfoil.runtime._rank_log import gang_start_line, unshipped
 from airfoil.runtime._task_types import encode_outputs
 from airfoil.runtime._training_rank import RankJob, run_rank
 from airfoil.sdk._checkpoint import Checkpoint
@@ -45,6 +46,7 @@ from airfoil.sdk._training import TrainingConfig
 from airfoil.types import TypeEngine, ValueContext
 
 __all__ = ["RankFailedError", "TrainingRunner", "checkpoint_prefix", "rank_log_key"]
+# rank_log_key lives in executors.base (the server and the CLI read rank logs); kept here too.
 
 
 class RankFailedError(Exception):
@@ -54,11 +56,6 @@ class RankFailedError(Exception):
 def checkpoint_prefix(execution_id: str, node_id: str) -> str:
     """Where a node's checkpoints are kept (shared by its attempts and gang restarts)."""
     return f"checkpoints/{execution_id}/{node_id}"
-
-
-def rank_log_key(execution_id: str, node_id: str, attempt: int, rank: int) -> str:
-    """Where rank ``rank``'s log of an attempt is kept."""
-    return f"logs/{execution_id}/{node_id}/{attempt}.rank-{rank}.log"
 
 
 def _blob_root(blobs: BlobStore) -> str:
@@ -158,13 +155,17 @@ class TrainingRunner:
         restart: int,
         secrets: list[str],
     ) -> None:
-        """Append each rank's log of this gang start to its blob (best effort)."""
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        """Append to each rank's log blob what of this gang start's output the rank did not
+        append itself while it ran (best effort; see :mod:`airfoil.runtime._rank_log`)."""
         for r in outcome.ranks:
             key = rank_log_key(*where, r.rank)
-            text = f"--- gang start {restart} on {r.node} ({stamp}) ---\n{scrub(r.log, secrets)}"
+            text = scrub(r.log, secrets)
             try:
-                blobs.append_text(key, text)
+                missing = unshipped(blobs, key, restart, text)
+                if missing is None:
+                    blobs.append_text(key, gang_start_line(restart, r.node) + text)
+                elif missing:
+                    blobs.append_text(key, missing)
             except Exception:  # logs are best effort
                 continue
 

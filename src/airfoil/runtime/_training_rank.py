@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import pickle
+import socket
 import sys
 
 import msgspec
@@ -39,6 +40,8 @@ class RankJob(msgspec.Struct, frozen=True):
 def run_rank(payload: bytes) -> bytes:
     """Run the task's function as this process's rank (``RANK`` in the environment); return
     its value pickled on rank 0, empty bytes on the others."""
+    from airfoil.executors.base import rank_log_key
+    from airfoil.runtime._rank_log import RankLogShipper, gang_start_line
     from airfoil.runtime.loader import load_task
     from airfoil.sdk._context import ExecutionContext, Secrets, reset_context, set_context
     from airfoil.store.blob import open_blob_store
@@ -53,6 +56,16 @@ def run_rank(payload: bytes) -> bytes:
     taskdef = load_task(spec)
     kwargs = pickle.loads(job.kwargs)
     blobs = open_blob_store(job.blob_root)
+    rank = int(os.environ.get("RANK", "0"))
+    shipper = RankLogShipper.start(  # the rank's output, live, in its log blob
+        blobs,
+        rank_log_key(job.execution_id, job.node_id, job.attempt, rank),
+        gang_start_line(
+            int(os.environ.get("AIRFOIL_GANG_RESTART", "0")),
+            f"{socket.gethostname()}:{os.getpid()}",
+        ),
+        tuple(v for v in job.secrets.values() if v),
+    )
     ctx = ExecutionContext(
         execution_id=job.execution_id,
         node_id=job.node_id,
@@ -72,6 +85,8 @@ def run_rank(payload: bytes) -> bytes:
     finally:
         reset_context(token)
         ctx.cleanup()
-    if os.environ.get("RANK", "0") != "0":
+        if shipper is not None:
+            shipper.close()
+    if rank != 0:
         return b""
     return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)

@@ -11,7 +11,7 @@ from airfoil.core.errors import (
     NotFoundError,
 )
 from airfoil.core.records import ExecutionHead, Value
-from airfoil.executors.base import attempt_log_key, live_log_key
+from airfoil.executors.base import attempt_log_key, live_log_key, rank_log_key
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
 from airfoil.server._deps import Deps, check_domain, get_record
@@ -190,7 +190,14 @@ def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     return EventList(items=items, phase=rec.phase)
 
 
-def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | None) -> LogOut:
+def logs(
+    d: Deps,
+    project: str,
+    execution_id: str,
+    node_id: str,
+    attempt: int | None,
+    rank: int | None = None,
+) -> LogOut:
     get_record(d, project, execution_id)
     tries = d.meta.get_attempts(execution_id, node_id)
     if not tries:
@@ -202,6 +209,23 @@ def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | 
     if chosen is None:
         raise NotFoundError(f"node {node_id} has no attempt {attempt}")
     text = ""
+    if rank is not None:
+        try:
+            key = rank_log_key(execution_id, node_id, chosen.attempt, rank)
+            text = d.blobs.get_bytes(d.blobs.uri(key)).decode("utf-8", errors="replace")
+        except NotFoundError:
+            raise NotFoundError(
+                f"attempt {chosen.attempt} of node {node_id} has no log of rank {rank}: ranks "
+                "are a training task's workers (0 to workers - 1), and a rank's log appears once "
+                "it has written something"
+            ) from None
+        return LogOut(
+            execution_id=execution_id,
+            node_id=node_id,
+            attempt=chosen.attempt,
+            text=text,
+            rank=rank,
+        )
     if chosen.log_uri:
         uris = [chosen.log_uri]
     else:  # still running (or just ended): the whole log if written, else the copy so far

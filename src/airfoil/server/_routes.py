@@ -385,9 +385,11 @@ def logs(
     d: Deps,
     _: Viewer,
     attempt: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    rank: Annotated[int | None, Query(ge=0, le=100_000)] = None,
 ) -> LogOut:
-    """The log of a node's attempt (the last one by default)."""
-    return svc.logs(d, project, execution_id, node_id, attempt)
+    """The log of a node's attempt (the last one by default); ``rank``: the log of that rank
+    of a training attempt's gang (its output, every gang start), as far as it got."""
+    return svc.logs(d, project, execution_id, node_id, attempt, rank)
 
 
 @_route(

@@ -443,6 +443,7 @@ class LogOut(_Response):
     node_id: str
     attempt: int
     text: str
+    rank: int | None = None  # set when this is a training rank's log
 
 
 class RawValue(_Response):

@@ -342,3 +342,32 @@ def test_bad_uploaded_inputs_are_clear_422s(client: Any, flow: Any, tmp_path: Pa
     sha = hashlib.sha256(data).hexdigest()
     r = httpx.put(f"{client.url}/api/v1/projects/{client.project}/uploads/{sha}", content=data)
     assert r.status_code == 200 and r.json() == {"sha256": sha, "size": len(data)}
+
+
+def test_a_training_rank_log_is_read_over_the_api_and_the_cli(
+    client: Any, flow: Any, server: Any
+) -> None:
+    """``GET .../logs?rank=R`` (and ``airfoil logs --remote --rank R``) reads a rank's own log
+    of an attempt; a rank without a log is a 404 that says what ranks are. (Training gangs
+    themselves are tested in tests/integration/training; here the log is planted.)"""
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+    from airfoil.executors.base import rank_log_key
+
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 2})
+    assert client.wait(ex.id, timeout=60).phase == "succeeded"
+    blobs = server.deps.blobs
+    blobs.append_text(rank_log_key(ex.id, "n0", 1, 1), "--- gang start 0 on h:1 ---\nrank one\n")
+    log = client.logs(ex.id, "n0", rank=1)
+    assert (log.rank, log.attempt, log.text) == (1, 1, "--- gang start 0 on h:1 ---\nrank one\n")
+    assert client.logs(ex.id, "n0").rank is None
+    with pytest.raises(NotFoundError, match="no log of rank 0: ranks are a training task"):
+        client.logs(ex.id, "n0", rank=0)
+    r = _http(client, "GET", f"/projects/{client.project}/executions/{ex.id}/nodes/n0/logs?rank=-1")
+    assert r.status_code == 422
+    remote = ["--server", server.url, "--project", client.project]
+    shown = CliRunner().invoke(app, ["logs", ex.id, "n0", "--rank", "1", *remote])
+    assert shown.exit_code == 0, shown.output
+    assert "== n0 attempt 1 rank 1 (succeeded)" in shown.output and "rank one" in shown.output

@@ -103,3 +103,25 @@ def counting_wf(steps: int, marks: str) -> int:
 @af.workflow
 def owner_flood(xs: list[int]) -> list[int]:
     return af.map_task(owner_step)(x=xs)
+
+
+@af.training_task(workers=2, resources_per_worker=af.Resources(cpu=1), max_restarts=0)
+def chatty(marks: str) -> int:
+    """Each rank prints three lines (buffered, never flushed), then waits for ``marks/go``:
+    a test reads the ranks' logs while they run."""
+    import time
+
+    rank = os.environ["RANK"]
+    for i in range(3):
+        print(f"rank {rank} tick {i}")
+    for _ in range(1200):
+        if os.path.exists(os.path.join(marks, "go")):
+            break
+        time.sleep(0.05)
+    print(f"rank {rank} done")
+    return int(rank)
+
+
+@af.workflow
+def chatty_wf(marks: str) -> int:
+    return chatty(marks=marks)

@@ -191,3 +191,54 @@ def test_a_rank_that_keeps_failing_fails_the_task_as_a_user_error(run: Run, rest
     # Both ranks, in every gang start.
     assert starts == sorted(f"{r} {s}" for r in (0, 1) for s in range(restarts + 1))
     assert time.monotonic() - started < 30  # rank 0 was stopped, not waited for
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_rank_logs_are_readable_while_the_ranks_run(run: Run, tmp_path: Path) -> None:
+    """Each rank's output reaches its log blob while the gang runs (not only at its end),
+    every line once; ``airfoil logs EXEC NODE --rank R`` prints it, and a rank the task does
+    not have is a clear error."""
+    import threading
+
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    eid = run.launch(_gang_flow.chatty_wf)
+    records: list[Any] = []
+    driver = threading.Thread(target=lambda: records.append(run.drive(eid)), daemon=True)
+    driver.start()
+    keys = [rank_log_key(eid, "n0", 1, r) for r in (0, 1)]
+
+    def text(key: str) -> str:
+        uri = run.rt.blobs.uri(key)
+        return run.rt.blobs.get_bytes(uri).decode() if run.rt.blobs.exists(uri) else ""
+
+    deadline = time.monotonic() + 120
+    while not all(f"rank {r} tick 2" in text(k) for r, k in enumerate(keys)):
+        assert time.monotonic() < deadline, [text(k) for k in keys]
+        assert driver.is_alive(), records
+        time.sleep(0.1)
+    assert driver.is_alive()  # read while the ranks wait for "go"
+    assert all("done" not in text(k) for k in keys)
+    (run.marks / "go").write_text("")
+    driver.join(120)
+    assert records and records[0].phase == "succeeded", records
+    for rank, key in enumerate(keys):
+        final = text(key)
+        assert final.count("--- gang start 0 on ") == 1, final
+        for line in [f"rank {rank} tick {i}" for i in range(3)] + [f"rank {rank} done"]:
+            assert final.count(line) == 1, final
+
+    env = {"AIRFOIL_HOME": run.rt.settings.home, "COLUMNS": "200"}
+    shown = CliRunner().invoke(app, ["logs", eid, "n0", "--rank", "1"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "== n0 attempt 1 rank 1 (succeeded)" in shown.output
+    assert "rank 1 tick 0" in shown.output and "rank 0 tick 0" not in shown.output
+    followed = CliRunner().invoke(app, ["logs", "-f", eid, "n0", "--rank", "0"], env=env)
+    assert followed.exit_code == 0, followed.output
+    assert "rank 0 done" in followed.output and "rank 1 tick" not in followed.output
+    missing = CliRunner().invoke(app, ["logs", eid, "n0", "--rank", "7"], env=env)
+    assert missing.exit_code != 0
+    assert "no attempt of n0" in missing.output and "has a log of rank 7" in missing.output
