@@ -613,7 +613,8 @@ export interface paths {
         };
         /**
          * Logs
-         * @description The log of a node's attempt (the last one by default).
+         * @description The log of a node's attempt (the last one by default): only the lines of entries
+         *     at ``level`` or above if given (``OUT`` ranks as INFO, ``ERR`` as WARNING).
          */
         get: operations["logs_api_v1_projects__project__executions__execution_id__nodes__node_id__logs_get"];
         put?: never;
@@ -878,7 +879,8 @@ export interface paths {
         };
         /**
          * Search Logs
-         * @description Lines of the project's task logs containing ``text`` (case-insensitive): the logs of
+         * @description Lines of the project's task logs containing ``text`` (case-insensitive), of entries
+         *     at ``level`` or above if given (``OUT`` ranks as INFO, ``ERR`` as WARNING): the logs of
          *     at most ``runs`` newest executions created at or after ``since`` are read, newest first,
          *     until ``limit`` lines match; ``complete`` is false when a bound stopped the search.
          */
@@ -904,6 +906,27 @@ export interface paths {
          * @description Upload a code package (a gzip tar of the source), named by its SHA-256.
          */
         put: operations["upload_package_api_v1_projects__project__packages__sha256__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Task Names
+         * @description The tasks of the project with recorded runs (every version; how many failed), the
+         *     one that ran last first: the console's list of task histories.
+         */
+        get: operations["task_names_api_v1_projects__project__tasks_get"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -2848,6 +2871,28 @@ export interface components {
             std: number;
         };
         /**
+         * TaskNameList
+         * @description The tasks of a project with recorded runs, the one that ran last first.
+         */
+        TaskNameList: {
+            /** Items */
+            items: components["schemas"]["TaskNameOut"][];
+        };
+        /**
+         * TaskNameOut
+         * @description A task with recorded runs (every version; failed runs counted apart).
+         */
+        TaskNameOut: {
+            /** Failed */
+            failed: number;
+            /** Last Ended At */
+            last_ended_at: number;
+            /** Runs */
+            runs: number;
+            /** Task */
+            task: string;
+        };
+        /**
          * TaskRunOut
          * @description One successful run of a task version, with the final value of each of its metrics.
          */
@@ -2878,6 +2923,8 @@ export interface components {
          */
         TaskStatsOut: {
             duration: components["schemas"]["SummaryOut"] | null;
+            /** K */
+            k?: number | null;
             /** Metrics */
             metrics: {
                 [key: string]: components["schemas"]["SummaryOut"];
@@ -6241,6 +6288,7 @@ export interface operations {
         parameters: {
             query?: {
                 attempt?: number | null;
+                level?: string | null;
             };
             header?: never;
             path: {
@@ -7503,6 +7551,7 @@ export interface operations {
                 since?: number | null;
                 runs?: number;
                 limit?: number;
+                level?: string | null;
             };
             header?: never;
             path: {
@@ -7618,6 +7667,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PackageOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    task_names_api_v1_projects__project__tasks_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskNameList"];
                 };
             };
             /** @description Bad Request */

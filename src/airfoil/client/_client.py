@@ -443,8 +443,12 @@ class Client:
         *,
         attempt: int | None = None,
         project: str | None = None,
+        level: str | None = None,
     ) -> LogOut:
-        params = {"attempt": attempt} if attempt is not None else {}
+        """A node's attempt's log (its last by default; ``level``: entries at it or above)."""
+        params: dict[str, object] = {"attempt": attempt} if attempt is not None else {}
+        if level:
+            params["level"] = level
         r = self._call(
             "GET",
             f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/logs",
@@ -557,9 +561,13 @@ class Client:
         runs: int = 200,
         limit: int = 100,
         project: str | None = None,
+        level: str | None = None,
     ) -> LogSearchOut:
-        """Log lines containing ``text`` across runs (``airfoil logs --search --remote``)."""
+        """Log lines containing ``text`` across runs (``airfoil logs --search --remote``),
+        of entries at ``level`` or above if given."""
         params: dict[str, object] = {"text": text, "runs": runs, "limit": limit}
+        if level:
+            params["level"] = level
         if since is not None:
             params["since"] = since
         r = self._call("GET", f"/projects/{self._p(project)}/logs/search", params=params)

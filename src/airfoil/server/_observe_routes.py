@@ -35,7 +35,7 @@ from airfoil.wire import (
     MetricsOut,
     RunsTableOut,
 )
-from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
+from airfoil.wire._history import AnomalyList, LogSearchOut, TaskNameList, TaskStatsOut
 
 __all__ = ["router"]
 
@@ -161,6 +161,18 @@ def workflow_runs(
     )
 
 
+@_route("GET", "/projects/{project}/tasks", "viewer", response_model=TaskNameList)
+def task_names(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> TaskNameList:
+    """The tasks of the project with recorded runs (every version; how many failed), the
+    one that ran last first: the console's list of task histories."""
+    return hist.task_names(d, project, limit)
+
+
 @_route("GET", "/projects/{project}/tasks/{task}/stats", "viewer", response_model=TaskStatsOut)
 def task_stats(
     project: _Project,
@@ -208,8 +220,10 @@ def search_logs(
     since: _Since = None,
     runs: Annotated[int, Query(ge=1, le=MAX_SEARCHED)] = 200,
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCHED)] = 100,
+    level: Annotated[str | None, Query(max_length=20)] = None,
 ) -> LogSearchOut:
-    """Lines of the project's task logs containing ``text`` (case-insensitive): the logs of
+    """Lines of the project's task logs containing ``text`` (case-insensitive), of entries
+    at ``level`` or above if given (``OUT`` ranks as INFO, ``ERR`` as WARNING): the logs of
     at most ``runs`` newest executions created at or after ``since`` are read, newest first,
     until ``limit`` lines match; ``complete`` is false when a bound stopped the search."""
-    return hist.search_logs(d, project, text, since, runs, limit)
+    return hist.search_logs(d, project, text, since, runs, limit, level)

@@ -10,6 +10,7 @@ from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from airfoil.core.log_lines import filter_level, level_rank
 from airfoil.core.records import ExecutionHead, Value
 from airfoil.executors.base import attempt_log_key, live_log_key
 from airfoil.server import _convert as cv
@@ -190,7 +191,21 @@ def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     return EventList(items=items, phase=rec.phase)
 
 
-def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | None) -> LogOut:
+def logs(
+    d: Deps,
+    project: str,
+    execution_id: str,
+    node_id: str,
+    attempt: int | None,
+    level: str | None = None,
+) -> LogOut:
+    """The log of a node's attempt (its last by default), of entries at ``level`` or above.
+
+    Raises:
+        NotFoundError: no such execution, node or attempt, or the node has not run.
+        InvalidInputError: an unknown level.
+    """
+    least = _level_checked(level)
     get_record(d, project, execution_id)
     tries = d.meta.get_attempts(execution_id, node_id)
     if not tries:
@@ -213,7 +228,19 @@ def logs(d: Deps, project: str, execution_id: str, node_id: str, attempt: int | 
             break
         except NotFoundError:
             continue
+    if least is not None:
+        text = filter_level(text, least)
     return LogOut(execution_id=execution_id, node_id=node_id, attempt=chosen.attempt, text=text)
+
+
+def _level_checked(level: str | None) -> str | None:
+    if not level:
+        return None
+    try:
+        level_rank(level)
+    except ValueError as e:
+        raise InvalidInputError(str(e)) from None
+    return level
 
 
 def cache_entries(d: Deps, project: str, task: str | None, limit: int) -> CacheList:

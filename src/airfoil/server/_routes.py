@@ -385,9 +385,11 @@ def logs(
     d: Deps,
     _: Viewer,
     attempt: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    level: Annotated[str | None, Query(max_length=20)] = None,
 ) -> LogOut:
-    """The log of a node's attempt (the last one by default)."""
-    return svc.logs(d, project, execution_id, node_id, attempt)
+    """The log of a node's attempt (the last one by default): only the lines of entries
+    at ``level`` or above if given (``OUT`` ranks as INFO, ``ERR`` as WARNING)."""
+    return svc.logs(d, project, execution_id, node_id, attempt, level)
 
 
 @_route(
