@@ -588,8 +588,12 @@ class Client:
         sort: str = "-started",
         phase: str | None = None,
         project: str | None = None,
+        offset: int = 0,
+        where: Sequence[str] | None = None,
     ) -> RunsTableOut:
-        """Runs of a workflow with their inputs and metric summaries (``airfoil runs``)."""
+        """Runs of a workflow with their inputs and metric summaries (``airfoil runs``): the
+        page from ``offset`` (``next_offset`` of the answer continues), of the runs passing
+        every ``where`` filter."""
         from urllib.parse import quote
 
         params: dict[str, Any] = {"last": last, "sort": sort}
@@ -599,6 +603,10 @@ class Client:
             params["input"] = list(inputs)
         if phase is not None:
             params["phase"] = phase
+        if offset:
+            params["offset"] = offset
+        if where:
+            params["where"] = list(where)
         r = self._call(
             "GET",
             f"/projects/{self._p(project)}/workflows/{quote(workflow, safe='')}/runs",

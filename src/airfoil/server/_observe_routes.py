@@ -150,14 +150,30 @@ def workflow_runs(
     input: Annotated[list[str] | None, Query(max_length=50)] = None,
     sort: Annotated[str, Query(max_length=300)] = "-started",
     phase: Annotated[str | None, Query(max_length=20)] = None,
+    offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
+    where: Annotated[list[str] | None, Query(max_length=20)] = None,
 ) -> RunsTableOut:
     """The experiment table: the newest ``last`` runs of workflow ``name`` (in ``phase`` if
     given) with their inputs (``input``: only these) and the summary of each metric they
     logged (``metric``: only these) over each run's nodes and attempts -- last, min, max
     -- sorted by ``sort`` (``started``, ``duration``, ``phase``, ``id``, an input, or
-    ``METRIC:last|min|max``; ``-`` first for descending; runs without the value last)."""
+    ``METRIC:last|min|max``; ``-`` first for descending; runs without the value last).
+
+    Paging: the page starts ``offset`` runs from the newest; ``next_offset`` is the next
+    page's. ``where`` keeps the runs passing every filter ``KEY OP VALUE`` (``loss:min<0.3``,
+    ``lr=0.1``, ``phase!=failed``), reading older runs until ``last`` pass (at most 50,000
+    runs per page: ``next_offset`` continues)."""
     return exps.runs(
-        d.meta, project, name, last=last, metrics=metric, inputs=input, sort=sort, phase=phase
+        d.meta,
+        project,
+        name,
+        last=last,
+        metrics=metric,
+        inputs=input,
+        sort=sort,
+        phase=phase,
+        offset=offset,
+        where=where,
     )
 
 
