@@ -992,6 +992,11 @@ export interface paths {
          *     logged (``metric``: only these) over each run's nodes and attempts -- last, min, max
          *     -- sorted by ``sort`` (``started``, ``duration``, ``phase``, ``id``, an input, or
          *     ``METRIC:last|min|max``; ``-`` first for descending; runs without the value last).
+         *
+         *     Paging: the page starts ``offset`` runs from the newest; ``next_offset`` is the next
+         *     page's. ``where`` keeps the runs passing every filter ``KEY OP VALUE`` (``loss:min<0.3``,
+         *     ``lr=0.1``, ``phase!=failed``), reading older runs until ``last`` pass (at most 50,000
+         *     runs per page: ``next_offset`` continues).
          */
         get: operations["workflow_runs_api_v1_projects__project__workflows__name__runs_get"];
         put?: never;
@@ -2799,10 +2804,29 @@ export interface components {
             inputs: string[];
             /** Metrics */
             metrics: string[];
+            /** Next Offset */
+            next_offset?: number | null;
+            /**
+             * Offset
+             * @default 0
+             */
+            offset: number;
             /** Rows */
             rows: components["schemas"]["RunRowOut"][];
+            /**
+             * Scanned
+             * @default 0
+             */
+            scanned: number;
             /** Sort */
             sort: string;
+            /** Total */
+            total?: number | null;
+            /**
+             * Where
+             * @default []
+             */
+            where: string[];
             /** Workflow */
             workflow: string;
         };
@@ -8044,6 +8068,8 @@ export interface operations {
                 input?: string[] | null;
                 sort?: string;
                 phase?: string | null;
+                offset?: number;
+                where?: string[] | null;
             };
             header?: never;
             path: {
