@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airfoil.core.errors import ConfigError
@@ -131,11 +131,13 @@ class MapSampling:
 
 @dataclass
 class _Map:
+    """What a map's span counts (numbers only: a map of a million items keeps no list)."""
+
     span: Any
-    items: set[int] = field(default_factory=set)
-    traced: set[int] = field(default_factory=set)
-    failed: int = 0
-    failed_traced: int = 0
+    items: int = 0  # first attempts seen
+    traced: int = 0  # items given spans
+    failed: int = 0  # failed attempts
+    failed_traced: int = 0  # items given spans when they failed
     last_end: float = 0.0
 
 
@@ -245,40 +247,19 @@ class TracingHooks(Hooks):
         if item is None:
             return False
         m = self._map(request.execution_id, item.group(1))
-        index = int(item.group(2))
-        m.items.add(index)
-        if (request.execution_id, request.node_id) in self._nodes or self.map_sampling.keeps(index):
-            m.traced.add(index)
+        first = request.attempt == 1
+        m.items += first
+        if (request.execution_id, request.node_id) in self._nodes:
+            return False  # an item traced before (a retry after a traced failure)
+        if self.map_sampling.keeps(int(item.group(2))):
+            m.traced += first
             return False
         return True
 
     def attempt_context(self, request: AttemptRequest) -> dict[str, str]:
         extra: dict[str, str] = {}
         try:
-            from opentelemetry import trace
-
-            with self._lock:
-                if self._untraced_item(request):
-                    parent = traceparent(request.execution_id, request.node_id, request.attempt)
-                    extra["traceparent"] = parent[:-2] + "00"  # ids as ever, not sampled
-                    return {**extra, **(self.inner.attempt_context(request) if self.inner else {})}
-                node = self._node(request)
-                self._ids.span = attempt_span_id(
-                    request.execution_id, request.node_id, request.attempt
-                )
-                span = self._tracer.start_span(
-                    f"attempt {request.attempt}",
-                    context=trace.set_span_in_context(node),
-                    attributes={
-                        "airfoil.execution_id": request.execution_id,
-                        "airfoil.node_id": request.node_id,
-                        "airfoil.attempt": request.attempt,
-                        "airfoil.task": request.task.name,
-                    },
-                )
-                self._attempts[(request.execution_id, request.node_id, request.attempt)] = span
-            c = span.get_span_context()
-            extra["traceparent"] = f"00-{c.trace_id:032x}-{c.span_id:016x}-01"
+            extra["traceparent"] = self._start_attempt(request)
         except Exception:
             log.exception(
                 "starting the span of %s/%s failed", request.execution_id, request.node_id
@@ -286,6 +267,31 @@ class TracingHooks(Hooks):
         if self.inner is not None:
             extra = {**extra, **self.inner.attempt_context(request)}
         return extra
+
+    def _start_attempt(self, request: AttemptRequest) -> str:
+        """Starts the attempt's span (none for a map item outside the sample); its
+        ``traceparent``."""
+        from opentelemetry import trace
+
+        with self._lock:
+            if self._untraced_item(request):
+                parent = traceparent(request.execution_id, request.node_id, request.attempt)
+                return parent[:-2] + "00"  # the ids as ever, flagged not sampled
+            node = self._node(request)
+            self._ids.span = attempt_span_id(request.execution_id, request.node_id, request.attempt)
+            span = self._tracer.start_span(
+                f"attempt {request.attempt}",
+                context=trace.set_span_in_context(node),
+                attributes={
+                    "airfoil.execution_id": request.execution_id,
+                    "airfoil.node_id": request.node_id,
+                    "airfoil.attempt": request.attempt,
+                    "airfoil.task": request.task.name,
+                },
+            )
+            self._attempts[(request.execution_id, request.node_id, request.attempt)] = span
+        c = span.get_span_context()
+        return f"00-{c.trace_id:032x}-{c.span_id:016x}-01"
 
     def attempt_started(self, request: AttemptRequest) -> None:
         if self.inner is not None:
@@ -328,7 +334,7 @@ class TracingHooks(Hooks):
         from opentelemetry import trace
 
         m.failed_traced += 1
-        m.traced.add(int(item.group(2)))
+        m.traced += 1
         key = (request.execution_id, request.node_id)
         node = self._nodes.get(key)
         if node is None:
@@ -357,8 +363,8 @@ class TracingHooks(Hooks):
 
     def _end_maps(self, maps: list[_Map]) -> None:
         for m in maps:
-            m.span.set_attribute("airfoil.map.items", len(m.items))
-            m.span.set_attribute("airfoil.map.items_traced", len(m.traced))
+            m.span.set_attribute("airfoil.map.items", m.items)
+            m.span.set_attribute("airfoil.map.items_traced", m.traced)
             m.span.set_attribute("airfoil.map.attempts_failed", m.failed)
             m.span.end(end_time=_ns(m.last_end) if m.last_end else None)
 
