@@ -161,7 +161,24 @@ def test_runs_cli_locally_and_remotely(server: Server) -> None:
     assert r["rows"][0]["metrics"]["loss"]["last"] == pytest.approx(_final(0.9))
     assert r["inputs"] == ["lr"] and r["metrics"] == ["loss"]
 
+    # filters by value and pages, locally and over the server
+    for extra in ([], ["--server", server.url]):
+        where = ["--where", "loss:min<0.1", "--where", "lr<0.5", "--json", *extra]
+        got = server.cli("runs", "flow.training", *where)
+        assert got.returncode == 0, got.stderr
+        assert sorted(r["id"] for r in json.loads(got.stdout)["rows"]) == ["lr-b", "lr-c"]
+        paged = json.loads(
+            server.cli("runs", "flow.training", "--last", "2", "--json", *extra).stdout
+        )
+        older = server.cli("runs", "flow.training", "--last", "2", "--offset", "2", *extra)
+        assert paged["next_offset"] == 2 and "read from offset 2 of" in older.stdout
+        assert not {r["id"] for r in paged["rows"]} & {
+            ln.split()[0] for ln in older.stdout.splitlines()
+        }
+
     for args, says in (
+        (["--where", "lr"], "KEY OP VALUE"),
+        (["--where", "rate<1"], "use one of"),
         (["--sort", "lossy"], "cannot sort by 'lossy'"),
         (["--metric", "acc"], "they logged: accuracy, loss"),
         (["--input", "rate"], "inputs: lr, steps"),
@@ -254,7 +271,7 @@ def test_console_runs_table_filters_by_value_and_pages(server: Server, page: Any
     assert pg.locator("button.newer").is_disabled()
     seen: list[str] = []
     for start in range(0, total, 2):
-        says = f"from the {start + 1}"
+        says = f"from offset {start} of"
         pg.wait_for_function(
             f"() => document.querySelector('.runs-count')?.textContent.includes('{says}')"
         )

@@ -100,7 +100,7 @@ export function RunsPage(props: { project: string; query: URLSearchParams }) {
             </button>{" "}
             <span class="muted small runs-count" data-rows={d.rows.length} data-total={d.total ?? undefined} data-next={d.next_offset ?? undefined}>
               {d.rows.length} runs{d.where.length ? ` passing ${d.where.join(" and ")}` : ""}, sorted by {d.sort}; {d.scanned} read
-              {d.total !== null && d.total !== undefined ? ` from the ${d.offset + 1}${d.offset ? "th" : "st"} newest of ${d.total}` : ""}
+              {d.total !== null && d.total !== undefined ? ` from offset ${d.offset} of ${d.total} runs (newest first)` : ""}
             </span>{" "}
             <button class="newer" disabled={newer === null} onClick={() => setQuery({ offset: newer ? String(newer) : null })}>← newer</button>{" "}
             <button class="older" disabled={d.next_offset === null || d.next_offset === undefined} onClick={() => setQuery({ offset: String(d.next_offset) })}>older →</button>

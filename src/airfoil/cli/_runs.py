@@ -70,7 +70,7 @@ def _print(t: dict[str, Any], cols: list[tuple[str, str]]) -> None:
         table.add_row(*cells)
     out_console.print(table)
     where = f" passing {' and '.join(t['where'])}" if t["where"] else ""
-    page = f" ({t['scanned']} read from the {t['offset']}th newest of {t['total']})"
+    page = f" ({t['scanned']} read from offset {t['offset']} of {t['total']} runs)"
     more = f"; next page: --offset {t['next_offset']}" if t["next_offset"] is not None else ""
     plain(
         out_console,
