@@ -57,6 +57,18 @@ FLOW = textwrap.dedent(
     @af.workflow
     def once(seconds: float = 0.0) -> float:
         return nap(seconds=seconds)
+
+
+    @af.task
+    def chatty(n: int) -> int:
+        for i in range(n):
+            print("line", i, "xx")
+        return n
+
+
+    @af.workflow
+    def talk(n: int = 2500) -> int:
+        return chatty(n=n)
     """
 )
 
@@ -72,6 +84,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         for args in (
             ("--name", "warm-1", "flow.py", "warm"),
             ("--name", "slow-1", "flow.py", "once", "--seconds", "1.0"),
+            ("--name", "talk-1", "flow.py", "talk"),
         ):
             ran = srv.cli("run", *args)
             assert ran.returncode == 0, ran.stderr
@@ -219,3 +232,13 @@ def test_the_log_view_filters_by_level_and_searches_across_runs(
     rows.first.locator("a").click()
     pg.wait_for_url("**/executions/slow-1?node=n0&tab=Logs")
     pg.locator("aside.panel pre.log").wait_for()
+
+    # a search matching more than the view highlights: all counted, the first 2,000 marked
+    pg.goto(f"{server.url}/projects/default/executions/talk-1?node=n0&tab=Logs")
+    pg.wait_for_function(f"() => ({LOG_TEXT}).includes('line 2499 xx')")
+    pg.fill('aside.panel input[name="log-search"]', "XX")
+    found = pg.locator("aside.panel .log-found")
+    assert found.get_attribute("data-found") == "2500"
+    assert "the first 2000 highlighted" in found.inner_text()
+    assert pg.locator("aside.panel pre.log mark").count() == 2000
+    assert "line 2499 xx" in pg.locator("aside.panel pre.log").inner_text()  # text kept

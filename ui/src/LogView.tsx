@@ -14,7 +14,12 @@ type SearchOut = S["LogSearchOut"];
 
 export const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 
-/** `text` with each case-insensitive occurrence of `needle` in a <mark>; the count found. */
+/** The most matches one log highlights (each is an element: a one-letter search of a
+ * large log would otherwise build hundreds of thousands); later ones are counted. */
+export const MAX_MARKS = 2000;
+
+/** `text` with each case-insensitive occurrence of `needle` in a <mark> (the first
+ * MAX_MARKS); the count found. */
 export function highlight(text: string, needle: string): [ComponentChildren[], number] {
   if (!needle) return [[text], 0];
   const hay = text.toLowerCase();
@@ -23,10 +28,11 @@ export function highlight(text: string, needle: string): [ComponentChildren[], n
   let at = 0;
   let found = 0;
   for (let i = hay.indexOf(n); i >= 0; i = hay.indexOf(n, i + n.length)) {
+    found++;
+    if (found > MAX_MARKS) continue;
     if (i > at) out.push(text.slice(at, i));
     out.push(<mark>{text.slice(i, i + n.length)}</mark>);
     at = i + n.length;
-    found++;
   }
   if (at < text.length) out.push(text.slice(at));
   return [out, found];
@@ -88,7 +94,7 @@ export function Logs(props: { project: string; base: string; rec: NodeOut | unde
         <input type="search" name="log-search" placeholder="search this log" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
         {needle ? (
           <span class="small muted log-found" data-found={found}>
-            {found} match{found === 1 ? "" : "es"}
+            {found} match{found === 1 ? "" : "es"}{found > MAX_MARKS ? ` (the first ${MAX_MARKS} highlighted)` : ""}
           </span>
         ) : null}
         {needle ? (
