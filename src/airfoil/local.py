@@ -128,10 +128,15 @@ class Runtime:
             )
         self._tracing: TracingHooks | None = None
         if settings.resolved_otel_endpoint():  # only then is OpenTelemetry imported
-            from airfoil.executors.tracing import TracingHooks
+            from airfoil.executors.tracing import MapSampling, TracingHooks
 
+            sampling = MapSampling(
+                settings.otel_map_first, settings.otel_map_every, settings.otel_map_failures
+            )
             try:
-                hooks = self._tracing = TracingHooks(settings.resolved_otel_endpoint(), hooks)
+                hooks = self._tracing = TracingHooks(
+                    settings.resolved_otel_endpoint(), hooks, map_sampling=sampling
+                )
             except ConfigError:
                 stores.close()
                 raise

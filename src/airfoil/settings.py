@@ -69,6 +69,10 @@ class AirfoilSettings(BaseModel):
         otel_endpoint: an OTLP/HTTP collector to export OpenTelemetry traces of runs to
             (``AIRFOIL_OTEL_ENDPOINT``; default ``OTEL_EXPORTER_OTLP_ENDPOINT``, else none:
             no traces, nothing of OpenTelemetry imported). Needs ``airfoil[otel]``.
+        otel_map_first, otel_map_every, otel_map_failures: which items of a map get spans
+            (``AIRFOIL_OTEL_MAP_FIRST``, default 10: the first items; ``AIRFOIL_OTEL_MAP_EVERY``,
+            default 100: every such item, 0 none; ``AIRFOIL_OTEL_MAP_FAILURES``, default
+            100: at most this many failed items per map); the others get no span.
         anomaly_k: an attempt whose duration (or a metric's final value) is more than this
             many standard deviations from its task version's history is flagged
             (``AIRFOIL_ANOMALY_K``, default 3).
@@ -110,6 +114,9 @@ class AirfoilSettings(BaseModel):
     durability: Literal["process", "power"] = "process"
     converters: str = ""
     otel_endpoint: str = ""
+    otel_map_first: int = Field(default=10, ge=0)
+    otel_map_every: int = Field(default=100, ge=0)
+    otel_map_failures: int = Field(default=100, ge=0)
     anomaly_k: float = Field(default=3.0, gt=0, allow_inf_nan=False)
     anomaly_min_history: int = Field(default=10, ge=2)
     history_runs: int = Field(default=100, ge=1, le=10_000)

@@ -161,7 +161,24 @@ def test_runs_cli_locally_and_remotely(server: Server) -> None:
     assert r["rows"][0]["metrics"]["loss"]["last"] == pytest.approx(_final(0.9))
     assert r["inputs"] == ["lr"] and r["metrics"] == ["loss"]
 
+    # filters by value and pages, locally and over the server
+    for extra in ([], ["--server", server.url]):
+        where = ["--where", "loss:min<0.1", "--where", "lr<0.5", "--json", *extra]
+        got = server.cli("runs", "flow.training", *where)
+        assert got.returncode == 0, got.stderr
+        assert sorted(r["id"] for r in json.loads(got.stdout)["rows"]) == ["lr-b", "lr-c"]
+        paged = json.loads(
+            server.cli("runs", "flow.training", "--last", "2", "--json", *extra).stdout
+        )
+        older = server.cli("runs", "flow.training", "--last", "2", "--offset", "2", *extra)
+        assert paged["next_offset"] == 2 and "read from offset 2 of" in older.stdout
+        assert not {r["id"] for r in paged["rows"]} & {
+            ln.split()[0] for ln in older.stdout.splitlines()
+        }
+
     for args, says in (
+        (["--where", "lr"], "KEY OP VALUE"),
+        (["--where", "rate<1"], "use one of"),
         (["--sort", "lossy"], "cannot sort by 'lossy'"),
         (["--metric", "acc"], "they logged: accuracy, loss"),
         (["--input", "rate"], "inputs: lr, steps"),
@@ -220,6 +237,53 @@ def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> Non
     pg.locator("button.compare-selected").click()
     pg.wait_for_url("**/compare?a=lr-a&b=lr-c")
     pg.locator('table.compare-inputs tr[data-name="lr"]').wait_for()
+
+
+def test_console_runs_table_filters_by_value_and_pages(server: Server, page: Any) -> None:  # noqa: F811
+    pg = page
+    base = f"{server.url}/projects/default/runs?workflow=flow.training&metrics=loss"
+    pg.goto(base)
+    pg.locator("table.runs-table").wait_for()
+    pg.fill('input[name="where"]', "loss:min<0.1; lr<0.5")
+    pg.click(".runs-filter button[type=submit]")
+    pg.wait_for_url("**where=loss%3Amin%3C0.1%3Blr%3C0.5**")
+    count = pg.locator(".runs-count")
+    pg.wait_for_function(
+        "() => document.querySelector('.runs-count')?.textContent.includes('passing')"
+    )
+    ids = pg.locator("table.runs-table tbody tr").evaluate_all(
+        "rs => rs.map(r => r.dataset.execution)"
+    )
+    assert sorted(ids) == ["lr-b", "lr-c"]  # lr-a's loss stays above 0.1, lr-bad's lr is 2
+    assert "passing loss:min<0.1 and lr<0.5" in count.inner_text()
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(DOCS_IMG / "runs-filtered.png"), full_page=True)
+    # a filter that cannot be read: the server's message, naming the form
+    pg.fill('input[name="where"]', "lr")
+    pg.click(".runs-filter button[type=submit]")
+    assert "KEY OP VALUE" in pg.locator(".problem").inner_text()
+
+    # pages of two: older, then newer again; each run once
+    pg.goto(base + "&last=2")
+    pg.locator("table.runs-table").wait_for()
+    total = int(count.get_attribute("data-total") or "0")
+    assert total >= 5 and count.get_attribute("data-next") == "2"
+    assert pg.locator("button.newer").is_disabled()
+    seen: list[str] = []
+    for start in range(0, total, 2):
+        says = f"from offset {start} of"
+        pg.wait_for_function(
+            f"() => document.querySelector('.runs-count')?.textContent.includes('{says}')"
+        )
+        seen += pg.locator("table.runs-table tbody tr").evaluate_all(
+            "rs => rs.map(r => r.dataset.execution)"
+        )
+        if start + 2 < total:
+            pg.click("button.older")
+    assert len(seen) == total == len(set(seen))
+    assert pg.locator("button.older").is_disabled()
+    pg.click("button.newer")
+    pg.wait_for_url(f"**offset={(total - 1) // 2 * 2 - 2}")  # the page before the last
 
 
 def test_compare_shows_frame_columns(server: Server, page: Any) -> None:  # noqa: F811

@@ -30,7 +30,7 @@ export function align(lines: Line[]): uPlot.AlignedData {
   return uPlot.join(tables);
 }
 
-export function MetricChart(props: { title: string; lines: Line[]; width?: number; height?: number }) {
+export function MetricChart(props: { title: string; lines: Line[]; width?: number; height?: number; xLabel?: string }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -43,9 +43,9 @@ export function MetricChart(props: { title: string; lines: Line[]; width?: numbe
       scales: { x: { time: false } },
       // when it was first drawn (ms since navigation): read by the console benchmark
       hooks: { draw: [() => { if (!el.dataset.paintedAt) el.dataset.paintedAt = String(performance.now()); }] },
-      axes: [{ label: "step" }, {}],
+      axes: [{ label: props.xLabel ?? "step" }, {}],
       series: [
-        { label: "step" },
+        { label: props.xLabel ?? "step" },
         ...props.lines.map((l, i) => ({
           label: l.label,
           stroke: COLORS[i % COLORS.length],
@@ -59,7 +59,7 @@ export function MetricChart(props: { title: string; lines: Line[]; width?: numbe
     el.dataset.points = String(props.lines.reduce((n, l) => n + l.values.length, 0));
     el.dataset.series = String(props.lines.length);
     return () => chart.destroy();
-  }, [props.title, props.lines, props.width, props.height]);
+  }, [props.title, props.lines, props.width, props.height, props.xLabel]);
   return <div class="metric-chart" data-metric={props.title} ref={box} />;
 }
 

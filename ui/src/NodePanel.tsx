@@ -1,10 +1,10 @@
 // The node panel: overview (cache status and reason, error), inputs, outputs, logs (tailed
 // while the node runs), attempts with errors and tracebacks, and a map node's items.
-import { useEffect, useRef, useState } from "preact/hooks";
-import type { AnomalyList, GateOut, LogOut, MapItemsOut, NodeOut } from "./api";
+import type { AnomalyList, GateOut, MapItemsOut, NodeOut } from "./api";
 import { enc, get, isTerminal } from "./api";
-import { ErrorView, Phase, Problem, Tabs, ValueView } from "./components";
+import { ErrorView, Link, Phase, Problem, Tabs, ValueView } from "./components";
 import { GateForm } from "./Gates";
+import { Logs } from "./LogView";
 import { NodeMetrics } from "./NodeMetrics";
 import { NodeReport } from "./NodeReport";
 import type { GNode } from "./graph";
@@ -45,7 +45,12 @@ export function NodePanel(props: {
       </div>
       <div class="panel-meta">
         <Phase phase={rec?.phase ?? "pending"} /> <span class="muted">{node.kind}</span>{" "}
-        {node.task ? <code>{node.task}</code> : null}
+        {node.task ? <code>{node.task}</code> : null}{" "}
+        {node.task && (node.kind === "task" || node.kind === "map") ? (
+          <Link to={`/projects/${enc(project)}/tasks/${enc(node.task)}`} class="small task-history-link" title="durations and metrics of this task's latest runs">
+            history
+          </Link>
+        ) : null}
       </div>
       {node.gate && node.gate.kind !== "sleep" && rec && !isTerminal(rec.phase) && rec.phase !== "pending" ? (
         <GateForm project={project} execution={execution} node={node.id} gate={node.gate as GateOut} onDone={props.onAnswered} />
@@ -61,7 +66,7 @@ export function NodePanel(props: {
         {tab === "Outputs" && d ? (
           <Values values={d.outputs ?? []} empty={running ? "no outputs yet" : "no outputs"} />
         ) : null}
-        {tab === "Logs" ? <Logs base={base} rec={rec} /> : null}
+        {tab === "Logs" ? <Logs project={project} base={base} rec={rec} /> : null}
         {tab === "Attempts" && d ? <Attempts n={d} /> : null}
         {tab === "Metrics" ? <NodeMetrics project={project} execution={execution} node={node.id} rec={rec} /> : null}
         {tab === "Report" ? <NodeReport project={project} execution={execution} node={node.id} rec={rec} /> : null}
@@ -149,37 +154,6 @@ function Attempts({ n }: { n: NodeOut }) {
           {a.error ? <ErrorView error={a.error} /> : null}
         </div>
       ))}
-    </div>
-  );
-}
-
-function Logs({ base, rec }: { base: string; rec: NodeOut | undefined }) {
-  const attempts = rec?.attempt_list?.map((a) => a.attempt) ?? [];
-  const [chosen, setChosen] = useState<number | null>(null);
-  const attempt = chosen ?? (attempts.length ? attempts[attempts.length - 1] : null);
-  const live = !rec || !isTerminal(rec.phase);
-  const [follow, setFollow] = useState(true);
-  const url = `${base}/logs${attempt ? `?attempt=${attempt}` : ""}`;
-  const log = useFetch<LogOut>(`${url}|${rec?.phase}|${rec?.attempts}`, () => get<LogOut>(url), live ? 1000 : 0, () => live);
-  const pre = useRef<HTMLPreElement>(null);
-  useEffect(() => {
-    if (follow && pre.current) pre.current.scrollTop = pre.current.scrollHeight;
-  }, [log.data?.text, follow]);
-  return (
-    <div class="logs">
-      <div class="logs-bar">
-        {attempts.length > 1 ? (
-          <select value={String(attempt)} onChange={(e) => setChosen(Number((e.target as HTMLSelectElement).value))}>
-            {attempts.map((a) => <option value={String(a)}>attempt {a}</option>)}
-          </select>
-        ) : null}
-        {live ? <span class="live">● live</span> : null}
-        <label class="inline">
-          <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} /> follow
-        </label>
-      </div>
-      {log.error && !log.data ? <div class="muted">{log.error.message}</div> : null}
-      <pre ref={pre} class="log">{log.data?.text || (log.data ? "(empty log)" : "")}</pre>
     </div>
   );
 }

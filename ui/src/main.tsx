@@ -10,6 +10,8 @@ import { ClusterPage } from "./ClusterPage";
 import { ComparePage } from "./ComparePage";
 import { FailuresPage } from "./FailuresPage";
 import { RunsPage } from "./RunsPage";
+import { TaskPage, TasksPage } from "./TasksPage";
+import { LogSearchPage } from "./LogView";
 import { MetricsPage } from "./MetricsPage";
 import { ModelPage, ModelsPage } from "./ModelsPage";
 import { match, navigate, useLocation } from "./router";
@@ -75,6 +77,9 @@ function App() {
     match("/projects/:project/failures", loc.path) ??
     match("/projects/:project/compare", loc.path) ??
     match("/projects/:project/runs", loc.path) ??
+    match("/projects/:project/tasks/:name", loc.path) ??
+    match("/projects/:project/tasks", loc.path) ??
+    match("/projects/:project/logs", loc.path) ??
     match("/projects/:project/cluster", loc.path) ??
     match("/projects/:project", loc.path);
   const project = m?.project ?? localStorage.getItem(LAST_PROJECT) ?? projects[0]?.name ?? "default";
@@ -96,12 +101,15 @@ function App() {
   else if ((mm = match("/projects/:project/failures", p))) page = <FailuresPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/compare", p))) page = <ComparePage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/runs", p))) page = <RunsPage key={generation} project={mm.project} query={loc.query} />;
+  else if ((mm = match("/projects/:project/tasks/:name", p))) page = <TaskPage key={`${mm.name}|${generation}`} project={mm.project} name={mm.name} query={loc.query} />;
+  else if ((mm = match("/projects/:project/tasks", p))) page = <TasksPage key={generation} project={mm.project} />;
+  else if ((mm = match("/projects/:project/logs", p))) page = <LogSearchPage key={generation} project={mm.project} query={loc.query} />;
   else if ((mm = match("/projects/:project/cluster", p))) page = <ClusterPage key={generation} project={mm.project} />;
   else if ((mm = match("/projects/:project", p))) navigate(`/projects/${enc(mm.project)}/executions`, true);
 
   const names = projects.map((x) => x.name);
   if (!names.includes(project)) names.push(project);
-  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : p.endsWith("/runs") ? "runs" : p.endsWith("/cluster") ? "cluster" : "executions";
+  const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : p.endsWith("/runs") ? "runs" : p.includes("/tasks") ? "tasks" : p.endsWith("/logs") ? "logs" : p.endsWith("/cluster") ? "cluster" : "executions";
   return (
     <div class="app">
       <header class="top">
@@ -133,6 +141,12 @@ function App() {
           </Link>
           <Link to={`/projects/${enc(project)}/runs`} class={section === "runs" ? "active" : ""}>
             Runs
+          </Link>
+          <Link to={`/projects/${enc(project)}/tasks`} class={section === "tasks" ? "active" : ""}>
+            Tasks
+          </Link>
+          <Link to={`/projects/${enc(project)}/logs`} class={section === "logs" ? "active" : ""}>
+            Logs
           </Link>
           <Link to={`/projects/${enc(project)}/failures`} class={section === "failures" ? "active" : ""}>
             Failures

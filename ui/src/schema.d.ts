@@ -613,8 +613,10 @@ export interface paths {
         };
         /**
          * Logs
-         * @description The log of a node's attempt (the last one by default); ``rank``: the log of that rank
-         *     of a training attempt's gang (its output, every gang start), as far as it got.
+         * @description The log of a node's attempt (the last one by default): only the lines of entries
+         *     at ``level`` or above if given (``OUT`` ranks as INFO, ``ERR`` as WARNING); ``rank``: the
+         *     log of that rank of a training attempt's gang (its output, every gang start), as far as
+         *     it got.
          */
         get: operations["logs_api_v1_projects__project__executions__execution_id__nodes__node_id__logs_get"];
         put?: never;
@@ -879,7 +881,8 @@ export interface paths {
         };
         /**
          * Search Logs
-         * @description Lines of the project's task logs containing ``text`` (case-insensitive): the logs of
+         * @description Lines of the project's task logs containing ``text`` (case-insensitive), of entries
+         *     at ``level`` or above if given (``OUT`` ranks as INFO, ``ERR`` as WARNING): the logs of
          *     at most ``runs`` newest executions created at or after ``since`` are read, newest first,
          *     until ``limit`` lines match; ``complete`` is false when a bound stopped the search.
          */
@@ -905,6 +908,27 @@ export interface paths {
          * @description Upload a code package (a gzip tar of the source), named by its SHA-256.
          */
         put: operations["upload_package_api_v1_projects__project__packages__sha256__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Task Names
+         * @description The tasks of the project with recorded runs (every version; how many failed), the
+         *     one that ran last first: the console's list of task histories.
+         */
+        get: operations["task_names_api_v1_projects__project__tasks_get"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -970,6 +994,11 @@ export interface paths {
          *     logged (``metric``: only these) over each run's nodes and attempts -- last, min, max
          *     -- sorted by ``sort`` (``started``, ``duration``, ``phase``, ``id``, an input, or
          *     ``METRIC:last|min|max``; ``-`` first for descending; runs without the value last).
+         *
+         *     Paging: the page starts ``offset`` runs from the newest; ``next_offset`` is the next
+         *     page's. ``where`` keeps the runs passing every filter ``KEY OP VALUE`` (``loss:min<0.3``,
+         *     ``lr=0.1``, ``phase!=failed``), reading older runs until ``last`` pass (at most 50,000
+         *     runs per page: ``next_offset`` continues).
          */
         get: operations["workflow_runs_api_v1_projects__project__workflows__name__runs_get"];
         put?: never;
@@ -2779,10 +2808,29 @@ export interface components {
             inputs: string[];
             /** Metrics */
             metrics: string[];
+            /** Next Offset */
+            next_offset?: number | null;
+            /**
+             * Offset
+             * @default 0
+             */
+            offset: number;
             /** Rows */
             rows: components["schemas"]["RunRowOut"][];
+            /**
+             * Scanned
+             * @default 0
+             */
+            scanned: number;
             /** Sort */
             sort: string;
+            /** Total */
+            total?: number | null;
+            /**
+             * Where
+             * @default []
+             */
+            where: string[];
             /** Workflow */
             workflow: string;
         };
@@ -2851,6 +2899,28 @@ export interface components {
             std: number;
         };
         /**
+         * TaskNameList
+         * @description The tasks of a project with recorded runs, the one that ran last first.
+         */
+        TaskNameList: {
+            /** Items */
+            items: components["schemas"]["TaskNameOut"][];
+        };
+        /**
+         * TaskNameOut
+         * @description A task with recorded runs (every version; failed runs counted apart).
+         */
+        TaskNameOut: {
+            /** Failed */
+            failed: number;
+            /** Last Ended At */
+            last_ended_at: number;
+            /** Runs */
+            runs: number;
+            /** Task */
+            task: string;
+        };
+        /**
          * TaskRunOut
          * @description One successful run of a task version, with the final value of each of its metrics.
          */
@@ -2881,6 +2951,8 @@ export interface components {
          */
         TaskStatsOut: {
             duration: components["schemas"]["SummaryOut"] | null;
+            /** K */
+            k?: number | null;
             /** Metrics */
             metrics: {
                 [key: string]: components["schemas"]["SummaryOut"];
@@ -6245,6 +6317,7 @@ export interface operations {
             query?: {
                 attempt?: number | null;
                 rank?: number | null;
+                level?: string | null;
             };
             header?: never;
             path: {
@@ -7507,6 +7580,7 @@ export interface operations {
                 since?: number | null;
                 runs?: number;
                 limit?: number;
+                level?: string | null;
             };
             header?: never;
             path: {
@@ -7622,6 +7696,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PackageOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    task_names_api_v1_projects__project__tasks_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskNameList"];
                 };
             };
             /** @description Bad Request */
@@ -7903,6 +8073,8 @@ export interface operations {
                 input?: string[] | null;
                 sort?: string;
                 phase?: string | null;
+                offset?: number;
+                where?: string[] | null;
             };
             header?: never;
             path: {

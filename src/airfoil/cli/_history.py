@@ -125,8 +125,8 @@ def stats(
             version=version,
             last=last or rt.settings.history_runs,
         )
-        data = stats_out(history).model_dump(mode="json")
         k = rt.settings.anomaly_k
+        data = stats_out(history, k=k).model_dump(mode="json")
     if as_json:
         typer.echo(json.dumps(data))
         return

@@ -163,16 +163,15 @@ def search(
     project: str | None,
 ) -> None:
     """Print the log lines across runs that contain ``text`` (``--level``: of entries at
-    that level or above)."""
-    from airfoil.core.log_lines import level_rank
-
+    that level or above, filtered while searching so ``limit`` counts only those)."""
     if remote:
         from airfoil.cli._remote import _client
 
         with _client(server, project) as client:
-            data = client.search_logs(text, since=since, runs=runs, limit=limit).model_dump(
-                mode="json"
+            found_remote = client.search_logs(
+                text, since=since, runs=runs, limit=limit, level=level
             )
+            data = found_remote.model_dump(mode="json")
     else:
         import msgspec
 
@@ -187,11 +186,9 @@ def search(
             since=since,
             runs=runs,
             limit=limit,
+            level=level,
         )
         data = {"text": text, **msgspec.to_builtins(found)}
-    if level:
-        least = level_rank(level)
-        data["matches"] = [m for m in data["matches"] if level_rank(m["level"]) >= least]
     if as_json:
         out_console.print_json(json.dumps(data))
         return

@@ -40,7 +40,9 @@ def _columns(specs: list[str] | None) -> tuple[list[str] | None, list[tuple[str,
 
 def _print(t: dict[str, Any], cols: list[tuple[str, str]]) -> None:
     if not t["rows"]:
-        plain(out_console, f"no runs of {t['workflow']}")
+        where = f" passing {' and '.join(t['where'])}" if t["where"] else ""
+        more = f" (next page: --offset {t['next_offset']})" if t["next_offset"] is not None else ""
+        plain(out_console, f"no runs of {t['workflow']}{where}{more}")
         return
     if not cols:  # every metric: its last value (min and max with --metric NAME)
         cols = [(m, "last") for m in t["metrics"]]
@@ -67,10 +69,13 @@ def _print(t: dict[str, Any], cols: list[tuple[str, str]]) -> None:
                 cells.append(_num(m[agg]) or ("NaN" if agg == "last" else "—"))
         table.add_row(*cells)
     out_console.print(table)
+    where = f" passing {' and '.join(t['where'])}" if t["where"] else ""
+    page = f" ({t['scanned']} read from offset {t['offset']} of {t['total']} runs)"
+    more = f"; next page: --offset {t['next_offset']}" if t["next_offset"] is not None else ""
     plain(
         out_console,
-        f"{len(t['rows'])} runs of {t['workflow']}, sorted by {t['sort']}; "
-        f"metrics logged: {', '.join(t['available_metrics']) or '(none)'}",
+        f"{len(t['rows'])} runs of {t['workflow']}{where}{page}, sorted by {t['sort']}; "
+        f"metrics logged: {', '.join(t['available_metrics']) or '(none)'}{more}",
     )
 
 
@@ -96,6 +101,15 @@ def register(root: typer.Typer) -> None:
             "'-' first for descending (runs without the value go last).",
         ),
         phase: str = typer.Option(None, "--phase", help="Only runs in this phase."),
+        where: list[str] = typer.Option(
+            None,
+            "--where",
+            help="Keep runs passing KEY OP VALUE (OP: < <= > >= = !=; KEY: duration, phase, "
+            "an input or METRIC[:last|min|max]), e.g. 'loss:min<0.3', lr=0.1. Repeat: all.",
+        ),
+        offset: int = typer.Option(
+            0, "--offset", min=0, help="Start this many runs from the newest (next page)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
         remote: bool = typer.Option(
             False, "--remote", help="On the server (--server or AIRFOIL_SERVER_URL)."
@@ -112,6 +126,8 @@ def register(root: typer.Typer) -> None:
             "inputs": list(inputs) if inputs else None,
             "sort": sort,
             "phase": phase,
+            "offset": offset,
+            "where": list(where) if where else None,
         }
         if remote or server:
             from airfoil.cli._remote import _client

@@ -444,10 +444,15 @@ class Client:
         attempt: int | None = None,
         rank: int | None = None,
         project: str | None = None,
+        level: str | None = None,
     ) -> LogOut:
-        """An attempt's log (the last attempt by default); ``rank``: that rank's own log of
-        a training attempt instead."""
-        params = {k: v for k, v in (("attempt", attempt), ("rank", rank)) if v is not None}
+        """A node's attempt's log (its last by default; ``level``: entries at it or above;
+        ``rank``: that rank's own log of a training attempt instead)."""
+        params: dict[str, object] = {
+            k: v for k, v in (("attempt", attempt), ("rank", rank)) if v is not None
+        }
+        if level:
+            params["level"] = level
         r = self._call(
             "GET",
             f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/logs",
@@ -560,9 +565,13 @@ class Client:
         runs: int = 200,
         limit: int = 100,
         project: str | None = None,
+        level: str | None = None,
     ) -> LogSearchOut:
-        """Log lines containing ``text`` across runs (``airfoil logs --search --remote``)."""
+        """Log lines containing ``text`` across runs (``airfoil logs --search --remote``),
+        of entries at ``level`` or above if given."""
         params: dict[str, object] = {"text": text, "runs": runs, "limit": limit}
+        if level:
+            params["level"] = level
         if since is not None:
             params["since"] = since
         r = self._call("GET", f"/projects/{self._p(project)}/logs/search", params=params)
@@ -583,8 +592,12 @@ class Client:
         sort: str = "-started",
         phase: str | None = None,
         project: str | None = None,
+        offset: int = 0,
+        where: Sequence[str] | None = None,
     ) -> RunsTableOut:
-        """Runs of a workflow with their inputs and metric summaries (``airfoil runs``)."""
+        """Runs of a workflow with their inputs and metric summaries (``airfoil runs``): the
+        page from ``offset`` (``next_offset`` of the answer continues), of the runs passing
+        every ``where`` filter."""
         from urllib.parse import quote
 
         params: dict[str, Any] = {"last": last, "sort": sort}
@@ -594,6 +607,10 @@ class Client:
             params["input"] = list(inputs)
         if phase is not None:
             params["phase"] = phase
+        if offset:
+            params["offset"] = offset
+        if where:
+            params["where"] = list(where)
         r = self._call(
             "GET",
             f"/projects/{self._p(project)}/workflows/{quote(workflow, safe='')}/runs",

@@ -14,12 +14,21 @@ that logged it (map items included) and each attempt (retries included):
 - ``points``: the number of points, ``series``: how many (node, attempt) series.
 
 A run without the metric has no entry for it (an empty cell; it sorts after every number).
+
+Filters by value (``--where``, :func:`parse_where`): ``KEY OP VALUE`` with ``OP`` one of
+``< <= > >= = !=`` and ``KEY`` a run's own column (``duration``, ``phase``, ``id``,
+``started``), an input's name, or ``METRIC[:last|min|max]`` (``last`` when not said). A run
+without the value never matches. Order comparisons need a number on both sides (or text
+on both); ``=`` compares a JSON value (``lr=0.1``, ``name="a b"``) or, when the text is not
+JSON, the text itself (``phase=failed``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import operator
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -32,11 +41,14 @@ from airfoil.core.records import ExecutionRecord, ExecutionRunHead, Value
 
 __all__ = [
     "AGGREGATES",
+    "Condition",
     "MetricSummary",
     "RunRow",
     "RunsTable",
     "SeriesStat",
+    "filter_runs",
     "parse_metric_column",
+    "parse_where",
     "runs_table",
     "series_stat",
     "sort_key_names",
@@ -303,3 +315,103 @@ def runs_table(
         sort=sort,
         rows=present + missing,
     )
+
+
+_OPS: dict[str, Any] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "!=": operator.ne,
+    "==": operator.eq,
+    "=": operator.eq,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_WHERE = re.compile(r"^\s*(.+?)\s*(<=|>=|!=|==|=|<|>)\s*(.*?)\s*$", re.DOTALL)
+
+
+class Condition(msgspec.Struct, frozen=True):
+    """A filter ``key op value`` (see the module docstring); ``text`` as the user wrote it."""
+
+    text: str
+    key: str
+    op: str
+    value: Any
+
+    def names(self) -> tuple[str, str | None]:
+        """``(name, aggregate)``: the metric's name and aggregate, or the key and None."""
+        name, agg = parse_metric_column(self.key)
+        return name, agg
+
+    def value_of(self, row: RunRow) -> Any:
+        """What the condition compares in ``row`` (None: the run has no such value)."""
+        if self.key in ("started", "duration", "phase", "id"):
+            return _sort_value(row, self.key)
+        if self.key in row.inputs:
+            v = row.input_values.get(self.key)
+            return v if v is not None else row.inputs[self.key]
+        name, agg = self.names()
+        summary = row.metrics.get(name)
+        return None if summary is None else summary.get(agg or "last")
+
+    def holds(self, row: RunRow) -> bool:
+        """Whether ``row`` passes the condition."""
+        have = self.value_of(row)
+        if have is None:
+            return False
+        want = self.value
+        numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (have, want))
+        if self.op in ("=", "==", "!="):
+            equal = have == want or (not numbers and str(have) == str(want))
+            return equal if self.op != "!=" else not equal
+        if not numbers and not (isinstance(have, str) and isinstance(want, str)):
+            return False
+        return bool(_OPS[self.op](have, want))
+
+
+def parse_where(text: str) -> Condition:
+    """``"loss:min<0.3"`` -> a :class:`Condition`.
+
+    Raises:
+        InvalidInputError: no operator, no key or no value, or an order comparison with a
+            value that is neither a number nor text.
+    """
+    m = _WHERE.match(text)
+    if m is None or not m.group(1) or m.group(3) == "":
+        raise InvalidInputError(
+            f"cannot read the filter {text!r}: write KEY OP VALUE with OP one of "
+            "<, <=, >, >=, =, != (e.g. loss:min<0.3, lr=0.1, phase=failed)"
+        )
+    key, op, raw = m.group(1), m.group(2), m.group(3)
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    if op in ("<", "<=", ">", ">=") and (
+        isinstance(value, bool) or not isinstance(value, int | float | str)
+    ):
+        raise InvalidInputError(
+            f"the filter {text!r} compares with {raw!r}: '{op}' needs a number (or text)"
+        )
+    if isinstance(value, float) and math.isnan(value):
+        raise InvalidInputError(f"the filter {text!r} compares with NaN, which nothing equals")
+    return Condition(text=text, key=key, op=op, value=value)
+
+
+def filter_runs(
+    records: Sequence[ExecutionRecord | ExecutionRunHead],
+    stats: Iterable[SeriesStat],
+    conditions: Sequence[Condition],
+) -> tuple[list[int], set[str]]:
+    """The positions in ``records`` of the runs passing every condition, and every name a
+    condition could have meant that these runs have (inputs, metrics logged): to tell a
+    misspelt key from one that matched nothing."""
+    summaries = summarise_metrics(stats)
+    known = {k for r in records for k in (r.inputs or {})}
+    known |= {n for per in summaries.values() for n in per}
+    names = sorted({n for per in summaries.values() for n in per})
+    kept = []
+    for i, rec in enumerate(records):
+        row = _row(rec, summaries.get(rec.id, {}), names)
+        if all(c.holds(row) for c in conditions):
+            kept.append(i)
+    return kept, known

@@ -15,20 +15,33 @@ writes the trace id at the top of the attempt's log).
 Ends: an attempt's span when the executor reports it; a node's when an attempt succeeds
 or the execution finishes (``Finished``); the execution's at ``Finished`` (or on
 :meth:`TracingHooks.close`, for a run the process leaves unfinished).
+
+Map items are sampled (:class:`MapSampling`), so a map of a million items does not make
+two million spans: a map node gets one span (``map N``, under the execution) and only its
+sampled items get spans under it (``node N[i]`` and their attempts): the first
+``first`` items, every ``every``-th item, and up to ``failures`` failed items (a failed
+item's spans are made when its attempt ends, with their real times and derived ids), plus
+every later attempt of an item already traced (its retries). The map span counts what it
+saw (``airfoil.map.items``, ``airfoil.map.items_traced``, ``airfoil.map.attempts_failed``) and
+ends with the last item seen. An item outside the sample still gets its derived
+``traceparent``, with the *not sampled* flag (``-00``), so a task's own spans follow the
+same decision.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airfoil.core.errors import ConfigError
-from airfoil.core.trace_ids import attempt_span_id, execution_trace_id
+from airfoil.core.trace_ids import attempt_span_id, execution_trace_id, traceparent
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.executors.hooks import Hooks
 
-__all__ = ["TracingHooks", "traces_url"]
+__all__ = ["MapSampling", "TracingHooks", "traces_url"]
 
 log = logging.getLogger("airfoil.tracing")
 
@@ -86,6 +99,48 @@ def _ns(seconds: float) -> int:
     return int(seconds * 1e9)
 
 
+#: ``n3[12]`` or ``n3[12].n0``: the map node and the item index of a node inside a map.
+_ITEM = re.compile(r"^(.*?)\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class MapSampling:
+    """Which items of a map get spans (see the module docstring).
+
+    Attributes:
+        first: the first items traced (by index).
+        every: every this-many-th item traced too (0: none).
+        failures: at most this many failed items traced, per map.
+    """
+
+    first: int = 10
+    every: int = 100
+    failures: int = 100
+
+    def __post_init__(self) -> None:
+        if min(self.first, self.every, self.failures) < 0:
+            raise ConfigError(
+                f"map item sampling {self} takes counts of 0 or more "
+                "(AIRFOIL_OTEL_MAP_FIRST, AIRFOIL_OTEL_MAP_EVERY, AIRFOIL_OTEL_MAP_FAILURES)"
+            )
+
+    def keeps(self, index: int) -> bool:
+        """Whether item ``index`` is in the sample before anything is known of it."""
+        return index < self.first or (self.every > 0 and index % self.every == 0)
+
+
+@dataclass
+class _Map:
+    """What a map's span counts (numbers only: a map of a million items keeps no list)."""
+
+    span: Any
+    items: int = 0  # first attempts seen
+    traced: int = 0  # items given spans
+    failed: int = 0  # failed attempts
+    failed_traced: int = 0  # items given spans when they failed
+    last_end: float = 0.0
+
+
 class TracingHooks(Hooks):
     """Spans for executions, nodes and attempts, then everything passed on to ``inner``.
 
@@ -93,9 +148,16 @@ class TracingHooks(Hooks):
         endpoint: the OTLP/HTTP collector (base URL or its ``/v1/traces``).
         inner: the entry point's own hooks, if any.
         service: the ``service.name`` resource attribute.
+        map_sampling: which map items get spans (default :class:`MapSampling`'s).
     """
 
-    def __init__(self, endpoint: str, inner: Hooks | None = None, service: str = "airfoil") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        inner: Hooks | None = None,
+        service: str = "airfoil",
+        map_sampling: MapSampling | None = None,
+    ) -> None:
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.resources import Resource
@@ -121,6 +183,8 @@ class TracingHooks(Hooks):
         self._executions: dict[str, Any] = {}
         self._nodes: dict[tuple[str, str], Any] = {}
         self._attempts: dict[tuple[str, str, int], Any] = {}
+        self.map_sampling = map_sampling or MapSampling()
+        self._maps: dict[tuple[str, str], _Map] = {}
 
     # -- spans -------------------------------------------------------------------------
 
@@ -141,7 +205,10 @@ class TracingHooks(Hooks):
 
             parent = self._execution(request.execution_id)
             caller, dot, rest = request.node_id.rpartition(".")
-            if dot and rest.startswith("call"):  # a child call: under the caller's attempt
+            item = _ITEM.match(request.node_id)
+            if item is not None:  # a map's item (or a node inside one): under the map
+                parent = self._map(request.execution_id, item.group(1)).span
+            elif dot and rest.startswith("call"):  # a child call: under the caller's attempt
                 running = [
                     s
                     for (e, n, _), s in self._attempts.items()
@@ -160,29 +227,39 @@ class TracingHooks(Hooks):
             )
         return span
 
+    def _map(self, execution_id: str, map_id: str) -> _Map:
+        m = self._maps.get((execution_id, map_id))
+        if m is None:
+            from opentelemetry import trace
+
+            parent = self._execution(execution_id)
+            span = self._tracer.start_span(
+                f"map {map_id}",
+                context=trace.set_span_in_context(parent),
+                attributes={"airfoil.execution_id": execution_id, "airfoil.node_id": map_id},
+            )
+            m = self._maps[(execution_id, map_id)] = _Map(span)
+        return m
+
+    def _untraced_item(self, request: AttemptRequest) -> bool:
+        """Notes a map item's attempt; True when it is outside the sample (no span now)."""
+        item = _ITEM.match(request.node_id)
+        if item is None:
+            return False
+        m = self._map(request.execution_id, item.group(1))
+        first = request.attempt == 1
+        m.items += first
+        if (request.execution_id, request.node_id) in self._nodes:
+            return False  # an item traced before (a retry after a traced failure)
+        if self.map_sampling.keeps(int(item.group(2))):
+            m.traced += first
+            return False
+        return True
+
     def attempt_context(self, request: AttemptRequest) -> dict[str, str]:
         extra: dict[str, str] = {}
         try:
-            from opentelemetry import trace
-
-            with self._lock:
-                node = self._node(request)
-                self._ids.span = attempt_span_id(
-                    request.execution_id, request.node_id, request.attempt
-                )
-                span = self._tracer.start_span(
-                    f"attempt {request.attempt}",
-                    context=trace.set_span_in_context(node),
-                    attributes={
-                        "airfoil.execution_id": request.execution_id,
-                        "airfoil.node_id": request.node_id,
-                        "airfoil.attempt": request.attempt,
-                        "airfoil.task": request.task.name,
-                    },
-                )
-                self._attempts[(request.execution_id, request.node_id, request.attempt)] = span
-            c = span.get_span_context()
-            extra["traceparent"] = f"00-{c.trace_id:032x}-{c.span_id:016x}-01"
+            extra["traceparent"] = self._start_attempt(request)
         except Exception:
             log.exception(
                 "starting the span of %s/%s failed", request.execution_id, request.node_id
@@ -190,6 +267,31 @@ class TracingHooks(Hooks):
         if self.inner is not None:
             extra = {**extra, **self.inner.attempt_context(request)}
         return extra
+
+    def _start_attempt(self, request: AttemptRequest) -> str:
+        """Starts the attempt's span (none for a map item outside the sample); its
+        ``traceparent``."""
+        from opentelemetry import trace
+
+        with self._lock:
+            if self._untraced_item(request):
+                parent = traceparent(request.execution_id, request.node_id, request.attempt)
+                return parent[:-2] + "00"  # the ids as ever, flagged not sampled
+            node = self._node(request)
+            self._ids.span = attempt_span_id(request.execution_id, request.node_id, request.attempt)
+            span = self._tracer.start_span(
+                f"attempt {request.attempt}",
+                context=trace.set_span_in_context(node),
+                attributes={
+                    "airfoil.execution_id": request.execution_id,
+                    "airfoil.node_id": request.node_id,
+                    "airfoil.attempt": request.attempt,
+                    "airfoil.task": request.task.name,
+                },
+            )
+            self._attempts[(request.execution_id, request.node_id, request.attempt)] = span
+        c = span.get_span_context()
+        return f"00-{c.trace_id:032x}-{c.span_id:016x}-01"
 
     def attempt_started(self, request: AttemptRequest) -> None:
         if self.inner is not None:
@@ -201,6 +303,8 @@ class TracingHooks(Hooks):
         key = (request.execution_id, request.node_id, request.attempt)
         with self._lock:
             span = self._attempts.pop(key, None)
+            if _ITEM.match(request.node_id) is not None:
+                span = self._item_ended(request, result, span)
             node = self._nodes.get(key[:2])
         if span is not None:
             span.set_attribute("airfoil.worker", result.worker)
@@ -214,6 +318,55 @@ class TracingHooks(Hooks):
             node.end(end_time=_ns(result.ended_at))
         if self.inner is not None:
             self.inner.attempt_ended(request, result)
+
+    def _item_ended(self, request: AttemptRequest, result: AttemptResult, span: Any) -> Any:
+        """Counts a map item's ended attempt; a failed one outside the sample gets its
+        spans now (within the failures bound). Returns the attempt's span, if any."""
+        item = _ITEM.match(request.node_id)
+        assert item is not None
+        m = self._map(request.execution_id, item.group(1))
+        m.last_end = max(m.last_end, result.ended_at)
+        if result.error is None:
+            return span
+        m.failed += 1
+        if span is not None or m.failed_traced >= self.map_sampling.failures:
+            return span
+        from opentelemetry import trace
+
+        m.failed_traced += 1
+        m.traced += 1
+        key = (request.execution_id, request.node_id)
+        node = self._nodes.get(key)
+        if node is None:
+            node = self._nodes[key] = self._tracer.start_span(
+                f"node {request.node_id}",
+                context=trace.set_span_in_context(m.span),
+                start_time=_ns(result.started_at),
+                attributes={
+                    "airfoil.execution_id": request.execution_id,
+                    "airfoil.node_id": request.node_id,
+                    "airfoil.task": request.task.name,
+                },
+            )
+        self._ids.span = attempt_span_id(request.execution_id, request.node_id, request.attempt)
+        return self._tracer.start_span(
+            f"attempt {request.attempt}",
+            context=trace.set_span_in_context(node),
+            start_time=_ns(result.started_at),
+            attributes={
+                "airfoil.execution_id": request.execution_id,
+                "airfoil.node_id": request.node_id,
+                "airfoil.attempt": request.attempt,
+                "airfoil.task": request.task.name,
+            },
+        )
+
+    def _end_maps(self, maps: list[_Map]) -> None:
+        for m in maps:
+            m.span.set_attribute("airfoil.map.items", m.items)
+            m.span.set_attribute("airfoil.map.items_traced", m.traced)
+            m.span.set_attribute("airfoil.map.attempts_failed", m.failed)
+            m.span.end(end_time=_ns(m.last_end) if m.last_end else None)
 
     def command_carried_out(self, execution_id: str, command: object, cause: int) -> None:
         if type(command).__name__ == "Finished":
@@ -229,11 +382,16 @@ class TracingHooks(Hooks):
 
         with self._lock:
             nodes = [k for k in self._nodes if k[0] == execution_id]
-            open_nodes = [self._nodes.pop(k) for k in nodes]
+            open_nodes = [(k[1], self._nodes.pop(k)) for k in nodes]
+            by_map = {k[1]: self._maps.pop(k) for k in list(self._maps) if k[0] == execution_id}
             span = self._executions.pop(execution_id, None)
-        for node in open_nodes:
+        for node_id, node in open_nodes:
             node.set_status(Status(StatusCode.ERROR))
-            node.end()
+            item = _ITEM.match(node_id)
+            m = by_map.get(item.group(1)) if item is not None else None
+            # a failed item: it ended with its map's last item, not now
+            node.end(end_time=_ns(m.last_end) if m is not None and m.last_end else None)
+        self._end_maps(list(by_map.values()))
         if span is not None:
             span.set_attribute("airfoil.phase", phase)
             if "FAIL" in phase.upper():
@@ -248,10 +406,16 @@ class TracingHooks(Hooks):
         """End what is still open and export every span (call once, at shutdown)."""
         with self._lock:
             left = list(self._attempts.values()) + list(self._nodes.values())
-            left += list(self._executions.values())
+            maps = list(self._maps.values())
             self._attempts.clear()
             self._nodes.clear()
-            self._executions.clear()
+            self._maps.clear()
         for span in left:
+            span.end()
+        self._end_maps(maps)
+        with self._lock:
+            roots = list(self._executions.values())
+            self._executions.clear()
+        for span in roots:
             span.end()
         self._provider.shutdown()

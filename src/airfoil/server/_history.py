@@ -14,12 +14,14 @@ from airfoil.wire._history import (
     AnomalyList,
     LogMatchOut,
     LogSearchOut,
+    TaskNameList,
+    TaskNameOut,
     TaskStatsOut,
     anomaly_out,
     stats_out,
 )
 
-__all__ = ["anomalies", "search_logs", "task_stats"]
+__all__ = ["anomalies", "search_logs", "task_names", "task_stats"]
 
 
 def task_stats(
@@ -31,8 +33,20 @@ def task_stats(
         NotFoundError: the task has no runs there (or none of that version).
         InvalidInputError: ``last`` is out of range.
     """
-    runs = last if last is not None else d.runtime.settings.history_runs
-    return stats_out(task_history(d.meta, project, task, version=version, last=runs))
+    s = d.runtime.settings
+    runs = last if last is not None else s.history_runs
+    history = task_history(d.meta, project, task, version=version, last=runs)
+    return stats_out(history, k=s.anomaly_k)
+
+
+def task_names(d: Deps, project: str, limit: int) -> TaskNameList:
+    """The tasks of ``project`` with recorded runs, the one that ran last first."""
+    return TaskNameList(
+        items=[
+            TaskNameOut(task=t, runs=n, failed=failed, last_ended_at=at)
+            for t, n, failed, at in d.meta.task_names(project, limit=limit)
+        ]
+    )
 
 
 def anomalies(
@@ -66,15 +80,23 @@ def anomalies(
 
 
 def search_logs(
-    d: Deps, project: str, text: str, since: float | None, runs: int, limit: int
+    d: Deps,
+    project: str,
+    text: str,
+    since: float | None,
+    runs: int,
+    limit: int,
+    level: str | None = None,
 ) -> LogSearchOut:
-    """Lines of the project's task logs containing ``text`` (bounded: see
-    :mod:`airfoil.store._log_search`).
+    """Lines of the project's task logs containing ``text`` (of entries at ``level`` or
+    above, if given; bounded: see :mod:`airfoil.store._log_search`).
 
     Raises:
-        InvalidInputError: an empty text, or bounds out of range.
+        InvalidInputError: an empty text, bounds out of range, an unknown level.
     """
-    found = _search(d.meta, d.blobs, project, text, since=since, runs=runs, limit=limit)
+    found = _search(
+        d.meta, d.blobs, project, text, since=since, runs=runs, limit=limit, level=level
+    )
     return LogSearchOut(
         text=text,
         matches=[LogMatchOut(**msgspec.structs.asdict(m)) for m in found.matches],

@@ -35,7 +35,7 @@ from airfoil.wire import (
     MetricsOut,
     RunsTableOut,
 )
-from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
+from airfoil.wire._history import AnomalyList, LogSearchOut, TaskNameList, TaskStatsOut
 
 __all__ = ["router"]
 
@@ -150,15 +150,43 @@ def workflow_runs(
     input: Annotated[list[str] | None, Query(max_length=50)] = None,
     sort: Annotated[str, Query(max_length=300)] = "-started",
     phase: Annotated[str | None, Query(max_length=20)] = None,
+    offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
+    where: Annotated[list[str] | None, Query(max_length=20)] = None,
 ) -> RunsTableOut:
     """The experiment table: the newest ``last`` runs of workflow ``name`` (in ``phase`` if
     given) with their inputs (``input``: only these) and the summary of each metric they
     logged (``metric``: only these) over each run's nodes and attempts -- last, min, max
     -- sorted by ``sort`` (``started``, ``duration``, ``phase``, ``id``, an input, or
-    ``METRIC:last|min|max``; ``-`` first for descending; runs without the value last)."""
+    ``METRIC:last|min|max``; ``-`` first for descending; runs without the value last).
+
+    Paging: the page starts ``offset`` runs from the newest; ``next_offset`` is the next
+    page's. ``where`` keeps the runs passing every filter ``KEY OP VALUE`` (``loss:min<0.3``,
+    ``lr=0.1``, ``phase!=failed``), reading older runs until ``last`` pass (at most 50,000
+    runs per page: ``next_offset`` continues)."""
     return exps.runs(
-        d.meta, project, name, last=last, metrics=metric, inputs=input, sort=sort, phase=phase
+        d.meta,
+        project,
+        name,
+        last=last,
+        metrics=metric,
+        inputs=input,
+        sort=sort,
+        phase=phase,
+        offset=offset,
+        where=where,
     )
+
+
+@_route("GET", "/projects/{project}/tasks", "viewer", response_model=TaskNameList)
+def task_names(
+    project: _Project,
+    d: Deps,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> TaskNameList:
+    """The tasks of the project with recorded runs (every version; how many failed), the
+    one that ran last first: the console's list of task histories."""
+    return hist.task_names(d, project, limit)
 
 
 @_route("GET", "/projects/{project}/tasks/{task}/stats", "viewer", response_model=TaskStatsOut)
@@ -208,8 +236,10 @@ def search_logs(
     since: _Since = None,
     runs: Annotated[int, Query(ge=1, le=MAX_SEARCHED)] = 200,
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCHED)] = 100,
+    level: Annotated[str | None, Query(max_length=20)] = None,
 ) -> LogSearchOut:
-    """Lines of the project's task logs containing ``text`` (case-insensitive): the logs of
+    """Lines of the project's task logs containing ``text`` (case-insensitive), of entries
+    at ``level`` or above if given (``OUT`` ranks as INFO, ``ERR`` as WARNING): the logs of
     at most ``runs`` newest executions created at or after ``since`` are read, newest first,
     until ``limit`` lines match; ``complete`` is false when a bound stopped the search."""
-    return hist.search_logs(d, project, text, since, runs, limit)
+    return hist.search_logs(d, project, text, since, runs, limit, level)

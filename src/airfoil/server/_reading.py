@@ -10,6 +10,7 @@ from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from airfoil.core.log_lines import filter_level, level_rank
 from airfoil.core.records import ExecutionHead, Value
 from airfoil.executors.base import attempt_log_key, live_log_key, rank_log_key
 from airfoil.server import _convert as cv
@@ -196,8 +197,18 @@ def logs(
     execution_id: str,
     node_id: str,
     attempt: int | None,
+    level: str | None = None,
     rank: int | None = None,
 ) -> LogOut:
+    """The log of a node's attempt (its last by default), of entries at ``level`` or above;
+    ``rank``: that rank's own log of a training attempt instead.
+
+    Raises:
+        NotFoundError: no such execution, node or attempt, or the node has not run (or the
+            rank has no log).
+        InvalidInputError: an unknown level.
+    """
+    least = _level_checked(level)
     get_record(d, project, execution_id)
     tries = d.meta.get_attempts(execution_id, node_id)
     if not tries:
@@ -223,7 +234,7 @@ def logs(
             execution_id=execution_id,
             node_id=node_id,
             attempt=chosen.attempt,
-            text=text,
+            text=text if least is None else filter_level(text, least),
             rank=rank,
         )
     if chosen.log_uri:
@@ -237,7 +248,19 @@ def logs(
             break
         except NotFoundError:
             continue
+    if least is not None:
+        text = filter_level(text, least)
     return LogOut(execution_id=execution_id, node_id=node_id, attempt=chosen.attempt, text=text)
+
+
+def _level_checked(level: str | None) -> str | None:
+    if not level:
+        return None
+    try:
+        level_rank(level)
+    except ValueError as e:
+        raise InvalidInputError(str(e)) from None
+    return level
 
 
 def cache_entries(d: Deps, project: str, task: str | None, limit: int) -> CacheList:

@@ -386,10 +386,13 @@ def logs(
     _: Viewer,
     attempt: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     rank: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    level: Annotated[str | None, Query(max_length=20)] = None,
 ) -> LogOut:
-    """The log of a node's attempt (the last one by default); ``rank``: the log of that rank
-    of a training attempt's gang (its output, every gang start), as far as it got."""
-    return svc.logs(d, project, execution_id, node_id, attempt, rank)
+    """The log of a node's attempt (the last one by default): only the lines of entries
+    at ``level`` or above if given (``OUT`` ranks as INFO, ``ERR`` as WARNING); ``rank``: the
+    log of that rank of a training attempt's gang (its output, every gang start), as far as
+    it got."""
+    return svc.logs(d, project, execution_id, node_id, attempt, level, rank)
 
 
 @_route(

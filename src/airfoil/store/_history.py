@@ -21,12 +21,14 @@ from collections.abc import Sequence
 
 from airfoil.core.history import TaskRun
 
-__all__ = ["RunKey", "TaskHistoryStore", "TaskVersionCount"]
+__all__ = ["RunKey", "TaskCount", "TaskHistoryStore", "TaskVersionCount"]
 
 #: ``(execution_id, node_id, attempt)``.
 RunKey = tuple[str, str, int]
 #: ``(version, runs, latest ended_at)``.
 TaskVersionCount = tuple[str, int, float]
+#: ``(task, runs, failed runs, latest ended_at)``.
+TaskCount = tuple[str, int, int, float]
 
 
 class TaskHistoryStore(abc.ABC):
@@ -73,3 +75,9 @@ class TaskHistoryStore(abc.ABC):
     def task_versions(self, project: str, task: str) -> list[TaskVersionCount]:
         """The versions of ``task`` with runs: ``(version, runs, latest end)``, the version
         that ran last first."""
+
+    @abc.abstractmethod
+    def task_names(self, project: str, *, limit: int = 1000) -> list[TaskCount]:
+        """The tasks of ``project`` with recorded runs (every version, successful or not):
+        ``(task, runs, failed runs, latest end)``, the task that ran last first, at most
+        ``limit``."""

@@ -2,7 +2,8 @@
 
 Bounded, and says so: the logs of the attempts of at most ``runs`` of the project's newest
 executions (created at or after ``since``) are read, newest first, each line compared
-case-insensitively with the text; the search stops at ``limit`` matching lines. There is
+case-insensitively with the text (only lines of entries at ``level`` or above, when
+given); the search stops at ``limit`` matching lines. There is
 no index: each search reads those logs from the blob store (a log over
 :data:`MAX_LOG_BYTES` is skipped and counted), so its cost grows with ``runs`` and the
 size of their logs.
@@ -14,7 +15,7 @@ import msgspec
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import InvalidInputError, NotFoundError
-from airfoil.core.log_lines import entries
+from airfoil.core.log_lines import LEVEL_RANKS, entries, level_rank
 from airfoil.store.base import MetaStore
 
 __all__ = ["MAX_LOG_BYTES", "MAX_RUNS", "LogMatch", "LogSearch", "search_logs"]
@@ -65,12 +66,13 @@ def search_logs(
     since: float | None = None,
     runs: int = 200,
     limit: int = 100,
+    level: str | None = None,
 ) -> LogSearch:
     """Lines of the project's task logs that contain ``text`` (see the module docstring).
 
     Raises:
         InvalidInputError: an empty or over-long ``text``, ``runs`` or ``limit`` out of
-            1..:data:`MAX_RUNS`.
+            1..:data:`MAX_RUNS`, an unknown ``level``.
     """
     needle = text.strip().lower()
     if not needle or len(text) > 500:
@@ -78,6 +80,10 @@ def search_logs(
     for name, value in (("runs", runs), ("limit", limit)):
         if not 1 <= value <= MAX_RUNS:
             raise InvalidInputError(f"invalid {name} {value}: use 1 to {MAX_RUNS}")
+    try:
+        least = level_rank(level) if level else 0
+    except ValueError as e:
+        raise InvalidInputError(str(e)) from None
     found: list[LogMatch] = []
     read = logs = skipped = 0
     # one more than asked: whether older executions were left unread
@@ -102,6 +108,8 @@ def search_logs(
                 continue
             logs += 1
             for entry in entries(data.decode("utf-8", errors="replace")):
+                if LEVEL_RANKS[entry.level] < least:
+                    continue
                 for line in entry.text.splitlines():
                     if needle in line.lower():
                         found.append(

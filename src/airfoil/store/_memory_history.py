@@ -16,7 +16,7 @@ import msgspec
 
 from airfoil.core.history import TaskRun
 from airfoil.core.metrics import MetricSeries
-from airfoil.store._history import RunKey, TaskHistoryStore, TaskVersionCount
+from airfoil.store._history import RunKey, TaskCount, TaskHistoryStore, TaskVersionCount
 
 __all__ = ["MemoryTaskHistoryStore"]
 
@@ -121,3 +121,14 @@ class MemoryTaskHistoryStore(TaskHistoryStore):
         out = [(v, n, at) for v, (n, at) in by.items()]
         out.sort(key=lambda x: (-x[2], x[0]))
         return out
+
+    def task_names(self, project: str, *, limit: int = 1000) -> list[TaskCount]:
+        by: dict[str, tuple[int, int, float]] = {}
+        with self._lock:
+            for r in self._run_rows().values():
+                if r.project == project:
+                    n, failed, at = by.get(r.task, (0, 0, -math.inf))
+                    by[r.task] = (n + 1, failed + (not r.ok), max(at, r.ended_at))
+        out = [(t, n, failed, at) for t, (n, failed, at) in by.items()]
+        out.sort(key=lambda x: (-x[3], x[0]))
+        return out[:limit]

@@ -99,10 +99,13 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         workflow: str | None = None,
         phase: str | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[ExecutionRunHead]:
         """:meth:`list_executions` as heads with their inputs (the experiment table), newest
-        first, without decoding each row's graph."""
-        records = self.list_executions(project=project, workflow=workflow, phase=phase, limit=limit)
+        first (from the ``offset``-th), without decoding each row's graph."""
+        records = self.list_executions(
+            project=project, workflow=workflow, phase=phase, limit=limit, offset=offset
+        )
         return [
             ExecutionRunHead(**msgspec.structs.asdict(execution_head(r)), inputs=r.inputs)
             for r in records

@@ -225,10 +225,11 @@ class MemoryMetaStore(
         workflow: str | None = None,
         phase: str | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[ExecutionRunHead]:
-        check_page(limit, 0)
+        check_page(limit, offset)
         rows = self._newest_first(project, None, workflow, phase)
-        return [_RUN_HEAD.decode(r[2]) for r in rows[:limit]]
+        return [_RUN_HEAD.decode(r[2]) for r in rows[offset : offset + limit]]
 
     def _newest_first(
         self, project: str | None, domain: str | None, workflow: str | None, phase: str | None

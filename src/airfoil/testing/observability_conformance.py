@@ -328,6 +328,11 @@ class ObservabilityStoreConformance:
         assert store.execution_task_runs("ghost") == []
         assert store.task_versions("p", "mod.train") == [("v1", 2, 30.0), ("v2", 2, 20.0)]
         assert store.task_versions("p", "nothing") == []
+        store.put_task_runs([make_run("e1", "n2", 1, task="mod.other", ended_at=25.0, ok=False)])
+        assert store.task_names("p") == [("mod.train", 4, 1, 30.0), ("mod.other", 1, 1, 25.0)]
+        assert store.task_names("p", limit=1) == [("mod.train", 4, 1, 30.0)]
+        assert store.task_names("q") == [("mod.train", 1, 0, 40.0)]
+        assert store.task_names("nowhere") == []
 
     def test_a_task_run_stored_again_keeps_the_first(self, store: MetaStore) -> None:
         self._projects(store)

@@ -16,6 +16,8 @@ __all__ = [
     "LogMatchOut",
     "LogSearchOut",
     "SummaryOut",
+    "TaskNameList",
+    "TaskNameOut",
     "TaskRunOut",
     "TaskStatsOut",
     "TaskVersionOut",
@@ -74,6 +76,27 @@ class TaskStatsOut(BaseModel):
     duration: SummaryOut | None
     metrics: dict[str, SummaryOut]
     versions: list[TaskVersionOut]
+    #: The anomaly rule's k (``AIRFOIL_ANOMALY_K``), for marking runs beyond k std.
+    k: float | None = None
+
+
+class TaskNameOut(BaseModel):
+    """A task with recorded runs (every version; failed runs counted apart)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    task: str
+    runs: int
+    failed: int
+    last_ended_at: float
+
+
+class TaskNameList(BaseModel):
+    """The tasks of a project with recorded runs, the one that ran last first."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    items: list[TaskNameOut]
 
 
 class AnomalyOut(BaseModel):
@@ -120,8 +143,8 @@ def _summary(s: Summary | None) -> SummaryOut | None:
     )
 
 
-def stats_out(h: TaskHistory) -> TaskStatsOut:
-    """The wire form of a task version's history."""
+def stats_out(h: TaskHistory, k: float | None = None) -> TaskStatsOut:
+    """The wire form of a task version's history (``k``: the anomaly rule's, to mark runs)."""
     runs = []
     for i, r in enumerate(h.runs):
         finals = {name: values[i] for name, values in h.metric_values.items()}
@@ -149,6 +172,7 @@ def stats_out(h: TaskHistory) -> TaskStatsOut:
         duration=_summary(h.duration),
         metrics=metrics,
         versions=[TaskVersionOut(version=v, runs=n, last_ended_at=at) for v, n, at in h.versions],
+        k=k,
     )
 
 

@@ -254,3 +254,11 @@ class RunsTableOut(BaseModel):
     available_metrics: list[str]
     sort: str
     rows: list[RunRowOut]
+    #: Where this page starts among the workflow's runs (newest first), where the next
+    #: starts (None: no older run), how many runs the workflow has (in ``phase``), how many
+    #: were read for this page, and the filters applied.
+    offset: int = 0
+    next_offset: int | None = None
+    total: int | None = None
+    scanned: int = 0
+    where: list[str] = []

@@ -214,6 +214,12 @@ def test_search_finds_lines_across_runs_within_its_bounds(work: Path) -> None:
     assert "s-1 n0 #1" in text.stdout and "3 lines in 3 logs of the newest 3 runs" in text.stderr
     errors = json.loads(_cli(work, "logs", "--search", "e", "--level", "ERROR", "--json").stdout)
     assert {m["level"] for m in errors["matches"]} == {"ERROR"}
+    # --limit counts lines at --level (it counted every line before: 'hello 12' (OUT) was
+    # found first, then dropped, and the answer was empty)
+    first = json.loads(
+        _cli(work, "logs", "--search", "e", "--level", "ERROR", "--limit", "1", "--json").stdout
+    )
+    assert [m["level"] for m in first["matches"]] == ["ERROR"]
     assert _cli(work, "logs", "--search", "careful", "--since", "0s").stdout == ""
     for args, message in (
         (("--search", "x", "s-1"), "--search looks across runs"),

@@ -197,3 +197,111 @@ def test_a_collector_that_is_down_never_fails_a_run_nor_holds_its_exit(
         rt.close()
         closed_in = time.monotonic() - t0
     assert closed_in < 4.0  # bounded by EXPORT_TIMEOUT_S (2 s), not the SDK's 10 s retries
+
+
+MAPPED = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task(retries=1)
+    def item(i: int) -> int:
+        ctx = af.current_context()
+        print("traceparent", ctx.context.get("traceparent"))
+        if i in (7, 42, 123):
+            raise ValueError(f"item {i} fails")
+        if i == 3 and ctx.attempt == 1:
+            raise ValueError("item 3 fails once")
+        return i
+
+
+    @af.workflow
+    def fan(xs: list[int]) -> list[int | None]:
+        return af.map_task(item, min_success_ratio=0.9)(i=xs)
+    """
+)
+
+
+def test_a_maps_items_are_sampled_spans_under_one_map_span(
+    receiver: tuple[str, list[Any], list[str]],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    url, spans, _ = receiver
+    code = tmp_path / "code"
+    code.mkdir()
+    name = f"mapped_{uuid.uuid4().hex[:8]}"
+    (code / f"{name}.py").write_text(MAPPED)
+    sys.path.insert(0, str(code))
+    try:
+        module = importlib.import_module(name)
+        settings = AirfoilSettings(
+            home=str(tmp_path / "home"),
+            executor="inline",
+            otel_endpoint=url,
+            otel_map_first=5,
+            otel_map_every=50,
+            otel_map_failures=2,
+        )
+        rt = LocalRuntime(settings)
+        try:
+            engine = rt.engine()
+            values = convert_inputs(module.fan, {"xs": list(range(250))}, rt)
+            record = engine.launch(spec_of(module.fan), values, code_root=str(code))
+            done = engine.drive(record.id)
+            assert done.phase == "succeeded"
+            eid = done.id
+            log_of = {
+                (a.node_id, a.attempt): rt.blobs.get_bytes(a.log_uri).decode()
+                for a in rt.meta.get_attempts(eid)
+                if a.node_id in ("n0[1]", "n0[8]", "n0[123]")
+            }
+        finally:
+            rt.close()
+    finally:
+        sys.path.remove(str(code))
+        sys.modules.pop(name, None)
+    (root,) = [s for s in spans if s.name == "execution"]
+    (mapped,) = [s for s in spans if s.name == "map n0"]
+    assert mapped.parent_span_id == root.span_id
+    assert _attr(mapped, "airfoil.map.items") == 250
+    assert _attr(mapped, "airfoil.map.attempts_failed") == 7  # 7, 42, 123 twice; 3 once
+    items = {s.name for s in spans if s.parent_span_id == mapped.span_id}
+    # the first 5, every 50th, then the first 2 items that failed (inline: in order)
+    sampled = {0, 1, 2, 3, 4, 50, 100, 150, 200} | {7, 42}
+    assert items == {f"node n0[{i}]" for i in sampled}
+    assert _attr(mapped, "airfoil.map.items_traced") == len(sampled)
+    by_name = {s.name: s for s in spans if s.parent_span_id == mapped.span_id}
+
+    def attempts(node: Any) -> list[Any]:
+        return sorted((s for s in spans if s.parent_span_id == node.span_id), key=lambda s: s.name)
+
+    # a failed item traced when it failed, and its retry too (both failed)
+    first, second = attempts(by_name["node n0[7]"])
+    assert (first.name, second.name) == ("attempt 1", "attempt 2")
+    assert first.status.code == 2 and "item 7 fails" in first.status.message
+    assert first.start_time_unix_nano < first.end_time_unix_nano
+    # a sampled item retried: both attempts under its node, the first failed
+    a1, a2 = attempts(by_name["node n0[3]"])
+    assert a1.status.code == 2 and a2.status.code != 2
+    assert [s.name for s in attempts(by_name["node n0[50]"])] == ["attempt 1"]
+    # bounded: 1 execution + 1 map + 11 items + 14 attempts (11 + the retries of 3, 7, 42)
+    assert len(spans) == 1 + 1 + len(sampled) + len(sampled) + 3
+    assert mapped.end_time_unix_nano >= max(
+        s.end_time_unix_nano for s in spans if s.parent_span_id == mapped.span_id
+    )
+    # every item's worker had its derived traceparent; outside the sample, not sampled (-00)
+    trace_hex = root.trace_id.hex()
+    assert f"traceparent {traceparent(eid, 'n0[1]', 1)}" in log_of[("n0[1]", 1)]
+    assert f"traceparent {traceparent(eid, 'n0[8]', 1)[:-2]}00" in log_of[("n0[8]", 1)]
+    # the third failure is past the bound: no span, the worker still had its ids
+    assert f"traceparent 00-{trace_hex}-" in log_of[("n0[123]", 1)]
+    assert "node n0[123]" not in {s.name for s in spans}
+
+
+def test_map_sampling_refuses_negative_counts() -> None:
+    from airfoil.executors.tracing import MapSampling
+
+    with pytest.raises(ConfigError, match="AIRFOIL_OTEL_MAP_FIRST"):
+        MapSampling(first=-1)
+    assert [i for i in range(300) if MapSampling(2, 100, 0).keeps(i)] == [0, 1, 100, 200]
+    assert [i for i in range(5) if MapSampling(0, 0, 0).keeps(i)] == []

@@ -39,6 +39,15 @@ def test_runs_of_a_workflow_per_project(client: Any, flow: Any, server: Any) -> 
     assert [r.id for r in client.runs("flow.wf", sort="-x", last=2).rows] == [mine[2], mine[1]]
     assert all(r.duration is not None and r.phase == "succeeded" for r in t.rows)
     assert client.runs("flow.nothing").rows == []
+    # pages (offset / next_offset) and filters by value, over HTTP
+    page = client.runs("flow.wf", last=2)
+    assert (page.total, page.next_offset) == (3, 2)
+    older = client.runs("flow.wf", last=2, offset=page.next_offset or 0)
+    assert [r.id for r in older.rows] == [mine[0]] and older.next_offset is None
+    big = client.runs("flow.wf", where=["x>=3"], sort="x")
+    assert [r.input_values["x"] for r in big.rows] == [3, 5] and big.where == ["x>=3"]
+    with pytest.raises(AirfoilError, match="KEY OP VALUE"):
+        client.runs("flow.wf", where=["x"])
 
     with pytest.raises(AirfoilError, match="cannot sort by 'y'"):
         client.runs("flow.wf", sort="y")

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from airfoil.cli.main import app
 from airfoil.client import Client
-from airfoil.core.errors import NotFoundError
+from airfoil.core.errors import InvalidInputError, NotFoundError
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +135,17 @@ def test_logs_follow_level_and_search_over_the_api(client: Any, server: Any, tmp
     assert [m["level"] for m in printed["matches"]] == ["WARNING"]
     with Client(server.url, project=f"p{uuid.uuid4().hex[:6]}") as other:
         assert other.search_logs("tick").matches == []  # another project's logs: none
+
+    # the level filter on the server: a node's log, and a search whose limit counts only
+    # lines at the level (ignored before: the first OUT line 'tick 0' came back)
+    log = client.logs(ex.id, "n0", level="warning").text
+    assert "ticker: done after 10 ticks" in log and " tick " not in log
+    assert client.logs(ex.id, "n0", level="ERROR").text == ""
+    one = client.search_logs("tick", limit=1, level="WARNING")
+    assert [(m.level, m.line) for m in one.matches] == [("WARNING", "ticker: done after 10 ticks")]
+    for bad in (
+        lambda: client.logs(ex.id, "n0", level="LOUD"),
+        lambda: client.search_logs("tick", level="LOUD"),
+    ):
+        with pytest.raises(InvalidInputError, match=r"unknown log level 'LOUD'.*DEBUG, INFO"):
+            bad()

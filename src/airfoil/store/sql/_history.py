@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from airfoil.core.history import TaskRun
-from airfoil.store._history import RunKey, TaskHistoryStore, TaskVersionCount
+from airfoil.store._history import RunKey, TaskCount, TaskHistoryStore, TaskVersionCount
 
 __all__ = ["SqlTaskHistoryStore"]
 
@@ -183,3 +183,12 @@ class SqlTaskHistoryStore(TaskHistoryStore):
         )
         rows = self._read(sql, {"project": project, "task": task}, "reading task versions")
         return [(str(v), int(n), float(at)) for v, n, at in rows]
+
+    def task_names(self, project: str, *, limit: int = 1000) -> list[TaskCount]:
+        sql = (
+            "SELECT task, COUNT(*), SUM(CASE WHEN ok THEN 0 ELSE 1 END), MAX(ended_at) "
+            f"FROM task_runs WHERE project = {self._mark('project')} "
+            f"GROUP BY task ORDER BY MAX(ended_at) DESC, task LIMIT {self._mark('lim')}"
+        )
+        rows = self._read(sql, {"project": project, "lim": limit}, "reading task names")
+        return [(str(t), int(n), int(failed), float(at)) for t, n, failed, at in rows]

@@ -395,11 +395,12 @@ class SqlMetaStore(
         workflow: str | None = None,
         phase: str | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[ExecutionRunHead]:
-        check_page(limit, 0)
+        check_page(limit, offset)
         params = _filters(project=project, domain=None, workflow=workflow, phase=phase)
         sql = self._s.list_executions(tuple(params))
-        params.update(limit=limit, offset=0)
+        params.update(limit=limit, offset=offset)
         return [_RUN_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
 
     def count_executions(
