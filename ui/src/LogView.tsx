@@ -60,7 +60,10 @@ export function Logs(props: { project: string; base: string; rec: NodeOut | unde
   const [level, setLevel] = useState("");
   const [search, setSearch] = useState("");
   const [onlyMatching, setOnlyMatching] = useState(false);
-  const url = `${base}/logs${qs({ attempt, level })}`;
+  // A training task: its attempt's own log (the supervisor's story) or one rank's output.
+  const ranks = rec?.task_type === "training" ? rec.workers ?? 0 : 0;
+  const [rank, setRank] = useState<number | null>(null);
+  const url = `${base}/logs${qs({ attempt, level, rank })}`;
   const log = useFetch<LogOut>(`${url}|${rec?.phase}|${rec?.attempts}`, () => get<LogOut>(url), live ? 1000 : 0, () => live, true);
   const pre = useRef<HTMLPreElement>(null);
   const text = log.data?.text ?? "";
@@ -87,6 +90,19 @@ export function Logs(props: { project: string; base: string; rec: NodeOut | unde
         {attempts.length > 1 ? (
           <select value={String(attempt)} onChange={(e) => setChosen(Number((e.target as HTMLSelectElement).value))}>
             {attempts.map((a) => <option value={String(a)}>attempt {a}</option>)}
+          </select>
+        ) : null}
+        {ranks > 0 ? (
+          <select
+            name="rank"
+            value={rank === null ? "" : String(rank)}
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value;
+              setRank(v === "" ? null : Number(v));
+            }}
+          >
+            <option value="">attempt log</option>
+            {Array.from({ length: ranks }, (_, r) => <option value={String(r)}>rank {r}</option>)}
           </select>
         ) : null}
         {live ? <span class="live">● live</span> : null}

@@ -2524,6 +2524,11 @@ export interface components {
              * @default
              */
             task_type: string;
+            /**
+             * Workers
+             * @default 0
+             */
+            workers: number;
         };
         /**
          * PackageOut

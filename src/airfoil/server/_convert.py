@@ -285,8 +285,10 @@ def node_dict(
     *,
     read_blobs: bool,
     task_type: str = "",
+    workers: int = 0,
 ) -> dict[str, Any]:
-    """The ``NodeOut`` fields of a node (``task_type``: its task's, when known)."""
+    """The ``NodeOut`` fields of a node (``task_type``: its task's, when known; ``workers``:
+    a training task's ranks)."""
     ins = {p.name: p.type for p in iface.inputs} if iface else {}
     outs = {p.name: p.type for p in iface.outputs} if iface else {}
     return dict(
@@ -294,6 +296,7 @@ def node_dict(
         task=n.task,
         kind=n.kind,
         task_type=task_type or ("python" if n.kind == "task" else ""),
+        workers=workers,
         parent=n.parent,
         phase=n.phase,
         attempts=n.attempts,
@@ -323,9 +326,20 @@ def node_out(
     *,
     read_blobs: bool,
     task_type: str = "",
+    workers: int = 0,
 ) -> NodeOut:
     return NodeOut.model_validate(
-        node_dict(n, rec, attempts, iface, types, ctx, read_blobs=read_blobs, task_type=task_type)
+        node_dict(
+            n,
+            rec,
+            attempts,
+            iface,
+            types,
+            ctx,
+            read_blobs=read_blobs,
+            task_type=task_type,
+            workers=workers,
+        )
     )
 
 

@@ -120,6 +120,7 @@ def _detail(
             ctx,
             read_blobs=False,
             task_type=_task_type(tasks.get(n.node_id)),
+            workers=_workers(tasks.get(n.node_id)),
         )
         for n in nodes
     ]
@@ -139,6 +140,13 @@ def _task_type(task: Any) -> str:
     return str(task.task_type) if task is not None else ""
 
 
+def _workers(task: Any) -> int:
+    """A training task's ranks (0 for any other task)."""
+    if task is None or str(task.task_type) != "training":
+        return 0
+    return int(task.config.get("workers", 0))
+
+
 def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeOut:
     rec = get_record(d, project, execution_id)
     interrupted = intr.undriven(d.meta, rec, d.clock.now())
@@ -153,6 +161,7 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
         d.value_ctx(),
         read_blobs=True,
         task_type=_task_type(tasks.get(node_id)),
+        workers=_workers(tasks.get(node_id)),
     )
     if out.cache_reason:
         out.cache_reason = hide_foreign(d, project, out.cache_reason)

@@ -364,6 +364,8 @@ class NodeOut(_Response):
     #: the task's type (``python``, ``shell``, ``sql``, ``container``, ``training``...; ""
     #: for nodes that are no task)
     task_type: str = ""
+    #: a training task's workers (ranks: ``GET .../logs?rank=R`` reads one's log); 0 otherwise
+    workers: int = 0
     parent: str = ""
     phase: str
     attempts: int = 0
