@@ -55,6 +55,56 @@ def test_least_attained_service_preempts_the_victim_with_the_most_work_left() ->
     assert starts(d) == [("x", ("n0",))]
 
 
+def _level_one_pair() -> list[RunningItem]:
+    # at t=1000 both have 4,000 GPU-s of service (level 1): "a" has 9,000 s left, "b" 200 s
+    return [
+        running(gpus("a", 4, interruptible=True, estimate=10_000.0), "n0"),
+        running(gpus("b", 4, interruptible=True, estimate=1_200.0), "n0"),
+    ]
+
+
+def test_a_claimant_preempts_only_work_expected_to_run_longer_than_it() -> None:
+    policy = AirfoilPolicy(preempt_ratio=1.0)
+    # "x" is expected to take 5,000 s: "a" (9,000 s left) would end after it, so it goes
+    d = decide(
+        [gpus("x", 4, estimate=5_000.0)], _level_one_pair(), ONE_NODE, now=1000.0, policy=policy
+    )
+    assert d.preemptions == ("a",)
+    assert starts(d) == [("x", ("n0",))]
+    # "y" is expected to take 9,500 s: stopping either victim would delay it for nothing
+    # (each would have ended before "y"), so "y" waits and nothing is preempted
+    d = decide(
+        [gpus("y", 4, estimate=9_500.0)], _level_one_pair(), ONE_NODE, now=1000.0, policy=policy
+    )
+    assert d.preemptions == () and d.starts == ()
+    assert d.reasons["y"].startswith("waiting for 4 GPUs")
+    # without the ratio (the default), least attained service stops "a" for "y" all the same
+    without = AirfoilPolicy(preempt_ratio=None)
+    d = decide(
+        [gpus("y", 4, estimate=9_500.0)], _level_one_pair(), ONE_NODE, now=1000.0, policy=without
+    )
+    assert d.preemptions == ("a",)
+
+
+def test_a_shorter_claimant_behind_one_that_could_not_make_room_still_does() -> None:
+    # the queue is first come, first served here (stretch 0): "long" and "mid" are expected
+    # to outlast the only victim (9,000 s left), "short" is not; all three share one shape,
+    # and nothing fits, so the decision skims the rest of the queue for a shorter claimant
+    policy = AirfoilPolicy(preempt_ratio=1.0, stretch=0.0)
+    run = [running(gpus("a", 8, interruptible=True, estimate=10_000.0), "n0")]
+    queue = [
+        gpus("long", 4, submit=0.0, estimate=20_000.0),
+        gpus("mid", 4, submit=1.0, estimate=15_000.0),
+        gpus("other", 2, submit=2.0, estimate=30_000.0),
+        gpus("short", 4, submit=3.0, estimate=100.0),
+    ]
+    d = decide(queue, run, ONE_NODE, now=1000.0, policy=policy)
+    assert d.preemptions == ("a",)
+    assert starts(d) == [("short", ("n0",))]
+    assert d.reasons["long"].startswith("waiting for 4 GPUs")
+    assert d.reasons["other"].startswith("waiting for 2 GPUs")
+
+
 def test_no_preemption_within_a_level_or_of_higher_priority_work() -> None:
     run = [
         running(gpus("a", 4, interruptible=True, estimate=10_000.0, priority=1), "n0"),
@@ -222,6 +272,8 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"max_reservations": -1}, "max_reservations must not be negative"),
         ({"max_preemptions": 0}, "max_preemptions must be at least 1"),
         ({"overrun": 0.5}, "overrun must be at least 1 or None"),
+        ({"preempt_ratio": -1.0}, "preempt_ratio must not be negative or None"),
+        ({"preempt_ratio": float("nan")}, "preempt_ratio must not be negative or None"),
         ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
         ({"due_share": 1.5}, r"due_share must be in \(0, 1\] or None"),
     ],

@@ -19,6 +19,7 @@ from airfoil.core.resources import ResourceSpec
 from airfoil.scheduler import (
     AirfoilPolicy,
     Node,
+    Policy,
     Quota,
     SchedulerState,
     UnschedulableError,
@@ -101,7 +102,7 @@ def scenarios(
 
 
 def build(
-    policy: str,
+    policy: str | Policy,
     cluster: list[Node],
     run: list[WorkItem],
     queue: list[WorkItem],
@@ -135,10 +136,13 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     # one scenario, every policy: generating the scenario is the expensive part
     for policy in policy_names():
         check_invariants(policy, *scenario)
+    # the preemption ratio on and off, whatever the default
+    for ratio in (None, 1.0):
+        check_invariants(AirfoilPolicy(preempt_ratio=ratio), *scenario)
 
 
 def check_invariants(
-    policy: str,
+    policy: str | Policy,
     cluster: list[Node],
     run: list[WorkItem],
     queue: list[WorkItem],
@@ -170,8 +174,8 @@ def check_invariants(
         f"{policy}: every waiting item needs a reason"
     )
 
-    if policy == "airfoil":
-        check_airfoil_victims(state, decision.preemptions, started, caps)
+    if isinstance(state.policy, AirfoilPolicy):
+        check_airfoil_victims(state, decision.preemptions, started, caps, now)
         check_airfoil_due_share(state, started, now)
 
     before = {p: list(u) for p, u in state.usage.items()}
@@ -191,7 +195,11 @@ def check_invariants(
 
 
 def check_airfoil_victims(
-    state: SchedulerState, preempted: tuple[str, ...], started: list[str], caps: dict[str, Quota]
+    state: SchedulerState,
+    preempted: tuple[str, ...],
+    started: list[str],
+    caps: dict[str, Quota],
+    now: float,
 ) -> None:
     """Without quotas, ``airfoil`` never preempts work started as due, nor higher priorities.
 
@@ -206,6 +214,38 @@ def check_airfoil_victims(
         assert due is None or run.start < due, "airfoil preempted work it started as due"
         assert top is not None and run.entry.item.priority <= top, (
             "airfoil preempted work of a higher priority than anything it started"
+        )
+    check_airfoil_preempt_ratio(state, preempted, started, now)
+
+
+def check_airfoil_preempt_ratio(
+    state: SchedulerState, preempted: tuple[str, ...], started: list[str], now: float
+) -> None:
+    """With ``preempt_ratio``, least attained service stops only work expected to run at
+    least that many times longer than the claimant (so longer than the shortest start).
+
+    Gangs (due, never subject to the ratio) may preempt anything, so decisions that start
+    due work are left out.
+    """
+    policy = state.policy
+    assert isinstance(policy, AirfoilPolicy)
+    ratio = policy.preempt_ratio
+    entries = [state.waiting[i] for i in started]
+    if ratio is None or not preempted or not entries:
+        return
+    if any(e.reserve_from is not None and e.reserve_from <= now for e in entries):
+        return
+    shortest = min(e.estimate for e in entries)
+    again = (policy.overrun or 1.0) - 1.0
+    for item_id in preempted:
+        run = state.running[item_id]
+        ran = now - run.start
+        left = run.entry.estimate - ran
+        if left <= 0:
+            left = again * ran
+        assert left > ratio * shortest, (
+            f"airfoil preempted {item_id!r} with {left:.0f} s left for a claimant expected "
+            f"to take at least {shortest:.0f} s (preempt_ratio {ratio})"
         )
 
 
@@ -242,3 +282,45 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
         assert not any(before) and len(due) == 1, (
             f"airfoil started due work past its cap: {before} + {usage(due)} > {limit}"
         )
+
+
+@st.composite
+def contested(draw: st.DrawFn) -> tuple[list[Node], list[WorkItem], list[WorkItem], float]:
+    """A full GPU cluster of level-1 interruptible work and a queue of fresh single workers:
+    the case where least attained service preempts, so the ratio decides every victim."""
+    cluster = [
+        Node(f"n{i}", ResourceSpec(cpu=64.0, mem=256 * GIB, gpu=8))
+        for i in range(draw(st.integers(1, 3)))
+    ]
+    run = [
+        WorkItem(
+            id=f"r{i}",
+            project="a",
+            resources=ResourceSpec(cpu=1.0, mem=GIB, gpu=draw(st.sampled_from((1, 2, 4, 8)))),
+            interruptible=True,
+            submit_time=0.0,
+            estimate=draw(st.floats(10.0, 20_000.0)),
+            attained=50_000.0,
+        )
+        for i in range(draw(st.integers(1, 12)))
+    ]
+    queue = [
+        WorkItem(
+            id=f"w{i}",
+            project="b",
+            resources=ResourceSpec(cpu=1.0, mem=GIB, gpu=draw(st.sampled_from((1, 2, 4, 8)))),
+            submit_time=float(draw(st.integers(0, 1000))),
+            estimate=draw(st.floats(10.0, 20_000.0)),
+        )
+        for i in range(draw(st.integers(1, 8)))
+    ]
+    return cluster, run, queue, float(draw(st.integers(1000, 3000)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=contested(), ratio=st.sampled_from((0.5, 1.0, 2.0)))
+def test_airfoil_preempts_only_work_expected_to_outlast_its_claimant(
+    scenario: tuple[list[Node], list[WorkItem], list[WorkItem], float], ratio: float
+) -> None:
+    cluster, run, queue, now = scenario
+    check_invariants(AirfoilPolicy(preempt_ratio=ratio), cluster, run, queue, {}, now)
