@@ -340,9 +340,9 @@ _current: contextvars.ContextVar[ExecutionContext | LazyContext | None] = contex
 def running_context() -> ExecutionContext | None:
     """The context of the task attempt running now, or None outside a running task."""
     ctx = _current.get()
-    if type(ctx) is LazyContext:
+    if isinstance(ctx, LazyContext):
         return ctx.get()
-    return ctx  # type: ignore[return-value]  # (an ExecutionContext or None)
+    return ctx
 
 
 def current_context() -> ExecutionContext:
