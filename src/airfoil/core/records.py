@@ -8,6 +8,14 @@ not break stored data. Add fields with defaults; never reuse a removed field's n
 - Specs: :class:`TaskSpec`, :class:`WorkflowSpec` and their parts.
 - Runs: :class:`ExecutionRecord` -> :class:`NodeRecord` -> :class:`AttemptRecord`, the
   :class:`EventRecord` log, and :class:`CacheEntry`.
+
+Records the collector skips: :class:`Value`, :class:`ErrorInfo` and :class:`AttemptRecord`
+are made by the thousand (every input and output, every map item's try) and live while a
+run does, so they are declared ``gc=False``: the cycle collector neither counts nor scans
+them (nor the dicts that hold only them, which CPython then leaves untracked too). That is
+sound because their fields hold only strings, numbers, bytes and other such records, which
+cannot refer back to them: they can never be part of a reference cycle. Keep it so (no
+field that can hold an arbitrary object).
 """
 
 from __future__ import annotations
@@ -103,8 +111,11 @@ class TypeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
         return self.kind
 
 
-class Value(msgspec.Struct, frozen=True, omit_defaults=True):
+class Value(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """A serialised value: small ones inline, large ones offloaded to the blob store.
+
+    Not tracked by the cycle collector (``gc=False``; see "Records the collector skips"
+    in the module docstring).
 
     Attributes:
         hash: content hash (hex SHA-256 of the canonical serialised form). Feeds cache keys.
@@ -310,7 +321,7 @@ class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflo
     on_failure: NodeSpec | None = None  # run with the failure's details when a run fails
 
 
-class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """A failure as recorded: ``kind`` is ``user`` (the task's code failed; its
     ``retries``), ``system`` (the platform failed; its ``system_retries``) or ``data`` (an
     input's stored bytes are damaged: never retried)."""
@@ -432,8 +443,8 @@ class NodeRecord(msgspec.Struct, omit_defaults=True):
     dynamic_spec: WorkflowSpec | None = None  # the graph a dynamic node built
 
 
-class AttemptRecord(msgspec.Struct, omit_defaults=True):
-    """One try of a node."""
+class AttemptRecord(msgspec.Struct, omit_defaults=True, gc=False):
+    """One try of a node (not tracked by the cycle collector: see the module docstring)."""
 
     execution_id: str
     node_id: str

@@ -1,5 +1,7 @@
 """The run state machine's vocabulary: the events it takes (stimuli) and the commands it
-returns, as closed unions. Plain frozen records; no behaviour, no I/O.
+returns, as closed unions. Plain frozen records; no behaviour, no I/O. Events are msgspec
+structs (built in C: an inline map item makes two, a chain task four or more); commands are
+frozen dataclasses, as their ``cause`` stays out of their equality.
 
 Every event carries ``cause``: the ``seq`` of the event-log entry that led to it (the entry
 whose command the driver carried out to produce it: an attempt's result names the entry that
@@ -8,7 +10,7 @@ from outside the engine (a start, a launch, a user's abort). See ``RunState.hand
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from airfoil.core.records import AttemptRecord, CacheEntry, ErrorInfo, NodeRecord, TaskSpec, Value
 from airfoil.engine._commands import (
@@ -44,24 +46,21 @@ __all__ = [
 # --- events (stimuli) -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Start:
+class Start(msgspec.Struct, frozen=True):
     """Begin or resume driving the execution."""
 
     now: float
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class Launch:
+class Launch(msgspec.Struct, frozen=True):
     """A new execution was created (phase ``queued``): record it."""
 
     now: float
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class Recover:
+class Recover(msgspec.Struct, frozen=True):
     """A new execution recovers ``source``: reuse its succeeded nodes and finished map
     items (recorded in the same batch as the launch, so a crash leaves all or nothing)."""
 
@@ -72,8 +71,7 @@ class Recover:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class CacheLooked:
+class CacheLooked(msgspec.Struct, frozen=True):
     """The result of a cache lookup: an entry whose blobs exist, or None with a reason."""
 
     node_id: str
@@ -83,8 +81,7 @@ class CacheLooked:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class Admit:
+class Admit(msgspec.Struct, frozen=True):
     """The scheduler admitted a queued node: start its next attempt."""
 
     node_id: str
@@ -92,8 +89,7 @@ class Admit:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class AttemptFinished:
+class AttemptFinished(msgspec.Struct, frozen=True):
     """An attempt ended with outputs or an error (kind ``user`` or ``system``)."""
 
     node_id: str
@@ -107,8 +103,7 @@ class AttemptFinished:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class RetryDue:
+class RetryDue(msgspec.Struct, frozen=True):
     """A retrying node's backoff is over."""
 
     node_id: str
@@ -116,8 +111,7 @@ class RetryDue:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class MapExpanded:
+class MapExpanded(msgspec.Struct, frozen=True):
     """A map node's list inputs were split into items (or could not be: ``error``)."""
 
     node_id: str
@@ -127,8 +121,7 @@ class MapExpanded:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class SignalReceived:
+class SignalReceived(msgspec.Struct, frozen=True):
     """A signal a gate waits for has arrived (already type-checked by the sender)."""
 
     node_id: str
@@ -137,8 +130,7 @@ class SignalReceived:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class ChildCalled:
+class ChildCalled(msgspec.Struct, frozen=True):
     """A running task called another task: run it as a child node of the caller."""
 
     parent: str
@@ -149,8 +141,7 @@ class ChildCalled:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class EngineFailed:
+class EngineFailed(msgspec.Struct, frozen=True):
     """The engine itself failed while driving (a bug, or a misbehaving executor): fail the
     execution with ``error`` rather than leave it running."""
 
@@ -159,8 +150,7 @@ class EngineFailed:
     cause: int = 0
 
 
-@dataclass(frozen=True)
-class Abort:
+class Abort(msgspec.Struct, frozen=True):
     """Stop the execution (user request, or a node failed under fail_immediately)."""
 
     reason: str

@@ -25,6 +25,7 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from types import CoroutineType
 from typing import Any
 
@@ -55,7 +56,14 @@ from airfoil.runtime._log_records import StampedLog
 from airfoil.runtime._secret_outputs import refuse_secret_outputs
 from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
-from airfoil.sdk._context import ExecutionContext, Secrets, reset_context, scrub, set_context
+from airfoil.sdk._context import (
+    ExecutionContext,
+    LazyContext,
+    Secrets,
+    reset_context,
+    scrub,
+    set_context,
+)
 from airfoil.sdk._versioning import manifest_for
 from airfoil.types import TypeEngine, ValueContext, default_type_engine
 
@@ -418,7 +426,6 @@ def run_attempt(
     ctx_obj: ExecutionContext | None = None
     old_env: dict[str, str | None] = {}
     vctx: ValueContext | None = None
-    children: ChildCaller | None = None
     fd_output: list[str] = []
     metric_chunks = 0
     try:
@@ -435,31 +442,13 @@ def run_attempt(
             for name, v in request.inputs.items()
         }
         _write_notes(stamped, blobs)  # where the inputs came from (a node's blob cache)
-        if child_calls is not None:
-            children = ChildCaller(
-                child_calls,
-                execution_id=request.execution_id,
-                node_id=request.node_id,
-                attempt=request.attempt,
-                blobs=blobs,
-                types=engine,
-            )
-        ctx_obj = ExecutionContext(
-            execution_id=request.execution_id,
-            node_id=request.node_id,
-            attempt=request.attempt,
-            task=request.task.name,
-            secrets=Secrets(request.secrets) if request.secrets else _NO_SECRETS,
-            context=dict(request.context),
-            log_stream=stamped,
-            child_runner=children,
-            blobs=blobs,
-            metric_writer=_metric_writer(blobs, request),
-        )
+        # The context (and its child-call runner) is made when the task first asks for it
+        # (current_context(), a call of another task): most attempts never do.
+        lazy = LazyContext(partial(_make_context, request, blobs, stamped, child_calls, engine))
         for k, v in request.task.environment.items():
             old_env[k] = os.environ.get(k)
             os.environ[k] = v
-        token = set_context(ctx_obj)
+        token = set_context(lazy)
         try:
             with (
                 _NO_FDS if in_process else capture_fds(fd_output),
@@ -472,8 +461,9 @@ def run_attempt(
                 if isinstance(result, CoroutineType):  # (asyncio.iscoroutine takes generators)
                     result = _run_coroutine(result)
         finally:
-            if children is not None:
-                children.finish()
+            ctx_obj = lazy.ctx
+            if ctx_obj is not None and ctx_obj.child_runner is not None:
+                ctx_obj.child_runner.finish()
             reset_context(token)
         produced = runner.outputs(result, taskdef, engine, vctx)
         if request.secrets:
@@ -546,16 +536,58 @@ def run_attempt(
 
 
 def _worker_name(in_process: bool) -> str:
-    """``host:pid`` (``:worker`` added in a worker process); the pid read at each call, as a
-    forked process has its own (the names are remembered for the pid they were made in)."""
+    """``host:pid`` (``:worker`` added in a worker process), made once per process: a forked
+    child forgets the parent's names (``os.register_at_fork``), so it never reports the
+    parent's pid, and no attempt pays a ``getpid`` system call."""
+    global _names, _fork_hooked
+    if _names is None:
+        if not _fork_hooked:  # on first use, not at import (nothing happens at import)
+            os.register_at_fork(after_in_child=_forget_names)
+            _fork_hooked = True
+        pid = os.getpid()
+        _names = (f"{_HOST}:{pid}", f"{_HOST}:{pid}:worker")
+    return _names[0] if in_process else _names[1]
+
+
+def _forget_names() -> None:
     global _names
-    pid = os.getpid()
-    if _names[0] != pid:
-        _names = (pid, f"{_HOST}:{pid}", f"{_HOST}:{pid}:worker")
-    return _names[1] if in_process else _names[2]
+    _names = None
 
 
-_names: tuple[int, str, str] = (0, "", "")
+_names: tuple[str, str] | None = None
+_fork_hooked = False
+
+
+def _make_context(
+    request: AttemptRequest,
+    blobs: BlobStore,
+    stamped: StampedLog,
+    child_calls: ChildTransport | None,
+    types: TypeEngine,
+) -> ExecutionContext:
+    """The context of the attempt ``request`` asks for (see :class:`LazyContext`)."""
+    children = None
+    if child_calls is not None:
+        children = ChildCaller(
+            child_calls,
+            execution_id=request.execution_id,
+            node_id=request.node_id,
+            attempt=request.attempt,
+            blobs=blobs,
+            types=types,
+        )
+    return ExecutionContext(
+        execution_id=request.execution_id,
+        node_id=request.node_id,
+        attempt=request.attempt,
+        task=request.task.name,
+        secrets=Secrets(request.secrets) if request.secrets else _NO_SECRETS,
+        context=dict(request.context),
+        log_stream=stamped,
+        child_runner=children,
+        blobs=blobs,
+        metric_writer=_metric_writer(blobs, request),
+    )
 
 
 def _metric_writer(blobs: BlobStore, request: AttemptRequest) -> Callable[[int, bytes], None]:

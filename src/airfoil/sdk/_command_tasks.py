@@ -109,9 +109,9 @@ def parse_scalar(text: str, kind: str, where: str) -> Any:
 def work_directory(prefix: str) -> str:
     """A fresh directory for one run of a command: inside the attempt's scratch directory
     (removed when the attempt ends) or, outside any attempt, a temporary directory."""
-    from airfoil.sdk._context import _current
+    from airfoil.sdk._context import running_context
 
-    running = _current.get()
+    running = running_context()
     parent = running.scratch_dir if running is not None else None
     return tempfile.mkdtemp(prefix=prefix, dir=parent)
 

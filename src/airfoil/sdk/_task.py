@@ -249,9 +249,9 @@ class TaskDef(Generic[P, R]):
         recorded = deferred_call(self, args, kwargs)  # a branch of an imperative conditional
         if recorded is not None:
             return recorded  # type: ignore[no-any-return]
-        from airfoil.sdk._context import _current
+        from airfoil.sdk._context import running_context
 
-        running = _current.get()
+        running = running_context()
         if running is not None:
             if running.child_runner is None:
                 # No engine to record it (a worker process): a plain call of the function.

@@ -470,9 +470,9 @@ class _EagerTask(_task.TaskDef[..., Any]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from airfoil.sdk import _compile
-        from airfoil.sdk._context import _current
+        from airfoil.sdk._context import in_running_task
 
-        if _compile.active() is not None or _current.get() is not None:
+        if _compile.active() is not None or in_running_task():
             return super().__call__(*args, **kwargs)
 
         async def run() -> Any:
