@@ -1,0 +1,61 @@
+"""Where a flytekit program's local run behaved differently on Airfoil than under flytekit:
+resource requests this machine cannot give (flytekit's local run ignores them), the secrets
+manager's file paths outside a task, and dataclasses with mashumaro's mixin."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import airfoil as af
+from airfoil.compat.flytekit import Resources, map_task, task, workflow
+from airfoil.core.errors import UnschedulableTaskError
+
+pytestmark = pytest.mark.integration
+
+
+@task(requests=Resources(gpu="1", mem="64Mi"), limits=Resources(gpu="1"))
+def on_gpu(x: int) -> int:
+    return x * 2
+
+
+@task
+def plain(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def gpu_pipeline(x: int = 3) -> int:
+    doubled = on_gpu(x=x)
+    return plain(x=doubled).with_overrides(requests=Resources(gpu="2"))
+
+
+@af.task(requests=af.Resources(gpu=1))
+def native_on_gpu(x: int) -> int:
+    return x
+
+
+def test_a_gpu_request_runs_locally_with_one_warning_per_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFOIL_GPUS", "0")  # a machine without a GPU
+    with pytest.warns(UserWarning) as seen:
+        assert gpu_pipeline(x=3) == 7
+        assert gpu_pipeline(x=4) == 9
+        assert map_task(on_gpu)(x=[1, 2]) == [2, 4]
+    texts = [str(w.message) for w in seen if "not enforced" in str(w.message)]
+    assert len(texts) == 2, texts  # once per task, not per run or per attempt
+    assert any("on_gpu' requests cpu=0, mem=64Mi, gpu=1" in t for t in texts)
+    assert any("plain' requests cpu=0, mem=0Mi, gpu=2" in t for t in texts)  # the override
+    assert all("local run" in t and "server or cluster honours it" in t for t in texts)
+
+
+def test_airfoils_own_tasks_keep_refusing_what_the_machine_lacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFOIL_GPUS", "0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UnschedulableTaskError, match=r"native_on_gpu.*gpu=1"):
+            native_on_gpu(x=1)
