@@ -4,12 +4,24 @@ manager's file paths outside a task, and dataclasses with mashumaro's mixin."""
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 import warnings
+from pathlib import Path
 
 import pytest
 
 import airfoil as af
-from airfoil.compat.flytekit import Resources, map_task, task, workflow
+from airfoil.compat.flytekit import (
+    Resources,
+    Secret,
+    current_context,
+    map_task,
+    task,
+    workflow,
+)
+from airfoil.compat.flytekit.testing import SecretsManager
 from airfoil.core.errors import UnschedulableTaskError
 
 pytestmark = pytest.mark.integration
@@ -59,3 +71,38 @@ def test_airfoils_own_tasks_keep_refusing_what_the_machine_lacks(
         warnings.simplefilter("error")
         with pytest.raises(UnschedulableTaskError, match=r"native_on_gpu.*gpu=1"):
             native_on_gpu(x=1)
+
+
+SECRET_GROUP = "user-info"
+
+
+@task(secret_requests=[Secret(group=SECRET_GROUP, key="user_secret")])
+def secret_file_task() -> tuple[str, bool]:
+    secrets = current_context().secrets
+    path = secrets.get_secrets_file(SECRET_GROUP, "user_secret")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path) as f:
+        in_file = f.read()
+    return path, in_file == secrets.get(SECRET_GROUP, "user_secret")  # (a secret is no output)
+
+
+@workflow
+def secret_pipeline() -> tuple[str, bool]:
+    return secret_file_task()
+
+
+def test_the_secrets_managers_file_path_is_the_one_a_task_gets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # flytesnacks' use_secrets idiom: `assert f == sec.get_secrets_file(group, key)`
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    sm = SecretsManager()
+    monkeypatch.setenv(sm.get_secrets_env_var(SECRET_GROUP, "user_secret"), "value")
+    path, holds_the_value = secret_pipeline()
+    assert path == sm.get_secrets_file(SECRET_GROUP, "user_secret")
+    assert path.startswith(str(tmp_path)) and path.endswith("/user-info/user_secret")
+    assert holds_the_value
+    assert not os.path.exists(path)  # removed when the attempt ended
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    with pytest.raises(ValueError, match="group or a key"):
+        sm.get_secrets_file()
