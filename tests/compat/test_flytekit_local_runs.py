@@ -106,3 +106,18 @@ def test_the_secrets_managers_file_path_is_the_one_a_task_gets(
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     with pytest.raises(ValueError, match="group or a key"):
         sm.get_secrets_file()
+
+
+def test_a_mashumaro_dataclass_may_hold_files_and_datasets(tmp_path: Path) -> None:
+    # flytekit's dataclass idiom (DataClassJSONMixin): mashumaro compiles the class when it
+    # is defined, and refused a StructuredDataset field ("not serializable")
+    pytest.importorskip("mashumaro")
+    import _mashumaro_wf as m
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("a")
+    (tmp_path / "f.txt").write_text("hello")
+    assert m.bundle_wf(n=3, where=str(tmp_path)) == "hello ['a.txt'] 3 {3: '3'}"
+    again = m.Bundle.from_json(m.make(n=2, where=str(tmp_path)).to_json())  # mashumaro's own
+    assert again.f.path.endswith("f.txt") and again.sd.file_format == "parquet"
+    assert m.Datum.from_json(m.Datum(x=1, z={1: "a"}).to_json()) == m.Datum(x=1, z={1: "a"})

@@ -15,7 +15,7 @@ import typing
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from airfoil.core.errors import DefinitionError
 from airfoil.core.records import TypeSpec, Value
@@ -243,11 +243,35 @@ class BatchSize:
 
 _FRAME_FORMATS = ("parquet", "csv", "arrow", "")
 
+
+def _mashumaro_base() -> type:
+    """mashumaro's ``SerializableType`` when mashumaro is installed, else ``object``.
+
+    flytekit's ``StructuredDataset`` is one, so a dataclass using mashumaro's
+    ``DataClassJSONMixin`` (flytekit's documented dataclass idiom) may have a
+    ``StructuredDataset`` field: mashumaro compiles the class's (de)serialiser when the class
+    is defined and refuses a field type it cannot serialise. Airfoil does not depend on
+    mashumaro: it is imported only where it is installed. (``FlyteFile`` / ``FlyteDirectory``
+    are ``os.PathLike``, which mashumaro serialises as their path.)"""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("mashumaro") is None:
+        return object
+    base: type = importlib.import_module("mashumaro.types").SerializableType  # optional
+    return base
+
+
+if TYPE_CHECKING:
+    _SerializableBase = object
+else:
+    _SerializableBase = _mashumaro_base()
+
 #: Rows per chunk of :meth:`StructuredDataset.iter` when none is asked for.
 DEFAULT_CHUNK_ROWS = 65_536
 
 
-class StructuredDataset:
+class StructuredDataset(_SerializableBase):
     """flytekit's ``StructuredDataset``: a dataframe (pandas, polars or a pyarrow Table),
     stored by Airfoil as Arrow IPC, read back lazily with ``sd.open(pd.DataFrame).all()`` or
     in chunks with ``.iter()``.
@@ -365,6 +389,18 @@ class StructuredDataset:
             chunks = (_rows(whole, i, rows) for i in range(0, max(len(whole), 1), rows))
         for chunk in chunks:
             yield _select(chunk, self._columns) if self._columns is not None else chunk
+
+    def _serialize(self) -> dict[str, Any]:
+        """mashumaro's form (``to_dict()`` / ``to_json()`` of a dataclass holding it), as
+        flytekit's: the URI (a local file's path, or ``""`` for a frame) and the format."""
+        return {"uri": self._uri or "", "file_format": self.file_format}
+
+    @classmethod
+    def _deserialize(cls, value: dict[str, Any]) -> StructuredDataset:
+        """The dataset :meth:`_serialize` describes (its file is read when it is used)."""
+        sd = cls(file_format=str(value.get("file_format") or "parquet"))
+        sd.uri = sd._uri = value.get("uri") or None
+        return sd
 
     def __repr__(self) -> str:
         cols = f", columns={self._columns}" if self._columns else ""
