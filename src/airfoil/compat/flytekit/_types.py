@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from airfoil.compat.flytekit._structured import decode_from_table, encode_to_table
 from airfoil.core.errors import DefinitionError
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types import (
@@ -361,10 +362,17 @@ class StructuredDataset(_SerializableBase):
         return pl.from_arrow(table)
 
     def all(self) -> Any:
-        """The whole frame, as the type given to :meth:`open` (default pandas)."""
+        """The whole frame, as the type given to :meth:`open` (default pandas; a class with
+        a registered ``StructuredDatasetDecoder`` is read by it)."""
         if self._stored is not None:
             value, ctx, engine = self._stored
-            frame = engine.handler(self._read_type()).to_python(value, ctx)
+            read_as = self._read_type()
+            if not _built_in_class(read_as):  # a registered StructuredDatasetDecoder reads it
+                import pyarrow as pa
+
+                table = engine.handler(pa.Table).to_python(value, ctx)
+                return decode_from_table(table, read_as, self.file_format, self._columns)
+            frame = engine.handler(read_as).to_python(value, ctx)
         elif self._dataframe is None and self._uri is not None:
             frame = self._from_uri()
         else:
@@ -380,6 +388,10 @@ class StructuredDataset(_SerializableBase):
         value's record batches, converted only when it is reached (the whole frame is never
         read at once). A frame held in memory yields itself, in chunks.
         """
+        if self._stored is not None and not _built_in_class(self._read_type()):
+            decoded = self.all()  # a decoder may give a generator of chunks
+            yield from decoded if isinstance(decoded, Iterator) else [decoded]
+            return
         if self._stored is not None:
             value, ctx, engine = self._stored
             handler: Any = engine.handler(self._read_type())
@@ -460,6 +472,16 @@ def _select(frame: Any, columns: list[str]) -> Any:
     return frame[columns]
 
 
+def _built_in_frame(frame: Any) -> bool:
+    """A pandas, polars or pyarrow frame (else a registered encoder writes it)."""
+    return _built_in_class(type(frame))
+
+
+def _built_in_class(cls: Any) -> bool:
+    """A pandas, polars or pyarrow frame class (else a registered decoder reads it)."""
+    return str(getattr(cls, "__module__", "")).split(".")[0] in _FRAME_LIBRARIES
+
+
 class _StructuredHandler(BlobHandler):
     classes = (StructuredDataset,)
 
@@ -480,10 +502,16 @@ class _StructuredHandler(BlobHandler):
 
     def check(self, obj: Any) -> None:
         frame = self._frame(obj)
-        self.engine.handler(type(frame)).check(frame)
+        if _built_in_frame(frame):
+            self.engine.handler(type(frame)).check(frame)
 
     def to_value(self, obj: Any, ctx: ValueContext) -> Value:
         frame = self._frame(obj)
+        if not _built_in_frame(frame):  # the user's StructuredDatasetEncoder writes it
+            fmt = self.file_format or (
+                obj.file_format if isinstance(obj, StructuredDataset) else ""
+            )
+            frame = encode_to_table(frame, fmt, self.columns)
         if self.columns is not None:
             frame = _written(frame, self.columns)
         return self.engine.handler(type(frame)).to_value(frame, ctx)
