@@ -48,7 +48,7 @@ EXPECTED_NAMES = {
     "Checkpoint", "Description", "Documentation", "ExecutionParameters", "FlyteContext",
     "FlyteContextManager", "Literal", "LiteralType", "Scalar", "SourceCode",
     "StructuredDatasetFormat", "StructuredDatasetTransformerEngine", "StructuredDatasetType",
-    "logger",
+    "logger", "SQLTask",
 }  # fmt: skip
 
 

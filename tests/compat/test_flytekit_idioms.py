@@ -5,16 +5,19 @@ errors of their bad input."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from airfoil.compat.flytekit import ImageSpec, Secret, task, workflow
 from airfoil.compat.flytekit.core.context_manager import FlyteContextManager
+from airfoil.compat.flytekit.core.node_creation import create_node
 from airfoil.compat.flytekit.deck import MarkdownRenderer, SourceCodeRenderer, TopFrameRenderer
 from airfoil.compat.flytekit.exceptions.eager import EagerException
 from airfoil.compat.flytekit.experimental import EagerException as OldEagerException
@@ -239,3 +242,57 @@ def test_flytekit_gates_wait_for_real_signals(passes: str, expected: dict) -> No
     t = _answer_when_waiting({"title": "Q3", "passes": passes, "ok-report": "true"})
     assert _review_wf(data=[1.0, 2.0, 3.0]) == expected
     t.join(5)
+
+
+@task
+def _open_run() -> None:
+    print("open")
+
+
+@task
+def _close_run() -> None:
+    print("close")
+
+
+@task
+def _scale(x: float) -> float:
+    return x * 3
+
+
+@task
+def _shift(x: float) -> float:
+    return x + 0.5
+
+
+def _bracketed(fn: Any) -> Any:
+    """flytesnacks' setup/teardown workflow decorator: order the body's first and last nodes
+    after / before the nodes it adds, through ctx.compilation_state.nodes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = FlyteContextManager.current_context()
+        start = create_node(_open_run)
+        outputs = fn(*args, **kwargs)
+        end = create_node(_close_run)
+        assert ctx.compilation_state is not None
+        body = ctx.compilation_state.nodes
+        start >> body[1]
+        body[-2] >> end
+        return outputs
+
+    return wrapper
+
+
+@workflow
+@_bracketed
+def _bracketed_wf(x: float) -> float:
+    return _shift(x=_scale(x=x))
+
+
+def test_a_workflow_decorator_orders_nodes_through_the_compilation_state() -> None:
+    assert FlyteContextManager.current_context().compilation_state is None  # not compiling
+    nodes = {n.id: n for n in _bracketed_wf.spec.nodes}
+    assert sorted(nodes) == ["n0", "n1", "n2", "n3"]
+    assert "n0" in nodes["n1"].upstream  # _scale after _open_run
+    assert "n2" in nodes["n3"].upstream  # _close_run after _shift
+    assert _bracketed_wf(x=2.0) == 6.5

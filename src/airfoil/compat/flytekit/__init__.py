@@ -48,6 +48,7 @@ from airfoil.compat.flytekit._remote import (
     reference_task,
     reference_workflow,
 )
+from airfoil.compat.flytekit._sqlite import SQLTask
 from airfoil.compat.flytekit._structured import (
     StructuredDatasetFormat,
     StructuredDatasetTransformerEngine,
@@ -107,6 +108,7 @@ __all__ = [
     "PodTemplate",
     "PythonFunctionTask",
     "Resources",
+    "SQLTask",
     "Scalar",
     "Secret",
     "Slack",

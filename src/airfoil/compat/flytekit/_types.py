@@ -38,6 +38,7 @@ __all__ = [
     "TypeTransformer",
     "FlyteFile",
     "FlytePickle",
+    "FlyteSchema",
     "FlyteTypesConverter",
     "HashMethod",
     "StructuredDataset",
@@ -420,6 +421,24 @@ class StructuredDataset(_SerializableBase):
         return f"StructuredDataset({where}{cols})"
 
 
+class FlyteSchema(StructuredDataset):
+    """flytekit's deprecated ``FlyteSchema`` (``flytekit.types.schema``): a dataset read with
+    ``schema.open().all()`` (a pandas frame unless another type is given).
+    ``FlyteSchema[kwtypes(a=int)]`` is the same type (the columns are not checked)."""
+
+    def __class_getitem__(cls, _columns: Any) -> type[FlyteSchema]:
+        return cls
+
+    def open(self, dataframe_type: type | None = None, mode: Any = None) -> FlyteSchema:
+        """The reader: ``.all()`` gives the frame as ``dataframe_type`` (default pandas)."""
+        if dataframe_type is not None:
+            self._read_as = dataframe_type
+        return self
+
+    def __repr__(self) -> str:
+        return "FlyteSchema" + super().__repr__().removeprefix("StructuredDataset")
+
+
 def _rows(frame: Any, start: int, rows: int) -> Any:
     """Rows ``start`` to ``start + rows`` of a pandas / polars frame or a pyarrow Table."""
     if type(frame).__module__.split(".")[0] == "pandas":
@@ -486,10 +505,15 @@ class _StructuredHandler(BlobHandler):
     classes = (StructuredDataset,)
 
     def __init__(
-        self, engine: AirfoilTypeEngine, columns: list[str] | None, file_format: str = ""
+        self,
+        engine: AirfoilTypeEngine,
+        columns: list[str] | None,
+        file_format: str = "",
+        cls: type[StructuredDataset] = StructuredDataset,
     ) -> None:
         super().__init__(TypeSpec("dataframe"))  # no flavour: any frame binds to it
         self.engine = engine
+        self.cls = cls
         self.columns = columns
         self.file_format = file_format  # declared in the annotation (stored as Arrow IPC)
 
@@ -519,7 +543,7 @@ class _StructuredHandler(BlobHandler):
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format not in ("arrow", "parquet"):
             raise self.wrong_format(value)
-        sd = StructuredDataset(file_format=self.file_format)
+        sd = self.cls(file_format=self.file_format)
         sd._stored = (value, ctx, self.engine)
         sd._columns = self.columns
         return sd
@@ -581,6 +605,8 @@ class FlyteTypesConverter(Converter):
             return _PathHandler(engine.handler(Directory), FlyteDirectory)
         if py_type is StructuredDataset:
             return _StructuredHandler(engine, columns, file_format)
+        if py_type is FlyteSchema:
+            return _StructuredHandler(engine, columns, file_format, FlyteSchema)
         if isinstance(py_type, type) and issubclass(py_type, FlytePickle):
             return engine.handler(Any)  # any object: JSON when it can be, else pickled
         return None
