@@ -296,3 +296,30 @@ def test_a_workflow_decorator_orders_nodes_through_the_compilation_state() -> No
     assert "n0" in nodes["n1"].upstream  # _scale after _open_run
     assert "n2" in nodes["n3"].upstream  # _close_run after _shift
     assert _bracketed_wf(x=2.0) == 6.5
+
+
+def test_a_generic_sql_task_runs_only_mocked_and_says_so() -> None:
+    import pandas as pd
+
+    from airfoil.compat.flytekit import SQLTask, TaskMetadata, kwtypes
+    from airfoil.compat.flytekit.testing import task_mock
+    from airfoil.compat.flytekit.types.schema import FlyteSchema
+
+    sql = SQLTask(
+        "top-rows",
+        query_template="SELECT * FROM t WHERE n > {{ .inputs.n }}",
+        inputs=kwtypes(n=int),
+        outputs=kwtypes(results=FlyteSchema),
+        metadata=TaskMetadata(retries=0),
+    )
+    with pytest.raises(ExecutionFailedError, match="generic SQL task.*task_mock"):
+        sql(n=1)
+    with task_mock(sql) as mock:
+        mock.return_value = pd.DataFrame({"n": [2, 3]})
+        got = sql(n=1)
+        assert isinstance(got, FlyteSchema)
+        assert got.open().all()["n"].tolist() == [2, 3]
+    with pytest.raises(DefinitionError, match="TaskMetadata"):
+        SQLTask("q", query_template="SELECT 1", metadata={"retries": 1})
+    with pytest.raises(DefinitionError, match="give the task a name"):
+        SQLTask("", query_template="SELECT 1")
