@@ -312,7 +312,7 @@ def test_a_generic_sql_task_runs_only_mocked_and_says_so() -> None:
         outputs=kwtypes(results=FlyteSchema),
         metadata=TaskMetadata(retries=0),
     )
-    with pytest.raises(ExecutionFailedError, match="generic SQL task.*task_mock"):
+    with pytest.raises(ExecutionFailedError, match=r"generic SQL task.*task_mock"):
         sql(n=1)
     with task_mock(sql) as mock:
         mock.return_value = pd.DataFrame({"n": [2, 3]})
