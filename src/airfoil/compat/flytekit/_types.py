@@ -17,6 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
+
 from airfoil.compat.flytekit._structured import decode_from_table, encode_to_table
 from airfoil.core.errors import DefinitionError
 from airfoil.core.records import TypeSpec, Value
@@ -447,15 +449,35 @@ def _rows(frame: Any, start: int, rows: int) -> Any:
 
 
 def _written(frame: Any, columns: list[str]) -> Any:
-    """What is stored of a frame whose type declares ``columns``: those columns only (as
-    flytekit writes them; a pandas frame's index is not kept)."""
+    """What is stored of a frame whose type declares ``columns``: those columns only, and a
+    pandas frame's index, as flytekit's Parquet keeps it (read as pandas, the index comes
+    back; read as arrow or polars, only the declared columns: see :func:`_declared`)."""
     try:
-        frame = _select(frame, columns)
+        return _select(frame, columns)
     except Exception as exc:  # a missing column (each library raises its own error)
         raise ConversionError(f"the frame has no column(s) {columns}: {exc}") from None
-    if type(frame).__module__.split(".")[0] == "pandas":
-        frame = frame.reset_index(drop=True)
-    return frame
+
+
+#: Value.meta key of a frame written with declared columns (JSON list): flytekit's stored
+#: dataset type carries them, and its readers select them (an arrow reader of a plain
+#: ``StructuredDataset`` gets those columns, not the pandas index column as well).
+_DECLARED = "flytekit_columns"
+
+
+def _declaring(value: Value, columns: list[str] | None) -> Value:
+    if not columns:
+        return value
+    import json
+
+    return msgspec.structs.replace(value, meta={**value.meta, _DECLARED: json.dumps(columns)})
+
+
+def _declared(value: Value) -> list[str] | None:
+    """The columns a frame was written with (``None``: the whole frame)."""
+    import json
+
+    text = value.meta.get(_DECLARED)
+    return list(json.loads(text)) if text else None
 
 
 class _ColumnsHandler(BlobHandler):
@@ -473,7 +495,7 @@ class _ColumnsHandler(BlobHandler):
         self.inner.check(obj)
 
     def to_value(self, obj: Any, ctx: ValueContext) -> Value:
-        return self.inner.to_value(_written(obj, self.columns), ctx)
+        return _declaring(self.inner.to_value(_written(obj, self.columns), ctx), self.columns)
 
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         return _select(self.inner.to_python(value, ctx), self.columns)
@@ -538,14 +560,14 @@ class _StructuredHandler(BlobHandler):
             frame = encode_to_table(frame, fmt, self.columns)
         if self.columns is not None:
             frame = _written(frame, self.columns)
-        return self.engine.handler(type(frame)).to_value(frame, ctx)
+        return _declaring(self.engine.handler(type(frame)).to_value(frame, ctx), self.columns)
 
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format not in ("arrow", "parquet"):
             raise self.wrong_format(value)
         sd = self.cls(file_format=self.file_format)
         sd._stored = (value, ctx, self.engine)
-        sd._columns = self.columns
+        sd._columns = self.columns if self.columns is not None else _declared(value)
         return sd
 
 
