@@ -25,6 +25,7 @@ from airfoil.compat.flytekit.testing import SecretsManager
 from airfoil.compat.flytekit.types.directory import FlyteDirectory
 from airfoil.compat.flytekit.types.file import FlyteFile
 from airfoil.compat.flytekit.types.pickle import FlytePickle
+from airfoil.compat.flytekit.types.schema import FlyteSchema
 from airfoil.core.errors import DefinitionError, ExecutionFailedError
 
 pytestmark = pytest.mark.integration
@@ -323,3 +324,22 @@ def test_a_generic_sql_task_runs_only_mocked_and_says_so() -> None:
         SQLTask("q", query_template="SELECT 1", metadata={"retries": 1})
     with pytest.raises(DefinitionError, match="give the task a name"):
         SQLTask("", query_template="SELECT 1")
+
+
+@task
+def _passes(s: FlyteSchema) -> FlyteSchema:
+    return s
+
+
+def test_a_flyte_schema_is_made_from_the_parquet_a_task_wrote(tmp_path: Path) -> None:
+    # flytesnacks' custom objects example: FlyteSchema(temp_dir) in a dataclass field
+    frame = pd.DataFrame({"Name": ["Tom", "Jo"], "Age": [20, 22]})
+    (tmp_path / "table").mkdir()
+    frame.to_parquet(tmp_path / "table" / "part.parquet")
+    read = _passes(s=FlyteSchema(str(tmp_path / "table")))  # a directory of Parquet files
+    assert read.open().all().equals(frame)
+    assert FlyteSchema[{"Name": str}] is FlyteSchema
+    with pytest.raises(DefinitionError, match="no such file or directory"):
+        FlyteSchema(str(tmp_path / "missing"))
+    with pytest.raises(DefinitionError, match="local files only"):
+        FlyteSchema("s3://bucket/table")

@@ -428,6 +428,33 @@ class FlyteSchema(StructuredDataset):
     ``schema.open().all()`` (a pandas frame unless another type is given).
     ``FlyteSchema[kwtypes(a=int)]`` is the same type (the columns are not checked)."""
 
+    def __init__(
+        self,
+        local_path: str | os.PathLike[str] | None = None,
+        remote_path: str | None = None,
+        supported_mode: Any = None,
+        downloader: Any = None,
+        **_: Any,
+    ) -> None:
+        """``FlyteSchema(local_path)``: the Parquet file, or a directory of Parquet files, a
+        task wrote (read when the schema is stored or opened).
+
+        Raises:
+            DefinitionError: a remote path, or a local one that does not exist.
+        """
+        super().__init__()
+        path = remote_path if local_path is None else os.fspath(local_path)
+        if path is not None:
+            text = str(path).removeprefix("file://")
+            if "://" in text:
+                raise DefinitionError(
+                    f"FlyteSchema({path!r}): Airfoil reads local files only; download the "
+                    "data in the task and give its local path"
+                )
+            if not os.path.exists(text):
+                raise DefinitionError(f"FlyteSchema({path!r}): no such file or directory")
+            self._uri = self.uri = text
+
     def __class_getitem__(cls, _columns: Any) -> type[FlyteSchema]:
         return cls
 
