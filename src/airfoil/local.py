@@ -101,6 +101,11 @@ class Runtime:
             an executor whose runtime factory gives them the same types.
     """
 
+    #: Whether its runs are local runs (a script's ``wf()``, ``airfoil run``): a task whose
+    #: requests are hints there (flytekit-style, ``core.resources.LOCAL_RESOURCES_KEY``) runs
+    #: with what this machine has. A server's runtime honours every request.
+    local_run = False
+
     def __init__(
         self,
         settings: AirfoilSettings,
@@ -192,6 +197,7 @@ class Runtime:
                         owner=owner,
                         policy=self.settings.scheduler_policy,
                         gpus=self.settings.gpus,
+                        local_run=self.local_run,
                     )
 
                 owner = _owner()
@@ -411,12 +417,14 @@ class Runtime:
 class LocalRuntime(Runtime):
     """The embedded engine's runtime: its stores opened from ``settings`` (the registry on
     first use, secrets from ``AIRFOIL_SECRET_<NAME>``). Built once per settings per process
-    (:func:`get_runtime`).
+    (:func:`get_runtime`). Its runs are local runs (:attr:`Runtime.local_run`).
 
     Args:
         settings: where the stores are and which executor runs attempts by default.
         executors / codecs / hooks / task_types: as :class:`Runtime`'s.
     """
+
+    local_run = True
 
     def __init__(
         self,

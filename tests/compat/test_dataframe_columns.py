@@ -64,6 +64,30 @@ def test_only_the_declared_columns_are_stored() -> None:
     assert table.column("Age").to_pylist() == [20, 22, 20, 22]
 
 
+@task
+def as_pandas(ds: StructuredDataset) -> pd.DataFrame:
+    return ds.open(pd.DataFrame).all()
+
+
+@workflow
+def subset_pandas() -> pd.DataFrame:
+    return as_pandas(ds=ages_dataset(df=people()))
+
+
+@workflow
+def whole_arrow() -> pa.Table:
+    return as_arrow(ds=people())
+
+
+def test_a_subset_keeps_the_pandas_index_as_flytekit_does() -> None:
+    # flytekit's Parquet keeps the index: read as pandas it comes back (flytesnacks'
+    # structured dataset example prints it); read as arrow, only the declared columns
+    assert subset().index.tolist() == [0, 1, 0, 1]
+    assert subset_pandas().index.tolist() == [0, 1, 0, 1]
+    assert subset_arrow().column_names == ["Age"]
+    assert whole_arrow().column_names == ["Name", "Age", "Height", "__index_level_0__"]
+
+
 def test_a_missing_declared_column_fails_the_task() -> None:
     with pytest.raises(ExecutionFailedError, match=r"no column\(s\) \['Nickname'\]"):
         missing()

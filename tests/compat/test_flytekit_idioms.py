@@ -5,16 +5,19 @@ errors of their bad input."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from airfoil.compat.flytekit import ImageSpec, Secret, task, workflow
 from airfoil.compat.flytekit.core.context_manager import FlyteContextManager
+from airfoil.compat.flytekit.core.node_creation import create_node
 from airfoil.compat.flytekit.deck import MarkdownRenderer, SourceCodeRenderer, TopFrameRenderer
 from airfoil.compat.flytekit.exceptions.eager import EagerException
 from airfoil.compat.flytekit.experimental import EagerException as OldEagerException
@@ -22,6 +25,7 @@ from airfoil.compat.flytekit.testing import SecretsManager
 from airfoil.compat.flytekit.types.directory import FlyteDirectory
 from airfoil.compat.flytekit.types.file import FlyteFile
 from airfoil.compat.flytekit.types.pickle import FlytePickle
+from airfoil.compat.flytekit.types.schema import FlyteSchema
 from airfoil.core.errors import DefinitionError, ExecutionFailedError
 
 pytestmark = pytest.mark.integration
@@ -100,8 +104,8 @@ def test_secrets_manager_names_the_local_variables(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(var, "k3y")
     assert sm.get("my-group", "api_key") == "k3y"
     assert sm.get("my-group", "api_key", encode_mode="rb") == b"k3y"
-    with pytest.raises(ValueError, match="only while a task runs"):
-        sm.get_secrets_file("my-group", "api_key")
+    # outside a task: the path a task would be given (flytekit's is /etc/secrets/<g>/<k>)
+    assert sm.get_secrets_file("my-group", "api_key").endswith("/my-group/api_key")
 
     @task(secret_requests=[Secret(group="my-group", key="api_key")])
     def reads() -> str:
@@ -239,3 +243,103 @@ def test_flytekit_gates_wait_for_real_signals(passes: str, expected: dict) -> No
     t = _answer_when_waiting({"title": "Q3", "passes": passes, "ok-report": "true"})
     assert _review_wf(data=[1.0, 2.0, 3.0]) == expected
     t.join(5)
+
+
+@task
+def _open_run() -> None:
+    print("open")
+
+
+@task
+def _close_run() -> None:
+    print("close")
+
+
+@task
+def _scale(x: float) -> float:
+    return x * 3
+
+
+@task
+def _shift(x: float) -> float:
+    return x + 0.5
+
+
+def _bracketed(fn: Any) -> Any:
+    """flytesnacks' setup/teardown workflow decorator: order the body's first and last nodes
+    after / before the nodes it adds, through ctx.compilation_state.nodes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = FlyteContextManager.current_context()
+        start = create_node(_open_run)
+        outputs = fn(*args, **kwargs)
+        end = create_node(_close_run)
+        assert ctx.compilation_state is not None
+        body = ctx.compilation_state.nodes
+        start >> body[1]
+        body[-2] >> end
+        return outputs
+
+    return wrapper
+
+
+@workflow
+@_bracketed
+def _bracketed_wf(x: float) -> float:
+    return _shift(x=_scale(x=x))
+
+
+def test_a_workflow_decorator_orders_nodes_through_the_compilation_state() -> None:
+    assert FlyteContextManager.current_context().compilation_state is None  # not compiling
+    nodes = {n.id: n for n in _bracketed_wf.spec.nodes}
+    assert sorted(nodes) == ["n0", "n1", "n2", "n3"]
+    assert "n0" in nodes["n1"].upstream  # _scale after _open_run
+    assert "n2" in nodes["n3"].upstream  # _close_run after _shift
+    assert _bracketed_wf(x=2.0) == 6.5
+
+
+def test_a_generic_sql_task_runs_only_mocked_and_says_so() -> None:
+    import pandas as pd
+
+    from airfoil.compat.flytekit import SQLTask, TaskMetadata, kwtypes
+    from airfoil.compat.flytekit.testing import task_mock
+    from airfoil.compat.flytekit.types.schema import FlyteSchema
+
+    sql = SQLTask(
+        "top-rows",
+        query_template="SELECT * FROM t WHERE n > {{ .inputs.n }}",
+        inputs=kwtypes(n=int),
+        outputs=kwtypes(results=FlyteSchema),
+        metadata=TaskMetadata(retries=0),
+    )
+    with pytest.raises(ExecutionFailedError, match=r"generic SQL task.*task_mock"):
+        sql(n=1)
+    with task_mock(sql) as mock:
+        mock.return_value = pd.DataFrame({"n": [2, 3]})
+        got = sql(n=1)
+        assert isinstance(got, FlyteSchema)
+        assert got.open().all()["n"].tolist() == [2, 3]
+    with pytest.raises(DefinitionError, match="TaskMetadata"):
+        SQLTask("q", query_template="SELECT 1", metadata={"retries": 1})
+    with pytest.raises(DefinitionError, match="give the task a name"):
+        SQLTask("", query_template="SELECT 1")
+
+
+@task
+def _passes(s: FlyteSchema) -> FlyteSchema:
+    return s
+
+
+def test_a_flyte_schema_is_made_from_the_parquet_a_task_wrote(tmp_path: Path) -> None:
+    # flytesnacks' custom objects example: FlyteSchema(temp_dir) in a dataclass field
+    frame = pd.DataFrame({"Name": ["Tom", "Jo"], "Age": [20, 22]})
+    (tmp_path / "table").mkdir()
+    frame.to_parquet(tmp_path / "table" / "part.parquet")
+    read = _passes(s=FlyteSchema(str(tmp_path / "table")))  # a directory of Parquet files
+    assert read.open().all().equals(frame)
+    assert FlyteSchema[{"Name": str}] is FlyteSchema
+    with pytest.raises(DefinitionError, match="no such file or directory"):
+        FlyteSchema(str(tmp_path / "missing"))
+    with pytest.raises(DefinitionError, match="local files only"):
+        FlyteSchema("s3://bucket/table")

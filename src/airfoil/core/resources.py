@@ -9,13 +9,26 @@ import msgspec
 
 from airfoil.core.errors import ConfigError
 
-__all__ = ["SCHEDULING_POLICIES", "ResourceSpec", "parse_cpu", "parse_duration", "parse_memory"]
+__all__ = [
+    "LOCAL_RESOURCES_KEY",
+    "SCHEDULING_POLICIES",
+    "ResourceSpec",
+    "parse_cpu",
+    "parse_duration",
+    "parse_memory",
+]
 
 #: The scheduling policies' names (``airfoil.scheduler.policy_names()``, which imports every
 #: policy; a test keeps the two equal): checking a setting against them costs no import.
 SCHEDULING_POLICIES = frozenset(
     {"fifo", "fifo-skip", "backfill", "fair", "las", "stretch", "airfoil"}
 )
+
+#: ``TaskSpec.config`` key of a task whose requests a *local* run treats as hints (value
+#: ``"best_effort"``): what this machine cannot give (a GPU on a laptop) is not waited for, with
+#: one warning. Tasks defined through ``airfoil.compat.flytekit`` carry it, because flytekit's
+#: local runs ignore resource requests; a server or a cluster still honours them.
+LOCAL_RESOURCES_KEY = "local_resources"
 
 _MEM_UNITS = {
     "": 1,

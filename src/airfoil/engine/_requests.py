@@ -10,8 +10,9 @@ from __future__ import annotations
 import msgspec
 
 from airfoil.core.records import TaskSpec
+from airfoil.core.resources import LOCAL_RESOURCES_KEY, ResourceSpec
 
-__all__ = ["asks_for_resources", "replace_environment"]
+__all__ = ["asks_for_resources", "best_effort_request", "replace_environment"]
 
 
 def asks_for_resources(task: TaskSpec | None) -> bool:
@@ -29,3 +30,17 @@ def asks_for_resources(task: TaskSpec | None) -> bool:
 def replace_environment(task: TaskSpec, extra: dict[str, str]) -> TaskSpec:
     """The task with ``extra`` added to its environment."""
     return msgspec.structs.replace(task, environment={**task.environment, **extra})
+
+
+def best_effort_request(task: TaskSpec, per: ResourceSpec, capacity: ResourceSpec) -> ResourceSpec:
+    """What a local run admits a task with: its request ``per``, lowered to ``capacity`` in
+    each quantity the machine lacks when the task treats its requests as hints locally
+    (``config[LOCAL_RESOURCES_KEY] == "best_effort"``, as flytekit-style tasks do); else
+    ``per`` unchanged."""
+    if task.config.get(LOCAL_RESOURCES_KEY) != "best_effort" or per.fits_in(capacity):
+        return per
+    return ResourceSpec(
+        cpu=min(per.cpu, capacity.cpu),
+        mem=min(per.mem, capacity.mem),
+        gpu=min(per.gpu, capacity.gpu),
+    )

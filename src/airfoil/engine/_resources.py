@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,7 +42,7 @@ from airfoil.core.cluster import ClusterNode
 from airfoil.core.errors import UnschedulableTaskError
 from airfoil.core.records import TaskSpec
 from airfoil.core.resources import ResourceSpec
-from airfoil.engine._requests import asks_for_resources
+from airfoil.engine._requests import asks_for_resources, best_effort_request
 from airfoil.scheduler import (
     DEFAULT_POLICY,
     Node,
@@ -162,8 +163,13 @@ class ResourceQueue:
         default_estimate_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
         cluster: Callable[[], Sequence[ClusterNode]] | None = None,
+        local_run: bool = False,
     ) -> None:
         self.cluster = cluster
+        #: a local run's queue: tasks treating their requests as hints locally (flytekit-style)
+        #: are admitted with what this machine has (:meth:`_shape`)
+        self.local_run = local_run and cluster is None
+        self._hinted: set[str] = set()
         self._cluster_nodes: tuple[ClusterNode, ...] = ()
         if cluster is not None:
             gpu_ids = ()  # the cluster picks GPUs on the node it was told
@@ -211,7 +217,7 @@ class ResourceQueue:
         """
         self._refresh_quotas(force=True)
         self._refresh_nodes()
-        per, workers = work_shape(task)
+        per, workers = self._shape(task)
         item = WorkItem(f"check/{node_id}", project, per, gang_size=workers)
         with self._lock:
             try:
@@ -247,6 +253,26 @@ class ResourceQueue:
                     capacity=limit,
                 ) from None
 
+    def _shape(self, task: TaskSpec) -> tuple[ResourceSpec, int]:
+        """:func:`work_shape`; on a local run, a task whose requests are hints there
+        (``LOCAL_RESOURCES_KEY``) asks only for what this machine has, with one warning per
+        task naming what is not enforced."""
+        per, workers = work_shape(task)
+        if not self.local_run or workers > 1:
+            return per, workers
+        fitted = best_effort_request(task, per, self.capacity)
+        if fitted != per and task.name not in self._hinted:
+            self._hinted.add(task.name)
+            warnings.warn(
+                f"task {task.name!r} requests {describe(per)} but this machine can give at most "
+                f"{describe(self.capacity)}: the request is not enforced in a local run (as "
+                "flytekit's local runs ignore resources); it runs with "
+                f"{describe(fitted)}. A server or cluster honours it.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return fitted, workers
+
     # -- a drive loop's calls --------------------------------------------------------------
 
     def submit(
@@ -279,7 +305,7 @@ class ResourceQueue:
         """The work item of a node's next attempt: its shape, its project's priority, now,
         and the nodes it prefers (none on a one-machine queue: nothing to prefer)."""
         self._refresh_quotas()
-        per, workers = work_shape(task)
+        per, workers = self._shape(task)
         with self._lock:
             priority = self._priorities.get(project, 0)
         return WorkItem(
@@ -725,9 +751,11 @@ def machine_queue(
     policy: str = DEFAULT_POLICY,
     gpus: int | None = None,
     capacity: ResourceSpec | None = None,
+    local_run: bool = False,
 ) -> ResourceQueue:
     """A queue over this machine: its CPUs and memory, and its GPUs (``gpus`` pretends there
-    are that many; default: :func:`~airfoil.executors.base.detect_gpus`).
+    are that many; default: :func:`~airfoil.executors.base.detect_gpus`). ``local_run``: see
+    :class:`ResourceQueue`.
 
     Raises:
         UnknownPolicyError: ``policy`` names no policy.
@@ -737,4 +765,4 @@ def machine_queue(
     cap = capacity or machine_capacity()
     ids = tuple(str(i) for i in range(gpus)) if gpus is not None else detect_gpus()
     cap = ResourceSpec(cpu=cap.cpu, mem=cap.mem, gpu=len(ids) if capacity is None else cap.gpu)
-    return ResourceQueue(cap, ids, policy=policy, meta=meta, owner=owner)
+    return ResourceQueue(cap, ids, policy=policy, meta=meta, owner=owner, local_run=local_run)

@@ -44,11 +44,12 @@ class Secrets:
     error message by accident (copy with ``{n: s[n] for n in s}`` if you must).
     """
 
-    __slots__ = ("_dir", "_values")
+    __slots__ = ("_dir", "_shared", "_values")
 
     def __init__(self, values: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         self._values: dict[str, str] = dict(values)
         self._dir: str | None = None
+        self._shared: dict[str, str] = {}  # path -> this attempt's marker
 
     def file(self, name: str) -> str:
         """The path of a file holding secret ``name`` (for code that reads a secret from a
@@ -70,13 +71,41 @@ class Secrets:
                 f.write(value)
         return path
 
+    def shared_file(self, name: str, path: str) -> str:
+        """Secret ``name`` in the file at ``path``, a fixed path under this user's secrets
+        directory (``airfoil.sdk._secret_files.shared_path``: what flytekit's
+        ``get_secrets_file`` names), while this attempt runs: attempts running at once share
+        it, the last to end removes it. Where it holds another value (the same name's secret
+        of another project), a private file (:meth:`file`) instead.
+
+        Raises:
+            KeyError: the task has no such secret.
+            PermissionError: the secrets directory is not this user's alone.
+        """
+        value = self[name]
+        if path in self._shared:
+            return path
+        from airfoil.sdk._secret_files import mount
+
+        marker = mount(path, value)
+        if marker is None:
+            return self.file(name)
+        self._shared[path] = marker
+        return path
+
     def close(self) -> None:
-        """Remove the files :meth:`file` wrote."""
+        """Remove the files :meth:`file` wrote, and this attempt's hold on shared ones."""
         if self._dir is not None:
             import shutil
 
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+        if self._shared:
+            from airfoil.sdk._secret_files import unmount
+
+            for path, marker in self._shared.items():
+                unmount(path, marker)
+            self._shared = {}
 
     def __getitem__(self, name: str) -> str:
         try:

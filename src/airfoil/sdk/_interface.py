@@ -2,8 +2,9 @@
 
 Inputs come from parameters (annotations required; defaults allowed). Outputs come from the
 return annotation: ``None`` -> no outputs; a ``typing.NamedTuple`` -> one output per field;
-a fixed-length ``tuple[A, B]`` -> one output per element, named ``o0``, ``o1``... (as in
-flytekit: a workflow unpacks them, ``a, b = t()``); anything else -> one output named ``o0``.
+a fixed-length ``tuple[A, B]`` (or flytekit's ``-> (A, B)``) -> one output per element, named
+``o0``, ``o1``... (as in flytekit: a workflow unpacks them, ``a, b = t()``); anything else ->
+one output named ``o0``.
 A ``tuple[T, ...]`` is one output (a variable-length tuple). Descriptions come from a
 Google-style docstring (``Args:`` and ``Returns:`` sections).
 """
@@ -180,7 +181,9 @@ def build_interface(
             )
         )
     # An unannotated return is treated as "no outputs".
-    ret = hints.get("return")
+    ret: Any = hints.get("return")
+    if isinstance(ret, tuple) and ret:  # flytekit's `-> (A, B)`: a tuple of types
+        ret = tuple.__class_getitem__(ret)  # tuple[(A, B)] is tuple[A, B]
     output_types: dict[str, Any] = {}
     outputs: list[Param] = []
     style = "none"

@@ -20,8 +20,9 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.errors import TypeTransformError
-from airfoil.core.records import TypeSpec
+from airfoil.core.records import TypeSpec, Value
 from airfoil.types._base import (
+    BlobHandler,
     ConversionError,
     Converter,
     Handler,
@@ -387,6 +388,19 @@ class UnionHandler(Handler):
         if member is None:
             raise mismatch(str(self.spec), data)
         return member.decode(data, ctx)
+
+    def to_python(self, value: Value, ctx: ValueContext) -> Any:
+        """A stored union, or a member's own stored value: a workflow binds a ``File`` (a
+        frame, an array...) to an ``Optional[File]`` input as the value it is, which the
+        member that wrote it reads."""
+        if value.format != "json":
+            for m in self.members:
+                if isinstance(m, BlobHandler):
+                    try:
+                        return m.to_python(value, ctx)
+                    except TypeTransformError:
+                        continue
+        return super().to_python(value, ctx)
 
     def cli_form(self) -> str:
         return " or ".join(m.cli_form() for m in self.members)

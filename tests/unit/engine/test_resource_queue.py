@@ -8,7 +8,7 @@ import pytest
 
 from airfoil.core.errors import UnschedulableTaskError
 from airfoil.core.records import Interface, TaskSpec
-from airfoil.core.resources import ResourceSpec
+from airfoil.core.resources import LOCAL_RESOURCES_KEY, ResourceSpec
 from airfoil.engine._resources import ResourceQueue, asks_for_resources
 from airfoil.store._scheduling import ProjectQuota
 from airfoil.store.memory import MemoryMetaStore
@@ -159,3 +159,34 @@ def test_a_request_larger_than_the_machine_fails_the_check() -> None:
     with pytest.raises(UnschedulableTaskError, match=r"gpu=3.*at most cpu=16, mem=65536Mi, gpu=2"):
         q.check(task(gpu=3), "n0", "p")
     q.check(task(gpu=2), "n0", "p")
+
+
+HINTS = {LOCAL_RESOURCES_KEY: "best_effort"}
+
+
+def test_a_local_run_admits_a_hinted_request_with_what_the_machine_has() -> None:
+    # flytekit-style tasks: a local run (no GPU here) runs them, warning once per task
+    cap = ResourceSpec(cpu=16.0, mem=64 * GIB, gpu=0)
+    q = ResourceQueue(cap, [], owner="me", quota_refresh_s=0, local_run=True)
+    hinted = task(gpu=1, cpu=32.0, config=HINTS)
+    with pytest.warns(UserWarning, match=r"'m.train' requests cpu=32, mem=1024Mi, gpu=1.*not "):
+        q.check(hinted, "n0", "p")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one warning per task, not one per attempt
+        q.check(hinted, "n1", "p")
+        q.submit("e1", "n0", "p", hinted)
+    q.decide()
+    assert q.take("e1")[0] == ["n0"] and q.gpus_of("e1", "n0") == ()
+    q.close()
+
+
+def test_hints_apply_only_to_marked_tasks_on_a_local_run() -> None:
+    cap = ResourceSpec(cpu=16.0, mem=64 * GIB, gpu=0)
+    local = ResourceQueue(cap, [], owner="me", quota_refresh_s=0, local_run=True)
+    with pytest.raises(UnschedulableTaskError, match="gpu=1"):
+        local.check(task(gpu=1), "n0", "p")  # Airfoil's own tasks: as strict as before
+    server = ResourceQueue(cap, [], owner="me", quota_refresh_s=0)
+    with pytest.raises(UnschedulableTaskError, match="gpu=1"):
+        server.check(task(gpu=1, config=HINTS), "n0", "p")  # a server honours requests

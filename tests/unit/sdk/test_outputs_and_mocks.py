@@ -52,6 +52,29 @@ def test_tuple_return_is_several_outputs() -> None:
     assert unpacked(x=4) == (5, "#4", 10)
 
 
+def _split_literal(x: int):  # type: ignore[no-untyped-def]
+    return x + 1, f"#{x}"
+
+
+def _literal_wf(x: int):  # type: ignore[no-untyped-def]
+    a, b = split_literal(x=x)
+    return a, b
+
+
+# flytekit's `-> (A, B)` (a module without `from __future__ import annotations`)
+_split_literal.__annotations__ = {"x": int, "return": (int, str)}
+_literal_wf.__annotations__ = {"x": int, "return": (int, str)}
+split_literal = af.task(_split_literal)
+literal_wf = af.workflow(_literal_wf)
+
+
+def test_a_tuple_of_types_as_the_return_annotation_is_several_outputs() -> None:
+    # flytesnacks writes `def wf(...) -> (Datum, Result)`: was "unsupported type annotation"
+    assert [p.name for p in split_literal.interface.outputs] == ["o0", "o1"]
+    assert [p.name for p in literal_wf.interface.outputs] == ["o0", "o1"]
+    assert literal_wf(x=1) == (2, "#1")
+
+
 def test_variable_length_tuple_stays_one_output() -> None:
     @af.task
     def many(n: int) -> tuple[int, ...]:

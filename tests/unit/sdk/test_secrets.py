@@ -7,11 +7,14 @@ import json
 import os
 import pickle
 import stat
+import tempfile
+from pathlib import Path
 
 import pytest
 
 import airfoil as af
 from airfoil.sdk._context import REDACTED, ExecutionContext, Secrets, scrub
+from airfoil.sdk._secret_files import shared_path
 
 VALUE = "hunter2-'quoted'\n\\slash"
 
@@ -95,3 +98,53 @@ def test_a_task_reads_its_secret_from_a_file(monkeypatch: pytest.MonkeyPatch) ->
             return f"{len(f.read())}:{os.path.basename(path)}"
 
     assert from_file() == "4:api-key"
+
+
+def test_a_shared_secret_file_lives_while_any_attempt_holds_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = shared_path("Group", "../Key")  # lower-cased, no way out of the directory
+    assert path == str(tmp_path / f"airfoil-secrets-{os.getuid()}" / "group" / "_.._key")
+    a, b = Secrets({"g.k": VALUE}), Secrets({"g.k": VALUE})
+    assert a.shared_file("g.k", path) == path == a.shared_file("g.k", path)
+    assert b.shared_file("g.k", path) == path  # a second attempt at once shares it
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    a.close()
+    with open(path) as f:
+        assert f.read() == VALUE  # still held by b
+    b.close()
+    assert not os.path.exists(path) and not os.path.exists(path + ".users")
+    with pytest.raises(KeyError, match="no secret 'nope'"):
+        a.shared_file("nope", path)
+
+
+def test_a_shared_secret_file_holding_another_value_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the same name's secret of another project on a shared worker: never overwritten or read
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = shared_path("g", "k")
+    other, mine = Secrets({"g.k": "theirs"}), Secrets({"g.k": VALUE})
+    other.shared_file("g.k", path)
+    private = mine.shared_file("g.k", path)
+    assert private != path
+    with open(private) as f:
+        assert f.read() == VALUE
+    with open(path) as f:
+        assert f.read() == "theirs"
+    mine.close()
+    other.close()
+    assert not os.path.exists(private) and not os.path.exists(path)
+
+
+def test_a_secrets_directory_others_can_use_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    base = tmp_path / f"airfoil-secrets-{os.getuid()}"
+    base.mkdir(mode=0o777)
+    base.chmod(0o777)
+    with pytest.raises(PermissionError, match="mode 0700"):
+        Secrets({"g.k": VALUE}).shared_file("g.k", shared_path("g", "k"))
+    assert not (base / "g").exists()

@@ -130,3 +130,22 @@ def test_the_apis_raw_values_round_trip_through_the_same_codec() -> None:
     assert blobs.get_bytes(back.uri or "") == b"abc"
     with pytest.raises(ValueRefError, match="not base64"):
         to_value(raw.model_copy(update={"inline": "%%"}), None, blobs)
+
+
+def test_an_optional_blob_reads_a_members_own_stored_value(
+    tmp_path: Path, ctx: ValueContext
+) -> None:
+    # a workflow binds a File (its own 'file' value) to a task's Optional[File] input
+    from typing import Optional
+
+    from airfoil.types import File, TypeEngine
+
+    engine = TypeEngine()
+    (tmp_path / "a.txt").write_text("hi")
+    stored = engine.handler(File).to_value(File(str(tmp_path / "a.txt")), ctx)
+    read = engine.handler(Optional[File]).to_python(stored, ctx)  # noqa: UP045
+    assert isinstance(read, File) and Path(read.path).read_text() == "hi"
+    frame = engine.handler(np.ndarray).to_value(np.arange(3), ctx)
+    assert engine.handler(Optional[np.ndarray]).to_python(frame, ctx).tolist() == [0, 1, 2]  # noqa: UP045
+    with pytest.raises(Exception, match="cannot be read as"):
+        engine.handler(Optional[int]).to_python(stored, ctx)  # noqa: UP045

@@ -9,6 +9,9 @@ not supported. Names that address a remote Flyte cluster (``FlyteRemote``,
 
 from __future__ import annotations
 
+import logging
+
+from airfoil.compat.flytekit._checkpoint import Checkpoint
 from airfoil.compat.flytekit._container import ContainerTask
 from airfoil.compat.flytekit._context import Deck, Secret, current_context
 from airfoil.compat.flytekit._decorators import (
@@ -38,11 +41,18 @@ from airfoil.compat.flytekit._launch import (
     Slack,
     WorkflowExecutionPhase,
 )
+from airfoil.compat.flytekit._models import Literal, LiteralType, Scalar
 from airfoil.compat.flytekit._remote import (
     FlyteRemote,
     reference_launch_plan,
     reference_task,
     reference_workflow,
+)
+from airfoil.compat.flytekit._sqlite import SQLTask
+from airfoil.compat.flytekit._structured import (
+    StructuredDatasetFormat,
+    StructuredDatasetTransformerEngine,
+    StructuredDatasetType,
 )
 from airfoil.compat.flytekit._types import (
     BatchSize,
@@ -54,21 +64,36 @@ from airfoil.compat.flytekit._types import (
     TypeTransformer,
     kwtypes,
 )
+from airfoil.compat.flytekit.core.context_manager import (
+    ExecutionParameters,
+    FlyteContext,
+    FlyteContextManager,
+)
+from airfoil.compat.flytekit.models.documentation import Description, Documentation, SourceCode
 from airfoil.sdk._conditional import conditional
 from airfoil.sdk._gates import approve, sleep, wait_for_input
 
 #: flytekit's ``flytekit.map`` (array node map): the same as :func:`map_task`.
 map = map_task
 
+#: flytekit's own logger (``flytekit.logger.info(...)`` in a task): records go to the log.
+logger = logging.getLogger("flytekit")
+
 __all__ = [
     "Annotations",
     "BatchSize",
     "Cache",
+    "Checkpoint",
     "ContainerTask",
     "CronSchedule",
     "Deck",
+    "Description",
+    "Documentation",
     "Email",
+    "ExecutionParameters",
     "FixedRate",
+    "FlyteContext",
+    "FlyteContextManager",
     "FlyteDirectory",
     "FlyteError",
     "FlyteFile",
@@ -77,13 +102,21 @@ __all__ = [
     "ImageSpec",
     "Labels",
     "LaunchPlan",
+    "Literal",
+    "LiteralType",
     "PagerDuty",
     "PodTemplate",
     "PythonFunctionTask",
     "Resources",
+    "SQLTask",
+    "Scalar",
     "Secret",
     "Slack",
+    "SourceCode",
     "StructuredDataset",
+    "StructuredDatasetFormat",
+    "StructuredDatasetTransformerEngine",
+    "StructuredDatasetType",
     "TaskMetadata",
     "TypeEngine",
     "TypeTransformer",
@@ -97,6 +130,7 @@ __all__ = [
     "dynamic",
     "eager",
     "kwtypes",
+    "logger",
     "map",
     "map_task",
     "reference_launch_plan",

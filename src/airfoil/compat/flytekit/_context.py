@@ -87,12 +87,16 @@ class SecretsManager:
     def get_secrets_file(
         self, group: str | None = None, key: str | None = None, group_version: str | None = None
     ) -> str:
-        """Refused outside a task: Airfoil writes a secret's file only while a task runs (a
-        private file, removed when the attempt ends)."""
-        raise ValueError(
-            "SecretsManager.get_secrets_file: Airfoil writes a secret's file only while a task "
-            "runs; call current_context().secrets.get_secrets_file(group, key) in the task"
-        )
+        """The path a task's ``current_context().secrets.get_secrets_file(group, key)`` gives:
+        ``<this user's secrets directory>/<group>/[<group_version>/]<key>`` (lower-cased), as
+        flytekit's names ``/etc/secrets/<group>/<key>``. Outside a task nothing is written
+        there (as in flytekit); a running task that asks for the file has the secret in it
+        while it runs."""
+        from airfoil.sdk._secret_files import shared_path
+
+        if not group and not key:
+            raise ValueError("get_secrets_file needs a group or a key")
+        return shared_path(*(p for p in (group, group_version, key) if p))
 
 
 class _Secrets(SecretsManager):
@@ -114,12 +118,14 @@ class _Secrets(SecretsManager):
     def get_secrets_file(
         self, group: str | None = None, key: str | None = None, group_version: str | None = None
     ) -> str:
-        """The path of a file holding the secret (``Secret(mount_requirement=FILE)``): see
-        :meth:`airfoil.Secrets.file`."""
+        """The path of a file holding the secret (``Secret(mount_requirement=FILE)``) while
+        the task runs: the path :meth:`SecretsManager.get_secrets_file` names outside a task
+        too (see :meth:`airfoil.Secrets.shared_file`)."""
         name = secret_name(group, key)
         if name not in self._ctx.secrets:
             self.get(group, key)  # raises the error that says what to do
-        return self._ctx.secrets.file(name)
+        path = SecretsManager.get_secrets_file(self, group, key, group_version)
+        return self._ctx.secrets.shared_file(name, path)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.errors import DefinitionError
-from airfoil.core.resources import ResourceSpec
+from airfoil.core.resources import LOCAL_RESOURCES_KEY, ResourceSpec
 from airfoil.sdk import _dynamic, _map, _task, _workflow
 from airfoil.sdk._failure import FailureInfo
 from airfoil.sdk._resources import Resources as _AirfoilResources
@@ -310,6 +310,16 @@ def finish_task(made: Any, recorded: dict[str, Any]) -> Any:
     return made
 
 
+def hint_resources_locally(made: Any) -> Any:
+    """Mark a task so that a *local* run treats its resource requests (its own, or a node's
+    ``with_overrides``) as hints, as flytekit's local runs do: a GPU asked for on a machine
+    without one runs, with one warning. A server or cluster still honours them. See
+    ``core.resources.LOCAL_RESOURCES_KEY``."""
+    options = made._options
+    options["config"] = {**(options.get("config") or {}), LOCAL_RESOURCES_KEY: "best_effort"}
+    return made
+
+
 def _prepare() -> None:
     from airfoil.compat.flytekit._types import install
 
@@ -361,7 +371,7 @@ def task(
         made = _task.task(**options)(fn)
         vars(made)["flyte_options"] = dict(platform)
         vars(made)["echo_task_output"] = True  # a script's call prints what tasks print
-        return made
+        return hint_resources_locally(made)
 
     return wrap(_task_function) if _task_function is not None else wrap
 
@@ -443,7 +453,7 @@ def dynamic(
         made = _dynamic.dynamic(**options)(fn)
         vars(made)["flyte_options"] = {"cache": cache, **platform}
         vars(made)["echo_task_output"] = True
-        return made
+        return hint_resources_locally(made)
 
     return wrap(_task_function) if _task_function is not None else wrap
 

@@ -17,7 +17,7 @@ from typing import Any
 from airfoil.core.errors import DefinitionError
 from airfoil.sdk._sql import sql_task
 
-__all__ = ["SQLite3Config", "SQLite3Task", "flyte_placeholders"]
+__all__ = ["SQLTask", "SQLite3Config", "SQLite3Task", "flyte_placeholders"]
 
 _INPUT = re.compile(r"\{\{\s*\.inputs\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -91,3 +91,54 @@ def SQLite3Task(
         **kwargs,
     )
     return finish_task(made, recorded)
+
+
+def SQLTask(
+    name: str,
+    query_template: str,
+    task_config: Any = None,
+    task_type: str = "sql_task",
+    inputs: dict[str, Any] | None = None,
+    metadata: Any = None,
+    outputs: dict[str, Any] | None = None,
+    **options: Any,
+) -> Any:
+    """flytekit's generic ``SQLTask``: a query for a database a plugin reaches, which a local
+    run cannot run, so tests mock it (``flytekit.testing.task_mock(sql)`` / ``patch(sql)``, as
+    flytekit's docs do). Its typed inputs and outputs (``kwtypes``) make it a task like any
+    other; run unmocked, it fails saying so.
+
+    Raises:
+        DefinitionError: an empty name, an option ``@task`` does not have.
+    """
+    from airfoil.compat.flytekit._decorators import TaskMetadata, airfoil_options, finish_task
+    from airfoil.core.errors import UserError
+    from airfoil.sdk import _task
+    from airfoil.sdk._command_tasks import check_name, outputs_type, synthesise
+
+    check_name("SQLTask", name)
+    if metadata is not None:
+        if not isinstance(metadata, TaskMetadata):
+            raise DefinitionError(f"SQLTask {name!r}: metadata= takes TaskMetadata(...)")
+        options.setdefault("retries", metadata.retries)
+        options.setdefault("timeout", metadata.timeout)
+    kwargs, recorded = airfoil_options(options)
+    recorded.update(task_type=task_type, query_template=query_template, task_config=task_config)
+
+    def unmocked(_given: dict[str, Any]) -> Any:
+        raise UserError(
+            f"SQLTask {name!r} is a generic SQL task: nothing runs its query locally. Mock it "
+            "in tests (flytekit.testing.task_mock / patch), or use SQLite3Task / "
+            "airfoil.sql_task for a database this machine can open"
+        )
+
+    fn = synthesise(
+        prefix="sql",
+        name=name,
+        inputs=dict(inputs or {}),
+        returns=outputs_type(name, dict(outputs or {})),
+        body=unmocked,
+        module=sys._getframe(1).f_globals.get("__name__", "__main__"),
+        doc=query_template,
+    )
+    return finish_task(_task.task(**kwargs)(fn), recorded)

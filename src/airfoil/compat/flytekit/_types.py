@@ -15,8 +15,11 @@ import typing
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
+
+from airfoil.compat.flytekit._structured import decode_from_table, encode_to_table
 from airfoil.core.errors import DefinitionError
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types import (
@@ -37,6 +40,7 @@ __all__ = [
     "TypeTransformer",
     "FlyteFile",
     "FlytePickle",
+    "FlyteSchema",
     "FlyteTypesConverter",
     "HashMethod",
     "StructuredDataset",
@@ -243,11 +247,35 @@ class BatchSize:
 
 _FRAME_FORMATS = ("parquet", "csv", "arrow", "")
 
+
+def _mashumaro_base() -> type:
+    """mashumaro's ``SerializableType`` when mashumaro is installed, else ``object``.
+
+    flytekit's ``StructuredDataset`` is one, so a dataclass using mashumaro's
+    ``DataClassJSONMixin`` (flytekit's documented dataclass idiom) may have a
+    ``StructuredDataset`` field: mashumaro compiles the class's (de)serialiser when the class
+    is defined and refuses a field type it cannot serialise. Airfoil does not depend on
+    mashumaro: it is imported only where it is installed. (``FlyteFile`` / ``FlyteDirectory``
+    are ``os.PathLike``, which mashumaro serialises as their path.)"""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("mashumaro") is None:
+        return object
+    base: type = importlib.import_module("mashumaro.types").SerializableType  # optional
+    return base
+
+
+if TYPE_CHECKING:
+    _SerializableBase = object
+else:
+    _SerializableBase = _mashumaro_base()
+
 #: Rows per chunk of :meth:`StructuredDataset.iter` when none is asked for.
 DEFAULT_CHUNK_ROWS = 65_536
 
 
-class StructuredDataset:
+class StructuredDataset(_SerializableBase):
     """flytekit's ``StructuredDataset``: a dataframe (pandas, polars or a pyarrow Table),
     stored by Airfoil as Arrow IPC, read back lazily with ``sd.open(pd.DataFrame).all()`` or
     in chunks with ``.iter()``.
@@ -337,10 +365,17 @@ class StructuredDataset:
         return pl.from_arrow(table)
 
     def all(self) -> Any:
-        """The whole frame, as the type given to :meth:`open` (default pandas)."""
+        """The whole frame, as the type given to :meth:`open` (default pandas; a class with
+        a registered ``StructuredDatasetDecoder`` is read by it)."""
         if self._stored is not None:
             value, ctx, engine = self._stored
-            frame = engine.handler(self._read_type()).to_python(value, ctx)
+            read_as = self._read_type()
+            if not _built_in_class(read_as):  # a registered StructuredDatasetDecoder reads it
+                import pyarrow as pa
+
+                table = engine.handler(pa.Table).to_python(value, ctx)
+                return decode_from_table(table, read_as, self.file_format, self._columns)
+            frame = engine.handler(read_as).to_python(value, ctx)
         elif self._dataframe is None and self._uri is not None:
             frame = self._from_uri()
         else:
@@ -356,6 +391,10 @@ class StructuredDataset:
         value's record batches, converted only when it is reached (the whole frame is never
         read at once). A frame held in memory yields itself, in chunks.
         """
+        if self._stored is not None and not _built_in_class(self._read_type()):
+            decoded = self.all()  # a decoder may give a generator of chunks
+            yield from decoded if isinstance(decoded, Iterator) else [decoded]
+            return
         if self._stored is not None:
             value, ctx, engine = self._stored
             handler: Any = engine.handler(self._read_type())
@@ -366,10 +405,67 @@ class StructuredDataset:
         for chunk in chunks:
             yield _select(chunk, self._columns) if self._columns is not None else chunk
 
+    def _serialize(self) -> dict[str, Any]:
+        """mashumaro's form (``to_dict()`` / ``to_json()`` of a dataclass holding it), as
+        flytekit's: the URI (a local file's path, or ``""`` for a frame) and the format."""
+        return {"uri": self._uri or "", "file_format": self.file_format}
+
+    @classmethod
+    def _deserialize(cls, value: dict[str, Any]) -> StructuredDataset:
+        """The dataset :meth:`_serialize` describes (its file is read when it is used)."""
+        sd = cls(file_format=str(value.get("file_format") or "parquet"))
+        sd.uri = sd._uri = value.get("uri") or None
+        return sd
+
     def __repr__(self) -> str:
         cols = f", columns={self._columns}" if self._columns else ""
         where = "stored" if self._stored else (f"uri={self._uri!r}" if self._uri else "in memory")
         return f"StructuredDataset({where}{cols})"
+
+
+class FlyteSchema(StructuredDataset):
+    """flytekit's deprecated ``FlyteSchema`` (``flytekit.types.schema``): a dataset read with
+    ``schema.open().all()`` (a pandas frame unless another type is given).
+    ``FlyteSchema[kwtypes(a=int)]`` is the same type (the columns are not checked)."""
+
+    def __init__(
+        self,
+        local_path: str | os.PathLike[str] | None = None,
+        remote_path: str | None = None,
+        supported_mode: Any = None,
+        downloader: Any = None,
+        **_: Any,
+    ) -> None:
+        """``FlyteSchema(local_path)``: the Parquet file, or a directory of Parquet files, a
+        task wrote (read when the schema is stored or opened).
+
+        Raises:
+            DefinitionError: a remote path, or a local one that does not exist.
+        """
+        super().__init__()
+        path = remote_path if local_path is None else os.fspath(local_path)
+        if path is not None:
+            text = str(path).removeprefix("file://")
+            if "://" in text:
+                raise DefinitionError(
+                    f"FlyteSchema({path!r}): Airfoil reads local files only; download the "
+                    "data in the task and give its local path"
+                )
+            if not os.path.exists(text):
+                raise DefinitionError(f"FlyteSchema({path!r}): no such file or directory")
+            self._uri = self.uri = text
+
+    def __class_getitem__(cls, _columns: Any) -> type[FlyteSchema]:
+        return cls
+
+    def open(self, dataframe_type: type | None = None, mode: Any = None) -> FlyteSchema:
+        """The reader: ``.all()`` gives the frame as ``dataframe_type`` (default pandas)."""
+        if dataframe_type is not None:
+            self._read_as = dataframe_type
+        return self
+
+    def __repr__(self) -> str:
+        return "FlyteSchema" + super().__repr__().removeprefix("StructuredDataset")
 
 
 def _rows(frame: Any, start: int, rows: int) -> Any:
@@ -380,15 +476,35 @@ def _rows(frame: Any, start: int, rows: int) -> Any:
 
 
 def _written(frame: Any, columns: list[str]) -> Any:
-    """What is stored of a frame whose type declares ``columns``: those columns only (as
-    flytekit writes them; a pandas frame's index is not kept)."""
+    """What is stored of a frame whose type declares ``columns``: those columns only, and a
+    pandas frame's index, as flytekit's Parquet keeps it (read as pandas, the index comes
+    back; read as arrow or polars, only the declared columns: see :func:`_declared`)."""
     try:
-        frame = _select(frame, columns)
+        return _select(frame, columns)
     except Exception as exc:  # a missing column (each library raises its own error)
         raise ConversionError(f"the frame has no column(s) {columns}: {exc}") from None
-    if type(frame).__module__.split(".")[0] == "pandas":
-        frame = frame.reset_index(drop=True)
-    return frame
+
+
+#: Value.meta key of a frame written with declared columns (JSON list): flytekit's stored
+#: dataset type carries them, and its readers select them (an arrow reader of a plain
+#: ``StructuredDataset`` gets those columns, not the pandas index column as well).
+_DECLARED = "flytekit_columns"
+
+
+def _declaring(value: Value, columns: list[str] | None) -> Value:
+    if not columns:
+        return value
+    import json
+
+    return msgspec.structs.replace(value, meta={**value.meta, _DECLARED: json.dumps(columns)})
+
+
+def _declared(value: Value) -> list[str] | None:
+    """The columns a frame was written with (``None``: the whole frame)."""
+    import json
+
+    text = value.meta.get(_DECLARED)
+    return list(json.loads(text)) if text else None
 
 
 class _ColumnsHandler(BlobHandler):
@@ -406,7 +522,7 @@ class _ColumnsHandler(BlobHandler):
         self.inner.check(obj)
 
     def to_value(self, obj: Any, ctx: ValueContext) -> Value:
-        return self.inner.to_value(_written(obj, self.columns), ctx)
+        return _declaring(self.inner.to_value(_written(obj, self.columns), ctx), self.columns)
 
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         return _select(self.inner.to_python(value, ctx), self.columns)
@@ -424,14 +540,29 @@ def _select(frame: Any, columns: list[str]) -> Any:
     return frame[columns]
 
 
+def _built_in_frame(frame: Any) -> bool:
+    """A pandas, polars or pyarrow frame (else a registered encoder writes it)."""
+    return _built_in_class(type(frame))
+
+
+def _built_in_class(cls: Any) -> bool:
+    """A pandas, polars or pyarrow frame class (else a registered decoder reads it)."""
+    return str(getattr(cls, "__module__", "")).split(".")[0] in _FRAME_LIBRARIES
+
+
 class _StructuredHandler(BlobHandler):
     classes = (StructuredDataset,)
 
     def __init__(
-        self, engine: AirfoilTypeEngine, columns: list[str] | None, file_format: str = ""
+        self,
+        engine: AirfoilTypeEngine,
+        columns: list[str] | None,
+        file_format: str = "",
+        cls: type[StructuredDataset] = StructuredDataset,
     ) -> None:
         super().__init__(TypeSpec("dataframe"))  # no flavour: any frame binds to it
         self.engine = engine
+        self.cls = cls
         self.columns = columns
         self.file_format = file_format  # declared in the annotation (stored as Arrow IPC)
 
@@ -444,20 +575,26 @@ class _StructuredHandler(BlobHandler):
 
     def check(self, obj: Any) -> None:
         frame = self._frame(obj)
-        self.engine.handler(type(frame)).check(frame)
+        if _built_in_frame(frame):
+            self.engine.handler(type(frame)).check(frame)
 
     def to_value(self, obj: Any, ctx: ValueContext) -> Value:
         frame = self._frame(obj)
+        if not _built_in_frame(frame):  # the user's StructuredDatasetEncoder writes it
+            fmt = self.file_format or (
+                obj.file_format if isinstance(obj, StructuredDataset) else ""
+            )
+            frame = encode_to_table(frame, fmt, self.columns)
         if self.columns is not None:
             frame = _written(frame, self.columns)
-        return self.engine.handler(type(frame)).to_value(frame, ctx)
+        return _declaring(self.engine.handler(type(frame)).to_value(frame, ctx), self.columns)
 
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format not in ("arrow", "parquet"):
             raise self.wrong_format(value)
-        sd = StructuredDataset(file_format=self.file_format)
+        sd = self.cls(file_format=self.file_format)
         sd._stored = (value, ctx, self.engine)
-        sd._columns = self.columns
+        sd._columns = self.columns if self.columns is not None else _declared(value)
         return sd
 
 
@@ -517,6 +654,8 @@ class FlyteTypesConverter(Converter):
             return _PathHandler(engine.handler(Directory), FlyteDirectory)
         if py_type is StructuredDataset:
             return _StructuredHandler(engine, columns, file_format)
+        if py_type is FlyteSchema:
+            return _StructuredHandler(engine, columns, file_format, FlyteSchema)
         if isinstance(py_type, type) and issubclass(py_type, FlytePickle):
             return engine.handler(Any)  # any object: JSON when it can be, else pickled
         return None

@@ -7,5 +7,15 @@ from airfoil.compat.flytekit._models import (
     Primitive,
     Scalar,
 )
+from airfoil.compat.flytekit._structured import LiteralStructuredDataset as StructuredDataset
+from airfoil.compat.flytekit._structured import StructuredDatasetMetadata
 
-__all__ = ["Literal", "LiteralCollection", "LiteralMap", "Primitive", "Scalar"]
+__all__ = [
+    "Literal",
+    "LiteralCollection",
+    "LiteralMap",
+    "Primitive",
+    "Scalar",
+    "StructuredDataset",
+    "StructuredDatasetMetadata",
+]

@@ -1,5 +1,0 @@
-"""``flytekit.types.structured``."""
-
-from airfoil.compat.flytekit._types import StructuredDataset
-
-__all__ = ["StructuredDataset"]
