@@ -138,6 +138,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/artifacts/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Post Artifact Version */
+        post: operations["post_artifact_version_api_v1_projects__project__artifacts__name__versions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/artifacts/{name}/versions/{version}": {
         parameters: {
             query?: never;
@@ -1171,6 +1188,64 @@ export interface components {
         ArtifactList: {
             /** Items */
             items: components["schemas"]["ArtifactVersionOut"][];
+        };
+        /**
+         * ArtifactPublished
+         * @description The version added (or found: ``created`` false when the bytes were registered).
+         */
+        ArtifactPublished: {
+            /** Created */
+            created: boolean;
+            version: components["schemas"]["ArtifactVersionOut"];
+        };
+        /**
+         * ArtifactVersionIn
+         * @description Add a version of an artifact whose bytes were uploaded first
+         *     (``PUT /projects/{project}/uploads/{sha256}``): the same bytes of the same artifact are
+         *     the same version. ``execution_id``, if given, must be an execution of the project that
+         *     succeeded (the version's lineage names it).
+         */
+        ArtifactVersionIn: {
+            /**
+             * Execution Id
+             * @default
+             */
+            execution_id: string;
+            /**
+             * Kind
+             * @default data
+             */
+            kind: string;
+            /**
+             * Lineage
+             * @default {}
+             */
+            lineage: {
+                [key: string]: string;
+            };
+            /**
+             * Metadata
+             * @default {}
+             */
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * Metrics
+             * @default {}
+             */
+            metrics: {
+                [key: string]: number;
+            };
+            /**
+             * Partitions
+             * @default {}
+             */
+            partitions: {
+                [key: string]: string;
+            };
+            /** Sha256 */
+            sha256: string;
         };
         /**
          * ArtifactVersionOut
@@ -3645,6 +3720,105 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AliasMoveOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_artifact_version_api_v1_projects__project__artifacts__name__versions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ArtifactVersionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactPublished"];
                 };
             };
             /** @description Bad Request */
