@@ -1645,11 +1645,26 @@ export interface components {
          */
         DeploymentIn: {
             /**
+             * Cpus
+             * @description CPUs each replica reserves (default 1 when gpus or memory is given; nothing reserved when none of the three is).
+             */
+            cpus?: number | null;
+            /**
              * File
              * @description The file that defines the model, on the server's machine (default: the one recorded when the model was registered).
              * @default
              */
             file: string;
+            /**
+             * Gpus
+             * @description GPUs each replica gets.
+             */
+            gpus?: number | null;
+            /**
+             * Memory
+             * @description Memory each replica reserves: bytes or a quantity like '512Mi', '2Gi'.
+             */
+            memory?: string | null;
             /**
              * On
              * @description Where the replicas run: 'process' (airfoil serve processes the server supervises) or 'ray' (a Ray Serve application on the server's Ray cluster). Default: 'ray' on a server started with --executor ray, else 'process'.
@@ -1707,6 +1722,8 @@ export interface components {
             ref: string;
             /** Replicas */
             replicas: number;
+            /** @description What each replica reserves (none: nothing asked). */
+            resources?: components["schemas"]["ReplicaResources"] | null;
             /** Status */
             status: string;
             /** Updated At */
@@ -2807,6 +2824,21 @@ export interface components {
             url: string;
             /** Version */
             version?: number | null;
+        };
+        /**
+         * ReplicaResources
+         * @description What each replica of a deployment reserves.
+         */
+        ReplicaResources: {
+            /** Cpu */
+            cpu: number;
+            /** Gpu */
+            gpu: number;
+            /**
+             * Mem
+             * @description Bytes (0: not asked).
+             */
+            mem: number;
         };
         /**
          * RunRowOut

@@ -1,7 +1,7 @@
-"""``airfoil deploy NAME@ALIAS --replicas N``, ``airfoil deploy list``, ``airfoil deploy stop
-NAME``: model services the server supervises (restarted on a crash, rolled to the new
-version when the alias moves). The server is ``--server`` or ``AIRFOIL_SERVER_URL``, the
-project ``AIRFOIL_PROJECT``.
+"""``airfoil deploy NAME@ALIAS --replicas N [--cpus C --gpus G --memory M]``, ``airfoil deploy
+list``, ``airfoil deploy stop NAME``: model services the server supervises (restarted on a
+crash, rolled to the new version when the alias moves). The server is ``--server`` or
+``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
 """
 
 from __future__ import annotations
@@ -68,6 +68,13 @@ def deploy(
         help="Where the replicas run: process (supervised airfoil serve processes) or ray (a "
         "Ray Serve application). Default: ray on a server started with --executor ray.",
     ),
+    cpus: float | None = typer.Option(
+        None, "--cpus", help="CPUs each replica reserves (1 when only --gpus/--memory)."
+    ),
+    gpus: int | None = typer.Option(None, "--gpus", min=0, help="GPUs each replica gets."),
+    memory: str | None = typer.Option(
+        None, "--memory", help="Memory each replica reserves: bytes or 512Mi, 2Gi..."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     server: str | None = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
 ) -> None:
@@ -92,7 +99,21 @@ def deploy(
         raise ConfigError(f"invalid --on {on!r}: use process or ray")
     if file and os.path.isfile(file):
         file = os.path.abspath(file)  # the server resolves it, from another directory
-    deployed = client.deploy(target, replicas, file, on)  # type: ignore[arg-type]
+    if cpus is not None and cpus <= 0:
+        raise ConfigError(f"invalid --cpus {cpus:g}: give a number of CPUs above 0 (0.5, 2...)")
+    if memory is not None:
+        from airfoil.core.resources import parse_memory
+
+        parse_memory(memory)  # a ConfigError naming the value before anything is sent
+    deployed = client.deploy(  # type: ignore[misc]
+        target,
+        replicas,
+        file,
+        on,  # type: ignore[arg-type]
+        cpus=cpus,
+        gpus=gpus,
+        memory=memory,
+    )
     if as_json:
         typer.echo(json.dumps(deployed.model_dump(mode="json"), indent=2))
         return

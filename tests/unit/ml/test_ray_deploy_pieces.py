@@ -71,8 +71,10 @@ class _MemoryServe:
         file: str,
         settings: dict[str, Any],
         poll_s: float = 0.5,
+        resources: Any = None,
     ) -> None:
         self.applied.append((ref, replicas, settings))
+        self.resources = resources
         app = self.apps.setdefault(f"{project}/{name}", _App("RUNNING", replicas))
         app.target_replicas = replicas
         app.replicas = app.replicas[:replicas]
