@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airfoil.core.errors import ConfigError, DefinitionError
 from airfoil.ml._dataset import Dataset
-from airfoil.sdk._versioning import compute_version
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -211,6 +210,9 @@ class Model:
 
     def code_version(self) -> str:
         """The hash of every function the user gave the model and its dataset."""
+        # imported here: a model service (which never versions code) starts without it
+        from airfoil.sdk._versioning import compute_version
+
         digest = hashlib.sha256(f"airfoil.ml/1\0{self.name}\0".encode())
         for fn in self.user_functions():
             digest.update(compute_version(fn, warn=False).version.encode())
