@@ -218,11 +218,19 @@ def test_bad_deploys_are_typed_errors_that_name_the_fix(
             ({"ref": "bl:obs:1"}, 422, "invalid model reference"),
             ({"ref": "blobs:1", "replicas": 0}, 422, "replicas"),
             ({"ref": "blobs:1", "file": "/nowhere/model.py"}, 422, "--file"),
+            # the server's resource queue: more GPUs or CPUs than this machine could give
+            ({"ref": "blobs:1", "gpus": 64}, 422, "--gpus"),
+            ({"ref": "blobs:1", "cpus": 1000}, 422, "asks for cpu=1000"),
+            ({"ref": "blobs:1", "memory": "lots"}, 422, "invalid memory"),
         ]
         for body, status, needle in cases:
             r = httpx.post(base, json=body, timeout=10)
             assert r.status_code == status, (body, r.text)
             assert needle in r.json()["error"]["message"], (body, r.text)
+        bad = srv.cli("deploy", "blobs:1", "--memory", "lots", "--server", srv.url)
+        assert bad.returncode != 0 and "invalid memory" in bad.stderr + bad.stdout
+        big = srv.cli("deploy", "blobs:1", "--gpus", "64", "--server", srv.url)
+        assert big.returncode != 0 and "--gpus" in big.stderr + big.stdout, big.stderr
         out = srv.cli("deploy", "stop", "blobs", "--server", srv.url)
         assert out.returncode != 0 and "no deployment 'blobs'" in out.stderr + out.stdout
         assert httpx.get(base, timeout=10).json() == {"items": []}

@@ -35,7 +35,7 @@ def _show(items: list[Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in items], indent=2))
         return
-    table = Table("NAME", "REF", "ON", "STATUS", "REPLICAS", "VERSIONS", "RESTARTS", "URLS")
+    table = Table("NAME", "REF", "ON", "STATUS", "REPLICAS", "EACH", "VERSIONS", "RESTARTS", "URLS")
     for d in items:
         ready = sum(1 for r in d.members if r.status == "ready")
         versions = sorted({str(r.version) for r in d.members if r.version is not None})
@@ -45,11 +45,20 @@ def _show(items: list[Any], as_json: bool) -> None:
             d.on,
             d.status + (f" ({d.message})" if d.message else ""),
             f"{ready}/{d.replicas} ready",
+            _each(d.resources),
             ", ".join(versions),
             str(sum(r.restarts for r in d.members)),
             " ".join(dict.fromkeys(r.url for r in d.members)),
         )
     out_console.print(table)
+
+
+def _each(r: Any) -> str:
+    """What each replica reserves (``-``: nothing asked)."""
+    if r is None:
+        return "-"
+    mem = f" mem={r.mem / 2**20:.0f}Mi" if r.mem else ""
+    return f"cpu={r.cpu:g}{mem}" + (f" gpu={r.gpu}" if r.gpu else "")
 
 
 @handle_errors
