@@ -218,11 +218,19 @@ def test_bad_deploys_are_typed_errors_that_name_the_fix(
             ({"ref": "bl:obs:1"}, 422, "invalid model reference"),
             ({"ref": "blobs:1", "replicas": 0}, 422, "replicas"),
             ({"ref": "blobs:1", "file": "/nowhere/model.py"}, 422, "--file"),
+            # the server's resource queue: more GPUs or CPUs than this machine could give
+            ({"ref": "blobs:1", "gpus": 64}, 422, "--gpus"),
+            ({"ref": "blobs:1", "cpus": 1000}, 422, "asks for cpu=1000"),
+            ({"ref": "blobs:1", "memory": "lots"}, 422, "invalid memory"),
         ]
         for body, status, needle in cases:
             r = httpx.post(base, json=body, timeout=10)
             assert r.status_code == status, (body, r.text)
             assert needle in r.json()["error"]["message"], (body, r.text)
+        bad = srv.cli("deploy", "blobs:1", "--memory", "lots", "--server", srv.url)
+        assert bad.returncode != 0 and "invalid memory" in bad.stderr + bad.stdout
+        big = srv.cli("deploy", "blobs:1", "--gpus", "64", "--server", srv.url)
+        assert big.returncode != 0 and "--gpus" in big.stderr + big.stdout, big.stderr
         out = srv.cli("deploy", "stop", "blobs", "--server", srv.url)
         assert out.returncode != 0 and "no deployment 'blobs'" in out.stderr + out.stdout
         assert httpx.get(base, timeout=10).json() == {"items": []}
@@ -238,9 +246,15 @@ def test_console_shows_the_deployment_and_its_drift(
     srv = Server(home, work)
     pid = None
     try:
-        out = srv.cli("deploy", "blobs:1", "--server", srv.url)
+        # with replica resources: admitted through the server's resource queue
+        out = srv.cli(
+            "deploy", "blobs:1", "--cpus", "0.5", "--memory", "128Mi", "--server", srv.url
+        )
         assert out.returncode == 0, out.stderr
         d = _until("a ready replica", _ready(srv, 1, version=1))
+        assert d["resources"] == {"cpu": 0.5, "mem": 128 * 2**20, "gpu": 0}
+        listed = srv.cli("deploy", "list", "--server", srv.url)
+        assert "cpu=0.5 mem=128Mi" in listed.stdout, listed.stdout
         pid, url = d["members"][0]["pid"], d["members"][0]["url"]
         # Served rows far from the training data in "a", one of three missing "b".
         rows = [{"a": 100.0, "b": 1.0}, {"a": 100.0, "b": 3.0}]
@@ -262,6 +276,7 @@ def test_console_shows_the_deployment_and_its_drift(
         page.goto(f"{srv.url}/projects/default/models/blobs")
         page.wait_for_selector("section.deployment tr[data-replica='0'][data-status='ready']")
         assert "1/1 ready" in page.inner_text("section.deployment h2")
+        assert "each 0.5 CPU, 128 MiB" in page.inner_text("section.deployment h2")
         lineage = page.inner_text("table.model-versions tr[data-version='1'] td.lineage")
         assert "deployed (1 replica)" in lineage
         row_a = page.locator("table.drift-table tr[data-feature='a']")

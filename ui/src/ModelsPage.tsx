@@ -233,6 +233,13 @@ function DeploymentSection({ project, deployment }: { project: string; deploymen
         <span class="small muted">
           {ready}/{deployment.replicas} ready{" "}
           <span class="deploy-on">{deployment.on === "ray" ? "on Ray Serve" : "as processes"}</span>
+          {deployment.resources ? (
+            <span class="deploy-resources">
+              {" "}each {deployment.resources.cpu} CPU
+              {deployment.resources.mem ? `, ${Math.round(deployment.resources.mem / 2 ** 20)} MiB` : ""}
+              {deployment.resources.gpu ? `, ${deployment.resources.gpu} GPU` : ""}
+            </span>
+          ) : null}
         </span>
       </h2>
       {deployment.message ? <div class="error deploy-message">{deployment.message}</div> : null}

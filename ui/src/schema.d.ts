@@ -138,6 +138,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/artifacts/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Post Artifact Version */
+        post: operations["post_artifact_version_api_v1_projects__project__artifacts__name__versions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/artifacts/{name}/versions/{version}": {
         parameters: {
             query?: never;
@@ -1203,6 +1220,64 @@ export interface components {
             items: components["schemas"]["ArtifactVersionOut"][];
         };
         /**
+         * ArtifactPublished
+         * @description The version added (or found: ``created`` false when the bytes were registered).
+         */
+        ArtifactPublished: {
+            /** Created */
+            created: boolean;
+            version: components["schemas"]["ArtifactVersionOut"];
+        };
+        /**
+         * ArtifactVersionIn
+         * @description Add a version of an artifact whose bytes were uploaded first
+         *     (``PUT /projects/{project}/uploads/{sha256}``): the same bytes of the same artifact are
+         *     the same version. ``execution_id``, if given, must be an execution of the project that
+         *     succeeded (the version's lineage names it).
+         */
+        ArtifactVersionIn: {
+            /**
+             * Execution Id
+             * @default
+             */
+            execution_id: string;
+            /**
+             * Kind
+             * @default data
+             */
+            kind: string;
+            /**
+             * Lineage
+             * @default {}
+             */
+            lineage: {
+                [key: string]: string;
+            };
+            /**
+             * Metadata
+             * @default {}
+             */
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * Metrics
+             * @default {}
+             */
+            metrics: {
+                [key: string]: number;
+            };
+            /**
+             * Partitions
+             * @default {}
+             */
+            partitions: {
+                [key: string]: string;
+            };
+            /** Sha256 */
+            sha256: string;
+        };
+        /**
          * ArtifactVersionOut
          * @description One artifact version (``name:version``) and what it came from.
          */
@@ -1600,11 +1675,26 @@ export interface components {
          */
         DeploymentIn: {
             /**
+             * Cpus
+             * @description CPUs each replica reserves (default 1 when gpus or memory is given; nothing reserved when none of the three is).
+             */
+            cpus?: number | null;
+            /**
              * File
              * @description The file that defines the model, on the server's machine (default: the one recorded when the model was registered).
              * @default
              */
             file: string;
+            /**
+             * Gpus
+             * @description GPUs each replica gets.
+             */
+            gpus?: number | null;
+            /**
+             * Memory
+             * @description Memory each replica reserves: bytes or a quantity like '512Mi', '2Gi'.
+             */
+            memory?: string | null;
             /**
              * On
              * @description Where the replicas run: 'process' (airfoil serve processes the server supervises) or 'ray' (a Ray Serve application on the server's Ray cluster). Default: 'ray' on a server started with --executor ray, else 'process'.
@@ -1662,6 +1752,8 @@ export interface components {
             ref: string;
             /** Replicas */
             replicas: number;
+            /** @description What each replica reserves (none: nothing asked). */
+            resources?: components["schemas"]["ReplicaResources"] | null;
             /** Status */
             status: string;
             /** Updated At */
@@ -2771,6 +2863,21 @@ export interface components {
             version?: number | null;
         };
         /**
+         * ReplicaResources
+         * @description What each replica of a deployment reserves.
+         */
+        ReplicaResources: {
+            /** Cpu */
+            cpu: number;
+            /** Gpu */
+            gpu: number;
+            /**
+             * Mem
+             * @description Bytes (0: not asked).
+             */
+            mem: number;
+        };
+        /**
          * RunRowOut
          * @description One run of the experiment table: ``inputs`` as previews, ``input_values`` the JSON
          *     of those stored as JSON, ``metrics`` by name (absent: the run did not log it).
@@ -3725,6 +3832,105 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AliasMoveOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_artifact_version_api_v1_projects__project__artifacts__name__versions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ArtifactVersionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactPublished"];
                 };
             };
             /** @description Bad Request */

@@ -1,7 +1,7 @@
-"""``airfoil deploy NAME@ALIAS --replicas N``, ``airfoil deploy list``, ``airfoil deploy stop
-NAME``: model services the server supervises (restarted on a crash, rolled to the new
-version when the alias moves). The server is ``--server`` or ``AIRFOIL_SERVER_URL``, the
-project ``AIRFOIL_PROJECT``.
+"""``airfoil deploy NAME@ALIAS --replicas N [--cpus C --gpus G --memory M]``, ``airfoil deploy
+list``, ``airfoil deploy stop NAME``: model services the server supervises (restarted on a
+crash, rolled to the new version when the alias moves). The server is ``--server`` or
+``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _show(items: list[Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in items], indent=2))
         return
-    table = Table("NAME", "REF", "ON", "STATUS", "REPLICAS", "VERSIONS", "RESTARTS", "URLS")
+    table = Table("NAME", "REF", "ON", "STATUS", "REPLICAS", "EACH", "VERSIONS", "RESTARTS", "URLS")
     for d in items:
         ready = sum(1 for r in d.members if r.status == "ready")
         versions = sorted({str(r.version) for r in d.members if r.version is not None})
@@ -45,11 +45,20 @@ def _show(items: list[Any], as_json: bool) -> None:
             d.on,
             d.status + (f" ({d.message})" if d.message else ""),
             f"{ready}/{d.replicas} ready",
+            _each(d.resources),
             ", ".join(versions),
             str(sum(r.restarts for r in d.members)),
             " ".join(dict.fromkeys(r.url for r in d.members)),
         )
     out_console.print(table)
+
+
+def _each(r: Any) -> str:
+    """What each replica reserves (``-``: nothing asked)."""
+    if r is None:
+        return "-"
+    mem = f" mem={r.mem / 2**20:.0f}Mi" if r.mem else ""
+    return f"cpu={r.cpu:g}{mem}" + (f" gpu={r.gpu}" if r.gpu else "")
 
 
 @handle_errors
@@ -67,6 +76,13 @@ def deploy(
         "--on",
         help="Where the replicas run: process (supervised airfoil serve processes) or ray (a "
         "Ray Serve application). Default: ray on a server started with --executor ray.",
+    ),
+    cpus: float | None = typer.Option(
+        None, "--cpus", help="CPUs each replica reserves (1 when only --gpus/--memory)."
+    ),
+    gpus: int | None = typer.Option(None, "--gpus", min=0, help="GPUs each replica gets."),
+    memory: str | None = typer.Option(
+        None, "--memory", help="Memory each replica reserves: bytes or 512Mi, 2Gi..."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     server: str | None = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
@@ -92,7 +108,21 @@ def deploy(
         raise ConfigError(f"invalid --on {on!r}: use process or ray")
     if file and os.path.isfile(file):
         file = os.path.abspath(file)  # the server resolves it, from another directory
-    deployed = client.deploy(target, replicas, file, on)  # type: ignore[arg-type]
+    if cpus is not None and cpus <= 0:
+        raise ConfigError(f"invalid --cpus {cpus:g}: give a number of CPUs above 0 (0.5, 2...)")
+    if memory is not None:
+        from airfoil.core.resources import parse_memory
+
+        parse_memory(memory)  # a ConfigError naming the value before anything is sent
+    deployed = client.deploy(  # type: ignore[misc]
+        target,
+        replicas,
+        file,
+        on,  # type: ignore[arg-type]
+        cpus=cpus,
+        gpus=gpus,
+        memory=memory,
+    )
     if as_json:
         typer.echo(json.dumps(deployed.model_dump(mode="json"), indent=2))
         return

@@ -1,8 +1,10 @@
 """The artifact registry of a server, through a :class:`~airfoil.client.Client`:
 ``Artifacts(client).list()``, ``.detail(name)``, ``.version(name, n)``, ``.promote(...)``,
-``.rollback(...)``."""
+``.rollback(...)``, ``.publish(name, data, ...)``."""
 
 from __future__ import annotations
+
+import hashlib
 
 from airfoil.client._client import Client
 from airfoil.wire._artifacts import (
@@ -10,6 +12,8 @@ from airfoil.wire._artifacts import (
     AliasMoveOut,
     ArtifactDetail,
     ArtifactList,
+    ArtifactPublished,
+    ArtifactVersionIn,
     ArtifactVersionOut,
 )
 
@@ -50,3 +54,43 @@ class Artifacts:
 
     def rollback(self, name: str, alias: str, reason: str = "") -> AliasMoveOut:
         return self.move(name, AliasMoveIn(alias=alias, action="rollback", reason=reason))
+
+    def publish(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        kind: str = "data",
+        partitions: dict[str, str] | None = None,
+        execution_id: str = "",
+        lineage: dict[str, str] | None = None,
+        metrics: dict[str, float] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> ArtifactPublished:
+        """Upload ``data`` and add it as a version of ``name`` on the server (the same bytes
+        again are the same version: ``created`` is then false).
+
+        Raises:
+            NotFoundError: ``execution_id`` is not an execution of the project.
+            InvalidInputError: that execution did not succeed, or the bytes are too large.
+        """
+        sha = hashlib.sha256(data).hexdigest()
+        self.client._call(
+            "PUT",
+            f"/projects/{self.project}/uploads/{sha}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        body = ArtifactVersionIn(
+            sha256=sha,
+            kind=kind,
+            partitions=dict(partitions or {}),
+            execution_id=execution_id,
+            lineage=dict(lineage or {}),
+            metrics=dict(metrics or {}),
+            metadata=dict(metadata or {}),
+        )
+        r = self.client._call(
+            "POST", f"{self._base()}/{name}/versions", json=body.model_dump(mode="json")
+        )
+        return ArtifactPublished.model_validate(r.json())

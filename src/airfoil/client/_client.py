@@ -20,7 +20,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import msgspec
@@ -62,6 +62,9 @@ from airfoil.wire import (
     ScheduleStateOut,
 )
 from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
+
+if TYPE_CHECKING:
+    from airfoil.client._artifacts import Artifacts
 
 __all__ = ["ApiCallError", "AuthError", "Client"]
 
@@ -241,6 +244,12 @@ class Client:
             "POST", f"/projects/{self._p(project)}/entities", json=body.model_dump(mode="json")
         )
         return RegisterResponse.model_validate(r.json())
+
+    def artifacts(self, project: str | None = None) -> Artifacts:
+        """The artifact registry of the client's project (or ``project``) on the server."""
+        from airfoil.client._artifacts import Artifacts
+
+        return Artifacts(self, project)
 
     # --- executions -------------------------------------------------------------------------
 

@@ -28,11 +28,19 @@ class Deployments:
         replicas: int = 1,
         file: str = "",
         on: Literal["process", "ray"] | None = None,
+        *,
+        cpus: float | None = None,
+        gpus: int | None = None,
+        memory: str | None = None,
     ) -> DeploymentOut:
         """Make the server run ``replicas`` services of ``ref`` (``NAME@ALIAS`` follows the
         alias), as processes it supervises or, ``on="ray"``, as a Ray Serve application
-        (default: the server's choice, Ray on a server whose executor is Ray)."""
-        body = DeploymentIn(ref=ref, replicas=replicas, file=file, on=on)
+        (default: the server's choice, Ray on a server whose executor is Ray). ``cpus``,
+        ``gpus`` and ``memory`` (``"2Gi"``) are what each replica reserves: processes are
+        admitted through the server's resource queue, Ray replicas ask Ray for them."""
+        body = DeploymentIn(
+            ref=ref, replicas=replicas, file=file, on=on, cpus=cpus, gpus=gpus, memory=memory
+        )
         payload = body.model_dump(mode="json", exclude_none=True)
         r = self.client._call("POST", self._base(), json=payload)
         return DeploymentOut.model_validate(r.json())

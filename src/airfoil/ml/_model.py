@@ -9,20 +9,23 @@ and the ``code_version`` of every model it registers, so editing the trainer ret
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airfoil.core.errors import ConfigError, DefinitionError
 from airfoil.ml._dataset import Dataset
-from airfoil.sdk._versioning import compute_version
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from airfoil.ml._registry import ModelRegistry, TrainedModel
+    from airfoil.ml._remote import ServerClient
+    from airfoil.ml._training import ModelTasks
 
 __all__ = ["Model"]
 
@@ -60,7 +63,7 @@ class Model:
         self._evaluator: Callable[..., Any] | None = None
         self._saver: Callable[[Any, BinaryIO], None] | None = None
         self._loader: Callable[[BinaryIO], Any] | None = None
-        self.source_file = _caller_file()
+        self.source_file, self.module_name = _caller()
 
     # --- decorators --------------------------------------------------------------------
 
@@ -207,6 +210,9 @@ class Model:
 
     def code_version(self) -> str:
         """The hash of every function the user gave the model and its dataset."""
+        # imported here: a model service (which never versions code) starts without it
+        from airfoil.sdk._versioning import compute_version
+
         digest = hashlib.sha256(f"airfoil.ml/1\0{self.name}\0".encode())
         for fn in self.user_functions():
             digest.update(compute_version(fn, warn=False).version.encode())
@@ -217,6 +223,25 @@ class Model:
             )
         return digest.hexdigest()[:32]
 
+    def address(self) -> tuple[str, str] | None:
+        """``(module, variable)`` where this model is a module-level variable of the module
+        that made it (None if it is not): a worker process finds the model's tasks there, as
+        ``<variable>.ml_tasks.<kind>`` (see :class:`~airfoil.ml._training.ModelTasks`)."""
+        module = sys.modules.get(self.module_name)
+        if module is None:
+            return None
+        for attr, value in vars(module).items():
+            if value is self and not attr.startswith("__"):
+                return self.module_name, attr
+        return None
+
+    @functools.cached_property
+    def ml_tasks(self) -> ModelTasks:
+        """The tasks of this model's workflows (read, fit, predict), built on first use."""
+        from airfoil.ml._training import ModelTasks
+
+        return ModelTasks(self)
+
     # --- running -----------------------------------------------------------------------
 
     def train(
@@ -225,6 +250,7 @@ class Model:
         *,
         register: bool = True,
         registry: ModelRegistry | None = None,
+        remote: ServerClient | None = None,
         **reader_args: Any,
     ) -> TrainedModel:
         """Train as an Airfoil workflow (cached, durable, recorded) and register the result.
@@ -232,17 +258,28 @@ class Model:
         Args:
             hyperparameters: passed to ``init`` (checked first).
             register: register the trained model as ``name:version``.
-            registry: where to register (default: the local one of the environment's settings).
+            registry: where to register (default: the local one of the environment's
+                settings; with ``remote``, the server's).
+            remote: an :class:`airfoil.client.Client`: the workflow is registered with the
+                source folder of the model's file and runs on that server (its workers,
+                store and console), and the model is registered in the server's registry
+                with the server's execution in its lineage.
             **reader_args: the dataset reader's arguments (the workflow's inputs).
 
         Raises:
-            ConfigError: bad hyperparameters.
+            ConfigError: bad hyperparameters; with ``remote``, a model that is not a
+                module-level variable of its file (the server's workers could not find it).
             ExecutionFailedError: the training failed (the user's error inside).
         """
         from airfoil.ml._training import run_training
 
         return run_training(
-            self, self.check_hyperparameters(hyperparameters), reader_args, register, registry
+            self,
+            self.check_hyperparameters(hyperparameters),
+            reader_args,
+            register,
+            registry,
+            remote,
         )
 
     def tune(
@@ -256,10 +293,12 @@ class Model:
         search_seed: int = 0,
         register: bool = True,
         registry: ModelRegistry | None = None,
+        remote: ServerClient | None = None,
         **reader_args: Any,
     ) -> TrainedModel:
         """Train ``trials`` hyperparameter sets drawn from ``space`` (with ``search_seed``) as a
-        map in one workflow and keep (register) the best by ``metric``.
+        map in one workflow and keep (register) the best by ``metric``; with ``remote`` (a
+        :class:`airfoil.client.Client`) on that server, as :meth:`train` does.
 
         Raises:
             ConfigError: an empty space, ``trials`` < 1, a bad ``mode``, or a metric the
@@ -278,6 +317,7 @@ class Model:
             reader_args,
             register,
             registry,
+            remote,
         )
 
     def predict(
@@ -326,10 +366,13 @@ def _fits(value: Any, annotation: type) -> bool:
     return isinstance(value, annotation)
 
 
-def _caller_file() -> str:
+def _caller() -> tuple[str, str]:
+    """The file and module name of the code that made the model."""
     frame = inspect.currentframe()
     try:
         outer = frame.f_back.f_back if frame and frame.f_back else None
-        return outer.f_code.co_filename if outer else ""
+        if outer is None:
+            return "", ""
+        return outer.f_code.co_filename, str(outer.f_globals.get("__name__", ""))
     finally:
         del frame

@@ -30,7 +30,8 @@ import ray
 from ray import serve
 from ray.experimental import internal_kv
 
-from airfoil.core.errors import ConfigError
+from airfoil.core.errors import ConfigError, UnschedulableTaskError
+from airfoil.core.resources import ResourceSpec
 from airfoil.ml._registry import local_registry, parse_ref
 from airfoil.ml._serve import ModelService, create_service, find_model
 
@@ -94,6 +95,11 @@ class ModelReplica:
         self._service = ModelService(model, registry, parsed, poll_s=poll_s)
         self._app = create_service(self._service, sample_rate=sample_rate)
         replica = serve.get_replica_context().replica_id.unique_id
+        context = ray.get_runtime_context()
+        self._assigned = {
+            "resources": dict(context.get_assigned_resources()),  # type: ignore[no-untyped-call]
+            "gpu_ids": [str(g) for g in context.get_accelerator_ids().get("GPU", [])],
+        }
         self._key = f"{_KV_PREFIX}/{app}/{replica}".encode()
         self._stop = threading.Event()
         self._publish()
@@ -112,6 +118,8 @@ class ModelReplica:
             "version": service.current.artifact.version,
             "swaps": service.swaps,
             "at": time.time(),
+            # what Ray gave this replica's actor (CPU, GPU, memory) and its GPU ids
+            "assigned": self._assigned,
             "drift": {"version": service.current.artifact.version, **service.drift.report()},
         }
         internal_kv._internal_kv_put(
@@ -272,16 +280,25 @@ class RayServe:
         file: str,
         settings: dict[str, Any],
         poll_s: float = 0.5,
+        resources: ResourceSpec | None = None,
     ) -> None:
         """Deploy (or scale) the application of ``project``/``name``; returns at once, the
-        replicas start in the background (see :meth:`state`)."""
+        replicas start in the background (see :meth:`state`). Each replica's actor reserves
+        ``resources`` (CPUs, GPUs, memory; default :attr:`replica_cpus` CPUs).
+
+        Raises:
+            UnschedulableTaskError: no alive node of the cluster could ever hold a replica.
+        """
         self.connect()
         app = app_name(project, name)
+        options = actor_options(resources, self.replica_cpus)
+        if resources is not None:
+            _check_fits(name, resources)
         deployment: Any = serve.deployment(
             ModelReplica,
             name="model",
             num_replicas=replicas,
-            ray_actor_options={"num_cpus": self.replica_cpus},
+            ray_actor_options=options,
             health_check_period_s=2.0,
             health_check_timeout_s=10.0,
             graceful_shutdown_timeout_s=5.0,
@@ -359,6 +376,45 @@ class RayServe:
                     serve.shutdown()  # type: ignore[no-untyped-call]
                 finally:
                     ray.shutdown()
+
+
+def actor_options(resources: ResourceSpec | None, default_cpus: float) -> dict[str, Any]:
+    """Serve's ``ray_actor_options`` for replicas asking for ``resources``."""
+    if resources is None:
+        return {"num_cpus": default_cpus}
+    options: dict[str, Any] = {"num_cpus": resources.cpu, "num_gpus": resources.gpu}
+    if resources.mem:
+        options["memory"] = resources.mem
+    return options
+
+
+def _check_fits(name: str, resources: ResourceSpec) -> None:
+    """Raise if no alive node of the cluster has the CPUs, GPUs and memory of one replica
+    (Serve would otherwise keep it pending for ever)."""
+    nodes = [n.get("Resources") or {} for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
+    fits = [
+        n
+        for n in nodes
+        if n.get("CPU", 0.0) >= resources.cpu
+        and n.get("GPU", 0.0) >= resources.gpu
+        and (not resources.mem or n.get("memory", 0.0) >= resources.mem)
+    ]
+    if not fits:
+        have = "; ".join(
+            f"cpu={n.get('CPU', 0):g}, mem={n.get('memory', 0) / 2**20:.0f}Mi, "
+            f"gpu={n.get('GPU', 0):g}"
+            for n in nodes
+        )
+        raise UnschedulableTaskError(
+            f"each replica of deployment {name!r} asks for cpu={resources.cpu:g}, "
+            f"mem={resources.mem / 2**20:.0f}Mi, gpu={resources.gpu} but no node of the Ray "
+            f"cluster can hold it (its alive nodes: {have or 'none'}): lower --cpus / --gpus "
+            "/ --memory or add a node that has them",
+            task=f"deploy.{name}",
+            node_id="replica",
+            requested=resources,
+            capacity=ResourceSpec(),
+        )
 
 
 def _name(value: Any) -> str:

@@ -22,6 +22,7 @@ from airfoil.core.errors import ConfigError
 from airfoil.ml._dataset import content_hash, feature_stats
 from airfoil.ml._persist import load_model, save_model
 from airfoil.ml._registry import ModelRegistry, TrainedModel, local_registry
+from airfoil.ml._remote import ServerClient, ServerRegistry, run_on_server
 from airfoil.sdk._context import current_context
 from airfoil.sdk._map import map_task
 from airfoil.sdk._task import task
@@ -32,7 +33,17 @@ if TYPE_CHECKING:
 
     from airfoil.ml._model import Model
 
-__all__ = ["FitResult", "run_batch_prediction", "run_training", "run_tuning", "sample_space"]
+__all__ = [
+    "FitResult",
+    "ModelTasks",
+    "run_batch_prediction",
+    "run_training",
+    "run_tuning",
+    "sample_space",
+]
+
+#: Where a trained model can be registered: the local registry or the server's.
+Registrar = ModelRegistry | ServerRegistry
 
 
 @dataclass
@@ -49,6 +60,45 @@ class FitResult:
     execution_id: str
 
 
+def _place(fn: Any, model: Model, kind: str) -> None:
+    """Name ``fn`` after the model's variable in its module (``<var>.ml_tasks.<kind>``) when
+    the model has one, so a worker process that imports that module finds the task."""
+    found = model.address()
+    if found is not None:
+        fn.__module__ = found[0]
+        fn.__qualname__ = f"{found[1]}.ml_tasks.{kind}"
+
+
+class ModelTasks:
+    """The tasks of a model's workflows, built on first use for the model's current code
+    version: a worker that imports the model's file finds them as
+    ``<model variable>.ml_tasks.read`` / ``.fit`` / ``.predict``."""
+
+    def __init__(self, model: Model) -> None:
+        self._model = model
+        self._built: dict[tuple[str, str], Any] = {}
+
+    def _get(self, kind: str) -> Any:
+        version = self._model.code_version()
+        found = self._built.get((kind, version))
+        if found is None:
+            build = {"read": _read_task, "fit": _fit_task, "predict": _predict_task}[kind]
+            found = self._built[(kind, version)] = build(self._model, version)
+        return found
+
+    @property
+    def read(self) -> Any:
+        return self._get("read")
+
+    @property
+    def fit(self) -> Any:
+        return self._get("fit")
+
+    @property
+    def predict(self) -> Any:
+        return self._get("predict")
+
+
 def _read_task(model: Model, version: str) -> Any:
     params = model.dataset.reader_parameters()
 
@@ -59,6 +109,7 @@ def _read_task(model: Model, version: str) -> Any:
 
     read.__signature__ = inspect.Signature(params, return_annotation=pd.DataFrame)  # type: ignore[attr-defined]
     read.__annotations__ = {**{p.name: p.annotation for p in params}, "return": pd.DataFrame}
+    _place(read, model, "read")
     return task(name=f"ml.{model.name}.read", cache=True, cache_version=version)(read)
 
 
@@ -85,6 +136,7 @@ def _fit_task(model: Model, version: str) -> Any:
         )
 
     fit.__annotations__ = {"data": pd.DataFrame, "hyperparameters": str, "return": FitResult}
+    _place(fit, model, "fit")
     return task(name=f"ml.{model.name}.fit", cache=True, cache_version=version)(fit)
 
 
@@ -94,6 +146,9 @@ def _workflow(
     params = [*model.dataset.reader_parameters(), *extra]
     body.__signature__ = inspect.Signature(params, return_annotation=returns)
     body.__annotations__ = {**{p.name: p.annotation for p in params}, "return": returns}
+    found = model.address()
+    if found is not None:
+        body.__module__ = found[0]
     return workflow(name=f"ml.{model.name}.{name}")(body)
 
 
@@ -103,7 +158,7 @@ def _hp_param(annotation: Any) -> inspect.Parameter:
     )
 
 
-def _register(model: Model, registry: ModelRegistry, result: FitResult) -> Any:
+def _register(model: Model, registry: Registrar, result: FitResult) -> Any:
     return registry.register(
         model.name,
         result.model,
@@ -128,7 +183,7 @@ def _register(model: Model, registry: ModelRegistry, result: FitResult) -> Any:
 def _trained(
     model: Model,
     result: FitResult,
-    registry: ModelRegistry | None,
+    registry: Registrar | None,
     register: bool,
     trials: list[tuple[dict[str, Any], dict[str, float]]] | None = None,
 ) -> TrainedModel:
@@ -147,6 +202,20 @@ def _trained(
     )
 
 
+def _registrar(registry: Registrar | None, remote: ServerClient | None) -> Registrar | None:
+    """Where a trained model is registered: the registry given, else the server's when it
+    trained there (else the local one, chosen later)."""
+    if registry is None and remote is not None:
+        return ServerRegistry(remote)
+    return registry
+
+
+def _run(model: Model, wf: Any, inputs: dict[str, Any], remote: ServerClient | None) -> Any:
+    if remote is None:
+        return wf(**inputs)
+    return run_on_server(model, remote, wf, inputs)
+
+
 def _reader_args(model: Model, given: dict[str, Any]) -> dict[str, Any]:
     names = [p.name for p in model.dataset.reader_parameters()]
     unknown = sorted(set(given) - set(names))
@@ -162,11 +231,12 @@ def run_training(
     hyperparameters: dict[str, Any],
     reader_args: dict[str, Any],
     register: bool,
-    registry: ModelRegistry | None,
+    registry: Registrar | None,
+    remote: ServerClient | None = None,
 ) -> TrainedModel:
-    """Train once as a workflow; register the result if asked."""
-    version = model.code_version()
-    read, fit = _read_task(model, version), _fit_task(model, version)
+    """Train once as a workflow (locally, or on the server ``remote`` talks to); register
+    the result if asked."""
+    read, fit = model.ml_tasks.read, model.ml_tasks.fit
     names = [p.name for p in model.dataset.reader_parameters()]
 
     def train(**kwargs: Any) -> FitResult:
@@ -175,8 +245,9 @@ def run_training(
 
     wf = _workflow(model, "train", train, [_hp_param(str)], FitResult)
     args = _reader_args(model, reader_args)
-    result: FitResult = wf(**args, hyperparameters=json.dumps(hyperparameters, sort_keys=True))
-    return _trained(model, result, registry, register)
+    inputs = {**args, "hyperparameters": json.dumps(hyperparameters, sort_keys=True)}
+    result: FitResult = _run(model, wf, inputs, remote)
+    return _trained(model, result, _registrar(registry, remote), register)
 
 
 def sample_space(space: dict[str, list[Any]], trials: int, seed: int) -> list[dict[str, Any]]:
@@ -216,14 +287,15 @@ def run_tuning(
     seed: int,
     reader_args: dict[str, Any],
     register: bool,
-    registry: ModelRegistry | None,
+    registry: Registrar | None,
+    remote: ServerClient | None = None,
 ) -> TrainedModel:
-    """Fan ``trials`` fits out as a map in one workflow; keep the best by ``metric``."""
+    """Fan ``trials`` fits out as a map in one workflow (locally, or on the server
+    ``remote`` talks to); keep the best by ``metric``."""
     if mode not in ("max", "min"):
         raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
     sets = [model.check_hyperparameters(s) for s in sample_space(space, trials, seed)]
-    version = model.code_version()
-    read, fit = _read_task(model, version), _fit_task(model, version)
+    read, fit = model.ml_tasks.read, model.ml_tasks.fit
     names = [p.name for p in model.dataset.reader_parameters()]
 
     def tune(**kwargs: Any) -> list[FitResult]:
@@ -233,9 +305,8 @@ def run_tuning(
 
     wf = _workflow(model, "tune", tune, [_hp_param(list[str])], list[FitResult])
     args = _reader_args(model, reader_args)
-    results: list[FitResult] = wf(
-        **args, hyperparameters=[json.dumps(s, sort_keys=True) for s in sets]
-    )
+    inputs = {**args, "hyperparameters": [json.dumps(s, sort_keys=True) for s in sets]}
+    results: list[FitResult] = _run(model, wf, inputs, remote)
     missing = [r for r in results if metric not in r.metrics]
     if missing:
         raise ConfigError(
@@ -245,21 +316,11 @@ def run_tuning(
     sign = 1.0 if mode == "max" else -1.0
     best = max(results, key=lambda r: sign * r.metrics[metric])
     history = [(json.loads(r.hyperparameters), r.metrics) for r in results]
-    return _trained(model, best, registry, register, history)
+    return _trained(model, best, _registrar(registry, remote), register, history)
 
 
-def run_batch_prediction(
-    model: Model, ref: str, registry: ModelRegistry | None, reader_args: dict[str, Any]
-) -> Any:
-    """Predict over the dataset's features as a workflow: ``(read, predict)``."""
+def _predict_task(model: Model, version: str) -> Any:
     import pandas as pd
-
-    registry = registry or local_registry()
-    artifact = registry.resolve(ref)
-    version = model.code_version()
-    read = _read_task(model, version)
-    names = [p.name for p in model.dataset.reader_parameters()]
-    returns = model.predictor_return_type()
 
     def predict(
         data: pd.DataFrame, model_bytes: bytes, model_format: str, hyperparameters: str
@@ -277,9 +338,20 @@ def run_batch_prediction(
         "model_bytes": bytes,
         "model_format": str,
         "hyperparameters": str,
-        "return": returns,
+        "return": model.predictor_return_type(),
     }
-    predict_task = task(name=f"ml.{model.name}.predict", cache=True, cache_version=version)(predict)
+    _place(predict, model, "predict")
+    return task(name=f"ml.{model.name}.predict", cache=True, cache_version=version)(predict)
+
+
+def run_batch_prediction(
+    model: Model, ref: str, registry: ModelRegistry | None, reader_args: dict[str, Any]
+) -> Any:
+    """Predict over the dataset's features as a workflow: ``(read, predict)``."""
+    registry = registry or local_registry()
+    artifact = registry.resolve(ref)
+    read, predict_task = model.ml_tasks.read, model.ml_tasks.predict
+    names = [p.name for p in model.dataset.reader_parameters()]
 
     def batch(**kwargs: Any) -> Any:
         data = read(**{n: kwargs[n] for n in names})
@@ -294,7 +366,7 @@ def run_batch_prediction(
         inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t)
         for n, t in (("model_bytes", bytes), ("model_format", str), ("hp", str))
     ]
-    wf = _workflow(model, "batch_predict", batch, extra, returns)
+    wf = _workflow(model, "batch_predict", batch, extra, model.predictor_return_type())
     return wf(
         **_reader_args(model, reader_args),
         model_bytes=registry.read_bytes(artifact),

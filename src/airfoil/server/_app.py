@@ -248,6 +248,7 @@ def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> S
     """The deployments' supervisor (its own artifact store connection), started."""
     import os
 
+    from airfoil.server._deploy_admission import ReplicaAdmission
     from airfoil.server._ray_deployments import RayDeployments
     from airfoil.server._supervisor import ServiceEnv, Supervisor
     from airfoil.store.artifacts import open_artifact_store
@@ -273,7 +274,9 @@ def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> S
             {"home": home, "database_url": settings.database_url, "blob_url": env.blob_url},
         )
     default_on = "ray" if settings.executor == "ray" else "process"
-    supervisor = Supervisor(store, env, ray=ray, default_on=default_on)
+    # Replicas asking for resources share this machine's queue with the server's tasks.
+    admission = ReplicaAdmission(lambda: runtime.resources)
+    supervisor = Supervisor(store, env, ray=ray, default_on=default_on, admission=admission)
     supervisor.start()
     app.state.supervisor = supervisor
     return supervisor

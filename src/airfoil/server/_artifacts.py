@@ -1,33 +1,55 @@
 """The artifact registry over HTTP: wire schema -> service -> thin route.
 
 ``GET /projects/{project}/artifacts`` (newest version of each), ``GET .../artifacts/{name}``
-(versions, aliases, trail), ``GET .../artifacts/{name}/versions/{version}``, and
-``POST .../artifacts/{name}/aliases`` (promote or roll back; runner role). The artifact store
+(versions, aliases, trail), ``GET .../artifacts/{name}/versions/{version}``,
+``POST .../artifacts/{name}/versions`` (add a version from uploaded bytes, e.g. a model trained
+on this server; runner role) and ``POST .../artifacts/{name}/aliases`` (promote or roll back;
+runner role). The artifact store
 is opened on the server's database on first use and closed with the app.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from airfoil.core.errors import NotFoundError
+from airfoil.core.errors import InvalidInputError, NotFoundError
 from airfoil.server._auth import Principal, authenticate, require
 from airfoil.server._deps import Deps
-from airfoil.store.artifacts import AliasMove, ArtifactStore, ArtifactVersion, open_artifact_store
+from airfoil.server._uploads import upload_key
+from airfoil.store.artifacts import (
+    AliasMove,
+    ArtifactDraft,
+    ArtifactStore,
+    ArtifactVersion,
+    check_artifact_name,
+    open_artifact_store,
+)
+from airfoil.store.base import BlobStore, MetaStore
 from airfoil.wire import API_PREFIX
 from airfoil.wire._artifacts import (
     AliasMoveIn,
     AliasMoveOut,
     ArtifactDetail,
     ArtifactList,
+    ArtifactPublished,
+    ArtifactVersionIn,
     ArtifactVersionOut,
 )
 
-__all__ = ["ROLES", "artifact_router", "close_artifacts", "detail", "list_artifacts", "move"]
+__all__ = [
+    "ROLES",
+    "artifact_router",
+    "close_artifacts",
+    "detail",
+    "list_artifacts",
+    "move",
+    "publish",
+]
 
 artifact_router = APIRouter()  # included in the API's router (which has the prefix)
 #: (method, path) -> role of these routes (merged into the API's matrix).
@@ -108,6 +130,70 @@ def move(
     return move_out(moved)
 
 
+def publish(
+    store: ArtifactStore,
+    blobs: BlobStore,
+    meta: MetaStore,
+    project: str,
+    name: str,
+    body: ArtifactVersionIn,
+    now: float,
+) -> ArtifactPublished:
+    """Add a version of ``name`` from bytes uploaded to ``project`` (found again if the same
+    bytes are registered), kept in the blob store beside the registry's own
+    (``artifacts/PROJECT/NAME/SHA256``) before the version is added.
+
+    Raises:
+        ConfigError: an invalid artifact name.
+        NotFoundError: no upload with that SHA-256 in the project, or no such execution in it.
+        InvalidInputError: the upload's bytes no longer match, or the execution did not
+            succeed.
+    """
+    check_artifact_name(name)
+    key = upload_key(project, body.sha256)
+    uri = blobs.uri(key)
+    if not blobs.exists(uri):
+        raise NotFoundError(
+            f"no upload {body.sha256[:16]}... in project {project!r}: upload the bytes with "
+            f"PUT /api/v1/projects/{project}/uploads/{body.sha256} first"
+        )
+    data = blobs.get_bytes(uri)
+    if hashlib.sha256(data).hexdigest() != body.sha256:
+        raise InvalidInputError(f"the upload {body.sha256[:16]}... no longer matches its hash")
+    if body.execution_id:
+        try:
+            record = meta.get_execution(body.execution_id)
+        except NotFoundError:
+            record = None
+        if record is None or record.project != project:
+            raise NotFoundError(
+                f"no execution {body.execution_id!r} in project {project!r} (the version's "
+                "lineage must name an execution of its project)"
+            )
+        if record.phase != "succeeded":
+            raise InvalidInputError(
+                f"execution {body.execution_id!r} is {record.phase}: only a succeeded "
+                "execution's output can be registered"
+            )
+    stored = blobs.put_bytes(f"artifacts/{project}/{name}/{body.sha256}", data)
+    draft = ArtifactDraft(
+        project=project,
+        name=name,
+        kind=body.kind,
+        uri=stored,
+        content_hash=body.sha256,
+        partitions=body.partitions,
+        execution_id=body.execution_id,
+        lineage=body.lineage,
+        metrics=body.metrics,
+        metadata=body.metadata,
+    )
+    version, created = store.add_version(draft, now)
+    return ArtifactPublished(
+        version=version_out(version, store.aliases(project, name)), created=created
+    )
+
+
 # --- routes -----------------------------------------------------------------------------------
 
 
@@ -185,6 +271,24 @@ def get_artifact_version(
         raise NotFoundError(f"artifact versions are numbers, got {version!r}")
     found = store.get_version(project, name, int(version))
     return version_out(found, store.aliases(project, name))
+
+
+@_route(
+    "POST",
+    "/projects/{project}/artifacts/{name}/versions",
+    "runner",
+    response_model=ArtifactPublished,
+)
+def post_artifact_version(
+    project: _Project,
+    name: _Name,
+    body: ArtifactVersionIn,
+    who: Runner,
+    store: Store,
+    request: Request,
+) -> ArtifactPublished:
+    d = _deps(request)
+    return publish(store, d.blobs, d.meta, project, name, body, d.clock.now())
 
 
 @_route(

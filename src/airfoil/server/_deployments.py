@@ -22,6 +22,7 @@ import msgspec
 from fastapi import APIRouter, Path, Request
 
 from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.core.resources import ResourceSpec, parse_memory
 from airfoil.server._artifacts import Runner, Store, Viewer, _Project
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._supervisor import Supervisor
@@ -34,6 +35,7 @@ from airfoil.wire._deployments import (
     DeploymentList,
     DeploymentOut,
     ReplicaOut,
+    ReplicaResources,
 )
 
 __all__ = ["ROLES", "deploy", "deployment_out", "deployment_router", "pooled_drift"]
@@ -57,6 +59,11 @@ def deployment_out(d: Deployment) -> DeploymentOut:
         file=d.file,
         on=d.on,
         message=d.message,
+        resources=(
+            None
+            if d.resources is None
+            else ReplicaResources(cpu=d.resources.cpu, mem=d.resources.mem, gpu=d.resources.gpu)
+        ),
         created_at=d.created_at,
         updated_at=d.updated_at,
         members=[
@@ -75,16 +82,39 @@ def deployment_out(d: Deployment) -> DeploymentOut:
     )
 
 
+def replica_resources(body: DeploymentIn) -> ResourceSpec | None:
+    """What each replica asks for (None: nothing; 1 CPU when only GPUs or memory are given).
+
+    Raises:
+        ConfigError: an invalid memory quantity.
+    """
+    if body.cpus is None and body.gpus is None and body.memory is None:
+        return None
+    return ResourceSpec(
+        cpu=1.0 if body.cpus is None else float(body.cpus),
+        mem=parse_memory(body.memory) if body.memory is not None else 0,
+        gpu=body.gpus or 0,
+    )
+
+
 def deploy(
-    store: ArtifactStore, project: str, body: DeploymentIn, now: float, on: str = "process"
+    store: ArtifactStore,
+    project: str,
+    body: DeploymentIn,
+    now: float,
+    on: str = "process",
+    *,
+    check: Callable[[Deployment], None] | None = None,
 ) -> Deployment:
     """Record (or replace) the deployment of ``body.ref`` on ``on`` (``process`` or ``ray``,
     when ``body.on`` does not say): the supervisor starts it.
 
     Raises:
-        ConfigError: an invalid reference, or no file that defines the model here.
+        ConfigError: an invalid reference or memory quantity, no file that defines the model
+            here, or a deployment of the name with another reference, backend or resources.
         NotFoundError: the model, version or alias does not exist.
     """
+    resources = replica_resources(body)
     match = _REF.match(body.ref.strip())
     if match is None:
         raise ConfigError(
@@ -117,6 +147,11 @@ def deploy(
             f"{name!r} is deployed on {old.on}, not {on}: stop it first (airfoil deploy stop "
             f"{name})"
         )
+    if old is not None and old.resources != resources:
+        raise ConfigError(
+            f"{name!r} is deployed with other replica resources: stop it first (airfoil "
+            f"deploy stop {name}), then deploy it with the new ones"
+        )
     deployment = Deployment(
         project=project,
         name=name,
@@ -126,9 +161,12 @@ def deploy(
         created_at=old.created_at if old is not None else now,
         updated_at=now,
         on=on,
+        resources=resources,
         # Deployed again: the running replicas stay (a new replica count scales them).
         members=old.members if old is not None else [],
     )
+    if check is not None:
+        check(deployment)  # before it is recorded: a replica that could never start is refused
     store.put_deployment(deployment)
     return deployment
 
@@ -198,6 +236,12 @@ def _supervisor(request: Request) -> Supervisor | None:
     return found
 
 
+def _checker(supervisor: Supervisor | None) -> Callable[[Deployment], None] | None:
+    if supervisor is None:
+        return None
+    return lambda d: supervisor.check_resources(d.project, d.name, d)
+
+
 def _route(method: str, path: str, role: str, **kwargs: Any) -> Callable[[Any], Any]:
     ROLES[(method, API_PREFIX + path)] = role
     return deployment_router.api_route(path, methods=[method], **kwargs)
@@ -220,7 +264,7 @@ def post_deployment(
         if supervisor.ray is None:
             raise ConfigError("this server does not run deployments on Ray")
         supervisor.ray.backend()  # a ConfigError now if Ray Serve is not installed
-    deployment = deploy(store, project, body, time.time(), on)
+    deployment = deploy(store, project, body, time.time(), on, check=_checker(supervisor))
     if supervisor is not None:
         supervisor.reconcile()  # the processes start now, not at the next pass
         deployment = _get(store, project, deployment.name)

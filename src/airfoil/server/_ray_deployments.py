@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from airfoil.core.resources import ResourceSpec
 from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["AppView", "RayDeployments", "ServeBackend", "ServeReplicaView"]
@@ -76,6 +77,7 @@ class ServeBackend(Protocol):
         file: str,
         settings: dict[str, Any],
         poll_s: float = 0.5,
+        resources: ResourceSpec | None = None,
     ) -> None: ...
     def state(self, project: str, name: str) -> AppView | None: ...
     def delete(self, project: str, name: str) -> None: ...
@@ -150,7 +152,13 @@ class RayDeployments:
         if app is None or app.target_replicas != d.replicas:
             settings = {**self.settings, "project": d.project}
             backend.apply(
-                d.project, d.name, d.ref, replicas=d.replicas, file=d.file, settings=settings
+                d.project,
+                d.name,
+                d.ref,
+                replicas=d.replicas,
+                file=d.file,
+                settings=settings,
+                resources=d.resources,
             )
             log.info("deployed %s/%s on Ray Serve (%s replicas)", d.project, d.name, d.replicas)
             app = backend.state(d.project, d.name)

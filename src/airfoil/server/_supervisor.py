@@ -12,7 +12,10 @@ deployments from the artifact store and makes the processes match them:
 - a replica that answers ``/health`` is ``ready`` with the version it serves: services follow
   their alias themselves (``NAME@ALIAS``), so an alias move rolls every replica to the new
   version, each swapping with no failed request;
-- a deployment removed (``stop``) has its processes terminated (SIGTERM, then SIGKILL).
+- a deployment removed (``stop``) has its processes terminated (SIGTERM, then SIGKILL);
+- a deployment whose replicas ask for resources (``cpus``, ``memory``, ``gpus``) starts each
+  replica only once the server's resource queue granted it its share (``queued`` until then;
+  see :mod:`airfoil.server._deploy_admission`), with ``CUDA_VISIBLE_DEVICES`` set to its GPUs.
 
 A deployment recorded ``on="ray"`` is a Ray Serve application instead, kept by
 :class:`~airfoil.server._ray_deployments.RayDeployments` in the same pass and under the same
@@ -46,6 +49,7 @@ import httpx
 import msgspec
 
 from airfoil.core.errors import ConfigError
+from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.store.artifacts import ArtifactStore
 from airfoil.store.deployments import Deployment, Replica
@@ -120,6 +124,8 @@ class Supervisor:
         ray: runs the deployments recorded ``on="ray"`` (Ray Serve applications); None:
             this supervisor leaves them alone.
         default_on: where a deployment that does not say runs (``process`` or ``ray``).
+        admission: admits the replicas of process deployments that ask for resources
+            through the server's resource queue; None: such replicas start without asking.
     """
 
     def __init__(
@@ -133,8 +139,10 @@ class Supervisor:
         lease_ttl_s: float = 10.0,
         ray: RayDeployments | None = None,
         default_on: str = "process",
+        admission: ReplicaAdmission | None = None,
     ) -> None:
         self.store = store
+        self.admission = admission
         self.ray = ray
         self.default_on = default_on
         self._ray_held: set[tuple[str, str]] = set()
@@ -215,6 +223,7 @@ class Supervisor:
                 if updated != deployment:
                     self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
             self._ray_held &= {(d.project, d.name) for d in deployments}
+            self._release_unwanted(wanted)
             for proc_key in [k for k in self._procs if k not in wanted]:
                 if proc_key[:2] in others:
                     # Its lease went to another server (this one stalled): that one re-adopts
@@ -222,6 +231,24 @@ class Supervisor:
                     self._procs.pop(proc_key)
                 else:
                     self._terminate(proc_key)
+
+    def _release_unwanted(self, wanted: set[_Key]) -> None:
+        """Give back the resources of replicas no deployment of this supervisor has now."""
+        if self.admission is None:
+            return
+        for project, name in {k[:2] for k in self._procs} | {k[:2] for k in wanted}:
+            for index in self.admission.held(project, name):
+                if (project, name, index) not in wanted:
+                    self.admission.release(project, name, index)
+
+    def check_resources(self, project: str, name: str, d: Deployment) -> None:
+        """Raise if a replica of ``d`` could never be given what it asks for here.
+
+        Raises:
+            UnschedulableTaskError: too much for this machine or the project's quota.
+        """
+        if d.on == "process" and d.resources is not None and self.admission is not None:
+            self.admission.check(project, name, d.resources)
 
     def stop_deployment(self, project: str, name: str) -> Deployment | None:
         """Terminate a deployment's processes and remove its record; the record as it was."""
@@ -243,6 +270,9 @@ class Supervisor:
                         self._procs[key] = _Process(None, member.pid, member.port, 0.0, 0.0)
                         self._terminate(key)
                 self.store.delete_deployment(project, name)
+            if self.admission is not None:
+                for index in self.admission.held(project, name):
+                    self.admission.release(project, name, index)
             return found
 
     def _reconcile_ray(self, d: Deployment, now: float) -> Deployment:
@@ -261,9 +291,18 @@ class Supervisor:
                 members[index] = Replica(index=index, port=free_port(), status="backoff")
         for index in [i for i in members if i >= d.replicas]:  # scaled down
             self._terminate((d.project, d.name, index))
+            if self.admission is not None:
+                self.admission.release(d.project, d.name, index)
             del members[index]
         out = [self._reconcile_replica(d, members[i], now) for i in sorted(members)]
-        return msgspec.structs.replace(d, members=out)
+        queued = [r.index for r in out if r.status == "queued"]
+        message = ""
+        if queued and d.resources is not None:
+            message = (
+                f"waiting for resources: replica {', '.join(map(str, queued))} asks for "
+                f"{describe_resources(d.resources)} (airfoil queue shows what holds them)"
+            )
+        return msgspec.structs.replace(d, members=out, message=message)
 
     def _reconcile_replica(self, d: Deployment, r: Replica, now: float) -> Replica:
         key = (d.project, d.name, r.index)
@@ -272,12 +311,18 @@ class Supervisor:
             # Recorded by an earlier server: adopt it if it still serves this model.
             if self._answers(r.port, d.name) is not None:
                 proc = self._procs[key] = _Process(None, r.pid, r.port, now, now)
+                self._admit(d, r.index)  # it runs: counted as soon as the queue has room
                 log.info("re-adopted replica %s of %s/%s (pid %s)", r.index, *key[:2], r.pid)
             else:
                 r = _exited(r, None, now)
         if proc is None:
-            if r.status == "backoff" and now >= r.next_start_at:
-                return self._spawn(d, r, now)
+            if r.status in ("backoff", "queued") and now >= r.next_start_at:
+                gpus = self._admit(d, r.index)
+                if gpus is None:
+                    return (
+                        r if r.status == "queued" else msgspec.structs.replace(r, status="queued")
+                    )
+                return self._spawn(d, r, now, gpus)
             return r
         running, code = self._exit_code(proc, now)
         if not running:
@@ -298,7 +343,14 @@ class Supervisor:
 
     # --- processes ------------------------------------------------------------------------
 
-    def _spawn(self, d: Deployment, r: Replica, now: float) -> Replica:
+    def _admit(self, d: Deployment, index: int) -> tuple[str, ...] | None:
+        """The GPUs replica ``index`` may start with (``()`` when it asks for none), None
+        while the resource queue has no room for it."""
+        if d.resources is None or self.admission is None:
+            return ()
+        return self.admission.admit(d.project, d.name, index, d.resources)
+
+    def _spawn(self, d: Deployment, r: Replica, now: float, gpus: tuple[str, ...] = ()) -> Replica:
         # The same port again (clients keep their address) unless something else holds it.
         port = r.port if r.port and _port_free(r.port) else free_port()
         command = [self.python, "-m", "airfoil.cli", "serve", d.ref, "--port", str(port)]
@@ -307,10 +359,13 @@ class Supervisor:
             command += ["--file", d.file]
         os.makedirs(self.env.logs_dir, exist_ok=True)
         log_path = os.path.join(self.env.logs_dir, f"{d.project}.{d.name}.{r.index}.log")
+        env = self.env.environ(d.project)
+        if d.resources is not None and d.resources.gpu > 0:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         with open(log_path, "ab") as out:
             popen = subprocess.Popen(
                 command,
-                env=self.env.environ(d.project),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

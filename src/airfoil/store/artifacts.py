@@ -311,9 +311,16 @@ def open_artifact_store(database_url: str | None, home: str) -> ArtifactStore:
         from airfoil.store.memory_artifacts import MemoryArtifactStore
 
         return MemoryArtifactStore()
-    from airfoil.store.sql._artifacts import SqlArtifactStore
+    from airfoil.store.sql._connect import sqlite_path
 
     if database_url is None:
         path = os.path.join(os.path.abspath(os.path.expanduser(home)), "airfoil.db")
         database_url = "sqlite:///" + path
+    plain = sqlite_path(database_url)
+    if plain is not None:  # read without SQLAlchemy until something writes
+        from airfoil.store.sql._sqlite_artifacts import SqliteArtifactStore
+
+        return SqliteArtifactStore(database_url, plain)
+    from airfoil.store.sql._artifacts import SqlArtifactStore
+
     return SqlArtifactStore(database_url)

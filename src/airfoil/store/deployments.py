@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import msgspec
 
+from airfoil.core.resources import ResourceSpec
+
 __all__ = ["DEPLOY_ON", "REPLICA_STATUSES", "Deployment", "Replica"]
 
-#: ``starting`` (spawned, not answering yet), ``ready`` (answers /health), ``backoff``
-#: (exited; restarted after a delay), ``stopped``.
-REPLICA_STATUSES = ("starting", "ready", "backoff", "stopped")
+#: ``queued`` (waiting for the resources it asks for), ``starting`` (spawned, not answering
+#: yet), ``ready`` (answers /health), ``backoff`` (exited; restarted after a delay),
+#: ``stopped``.
+REPLICA_STATUSES = ("queued", "starting", "ready", "backoff", "stopped")
 #: Where a deployment runs: supervised ``airfoil serve`` processes, or a Ray Serve application.
 DEPLOY_ON = ("process", "ray")
 
@@ -59,3 +62,6 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     route: str = ""
     #: Why it is not serving, when the supervisor knows ("" otherwise).
     message: str = ""
+    #: What each replica asks for (CPUs, memory bytes, GPUs); None: nothing asked (a
+    #: process replica starts without admission, a Ray replica reserves 1 CPU).
+    resources: ResourceSpec | None = None

@@ -11,6 +11,8 @@ __all__ = [
     "AliasMoveOut",
     "ArtifactDetail",
     "ArtifactList",
+    "ArtifactPublished",
+    "ArtifactVersionIn",
     "ArtifactVersionOut",
 ]
 
@@ -74,3 +76,27 @@ class AliasMoveIn(BaseModel):
     action: Literal["promote", "rollback"] = "promote"
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     reason: str = Field(default="", max_length=2000)
+
+
+class ArtifactVersionIn(BaseModel):
+    """Add a version of an artifact whose bytes were uploaded first
+    (``PUT /projects/{project}/uploads/{sha256}``): the same bytes of the same artifact are
+    the same version. ``execution_id``, if given, must be an execution of the project that
+    succeeded (the version's lineage names it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    kind: str = Field(default="data", min_length=1, max_length=40)
+    partitions: dict[str, str] = {}
+    execution_id: str = Field(default="", max_length=200)
+    lineage: dict[str, str] = {}
+    metrics: dict[str, float] = {}
+    metadata: dict[str, str] = {}
+
+
+class ArtifactPublished(BaseModel):
+    """The version added (or found: ``created`` false when the bytes were registered)."""
+
+    version: ArtifactVersionOut
+    created: bool

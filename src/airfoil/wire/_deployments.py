@@ -6,7 +6,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DeploymentDrift", "DeploymentIn", "DeploymentList", "DeploymentOut", "ReplicaOut"]
+__all__ = [
+    "DeploymentDrift",
+    "DeploymentIn",
+    "DeploymentList",
+    "DeploymentOut",
+    "ReplicaOut",
+    "ReplicaResources",
+]
 
 
 class DeploymentIn(BaseModel):
@@ -28,6 +35,27 @@ class DeploymentIn(BaseModel):
         "supervises) or 'ray' (a Ray Serve application on the server's Ray cluster). Default: "
         "'ray' on a server started with --executor ray, else 'process'.",
     )
+    cpus: float | None = Field(
+        default=None,
+        gt=0,
+        le=1024,
+        description="CPUs each replica reserves (default 1 when gpus or memory is given; "
+        "nothing reserved when none of the three is).",
+    )
+    gpus: int | None = Field(default=None, ge=0, le=64, description="GPUs each replica gets.")
+    memory: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Memory each replica reserves: bytes or a quantity like '512Mi', '2Gi'.",
+    )
+
+
+class ReplicaResources(BaseModel):
+    """What each replica of a deployment reserves."""
+
+    cpu: float
+    mem: int = Field(description="Bytes (0: not asked).")
+    gpu: int
 
 
 class ReplicaOut(BaseModel):
@@ -55,6 +83,9 @@ class DeploymentOut(BaseModel):
     file: str = ""
     on: str = "process"
     message: str = Field(default="", description="Why it is not serving, if known.")
+    resources: ReplicaResources | None = Field(
+        default=None, description="What each replica reserves (none: nothing asked)."
+    )
     created_at: float
     updated_at: float
     members: list[ReplicaOut] = []

@@ -73,3 +73,54 @@ def test_models_cli_remote(server: Running, client: Any, monkeypatch: pytest.Mon
     assert json.loads(listed.stdout)[0]["aliases"] == {"production": 2}
     gone = runner.invoke(app, ["models", "rollback", "digits", "production", *base])
     assert gone.exit_code == 2 and "no earlier version" in gone.output
+
+
+def test_publish_a_version_from_uploaded_bytes(server: Running, client: Any, flow: Any) -> None:
+    """``POST .../artifacts/{name}/versions`` adds a version from bytes uploaded first, with a
+    succeeded execution of the project in its lineage; the same bytes again are the same
+    version; an unknown upload, another project's execution and a failed one are refused."""
+    from airfoil.client import Client
+
+    client.register([flow.wf, flow.broken])
+    ok = client.launch(flow.wf, {"x": 2}).id
+    bad = client.launch(flow.broken, {"x": 2}).id
+    assert client.wait(ok).phase == "succeeded" and client.wait(bad).phase == "failed"
+    api = client.artifacts()
+    first = api.publish(
+        "churn",
+        b"model bytes",
+        kind="model",
+        execution_id=ok,
+        lineage={"dataset_hash": "d9"},
+        metrics={"f1": 0.5},
+        metadata={"format": "pickle"},
+    )
+    assert first.created and first.version.version == 1 and first.version.kind == "model"
+    assert first.version.execution_id == ok and first.version.lineage == {"dataset_hash": "d9"}
+    again = api.publish("churn", b"model bytes", kind="model", execution_id=ok)
+    assert not again.created and again.version.version == 1
+    assert api.publish("churn", b"other bytes", kind="model").version.version == 2
+    stored = server.deps.blobs.get_bytes(api.version("churn", 1).uri)
+    assert stored == b"model bytes"
+
+    body = {"sha256": "0" * 64, "kind": "model"}
+    with pytest.raises(ApiCallError) as no_upload:
+        client._call("POST", f"/projects/{client.project}/artifacts/churn/versions", json=body)
+    assert no_upload.value.status == 404 and "upload the bytes" in str(no_upload.value)
+    with pytest.raises(ApiCallError) as failed:
+        api.publish("churn", b"x", execution_id=bad)
+    assert failed.value.status == 422 and "failed" in str(failed.value)
+    with Client(server.url, project=client.project + "x") as other:
+        with pytest.raises(ApiCallError) as elsewhere:
+            other.artifacts().publish("churn", b"x", execution_id=ok)
+        assert elsewhere.value.status == 404 and "no execution" in str(elsewhere.value)
+    with pytest.raises(ApiCallError) as bad_name:
+        api.publish("churn:2", b"x")
+    assert bad_name.value.status in (400, 422)
+    with pytest.raises(ApiCallError) as bad_hash:
+        client._call(
+            "POST",
+            f"/projects/{client.project}/artifacts/churn/versions",
+            json={"sha256": "xyz"},
+        )
+    assert bad_hash.value.status == 422

@@ -93,3 +93,12 @@ def test_bad_deploys_name_the_problem(tmp_path: Path) -> None:
     store.move_alias("p", "digits", "production", 1, 6.0)
     with pytest.raises(ConfigError, match="stop it first"):
         deploy(store, "p", DeploymentIn(ref="digits@production"), 5.0)
+
+
+def test_deploy_list_says_what_each_replica_reserves() -> None:
+    from airfoil.cli._deploy import _each
+    from airfoil.wire._deployments import ReplicaResources
+
+    assert _each(None) == "-"
+    assert _each(ReplicaResources(cpu=0.5, mem=256 * 2**20, gpu=1)) == "cpu=0.5 mem=256Mi gpu=1"
+    assert _each(ReplicaResources(cpu=2, mem=0, gpu=0)) == "cpu=2"

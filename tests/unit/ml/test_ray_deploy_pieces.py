@@ -71,8 +71,10 @@ class _MemoryServe:
         file: str,
         settings: dict[str, Any],
         poll_s: float = 0.5,
+        resources: Any = None,
     ) -> None:
         self.applied.append((ref, replicas, settings))
+        self.resources = resources
         app = self.apps.setdefault(f"{project}/{name}", _App("RUNNING", replicas))
         app.target_replicas = replicas
         app.replicas = app.replicas[:replicas]
@@ -210,3 +212,20 @@ def test_a_missing_ray_serve_names_the_extra(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "airfoil.ml._ray_serve", None)  # as if not installed
     with pytest.raises(ConfigError, match=r"need Ray Serve.*pip install 'airfoil\[ray\]'"):
         open_ray_serve(None)
+
+
+def test_replica_resources_reach_serve_and_the_api(tmp_path: Path) -> None:
+    from airfoil.core.resources import ResourceSpec
+
+    serve = _MemoryServe()
+    ray = RayDeployments(lambda: serve, {"home": "h", "database_url": None, "blob_url": "b"})
+    body = DeploymentIn(ref="digits:1", on="ray", cpus=0.5, gpus=1, memory="1Gi")
+    d = deploy(_store(tmp_path), "p", body, 1.0)
+    assert d.resources == ResourceSpec(cpu=0.5, mem=2**30, gpu=1)
+    _pass(ray, ray.reconcile(d, 2.0))
+    assert serve.resources == ResourceSpec(cpu=0.5, mem=2**30, gpu=1)
+    out = deployment_out(d)
+    assert out.resources is not None and (out.resources.gpu, out.resources.mem) == (1, 2**30)
+    (tmp_path / "b").mkdir()
+    only_gpu = deploy(_store(tmp_path / "b"), "p", DeploymentIn(ref="digits:1", gpus=1), 1.0)
+    assert only_gpu.resources == ResourceSpec(cpu=1.0, mem=0, gpu=1)

@@ -1,0 +1,247 @@
+"""Per-deployment replica resources (``airfoil deploy --cpus C --gpus G --memory M``).
+
+Processes: each replica is admitted through a resource queue (the server's, here one over a
+2-CPU machine with one pretend GPU), starts with ``CUDA_VISIBLE_DEVICES`` set to the GPU it
+was granted, waits ``queued`` while another deployment holds it, keeps its grant across a
+crash, and starts once the holder stops; a replica that could never fit is refused when it is
+deployed, naming the options to lower.
+
+Ray Serve: a fresh local Ray with 2 pretend GPUs (in its own process: the session's Ray has
+none): each replica's actor is given the CPUs, GPU and memory asked (what the replica itself
+reads from Ray's runtime context), and a replica no node could hold is a typed error on the
+record's message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _tiny import model
+from test_supervisor import _alive, _until
+
+from airfoil.core.errors import ConfigError, UnschedulableTaskError
+from airfoil.core.resources import ResourceSpec
+from airfoil.engine._resources import ResourceQueue
+from airfoil.ml import ModelRegistry
+from airfoil.server._deploy_admission import ReplicaAdmission
+from airfoil.server._deployments import deploy, deployment_out
+from airfoil.server._supervisor import ServiceEnv, Supervisor
+from airfoil.store.blob import open_blob_store
+from airfoil.store.deployments import Deployment
+from airfoil.store.sql import SqlArtifactStore
+from airfoil.wire._deployments import DeploymentIn
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROW = {"features": [{"a": 1.0, "b": 1.0, "c": 0.0}]}
+
+
+def _environ(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        pairs = [p.split(b"=", 1) for p in f.read().split(b"\0") if b"=" in p]
+    return {k.decode(): v.decode() for k, v in pairs}
+
+
+def _get(store: SqlArtifactStore, project: str) -> Deployment | None:
+    return store.get_deployment(project, "tiny")
+
+
+def test_replicas_are_admitted_through_the_resource_queue(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+    blobs = open_blob_store(str(home / "blobs"))
+    refs = {}
+    for project in ("default", "other"):
+        registry = ModelRegistry(store, blobs, project)
+        refs[project] = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref
+    queue = ResourceQueue(ResourceSpec(cpu=2.0, mem=8 * 2**30, gpu=1), ("0",))
+    admission = ReplicaAdmission(lambda: queue)
+    env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
+    supervisor = Supervisor(store, env, interval_s=0.2, admission=admission)
+
+    def check(d: Deployment) -> None:
+        supervisor.check_resources(d.project, d.name, d)
+
+    pids: list[int] = []
+    try:
+        # Refused before anything is recorded: more GPUs than the machine has, bad memory.
+        with pytest.raises(UnschedulableTaskError) as too_big:
+            deploy(store, "default", DeploymentIn(ref=refs["default"], gpus=2), 0.0, check=check)
+        assert "asks for cpu=1, mem=0Mi, gpu=2" in str(too_big.value)
+        assert "--gpus" in str(too_big.value) and _get(store, "default") is None
+        with pytest.raises(ConfigError, match="invalid memory"):
+            deploy(store, "default", DeploymentIn(ref=refs["default"], memory="lots"), 0.0)
+
+        want = DeploymentIn(ref=refs["default"], cpus=0.5, gpus=1, memory="256Mi")
+        deploy(store, "default", want, time.time(), check=check)
+        supervisor.start()
+
+        def ready(project: str, restarts: int = 0) -> Any:
+            d = _get(store, project)
+            r = d.members[0] if d is not None and d.members else None
+            return r if r is not None and r.status == "ready" and r.restarts == restarts else None
+
+        first = _until("the first deployment ready", lambda: ready("default"))
+        pids.append(first.pid)
+        assert _environ(first.pid)["CUDA_VISIBLE_DEVICES"] == "0"
+        out = deployment_out(_get(store, "default"))  # type: ignore[arg-type]
+        assert out.resources is not None
+        assert (out.resources.cpu, out.resources.mem, out.resources.gpu) == (0.5, 256 * 2**20, 1)
+
+        # Another deployment asking for the one GPU waits, saying why.
+        other = DeploymentIn(ref=refs["other"], cpus=0.5, gpus=1)
+        deploy(store, "other", other, time.time(), check=check)
+
+        def queued() -> Any:
+            d = _get(store, "other")
+            ok = d is not None and d.members and d.members[0].status == "queued"
+            return d if ok else None
+
+        waiting = _until("the second deployment queued", queued)
+        assert waiting.members[0].pid is None
+        assert "waiting for resources" in waiting.message and "gpu=1" in waiting.message
+
+        # A crash keeps the grant: the holder restarts on the GPU, the other still waits.
+        os.kill(first.pid, signal.SIGKILL)
+        again = _until("the crashed replica back", lambda: ready("default", restarts=1))
+        pids.append(again.pid)
+        assert _environ(again.pid)["CUDA_VISIBLE_DEVICES"] == "0"
+        assert queued() is not None
+
+        # The holder stops: the waiting deployment gets the GPU and serves.
+        supervisor.stop_deployment("default", "tiny")
+        assert not _alive(again.pid)
+        served = _until("the second deployment ready", lambda: ready("other"))
+        pids.append(served.pid)
+        assert _environ(served.pid)["CUDA_VISIBLE_DEVICES"] == "0"
+        assert _get(store, "other").message == ""  # type: ignore[union-attr]
+        r = httpx.post(f"http://127.0.0.1:{served.port}/predict", json=ROW, timeout=10)
+        assert r.status_code == 200, r.text
+        supervisor.stop_deployment("other", "tiny")
+        assert admission.held("other", "tiny") == [] and admission.held("default", "tiny") == []
+        # Everything was given back: a replica asking for the whole machine fits again.
+        queue.check(_whole_machine(), "n", "default")
+    finally:
+        supervisor.close()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        store.close()
+
+
+def _whole_machine() -> Any:
+    from airfoil.core.records import Interface, TaskSpec
+
+    return TaskSpec(
+        name="all",
+        version="1",
+        interface=Interface(),
+        module="",
+        qualname="",
+        requests=ResourceSpec(cpu=2.0, gpu=1),
+    )
+
+
+def test_redeploying_with_other_resources_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+    try:
+        registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
+        ref = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref
+        deploy(store, "default", DeploymentIn(ref=ref, cpus=1.0), 0.0)
+        deploy(store, "default", DeploymentIn(ref=ref, cpus=1.0, replicas=2), 0.0)  # same: ok
+        with pytest.raises(ConfigError, match="other replica resources: stop it first"):
+            deploy(store, "default", DeploymentIn(ref=ref, cpus=2.0), 0.0)
+        with pytest.raises(ConfigError, match="other replica resources"):
+            deploy(store, "default", DeploymentIn(ref=ref), 0.0)
+    finally:
+        store.close()
+
+
+RAY_SCRIPT = textwrap.dedent(
+    """
+    import json, logging, sys, time
+    import ray
+    from ray import serve
+    from airfoil.core.resources import ResourceSpec
+    from airfoil.ml._ray_serve import RayServe
+
+    home, temp = sys.argv[1], sys.argv[2]
+    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING, namespace="airfoil", _temp_dir=temp,
+             object_store_memory=128 * 2**20)
+    backend = RayServe()
+    settings = {"home": home, "database_url": None, "blob_url": home + "/blobs",
+                "project": "default"}
+    out = {}
+    try:
+        try:
+            backend.apply("default", "huge", "tiny:1", replicas=1, file="", settings=settings,
+                          resources=ResourceSpec(cpu=1.0, gpu=3))
+        except Exception as exc:
+            out["refused"] = [type(exc).__name__, str(exc)]
+        backend.apply("default", "tiny", "tiny:1", replicas=2, file="", settings=settings,
+                      resources=ResourceSpec(cpu=0.5, mem=200 * 2**20, gpu=1))
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            app = backend.state("default", "tiny")
+            reports = [r.report for r in (app.replicas if app else []) if r.report]
+            if len(reports) == 2:
+                out["assigned"] = [r["assigned"] for r in reports]
+                break
+            time.sleep(0.5)
+        print("RESULT " + json.dumps(out), flush=True)
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    """
+)
+
+
+@pytest.mark.ray
+def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path) -> None:
+    pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
+    home = tmp_path / "home"
+    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+    try:
+        registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
+        assert model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref == "tiny:1"
+    finally:
+        store.close()
+    script = tmp_path / "ray_resources.py"
+    script.write_text(RAY_SCRIPT)
+    here = os.path.dirname(__file__)  # _tiny, the model's file, is imported by the replicas
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    env.pop("RAY_ADDRESS", None)
+    temp = Path("/tmp") / f"afsrv-{os.getpid()}"  # Ray's socket paths must stay short
+    proc = subprocess.run(
+        [sys.executable, str(script), str(home), str(temp)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    found = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert found, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(found[0][len("RESULT ") :])
+    kind, message = out["refused"]
+    assert kind == "UnschedulableTaskError" and "gpu=3" in message and "--gpus" in message
+    assigned = out["assigned"]
+    assert len(assigned) == 2
+    for a in assigned:
+        assert a["resources"]["CPU"] == pytest.approx(0.5)
+        assert a["resources"]["GPU"] == pytest.approx(1.0)
+        assert a["resources"]["memory"] == pytest.approx(200 * 2**20)
+        assert len(a["gpu_ids"]) == 1
+    assert {a["gpu_ids"][0] for a in assigned} == {"0", "1"}  # one GPU each, not shared
