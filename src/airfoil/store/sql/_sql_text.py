@@ -76,6 +76,7 @@ class SqlText:
         self.get_leases: str | None = sql.get("get_leases")
         self.upsert_cache = sql["upsert_cache"]
         self.get_execution = sql["get_execution"]
+        self.get_execution_head = sql["get_execution_head"]
         self.execution_exists = sql["execution_exists"]
         self.get_nodes = sql["get_nodes"]
         self.get_node = sql["get_node"]
@@ -114,6 +115,10 @@ class SqlText:
     def list_executions(self, filters: tuple[str, ...]) -> str:
         """``SELECT`` of executions matching the named filters, newest first, paged."""
         return self._sql[variant_name("list_executions", filters)]
+
+    def list_execution_heads(self, filters: tuple[str, ...]) -> str:
+        """:meth:`list_executions` reading each row's head (its record where it has none)."""
+        return self._sql[variant_name("list_execution_heads", filters)]
 
     def count_executions(self, filters: tuple[str, ...]) -> str:
         """``SELECT count(*)`` of executions matching the named filters."""

@@ -93,7 +93,9 @@ class _Builder:
         ex, ce, cr = s.executions, s.cache_entries, s.cache_reservations
 
         sql["upsert_execution"] = self._upsert(
-            ex, ("id", "project", "domain", "workflow", "phase", "created_at", "record"), ("id",)
+            ex,
+            ("id", "project", "domain", "workflow", "phase", "created_at", "record", "head"),
+            ("id",),
         )
         sql["upsert_node"] = self._upsert(s.nodes, ("execution_id", "node_id", "record"), 2)
         sql["upsert_attempt"] = self._upsert(
@@ -131,6 +133,9 @@ class _Builder:
         sql["upsert_cache"] = self._upsert(ce, ("key", "task", "created_at", "record"), ("key",))
 
         sql["get_execution"] = self._compile(sa.select(ex.c.record).where(ex.c.id == _bp("id")))
+        # The head where the row has one (revision 0014), else the record (decodes as one).
+        head = sa.func.coalesce(ex.c.head, ex.c.record)
+        sql["get_execution_head"] = self._compile(sa.select(head).where(ex.c.id == _bp("id")))
         sql["execution_exists"] = self._compile(sa.select(ex.c.id).where(ex.c.id == _bp("id")))
         n, a, e = s.nodes, s.attempts, s.events
         sql["get_nodes"] = self._compile(
@@ -239,7 +244,7 @@ class _Builder:
         ex = s.executions
         values: dict[str, Any] = {"lease_owner": _bp("owner")}
         if with_execution:
-            for c in ("project", "domain", "workflow", "phase", "created_at", "record"):
+            for c in ("project", "domain", "workflow", "phase", "created_at", "record", "head"):
                 values[c] = _bp(c)
         fence = (
             sa.update(ex)
@@ -297,6 +302,13 @@ class _Builder:
                 where = [ex.c[f] == _bp(f) for f in filters]
                 self.sql[variant_name("list_executions", filters)] = self._compile(
                     sa.select(ex.c.record)
+                    .where(*where)
+                    .order_by(ex.c.created_at.desc(), ex.c.id.desc())
+                    .limit(_bp("limit", type_=sa.Integer))
+                    .offset(_bp("offset", type_=sa.Integer))
+                )
+                self.sql[variant_name("list_execution_heads", filters)] = self._compile(
+                    sa.select(sa.func.coalesce(ex.c.head, ex.c.record))
                     .where(*where)
                     .order_by(ex.c.created_at.desc(), ex.c.id.desc())
                     .limit(_bp("limit", type_=sa.Integer))

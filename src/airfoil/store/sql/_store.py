@@ -37,6 +37,7 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
     encode_json,
+    execution_head,
 )
 from airfoil.store.base import MetaStore
 from airfoil.store.memory import check_page, lease_lost, missing_execution
@@ -356,6 +357,13 @@ class SqlMetaStore(
             raise NotFoundError(f"execution {execution_id!r} does not exist")
         return _EXECUTION.decode(rows[0][0])
 
+    def get_execution_head(self, execution_id: str) -> ExecutionHead:
+        sql = self._s.get_execution_head
+        rows = self._read(sql, {"id": execution_id}, "reading an execution")
+        if not rows:
+            raise NotFoundError(f"execution {execution_id!r} does not exist")
+        return _HEAD.decode(rows[0][0])
+
     def list_executions(
         self,
         *,
@@ -384,7 +392,7 @@ class SqlMetaStore(
     ) -> list[ExecutionHead]:
         check_page(limit, offset)
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
-        sql = self._s.list_executions(tuple(params))
+        sql = self._s.list_execution_heads(tuple(params))
         params.update(limit=limit, offset=offset)
         return [_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
 
@@ -556,6 +564,7 @@ def _execution_row(ex: ExecutionRecord) -> dict[str, Any]:
         "phase": ex.phase,
         "created_at": ex.created_at,
         "record": encode_json(ex).decode(),
+        "head": encode_json(execution_head(ex)).decode(),
     }
 
 
