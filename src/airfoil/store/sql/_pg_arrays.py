@@ -21,6 +21,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from airfoil.core.errors import StoreError
+
 __all__ = ["Float8Array", "Int8Array", "TextArray", "register"]
 
 _HEADER = struct.Struct("!iiiii")  # ndim, has-nulls flag, element oid, length, lower bound
@@ -52,7 +54,11 @@ class TextArray:
 
 
 class Int8Array:
-    """An ``int8[]`` parameter (values within 64 bits, else ``struct.error``)."""
+    """An ``int8[]`` parameter.
+
+    Raises:
+        StoreError: a value does not fit in 64 bits (nothing is sent).
+    """
 
     __slots__ = ("data",)
 
@@ -62,7 +68,14 @@ class Int8Array:
             return
         pack = _INT8.pack
         head = _HEADER.pack(1, 0, INT8_OID, len(items), 1)
-        self.data = head + b"".join([pack(8, v) for v in items])
+        try:
+            self.data = head + b"".join([pack(8, v) for v in items])
+        except struct.error:
+            big = next(v for v in items if not -(2**63) <= v < 2**63)
+            raise StoreError(
+                f"the integer {big} does not fit a 64-bit database column; nothing of the "
+                "batch was written"
+            ) from None
 
 
 class Float8Array:
