@@ -141,7 +141,17 @@ def start(
         )
     if open_browser:
         _open_when_ready(url)
+    # The API's requests share the interpreter with the driver slots: each database call a
+    # request makes gives up the GIL and waits up to a switch interval to get it back while
+    # a slot computes. 1 ms instead of Python's 5 ms: p99 API latency under the engine's
+    # load 141-173 ms instead of 200-299 ms (and 583-738 instead of 497-600 tasks/s) in two
+    # alternating pairs of bench_server.py runs at load 7-9 (docs/performance.md).
+    sys.setswitchinterval(_SWITCH_INTERVAL_S)
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+#: The server process's GIL switch interval (see ``start``).
+_SWITCH_INTERVAL_S = 0.001
 
 
 def _open_when_ready(url: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from airfoil.core.errors import NotFoundError
 from airfoil.engine.cache_explain import explain_node
-from airfoil.server._services import Deps, get_record, hide_foreign
+from airfoil.server._services import Deps, get_head, hide_foreign
 from airfoil.wire import CacheExplanation
 
 __all__ = ["cache_explanation"]
@@ -25,7 +25,7 @@ def cache_explanation(d: Deps, project: str, execution_id: str, node_id: str) ->
     Raises:
         NotFoundError: no such execution in the project, or no such node.
     """
-    get_record(d, project, execution_id)
+    get_head(d, project, execution_id)
     why = explain_node(d.meta, d.blobs, execution_id, node_id)
     owners: dict[str, str | None] = {}
 

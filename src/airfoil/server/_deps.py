@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from airfoil.core.clock import Clock
 from airfoil.core.errors import InvalidInputError, NotFoundError
-from airfoil.core.records import ExecutionRecord
+from airfoil.core.records import ExecutionHead, ExecutionRecord
 from airfoil.engine.launcher import Launcher
 from airfoil.local import Runtime
 from airfoil.server._driver import Driver
@@ -94,3 +94,13 @@ def get_record(d: Deps, project: str, execution_id: str) -> ExecutionRecord:
     if rec.project != project:
         raise NotFoundError(f"execution {execution_id!r} does not exist in project {project!r}")
     return rec
+
+
+def get_head(d: Deps, project: str, execution_id: str) -> ExecutionHead:
+    """:func:`get_record` without the spec, inputs and outputs: for a check that the
+    execution exists in ``project`` and a look at its phase (the console's and the client's
+    polls), a few hundred bytes read instead of the whole record."""
+    head = d.meta.get_execution_head(execution_id)
+    if head.project != project:
+        raise NotFoundError(f"execution {execution_id!r} does not exist in project {project!r}")
+    return head

@@ -10,10 +10,11 @@ import msgspec
 from airfoil.core.errors import (
     InvalidInputError,
 )
+from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import ExecutionRecord, WorkflowSpec
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
-from airfoil.server._deps import Deps, get_record
+from airfoil.server._deps import Deps, get_head, get_record
 from airfoil.server._reading import hide_foreign
 from airfoil.wire import (
     ExecutionDetail,
@@ -72,10 +73,12 @@ def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
         if not newer and intr.undriven(d.meta, cached[4], d.clock.now()) == cached[3]:
             return cached[2]
         seq = newer[-1].seq if newer else cached[1]
+        known: ExecutionRecord | None = cached[4]
     else:
         evs = d.meta.get_events(execution_id)
         seq = evs[-1].seq if evs else 0
-    detail, rec, interrupted = _detail(d, project, execution_id)
+        known = None
+    detail, rec, interrupted = _detail(d, project, execution_id, known)
     data = msgspec.json.encode(detail)
     with d.detail_lock:
         d.detail_cache[execution_id] = (project, seq, data, interrupted, rec)
@@ -89,11 +92,27 @@ def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str,
     return _detail(d, project, execution_id)[0]
 
 
+def _current(
+    d: Deps, project: str, execution_id: str, known: ExecutionRecord | None
+) -> ExecutionRecord:
+    """The execution's record now. With ``known`` (the record an earlier answer was built
+    from) and the execution still unfinished, only its head is read, and the spec and inputs
+    are taken from ``known``: an execution's spec and inputs never change, and its outputs
+    are written only with a final phase (then the whole record is read)."""
+    if known is None or known.outputs is not None:
+        return get_record(d, project, execution_id)
+    head = get_head(d, project, execution_id)
+    if ExecutionPhase(head.phase).terminal:
+        return get_record(d, project, execution_id)
+    fields = {f: getattr(head, f) for f in head.__struct_fields__}
+    return msgspec.structs.replace(known, **fields)
+
+
 def _detail(
-    d: Deps, project: str, execution_id: str
+    d: Deps, project: str, execution_id: str, known: ExecutionRecord | None = None
 ) -> tuple[dict[str, Any], ExecutionRecord, bool]:
     """The detail's fields, the record, and whether it is shown interrupted."""
-    rec = get_record(d, project, execution_id)
+    rec = _current(d, project, execution_id, known)
     interrupted = intr.undriven(d.meta, rec, d.clock.now())
     nodes = intr.shown_nodes(d.meta.get_nodes(execution_id), interrupted)
     attempts = intr.attempts_by_node(d.meta.get_attempts(execution_id), interrupted)

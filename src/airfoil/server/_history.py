@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import msgspec
 
-from airfoil.server._deps import Deps, get_record
+from airfoil.server._deps import Deps, get_head
 from airfoil.store._log_search import search_logs as _search
 from airfoil.store._task_history import execution_anomalies, task_history
 from airfoil.wire._history import (
@@ -64,7 +64,7 @@ def anomalies(
     Raises:
         NotFoundError: no such execution in the project.
     """
-    get_record(d, project, execution_id)
+    get_head(d, project, execution_id)
     s = d.runtime.settings
     k = s.anomaly_k if k is None else k
     min_history = s.anomaly_min_history if min_history is None else min_history

@@ -15,7 +15,7 @@ from airfoil.core.ids import validate_execution_id
 from airfoil.core.records import Param, Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
-from airfoil.server._deps import Deps, check_domain, get_record, own_only
+from airfoil.server._deps import Deps, check_domain, get_head, get_record, own_only
 from airfoil.server._registration import spec_of_row
 from airfoil.server._tenancy import MayRead
 from airfoil.server._uploads import uploaded_list, uploaded_value
@@ -129,7 +129,7 @@ def signal(d: Deps, project: str, execution_id: str, name: str, value: Any) -> S
 
     from airfoil.engine.signals import send_signal
 
-    get_record(d, project, execution_id)
+    get_head(d, project, execution_id)
     text = value if isinstance(value, str) else json.dumps(value)
     node = send_signal(d.meta, d.blobs, d.types, execution_id, name, text)
     return SignalOut(execution_id=execution_id, name=name, node_id=node)

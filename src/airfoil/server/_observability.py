@@ -9,7 +9,7 @@ from airfoil.core.compare import ColumnStats, Comparison, FrameStats, compare_ex
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.reports import NodeReport, latest_report
-from airfoil.server._deps import Deps, get_record
+from airfoil.server._deps import Deps, get_head, get_record
 from airfoil.types import ValueContext
 from airfoil.types._frame_stats import frame_stats
 from airfoil.wire import (
@@ -76,7 +76,7 @@ def report(d: Deps, project: str, execution_id: str, node_id: str) -> NodeReport
     Raises:
         NotFoundError: no such execution or node, or the node has no report.
     """
-    get_record(d, project, execution_id)
+    get_head(d, project, execution_id)
     node = d.meta.get_node(execution_id, node_id)
     return latest_report(d.blobs, execution_id, node_id, node.attempts)
 

@@ -15,7 +15,7 @@ from airfoil.core.records import ExecutionHead, Value
 from airfoil.executors.base import attempt_log_key, live_log_key, rank_log_key
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
-from airfoil.server._deps import Deps, check_domain, get_record
+from airfoil.server._deps import Deps, check_domain, get_head, get_record
 from airfoil.wire import (
     CacheEntryOut,
     CacheList,
@@ -182,7 +182,7 @@ def value_export(d: Deps, value: Value, as_format: str | None) -> tuple[bytes, s
 
 
 def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
-    rec = get_record(d, project, execution_id)
+    rec = get_head(d, project, execution_id)
     evs = d.meta.get_events(execution_id, after_seq=after)
     items = [cv.event_out(e) for e in evs]
     owners: dict[str, str | None] = {execution_id: project}
@@ -209,7 +209,7 @@ def logs(
         InvalidInputError: an unknown level.
     """
     least = _level_checked(level)
-    get_record(d, project, execution_id)
+    get_head(d, project, execution_id)
     tries = d.meta.get_attempts(execution_id, node_id)
     if not tries:
         d.meta.get_node(execution_id, node_id)  # NotFoundError for an unknown node

@@ -461,7 +461,7 @@ def watch(
     project: _Project, execution_id: _ExecId, request: Request, d: Deps, _: Viewer
 ) -> StreamingResponse:
     """Server-sent events: one ``event`` per event-log entry until the execution ends."""
-    svc.get_record(d, project, execution_id)
+    svc.get_head(d, project, execution_id)
     last = request.headers.get("last-event-id", "0")
     after = int(last) if last.isdigit() and len(last) < 19 else 0
     return StreamingResponse(

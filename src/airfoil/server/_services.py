@@ -14,7 +14,7 @@ module gathers them for the routes.
 
 from __future__ import annotations
 
-from airfoil.server._deps import Deps, check_domain, get_record, own_only
+from airfoil.server._deps import Deps, check_domain, get_head, get_record, own_only
 from airfoil.server._detail import (
     execution_detail,
     execution_detail_dict,
@@ -66,6 +66,7 @@ __all__ = [
     "execution_detail_dict",
     "execution_detail_json",
     "find_value",
+    "get_head",
     "get_record",
     "get_version",
     "hide_foreign",

@@ -59,6 +59,11 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
     def get_execution(self, execution_id: str) -> ExecutionRecord:
         """Return one execution. Raises NotFoundError if there is none with that id."""
 
+    def get_execution_head(self, execution_id: str) -> ExecutionHead:
+        """:meth:`get_execution` as a head (no spec, inputs or outputs: what a phase or
+        project check needs, without decoding the graph). Raises NotFoundError likewise."""
+        return execution_head(self.get_execution(execution_id))
+
     @abc.abstractmethod
     def list_executions(
         self,

@@ -463,6 +463,18 @@ class MetaStoreConformance:
         head = store.list_execution_heads()[0]
         assert (head.error, head.labels, head.code_root) == (full.error, full.labels, "pkg:abc")
 
+    def test_an_execution_head_is_its_record_without_the_graph(self, store: MetaStore) -> None:
+        full = msgspec.structs.replace(
+            make_execution(phase="running"), started_at=2.0, labels={"launch_plan": "nightly"}
+        )
+        store.write(StoreBatch(execution=full))
+        assert store.get_execution_head(full.id) == execution_head(full)
+        ended = msgspec.structs.replace(full, phase="succeeded", ended_at=4.0)
+        store.write(StoreBatch(execution=ended))  # the head follows the record
+        assert store.get_execution_head(full.id) == execution_head(ended)
+        with pytest.raises(NotFoundError):
+            store.get_execution_head("nope")
+
     def test_list_limit_and_offset(self, store: MetaStore) -> None:
         self._many_executions(store)
         everything = [r.id for r in store.list_executions(limit=100)]

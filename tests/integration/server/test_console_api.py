@@ -303,3 +303,25 @@ def test_a_parquet_file_uploaded_as_it_is_gets_its_rows_and_columns(
         timeout=30,
     )
     assert bad.status_code == 422 and "cannot be read" in bad.json()["error"]["message"]
+
+
+def test_a_kept_detail_follows_its_execution_to_the_end(
+    client: Any, console_flow: Any, tmp_path: Path
+) -> None:
+    """The detail of a running execution, rebuilt from a kept answer (its spec and inputs
+    reused, only the head read), shows each new phase, and its outputs once it ends."""
+    release = tmp_path / "release"
+    client.register([console_flow.talks])
+    ex = client.launch(console_flow.talks, {"release": str(release)})
+    _wait_for(lambda: any(n.phase == "running" for n in client.get(ex.id).nodes))
+    first = _get(client, f"/executions/{ex.id}").json()  # kept with its record
+    assert first["phase"] == "running" and first["outputs"] == []
+    assert first["nodes"][0]["phase"] == "running"
+    release.write_text("go")
+    assert client.wait(ex.id, timeout=60).phase == "succeeded"
+    last = _get(client, f"/executions/{ex.id}").json()
+    assert last["phase"] == "succeeded"
+    assert last["nodes"][0]["phase"] == "succeeded"
+    assert [(o["name"], o["preview"]) for o in last["outputs"]] == [("o0", "done")]
+    assert last["interface"] == first["interface"] and last["inputs"] == first["inputs"]
+    assert last["ended_at"] is not None and first["ended_at"] is None

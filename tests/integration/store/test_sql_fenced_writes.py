@@ -10,10 +10,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from airfoil.core.errors import ConflictError
+from airfoil.core.errors import ConflictError, StoreError
 from airfoil.core.records import StoreBatch
 from airfoil.store.sql import SqlMetaStore
-from airfoil.testing.conformance import make_attempt, make_event, make_execution, make_node
+from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
+from airfoil.testing.conformance import (
+    make_attempt,
+    make_cache_entry,
+    make_event,
+    make_execution,
+    make_node,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +127,88 @@ def test_a_driver_whose_lease_was_taken_over_writes_nothing(pg_empty_url: str) -
     finally:
         first.close()
         second.close()
+
+
+def test_the_batch_arrays_reach_postgresql_as_sent(pg_empty_url: str) -> None:
+    """The one-pass binary arrays (``_pg_arrays``) decode in PostgreSQL to what was given:
+    multi-byte and quoting characters, bytes taken as UTF-8, 64-bit bounds, floats, empties."""
+    store = SqlMetaStore(pg_empty_url)
+    try:
+        store.get_lease("e1")  # opens this thread's connection (the dumpers registered)
+        cur = store._conns.local.held.cursor
+        texts = ["", 'é✓ "q" {\\"json\\"} \n\t', "x" * 100_000]
+        cur.execute("SELECT unnest(%(t)b::text[])", {"t": TextArray(texts)})
+        assert [r[0] for r in cur.fetchall()] == texts
+        cur.execute("SELECT unnest(%(t)b::text[])", {"t": TextArray([b"{}", "é".encode()])})
+        assert [r[0] for r in cur.fetchall()] == ["{}", "é"]
+        ints = [-(2**63), -1, 0, 1, 2**63 - 1]
+        cur.execute("SELECT unnest(%(i)b::bigint[])", {"i": Int8Array(ints)})
+        assert [r[0] for r in cur.fetchall()] == ints
+        floats = [0.0, -0.0, 1.5e308, -2.25, 1_700_000_000.123456]
+        cur.execute("SELECT unnest(%(f)b::float8[])", {"f": Float8Array(floats)})
+        assert [r[0] for r in cur.fetchall()] == floats
+        for empty in (TextArray([]), Int8Array([]), Float8Array([])):
+            cur.execute("SELECT cardinality(%(x)b), array_length(%(x)b, 1)", {"x": empty})
+            assert cur.fetchone() == (0, None)
+        with pytest.raises(StoreError, match="does not fit a 64-bit"):
+            Int8Array([1, 2**63])  # never sent wrapped around
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("kinds", ["", "n", "a", "e", "c", "ne", "ac", "naec"])
+def test_every_kind_combination_is_one_fenced_statement(pg_empty_url: str, kinds: str) -> None:
+    """A batch holding only some record kinds runs the variant without the others' writes
+    and stores exactly what it holds."""
+    store = SqlMetaStore(pg_empty_url)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        nodes = [make_node(node_id=f"n{i}") for i in range(3)] if "n" in kinds else []
+        attempts = [make_attempt(node_id=f"n{i}") for i in range(2)] if "a" in kinds else []
+        events = [make_event(seq=i + 1, cause_id=i) for i in range(4)] if "e" in kinds else []
+        cache = [make_cache_entry(key=f"k{i}") for i in range(2)] if "c" in kinds else []
+        running = make_execution(phase="running")
+        counting = _count(store)
+        store.write(
+            StoreBatch(
+                execution=running,
+                nodes=nodes,
+                attempts=attempts,
+                events=events,
+                cache_puts=cache,
+                lease=("e1", "driver"),
+            )
+        )
+        assert counting.sent == ["WITH"]
+        assert store.get_execution("e1") == running
+        assert store.get_nodes("e1") == nodes
+        assert store.get_attempts("e1") == attempts
+        assert store.get_events("e1") == events
+        assert [store.get_cache(c.key) for c in cache] == cache
+        assert store.get_lease("e1") == ("driver", 60.0)
+    finally:
+        store.close()
+
+
+def test_a_record_of_another_execution_goes_the_general_way_under_the_fence(
+    pg_empty_url: str,
+) -> None:
+    """The fenced statement writes every record under the lease's execution id; a batch
+    holding a record of another execution is written by the checked transaction instead,
+    which keeps that record's own id (and still refuses a stale driver)."""
+    store = SqlMetaStore(pg_empty_url)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        store.write(StoreBatch(execution=make_execution("e2")))
+        assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        counting = _count(store)
+        other = make_node(execution_id="e2", node_id="child")
+        store.write(StoreBatch(nodes=[make_node(), other], lease=("e1", "driver")))
+        assert counting.sent[0] == "BEGIN" and counting.sent[-1] == "COMMIT"
+        assert store.get_nodes("e2") == [other]
+        assert store.get_nodes("e1") == [make_node()]
+        with pytest.raises(ConflictError, match="lease"):
+            store.write(StoreBatch(nodes=[other], lease=("e1", "someone-else")))
+    finally:
+        store.close()

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from airfoil.core.errors import ConfigError, ConflictError, StoreError, TransientStoreError
-from airfoil.core.records import StoreBatch
+from airfoil.core.records import StoreBatch, execution_head
 from airfoil.store._open import open_meta_store
 from airfoil.store.sql import RetryPolicy, SqlMetaStore, _connect
 from airfoil.testing.conformance import make_event, make_execution
@@ -300,3 +300,27 @@ def test_sqlite_fence_refuses_a_stale_driver_and_leaves_the_execution_row_alone(
     finally:
         first.close()
         second.close()
+
+
+def test_a_listing_and_a_phase_check_read_the_heads_not_the_records(
+    store: SqlMetaStore, url: str
+) -> None:
+    """Listing executions and reading one's head never read the ``record`` column (the
+    whole workflow spec) of a row that has a head (revision 0014): a record made unreadable
+    behind the store's back does not disturb them (it failed before: the heads were decoded
+    from the records)."""
+    want = execution_head(make_execution())
+    _execute(url, "UPDATE executions SET record = 'not json'")
+    assert store.list_execution_heads() == [want]
+    assert store.get_execution_head("e1") == want
+
+
+def test_a_row_written_before_heads_existed_reads_its_head_from_the_record(
+    store: SqlMetaStore, url: str
+) -> None:
+    """Rows written before revision 0014 have no head (NULL): the record stands in."""
+    _execute(url, "UPDATE executions SET head = NULL")
+    want = execution_head(make_execution())
+    assert store.list_execution_heads() == [want]
+    assert store.get_execution_head("e1") == want
+    assert store.get_execution("e1") == make_execution()

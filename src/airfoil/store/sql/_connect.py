@@ -30,6 +30,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airfoil.core.errors import ConfigError, StoreError, TransientStoreError
+from airfoil.store.sql._pg_arrays import register as register_arrays
 from airfoil.store.sql._retry import is_transient
 
 if TYPE_CHECKING:
@@ -430,6 +431,8 @@ class Connections:
             if connector.autocommit:
                 dbapi.rollback()  # the dialect's first-connect queries may have left one open
                 dbapi.autocommit = True
+            if connector.dialect == "postgresql":
+                register_arrays(dbapi)  # the fenced batch's arrays, dumped in one pass
             held = Held(proxy, dbapi)
         except connector.dbapi.Error as exc:
             _close_quietly(proxy)

@@ -71,6 +71,9 @@ executions = sa.Table(
     sa.Column("lease_owner", KEY, nullable=True),
     sa.Column("lease_expires_at", sa.Double, nullable=True),
     sa.Column("record", sa.Text, nullable=False),
+    # The record's ExecutionHead JSON (revision 0014; NULL in rows written before it: read
+    # ``record`` then, which decodes as a head too).
+    sa.Column("head", sa.Text, nullable=True),
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "project", "domain", "created_at", "id"),
     sa.Index(None, "workflow", "created_at", "id"),

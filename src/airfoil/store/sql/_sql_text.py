@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EXECUTION_FILTERS", "SCHEDULE_COLUMNS", "SqlText", "sql_for", "variant_name"]
+__all__ = [
+    "EXECUTION_FILTERS",
+    "FENCED_KINDS",
+    "SCHEDULE_COLUMNS",
+    "SqlText",
+    "fenced_name",
+    "sql_for",
+    "variant_name",
+]
 
 #: The filters of list/count_executions, in a fixed order (a variant's key is a subset).
 EXECUTION_FILTERS = ("project", "domain", "workflow", "phase")
@@ -35,6 +43,16 @@ SCHEDULE_COLUMNS = (
 )
 
 
+#: The record kinds of a fenced batch, in a fixed order: nodes, attempts, events, cache
+#: entries (a fenced statement's variant is the subset a batch holds).
+FENCED_KINDS = ("n", "a", "e", "c")
+
+
+def fenced_name(with_execution: bool, kinds: str) -> str:
+    """The dict key of the fenced batch statement writing ``kinds`` (in FENCED_KINDS order)."""
+    return f"write_fenced{'_execution' if with_execution else ''}:{kinds}"
+
+
 def variant_name(statement: str, filters: tuple[str, ...]) -> str:
     """The dict key of one filter variant of ``statement``."""
     return f"{statement}:{','.join(filters)}"
@@ -52,14 +70,13 @@ class SqlText:
         self.insert_event = sql["insert_event"]
         #: PostgreSQL only: all events of a batch in one statement.
         self.insert_events_arrays: str | None = sql.get("insert_events_arrays")
-        #: PostgreSQL only: a driver's fenced batch as one statement (without and with the
-        #: execution's own row).
-        self.write_fenced: str | None = sql.get("write_fenced")
-        self.write_fenced_execution: str | None = sql.get("write_fenced_execution")
+        #: PostgreSQL only: a driver's fenced batch as one statement (see ``fenced``).
+        self.has_fenced = fenced_name(False, "") in sql
         #: PostgreSQL only: the leases of a list of executions in one query.
         self.get_leases: str | None = sql.get("get_leases")
         self.upsert_cache = sql["upsert_cache"]
         self.get_execution = sql["get_execution"]
+        self.get_execution_head = sql["get_execution_head"]
         self.execution_exists = sql["execution_exists"]
         self.get_nodes = sql["get_nodes"]
         self.get_node = sql["get_node"]
@@ -99,9 +116,17 @@ class SqlText:
         """``SELECT`` of executions matching the named filters, newest first, paged."""
         return self._sql[variant_name("list_executions", filters)]
 
+    def list_execution_heads(self, filters: tuple[str, ...]) -> str:
+        """:meth:`list_executions` reading each row's head (its record where it has none)."""
+        return self._sql[variant_name("list_execution_heads", filters)]
+
     def count_executions(self, filters: tuple[str, ...]) -> str:
         """``SELECT count(*)`` of executions matching the named filters."""
         return self._sql[variant_name("count_executions", filters)]
+
+    def fenced(self, with_execution: bool, kinds: str) -> str:
+        """PostgreSQL only: the fenced batch statement writing ``kinds`` (``has_fenced``)."""
+        return self._sql[fenced_name(with_execution, kinds)]
 
     def delete_cache(self, filters: tuple[str, ...]) -> str:
         """``DELETE`` of cache entries matching the named filters (``key``, ``task``)."""

@@ -30,12 +30,19 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from airfoil.store.sql import _schema as s
-from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SCHEDULE_COLUMNS, variant_name
+from airfoil.store.sql._sql_text import (
+    EXECUTION_FILTERS,
+    FENCED_KINDS,
+    SCHEDULE_COLUMNS,
+    fenced_name,
+    variant_name,
+)
 
 __all__ = ["compile_all", "render_sqlite_module"]
 
@@ -86,7 +93,9 @@ class _Builder:
         ex, ce, cr = s.executions, s.cache_entries, s.cache_reservations
 
         sql["upsert_execution"] = self._upsert(
-            ex, ("id", "project", "domain", "workflow", "phase", "created_at", "record"), ("id",)
+            ex,
+            ("id", "project", "domain", "workflow", "phase", "created_at", "record", "head"),
+            ("id",),
         )
         sql["upsert_node"] = self._upsert(s.nodes, ("execution_id", "node_id", "record"), 2)
         sql["upsert_attempt"] = self._upsert(
@@ -116,11 +125,17 @@ class _Builder:
                     ex.c.lease_owner.is_not(None),
                 )
             )
-            sql["write_fenced"] = self._fenced(with_execution=False)
-            sql["write_fenced_execution"] = self._fenced(with_execution=True)
+            for size in range(len(FENCED_KINDS) + 1):
+                for kinds in itertools.combinations(FENCED_KINDS, size):
+                    for with_execution in (False, True):
+                        name = fenced_name(with_execution, "".join(kinds))
+                        sql[name] = self._fenced(with_execution, "".join(kinds))
         sql["upsert_cache"] = self._upsert(ce, ("key", "task", "created_at", "record"), ("key",))
 
         sql["get_execution"] = self._compile(sa.select(ex.c.record).where(ex.c.id == _bp("id")))
+        # The head where the row has one (revision 0014), else the record (decodes as one).
+        head = sa.func.coalesce(ex.c.head, ex.c.record)
+        sql["get_execution_head"] = self._compile(sa.select(head).where(ex.c.id == _bp("id")))
         sql["execution_exists"] = self._compile(sa.select(ex.c.id).where(ex.c.id == _bp("id")))
         n, a, e = s.nodes, s.attempts, s.events
         sql["get_nodes"] = self._compile(
@@ -212,21 +227,24 @@ class _Builder:
             )
         )
 
-    def _fenced(self, *, with_execution: bool) -> str:
+    def _fenced(self, with_execution: bool, kinds: str) -> str:
         """A driver's whole batch as one PostgreSQL statement (see the module's invariants).
 
-        Parameters: ``id`` and ``owner`` (the lease); with the execution, its columns as
-        ``upsert_execution`` names them (the row exists: its lease is held); per record kind
-        parallel arrays ``n_*`` (nodes), ``a_*`` (attempts), ``e_*`` (events) and ``c_*``
-        (cache entries), empty where the batch has none. The one row it returns counts the
-        fence's matches: 1 if the batch was written, 0 if the lease is not held.
+        Parameters: ``id`` and ``owner`` (the lease; every record of the batch belongs to
+        execution ``id``); with the execution, its columns as ``upsert_execution`` names
+        them (the row exists: its lease is held); per record kind in ``kinds`` (``n``
+        nodes, ``a`` attempts, ``e`` events, ``c`` cache entries) parallel arrays named
+        ``<kind>_<column>``; a kind not in ``kinds`` has no statement at all (one variant
+        per combination: no empty ``unnest`` planned and run for every batch). The one row
+        it returns counts the fence's matches: 1 if the batch was written, 0 if the lease
+        is not held.
         """
         from sqlalchemy.dialects.postgresql import ARRAY
 
         ex = s.executions
         values: dict[str, Any] = {"lease_owner": _bp("owner")}
         if with_execution:
-            for c in ("project", "domain", "workflow", "phase", "created_at", "record"):
+            for c in ("project", "domain", "workflow", "phase", "created_at", "record", "head"):
                 values[c] = _bp(c)
         fence = (
             sa.update(ex)
@@ -238,9 +256,14 @@ class _Builder:
         held = sa.exists(sa.select(fence.c.id))
 
         def rows(prefix: str, table: sa.Table, columns: tuple[str, ...]) -> sa.Select[Any]:
-            arrays = [
-                sa.func.unnest(_bp(f"{prefix}_{c}", type_=ARRAY(table.c[c].type))) for c in columns
-            ]
+            arrays: list[Any] = []
+            for c in columns:
+                if c == "execution_id":  # the lease's execution: sent once, not per record
+                    arrays.append(sa.cast(_bp("id"), table.c[c].type).label(c))
+                else:
+                    arrays.append(
+                        sa.func.unnest(_bp(f"{prefix}_{c}", type_=ARRAY(table.c[c].type)))
+                    )
             return sa.select(*arrays).where(held)
 
         def upsert(prefix: str, table: sa.Table, columns: tuple[str, ...], keys: int) -> Any:
@@ -251,17 +274,24 @@ class _Builder:
             ).cte(f"write_{prefix}")
 
         event_columns = ("execution_id", "seq", "cause_id", "record")
-        writes = [
-            upsert("n", s.nodes, ("execution_id", "node_id", "record"), 2),
-            upsert("a", s.attempts, ("execution_id", "node_id", "attempt", "record"), 3),
-            sa.insert(s.events)
-            .from_select(list(event_columns), rows("e", s.events, event_columns))
-            .cte("write_e"),
-            upsert("c", s.cache_entries, ("key", "task", "created_at", "record"), 1),
-        ]
-        sql = self._compile(sa.select(sa.func.count()).select_from(fence).add_cte(*writes))
-        # The arrays go in binary (psycopg's ``%(name)b``): their JSON records need no
-        # array-literal quoting, which costs a regex substitution per quote in text.
+        writes: dict[str, Callable[[], Any]] = {
+            "n": lambda: upsert("n", s.nodes, ("execution_id", "node_id", "record"), 2),
+            "a": lambda: upsert(
+                "a", s.attempts, ("execution_id", "node_id", "attempt", "record"), 3
+            ),
+            "e": lambda: (
+                sa.insert(s.events)
+                .from_select(list(event_columns), rows("e", s.events, event_columns))
+                .cte("write_e")
+            ),
+            "c": lambda: upsert("c", s.cache_entries, ("key", "task", "created_at", "record"), 1),
+        }
+        stmt = sa.select(sa.func.count()).select_from(fence)
+        if kinds:
+            stmt = stmt.add_cte(*[writes[k]() for k in kinds])
+        sql = self._compile(stmt)
+        # The arrays go in binary (psycopg's ``%(name)b``, built by ``_pg_arrays``): their
+        # JSON records need no array-literal quoting, and no per-element dumper lookups.
         return re.sub(r"%\(([naec]_\w+)\)s", r"%(\1)b", sql)
 
     def _variants(self) -> None:
@@ -272,6 +302,13 @@ class _Builder:
                 where = [ex.c[f] == _bp(f) for f in filters]
                 self.sql[variant_name("list_executions", filters)] = self._compile(
                     sa.select(ex.c.record)
+                    .where(*where)
+                    .order_by(ex.c.created_at.desc(), ex.c.id.desc())
+                    .limit(_bp("limit", type_=sa.Integer))
+                    .offset(_bp("offset", type_=sa.Integer))
+                )
+                self.sql[variant_name("list_execution_heads", filters)] = self._compile(
+                    sa.select(sa.func.coalesce(ex.c.head, ex.c.record))
                     .where(*where)
                     .order_by(ex.c.created_at.desc(), ex.c.id.desc())
                     .limit(_bp("limit", type_=sa.Integer))

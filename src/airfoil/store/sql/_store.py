@@ -37,6 +37,7 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
     encode_json,
+    execution_head,
 )
 from airfoil.store.base import MetaStore
 from airfoil.store.memory import check_page, lease_lost, missing_execution
@@ -53,6 +54,7 @@ from airfoil.store.sql._connect import (
 from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
+from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
 from airfoil.store.sql._retry import RetryPolicy, is_transient
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
@@ -238,10 +240,11 @@ class SqlMetaStore(
 
     def write(self, batch: StoreBatch) -> None:
         s = self._s
-        if batch.lease is not None and s.write_fenced is not None and batch:
+        if batch.lease is not None and s.has_fenced and batch:
             fenced = _fenced_params(batch)
             if fenced is not None:  # PostgreSQL: the whole batch in one statement
-                self._write(batch, lambda: self._write_fenced_once(fenced, batch))
+                sql = s.fenced(batch.execution is not None, fenced.pop("kinds"))
+                self._write(batch, lambda: self._write_fenced_once(sql, fenced, batch))
                 return
         work: list[tuple[str, list[dict[str, Any]]]] = []
         if batch.execution is not None:
@@ -283,11 +286,9 @@ class SqlMetaStore(
 
             self.retry.run("writing a batch", exc, again, resolve=stored, on_retry=self._counted)
 
-    def _write_fenced_once(self, params: dict[str, Any], batch: StoreBatch) -> None:
+    def _write_fenced_once(self, sql: str, params: dict[str, Any], batch: StoreBatch) -> None:
         """The batch as one statement: in autocommit, its own transaction (nothing to roll
         back after a failure: the statement wrote nothing)."""
-        s = self._s
-        sql = s.write_fenced if batch.execution is None else s.write_fenced_execution
         cur = self._cursor()
         try:
             cur.execute(sql, params)
@@ -356,6 +357,13 @@ class SqlMetaStore(
             raise NotFoundError(f"execution {execution_id!r} does not exist")
         return _EXECUTION.decode(rows[0][0])
 
+    def get_execution_head(self, execution_id: str) -> ExecutionHead:
+        sql = self._s.get_execution_head
+        rows = self._read(sql, {"id": execution_id}, "reading an execution")
+        if not rows:
+            raise NotFoundError(f"execution {execution_id!r} does not exist")
+        return _HEAD.decode(rows[0][0])
+
     def list_executions(
         self,
         *,
@@ -384,7 +392,7 @@ class SqlMetaStore(
     ) -> list[ExecutionHead]:
         check_page(limit, offset)
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
-        sql = self._s.list_executions(tuple(params))
+        sql = self._s.list_execution_heads(tuple(params))
         params.update(limit=limit, offset=offset)
         return [_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
 
@@ -557,6 +565,7 @@ def _execution_row(ex: ExecutionRecord) -> dict[str, Any]:
         "phase": ex.phase,
         "created_at": ex.created_at,
         "record": encode_json(ex).decode(),
+        "head": encode_json(execution_head(ex)).decode(),
     }
 
 
@@ -601,8 +610,9 @@ def _cache_row(c: CacheEntry) -> dict[str, Any]:
 
 
 def _fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
-    """The parameters of ``write_fenced`` (or ``write_fenced_execution``) for a batch with a
-    lease, or None if its execution record is not the leased one (then the general path)."""
+    """The parameters of the fenced statement for a batch with a lease (``kinds``: which
+    record kinds it holds, see ``SqlText.fenced``), or None if a record of it belongs to
+    another execution than the leased one (then the general path writes it)."""
     assert batch.lease is not None
     eid, owner = batch.lease
     params: dict[str, Any] = {"id": eid, "owner": owner}
@@ -613,22 +623,35 @@ def _fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
         row = _execution_row(ex)
         del row["id"]
         params.update(row)
+    kinds = ""
     nodes, attempts, events, cache = batch.nodes, batch.attempts, batch.events, batch.cache_puts
-    params["n_execution_id"] = [n.execution_id for n in nodes]
-    params["n_node_id"] = [n.node_id for n in nodes]
-    params["n_record"] = [encode_json(n).decode() for n in nodes]
-    params["a_execution_id"] = [a.execution_id for a in attempts]
-    params["a_node_id"] = [a.node_id for a in attempts]
-    params["a_attempt"] = [a.attempt for a in attempts]
-    params["a_record"] = [encode_json(a).decode() for a in attempts]
-    params["e_execution_id"] = [e.execution_id for e in events]
-    params["e_seq"] = [e.seq for e in events]
-    params["e_cause_id"] = [e.cause_id for e in events]
-    params["e_record"] = [encode_json(e).decode() for e in events]
-    params["c_key"] = [c.key for c in cache]
-    params["c_task"] = [c.parts.task for c in cache]
-    params["c_created_at"] = [c.created_at for c in cache]
-    params["c_record"] = [encode_json(c).decode() for c in cache]
+    if nodes:
+        if any(n.execution_id != eid for n in nodes):
+            return None
+        kinds += "n"
+        params["n_node_id"] = TextArray([n.node_id for n in nodes])
+        params["n_record"] = TextArray([encode_json(n) for n in nodes])
+    if attempts:
+        if any(a.execution_id != eid for a in attempts):
+            return None
+        kinds += "a"
+        params["a_node_id"] = TextArray([a.node_id for a in attempts])
+        params["a_attempt"] = Int8Array([a.attempt for a in attempts])
+        params["a_record"] = TextArray([encode_json(a) for a in attempts])
+    if events:
+        if any(e.execution_id != eid for e in events):
+            return None
+        kinds += "e"
+        params["e_seq"] = Int8Array([e.seq for e in events])
+        params["e_cause_id"] = Int8Array([e.cause_id for e in events])
+        params["e_record"] = TextArray([encode_json(e) for e in events])
+    if cache:
+        kinds += "c"
+        params["c_key"] = TextArray([c.key for c in cache])
+        params["c_task"] = TextArray([c.parts.task for c in cache])
+        params["c_created_at"] = Float8Array([c.created_at for c in cache])
+        params["c_record"] = TextArray([encode_json(c) for c in cache])
+    params["kinds"] = kinds
     return params
 
 
