@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -232,6 +234,55 @@ def test_a_forked_child_opens_its_own_connection(store: SqlMetaStore) -> None:
     assert _in_fork(child) == 0
     store.write(StoreBatch(events=[make_event(seq=3)]))  # the parent's connection still works
     assert [e.seq for e in store.get_events("e1")] == [1, 2, 3]
+
+
+def test_a_forked_child_leaves_a_dropped_stores_connection_to_the_parent(
+    pg_empty_url: str, pg_admin: sa.Engine
+) -> None:
+    """A connection still alive in a garbage cycle when its store was dropped unclosed (its
+    ``Connections`` gone, so no store's fork hook knew it) must not be closed by a forked
+    child's garbage collector: closing it sends ``ROLLBACK`` on the socket the parent still
+    uses, ending the parent's transaction behind its back (or, with the parent reading the
+    same socket, leaving the child waiting for an answer for ever: it hung in a test run)."""
+    dropped = SqlMetaStore(pg_empty_url)
+    held = dropped._conns.open()
+    held.cursor.execute("SELECT pg_backend_pid()")
+    (backend,) = held.cursor.fetchone()
+    held.cursor.execute("BEGIN")  # the parent is inside a transaction on this connection
+    cycle: list[object] = [held]
+    cycle.append(cycle)  # the connection outlives its store, as garbage
+    enabled = gc.isenabled()
+    gc.disable()  # the parent must not collect the cycle before the fork
+    try:
+        del dropped, held, cycle
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            code = 1
+            try:
+                gc.collect()  # the child's collector finds the cycle
+                code = 0
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the child hung closing its parent's connection")
+            time.sleep(0.05)
+        assert os.waitstatus_to_exitcode(status) == 0
+        with pg_admin.connect() as conn:
+            state = conn.execute(
+                sa.text("SELECT state FROM pg_stat_activity WHERE pid = :p"), {"p": backend}
+            ).scalar()
+        assert state == "idle in transaction"  # the child sent nothing on the parent's socket
+    finally:
+        gc.collect()  # the parent closes its own garbage connection
+        if enabled:
+            gc.enable()
 
 
 def test_open_meta_store_defaults_to_sqlite_in_home(tmp_path: Path) -> None:

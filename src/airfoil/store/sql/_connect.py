@@ -22,6 +22,7 @@ Invariants:
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import threading
@@ -352,6 +353,7 @@ class Held:
         self.dbapi = dbapi
         self.cursor = dbapi.cursor()
         self._finalizer = weakref.finalize(self, _close_quietly, proxy)
+        _LIVE.add(self)
 
     def close(self) -> None:
         """Close the connection now (idempotent)."""
@@ -387,14 +389,28 @@ def _close_quietly(proxy: Any) -> None:
 # Connections inherited across fork: kept referenced so the child does not close them while
 # it runs (closing a PostgreSQL connection would talk on the socket it shares with the parent).
 _ABANDONED: list[Held] = []
+# Every connection of this process not yet collected, whatever became of its store: one still
+# alive in a garbage cycle after its store was dropped unclosed is abandoned in a forked child
+# too (the child's collector would close it: on PostgreSQL that ends the parent's backend).
+_LIVE: weakref.WeakSet[Held] = weakref.WeakSet()
 _SOURCES: weakref.WeakSet[Connections] = weakref.WeakSet()
 _FORK_HOOK = threading.Lock()
 _fork_hook_installed = False
 
 
 def _after_fork_in_child() -> None:
-    for source in list(_SOURCES):
-        source.forget_after_fork()
+    # No collection until every inherited connection is abandoned: a collection run by an
+    # allocation here would close the parent's connections that are garbage.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for held in list(_LIVE):
+            held.abandon()
+        for source in list(_SOURCES):
+            source.forget_after_fork()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Connections:
@@ -466,11 +482,10 @@ class Connections:
         self.connector.dispose()
 
     def forget_after_fork(self) -> None:
-        """In a forked child: drop the parent's connections without closing them."""
-        # Abandon first: the thread-locals hold the only strong references, and dropping
-        # them before detaching the finalizers would close the parent's connections.
-        for held in list(self._all):
-            held.abandon()
+        """In a forked child: drop the parent's connections without closing them (the fork
+        hook has abandoned every connection of the process first: the thread-locals hold
+        the only strong references, and dropping them before detaching the finalizers would
+        close the parent's connections)."""
         self._all = weakref.WeakSet()
         self._lock = threading.Lock()
         self.local = threading.local()
