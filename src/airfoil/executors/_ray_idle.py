@@ -83,19 +83,20 @@ class WorkerHoldings:
         with self._lock:
             return self._taken.pop(id(worker), None) is not None
 
-    def over_held(self, node: str, capacity: Held | None) -> bool:
+    def over_held(self, node: str, capacity: Held | None, owner: object) -> bool:
         """Whether the process's workers on ``node`` hold more than ``capacity`` of some
-        resource, and an idle one holds some of it (always True for an unknown node or
-        capacity, if any worker idles: a worker Ray places may wait for any of them)."""
+        resource and an idle one holds some of it (for a worker Ray places -- no node or
+        capacity -- whether ``owner`` has an idle worker anywhere: it may wait for it)."""
         with self._lock:
-            return self._over(node, capacity) is not None
+            return self._over(node, capacity, owner) is not None
 
     def take(self, node: str, capacity: Held | None, owner: object) -> Any | None:
-        """The idle worker to stop for a worker waiting on ``node``, removed from the
-        registry (None if the node is not over-held): one holding an over-held resource,
-        ``owner``'s own first, the least recently used first."""
+        """The idle worker to stop for ``owner``'s worker waiting on ``node``, removed from
+        the registry (None if the node is not over-held): one holding an over-held resource,
+        ``owner``'s own first, the least recently used first. For a worker Ray places (no
+        node or capacity: nothing shows what it waits for) only ``owner``'s own."""
         with self._lock:
-            found = self._over(node, capacity)
+            found = self._over(node, capacity, owner)
             if found is None:
                 return None
             best = min(found, key=lambda e: (e.owner is not owner, e.idle_since or 0.0))
@@ -111,10 +112,10 @@ class WorkerHoldings:
                 for key in [k for k, e in table.items() if e.owner is owner]:
                     del table[key]
 
-    def _over(self, node: str, capacity: Held | None) -> list[_Entry] | None:
+    def _over(self, node: str, capacity: Held | None, owner: object) -> list[_Entry] | None:
         idle = [e for e in self._entries.values() if e.idle_since is not None]
         if not node or capacity is None:
-            return idle or None
+            return [e for e in idle if e.owner is owner] or None
         here = [e for e in self._entries.values() if e.node == node]
         used = [sum(e.held[i] for e in here) for i in range(3)]
         short = [i for i in range(3) if used[i] > capacity[i] + 1e-9]

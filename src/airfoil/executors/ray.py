@@ -731,7 +731,7 @@ class RayExecutor(Executor):
         workers on that node hold more than it has, stop one idle holder of what is short
         there (its own least recently used first), one per ``_MAKE_ROOM_AFTER_S``; idle
         workers on other nodes, or on a node with room, are left warm. A worker Ray places
-        (no node) may wait for an idle holder anywhere."""
+        (no node) may wait for any idle holder: this executor's are stopped for it."""
         for w in self._starting:
             if now < w.room_at:
                 continue
@@ -750,7 +750,7 @@ class RayExecutor(Executor):
     def _next_wake(self, now: float) -> float | None:
         times = [w.deadline for w in self._busy if w.deadline is not None]
         for w in self._starting:
-            if HOLDINGS.over_held(w.node, self._node_capacity(w.node)):
+            if HOLDINGS.over_held(w.node, self._node_capacity(w.node), self._token):
                 times.append(max(w.room_at, now))
         return min(times) if times else None
 

@@ -219,9 +219,9 @@ def test_the_holdings_registry_takes_own_idle_workers_first_and_only_what_is_sho
     h.idle(cpu_only, 0.5)
     h.started(waiting, me, "a", (0.0, 0.0, 1.0))
     cap = (4.0, 0.0, 2.0)  # 3 GPUs held on a 2-GPU node; CPUs are not short
-    assert h.over_held("a", cap)
+    assert h.over_held("a", cap, me)
     assert h.take("a", cap, me) == mine, "its own first, though another's idled longer"
-    assert not h.over_held("a", cap) and h.take("a", cap, me) is None
+    assert not h.over_held("a", cap, me) and h.take("a", cap, me) is None
     assert h.claim(theirs), "not taken: its owner may reuse it"
     assert not h.was_taken(cpu_only)
     h.started("more", other, "a", (0.0, 0.0, 1.0))  # over-held again, nothing idle with a GPU
@@ -230,5 +230,9 @@ def test_the_holdings_registry_takes_own_idle_workers_first_and_only_what_is_sho
     assert h.take("a", cap, me) == theirs
     assert h.was_taken(theirs) and not h.was_taken(theirs)  # told once
     h.idle(cpu_only, 4.0)
+    assert h.take("", None, me) is None, "a worker Ray places stops only its own's idle ones"
+    assert h.take("", None, other) == cpu_only
+    h.started("again", other, "a", (1.0, 0.0, 0.0))
+    h.idle("again", 5.0)
     h.drop_owner(other)
-    assert h.take("", None, me) is None, "a closed executor's workers are forgotten"
+    assert h.take("", None, other) is None, "a closed executor's workers are forgotten"
