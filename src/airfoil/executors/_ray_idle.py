@@ -84,17 +84,18 @@ class WorkerHoldings:
             return self._taken.pop(id(worker), None) is not None
 
     def over_held(self, node: str, capacity: Held | None, owner: object) -> bool:
-        """Whether the process's workers on ``node`` hold more than ``capacity`` of some
-        resource and an idle one holds some of it (for a worker Ray places -- no node or
-        capacity -- whether ``owner`` has an idle worker anywhere: it may wait for it)."""
+        """Whether :meth:`take` would stop a worker: ``owner`` has an idle worker on ``node``,
+        or the process's workers there hold more than ``capacity`` of some resource and an
+        idle one holds some of it (for a worker Ray places -- no node or capacity -- whether
+        ``owner`` has an idle worker anywhere: it may wait for it)."""
         with self._lock:
             return self._over(node, capacity, owner) is not None
 
     def take(self, node: str, capacity: Held | None, owner: object) -> Any | None:
         """The idle worker to stop for ``owner``'s worker waiting on ``node``, removed from
-        the registry (None if the node is not over-held): one holding an over-held resource,
-        ``owner``'s own first, the least recently used first. For a worker Ray places (no
-        node or capacity: nothing shows what it waits for) only ``owner``'s own."""
+        the registry: ``owner``'s own there first, else another executor's holding what the
+        node is over-held by; the least recently used first; None if none. For a worker Ray
+        places (no node or capacity: nothing shows what it waits for) only ``owner``'s own."""
         with self._lock:
             found = self._over(node, capacity, owner)
             if found is None:
@@ -116,10 +117,17 @@ class WorkerHoldings:
         idle = [e for e in self._entries.values() if e.idle_since is not None]
         if not node or capacity is None:
             return [e for e in idle if e.owner is owner] or None
+        # The owner's own idle workers on the node always qualify (something it cannot see
+        # may hold the room, as before); another executor's only where the process's workers
+        # over-hold the node.
         here = [e for e in self._entries.values() if e.node == node]
         used = [sum(e.held[i] for e in here) for i in range(3)]
         short = [i for i in range(3) if used[i] > capacity[i] + 1e-9]
-        found = [e for e in idle if e.node == node and any(e.held[i] > 0 for i in short)]
+        found = [
+            e
+            for e in idle
+            if e.node == node and (e.owner is owner or any(e.held[i] > 0 for i in short))
+        ]
         return found or None
 
 

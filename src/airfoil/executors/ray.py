@@ -524,7 +524,10 @@ class RayExecutor(Executor):
         if _places_own_workers(request.task):
             r = ResourceSpec()
         options: dict[str, Any] = {"max_restarts": 0, "max_task_retries": 0}
-        if r.cpu > 0:
+        if _holds_resources(environment_key(request)):
+            # Also 0: an actor asking for any resource holds 1 CPU for life unless told
+            # otherwise, which the policy never counted (a GPU task's idle worker kept a
+            # 1-CPU GPU node's CPU from the CPU work the policy placed there).
             options["num_cpus"] = r.cpu
         if r.gpu > 0:
             options["num_gpus"] = r.gpu
@@ -727,10 +730,11 @@ class RayExecutor(Executor):
     def _make_room(self, now: float) -> None:
         """A worker still starting after a while may wait for resources that idle warm
         workers hold on its node -- this executor's or another's of the process (a server's
-        other slots): the policy counts attempts, not idle workers. While the process's
-        workers on that node hold more than it has, stop one idle holder of what is short
-        there (its own least recently used first), one per ``_MAKE_ROOM_AFTER_S``; idle
-        workers on other nodes, or on a node with room, are left warm. A worker Ray places
+        other slots): the policy counts attempts, not idle workers. Stop one per
+        ``_MAKE_ROOM_AFTER_S``: this executor's own idle holders on that node first (least
+        recently used), then, while the process's workers there hold more than the node has,
+        another executor's holding what is short. Idle workers on other nodes, and other
+        executors' on a node with room, are left warm. A worker Ray places
         (no node) may wait for any idle holder: this executor's are stopped for it."""
         for w in self._starting:
             if now < w.room_at:

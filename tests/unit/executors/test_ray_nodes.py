@@ -236,3 +236,33 @@ def test_the_holdings_registry_takes_own_idle_workers_first_and_only_what_is_sho
     h.idle("again", 5.0)
     h.drop_owner(other)
     assert h.take("", None, other) is None, "a closed executor's workers are forgotten"
+
+
+def test_a_worker_asking_for_gpus_only_holds_no_cpu_in_ray() -> None:
+    """Ray gives an actor that asks for any resource 1 CPU for its lifetime unless told
+    otherwise; the policy counts none for a GPU-only task, so its worker must ask for 0 CPUs
+    (a GPU task's idle or busy worker held the only CPU of a 1-CPU GPU node that the policy
+    had given to CPU work). A worker asking for nothing keeps Ray's defaults."""
+    asked: list[dict[str, Any]] = []
+
+    class Handle:
+        class ready:  # Ray's method handle
+            @staticmethod
+            def remote() -> str:
+                return "ready-ref"
+
+    class ActorClass:
+        def options(self, **options: Any) -> ActorClass:
+            asked.append(options)
+            return self
+
+        def remote(self, *args: Any) -> Handle:
+            return Handle()
+
+    g = "c" * 56  # a node id as Ray writes it (hex)
+    ex = executor(FakeRay([ray_node(g, CPU=1.0, GPU=1.0)]))
+    ex._actor_cls = ActorClass()
+    ex._start_worker(gpu_request("on_gpu", g))
+    ex._start_worker(request("plain", 0.0))
+    assert asked[0]["num_cpus"] == 0 and asked[0]["num_gpus"] == 1
+    assert "num_cpus" not in asked[1]
