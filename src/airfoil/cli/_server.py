@@ -134,6 +134,7 @@ def start(
     if executor == "ray":
         where = ray_address or s.ray_address or "a local Ray"  # type: ignore[attr-defined]
         err_console.print(f"  executor: ray on {where}")
+        _graceful_sigterm_with_ray()
     if not keys:
         err_console.print(
             "  [yellow]no API keys configured: accepting loopback clients only[/] "
@@ -152,6 +153,21 @@ def start(
 
 #: The server process's GIL switch interval (see ``start``).
 _SWITCH_INTERVAL_S = 0.001
+
+
+def _graceful_sigterm_with_ray() -> None:
+    """Keep SIGTERM a graceful stop once the server joins Ray.
+
+    Ray's core worker, started in this process when the executor first joins the cluster,
+    installs a failure-signal handler for SIGTERM over uvicorn's: a SIGTERM then dumped a
+    stack and ended the server before its graceful shutdown finished (or aborted it, exit
+    134), so executions were not handed back and a local Ray was not shut down by it.
+    Ray reads ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER`` when it is first imported, so it is set
+    before anything imports Ray (a value the user set wins). The worker processes of a local
+    Ray this server starts inherit it (they too dump no stack on a crash); the workers of a
+    cluster started with ``ray start`` keep the environment they were given.
+    """
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
 
 
 def _open_when_ready(url: str) -> None:

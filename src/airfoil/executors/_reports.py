@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo
 from airfoil.executors.base import AttemptRequest, AttemptResult
 
-__all__ = ["UnreportedAttempts"]
+__all__ = ["UnreportedAttempts", "first_line", "unschedulable"]
 
 
 class UnreportedAttempts:
@@ -52,3 +53,23 @@ class UnreportedAttempts:
             log_uri=log_uri,
             worker=worker,
         )
+
+
+def unschedulable(request: AttemptRequest, reason: str) -> AttemptResult:
+    """The result of an attempt no node of the cluster could ever start (a user error)."""
+    now = time.time()
+    return AttemptResult(
+        execution_id=request.execution_id,
+        node_id=request.node_id,
+        attempt=request.attempt,
+        started_at=now,
+        ended_at=now,
+        error=ErrorInfo(kind=ErrorKind.USER, type="UnschedulableTaskError", message=reason),
+        worker="ray",
+    )
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text`` (an exception's summary)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "no reason given"

@@ -51,7 +51,8 @@ from airfoil.core.resources import ResourceSpec
 from airfoil.executors._blob_cache import LOCALITY, BlobCacheConfig, FetchReport
 from airfoil.executors._gang import GANG_NODES_ENV
 from airfoil.executors._ray_connection import CONNECTION, import_ray
-from airfoil.executors._reports import UnreportedAttempts
+from airfoil.executors._ray_idle import HOLDINGS, Held
+from airfoil.executors._reports import UnreportedAttempts, first_line, unschedulable
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
@@ -65,7 +66,7 @@ __all__ = ["RayExecutor", "import_ray"]
 
 _TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
 _TAKE_WAIT_S = 30.0  # how long one long poll of the mailbox waits for a child call
-_MAKE_ROOM_AFTER_S = 0.5  # a worker still starting then: stop an idle one of another kind
+_MAKE_ROOM_AFTER_S = 0.5  # a worker still starting then: stop an idle one holding its room
 _NODES_TTL_S = 2.0  # how long the cluster's node list is trusted (placement, feasibility)
 _NOT_CUSTOM = ("CPU", "GPU", "memory", "object_store_memory")
 
@@ -86,6 +87,7 @@ class _Worker:
     last_used: float = 0.0  # monotonic
     tasks: dict[tuple[str, str], str] = field(default_factory=dict)  # (module, qualname) -> ver
     node: str = ""  # the Ray node it runs on, once known (placed there, or its report said)
+    room_at: float = 0.0  # monotonic: while starting, when to stop an idle holder for it
 
 
 def _holds_resources(key: tuple[Any, ...]) -> bool:
@@ -93,6 +95,11 @@ def _holds_resources(key: tuple[Any, ...]) -> bool:
     for CPUs, memory, GPUs, an accelerator or custom resources)."""
     _root, _url, cpu, mem, gpu, accelerator, custom, _node = key
     return bool(cpu or mem or gpu or accelerator or custom)
+
+
+def _held(key: tuple[Any, ...]) -> Held:
+    """The CPUs, memory and GPUs workers of this environment hold."""
+    return (float(key[2]), float(key[3]), float(key[4]))
 
 
 def environment_key(request: AttemptRequest) -> tuple[Any, ...]:
@@ -180,6 +187,9 @@ class RayExecutor(Executor):
         self._nodes_lock = threading.Lock()
         self._closed = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        #: This executor in the process's registry of idle holders (never the executor
+        #: itself: the registry must not keep it alive).
+        self._token = object()
 
     # --- the Executor seam -----------------------------------------------------------------
 
@@ -200,6 +210,7 @@ class RayExecutor(Executor):
         end = None if timeout is None else time.monotonic() + max(0.0, timeout)
         while True:
             now = time.monotonic()
+            self._drop_taken()
             self._enforce_deadlines(now)
             self._make_room(now)
             if self._done or self._calls or not (self._busy or self._starting or self._queue):
@@ -332,7 +343,7 @@ class RayExecutor(Executor):
         if self._ray is None:
             self._ray = CONNECTION.acquire(self.address, self._max_workers)
             # The finalizer holds the list of actors, never the executor.
-            self._finalizer = weakref.finalize(self, _shutdown, self._handles)
+            self._finalizer = weakref.finalize(self, _shutdown, self._handles, self._token)
         return self._ray
 
     def _limit(self) -> int:
@@ -346,6 +357,7 @@ class RayExecutor(Executor):
         live = {id(w) for w in [*self._starting, *self._busy, *self._idle]}
         for wid in [k for k in self._waiting if k not in live]:
             del self._waiting[wid]
+        self._drop_taken()
         limit = self._limit()
         while self._queue:
             request = self._queue[0]
@@ -364,7 +376,7 @@ class RayExecutor(Executor):
             self._queue.popleft()
             reason = self._infeasible(request)
             if reason:
-                self._done.append(_unschedulable(request, reason))
+                self._done.append(unschedulable(request, reason))
                 continue
             self._free_room(request)
             self._start_worker(request)
@@ -426,6 +438,9 @@ class RayExecutor(Executor):
                 self._retire(w)  # the task's code changed since it was imported: never stale
                 continue
             self._idle.remove(w)
+            if not HOLDINGS.claim(w):
+                self._forget(w)  # another executor took it (it is being stopped)
+                continue
             return w
         return None
 
@@ -467,6 +482,14 @@ class RayExecutor(Executor):
                         LOCALITY.forget(str(n.get("NodeID", "")))
             return self._nodes[1]
 
+    def _node_capacity(self, node: str) -> Held | None:
+        """The CPUs, memory and GPUs of ``node`` (None: not placed, or not alive)."""
+        for n in self._ray_nodes() if node else ():
+            if n.get("NodeID") == node and n.get("Alive"):
+                res = n.get("Resources") or {}
+                return (res.get("CPU", 0.0), res.get("memory", 0.0), res.get("GPU", 0.0))
+        return None
+
     def _node_strategy(self, request: AttemptRequest) -> Any:
         """Ray's scheduling strategy for the node the policy placed the attempt on, or None
         (no placement; or the node lacks a custom resource or accelerator the task asks
@@ -501,7 +524,10 @@ class RayExecutor(Executor):
         if _places_own_workers(request.task):
             r = ResourceSpec()
         options: dict[str, Any] = {"max_restarts": 0, "max_task_retries": 0}
-        if r.cpu > 0:
+        if _holds_resources(environment_key(request)):
+            # Also 0: an actor asking for any resource holds 1 CPU for life unless told
+            # otherwise, which the policy never counted (a GPU task's idle worker kept a
+            # 1-CPU GPU node's CPU from the CPU work the policy placed there).
             options["num_cpus"] = r.cpu
         if r.gpu > 0:
             options["num_gpus"] = r.gpu
@@ -523,6 +549,9 @@ class RayExecutor(Executor):
         w.node = request.placement[0] if request.placement else ""
         w.ready = handle.ready.remote()
         w.created = time.monotonic()
+        w.room_at = w.created + _MAKE_ROOM_AFTER_S
+        if _holds_resources(w.key):
+            HOLDINGS.started(w, self._token, w.node, _held(w.key))
         self._starting.append(w)
 
     def _send(self, w: _Worker, request: AttemptRequest) -> None:
@@ -620,6 +649,7 @@ class RayExecutor(Executor):
             self._retire(w)
         else:
             self._idle.append(w)
+            HOLDINGS.idle(w, w.last_used)
 
     def _lost(self, w: _Worker, exc: Exception, *, starting: bool) -> None:
         """The worker (or its node) died: report its attempt as a system error."""
@@ -630,7 +660,7 @@ class RayExecutor(Executor):
                 kind=ErrorKind.SYSTEM,
                 type="OutOfMemoryError",
                 message=f"the Ray worker{where} running the attempt was killed for memory: "
-                + _first_line(text),
+                + first_line(text),
             )
         else:
             what = "could not start" if starting else "was lost mid-attempt"
@@ -638,7 +668,7 @@ class RayExecutor(Executor):
                 kind=ErrorKind.SYSTEM,
                 type="WorkerLostError",
                 message=f"the Ray worker{where} {what} (the actor or its node died): "
-                + _first_line(text),
+                + first_line(text),
             )
         self._report(w, error)
         self._retire(w)
@@ -655,16 +685,27 @@ class RayExecutor(Executor):
             self._retire(w)
 
     def _retire(self, w: _Worker) -> None:
-        for pool in (self._starting, self._busy, self._idle):
-            if w in pool:
-                pool.remove(w)
-        self._waiting.pop(id(w), None)
         try:
             self._ray.kill(w.handle, no_restart=True)
         except Exception:  # already gone
             pass
+        self._forget(w)
+
+    def _forget(self, w: _Worker) -> None:
+        """Drop ``w`` from this executor's pools (it was stopped, here or by another)."""
+        HOLDINGS.discard(w)
+        for pool in (self._starting, self._busy, self._idle):
+            if w in pool:
+                pool.remove(w)
+        self._waiting.pop(id(w), None)
         if w.handle in self._handles:
             self._handles.remove(w.handle)
+
+    def _drop_taken(self) -> None:
+        """Forget idle workers another executor of the process took (and stopped) to make
+        room for its own on their node."""
+        for w in [w for w in self._idle if HOLDINGS.was_taken(w)]:
+            self._forget(w)
 
     def _enforce_deadlines(self, now: float) -> None:
         for w in list(self._busy):
@@ -687,21 +728,34 @@ class RayExecutor(Executor):
             self._dispatch()
 
     def _make_room(self, now: float) -> None:
-        """A worker still starting after a while may wait for resources that idle workers of
-        another environment hold: stop the least recently used of those (an idle worker that
-        asked for nothing holds nothing, and one of the same environment would serve the next
-        attempt)."""
-        slow = {w.key for w in self._starting if now - w.created >= _MAKE_ROOM_AFTER_S}
-        if not slow:
-            return
-        holders = [w for w in self._idle if w.key not in slow and _holds_resources(w.key)]
-        if holders:
-            self._retire(min(holders, key=lambda x: x.last_used))
+        """A worker still starting after a while may wait for resources that idle warm
+        workers hold on its node -- this executor's or another's of the process (a server's
+        other slots): the policy counts attempts, not idle workers. Stop one per
+        ``_MAKE_ROOM_AFTER_S``: this executor's own idle holders on that node first (least
+        recently used), then, while the process's workers there hold more than the node has,
+        another executor's holding what is short. Idle workers on other nodes, and other
+        executors' on a node with room, are left warm. A worker Ray places
+        (no node) may wait for any idle holder: this executor's are stopped for it."""
+        for w in self._starting:
+            if now < w.room_at:
+                continue
+            w.room_at = now + _MAKE_ROOM_AFTER_S
+            taken = HOLDINGS.take(w.node, self._node_capacity(w.node), self._token)
+            if taken is None:
+                continue
+            if taken in self._idle:
+                self._retire(taken)
+            else:  # another executor's: it forgets the worker at its next look
+                try:
+                    self._ray.kill(taken.handle, no_restart=True)
+                except Exception:  # already gone
+                    pass
 
     def _next_wake(self, now: float) -> float | None:
         times = [w.deadline for w in self._busy if w.deadline is not None]
-        if self._starting and any(_holds_resources(w.key) for w in self._idle):
-            times.append(min(w.created for w in self._starting) + _MAKE_ROOM_AFTER_S)
+        for w in self._starting:
+            if HOLDINGS.over_held(w.node, self._node_capacity(w.node), self._token):
+                times.append(max(w.room_at, now))
         return min(times) if times else None
 
     def _report(self, w: _Worker, error: ErrorInfo) -> None:
@@ -715,26 +769,9 @@ class RayExecutor(Executor):
         )
 
 
-def _unschedulable(request: AttemptRequest, reason: str) -> AttemptResult:
-    now = time.time()
-    return AttemptResult(
-        execution_id=request.execution_id,
-        node_id=request.node_id,
-        attempt=request.attempt,
-        started_at=now,
-        ended_at=now,
-        error=ErrorInfo(kind=ErrorKind.USER, type="UnschedulableTaskError", message=reason),
-        worker="ray",
-    )
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else "no reason given"
-
-
-def _shutdown(handles: list[Any]) -> None:
+def _shutdown(handles: list[Any], token: object) -> None:
     """Kill the executor's actors and release this process's Ray (idempotent)."""
+    HOLDINGS.drop_owner(token)
     try:
         import ray
 

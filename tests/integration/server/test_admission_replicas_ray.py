@@ -1,28 +1,36 @@
 """Two ``airfoil server start --executor ray`` processes on one PostgreSQL and one real Ray
 cluster (a head and two worker nodes started with ``ray start``) admit through one authority
 keyed by the cluster's address: a project's quota holds across both replicas (read from the
-attempts' timestamps) and every run succeeds on the cluster."""
+attempts' timestamps) and every run succeeds on the cluster. When the replica holding the
+authority is SIGKILLed mid-run, the other takes the authority within its lease and the dead
+replica's execution over, both runs succeed, and the quota held throughout: the killed
+replica's Ray worker (read from the task's own marks, its end from when its process was
+gone) never overlapped the survivor's attempts.
+
+One cluster serves the module's tests (started once: most of a test's time is Ray's start).
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _replicas import Replica, most_at_once, until
+from _replicas import LEASE, Replica, most_at_once, until
 
 from airfoil.store._scheduling import ProjectQuota
+from airfoil.store.admission import AuthorityLease
 from airfoil.store.sql import SqlMetaStore
 from airfoil.store.sql._admission import SqlAdmissionStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "executors"))
-from test_ray_cluster import Cluster
-from test_ray_cluster import cluster as ray_cluster  # noqa: F401  (the fixture)
+from test_ray_cluster import Cluster, running
 
 pytestmark = [
     pytest.mark.integration,
@@ -58,8 +66,14 @@ FLOW = textwrap.dedent(
 )
 
 
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Cluster]:
+    """A head (no CPUs), a 2-CPU node and a 1-CPU node with a fake GPU, for the module."""
+    yield from running(Cluster(Path(__file__).resolve().parents[3] / "src"))
+
+
 def test_quota_holds_across_replicas_on_one_ray_cluster(
-    ray_cluster: Cluster,  # noqa: F811  (the imported fixture)
+    ray_cluster: Cluster,
     pg_schema_factory: Callable[[], str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -107,6 +121,166 @@ def test_quota_holds_across_replicas_on_one_ray_cluster(
         ]
         assert len(spans) == 4, spans
         assert most_at_once(spans) == 1, sorted(spans)  # the quota, across both replicas
+    finally:
+        for r in replicas:
+            r.stop()
+        meta.close()
+        admission.close()
+        until("nothing of ours left", lambda: all(r.proc.poll() is not None for r in replicas), 30)
+
+
+MARKED = textwrap.dedent(
+    """
+    import os
+    import time
+
+    import airfoil as af
+
+    LOG = "@LOG@"  # written in by the test: workers get the cluster's environment
+
+
+    def mark(what: str, i: int) -> None:
+        with open(LOG, "a") as fh:
+            fh.write(f"{what} {i} {os.getpid()} {time.time():.3f}\\n")
+
+
+    @af.task(requests=af.Resources(cpu=1))
+    def hold(i: int, seconds: float) -> int:
+        mark("start", i)
+        time.sleep(seconds)
+        mark("end", i)
+        return i
+
+
+    @af.task
+    def total(a: int, b: int, c: int) -> int:
+        return a + b + c
+
+
+    @af.workflow
+    def three(i: int, j: int, k: int, seconds: float = 1.0) -> int:
+        a = hold(i=i, seconds=seconds)
+        b = hold(i=j, seconds=seconds)
+        c = hold(i=k, seconds=seconds)
+        return total(a=a, b=b, c=c)
+    """
+)
+
+
+def test_the_authority_survives_its_holder_killed_mid_run_on_ray(
+    ray_cluster: Cluster,
+    pg_schema_factory: Callable[[], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psutil
+
+    from airfoil.cli._load import load_entity
+    from airfoil.client import Client
+
+    for key in ("RAY_USAGE_STATS_ENABLED", "RAY_AUTH_MODE", "PYTHONPATH"):
+        monkeypatch.setenv(key, ray_cluster.env[key])
+    url = pg_schema_factory()
+    home = tmp_path / "home"
+    home.mkdir()
+    marks = tmp_path / "marks.log"
+    project = f"p{uuid.uuid4().hex[:6]}"
+    meta = SqlMetaStore(url)
+    admission = SqlAdmissionStore(url)
+    options = ("--executor", "ray", "--ray-address", ray_cluster.address)
+    replicas = [Replica(home, url, tmp_path / f"{n}.log", *options) for n in ("a", "b")]
+    key = f"ray:{ray_cluster.address}"
+
+    def authority() -> AuthorityLease | None:
+        lease = admission.authority(key)
+        return lease if lease is not None and lease.lease_until > time.time() else None
+
+    def read_marks() -> list[tuple[str, int, int, float]]:
+        if not marks.exists():
+            return []
+        rows = [line.split() for line in marks.read_text().splitlines()]
+        return [(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows if len(r) == 4]
+
+    try:
+        for r in replicas:
+            r.ready(180)
+        meta.put_quota(ProjectQuota(project, cpu=1.0, borrow=False))
+        name = f"admrayk_{uuid.uuid4().hex[:8]}"
+        (tmp_path / f"{name}.py").write_text(MARKED.replace("@LOG@", str(marks)))
+        load_entity(str(tmp_path / f"{name}.py"), "three")
+        mod: Any = sys.modules[name]
+        ids = []
+        for base, r in ((0, replicas[0]), (10, replicas[1])):  # one execution through each
+            with Client(r.url, project=project) as client:
+                client.register([mod.three])
+                marked = {"i": base + 1, "j": base + 2, "k": base + 3, "seconds": 2.0}
+                ids.append(client.launch(mod.three, marked).id)
+
+        def drivers() -> dict[str, str]:
+            return {e: held[0] for e in ids if (held := meta.get_lease(e)) is not None}
+
+        until("an authority", authority, 120)
+        until("both replicas driving", lambda: len(set(drivers().values())) == 2, 120)
+        lease = until("the authority as it is now", authority, 10)
+        holder = next(r for r in replicas if lease.holder.split(":")[1] == str(r.proc.pid))
+        survivor = next(r for r in replicas if r is not holder)
+        dead = next(e for e, o in drivers().items() if o.split(":")[1] == str(holder.proc.pid))
+        base = 0 if dead == ids[0] else 10
+
+        def holder_running() -> bool:  # mid-run: the holder's execution has a hold running
+            rows = read_marks()
+            ended = {i for w, i, _, _ in rows if w == "end"}
+            return any(
+                w == "start" and base < i <= base + 3 and i not in ended for w, i, _, _ in rows
+            )
+
+        until("the holder's attempt running on the cluster", holder_running, 180)
+        holder.proc.send_signal(signal.SIGKILL)
+        holder.proc.wait(10)
+        killed = time.time()
+        # Its Ray worker dies with its owner (the killed driver): note when it is gone.
+        ended = {i for w, i, _, _ in read_marks() if w == "end"}
+        orphans = {pid: i for w, i, pid, _ in read_marks() if w == "start" and i not in ended}
+        gone: dict[int, float] = {}
+        deadline = time.monotonic() + 60
+        while len(gone) < len(orphans) and time.monotonic() < deadline:
+            for pid in orphans:
+                if pid not in gone and not psutil.pid_exists(pid):
+                    gone[pid] = time.time()
+            time.sleep(0.05)
+        assert len(gone) == len(orphans), f"Ray workers left after their driver died: {orphans}"
+        taken = until(
+            "the survivor holding the authority",
+            lambda: (x := authority()) is not None and x.holder != lease.holder and x,
+            LEASE * 4 + 10,
+        )
+        took = time.time() - killed
+        assert taken.epoch == lease.epoch + 1
+        assert taken.holder.split(":")[1] == str(survivor.proc.pid)
+        # its lease, a third of it to notice, polls (as on the process executor), plus slack
+        # for a loaded machine: the survivor's loop also drives its execution on Ray
+        assert took <= LEASE * 4 / 3 + 3.0, took
+        print(
+            f"failover on Ray: the killed replica's worker(s) gone "
+            f"{max(gone.values(), default=killed) - killed:.2f} s after the kill, the "
+            f"authority taken after {took:.2f} s"
+        )
+        with Client(survivor.url, project=project) as client:
+            for base_i, e in zip((0, 10), ids, strict=True):
+                assert client.wait(e, timeout=240).phase == "succeeded"
+                assert client.outputs(e, mod.three) == 3 * base_i + 6
+        # The quota (1 CPU across both replicas) held throughout, the killed driver's worker
+        # counted until its process was gone; every hold ran to its end.
+        rows = read_marks()
+        ends = {(i, pid): t for w, i, pid, t in rows if w == "end"}
+        spans = []
+        for w, i, pid, t in rows:
+            if w == "start":
+                end = ends.get((i, pid)) or gone.get(pid)
+                assert end is not None, (i, pid, rows)
+                spans.append((t, end))
+        assert {i for w, i, _, _ in rows if w == "end"} == {1, 2, 3, 11, 12, 13}
+        assert most_at_once(spans) == 1, (killed, gone, sorted(spans))
     finally:
         for r in replicas:
             r.stop()

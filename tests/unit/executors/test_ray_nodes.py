@@ -154,3 +154,115 @@ def test_an_unplaced_attempt_goes_softly_near_its_inputs_and_a_lost_node_is_forg
     ex._nodes = None
     ex.cluster_nodes()  # b left: its cache with it
     assert ex.preferred_nodes(near.inputs) == ()
+
+
+def gpu_request(name: str, node: str) -> AttemptRequest:
+    task = TaskSpec(
+        name=name, version="v", interface=Interface(), module="m", qualname=name,
+        requests=ResourceSpec(gpu=1),
+    )  # fmt: skip
+    return AttemptRequest("e", name, 1, task, {}, "memory://", placement=(node,))
+
+
+def test_a_waiting_worker_stops_another_executors_idle_worker_on_an_over_held_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two executors of one process (a server's slots), one fake cluster of two 1-GPU nodes.
+    The policy gave node a's GPU to executor 2 after executor 1's attempt there ended; executor
+    1's warm worker still holds it in Ray. Once executor 2's new worker has waited, that idle
+    worker is stopped (and executor 1 forgets it, never reusing it); an idle worker on a node
+    with room is left warm."""
+    from airfoil.executors import ray as ray_module
+    from airfoil.executors._ray_idle import WorkerHoldings
+
+    holdings = WorkerHoldings()
+    monkeypatch.setattr(ray_module, "HOLDINGS", holdings)
+    fake = FakeRay([ray_node("a", CPU=2.0, GPU=1.0), ray_node("b", CPU=2.0, GPU=1.0)])
+    one, two = executor(fake), executor(fake)
+    on_a, on_b = gpu_request("t", "a"), gpu_request("t", "b")
+    for ex, handle, req in ((one, "one-a", on_a), (one, "one-b", on_b)):
+        w = _Worker(handle=handle, key=environment_key(req), node=req.placement[0])
+        holdings.started(w, ex._token, w.node, (0.0, 0.0, 1.0))
+        holdings.idle(w, 1.0)
+        ex._idle.append(w)
+    waiting = _Worker(handle="two-a", key=environment_key(on_a), node="a", room_at=0.5)
+    holdings.started(waiting, two._token, "a", (0.0, 0.0, 1.0))
+    two._starting.append(waiting)
+    assert two._next_wake(0.2) == 0.5  # it waits on an over-held node: look then
+
+    two._make_room(0.1)  # not yet waited long enough
+    assert fake.killed == []
+    two._make_room(0.6)
+    assert fake.killed == ["one-a"], "the idle worker holding node a's GPU was stopped"
+    assert two._next_wake(0.7) is None  # node a is no longer over-held
+    two._make_room(1.2)
+    assert fake.killed == ["one-a"], "node b has room: its idle worker stays warm"
+    # Executor 1 never reuses the worker taken from it, and keeps the other one.
+    assert one._idle_worker(on_a) is None
+    one._drop_taken()
+    assert [w.handle for w in one._idle] == ["one-b"]
+    reused = one._idle_worker(on_b)
+    assert reused is not None and reused.handle == "one-b"
+
+
+def test_the_holdings_registry_takes_own_idle_workers_first_and_only_what_is_short() -> None:
+    from airfoil.executors._ray_idle import WorkerHoldings
+
+    h = WorkerHoldings()
+    me, other = object(), object()
+    mine, theirs, cpu_only, waiting = "mine", "theirs", "cpu-only", "waiting"
+    h.started(theirs, other, "a", (0.0, 0.0, 1.0))
+    h.idle(theirs, 1.0)  # the least recently used
+    h.started(mine, me, "a", (0.0, 0.0, 1.0))
+    h.idle(mine, 2.0)
+    h.started(cpu_only, other, "a", (1.0, 0.0, 0.0))
+    h.idle(cpu_only, 0.5)
+    h.started(waiting, me, "a", (0.0, 0.0, 1.0))
+    cap = (4.0, 0.0, 2.0)  # 3 GPUs held on a 2-GPU node; CPUs are not short
+    assert h.over_held("a", cap, me)
+    assert h.take("a", cap, me) == mine, "its own first, though another's idled longer"
+    assert not h.over_held("a", cap, me) and h.take("a", cap, me) is None
+    assert h.claim(theirs), "not taken: its owner may reuse it"
+    assert not h.was_taken(cpu_only)
+    h.started("more", other, "a", (0.0, 0.0, 1.0))  # over-held again, nothing idle with a GPU
+    assert h.take("a", cap, me) is None
+    h.idle(theirs, 3.0)
+    assert h.take("a", cap, me) == theirs
+    assert h.was_taken(theirs) and not h.was_taken(theirs)  # told once
+    h.idle(cpu_only, 4.0)
+    assert h.take("", None, me) is None, "a worker Ray places stops only its own's idle ones"
+    assert h.take("", None, other) == cpu_only
+    h.started("again", other, "a", (1.0, 0.0, 0.0))
+    h.idle("again", 5.0)
+    h.drop_owner(other)
+    assert h.take("", None, other) is None, "a closed executor's workers are forgotten"
+
+
+def test_a_worker_asking_for_gpus_only_holds_no_cpu_in_ray() -> None:
+    """Ray gives an actor that asks for any resource 1 CPU for its lifetime unless told
+    otherwise; the policy counts none for a GPU-only task, so its worker must ask for 0 CPUs
+    (a GPU task's idle or busy worker held the only CPU of a 1-CPU GPU node that the policy
+    had given to CPU work). A worker asking for nothing keeps Ray's defaults."""
+    asked: list[dict[str, Any]] = []
+
+    class Handle:
+        class ready:  # Ray's method handle
+            @staticmethod
+            def remote() -> str:
+                return "ready-ref"
+
+    class ActorClass:
+        def options(self, **options: Any) -> ActorClass:
+            asked.append(options)
+            return self
+
+        def remote(self, *args: Any) -> Handle:
+            return Handle()
+
+    g = "c" * 56  # a node id as Ray writes it (hex)
+    ex = executor(FakeRay([ray_node(g, CPU=1.0, GPU=1.0)]))
+    ex._actor_cls = ActorClass()
+    ex._start_worker(gpu_request("on_gpu", g))
+    ex._start_worker(request("plain", 0.0))
+    assert asked[0]["num_cpus"] == 0 and asked[0]["num_gpus"] == 1
+    assert "num_cpus" not in asked[1]
