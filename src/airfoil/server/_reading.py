@@ -219,38 +219,32 @@ def logs(
     )
     if chosen is None:
         raise NotFoundError(f"node {node_id} has no attempt {attempt}")
-    text = ""
-    if rank is not None:
-        try:
-            key = rank_log_key(execution_id, node_id, chosen.attempt, rank)
-            text = d.blobs.get_bytes(d.blobs.uri(key)).decode("utf-8", errors="replace")
-        except NotFoundError:
-            raise NotFoundError(
-                f"attempt {chosen.attempt} of node {node_id} has no log of rank {rank}: ranks "
-                "are a training task's workers (0 to workers - 1), and a rank's log appears once "
-                "it has written something"
-            ) from None
-        return LogOut(
-            execution_id=execution_id,
-            node_id=node_id,
-            attempt=chosen.attempt,
-            text=text if least is None else filter_level(text, least),
-            rank=rank,
-        )
-    if chosen.log_uri:
+    if rank is not None:  # the rank's own log (as far as it got, while it runs)
+        uris = [d.blobs.uri(rank_log_key(execution_id, node_id, chosen.attempt, rank))]
+    elif chosen.log_uri:
         uris = [chosen.log_uri]
     else:  # still running (or just ended): the whole log if written, else the copy so far
         key = attempt_log_key(execution_id, node_id, chosen.attempt)
         uris = [d.blobs.uri(key), d.blobs.uri(live_log_key(key))]
+    text: str | None = None
     for uri in uris:
         try:
             text = d.blobs.get_bytes(uri).decode("utf-8", errors="replace")
             break
         except NotFoundError:
             continue
+    if text is None and rank is not None:
+        raise NotFoundError(
+            f"attempt {chosen.attempt} of node {node_id} has no log of rank {rank}: ranks "
+            "are a training task's workers (0 to workers - 1), and a rank's log appears once "
+            "it has written something"
+        )
+    text = text or ""
     if least is not None:
         text = filter_level(text, least)
-    return LogOut(execution_id=execution_id, node_id=node_id, attempt=chosen.attempt, text=text)
+    return LogOut(
+        execution_id=execution_id, node_id=node_id, attempt=chosen.attempt, text=text, rank=rank
+    )
 
 
 def _level_checked(level: str | None) -> str | None:

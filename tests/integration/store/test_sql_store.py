@@ -212,7 +212,9 @@ def test_postgres_connections_follow_threads(pg_empty_url: str, pg_admin: sa.Eng
     assert _backends(pg_admin, name) == []
 
 
-def _in_fork(child: Callable[[], None]) -> int:
+def _in_fork(child: Callable[[], None], timeout: float = 60) -> int:
+    """Run ``child`` in a forked process; its exit code (a child still running after
+    ``timeout`` seconds is killed and fails the test: a hang, not a result)."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through its exit code
         code = 1
@@ -221,7 +223,16 @@ def _in_fork(child: Callable[[], None]) -> int:
             code = 0
         finally:
             os._exit(code)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung (closing or using its parent's connection?)")
+        time.sleep(0.05)
 
 
 def test_a_forked_child_opens_its_own_connection(store: SqlMetaStore) -> None:
@@ -255,25 +266,7 @@ def test_a_forked_child_leaves_a_dropped_stores_connection_to_the_parent(
     gc.disable()  # the parent must not collect the cycle before the fork
     try:
         del dropped, held, cycle
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through its exit code
-            code = 1
-            try:
-                gc.collect()  # the child's collector finds the cycle
-                code = 0
-            finally:
-                os._exit(code)
-        deadline = time.monotonic() + 20
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                pytest.fail("the child hung closing its parent's connection")
-            time.sleep(0.05)
-        assert os.waitstatus_to_exitcode(status) == 0
+        assert _in_fork(gc.collect, timeout=20) == 0  # the child's collector finds the cycle
         with pg_admin.connect() as conn:
             state = conn.execute(
                 sa.text("SELECT state FROM pg_stat_activity WHERE pid = :p"), {"p": backend}
