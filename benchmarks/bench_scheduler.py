@@ -11,6 +11,7 @@ Run::
     PYTHONPATH=src python benchmarks/bench_scheduler.py decide     # only decide()
     PYTHONPATH=src python benchmarks/bench_scheduler.py replay [TRACE]
     PYTHONPATH=src python benchmarks/bench_scheduler.py due-share  # airfoil's cap: CPU time
+    PYTHONPATH=src python benchmarks/bench_scheduler.py preempt-ratio  # its victim rule: CPU
 
 Each figure is the median of 5 runs, with the spread (min-max) of those runs. A ``decide``
 run is the mean of 20 calls on the same state (a decision changes nothing, so every call
@@ -144,14 +145,29 @@ def bench_decide() -> None:
 
 
 def bench_due_share() -> None:
-    """``airfoil`` with and without its cap on due work, in CPU time, alternating.
+    """``airfoil`` with and without its cap on due work, in CPU time, alternating."""
+    _bench_variants(
+        "due_share", {"due_share=None": AirfoilPolicy(due_share=None), "default": AirfoilPolicy()}
+    )
+
+
+def bench_preempt_ratio() -> None:
+    """``airfoil`` as plain LAS in its victims (``preempt_ratio=None``) and by default."""
+    _bench_variants(
+        "preempt_ratio",
+        {"preempt_ratio=None": AirfoilPolicy(preempt_ratio=None), "default": AirfoilPolicy()},
+    )
+
+
+def _bench_variants(what: str, variants: dict[str, AirfoilPolicy]) -> None:
+    """``decide()`` of each variant in CPU time, alternating.
 
     CPU time of this process (``time.process_time``) is much less disturbed than wall time
-    by other processes on a shared machine; the two variants alternate in rounds so that a
-    change of load hits both alike.
+    by other processes on a shared machine; the variants alternate in rounds so that a
+    change of load hits all alike. Per variant: first, next and the one after (each
+    decision applied before the next), each the median of 5 runs of 5 calls.
     """
-    print(f"decide() CPU time, airfoil with and without due_share; load: {os.getloadavg()}")
-    variants = {"due_share=None": AirfoilPolicy(due_share=None), "default": AirfoilPolicy()}
+    print(f"decide() CPU time, airfoil by {what}; load: {os.getloadavg()}")
     for round_ in (1, 2):
         for label, policy in variants.items():
             state, now = steady_state(policy)
@@ -208,6 +224,8 @@ def main(argv: list[str]) -> None:
         bench_replay(argv[2] if len(argv) > 2 else None)
     if what == "due-share":
         bench_due_share()
+    if what == "preempt-ratio":
+        bench_preempt_ratio()
 
 
 if __name__ == "__main__":

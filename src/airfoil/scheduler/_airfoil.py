@@ -26,9 +26,11 @@
    item that does not fit may preempt interruptible running work at a *higher* level (the
    highest level first and, within it, the most expected work left, at most
    ``max_preemptions`` per decision). LAS needs no run-time estimate to order levels, so
-   its mean completion time holds up when estimates are wrong. With ``preempt_ratio`` set,
-   a victim must also be expected to run at least that many times the claimant's estimate
-   longer (shortest remaining work first between the two; off by default).
+   its mean completion time holds up when estimates are wrong. With ``preempt_ratio`` (1 by
+   default), a victim must also be expected to run at least that many times the claimant's
+   estimate longer (shortest remaining work first between the two), unless it already ran
+   past its own estimate: an estimate that proved wrong says nothing about the work left,
+   so such work is a victim as under plain LAS (the last of its level).
 4. **What is never preempted:** work that is not interruptible; work started as due (a gang,
    or an item past its starvation bound), so that the protection is not undone a moment
    later; work of higher priority than the claimant; and, when quotas are set, work a
@@ -100,11 +102,10 @@ class AirfoilPolicy(Policy):
         due_share: the largest share of the cluster (of each of CPUs, memory, GPUs) work
             started as due may hold (``None``: no cap); see point 5 above.
         preempt_ratio: in the least-attained-service pass, an item preempts only running
-            work expected to run at least this many times its own estimate longer (work
-            past its estimate counts as ending now), so a long claimant does not stop work
-            that would have ended before it (``None``, the default: any higher level).
-            Off by default: on week 45 ``1.0`` met every goal, but on the held-out slices
-            it traded p99 misses for finish-time-fairness misses (docs/scheduling.md).
+            work expected to run at least this many times its own estimate longer, so a
+            long claimant does not stop work that would have ended before it; work past
+            its estimate stays a victim whatever the claimant (``None``: any higher level,
+            plain LAS). ``1.0`` by default, chosen on week 45 (docs/scheduling.md).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -118,7 +119,7 @@ class AirfoilPolicy(Policy):
     reclaim: bool = True
     overrun: float | None = 2.0
     due_share: float | None = 0.875
-    preempt_ratio: float | None = None
+    preempt_ratio: float | None = 1.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -400,7 +401,7 @@ class _Victims:
             rate = service_rate(entry)
             attained = entry.item.attained + (now - run.start) * rate
             level = bisect_right(thresholds, attained)
-            # minus the expected work left: work past its estimate is expected to end now
+            # minus the expected work left (positive: past its estimate, work left unknown)
             behind = now - run.start - entry.estimate
             rows.append((level, behind, run))
             if level <= lowest and crossing is not None and rate > 0:
@@ -427,7 +428,8 @@ class _Victims:
         self, entry: WaitingEntry, level: int | None, least: float | None = None
     ) -> list[RunningEntry]:
         """Victims for ``entry``: above ``level`` (``None``: any level), of no higher priority,
-        and (``least``) expected to run at least that many more seconds."""
+        and (``least``) expected to run at least that many more seconds or already past
+        their estimate (how much is left of such work, no estimate says)."""
         rnd = self._rnd
         if len(rnd.preempted) >= self._compacted + 32:
             # drop preempted victims so later searches do not walk over them again
@@ -442,12 +444,15 @@ class _Victims:
             runs = self._runs if level is None else self._runs[:end]
         else:
             # within a level, victims are sorted by most work left: a prefix of each level
+            # (at least ``least`` left), then its suffix of work past its estimate
             runs = []
-            levels, keys, i = self._levels, self._keys, 0
+            levels, keys, runs_all, i = self._levels, self._keys, self._runs, 0
             while i < end:
                 lv = levels[i]
-                runs.extend(self._runs[i : bisect_left(keys, (lv, -least), i, end)])
-                i = bisect_right(levels, lv, i, end)
+                j = bisect_right(levels, lv, i, end)
+                runs.extend(runs_all[i : bisect_left(keys, (lv, -least), i, j)])
+                runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
+                i = j
         priority = entry.item.priority
         if self._max_priority > priority:
             runs = [run for run in runs if run.entry.item.priority <= priority]

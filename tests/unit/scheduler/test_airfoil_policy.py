@@ -64,7 +64,8 @@ def _level_one_pair() -> list[RunningItem]:
 
 
 def test_a_claimant_preempts_only_work_expected_to_run_longer_than_it() -> None:
-    policy = AirfoilPolicy(preempt_ratio=1.0)
+    policy = AirfoilPolicy()  # preempt_ratio 1 is the default
+    assert policy.preempt_ratio == 1.0
     # "x" is expected to take 5,000 s: "a" (9,000 s left) would end after it, so it goes
     d = decide(
         [gpus("x", 4, estimate=5_000.0)], _level_one_pair(), ONE_NODE, now=1000.0, policy=policy
@@ -84,6 +85,38 @@ def test_a_claimant_preempts_only_work_expected_to_run_longer_than_it() -> None:
         [gpus("y", 4, estimate=9_500.0)], _level_one_pair(), ONE_NODE, now=1000.0, policy=without
     )
     assert d.preemptions == ("a",)
+
+
+def test_under_the_ratio_work_past_its_estimate_is_still_a_victim() -> None:
+    # at t=1000 "late" (8 GPUs, level 1) has run 1,000 s on an estimate of 400 s: that
+    # estimate proved wrong, so how long it still runs is unknown, and it is a victim as
+    # under plain LAS; before, it counted as ending now and held the node against "x"
+    policy = AirfoilPolicy(preempt_ratio=1.0)
+    run = [running(gpus("late", 8, interruptible=True, estimate=400.0), "n0")]
+    d = decide([gpus("x", 8, estimate=100.0)], run, ONE_NODE, now=1000.0, policy=policy)
+    assert d.preemptions == ("late",)
+    assert starts(d) == [("x", ("n0",))]
+    # however long the claimant: the ratio cannot hold for work whose end is unknown
+    d = decide([gpus("y", 8, estimate=50_000.0)], run, ONE_NODE, now=1000.0, policy=policy)
+    assert d.preemptions == ("late",)
+
+
+def test_work_with_its_estimate_ahead_goes_before_work_past_its_estimate() -> None:
+    # level 1 at t=1000: "a" is expected to run 9,000 s more, "late" overran (400 s
+    # estimate), "b" has 200 s left; a 4-GPU claimant expected to take 5,000 s stops "a"
+    run = [
+        running(gpus("late", 4, interruptible=True, estimate=400.0), "n0"),
+        running(gpus("a", 4, interruptible=True, estimate=10_000.0), "n1"),
+        running(gpus("b", 4, interruptible=True, estimate=1_200.0), "n1"),
+        running(gpus("c", 4, interruptible=True, estimate=1_200.0), "n0"),
+    ]
+    policy = AirfoilPolicy(preempt_ratio=1.0)
+    d = decide([gpus("x", 4, estimate=5_000.0)], run, TWO_NODES, now=1000.0, policy=policy)
+    assert d.preemptions == ("a",)
+    # one expected to take 9,500 s would wait for "a": it stops "late", never "b" or "c"
+    d = decide([gpus("y", 4, estimate=9_500.0)], run, TWO_NODES, now=1000.0, policy=policy)
+    assert d.preemptions == ("late",)
+    assert starts(d) == [("y", ("n0",))]
 
 
 def test_a_shorter_claimant_behind_one_that_could_not_make_room_still_does() -> None:

@@ -222,7 +222,8 @@ def check_airfoil_preempt_ratio(
     state: SchedulerState, preempted: tuple[str, ...], started: list[str], now: float
 ) -> None:
     """With ``preempt_ratio``, least attained service stops only work expected to run at
-    least that many times longer than the claimant (so longer than the shortest start).
+    least that many times longer than the claimant (so longer than the shortest start), or
+    work already past its estimate (its end is unknown).
 
     Gangs (due, never subject to the ratio) may preempt anything, so decisions that start
     due work are left out.
@@ -236,14 +237,10 @@ def check_airfoil_preempt_ratio(
     if any(e.reserve_from is not None and e.reserve_from <= now for e in entries):
         return
     shortest = min(e.estimate for e in entries)
-    again = (policy.overrun or 1.0) - 1.0
     for item_id in preempted:
         run = state.running[item_id]
-        ran = now - run.start
-        left = run.entry.estimate - ran
-        if left <= 0:
-            left = again * ran
-        assert left > ratio * shortest, (
+        left = run.entry.estimate - (now - run.start)
+        assert left < 0 or left > ratio * shortest, (
             f"airfoil preempted {item_id!r} with {left:.0f} s left for a claimant expected "
             f"to take at least {shortest:.0f} s (preempt_ratio {ratio})"
         )
@@ -298,7 +295,8 @@ def contested(draw: st.DrawFn) -> tuple[list[Node], list[WorkItem], list[WorkIte
             project="a",
             resources=ResourceSpec(cpu=1.0, mem=GIB, gpu=draw(st.sampled_from((1, 2, 4, 8)))),
             interruptible=True,
-            submit_time=0.0,
+            # started at ``now - submit_time / 2`` (see ``build``): some ran past their estimate
+            submit_time=float(draw(st.integers(0, 2000))),
             estimate=draw(st.floats(10.0, 20_000.0)),
             attained=50_000.0,
         )
