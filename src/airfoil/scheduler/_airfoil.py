@@ -49,6 +49,7 @@ docs/scheduling.md gives the figures and why each setting has its value.
 from __future__ import annotations
 
 import heapq
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -138,8 +139,10 @@ class AirfoilPolicy(Policy):
             problems.append(f"max_preemptions must be at least 1, got {self.max_preemptions}")
         if self.overrun is not None and not self.overrun >= 1:
             problems.append(f"overrun must be at least 1 or None, got {self.overrun}")
-        if self.preempt_ratio is not None and not self.preempt_ratio >= 0:
-            problems.append(f"preempt_ratio must not be negative or None, got {self.preempt_ratio}")
+        if self.preempt_ratio is not None and not 0 <= self.preempt_ratio < math.inf:
+            problems.append(
+                f"preempt_ratio must be a finite number >= 0 or None, got {self.preempt_ratio}"
+            )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
@@ -292,12 +295,13 @@ class AirfoilPolicy(Policy):
                 or level < hope[0]
                 or entry.estimate < hope[1]
             ):
-                least = None if ratio is None else ratio * entry.estimate
+                # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
+                least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                 if rnd.make_room(
                     entry, victims.for_claimant(entry, level, least), lenders_only=lenders_only
                 ):
                     continue
-                hopeless[entry.shape] = (level, 0.0 if least is None else entry.estimate)
+                hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
                 # once no waiting shape can make room at this level, nothing later in the
                 # queue (this level or above) can either: the rest only waits
                 stuck = len(hopeless) >= len(state.shapes) and all(

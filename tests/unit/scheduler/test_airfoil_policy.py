@@ -119,6 +119,16 @@ def test_work_with_its_estimate_ahead_goes_before_work_past_its_estimate() -> No
     assert starts(d) == [("y", ("n0",))]
 
 
+def test_ratio_zero_with_an_endless_estimate_still_finds_victims() -> None:
+    # ratio 0 asks only that a victim has work left; 0 x an infinite estimate must not
+    # turn into NaN, against which no victim compares as having enough left
+    policy = AirfoilPolicy(preempt_ratio=0.0)
+    run = [running(gpus("a", 8, interruptible=True, estimate=10_000.0), "n0")]
+    d = decide([gpus("x", 8, estimate=float("inf"))], run, ONE_NODE, now=1000.0, policy=policy)
+    assert d.preemptions == ("a",)
+    assert starts(d) == [("x", ("n0",))]
+
+
 def test_a_shorter_claimant_behind_one_that_could_not_make_room_still_does() -> None:
     # the queue is first come, first served here (stretch 0): "long" and "mid" are expected
     # to outlast the only victim (9,000 s left), "short" is not; all three share one shape,
@@ -305,8 +315,9 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"max_reservations": -1}, "max_reservations must not be negative"),
         ({"max_preemptions": 0}, "max_preemptions must be at least 1"),
         ({"overrun": 0.5}, "overrun must be at least 1 or None"),
-        ({"preempt_ratio": -1.0}, "preempt_ratio must not be negative or None"),
-        ({"preempt_ratio": float("nan")}, "preempt_ratio must not be negative or None"),
+        ({"preempt_ratio": -1.0}, "preempt_ratio must be a finite number >= 0 or None"),
+        ({"preempt_ratio": float("nan")}, "preempt_ratio must be a finite number >= 0 or None"),
+        ({"preempt_ratio": float("inf")}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
         ({"due_share": 1.5}, r"due_share must be in \(0, 1\] or None"),
     ],
