@@ -51,6 +51,7 @@ import msgspec
 from airfoil.core.errors import ConfigError
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._ray_deployments import RayDeployments
+from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore
 from airfoil.store.deployments import Deployment, Replica
 
@@ -97,11 +98,12 @@ class ServiceEnv:
 
 @dataclass
 class _Process:
-    popen: subprocess.Popen[bytes] | None  # None: adopted from an earlier server
+    popen: subprocess.Popen[bytes] | None  # None: adopted from an earlier server, or forked
     pid: int
     port: int
     started: float
     last_answer: float
+    zygote: Zygote | None = None  # the zygote that forked it (it reports the exit code)
 
 
 _Key = tuple[str, str, int]
@@ -126,6 +128,9 @@ class Supervisor:
         default_on: where a deployment that does not say runs (``process`` or ``ray``).
         admission: admits the replicas of process deployments that ask for resources
             through the server's resource queue; None: such replicas start without asking.
+        zygotes: once a deployment's replicas are all ready, keep a zygote for it (a
+            process that imported the service's libraries and the model's file) and fork
+            its later replicas (restarts, scale-ups) from it instead of starting them cold.
     """
 
     def __init__(
@@ -140,8 +145,12 @@ class Supervisor:
         ray: RayDeployments | None = None,
         default_on: str = "process",
         admission: ReplicaAdmission | None = None,
+        zygotes: bool = True,
     ) -> None:
         self.store = store
+        self.use_zygotes = zygotes
+        self._zygotes: dict[tuple[str, str], Zygote] = {}
+        self._zygote_retry_at: dict[tuple[str, str], float] = {}
         self.admission = admission
         self.ray = ray
         self.default_on = default_on
@@ -186,6 +195,8 @@ class Supervisor:
                 log.warning("could not release the lease of %s/%s", project, name)
         self._procs.clear()
         self._ray_held.clear()
+        for key in list(self._zygotes):
+            self._close_zygote(key)
         self._http.close()
 
     def _loop(self) -> None:
@@ -224,6 +235,8 @@ class Supervisor:
                     self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
             self._ray_held &= {(d.project, d.name) for d in deployments}
             self._release_unwanted(wanted)
+            for zygote_key in [k for k in self._zygotes if k not in {w[:2] for w in wanted}]:
+                self._close_zygote(zygote_key)
             for proc_key in [k for k in self._procs if k not in wanted]:
                 if proc_key[:2] in others:
                     # Its lease went to another server (this one stalled): that one re-adopts
@@ -263,6 +276,7 @@ class Supervisor:
                 return found
             for key in [k for k in self._procs if k[:2] == (project, name)]:
                 self._terminate(key)
+            self._close_zygote((project, name))
             if found is not None:
                 for member in found.members:  # adopted ones this process has not seen yet
                     key = (project, name, member.index)
@@ -295,6 +309,8 @@ class Supervisor:
                 self.admission.release(d.project, d.name, index)
             del members[index]
         out = [self._reconcile_replica(d, members[i], now) for i in sorted(members)]
+        if out and all(r.status == "ready" for r in out):
+            self._keep_zygote(d)
         queued = [r.index for r in out if r.status == "queued"]
         message = ""
         if queued and d.resources is not None:
@@ -362,6 +378,12 @@ class Supervisor:
         env = self.env.environ(d.project)
         if d.resources is not None and d.resources.gpu > 0:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        forked = self._fork(d, port, env, log_path)
+        if forked is not None:
+            self._procs[(d.project, d.name, r.index)] = forked
+            return msgspec.structs.replace(
+                r, port=port, pid=forked.pid, status="starting", started_at=now, version=None
+            )
         with open(log_path, "ab") as out:
             popen = subprocess.Popen(
                 command,
@@ -381,12 +403,79 @@ class Supervisor:
         if proc.popen is not None:
             code = proc.popen.poll()
             return code is None, code
+        if proc.zygote is not None:
+            exited, code = proc.zygote.exit_code(proc.pid)
+            if exited:
+                proc.zygote.forget(proc.pid)
+                return False, code
+            if _pid_alive(proc.pid):
+                return True, None
+            if not proc.zygote.failed:
+                # Exited a moment ago: its zygote reaps it and says the code within 0.1 s.
+                time.sleep(0.2)
+                exited, code = proc.zygote.exit_code(proc.pid)
+                proc.zygote.forget(proc.pid)
+            return False, code
         # Adopted: not our child, so it is watched through /health (and its pid).
         if not _pid_alive(proc.pid) or now - proc.last_answer > _ADOPT_GRACE_S:
             if _pid_alive(proc.pid):
                 _signal(proc.pid, signal.SIGKILL)
             return False, None
         return True, None
+
+    # --- zygotes ---------------------------------------------------------------------------
+
+    def zygote(self, project: str, name: str) -> Zygote | None:
+        """The zygote of a deployment, if it has one now (ready or still importing)."""
+        return self._zygotes.get((project, name))
+
+    def _fork(
+        self, d: Deployment, port: int, env: dict[str, str], log_path: str
+    ) -> _Process | None:
+        """A replica forked by the deployment's zygote; None if it has no ready one."""
+        zygote = self._zygotes.get((d.project, d.name))
+        if zygote is None or not zygote.ready or (zygote.ref, zygote.file) != (d.ref, d.file):
+            return None
+        request = {"ref": d.ref, "port": port, "poll_s": 0.5, "sample_rate": 0.0}
+        request |= {"file": d.file, "env": env, "log": log_path}
+        try:
+            pid = zygote.spawn(request)
+        except ZygoteError as exc:
+            log.warning(
+                "the zygote of %s/%s did not fork (%s): started cold", d.project, d.name, exc
+            )
+            self._close_zygote((d.project, d.name))
+            return None
+        now = time.time()
+        return _Process(None, pid, port, now, now, zygote=zygote)
+
+    def _keep_zygote(self, d: Deployment) -> None:
+        """Have a zygote for ``d`` (started once its replicas all serve, so its imports do
+        not compete with theirs; one that failed is tried again a minute later)."""
+        if not self.use_zygotes:
+            return
+        key = (d.project, d.name)
+        zygote = self._zygotes.get(key)
+        if zygote is not None and (zygote.ref, zygote.file) != (d.ref, d.file):
+            self._close_zygote(key)  # redeployed with another reference or file
+            zygote = None
+        if zygote is not None and zygote.failed:
+            log.warning("the zygote of %s/%s failed: %s", *key, zygote.error)
+            self._close_zygote(key)
+            self._zygote_retry_at[key] = time.monotonic() + 60.0
+            return
+        if zygote is not None or time.monotonic() < self._zygote_retry_at.get(key, 0.0):
+            return
+        os.makedirs(self.env.logs_dir, exist_ok=True)
+        log_path = os.path.join(self.env.logs_dir, f"{d.project}.{d.name}.zygote.log")
+        self._zygotes[key] = Zygote(
+            self.python, d.ref, d.file, self.env.environ(d.project), log_path
+        )
+
+    def _close_zygote(self, key: tuple[str, str]) -> None:
+        zygote = self._zygotes.pop(key, None)
+        if zygote is not None:
+            zygote.close()
 
     def _answers(self, port: int, name: str) -> int | None:
         """The version the service on ``port`` serves, if it is ``name``'s and answers."""
