@@ -258,10 +258,13 @@ class Supervisor:
         """Raise if a replica of ``d`` could never be given what it asks for here.
 
         Raises:
-            UnschedulableTaskError: too much for this machine or the project's quota.
+            UnschedulableTaskError: too much for this machine or the project's quota (a
+                process replica), or for any node of the Ray cluster (a Ray replica).
         """
         if d.on == "process" and d.resources is not None and self.admission is not None:
             self.admission.check(project, name, d.resources)
+        if d.on == "ray" and d.resources is not None and self.ray is not None:
+            self.ray.check(d)
 
     def stop_deployment(self, project: str, name: str) -> Deployment | None:
         """Terminate a deployment's processes and remove its record; the record as it was."""
