@@ -12,9 +12,10 @@ own with its output appended to the request's log file.
 Fork safety (checked before every fork): the zygote runs one thread, holds no store
 connection (the registry it reads the model file from is closed before ``ready``), and has
 no event loop; a model file that starts a thread when imported makes the zygote refuse
-(``{"error": ...}``) and the supervisor starts cold processes instead. A model file changed
-on disk since it was imported is imported again before the next fork, so a replica never
-runs stale code.
+(``{"error": ...}``) and the supervisor starts cold processes instead. When the model file,
+or a module of the user's it imported (not a library's: not under site-packages or the
+standard library), changed on disk since, the user's modules are imported again before the
+next fork, so a replica never runs stale code.
 
 Protocol, one JSON object a line: requests on stdin, ``{"spawn": ID, "ref": ..., "port":
 ..., "poll_s": ..., "sample_rate": ..., "file": ..., "env": {...}, "log": PATH, "cpus":
@@ -47,7 +48,9 @@ class _Zygote:
         self.ref = parse_ref(ref)
         self.file = file or _model_file(ref)
         self.out = out
-        self._stamp: tuple[int, int] | None = None
+        #: The user's modules the model file imported (itself included): name -> (file,
+        #: stamp). Libraries (site-packages, the standard library) and Airfoil are not.
+        self._code: dict[str, tuple[str, tuple[int, int] | None]] = {}
         self._children: set[int] = set()
 
     def send(self, message: dict[str, Any]) -> None:
@@ -55,18 +58,24 @@ class _Zygote:
         self.out.flush()
 
     def load(self) -> None:
-        """Import (again, if it changed on disk) the file that defines the model."""
+        """Import the file that defines the model, again (with the user's modules it
+        imported) if any of them changed on disk since."""
         from airfoil.ml._serve import find_model
 
-        st = os.stat(self.file)
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp == self._stamp:
+        if self._code and all(_stamp(f) == s for f, s in self._code.values()):
             return
-        if self._stamp is not None:
-            module = os.path.splitext(os.path.basename(self.file))[0]
-            sys.modules.pop(module, None)
+        for name in self._code:  # user code only: libraries keep their modules
+            sys.modules.pop(name, None)
+        before = set(sys.modules)
+        stamp = _stamp(self.file)
         find_model(self.file, self.ref.name)
-        self._stamp = stamp
+        module = os.path.splitext(os.path.basename(self.file))[0]
+        code = {module: (self.file, stamp)}
+        for name in set(sys.modules) - before:
+            path = getattr(sys.modules[name], "__file__", None)
+            if path and _is_user_code(name, path):
+                code[name] = (path, _stamp(path))
+        self._code = code
 
     def check_fork_safe(self) -> None:
         threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
@@ -98,6 +107,26 @@ class _Zygote:
                 return
             self._children.discard(pid)
             self.send({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _is_user_code(name: str, path: str) -> bool:
+    """Whether module ``name`` (at ``path``) is the user's, not a library's or Airfoil's."""
+    import sysconfig
+
+    if name == "airfoil" or name.startswith("airfoil."):
+        return False
+    real = os.path.realpath(path)
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    return not any(real.startswith(os.path.realpath(root) + os.sep) for root in roots)
 
 
 def _model_file(ref: str) -> str:

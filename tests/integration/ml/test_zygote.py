@@ -1,6 +1,7 @@
 """Replicas forked by a deployment's zygote (real processes, real HTTP): a crash restart
-and a scale-up are forked from the zygote and serve; a model file edited after the zygote
-imported it is imported again (no replica serves stale code); a model file that starts a
+and a scale-up are forked from the zygote and serve; a model file, or a module of the
+user's it imports, edited after the zygote imported them is imported again (no replica
+serves stale code); a model file that starts a
 thread when imported makes the zygote refuse, and replicas then start cold; a zygote that
 dies leaves its replicas serving and restarts go cold."""
 
@@ -87,6 +88,8 @@ class _World:
         self.name = name
         self.file = tmp_path / f"{name}_model.py"
         self.file.write_text(MODEL.format(name=name, extra=extra, answer=answer))
+        if str(tmp_path) not in sys.path:  # the user's helper modules beside the model file
+            sys.path.insert(0, str(tmp_path))
         spec = importlib.util.spec_from_file_location(self.file.stem, self.file)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -180,23 +183,32 @@ def test_crash_restart_and_scale_up_are_forked_from_the_zygote(
     _until("the zygote gone", lambda: not _alive(zygote.pid), 10)
 
 
-def test_a_model_file_edited_after_the_zygote_imported_it_is_imported_again(
+def test_user_code_edited_after_the_zygote_imported_it_is_imported_again(
     tmp_path: Path, worlds: list[_World]
 ) -> None:
-    w = _World(tmp_path, "zygb", answer=1)
+    helper = tmp_path / "zygb_helper.py"  # a module of the user's the model file imports
+    helper.write_text("OFFSET = 0\n")
+    w = _World(tmp_path, "zygb", extra="from zygb_helper import OFFSET", answer=1)
     worlds.append(w)
+    w.file.write_text(w.file.read_text().replace("[ANSWER]", "[ANSWER + OFFSET]"))
     w.deploy(1)
     w.supervisor.start()
     first = w.ready(1).members[0]
     assert _predict(first) == [1]
     zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
     assert zygote.wait_ready(120), zygote.error
-    w.file.write_text(MODEL.format(name=w.name, extra="", answer=22))  # the user edits it
 
+    helper.write_text("OFFSET = 100\n")  # the user edits the helper module
     os.kill(first.pid or 0, signal.SIGKILL)
     again = w.ready(1, restarts=1).members[0]
     assert _ppid(again.pid or 0) == zygote.pid
-    assert _predict(again) == [22]  # the code on disk now, not the zygote's first import
+    assert _predict(again) == [101]  # the code on disk now, not the zygote's first import
+
+    edited = MODEL.format(name=w.name, extra="from zygb_helper import OFFSET", answer=22)
+    w.file.write_text(edited.replace("[ANSWER]", "[ANSWER + OFFSET]"))  # and the model file
+    os.kill(again.pid or 0, signal.SIGKILL)
+    third = w.ready(1, restarts=2).members[0]
+    assert _ppid(third.pid or 0) == zygote.pid and _predict(third) == [122]
 
 
 def test_a_model_file_that_starts_a_thread_gets_cold_replicas(
