@@ -84,6 +84,13 @@ class _Zygote:
                 f"threads are running in the zygote ({', '.join(threads)}; started by "
                 f"{self.file} when imported?): forking now could deadlock the replica"
             )
+        torch = sys.modules.get("torch")
+        cuda = getattr(torch, "cuda", None)
+        if cuda is not None and cuda.is_initialized():
+            raise RuntimeError(
+                f"CUDA was initialised in the zygote (by {self.file} when imported?): a "
+                "forked replica cannot use it"
+            )
 
     def spawn(self, request: dict[str, Any]) -> int:
         self.load()
