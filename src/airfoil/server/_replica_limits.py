@@ -24,7 +24,7 @@ import signal
 from collections import Counter
 from collections.abc import Iterable
 
-__all__ = ["kill_group", "pick_cpus", "tree_rss"]
+__all__ = ["describe_mib", "kill_group", "pick_cpus", "tree_rss"]
 
 
 def tree_rss(pid: int) -> int | None:
@@ -74,4 +74,5 @@ def pick_cpus(cpu: float, taken: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
 
 
 def describe_mib(n: int) -> str:
+    """``n`` bytes as ``"912 MiB"``."""
     return f"{n / 2**20:.0f} MiB"
