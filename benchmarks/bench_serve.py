@@ -8,6 +8,9 @@ S2  throughput with 8 concurrent keep-alive clients (threads of this process) fo
     (budget >= 600 requests/s).
 S3  start to ready (process start until /health answers) for a 50 MB model (budget <= 1.5 s):
     the median of 5 cold process starts, beside the first start of the ~5 KB model.
+S3z the same for a replica forked by a deployment's zygote (a restart, a crash recovery or a
+    scale-up under `airfoil deploy`): spawn request until /health answers, median of 5, with
+    the zygote's own start (once per deployment) apart (--start only).
 S4  alias move to the new version serving (promote until /health reports it; budget <= 5 s).
 S5  opening the registry's artifact store in a fresh process (CPU seconds), beside B5: the
     same with Alembic's upgrade run as every open did before (--start only).
@@ -25,7 +28,9 @@ a fresh process (the floor of any such service's start; median of 5, each run ri
 an S3 start, so both see the same load).
 
     python benchmarks/bench_serve.py            # S1-S4
-    python benchmarks/bench_serve.py --start    # S3/B3 and S5/B5 only
+    python benchmarks/bench_serve.py --start    # S3/B3, S3z and S5/B5 only
+    python benchmarks/bench_serve.py --start --baseline DIR  # and S3 of the code in DIR/src
+                                                # (e.g. `git archive main src`), alternated
     python benchmarks/bench_serve.py --ray      # R1-R4 beside S1/S2 (needs airfoil[ray])
 """
 
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -162,6 +168,7 @@ def _port() -> int:
 
 
 def _serve(ref: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, float]:
+    """A cold ``airfoil serve`` process: (process, URL, seconds from start to ready)."""
     port = _port()
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -290,16 +297,33 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _start(env: dict[str, str], size_mb: float, ready_small: float | None, runs: int = 5) -> None:
+def _start(
+    env: dict[str, str],
+    size_mb: float,
+    ready_small: float | None,
+    runs: int = 5,
+    baseline: str | None = None,
+) -> None:
     # Wall time is what a user waits; CPU time is reported beside it because on a shared
     # machine the wall time mostly measures the other tenants.
     ready, floors, cpu, floor_cpu = [], [], [], []
+    old, old_cpu = [], []
+    old_env = None
+    if baseline is not None:
+        old_path = os.path.join(os.path.abspath(baseline), "src")
+        old_env = {**env, "PYTHONPATH": os.pathsep.join([old_path, env["PYTHONPATH"]])}
     for _ in range(runs):
         big_proc, _, took = _serve("bigdigits@production", env)
         cpu.append(_cpu_s(big_proc.pid))
         big_proc.terminate()
         big_proc.wait()
         ready.append(took)
+        if old_env is not None:
+            old_proc, _, took = _serve("bigdigits@production", old_env)
+            old_cpu.append(_cpu_s(old_proc.pid))
+            old_proc.terminate()
+            old_proc.wait()
+            old.append(took)
         wall, used = _floor(env)
         floors.append(wall)
         floor_cpu.append(used)
@@ -312,6 +336,54 @@ def _start(env: dict[str, str], size_mb: float, ready_small: float | None, runs:
         f"B3 importing the libraries alone median {floor:.2f} s, {base_cpu:.2f} CPU s "
         f"(ratio wall {big / floor:.2f}x, CPU {big_cpu / base_cpu:.2f}x); load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    if old:
+        was, was_cpu = statistics.median(old), statistics.median(old_cpu)
+        print(
+            f"S3 baseline ({baseline}), alternated with the runs above: median {was:.2f} s "
+            f"(all: {', '.join(f'{x:.2f}' for x in old)}), {was_cpu:.2f} CPU s (ratio new/old "
+            f"wall {big / was:.2f}x, CPU {big_cpu / was_cpu:.2f}x)"
+        )
+
+
+def _forked_start(env: dict[str, str], size_mb: float, runs: int = 5) -> None:
+    """S3z: replicas forked by a deployment's zygote, from the spawn request to /health."""
+    from airfoil.server._zygotes import Zygote
+
+    log = os.path.join(env["AIRFOIL_HOME"], "zygote.log")
+    t = time.perf_counter()
+    zygote = Zygote(sys.executable, "bigdigits@production", "", env, log)
+    if not zygote.wait_ready(300):
+        raise RuntimeError(f"the zygote failed: {zygote.error} (see {log})")
+    warm = time.perf_counter() - t
+    ready, cpu = [], []
+    try:
+        for _ in range(runs):
+            port = _port()
+            url = f"http://127.0.0.1:{port}"
+            t = time.perf_counter()
+            request = {"ref": "bigdigits@production", "port": port, "poll_s": 0.1}
+            pid = zygote.spawn({**request, "sample_rate": 0.0, "env": env, "log": log})
+            while True:
+                try:
+                    if httpx.get(url + "/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.005)
+                if zygote.exit_code(pid)[0]:
+                    raise RuntimeError(f"the forked replica exited (see {log})")
+            ready.append(time.perf_counter() - t)
+            cpu.append(_cpu_s(pid))
+            os.kill(pid, signal.SIGTERM)
+            while not zygote.exit_code(pid)[0]:
+                time.sleep(0.01)
+    finally:
+        zygote.close()
+    print(
+        f"S3z zygote-forked replica start to ready: median {statistics.median(ready):.2f} s of "
+        f"{runs} for a {size_mb:.0f} MB model (all: {', '.join(f'{x:.2f}' for x in ready)}), "
+        f"{statistics.median(cpu):.2f} CPU s in the replica; the zygote's own start (once per "
+        f"deployment) {warm:.2f} s; load average {os.getloadavg()[0]:.1f}"
     )
 
 
@@ -348,8 +420,8 @@ def _registry_open(home: str, env: dict[str, str], runs: int = 7) -> None:
     )
 
 
-def start_only() -> None:
-    """S3 and B3 alone (trains the 50 MB model once)."""
+def start_only(baseline: str | None = None) -> None:
+    """S3 and B3, S3z, S5 and B5 alone (trains the 50 MB model once)."""
     home = tempfile.mkdtemp(prefix="bench-serve-")
     with open(os.path.join(home, "digits_app.py"), "w") as f:
         f.write(MODEL_FILE)
@@ -364,7 +436,8 @@ def start_only() -> None:
     reg = local_registry()
     reg.promote(large.ref, "production")
     size_mb = len(reg.read_bytes(reg.resolve(large.ref))) / 2**20
-    _start(env, size_mb, None)
+    _start(env, size_mb, None, baseline=baseline)
+    _forked_start(env, size_mb)
     _registry_open(home, env)
 
 
@@ -466,6 +539,7 @@ if __name__ == "__main__":
     if "--ray" in sys.argv[1:]:
         ray_only()
     elif "--start" in sys.argv[1:]:
-        start_only()
+        args = sys.argv[1:]
+        start_only(args[args.index("--baseline") + 1] if "--baseline" in args else None)
     else:
         main()

@@ -246,15 +246,16 @@ def test_console_shows_the_deployment_and_its_drift(
     srv = Server(home, work)
     pid = None
     try:
-        # with replica resources: admitted through the server's resource queue
+        # with replica resources: admitted through the server's resource queue (the memory
+        # is enforced too: room for the service's libraries, about 250 MiB resident)
         out = srv.cli(
-            "deploy", "blobs:1", "--cpus", "0.5", "--memory", "128Mi", "--server", srv.url
+            "deploy", "blobs:1", "--cpus", "0.5", "--memory", "768Mi", "--server", srv.url
         )
         assert out.returncode == 0, out.stderr
         d = _until("a ready replica", _ready(srv, 1, version=1))
-        assert d["resources"] == {"cpu": 0.5, "mem": 128 * 2**20, "gpu": 0}
+        assert d["resources"] == {"cpu": 0.5, "mem": 768 * 2**20, "gpu": 0}
         listed = srv.cli("deploy", "list", "--server", srv.url)
-        assert "cpu=0.5 mem=128Mi" in listed.stdout, listed.stdout
+        assert "cpu=0.5 mem=768Mi" in listed.stdout, listed.stdout
         pid, url = d["members"][0]["pid"], d["members"][0]["url"]
         # Served rows far from the training data in "a", one of three missing "b".
         rows = [{"a": 100.0, "b": 1.0}, {"a": 100.0, "b": 3.0}]
@@ -276,7 +277,7 @@ def test_console_shows_the_deployment_and_its_drift(
         page.goto(f"{srv.url}/projects/default/models/blobs")
         page.wait_for_selector("section.deployment tr[data-replica='0'][data-status='ready']")
         assert "1/1 ready" in page.inner_text("section.deployment h2")
-        assert "each 0.5 CPU, 128 MiB" in page.inner_text("section.deployment h2")
+        assert "each 0.5 CPU, 768 MiB" in page.inner_text("section.deployment h2")
         lineage = page.inner_text("table.model-versions tr[data-version='1'] td.lineage")
         assert "deployed (1 replica)" in lineage
         row_a = page.locator("table.drift-table tr[data-feature='a']")

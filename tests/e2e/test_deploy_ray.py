@@ -130,6 +130,13 @@ def ray_server(trained: tuple[Path, Path, dict[str, str]]) -> Iterator[RayServer
 
 def test_a_server_on_ray_deploys_on_ray_serve(ray_server: RayServer) -> None:
     srv = ray_server
+    # A replica no node of the cluster could hold is refused when deployed (a 422 naming
+    # the option to lower), and nothing is recorded.
+    huge = srv.cli("deploy", "blobs@production", "--gpus", "64", "--memory", "1Gi")
+    said = huge.stderr + huge.stdout
+    assert huge.returncode != 0 and "gpu=64" in said and "--gpus" in said, said
+    none = httpx.get(f"{srv.url}/api/v1/projects/default/deployments/blobs", timeout=10)
+    assert none.status_code == 404
     out = srv.cli("deploy", "blobs@production", "--replicas", "2", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["on"] == "ray"

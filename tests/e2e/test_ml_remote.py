@@ -219,3 +219,100 @@ def test_a_model_that_is_no_module_variable_cannot_train_on_a_server(tmp_path: P
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "must be a module-level variable" in proc.stdout
+
+
+SLOW = textwrap.dedent(
+    """
+    import json
+    import sys
+    import time
+
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from airfoil.client import Client
+    from airfoil.core.errors import ConfigError, NotFoundError
+    from airfoil.ml import Dataset, Model, RemoteTrainingTimeoutError
+
+    dataset = Dataset("slow", targets=["y"], test_size=0.25)
+    slow = Model("slow", init=LogisticRegression, dataset=dataset)
+
+
+    @dataset.reader
+    def reader(n: int = 40) -> pd.DataFrame:
+        rows = [{"a": float(i % 7), "y": int(i % 7 > 3)} for i in range(n)]
+        return pd.DataFrame(rows)
+
+
+    @slow.trainer
+    def trainer(est: LogisticRegression, X: pd.DataFrame, y: pd.Series) -> LogisticRegression:
+        time.sleep(8.0)  # longer than the client waits
+        return est.fit(X, y)
+
+
+    def error(call):
+        try:
+            call()
+        except Exception as exc:
+            return [type(exc).__name__, str(exc)]
+        return None
+
+
+    if __name__ == "__main__":
+        out = {"local": error(lambda: slow.train(timeout=1.0))}
+        with Client(sys.argv[1]) as server:
+            started = time.monotonic()
+            try:
+                slow.train(remote=server, timeout=1.0)
+            except RemoteTrainingTimeoutError as exc:
+                is_timeout = isinstance(exc, TimeoutError)
+                out["timeout"] = [exc.execution_id, exc.timeout, str(exc), is_timeout]
+            out["waited"] = time.monotonic() - started
+            execution = out["timeout"][0]
+            tune = lambda: slow.tune({"C": [1.0]}, trials=1, remote=server, attach=execution)
+            out["other"] = error(tune)
+            out["unknown"] = error(lambda: slow.train(remote=server, attach="no-such-execution"))
+            out["bad_timeout"] = error(lambda: slow.train(remote=server, timeout=0))
+            trained = slow.train(remote=server, attach=execution, timeout=300)
+            out["ref"], out["execution"] = trained.ref, trained.execution_id
+        print(json.dumps(out))
+    """
+)
+
+
+def test_remote_training_waits_at_most_its_timeout_and_can_be_waited_for_again(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    work = tmp_path_factory.mktemp("remote-slow")
+    (work / "slow_model.py").write_text(SLOW)
+    srv = Server(tmp_path_factory.mktemp("server-home"), work)
+    try:
+        env = dict(srv.env, AIRFOIL_HOME=str(tmp_path_factory.mktemp("client-home")))
+        proc = subprocess.run(
+            [sys.executable, "slow_model.py", srv.url],
+            env=env,
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:] + srv.logs()[-3000:]
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["local"][0] == "ConfigError" and "remote=Client" in out["local"][1]
+        execution, timeout, message, is_timeout = out["timeout"]
+        assert timeout == 1.0 and is_timeout and out["waited"] < 6.0  # not the 8 s training
+        assert execution in message and f"attach={execution!r}" in message
+        assert srv.url in message
+        assert out["other"][0] == "ConfigError" and "ml.slow.train" in out["other"][1]
+        assert out["unknown"][0] == "ApiNotFoundError"  # a NotFoundError of the client
+        assert "no-such-execution" in out["unknown"][1]
+        assert out["bad_timeout"][0] == "ConfigError" and "positive" in out["bad_timeout"][1]
+        # Attaching waited for the same execution and registered its result: one run.
+        assert out["execution"] == execution and out["ref"] == "slow:1"
+        api = f"{srv.url}/api/v1/projects/default"
+        runs = httpx.get(f"{api}/executions", timeout=10).json()["items"]
+        assert [r["id"] for r in runs if r["workflow"] == "ml.slow.train"] == [execution]
+        detail = httpx.get(f"{api}/artifacts/slow", timeout=10).json()
+        assert [v["execution_id"] for v in detail["versions"]] == [execution]
+    finally:
+        srv.stop()

@@ -2842,6 +2842,17 @@ export interface components {
          *     (then ``port`` and ``url`` are the Serve proxy's, shared by the replicas).
          */
         ReplicaOut: {
+            /**
+             * Cpus
+             * @description The CPUs it is pinned to (its whole requested CPUs), or empty.
+             */
+            cpus?: number[];
+            /**
+             * Exit Reason
+             * @description Why the supervisor ended its last run (e.g. out of memory), or empty.
+             * @default
+             */
+            exit_reason: string;
             /** Index */
             index: number;
             /** Last Exit */

@@ -257,47 +257,14 @@ def serve(
 ) -> None:
     """Serve a registered model over HTTP (POST /predict, /health, /metadata, /metrics,
     /drift); an alias is followed: moving it swaps the version served."""
-    from airfoil.ml import create_service, parse_ref
-    from airfoil.ml._serve import ModelService, find_model
+    from airfoil.ml._service_process import serve_model
 
-    reg = _registry()
-    parsed = parse_ref(ref)
-    version = reg.resolve(parsed)
-    # The model's bytes are read and checked against their hash (both release the GIL) on
-    # a thread while this one imports the file that defines the model (its libraries).
-    fetched = _Fetch(reg, version)
-    model = find_model(file or version.metadata.get("model_file", ""), parsed.name)
-    loaded = reg.load(model, version, data=fetched.result())
-    service = ModelService(model, reg, parsed, poll_s=poll, loaded=loaded)
-    app_ = create_service(service, sample_rate=sample_rate)
-    import uvicorn
-
-    plain(out_console, f"serving {version.ref} ({ref}) on http://{host}:{port}")
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
-
-
-class _Fetch:
-    """``registry.read_bytes(version)`` on a thread of its own."""
-
-    def __init__(self, registry: Any, version: Any) -> None:
-        import threading
-
-        self._data: bytes | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(registry, version), name="airfoil-model-fetch", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, registry: Any, version: Any) -> None:
-        try:
-            self._data = registry.read_bytes(version)
-        except BaseException as exc:  # re-raised by result() on the caller's thread
-            self._error = exc
-
-    def result(self) -> bytes:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._data is not None
-        return self._data
+    serve_model(
+        ref,
+        file=file,
+        host=host,
+        port=port,
+        poll_s=poll,
+        sample_rate=sample_rate,
+        announce=lambda line: plain(out_console, line),
+    )

@@ -20,6 +20,7 @@ _EXPORTS = {
     "Model": "airfoil.ml._model",
     "ModelPickleWarning": "airfoil.ml._persist",
     "ModelRegistry": "airfoil.ml._registry",
+    "RemoteTrainingTimeoutError": "airfoil.ml._remote",
     "TrainedModel": "airfoil.ml._registry",
     "LoadedModel": "airfoil.ml._registry",
     "local_registry": "airfoil.ml._registry",
@@ -33,6 +34,7 @@ __all__ = [
     "Model",
     "ModelPickleWarning",
     "ModelRegistry",
+    "RemoteTrainingTimeoutError",
     "TrainedModel",
     "create_service",
     "local_registry",
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
         local_registry,
         parse_ref,
     )
+    from airfoil.ml._remote import RemoteTrainingTimeoutError
     from airfoil.ml._serve import create_service
 
 

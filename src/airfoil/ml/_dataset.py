@@ -40,6 +40,9 @@ RESERVED = frozenset(
         "model_bytes",
         "model_format",
         "hp",
+        "remote",
+        "timeout",
+        "attach",
     }
 )
 

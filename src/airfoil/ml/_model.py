@@ -251,6 +251,8 @@ class Model:
         register: bool = True,
         registry: ModelRegistry | None = None,
         remote: ServerClient | None = None,
+        timeout: float | None = None,
+        attach: str | None = None,
         **reader_args: Any,
     ) -> TrainedModel:
         """Train as an Airfoil workflow (cached, durable, recorded) and register the result.
@@ -264,14 +266,23 @@ class Model:
                 source folder of the model's file and runs on that server (its workers,
                 store and console), and the model is registered in the server's registry
                 with the server's execution in its lineage.
+            timeout: with ``remote``, the most seconds to wait for the server's execution
+                (None: until it ends).
+            attach: with ``remote``, the id of an execution of this training that a
+                ``timeout`` left running: wait for it (and register its result) instead of
+                launching another.
             **reader_args: the dataset reader's arguments (the workflow's inputs).
 
         Raises:
             ConfigError: bad hyperparameters; with ``remote``, a model that is not a
-                module-level variable of its file (the server's workers could not find it).
+                module-level variable of its file (the server's workers could not find it);
+                ``timeout`` or ``attach`` without ``remote``; ``attach`` naming an execution
+                of another workflow.
+            RemoteTrainingTimeoutError: the server's execution did not end within
+                ``timeout`` (it keeps running; the error names it for ``attach``).
             ExecutionFailedError: the training failed (the user's error inside).
         """
-        from airfoil.ml._training import run_training
+        from airfoil.ml._training import RemoteWait, run_training
 
         return run_training(
             self,
@@ -280,6 +291,7 @@ class Model:
             register,
             registry,
             remote,
+            RemoteWait(timeout, attach),
         )
 
     def tune(
@@ -294,17 +306,21 @@ class Model:
         register: bool = True,
         registry: ModelRegistry | None = None,
         remote: ServerClient | None = None,
+        timeout: float | None = None,
+        attach: str | None = None,
         **reader_args: Any,
     ) -> TrainedModel:
         """Train ``trials`` hyperparameter sets drawn from ``space`` (with ``search_seed``) as a
         map in one workflow and keep (register) the best by ``metric``; with ``remote`` (a
-        :class:`airfoil.client.Client`) on that server, as :meth:`train` does.
+        :class:`airfoil.client.Client`) on that server, as :meth:`train` does (with its
+        ``timeout`` and ``attach``).
 
         Raises:
             ConfigError: an empty space, ``trials`` < 1, a bad ``mode``, or a metric the
                 evaluator does not report.
+            RemoteTrainingTimeoutError: with ``remote`` and ``timeout``, as :meth:`train`.
         """
-        from airfoil.ml._training import run_tuning
+        from airfoil.ml._training import RemoteWait, run_tuning
 
         return run_tuning(
             self,
@@ -318,6 +334,7 @@ class Model:
             register,
             registry,
             remote,
+            RemoteWait(timeout, attach),
         )
 
     def predict(

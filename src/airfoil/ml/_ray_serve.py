@@ -309,6 +309,16 @@ class RayServe:
             wait_for_applications_running=False,
         )
 
+    def check_fits(self, name: str, resources: ResourceSpec) -> None:
+        """Raise if no alive node of the cluster could hold one replica of deployment
+        ``name`` asking for ``resources`` (joins Ray first).
+
+        Raises:
+            UnschedulableTaskError: naming the options to lower.
+        """
+        self.connect()
+        _check_fits(name, resources)
+
     def state(self, project: str, name: str) -> AppState | None:
         """The application of ``project``/``name`` and its replicas, None if it is not
         deployed."""

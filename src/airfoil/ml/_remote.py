@@ -17,13 +17,43 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airfoil.core.errors import ConfigError, ExecutionFailedError
+from airfoil.core.errors import AirfoilError, ConfigError, ExecutionFailedError
 from airfoil.store.artifacts import ArtifactVersion
 
 if TYPE_CHECKING:
     from airfoil.ml._model import Model
 
-__all__ = ["ServerClient", "ServerRegistry", "run_on_server", "source_dir"]
+__all__ = [
+    "RemoteTrainingTimeoutError",
+    "ServerClient",
+    "ServerRegistry",
+    "run_on_server",
+    "source_dir",
+]
+
+
+class RemoteTrainingTimeoutError(AirfoilError, TimeoutError):
+    """Training on a server did not end within the ``timeout`` given. The execution keeps
+    running there; ``model.train(..., remote=client, attach=execution_id)`` (or ``tune``)
+    waits for it again and registers its result.
+
+    Attributes:
+        execution_id: the server's execution.
+        timeout: the seconds waited.
+        server: the server's URL.
+    """
+
+    def __init__(self, execution_id: str, timeout: float, server: str) -> None:
+        self.execution_id = execution_id
+        self.timeout = timeout
+        self.server = server
+        super().__init__(
+            f"execution {execution_id} on {server} did not end within {timeout:g} s; it keeps "
+            f"running there: wait for it again with the same call and "
+            f"attach={execution_id!r} (e.g. model.train(..., remote=client, "
+            f"attach={execution_id!r}, timeout=...)), or watch it with "
+            f"`airfoil executions show {execution_id} --remote`"
+        )
 
 
 class ServerClient(Protocol):
@@ -42,7 +72,9 @@ class ServerClient(Protocol):
 
     def launch(self, entity: Any, inputs: dict[str, Any] | None = None) -> Any: ...
 
-    def wait(self, execution_id: str) -> Any: ...
+    def wait(self, execution_id: str, *, timeout: float | None = None) -> Any: ...
+
+    def get(self, execution_id: str) -> Any: ...
 
     def outputs(self, execution_id: str, entity: Any) -> Any: ...
 
@@ -116,17 +148,47 @@ def source_dir(model: Model) -> str:
     return path
 
 
-def run_on_server(model: Model, client: ServerClient, wf: Any, inputs: dict[str, Any]) -> Any:
+def run_on_server(
+    model: Model,
+    client: ServerClient,
+    wf: Any,
+    inputs: dict[str, Any],
+    *,
+    timeout: float | None = None,
+    attach: str | None = None,
+) -> Any:
     """Register ``wf`` with the model's source folder, run it on the server, wait, and return
     its outputs.
 
+    Args:
+        timeout: the most seconds to wait for the execution (None: until it ends).
+        attach: wait for this execution of ``wf`` (one a timeout left running) instead of
+            launching a new one.
+
     Raises:
-        ConfigError: the model cannot be found by the server's workers.
+        ConfigError: the model cannot be found by the server's workers; ``attach`` names an
+            execution of another workflow; a timeout that is not positive.
+        RemoteTrainingTimeoutError: it did not end within ``timeout`` (it keeps running).
         ExecutionFailedError: the execution did not succeed (the server's error inside).
     """
-    client.register([wf], source_dir=source_dir(model))
-    launched = client.launch(wf, inputs)
-    detail = client.wait(launched.id)
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if attach is None:
+        client.register([wf], source_dir=source_dir(model))
+        execution_id = client.launch(wf, inputs).id
+    else:
+        execution_id = attach
+        found = client.get(attach)  # NotFoundError if the server has no such execution
+        if found.workflow != wf.name:
+            raise ConfigError(
+                f"execution {attach} runs workflow {found.workflow!r}, not {wf.name!r}: attach "
+                f"to an execution that this call started (its RemoteTrainingTimeoutError "
+                "names it)"
+            )
+    try:
+        detail = client.wait(execution_id, timeout=timeout)
+    except TimeoutError as exc:
+        raise RemoteTrainingTimeoutError(execution_id, timeout or 0.0, client.url) from exc
     if detail.phase != "succeeded":
         err = detail.error
         raise ExecutionFailedError(

@@ -210,10 +210,30 @@ def _registrar(registry: Registrar | None, remote: ServerClient | None) -> Regis
     return registry
 
 
-def _run(model: Model, wf: Any, inputs: dict[str, Any], remote: ServerClient | None) -> Any:
+@dataclass(frozen=True)
+class RemoteWait:
+    """How long to wait for training on a server, or which execution to wait for again."""
+
+    timeout: float | None = None
+    attach: str | None = None
+
+
+def _run(
+    model: Model,
+    wf: Any,
+    inputs: dict[str, Any],
+    remote: ServerClient | None,
+    wait: RemoteWait | None = None,
+) -> Any:
+    wait = wait or RemoteWait()
     if remote is None:
+        if wait != RemoteWait():
+            raise ConfigError(
+                "timeout and attach are for training on a server: pass remote=Client(...) "
+                "too (a local training runs in this process until it ends)"
+            )
         return wf(**inputs)
-    return run_on_server(model, remote, wf, inputs)
+    return run_on_server(model, remote, wf, inputs, timeout=wait.timeout, attach=wait.attach)
 
 
 def _reader_args(model: Model, given: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +253,7 @@ def run_training(
     register: bool,
     registry: Registrar | None,
     remote: ServerClient | None = None,
+    wait: RemoteWait | None = None,
 ) -> TrainedModel:
     """Train once as a workflow (locally, or on the server ``remote`` talks to); register
     the result if asked."""
@@ -246,7 +267,7 @@ def run_training(
     wf = _workflow(model, "train", train, [_hp_param(str)], FitResult)
     args = _reader_args(model, reader_args)
     inputs = {**args, "hyperparameters": json.dumps(hyperparameters, sort_keys=True)}
-    result: FitResult = _run(model, wf, inputs, remote)
+    result: FitResult = _run(model, wf, inputs, remote, wait)
     return _trained(model, result, _registrar(registry, remote), register)
 
 
@@ -289,6 +310,7 @@ def run_tuning(
     register: bool,
     registry: Registrar | None,
     remote: ServerClient | None = None,
+    wait: RemoteWait | None = None,
 ) -> TrainedModel:
     """Fan ``trials`` fits out as a map in one workflow (locally, or on the server
     ``remote`` talks to); keep the best by ``metric``."""
@@ -306,7 +328,7 @@ def run_tuning(
     wf = _workflow(model, "tune", tune, [_hp_param(list[str])], list[FitResult])
     args = _reader_args(model, reader_args)
     inputs = {**args, "hyperparameters": [json.dumps(s, sort_keys=True) for s in sets]}
-    results: list[FitResult] = _run(model, wf, inputs, remote)
+    results: list[FitResult] = _run(model, wf, inputs, remote, wait)
     missing = [r for r in results if metric not in r.metrics]
     if missing:
         raise ConfigError(

@@ -75,6 +75,8 @@ def deployment_out(d: Deployment) -> DeploymentOut:
                 version=r.version,
                 restarts=r.restarts,
                 last_exit=r.last_exit,
+                exit_reason=r.exit_reason,
+                cpus=list(r.cpus),
                 url=f"http://127.0.0.1:{r.port}{d.route}",
             )
             for r in d.members

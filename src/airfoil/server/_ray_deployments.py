@@ -80,6 +80,7 @@ class ServeBackend(Protocol):
         resources: ResourceSpec | None = None,
     ) -> None: ...
     def state(self, project: str, name: str) -> AppView | None: ...
+    def check_fits(self, name: str, resources: ResourceSpec) -> None: ...
     def delete(self, project: str, name: str) -> None: ...
     def route(self, project: str, name: str) -> str: ...
     def close(self) -> None: ...
@@ -113,6 +114,25 @@ class RayDeployments:
             if self._backend is None:
                 self._backend = self._open_backend()
             return self._backend
+
+    def check(self, d: Deployment) -> None:
+        """Raise if no node of the cluster could ever hold one of ``d``'s replicas (Serve
+        would keep it pending for ever). Joins Ray first if it was not yet; when Ray cannot
+        be reached the deployment is not refused (the supervisor retries and says why).
+
+        Raises:
+            UnschedulableTaskError: naming the deployment, what a replica asks for, the
+                cluster's nodes and the options to lower.
+        """
+        if d.resources is None:
+            return
+        backend = self.backend()
+        try:
+            backend.connect()
+        except Exception:
+            log.warning("Ray Serve is not reachable: %s/%s is not checked", d.project, d.name)
+            return
+        backend.check_fits(d.name, d.resources)
 
     def _ready_backend(self) -> ServeBackend | None:
         """The connected backend, or None while it connects (on a thread: starting a local

@@ -15,7 +15,12 @@ deployments from the artifact store and makes the processes match them:
 - a deployment removed (``stop``) has its processes terminated (SIGTERM, then SIGKILL);
 - a deployment whose replicas ask for resources (``cpus``, ``memory``, ``gpus``) starts each
   replica only once the server's resource queue granted it its share (``queued`` until then;
-  see :mod:`airfoil.server._deploy_admission`), with ``CUDA_VISIBLE_DEVICES`` set to its GPUs.
+  see :mod:`airfoil.server._deploy_admission`), with ``CUDA_VISIBLE_DEVICES`` set to its GPUs,
+  pinned to its whole CPUs, and killed (``out of memory``, then restarted) when its resident
+  memory goes over its ``memory`` (see :mod:`airfoil.server._replica_limits`);
+- once a deployment's replicas all serve, a zygote (a process that imported the service's
+  libraries and the model's file) is kept for it, and later replicas (restarts, scale-ups)
+  are forked from it instead of started cold (see :mod:`airfoil.ml._zygote`).
 
 A deployment recorded ``on="ray"`` is a Ray Serve application instead, kept by
 :class:`~airfoil.server._ray_deployments.RayDeployments` in the same pass and under the same
@@ -51,6 +56,8 @@ import msgspec
 from airfoil.core.errors import ConfigError
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._ray_deployments import RayDeployments
+from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
+from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore
 from airfoil.store.deployments import Deployment, Replica
 
@@ -97,11 +104,14 @@ class ServiceEnv:
 
 @dataclass
 class _Process:
-    popen: subprocess.Popen[bytes] | None  # None: adopted from an earlier server
+    popen: subprocess.Popen[bytes] | None  # None: adopted from an earlier server, or forked
     pid: int
     port: int
     started: float
     last_answer: float
+    zygote: Zygote | None = None  # the zygote that forked it (it reports the exit code)
+    cpus: tuple[int, ...] = ()  # pinned to
+    killed_for: str = ""  # why the supervisor killed it ("out of memory: ...")
 
 
 _Key = tuple[str, str, int]
@@ -126,6 +136,9 @@ class Supervisor:
         default_on: where a deployment that does not say runs (``process`` or ``ray``).
         admission: admits the replicas of process deployments that ask for resources
             through the server's resource queue; None: such replicas start without asking.
+        zygotes: once a deployment's replicas are all ready, keep a zygote for it (a
+            process that imported the service's libraries and the model's file) and fork
+            its later replicas (restarts, scale-ups) from it instead of starting them cold.
     """
 
     def __init__(
@@ -140,8 +153,12 @@ class Supervisor:
         ray: RayDeployments | None = None,
         default_on: str = "process",
         admission: ReplicaAdmission | None = None,
+        zygotes: bool = True,
     ) -> None:
         self.store = store
+        self.use_zygotes = zygotes
+        self._zygotes: dict[tuple[str, str], Zygote] = {}
+        self._zygote_retry_at: dict[tuple[str, str], float] = {}
         self.admission = admission
         self.ray = ray
         self.default_on = default_on
@@ -186,6 +203,8 @@ class Supervisor:
                 log.warning("could not release the lease of %s/%s", project, name)
         self._procs.clear()
         self._ray_held.clear()
+        for key in list(self._zygotes):
+            self._close_zygote(key)
         self._http.close()
 
     def _loop(self) -> None:
@@ -224,6 +243,8 @@ class Supervisor:
                     self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
             self._ray_held &= {(d.project, d.name) for d in deployments}
             self._release_unwanted(wanted)
+            for zygote_key in [k for k in self._zygotes if k not in {w[:2] for w in wanted}]:
+                self._close_zygote(zygote_key)
             for proc_key in [k for k in self._procs if k not in wanted]:
                 if proc_key[:2] in others:
                     # Its lease went to another server (this one stalled): that one re-adopts
@@ -245,10 +266,13 @@ class Supervisor:
         """Raise if a replica of ``d`` could never be given what it asks for here.
 
         Raises:
-            UnschedulableTaskError: too much for this machine or the project's quota.
+            UnschedulableTaskError: too much for this machine or the project's quota (a
+                process replica), or for any node of the Ray cluster (a Ray replica).
         """
         if d.on == "process" and d.resources is not None and self.admission is not None:
             self.admission.check(project, name, d.resources)
+        if d.on == "ray" and d.resources is not None and self.ray is not None:
+            self.ray.check(d)
 
     def stop_deployment(self, project: str, name: str) -> Deployment | None:
         """Terminate a deployment's processes and remove its record; the record as it was."""
@@ -263,6 +287,7 @@ class Supervisor:
                 return found
             for key in [k for k in self._procs if k[:2] == (project, name)]:
                 self._terminate(key)
+            self._close_zygote((project, name))
             if found is not None:
                 for member in found.members:  # adopted ones this process has not seen yet
                     key = (project, name, member.index)
@@ -295,13 +320,20 @@ class Supervisor:
                 self.admission.release(d.project, d.name, index)
             del members[index]
         out = [self._reconcile_replica(d, members[i], now) for i in sorted(members)]
+        if out and all(r.status == "ready" for r in out):
+            self._keep_zygote(d)
         queued = [r.index for r in out if r.status == "queued"]
-        message = ""
+        messages = [
+            f"replica {r.index} was killed, {r.exit_reason}; restarting"
+            for r in out
+            if r.exit_reason and r.status != "ready"
+        ]
         if queued and d.resources is not None:
-            message = (
+            messages.append(
                 f"waiting for resources: replica {', '.join(map(str, queued))} asks for "
                 f"{describe_resources(d.resources)} (airfoil queue shows what holds them)"
             )
+        message = "; ".join(messages)
         return msgspec.structs.replace(d, members=out, message=message)
 
     def _reconcile_replica(self, d: Deployment, r: Replica, now: float) -> Replica:
@@ -310,7 +342,8 @@ class Supervisor:
         if proc is None and r.pid is not None and r.status in ("starting", "ready"):
             # Recorded by an earlier server: adopt it if it still serves this model.
             if self._answers(r.port, d.name) is not None:
-                proc = self._procs[key] = _Process(None, r.pid, r.port, now, now)
+                proc = _Process(None, r.pid, r.port, now, now, cpus=tuple(r.cpus))
+                self._procs[key] = proc
                 self._admit(d, r.index)  # it runs: counted as soon as the queue has room
                 log.info("re-adopted replica %s of %s/%s (pid %s)", r.index, *key[:2], r.pid)
             else:
@@ -329,7 +362,17 @@ class Supervisor:
             del self._procs[key]
             log.warning("replica %s of %s/%s exited (%s)", r.index, d.project, d.name, code)
             stable = now - proc.started >= _STABLE_S
-            return _exited(r, code, now, stable)
+            return _exited(r, code, now, stable, proc.killed_for)
+        if d.resources is not None and d.resources.mem > 0 and not proc.killed_for:
+            used = tree_rss(proc.pid)
+            if used is not None and used > d.resources.mem:
+                proc.killed_for = (
+                    f"out of memory: it used {describe_mib(used)}, over its memory of "
+                    f"{describe_mib(d.resources.mem)}"
+                )
+                log.warning("replica %s of %s/%s killed: %s", r.index, *key[:2], proc.killed_for)
+                kill_group(proc.pid)
+                return r
         version = self._answers(proc.port, d.name)
         if version is not None:
             proc.last_answer = now
@@ -338,6 +381,7 @@ class Supervisor:
         elif r.status == "ready" and now - proc.last_answer > self.hung_after_s:
             # Running but silent (stopped, deadlocked): killed; the next pass restarts it.
             log.warning("replica %s of %s/%s is not answering: killed", r.index, *key[:2])
+            proc.killed_for = f"not answering /health for {self.hung_after_s:g} s"
             _signal(proc.pid, signal.SIGKILL)
         return r
 
@@ -362,6 +406,16 @@ class Supervisor:
         env = self.env.environ(d.project)
         if d.resources is not None and d.resources.gpu > 0:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        key = (d.project, d.name, r.index)
+        cpus: tuple[int, ...] = ()
+        if d.resources is not None:
+            cpus = pick_cpus(d.resources.cpu, (p.cpus for k, p in self._procs.items() if k != key))
+        started = {"port": port, "status": "starting", "started_at": now, "version": None}
+        started["cpus"] = list(cpus)
+        forked = self._fork(d, port, env, log_path, cpus)
+        if forked is not None:
+            self._procs[key] = forked
+            return msgspec.structs.replace(r, pid=forked.pid, **started)
         with open(log_path, "ab") as out:
             popen = subprocess.Popen(
                 command,
@@ -371,22 +425,97 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._procs[(d.project, d.name, r.index)] = _Process(popen, popen.pid, port, now, now)
-        return msgspec.structs.replace(
-            r, port=port, pid=popen.pid, status="starting", started_at=now, version=None
-        )
+        if cpus:
+            try:  # before it imports anything: the threads it starts inherit the CPUs
+                os.sched_setaffinity(popen.pid, cpus)
+            except OSError:
+                pass  # it exited already: seen on the next pass
+        self._procs[key] = _Process(popen, popen.pid, port, now, now, cpus=cpus)
+        return msgspec.structs.replace(r, pid=popen.pid, **started)
 
     def _exit_code(self, proc: _Process, now: float) -> tuple[bool, int | None]:
         """``(still running, exit code if known)``."""
         if proc.popen is not None:
             code = proc.popen.poll()
             return code is None, code
+        if proc.zygote is not None:
+            exited, code = proc.zygote.exit_code(proc.pid)
+            if exited:
+                proc.zygote.forget(proc.pid)
+                return False, code
+            if _pid_alive(proc.pid):
+                return True, None
+            if not proc.zygote.failed:
+                # Exited a moment ago: its zygote reaps it and says the code within 0.1 s.
+                time.sleep(0.2)
+                exited, code = proc.zygote.exit_code(proc.pid)
+                proc.zygote.forget(proc.pid)
+            return False, code
         # Adopted: not our child, so it is watched through /health (and its pid).
         if not _pid_alive(proc.pid) or now - proc.last_answer > _ADOPT_GRACE_S:
             if _pid_alive(proc.pid):
                 _signal(proc.pid, signal.SIGKILL)
             return False, None
         return True, None
+
+    # --- zygotes ---------------------------------------------------------------------------
+
+    def zygote(self, project: str, name: str) -> Zygote | None:
+        """The zygote of a deployment, if it has one now (ready or still importing)."""
+        return self._zygotes.get((project, name))
+
+    def _fork(
+        self,
+        d: Deployment,
+        port: int,
+        env: dict[str, str],
+        log_path: str,
+        cpus: tuple[int, ...] = (),
+    ) -> _Process | None:
+        """A replica forked by the deployment's zygote; None if it has no ready one."""
+        zygote = self._zygotes.get((d.project, d.name))
+        if zygote is None or not zygote.ready or (zygote.ref, zygote.file) != (d.ref, d.file):
+            return None
+        request = {"ref": d.ref, "port": port, "poll_s": 0.5, "sample_rate": 0.0}
+        request |= {"file": d.file, "env": env, "log": log_path, "cpus": list(cpus)}
+        try:
+            pid = zygote.spawn(request)
+        except ZygoteError as exc:
+            log.warning(
+                "the zygote of %s/%s did not fork (%s): started cold", d.project, d.name, exc
+            )
+            self._close_zygote((d.project, d.name))
+            return None
+        now = time.time()
+        return _Process(None, pid, port, now, now, zygote=zygote, cpus=cpus)
+
+    def _keep_zygote(self, d: Deployment) -> None:
+        """Have a zygote for ``d`` (started once its replicas all serve, so its imports do
+        not compete with theirs; one that failed is tried again a minute later)."""
+        if not self.use_zygotes:
+            return
+        key = (d.project, d.name)
+        zygote = self._zygotes.get(key)
+        if zygote is not None and (zygote.ref, zygote.file) != (d.ref, d.file):
+            self._close_zygote(key)  # redeployed with another reference or file
+            zygote = None
+        if zygote is not None and zygote.failed:
+            log.warning("the zygote of %s/%s failed: %s", *key, zygote.error)
+            self._close_zygote(key)
+            self._zygote_retry_at[key] = time.monotonic() + 60.0
+            return
+        if zygote is not None or time.monotonic() < self._zygote_retry_at.get(key, 0.0):
+            return
+        os.makedirs(self.env.logs_dir, exist_ok=True)
+        log_path = os.path.join(self.env.logs_dir, f"{d.project}.{d.name}.zygote.log")
+        self._zygotes[key] = Zygote(
+            self.python, d.ref, d.file, self.env.environ(d.project), log_path
+        )
+
+    def _close_zygote(self, key: tuple[str, str]) -> None:
+        zygote = self._zygotes.pop(key, None)
+        if zygote is not None:
+            zygote.close()
 
     def _answers(self, port: int, name: str) -> int | None:
         """The version the service on ``port`` serves, if it is ``name``'s and answers."""
@@ -418,10 +547,13 @@ class Supervisor:
             proc.popen.wait(timeout=5)
 
 
-def _exited(r: Replica, code: int | None, now: float, stable: bool = False) -> Replica:
+def _exited(
+    r: Replica, code: int | None, now: float, stable: bool = False, reason: str = ""
+) -> Replica:
     streak = 1 if stable else r.streak + 1  # exits in a row, each soon after its start
     return msgspec.structs.replace(
         r,
+        exit_reason=reason,
         pid=None,
         status="backoff",
         restarts=r.restarts + 1,

@@ -41,6 +41,10 @@ class Replica(msgspec.Struct, frozen=True, kw_only=True):
     next_start_at: float = 0.0
     #: On Ray: the Serve replica's id (a replica Serve replaced has another).
     ident: str = ""
+    #: Why the replica last exited when the supervisor ended it ("out of memory: ..."), or "".
+    exit_reason: str = ""
+    #: The CPUs the replica is pinned to (its whole requested CPUs), or empty.
+    cpus: list[int] = msgspec.field(default_factory=list)
 
 
 class Deployment(msgspec.Struct, frozen=True, kw_only=True):

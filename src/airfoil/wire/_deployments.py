@@ -69,6 +69,14 @@ class ReplicaOut(BaseModel):
     version: int | None = None
     restarts: int = 0
     last_exit: int | None = None
+    exit_reason: str = Field(
+        default="",
+        description="Why the supervisor ended its last run (e.g. out of memory), or empty.",
+    )
+    cpus: list[int] = Field(
+        default_factory=list,
+        description="The CPUs it is pinned to (its whole requested CPUs), or empty.",
+    )
     url: str
 
 

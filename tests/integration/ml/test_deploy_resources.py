@@ -82,7 +82,7 @@ def test_replicas_are_admitted_through_the_resource_queue(tmp_path: Path) -> Non
         with pytest.raises(ConfigError, match="invalid memory"):
             deploy(store, "default", DeploymentIn(ref=refs["default"], memory="lots"), 0.0)
 
-        want = DeploymentIn(ref=refs["default"], cpus=0.5, gpus=1, memory="256Mi")
+        want = DeploymentIn(ref=refs["default"], cpus=0.5, gpus=1, memory="768Mi")
         deploy(store, "default", want, time.time(), check=check)
         supervisor.start()
 
@@ -96,7 +96,7 @@ def test_replicas_are_admitted_through_the_resource_queue(tmp_path: Path) -> Non
         assert _environ(first.pid)["CUDA_VISIBLE_DEVICES"] == "0"
         out = deployment_out(_get(store, "default"))  # type: ignore[arg-type]
         assert out.resources is not None
-        assert (out.resources.cpu, out.resources.mem, out.resources.gpu) == (0.5, 256 * 2**20, 1)
+        assert (out.resources.cpu, out.resources.mem, out.resources.gpu) == (0.5, 768 * 2**20, 1)
 
         # Another deployment asking for the one GPU waits, saying why.
         other = DeploymentIn(ref=refs["other"], cpus=0.5, gpus=1)

@@ -102,3 +102,20 @@ def test_deploy_list_says_what_each_replica_reserves() -> None:
     assert _each(None) == "-"
     assert _each(ReplicaResources(cpu=0.5, mem=256 * 2**20, gpu=1)) == "cpu=0.5 mem=256Mi gpu=1"
     assert _each(ReplicaResources(cpu=2, mem=0, gpu=0)) == "cpu=2"
+
+
+def test_whole_cpus_are_picked_where_fewest_replicas_are_pinned() -> None:
+    import os
+
+    from airfoil.server._replica_limits import pick_cpus
+
+    mine = sorted(os.sched_getaffinity(0))
+    assert pick_cpus(0.5, []) == ()  # a fraction is not pinned
+    assert pick_cpus(99.0, []) == tuple(mine)  # never more than this process may use
+    if len(mine) < 2:
+        return
+    first = pick_cpus(1.0, [])
+    assert first == (mine[0],)
+    assert pick_cpus(1.9, [first]) == (mine[1],)  # floor(1.9) = 1, the unused one
+    assert pick_cpus(1.0, [first, (mine[1],)]) == (mine[0],)  # all used once: lowest id
+    assert len(pick_cpus(2.0, [first])) == 2

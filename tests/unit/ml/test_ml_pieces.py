@@ -89,7 +89,8 @@ def test_importing_airfoil_ml_is_light_and_its_names_are_curated() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == (
         "[] ['Dataset', 'LoadedModel', 'Model', 'ModelPickleWarning', 'ModelRegistry', "
-        "'TrainedModel', 'create_service', 'local_registry', 'parse_ref']"
+        "'RemoteTrainingTimeoutError', 'TrainedModel', 'create_service', 'local_registry', "
+        "'parse_ref']"
     )
 
 
@@ -98,7 +99,7 @@ def test_reader_arguments_that_clash_with_train_arguments_are_refused() -> None:
     from airfoil.ml import Dataset
 
     data = Dataset("d", targets=["y"])
-    for clash in ("hyperparameters", "registry", "trials"):
+    for clash in ("hyperparameters", "registry", "trials", "remote", "timeout", "attach"):
         namespace: dict[str, object] = {}
         exec(f"def reader({clash}: int) -> list[int]:\n    return []", namespace)
         with pytest.raises(DefinitionError, match=f"'{clash}' clashes"):

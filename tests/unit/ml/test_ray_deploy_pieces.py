@@ -80,6 +80,9 @@ class _MemoryServe:
         app.replicas = app.replicas[:replicas]
         app.replicas += [self._replica() for _ in range(replicas - len(app.replicas))]
 
+    def check_fits(self, name: str, resources: Any) -> None:
+        self.checked = (name, resources)
+
     def state(self, project: str, name: str) -> _App | None:
         return self.apps.get(f"{project}/{name}")
 
@@ -229,3 +232,58 @@ def test_replica_resources_reach_serve_and_the_api(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     only_gpu = deploy(_store(tmp_path / "b"), "p", DeploymentIn(ref="digits:1", gpus=1), 1.0)
     assert only_gpu.resources == ResourceSpec(cpu=1.0, mem=0, gpu=1)
+
+
+def test_a_ray_replica_no_node_could_hold_is_refused_when_deployed(tmp_path: Path) -> None:
+    from airfoil.core.errors import UnschedulableTaskError
+    from airfoil.core.resources import ResourceSpec
+
+    class _Small(_MemoryServe):
+        def check_fits(self, name: str, resources: Any) -> None:
+            if resources.gpu > 0:
+                raise UnschedulableTaskError(
+                    f"each replica of deployment {name!r} asks for gpu={resources.gpu} but no "
+                    "node of the Ray cluster can hold it: lower --gpus",
+                    task=name,
+                    node_id="replica",
+                    requested=resources,
+                    capacity=ResourceSpec(),
+                )
+
+    class _Unreachable(_MemoryServe):
+        def connect(self) -> None:
+            raise ConfigError("nothing answers")
+
+    store = _store(tmp_path)
+    env = ServiceEnv(str(tmp_path), None, str(tmp_path / "b"), str(tmp_path / "logs"))
+    settings = {"home": "h", "database_url": None, "blob_url": "b"}
+    supervisor = Supervisor(store, env, ray=RayDeployments(_Small, settings))
+    try:
+
+        def check(d: Deployment) -> None:
+            supervisor.check_resources(d.project, d.name, d)
+
+        body = DeploymentIn(ref="digits:1", on="ray", gpus=2)
+        with pytest.raises(UnschedulableTaskError, match="lower --gpus"):
+            deploy(store, "p", body, 1.0, check=check)
+        assert store.get_deployment("p", "digits") is None  # nothing recorded
+        fits = deploy(
+            store, "p", DeploymentIn(ref="digits:1", on="ray", cpus=1.0), 2.0, check=check
+        )
+        assert fits.resources == ResourceSpec(cpu=1.0)
+    finally:
+        supervisor.close()
+    # Ray not reachable when deployed: recorded (the supervisor retries and says why).
+    unreachable = Supervisor(store, env, ray=RayDeployments(_Unreachable, settings))
+    try:
+        store.delete_deployment("p", "digits")
+        d = deploy(
+            store,
+            "p",
+            DeploymentIn(ref="digits:1", on="ray", gpus=2),
+            3.0,
+            check=lambda d: unreachable.check_resources(d.project, d.name, d),
+        )
+        assert store.get_deployment("p", "digits") == d
+    finally:
+        unreachable.close()

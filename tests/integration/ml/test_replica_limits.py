@@ -1,0 +1,153 @@
+"""A process replica's resources are enforced, not only admitted (real processes, real
+HTTP): a replica whose resident memory goes over its ``memory`` is killed, recorded as out
+of memory on the deployment (replica and message) and restarted; a replica asking for whole
+CPUs is pinned to that many CPUs, distinct ones for two replicas while the machine has them,
+also when it is forked by the deployment's zygote."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from airfoil.ml import ModelRegistry
+from airfoil.server._deployments import deploy, deployment_out
+from airfoil.server._supervisor import ServiceEnv, Supervisor
+from airfoil.store.blob import open_blob_store
+from airfoil.store.deployments import Deployment
+from airfoil.store.sql import SqlArtifactStore
+from airfoil.wire._deployments import DeploymentIn
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MODEL = """
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from airfoil.ml import Dataset, Model
+
+dataset = Dataset("hog", targets=["label"])
+model = Model("hog", init=LogisticRegression, dataset=dataset)
+HELD = []
+
+@dataset.reader
+def reader(rows: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 1))
+    return pd.DataFrame({"mib": x[:, 0], "label": (x[:, 0] > 0).astype(int)})
+
+@model.trainer
+def trainer(est: LogisticRegression, X: pd.DataFrame, y: pd.Series) -> LogisticRegression:
+    return est.fit(X.to_numpy(), y)
+
+@model.predictor
+def predictor(est: LogisticRegression, features: np.ndarray) -> list[int]:
+    mib = int(features[0][0])
+    if mib > 0:  # a leak: the memory stays held (and touched: resident)
+        HELD.append(np.ones(mib * 2**20 // 8))
+    return [len(HELD)]
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+
+
+def _until(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 CPUs to see two replicas pinned apart")
+    file = tmp_path / "hog_model.py"
+    file.write_text(MODEL)
+    spec = importlib.util.spec_from_file_location("hog_model", file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["hog_model"] = module
+    spec.loader.exec_module(module)
+    home = tmp_path / "home"
+    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
+    ref = module.model.train(registry=registry).ref
+    env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
+    supervisor = Supervisor(store, env, interval_s=0.2)
+    pids: set[int] = set()
+
+    def ready(restarts: int) -> Deployment | None:
+        d = store.get_deployment("default", "hog")
+        if d is None or len(d.members) != 2 or any(r.status != "ready" for r in d.members):
+            return None
+        pids.update(r.pid for r in d.members if r.pid)
+        return d if sum(r.restarts for r in d.members) == restarts else None
+
+    try:
+        body = DeploymentIn(ref=ref, replicas=2, cpus=1.0, memory="700Mi")
+        deploy(store, "default", body, time.time())
+        supervisor.start()
+        d = _until("two ready replicas", lambda: ready(0))
+        for r in d.members:  # one whole CPU each, not the same one
+            assert len(r.cpus) == 1 and os.sched_getaffinity(r.pid or 0) == set(r.cpus)
+        assert d.members[0].cpus != d.members[1].cpus
+        zygote = _until("the zygote", lambda: supervisor.zygote("default", "hog"))
+        assert zygote.wait_ready(120), zygote.error
+
+        first = d.members[0]
+        url = f"http://127.0.0.1:{first.port}/predict"
+        small = httpx.post(url, json={"features": [{"mib": 50.0}]}, timeout=30)
+        assert small.status_code == 200 and small.json()["predictions"] == [1]
+        time.sleep(1.0)  # several passes: under its memory, it is left alone
+        assert _alive(first.pid or 0)
+        try:  # the leak goes over 700 MiB: killed (the answer may or may not get out)
+            httpx.post(url, json={"features": [{"mib": 900.0}]}, timeout=30)
+        except httpx.TransportError:
+            pass
+
+        def killed() -> Deployment | None:
+            d = store.get_deployment("default", "hog")
+            r = d.members[0] if d is not None else None
+            return d if r is not None and r.restarts == 1 else None
+
+        after = _until("the replica killed", killed)
+        r0 = after.members[0]
+        assert r0.last_exit == -signal.SIGKILL and not _alive(first.pid or 0)
+        assert r0.exit_reason.startswith("out of memory: it used ")
+        assert "over its memory of 700 MiB" in r0.exit_reason
+        if r0.status != "ready":  # said on the deployment while it is not serving
+            assert "replica 0 was killed, out of memory" in after.message
+        api = deployment_out(after).members[0]
+        assert api.exit_reason == r0.exit_reason and api.last_exit == -signal.SIGKILL
+
+        again = _until("the replica restarted", lambda: ready(1)).members[0]
+        assert again.pid != first.pid and again.exit_reason == r0.exit_reason
+        with open(f"/proc/{again.pid}/stat", "rb") as f:  # forked by the zygote...
+            assert int(f.read().rsplit(b")", 1)[-1].split()[1]) == zygote.pid
+        assert os.sched_getaffinity(again.pid or 0) == set(again.cpus)  # ...and pinned
+        assert len(again.cpus) == 1 and again.cpus != ready(1).members[1].cpus  # type: ignore[union-attr]
+        back = httpx.post(url, json={"features": [{"mib": 0.0}]}, timeout=30)
+        assert back.status_code == 200 and back.json()["predictions"] == [0]  # a fresh process
+    finally:
+        supervisor.close()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        store.close()

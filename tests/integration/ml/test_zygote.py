@@ -1,0 +1,262 @@
+"""Replicas forked by a deployment's zygote (real processes, real HTTP): a crash restart
+and a scale-up are forked from the zygote and serve; a model file, or a module of the
+user's it imports, edited after the zygote imported them is imported again (no replica
+serves stale code); a model file that starts a
+thread when imported makes the zygote refuse, and replicas then start cold; a zygote that
+dies leaves its replicas serving and restarts go cold."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from airfoil.ml import ModelRegistry
+from airfoil.server._deployments import deploy
+from airfoil.server._supervisor import ServiceEnv, Supervisor
+from airfoil.store.blob import open_blob_store
+from airfoil.store.deployments import Deployment, Replica
+from airfoil.store.sql import SqlArtifactStore
+from airfoil.wire._deployments import DeploymentIn
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MODEL = """
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from airfoil.ml import Dataset, Model
+{extra}
+dataset = Dataset("{name}", targets=["label"])
+model = Model("{name}", init=LogisticRegression, dataset=dataset)
+
+@dataset.reader
+def reader(rows: int = 80) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 2))
+    return pd.DataFrame({{"a": x[:, 0], "b": x[:, 1], "label": (x[:, 0] > 0).astype(int)}})
+
+@model.trainer
+def trainer(est: LogisticRegression, X: pd.DataFrame, y: pd.Series) -> LogisticRegression:
+    return est.fit(X.to_numpy(), y)
+
+@model.predictor
+def predictor(est: LogisticRegression, features: np.ndarray) -> list[int]:
+    return [ANSWER] * len(features)
+
+ANSWER = {answer}
+"""
+
+ROW = {"features": [{"a": 1.0, "b": 0.0}]}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return int(f.read().rsplit(b")", 1)[-1].split()[1])
+
+
+def _until(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+class _World:
+    def __init__(self, tmp_path: Path, name: str, extra: str = "", answer: int = 1) -> None:
+        self.home = tmp_path / "home"
+        self.name = name
+        self.file = tmp_path / f"{name}_model.py"
+        self.file.write_text(MODEL.format(name=name, extra=extra, answer=answer))
+        if str(tmp_path) not in sys.path:  # the user's helper modules beside the model file
+            sys.path.insert(0, str(tmp_path))
+        spec = importlib.util.spec_from_file_location(self.file.stem, self.file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[self.file.stem] = module
+        spec.loader.exec_module(module)
+        self.store = SqlArtifactStore(f"sqlite:///{self.home / 'airfoil.db'}")
+        registry = ModelRegistry(self.store, open_blob_store(str(self.home / "blobs")), "default")
+        self.ref = module.model.train(registry=registry).ref
+        env = ServiceEnv(
+            str(self.home), None, str(self.home / "blobs"), str(self.home / "deployments")
+        )
+        self.supervisor = Supervisor(self.store, env, interval_s=0.2)
+        self.pids: set[int] = set()
+
+    def deploy(self, replicas: int) -> None:
+        body = DeploymentIn(ref=self.ref, replicas=replicas)
+        deploy(self.store, "default", body, time.time())
+
+    def ready(self, replicas: int, restarts: int = 0) -> Deployment:
+        def check() -> Deployment | None:
+            d = self.store.get_deployment("default", self.name)
+            if d is None or len(d.members) != replicas:
+                return None
+            if all(r.status == "ready" for r in d.members) and (
+                sum(r.restarts for r in d.members) == restarts
+            ):
+                self.pids.update(r.pid for r in d.members if r.pid)
+                return d
+            return None
+
+        found: Deployment = _until(f"{replicas} ready replicas", check)
+        return found
+
+    def close(self) -> None:
+        self.supervisor.close()
+        for pid in self.pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        self.store.close()
+
+
+@pytest.fixture
+def worlds() -> Iterator[list[_World]]:
+    made: list[_World] = []
+    yield made
+    for world in made:
+        world.close()
+
+
+def _predict(replica: Replica) -> list[int]:
+    r = httpx.post(f"http://127.0.0.1:{replica.port}/predict", json=ROW, timeout=10)
+    assert r.status_code == 200, r.text
+    predictions: list[int] = r.json()["predictions"]
+    return predictions
+
+
+def test_crash_restart_and_scale_up_are_forked_from_the_zygote(
+    tmp_path: Path, worlds: list[_World]
+) -> None:
+    w = _World(tmp_path, "zyga")
+    worlds.append(w)
+    w.deploy(1)
+    w.supervisor.start()
+    first = w.ready(1).members[0]
+    assert _ppid(first.pid or 0) == os.getpid()  # the first one started cold
+    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    assert zygote.wait_ready(120), zygote.error
+
+    os.kill(first.pid or 0, signal.SIGKILL)  # a crash
+    again = w.ready(1, restarts=1).members[0]
+    assert again.pid != first.pid and again.last_exit == -signal.SIGKILL
+    assert _ppid(again.pid or 0) == zygote.pid  # forked, not started cold
+    assert again.port == first.port and _predict(again) == [1]
+
+    w.deploy(3)  # scale up: the two new replicas are forked too
+    w.supervisor.reconcile()
+    grown = w.ready(3, restarts=1)
+    assert all(_ppid(r.pid or 0) == zygote.pid for r in grown.members)
+    assert len({r.port for r in grown.members}) == 3
+    assert all(_predict(r) == [1] for r in grown.members)
+
+    # The zygote's child exits are reported with their codes, like a Popen's.
+    victim = grown.members[2]
+    os.kill(victim.pid or 0, signal.SIGTERM)
+    restarted = w.ready(3, restarts=2).members[2]
+    assert restarted.last_exit in (0, -signal.SIGTERM) and restarted.pid != victim.pid
+
+    w.supervisor.stop_deployment("default", w.name)
+    assert not any(_alive(p) for p in w.pids)
+    assert w.supervisor.zygote("default", w.name) is None
+    _until("the zygote gone", lambda: not _alive(zygote.pid), 10)
+
+
+def test_user_code_edited_after_the_zygote_imported_it_is_imported_again(
+    tmp_path: Path, worlds: list[_World]
+) -> None:
+    helper = tmp_path / "zygb_helper.py"  # a module of the user's the model file imports
+    helper.write_text("OFFSET = 0\n")
+    w = _World(tmp_path, "zygb", extra="from zygb_helper import OFFSET", answer=1)
+    worlds.append(w)
+    w.file.write_text(w.file.read_text().replace("[ANSWER]", "[ANSWER + OFFSET]"))
+    w.deploy(1)
+    w.supervisor.start()
+    first = w.ready(1).members[0]
+    assert _predict(first) == [1]
+    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    assert zygote.wait_ready(120), zygote.error
+
+    helper.write_text("OFFSET = 100\n")  # the user edits the helper module
+    os.kill(first.pid or 0, signal.SIGKILL)
+    again = w.ready(1, restarts=1).members[0]
+    assert _ppid(again.pid or 0) == zygote.pid
+    assert _predict(again) == [101]  # the code on disk now, not the zygote's first import
+
+    edited = MODEL.format(name=w.name, extra="from zygb_helper import OFFSET", answer=22)
+    w.file.write_text(edited.replace("[ANSWER]", "[ANSWER + OFFSET]"))  # and the model file
+    os.kill(again.pid or 0, signal.SIGKILL)
+    third = w.ready(1, restarts=2).members[0]
+    assert _ppid(third.pid or 0) == zygote.pid and _predict(third) == [122]
+
+
+def test_a_model_file_that_starts_a_thread_gets_cold_replicas(
+    tmp_path: Path, worlds: list[_World]
+) -> None:
+    starts_a_thread = textwrap.dedent(
+        """
+        import threading, time
+        threading.Thread(target=time.sleep, args=(3600,), name="user-poller", daemon=True).start()
+        """
+    )
+    w = _World(tmp_path, "zygc", extra=starts_a_thread)
+    worlds.append(w)
+    w.deploy(1)
+    w.supervisor.start()
+    first = w.ready(1).members[0]
+    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    assert not zygote.wait_ready(120)
+    assert "user-poller" in (zygote.error or "") and "threads are running" in (zygote.error or "")
+    _until("the refusing zygote dropped", lambda: w.supervisor.zygote("default", w.name) is None)
+
+    os.kill(first.pid or 0, signal.SIGKILL)
+    again = w.ready(1, restarts=1).members[0]
+    assert _ppid(again.pid or 0) == os.getpid()  # started cold by the supervisor
+    assert _predict(again) == [1]
+
+
+def test_replicas_outlive_their_zygote_and_restart_cold_after_it_died(
+    tmp_path: Path, worlds: list[_World]
+) -> None:
+    w = _World(tmp_path, "zygd")
+    worlds.append(w)
+    w.deploy(2)
+    w.supervisor.start()
+    w.ready(2)
+    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    assert zygote.wait_ready(120), zygote.error
+    os.kill(w.ready(2).members[0].pid or 0, signal.SIGKILL)
+    forked = w.ready(2, restarts=1).members[0]
+    assert _ppid(forked.pid or 0) == zygote.pid
+
+    os.kill(zygote.pid, signal.SIGKILL)  # the zygote dies: its child keeps serving
+    _until("the zygote seen gone", lambda: w.supervisor.zygote("default", w.name) is None)
+    time.sleep(1.0)
+    kept = w.ready(2, restarts=1).members[0]
+    assert kept.pid == forked.pid and _predict(kept) == [1]
+
+    os.kill(forked.pid or 0, signal.SIGKILL)  # its crash is seen (by pid) and restarted cold
+    again = w.ready(2, restarts=2).members[0]
+    assert again.pid != forked.pid and _ppid(again.pid or 0) == os.getpid()
+    assert _predict(again) == [1]
