@@ -185,6 +185,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             if r.phase not in tr.TERMINAL_PHASES
             and not self._dormant(r.node_id)
             and r.kind != CHILD
+            and r.node_id in self.graph  # not under a called workflow (until called again)
         )
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -683,6 +684,9 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         self._caused_by(nid)  # what follows is caused by the node's failure
         if rec.kind == CHILD:
             return []  # the calling task gets the exception and decides
+        root = self._call_root(nid)
+        if root:  # under a workflow a running task called: its caller decides
+            return self._called_graph_failed(root, nid, now)
         # A failed child fails its subworkflow nodes (which run their own handlers).
         cmds: list[Command] = []
         parent = self.graph[nid].parent
@@ -729,22 +733,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
                 continue
             if phase == ExecutionPhase.FAILED and nid in self._failures and nid != HANDLER:
                 continue  # a subworkflow's handler that runs
-            if p == N.RUNNING and self.graph[nid].kind == NodeKind.MAP:
-                for name, item in list(self._item_running.items()):
-                    if name.startswith(nid + "["):
-                        cmds.append(CancelAttempt(name))
-                        item.phase = AttemptPhase.ABORTED.value
-                        item.ended_at = now
-                        self._dirty_attempts[(name, item.attempt)] = item
-                        del self._item_running[name]
-            if p == N.RUNNING and self.graph[nid].kind == NodeKind.TASK:
-                cmds.append(CancelAttempt(nid))
-                att = self.attempts.get((nid, rec.attempts))
-                if att is not None and att.phase == AttemptPhase.RUNNING.value:
-                    att.phase = AttemptPhase.ABORTED.value
-                    att.ended_at = now
-                    self._dirty_attempts[(nid, rec.attempts)] = att
-            self._move(nid, N.ABORTED, reason, now)
+            cmds += self._abort_node(nid, reason, now)
         if failed and self.execution.error is None:
             self.execution.error = self.records[failed].error
         if phase == ExecutionPhase.FAILED and self._sub_handlers_running():
@@ -756,13 +745,36 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         self._set_execution(phase, reason, now)
         return [*cmds, Finished(phase)]
 
+    def _abort_node(self, nid: str, reason: str, now: float) -> list[Command]:
+        """Stop one unfinished node: cancel its running attempt (or map items)."""
+        rec = self.records[nid]
+        cmds: list[Command] = []
+        p = N(rec.phase)
+        if p == N.RUNNING and self.graph[nid].kind == NodeKind.MAP:
+            for name, item in list(self._item_running.items()):
+                if name.startswith(nid + "["):
+                    cmds.append(CancelAttempt(name))
+                    item.phase = AttemptPhase.ABORTED.value
+                    item.ended_at = now
+                    self._dirty_attempts[(name, item.attempt)] = item
+                    del self._item_running[name]
+        if p == N.RUNNING and self.graph[nid].kind == NodeKind.TASK:
+            cmds.append(CancelAttempt(nid))
+            att = self.attempts.get((nid, rec.attempts))
+            if att is not None and att.phase == AttemptPhase.RUNNING.value:
+                att.phase = AttemptPhase.ABORTED.value
+                att.ended_at = now
+                self._dirty_attempts[(nid, rec.attempts)] = att
+        self._move(nid, N.ABORTED, reason, now)
+        return cmds
+
     def _maybe_finish(self, now: float) -> list[Command]:
         if self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
             return []
         if self._open > 0:
             return []
         bad = (N.FAILED.value, N.ABORTED.value)
-        if not any(r.phase in bad and r.kind != CHILD for r in self.records.values()):
+        if not any(r.phase in bad and not self._contained(r) for r in self.records.values()):
             if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING:
                 self._open += 1  # never counted open: skipping it must not close another
                 self._move(HANDLER, N.SKIPPED, "the execution succeeded: nothing to handle", now)

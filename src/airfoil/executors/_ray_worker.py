@@ -80,7 +80,7 @@ class MailboxChildCalls:
             ray.get(self._mailbox.call.remote(self._encoder.encode(call)))
         except ray.exceptions.RayError as exc:  # a platform failure, not the task's
             raise WorkerLostError(
-                f"the mailbox to the driver was lost calling {call.task.name}: {exc}"
+                f"the mailbox to the driver was lost calling {call.callee}: {exc}"
             ) from exc
 
     def wait(self, node_id: str) -> ChildOutcome:
