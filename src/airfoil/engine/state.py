@@ -288,7 +288,9 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         if handler is None:
             raise tr.InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
         handler(rec, now)
-        if to in tr.TERMINAL_PHASES and frm not in tr.TERMINAL_PHASES and rec.kind != CHILD:
+        # Open work: no child call, nor a called graph's node until it is called again.
+        ends = to in tr.TERMINAL_PHASES and frm not in tr.TERMINAL_PHASES
+        if ends and rec.kind != CHILD and nid in self.graph:
             self._open -= 1
         rec.phase = value = tr.VALUE_OF[to]
         self._dirty_nodes[nid] = rec
@@ -729,8 +731,8 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         )
         for nid, rec in self.records.items():
             p = N(rec.phase)
-            if p.terminal or nid not in self.graph or (nid == HANDLER and handler_runs):
-                continue
+            if p.terminal or (nid == HANDLER and handler_runs):
+                continue  # (child calls of an earlier drive, not in the graph, stop too)
             if phase == ExecutionPhase.FAILED and nid in self._failures and nid != HANDLER:
                 continue  # a subworkflow's handler that runs
             cmds += self._abort_node(nid, reason, now)
@@ -746,11 +748,13 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         return [*cmds, Finished(phase)]
 
     def _abort_node(self, nid: str, reason: str, now: float) -> list[Command]:
-        """Stop one unfinished node: cancel its running attempt (or map items)."""
+        """Stop one unfinished node: cancel its running attempt (or map items). A child
+        call made in an earlier drive is in no graph (until it is called again)."""
         rec = self.records[nid]
         cmds: list[Command] = []
-        p = N(rec.phase)
-        if p == N.RUNNING and self.graph[nid].kind == NodeKind.MAP:
+        fn = self.graph.get(nid)
+        kind = fn.kind if fn is not None else None
+        if rec.phase == N.RUNNING and kind == NodeKind.MAP:
             for name, item in list(self._item_running.items()):
                 if name.startswith(nid + "["):
                     cmds.append(CancelAttempt(name))
@@ -758,10 +762,11 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
                     item.ended_at = now
                     self._dirty_attempts[(name, item.attempt)] = item
                     del self._item_running[name]
-        if p == N.RUNNING and self.graph[nid].kind == NodeKind.TASK:
+        att = self.attempts.get((nid, rec.attempts))
+        running = att is not None and att.phase == AttemptPhase.RUNNING.value
+        if rec.phase == N.RUNNING and (kind == NodeKind.TASK or (fn is None and running)):
             cmds.append(CancelAttempt(nid))
-            att = self.attempts.get((nid, rec.attempts))
-            if att is not None and att.phase == AttemptPhase.RUNNING.value:
+            if att is not None and running:
                 att.phase = AttemptPhase.ABORTED.value
                 att.ended_at = now
                 self._dirty_attempts[(nid, rec.attempts)] = att
