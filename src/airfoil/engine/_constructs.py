@@ -56,6 +56,8 @@ class ConstructsMixin:
     _open: int
     _cause: int
     _dirty_nodes: dict[str, NodeRecord]
+    #: caller's graph node -> the child nodes of calls its attempts made (in this drive)
+    calls_by: dict[str, list[str]]
 
     if TYPE_CHECKING:
 
@@ -349,6 +351,7 @@ class ConstructsMixin:
             self.graph[nid] = FlatNode(
                 id=nid, kind=NodeKind.TASK, inputs={}, upstream=set(), task=ev.task, parent=parent
             )
+            self.calls_by.setdefault(parent, []).append(nid)
             self.dependents[nid] = []
             self._waiting[nid] = 0
         rec = self.records.get(nid)
@@ -397,6 +400,7 @@ class ConstructsMixin:
                 parent=parent,
                 label=spec.name,
             )
+            self.calls_by.setdefault(parent, []).append(nid)
             self.dependents[nid] = []
             new = add_subgraph(self.graph, nid, spec, given)
             for cid in new:
@@ -495,17 +499,33 @@ class ConstructsMixin:
         rrec = self.records[root]
         if N(rrec.phase).terminal:
             return []
-        cmds: list[Command] = []
-        reason = f"node {nid} of the called graph failed"
-        for cid in list(self.records):
-            crec = self.records[cid]
-            if N(crec.phase).terminal or cid not in self.graph or cid == root:
-                continue
-            under = self._call_root(cid)
-            while under and under != root:  # a child of a child of ``root``
-                under = self._call_root(under)
-            if under == root:
-                cmds += self._abort_node(cid, reason, now)
+        cmds = self._abort_under(root, f"node {nid} of the called graph failed", now)
         rrec.error = err
         self._move(root, N.FAILED, f"node {nid} failed", now)
         return cmds + self._maybe_finish(now)
+
+    def _abort_under(self, root: str, reason: str, now: float) -> list[Command]:
+        """Stop every unfinished node under ``root``: a called graph's nodes, and the calls
+        they (and ``root``) made, all the way down."""
+        cmds: list[Command] = []
+        stack = [root]
+        while stack:
+            nid = stack.pop()
+            for cid in (*self.graph[nid].children, *self.calls_by.get(nid, ())):
+                stack.append(cid)
+                if not N(self.records[cid].phase).terminal:
+                    cmds += self._abort_node(cid, reason, now)
+        return cmds
+
+    def _stop_calls(self, nid: str, now: float) -> list[Command]:
+        """A node failed for good: the calls its attempts made that still run stop (no
+        attempt of it is left to take their outcome; a retried caller waits for them)."""
+        if nid not in self.calls_by:  # (most nodes call nothing)
+            return []
+        cmds: list[Command] = []
+        reason = f"its caller {nid} failed"
+        for cid in self.calls_by[nid]:
+            if not N(self.records[cid].phase).terminal:
+                cmds += self._abort_under(cid, reason, now)
+                cmds += self._abort_node(cid, reason, now)
+        return cmds

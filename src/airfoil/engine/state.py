@@ -125,6 +125,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         self.records: dict[str, NodeRecord] = nodes or {}
         self.attempts: dict[tuple[str, int], AttemptRecord] = {}
         self.maps: dict[str, MapState] = {}
+        self.calls_by: dict[str, list[str]] = {}  # caller -> its calls' nodes (this drive)
         self._item_running: dict[str, AttemptRecord] = {}
         self._item_history: dict[str, list[AttemptRecord]] = {}
         self._dirty_maps: set[str] = set()
@@ -684,13 +685,14 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
     def _node_failed(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
         self._caused_by(nid)  # what follows is caused by the node's failure
+        stopped = self._stop_calls(nid, now)  # the calls it left running end with it
         if rec.kind == CHILD:
-            return []  # the calling task gets the exception and decides
+            return stopped  # the calling task gets the exception and decides
         root = self._call_root(nid)
         if root:  # under a workflow a running task called: its caller decides
-            return self._called_graph_failed(root, nid, now)
+            return stopped + self._called_graph_failed(root, nid, now)
         # A failed child fails its subworkflow nodes (which run their own handlers).
-        cmds: list[Command] = []
+        cmds: list[Command] = stopped
         parent = self.graph[nid].parent
         while parent:
             prec = self.records[parent]

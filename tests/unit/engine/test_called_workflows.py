@@ -209,3 +209,22 @@ def test_aborting_a_run_no_driver_holds_stops_its_calls() -> None:
     assert sm.CancelAttempt(f"{CHILD}.n0") in cmds and sm.CancelAttempt("n0.call2-def") in cmds
     assert rebuilt.attempts[(f"{CHILD}.n0", 1)].phase == "aborted"
     assert rebuilt.attempts[("n0.call2-def", 1)].phase == "aborted"
+
+
+def test_a_caller_that_fails_for_good_stops_the_calls_it_left_running() -> None:
+    @af.workflow(failure_policy="finish_what_can_run")
+    def lenient(x: int = 1) -> tuple[int, int]:
+        return inc(x=x), inc(x=x)
+
+    state = new_state(lenient.spec, x=1)
+    state.handle(sm.Start(1.0))
+    start(state, "n0", 2.0)
+    start(state, "n1", 2.5)
+    state.handle(called(5, 3.0))
+    start(state, f"{CHILD}.n0", 4.0)
+    cmds = state.handle(err("n0", 1, 5.0))  # no retries left: nobody takes the outcome
+    assert cmds == [sm.CancelAttempt(f"{CHILD}.n0")]
+    assert state.records[CHILD].phase == "aborted"
+    assert state.records[f"{CHILD}.n1"].phase == "aborted"
+    assert state.execution.phase == "running", "finish_what_can_run: n1 goes on"
+    assert state.handle(ok("n1", 1, 2, 6.0)) == [FAILED]
