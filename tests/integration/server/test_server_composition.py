@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from airfoil.core.errors import NotFoundError
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CODE = textwrap.dedent(
@@ -133,6 +135,13 @@ def test_a_registered_task_calls_a_workflow_as_a_child_on_the_server(
     assert all(nodes[nid].phase == "succeeded" for nid in inner)
     # square (a node of the called workflow) called check: a child of that node
     assert any(n.parent == f"{good.id}.n1" and n.kind == "child" for n in nodes.values())
+    # The calls ran in the caller's project (they are nodes of its execution): another
+    # project sees neither the run nor its called workflows.
+    assert detail.project == client.project
+    other = f"{client.project}x"
+    with pytest.raises(NotFoundError):
+        client.get(ex.id, project=other)
+    assert client.list(project=other).total == 0
 
 
 def test_terminating_the_run_stops_its_called_workflow(client: Any, code: Any) -> None:
