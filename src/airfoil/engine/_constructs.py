@@ -58,6 +58,8 @@ class ConstructsMixin:
     _dirty_nodes: dict[str, NodeRecord]
     #: caller's graph node -> the child nodes of calls its attempts made (in this drive)
     calls_by: dict[str, list[str]]
+    #: called workflows (finish_what_can_run) with a failed node, still running: its error
+    _failing_calls: dict[str, ErrorInfo | None]
 
     if TYPE_CHECKING:
 
@@ -414,6 +416,7 @@ class ConstructsMixin:
         rec = self.records.get(nid)
         if rec is not None and rec.phase == N.SUCCEEDED.value:
             return []  # finished in an earlier attempt of the caller: not run again
+        self._failing_calls.pop(nid, None)
         self.records[nid] = NodeRecord(
             execution_id=self.execution.id,
             node_id=nid,
@@ -499,10 +502,48 @@ class ConstructsMixin:
         rrec = self.records[root]
         if N(rrec.phase).terminal:
             return []
+        spec = rrec.dynamic_spec
+        if (
+            spec is not None
+            and spec.failure_policy == "finish_what_can_run"
+            and self.graph[root].kind == NodeKind.WORKFLOW
+        ):
+            # The called workflow's own policy: what depends on the failure is skipped, the
+            # rest runs; the call fails (with the first error) once nothing under it runs.
+            self._failing_calls.setdefault(root, err)
+            stack = list(self.dependents[nid])
+            while stack:
+                dep = stack.pop()
+                if self.records[dep].phase == N.PENDING.value:
+                    self._move(dep, N.SKIPPED, f"upstream {nid} failed", now)
+                    stack.extend(self.dependents[dep])
+            return self._maybe_fail_call(root, now)
         cmds = self._abort_under(root, f"node {nid} of the called graph failed", now)
         rrec.error = err
         self._move(root, N.FAILED, f"node {nid} failed", now)
         return cmds + self._maybe_finish(now)
+
+    def _fail_finished_calls(self, nid: str, now: float) -> list[Command]:
+        """``nid`` succeeded: fail the failing called workflow it ran under if it was the
+        last node running there."""
+        root = self._call_root(nid)
+        return self._maybe_fail_call(root, now) if root in self._failing_calls else []
+
+    def _maybe_fail_call(self, root: str, now: float) -> list[Command]:
+        rrec = self.records[root]
+        if N(rrec.phase).terminal:  # (aborted with the run meanwhile)
+            self._failing_calls.pop(root, None)
+            return []
+        stack = [root]
+        while stack:
+            nid = stack.pop()
+            for cid in (*self.graph[nid].children, *self.calls_by.get(nid, ())):
+                if not N(self.records[cid].phase).terminal:
+                    return []  # still running: the call fails when it has ended
+                stack.append(cid)
+        rrec.error = self._failing_calls.pop(root)
+        self._move(root, N.FAILED, "nodes of the called graph failed", now)
+        return self._maybe_finish(now)
 
     def _abort_under(self, root: str, reason: str, now: float) -> list[Command]:
         """Stop every unfinished node under ``root``: a called graph's nodes, and the calls

@@ -126,6 +126,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         self.attempts: dict[tuple[str, int], AttemptRecord] = {}
         self.maps: dict[str, MapState] = {}
         self.calls_by: dict[str, list[str]] = {}  # caller -> its calls' nodes (this drive)
+        self._failing_calls = {}  # called workflows failing (see ConstructsMixin)
         self._item_running: dict[str, AttemptRecord] = {}
         self._item_history: dict[str, list[AttemptRecord]] = {}
         self._dirty_maps: set[str] = set()
@@ -671,6 +672,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             cmds += self._maybe_finish_branch(fn.parent, now)
         for branch in self._case_waiters.get(nid, ()):
             cmds += self._maybe_finish_branch(branch, now)
+        cmds += self._fail_finished_calls(nid, now) if self._failing_calls else []
         return cmds + self._maybe_finish(now)
 
     def _finish_subworkflow(self, nid: str, now: float) -> list[Command]:

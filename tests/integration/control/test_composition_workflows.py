@@ -263,6 +263,42 @@ def test_a_workflow_called_with_a_bad_input_raises_in_the_caller() -> None:
     assert not [n for n in nodes.values() if n.kind == "child"], "nothing half-started"
 
 
+SIDE: list[int] = []
+
+
+@af.task
+def records(x: int) -> int:
+    SIDE.append(x)
+    return x
+
+
+@af.workflow(failure_policy="finish_what_can_run")
+def lenient(x: int) -> int:
+    a = check(x=x)
+    records(x=x)  # independent of the failing node: runs anyway
+    return double(x=a)
+
+
+@af.task
+def calls_lenient(x: int) -> int:
+    try:
+        return lenient(x=x)
+    except TooBigError:
+        return -len(SIDE)
+
+
+def test_a_called_workflow_keeps_its_failure_policy() -> None:
+    SIDE.clear()
+    assert calls_lenient(x=500) == -1, "its independent node ran before the call failed"
+    _, phase, nodes = _latest()
+    assert phase == "succeeded"
+    child = next(n for n in nodes.values() if n.kind == "child")
+    assert child.phase == "failed"
+    under = [n for n in nodes.values() if n.parent == child.node_id]
+    inner = {n.node_id.rsplit(".", 1)[1]: n.phase for n in under}
+    assert inner == {"n0": "failed", "n1": "succeeded", "n2": "skipped"}
+
+
 SCRIPT = textwrap.dedent(
     """
     import os, time

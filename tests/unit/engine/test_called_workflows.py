@@ -228,3 +228,27 @@ def test_a_caller_that_fails_for_good_stops_the_calls_it_left_running() -> None:
     assert state.records[f"{CHILD}.n1"].phase == "aborted"
     assert state.execution.phase == "running", "finish_what_can_run: n1 goes on"
     assert state.handle(ok("n1", 1, 2, 6.0)) == [FAILED]
+
+
+@af.workflow(failure_policy="finish_what_can_run")
+def lenient_fan(x: int) -> int:
+    return add(a=inc(x=x), b=inc(x=x))
+
+
+def test_a_called_workflow_keeps_its_own_failure_policy() -> None:
+    """finish_what_can_run: a failed node skips what depends on it; its siblings run on;
+    the call fails (with that error) once nothing under it runs."""
+    state = running_caller()
+    ev = sm.ChildCalled("n0", CHILD, None, {"x": jv(5)}, 3.0, workflow=lenient_fan.spec)
+    state.handle(ev)
+    start(state, f"{CHILD}.n0", 4.0)
+    start(state, f"{CHILD}.n1", 4.5)
+    assert state.handle(err(f"{CHILD}.n0", 1, 5.0)) == [], "the sibling is not cancelled"
+    assert state.records[f"{CHILD}.n2"].phase == "skipped"
+    assert state.records[CHILD].phase == "running", "its sibling still runs"
+    assert state.handle(ok(f"{CHILD}.n1", 1, 6, 6.0)) == []
+    assert state.records[f"{CHILD}.n1"].phase == "succeeded"
+    assert state.records[CHILD].phase == "failed"
+    assert state.records[CHILD].error is not None
+    assert state.records[CHILD].error.type == "mod.TooBigError"
+    assert state.handle(ok("n0", 1, -1, 7.0)) == [SUCCEEDED]
