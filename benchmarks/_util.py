@@ -66,8 +66,9 @@ def report(
 
 def workload(which: str) -> Callable[[], object]:
     """One warm run of ``M1`` (a map of 1,000 trivial items + reduce), ``B1`` (a chain of
-    100 trivial tasks), or ``D0``/``D1`` (one ``airfoil`` policy decision over 10,000 queued
-    items, without/with the due-work cap): what ``count_instructions.py`` and
+    100 trivial tasks), ``W1`` (a task calling a two-task workflow 50 times), or
+    ``D0``/``D1`` (one ``airfoil`` policy decision over 10,000 queued items, without/with
+    the due-work cap): what ``count_instructions.py`` and
     ``bench_engine_cpu.py`` measure. Imports the benchmark module, so call it after
     ``AIRFOIL_HOME`` is set."""
     if which in ("D0", "D1"):
@@ -78,6 +79,10 @@ def workload(which: str) -> Callable[[], object]:
         policy = AirfoilPolicy(due_share=None) if which == "D0" else AirfoilPolicy()
         state, now = bench_scheduler.steady_state(policy)
         return lambda: state.decide(now)
+    if which == "W1":
+        import bench_composition
+
+        return bench_composition.w1
     if which == "M1":
         import bench_control
 

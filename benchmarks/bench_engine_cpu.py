@@ -1,4 +1,4 @@
-"""CPU time of M1 and B1 per warm run, optionally beside another tree in one invocation.
+"""CPU time of M1, B1 (and W1) per warm run, optionally beside another tree in one invocation.
 
 Each measurement is a fresh process that runs the workload 2 times to warm up and then
 ``--runs`` times, timing each run with ``time.process_time`` (CPU of this process: other
@@ -52,7 +52,8 @@ def sample(tree: str, which: str, runs: int) -> tuple[list[float], list[float]]:
 
 
 def fmt(which: str, values: list[float]) -> str:
-    scale, unit = (1.0, "s") if which == "M1" else (10.0, "ms/task")
+    # B1: 100 tasks; W1: 50 workflow calls
+    scale, unit = {"M1": (1.0, "s"), "W1": (20.0, "ms/call")}.get(which, (10.0, "ms/task"))
     med = statistics.median(values) * scale
     return f"{med:.4f} {unit} ({min(values) * scale:.4f}-{max(values) * scale:.4f})"
 
@@ -67,8 +68,8 @@ def main() -> None:
     print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}", flush=True)
     trees = [("this tree", ROOT)] + ([("base", os.path.abspath(args.base))] if args.base else [])
     for which in (w.upper() for w in args.benchmarks):
-        if which not in ("M1", "B1"):
-            parser.error(f"unknown benchmark {which!r}: choose M1 or B1")
+        if which not in ("M1", "B1", "W1"):
+            parser.error(f"unknown benchmark {which!r}: choose M1, B1 or W1")
         for r in range(args.rounds):
             for name, tree in trees:
                 cpu, wall = sample(tree, which, args.runs)

@@ -41,3 +41,24 @@ def score_all(urls: list[str]) -> dict[str, float]:
             af.current_context().logger.warning("skipped: %s", exc)
     scores = af.gather(*(score(values=v) for v in loaded.values()))
     return dict(zip(loaded, scores, strict=True))
+
+
+@af.workflow
+def load_and_score(url: str) -> float:
+    return score(values=load(url=url))
+
+
+@af.task
+def best(urls: list[str]) -> str:
+    """The URL with the best score. Each workflow call is a child node of ``best`` whose
+    children are the workflow's nodes; a failure inside it raises here, as its own type:
+
+        airfoil run examples/composition.py best --urls '["a.csv", "bb.csv", "bad"]'
+    """
+    scores: dict[str, float] = {}
+    for url in urls:
+        try:
+            scores[url] = load_and_score(url=url)
+        except UnreadableError as exc:
+            af.current_context().logger.warning("skipped: %s", exc)
+    return max(scores, key=lambda u: scores[u])

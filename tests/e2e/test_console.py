@@ -170,6 +170,11 @@ FLOW = textwrap.dedent(
         return double(x=double(x=n))
 
 
+    @af.task
+    def calls_prepare(n: int) -> int:
+        return prepare(n=n) + 1  # a workflow called by a running task: a child node
+
+
     @af.workflow
     def nested(n: int = 3) -> float:
         prepare(n=n)
@@ -537,6 +542,44 @@ def test_map_and_dynamic_nodes_expand(server: Server, page: Any) -> None:
     trace = panel.locator("pre.traceback").inner_text()
     assert 'File "flow.py"' in trace and "pkgs" not in trace, trace
     shot(page, "13-map-items")
+
+
+def test_a_called_workflow_is_a_child_of_its_caller_with_links(server: Server, page: Any) -> None:
+    before = httpx.get(f"{server.url}/api/v1/projects/default/executions").json()["total"]
+    launched = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/development/executions",
+        json={"entity": "flow.calls_prepare", "inputs": {"n": 2}},
+    )
+    assert launched.status_code == 201, launched.text
+    execution = launched.json()["id"]
+    base = f"{server.url}/projects/default/executions/{execution}"
+    page.goto(base)
+    page.wait_for_selector("h1 .phase[data-phase=succeeded]", timeout=60_000)
+    after = httpx.get(f"{server.url}/api/v1/projects/default/executions").json()["total"]
+    assert after == before + 1, "the call made no execution of its own"
+    graph = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}/graph").json()
+    called = next(n for n in graph["nodes"] if n["kind"] == "child")
+    cid = called["id"]
+    assert called["parent"] == "n0" and called["task"] == "flow.prepare"
+    inner = {n["id"]: n for n in graph["nodes"] if n["parent"] == cid}
+    assert sorted(inner) == [f"{cid}.n0", f"{cid}.n1"]
+    assert inner[f"{cid}.n1"]["upstream"] == [f"{cid}.n0"], "the called workflow's edges"
+    page.wait_for_selector("canvas.graph[data-painted]")
+
+    def visible() -> set[str]:
+        return set(page.evaluate("() => window.__airfoilGraph.visible()"))
+
+    wait_until(lambda: {cid, *inner} <= visible(), what="the called workflow under its caller")
+    page.goto(f"{base}?node={cid}")
+    panel = page.locator(f"aside.panel[data-node='{cid}']")
+    panel.wait_for()
+    assert "child" in panel.locator(".panel-meta").inner_text()
+    panel.locator("[data-called-by='n0'] a").click()  # to the caller ...
+    caller = page.locator("aside.panel[data-node='n0']")
+    caller.wait_for()
+    caller.locator(f"[data-calls='1'] a[data-goto='{cid}']").click()  # ... and back
+    panel.wait_for()
+    shot(page, "40-called-workflow")
 
 
 def test_launch_form_of_typed_inputs(server: Server, page: Any) -> None:

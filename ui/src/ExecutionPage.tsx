@@ -213,6 +213,8 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
             onItem={(i) => setQuery({ item: i === null ? null : String(i) })}
             onClose={() => setQuery({ node: null, tab: null, item: null })}
             onAnswered={detail.reload}
+            nodes={model?.nodes}
+            onSelect={(nid) => setQuery({ node: nid, item: null })}
           />
         ) : null}
       </div>

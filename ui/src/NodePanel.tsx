@@ -21,6 +21,9 @@ export function NodePanel(props: {
   onItem: (i: number | null) => void;
   onClose: () => void;
   onAnswered: () => void;
+  /** the execution's nodes (to name a call's caller and a caller's calls) */
+  nodes?: Map<string, GNode>;
+  onSelect?: (nid: string) => void;
 }) {
   const { project, execution, node, rec } = props;
   const base = `/projects/${enc(project)}/executions/${enc(execution)}/nodes/${enc(node.id)}`;
@@ -52,6 +55,7 @@ export function NodePanel(props: {
           </Link>
         ) : null}
       </div>
+      <Calls node={node} nodes={props.nodes} onSelect={props.onSelect} />
       {node.gate && node.gate.kind !== "sleep" && rec && !isTerminal(rec.phase) && rec.phase !== "pending" ? (
         <GateForm project={project} execution={execution} node={node.id} gate={node.gate as GateOut} onDone={props.onAnswered} />
       ) : null}
@@ -75,6 +79,34 @@ export function NodePanel(props: {
         ) : null}
       </div>
     </aside>
+  );
+}
+
+// A call a running task made (of a task or a workflow) links to its caller; a caller lists
+// the calls it made, each a link that opens that node.
+function Calls(props: { node: GNode; nodes?: Map<string, GNode>; onSelect?: (nid: string) => void }) {
+  const { node, nodes, onSelect } = props;
+  if (!nodes || !onSelect) return null;
+  const caller = node.kind === "child" && node.parent ? nodes.get(node.parent) : undefined;
+  const calls = node.children.map((c) => nodes.get(c)).filter((c): c is GNode => c?.kind === "child");
+  if (!caller && calls.length === 0) return null;
+  const link = (n: GNode) => (
+    <a href={`?node=${enc(n.id)}`} data-goto={n.id} title={n.id} onClick={(e) => { e.preventDefault(); onSelect(n.id); }}>
+      {n.label}
+    </a>
+  );
+  return (
+    <div class="panel-calls small">
+      {caller ? <div data-called-by={caller.id}>called by {link(caller)}</div> : null}
+      {calls.length ? (
+        <div data-calls={calls.length}>
+          calls{" "}
+          {calls.map((c, i) => (
+            <span>{i ? ", " : ""}{link(c)}</span>
+          ))}
+        </div>
+      ) : null}
+    </div>
   );
 }
 

@@ -163,7 +163,15 @@ class ChildCalls:
         now = loop.e.clock.now()
         cause = loop.causes.get(call.parent, 0)  # the entry that started the caller
         events.append(
-            sm.ChildCalled(call.parent, nid, call.task, dict(call.inputs), now, cause=cause)
+            sm.ChildCalled(
+                call.parent,
+                nid,
+                call.task,
+                dict(call.inputs),
+                now,
+                cause=cause,
+                workflow=call.workflow,
+            )
         )
 
     def _running(self, caller: tuple[str, int]) -> bool:

@@ -56,6 +56,10 @@ class ConstructsMixin:
     _open: int
     _cause: int
     _dirty_nodes: dict[str, NodeRecord]
+    #: caller's graph node -> the child nodes of calls its attempts made (in this drive)
+    calls_by: dict[str, list[str]]
+    #: called workflows (finish_what_can_run) with a failed node, still running: its error
+    _failing_calls: dict[str, ErrorInfo | None]
 
     if TYPE_CHECKING:
 
@@ -80,6 +84,8 @@ class ConstructsMixin:
         def _ready(self, nid: str, now: float) -> list[Any]: ...
         def _lookup_or_enqueue(self, nid: str, fn: FlatNode, now: float) -> list[Any]: ...
         def _index_case_waits(self, nids: Iterable[str]) -> None: ...
+        def _abort_node(self, nid: str, reason: str, now: float) -> list[Any]: ...
+        def _maybe_finish(self, now: float) -> list[Any]: ...
 
     attempts: dict[tuple[str, int], AttemptRecord]
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
@@ -336,6 +342,8 @@ class ConstructsMixin:
 
     def _child_called(self, ev: Any) -> list[Command]:
         """Add (or re-arm) the child node of a call made by a running task."""
+        if ev.workflow is not None:
+            return self._workflow_called(ev)
         nid = ev.node_id
         if nid not in self.graph:
             # A map item is no graph node: its children hang under the map node in the graph
@@ -345,6 +353,7 @@ class ConstructsMixin:
             self.graph[nid] = FlatNode(
                 id=nid, kind=NodeKind.TASK, inputs={}, upstream=set(), task=ev.task, parent=parent
             )
+            self.calls_by.setdefault(parent, []).append(nid)
             self.dependents[nid] = []
             self._waiting[nid] = 0
         rec = self.records.get(nid)
@@ -369,3 +378,195 @@ class ConstructsMixin:
         rec.inputs = dict(ev.inputs)
         self._move(nid, N.QUEUED, f"called by {ev.parent}", ev.now)
         return self._lookup_or_enqueue(nid, self.graph[nid], ev.now)
+
+    # --- workflows called by running tasks ---------------------------------------------------
+
+    def _workflow_called(self, ev: Any) -> list[Command]:
+        """Add (or re-arm) the child node of a workflow a running task called: the node
+        (kind ``child``, the workflow's spec as its ``dynamic_spec``) runs the workflow's
+        nodes as its children, with the given inputs, and takes its outputs.
+
+        Re-armed (the caller ran again after the child failed, or after a crash), the
+        children that had succeeded keep their outputs; the others start again."""
+        nid = ev.node_id
+        spec: WorkflowSpec = ev.workflow
+        if nid not in self.graph:
+            item = split_item_id(ev.parent)
+            parent = item[0] if item is not None and ev.parent not in self.graph else ev.parent
+            given = {k: Binding(kind="literal", value=v) for k, v in ev.inputs.items()}
+            self.graph[nid] = FlatNode(
+                id=nid,
+                kind=NodeKind.WORKFLOW,
+                inputs=given,
+                upstream=set(),
+                parent=parent,
+                label=spec.name,
+            )
+            self.calls_by.setdefault(parent, []).append(nid)
+            self.dependents[nid] = []
+            new = add_subgraph(self.graph, nid, spec, given)
+            for cid in new:
+                self.dependents[cid] = []
+            for cid in new:
+                for up in self.graph[cid].upstream:
+                    self.dependents[up].append(cid)
+            self._index_case_waits(new)
+            for cid in self.graph[nid].upstream:
+                self.dependents[cid].append(nid)
+        rec = self.records.get(nid)
+        if rec is not None and rec.phase == N.SUCCEEDED.value:
+            return []  # finished in an earlier attempt of the caller: not run again
+        self._failing_calls.pop(nid, None)
+        self.records[nid] = NodeRecord(
+            execution_id=self.execution.id,
+            node_id=nid,
+            phase=N.PENDING.value,
+            kind=CHILD,
+            task=spec.name,
+            parent=ev.parent,
+            inputs=dict(ev.inputs),
+            dynamic_spec=spec,
+        )
+        self._dirty_nodes[nid] = self.records[nid]
+        subtree = self._descendants(nid)
+        for cid in subtree:
+            old = self.records.get(cid)
+            if old is not None and old.phase == N.SUCCEEDED.value:
+                continue
+            if old is not None and old.phase == N.RUNNING.value:
+                self._attempt_lost(cid, ev.now)  # ran under a driver that crashed
+            fn = self.graph[cid]
+            cached = fn.task is not None and fn.task.cache.enabled
+            self.records[cid] = NodeRecord(
+                execution_id=self.execution.id,
+                node_id=cid,
+                phase=N.PENDING.value,
+                kind=fn.kind,
+                task=fn.name,
+                parent=fn.parent,
+                attempts=old.attempts if old is not None else 0,
+                cache_status=CacheStatus.MISS.value if cached else CacheStatus.DISABLED.value,
+            )
+            self._dirty_nodes[cid] = self.records[cid]
+            self._open += 1
+        for cid in [*subtree, nid]:
+            self._waiting[cid] = sum(
+                1 for u in self.graph[cid].upstream if self.records[u].phase != N.SUCCEEDED.value
+            )
+        self._move(nid, N.RUNNING, f"called by {ev.parent}", ev.now)
+        cmds: list[Command] = []
+        for cid in [*subtree, nid]:
+            if self._waiting[cid] == 0 and self._startable(cid):
+                cmds += self._ready(cid, ev.now)
+        return cmds
+
+    def _descendants(self, nid: str) -> list[str]:
+        """The graph nodes under ``nid`` (children, theirs, ...), parents first."""
+        out: list[str] = []
+        stack = list(reversed(self.graph[nid].children))
+        while stack:
+            cid = stack.pop()
+            out.append(cid)
+            stack.extend(reversed(self.graph[cid].children))
+        return out
+
+    def _call_root(self, nid: str) -> str:
+        """The nearest child node (a called workflow, or a called dynamic task) above
+        ``nid``, whose caller a failure under it goes to; "" if none."""
+        parent = self.records[nid].parent
+        while parent:
+            prec = self.records.get(parent)
+            if prec is None:
+                return ""
+            if prec.kind == CHILD:
+                return parent
+            parent = prec.parent
+        return ""
+
+    def _contained(self, rec: NodeRecord) -> bool:
+        """Whether a failure of this node goes to a calling task, not to the execution."""
+        return rec.kind == CHILD or bool(self._call_root(rec.node_id))
+
+    def _called_graph_failed(self, root: str, nid: str, now: float) -> list[Command]:
+        """A node under the child node ``root`` failed: the failure ends ``root`` (and the
+        subworkflows between them) with its error and stops what still runs under it; the
+        calling task gets the error and decides. The execution goes on."""
+        err = self.records[nid].error
+        parent = self.records[nid].parent
+        while parent and parent != root:
+            prec = self.records[parent]
+            if not N(prec.phase).terminal:
+                prec.error = err
+                self._move(parent, N.FAILED, f"child {nid} failed", now)
+            parent = prec.parent
+        rrec = self.records[root]
+        if N(rrec.phase).terminal:
+            return []
+        spec = rrec.dynamic_spec
+        if (
+            spec is not None
+            and spec.failure_policy == "finish_what_can_run"
+            and self.graph[root].kind == NodeKind.WORKFLOW
+        ):
+            # The called workflow's own policy: what depends on the failure is skipped, the
+            # rest runs; the call fails (with the first error) once nothing under it runs.
+            self._failing_calls.setdefault(root, err)
+            stack = list(self.dependents[nid])
+            while stack:
+                dep = stack.pop()
+                if self.records[dep].phase == N.PENDING.value:
+                    self._move(dep, N.SKIPPED, f"upstream {nid} failed", now)
+                    stack.extend(self.dependents[dep])
+            return self._maybe_fail_call(root, now)
+        cmds = self._abort_under(root, f"node {nid} of the called graph failed", now)
+        rrec.error = err
+        self._move(root, N.FAILED, f"node {nid} failed", now)
+        return cmds + self._maybe_finish(now)
+
+    def _fail_finished_calls(self, nid: str, now: float) -> list[Command]:
+        """``nid`` succeeded: fail the failing called workflow it ran under if it was the
+        last node running there."""
+        root = self._call_root(nid)
+        return self._maybe_fail_call(root, now) if root in self._failing_calls else []
+
+    def _maybe_fail_call(self, root: str, now: float) -> list[Command]:
+        rrec = self.records[root]
+        if N(rrec.phase).terminal:  # (aborted with the run meanwhile)
+            self._failing_calls.pop(root, None)
+            return []
+        stack = [root]
+        while stack:
+            nid = stack.pop()
+            for cid in (*self.graph[nid].children, *self.calls_by.get(nid, ())):
+                if not N(self.records[cid].phase).terminal:
+                    return []  # still running: the call fails when it has ended
+                stack.append(cid)
+        rrec.error = self._failing_calls.pop(root)
+        self._move(root, N.FAILED, "nodes of the called graph failed", now)
+        return self._maybe_finish(now)
+
+    def _abort_under(self, root: str, reason: str, now: float) -> list[Command]:
+        """Stop every unfinished node under ``root``: a called graph's nodes, and the calls
+        they (and ``root``) made, all the way down."""
+        cmds: list[Command] = []
+        stack = [root]
+        while stack:
+            nid = stack.pop()
+            for cid in (*self.graph[nid].children, *self.calls_by.get(nid, ())):
+                stack.append(cid)
+                if not N(self.records[cid].phase).terminal:
+                    cmds += self._abort_node(cid, reason, now)
+        return cmds
+
+    def _stop_calls(self, nid: str, now: float) -> list[Command]:
+        """A node failed for good: the calls its attempts made that still run stop (no
+        attempt of it is left to take their outcome; a retried caller waits for them)."""
+        if nid not in self.calls_by:  # (most nodes call nothing)
+            return []
+        cmds: list[Command] = []
+        reason = f"its caller {nid} failed"
+        for cid in self.calls_by[nid]:
+            if not N(self.records[cid].phase).terminal:
+                cmds += self._abort_under(cid, reason, now)
+                cmds += self._abort_node(cid, reason, now)
+        return cmds

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import msgspec
 
-from airfoil.core.records import AttemptRecord, CacheEntry, ErrorInfo, NodeRecord, TaskSpec, Value
+from airfoil.core.records import (
+    AttemptRecord,
+    CacheEntry,
+    ErrorInfo,
+    NodeRecord,
+    TaskSpec,
+    Value,
+    WorkflowSpec,
+)
 from airfoil.engine._commands import (
     CancelAttempt,
     Enqueue,
@@ -131,14 +139,16 @@ class SignalReceived(msgspec.Struct, frozen=True):
 
 
 class ChildCalled(msgspec.Struct, frozen=True):
-    """A running task called another task: run it as a child node of the caller."""
+    """A running task called a task (``task``) or a workflow (``workflow``): run it as a
+    child node of the caller."""
 
     parent: str
     node_id: str
-    task: TaskSpec
+    task: TaskSpec | None
     inputs: dict[str, Value]
     now: float
     cause: int = 0
+    workflow: WorkflowSpec | None = None
 
 
 class EngineFailed(msgspec.Struct, frozen=True):

@@ -147,14 +147,22 @@ def _gate(nodes: dict[str, FlatNode], nid: str, gate: tuple[str, int]) -> None:
         _gate(nodes, child, gate)
 
 
-def add_subgraph(nodes: dict[str, FlatNode], parent: str, spec: WorkflowSpec) -> list[str]:
-    """Add the graph a dynamic node built as its children (ids ``<parent>.<id>``); the
-    dynamic node then waits for them and takes the graph's outputs. Returns the new ids."""
+def add_subgraph(
+    nodes: dict[str, FlatNode],
+    parent: str,
+    spec: WorkflowSpec,
+    inputs: dict[str, Binding] | None = None,
+) -> list[str]:
+    """Add the graph a dynamic node built, or a workflow a running task called, as the
+    node's children (ids ``<parent>.<id>``); the node then waits for them and takes the
+    graph's outputs. ``inputs`` binds the graph's workflow inputs (a called workflow's
+    given values); a dynamic graph has none. Returns the new ids."""
     before = set(nodes)
     prefix = parent + "."
-    _add(spec.nodes, prefix, {}, parent, nodes)
+    outer = inputs or {}
+    _add(spec.nodes, prefix, outer, parent, nodes)
     node = nodes[parent]
-    node.outputs = {k: _rewrite(b, prefix, {}) for k, b in spec.outputs.items()}
+    node.outputs = {k: _rewrite(b, prefix, outer) for k, b in spec.outputs.items()}
     direct = [prefix + ns.id for ns in spec.nodes]
     node.upstream |= set(direct)
     for b in node.outputs.values():

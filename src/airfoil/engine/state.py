@@ -125,6 +125,8 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         self.records: dict[str, NodeRecord] = nodes or {}
         self.attempts: dict[tuple[str, int], AttemptRecord] = {}
         self.maps: dict[str, MapState] = {}
+        self.calls_by: dict[str, list[str]] = {}  # caller -> its calls' nodes (this drive)
+        self._failing_calls = {}  # called workflows failing (see ConstructsMixin)
         self._item_running: dict[str, AttemptRecord] = {}
         self._item_history: dict[str, list[AttemptRecord]] = {}
         self._dirty_maps: set[str] = set()
@@ -185,6 +187,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             if r.phase not in tr.TERMINAL_PHASES
             and not self._dormant(r.node_id)
             and r.kind != CHILD
+            and r.node_id in self.graph  # not under a called workflow (until called again)
         )
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -287,7 +290,9 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         if handler is None:
             raise tr.InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
         handler(rec, now)
-        if to in tr.TERMINAL_PHASES and frm not in tr.TERMINAL_PHASES and rec.kind != CHILD:
+        # Open work: no child call, nor a called graph's node until it is called again.
+        ends = to in tr.TERMINAL_PHASES and frm not in tr.TERMINAL_PHASES
+        if ends and rec.kind != CHILD and nid in self.graph:
             self._open -= 1
         rec.phase = value = tr.VALUE_OF[to]
         self._dirty_nodes[nid] = rec
@@ -667,6 +672,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             cmds += self._maybe_finish_branch(fn.parent, now)
         for branch in self._case_waiters.get(nid, ()):
             cmds += self._maybe_finish_branch(branch, now)
+        cmds += self._fail_finished_calls(nid, now) if self._failing_calls else []
         return cmds + self._maybe_finish(now)
 
     def _finish_subworkflow(self, nid: str, now: float) -> list[Command]:
@@ -681,10 +687,14 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
     def _node_failed(self, nid: str, now: float) -> list[Command]:
         rec = self.records[nid]
         self._caused_by(nid)  # what follows is caused by the node's failure
+        stopped = self._stop_calls(nid, now)  # the calls it left running end with it
         if rec.kind == CHILD:
-            return []  # the calling task gets the exception and decides
+            return stopped  # the calling task gets the exception and decides
+        root = self._call_root(nid)
+        if root:  # under a workflow a running task called: its caller decides
+            return stopped + self._called_graph_failed(root, nid, now)
         # A failed child fails its subworkflow nodes (which run their own handlers).
-        cmds: list[Command] = []
+        cmds: list[Command] = stopped
         parent = self.graph[nid].parent
         while parent:
             prec = self.records[parent]
@@ -725,26 +735,11 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         )
         for nid, rec in self.records.items():
             p = N(rec.phase)
-            if p.terminal or nid not in self.graph or (nid == HANDLER and handler_runs):
-                continue
+            if p.terminal or (nid == HANDLER and handler_runs):
+                continue  # (child calls of an earlier drive, not in the graph, stop too)
             if phase == ExecutionPhase.FAILED and nid in self._failures and nid != HANDLER:
                 continue  # a subworkflow's handler that runs
-            if p == N.RUNNING and self.graph[nid].kind == NodeKind.MAP:
-                for name, item in list(self._item_running.items()):
-                    if name.startswith(nid + "["):
-                        cmds.append(CancelAttempt(name))
-                        item.phase = AttemptPhase.ABORTED.value
-                        item.ended_at = now
-                        self._dirty_attempts[(name, item.attempt)] = item
-                        del self._item_running[name]
-            if p == N.RUNNING and self.graph[nid].kind == NodeKind.TASK:
-                cmds.append(CancelAttempt(nid))
-                att = self.attempts.get((nid, rec.attempts))
-                if att is not None and att.phase == AttemptPhase.RUNNING.value:
-                    att.phase = AttemptPhase.ABORTED.value
-                    att.ended_at = now
-                    self._dirty_attempts[(nid, rec.attempts)] = att
-            self._move(nid, N.ABORTED, reason, now)
+            cmds += self._abort_node(nid, reason, now)
         if failed and self.execution.error is None:
             self.execution.error = self.records[failed].error
         if phase == ExecutionPhase.FAILED and self._sub_handlers_running():
@@ -756,13 +751,39 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         self._set_execution(phase, reason, now)
         return [*cmds, Finished(phase)]
 
+    def _abort_node(self, nid: str, reason: str, now: float) -> list[Command]:
+        """Stop one unfinished node: cancel its running attempt (or map items). A child
+        call made in an earlier drive is in no graph (until it is called again)."""
+        rec = self.records[nid]
+        cmds: list[Command] = []
+        fn = self.graph.get(nid)
+        kind = fn.kind if fn is not None else None
+        if rec.phase == N.RUNNING and kind == NodeKind.MAP:
+            for name, item in list(self._item_running.items()):
+                if name.startswith(nid + "["):
+                    cmds.append(CancelAttempt(name))
+                    item.phase = AttemptPhase.ABORTED.value
+                    item.ended_at = now
+                    self._dirty_attempts[(name, item.attempt)] = item
+                    del self._item_running[name]
+        att = self.attempts.get((nid, rec.attempts))
+        running = att is not None and att.phase == AttemptPhase.RUNNING.value
+        if rec.phase == N.RUNNING and (kind == NodeKind.TASK or (fn is None and running)):
+            cmds.append(CancelAttempt(nid))
+            if att is not None and running:
+                att.phase = AttemptPhase.ABORTED.value
+                att.ended_at = now
+                self._dirty_attempts[(nid, rec.attempts)] = att
+        self._move(nid, N.ABORTED, reason, now)
+        return cmds
+
     def _maybe_finish(self, now: float) -> list[Command]:
         if self.execution.phase in tr.TERMINAL_EXECUTION_VALUES:
             return []
         if self._open > 0:
             return []
         bad = (N.FAILED.value, N.ABORTED.value)
-        if not any(r.phase in bad and r.kind != CHILD for r in self.records.values()):
+        if not any(r.phase in bad and not self._contained(r) for r in self.records.values()):
             if HANDLER in self.records and self.records[HANDLER].phase == N.PENDING:
                 self._open += 1  # never counted open: skipping it must not close another
                 self._move(HANDLER, N.SKIPPED, "the execution succeeded: nothing to handle", now)

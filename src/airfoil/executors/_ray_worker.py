@@ -57,18 +57,23 @@ from airfoil.executors.base import (
 __all__ = ["AttemptWorker", "Mailbox", "MailboxChildCalls", "child_key"]
 
 
-def child_key(execution_id: str, node_id: str) -> str:
-    """The mailbox key of a child node's outcome."""
-    return f"{execution_id}/{node_id}"
+def child_key(execution_id: str, caller: str, attempt: int, node_id: str) -> str:
+    """The mailbox key of a child node's outcome for one calling attempt. Each attempt has
+    its own: a caller retried while its child ran waits on the same child as the attempt
+    before it, whose wait may still be pending in the mailbox (its worker was killed) and
+    must not take the retry's outcome."""
+    return f"{execution_id}/{caller}/{attempt}/{node_id}"
 
 
 class MailboxChildCalls:
     """The child-call transport of a Ray worker: calls go to the mailbox actor, outcomes are
     awaited there (several threads of one task may wait at once: ``af.gather``)."""
 
-    def __init__(self, mailbox: Any, execution_id: str) -> None:
+    def __init__(self, mailbox: Any, execution_id: str, caller: str, attempt: int) -> None:
         self._mailbox = mailbox
         self._execution_id = execution_id
+        self._caller = caller
+        self._attempt = attempt
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(ChildOutcome)
 
@@ -80,14 +85,15 @@ class MailboxChildCalls:
             ray.get(self._mailbox.call.remote(self._encoder.encode(call)))
         except ray.exceptions.RayError as exc:  # a platform failure, not the task's
             raise WorkerLostError(
-                f"the mailbox to the driver was lost calling {call.task.name}: {exc}"
+                f"the mailbox to the driver was lost calling {call.callee}: {exc}"
             ) from exc
 
     def wait(self, node_id: str) -> ChildOutcome:
         import ray
 
         try:
-            data = ray.get(self._mailbox.outcome.remote(child_key(self._execution_id, node_id)))
+            key = child_key(self._execution_id, self._caller, self._attempt, node_id)
+            data = ray.get(self._mailbox.outcome.remote(key))
         except ray.exceptions.RayError as exc:
             raise WorkerLostError(
                 f"the mailbox to the driver was lost while child {node_id} ran: {exc}"
@@ -153,7 +159,9 @@ class AttemptWorker:
                     self._runtime.open_blobs(url, self._durability)
                 )
             calls = (
-                MailboxChildCalls(self._mailbox, request.execution_id)
+                MailboxChildCalls(
+                    self._mailbox, request.execution_id, request.node_id, request.attempt
+                )
                 if self._mailbox is not None
                 else None
             )

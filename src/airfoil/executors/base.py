@@ -29,7 +29,7 @@ import msgspec
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.cluster import ClusterNode
-from airfoil.core.records import ErrorInfo, TaskSpec, Value
+from airfoil.core.records import ErrorInfo, TaskSpec, Value, WorkflowSpec
 from airfoil.core.resources import ResourceSpec
 
 __all__ = [
@@ -104,18 +104,27 @@ class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class ChildCall(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A running attempt called a task: run it as the child node ``node_id`` of the caller.
+    """A running attempt called a task or a workflow: run it as the child node ``node_id``
+    of the caller (a called workflow's nodes run as that node's children).
 
     Sent by a worker while the calling attempt waits for the :class:`ChildOutcome` (or goes
-    on, for calls gathered to run concurrently).
+    on, for calls gathered to run concurrently). Exactly one of ``task`` and ``workflow``
+    is set.
     """
 
     execution_id: str
     parent: str  # the calling node
     parent_attempt: int
     node_id: str  # the child node: derived from the caller, the call's order and its inputs
-    task: TaskSpec
+    task: TaskSpec | None
     inputs: dict[str, Value]
+    workflow: WorkflowSpec | None = None
+
+    @property
+    def callee(self) -> str:
+        """The called task's or workflow's name."""
+        spec = self.task if self.task is not None else self.workflow
+        return spec.name if spec is not None else ""
 
     def made_by(self, request: AttemptRequest | None) -> bool:
         """Whether the attempt of ``request`` made this call."""

@@ -259,7 +259,7 @@ class RayExecutor(Executor):
         for w in self._busy:
             if not call.made_by(w.request):
                 continue
-            key = child_key(call.execution_id, call.node_id)
+            key = child_key(call.execution_id, call.parent, call.parent_attempt, call.node_id)
             self._mailbox.answer.remote(key, self._encoder.encode(outcome))
             left = self._waiting.get(id(w), 0) - 1
             if left > 0:

@@ -30,7 +30,7 @@ from airfoil.core.blobs import BlobStore
 from airfoil.core.code_versions import save_manifests
 from airfoil.core.errors import UserCodeError
 from airfoil.core.ids import stable_hash
-from airfoil.core.records import ErrorInfo, Value
+from airfoil.core.records import ErrorInfo, Value, WorkflowSpec
 from airfoil.executors.base import ChildCall, ChildOutcome, ChildTransport
 from airfoil.sdk._gather import PendingCall
 from airfoil.sdk._values import convert_values, decode_values
@@ -107,8 +107,8 @@ class ChildCaller:
         self._order = 0
 
     def __call__(self, taskdef: Any, given: dict[str, Any], *, deferred: bool = False) -> Any:
-        """Call ``taskdef`` as a child node: its result, or (``deferred``) a pending call,
-        or (an async task) an awaitable of its result."""
+        """Call ``taskdef`` (a task, or a workflow) as a child node: its result, or
+        (``deferred``) a pending call, or (an async task) an awaitable of its result."""
         for name, value in list(given.items()):
             if isinstance(value, PendingCall):  # a gathered result passed on: wait for it
                 given[name] = value.result()
@@ -120,17 +120,20 @@ class ChildCaller:
         save_manifests(self.blobs, taskdef.spec, manifest_for)  # the version computed here
         pending = _Pending(self, taskdef, nid)
         self.open[nid] = pending
+        spec = taskdef.spec
+        called = isinstance(spec, WorkflowSpec)  # a workflow: its nodes run as the child's
         self.transport.submit(
             ChildCall(
                 execution_id=self.execution_id,
                 parent=self.node_id,
                 parent_attempt=self.attempt,
                 node_id=nid,
-                task=taskdef.spec,
+                task=None if called else spec,
                 inputs=values,
+                workflow=spec if called else None,
             )
         )
-        if taskdef.is_async:
+        if getattr(taskdef, "is_async", False):
             return pending.wait_async()
         if deferred:
             return pending

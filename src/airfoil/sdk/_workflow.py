@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
@@ -12,6 +13,7 @@ from airfoil.core.errors import BindingTypeError, DefinitionError
 from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, encode_json
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
+from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._imperative import deferred_call
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._mocking import mock_epoch
@@ -252,6 +254,19 @@ class WorkflowDef(Generic[P, R]):
         recorded = deferred_call(self, args, kwargs)  # a branch of an imperative conditional
         if recorded is not None:
             return recorded  # type: ignore[no-any-return]
+        from airfoil.sdk._context import running_context
+
+        running = running_context()
+        if running is not None and running.child_runner is not None:
+            # Inside a running task: a child node of the calling node, in the same
+            # execution, whose children are this workflow's nodes (as flytekit's @dynamic
+            # or Prefect's subflows). Calls written inside af.gather(...) start without
+            # waiting.
+            names = list(self.py_interface.input_types)
+            given = dict(zip(names, args, strict=False))
+            given.update(kwargs)
+            deferred = inside_gather(sys._getframe(1))
+            return running.child_runner(self, given, deferred=deferred)  # type: ignore[no-any-return]
         return run_outside(self, args, kwargs)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:

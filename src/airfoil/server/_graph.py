@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from airfoil.core.records import WorkflowSpec
+from airfoil.core.records import Binding, NodeRecord, WorkflowSpec
 from airfoil.server._deps import Deps, get_record
 from airfoil.server._summary import input_summary
 
@@ -61,7 +61,8 @@ def graph_json(d: Deps, project: str, execution_id: str) -> bytes:
     validating 10,000s of nodes).
 
     The node graph of an execution: its version's graph, the graphs its dynamic nodes
-    built, and the nodes its tasks called (children of their callers)."""
+    built, and the nodes its tasks called (children of their callers; a called workflow's
+    nodes, with their edges, children of the call's node)."""
     from airfoil.engine.graph import FlatNode, add_subgraph
 
     rec = get_record(d, project, execution_id)
@@ -69,12 +70,18 @@ def graph_json(d: Deps, project: str, execution_id: str) -> bytes:
     index = {n["id"]: i for i, n in enumerate(out)}
     records = d.meta.get_nodes(execution_id)
     for r in records:
-        if r.dynamic_spec is None or r.node_id not in index:
+        if r.dynamic_spec is None:
             continue
+        if r.node_id not in index:
+            if r.kind != "child":
+                continue
+            index[r.node_id] = len(out)  # a called workflow: the call's node holds its graph
+            out.append(_record_node(r))
         own = dict(out[index[r.node_id]])
         nodes = {r.node_id: FlatNode(id=r.node_id, kind=own["kind"], inputs={}, upstream=set())}
+        given = {k: Binding(kind="literal", value=v) for k, v in (r.inputs or {}).items()}
         try:
-            new = add_subgraph(nodes, r.node_id, r.dynamic_spec)
+            new = add_subgraph(nodes, r.node_id, r.dynamic_spec, given)
         except KeyError:  # a graph bound to inputs it was not given: show the node alone
             continue
         own["upstream"] = sorted(set(own["upstream"]) | nodes[r.node_id].upstream)
@@ -85,16 +92,19 @@ def graph_json(d: Deps, project: str, execution_id: str) -> bytes:
     for r in records:  # tasks called by running tasks, and anything else not in a graph
         if r.node_id not in index:
             index[r.node_id] = len(out)
-            out.append(
-                {
-                    "id": r.node_id,
-                    "kind": r.kind,
-                    "label": r.task.rpartition(".")[2] or r.node_id,
-                    "task": r.task,
-                    "parent": r.parent,
-                    "upstream": [],
-                    "gate": None,
-                    "mapped": None,
-                }
-            )
+            out.append(_record_node(r))
     return msgspec.json.encode({"execution_id": execution_id, "nodes": out})
+
+
+def _record_node(r: NodeRecord) -> dict[str, Any]:
+    """A node known from its record only (a call a running task made) as a wire dict."""
+    return {
+        "id": r.node_id,
+        "kind": r.kind,
+        "label": r.task.rpartition(".")[2] or r.node_id,
+        "task": r.task,
+        "parent": r.parent,
+        "upstream": [],
+        "gate": None,
+        "mapped": None,
+    }

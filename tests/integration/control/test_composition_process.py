@@ -159,6 +159,53 @@ TASKS = textwrap.dedent(
     @af.task
     async def async_fan_out(n: int) -> list[int]:
         return list(await asyncio.gather(*(async_nap(i=i) for i in range(n))))
+
+
+    @af.workflow
+    def tens(text: str) -> int:
+        return times_ten(x=parse(text=text))
+
+
+    @af.task
+    def calls_workflows(texts: list[str]) -> dict[str, int]:
+        total, bad = 0, 0
+        for text in texts:
+            try:
+                total += tens(text=text)
+            except NotANumberError:  # raised by a node of the called workflow
+                bad += 1
+        return {"total": total, "bad": bad, "both": sum(af.gather(tens(text="1"), tens(text="2")))}
+
+
+    def count(name: str) -> int:
+        path = os.path.join(COUNTS, name)
+        return int(open(path).read()) if os.path.exists(path) else 0
+
+
+    @af.task
+    def slow_once(x: int) -> int:
+        bump(f"slow-{x}")
+        deadline = time.time() + 60
+        while count("outlived") < 2 and time.time() < deadline:  # its caller's retry started
+            time.sleep(0.1)
+        return x
+
+
+    @af.workflow
+    def slow_wf(x: int) -> int:
+        return slow_once(x=x)
+
+
+    @af.task(timeout="4s")
+    def outlived_by_its_call(x: int) -> int:
+        bump("outlived")
+        return slow_wf(x=x) + 1
+
+
+    @af.task(timeout="4s")
+    def outlived_by_its_task_call(x: int) -> int:
+        bump("outlived")
+        return slow_once(x=x) + 1
     """
 )
 
@@ -326,6 +373,44 @@ def test_map_items_call_tasks(flow: Flow) -> None:
     assert flow.output("mapped", record) == [11, 21, 31]
     direct = [n for n in flow.children(record) if n.task.endswith(".times_ten")]
     assert sorted(n.parent for n in direct) == ["n0[0]", "n0[1]", "n0[2]"]
+
+
+def test_a_task_in_a_worker_calls_workflows_as_child_nodes(flow: Flow) -> None:
+    record = flow.run("calls_workflows", max_workers=2, texts=["1", "x", "3"])
+    assert record.phase == "succeeded", record.error
+    assert flow.output("calls_workflows", record) == {"total": 40, "bad": 1, "both": 30}
+    assert len(flow.rt.meta.list_executions(limit=1000)) == 1, "no second execution"
+    children = flow.children(record)
+    called = [n for n in children if n.parent == "n0"]
+    assert len(called) == 5 and all(n.task.endswith(".tens") for n in called)
+    bad = next(n for n in called if n.phase == "failed")
+    assert bad.error is not None and bad.error.type.endswith("NotANumberError")
+    nodes = {n.node_id: n for n in flow.rt.meta.get_nodes(record.id)}
+    assert nodes[f"{bad.node_id}.n0"].phase == "failed"
+    assert nodes[f"{bad.node_id}.n1"].phase == "aborted"
+    # times_ten, a node of the called workflow, called parse: a child of that node
+    good = next(n for n in called if n.phase == "succeeded")
+    assert any(n.parent == f"{good.node_id}.n1" for n in children)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("caller", ["outlived_by_its_call", "outlived_by_its_task_call"])
+def test_a_caller_retried_while_its_call_runs_waits_for_that_run(flow: Flow, caller: str) -> None:
+    """The caller's first attempt passes its timeout while the workflow it called still
+    runs (its node runs until the caller's second attempt has started): the retry makes the
+    same call and waits for the same run (no second run of the workflow's node, no orphan
+    left running). The same for a called task. On Ray the retry's wait was never answered:
+    the first attempt's wait, still pending in the mailbox, took the outcome."""
+    record = flow.run(caller, max_workers=2, x=3)
+    assert record.phase == "succeeded", record.error
+    assert flow.output(caller, record) == 4
+    nodes = {n.node_id: n for n in flow.rt.meta.get_nodes(record.id)}
+    assert nodes["n0"].attempts == 2 and flow.count("outlived") == 2
+    assert flow.count("slow-3") == 1, "the called node ran once"
+    (called,) = [n for n in flow.children(record) if n.parent == "n0"]
+    assert called.phase == "succeeded"
+    runs = called if called.kind == "child" and called.attempts else nodes[f"{called.node_id}.n0"]
+    assert runs.attempts == 1
 
 
 SCRIPT = textwrap.dedent(
