@@ -1,0 +1,183 @@
+"""Group commit: a drive's batches made durable in its journal, the store written in groups.
+
+A drive commits a batch before acting on it. With a journal (local runs), a batch that
+holds only node, attempt and event records -- a map item's end, a chained task's end and its
+successor's start -- is appended to the execution's journal (``_journal``): durable against
+a kill of the process at the cost of one ``os.write``. The journaled records reach the
+store together, in one transaction:
+
+- with the next batch that cannot be journaled (it changes the execution record, e.g. the
+  run's end, or puts cache entries other executions may read);
+- once ``max_records`` records are pending, or ``max_s`` seconds after the last store write
+  (checked on the loop's clock at each commit);
+- ``max_s`` seconds (real time) after the first pending record, by a folding thread, when
+  the loop is busy meanwhile (an inline task runs in the loop's own thread): so readers of
+  the store in other threads or processes (the console, ``airfoil executions show``) see a
+  running execution at most ``max_s`` seconds late, however long its tasks run.
+
+Invariants:
+
+- One lock orders the loop's commits and the folding thread's: a fold writes everything
+  journaled so far, in one transaction fenced by the lease, and then empties the journal.
+- The folding thread writes what the journal file holds (snapshots taken when each line was
+  written), never the loop's live records, which the loop may be changing meanwhile.
+- A fold that fails in the thread (the lease lost, the store away) is raised by the loop's
+  next commit; what it would have written stays in the journal for the next drive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from airfoil.core.records import StoreBatch
+from airfoil.engine._drive_support import items_only
+from airfoil.engine._journal import ItemJournal, Pending
+from airfoil.store.base import MetaStore
+
+__all__ = ["GroupCommit"]
+
+log = logging.getLogger("airfoil.engine")
+
+
+class GroupCommit:
+    """The commits of one drive of one execution (see the module docstring)."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        journal: ItemJournal | None,
+        execution_id: str,
+        fence: tuple[str, str],
+        *,
+        now: float,
+        max_records: int,
+        max_s: float,
+    ) -> None:
+        self.meta = meta
+        self.journal = journal
+        self.execution_id = execution_id
+        self.fence = fence
+        self.max_records = max_records
+        self.max_s = max_s
+        #: journaled records not yet in the store
+        self.pending = Pending()
+        #: the loop's clock at the last store write
+        self.stored_at = now
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._due: float | None = None  # time.monotonic() when the folding thread folds
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._failed: BaseException | None = None
+        #: how many folds the thread made (tests and benchmarks read it)
+        self.thread_folds = 0
+
+    def commit(self, batch: StoreBatch, now: float) -> bool:
+        """Make ``batch`` durable: journal it, or write it to the store with everything
+        journaled before it. Whether it was written somewhere a reader of this execution's
+        state should look again (the store, or the journal for anything but map items).
+
+        Raises:
+            ConflictError: the lease is lost (here or in the folding thread).
+            StoreError: the store refused the write (here or in the folding thread).
+        """
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            journal = self.journal
+            pending = self.pending
+            if (
+                journal is not None
+                and batch.execution is None
+                and not batch.cache_puts
+                and len(pending) < self.max_records
+                and now - self.stored_at < self.max_s
+            ):
+                eid = self.execution_id
+                if items_only(batch):
+                    journal.append(eid, batch.attempts)
+                    pending.add_attempts(batch.attempts)
+                    visible = False
+                else:
+                    journal.append_batch(eid, batch)
+                    pending.add(batch)
+                    visible = True
+                if self._due is None:
+                    self._arm()
+                return visible
+            journaled = bool(pending)
+            if journaled:
+                batch = pending.fold_into(batch)
+            batch.lease = self.fence
+            self.meta.write(batch)
+            self._stored(now, journaled)
+            return True
+
+    def close(self) -> None:
+        """Stop the folding thread (what is still journaled stays for the next drive)."""
+        with self._lock:
+            self._stopped = True
+            self._wake.notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _stored(self, now: float, journaled: bool) -> None:
+        """After a store write that carried everything pending (lock held)."""
+        self.stored_at = now
+        self._due = None
+        if journaled:
+            self.pending = Pending()
+            assert self.journal is not None
+            self.journal.clear(self.execution_id)  # its records are in the store now
+
+    def _arm(self) -> None:
+        """Have the folding thread fold in ``max_s`` seconds unless a commit does first
+        (lock held)."""
+        self._due = time.monotonic() + self.max_s
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"airfoil-fold-{self.execution_id}", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._wake.notify()
+
+    def _run(self) -> None:
+        wake = self._wake
+        with wake:
+            while True:
+                due = self._due
+                if self._stopped:
+                    return
+                if due is None:
+                    wake.wait()
+                    continue
+                left = due - time.monotonic()
+                if left > 0:
+                    wake.wait(left)
+                    continue
+                self._fold()
+
+    def _fold(self) -> None:
+        """Write what the journal holds to the store (lock held, in the folding thread)."""
+        assert self.journal is not None
+        lines = self.journal.read(self.execution_id)
+        folded = Pending()
+        for line in lines:
+            folded.add_line(line)
+        batch = folded.fold_into(StoreBatch())
+        try:
+            if batch:
+                batch.lease = self.fence
+                self.meta.write(batch)
+        except BaseException as exc:  # the loop raises it at its next commit
+            log.warning("folding the journal of %s failed: %s", self.execution_id, exc)
+            self._failed = exc
+            self._due = None
+            return
+        self.thread_folds += 1
+        # the loop's clock is not this thread's to read: keep the loop's last store time
+        self._stored(self.stored_at, bool(self.pending))
