@@ -10,18 +10,20 @@ store together, in one transaction:
   run's end, or puts cache entries other executions may read);
 - once ``max_records`` records are pending, or ``max_s`` seconds after the last store write
   (checked on the loop's clock at each commit);
-- ``max_s`` seconds (real time) after the first pending record, by a folding thread, when
-  the loop is busy meanwhile (an inline task runs in the loop's own thread): so readers of
-  the store in other threads or processes (the console, ``airfoil executions show``) see a
-  running execution at most ``max_s`` seconds late, however long its tasks run.
+- ``max_s`` seconds (real time) after the first pending record, by the drive's lease
+  thread (``_lease.Heartbeat`` calls :meth:`GroupCommit.fold_due`), when the loop is busy
+  meanwhile (an inline task runs in the loop's own thread): so readers of the store in
+  other threads or processes (the console, ``airfoil executions show``) see a running
+  execution at most ``max_s`` seconds late (and the lease thread's wake-up), however long
+  its tasks run.
 
 Invariants:
 
-- One lock orders the loop's commits and the folding thread's: a fold writes everything
+- One lock orders the loop's commits and the lease thread's folds: a fold writes everything
   journaled so far, in one transaction fenced by the lease, and then empties the journal.
-- The folding thread writes what the journal file holds (snapshots taken when each line was
+- The lease thread writes what the journal file holds (snapshots taken when each line was
   written), never the loop's live records, which the loop may be changing meanwhile.
-- A fold that fails in the thread (the lease lost, the store away) is raised by the loop's
+- A fold that fails in the lease thread (the lease lost, the store away) is raised by the loop's
   next commit; what it would have written stays in the journal for the next drive.
 """
 
@@ -66,12 +68,10 @@ class GroupCommit:
         #: the loop's clock at the last store write
         self.stored_at = now
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._due: float | None = None  # time.monotonic() when the folding thread folds
-        self._thread: threading.Thread | None = None
+        self._due: float | None = None  # time.monotonic() when the lease thread folds
         self._stopped = False
         self._failed: BaseException | None = None
-        #: how many folds the thread made (tests and benchmarks read it)
+        #: how many folds the lease thread made
         self.thread_folds = 0
 
     def commit(self, batch: StoreBatch, now: float) -> bool:
@@ -104,8 +104,8 @@ class GroupCommit:
                     journal.append_batch(eid, batch)
                     pending.add(batch)
                     visible = True
-                if self._due is None:
-                    self._arm()
+                if self._due is None:  # the lease thread folds then, unless a commit does
+                    self._due = time.monotonic() + self.max_s
                 return visible
             journaled = bool(pending)
             if journaled:
@@ -116,13 +116,22 @@ class GroupCommit:
             return True
 
     def close(self) -> None:
-        """Stop the folding thread (what is still journaled stays for the next drive)."""
+        """No more folds (what is still journaled stays for the next drive)."""
         with self._lock:
             self._stopped = True
-            self._wake.notify()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+
+    def fold_due(self) -> float:
+        """Fold the journal into the store if it has waited ``max_s`` seconds (called by
+        the lease thread); the seconds until it wants to be asked again."""
+        with self._lock:
+            due = self._due
+            if due is None or self._stopped:
+                return self.max_s
+            left = due - time.monotonic()
+            if left > 0:
+                return left
+            self._fold()
+            return self.max_s
 
     def _stored(self, now: float, journaled: bool) -> None:
         """After a store write that carried everything pending (lock held)."""
@@ -133,36 +142,8 @@ class GroupCommit:
             assert self.journal is not None
             self.journal.clear(self.execution_id)  # its records are in the store now
 
-    def _arm(self) -> None:
-        """Have the folding thread fold in ``max_s`` seconds unless a commit does first
-        (lock held)."""
-        self._due = time.monotonic() + self.max_s
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name=f"airfoil-fold-{self.execution_id}", daemon=True
-            )
-            self._thread.start()
-        else:
-            self._wake.notify()
-
-    def _run(self) -> None:
-        wake = self._wake
-        with wake:
-            while True:
-                due = self._due
-                if self._stopped:
-                    return
-                if due is None:
-                    wake.wait()
-                    continue
-                left = due - time.monotonic()
-                if left > 0:
-                    wake.wait(left)
-                    continue
-                self._fold()
-
     def _fold(self) -> None:
-        """Write what the journal holds to the store (lock held, in the folding thread)."""
+        """Write what the journal holds to the store (lock held, in the lease thread)."""
         assert self.journal is not None
         lines = self.journal.read(self.execution_id)
         folded = Pending()
@@ -173,7 +154,7 @@ class GroupCommit:
             if batch:
                 batch.lease = self.fence
                 self.meta.write(batch)
-        except BaseException as exc:  # the loop raises it at its next commit
+        except Exception as exc:  # the loop raises it at its next commit
             log.warning("folding the journal of %s failed: %s", self.execution_id, exc)
             self._failed = exc
             self._due = None

@@ -234,8 +234,18 @@ class Engine:
     def drive(self, execution_id: str) -> ExecutionRecord:
         """Run an execution to a terminal phase (also: resume one that was interrupted)."""
         self._take_lease(execution_id)
+        settings = self.settings
+        group = GroupCommit(
+            self.meta,
+            self.journal,
+            execution_id,
+            (execution_id, self.owner),
+            now=self.clock.now(),
+            max_records=settings.journal_max_items,
+            max_s=settings.journal_max_s,
+        )
         heartbeat = Heartbeat(
-            self.meta, self.clock, execution_id, self.owner, self.settings.lease_ttl_s
+            self.meta, self.clock, execution_id, self.owner, settings.lease_ttl_s, group=group
         )
         heartbeat.start()
         try:
@@ -243,15 +253,15 @@ class Engine:
             if state is None:
                 self._commit_journal(execution_id)
                 state = self.load_state(execution_id)
-            loop = _Loop(self, state, heartbeat)
+            loop = _Loop(self, state, heartbeat, group)
             try:
                 with self.executor.session():  # per-attempt setup kept across the drive
                     loop.run()
             except EngineBug as exc:  # no workflow may crash the engine
-                loop.group.close()  # the journal stays: _engine_failed commits it
+                group.close()  # the journal stays: _engine_failed commits it
                 return self._engine_failed(loop, exc)
             finally:
-                loop.group.close()
+                group.close()
                 loop.admission.close()
             return state.execution
         finally:
@@ -365,22 +375,15 @@ class EngineBug(Exception):
 class _Loop:
     """One drive of one execution."""
 
-    def __init__(self, engine: Engine, state: sm.RunState, heartbeat: Heartbeat) -> None:
+    def __init__(
+        self, engine: Engine, state: sm.RunState, heartbeat: Heartbeat, group: GroupCommit
+    ) -> None:
         self.e = engine
         self.state = state
         self.heartbeat = heartbeat
         now = engine.clock.now()
         self.maps_flushed = now
-        settings = engine.settings
-        self.group = GroupCommit(
-            engine.meta,
-            engine.journal,
-            state.execution.id,
-            heartbeat.fence,
-            now=now,
-            max_records=settings.journal_max_items,
-            max_s=settings.journal_max_s,
-        )
+        self.group = group
         self.timers = Timers()
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
