@@ -123,6 +123,8 @@ class GroupCommit:
     def fold_due(self) -> float:
         """Fold the journal into the store if it has waited ``max_s`` seconds (called by
         the lease thread); the seconds until it wants to be asked again."""
+        if self.journal is None:
+            return float("inf")  # nothing is ever journaled: the lease's beat alone
         with self._lock:
             due = self._due
             if due is None or self._stopped:

@@ -79,8 +79,7 @@ class ItemJournal:
 
     def append_batch(self, execution_id: str, batch: StoreBatch) -> None:
         """Record a whole batch (nodes, attempts, events) durably before acting on it."""
-        line = _encoder.encode(_BatchLine(batch))
-        self._write(execution_id, line + b"\n")
+        self._write(execution_id, _encode_lines((_BatchLine(batch),)))
 
     def _write(self, execution_id: str, data: bytes) -> None:
         fd = self._fds.get(execution_id)
