@@ -271,7 +271,9 @@ def test_a_chain_leaves_a_complete_store_and_no_journal(tmp_path: Path) -> None:
 
     rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="inline"))
     try:
-        engine = rt.engine()
+        settings = rt.engine_settings()
+        settings.journal_max_s = 60.0  # no fold by time, however loaded the machine
+        engine = rt.engine(settings=settings)
         rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt), keep=True)
         writes: list[StoreBatch] = []
         real_write = rt.meta.write
