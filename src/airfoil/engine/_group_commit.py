@@ -80,8 +80,8 @@ class GroupCommit:
         state should look again (the store, or the journal for anything but map items).
 
         Raises:
-            ConflictError: the lease is lost (here or in the folding thread).
-            StoreError: the store refused the write (here or in the folding thread).
+            ConflictError: the lease is lost (here or in the lease thread's fold).
+            StoreError: the store refused the write (here or in the lease thread's fold).
         """
         with self._lock:
             if self._failed is not None:

@@ -351,3 +351,53 @@ def test_a_journal_the_store_already_holds_is_not_replayed(tmp_path: Path) -> No
         assert [n.phase for n in news.nodes] == ["running"] and news.events == [fresh]
     finally:
         rt.close()
+
+
+def test_a_fold_by_the_lease_thread_under_a_lost_lease_writes_nothing_and_stops_the_loop(
+    tmp_path: Path,
+) -> None:
+    """A driver whose lease another engine took: the lease thread's fold is refused whole,
+    the loop's next commit raises the ConflictError, and the journal keeps the records."""
+    import airfoil as af
+    from airfoil.core.errors import ConflictError
+    from airfoil.engine._group_commit import GroupCommit
+
+    @af.task
+    def inc(x: int) -> int:
+        return x + 1
+
+    @af.workflow
+    def wf(x: int = 0) -> int:
+        return inc(x=x)
+
+    rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="inline"))
+    try:
+        engine = rt.engine()
+        rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt))
+        assert rt.meta.acquire_lease(rec.id, "driver-a", time.time(), 30.0)
+        journal = ItemJournal(str(tmp_path / "j"))
+        group = GroupCommit(
+            rt.meta, journal, rec.id, (rec.id, "driver-a"), now=0.0, max_records=1024, max_s=0.05
+        )
+        seq = rt.meta.get_events(rec.id)[-1].seq
+        event = EventRecord(
+            execution_id=rec.id, seq=seq + 1, at=1.0, kind="node", to_phase="x", cause="t"
+        )
+        assert group.commit(StoreBatch(events=[event]), 0.0) is True  # journaled
+        assert rt.meta.acquire_lease(rec.id, "driver-b", time.time() + 60, 30.0)  # expired: taken
+        time.sleep(0.06)
+        group.fold_due()  # the lease thread's turn: refused
+        assert rt.meta.get_events(rec.id)[-1].seq == seq  # nothing written
+        later = EventRecord(
+            execution_id=rec.id, seq=seq + 2, at=1.0, kind="node", to_phase="y", cause="t"
+        )
+        with pytest.raises(ConflictError):
+            group.commit(StoreBatch(events=[later]), 0.01)
+        assert [
+            e.seq
+            for line in journal.read(rec.id)
+            if isinstance(line, StoreBatch)
+            for e in line.events
+        ] == [seq + 1]
+    finally:
+        rt.close()
