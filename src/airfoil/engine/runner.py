@@ -83,9 +83,11 @@ class EngineSettings:
     journal_sync: bool = False
     #: Journaled records are committed to the store at the latest after this many of them
     #: or this many seconds (and with any batch that changes the execution or the cache):
-    #: the most a reader of the store (the console, another process) lags behind a drive.
+    #: about the most a reader of the store (the console, ``airfoil executions show``,
+    #: another process) lags behind a drive. A group a tenth of a second long already holds
+    #: hundreds of trivial tasks: longer buys little and leaves readers further behind.
     journal_max_items: int = 1024
-    journal_max_s: float = 1.0
+    journal_max_s: float = 0.1
     #: How often the per-phase counts of running maps are written (they are derived data).
     map_counts_every_s: float = 0.5
     project: str = "default"
