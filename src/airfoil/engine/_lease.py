@@ -7,15 +7,23 @@ whose heartbeat stalled past the lease (a suspended laptop, a stopped process) m
 another engine driving the execution when it wakes up, so every batch the driver writes
 carries the lease as a fence (``StoreBatch.lease``), checked inside the batch's transaction:
 a driver that lost its lease writes nothing and stops with a ConflictError.
+
+The same thread folds the drive's journal into the store when the loop has not for
+``max_s`` seconds (``GroupCommit.fold_due``): one thread per drive does both.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from typing import TYPE_CHECKING
 
 from airfoil.core.clock import Clock
 from airfoil.core.errors import ConflictError, NotFoundError, StoreError
 from airfoil.store.base import MetaStore
+
+if TYPE_CHECKING:
+    from airfoil.engine._group_commit import GroupCommit
 
 __all__ = ["Heartbeat"]
 
@@ -24,9 +32,18 @@ class Heartbeat:
     """Renews one execution's lease from a daemon thread while a drive runs."""
 
     def __init__(
-        self, meta: MetaStore, clock: Clock, execution_id: str, owner: str, ttl_s: float
+        self,
+        meta: MetaStore,
+        clock: Clock,
+        execution_id: str,
+        owner: str,
+        ttl_s: float,
+        *,
+        group: GroupCommit | None = None,
     ) -> None:
         self.meta = meta
+        #: the drive's group commit, whose journal this thread folds when it is due
+        self.group = group
         self.clock = clock
         self.execution_id = execution_id
         self.owner = owner
@@ -64,7 +81,17 @@ class Heartbeat:
 
     def _run(self) -> None:
         interval = max(0.01, self.ttl_s / 3)
-        while not self._stop.wait(interval):
+        group = self.group
+        beat_at = time.monotonic() + interval
+        while True:
+            wait = beat_at - time.monotonic()
+            if group is not None:
+                wait = min(wait, group.fold_due())
+            if self._stop.wait(max(0.0, wait)):
+                return
+            if time.monotonic() < beat_at:
+                continue  # woke to fold: fold_due() at the top of the loop
+            beat_at = time.monotonic() + interval
             try:
                 held = self.meta.acquire_lease(
                     self.execution_id, self.owner, self.clock.now(), self.ttl_s

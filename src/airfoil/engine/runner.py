@@ -29,7 +29,6 @@ from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import NotFoundError
 from airfoil.core.phases import ErrorKind, ExecutionPhase
 from airfoil.core.records import (
-    AttemptRecord,
     ErrorInfo,
     EventRecord,
     ExecutionRecord,
@@ -44,9 +43,9 @@ from airfoil.engine._drive_support import (
     Timers,
     env_secret,
     finished_event,
-    items_only,
 )
-from airfoil.engine._journal import ItemJournal, merge_journal
+from airfoil.engine._group_commit import GroupCommit
+from airfoil.engine._journal import ItemJournal, replay_batch
 from airfoil.engine._lease import Heartbeat
 from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import replace_environment
@@ -77,14 +76,18 @@ class EngineSettings:
     cache_reservation_ttl_s: float = 3600.0
     retry_backoff_s: float = 0.05
     max_parallel: int | None = None
-    #: Where map items are journaled one by one between store commits (see ``_journal``);
-    #: empty: every batch of items is committed to the store (slower for big maps).
+    #: Where a drive journals its batches (map items, a chained task's end and its
+    #: successor's start) between store commits (see ``_journal`` and ``_group_commit``);
+    #: empty: every batch is committed to the store (slower for big maps and long chains).
     journal_dir: str = ""
     journal_sync: bool = False
-    #: Journaled items are committed to the store at the latest after this many of them or
-    #: this many seconds (and with any batch that holds anything else).
+    #: Journaled records are committed to the store at the latest after this many of them
+    #: or this many seconds (and with any batch that changes the execution or the cache):
+    #: about the most a reader of the store (the console, ``airfoil executions show``,
+    #: another process) lags behind a drive. A group a tenth of a second long already holds
+    #: hundreds of trivial tasks: longer buys little and leaves readers further behind.
     journal_max_items: int = 1024
-    journal_max_s: float = 1.0
+    journal_max_s: float = 0.1
     #: How often the per-phase counts of running maps are written (they are derived data).
     map_counts_every_s: float = 0.5
     project: str = "default"
@@ -233,8 +236,18 @@ class Engine:
     def drive(self, execution_id: str) -> ExecutionRecord:
         """Run an execution to a terminal phase (also: resume one that was interrupted)."""
         self._take_lease(execution_id)
+        settings = self.settings
+        group = GroupCommit(
+            self.meta,
+            self.journal,
+            execution_id,
+            (execution_id, self.owner),
+            now=self.clock.now(),
+            max_records=settings.journal_max_items,
+            max_s=settings.journal_max_s,
+        )
         heartbeat = Heartbeat(
-            self.meta, self.clock, execution_id, self.owner, self.settings.lease_ttl_s
+            self.meta, self.clock, execution_id, self.owner, settings.lease_ttl_s, group=group
         )
         heartbeat.start()
         try:
@@ -242,13 +255,15 @@ class Engine:
             if state is None:
                 self._commit_journal(execution_id)
                 state = self.load_state(execution_id)
-            loop = _Loop(self, state, heartbeat)
+            loop = _Loop(self, state, heartbeat, group)
             try:
                 with self.executor.session():  # per-attempt setup kept across the drive
                     loop.run()
             except EngineBug as exc:  # no workflow may crash the engine
+                group.close()  # the journal stays: _engine_failed commits it
                 return self._engine_failed(loop, exc)
             finally:
+                group.close()
                 loop.admission.close()
             return state.execution
         finally:
@@ -302,14 +317,15 @@ class Engine:
         return state.execution if state is not None else self.meta.get_execution(exec_id)
 
     def _commit_journal(self, execution_id: str) -> None:
-        """Commit the map items an interrupted drive journaled but had not committed."""
+        """Commit what an interrupted drive journaled but had not committed (the lease held)."""
         if self.journal is None:
             return
         journaled = self.journal.read(execution_id)
         if journaled:
-            news = merge_journal(self.meta.get_attempts(execution_id), journaled)
-            if news:
-                self.meta.write(StoreBatch(attempts=news, lease=(execution_id, self.owner)))
+            news = replay_batch(self.meta, execution_id, journaled)
+            if news is not None:
+                news.lease = (execution_id, self.owner)
+                self.meta.write(news)
         self.journal.clear(execution_id)
 
     def _take_lease(self, execution_id: str) -> None:
@@ -329,7 +345,14 @@ class Engine:
         return self.launcher.recover(execution_id, new_id=new_id, executor=self.executor.name)
 
     def abort(self, execution_id: str, reason: str = "aborted by user") -> ExecutionRecord:
-        """Abort an execution that no engine is driving."""
+        """Abort an execution that no engine is driving (what an interrupted drive of it
+        journaled is committed first: the abort is written over its latest state)."""
+        if self.journal is not None and self.journal.read(execution_id):
+            self._take_lease(execution_id)
+            try:
+                self._commit_journal(execution_id)
+            finally:
+                self.meta.release_lease(execution_id, self.owner)
         return self.launcher.abort(
             execution_id, reason, owner=self.owner, lease_ttl_s=self.settings.lease_ttl_s
         )
@@ -354,15 +377,15 @@ class EngineBug(Exception):
 class _Loop:
     """One drive of one execution."""
 
-    def __init__(self, engine: Engine, state: sm.RunState, heartbeat: Heartbeat) -> None:
+    def __init__(
+        self, engine: Engine, state: sm.RunState, heartbeat: Heartbeat, group: GroupCommit
+    ) -> None:
         self.e = engine
         self.state = state
         self.heartbeat = heartbeat
         now = engine.clock.now()
         self.maps_flushed = now
-        self.stored_at = now
-        #: journaled item attempts not yet in the store, by (item, attempt)
-        self.deferred: dict[tuple[str, int], AttemptRecord] = {}
+        self.group = group
         self.timers = Timers()
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
@@ -463,9 +486,9 @@ class _Loop:
             self.heartbeat.check()
 
     def commit(self) -> bool:
-        """Make the state machine's pending batch durable before anything is acted on:
-        journal it if it holds map items only (see ``_journal``), else write it to the store
-        with whatever was journaled, fenced by the lease. Whether the store was written."""
+        """Make the state machine's pending batch durable before anything is acted on: in
+        the journal, or in the store with what was journaled (see ``_group_commit``), fenced
+        by the lease. Whether readers of the run's state have news (``on_change``)."""
         e = self.e
         now = e.clock.now()
         counts = now - self.maps_flushed >= e.settings.map_counts_every_s
@@ -475,30 +498,7 @@ class _Loop:
         if not batch:
             return False
         self.heartbeat.check()
-        journal = e.journal
-        exec_id = self.state.execution.id
-        if (
-            journal is not None
-            and items_only(batch)
-            and len(self.deferred) < e.settings.journal_max_items
-            and now - self.stored_at < e.settings.journal_max_s
-        ):
-            journal.append(exec_id, batch.attempts)
-            for att in batch.attempts:
-                self.deferred[(att.node_id, att.attempt)] = att
-            return False
-        journaled = bool(self.deferred)
-        if journaled:
-            merged = self.deferred
-            merged.update({(a.node_id, a.attempt): a for a in batch.attempts})
-            batch.attempts = list(merged.values())
-            self.deferred = {}
-        batch.lease = self.heartbeat.fence
-        e.meta.write(batch)
-        self.stored_at = now
-        if journaled and journal is not None:
-            journal.clear(exec_id)  # its records are in the store now
-        return True
+        return self.group.commit(batch, now)
 
     def attempt_request(self, cmd: sm.StartAttempt) -> AttemptRequest:
         """What an executor needs to run the attempt a StartAttempt asks for."""
