@@ -8,12 +8,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from importlib.util import find_spec
 
 import pytest
 
-pytestmark = pytest.mark.unit
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.skipif(find_spec("ray") is None, reason="Ray: pip install 'airfoil[ray]'"),
+]
 
-pytest.importorskip("ray", reason="Ray: pip install 'airfoil[ray]'")
 
 _FRESH = textwrap.dedent(
     """
