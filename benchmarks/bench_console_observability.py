@@ -10,7 +10,9 @@ written to the same store (``put_failure``, over 100 executions). ``airfoil serv
 --no-engine`` serves them. Each load opens the page in a fresh browser context (no cache) and
 reads when the chart was first drawn (uPlot's draw hook) / the groups table was first on the
 page (``performance.now()`` from navigation start: page, API calls, decoding, drawing). The
-first load after the server starts is *cold*; the median of the following is *warm*.
+first load after the server starts is *cold*; the median of the following is *warm*. For the
+Runs page it also reports how many rows are in the page after the first paint (past 200 rows
+only those on screen are drawn) and the time from scrolling to the end to the last row drawn.
 
     python benchmarks/bench_console_observability.py [--points 100000 --failures 10000 --runs 5]
         [--rows 1000] [--only chart,failures,runs]
@@ -76,6 +78,39 @@ def _loads(
             api.append(float(page.evaluate(_API_DONE)) / 1000)
         ctx.close()
     return samples[0], samples[1:]
+
+
+#: Scrolls the Runs table's page to its end and resolves with the ms until the last row is
+#: on the page (drawn at once without windowing; drawn by the window's scroll handler with).
+_SCROLL_TO_END = """async () => {
+    const ids = () => [...document.querySelectorAll('table.runs-table tr[data-execution]')];
+    const total = Number(document.querySelector('.runs-count').dataset.rows);
+    const t0 = performance.now();
+    window.scrollTo(0, document.documentElement.scrollHeight);
+    for (;;) {
+        const row = document.querySelector(`table.runs-table tr[data-row="${total - 1}"]`)
+            ?? (ids().length === total ? ids()[total - 1] : null);
+        if (row && row.getBoundingClientRect().bottom <= window.innerHeight + 1) break;
+        await new Promise((r) => requestAnimationFrame(r));
+    }
+    await new Promise((r) => requestAnimationFrame(r));
+    return performance.now() - t0;
+}"""
+
+
+def _runs_table(browser: object, url: str) -> tuple[int, float]:
+    """Rows in the DOM after the Runs page's first paint, and the time (s) to scroll to its
+    last row (warm: a second load in one context)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    page.goto(url)
+    page.wait_for_selector("table.runs-table[data-painted-at]", timeout=60_000)
+    page.reload()
+    page.wait_for_selector("table.runs-table[data-painted-at]", timeout=60_000)
+    drawn = int(page.evaluate("() => document.querySelectorAll('tr[data-execution]').length"))
+    took = float(page.evaluate(_SCROLL_TO_END)) / 1000
+    ctx.close()
+    return drawn, took
 
 
 def _fill_failures(home: Path, n: int) -> None:
@@ -244,6 +279,14 @@ def main() -> None:
                             f"; its API answers in by {api_at[0]:.3f} s cold, "
                             f"{statistics.median(api_at[1:]):.3f} s warm"
                         )
+                        if key == "runs":
+                            scrolls = [_runs_table(browser, page) for _ in range(args.runs)]
+                            print(
+                                f"{what}: {scrolls[0][0]} rows in the page after the first "
+                                f"paint; scroll to the last row: median "
+                                f"{statistics.median(t for _, t in scrolls):.3f} s "
+                                f"(n={len(scrolls)})"
+                            )
                 finally:
                     browser.close()
         finally:

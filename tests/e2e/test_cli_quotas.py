@@ -18,12 +18,17 @@ pytestmark = [pytest.mark.e2e]
 
 FLOW = textwrap.dedent(
     """
+    import os
     import time
     import airfoil as af
 
     @af.task(requests=af.Resources(gpu=1))
     def train(x: int) -> int:
-        time.sleep(0.5)
+        # Held until the test has seen the queue: the others wait for the quota meanwhile,
+        # however slowly a busy machine runs the test's polls.
+        gate = os.environ.get("SWEEP_GATE")
+        while gate and not os.path.exists(gate):
+            time.sleep(0.05)
         return x
 
     @af.workflow
@@ -67,6 +72,7 @@ def test_queue_shows_another_process_waiting_for_quota(
 ) -> None:
     flow = tmp_path / "sweepflow.py"
     flow.write_text(FLOW)
+    gate = tmp_path / "open-the-gate"
     assert cli("quotas", "set", "ml", "--gpu", "1", "--no-borrow").code == 0
     env = dict(
         os.environ,
@@ -74,6 +80,7 @@ def test_queue_shows_another_process_waiting_for_quota(
         AIRFOIL_GPUS="2",
         AIRFOIL_PROJECT="ml",
         AIRFOIL_EXECUTOR="process",
+        SWEEP_GATE=str(gate),
     )
     run = subprocess.Popen(
         [sys.executable, "-m", "airfoil.cli", "run", "--json", str(flow), "sweep"],
@@ -84,23 +91,29 @@ def test_queue_shows_another_process_waiting_for_quota(
         text=True,
     )
     try:
+        rows: list[dict[str, Any]] = []
         waiting: list[dict[str, Any]] = []
         deadline = time.monotonic() + 60
         while not waiting and run.poll() is None and time.monotonic() < deadline:
             r = cli("queue", "--json")
             assert r.code == 0, r.err
-            waiting = [row for row in r.json() if row["state"] == "waiting"]
+            rows = r.json()
+            waiting = [row for row in rows if row["state"] == "waiting"]
             time.sleep(0.2)
         assert waiting, "the run's queue never showed waiting attempts"
+        # the quota's one GPU is held by the one attempt that runs (held at the gate)
+        assert [row["state"] for row in rows].count("running") == 1, rows
         row = waiting[0]
         assert row["project"] == "ml" and row["gpu"] == 1 and row["task"].endswith("train")
         assert "quota" in row["reason"] and "ml" in row["reason"], row
         table = cli("queue")
-        assert table.code == 0
+        assert table.code == 0 and "waiting" in table.out, table.out
+        gate.touch()  # the held attempt ends; the waiting ones run one at a time
         out, err = run.communicate(timeout=90)
         assert run.returncode == 0, err
         assert json.loads(out)["outputs"]["o0"] == list(range(6))
     finally:
+        gate.touch()  # never leave a worker held
         if run.poll() is None:
             run.kill()
             run.communicate()

@@ -23,10 +23,15 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.ray]
 
-pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
-
 from test_console import _port  # noqa: E402
 from test_deploy import ROW, _alive, _until, trained  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_ray_serve() -> None:
+    """Skip without Ray Serve; asked when the tests run, not while collecting (importing
+    it takes seconds)."""
+    pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
 
 
 def _comm(pid: int) -> str:

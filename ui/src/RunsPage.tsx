@@ -8,6 +8,7 @@ import type { S } from "./api";
 import { enc, get } from "./api";
 import { Link, Phase, Problem } from "./components";
 import { navigate, setQuery } from "./router";
+import { useRowWindow } from "./rowWindow";
 import { fmtDuration, fmtTime, useFetch } from "./util";
 
 type RunsTableOut = S["RunsTableOut"];
@@ -38,6 +39,9 @@ export function RunsPage(props: { project: string; query: URLSearchParams }) {
   const t = useFetch<RunsTableOut | null>(url, () => (workflow ? get<RunsTableOut>(url) : Promise.resolve(null)));
   const d = t.data;
   const table = useRef<HTMLTableElement>(null);
+  const body = useRef<HTMLTableSectionElement>(null);
+  // past ~200 rows only those on screen are drawn (a 1,000-row page took ~3 s to paint whole)
+  const win = useRowWindow(body, d?.rows.length ?? 0);
   useEffect(() => {
     // when the rows were first on the page (ms since navigation): read by the benchmark
     if (table.current && !table.current.dataset.paintedAt) {
@@ -109,7 +113,7 @@ export function RunsPage(props: { project: string; query: URLSearchParams }) {
             // fixed layout: the columns' widths come from <colgroup>, so the browser lays out
             // 1,000 rows without measuring every cell first (auto layout took ~1 s of a
             // 1,000-row paint on the benchmark's machine)
-            <table class="list runs-table" ref={table} style={{ minWidth: `${533 + (d.inputs.length + 3 * d.metrics.length) * 90}px` }}>
+            <table class={`list runs-table${win.on ? " windowed" : ""}`} ref={table} aria-rowcount={d.rows.length + 2} style={{ minWidth: `${533 + (d.inputs.length + 3 * d.metrics.length) * 90}px` }}>
               <colgroup>
                 <col style={{ width: "28px" }} />
                 <col style={{ width: "170px" }} />
@@ -134,21 +138,23 @@ export function RunsPage(props: { project: string; query: URLSearchParams }) {
                   {d.metrics.flatMap((m) => AGGS.map((a) => head(`${m}:${a}`, a, "num")))}
                 </tr>
               </thead>
-              <tbody>
-                {d.rows.map((r) => (
-                  <tr data-execution={r.id} class={selected.includes(r.id) ? "selected" : ""}>
+              <tbody ref={body} onKeyDown={win.onKeyDown}>
+                {win.above ? <tr class="spacer" aria-hidden="true" style={{ height: `${win.above}px` }}><td colSpan={5 + d.inputs.length + 3 * d.metrics.length} /></tr> : null}
+                {d.rows.slice(win.start, win.end).map((r, k) => (
+                  <tr key={r.id} data-execution={r.id} data-row={win.start + k} aria-rowindex={win.start + k + 3} class={selected.includes(r.id) ? "selected" : ""}>
                     <td><input type="checkbox" name={`select-${r.id}`} checked={selected.includes(r.id)} onChange={(e) => pick(r.id, (e.target as HTMLInputElement).checked)} /></td>
                     <td class="mono"><Link to={`/projects/${enc(project)}/executions/${enc(r.id)}`}>{r.id}</Link></td>
                     <td><Phase phase={r.phase} /></td>
                     <td class="small">{fmtTime(r.started_at ?? r.created_at)}</td>
                     <td>{fmtDuration(r.duration)}</td>
-                    {d.inputs.map((i) => <td class="mono small" data-input={i}>{r.inputs[i] ?? ""}</td>)}
+                    {d.inputs.map((i) => <td class="mono small" data-input={i} title={r.inputs[i] ?? ""}>{r.inputs[i] ?? ""}</td>)}
                     {d.metrics.flatMap((m) => AGGS.map((a) => {
                       const s = r.metrics[m];
                       return <td class="num mono" data-metric={`${m}:${a}`}>{s ? (s[a] === null && a === "last" ? "NaN" : num(s[a])) : ""}</td>;
                     }))}
                   </tr>
                 ))}
+                {win.below ? <tr class="spacer" aria-hidden="true" style={{ height: `${win.below}px` }}><td colSpan={5 + d.inputs.length + 3 * d.metrics.length} /></tr> : null}
               </tbody>
             </table>
           ) : (

@@ -41,7 +41,10 @@ class _Shown:
             self.offsets[key] = 0
             if self.level:
                 self.filters[key] = self._make(self.level)
-        if text is None:
+        if text is None or len(text) < self.offsets[key]:
+            # Nothing, or a read shorter than what was printed: the log between its live
+            # copy and its whole text (not found, or being written). Logs only grow, so the
+            # next read goes on from the same place; moving back would print lines twice.
             return
         new = text[self.offsets[key] :]
         self.offsets[key] = len(text)

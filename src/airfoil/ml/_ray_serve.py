@@ -23,17 +23,25 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import ray
-from ray import serve
+from pydantic.warnings import PydanticDeprecatedSince20
 from ray.experimental import internal_kv
 
 from airfoil.core.errors import ConfigError, UnschedulableTaskError
 from airfoil.core.resources import ResourceSpec
 from airfoil.ml._registry import local_registry, parse_ref
 from airfoil.ml._serve import ModelService, create_service, find_model
+
+with warnings.catch_warnings():
+    # Ray Serve defines its config models with a pydantic v1 idiom (extra ``Field``
+    # keywords) and pydantic warns as they are defined: Ray's own deprecation, nothing the
+    # user can act on, and fatal to a program run with ``-W error``. Only those are hidden.
+    warnings.filterwarnings("ignore", category=PydanticDeprecatedSince20, module=r"ray\.serve\.")
+    from ray import serve
 
 __all__ = [
     "AppState",

@@ -31,7 +31,9 @@ Several servers on one database each run a supervisor; a deployment's processes 
 by the one holding its lease (claimed atomically in the store, renewed every pass), and
 another takes over, re-adopting the processes, when the holder's lease runs out.
 Replica processes outlive the server: a new server re-adopts a recorded replica that still
-answers ``/health`` for the deployment's model on its port, and restarts the others.
+answers ``/health`` for the deployment's model on its port, and restarts the others (one
+whose process lives is asked again each pass for ``_ADOPT_GRACE_S`` before that: on a busy
+machine a first ``/health`` can take longer than its timeout).
 
 Invariant: only processes this supervisor started, or re-adopted after checking their
 ``/health``, are ever signalled.
@@ -68,7 +70,9 @@ log = logging.getLogger("airfoil.server.deployments")
 _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 30.0
 _STABLE_S = 60.0  # a replica that ran this long restarts from the first backoff again
-_ADOPT_GRACE_S = 5.0  # an adopted replica that stops answering this long is restarted
+#: An adopted replica that stops answering this long is restarted, and a recorded one whose
+#: process lives is asked this long before it is given up.
+_ADOPT_GRACE_S = 5.0
 
 
 def backoff_s(restarts: int) -> float:
@@ -171,6 +175,8 @@ class Supervisor:
         self.interval_s = interval_s
         self.python = python
         self._procs: dict[_Key, _Process] = {}
+        #: Recorded replicas whose process lives but has not answered yet: when first asked.
+        self._adopting: dict[_Key, float] = {}
         self._lock = threading.Lock()  # one reconcile at a time (thread and API calls)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -242,6 +248,7 @@ class Supervisor:
                 if updated != deployment:
                     self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
             self._ray_held &= {(d.project, d.name) for d in deployments}
+            self._adopting = {k: t for k, t in self._adopting.items() if k in wanted}
             self._release_unwanted(wanted)
             for zygote_key in [k for k in self._zygotes if k not in {w[:2] for w in wanted}]:
                 self._close_zygote(zygote_key)
@@ -342,11 +349,17 @@ class Supervisor:
         if proc is None and r.pid is not None and r.status in ("starting", "ready"):
             # Recorded by an earlier server: adopt it if it still serves this model.
             if self._answers(r.port, d.name) is not None:
+                self._adopting.pop(key, None)
                 proc = _Process(None, r.pid, r.port, now, now, cpus=tuple(r.cpus))
                 self._procs[key] = proc
                 self._admit(d, r.index)  # it runs: counted as soon as the queue has room
                 log.info("re-adopted replica %s of %s/%s (pid %s)", r.index, *key[:2], r.pid)
-            else:
+            elif _pid_alive(r.pid) and now - self._adopting.setdefault(key, now) < _ADOPT_GRACE_S:
+                # Its process lives but did not answer in time (a busy machine): asked again
+                # next pass. Given up at once, a second process would start beside it.
+                return r
+            else:  # gone, or silent for the grace: restarted (never signalled: unverified)
+                self._adopting.pop(key, None)
                 r = _exited(r, None, now)
         if proc is None:
             if r.status in ("backoff", "queued") and now >= r.next_start_at:

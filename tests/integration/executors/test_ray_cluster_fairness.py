@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,15 @@ from test_ray_cluster import Cluster, running
 from airfoil.core.records import AttemptRecord
 from airfoil.store._open import open_meta_store
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
+    ),
+]
 
-pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
 
 ITEMS = 48  # per project: 12 times what its share of the 6 GPUs holds at once (2:1)
 SECONDS = 0.8  # per item: long beside the per-attempt overhead, short for the whole test

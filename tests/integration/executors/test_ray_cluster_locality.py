@@ -19,6 +19,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,15 @@ from test_ray_cluster_scheduling import MARKING
 from airfoil.store._open import open_meta_store
 from airfoil.store.blob import LocalBlobStore
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
+    ),
+]
 
-pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
 
 SIZE = 30 * 10**6
 

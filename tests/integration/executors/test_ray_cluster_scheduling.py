@@ -23,6 +23,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,15 @@ from test_ray_cluster import Cluster
 
 from airfoil.store._open import open_meta_store
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
+    ),
+]
 
-pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
 
 #: A flow's start: ``mark(what)`` appends ``what``, the node it ran on and the time to @LOG@.
 MARKING = textwrap.dedent(

@@ -17,15 +17,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 from test_ray_cluster import Cluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
+    ),
+    pytest.mark.skipif(
+        find_spec("torch") is None, reason="torch is not installed: pip install 'airfoil[train]'"
+    ),
+]
 
-pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
-pytest.importorskip("torch", reason="torch is not installed: pip install 'airfoil[train]'")
 
 FLOWS = Path(__file__).parent.parent / "training"
 STEPS, EVERY, SEED = 16, 4, 7

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.util import find_spec
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
+    ),
+]
 
-pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
 
 # Ray started from a thread that then ends (as a server's supervisor or request thread does):
 # the local head's processes get a parent-death signal bound to the starting *thread*, so

@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-torch = pytest.importorskip("torch")
+# (a found-spec check, not importorskip: importing torch while collecting costs seconds)
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed"),
+]
 
 
 def _example(repo_root: Path) -> Any:

@@ -28,14 +28,16 @@ from airfoil.wire._deployments import DeploymentIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
 
-serve_api = pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
-from airfoil.ml._ray_serve import RayServe  # noqa: E402
-
 ROW = {"a": 1.0, "b": 1.0, "c": 0.0}
 
 
 @pytest.fixture
 def on_ray(tmp_path: Path, ray_session: None) -> Iterator[dict[str, Any]]:
+    # Ray Serve is imported here, not while collecting (seconds; most runs collect this
+    # module without running it)
+    serve_api = pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
+    from airfoil.ml._ray_serve import RayServe
+
     home = tmp_path / "home"
     store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
     registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")

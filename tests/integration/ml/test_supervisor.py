@@ -4,8 +4,13 @@ on its port; stopping the deployment leaves no process."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +22,10 @@ from _tiny import model
 
 from airfoil.ml import ModelRegistry
 from airfoil.server._deployments import deploy
-from airfoil.server._supervisor import ServiceEnv, Supervisor
+from airfoil.server._supervisor import ServiceEnv, Supervisor, free_port
 from airfoil.store.blob import open_blob_store
+from airfoil.store.deployments import Deployment, Replica
+from airfoil.store.memory_artifacts import MemoryArtifactStore
 from airfoil.store.sql import SqlArtifactStore
 from airfoil.wire._deployments import DeploymentIn
 
@@ -89,8 +96,11 @@ def test_two_servers_run_a_deployment_once_and_hand_it_over(tmp_path: Path) -> N
     registry = ModelRegistry(store_a, open_blob_store(str(home / "blobs")), "default")
     trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
     env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
-    a = Supervisor(store_a, env, interval_s=0.2, lease_ttl_s=2.0)
-    b = Supervisor(store_b, env, interval_s=0.2, lease_ttl_s=2.0)
+    # The lease outlasts any pass on a busy machine (a pass that took longer than a 2 s lease
+    # let the other server take over mid-check); the handover below does not wait for it to
+    # run out: the server that goes away hands its lease back.
+    a = Supervisor(store_a, env, interval_s=0.2, lease_ttl_s=15.0)
+    b = Supervisor(store_b, env, interval_s=0.2, lease_ttl_s=15.0)
     pids: set[int] = set()
     try:
         deploy(store_a, "default", DeploymentIn(ref=trained.ref, replicas=2), time.time())
@@ -104,19 +114,29 @@ def test_two_servers_run_a_deployment_once_and_hand_it_over(tmp_path: Path) -> N
 
         first = _until("two ready replicas", ready)
         pids.update(r.pid for r in first.members if r.pid)
+        # Both started at once: either may have won the lease; the other must start nothing.
+        holder, other = (a, b) if first.owner == a.owner else (b, a)
+        assert first.owner == holder.owner != other.owner
         time.sleep(1.0)  # several passes of both supervisors
         again = ready()
         assert again is not None and {r.pid for r in again.members} == pids
-        assert again.owner == a.owner != b.owner and len(pids) == 2
+        assert again.owner == holder.owner and len(pids) == 2
+        assert all(r.restarts == 0 for r in again.members)
 
-        a.close()  # the first server goes away: the second takes over the same processes
+        holder.close()  # that server goes away: the other takes over the same processes
         taken = _until(
             "the other server holding it",
-            lambda: (d := store_b.get_deployment("default", "tiny")) and d.owner == b.owner and d,
+            lambda: (
+                (d := store_a.get_deployment("default", "tiny")) and d.owner == other.owner and d
+            ),
         )
         assert {r.pid for r in taken.members} == pids and all(_alive(p) for p in pids)
         assert all(r.restarts == 0 for r in taken.members)
-        b.stop_deployment("default", "tiny")
+        time.sleep(1.0)  # several passes of the new holder: it keeps them, starts none
+        kept = ready()
+        assert kept is not None and kept.owner == other.owner
+        assert {r.pid for r in kept.members} == pids and all(r.restarts == 0 for r in kept.members)
+        other.stop_deployment("default", "tiny")
         assert not any(_alive(p) for p in pids)
     finally:
         a.close()
@@ -126,3 +146,116 @@ def test_two_servers_run_a_deployment_once_and_hand_it_over(tmp_path: Path) -> N
                 os.kill(pid, signal.SIGKILL)
         store_a.close()
         store_b.close()
+
+
+class _Health:
+    """A stand-in ``/health`` of a recorded replica (of model ``tiny``) that answers after
+    ``delay`` seconds: a replica process on a busy machine."""
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                time.sleep(outer.delay)
+                body = json.dumps({"model": "tiny", "version": 1}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except OSError:  # the supervisor stopped waiting
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _recorded(store: MemoryArtifactStore, port: int, pid: int) -> None:
+    """A deployment as a server that went away left it: one ready replica, its pid."""
+    now = time.time()
+    member = Replica(index=0, port=port, pid=pid, status="ready", version=1, started_at=now)
+    store.put_deployment(
+        Deployment(
+            project="default",
+            name="tiny",
+            ref="tiny:1",
+            replicas=1,
+            created_at=now,
+            updated_at=now,
+            owner="gone:1:x",
+            members=[member],
+        )
+    )
+
+
+def test_a_replica_slow_to_answer_is_adopted_not_started_twice(tmp_path: Path) -> None:
+    # Before: one /health slower than the supervisor's timeout (a busy machine) and the
+    # recorded replica was given up: a second process started beside the first, which ran
+    # on, unsupervised (the handover test's pids changed and restarts was 1).
+    replica = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    health = _Health()
+    store = MemoryArtifactStore()
+    env = ServiceEnv(str(tmp_path), None, str(tmp_path / "blobs"), str(tmp_path / "logs"))
+    supervisor = Supervisor(store, env, lease_ttl_s=10.0)
+    try:
+        _recorded(store, health.port, replica.pid)
+        health.delay = 1.0  # over the supervisor's 0.5 s
+        t0 = time.time()
+        supervisor.reconcile(t0)
+        supervisor.reconcile(t0 + 1.0)
+        d = store.get_deployment("default", "tiny")
+        assert d is not None and d.owner == supervisor.owner
+        (r,) = d.members
+        assert (r.pid, r.status, r.restarts) == (replica.pid, "ready", 0)
+        health.delay = 0.0  # it answers in time now: adopted
+        supervisor.reconcile(t0 + 2.0)
+        supervisor.reconcile(t0 + 2.5)
+        d = store.get_deployment("default", "tiny")
+        assert d is not None
+        (r,) = d.members
+        assert (r.pid, r.status, r.restarts) == (replica.pid, "ready", 0)
+        assert replica.poll() is None
+        assert not list((tmp_path / "logs").glob("*.log"))  # no second process was started
+    finally:
+        supervisor.close()
+        health.close()
+        replica.kill()
+        replica.wait()
+
+
+def test_a_recorded_replica_that_never_answers_is_restarted_after_the_grace(
+    tmp_path: Path,
+) -> None:
+    # Alive but silent (or another process that took its pid): given up after the grace,
+    # and never signalled, since it was never seen to be the deployment's replica.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    store = MemoryArtifactStore()
+    env = ServiceEnv(str(tmp_path), None, str(tmp_path / "blobs"), str(tmp_path / "logs"))
+    supervisor = Supervisor(store, env, lease_ttl_s=10.0)
+    try:
+        _recorded(store, free_port(), other.pid)  # nothing listens there
+        t0 = time.time()
+        supervisor.reconcile(t0)
+        d = store.get_deployment("default", "tiny")
+        assert d is not None and (d.members[0].status, d.members[0].restarts) == ("ready", 0)
+        supervisor.reconcile(t0 + 6.0)  # past the grace
+        d = store.get_deployment("default", "tiny")
+        assert d is not None
+        (r,) = d.members
+        assert (r.status, r.pid, r.restarts) == ("backoff", None, 1)
+        assert other.poll() is None  # not signalled
+    finally:
+        supervisor.close()
+        other.kill()
+        other.wait()

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 FLOW = textwrap.dedent(
     """
     import logging
+    import os
     import sys
     import time
 
@@ -54,7 +55,10 @@ FLOW = textwrap.dedent(
 
     @af.task
     def ticking(n: int) -> int:
+        gate = os.environ.get("TICK_GATE")  # the last tick waits until the test opens it
         for i in range(n):
+            while gate and i == n - 1 and not os.path.exists(gate):
+                time.sleep(0.05)
             print("tick", i, flush=True)
             time.sleep(0.4)
         return n
@@ -166,27 +170,51 @@ def test_a_task_that_configures_logging_logs_each_record_once(work: Path) -> Non
 
 
 def test_follow_prints_a_running_execution_until_it_ends(work: Path) -> None:
+    # The last tick waits at a gate the test opens once the follower has printed ticks of
+    # the running attempt: on a busy machine the follower's start took longer than the
+    # 20 ticks, and it found the execution already ended ('(succeeded)', not '(running)').
+    gate = work / "open-the-gate"
     args = ["run", "--name", "tick-1", "flow.py", "ticks", "--n", "20"]
+    env = dict(os.environ, COLUMNS="200", TICK_GATE=str(gate))
     run = subprocess.Popen(
         [sys.executable, "-m", "airfoil.cli", *args],
         cwd=work,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    out, err = work / "follow.out", work / "follow.err"
+    follower = None
     try:
         deadline = time.monotonic() + 60
         while _cli(work, "executions", "show", "tick-1", "--json", ok=False).returncode != 0:
             assert time.monotonic() < deadline and run.poll() is None
             time.sleep(0.1)
-        followed = _cli(work, "logs", "-f", "tick-1")
+        with out.open("w") as o, err.open("w") as e:
+            follower = subprocess.Popen(
+                [sys.executable, "-m", "airfoil.cli", "logs", "-f", "tick-1"],
+                cwd=work,
+                env=env,
+                stdout=o,
+                stderr=e,
+            )
+        deadline = time.monotonic() + 90
+        while "tick 18" not in out.read_text():  # followed while it runs, up to the gate
+            assert time.monotonic() < deadline and follower.poll() is None, out.read_text()
+            time.sleep(0.1)
+        gate.touch()
+        assert follower.wait(60) == 0, err.read_text()
         assert run.wait(60) == 0
     finally:
-        if run.poll() is None:
-            run.kill()
-    lines = [e.text for e in entries(followed.stdout.split("\n", 1)[1])]
-    assert lines == [f"tick {i}" for i in range(20)], followed.stdout
-    assert followed.stdout.startswith("== n0 attempt 1 (running)")
-    assert "execution tick-1 succeeded" in followed.stderr
+        gate.touch()
+        for proc in (run, follower):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    stdout = out.read_text()
+    lines = [e.text for e in entries(stdout.split("\n", 1)[1])]
+    assert lines == [f"tick {i}" for i in range(20)], stdout
+    assert stdout.startswith("== n0 attempt 1 (running)")
+    assert "execution tick-1 succeeded" in err.read_text()
     # following an ended execution prints it whole and stops; --level applies
     again = _cli(work, "logs", "-f", "tick-1", "--level", "WARNING")
     assert "tick" not in again.stdout and "succeeded" in again.stderr

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 import httpx
@@ -23,9 +24,14 @@ import psutil
 import pytest
 from _srv import free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
-
-pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
+    ),
+]
 
 
 @pytest.mark.timeout(300)

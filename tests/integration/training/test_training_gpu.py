@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -26,18 +27,28 @@ from airfoil.local import LocalRuntime
 from airfoil.settings import AirfoilSettings
 from airfoil.types import ValueContext
 
-torch = pytest.importorskip("torch")
+pytestmark = [pytest.mark.integration, pytest.mark.gpu]
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-]
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_cuda() -> None:
+    """Skip without torch or a CUDA GPU; asked when the tests run, not while collecting
+    (importing torch takes seconds, and most runs collect this module only to skip it)."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-import _ddp_gpu_flow  # noqa: E402
+
+def _flow() -> ModuleType:
+    """The GPU flow, imported when a test runs: it asks torch for the GPUs at import."""
+    import _ddp_gpu_flow
+
+    return _ddp_gpu_flow
+
 
 STEPS, EVERY, SEED = 12, 4, 11
 
@@ -56,7 +67,7 @@ def _train(tmp: Path, delay: float, kill_at: int | None) -> tuple[float, list[tu
     try:
         eid = _launch(
             rt,
-            _ddp_gpu_flow.ddp_gpu,
+            _flow().ddp_gpu,
             steps=STEPS,
             every=EVERY,
             seed=SEED,
@@ -72,12 +83,11 @@ def _train(tmp: Path, delay: float, kill_at: int | None) -> tuple[float, list[tu
             killer.join(5)
         assert record.phase == "succeeded", record.error
         assert [a.attempt for a in rt.meta.get_attempts(eid)] == [1]  # restarts inside it
-        for rank in range(_ddp_gpu_flow.WORKERS):
+        for rank in range(_flow().WORKERS):
             name, visible, backend = (marks / f"rank{rank}.device").read_text().strip().split("|")
             assert backend == "nccl" and visible, (name, visible, backend)
         visible_sets = {
-            (marks / f"rank{r}.device").read_text().split("|")[1]
-            for r in range(_ddp_gpu_flow.WORKERS)
+            (marks / f"rank{r}.device").read_text().split("|")[1] for r in range(_flow().WORKERS)
         }
         assert len(visible_sets) == 1  # the gang's GPUs, one each by LOCAL_RANK
         rows = [
@@ -128,7 +138,7 @@ def test_a_gang_asking_more_gpus_than_the_machine_has_is_refused_at_launch(
     rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="process"))
     try:
         with pytest.raises(AirfoilError, match=r"(?i)gpu"):
-            _launch(rt, _ddp_gpu_flow.too_many_gpus, x=1)
+            _launch(rt, _flow().too_many_gpus, x=1)
         assert rt.meta.list_executions() == []
     finally:
         rt.close()

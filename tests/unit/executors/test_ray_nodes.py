@@ -21,13 +21,18 @@ pytestmark = pytest.mark.unit
 GIB = 2**30
 
 
-def ray_node(node_id: str, alive: bool = True, **res: float) -> dict[str, Any]:
+def ray_node(
+    node_id: str, alive: bool = True, custom: dict[str, float] | None = None, **res: float
+) -> dict[str, Any]:
+    """A node as ``ray.nodes()`` lists it; ``custom``: resources whose names are no
+    identifiers (``node:__internal_head__``, ``accelerator_type:T4``)."""
     return {
         "NodeID": node_id,
         "Alive": alive,
         "NodeManagerAddress": "10.0.0.1",
         "Resources": {"memory": 8.0 * GIB, "object_store_memory": 1e8, f"node:{node_id}": 1.0}
-        | res,
+        | res
+        | (custom or {}),
     }
 
 
@@ -66,8 +71,8 @@ def idle(ex: RayExecutor, handle: str, req: AttemptRequest, used: float) -> None
 def test_nodes_are_read_into_records_and_cached() -> None:
     ray = FakeRay(
         [
-            ray_node("h", CPU=0.0, **{"node:__internal_head__": 1.0}),
-            ray_node("g", CPU=1.0, GPU=1.0, **{"accelerator_type:T4": 1.0}),
+            ray_node("h", CPU=0.0, custom={"node:__internal_head__": 1.0}),
+            ray_node("g", CPU=1.0, GPU=1.0, custom={"accelerator_type:T4": 1.0}),
             ray_node("x", alive=False, CPU=2.0),
         ]
     )
