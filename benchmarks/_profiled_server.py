@@ -29,6 +29,7 @@ from collections import Counter
 from typing import Any
 
 OUT = os.environ["AIRFOIL_PROFILE_DIR"]
+PREFIX = ""  # "engine_" in the server's engine process (below)
 _profiles: list[tuple[str, cProfile.Profile]] = []
 _lock = threading.Lock()
 statements: Counter[str] = Counter()
@@ -110,7 +111,7 @@ def _dump() -> None:
     if PROFILE:
         main.disable()
         stats = pstats.Stats(main)
-        stats.dump_stats(os.path.join(OUT, "main.prof"))
+        stats.dump_stats(os.path.join(OUT, PREFIX + "main.prof"))
         kinds: dict[str, pstats.Stats] = {}
         for kind, p in profiles:
             p.disable()
@@ -122,10 +123,10 @@ def _dump() -> None:
                     kinds[kind] = pstats.Stats(p)
             except TypeError:  # a profiler that never recorded anything
                 pass
-        stats.dump_stats(os.path.join(OUT, "threads.prof"))
+        stats.dump_stats(os.path.join(OUT, PREFIX + "threads.prof"))
         for kind, kstats in kinds.items():
-            kstats.dump_stats(os.path.join(OUT, re.sub(r"\W+", "_", kind) + ".prof"))
-    with open(os.path.join(OUT, "statements.json"), "w") as f:
+            kstats.dump_stats(os.path.join(OUT, PREFIX + re.sub(r"\W+", "_", kind) + ".prof"))
+    with open(os.path.join(OUT, PREFIX + "statements.json"), "w") as f:
         json.dump(
             {
                 "statements": dict(statements),
@@ -140,7 +141,16 @@ def _dump() -> None:
 _patch_threads()
 _patch_psycopg()
 main = cProfile.Profile(time.thread_time)
-atexit.register(_dump)
+if __name__ == "__mp_main__":
+    # The server's engine process (its driver slots), spawned by multiprocessing, which
+    # runs this file again as ``__mp_main__``: its files are named ``engine_*`` and written
+    # by multiprocessing's exit hooks (a spawned child ends with ``os._exit``, no atexit).
+    from multiprocessing import util
+
+    PREFIX = "engine_"
+    util.Finalize(None, _dump, exitpriority=100)
+else:
+    atexit.register(_dump)
 if PROFILE:
     main.enable()
 

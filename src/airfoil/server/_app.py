@@ -38,8 +38,11 @@ from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from airfoil.local import Runtime
     from airfoil.server._ray_deployments import ServeBackend
+    from airfoil.server._registry import Registry
     from airfoil.server._supervisor import Supervisor
     from airfoil.settings import AirfoilSettings
     from airfoil.store._schedules import ScheduleRecord
@@ -57,7 +60,12 @@ class ServerConfig:
         home: the Airfoil home (default SQLite database and blobs).
         database_url: metadata store URL (None: SQLite in ``home``).
         blob_url: blob store URL (None: ``home/blobs``).
-        run_engine: drive executions in this process (the API alone otherwise).
+        run_engine: drive executions (the API alone otherwise).
+        engine_process: drive them in a child process of this one (its own interpreter, so
+            the API's latency does not wait on the driver slots; see
+            :mod:`airfoil.server._engine_process`), not on threads of this process. Needs an
+            admission authority in the database (PostgreSQL) and a configuration that
+            pickles (``hooks`` included); ``airfoil server start`` chooses it on PostgreSQL.
         slots: executions driven at once.
         max_parallel: attempts at once per execution.
         lease_ttl_s: lease lifetime; a dead server's executions move within about this long.
@@ -91,6 +99,7 @@ class ServerConfig:
     database_url: str | None = None
     blob_url: str | None = None
     run_engine: bool = True
+    engine_process: bool = False
     slots: int = 4
     max_parallel: int | None = None
     lease_ttl_s: float = 5.0
@@ -155,9 +164,44 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
 
 
 def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
-    """The server's one runtime (stores, codecs, clock, hooks, launcher) and its driver."""
-    from airfoil.local import Runtime
+    """The server's one runtime (stores, codecs, clock, hooks, launcher) and its driver: the
+    slots in this process, or an engine process's stand-in (``config.engine_process``)."""
     from airfoil.server._driver import Driver
+    from airfoil.server._engine_process import EngineProcess
+
+    runtime, registry = _open_runtime(config)
+    metrics = Metrics(runtime.meta)
+    deps = Deps(runtime, registry)
+    if config.run_engine and config.engine_process:
+        deps.driver = EngineProcess(config, metrics, run_engine_process)
+    elif config.run_engine:
+        deps.driver = Driver(
+            runtime,
+            slots=config.slots,
+            max_parallel=config.max_parallel,
+            lease_ttl_s=config.lease_ttl_s,
+            on_change=metrics.on_change,
+            on_restart=metrics.driver_restarted,
+            on_pause=metrics.driver_paused,
+        )
+    return deps, metrics
+
+
+def run_engine_process(config: ServerConfig, conn: Connection, switch_interval_s: float) -> None:
+    """The engine process's entry (spawned by :class:`EngineProcess`): its own runtime over
+    the server's stores, driven until the API process stops it or is gone."""
+    import sys
+
+    from airfoil.server._engine_process import serve_engine
+
+    sys.setswitchinterval(switch_interval_s)  # the server's (the slots' GIL hand-offs)
+    runtime, _registry = _open_runtime(config)
+    serve_engine(runtime, config, conn)
+
+
+def _open_runtime(config: ServerConfig) -> tuple[Runtime, Registry]:
+    """The server's runtime and its registry (which the runtime closes)."""
+    from airfoil.local import Runtime
     from airfoil.server._registry import Registry
     from airfoil.store.stores import NoSecrets, open_stores
 
@@ -177,20 +221,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
         registry=registry,
         secrets=box if box is not None else NoSecrets(),
     )
-    runtime = Runtime(settings, stores, clock=config.clock, hooks=config.hooks)
-    metrics = Metrics(runtime.meta)
-    deps = Deps(runtime, registry)
-    if config.run_engine:
-        deps.driver = Driver(
-            runtime,
-            slots=config.slots,
-            max_parallel=config.max_parallel,
-            lease_ttl_s=config.lease_ttl_s,
-            on_change=metrics.on_change,
-            on_restart=metrics.driver_restarted,
-            on_pause=metrics.driver_paused,
-        )
-    return deps, metrics
+    return Runtime(settings, stores, clock=config.clock, hooks=config.hooks), registry
 
 
 class _Schedules:
