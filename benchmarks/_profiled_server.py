@@ -29,7 +29,7 @@ from collections import Counter
 from typing import Any
 
 OUT = os.environ["AIRFOIL_PROFILE_DIR"]
-PREFIX = ""  # "engine_" in the server's engine process (below)
+PREFIX = ""  # "engine_" in the server's engine process (``_in_forked_child``)
 _profiles: list[tuple[str, cProfile.Profile]] = []
 _lock = threading.Lock()
 statements: Counter[str] = Counter()
@@ -141,16 +141,38 @@ def _dump() -> None:
 _patch_threads()
 _patch_psycopg()
 main = cProfile.Profile(time.thread_time)
-if __name__ == "__mp_main__":
-    # The server's engine process (its driver slots), spawned by multiprocessing, which
-    # runs this file again as ``__mp_main__``: its files are named ``engine_*`` and written
-    # by multiprocessing's exit hooks (a spawned child ends with ``os._exit``, no atexit).
-    from multiprocessing import util
+atexit.register(_dump)
+_SERVER_PID = os.getpid()
 
+
+def _in_forked_child() -> None:
+    """The server's engine process (its driver slots), forked from the server at its start:
+    its files are named ``engine_*``, counted from the fork on, and written when its
+    ``serve_engine`` returns (the child ends with ``os._exit``: no atexit). Processes forked
+    from others (the workers, from multiprocessing's fork server, which imports this file as
+    ``__mp_main__``) write nothing."""
+    global PREFIX
+    engine = sys.modules.get("airfoil.server._engine_process")
+    if os.getppid() != _SERVER_PID or __name__ != "__main__" or engine is None:
+        return
     PREFIX = "engine_"
-    util.Finalize(None, _dump, exitpriority=100)
-else:
-    atexit.register(_dump)
+    statements.clear()
+    rows.clear()
+    thread_cpu.clear()
+    _profiles.clear()
+    main.clear()
+    serve = engine.serve_engine
+
+    def serve_then_dump(*args: Any, **kwargs: Any) -> None:
+        try:
+            serve(*args, **kwargs)
+        finally:
+            _dump()
+
+    engine.serve_engine = serve_then_dump
+
+
+os.register_at_fork(after_in_child=_in_forked_child)
 if PROFILE:
     main.enable()
 

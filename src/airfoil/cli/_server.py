@@ -158,7 +158,7 @@ def _engine_process(config: ServerConfig) -> bool:
     drive on this machine's workers and the admission authority is the database's
     (PostgreSQL), so the API process and the engine process share it. A local Ray, or
     SQLite's in-process resource queue, stays with the API."""
-    from airfoil.server._app import server_settings
+    from airfoil.server._config import server_settings
 
     return (
         config.run_engine

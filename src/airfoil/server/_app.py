@@ -16,12 +16,11 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,137 +29,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import AirfoilError, ConfigError
+from airfoil.core.errors import AirfoilError
 from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
+from airfoil.server._config import ServerConfig, open_runtime, run_engine_process, server_settings
 from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from airfoil.local import Runtime
-    from airfoil.server._ray_deployments import ServeBackend
-    from airfoil.server._registry import Registry
     from airfoil.server._supervisor import Supervisor
-    from airfoil.settings import AirfoilSettings
     from airfoil.store._schedules import ScheduleRecord
 
-__all__ = ["ServerConfig", "create_app"]
+__all__ = ["ServerConfig", "create_app", "server_settings"]
 
 log = logging.getLogger("airfoil.server")
-
-
-@dataclass
-class ServerConfig:
-    """How a server process runs.
-
-    Attributes:
-        home: the Airfoil home (default SQLite database and blobs).
-        database_url: metadata store URL (None: SQLite in ``home``).
-        blob_url: blob store URL (None: ``home/blobs``).
-        run_engine: drive executions (the API alone otherwise).
-        engine_process: drive them in a child process of this one (its own interpreter, so
-            the API's latency does not wait on the driver slots; see
-            :mod:`airfoil.server._engine_process`), not on threads of this process. Needs an
-            admission authority in the database (PostgreSQL) and a configuration that
-            pickles (``hooks`` included); ``airfoil server start`` chooses it on PostgreSQL.
-        slots: executions driven at once.
-        max_parallel: attempts at once per execution.
-        lease_ttl_s: lease lifetime; a dead server's executions move within about this long.
-        secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
-            one, tasks get no secrets.
-        clock: the clock (tests pass a fake one).
-        converters: type converters to add to the type engine, by import path
-            (``AIRFOIL_CONVERTERS``; see :func:`airfoil.types.add_converter`): the server
-            previews their values and its workers rebuild them.
-        hooks: interceptors told about every HTTP request the server answers
-            (:meth:`~airfoil.executors.hooks.Hooks.http_request`).
-        store_retry_budget_s: how long a database call retries a transient failure
-            (connection lost, deadlock, timeout) before its execution is paused until the
-            database answers again.
-        durability: what a committed run survives (``AIRFOIL_DURABILITY``, see
-            docs/caching.md): ``process`` or ``power``. Under ``power`` a SQLite store
-            fsyncs every commit (``synchronous=FULL``), PostgreSQL sessions commit with
-            ``synchronous_commit=on`` whatever the server's default, and a local blob store
-            (the API's uploads and packages, the workers' outputs) fsyncs each blob and its
-            directory before the write returns; an object store's PUT is durable already.
-        executor: what runs the attempts of the executions this server drives: ``process``
-            (worker processes on this machine) or ``ray`` (a Ray cluster), or ``inline``.
-        ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray); Ray
-            deployments run there too.
-        ray_serve: how deployments ``on="ray"`` reach Ray Serve: called with ``ray_address``
-            when the first one is asked for (``airfoil server start`` passes
-            :class:`airfoil.ml._ray_serve.RayServe`). None: this server does not run them.
-    """
-
-    home: str
-    database_url: str | None = None
-    blob_url: str | None = None
-    run_engine: bool = True
-    engine_process: bool = False
-    slots: int = 4
-    max_parallel: int | None = None
-    lease_ttl_s: float = 5.0
-    secrets_key: str | None = None
-    clock: Clock = field(default_factory=SystemClock)
-    converters: tuple[str, ...] = ()
-    hooks: Hooks | None = None
-    store_retry_budget_s: float = 120.0
-    durability: Literal["process", "power"] = "process"
-    executor: str = "process"
-    ray_address: str | None = None
-    ray_serve: Callable[[str | None], ServeBackend] | None = None
-
-    def __post_init__(self) -> None:
-        from airfoil.store.blob import DURABILITY_LEVELS
-
-        if self.durability not in DURABILITY_LEVELS:
-            raise ConfigError(
-                f"invalid durability {self.durability!r}: use 'process' (a committed run "
-                "survives a crash of the server process) or 'power' (also a power loss; "
-                "slower writes)"
-            )
-
-    def resolved_blob_url(self) -> str:
-        import os
-
-        return self.blob_url or os.path.join(
-            os.path.abspath(os.path.expanduser(self.home)), "blobs"
-        )
-
-
-def server_settings(config: ServerConfig) -> AirfoilSettings:
-    """The typed settings of a server's runtime: its stores, executor (``process`` workers by
-    default, or a Ray cluster), parallelism, durability and admission (on PostgreSQL, one
-    authority for every replica, leased for ``lease_ttl_s``); the rest (policy, GPUs) from
-    ``AIRFOIL_*`` as for any entry point."""
-    import os
-
-    from airfoil.settings import AirfoilSettings
-
-    admission = os.environ.get("AIRFOIL_ADMISSION", "auto")
-    if admission not in ("auto", "process", "database"):
-        raise ConfigError(
-            f"bad AIRFOIL_ADMISSION setting {admission!r}: use auto (the default: one admission "
-            "authority for the replicas of a server on PostgreSQL), database or process"
-        )
-    if admission == "auto":  # replicas on one PostgreSQL share one admission authority
-        url = config.database_url or ""
-        admission = "database" if url.startswith("postgresql") else "process"
-    return AirfoilSettings(
-        admission=admission,  # type: ignore[arg-type]  # validated by the settings
-        admission_lease_s=config.lease_ttl_s,
-        home=config.home,
-        database_url=config.database_url,
-        blob_url=config.resolved_blob_url(),
-        executor=config.executor,
-        ray_address=config.ray_address,
-        max_parallel=config.max_parallel,
-        converters=",".join(config.converters),
-        durability=config.durability,
-    )
 
 
 def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
@@ -169,11 +52,22 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
     from airfoil.server._driver import Driver
     from airfoil.server._engine_process import EngineProcess
 
-    runtime, registry = _open_runtime(config)
+    engine = None
+    if config.run_engine and config.engine_process:
+        # Started first: it imports its modules and opens its runtime meanwhile.
+        engine = EngineProcess(config, run_engine_process)
+        engine.start()
+    try:
+        runtime, registry = open_runtime(config)
+    except BaseException:
+        if engine is not None:
+            engine.stop()
+        raise
     metrics = Metrics(runtime.meta)
     deps = Deps(runtime, registry)
-    if config.run_engine and config.engine_process:
-        deps.driver = EngineProcess(config, metrics, run_engine_process)
+    if engine is not None:
+        engine.metrics = metrics
+        deps.driver = engine
     elif config.run_engine:
         deps.driver = Driver(
             runtime,
@@ -185,43 +79,6 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             on_pause=metrics.driver_paused,
         )
     return deps, metrics
-
-
-def run_engine_process(config: ServerConfig, conn: Connection, switch_interval_s: float) -> None:
-    """The engine process's entry (spawned by :class:`EngineProcess`): its own runtime over
-    the server's stores, driven until the API process stops it or is gone."""
-    import sys
-
-    from airfoil.server._engine_process import serve_engine
-
-    sys.setswitchinterval(switch_interval_s)  # the server's (the slots' GIL hand-offs)
-    runtime, _registry = _open_runtime(config)
-    serve_engine(runtime, config, conn)
-
-
-def _open_runtime(config: ServerConfig) -> tuple[Runtime, Registry]:
-    """The server's runtime and its registry (which the runtime closes)."""
-    from airfoil.local import Runtime
-    from airfoil.server._registry import Registry
-    from airfoil.store.stores import NoSecrets, open_stores
-
-    settings = server_settings(config)
-    registry = Registry(config.database_url, config.home, config.durability)
-    box = None
-    if config.secrets_key:
-        from airfoil.server._secrets import SecretBox
-
-        box = SecretBox(registry, config.secrets_key)
-    stores = open_stores(
-        config.database_url,
-        config.home,
-        settings.resolved_blob_url(),
-        durability=settings.durability,
-        retry_budget_s=config.store_retry_budget_s,
-        registry=registry,
-        secrets=box if box is not None else NoSecrets(),
-    )
-    return Runtime(settings, stores, clock=config.clock, hooks=config.hooks), registry
 
 
 class _Schedules:

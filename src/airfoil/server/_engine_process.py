@@ -9,7 +9,8 @@ store batches, so the API's latency under the engine's load followed the engine'
 - the API process keeps the API, the console, the schedules loop and the deployments'
   supervisor; :class:`EngineProcess` stands for the driver there (``notify``, ``alive``,
   ``paused``, ``busy``, ``stop``: what the API asks a driver);
-- the engine process (spawned, so it opens its own stores and connections) runs a
+- the engine process (forked at the server's start, before any other thread; spawned when
+  threads run, e.g. a restart) opens its own stores and connections and runs a
   :class:`~airfoil.server._driver.Driver` with its own runtime: every durability guarantee is
   the driver's and the store's, as in one process (leases, fencing, pauses, recovery);
 - they talk over one pipe: the API sends ``wake`` (an execution was launched) and ``stop``;
@@ -47,7 +48,7 @@ from airfoil.server._metrics import Metrics
 
 if TYPE_CHECKING:
     from airfoil.local import Runtime
-    from airfoil.server._app import ServerConfig
+    from airfoil.server._config import ServerConfig
 
 __all__ = ["EngineProcess", "serve_engine"]
 
@@ -62,17 +63,20 @@ class EngineProcess:
 
     Args:
         config: the server's configuration (sent to the child: it must pickle).
-        metrics: the API process's metrics, which count what the engine reports.
-        target: the child's entry, ``target(config, connection, switch_interval)``: a
-            module-level function that opens the runtime and calls :func:`serve_engine`.
+        target: the child's entry, ``target(config, connection, switch_interval,
+            close_fd)``: a module-level function that closes ``close_fd`` (the API's end of
+            the pipe in a forked child; -1 when spawned), opens the runtime and calls
+            :func:`serve_engine`.
+        metrics: the API process's metrics, which count what the engine reports (settable
+            later: the engine may start before the API process has opened its stores).
         restart_after_s: wait before starting an engine process that ended unasked.
     """
 
     def __init__(
         self,
         config: ServerConfig,
-        metrics: Metrics,
-        target: Callable[[ServerConfig, Connection, float], None],
+        target: Callable[[ServerConfig, Connection, float, int], None],
+        metrics: Metrics | None = None,
         *,
         restart_after_s: float = 1.0,
     ) -> None:
@@ -80,6 +84,8 @@ class EngineProcess:
         self.metrics = metrics
         self.target = target
         self.restart_after_s = restart_after_s
+        #: Fork the engine process when this process runs no other thread (else spawn it).
+        self.fork_when_alone = "fork" in multiprocessing.get_all_start_methods()
         self.stopping = threading.Event()
         self._lock = threading.Lock()  # the process, its pipe and its status
         self._proc: Any = None  # a multiprocessing SpawnProcess
@@ -118,11 +124,15 @@ class EngineProcess:
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the engine process (nothing if it runs already)."""
+        if self._proc is not None and self._proc.is_alive() and not self.stopping.is_set():
+            return
         self.stopping.clear()
         self._spawn()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the engine process: its slots release their leases and stop their workers."""
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop the engine process: its slots release their leases and stop their workers
+        (within the driver's own 10 s; killed if it takes ``timeout_s``)."""
         self.stopping.set()
         with self._lock:
             proc, reader = self._proc, self._reader
@@ -142,16 +152,23 @@ class EngineProcess:
         self._alive = False
 
     def _spawn(self) -> None:
-        ctx = multiprocessing.get_context("spawn")  # no inherited connections or threads
+        # Forked while this process has no other thread (the server's start: nothing to
+        # import again, the engine is up as soon as its stores are open; no lock can be held
+        # by a thread the child lacks), spawned otherwise (a restart, a server in a thread).
+        alone = threading.active_count() == 1 and self.fork_when_alone
+        ctx: Any = multiprocessing.get_context("fork" if alone else "spawn")
         # No fields that only make sense here (the Ray Serve factory is the supervisor's).
         config = replace(self.config, ray_serve=None)
         with self._lock:  # stop() sees either this process or, set before, ``stopping``
             if self.stopping.is_set():
                 return
             ours, theirs = ctx.Pipe()
+            # A forked child holds a copy of our end too: it closes it, so that our death
+            # ends its reads.
+            close_fd = ours.fileno() if alone else -1
             proc = ctx.Process(
                 target=self.target,
-                args=(config, theirs, sys.getswitchinterval()),
+                args=(config, theirs, sys.getswitchinterval(), close_fd),
                 name="airfoil-engine",
                 daemon=False,  # its slots start worker processes
             )
@@ -187,7 +204,8 @@ class EngineProcess:
         if self.stopping.is_set():
             return
         log.error("the engine process ended; starting a new one in %.1f s", self.restart_after_s)
-        self.metrics.driver_restarted("died")
+        if self.metrics is not None:
+            self.metrics.driver_restarted("died")
         if self.stopping.wait(self.restart_after_s):
             return
         with self._lock:
@@ -204,6 +222,8 @@ class EngineProcess:
         if kind == "status":
             _, alive, paused, busy = message
             self._paused, self._busy, self._alive = frozenset(paused), tuple(busy), alive
+        elif self.metrics is None:  # pragma: no cover - nothing ran before it was set
+            return
         elif kind == "metrics":
             self.metrics.record(message[1])
         elif kind == "restart":
@@ -247,6 +267,9 @@ def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> No
     def on_sigterm(_sig: int, _frame: Any) -> None:
         raise _Stop
 
+    # Forked from the API process's event loop: its signal wake-up descriptor is that loop's,
+    # and a signal here must not wake (and stop) the API process.
+    signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the API process stops us
     signal.signal(signal.SIGTERM, on_sigterm)
     driver.start()
