@@ -144,12 +144,18 @@ def run_engine_process(
     the server's stores, driven until the API process stops it or is gone. ``close_fd``: the
     API process's end of the pipe, which a forked child holds a copy of (-1: none)."""
     import os
+    import signal
     import sys
 
     from airfoil.server._engine_process import serve_engine
 
     if close_fd >= 0:
         os.close(close_fd)
+    # From the start (opening the stores takes a while): Ctrl-C is the API process's to
+    # handle, and a signal here must not wake the API's event loop, whose wake-up
+    # descriptor a forked child inherits.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.setswitchinterval(switch_interval_s)  # the server's (the slots' GIL hand-offs)
     runtime, _registry = open_runtime(config)
     serve_engine(runtime, config, conn)
