@@ -38,8 +38,9 @@ class ServerConfig:
         engine_process: drive them in a child process of this one (its own interpreter, so
             the API's latency does not wait on the driver slots; see
             :mod:`airfoil.server._engine_process`), not on threads of this process. Needs an
-            admission authority in the database (PostgreSQL) and a configuration that
-            pickles (``hooks`` included); ``airfoil server start`` chooses it on PostgreSQL.
+            admission authority in the database (PostgreSQL), and a configuration that
+            pickles (``hooks`` included) where the engine process is spawned rather than
+            forked (see ``EngineProcess``); ``airfoil server start`` chooses it on PostgreSQL.
         slots: executions driven at once.
         max_parallel: attempts at once per execution.
         lease_ttl_s: lease lifetime; a dead server's executions move within about this long.

@@ -62,7 +62,7 @@ class EngineProcess:
     """The driver of an API process whose slots run in a child process.
 
     Args:
-        config: the server's configuration (sent to the child: it must pickle).
+        config: the server's configuration (pickled when the child is spawned).
         target: the child's entry, ``target(config, connection, switch_interval,
             close_fd)``: a module-level function that closes ``close_fd`` (the API's end of
             the pipe in a forked child; -1 when spawned), opens the runtime and calls
@@ -88,7 +88,7 @@ class EngineProcess:
         self.fork_when_alone = "fork" in multiprocessing.get_all_start_methods()
         self.stopping = threading.Event()
         self._lock = threading.Lock()  # the process, its pipe and its status
-        self._proc: Any = None  # a multiprocessing SpawnProcess
+        self._proc: Any = None  # a multiprocessing Process (forked or spawned)
         self._conn: Connection | None = None
         self._reader: threading.Thread | None = None
         self._alive = False
