@@ -167,6 +167,13 @@ def test_the_engine_drives_in_its_own_process_and_the_api_reports_it(
         _running(client, ex.id, "n0")
         owner = served.lease_owner(ex.id)
         assert owner is not None and owner.split(":")[1] == str(engine.pid)  # not the API's
+        # The API answers first: the engine and its workers run at a lower CPU priority.
+        from airfoil.server._config import ENGINE_NICE
+
+        api_nice = psutil.Process(served.proc.pid).nice()
+        assert engine.nice() == min(19, api_nice + ENGINE_NICE)
+        workers = engine.children(recursive=True)
+        assert workers and all(w.nice() == engine.nice() for w in workers)
         ready = httpx.get(served.url + "/readyz").json()
         assert ready == {"status": "ready", "driving": [ex.id]}  # the engine's status
         assert client.wait(ex.id, timeout=60).phase == "succeeded"
