@@ -29,6 +29,7 @@ from collections import Counter
 from typing import Any
 
 OUT = os.environ["AIRFOIL_PROFILE_DIR"]
+PREFIX = ""  # "engine_" in the server's engine process (``_in_forked_child``)
 _profiles: list[tuple[str, cProfile.Profile]] = []
 _lock = threading.Lock()
 statements: Counter[str] = Counter()
@@ -110,7 +111,7 @@ def _dump() -> None:
     if PROFILE:
         main.disable()
         stats = pstats.Stats(main)
-        stats.dump_stats(os.path.join(OUT, "main.prof"))
+        stats.dump_stats(os.path.join(OUT, PREFIX + "main.prof"))
         kinds: dict[str, pstats.Stats] = {}
         for kind, p in profiles:
             p.disable()
@@ -122,10 +123,10 @@ def _dump() -> None:
                     kinds[kind] = pstats.Stats(p)
             except TypeError:  # a profiler that never recorded anything
                 pass
-        stats.dump_stats(os.path.join(OUT, "threads.prof"))
+        stats.dump_stats(os.path.join(OUT, PREFIX + "threads.prof"))
         for kind, kstats in kinds.items():
-            kstats.dump_stats(os.path.join(OUT, re.sub(r"\W+", "_", kind) + ".prof"))
-    with open(os.path.join(OUT, "statements.json"), "w") as f:
+            kstats.dump_stats(os.path.join(OUT, PREFIX + re.sub(r"\W+", "_", kind) + ".prof"))
+    with open(os.path.join(OUT, PREFIX + "statements.json"), "w") as f:
         json.dump(
             {
                 "statements": dict(statements),
@@ -141,6 +142,37 @@ _patch_threads()
 _patch_psycopg()
 main = cProfile.Profile(time.thread_time)
 atexit.register(_dump)
+_SERVER_PID = os.getpid()
+
+
+def _in_forked_child() -> None:
+    """The server's engine process (its driver slots), forked from the server at its start:
+    its files are named ``engine_*``, counted from the fork on, and written when its
+    ``serve_engine`` returns (the child ends with ``os._exit``: no atexit). Processes forked
+    from others (the workers, from multiprocessing's fork server, which imports this file as
+    ``__mp_main__``) write nothing."""
+    global PREFIX
+    engine = sys.modules.get("airfoil.server._engine_process")
+    if os.getppid() != _SERVER_PID or __name__ != "__main__" or engine is None:
+        return
+    PREFIX = "engine_"
+    statements.clear()
+    rows.clear()
+    thread_cpu.clear()
+    _profiles.clear()
+    main.clear()
+    serve = engine.serve_engine
+
+    def serve_then_dump(*args: Any, **kwargs: Any) -> None:
+        try:
+            serve(*args, **kwargs)
+        finally:
+            _dump()
+
+    engine.serve_engine = serve_then_dump
+
+
+os.register_at_fork(after_in_child=_in_forked_child)
 if PROFILE:
     main.enable()
 

@@ -16,9 +16,10 @@
    100 ms.
 
 Each round also prints where the machine's CPU went: seconds of CPU per task of the server
-process, of its worker processes, and of the PostgreSQL backends serving the server's
-connections, and the machine's total (everything, other users included) beside the round's
-wall time.
+(its API process and, where the server runs its driver slots in a process of their own, that
+engine process, each also on its own), of its worker processes, and of the PostgreSQL
+backends serving the server's connections (both processes'), and the machine's total
+(everything, other users included) beside the round's wall time.
 
 ``--profile DIR`` runs the server under ``_profiled_server.py`` (every thread under
 cProfile, statements counted): ``DIR/threads.prof`` and ``DIR/statements.json`` are written
@@ -160,13 +161,27 @@ class _Cpu:
         self.server = psutil.Process(server_pid)
         self.admin = admin
 
-    def _backends(self) -> list[int]:
-        """PostgreSQL backend pids whose client is a socket of the server process."""
-        ports = {
-            c.laddr.port
-            for c in self.server.net_connections(kind="tcp")
-            if c.raddr and c.raddr.port == 5432
-        }
+    def _engines(self) -> list[Any]:
+        """The server's engine process (its driver slots in a process of their own, where
+        the server runs them so): the child that holds database connections."""
+        found = []
+        for child in self.server.children():
+            try:
+                if any(c.raddr and c.raddr.port == 5432 for c in child.net_connections("tcp")):
+                    found.append(child)
+            except self.psutil.Error:
+                pass
+        return found
+
+    def _backends(self, processes: list[Any]) -> list[int]:
+        """PostgreSQL backend pids whose client is a socket of one of ``processes``."""
+        ports = set()
+        for process in processes:
+            try:
+                conns = process.net_connections(kind="tcp")
+            except self.psutil.Error:
+                continue
+            ports |= {c.laddr.port for c in conns if c.raddr and c.raddr.port == 5432}
         with self.admin.connect() as conn:
             found = conn.execute(sa.text("SELECT pid, client_port FROM pg_stat_activity"))
             return [int(pid) for pid, port in found if port in ports]
@@ -179,12 +194,19 @@ class _Cpu:
             return 0.0
 
     def snapshot(self) -> dict[str, Any]:
-        workers = {p.pid: self._cpu(p.pid) for p in self.server.children(recursive=True)}
+        engines = self._engines()
+        skip = {p.pid for p in engines}
+        workers = {
+            p.pid: self._cpu(p.pid)
+            for p in self.server.children(recursive=True)
+            if p.pid not in skip
+        }
         t = self.psutil.cpu_times()
         return {
-            "server": self._cpu(self.server.pid),
+            "server": {self.server.pid: self._cpu(self.server.pid)},
+            "engine": {p.pid: self._cpu(p.pid) for p in engines},
             "workers": workers,
-            "db": {pid: self._cpu(pid) for pid in self._backends()},
+            "db": {pid: self._cpu(pid) for pid in self._backends([self.server, *engines])},
             "machine": float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
         }
 
@@ -194,7 +216,8 @@ class _Cpu:
             return sum(v - before[key].get(pid, 0.0) for pid, v in after[key].items())
 
         return {
-            "server": after["server"] - before["server"],
+            "server": grew("server"),
+            "engine": grew("engine"),
             "workers": grew("workers"),
             "db": grew("db"),
             "machine": after["machine"] - before["machine"],
@@ -358,7 +381,8 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
     print(
         f"  round ({kind}): {tasks / took:.0f} tasks/s; API under load: p50 "
         f"{statistics.median(probes) * 1000:.1f} ms, p99 {_p99(probes) * 1000:.1f} ms "
-        f"(n={len(probes)}); CPU ms/task: server {per['server']:.2f}, workers "
+        f"(n={len(probes)}); CPU ms/task: server {per['server'] + per['engine']:.2f} "
+        f"(API {per['server']:.2f}, engine process {per['engine']:.2f}), workers "
         f"{per['workers']:.2f}, postgres {per['db']:.2f}, machine {per['machine']:.2f} "
         f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); load average {load:.1f}",
         flush=True,

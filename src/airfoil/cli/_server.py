@@ -17,6 +17,7 @@ import typer
 from airfoil.cli._common import err_console, handle_errors, out_console
 
 if TYPE_CHECKING:
+    from airfoil.server import ServerConfig
     from airfoil.server._ray_deployments import ServeBackend
 
 __all__ = ["register"]
@@ -122,6 +123,7 @@ def start(
         ray_address=ray_address or s.ray_address,  # type: ignore[attr-defined]
         ray_serve=open_ray_serve,
     )
+    config.engine_process = _engine_process(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"
     err_console.print(
@@ -149,6 +151,20 @@ def start(
     # alternating pairs of bench_server.py runs at load 7-9 (docs/performance.md).
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+def _engine_process(config: ServerConfig) -> bool:
+    """Whether the driver slots run in a process of their own (docs/server.md): when they
+    drive on this machine's workers and the admission authority is the database's
+    (PostgreSQL), so the API process and the engine process share it. A local Ray, or
+    SQLite's in-process resource queue, stays with the API."""
+    from airfoil.server._config import server_settings
+
+    return (
+        config.run_engine
+        and config.executor == "process"
+        and server_settings(config).admission == "database"
+    )
 
 
 #: The server process's GIL switch interval (see ``start``).

@@ -16,170 +16,59 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from airfoil.core.clock import Clock, SystemClock
-from airfoil.core.errors import AirfoilError, ConfigError
+from airfoil.core.errors import AirfoilError
 from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
+from airfoil.server._config import ServerConfig, open_runtime, run_engine_process, server_settings
 from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
 
 if TYPE_CHECKING:
     from airfoil.local import Runtime
-    from airfoil.server._ray_deployments import ServeBackend
     from airfoil.server._supervisor import Supervisor
-    from airfoil.settings import AirfoilSettings
     from airfoil.store._schedules import ScheduleRecord
 
-__all__ = ["ServerConfig", "create_app"]
+__all__ = ["ServerConfig", "create_app", "server_settings"]
 
 log = logging.getLogger("airfoil.server")
 
 
-@dataclass
-class ServerConfig:
-    """How a server process runs.
-
-    Attributes:
-        home: the Airfoil home (default SQLite database and blobs).
-        database_url: metadata store URL (None: SQLite in ``home``).
-        blob_url: blob store URL (None: ``home/blobs``).
-        run_engine: drive executions in this process (the API alone otherwise).
-        slots: executions driven at once.
-        max_parallel: attempts at once per execution.
-        lease_ttl_s: lease lifetime; a dead server's executions move within about this long.
-        secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
-            one, tasks get no secrets.
-        clock: the clock (tests pass a fake one).
-        converters: type converters to add to the type engine, by import path
-            (``AIRFOIL_CONVERTERS``; see :func:`airfoil.types.add_converter`): the server
-            previews their values and its workers rebuild them.
-        hooks: interceptors told about every HTTP request the server answers
-            (:meth:`~airfoil.executors.hooks.Hooks.http_request`).
-        store_retry_budget_s: how long a database call retries a transient failure
-            (connection lost, deadlock, timeout) before its execution is paused until the
-            database answers again.
-        durability: what a committed run survives (``AIRFOIL_DURABILITY``, see
-            docs/caching.md): ``process`` or ``power``. Under ``power`` a SQLite store
-            fsyncs every commit (``synchronous=FULL``), PostgreSQL sessions commit with
-            ``synchronous_commit=on`` whatever the server's default, and a local blob store
-            (the API's uploads and packages, the workers' outputs) fsyncs each blob and its
-            directory before the write returns; an object store's PUT is durable already.
-        executor: what runs the attempts of the executions this server drives: ``process``
-            (worker processes on this machine) or ``ray`` (a Ray cluster), or ``inline``.
-        ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray); Ray
-            deployments run there too.
-        ray_serve: how deployments ``on="ray"`` reach Ray Serve: called with ``ray_address``
-            when the first one is asked for (``airfoil server start`` passes
-            :class:`airfoil.ml._ray_serve.RayServe`). None: this server does not run them.
-    """
-
-    home: str
-    database_url: str | None = None
-    blob_url: str | None = None
-    run_engine: bool = True
-    slots: int = 4
-    max_parallel: int | None = None
-    lease_ttl_s: float = 5.0
-    secrets_key: str | None = None
-    clock: Clock = field(default_factory=SystemClock)
-    converters: tuple[str, ...] = ()
-    hooks: Hooks | None = None
-    store_retry_budget_s: float = 120.0
-    durability: Literal["process", "power"] = "process"
-    executor: str = "process"
-    ray_address: str | None = None
-    ray_serve: Callable[[str | None], ServeBackend] | None = None
-
-    def __post_init__(self) -> None:
-        from airfoil.store.blob import DURABILITY_LEVELS
-
-        if self.durability not in DURABILITY_LEVELS:
-            raise ConfigError(
-                f"invalid durability {self.durability!r}: use 'process' (a committed run "
-                "survives a crash of the server process) or 'power' (also a power loss; "
-                "slower writes)"
-            )
-
-    def resolved_blob_url(self) -> str:
-        import os
-
-        return self.blob_url or os.path.join(
-            os.path.abspath(os.path.expanduser(self.home)), "blobs"
-        )
-
-
-def server_settings(config: ServerConfig) -> AirfoilSettings:
-    """The typed settings of a server's runtime: its stores, executor (``process`` workers by
-    default, or a Ray cluster), parallelism, durability and admission (on PostgreSQL, one
-    authority for every replica, leased for ``lease_ttl_s``); the rest (policy, GPUs) from
-    ``AIRFOIL_*`` as for any entry point."""
-    import os
-
-    from airfoil.settings import AirfoilSettings
-
-    admission = os.environ.get("AIRFOIL_ADMISSION", "auto")
-    if admission not in ("auto", "process", "database"):
-        raise ConfigError(
-            f"bad AIRFOIL_ADMISSION setting {admission!r}: use auto (the default: one admission "
-            "authority for the replicas of a server on PostgreSQL), database or process"
-        )
-    if admission == "auto":  # replicas on one PostgreSQL share one admission authority
-        url = config.database_url or ""
-        admission = "database" if url.startswith("postgresql") else "process"
-    return AirfoilSettings(
-        admission=admission,  # type: ignore[arg-type]  # validated by the settings
-        admission_lease_s=config.lease_ttl_s,
-        home=config.home,
-        database_url=config.database_url,
-        blob_url=config.resolved_blob_url(),
-        executor=config.executor,
-        ray_address=config.ray_address,
-        max_parallel=config.max_parallel,
-        converters=",".join(config.converters),
-        durability=config.durability,
-    )
-
-
 def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
-    """The server's one runtime (stores, codecs, clock, hooks, launcher) and its driver."""
-    from airfoil.local import Runtime
+    """The server's one runtime (stores, codecs, clock, hooks, launcher) and its driver: the
+    slots in this process, or an engine process's stand-in (``config.engine_process``)."""
     from airfoil.server._driver import Driver
-    from airfoil.server._registry import Registry
-    from airfoil.store.stores import NoSecrets, open_stores
+    from airfoil.server._engine_process import EngineProcess
 
-    settings = server_settings(config)
-    registry = Registry(config.database_url, config.home, config.durability)
-    box = None
-    if config.secrets_key:
-        from airfoil.server._secrets import SecretBox
-
-        box = SecretBox(registry, config.secrets_key)
-    stores = open_stores(
-        config.database_url,
-        config.home,
-        settings.resolved_blob_url(),
-        durability=settings.durability,
-        retry_budget_s=config.store_retry_budget_s,
-        registry=registry,
-        secrets=box if box is not None else NoSecrets(),
-    )
-    runtime = Runtime(settings, stores, clock=config.clock, hooks=config.hooks)
+    engine = None
+    if config.run_engine and config.engine_process:
+        # Started first: it imports its modules and opens its runtime meanwhile.
+        engine = EngineProcess(config, run_engine_process)
+        engine.start()
+    try:
+        runtime, registry = open_runtime(config)
+    except BaseException:
+        if engine is not None:
+            engine.stop()
+        raise
     metrics = Metrics(runtime.meta)
     deps = Deps(runtime, registry)
-    if config.run_engine:
+    if engine is not None:
+        engine.metrics = metrics
+        deps.driver = engine
+    elif config.run_engine:
         deps.driver = Driver(
             runtime,
             slots=config.slots,
@@ -374,30 +263,53 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def _install_latency(app: FastAPI, hooks: Hooks | None = None) -> None:
-    @app.middleware("http")
-    async def timed(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    app.add_middleware(_Latency, hooks=hooks)
+
+
+class _Latency:
+    """Times every HTTP request: the API latency histogram and ``hooks.http_request``.
+
+    A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``, which runs the rest of
+    the app in a task of its own and passes the response through memory streams: about a
+    fifth of the event loop's CPU per request under the engine's load). The time runs until
+    the app has sent the whole response; a request whose app raised before answering counts
+    as a 500 (what the outer error handler answers it with).
+    """
+
+    def __init__(self, app: ASGIApp, hooks: Hooks | None = None) -> None:
+        self.app = app
+        self.hooks = hooks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+        status = 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            self._observe(scope, status, time.perf_counter() - started)
+
+    def _observe(self, scope: Scope, status: int, took: float) -> None:
+        app = scope.get("app")
+        metrics: Metrics | None = getattr(getattr(app, "state", None), "metrics", None)
+        method = str(scope["method"])
         if metrics is not None:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            metrics.api.labels(request.method, path, str(response.status_code)).observe(
-                time.perf_counter() - started
-            )
-        if hooks is not None:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            metrics.api.labels(method, path, str(status)).observe(took)
+        if self.hooks is not None:
             try:
-                hooks.http_request(
-                    request.method,
-                    request.url.path,
-                    response.status_code,
-                    time.perf_counter() - started,
-                )
+                self.hooks.http_request(method, str(scope["path"]), status, took)
             except Exception:  # an observer must never fail a request
                 log.exception("the http_request hook failed")
-        return response
 
 
 def _install_ops(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from airfoil.core.records import ExecutionHead, ExecutionRecord
 from airfoil.engine.launcher import Launcher
 from airfoil.local import Runtime
 from airfoil.server._driver import Driver
+from airfoil.server._engine_process import EngineProcess
 from airfoil.server._registry import Registry
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.types import TypeEngine, ValueContext
@@ -33,12 +34,13 @@ class Deps:
         runtime: the server's runtime (its ``stores.registry`` is :attr:`registry`).
         registry: the server's tables: the registry store plus API keys (its secrets,
             when the server has a key, are the runtime's ``stores.secrets``).
-        driver: the driver slots (None: this process serves the API only).
+        driver: the driver slots, or the engine process running them (None: this process
+            serves the API only).
     """
 
     runtime: Runtime
     registry: Registry
-    driver: Driver | None = None
+    driver: Driver | EngineProcess | None = None
     #: execution id -> (project, event seq, JSON, whether it was shown interrupted, record)
     detail_cache: OrderedDict[str, tuple[str, int, bytes, bool, ExecutionRecord]] = field(
         default_factory=OrderedDict

@@ -31,7 +31,11 @@ from prometheus_client.registry import Collector
 from airfoil.core.phases import ExecutionPhase
 from airfoil.store.base import MetaStore
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "Observation"]
+
+#: One thing :meth:`Metrics.changes` found: ``("attempt", phase, duration or None, wait from
+#: queued to the first attempt's start or None)`` or ``("cache", "hit" | "miss", None, None)``.
+Observation = tuple[str, str, float | None, float | None]
 
 _EVERY_S = 0.5
 _TERMINAL_ATTEMPT = frozenset({"succeeded", "failed", "lost", "aborted"})
@@ -132,34 +136,55 @@ class Metrics:
         Looks at an execution at most every ``_EVERY_S`` (and when it ends), so a large
         execution's thousands of writes do not each rescan its nodes.
         """
+        found = self.changes(state)
+        if found:
+            self.record(found)
+
+    def changes(self, state: Any) -> list[Observation]:
+        """What :meth:`on_change` counts for ``state``, not yet counted: an engine in
+        another process sends these to the server's metrics (:meth:`record`)."""
         ex = state.execution
         terminal = ex.phase in ("succeeded", "failed", "aborted")
         now = time.monotonic()
         if not terminal and now < self._next_look.get(ex.id, 0.0):
-            return
+            return []
         self._next_look[ex.id] = now + _EVERY_S
+        out: list[Observation] = []
         with self._lock:
             seen = self._seen_attempts.setdefault(ex.id, set())
             for key, a in state.attempts.items():
                 if key in seen or a.phase not in _TERMINAL_ATTEMPT:
                     continue
                 seen.add(key)
-                self.attempts.labels(a.phase).inc()
-                if a.ended_at is not None:
-                    self.durations.observe(max(0.0, a.ended_at - a.started_at))
+                took = None if a.ended_at is None else max(0.0, a.ended_at - a.started_at)
                 node = state.records.get(key[0])
+                waited = None
                 if a.attempt == 1 and node is not None and node.queued_at is not None:
-                    self.scheduling.observe(max(0.0, a.started_at - node.queued_at))
+                    waited = max(0.0, a.started_at - node.queued_at)
+                out.append(("attempt", a.phase, took, waited))
             looked = self._seen_cache.setdefault(ex.id, set())
             for nid, n in state.records.items():
                 if nid in looked or n.cache_status not in ("hit", "put"):
                     continue
                 looked.add(nid)
-                hit = n.cache_status == "hit"
-                self.cache.labels("hit" if hit else "miss").inc()
-                self._lookups += 1
-                self._hits += int(hit)
+                out.append(("cache", "hit" if n.cache_status == "hit" else "miss", None, None))
             if terminal:
                 self._seen_attempts.pop(ex.id, None)
                 self._seen_cache.pop(ex.id, None)
                 self._next_look.pop(ex.id, None)
+        return out
+
+    def record(self, found: list[Observation]) -> None:
+        """Count what :meth:`changes` found (in this process or an engine process)."""
+        with self._lock:
+            for kind, label, took, waited in found:
+                if kind == "attempt":
+                    self.attempts.labels(label).inc()
+                    if took is not None:
+                        self.durations.observe(took)
+                    if waited is not None:
+                        self.scheduling.observe(waited)
+                elif kind == "cache":
+                    self.cache.labels(label).inc()
+                    self._lookups += 1
+                    self._hits += int(label == "hit")

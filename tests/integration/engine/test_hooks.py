@@ -147,6 +147,12 @@ def test_the_server_reports_each_http_request(tmp_path: Path) -> None:
             seen.append((method, path, status))
 
     app = create_app(ServerConfig(home=str(tmp_path), run_engine=False, hooks=Http()))
+
+    def broken() -> None:  # a bug in a route: answered 500 by the outer error handler
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/v1/broken/{item}", broken)
+    app.router.routes.insert(0, app.router.routes.pop())  # before the console's catch-all
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -160,10 +166,22 @@ def test_the_server_reports_each_http_request(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(base + "/healthz").status_code == 200
         assert httpx.get(base + "/api/v1/nope").status_code == 404
+        assert httpx.get(base + "/api/v1/broken/7").status_code == 500
+        histogram = {
+            (s.labels["method"], s.labels["route"], s.labels["status"]): s.value
+            for metric in app.state.metrics.api.collect()
+            for s in metric.samples
+            if s.name.endswith("_count")
+        }
     finally:
         server.should_exit = True
         thread.join(30)
     assert ("GET", "/healthz", 200) in seen and ("GET", "/api/v1/nope", 404) in seen
+    # A request whose route raised is reported too, as the 500 it was answered with, and
+    # the histogram labels it with its route's template, not the path asked for.
+    assert ("GET", "/api/v1/broken/7", 500) in seen
+    assert histogram[("GET", "/api/v1/broken/{item}", "500")] == 1
+    assert histogram[("GET", "/healthz", "200")] == 1
 
 
 def test_each_command_the_loop_carries_out_is_reported_with_its_cause(

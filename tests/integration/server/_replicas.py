@@ -36,6 +36,17 @@ class Replica:
             env=env, stdout=self.log, stderr=self.log, cwd=home,
         )  # fmt: skip
 
+    def pids(self) -> set[str]:
+        """The pids of the replica's processes that hold leases: the server's and, on
+        PostgreSQL, its engine process's (the driver slots run there)."""
+        import psutil
+
+        try:
+            children = psutil.Process(self.proc.pid).children()
+        except psutil.Error:
+            children = []
+        return {str(self.proc.pid), *(str(c.pid) for c in children)}
+
     def ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while True:

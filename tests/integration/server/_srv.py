@@ -201,6 +201,7 @@ def start_server(
     store_retry_budget_s: float = 120.0,
     hooks: Any = None,
     durability: str = "process",
+    engine_process: bool = False,
 ) -> Running:
     import uvicorn
 
@@ -217,6 +218,7 @@ def start_server(
         store_retry_budget_s=store_retry_budget_s,
         hooks=hooks,
         durability=durability,
+        engine_process=engine_process,
     )
     app = create_app(config)
     port = free_port()
@@ -230,4 +232,13 @@ def start_server(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    while engine_process:  # its slots start in the engine process a moment later
+        import httpx
+
+        if httpx.get(url + "/readyz").status_code == 200:
+            break
+        if time.monotonic() > deadline + 30:
+            raise RuntimeError("the test server's engine process did not start")
+        time.sleep(0.05)
     return Running(f"http://127.0.0.1:{port}", home, database_url, app, server, thread)

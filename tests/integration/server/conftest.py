@@ -46,14 +46,15 @@ def flow(flow_dir: Path) -> Any:
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
-    """A server with its engine loop, on SQLite or PostgreSQL."""
+    """A server with its engine loop, on SQLite (slots in the server's process) or
+    PostgreSQL (slots in an engine process, as ``airfoil server start`` runs them there)."""
     home = tmp_path_factory.mktemp(f"home-{request.param}")
     old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
     os.environ["AIRFOIL_PACKAGE_CACHE"] = str(home / "packages")  # inherited by the workers
     url = None
     if request.param == "postgres":
         url = request.getfixturevalue("pg_schema_factory")()
-    running = start_server(home, url)
+    running = start_server(home, url, engine_process=url is not None)
     yield running
     running.stop()
     if old is None:

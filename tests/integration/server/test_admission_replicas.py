@@ -108,11 +108,12 @@ def test_quota_holds_across_replicas_and_the_authority_survives_its_holder(
         until("both replicas driving", lambda: len(drivers()) == 2, 60)
         until("an attempt running", lambda: _attempts(meta, ids), 60)
         lease = until("the authority as it is now", authority, 10)
-        holder = a if lease.holder.split(":")[1] == str(a.proc.pid) else b
+        holder = a if lease.holder.split(":")[1] in a.pids() else b
         survivor = b if holder is a else a
-        assert lease.holder.split(":")[1] == str(holder.proc.pid)
+        assert lease.holder.split(":")[1] in holder.pids()
+        held_by = holder.pids()  # the holder's processes, before the kill
         owners = {e: held[0] for e in ids if (held := meta.get_lease(e)) is not None}
-        dead = {e for e, owner in owners.items() if owner.split(":")[1] == str(holder.proc.pid)}
+        dead = {e for e, owner in owners.items() if owner.split(":")[1] in held_by}
         assert len(dead) == 1
         holder.proc.send_signal(signal.SIGKILL)
         holder.proc.wait(10)
@@ -124,7 +125,7 @@ def test_quota_holds_across_replicas_and_the_authority_survives_its_holder(
         )
         took = time.time() - killed
         assert taken.epoch == lease.epoch + 1
-        assert taken.holder.split(":")[1] == str(survivor.proc.pid)
+        assert taken.holder.split(":")[1] in survivor.pids()
         assert took <= LEASE * 4 / 3 + 1.5, took  # its lease, a third of it to notice, polls
         with Client(survivor.url, project=project) as client:
             for e in ids:
@@ -138,7 +139,8 @@ def test_quota_holds_across_replicas_and_the_authority_survives_its_holder(
             if att.execution_id in dead and att.started_at < killed:
                 # the killed replica's attempt: its end is recorded when the survivor takes
                 # the execution over, but its worker died with the replica, at the kill
-                # (PR_SET_PDEATHSIG)
+                # (PR_SET_PDEATHSIG; on PostgreSQL the replica's engine process stops its
+                # workers when its server is gone, before it hands the authority back)
                 end = min(end, killed)
             spans.append((att.started_at, end))
         assert len(spans) >= 6

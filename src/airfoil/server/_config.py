@@ -1,0 +1,197 @@
+"""The server's configuration, and opening its runtime (stores, registry, secrets).
+
+Kept apart from the app (``_app``: FastAPI and the routes) so the engine process
+(:mod:`airfoil.server._engine_process`), which receives a pickled :class:`ServerConfig` and
+opens its own runtime, imports neither FastAPI nor the API's modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from airfoil.core.clock import Clock, SystemClock
+from airfoil.core.errors import ConfigError
+from airfoil.executors.hooks import Hooks
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from multiprocessing.connection import Connection
+
+    from airfoil.local import Runtime
+    from airfoil.server._ray_deployments import ServeBackend
+    from airfoil.server._registry import Registry
+    from airfoil.settings import AirfoilSettings
+
+__all__ = ["ENGINE_NICE", "ServerConfig", "open_runtime", "run_engine_process", "server_settings"]
+
+#: How much lower the engine process's CPU priority is than the API process's (``nice``).
+ENGINE_NICE = 5
+
+
+@dataclass
+class ServerConfig:
+    """How a server process runs.
+
+    Attributes:
+        home: the Airfoil home (default SQLite database and blobs).
+        database_url: metadata store URL (None: SQLite in ``home``).
+        blob_url: blob store URL (None: ``home/blobs``).
+        run_engine: drive executions (the API alone otherwise).
+        engine_process: drive them in a child process of this one (its own interpreter, so
+            the API's latency does not wait on the driver slots; see
+            :mod:`airfoil.server._engine_process`), not on threads of this process. Needs an
+            admission authority in the database (PostgreSQL), and a configuration that
+            pickles (``hooks`` included) where the engine process is spawned rather than
+            forked (see ``EngineProcess``); ``airfoil server start`` chooses it on PostgreSQL.
+        slots: executions driven at once.
+        max_parallel: attempts at once per execution.
+        lease_ttl_s: lease lifetime; a dead server's executions move within about this long.
+        secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
+            one, tasks get no secrets.
+        clock: the clock (tests pass a fake one).
+        converters: type converters to add to the type engine, by import path
+            (``AIRFOIL_CONVERTERS``; see :func:`airfoil.types.add_converter`): the server
+            previews their values and its workers rebuild them.
+        hooks: interceptors told about every HTTP request the server answers
+            (:meth:`~airfoil.executors.hooks.Hooks.http_request`).
+        store_retry_budget_s: how long a database call retries a transient failure
+            (connection lost, deadlock, timeout) before its execution is paused until the
+            database answers again.
+        durability: what a committed run survives (``AIRFOIL_DURABILITY``, see
+            docs/caching.md): ``process`` or ``power``. Under ``power`` a SQLite store
+            fsyncs every commit (``synchronous=FULL``), PostgreSQL sessions commit with
+            ``synchronous_commit=on`` whatever the server's default, and a local blob store
+            (the API's uploads and packages, the workers' outputs) fsyncs each blob and its
+            directory before the write returns; an object store's PUT is durable already.
+        executor: what runs the attempts of the executions this server drives: ``process``
+            (worker processes on this machine) or ``ray`` (a Ray cluster), or ``inline``.
+        ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray); Ray
+            deployments run there too.
+        ray_serve: how deployments ``on="ray"`` reach Ray Serve: called with ``ray_address``
+            when the first one is asked for (``airfoil server start`` passes
+            :class:`airfoil.ml._ray_serve.RayServe`). None: this server does not run them.
+    """
+
+    home: str
+    database_url: str | None = None
+    blob_url: str | None = None
+    run_engine: bool = True
+    engine_process: bool = False
+    slots: int = 4
+    max_parallel: int | None = None
+    lease_ttl_s: float = 5.0
+    secrets_key: str | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    converters: tuple[str, ...] = ()
+    hooks: Hooks | None = None
+    store_retry_budget_s: float = 120.0
+    durability: Literal["process", "power"] = "process"
+    executor: str = "process"
+    ray_address: str | None = None
+    ray_serve: Callable[[str | None], ServeBackend] | None = None
+
+    def __post_init__(self) -> None:
+        from airfoil.store.blob import DURABILITY_LEVELS
+
+        if self.durability not in DURABILITY_LEVELS:
+            raise ConfigError(
+                f"invalid durability {self.durability!r}: use 'process' (a committed run "
+                "survives a crash of the server process) or 'power' (also a power loss; "
+                "slower writes)"
+            )
+
+    def resolved_blob_url(self) -> str:
+        import os
+
+        return self.blob_url or os.path.join(
+            os.path.abspath(os.path.expanduser(self.home)), "blobs"
+        )
+
+
+def server_settings(config: ServerConfig) -> AirfoilSettings:
+    """The typed settings of a server's runtime: its stores, executor (``process`` workers by
+    default, or a Ray cluster), parallelism, durability and admission (on PostgreSQL, one
+    authority for every replica, leased for ``lease_ttl_s``); the rest (policy, GPUs) from
+    ``AIRFOIL_*`` as for any entry point."""
+    import os
+
+    from airfoil.settings import AirfoilSettings
+
+    admission = os.environ.get("AIRFOIL_ADMISSION", "auto")
+    if admission not in ("auto", "process", "database"):
+        raise ConfigError(
+            f"bad AIRFOIL_ADMISSION setting {admission!r}: use auto (the default: one admission "
+            "authority for the replicas of a server on PostgreSQL), database or process"
+        )
+    if admission == "auto":  # replicas on one PostgreSQL share one admission authority
+        url = config.database_url or ""
+        admission = "database" if url.startswith("postgresql") else "process"
+    return AirfoilSettings(
+        admission=admission,  # type: ignore[arg-type]  # validated by the settings
+        admission_lease_s=config.lease_ttl_s,
+        home=config.home,
+        database_url=config.database_url,
+        blob_url=config.resolved_blob_url(),
+        executor=config.executor,
+        ray_address=config.ray_address,
+        max_parallel=config.max_parallel,
+        converters=",".join(config.converters),
+        durability=config.durability,
+    )
+
+
+def run_engine_process(
+    config: ServerConfig, conn: Connection, switch_interval_s: float, close_fd: int = -1
+) -> None:
+    """The engine process's entry (started by :class:`EngineProcess`): its own runtime over
+    the server's stores, driven until the API process stops it or is gone. ``close_fd``: the
+    API process's end of the pipe, which a forked child holds a copy of (-1: none)."""
+    import os
+    import signal
+    import sys
+
+    from airfoil.server._engine_process import serve_engine
+
+    if close_fd >= 0:
+        os.close(close_fd)
+    # From the start (opening the stores takes a while): Ctrl-C is the API process's to
+    # handle, and a signal here must not wake the API's event loop, whose wake-up
+    # descriptor a forked child inherits.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The API answers first: under CPU contention the engine (and the workers it starts,
+    # which inherit this) yields to the API process (docs/performance.md: API p99 under the
+    # engine's load 81-124 ms niced, 500-1,088 ms not, one pair at load ~30).
+    try:
+        os.nice(ENGINE_NICE)
+    except OSError:  # pragma: no cover - not permitted here: run as we are
+        pass
+    sys.setswitchinterval(switch_interval_s)  # the server's (the slots' GIL hand-offs)
+    runtime, _registry = open_runtime(config)
+    serve_engine(runtime, config, conn)
+
+
+def open_runtime(config: ServerConfig) -> tuple[Runtime, Registry]:
+    """The server's runtime and its registry (which the runtime closes)."""
+    from airfoil.local import Runtime
+    from airfoil.server._registry import Registry
+    from airfoil.store.stores import NoSecrets, open_stores
+
+    settings = server_settings(config)
+    registry = Registry(config.database_url, config.home, config.durability)
+    box = None
+    if config.secrets_key:
+        from airfoil.server._secrets import SecretBox
+
+        box = SecretBox(registry, config.secrets_key)
+    stores = open_stores(
+        config.database_url,
+        config.home,
+        settings.resolved_blob_url(),
+        durability=settings.durability,
+        retry_budget_s=config.store_retry_budget_s,
+        registry=registry,
+        secrets=box if box is not None else NoSecrets(),
+    )
+    return Runtime(settings, stores, clock=config.clock, hooks=config.hooks), registry

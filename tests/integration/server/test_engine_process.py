@@ -1,0 +1,235 @@
+"""``airfoil server start`` on PostgreSQL drives in an engine process of its own, beside the
+API's: the API reports its status and metrics, a killed engine process is started again, and
+an engine process never outlives its server (SIGKILL of the server included)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+import sqlalchemy as sa
+from _srv import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+FLOW = textwrap.dedent(
+    """
+    import time
+
+    import airfoil as af
+
+
+    @af.task
+    def inc(x: int) -> int:
+        return x + 1
+
+
+    @af.task
+    def nap(x: int) -> int:
+        time.sleep(3)
+        return x
+
+
+    @af.workflow
+    def fan(x: int = 0) -> list[int]:
+        return [inc(x=i) for i in range(6)]
+
+
+    @af.workflow
+    def slow(x: int = 0) -> int:
+        return inc(x=nap(x=x))
+    """
+)
+
+
+class _Server:
+    def __init__(self, tmp: Path, db: str) -> None:
+        port = free_port()
+        env = dict(
+            os.environ,
+            AIRFOIL_HOME=str(tmp / "home"),
+            AIRFOIL_PACKAGE_CACHE=str(tmp / "packages"),
+        )
+        self.log = tmp / "server.log"
+        self.proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port)),
+                *("--database-url", db, "--lease-ttl", "2", "--slots", "2"),
+            ],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "wb"),  # noqa: SIM115 - closed with the process
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        self.db = db
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise AssertionError(self.log.read_text())
+            time.sleep(0.1)
+        raise AssertionError("the server did not become ready: " + self.log.read_text())
+
+    def engines(self) -> list[psutil.Process]:
+        """The server's children that hold database connections: its engine process."""
+        found = []
+        for child in psutil.Process(self.proc.pid).children():
+            try:
+                if any(c.raddr and c.raddr.port == 5432 for c in child.net_connections("tcp")):
+                    found.append(child)
+            except psutil.Error:
+                pass
+        return found
+
+    def lease_owner(self, execution_id: str) -> str | None:
+        engine = sa.create_engine(self.db, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                owner = conn.execute(
+                    sa.text("SELECT lease_owner FROM executions WHERE id = :i"),
+                    {"i": execution_id},
+                ).scalar()
+        finally:
+            engine.dispose()
+        return None if owner is None else str(owner)
+
+    def metric(self, prefix: str) -> float:
+        text = httpx.get(self.url + "/metrics").text
+        return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> dict[str, Any]:
+    from airfoil.cli._load import load_entity
+
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "engineflow.py").write_text(FLOW)
+    return {n: load_entity(str(user / "engineflow.py"), n) for n in ("fan", "slow")}
+
+
+@pytest.fixture
+def served(tmp_path: Path, pg_schema_factory: Any) -> Iterator[_Server]:
+    server = _Server(tmp_path, pg_schema_factory())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _running(client: Any, ex_id: str, node: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        nodes = {n.id: n for n in client.get(ex_id).nodes}
+        if node in nodes and nodes[node].phase == "running":
+            return
+        assert time.monotonic() < deadline, f"{node} never started"
+        time.sleep(0.05)
+
+
+def test_the_engine_drives_in_its_own_process_and_the_api_reports_it(
+    served: _Server, flow: dict[str, Any]
+) -> None:
+    from airfoil.client import Client
+
+    engines = served.engines()
+    assert len(engines) == 1, "one engine process, a child of the server"
+    engine = engines[0]
+    with Client(served.url, project="eng") as client:
+        client.register(list(flow.values()))
+        ex = client.launch(flow["slow"], {"x": 4})
+        _running(client, ex.id, "n0")
+        owner = served.lease_owner(ex.id)
+        assert owner is not None and owner.split(":")[1] == str(engine.pid)  # not the API's
+        # The API answers first: the engine and its workers run at a lower CPU priority.
+        from airfoil.server._config import ENGINE_NICE
+
+        api_nice = psutil.Process(served.proc.pid).nice()
+        assert engine.nice() == min(19, api_nice + ENGINE_NICE)
+        workers = engine.children(recursive=True)
+        assert workers and all(w.nice() == engine.nice() for w in workers)
+        ready = httpx.get(served.url + "/readyz").json()
+        assert ready == {"status": "ready", "driving": [ex.id]}  # the engine's status
+        assert client.wait(ex.id, timeout=60).phase == "succeeded"
+        fan = client.launch(flow["fan"], {})
+        detail = client.wait(fan.id, timeout=60)
+        assert detail.phase == "succeeded", detail.error
+        assert client.outputs(fan.id, flow["fan"]) == [1, 2, 3, 4, 5, 6]
+    # The attempts finished in the engine process are counted by the API's /metrics.
+    deadline = time.monotonic() + 10
+    while served.metric('airfoil_attempts_total{phase="succeeded"}') < 8:
+        assert time.monotonic() < deadline, httpx.get(served.url + "/metrics").text
+        time.sleep(0.2)
+    assert served.metric("airfoil_task_duration_seconds_count") >= 8
+
+
+def test_a_killed_engine_process_is_started_again_and_its_execution_finishes(
+    served: _Server, flow: dict[str, Any]
+) -> None:
+    from airfoil.client import Client
+
+    first = served.engines()[0]
+    with Client(served.url, project="eng") as client:
+        client.register(list(flow.values()))
+        ex = client.launch(flow["slow"], {"x": 7})
+        _running(client, ex.id, "n0")
+        first.kill()  # SIGKILL: no lease released, its worker's attempt is lost
+        first.wait(10)
+        deadline = time.monotonic() + 30
+        while not (again := served.engines()) or again[0].pid == first.pid:
+            assert time.monotonic() < deadline, served.log.read_text()
+            time.sleep(0.1)
+        served.wait_ready(30)
+        detail = client.wait(ex.id, timeout=60)  # taken back once its lease expired
+        assert detail.phase == "succeeded", detail.error
+        assert client.outputs(ex.id, flow["slow"]) == 8
+        nodes = {n.id: n for n in detail.nodes}
+        assert nodes["n0"].attempt_list[0].phase == "lost"
+        assert nodes["n0"].attempts == 2
+    assert served.metric('airfoil_driver_restarts_total{reason="died"}') == 1
+    assert served.proc.poll() is None  # the API process never stopped
+
+
+def test_an_engine_process_never_outlives_its_server(served: _Server, flow: dict[str, Any]) -> None:
+    from airfoil.client import Client
+
+    engine = served.engines()[0]
+    with Client(served.url, project="eng") as client:
+        client.register(list(flow.values()))
+        ex = client.launch(flow["slow"], {"x": 1})
+        _running(client, ex.id, "n0")
+    workers = engine.children(recursive=True)
+    assert workers
+    os.kill(served.proc.pid, signal.SIGKILL)
+    served.proc.wait(10)
+    # The pipe from the server ended: the engine stops like on a graceful stop, handing its
+    # execution back at once and stopping its workers.
+    _gone, alive = psutil.wait_procs([engine, *workers], timeout=20)
+    assert not alive, f"still running: {alive}"
+    assert served.lease_owner(ex.id) is None
