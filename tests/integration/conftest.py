@@ -8,10 +8,8 @@ its end, so parallel sessions never collide.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -143,57 +141,17 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     ray.shutdown()
 
 
-class _EarlyHead:
-    """The session's Ray head, started in the background once the collected tests show that
-    one will need it: its start overlaps the tests that run before the first cluster test."""
-
-    def __init__(self) -> None:
-        self.head = RayHead(Path(__file__).resolve().parents[2] / "src")
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._start, name="ray-head", daemon=True)
-        self.thread.start()
-
-    def _start(self) -> None:
-        try:
-            self.head.start()
-        except BaseException as exc:  # raised where the fixture is first used
-            self.error = exc
-
-    def ready(self) -> RayHead:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.head
-
-
-_early: list[_EarlyHead] = []
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly or importlib.util.find_spec("ray") is None:
-        return
-    if any("ray_head" in getattr(item, "fixturenames", ()) for item in session.items):
-        _early.append(_EarlyHead())
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    while _early:  # a head no test asked for (the session stopped early): stopped all the same
-        early = _early.pop()
-        early.thread.join()
-        early.head.stop()
-
-
 @pytest.fixture(scope="session")
 def ray_head() -> Iterator[RayHead]:
     """One Ray head (``ray start --head``, no CPUs) for every multi-node cluster test of the
     session: each adds its worker nodes to it and removes them (``_ray_cluster.Cluster``)."""
     pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
-    early = _early.pop() if _early else _EarlyHead()
+    head = RayHead(Path(__file__).resolve().parents[2] / "src")
     try:
-        yield early.ready()
+        head.start()
+        yield head
     finally:
-        early.thread.join()
-        early.head.stop()
+        head.stop()
 
 
 def _runs_on_ray(item: pytest.Item) -> bool:
