@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from _ray_cluster import RayHead
 
 from airfoil.store.sql import migrate
 
@@ -140,15 +141,31 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[RayHead]:
+    """One Ray head (``ray start --head``, no CPUs) for every multi-node cluster test of the
+    session: each adds its worker nodes to it and removes them (``_ray_cluster.Cluster``)."""
+    pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
+    head = RayHead(Path(__file__).resolve().parents[2] / "src")
+    try:
+        head.start()
+        yield head
+    finally:
+        head.stop()
+
+
 def _runs_on_ray(item: pytest.Item) -> bool:
+    """Whether a parameter of the test (its own, or a parametrised fixture's, such as the
+    executor harnesses' ``params=["process", "ray"]``) is ``"ray"``."""
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return False
-    return "ray" in (callspec.params.get("executor"), callspec.params.get("kind"))
+    return any(isinstance(v, str) and v == "ray" for v in callspec.params.values())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Tests parametrised with the ray executor are marked `ray` (deselect: -m "not ray").
+    # Tests parametrised with the ray executor are marked `ray` (deselect: -m "not ray"),
+    # whichever name the parameter has.
     for item in items:
         if _runs_on_ray(item):
             item.add_marker(pytest.mark.ray)
@@ -156,6 +173,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _ray_for_ray_params(request: pytest.FixtureRequest) -> None:
-    """A test parametrised with ``executor="ray"`` (or ``kind``) runs on the session's Ray."""
+    """A test parametrised with `"ray"` (as its executor, or its harness's) runs on the session's
+    Ray."""
     if _runs_on_ray(request.node):
         request.getfixturevalue("ray_session")

@@ -356,9 +356,14 @@ FLOW = textwrap.dedent(
 
 
 def _cli(tmp_path: Path, executor: str, *args: str) -> subprocess.CompletedProcess[str]:
-    if executor == "ray":
-        pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
     env = {**os.environ, "AIRFOIL_HOME": str(tmp_path / "home"), "AIRFOIL_EXECUTOR": executor}
+    if executor == "ray":
+        ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
+        # The runs join the session's local Ray (started for a ray-parametrised test) instead
+        # of each starting one of their own: a run's own local Ray is tested by
+        # test_secret_scrub_local.py, the servers' and the Ray connection's tests.
+        assert ray.is_initialized(), "the ray_session fixture runs before a ray test"
+        env["AIRFOIL_RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
     return subprocess.run(
         [sys.executable, "-m", "airfoil.cli", *args],
         env=env,

@@ -5,21 +5,18 @@ for a custom resource on the node that declares it; killing the
 raylet of the node running plain map items mid-run loses their attempts as system errors,
 they finish on the other node, the run succeeds, and no item runs to its end twice.
 
-The cluster keeps its session files in a temporary folder and is stopped by the test itself:
-its processes (found by that folder in their command lines, and their descendants) are
-killed by id -- never ``ray stop``, which would stop every Ray of this user on the machine.
+The head is the session's (``ray_head``); the worker nodes are this test's, started for it and
+removed after it: their processes (found by a mark in their environment) are killed by id --
+never ``ray stop``, which would stop every Ray of this user on the machine (``_ray_cluster``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -27,6 +24,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from _ray_cluster import Cluster, RayHead, running
 
 # (a found-spec check, not importorskip: importing Ray while collecting costs seconds)
 pytestmark = [
@@ -49,6 +47,7 @@ FLOW = textwrap.dedent(
 
     LOG = "@LOG@"  # written in by the test: workers get the cluster's environment, not ours
     SLEEP = @SLEEP@
+    KILLED = LOG + ".killed"  # the test's note that it killed a node: no need to wait longer
 
 
     def mark(what: str) -> None:
@@ -67,7 +66,9 @@ FLOW = textwrap.dedent(
     @af.task
     def plain(i: int) -> int:
         mark(f"start{i}")
-        time.sleep(SLEEP)
+        until = time.monotonic() + SLEEP
+        while time.monotonic() < until and not os.path.exists(KILLED):
+            time.sleep(0.05)
         mark(f"end{i}")
         return i * 10
 
@@ -90,92 +91,11 @@ FLOW = textwrap.dedent(
 )
 
 
-class Cluster:
-    """A head (no CPUs) and two worker nodes -- one with 2 CPUs and the custom resource
-    ``a``, one with 1 CPU and a fake GPU -- stopped by :meth:`stop`."""
-
-    def __init__(self, src: Path) -> None:
-        self.temp = tempfile.mkdtemp(prefix="afray-")
-        self.env = dict(
-            os.environ,
-            PYTHONPATH=os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]),
-            RAY_USAGE_STATS_ENABLED="0",
-            RAY_AUTH_MODE="disabled",
-            # Notice a dead node within seconds (defaults: tens of seconds).
-            RAY_health_check_initial_delay_ms="0",
-            RAY_health_check_period_ms="500",
-            RAY_health_check_timeout_ms="500",
-            RAY_health_check_failure_threshold="3",
-        )
-        self.address = ""
-
-    def start(self) -> None:
-        self.start_head()
-        self._ray_start(f"--address={self.address}", "--num-cpus=2", '--resources={"a": 1}')
-        self._ray_start(f"--address={self.address}", "--num-cpus=1", "--num-gpus=1")
-
-    def start_head(self) -> None:
-        """Start the head (no CPUs: attempts run on worker nodes) and note its address."""
-        head = self._ray_start(
-            "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
-            "--include-dashboard=false", "--disable-usage-stats",
-        )  # fmt: skip
-        found = re.search(r"--address='([^']+)'", head)
-        assert found, head
-        self.address = found.group(1)
-
-    def _ray_start(self, *args: str, env: dict[str, str] | None = None) -> str:
-        ray_cli = str(Path(sys.executable).with_name("ray"))
-        done = subprocess.run(
-            ["nice", "-n", "10", ray_cli, "start", *args],
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout + done.stderr
-
-    def stop(self) -> None:
-        """Kill every process of this cluster by id (bounded: SIGKILL, then a short wait)."""
-        import psutil
-
-        me = os.getpid()
-        roots = []
-        for p in psutil.process_iter(["cmdline"]):
-            try:
-                if p.pid != me and any(self.temp in a for a in p.info["cmdline"] or ()):
-                    roots.append(p)
-            except psutil.Error:
-                continue
-        procs: dict[int, psutil.Process] = {}
-        for root in roots:
-            try:
-                for p in [root, *root.children(recursive=True)]:
-                    procs[p.pid] = p
-            except psutil.Error:
-                procs[root.pid] = root
-        for p in procs.values():
-            try:
-                p.send_signal(signal.SIGKILL)
-            except psutil.Error:
-                continue
-        psutil.wait_procs(list(procs.values()), timeout=10)
-        shutil.rmtree(self.temp, ignore_errors=True)
-
-
-def running(c: Cluster) -> Iterator[Cluster]:
-    """A fixture's body: ``c`` started, then stopped whatever happened."""
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
-
-
 @pytest.fixture
-def cluster(repo_root: Path) -> Iterator[Cluster]:
-    yield from running(Cluster(repo_root / "src"))
+def cluster(ray_head: RayHead) -> Iterator[Cluster]:
+    """The session's head and two worker nodes: one with 2 CPUs and the custom resource
+    ``a``, one with 1 CPU and a fake GPU."""
+    yield from running(Cluster(ray_head))
 
 
 @pytest.mark.timeout(420)
@@ -214,7 +134,15 @@ def test_gpu_task_lands_on_the_gpu_node_and_a_lost_node_costs_only_its_attempts(
             raise AssertionError(f"no plain item ran on the CPU node: {seen}\n{out}\n{err}")
         time.sleep(1.0)  # let the short tasks on the GPU and `a` nodes finish first
         killed_node = next(n for w, n, r in lines if w.startswith("start") and r == victim)
+        import psutil
+
+        workers = psutil.Process(int(victim)).children(recursive=True)
         os.kill(int(victim), signal.SIGKILL)
+        # Once the node's workers are gone (within the items' own time: a worker outliving
+        # its raylet would end its item a second time), the items left and those run again
+        # end at once.
+        psutil.wait_procs(workers, timeout=6)
+        Path(f"{log}.killed").touch()
         out, err = driver.communicate(timeout=300)
     finally:
         if driver.poll() is None:

@@ -8,7 +8,7 @@ the window in which both projects had work waiting: weights 2:1 give two thirds 
 project, within 10%, and the GPUs are busy meanwhile (an execution's idle warm workers, which
 hold GPUs in Ray the policy has given to the other's attempts, are stopped for them).
 
-The cluster is started and stopped as in ``test_ray_cluster.py`` (its processes killed by id).
+The worker nodes are added to the session's head and removed after the test (``_ray_cluster``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from test_ray_cluster import Cluster, running
+from _ray_cluster import Cluster, NodeSpec, RayHead, running
 
 from airfoil.core.records import AttemptRecord
 from airfoil.store._open import open_meta_store
@@ -111,18 +111,11 @@ DRIVER = textwrap.dedent(
 )
 
 
-class SixGpus(Cluster):
-    """A head with no CPUs; two worker nodes with 4 CPUs and 3 fake GPUs each."""
-
-    def start(self) -> None:
-        self.start_head()
-        for _ in range(2):
-            self._ray_start(f"--address={self.address}", "--num-cpus=4", "--num-gpus=3")
-
-
 @pytest.fixture
-def cluster(repo_root: Path) -> Iterator[Cluster]:
-    yield from running(SixGpus(repo_root / "src"))
+def cluster(ray_head: RayHead) -> Iterator[Cluster]:
+    """The session's head (no CPUs) and two worker nodes with 4 CPUs and 3 fake GPUs each."""
+    six_gpus = NodeSpec(cpus=4, gpus=3)
+    yield from running(Cluster(ray_head, six_gpus, six_gpus))
 
 
 def _gpu_seconds(attempts: list[AttemptRecord], lo: float, hi: float) -> float:

@@ -8,7 +8,7 @@ the long task ends both nodes are empty, and best fit alone would put the second
 the first node; the placement's preference sends it to the node holding its input, where it
 reads the blob from the cache and fetches nothing.
 
-The cluster is started and stopped as in ``test_ray_cluster.py`` (its processes killed by id).
+The worker nodes are added to the session's head and removed after the test (``_ray_cluster``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from test_ray_cluster import Cluster, running
+from _ray_cluster import Cluster, NodeSpec, RayHead, running
 from test_ray_cluster_scheduling import MARKING
 
 from airfoil.store._open import open_meta_store
@@ -45,8 +45,11 @@ FLOW = MARKING + textwrap.dedent(
     """
     @af.task(requests=af.Resources(cpu=2))
     def hold(s: float) -> str:
+        # Holds its node until the first consumer has run beside it (at most ``s`` seconds).
         mark("hold-start")
-        time.sleep(s)
+        until = time.monotonic() + s
+        while time.monotonic() < until and "consume-first " not in open(LOG).read():
+            time.sleep(0.05)
         return mark("hold-end")
 
 
@@ -84,18 +87,18 @@ FLOW = MARKING + textwrap.dedent(
 
 
 class TwoNodes(Cluster):
-    """A head with no CPUs and two 2-CPU nodes, each caching blobs in its own folder."""
+    """Two 2-CPU nodes on the session's head (no CPUs), each caching blobs in its own folder."""
 
-    def start(self) -> None:
-        self.start_head()
-        for i in (1, 2):
-            cache = {"AIRFOIL_BLOB_CACHE_DIR": f"{self.temp}/cache-{i}"}
-            self._ray_start(f"--address={self.address}", "--num-cpus=2", env=cache)
+    def node_specs(self) -> tuple[NodeSpec, ...]:
+        return tuple(
+            NodeSpec(cpus=2, env={"AIRFOIL_BLOB_CACHE_DIR": f"{self.temp}/cache-{i}"})
+            for i in (1, 2)
+        )
 
 
 @pytest.fixture
-def cluster(repo_root: Path) -> Iterator[Cluster]:
-    yield from running(TwoNodes(repo_root / "src"))
+def cluster(ray_head: RayHead) -> Iterator[Cluster]:
+    yield from running(TwoNodes(ray_head))
 
 
 @pytest.mark.timeout(300)

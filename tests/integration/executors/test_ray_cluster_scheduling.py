@@ -11,13 +11,12 @@ GPU), driven by ``airfoil run --executor ray --ray-address``.
   need, and once the long task ends the gang starts with one rank on each 2-CPU node, with no
   small task on those nodes while it runs.
 
-The cluster is started and stopped as in ``test_ray_cluster.py`` (its processes killed by id).
+The worker nodes are added to the session's head and removed after the test (``_ray_cluster``).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import textwrap
@@ -27,7 +26,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from test_ray_cluster import Cluster
+from _ray_cluster import Cluster, NodeSpec, RayHead, running
 
 from airfoil.store._open import open_meta_store
 
@@ -67,8 +66,11 @@ FLOW = MARKING + textwrap.dedent(
 
     @af.task(requests=af.Resources(cpu=1))
     def blocker(s: float) -> str:
+        # Holds a CPU of a 2-CPU node until the small tasks have run (at most ``s`` seconds).
         mark("blocker-start")
-        time.sleep(s)
+        until = time.monotonic() + s
+        while time.monotonic() < until and open(LOG).read().count("-end ") < 3:
+            time.sleep(0.05)
         return mark("blocker-end")
 
 
@@ -117,30 +119,11 @@ FLOW = MARKING + textwrap.dedent(
 )
 
 
-class ThreeNodes(Cluster):
-    """A head with no CPUs; two 2-CPU nodes and a 1-CPU node with a fake GPU."""
-
-    def start(self) -> None:
-        head = self._ray_start(
-            "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
-            "--include-dashboard=false", "--disable-usage-stats",
-        )  # fmt: skip
-        found = re.search(r"--address='([^']+)'", head)
-        assert found, head
-        self.address = found.group(1)
-        self._ray_start(f"--address={self.address}", "--num-cpus=2")
-        self._ray_start(f"--address={self.address}", "--num-cpus=2")
-        self._ray_start(f"--address={self.address}", "--num-cpus=1", "--num-gpus=1")
-
-
 @pytest.fixture
-def cluster(repo_root: Path) -> Iterator[Cluster]:
-    c = ThreeNodes(repo_root / "src")
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
+def cluster(ray_head: RayHead) -> Iterator[Cluster]:
+    """The session's head (no CPUs), two 2-CPU nodes and a 1-CPU node with a fake GPU."""
+    two = NodeSpec(cpus=2)
+    yield from running(Cluster(ray_head, two, two, NodeSpec(cpus=1, gpus=1)))
 
 
 Seen = dict[tuple[str, str], tuple[str, ...]]
@@ -243,6 +226,8 @@ def test_the_policy_places_work_and_a_two_node_gang_waits_then_takes_whole_nodes
     assert listed[0]["head"] and listed[0]["cpu"] == 0.0 and all(n["alive"] for n in listed)
     assert sorted((n["cpu"], n["gpu"]) for n in listed[1:]) == [(1.0, 1), (2.0, 0), (2.0, 0)]
     assert {n["name"] for n in listed} >= two_cpu | {marks["gpu"][0]}
+    # Only live nodes: those that earlier tests added to the session's head and removed are not.
+    assert {n["name"] for n in listed[1:]} == {n.node_id for n in cluster.nodes}, listed
 
     # The gang: one rank on each 2-CPU node, after the blocker ended.
     ranks = {marks["rank0-start"][0], marks["rank1-start"][0]}

@@ -4,14 +4,13 @@ a node running a rank is killed mid-training. The gang restarts from its latest 
 the nodes left, no two gang starts ever run at once, the steps repeated are at most one
 checkpoint interval, and the run succeeds.
 
-The cluster is started and stopped as in ``test_ray_cluster.py`` (its processes killed by id).
+The worker nodes are added to the session's head and removed after the test (``_ray_cluster``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from test_ray_cluster import Cluster
+from _ray_cluster import Cluster, NodeSpec, RayHead, running
 
 pytestmark = [
     pytest.mark.integration,
@@ -40,29 +39,11 @@ FLOWS = Path(__file__).parent.parent / "training"
 STEPS, EVERY, SEED = 16, 4, 7
 
 
-class ThreeNodes(Cluster):
-    """A head with no CPUs and three worker nodes with one CPU each."""
-
-    def start(self) -> None:
-        head = self._ray_start(
-            "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
-            "--include-dashboard=false", "--disable-usage-stats",
-        )  # fmt: skip
-        found = re.search(r"--address='([^']+)'", head)
-        assert found, head
-        self.address = found.group(1)
-        for _ in range(3):
-            self._ray_start(f"--address={self.address}", "--num-cpus=1")
-
-
 @pytest.fixture
-def cluster(repo_root: Path) -> Iterator[Cluster]:
-    c = ThreeNodes(repo_root / "src")
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
+def cluster(ray_head: RayHead) -> Iterator[Cluster]:
+    """The session's head (no CPUs) and three worker nodes with one CPU each."""
+    one = NodeSpec(cpus=1)
+    yield from running(Cluster(ray_head, one, one, one))
 
 
 def _run(cluster: Cluster, tmp_path: Path, marks: Path, delay: float) -> subprocess.Popen[str]:

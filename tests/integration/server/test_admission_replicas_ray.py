@@ -7,7 +7,8 @@ replica's execution over, both runs succeed, and the quota held throughout: the 
 replica's Ray worker (read from the task's own marks, its end from when its process was
 gone) never overlapped the survivor's attempts.
 
-One cluster serves the module's tests (started once: most of a test's time is Ray's start).
+One cluster serves the module's tests: its worker nodes, on the session's head, are started
+once.
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ray_cluster import Cluster, RayHead, running
 from _replicas import LEASE, Replica, most_at_once, until
 
 from airfoil.store._scheduling import ProjectQuota
 from airfoil.store.admission import AuthorityLease
 from airfoil.store.sql import SqlMetaStore
 from airfoil.store.sql._admission import SqlAdmissionStore
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "executors"))
-from test_ray_cluster import Cluster, running
 
 pytestmark = [
     pytest.mark.integration,
@@ -70,9 +69,10 @@ FLOW = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[Cluster]:
-    """A head (no CPUs), a 2-CPU node and a 1-CPU node with a fake GPU, for the module."""
-    yield from running(Cluster(Path(__file__).resolve().parents[3] / "src"))
+def ray_cluster(ray_head: RayHead) -> Iterator[Cluster]:
+    """The session's head (no CPUs), a 2-CPU node and a 1-CPU node with a fake GPU, for the
+    module."""
+    yield from running(Cluster(ray_head))
 
 
 def test_quota_holds_across_replicas_on_one_ray_cluster(
@@ -106,7 +106,7 @@ def test_quota_holds_across_replicas_on_one_ray_cluster(
         for r in replicas:
             with Client(r.url, project=project) as client:
                 client.register([mod.two])
-                ids.append(client.launch(mod.two, {"seconds": 2.0}).id)
+                ids.append(client.launch(mod.two, {"seconds": 1.0}).id)
         with Client(replicas[0].url, project=project) as client:
             for e in ids:
                 detail = client.wait(e, timeout=240)

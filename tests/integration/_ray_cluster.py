@@ -1,0 +1,308 @@
+"""Real multi-node Ray clusters on this machine, for the cluster tests: one head started with
+``ray start --head`` for the whole test session (no CPUs: attempts run on worker nodes), and
+each test's worker nodes started with ``ray start --address`` beside it and removed after it.
+
+The head starts once; a test's nodes are its own (their shapes, their environment), started
+overlapped, and gone -- their processes killed and the head reporting them dead -- before the
+next test is given its own. Nodes of earlier tests stay in Ray's node list, marked dead.
+
+Every process of a node carries a mark in its environment (``AIRFOIL_TEST_RAY_NODE``, the
+raylet passes its environment to the node's agents and workers): a node is removed by
+killing exactly its processes by id -- never ``ray stop``, which would stop every Ray of this
+user on the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MARK = "AIRFOIL_TEST_RAY_NODE"
+
+#: ``ray start`` of a node that lost a start-up race it cannot avoid (Ray's own messages).
+_RETRYABLE = ("Deadline Exceeded", "timed out during startup", "Address already in use")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A worker node's shape: ``ray start`` options and extra environment."""
+
+    cpus: int
+    gpus: int = 0
+    resources: dict[str, float] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def args(self) -> list[str]:
+        import json
+
+        args = [f"--num-cpus={self.cpus}"]
+        if self.gpus:
+            args.append(f"--num-gpus={self.gpus}")
+        if self.resources:
+            args.append(f"--resources={json.dumps(self.resources)}")
+        return args
+
+
+@dataclass
+class RayNode:
+    """A started worker node: its mark, and its Ray node id once the head lists it."""
+
+    spec: NodeSpec
+    mark: str
+    node_id: str = ""
+
+
+def _marked(marks: set[str]) -> dict[int, str]:
+    """The processes of this user whose environment carries one of ``marks``: pid -> mark."""
+    found = {}
+    wanted = {f"{MARK}={m}".encode(): m for m in marks}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        for entry in env:
+            if entry in wanted:
+                found[int(name)] = wanted[entry]
+                break
+    return found
+
+
+def _kill(marks: set[str]) -> None:
+    """SIGKILL every process carrying one of ``marks`` and wait (bounded) for them to go."""
+    import psutil
+
+    procs = []
+    for pid in _marked(marks):
+        try:
+            p = psutil.Process(pid)
+            p.send_signal(signal.SIGKILL)
+            procs.append(p)
+        except psutil.Error:
+            continue
+    psutil.wait_procs(procs, timeout=10)
+
+
+class RayHead:
+    """A Ray head (no CPUs, no dashboard) with its session files in a temporary folder;
+    :meth:`add` starts worker nodes on it, :meth:`remove` takes them away again."""
+
+    def __init__(self, src: Path) -> None:
+        self.temp = tempfile.mkdtemp(prefix="afray-")
+        self.mark = f"head-{uuid.uuid4().hex[:12]}"
+        self.env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]),
+            RAY_USAGE_STATS_ENABLED="0",
+            RAY_AUTH_MODE="disabled",
+            # Notice a dead node within seconds (defaults: tens of seconds).
+            RAY_health_check_initial_delay_ms="0",
+            RAY_health_check_period_ms="500",
+            RAY_health_check_timeout_ms="500",
+            RAY_health_check_failure_threshold="3",
+        )
+        self.env.pop("RAY_ADDRESS", None)
+        self.address = ""
+        self.removed = 0  # worker nodes removed so far (Ray lists them, dead)
+        self._state: Any = None
+        self._marks = {self.mark}  # the head's and every node's ever added
+        self._dying: set[str] = set()  # ids of nodes killed that the head may list alive
+
+    def start(self) -> None:
+        out = self._ray_start(
+            self.mark, "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
+            "--include-dashboard=false", "--disable-usage-stats",
+        )  # fmt: skip
+        found = re.search(r"--address='([^']+)'", out)
+        assert found, out
+        self.address = found.group(1)
+
+    def stop(self) -> None:
+        """Kill every process of the head, and of any node left on it, by id."""
+        if self._state is not None:
+            self._state.disconnect()
+            self._state = None
+        _kill(self._marks)
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Ray's node table as the head's GCS has it now (alive and dead nodes)."""
+        if self._state is None:
+            # Read by a client of the GCS alone (as Ray's own ``ray.cluster_utils`` does):
+            # this process may also be the driver of the session's local Ray.
+            from ray._private.state import GlobalState
+            from ray._raylet import GcsClientOptions
+
+            state = GlobalState()
+            state._initialize_global_state(
+                GcsClientOptions.create(
+                    self.address, None, allow_cluster_id_nil=True, fetch_cluster_id_if_nil=False
+                )
+            )
+            self._state = state
+        return list(self._state.node_table())
+
+    def add(self, *specs: NodeSpec) -> list[RayNode]:
+        """Start worker nodes of these shapes and wait until the head lists each alive.
+
+        They start overlapped: a node's ``ray start`` begins once the node before has
+        claimed its socket files (Ray picks the next free ``raylet.N`` name in the shared
+        session folder, so two nodes starting at the same instant could pick the same one).
+        A node that still loses a start-up race is stopped and started again on its own."""
+        nodes = [RayNode(spec, f"node-{uuid.uuid4().hex[:12]}") for spec in specs]
+        self._marks |= {n.mark for n in nodes}
+        started: list[tuple[RayNode, subprocess.Popen[str]]] = []
+        try:
+            for node in nodes:
+                sockets = self._sockets()
+                started.append((node, self._popen(node)))
+                self._await_new_socket(sockets, started[-1][1])
+            for node, proc in started:
+                out, _ = proc.communicate(timeout=180)
+                if proc.returncode != 0:
+                    if not any(r in out for r in _RETRYABLE):
+                        raise AssertionError(f"ray start {node.spec}: {out}")
+                    _kill({node.mark})
+                    again = self._popen(node)
+                    out, _ = again.communicate(timeout=180)
+                    assert again.returncode == 0, f"ray start {node.spec} (again): {out}"
+            self._await_ids(nodes)
+            self._await_dead()
+        except BaseException:
+            for _, proc in started:
+                if proc.poll() is None:
+                    proc.kill()
+            self.remove(nodes)
+            raise
+        return nodes
+
+    def remove(self, nodes: list[RayNode]) -> None:
+        """Kill these nodes' processes. The next :meth:`add` returns only once the head
+        reports them dead (meanwhile its nodes start)."""
+        _kill({n.mark for n in nodes})
+        self.removed += len(nodes)
+        self._dying |= {n.node_id for n in nodes if n.node_id}
+
+    def _await_dead(self) -> None:
+        deadline = time.monotonic() + 60
+        while self._dying:
+            self._dying &= {n["NodeID"] for n in self.nodes() if n["Alive"]}
+            if self._dying:
+                assert time.monotonic() < deadline, f"nodes alive 60 s after a kill: {self._dying}"
+                time.sleep(0.1)
+
+    def _ray_start(self, mark: str, *args: str, env: dict[str, str] | None = None) -> str:
+        proc = self._spawn(mark, list(args), env)
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out
+        return out
+
+    def _popen(self, node: RayNode) -> subprocess.Popen[str]:
+        return self._spawn(
+            node.mark, [f"--address={self.address}", *node.spec.args()], node.spec.env
+        )
+
+    def _spawn(
+        self, mark: str, args: list[str], env: dict[str, str] | None
+    ) -> subprocess.Popen[str]:
+        ray_cli = str(Path(sys.executable).with_name("ray"))
+        return subprocess.Popen(
+            ["nice", "-n", "10", ray_cli, "start", *args],
+            env={**self.env, **(env or {}), MARK: mark},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def _sockets(self) -> set[str]:
+        found = set()
+        for session in Path(self.temp).glob("session_2*"):
+            found |= {p.name for p in (session / "sockets").glob("raylet*")}
+        return found
+
+    def _await_new_socket(self, before: set[str], proc: subprocess.Popen[str]) -> None:
+        """Until a raylet socket that was not there ``before`` exists (or ``ray start`` ended)."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if self._sockets() - before:
+                return
+            time.sleep(0.05)
+
+    def _await_ids(self, nodes: list[RayNode]) -> None:
+        """Note each node's Ray id: the alive node whose raylet socket its raylet serves."""
+        import psutil
+
+        sockets: dict[str, str] = {}
+        for pid, mark in _marked({n.mark for n in nodes}).items():
+            try:
+                args = psutil.Process(pid).cmdline()
+            except psutil.Error:
+                continue
+            for a in args:
+                if a.startswith("--raylet_socket_name="):
+                    sockets[a.split("=", 1)[1]] = mark
+        deadline = time.monotonic() + 60
+        while True:
+            table = self.nodes()
+            for n in table:
+                mark = sockets.get(n.get("RayletSocketName", ""))
+                if n["Alive"] and mark is not None:
+                    next(x for x in nodes if x.mark == mark).node_id = n["NodeID"]
+            if all(x.node_id for x in nodes):
+                return
+            assert time.monotonic() < deadline, f"nodes never listed alive: {nodes} {table}"
+            time.sleep(0.1)
+
+
+class Cluster:
+    """The worker nodes of one test (or module) on the session's head: ``address`` and
+    ``env`` to drive it, ``temp`` a folder of its own, ``nodes`` once :meth:`start` ran."""
+
+    specs: tuple[NodeSpec, ...] = (
+        NodeSpec(cpus=2, resources={"a": 1}),
+        NodeSpec(cpus=1, gpus=1),
+    )
+
+    def __init__(self, head: RayHead, *specs: NodeSpec) -> None:
+        self.head = head
+        if specs:
+            self.specs = specs
+        self.address = head.address
+        self.env = head.env
+        self.temp = tempfile.mkdtemp(prefix="cluster-", dir=head.temp)
+        self.nodes: list[RayNode] = []
+
+    def node_specs(self) -> tuple[NodeSpec, ...]:
+        """The shapes to start (a subclass may derive them from ``temp``)."""
+        return self.specs
+
+    def start(self) -> None:
+        self.nodes = self.head.add(*self.node_specs())
+
+    def stop(self) -> None:
+        self.head.remove(self.nodes)
+        self.nodes = []
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def running(c: Cluster) -> Iterator[Cluster]:
+    """A fixture's body: ``c``'s nodes started, then removed whatever happened."""
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()

@@ -1,0 +1,45 @@
+"""Every test that runs on Ray is marked ``ray``, whatever its parameter is called: ``pytest -m
+ray`` is the whole Ray tier (what it adds to ``make test`` is measured with it) and ``-m "not
+ray"`` leaves Ray out. The executor harnesses are fixtures parametrised ``["process", "ray"]``
+(``hx``, ``flow``): their ray cases were not marked (only parameters named ``executor`` or
+``kind`` were), so twenty tests on the session's Ray ran under ``-m "not ray"``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+FILES = (
+    "tests/integration/executors/test_process_executor.py",  # the `hx` harness fixture
+    "tests/integration/control/test_composition_process.py",  # the `flow` fixture
+    "tests/integration/engine/test_hooks.py",  # an `executor` parameter
+)
+
+
+def _collect(repo_root: Path, marks: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "-m", marks, *FILES],
+        cwd=repo_root, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+def test_tests_run_on_ray_are_marked_ray_whatever_their_parameter_is_called(
+    repo_root: Path,
+) -> None:
+    on_ray = _collect(repo_root, "ray")
+    not_on_ray = _collect(repo_root, "not ray")
+    assert not [t for t in not_on_ray if "[ray" in t], "a test on Ray ran under -m 'not ray'"
+    assert on_ray and all(t.endswith("[ray]") for t in on_ray), on_ray
+    for name in FILES:
+        on, off = ({t for t in ids if t.startswith(name)} for ids in (on_ray, not_on_ray))
+        assert {t.replace("[ray]", "[process]") for t in on} <= off, name
+    harness = [t for t in on_ray if t.startswith(FILES[0])]
+    assert len(harness) >= 10, harness  # the shared promises, each on Ray too
