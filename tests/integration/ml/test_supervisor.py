@@ -207,7 +207,8 @@ def test_a_replica_slow_to_answer_is_adopted_not_started_twice(tmp_path: Path) -
     health = _Health()
     store = MemoryArtifactStore()
     env = ServiceEnv(str(tmp_path), None, str(tmp_path / "blobs"), str(tmp_path / "logs"))
-    supervisor = Supervisor(store, env, lease_ttl_s=10.0)
+    # no zygote: its log would be a second process of this deployment
+    supervisor = Supervisor(store, env, lease_ttl_s=10.0, zygotes=False)
     try:
         _recorded(store, health.port, replica.pid)
         health.delay = 1.0  # over the supervisor's 0.5 s
