@@ -31,15 +31,28 @@ def _collect(repo_root: Path, marks: str) -> list[str]:
     return [line for line in done.stdout.splitlines() if "::" in line]
 
 
+def _params(test_id: str) -> list[str]:
+    """The parameter ids of a collected test (``t[ray-x]`` -> ``["ray", "x"]``)."""
+    return test_id.partition("[")[2].rstrip("]").split("-")
+
+
+def _on_process(test_id: str) -> str:
+    """The same test's id with its ``ray`` parameter as ``process``."""
+    name, _, _ = test_id.partition("[")
+    params = ["process" if p == "ray" else p for p in _params(test_id)]
+    return f"{name}[{'-'.join(params)}]"
+
+
 def test_tests_run_on_ray_are_marked_ray_whatever_their_parameter_is_called(
     repo_root: Path,
 ) -> None:
     on_ray = _collect(repo_root, "ray")
     not_on_ray = _collect(repo_root, "not ray")
-    assert not [t for t in not_on_ray if "[ray" in t], "a test on Ray ran under -m 'not ray'"
-    assert on_ray and all(t.endswith("[ray]") for t in on_ray), on_ray
+    ran = [t for t in not_on_ray if "ray" in _params(t)]
+    assert not ran, f"tests on Ray ran under -m 'not ray': {ran}"
+    assert on_ray and all("ray" in _params(t) for t in on_ray), on_ray
     for name in FILES:
         on, off = ({t for t in ids if t.startswith(name)} for ids in (on_ray, not_on_ray))
-        assert {t.replace("[ray]", "[process]") for t in on} <= off, name
+        assert {_on_process(t) for t in on} <= off, name
     harness = [t for t in on_ray if t.startswith(FILES[0])]
     assert len(harness) >= 10, harness  # the shared promises, each on Ray too
