@@ -263,7 +263,12 @@ class Engine:
                 group.close()  # the journal stays: _engine_failed commits it
                 return self._engine_failed(loop, exc)
             finally:
-                group.close()
+                group.close()  # no fold by the lease thread from here on
+                # A drive that ends while its process lives (Ctrl-C, a lost lease, the store
+                # away) leaves its journal in the store, so readers see its finished tasks as
+                # finished; if that write fails too, the journal waits for a resume.
+                with contextlib.suppress(Exception):
+                    self._commit_journal(execution_id)
                 loop.admission.close()
             return state.execution
         finally:

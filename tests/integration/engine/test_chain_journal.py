@@ -297,6 +297,51 @@ def test_a_chain_leaves_a_complete_store_and_no_journal(tmp_path: Path) -> None:
         rt.close()
 
 
+def test_a_drive_stopped_by_ctrl_c_leaves_its_journal_in_the_store(tmp_path: Path) -> None:
+    """Ctrl-C (a drive that ends by an exception, its process alive) writes what its journal
+    holds to the store before it gives the lease back: readers (the console, ``executions
+    show``) see the finished tasks as finished, not ``interrupted``. Before, a Ctrl-C within
+    ``journal_max_s`` of a chained task's end left that task ``running`` in the store (seen
+    as ``interrupted``) until a resume replayed the journal."""
+    import airfoil as af
+
+    calls: list[str] = []
+
+    @af.task
+    def quick(x: int) -> int:
+        calls.append("quick")
+        return x + 1
+
+    @af.task
+    def stopped(x: int) -> int:
+        calls.append("stopped")
+        if calls.count("stopped") == 1:
+            raise KeyboardInterrupt  # runs in the loop's own thread (inline): Ctrl-C there
+        return x + 1
+
+    @af.workflow
+    def wf(x: int = 0) -> int:
+        return stopped(x=quick(x=x))
+
+    rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="inline"))
+    try:
+        settings = rt.engine_settings()
+        settings.journal_max_s = 60.0  # no fold by time, however loaded the machine
+        engine = rt.engine(settings=settings)
+        rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt), keep=True)
+        with pytest.raises(KeyboardInterrupt):
+            engine.drive(rec.id)
+        nodes = {n.node_id: n.phase for n in rt.meta.get_nodes(rec.id)}
+        assert nodes == {"n0": "succeeded", "n1": "running"}
+        assert rt.meta.get_lease(rec.id) is None  # given back: a resume may carry it on
+        assert not any((tmp_path / "home" / "journals").glob("*"))
+        # resumed, the finished task is not run again
+        assert rt.engine(settings=settings).drive(rec.id).phase == "succeeded"
+        assert calls == ["quick", "stopped", "stopped"]
+    finally:
+        rt.close()
+
+
 class _CountingMeta:
     """The runtime's store, with its batch writes seen by a test (everything else as is)."""
 
