@@ -105,6 +105,16 @@ def _stored(home: Path, execution: str) -> tuple[str, dict[str, str], list[int]]
         rt.close()
 
 
+def _inline_engine(tmp_path: Path, *, journal_max_s: float) -> tuple[LocalRuntime, Engine]:
+    """A runtime on ``tmp_path/home`` running tasks inline (in the loop's own thread), and an
+    engine that folds its journal by time after ``journal_max_s`` (60: never, however loaded
+    the machine)."""
+    rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="inline"))
+    settings = rt.engine_settings()
+    settings.journal_max_s = journal_max_s
+    return rt, rt.engine(settings=settings)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_chain_killed_at_many_points_never_reruns_a_finished_task(tmp_path: Path) -> None:
@@ -227,11 +237,8 @@ def test_readers_see_a_long_inline_task_s_predecessor_within_the_fold_interval(
     def wf(x: int = 0) -> int:
         return long(x=quick(x=x))
 
-    rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="inline"))
+    rt, engine = _inline_engine(tmp_path, journal_max_s=0.3)
     try:
-        settings = rt.engine_settings()
-        settings.journal_max_s = 0.3
-        engine = rt.engine(settings=settings)
         rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt), keep=True)
         result: list[str] = []
         driver = threading.Thread(target=lambda: result.append(engine.drive(rec.id).phase))
@@ -269,11 +276,8 @@ def test_a_chain_leaves_a_complete_store_and_no_journal(tmp_path: Path) -> None:
             x = inc(x=x)
         return x
 
-    rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="inline"))
+    rt, engine = _inline_engine(tmp_path, journal_max_s=60.0)
     try:
-        settings = rt.engine_settings()
-        settings.journal_max_s = 60.0  # no fold by time, however loaded the machine
-        engine = rt.engine(settings=settings)
         rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt), keep=True)
         writes: list[StoreBatch] = []
         real_write = rt.meta.write
@@ -323,11 +327,8 @@ def test_a_drive_stopped_by_ctrl_c_leaves_its_journal_in_the_store(tmp_path: Pat
     def wf(x: int = 0) -> int:
         return stopped(x=quick(x=x))
 
-    rt = LocalRuntime(AirfoilSettings(home=str(tmp_path / "home"), executor="inline"))
+    rt, engine = _inline_engine(tmp_path, journal_max_s=60.0)
     try:
-        settings = rt.engine_settings()
-        settings.journal_max_s = 60.0  # no fold by time, however loaded the machine
-        engine = rt.engine(settings=settings)
         rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt), keep=True)
         with pytest.raises(KeyboardInterrupt):
             engine.drive(rec.id)
@@ -336,7 +337,7 @@ def test_a_drive_stopped_by_ctrl_c_leaves_its_journal_in_the_store(tmp_path: Pat
         assert rt.meta.get_lease(rec.id) is None  # given back: a resume may carry it on
         assert not any((tmp_path / "home" / "journals").glob("*"))
         # resumed, the finished task is not run again
-        assert rt.engine(settings=settings).drive(rec.id).phase == "succeeded"
+        assert rt.engine(settings=engine.settings).drive(rec.id).phase == "succeeded"
         assert calls == ["quick", "stopped", "stopped"]
     finally:
         rt.close()
