@@ -61,6 +61,7 @@ from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
 from airfoil.scheduler._state import service_rate
+from airfoil.scheduler._victim_index import VictimIndex
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
@@ -213,9 +214,7 @@ class AirfoilPolicy(Policy):
                     and tried not in no_room
                     and len(rnd.preempted) < self.max_preemptions
                 ):
-                    if rnd.make_room(
-                        entry, victims.for_claimant(entry, None), lenders_only=lenders_only
-                    ):
+                    if rnd.make_room(entry, victims.indexed(entry), lenders_only=lenders_only):
                         if guard is not None:
                             guard.add(entry)
                         continue
@@ -385,6 +384,7 @@ class _Victims:
 
     __slots__ = (
         "_compacted",
+        "_indexes",
         "_keys",
         "_levels",
         "_max_priority",
@@ -426,7 +426,22 @@ class _Victims:
         )
         self._max_priority = max((run.entry.item.priority for run in self._runs), default=0)
         self._compacted = 0
+        self._indexes: dict[int | None, VictimIndex] = {}
         self.top = rows[0][0] if rows else -1
+
+    def indexed(self, entry: WaitingEntry) -> VictimIndex:
+        """Victims for ``entry`` at any level (as ``for_claimant(entry, None)``), indexed per
+        node: a due gang's whole-node workers would walk nearly all running work each."""
+        priority: int | None = entry.item.priority
+        if self._max_priority <= entry.item.priority:
+            priority = None  # no victim of a higher priority: the same list for every claimant
+        index = self._indexes.get(priority)
+        if index is None:
+            # built once per decision and priority; what is preempted later is skipped
+            index = self._indexes[priority] = VictimIndex(
+                self.for_claimant(entry, None), self._rnd.state
+            )
+        return index
 
     def for_claimant(
         self, entry: WaitingEntry, level: int | None, least: float | None = None

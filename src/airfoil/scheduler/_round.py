@@ -29,6 +29,7 @@ from airfoil.scheduler._capacity import (
 )
 from airfoil.scheduler._estimator import expected_end, overrun_end
 from airfoil.scheduler._model import Decision, Start
+from airfoil.scheduler._victim_index import VictimIndex
 
 if TYPE_CHECKING:
     from airfoil.scheduler._state import RunningEntry, SchedulerState, Shape, WaitingEntry
@@ -70,6 +71,8 @@ class Round:
         pool: free capacity after the round's starts and preemptions so far.
         usage: per-project usage after the round's starts and preemptions so far.
         reservations: reservations held in this round.
+        node_changes: per node, how many times work on it was preempted or restored in this
+            round (what a :class:`~airfoil.scheduler._victim_index.VictimIndex` re-sums).
         blocked_by_quota: whether the last failed :meth:`try_start` failed on the project cap.
     """
 
@@ -85,6 +88,7 @@ class Round:
         self.preempted: dict[str, RunningEntry] = {}
         self.reasons: dict[str, str] = {}
         self.reservations: list[Reservation] = []
+        self.node_changes: dict[int, int] = {}
         self.blocked_by_quota = False
         self.wake_at: float | None = None
         self.no_room: dict[Shape, str] = {}
@@ -378,7 +382,11 @@ class Round:
     # -- preempting ----------------------------------------------------------------------------
 
     def make_room(
-        self, entry: WaitingEntry, victims: Sequence[RunningEntry], *, lenders_only: bool = False
+        self,
+        entry: WaitingEntry,
+        victims: Sequence[RunningEntry] | VictimIndex,
+        *,
+        lenders_only: bool = False,
     ) -> bool:
         """Preempt as little as needed, best victims first, so ``entry`` fits; then start it.
 
@@ -390,9 +398,15 @@ class Round:
         must still be over its nominal quota once the work considered before it is gone
         (conservative: work counted on a node that is not chosen counts as gone too).
 
+        ``victims`` may come as a :class:`VictimIndex` (same order, same answer, searched per
+        node; walked as a list with ``lenders_only``).
+
         Returns:
             Whether ``entry`` was started. If not, nothing was preempted.
         """
+        index: VictimIndex | None = None
+        if isinstance(victims, VictimIndex):
+            index, victims = (None if lenders_only else victims), victims.runs
         caps = self._caps(entry) if self.reservations else ()
         pool, demand = self.pool, entry.demand
         c, m, g = demand
@@ -401,7 +415,11 @@ class Round:
         for _ in range(entry.workers):
             n = pool.find(c, m, g, caps)
             if n < 0:
-                found = self._victims_for(demand, victims, caps, lenders_only)
+                found = (
+                    index.first_fit(self, demand, caps)
+                    if index is not None
+                    else self._victims_for(demand, victims, caps, lenders_only)
+                )
                 if found is None:
                     for done in placed:
                         pool.give_capped(done, demand, caps)
@@ -494,15 +512,19 @@ class Round:
     def _preempt(self, run: RunningEntry) -> None:
         self.preempted[run.entry.item.id] = run
         c, m, g = run.entry.demand
+        changes = self.node_changes
         for n in _live(self.state, run):
             self.pool.give(n, c, m, g)
+            changes[n] = changes.get(n, 0) + 1
         self._charge(run.entry, -1)
 
     def _restore(self, run: RunningEntry) -> None:
         del self.preempted[run.entry.item.id]
         c, m, g = run.entry.demand
+        changes = self.node_changes
         for n in _live(self.state, run):
             self.pool.take(n, c, m, g)
+            changes[n] = changes.get(n, 0) + 1
         self._charge(run.entry, +1)
 
     # -- internals ---------------------------------------------------------------------------

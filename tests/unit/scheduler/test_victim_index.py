@@ -1,0 +1,124 @@
+"""``VictimIndex.first_fit`` gives the node and victims a walk over the victims gives.
+
+``Round._victims_for`` walks victims in order, adding each one's release to its nodes, and
+stops at the first node where a worker fits; ``VictimIndex`` answers the same question per
+node with running sums (see its module). These tests draw clusters with single workers and
+gangs (some with two workers on one node), draining nodes, reservation caps and work the
+round already preempted or restored, and ask both the same questions.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sched_factories import GIB, gpu_node, make_state, running
+
+from airfoil.core.resources import ResourceSpec
+from airfoil.scheduler import AirfoilPolicy, SchedulerState, WorkItem
+from airfoil.scheduler._capacity import demand_of
+from airfoil.scheduler._round import Round
+from airfoil.scheduler._victim_index import VictimIndex
+
+pytestmark = pytest.mark.unit
+
+NOW = 10_000.0
+
+
+@st.composite
+def clusters(draw: st.DrawFn) -> SchedulerState:
+    """2-5 nodes of 8 GPUs, filled by workers of 1-3 worker items placed where they fit."""
+    nodes = [
+        gpu_node(f"n{i}", gpus=8, cpu=16.0, mem_gib=64) for i in range(draw(st.integers(2, 5)))
+    ]
+    free = {node.name: [16.0, 64, 8] for node in nodes}
+    runs = []
+    for i in range(draw(st.integers(1, 30))):
+        cpu = draw(st.sampled_from((0.0, 1.0, 2.0, 4.0)))
+        mem = draw(st.sampled_from((0, 1, 8)))
+        gpu = draw(st.sampled_from((0, 1, 2, 4)))
+        placement = []
+        for _ in range(draw(st.integers(1, 3))):
+            name = draw(st.sampled_from(sorted(free)))
+            room = free[name]
+            if room[0] < cpu or room[1] < mem or room[2] < gpu:
+                break
+            room[0] -= cpu
+            room[1] -= mem
+            room[2] -= gpu
+            placement.append(name)
+        if not placement:
+            continue
+        item = WorkItem(
+            id=f"r{i}",
+            project="p",
+            resources=ResourceSpec(cpu=cpu, mem=mem * GIB, gpu=gpu),
+            gang_size=len(placement),
+            interruptible=draw(st.booleans()) or draw(st.booleans()),
+            submit_time=0.0,
+            estimate=1000.0,
+        )
+        runs.append(running(item, *placement, start=NOW - 100.0))
+    state = make_state(nodes, AirfoilPolicy(), run=runs)
+    if draw(st.booleans()):  # a node leaves while its work runs: it drains
+        state.set_nodes(nodes[1:])
+    return state
+
+
+demands = st.tuples(
+    st.sampled_from((0.0, 1.0, 4.0, 8.0, 16.0)),
+    st.sampled_from((0, 4, 32, 64)),
+    st.sampled_from((0, 1, 2, 4, 8)),
+).map(lambda d: demand_of(ResourceSpec(cpu=d[0], mem=d[1] * GIB, gpu=d[2])))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state=clusters(), data=st.data())
+def test_first_fit_finds_what_walking_the_victims_finds(
+    state: SchedulerState, data: st.DataObject
+) -> None:
+    rnd = Round(state, NOW, explain=True)
+    runs = data.draw(st.permutations(sorted(state.running.values(), key=lambda r: r.entry.item.id)))
+    index = VictimIndex(runs, state)
+    for _ in range(data.draw(st.integers(1, 6))):
+        # the round preempts or restores some work between searches (the index re-sums)
+        for run in data.draw(st.lists(st.sampled_from(runs), max_size=3, unique_by=id)):
+            if run.entry.item.id in rnd.preempted:
+                rnd._restore(run)
+            elif run.entry.item.interruptible:
+                rnd._preempt(run)
+        caps = [
+            {n: list(data.draw(demands)) for n in data.draw(st.sets(st.integers(0, 4), max_size=3))}
+            for _ in range(data.draw(st.integers(0, 2)))
+        ]
+        demand = data.draw(demands)
+        want = rnd._victims_for(demand, runs, caps, False)
+        got = index.first_fit(rnd, demand, caps)
+        assert got == want, (demand, caps, sorted(rnd.preempted))
+
+
+def test_first_fit_takes_the_node_freed_earliest_in_the_victims_order() -> None:
+    """Two full nodes; the node whose last victim comes first in the order is taken, with
+    exactly its victims, even though the other node's first victim comes first."""
+    nodes = [gpu_node("a", gpus=8), gpu_node("b", gpus=8)]
+    items = [
+        WorkItem(f"{n}{i}", "p", ResourceSpec(cpu=1.0, mem=GIB, gpu=4), interruptible=True)
+        for n in "ab"
+        for i in range(2)
+    ]
+    state = make_state(nodes, "airfoil", run=[running(it, it.id[0]) for it in items])
+    run = state.running
+    order = [run["a0"], run["b0"], run["b1"], run["a1"]]
+    rnd = Round(state, NOW, explain=True)
+    index = VictimIndex(order, state)
+    demand = demand_of(ResourceSpec(cpu=1.0, mem=GIB, gpu=8))
+    assert index.first_fit(rnd, demand, ()) == (1, [run["b0"], run["b1"]])
+    assert rnd._victims_for(demand, order, (), False) == (1, [run["b0"], run["b1"]])
+    # once b1 is preempted (its room already free), b fits after b0 alone
+    rnd._preempt(run["b1"])
+    assert index.first_fit(rnd, demand, ()) == (1, [run["b0"]])
+    # a node capped by a reservation to 4 GPUs is never the answer for 8
+    assert index.first_fit(rnd, demand, [{1: [64_000, 512 * GIB, 4]}]) == (
+        0,
+        [run["a0"], run["a1"]],
+    )
