@@ -339,11 +339,17 @@ class _DueGuard:
     def __init__(self, share: float, state: SchedulerState, now: float) -> None:
         self._now = now
         self._limit = [share * total for total in state.totals]
-        used = [0, 0, 0]
+        uc = um = ug = 0
         for run in state.running.values():
-            if _started_due(run):
-                for i, d in enumerate(run.entry.demand):
-                    used[i] += d * run.entry.workers
+            entry = run.entry
+            due = entry.reserve_from
+            if due is not None and run.start >= due:  # started as due
+                c, m, g = entry.demand
+                w = entry.workers
+                uc += c * w
+                um += m * w
+                ug += g * w
+        used = [uc, um, ug]
         self._used = used
         self._any = any(used)
         self.closed = False
@@ -362,15 +368,21 @@ class _DueGuard:
         if not self._any:
             return False
         w = entry.workers
-        self.closed = any(
-            u + d * w > lim for u, d, lim in zip(self._used, entry.demand, self._limit, strict=True)
+        c, m, g = entry.demand
+        used, limit = self._used, self._limit
+        self.closed = (
+            used[0] + c * w > limit[0] or used[1] + m * w > limit[1] or used[2] + g * w > limit[2]
         )
         return self.closed
 
     def add(self, entry: WaitingEntry) -> None:
         """Count the due ``entry``, just started, against the cap."""
-        for i, d in enumerate(entry.demand):
-            self._used[i] += d * entry.workers
+        w = entry.workers
+        c, m, g = entry.demand
+        used = self._used
+        used[0] += c * w
+        used[1] += m * w
+        used[2] += g * w
         self._any = True
 
 
@@ -396,38 +408,37 @@ class _Victims:
     def __init__(self, policy: AirfoilPolicy, rnd: Round, lowest: int) -> None:
         thresholds, now = policy.thresholds, rnd.now
         crossing = thresholds[lowest] if lowest < len(thresholds) else None
-        rows: list[tuple[int, float, RunningEntry]] = []
+        # (minus the level, minus the expected work left, arrival): sorted as plain tuples, the
+        # arrival breaking ties as a stable sort on the first two would
+        rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
         for run in rnd.state.running.values():
             entry = run.entry
-            if not entry.item.interruptible or _started_due(run):
-                continue
+            due = entry.reserve_from
+            if not entry.item.interruptible or (due is not None and run.start >= due):
+                continue  # not interruptible, or started as due (never a victim)
             rate = service_rate(entry)
             attained = entry.item.attained + (now - run.start) * rate
             level = bisect_right(thresholds, attained)
             # minus the expected work left (positive: past its estimate, work left unknown)
             behind = now - run.start - entry.estimate
-            rows.append((level, behind, run))
+            rows.append((-level, behind, len(rows), run))
             if level <= lowest and crossing is not None and rate > 0:
                 at = now + (crossing - attained) / rate
                 if first_crossing is None or at < first_crossing:
                     first_crossing = at
         if first_crossing is not None:
             rnd.wake(first_crossing)
-        rows.sort(key=_victim_key)
+        rows.sort()
         self._rnd = rnd
-        self._runs = [run for _, _, run in rows]
-        self._levels = [-level for level, _, _ in rows]
+        self._runs = [row[3] for row in rows]
+        self._levels = [row[0] for row in rows]
         # sort keys, for the ``preempt_ratio`` cut within each level (only built when set)
-        self._keys = (
-            [(-level, behind) for level, behind, _ in rows]
-            if policy.preempt_ratio is not None
-            else []
-        )
+        self._keys = [(row[0], row[1]) for row in rows] if policy.preempt_ratio is not None else []
         self._max_priority = max((run.entry.item.priority for run in self._runs), default=0)
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
-        self.top = rows[0][0] if rows else -1
+        self.top = -rows[0][0] if rows else -1
 
     def indexed(self, entry: WaitingEntry) -> VictimIndex:
         """Victims for ``entry`` at any level (as ``for_claimant(entry, None)``), indexed per
@@ -510,12 +521,3 @@ def _next_unskipped(queue: list[QueueKey], i: int, skip: set[str]) -> int:
     while i < len(queue) and queue[i][4] in skip:
         i += 1
     return i
-
-
-def _started_due(run: RunningEntry) -> bool:
-    due = run.entry.reserve_from
-    return due is not None and run.start >= due
-
-
-def _victim_key(row: tuple[int, float, RunningEntry]) -> tuple[int, float]:
-    return (-row[0], row[1])

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Reservation", "Round"]
 
+_FIRST = (0,)
+"""The active reservations when only the first is (a constant, to build no tuple)."""
+
 
 class Reservation:
     """Room held for ``holder`` from time ``at`` on ``nodes``.
@@ -119,9 +122,13 @@ class Round:
         text = self.no_room.get(entry.shape)
         if text is not None:
             return text
-        if self.reservations:
+        reservations = self.reservations
+        if reservations:
             end = self.now + entry.estimate
-            active = tuple(i for i, r in enumerate(self.reservations) if r.at < end)
+            if len(reservations) == 1:  # the common case, without a generator
+                active: tuple[int, ...] = _FIRST if reservations[0].at < end else ()
+            else:
+                active = tuple(i for i, r in enumerate(reservations) if r.at < end)
             if active:
                 key = (entry.shape, active)
                 text = self._capped.get(key)

@@ -19,7 +19,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from airfoil.scheduler._capacity import Caps, Demand, within_caps
+from airfoil.scheduler._capacity import Caps, Demand
 
 if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
@@ -30,9 +30,10 @@ __all__ = ["VictimIndex"]
 _Slot = tuple[int, int, "RunningEntry"]
 """A victim's place on one node: (its index in the victims, which of its nodes, itself)."""
 
-_Sums = tuple[int, list[int], list[int], list[int], list[_Slot]]
-"""A node's searchable victims: (the round's change count for the node when summed, running
-sums of milli-CPU, bytes and GPUs freed, the slots not preempted, in order)."""
+_Sums = tuple[int, int, int, int, list[int], list[int], list[int], list[_Slot]]
+"""A node's searchable victims: (the round's change count for the node when summed, the
+milli-CPU, bytes and GPUs all of them free, running sums of each, the slots not preempted, in
+order)."""
 
 
 class VictimIndex:
@@ -49,7 +50,11 @@ class VictimIndex:
         slots: dict[int, list[_Slot]] = {}
         draining = state.draining
         for i, run in enumerate(runs):
-            for pos, n in enumerate(run.nodes):
+            nodes = run.nodes
+            if len(nodes) == 1 and not draining:  # the common case, without the inner loop
+                slots.setdefault(nodes[0], []).append((i, 0, run))
+                continue
+            for pos, n in enumerate(nodes):
                 if n not in draining:  # what it frees on a node that leaves is no room
                     slots.setdefault(n, []).append((i, pos, run))
         self._slots = slots
@@ -69,30 +74,36 @@ class VictimIndex:
         pool = rnd.pool
         free_c, free_m, free_g = pool.free_c, pool.free_m, pool.free_g
         changes = rnd.node_changes
+        # the nodes a cap leaves too little for a worker (as within_caps, once per cap entry)
+        capped = {
+            n
+            for cap in caps
+            for n, extra in cap.items()
+            if extra[0] < c or extra[1] < m or extra[2] < g
+        }
+        all_sums = self._sums
         best: tuple[int, int] | None = None
         best_n = best_k = -1
         for n, slots in self._slots.items():
-            if caps and not within_caps(n, c, m, g, caps):
+            if n in capped:
                 continue
-            sums = self._sums.get(n)
+            sums = all_sums.get(n)
             if sums is None or sums[0] != changes.get(n, 0):
                 sums = self._sum(n, slots, rnd)
-            _, cum_c, cum_m, cum_g, kept = sums
-            size = len(kept)
-            k = bisect_left(cum_c, c - free_c[n])
-            if k < size:
-                k = max(k, bisect_left(cum_m, m - free_m[n]))
-            if k < size:
-                k = max(k, bisect_left(cum_g, g - free_g[n]))
-            if k >= size:
-                continue
+            _, tc, tm, tg, cum_c, cum_m, cum_g, kept = sums
+            need_c, need_m, need_g = c - free_c[n], m - free_m[n], g - free_g[n]
+            if tc < need_c or tm < need_m or tg < need_g or not kept:
+                continue  # not even with all its victims (or it has none left)
+            k = max(
+                bisect_left(cum_c, need_c), bisect_left(cum_m, need_m), bisect_left(cum_g, need_g)
+            )
             at = (kept[k][0], kept[k][1])
             if best is None or at < best:
                 best, best_n, best_k = at, n, k
         if best is None:
             return None
         picked: list[RunningEntry] = []
-        for _, _, run in self._sums[best_n][4][: best_k + 1]:
+        for _, _, run in all_sums[best_n][7][: best_k + 1]:
             if not picked or picked[-1] is not run:
                 picked.append(run)
         return best_n, picked
@@ -116,5 +127,5 @@ class VictimIndex:
             cum_c.append(tc)
             cum_m.append(tm)
             cum_g.append(tg)
-        sums = self._sums[n] = (rnd.node_changes.get(n, 0), cum_c, cum_m, cum_g, kept)
+        sums = self._sums[n] = (rnd.node_changes.get(n, 0), tc, tm, tg, cum_c, cum_m, cum_g, kept)
         return sums
