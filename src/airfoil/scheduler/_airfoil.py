@@ -171,7 +171,7 @@ class AirfoilPolicy(Policy):
         if not state.order:
             return rnd.decision()
         victims = _Victims(self, rnd, state.order[0][0])
-        guard = _DueGuard(self.due_share, state, now) if self.due_share is not None else None
+        guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
         served = self._due_pass(rnd, victims, guard)
         self._las_pass(rnd, victims, served, guard)
         return rnd.decision()
@@ -243,6 +243,8 @@ class AirfoilPolicy(Policy):
         hopeless: dict[Shape, tuple[int, float]] = {}
         ratio = self.preempt_ratio
         stuck = False
+        paused = False  # hit max_preemptions (and asked to be called again at once)
+        max_preemptions = self.max_preemptions
         # with ``preempt_ratio``, once nothing fits and every shape failed to make room, only
         # an item shorter than its shape's failed claimant may still make room: skim for it
         skim = False
@@ -260,7 +262,8 @@ class AirfoilPolicy(Policy):
                 if hope is not None and entry.estimate >= hope[1]:
                     continue  # it waits for room, explained in bulk at the end
                 skim = False
-            due = guard is not None and guard.is_due(entry)
+            # due: past its reserve_from (the LAS pass meets due items the due pass left)
+            due = guard is not None and entry.reserve_from is not None and entry.reserve_from <= now
             if due and guard is not None and guard.blocks(entry):
                 rnd.wait(entry, guard.reason)
                 continue
@@ -285,9 +288,11 @@ class AirfoilPolicy(Policy):
                 reclaim_failed.add((entry.project, entry.shape))
             if rnd.blocked_by_quota:
                 pass
-            elif len(rnd.preempted) >= self.max_preemptions:
+            elif len(rnd.preempted) >= max_preemptions:
                 # enough preempted for one decision: the next one goes on at once
-                rnd.wake(now + _NEXT_ROUND_S)
+                if not paused:
+                    rnd.wake(now + _NEXT_ROUND_S)
+                    paused = True
                 stuck = True
             elif level < top and (
                 (hope := hopeless.get(entry.shape)) is None
@@ -311,7 +316,7 @@ class AirfoilPolicy(Policy):
             if (level >= top or stuck) and not can_reclaim and rnd.exhausted():
                 if (
                     level < top
-                    and len(rnd.preempted) < self.max_preemptions
+                    and len(rnd.preempted) < max_preemptions
                     and any(hope[1] for hope in hopeless.values())
                 ):
                     skim = True
@@ -334,10 +339,9 @@ class _DueGuard:
     for ever.
     """
 
-    __slots__ = ("_any", "_limit", "_now", "_used", "closed", "reason")
+    __slots__ = ("_any", "_limit", "_used", "closed", "reason")
 
-    def __init__(self, share: float, state: SchedulerState, now: float) -> None:
-        self._now = now
+    def __init__(self, share: float, state: SchedulerState) -> None:
         self._limit = [share * total for total in state.totals]
         uc = um = ug = 0
         for run in state.running.values():
@@ -357,9 +361,6 @@ class _DueGuard:
             f"due work (gangs, jobs past their starvation bound) may hold at most "
             f"{share:.0%} of the cluster, and this would pass it: it starts as such work ends"
         )
-
-    def is_due(self, entry: WaitingEntry) -> bool:
-        return entry.reserve_from is not None and entry.reserve_from <= self._now
 
     def blocks(self, entry: WaitingEntry) -> bool:
         """Whether the due ``entry`` must wait (it then closes the guard for later ones)."""

@@ -24,7 +24,6 @@ from airfoil.scheduler._capacity import (
     Caps,
     Demand,
     NodePool,
-    slots_in,
     within_caps,
 )
 from airfoil.scheduler._estimator import expected_end, overrun_end
@@ -291,11 +290,21 @@ class Round:
             fc[n] -= held[0]
             fm[n] -= held[1]
             fg[n] -= held[2]
-        slots = [slots_in(fc[n], fm[n], fg[n], demand) for n in range(len(fc))]
+        c, m, g = demand
+        slots = [
+            max(
+                min(
+                    fc[n] // c if c else UNLIMITED,
+                    fm[n] // m if m else UNLIMITED,
+                    fg[n] // g if g else UNLIMITED,
+                ),
+                0,
+            )
+            for n in range(len(fc))
+        ]  # slots_in, inlined
         total = sum(slots)
         at = self.now
         if total < k:
-            c, m, g = demand
             for end, (vc, vm, vg), nodes in self._releases(overrun):
                 for n in nodes:  # slots_in, inlined: this loop may see every running item
                     free_c = fc[n] = fc[n] + vc
