@@ -13,7 +13,10 @@
 2. **A starvation bound for everything else.** A single-worker item becomes due the same way
    once it has waited ``starve_after`` times its estimated run time (at least
    ``starve_floor`` seconds of estimate), so long jobs at a high service level are not
-   passed for ever by a stream of fresh work. It does not preempt: it holds a reservation,
+   passed for ever by a stream of fresh work. The time it waited is the time since it was
+   submitted less the time it ran (its attained service over its rate): work preempted
+   after running for days has not starved, and becoming due at once it would restart as
+   work nothing may preempt. It does not preempt: it holds a reservation,
    placed expecting running work past its estimate to run ``overrun`` times as long as it
    has so far (not to end at once: that put the reservation on nodes overrunning work kept).
 3. **Everything else is least attained service** (Tiresias-style discretised LAS): an item's
@@ -30,7 +33,10 @@
    default), a victim must also be expected to run at least that many times the claimant's
    estimate longer (shortest remaining work first between the two), unless it already ran
    past its own estimate: an estimate that proved wrong says nothing about the work left,
-   so such work is a victim as under plain LAS (the last of its level).
+   so such work is a victim as under plain LAS (the last of its level). Unless
+   ``whole_node_swaps``, a single worker that needs a whole node (all the GPUs of the
+   largest node) does not preempt another such worker: it would only take its place, and
+   the victim, to restart, needs a whole node again, which smaller work rarely leaves free.
 4. **What is never preempted:** work that is not interruptible; work started as due (a gang,
    or an item past its starvation bound), so that the protection is not undone a moment
    later; work of higher priority than the claimant; and, when quotas are set, work a
@@ -108,6 +114,9 @@ class AirfoilPolicy(Policy):
             long claimant does not stop work that would have ended before it; work past
             its estimate stays a victim whatever the claimant (``None``: any higher level,
             plain LAS). ``1.0`` by default, chosen on week 45 (docs/scheduling.md).
+        whole_node_swaps: in the least-attained-service pass, let a single worker that
+            needs a whole node preempt another such worker (``False`` by default, chosen
+            on week 45: docs/scheduling.md); gangs still make room from any victim.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -122,6 +131,7 @@ class AirfoilPolicy(Policy):
     overrun: float | None = 2.0
     due_share: float | None = 0.875
     preempt_ratio: float | None = 1.0
+    whole_node_swaps: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -162,7 +172,12 @@ class AirfoilPolicy(Policy):
         if item.gang_size > 1:
             return item.submit_time + self.gang_after
         if self.starve_after is not None:
-            return item.submit_time + self.starve_after * max(estimate, self.starve_floor)
+            # the bound is on time waited: the time it ran (earlier attempts) does not count
+            return (
+                item.submit_time
+                + _time_run(item)
+                + self.starve_after * max(estimate, self.starve_floor)
+            )
         return None
 
     def decide(self, state: SchedulerState, now: float, *, explain: bool = True) -> Decision:
@@ -238,6 +253,7 @@ class AirfoilPolicy(Policy):
         reclaim_failed: set[tuple[str, Shape]] = set()
         borrowed: dict[str, list[RunningEntry]] = {}
         top = victims.top
+        largest_gpus = state.largest[2]
         # a shape that could not make room at some level cannot at that level or above
         # (with ``preempt_ratio``: with that estimate or a longer one)
         hopeless: dict[Shape, tuple[int, float]] = {}
@@ -301,8 +317,11 @@ class AirfoilPolicy(Policy):
             ):
                 # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
                 least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
+                whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
                 if rnd.make_room(
-                    entry, victims.for_claimant(entry, level, least), lenders_only=lenders_only
+                    entry,
+                    victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
+                    lenders_only=lenders_only,
                 ):
                     continue
                 hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
@@ -456,11 +475,17 @@ class _Victims:
         return index
 
     def for_claimant(
-        self, entry: WaitingEntry, level: int | None, least: float | None = None
+        self,
+        entry: WaitingEntry,
+        level: int | None,
+        least: float | None = None,
+        *,
+        spare_whole_nodes: bool = False,
     ) -> list[RunningEntry]:
         """Victims for ``entry``: above ``level`` (``None``: any level), of no higher priority,
         and (``least``) expected to run at least that many more seconds or already past
-        their estimate (how much is left of such work, no estimate says)."""
+        their estimate (how much is left of such work, no estimate says); with
+        ``spare_whole_nodes``, none that needs all the GPUs of the largest node."""
         rnd = self._rnd
         if len(rnd.preempted) >= self._compacted + 32:
             # drop preempted victims so later searches do not walk over them again
@@ -487,7 +512,18 @@ class _Victims:
         priority = entry.item.priority
         if self._max_priority > priority:
             runs = [run for run in runs if run.entry.item.priority <= priority]
+        if spare_whole_nodes:
+            whole = self._rnd.state.largest[2]
+            runs = [run for run in runs if run.entry.demand[2] < whole]
         return runs
+
+
+def _time_run(item: WorkItem) -> float:
+    """Seconds ``item`` ran in earlier attempts: its attained service over its rate (its
+    GPUs, or its CPU cores if none, over all its workers; see ``service_rate``)."""
+    resources = item.resources
+    rate = item.gang_size * (resources.gpu or resources.cpu)
+    return item.attained / rate if rate > 0 else 0.0
 
 
 def _fair_order(rnd: Round, skip: set[str]) -> Iterator[QueueKey]:

@@ -91,7 +91,8 @@ def test_under_the_ratio_work_past_its_estimate_is_still_a_victim() -> None:
     # at t=1000 "late" (8 GPUs, level 1) has run 1,000 s on an estimate of 400 s: that
     # estimate proved wrong, so how long it still runs is unknown, and it is a victim as
     # under plain LAS; before, it counted as ending now and held the node against "x"
-    policy = AirfoilPolicy(preempt_ratio=1.0)
+    # (whole-node workers both: this is about the ratio, so they may swap)
+    policy = AirfoilPolicy(preempt_ratio=1.0, whole_node_swaps=True)
     run = [running(gpus("late", 8, interruptible=True, estimate=400.0), "n0")]
     d = decide([gpus("x", 8, estimate=100.0)], run, ONE_NODE, now=1000.0, policy=policy)
     assert d.preemptions == ("late",)
@@ -121,8 +122,9 @@ def test_work_with_its_estimate_ahead_goes_before_work_past_its_estimate() -> No
 
 def test_ratio_zero_with_an_endless_estimate_still_finds_victims() -> None:
     # ratio 0 asks only that a victim has work left; 0 x an infinite estimate must not
-    # turn into NaN, against which no victim compares as having enough left
-    policy = AirfoilPolicy(preempt_ratio=0.0)
+    # turn into NaN, against which no victim compares as having enough left (whole-node
+    # workers both: they may swap here)
+    policy = AirfoilPolicy(preempt_ratio=0.0, whole_node_swaps=True)
     run = [running(gpus("a", 8, interruptible=True, estimate=10_000.0), "n0")]
     d = decide([gpus("x", 8, estimate=float("inf"))], run, ONE_NODE, now=1000.0, policy=policy)
     assert d.preemptions == ("a",)
@@ -183,6 +185,42 @@ def test_a_long_waiting_item_becomes_due_and_holds_a_reservation() -> None:
     assert late.reasons["fresh"].startswith("reserved for 'old'")
     never = decide(queue, run, ONE_NODE, now=45_000.0, policy=AirfoilPolicy(starve_after=None))
     assert starts(never) == [("fresh", ("n0",))]
+
+
+def test_the_time_an_item_ran_does_not_count_toward_its_starvation_bound() -> None:
+    run = [running(gpus("r", 4, estimate=60_000.0), "n0")]
+    # "back" was preempted after running 10 h on 8 GPUs (288,000 GPU-s): it waited 2.5 h,
+    # not 12.5 h, by t=45,000 s; it is due once it has waited 12 h: at 36,000 + 43,200 s
+    back = gpus("back", 8, submit=0.0, estimate=1000.0, attained=8 * 36_000.0)
+    queue = [back, gpus("fresh", 4, submit=100.0, estimate=50_000.0)]
+    early = decide(queue, run, ONE_NODE, now=45_000.0)
+    assert starts(early) == [("fresh", ("n0",))]
+    assert early.wake_at == 79_200.0
+    late = decide(queue, run, ONE_NODE, now=80_000.0)
+    assert late.reasons["back"].startswith("holding a reservation")
+
+
+def test_a_whole_node_worker_does_not_preempt_another_whole_node_worker() -> None:
+    # at t=1000 "v" has 8,000 GPU-s of service (level 1) and 99,000 s left
+    whole = [running(gpus("v", 8, interruptible=True, estimate=100_000.0), "n0")]
+    claimant = gpus("w", 8, submit=900.0, estimate=50_000.0)
+    d = decide([claimant], whole, ONE_NODE, now=1000.0)
+    assert d.preemptions == () and d.starts == ()
+    assert d.reasons["w"].startswith("waiting for 8 GPUs")
+    swaps = decide(
+        [claimant], whole, ONE_NODE, now=1000.0, policy=AirfoilPolicy(whole_node_swaps=True)
+    )
+    assert swaps.preemptions == ("v",)
+    # a smaller claimant still preempts the whole-node worker, and a whole-node claimant
+    # still preempts smaller work
+    small = decide([gpus("s", 4, submit=900.0, estimate=50_000.0)], whole, ONE_NODE, now=1000.0)
+    assert small.preemptions == ("v",)
+    halves = [
+        running(gpus(f"h{i}", 4, interruptible=True, estimate=100_000.0), "n0") for i in range(2)
+    ]
+    d = decide([claimant], halves, ONE_NODE, now=1000.0)
+    assert sorted(d.preemptions) == ["h0", "h1"]
+    assert starts(d) == [("w", ("n0",))]
 
 
 def test_a_starving_items_reservation_does_not_count_on_work_that_overran_its_estimate() -> None:
