@@ -9,13 +9,15 @@ round already preempted or restored, and ask both the same questions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sched_factories import GIB, gpu_node, make_state, running
 
 from airfoil.core.resources import ResourceSpec
-from airfoil.scheduler import AirfoilPolicy, SchedulerState, WorkItem
+from airfoil.scheduler import AirfoilPolicy, Decision, SchedulerState, WorkItem, _airfoil
 from airfoil.scheduler._capacity import demand_of
 from airfoil.scheduler._round import Round
 from airfoil.scheduler._victim_index import VictimIndex
@@ -122,3 +124,65 @@ def test_first_fit_takes_the_node_freed_earliest_in_the_victims_order() -> None:
         0,
         [run["a0"], run["a1"]],
     )
+
+
+@st.composite
+def gang_scenes(draw: st.DrawFn) -> Callable[[], SchedulerState]:
+    """A full cluster of mixed interruptible work and a queue with due gangs (of whole-node
+    and smaller workers), at two priorities: where the due pass searches for room."""
+    count = draw(st.integers(2, 6))
+    nodes = [gpu_node(f"n{i}", gpus=8, cpu=64.0, mem_gib=512) for i in range(count)]
+    runs = []
+    for n, node in enumerate(nodes):
+        used = 0
+        while used < 8:
+            size = draw(st.sampled_from((1, 2, 4, 8)))
+            if used + size > 8:
+                size = 8 - used
+            item = WorkItem(
+                id=f"r{n}_{used}",
+                project="p",
+                resources=ResourceSpec(cpu=1.0, mem=GIB, gpu=size),
+                priority=draw(st.integers(0, 1)),
+                interruptible=draw(st.integers(0, 3)) > 0,
+                submit_time=0.0,
+                estimate=float(draw(st.integers(100, 100_000))),
+            )
+            runs.append(running(item, node.name, start=NOW - draw(st.integers(1, 5000))))
+            used += size
+    queue = [
+        WorkItem(
+            id=f"w{i}",
+            project="p",
+            resources=ResourceSpec(cpu=1.0, mem=GIB, gpu=draw(st.sampled_from((1, 4, 8)))),
+            gang_size=draw(st.integers(1, min(3, count))),
+            priority=draw(st.integers(0, 1)),
+            submit_time=NOW - draw(st.integers(0, 50_000)),
+            estimate=float(draw(st.integers(60, 50_000))),
+        )
+        for i in range(draw(st.integers(1, 12)))
+    ]
+    policy = AirfoilPolicy(max_preemptions=draw(st.sampled_from((4, 64))))
+    return lambda: make_state(nodes, policy, run=runs, queue=queue)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scene=gang_scenes())
+def test_decisions_are_the_same_with_the_index_as_with_the_walk(
+    scene: Callable[[], SchedulerState],
+) -> None:
+    """Whole decisions, three chained (each applied before the next): the due pass
+    searching with the index, and searching by walking the same victims (as before it)."""
+
+    def chain() -> list[Decision]:
+        state, out = scene(), []
+        for step in range(3):
+            out.append(state.decide(NOW + step))
+            state.apply(out[-1], NOW + step)
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_airfoil._Victims, "indexed", lambda self, e: self.for_claimant(e, None))
+        walked = chain()
+    indexed = chain()
+    assert indexed == walked
