@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _deployments import alive
 
 from airfoil.server._supervisor import ServiceEnv, Supervisor
 from airfoil.store.deployments import Deployment, Replica
@@ -24,14 +25,6 @@ from airfoil.store.sql import SqlArtifactStore
 pytestmark = [pytest.mark.integration]
 
 _TTL_S = 10.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -106,7 +99,7 @@ def test_a_pass_past_its_lease_leaves_the_deployment_to_its_new_holder(
         held = store_b.get_deployment("default", "tiny")
         assert held is not None and held.owner == b.owner
         (b_replica,) = held.members
-        assert b_replica.pid is not None and _alive(b_replica.pid)
+        assert b_replica.pid is not None and alive(b_replica.pid)
         b_pids.append(b_replica.pid)
         go.set()
         pass_a.join(60)
@@ -115,17 +108,17 @@ def test_a_pass_past_its_lease_leaves_the_deployment_to_its_new_holder(
         if stall == "after_its_start":
             (mine,) = started_by_a
             assert mine.pid is not None and mine.pid != b_replica.pid
-            assert not _alive(mine.pid)  # never recorded: stopped, not left to run unseen
+            assert not alive(mine.pid)  # never recorded: stopped, not left to run unseen
         else:
             assert started_by_a == []  # the renewal before the start was refused
         a.reconcile(t0 + _TTL_S + 2.0)  # a's next pass: b holds it, a does nothing
         assert store_a.get_deployment("default", "tiny") == held
-        assert _alive(b_replica.pid) and a._procs == {}
+        assert alive(b_replica.pid) and a._procs == {}
     finally:
         go.set()
         pass_a.join(60)
         a.close()
         b.close()
         for pid in b_pids + [r.pid for r in started_by_a if r.pid is not None]:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
