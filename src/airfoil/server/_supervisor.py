@@ -296,7 +296,7 @@ class Supervisor:
                 self.admission.release(*name, index)
 
     def _holds(self, d: Deployment, now: float) -> None:
-        """Renew ``d``'s lease before a process of it is started or stopped.
+        """Renew ``d``'s lease before a process of it is started or stopped (or killed).
 
         Raises:
             DeploymentLeaseLost: another server holds it now (this pass ran past the lease).
@@ -426,6 +426,7 @@ class Supervisor:
         if d.resources is not None and d.resources.mem > 0 and not proc.killed_for:
             used = tree_rss(proc.pid)
             if used is not None and used > d.resources.mem:
+                self._holds(d, now)
                 proc.killed_for = (
                     f"out of memory: it used {describe_mib(used)}, over its memory of "
                     f"{describe_mib(d.resources.mem)}"
@@ -440,6 +441,7 @@ class Supervisor:
                 return msgspec.structs.replace(r, status="ready", version=version)
         elif r.status == "ready" and now - proc.last_answer > self.hung_after_s:
             # Running but silent (stopped, deadlocked): killed; the next pass restarts it.
+            self._holds(d, now)
             log.warning("replica %s of %s/%s is not answering: killed", r.index, *key[:2])
             proc.killed_for = f"not answering /health for {self.hung_after_s:g} s"
             _signal(proc.pid, signal.SIGKILL)
