@@ -246,9 +246,7 @@ class ArtifactStoreConformance:
         assert artifact_store.claim_deployment("p", "digits", "b", 17.0, 0.0)  # released
         assert artifact_store.claim_deployment("p", "digits", "a", 17.0, 10.0)
 
-    def test_a_write_fenced_by_a_lost_lease_is_refused(
-        self, artifact_store: ArtifactStore
-    ) -> None:
+    def test_a_write_fenced_by_a_lost_lease_is_refused(self, artifact_store: ArtifactStore) -> None:
         def record(replicas: int, owner: str) -> Deployment:
             return Deployment(
                 project="p",
