@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _deployments import alive, ready_in_api, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -64,24 +65,6 @@ TRAIN = textwrap.dedent(
 ROW = {"features": [{"a": 6.0, "b": 1.0}]}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def trained(
     tmp_path_factory: pytest.TempPathFactory,
@@ -104,15 +87,8 @@ def trained(
 
 
 def _ready(srv: Server, n: int, version: int | None = None) -> Callable[[], Any]:
-    def check() -> Any:
-        d = httpx.get(f"{srv.url}/api/v1/projects/default/deployments/blobs", timeout=10).json()
-        members = d.get("members", [])
-        ok = len(members) == n and all(
-            m["status"] == "ready" and (version is None or m["version"] == version) for m in members
-        )
-        return d if ok else None
-
-    return check
+    url = f"{srv.url}/api/v1/projects/default/deployments/blobs"
+    return lambda: ready_in_api(url, n, version)
 
 
 def test_deploy_supervises_restarts_rolls_readopts_and_stops(
@@ -127,7 +103,7 @@ def test_deploy_supervises_restarts_rolls_readopts_and_stops(
         )
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["replicas"] == 2
-        d = _until("two ready replicas", _ready(srv, 2, version=1))
+        d = until("two ready replicas", _ready(srv, 2, version=1))
         pids = [m["pid"] for m in d["members"]]
         urls = [m["url"] for m in d["members"]]
         for url in urls:
@@ -136,7 +112,7 @@ def test_deploy_supervises_restarts_rolls_readopts_and_stops(
 
         # A replica killed with SIGKILL is restarted (backoff, restart count) and answers.
         os.kill(pids[0], signal.SIGKILL)
-        d = _until(
+        d = until(
             "the killed replica back",
             lambda: (x := _ready(srv, 2)()) and x["members"][0]["restarts"] == 1 and x,
         )
@@ -172,7 +148,7 @@ def test_deploy_supervises_restarts_rolls_readopts_and_stops(
         time.sleep(0.5)
         moved = srv.cli("models", "promote", "blobs:2", "production")
         assert moved.returncode == 0, moved.stderr
-        d = _until("both replicas on version 2", _ready(srv, 2, version=2))
+        d = until("both replicas on version 2", _ready(srv, 2, version=2))
         time.sleep(0.5)
         stop.set()
         for t in threads:
@@ -182,9 +158,9 @@ def test_deploy_supervises_restarts_rolls_readopts_and_stops(
 
         # A restarted server re-adopts the running replicas (same processes, still ready).
         srv.stop()
-        assert all(_alive(p) for p in pids)
+        assert all(alive(p) for p in pids)
         srv = Server(home, work)
-        d = _until("the replicas re-adopted", _ready(srv, 2, version=2))
+        d = until("the replicas re-adopted", _ready(srv, 2, version=2))
         assert [m["pid"] for m in d["members"]] == pids
         assert [m["restarts"] for m in d["members"]] == [1, 0]
 
@@ -194,12 +170,12 @@ def test_deploy_supervises_restarts_rolls_readopts_and_stops(
 
         stopped = srv.cli("deploy", "stop", "blobs", "--server", srv.url)
         assert stopped.returncode == 0, stopped.stderr
-        _until("the processes gone", lambda: not any(_alive(p) for p in pids), timeout=15)
+        until("the processes gone", lambda: not any(alive(p) for p in pids), timeout=15)
         listed = httpx.get(f"{srv.url}/api/v1/projects/default/deployments", timeout=10).json()
         assert listed == {"items": []}
     finally:
         for pid in pids:  # never leave services behind, whatever failed
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         srv.stop()
 
@@ -252,7 +228,7 @@ def test_console_shows_the_deployment_and_its_drift(
             "deploy", "blobs:1", "--cpus", "0.5", "--memory", "768Mi", "--server", srv.url
         )
         assert out.returncode == 0, out.stderr
-        d = _until("a ready replica", _ready(srv, 1, version=1))
+        d = until("a ready replica", _ready(srv, 1, version=1))
         assert d["resources"] == {"cpu": 0.5, "mem": 768 * 2**20, "gpu": 0}
         listed = srv.cli("deploy", "list", "--server", srv.url)
         assert "cpu=0.5 mem=768Mi" in listed.stdout, listed.stdout
@@ -300,6 +276,6 @@ def test_console_shows_the_deployment_and_its_drift(
         page.reload()
         page.wait_for_selector("section.deployment .muted:has-text('not deployed')")
     finally:
-        if pid is not None and _alive(pid):
+        if pid is not None and alive(pid):
             os.kill(pid, signal.SIGKILL)
         srv.stop()

@@ -23,8 +23,9 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.ray]
 
+from _deployments import alive, until  # noqa: E402
 from test_console import _port  # noqa: E402
-from test_deploy import ROW, _alive, _until, trained  # noqa: E402, F401
+from test_deploy import ROW, trained  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -60,7 +61,7 @@ class RayServer:
             stderr=self.log,
             cwd=work,
         )
-        _until("the server", self._ready, timeout=90)
+        until("the server", self._ready, timeout=90)
 
     def _ready(self) -> bool:
         assert self.proc.poll() is None, (self.work / "ray-server.log").read_text()[-3000:]
@@ -99,7 +100,7 @@ class RayServer:
                         found.append(pid)
             except OSError:
                 continue
-        return [p for p in found if _alive(p)]
+        return [p for p in found if alive(p)]
 
     def stop(self) -> int:
         """Ctrl-C (SIGINT); the exit code (a kill after 90 s is -9)."""
@@ -152,13 +153,13 @@ def test_a_server_on_ray_deploys_on_ray_serve(ray_server: RayServer) -> None:
         ok = len(members) == 2 and all(m["status"] == "ready" for m in members)
         return d if ok and all(m["version"] == 1 for m in members) else None
 
-    d = _until("two Ray Serve replicas ready", ready, timeout=240)
+    d = until("two Ray Serve replicas ready", ready, timeout=240)
     assert d["message"] == "" and d["on"] == "ray"
     urls = {m["url"] for m in d["members"]}
     assert len(urls) == 1 and next(iter(urls)).endswith("/default/blobs")
     url = next(iter(urls))
     pids = [m["pid"] for m in d["members"]]
-    assert len(set(pids)) == 2 and all(_alive(p) for p in pids)
+    assert len(set(pids)) == 2 and all(alive(p) for p in pids)
     for _ in range(20):
         r = httpx.post(url + "/predict", json=ROW, timeout=10)
         assert r.status_code == 200 and r.json()["version"] == 1, r.text
@@ -175,7 +176,7 @@ def test_a_server_on_ray_deploys_on_ray_serve(ray_server: RayServer) -> None:
         ).json()
         return got if got["rows"] == 20 else None
 
-    pooled = _until("the replicas' drift published", drift_rows, timeout=30)
+    pooled = until("the replicas' drift published", drift_rows, timeout=30)
     assert pooled["replicas"] == 2 and pooled["features"]["a"]["serving"]["mean"] == 6.0
 
     other = srv.cli("deploy", "blobs@production", "--on", "process")
@@ -188,5 +189,5 @@ def test_a_server_on_ray_deploys_on_ray_serve(ray_server: RayServer) -> None:
     assert stopped.returncode == 0, stopped.stderr
     gone = httpx.get(f"{srv.url}/api/v1/projects/default/deployments/blobs", timeout=10)
     assert gone.status_code == 404
-    _until("the replicas' processes to end", lambda: not any(_alive(p) for p in pids))
+    until("the replicas' processes to end", lambda: not any(alive(p) for p in pids))
     assert httpx.post(url + "/predict", json=ROW, timeout=10).status_code == 404

@@ -14,13 +14,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _deployments import ready_in_api, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -94,16 +93,6 @@ TRAIN = textwrap.dedent(
 )
 
 
-def _until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_train_and_tune_on_a_server_register_there_and_deploy(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -168,11 +157,10 @@ def test_train_and_tune_on_a_server_register_there_and_deploy(
         assert deployed.returncode == 0, deployed.stderr
 
         def ready() -> Any:
-            d = httpx.get(f"{api}/deployments/blobs", timeout=10).json()
-            members = d.get("members", [])
-            return members[0] if members and members[0]["status"] == "ready" else None
+            d = ready_in_api(f"{api}/deployments/blobs", 1)
+            return d["members"][0] if d is not None else None
 
-        member = _until("a ready replica", ready)
+        member = until("a ready replica", ready)
         pid = member["pid"]
         row = {"features": [{"a": 6.0, "b": 1.0}]}
         r = httpx.post(member["url"] + "/predict", json=row, timeout=10)

@@ -82,7 +82,7 @@ def _follow_local(
     execution_id: str, node: str | None, shown: _Shown, under: Callable[[str, str | None], bool]
 ) -> None:
     from airfoil.core.errors import NotFoundError
-    from airfoil.executors.base import attempt_log_key, live_log_key, rank_log_key
+    from airfoil.executors.base import attempt_log_key, rank_log_key, read_attempt_log
 
     rt = runtime()
     rt.meta.get_execution(execution_id)  # NotFoundError for an unknown id
@@ -95,18 +95,16 @@ def _follow_local(
                 continue
             text: str | None = None
             key = attempt_log_key(execution_id, a.node_id, a.attempt)
-            if shown.rank is not None:
-                uris = [rt.blobs.uri(rank_log_key(execution_id, a.node_id, a.attempt, shown.rank))]
-            elif a.log_uri:
-                uris = [a.log_uri]
-            else:
-                uris = [rt.blobs.uri(key), rt.blobs.uri(live_log_key(key))]
-            for uri in uris:
+            if shown.rank is not None or a.log_uri:
+                uri = a.log_uri
+                if shown.rank is not None:
+                    uri = rt.blobs.uri(rank_log_key(execution_id, a.node_id, a.attempt, shown.rank))
                 try:
                     text = rt.blobs.get_bytes(uri).decode(errors="replace")
-                    break
                 except NotFoundError:
-                    continue
+                    pass
+            else:  # running or ending now: the whole log if written, else the copy so far
+                text = read_attempt_log(rt.blobs, key)
             shown.show(a.node_id, a.attempt, a.phase, text)
         if _ended(record.phase):
             plain(err_console, f"execution {execution_id} {record.phase}")

@@ -29,6 +29,7 @@ import msgspec
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.cluster import ClusterNode
+from airfoil.core.errors import NotFoundError
 from airfoil.core.records import ErrorInfo, TaskSpec, Value, WorkflowSpec
 from airfoil.core.resources import ResourceSpec
 
@@ -46,6 +47,7 @@ __all__ = [
     "detect_gpus",
     "live_log_key",
     "rank_log_key",
+    "read_attempt_log",
     "machine_capacity",
     "machine_memory",
 ]
@@ -65,6 +67,29 @@ def rank_log_key(execution_id: str, node_id: str, attempt: int, rank: int) -> st
 def live_log_key(log_key: str) -> str:
     """Where a running attempt's log so far is copied (removed when the attempt ends)."""
     return log_key + ".live"
+
+
+def read_attempt_log(blobs: BlobStore, log_key: str) -> str | None:
+    """The log of an attempt whose record names no log yet (running, or ending now): its
+    whole log if written, else its live copy, else None (it has written nothing).
+
+    A worker writes the whole log, then removes the copy, so the whole log is read again
+    when neither was found (or the whole log was still empty: created, its text not yet
+    written): an attempt ending between the first two reads left its whole log (read in
+    one order only, that moment read as no log at all: an empty log view for one poll, a
+    short read for followers).
+    """
+    whole, copy = blobs.uri(log_key), blobs.uri(live_log_key(log_key))
+    found: str | None = None
+    for uri in (whole, copy, whole):
+        try:
+            text = blobs.get_bytes(uri).decode("utf-8", errors="replace")
+        except NotFoundError:
+            continue
+        if text:
+            return text
+        found = text  # an empty whole log is one just created (never written empty)
+    return found
 
 
 class AttemptRequest(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -29,7 +29,12 @@ lease (no process of it is started or signalled here).
 Every change is written to the deployment's record, which the API and the console read.
 Several servers on one database each run a supervisor; a deployment's processes are run
 by the one holding its lease (claimed atomically in the store, renewed every pass), and
-another takes over, re-adopting the processes, when the holder's lease runs out.
+another takes over, re-adopting the processes, when the holder's lease runs out. The lease
+fences a pass: its record is written only if this supervisor still holds the lease (checked
+in the same write, ``put_deployment(lease=owner)``), and the lease is renewed before each
+process is started or stopped; a pass that ran past its lease and finds the deployment
+claimed by another server stops acting on it: the processes it started in that pass (never
+recorded) are terminated, the others are left to the new holder to re-adopt.
 Replica processes outlive the server: a new server re-adopts a recorded replica that still
 answers ``/health`` for the deployment's model on its port, and restarts the others (one
 whose process lives is asked again each pass for ``_ADOPT_GRACE_S`` before that: on a busy
@@ -60,7 +65,7 @@ from airfoil.server._deploy_admission import ReplicaAdmission, describe_resource
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
 from airfoil.server._zygotes import Zygote, ZygoteError
-from airfoil.store.artifacts import ArtifactStore
+from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
 from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["ServiceEnv", "Supervisor", "backoff_s", "free_port"]
@@ -175,6 +180,8 @@ class Supervisor:
         self.interval_s = interval_s
         self.python = python
         self._procs: dict[_Key, _Process] = {}
+        #: The replicas started in the deployment this pass is at (not recorded yet).
+        self._started: set[_Key] = set()
         #: Recorded replicas whose process lives but has not answered yet: when first asked.
         self._adopting: dict[_Key, float] = {}
         self._lock = threading.Lock()  # one reconcile at a time (thread and API calls)
@@ -238,15 +245,26 @@ class Supervisor:
                 if not self.store.claim_deployment(*name, self.owner, at, self.lease_ttl_s):
                     others.add(name)  # another server runs it
                     continue
-                if deployment.on == "ray":
-                    updated = self._reconcile_ray(deployment, at)
-                    self._ray_held.add(name)
-                else:
-                    updated = self._reconcile_one(deployment, at)
+                self._started = set()
+                try:
+                    if deployment.on == "ray":
+                        updated = self._reconcile_ray(deployment, at)
+                        self._ray_held.add(name)
+                    else:
+                        updated = self._reconcile_one(deployment, at)
+                    updated = msgspec.structs.replace(updated, owner=self.owner)
+                    if updated != deployment:
+                        # Fenced: refused if another server claimed it while this pass ran.
+                        self.store.put_deployment(
+                            msgspec.structs.replace(updated, updated_at=at), lease=self.owner
+                        )
+                except DeploymentLeaseLost as exc:
+                    self._give_up(name, exc)
+                    others.add(name)
+                    continue
+                if deployment.on != "ray":
                     wanted.update((updated.project, updated.name, r.index) for r in updated.members)
-                updated = msgspec.structs.replace(updated, owner=self.owner)
-                if updated != deployment:
-                    self.store.put_deployment(msgspec.structs.replace(updated, updated_at=at))
+            self._started = set()
             self._ray_held &= {(d.project, d.name) for d in deployments}
             self._adopting = {k: t for k, t in self._adopting.items() if k in wanted}
             self._release_unwanted(wanted)
@@ -259,6 +277,32 @@ class Supervisor:
                     self._procs.pop(proc_key)
                 else:
                     self._terminate(proc_key)
+
+    def _give_up(self, name: tuple[str, str], exc: DeploymentLeaseLost) -> None:
+        """Stop acting on a deployment whose lease went to another server mid-pass: the
+        processes this pass started were never recorded (the holder would never know of
+        them), so they are terminated; the others are the holder's to re-adopt, left running."""
+        log.warning("%s", exc)
+        for key in [k for k in self._procs if k[:2] == name]:
+            if key in self._started:
+                self._terminate(key)
+            else:
+                self._procs.pop(key)
+            self._adopting.pop(key, None)
+        self._close_zygote(name)
+        self._ray_held.discard(name)
+        if self.admission is not None:
+            for index in self.admission.held(*name):
+                self.admission.release(*name, index)
+
+    def _holds(self, d: Deployment, now: float) -> None:
+        """Renew ``d``'s lease before a process of it is started or stopped (or killed).
+
+        Raises:
+            DeploymentLeaseLost: another server holds it now (this pass ran past the lease).
+        """
+        if not self.store.claim_deployment(d.project, d.name, self.owner, now, self.lease_ttl_s):
+            raise deployment_lease_lost(d.project, d.name, self.owner)
 
     def _release_unwanted(self, wanted: set[_Key]) -> None:
         """Give back the resources of replicas no deployment of this supervisor has now."""
@@ -322,6 +366,8 @@ class Supervisor:
             if index not in members:
                 members[index] = Replica(index=index, port=free_port(), status="backoff")
         for index in [i for i in members if i >= d.replicas]:  # scaled down
+            if (d.project, d.name, index) in self._procs:
+                self._holds(d, now)
             self._terminate((d.project, d.name, index))
             if self.admission is not None:
                 self.admission.release(d.project, d.name, index)
@@ -368,6 +414,7 @@ class Supervisor:
                     return (
                         r if r.status == "queued" else msgspec.structs.replace(r, status="queued")
                     )
+                self._holds(d, now)
                 return self._spawn(d, r, now, gpus)
             return r
         running, code = self._exit_code(proc, now)
@@ -379,6 +426,7 @@ class Supervisor:
         if d.resources is not None and d.resources.mem > 0 and not proc.killed_for:
             used = tree_rss(proc.pid)
             if used is not None and used > d.resources.mem:
+                self._holds(d, now)
                 proc.killed_for = (
                     f"out of memory: it used {describe_mib(used)}, over its memory of "
                     f"{describe_mib(d.resources.mem)}"
@@ -393,6 +441,7 @@ class Supervisor:
                 return msgspec.structs.replace(r, status="ready", version=version)
         elif r.status == "ready" and now - proc.last_answer > self.hung_after_s:
             # Running but silent (stopped, deadlocked): killed; the next pass restarts it.
+            self._holds(d, now)
             log.warning("replica %s of %s/%s is not answering: killed", r.index, *key[:2])
             proc.killed_for = f"not answering /health for {self.hung_after_s:g} s"
             _signal(proc.pid, signal.SIGKILL)
@@ -425,6 +474,7 @@ class Supervisor:
             cpus = pick_cpus(d.resources.cpu, (p.cpus for k, p in self._procs.items() if k != key))
         started = {"port": port, "status": "starting", "started_at": now, "version": None}
         started["cpus"] = list(cpus)
+        self._started.add(key)
         forked = self._fork(d, port, env, log_path, cpus)
         if forked is not None:
             self._procs[key] = forked

@@ -26,7 +26,7 @@ import re
 
 import msgspec
 
-from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
 from airfoil.store.deployments import Deployment
 
 __all__ = [
@@ -35,7 +35,9 @@ __all__ = [
     "ArtifactDraft",
     "ArtifactStore",
     "ArtifactVersion",
+    "DeploymentLeaseLost",
     "check_artifact_name",
+    "deployment_lease_lost",
     "missing_alias",
     "missing_artifact",
     "open_artifact_store",
@@ -238,8 +240,19 @@ class ArtifactStore(abc.ABC):
         """The audit trail of a name (of one alias if given), oldest first."""
 
     @abc.abstractmethod
-    def put_deployment(self, deployment: Deployment) -> None:
-        """Insert or replace the deployment of ``(project, name)``."""
+    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
+        """Insert or replace the deployment of ``(project, name)``.
+
+        ``lease``: the write is fenced by that owner's lease (a supervisor's pass writing
+        what it did): it replaces the record only if ``lease`` is still the deployment's
+        lease holder (checked in the same atomic write, as an execution's batch is fenced
+        by its driver's lease) and never inserts one.
+
+        Raises:
+            DeploymentLeaseLost: (a ``ConflictError``) ``lease`` was given and another
+                owner claimed the deployment since (``lease``'s pass ran past its lease),
+                or the deployment is gone (stopped meanwhile); nothing was written.
+        """
 
     @abc.abstractmethod
     def get_deployment(self, project: str, name: str) -> Deployment | None:
@@ -270,6 +283,20 @@ class ArtifactStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections (the default holds none)."""
+
+
+class DeploymentLeaseLost(ConflictError):
+    """A deployment's record or processes were to be changed under a lease its writer no
+    longer holds."""
+
+
+def deployment_lease_lost(project: str, name: str, owner: str) -> DeploymentLeaseLost:
+    """The error for a deployment record written under a lease its writer no longer holds."""
+    return DeploymentLeaseLost(
+        f"lost the lease on deployment {project}/{name}: {owner} no longer holds it (another "
+        "server claimed it while this one's pass ran past its lease, or it was stopped); "
+        "nothing was written, and this supervisor leaves the deployment to its holder"
+    )
 
 
 def plan_move(

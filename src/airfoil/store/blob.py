@@ -22,8 +22,8 @@ import time
 import uuid
 from typing import Any, Literal
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, StoreError
-from airfoil.store.base import BlobStore
 
 __all__ = [
     "DURABILITY_LEVELS",

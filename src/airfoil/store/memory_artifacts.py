@@ -17,6 +17,7 @@ from airfoil.store.artifacts import (
     ArtifactStore,
     ArtifactVersion,
     check_artifact_name,
+    deployment_lease_lost,
     missing_artifact,
     plan_move,
 )
@@ -124,9 +125,14 @@ class MemoryArtifactStore(ArtifactStore):
         moves = [_MOVE.decode(d) for d in rows]
         return [m for m in moves if alias is None or m.alias == alias]
 
-    def put_deployment(self, deployment: Deployment) -> None:
+    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
+        key = (deployment.project, deployment.name)
         with self._lock:
-            self._deployments[(deployment.project, deployment.name)] = encode_json(deployment)
+            if lease is not None and (
+                key not in self._deployments or self._leases.get(key, ("", 0.0))[0] != lease
+            ):
+                raise deployment_lease_lost(*key, lease)
+            self._deployments[key] = encode_json(deployment)
 
     def get_deployment(self, project: str, name: str) -> Deployment | None:
         with self._lock:

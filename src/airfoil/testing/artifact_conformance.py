@@ -19,8 +19,8 @@ import threading
 
 import pytest
 
-from airfoil.core.errors import ConfigError, NotFoundError
-from airfoil.store.artifacts import ArtifactDraft, ArtifactStore
+from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
+from airfoil.store.artifacts import ArtifactDraft, ArtifactStore, DeploymentLeaseLost
 from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["ArtifactStoreConformance", "make_draft"]
@@ -245,6 +245,40 @@ class ArtifactStoreConformance:
         assert not artifact_store.claim_deployment("p", "digits", "a", 16.0, 10.0)
         assert artifact_store.claim_deployment("p", "digits", "b", 17.0, 0.0)  # released
         assert artifact_store.claim_deployment("p", "digits", "a", 17.0, 10.0)
+
+    def test_a_write_fenced_by_a_lost_lease_is_refused(self, artifact_store: ArtifactStore) -> None:
+        def record(replicas: int, owner: str) -> Deployment:
+            return Deployment(
+                project="p",
+                name="digits",
+                ref="digits:1",
+                replicas=replicas,
+                created_at=1.0,
+                updated_at=float(replicas),
+                owner=owner,
+            )
+
+        with pytest.raises(DeploymentLeaseLost, match="p/digits"):  # none: never inserted
+            artifact_store.put_deployment(record(1, "a"), lease="a")
+        assert artifact_store.get_deployment("p", "digits") is None
+        artifact_store.put_deployment(record(1, ""))
+        with pytest.raises(DeploymentLeaseLost):  # nobody claimed it yet
+            artifact_store.put_deployment(record(2, "a"), lease="a")
+        assert artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        artifact_store.put_deployment(record(2, "a"), lease="a")  # the holder writes
+        assert artifact_store.get_deployment("p", "digits") == record(2, "a")
+        # a's pass runs past its lease; b takes the deployment over and writes its view
+        assert artifact_store.claim_deployment("p", "digits", "b", 12.0, 10.0)
+        artifact_store.put_deployment(record(3, "b"), lease="b")
+        with pytest.raises(ConflictError, match="no longer holds it"):
+            artifact_store.put_deployment(record(4, "a"), lease="a")
+        assert artifact_store.get_deployment("p", "digits") == record(3, "b")
+        assert not artifact_store.claim_deployment("p", "digits", "a", 13.0, 10.0)
+        # the lease survives the holder's writes; a stopped deployment is not written back
+        assert artifact_store.delete_deployment("p", "digits")
+        with pytest.raises(DeploymentLeaseLost):
+            artifact_store.put_deployment(record(5, "b"), lease="b")
+        assert artifact_store.get_deployment("p", "digits") is None
 
     def test_racing_claims_grant_one_lease(self, artifact_store: ArtifactStore) -> None:
         artifact_store.put_deployment(

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 import pytest
+from _deployments import alive, ready_in_store, until
 from _tiny import model
-from test_supervisor import _alive, _until
 
 from airfoil.core.errors import ConfigError, UnschedulableTaskError
 from airfoil.core.resources import ResourceSpec
@@ -87,11 +87,10 @@ def test_replicas_are_admitted_through_the_resource_queue(tmp_path: Path) -> Non
         supervisor.start()
 
         def ready(project: str, restarts: int = 0) -> Any:
-            d = _get(store, project)
-            r = d.members[0] if d is not None and d.members else None
-            return r if r is not None and r.status == "ready" and r.restarts == restarts else None
+            d = ready_in_store(store, project, "tiny", 1, restarts)
+            return d.members[0] if d is not None else None
 
-        first = _until("the first deployment ready", lambda: ready("default"))
+        first = until("the first deployment ready", lambda: ready("default"), timeout=90)
         pids.append(first.pid)
         assert _environ(first.pid)["CUDA_VISIBLE_DEVICES"] == "0"
         out = deployment_out(_get(store, "default"))  # type: ignore[arg-type]
@@ -107,21 +106,21 @@ def test_replicas_are_admitted_through_the_resource_queue(tmp_path: Path) -> Non
             ok = d is not None and d.members and d.members[0].status == "queued"
             return d if ok else None
 
-        waiting = _until("the second deployment queued", queued)
+        waiting = until("the second deployment queued", queued, timeout=90)
         assert waiting.members[0].pid is None
         assert "waiting for resources" in waiting.message and "gpu=1" in waiting.message
 
         # A crash keeps the grant: the holder restarts on the GPU, the other still waits.
         os.kill(first.pid, signal.SIGKILL)
-        again = _until("the crashed replica back", lambda: ready("default", restarts=1))
+        again = until("the crashed replica back", lambda: ready("default", restarts=1), timeout=90)
         pids.append(again.pid)
         assert _environ(again.pid)["CUDA_VISIBLE_DEVICES"] == "0"
         assert queued() is not None
 
         # The holder stops: the waiting deployment gets the GPU and serves.
         supervisor.stop_deployment("default", "tiny")
-        assert not _alive(again.pid)
-        served = _until("the second deployment ready", lambda: ready("other"))
+        assert not alive(again.pid)
+        served = until("the second deployment ready", lambda: ready("other"), timeout=90)
         pids.append(served.pid)
         assert _environ(served.pid)["CUDA_VISIBLE_DEVICES"] == "0"
         assert _get(store, "other").message == ""  # type: ignore[union-attr]
@@ -134,7 +133,7 @@ def test_replicas_are_admitted_through_the_resource_queue(tmp_path: Path) -> Non
     finally:
         supervisor.close()
         for pid in pids:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         store.close()
 

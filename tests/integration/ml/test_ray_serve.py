@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from _deployments import alive, until
 from _tiny import model
-from test_supervisor import _alive, _until
 
 from airfoil.ml import ModelRegistry
 from airfoil.server._deployments import deploy, deployment_out, drift
@@ -79,13 +79,13 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     store, supervisor, backend = on_ray["store"], on_ray["supervisor"], on_ray["backend"]
     deploy(store, "default", DeploymentIn(ref="tiny@production", replicas=2, on="ray"), time.time())
     supervisor.start()
-    d = _until("two ready replicas serving version 1", lambda: _ready(store, 2, 1), 180)
+    d = until("two ready replicas serving version 1", lambda: _ready(store, 2, 1), 180)
     out = deployment_out(d)
     assert out.on == "ray" and out.message == ""
     base = f"http://127.0.0.1:{backend.port}/default/tiny"
     assert {r.url for r in out.members} == {base}
     pids = {r.pid for r in d.members}
-    assert len(pids) == 2 and all(p is not None and _alive(p) for p in pids)
+    assert len(pids) == 2 and all(p is not None and alive(p) for p in pids)
 
     with httpx.Client(timeout=10) as http:
         got = http.post(base + "/predict", json={"features": [ROW]})
@@ -110,7 +110,7 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
             total = sum(r["rows"] for r in reports)
             return reports if len(reports) == 2 and total == 61 else None
 
-        reports = _until("both replicas to report their rows", both_saw_rows, timeout=20)
+        reports = until("both replicas to report their rows", both_saw_rows, timeout=20)
         assert all(r["rows"] > 0 for r in reports)
         pooled = drift(_record(store), supervisor.ray)  # type: ignore[arg-type]
         assert pooled.rows == 61 and pooled.replicas == 2
@@ -139,8 +139,8 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     try:
         time.sleep(1.0)
         on_ray["registry"].promote(on_ray["refs"][1], "production")
-        _until("both replicas on version 2", lambda: _ready(store, 2, 2), timeout=60)
-        _until("a version 2 answer", lambda: 2 in versions, timeout=30)
+        until("both replicas on version 2", lambda: _ready(store, 2, 2), timeout=60)
+        until("a version 2 answer", lambda: 2 in versions, timeout=30)
         time.sleep(1.0)
     finally:
         stop.set()
@@ -153,7 +153,7 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     assert app is not None
     victim = next(r for r in app.replicas if r.state == "RUNNING")
     backend.kill_replica(victim.actor_name)
-    again = _until("the killed replica replaced", lambda: _ready(store, 2, 2, restarts=1), 180)
+    again = until("the killed replica replaced", lambda: _ready(store, 2, 2, restarts=1), 180)
     assert victim.pid not in {r.pid for r in again.members}
     assert victim.replica_id not in {r.ident for r in again.members}
     assert httpx.post(base + "/predict", json={"features": [ROW]}, timeout=10).status_code == 200
@@ -162,4 +162,8 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     last = {r.pid for r in again.members}
     supervisor.stop_deployment("default", "tiny")
     assert backend.state("default", "tiny") is None and _record(store) is None
-    _until("the replicas' processes to end", lambda: not any(_alive(p) for p in last if p))
+    until(
+        "the replicas' processes to end",
+        lambda: not any(alive(p) for p in last if p),
+        timeout=90,
+    )

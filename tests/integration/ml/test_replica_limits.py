@@ -11,12 +11,11 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from _deployments import alive, ready_in_store, until
 
 from airfoil.ml import ModelRegistry
 from airfoil.server._deployments import deploy, deployment_out
@@ -57,24 +56,6 @@ def predictor(est: LogisticRegression, features: np.ndarray) -> list[int]:
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs 2 CPUs to see two replicas pinned apart")
@@ -94,8 +75,8 @@ def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
     pids: set[int] = set()
 
     def ready(restarts: int) -> Deployment | None:
-        d = store.get_deployment("default", "hog")
-        if d is None or len(d.members) != 2 or any(r.status != "ready" for r in d.members):
+        d = ready_in_store(store, "default", "hog", 2)
+        if d is None:
             return None
         pids.update(r.pid for r in d.members if r.pid)
         return d if sum(r.restarts for r in d.members) == restarts else None
@@ -104,11 +85,11 @@ def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
         body = DeploymentIn(ref=ref, replicas=2, cpus=1.0, memory="700Mi")
         deploy(store, "default", body, time.time())
         supervisor.start()
-        d = _until("two ready replicas", lambda: ready(0))
+        d = until("two ready replicas", lambda: ready(0), timeout=120)
         for r in d.members:  # one whole CPU each, not the same one
             assert len(r.cpus) == 1 and os.sched_getaffinity(r.pid or 0) == set(r.cpus)
         assert d.members[0].cpus != d.members[1].cpus
-        zygote = _until("the zygote", lambda: supervisor.zygote("default", "hog"))
+        zygote = until("the zygote", lambda: supervisor.zygote("default", "hog"), timeout=120)
         assert zygote.wait_ready(120), zygote.error
 
         first = d.members[0]
@@ -116,7 +97,7 @@ def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
         small = httpx.post(url, json={"features": [{"mib": 50.0}]}, timeout=30)
         assert small.status_code == 200 and small.json()["predictions"] == [1]
         time.sleep(1.0)  # several passes: under its memory, it is left alone
-        assert _alive(first.pid or 0)
+        assert alive(first.pid or 0)
         try:  # the leak goes over 700 MiB: killed (the answer may or may not get out)
             httpx.post(url, json={"features": [{"mib": 900.0}]}, timeout=30)
         except httpx.TransportError:
@@ -127,9 +108,9 @@ def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
             r = d.members[0] if d is not None else None
             return d if r is not None and r.restarts == 1 else None
 
-        after = _until("the replica killed", killed)
+        after = until("the replica killed", killed, timeout=120)
         r0 = after.members[0]
-        assert r0.last_exit == -signal.SIGKILL and not _alive(first.pid or 0)
+        assert r0.last_exit == -signal.SIGKILL and not alive(first.pid or 0)
         assert r0.exit_reason.startswith("out of memory: it used ")
         assert "over its memory of 700 MiB" in r0.exit_reason
         if r0.status != "ready":  # said on the deployment while it is not serving
@@ -137,7 +118,7 @@ def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
         api = deployment_out(after).members[0]
         assert api.exit_reason == r0.exit_reason and api.last_exit == -signal.SIGKILL
 
-        again = _until("the replica restarted", lambda: ready(1)).members[0]
+        again = until("the replica restarted", lambda: ready(1), timeout=120).members[0]
         assert again.pid != first.pid and again.exit_reason == r0.exit_reason
         with open(f"/proc/{again.pid}/stat", "rb") as f:  # forked by the zygote...
             assert int(f.read().rsplit(b")", 1)[-1].split()[1]) == zygote.pid
@@ -148,6 +129,6 @@ def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
     finally:
         supervisor.close()
         for pid in pids:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         store.close()

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _deployments import alive, ready_in_store, until
 from _tiny import model
 
 from airfoil.ml import ModelRegistry
@@ -30,24 +30,6 @@ from airfoil.store.sql import SqlArtifactStore
 from airfoil.wire._deployments import DeploymentIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_a_silent_replica_is_killed_and_restarted(tmp_path: Path) -> None:
@@ -64,27 +46,26 @@ def test_a_silent_replica_is_killed_and_restarted(tmp_path: Path) -> None:
         supervisor.start()
 
         def ready(restarts: int) -> Any:
-            d = store.get_deployment("default", "tiny")
-            r = d.members[0] if d is not None and d.members else None
-            return r if r is not None and r.status == "ready" and r.restarts == restarts else None
+            d = ready_in_store(store, "default", "tiny", 1, restarts)
+            return d.members[0] if d is not None else None
 
-        first = _until("a ready replica", lambda: ready(0))
+        first = until("a ready replica", lambda: ready(0), timeout=90)
         pids.append(first.pid)
         row = {"features": [{"a": 1.0, "b": 1.0, "c": 0.0}]}
         base = f"http://127.0.0.1:{first.port}"
         assert httpx.post(base + "/predict", json=row, timeout=10).status_code == 200
         os.kill(first.pid, signal.SIGSTOP)  # alive, but answers nothing
-        again = _until("the silent replica replaced", lambda: ready(1))
+        again = until("the silent replica replaced", lambda: ready(1), timeout=90)
         pids.append(again.pid)
-        assert again.pid != first.pid and not _alive(first.pid)
+        assert again.pid != first.pid and not alive(first.pid)
         assert again.last_exit == -signal.SIGKILL and again.port == first.port
         assert httpx.post(base + "/predict", json=row, timeout=10).status_code == 200
         supervisor.stop_deployment("default", "tiny")
-        assert not _alive(again.pid) and store.list_deployments() == []
+        assert not alive(again.pid) and store.list_deployments() == []
     finally:
         supervisor.close()
         for pid in pids:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         store.close()
 
@@ -108,11 +89,9 @@ def test_two_servers_run_a_deployment_once_and_hand_it_over(tmp_path: Path) -> N
         b.start()
 
         def ready() -> Any:
-            d = store_a.get_deployment("default", "tiny")
-            ok = d is not None and len(d.members) == 2
-            return d if ok and all(r.status == "ready" for r in d.members) else None
+            return ready_in_store(store_a, "default", "tiny", 2)
 
-        first = _until("two ready replicas", ready)
+        first = until("two ready replicas", ready, timeout=90)
         pids.update(r.pid for r in first.members if r.pid)
         # Both started at once: either may have won the lease; the other must start nothing.
         holder, other = (a, b) if first.owner == a.owner else (b, a)
@@ -124,25 +103,26 @@ def test_two_servers_run_a_deployment_once_and_hand_it_over(tmp_path: Path) -> N
         assert all(r.restarts == 0 for r in again.members)
 
         holder.close()  # that server goes away: the other takes over the same processes
-        taken = _until(
+        taken = until(
             "the other server holding it",
             lambda: (
                 (d := store_a.get_deployment("default", "tiny")) and d.owner == other.owner and d
             ),
+            timeout=90,
         )
-        assert {r.pid for r in taken.members} == pids and all(_alive(p) for p in pids)
+        assert {r.pid for r in taken.members} == pids and all(alive(p) for p in pids)
         assert all(r.restarts == 0 for r in taken.members)
         time.sleep(1.0)  # several passes of the new holder: it keeps them, starts none
         kept = ready()
         assert kept is not None and kept.owner == other.owner
         assert {r.pid for r in kept.members} == pids and all(r.restarts == 0 for r in kept.members)
         other.stop_deployment("default", "tiny")
-        assert not any(_alive(p) for p in pids)
+        assert not any(alive(p) for p in pids)
     finally:
         a.close()
         b.close()
         for pid in pids:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         store_a.close()
         store_b.close()

@@ -13,12 +13,12 @@ import signal
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from _deployments import alive, ready_in_store, until
 
 from airfoil.ml import ModelRegistry
 from airfoil.server._deployments import deploy
@@ -59,27 +59,9 @@ ANSWER = {answer}
 ROW = {"features": [{"a": 1.0, "b": 0.0}]}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-
-
 def _ppid(pid: int) -> int:
     with open(f"/proc/{pid}/stat", "rb") as f:
         return int(f.read().rsplit(b")", 1)[-1].split()[1])
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 class _World:
@@ -110,23 +92,18 @@ class _World:
 
     def ready(self, replicas: int, restarts: int = 0) -> Deployment:
         def check() -> Deployment | None:
-            d = self.store.get_deployment("default", self.name)
-            if d is None or len(d.members) != replicas:
-                return None
-            if all(r.status == "ready" for r in d.members) and (
-                sum(r.restarts for r in d.members) == restarts
-            ):
+            d = ready_in_store(self.store, "default", self.name, replicas, restarts)
+            if d is not None:
                 self.pids.update(r.pid for r in d.members if r.pid)
-                return d
-            return None
+            return d
 
-        found: Deployment = _until(f"{replicas} ready replicas", check)
+        found: Deployment = until(f"{replicas} ready replicas", check, timeout=120)
         return found
 
     def close(self) -> None:
         self.supervisor.close()
         for pid in self.pids:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         self.store.close()
 
@@ -155,7 +132,7 @@ def test_crash_restart_and_scale_up_are_forked_from_the_zygote(
     w.supervisor.start()
     first = w.ready(1).members[0]
     assert _ppid(first.pid or 0) == os.getpid()  # the first one started cold
-    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    zygote = until("the zygote", lambda: w.supervisor.zygote("default", w.name), timeout=120)
     assert zygote.wait_ready(120), zygote.error
 
     os.kill(first.pid or 0, signal.SIGKILL)  # a crash
@@ -178,9 +155,9 @@ def test_crash_restart_and_scale_up_are_forked_from_the_zygote(
     assert restarted.last_exit in (0, -signal.SIGTERM) and restarted.pid != victim.pid
 
     w.supervisor.stop_deployment("default", w.name)
-    assert not any(_alive(p) for p in w.pids)
+    assert not any(alive(p) for p in w.pids)
     assert w.supervisor.zygote("default", w.name) is None
-    _until("the zygote gone", lambda: not _alive(zygote.pid), 10)
+    until("the zygote gone", lambda: not alive(zygote.pid), 10)
 
 
 def test_user_code_edited_after_the_zygote_imported_it_is_imported_again(
@@ -195,7 +172,7 @@ def test_user_code_edited_after_the_zygote_imported_it_is_imported_again(
     w.supervisor.start()
     first = w.ready(1).members[0]
     assert _predict(first) == [1]
-    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    zygote = until("the zygote", lambda: w.supervisor.zygote("default", w.name), timeout=120)
     assert zygote.wait_ready(120), zygote.error
 
     helper.write_text("OFFSET = 100\n")  # the user edits the helper module
@@ -225,10 +202,14 @@ def test_a_model_file_that_starts_a_thread_gets_cold_replicas(
     w.deploy(1)
     w.supervisor.start()
     first = w.ready(1).members[0]
-    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    zygote = until("the zygote", lambda: w.supervisor.zygote("default", w.name), timeout=120)
     assert not zygote.wait_ready(120)
     assert "user-poller" in (zygote.error or "") and "threads are running" in (zygote.error or "")
-    _until("the refusing zygote dropped", lambda: w.supervisor.zygote("default", w.name) is None)
+    until(
+        "the refusing zygote dropped",
+        lambda: w.supervisor.zygote("default", w.name) is None,
+        timeout=120,
+    )
 
     os.kill(first.pid or 0, signal.SIGKILL)
     again = w.ready(1, restarts=1).members[0]
@@ -244,14 +225,16 @@ def test_replicas_outlive_their_zygote_and_restart_cold_after_it_died(
     w.deploy(2)
     w.supervisor.start()
     w.ready(2)
-    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    zygote = until("the zygote", lambda: w.supervisor.zygote("default", w.name), timeout=120)
     assert zygote.wait_ready(120), zygote.error
     os.kill(w.ready(2).members[0].pid or 0, signal.SIGKILL)
     forked = w.ready(2, restarts=1).members[0]
     assert _ppid(forked.pid or 0) == zygote.pid
 
     os.kill(zygote.pid, signal.SIGKILL)  # the zygote dies: its child keeps serving
-    _until("the zygote seen gone", lambda: w.supervisor.zygote("default", w.name) is None)
+    until(
+        "the zygote seen gone", lambda: w.supervisor.zygote("default", w.name) is None, timeout=120
+    )
     time.sleep(1.0)
     kept = w.ready(2, restarts=1).members[0]
     assert kept.pid == forked.pid and _predict(kept) == [1]

@@ -8,11 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
+from _deployments import until as until  # the replica tests' wait, shared
 from _srv import free_port
 
 LEASE = 3.0
@@ -67,16 +66,6 @@ class Replica:
                 self.proc.kill()
                 self.proc.wait(10)
         self.log.close()
-
-
-def until(what: str, check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def most_at_once(spans: list[tuple[float, float]]) -> int:

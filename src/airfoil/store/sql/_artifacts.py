@@ -26,6 +26,7 @@ from airfoil.store.artifacts import (
     ArtifactStore,
     ArtifactVersion,
     check_artifact_name,
+    deployment_lease_lost,
     missing_artifact,
     plan_move,
 )
@@ -270,9 +271,18 @@ class SqlArtifactStore(ArtifactStore):
             rows = conn.execute(query.order_by(m.seq)).all()
         return [_MOVE.decode(r[0]) for r in rows]
 
-    def put_deployment(self, deployment: Deployment) -> None:
+    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
         t = deployments.c
         row = {"updated_at": deployment.updated_at, "record": encode_json(deployment).decode()}
+        if lease is not None:  # one UPDATE: the holder check and the write are atomic
+            where = (t.project == deployment.project) & (t.name == deployment.name)
+            with self._connect(write=True) as conn:
+                written = conn.execute(
+                    deployments.update().where(where, t.owner == lease).values(**row)
+                ).rowcount
+            if not written:
+                raise deployment_lease_lost(deployment.project, deployment.name, lease)
+            return
 
         def body(conn: sa.Connection) -> None:
             where = (t.project == deployment.project) & (t.name == deployment.name)

@@ -141,8 +141,8 @@ class SqliteArtifactStore(ArtifactStore):
     def alias_moves(self, project: str, name: str, alias: str | None = None) -> list[AliasMove]:
         return self._store().alias_moves(project, name, alias)
 
-    def put_deployment(self, deployment: Deployment) -> None:
-        self._store().put_deployment(deployment)
+    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
+        self._store().put_deployment(deployment, lease=lease)
 
     def get_deployment(self, project: str, name: str) -> Deployment | None:
         return self._store().get_deployment(project, name)

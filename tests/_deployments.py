@@ -1,0 +1,61 @@
+"""Waiting on deployments in tests (the supervisor, zygote, replica-limit and deploy tests):
+whether a process runs, a poll until a check holds, and the checks "a deployment's replicas
+all serve", read from the artifact store or from the server's API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from airfoil.store.artifacts import ArtifactStore
+from airfoil.store.deployments import Deployment
+
+__all__ = ["alive", "ready_in_api", "ready_in_store", "until"]
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited and not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+
+
+def until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """``check()``'s first true answer, asked every 0.1 s; fails the test, naming ``what``,
+    after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def ready_in_store(
+    store: ArtifactStore, project: str, name: str, replicas: int, restarts: int | None = None
+) -> Deployment | None:
+    """The deployment if it has ``replicas`` replicas, all ready, restarted ``restarts``
+    times in all (any number if None); else None."""
+    d = store.get_deployment(project, name)
+    if d is None or len(d.members) != replicas or any(r.status != "ready" for r in d.members):
+        return None
+    if restarts is not None and sum(r.restarts for r in d.members) != restarts:
+        return None
+    return d
+
+
+def ready_in_api(url: str, replicas: int, version: int | None = None) -> Any:
+    """The deployment at ``url`` (``GET .../deployments/NAME``, as JSON) if it has
+    ``replicas`` replicas, all ready (serving ``version`` if given); else None."""
+    d = httpx.get(url, timeout=10).json()
+    members = d.get("members", [])
+    ok = len(members) == replicas and all(
+        m["status"] == "ready" and (version is None or m["version"] == version) for m in members
+    )
+    return d if ok else None
