@@ -260,3 +260,71 @@ def test_replicas_outlive_their_zygote_and_restart_cold_after_it_died(
     again = w.ready(2, restarts=2).members[0]
     assert again.pid != forked.pid and _ppid(again.pid or 0) == os.getpid()
     assert _predict(again) == [1]
+
+
+def _venv_with_a_library(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A virtual environment of its own (the test's libraries reached through a ``.pth``)
+    whose site-packages holds ``name`` 1.0, a library of one module: (python, its file)."""
+    import site
+    import subprocess
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    sites = [*site.getsitepackages(), sysconfig.get_paths()["purelib"]]
+    (Path(purelib) / "the_tests_libraries.pth").write_text(
+        "".join(f"import site; site.addsitedir({d!r})\n" for d in dict.fromkeys(sites))
+    )
+    library = Path(purelib) / f"{name}.py"
+    library.write_text("OFFSET = 0\n")
+    (Path(purelib) / f"{name}-1.0.dist-info").mkdir()
+    (Path(purelib) / f"{name}-1.0.dist-info" / "METADATA").write_text(f"Name: {name}\n")
+    return python, library
+
+
+def test_a_library_upgraded_on_disk_makes_the_zygote_re_execute_before_it_forks(
+    tmp_path: Path, worlds: list[_World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python, library = _venv_with_a_library(tmp_path, "zyge_lib")
+    monkeypatch.syspath_prepend(str(library.parent))  # to train here
+    w = _World(tmp_path, "zyge", extra="from zyge_lib import OFFSET", answer=1)
+    worlds.append(w)
+    w.file.write_text(w.file.read_text().replace("[ANSWER]", "[ANSWER + OFFSET]"))
+    w.supervisor.python = str(python)  # replicas and zygote run in the environment
+    w.deploy(1)
+    w.supervisor.start()
+    first = w.ready(1).members[0]
+    assert _predict(first) == [1]
+    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    assert zygote.wait_ready(120), zygote.error
+    os.kill(first.pid or 0, signal.SIGKILL)  # forked, the library as imported
+    forked = w.ready(1, restarts=1).members[0]
+    assert _ppid(forked.pid or 0) == zygote.pid and _predict(forked) == [1]
+
+    # ``pip install -U zyge_lib``: new files (new inodes) and a new dist-info.
+    library.unlink()
+    library.write_text("OFFSET = 100\n")
+    dist = library.parent / "zyge_lib-1.0.dist-info"
+    dist.rename(library.parent / "zyge_lib-2.0.dist-info")
+    os.kill(forked.pid or 0, signal.SIGKILL)
+    again = w.ready(1, restarts=2).members[0]
+    # Forked by the same process (re-executed in place: the pid is kept), from the library
+    # on disk now, not the one the zygote imported first.
+    assert _ppid(again.pid or 0) == zygote.pid and zygote.ready
+    assert _predict(again) == [101]
+    log = (w.home / "deployments" / f"default.{w.name}.zygote.log").read_text()
+    assert "re-executing before the next fork: " in log and "zyge_lib.py changed" in log
+
+    os.kill(again.pid or 0, signal.SIGKILL)  # and forks as before after it
+    fourth = w.ready(1, restarts=3).members[0]
+    assert _ppid(fourth.pid or 0) == zygote.pid and _predict(fourth) == [101]
+    log = (w.home / "deployments" / f"default.{w.name}.zygote.log").read_text()
+    assert log.count("re-executing before the next fork") == 1
+
