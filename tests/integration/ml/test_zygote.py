@@ -328,3 +328,27 @@ def test_a_library_upgraded_on_disk_makes_the_zygote_re_execute_before_it_forks(
     log = (w.home / "deployments" / f"default.{w.name}.zygote.log").read_text()
     assert log.count("re-executing before the next fork") == 1
 
+
+def test_a_child_forked_without_exec_does_not_keep_the_zygote_alive(
+    tmp_path: Path, worlds: list[_World]
+) -> None:
+    from airfoil.server._zygotes import Zygote
+
+    w = _World(tmp_path, "zygf")
+    worlds.append(w)
+    env = {**os.environ, "AIRFOIL_HOME": str(w.home), "AIRFOIL_PROJECT": "default"}
+    env["AIRFOIL_BLOB_URL"] = str(w.home / "blobs")
+    zygote = Zygote(sys.executable, w.ref, str(w.file), env, str(tmp_path / "zygote.log"))
+    assert zygote.wait_ready(120), zygote.error
+    child = os.fork()  # e.g. a multiprocessing worker of the server's, forked without exec
+    if child == 0:
+        time.sleep(60)
+        os._exit(0)
+    try:
+        started = time.monotonic()
+        zygote.close(timeout=20)  # its stdin closed here: it exits by itself...
+        assert zygote._proc.returncode == 0  # ...not killed after the timeout
+        assert time.monotonic() - started < 20
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
