@@ -267,5 +267,4 @@ def serve(
         poll_s=poll,
         sample_rate=sample_rate,
         announce=lambda line: plain(out_console, line),
-        prefetch=True,
     )

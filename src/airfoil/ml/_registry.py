@@ -37,7 +37,6 @@ __all__ = [
     "ModelRef",
     "ModelRegistry",
     "TrainedModel",
-    "load_version",
     "local_registry",
     "parse_ref",
 ]
@@ -219,7 +218,14 @@ class ModelRegistry:
             data: the version's bytes if they were read already (:meth:`read_bytes`).
         """
         version = ref if isinstance(ref, ArtifactVersion) else self.resolve(ref)
-        return load_version(model, version, self.read_bytes(version) if data is None else data)
+        hyperparameters = json.loads(version.lineage.get("hyperparameters", "{}"))
+        obj = load_model(
+            self.read_bytes(version) if data is None else data,
+            version.metadata.get("format", "pickle"),
+            loader=model.loader_fn,
+            build=lambda: model.build(hyperparameters),
+        )
+        return LoadedModel(version, obj)
 
     def promote(self, ref: str, alias: str, *, actor: str = "", reason: str = "") -> AliasMove:
         """Point ``alias`` at the version ``ref`` names (``NAME:VERSION`` or ``NAME@OTHER``)."""
@@ -248,26 +254,9 @@ class ModelRegistry:
         )
 
 
-def load_version(model: Model, version: ArtifactVersion, data: bytes) -> LoadedModel:
-    """``version`` of ``model`` loaded from its stored bytes ``data`` (already read and
-    checked against the version's hash, :meth:`ModelRegistry.read_bytes`)."""
-    hyperparameters = json.loads(version.lineage.get("hyperparameters", "{}"))
-    obj = load_model(
-        data,
-        version.metadata.get("format", "pickle"),
-        loader=model.loader_fn,
-        build=lambda: model.build(hyperparameters),
-    )
-    return LoadedModel(version, obj)
-
-
-def local_registry(
-    settings: AirfoilSettings | None = None, *, fresh: bool = False
-) -> ModelRegistry:
+def local_registry(settings: AirfoilSettings | None = None) -> ModelRegistry:
     """The registry of the local runtime of ``settings`` (default: the environment's): the
-    artifact store on its database, the bytes in its blob store. One per process and
-    settings, unless ``fresh`` (a registry of its own for the caller to close, e.g. in a
-    forked child, which must not use connections its parent opened)."""
+    artifact store on its database, the bytes in its blob store."""
     from airfoil.settings import AirfoilSettings
     from airfoil.store.artifacts import open_artifact_store
     from airfoil.store.blob import open_blob_store
@@ -275,12 +264,6 @@ def local_registry(
     settings = settings or AirfoilSettings()
     blob_url = settings.resolved_blob_url()
     key = (settings.database_url, settings.home, blob_url, settings.project)
-    if fresh:
-        return ModelRegistry(
-            open_artifact_store(settings.database_url, settings.home),
-            open_blob_store(blob_url, settings.durability),
-            settings.project,
-        )
     with _LOCK:
         cached = _OPEN.get(key)
         if cached is None:
