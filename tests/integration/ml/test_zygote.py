@@ -298,23 +298,25 @@ def test_a_library_upgraded_on_disk_makes_the_zygote_re_execute_before_it_forks(
     worlds.append(w)
     w.file.write_text(w.file.read_text().replace("[ANSWER]", "[ANSWER + OFFSET]"))
     w.supervisor.python = str(python)  # replicas and zygote run in the environment
-    w.deploy(1)
+    w.deploy(2)
     w.supervisor.start()
-    first = w.ready(1).members[0]
-    assert _predict(first) == [1]
+    cold = w.ready(2).members
+    assert all(_predict(r) == [1] for r in cold)
     zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
     assert zygote.wait_ready(120), zygote.error
-    os.kill(first.pid or 0, signal.SIGKILL)  # forked, the library as imported
-    forked = w.ready(1, restarts=1).members[0]
-    assert _ppid(forked.pid or 0) == zygote.pid and _predict(forked) == [1]
+    for restarts, r in enumerate(cold, start=1):  # both forked, the library as imported
+        os.kill(r.pid or 0, signal.SIGKILL)
+        w.ready(2, restarts=restarts)
+    forked = w.ready(2, restarts=2).members
+    assert all(_ppid(r.pid or 0) == zygote.pid and _predict(r) == [1] for r in forked)
 
     # ``pip install -U zyge_lib``: new files (new inodes) and a new dist-info.
     library.unlink()
     library.write_text("OFFSET = 100\n")
     dist = library.parent / "zyge_lib-1.0.dist-info"
     dist.rename(library.parent / "zyge_lib-2.0.dist-info")
-    os.kill(forked.pid or 0, signal.SIGKILL)
-    again = w.ready(1, restarts=2).members[0]
+    os.kill(forked[0].pid or 0, signal.SIGKILL)
+    again = w.ready(2, restarts=3).members[0]
     # Forked by the same process (re-executed in place: the pid is kept), from the library
     # on disk now, not the one the zygote imported first.
     assert _ppid(again.pid or 0) == zygote.pid and zygote.ready
@@ -322,9 +324,12 @@ def test_a_library_upgraded_on_disk_makes_the_zygote_re_execute_before_it_forks(
     log = (w.home / "deployments" / f"default.{w.name}.zygote.log").read_text()
     assert "re-executing before the next fork: " in log and "zyge_lib.py changed" in log
 
-    os.kill(again.pid or 0, signal.SIGKILL)  # and forks as before after it
-    fourth = w.ready(1, restarts=3).members[0]
-    assert _ppid(fourth.pid or 0) == zygote.pid and _predict(fourth) == [101]
+    # A replica forked before the re-exec is still its child: its exit is reported with
+    # its code, and its restart is forked from the new image.
+    os.kill(forked[1].pid or 0, signal.SIGKILL)
+    other = w.ready(2, restarts=4).members[1]
+    assert other.last_exit == -signal.SIGKILL and other.pid != forked[1].pid
+    assert _ppid(other.pid or 0) == zygote.pid and _predict(other) == [101]
     log = (w.home / "deployments" / f"default.{w.name}.zygote.log").read_text()
     assert log.count("re-executing before the next fork") == 1
 
