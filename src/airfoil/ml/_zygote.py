@@ -25,12 +25,14 @@ milliseconds for scikit-learn, pandas and FastAPI's ~1,600 modules.
 
 Protocol, one JSON object a line: requests on stdin, ``{"spawn": ID, "ref": ..., "port":
 ..., "poll_s": ..., "sample_rate": ..., "file": ..., "env": {...}, "log": PATH, "cpus":
-[...]}``; on stdout ``{"spawned": ID, "pid": PID}`` (or ``"error"``), and ``{"exited": PID,
-"code": CODE}`` when a child ends (``CODE`` as :attr:`subprocess.Popen.returncode`: minus
-the signal that ended it). Anything else the zygote or the model's file prints goes to
-stderr. When stdin closes (the supervisor is gone) the zygote exits and its children keep
-serving (a new supervisor re-adopts them through ``/health``). A re-executed zygote does not
-say ``ready`` again; if it fails to start it says ``{"error": ...}`` as a first start would.
+[...], "deadline": EPOCH_S}``; on stdout ``{"spawned": ID, "pid": PID}`` (or ``"error"``,
+also for a request past its deadline: the supervisor gave up on it and started the replica
+cold), and ``{"exited": PID, "code": CODE}`` when a child ends (``CODE`` as
+:attr:`subprocess.Popen.returncode`: minus the signal that ended it). Anything else the
+zygote or the model's file prints goes to stderr. When stdin closes (the supervisor is gone)
+the zygote exits and its children keep serving (a new supervisor re-adopts them through
+``/health``). A re-executed zygote does not say ``ready`` again; if it fails to start it
+says ``{"error": ...}`` as a first start would.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import select
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any, TextIO
 
@@ -139,6 +142,14 @@ class _Zygote:
         self.libraries.check()
         self.load()
         self.check_fork_safe()
+        deadline = request.get("deadline")
+        if deadline is not None and time.time() > float(deadline):
+            # The supervisor stopped waiting (a re-exec or a re-import took longer) and
+            # started the replica cold: a fork now would be a second one on its port.
+            raise TimeoutError(
+                f"the request came {time.time() - float(deadline):.1f} s past its deadline: "
+                "not forked"
+            )
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()

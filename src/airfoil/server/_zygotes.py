@@ -143,7 +143,8 @@ class Zygote:
             self._lock.notify_all()
 
     def spawn(self, request: dict[str, Any], timeout: float = 10.0) -> int:
-        """Fork a replica; its pid.
+        """Fork a replica; its pid. The zygote forks nothing once ``timeout`` has passed
+        (or ``request``'s own ``deadline``, epoch seconds, if it has one).
 
         Raises:
             ZygoteError: the zygote is not ready, refused, or did not answer in ``timeout``.
@@ -151,7 +152,10 @@ class Zygote:
         if not self.ready:
             raise ZygoteError(self.error or "the zygote is not ready")
         ident = next(self._ids)
-        line = json.dumps({**request, "spawn": ident}) + "\n"
+        # Past the deadline the zygote forks nothing: after a timeout here the replica is
+        # started cold, and a late fork would be a second process on its port.
+        deadline = time.time() + timeout
+        line = json.dumps({"deadline": deadline, **request, "spawn": ident}) + "\n"
         assert self._proc.stdin is not None
         try:
             self._proc.stdin.write(line.encode())

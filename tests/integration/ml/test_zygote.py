@@ -334,10 +334,10 @@ def test_a_library_upgraded_on_disk_makes_the_zygote_re_execute_before_it_forks(
     assert log.count("re-executing before the next fork") == 1
 
 
-def test_a_child_forked_without_exec_does_not_keep_the_zygote_alive(
+def test_a_late_request_is_not_forked_and_a_forked_child_does_not_keep_the_zygote_alive(
     tmp_path: Path, worlds: list[_World]
 ) -> None:
-    from airfoil.server._zygotes import Zygote
+    from airfoil.server._zygotes import Zygote, ZygoteError
 
     w = _World(tmp_path, "zygf")
     worlds.append(w)
@@ -345,6 +345,12 @@ def test_a_child_forked_without_exec_does_not_keep_the_zygote_alive(
     env["AIRFOIL_BLOB_URL"] = str(w.home / "blobs")
     zygote = Zygote(sys.executable, w.ref, str(w.file), env, str(tmp_path / "zygote.log"))
     assert zygote.wait_ready(120), zygote.error
+    # A request that reaches it after the supervisor stopped waiting (it then starts the
+    # replica cold) is answered with an error, not forked: no second process on the port.
+    late = {"ref": w.ref, "port": 1, "env": env, "log": str(tmp_path / "late.log")}
+    with pytest.raises(ZygoteError, match="past its deadline: not forked"):
+        zygote.spawn({**late, "deadline": time.time() - 1.0}, timeout=30)
+    assert not (tmp_path / "late.log").exists() and zygote.ready
     child = os.fork()  # e.g. a multiprocessing worker of the server's, forked without exec
     if child == 0:
         time.sleep(60)
