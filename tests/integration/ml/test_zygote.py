@@ -344,22 +344,32 @@ def test_a_late_request_is_not_forked_and_a_forked_child_does_not_keep_the_zygot
     env = {**os.environ, "AIRFOIL_HOME": str(w.home), "AIRFOIL_PROJECT": "default"}
     env["AIRFOIL_BLOB_URL"] = str(w.home / "blobs")
     zygote = Zygote(sys.executable, w.ref, str(w.file), env, str(tmp_path / "zygote.log"))
-    assert zygote.wait_ready(120), zygote.error
-    # A request that reaches it after the supervisor stopped waiting (it then starts the
-    # replica cold) is answered with an error, not forked: no second process on the port.
-    late = {"ref": w.ref, "port": 1, "env": env, "log": str(tmp_path / "late.log")}
-    with pytest.raises(ZygoteError, match="past its deadline: not forked"):
-        zygote.spawn({**late, "deadline": time.time() - 1.0}, timeout=30)
-    assert not (tmp_path / "late.log").exists() and zygote.ready
-    child = os.fork()  # e.g. a multiprocessing worker of the server's, forked without exec
-    if child == 0:
-        time.sleep(60)
-        os._exit(0)
+    child = 0
     try:
+        assert zygote.wait_ready(120), zygote.error
+        # A request that reaches it after the supervisor stopped waiting (it then starts the
+        # replica cold) is answered with an error, not forked: no second process on the port.
+        late = {"ref": w.ref, "port": 1, "env": env, "log": str(tmp_path / "late.log")}
+        try:
+            forked = zygote.spawn({**late, "deadline": time.time() - 1.0}, timeout=30)
+        except ZygoteError as exc:
+            assert "past its deadline: not forked" in str(exc)
+        else:
+            os.kill(forked, signal.SIGKILL)
+            pytest.fail(f"it forked {forked} for a request past its deadline")
+        assert not (tmp_path / "late.log").exists() and zygote.ready
+        child = os.fork()  # e.g. a multiprocessing worker of the server's, forked without exec
+        if child == 0:
+            time.sleep(60)
+            os._exit(0)
         started = time.monotonic()
         zygote.close(timeout=20)  # its stdin closed here: it exits by itself...
         assert zygote._proc.returncode == 0  # ...not killed after the timeout
         assert time.monotonic() - started < 20
     finally:
-        os.kill(child, signal.SIGKILL)
-        os.waitpid(child, 0)
+        if child:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+        if zygote._proc.poll() is None:
+            zygote._proc.kill()
+            zygote._proc.wait()
