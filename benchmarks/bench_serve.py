@@ -11,6 +11,9 @@ S3  start to ready (process start until /health answers) for a 50 MB model (budg
 S3z the same for a replica forked by a deployment's zygote (a restart, a crash recovery or a
     scale-up under `airfoil deploy`): spawn request until /health answers, median of 5, with
     the zygote's own start (once per deployment) apart (--start only).
+Z1  the zygote's library check before each fork (stat of every library module file it
+    imported: the digits model's file and the service's libraries), in a fresh process,
+    median of 21 (--start only).
 S4  alias move to the new version serving (promote until /health reports it; budget <= 5 s).
 S5  opening the registry's artifact store in a fresh process (CPU seconds), beside B5: the
     same with Alembic's upgrade run as every open did before (--start only).
@@ -438,7 +441,42 @@ def start_only(baseline: str | None = None) -> None:
     size_mb = len(reg.read_bytes(reg.resolve(large.ref))) / 2**20
     _start(env, size_mb, None, baseline=baseline)
     _forked_start(env, size_mb)
+    _library_check(env)
     _registry_open(home, env)
+
+
+LIBRARY_CHECK = textwrap.dedent(
+    """
+    import statistics, time
+    from airfoil.ml._service_process import preload
+    from airfoil.ml._zygote import LibraryStamps
+    preload()
+    import digits_app
+    stamps = LibraryStamps()
+    t = time.perf_counter()
+    stamps.record()
+    recorded = time.perf_counter() - t
+    took = []
+    for _ in range(21):
+        t = time.perf_counter()
+        stamps.check()
+        took.append(time.perf_counter() - t)
+    print(len(stamps), recorded, statistics.median(took))
+    """
+)
+
+
+def _library_check(env: dict[str, str]) -> None:
+    """Z1: the zygote's check that no library it imported changed on disk."""
+    out = subprocess.run(
+        [sys.executable, "-c", LIBRARY_CHECK], env=env, check=True, capture_output=True, text=True
+    ).stdout.split()
+    files, recorded, check = int(out[-3]), float(out[-2]), float(out[-1])
+    print(
+        f"Z1 zygote library check before a fork: median {check * 1000:.1f} ms for {files} "
+        f"library files (stamping them once: {recorded * 1000:.0f} ms); load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
 
 
 def _ray_ready(serve: Any, replicas: int, version: int) -> None:

@@ -215,6 +215,14 @@ function Lineage({ project, v, deployment }: { project: string; v: Version; depl
   );
 }
 
+/** Why a replica's last run ended: the supervisor's reason (out of memory, not answering...),
+ * else its exit status or signal; "—" when it has not ended yet. */
+function lastExit(r: Deployment["members"][number]): string {
+  if (r.exit_reason) return r.exit_reason;
+  if (r.last_exit === null || r.last_exit === undefined) return "—";
+  return r.last_exit < 0 ? `killed by signal ${-r.last_exit}` : `exited with status ${r.last_exit}`;
+}
+
 /** The model's deployment (airfoil deploy): its replicas, then the drift of what they served. */
 function DeploymentSection({ project, deployment }: { project: string; deployment: Deployment | null }) {
   if (!deployment) {
@@ -242,10 +250,15 @@ function DeploymentSection({ project, deployment }: { project: string; deploymen
           ) : null}
         </span>
       </h2>
-      {deployment.message ? <div class="error deploy-message">{deployment.message}</div> : null}
+      {deployment.message ? (
+        <div class="error-box deploy-message" role="alert">{deployment.message}</div>
+      ) : null}
       <table class="list replicas">
         <thead>
-          <tr><th>replica</th><th>status</th><th>version</th><th>restarts</th><th>pid</th><th>address</th></tr>
+          <tr>
+            <th>replica</th><th>status</th><th>version</th><th>restarts</th><th>last exit</th>
+            <th title="the CPUs it is pinned to (its whole requested CPUs)">CPUs</th><th>pid</th><th>address</th>
+          </tr>
         </thead>
         <tbody>
           {deployment.members.map((r) => (
@@ -254,6 +267,8 @@ function DeploymentSection({ project, deployment }: { project: string; deploymen
               <td><span class={`tag status-${r.status}`}>{r.status}</span></td>
               <td>{r.version ?? "—"}</td>
               <td class="restarts">{r.restarts}</td>
+              <td class={`last-exit small${r.exit_reason ? " exit-reason" : ""}`}>{lastExit(r)}</td>
+              <td class="cpus small mono">{r.cpus?.length ? r.cpus.join(", ") : "—"}</td>
               <td class="small mono">{r.pid ?? "—"}</td>
               <td class="small mono">{r.url}</td>
             </tr>

@@ -51,6 +51,31 @@ def _show(items: list[Any], as_json: bool) -> None:
             " ".join(dict.fromkeys(r.url for r in d.members)),
         )
     out_console.print(table)
+    replicas = Table("DEPLOYMENT", "#", "STATUS", "VERSION", "RESTARTS", "LAST EXIT", "CPUS", "PID")
+    for d in items:
+        for r in d.members:
+            replicas.add_row(
+                d.name,
+                str(r.index),
+                r.status,
+                "-" if r.version is None else str(r.version),
+                str(r.restarts),
+                last_exit(r.exit_reason, r.last_exit),
+                ",".join(map(str, r.cpus)) or "-",
+                "-" if r.pid is None else str(r.pid),
+            )
+    if replicas.row_count:
+        out_console.print(replicas)
+
+
+def last_exit(reason: str, code: int | None) -> str:
+    """Why a replica's last run ended: the supervisor's reason (e.g. out of memory), else its
+    exit status or signal; ``-`` when it has not ended."""
+    if reason:
+        return reason
+    if code is None:
+        return "-"
+    return f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
 
 
 def _each(r: Any) -> str:

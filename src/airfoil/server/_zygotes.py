@@ -5,6 +5,10 @@ A :class:`Zygote` starts the process, reads what it says on a thread of its own 
 the answers to spawn requests, its children's exits) and sends spawn requests. It never
 signals the children: they are the supervisor's replicas, watched by pid and ``/health``
 like any other. Closing a zygote closes its stdin; it exits and its children keep serving.
+
+The pipes' ends this process holds are closed on exec (as every pipe Python makes), and in a
+child forked without exec they are pointed at ``/dev/null`` at once (:func:`os.register_at_fork`):
+a child holding the zygote's stdin open would keep the zygote alive after this process died.
 """
 
 from __future__ import annotations
@@ -12,14 +16,43 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import subprocess
 import threading
 import time
+import weakref
 from typing import Any
 
 __all__ = ["Zygote", "ZygoteError"]
 
 log = logging.getLogger("airfoil.server.deployments")
+
+
+#: The zygotes this process started and has not closed (their pipes are released in a fork).
+_live: weakref.WeakSet[Zygote] = weakref.WeakSet()
+
+
+def _release_pipes_in_child() -> None:
+    """In a child forked without exec: point the zygotes' pipe ends at ``/dev/null``. The
+    descriptors stay open (the file objects still own them and may flush or close them) but
+    no longer hold the pipes: the zygote sees its stdin close when the parent closes it or
+    dies."""
+    for zygote in list(_live):
+        for pipe, mode in ((zygote._proc.stdin, os.O_WRONLY), (zygote._proc.stdout, os.O_RDONLY)):
+            if pipe is None:
+                continue
+            try:
+                fd = pipe.fileno()
+            except ValueError:  # closed
+                continue
+            null = os.open(os.devnull, mode | os.O_CLOEXEC)
+            try:
+                os.dup2(null, fd, inheritable=False)
+            finally:
+                os.close(null)
+
+
+os.register_at_fork(after_in_child=_release_pipes_in_child)
 
 
 class ZygoteError(RuntimeError):
@@ -61,6 +94,7 @@ class Zygote:
                 stderr=out,
                 start_new_session=True,
             )
+        _live.add(self)
         self._reader = threading.Thread(
             target=self._read, name="airfoil-zygote-reader", daemon=True
         )
@@ -109,7 +143,8 @@ class Zygote:
             self._lock.notify_all()
 
     def spawn(self, request: dict[str, Any], timeout: float = 10.0) -> int:
-        """Fork a replica; its pid.
+        """Fork a replica; its pid. The zygote forks nothing once ``timeout`` has passed
+        (or ``request``'s own ``deadline``, epoch seconds, if it has one).
 
         Raises:
             ZygoteError: the zygote is not ready, refused, or did not answer in ``timeout``.
@@ -117,7 +152,10 @@ class Zygote:
         if not self.ready:
             raise ZygoteError(self.error or "the zygote is not ready")
         ident = next(self._ids)
-        line = json.dumps({**request, "spawn": ident}) + "\n"
+        # Past the deadline the zygote forks nothing: after a timeout here the replica is
+        # started cold, and a late fork would be a second process on its port.
+        deadline = time.time() + timeout
+        line = json.dumps({"deadline": deadline, **request, "spawn": ident}) + "\n"
         assert self._proc.stdin is not None
         try:
             self._proc.stdin.write(line.encode())
@@ -149,6 +187,7 @@ class Zygote:
 
     def close(self, timeout: float = 5.0) -> None:
         """Make it exit (its children keep serving)."""
+        _live.discard(self)
         try:
             if self._proc.stdin is not None:
                 self._proc.stdin.close()

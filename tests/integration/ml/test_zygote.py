@@ -243,3 +243,116 @@ def test_replicas_outlive_their_zygote_and_restart_cold_after_it_died(
     again = w.ready(2, restarts=2).members[0]
     assert again.pid != forked.pid and _ppid(again.pid or 0) == os.getpid()
     assert _predict(again) == [1]
+
+
+def _venv_with_a_library(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A virtual environment of its own (the test's libraries reached through a ``.pth``)
+    whose site-packages holds ``name`` 1.0, a library of one module: (python, its file)."""
+    import site
+    import subprocess
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    sites = [*site.getsitepackages(), sysconfig.get_paths()["purelib"]]
+    (Path(purelib) / "the_tests_libraries.pth").write_text(
+        "".join(f"import site; site.addsitedir({d!r})\n" for d in dict.fromkeys(sites))
+    )
+    library = Path(purelib) / f"{name}.py"
+    library.write_text("OFFSET = 0\n")
+    (Path(purelib) / f"{name}-1.0.dist-info").mkdir()
+    (Path(purelib) / f"{name}-1.0.dist-info" / "METADATA").write_text(f"Name: {name}\n")
+    return python, library
+
+
+def test_a_library_upgraded_on_disk_makes_the_zygote_re_execute_before_it_forks(
+    tmp_path: Path, worlds: list[_World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python, library = _venv_with_a_library(tmp_path, "zyge_lib")
+    monkeypatch.syspath_prepend(str(library.parent))  # to train here
+    w = _World(tmp_path, "zyge", extra="from zyge_lib import OFFSET", answer=1)
+    worlds.append(w)
+    w.file.write_text(w.file.read_text().replace("[ANSWER]", "[ANSWER + OFFSET]"))
+    w.supervisor.python = str(python)  # replicas and zygote run in the environment
+    w.deploy(2)
+    w.supervisor.start()
+    cold = w.ready(2).members
+    assert all(_predict(r) == [1] for r in cold)
+    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    assert zygote.wait_ready(120), zygote.error
+    for restarts, r in enumerate(cold, start=1):  # both forked, the library as imported
+        os.kill(r.pid or 0, signal.SIGKILL)
+        w.ready(2, restarts=restarts)
+    forked = w.ready(2, restarts=2).members
+    assert all(_ppid(r.pid or 0) == zygote.pid and _predict(r) == [1] for r in forked)
+
+    # ``pip install -U zyge_lib``: new files (new inodes) and a new dist-info.
+    library.unlink()
+    library.write_text("OFFSET = 100\n")
+    dist = library.parent / "zyge_lib-1.0.dist-info"
+    dist.rename(library.parent / "zyge_lib-2.0.dist-info")
+    os.kill(forked[0].pid or 0, signal.SIGKILL)
+    again = w.ready(2, restarts=3).members[0]
+    # Forked by the same process (re-executed in place: the pid is kept), from the library
+    # on disk now, not the one the zygote imported first.
+    assert _ppid(again.pid or 0) == zygote.pid and zygote.ready
+    assert _predict(again) == [101]
+    log = (w.home / "deployments" / f"default.{w.name}.zygote.log").read_text()
+    assert "re-executing before the next fork: " in log and "zyge_lib.py changed" in log
+
+    # A replica forked before the re-exec is still its child: its exit is reported with
+    # its code, and its restart is forked from the new image.
+    os.kill(forked[1].pid or 0, signal.SIGKILL)
+    other = w.ready(2, restarts=4).members[1]
+    assert other.last_exit == -signal.SIGKILL and other.pid != forked[1].pid
+    assert _ppid(other.pid or 0) == zygote.pid and _predict(other) == [101]
+    log = (w.home / "deployments" / f"default.{w.name}.zygote.log").read_text()
+    assert log.count("re-executing before the next fork") == 1
+
+
+def test_a_late_request_is_not_forked_and_a_forked_child_does_not_keep_the_zygote_alive(
+    tmp_path: Path, worlds: list[_World]
+) -> None:
+    from airfoil.server._zygotes import Zygote, ZygoteError
+
+    w = _World(tmp_path, "zygf")
+    worlds.append(w)
+    env = {**os.environ, "AIRFOIL_HOME": str(w.home), "AIRFOIL_PROJECT": "default"}
+    env["AIRFOIL_BLOB_URL"] = str(w.home / "blobs")
+    zygote = Zygote(sys.executable, w.ref, str(w.file), env, str(tmp_path / "zygote.log"))
+    child = 0
+    try:
+        assert zygote.wait_ready(120), zygote.error
+        # A request that reaches it after the supervisor stopped waiting (it then starts the
+        # replica cold) is answered with an error, not forked: no second process on the port.
+        late = {"ref": w.ref, "port": 1, "env": env, "log": str(tmp_path / "late.log")}
+        try:
+            forked = zygote.spawn({**late, "deadline": time.time() - 1.0}, timeout=30)
+        except ZygoteError as exc:
+            assert "past its deadline: not forked" in str(exc)
+        else:
+            os.kill(forked, signal.SIGKILL)
+            pytest.fail(f"it forked {forked} for a request past its deadline")
+        assert not (tmp_path / "late.log").exists() and zygote.ready
+        child = os.fork()  # e.g. a multiprocessing worker of the server's, forked without exec
+        if child == 0:
+            time.sleep(60)
+            os._exit(0)
+        started = time.monotonic()
+        zygote.close(timeout=20)  # its stdin closed here: it exits by itself...
+        assert zygote._proc.returncode == 0  # ...not killed after the timeout
+        assert time.monotonic() - started < 20
+    finally:
+        if child:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+        if zygote._proc.poll() is None:
+            zygote._proc.kill()
+            zygote._proc.wait()

@@ -119,3 +119,55 @@ def test_whole_cpus_are_picked_where_fewest_replicas_are_pinned() -> None:
     assert pick_cpus(1.9, [first]) == (mine[1],)  # floor(1.9) = 1, the unused one
     assert pick_cpus(1.0, [first, (mine[1],)]) == (mine[0],)  # all used once: lowest id
     assert len(pick_cpus(2.0, [first])) == 2
+
+
+def test_deploy_list_shows_each_replicas_last_exit_and_cpus() -> None:
+    from airfoil.cli._common import out_console
+    from airfoil.cli._deploy import _show
+    from airfoil.wire._deployments import DeploymentOut, ReplicaOut
+
+    oom = "out of memory: it used 912 MiB, over its memory of 700 MiB"
+    members = [
+        ReplicaOut(
+            index=0,
+            port=1,
+            pid=41,
+            status="ready",
+            version=3,
+            restarts=1,
+            last_exit=-9,
+            exit_reason=oom,
+            cpus=[1],
+            url="http://h:1",
+        ),
+        ReplicaOut(
+            index=1, port=2, pid=None, status="backoff", restarts=2, last_exit=-15, url="http://h:2"
+        ),
+        ReplicaOut(
+            index=2, port=3, pid=43, status="ready", version=3, cpus=[0, 2], url="http://h:3"
+        ),
+    ]
+    d = DeploymentOut(
+        project="p",
+        name="digits",
+        ref="digits@production",
+        replicas=3,
+        status="running",
+        created_at=0.0,
+        updated_at=0.0,
+        members=members,
+    )
+    width = out_console.width
+    out_console.width = 240
+    try:
+        with out_console.capture() as captured:
+            _show([d], as_json=False)
+    finally:
+        out_console.width = width
+    rows = [line for line in captured.get().splitlines() if "digits " in line and "│" in line]
+    cells = [[c.strip() for c in row.split("│")[1:-1]] for row in rows[1:]]
+    assert cells == [
+        ["digits", "0", "ready", "3", "1", oom, "1", "41"],
+        ["digits", "1", "backoff", "-", "2", "killed by signal 15", "-", "-"],
+        ["digits", "2", "ready", "3", "0", "-", "0,2", "43"],
+    ]
