@@ -261,7 +261,7 @@ def probe_engine_process(
 
     def recording(cfg: Any) -> Any:
         runtime, registry = real(cfg)
-        cur = runtime.meta._cursor()  # the store's own connection
+        cur = runtime.meta._cursor()  # type: ignore[attr-defined]  # the store's own connection
         cur.execute("SHOW synchronous_commit")
         meta_sync = str(cur.fetchone()[0])
         with registry.engine.connect() as c:
@@ -278,7 +278,7 @@ def probe_engine_process(
             "pid": os.getpid(),
             "meta": meta_sync,
             "registry": registry_sync,
-            "blobs": runtime.stores.blobs.durability,
+            "blobs": str(getattr(runtime.stores.blobs, "durability", "?")),
             "workers": worker_durability,
         }
         Path(cfg.home).mkdir(parents=True, exist_ok=True)
