@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from airfoil.core.records import StoreBatch
 from airfoil.engine._drive_support import items_only
@@ -58,13 +57,8 @@ class GroupCommit:
         now: float,
         max_records: int,
         max_s: float,
-        write: Callable[[StoreBatch], None] | None = None,
     ) -> None:
         self.meta = meta
-        #: how a batch reaches the store: ``meta.write``, or a writer that commits it
-        #: together with other drives' batches (a server's driver slots, ``server._commits``)
-        #: and returns once it is committed
-        self._write = write or meta.write
         self.journal = journal
         self.execution_id = execution_id
         self.fence = fence
@@ -121,7 +115,7 @@ class GroupCommit:
             if journaled:
                 batch = pending.fold_into(batch)
             batch.lease = self.fence
-            self._write(batch)
+            self.meta.write(batch)
             self._stored(now, journaled)
             return True
 
@@ -170,7 +164,7 @@ class GroupCommit:
         try:
             if batch:
                 batch.lease = self.fence
-                self._write(batch)
+                self.meta.write(batch)
         except Exception as exc:  # the loop raises it at its next commit
             log.warning("folding the journal of %s failed: %s", self.execution_id, exc)
             self._failed = exc

@@ -145,9 +145,6 @@ class Engine:
         self._resources_of = resources if callable(resources) else None
         self._resources = None if callable(resources) else resources
         self._launcher = launcher
-        #: How a drive's batches reach the store (None: ``meta.write``); a server's driver
-        #: slots share one that commits several drives' batches together.
-        self.write_batch: Callable[[StoreBatch], None] | None = None
         self.journal = (
             ItemJournal(self.settings.journal_dir, sync=self.settings.journal_sync)
             if self.settings.journal_dir
@@ -248,7 +245,6 @@ class Engine:
             now=self.clock.now(),
             max_records=settings.journal_max_items,
             max_s=settings.journal_max_s,
-            write=self.write_batch,
         )
         heartbeat = Heartbeat(
             self.meta, self.clock, execution_id, self.owner, settings.lease_ttl_s, group=group

@@ -22,9 +22,6 @@ Invariants:
   only lapse, and no slot of this server claims it meanwhile), waits for the database with
   backoff and resumes driving it from the store. Only a permanent store error, or a bug,
   fails an execution, with the error in its reason.
-- A slot's batches are committed together with other slots' batches that wait at the same
-  moment (``_commits``: one fenced statement on PostgreSQL, each execution fenced on its
-  own); a drive still acts on a batch only once it is committed.
 - Slot threads never die: each turn is guarded, and a supervisor thread restarts a slot whose
   thread ended anyway. Restarts and pauses are counted (``airfoil_driver_restarts_total``,
   ``airfoil_driver_pauses_total``) and ``/readyz`` reports unready while a slot is down or
@@ -38,7 +35,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import cast
 
 import msgspec
 
@@ -52,7 +48,6 @@ from airfoil.engine.state import RunState
 from airfoil.executors.base import AttemptResult, DelegatingExecutor, Executor
 from airfoil.local import Runtime
 from airfoil.runtime._packages import PACKAGE_PREFIX
-from airfoil.server._commits import BatchWriter, SharedCommits
 
 __all__ = ["Driver"]
 
@@ -122,8 +117,6 @@ class _Slot:
                 settings=EngineSettings(lease_ttl_s=d.lease_ttl_s, max_parallel=d.max_parallel),
                 secrets=self.secret,
             )
-            if d.commits is not None:
-                self._engine.write_batch = d.commits.write
         return self._engine
 
     def reset(self) -> None:
@@ -306,11 +299,6 @@ class Driver:
         #: Executions paused through a database outage (claimed by nobody meanwhile).
         self.paused: set[str] = set()
         self._supervisor: threading.Thread | None = None
-        #: The slots' commits, grouped while one is in flight (PostgreSQL: one statement
-        #: for several executions' batches, see ``_commits``); None: each slot writes alone.
-        self.commits: SharedCommits | None = None
-        if self.slots_n > 1 and getattr(self.meta, "dialect", None) == "postgresql":
-            self.commits = SharedCommits(cast(BatchWriter, self.meta))
 
     def make_executor(self) -> Executor:
         """One slot's executor (reporting its attempts to the runtime's hooks, if any)."""

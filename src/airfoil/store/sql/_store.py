@@ -52,8 +52,6 @@ from airfoil.store.sql._connect import (
     sqlite_path,
 )
 from airfoil.store.sql._control import SqlControlInbox
-from airfoil.store.sql._fenced_many import FENCED_MANY, groupable
-from airfoil.store.sql._fenced_many import params_of as fenced_many_params
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
 from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
@@ -265,54 +263,6 @@ class SqlMetaStore(
         if not work:
             return
         self._write(batch, lambda: self._write_once(work, batch))
-
-    def write_many(self, batches: list[StoreBatch]) -> list[Exception | None]:
-        """Write several executions' batches (each with its lease), as one fenced statement
-        where the database allows it (PostgreSQL, see ``_fenced_many``), else one by one;
-        never raises: each batch's error (None: written), as :meth:`write` raises it."""
-        ids = [b.lease[0] for b in batches if b.lease is not None]
-        if (
-            len(batches) > 1
-            and self._s.has_fenced
-            and len(set(ids)) == len(batches)
-            and all(groupable(b) for b in batches)
-        ):
-            try:
-                held = self._write_many_once(batches)
-            except self._integrity_error:
-                pass  # nothing was written: each batch on its own says whose error it is
-            except TransientStoreError as exc:
-                return [self._write_or_found(b, exc.outcome_unknown) for b in batches]
-            except StoreError:
-                pass  # (nothing was written, as above)
-            else:
-                return [None if eid in held else lease_lost(eid) for eid in ids]
-        return [self._write_or_found(b, False) for b in batches]
-
-    def _write_many_once(self, batches: list[StoreBatch]) -> set[str]:
-        """One attempt at :data:`FENCED_MANY`: the executions whose batches were written."""
-        cur = self._cursor()
-        try:
-            cur.execute(FENCED_MANY, fenced_many_params(batches))
-            return {str(r[0]) for r in cur.fetchall()}
-        except self._integrity_error:
-            raise
-        except self._error as exc:
-            raise self._failed(cur, exc, "writing batches", False, committing=True) from exc
-
-    def _write_or_found(self, batch: StoreBatch, look: bool) -> Exception | None:
-        """Write ``batch`` on its own, unless ``look`` and its first event is stored already
-        (a group write whose commit's outcome is unknown); its error, or None."""
-        try:
-            if look:
-                first = batch.events[0]
-                found = self.get_events(first.execution_id, after_seq=first.seq - 1)
-                if found and found[0].seq == first.seq:
-                    return None
-            self.write(batch)
-        except Exception as exc:  # the caller raises it in the batch's own drive
-            return exc
-        return None
 
     def _write(self, batch: StoreBatch, once: Callable[[], None]) -> None:
         """Run ``once`` (one attempt at writing ``batch``), retrying transient failures; a
