@@ -46,8 +46,16 @@ _INSERT_PG = (
 _ORDER = " ORDER BY ended_at DESC, execution_id DESC, node_id DESC, attempt DESC"
 
 
-def _pg_arrays(runs: Sequence[TaskRun]) -> dict[str, Any]:
-    """The parameters of :data:`_INSERT_PG`: one array per column."""
+def _pg_arrays(given: Sequence[TaskRun]) -> dict[str, Any]:
+    """The parameters of :data:`_INSERT_PG`: one array per column. A run given twice is sent
+    once, its first copy (which of two rows one statement inserts first is the plan's)."""
+    seen: set[tuple[str, str, int]] = set()
+    runs: list[TaskRun] = []
+    for r in given:
+        key = (r.execution_id, r.node_id, r.attempt)
+        if key not in seen:
+            seen.add(key)
+            runs.append(r)
     return {
         "eid": TextArray([r.execution_id for r in runs]),
         "node": TextArray([r.node_id for r in runs]),
