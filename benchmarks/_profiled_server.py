@@ -3,8 +3,9 @@
 Used by ``bench_server.py --profile DIR`` (not a user entry point): it runs the CLI in this
 process with ``threading.Thread.run`` (and AnyIO's worker threads, where the API's routes
 run) wrapped so each thread gets its own profiler of the thread's CPU time (not wall time:
-waits cost nothing), and the psycopg cursor's ``execute``/``executemany`` wrapped to count
-statements by kind. At exit (SIGTERM: the server stops gracefully) it writes
+waits cost nothing), the psycopg cursor's ``execute``/``executemany`` wrapped to count
+statements by kind, and the metadata store's ``write`` wrapped to count its batches' records
+by kind. At exit (SIGTERM: the server stops gracefully) it writes
 ``DIR/threads.prof`` (all threads merged, for ``pstats``; ``main.prof`` and one per kind
 of thread too) and ``DIR/statements.json``
 (statement counts, ``executemany`` rows, and CPU seconds per kind of thread).
@@ -34,6 +35,7 @@ _profiles: list[tuple[str, cProfile.Profile]] = []
 _lock = threading.Lock()
 statements: Counter[str] = Counter()
 rows: Counter[str] = Counter()
+records: Counter[str] = Counter()
 thread_cpu: Counter[str] = Counter()
 #: ``AIRFOIL_PROFILE_CPROFILE=0``: only CPU seconds per kind of thread, no cProfile.
 PROFILE = os.environ.get("AIRFOIL_PROFILE_CPROFILE", "1") != "0"
@@ -99,6 +101,25 @@ def _patch_psycopg() -> None:
     psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign]
 
 
+def _patch_store() -> None:
+    """Count the records of each batch the metadata store writes, by kind (``batch_records``:
+    the rows a fenced statement's arrays carry, which statement counts do not show)."""
+    from airfoil.store.sql import SqlMetaStore
+
+    write = SqlMetaStore.write
+
+    def counted_write(self: Any, batch: Any) -> None:
+        records["batches" + (" (fenced)" if batch.lease is not None else "")] += 1
+        records["execution"] += batch.execution is not None
+        records["nodes"] += len(batch.nodes)
+        records["attempts"] += len(batch.attempts)
+        records["events"] += len(batch.events)
+        records["cache_puts"] += len(batch.cache_puts)
+        write(self, batch)
+
+    SqlMetaStore.write = counted_write  # type: ignore[method-assign]
+
+
 def _dump() -> None:
     with _lock:
         profiles = list(_profiles)
@@ -131,6 +152,7 @@ def _dump() -> None:
             {
                 "statements": dict(statements),
                 "executemany_rows": dict(rows),
+                "batch_records": dict(records),
                 "thread_cpu_s": {k: round(v, 3) for k, v in thread_cpu.most_common()},
             },
             f,
@@ -140,6 +162,7 @@ def _dump() -> None:
 
 _patch_threads()
 _patch_psycopg()
+_patch_store()
 main = cProfile.Profile(time.thread_time)
 atexit.register(_dump)
 _SERVER_PID = os.getpid()
@@ -158,6 +181,7 @@ def _in_forked_child() -> None:
     PREFIX = "engine_"
     statements.clear()
     rows.clear()
+    records.clear()
     thread_cpu.clear()
     _profiles.clear()
     main.clear()

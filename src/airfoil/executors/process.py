@@ -38,16 +38,17 @@ Invariants:
 from __future__ import annotations
 
 import atexit
+import math
 import multiprocessing
 import multiprocessing.util  # registers its exit hook before ours (see _start_worker)
 import os
+import select
 import signal
 import socket
 import time
 import weakref
 from collections import deque
 from collections.abc import Iterable
-from multiprocessing.connection import wait
 from typing import Any
 
 import msgspec
@@ -80,6 +81,17 @@ __all__ = ["ProcessExecutor"]
 _TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
 _SAMPLE_EVERY_S = 0.5  # memory samples of busy workers, to tell OOM kills from other deaths
 _OOM_NEAR = 0.8  # a SIGKILLed worker whose RSS was this close to its limit died of memory
+
+
+def _ready(waitables: dict[int, Any], timeout: float) -> list[Any]:
+    """The objects of ``waitables`` (by file descriptor) that are readable, closed or in
+    error, waiting up to ``timeout`` seconds: what ``multiprocessing.connection.wait``
+    answers, without building a selector and a key per object at every poll (~10% of a
+    server driver slot's CPU in the throughput profile)."""
+    poller = select.poll()
+    for fd in waitables:
+        poller.register(fd, select.POLLIN)
+    return [waitables[fd] for fd, _ in poller.poll(math.ceil(timeout * 1000))]
 
 
 class ProcessExecutor(Executor):
@@ -174,7 +186,7 @@ class ProcessExecutor(Executor):
                 if t is not None
             )
             # Always look at the pipes at least once, so poll(0) returns what has arrived.
-            ready = wait(self._waitables(), timeout=max(0.0, wake - now))
+            ready = _ready(self._waitables(), max(0.0, wake - now))
             if ready:
                 self._collect(ready)
             elif end is not None and time.monotonic() >= end:
@@ -301,11 +313,13 @@ class ProcessExecutor(Executor):
             return w
         return None
 
-    def _waitables(self) -> list[Any]:
-        out: list[Any] = []
+    def _waitables(self) -> dict[int, Any]:
+        """The busy workers' pipes and sentinels by file descriptor."""
+        out: dict[int, Any] = {}
         for w in self._pool.busy.values():
-            out.append(w.conn)
-            out.append(w.proc.sentinel)
+            out[w.conn.fileno()] = w.conn
+            sentinel = w.proc.sentinel
+            out[sentinel] = sentinel
         return out
 
     def _collect(self, ready: Iterable[Any]) -> None:

@@ -242,3 +242,48 @@ def start_server(
             raise RuntimeError("the test server's engine process did not start")
         time.sleep(0.05)
     return Running(f"http://127.0.0.1:{port}", home, database_url, app, server, thread)
+
+
+def probe_engine_process(
+    config: Any, conn: Any, switch_interval_s: float, close_fd: int = -1
+) -> None:
+    """``run_engine_process`` (the engine process's entry) that first writes what the engine's
+    own runtime holds to ``<home>/engine-probe.json``: its pid, its store connection's
+    ``synchronous_commit``, the registry's, and its blob store's and workers' durability.
+    Module-level so that a spawned engine process can import it."""
+    import json
+    import os
+
+    from airfoil.executors.base import DelegatingExecutor
+    from airfoil.server import _config
+
+    real = _config.open_runtime
+
+    def recording(cfg: Any) -> Any:
+        runtime, registry = real(cfg)
+        cur = runtime.meta._cursor()  # type: ignore[attr-defined]  # the store's own connection
+        cur.execute("SHOW synchronous_commit")
+        meta_sync = str(cur.fetchone()[0])
+        with registry.engine.connect() as c:
+            registry_sync = str(c.exec_driver_sql("SHOW synchronous_commit").scalar())
+        executor = runtime.new_executor()
+        try:
+            workers = executor
+            while isinstance(workers, DelegatingExecutor):
+                workers = workers.inner
+            worker_durability = str(getattr(workers, "durability", "?"))
+        finally:
+            executor.close()
+        probe = {
+            "pid": os.getpid(),
+            "meta": meta_sync,
+            "registry": registry_sync,
+            "blobs": str(getattr(runtime.stores.blobs, "durability", "?")),
+            "workers": worker_durability,
+        }
+        Path(cfg.home).mkdir(parents=True, exist_ok=True)
+        Path(cfg.home, "engine-probe.json").write_text(json.dumps(probe))
+        return runtime, registry
+
+    _config.open_runtime = recording  # type: ignore[assignment]
+    _config.run_engine_process(config, conn, switch_interval_s, close_fd)

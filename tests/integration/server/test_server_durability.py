@@ -93,3 +93,41 @@ def test_the_server_cleans_stale_blob_temporaries_at_start(tmp_path: Path) -> No
 def test_an_unknown_durability_is_a_config_error_naming_the_levels(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"invalid durability 'disk'.*'process'.*'power'"):
         ServerConfig(home=str(tmp_path), durability="disk")
+
+
+@pytest.mark.parametrize("durability", ["process", "power"])
+def test_the_engine_process_honours_durability(
+    durability: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A PostgreSQL server's driver slots run in an engine process with stores of its own:
+    under ``power`` its commits (store and registry) wait for the disk and its blob store and
+    workers fsync, though the database's default is not to; ``process`` leaves the default.
+    Then it drives an execution to its end."""
+    import json
+    import time
+
+    from _srv import probe_engine_process
+
+    import airfoil.server._app as app_module
+
+    new_schema: Callable[[], str] = request.getfixturevalue("pg_new_schema")
+    url = new_schema().replace("options=", "options=-csynchronous_commit%3Doff%20")
+    monkeypatch.setattr(app_module, "run_engine_process", probe_engine_process)
+    running = start_server(tmp_path / "home", url, durability=durability, engine_process=True)
+    try:
+        probe_file = tmp_path / "home" / "engine-probe.json"
+        deadline = time.monotonic() + 60
+        while not probe_file.exists():
+            assert time.monotonic() < deadline, "the engine process never opened its runtime"
+            time.sleep(0.05)
+        probe = json.loads(probe_file.read_text())
+        assert probe["pid"] != os.getpid()  # the engine's own process and stores
+        on = "on" if durability == "power" else "off"
+        assert (probe["meta"], probe["registry"]) == (on, on)
+        assert (probe["blobs"], probe["workers"]) == (durability, durability)
+        assert httpx.get(f"{running.url}/readyz").status_code == 200
+    finally:
+        running.stop()

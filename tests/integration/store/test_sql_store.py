@@ -13,10 +13,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 
 from airfoil.core.errors import ConfigError, ConflictError, StoreError, TransientStoreError
+from airfoil.core.history import TaskRun
 from airfoil.core.records import StoreBatch, execution_head
 from airfoil.store._open import open_meta_store
 from airfoil.store.sql import RetryPolicy, SqlMetaStore, _connect
@@ -368,3 +370,36 @@ def test_a_row_written_before_heads_existed_reads_its_head_from_the_record(
     assert store.list_execution_heads() == [want]
     assert store.get_execution_head("e1") == want
     assert store.get_execution("e1") == make_execution()
+
+
+def test_a_batch_of_task_runs_is_stored_with_its_projects_once_each(
+    store: SqlMetaStore,
+) -> None:
+    """A flush of task runs (one statement on PostgreSQL, an executemany on SQLite): every
+    field round-trips, the project comes from the execution, a run of an execution that no
+    longer exists is dropped, and a run stored twice keeps its first copy."""
+
+    def run(node: str, attempt: int = 1, *, eid: str = "e1", ok: bool = True) -> TaskRun:
+        return TaskRun(
+            execution_id=eid,
+            node_id=node,
+            attempt=attempt,
+            task="mod.inc",
+            version="v1",
+            started_at=1_700_000_000.25,
+            ended_at=1_700_000_001.5,
+            ok=ok,
+        )
+
+    store.put_task_runs([run("n1"), run("n2", ok=False), run("n2", 2), run("n1", eid="gone")])
+    # n1 attempt 1 is stored already; n3 comes twice in one flush: its first copy is kept
+    store.put_task_runs([run("n1", ok=False), run("n3"), run("n3", ok=False)])
+    got = store.execution_task_runs("e1")
+    assert [(r.node_id, r.attempt, r.ok) for r in got] == [
+        ("n1", 1, True),
+        ("n2", 1, False),
+        ("n2", 2, True),
+        ("n3", 1, True),
+    ]
+    assert got[0] == msgspec.structs.replace(run("n1"), project="proj")
+    assert store.execution_task_runs("gone") == []

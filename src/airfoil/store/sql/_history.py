@@ -2,9 +2,13 @@
 
 Rows of ``task_runs`` (revision 0011), one per ended attempt, with every field a column and
 an index on ``(project, task, version, ended_at)``: a task version's latest runs are one
-index range scan. A batch reads the projects of its executions (one ``IN`` query) and
-inserts its runs with one ``executemany``, in one transaction; a run of an execution that
-no longer exists is dropped, and ``ON CONFLICT DO NOTHING`` keeps the first copy of a run.
+index range scan. On SQLite a batch reads the projects of its executions (one ``IN`` query)
+and inserts its runs with one ``executemany``, in one transaction; on PostgreSQL it is one
+statement whatever the batch's size (its columns as binary arrays, ``unnest`` joined to
+``executions`` for the project: a server's driver flushes its attempts' runs every few
+tasks, and an ``executemany`` was one statement per run there). Either way a run of an
+execution that no longer exists is dropped, and ``ON CONFLICT DO NOTHING`` keeps the first
+copy of a run.
 A task's metric history joins ``metric_series`` (its ``last_value`` column) to the same
 latest runs.
 """
@@ -16,6 +20,7 @@ from typing import Any, TypeVar
 
 from airfoil.core.history import TaskRun
 from airfoil.store._history import RunKey, TaskCount, TaskHistoryStore, TaskVersionCount
+from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
 
 __all__ = ["SqlTaskHistoryStore"]
 
@@ -28,7 +33,39 @@ _INSERT = (
     "ON CONFLICT (execution_id, node_id, attempt) DO NOTHING"
 )
 _INSERT_NAMES = ("eid", "node", "attempt", "task", "version", "started", "ended", "ok", "project")
+#: PostgreSQL: a batch of runs in one statement (the arrays from ``_pg_arrays``, binary).
+_INSERT_PG = (
+    f"INSERT INTO task_runs ({_COLUMNS}) "
+    "SELECT r.eid, r.node, r.attempt, r.task, r.version, r.started, r.ended, r.ok <> 0, "
+    "e.project FROM unnest(%(eid)b::text[], %(node)b::text[], %(attempt)b::int8[], "
+    "%(task)b::text[], %(version)b::text[], %(started)b::float8[], %(ended)b::float8[], "
+    "%(ok)b::int8[]) AS r(eid, node, attempt, task, version, started, ended, ok) "
+    "JOIN executions e ON e.id = r.eid "
+    "ON CONFLICT (execution_id, node_id, attempt) DO NOTHING"
+)
 _ORDER = " ORDER BY ended_at DESC, execution_id DESC, node_id DESC, attempt DESC"
+
+
+def _pg_arrays(given: Sequence[TaskRun]) -> dict[str, Any]:
+    """The parameters of :data:`_INSERT_PG`: one array per column. A run given twice is sent
+    once, its first copy (which of two rows one statement inserts first is the plan's)."""
+    seen: set[tuple[str, str, int]] = set()
+    runs: list[TaskRun] = []
+    for r in given:
+        key = (r.execution_id, r.node_id, r.attempt)
+        if key not in seen:
+            seen.add(key)
+            runs.append(r)
+    return {
+        "eid": TextArray([r.execution_id for r in runs]),
+        "node": TextArray([r.node_id for r in runs]),
+        "attempt": Int8Array([r.attempt for r in runs]),
+        "task": TextArray([r.task for r in runs]),
+        "version": TextArray([r.version for r in runs]),
+        "started": Float8Array([r.started_at for r in runs]),
+        "ended": Float8Array([r.ended_at for r in runs]),
+        "ok": Int8Array([1 if r.ok else 0 for r in runs]),
+    }
 
 
 def _row(r: Sequence[Any]) -> TaskRun:
@@ -67,6 +104,14 @@ class SqlTaskHistoryStore(TaskHistoryStore):
 
     def put_task_runs(self, runs: Sequence[TaskRun]) -> None:
         if not runs:
+            return
+        if self.dialect == "postgresql":
+            params = _pg_arrays(runs)
+            self._transaction(
+                "storing task runs",
+                lambda cur: cur.execute(_INSERT_PG, params),
+                idempotent=True,
+            )
             return
         # Positional parameters, rows as tuples: a map's items are written here by the
         # thousand, and binding by name costs a dict per row and a lookup per column.
