@@ -77,14 +77,20 @@ _NodeId = Annotated[str, Path(max_length=1000)]
 _SEQ_MAX = 2**63 - 1
 
 
-def _deps(request: Request) -> svc.Deps:
+def _state(request: Request) -> svc.Deps:
     deps: svc.Deps = request.app.state.deps
     return deps
 
 
+async def _deps(request: Request) -> svc.Deps:
+    # async: it only reads the app's state (a sync dependency is a hop to the thread pool
+    # and back for every request, each a wait for a thread and then for the event loop)
+    return _state(request)
+
+
 def _caller(role: str, *, per_project: bool = True) -> Callable[..., Principal]:
     def dependency(request: Request) -> Principal:
-        deps = _deps(request)
+        deps = _state(request)
         who = authenticate(request, deps.registry, deps.clock.now())
         project = request.path_params.get("project") if per_project else None
         require(who, project, role)
