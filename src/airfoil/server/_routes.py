@@ -295,7 +295,7 @@ def list_executions(
     creation time (seconds since the epoch). Those two look through the newest 5,000
     executions matching the other filters.
     """
-    return svc.list_executions(
+    page = svc.list_executions(
         d,
         project,
         domain=domain,
@@ -307,6 +307,8 @@ def list_executions(
         since=since,
         until=until,
     )
+    # Encoded here: a model returned is validated again on another hop to the thread pool.
+    return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
 
 @_route(

@@ -14,7 +14,7 @@ from airfoil.server import _services as svc
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_the_executions_detail_goes_to_the_thread_pool_only_to_authenticate_and_read(
+def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_read(
     client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import anyio.to_thread
@@ -37,6 +37,11 @@ def test_the_executions_detail_goes_to_the_thread_pool_only_to_authenticate_and_
     # reading the app's state is no hop of its own
     assert len(hops) == 2, hops
     assert not any("_deps" in h for h in hops), hops
+    hops.clear()
+    page = client.list()
+    assert [e.id for e in page.items] == [ex.id]
+    assert page.total == 1
+    assert len(hops) == 2, hops  # no third one to validate the page the route returned
 
 
 def test_details_of_executions_of_one_version_hold_one_copy_of_its_spec(
