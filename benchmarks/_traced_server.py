@@ -13,8 +13,11 @@ the event loop's own work for it (routing, encoding, sending) plus waits for the
 
 A second record kind, ``{"lag": ...}``, is written whenever a 2 ms ``asyncio.sleep`` on
 the event loop woke more than 10 ms late (the loop was busy or did not get the GIL), with
-how late it was; and ``{"gil": ...}`` lines give, every 0.5 s, the CPU seconds each kind of
-thread of the process used in it.
+how late it was; ``{"gil": ...}`` lines give, every 0.5 s, the CPU seconds each kind of
+thread of the process used in it; ``{"gc": generation, "ms": ...}`` lines each garbage
+collection over 5 ms (its process, the thread that paid for it, and for a full one the objects
+it tracks), in the server and in its engine process. ``AIRFOIL_TRACE_TYPES=1`` adds, at each
+full collection, the 25 most common types of the objects tracked.
 """
 
 from __future__ import annotations
@@ -121,11 +124,6 @@ def _patch_app() -> None:
         nonlocal started
         if not started:
             started = True
-            if os.environ.get("AIRFOIL_TRACE_FREEZE"):
-                import gc
-
-                gc.collect()
-                gc.freeze()
             asyncio.get_running_loop().create_task(_lag())
             threading.Thread(target=_cpu_by_thread, name="trace-cpu", daemon=True).start()
         if scope["type"] != "http":
