@@ -57,3 +57,28 @@ def test_details_of_executions_of_one_version_hold_one_copy_of_its_spec(
         kept = [d.detail_cache[i][4] for i in ids]
     assert len({id(rec.spec) for rec in kept}) == 1
     assert kept[0].spec == d.meta.get_execution(ids[0]).spec
+
+
+def test_a_page_of_the_execution_list_and_its_total_are_one_read(
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.register([flow.wf])
+    ids = [client.launch(flow.wf, {"x": i}).id for i in range(3)]
+    for i in ids:
+        client.wait(i, poll_s=0.05)
+    meta = server.deps.meta
+    counted: list[dict[str, Any]] = []
+    count = meta.count_executions
+
+    def counting(**filters: Any) -> int:
+        counted.append(filters)
+        return int(count(**filters))
+
+    monkeypatch.setattr(meta, "count_executions", counting)
+    page = client.list(limit=2)
+    assert [e.id for e in page.items] == ids[::-1][:2]
+    assert page.total == 3
+    assert counted == []  # the total came with the page's rows
+    past = client.list(limit=2, offset=5)  # no row to carry it: counted on its own
+    assert (past.items, past.total) == ([], 3)
+    assert len(counted) == 1
