@@ -93,7 +93,7 @@ def _port() -> int:
 
 
 def _start(
-    tmp: Path, db: str, slots: int, max_parallel: int, profile: str | None
+    tmp: Path, db: str, slots: int, max_parallel: int, profile: str | None, trace: str | None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = dict(os.environ, AIRFOIL_HOME=str(tmp / "home"), AIRFOIL_PACKAGE_CACHE=str(tmp / "pk"))
@@ -102,6 +102,9 @@ def _start(
         os.makedirs(profile, exist_ok=True)
         env["AIRFOIL_PROFILE_DIR"] = os.path.abspath(profile)
         entry = [str(Path(__file__).with_name("_profiled_server.py"))]
+    elif trace:
+        env["AIRFOIL_TRACE_FILE"] = os.path.abspath(trace)
+        entry = [str(Path(__file__).with_name("_traced_server.py"))]
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -233,6 +236,8 @@ class _Prober(threading.Thread):
         self.every_s = every_s
         self.target: str | None = None
         self.samples: list[float] = []
+        #: (probe number, its time.time() at sending, its latency) of each probe
+        self.probes: list[tuple[str, float, float]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -241,9 +246,11 @@ class _Prober(threading.Thread):
             while not self.stop.is_set():
                 target = self.target
                 url = self.base if target is None or turn % 2 else f"{self.base}/{target}"
+                probe, sent = f"{id(self)}-{turn}", time.time()
                 t0 = time.perf_counter()
-                r = http.get(url)
+                r = http.get(url, headers={"x-probe": probe})
                 self.samples.append(time.perf_counter() - t0)
+                self.probes.append((probe, sent, self.samples[-1]))
                 assert r.status_code == 200, r.text
                 turn += 1
                 self.stop.wait(self.every_s)
@@ -251,7 +258,7 @@ class _Prober(threading.Thread):
 
 def _throughput(
     client: Any, executions: int, width: int, probe_every: float
-) -> tuple[float, int, list[float]]:
+) -> tuple[float, int, list[tuple[str, float, float]]]:
     prober = _Prober(client, probe_every)
     prober.start()
     t0 = time.perf_counter()
@@ -265,7 +272,7 @@ def _throughput(
     took = time.perf_counter() - t0
     prober.stop.set()
     prober.join()
-    return took, executions * (width + 1), prober.samples
+    return took, executions * (width + 1), prober.probes
 
 
 def _p99(samples: list[float]) -> float:
@@ -307,6 +314,7 @@ def main() -> None:
     ap.add_argument("--probe-every", type=float, default=0.02)
     ap.add_argument("--only", choices=("throughput",), default=None)
     ap.add_argument("--profile", metavar="DIR", default=None)
+    ap.add_argument("--trace", metavar="FILE", default=None)
     args = ap.parse_args()
 
     from airfoil.cli._load import load_entity
@@ -325,7 +333,7 @@ def main() -> None:
         (tmp / "user").mkdir()
         (tmp / "user" / "flow.py").write_text(FLOW.replace("WIDTH", str(args.width)))
         entities = [load_entity(str(tmp / "user" / "flow.py"), n) for n in ("one", "fan", "big")]
-        proc, url = _start(tmp, db, args.slots, args.max_parallel, args.profile)
+        proc, url = _start(tmp, db, args.slots, args.max_parallel, args.profile, args.trace)
         try:
             with Client(url, project="bench") as client:
                 client.register(entities)
@@ -374,7 +382,8 @@ def main() -> None:
 def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float:
     """One throughput round; prints its rate, API latency under load and CPU split."""
     before = cpu.snapshot()
-    took, tasks, probes = _throughput(client, args.executions, args.width, args.probe_every)
+    took, tasks, traced = _throughput(client, args.executions, args.width, args.probe_every)
+    probes = [latency for _, _, latency in traced]
     split = cpu.split(before, cpu.snapshot())
     per = {k: v / tasks * 1000 for k, v in split.items()}
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
@@ -387,7 +396,43 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); load average {load:.1f}",
         flush=True,
     )
+    if args.trace:
+        _print_slowest(args.trace, traced)
     return tasks / took
+
+
+def _print_slowest(path: str, traced: list[tuple[str, float, float]]) -> None:
+    """The slowest 1% of a round's probes, each with the phases the server traced for it."""
+    import json
+
+    records = [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+    by_probe = {r["probe"]: r for r in records if r.get("probe")}
+    lags = [r for r in records if "lag" in r]
+    cpu = [r for r in records if "gil" in r]
+    gcs = [r for r in records if "gc" in r]
+    for probe, sent, latency in sorted(traced, key=lambda t: -t[2])[: max(3, len(traced) // 50)]:
+        r = by_probe.get(probe)
+        if r is None:
+            print(f"    {latency * 1000:.1f} ms: not traced", flush=True)
+            continue
+        hops = " ".join(
+            f"[{h['fn']} q{h.get('queued')} run{h.get('ran')}/cpu{h.get('cpu')} "
+            f"sql{h.get('sql_n')}:{h.get('sql_ms')} {h.get('worst', '')} res{h.get('resumed')}]"
+            for h in r["hops"]
+        )
+        before = r["at"] - sent
+        lag = [x["lag"] for x in lags if sent - 0.05 <= x["at"] <= sent + latency + 0.05]
+        near = [x["gil"] for x in cpu if sent - 0.25 <= x["at"] <= sent + latency + 0.5]
+        gc = [
+            f"gen{x['gc']} {x['ms']}ms {x['thread']}@{x['pid']}"
+            for x in gcs
+            if sent - 0.05 <= x["at"] <= sent + latency + 0.05
+        ]
+        print(
+            f"    {latency * 1000:.1f} ms {r['path'][-40:]}: to app {before * 1000:.1f}, "
+            f"app {r['total']} {hops}; loop late {lag}; gc {gc}; cpu/thread {near[:2]}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

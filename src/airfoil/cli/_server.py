@@ -122,6 +122,7 @@ def start(
         executor=executor,
         ray_address=ray_address or s.ray_address,  # type: ignore[attr-defined]
         ray_serve=open_ray_serve,
+        freeze_heap=True,
     )
     config.engine_process = _engine_process(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

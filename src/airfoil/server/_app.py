@@ -13,6 +13,7 @@ no internals in the body (it is logged); no bad input reaches that path.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -171,6 +172,12 @@ def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> S
     return supervisor
 
 
+def _freeze_heap() -> None:
+    """Collect what is garbage now, then freeze what is left (``ServerConfig.freeze_heap``)."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     """The Airfoil API app. Nothing is opened until the app starts."""
 
@@ -179,10 +186,14 @@ def create_app(config: ServerConfig) -> FastAPI:
         deps, metrics = _open(config)
         app.state.deps = deps
         app.state.metrics = metrics
+        if config.freeze_heap:
+            _freeze_heap()  # before the engine process is forked: it inherits the frozen heap
         if deps.driver is not None:
             deps.driver.start()
         schedules = _start_schedules(deps.runtime, config.run_engine) if config.run_engine else None
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
+        if config.freeze_heap:
+            _freeze_heap()
         try:
             yield
         finally:

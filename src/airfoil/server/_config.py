@@ -71,6 +71,15 @@ class ServerConfig:
         ray_serve: how deployments ``on="ray"`` reach Ray Serve: called with ``ray_address``
             when the first one is asked for (``airfoil server start`` passes
             :class:`airfoil.ml._ray_serve.RayServe`). None: this server does not run them.
+        freeze_heap: once the server has opened everything, move the objects it holds for
+            its whole life (imported modules, routes, schemas, stores) out of the garbage
+            collector's reach (``gc.freeze``), before the engine process is forked and again
+            once the API is up, so that a full collection, which holds the GIL (the event
+            loop and every request wait), walks only what requests made since: 50-270 ms
+            pauses in the API's process under the engine's load otherwise
+            (docs/performance.md). ``airfoil server start`` sets it; objects frozen are
+            never collected, so a process that builds and drops many apps (tests) leaves it
+            off.
     """
 
     home: str
@@ -90,6 +99,7 @@ class ServerConfig:
     executor: str = "process"
     ray_address: str | None = None
     ray_serve: Callable[[str | None], ServeBackend] | None = None
+    freeze_heap: bool = False
 
     def __post_init__(self) -> None:
         from airfoil.store.blob import DURABILITY_LEVELS

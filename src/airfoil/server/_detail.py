@@ -49,6 +49,29 @@ def _flat_tasks(spec: WorkflowSpec) -> dict[str, Any]:
     return found
 
 
+_spec_cache: dict[tuple[str, str], WorkflowSpec] = {}
+
+
+def _shared_spec(rec: ExecutionRecord) -> ExecutionRecord:
+    """``rec`` holding the one copy of its workflow version's spec this process keeps.
+
+    The detail cache keeps the record of each of its executions, and each record read from
+    the store brings its own copy of the spec (a 100-node workflow: ~1,000 objects the
+    garbage collector walks at every full collection, with the GIL held). Executions of
+    one version share it instead; a spec that differs under the same name and version (it
+    should not) is kept as read."""
+    key = (rec.spec.name, rec.spec.version)
+    shared = _spec_cache.get(key)
+    if shared is None:
+        if len(_spec_cache) > 256:
+            _spec_cache.clear()
+        _spec_cache[key] = rec.spec
+        return rec
+    if shared is rec.spec or shared != rec.spec:
+        return rec
+    return msgspec.structs.replace(rec, spec=shared)
+
+
 def execution_detail(d: Deps, project: str, execution_id: str) -> ExecutionDetail:
     """An execution with its nodes, attempts, cache status, inputs and outputs."""
     return ExecutionDetail.model_validate(execution_detail_dict(d, project, execution_id))
@@ -100,10 +123,10 @@ def _current(
     are taken from ``known``: an execution's spec and inputs never change, and its outputs
     are written only with a final phase (then the whole record is read)."""
     if known is None or known.outputs is not None:
-        return get_record(d, project, execution_id)
+        return _shared_spec(get_record(d, project, execution_id))
     head = get_head(d, project, execution_id)
     if ExecutionPhase(head.phase).terminal:
-        return get_record(d, project, execution_id)
+        return _shared_spec(get_record(d, project, execution_id))
     fields = {f: getattr(head, f) for f in head.__struct_fields__}
     return msgspec.structs.replace(known, **fields)
 

@@ -63,8 +63,7 @@ def list_executions(
         check_domain(domain)
     f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
     if q is None and since is None and until is None:
-        items = d.meta.list_execution_heads(**f, limit=limit, offset=offset)
-        total = d.meta.count_executions(**f)
+        items, total = d.meta.page_execution_heads(**f, limit=limit, offset=offset)
         return ExecutionPage(
             items=intr.shown_summaries(d.meta, items, d.clock.now()),
             total=total,

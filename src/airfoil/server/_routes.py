@@ -77,14 +77,20 @@ _NodeId = Annotated[str, Path(max_length=1000)]
 _SEQ_MAX = 2**63 - 1
 
 
-def _deps(request: Request) -> svc.Deps:
+def _state(request: Request) -> svc.Deps:
     deps: svc.Deps = request.app.state.deps
     return deps
 
 
+async def _deps(request: Request) -> svc.Deps:
+    # async: it only reads the app's state (a sync dependency is a hop to the thread pool
+    # and back for every request, each a wait for a thread and then for the event loop)
+    return _state(request)
+
+
 def _caller(role: str, *, per_project: bool = True) -> Callable[..., Principal]:
     def dependency(request: Request) -> Principal:
-        deps = _deps(request)
+        deps = _state(request)
         who = authenticate(request, deps.registry, deps.clock.now())
         project = request.path_params.get("project") if per_project else None
         require(who, project, role)
@@ -289,7 +295,7 @@ def list_executions(
     creation time (seconds since the epoch). Those two look through the newest 5,000
     executions matching the other filters.
     """
-    return svc.list_executions(
+    page = svc.list_executions(
         d,
         project,
         domain=domain,
@@ -301,6 +307,8 @@ def list_executions(
         since=since,
         until=until,
     )
+    # Encoded here: a model returned is validated again on another hop to the thread pool.
+    return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
 
 @_route(

@@ -116,6 +116,22 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
             for r in records
         ]
 
+    def page_execution_heads(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionHead], int]:
+        """A page of :meth:`list_execution_heads` and :meth:`count_executions` of the same
+        filters (a listing's page and its total): one read where the store can."""
+        f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
+        items = self.list_execution_heads(**f, limit=limit, offset=offset)
+        return items, self.count_executions(**f)
+
     @abc.abstractmethod
     def count_executions(
         self,

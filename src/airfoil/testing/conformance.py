@@ -447,6 +447,10 @@ class MetaStoreConformance:
             assert store.count_executions(**f) == len(want), f
             heads = store.list_execution_heads(**f, limit=3, offset=1)  # type: ignore[arg-type]
             assert [h.id for h in heads] == want[1:4], f
+            for limit, offset in ((3, 1), (50, 0), (2, len(want)), (2, len(want) + 5)):
+                page, total = store.page_execution_heads(**f, limit=limit, offset=offset)  # type: ignore[arg-type]
+                assert [h.id for h in page] == want[offset : offset + limit], (f, offset)
+                assert total == len(want), (f, limit, offset)
 
     def test_execution_heads_are_the_records_without_their_graph(self, store: MetaStore) -> None:
         full = msgspec.structs.replace(

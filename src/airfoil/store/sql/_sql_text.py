@@ -120,6 +120,10 @@ class SqlText:
         """:meth:`list_executions` reading each row's head (its record where it has none)."""
         return self._sql[variant_name("list_execution_heads", filters)]
 
+    def page_execution_heads(self, filters: tuple[str, ...]) -> str:
+        """:meth:`list_execution_heads` with, on each row, how many rows match in all."""
+        return self._sql[variant_name("page_execution_heads", filters)]
+
     def count_executions(self, filters: tuple[str, ...]) -> str:
         """``SELECT count(*)`` of executions matching the named filters."""
         return self._sql[variant_name("count_executions", filters)]

@@ -314,6 +314,13 @@ class _Builder:
                     .limit(_bp("limit", type_=sa.Integer))
                     .offset(_bp("offset", type_=sa.Integer))
                 )
+                self.sql[variant_name("page_execution_heads", filters)] = self._compile(
+                    sa.select(sa.func.coalesce(ex.c.head, ex.c.record), sa.func.count().over())
+                    .where(*where)
+                    .order_by(ex.c.created_at.desc(), ex.c.id.desc())
+                    .limit(_bp("limit", type_=sa.Integer))
+                    .offset(_bp("offset", type_=sa.Integer))
+                )
                 self.sql[variant_name("count_executions", filters)] = self._compile(
                     sa.select(sa.func.count()).select_from(ex).where(*where)
                 )

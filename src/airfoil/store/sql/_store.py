@@ -396,6 +396,29 @@ class SqlMetaStore(
         params.update(limit=limit, offset=offset)
         return [_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
 
+    def page_execution_heads(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionHead], int]:
+        check_page(limit, offset)
+        params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
+        sql = self._s.page_execution_heads(tuple(params))
+        rows = self._read(sql, dict(params, limit=limit, offset=offset), "listing executions")
+        if rows:
+            return [_HEAD.decode(r[0]) for r in rows], int(rows[0][1])
+        if offset == 0:
+            return [], 0
+        # past the last row: no row carries the total
+        return [], self.count_executions(
+            project=project, domain=domain, workflow=workflow, phase=phase
+        )
+
     def list_run_heads(
         self,
         *,

@@ -1,0 +1,95 @@
+"""``airfoil server start`` moves what it holds for its whole life out of the garbage
+collector's reach once it has started (``ServerConfig.freeze_heap``): a full collection,
+which holds the GIL while every request waits, then walks only the objects made since
+(docs/performance.md: 50-270 ms pauses of the API under the engine's load before)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from airfoil.server import ServerConfig, create_app
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    """Start with nothing frozen and leave nothing frozen (the rest of the suite builds and
+    drops many apps: frozen objects are never collected)."""
+    gc.unfreeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def test_a_server_that_freezes_its_heap_leaves_the_collector_only_what_requests_make(
+    tmp_path: Path, unfrozen: None
+) -> None:
+    app = create_app(ServerConfig(home=str(tmp_path / "home"), run_engine=False, freeze_heap=True))
+
+    async def serve() -> tuple[int, int, httpx.Response]:
+        async with app.router.lifespan_context(app):
+            frozen = gc.get_freeze_count()
+            walked = len(gc.get_objects())  # what a full collection would walk now
+            return frozen, walked, await _get(app, "/api/v1/projects/p/executions")
+
+    frozen, walked, r = asyncio.run(serve())
+    # Everything imported and opened to serve (FastAPI, pydantic, SQLAlchemy, the store):
+    assert frozen > 20_000
+    assert walked < frozen / 4, (walked, frozen)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == []
+
+
+def test_an_app_left_at_the_default_freezes_nothing(tmp_path: Path, unfrozen: None) -> None:
+    app = create_app(ServerConfig(home=str(tmp_path / "home"), run_engine=False))
+
+    async def serve() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            return await _get(app, "/api/v1/projects/p/executions")
+
+    assert asyncio.run(serve()).status_code == 200
+    assert gc.get_freeze_count() == 0
+
+
+async def _get(app: Any, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.get(path)
+
+
+def test_airfoil_server_start_asks_for_the_freeze(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    import airfoil.server
+    from airfoil.cli.main import app as cli
+
+    seen: list[ServerConfig] = []
+
+    def capture(config: ServerConfig) -> Any:
+        seen.append(config)
+        return object()
+
+    monkeypatch.setattr(airfoil.server, "create_app", capture)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)
+    monkeypatch.setenv("AIRFOIL_HOME", str(tmp_path / "home"))
+    switch = sys.getswitchinterval()
+    try:
+        result = CliRunner().invoke(cli, ["server", "start", "--port", "1"])
+    finally:
+        sys.setswitchinterval(switch)
+    assert result.exit_code == 0, result.output
+    [config] = seen
+    assert config.freeze_heap is True

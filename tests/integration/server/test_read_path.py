@@ -1,0 +1,84 @@
+"""What the console's and the CLI's reads cost the API process beyond their answer: hops
+to the thread pool (each a wait for a thread and then for the event loop, under the
+engine's load) and objects kept for the garbage collector to walk (a full collection holds
+the GIL while every request waits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airfoil.server import _services as svc
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_read(
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio.to_thread
+
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 2})
+    client.wait(ex.id, poll_s=0.05)
+    hops: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        inner = getattr(func, "keywords", {}).get("function") or getattr(func, "func", func)
+        hops.append(getattr(inner, "__qualname__", repr(type(inner))))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    detail = client.get(ex.id)
+    assert detail.phase == "succeeded"
+    # the caller's key (a sync dependency: it may read the registry) and the route itself;
+    # reading the app's state is no hop of its own
+    assert len(hops) == 2, hops
+    assert not any("_deps" in h for h in hops), hops
+    hops.clear()
+    page = client.list()
+    assert [e.id for e in page.items] == [ex.id]
+    assert page.total == 1
+    assert len(hops) == 2, hops  # no third one to validate the page the route returned
+
+
+def test_details_of_executions_of_one_version_hold_one_copy_of_its_spec(
+    client: Any, flow: Any, server: Any
+) -> None:
+    client.register([flow.wf])
+    ids = [client.launch(flow.wf, {"x": i}).id for i in range(3)]
+    for i in ids:
+        client.wait(i, poll_s=0.05)
+        client.get(i)  # its detail: built and kept
+    d: svc.Deps = server.deps
+    with d.detail_lock:
+        kept = [d.detail_cache[i][4] for i in ids]
+    assert len({id(rec.spec) for rec in kept}) == 1
+    assert kept[0].spec == d.meta.get_execution(ids[0]).spec
+
+
+def test_a_page_of_the_execution_list_and_its_total_are_one_read(
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.register([flow.wf])
+    ids = [client.launch(flow.wf, {"x": i}).id for i in range(3)]
+    for i in ids:
+        client.wait(i, poll_s=0.05)
+    meta = server.deps.meta
+    counted: list[dict[str, Any]] = []
+    count = meta.count_executions
+
+    def counting(**filters: Any) -> int:
+        counted.append(filters)
+        return int(count(**filters))
+
+    monkeypatch.setattr(meta, "count_executions", counting)
+    page = client.list(limit=2)
+    assert [e.id for e in page.items] == ids[::-1][:2]
+    assert page.total == 3
+    assert counted == []  # the total came with the page's rows
+    past = client.list(limit=2, offset=5)  # no row to carry it: counted on its own
+    assert (past.items, past.total) == ([], 3)
+    assert len(counted) == 1
