@@ -285,7 +285,7 @@ def test_a_library_upgraded_on_disk_makes_the_zygote_re_execute_before_it_forks(
     w.supervisor.start()
     cold = w.ready(2).members
     assert all(_predict(r) == [1] for r in cold)
-    zygote = _until("the zygote", lambda: w.supervisor.zygote("default", w.name))
+    zygote = until("the zygote", lambda: w.supervisor.zygote("default", w.name), timeout=120)
     assert zygote.wait_ready(120), zygote.error
     for restarts, r in enumerate(cold, start=1):  # both forked, the library as imported
         os.kill(r.pid or 0, signal.SIGKILL)
