@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _tier_times import record, report
 
 # The shipped conformance suites assert in plain `assert`s: rewrite them wherever they are first
 # imported (a server test imports a draft helper from one before the store tests' conftest runs).
@@ -80,7 +81,16 @@ def _fail_in_ci(report: pytest.CollectReport | pytest.TestReport) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
-    _fail_in_ci(outcome.get_result())
+    result = outcome.get_result()
+    _fail_in_ci(result)
+    record(item, result)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    # What each tier costs (the Ray tier's bound: issue 13); see _tier_times.
+    report(terminalreporter, config)
 
 
 @pytest.hookimpl(hookwrapper=True)
