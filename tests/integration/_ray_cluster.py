@@ -25,10 +25,26 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 MARK = "AIRFOIL_TEST_RAY_NODE"
+
+#: The marks of a test module that runs on Ray throughout: ``pytestmark = needs_ray`` (or
+#: ``[*needs_ray, more]``). Integration and slow, in the ``ray`` tier (``-m ray``, what it
+#: costs ``make test``), and skipped where Ray is not installed (a found-spec check, not
+#: ``importorskip``: importing Ray while collecting costs seconds).
+needs_ray = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
+    ),
+]
 
 #: ``ray start`` of a node that lost a start-up race it cannot avoid (Ray's own messages).
 _RETRYABLE = ("Deadline Exceeded", "timed out during startup", "Address already in use")

@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from importlib.util import find_spec
 
-import pytest
+from _ray_cluster import needs_ray
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
-]
+pytestmark = needs_ray
 
 
 # Ray started from a thread that then ends (as a server's supervisor or request thread does):

@@ -19,12 +19,11 @@ import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _ray_cluster import Cluster, RayHead, running
+from _ray_cluster import Cluster, RayHead, needs_ray, running
 from _replicas import LEASE, Replica, most_at_once, until
 
 from airfoil.store._scheduling import ProjectQuota
@@ -33,13 +32,8 @@ from airfoil.store.sql import SqlMetaStore
 from airfoil.store.sql._admission import SqlAdmissionStore
 
 pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
+    *needs_ray,
     pytest.mark.timeout(420),
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
 ]
 
 
