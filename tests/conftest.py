@@ -11,8 +11,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import _tier_times
 import pytest
-from _tier_times import record, report
 
 # The shipped conformance suites assert in plain `assert`s: rewrite them wherever they are first
 # imported (a server test imports a draft helper from one before the store tests' conftest runs).
@@ -83,14 +83,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     result = outcome.get_result()
     _fail_in_ci(result)
-    record(item, result)
+    _tier_times.record(item, result)
 
 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
     # What each tier costs (the Ray tier's bound: issue 13); see _tier_times.
-    report(terminalreporter, config)
+    _tier_times.report(terminalreporter, config)
 
 
 @pytest.hookimpl(hookwrapper=True)
