@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import _tier_times
 import pytest
 
 # The shipped conformance suites assert in plain `assert`s: rewrite them wherever they are first
@@ -80,7 +81,16 @@ def _fail_in_ci(report: pytest.CollectReport | pytest.TestReport) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
-    _fail_in_ci(outcome.get_result())
+    result = outcome.get_result()
+    _fail_in_ci(result)
+    _tier_times.record(item, result)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    # What each tier costs (the Ray tier's bound: issue 13); see _tier_times.
+    _tier_times.report(terminalreporter, config)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +53,11 @@ class RayServer:
         self.url = f"http://127.0.0.1:{_port()}"
         # Every process of the server's Ray inherits the mark: those left are found by it.
         self.mark = f"{os.getpid()}-{time.monotonic_ns()}"
-        env = {**env, "AIRFOIL_TEST_RAY_MARK": self.mark}
+        # The server's local Ray keeps its session (sockets, logs) in a folder of its own,
+        # not in the /tmp/ray every other local Ray of the machine shares; short, as Ray's
+        # socket paths must be. Its logs are shown if the server never gets ready.
+        self.ray_temp = tempfile.mkdtemp(prefix="afsrv-")
+        env = {**env, "AIRFOIL_TEST_RAY_MARK": self.mark, "RAY_TMPDIR": self.ray_temp}
         self.env, self.work = env, work
         self.log = open(work / "ray-server.log", "wb")  # noqa: SIM115
         command = [sys.executable, "-m", "airfoil.cli", "server", "start", "--executor", "ray"]
@@ -61,7 +68,35 @@ class RayServer:
             stderr=self.log,
             cwd=work,
         )
-        until("the server", self._ready, timeout=90)
+        try:
+            until("the server", self._ready, timeout=90)
+        except AssertionError as exc:
+            logs = self.ray_logs()
+            self.proc.kill()  # never leave a server that did not start, nor its Ray
+            self.proc.wait(10)
+            self.log.close()
+            for pid in self.marked():
+                os.kill(pid, signal.SIGKILL)
+            shutil.rmtree(self.ray_temp, ignore_errors=True)
+            raise AssertionError(f"{exc}\n{logs}") from None
+
+    @contextmanager
+    def ray_logs_on_failure(self) -> Iterator[None]:
+        """A failed assertion within shows the server's Ray's logs too."""
+        try:
+            yield
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.ray_logs()}") from exc
+
+    def ray_logs(self) -> str:
+        """The last lines of the server's Ray's own logs (GCS, raylet), to tell where its
+        start stopped."""
+        parts = []
+        for path in sorted(Path(self.ray_temp).glob("ray/session_2*/logs/*")):
+            if path.name.startswith(("gcs_server", "raylet")) and path.is_file():
+                lines = path.read_text(errors="replace").splitlines()[-15:]
+                parts.append(f"--- {path.name}\n" + "\n".join(lines))
+        return "\n".join(parts) or f"(no Ray session logs under {self.ray_temp})"
 
     def _ready(self) -> bool:
         assert self.proc.poll() is None, (self.work / "ray-server.log").read_text()[-3000:]
@@ -128,6 +163,7 @@ def ray_server(trained: tuple[Path, Path, dict[str, str]]) -> Iterator[RayServer
         left = {pid: _comm(pid) for pid in srv.marked()}
         for pid in left:  # never leave them running, whatever the assertions say
             os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(srv.ray_temp, ignore_errors=True)
         assert code == 0, f"exit {code}:\n{srv.logs()}"
         # Ray's two helper agents may outlive a local Ray's shutdown (docs/ray.md, Known
         # limits): they are killed above; nothing else of the server's Ray may be left.
@@ -135,7 +171,11 @@ def ray_server(trained: tuple[Path, Path, dict[str, str]]) -> Iterator[RayServer
 
 
 def test_a_server_on_ray_deploys_on_ray_serve(ray_server: RayServer) -> None:
-    srv = ray_server
+    with ray_server.ray_logs_on_failure():
+        _deploys_on_ray_serve(ray_server)
+
+
+def _deploys_on_ray_serve(srv: RayServer) -> None:
     # A replica no node of the cluster could hold is refused when deployed (a 422 naming
     # the option to lower), and nothing is recorded.
     huge = srv.cli("deploy", "blobs@production", "--gpus", "64", "--memory", "1Gi")
@@ -154,6 +194,9 @@ def test_a_server_on_ray_deploys_on_ray_serve(ray_server: RayServer) -> None:
         return d if ok and all(m["version"] == 1 for m in members) else None
 
     d = until("two Ray Serve replicas ready", ready, timeout=240)
+    # The server's local Ray (started for the deployment) keeps its session in the server's
+    # own folder, where a failure's Ray logs are read from.
+    assert list(Path(srv.ray_temp).glob("ray/session_2*/logs/raylet.out")), srv.ray_logs()
     assert d["message"] == "" and d["on"] == "ray"
     urls = {m["url"] for m in d["members"]}
     assert len(urls) == 1 and next(iter(urls)).endswith("/default/blobs")

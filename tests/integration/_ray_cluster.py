@@ -3,8 +3,11 @@
 each test's worker nodes started with ``ray start --address`` beside it and removed after it.
 
 The head starts once; a test's nodes are its own (their shapes, their environment), started
-overlapped, and gone -- their processes killed and the head reporting them dead -- before the
+at once, and gone -- their processes killed and the head reporting them dead -- before the
 next test is given its own. Nodes of earlier tests stay in Ray's node list, marked dead.
+Each node keeps its session files (sockets, logs) in a folder of its own (``--temp-dir``,
+which Ray takes per node): in the head's shared session folder, two nodes starting at the
+same instant picked the same ``sockets/raylet.N`` name and one raylet aborted.
 
 Every process of a node carries a mark in its environment (``AIRFOIL_TEST_RAY_NODE``, the
 raylet passes its environment to the node's agents and workers): a node is removed by
@@ -25,10 +28,26 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 MARK = "AIRFOIL_TEST_RAY_NODE"
+
+#: The marks of a test module that runs on Ray throughout: ``pytestmark = needs_ray`` (or
+#: ``[*needs_ray, more]``). Integration and slow, in the ``ray`` tier (``-m ray``, what it
+#: costs ``make test``), and skipped where Ray is not installed (a found-spec check, not
+#: ``importorskip``: importing Ray while collecting costs seconds).
+needs_ray = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
+    ),
+]
 
 #: ``ray start`` of a node that lost a start-up race it cannot avoid (Ray's own messages).
 _RETRYABLE = ("Deadline Exceeded", "timed out during startup", "Address already in use")
@@ -157,20 +176,14 @@ class RayHead:
         return list(self._state.node_table())
 
     def add(self, *specs: NodeSpec) -> list[RayNode]:
-        """Start worker nodes of these shapes and wait until the head lists each alive.
-
-        They start overlapped: a node's ``ray start`` begins once the node before has
-        claimed its socket files (Ray picks the next free ``raylet.N`` name in the shared
-        session folder, so two nodes starting at the same instant could pick the same one).
-        A node that still loses a start-up race is stopped and started again on its own."""
+        """Start worker nodes of these shapes, all at once (each in its own session folder),
+        and wait until the head lists each alive. A node whose start Ray gives up on (a
+        loaded machine) is stopped and started again."""
         nodes = [RayNode(spec, f"node-{uuid.uuid4().hex[:12]}") for spec in specs]
         self._marks |= {n.mark for n in nodes}
         started: list[tuple[RayNode, subprocess.Popen[str]]] = []
         try:
-            for node in nodes:
-                sockets = self._sockets()
-                started.append((node, self._popen(node)))
-                self._await_new_socket(sockets, started[-1][1])
+            started = [(node, self._popen(node)) for node in nodes]
             for node, proc in started:
                 out, _ = proc.communicate(timeout=180)
                 if proc.returncode != 0:
@@ -212,8 +225,12 @@ class RayHead:
         return out
 
     def _popen(self, node: RayNode) -> subprocess.Popen[str]:
+        # Short: Ray's socket paths (under the node's session folder) are bounded.
+        temp = os.path.join(self.temp, node.mark[-8:])
         return self._spawn(
-            node.mark, [f"--address={self.address}", *node.spec.args()], node.spec.env
+            node.mark,
+            [f"--address={self.address}", f"--temp-dir={temp}", *node.spec.args()],
+            node.spec.env,
         )
 
     def _spawn(
@@ -227,20 +244,6 @@ class RayHead:
             stderr=subprocess.STDOUT,
             text=True,
         )
-
-    def _sockets(self) -> set[str]:
-        found = set()
-        for session in Path(self.temp).glob("session_2*"):
-            found |= {p.name for p in (session / "sockets").glob("raylet*")}
-        return found
-
-    def _await_new_socket(self, before: set[str], proc: subprocess.Popen[str]) -> None:
-        """Until a raylet socket that was not there ``before`` exists (or ``ray start`` ended)."""
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if self._sockets() - before:
-                return
-            time.sleep(0.05)
 
     def _await_ids(self, nodes: list[RayNode]) -> None:
         """Note each node's Ray id: the alive node whose raylet socket its raylet serves."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from _ray_cluster import RayHead
+from _tier_times import shared_ray
 
 from airfoil.store.sql import migrate
 
@@ -119,7 +120,9 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def ray_session(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[None]:
     """One local Ray (2 CPUs, no dashboard) for every test of the session that asks for it;
     ray executors built meanwhile join it instead of starting their own. Skipped where Ray
     is not installed (``pip install 'airfoil[ray]'``)."""
@@ -127,31 +130,35 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     import logging
 
     temp = tmp_path_factory.mktemp("ray")
-    ray.init(
-        num_cpus=2,
-        num_gpus=0,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.WARNING,
-        namespace="airfoil",
-        object_store_memory=128 * 2**20,
-        _temp_dir=str(temp),
-    )
+    with shared_ray(pytestconfig):  # the Ray tier's time, whichever test starts it
+        ray.init(
+            num_cpus=2,
+            num_gpus=0,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            namespace="airfoil",
+            object_store_memory=128 * 2**20,
+            _temp_dir=str(temp),
+        )
     yield
-    ray.shutdown()
+    with shared_ray(pytestconfig):  # runs in the session's last test's teardown
+        ray.shutdown()
 
 
 @pytest.fixture(scope="session")
-def ray_head() -> Iterator[RayHead]:
+def ray_head(pytestconfig: pytest.Config) -> Iterator[RayHead]:
     """One Ray head (``ray start --head``, no CPUs) for every multi-node cluster test of the
     session: each adds its worker nodes to it and removes them (``_ray_cluster.Cluster``)."""
     pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
     head = RayHead(Path(__file__).resolve().parents[2] / "src")
     try:
-        head.start()
+        with shared_ray(pytestconfig):
+            head.start()
         yield head
     finally:
-        head.stop()
+        with shared_ray(pytestconfig):
+            head.stop()
 
 
 def _runs_on_ray(item: pytest.Item) -> bool:

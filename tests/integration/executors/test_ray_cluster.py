@@ -20,21 +20,12 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, RayHead, running
+from _ray_cluster import Cluster, RayHead, needs_ray, running
 
-# (a found-spec check, not importorskip: importing Ray while collecting costs seconds)
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
-]
+pytestmark = needs_ray
 
 FLOW = textwrap.dedent(
     """

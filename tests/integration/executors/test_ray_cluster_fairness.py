@@ -18,23 +18,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, NodeSpec, RayHead, running
+from _ray_cluster import Cluster, NodeSpec, RayHead, needs_ray, running
 
 from airfoil.core.records import AttemptRecord
 from airfoil.store._open import open_meta_store
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
-]
+pytestmark = needs_ray
 
 
 ITEMS = 48  # per project: 12 times what its share of the 6 GPUs holds at once (2:1)

@@ -19,24 +19,16 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, NodeSpec, RayHead, running
+from _ray_cluster import Cluster, NodeSpec, RayHead, needs_ray, running
 from test_ray_cluster_scheduling import MARKING
 
 from airfoil.store._open import open_meta_store
 from airfoil.store.blob import LocalBlobStore
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
-]
+pytestmark = needs_ray
 
 
 SIZE = 30 * 10**6

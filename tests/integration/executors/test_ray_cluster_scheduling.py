@@ -22,22 +22,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, NodeSpec, RayHead, running
+from _ray_cluster import Cluster, NodeSpec, RayHead, needs_ray, running
 
 from airfoil.store._open import open_meta_store
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
-]
+pytestmark = needs_ray
 
 
 #: A flow's start: ``mark(what)`` appends ``what``, the node it ran on and the time to @LOG@.

@@ -20,15 +20,10 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, NodeSpec, RayHead, running
+from _ray_cluster import Cluster, NodeSpec, RayHead, needs_ray, running
 
 pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
+    *needs_ray,
     pytest.mark.skipif(
         find_spec("torch") is None, reason="torch is not installed: pip install 'airfoil[train]'"
     ),

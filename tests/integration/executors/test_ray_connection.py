@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from importlib.util import find_spec
 
-import pytest
+from _ray_cluster import needs_ray
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
-]
+pytestmark = needs_ray
 
 
 # Ray started from a thread that then ends (as a server's supervisor or request thread does):
 # the local head's processes get a parent-death signal bound to the starting *thread*, so
 # they were killed when it returned (a deployment on Ray Serve lost its cluster at once).
 SCRIPT = """
-import threading, time
+import os, threading, time
 from airfoil.executors._ray_connection import CONNECTION
 
 box = {}
@@ -31,7 +23,11 @@ t = threading.Thread(target=lambda: box.update(ray=CONNECTION.acquire(None, 1)))
 t.start()
 t.join()
 ray = box["ray"]
-time.sleep(2)  # the head's processes would be gone by now
+# The kernel sends the parent-death signal as the thread exits: once the thread is gone from
+# /proc, the head's processes have been sent it (and are gone a moment later).
+while os.path.exists(f"/proc/self/task/{t.native_id}"):
+    time.sleep(0.01)
+time.sleep(0.5)
 square = ray.remote(lambda x: x * x)
 print("answer", ray.get(square.remote(7), timeout=60))
 CONNECTION.release()

@@ -16,22 +16,15 @@ import signal
 import subprocess
 import sys
 import time
-from importlib.util import find_spec
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+from _ray_cluster import needs_ray
 from _srv import free_port
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        find_spec("ray") is None, reason="ray is not installed: pip install 'airfoil[ray]'"
-    ),
-]
+pytestmark = needs_ray
 
 
 @pytest.mark.timeout(300)

@@ -1,0 +1,100 @@
+"""What each test tier costs a run: at the end of every session one line per tier (``unit``,
+``integration``, ``e2e``, ``ray``) with its number of tests and the sum of their setup, call
+and teardown durations.
+
+The session's shared Ray (the local Ray of ``ray_session``, the head of ``ray_head``) starts
+and stops inside some test's setup or teardown: its stop, for one, runs in the teardown of
+the session's last test, whatever that test is. The fixtures time their start and stop with
+:func:`shared_ray`, and those seconds are the ``ray`` tier's, taken off any other tier whose
+test they happened to fall in. The ``ray`` line is what the Ray tier adds to ``make test``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+
+__all__ = ["TIERS", "PhaseTime", "TierTime", "shared_ray", "summary_lines", "tier_times"]
+
+TIERS = ("unit", "integration", "e2e", "ray")
+
+
+@dataclass(frozen=True)
+class PhaseTime:
+    """One phase (setup, call or teardown) of one test: its tiers, how long it took, and how
+    much of that was the session's shared Ray starting or stopping."""
+
+    nodeid: str
+    tiers: frozenset[str]
+    seconds: float
+    shared_ray: float = 0.0
+
+
+@dataclass
+class TierTime:
+    tests: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+    shared_ray: float = 0.0  # the session's Ray start/stop, included in ``seconds``
+
+
+def tier_times(phases: Iterable[PhaseTime]) -> dict[str, TierTime]:
+    """Sum the phases by tier. A phase's shared-Ray seconds count for ``ray`` alone, whatever
+    the test's tiers; the rest of the phase counts for each tier the test is in (a test on
+    Ray is in ``ray`` and in ``integration`` or ``e2e``)."""
+    out = {tier: TierTime() for tier in TIERS}
+    for p in phases:
+        rest = p.seconds - p.shared_ray
+        for tier in p.tiers & set(TIERS):
+            out[tier].tests.add(p.nodeid)
+            out[tier].seconds += rest if tier != "ray" else 0.0
+        out["ray"].seconds += p.shared_ray + (rest if "ray" in p.tiers else 0.0)
+        out["ray"].shared_ray += p.shared_ray
+    return out
+
+
+def summary_lines(times: dict[str, TierTime]) -> list[str]:
+    lines = []
+    for tier in TIERS:
+        t = times[tier]
+        line = f"{tier:<12} {len(t.tests):5d} tests {t.seconds:9.1f} s (setup+call+teardown)"
+        if tier == "ray":
+            line += f", of which the session's Ray start/stop {t.shared_ray:.1f} s"
+        lines.append(line)
+    return lines
+
+
+_PHASES = pytest.StashKey[list[PhaseTime]]()
+_SHARED_RAY = pytest.StashKey[list[float]]()  # shared-Ray seconds of the phase now running
+
+
+@contextmanager
+def shared_ray(config: pytest.Config) -> Iterator[None]:
+    """Time a start or stop of the session's shared Ray (counted for the ``ray`` tier)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        config.stash.setdefault(_SHARED_RAY, []).append(time.perf_counter() - start)
+
+
+def record(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Note a finished phase of ``item`` (from ``pytest_runtest_makereport``)."""
+    ray = item.config.stash.get(_SHARED_RAY, [])
+    item.config.stash[_SHARED_RAY] = []
+    tiers = frozenset(m.name for m in item.iter_markers() if m.name in TIERS)
+    phase = PhaseTime(item.nodeid, tiers, report.duration, min(sum(ray), report.duration))
+    item.config.stash.setdefault(_PHASES, []).append(phase)
+
+
+def report(terminal: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Write the tiers' lines (from ``pytest_terminal_summary``) if any test ran."""
+    phases = config.stash.get(_PHASES, [])
+    if not phases:
+        return
+    terminal.section("time by tier")
+    for line in summary_lines(tier_times(phases)):
+        terminal.write_line(line)
