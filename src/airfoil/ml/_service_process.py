@@ -13,6 +13,7 @@ Shared by the command (a cold process) and the zygote's forked replicas
 
 # No ``from __future__ import annotations``: FastAPI reads the preload route's annotation.
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -83,7 +84,9 @@ def serve_model(
     service = ModelService(model, reg, parsed, poll_s=poll_s, loaded=loaded)
     app = create_service(service, sample_rate=sample_rate)
     if announce is not None:
-        announce(f"serving {version.ref} ({ref}) on http://{host}:{port}")
+        gpus = os.environ.get("CUDA_VISIBLE_DEVICES")  # a supervisor's grant, if any
+        where = f"http://{host}:{port}" + (f", GPUs {gpus}" if gpus else "")
+        announce(f"serving {version.ref} ({ref}) on {where}")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -267,6 +267,7 @@ def _run_child(request: dict[str, Any], protocol_fd: int) -> None:
             port=int(request["port"]),
             poll_s=float(request.get("poll_s", 0.5)),
             sample_rate=float(request.get("sample_rate", 0.0)),
+            announce=lambda line: print(line, flush=True),  # as a cold `airfoil serve` does
         )
         code = 0
     except SystemExit as exc:

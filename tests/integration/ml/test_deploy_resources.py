@@ -52,6 +52,16 @@ def _environ(pid: int) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in pairs}
 
 
+def _gpus_seen(home: Path, project: str, nth: int) -> str:
+    """The GPUs the ``nth`` process of replica 0 of ``project``'s deployment announced in its
+    log (a replica forked by the zygote inherits the zygote's ``/proc/PID/environ``, so its
+    own environment is read from what it says, for cold and forked replicas alike)."""
+    log = home / "deployments" / f"{project}.tiny.0.log"
+    lines = [ln for ln in log.read_text().splitlines() if ln.startswith("serving ")]
+    assert len(lines) >= nth, lines
+    return lines[nth - 1].rpartition(", GPUs ")[2] if ", GPUs " in lines[nth - 1] else ""
+
+
 def _get(store: SqlArtifactStore, project: str) -> Deployment | None:
     return store.get_deployment(project, "tiny")
 
@@ -93,6 +103,7 @@ def test_replicas_are_admitted_through_the_resource_queue(tmp_path: Path) -> Non
         first = until("the first deployment ready", lambda: ready("default"), timeout=90)
         pids.append(first.pid)
         assert _environ(first.pid)["CUDA_VISIBLE_DEVICES"] == "0"
+        assert _gpus_seen(home, "default", 1) == "0"
         out = deployment_out(_get(store, "default"))  # type: ignore[arg-type]
         assert out.resources is not None
         assert (out.resources.cpu, out.resources.mem, out.resources.gpu) == (0.5, 768 * 2**20, 1)
@@ -114,7 +125,7 @@ def test_replicas_are_admitted_through_the_resource_queue(tmp_path: Path) -> Non
         os.kill(first.pid, signal.SIGKILL)
         again = until("the crashed replica back", lambda: ready("default", restarts=1), timeout=90)
         pids.append(again.pid)
-        assert _environ(again.pid)["CUDA_VISIBLE_DEVICES"] == "0"
+        assert _gpus_seen(home, "default", 2) == "0"  # forked by the zygote, or cold
         assert queued() is not None
 
         # The holder stops: the waiting deployment gets the GPU and serves.
