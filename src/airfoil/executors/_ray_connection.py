@@ -65,6 +65,10 @@ class Connection:
                     _check_reachable(address)
                     kwargs["address"] = address
                 else:
+                    # "local": a Ray of our own, never the cluster a `ray start` on this
+                    # machine named in /tmp/ray/ray_current_cluster or RAY_ADDRESS (Ray's
+                    # choice for no address), which refuses num_cpus and is not ours to stop.
+                    kwargs["address"] = "local"
                     kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
                     kwargs["num_gpus"] = len(detect_gpus())
                     kwargs["object_store_memory"] = _OBJECT_STORE_BYTES

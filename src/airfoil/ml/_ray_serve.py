@@ -246,7 +246,8 @@ class RayServe:
                 }
                 if self.address:
                     kwargs["address"] = self.address
-                else:
+                else:  # a Ray of our own (see executors._ray_connection)
+                    kwargs["address"] = "local"
                     kwargs["num_cpus"] = self.num_cpus or os.cpu_count() or 1
                     kwargs["object_store_memory"] = _OBJECT_STORE_BYTES
                 try:

@@ -3,8 +3,12 @@ local Ray, in a fresh process (the session's Ray of the other tests would be joi
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from typing import Any
 
 from _ray_cluster import needs_ray
 
@@ -41,3 +45,36 @@ def test_a_local_ray_started_from_a_thread_outlives_the_thread() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "answer 49" in done.stdout and "released False" in done.stdout
+
+
+# A Ray head someone started on this machine with `ray start --head` names itself in
+# $RAY_TMPDIR/ray/ray_current_cluster; Ray's `ray.init()` without an address joins it. A local
+# Ray of Airfoil's (no --ray-address) must be its own: joining refused the CPUs it asks for
+# (ConfigError "could not start or join a local Ray") or would run on someone else's cluster.
+FOREIGN = """
+from airfoil.executors._ray_connection import CONNECTION
+ray = CONNECTION.acquire(None, 1)
+print("gcs", ray.get_runtime_context().gcs_address)
+square = ray.remote(lambda x: x * x)
+print("answer", ray.get(square.remote(7), timeout=60))
+CONNECTION.release()
+"""
+
+
+def test_a_local_ray_is_its_own_beside_a_cluster_started_on_the_machine(ray_head: Any) -> None:
+    tmp = tempfile.mkdtemp(prefix="af-ray-")  # short: Ray's socket paths must fit
+    try:
+        os.makedirs(os.path.join(tmp, "ray"))
+        with open(os.path.join(tmp, "ray", "ray_current_cluster"), "w") as f:
+            f.write(ray_head.address)  # what `ray start --head` leaves for later ray.init()s
+        env = {**os.environ, "RAY_TMPDIR": tmp}
+        env.pop("RAY_ADDRESS", None)
+        done = subprocess.run(
+            [sys.executable, "-c", FOREIGN], capture_output=True, text=True, timeout=180, env=env
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "answer 49" in done.stdout
+        gcs = done.stdout.split("gcs ", 1)[1].split()[0]
+        assert gcs != ray_head.address  # its own Ray, not the head's
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
