@@ -12,8 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,6 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+from _deployments import alive, until  # noqa: E402
 from test_console import STATIC, Server, browser, page, shot  # noqa: E402, F401
 
 HOG = textwrap.dedent(
@@ -64,24 +63,6 @@ HOG = textwrap.dedent(
 )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_console_shows_a_replica_killed_for_memory_and_its_cpus(
     tmp_path_factory: pytest.TempPathFactory,
     page: Any,  # noqa: F811
@@ -116,7 +97,7 @@ def test_console_shows_a_replica_killed_for_memory_and_its_cpus(
     try:
         out = srv.cli("deploy", "hog:1", "--cpus", "1", "--memory", "700Mi", "--server", srv.url)
         assert out.returncode == 0, out.stderr
-        first = _until("a ready replica", lambda: replica(0))
+        first = until("a ready replica", lambda: replica(0), timeout=90)
         assert len(first["cpus"]) == 1 and first["exit_reason"] == ""
         cpu = str(first["cpus"][0])
 
@@ -131,7 +112,7 @@ def test_console_shows_a_replica_killed_for_memory_and_its_cpus(
             httpx.post(url, json={"features": [{"mib": 900.0}]}, timeout=30)
         except httpx.TransportError:
             pass
-        again = _until("the replica killed and restarted", lambda: replica(1))
+        again = until("the replica killed and restarted", lambda: replica(1), timeout=90)
         assert again["pid"] != first["pid"] and again["last_exit"] == -signal.SIGKILL
         reason = again["exit_reason"]
         assert reason.startswith("out of memory: it used ") and "700 MiB" in reason, reason
@@ -149,6 +130,6 @@ def test_console_shows_a_replica_killed_for_memory_and_its_cpus(
         assert stopped.returncode == 0, stopped.stderr
     finally:
         for pid in pids:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         srv.stop()
