@@ -13,7 +13,37 @@ import httpx
 from airfoil.store.artifacts import ArtifactStore
 from airfoil.store.deployments import Deployment
 
-__all__ = ["alive", "ready_in_api", "ready_in_store", "until"]
+__all__ = ["HOG_MODEL", "alive", "ready_in_api", "ready_in_store", "until"]
+
+#: A model file whose predictor leaks: a request ``{"mib": N}`` keeps N MiB more resident
+#: (the replica-memory tests: a replica past its ``--memory`` is killed and restarted).
+HOG_MODEL = """
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from airfoil.ml import Dataset, Model
+
+dataset = Dataset("hog", targets=["label"])
+model = Model("hog", init=LogisticRegression, dataset=dataset)
+HELD = []
+
+@dataset.reader
+def reader(rows: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 1))
+    return pd.DataFrame({"mib": x[:, 0], "label": (x[:, 0] > 0).astype(int)})
+
+@model.trainer
+def trainer(est: LogisticRegression, X: pd.DataFrame, y: pd.Series) -> LogisticRegression:
+    return est.fit(X.to_numpy(), y)
+
+@model.predictor
+def predictor(est: LogisticRegression, features: np.ndarray) -> list[int]:
+    mib = int(features[0][0])
+    if mib > 0:  # a leak: the memory stays held (and touched: resident)
+        HELD.append(np.ones(mib * 2**20 // 8))
+    return [len(HELD)]
+"""
 
 
 def alive(pid: int) -> bool:

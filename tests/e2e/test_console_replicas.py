@@ -21,43 +21,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _deployments import alive, until  # noqa: E402
+from _deployments import HOG_MODEL, alive, until  # noqa: E402
 from test_console import STATIC, Server, browser, page, shot  # noqa: E402, F401
 
-HOG = textwrap.dedent(
+HOG = HOG_MODEL + textwrap.dedent(
     """
-    import json
-    import numpy as np
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-    from airfoil.ml import Dataset, Model
-
-    dataset = Dataset("hog", targets=["label"])
-    model = Model("hog", init=LogisticRegression, dataset=dataset)
-    HELD = []
-
-
-    @dataset.reader
-    def reader(rows: int = 60) -> pd.DataFrame:
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=(rows, 1))
-        return pd.DataFrame({"mib": x[:, 0], "label": (x[:, 0] > 0).astype(int)})
-
-
-    @model.trainer
-    def trainer(est: LogisticRegression, X: pd.DataFrame, y: pd.Series) -> LogisticRegression:
-        return est.fit(X.to_numpy(), y)
-
-
-    @model.predictor
-    def predictor(est: LogisticRegression, features: np.ndarray) -> list[int]:
-        mib = int(features[0][0])
-        if mib > 0:  # a leak: the memory stays held (and touched: resident)
-            HELD.append(np.ones(mib * 2**20 // 8))
-        return [len(HELD)]
-
 
     if __name__ == "__main__":
+        import json
+
         print(json.dumps(model.train().ref))
     """
 )

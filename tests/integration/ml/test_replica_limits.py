@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _deployments import alive, ready_in_store, until
+from _deployments import HOG_MODEL, alive, ready_in_store, until
 
 from airfoil.ml import ModelRegistry
 from airfoil.server._deployments import deploy, deployment_out
@@ -27,40 +27,12 @@ from airfoil.wire._deployments import DeploymentIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-MODEL = """
-import numpy as np
-import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from airfoil.ml import Dataset, Model
-
-dataset = Dataset("hog", targets=["label"])
-model = Model("hog", init=LogisticRegression, dataset=dataset)
-HELD = []
-
-@dataset.reader
-def reader(rows: int = 60) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(rows, 1))
-    return pd.DataFrame({"mib": x[:, 0], "label": (x[:, 0] > 0).astype(int)})
-
-@model.trainer
-def trainer(est: LogisticRegression, X: pd.DataFrame, y: pd.Series) -> LogisticRegression:
-    return est.fit(X.to_numpy(), y)
-
-@model.predictor
-def predictor(est: LogisticRegression, features: np.ndarray) -> list[int]:
-    mib = int(features[0][0])
-    if mib > 0:  # a leak: the memory stays held (and touched: resident)
-        HELD.append(np.ones(mib * 2**20 // 8))
-    return [len(HELD)]
-"""
-
 
 def test_memory_is_enforced_and_whole_cpus_are_pinned(tmp_path: Path) -> None:
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs 2 CPUs to see two replicas pinned apart")
     file = tmp_path / "hog_model.py"
-    file.write_text(MODEL)
+    file.write_text(HOG_MODEL)
     spec = importlib.util.spec_from_file_location("hog_model", file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
