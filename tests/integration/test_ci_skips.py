@@ -50,6 +50,7 @@ def _pytest(tmp_path: Path, ci: str | None, *files: str) -> subprocess.Completed
 @pytest.fixture
 def project(tmp_path: Path, repo_root: Path) -> Path:
     shutil.copy(repo_root / "tests" / "conftest.py", tmp_path / "conftest.py")
+    shutil.copy(repo_root / "tests" / "_tier_times.py", tmp_path / "_tier_times.py")  # its import
     (tmp_path / "test_probe.py").write_text(PROBE)
     (tmp_path / "test_console_probe.py").write_text(PLAYWRIGHT)
     return tmp_path
