@@ -81,8 +81,7 @@ def follow(
 def _follow_local(
     execution_id: str, node: str | None, shown: _Shown, under: Callable[[str, str | None], bool]
 ) -> None:
-    from airfoil.core.errors import NotFoundError
-    from airfoil.executors.base import attempt_log_key, rank_log_key, read_attempt_log
+    from airfoil.executors.base import attempt_log_text
 
     rt = runtime()
     rt.meta.get_execution(execution_id)  # NotFoundError for an unknown id
@@ -93,18 +92,9 @@ def _follow_local(
         for a in rt.meta.get_attempts(execution_id):  # sees everything written before the end
             if not under(a.node_id, node):
                 continue
-            text: str | None = None
-            key = attempt_log_key(execution_id, a.node_id, a.attempt)
-            if shown.rank is not None or a.log_uri:
-                uri = a.log_uri
-                if shown.rank is not None:
-                    uri = rt.blobs.uri(rank_log_key(execution_id, a.node_id, a.attempt, shown.rank))
-                try:
-                    text = rt.blobs.get_bytes(uri).decode(errors="replace")
-                except NotFoundError:
-                    pass
-            else:  # running or ending now: the whole log if written, else the copy so far
-                text = read_attempt_log(rt.blobs, key)
+            text = attempt_log_text(
+                rt.blobs, execution_id, a.node_id, a.attempt, a.log_uri, shown.rank
+            )
             shown.show(a.node_id, a.attempt, a.phase, text)
         if _ended(record.phase):
             plain(err_console, f"execution {execution_id} {record.phase}")

@@ -44,6 +44,7 @@ __all__ = [
     "Executor",
     "RuntimeFactory",
     "attempt_log_key",
+    "attempt_log_text",
     "detect_gpus",
     "live_log_key",
     "rank_log_key",
@@ -90,6 +91,29 @@ def read_attempt_log(blobs: BlobStore, log_key: str) -> str | None:
             return text
         found = text  # an empty whole log is one just created (never written empty)
     return found
+
+
+def attempt_log_text(
+    blobs: BlobStore,
+    execution_id: str,
+    node_id: str,
+    attempt: int,
+    log_uri: str | None,
+    rank: int | None = None,
+) -> str | None:
+    """What a reader shows of an attempt's log (the server's log route, ``airfoil logs -f``):
+    rank ``rank``'s own log if given (as far as it got, while it runs), else the whole log
+    the attempt's record names, else (running, or ending now) :func:`read_attempt_log`;
+    None when there is none."""
+    if rank is None and not log_uri:
+        return read_attempt_log(blobs, attempt_log_key(execution_id, node_id, attempt))
+    uri = log_uri or ""
+    if rank is not None:
+        uri = blobs.uri(rank_log_key(execution_id, node_id, attempt, rank))
+    try:
+        return blobs.get_bytes(uri).decode("utf-8", errors="replace")
+    except NotFoundError:
+        return None
 
 
 class AttemptRequest(msgspec.Struct, frozen=True, omit_defaults=True):

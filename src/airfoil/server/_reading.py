@@ -12,7 +12,7 @@ from airfoil.core.errors import (
 )
 from airfoil.core.log_lines import filter_level, level_rank
 from airfoil.core.records import ExecutionHead, Value
-from airfoil.executors.base import attempt_log_key, rank_log_key, read_attempt_log
+from airfoil.executors.base import attempt_log_text
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
 from airfoil.server._deps import Deps, check_domain, get_head, get_record
@@ -218,19 +218,7 @@ def logs(
     )
     if chosen is None:
         raise NotFoundError(f"node {node_id} has no attempt {attempt}")
-    text: str | None = None
-    if rank is not None or chosen.log_uri:
-        # the rank's own log (as far as it got, while it runs), or the attempt's whole log
-        uri = chosen.log_uri
-        if rank is not None:
-            uri = d.blobs.uri(rank_log_key(execution_id, node_id, chosen.attempt, rank))
-        try:
-            text = d.blobs.get_bytes(uri).decode("utf-8", errors="replace")
-        except NotFoundError:
-            pass
-    else:  # still running (or just ended): the whole log if written, else the copy so far
-        key = attempt_log_key(execution_id, node_id, chosen.attempt)
-        text = read_attempt_log(d.blobs, key)
+    text = attempt_log_text(d.blobs, execution_id, node_id, chosen.attempt, chosen.log_uri, rank)
     if text is None and rank is not None:
         raise NotFoundError(
             f"attempt {chosen.attempt} of node {node_id} has no log of rank {rank}: ranks "
