@@ -70,7 +70,7 @@ class LibraryStamps:
 
     def record(self) -> None:
         """Stamp the library modules imported since the last call."""
-        roots = _site_roots()
+        roots = _library_roots(stdlib=False)
         for module in list(sys.modules.values()):
             path = getattr(module, "__file__", None)
             if isinstance(path, str) and path not in self._stamps and path.startswith(roots):
@@ -179,15 +179,17 @@ def _stamp(path: str) -> _Stamp:
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
-def _library_roots() -> tuple[str, ...]:
-    """The directories whose modules are libraries: the interpreter's standard library and
-    site-packages, and any other site-packages or dist-packages directory on ``sys.path``
-    (a ``.pth`` file's, ``PYTHONPATH``'s), each as given and resolved, with a separator."""
+def _library_roots(stdlib: bool = True) -> tuple[str, ...]:
+    """The directories whose modules are libraries: the interpreter's standard library (unless
+    ``stdlib`` is false: it does not change between an interpreter's starts) and
+    site-packages, and any other site-packages or dist-packages directory on ``sys.path`` (a
+    ``.pth`` file's, ``PYTHONPATH``'s), each as given and resolved, with a separator."""
     import site
     import sysconfig
 
     paths = sysconfig.get_paths()
-    dirs = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    keys = ("stdlib", "platstdlib", "purelib", "platlib") if stdlib else ("purelib", "platlib")
+    dirs = {paths[k] for k in keys if k in paths}
     dirs.update(getattr(site, "getsitepackages", list)())
     dirs.update(
         p
@@ -196,21 +198,6 @@ def _library_roots() -> tuple[str, ...]:
     )
     both = {d for path in dirs if path for d in (path, os.path.realpath(path))}
     return tuple(sorted(d.rstrip(os.sep) + os.sep for d in both))
-
-
-def _site_roots() -> tuple[str, ...]:
-    """The library directories but the standard library's (which does not change between
-    an interpreter's starts)."""
-    import sysconfig
-
-    paths = sysconfig.get_paths()
-    std = {
-        d.rstrip(os.sep) + os.sep
-        for k in ("stdlib", "platstdlib")
-        if k in paths
-        for d in (paths[k], os.path.realpath(paths[k]))
-    }
-    return tuple(r for r in _library_roots() if r not in std)
 
 
 def _is_user_code(name: str, path: str, roots: tuple[str, ...]) -> bool:
