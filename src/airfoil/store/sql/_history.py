@@ -27,12 +27,12 @@ __all__ = ["SqlTaskHistoryStore"]
 _T = TypeVar("_T")
 
 _COLUMNS = "execution_id, node_id, attempt, task, version, started_at, ended_at, ok, project"
+#: SQLite: one row per run (``executemany``).
 _INSERT = (
     f"INSERT INTO task_runs ({_COLUMNS}) "
-    "VALUES ({eid}, {node}, {attempt}, {task}, {version}, {started}, {ended}, {ok}, {project}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (execution_id, node_id, attempt) DO NOTHING"
 )
-_INSERT_NAMES = ("eid", "node", "attempt", "task", "version", "started", "ended", "ok", "project")
 #: PostgreSQL: a batch of runs in one statement (the arrays from ``_pg_arrays``, binary).
 _INSERT_PG = (
     f"INSERT INTO task_runs ({_COLUMNS}) "
@@ -113,12 +113,10 @@ class SqlTaskHistoryStore(TaskHistoryStore):
                 idempotent=True,
             )
             return
-        # Positional parameters, rows as tuples: a map's items are written here by the
-        # thousand, and binding by name costs a dict per row and a lookup per column.
-        mark = "%s" if self.dialect == "postgresql" else "?"
-        insert = _INSERT.format(**{n: mark for n in _INSERT_NAMES})
+        # SQLite. Positional parameters, rows as tuples: a map's items are written here by
+        # the thousand, and binding by name costs a dict per row and a lookup per column.
         executions = sorted({r.execution_id for r in runs})
-        marks = ", ".join([mark] * len(executions))
+        marks = ", ".join(["?"] * len(executions))
         lookup = f"SELECT id, project FROM executions WHERE id IN ({marks})"
 
         def body(cur: Any) -> None:
@@ -140,7 +138,7 @@ class SqlTaskHistoryStore(TaskHistoryStore):
                 if r.execution_id in projects  # an execution deleted meanwhile: dropped
             ]
             if rows:
-                cur.executemany(insert, rows)
+                cur.executemany(_INSERT, rows)
 
         self._transaction("storing task runs", body, idempotent=True)
 
