@@ -468,9 +468,17 @@ class _Victims:
             priority = None  # no victim of a higher priority: the same list for every claimant
         index = self._indexes.get(priority)
         if index is None:
-            # built once per decision and priority; what is preempted later is skipped
-            index = self._indexes[priority] = VictimIndex(
-                self.for_claimant(entry, None), self._rnd.state
+            # built once per decision (what is preempted later is skipped); a claimant of a
+            # lower priority than some victims gets a view of it without them
+            every = self._indexes.get(None)
+            if every is None:
+                every = self._indexes[None] = VictimIndex(
+                    self._select(None, None, None), self._rnd.state
+                )
+            if priority is None:
+                return every
+            index = self._indexes[priority] = every.at_most(
+                priority, self.for_claimant(entry, None)
             )
         return index
 
@@ -486,6 +494,16 @@ class _Victims:
         and (``least``) expected to run at least that many more seconds or already past
         their estimate (how much is left of such work, no estimate says); with
         ``spare_whole_nodes``, none that needs all the GPUs of the largest node."""
+        return self._select(level, least, entry.item.priority, spare_whole_nodes)
+
+    def _select(
+        self,
+        level: int | None,
+        least: float | None,
+        priority: int | None,
+        spare_whole_nodes: bool = False,
+    ) -> list[RunningEntry]:
+        """:meth:`for_claimant` for a claimant of ``priority`` (``None``: any victim)."""
         rnd = self._rnd
         if len(rnd.preempted) >= self._compacted + 32:
             # drop preempted victims so later searches do not walk over them again
@@ -509,8 +527,7 @@ class _Victims:
                 runs.extend(runs_all[i : bisect_left(keys, (lv, -least), i, j)])
                 runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
                 i = j
-        priority = entry.item.priority
-        if self._max_priority > priority:
+        if priority is not None and self._max_priority > priority:
             runs = [run for run in runs if run.entry.item.priority <= priority]
         if spare_whole_nodes:
             whole = self._rnd.state.largest[2]

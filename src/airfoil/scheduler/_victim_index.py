@@ -10,7 +10,9 @@ tries; with 1,000 running that walk was half of a decision's time.
 victims on that node in order of preference with running sums of what they free, so the
 point where a node first fits is a binary search, and the answer is the node whose point
 comes first in the victims' order. Only the nodes whose victims were preempted or restored
-since the last search are summed again.
+since the last search are summed again. Claimants of a lower priority than some victims may
+not preempt those: :meth:`VictimIndex.at_most` gives them the same index without them, sharing
+the per-node lists (built once per decision) and summing its own.
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ class VictimIndex:
         runs: the victims, in order of preference (what a walk would take).
     """
 
-    __slots__ = ("_slots", "_sums", "runs")
+    __slots__ = ("_most", "_slots", "_sums", "runs")
 
     def __init__(self, runs: Sequence[RunningEntry], state: SchedulerState) -> None:
         self.runs = runs
+        self._most: int | None = None
         slots: dict[int, list[_Slot]] = {}
         draining = state.draining
         for i, run in enumerate(runs):
@@ -59,6 +62,16 @@ class VictimIndex:
                     slots.setdefault(n, []).append((i, pos, run))
         self._slots = slots
         self._sums: dict[int, _Sums] = {}
+
+    def at_most(self, priority: int, runs: Sequence[RunningEntry]) -> VictimIndex:
+        """This index without the victims of a priority above ``priority``; ``runs``: the
+        victims left, in the same order. Shares this index's per-node lists (no rebuild)."""
+        view = VictimIndex.__new__(VictimIndex)
+        view.runs = runs
+        view._most = priority
+        view._slots = self._slots
+        view._sums = {}
+        return view
 
     def first_fit(
         self, rnd: Round, demand: Demand, caps: Caps
@@ -109,11 +122,13 @@ class VictimIndex:
         return best_n, picked
 
     def _sum(self, n: int, slots: list[_Slot], rnd: Round) -> _Sums:
-        preempted = rnd.preempted
+        preempted, most = rnd.preempted, self._most
         kept = [
             slot
             for slot in slots
-            if slot[2].entry.item.interruptible and slot[2].entry.item.id not in preempted
+            if slot[2].entry.item.interruptible
+            and slot[2].entry.item.id not in preempted
+            and (most is None or slot[2].entry.item.priority <= most)
         ]
         cum_c: list[int] = []
         cum_m: list[int] = []

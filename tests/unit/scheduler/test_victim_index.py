@@ -56,6 +56,7 @@ def clusters(draw: st.DrawFn) -> SchedulerState:
             project="p",
             resources=ResourceSpec(cpu=cpu, mem=mem * GIB, gpu=gpu),
             gang_size=len(placement),
+            priority=draw(st.integers(0, 2)),
             interruptible=draw(st.booleans()) or draw(st.booleans()),
             submit_time=0.0,
             estimate=1000.0,
@@ -97,6 +98,80 @@ def test_first_fit_finds_what_walking_the_victims_finds(
         want = rnd._victims_for(demand, runs, caps, False)
         got = index.first_fit(rnd, demand, caps)
         assert got == want, (demand, caps, sorted(rnd.preempted))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state=clusters(), data=st.data())
+def test_a_view_at_most_a_priority_finds_what_walking_its_victims_finds(
+    state: SchedulerState, data: st.DataObject
+) -> None:
+    """``at_most(p)`` shares the index's per-node lists but answers as an index built over
+    the victims of priority at most ``p`` would: as walking those victims."""
+    rnd = Round(state, NOW, explain=True)
+    runs = data.draw(st.permutations(sorted(state.running.values(), key=lambda r: r.entry.item.id)))
+    every = VictimIndex(runs, state)
+    most = data.draw(st.integers(0, 2))
+    kept = [run for run in runs if run.entry.item.priority <= most]
+    view = every.at_most(most, kept)
+    for _ in range(data.draw(st.integers(1, 4))):
+        for run in data.draw(st.lists(st.sampled_from(runs), max_size=3, unique_by=id)):
+            if run.entry.item.id in rnd.preempted:
+                rnd._restore(run)
+            elif run.entry.item.interruptible:
+                rnd._preempt(run)
+        demand = data.draw(demands)
+        assert view.first_fit(rnd, demand, ()) == rnd._victims_for(demand, kept, (), False)
+        assert every.first_fit(rnd, demand, ()) == rnd._victims_for(demand, runs, (), False)
+
+
+def test_the_index_is_built_once_per_decision_for_claimants_of_two_priorities() -> None:
+    """Running work at priorities 0 and 1 and due gangs at both: the gang at priority 0 may
+    not preempt the priority-1 work, so it searches fewer victims, but through a view of the
+    one index the decision builds (it built one per priority before), with the same starts."""
+    nodes = [gpu_node(f"n{i}", gpus=8, cpu=64.0, mem_gib=512) for i in range(4)]
+    runs = [
+        running(
+            WorkItem(
+                f"r{i}",
+                "p",
+                ResourceSpec(cpu=1.0, mem=GIB, gpu=4),
+                priority=i % 2,
+                interruptible=True,
+                submit_time=0.0,
+                estimate=50_000.0,
+            ),
+            f"n{i // 2}",
+            start=NOW - 1000.0,
+        )
+        for i in range(8)
+    ]
+    queue = [
+        WorkItem(
+            f"g{p}",
+            "p",
+            ResourceSpec(cpu=1.0, mem=GIB, gpu=8),
+            gang_size=2,
+            priority=p,
+            submit_time=NOW - 100.0,
+            estimate=600.0,
+        )
+        for p in (0, 1)
+    ]
+    builds: list[int] = []
+    real_init = VictimIndex.__init__
+
+    def counting(self: VictimIndex, *args: object, **kwargs: object) -> None:
+        builds.append(1)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(VictimIndex, "__init__", counting)
+        decision = make_state(nodes, AirfoilPolicy(), run=runs, queue=queue).decide(NOW)
+    assert len(builds) == 1
+    # the priority-1 gang took two nodes; the priority-0 gang found no two nodes of work of
+    # priority 0 only (each node runs one item of each priority), so it waits
+    assert {start.item_id for start in decision.starts} == {"g1"}
+    assert len(decision.preemptions) == 4
 
 
 def test_first_fit_takes_the_node_freed_earliest_in_the_victims_order() -> None:
