@@ -20,6 +20,7 @@ from airfoil.core.resources import ResourceSpec
 from airfoil.scheduler import AirfoilPolicy, Decision, SchedulerState, WorkItem, _airfoil
 from airfoil.scheduler._capacity import demand_of
 from airfoil.scheduler._round import Round
+from airfoil.scheduler._state import RunningEntry
 from airfoil.scheduler._victim_index import VictimIndex
 
 pytestmark = pytest.mark.unit
@@ -75,6 +76,15 @@ demands = st.tuples(
 ).map(lambda d: demand_of(ResourceSpec(cpu=d[0], mem=d[1] * GIB, gpu=d[2])))
 
 
+def _churn(rnd: Round, runs: list[RunningEntry], data: st.DataObject) -> None:
+    """The round preempts or restores some work between searches (the index re-sums)."""
+    for run in data.draw(st.lists(st.sampled_from(runs), max_size=3, unique_by=id)):
+        if run.entry.item.id in rnd.preempted:
+            rnd._restore(run)
+        elif run.entry.item.interruptible:
+            rnd._preempt(run)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state=clusters(), data=st.data())
 def test_first_fit_finds_what_walking_the_victims_finds(
@@ -84,12 +94,7 @@ def test_first_fit_finds_what_walking_the_victims_finds(
     runs = data.draw(st.permutations(sorted(state.running.values(), key=lambda r: r.entry.item.id)))
     index = VictimIndex(runs, state)
     for _ in range(data.draw(st.integers(1, 6))):
-        # the round preempts or restores some work between searches (the index re-sums)
-        for run in data.draw(st.lists(st.sampled_from(runs), max_size=3, unique_by=id)):
-            if run.entry.item.id in rnd.preempted:
-                rnd._restore(run)
-            elif run.entry.item.interruptible:
-                rnd._preempt(run)
+        _churn(rnd, runs, data)
         caps = [
             {n: list(data.draw(demands)) for n in data.draw(st.sets(st.integers(0, 4), max_size=3))}
             for _ in range(data.draw(st.integers(0, 2)))
@@ -114,11 +119,7 @@ def test_a_view_at_most_a_priority_finds_what_walking_its_victims_finds(
     kept = [run for run in runs if run.entry.item.priority <= most]
     view = every.at_most(most, kept)
     for _ in range(data.draw(st.integers(1, 4))):
-        for run in data.draw(st.lists(st.sampled_from(runs), max_size=3, unique_by=id)):
-            if run.entry.item.id in rnd.preempted:
-                rnd._restore(run)
-            elif run.entry.item.interruptible:
-                rnd._preempt(run)
+        _churn(rnd, runs, data)
         demand = data.draw(demands)
         assert view.first_fit(rnd, demand, ()) == rnd._victims_for(demand, kept, (), False)
         assert every.first_fit(rnd, demand, ()) == rnd._victims_for(demand, runs, (), False)
