@@ -58,7 +58,20 @@ def _snapshot(url: str) -> dict[str, Any]:
             }
         with engine.connect() as conn:
             versions = [r[0] for r in conn.execute(sa.text("SELECT * FROM alembic_version"))]
-        return {"tables": tables, "versions": versions}
+            storage = (  # PostgreSQL's table storage parameters (the nodes' fill factor)
+                sorted(
+                    (str(name), list(options or []))
+                    for name, options in conn.execute(
+                        sa.text(
+                            "SELECT relname, reloptions FROM pg_class WHERE relkind = 'r' "
+                            "AND relnamespace = current_schema()::regnamespace"
+                        )
+                    )
+                )
+                if engine.dialect.name == "postgresql"
+                else []
+            )
+        return {"tables": tables, "versions": versions, "storage": storage}
     finally:
         engine.dispose()
 

@@ -23,6 +23,7 @@ from airfoil.core.records import StoreBatch, execution_head
 from airfoil.store._open import open_meta_store
 from airfoil.store.sql import RetryPolicy, SqlMetaStore, _connect
 from airfoil.testing.conformance import make_event, make_execution
+from airfoil.testing.records import make_node
 
 pytestmark = pytest.mark.integration
 
@@ -403,3 +404,55 @@ def test_a_batch_of_task_runs_is_stored_with_its_projects_once_each(
     ]
     assert got[0] == msgspec.structs.replace(run("n1"), project="proj")
     assert store.execution_task_runs("gone") == []
+
+
+def test_events_are_indexed_by_their_primary_key_only(url: str) -> None:
+    """Each trivial task inserts ~4 events: no index but their key (revision 0015 dropped
+    0007's ``(execution_id, cause_id)``, which no query read)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        inspector = sa.inspect(engine)
+        assert inspector.get_indexes("events") == []
+        assert inspector.get_pk_constraint("events")["constrained_columns"] == [
+            "execution_id",
+            "seq",
+        ]
+    finally:
+        engine.dispose()
+
+
+def _pages(url: str) -> dict[str, int]:
+    """Each node row's heap page (the block of its ``ctid``)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT node_id, (ctid::text::point)[0] FROM nodes"))
+            return {str(node_id): int(page) for node_id, page in rows}
+    finally:
+        engine.dispose()
+
+
+def test_a_launched_nodes_first_rewrite_stays_on_its_page(pg_empty_url: str) -> None:
+    """A fan-out's launch writes its nodes side by side; each one's move to ``queued`` (the
+    engine's fenced upsert, ``record`` only) must find room on the page it was written to
+    (a heap-only update: no new index entry, no row moved; revision 0015's fill factor)."""
+    launched = [
+        msgspec.structs.replace(
+            make_node("e1", f"n{i:03d}", "pending"), dynamic_spec=None, error=None, outputs=None
+        )
+        for i in range(101)
+    ]
+    queued = [msgspec.structs.replace(n, phase="queued", queued_at=10.0) for n in launched]
+    store = SqlMetaStore(pg_empty_url)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.acquire_lease("e1", "driver", now=1.0, ttl_s=60.0)
+        store.write(StoreBatch(nodes=launched))
+        before = _pages(pg_empty_url)
+        assert len(before) == 101
+        store.write(StoreBatch(nodes=queued, lease=("e1", "driver")))
+        assert store.get_nodes("e1") == queued
+    finally:
+        store.close()
+    after = _pages(pg_empty_url)
+    assert sorted(n for n, page in after.items() if page != before[n]) == []
