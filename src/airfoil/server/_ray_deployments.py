@@ -158,8 +158,15 @@ class RayDeployments:
             self._error = f"Ray Serve could not be started: {exc}"
             self._retry_at = time.monotonic() + _RETRY_CONNECT_S
 
-    def reconcile(self, d: Deployment, now: float) -> Deployment:
-        """One pass over a Ray deployment; the record as it is now."""
+    def reconcile(
+        self, d: Deployment, now: float, *, holds: Callable[[], None] = lambda: None
+    ) -> Deployment:
+        """One pass over a Ray deployment; the record as it is now.
+
+        ``holds``: renews the pass's lease on ``d``, raising if it was lost; called right
+        before the application is deployed or scaled, so a supervisor that lost the lease
+        (paused past it) never acts on Serve.
+        """
         backend = self._ready_backend()
         if backend is None:
             kept = [m for m in d.members if m.index < d.replicas]
@@ -171,6 +178,7 @@ class RayDeployments:
         app = backend.state(d.project, d.name)
         if app is None or app.target_replicas != d.replicas:
             settings = {**self.settings, "project": d.project}
+            holds()
             backend.apply(
                 d.project,
                 d.name,

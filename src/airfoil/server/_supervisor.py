@@ -30,9 +30,13 @@ Every change is written to the deployment's record, which the API and the consol
 Several servers on one database each run a supervisor; a deployment's processes are run
 by the one holding its lease (claimed atomically in the store, renewed every pass), and
 another takes over, re-adopting the processes, when the holder's lease runs out. The lease
-fences a pass: its record is written only if this supervisor still holds the lease (checked
-in the same write, ``put_deployment(lease=owner)``), and the lease is renewed before each
-process is started or stopped; a pass that ran past its lease and finds the deployment
+fences a pass: its record is written only if this supervisor still holds the lease under the
+epoch the pass claimed (checked in the same write, ``put_deployment(lease=...)``; the epoch
+goes up whenever the holder changes, so a supervisor that lost the deployment and claimed it
+back cannot finish an earlier pass), and it writes only the supervisor's fields, so a user's
+deploy made while the pass ran is kept. The lease is renewed (and its epoch checked) before
+each process is started or stopped and before a Ray Serve application is deployed or
+scaled; a pass that ran past its lease and finds the deployment
 claimed by another server stops acting on it: the processes it started in that pass (never
 recorded) are terminated, the others are left to the new holder to re-adopt.
 Replica processes outlive the server: a new server re-adopts a recorded replica that still
@@ -66,7 +70,7 @@ from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
 from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
-from airfoil.store.deployments import Deployment, Replica
+from airfoil.store.deployments import Deployment, DeploymentLease, Replica
 
 __all__ = ["ServiceEnv", "Supervisor", "backoff_s", "free_port"]
 
@@ -182,6 +186,8 @@ class Supervisor:
         self._procs: dict[_Key, _Process] = {}
         #: The replicas started in the deployment this pass is at (not recorded yet).
         self._started: set[_Key] = set()
+        #: The lease the pass holds on the deployment it is at (its epoch fences the pass).
+        self._lease = DeploymentLease(self.owner, 0)
         #: Recorded replicas whose process lives but has not answered yet: when first asked.
         self._adopting: dict[_Key, float] = {}
         self._lock = threading.Lock()  # one reconcile at a time (thread and API calls)
@@ -242,10 +248,12 @@ class Supervisor:
                     continue
                 at = now or time.time()
                 name = (deployment.project, deployment.name)
-                if not self.store.claim_deployment(*name, self.owner, at, self.lease_ttl_s):
+                lease = self.store.claim_deployment(*name, self.owner, at, self.lease_ttl_s)
+                if lease is None:
                     others.add(name)  # another server runs it
                     continue
                 self._started = set()
+                self._lease = lease
                 try:
                     if deployment.on == "ray":
                         updated = self._reconcile_ray(deployment, at)
@@ -254,9 +262,11 @@ class Supervisor:
                         updated = self._reconcile_one(deployment, at)
                     updated = msgspec.structs.replace(updated, owner=self.owner)
                     if updated != deployment:
-                        # Fenced: refused if another server claimed it while this pass ran.
+                        # Fenced: refused if the deployment was claimed again (by another server,
+                        # or by this one after its lease ran out) while this pass ran. Only
+                        # the supervisor's fields are written: a user's deploy meanwhile stays.
                         self.store.put_deployment(
-                            msgspec.structs.replace(updated, updated_at=at), lease=self.owner
+                            msgspec.structs.replace(updated, updated_at=at), lease=lease
                         )
                 except DeploymentLeaseLost as exc:
                     self._give_up(name, exc)
@@ -296,12 +306,15 @@ class Supervisor:
                 self.admission.release(*name, index)
 
     def _holds(self, d: Deployment, now: float) -> None:
-        """Renew ``d``'s lease before a process of it is started or stopped (or killed).
+        """Renew ``d``'s lease before a process of it is started or stopped (or killed), or
+        its Ray Serve application deployed or scaled.
 
         Raises:
-            DeploymentLeaseLost: another server holds it now (this pass ran past the lease).
+            DeploymentLeaseLost: another server holds it now, or held it since the pass
+                began (a new epoch: this one claimed it back, its pass's view is stale).
         """
-        if not self.store.claim_deployment(d.project, d.name, self.owner, now, self.lease_ttl_s):
+        held = self.store.claim_deployment(d.project, d.name, self.owner, now, self.lease_ttl_s)
+        if held != self._lease:
             raise deployment_lease_lost(d.project, d.name, self.owner)
 
     def _release_unwanted(self, wanted: set[_Key]) -> None:
@@ -355,7 +368,9 @@ class Supervisor:
         if self.ray is None:
             return msgspec.structs.replace(d, message="this server does not run deployments on Ray")
         try:
-            return self.ray.reconcile(d, now)
+            return self.ray.reconcile(d, now, holds=lambda: self._holds(d, time.time()))
+        except DeploymentLeaseLost:
+            raise
         except Exception as exc:  # Ray went away, Serve failed: said on the record, retried
             log.exception("supervising %s/%s on Ray failed", d.project, d.name)
             return msgspec.structs.replace(d, message=f"Ray Serve: {type(exc).__name__}: {exc}")

@@ -8,15 +8,31 @@ is, ``ident``, and the port is the proxy's, shared by all, with the routes under
 The supervisor (:mod:`airfoil.server._deployments`) writes the record whenever any of these
 change, so the API, the console and a restarted server read the same picture. One deployment
 per model name and project (deploying the name again replaces its reference and replica count).
+
+The record has two writers, each owning its fields: the user (``deploy``: the reference,
+replica count, file, backend, resources) and the supervisor holding the deployment's lease
+(:data:`SUPERVISED_FIELDS`: the replicas as they run, the message, the route). A supervisor's
+write (fenced by its :class:`DeploymentLease`) replaces only its own fields of the record as
+stored at that instant, so a user's change made while its pass ran is never lost.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import msgspec
 
 from airfoil.core.resources import ResourceSpec
 
-__all__ = ["DEPLOY_ON", "REPLICA_STATUSES", "Deployment", "Replica"]
+__all__ = [
+    "DEPLOY_ON",
+    "REPLICA_STATUSES",
+    "SUPERVISED_FIELDS",
+    "Deployment",
+    "DeploymentLease",
+    "Replica",
+    "supervised",
+]
 
 #: ``queued`` (waiting for the resources it asks for), ``starting`` (spawned, not answering
 #: yet), ``ready`` (answers /health), ``backoff`` (exited; restarted after a delay),
@@ -69,3 +85,21 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     #: What each replica asks for (CPUs, memory bytes, GPUs); None: nothing asked (a
     #: process replica starts without admission, a Ray replica reserves 1 CPU).
     resources: ResourceSpec | None = None
+
+
+#: The fields of a :class:`Deployment` its supervisor writes (the others are the user's).
+SUPERVISED_FIELDS = ("members", "message", "owner", "route", "updated_at")
+
+
+class DeploymentLease(NamedTuple):
+    """The right to run a deployment's processes, as claimed: its holder and its fencing
+    token. ``epoch`` goes up whenever the holder changes, so a pass that began before its
+    supervisor lost the deployment cannot write even once that supervisor holds it again."""
+
+    owner: str
+    epoch: int
+
+
+def supervised(stored: Deployment, written: Deployment) -> Deployment:
+    """``stored`` with the supervisor's fields of ``written`` (see :data:`SUPERVISED_FIELDS`)."""
+    return msgspec.structs.replace(stored, **{f: getattr(written, f) for f in SUPERVISED_FIELDS})

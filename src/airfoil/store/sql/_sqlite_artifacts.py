@@ -29,7 +29,7 @@ from airfoil.store.artifacts import (
     ArtifactVersion,
     missing_artifact,
 )
-from airfoil.store.deployments import Deployment
+from airfoil.store.deployments import Deployment, DeploymentLease
 from airfoil.store.sql._connect import Connections, SqliteConnector
 from airfoil.store.sql._create import read_revision
 from airfoil.store.sql._revision import HEAD_REVISION
@@ -141,7 +141,9 @@ class SqliteArtifactStore(ArtifactStore):
     def alias_moves(self, project: str, name: str, alias: str | None = None) -> list[AliasMove]:
         return self._store().alias_moves(project, name, alias)
 
-    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
+    def put_deployment(
+        self, deployment: Deployment, *, lease: DeploymentLease | None = None
+    ) -> None:
         self._store().put_deployment(deployment, lease=lease)
 
     def get_deployment(self, project: str, name: str) -> Deployment | None:
@@ -155,7 +157,7 @@ class SqliteArtifactStore(ArtifactStore):
 
     def claim_deployment(
         self, project: str, name: str, owner: str, now: float, ttl_s: float
-    ) -> bool:
+    ) -> DeploymentLease | None:
         return self._store().claim_deployment(project, name, owner, now, ttl_s)
 
     def close(self) -> None:
