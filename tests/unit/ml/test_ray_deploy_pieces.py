@@ -287,3 +287,64 @@ def test_a_ray_replica_no_node_could_hold_is_refused_when_deployed(tmp_path: Pat
         assert store.get_deployment("p", "digits") == d
     finally:
         unreachable.close()
+
+
+def _supervised(tmp_path: Path, store: MemoryArtifactStore, serve: _MemoryServe) -> Supervisor:
+    serve.connect()  # connected already: the pass reaches Serve at once
+    env = ServiceEnv(str(tmp_path), None, str(tmp_path / "b"), str(tmp_path / "logs"))
+    settings = {"home": "h", "database_url": None, "blob_url": "b"}
+    return Supervisor(store, env, ray=RayDeployments(lambda: serve, settings))
+
+
+def test_a_supervisor_that_lost_the_lease_mid_pass_does_not_act_on_serve(
+    tmp_path: Path,
+) -> None:
+    """The pass stalls past its lease (here: while it asks Serve for the application) and
+    another server takes the deployment over: this one must not deploy on Serve."""
+    store = _store(tmp_path)
+
+    class _Stalled(_MemoryServe):
+        def state(self, project: str, name: str) -> _App | None:
+            store.claim_deployment(project, name, "other", time.time() + 60, 30.0)
+            return super().state(project, name)
+
+    serve = _Stalled()
+    supervisor = _supervised(tmp_path, store, serve)
+    try:
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+        supervisor.reconcile()
+        assert serve.applied == []  # the application is the new holder's to deploy
+        found = store.get_deployment("p", "digits")
+        assert found is not None and found.members == [] and found.owner == ""
+    finally:
+        supervisor.close()
+
+
+def test_a_users_scale_during_a_supervisor_pass_is_kept(tmp_path: Path) -> None:
+    """The pass read replicas=1; the user deploys replicas=3 while it runs: the pass's
+    write keeps the user's 3 and the next pass scales Serve to 3."""
+    store = _store(tmp_path)
+
+    class _Busy(_MemoryServe):
+        scaled = False
+
+        def state(self, project: str, name: str) -> _App | None:
+            if not self.scaled:
+                self.scaled = True
+                deploy(store, "p", DeploymentIn(ref="digits:1", on="ray", replicas=3), 2.0)
+            return super().state(project, name)
+
+    serve = _Busy()
+    supervisor = _supervised(tmp_path, store, serve)
+    try:
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+        supervisor.reconcile()
+        found = store.get_deployment("p", "digits")
+        assert found is not None and found.replicas == 3
+        assert [m.ident for m in found.members] == ["r1"]  # what the pass did, recorded
+        supervisor.reconcile()
+        assert [replicas for _, replicas, _ in serve.applied] == [1, 3]
+        found = store.get_deployment("p", "digits")
+        assert found is not None and [m.ident for m in found.members] == ["r1", "r2", "r3"]
+    finally:
+        supervisor.close()
