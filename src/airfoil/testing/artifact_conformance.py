@@ -16,6 +16,7 @@ Invariants checked are those of :mod:`airfoil.store.artifacts`.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -288,16 +289,7 @@ class ArtifactStoreConformance:
     ) -> None:
         """ABA: a's lease lapses, b takes it, a claims it back (same owner id): the write
         of a's pass that began under its first claim is refused, its new claim's is not."""
-        artifact_store.put_deployment(
-            Deployment(
-                project="p",
-                name="digits",
-                ref="digits:1",
-                replicas=1,
-                created_at=1.0,
-                updated_at=1.0,
-            )
-        )
+        artifact_store.put_deployment(_digits(updated_at=1.0))
         first = artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
         assert first == DeploymentLease("a", 1)
         # a renews (even after its lease ran out, nobody else holding it): the same epoch
@@ -306,20 +298,11 @@ class ArtifactStoreConformance:
         assert artifact_store.claim_deployment("p", "digits", "b", 31.0, 10.0) == ("b", 2)
         again = artifact_store.claim_deployment("p", "digits", "a", 42.0, 10.0)
         assert again == DeploymentLease("a", 3)
-        stale = Deployment(
-            project="p",
-            name="digits",
-            ref="digits:1",
-            replicas=1,
-            created_at=1.0,
-            updated_at=43.0,
-            owner="a",
-            members=[Replica(index=0, port=8001, pid=11, status="ready")],
-        )
+        member = Replica(index=0, port=8001, pid=11, status="ready")
+        stale = _digits(updated_at=43.0, owner="a", members=[member])
         with pytest.raises(DeploymentLeaseLost, match="no longer holds it"):
             artifact_store.put_deployment(stale, lease=first)
-        found = artifact_store.get_deployment("p", "digits")
-        assert found is not None and found.members == [] and found.owner == ""
+        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=1.0)
         artifact_store.put_deployment(stale, lease=again)
         assert artifact_store.get_deployment("p", "digits") == stale
 
@@ -327,42 +310,16 @@ class ArtifactStoreConformance:
         self, artifact_store: ArtifactStore
     ) -> None:
         """The pass read replicas=1; the user scaled to 3 while it ran: the pass's write
-        replaces only the supervisor's fields (members, message, owner, route)."""
-        read = Deployment(
-            project="p", name="digits", ref="digits:1", replicas=1, created_at=1.0, updated_at=1.0
-        )
-        artifact_store.put_deployment(read)
+        replaces only the supervisor's fields (members, message, owner, route, drift)."""
+        artifact_store.put_deployment(_digits(updated_at=1.0))
         lease = artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
         assert lease is not None
-        scaled = Deployment(
-            project="p", name="digits", ref="digits:1", replicas=3, created_at=1.0, updated_at=2.0
-        )
-        artifact_store.put_deployment(scaled)  # the user's deploy, unfenced
+        artifact_store.put_deployment(_digits(updated_at=2.0, replicas=3))  # the user's deploy
         member = Replica(index=0, port=8001, pid=11, status="starting")
-        artifact_store.put_deployment(
-            Deployment(
-                project="p",
-                name="digits",
-                ref="digits:1",
-                replicas=1,
-                created_at=1.0,
-                updated_at=3.0,
-                owner="a",
-                members=[member],
-                message="starting",
-            ),
-            lease=lease,
-        )
-        assert artifact_store.get_deployment("p", "digits") == Deployment(
-            project="p",
-            name="digits",
-            ref="digits:1",
-            replicas=3,
-            created_at=1.0,
-            updated_at=3.0,
-            owner="a",
-            members=[member],
-            message="starting",
+        did: dict[str, Any] = {"owner": "a", "members": [member], "message": "starting"}
+        artifact_store.put_deployment(_digits(updated_at=3.0, **did), lease=lease)
+        assert artifact_store.get_deployment("p", "digits") == _digits(
+            updated_at=3.0, replicas=3, **did
         )
 
     def test_racing_claims_grant_one_lease(self, artifact_store: ArtifactStore) -> None:
@@ -388,3 +345,16 @@ class ArtifactStoreConformance:
         for t in threads:
             t.join()
         assert len(won) == 1
+
+
+def _digits(updated_at: float, replicas: int = 1, **fields: Any) -> Deployment:
+    """Deployment ``p/digits`` of ``digits:1``."""
+    return Deployment(
+        project="p",
+        name="digits",
+        ref="digits:1",
+        replicas=replicas,
+        created_at=1.0,
+        updated_at=updated_at,
+        **fields,
+    )
