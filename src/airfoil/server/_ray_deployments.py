@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import msgspec
 
 from airfoil.core.resources import ResourceSpec
+from airfoil.server._drift import running_sources, served_drift
 from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["AppView", "RayDeployments", "ServeBackend", "ServeReplicaView"]
@@ -195,8 +196,13 @@ class RayDeployments:
         if app is not None and app.status in _FAILED:
             message = f"Ray Serve: {app.status}: {app.message}".strip()
         members = _match(d, live, backend.port, now)
+        drift = served_drift(d.drift, _published(live), running_sources(members))
         return msgspec.structs.replace(
-            d, members=members, route=backend.route(d.project, d.name), message=message
+            d,
+            members=members,
+            route=backend.route(d.project, d.name),
+            message=message,
+            drift=drift,
         )
 
     def stop(self, d: Deployment) -> None:
@@ -207,15 +213,13 @@ class RayDeployments:
 
     def drift_reports(self, d: Deployment) -> list[dict[str, Any]]:
         """The drift reports its ready replicas published."""
+        return list(self.drift_by_replica(d).values())
+
+    def drift_by_replica(self, d: Deployment) -> dict[str, dict[str, Any]]:
+        """The drift reports its ready replicas published, by Serve replica id."""
         backend = self._ready_backend()
         app = backend.state(d.project, d.name) if backend is not None else None
-        if app is None:
-            return []
-        return [
-            r.report["drift"]
-            for r in app.replicas
-            if r.state == "RUNNING" and r.report is not None and "drift" in r.report
-        ]
+        return _published(app.replicas) if app is not None else {}
 
     def close(self) -> None:
         with self._lock:
@@ -225,6 +229,14 @@ class RayDeployments:
             connecting.join(timeout=60)
         if backend is not None:
             backend.close()
+
+
+def _published(replicas: Sequence[ServeReplicaView]) -> dict[str, dict[str, Any]]:
+    return {
+        r.replica_id: r.report["drift"]
+        for r in replicas
+        if r.state == "RUNNING" and r.report is not None and "drift" in r.report
+    }
 
 
 _LIVE = ("STARTING", "UPDATING", "RECOVERING", "RUNNING", "PENDING_MIGRATION")

@@ -26,7 +26,10 @@ A deployment recorded ``on="ray"`` is a Ray Serve application instead, kept by
 :class:`~airfoil.server._ray_deployments.RayDeployments` in the same pass and under the same
 lease (no process of it is started or signalled here).
 
-Every change is written to the deployment's record, which the API and the console read.
+Every change is written to the deployment's record, which the API and the console read,
+including what each ready replica reports of the rows it served (its ``/drift``, read at most
+every second; see :mod:`airfoil.server._drift`), so the drift of a deployment keeps the rows
+served before a replica or the server restarted.
 Several servers on one database each run a supervisor; a deployment's processes are run
 by the one holding its lease (claimed atomically in the store, renewed every pass), and
 another takes over, re-adopting the processes, when the holder's lease runs out. The lease
@@ -60,12 +63,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import msgspec
 
 from airfoil.core.errors import ConfigError
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
+from airfoil.server._drift import running_sources, served_drift, source_of
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
 from airfoil.server._zygotes import Zygote, ZygoteError
@@ -82,6 +87,8 @@ _STABLE_S = 60.0  # a replica that ran this long restarts from the first backoff
 #: An adopted replica that stops answering this long is restarted, and a recorded one whose
 #: process lives is asked this long before it is given up.
 _ADOPT_GRACE_S = 5.0
+#: How often a ready replica's drift statistics are copied to its deployment's record.
+_DRIFT_EVERY_S = 1.0
 
 
 def backoff_s(restarts: int) -> float:
@@ -190,6 +197,8 @@ class Supervisor:
         self._lease = DeploymentLease(self.owner, 0)
         #: Recorded replicas whose process lives but has not answered yet: when first asked.
         self._adopting: dict[_Key, float] = {}
+        #: When each replica's drift was last read (monotonic).
+        self._drift_at: dict[_Key, float] = {}
         self._lock = threading.Lock()  # one reconcile at a time (thread and API calls)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -277,6 +286,7 @@ class Supervisor:
             self._started = set()
             self._ray_held &= {(d.project, d.name) for d in deployments}
             self._adopting = {k: t for k, t in self._adopting.items() if k in wanted}
+            self._drift_at = {k: t for k, t in self._drift_at.items() if k in wanted}
             self._release_unwanted(wanted)
             for zygote_key in [k for k in self._zygotes if k not in {w[:2] for w in wanted}]:
                 self._close_zygote(zygote_key)
@@ -402,7 +412,30 @@ class Supervisor:
                 f"{describe_resources(d.resources)} (airfoil queue shows what holds them)"
             )
         message = "; ".join(messages)
-        return msgspec.structs.replace(d, members=out, message=message)
+        live = {}
+        for r in out:
+            report = self._drift_of(d, r)
+            if report is not None:
+                live[source_of(r)] = report
+        drift = served_drift(d.drift, live, running_sources(out))
+        return msgspec.structs.replace(d, members=out, message=message, drift=drift)
+
+    def _drift_of(self, d: Deployment, r: Replica) -> dict[str, Any] | None:
+        """What a ready replica reports of the rows it served (asked at most every
+        ``_DRIFT_EVERY_S``: its record is written only when they changed), or None."""
+        key = (d.project, d.name, r.index)
+        if r.status != "ready" or key not in self._procs:
+            return None
+        at = time.monotonic()
+        if at - self._drift_at.get(key, -_DRIFT_EVERY_S) < _DRIFT_EVERY_S:
+            return None
+        self._drift_at[key] = at
+        try:
+            got = self._http.get(f"http://127.0.0.1:{r.port}/drift")
+            body = got.json() if got.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        return body if isinstance(body, dict) else None
 
     def _reconcile_replica(self, d: Deployment, r: Replica, now: float) -> Replica:
         key = (d.project, d.name, r.index)

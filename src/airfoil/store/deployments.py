@@ -18,7 +18,7 @@ stored at that instant, so a user's change made while its pass ran is never lost
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -31,6 +31,7 @@ __all__ = [
     "Deployment",
     "DeploymentLease",
     "Replica",
+    "ServedDrift",
     "supervised",
 ]
 
@@ -63,6 +64,19 @@ class Replica(msgspec.Struct, frozen=True, kw_only=True):
     cpus: list[int] = msgspec.field(default_factory=list)
 
 
+class ServedDrift(msgspec.Struct, frozen=True, kw_only=True):
+    """The drift statistics of the rows a deployment's replicas served, as last read.
+
+    ``source`` is the replica process that served them (``INDEX:PID``; on Ray the Serve
+    replica's id), or ``""`` for the rows of ended processes of that version, pooled.
+    ``report`` is a replica's ``/drift`` body without its version (``rows``, ``features``).
+    """
+
+    source: str
+    version: int
+    report: dict[str, Any]
+
+
 class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     """A supervised model service: ``status`` is ``running`` or ``stopped``."""
 
@@ -85,10 +99,13 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     #: What each replica asks for (CPUs, memory bytes, GPUs); None: nothing asked (a
     #: process replica starts without admission, a Ray replica reserves 1 CPU).
     resources: ResourceSpec | None = None
+    #: What its replicas served, kept so that a restarted replica or server loses none of
+    #: it (see :mod:`airfoil.server._drift`).
+    drift: list[ServedDrift] = msgspec.field(default_factory=list)
 
 
 #: The fields of a :class:`Deployment` its supervisor writes (the others are the user's).
-SUPERVISED_FIELDS = ("members", "message", "owner", "route", "updated_at")
+SUPERVISED_FIELDS = ("members", "message", "owner", "route", "updated_at", "drift")
 
 
 class DeploymentLease(NamedTuple):

@@ -5,6 +5,7 @@ server without Ray, and a missing Ray Serve are typed errors naming the fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -348,3 +349,44 @@ def test_a_users_scale_during_a_supervisor_pass_is_kept(tmp_path: Path) -> None:
         assert found is not None and [m.ident for m in found.members] == ["r1", "r2", "r3"]
     finally:
         supervisor.close()
+
+
+def test_a_ray_deployments_drift_outlives_a_replica_and_a_server_restart(tmp_path: Path) -> None:
+    """Drift read only what live Serve replicas published: after a replica was replaced it
+    lost that replica's rows, and after a server restart (Ray still connecting) it said 0 rows
+    by 0 replicas. The rows kept on the record count."""
+    from airfoil.ml._serve import DriftTracker
+    from airfoil.server._deployments import drift
+
+    tracker = DriftTracker(["a"], {"a": (0.0, 1.0, 0.0)})
+    tracker.add([{"a": 2.0}, {"a": 4.0}])
+    published = {"version": 1, "drift": {"version": 1, **tracker.report()}}
+    store = _store(tmp_path)
+    serve = _MemoryServe()
+    supervisor = _supervised(tmp_path, store, serve)
+    try:
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+        supervisor.reconcile()
+        app = serve.apps["p/digits"]
+        app.replicas = [dataclasses.replace(app.replicas[0], report=published)]
+        supervisor.reconcile()  # the published rows are copied to the record
+        assert drift(_ray_record(store), supervisor.ray).rows == 2
+        app.replicas = [_Replica("r9", pid=1009, report={"version": 1})]  # Serve replaced it
+        supervisor.reconcile()
+        replaced = drift(_ray_record(store), supervisor.ray)
+        assert (replaced.rows, replaced.version) == (2, 1)
+        assert replaced.features["a"]["serving"]["mean"] == pytest.approx(3.0)
+    finally:
+        supervisor.close()
+    restarted = RayDeployments(_MemoryServe, {"home": "h", "database_url": None, "blob_url": "b"})
+    try:  # a new server: its Ray backend is not connected yet
+        after = drift(_ray_record(store), restarted)
+        assert (after.rows, after.version) == (2, 1)
+    finally:
+        restarted.close()
+
+
+def _ray_record(store: MemoryArtifactStore) -> Deployment:
+    found = store.get_deployment("p", "digits")
+    assert found is not None
+    return found
