@@ -164,14 +164,13 @@ def deploy(
         updated_at=now,
         on=on,
         resources=resources,
-        # Deployed again: the running replicas stay (a new replica count scales them).
-        members=old.members if old is not None else [],
-        drift=old.drift if old is not None else [],
     )
     if check is not None:
         check(deployment)  # before it is recorded: a replica that could never start is refused
-    store.put_deployment(deployment)
-    return deployment
+    # Deployed again: the running replicas stay (a new replica count scales them), and so
+    # does whatever the supervisor recorded of them meanwhile (only the user's fields).
+    store.put_deployment(deployment, spec_only=True)
+    return store.get_deployment(project, name) or deployment
 
 
 def pooled_drift(name: str, reports: list[dict[str, Any]]) -> DeploymentDrift:

@@ -241,9 +241,17 @@ class ArtifactStore(abc.ABC):
 
     @abc.abstractmethod
     def put_deployment(
-        self, deployment: Deployment, *, lease: DeploymentLease | None = None
+        self,
+        deployment: Deployment,
+        *,
+        lease: DeploymentLease | None = None,
+        spec_only: bool = False,
     ) -> None:
         """Insert or replace the deployment of ``(project, name)`` (a user's write).
+
+        ``spec_only``: a user's deploy of a deployment that may be recorded: of a recorded
+        one only the user's fields are replaced (see :func:`~airfoil.store.deployments.
+        specified`), in one atomic write, so what its supervisor recorded meanwhile stays.
 
         ``lease``: a supervisor's pass writing what it did, fenced by the lease it claimed:
         written only if that lease is still the deployment's, under the same epoch (checked

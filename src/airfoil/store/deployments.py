@@ -13,7 +13,9 @@ The record has two writers, each owning its fields: the user (``deploy``: the re
 replica count, file, backend, resources) and the supervisor holding the deployment's lease
 (:data:`SUPERVISED_FIELDS`: the replicas as they run, the message, the route). A supervisor's
 write (fenced by its :class:`DeploymentLease`) replaces only its own fields of the record as
-stored at that instant, so a user's change made while its pass ran is never lost.
+stored at that instant, so a user's change made while its pass ran is never lost; a user's
+deploy of a recorded deployment (``spec_only``) replaces only the user's fields, so the
+replicas a pass recorded meanwhile (their processes) are never lost either.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "DeploymentLease",
     "Replica",
     "ServedDrift",
+    "specified",
     "supervised",
 ]
 
@@ -120,3 +123,10 @@ class DeploymentLease(NamedTuple):
 def supervised(stored: Deployment, written: Deployment) -> Deployment:
     """``stored`` with the supervisor's fields of ``written`` (see :data:`SUPERVISED_FIELDS`)."""
     return msgspec.structs.replace(stored, **{f: getattr(written, f) for f in SUPERVISED_FIELDS})
+
+
+def specified(stored: Deployment, written: Deployment) -> Deployment:
+    """``written`` (a user's deploy) with the supervisor's fields of ``stored``, but its own
+    ``updated_at``."""
+    kept = {f: getattr(stored, f) for f in SUPERVISED_FIELDS if f != "updated_at"}
+    return msgspec.structs.replace(written, **kept)

@@ -21,7 +21,7 @@ from airfoil.store.artifacts import (
     missing_artifact,
     plan_move,
 )
-from airfoil.store.deployments import Deployment, DeploymentLease, supervised
+from airfoil.store.deployments import Deployment, DeploymentLease, specified, supervised
 
 __all__ = ["MemoryArtifactStore"]
 
@@ -127,10 +127,17 @@ class MemoryArtifactStore(ArtifactStore):
         return [m for m in moves if alias is None or m.alias == alias]
 
     def put_deployment(
-        self, deployment: Deployment, *, lease: DeploymentLease | None = None
+        self,
+        deployment: Deployment,
+        *,
+        lease: DeploymentLease | None = None,
+        spec_only: bool = False,
     ) -> None:
         key = (deployment.project, deployment.name)
         with self._lock:
+            if spec_only and key in self._deployments:
+                stored = _DEPLOYMENT.decode(self._deployments[key])
+                deployment = specified(stored, deployment)
             if lease is not None:
                 holder, _, epoch = self._leases.get(key, ("", 0.0, 0))
                 if key not in self._deployments or (holder, epoch) != lease:

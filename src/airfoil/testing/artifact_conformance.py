@@ -322,6 +322,25 @@ class ArtifactStoreConformance:
             updated_at=3.0, replicas=3, **did
         )
 
+    def test_a_users_deploy_keeps_what_the_supervisor_recorded_meanwhile(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        """The user's deploy read no replicas; a pass recorded one (its process) before the
+        deploy was written: a ``spec_only`` write replaces only the user's fields."""
+        artifact_store.put_deployment(_digits(updated_at=1.0), spec_only=True)  # inserted
+        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=1.0)
+        lease = artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        assert lease is not None
+        member = Replica(index=0, port=8001, pid=11, status="starting")
+        did: dict[str, Any] = {"owner": "a", "members": [member], "message": "starting"}
+        artifact_store.put_deployment(_digits(updated_at=2.0, **did), lease=lease)
+        artifact_store.put_deployment(_digits(updated_at=3.0, replicas=3), spec_only=True)
+        assert artifact_store.get_deployment("p", "digits") == _digits(
+            updated_at=3.0, replicas=3, **did
+        )
+        artifact_store.put_deployment(_digits(updated_at=4.0))  # a whole write replaces all
+        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=4.0)
+
     def test_racing_claims_grant_one_lease(self, artifact_store: ArtifactStore) -> None:
         artifact_store.put_deployment(
             Deployment(

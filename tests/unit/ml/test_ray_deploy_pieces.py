@@ -390,3 +390,27 @@ def _ray_record(store: MemoryArtifactStore) -> Deployment:
     found = store.get_deployment("p", "digits")
     assert found is not None
     return found
+
+
+def test_a_users_deploy_keeps_the_replicas_a_pass_recorded_meanwhile(tmp_path: Path) -> None:
+    """deploy() read the record, then a supervisor's pass recorded a replica's process
+    before deploy() wrote: the write must not put the replicas it read back (their pids
+    lost, a restarted server could not re-adopt them)."""
+    from airfoil.store.deployments import Replica
+
+    store = _store(tmp_path)
+    deploy(store, "p", DeploymentIn(ref="digits:1"), 1.0)
+    lease = store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+    assert lease is not None
+    started = Replica(index=0, port=8001, pid=4242, status="starting")
+
+    def a_pass_meanwhile(d: Deployment) -> None:  # deploy() read the record before this
+        found = store.get_deployment("p", "digits")
+        assert found is not None
+        recorded = msgspec.structs.replace(found, members=[started], owner="a")
+        store.put_deployment(recorded, lease=lease)
+
+    out = deploy(store, "p", DeploymentIn(ref="digits:1", replicas=2), 2.0, check=a_pass_meanwhile)
+    found = store.get_deployment("p", "digits")
+    assert found is not None and found == out
+    assert (found.replicas, found.members, found.owner) == (2, [started], "a")

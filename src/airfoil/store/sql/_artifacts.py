@@ -30,7 +30,7 @@ from airfoil.store.artifacts import (
     missing_artifact,
     plan_move,
 )
-from airfoil.store.deployments import Deployment, DeploymentLease, supervised
+from airfoil.store.deployments import Deployment, DeploymentLease, specified, supervised
 from airfoil.store.sql._guard import at_head, guarded_connection, masked_url, store_engine
 from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._server_tables import (
@@ -272,7 +272,11 @@ class SqlArtifactStore(ArtifactStore):
         return [_MOVE.decode(r[0]) for r in rows]
 
     def put_deployment(
-        self, deployment: Deployment, *, lease: DeploymentLease | None = None
+        self,
+        deployment: Deployment,
+        *,
+        lease: DeploymentLease | None = None,
+        spec_only: bool = False,
     ) -> None:
         t = deployments.c
         row = {"updated_at": deployment.updated_at, "record": encode_json(deployment).decode()}
@@ -293,6 +297,11 @@ class SqlArtifactStore(ArtifactStore):
 
         def body(conn: sa.Connection) -> None:
             where = (t.project == deployment.project) & (t.name == deployment.name)
+            if spec_only:  # read and write in one transaction, as the fenced write does
+                found = conn.execute(sa.select(t.record).where(where).with_for_update()).scalar()
+                if found is not None:
+                    merged = specified(_DEPLOYMENT.decode(found), deployment)
+                    row["record"] = encode_json(merged).decode()
             if conn.execute(deployments.update().where(where).values(**row)).rowcount == 0:
                 conn.execute(
                     deployments.insert().values(

@@ -142,9 +142,13 @@ class SqliteArtifactStore(ArtifactStore):
         return self._store().alias_moves(project, name, alias)
 
     def put_deployment(
-        self, deployment: Deployment, *, lease: DeploymentLease | None = None
+        self,
+        deployment: Deployment,
+        *,
+        lease: DeploymentLease | None = None,
+        spec_only: bool = False,
     ) -> None:
-        self._store().put_deployment(deployment, lease=lease)
+        self._store().put_deployment(deployment, lease=lease, spec_only=spec_only)
 
     def get_deployment(self, project: str, name: str) -> Deployment | None:
         return self._store().get_deployment(project, name)
