@@ -23,6 +23,8 @@ import httpx
 import pytest
 from _deployments import alive, ready_in_api, until
 
+from airfoil.store.sql import SqlArtifactStore
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -271,6 +273,26 @@ def test_console_shows_the_deployment_and_its_drift(
         page.locator("button[name='refresh-drift']").click()
         page.wait_for_selector(".drift-summary:has-text('4 rows served')")
         shot(page, "40-model-deployment-drift")
+
+        # The replica restarts (SIGKILL) once the server recorded its rows: the API's drift
+        # still counts the 4 rows it served (it said 0 when read from live counters only).
+        store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+        try:
+            until("the rows on the record", lambda: _recorded_rows(store) == 4, timeout=30)
+        finally:
+            store.close()
+        os.kill(pid, signal.SIGKILL)
+        back = until(
+            "the replica back",
+            lambda: (x := _ready(srv, 1)()) and x["members"][0]["restarts"] == 1 and x,
+        )
+        pid = back["members"][0]["pid"]
+        api = httpx.get(
+            f"{srv.url}/api/v1/projects/default/deployments/blobs/drift", timeout=10
+        ).json()
+        assert (api["rows"], api["replicas"], api["version"]) == (4, 1, 1)
+        page.locator("button[name='refresh-drift']").click()
+        page.wait_for_selector(".drift-summary:has-text('4 rows served by 1 replica')")
         stopped = srv.cli("deploy", "stop", "blobs", "--server", srv.url)
         assert stopped.returncode == 0, stopped.stderr
         page.reload()
@@ -279,3 +301,8 @@ def test_console_shows_the_deployment_and_its_drift(
         if pid is not None and alive(pid):
             os.kill(pid, signal.SIGKILL)
         srv.stop()
+
+
+def _recorded_rows(store: SqlArtifactStore) -> int:
+    found = store.get_deployment("default", "blobs")
+    return sum(int(e.report["rows"]) for e in found.drift) if found is not None else 0

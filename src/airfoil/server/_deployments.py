@@ -10,7 +10,6 @@ the server that drives executions; these routes write and read the records it ke
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import time
@@ -24,6 +23,7 @@ from fastapi import APIRouter, Path, Request
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.resources import ResourceSpec, parse_memory
 from airfoil.server._artifacts import Runner, Store, Viewer, _Project
+from airfoil.server._drift import pool_reports, running_sources, served_drift, source_of
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._supervisor import Supervisor
 from airfoil.store.artifacts import ArtifactStore, check_artifact_name
@@ -164,59 +164,58 @@ def deploy(
         updated_at=now,
         on=on,
         resources=resources,
-        # Deployed again: the running replicas stay (a new replica count scales them).
-        members=old.members if old is not None else [],
     )
     if check is not None:
         check(deployment)  # before it is recorded: a replica that could never start is refused
-    store.put_deployment(deployment)
-    return deployment
+    # Deployed again: the running replicas stay (a new replica count scales them), and so
+    # does whatever the supervisor recorded of them meanwhile (only the user's fields).
+    store.put_deployment(deployment, spec_only=True)
+    return store.get_deployment(project, name) or deployment
 
 
 def pooled_drift(name: str, reports: list[dict[str, Any]]) -> DeploymentDrift:
     """The drift reports of several replicas serving one version, pooled exactly (counts,
     means and variances combined, not averaged)."""
-    rows = sum(int(r.get("rows", 0)) for r in reports)
-    features: dict[str, Any] = {}
-    names = list(reports[0]["features"]) if reports else []
-    for feature in names:
-        parts = [(int(r.get("rows", 0)), r["features"][feature]) for r in reports]
-        training = parts[0][1]["training"]
-        seen = [(n * (1 - p["serving"]["missing_rate"]), p["serving"]) for n, p in parts]
-        total = sum(k for k, _ in seen)
-        mean = sum(k * s["mean"] for k, s in seen) / total if total else 0.0
-        second = sum(k * (s["std"] ** 2 + s["mean"] ** 2) for k, s in seen) / total if total else 0
-        std = math.sqrt(max(second - mean * mean, 0.0))
-        missing = sum(n * p["serving"]["missing_rate"] for n, p in parts) / rows if rows else 0
-        t_std = training["std"]
-        shift = abs(mean - training["mean"]) / t_std if t_std > 0 and total else 0.0
-        features[feature] = {
-            "training": training,
-            "serving": {"mean": mean, "std": std, "missing_rate": missing},
-            "mean_shift_in_std": shift,
-        }
+    pooled = pool_reports(reports)
     version = reports[0].get("version") if reports else None
     return DeploymentDrift(
-        name=name, version=version, rows=rows, replicas=len(reports), features=features
+        name=name,
+        version=version,
+        rows=pooled["rows"],
+        replicas=len(reports),
+        features=pooled["features"],
     )
 
 
 def drift(deployment: Deployment, ray: RayDeployments | None = None) -> DeploymentDrift:
-    """Ask each ready replica for its ``/drift`` (on Ray: what each published) and pool those
-    serving the newest version."""
-    reports = []
+    """The drift of the rows a deployment served of the version it serves (else the newest
+    it served): what its ready replicas report now (on Ray: what each published) over what
+    its record kept, so rows served before a replica or the server restarted still count.
+    ``replicas``: the replica processes whose rows are in it."""
     if deployment.on == "ray":
-        reports = ray.drift_reports(deployment) if ray is not None else []
+        live = ray.drift_by_replica(deployment) if ray is not None else {}
     else:
-        reports = _process_drift(deployment)
-    if reports:
-        newest = max(int(r.get("version", 0)) for r in reports)
-        reports = [r for r in reports if r.get("version") == newest]
-    return pooled_drift(deployment.name, reports)
+        live = _process_drift(deployment)
+    entries = served_drift(deployment.drift, live, running_sources(deployment.members))
+    serving = {m.version for m in deployment.members if m.status == "ready" and m.version}
+    versions = serving or {e.version for e in entries}
+    if not versions:
+        return pooled_drift(deployment.name, [])
+    version = max(versions)
+    chosen = [e for e in entries if e.version == version]
+    pooled = pool_reports([e.report for e in chosen])
+    return DeploymentDrift(
+        name=deployment.name,
+        version=version,
+        rows=pooled["rows"],
+        replicas=sum(1 for e in chosen if e.source),
+        features=pooled["features"],
+    )
 
 
-def _process_drift(deployment: Deployment) -> list[dict[str, Any]]:
-    reports = []
+def _process_drift(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """What each ready replica reports now, by source."""
+    reports = {}
     with httpx.Client(timeout=2.0) as client:
         for r in deployment.members:
             if r.status != "ready":
@@ -226,7 +225,7 @@ def _process_drift(deployment: Deployment) -> list[dict[str, Any]]:
             except httpx.HTTPError:
                 continue
             if got.status_code == 200:
-                reports.append(got.json())
+                reports[source_of(r)] = got.json()
     return reports
 
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import msgspec
 
 from airfoil.core.resources import ResourceSpec
+from airfoil.server._drift import running_sources, served_drift
 from airfoil.store.deployments import Deployment, Replica
 
 __all__ = ["AppView", "RayDeployments", "ServeBackend", "ServeReplicaView"]
@@ -158,8 +159,15 @@ class RayDeployments:
             self._error = f"Ray Serve could not be started: {exc}"
             self._retry_at = time.monotonic() + _RETRY_CONNECT_S
 
-    def reconcile(self, d: Deployment, now: float) -> Deployment:
-        """One pass over a Ray deployment; the record as it is now."""
+    def reconcile(
+        self, d: Deployment, now: float, *, holds: Callable[[], None] = lambda: None
+    ) -> Deployment:
+        """One pass over a Ray deployment; the record as it is now.
+
+        ``holds``: renews the pass's lease on ``d``, raising if it was lost; called right
+        before the application is deployed or scaled, so a supervisor that lost the lease
+        (paused past it) never acts on Serve.
+        """
         backend = self._ready_backend()
         if backend is None:
             kept = [m for m in d.members if m.index < d.replicas]
@@ -171,6 +179,7 @@ class RayDeployments:
         app = backend.state(d.project, d.name)
         if app is None or app.target_replicas != d.replicas:
             settings = {**self.settings, "project": d.project}
+            holds()
             backend.apply(
                 d.project,
                 d.name,
@@ -187,8 +196,13 @@ class RayDeployments:
         if app is not None and app.status in _FAILED:
             message = f"Ray Serve: {app.status}: {app.message}".strip()
         members = _match(d, live, backend.port, now)
+        drift = served_drift(d.drift, _published(live), running_sources(members))
         return msgspec.structs.replace(
-            d, members=members, route=backend.route(d.project, d.name), message=message
+            d,
+            members=members,
+            route=backend.route(d.project, d.name),
+            message=message,
+            drift=drift,
         )
 
     def stop(self, d: Deployment) -> None:
@@ -199,15 +213,13 @@ class RayDeployments:
 
     def drift_reports(self, d: Deployment) -> list[dict[str, Any]]:
         """The drift reports its ready replicas published."""
+        return list(self.drift_by_replica(d).values())
+
+    def drift_by_replica(self, d: Deployment) -> dict[str, dict[str, Any]]:
+        """The drift reports its ready replicas published, by Serve replica id."""
         backend = self._ready_backend()
         app = backend.state(d.project, d.name) if backend is not None else None
-        if app is None:
-            return []
-        return [
-            r.report["drift"]
-            for r in app.replicas
-            if r.state == "RUNNING" and r.report is not None and "drift" in r.report
-        ]
+        return _published(app.replicas) if app is not None else {}
 
     def close(self) -> None:
         with self._lock:
@@ -217,6 +229,14 @@ class RayDeployments:
             connecting.join(timeout=60)
         if backend is not None:
             backend.close()
+
+
+def _published(replicas: Sequence[ServeReplicaView]) -> dict[str, dict[str, Any]]:
+    return {
+        r.replica_id: r.report["drift"]
+        for r in replicas
+        if r.state == "RUNNING" and r.report is not None and "drift" in r.report
+    }
 
 
 _LIVE = ("STARTING", "UPDATING", "RECOVERING", "RUNNING", "PENDING_MIGRATION")

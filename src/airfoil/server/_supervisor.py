@@ -26,13 +26,20 @@ A deployment recorded ``on="ray"`` is a Ray Serve application instead, kept by
 :class:`~airfoil.server._ray_deployments.RayDeployments` in the same pass and under the same
 lease (no process of it is started or signalled here).
 
-Every change is written to the deployment's record, which the API and the console read.
+Every change is written to the deployment's record, which the API and the console read,
+including what each ready replica reports of the rows it served (its ``/drift``, read at most
+every second; see :mod:`airfoil.server._drift`), so the drift of a deployment keeps the rows
+served before a replica or the server restarted.
 Several servers on one database each run a supervisor; a deployment's processes are run
 by the one holding its lease (claimed atomically in the store, renewed every pass), and
 another takes over, re-adopting the processes, when the holder's lease runs out. The lease
-fences a pass: its record is written only if this supervisor still holds the lease (checked
-in the same write, ``put_deployment(lease=owner)``), and the lease is renewed before each
-process is started or stopped; a pass that ran past its lease and finds the deployment
+fences a pass: its record is written only if this supervisor still holds the lease under the
+epoch the pass claimed (checked in the same write, ``put_deployment(lease=...)``; the epoch
+goes up whenever the holder changes, so a supervisor that lost the deployment and claimed it
+back cannot finish an earlier pass), and it writes only the supervisor's fields, so a user's
+deploy made while the pass ran is kept. The lease is renewed (and its epoch checked) before
+each process is started or stopped and before a Ray Serve application is deployed or
+scaled; a pass that ran past its lease and finds the deployment
 claimed by another server stops acting on it: the processes it started in that pass (never
 recorded) are terminated, the others are left to the new holder to re-adopt.
 Replica processes outlive the server: a new server re-adopts a recorded replica that still
@@ -56,17 +63,19 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import msgspec
 
 from airfoil.core.errors import ConfigError
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
+from airfoil.server._drift import running_sources, served_drift, source_of
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
 from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
-from airfoil.store.deployments import Deployment, Replica
+from airfoil.store.deployments import Deployment, DeploymentLease, Replica
 
 __all__ = ["ServiceEnv", "Supervisor", "backoff_s", "free_port"]
 
@@ -78,6 +87,8 @@ _STABLE_S = 60.0  # a replica that ran this long restarts from the first backoff
 #: An adopted replica that stops answering this long is restarted, and a recorded one whose
 #: process lives is asked this long before it is given up.
 _ADOPT_GRACE_S = 5.0
+#: How often a ready replica's drift statistics are copied to its deployment's record.
+_DRIFT_EVERY_S = 1.0
 
 
 def backoff_s(restarts: int) -> float:
@@ -182,8 +193,12 @@ class Supervisor:
         self._procs: dict[_Key, _Process] = {}
         #: The replicas started in the deployment this pass is at (not recorded yet).
         self._started: set[_Key] = set()
+        #: The lease the pass holds on the deployment it is at (its epoch fences the pass).
+        self._lease = DeploymentLease(self.owner, 0)
         #: Recorded replicas whose process lives but has not answered yet: when first asked.
         self._adopting: dict[_Key, float] = {}
+        #: When each replica's drift was last read (monotonic).
+        self._drift_at: dict[_Key, float] = {}
         self._lock = threading.Lock()  # one reconcile at a time (thread and API calls)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -242,10 +257,12 @@ class Supervisor:
                     continue
                 at = now or time.time()
                 name = (deployment.project, deployment.name)
-                if not self.store.claim_deployment(*name, self.owner, at, self.lease_ttl_s):
+                lease = self.store.claim_deployment(*name, self.owner, at, self.lease_ttl_s)
+                if lease is None:
                     others.add(name)  # another server runs it
                     continue
                 self._started = set()
+                self._lease = lease
                 try:
                     if deployment.on == "ray":
                         updated = self._reconcile_ray(deployment, at)
@@ -254,9 +271,11 @@ class Supervisor:
                         updated = self._reconcile_one(deployment, at)
                     updated = msgspec.structs.replace(updated, owner=self.owner)
                     if updated != deployment:
-                        # Fenced: refused if another server claimed it while this pass ran.
+                        # Fenced: refused if the deployment was claimed again (by another server,
+                        # or by this one after its lease ran out) while this pass ran. Only
+                        # the supervisor's fields are written: a user's deploy meanwhile stays.
                         self.store.put_deployment(
-                            msgspec.structs.replace(updated, updated_at=at), lease=self.owner
+                            msgspec.structs.replace(updated, updated_at=at), lease=lease
                         )
                 except DeploymentLeaseLost as exc:
                     self._give_up(name, exc)
@@ -267,6 +286,7 @@ class Supervisor:
             self._started = set()
             self._ray_held &= {(d.project, d.name) for d in deployments}
             self._adopting = {k: t for k, t in self._adopting.items() if k in wanted}
+            self._drift_at = {k: t for k, t in self._drift_at.items() if k in wanted}
             self._release_unwanted(wanted)
             for zygote_key in [k for k in self._zygotes if k not in {w[:2] for w in wanted}]:
                 self._close_zygote(zygote_key)
@@ -296,12 +316,15 @@ class Supervisor:
                 self.admission.release(*name, index)
 
     def _holds(self, d: Deployment, now: float) -> None:
-        """Renew ``d``'s lease before a process of it is started or stopped (or killed).
+        """Renew ``d``'s lease before a process of it is started or stopped (or killed), or
+        its Ray Serve application deployed or scaled.
 
         Raises:
-            DeploymentLeaseLost: another server holds it now (this pass ran past the lease).
+            DeploymentLeaseLost: another server holds it now, or held it since the pass
+                began (a new epoch: this one claimed it back, its pass's view is stale).
         """
-        if not self.store.claim_deployment(d.project, d.name, self.owner, now, self.lease_ttl_s):
+        held = self.store.claim_deployment(d.project, d.name, self.owner, now, self.lease_ttl_s)
+        if held != self._lease:
             raise deployment_lease_lost(d.project, d.name, self.owner)
 
     def _release_unwanted(self, wanted: set[_Key]) -> None:
@@ -355,7 +378,9 @@ class Supervisor:
         if self.ray is None:
             return msgspec.structs.replace(d, message="this server does not run deployments on Ray")
         try:
-            return self.ray.reconcile(d, now)
+            return self.ray.reconcile(d, now, holds=lambda: self._holds(d, time.time()))
+        except DeploymentLeaseLost:
+            raise
         except Exception as exc:  # Ray went away, Serve failed: said on the record, retried
             log.exception("supervising %s/%s on Ray failed", d.project, d.name)
             return msgspec.structs.replace(d, message=f"Ray Serve: {type(exc).__name__}: {exc}")
@@ -387,7 +412,30 @@ class Supervisor:
                 f"{describe_resources(d.resources)} (airfoil queue shows what holds them)"
             )
         message = "; ".join(messages)
-        return msgspec.structs.replace(d, members=out, message=message)
+        live = {}
+        for r in out:
+            report = self._drift_of(d, r)
+            if report is not None:
+                live[source_of(r)] = report
+        drift = served_drift(d.drift, live, running_sources(out))
+        return msgspec.structs.replace(d, members=out, message=message, drift=drift)
+
+    def _drift_of(self, d: Deployment, r: Replica) -> dict[str, Any] | None:
+        """What a ready replica reports of the rows it served (asked at most every
+        ``_DRIFT_EVERY_S``: its record is written only when they changed), or None."""
+        key = (d.project, d.name, r.index)
+        if r.status != "ready" or key not in self._procs:
+            return None
+        at = time.monotonic()
+        if at - self._drift_at.get(key, -_DRIFT_EVERY_S) < _DRIFT_EVERY_S:
+            return None
+        self._drift_at[key] = at
+        try:
+            got = self._http.get(f"http://127.0.0.1:{r.port}/drift")
+            body = got.json() if got.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        return body if isinstance(body, dict) else None
 
     def _reconcile_replica(self, d: Deployment, r: Replica, now: float) -> Replica:
         key = (d.project, d.name, r.index)

@@ -27,7 +27,7 @@ import re
 import msgspec
 
 from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
-from airfoil.store.deployments import Deployment
+from airfoil.store.deployments import Deployment, DeploymentLease
 
 __all__ = [
     "ALIAS_ACTIONS",
@@ -240,18 +240,31 @@ class ArtifactStore(abc.ABC):
         """The audit trail of a name (of one alias if given), oldest first."""
 
     @abc.abstractmethod
-    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
-        """Insert or replace the deployment of ``(project, name)``.
+    def put_deployment(
+        self,
+        deployment: Deployment,
+        *,
+        lease: DeploymentLease | None = None,
+        spec_only: bool = False,
+    ) -> None:
+        """Insert or replace the deployment of ``(project, name)`` (a user's write).
 
-        ``lease``: the write is fenced by that owner's lease (a supervisor's pass writing
-        what it did): it replaces the record only if ``lease`` is still the deployment's
-        lease holder (checked in the same atomic write, as an execution's batch is fenced
-        by its driver's lease) and never inserts one.
+        ``spec_only``: a user's deploy of a deployment that may be recorded: of a recorded
+        one only the user's fields are replaced (see :func:`~airfoil.store.deployments.
+        specified`), in one atomic write, so what its supervisor recorded meanwhile stays.
+
+        ``lease``: a supervisor's pass writing what it did, fenced by the lease it claimed:
+        written only if that lease is still the deployment's, under the same epoch (checked
+        in the same atomic write, as an execution's batch is fenced by its driver's lease);
+        it never inserts a record, and it replaces only the supervisor's fields (see
+        :func:`~airfoil.store.deployments.supervised`) of the record as stored then, so a
+        user's change made while the pass ran is kept.
 
         Raises:
-            DeploymentLeaseLost: (a ``ConflictError``) ``lease`` was given and another
-                owner claimed the deployment since (``lease``'s pass ran past its lease),
-                or the deployment is gone (stopped meanwhile); nothing was written.
+            DeploymentLeaseLost: (a ``ConflictError``) ``lease`` was given and the
+                deployment was claimed by another owner since (even if ``lease``'s owner
+                claimed it back: a new epoch), or it is gone (stopped meanwhile); nothing
+                was written.
         """
 
     @abc.abstractmethod
@@ -269,10 +282,15 @@ class ArtifactStore(abc.ABC):
     @abc.abstractmethod
     def claim_deployment(
         self, project: str, name: str, owner: str, now: float, ttl_s: float
-    ) -> bool:
+    ) -> DeploymentLease | None:
         """Atomically take (or renew) the right to run a deployment's processes until
         ``now + ttl_s``: granted when nobody holds it, ``owner`` does, or the holder's
-        lease ran out. False if another owner holds it (or there is no such deployment)."""
+        lease ran out. None if another owner holds it (or there is no such deployment).
+
+        The lease's epoch (its fencing token) goes up by one whenever the holder changes
+        (the first grant is 1) and stays while ``owner`` renews, even a lease that ran out
+        if nobody claimed it meanwhile: a holder that lapsed, lost the deployment to another
+        and claimed it back has a new epoch, so its earlier pass cannot write."""
 
     def resolve(self, project: str, name: str, alias: str) -> ArtifactVersion:
         """The version an alias points at. Raises NotFoundError."""

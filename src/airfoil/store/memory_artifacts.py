@@ -21,7 +21,7 @@ from airfoil.store.artifacts import (
     missing_artifact,
     plan_move,
 )
-from airfoil.store.deployments import Deployment
+from airfoil.store.deployments import Deployment, DeploymentLease, specified, supervised
 
 __all__ = ["MemoryArtifactStore"]
 
@@ -39,7 +39,8 @@ class MemoryArtifactStore(ArtifactStore):
         self._aliases: dict[tuple[str, str], dict[str, int]] = {}
         self._moves: dict[tuple[str, str], list[bytes]] = {}
         self._deployments: dict[tuple[str, str], bytes] = {}
-        self._leases: dict[tuple[str, str], tuple[str, float]] = {}
+        #: (holder, until, epoch) of each deployment's lease.
+        self._leases: dict[tuple[str, str], tuple[str, float, int]] = {}
 
     def add_version(self, draft: ArtifactDraft, now: float) -> tuple[ArtifactVersion, bool]:
         check_artifact_name(draft.name)
@@ -125,13 +126,24 @@ class MemoryArtifactStore(ArtifactStore):
         moves = [_MOVE.decode(d) for d in rows]
         return [m for m in moves if alias is None or m.alias == alias]
 
-    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
+    def put_deployment(
+        self,
+        deployment: Deployment,
+        *,
+        lease: DeploymentLease | None = None,
+        spec_only: bool = False,
+    ) -> None:
         key = (deployment.project, deployment.name)
         with self._lock:
-            if lease is not None and (
-                key not in self._deployments or self._leases.get(key, ("", 0.0))[0] != lease
-            ):
-                raise deployment_lease_lost(*key, lease)
+            if spec_only and key in self._deployments:
+                stored = _DEPLOYMENT.decode(self._deployments[key])
+                deployment = specified(stored, deployment)
+            if lease is not None:
+                holder, _, epoch = self._leases.get(key, ("", 0.0, 0))
+                if key not in self._deployments or (holder, epoch) != lease:
+                    raise deployment_lease_lost(*key, lease.owner)
+                stored = _DEPLOYMENT.decode(self._deployments[key])
+                deployment = supervised(stored, deployment)
             self._deployments[key] = encode_json(deployment)
 
     def get_deployment(self, project: str, name: str) -> Deployment | None:
@@ -151,13 +163,15 @@ class MemoryArtifactStore(ArtifactStore):
 
     def claim_deployment(
         self, project: str, name: str, owner: str, now: float, ttl_s: float
-    ) -> bool:
+    ) -> DeploymentLease | None:
         key = (project, name)
         with self._lock:
             if key not in self._deployments:
-                return False
-            holder, until = self._leases.get(key, ("", 0.0))
+                return None
+            holder, until, epoch = self._leases.get(key, ("", 0.0, 0))
             if holder not in ("", owner) and until > now:
-                return False
-            self._leases[key] = (owner, now + ttl_s)
-            return True
+                return None
+            if holder != owner:
+                epoch += 1  # a new holder (not a renewal): a new fencing token
+            self._leases[key] = (owner, now + ttl_s, epoch)
+            return DeploymentLease(owner, epoch)

@@ -16,12 +16,13 @@ Invariants checked are those of :mod:`airfoil.store.artifacts`.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
 from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
 from airfoil.store.artifacts import ArtifactDraft, ArtifactStore, DeploymentLeaseLost
-from airfoil.store.deployments import Deployment, Replica
+from airfoil.store.deployments import Deployment, DeploymentLease, Replica
 
 __all__ = ["ArtifactStoreConformance", "make_draft"]
 
@@ -247,38 +248,98 @@ class ArtifactStoreConformance:
         assert artifact_store.claim_deployment("p", "digits", "a", 17.0, 10.0)
 
     def test_a_write_fenced_by_a_lost_lease_is_refused(self, artifact_store: ArtifactStore) -> None:
-        def record(replicas: int, owner: str) -> Deployment:
+        def record(step: int, owner: str) -> Deployment:
             return Deployment(
                 project="p",
                 name="digits",
                 ref="digits:1",
-                replicas=replicas,
+                replicas=1,
                 created_at=1.0,
-                updated_at=float(replicas),
+                updated_at=float(step),
                 owner=owner,
+                message=f"step {step}",
             )
 
         with pytest.raises(DeploymentLeaseLost, match="p/digits"):  # none: never inserted
-            artifact_store.put_deployment(record(1, "a"), lease="a")
+            artifact_store.put_deployment(record(1, "a"), lease=DeploymentLease("a", 1))
         assert artifact_store.get_deployment("p", "digits") is None
         artifact_store.put_deployment(record(1, ""))
         with pytest.raises(DeploymentLeaseLost):  # nobody claimed it yet
-            artifact_store.put_deployment(record(2, "a"), lease="a")
-        assert artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
-        artifact_store.put_deployment(record(2, "a"), lease="a")  # the holder writes
+            artifact_store.put_deployment(record(2, "a"), lease=DeploymentLease("a", 1))
+        a = artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        assert a == DeploymentLease("a", 1)
+        artifact_store.put_deployment(record(2, "a"), lease=a)  # the holder writes
         assert artifact_store.get_deployment("p", "digits") == record(2, "a")
         # a's pass runs past its lease; b takes the deployment over and writes its view
-        assert artifact_store.claim_deployment("p", "digits", "b", 12.0, 10.0)
-        artifact_store.put_deployment(record(3, "b"), lease="b")
+        b = artifact_store.claim_deployment("p", "digits", "b", 12.0, 10.0)
+        assert b == DeploymentLease("b", 2)
+        artifact_store.put_deployment(record(3, "b"), lease=b)
         with pytest.raises(ConflictError, match="no longer holds it"):
-            artifact_store.put_deployment(record(4, "a"), lease="a")
+            artifact_store.put_deployment(record(4, "a"), lease=a)
         assert artifact_store.get_deployment("p", "digits") == record(3, "b")
-        assert not artifact_store.claim_deployment("p", "digits", "a", 13.0, 10.0)
+        assert artifact_store.claim_deployment("p", "digits", "a", 13.0, 10.0) is None
         # the lease survives the holder's writes; a stopped deployment is not written back
         assert artifact_store.delete_deployment("p", "digits")
         with pytest.raises(DeploymentLeaseLost):
-            artifact_store.put_deployment(record(5, "b"), lease="b")
+            artifact_store.put_deployment(record(5, "b"), lease=b)
         assert artifact_store.get_deployment("p", "digits") is None
+
+    def test_a_lease_claimed_back_has_a_new_epoch_that_fences_the_old_pass(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        """ABA: a's lease lapses, b takes it, a claims it back (same owner id): the write
+        of a's pass that began under its first claim is refused, its new claim's is not."""
+        artifact_store.put_deployment(_digits(updated_at=1.0))
+        first = artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        assert first == DeploymentLease("a", 1)
+        # a renews (even after its lease ran out, nobody else holding it): the same epoch
+        assert artifact_store.claim_deployment("p", "digits", "a", 5.0, 10.0) == first
+        assert artifact_store.claim_deployment("p", "digits", "a", 20.0, 10.0) == first
+        assert artifact_store.claim_deployment("p", "digits", "b", 31.0, 10.0) == ("b", 2)
+        again = artifact_store.claim_deployment("p", "digits", "a", 42.0, 10.0)
+        assert again == DeploymentLease("a", 3)
+        member = Replica(index=0, port=8001, pid=11, status="ready")
+        stale = _digits(updated_at=43.0, owner="a", members=[member])
+        with pytest.raises(DeploymentLeaseLost, match="no longer holds it"):
+            artifact_store.put_deployment(stale, lease=first)
+        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=1.0)
+        artifact_store.put_deployment(stale, lease=again)
+        assert artifact_store.get_deployment("p", "digits") == stale
+
+    def test_a_supervisor_write_keeps_a_users_change_made_during_its_pass(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        """The pass read replicas=1; the user scaled to 3 while it ran: the pass's write
+        replaces only the supervisor's fields (members, message, owner, route, drift)."""
+        artifact_store.put_deployment(_digits(updated_at=1.0))
+        lease = artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        assert lease is not None
+        artifact_store.put_deployment(_digits(updated_at=2.0, replicas=3))  # the user's deploy
+        member = Replica(index=0, port=8001, pid=11, status="starting")
+        did: dict[str, Any] = {"owner": "a", "members": [member], "message": "starting"}
+        artifact_store.put_deployment(_digits(updated_at=3.0, **did), lease=lease)
+        assert artifact_store.get_deployment("p", "digits") == _digits(
+            updated_at=3.0, replicas=3, **did
+        )
+
+    def test_a_users_deploy_keeps_what_the_supervisor_recorded_meanwhile(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        """The user's deploy read no replicas; a pass recorded one (its process) before the
+        deploy was written: a ``spec_only`` write replaces only the user's fields."""
+        artifact_store.put_deployment(_digits(updated_at=1.0), spec_only=True)  # inserted
+        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=1.0)
+        lease = artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        assert lease is not None
+        member = Replica(index=0, port=8001, pid=11, status="starting")
+        did: dict[str, Any] = {"owner": "a", "members": [member], "message": "starting"}
+        artifact_store.put_deployment(_digits(updated_at=2.0, **did), lease=lease)
+        artifact_store.put_deployment(_digits(updated_at=3.0, replicas=3), spec_only=True)
+        assert artifact_store.get_deployment("p", "digits") == _digits(
+            updated_at=3.0, replicas=3, **did
+        )
+        artifact_store.put_deployment(_digits(updated_at=4.0))  # a whole write replaces all
+        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=4.0)
 
     def test_racing_claims_grant_one_lease(self, artifact_store: ArtifactStore) -> None:
         artifact_store.put_deployment(
@@ -303,3 +364,16 @@ class ArtifactStoreConformance:
         for t in threads:
             t.join()
         assert len(won) == 1
+
+
+def _digits(updated_at: float, replicas: int = 1, **fields: Any) -> Deployment:
+    """Deployment ``p/digits`` of ``digits:1``."""
+    return Deployment(
+        project="p",
+        name="digits",
+        ref="digits:1",
+        replicas=replicas,
+        created_at=1.0,
+        updated_at=updated_at,
+        **fields,
+    )

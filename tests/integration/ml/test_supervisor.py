@@ -1,6 +1,7 @@
 """The deployment supervisor with real ``airfoil serve`` processes (no HTTP server around
 it): a replica that stops answering (SIGSTOP) is killed after ``hung_after_s`` and restarted
-on its port; stopping the deployment leaves no process."""
+on its port; stopping the deployment leaves no process; the drift of the rows served before a
+replica or the server restarted is kept."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from _deployments import alive, ready_in_store, until
 from _tiny import model
 
 from airfoil.ml import ModelRegistry
-from airfoil.server._deployments import deploy
+from airfoil.server._deployments import deploy, drift
 from airfoil.server._supervisor import ServiceEnv, Supervisor, free_port
 from airfoil.store.blob import open_blob_store
 from airfoil.store.deployments import Deployment, Replica
@@ -240,3 +241,67 @@ def test_a_recorded_replica_that_never_answers_is_restarted_after_the_grace(
         supervisor.close()
         other.kill()
         other.wait()
+
+
+def test_the_drift_of_rows_served_before_a_restart_is_kept(tmp_path: Path) -> None:
+    """The drift route's service read only the live replicas' in-memory counters: after a
+    replica restarted it said 0 rows although 3 were served; the rows come from the record."""
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'airfoil.db'}"
+    store = SqlArtifactStore(url)
+    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
+    trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
+    supervisor = Supervisor(store, env, interval_s=0.2, zygotes=False)
+    pids: list[int] = []
+    try:
+        deploy(store, "default", DeploymentIn(ref=trained.ref), time.time())
+        supervisor.start()
+        first = until(
+            "a ready replica", lambda: ready_in_store(store, "default", "tiny", 1, 0), timeout=90
+        ).members[0]
+        pids.append(first.pid)
+        rows = [{"a": 5.0, "b": 1.0, "c": 0.0}, {"a": 7.0, "b": 3.0, "c": 0.0}]
+        base = f"http://127.0.0.1:{first.port}"
+        assert httpx.post(base + "/predict", json={"features": rows}, timeout=10).is_success
+        assert httpx.post(base + "/predict", json={"features": rows[:1]}, timeout=10).is_success
+        before = drift(_found(store))
+        assert (before.rows, before.replicas, before.version) == (3, 1, 1)
+        until("the rows on the record", lambda: _recorded_rows(store) == 3, timeout=30)
+
+        os.kill(first.pid, signal.SIGKILL)  # the replica restarts with no rows in memory
+        again = until(
+            "the replica back", lambda: ready_in_store(store, "default", "tiny", 1, 1), timeout=90
+        ).members[0]
+        pids.append(again.pid)
+        after = drift(_found(store))
+        assert (after.rows, after.replicas, after.version) == (3, 1, 1)
+        serving = after.features["a"]["serving"]
+        assert serving["mean"] == pytest.approx(17 / 3) and serving["missing_rate"] == 0.0
+        assert after.features == before.features
+
+        # The server restarts too: a new supervisor, the same record.
+        supervisor.close()
+        supervisor = Supervisor(store, env, interval_s=0.2, zygotes=False)
+        assert httpx.post(
+            f"http://127.0.0.1:{again.port}/predict", json={"features": rows[1:]}, timeout=10
+        ).is_success
+        supervisor.start()
+        until("four rows counted", lambda: drift(_found(store)).rows == 4, timeout=30)
+        supervisor.stop_deployment("default", "tiny")
+    finally:
+        supervisor.close()
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        store.close()
+
+
+def _found(store: SqlArtifactStore) -> Deployment:
+    found = store.get_deployment("default", "tiny")
+    assert found is not None
+    return found
+
+
+def _recorded_rows(store: SqlArtifactStore) -> int:
+    return sum(int(e.report["rows"]) for e in _found(store).drift)

@@ -5,6 +5,7 @@ server without Ray, and a missing Ray Serve are typed errors naming the fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -287,3 +288,129 @@ def test_a_ray_replica_no_node_could_hold_is_refused_when_deployed(tmp_path: Pat
         assert store.get_deployment("p", "digits") == d
     finally:
         unreachable.close()
+
+
+def _supervised(tmp_path: Path, store: MemoryArtifactStore, serve: _MemoryServe) -> Supervisor:
+    serve.connect()  # connected already: the pass reaches Serve at once
+    env = ServiceEnv(str(tmp_path), None, str(tmp_path / "b"), str(tmp_path / "logs"))
+    settings = {"home": "h", "database_url": None, "blob_url": "b"}
+    return Supervisor(store, env, ray=RayDeployments(lambda: serve, settings))
+
+
+def test_a_supervisor_that_lost_the_lease_mid_pass_does_not_act_on_serve(
+    tmp_path: Path,
+) -> None:
+    """The pass stalls past its lease (here: while it asks Serve for the application) and
+    another server takes the deployment over: this one must not deploy on Serve."""
+    store = _store(tmp_path)
+
+    class _Stalled(_MemoryServe):
+        def state(self, project: str, name: str) -> _App | None:
+            store.claim_deployment(project, name, "other", time.time() + 60, 30.0)
+            return super().state(project, name)
+
+    serve = _Stalled()
+    supervisor = _supervised(tmp_path, store, serve)
+    try:
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+        supervisor.reconcile()
+        assert serve.applied == []  # the application is the new holder's to deploy
+        found = store.get_deployment("p", "digits")
+        assert found is not None and found.members == [] and found.owner == ""
+    finally:
+        supervisor.close()
+
+
+def test_a_users_scale_during_a_supervisor_pass_is_kept(tmp_path: Path) -> None:
+    """The pass read replicas=1; the user deploys replicas=3 while it runs: the pass's
+    write keeps the user's 3 and the next pass scales Serve to 3."""
+    store = _store(tmp_path)
+
+    class _Busy(_MemoryServe):
+        scaled = False
+
+        def state(self, project: str, name: str) -> _App | None:
+            if not self.scaled:
+                self.scaled = True
+                deploy(store, "p", DeploymentIn(ref="digits:1", on="ray", replicas=3), 2.0)
+            return super().state(project, name)
+
+    serve = _Busy()
+    supervisor = _supervised(tmp_path, store, serve)
+    try:
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+        supervisor.reconcile()
+        found = store.get_deployment("p", "digits")
+        assert found is not None and found.replicas == 3
+        assert [m.ident for m in found.members] == ["r1"]  # what the pass did, recorded
+        supervisor.reconcile()
+        assert [replicas for _, replicas, _ in serve.applied] == [1, 3]
+        found = store.get_deployment("p", "digits")
+        assert found is not None and [m.ident for m in found.members] == ["r1", "r2", "r3"]
+    finally:
+        supervisor.close()
+
+
+def test_a_ray_deployments_drift_outlives_a_replica_and_a_server_restart(tmp_path: Path) -> None:
+    """Drift read only what live Serve replicas published: after a replica was replaced it
+    lost that replica's rows, and after a server restart (Ray still connecting) it said 0 rows
+    by 0 replicas. The rows kept on the record count."""
+    from airfoil.ml._serve import DriftTracker
+    from airfoil.server._deployments import drift
+
+    tracker = DriftTracker(["a"], {"a": (0.0, 1.0, 0.0)})
+    tracker.add([{"a": 2.0}, {"a": 4.0}])
+    published = {"version": 1, "drift": {"version": 1, **tracker.report()}}
+    store = _store(tmp_path)
+    serve = _MemoryServe()
+    supervisor = _supervised(tmp_path, store, serve)
+    try:
+        deploy(store, "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+        supervisor.reconcile()
+        app = serve.apps["p/digits"]
+        app.replicas = [dataclasses.replace(app.replicas[0], report=published)]
+        supervisor.reconcile()  # the published rows are copied to the record
+        assert drift(_ray_record(store), supervisor.ray).rows == 2
+        app.replicas = [_Replica("r9", pid=1009, report={"version": 1})]  # Serve replaced it
+        supervisor.reconcile()
+        replaced = drift(_ray_record(store), supervisor.ray)
+        assert (replaced.rows, replaced.version) == (2, 1)
+        assert replaced.features["a"]["serving"]["mean"] == pytest.approx(3.0)
+    finally:
+        supervisor.close()
+    restarted = RayDeployments(_MemoryServe, {"home": "h", "database_url": None, "blob_url": "b"})
+    try:  # a new server: its Ray backend is not connected yet
+        after = drift(_ray_record(store), restarted)
+        assert (after.rows, after.version) == (2, 1)
+    finally:
+        restarted.close()
+
+
+def _ray_record(store: MemoryArtifactStore) -> Deployment:
+    found = store.get_deployment("p", "digits")
+    assert found is not None
+    return found
+
+
+def test_a_users_deploy_keeps_the_replicas_a_pass_recorded_meanwhile(tmp_path: Path) -> None:
+    """deploy() read the record, then a supervisor's pass recorded a replica's process
+    before deploy() wrote: the write must not put the replicas it read back (their pids
+    lost, a restarted server could not re-adopt them)."""
+    from airfoil.store.deployments import Replica
+
+    store = _store(tmp_path)
+    deploy(store, "p", DeploymentIn(ref="digits:1"), 1.0)
+    lease = store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+    assert lease is not None
+    started = Replica(index=0, port=8001, pid=4242, status="starting")
+
+    def a_pass_meanwhile(d: Deployment) -> None:  # deploy() read the record before this
+        found = store.get_deployment("p", "digits")
+        assert found is not None
+        recorded = msgspec.structs.replace(found, members=[started], owner="a")
+        store.put_deployment(recorded, lease=lease)
+
+    out = deploy(store, "p", DeploymentIn(ref="digits:1", replicas=2), 2.0, check=a_pass_meanwhile)
+    found = store.get_deployment("p", "digits")
+    assert found is not None and found == out
+    assert (found.replicas, found.members, found.owner) == (2, [started], "a")

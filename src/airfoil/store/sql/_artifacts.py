@@ -30,7 +30,7 @@ from airfoil.store.artifacts import (
     missing_artifact,
     plan_move,
 )
-from airfoil.store.deployments import Deployment
+from airfoil.store.deployments import Deployment, DeploymentLease, specified, supervised
 from airfoil.store.sql._guard import at_head, guarded_connection, masked_url, store_engine
 from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._server_tables import (
@@ -271,21 +271,37 @@ class SqlArtifactStore(ArtifactStore):
             rows = conn.execute(query.order_by(m.seq)).all()
         return [_MOVE.decode(r[0]) for r in rows]
 
-    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
+    def put_deployment(
+        self,
+        deployment: Deployment,
+        *,
+        lease: DeploymentLease | None = None,
+        spec_only: bool = False,
+    ) -> None:
         t = deployments.c
         row = {"updated_at": deployment.updated_at, "record": encode_json(deployment).decode()}
-        if lease is not None:  # one UPDATE: the holder check and the write are atomic
+        if lease is not None:  # one transaction: the fence, the read and the merged write
             where = (t.project == deployment.project) & (t.name == deployment.name)
+            where &= (t.owner == lease.owner) & (t.epoch == lease.epoch)
             with self._connect(write=True) as conn:
-                written = conn.execute(
-                    deployments.update().where(where, t.owner == lease).values(**row)
-                ).rowcount
-            if not written:
-                raise deployment_lease_lost(deployment.project, deployment.name, lease)
+                # SQLite's write transaction began with BEGIN IMMEDIATE; PostgreSQL locks the
+                # row: no user's write lands between this read and the update.
+                found = conn.execute(sa.select(t.record).where(where).with_for_update()).scalar()
+                if found is not None:
+                    merged = supervised(_DEPLOYMENT.decode(found), deployment)
+                    row["record"] = encode_json(merged).decode()
+                    conn.execute(deployments.update().where(where).values(**row))
+            if found is None:
+                raise deployment_lease_lost(deployment.project, deployment.name, lease.owner)
             return
 
         def body(conn: sa.Connection) -> None:
             where = (t.project == deployment.project) & (t.name == deployment.name)
+            if spec_only:  # read and write in one transaction, as the fenced write does
+                found = conn.execute(sa.select(t.record).where(where).with_for_update()).scalar()
+                if found is not None:
+                    merged = specified(_DEPLOYMENT.decode(found), deployment)
+                    row["record"] = encode_json(merged).decode()
             if conn.execute(deployments.update().where(where).values(**row)).rowcount == 0:
                 conn.execute(
                     deployments.insert().values(
@@ -325,14 +341,17 @@ class SqlArtifactStore(ArtifactStore):
 
     def claim_deployment(
         self, project: str, name: str, owner: str, now: float, ttl_s: float
-    ) -> bool:
+    ) -> DeploymentLease | None:
         t = deployments.c
         free = (t.owner == "") | (t.owner == owner) | (t.lease_until <= now)
+        # SET reads the row as it was: the epoch goes up when the holder changes.
+        epoch = sa.case((t.owner == owner, t.epoch), else_=t.epoch + 1)
         with self._connect(write=True) as conn:
             taken = conn.execute(
                 deployments.update()
                 .where(t.project == project, t.name == name)
                 .where(free)
-                .values(owner=owner, lease_until=now + ttl_s)
-            ).rowcount
-        return bool(taken)
+                .values(owner=owner, lease_until=now + ttl_s, epoch=epoch)
+                .returning(t.epoch)
+            ).scalar()
+        return None if taken is None else DeploymentLease(owner, int(taken))

@@ -144,7 +144,8 @@ artifact_moves = sa.Table(
 )
 #: Deployments the server supervises (revision 0010; see :mod:`airfoil.store.deployments`):
 #: the whole record, replicas included, is JSON in ``record``; ``owner`` and ``lease_until``
-#: say which server runs its processes (claimed atomically, see ``claim_deployment``).
+#: say which server runs its processes (claimed atomically, see ``claim_deployment``);
+#: ``epoch`` (revision 0015) goes up at every acquisition and fences the holder's writes.
 deployments = sa.Table(
     "server_deployments",
     meta,
@@ -154,6 +155,7 @@ deployments = sa.Table(
     sa.Column("record", sa.Text, nullable=False),
     sa.Column("owner", KEY, nullable=False, default=""),
     sa.Column("lease_until", sa.Double, nullable=False, default=0.0),
+    sa.Column("epoch", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 #: The admission authority of each cluster (revision 0013; see :mod:`airfoil.store.admission`):
 #: one holder at a time, until ``lease_until``; ``epoch`` goes up at each takeover and fences

@@ -29,7 +29,7 @@ from airfoil.store.artifacts import (
     ArtifactVersion,
     missing_artifact,
 )
-from airfoil.store.deployments import Deployment
+from airfoil.store.deployments import Deployment, DeploymentLease
 from airfoil.store.sql._connect import Connections, SqliteConnector
 from airfoil.store.sql._create import read_revision
 from airfoil.store.sql._revision import HEAD_REVISION
@@ -141,8 +141,14 @@ class SqliteArtifactStore(ArtifactStore):
     def alias_moves(self, project: str, name: str, alias: str | None = None) -> list[AliasMove]:
         return self._store().alias_moves(project, name, alias)
 
-    def put_deployment(self, deployment: Deployment, *, lease: str | None = None) -> None:
-        self._store().put_deployment(deployment, lease=lease)
+    def put_deployment(
+        self,
+        deployment: Deployment,
+        *,
+        lease: DeploymentLease | None = None,
+        spec_only: bool = False,
+    ) -> None:
+        self._store().put_deployment(deployment, lease=lease, spec_only=spec_only)
 
     def get_deployment(self, project: str, name: str) -> Deployment | None:
         return self._store().get_deployment(project, name)
@@ -155,7 +161,7 @@ class SqliteArtifactStore(ArtifactStore):
 
     def claim_deployment(
         self, project: str, name: str, owner: str, now: float, ttl_s: float
-    ) -> bool:
+    ) -> DeploymentLease | None:
         return self._store().claim_deployment(project, name, owner, now, ttl_s)
 
     def close(self) -> None:
