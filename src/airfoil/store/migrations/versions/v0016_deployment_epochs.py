@@ -1,7 +1,8 @@
-"""Deployment lease epochs: ``server_deployments.epoch``, the lease's fencing token, goes up whenever
-the lease changes hands (a holder that renews its own lease, even one that ran out while no one
-else took it, keeps its epoch; A -> B -> A gives A a new one), and a supervisor's
-write is refused unless the lease it claimed (holder and epoch) is still the deployment's.
+"""Deployment lease epochs: ``server_deployments.epoch``, the lease's fencing token, goes up
+whenever the lease changes hands (a holder that renews its own lease, even one that ran out
+while no one else took it, keeps its epoch; A -> B -> A gives A a new one), and a
+supervisor's write is refused unless the lease it claimed (holder and epoch) is still the
+deployment's.
 
 Revision ID: 0016
 Revises: 0015
