@@ -16,7 +16,9 @@ the event loop woke more than 10 ms late (the loop was busy or did not get the G
 how late it was; ``{"gil": ...}`` lines give, every 0.5 s, the CPU seconds each kind of
 thread of the process used in it; ``{"gc": generation, "ms": ...}`` lines each garbage
 collection over 5 ms (its process, the thread that paid for it, and for a full one the objects
-it tracks), in the server and in its engine process. ``AIRFOIL_TRACE_TYPES=1`` adds, at each
+it tracks), in the server and in its engine process, and ``{"gc_total": ...}`` lines every
+collection's time and count so far per generation (each process, at each full collection and
+every 500th of a generation). ``AIRFOIL_TRACE_TYPES=1`` adds, at each
 full collection, the 25 most common types of the objects tracked.
 """
 
@@ -188,12 +190,25 @@ def _patch_gc() -> None:
     import gc
 
     started: list[float] = [0.0]
+    # Every collection's time and count by generation, this process (``gc_total`` lines).
+    totals = [[0.0, 0], [0.0, 0], [0.0, 0]]
 
     def observe(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
             return
         took = time.perf_counter() - started[0]
+        total = totals[info["generation"]]
+        total[0] += took
+        total[1] += 1
+        if info["generation"] == 2 or total[1] % 500 == 0:
+            _write(
+                {
+                    "gc_total": [[round(ms * 1000, 1), n] for ms, n in totals],
+                    "pid": os.getpid(),
+                    "at": time.time(),
+                }
+            )
         if info["generation"] == 2 and os.environ.get("AIRFOIL_TRACE_TYPES"):
             from collections import Counter
 

@@ -11,7 +11,9 @@ Prints:
   poll, median and p90 over many, next to the same attempt run by the inline executor (the
   runtime's own cost: decode inputs, call, encode outputs) -- the difference is the process
   executor's overhead;
-- throughput: trivial attempts per second with N workers kept busy;
+- throughput: trivial attempts per second with N workers kept busy, and the CPU per attempt
+  of the driver (submit, poll: this process) and of the workers (``--only throughput`` runs
+  only this part);
 - engine: a chain of 100 trivial tasks driven by the engine (in-memory store), process vs
   inline executor, per task.
 
@@ -157,7 +159,9 @@ def throughput(task: Any, code: str, blob_dir: str, conv: Any, n_tasks: int) -> 
         got = 0
         while got < workers:
             got += len(ex.poll(None))
-        t0 = time.perf_counter()
+        pids = ex.worker_pids()
+        w0 = _cpu_of(pids)
+        t0, c0 = time.perf_counter(), time.process_time()
         it = iter(reqs)
         outstanding = 0
         for r in it:
@@ -175,13 +179,30 @@ def throughput(task: Any, code: str, blob_dir: str, conv: Any, n_tasks: int) -> 
                 outstanding += 1
                 if outstanding >= workers:
                     break
-        dt = time.perf_counter() - t0
+        dt, parent = time.perf_counter() - t0, time.process_time() - c0
+        spent = _cpu_of(pids) - w0
         ex.close()
         print(
             f"throughput, {workers} worker(s), {n_tasks} trivial attempts: "
-            f"{n_tasks / dt:,.0f} attempts/s ({dt * 1000 / n_tasks:.3f} ms each)",
+            f"{n_tasks / dt:,.0f} attempts/s ({dt * 1000 / n_tasks:.3f} ms each); CPU per "
+            f"attempt: driver {parent * 1000 / n_tasks:.3f} ms, workers "
+            f"{spent * 1000 / n_tasks:.3f} ms",
             flush=True,
         )
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """User and system CPU seconds the processes ``pids`` have used so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def engine_chain(chain: Any, code: str, blob_dir: str, conv: Any) -> None:
@@ -223,13 +244,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2000)
     parser.add_argument("--tasks", type=int, default=4000)
+    parser.add_argument(
+        "--only", choices=["throughput"], help="run only this part (e.g. to A/B two trees)"
+    )
     args = parser.parse_args()
     code, blob_dir, task, conv, chain = _setup()
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}", flush=True)
-    cold(task, code, blob_dir, conv)
-    warm(task, code, blob_dir, conv, args.rounds)
+    if args.only is None:
+        cold(task, code, blob_dir, conv)
+        warm(task, code, blob_dir, conv, args.rounds)
     throughput(task, code, blob_dir, conv, args.tasks)
-    engine_chain(chain, code, blob_dir, conv)
+    if args.only is None:
+        engine_chain(chain, code, blob_dir, conv)
 
 
 if __name__ == "__main__":

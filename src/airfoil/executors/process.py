@@ -94,6 +94,13 @@ def _ready(waitables: dict[int, Any], timeout: float) -> list[Any]:
     return [waitables[fd] for fd, _ in poller.poll(math.ceil(timeout * 1000))]
 
 
+def _exited(w: Worker) -> bool:
+    """Whether ``w``'s process has ended: its sentinel is readable (what ``exitcode`` asks a
+    forkserver child through ``multiprocessing.connection.wait``, which builds a selector per
+    call: ~5% of a server driver slot's CPU when asked before every dispatch)."""
+    return bool(_ready({w.proc.sentinel: None}, 0))
+
+
 class ProcessExecutor(Executor):
     """Runs attempts in a pool of long-lived local worker processes.
 
@@ -302,7 +309,7 @@ class ProcessExecutor(Executor):
         task = (request.task.module, request.task.qualname)
         while pool.idle:
             w = pool.idle.pop()
-            if w.proc.exitcode is not None:
+            if _exited(w):
                 pool.retire(w, kill=False)
                 continue
             version = w.tasks.get(task)

@@ -13,7 +13,6 @@ no internals in the body (it is logged); no bad input reaches that path.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import threading
 import time
@@ -33,7 +32,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from airfoil.core.errors import AirfoilError
 from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
-from airfoil.server._config import ServerConfig, open_runtime, run_engine_process, server_settings
+from airfoil.server._config import (
+    ServerConfig,
+    freeze_heap,
+    open_runtime,
+    run_engine_process,
+    server_settings,
+)
 from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
 
@@ -172,12 +177,6 @@ def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> S
     return supervisor
 
 
-def _freeze_heap() -> None:
-    """Collect what is garbage now, then freeze what is left (``ServerConfig.freeze_heap``)."""
-    gc.collect()
-    gc.freeze()
-
-
 def create_app(config: ServerConfig) -> FastAPI:
     """The Airfoil API app. Nothing is opened until the app starts."""
 
@@ -187,13 +186,13 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.state.deps = deps
         app.state.metrics = metrics
         if config.freeze_heap:
-            _freeze_heap()  # before the engine process is forked: it inherits the frozen heap
+            freeze_heap()  # before the engine process is forked: it inherits the frozen heap
         if deps.driver is not None:
             deps.driver.start()
         schedules = _start_schedules(deps.runtime, config.run_engine) if config.run_engine else None
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
         if config.freeze_heap:
-            _freeze_heap()
+            freeze_heap()
         try:
             yield
         finally:

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from airfoil.server._registry import Registry
     from airfoil.settings import AirfoilSettings
 
-__all__ = ["ENGINE_NICE", "ServerConfig", "open_runtime", "run_engine_process", "server_settings"]
+__all__ = [
+    "ENGINE_NICE",
+    "ServerConfig",
+    "freeze_heap",
+    "open_runtime",
+    "run_engine_process",
+    "server_settings",
+]
 
 #: How much lower the engine process's CPU priority is than the API process's (``nice``).
 ENGINE_NICE = 5
@@ -77,9 +84,12 @@ class ServerConfig:
             once the API is up, so that a full collection, which holds the GIL (the event
             loop and every request wait), walks only what requests made since: 50-270 ms
             pauses in the API's process under the engine's load otherwise
-            (docs/performance.md). ``airfoil server start`` sets it; objects frozen are
-            never collected, so a process that builds and drops many apps (tests) leaves it
-            off.
+            (docs/performance.md). The engine process freezes its own heap too, once its
+            runtime is open and again once its first execution has been driven (the modules
+            a drive imports: 100k-120k tracked objects there otherwise, full collections of
+            130-540 ms on the driver slots' threads). ``airfoil server start`` sets it;
+            objects frozen are never collected, so a process that builds and drops many apps
+            (tests) leaves it off.
     """
 
     home: str
@@ -151,6 +161,14 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
     )
 
 
+def freeze_heap() -> None:
+    """Collect what is garbage now, then freeze what is left (``ServerConfig.freeze_heap``)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def run_engine_process(
     config: ServerConfig, conn: Connection, switch_interval_s: float, close_fd: int = -1
 ) -> None:
@@ -179,6 +197,8 @@ def run_engine_process(
         pass
     sys.setswitchinterval(switch_interval_s)  # the server's (the slots' GIL hand-offs)
     runtime, _registry = open_runtime(config)
+    if config.freeze_heap:
+        freeze_heap()  # what opening the runtime imported and built (see serve_engine)
     serve_engine(runtime, config, conn)
 
 

@@ -188,6 +188,7 @@ class _Slot:
         d = self.driver
         try:
             record = engine.drive(exec_id)
+            d.drives_ended += 1
             d.send_notifications(record)
         except _Interrupt as stop:
             if stop.reason is None:  # shutdown: the lease was released by drive
@@ -298,6 +299,8 @@ class Driver:
         self.slots: list[_Slot] = []
         #: Executions paused through a database outage (claimed by nobody meanwhile).
         self.paused: set[str] = set()
+        #: Drives that ended (an execution finished, stopped or handed back), all slots.
+        self.drives_ended = 0
         self._supervisor: threading.Thread | None = None
 
     def make_executor(self) -> Executor:

@@ -167,6 +167,20 @@ def test_a_worker_that_dies_is_reported_lost_and_replaced(h: Harness) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_an_idle_worker_that_died_is_never_handed_an_attempt(h: Harness) -> None:
+    ex = h.executor(max_workers=1)
+    first = run_one(ex, h.request("whoami", node="n0", x=0))
+    idle = worker_pid(first)
+    os.kill(idle, signal.SIGKILL)  # from outside, while it waits for work
+    assert gone(idle)
+    # The next attempt goes to a fresh worker and succeeds: nothing is reported lost.
+    after = run_one(ex, h.request("whoami", node="n1", x=1))
+    assert after.error is None
+    assert h.output(after, "whoami") == worker_pid(after) != idle
+    assert ex.worker_pids() == [worker_pid(after)]
+
+
+@pytest.mark.timeout(60)
 def test_memory_limit_gives_out_of_memory(hx: Harness) -> None:
     ex = hx.executor(max_workers=1)
     over = run_one(ex, hx.request("hog", mib=4096))  # far beyond the task's 200Mi limit

@@ -93,3 +93,42 @@ def test_airfoil_server_start_asks_for_the_freeze(
     assert result.exit_code == 0, result.output
     [config] = seen
     assert config.freeze_heap is True
+
+
+def test_the_engine_process_freezes_its_heap_once_its_first_drive_has_ended(
+    tmp_path: Path, unfrozen: None
+) -> None:
+    import threading
+    import time
+
+    from airfoil.local import Runtime
+    from airfoil.server._driver import Driver
+    from airfoil.server._engine_process import _report
+    from airfoil.server._registry import Registry
+    from airfoil.settings import AirfoilSettings
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.memory import MemoryMetaStore
+    from airfoil.store.stores import Stores
+
+    blob_url = str(tmp_path / "blobs")
+    registry = Registry(None, str(tmp_path / "home"))
+    stores = Stores(
+        MemoryMetaStore(), open_blob_store(blob_url), blob_url=blob_url, registry=registry
+    )
+    driver = Driver(Runtime(AirfoilSettings(home=str(tmp_path / "home")), stores), slots=1)
+    sent: list[tuple[Any, ...]] = []
+    reporter = threading.Thread(target=_report, args=(driver, sent.append, True), daemon=True)
+    reporter.start()
+    try:
+        time.sleep(0.5)  # cold: nothing driven yet, so nothing frozen (imports still to come)
+        assert sent and sent[0][0] == "status"
+        assert gc.get_freeze_count() == 0
+        driver.drives_ended += 1  # what a slot counts when a drive returns
+        end = time.monotonic() + 5
+        while gc.get_freeze_count() == 0 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert gc.get_freeze_count() > 20_000  # the imports and the runtime
+    finally:
+        driver.stopping.set()
+        reporter.join(5)
+    assert not reporter.is_alive()
