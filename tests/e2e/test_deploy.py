@@ -291,6 +291,10 @@ def test_console_shows_the_deployment_and_its_drift(
             f"{srv.url}/api/v1/projects/default/deployments/blobs/drift", timeout=10
         ).json()
         assert (api["rows"], api["replicas"], api["version"]) == (4, 1, 1)
+        told = srv.cli("deploy", "drift", "blobs", "--server", srv.url)
+        assert told.returncode == 0, told.stderr
+        assert "blobs: 4 rows served by 1 replica of version 1" in told.stdout, told.stdout
+        assert "drifted" in told.stdout  # feature a, as the console's table marks it
         page.locator("button[name='refresh-drift']").click()
         page.wait_for_selector(".drift-summary:has-text('4 rows served by 1 replica')")
         stopped = srv.cli("deploy", "stop", "blobs", "--server", srv.url)

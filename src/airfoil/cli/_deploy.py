@@ -1,7 +1,7 @@
 """``airfoil deploy NAME@ALIAS --replicas N [--cpus C --gpus G --memory M]``, ``airfoil deploy
-list``, ``airfoil deploy stop NAME``: model services the server supervises (restarted on a
-crash, rolled to the new version when the alias moves). The server is ``--server`` or
-``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
+list``, ``airfoil deploy stop NAME``, ``airfoil deploy drift NAME``: model services the server
+supervises (restarted on a crash, rolled to the new version when the alias moves). The server
+is ``--server`` or ``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
 """
 
 from __future__ import annotations
@@ -68,6 +68,37 @@ def _show(items: list[Any], as_json: bool) -> None:
         out_console.print(replicas)
 
 
+#: A feature whose serving mean moved more than this many training standard deviations is
+#: flagged, as the console's drift table does.
+DRIFTED_SHIFT = 1.0
+
+
+def _show_drift(d: Any, as_json: bool) -> None:
+    """A deployment's drift: the rows served (pooled over its replicas, kept across restarts)
+    and, per feature, the training and serving statistics and the mean's shift."""
+    if as_json:
+        typer.echo(json.dumps(d.model_dump(mode="json"), indent=2))
+        return
+    version = "-" if d.version is None else str(d.version)
+    replicas = f"{d.replicas} replica" + ("" if d.replicas == 1 else "s")
+    plain(out_console, f"{d.name}: {d.rows} rows served by {replicas} of version {version}")
+    if not d.features:
+        return
+    table = Table("FEATURE", "TRAINING", "SERVING", "MISSING", "SHIFT (STD)", "")
+    for feature, f in d.features.items():
+        t, s = f["training"], f["serving"]
+        shift = float(f["mean_shift_in_std"])
+        table.add_row(
+            feature,
+            f"{t['mean']:.4g} ± {t['std']:.4g}",
+            f"{s['mean']:.4g} ± {s['std']:.4g}" if d.rows else "-",
+            f"{s['missing_rate']:.1%}" if d.rows else "-",
+            f"{shift:.2f}",
+            "drifted" if shift > DRIFTED_SHIFT else "",
+        )
+    out_console.print(table)
+
+
 def last_exit(reason: str, code: int | None) -> str:
     """Why a replica's last run ended: the supervisor's reason (e.g. out of memory), else its
     exit status or signal; ``-`` when it has not ended."""
@@ -89,9 +120,11 @@ def _each(r: Any) -> str:
 @handle_errors
 def deploy(
     target: str = typer.Argument(
-        ..., help="NAME@ALIAS (follows the alias), NAME:VERSION or NAME; or list, or stop."
+        ..., help="NAME@ALIAS (follows the alias), NAME:VERSION or NAME; or list, stop or drift."
     ),
-    name: str | None = typer.Argument(None, help="With stop: the deployment to stop."),
+    name: str | None = typer.Argument(
+        None, help="With stop: the deployment to stop; with drift: the deployment to read."
+    ),
     replicas: int = typer.Option(1, "--replicas", min=1, max=32, help="Service processes."),
     file: str = typer.Option(
         "", "--file", help="The file defining the model, on the server's machine."
@@ -113,10 +146,16 @@ def deploy(
     server: str | None = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
 ) -> None:
     """Make the server run a model's prediction service as N supervised processes or Ray
-    Serve replicas (`airfoil deploy list`, `airfoil deploy stop NAME`)."""
+    Serve replicas (`airfoil deploy list`, `airfoil deploy stop NAME`, `airfoil deploy drift
+    NAME`: the rows served and each feature's shift from its training data)."""
     client = _deployments(server)
     if target == "list" and name is None:
         _show(client.list().items, as_json)
+        return
+    if target == "drift":
+        if name is None:
+            raise ConfigError("airfoil deploy drift NAME: name the deployment to read")
+        _show_drift(client.drift(name), as_json)
         return
     if target == "stop":
         if name is None:

@@ -171,3 +171,43 @@ def test_deploy_list_shows_each_replicas_last_exit_and_cpus() -> None:
         ["digits", "1", "backoff", "-", "2", "killed by signal 15", "-", "-"],
         ["digits", "2", "ready", "3", "0", "-", "0,2", "43"],
     ]
+
+
+def test_deploy_drift_prints_the_rows_served_and_flags_a_shifted_feature() -> None:
+    from airfoil.cli._common import out_console
+    from airfoil.cli._deploy import _show_drift
+
+    pooled = pooled_drift("m", [{"version": 3, **_tracker(ROWS).report()}])
+    width = out_console.width
+    out_console.width = 200
+    try:
+        with out_console.capture() as captured:
+            _show_drift(pooled, as_json=False)
+        with out_console.capture() as nothing:
+            _show_drift(pooled_drift("m", []), as_json=False)
+    finally:
+        out_console.width = width
+    text = captured.get()
+    assert "m: 5 rows served by 1 replica of version 3" in text
+    cells = {
+        row[0]: row
+        for line in text.splitlines()
+        if "│" in line
+        and (row := [c.strip() for c in line.split("│")[1:-1]])
+        and row[0] in ("a", "b")
+    }
+    # a: serving mean 2.7 vs training 1 +- 2 (0.85 sigma); b: 2.17 vs 0 +- 1 (2.17 sigma)
+    assert cells["a"][1] == "1 ± 2" and cells["a"][3] == "0.0%" and cells["a"][5] == ""
+    assert cells["b"][3] == "40.0%" and cells["b"][5] == "drifted"
+    assert float(cells["b"][4]) == pytest.approx(pooled.features["b"]["mean_shift_in_std"], 0.01)
+    assert "m: 0 rows served by 0 replicas of version -" in nothing.get()
+
+
+def test_deploy_drift_without_a_name_names_the_fix() -> None:
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    out = CliRunner().invoke(app, ["deploy", "drift"])
+    assert out.exit_code != 0
+    assert "airfoil deploy drift NAME" in out.output
