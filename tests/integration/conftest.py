@@ -146,6 +146,19 @@ def ray_session(
         ray.shutdown()
 
 
+@pytest.fixture
+def ray_session_env(ray_session: None) -> dict[str, str]:
+    """This process's environment with ``AIRFOIL_RAY_ADDRESS`` set to the session's local Ray,
+    for ``airfoil`` subprocesses that should join it instead of each starting (and stopping)
+    a local Ray of their own: seconds each. A local Ray of a run's own (no address) is tested
+    by the Ray connection's and the servers' tests."""
+    import ray
+
+    env = {**os.environ, "AIRFOIL_RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
 @pytest.fixture(scope="session")
 def ray_head(pytestconfig: pytest.Config) -> Iterator[RayHead]:
     """One Ray head (``ray start --head``, no CPUs) for every multi-node cluster test of the
