@@ -123,8 +123,10 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 def ray_session(
     tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 ) -> Iterator[None]:
-    """One local Ray (2 CPUs, no dashboard) for every test of the session that asks for it;
-    ray executors built meanwhile join it instead of starting their own. Skipped where Ray
+    """One local Ray (2 CPUs, 2 pretend GPUs, no dashboard) for every test of the session that
+    asks for it; ray executors and Ray Serve backends built meanwhile join it instead of
+    starting their own (each start costs seconds). The GPUs are Ray's accounting only (what
+    a Serve replica is assigned); no test on it runs GPU code. Skipped where Ray
     is not installed (``pip install 'airfoil[ray]'``)."""
     ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
     import logging
@@ -133,7 +135,7 @@ def ray_session(
     with shared_ray(pytestconfig):  # the Ray tier's time, whichever test starts it
         ray.init(
             num_cpus=2,
-            num_gpus=0,
+            num_gpus=2,
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,
