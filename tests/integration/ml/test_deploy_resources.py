@@ -6,9 +6,8 @@ was granted, waits ``queued`` while another deployment holds it, keeps its grant
 crash, and starts once the holder stops; a replica that could never fit is refused when it is
 deployed, naming the options to lower.
 
-Ray Serve, on the session's local Ray (2 pretend GPUs): each replica's actor is given the
-CPUs, GPU and memory asked (what the replica itself reads from Ray's runtime context), and a
-replica no node could hold is refused with a typed error naming the option to lower.
+The same on Ray Serve is tested with the other Ray Serve tests (``test_ray_serve.py``: one
+Serve for them all).
 """
 
 from __future__ import annotations
@@ -171,50 +170,3 @@ def test_redeploying_with_other_resources_is_refused(tmp_path: Path) -> None:
             deploy(store, "default", DeploymentIn(ref=ref), 0.0)
     finally:
         store.close()
-
-
-@pytest.mark.ray
-def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, ray_session: None) -> None:
-    serve_api = pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
-    from airfoil.ml._ray_serve import RayServe
-
-    home = tmp_path / "home"
-    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
-    try:
-        registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
-        assert model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref == "tiny:1"
-    finally:
-        store.close()
-    backend = RayServe()  # on the session's Ray (2 CPUs, 2 pretend GPUs)
-    settings = {
-        "home": str(home),
-        "database_url": None,
-        "blob_url": str(home / "blobs"),
-        "project": "default",
-    }
-    try:
-        with pytest.raises(UnschedulableTaskError) as refused:
-            backend.apply(
-                "default", "huge", "tiny:1", replicas=1, file="", settings=settings,
-                resources=ResourceSpec(cpu=1.0, gpu=3),
-            )  # fmt: skip
-        assert "gpu=3" in str(refused.value) and "--gpus" in str(refused.value)
-        backend.apply(
-            "default", "tiny", "tiny:1", replicas=2, file="", settings=settings,
-            resources=ResourceSpec(cpu=0.5, mem=200 * 2**20, gpu=1),
-        )  # fmt: skip
-
-        def assigned() -> Any:
-            app = backend.state("default", "tiny")
-            reports = [r.report for r in (app.replicas if app else []) if r.report]
-            return [r["assigned"] for r in reports] if len(reports) == 2 else None
-
-        both = until("both replicas to report what they were given", assigned, timeout=150)
-    finally:
-        serve_api.shutdown()  # the session's Ray stays; Serve does not
-    for a in both:
-        assert a["resources"]["CPU"] == pytest.approx(0.5)
-        assert a["resources"]["GPU"] == pytest.approx(1.0)
-        assert a["resources"]["memory"] == pytest.approx(200 * 2**20)
-        assert len(a["gpu_ids"]) == 1
-    assert {a["gpu_ids"][0] for a in both} == {"0", "1"}  # one GPU each, not shared
