@@ -123,8 +123,10 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 def ray_session(
     tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 ) -> Iterator[None]:
-    """One local Ray (2 CPUs, no dashboard) for every test of the session that asks for it;
-    ray executors built meanwhile join it instead of starting their own. Skipped where Ray
+    """One local Ray (2 CPUs, 2 pretend GPUs, no dashboard) for every test of the session that
+    asks for it; ray executors and Ray Serve backends built meanwhile join it instead of
+    starting their own (each start costs seconds). The GPUs are Ray's accounting only (what
+    a Serve replica is assigned); no test on it runs GPU code. Skipped where Ray
     is not installed (``pip install 'airfoil[ray]'``)."""
     ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
     import logging
@@ -133,7 +135,7 @@ def ray_session(
     with shared_ray(pytestconfig):  # the Ray tier's time, whichever test starts it
         ray.init(
             num_cpus=2,
-            num_gpus=0,
+            num_gpus=2,
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,
@@ -144,6 +146,19 @@ def ray_session(
     yield
     with shared_ray(pytestconfig):  # runs in the session's last test's teardown
         ray.shutdown()
+
+
+@pytest.fixture
+def ray_session_env(ray_session: None) -> dict[str, str]:
+    """This process's environment with ``AIRFOIL_RAY_ADDRESS`` set to the session's local Ray,
+    for ``airfoil`` subprocesses that should join it instead of each starting (and stopping)
+    a local Ray of their own: seconds each. A local Ray of a run's own (no address) is tested
+    by the Ray connection's and the servers' tests."""
+    import ray
+
+    env = {**os.environ, "AIRFOIL_RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    env.pop("RAY_ADDRESS", None)
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -355,15 +355,12 @@ FLOW = textwrap.dedent(
 )
 
 
-def _cli(tmp_path: Path, executor: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AIRFOIL_HOME": str(tmp_path / "home"), "AIRFOIL_EXECUTOR": executor}
-    if executor == "ray":
-        ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
-        # The runs join the session's local Ray (started for a ray-parametrised test) instead
-        # of each starting one of their own: a run's own local Ray is tested by
-        # test_secret_scrub_local.py, the servers' and the Ray connection's tests.
-        assert ray.is_initialized(), "the ray_session fixture runs before a ray test"
-        env["AIRFOIL_RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
+def _cli(
+    tmp_path: Path, request: pytest.FixtureRequest, executor: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    # On ray, the runs join the session's local Ray instead of each starting one of their own.
+    base = request.getfixturevalue("ray_session_env") if executor == "ray" else os.environ
+    env = {**base, "AIRFOIL_HOME": str(tmp_path / "home"), "AIRFOIL_EXECUTOR": executor}
     return subprocess.run(
         [sys.executable, "-m", "airfoil.cli", *args],
         env=env,
@@ -379,10 +376,10 @@ def _cli(tmp_path: Path, executor: str, *args: str) -> subprocess.CompletedProce
     ["inline", "process", pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])],
 )
 def test_the_task_types_run_on_each_executor_and_show_their_type(
-    tmp_path: Path, executor: str
+    tmp_path: Path, executor: str, request: pytest.FixtureRequest
 ) -> None:
     (tmp_path / "flow.py").write_text(FLOW)
-    run = _cli(tmp_path, executor, "run", "--json", "flow.py", "wf")
+    run = _cli(tmp_path, request, executor, "run", "--json", "flow.py", "wf")
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert out["outputs"] == {"o0": 1 + 4 + 9 + 6}
@@ -394,10 +391,10 @@ def test_the_task_types_run_on_each_executor_and_show_their_type(
         "double": "container",
         "total": "python",
     }
-    show = _cli(tmp_path, executor, "executions", "show", out["execution_id"])
+    show = _cli(tmp_path, request, executor, "executions", "show", out["execution_id"])
     assert show.returncode == 0, show.stderr
     for shown in ("words (shell)", "squares (sql)", "double (container)"):
         assert shown in show.stdout, show.stdout
-    again = _cli(tmp_path, executor, "run", "--json", "flow.py", "wf")
+    again = _cli(tmp_path, request, executor, "run", "--json", "flow.py", "wf")
     nodes = {n["task"].rsplit(".", 1)[-1]: n for n in json.loads(again.stdout)["nodes"]}
     assert nodes["words"]["cache"] == "hit"

@@ -1,6 +1,7 @@
 """A local `airfoil run` of a task that prints its context and a secret and raises an error
 holding both: the terminal output, `airfoil logs`, every row of the SQLite store and every
-stored file show `***`, never the value (inline and process executors)."""
+stored file show `***`, never the value (inline, process and ray executors; the ray runs join
+the session's local Ray: a run's own local Ray is started in the Ray connection's tests)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,14 @@ FLOW = textwrap.dedent(
 
 
 @pytest.mark.parametrize("executor", ["inline", "process", "ray"])
-def test_a_local_run_stores_no_secret(tmp_path: Path, executor: str) -> None:
+def test_a_local_run_stores_no_secret(
+    tmp_path: Path, executor: str, request: pytest.FixtureRequest
+) -> None:
     secret = "tok-" + uuid.uuid4().hex
     (tmp_path / "flow.py").write_text(FLOW)
     home = tmp_path / "home"
-    env = {**os.environ, "AIRFOIL_HOME": str(home), "AIRFOIL_SECRET_TOKEN": secret}
+    base = request.getfixturevalue("ray_session_env") if executor == "ray" else os.environ
+    env = {**base, "AIRFOIL_HOME": str(home), "AIRFOIL_SECRET_TOKEN": secret}
     cli = [sys.executable, "-m", "airfoil.cli"]
     run = subprocess.run(
         [*cli, "run", "--executor", executor, str(tmp_path / "flow.py"), "wf"],

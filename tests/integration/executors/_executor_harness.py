@@ -121,11 +121,13 @@ TASKS = textwrap.dedent(
 
 
     @af.task
-    def chatty(seconds: float) -> float:
+    def chatty(go: str) -> str:
         print("started the long part", flush=True)
-        time.sleep(seconds)
+        deadline = time.time() + 30
+        while not os.path.exists(go) and time.time() < deadline:  # the test has seen its log
+            time.sleep(0.05)
         print("done")
-        return seconds
+        return go
 
 
     @af.task

@@ -301,7 +301,8 @@ def test_engine_runs_a_workflow_with_parallel_nodes(hx: Harness) -> None:
 @pytest.mark.timeout(60)
 def test_a_running_attempts_log_can_be_tailed_and_is_whole_at_the_end(hx: Harness) -> None:
     ex = hx.executor(max_workers=1)
-    ex.submit(hx.request("chatty", seconds=4.0))
+    go = Path(hx.blob_dir).parent / "go"  # the task runs on until the test has seen its log
+    ex.submit(hx.request("chatty", go=str(go)))
     live = Path(hx.blob_dir, live_log_key("logs/ex1/n0/1.log"))
     end = time.monotonic() + 30
     while not live.exists():
@@ -311,6 +312,8 @@ def test_a_running_attempts_log_can_be_tailed_and_is_whole_at_the_end(hx: Harnes
     assert [(e.level, e.text) for e in entries(live.read_text())] == [
         ("OUT", "started the long part")
     ]
+    assert ex.running() == 1, "the log was read while the attempt ran"
+    go.write_text("")
     (result,) = collect(ex, 1)
     assert result.error is None
     assert not live.exists(), "the live copy is removed once the whole log is written"

@@ -15,9 +15,17 @@ from _ray_cluster import needs_ray
 pytestmark = needs_ray
 
 
-# Ray started from a thread that then ends (as a server's supervisor or request thread does):
-# the local head's processes get a parent-death signal bound to the starting *thread*, so
-# they were killed when it returned (a deployment on Ray Serve lost its cluster at once).
+# One fresh process (a local Ray starts in seconds) proves two things of a local Ray (no
+# address), started the way a server starts it:
+#
+# - Started from a thread that then ends (as a server's supervisor or request thread does):
+#   the local head's processes get a parent-death signal bound to the starting *thread*, so
+#   they were killed when it returned (a deployment on Ray Serve lost its cluster at once).
+# - Its own beside a cluster someone started on this machine with `ray start --head`, which
+#   names itself in $RAY_TMPDIR/ray/ray_current_cluster; Ray's `ray.init()` without an address
+#   joins it. A local Ray of Airfoil's (no --ray-address) must be its own: joining refused the
+#   CPUs it asks for (ConfigError "could not start or join a local Ray") or would run on
+#   someone else's cluster.
 SCRIPT = """
 import os, threading, time
 from airfoil.executors._ray_connection import CONNECTION
@@ -27,6 +35,7 @@ t = threading.Thread(target=lambda: box.update(ray=CONNECTION.acquire(None, 1)))
 t.start()
 t.join()
 ray = box["ray"]
+print("gcs", ray.get_runtime_context().gcs_address)
 # The kernel sends the parent-death signal as the thread exits: once the thread is gone from
 # /proc, the head's processes have been sent it (and are gone a moment later).
 while os.path.exists(f"/proc/self/task/{t.native_id}"):
@@ -39,29 +48,9 @@ print("released", ray.is_initialized())
 """
 
 
-def test_a_local_ray_started_from_a_thread_outlives_the_thread() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=180
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "answer 49" in done.stdout and "released False" in done.stdout
-
-
-# A Ray head someone started on this machine with `ray start --head` names itself in
-# $RAY_TMPDIR/ray/ray_current_cluster; Ray's `ray.init()` without an address joins it. A local
-# Ray of Airfoil's (no --ray-address) must be its own: joining refused the CPUs it asks for
-# (ConfigError "could not start or join a local Ray") or would run on someone else's cluster.
-FOREIGN = """
-from airfoil.executors._ray_connection import CONNECTION
-ray = CONNECTION.acquire(None, 1)
-print("gcs", ray.get_runtime_context().gcs_address)
-square = ray.remote(lambda x: x * x)
-print("answer", ray.get(square.remote(7), timeout=60))
-CONNECTION.release()
-"""
-
-
-def test_a_local_ray_is_its_own_beside_a_cluster_started_on_the_machine(ray_head: Any) -> None:
+def test_a_local_ray_started_from_a_thread_outlives_it_and_is_its_own_beside_a_cluster(
+    ray_head: Any,
+) -> None:
     tmp = tempfile.mkdtemp(prefix="af-ray-")  # short: Ray's socket paths must fit
     try:
         os.makedirs(os.path.join(tmp, "ray"))
@@ -70,10 +59,10 @@ def test_a_local_ray_is_its_own_beside_a_cluster_started_on_the_machine(ray_head
         env = {**os.environ, "RAY_TMPDIR": tmp}
         env.pop("RAY_ADDRESS", None)
         done = subprocess.run(
-            [sys.executable, "-c", FOREIGN], capture_output=True, text=True, timeout=180, env=env
+            [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=180, env=env
         )
         assert done.returncode == 0, done.stderr[-3000:]
-        assert "answer 49" in done.stdout
+        assert "answer 49" in done.stdout and "released False" in done.stdout
         gcs = done.stdout.split("gcs ", 1)[1].split()[0]
         assert gcs != ray_head.address  # its own Ray, not the head's
     finally:

@@ -1,5 +1,5 @@
-"""What only the ray executor does, on the session's local Ray (2 CPUs, no GPU): lost worker
-actors, requests no node can meet, warm workers per task environment, closing.
+"""What only the ray executor does, on the session's local Ray (2 CPUs, 2 pretend GPUs): lost
+worker actors, requests no node can meet, warm workers per task environment, closing.
 
 What it shares with the process executor (results, user errors, parallelism, timeouts,
 cancel, stale code, memory limits, an engine run) is tested on both in
@@ -82,7 +82,7 @@ def test_requests_no_node_can_meet_fail_at_once_naming_them(h: Harness) -> None:
     ex = h.executor()
     base = h.request("whoami", x=0)
     for changes, named in [
-        ({"requests": ResourceSpec(gpu=1)}, "GPU=1"),
+        ({"requests": ResourceSpec(gpu=3)}, "GPU=3"),
         ({"custom_resources": {"fast_disk": 1.0}}, "fast_disk=1"),
         ({"accelerator": "H100"}, "accelerator_type:H100"),
         ({"requests": ResourceSpec(cpu=64)}, "CPU=64"),

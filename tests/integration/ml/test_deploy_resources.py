@@ -6,20 +6,14 @@ was granted, waits ``queued`` while another deployment holds it, keeps its grant
 crash, and starts once the holder stops; a replica that could never fit is refused when it is
 deployed, naming the options to lower.
 
-Ray Serve: a fresh local Ray with 2 pretend GPUs (in its own process: the session's Ray has
-none): each replica's actor is given the CPUs, GPU and memory asked (what the replica itself
-reads from Ray's runtime context), and a replica no node could hold is a typed error on the
-record's message.
+The same on Ray Serve is tested with the other Ray Serve tests (``test_ray_serve.py``: one
+Serve for them all).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -176,82 +170,3 @@ def test_redeploying_with_other_resources_is_refused(tmp_path: Path) -> None:
             deploy(store, "default", DeploymentIn(ref=ref), 0.0)
     finally:
         store.close()
-
-
-RAY_SCRIPT = textwrap.dedent(
-    """
-    import json, logging, sys, time
-    import ray
-    from ray import serve
-    from airfoil.core.resources import ResourceSpec
-    from airfoil.ml._ray_serve import RayServe
-
-    home, temp = sys.argv[1], sys.argv[2]
-    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING, namespace="airfoil", _temp_dir=temp,
-             object_store_memory=128 * 2**20)
-    backend = RayServe()
-    settings = {"home": home, "database_url": None, "blob_url": home + "/blobs",
-                "project": "default"}
-    out = {}
-    try:
-        try:
-            backend.apply("default", "huge", "tiny:1", replicas=1, file="", settings=settings,
-                          resources=ResourceSpec(cpu=1.0, gpu=3))
-        except Exception as exc:
-            out["refused"] = [type(exc).__name__, str(exc)]
-        backend.apply("default", "tiny", "tiny:1", replicas=2, file="", settings=settings,
-                      resources=ResourceSpec(cpu=0.5, mem=200 * 2**20, gpu=1))
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            app = backend.state("default", "tiny")
-            reports = [r.report for r in (app.replicas if app else []) if r.report]
-            if len(reports) == 2:
-                out["assigned"] = [r["assigned"] for r in reports]
-                break
-            time.sleep(0.5)
-        print("RESULT " + json.dumps(out), flush=True)
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-    """
-)
-
-
-@pytest.mark.ray
-def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path) -> None:
-    pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
-    home = tmp_path / "home"
-    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
-    try:
-        registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
-        assert model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref == "tiny:1"
-    finally:
-        store.close()
-    script = tmp_path / "ray_resources.py"
-    script.write_text(RAY_SCRIPT)
-    here = os.path.dirname(__file__)  # _tiny, the model's file, is imported by the replicas
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
-    env.pop("RAY_ADDRESS", None)
-    temp = Path("/tmp") / f"afsrv-{os.getpid()}"  # Ray's socket paths must stay short
-    proc = subprocess.run(
-        [sys.executable, str(script), str(home), str(temp)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    found = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert found, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = json.loads(found[0][len("RESULT ") :])
-    kind, message = out["refused"]
-    assert kind == "UnschedulableTaskError" and "gpu=3" in message and "--gpus" in message
-    assigned = out["assigned"]
-    assert len(assigned) == 2
-    for a in assigned:
-        assert a["resources"]["CPU"] == pytest.approx(0.5)
-        assert a["resources"]["GPU"] == pytest.approx(1.0)
-        assert a["resources"]["memory"] == pytest.approx(200 * 2**20)
-        assert len(a["gpu_ids"]) == 1
-    assert {a["gpu_ids"][0] for a in assigned} == {"0", "1"}  # one GPU each, not shared

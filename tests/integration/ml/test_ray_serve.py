@@ -1,8 +1,16 @@
-"""Deployments on Ray Serve with a real local Ray (the session's) and the supervisor (no
-HTTP server around it): two replicas come up and both serve over HTTP through Serve's proxy
-on 127.0.0.1, bad input is a 422 naming the field, an alias move under a steady client loop
-loses no request, a killed replica actor is replaced by Serve and counted as a restart, the
-drift of both replicas is pooled, and stopping the deployment deletes the application."""
+"""Deployments on Ray Serve with a real local Ray (the session's: 2 CPUs, 2 pretend GPUs), one
+Serve started for the module's tests (a start costs seconds) and shut down after them.
+
+With the supervisor (no HTTP server around it): two replicas come up and both serve over HTTP
+through Serve's proxy on 127.0.0.1, bad input is a 422 naming the field, an alias move under
+a steady client loop loses no request, a killed replica actor is replaced by Serve and
+counted as a restart, the drift of both replicas is pooled, and stopping the deployment
+deletes the application.
+
+Per-deployment resources (``airfoil deploy --cpus C --gpus G --memory M``; the processes'
+side is ``test_deploy_resources.py``): each replica's actor is given the CPUs, GPU and memory
+asked (what the replica itself reads from Ray's runtime context), and a replica no node could
+hold is refused with a typed error naming the option to lower."""
 
 from __future__ import annotations
 
@@ -17,6 +25,8 @@ import pytest
 from _deployments import alive, until
 from _tiny import model
 
+from airfoil.core.errors import UnschedulableTaskError
+from airfoil.core.resources import ResourceSpec
 from airfoil.ml import ModelRegistry
 from airfoil.server._deployments import deploy, deployment_out, drift
 from airfoil.server._ray_deployments import RayDeployments
@@ -31,11 +41,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
 ROW = {"a": 1.0, "b": 1.0, "c": 0.0}
 
 
+@pytest.fixture(scope="module")
+def serve_api(ray_session: None) -> Iterator[Any]:
+    """Ray Serve, started on the session's Ray for this module's tests (each test's backend
+    joins it and keeps its proxy) and shut down after them; the session's Ray stays."""
+    # Imported here, not while collecting (seconds; most runs collect this module without
+    # running it)
+    serve = pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
+    from airfoil.ml._ray_serve import RayServe
+
+    RayServe().connect()  # Serve's start on the session's Ray, its proxy on a free port
+    try:
+        yield serve
+    finally:
+        serve.shutdown()
+
+
 @pytest.fixture
-def on_ray(tmp_path: Path, ray_session: None) -> Iterator[dict[str, Any]]:
-    # Ray Serve is imported here, not while collecting (seconds; most runs collect this
-    # module without running it)
-    serve_api = pytest.importorskip("ray.serve", reason="Ray Serve: pip install 'airfoil[ray]'")
+def on_ray(tmp_path: Path, serve_api: Any) -> Iterator[dict[str, Any]]:
     from airfoil.ml._ray_serve import RayServe
 
     home = tmp_path / "home"
@@ -59,7 +82,7 @@ def on_ray(tmp_path: Path, ray_session: None) -> Iterator[dict[str, Any]]:
         }
     finally:
         supervisor.close()
-        serve_api.shutdown()  # the session's Ray stays; Serve does not
+        backend.delete("default", "tiny")  # already gone if the test got to stop it
         store.close()
 
 
@@ -167,3 +190,48 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
         lambda: not any(alive(p) for p in last if p),
         timeout=90,
     )
+
+
+def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: Any) -> None:
+    from airfoil.ml._ray_serve import RayServe
+
+    home = tmp_path / "home"
+    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+    try:
+        registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
+        assert model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref == "tiny:1"
+    finally:
+        store.close()
+    backend = RayServe()  # on the session's Ray (2 CPUs, 2 pretend GPUs)
+    settings = {
+        "home": str(home),
+        "database_url": None,
+        "blob_url": str(home / "blobs"),
+        "project": "default",
+    }
+    try:
+        with pytest.raises(UnschedulableTaskError) as refused:
+            backend.apply(
+                "default", "huge", "tiny:1", replicas=1, file="", settings=settings,
+                resources=ResourceSpec(cpu=1.0, gpu=3),
+            )  # fmt: skip
+        assert "gpu=3" in str(refused.value) and "--gpus" in str(refused.value)
+        backend.apply(
+            "default", "tiny", "tiny:1", replicas=2, file="", settings=settings,
+            resources=ResourceSpec(cpu=0.5, mem=200 * 2**20, gpu=1),
+        )  # fmt: skip
+
+        def assigned() -> Any:
+            app = backend.state("default", "tiny")
+            reports = [r.report for r in (app.replicas if app else []) if r.report]
+            return [r["assigned"] for r in reports] if len(reports) == 2 else None
+
+        both = until("both replicas to report what they were given", assigned, timeout=150)
+    finally:
+        backend.delete("default", "tiny")
+    for a in both:
+        assert a["resources"]["CPU"] == pytest.approx(0.5)
+        assert a["resources"]["GPU"] == pytest.approx(1.0)
+        assert a["resources"]["memory"] == pytest.approx(200 * 2**20)
+        assert len(a["gpu_ids"]) == 1
+    assert {a["gpu_ids"][0] for a in both} == {"0", "1"}  # one GPU each, not shared
