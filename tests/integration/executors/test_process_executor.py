@@ -9,6 +9,7 @@ request's ``code_root``) and builds the requests from the tasks' specs, as the e
 
 from __future__ import annotations
 
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -173,6 +174,12 @@ def test_an_idle_worker_that_died_is_never_handed_an_attempt(h: Harness) -> None
     idle = worker_pid(first)
     os.kill(idle, signal.SIGKILL)  # from outside, while it waits for work
     assert gone(idle)
+    # A forkserver child's exit reaches its parent through the forkserver, which reaps it
+    # and then writes its status to the worker's sentinel: until then no check can tell the
+    # worker is dead (a worker dying in that window is reported lost, a system error that is
+    # retried). The claim is about a death the executor can see.
+    (worker,) = ex._pool.idle
+    assert multiprocessing.connection.wait([worker.proc.sentinel], timeout=5)
     # The next attempt goes to a fresh worker and succeeds: nothing is reported lost.
     after = run_one(ex, h.request("whoami", node="n1", x=1))
     assert after.error is None
