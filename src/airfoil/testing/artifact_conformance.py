@@ -298,11 +298,7 @@ class ArtifactStoreConformance:
         assert artifact_store.claim_deployment("p", "digits", "b", 31.0, 10.0) == ("b", 2)
         again = artifact_store.claim_deployment("p", "digits", "a", 42.0, 10.0)
         assert again == DeploymentLease("a", 3)
-        member = Replica(index=0, port=8001, pid=11, status="ready")
-        stale = _digits(updated_at=43.0, owner="a", members=[member])
-        with pytest.raises(DeploymentLeaseLost, match="no longer holds it"):
-            artifact_store.put_deployment(stale, lease=first)
-        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=1.0)
+        stale = _refused(artifact_store, first, kept=_digits(updated_at=1.0))
         artifact_store.put_deployment(stale, lease=again)
         assert artifact_store.get_deployment("p", "digits") == stale
 
@@ -320,11 +316,7 @@ class ArtifactStoreConformance:
         artifact_store.put_deployment(_digits(updated_at=2.0, replicas=2), spec_only=True)
         again = artifact_store.claim_deployment("p", "digits", "a", 2.0, 10.0)
         assert again == DeploymentLease("a", 2)
-        member = Replica(index=0, port=8001, pid=11, status="ready")
-        stale = _digits(updated_at=3.0, owner="a", members=[member])
-        with pytest.raises(DeploymentLeaseLost, match="no longer holds it"):
-            artifact_store.put_deployment(stale, lease=first)
-        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=2.0, replicas=2)
+        stale = _refused(artifact_store, first, kept=_digits(updated_at=2.0, replicas=2))
         # Each stop and deploy goes on from the last epoch, whoever claims it next.
         assert artifact_store.delete_deployment("p", "digits")
         assert not artifact_store.delete_deployment("p", "digits")  # gone: nothing kept twice
@@ -396,6 +388,18 @@ class ArtifactStoreConformance:
         for t in threads:
             t.join()
         assert len(won) == 1
+
+
+def _refused(store: ArtifactStore, lease: DeploymentLease | None, kept: Deployment) -> Deployment:
+    """``lease``'s holder (a) writes its pass's view of ``p/digits`` (a ready replica): the
+    write is refused and the record stays ``kept``. The view, to write again."""
+    member = Replica(index=0, port=8001, pid=11, status="ready")
+    stale = _digits(updated_at=43.0, owner="a", members=[member])
+    assert lease is not None
+    with pytest.raises(DeploymentLeaseLost, match="no longer holds it"):
+        store.put_deployment(stale, lease=lease)
+    assert store.get_deployment("p", "digits") == kept
+    return stale
 
 
 def _digits(updated_at: float, replicas: int = 1, **fields: Any) -> Deployment:

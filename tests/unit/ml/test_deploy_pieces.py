@@ -84,20 +84,13 @@ def test_the_drift_route_reads_the_record_and_asks_no_replica() -> None:
     thread.start()
     try:
         ready = Replica(index=0, port=server.server_port, pid=41, status="ready", version=2)
-        recorded = Deployment(
-            project="p",
-            name="m",
-            ref="m@production",
-            replicas=1,
-            created_at=1.0,
-            updated_at=1.0,
-            members=[ready],
-            drift=[
-                ServedDrift(source="", version=1, report=_tracker(ROWS).report()),
-                ServedDrift(source="", version=2, report=_tracker(ROWS[:1]).report()),
-                ServedDrift(source="0:41", version=2, report=_tracker(ROWS[1:3]).report()),
-            ],
-        )
+        kept = [  # version 1's ended processes; version 2's ended and its live one
+            ServedDrift(source="", version=1, report=_tracker(ROWS).report()),
+            ServedDrift(source="", version=2, report=_tracker(ROWS[:1]).report()),
+            ServedDrift(source="0:41", version=2, report=_tracker(ROWS[1:3]).report()),
+        ]
+        spec = {"project": "p", "name": "m", "ref": "m@production", "replicas": 1}
+        recorded = Deployment(**spec, created_at=1.0, updated_at=1.0, members=[ready], drift=kept)
         got = drift(recorded)
         assert (got.name, got.version, got.rows, got.replicas) == ("m", 2, 3, 1)
         a, b = got.features["a"]["serving"], got.features["b"]["serving"]
