@@ -242,9 +242,9 @@ def test_console_shows_the_deployment_and_its_drift(
         # The estimator cannot take a missing value (500), but drift counts what arrived.
         missing = {"features": [{"a": 100.0, "b": None}]}
         assert httpx.post(url + "/predict", json=missing, timeout=10).status_code == 500
-        api = httpx.get(
-            f"{srv.url}/api/v1/projects/default/deployments/blobs/drift", timeout=10
-        ).json()
+        # The API reads the deployment's record, where the server copies the replica's drift
+        # at most every second.
+        api = until("3 rows on the record", _drift(srv, rows=3))
         assert api["rows"] == 3 and api["version"] == 1 and api["replicas"] == 1
         b = api["features"]["b"]["serving"]
         assert b["mean"] == pytest.approx(2.0) and b["std"] == pytest.approx(1.0)
@@ -268,8 +268,9 @@ def test_console_shows_the_deployment_and_its_drift(
         assert row_b.locator("td[data-stat='serving-missing']").inner_text() == "33.3%"
         assert row_b.locator("td[data-stat='serving-std']").inner_text() == "1"
         assert "3 rows served by 1 replica of version 1" in page.inner_text(".drift-summary")
-        # More rows: the refresh button shows the new count.
+        # More rows: once the API has them, the refresh button shows the new count.
         httpx.post(url + "/predict", json={"features": rows[:1]}, timeout=10)
+        until("4 rows on the record", _drift(srv, rows=4))
         page.locator("button[name='refresh-drift']").click()
         page.wait_for_selector(".drift-summary:has-text('4 rows served')")
         shot(page, "40-model-deployment-drift")
@@ -287,9 +288,8 @@ def test_console_shows_the_deployment_and_its_drift(
             lambda: (x := _ready(srv, 1)()) and x["members"][0]["restarts"] == 1 and x,
         )
         pid = back["members"][0]["pid"]
-        api = httpx.get(
-            f"{srv.url}/api/v1/projects/default/deployments/blobs/drift", timeout=10
-        ).json()
+        # Its new process counts as the replica once the server read it (at once, normally).
+        api = until("the new process on the record", _drift(srv, rows=4, replicas=1))
         assert (api["rows"], api["replicas"], api["version"]) == (4, 1, 1)
         told = srv.cli("deploy", "drift", "blobs", "--server", srv.url)
         assert told.returncode == 0, told.stderr
@@ -305,6 +305,18 @@ def test_console_shows_the_deployment_and_its_drift(
         if pid is not None and alive(pid):
             os.kill(pid, signal.SIGKILL)
         srv.stop()
+
+
+def _drift(srv: Server, rows: int, replicas: int = 1) -> Callable[[], Any]:
+    """The API's drift of ``blobs`` once it counts ``rows`` rows by ``replicas`` replicas."""
+
+    def check() -> Any:
+        got = httpx.get(
+            f"{srv.url}/api/v1/projects/default/deployments/blobs/drift", timeout=10
+        ).json()
+        return got if (got["rows"], got["replicas"]) == (rows, replicas) else None
+
+    return check
 
 
 def _recorded_rows(store: SqlArtifactStore) -> int:

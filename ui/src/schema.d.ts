@@ -1652,8 +1652,8 @@ export interface components {
         /**
          * DeploymentDrift
          * @description Drift of a deployment: per feature, training mean/std/missing rate beside the same
-         *     over the rows its ready replicas served (pooled), and the mean's shift in training
-         *     standard deviations.
+         *     over the rows its replicas served of the version it serves (pooled, as its record keeps
+         *     them: up to about a second old), and the mean's shift in training standard deviations.
          */
         DeploymentDrift: {
             /** Features */

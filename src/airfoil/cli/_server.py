@@ -80,6 +80,47 @@ def start(
 ) -> None:
     """Start the API, the web console and the engine loop in this process (stop with Ctrl-C
     or SIGTERM)."""
+    import gc
+
+    # No collections while the server starts: what it imports and opens lives as long as
+    # the server, and is frozen uncollected once it is up, where the app enables the
+    # collector again (ServerConfig.freeze_heap). Enabled again here too, whatever happens.
+    gc.disable()
+    try:
+        _start(
+            host=host,
+            port=port,
+            database_url=database_url,
+            blob_url=blob_url,
+            slots=slots,
+            max_parallel=max_parallel,
+            lease_ttl=lease_ttl,
+            store_retry_budget=store_retry_budget,
+            no_engine=no_engine,
+            executor=executor,
+            ray_address=ray_address,
+            log_level=log_level,
+            open_browser=open_browser,
+        )
+    finally:
+        gc.enable()
+
+
+def _start(
+    host: str,
+    port: int,
+    database_url: str | None,
+    blob_url: str | None,
+    slots: int,
+    max_parallel: int | None,
+    lease_ttl: float,
+    store_retry_budget: float,
+    no_engine: bool,
+    executor: str | None,
+    ray_address: str | None,
+    log_level: str,
+    open_browser: bool,
+) -> None:
     import uvicorn
 
     from airfoil.core.errors import ConfigError

@@ -13,6 +13,7 @@ no internals in the body (it is logged); no bad input reaches that path.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -186,13 +187,14 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.state.deps = deps
         app.state.metrics = metrics
         if config.freeze_heap:
-            freeze_heap()  # before the engine process is forked: it inherits the frozen heap
+            freeze_heap()  # what opening the stores imported and built
         if deps.driver is not None:
             deps.driver.start()
         schedules = _start_schedules(deps.runtime, config.run_engine) if config.run_engine else None
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
         if config.freeze_heap:
-            freeze_heap()
+            gc.enable()  # paused by `airfoil server start` while it started: up now
+            freeze_heap()  # collects what starting the driver and the loops left first
         try:
             yield
         finally:

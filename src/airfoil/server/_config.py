@@ -87,9 +87,18 @@ class ServerConfig:
             (docs/performance.md). The engine process freezes its own heap too, once its
             runtime is open and again once its first execution has been driven (the modules
             a drive imports: 100k-120k tracked objects there otherwise, full collections of
-            130-540 ms on the driver slots' threads). ``airfoil server start`` sets it;
-            objects frozen are never collected, so a process that builds and drops many apps
-            (tests) leaves it off.
+            130-540 ms on the driver slots' threads). ``airfoil server start`` sets it, and
+            pauses the collector (``gc.disable``) from its first line until the API is up:
+            the start makes ~200k objects that live as long as the server and ~2k of
+            garbage, and collecting while it made them walked them over and over (full
+            collections of ~50k, ~105k and, at the first freeze, ~143k objects, and
+            thousands of young ones: 0.14-0.25 s of CPU per start, docs/performance.md). The
+            first freeze then freezes the heap as it is (its garbage stays: a fixed ~2k
+            objects), and the second, with the collector enabled again, collects what
+            starting the driver and the loops left first; a forked engine process, paused
+            too, freezes its heap as it is once its runtime is open and enables the
+            collector then. Objects frozen are never collected, so a process that builds
+            and drops many apps (tests) leaves it off.
     """
 
     home: str
@@ -162,10 +171,15 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
 
 
 def freeze_heap() -> None:
-    """Collect what is garbage now, then freeze what is left (``ServerConfig.freeze_heap``)."""
+    """Collect what is garbage now, then freeze what is left (``ServerConfig.freeze_heap``).
+
+    While the collector is paused (``airfoil server start`` pauses it until the server is
+    up, see ``ServerConfig.freeze_heap``) the heap is frozen as it is: collecting would walk
+    every object the start made so far (~140k-200k) to find ~2k of garbage, which stays."""
     import gc
 
-    gc.collect()
+    if gc.isenabled():
+        gc.collect()
     gc.freeze()
 
 
@@ -199,6 +213,9 @@ def run_engine_process(
     runtime, _registry = open_runtime(config)
     if config.freeze_heap:
         freeze_heap()  # what opening the runtime imported and built (see serve_engine)
+    import gc
+
+    gc.enable()  # forked while `airfoil server start` paused the collector: on from here
     serve_engine(runtime, config, conn)
 
 

@@ -3,9 +3,10 @@
 ``POST /projects/{project}/deployments`` (deploy a model reference with N replicas; runner),
 ``GET .../deployments`` and ``GET .../deployments/{name}`` (viewer), ``DELETE
 .../deployments/{name}`` (stop: the processes are terminated, the record removed; runner),
-``GET .../deployments/{name}/drift`` (the drift statistics of its ready replicas, pooled;
-viewer). The processes are run by the :class:`~airfoil.server._supervisor.Supervisor` of
-the server that drives executions; these routes write and read the records it keeps.
+``GET .../deployments/{name}/drift`` (the drift statistics of the rows its replicas served,
+pooled, as its record keeps them; viewer). The processes are run by the
+:class:`~airfoil.server._supervisor.Supervisor` of the server that drives executions; these
+routes write and read the records it keeps (they ask no replica anything).
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import httpx
 import msgspec
 from fastapi import APIRouter, Path, Request
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.resources import ResourceSpec, parse_memory
 from airfoil.server._artifacts import Runner, Store, Viewer, _Project
-from airfoil.server._drift import pool_reports, running_sources, served_drift, source_of
-from airfoil.server._ray_deployments import RayDeployments
+from airfoil.server._drift import pool_reports
 from airfoil.server._supervisor import Supervisor
 from airfoil.store.artifacts import ArtifactStore, check_artifact_name
 from airfoil.store.deployments import Deployment
@@ -38,7 +37,7 @@ from airfoil.wire._deployments import (
     ReplicaResources,
 )
 
-__all__ = ["ROLES", "deploy", "deployment_out", "deployment_router", "pooled_drift"]
+__all__ = ["ROLES", "deploy", "deployment_out", "deployment_router", "drift", "pooled_drift"]
 
 deployment_router = APIRouter()
 ROLES: dict[tuple[str, str], str] = {}
@@ -173,60 +172,37 @@ def deploy(
     return store.get_deployment(project, name) or deployment
 
 
-def pooled_drift(name: str, reports: list[dict[str, Any]]) -> DeploymentDrift:
-    """The drift reports of several replicas serving one version, pooled exactly (counts,
-    means and variances combined, not averaged)."""
+def pooled_drift(
+    name: str, version: int | None, reports: list[dict[str, Any]], replicas: int
+) -> DeploymentDrift:
+    """The drift of ``reports`` of one version (each ``rows``, ``features``), pooled exactly
+    (counts, means and variances combined, not averaged); ``replicas``: how many replica
+    processes served them."""
     pooled = pool_reports(reports)
-    version = reports[0].get("version") if reports else None
     return DeploymentDrift(
         name=name,
         version=version,
         rows=pooled["rows"],
-        replicas=len(reports),
+        replicas=replicas,
         features=pooled["features"],
     )
 
 
-def drift(deployment: Deployment, ray: RayDeployments | None = None) -> DeploymentDrift:
+def drift(deployment: Deployment) -> DeploymentDrift:
     """The drift of the rows a deployment served of the version it serves (else the newest
-    it served): what its ready replicas report now (on Ray: what each published) over what
-    its record kept, so rows served before a replica or the server restarted still count.
-    ``replicas``: the replica processes whose rows are in it."""
-    if deployment.on == "ray":
-        live = ray.drift_by_replica(deployment) if ray is not None else {}
-    else:
-        live = _process_drift(deployment)
-    entries = served_drift(deployment.drift, live, running_sources(deployment.members))
+    it served), as its record keeps it: the supervisor copies each ready replica's report
+    onto the record (at most every second; on Ray what each replica published), so rows
+    served before a replica or the server restarted still count, and reading it asks no
+    replica (it is up to about a second old). ``replicas``: the replica processes whose
+    rows are in it and that were running when it was recorded."""
     serving = {m.version for m in deployment.members if m.status == "ready" and m.version}
-    versions = serving or {e.version for e in entries}
+    versions = serving or {e.version for e in deployment.drift}
     if not versions:
-        return pooled_drift(deployment.name, [])
+        return pooled_drift(deployment.name, None, [], 0)
     version = max(versions)
-    chosen = [e for e in entries if e.version == version]
-    pooled = pool_reports([e.report for e in chosen])
-    return DeploymentDrift(
-        name=deployment.name,
-        version=version,
-        rows=pooled["rows"],
-        replicas=sum(1 for e in chosen if e.source),
-        features=pooled["features"],
-    )
-
-
-def _process_drift(deployment: Deployment) -> dict[str, dict[str, Any]]:
-    """What each ready replica reports now, by source."""
-    reports = {}
-    with httpx.Client(timeout=2.0) as client:
-        for r in deployment.members:
-            if r.status != "ready":
-                continue
-            try:
-                got = client.get(f"http://127.0.0.1:{r.port}/drift")
-            except httpx.HTTPError:
-                continue
-            if got.status_code == 200:
-                reports[source_of(r)] = got.json()
-    return reports
+    chosen = [e for e in deployment.drift if e.version == version]
+    replicas = sum(1 for e in chosen if e.source)
+    return pooled_drift(deployment.name, version, [e.report for e in chosen], replicas)
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -304,7 +280,6 @@ def delete_deployment(
     response_model=DeploymentDrift,
 )
 def get_deployment_drift(
-    project: _Project, name: _Name, who: Viewer, store: Store, request: Request
+    project: _Project, name: _Name, who: Viewer, store: Store
 ) -> DeploymentDrift:
-    supervisor = _supervisor(request)
-    return drift(_get(store, project, name), supervisor.ray if supervisor is not None else None)
+    return drift(_get(store, project, name))

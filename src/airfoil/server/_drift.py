@@ -4,8 +4,9 @@ A replica's drift statistics (:class:`~airfoil.ml._serve.DriftTracker`) live in 
 a replica that restarts starts again from no rows, and a server that restarts (or a Ray
 backend still connecting) has no replica to ask at first. So the supervisor copies what each
 ready replica reports onto the deployment's record (:attr:`Deployment.drift`, one
-:class:`ServedDrift` per replica process), and the drift route pools what is recorded with
-what the replicas report now. Invariants:
+:class:`ServedDrift` per replica process, at most every second; on Ray what each replica
+published), and the drift route pools what is recorded: it asks no replica, so what it
+answers is up to about a second old. Invariants:
 
 - one entry per live replica process (its newest report) and one per version for the rows
   of every ended process of that version, pooled exactly (counts, means and variances

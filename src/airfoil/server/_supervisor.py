@@ -28,8 +28,9 @@ lease (no process of it is started or signalled here).
 
 Every change is written to the deployment's record, which the API and the console read,
 including what each ready replica reports of the rows it served (its ``/drift``, read at most
-every second; see :mod:`airfoil.server._drift`), so the drift of a deployment keeps the rows
-served before a replica or the server restarted.
+every second, and at once from a new process of it; see :mod:`airfoil.server._drift`), so the
+drift of a deployment keeps the rows served before a replica or the server restarted, and
+the drift route reads the record alone (it asks no replica).
 Several servers on one database each run a supervisor; a deployment's processes are run
 by the one holding its lease (claimed atomically in the store, renewed every pass), and
 another takes over, re-adopting the processes, when the holder's lease runs out. The lease
@@ -197,8 +198,8 @@ class Supervisor:
         self._lease = DeploymentLease(self.owner, 0)
         #: Recorded replicas whose process lives but has not answered yet: when first asked.
         self._adopting: dict[_Key, float] = {}
-        #: When each replica's drift was last read (monotonic).
-        self._drift_at: dict[_Key, float] = {}
+        #: Which process of each replica its drift was last read from, and when (monotonic).
+        self._drift_at: dict[_Key, tuple[str, float]] = {}
         self._lock = threading.Lock()  # one reconcile at a time (thread and API calls)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -422,14 +423,18 @@ class Supervisor:
 
     def _drift_of(self, d: Deployment, r: Replica) -> dict[str, Any] | None:
         """What a ready replica reports of the rows it served (asked at most every
-        ``_DRIFT_EVERY_S``: its record is written only when they changed), or None."""
+        ``_DRIFT_EVERY_S``: its record is written only when they changed), or None. A new
+        process of the replica (a restart) is asked in the pass that finds it ready, so
+        the record that says it is ready counts it in the drift (the drift route reads
+        only the record)."""
         key = (d.project, d.name, r.index)
         if r.status != "ready" or key not in self._procs:
             return None
-        at = time.monotonic()
-        if at - self._drift_at.get(key, -_DRIFT_EVERY_S) < _DRIFT_EVERY_S:
+        at, source = time.monotonic(), source_of(r)
+        last = self._drift_at.get(key)
+        if last is not None and last[0] == source and at - last[1] < _DRIFT_EVERY_S:
             return None
-        self._drift_at[key] = at
+        self._drift_at[key] = (source, at)
         try:
             got = self._http.get(f"http://127.0.0.1:{r.port}/drift")
             body = got.json() if got.status_code == 200 else None

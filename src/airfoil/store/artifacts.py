@@ -277,7 +277,9 @@ class ArtifactStore(abc.ABC):
 
     @abc.abstractmethod
     def delete_deployment(self, project: str, name: str) -> bool:
-        """Remove a deployment's record; whether there was one."""
+        """Remove a deployment's record; whether there was one. Its lease's epoch is kept
+        for the name: deployed again, its first claim gets the next epoch (see
+        :meth:`claim_deployment`)."""
 
     @abc.abstractmethod
     def claim_deployment(
@@ -288,9 +290,12 @@ class ArtifactStore(abc.ABC):
         lease ran out. None if another owner holds it (or there is no such deployment).
 
         The lease's epoch (its fencing token) goes up by one whenever the holder changes
-        (the first grant is 1) and stays while ``owner`` renews, even a lease that ran out
-        if nobody claimed it meanwhile: a holder that lapsed, lost the deployment to another
-        and claimed it back has a new epoch, so its earlier pass cannot write."""
+        (the first grant of a name never deployed is 1) and stays while ``owner`` renews,
+        even a lease that ran out if nobody claimed it meanwhile: a holder that lapsed, lost
+        the deployment to another and claimed it back has a new epoch, so its earlier pass
+        cannot write. Epochs never repeat for a name: a name stopped and deployed again goes
+        on from the epoch it had, so a pass that began before the stop cannot write onto
+        (or act for) the new deployment, even under the same holder."""
 
     def resolve(self, project: str, name: str, alias: str) -> ArtifactVersion:
         """The version an alias points at. Raises NotFoundError."""

@@ -39,7 +39,8 @@ class MemoryArtifactStore(ArtifactStore):
         self._aliases: dict[tuple[str, str], dict[str, int]] = {}
         self._moves: dict[tuple[str, str], list[bytes]] = {}
         self._deployments: dict[tuple[str, str], bytes] = {}
-        #: (holder, until, epoch) of each deployment's lease.
+        #: (holder, until, epoch) of each deployment's lease; kept (held by nobody) when the
+        #: deployment is stopped, so the name deployed again goes on from its epoch.
         self._leases: dict[tuple[str, str], tuple[str, float, int]] = {}
 
     def add_version(self, draft: ArtifactDraft, now: float) -> tuple[ArtifactVersion, bool]:
@@ -157,9 +158,13 @@ class MemoryArtifactStore(ArtifactStore):
         return [_DEPLOYMENT.decode(v) for (p, _), v in rows if project is None or p == project]
 
     def delete_deployment(self, project: str, name: str) -> bool:
+        key = (project, name)
         with self._lock:
-            self._leases.pop((project, name), None)
-            return self._deployments.pop((project, name), None) is not None
+            if self._deployments.pop(key, None) is None:
+                return False
+            _, _, epoch = self._leases.get(key, ("", 0.0, 0))
+            self._leases[key] = ("", 0.0, epoch)  # epochs never repeat for a name
+            return True
 
     def claim_deployment(
         self, project: str, name: str, owner: str, now: float, ttl_s: float

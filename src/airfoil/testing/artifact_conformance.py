@@ -298,13 +298,37 @@ class ArtifactStoreConformance:
         assert artifact_store.claim_deployment("p", "digits", "b", 31.0, 10.0) == ("b", 2)
         again = artifact_store.claim_deployment("p", "digits", "a", 42.0, 10.0)
         assert again == DeploymentLease("a", 3)
-        member = Replica(index=0, port=8001, pid=11, status="ready")
-        stale = _digits(updated_at=43.0, owner="a", members=[member])
-        with pytest.raises(DeploymentLeaseLost, match="no longer holds it"):
-            artifact_store.put_deployment(stale, lease=first)
-        assert artifact_store.get_deployment("p", "digits") == _digits(updated_at=1.0)
+        stale = _refused(artifact_store, first, kept=_digits(updated_at=1.0))
         artifact_store.put_deployment(stale, lease=again)
         assert artifact_store.get_deployment("p", "digits") == stale
+
+    def test_a_pass_from_before_a_stop_cannot_write_onto_the_name_deployed_again(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        """Epochs never repeat for a name: a's pass claimed epoch e; the deployment was
+        stopped and deployed again, and a claims the new one (its pass renews the lease
+        before it starts a replica): a later epoch, so the pass's write of what it saw of
+        the stopped deployment is refused (it began at epoch 1 again, and was accepted)."""
+        artifact_store.put_deployment(_digits(updated_at=1.0))
+        first = artifact_store.claim_deployment("p", "digits", "a", 1.0, 10.0)
+        assert first == DeploymentLease("a", 1)
+        assert artifact_store.delete_deployment("p", "digits")  # stopped
+        artifact_store.put_deployment(_digits(updated_at=2.0, replicas=2), spec_only=True)
+        again = artifact_store.claim_deployment("p", "digits", "a", 2.0, 10.0)
+        assert again == DeploymentLease("a", 2)
+        stale = _refused(artifact_store, first, kept=_digits(updated_at=2.0, replicas=2))
+        # Each stop and deploy goes on from the last epoch, whoever claims it next.
+        assert artifact_store.delete_deployment("p", "digits")
+        assert not artifact_store.delete_deployment("p", "digits")  # gone: nothing kept twice
+        artifact_store.put_deployment(_digits(updated_at=4.0))
+        assert artifact_store.claim_deployment("p", "digits", "b", 4.0, 10.0) == ("b", 3)
+        with pytest.raises(DeploymentLeaseLost):
+            artifact_store.put_deployment(stale, lease=again)
+        # Another name, and the same name in another project, start from epoch 1.
+        artifact_store.put_deployment(_digits(updated_at=5.0, name="other"))
+        assert artifact_store.claim_deployment("p", "other", "a", 5.0, 10.0) == ("a", 1)
+        artifact_store.put_deployment(_digits(updated_at=5.0, project="q"))
+        assert artifact_store.claim_deployment("q", "digits", "a", 5.0, 10.0) == ("a", 1)
 
     def test_a_supervisor_write_keeps_a_users_change_made_during_its_pass(
         self, artifact_store: ArtifactStore
@@ -366,12 +390,23 @@ class ArtifactStoreConformance:
         assert len(won) == 1
 
 
+def _refused(store: ArtifactStore, lease: DeploymentLease | None, kept: Deployment) -> Deployment:
+    """``lease``'s holder (a) writes its pass's view of ``p/digits`` (a ready replica): the
+    write is refused and the record stays ``kept``. The view, to write again."""
+    member = Replica(index=0, port=8001, pid=11, status="ready")
+    stale = _digits(updated_at=43.0, owner="a", members=[member])
+    assert lease is not None
+    with pytest.raises(DeploymentLeaseLost, match="no longer holds it"):
+        store.put_deployment(stale, lease=lease)
+    assert store.get_deployment("p", "digits") == kept
+    return stale
+
+
 def _digits(updated_at: float, replicas: int = 1, **fields: Any) -> Deployment:
-    """Deployment ``p/digits`` of ``digits:1``."""
+    """Deployment ``p/digits`` of ``digits:1`` (``project``, ``name`` may be given too)."""
+    fields = {"project": "p", "name": "digits", **fields}
     return Deployment(
-        project="p",
-        name="digits",
-        ref="digits:1",
+        ref=f"{fields['name']}:1",
         replicas=replicas,
         created_at=1.0,
         updated_at=updated_at,

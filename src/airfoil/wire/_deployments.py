@@ -107,8 +107,8 @@ class DeploymentList(BaseModel):
 
 class DeploymentDrift(BaseModel):
     """Drift of a deployment: per feature, training mean/std/missing rate beside the same
-    over the rows its ready replicas served (pooled), and the mean's shift in training
-    standard deviations."""
+    over the rows its replicas served of the version it serves (pooled, as its record keeps
+    them: up to about a second old), and the mean's shift in training standard deviations."""
 
     name: str
     version: int | None

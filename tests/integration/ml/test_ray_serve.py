@@ -135,7 +135,11 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
 
         reports = until("both replicas to report their rows", both_saw_rows, timeout=20)
         assert all(r["rows"] > 0 for r in reports)
-        pooled = drift(_record(store), supervisor.ray)  # type: ignore[arg-type]
+        pooled = until(  # the route reads what the supervisor's next pass recorded
+            "the rows on the record",
+            lambda: (x := drift(_record(store))).rows == 61 and x,  # type: ignore[arg-type]
+            timeout=20,
+        )
         assert pooled.rows == 61 and pooled.replicas == 2
         assert pooled.features["a"]["serving"]["mean"] == pytest.approx(1.0)
 

@@ -265,16 +265,19 @@ def test_the_drift_of_rows_served_before_a_restart_is_kept(tmp_path: Path) -> No
         base = f"http://127.0.0.1:{first.port}"
         assert httpx.post(base + "/predict", json={"features": rows}, timeout=10).is_success
         assert httpx.post(base + "/predict", json={"features": rows[:1]}, timeout=10).is_success
+        # The route reads the record (copied from the replica at most every second).
+        until("the rows on the record", lambda: _recorded_rows(store) == 3, timeout=30)
         before = drift(_found(store))
         assert (before.rows, before.replicas, before.version) == (3, 1, 1)
-        until("the rows on the record", lambda: _recorded_rows(store) == 3, timeout=30)
 
         os.kill(first.pid, signal.SIGKILL)  # the replica restarts with no rows in memory
         again = until(
             "the replica back", lambda: ready_in_store(store, "default", "tiny", 1, 1), timeout=90
         ).members[0]
         pids.append(again.pid)
-        after = drift(_found(store))
+        after = until(  # its new process is counted once the supervisor read it
+            "the new process on the record", lambda: (x := drift(_found(store))).replicas and x
+        )
         assert (after.rows, after.replicas, after.version) == (3, 1, 1)
         serving = after.features["a"]["serving"]
         assert serving["mean"] == pytest.approx(17 / 3) and serving["missing_rate"] == 0.0

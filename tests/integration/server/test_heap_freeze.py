@@ -1,12 +1,16 @@
 """``airfoil server start`` moves what it holds for its whole life out of the garbage
 collector's reach once it has started (``ServerConfig.freeze_heap``): a full collection,
 which holds the GIL while every request waits, then walks only the objects made since
-(docs/performance.md: 50-270 ms pauses of the API under the engine's load before)."""
+(docs/performance.md: 50-270 ms pauses of the API under the engine's load before). It
+pauses the collector while it starts (what it makes then lives as long as the server), and
+the collector runs again once the API is up, in its engine process too."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,3 +136,82 @@ def test_the_engine_process_freezes_its_heap_once_its_first_drive_has_ended(
         driver.stopping.set()
         reporter.join(5)
     assert not reporter.is_alive()
+
+
+def test_airfoil_server_start_pauses_the_collector_until_the_api_is_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unfrozen: None
+) -> None:
+    """Before, the start's collections walked what it made over and over (full collections
+    of ~50k, ~105k and ~150k objects, thousands of young ones: ~0.25 s of CPU a start)."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    import airfoil.server
+    from airfoil.cli.main import app as cli
+
+    seen: dict[str, Any] = {}
+    build = airfoil.server.create_app
+
+    def create_app(config: ServerConfig) -> Any:
+        seen["building"] = gc.isenabled()
+        return build(config)
+
+    def run(app: Any, **_: Any) -> None:  # uvicorn's start and stop of the app, no socket
+        async def serve() -> None:
+            async with app.router.lifespan_context(app):
+                seen["serving"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count()
+                seen["answer"] = (await _get(app, "/api/v1/projects/p/executions")).status_code
+
+        asyncio.run(serve())
+
+    monkeypatch.setattr(airfoil.server, "create_app", create_app)
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setenv("AIRFOIL_HOME", str(tmp_path / "home"))
+    switch = sys.getswitchinterval()
+    try:
+        result = CliRunner().invoke(cli, ["server", "start", "--port", "1", "--no-engine"])
+        assert result.exit_code == 0, result.output
+        assert seen["building"] is False  # paused from the command's start
+        assert seen["serving"] is True and seen["answer"] == 200
+        assert seen["frozen"] > 20_000
+        assert gc.isenabled()
+        failed = CliRunner().invoke(cli, ["server", "start", "--slots", "0"])
+        assert failed.exit_code != 0 and "--slots" in failed.output
+        assert gc.isenabled()  # a start that fails leaves it running too
+    finally:
+        sys.setswitchinterval(switch)
+        gc.enable()
+
+
+ENGINE_FORKED_PAUSED = """
+import gc, json, multiprocessing, sys
+import airfoil.server._engine_process as engine
+from airfoil.server._config import ServerConfig, run_engine_process
+
+def probe(runtime, config, conn):  # instead of driving: what the engine process runs with
+    print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+    runtime.close()
+
+engine.serve_engine = probe
+gc.disable()  # as forked by `airfoil server start` while it starts
+ours, theirs = multiprocessing.Pipe()
+run_engine_process(ServerConfig(home=sys.argv[1], freeze_heap=True), theirs, 0.005)
+"""
+
+
+def test_an_engine_process_forked_while_the_start_paused_the_collector_enables_it(
+    tmp_path: Path,
+) -> None:
+    """The engine process is forked at the server's start, while the collector is paused:
+    it freezes its heap once its runtime is open and enables the collector, which would
+    otherwise stay off for its whole life (no garbage cycle ever freed)."""
+    out = subprocess.run(
+        [sys.executable, "-c", ENGINE_FORKED_PAUSED, str(tmp_path / "home")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe["enabled"] is True
+    assert probe["frozen"] > 20_000  # its runtime's imports, frozen as they were

@@ -49,6 +49,7 @@ TABLES = {
     "server_artifact_aliases",
     "server_artifact_moves",
     "server_deployments",
+    "server_deployment_epochs",
     "server_admission_authority",
     "server_admission_requests",
 }

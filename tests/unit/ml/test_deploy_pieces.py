@@ -4,15 +4,20 @@ bad reference, an unknown model or a file that is not there is a typed error nam
 
 from __future__ import annotations
 
+import json
 import math
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.ml._serve import DriftTracker
-from airfoil.server._deployments import deploy, pooled_drift
+from airfoil.server._deployments import deploy, drift, pooled_drift
 from airfoil.server._supervisor import backoff_s
+from airfoil.store.deployments import Deployment, Replica, ServedDrift
 from airfoil.store.memory_artifacts import MemoryArtifactStore
 from airfoil.testing.artifact_conformance import make_draft
 from airfoil.wire._deployments import DeploymentIn
@@ -35,11 +40,8 @@ def _tracker(rows: list[dict[str, float | None]]) -> DriftTracker:
 
 def test_pooled_drift_equals_one_tracker_over_every_row() -> None:
     whole = _tracker(ROWS).report()
-    parts = [
-        {"version": 3, **_tracker(ROWS[:2]).report()},
-        {"version": 3, **_tracker(ROWS[2:]).report()},
-    ]
-    pooled = pooled_drift("m", parts)
+    parts = [_tracker(ROWS[:2]).report(), _tracker(ROWS[2:]).report()]
+    pooled = pooled_drift("m", 3, parts, replicas=2)
     assert pooled.rows == 5 and pooled.replicas == 2 and pooled.version == 3
     for f in ("a", "b"):
         got, want = pooled.features[f], whole["features"][f]
@@ -51,10 +53,64 @@ def test_pooled_drift_equals_one_tracker_over_every_row() -> None:
 
 
 def test_pooled_drift_of_nothing_served_is_empty() -> None:
-    assert pooled_drift("m", []).rows == 0
-    empty = pooled_drift("m", [{"version": 1, **_tracker([]).report()}])
+    assert pooled_drift("m", None, [], replicas=0).rows == 0
+    empty = pooled_drift("m", 1, [_tracker([]).report()], replicas=1)
     assert empty.rows == 0 and empty.features["a"]["serving"]["mean"] == 0.0
     assert not math.isnan(empty.features["a"]["mean_shift_in_std"])
+
+
+def test_the_drift_route_reads_the_record_and_asks_no_replica() -> None:
+    """The supervisor copies each ready replica's ``/drift`` onto the record every second,
+    yet the route asked every ready replica again on each request (one HTTP round trip per
+    replica per console refresh): a replica that would answer other rows is not asked, and
+    the record's entries of the version served (live and ended processes) are pooled."""
+    asked: list[str] = []
+
+    class FakeReplica(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # what a replica serving version 2 would report now
+            asked.append(self.path)
+            body = json.dumps({"version": 2, **_tracker(ROWS).report()}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeReplica)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        ready = Replica(index=0, port=server.server_port, pid=41, status="ready", version=2)
+        kept = [  # version 1's ended processes; version 2's ended and its live one
+            ServedDrift(source="", version=1, report=_tracker(ROWS).report()),
+            ServedDrift(source="", version=2, report=_tracker(ROWS[:1]).report()),
+            ServedDrift(source="0:41", version=2, report=_tracker(ROWS[1:3]).report()),
+        ]
+        spec = {"project": "p", "name": "m", "ref": "m@production", "replicas": 1}
+        recorded = Deployment(**spec, created_at=1.0, updated_at=1.0, members=[ready], drift=kept)
+        got = drift(recorded)
+        assert (got.name, got.version, got.rows, got.replicas) == ("m", 2, 3, 1)
+        a, b = got.features["a"]["serving"], got.features["b"]["serving"]
+        assert a["mean"] == pytest.approx(1.0)  # 1, 5 and -3: the first three rows
+        assert b["mean"] == pytest.approx(1.25) and b["missing_rate"] == pytest.approx(1 / 3)
+        assert asked == []
+        # No replica ready: the newest version recorded; nothing recorded: nothing served.
+        gone = msgspec.structs.replace(recorded, members=[])
+        assert (drift(gone).version, drift(gone).rows) == (2, 3)
+        nothing = drift(msgspec.structs.replace(gone, drift=[]))
+        assert (nothing.version, nothing.rows, nothing.replicas, nothing.features) == (
+            None,
+            0,
+            0,
+            {},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_backoff_doubles_to_a_cap() -> None:
@@ -177,14 +233,14 @@ def test_deploy_drift_prints_the_rows_served_and_flags_a_shifted_feature() -> No
     from airfoil.cli._common import out_console
     from airfoil.cli._deploy import _show_drift
 
-    pooled = pooled_drift("m", [{"version": 3, **_tracker(ROWS).report()}])
+    pooled = pooled_drift("m", 3, [_tracker(ROWS).report()], replicas=1)
     width = out_console.width
     out_console.width = 200
     try:
         with out_console.capture() as captured:
             _show_drift(pooled, as_json=False)
         with out_console.capture() as nothing:
-            _show_drift(pooled_drift("m", []), as_json=False)
+            _show_drift(pooled_drift("m", None, [], replicas=0), as_json=False)
     finally:
         out_console.width = width
     text = captured.get()

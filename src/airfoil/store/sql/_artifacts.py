@@ -37,6 +37,7 @@ from airfoil.store.sql._server_tables import (
     artifact_aliases,
     artifact_moves,
     artifact_versions,
+    deployment_epochs,
     deployments,
 )
 
@@ -303,12 +304,19 @@ class SqlArtifactStore(ArtifactStore):
                     merged = specified(_DEPLOYMENT.decode(found), deployment)
                     row["record"] = encode_json(merged).decode()
             if conn.execute(deployments.update().where(where).values(**row)).rowcount == 0:
+                e = deployment_epochs.c
+                last = (  # the epoch of the name's stopped deployment: epochs never repeat
+                    sa.select(e.epoch)
+                    .where(e.project == deployment.project, e.name == deployment.name)
+                    .scalar_subquery()
+                )
                 conn.execute(
                     deployments.insert().values(
                         project=deployment.project,
                         name=deployment.name,
                         owner="",
                         lease_until=0.0,
+                        epoch=sa.func.coalesce(last, 0),
                         **row,
                     )
                 )
@@ -332,12 +340,20 @@ class SqlArtifactStore(ArtifactStore):
             return [_DEPLOYMENT.decode(r[0]) for r in conn.execute(query)]
 
     def delete_deployment(self, project: str, name: str) -> bool:
-        t = deployments.c
+        t, e = deployments.c, deployment_epochs.c
         with self._connect(write=True) as conn:
-            gone = conn.execute(
-                deployments.delete().where(t.project == project, t.name == name)
-            ).rowcount
-        return bool(gone)
+            epoch = conn.execute(
+                deployments.delete().where(t.project == project, t.name == name).returning(t.epoch)
+            ).scalar()
+            if epoch is None:
+                return False
+            # Kept in the same transaction: the name deployed again goes on from this epoch.
+            kept = deployment_epochs.update().where(e.project == project, e.name == name)
+            if conn.execute(kept.values(epoch=epoch)).rowcount == 0:
+                conn.execute(
+                    deployment_epochs.insert().values(project=project, name=name, epoch=epoch)
+                )
+        return True
 
     def claim_deployment(
         self, project: str, name: str, owner: str, now: float, ttl_s: float

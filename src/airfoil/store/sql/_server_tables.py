@@ -17,6 +17,7 @@ __all__ = [
     "artifact_moves",
     "artifact_versions",
     "control",
+    "deployment_epochs",
     "deployments",
     "entities",
     "launch_plans",
@@ -145,7 +146,7 @@ artifact_moves = sa.Table(
 #: Deployments the server supervises (revision 0010; see :mod:`airfoil.store.deployments`):
 #: the whole record, replicas included, is JSON in ``record``; ``owner`` and ``lease_until``
 #: say which server runs its processes (claimed atomically, see ``claim_deployment``);
-#: ``epoch`` (revision 0015) goes up at every acquisition and fences the holder's writes.
+#: ``epoch`` (revision 0016) goes up at every acquisition and fences the holder's writes.
 deployments = sa.Table(
     "server_deployments",
     meta,
@@ -156,6 +157,16 @@ deployments = sa.Table(
     sa.Column("owner", KEY, nullable=False, default=""),
     sa.Column("lease_until", sa.Double, nullable=False, default=0.0),
     sa.Column("epoch", sa.Integer, nullable=False, default=0, server_default="0"),
+)
+#: The lease epoch each stopped deployment had (revision 0017): a name deployed again starts
+#: from it, so a lease's epoch never repeats for a name (a pass from before the stop stays
+#: fenced). Written when a deployment's row is deleted; kept after it is deployed again.
+deployment_epochs = sa.Table(
+    "server_deployment_epochs",
+    meta,
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),
 )
 #: The admission authority of each cluster (revision 0013; see :mod:`airfoil.store.admission`):
 #: one holder at a time, until ``lease_until``; ``epoch`` goes up at each takeover and fences
