@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import traceback
 import uuid
 from collections import deque
@@ -90,6 +91,13 @@ class EngineSettings:
     journal_max_s: float = 0.1
     #: How often the per-phase counts of running maps are written (they are derived data).
     map_counts_every_s: float = 0.5
+    #: Bounded coalescing of results (0: off). When an attempt's result comes back while
+    #: attempts submitted in the same turn or later still run, the loop waits up to this
+    #: long for them too, so that one commit carries several tasks' ends and their
+    #: successors' starts (the server sets it: each commit costs a PostgreSQL transaction).
+    #: Nothing is acted on meanwhile: a batch is still durable before its attempts start;
+    #: the cost is at most this long of a finished worker's idle time per turn.
+    result_linger_s: float = 0.0
     project: str = "default"
     domain: str = "development"
     #: The scheduling policy of the engine's own resource queue (when none is given).
@@ -407,6 +415,11 @@ class _Loop:
             state.execution.project,
         )
         self.finished = False
+        #: the loop's turns so far, and the turn each running attempt was submitted in
+        #: (``result_linger_s``: whose results are worth waiting for)
+        self.turn = 0
+        self.submitted_in: dict[str, int] = {}
+        self.linger_s = engine.settings.result_linger_s
         #: commands a re-entrant turn (see run_until) left for the turn it interrupted
         self.carried: deque[sm.Command] = deque()
         self.children = ChildCalls(self)
@@ -445,6 +458,7 @@ class _Loop:
         children = self.children
         executor = e.executor
         while True:
+            self.turn += 1
             if self.carried:
                 pending.extend(self.carried)
                 self.carried.clear()
@@ -605,6 +619,8 @@ class _Loop:
         children = self.children
         if self.admission.running or children.any_blocked():
             results = e.executor.poll(timeout)
+            if results and self.linger_s:
+                results = self._linger(results)
             now = e.clock.now()
             for r in results:
                 if r.execution_id != self.state.execution.id:
@@ -631,6 +647,34 @@ class _Loop:
                 self._lookup(cmd, events)
         return events
 
+    def _linger(self, results: list[AttemptResult]) -> list[AttemptResult]:
+        """``results`` and those of the attempts still running that were submitted in the
+        same turn as the earliest of them or later, waiting up to ``result_linger_s`` for
+        them (see :class:`EngineSettings`): their ends then share one commit.
+
+        Attempts submitted in earlier turns are not waited for: they have already run
+        longer than the ones that came back (a long task beside short ones), so they are
+        unlikely to end within the wait.
+        """
+        submitted = self.submitted_in
+        back = {r.node_id for r in results}
+        first = min(submitted.get(n, 0) for n in back)
+        due = [n for n in self.admission.in_use if n not in back and submitted.get(n, 0) >= first]
+        if due:
+            executor = self.e.executor
+            until = time.monotonic() + self.linger_s
+            while (left := until - time.monotonic()) > 0:
+                more = executor.poll(left)
+                if not more:
+                    break
+                results.extend(more)
+                back.update(r.node_id for r in more)
+                if all(n in back for n in due):
+                    break
+        for n in back:
+            submitted.pop(n, None)
+        return results
+
     def _hook(self, cmd: sm.Command) -> None:
         """Tell the hooks a command is carried out (an observer never fails a run)."""
         assert self.hooks is not None
@@ -645,6 +689,8 @@ class _Loop:
             self._hook(cmd)
         if isinstance(cmd, sm.StartAttempt):
             self.causes[cmd.node_id] = cmd.cause
+            if self.linger_s:
+                self.submitted_in[cmd.node_id] = self.turn
             e.executor.submit(self.attempt_request(cmd))
         elif isinstance(cmd, sm.LookupCache):
             self._lookup(cmd, events)
