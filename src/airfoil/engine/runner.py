@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import socket
-import time
 import traceback
 import uuid
 from collections import deque
@@ -44,6 +43,7 @@ from airfoil.engine._drive_support import (
     Timers,
     env_secret,
     finished_event,
+    linger,
 )
 from airfoil.engine._group_commit import GroupCommit
 from airfoil.engine._journal import ItemJournal, replay_batch
@@ -620,7 +620,9 @@ class _Loop:
         if self.admission.running or children.any_blocked():
             results = e.executor.poll(timeout)
             if results and self.linger_s:
-                results = self._linger(results)
+                results = linger(
+                    e.executor, results, self.admission.in_use, self.submitted_in, self.linger_s
+                )
             now = e.clock.now()
             for r in results:
                 if r.execution_id != self.state.execution.id:
@@ -646,34 +648,6 @@ class _Loop:
             for cmd in waits:
                 self._lookup(cmd, events)
         return events
-
-    def _linger(self, results: list[AttemptResult]) -> list[AttemptResult]:
-        """``results`` and those of the attempts still running that were submitted in the
-        same turn as the earliest of them or later, waiting up to ``result_linger_s`` for
-        them (see :class:`EngineSettings`): their ends then share one commit.
-
-        Attempts submitted in earlier turns are not waited for: they have already run
-        longer than the ones that came back (a long task beside short ones), so they are
-        unlikely to end within the wait.
-        """
-        submitted = self.submitted_in
-        back = {r.node_id for r in results}
-        first = min(submitted.get(n, 0) for n in back)
-        due = [n for n in self.admission.in_use if n not in back and submitted.get(n, 0) >= first]
-        if due:
-            executor = self.e.executor
-            until = time.monotonic() + self.linger_s
-            while (left := until - time.monotonic()) > 0:
-                more = executor.poll(left)
-                if not more:
-                    break
-                results.extend(more)
-                back.update(r.node_id for r in more)
-                if all(n in back for n in due):
-                    break
-        for n in back:
-            submitted.pop(n, None)
-        return results
 
     def _hook(self, cmd: sm.Command) -> None:
         """Tell the hooks a command is carried out (an observer never fails a run)."""
