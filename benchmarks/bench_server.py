@@ -19,7 +19,11 @@ Each round also prints where the machine's CPU went: seconds of CPU per task of 
 (its API process and, where the server runs its driver slots in a process of their own, that
 engine process, each also on its own), of its worker processes, and of the PostgreSQL
 backends serving the server's connections (both processes'), and the machine's total
-(everything, other users included) beside the round's wall time.
+(everything, other users included) beside the round's wall time; and per task the rows of
+the bench's ``executions`` table updated (each fenced batch's fence, and the lease traffic:
+about the engine's write transactions) and the database's commits (``pg_stat_database``:
+the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
+at a database of its own to leave others out).
 
 ``--profile DIR`` runs the server under ``_profiled_server.py`` (every thread under
 cProfile, statements counted): ``DIR/threads.prof`` and ``DIR/statements.json`` are written
