@@ -47,8 +47,9 @@ def _node(eid: str, nid: str, phase: str, **fields: object) -> NodeRecord:
     return NodeRecord(execution_id=eid, node_id=nid, phase=phase, task="bench.inc", **fields)  # type: ignore[arg-type]
 
 
-def one_execution(store: SqlMetaStore, width: int) -> int:
-    """Write one fan-out's records as the server does; the number of tasks."""
+def one_execution(store: SqlMetaStore, width: int, per_turn: int = 1) -> int:
+    """Write one fan-out's records as the server does, ``per_turn`` tasks' ends (and their
+    successors' starts) a batch; the number of tasks."""
     eid = f"e-{uuid.uuid4().hex[:12]}"
     log = _Log(eid)
     ids = [f"inc-{i}" for i in range(width)] + ["total"]
@@ -92,15 +93,21 @@ def one_execution(store: SqlMetaStore, width: int) -> int:
             lease=lease,
         )
     )
+    batch = StoreBatch(lease=lease)
     for i, nid in enumerate(ids):
-        batch = end(nid)
+        ended = end(nid)
+        batch.nodes += ended.nodes
+        batch.attempts += ended.attempts
+        batch.events += ended.events
         following = i + 2 if i + 2 < width else (width if i == width - 1 else None)
         if following is not None:
             node, attempt, event = start(ids[following])
             batch.nodes.append(node)
             batch.attempts.append(attempt)
             batch.events.append(event)
-        store.write(batch)
+        if (i + 1) % per_turn == 0 or i == len(ids) - 1:
+            store.write(batch)
+            batch = StoreBatch(lease=lease)
     return len(ids)
 
 
@@ -127,6 +134,9 @@ def main() -> None:
     ap.add_argument("--executions", type=int, default=20)
     ap.add_argument("--width", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument(
+        "--per-turn", type=int, default=1, help="tasks' ends a batch carries (server: 1-2)"
+    )
     args = ap.parse_args()
     admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
     db_ms, own_ms, sizes = [], [], ""
@@ -137,11 +147,12 @@ def main() -> None:
         url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
         store = SqlMetaStore(url)
         try:
-            one_execution(store, args.width)  # warm: connections, prepared statements
+            # warm: connections, prepared statements
+            one_execution(store, args.width, args.per_turn)
             pids = _backends(admin)
             db0, own0, tasks = _backend_cpu(pids), time.process_time(), 0
             for _ in range(args.executions):
-                tasks += one_execution(store, args.width)
+                tasks += one_execution(store, args.width, args.per_turn)
             db_ms.append((_backend_cpu(pids) - db0) / tasks * 1e3)
             own_ms.append((time.process_time() - own0) / tasks * 1e3)
             with admin.connect() as conn:
@@ -164,7 +175,7 @@ def main() -> None:
         f"PostgreSQL CPU per task: median {statistics.median(db_ms):.3f} ms "
         f"(rounds {', '.join(f'{v:.3f}' for v in db_ms)}); this process "
         f"{statistics.median(own_ms):.3f} ms; {args.executions} x {args.width + 1} tasks a "
-        f"round; last round's tables: {sizes}"
+        f"round, {args.per_turn} a batch; last round's tables: {sizes}"
     )
 
 

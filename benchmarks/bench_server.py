@@ -19,7 +19,11 @@ Each round also prints where the machine's CPU went: seconds of CPU per task of 
 (its API process and, where the server runs its driver slots in a process of their own, that
 engine process, each also on its own), of its worker processes, and of the PostgreSQL
 backends serving the server's connections (both processes'), and the machine's total
-(everything, other users included) beside the round's wall time.
+(everything, other users included) beside the round's wall time; and per task the rows of
+the bench's ``executions`` table updated (each fenced batch's fence, and the lease traffic:
+about the engine's write transactions) and the database's commits (``pg_stat_database``:
+the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
+at a database of its own to leave others out).
 
 ``--profile DIR`` runs the server under ``_profiled_server.py`` (every thread under
 cProfile, statements counted): ``DIR/threads.prof`` and ``DIR/statements.json`` are written
@@ -321,7 +325,7 @@ def main() -> None:
     from airfoil.client import Client
 
     admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
-    schema = f"airfoil_bench_{uuid.uuid4().hex[:8]}"
+    schema = args.schema = f"airfoil_bench_{uuid.uuid4().hex[:8]}"
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     extra = os.environ.get("AIRFOIL_BENCH_PG_OPTIONS", "")  # e.g. "-csynchronous_commit%3Doff"
@@ -379,12 +383,37 @@ def main() -> None:
             admin.dispose()
 
 
+def _commits(admin: sa.Engine, schema: str) -> tuple[int, int]:
+    """Transactions committed in the benchmark's database so far (``pg_stat_database``:
+    every session's, the API's reads included, and other users' of that database), and
+    rows of the benchmark's ``executions`` table updated so far: one per fenced batch (its
+    fence), per lease renewal, claim and release, and per launch's execution write: the
+    engine's write transactions, give or take its lease traffic. A backend reports its
+    counts at most once a second, hence the wait before a round's last read."""
+    with admin.connect() as conn:
+        xacts = conn.execute(
+            sa.text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar_one()
+        fences = conn.execute(
+            sa.text(
+                "SELECT n_tup_upd FROM pg_stat_user_tables "
+                "WHERE schemaname = :s AND relname = 'executions'"
+            ),
+            {"s": schema},
+        ).scalar_one()
+        return int(xacts), int(fences)
+
+
 def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float:
     """One throughput round; prints its rate, API latency under load and CPU split."""
+    xacts, fences = _commits(cpu.admin, args.schema)
     before = cpu.snapshot()
     took, tasks, traced = _throughput(client, args.executions, args.width, args.probe_every)
     probes = [latency for _, _, latency in traced]
     split = cpu.split(before, cpu.snapshot())
+    time.sleep(1.2)  # the backends' statistics reach pg_stat_* within a second
+    xacts_after, fences_after = _commits(cpu.admin, args.schema)
+    xacts, fences = xacts_after - xacts, fences_after - fences
     per = {k: v / tasks * 1000 for k, v in split.items()}
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     print(
@@ -393,7 +422,9 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"(n={len(probes)}); CPU ms/task: server {per['server'] + per['engine']:.2f} "
         f"(API {per['server']:.2f}, engine process {per['engine']:.2f}), workers "
         f"{per['workers']:.2f}, postgres {per['db']:.2f}, machine {per['machine']:.2f} "
-        f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); load average {load:.1f}",
+        f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); per task: execution row "
+        f"updates (fenced writes + lease traffic) {fences / tasks:.3f}, commits "
+        f"{xacts / tasks:.3f} (database-wide, reads included); load average {load:.1f}",
         flush=True,
     )
     if args.trace:

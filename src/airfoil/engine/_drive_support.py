@@ -1,17 +1,20 @@
 """Small pieces the driver loop uses: its retry timers, where local runs read secrets,
 whether the holder of a lease is a process of this host that has exited, which batches the
-item journal takes, and the event an attempt's result becomes."""
+item journal takes, the event an attempt's result becomes, and the wait for more results
+that lets several attempts' ends share one commit."""
 
 from __future__ import annotations
 
 import heapq
 import os
 import socket
+import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from airfoil.core.records import StoreBatch
 from airfoil.engine._events import AttemptFinished
-from airfoil.executors.base import AttemptResult
+from airfoil.executors.base import AttemptResult, Executor
 from airfoil.store.stores import secret_env_name
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "finished_event",
     "holder_is_dead",
     "items_only",
+    "linger",
     "secret_env_name",
 ]
 
@@ -92,3 +96,37 @@ def finished_event(r: AttemptResult, now: float, cause: int) -> AttemptFinished:
         worker=r.worker,
         cause=cause,
     )
+
+
+def linger(
+    executor: Executor,
+    results: list[AttemptResult],
+    running: Collection[str],
+    submitted_in: dict[str, int],
+    linger_s: float,
+) -> list[AttemptResult]:
+    """``results`` (just polled) and those of the ``running`` attempts that were submitted
+    in the same turn as the earliest of them or later (``submitted_in``: node id -> the
+    loop's turn), waiting up to ``linger_s`` for them (``EngineSettings.result_linger_s``):
+    their ends then share one commit. Forgets the turns of every attempt that came back.
+
+    Attempts submitted in earlier turns are not waited for: they have already run longer
+    than the ones that came back (a long task beside short ones), so they are unlikely to
+    end within the wait.
+    """
+    back = {r.node_id for r in results}
+    first = min(submitted_in.get(n, 0) for n in back)
+    due = [n for n in running if n not in back and submitted_in.get(n, 0) >= first]
+    if due:
+        until = time.monotonic() + linger_s
+        while (left := until - time.monotonic()) > 0:
+            more = executor.poll(left)
+            if not more:
+                break
+            results.extend(more)
+            back.update(r.node_id for r in more)
+            if all(n in back for n in due):
+                break
+    for n in back:
+        submitted_in.pop(n, None)
+    return results

@@ -43,6 +43,7 @@ from airfoil.engine._drive_support import (
     Timers,
     env_secret,
     finished_event,
+    linger,
 )
 from airfoil.engine._group_commit import GroupCommit
 from airfoil.engine._journal import ItemJournal, replay_batch
@@ -90,6 +91,13 @@ class EngineSettings:
     journal_max_s: float = 0.1
     #: How often the per-phase counts of running maps are written (they are derived data).
     map_counts_every_s: float = 0.5
+    #: Bounded coalescing of results (0: off). When an attempt's result comes back while
+    #: attempts submitted in the same turn or later still run, the loop waits up to this
+    #: long for them too, so that one commit carries several tasks' ends and their
+    #: successors' starts (the server sets it: each commit costs a PostgreSQL transaction).
+    #: Nothing is acted on meanwhile: a batch is still durable before its attempts start;
+    #: the cost is at most this long of a finished worker's idle time per turn.
+    result_linger_s: float = 0.0
     project: str = "default"
     domain: str = "development"
     #: The scheduling policy of the engine's own resource queue (when none is given).
@@ -407,6 +415,11 @@ class _Loop:
             state.execution.project,
         )
         self.finished = False
+        #: the loop's turns so far, and the turn each running attempt was submitted in
+        #: (``result_linger_s``: whose results are worth waiting for)
+        self.turn = 0
+        self.submitted_in: dict[str, int] = {}
+        self.linger_s = engine.settings.result_linger_s
         #: commands a re-entrant turn (see run_until) left for the turn it interrupted
         self.carried: deque[sm.Command] = deque()
         self.children = ChildCalls(self)
@@ -445,6 +458,7 @@ class _Loop:
         children = self.children
         executor = e.executor
         while True:
+            self.turn += 1
             if self.carried:
                 pending.extend(self.carried)
                 self.carried.clear()
@@ -605,6 +619,10 @@ class _Loop:
         children = self.children
         if self.admission.running or children.any_blocked():
             results = e.executor.poll(timeout)
+            if results and self.linger_s:
+                results = linger(
+                    e.executor, results, self.admission.in_use, self.submitted_in, self.linger_s
+                )
             now = e.clock.now()
             for r in results:
                 if r.execution_id != self.state.execution.id:
@@ -645,6 +663,8 @@ class _Loop:
             self._hook(cmd)
         if isinstance(cmd, sm.StartAttempt):
             self.causes[cmd.node_id] = cmd.cause
+            if self.linger_s:
+                self.submitted_in[cmd.node_id] = self.turn
             e.executor.submit(self.attempt_request(cmd))
         elif isinstance(cmd, sm.LookupCache):
             self._lookup(cmd, events)

@@ -53,6 +53,9 @@ __all__ = ["Driver"]
 
 log = logging.getLogger("airfoil.server")
 
+#: A slot's default ``result_linger_s`` (docs/performance.md, "Fewer commits per task").
+RESULT_LINGER_S = 0.002
+
 
 class _Interrupt(Exception):
     """Raised out of a drive between polls: terminate (``reason``) or shutdown (None)."""
@@ -114,7 +117,11 @@ class _Slot:
             self._engine = d.runtime.engine(
                 self._executor,
                 d.on_change,
-                settings=EngineSettings(lease_ttl_s=d.lease_ttl_s, max_parallel=d.max_parallel),
+                settings=EngineSettings(
+                    lease_ttl_s=d.lease_ttl_s,
+                    max_parallel=d.max_parallel,
+                    result_linger_s=d.result_linger_s,
+                ),
                 secrets=self.secret,
             )
         return self._engine
@@ -264,6 +271,9 @@ class Driver:
         on_restart: called with the reason (``"error"``: a turn failed, ``"died"``: the
             thread ended and the supervisor started a new one) each time a slot restarts.
         on_pause: called each time a slot pauses an execution through a database outage.
+        result_linger_s: how long a slot's loop waits, once an attempt's result is back,
+            for its other attempts submitted in the same turn or later (see
+            ``EngineSettings.result_linger_s``): their ends then share one transaction.
     """
 
     def __init__(
@@ -278,8 +288,10 @@ class Driver:
         poster: Poster | None = None,
         on_restart: Callable[[str], None] | None = None,
         on_pause: Callable[[], None] | None = None,
+        result_linger_s: float = RESULT_LINGER_S,
     ) -> None:
         self.runtime = runtime
+        self.result_linger_s = result_linger_s
         self.meta = runtime.meta
         self.poster = poster
         self.clock = runtime.clock

@@ -212,3 +212,43 @@ def test_a_record_of_another_execution_goes_the_general_way_under_the_fence(
             store.write(StoreBatch(nodes=[other], lease=("e1", "someone-else")))
     finally:
         store.close()
+
+
+def test_the_fenced_tables_carry_no_foreign_key_yet_refuse_unknown_executions(
+    pg_empty_url: str,
+) -> None:
+    """Revision 0018: on PostgreSQL nodes, attempts and events have no foreign key (the
+    fenced statement's fence proves their execution exists, row by row it cost ~12% of the
+    backends' CPU); a batch of the general path naming an unknown execution is still
+    refused whole, and one naming a known one is written."""
+    from airfoil.core.errors import NotFoundError
+
+    store = SqlMetaStore(pg_empty_url)
+    engine = sa.create_engine(pg_empty_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            keys = {
+                t: {fk["name"] for fk in sa.inspect(conn).get_foreign_keys(t)}
+                for t in ("nodes", "attempts", "events", "control_messages")
+            }
+        assert keys == {
+            "nodes": set(),
+            "attempts": set(),
+            "events": set(),
+            "control_messages": {"fk_control_messages_execution_id"},
+        }
+        store.write(StoreBatch(execution=make_execution()))
+        ghost = make_node(execution_id="ghost", node_id="n1")
+        for batch in (
+            StoreBatch(nodes=[make_node(node_id="n9"), ghost]),
+            StoreBatch(attempts=[make_attempt(execution_id="ghost")]),
+            StoreBatch(events=[make_event(execution_id="ghost", seq=1)]),
+        ):
+            with pytest.raises(NotFoundError, match="ghost"):
+                store.write(batch)
+        assert store.get_nodes("e1") == [] and store.get_nodes("ghost") == []
+        store.write(StoreBatch(nodes=[make_node()], events=[make_event(seq=1)]))
+        assert store.get_nodes("e1") == [make_node()]
+    finally:
+        engine.dispose()
+        store.close()

@@ -72,6 +72,10 @@ class SqlText:
         self.insert_events_arrays: str | None = sql.get("insert_events_arrays")
         #: PostgreSQL only: a driver's fenced batch as one statement (see ``fenced``).
         self.has_fenced = fenced_name(False, "") in sql
+        #: PostgreSQL only: lock (``FOR KEY SHARE``) the executions of a list that exist;
+        #: the general write path checks the executions its rows name with it (revision
+        #: 0018: no foreign key there on the tables the fenced batch writes).
+        self.lock_executions: str | None = sql.get("lock_executions")
         #: PostgreSQL only: the leases of a list of executions in one query.
         self.get_leases: str | None = sql.get("get_leases")
         self.upsert_cache = sql["upsert_cache"]

@@ -119,6 +119,14 @@ class _Builder:
             sql["insert_events_arrays"] = self._compile(
                 sa.insert(s.events).from_select(list(event_columns), sa.select(*arrays))
             )
+            # The executions a batch's rows name, locked against deletion until the commit
+            # (what a foreign key's check takes; revision 0018 dropped those of the tables
+            # the fenced batch writes on PostgreSQL): the general write path checks them.
+            sql["lock_executions"] = self._compile(
+                sa.select(ex.c.id)
+                .where(ex.c.id == sa.func.any(_bp("ids", type_=ARRAY(ex.c.id.type))))
+                .with_for_update(key_share=True, read=True)
+            )
             sql["get_leases"] = self._compile(
                 sa.select(ex.c.id, ex.c.lease_owner, ex.c.lease_expires_at).where(
                     ex.c.id == sa.func.any(_bp("ids", type_=ARRAY(ex.c.id.type))),

@@ -312,6 +312,8 @@ class SqlMetaStore(
                 held = cur.fetchone() is not None if self._s.lease_check_reads else cur.rowcount
                 if held != 1:
                     raise lease_lost(eid)  # rolled back below
+            if self._s.lock_executions is not None:
+                self._check_executions(cur, batch)
             for sql, rows in work:
                 if len(rows) == 1:
                     cur.execute(sql, rows[0])
@@ -332,6 +334,27 @@ class SqlMetaStore(
             raise self._integrity(exc, batch) from exc
         except self._error as exc:
             raise self._failed(cur, exc, "writing a batch", rollback=True, committing=True) from exc
+
+    def _check_executions(self, cur: Any, batch: StoreBatch) -> None:
+        """PostgreSQL: the executions the batch's nodes, attempts and events name exist, and
+        stay until the commit (locked ``FOR KEY SHARE``, as a foreign key's check would:
+        revision 0018 dropped those keys, which the fenced statement never needs).
+
+        Raises:
+            NotFoundError: one does not exist (the transaction is rolled back).
+        """
+        named = {n.execution_id for n in batch.nodes}
+        named.update(a.execution_id for a in batch.attempts)
+        named.update(e.execution_id for e in batch.events)
+        if batch.execution is not None:
+            named.discard(batch.execution.id)  # written first, in this transaction
+        if not named:
+            return
+        assert self._s.lock_executions is not None
+        cur.execute(self._s.lock_executions, {"ids": sorted(named)})
+        missing = named - {row[0] for row in cur.fetchall()}
+        if missing:
+            raise missing_execution(min(missing))  # rolled back by the caller
 
     def _integrity(self, exc: Exception, batch: StoreBatch) -> Exception:
         kind = integrity_kind(exc)
