@@ -147,6 +147,16 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         for rec in self.records.values():  # graphs built by dynamic nodes (on resume)
             if rec.dynamic_spec is not None and rec.node_id in self.graph:
                 add_subgraph(self.graph, rec.node_id, rec.dynamic_spec)
+        #: each node kind's handler when its inputs are ready: functions, not bound methods
+        #: (a table of those made every RunState a cycle, kept until a full collection)
+        self._on_ready: dict[NodeKind, Callable[[RunState, str, float], list[Command]]] = {
+            NodeKind.TASK: RunState._ready_task,
+            NodeKind.CHILD: RunState._ready_task,
+            NodeKind.WORKFLOW: RunState._finish_subworkflow,
+            NodeKind.BRANCH: RunState._decide,
+            NodeKind.GATE: RunState._start_gate,
+            NodeKind.MAP: RunState._ready_map,
+        }
         self.dependents: dict[str, list[str]] = {nid: [] for nid in self.graph}
         for nid, fn in self.graph.items():
             for up in fn.upstream:
@@ -499,7 +509,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         """A node's inputs are ready: hand it to its kind's handler."""
         if self.records[nid].dynamic_spec is not None:
             return self._finish_subworkflow(nid, now)  # a dynamic node whose graph ran
-        return _ON_READY[self.graph[nid].kind](self, nid, now)
+        return self._on_ready[self.graph[nid].kind](self, nid, now)
 
     def _ready_task(self, nid: str, now: float) -> list[Command]:
         fn = self.graph[nid]
@@ -788,17 +798,3 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             return started
         self._set_execution(ExecutionPhase.FAILED, "some nodes failed", now)
         return [Finished(ExecutionPhase.FAILED)]
-
-
-#: What each node kind does when its inputs are ready (one handler per kind). Kept on the
-#: class, not per instance: a table of bound methods would make every ``RunState`` a
-#: reference cycle, so a finished execution's whole state (records, graph, spec) would wait
-#: for the collector's next full collection instead of being freed when its drive ends.
-_ON_READY: dict[NodeKind, Callable[[RunState, str, float], list[Command]]] = {
-    NodeKind.TASK: RunState._ready_task,
-    NodeKind.CHILD: RunState._ready_task,
-    NodeKind.WORKFLOW: RunState._finish_subworkflow,
-    NodeKind.BRANCH: RunState._decide,
-    NodeKind.GATE: RunState._start_gate,
-    NodeKind.MAP: RunState._ready_map,
-}
