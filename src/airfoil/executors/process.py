@@ -45,7 +45,6 @@ import os
 import select
 import signal
 import socket
-import struct
 import time
 import weakref
 from collections import deque
@@ -65,7 +64,7 @@ from airfoil.executors._process_pool import (
     memory_was_short,
     start_worker,
 )
-from airfoil.executors._process_worker import WorkerMessage
+from airfoil.executors._process_worker import READ_SIZE, WorkerMessage, take_frames
 from airfoil.executors._reports import UnreportedAttempts
 from airfoil.executors.base import (
     AttemptRequest,
@@ -98,11 +97,6 @@ def _ready(waitables: dict[int, Any], timeout: float) -> list[Any]:
     return [waitables[fd] for fd, _ in poller.poll(math.ceil(timeout * 1000))]
 
 
-_HEADER = struct.Struct("!i")  # multiprocessing's frame: the size, then the bytes...
-_LONG_HEADER = struct.Struct("!Q")  # ...or -1 and an 8-byte size (messages of 2 GiB and more)
-_READ_SIZE = 65536
-
-
 def _messages(w: Worker) -> list[bytes] | None:
     """The whole messages ``w`` has sent (its socket is readable), in order; None if it
     closed. What ``Connection.recv_bytes`` reads in two system calls (the frame's size, then
@@ -111,40 +105,23 @@ def _messages(w: Worker) -> list[bytes] | None:
     GIL fewer). Like ``recv_bytes``, it waits for the rest of a message that has begun to
     arrive; bytes past the whole messages (the start of the next) wait in ``w.inbox``."""
     fd = w.conn.fileno()
-    try:
-        chunk = os.read(fd, _READ_SIZE)
-    except OSError:
-        return None
-    if not chunk:
-        return None
-    if not w.inbox and len(chunk) >= 4 and _HEADER.unpack_from(chunk)[0] == len(chunk) - 4:
-        return [chunk[4:]]  # the common case: exactly one message
     buf = w.inbox
-    buf += chunk
-    out: list[bytes] = []
     while True:
-        size, start = -2, 4
-        if len(buf) >= 4:
-            size = _HEADER.unpack_from(buf)[0]
-            if size == -1:
-                size, start = -2, 12
-                if len(buf) >= 12:
-                    size = _LONG_HEADER.unpack_from(buf, 4)[0]
-            elif size < 0:
-                return None  # not a frame of this module's worker: never hang on it
-        if size >= 0 and len(buf) >= start + size:
-            out.append(bytes(buf[start : start + size]))
-            del buf[: start + size]
-            continue
-        if out:
-            return out  # a partial rest: its bytes come with a later poll
         try:
-            chunk = os.read(fd, _READ_SIZE)  # the rest of a message that began to arrive
+            chunk = os.read(fd, READ_SIZE)
         except OSError:
             return None
         if not chunk:
             return None
+        if not buf and len(chunk) >= 4 and int.from_bytes(chunk[:4], "big") == len(chunk) - 4:
+            return [chunk[4:]]  # the common case: exactly one message
         buf += chunk
+        out = take_frames(buf)
+        if out is None:
+            return None  # not a frame of this module's worker: never hang on it
+        if out:
+            return out  # a partial rest: its bytes come with a later poll
+        # else: the rest of a message that began to arrive
 
 
 def _exited(w: Worker) -> bool:

@@ -1,6 +1,7 @@
-"""The process executor reads its workers' messages itself (one ``read`` per message where
-``Connection.recv_bytes`` makes two): every framing a worker's ``send_bytes`` can produce
-must come out whole, in order, and a closed or garbled pipe must read as a dead worker."""
+"""The process executor and its workers read each other's messages themselves (one
+``read`` per message where ``Connection.recv_bytes`` makes two): every framing
+``send_bytes`` can produce must come out whole and in order, and a closed or garbled pipe
+must read as a dead peer, never as a wait."""
 
 from __future__ import annotations
 
@@ -83,3 +84,22 @@ def test_a_garbled_frame_reads_as_none_instead_of_hanging(
     w, worker_end = pair
     os.write(worker_end.fileno(), struct.pack("!i", -7) + b"junk")
     assert _messages(w) is None
+
+
+def test_the_worker_reads_the_parents_messages_one_by_one(
+    pair: tuple[Worker, Connection],
+) -> None:
+    from airfoil.executors._process_worker import _Frames
+
+    parent_end, worker_end = pair[0].conn, pair[1]
+    frames = _Frames(worker_end)
+    for text in (b"request", b"outcome 1", b"outcome 2", b""):  # b"": the parent's stop
+        parent_end.send_bytes(text)
+    big = os.urandom(100_000)
+    sender = threading.Thread(target=parent_end.send_bytes, args=(big,))
+    sender.start()
+    assert [frames.recv() for _ in range(5)] == [b"request", b"outcome 1", b"outcome 2", b"", big]
+    sender.join()
+    parent_end.close()
+    with pytest.raises(EOFError):
+        frames.recv()
