@@ -9,13 +9,14 @@ not break stored data. Add fields with defaults; never reuse a removed field's n
 - Runs: :class:`ExecutionRecord` -> :class:`NodeRecord` -> :class:`AttemptRecord`, the
   :class:`EventRecord` log, and :class:`CacheEntry`.
 
-Records the collector skips: :class:`Value`, :class:`ErrorInfo` and :class:`AttemptRecord`
-are made by the thousand (every input and output, every map item's try) and live while a
-run does, so they are declared ``gc=False``: the cycle collector neither counts nor scans
-them (nor the dicts that hold only them, which CPython then leaves untracked too). That is
-sound because their fields hold only strings, numbers, bytes and other such records, which
-cannot refer back to them: they can never be part of a reference cycle. Keep it so (no
-field that can hold an arbitrary object).
+Records the collector skips: :class:`Value`, :class:`ErrorInfo`, :class:`AttemptRecord` and
+:class:`NodeRecord` are made by the thousand (every input and output, every map item's try,
+every node of every execution a server drives) and live while a run does, so they are
+declared ``gc=False``: the cycle collector neither counts nor scans them (nor the dicts that
+hold only them, which CPython then leaves untracked too). That is sound because their fields
+hold only strings, numbers, bytes and other records (specs, cache key parts), none of which
+can refer back to them: they can never be part of a reference cycle. Keep it so (no field
+that can hold an arbitrary object).
 """
 
 from __future__ import annotations
@@ -415,8 +416,10 @@ def execution_head(rec: ExecutionRecord) -> ExecutionHead:
     )
 
 
-class NodeRecord(msgspec.Struct, omit_defaults=True):
-    """The state of one node of one execution. Subworkflow children have ``parent`` set."""
+class NodeRecord(msgspec.Struct, omit_defaults=True, gc=False):
+    """The state of one node of one execution. Subworkflow children have ``parent`` set.
+
+    Not tracked by the cycle collector (see the module docstring)."""
 
     execution_id: str
     node_id: str

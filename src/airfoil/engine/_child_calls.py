@@ -29,7 +29,8 @@ Invariants:
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, cast
 
 from airfoil.core.drive_lock import DriveLock
 from airfoil.core.phases import NodePhase
@@ -55,7 +56,10 @@ class ChildCalls:
     """The child calls of one drive's attempts (a ``ChildTransport``)."""
 
     def __init__(self, loop: _Loop) -> None:
-        self.loop = loop
+        # Not a strong reference: the loop holds this object, and a cycle would keep a
+        # finished drive's whole state (records, graph, spec) for the collector's next full
+        # collection instead of freeing it when the drive returns. Used only while it runs.
+        self.loop = cast("_Loop", weakref.proxy(loop))
         self.waiting: dict[str, list[ChildCall]] = {}  # child node -> remote calls on it
         self.local: dict[str, list[ChildCall]] = {}  # child node -> in-thread calls on it
         # (caller node, attempt) -> (children it waits on, whether it gave up a running slot)

@@ -5,11 +5,18 @@ outputs; their children are added with ids ``"<parent>.<child>"`` and ``parent``
 A child's binding to an input of its subworkflow is rewritten to the binding that fed that
 input in the outer scope, so children depend directly on outer nodes. A subworkflow node
 depends on all its children and succeeds when they have, resolving its output bindings.
+
+Invariant: once :func:`flatten` has returned, a graph's :class:`FlatNode` objects are never
+changed in place, so graphs may share them (:class:`GraphCache` hands every execution of a
+workflow version the same nodes in a dict of its own). :func:`add_subgraph` is the one
+edit of a built graph: it puts a copy of the node it grows in the graph's dict and changes
+the copy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 
 from airfoil.core.phases import NodeKind
 from airfoil.core.records import (
@@ -22,7 +29,7 @@ from airfoil.core.records import (
     WorkflowSpec,
 )
 
-__all__ = ["FAILURE_INPUT", "FlatCase", "FlatNode", "flatten"]
+__all__ = ["FAILURE_INPUT", "FlatCase", "FlatNode", "GraphCache", "add_subgraph", "flatten"]
 
 
 @dataclass
@@ -160,14 +167,51 @@ def add_subgraph(
     before = set(nodes)
     prefix = parent + "."
     outer = inputs or {}
+    # The node may be shared with other executions' graphs (GraphCache): grow a copy.
+    old = nodes[parent]
+    node = nodes[parent] = replace(
+        old, upstream=set(old.upstream), children=list(old.children), outputs=dict(old.outputs)
+    )
     _add(spec.nodes, prefix, outer, parent, nodes)
-    node = nodes[parent]
     node.outputs = {k: _rewrite(b, prefix, outer) for k, b in spec.outputs.items()}
     direct = [prefix + ns.id for ns in spec.nodes]
     node.upstream |= set(direct)
     for b in node.outputs.values():
         node.upstream |= _deps(b)
     return [nid for nid in nodes if nid not in before]
+
+
+class GraphCache:
+    """The flattened graphs of the workflow versions an engine drives, so that each drive
+    of a version does not flatten its spec again (~100 node objects, their bindings, sets
+    and dicts for a fan-out of 100, at the start of every drive).
+
+    A graph is found by the spec's name and version and used only if its spec is equal to
+    the one asked for (a version re-registered with another spec, or a spec of the same
+    name and version from elsewhere, is flattened anew). Each call returns a dict of its
+    own over shared nodes (see the module's invariant). Holds the latest ``size`` versions.
+    Thread-safe (a server's driver slots may share one).
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._graphs: dict[tuple[str, str], tuple[WorkflowSpec, dict[str, FlatNode]]] = {}
+        self._lock = threading.Lock()
+
+    def graph(self, spec: WorkflowSpec) -> dict[str, FlatNode]:
+        """The graph of an execution of ``spec``: a new dict, in definition order."""
+        key = (spec.name, spec.version)
+        with self._lock:
+            found = self._graphs.get(key)
+        if found is not None and (found[0] is spec or found[0] == spec):
+            return dict(found[1])
+        graph = flatten(spec)
+        with self._lock:
+            self._graphs.pop(key, None)
+            while len(self._graphs) >= self.size:
+                del self._graphs[next(iter(self._graphs))]
+            self._graphs[key] = (spec, graph)
+        return dict(graph)
 
 
 def flatten(spec: WorkflowSpec) -> dict[str, FlatNode]:

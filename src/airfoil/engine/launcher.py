@@ -31,7 +31,7 @@ from airfoil.engine import state as sm
 from airfoil.engine._drive_support import holder_is_dead
 from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import asks_for_resources
-from airfoil.engine.graph import FlatNode, flatten
+from airfoil.engine.graph import FlatNode, GraphCache
 from airfoil.store.base import MetaStore
 from airfoil.store.stores import SecretSource, secret_env_name
 
@@ -83,6 +83,9 @@ class Launcher:
         self.secrets_hint = secrets_hint
         #: The lease holder name of this launcher's aborts.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        #: the flattened graphs of the workflow versions launched (a server launches many
+        #: executions of one version: each would flatten its spec again)
+        self.graphs = GraphCache()
 
     def new_state(
         self,
@@ -113,7 +116,7 @@ class Launcher:
                 f"an execution named {exec_id!r} already exists: choose another --name, or "
                 f"`airfoil executions resume {exec_id}` to continue it"
             )
-        graph = flatten(spec)
+        graph = self.graphs.graph(spec)
         self._check_capacity(graph, project, executor or self.executor)
         self._check_secrets(graph, project)
         record = ExecutionRecord(
@@ -290,8 +293,14 @@ def take_lease(meta: MetaStore, execution_id: str, owner: str, now: float, ttl_s
     )
 
 
-def load_state(meta: MetaStore, execution_id: str, retry_backoff_s: float) -> sm.RunState:
-    """Rebuild an execution's state machine from the store."""
+def load_state(
+    meta: MetaStore,
+    execution_id: str,
+    retry_backoff_s: float,
+    graphs: GraphCache | None = None,
+) -> sm.RunState:
+    """Rebuild an execution's state machine from the store (its graph from ``graphs`` when
+    that holds the execution's workflow version already)."""
     record = meta.get_execution(execution_id)
     nodes = {n.node_id: n for n in meta.get_nodes(execution_id)}
     attempts = {(a.node_id, a.attempt): a for a in meta.get_attempts(execution_id)}
@@ -302,4 +311,5 @@ def load_state(meta: MetaStore, execution_id: str, retry_backoff_s: float) -> sm
         attempts,
         last_seq=events[-1].seq if events else 0,
         retry=sm.RetryPolicy(base_s=retry_backoff_s),
+        graph=graphs.graph(record.spec) if graphs is not None else None,
     )

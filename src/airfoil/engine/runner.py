@@ -53,6 +53,7 @@ from airfoil.engine._requests import replace_environment
 from airfoil.engine.admission import Admission
 from airfoil.engine.cache import explain_miss
 from airfoil.engine.cache_io import unusable_outputs
+from airfoil.engine.graph import GraphCache
 from airfoil.engine.launcher import Launcher, load_state, take_lease
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor, attempt_log_key
 from airfoil.executors.hooks import Hooks
@@ -153,6 +154,9 @@ class Engine:
         self._resources_of = resources if callable(resources) else None
         self._resources = None if callable(resources) else resources
         self._launcher = launcher
+        #: the flattened graphs of the workflow versions this engine drives (each drive's
+        #: start would otherwise flatten its execution's spec again)
+        self.graphs = GraphCache()
         self.journal = (
             ItemJournal(self.settings.journal_dir, sync=self.settings.journal_sync)
             if self.settings.journal_dir
@@ -239,7 +243,7 @@ class Engine:
 
     def load_state(self, execution_id: str) -> sm.RunState:
         """Rebuild an execution's state machine from the store."""
-        return load_state(self.meta, execution_id, self.settings.retry_backoff_s)
+        return load_state(self.meta, execution_id, self.settings.retry_backoff_s, self.graphs)
 
     def drive(self, execution_id: str) -> ExecutionRecord:
         """Run an execution to a terminal phase (also: resume one that was interrupted)."""

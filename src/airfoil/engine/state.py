@@ -147,14 +147,15 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         for rec in self.records.values():  # graphs built by dynamic nodes (on resume)
             if rec.dynamic_spec is not None and rec.node_id in self.graph:
                 add_subgraph(self.graph, rec.node_id, rec.dynamic_spec)
-        #: what each node kind does when its inputs are ready (one handler per kind)
-        self._on_ready: dict[NodeKind, Callable[[str, float], list[Command]]] = {
-            NodeKind.TASK: self._ready_task,
-            NodeKind.CHILD: self._ready_task,
-            NodeKind.WORKFLOW: self._finish_subworkflow,
-            NodeKind.BRANCH: self._decide,
-            NodeKind.GATE: self._start_gate,
-            NodeKind.MAP: self._ready_map,
+        #: each node kind's handler when its inputs are ready: functions, not bound methods
+        #: (a table of those made every RunState a cycle, kept until a full collection)
+        self._on_ready: dict[NodeKind, Callable[[RunState, str, float], list[Command]]] = {
+            NodeKind.TASK: RunState._ready_task,
+            NodeKind.CHILD: RunState._ready_task,
+            NodeKind.WORKFLOW: RunState._finish_subworkflow,
+            NodeKind.BRANCH: RunState._decide,
+            NodeKind.GATE: RunState._start_gate,
+            NodeKind.MAP: RunState._ready_map,
         }
         self.dependents: dict[str, list[str]] = {nid: [] for nid in self.graph}
         for nid, fn in self.graph.items():
@@ -508,7 +509,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         """A node's inputs are ready: hand it to its kind's handler."""
         if self.records[nid].dynamic_spec is not None:
             return self._finish_subworkflow(nid, now)  # a dynamic node whose graph ran
-        return self._on_ready[self.graph[nid].kind](nid, now)
+        return self._on_ready[self.graph[nid].kind](self, nid, now)
 
     def _ready_task(self, nid: str, now: float) -> list[Command]:
         fn = self.graph[nid]

@@ -58,6 +58,8 @@ class Worker:
     peak_rss: int = 0
     tasks: dict[tuple[str, str], str] = field(default_factory=dict)  # (module, qualname) -> ver
     probe: Any = None  # psutil.Process, made on the first memory sample
+    reported: float = 0.0  # monotonic: when its latest result arrived
+    inbox: bytearray = field(default_factory=bytearray)  # what arrived past a whole message
 
 
 @dataclass(eq=False)

@@ -33,10 +33,12 @@ import contextlib
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -50,6 +52,7 @@ from airfoil.core.records import ErrorInfo
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
+    AttemptRuntime,
     ChildCall,
     ChildOutcome,
     RuntimeFactory,
@@ -65,6 +68,60 @@ class WorkerMessage(msgspec.Struct, frozen=True, omit_defaults=True):
     call: ChildCall | None = None
 
 
+_HEADER = struct.Struct("!i")  # multiprocessing's frame: the size, then the bytes...
+_LONG_HEADER = struct.Struct("!Q")  # ...or -1 and an 8-byte size (messages of 2 GiB and more)
+READ_SIZE = 65536
+
+
+def take_frames(buf: bytearray) -> list[bytes] | None:
+    """Remove the whole frames (``Connection.send_bytes``'s) at the start of ``buf`` and
+    return their messages, in order; what is left is the start of a later one. None: not a
+    frame ``send_bytes`` makes (never wait on it)."""
+    out: list[bytes] = []
+    while len(buf) >= 4:
+        size, start = _HEADER.unpack_from(buf)[0], 4
+        if size == -1:
+            if len(buf) < 12:
+                break
+            size, start = _LONG_HEADER.unpack_from(buf, 4)[0], 12
+        elif size < 0:
+            return None
+        if len(buf) < start + size:
+            break
+        out.append(bytes(buf[start : start + size]))
+        del buf[: start + size]
+    return out
+
+
+class _Frames:
+    """What the parent sends this worker, one message at a time: read in one system call
+    where ``Connection.recv_bytes`` makes two (the size, then the bytes). Shared by the
+    worker's loop and its child-call transport, which never read at the same time."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._fd = conn.fileno()
+        self._buf = bytearray()
+        self._ready: deque[bytes] = deque()
+
+    def recv(self) -> bytes:
+        """The next message, waiting for it.
+
+        Raises:
+            EOFError: the pipe closed (or carried something that is not a frame).
+            OSError: reading the pipe failed.
+        """
+        while not self._ready:
+            chunk = os.read(self._fd, READ_SIZE)
+            if not chunk:
+                raise EOFError
+            self._buf += chunk
+            frames = take_frames(self._buf)
+            if frames is None:
+                raise EOFError
+            self._ready.extend(frames)
+        return self._ready.popleft()
+
+
 class PipeChildCalls:
     """The child-call transport of a worker: calls go up the pipe, outcomes come back.
 
@@ -72,8 +129,11 @@ class PipeChildCalls:
     one reads the pipe at a time and files every outcome it reads under its node id.
     """
 
-    def __init__(self, conn: Connection, encoder: msgspec.msgpack.Encoder) -> None:
+    def __init__(
+        self, conn: Connection, encoder: msgspec.msgpack.Encoder, frames: _Frames | None = None
+    ) -> None:
         self._conn = conn
+        self._frames = frames
         self._encoder = encoder
         self._decoder = msgspec.msgpack.Decoder(ChildOutcome)
         self._send_lock = threading.Lock()
@@ -94,7 +154,7 @@ class PipeChildCalls:
                 self._reading = True
                 self._cv.release()
                 try:
-                    data = self._conn.recv_bytes()
+                    data = self._frames.recv() if self._frames else self._conn.recv_bytes()
                 except (EOFError, OSError) as exc:
                     raise WorkerLostError(
                         f"the pipe to the driver closed while child {node_id} ran"
@@ -130,14 +190,23 @@ def worker_main(
     """
     _detach(die_with_parent)
     runtime = runtime_factory()
+    # Attempts run here one after another for the worker's whole life: what each would set
+    # up and take down again (the stream routers, the logging record handler) stays set up.
+    with runtime.session():
+        _serve(conn, blob_url, runtime, durability)
+
+
+def _serve(conn: Connection, blob_url: str, runtime: AttemptRuntime, durability: str) -> None:
+    """The worker's loop: one attempt per request until the pipe closes or says stop."""
     decoder = msgspec.msgpack.Decoder(AttemptRequest)
     encoder = msgspec.msgpack.Encoder()
     stores: dict[str, BlobStore] = {}
     home = os.getcwd()
     worker = f"{socket.gethostname()}:{os.getpid()}:worker"
+    frames = _Frames(conn)
     while True:
         try:
-            data = conn.recv_bytes()
+            data = frames.recv()
         except (EOFError, OSError):
             return
         if not data:
@@ -156,7 +225,7 @@ def worker_main(
                 blobs = stores[url] = runtime.open_blobs(url, durability)
             with _address_space_limit(request.task.limits.mem):
                 result = runtime.run_attempt(
-                    request, blobs, child_calls=PipeChildCalls(conn, encoder)
+                    request, blobs, child_calls=PipeChildCalls(conn, encoder, frames)
                 )
         except SystemExit as exc:
             result = _escaped(

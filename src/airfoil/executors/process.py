@@ -64,7 +64,7 @@ from airfoil.executors._process_pool import (
     memory_was_short,
     start_worker,
 )
-from airfoil.executors._process_worker import WorkerMessage
+from airfoil.executors._process_worker import READ_SIZE, WorkerMessage, take_frames
 from airfoil.executors._reports import UnreportedAttempts
 from airfoil.executors.base import (
     AttemptRequest,
@@ -81,6 +81,9 @@ __all__ = ["ProcessExecutor"]
 _TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
 _SAMPLE_EVERY_S = 0.5  # memory samples of busy workers, to tell OOM kills from other deaths
 _OOM_NEAR = 0.8  # a SIGKILLed worker whose RSS was this close to its limit died of memory
+#: An idle worker whose result arrived within this long is handed its next attempt without a
+#: liveness check (see ``_idle_worker``).
+_FRESH_S = 0.1
 
 
 def _ready(waitables: dict[int, Any], timeout: float) -> list[Any]:
@@ -92,6 +95,33 @@ def _ready(waitables: dict[int, Any], timeout: float) -> list[Any]:
     for fd in waitables:
         poller.register(fd, select.POLLIN)
     return [waitables[fd] for fd, _ in poller.poll(math.ceil(timeout * 1000))]
+
+
+def _messages(w: Worker) -> list[bytes] | None:
+    """The whole messages ``w`` has sent (its socket is readable), in order; None if it
+    closed. What ``Connection.recv_bytes`` reads in two system calls (the frame's size, then
+    its bytes), this reads in one where the message fits (a result, a child call: one
+    ``read`` instead of two per attempt, and in a server's engine process one hand-off of the
+    GIL fewer). Like ``recv_bytes``, it waits for the rest of a message that has begun to
+    arrive; bytes past the whole messages (the start of the next) wait in ``w.inbox``."""
+    fd = w.conn.fileno()
+    buf = w.inbox
+    while True:
+        try:
+            chunk = os.read(fd, READ_SIZE)
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        if not buf and len(chunk) >= 4 and int.from_bytes(chunk[:4], "big") == len(chunk) - 4:
+            return [chunk[4:]]  # the common case: exactly one message
+        buf += chunk
+        out = take_frames(buf)
+        if out is None:
+            return None  # not a frame of this module's worker: never hang on it
+        if out:
+            return out  # a partial rest: its bytes come with a later poll
+        # else: the rest of a message that began to arrive
 
 
 def _exited(w: Worker) -> bool:
@@ -304,12 +334,22 @@ class ProcessExecutor(Executor):
             pool.busy[w.pid] = w
 
     def _idle_worker(self, request: AttemptRequest) -> Worker | None:
-        """The most recently used idle worker that can run ``request``, or None."""
+        """The most recently used idle worker that can run ``request``, or None.
+
+        A worker that reported a result in the last ``_FRESH_S`` is not asked whether it
+        still lives (a ``poll`` of its sentinel: one system call per attempt, and in a
+        server's engine process one hand-off of the GIL between its driver slots): had it
+        died since, its end of the socket closed with it and handing it the attempt fails at
+        once (``EPIPE``), which ``_dispatch`` takes as a death while idle, as before. Only a
+        death in that window *and* a process it started still holding its socket open would
+        let the attempt go to it, to be reported lost (a system error, retried) like a death
+        during the attempt."""
         pool = self._pool
         task = (request.task.module, request.task.qualname)
+        stale = time.monotonic() - _FRESH_S
         while pool.idle:
             w = pool.idle.pop()
-            if _exited(w):
+            if w.reported < stale and _exited(w):
                 pool.retire(w, kill=False)
                 continue
             version = w.tasks.get(task)
@@ -334,31 +374,35 @@ class ProcessExecutor(Executor):
         ready_set = set(ready)
         for w in list(pool.busy.values()):
             if w.conn in ready_set:
-                try:
-                    data = w.conn.recv_bytes()
-                except (EOFError, OSError):
-                    data = b""
-                try:
-                    message = self._decoder.decode(data) if data else None
-                except msgspec.MsgspecError:
-                    message = None  # cannot happen with this module's worker; never hang on it
-                if message is not None and message.call is not None:
-                    self._calls.append(message.call)
-                    self._waiting[w.pid] = self._waiting.get(w.pid, 0) + 1
-                    continue
-                if message is not None and message.result is not None:
-                    self._finish(w, message.result)
-                    continue
-                self._lost(w)
+                self._receive(w)
             elif w.proc.sentinel in ready_set:
                 self._lost(w)
         self._dispatch()
+
+    def _receive(self, w: Worker) -> None:
+        """Take what a busy worker sent: its child calls, then its result; a closed pipe or
+        a message that is not one of these is the worker's death."""
+        for data in _messages(w) or (b"",):
+            try:
+                message = self._decoder.decode(data) if data else None
+            except msgspec.MsgspecError:
+                message = None  # cannot happen with this module's worker; never hang on it
+            if message is not None and message.call is not None:
+                self._calls.append(message.call)
+                self._waiting[w.pid] = self._waiting.get(w.pid, 0) + 1
+                continue
+            if message is not None and message.result is not None:
+                self._finish(w, message.result)
+            else:
+                self._lost(w)
+            return  # a result is an attempt's last message
 
     def _finish(self, w: Worker, result: AttemptResult) -> None:
         pool = self._pool
         del pool.busy[w.pid]
         self._done.append(result)
         w.request = w.deadline = None
+        w.reported = time.monotonic()
         err = result.error
         if err is not None and (err.kind != ErrorKind.USER or err.type == "SystemExit"):
             pool.retire(w, kill=False)
