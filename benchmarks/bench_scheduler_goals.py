@@ -28,10 +28,10 @@ with each seed). ``--set NAME=VALUE`` (repeatable) replays ``airfoil`` with that
 a setting without editing the policy. ``--loads`` picks loads (default all five).
 
 The baselines' metrics do not depend on ``airfoil``'s settings, so they are cached per
-window, load, error and seed in the temporary directory, keyed by a hash of the trace and of
-the scheduler's sources other than the modules only ``airfoil`` runs (``AIRFOIL_ONLY``): a
-re-run after changing only those replays only ``airfoil`` (``--no-cache`` replays
-everything).
+window, load, error and seed in the temporary directory (a file per window, so runs of
+different windows side by side keep each other's), keyed by a hash of the trace and of the
+scheduler's sources other than the modules only ``airfoil`` runs (``AIRFOIL_ONLY``): a re-run
+after changing only those replays only ``airfoil`` (``--no-cache`` replays everything).
 
 The last lines sum up: per goal, the worst and the mean ratio over the cells run, and the
 sums of the five worst and of the five mean ratios, the figures docs/scheduling.md compares
@@ -99,23 +99,30 @@ class _Baselines:
         for source in sources:
             if source.name not in AIRFOIL_ONLY:
                 digest.update(source.read_bytes())
-        self._path = Path(tempfile.gettempdir()) / f"airfoil_goals_{digest.hexdigest()[:16]}.json"
+        # one file per window, so runs of different windows side by side keep each other's
+        self._prefix = f"airfoil_goals_{digest.hexdigest()[:16]}"
         self._enabled = enabled
-        self._data: dict[str, dict[str, object]] = {}
-        if enabled and self._path.is_file():
-            self._data = json.loads(self._path.read_text())
+        self._data: dict[str, dict[str, dict[str, object]]] = {}
+
+    def _path(self, window: str) -> Path:
+        return Path(tempfile.gettempdir()) / f"{self._prefix}_{window}.json"
 
     def get(self, trace: Trace, window: str, config: SimConfig) -> dict[str, Metrics]:
+        data = self._data.get(window)
+        if data is None:
+            path = self._path(window)
+            loaded = self._enabled and path.is_file()
+            data = self._data[window] = json.loads(path.read_text()) if loaded else {}
         key = f"{window}|{config.load}|{config.estimate_error}|{config.seed}"
-        cached = self._data.get(key)
+        cached = data.get(key)
         if cached is not None:
             return {name: msgspec.convert(m, Metrics) for name, m in cached.items()}
         metrics = {name: simulate(trace, name, config).metrics for name in BASELINES}
         if self._enabled:
-            self._data[key] = {name: msgspec.to_builtins(m) for name, m in metrics.items()}
-            tmp = self._path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._data))
-            tmp.replace(self._path)
+            data[key] = {name: msgspec.to_builtins(m) for name, m in metrics.items()}
+            tmp = self._path(window).with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self._path(window))
         return metrics
 
 

@@ -63,7 +63,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
 from airfoil.scheduler._errors import InvalidPolicyError
-from airfoil.scheduler._estimator import overrun_end
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
@@ -118,15 +117,11 @@ class AirfoilPolicy(Policy):
         whole_node_swaps: in the least-attained-service pass, let a single worker that
             needs a whole node preempt another such worker (``False`` by default, chosen
             on week 45: docs/scheduling.md); gangs still make room from any victim.
-        drain_after: once a single worker that needs a whole node has waited this many
-            seconds, the node whose running work is expected to end first takes no new
-            smaller work until it is empty (``None``: never; see :meth:`_drain`).
-        pack_late: among nodes that fit a worker equally well (the same free GPUs), place
-            it on the one whose work is expected to end last.
-        restarted_whole_last: a single worker that needs a whole node and was preempted
-            before is, as a victim, the last of its level.
-        rank_cap: within a level, an item ranks by ``submit_time + min(stretch x estimate,
-            rank_cap)`` (``None``: no cap): long items rank by submit time among themselves.
+        whole_victim_ratio: with ``preempt_ratio``, in the least-attained-service pass a
+            single worker that needs a whole node is a victim only if expected to run at
+            least this many times the claimant's estimate longer (or past its own
+            estimate): it needs a whole node again to restart, so stopping it must gain
+            more (``None``: as any victim).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -142,10 +137,6 @@ class AirfoilPolicy(Policy):
     due_share: float | None = 0.875
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
-    drain_after: float | None = None
-    pack_late: bool = False
-    restarted_whole_last: bool = False
-    rank_cap: float | None = None
     whole_victim_ratio: float | None = None
 
     def __post_init__(self) -> None:
@@ -169,9 +160,10 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"preempt_ratio must be a finite number >= 0 or None, got {self.preempt_ratio}"
             )
-        if self.drain_after is not None and not 0 <= self.drain_after < math.inf:
+        if self.whole_victim_ratio is not None and not 1 <= self.whole_victim_ratio < math.inf:
             problems.append(
-                f"drain_after must be a finite number >= 0 or None, got {self.drain_after}"
+                "whole_victim_ratio must be a finite number >= 1 or None, "
+                f"got {self.whole_victim_ratio}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -183,11 +175,8 @@ class AirfoilPolicy(Policy):
         return bisect_right(self.thresholds, item.attained)
 
     def rank(self, item: WorkItem, estimate: float) -> float:
-        """Within a level: ``submit_time + stretch x estimate`` (at most ``+ rank_cap``)."""
-        delay = self.stretch * estimate
-        if self.rank_cap is not None and delay > self.rank_cap:
-            delay = self.rank_cap
-        return item.submit_time + delay
+        """Within a level: ``submit_time + stretch x estimate``."""
+        return item.submit_time + self.stretch * estimate
 
     def reserve_from(self, item: WorkItem, estimate: float, node_share: float) -> float | None:
         """When the item is due: a gang after ``gang_after``, others past the starvation bound."""
@@ -207,71 +196,11 @@ class AirfoilPolicy(Policy):
         rnd = Round(state, now, explain)
         if not state.order:
             return rnd.decision()
-        if self.pack_late or self.drain_after is not None:
-            ends = self._node_ends(rnd)
-            if self.drain_after is not None:
-                self._drain(rnd, ends, self.drain_after)
-            if self.pack_late:
-                rnd.node_ends = ends
         victims = _Victims(self, rnd, state.order[0][0])
         guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
         served = self._due_pass(rnd, victims, guard)
         self._las_pass(rnd, victims, served, guard)
         return rnd.decision()
-
-    def _node_ends(self, rnd: Round) -> list[float]:
-        """Per node, when its running work is expected to end (work past its estimate:
-        ``overrun`` times as long as it ran, as for a starving item's reservation)."""
-        now = rnd.now
-        factor = self.overrun
-        ends = [now] * len(rnd.pool.names)
-        for run in rnd.state.running.values():
-            end = run.start + run.entry.estimate
-            if end <= now:
-                end = now if factor is None else overrun_end(run.start, now, factor)
-            for n in run.nodes:
-                if end > ends[n]:
-                    ends[n] = end
-        return ends
-
-    def _drain(self, rnd: Round, ends: list[float], after: float) -> None:
-        """Empty one node for the single worker needing a whole node that waited longest.
-
-        Once it waited ``after`` seconds (since its submit, less the time it ran), the node
-        whose running work is expected to end first takes no new work smaller than a whole
-        node: nothing is preempted and nothing is held back elsewhere, and what ends there
-        leaves its room free. Smaller work otherwise takes every GPU that frees, so a whole
-        node never frees (the d1-3 tail: 8-GPU jobs waited 29-61 h for one).
-        """
-        state, now = rnd.state, rnd.now
-        whole = state.largest[2]
-        if whole <= 0:
-            return
-        holder: WaitingEntry | None = None
-        since = math.inf
-        for shape, ids in state.shapes.items():
-            if shape[3] != 1 or shape[2] < whole:
-                continue
-            for item_id in ids:
-                item = state.waiting[item_id].item
-                t = item.submit_time + _time_run(item)
-                if t < since:
-                    since, holder = t, state.waiting[item_id]
-        if holder is None:
-            return
-        if now - since < after:
-            rnd.wake(since + after)
-            return
-        pool = rnd.pool
-        c, m, g = holder.demand
-        best = -1
-        for n in range(len(pool.names)):
-            if n in state.draining or pool.cap_g[n] < g or pool.cap_c[n] < c or pool.cap_m[n] < m:
-                continue
-            if best < 0 or ends[n] < ends[best]:
-                best = n
-        if best >= 0:
-            rnd.drain(best, whole, _reasons.draining(pool.names[best], holder.item.id))
 
     def _due_pass(self, rnd: Round, victims: _Victims, guard: _DueGuard | None) -> set[str]:
         """Serve due items first: start, make room, or reserve."""
@@ -434,12 +363,9 @@ class AirfoilPolicy(Policy):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
                     least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                     whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
-                    runs = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
-                    if self.whole_victim_ratio is not None and least:
-                        runs = victims.costly_whole(runs, self.whole_victim_ratio * least)
                     if rnd.make_room(
                         entry,
-                        runs,
+                        victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
                         lenders_only=lenders_only,
                     ):
                         continue
@@ -541,18 +467,16 @@ class _Victims:
         "_max_priority",
         "_rnd",
         "_runs",
+        "_whole",
+        "_whole_ratio",
         "top",
     )
 
     def __init__(self, policy: AirfoilPolicy, rnd: Round, lowest: int) -> None:
         thresholds, now = policy.thresholds, rnd.now
         crossing = thresholds[lowest] if lowest < len(thresholds) else None
-        # with ``restarted_whole_last``: a whole-node single preempted before (some service
-        # from an earlier attempt) comes after every other victim of its level
-        whole = rnd.state.largest[2] if policy.restarted_whole_last else 0
-        # (minus the sub-level, minus the expected work left, arrival): sorted as plain
-        # tuples, the arrival breaking ties as a stable sort on the first two would; the
-        # sub-level is 2 x level + 1, or 2 x level for the victims put last in their level
+        # (minus the level, minus the expected work left, arrival): sorted as plain tuples, the
+        # arrival breaking ties as a stable sort on the first two would
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
         for run in rnd.state.running.values():
@@ -565,8 +489,7 @@ class _Victims:
             level = bisect_right(thresholds, attained)
             # minus the expected work left (positive: past its estimate, work left unknown)
             behind = now - run.start - entry.estimate
-            last = whole and entry.workers == 1 and entry.demand[2] >= whole and entry.item.attained
-            rows.append((-2 * level - (0 if last else 1), behind, len(rows), run))
+            rows.append((-level, behind, len(rows), run))
             if level <= lowest and crossing is not None and rate > 0:
                 at = now + (crossing - attained) / rate
                 if first_crossing is None or at < first_crossing:
@@ -579,10 +502,21 @@ class _Victims:
         self._levels = [row[0] for row in rows]
         # sort keys, for the ``preempt_ratio`` cut within each level (only built when set)
         self._keys = [(row[0], row[1]) for row in rows] if policy.preempt_ratio is not None else []
+        # ``whole_victim_ratio``: which victims are single workers needing a whole node (only
+        # built when set and there are any)
+        self._whole_ratio = policy.whole_victim_ratio
+        whole = rnd.state.largest[2]
+        self._whole = (
+            [row[3].entry.workers == 1 and row[3].entry.demand[2] >= whole > 0 for row in rows]
+            if self._whole_ratio is not None and policy.preempt_ratio is not None
+            else []
+        )
+        if not any(self._whole):
+            self._whole = []
         self._max_priority = max((run.entry.item.priority for run in self._runs), default=0)
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
-        self.top = -rows[0][0] // 2 if rows else -1
+        self.top = -rows[0][0] if rows else -1
 
     def indexed(self, entry: WaitingEntry) -> VictimIndex:
         """Victims for ``entry`` at any level (as ``for_claimant(entry, None)``), indexed per
@@ -620,18 +554,6 @@ class _Victims:
         ``spare_whole_nodes``, none that needs all the GPUs of the largest node."""
         return self._select(level, least, entry.item.priority, spare_whole_nodes)
 
-    def costly_whole(self, runs: list[RunningEntry], least: float) -> list[RunningEntry]:
-        """``runs`` without the whole-node singles expected to end within ``least``."""
-        now, whole = self._rnd.now, self._rnd.state.largest[2]
-        return [
-            run
-            for run in runs
-            if run.entry.demand[2] < whole
-            or run.entry.workers > 1
-            or run.start + run.entry.estimate - now > least
-            or run.start + run.entry.estimate <= now
-        ]
-
     def _select(
         self,
         level: int | None,
@@ -648,19 +570,31 @@ class _Victims:
             self._levels = [self._levels[i] for i in kept]
             if self._keys:
                 self._keys = [self._keys[i] for i in kept]
+            if self._whole:
+                self._whole = [self._whole[i] for i in kept]
             self._compacted = len(rnd.preempted)
-        end = len(self._runs) if level is None else bisect_left(self._levels, -2 * level - 1)
+        end = len(self._runs) if level is None else bisect_left(self._levels, -level)
         if least is None:
             runs = self._runs if level is None else self._runs[:end]
         else:
             # within a level, victims are sorted by most work left: a prefix of each level
-            # (at least ``least`` left), then its suffix of work past its estimate
+            # (at least ``least`` left), then its suffix of work past its estimate; with
+            # ``whole_victim_ratio``, the whole-node singles of the prefix must have at least
+            # that many times ``least`` left: the prefix's tail between the two is filtered
             runs = []
             levels, keys, runs_all, i = self._levels, self._keys, self._runs, 0
+            singles = self._whole
+            most = -least * self._whole_ratio if singles and self._whole_ratio is not None else 0.0
             while i < end:
                 lv = levels[i]
                 j = bisect_right(levels, lv, i, end)
-                runs.extend(runs_all[i : bisect_left(keys, (lv, -least), i, j)])
+                cut = bisect_left(keys, (lv, -least), i, j)
+                if singles:
+                    mid = bisect_left(keys, (lv, most), i, cut)
+                    runs.extend(runs_all[i:mid])
+                    runs.extend([runs_all[k] for k in range(mid, cut) if not singles[k]])
+                else:
+                    runs.extend(runs_all[i:cut])
                 runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
                 i = j
         if priority is not None and self._max_priority > priority:

@@ -172,17 +172,13 @@ class NodePool:
                 return True
         return False
 
-    def place(
-        self, demand: Demand, workers: int, caps: Caps = (), ends: list[float] | None = None
-    ) -> list[int] | None:
+    def place(self, demand: Demand, workers: int, caps: Caps = ()) -> list[int] | None:
         """Place a gang all-or-nothing, best fit, and allocate it.
 
         Args:
             demand: per-worker demand.
             workers: gang size.
             caps: extra per-node limits to respect and decrement (see :data:`Caps`).
-            ends: per node, when its running work is expected to end: ties of the best fit
-                go to the node that stays busy longest (see :meth:`find_late`).
 
         Returns:
             The node index of each worker, or ``None`` (nothing allocated) if the gang does
@@ -191,7 +187,7 @@ class NodePool:
         c, m, g = demand
         placed: list[int] = []
         for _ in range(workers):
-            n = self.find(c, m, g, caps) if ends is None else self.find_late(c, m, g, ends, caps)
+            n = self.find(c, m, g, caps)
             if n < 0:
                 for done in placed:
                     self.give_capped(done, demand, caps)
@@ -232,27 +228,6 @@ class NodePool:
                     if caps and not within_caps(n, c, m, g, caps):
                         continue
                     return n
-        return -1
-
-    def find_late(self, c: int, m: int, g: int, ends: list[float], caps: Caps = ()) -> int:
-        """:meth:`find`, but among the nodes of the best-fitting free-GPU count, the one whose
-        running work is expected to end last (``ends``), or -1.
-
-        Small work then joins work that keeps its node busy anyway, and a node whose work
-        ends soon is left to empty: a whole free node is what a whole-node worker waits for.
-        """
-        free_c, free_m = self.free_c, self.free_m
-        buckets = self.buckets
-        for fg in range(g, len(buckets)):
-            best = -1
-            for n in buckets[fg]:
-                if free_c[n] >= c and free_m[n] >= m:
-                    if caps and not within_caps(n, c, m, g, caps):
-                        continue
-                    if best < 0 or ends[n] > ends[best]:
-                        best = n
-            if best >= 0:
-                return best
         return -1
 
 

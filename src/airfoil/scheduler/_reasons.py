@@ -12,7 +12,6 @@ __all__ = [
     "behind_head",
     "delays_reservation",
     "describe",
-    "draining",
     "describe_gang",
     "in_reservation",
     "no_room",
@@ -92,14 +91,6 @@ def delays_reservation(holder: str, gang: bool, at: float, now: float) -> str:
     return (
         f"reserved for {what}{holder!r}: starting now would delay it "
         f"(it is expected to start in {duration(at - now)})"
-    )
-
-
-def draining(node: str, holder: str) -> str:
-    """The only room left is on a node that empties for a worker needing a whole node."""
-    return (
-        f"node {node!r} is emptying for {holder!r}, which needs a whole node and waited "
-        "long: nothing smaller starts there until it has"
     )
 
 

@@ -76,9 +76,6 @@ class Round:
         node_changes: per node, how many times work on it was preempted or restored in this
             round (what a :class:`~airfoil.scheduler._victim_index.VictimIndex` re-sums).
         blocked_by_quota: whether the last failed :meth:`try_start` failed on the project cap.
-        node_ends: per node, when its running work is expected to end, if the policy set it:
-            then ties of the best fit go to the node that stays busy longest
-            (:meth:`NodePool.find_late`), and starts in this round push it out.
     """
 
     def __init__(self, state: SchedulerState, now: float, explain: bool) -> None:
@@ -97,10 +94,6 @@ class Round:
         self.blocked_by_quota = False
         self.wake_at: float | None = None
         self.no_room: dict[Shape, str] = {}
-        self.node_ends: list[float] | None = None
-        self._drain: dict[int, list[int]] | None = None
-        self._drain_below = 0
-        self._drain_text = ""
         self._limits = state.limits
         self._holds: dict[int, list[int]] = {}
         self._capped: dict[tuple[Shape, tuple[int, ...]], str] = {}
@@ -129,25 +122,20 @@ class Round:
         if text is not None:
             return text
         reservations = self.reservations
-        drained = self._drain is not None and entry.demand[2] < self._drain_below
-        if reservations or drained:
+        if reservations:
             end = self.now + entry.estimate
-            if not reservations:
-                active: tuple[int, ...] = ()
-            elif len(reservations) == 1:  # the common case, without a generator
-                active = _FIRST if reservations[0].at < end else ()
+            if len(reservations) == 1:  # the common case, without a generator
+                active: tuple[int, ...] = _FIRST if reservations[0].at < end else ()
             else:
                 active = tuple(i for i, r in enumerate(reservations) if r.at < end)
-            if active or drained:
-                key = (entry.shape, active)  # drained or not is a matter of the shape
+            if active:
+                key = (entry.shape, active)
                 text = self._capped.get(key)
                 if text is not None:
                     return text
                 caps = [self.reservations[i].extra for i in active]
-                if drained and self._drain is not None:
-                    caps.append(self._drain)
                 nodes = self._preferred(entry, caps) or self.pool.place(
-                    entry.demand, entry.workers, caps, self.node_ends
+                    entry.demand, entry.workers, caps
                 )
                 if nodes is None:
                     text = self._capped[key] = self._capped_text(entry, active)
@@ -161,15 +149,14 @@ class Round:
                 if nodes is not None:
                     self._commit(entry, nodes)
                     return None
-            ends = self.node_ends
-            n = self.pool.find(c, m, g) if ends is None else self.pool.find_late(c, m, g, ends)
+            n = self.pool.find(c, m, g)
             if n >= 0:
                 self.pool.take(n, c, m, g)
                 self._commit(entry, [n])
                 return None
             text = self.no_room[entry.shape] = self._no_room_text(entry.demand, 1)
             return text
-        nodes = self.pool.place(entry.demand, entry.workers, (), self.node_ends)
+        nodes = self.pool.place(entry.demand, entry.workers)
         if nodes is None:
             text = self.no_room[entry.shape] = self._no_room_text(entry.demand, entry.workers)
             return text
@@ -192,17 +179,6 @@ class Round:
             pool.take_capped(n, entry.demand, caps)
             return [n]
         return None
-
-    def drain(self, n: int, below_gpus: int, reason: str) -> None:
-        """Place no worker asking fewer than ``below_gpus`` GPUs on node ``n`` in this round.
-
-        What runs there goes on; what ends there leaves its room free, so the node empties
-        for a worker that needs it whole. ``reason`` is why work that fits only there waits.
-        """
-        self._drain = {n: [0, 0, 0]}
-        self._drain_below = below_gpus
-        self._drain_text = reason
-        self._capped.clear()
 
     def wait(self, entry: WaitingEntry, reason: str) -> None:
         """Record why ``entry`` waits (when explaining)."""
@@ -404,18 +380,13 @@ class Round:
 
     def _caps(self, entry: WaitingEntry) -> list[dict[int, list[int]]]:
         end = self.now + entry.estimate
-        caps = [r.extra for r in self.reservations if r.at < end]
-        if self._drain is not None and entry.demand[2] < self._drain_below:
-            caps.append(self._drain)
-        return caps
+        return [r.extra for r in self.reservations if r.at < end]
 
     def _capped_text(self, entry: WaitingEntry, active: tuple[int, ...]) -> str:
         """Why ``entry`` fails under reservations: no room at all, or it would delay one."""
         if not self.pool.fits(entry.demand, entry.workers):
             text = self.no_room[entry.shape] = self._no_room_text(entry.demand, entry.workers)
             return text
-        if not active:
-            return self._drain_text
         if not self.explain:
             return "would delay a reservation"
         first = min((self.reservations[i] for i in active), key=_at)
@@ -452,14 +423,13 @@ class Round:
         index: VictimIndex | None = None
         if isinstance(victims, VictimIndex):
             index, victims = (None if lenders_only else victims), victims.runs
-        caps = self._caps(entry) if self.reservations or self._drain is not None else ()
+        caps = self._caps(entry) if self.reservations else ()
         pool, demand = self.pool, entry.demand
         c, m, g = demand
         placed: list[int] = []
         chosen: list[RunningEntry] = []
-        ends = self.node_ends
         for _ in range(entry.workers):
-            n = pool.find(c, m, g, caps) if ends is None else pool.find_late(c, m, g, ends, caps)
+            n = pool.find(c, m, g, caps)
             if n < 0:
                 found = (
                     index.first_fit(self, demand, caps)
@@ -579,14 +549,8 @@ class Round:
         names = self.pool.names
         placement = (names[nodes[0]],) if len(nodes) == 1 else tuple([names[n] for n in nodes])
         self.starts.append(Start(entry.item.id, placement))
-        end = self.now + entry.estimate
-        self.planned.append((end, entry, nodes))
+        self.planned.append((self.now + entry.estimate, entry, nodes))
         self.started.add(entry.item.id)
-        ends = self.node_ends
-        if ends is not None:
-            for n in nodes:
-                if end > ends[n]:
-                    ends[n] = end
         self._charge(entry, +1)
 
     def _charge(self, entry: WaitingEntry, sign: int) -> None:
