@@ -68,16 +68,20 @@ def workload(which: str) -> Callable[[], object]:
     """One warm run of ``M1`` (a map of 1,000 trivial items + reduce), ``B1`` (a chain of
     100 trivial tasks), ``W1`` (a task calling a two-task workflow 50 times), or
     ``D0``/``D1`` (one ``airfoil`` policy decision over 10,000 queued items, without/with
-    the due-work cap): what ``count_instructions.py`` and
+    the due-work cap; ``D2``/``D3``: the next decision and the one after, each earlier
+    decision applied and the clock moved a second): what ``count_instructions.py`` and
     ``bench_engine_cpu.py`` measure. Imports the benchmark module, so call it after
     ``AIRFOIL_HOME`` is set."""
-    if which in ("D0", "D1"):
+    if which in ("D0", "D1", "D2", "D3"):
         import bench_scheduler
 
         from airfoil.scheduler import AirfoilPolicy
 
         policy = AirfoilPolicy(due_share=None) if which == "D0" else AirfoilPolicy()
         state, now = bench_scheduler.steady_state(policy)
+        for _ in range(int(which[1]) - 1 if which != "D0" else 0):  # D2, D3: after 1, 2
+            state.apply(state.decide(now), now)
+            now += 1.0
         return lambda: state.decide(now)
     if which == "W1":
         import bench_composition

@@ -117,6 +117,11 @@ class AirfoilPolicy(Policy):
         whole_node_swaps: in the least-attained-service pass, let a single worker that
             needs a whole node preempt another such worker (``False`` by default, chosen
             on week 45: docs/scheduling.md); gangs still make room from any victim.
+        whole_victim_ratio: with ``preempt_ratio``, in the least-attained-service pass a
+            single worker that needs a whole node is a victim only if expected to run at
+            least this many times the claimant's estimate longer (or past its own
+            estimate): it needs a whole node again to restart, so stopping it must gain
+            more (``None``: as any victim).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -132,6 +137,7 @@ class AirfoilPolicy(Policy):
     due_share: float | None = 0.875
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
+    whole_victim_ratio: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -153,6 +159,11 @@ class AirfoilPolicy(Policy):
         if self.preempt_ratio is not None and not 0 <= self.preempt_ratio < math.inf:
             problems.append(
                 f"preempt_ratio must be a finite number >= 0 or None, got {self.preempt_ratio}"
+            )
+        if self.whole_victim_ratio is not None and not 1 <= self.whole_victim_ratio < math.inf:
+            problems.append(
+                "whole_victim_ratio must be a finite number >= 1 or None, "
+                f"got {self.whole_victim_ratio}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -264,6 +275,9 @@ class AirfoilPolicy(Policy):
         # with ``preempt_ratio``, once nothing fits and every shape failed to make room, only
         # an item shorter than its shape's failed claimant may still make room: skim for it
         skim = False
+        # without caps or reclaim, a failed try_start of a shape in no_room is that reason
+        lean = not state.limits and not can_reclaim
+        no_room = rnd.no_room
         # without quotas the global order is the order: no generator in the hot loop
         order: Iterator[QueueKey] = _fair_order(rnd, served) if state.quotas else iter(state.order)
         for key in order:
@@ -278,59 +292,90 @@ class AirfoilPolicy(Policy):
                 if hope is not None and entry.estimate >= hope[1]:
                     continue  # it waits for room, explained in bulk at the end
                 skim = False
-            # due: past its reserve_from (the LAS pass meets due items the due pass left)
-            due = guard is not None and entry.reserve_from is not None and entry.reserve_from <= now
-            if due and guard is not None and guard.blocks(entry):
-                rnd.wait(entry, guard.reason)
-                continue
-            reason = rnd.try_start(entry)
-            if reason is None:
-                if due and guard is not None:
-                    guard.add(entry)
-                continue
+            # an item of a shape nothing fits, that may not make room (preemptions used up,
+            # no level above it, or its shape already failed with a shorter estimate) and is
+            # not due, only waits for room: what try_start and the branches below conclude,
+            # without them (most of the queue, once preemptions are used up)
+            shape = entry.shape
             level = key[0]
-            if rnd.blocked_by_quota:
-                pass
-            elif (
-                can_reclaim
-                and (entry.project, entry.shape) not in reclaim_failed
-                and rnd.within_nominal(entry)
-            ):
-                candidates = borrowed.get(entry.project)
-                if candidates is None:
-                    candidates = borrowed[entry.project] = borrowed_victims(rnd, entry.project)
-                if rnd.make_room(entry, candidates, lenders_only=True):
-                    continue
-                reclaim_failed.add((entry.project, entry.shape))
-            if rnd.blocked_by_quota:
-                pass
-            elif len(rnd.preempted) >= max_preemptions:
-                # enough preempted for one decision: the next one goes on at once
-                if not paused:
-                    rnd.wake(now + _NEXT_ROUND_S)
-                    paused = True
-                stuck = True
-            elif level < top and (
-                (hope := hopeless.get(entry.shape)) is None
-                or level < hope[0]
-                or entry.estimate < hope[1]
-            ):
-                # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
-                least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
-                whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
-                if rnd.make_room(
-                    entry,
-                    victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
-                    lenders_only=lenders_only,
-                ):
-                    continue
-                hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
-                # once no waiting shape can make room at this level, nothing later in the
-                # queue (this level or above) can either: the rest only waits
-                stuck = len(hopeless) >= len(state.shapes) and all(
-                    (hope := hopeless.get(shape)) is not None and hope[0] <= level
-                    for shape in state.shapes
+            if (
+                lean
+                and shape in no_room
+                and (guard is None or entry.reserve_from is None or entry.reserve_from > now)
+                and (
+                    paused
+                    or (
+                        len(rnd.preempted) < max_preemptions
+                        and (
+                            level >= top
+                            or (
+                                (hope := hopeless.get(shape)) is not None
+                                and level >= hope[0]
+                                and entry.estimate >= hope[1]
+                            )
+                        )
+                    )
                 )
+            ):
+                reason = no_room[shape]
+            else:
+                # due: past its reserve_from (the LAS pass meets due items the due pass left)
+                due = (
+                    guard is not None
+                    and entry.reserve_from is not None
+                    and entry.reserve_from <= now
+                )
+                if due and guard is not None and guard.blocks(entry):
+                    rnd.wait(entry, guard.reason)
+                    continue
+                why = rnd.try_start(entry)
+                if why is None:
+                    if due and guard is not None:
+                        guard.add(entry)
+                    continue
+                reason = why
+                if rnd.blocked_by_quota:
+                    pass
+                elif (
+                    can_reclaim
+                    and (entry.project, entry.shape) not in reclaim_failed
+                    and rnd.within_nominal(entry)
+                ):
+                    candidates = borrowed.get(entry.project)
+                    if candidates is None:
+                        candidates = borrowed[entry.project] = borrowed_victims(rnd, entry.project)
+                    if rnd.make_room(entry, candidates, lenders_only=True):
+                        continue
+                    reclaim_failed.add((entry.project, entry.shape))
+                if rnd.blocked_by_quota:
+                    pass
+                elif len(rnd.preempted) >= max_preemptions:
+                    # enough preempted for one decision: the next one goes on at once
+                    if not paused:
+                        rnd.wake(now + _NEXT_ROUND_S)
+                        paused = True
+                    stuck = True
+                elif level < top and (
+                    (hope := hopeless.get(entry.shape)) is None
+                    or level < hope[0]
+                    or entry.estimate < hope[1]
+                ):
+                    # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
+                    least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
+                    whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
+                    if rnd.make_room(
+                        entry,
+                        victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
+                        lenders_only=lenders_only,
+                    ):
+                        continue
+                    hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
+                    # once no waiting shape can make room at this level, nothing later in the
+                    # queue (this level or above) can either: the rest only waits
+                    stuck = len(hopeless) >= len(state.shapes) and all(
+                        (hope := hopeless.get(shape)) is not None and hope[0] <= level
+                        for shape in state.shapes
+                    )
             rnd.wait(entry, reason)
             if (level >= top or stuck) and not can_reclaim and rnd.exhausted():
                 if (
@@ -422,6 +467,8 @@ class _Victims:
         "_max_priority",
         "_rnd",
         "_runs",
+        "_whole",
+        "_whole_ratio",
         "top",
     )
 
@@ -455,6 +502,17 @@ class _Victims:
         self._levels = [row[0] for row in rows]
         # sort keys, for the ``preempt_ratio`` cut within each level (only built when set)
         self._keys = [(row[0], row[1]) for row in rows] if policy.preempt_ratio is not None else []
+        # ``whole_victim_ratio``: which victims are single workers needing a whole node (only
+        # built when set and there are any)
+        self._whole_ratio = policy.whole_victim_ratio
+        whole = rnd.state.largest[2]
+        self._whole = (
+            [row[3].entry.workers == 1 and row[3].entry.demand[2] >= whole > 0 for row in rows]
+            if self._whole_ratio is not None and policy.preempt_ratio is not None
+            else []
+        )
+        if not any(self._whole):
+            self._whole = []
         self._max_priority = max((run.entry.item.priority for run in self._runs), default=0)
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
@@ -512,19 +570,31 @@ class _Victims:
             self._levels = [self._levels[i] for i in kept]
             if self._keys:
                 self._keys = [self._keys[i] for i in kept]
+            if self._whole:
+                self._whole = [self._whole[i] for i in kept]
             self._compacted = len(rnd.preempted)
         end = len(self._runs) if level is None else bisect_left(self._levels, -level)
         if least is None:
             runs = self._runs if level is None else self._runs[:end]
         else:
             # within a level, victims are sorted by most work left: a prefix of each level
-            # (at least ``least`` left), then its suffix of work past its estimate
+            # (at least ``least`` left), then its suffix of work past its estimate; with
+            # ``whole_victim_ratio``, the whole-node singles of the prefix must have at least
+            # that many times ``least`` left: the prefix's tail between the two is filtered
             runs = []
             levels, keys, runs_all, i = self._levels, self._keys, self._runs, 0
+            singles = self._whole
+            most = -least * self._whole_ratio if singles and self._whole_ratio is not None else 0.0
             while i < end:
                 lv = levels[i]
                 j = bisect_right(levels, lv, i, end)
-                runs.extend(runs_all[i : bisect_left(keys, (lv, -least), i, j)])
+                cut = bisect_left(keys, (lv, -least), i, j)
+                if singles:
+                    mid = bisect_left(keys, (lv, most), i, cut)
+                    runs.extend(runs_all[i:mid])
+                    runs.extend([runs_all[k] for k in range(mid, cut) if not singles[k]])
+                else:
+                    runs.extend(runs_all[i:cut])
                 runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
                 i = j
         if priority is not None and self._max_priority > priority:

@@ -223,6 +223,36 @@ def test_a_whole_node_worker_does_not_preempt_another_whole_node_worker() -> Non
     assert starts(d) == [("w", ("n0",))]
 
 
+def test_a_whole_node_victim_must_outlast_its_claimant_by_whole_victim_ratio() -> None:
+    # at t=1000 "v" (8 GPUs) and "h" (4 GPUs) are at level 1 with 9,000 s left each
+    run = [
+        running(gpus("v", 8, interruptible=True, estimate=10_000.0), "n0"),
+        running(gpus("h", 4, interruptible=True, estimate=10_000.0), "n1"),
+        running(gpus("f", 4, estimate=100_000.0), "n1"),
+    ]
+    strict = AirfoilPolicy(whole_victim_ratio=1.5)
+    plain = AirfoilPolicy(whole_victim_ratio=None)
+    # a 7,000 s claimant: "v" would have to run 10,500 s more to be worth a whole node
+    # again; "h" needs only 7,000 s more (preempt_ratio 1), so it is the victim
+    claimant = gpus("x", 1, submit=900.0, estimate=7000.0)
+    d = decide([claimant], run, TWO_NODES, now=1000.0, policy=strict)
+    assert d.preemptions == ("h",)
+    assert starts(d) == [("x", ("n1",))]
+    # alone with "v", it waits; without the rule it stops "v" as any victim
+    d = decide([claimant], run[:1], ONE_NODE, now=1000.0, policy=strict)
+    assert d.preemptions == () and d.starts == ()
+    d = decide([claimant], run[:1], ONE_NODE, now=1000.0, policy=plain)
+    assert d.preemptions == ("v",)
+    # a 5,000 s claimant gains enough (9,000 > 1.5 x 5,000): "v" is a victim again
+    short = gpus("y", 1, submit=900.0, estimate=5000.0)
+    d = decide([short], run[:1], ONE_NODE, now=1000.0, policy=strict)
+    assert d.preemptions == ("v",)
+    # work past its own estimate stays a victim whatever the claimant
+    over = [running(gpus("o", 8, interruptible=True, estimate=500.0), "n0")]
+    d = decide([claimant], over, ONE_NODE, now=1000.0, policy=strict)
+    assert d.preemptions == ("o",)
+
+
 def test_a_starving_items_reservation_does_not_count_on_work_that_overran_its_estimate() -> None:
     # "r0" was expected to end at 1,000 s and still runs at 45,000 s; "r1" ends at 60,000 s
     run = [
@@ -356,6 +386,8 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"preempt_ratio": -1.0}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"preempt_ratio": float("nan")}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"preempt_ratio": float("inf")}, "preempt_ratio must be a finite number >= 0 or None"),
+        ({"whole_victim_ratio": 0.5}, "whole_victim_ratio must be a finite number >= 1"),
+        ({"whole_victim_ratio": float("nan")}, "whole_victim_ratio must be a finite number >= 1"),
         ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
         ({"due_share": 1.5}, r"due_share must be in \(0, 1\] or None"),
     ],
