@@ -237,8 +237,12 @@ class RayHead:
         self, mark: str, args: list[str], env: dict[str, str] | None
     ) -> subprocess.Popen[str]:
         ray_cli = str(Path(sys.executable).with_name("ray"))
+        # Each node's dashboard agent listens on a port of its own choosing: by default every
+        # agent asks for 52365, which the first Ray of the machine holds (the session's local
+        # Ray), and the others retried it for 3.4 s before giving up -- a raylet registers
+        # with the head only once its agents have, so every node's start waited for it.
         return subprocess.Popen(
-            ["nice", "-n", "10", ray_cli, "start", *args],
+            ["nice", "-n", "10", ray_cli, "start", "--dashboard-agent-listen-port=0", *args],
             env={**self.env, **(env or {}), MARK: mark},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
