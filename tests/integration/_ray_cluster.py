@@ -102,18 +102,46 @@ def _marked(marks: set[str]) -> dict[int, str]:
 
 
 def _kill(marks: set[str]) -> None:
-    """SIGKILL every process carrying one of ``marks`` and wait (bounded) for them to go."""
+    """SIGKILL every process carrying one of ``marks``, and their children, and wait
+    (bounded) until each is dead.
+
+    The children are found by parentage as well: a raylet's agents and workers set their
+    process titles, which overwrites the environment ``/proc`` shows, so the mark alone
+    missed them (they ended on their own once their raylet was gone). Dead means gone or a
+    zombie: a killed process whose parent died too waits to be reaped by the machine's init,
+    which took about a second here, and ``psutil.wait_procs`` waited for that.
+    """
     import psutil
 
-    procs = []
+    procs: dict[int, psutil.Process] = {}
     for pid in _marked(marks):
         try:
             p = psutil.Process(pid)
-            p.send_signal(signal.SIGKILL)
-            procs.append(p)
+            for q in [p, *p.children(recursive=True)]:
+                procs.setdefault(q.pid, q)
         except psutil.Error:
             continue
-    psutil.wait_procs(procs, timeout=10)
+    for q in procs.values():
+        try:
+            q.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            continue
+    deadline = time.monotonic() + 10
+    left = list(procs.values())
+    while left and time.monotonic() < deadline:
+        left = [q for q in left if _alive(q)]
+        if left:
+            time.sleep(0.01)
+
+
+def _alive(p: Any) -> bool:
+    """Whether ``p`` (a psutil process) still runs: neither gone nor a zombie."""
+    import psutil
+
+    try:
+        return bool(p.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 class RayHead:
