@@ -102,18 +102,46 @@ def _marked(marks: set[str]) -> dict[int, str]:
 
 
 def _kill(marks: set[str]) -> None:
-    """SIGKILL every process carrying one of ``marks`` and wait (bounded) for them to go."""
+    """SIGKILL every process carrying one of ``marks``, and their children, and wait
+    (bounded) until each is dead.
+
+    The children are found by parentage as well: a raylet's agents and workers set their
+    process titles, which overwrites the environment ``/proc`` shows, so the mark alone
+    missed them (they ended on their own once their raylet was gone). Dead means gone or a
+    zombie: a killed process whose parent died too waits to be reaped by the machine's init,
+    which took about a second here, and ``psutil.wait_procs`` waited for that.
+    """
     import psutil
 
-    procs = []
+    procs: dict[int, psutil.Process] = {}
     for pid in _marked(marks):
         try:
             p = psutil.Process(pid)
-            p.send_signal(signal.SIGKILL)
-            procs.append(p)
+            for q in [p, *p.children(recursive=True)]:
+                procs.setdefault(q.pid, q)
         except psutil.Error:
             continue
-    psutil.wait_procs(procs, timeout=10)
+    for q in procs.values():
+        try:
+            q.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            continue
+    deadline = time.monotonic() + 10
+    left = list(procs.values())
+    while left and time.monotonic() < deadline:
+        left = [q for q in left if _alive(q)]
+        if left:
+            time.sleep(0.01)
+
+
+def _alive(p: Any) -> bool:
+    """Whether ``p`` (a psutil process) still runs: neither gone nor a zombie."""
+    import psutil
+
+    try:
+        return bool(p.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 class RayHead:
@@ -237,8 +265,12 @@ class RayHead:
         self, mark: str, args: list[str], env: dict[str, str] | None
     ) -> subprocess.Popen[str]:
         ray_cli = str(Path(sys.executable).with_name("ray"))
+        # Each node's dashboard agent listens on a port of its own choosing: by default every
+        # agent asks for 52365, which the first Ray of the machine holds (the session's local
+        # Ray), and the others retried it for 3.4 s before giving up -- a raylet registers
+        # with the head only once its agents have, so every node's start waited for it.
         return subprocess.Popen(
-            ["nice", "-n", "10", ray_cli, "start", *args],
+            ["nice", "-n", "10", ray_cli, "start", "--dashboard-agent-listen-port=0", *args],
             env={**self.env, **(env or {}), MARK: mark},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -214,7 +214,9 @@ class RayServe:
         self.port = 0
         self._owned = False
         self._acquired = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # Serve's start (held while it starts)
+        self._join_lock = threading.Lock()  # Ray's start or join: _acquired, _owned, _joined
+        self._joined = False
         self._connected = False
 
     @property
@@ -225,6 +227,48 @@ class RayServe:
     def route(self, project: str, name: str) -> str:
         return route_prefix(project, name)
 
+    def join(self) -> None:
+        """Join (or start) Ray, once, without starting Serve: what reading the cluster's
+        nodes needs (:meth:`check_fits`). Serve's controller and proxy take seconds more to
+        start (more on a loaded machine), which a deploy request checking its resources
+        waited for before; :meth:`connect` starts them.
+
+        Raises:
+            ConfigError: Ray could not be started or joined.
+        """
+        with self._join_lock:
+            if self._acquired or self._owned or self._joined:
+                return
+            if self.connection is not None:
+                self.connection.acquire(self.address, self.num_cpus)  # ConfigError if not
+                self._acquired = True
+                return
+            if ray.is_initialized():  # this process's Ray, joined by someone else
+                self._joined = True
+                return
+            kwargs: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "logging_level": logging.WARNING,
+                "namespace": "airfoil",
+            }
+            if self.address:
+                kwargs["address"] = self.address
+            else:  # a Ray of our own (see executors._ray_connection)
+                kwargs["address"] = "local"
+                kwargs["num_cpus"] = self.num_cpus or os.cpu_count() or 1
+                kwargs["object_store_memory"] = _OBJECT_STORE_BYTES
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                where = f"the Ray cluster at {self.address!r}" if self.address else "Ray"
+                raise ConfigError(
+                    f"could not start or join {where} for Ray Serve: {exc}. Check "
+                    "--ray-address (AIRFOIL_RAY_ADDRESS), or leave it out for a local Ray"
+                ) from exc
+            self._owned = not self.address
+            self._joined = True
+
     def connect(self) -> None:
         """Join (or start) Ray and start Serve, once.
 
@@ -234,40 +278,17 @@ class RayServe:
         with self._lock:
             if self._connected:
                 return
-            if self.connection is not None:
-                self.connection.acquire(self.address, self.num_cpus)  # ConfigError if not
-                self._acquired = True
-            elif not ray.is_initialized():
-                kwargs: dict[str, Any] = {
-                    "include_dashboard": False,
-                    "log_to_driver": False,
-                    "logging_level": logging.WARNING,
-                    "namespace": "airfoil",
-                }
-                if self.address:
-                    kwargs["address"] = self.address
-                else:  # a Ray of our own (see executors._ray_connection)
-                    kwargs["address"] = "local"
-                    kwargs["num_cpus"] = self.num_cpus or os.cpu_count() or 1
-                    kwargs["object_store_memory"] = _OBJECT_STORE_BYTES
-                try:
-                    ray.init(**kwargs)
-                except (ConnectionError, ValueError, RuntimeError) as exc:
-                    where = f"the Ray cluster at {self.address!r}" if self.address else "Ray"
-                    raise ConfigError(
-                        f"could not start or join {where} for Ray Serve: {exc}. Check "
-                        "--ray-address (AIRFOIL_RAY_ADDRESS), or leave it out for a local Ray"
-                    ) from exc
-                self._owned = not self.address
+            self.join()
             port = self.http_port or _free_port()
             try:
                 serve.start(http_options={"host": "127.0.0.1", "port": port})
                 proxy = self._details().get("http_options") or {}
             except Exception:
-                if self._acquired:  # the next try acquires again
-                    self._acquired = False
-                    assert self.connection is not None
-                    self.connection.release()
+                with self._join_lock:
+                    if self._acquired:  # the next try acquires again
+                        self._acquired = False
+                        assert self.connection is not None
+                        self.connection.release()
                 raise
             self.port = int(proxy.get("port") or port)
             self._connected = True
@@ -325,7 +346,7 @@ class RayServe:
         Raises:
             UnschedulableTaskError: naming the options to lower.
         """
-        self.connect()
+        self.join()
         _check_fits(name, resources)
 
     def state(self, project: str, name: str) -> AppState | None:
@@ -383,8 +404,9 @@ class RayServe:
     def close(self) -> None:
         """Disconnect. A local Ray this object started is shut down with its applications;
         on a cluster they keep serving (another server re-adopts them)."""
-        with self._lock:
+        with self._lock, self._join_lock:
             self._connected = False
+            self._joined = False
             if self._acquired:  # the connection's last user stops a local Ray with Serve
                 self._acquired = False
                 assert self.connection is not None

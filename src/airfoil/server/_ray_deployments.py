@@ -67,6 +67,7 @@ class ServeBackend(Protocol):
 
     @property
     def connected(self) -> bool: ...
+    def join(self) -> None: ...
     def connect(self) -> None: ...
     def apply(
         self,
@@ -118,8 +119,10 @@ class RayDeployments:
 
     def check(self, d: Deployment) -> None:
         """Raise if no node of the cluster could ever hold one of ``d``'s replicas (Serve
-        would keep it pending for ever). Joins Ray first if it was not yet; when Ray cannot
-        be reached the deployment is not refused (the supervisor retries and says why).
+        would keep it pending for ever). Joins Ray first if it was not yet, without starting
+        Serve (the deploy request waits for this; Serve starts on the supervisor's thread);
+        when Ray cannot be reached the deployment is not refused (the supervisor retries and
+        says why).
 
         Raises:
             UnschedulableTaskError: naming the deployment, what a replica asks for, the
@@ -129,9 +132,9 @@ class RayDeployments:
             return
         backend = self.backend()
         try:
-            backend.connect()
+            backend.join()
         except Exception:
-            log.warning("Ray Serve is not reachable: %s/%s is not checked", d.project, d.name)
+            log.warning("Ray is not reachable: %s/%s is not checked", d.project, d.name)
             return
         backend.check_fits(d.name, d.resources)
 

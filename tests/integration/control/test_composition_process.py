@@ -3,7 +3,10 @@ calls tasks, and each call runs as a durable child node on a worker of its own.
 
 The tasks live in a module written under ``tmp_path`` (workers import it by name from the
 execution's code root); each test drives the engine here, with a real process executor and
-the default SQLite store under the test's ``AIRFOIL_HOME``.
+the default SQLite store under the test's ``AIRFOIL_HOME``. On Ray the module's tests share
+one task module, blob store and executor per worker bound (``RayWorkers``), so their
+attempts run in warm workers instead of each test starting its own actors; the store and the
+run counts stay each test's.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from airfoil.executors.process import ProcessExecutor
 from airfoil.local import get_runtime, spec_of
 from airfoil.runtime.worker import worker_runtime
 from airfoil.sdk._values import convert_values, decode_values
+from airfoil.settings import AirfoilSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -210,35 +214,71 @@ TASKS = textwrap.dedent(
 )
 
 
+def _write_tasks(root: Path) -> tuple[Path, Path, ModuleType]:
+    """The task module under ``root/code`` (counting runs in ``root/counts``), imported."""
+    code, counts = root / "code", root / "counts"
+    code.mkdir()
+    counts.mkdir()
+    name = f"compose_tasks_{uuid.uuid4().hex[:8]}"
+    (code / f"{name}.py").write_text(TASKS.replace("@COUNTS@", str(counts)))
+    sys.path.insert(0, str(code))
+    return code, counts, importlib.import_module(name)
+
+
+class RayWorkers:
+    """The module's tests on Ray share their task module, a blob store and one ray executor
+    per worker bound: attempts of one task environment (code root, blob store, requests) run
+    in warm worker actors, so each test does not start its own (an actor's start is most of
+    a short test on Ray). Each test still has its own store (executions, nodes, caches) and
+    its own run counts."""
+
+    def __init__(self, root: Path) -> None:
+        self.code, self.counts, self.tasks = _write_tasks(root)
+        self.blob_url = str(root / "blobs")
+        self._executors: dict[int, Any] = {}
+
+    def executor(self, max_workers: int) -> Any:
+        from airfoil.executors.ray import RayExecutor
+
+        if max_workers not in self._executors:
+            self._executors[max_workers] = RayExecutor(
+                self.blob_url, runtime=worker_runtime, max_workers=max_workers
+            )
+        return self._executors[max_workers]
+
+    def close(self) -> None:
+        for ex in self._executors.values():
+            ex.close()
+        sys.path.remove(str(self.code))
+
+
 class Flow:
     """The task module, imported here, and an engine with a process (or ray) executor."""
 
-    def __init__(self, tmp_path: Path, kind: str = "process") -> None:
+    def __init__(
+        self, tmp_path: Path, kind: str = "process", ray: RayWorkers | None = None
+    ) -> None:
         self.kind = kind
-        self.code = tmp_path / "code"
-        self.code.mkdir()
-        self.counts = tmp_path / "counts"
-        self.counts.mkdir()
-        name = f"compose_tasks_{uuid.uuid4().hex[:8]}"
-        (self.code / f"{name}.py").write_text(TASKS.replace("@COUNTS@", str(self.counts)))
-        sys.path.insert(0, str(self.code))
-        self.tasks: ModuleType = importlib.import_module(name)
-        self.rt = get_runtime()
+        self.ray = ray
+        if ray is None:
+            self.code, self.counts, self.tasks = _write_tasks(tmp_path)
+            self.rt = get_runtime()
+        else:
+            self.code, self.counts, self.tasks = ray.code, ray.counts, ray.tasks
+            for f in self.counts.iterdir():  # the previous test's counts
+                f.unlink()
+            self.rt = get_runtime(AirfoilSettings(blob_url=ray.blob_url))
         self.executors: list[Any] = []
 
     def run(self, task: str, max_workers: int = 4, **inputs: Any) -> ExecutionRecord:
         executor: Any
-        if self.kind == "ray":
-            from airfoil.executors.ray import RayExecutor
-
-            executor = RayExecutor(
-                self.rt.blob_url, runtime=worker_runtime, max_workers=max_workers
-            )
+        if self.ray is not None:
+            executor = self.ray.executor(max_workers)
         else:
             executor = ProcessExecutor(
                 self.rt.blob_url, max_workers=max_workers, runtime=worker_runtime
             )
-        self.executors.append(executor)
+            self.executors.append(executor)
         engine = Engine(
             self.rt.meta,
             self.rt.blobs,
@@ -269,14 +309,24 @@ class Flow:
     def close(self) -> None:
         for ex in self.executors:
             ex.close()
-        sys.path.remove(str(self.code))
+        if self.ray is None:
+            sys.path.remove(str(self.code))
+
+
+@pytest.fixture(scope="module")
+def ray_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayWorkers]:
+    shared = RayWorkers(tmp_path_factory.mktemp("compose-ray"))
+    yield shared
+    shared.close()
 
 
 @pytest.fixture(params=["process", "ray"])
 def flow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flow]:
+    ray = None
     if request.param == "ray":
         request.getfixturevalue("ray_session")
-    f = Flow(tmp_path, request.param)
+        ray = request.getfixturevalue("ray_workers")
+    f = Flow(tmp_path, request.param, ray)
     yield f
     f.close()
 

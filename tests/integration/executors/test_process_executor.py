@@ -101,13 +101,14 @@ def test_independent_attempts_run_in_parallel(hx: Harness) -> None:
 @pytest.mark.timeout(60)
 def test_timeout_kills_a_stuck_task_and_a_fresh_worker_takes_over(hx: Harness) -> None:
     ex = hx.executor(max_workers=1)
-    t0 = time.monotonic()
+    # `stuck` never returns and swallows the in-process interrupt: a result at all (within
+    # run_one's bound) is the hard timeout's kill, and the worker is gone. The attempt's own
+    # record says why it ended. (No wall-clock bound: on Ray it included the actor's start,
+    # and failed at load 20.)
     result = run_one(ex, hx.request("stuck", x=0))
-    elapsed = time.monotonic() - t0
     assert result.error is not None
     assert (result.error.kind, result.error.type) == ("system", "TaskTimeoutError")
     assert "timeout of 1s" in result.error.message
-    assert elapsed < 5.0
     assert gone(worker_pid(result))
     log = Path(hx.blob_dir, "logs/ex1/n0/1.log").read_text()
     assert "TaskTimeoutError" in log and result.log_uri.endswith("logs/ex1/n0/1.log")
@@ -121,9 +122,8 @@ def test_a_task_that_lets_the_timeout_interrupt_it_reports_where(hx: Harness) ->
     ex = hx.executor(max_workers=1)
     req = hx.request("nap", seconds=30.0)
     req = msgspec.structs.replace(req, task=msgspec.structs.replace(req.task, timeout_s=0.5))
-    t0 = time.monotonic()
+    # Interrupted at 0.5 s, not ended by its 30 s nap: the error and where it was stopped.
     result = run_one(ex, req)
-    assert time.monotonic() - t0 < 5.0
     assert result.error is not None and result.error.kind == "system"
     assert result.error.type.rsplit(".", 1)[-1] == "TaskTimeoutError"
     assert "time.sleep(seconds)" in result.error.traceback  # where the task was stopped

@@ -172,4 +172,7 @@ def test_two_projects_flooding_the_cluster_split_gpu_time_by_their_weights(
     # execution's idle warm worker keeps from starting (before that was fixed, 0.38-0.45 of
     # the GPU time was used, and the first project got 0.13-0.20 of it).
     used = (a_time + b_time) / (6 * (hi - lo))
+    print(
+        f"fairness on Ray: alpha's share {share:.3f}, GPUs used {used:.2f}, window {hi - lo:.1f} s"
+    )
     assert used >= 0.7, (used, share, hi - lo)

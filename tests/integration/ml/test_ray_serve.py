@@ -206,6 +206,14 @@ def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: A
         assert model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref == "tiny:1"
     finally:
         store.close()
+    # Checking that a node could hold a replica joins Ray and reads its nodes; it does not
+    # start Serve (a deploy request waits for the check: Serve's start took it past the
+    # client's timeout on a loaded machine).
+    checker = RayServe()
+    with pytest.raises(UnschedulableTaskError, match="gpu=3"):
+        checker.check_fits("huge", ResourceSpec(cpu=1.0, gpu=3))
+    checker.check_fits("small", ResourceSpec(cpu=1.0, gpu=1))
+    assert not checker.connected
     backend = RayServe()  # on the session's Ray (2 CPUs, 2 pretend GPUs)
     settings = {
         "home": str(home),

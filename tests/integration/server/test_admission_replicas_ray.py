@@ -220,7 +220,7 @@ def test_the_authority_survives_its_holder_killed_mid_run_on_ray(
     for base, r in ((0, replicas[0]), (10, replicas[1])):  # one execution through each
         with Client(r.url, project=project) as client:
             client.register([mod.three])
-            marked = {"i": base + 1, "j": base + 2, "k": base + 3, "seconds": 2.0}
+            marked = {"i": base + 1, "j": base + 2, "k": base + 3, "seconds": 1.0}
             ids.append(client.launch(mod.three, marked).id)
 
     def drivers() -> dict[str, str]:

@@ -55,7 +55,11 @@ class _MemoryServe:
         self.applied: list[tuple[str, int, dict[str, Any]]] = []
         self._next = 0
 
+    def join(self) -> None:
+        self.joined = True
+
     def connect(self) -> None:
+        self.join()
         self.connected, self.port = True, 8123
 
     def _replica(self) -> _Replica:
@@ -252,8 +256,11 @@ def test_a_ray_replica_no_node_could_hold_is_refused_when_deployed(tmp_path: Pat
                 )
 
     class _Unreachable(_MemoryServe):
-        def connect(self) -> None:
+        def join(self) -> None:
             raise ConfigError("nothing answers")
+
+        def connect(self) -> None:
+            self.join()
 
     store = _store(tmp_path)
     env = ServiceEnv(str(tmp_path), None, str(tmp_path / "b"), str(tmp_path / "logs"))
@@ -414,3 +421,28 @@ def test_a_users_deploy_keeps_the_replicas_a_pass_recorded_meanwhile(tmp_path: P
     found = store.get_deployment("p", "digits")
     assert found is not None and found == out
     assert (found.replicas, found.members, found.owner) == (2, [started], "a")
+
+
+def test_checking_a_deployment_joins_ray_without_starting_serve(tmp_path: Path) -> None:
+    """The deploy request checks that a node could hold a replica: it joins Ray (the nodes)
+    but leaves Serve's start (its controller and proxy: seconds, tens on a loaded machine)
+    to the supervisor's thread. Before, the request started Serve too: the likely cause of
+    a cold server's first `airfoil deploy --gpus/--memory` outliving the client's 30 s
+    timeout at load 12-22 (the e2e test on Ray)."""
+    from airfoil.core.resources import ResourceSpec
+
+    serve = _MemoryServe()
+    store = _store(tmp_path)
+    env = ServiceEnv(str(tmp_path), None, str(tmp_path / "b"), str(tmp_path / "logs"))
+    settings = {"home": "h", "database_url": None, "blob_url": "b"}
+    supervisor = Supervisor(store, env, ray=RayDeployments(lambda: serve, settings))
+    try:
+        body = DeploymentIn(ref="digits:1", on="ray", gpus=1)
+        check = lambda d: supervisor.check_resources(d.project, d.name, d)  # noqa: E731
+        d = deploy(store, "p", body, 1.0, check=check)
+        assert serve.checked == ("digits", ResourceSpec(cpu=1.0, gpu=1))
+        assert getattr(serve, "joined", False), "Ray was joined to read its nodes"
+        assert not serve.connected, "Serve was not started by the check"
+        assert store.get_deployment("p", "digits") == d
+    finally:
+        supervisor.close()
