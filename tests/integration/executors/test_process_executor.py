@@ -86,15 +86,14 @@ def test_independent_attempts_run_in_parallel(hx: Harness) -> None:
     for i in range(2):  # start both workers first: this measures running, not starting
         ex.submit(hx.request("add", node=f"warm{i}", a=i, b=i))
     collect(ex, 2)
-    t0 = time.monotonic()
     ex.submit(hx.request("nap", node="a", seconds=1.0))
     ex.submit(hx.request("nap", node="b", seconds=1.0))
     results = collect(ex, 2)
-    elapsed = time.monotonic() - t0
     assert all(hx.output(r, "nap") == 1.0 for r in results)
-    assert elapsed < 1.8, f"two 1 s attempts on 2 workers took {elapsed:.2f}s"
     a, b = results
-    assert max(a.started_at, b.started_at) < min(a.ended_at, b.ended_at)  # they overlapped
+    # They overlapped: each started before the other ended (the attempts' own clocks, not a
+    # wall-clock bound on the test, which a loaded machine can break).
+    assert max(a.started_at, b.started_at) < min(a.ended_at, b.ended_at)
     assert worker_pid(a) != worker_pid(b)
 
 
