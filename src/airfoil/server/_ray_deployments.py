@@ -214,16 +214,6 @@ class RayDeployments:
         backend.connect()
         backend.delete(d.project, d.name)
 
-    def drift_reports(self, d: Deployment) -> list[dict[str, Any]]:
-        """The drift reports its ready replicas published."""
-        return list(self.drift_by_replica(d).values())
-
-    def drift_by_replica(self, d: Deployment) -> dict[str, dict[str, Any]]:
-        """The drift reports its ready replicas published, by Serve replica id."""
-        backend = self._ready_backend()
-        app = backend.state(d.project, d.name) if backend is not None else None
-        return _published(app.replicas) if app is not None else {}
-
     def close(self) -> None:
         with self._lock:
             backend, self._backend = self._backend, None

@@ -128,8 +128,11 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
             assert http.post(base + "/predict", json={"features": [ROW]}).status_code == 200
 
         def both_saw_rows() -> Any:
-            # Published every second: wait for the newest (the 422 never reached the service).
-            reports = supervisor.ray.drift_reports(_record(store))  # type: ignore[union-attr,arg-type]
+            # Published every second and copied to the record by the supervisor's next pass:
+            # wait for the newest (the 422 never reached the service). One entry per replica.
+            record = _record(store)
+            assert record is not None
+            reports = [e.report for e in record.drift if e.source]
             total = sum(r["rows"] for r in reports)
             return reports if len(reports) == 2 and total == 61 else None
 
