@@ -371,6 +371,46 @@ CASES: list[Case] = [
         MISS,
     ),
     (
+        "the first of two lambdas",
+        {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 2\nB = lambda x: x + 1\n")},
+        {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 3\nB = lambda x: x + 1\n")},
+        MISS,
+    ),
+    (
+        "a lambda in a dict of lambdas",
+        {
+            "flow.py": _flow(
+                'return str(OPS["double"](x))',
+                'OPS = {"double": lambda x: x * 2, "inc": lambda x: x + 1}\n',
+            )
+        },
+        {
+            "flow.py": _flow(
+                'return str(OPS["double"](x))',
+                'OPS = {"double": lambda x: x * 20, "inc": lambda x: x + 1}\n',
+            )
+        },
+        MISS,
+    ),
+    (
+        "one of three closures made by one factory",
+        {
+            "flow.py": _flow(
+                "return str(A(x) + B(x) + C(x))",
+                "def make(k):\n    def f(x):\n        return x * k\n\n    return f\n\n"
+                "A, B, C = make(1), make(2), make(3)\n",
+            )
+        },
+        {
+            "flow.py": _flow(
+                "return str(A(x) + B(x) + C(x))",
+                "def make(k):\n    def f(x):\n        return x * k\n\n    return f\n\n"
+                "A, B, C = make(1), make(7), make(3)\n",
+            )
+        },
+        MISS,
+    ),
+    (
         "another task it calls",
         {
             "flow.py": _flow(

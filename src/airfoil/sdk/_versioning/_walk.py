@@ -50,6 +50,7 @@ class Walker:
         self.unhashable: dict[str, str] = {}
         self.watch: list[tuple[dict[str, Any], str, Any]] = []
         self._tokens: dict[int, str] = {}
+        self._labels: dict[str, int] = {}  # how many objects took each label
         self._alive: list[Any] = []  # keeps ids unique while the walk lasts
 
     # --- where things live -------------------------------------------------------------
@@ -95,6 +96,20 @@ class Walker:
     def label(self, obj: Any) -> str:
         return f"{self.where(obj)}:{getattr(obj, '__qualname__', type(obj).__name__)}"
 
+    def _new_token(self, obj: Any) -> str:
+        """A token for code met for the first time, unique in this walk.
+
+        Two objects share a label when they share a file and a qualified name: two lambdas,
+        two functions or classes made by one factory (``make.<locals>.f``). Each still needs
+        its own component, or the last one walked would hide the others' code and closures
+        (an edit to the first lambda would keep the version). The second gets ``#2``, in the
+        walk's order, which the code fixes.
+        """
+        label = self.label(obj)
+        seen = self._labels.get(label, 0) + 1
+        self._labels[label] = seen
+        return label if seen == 1 else f"{label} #{seen}"
+
     # --- code ---------------------------------------------------------------------------
 
     def function(self, fn: Any) -> str:
@@ -102,7 +117,7 @@ class Walker:
         known = self._tokens.get(id(fn))
         if known is not None:
             return known
-        token = self.label(fn)
+        token = self._new_token(fn)
         self._tokens[id(fn)] = token
         self._alive.append(fn)
         glb: dict[str, Any] = getattr(fn, "__globals__", {})
@@ -130,7 +145,7 @@ class Walker:
         known = self._tokens.get(id(cls))
         if known is not None:
             return known
-        token = self.label(cls)
+        token = self._new_token(cls)
         self._tokens[id(cls)] = token
         self._alive.append(cls)
         module = sys.modules.get(cls.__module__)
