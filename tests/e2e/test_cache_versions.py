@@ -371,6 +371,26 @@ CASES: list[Case] = [
         MISS,
     ),
     (
+        "a module the task and a helper both read, each its own name",
+        {
+            "flow.py": _flow("return str(helper.h(x) + m.f(x))", "import helper\nimport m\n"),
+            "helper.py": "import m\n\ndef h(x):\n    return m.g(x)\n",
+            "m.py": "def f(x):\n    return x + 1\n\ndef g(x):\n    return x * 2\n",
+        },
+        {"m.py": "def f(x):\n    return x + 100\n\ndef g(x):\n    return x * 2\n"},
+        MISS,
+    ),
+    (
+        "a constant of a module a helper also reads",
+        {
+            "flow.py": _flow("return str(helper.h(x) + m.B)", "import helper\nimport m\n"),
+            "helper.py": "import m\n\ndef h(x):\n    return m.A * x\n",
+            "m.py": "A = 1\nB = 2\n",
+        },
+        {"m.py": "A = 1\nB = 3\n"},
+        MISS,
+    ),
+    (
         "the first of two lambdas",
         {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 2\nB = lambda x: x + 1\n")},
         {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 3\nB = lambda x: x + 1\n")},

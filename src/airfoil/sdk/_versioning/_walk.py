@@ -51,6 +51,7 @@ class Walker:
         self.watch: list[tuple[dict[str, Any], str, Any]] = []
         self._tokens: dict[int, str] = {}
         self._labels: dict[str, int] = {}  # how many objects took each label
+        self._module_names: dict[int, set[str]] = {}  # the names taken in, by module
         self._alive: list[Any] = []  # keeps ids unique while the walk lasts
 
     # --- where things live -------------------------------------------------------------
@@ -219,12 +220,20 @@ class Walker:
         self.components[key] = (_digest(text), text[:_TEXT_LIMIT])
 
     def _module(self, module: types.ModuleType, names: set[str]) -> None:
-        if not self.is_local(module) or id(module) in self._tokens:
+        """Take in the attributes of a project-local module that the reading code names.
+
+        Each reader brings its own names: a module read by the task (``m.f``) and by a helper
+        (``m.g``) gives both, not only those of whichever reader the walk met first.
+        """
+        if not self.is_local(module):
             return
-        self._tokens[id(module)] = f"module {module.__name__}"
-        self._alive.append(module)
+        if id(module) not in self._tokens:
+            self._tokens[id(module)] = f"module {module.__name__}"
+            self._alive.append(module)
+        done = self._module_names.setdefault(id(module), set())
         ns = vars(module)
-        for attr in sorted(names):
+        for attr in sorted(names - done):
+            done.add(attr)
             value = ns.get(attr, MISSING)
             if value is MISSING:
                 continue
