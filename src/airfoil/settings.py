@@ -12,13 +12,27 @@ provider) cost every ``airfoil run`` about 15% of its whole process (docs/perfor
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["AirfoilSettings"]
+__all__ = ["AirfoilSettings", "masked_url"]
 
 ENV_PREFIX = "AIRFOIL_"
+#: ``scheme://user:password@rest``: the password runs to the last ``@`` (unescaped ``@`` or
+#: ``/`` in it are hidden too; a URL with an ``@`` later in its path hides more, never less).
+_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^:/@]*):(?P<password>.*)@(?P<rest>[^@]*)$")
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part shown as ``***``, for reprs
+    and messages; any other text is returned as it is."""
+    match = _PASSWORD.match(url)
+    if match is None:
+        return url
+    return f"{match['head']}:***@{match['rest']}"
 
 
 def environment_values(fields: Any, environ: Any = None) -> dict[str, str]:
@@ -97,6 +111,11 @@ class AirfoilSettings(BaseModel):
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**{**environment_values(type(self).model_fields), **values})
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """What ``repr``/``str`` show: every field, a URL's password as ``***``."""
+        for name, value in super().__repr_args__():
+            yield name, masked_url(value) if isinstance(value, str) else value
 
     home: str = Field(default_factory=lambda: os.path.join(os.path.expanduser("~"), ".airfoil"))
     database_url: str | None = None

@@ -120,6 +120,23 @@ class ServerConfig:
     ray_serve: Callable[[str | None], ServeBackend] | None = None
     freeze_heap: bool = False
 
+    def __repr__(self) -> str:
+        """Every field, without the secrets key or a database password (a debugger, an error
+        reporter recording a frame's locals, a ``%r`` in a log line)."""
+        from dataclasses import fields
+
+        from airfoil.settings import masked_url
+
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "secrets_key" and value is not None:
+                value = "***"
+            elif isinstance(value, str):
+                value = masked_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
     def __post_init__(self) -> None:
         from airfoil.store.blob import DURABILITY_LEVELS
 
