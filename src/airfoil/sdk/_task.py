@@ -97,10 +97,14 @@ class TaskDef(Generic[P, R]):
             name=self.name,
             literal_value=lambda v, tp, _n: _compile.literal_value(type_engine(), v, tp),
         )
-        unknown = [i for i in cache_ignore_inputs if i not in self.py_interface.input_types]
+        if isinstance(cache_ignore_inputs, str):  # one input's name, not its letters
+            cache_ignore_inputs = (cache_ignore_inputs,)
+        inputs = self.py_interface.input_types
+        unknown = [i for i in cache_ignore_inputs if i not in inputs]
         if unknown:
             raise DefinitionError(
-                f"task {self.name!r}: cache_ignore_inputs names unknown inputs {unknown}",
+                f"task {self.name!r}: cache_ignore_inputs names unknown inputs {unknown} "
+                f"(its inputs: {', '.join(inputs) or 'none'})",
                 location=location,
             )
         if cache_serialize and not cache:

@@ -176,6 +176,17 @@ def test_workflow_return_mismatch() -> None:
             make_int(x=x)
 
 
+def test_cache_ignore_inputs_as_one_string_names_one_input() -> None:
+    """``cache_ignore_inputs="seed"`` is the input ``seed``, not the inputs s, e, e and d
+    (which refused a valid task with "unknown inputs ['s', 'e', 'e', 'd']")."""
+
+    @af.task(cache=True, cache_ignore_inputs="seed")
+    def sample(x: int, seed: int = 0) -> int:
+        return x
+
+    assert sample.spec.cache.ignore_inputs == ("seed",)
+
+
 def test_bad_task_options() -> None:
     with pytest.raises(DefinitionError, match="retries"):
         af.task(retries=-1)(lambda x: x)  # type: ignore[arg-type]
@@ -183,6 +194,12 @@ def test_bad_task_options() -> None:
 
         @af.task(cache=True, cache_ignore_inputs=["nope"])
         def t(x: int) -> int:
+            return x
+
+    with pytest.raises(DefinitionError, match=r"unknown inputs \['sed'\] \(its inputs: x, seed\)"):
+
+        @af.task(cache=True, cache_ignore_inputs=["sed"])
+        def t1(x: int, seed: int = 0) -> int:
             return x
 
     with pytest.raises(DefinitionError, match="duration"):
