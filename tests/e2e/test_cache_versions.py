@@ -391,6 +391,30 @@ CASES: list[Case] = [
         MISS,
     ),
     (
+        "a method assigned in the class body from another module",
+        {
+            "flow.py": _flow(
+                "return str(S.apply(x))",
+                "import helpers\n\nclass K:\n    apply = helpers.scale\n\nS = K()\n",
+            ),
+            "helpers.py": "def scale(self, x):\n    return x * 2\n",
+        },
+        {"helpers.py": "def scale(self, x):\n    return x * 3\n"},
+        MISS,
+    ),
+    (
+        "a staticmethod wrapping a function of another module",
+        {
+            "flow.py": _flow(
+                "return str(K.f(x))",
+                "from helpers import scale\n\nclass K:\n    f = staticmethod(scale)\n",
+            ),
+            "helpers.py": "def scale(x):\n    return x * 2\n",
+        },
+        {"helpers.py": "def scale(x):\n    return x * 3\n"},
+        MISS,
+    ),
+    (
         "the first of two lambdas",
         {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 2\nB = lambda x: x + 1\n")},
         {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 3\nB = lambda x: x + 1\n")},

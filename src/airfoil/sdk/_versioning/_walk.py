@@ -164,9 +164,7 @@ class Walker:
                 code = getattr(func, "__code__", None)
                 if code is None:
                     continue
-                if own_file is not None and os.path.realpath(code.co_filename) != os.path.realpath(
-                    own_file
-                ):
+                if own_file is not None and not self._method_code(code, own_file):
                     continue  # generated (dataclass __init__, ...): the class source covers it
                 self.function(func)
             if (
@@ -176,6 +174,16 @@ class Walker:
             ):
                 self.consider(member, f"{token}.{name}", set())
         return token
+
+    def _method_code(self, code: types.CodeType, own_file: str) -> bool:
+        """Whether a function found in a class body is code to walk: written in the class's
+        file, or in another project file (``apply = helpers.scale``, a mixin's function
+        assigned in the body: its code is not in the class's source). Not: code generated
+        from a string (a dataclass's ``__init__``), nor a library's function."""
+        file = code.co_filename
+        if os.path.realpath(file) == os.path.realpath(own_file):
+            return True
+        return not file.startswith("<") and os.path.isfile(file) and self.is_local_path(file)
 
     def _global(self, glb: dict[str, Any], name: str, names: set[str], owner: str) -> None:
         value = glb.get(name, MISSING)
