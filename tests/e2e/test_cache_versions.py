@@ -415,6 +415,37 @@ CASES: list[Case] = [
         MISS,
     ),
     (
+        "helper imported inside the task's body",
+        {
+            "flow.py": _flow("from helpers import helper\nreturn str(helper(x))"),
+            "helpers.py": "def helper(x):\n    return x + 1\n",
+        },
+        {"helpers.py": "def helper(x):\n    return x + 2\n"},
+        MISS,
+    ),
+    (
+        "package imported inside a helper, a module it imports edited",
+        {
+            "flow.py": _flow(
+                "return str(h(x))", "def h(x):\n    import pkg.sub\n\n    return pkg.sub.f(x)\n"
+            ),
+            "pkg/__init__.py": "",
+            "pkg/sub.py": "from pkg import inner\n\ndef f(x):\n    return inner.g(x)\n",
+            "pkg/inner.py": "def g(x):\n    return x + 1\n",
+        },
+        {"pkg/inner.py": "def g(x):\n    return x + 2\n"},
+        MISS,
+    ),
+    (
+        "comment in a module imported inside the task's body",
+        {
+            "flow.py": _flow("import helpers\n\nreturn str(helpers.helper(x))"),
+            "helpers.py": "def helper(x):\n    return x + 1\n",
+        },
+        {"helpers.py": "def helper(x):\n    # add one\n    return x + 1  # one\n"},
+        HIT,
+    ),
+    (
         "the first of two lambdas",
         {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 2\nB = lambda x: x + 1\n")},
         {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 3\nB = lambda x: x + 1\n")},

@@ -30,6 +30,12 @@ import types
 from typing import Any
 
 from airfoil.sdk._versioning._canonical import Unhashable, canonical
+from airfoil.sdk._versioning._imports import (
+    file_imports,
+    imported_modules,
+    module_file,
+    normalised_file,
+)
 from airfoil.sdk._versioning._source import normalised
 
 __all__ = ["MISSING", "Walker"]
@@ -52,6 +58,8 @@ class Walker:
         self._tokens: dict[int, str] = {}
         self._labels: dict[str, int] = {}  # how many objects took each label
         self._module_names: dict[int, set[str]] = {}  # the names taken in, by module
+        self._imports_seen: set[str] = set()  # modules imported inside function bodies
+        self._foreign: set[str] = set()  # top-level packages found outside the project
         self._alive: list[Any] = []  # keeps ids unique while the walk lasts
 
     # --- where things live -------------------------------------------------------------
@@ -139,7 +147,35 @@ class Walker:
             self.consider(default, f"{token}.<default {i}>", names)
         for key, default in (fn.__kwdefaults__ or {}).items():
             self.consider(default, f"{token}.<default {key}>", names)
+        module_name = str(glb.get("__name__") or "")
+        package = glb.get("__package__") or module_name.rpartition(".")[0]
+        for imported in sorted(set(imported_modules(code, str(package)))):
+            self._imported_file(imported)
         return token
+
+    def _imported_file(self, name: str) -> None:
+        """Take in a project-local module imported inside a function body, by its file, and
+        the project-local modules that file imports (see :mod:`._imports`)."""
+        top = name.partition(".")[0]
+        if name in self._imports_seen or top in self._foreign:
+            return
+        self._imports_seen.add(name)
+        file = module_file(name)
+        if file is None or not self.is_local_path(file):
+            if name == top and file is not None:
+                self._foreign.add(top)  # a library: none of its submodules is looked for
+            return
+        rel = os.path.relpath(file, self.root).replace(os.sep, "/")
+        try:
+            text, tree = normalised_file(file)
+        except (OSError, ValueError, RecursionError) as exc:  # unreadable: said, never fatal
+            self.unhashable[f"{rel}:<file>"] = f"could not be read ({type(exc).__name__}: {exc})"
+            return
+        self.components[f"{rel}:<file>"] = (_digest(text), text[:_TEXT_LIMIT])
+        if tree is not None:
+            package = name if os.path.basename(file) == "__init__.py" else name.rpartition(".")[0]
+            for imported in sorted(set(file_imports(tree, package))):
+                self._imported_file(imported)
 
     def klass(self, cls: type) -> str:
         """Walk a project-local class; its token."""
