@@ -446,6 +446,22 @@ CASES: list[Case] = [
         HIT,
     ),
     (
+        "pandas DataFrame constant",
+        {
+            "flow.py": _flow(
+                'return str(int(RATES["rate"].sum()) * x)',
+                'import pandas as pd\n\nRATES = pd.DataFrame({"rate": [1, 2]})\n',
+            )
+        },
+        {
+            "flow.py": _flow(
+                'return str(int(RATES["rate"].sum()) * x)',
+                'import pandas as pd\n\nRATES = pd.DataFrame({"rate": [1, 3]})\n',
+            )
+        },
+        MISS,
+    ),
+    (
         "the first of two lambdas",
         {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 2\nB = lambda x: x + 1\n")},
         {"flow.py": _flow("return str(A(x) + B(x))", "A = lambda x: x * 3\nB = lambda x: x + 1\n")},

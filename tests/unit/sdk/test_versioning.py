@@ -197,3 +197,28 @@ def test_a_task_types_config_is_in_its_versions_manifest() -> None:
     lines = diff_versions(before, after)
     assert lines[0] == "~ config changed:"
     assert any("select 1" in line for line in lines) and any("select 2" in line for line in lines)
+
+
+def test_pandas_constants_have_a_canonical_form() -> None:
+    """A frame, series or index read by a task is hashed by its labels, dtypes, index and
+    rows (a change to any is a new version); one whose cells cannot be hashed is named as
+    unhashable, as before."""
+    pd = pytest.importorskip("pandas")
+    from airfoil.sdk._versioning._canonical import Unhashable, canonical
+
+    def text(value: object) -> str:
+        return canonical(value, "RATES", lambda _v, _p: None)
+
+    base = text(pd.DataFrame({"rate": [1, 2]}))
+    assert base == text(pd.DataFrame({"rate": [1, 2]}))  # the same in every process
+    others = [
+        pd.DataFrame({"rate": [1, 3]}),  # a value
+        pd.DataFrame({"fee": [1, 2]}),  # a column's name
+        pd.DataFrame({"rate": [1.0, 2.0]}),  # a dtype
+        pd.DataFrame({"rate": [1, 2]}, index=[5, 6]),  # the index
+        pd.DataFrame({"rate": [2, 1]}),  # the order of the rows
+    ]
+    assert len({base, *(text(o) for o in others)}) == 1 + len(others)
+    assert text(pd.Series([1, 2], name="a")) != text(pd.Series([1, 2], name="b"))
+    with pytest.raises(Unhashable, match="cells cannot be hashed"):
+        text(pd.DataFrame({"rate": [[1], [2]]}))

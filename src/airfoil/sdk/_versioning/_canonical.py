@@ -145,4 +145,26 @@ def _container(
         return f"ndarray({value.dtype.str},{value.shape},{digest})"
     if numpy is not None and isinstance(value, numpy.generic):
         return f"{name}:{value.item()!r}"
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series, pandas.Index)):
+        return _pandas(value, name, path, pandas)
     raise Unhashable(path, f"a {cls.__module__}.{name} has no canonical form")
+
+
+def _pandas(value: Any, name: str, path: str, pandas: Any) -> str:
+    """A DataFrame, Series or Index: its labels, dtypes and shape, and a hash of every row
+    (and of the index): pandas' own row hashing, whose key is fixed, so the same in every
+    process."""
+    import hashlib
+
+    try:
+        rows = pandas.util.hash_pandas_object(value, index=not isinstance(value, pandas.Index))
+    except (TypeError, ValueError) as exc:  # cells that cannot be hashed (lists, dicts...)
+        raise Unhashable(path, f"a pandas.{name} whose cells cannot be hashed ({exc})") from None
+    digest = hashlib.sha256(rows.to_numpy().tobytes()).hexdigest()
+    if isinstance(value, pandas.DataFrame):
+        labels = [(repr(c), str(t)) for c, t in value.dtypes.items()]
+    else:
+        labels = [(repr(value.name), str(value.dtype))]
+    index = [repr(n) for n in getattr(value, "index", value).names]
+    return f"pandas.{name}({labels!r},{index},{value.shape},{digest})"
