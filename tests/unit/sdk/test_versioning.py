@@ -222,3 +222,17 @@ def test_pandas_constants_have_a_canonical_form() -> None:
     assert text(pd.Series([1, 2], name="a")) != text(pd.Series([1, 2], name="b"))
     with pytest.raises(Unhashable, match="cells cannot be hashed"):
         text(pd.DataFrame({"rate": [[1], [2]]}))
+
+
+def test_imports_that_cannot_be_read_from_the_bytecode_are_named_not_fatal() -> None:
+    import types
+
+    def f() -> object:
+        import json
+
+        return json
+
+    broken = types.FunctionType(f.__code__.replace(co_names=()), f.__globals__, "f")
+    manifest = compute_version(broken, warn=False).manifest
+    (reason,) = [r for name, r in manifest.unhashable.items() if name.endswith(".<imports>")]
+    assert "IndexError" in reason

@@ -149,8 +149,13 @@ class Walker:
             self.consider(default, f"{token}.<default {key}>", names)
         module_name = str(glb.get("__name__") or "")
         package = glb.get("__package__") or module_name.rpartition(".")[0]
-        for imported in sorted(set(imported_modules(code, str(package)))):
-            self._imported_file(imported)
+        try:
+            imported = sorted(set(imported_modules(code, str(package))))
+        except Exception as exc:  # bytecode this reader does not know: said, never fatal
+            self.unhashable[f"{token}.<imports>"] = f"could not be read ({type(exc).__name__})"
+            imported = []
+        for name in imported:
+            self._imported_file(name)
         return token
 
     def _imported_file(self, name: str) -> None:
