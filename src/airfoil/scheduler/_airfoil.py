@@ -394,7 +394,12 @@ class AirfoilPolicy(Policy):
                     )
             if explain:  # rnd.wait, inlined
                 reasons[key[4]] = reason
-            if (level >= top or stuck) and not can_reclaim and rnd.exhausted():
+            if (
+                (level >= top or stuck)
+                and not can_reclaim
+                and len(no_room) != rnd.fits_checked_at  # else exhausted() is false
+                and rnd.exhausted()
+            ):
                 if (
                     level < top
                     and len(rnd.preempted) < max_preemptions
@@ -480,6 +485,7 @@ class _Victims:
         "_compacted",
         "_hopeless",
         "_indexes",
+        "_keep_hopeless",
         "_keys",
         "_levels",
         "_max_priority",
@@ -539,6 +545,7 @@ class _Victims:
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
         self._hopeless: set[Demand] = set()
+        self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
         self.top = -rows[0][0] if rows else -1
 
     def indexed(self, entry: WaitingEntry) -> VictimIndex:
@@ -570,13 +577,16 @@ class _Victims:
 
         Free room plus what a node's victims could free only shrinks during a round
         (starts take room, preempting or restoring a victim moves room between the two),
-        so a ``False`` holds for the rest of the round and is kept."""
+        so a ``False`` holds for the rest of the round and is kept; but not where reclaim
+        may preempt work that is no victim here (started as due), freeing room outside
+        these sums."""
         if demand in self._hopeless:
             return False
         every = self._indexes.get(None)
         if every is None or every.can_free(self._rnd, demand):
             return True
-        self._hopeless.add(demand)
+        if self._keep_hopeless:
+            self._hopeless.add(demand)
         return False
 
     def for_claimant(

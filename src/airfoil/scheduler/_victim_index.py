@@ -70,14 +70,11 @@ class VictimIndex:
         self._slots = slots
         # per node, what all its victims free: a bound on any sum, to skip summing a node
         # that even all of them cannot free enough
-        self._bounds = {
-            n: (
-                sum([slot[5] for slot in node_slots]),
-                sum([slot[6] for slot in node_slots]),
-                sum([slot[7] for slot in node_slots]),
-            )
-            for n, node_slots in slots.items()
-        }
+        bounds: dict[int, tuple[int, int, int]] = {}
+        for n, node_slots in slots.items():
+            columns = tuple(zip(*node_slots, strict=True))
+            bounds[n] = (sum(columns[5]), sum(columns[6]), sum(columns[7]))
+        self._bounds = bounds
         self._sums: dict[int, _Sums] = {}
 
     def at_most(self, priority: int, runs: Sequence[RunningEntry]) -> VictimIndex:
@@ -172,12 +169,14 @@ class VictimIndex:
             kept = [slot for slot in slots if slot[3] not in preempted]
         else:
             kept = slots
-        cum_c = list(accumulate([slot[5] for slot in kept]))
-        cum_m = list(accumulate([slot[6] for slot in kept]))
-        cum_g = list(accumulate([slot[7] for slot in kept]))
         if kept:
+            columns = tuple(zip(*kept, strict=True))
+            cum_c = list(accumulate(columns[5]))
+            cum_m = list(accumulate(columns[6]))
+            cum_g = list(accumulate(columns[7]))
             tc, tm, tg = cum_c[-1], cum_m[-1], cum_g[-1]
         else:
+            cum_c, cum_m, cum_g = [], [], []
             tc = tm = tg = 0
         sums = self._sums[n] = (rnd.node_changes.get(n, 0), tc, tm, tg, cum_c, cum_m, cum_g, kept)
         return sums
