@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ["VictimIndex"]
 
-_Slot = tuple[int, int, "RunningEntry", str, int, int, int, int]
-"""A victim's place on one node: (its index in the victims, which of its nodes, itself, its
-id, its priority, the milli-CPU, bytes and GPUs it frees there)."""
+_Slot = tuple[int, int, "RunningEntry", Demand]
+"""A victim's place on one node: (its index in the victims, which of its nodes, itself, the
+milli-CPU, bytes and GPUs it frees there)."""
 
 _Sums = tuple[int, int, int, int, list[int], list[int], list[int], list[_Slot]]
 """A node's searchable victims: (the round's change count for the node when summed, the
@@ -55,25 +55,20 @@ class VictimIndex:
         slots: dict[int, list[_Slot]] = {}
         draining = state.draining
         for i, run in enumerate(runs):
-            item = run.entry.item
-            if not item.interruptible:
-                continue  # never a victim
-            c, m, g = run.entry.demand
             nodes = run.nodes
             if len(nodes) == 1 and not draining:  # the common case, without the inner loop
-                slots.setdefault(nodes[0], []).append((i, 0, run, item.id, item.priority, c, m, g))
+                slots.setdefault(nodes[0], []).append((i, 0, run, run.entry.demand))
                 continue
             for pos, n in enumerate(nodes):
                 if n not in draining:  # what it frees on a node that leaves is no room
-                    slot = (i, pos, run, item.id, item.priority, c, m, g)
-                    slots.setdefault(n, []).append(slot)
+                    slots.setdefault(n, []).append((i, pos, run, run.entry.demand))
         self._slots = slots
-        # per node, what all its victims free: a bound on any sum, to skip summing a node
-        # that even all of them cannot free enough
+        # per node, what all its victims (any that are not interruptible too) free: a bound
+        # on any sum, to skip summing a node that even all of them cannot free enough
         bounds: dict[int, tuple[int, int, int]] = {}
         for n, node_slots in slots.items():
-            columns = tuple(zip(*node_slots, strict=True))
-            bounds[n] = (sum(columns[5]), sum(columns[6]), sum(columns[7]))
+            c, m, g = zip(*[slot[3] for slot in node_slots], strict=True)
+            bounds[n] = (sum(c), sum(m), sum(g))
         self._bounds = bounds
         self._sums: dict[int, _Sums] = {}
 
@@ -163,17 +158,18 @@ class VictimIndex:
 
     def _sum(self, n: int, slots: list[_Slot], rnd: Round) -> _Sums:
         preempted, most = rnd.preempted, self._most
-        if most is not None:
-            kept = [slot for slot in slots if slot[4] <= most and slot[3] not in preempted]
-        elif preempted:
-            kept = [slot for slot in slots if slot[3] not in preempted]
-        else:
-            kept = slots
+        kept = [
+            slot
+            for slot in slots
+            if slot[2].entry.item.interruptible
+            and slot[2].entry.item.id not in preempted
+            and (most is None or slot[2].entry.item.priority <= most)
+        ]
         if kept:
-            columns = tuple(zip(*kept, strict=True))
-            cum_c = list(accumulate(columns[5]))
-            cum_m = list(accumulate(columns[6]))
-            cum_g = list(accumulate(columns[7]))
+            c, m, g = zip(*[slot[3] for slot in kept], strict=True)
+            cum_c = list(accumulate(c))
+            cum_m = list(accumulate(m))
+            cum_g = list(accumulate(g))
             tc, tm, tg = cum_c[-1], cum_m[-1], cum_g[-1]
         else:
             cum_c, cum_m, cum_g = [], [], []
