@@ -12,7 +12,10 @@ point where a node first fits is a binary search, and the answer is the node who
 comes first in the victims' order. Only the nodes whose victims were preempted or restored
 since the last search are summed again. Claimants of a lower priority than some victims may
 not preempt those: :meth:`VictimIndex.at_most` gives them the same index without them, sharing
-the per-node lists (built once per decision) and summing its own.
+the per-node lists (built once per decision) and summing its own. A node whose victims, all
+of them, could not free enough is skipped before it is summed (a per-node bound), and
+:meth:`VictimIndex.can_free` says whether any node could hold a worker even with every
+victim preempted: when none could, no walk over any of these victims finds one either.
 """
 
 from __future__ import annotations
