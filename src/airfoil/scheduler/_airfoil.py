@@ -59,6 +59,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
@@ -66,10 +67,10 @@ from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
-from airfoil.scheduler._state import service_rate
 from airfoil.scheduler._victim_index import VictimIndex
 
 if TYPE_CHECKING:
+    from airfoil.scheduler._capacity import Demand
     from airfoil.scheduler._model import Decision, WorkItem
     from airfoil.scheduler._state import (
         QueueKey,
@@ -212,12 +213,25 @@ class AirfoilPolicy(Policy):
         # to the LAS pass (one that would end before a reservation might have fitted: it is
         # tried there in its turn, and in later decisions); this keeps many due gangs cheap
         no_room: set[tuple[Shape, int]] = set()
-        for due, _, item_id in state.reservable:
+        reservable = state.reservable
+        gangs = state.reservable_gangs
+        # once the reservations are taken and every due gang's (shape, priority) failed to
+        # make room (or the preemptions are used up), every due item left only "continues"
+        # below: skip to the first one not yet due (checked again only when that can change)
+        settled = (-1, -1)
+        for due, _, item_id in reservable:
             if due > now:
                 rnd.wake(due)
                 break
-            entry = state.waiting[item_id]
             full = len(rnd.reservations) >= self.max_reservations
+            if full and (len(no_room), len(rnd.preempted)) != settled:
+                if len(rnd.preempted) >= self.max_preemptions or no_room.issuperset(gangs):
+                    later = bisect_right(reservable, now, key=_due_of)
+                    if later < len(reservable):
+                        rnd.wake(reservable[later][0])
+                    break
+                settled = (len(no_room), len(rnd.preempted))
+            entry = state.waiting[item_id]
             tried = (entry.shape, entry.item.priority)
             if full and (
                 entry.workers == 1 or tried in no_room or len(rnd.preempted) >= self.max_preemptions
@@ -280,6 +294,8 @@ class AirfoilPolicy(Policy):
         no_room = rnd.no_room
         # without quotas the global order is the order: no generator in the hot loop
         order: Iterator[QueueKey] = _fair_order(rnd, served) if state.quotas else iter(state.order)
+        # rnd.reasons is replaced only by explain_rest, after which this loop ends
+        explain, reasons = rnd.explain, rnd.reasons
         for key in order:
             if key[4] in served:
                 continue
@@ -298,9 +314,9 @@ class AirfoilPolicy(Policy):
             # without them (most of the queue, once preemptions are used up)
             shape = entry.shape
             level = key[0]
+            reason = no_room.get(shape) if lean else None
             if (
-                lean
-                and shape in no_room
+                reason is not None
                 and (guard is None or entry.reserve_from is None or entry.reserve_from > now)
                 and (
                     paused
@@ -317,7 +333,7 @@ class AirfoilPolicy(Policy):
                     )
                 )
             ):
-                reason = no_room[shape]
+                pass  # reason: its shape's "no room"
             else:
                 # due: past its reserve_from (the LAS pass meets due items the due pass left)
                 due = (
@@ -363,7 +379,7 @@ class AirfoilPolicy(Policy):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
                     least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                     whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
-                    if rnd.make_room(
+                    if victims.can_free(entry.demand) and rnd.make_room(
                         entry,
                         victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
                         lenders_only=lenders_only,
@@ -376,8 +392,14 @@ class AirfoilPolicy(Policy):
                         (hope := hopeless.get(shape)) is not None and hope[0] <= level
                         for shape in state.shapes
                     )
-            rnd.wait(entry, reason)
-            if (level >= top or stuck) and not can_reclaim and rnd.exhausted():
+            if explain:  # rnd.wait, inlined
+                reasons[key[4]] = reason
+            if (
+                (level >= top or stuck)
+                and not can_reclaim
+                and len(no_room) != rnd.fits_checked_at  # else exhausted() is false
+                and rnd.exhausted()
+            ):
                 if (
                     level < top
                     and len(rnd.preempted) < max_preemptions
@@ -461,7 +483,9 @@ class _Victims:
 
     __slots__ = (
         "_compacted",
+        "_hopeless",
         "_indexes",
+        "_keep_hopeless",
         "_keys",
         "_levels",
         "_max_priority",
@@ -480,16 +504,15 @@ class _Victims:
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
         for run in rnd.state.running.values():
-            entry = run.entry
-            due = entry.reserve_from
-            if not entry.item.interruptible or (due is not None and run.start >= due):
+            if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
-            rate = service_rate(entry)
-            attained = entry.item.attained + (now - run.start) * rate
+            entry = run.entry
+            rate = entry.rate
+            ran = now - run.start
+            attained = entry.item.attained + ran * rate
             level = bisect_right(thresholds, attained)
             # minus the expected work left (positive: past its estimate, work left unknown)
-            behind = now - run.start - entry.estimate
-            rows.append((-level, behind, len(rows), run))
+            rows.append((-level, ran - entry.estimate, len(rows), run))
             if level <= lowest and crossing is not None and rate > 0:
                 at = now + (crossing - attained) / rate
                 if first_crossing is None or at < first_crossing:
@@ -498,10 +521,15 @@ class _Victims:
             rnd.wake(first_crossing)
         rows.sort()
         self._rnd = rnd
-        self._runs = [row[3] for row in rows]
-        self._levels = [row[0] for row in rows]
+        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+        self._runs: list[RunningEntry] = list(columns[3])
+        self._levels: list[int] = list(columns[0])
         # sort keys, for the ``preempt_ratio`` cut within each level (only built when set)
-        self._keys = [(row[0], row[1]) for row in rows] if policy.preempt_ratio is not None else []
+        self._keys: list[tuple[int, float]] = (
+            list(zip(columns[0], columns[1], strict=True))
+            if policy.preempt_ratio is not None
+            else []
+        )
         # ``whole_victim_ratio``: which victims are single workers needing a whole node (only
         # built when set and there are any)
         self._whole_ratio = policy.whole_victim_ratio
@@ -513,9 +541,11 @@ class _Victims:
         )
         if not any(self._whole):
             self._whole = []
-        self._max_priority = max((run.entry.item.priority for run in self._runs), default=0)
+        self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
+        self._hopeless: set[Demand] = set()
+        self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
         self.top = -rows[0][0] if rows else -1
 
     def indexed(self, entry: WaitingEntry) -> VictimIndex:
@@ -539,6 +569,25 @@ class _Victims:
                 priority, self.for_claimant(entry, None)
             )
         return index
+
+    def can_free(self, demand: Demand) -> bool:
+        """False when no node could hold one worker of ``demand`` even with every victim
+        preempted (any level or priority), as the index built in this decision says; then
+        no claimant's walk can succeed. True when unknown (no index built).
+
+        Free room plus what a node's victims could free only shrinks during a round
+        (starts take room, preempting or restoring a victim moves room between the two),
+        so a ``False`` holds for the rest of the round and is kept; but not where reclaim
+        may preempt work that is no victim here (started as due), freeing room outside
+        these sums."""
+        if demand in self._hopeless:
+            return False
+        every = self._indexes.get(None)
+        if every is None or every.can_free(self._rnd, demand):
+            return True
+        if self._keep_hopeless:
+            self._hopeless.add(demand)
+        return False
 
     def for_claimant(
         self,
@@ -603,6 +652,13 @@ class _Victims:
             whole = self._rnd.state.largest[2]
             runs = [run for run in runs if run.entry.demand[2] < whole]
         return runs
+
+
+_priority_of = attrgetter("entry.item.priority")
+
+
+def _due_of(row: tuple[float, int, str]) -> float:
+    return row[0]
 
 
 def _time_run(item: WorkItem) -> float:

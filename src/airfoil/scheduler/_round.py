@@ -76,6 +76,9 @@ class Round:
         node_changes: per node, how many times work on it was preempted or restored in this
             round (what a :class:`~airfoil.scheduler._victim_index.VictimIndex` re-sums).
         blocked_by_quota: whether the last failed :meth:`try_start` failed on the project cap.
+        fits_checked_at: how many shapes had no room when :meth:`exhausted` last found one
+            that fits (-1: not since a preemption); while ``no_room`` has that many,
+            :meth:`exhausted` is false (a caller in a hot loop may test this first).
     """
 
     def __init__(self, state: SchedulerState, now: float, explain: bool) -> None:
@@ -98,7 +101,7 @@ class Round:
         self._holds: dict[int, list[int]] = {}
         self._capped: dict[tuple[Shape, tuple[int, ...]], str] = {}
         self._quota_text: dict[tuple[str, Shape, int, int, int], str] = {}
-        self._failed_at_check = -1
+        self.fits_checked_at = -1
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -228,14 +231,14 @@ class Round:
 
         Re-checked only after a new shape failed: until then the answer cannot turn true.
         """
-        if len(self.no_room) == self._failed_at_check:
+        if len(self.no_room) == self.fits_checked_at:
             return False
         for shape in self.state.shapes:
             if shape in self.no_room:
                 continue
             demand: Demand = (shape[0], shape[1], shape[2])
             if self.pool.fits(demand, shape[3]):
-                self._failed_at_check = len(self.no_room)
+                self.fits_checked_at = len(self.no_room)
                 return False
             self.no_room[shape] = self._no_room_text(demand, shape[3])
         return True
@@ -470,7 +473,7 @@ class Round:
         for shape in stale:
             del self.no_room[shape]
         if stale:
-            self._failed_at_check = -1
+            self.fits_checked_at = -1
         self._capped.clear()
 
     def _victims_for(

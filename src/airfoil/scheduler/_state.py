@@ -66,6 +66,7 @@ class WaitingEntry:
         "item",
         "key",
         "project",
+        "rate",
         "reserve_from",
         "shape",
         "workers",
@@ -78,6 +79,9 @@ class WaitingEntry:
         self.demand: Demand = demand_of(item.resources)
         self.workers = item.gang_size
         self.shape: Shape = (*self.demand, self.workers)
+        c, _, g = self.demand
+        # resource-units per second it consumes (see ``service_rate``)
+        self.rate = float(self.workers * (g if g else c / 1000.0))
         self.estimate = estimate
         self.done = done
         self.reserve_from: float | None = None
@@ -86,19 +90,21 @@ class WaitingEntry:
 class RunningEntry:
     """A running item: its waiting entry, node indices, start time and end-order key."""
 
-    __slots__ = ("end_key", "entry", "nodes", "start")
+    __slots__ = ("end_key", "entry", "nodes", "preemptible", "start")
 
     def __init__(self, entry: WaitingEntry, nodes: tuple[int, ...], start: float) -> None:
         self.entry = entry
         self.nodes = nodes
         self.start = start
         self.end_key = (start + entry.estimate, entry.key[3], entry.item.id)
+        due = entry.reserve_from
+        # interruptible and not started as due (past its ``reserve_from``): a victim
+        self.preemptible = entry.item.interruptible and (due is None or start < due)
 
 
 def service_rate(entry: WaitingEntry) -> float:
     """Resource-units per second the entry consumes: its GPUs, or its CPU cores if none."""
-    c, _, g = entry.demand
-    return float(entry.workers * (g if g else c / 1000.0))
+    return entry.rate
 
 
 class SchedulerState:
@@ -121,6 +127,7 @@ class SchedulerState:
         project_order: each project's waiting keys, sorted.
         reservable: ``(reserve_from, seq, id)`` of waiting items the policy may hold a
             reservation for (see :meth:`Policy.reserve_from`), earliest first.
+        reservable_gangs: how many of those are gangs, per ``(shape, priority)``.
         running: running entries by id.
         running_by_end: ``(start + estimate, seq, id)`` of running items, sorted.
         usage: per-project ``[milli-CPU, bytes, GPUs]`` in use.
@@ -155,6 +162,7 @@ class SchedulerState:
         self.order: list[QueueKey] = []
         self.project_order: dict[str, list[QueueKey]] = {}
         self.reservable: list[tuple[float, int, str]] = []
+        self.reservable_gangs: dict[tuple[Shape, int], int] = {}
         self.running: dict[str, RunningEntry] = {}
         self.running_by_end: list[tuple[float, int, str]] = []
         self.usage: dict[str, list[int]] = {}
@@ -455,6 +463,9 @@ class SchedulerState:
         )
         if entry.reserve_from is not None:
             insort(self.reservable, (entry.reserve_from, entry.key[3], entry.item.id))
+            if entry.workers > 1:
+                gang = (entry.shape, entry.item.priority)
+                self.reservable_gangs[gang] = self.reservable_gangs.get(gang, 0) + 1
         same = self.shapes.get(entry.shape)
         if same is None:
             same = self.shapes[entry.shape] = {}
@@ -470,6 +481,13 @@ class SchedulerState:
             del self.project_order[entry.project]
         if entry.reserve_from is not None:
             _remove(self.reservable, (entry.reserve_from, entry.key[3], entry.item.id))
+            if entry.workers > 1:
+                gang = (entry.shape, entry.item.priority)
+                left = self.reservable_gangs[gang] - 1
+                if left:
+                    self.reservable_gangs[gang] = left
+                else:
+                    del self.reservable_gangs[gang]
         same = self.shapes[entry.shape]
         del same[entry.item.id]
         del self.room_reasons[entry.item.id]

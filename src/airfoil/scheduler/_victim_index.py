@@ -12,13 +12,17 @@ point where a node first fits is a binary search, and the answer is the node who
 comes first in the victims' order. Only the nodes whose victims were preempted or restored
 since the last search are summed again. Claimants of a lower priority than some victims may
 not preempt those: :meth:`VictimIndex.at_most` gives them the same index without them, sharing
-the per-node lists (built once per decision) and summing its own.
+the per-node lists (built once per decision) and summing its own. A node whose victims, all
+of them, could not free enough is skipped before it is summed (a per-node bound), and
+:meth:`VictimIndex.can_free` says whether any node could hold a worker even with every
+victim preempted: when none could, no walk over any of these victims finds one either.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from airfoil.scheduler._capacity import Caps, Demand
@@ -29,8 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["VictimIndex"]
 
-_Slot = tuple[int, int, "RunningEntry"]
-"""A victim's place on one node: (its index in the victims, which of its nodes, itself)."""
+_Slot = tuple[int, int, "RunningEntry", Demand]
+"""A victim's place on one node: (its index in the victims, which of its nodes, itself, the
+milli-CPU, bytes and GPUs it frees there)."""
 
 _Sums = tuple[int, int, int, int, list[int], list[int], list[int], list[_Slot]]
 """A node's searchable victims: (the round's change count for the node when summed, the
@@ -45,7 +50,7 @@ class VictimIndex:
         runs: the victims, in order of preference (what a walk would take).
     """
 
-    __slots__ = ("_most", "_slots", "_sums", "runs")
+    __slots__ = ("_bounds", "_most", "_slots", "_sums", "runs")
 
     def __init__(self, runs: Sequence[RunningEntry], state: SchedulerState) -> None:
         self.runs = runs
@@ -55,12 +60,19 @@ class VictimIndex:
         for i, run in enumerate(runs):
             nodes = run.nodes
             if len(nodes) == 1 and not draining:  # the common case, without the inner loop
-                slots.setdefault(nodes[0], []).append((i, 0, run))
+                slots.setdefault(nodes[0], []).append((i, 0, run, run.entry.demand))
                 continue
             for pos, n in enumerate(nodes):
                 if n not in draining:  # what it frees on a node that leaves is no room
-                    slots.setdefault(n, []).append((i, pos, run))
+                    slots.setdefault(n, []).append((i, pos, run, run.entry.demand))
         self._slots = slots
+        # per node, what all its victims (any that are not interruptible too) free: a bound
+        # on any sum, to skip summing a node that even all of them cannot free enough
+        bounds: dict[int, tuple[int, int, int]] = {}
+        for n, node_slots in slots.items():
+            c, m, g = zip(*[slot[3] for slot in node_slots], strict=True)
+            bounds[n] = (sum(c), sum(m), sum(g))
+        self._bounds = bounds
         self._sums: dict[int, _Sums] = {}
 
     def at_most(self, priority: int, runs: Sequence[RunningEntry]) -> VictimIndex:
@@ -70,6 +82,7 @@ class VictimIndex:
         view.runs = runs
         view._most = priority
         view._slots = self._slots
+        view._bounds = self._bounds
         view._sums = {}
         return view
 
@@ -94,17 +107,20 @@ class VictimIndex:
             for n, extra in cap.items()
             if extra[0] < c or extra[1] < m or extra[2] < g
         }
-        all_sums = self._sums
+        all_sums, bounds = self._sums, self._bounds
         best: tuple[int, int] | None = None
         best_n = best_k = -1
         for n, slots in self._slots.items():
             if n in capped:
                 continue
+            need_c, need_m, need_g = c - free_c[n], m - free_m[n], g - free_g[n]
+            bc, bm, bg = bounds[n]
+            if bc < need_c or bm < need_m or bg < need_g:
+                continue  # not even with every victim it ever had
             sums = all_sums.get(n)
             if sums is None or sums[0] != changes.get(n, 0):
                 sums = self._sum(n, slots, rnd)
             _, tc, tm, tg, cum_c, cum_m, cum_g, kept = sums
-            need_c, need_m, need_g = c - free_c[n], m - free_m[n], g - free_g[n]
             if tc < need_c or tm < need_m or tg < need_g or not kept:
                 continue  # not even with all its victims (or it has none left)
             k = max(
@@ -116,10 +132,32 @@ class VictimIndex:
         if best is None:
             return None
         picked: list[RunningEntry] = []
-        for _, _, run in all_sums[best_n][7][: best_k + 1]:
+        for slot in all_sums[best_n][7][: best_k + 1]:
+            run = slot[2]
             if not picked or picked[-1] is not run:
                 picked.append(run)
         return best_n, picked
+
+    def can_free(self, rnd: Round, demand: Demand) -> bool:
+        """Whether some node could hold one worker of ``demand`` once all its victims here
+        (not yet preempted) were preempted: if not, no walk of any subset of these victims
+        finds a node either (a walk only considers nodes its victims free room on)."""
+        c, m, g = demand
+        pool = rnd.pool
+        free_c, free_m, free_g = pool.free_c, pool.free_m, pool.free_g
+        changes = rnd.node_changes
+        all_sums, bounds = self._sums, self._bounds
+        for n, slots in self._slots.items():
+            need_c, need_m, need_g = c - free_c[n], m - free_m[n], g - free_g[n]
+            bc, bm, bg = bounds[n]
+            if bc < need_c or bm < need_m or bg < need_g:
+                continue
+            sums = all_sums.get(n)
+            if sums is None or sums[0] != changes.get(n, 0):
+                sums = self._sum(n, slots, rnd)
+            if sums[7] and sums[1] >= need_c and sums[2] >= need_m and sums[3] >= need_g:
+                return True
+        return False
 
     def _sum(self, n: int, slots: list[_Slot], rnd: Round) -> _Sums:
         preempted, most = rnd.preempted, self._most
@@ -130,17 +168,14 @@ class VictimIndex:
             and slot[2].entry.item.id not in preempted
             and (most is None or slot[2].entry.item.priority <= most)
         ]
-        cum_c: list[int] = []
-        cum_m: list[int] = []
-        cum_g: list[int] = []
-        tc = tm = tg = 0
-        for _, _, run in kept:
-            vc, vm, vg = run.entry.demand
-            tc += vc
-            tm += vm
-            tg += vg
-            cum_c.append(tc)
-            cum_m.append(tm)
-            cum_g.append(tg)
+        if kept:
+            c, m, g = zip(*[slot[3] for slot in kept], strict=True)
+            cum_c = list(accumulate(c))
+            cum_m = list(accumulate(m))
+            cum_g = list(accumulate(g))
+            tc, tm, tg = cum_c[-1], cum_m[-1], cum_g[-1]
+        else:
+            cum_c, cum_m, cum_g = [], [], []
+            tc = tm = tg = 0
         sums = self._sums[n] = (rnd.node_changes.get(n, 0), tc, tm, tg, cum_c, cum_m, cum_g, kept)
         return sums

@@ -304,6 +304,28 @@ def _due_gang_and_level_one_work() -> list[RunningItem]:
     ]
 
 
+def test_due_gangs_that_cannot_make_room_leave_the_wake_up_to_the_next_gang_due() -> None:
+    """Once the reservation is held and every due gang's shape failed to make room, the due
+    pass skips the due gangs left (they only wait) but still wakes for the first not yet
+    due; a gang of a shape that has not failed is still tried (here it fits and starts)."""
+    run = [
+        running(gpus("r0", 8, estimate=1000.0), "n0"),
+        running(gpus("r1", 6, estimate=2000.0), "n1"),
+    ]
+    policy = AirfoilPolicy(gang_after=60.0)
+    whole = [gpus(f"g{i}", 8, gang=2, submit=float(i), estimate=500.0) for i in range(5)]
+    later = gpus("later", 8, gang=2, submit=70.0, estimate=500.0)  # due at 130
+    d = decide([*whole, later], run, TWO_NODES, now=100.0, policy=policy)
+    assert starts(d) == []
+    assert d.wake_at == 130.0
+    assert "reserv" in d.reasons["g0"]
+    assert set(d.reasons) == {"g0", "g1", "g2", "g3", "g4", "later"}
+    small = gpus("small", 1, gang=2, submit=4.5, estimate=50.0)  # due at 64.5, after g4
+    d = decide([*whole, small, later], run, TWO_NODES, now=100.0, policy=policy)
+    assert starts(d) == [("small", ("n1", "n1"))]
+    assert d.wake_at == 130.0
+
+
 def test_work_started_as_due_holds_at_most_due_share_of_the_cluster() -> None:
     queue = [gpus("g2", 8, gang=2, submit=5000.0), gpus("x", 1, submit=6000.0, estimate=60.0)]
     # uncapped, the second due gang preempts everything it may and takes the whole cluster

@@ -201,3 +201,35 @@ def test_cpu_only_cluster_and_items_without_resources() -> None:
     d = decide(items, [], nodes, now=0.0, policy="airfoil")
     assert [s.item_id for s in d.starts] == ["t0", "t1", "free"]
     assert "1.5 CPUs" in d.reasons["t2"]
+
+
+def test_reservable_gangs_counts_the_waiting_gangs_by_shape_and_priority() -> None:
+    """What the airfoil due pass checks before skipping due gangs: it follows submit,
+    start, preempt (requeue) and withdraw."""
+    state = make_state([gpu_node("n0", 8), gpu_node("n1", 8)], "airfoil")
+
+    def recount() -> dict[object, int]:
+        counts: dict[object, int] = {}
+        for _, _, item_id in state.reservable:
+            entry = state.waiting[item_id]
+            if entry.workers > 1:
+                key = (entry.shape, entry.item.priority)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    state.submit(gpus("a", 8, gang=2, interruptible=True))
+    state.submit(gpus("b", 8, gang=2, priority=1))
+    state.submit(gpus("c", 4, gang=2))
+    state.submit(gpus("d", 4, gang=2))
+    state.submit(gpus("single", 2))
+    assert state.reservable_gangs == recount()
+    assert len(state.reservable_gangs) == 3
+    state.start("a", ["n0", "n1"], now=1.0)
+    assert state.reservable_gangs == recount()
+    state.withdraw("c")
+    assert state.reservable_gangs == recount()
+    state.preempt("a", now=2.0)
+    assert state.reservable_gangs == recount()
+    for item_id in ("a", "b", "d"):
+        state.withdraw(item_id)
+    assert state.reservable_gangs == {}

@@ -125,6 +125,28 @@ def test_a_view_at_most_a_priority_finds_what_walking_its_victims_finds(
         assert every.first_fit(rnd, demand, ()) == rnd._victims_for(demand, runs, (), False)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state=clusters(), data=st.data())
+def test_can_free_says_whether_walking_every_victim_finds_a_node(
+    state: SchedulerState, data: st.DataObject
+) -> None:
+    """``can_free`` is the bound the LAS pass checks before a claimant's walk: when it is
+    false, no walk over any of the index's victims (in any order, under any caps) finds a
+    node; and it is false exactly when walking all of them without caps finds none."""
+    rnd = Round(state, NOW, explain=True)
+    runs = data.draw(st.permutations(sorted(state.running.values(), key=lambda r: r.entry.item.id)))
+    index = VictimIndex(runs, state)
+    for _ in range(data.draw(st.integers(1, 4))):
+        _churn(rnd, runs, data)
+        demand = data.draw(demands)
+        every = rnd._victims_for(demand, runs, (), False)
+        assert index.can_free(rnd, demand) == (every is not None), (demand, sorted(rnd.preempted))
+        if every is None:
+            some = data.draw(st.lists(st.sampled_from(runs), unique_by=id)) if runs else []
+            caps = [{n: [0, 0, 0]} for n in data.draw(st.sets(st.integers(0, 4), max_size=2))]
+            assert rnd._victims_for(demand, some, caps, False) is None
+
+
 def test_the_index_is_built_once_per_decision_for_claimants_of_two_priorities() -> None:
     """Running work at priorities 0 and 1 and due gangs at both: the gang at priority 0 may
     not preempt the priority-1 work, so it searches fewer victims, but through a view of the
