@@ -52,6 +52,7 @@ from airfoil.core.records import ErrorInfo
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
+    AttemptRuntime,
     ChildCall,
     ChildOutcome,
     RuntimeFactory,
@@ -189,6 +190,14 @@ def worker_main(
     """
     _detach(die_with_parent)
     runtime = runtime_factory()
+    # Attempts run here one after another for the worker's whole life: what each would set
+    # up and take down again (the stream routers, the logging record handler) stays set up.
+    with runtime.session():
+        _serve(conn, blob_url, runtime, durability)
+
+
+def _serve(conn: Connection, blob_url: str, runtime: AttemptRuntime, durability: str) -> None:
+    """The worker's loop: one attempt per request until the pipe closes or says stop."""
     decoder = msgspec.msgpack.Decoder(AttemptRequest)
     encoder = msgspec.msgpack.Encoder()
     stores: dict[str, BlobStore] = {}

@@ -20,17 +20,19 @@ Lines written through the routers to a :class:`~airfoil.runtime._log_records.Sta
 start with a timestamp and the stream's tag (``OUT``/``ERR``), and ``logging`` records of a
 capturing thread are written to it with their level (see that module).
 
-Invariant: the routers are installed while at least one attempt captures or a
+Invariants: the routers are installed while at least one attempt captures or a
 :func:`hold` is open, and the streams they replaced are put back when the last of these
 ends (unless someone replaced the routers meanwhile, whose streams are then left alone).
+The logging record handler is on the root logger only while at least one attempt captures,
+hold or not: ``logging.basicConfig`` does nothing when the root has any handler, so code
+run between attempts (a task module a worker imports for its next attempt, before that
+attempt captures) must find the root logger as the program left it.
 
-A driver that runs many attempts in its own thread one after another (the inline executor:
-a map of 1,000 items is 1,000 attempts) holds the capture for its whole drive, so the
-routers and the logging record handler are put in place once instead of once per attempt
-(that was ~7 us of a trivial attempt's ~60). Between attempts nothing is captured: with no
-target a router writes to the stream it replaced, and the record handler leaves the
-records of a thread that captures nothing to the process's own handlers, exactly as when
-the routers are not installed.
+A driver that runs many attempts one after another (the inline executor: a map of 1,000
+items is 1,000 attempts; a worker process for its whole life) holds the capture, so the
+routers are put in place once instead of once per attempt. Between attempts nothing is
+captured: with no target a router writes to the stream it replaced, exactly as when the
+routers are not installed.
 """
 
 from __future__ import annotations
@@ -201,14 +203,22 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
                 _targets[ident] = outer
                 if self._outer_adopter is not None:
                     _adopters[ident] = self._outer_adopter
-            if not _targets and not _holds:
-                _uninstall()
+            if not _targets:
+                # Off the root logger as soon as no attempt captures, hold or not: code that
+                # runs between attempts (a task module imported by the next attempt, before
+                # it captures) must find the root as the program left it. With our handler
+                # on it, that module's logging.basicConfig(level=INFO) saw a handler and did
+                # nothing (no level, no console), and its INFO records were never made.
+                remove_record_handler()
+                if not _holds:
+                    _uninstall()
 
 
 class hold:  # a lower-case name: used as a context manager, like capture_streams
-    """Keep the routers and the record handler installed while inside, across the attempts
-    run meanwhile (by any thread); put the streams back when the last hold and the last
-    attempt have ended. Nests, and is re-entrant."""
+    """Keep the routers installed while inside, across the attempts run meanwhile (by any
+    thread); put the streams back when the last hold and the last attempt have ended. Nests,
+    and is re-entrant. The logging record handler is not held: it is on the root logger only
+    while an attempt captures (see :func:`capture_streams`)."""
 
     __slots__ = ()
 
@@ -217,7 +227,6 @@ class hold:  # a lower-case name: used as a context manager, like capture_stream
         with _lock:
             _holds += 1
             _install()
-        install_record_handler(current_log, _saved_streams)
 
     def __exit__(self, *exc: object) -> None:
         global _holds
