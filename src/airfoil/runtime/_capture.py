@@ -43,8 +43,12 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 from airfoil.runtime._log_records import (
     StampedLog,
@@ -238,58 +242,114 @@ class hold:  # a lower-case name: used as a context manager, like capture_stream
 
 class _FdSink:
     """One in-memory file (``memfd`` where the OS has it) and the saved fds 1/2, made once per
-    process and reused by every attempt: an attempt pays a few syscalls, not a file."""
+    process and reused by every attempt: an attempt pays a few syscalls, not a file.
+
+    The file is opened for appending, so whoever writes to it (fds 1/2, shared by the task's
+    subprocesses) writes at its end: emptying it (``ftruncate``) as an attempt starts is
+    enough to start over, with no ``lseek`` (what a process the previous attempt left
+    running wrote since is dropped, not put in this attempt's log)."""
 
     def __init__(self) -> None:
         self.saved = (os.dup(1), os.dup(2))
+        self.fd = self._open()
+        with contextlib.suppress(OSError):  # where it cannot, every attempt also seeks
+            flags = fcntl.fcntl(self.fd, fcntl.F_GETFL) if fcntl is not None else -1
+            if flags >= 0 and fcntl is not None:
+                fcntl.fcntl(self.fd, fcntl.F_SETFL, flags | os.O_APPEND)
+                self.appending = True
+
+    appending = False
+
+    @staticmethod
+    def _open() -> int:
         memfd = getattr(os, "memfd_create", None)
         if memfd is not None:
             try:
-                self.fd = memfd("airfoil-attempt-output")
-                return
+                return int(memfd("airfoil-attempt-output"))
             except OSError:
                 pass
         fd, path = tempfile.mkstemp(prefix="airfoil-attempt-output-")
         os.unlink(path)
-        self.fd = fd
+        return fd
 
 
 _sink: _FdSink | None = None
-_sink_pid = 0
+_READ = 65536  # what one pread asks for; more is read in further calls
 
 
-@contextlib.contextmanager
-def capture_fds(sink: list[str]) -> Iterator[None]:
+def _forget_sink() -> None:
+    """In a forked child: the parent's sink is not this process's (it makes its own)."""
+    global _sink
+    _sink = None
+
+
+_fork_hooked = False
+
+
+class capture_fds:  # a lower-case name: used as a context manager, like capture_streams
     """Point fds 1 and 2 at an in-memory file while inside; on the way out put them back and
     append what was written to them to ``sink``. For a worker process running one attempt at
-    a time (it redirects the whole process). Does nothing where fds 1/2 cannot be duplicated."""
-    global _sink, _sink_pid
-    if _sink is None or _sink_pid != os.getpid():
-        try:
-            _sink, _sink_pid = _FdSink(), os.getpid()
-        except OSError:
-            yield
+    a time (it redirects the whole process). Does nothing where fds 1/2 cannot be duplicated.
+
+    A class rather than a generator, entered once per attempt: on the way in an
+    ``ftruncate`` and two ``dup2``, on the way out two ``dup2`` and a ``pread`` (was: a
+    ``getpid``, an ``lseek`` and an ``fstat`` more)."""
+
+    __slots__ = ("_out", "_sink")
+
+    def __init__(self, sink: list[str]) -> None:
+        self._sink = sink
+        self._out: _FdSink | None = None
+
+    def __enter__(self) -> None:
+        global _sink, _fork_hooked
+        out = _sink
+        if out is None:
+            if not _fork_hooked:  # on first use, not at import
+                os.register_at_fork(after_in_child=_forget_sink)
+                _fork_hooked = True
+            try:
+                out = _sink = _FdSink()
+            except OSError:
+                return
+        self._out = out
+        _flush_python_streams()
+        os.ftruncate(out.fd, 0)
+        if not out.appending:
+            os.lseek(out.fd, 0, os.SEEK_SET)
+        os.dup2(out.fd, 1)
+        os.dup2(out.fd, 2)
+
+    def __exit__(self, *exc: object) -> None:
+        out = self._out
+        if out is None:
             return
-    out = _sink
-    _flush_python_streams()
-    os.ftruncate(out.fd, 0)
-    os.lseek(out.fd, 0, os.SEEK_SET)
-    os.dup2(out.fd, 1)
-    os.dup2(out.fd, 2)
-    try:
-        yield
-    finally:
         _flush_python_streams()
         os.dup2(out.saved[0], 1)
         os.dup2(out.saved[1], 2)
-        size = os.fstat(out.fd).st_size
-        data = os.pread(out.fd, size, 0) if size else b""
-        if data:
-            sink.append(data.decode("utf-8", "replace"))
+        data = os.pread(out.fd, _READ, 0)
+        if not data:
+            return
+        chunks, at = [data], len(data)
+        while len(data) == _READ:
+            data = os.pread(out.fd, _READ, at)
+            chunks.append(data)
+            at += len(data)
+        self._sink.append(b"".join(chunks).decode("utf-8", "replace"))
 
 
 def _flush_python_streams() -> None:
-    for stream in (sys.__stdout__, sys.__stderr__, _saved.get("stdout"), _saved.get("stderr")):
-        with contextlib.suppress(Exception):
-            if stream is not None:
-                stream.flush()
+    out, err = sys.__stdout__, sys.__stderr__
+    saved_out, saved_err = _saved.get("stdout"), _saved.get("stderr")
+    for stream in (
+        out,
+        err,
+        None if saved_out is out else saved_out,  # most often the same stream: flushed once
+        None if saved_err is err else saved_err,
+    ):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except Exception:  # a closed or broken stream: nothing to flush
+            pass

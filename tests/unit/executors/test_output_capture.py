@@ -149,3 +149,25 @@ def test_logging_configured_between_attempts_of_a_hold_takes_effect() -> None:
         root.setLevel(level)
     text = log.sink.getvalue()
     assert text.count("mine: once only 1") == 1 and " INFO " in text, text
+
+
+def test_fd_capture_reads_all_of_a_long_output_and_each_attempt_starts_empty() -> None:
+    # What bypasses Python's streams (os.write, C code, subprocesses) goes to one in-memory
+    # file reused by every attempt: read back whole however long, emptied for the next.
+    import os
+
+    from airfoil.runtime._capture import capture_fds
+
+    long = b"x" * 150_000 + b"\n"
+    first: list[str] = []
+    with capture_fds(first):
+        os.write(1, long)
+        os.write(2, b"then fd 2\n")
+    second: list[str] = []
+    with capture_fds(second):
+        os.write(1, b"short\n")
+    third: list[str] = []
+    with capture_fds(third):
+        pass
+    assert first == [long.decode() + "then fd 2\n"]
+    assert second == ["short\n"] and third == []

@@ -1,0 +1,156 @@
+"""Deterministic cost of one trivial attempt in a process executor's worker: instructions
+(callgrind) and system calls (strace), steady against a loaded machine.
+
+A worker process (the executor's own loop, ``worker_main``, over a socket pair) is fed
+trivial attempts one at a time by this process. It runs twice: with ``--warm`` attempts,
+then with ``--warm`` + ``--runs`` attempts; the difference divided by ``--runs`` is what one
+warm attempt costs the worker (its start, imports and first attempts cancel out). Only the
+worker is counted, not this process.
+
+    python benchmarks/count_worker.py                   # instructions and syscalls
+    python benchmarks/count_worker.py --only syscalls   # strace only (fast)
+
+To compare two trees (e.g. ``main`` and a branch), run it with each tree's ``src`` on
+``PYTHONPATH``. Time spent in the kernel is not counted by callgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+from multiprocessing import Pipe
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+import msgspec
+
+from airfoil.executors._process_worker import WorkerMessage
+from airfoil.executors.base import AttemptRequest
+from airfoil.store.blob import LocalBlobStore
+from airfoil.types import ValueContext, default_type_engine
+
+TASKS = textwrap.dedent(
+    """
+    import airfoil as af
+
+    @af.task
+    def inc(x: int) -> int:
+        return x + 1
+    """
+)
+
+CHILD = """
+import sys
+from multiprocessing.connection import Connection
+from airfoil.executors._process_worker import worker_main
+from airfoil.runtime.worker import worker_runtime
+worker_main(Connection(int(sys.argv[1])), sys.argv[2], False, worker_runtime)
+"""
+
+
+def _requests(root: str, n: int) -> list[bytes]:
+    code = os.path.join(root, "code")
+    os.makedirs(code, exist_ok=True)
+    with open(os.path.join(code, "count_worker_tasks.py"), "w") as fh:
+        fh.write(TASKS)
+    sys.path.insert(0, code)
+    import count_worker_tasks  # type: ignore[import-not-found]
+
+    blob_dir = os.path.join(root, "blobs")
+    engine = default_type_engine()
+    ctx = ValueContext(blobs=LocalBlobStore(blob_dir))
+    enc = msgspec.msgpack.Encoder()
+    return [
+        enc.encode(
+            AttemptRequest(
+                execution_id="count",
+                node_id=f"n{i}",
+                attempt=1,
+                task=count_worker_tasks.inc.spec,
+                inputs={"x": engine.to_value(i, int, ctx)},
+                blob_url=blob_dir,
+                code_root=code,
+            )
+        )
+        for i in range(n)
+    ]
+
+
+def _run(wrapper: list[str], root: str, reqs: list[bytes]) -> str:
+    """Run a worker under ``wrapper`` through ``reqs`` one at a time; its stderr."""
+    script = os.path.join(root, "child.py")
+    with open(script, "w") as f:
+        f.write(CHILD)
+    ours, theirs = Pipe(duplex=True)
+    fd = theirs.fileno()
+    proc = subprocess.Popen(
+        [*wrapper, sys.executable, script, str(fd), os.path.join(root, "blobs")],
+        pass_fds=[fd],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    theirs.close()
+    dec = msgspec.msgpack.Decoder(WorkerMessage)
+    for data in reqs:
+        ours.send_bytes(data)
+        msg = dec.decode(ours.recv_bytes())
+        assert msg.result is not None and msg.result.error is None, msg
+    ours.send_bytes(b"")
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    return err
+
+
+def instructions(root: str, reqs: list[bytes]) -> int:
+    out = os.path.join(root, "cg.out")
+    err = _run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"], root, reqs)
+    match = re.search(r"Collected : (\d+)", err)
+    if match is None:
+        raise RuntimeError(f"no instruction count in callgrind's output:\n{err}")
+    return int(match.group(1))
+
+
+def syscalls(root: str, reqs: list[bytes]) -> dict[str, int]:
+    out = os.path.join(root, "strace.out")
+    _run(["strace", "-f", "-c", "-o", out], root, reqs)
+    counts: dict[str, int] = {}
+    with open(out) as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) >= 5 and parts[3].isdigit():
+                counts[parts[-1]] = int(parts[3])
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--only", choices=["instructions", "syscalls"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="airfoil-count-worker-") as root:
+        reqs = _requests(root, args.warm + args.runs)
+        short, long = reqs[: args.warm], reqs
+        if args.only in (None, "syscalls"):
+            a, b = syscalls(root, short), syscalls(root, long)
+            per = {k: (b.get(k, 0) - a.get(k, 0)) / args.runs for k in b}
+            per = {k: v for k, v in per.items() if v >= 0.05 and k != "total"}
+            total = (b.get("total", 0) - a.get("total", 0)) / args.runs
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
+            print(f"worker syscalls per attempt: {total:.2f} ({shown})", flush=True)
+        if args.only in (None, "instructions"):
+            a2, b2 = instructions(root, short), instructions(root, long)
+            print(
+                f"worker instructions per attempt: {(b2 - a2) / args.runs:,.0f} "
+                f"(over {args.runs} attempts after {args.warm})",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
