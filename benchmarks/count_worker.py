@@ -9,6 +9,7 @@ worker is counted, not this process.
 
     python benchmarks/count_worker.py                   # instructions and syscalls
     python benchmarks/count_worker.py --only syscalls   # strace only (fast)
+    python benchmarks/count_worker.py --only cpu        # user and system CPU (not steady)
 
 To compare two trees (e.g. ``main`` and a branch), run it with each tree's ``src`` on
 ``PYTHONPATH``. Time spent in the kernel is not counted by callgrind.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,6 +118,14 @@ def instructions(root: str, reqs: list[bytes]) -> int:
     return int(match.group(1))
 
 
+def cpu(root: str, reqs: list[bytes]) -> tuple[float, float]:
+    """User and system CPU seconds of a plain worker through ``reqs`` (its children's)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _run([], root, reqs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+
+
 def syscalls(root: str, reqs: list[bytes]) -> dict[str, int]:
     out = os.path.join(root, "strace.out")
     _run(["strace", "-f", "-c", "-o", out], root, reqs)
@@ -131,7 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", type=int, default=20)
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--only", choices=["instructions", "syscalls"])
+    parser.add_argument("--only", choices=["instructions", "syscalls", "cpu"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="airfoil-count-worker-") as root:
         reqs = _requests(root, args.warm + args.runs)
@@ -143,6 +154,17 @@ def main() -> None:
             total = (b.get("total", 0) - a.get("total", 0)) / args.runs
             shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
             print(f"worker syscalls per attempt: {total:.2f} ({shown})", flush=True)
+        if args.only == "cpu":  # not steady: the median of 5 pairs
+            users, systems = [], []
+            for _ in range(5):
+                (u1, s1), (u2, s2) = cpu(root, short), cpu(root, long)
+                users.append((u2 - u1) / args.runs * 1e6)
+                systems.append((s2 - s1) / args.runs * 1e6)
+            print(
+                f"worker CPU per attempt (median of 5): user {statistics.median(users):.1f} us, "
+                f"system {statistics.median(systems):.1f} us",
+                flush=True,
+            )
         if args.only in (None, "instructions"):
             a2, b2 = instructions(root, short), instructions(root, long)
             print(
