@@ -25,27 +25,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 from multiprocessing import Pipe
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 import msgspec
+from bench_process_executor import _request, _setup
 
 from airfoil.executors._process_worker import WorkerMessage
-from airfoil.executors.base import AttemptRequest
-from airfoil.store.blob import LocalBlobStore
-from airfoil.types import ValueContext, default_type_engine
-
-TASKS = textwrap.dedent(
-    """
-    import airfoil as af
-
-    @af.task
-    def inc(x: int) -> int:
-        return x + 1
-    """
-)
 
 CHILD = """
 import sys
@@ -56,50 +43,31 @@ worker_main(Connection(int(sys.argv[1])), sys.argv[2], False, worker_runtime)
 """
 
 
-def _requests(root: str, n: int) -> list[bytes]:
-    code = os.path.join(root, "code")
-    os.makedirs(code, exist_ok=True)
-    with open(os.path.join(code, "count_worker_tasks.py"), "w") as fh:
-        fh.write(TASKS)
-    sys.path.insert(0, code)
-    import count_worker_tasks  # type: ignore[import-not-found]
-
-    blob_dir = os.path.join(root, "blobs")
-    engine = default_type_engine()
-    ctx = ValueContext(blobs=LocalBlobStore(blob_dir))
+def _requests(n: int) -> tuple[str, list[bytes]]:
+    """The blob store and ``n`` encoded trivial attempts (bench_process_executor's task)."""
+    code, blob_dir, inc, conv, _ = _setup()
     enc = msgspec.msgpack.Encoder()
-    return [
-        enc.encode(
-            AttemptRequest(
-                execution_id="count",
-                node_id=f"n{i}",
-                attempt=1,
-                task=count_worker_tasks.inc.spec,
-                inputs={"x": engine.to_value(i, int, ctx)},
-                blob_url=blob_dir,
-                code_root=code,
-            )
-        )
-        for i in range(n)
-    ]
+    return blob_dir, [enc.encode(_request(inc, code, blob_dir, conv, i)) for i in range(n)]
 
 
-def _run(wrapper: list[str], root: str, reqs: list[bytes]) -> str:
-    """Run a worker under ``wrapper`` through ``reqs`` one at a time; its stderr."""
+def _run(wrapper: list[str], root: str, reqs: tuple[str, list[bytes]]) -> str:
+    """Run a worker under ``wrapper`` through ``reqs`` (the blob store they name, the
+    requests) one at a time; its stderr."""
+    blob_dir, requests = reqs
     script = os.path.join(root, "child.py")
     with open(script, "w") as f:
         f.write(CHILD)
     ours, theirs = Pipe(duplex=True)
     fd = theirs.fileno()
     proc = subprocess.Popen(
-        [*wrapper, sys.executable, script, str(fd), os.path.join(root, "blobs")],
+        [*wrapper, sys.executable, script, str(fd), blob_dir],
         pass_fds=[fd],
         stderr=subprocess.PIPE,
         text=True,
     )
     theirs.close()
     dec = msgspec.msgpack.Decoder(WorkerMessage)
-    for data in reqs:
+    for data in requests:
         ours.send_bytes(data)
         msg = dec.decode(ours.recv_bytes())
         assert msg.result is not None and msg.result.error is None, msg
@@ -109,7 +77,7 @@ def _run(wrapper: list[str], root: str, reqs: list[bytes]) -> str:
     return err
 
 
-def instructions(root: str, reqs: list[bytes]) -> int:
+def instructions(root: str, reqs: tuple[str, list[bytes]]) -> int:
     out = os.path.join(root, "cg.out")
     err = _run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"], root, reqs)
     match = re.search(r"Collected : (\d+)", err)
@@ -118,7 +86,7 @@ def instructions(root: str, reqs: list[bytes]) -> int:
     return int(match.group(1))
 
 
-def cpu(root: str, reqs: list[bytes]) -> tuple[float, float]:
+def cpu(root: str, reqs: tuple[str, list[bytes]]) -> tuple[float, float]:
     """User and system CPU seconds of a plain worker through ``reqs`` (its children's)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     _run([], root, reqs)
@@ -126,7 +94,7 @@ def cpu(root: str, reqs: list[bytes]) -> tuple[float, float]:
     return after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 
 
-def syscalls(root: str, reqs: list[bytes]) -> dict[str, int]:
+def syscalls(root: str, reqs: tuple[str, list[bytes]]) -> dict[str, int]:
     out = os.path.join(root, "strace.out")
     _run(["strace", "-f", "-c", "-o", out], root, reqs)
     counts: dict[str, int] = {}
@@ -145,8 +113,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["instructions", "syscalls", "cpu"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="airfoil-count-worker-") as root:
-        reqs = _requests(root, args.warm + args.runs)
-        short, long = reqs[: args.warm], reqs
+        blob_dir, reqs = _requests(args.warm + args.runs)
+        short, long = (blob_dir, reqs[: args.warm]), (blob_dir, reqs)
         if args.only in (None, "syscalls"):
             a, b = syscalls(root, short), syscalls(root, long)
             per = {k: (b.get(k, 0) - a.get(k, 0)) / args.runs for k in b}
