@@ -21,6 +21,7 @@ import argparse
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,8 @@ import msgspec
 from bench_process_executor import _request, _setup
 
 from airfoil.executors._process_worker import WorkerMessage
+from airfoil.executors.base import attempt_log_key
+from airfoil.runtime._packages import PACKAGE_PREFIX
 
 CHILD = """
 import sys
@@ -43,11 +46,30 @@ worker_main(Connection(int(sys.argv[1])), sys.argv[2], False, worker_runtime)
 """
 
 
-def _requests(n: int) -> tuple[str, list[bytes]]:
-    """The blob store and ``n`` encoded trivial attempts (bench_process_executor's task)."""
+def _requests(n: int, server: bool) -> tuple[str, list[bytes]]:
+    """The blob store and ``n`` encoded trivial attempts (bench_process_executor's task).
+
+    ``server``: as a server's engine sends them, with a log key each and the code root a
+    registered package's reference (its folder already unpacked in the package cache,
+    ``AIRFOIL_PACKAGE_CACHE``, which the worker inherits)."""
     code, blob_dir, inc, conv, _ = _setup()
     enc = msgspec.msgpack.Encoder()
-    return blob_dir, [enc.encode(_request(inc, code, blob_dir, conv, i)) for i in range(n)]
+    reqs = [_request(inc, code, blob_dir, conv, i) for i in range(n)]
+    if server:
+        sha = "0" * 64
+        cache = os.path.join(os.path.dirname(blob_dir), "packages")
+        os.makedirs(cache)
+        shutil.copytree(code, os.path.join(cache, sha))
+        os.environ["AIRFOIL_PACKAGE_CACHE"] = cache
+        reqs = [
+            msgspec.structs.replace(
+                r,
+                log_key=attempt_log_key(r.execution_id, r.node_id, 1),
+                code_root=f"{PACKAGE_PREFIX}{sha}:{blob_dir}",
+            )
+            for r in reqs
+        ]
+    return blob_dir, [enc.encode(r) for r in reqs]
 
 
 def _run(wrapper: list[str], root: str, reqs: tuple[str, list[bytes]]) -> str:
@@ -110,10 +132,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", type=int, default=20)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument(
+        "--server", action="store_true", help="log keys and a package code root, as a server"
+    )
     parser.add_argument("--only", choices=["instructions", "syscalls", "cpu"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="airfoil-count-worker-") as root:
-        blob_dir, reqs = _requests(args.warm + args.runs)
+        blob_dir, reqs = _requests(args.warm + args.runs, args.server)
         short, long = (blob_dir, reqs[: args.warm]), (blob_dir, reqs)
         if args.only in (None, "syscalls"):
             a, b = syscalls(root, short), syscalls(root, long)

@@ -174,6 +174,9 @@ class _Frames:
         return self._ready.popleft()
 
 
+_MAKING = threading.Lock()  # orders the first making of a PipeChildCalls' locks
+
+
 class PipeChildCalls:
     """The child-call transport of a worker: calls go up the pipe, outcomes come back.
 
@@ -191,25 +194,36 @@ class PipeChildCalls:
         self._conn = conn
         self._frames = frames
         self._encoder = encoder
-        # A worker makes one per attempt and hands in its decoder (making one is ~4 us)
+        # A worker makes one per attempt and hands in its decoder (making one is ~4 us); the
+        # lock and condition are made on the first call (~2 us, and most attempts make none)
         self._decoder = decoder or msgspec.msgpack.Decoder(ChildOutcome)
-        self._send_lock = threading.Lock()
-        self._cv = threading.Condition()
+        self._locks: tuple[threading.Lock, threading.Condition] | None = None
         self._reading = False
         self._ready: dict[str, ChildOutcome] = {}
 
+    def _sync(self) -> tuple[threading.Lock, threading.Condition]:
+        """The send lock and the readers' condition, made once (whichever thread asks first)."""
+        locks = self._locks
+        if locks is None:
+            with _MAKING:
+                locks = self._locks
+                if locks is None:
+                    locks = self._locks = (threading.Lock(), threading.Condition())
+        return locks
+
     def submit(self, call: ChildCall) -> None:
-        with self._send_lock:
+        with self._sync()[0]:
             self._conn.send_bytes(self._encoder.encode(WorkerMessage(call=call)))
 
     def wait(self, node_id: str) -> ChildOutcome:
-        with self._cv:
+        cv = self._sync()[1]
+        with cv:
             while node_id not in self._ready:
                 if self._reading:
-                    self._cv.wait()
+                    cv.wait()
                     continue
                 self._reading = True
-                self._cv.release()
+                cv.release()
                 try:
                     data = self._frames.recv() if self._frames else self._conn.recv_bytes()
                 except (EOFError, OSError) as exc:
@@ -217,9 +231,9 @@ class PipeChildCalls:
                         f"the pipe to the driver closed while child {node_id} ran"
                     ) from exc
                 finally:
-                    self._cv.acquire()
+                    cv.acquire()
                     self._reading = False
-                    self._cv.notify_all()
+                    cv.notify_all()
                 outcome = self._decoder.decode(data)
                 self._ready[outcome.node_id] = outcome
             return self._ready.pop(node_id)
