@@ -39,7 +39,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -48,16 +48,17 @@ import msgspec
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import WorkerLostError
 from airfoil.core.phases import ErrorKind
-from airfoil.core.records import ErrorInfo
+from airfoil.core.records import ErrorInfo, TaskSpec
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
+    AttemptRuntime,
     ChildCall,
     ChildOutcome,
     RuntimeFactory,
 )
 
-__all__ = ["PipeChildCalls", "WorkerMessage", "worker_main"]
+__all__ = ["PipeChildCalls", "RequestDecoder", "WorkerMessage", "worker_main"]
 
 
 class WorkerMessage(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -65,6 +66,58 @@ class WorkerMessage(msgspec.Struct, frozen=True, omit_defaults=True):
 
     result: AttemptResult | None = None
     call: ChildCall | None = None
+
+
+def _wire_request() -> type[msgspec.Struct]:
+    """:class:`AttemptRequest` as it travels with its task left undecoded (``msgspec.Raw``),
+    made from AttemptRequest's own fields, so the two never differ in anything else."""
+    fields: list[Any] = []
+    for f in msgspec.structs.fields(AttemptRequest):
+        kind = msgspec.Raw if f.name == "task" else f.type
+        if f.default is not msgspec.NODEFAULT:
+            fields.append((f.name, kind, f.default))
+        elif f.default_factory is not msgspec.NODEFAULT:
+            fields.append((f.name, kind, msgspec.field(default_factory=f.default_factory)))
+        else:
+            fields.append((f.name, kind))
+    return msgspec.defstruct("_WireRequest", fields, frozen=True, omit_defaults=True)
+
+
+class RequestDecoder:
+    """Decodes a worker's attempt requests, each distinct task spec once.
+
+    A worker runs the same few tasks over and over, and decoding the
+    :class:`~airfoil.core.records.TaskSpec` is most of decoding a trivial attempt's request
+    (~2.5 of ~3.5 us): the spec's bytes pick an already decoded (frozen) spec.
+
+    Raises (``decode``):
+        msgspec.MsgspecError: the request, or its task, is not what a request holds.
+    """
+
+    MAX_TASKS = 256  # distinct specs remembered; past this the memory starts over
+
+    def __init__(self) -> None:
+        self._wire = msgspec.msgpack.Decoder(_wire_request())
+        self._task = msgspec.msgpack.Decoder(TaskSpec)
+        self._tasks: dict[bytes, TaskSpec] = {}
+        self._at = AttemptRequest.__struct_fields__.index("task")
+        self._make: Callable[..., AttemptRequest] = AttemptRequest  # its fields, in order
+
+    def decode(self, data: bytes) -> AttemptRequest:
+        wire = self._wire.decode(data)
+        values = msgspec.structs.astuple(wire)
+        key = bytes(values[self._at])
+        task = self._tasks.get(key)
+        if task is None:
+            try:
+                task = self._task.decode(key)
+            except msgspec.ValidationError as exc:  # say where, as a whole request's would
+                raise msgspec.ValidationError(str(exc).replace("`$", "`$.task", 1)) from None
+            if len(self._tasks) >= self.MAX_TASKS:
+                self._tasks.clear()
+            self._tasks[key] = task
+        at = self._at
+        return self._make(*values[:at], task, *values[at + 1 :])
 
 
 _HEADER = struct.Struct("!i")  # multiprocessing's frame: the size, then the bytes...
@@ -121,6 +174,9 @@ class _Frames:
         return self._ready.popleft()
 
 
+_MAKING = threading.Lock()  # orders the first making of a PipeChildCalls' locks
+
+
 class PipeChildCalls:
     """The child-call transport of a worker: calls go up the pipe, outcomes come back.
 
@@ -129,29 +185,45 @@ class PipeChildCalls:
     """
 
     def __init__(
-        self, conn: Connection, encoder: msgspec.msgpack.Encoder, frames: _Frames | None = None
+        self,
+        conn: Connection,
+        encoder: msgspec.msgpack.Encoder,
+        frames: _Frames | None = None,
+        decoder: msgspec.msgpack.Decoder[ChildOutcome] | None = None,
     ) -> None:
         self._conn = conn
         self._frames = frames
         self._encoder = encoder
-        self._decoder = msgspec.msgpack.Decoder(ChildOutcome)
-        self._send_lock = threading.Lock()
-        self._cv = threading.Condition()
+        # A worker makes one per attempt and hands in its decoder (making one is ~4 us); the
+        # lock and condition are made on the first call (~2 us, and most attempts make none)
+        self._decoder = decoder or msgspec.msgpack.Decoder(ChildOutcome)
+        self._locks: tuple[threading.Lock, threading.Condition] | None = None
         self._reading = False
         self._ready: dict[str, ChildOutcome] = {}
 
+    def _sync(self) -> tuple[threading.Lock, threading.Condition]:
+        """The send lock and the readers' condition, made once (whichever thread asks first)."""
+        locks = self._locks
+        if locks is None:
+            with _MAKING:
+                locks = self._locks
+                if locks is None:
+                    locks = self._locks = (threading.Lock(), threading.Condition())
+        return locks
+
     def submit(self, call: ChildCall) -> None:
-        with self._send_lock:
+        with self._sync()[0]:
             self._conn.send_bytes(self._encoder.encode(WorkerMessage(call=call)))
 
     def wait(self, node_id: str) -> ChildOutcome:
-        with self._cv:
+        cv = self._sync()[1]
+        with cv:
             while node_id not in self._ready:
                 if self._reading:
-                    self._cv.wait()
+                    cv.wait()
                     continue
                 self._reading = True
-                self._cv.release()
+                cv.release()
                 try:
                     data = self._frames.recv() if self._frames else self._conn.recv_bytes()
                 except (EOFError, OSError) as exc:
@@ -159,15 +231,16 @@ class PipeChildCalls:
                         f"the pipe to the driver closed while child {node_id} ran"
                     ) from exc
                 finally:
-                    self._cv.acquire()
+                    cv.acquire()
                     self._reading = False
-                    self._cv.notify_all()
+                    cv.notify_all()
                 outcome = self._decoder.decode(data)
                 self._ready[outcome.node_id] = outcome
             return self._ready.pop(node_id)
 
 
 _PR_SET_PDEATHSIG = 1
+_NO_LIMIT: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
 def worker_main(
@@ -189,7 +262,17 @@ def worker_main(
     """
     _detach(die_with_parent)
     runtime = runtime_factory()
-    decoder = msgspec.msgpack.Decoder(AttemptRequest)
+    # Attempts run here one after another for the worker's whole life: the stream routers
+    # each would set up and take down again stay set up (the logging record handler is on
+    # the root logger only while an attempt runs: see airfoil.runtime._capture).
+    with runtime.session():
+        _serve(conn, blob_url, runtime, durability)
+
+
+def _serve(conn: Connection, blob_url: str, runtime: AttemptRuntime, durability: str) -> None:
+    """The worker's loop: one attempt per request until the pipe closes or says stop."""
+    decoder = RequestDecoder()
+    outcomes = msgspec.msgpack.Decoder(ChildOutcome)
     encoder = msgspec.msgpack.Encoder()
     stores: dict[str, BlobStore] = {}
     home = os.getcwd()
@@ -214,9 +297,10 @@ def worker_main(
             blobs = stores.get(url)
             if blobs is None:
                 blobs = stores[url] = runtime.open_blobs(url, durability)
-            with _address_space_limit(request.task.limits.mem):
+            mem = request.task.limits.mem
+            with _address_space_limit(mem) if mem > 0 else _NO_LIMIT:
                 result = runtime.run_attempt(
-                    request, blobs, child_calls=PipeChildCalls(conn, encoder, frames)
+                    request, blobs, child_calls=PipeChildCalls(conn, encoder, frames, outcomes)
                 )
         except SystemExit as exc:
             result = _escaped(

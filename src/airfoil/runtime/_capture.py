@@ -20,17 +20,19 @@ Lines written through the routers to a :class:`~airfoil.runtime._log_records.Sta
 start with a timestamp and the stream's tag (``OUT``/``ERR``), and ``logging`` records of a
 capturing thread are written to it with their level (see that module).
 
-Invariant: the routers are installed while at least one attempt captures or a
+Invariants: the routers are installed while at least one attempt captures or a
 :func:`hold` is open, and the streams they replaced are put back when the last of these
 ends (unless someone replaced the routers meanwhile, whose streams are then left alone).
+The logging record handler is on the root logger only while at least one attempt captures,
+hold or not: ``logging.basicConfig`` does nothing when the root has any handler, so code
+run between attempts (a task module a worker imports for its next attempt, before that
+attempt captures) must find the root logger as the program left it.
 
-A driver that runs many attempts in its own thread one after another (the inline executor:
-a map of 1,000 items is 1,000 attempts) holds the capture for its whole drive, so the
-routers and the logging record handler are put in place once instead of once per attempt
-(that was ~7 us of a trivial attempt's ~60). Between attempts nothing is captured: with no
-target a router writes to the stream it replaced, and the record handler leaves the
-records of a thread that captures nothing to the process's own handlers, exactly as when
-the routers are not installed.
+A driver that runs many attempts one after another (the inline executor: a map of 1,000
+items is 1,000 attempts; a worker process for its whole life) holds the capture, so the
+routers are put in place once instead of once per attempt. Between attempts nothing is
+captured: with no target a router writes to the stream it replaced, exactly as when the
+routers are not installed.
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 from airfoil.runtime._log_records import (
     StampedLog,
@@ -201,14 +207,22 @@ class capture_streams:  # a lower-case name: used as a context manager, like con
                 _targets[ident] = outer
                 if self._outer_adopter is not None:
                     _adopters[ident] = self._outer_adopter
-            if not _targets and not _holds:
-                _uninstall()
+            if not _targets:
+                # Off the root logger as soon as no attempt captures, hold or not: code that
+                # runs between attempts (a task module imported by the next attempt, before
+                # it captures) must find the root as the program left it. With our handler
+                # on it, that module's logging.basicConfig(level=INFO) saw a handler and did
+                # nothing (no level, no console), and its INFO records were never made.
+                remove_record_handler()
+                if not _holds:
+                    _uninstall()
 
 
 class hold:  # a lower-case name: used as a context manager, like capture_streams
-    """Keep the routers and the record handler installed while inside, across the attempts
-    run meanwhile (by any thread); put the streams back when the last hold and the last
-    attempt have ended. Nests, and is re-entrant."""
+    """Keep the routers installed while inside, across the attempts run meanwhile (by any
+    thread); put the streams back when the last hold and the last attempt have ended. Nests,
+    and is re-entrant. The logging record handler is not held: it is on the root logger only
+    while an attempt captures (see :func:`capture_streams`)."""
 
     __slots__ = ()
 
@@ -217,7 +231,6 @@ class hold:  # a lower-case name: used as a context manager, like capture_stream
         with _lock:
             _holds += 1
             _install()
-        install_record_handler(current_log, _saved_streams)
 
     def __exit__(self, *exc: object) -> None:
         global _holds
@@ -229,58 +242,114 @@ class hold:  # a lower-case name: used as a context manager, like capture_stream
 
 class _FdSink:
     """One in-memory file (``memfd`` where the OS has it) and the saved fds 1/2, made once per
-    process and reused by every attempt: an attempt pays a few syscalls, not a file."""
+    process and reused by every attempt: an attempt pays a few syscalls, not a file.
+
+    The file is opened for appending, so whoever writes to it (fds 1/2, shared by the task's
+    subprocesses) writes at its end: emptying it (``ftruncate``) as an attempt starts is
+    enough to start over, with no ``lseek`` (what a process the previous attempt left
+    running wrote since is dropped, not put in this attempt's log)."""
 
     def __init__(self) -> None:
         self.saved = (os.dup(1), os.dup(2))
+        self.fd = self._open()
+        with contextlib.suppress(OSError):  # where it cannot, every attempt also seeks
+            flags = fcntl.fcntl(self.fd, fcntl.F_GETFL) if fcntl is not None else -1
+            if flags >= 0 and fcntl is not None:
+                fcntl.fcntl(self.fd, fcntl.F_SETFL, flags | os.O_APPEND)
+                self.appending = True
+
+    appending = False
+
+    @staticmethod
+    def _open() -> int:
         memfd = getattr(os, "memfd_create", None)
         if memfd is not None:
             try:
-                self.fd = memfd("airfoil-attempt-output")
-                return
+                return int(memfd("airfoil-attempt-output"))
             except OSError:
                 pass
         fd, path = tempfile.mkstemp(prefix="airfoil-attempt-output-")
         os.unlink(path)
-        self.fd = fd
+        return fd
 
 
 _sink: _FdSink | None = None
-_sink_pid = 0
+_READ = 65536  # what one pread asks for; more is read in further calls
 
 
-@contextlib.contextmanager
-def capture_fds(sink: list[str]) -> Iterator[None]:
+def _forget_sink() -> None:
+    """In a forked child: the parent's sink is not this process's (it makes its own)."""
+    global _sink
+    _sink = None
+
+
+_fork_hooked = False
+
+
+class capture_fds:  # a lower-case name: used as a context manager, like capture_streams
     """Point fds 1 and 2 at an in-memory file while inside; on the way out put them back and
     append what was written to them to ``sink``. For a worker process running one attempt at
-    a time (it redirects the whole process). Does nothing where fds 1/2 cannot be duplicated."""
-    global _sink, _sink_pid
-    if _sink is None or _sink_pid != os.getpid():
-        try:
-            _sink, _sink_pid = _FdSink(), os.getpid()
-        except OSError:
-            yield
+    a time (it redirects the whole process). Does nothing where fds 1/2 cannot be duplicated.
+
+    A class rather than a generator, entered once per attempt: on the way in an
+    ``ftruncate`` and two ``dup2``, on the way out two ``dup2`` and a ``pread`` (was: a
+    ``getpid``, an ``lseek`` and an ``fstat`` more)."""
+
+    __slots__ = ("_out", "_sink")
+
+    def __init__(self, sink: list[str]) -> None:
+        self._sink = sink
+        self._out: _FdSink | None = None
+
+    def __enter__(self) -> None:
+        global _sink, _fork_hooked
+        out = _sink
+        if out is None:
+            if not _fork_hooked:  # on first use, not at import
+                os.register_at_fork(after_in_child=_forget_sink)
+                _fork_hooked = True
+            try:
+                out = _sink = _FdSink()
+            except OSError:
+                return
+        self._out = out
+        _flush_python_streams()
+        os.ftruncate(out.fd, 0)
+        if not out.appending:
+            os.lseek(out.fd, 0, os.SEEK_SET)
+        os.dup2(out.fd, 1)
+        os.dup2(out.fd, 2)
+
+    def __exit__(self, *exc: object) -> None:
+        out = self._out
+        if out is None:
             return
-    out = _sink
-    _flush_python_streams()
-    os.ftruncate(out.fd, 0)
-    os.lseek(out.fd, 0, os.SEEK_SET)
-    os.dup2(out.fd, 1)
-    os.dup2(out.fd, 2)
-    try:
-        yield
-    finally:
         _flush_python_streams()
         os.dup2(out.saved[0], 1)
         os.dup2(out.saved[1], 2)
-        size = os.fstat(out.fd).st_size
-        data = os.pread(out.fd, size, 0) if size else b""
-        if data:
-            sink.append(data.decode("utf-8", "replace"))
+        data = os.pread(out.fd, _READ, 0)
+        if not data:
+            return
+        chunks, at = [data], len(data)
+        while len(data) == _READ:
+            data = os.pread(out.fd, _READ, at)
+            chunks.append(data)
+            at += len(data)
+        self._sink.append(b"".join(chunks).decode("utf-8", "replace"))
 
 
 def _flush_python_streams() -> None:
-    for stream in (sys.__stdout__, sys.__stderr__, _saved.get("stdout"), _saved.get("stderr")):
-        with contextlib.suppress(Exception):
-            if stream is not None:
-                stream.flush()
+    out, err = sys.__stdout__, sys.__stderr__
+    saved_out, saved_err = _saved.get("stdout"), _saved.get("stderr")
+    for stream in (
+        out,
+        err,
+        None if saved_out is out else saved_out,  # most often the same stream: flushed once
+        None if saved_err is err else saved_err,
+    ):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except Exception:  # a closed or broken stream: nothing to flush
+            pass

@@ -5,8 +5,9 @@ record made in the attempt's threads, with the record's level and time.
 - :class:`StampedLog` is what the stream routers of :mod:`airfoil.runtime._capture` write to:
   it starts each new line with its time and the stream's tag.
 - :class:`RecordHandler` is on the root logger while any attempt captures (put there when
-  the first starts, removed when the last ends, so a program's own ``logging.basicConfig``
-  after a run still configures logging): a record made in a thread that captures goes to
+  the first starts, removed when the last ends, also inside a held capture, so a program's
+  or a task module's own ``logging.basicConfig`` between attempts and after a run still
+  configures logging): a record made in a thread that captures goes to
   that attempt's log, with its level, time and logger name (and its traceback, if any). A
   record of any other thread meanwhile is left to the process's own handlers; where the
   root logger has none, it is printed as Python's last-resort handler would (so a CLI's
@@ -152,6 +153,9 @@ def install_record_handler(target: Callable[[], Any], saved: Callable[[], tuple[
     root = logging.getLogger()
     handlers = root.handlers
     if len(handlers) == 1 and handlers[0] is _installed:  # ours alone: nothing to filter
+        return
+    if not handlers and _installed is not None:  # no handler of the program's: nothing either
+        root.addHandler(_installed)
         return
     with _lock:
         if _installed is None:

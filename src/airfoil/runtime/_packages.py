@@ -34,6 +34,7 @@ PACKAGE_PREFIX = "airfoil-package:"
 
 _lock = threading.Lock()
 _current: str | None = None
+_last: tuple[str, str] | None = None  # the last reference materialized, and its folder
 
 
 def package_key(sha256: str) -> str:
@@ -65,6 +66,9 @@ def materialize(code_root: str) -> str:
     Raises:
         PlatformError: the reference is malformed, or the archive is missing or corrupt.
     """
+    last = _last  # the package in use, still unpacked: nothing to work out, fetch or switch
+    if last is not None and last[0] == code_root and last[1] == _current and os.path.isdir(last[1]):
+        return last[1]
     rest = code_root[len(PACKAGE_PREFIX) :]
     sha, sep, blob_url = rest.partition(":")
     if not sep or len(sha) != 64 or not blob_url:
@@ -74,7 +78,15 @@ def materialize(code_root: str) -> str:
         if not os.path.isdir(target):
             _fetch(sha, blob_url, target)
         _switch_to(target)
+        _remember(code_root, target)
     return target
+
+
+def _remember(code_root: str, target: str) -> None:
+    """The reference just materialized: a worker's attempts name the same one over and over,
+    and the next finds its folder with one ``stat`` (no cache folder worked out, no lock)."""
+    global _last
+    _last = (code_root, target)
 
 
 def _fetch(sha: str, blob_url: str, target: str) -> None:

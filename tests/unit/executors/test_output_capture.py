@@ -90,7 +90,7 @@ def test_a_hold_keeps_the_routers_between_attempts_and_captures_nothing_meanwhil
     first, second = StampedLog(io.StringIO()), StampedLog(io.StringIO())
     with hold():  # a drive on the inline executor
         routers = (sys.stdout, sys.stderr)
-        assert routers != before and "RecordHandler" in [type(h).__name__ for h in root.handlers]
+        assert routers != before and root.handlers == handlers  # records: only while capturing
         with capture_streams(first):
             print("item one")
             logging.getLogger("task").warning("warned in one")
@@ -122,3 +122,52 @@ def test_an_inline_drive_leaves_the_streams_and_the_root_logger_as_it_found_them
     before = (sys.stdout, sys.stderr, list(logging.getLogger().handlers))
     assert each(xs=[1, 2, 3]) == [1, 2, 3]
     assert (sys.stdout, sys.stderr, list(logging.getLogger().handlers)) == before
+
+
+def test_logging_configured_between_attempts_of_a_hold_takes_effect() -> None:
+    # A worker holds the capture for its whole life, and an attempt imports its task module
+    # before it captures: a module that calls logging.basicConfig at import did so with the
+    # record handler of the hold on the root logger, so basicConfig (which does nothing when
+    # the root has any handler) set no level, and the task's INFO record was never made.
+    import logging
+
+    from airfoil.runtime._capture import hold
+    from airfoil.runtime._log_records import StampedLog
+
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers
+    root.handlers = []  # a worker's root logger, as the program left it (pytest's put aside)
+    log = StampedLog(io.StringIO())
+    try:
+        with hold():
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(message)s")
+            assert root.level == logging.INFO  # configured, as without a hold
+            with capture_streams(log):
+                logging.getLogger("mine").info("once only %d", 1)
+    finally:
+        root.handlers = handlers
+        root.setLevel(level)
+    text = log.sink.getvalue()
+    assert text.count("mine: once only 1") == 1 and " INFO " in text, text
+
+
+def test_fd_capture_reads_all_of_a_long_output_and_each_attempt_starts_empty() -> None:
+    # What bypasses Python's streams (os.write, C code, subprocesses) goes to one in-memory
+    # file reused by every attempt: read back whole however long, emptied for the next.
+    import os
+
+    from airfoil.runtime._capture import capture_fds
+
+    long = b"x" * 150_000 + b"\n"
+    first: list[str] = []
+    with capture_fds(first):
+        os.write(1, long)
+        os.write(2, b"then fd 2\n")
+    second: list[str] = []
+    with capture_fds(second):
+        os.write(1, b"short\n")
+    third: list[str] = []
+    with capture_fds(third):
+        pass
+    assert first == [long.decode() + "then fd 2\n"]
+    assert second == ["short\n"] and third == []

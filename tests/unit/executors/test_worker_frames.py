@@ -103,3 +103,38 @@ def test_the_worker_reads_the_parents_messages_one_by_one(
     parent_end.close()
     with pytest.raises(EOFError):
         frames.recv()
+
+
+def test_the_request_decoder_reads_each_request_as_the_plain_decoder_does() -> None:
+    # The worker decodes each distinct task spec once and reuses it: every other field is
+    # the request's own, a changed spec is decoded afresh, and a bad task is an error.
+    import msgspec
+
+    from airfoil.core.records import Interface, ResourceSpec, TaskSpec, Value
+    from airfoil.executors._process_worker import RequestDecoder
+    from airfoil.executors.base import AttemptRequest
+
+    def spec(mem: int) -> TaskSpec:
+        return TaskSpec(
+            name="m.t", version="1", interface=Interface(), module="m", qualname="t",
+            limits=ResourceSpec(mem=mem), environment={"A": "1"},
+        )  # fmt: skip
+
+    def request(node: str, task: TaskSpec, **kw: Any) -> AttemptRequest:
+        value = Value(hash="h", format="json", inline=node.encode())
+        return AttemptRequest("ex", node, 1, task, {"x": value}, "/blobs", **kw)
+
+    sent = [
+        request("n0", spec(0)),
+        request("n1", spec(0), log_key="logs/n1", secrets={"s": "v"}, context={"k": "v"}),
+        request("n2", spec(5), placement=("node-a",)),
+        request("n3", spec(0), code_root="/code"),
+    ]
+    decoder, plain = RequestDecoder(), msgspec.msgpack.Decoder(AttemptRequest)
+    got = [decoder.decode(msgspec.msgpack.encode(r)) for r in sent]
+    assert got == [plain.decode(msgspec.msgpack.encode(r)) for r in sent] == sent
+    assert got[0].task is got[1].task is got[3].task and got[2].task.limits.mem == 5
+    fields = msgspec.to_builtins(sent[0], builtin_types=(bytes,))
+    bad = msgspec.msgpack.encode({**fields, "task": {"name": 3}})
+    with pytest.raises(msgspec.MsgspecError, match=r"\$\.task\.name"):  # no str
+        decoder.decode(bad)
