@@ -329,3 +329,18 @@ def test_python_function_task_takes_task_metadata() -> None:
     assert t(x=4) == 8
     with pytest.raises(DefinitionError, match="task_function"):
         flytekit.PythonFunctionTask(task_config=None)
+
+
+def test_cache_ignore_input_vars_takes_one_name_as_a_string() -> None:
+    # A string names one input (as the SDK's cache_ignore_inputs does); its letters were
+    # taken as four input names and the task refused ("unknown inputs ['s', 'e', 'e', 'd']")
+    @flytekit.task(cache=True, cache_version="1", cache_ignore_input_vars="seed")
+    def draw(x: int, seed: int) -> int:
+        return x
+
+    assert draw.spec.cache.ignore_inputs == ("seed",)
+    with pytest.raises(DefinitionError, match=r"unknown inputs \['sed'\]"):
+
+        @flytekit.task(cache=True, cache_version="1", cache_ignore_input_vars=("sed",))
+        def other(x: int, seed: int) -> int:
+            return x

@@ -258,7 +258,11 @@ def _task_options(
         cache=bool(cache),
         cache_version=cache_version or None,
         cache_serialize=bool(cache_serialize),
-        cache_ignore_inputs=tuple(cache_ignore_input_vars or ()),
+        cache_ignore_inputs=(
+            (cache_ignore_input_vars,)  # one input's name, not its letters
+            if isinstance(cache_ignore_input_vars, str)
+            else tuple(cache_ignore_input_vars or ())
+        ),
         retries=retries,
         timeout=timeout,
         interruptible=bool(interruptible),
