@@ -12,7 +12,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from importlib.util import find_spec
 from pathlib import Path
 
 import _ray_cluster
@@ -169,13 +168,10 @@ def ray_head(pytestconfig: pytest.Config) -> Iterator[RayHead]:
     """One Ray head (``ray start --head``, no CPUs) for every multi-node cluster test of the
     session: each adds its worker nodes to it and removes them (``_ray_cluster.Cluster``)."""
     pytest.importorskip("ray", reason="ray is not installed: pip install 'airfoil[ray]'")
-    head = pytestconfig.stash.get(_EARLY_HEAD, None)
-    if head is None:  # not launched early (the first such test was not collected?)
-        head = RayHead(Path(__file__).resolve().parents[2] / "src")
-        head.launch()
+    head = RayHead(Path(__file__).resolve().parents[2] / "src")
     try:
         with shared_ray(pytestconfig):
-            head.wait()
+            head.start()
         yield head
     finally:
         with shared_ray(pytestconfig):
@@ -207,10 +203,6 @@ def _ray_grouping(item: pytest.Item) -> Grouping:
     return (module.nodeid, shape, bool(getattr(module.obj, "KILLS_A_NODE", False)))
 
 
-#: The session's Ray head, launched as soon as a test that needs it is collected.
-_EARLY_HEAD = pytest.StashKey[RayHead]()
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The multi-node modules that ask for the same worker nodes run one after the other and
     # hand them on (``_ray_order``), in the session's final list (after any deselection).
@@ -218,19 +210,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.items[:] = items
     _ray_cluster.KEEP.clear()
     _ray_cluster.KEEP.update(keep)
-    # The head (seconds to start, mostly waiting) starts while the tests before the first
-    # that needs it run; ``ray_head`` waits for it and stops it, or the session's end does.
-    wants_head = any("ray_head" in getattr(i, "fixturenames", ()) for i in items)
-    if wants_head and find_spec("ray") is not None and not session.config.option.collectonly:
-        head = RayHead(Path(__file__).resolve().parents[2] / "src")
-        head.launch()
-        session.config.stash[_EARLY_HEAD] = head
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    head = session.config.stash.get(_EARLY_HEAD, None)
-    if head is not None:  # stopped already when ``ray_head`` ran (stop twice is harmless)
-        head.stop()
 
 
 @pytest.hookimpl(wrapper=True)
