@@ -5,6 +5,10 @@ each test's worker nodes started with ``ray start --address`` beside it and remo
 The head starts once; a test's nodes are its own (their shapes, their environment), started
 at once, and gone -- their processes killed and the head reporting them dead -- before the
 next test is given its own. Nodes of earlier tests stay in Ray's node list, marked dead.
+Modules that ask for the same shapes run one after the other (``_ray_order``, a module that
+kills a node last), and the next takes the nodes over instead of starting its own: only
+nodes whose raylet still runs, that the head lists alive and whose resources are all free
+again (the last test's workers gone); any other is killed and a fresh one started.
 Each node keeps its session files (sockets, logs) in a folder of its own (``--temp-dir``,
 which Ray takes per node): in the head's shared session folder, two nodes starting at the
 same instant picked the same ``sockets/raylet.N`` name and one raylet aborted.
@@ -144,6 +148,15 @@ def _alive(p: Any) -> bool:
         return False
 
 
+#: Ids of the tests that failed, and of their modules (set by the integration conftest): their
+#: nodes are not handed on, whatever state they left them in.
+FAILED: set[str] = set()
+
+
+def _failed(request: pytest.FixtureRequest) -> bool:
+    return request.node.nodeid in FAILED
+
+
 class RayHead:
     """A Ray head (no CPUs, no dashboard) with its session files in a temporary folder;
     :meth:`add` starts worker nodes on it, :meth:`remove` takes them away again."""
@@ -168,18 +181,44 @@ class RayHead:
         self._state: Any = None
         self._marks = {self.mark}  # the head's and every node's ever added
         self._dying: set[str] = set()  # ids of nodes killed that the head may list alive
+        self._idle: list[RayNode] = []  # nodes a cluster left for the next of its shapes
+        self._starting: subprocess.Popen[str] | None = None  # ``ray start --head``, launched
+        self.reused = 0  # worker nodes taken over from the cluster before, so far
 
     def start(self) -> None:
-        out = self._ray_start(
-            self.mark, "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
-            "--include-dashboard=false", "--disable-usage-stats",
+        self.launch()
+        self.wait()
+
+    def launch(self) -> None:
+        """Begin ``ray start --head`` without waiting for it (:meth:`wait` does): the session
+        launches it once it has collected a test that needs it, so that it starts while the
+        tests before that one run."""
+        self._starting = self._spawn(
+            self.mark,
+            [
+                "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
+                "--include-dashboard=false", "--disable-usage-stats",
+            ],
+            None,
         )  # fmt: skip
+
+    def wait(self) -> None:
+        """Wait until the head launched by :meth:`launch` runs, and note its address."""
+        if self.address:
+            return
+        proc = self._starting
+        assert proc is not None, "the head was never launched"
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out
         found = re.search(r"--address='([^']+)'", out)
         assert found, out
         self.address = found.group(1)
 
     def stop(self) -> None:
         """Kill every process of the head, and of any node left on it, by id."""
+        if self._starting is not None and self._starting.poll() is None:
+            self._starting.kill()
+            self._starting.communicate()
         if self._state is not None:
             self._state.disconnect()
             self._state = None
@@ -231,6 +270,55 @@ class RayHead:
             raise
         return nodes
 
+    def take(self, *specs: NodeSpec) -> list[RayNode]:
+        """Nodes of these shapes, in their order: those left by :meth:`keep` where they match
+        and are sound (:meth:`_sound`), the others started (:meth:`add`); any node left that
+        is not taken is removed."""
+        idle, self._idle = self._idle, []
+        sound = self._sound(idle)
+        taken: list[RayNode | None] = [None] * len(specs)
+        for node in idle:
+            free = next(
+                (i for i, s in enumerate(specs) if taken[i] is None and s == node.spec), None
+            )
+            if node in sound and free is not None:
+                taken[free] = node
+            else:
+                self.remove([node])
+        self.reused += sum(n is not None for n in taken)
+        started = iter(self.add(*(s for s, n in zip(specs, taken, strict=True) if n is None)))
+        return [n if n is not None else next(started) for n in taken]
+
+    def keep(self, nodes: list[RayNode]) -> None:
+        """Leave these nodes running for the next :meth:`take` (the next test's cluster)."""
+        self._idle.extend(nodes)
+
+    def _sound(self, nodes: list[RayNode], timeout: float = 20.0) -> list[RayNode]:
+        """Those of ``nodes`` fit to serve another test: the raylet runs, the head lists the
+        node alive, and every resource it declares is free (the workers of the test before,
+        dying with their drivers, hand theirs back within a second or so; bounded)."""
+        import psutil
+
+        if not nodes:
+            return []
+        raylets = set()
+        for pid, mark in _marked({n.mark for n in nodes}).items():
+            try:
+                if psutil.Process(pid).name() == "raylet" and _alive(psutil.Process(pid)):
+                    raylets.add(mark)
+            except psutil.Error:
+                continue
+        left = [n for n in nodes if n.mark in raylets]
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = {n["NodeID"] for n in self.nodes() if n["Alive"]}
+            left = [n for n in left if n.node_id in alive]
+            free = self._state.available_resources_per_node()
+            idle = [n for n in left if _all_free(n.spec, free.get(n.node_id, {}))]
+            if len(idle) == len(left) or time.monotonic() > deadline:
+                return idle
+            time.sleep(0.1)
+
     def remove(self, nodes: list[RayNode]) -> None:
         """Kill these nodes' processes. The next :meth:`add` returns only once the head
         reports them dead (meanwhile its nodes start)."""
@@ -245,12 +333,6 @@ class RayHead:
             if self._dying:
                 assert time.monotonic() < deadline, f"nodes alive 60 s after a kill: {self._dying}"
                 time.sleep(0.1)
-
-    def _ray_start(self, mark: str, *args: str, env: dict[str, str] | None = None) -> str:
-        proc = self._spawn(mark, list(args), env)
-        out, _ = proc.communicate(timeout=180)
-        assert proc.returncode == 0, out
-        return out
 
     def _popen(self, node: RayNode) -> subprocess.Popen[str]:
         # Short: Ray's socket paths (under the node's session folder) are bounded.
@@ -269,8 +351,19 @@ class RayHead:
         # agent asks for 52365, which the first Ray of the machine holds (the session's local
         # Ray), and the others retried it for 3.4 s before giving up -- a raylet registers
         # with the head only once its agents have, so every node's start waited for it.
+        # No log monitor (a Python process per node that forwards workers' output to their
+        # drivers): Airfoil's drivers do not ask for it (``log_to_driver=False``).
         return subprocess.Popen(
-            ["nice", "-n", "10", ray_cli, "start", "--dashboard-agent-listen-port=0", *args],
+            [
+                "nice",
+                "-n",
+                "10",
+                ray_cli,
+                "start",
+                "--dashboard-agent-listen-port=0",
+                "--include-log-monitor=false",
+                *args,
+            ],
             env={**self.env, **(env or {}), MARK: mark},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -303,6 +396,12 @@ class RayHead:
             time.sleep(0.1)
 
 
+def _all_free(spec: NodeSpec, available: dict[str, float]) -> bool:
+    """Whether a node of ``spec`` has all it declares available."""
+    declared = {"CPU": spec.cpus, "GPU": spec.gpus, **spec.resources}
+    return all(available.get(k, 0.0) >= v for k, v in declared.items() if v)
+
+
 class Cluster:
     """The worker nodes of one test (or module) on the session's head: ``address`` and
     ``env`` to drive it, ``temp`` a folder of its own, ``nodes`` once :meth:`start` ran."""
@@ -326,18 +425,36 @@ class Cluster:
         return self.specs
 
     def start(self) -> None:
-        self.nodes = self.head.add(*self.node_specs())
+        self.nodes = self.head.take(*self.node_specs())
 
-    def stop(self) -> None:
-        self.head.remove(self.nodes)
+    def stop(self, keep: bool = False) -> None:
+        """Remove the nodes, or (``keep``) leave them for the next test's cluster, which
+        takes them over if they are sound."""
+        if keep:
+            self.head.keep(self.nodes)
+        else:
+            self.head.remove(self.nodes)
         self.nodes = []
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
-def running(c: Cluster) -> Iterator[Cluster]:
-    """A fixture's body: ``c``'s nodes started, then removed whatever happened."""
+#: Ids of the items (and modules) whose nodes the next item takes over (``_ray_order``, set by
+#: the integration conftest when the session's items are ordered).
+KEEP: set[str] = set()
+
+
+def nodes_key(specs: tuple[NodeSpec, ...] | None) -> str | None:
+    """The key of a module's ``RAY_NODES`` (its worker nodes' shapes) for ``_ray_order``."""
+    return None if specs is None else repr(sorted(repr(s) for s in specs))
+
+
+def running(c: Cluster, request: pytest.FixtureRequest | None = None) -> Iterator[Cluster]:
+    """A fixture's body: ``c``'s nodes started (or taken over), then removed whatever
+    happened -- or left for the next item (``request``'s test or module) when it asks for
+    the same shapes and this one passed."""
     try:
         c.start()
         yield c
     finally:
-        c.stop()
+        keep = request is not None and request.node.nodeid in KEEP and not _failed(request)
+        c.stop(keep=keep)

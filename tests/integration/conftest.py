@@ -14,9 +14,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import _ray_cluster
 import pytest
 import sqlalchemy as sa
-from _ray_cluster import RayHead
+from _ray_cluster import RayHead, nodes_key
+from _ray_order import Grouping, order_by_nodes
 from _tier_times import shared_ray
 
 from airfoil.store.sql import migrate
@@ -191,6 +193,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _runs_on_ray(item):
             item.add_marker(pytest.mark.ray)
+
+
+def _ray_grouping(item: pytest.Item) -> Grouping:
+    module = item.getparent(pytest.Module)
+    if module is None:
+        return (item.nodeid, None, False)
+    shape = nodes_key(getattr(module.obj, "RAY_NODES", None))
+    return (module.nodeid, shape, bool(getattr(module.obj, "KILLS_A_NODE", False)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The multi-node modules that ask for the same worker nodes run one after the other and
+    # hand them on (``_ray_order``), in the session's final list (after any deselection).
+    items, keep = order_by_nodes(session.items, _ray_grouping)
+    session.items[:] = items
+    _ray_cluster.KEEP.clear()
+    _ray_cluster.KEEP.update(keep)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    report = yield
+    if report.failed:  # its nodes are not handed on (``_ray_cluster.running``)
+        _ray_cluster.FAILED.add(item.nodeid)
+        module = item.getparent(pytest.Module)
+        if module is not None:
+            _ray_cluster.FAILED.add(module.nodeid)
+    return report
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,11 @@ for a custom resource on the node that declares it; killing the
 raylet of the node running plain map items mid-run loses their attempts as system errors,
 they finish on the other node, the run succeeds, and no item runs to its end twice.
 
-The head is the session's (``ray_head``); the worker nodes are this test's, started for it and
-removed after it: their processes (found by a mark in their environment) are killed by id --
-never ``ray stop``, which would stop every Ray of this user on the machine (``_ray_cluster``).
+The head is the session's (``ray_head``); the worker nodes are this test's, taken over from
+the module before that asks for the same shapes (this one runs last of them: it kills a node)
+or started for it, and removed after it: their processes (found by a mark in their
+environment) are killed by id -- never ``ray stop``, which would stop every Ray of this user
+on the machine (``_ray_cluster``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import pytest
 from _ray_cluster import Cluster, RayHead, needs_ray, running
 
 pytestmark = needs_ray
+
+RAY_NODES = Cluster.specs  # a 2-CPU node with the resource ``a``, a 1-CPU node with a GPU
+KILLS_A_NODE = True  # last of the modules that share these nodes (``_ray_order``)
 
 FLOW = textwrap.dedent(
     """
@@ -83,10 +88,10 @@ FLOW = textwrap.dedent(
 
 
 @pytest.fixture
-def cluster(ray_head: RayHead) -> Iterator[Cluster]:
+def cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The session's head and two worker nodes: one with 2 CPUs and the custom resource
     ``a``, one with 1 CPU and a fake GPU."""
-    yield from running(Cluster(ray_head))
+    yield from running(Cluster(ray_head, *RAY_NODES), request)
 
 
 @pytest.mark.timeout(420)

@@ -8,7 +8,8 @@ replica's Ray worker (read from the task's own marks, its end from when its proc
 gone) never overlapped the survivor's attempts.
 
 One cluster and one pair of replicas serve the module's tests: the worker nodes, on the
-session's head, and the two servers are started once (the quota test leaves both replicas
+session's head (then handed on to the next module of the same shapes), and the two servers
+are started once (the quota test leaves both replicas
 as it found them; the failover test, last, kills one). Each test has its own project.
 """
 
@@ -38,6 +39,8 @@ pytestmark = [
     pytest.mark.timeout(420),
 ]
 
+RAY_NODES = Cluster.specs  # a 2-CPU node with the resource ``a``, a 1-CPU node with a GPU
+
 
 FLOW = textwrap.dedent(
     """
@@ -65,10 +68,10 @@ FLOW = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(ray_head: RayHead) -> Iterator[Cluster]:
+def ray_cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The session's head (no CPUs), a 2-CPU node and a 1-CPU node with a fake GPU, for the
     module."""
-    yield from running(Cluster(ray_head))
+    yield from running(Cluster(ray_head, *RAY_NODES), request)
 
 
 @dataclass
