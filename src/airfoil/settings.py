@@ -26,13 +26,23 @@ ENV_PREFIX = "AIRFOIL_"
 _PASSWORD = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^:/@]*):(?P<password>.*)@(?P<rest>[^@]*)$")
 
 
+#: Query parameters that carry a credential: libpq's ``?password=``, a SAS token's ``sig``...
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&;](?:password|passwd|pwd|secret|token|sig|access_token|api_key)=)[^&;#]*",
+    re.IGNORECASE,
+)
+
+
 def masked_url(url: str) -> str:
-    """``url`` with the password of its ``user:password@`` part shown as ``***``, for reprs
-    and messages; any other text is returned as it is."""
+    """``url`` with the password of its ``user:password@`` part, and the values of query
+    parameters that carry a credential (``password``, ``token``, ``sig``...), shown as
+    ``***``, for reprs and messages; any other text is returned as it is."""
     match = _PASSWORD.match(url)
-    if match is None:
-        return url
-    return f"{match['head']}:***@{match['rest']}"
+    if match is not None:
+        url = f"{match['head']}:***@{match['rest']}"
+    if "://" in url and "=" in url:
+        url = _SECRET_PARAM.sub(r"\g<name>***", url)
+    return url
 
 
 def environment_values(fields: Any, environ: Any = None) -> dict[str, str]:

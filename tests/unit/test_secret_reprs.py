@@ -46,6 +46,16 @@ def test_a_server_config_shows_neither_password_nor_secrets_key() -> None:
         ("postgresql://bob:p%40ss@h/db", "postgresql://bob:***@h/db"),
         ("postgresql://bob:p@ss/w@h:5/db", "postgresql://bob:***@h:5/db"),  # unescaped @ and /
         ("s3://bucket/key@v1", "s3://bucket/key@v1"),  # an @ in the path is not a password
+        (
+            "postgresql://bob@h/db?password=p%40ss&sslmode=require",  # libpq's keyword
+            "postgresql://bob@h/db?password=***&sslmode=require",
+        ),
+        (
+            "https://acct.blob.example/c?sv=2024&SIG=abc%2Bd",  # a SAS token's signature
+            "https://acct.blob.example/c?sv=2024&SIG=***",
+        ),
+        ("s3://b/k?versionId=7&token=t0k#frag", "s3://b/k?versionId=7&token=***#frag"),
+        ("https://h/x?tokens=3&passwordless=1", "https://h/x?tokens=3&passwordless=1"),
         ("auto", "auto"),
         ("", ""),
     ],
