@@ -182,43 +182,18 @@ class RayHead:
         self._marks = {self.mark}  # the head's and every node's ever added
         self._dying: set[str] = set()  # ids of nodes killed that the head may list alive
         self._idle: list[RayNode] = []  # nodes a cluster left for the next of its shapes
-        self._starting: subprocess.Popen[str] | None = None  # ``ray start --head``, launched
-        self.reused = 0  # worker nodes taken over from the cluster before, so far
 
     def start(self) -> None:
-        self.launch()
-        self.wait()
-
-    def launch(self) -> None:
-        """Begin ``ray start --head`` without waiting for it (:meth:`wait` does): the session
-        launches it once it has collected a test that needs it, so that it starts while the
-        tests before that one run."""
-        self._starting = self._spawn(
-            self.mark,
-            [
-                "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
-                "--include-dashboard=false", "--disable-usage-stats",
-            ],
-            None,
+        out = self._ray_start(
+            self.mark, "--head", "--port=0", "--num-cpus=0", f"--temp-dir={self.temp}",
+            "--include-dashboard=false", "--disable-usage-stats",
         )  # fmt: skip
-
-    def wait(self) -> None:
-        """Wait until the head launched by :meth:`launch` runs, and note its address."""
-        if self.address:
-            return
-        proc = self._starting
-        assert proc is not None, "the head was never launched"
-        out, _ = proc.communicate(timeout=180)
-        assert proc.returncode == 0, out
         found = re.search(r"--address='([^']+)'", out)
         assert found, out
         self.address = found.group(1)
 
     def stop(self) -> None:
         """Kill every process of the head, and of any node left on it, by id."""
-        if self._starting is not None and self._starting.poll() is None:
-            self._starting.kill()
-            self._starting.communicate()
         if self._state is not None:
             self._state.disconnect()
             self._state = None
@@ -285,7 +260,6 @@ class RayHead:
                 taken[free] = node
             else:
                 self.remove([node])
-        self.reused += sum(n is not None for n in taken)
         started = iter(self.add(*(s for s, n in zip(specs, taken, strict=True) if n is None)))
         return [n if n is not None else next(started) for n in taken]
 
@@ -333,6 +307,12 @@ class RayHead:
             if self._dying:
                 assert time.monotonic() < deadline, f"nodes alive 60 s after a kill: {self._dying}"
                 time.sleep(0.1)
+
+    def _ray_start(self, mark: str, *args: str, env: dict[str, str] | None = None) -> str:
+        proc = self._spawn(mark, list(args), env)
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out
+        return out
 
     def _popen(self, node: RayNode) -> subprocess.Popen[str]:
         # Short: Ray's socket paths (under the node's session folder) are bounded.
