@@ -139,8 +139,6 @@ class AirfoilPolicy(Policy):
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
     whole_victim_ratio: float | None = None
-    fewest_restarts_first: bool = False
-    room_first: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -388,13 +386,7 @@ class AirfoilPolicy(Policy):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
                     least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                     whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
-                    if (
-                        self.room_first
-                        and entry.workers == 1
-                        and rnd.room_before(entry, now + entry.estimate, self.overrun)
-                    ):
-                        pass  # room frees before it would have ended: it waits
-                    elif victims.can_free(entry.demand) and rnd.make_room(
+                    if victims.can_free(entry.demand) and rnd.make_room(
                         entry,
                         victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
                         lenders_only=lenders_only,
@@ -506,7 +498,6 @@ class _Victims:
         "_max_priority",
         "_rnd",
         "_runs",
-        "_span",
         "_whole",
         "_whole_ratio",
         "top",
@@ -519,10 +510,6 @@ class _Victims:
         # arrival breaking ties as a stable sort on the first two would
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
-        # with ``fewest_restarts_first``, victims of a level are grouped by how often they
-        # were preempted before (fewest first): a group is ``-level x span + restarts``
-        span = self._span = _RESTART_SPAN if policy.fewest_restarts_first else 1
-        cap = span - 1
         for run in rnd.state.running.values():
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
@@ -532,8 +519,7 @@ class _Victims:
             attained = entry.item.attained + ran * rate
             level = bisect_right(thresholds, attained)
             # minus the expected work left (positive: past its estimate, work left unknown)
-            group = -level * span + min(entry.restarts, cap) if cap else -level
-            rows.append((group, ran - entry.estimate, len(rows), run))
+            rows.append((-level, ran - entry.estimate, len(rows), run))
             if level <= lowest and crossing is not None and rate > 0:
                 at = now + (crossing - attained) / rate
                 if first_crossing is None or at < first_crossing:
@@ -567,7 +553,7 @@ class _Victims:
         self._indexes: dict[int | None, VictimIndex] = {}
         self._hopeless: set[Demand] = set()
         self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
-        self.top = -(rows[0][0] // span) if rows else -1
+        self.top = -rows[0][0] if rows else -1
 
     def indexed(self, entry: WaitingEntry) -> VictimIndex:
         """Victims for ``entry`` at any level (as ``for_claimant(entry, None)``), indexed per
@@ -643,7 +629,7 @@ class _Victims:
             if self._whole:
                 self._whole = [self._whole[i] for i in kept]
             self._compacted = len(rnd.preempted)
-        end = len(self._runs) if level is None else bisect_left(self._levels, -level * self._span)
+        end = len(self._runs) if level is None else bisect_left(self._levels, -level)
         if least is None:
             runs = self._runs if level is None else self._runs[:end]
         else:
@@ -676,8 +662,6 @@ class _Victims:
 
 
 _priority_of = attrgetter("entry.item.priority")
-_RESTART_SPAN = 1 << 16
-"""Restart counts a level's victims are grouped by (more count as the last)."""
 
 
 def _due_of(row: tuple[float, int, str]) -> float:

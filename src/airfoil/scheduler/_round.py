@@ -346,27 +346,6 @@ class Round:
         self.reservations.append(reservation)
         return reservation
 
-    def room_before(self, entry: WaitingEntry, until: float, overrun: float | None) -> bool:
-        """Whether running work expected to end before ``until`` (see :meth:`_releases`)
-        frees room for one worker of ``entry`` on some node, outside the reservations."""
-        c, m, g = entry.demand
-        pool = self.pool
-        fc, fm, fg = pool.free_c.copy(), pool.free_m.copy(), pool.free_g.copy()
-        for n, held in self._holds.items():
-            fc[n] -= held[0]
-            fm[n] -= held[1]
-            fg[n] -= held[2]
-        for end, (vc, vm, vg), nodes in self._releases(overrun):
-            if end >= until:
-                return False
-            for n in nodes:
-                fc[n] += vc
-                fm[n] += vm
-                fg[n] += vg
-                if fc[n] >= c and fm[n] >= m and fg[n] >= g:
-                    return True
-        return False
-
     def _releases(self, overrun: float | None) -> Iterator[tuple[float, Demand, Iterable[int]]]:
         """Expected ends of running and just-started work, earliest first.
 

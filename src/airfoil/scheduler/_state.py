@@ -70,7 +70,6 @@ class WaitingEntry:
         "project",
         "rate",
         "reserve_from",
-        "restarts",
         "shape",
         "workers",
     )
@@ -88,8 +87,6 @@ class WaitingEntry:
         self.estimate = estimate
         self.done = done
         self.reserve_from: float | None = None
-        # times this state preempted the item (not kept across a rebuild of the state)
-        self.restarts = 0
 
 
 class RunningEntry:
@@ -399,9 +396,7 @@ class SchedulerState:
         )
         estimate = max(old.estimate - ran, 0.0)
         key = self._key(item, estimate, old.key[3])
-        entry = WaitingEntry(item, key, estimate, old.done + ran)
-        entry.restarts = old.restarts + 1
-        self._enqueue(entry)
+        self._enqueue(WaitingEntry(item, key, estimate, old.done + ran))
         return item
 
     def apply(self, decision: Decision, now: float) -> None:
