@@ -12,6 +12,7 @@ Run::
     PYTHONPATH=src python benchmarks/bench_scheduler.py replay [TRACE]
     PYTHONPATH=src python benchmarks/bench_scheduler.py due-share  # airfoil's cap: CPU time
     PYTHONPATH=src python benchmarks/bench_scheduler.py preempt-ratio  # its victim rule: CPU
+    PYTHONPATH=src python benchmarks/bench_scheduler.py enqueue    # submit + withdraw: CPU
 
 Each figure is the median of 5 runs, with the spread (min-max) of those runs. A ``decide``
 run is the mean of 20 calls on the same state (a decision changes nothing, so every call
@@ -144,6 +145,31 @@ def bench_decide() -> None:
     print(f"  incremental submit + withdraw of one item: {_fmt(_runs(churn, 1000), 1e6, 'us')}")
 
 
+def bench_enqueue() -> None:
+    """Submit + withdraw on ``airfoil``'s steady state after one decision, in CPU time.
+
+    2,000 new items of the benchmark's mix (each a single worker or a gang, with an
+    estimate, so each is reservable: a gang at once, a single past its starvation bound)
+    are submitted, then withdrawn; a run's figure is the CPU time per item (submit and
+    withdraw). Median of 7 runs."""
+    state, now = steady_state("airfoil")
+    state.apply(state.decide(now), now)
+    rng = random.Random(5)
+    items = [_item(rng, 100_000 + i, now) for i in range(2000)]
+    samples = []
+    for _ in range(7):
+        t0 = time.process_time()
+        for item in items:
+            state.submit(item)
+        for item in items:
+            state.withdraw(item.id)
+        samples.append((time.process_time() - t0) / len(items))
+    print(
+        f"submit + withdraw, {len(state.waiting):,} waiting, {len(state.running):,} running: "
+        f"{_fmt(samples, 1e6, 'us')} (CPU time per item)"
+    )
+
+
 def bench_due_share() -> None:
     """``airfoil`` with and without its cap on due work, in CPU time, alternating."""
     _bench_variants(
@@ -222,6 +248,8 @@ def main(argv: list[str]) -> None:
         bench_decide()
     if what in ("all", "replay"):
         bench_replay(argv[2] if len(argv) > 2 else None)
+    if what == "enqueue":
+        bench_enqueue()
     if what == "due-share":
         bench_due_share()
     if what == "preempt-ratio":

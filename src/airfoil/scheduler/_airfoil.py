@@ -213,7 +213,7 @@ class AirfoilPolicy(Policy):
         # to the LAS pass (one that would end before a reservation might have fitted: it is
         # tried there in its turn, and in later decisions); this keeps many due gangs cheap
         no_room: set[tuple[Shape, int]] = set()
-        reservable = state.reservable
+        reservable = state.due_reservable(now)
         gangs = state.reservable_gangs
         # once the reservations are taken and every due gang's (shape, priority) failed to
         # make room (or the preemptions are used up), every due item left only "continues"
@@ -227,8 +227,11 @@ class AirfoilPolicy(Policy):
             if full and (len(no_room), len(rnd.preempted)) != settled:
                 if len(rnd.preempted) >= self.max_preemptions or no_room.issuperset(gangs):
                     later = bisect_right(reservable, now, key=_due_of)
-                    if later < len(reservable):
-                        rnd.wake(reservable[later][0])
+                    first = reservable[later][0] if later < len(reservable) else None
+                    if first is None:
+                        first = state.next_reservable()
+                    if first is not None:
+                        rnd.wake(first)
                     break
                 settled = (len(no_room), len(rnd.preempted))
             entry = state.waiting[item_id]
@@ -265,6 +268,10 @@ class AirfoilPolicy(Policy):
                 if reservation is not None:
                     reason = _reasons.in_reservation(reservation.at, now)
             rnd.wait(entry, reason)
+        else:  # every item in reservable was due: wake for the first one that is not
+            first = state.next_reservable()
+            if first is not None:
+                rnd.wake(first)
         return served
 
     def _las_pass(

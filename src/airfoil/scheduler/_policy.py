@@ -7,7 +7,7 @@ indexes a policy needs up to date as work arrives, instead of the policy sorting
 call: :meth:`Policy.band` (a leading sort key, e.g. LAS's service level), :meth:`Policy.rank`
 (the key after priority, by default the submit time) and
 :meth:`Policy.reserve_from` (when an item may start holding a reservation; the state keeps
-such items sorted by that time).
+such items in order of that time: read them with ``SchedulerState.due_reservable(now)``).
 """
 
 from __future__ import annotations

@@ -22,8 +22,10 @@ usage equals the sum of its running items' demands.
 from __future__ import annotations
 
 import itertools
+import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping, Sequence
+from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -126,7 +128,10 @@ class SchedulerState:
         order: every waiting key, sorted.
         project_order: each project's waiting keys, sorted.
         reservable: ``(reserve_from, seq, id)`` of waiting items the policy may hold a
-            reservation for (see :meth:`Policy.reserve_from`), earliest first.
+            reservation for (see :meth:`Policy.reserve_from`), earliest first, as far as
+            the decisions so far have needed them: read it through :meth:`due_reservable`,
+            which brings it up to a decision's time (the items not yet due wait in a heap,
+            so that queueing one does not shift a sorted list of the whole queue).
         reservable_gangs: how many of those are gangs, per ``(shape, priority)``.
         running: running entries by id.
         running_by_end: ``(start + estimate, seq, id)`` of running items, sorted.
@@ -162,6 +167,12 @@ class SchedulerState:
         self.order: list[QueueKey] = []
         self.project_order: dict[str, list[QueueKey]] = {}
         self.reservable: list[tuple[float, int, str]] = []
+        # reservable items due after ``_horizon`` (the latest time due_reservable was asked
+        # for): a heap, and the live tuple of each id (what is withdrawn stays in the heap
+        # until popped; identity tells a live tuple from an equal stale one)
+        self._later: list[tuple[float, int, str]] = []
+        self._later_live: dict[str, tuple[float, int, str]] = {}
+        self._horizon = -math.inf
         self.reservable_gangs: dict[tuple[Shape, int], int] = {}
         self.running: dict[str, RunningEntry] = {}
         self.running_by_end: list[tuple[float, int, str]] = []
@@ -462,7 +473,12 @@ class SchedulerState:
             entry.item, entry.estimate, _node_share(entry.demand, self.largest)
         )
         if entry.reserve_from is not None:
-            insort(self.reservable, (entry.reserve_from, entry.key[3], entry.item.id))
+            due = (entry.reserve_from, entry.key[3], entry.item.id)
+            if entry.reserve_from <= self._horizon:
+                insort(self.reservable, due)
+            else:
+                self._later_live[entry.item.id] = due
+                heappush(self._later, due)
             if entry.workers > 1:
                 gang = (entry.shape, entry.item.priority)
                 self.reservable_gangs[gang] = self.reservable_gangs.get(gang, 0) + 1
@@ -472,6 +488,30 @@ class SchedulerState:
         same[entry.item.id] = None
         self.room_reasons[entry.item.id] = self.room_reason(entry.shape)
 
+    def due_reservable(self, now: float) -> list[tuple[float, int, str]]:
+        """:attr:`reservable` with every item due by ``now`` in it, earliest first.
+
+        It may hold items due later too (when an earlier call asked for a later time); any
+        item missing from it is due after all those in it (see :meth:`next_reservable`).
+        """
+        if now > self._horizon:
+            later, live, reservable = self._later, self._later_live, self.reservable
+            while later and later[0][0] <= now:
+                due = heappop(later)
+                if live.get(due[2]) is due:
+                    del live[due[2]]
+                    insort(reservable, due)
+            self._horizon = now
+        return self.reservable
+
+    def next_reservable(self) -> float | None:
+        """When the first reservable item missing from :attr:`reservable` is due (``None``:
+        there is none)."""
+        later, live = self._later, self._later_live
+        while later and live.get(later[0][2]) is not later[0]:
+            heappop(later)
+        return later[0][0] if later else None
+
     def _dequeue(self, entry: WaitingEntry) -> WaitingEntry:
         del self.waiting[entry.item.id]
         _remove(self.order, entry.key)
@@ -480,7 +520,13 @@ class SchedulerState:
         if not queue:
             del self.project_order[entry.project]
         if entry.reserve_from is not None:
-            _remove(self.reservable, (entry.reserve_from, entry.key[3], entry.item.id))
+            if entry.reserve_from <= self._horizon:
+                _remove(self.reservable, (entry.reserve_from, entry.key[3], entry.item.id))
+            else:
+                del self._later_live[entry.item.id]
+                if len(self._later) > 2 * len(self._later_live) + 64:
+                    self._later = list(self._later_live.values())
+                    heapify(self._later)
             if entry.workers > 1:
                 gang = (entry.shape, entry.item.priority)
                 left = self.reservable_gangs[gang] - 1

@@ -88,7 +88,7 @@ class StretchPolicy(Policy):
         """See :meth:`Policy.decide`."""
         rnd = Round(state, now, explain)
         served: set[str] = set()
-        for due, _, item_id in state.reservable:
+        for due, _, item_id in state.due_reservable(now):
             if due > now:
                 rnd.wake(due)
                 break
@@ -104,5 +104,9 @@ class StretchPolicy(Policy):
                 if reservation is not None:
                     reason = _reasons.in_reservation(reservation.at, now)
             rnd.wait(entry, reason)
+        else:  # every item in reservable was due: wake for the first one that is not
+            first = state.next_reservable()
+            if first is not None:
+                rnd.wake(first)
         fair_pass(rnd, reclaim=self.reclaim, skip=served)
         return rnd.decision()

@@ -418,3 +418,35 @@ def test_bad_settings_are_a_clear_config_error(settings: dict[str, Any], message
     with pytest.raises(InvalidPolicyError, match=message) as caught:
         AirfoilPolicy(**settings)
     assert isinstance(caught.value, ConfigError)
+
+
+def test_reclaim_that_frees_room_outside_the_victims_lets_a_later_claimant_make_room() -> None:
+    """A "no node can be freed" verdict is not reused in a decision where reclaim may run.
+
+    The due gang builds the decision's victim index. ``c0`` (7 GPUs) then finds no node
+    that even all victims could free (n0: 0 free + ``lv``'s 4). Reclaim for ``r1`` preempts
+    ``due``, started as due and so no victim of least attained service, and leaves 3 GPUs
+    free on n0: now n0's 3 free plus ``lv``'s 4 hold ``c1`` (7 GPUs, same demand as ``c0``).
+    Kept, ``c0``'s verdict would have left ``c1`` waiting without a look.
+    """
+    nodes = [gpu_node("n0", 8), gpu_node("n1", 8)]
+    now = 60_000.0
+    run = [
+        # past its starvation bound (12 x 1 h) when it started: started as due
+        running(
+            gpus("due", 4, project="b", interruptible=True, estimate=3600.0), "n0", start=50_000.0
+        ),
+        # a victim: level 1, most of its estimate left
+        running(gpus("lv", 4, project="b", interruptible=True, estimate=2e5), "n0", start=1000.0),
+        running(gpus("fixed", 8, project="z", estimate=1e6), "n1", start=1000.0),
+    ]
+    queue = [
+        gpus("g", 8, gang=2, project="g", submit=now - 10.0),  # due; cannot make room
+        gpus("c0", 7, project="c", priority=2, submit=now - 10.0, estimate=7200.0),
+        gpus("r1", 1, project="r", priority=1, submit=now - 10.0, estimate=3600.0),
+        gpus("c1", 7, project="c", submit=now - 10.0, estimate=3600.0),
+    ]
+    policy = AirfoilPolicy(max_reservations=0, due_share=None)
+    d = decide(queue, run, nodes, now=now, quotas={"r": gpu_quota(4)}, policy=policy)
+    assert sorted(d.preemptions) == ["due", "lv"]
+    assert sorted(starts(d)) == [("c1", ("n0",)), ("r1", ("n0",))]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from sched_factories import GIB, gpu_node, gpu_quota, gpus, make_state, running
 
@@ -210,7 +212,7 @@ def test_reservable_gangs_counts_the_waiting_gangs_by_shape_and_priority() -> No
 
     def recount() -> dict[object, int]:
         counts: dict[object, int] = {}
-        for _, _, item_id in state.reservable:
+        for _, _, item_id in state.due_reservable(10.0):
             entry = state.waiting[item_id]
             if entry.workers > 1:
                 key = (entry.shape, entry.item.priority)
@@ -233,3 +235,57 @@ def test_reservable_gangs_counts_the_waiting_gangs_by_shape_and_priority() -> No
     for item_id in ("a", "b", "d"):
         state.withdraw(item_id)
     assert state.reservable_gangs == {}
+
+
+def test_due_reservable_is_the_sorted_prefix_of_every_reservable_item_due_by_then() -> None:
+    """Items not yet due wait in a heap (so a submit does not shift a sorted list of the
+    whole queue); what ``due_reservable(now)`` returns is still, in order, every reservable
+    waiting item due by ``now`` and maybe some due later, and ``next_reservable`` the first
+    due item left out: through submits, withdrawals, starts and preemptions (one preempted
+    at the second it started, whose stale heap tuple equals its new one), and clocks that
+    go back."""
+    rng = random.Random(3)
+    state = make_state([gpu_node(f"n{i}", 8) for i in range(4)], "airfoil")
+    now, made = 0.0, 0
+
+    def every() -> list[tuple[float, int, str]]:
+        return sorted(
+            (e.reserve_from, e.key[3], i)
+            for i, e in state.waiting.items()
+            if e.reserve_from is not None
+        )
+
+    for step in range(600):
+        op = rng.random()
+        if op < 0.45:
+            made += 1
+            gang = rng.choice((1, 1, 1, 2))
+            state.submit(
+                gpus(
+                    f"w{made}",
+                    rng.choice((1, 4, 8)),
+                    gang=gang,
+                    submit=now,
+                    estimate=rng.choice((60.0, 3600.0, 7200.0)),
+                    interruptible=True,
+                )
+            )
+        elif op < 0.6 and state.waiting:
+            state.withdraw(rng.choice(sorted(state.waiting)))
+        elif op < 0.75 and state.waiting:
+            item_id = rng.choice(sorted(state.waiting))
+            entry = state.waiting[item_id]
+            need = entry.demand[2]
+            free = [
+                n.name for n, g in zip(state.nodes, state.pool.free_g, strict=True) if g >= need
+            ]
+            if entry.workers == 1 and free:
+                state.start(item_id, [free[0]], now)
+                state.preempt(item_id, now + rng.choice((0.0, 0.0, 30.0)))
+        else:
+            now = max(0.0, now + rng.choice((-3600.0, 600.0, 3600.0, 20_000.0)))
+            due = state.due_reservable(now)
+            full = every()
+            assert due == full[: len(due)], step
+            assert all(d[0] > now for d in full[len(due) :]), step
+            assert state.next_reservable() == (full[len(due)][0] if len(full) > len(due) else None)
