@@ -13,7 +13,7 @@ from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from airfoil.core.records import TaskSpec, WorkflowSpec
+from airfoil.core.records import TaskSpec, Value, WorkflowSpec
 from airfoil.runtime._packages import package_key
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, own_only
@@ -33,6 +33,7 @@ from airfoil.wire import (
 
 __all__ = [
     "MAX_PACKAGE",
+    "check_inline_values",
     "get_version",
     "list_entities",
     "list_versions",
@@ -72,6 +73,37 @@ def upload(d: Deps, project: str, sha256: str, data: bytes) -> UploadOut:
     return UploadOut(sha256=sha256, size=store_upload(d.blobs, project, sha256, data))
 
 
+def check_inline_values(spec: msgspec.Struct, what: str) -> None:
+    """Refuse a registered spec holding a value that names a blob (``uri``) anywhere: an
+    input's default, a constant binding, a launch plan's inputs.
+
+    The SDK keeps a definition's constants inline (files and frames cannot be constants), so
+    a registered spec never names a blob; one that does was written by hand to make the
+    server (which reads a value's blob by its ``uri`` to preview or download it) read a
+    path of its choosing: its own files, or another project's blobs.
+
+    Raises:
+        InvalidInputError: a value with a ``uri``, named by where it is in the spec.
+    """
+    stack: list[tuple[object, str]] = [(spec, "")]
+    while stack:
+        obj, where = stack.pop()
+        if isinstance(obj, Value):
+            if obj.uri is not None:
+                raise InvalidInputError(
+                    f"{what}: the value at {where or 'the top'} names a blob "
+                    f"({obj.uri!r}) instead of holding its bytes inline; a registered spec's "
+                    "constants and defaults are inline (register with Airfoil's client, "
+                    "`airfoil register`)"
+                )
+        elif isinstance(obj, msgspec.Struct):
+            stack.extend((getattr(obj, f), f"{where}.{f}") for f in obj.__struct_fields__)
+        elif isinstance(obj, list | tuple):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(obj))
+        elif isinstance(obj, dict):
+            stack.extend((v, f"{where}[{k!r}]") for k, v in obj.items())
+
+
 def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
     raw = msgspec.json.encode(entity.spec)
     try:
@@ -79,11 +111,14 @@ def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
             task = msgspec.json.decode(raw, type=TaskSpec)
             from airfoil.sdk._workflow import single_task_workflow
 
-            return single_task_workflow(SimpleNamespace(spec=task)), task
-        wf = msgspec.json.decode(raw, type=WorkflowSpec)
-        return wf, wf
+            own: Any = task
+            launchable = single_task_workflow(SimpleNamespace(spec=task))
+        else:
+            own = launchable = msgspec.json.decode(raw, type=WorkflowSpec)
     except msgspec.ValidationError as exc:
         raise InvalidInputError(f"{entity.kind} {entity.name!r}: invalid spec: {exc}") from None
+    check_inline_values(launchable, f"{entity.kind} {entity.name!r}")
+    return launchable, own
 
 
 def register(
