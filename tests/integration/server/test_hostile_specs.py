@@ -106,3 +106,34 @@ def test_a_file_reference_named_like_a_path_is_refused(
     done = client.wait(client.launch("flow.file_text", {"f": good}).id, timeout=60)
     assert done.phase == "succeeded", done.error
     assert [v.preview for v in done.outputs] == [data.decode()]
+
+
+ESCAPE = "\x1b]0;owned\x1b\\\x1b[2J"  # set the terminal's title, clear the screen
+
+
+def test_names_and_labels_with_escape_sequences_are_refused(
+    client: Any, flow: Any, flow_dir: Path
+) -> None:
+    """On main a runner could register a workflow whose name, node ids or input names held
+    escape sequences, or launch with such labels: ``airfoil executions list/show --remote``
+    (rich tables pass ESC through) printed them into every viewer's terminal."""
+    pkg = client.upload_package(str(flow_dir)).sha256
+    wf = msgspec.to_builtins(flow.wf.spec)
+    hostile = {**wf, "name": "flow.wf" + ESCAPE}
+    entity = {"kind": "workflow", "name": hostile["name"], "version": wf["version"]}
+    r = _register(client, {"package": pkg, "entities": [{**entity, "spec": hostile}]})
+    assert r.status_code == 422 and "control character" in r.text, r.text
+    for field in ("id", "label"):
+        nodes = [{**wf["nodes"][0], field: "n0" + ESCAPE}, *wf["nodes"][1:]]
+        spec = {**wf, "nodes": nodes}
+        entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": spec}
+        r = _register(client, {"package": pkg, "entities": [entity]})
+        assert r.status_code == 422, r.text
+        assert f".nodes[0].{field} holds the control character \\\\x1b" in r.text, r.text
+    client.register([flow.wf])
+    url = f"{client.url}/api/v1/projects/{client.project}/domains/development/executions"
+    for labels in ({"team": ESCAPE}, {"team\n": "ml"}):
+        r = httpx.post(url, json={"entity": "flow.wf", "labels": labels}, timeout=60)
+        assert r.status_code == 422 and "control character" in r.text, r.text
+    ok = httpx.post(url, json={"entity": "flow.wf", "labels": {"team": "ml ☃"}}, timeout=60)
+    assert ok.status_code == 201, ok.text
