@@ -10,6 +10,8 @@ Invariants:
   as an upload (files, dataframes, arrays), not as JSON.
 - Labels: at most :data:`MAX_LABELS`, keys of at most :data:`MAX_LABEL_KEY` characters and
   values of at most :data:`MAX_LABEL_VALUE`.
+- A JSON request body is at most :data:`MAX_BODY` bytes (the server refuses a bigger one
+  with a 413 before reading it; code packages and uploads have their own limits).
 - Names and labels (:data:`PrintableName`) hold no control character: they are printed in
   other users' terminals (``airfoil executions list``) and an escape sequence in one would
   be run by the terminal (:func:`control_character`).
@@ -26,6 +28,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "MAX_BODY",
     "MAX_DEPTH",
     "MAX_INPUTS",
     "MAX_JSON_ITEMS",
@@ -50,6 +53,9 @@ MAX_INPUTS = 1000
 MAX_LABELS = 64
 MAX_LABEL_KEY = 100
 MAX_LABEL_VALUE = 1000
+#: Largest JSON request body, in bytes (a registration of 2,000 entities, 100,000 input
+#: values): past it, data travels as an upload.
+MAX_BODY = 64 * 2**20
 
 
 #: C0 and C1 control characters and DEL: ESC starts a terminal's escape sequences.

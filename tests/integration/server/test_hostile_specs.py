@@ -137,3 +137,41 @@ def test_names_and_labels_with_escape_sequences_are_refused(
         assert r.status_code == 422 and "control character" in r.text, r.text
     ok = httpx.post(url, json={"entity": "flow.wf", "labels": {"team": "ml ☃"}}, timeout=60)
     assert ok.status_code == 201, ok.text
+
+
+def test_an_oversized_json_body_is_refused_before_it_is_read(server: Any) -> None:
+    """FastAPI reads and parses a route's JSON body before its dependencies check the key:
+    on main a client with no key made the server hold and parse any body it sent (256 MiB:
+    +771 MiB of the server's peak memory, then a 401). Now a 413 as the bytes pass 64 MiB,
+    or at once when Content-Length says so; packages and uploads keep their own limits."""
+    import socket
+    from urllib.parse import urlsplit
+
+    limit = 64 * 2**20  # airfoil.wire._limits.MAX_BODY
+    url = server.url + "/api/v1/projects/alpha/domains/development/executions"
+    json_type = {"Content-Type": "application/json"}
+
+    def chunks() -> Any:
+        yield b'{"entity": "'
+        for _ in range(limit // 2**20 + 1):
+            yield b"x" * 2**20
+        yield b'"}'
+
+    r = httpx.post(url, content=chunks(), headers=json_type, timeout=120)
+    assert r.status_code == 413, r.text[:300]
+    assert r.json()["error"]["code"] == "too_large"
+    assert f"limit of {limit} bytes" in r.json()["error"]["message"]
+    # a Content-Length past the limit is answered before any of the body is sent
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=60) as sock:
+        head = (
+            f"POST {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {limit + 1}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        answer = sock.recv(65536).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 413") and '"too_large"' in answer, answer[:300]
+    # an upload past the JSON limit is read (and checked against its hash)
+    data = b"u" * (limit + 1)
+    r = httpx.put(server.url + "/api/v1/projects/alpha/uploads/" + "0" * 64, content=data)
+    assert r.status_code == 422 and "SHA-256" in r.text, r.text[:300]
