@@ -43,46 +43,96 @@ _JSON = "application/json"
 
 
 class DriftTracker:
-    """Running per-feature count, sum, sum of squares and missing count of served rows."""
+    """Per feature, the count, mean and spread of served rows, and the missing count.
+
+    Numerically stable whatever the values: each batch's mean and sum of squared
+    deviations are computed on the batch scaled by a power of two (two passes, so no
+    ``E[x**2] - E[x]**2``), and merged into the running ones by Chan's pairwise formula,
+    the running sum kept as ``scale**2 * ssq`` as LAPACK's ``dlassq`` keeps a sum of
+    squares. So a feature around 1.7e9 (a timestamp) with a spread of 1 reports that spread,
+    not the noise of ``E[x**2]``, and a value of 1e200 makes the spread huge, not infinite
+    or NaN for ever after. Values that are not finite numbers count as missing (the service
+    refuses them: a 422).
+    """
 
     def __init__(
         self, features: list[str], baseline: dict[str, tuple[float, float, float]]
     ) -> None:
+        import numpy as np
+
         self.features = features
         self.baseline = baseline
         self._lock = threading.Lock()
         self._rows = 0
-        self._sum = [0.0] * len(features)
-        self._sq = [0.0] * len(features)
-        self._missing = [0] * len(features)
+        k = len(features)
+        self._seen = np.zeros(k)
+        self._mean = np.zeros(k)
+        self._scale = np.zeros(k)  # sum of squared deviations / 4 = scale**2 * ssq
+        self._ssq = np.zeros(k)
 
     def add(self, rows: list[dict[str, float | None]]) -> None:
+        """Count served rows (a missing feature: None or NaN)."""
+        import numpy as np
+
+        names = self.features
+        values = np.array([[r.get(f) for f in names] for r in rows], dtype=float)
+        self.add_array(values.reshape(len(rows), len(names)))
+
+    def add_array(self, values: Any) -> None:
+        """Count served rows given as a float array, one column per feature (NaN: missing)."""
+        import numpy as np
+
+        rows = values.shape[0]
+        if rows == 0:
+            return
+        finite = np.isfinite(values)
+        everything = bool(finite.all())  # the common case: no missing value
+        k = np.full(values.shape[1], float(rows)) if everything else finite.sum(axis=0) * 1.0
+        x = values if everything else np.where(finite, values, 0.0)
+        if rows == 1:  # one request's row (the common call): its own mean, no spread
+            mean_b, c, q_b = x[0], 0.0, 0.0
+        else:
+            # a power of two within a factor 2 of each column's largest magnitude (scaled
+            # values are below 2, and 2**1024 is never formed): scaling by it is exact
+            c = np.ldexp(1.0, np.frexp(np.abs(x).max(axis=0))[1] - 1)
+            xs = x / c
+            m = xs.sum(axis=0) / np.maximum(k, 1.0)
+            dev = xs - m
+            if not everything:
+                dev[~finite] = 0.0
+            q_b = np.einsum("ij,ij->j", dev, dev) / 4.0  # squared deviations / (4 c**2)
+            mean_b = m * c
         with self._lock:
-            for row in rows:
-                self._rows += 1
-                for i, name in enumerate(self.features):
-                    x = row.get(name)
-                    if x is None or x != x:
-                        self._missing[i] += 1
-                    else:
-                        self._sum[i] += x
-                        self._sq[i] += x * x
+            self._rows += rows
+            n_a, mean_a, s_a, q_a = self._seen, self._mean, self._scale, self._ssq
+            n = n_a + k
+            w = k / np.maximum(n, 1.0)
+            half = 0.5 * mean_b - 0.5 * mean_a  # finite for any two finite means
+            hw = half * w
+            cross = np.abs(half) if everything else np.abs(half) * (k > 0)
+            # (delta / 2)**2 * n_a * k / n, the means' distance, is cross**2 * n_a * w
+            top = np.maximum(np.maximum(s_a, c * (k > 0)), cross)
+            safe = np.where(top > 0.0, top, 1.0)
+            r_a, r_b, r_x = s_a / safe, c / safe, cross / safe
+            self._ssq = q_a * r_a * r_a + q_b * r_b * r_b + r_x * r_x * n_a * w
+            self._seen, self._mean, self._scale = n, mean_a + hw + hw, top
 
     def report(self) -> dict[str, Any]:
         """Per feature: training and served mean, std, missing rate, and the mean's shift
         in training standard deviations."""
         with self._lock:
-            rows, sums, sqs, missing = (
+            rows, counts, means, scales, ssqs = (
                 self._rows,
-                list(self._sum),
-                list(self._sq),
-                list(self._missing),
+                self._seen.tolist(),
+                self._mean.tolist(),
+                self._scale.tolist(),
+                self._ssq.tolist(),
             )
         out: dict[str, Any] = {}
         for i, name in enumerate(self.features):
-            seen = rows - missing[i]
-            mean = sums[i] / seen if seen else 0.0
-            std = math.sqrt(max(sqs[i] / seen - mean * mean, 0.0)) if seen else 0.0
+            seen = int(counts[i])
+            mean = means[i]
+            std = scales[i] * (2.0 * math.sqrt(ssqs[i] / seen)) if seen else 0.0
             t_mean, t_std, t_missing = self.baseline.get(name, (0.0, 0.0, 0.0))
             shift = (
                 abs(mean - t_mean) / t_std if t_std > 0 else (0.0 if mean == t_mean else math.inf)
@@ -92,7 +142,7 @@ class DriftTracker:
                 "serving": {
                     "mean": mean,
                     "std": std,
-                    "missing_rate": missing[i] / rows if rows else 0.0,
+                    "missing_rate": (rows - seen) / rows if rows else 0.0,
                 },
                 "mean_shift_in_std": shift if seen else 0.0,
             }
@@ -208,7 +258,8 @@ def _features_schema(name: str, features: list[str]) -> type[pydantic.BaseModel]
     # Fields are named f0, f1... with the features' names as aliases, so any column name
     # (one with spaces, one starting with "_", "model_config") is a valid field.
     fields: dict[str, Any] = {
-        f"f{i}": (float | None, pydantic.Field(..., alias=f)) for i, f in enumerate(features)
+        f"f{i}": (float | None, pydantic.Field(..., alias=f, allow_inf_nan=False))
+        for i, f in enumerate(features)
     }
     row = pydantic.create_model(f"{name}_features", **fields)  # type: ignore[call-overload]
     rows: Any = list.__class_getitem__(row)
@@ -264,6 +315,16 @@ def create_service(
 
     app = FastAPI(title=f"{model.name} prediction service", lifespan=lifespan)
 
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Any, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes each bad input, and an Infinity or NaN in it cannot be
+        # written as JSON: the 422 became a 500. Where and why is what a caller needs.
+        keep = ("type", "loc", "msg")
+        detail = [{k: e[k] for k in keep if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     import numpy as np
 
     returns = pydantic.TypeAdapter(model.predictor_return_type())
@@ -279,9 +340,9 @@ def create_service(
         serving = service._current  # one read: a swap mid-request does not mix versions
         # Drift watches what arrives, so rows the predictor fails on (a missing value it
         # cannot take) count too: that is when a rising missing rate matters.
-        serving.drift.add(rows)
         # A float array then a frame: several times faster than from_records on dicts.
         values = np.array([[r[f] for f in features] for r in rows], dtype=float)
+        serving.drift.add_array(values)
         given = values if frame is None else frame(values, columns=features)
         out = model.predict_with(serving.loaded.obj, given)
         return out, serving.loaded.artifact.version

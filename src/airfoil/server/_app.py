@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -275,7 +276,67 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def _install_latency(app: FastAPI, hooks: Hooks | None = None) -> None:
+    app.add_middleware(_BodyLimit)
     app.add_middleware(_Latency, hooks=hooks)
+
+
+#: Routes that stream their body in under their own limit (a code package, an upload).
+_STREAMED = re.compile(r"^/api/v1/projects/[^/]+/(packages|uploads)/[^/]+$")
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised from a request's ``receive`` (FastAPI re-raises an HTTP exception met while
+    reading a body; the API's handler answers it as ``too_large``)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
+
+
+class _BodyLimit:
+    """Refuses a request body over ``MAX_BODY`` bytes with a 413 ``too_large``: at once when
+    its Content-Length says so, else as soon as the bytes received pass it. FastAPI reads a
+    route's JSON body whole, and parses it, before the route's dependencies (the API key's
+    check) run, so without this any client could make the server hold and parse gigabytes.
+    (FastAPI's own ``max_body_size`` answers a declared oversize in plain text, not in the
+    API's error form.) Package and upload routes keep their own, larger limits."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from airfoil.wire._limits import MAX_BODY
+
+        if scope["type"] != "http" or (scope["method"] == "PUT" and _STREAMED.match(scope["path"])):
+            await self.app(scope, receive, send)
+            return
+        too_large = error_response(413, "too_large", _TooLarge(MAX_BODY).detail)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            await too_large(scope, receive, send)
+            return
+        size = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > MAX_BODY:
+                    raise _TooLarge(MAX_BODY)
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, sending)
+        except _TooLarge:
+            if started:
+                raise
+            await too_large(scope, receive, send)
 
 
 class _Latency:

@@ -36,6 +36,21 @@ def running_sources(members: list[Replica]) -> set[str]:
     return {source_of(r) for r in members if r.ident or r.pid is not None}
 
 
+def _pooled_std(seen: list[tuple[float, dict[str, Any]]], mean: float, total: float) -> float:
+    """The standard deviation of parts' rows pooled: each part's variance plus its mean's
+    squared distance from the pooled mean, weighted by its rows (not ``E[x**2] - mean**2``,
+    which loses every digit of the spread of a feature far from zero), scaled by the
+    largest term so that huge values do not overflow."""
+    if not total:
+        return 0.0
+    terms = [(k, float(s["std"]), float(s["mean"]) - mean) for k, s in seen if k]
+    c = max((max(abs(sd), abs(dm)) for _, sd, dm in terms), default=0.0)
+    if not c:
+        return 0.0
+    var = sum(k * ((sd / c) ** 2 + (dm / c) ** 2) for k, sd, dm in terms) / total
+    return c * math.sqrt(var)
+
+
 def pool_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """Drift reports (``rows``, ``features``) of one version pooled exactly into one."""
     rows = sum(int(r.get("rows", 0)) for r in reports)
@@ -47,8 +62,7 @@ def pool_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         seen = [(n * (1 - p["serving"]["missing_rate"]), p["serving"]) for n, p in parts]
         total = sum(k for k, _ in seen)
         mean = sum(k * s["mean"] for k, s in seen) / total if total else 0.0
-        second = sum(k * (s["std"] ** 2 + s["mean"] ** 2) for k, s in seen) / total if total else 0
-        std = math.sqrt(max(second - mean * mean, 0.0))
+        std = _pooled_std(seen, mean, total)
         missing = sum(n * p["serving"]["missing_rate"] for n, p in parts) / rows if rows else 0
         t_std = training["std"]
         shift = abs(mean - training["mean"]) / t_std if t_std > 0 and total else 0.0

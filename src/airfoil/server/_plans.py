@@ -20,6 +20,7 @@ from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, check_domain, own_only
 from airfoil.server._launching import json_binder, upload_references
+from airfoil.server._registration import check_registered_spec
 from airfoil.server._registry import LaunchPlanRow
 from airfoil.server._tenancy import MayRead
 from airfoil.store._schedules import ScheduleRecord
@@ -61,6 +62,7 @@ def check_launch_plans(d: Deps, project: str, req: RegisterRequest) -> list[Laun
             spec = msgspec.json.decode(msgspec.json.encode(p.spec), type=LaunchPlanSpec)
         except msgspec.ValidationError as exc:
             raise InvalidInputError(f"launch plan {p.name!r}: invalid spec: {exc}") from None
+        check_registered_spec(spec, f"launch plan {p.name!r}")
         if spec.name != p.name:
             raise InvalidInputError(
                 f"launch plan {p.name!r} does not match its spec (named {spec.name!r})"

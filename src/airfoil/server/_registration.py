@@ -13,7 +13,7 @@ from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from airfoil.core.records import TaskSpec, WorkflowSpec
+from airfoil.core.records import TaskSpec, Value, WorkflowSpec
 from airfoil.runtime._packages import package_key
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, own_only
@@ -33,6 +33,7 @@ from airfoil.wire import (
 
 __all__ = [
     "MAX_PACKAGE",
+    "check_registered_spec",
     "get_version",
     "list_entities",
     "list_versions",
@@ -72,6 +73,57 @@ def upload(d: Deps, project: str, sha256: str, data: bytes) -> UploadOut:
     return UploadOut(sha256=sha256, size=store_upload(d.blobs, project, sha256, data))
 
 
+#: Fields of spec records that name things (tasks, nodes, inputs, versions): printed by
+#: ``airfoil executions show`` and the console, so they must be printable.
+_NAME_FIELDS = frozenset({"name", "version", "id", "label", "node", "task"})
+
+
+def check_registered_spec(spec: msgspec.Struct, what: str) -> None:
+    """Refuse a registered spec that the SDK would never write and that turns the server or
+    a viewer's terminal against its users:
+
+    - a value that names a blob (``uri``) anywhere: an input's default, a constant binding,
+      a launch plan's inputs. The SDK keeps a definition's constants inline (files and
+      frames cannot be constants), so one that names a blob was written by hand to make the
+      server (which reads a value's blob by its ``uri`` to preview or download it) read a
+      path of its choosing: its own files, or another project's blobs;
+    - a name (of the workflow, a node, a task, an input, a version) holding a control
+      character: ``airfoil executions show`` prints names into a viewer's terminal, where
+      an escape sequence would be run.
+
+    Raises:
+        InvalidInputError: naming what is refused and where it is in the spec.
+    """
+    from airfoil.wire._limits import control_character
+
+    stack: list[tuple[object, str]] = [(spec, "")]
+    while stack:
+        obj, where = stack.pop()
+        if isinstance(obj, Value):
+            if obj.uri is not None:
+                raise InvalidInputError(
+                    f"{what}: the value at {where or 'the top'} names a blob "
+                    f"({obj.uri!r}) instead of holding its bytes inline; a registered spec's "
+                    "constants and defaults are inline (register with Airfoil's client, "
+                    "`airfoil register`)"
+                )
+        elif isinstance(obj, msgspec.Struct):
+            for f in obj.__struct_fields__:
+                item = getattr(obj, f)
+                found = control_character(item) if isinstance(item, str) else None
+                if found is not None and f in _NAME_FIELDS:
+                    raise InvalidInputError(
+                        f"{what}: the name at {where}.{f} holds the control character "
+                        f"{found}; names are printed in terminals and the console, where an "
+                        "escape sequence would be run: use printable text"
+                    )
+                stack.append((item, f"{where}.{f}"))
+        elif isinstance(obj, list | tuple):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(obj))
+        elif isinstance(obj, dict):
+            stack.extend((v, f"{where}[{k!r}]") for k, v in obj.items())
+
+
 def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
     raw = msgspec.json.encode(entity.spec)
     try:
@@ -79,11 +131,14 @@ def _decode_spec(entity: Any) -> tuple[WorkflowSpec, Any]:
             task = msgspec.json.decode(raw, type=TaskSpec)
             from airfoil.sdk._workflow import single_task_workflow
 
-            return single_task_workflow(SimpleNamespace(spec=task)), task
-        wf = msgspec.json.decode(raw, type=WorkflowSpec)
-        return wf, wf
+            own: Any = task
+            launchable = single_task_workflow(SimpleNamespace(spec=task))
+        else:
+            own = launchable = msgspec.json.decode(raw, type=WorkflowSpec)
     except msgspec.ValidationError as exc:
         raise InvalidInputError(f"{entity.kind} {entity.name!r}: invalid spec: {exc}") from None
+    check_registered_spec(launchable, f"{entity.kind} {entity.name!r}")
+    return launchable, own
 
 
 def register(

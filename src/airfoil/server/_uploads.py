@@ -153,8 +153,14 @@ def uploaded_value(
             )
         return _from_frame_file(blobs, name, spec, content, frame_file)
     if fmt == "file":
-        from airfoil.types._files import file_value_hash
+        from airfoil.types._files import file_name_problem, file_value_hash
 
+        problem = file_name_problem(meta.get("name", ""))
+        if problem is not None:
+            raise InvalidInputError(
+                f"input {name!r}: the file's name {problem}: name the file by the last part "
+                "of its path (as airfoil.client.Client.launch does)"
+            )
         expected = file_value_hash(meta.get("name", ""), content_sha)
         matches = meta.get("sha256") == content_sha and digest == expected
     else:

@@ -33,7 +33,14 @@ from airfoil.types._base import (
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["Directory", "File", "FileConverter", "directory_digest", "file_value_hash"]
+__all__ = [
+    "Directory",
+    "File",
+    "FileConverter",
+    "directory_digest",
+    "file_name_problem",
+    "file_value_hash",
+]
 
 
 class File:
@@ -198,6 +205,35 @@ def file_value_hash(name: str, content_sha256: str) -> str:
     return _digest({"name": name, "sha256": content_sha256})
 
 
+def file_name_problem(name: str) -> str | None:
+    """Why ``name`` (a file or directory value's ``meta["name"]``) is not a plain name a
+    value may carry, or None. Reading a value places it at ``<scratch>/<hash>/<name>``, so a
+    name with a separator, ``..`` or an absolute path would write outside the scratch folder
+    (values written by Airfoil carry a path's last part, which never has one)."""
+    if name in ("", ".", ".."):
+        return f"{name!r} is not a file name"
+    if "/" in name or "\\" in name or "\x00" in name:
+        return f"{name!r} holds a path separator or a NUL character"
+    return None
+
+
+def _stored_name(value: Value) -> str:
+    """The name a file or directory value is placed under when read back.
+
+    Raises:
+        ConversionError: the value's name is not a plain name (:func:`file_name_problem`).
+    """
+    name = value.meta.get("name", "file" if value.format == "file" else "dir")
+    problem = file_name_problem(name)
+    if problem is not None:
+        raise ConversionError(
+            f"{value.format} value {value.hash[:16]} is named {name!r}, which is refused: "
+            f"{problem} (a name must be one path component; Airfoil writes the last part of "
+            "the path)"
+        )
+    return name
+
+
 def _local_path(obj: Any, cls: type, label: str, exists: Any) -> str:
     if isinstance(obj, cls):
         path = obj.path  # type: ignore[attr-defined]
@@ -255,7 +291,7 @@ class FileHandler(BlobHandler):
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format != "file" or value.uri is None:
             raise self.wrong_format(value)
-        target = os.path.join(ctx.scratch(), value.hash[:16], value.meta.get("name", "file"))
+        target = os.path.join(ctx.scratch(), value.hash[:16], _stored_name(value))
         ctx.blobs.get_file(value.uri, target)
         from airfoil.types._integrity import check_path
 
@@ -296,7 +332,7 @@ class DirectoryHandler(BlobHandler):
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format != "directory" or value.uri is None:
             raise self.wrong_format(value)
-        target = os.path.join(ctx.scratch(), value.hash[:16], value.meta.get("name", "dir"))
+        target = os.path.join(ctx.scratch(), value.hash[:16], _stored_name(value))
         if os.path.isdir(target):
             import shutil
 

@@ -118,7 +118,7 @@ def check_blob(value: Value, blobs: BlobStore) -> None:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="airfoil-check-") as scratch:
-            target = os.path.join(scratch, value.meta.get("name", "dir"))
+            target = os.path.join(scratch, "dir")  # the hash takes the name from the value
             blobs.get_dir(value.uri, target)
             check_path(value, target)
         return

@@ -10,11 +10,17 @@ Invariants:
   as an upload (files, dataframes, arrays), not as JSON.
 - Labels: at most :data:`MAX_LABELS`, keys of at most :data:`MAX_LABEL_KEY` characters and
   values of at most :data:`MAX_LABEL_VALUE`.
+- A JSON request body is at most :data:`MAX_BODY` bytes (the server refuses a bigger one
+  with a 413 before reading it; code packages and uploads have their own limits).
+- Names and labels (:data:`PrintableName`) hold no control character: they are printed in
+  other users' terminals (``airfoil executions list``) and an escape sequence in one would
+  be run by the terminal (:func:`control_character`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -22,6 +28,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "MAX_BODY",
     "MAX_DEPTH",
     "MAX_INPUTS",
     "MAX_JSON_ITEMS",
@@ -32,7 +39,9 @@ __all__ = [
     "JsonInputs",
     "JsonValue",
     "Labels",
+    "PrintableName",
     "check_json",
+    "control_character",
 ]
 
 INT64_MAX = 2**63 - 1
@@ -44,6 +53,33 @@ MAX_INPUTS = 1000
 MAX_LABELS = 64
 MAX_LABEL_KEY = 100
 MAX_LABEL_VALUE = 1000
+#: Largest JSON request body, in bytes (a registration of 2,000 entities, 100,000 input
+#: values): past it, data travels as an upload.
+MAX_BODY = 64 * 2**20
+
+
+#: C0 and C1 control characters and DEL: ESC starts a terminal's escape sequences.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` (``'\\x1b'``), or None."""
+    found = _CONTROL.search(text)
+    return None if found is None else repr(found.group())[1:-1]
+
+
+def _printable(text: str) -> str:
+    found = control_character(text)
+    if found is not None:
+        raise ValueError(
+            f"holds the control character {found}: names and labels are shown in terminals "
+            "and the console, where an escape sequence would be run; use printable text"
+        )
+    return text
+
+
+#: A name or label: printable text (no control character, see :func:`control_character`).
+PrintableName = Annotated[str, AfterValidator(_printable)]
 
 
 def check_json(value: Any, where: str = "value") -> Any:
@@ -109,8 +145,12 @@ JsonValue = Annotated[Any, AfterValidator(_value)]
 #: An execution's labels.
 Labels = Annotated[
     dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_KEY)],
-        Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE)],
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=MAX_LABEL_KEY),
+            AfterValidator(_printable),
+        ],
+        Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE), AfterValidator(_printable)],
     ],
     Field(max_length=MAX_LABELS),
 ]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from airfoil.wire._limits import JsonInputs, JsonValue, Labels
+from airfoil.wire._limits import JsonInputs, JsonValue, Labels, PrintableName
 
 __all__ = [
     "API_PREFIX",
@@ -165,15 +165,15 @@ class EntityIn(_Request):
     """
 
     kind: Literal["task", "workflow"]
-    name: str = Field(min_length=1, max_length=300)
-    version: str = Field(min_length=1, max_length=200)
+    name: PrintableName = Field(min_length=1, max_length=300)
+    version: PrintableName = Field(min_length=1, max_length=200)
     spec: dict[str, Any]
 
 
 class LaunchPlanIn(_Request):
     """One launch plan to register: its spec record as msgspec JSON."""
 
-    name: str = Field(min_length=1, max_length=300)
+    name: PrintableName = Field(min_length=1, max_length=300)
     spec: dict[str, Any]
 
 

@@ -173,10 +173,14 @@ def test_any_bytes_publish_as_a_partitioned_artifact(registry: ModelRegistry) ->
 def _asgi(app: Any, method: str, path: str, body: Any = None) -> httpx.Response:
     import asyncio
 
+    # Python's JSON text (Infinity and NaN allowed: what a careless client sends)
+    content = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
-            return await client.request(method, path, json=body)
+            return await client.request(method, path, content=content, headers=headers)
 
     return asyncio.run(call())
 
@@ -225,6 +229,23 @@ def test_bad_requests_and_a_failing_predictor(registry: ModelRegistry) -> None:
     metrics = _asgi(bad_app, "GET", "/metrics").text
     assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics
     assert _asgi(bad_app, "GET", "/health").json()["version"] == 1
+
+
+def test_a_non_finite_feature_is_a_422_and_leaves_drift_intact(registry: ModelRegistry) -> None:
+    """On main ``{"a": Infinity}`` (Python's JSON reader takes it) reached the predictor, a 500
+    "the predictor failed", and turned feature a's served mean and spread into null in every
+    later ``/drift`` of the process."""
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    app = create_service(ModelService(model, registry, v1.ref))
+    row = {"a": 1.0, "b": 1.0, "c": 0.0}
+    for bad in (float("inf"), float("-inf"), float("nan")):
+        r = _asgi(app, "POST", "/predict", {"features": [row, {**row, "a": bad}]})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "features", 1, "a"], r.text
+    assert _asgi(app, "POST", "/predict", {"features": [row, {**row, "a": 3.0}]}).status_code == 200
+    served = _asgi(app, "GET", "/drift").json()
+    assert served["rows"] == 2
+    assert served["features"]["a"]["serving"] == {"mean": 2.0, "std": 1.0, "missing_rate": 0.0}
 
 
 def _raises(obj: Any, features: Any) -> list[int]:

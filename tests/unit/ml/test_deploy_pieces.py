@@ -52,6 +52,39 @@ def test_pooled_drift_equals_one_tracker_over_every_row() -> None:
     assert pooled.features["b"]["serving"]["missing_rate"] == pytest.approx(2 / 5)
 
 
+def test_drift_of_a_feature_far_from_zero_or_huge_keeps_its_spread() -> None:
+    """On main a feature around 1.7e9 (a timestamp) with a spread of 0.82 reported a spread
+    of about 160 (``E[x**2] - E[x]**2`` loses every digit), pooled or not, and one value of
+    1e200 made the spread NaN for every later report of that process."""
+    import numpy as np
+
+    stamps = [1.7e9 + (i % 3) for i in range(3000)]
+    want = float(np.std(stamps))
+    baseline = {"t": (1.7e9 + 1, want, 0.0)}
+    one = DriftTracker(["t"], baseline)
+    one.add([{"t": x} for x in stamps])
+    assert one.report()["features"]["t"]["serving"]["std"] == pytest.approx(want, rel=1e-6)
+    parts = []
+    for chunk in (stamps[:1000], stamps[1000:]):
+        t = DriftTracker(["t"], baseline)
+        t.add([{"t": x} for x in chunk])
+        parts.append(t.report())
+    pooled = pooled_drift("m", 1, parts, replicas=2).features["t"]["serving"]
+    assert pooled["std"] == pytest.approx(want, rel=1e-6)
+    assert pooled["mean"] == pytest.approx(1.7e9 + 1, rel=1e-12)
+
+    huge = DriftTracker(["t"], baseline)
+    huge.add([{"t": 1.0}, {"t": 1e200}, {"t": 3.0}, {"t": float("inf")}, {"t": -float("inf")}])
+    got = huge.report()["features"]["t"]["serving"]
+    assert got["std"] == pytest.approx(float(np.std([1e-200, 1.0, 3e-200])) * 1e200)
+    assert got["mean"] == pytest.approx(1e200 / 3) and got["missing_rate"] == pytest.approx(0.4)
+    huge.add([{"t": 2.0}])  # later rows still count, finitely
+    assert math.isfinite(huge.report()["features"]["t"]["serving"]["std"])
+    extremes = DriftTracker(["t"], baseline)
+    extremes.add([{"t": 1e308}, {"t": -1e308}])
+    assert extremes.report()["features"]["t"]["serving"]["std"] == pytest.approx(1e308)
+
+
 def test_pooled_drift_of_nothing_served_is_empty() -> None:
     assert pooled_drift("m", None, [], replicas=0).rows == 0
     empty = pooled_drift("m", 1, [_tracker([]).report()], replicas=1)

@@ -149,3 +149,38 @@ def test_an_optional_blob_reads_a_members_own_stored_value(
     assert engine.handler(Optional[np.ndarray]).to_python(frame, ctx).tolist() == [0, 1, 2]  # noqa: UP045
     with pytest.raises(Exception, match="cannot be read as"):
         engine.handler(Optional[int]).to_python(stored, ctx)  # noqa: UP045
+
+
+@pytest.mark.parametrize("bad_name", ["../../escaped.txt", "/abs/escaped.txt", "..", "a\\b"])
+def test_a_file_value_named_like_a_path_is_never_written_outside_the_scratch_folder(
+    tmp_path: Path, bad_name: str
+) -> None:
+    """A file value's name comes from its record (an upload's reference names it): on main a
+    worker reading ``name="../../escaped.txt"`` or an absolute path wrote the blob there."""
+    import airfoil as af
+    from airfoil.types import default_type_engine
+    from airfoil.types._files import file_value_hash
+
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    data = b"not for outside the scratch folder"
+    sha = hashlib.sha256(data).hexdigest()
+    name = bad_name.replace("/abs/", f"{tmp_path}/")
+    uri = blobs.put_bytes(f"values/{sha[:2]}/{sha}", data)
+    value = Value(
+        hash=file_value_hash(name, sha),
+        format="file",
+        uri=uri,
+        size=len(data),
+        meta={"name": name, "sha256": sha},
+    )
+    scratch = tmp_path / "work" / "scratch"
+    scratch.mkdir(parents=True)
+    ctx = ValueContext(blobs=blobs, scratch_dir=str(scratch))
+    with pytest.raises(ConversionError, match="refused"):
+        default_type_engine().to_python(value, af.File, ctx)
+    written = [p for p in tmp_path.rglob("*escaped*")]
+    assert written == []
+    for kind, folder in (("file", af.File), ("directory", af.Directory)):
+        dotted = Value(hash="cd" * 32, format=kind, uri=uri, meta={"name": ".."})
+        with pytest.raises(ConversionError, match="not a file name"):
+            default_type_engine().to_python(dotted, folder, ctx)

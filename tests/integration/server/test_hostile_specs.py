@@ -1,0 +1,177 @@
+"""Hostile registrations and launch references, as a runner who writes the JSON by hand would
+send them: a spec whose constant names a path of the server's disk, a file named so that a
+worker would write it outside its scratch folder."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _register(client: Any, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(
+        f"{client.url}/api/v1/projects/{client.project}/entities", json=body, timeout=60
+    )
+
+
+def test_a_registered_spec_cannot_name_a_blob_on_the_servers_disk(
+    client: Any, flow: Any, flow_dir: Path, tmp_path: Path
+) -> None:
+    """On main the server registered such a spec, and a launch that took the default made
+    ``GET .../values/{hash}`` answer the bytes of any file the server process could read
+    (its database, ``/proc/self/environ`` with the secrets key)."""
+    import airfoil as af
+
+    secret = tmp_path / "server-only.txt"
+    secret.write_text("bytes of the server's own disk")
+    pkg = client.upload_package(str(flow_dir)).sha256
+    forged = {"hash": "ab" * 32, "format": "json", "uri": f"file://{secret}", "size": 30}
+
+    wf = msgspec.to_builtins(flow.wf.spec)
+    wf["interface"]["inputs"][0]["default"] = forged  # x: int = 3, now a path
+    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
+    r = _register(client, {"package": pkg, "entities": [entity]})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_input"
+    assert "interface.inputs[0].default names a blob" in err["message"], err
+    # nothing was registered, so nothing can be launched to read it
+    r = httpx.post(
+        f"{client.url}/api/v1/projects/{client.project}/domains/development/executions",
+        json={"entity": wf["name"]},
+        timeout=60,
+    )
+    assert r.status_code == 404, r.text
+
+    task = msgspec.to_builtins(flow.double.spec)
+    task["interface"]["inputs"][0]["default"] = forged
+    task["interface"]["inputs"][0]["has_default"] = True
+    entity = {"kind": "task", "name": task["name"], "version": task["version"], "spec": task}
+    r = _register(client, {"package": pkg, "entities": [entity]})
+    assert r.status_code == 422 and "names a blob" in r.text, r.text
+
+    plan = af.LaunchPlan(flow.wf, name="forged_plan", default_inputs={"x": 5})
+    spec = msgspec.to_builtins(plan.spec)
+    spec["default_inputs"]["x"] = forged
+    wf = msgspec.to_builtins(flow.wf.spec)
+    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
+    body = {
+        "package": pkg,
+        "entities": [entity],
+        "launch_plans": [{"name": "forged_plan", "spec": spec}],
+    }
+    r = _register(client, body)
+    assert r.status_code == 422, r.text
+    assert "launch plan 'forged_plan'" in r.text and "names a blob" in r.text, r.text
+    # the honest registration of the same entities still works
+    client.register([flow.wf, flow.double, plan])
+
+
+@pytest.mark.parametrize("bad_name", ["../../escaped.txt", "/tmp/airfoil-escaped.txt", "..", ""])
+def test_a_file_reference_named_like_a_path_is_refused(
+    client: Any, flow: Any, bad_name: str
+) -> None:
+    """On main the server stored the reference (its hash covers the name, which the sender
+    computes), and the worker reading the input wrote the file at
+    ``os.path.join(scratch, hash, name)``: outside its scratch folder, anywhere it may write."""
+    from airfoil.core.errors import InvalidInputError
+    from airfoil.types._files import file_value_hash
+
+    client.register([flow.file_text])
+    data = b"bytes a worker must not write outside its scratch folder"
+    sha = hashlib.sha256(data).hexdigest()
+    httpx.put(
+        f"{client.url}/api/v1/projects/{client.project}/uploads/{sha}", content=data, timeout=60
+    ).raise_for_status()
+    ref = {
+        "$airfoil": {
+            "format": "file",
+            "hash": file_value_hash(bad_name, sha),
+            "size": len(data),
+            "sha256": sha,
+            "meta": {"name": bad_name, "sha256": sha},
+        }
+    }
+    with pytest.raises(InvalidInputError, match=r"the file's name .* (not a file name|separator)"):
+        client.launch("flow.file_text", {"f": ref})
+    good = {"$airfoil": {**ref["$airfoil"], "hash": file_value_hash("notes.txt", sha)}}
+    good["$airfoil"]["meta"] = {"name": "notes.txt", "sha256": sha}
+    done = client.wait(client.launch("flow.file_text", {"f": good}).id, timeout=60)
+    assert done.phase == "succeeded", done.error
+    assert [v.preview for v in done.outputs] == [data.decode()]
+
+
+ESCAPE = "\x1b]0;owned\x1b\\\x1b[2J"  # set the terminal's title, clear the screen
+
+
+def test_names_and_labels_with_escape_sequences_are_refused(
+    client: Any, flow: Any, flow_dir: Path
+) -> None:
+    """On main a runner could register a workflow whose name, node ids or input names held
+    escape sequences, or launch with such labels: ``airfoil executions list/show --remote``
+    (rich tables pass ESC through) printed them into every viewer's terminal."""
+    pkg = client.upload_package(str(flow_dir)).sha256
+    wf = msgspec.to_builtins(flow.wf.spec)
+    hostile = {**wf, "name": "flow.wf" + ESCAPE}
+    entity = {"kind": "workflow", "name": hostile["name"], "version": wf["version"]}
+    r = _register(client, {"package": pkg, "entities": [{**entity, "spec": hostile}]})
+    assert r.status_code == 422 and "control character" in r.text, r.text
+    for field in ("id", "label"):
+        nodes = [{**wf["nodes"][0], field: "n0" + ESCAPE}, *wf["nodes"][1:]]
+        spec = {**wf, "nodes": nodes}
+        entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": spec}
+        r = _register(client, {"package": pkg, "entities": [entity]})
+        assert r.status_code == 422, r.text
+        assert f".nodes[0].{field} holds the control character \\\\x1b" in r.text, r.text
+    client.register([flow.wf])
+    url = f"{client.url}/api/v1/projects/{client.project}/domains/development/executions"
+    for labels in ({"team": ESCAPE}, {"team\n": "ml"}):
+        r = httpx.post(url, json={"entity": "flow.wf", "labels": labels}, timeout=60)
+        assert r.status_code == 422 and "control character" in r.text, r.text
+    ok = httpx.post(url, json={"entity": "flow.wf", "labels": {"team": "ml ☃"}}, timeout=60)
+    assert ok.status_code == 201, ok.text
+
+
+def test_an_oversized_json_body_is_refused_before_it_is_read(server: Any) -> None:
+    """FastAPI reads and parses a route's JSON body before its dependencies check the key:
+    on main a client with no key made the server hold and parse any body it sent (256 MiB:
+    +771 MiB of the server's peak memory, then a 401). Now a 413 as the bytes pass 64 MiB,
+    or at once when Content-Length says so; packages and uploads keep their own limits."""
+    import socket
+    from urllib.parse import urlsplit
+
+    limit = 64 * 2**20  # airfoil.wire._limits.MAX_BODY
+    url = server.url + "/api/v1/projects/alpha/domains/development/executions"
+    json_type = {"Content-Type": "application/json"}
+
+    def chunks() -> Any:
+        yield b'{"entity": "'
+        for _ in range(limit // 2**20 + 1):
+            yield b"x" * 2**20
+        yield b'"}'
+
+    r = httpx.post(url, content=chunks(), headers=json_type, timeout=120)
+    assert r.status_code == 413, r.text[:300]
+    assert r.json()["error"]["code"] == "too_large"
+    assert f"limit of {limit} bytes" in r.json()["error"]["message"]
+    # a Content-Length past the limit is answered before any of the body is sent
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=60) as sock:
+        head = (
+            f"POST {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {limit + 1}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        answer = sock.recv(65536).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 413") and '"too_large"' in answer, answer[:300]
+    # an upload past the JSON limit is read (and checked against its hash)
+    data = b"u" * (limit + 1)
+    r = httpx.put(server.url + "/api/v1/projects/alpha/uploads/" + "0" * 64, content=data)
+    assert r.status_code == 422 and "SHA-256" in r.text, r.text[:300]
