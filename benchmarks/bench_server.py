@@ -20,8 +20,10 @@ Each round also prints where the machine's CPU went: seconds of CPU per task of 
 engine process, each also on its own), of its worker processes, and of the PostgreSQL
 backends serving the server's connections (both processes'), and the machine's total
 (everything, other users included) beside the round's wall time; and per task the rows of
-the bench's ``executions`` table updated (each fenced batch's fence, and the lease traffic:
-about the engine's write transactions) and the database's commits (``pg_stat_database``:
+the bench's ``executions`` table updated (the execution's record writes and the lease
+traffic), rows updated and inserted in all its tables, the dead rows they hold at the
+round's end, WAL bytes (the cluster's insert position: other users' writes count too), and
+the database's commits (``pg_stat_database``:
 the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
 at a database of its own to leave others out).
 
@@ -383,37 +385,46 @@ def main() -> None:
             admin.dispose()
 
 
-def _commits(admin: sa.Engine, schema: str) -> tuple[int, int]:
-    """Transactions committed in the benchmark's database so far (``pg_stat_database``:
-    every session's, the API's reads included, and other users' of that database), and
-    rows of the benchmark's ``executions`` table updated so far: one per fenced batch (its
-    fence), per lease renewal, claim and release, and per launch's execution write: the
-    engine's write transactions, give or take its lease traffic. A backend reports its
-    counts at most once a second, hence the wait before a round's last read."""
+def _counts(admin: sa.Engine, schema: str) -> dict[str, int]:
+    """Counters read before and after a round. ``xacts``: transactions committed in the
+    benchmark's database so far (``pg_stat_database``: every session's, the API's reads
+    included, and other users' of that database). ``upd``: rows of the benchmark's
+    ``executions`` table updated so far (``hot`` of them heap-only): per fenced batch that
+    writes the execution's record, per lease renewal, claim and release, and per launch's
+    execution write (before the fence became a row lock, one per fenced batch too).
+    ``rows_upd``, ``rows_ins``: rows updated and inserted in all the schema's tables.
+    ``dead``: dead row versions the schema's tables hold now (what vacuum has to remove).
+    ``wal``: the WAL's insert position in bytes (the whole cluster's: other users'
+    writes count too). A backend reports its counts at most once a second, hence the wait
+    before a round's last read."""
     with admin.connect() as conn:
         xacts = conn.execute(
             sa.text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         ).scalar_one()
-        fences = conn.execute(
+        row = conn.execute(
             sa.text(
-                "SELECT n_tup_upd FROM pg_stat_user_tables "
-                "WHERE schemaname = :s AND relname = 'executions'"
+                "SELECT sum(n_tup_upd) FILTER (WHERE relname = 'executions'), "
+                "sum(n_tup_hot_upd) FILTER (WHERE relname = 'executions'), "
+                "sum(n_tup_upd), sum(n_tup_ins), sum(n_dead_tup), "
+                "pg_current_wal_lsn() - '0/0'::pg_lsn "
+                "FROM pg_stat_user_tables WHERE schemaname = :s"
             ),
             {"s": schema},
-        ).scalar_one()
-        return int(xacts), int(fences)
+        ).one()
+        keys = ("upd", "hot", "rows_upd", "rows_ins", "dead", "wal")
+        return {"xacts": int(xacts), **{k: int(v or 0) for k, v in zip(keys, row, strict=True)}}
 
 
 def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float:
     """One throughput round; prints its rate, API latency under load and CPU split."""
-    xacts, fences = _commits(cpu.admin, args.schema)
+    first = _counts(cpu.admin, args.schema)
     before = cpu.snapshot()
     took, tasks, traced = _throughput(client, args.executions, args.width, args.probe_every)
     probes = [latency for _, _, latency in traced]
     split = cpu.split(before, cpu.snapshot())
     time.sleep(1.2)  # the backends' statistics reach pg_stat_* within a second
-    xacts_after, fences_after = _commits(cpu.admin, args.schema)
-    xacts, fences = xacts_after - xacts, fences_after - fences
+    last = _counts(cpu.admin, args.schema)
+    d = {k: (last[k] - first[k]) / tasks for k in first}
     per = {k: v / tasks * 1000 for k, v in split.items()}
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     print(
@@ -423,8 +434,10 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"(API {per['server']:.2f}, engine process {per['engine']:.2f}), workers "
         f"{per['workers']:.2f}, postgres {per['db']:.2f}, machine {per['machine']:.2f} "
         f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); per task: execution row "
-        f"updates (fenced writes + lease traffic) {fences / tasks:.3f}, commits "
-        f"{xacts / tasks:.3f} (database-wide, reads included); load average {load:.1f}",
+        f"updates (record writes + lease traffic) {d['upd']:.3f} (heap-only {d['hot']:.3f}), "
+        f"rows updated {d['rows_upd']:.2f}, inserted {d['rows_ins']:.2f}, dead rows at the "
+        f"end {last['dead'] / tasks:.2f}, WAL {d['wal']:.0f} bytes (cluster-wide), commits "
+        f"{d['xacts']:.3f} (database-wide, reads included); load average {load:.1f}",
         flush=True,
     )
     if args.trace:

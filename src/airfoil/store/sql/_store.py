@@ -309,8 +309,7 @@ class SqlMetaStore(
             if batch.lease is not None:
                 eid, owner = batch.lease
                 cur.execute(self._s.check_lease, {"id": eid, "owner": owner})
-                held = cur.fetchone() is not None if self._s.lease_check_reads else cur.rowcount
-                if held != 1:
+                if cur.fetchone() is None:
                     raise lease_lost(eid)  # rolled back below
             if self._s.lock_executions is not None:
                 self._check_executions(cur, batch)
