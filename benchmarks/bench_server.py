@@ -27,6 +27,11 @@ the database's commits (``pg_stat_database``:
 the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
 at a database of its own to leave others out).
 
+``--wal-dir DIR`` (the PostgreSQL server's ``pg_wal`` directory, readable here; ``pg_waldump``
+on the path or named by ``--pg-waldump``) adds per round the WAL bytes per task that the
+benchmark's own database wrote, per table (indexes and TOAST included) and in commit
+records: other databases' writes are left out, which the cluster-wide figure counts.
+
 ``--profile DIR`` runs the server under ``_profiled_server.py`` (every thread under
 cProfile, statements counted): ``DIR/threads.prof`` and ``DIR/statements.json`` are written
 when the server stops. Profiled rates are slower; read them as proportions.
@@ -43,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import statistics
@@ -321,6 +327,8 @@ def main() -> None:
     ap.add_argument("--only", choices=("throughput",), default=None)
     ap.add_argument("--profile", metavar="DIR", default=None)
     ap.add_argument("--trace", metavar="FILE", default=None)
+    ap.add_argument("--wal-dir", metavar="DIR", default=None)
+    ap.add_argument("--pg-waldump", metavar="BIN", default="pg_waldump")
     args = ap.parse_args()
 
     from airfoil.cli._load import load_entity
@@ -440,9 +448,64 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"{d['xacts']:.3f} (database-wide, reads included); load average {load:.1f}",
         flush=True,
     )
+    if args.wal_dir:
+        _print_wal(cpu.admin, args, first["wal"], last["wal"], tasks)
     if args.trace:
         _print_slowest(args.trace, traced)
     return tasks / took
+
+
+def _lsn(position: int) -> str:
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
+def _print_wal(admin: sa.Engine, args: argparse.Namespace, start: int, end: int, n: int) -> None:
+    """The round's WAL that the benchmark's own database wrote, per table (its indexes and
+    TOAST folded in) and its commit records: ``pg_waldump`` over the round's positions,
+    each record counted by the relations its blocks name (other databases' records are left
+    out) and each commit by its transaction. Needs the server's ``pg_wal`` directory."""
+    with admin.connect() as conn:
+        db = conn.execute(
+            sa.text("SELECT oid FROM pg_database WHERE datname = current_database()")
+        ).scalar_one()
+        rels = conn.execute(
+            sa.text(
+                "SELECT c.relfilenode, t.relname FROM pg_class t "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = :s "
+                "JOIN pg_class c ON c.oid = t.oid OR c.oid = t.reltoastrelid "
+                "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = t.oid) "
+                "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = t.reltoastrelid) "
+                "WHERE t.relkind = 'r'"
+            ),
+            {"s": args.schema},
+        ).all()
+    table = {f"1663/{db}/{node}": name for node, name in rels}
+    out = subprocess.run(
+        [args.pg_waldump, "-p", args.wal_dir, "-s", _lsn(start), "-e", _lsn(end)],
+        capture_output=True,
+        text=True,
+    ).stdout
+    by: dict[str, int] = {}
+    mine: set[str] = set()
+    commits: list[tuple[str, int]] = []
+    for line in out.splitlines():
+        size = re.search(r"len \(rec/tot\):\s*\d+/\s*(\d+), tx:\s*(\d+)", line)
+        if size is None:
+            continue
+        tot, tx = int(size.group(1)), size.group(2)
+        if "desc: COMMIT" in line:
+            commits.append((tx, tot))
+            continue
+        names = {table.get(r) for r in re.findall(r"rel (\d+/\d+/\d+)", line)}
+        names.discard(None)
+        if names:
+            name = min(n for n in names if n)
+            by[name] = by.get(name, 0) + tot
+            mine.add(tx)
+    by["(commits)"] = sum(tot for tx, tot in commits if tx in mine)
+    total = sum(by.values())
+    parts = ", ".join(f"{k} {v / n:.0f}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
+    print(f"    WAL of this database per task: {total / n:.0f} bytes ({parts})", flush=True)
 
 
 def _print_slowest(path: str, traced: list[tuple[str, float, float]]) -> None:

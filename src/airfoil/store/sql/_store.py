@@ -55,6 +55,7 @@ from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
 from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
+from airfoil.store.sql._records import ExecutionDecoder
 from airfoil.store.sql._retry import RetryPolicy, is_transient
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
@@ -64,7 +65,6 @@ __all__ = ["SqlMetaStore"]
 
 _T = TypeVar("_T")
 
-_EXECUTION = msgspec.json.Decoder(ExecutionRecord)
 _HEAD = msgspec.json.Decoder(ExecutionHead)
 _RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
 _NODE = msgspec.json.Decoder(NodeRecord)
@@ -111,6 +111,8 @@ class SqlMetaStore(
         retry: RetryPolicy | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        #: decodes execution records, each workflow version's spec once (``_records``)
+        self.records = ExecutionDecoder()
         #: Failures retried so far (all threads; a metric, not exact under contention).
         self.retries = 0
         path = sqlite_path(url)
@@ -377,7 +379,7 @@ class SqlMetaStore(
         rows = self._read(self._s.get_execution, {"id": execution_id}, "reading an execution")
         if not rows:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
-        return _EXECUTION.decode(rows[0][0])
+        return self.records.decode(rows[0][0])
 
     def get_execution_head(self, execution_id: str) -> ExecutionHead:
         sql = self._s.get_execution_head
@@ -400,7 +402,7 @@ class SqlMetaStore(
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
         sql = self._s.list_executions(tuple(params))
         params.update(limit=limit, offset=offset)
-        return [_EXECUTION.decode(r[0]) for r in self._read(sql, params, "listing executions")]
+        return [self.records.decode(r[0]) for r in self._read(sql, params, "listing executions")]
 
     def list_execution_heads(
         self,
