@@ -30,23 +30,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def _fan_spec(width: int) -> object:
-    """The workflow spec of a fan-out of ``width`` trivial tasks and a reducer."""
-    import airfoil as af
+def _fan_spec(width: int, folder: str) -> object:
+    """The workflow spec of a fan-out of ``width`` trivial tasks and a reducer (the one
+    ``bench_drive_cpu`` drives)."""
+    from bench_drive_cpu import FLOW
 
-    @af.task
-    def inc(x: int) -> int:
-        return x + 1
+    from airfoil.cli._load import load_entity
 
-    @af.task
-    def total(xs: list[int]) -> int:
-        return sum(xs)
-
-    @af.workflow
-    def fan(x: int = 0) -> int:
-        return total(xs=[inc(x=i) for i in range(width)])
-
-    return fan.spec
+    path = os.path.join(folder, "flow.py")
+    with open(path, "w") as f:
+        f.write(FLOW.replace("WIDTH", str(width)))
+    return load_entity(path, "fan").spec  # type: ignore[union-attr]
 
 
 def _child(width: int, executions: int, reads: int) -> None:
@@ -54,8 +48,8 @@ def _child(width: int, executions: int, reads: int) -> None:
     from airfoil.core.records import ExecutionRecord, StoreBatch
     from airfoil.store.sql import SqlMetaStore
 
-    spec = _fan_spec(width)
     with tempfile.TemporaryDirectory() as tmp:
+        spec = _fan_spec(width, tmp)
         store = SqlMetaStore(f"sqlite:///{tmp}/meta.db")
         ids = [f"e{i}" for i in range(executions)]
         for eid in ids:

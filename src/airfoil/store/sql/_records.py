@@ -60,7 +60,8 @@ class ExecutionDecoder:
         Raises:
             msgspec.ValidationError: ``data`` is not an execution record.
         """
-        values = [getattr(self._record.decode(data), n) for n in _NAMES]
+        raw = self._record.decode(data)
+        values = [getattr(raw, n) for n in _NAMES]
         values[_SPEC_AT] = self._spec_of(
             values[_WORKFLOW_AT], values[_VERSION_AT], values[_SPEC_AT]
         )
