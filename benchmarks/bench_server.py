@@ -480,11 +480,12 @@ def _print_wal(admin: sa.Engine, args: argparse.Namespace, start: int, end: int,
             {"s": args.schema},
         ).all()
     table = {f"1663/{db}/{node}": name for node, name in rels}
-    out = subprocess.run(
+    done = subprocess.run(
         [args.pg_waldump, "-p", args.wal_dir, "-s", _lsn(start), "-e", _lsn(end)],
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    out = done.stdout
     by: dict[str, int] = {}
     mine: set[str] = set()
     commits: list[tuple[str, int]] = []
@@ -502,6 +503,9 @@ def _print_wal(admin: sa.Engine, args: argparse.Namespace, start: int, end: int,
             name = min(n for n in names if n)
             by[name] = by.get(name, 0) + tot
             mine.add(tx)
+    if not mine:  # e.g. the round's first segment recycled by a checkpoint already
+        print(f"    WAL of this database: not read ({done.stderr.strip()[-200:]})", flush=True)
+        return
     by["(commits)"] = sum(tot for tx, tot in commits if tx in mine)
     total = sum(by.values())
     parts = ", ".join(f"{k} {v / n:.0f}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
