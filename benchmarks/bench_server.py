@@ -20,10 +20,17 @@ Each round also prints where the machine's CPU went: seconds of CPU per task of 
 engine process, each also on its own), of its worker processes, and of the PostgreSQL
 backends serving the server's connections (both processes'), and the machine's total
 (everything, other users included) beside the round's wall time; and per task the rows of
-the bench's ``executions`` table updated (each fenced batch's fence, and the lease traffic:
-about the engine's write transactions) and the database's commits (``pg_stat_database``:
+the bench's ``executions`` table updated (the execution's record writes and the lease
+traffic), rows updated and inserted in all its tables, the dead rows they hold at the
+round's end, WAL bytes (the cluster's insert position: other users' writes count too), and
+the database's commits (``pg_stat_database``:
 the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
 at a database of its own to leave others out).
+
+``--wal-dir DIR`` (the PostgreSQL server's ``pg_wal`` directory, readable here; ``pg_waldump``
+on the path or named by ``--pg-waldump``) adds per round the WAL bytes per task that the
+benchmark's own database wrote, per table (indexes and TOAST included) and in commit
+records: other databases' writes are left out, which the cluster-wide figure counts.
 
 ``--profile DIR`` runs the server under ``_profiled_server.py`` (every thread under
 cProfile, statements counted): ``DIR/threads.prof`` and ``DIR/statements.json`` are written
@@ -41,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import statistics
@@ -319,6 +327,8 @@ def main() -> None:
     ap.add_argument("--only", choices=("throughput",), default=None)
     ap.add_argument("--profile", metavar="DIR", default=None)
     ap.add_argument("--trace", metavar="FILE", default=None)
+    ap.add_argument("--wal-dir", metavar="DIR", default=None)
+    ap.add_argument("--pg-waldump", metavar="BIN", default="pg_waldump")
     args = ap.parse_args()
 
     from airfoil.cli._load import load_entity
@@ -383,37 +393,46 @@ def main() -> None:
             admin.dispose()
 
 
-def _commits(admin: sa.Engine, schema: str) -> tuple[int, int]:
-    """Transactions committed in the benchmark's database so far (``pg_stat_database``:
-    every session's, the API's reads included, and other users' of that database), and
-    rows of the benchmark's ``executions`` table updated so far: one per fenced batch (its
-    fence), per lease renewal, claim and release, and per launch's execution write: the
-    engine's write transactions, give or take its lease traffic. A backend reports its
-    counts at most once a second, hence the wait before a round's last read."""
+def _counts(admin: sa.Engine, schema: str) -> dict[str, int]:
+    """Counters read before and after a round. ``xacts``: transactions committed in the
+    benchmark's database so far (``pg_stat_database``: every session's, the API's reads
+    included, and other users' of that database). ``upd``: rows of the benchmark's
+    ``executions`` table updated so far (``hot`` of them heap-only): per fenced batch that
+    writes the execution's record, per lease renewal, claim and release, and per launch's
+    execution write (before the fence became a row lock, one per fenced batch too).
+    ``rows_upd``, ``rows_ins``: rows updated and inserted in all the schema's tables.
+    ``dead``: dead row versions the schema's tables hold now (what vacuum has to remove).
+    ``wal``: the WAL's insert position in bytes (the whole cluster's: other users'
+    writes count too). A backend reports its counts at most once a second, hence the wait
+    before a round's last read."""
     with admin.connect() as conn:
         xacts = conn.execute(
             sa.text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         ).scalar_one()
-        fences = conn.execute(
+        row = conn.execute(
             sa.text(
-                "SELECT n_tup_upd FROM pg_stat_user_tables "
-                "WHERE schemaname = :s AND relname = 'executions'"
+                "SELECT sum(n_tup_upd) FILTER (WHERE relname = 'executions'), "
+                "sum(n_tup_hot_upd) FILTER (WHERE relname = 'executions'), "
+                "sum(n_tup_upd), sum(n_tup_ins), sum(n_dead_tup), "
+                "pg_current_wal_lsn() - '0/0'::pg_lsn "
+                "FROM pg_stat_user_tables WHERE schemaname = :s"
             ),
             {"s": schema},
-        ).scalar_one()
-        return int(xacts), int(fences)
+        ).one()
+        keys = ("upd", "hot", "rows_upd", "rows_ins", "dead", "wal")
+        return {"xacts": int(xacts), **{k: int(v or 0) for k, v in zip(keys, row, strict=True)}}
 
 
 def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float:
     """One throughput round; prints its rate, API latency under load and CPU split."""
-    xacts, fences = _commits(cpu.admin, args.schema)
+    first = _counts(cpu.admin, args.schema)
     before = cpu.snapshot()
     took, tasks, traced = _throughput(client, args.executions, args.width, args.probe_every)
     probes = [latency for _, _, latency in traced]
     split = cpu.split(before, cpu.snapshot())
     time.sleep(1.2)  # the backends' statistics reach pg_stat_* within a second
-    xacts_after, fences_after = _commits(cpu.admin, args.schema)
-    xacts, fences = xacts_after - xacts, fences_after - fences
+    last = _counts(cpu.admin, args.schema)
+    d = {k: (last[k] - first[k]) / tasks for k in first}
     per = {k: v / tasks * 1000 for k, v in split.items()}
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     print(
@@ -423,13 +442,74 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"(API {per['server']:.2f}, engine process {per['engine']:.2f}), workers "
         f"{per['workers']:.2f}, postgres {per['db']:.2f}, machine {per['machine']:.2f} "
         f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); per task: execution row "
-        f"updates (fenced writes + lease traffic) {fences / tasks:.3f}, commits "
-        f"{xacts / tasks:.3f} (database-wide, reads included); load average {load:.1f}",
+        f"updates (record writes + lease traffic) {d['upd']:.3f} (heap-only {d['hot']:.3f}), "
+        f"rows updated {d['rows_upd']:.2f}, inserted {d['rows_ins']:.2f}, dead rows at the "
+        f"end {last['dead'] / tasks:.2f}, WAL {d['wal']:.0f} bytes (cluster-wide), commits "
+        f"{d['xacts']:.3f} (database-wide, reads included); load average {load:.1f}",
         flush=True,
     )
+    if args.wal_dir:
+        _print_wal(cpu.admin, args, first["wal"], last["wal"], tasks)
     if args.trace:
         _print_slowest(args.trace, traced)
     return tasks / took
+
+
+def _lsn(position: int) -> str:
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
+def _print_wal(admin: sa.Engine, args: argparse.Namespace, start: int, end: int, n: int) -> None:
+    """The round's WAL that the benchmark's own database wrote, per table (its indexes and
+    TOAST folded in) and its commit records: ``pg_waldump`` over the round's positions,
+    each record counted by the relations its blocks name (other databases' records are left
+    out) and each commit by its transaction. Needs the server's ``pg_wal`` directory."""
+    with admin.connect() as conn:
+        db = conn.execute(
+            sa.text("SELECT oid FROM pg_database WHERE datname = current_database()")
+        ).scalar_one()
+        rels = conn.execute(
+            sa.text(
+                "SELECT c.relfilenode, t.relname FROM pg_class t "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = :s "
+                "JOIN pg_class c ON c.oid = t.oid OR c.oid = t.reltoastrelid "
+                "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = t.oid) "
+                "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = t.reltoastrelid) "
+                "WHERE t.relkind = 'r'"
+            ),
+            {"s": args.schema},
+        ).all()
+    table = {f"1663/{db}/{node}": name for node, name in rels}
+    done = subprocess.run(
+        [args.pg_waldump, "-p", args.wal_dir, "-s", _lsn(start), "-e", _lsn(end)],
+        capture_output=True,
+        text=True,
+    )
+    out = done.stdout
+    by: dict[str, int] = {}
+    mine: set[str] = set()
+    commits: list[tuple[str, int]] = []
+    for line in out.splitlines():
+        size = re.search(r"len \(rec/tot\):\s*\d+/\s*(\d+), tx:\s*(\d+)", line)
+        if size is None:
+            continue
+        tot, tx = int(size.group(1)), size.group(2)
+        if "desc: COMMIT" in line:
+            commits.append((tx, tot))
+            continue
+        names = {table.get(r) for r in re.findall(r"rel (\d+/\d+/\d+)", line)}
+        names.discard(None)
+        if names:
+            name = min(n for n in names if n)
+            by[name] = by.get(name, 0) + tot
+            mine.add(tx)
+    if not mine:  # e.g. the round's first segment recycled by a checkpoint already
+        print(f"    WAL of this database: not read ({done.stderr.strip()[-200:]})", flush=True)
+        return
+    by["(commits)"] = sum(tot for tx, tot in commits if tx in mine)
+    total = sum(by.values())
+    parts = ", ".join(f"{k} {v / n:.0f}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
+    print(f"    WAL of this database per task: {total / n:.0f} bytes ({parts})", flush=True)
 
 
 def _print_slowest(path: str, traced: list[tuple[str, float, float]]) -> None:

@@ -252,3 +252,153 @@ def test_the_fenced_tables_carry_no_foreign_key_yet_refuse_unknown_executions(
     finally:
         engine.dispose()
         store.close()
+
+
+def _row_version(engine: sa.Engine, eid: str = "e1") -> str:
+    """The execution row's version (its ``xmin``: the transaction that wrote it last)."""
+    with engine.connect() as conn:
+        return str(
+            conn.execute(
+                sa.text("SELECT xmin FROM executions WHERE id = :i"), {"i": eid}
+            ).scalar_one()
+        )
+
+
+def test_a_fenced_batch_without_the_execution_leaves_its_row_unwritten(
+    pg_empty_url: str,
+) -> None:
+    """The fence is a row lock, not a row write: a batch that does not carry the
+    execution's record (most of a drive's batches) leaves no new version of the
+    execution's row (each was a dead row for vacuum and a row image in the WAL), on the
+    one-statement path and on the checked transaction alike; one that carries it writes it."""
+    store = SqlMetaStore(pg_empty_url)
+    engine = sa.create_engine(pg_empty_url, poolclass=sa.pool.NullPool)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        store.write(StoreBatch(execution=make_execution("e2")))
+        assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        version = _row_version(engine)
+        batch = _batch(1, ("e1", "driver"))
+        store.write(StoreBatch(nodes=batch.nodes, events=batch.events, lease=batch.lease))
+        assert len(store.get_events("e1")) == 20
+        assert _row_version(engine) == version  # one statement: locked, not rewritten
+        other = make_node(execution_id="e2", node_id="child")
+        store.write(StoreBatch(nodes=[make_node(), other], lease=("e1", "driver")))
+        assert store.get_nodes("e2") == [other]
+        assert _row_version(engine) == version  # the checked transaction: the same
+        store.write(StoreBatch(execution=make_execution(phase="running"), lease=batch.lease))
+        assert _row_version(engine) != version
+        assert store.get_execution("e1") == make_execution(phase="running")
+        assert store.get_lease("e1") == ("driver", 60.0)
+    finally:
+        engine.dispose()
+        store.close()
+
+
+def _wait_for_lock(admin: sa.Engine, name: str) -> None:
+    """Until the session named ``name`` waits for a lock (its statement is blocked)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with admin.connect() as conn:
+            waiting = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = :n AND wait_event_type = 'Lock'"
+                ),
+                {"n": name},
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"session {name} never waited for a lock")
+
+
+@pytest.mark.parametrize("path", ["one statement", "checked transaction"])
+def test_a_fence_waits_for_a_lease_take_in_flight_and_then_writes_nothing(
+    pg_empty_url: str, pg_admin: sa.Engine, path: str
+) -> None:
+    """The window a lock-only fence could open: another server takes the lapsed lease in a
+    transaction not yet committed when the stale driver's batch arrives. The batch's fence
+    waits for that row's lock, reads the new owner and writes nothing (a fence reading the
+    row without locking it would see the old owner in its snapshot and write)."""
+    import threading
+
+    name = f"airfoil-test-{uuid.uuid4().hex[:8]}"
+    store = SqlMetaStore(f"{pg_empty_url}&application_name={name}")
+    engine = sa.create_engine(pg_empty_url, poolclass=sa.pool.NullPool)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        store.write(StoreBatch(execution=make_execution("e2")))
+        assert store.acquire_lease("e1", "server-1", now=0.0, ttl_s=5.0)
+        nodes = [make_node()]
+        if path == "checked transaction":  # a record of another execution: the general path
+            nodes.append(make_node(execution_id="e2", node_id="child"))
+        batch = StoreBatch(nodes=nodes, events=[make_event(seq=1)], lease=("e1", "server-1"))
+        outcome: list[BaseException | None] = []
+
+        def stale_write() -> None:
+            try:
+                store.write(batch)
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        with engine.connect() as taker:
+            taker.execute(
+                sa.text(
+                    "UPDATE executions SET lease_owner = 'server-2', lease_expires_at = 15 "
+                    "WHERE id = 'e1'"
+                )
+            )  # the second server's take, its transaction still open
+            writer = threading.Thread(target=stale_write)
+            writer.start()
+            _wait_for_lock(pg_admin, name)
+            taker.commit()
+        writer.join(20)
+        assert len(outcome) == 1 and isinstance(outcome[0], ConflictError), outcome
+        assert store.get_events("e1") == [] and store.get_nodes("e1") == []
+        assert store.get_nodes("e2") == []
+        assert store.get_lease("e1") == ("server-2", 15.0)
+    finally:
+        engine.dispose()
+        store.close()
+
+
+def test_a_lease_take_waits_for_a_fenced_batch_in_flight(
+    pg_empty_url: str, pg_admin: sa.Engine
+) -> None:
+    """The other half: while a batch's fence holds the execution's row (its transaction not
+    yet committed), another server's take of the lapsed lease waits, and takes it only
+    once the batch is durable: the batch was written under a lease still held."""
+    import threading
+
+    name = f"airfoil-test-{uuid.uuid4().hex[:8]}"
+    store = SqlMetaStore(pg_empty_url)
+    second = SqlMetaStore(f"{pg_empty_url}&application_name={name}")
+    engine = sa.create_engine(pg_empty_url, poolclass=sa.pool.NullPool)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.acquire_lease("e1", "server-1", now=0.0, ttl_s=5.0)
+        taken: list[bool] = []
+        with engine.connect() as driver:
+            fence = store._s.check_lease  # the checked transaction's fence, as it runs
+            assert driver.exec_driver_sql(fence, {"id": "e1", "owner": "server-1"}).rowcount == 1
+            taker = threading.Thread(
+                target=lambda: taken.append(second.acquire_lease("e1", "server-2", 10.0, 5.0))
+            )
+            taker.start()
+            _wait_for_lock(pg_admin, name)
+            assert taken == []
+            driver.exec_driver_sql(
+                "INSERT INTO events (execution_id, seq, cause_id, record) VALUES ('e1', 1, 0, '{}')"
+            )
+            driver.commit()
+        taker.join(20)
+        assert taken == [True]
+        assert [e for (e,) in second._read("SELECT seq FROM events", {}, "t")] == [1]
+    finally:
+        engine.dispose()
+        second.close()
+        store.close()

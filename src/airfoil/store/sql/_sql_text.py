@@ -93,8 +93,6 @@ class SqlText:
         self.acquire_lease = sql["acquire_lease"]
         self.release_lease = sql["release_lease"]
         self.check_lease = sql["check_lease"]
-        #: SQLite's lease check is a read under the write lock (PostgreSQL's an update).
-        self.lease_check_reads = dialect == "sqlite"
         self.get_lease = sql["get_lease"]
         self.reserve_cache = sql["reserve_cache"]
         self.cache_holder = sql["cache_holder"]

@@ -21,6 +21,8 @@ Invariants:
   (one round trip, its own transaction): every write is a data-modifying CTE that writes only
   if the fence CTE (the lease check, which also locks the execution's row) matched, so a
   driver that lost its lease writes nothing, exactly as the check-then-write transaction.
+  The fence writes the execution's row only when the batch carries its record: otherwise it
+  is a ``SELECT ... FOR NO KEY UPDATE``, a lock without a new row version.
 """
 
 from __future__ import annotations
@@ -184,18 +186,13 @@ class _Builder:
         )
 
         # The fence of a driver's batch, inside its transaction: one row while ``owner``
-        # holds the lease. PostgreSQL: a no-op update (rowcount 1), which also locks the row
-        # until the commit. SQLite: a read -- the transaction began with BEGIN IMMEDIATE,
-        # which holds the database's write lock, so no lease can change before the commit;
-        # an update would rewrite the execution's whole row (its record: the workflow spec,
-        # ~50 KB for a chain of 100) into the WAL on every batch.
-        held = (ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
-        if self._dialect.name == "sqlite":
-            sql["check_lease"] = self._compile(sa.select(ex.c.id).where(*held))
-        else:
-            sql["check_lease"] = self._compile(
-                sa.update(ex).where(*held).values(lease_owner=_bp("owner"))
-            )
+        # holds the lease. A read, never a write of the row (an update, even a no-op one,
+        # leaves a new row version and a dead one per batch: WAL, pruning, vacuum).
+        # PostgreSQL: the read locks the row ``FOR NO KEY UPDATE`` until the commit, the
+        # lock a lease's take or renewal (an ``UPDATE``) waits for, so no lease can change
+        # before the batch commits. SQLite: the transaction began with BEGIN IMMEDIATE,
+        # which holds the database's write lock.
+        sql["check_lease"] = self._compile(self._lease_held())
         sql["get_lease"] = self._compile(
             sa.select(ex.c.lease_owner, ex.c.lease_expires_at).where(ex.c.id == _bp("id"))
         )
@@ -235,6 +232,14 @@ class _Builder:
             )
         )
 
+    def _lease_held(self) -> sa.Select[Any]:
+        """The execution ``id``'s row while ``owner`` holds its lease, none otherwise; on
+        PostgreSQL locked ``FOR NO KEY UPDATE`` (SQLite has no row locks: its writes hold
+        the database's write lock)."""
+        ex = s.executions
+        held = sa.select(ex.c.id).where(ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
+        return held if self._dialect.name == "sqlite" else held.with_for_update(key_share=True)
+
     def _fenced(self, with_execution: bool, kinds: str) -> str:
         """A driver's whole batch as one PostgreSQL statement (see the module's invariants).
 
@@ -250,17 +255,20 @@ class _Builder:
         from sqlalchemy.dialects.postgresql import ARRAY
 
         ex = s.executions
-        values: dict[str, Any] = {"lease_owner": _bp("owner")}
-        if with_execution:
-            for c in ("project", "domain", "workflow", "phase", "created_at", "record", "head"):
-                values[c] = _bp(c)
-        fence = (
-            sa.update(ex)
-            .where(ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
-            .values(values)
-            .returning(ex.c.id)
-            .cte("fence")
-        )
+        values: dict[str, Any] = {
+            c: _bp(c)
+            for c in ("project", "domain", "workflow", "phase", "created_at", "record", "head")
+        }
+        if with_execution:  # the row is written anyway: its update is the fence
+            fence = (
+                sa.update(ex)
+                .where(ex.c.id == _bp("id"), ex.c.lease_owner == _bp("owner"))
+                .values(values)
+                .returning(ex.c.id)
+                .cte("fence")
+            )
+        else:  # a row lock, no row write (see ``check_lease``)
+            fence = self._lease_held().cte("fence")
         held = sa.exists(sa.select(fence.c.id))
 
         def rows(prefix: str, table: sa.Table, columns: tuple[str, ...]) -> sa.Select[Any]:

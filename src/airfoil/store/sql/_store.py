@@ -55,6 +55,7 @@ from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
 from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
+from airfoil.store.sql._records import ExecutionDecoder
 from airfoil.store.sql._retry import RetryPolicy, is_transient
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
@@ -64,7 +65,6 @@ __all__ = ["SqlMetaStore"]
 
 _T = TypeVar("_T")
 
-_EXECUTION = msgspec.json.Decoder(ExecutionRecord)
 _HEAD = msgspec.json.Decoder(ExecutionHead)
 _RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
 _NODE = msgspec.json.Decoder(NodeRecord)
@@ -111,6 +111,8 @@ class SqlMetaStore(
         retry: RetryPolicy | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        #: decodes execution records, each workflow version's spec once (``_records``)
+        self.records = ExecutionDecoder()
         #: Failures retried so far (all threads; a metric, not exact under contention).
         self.retries = 0
         path = sqlite_path(url)
@@ -309,8 +311,7 @@ class SqlMetaStore(
             if batch.lease is not None:
                 eid, owner = batch.lease
                 cur.execute(self._s.check_lease, {"id": eid, "owner": owner})
-                held = cur.fetchone() is not None if self._s.lease_check_reads else cur.rowcount
-                if held != 1:
+                if cur.fetchone() is None:
                     raise lease_lost(eid)  # rolled back below
             if self._s.lock_executions is not None:
                 self._check_executions(cur, batch)
@@ -378,7 +379,7 @@ class SqlMetaStore(
         rows = self._read(self._s.get_execution, {"id": execution_id}, "reading an execution")
         if not rows:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
-        return _EXECUTION.decode(rows[0][0])
+        return self.records.decode(rows[0][0])
 
     def get_execution_head(self, execution_id: str) -> ExecutionHead:
         sql = self._s.get_execution_head
@@ -401,7 +402,7 @@ class SqlMetaStore(
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
         sql = self._s.list_executions(tuple(params))
         params.update(limit=limit, offset=offset)
-        return [_EXECUTION.decode(r[0]) for r in self._read(sql, params, "listing executions")]
+        return [self.records.decode(r[0]) for r in self._read(sql, params, "listing executions")]
 
     def list_execution_heads(
         self,
