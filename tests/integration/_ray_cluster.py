@@ -6,7 +6,8 @@ The head starts once; a test's nodes are its own (their shapes, their environmen
 at once, and gone -- their processes killed and the head reporting them dead -- before the
 next test is given its own. Nodes of earlier tests stay in Ray's node list, marked dead.
 Modules that ask for the same shapes run one after the other (``_ray_order``, a module that
-kills a node last), and the next takes the nodes over instead of starting its own: only
+kills a node last; most ask for :data:`SHARED`, whatever they need of it, so that one start
+serves them), and the next takes the nodes over instead of starting its own: only
 nodes whose raylet still runs, that the head lists alive and whose resources are all free
 again (the last test's workers gone); any other is killed and a fresh one started.
 Each node keeps its session files (sockets, logs) in a folder of its own (``--temp-dir``,
@@ -53,6 +54,11 @@ needs_ray = [
     ),
 ]
 
+#: A placeholder in a node's environment for the head's session folder (:attr:`RayHead.temp`),
+#: filled in when the node starts: a shape that names a folder stays equal across modules (and
+#: its nodes shared) while the folder is the session's own.
+HEAD_TEMP = "@HEAD_TEMP@"
+
 #: ``ray start`` of a node that lost a start-up race it cannot avoid (Ray's own messages).
 _RETRYABLE = ("Deadline Exceeded", "timed out during startup", "Address already in use")
 
@@ -65,6 +71,10 @@ class NodeSpec:
     gpus: int = 0
     resources: dict[str, float] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+
+    def path(self, name: str, head: RayHead) -> Path:
+        """The folder the environment variable ``name`` names on a node started on ``head``."""
+        return Path(self.env[name].replace(HEAD_TEMP, head.temp))
 
     def args(self) -> list[str]:
         import json
@@ -320,7 +330,7 @@ class RayHead:
         return self._spawn(
             node.mark,
             [f"--address={self.address}", f"--temp-dir={temp}", *node.spec.args()],
-            node.spec.env,
+            {k: v.replace(HEAD_TEMP, self.temp) for k, v in node.spec.env.items()},
         )
 
     def _spawn(
@@ -382,14 +392,27 @@ def _all_free(spec: NodeSpec, available: dict[str, float]) -> bool:
     return all(available.get(k, 0.0) >= v for k, v in declared.items() if v)
 
 
+def _cache(i: int) -> dict[str, str]:
+    return {"AIRFOIL_BLOB_CACHE_DIR": f"{HEAD_TEMP}/cache-{i}"}
+
+
+#: The worker nodes most cluster modules share (``RAY_NODES = SHARED``: the locality, the
+#: scheduling, the admission on Ray and ``test_ray_cluster.py``, which kills one, last), so
+#: that one start serves them all: two 2-CPU nodes, the first with the custom resource ``a``,
+#: and a 1-CPU node with a fake GPU; each node caches blobs in a folder of its own
+#: (``NodeSpec.path``), used by the tests that turn the cache on (locality).
+SHARED = (
+    NodeSpec(cpus=2, resources={"a": 1}, env=_cache(1)),
+    NodeSpec(cpus=2, env=_cache(2)),
+    NodeSpec(cpus=1, gpus=1, env=_cache(3)),
+)
+
+
 class Cluster:
     """The worker nodes of one test (or module) on the session's head: ``address`` and
     ``env`` to drive it, ``temp`` a folder of its own, ``nodes`` once :meth:`start` ran."""
 
-    specs: tuple[NodeSpec, ...] = (
-        NodeSpec(cpus=2, resources={"a": 1}),
-        NodeSpec(cpus=1, gpus=1),
-    )
+    specs: tuple[NodeSpec, ...] = SHARED
 
     def __init__(self, head: RayHead, *specs: NodeSpec) -> None:
         self.head = head
@@ -400,12 +423,8 @@ class Cluster:
         self.temp = tempfile.mkdtemp(prefix="cluster-", dir=head.temp)
         self.nodes: list[RayNode] = []
 
-    def node_specs(self) -> tuple[NodeSpec, ...]:
-        """The shapes to start (a subclass may derive them from ``temp``)."""
-        return self.specs
-
     def start(self) -> None:
-        self.nodes = self.head.take(*self.node_specs())
+        self.nodes = self.head.take(*self.specs)
 
     def stop(self, keep: bool = False) -> None:
         """Remove the nodes, or (``keep``) leave them for the next test's cluster, which

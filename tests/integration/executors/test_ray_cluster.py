@@ -1,9 +1,9 @@
-"""A real multi-node Ray cluster on this machine: a head and two worker nodes started with
+"""A real multi-node Ray cluster on this machine: a head and three worker nodes started with
 ``ray start`` (small CPU counts, a fake GPU on one), driven by ``airfoil run --executor ray
 --ray-address``. A task that needs a GPU lands on the one node that has one, a task asking
 for a custom resource on the node that declares it; killing the
-raylet of the node running plain map items mid-run loses their attempts as system errors,
-they finish on the other node, the run succeeds, and no item runs to its end twice.
+raylet of a GPU-less node running plain map items mid-run loses their attempts as system
+errors, they finish on the other nodes, the run succeeds, and no item runs to its end twice.
 
 The head is the session's (``ray_head``); the worker nodes are this test's, taken over from
 the module before that asks for the same shapes (this one runs last of them: it kills a node)
@@ -25,11 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, RayHead, needs_ray, running
+from _ray_cluster import SHARED, Cluster, RayHead, needs_ray, running
 
 pytestmark = needs_ray
 
-RAY_NODES = Cluster.specs  # a 2-CPU node with the resource ``a``, a 1-CPU node with a GPU
+RAY_NODES = SHARED  # two 2-CPU nodes (one with the resource ``a``), a 1-CPU node with a GPU
 KILLS_A_NODE = True  # last of the modules that share these nodes (``_ray_order``)
 
 FLOW = textwrap.dedent(
@@ -89,8 +89,8 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture
 def cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """The session's head and two worker nodes: one with 2 CPUs and the custom resource
-    ``a``, one with 1 CPU and a fake GPU."""
+    """The session's head and three worker nodes: two with 2 CPUs, the first with the custom
+    resource ``a``, one with 1 CPU and a fake GPU."""
     yield from running(Cluster(ray_head, *RAY_NODES), request)
 
 
@@ -148,8 +148,10 @@ def test_gpu_task_lands_on_the_gpu_node_and_a_lost_node_costs_only_its_attempts(
     data = json.loads(out)
     assert data["phase"] == "succeeded"
     where, where_a, total = data["outputs"]["o0"].split(":")
-    assert where == gpu_node and total == "60", "the GPU task ran on the GPU node"
-    assert where_a == killed_node != gpu_node, "the task asking for `a` ran where `a` is"
+    a_node, _, gpu_only = (n.node_id for n in cluster.nodes)  # in RAY_NODES' order
+    assert where == gpu_node == gpu_only and total == "60", "the GPU task ran on the GPU node"
+    assert where_a == a_node, "the task asking for `a` ran where `a` is"
+    assert killed_node != gpu_node
     events = [line.split() for line in log.read_text().splitlines()]
     ends = sorted(what for what, _, _ in events if what.startswith("end"))
     assert ends == ["end0", "end1", "end2", "end3"], "each item ran to its end exactly once"

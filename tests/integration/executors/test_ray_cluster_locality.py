@@ -1,14 +1,16 @@
-"""Data locality on a real multi-node Ray cluster (a head with no CPUs and two 2-CPU nodes
-started with ``ray start``, each with its own blob cache folder), driven by
-``airfoil run --executor ray --ray-address``.
+"""Data locality on a real multi-node Ray cluster (a head with no CPUs, two 2-CPU nodes and a
+1-CPU node with a fake GPU started with ``ray start``, each with its own blob cache folder),
+driven by ``airfoil run --executor ray --ray-address``.
 
-A 30 MB input is produced on one node while a long task holds the other; a first consumer
-runs beside it (the other node is full) and fetches the blob into that node's cache. Once
-the long task ends both nodes are empty, and best fit alone would put the second consumer on
-the first node; the placement's preference sends it to the node holding its input, where it
-reads the blob from the cache and fetches nothing.
+A 30 MB input is produced on one 2-CPU node while a long task holds the other; a first
+consumer runs beside it (the other node is full; CPU work goes to the GPU node only when no
+GPU-less node has room) and fetches the blob into that node's cache. Once the long task ends
+both 2-CPU nodes are empty, and best fit alone would put the second consumer on the first of
+them; the placement's preference sends it to the node holding its input, where it reads the
+blob from the cache and fetches nothing.
 
-The worker nodes are added to the session's head and removed after the test (``_ray_cluster``).
+The worker nodes are the session's shared ones (``_ray_cluster.SHARED``), taken over from the
+module before or started for this one, and handed on to the next.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, NodeSpec, RayHead, needs_ray, running
+from _ray_cluster import SHARED, Cluster, RayHead, needs_ray, running
 from test_ray_cluster_scheduling import MARKING
 
 from airfoil.store._open import open_meta_store
 from airfoil.store.blob import LocalBlobStore
 
 pytestmark = needs_ray
+
+RAY_NODES = SHARED  # two 2-CPU nodes and a 1-CPU node with a GPU, each with a cache folder
 
 
 SIZE = 30 * 10**6
@@ -78,19 +82,21 @@ FLOW = MARKING + textwrap.dedent(
 )
 
 
-class TwoNodes(Cluster):
-    """Two 2-CPU nodes on the session's head (no CPUs), each caching blobs in its own folder."""
-
-    def node_specs(self) -> tuple[NodeSpec, ...]:
-        return tuple(
-            NodeSpec(cpus=2, env={"AIRFOIL_BLOB_CACHE_DIR": f"{self.temp}/cache-{i}"})
-            for i in (1, 2)
-        )
-
-
 @pytest.fixture
-def cluster(ray_head: RayHead) -> Iterator[Cluster]:
-    yield from running(TwoNodes(ray_head))
+def cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    yield from running(Cluster(ray_head, *RAY_NODES), request)
+
+
+def _cached(cluster: Cluster) -> list[list[int]]:
+    """The sizes of the blobs in each node's cache folder (not the records beside them)."""
+    out = []
+    for spec in cluster.specs:
+        folder = spec.path("AIRFOIL_BLOB_CACHE_DIR", cluster.head)
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        out.append(
+            sorted(p.stat().st_size for p in files if "." not in p.name and p.parent.name != "tmp")
+        )
+    return out
 
 
 @pytest.mark.timeout(300)
@@ -103,6 +109,7 @@ def test_a_second_task_reading_the_same_input_is_placed_on_its_node_and_fetches_
         FLOW.replace("@LOG@", str(log)).replace("@HOLD@", "15.0").replace("@SIZE@", str(SIZE))
     )
     home = tmp_path / "home"
+    assert _cached(cluster) == [[], [], []], "the nodes' caches are empty to begin with"
     # The blob store is a folder on this machine: caching it stands for a network mount.
     env = dict(cluster.env, AIRFOIL_HOME=str(home), AIRFOIL_BLOB_CACHE_LOCAL="1")
     done = subprocess.run(
@@ -120,6 +127,7 @@ def test_a_second_task_reading_the_same_input_is_placed_on_its_node_and_fetches_
         marks[what] = node
     held_on, near = marks["hold-start"], marks["consume-first"]
     assert marks["produce"] == near != held_on, "the first consumer ran beside the long task"
+    assert {held_on, near} == {n.node_id for n in cluster.nodes[:2]}, "on the 2-CPU nodes"
     # Both nodes were empty when the second consumer was placed: best fit alone would have
     # chosen the long task's node (the first with room); the preference chose the cache.
     assert marks["consume-second"] == near
@@ -136,11 +144,9 @@ def test_a_second_task_reading_the_same_input_is_placed_on_its_node_and_fetches_
     assert f"({SIZE / 1e6:.1f} MB) fetched into this node's cache" in first, first
     assert f"({SIZE / 1e6:.1f} MB) read from this node's cache, nothing fetched" in second
     assert "fetched into" not in second, second
-    # The blob sits in the cache of that node only.
-    caches = {i: list(Path(f"{cluster.temp}/cache-{i}").rglob("*")) for i in (1, 2)}
-    sizes = {i: sorted(p.stat().st_size for p in files if p.is_file() and "." not in p.name
-                       and p.parent.name != "tmp") for i, files in caches.items()}  # fmt: skip
-    assert sorted(sizes.values()) == [[], [SIZE]], sizes
+    # The blob sits in the cache of that node only (a 2-CPU node's: the first or second).
+    sizes = _cached(cluster)
+    assert sorted(sizes) == [[], [], [SIZE]] and sizes[2] == [], sizes
 
 
 def _is(text: str, n: int) -> bool:

@@ -11,7 +11,9 @@ GPU), driven by ``airfoil run --executor ray --ray-address``.
   need, and once the long task ends the gang starts with one rank on each 2-CPU node, with no
   small task on those nodes while it runs.
 
-The worker nodes are added to the session's head and removed after the test (``_ray_cluster``).
+The worker nodes are the session's shared ones (``_ray_cluster.SHARED``: the first 2-CPU
+node also declares the custom resource ``a``, and each a blob cache folder, which this test
+does not use), taken over from the module before or started for this one, and handed on.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, NodeSpec, RayHead, needs_ray, running
+from _ray_cluster import SHARED, Cluster, RayHead, needs_ray, running
 
 from airfoil.store._open import open_meta_store
 
 pytestmark = needs_ray
+
+RAY_NODES = SHARED  # two 2-CPU nodes and a 1-CPU node with a fake GPU
 
 
 #: A flow's start: ``mark(what)`` appends ``what``, the node it ran on and the time to @LOG@.
@@ -112,10 +116,9 @@ FLOW = MARKING + textwrap.dedent(
 
 
 @pytest.fixture
-def cluster(ray_head: RayHead) -> Iterator[Cluster]:
+def cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The session's head (no CPUs), two 2-CPU nodes and a 1-CPU node with a fake GPU."""
-    two = NodeSpec(cpus=2)
-    yield from running(Cluster(ray_head, two, two, NodeSpec(cpus=1, gpus=1)))
+    yield from running(Cluster(ray_head, *RAY_NODES), request)
 
 
 Seen = dict[tuple[str, str], tuple[str, ...]]

@@ -1,5 +1,5 @@
 """Two ``airfoil server start --executor ray`` processes on one PostgreSQL and one real Ray
-cluster (a head and two worker nodes started with ``ray start``) admit through one authority
+cluster (a head and three worker nodes started with ``ray start``) admit through one authority
 keyed by the cluster's address: a project's quota holds across both replicas (read from the
 attempts' timestamps) and every run succeeds on the cluster. When the replica holding the
 authority is SIGKILLed mid-run, the other takes the authority within its lease and the dead
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _ray_cluster import Cluster, RayHead, needs_ray, running
+from _ray_cluster import SHARED, Cluster, RayHead, needs_ray, running
 from _replicas import LEASE, Replica, most_at_once, until
 
 from airfoil.store._scheduling import ProjectQuota
@@ -39,7 +39,7 @@ pytestmark = [
     pytest.mark.timeout(420),
 ]
 
-RAY_NODES = Cluster.specs  # a 2-CPU node with the resource ``a``, a 1-CPU node with a GPU
+RAY_NODES = SHARED  # two 2-CPU nodes (one with the resource ``a``), a 1-CPU node with a GPU
 
 
 FLOW = textwrap.dedent(
@@ -69,8 +69,8 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def ray_cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """The session's head (no CPUs), a 2-CPU node and a 1-CPU node with a fake GPU, for the
-    module."""
+    """The session's head (no CPUs) and its shared worker nodes (two 2-CPU nodes, a 1-CPU
+    node with a fake GPU), for the module."""
     yield from running(Cluster(ray_head, *RAY_NODES), request)
 
 

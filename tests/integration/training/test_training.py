@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,8 @@ def run(tmp_path: Path, executor: str) -> Iterator[Run]:
     r.close()
 
 
-@pytest.fixture(scope="module")
-def reference_loss(tmp_path_factory: pytest.TempPathFactory) -> float:
-    """The final loss of an uninterrupted run (process executor, same seed)."""
-    pytest.importorskip("torch")
-    r = Run(tmp_path_factory.mktemp("reference"), "process")
+def _uninterrupted_loss(tmp: Path) -> float:
+    r = Run(tmp, "process")
     try:
         eid = r.launch(_ddp_flow.ddp, steps=STEPS, every=EVERY, seed=SEED, delay=0.0)
         record = r.drive(eid)
@@ -90,6 +88,18 @@ def reference_loss(tmp_path_factory: pytest.TempPathFactory) -> float:
         return loss
     finally:
         r.close()
+
+
+@pytest.fixture(scope="module")
+def reference_loss(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[float]]:
+    """The final loss of an uninterrupted run (process executor, same seed), computed in a
+    thread while the first test that asks for it runs its own (killed) run: ``.result()``
+    where the test compares. Computed before, it was ~10 s of that test's set-up, most of it
+    the ranks starting and importing torch while the other run waits on its own ranks."""
+    pytest.importorskip("torch")
+    with ThreadPoolExecutor(1, thread_name_prefix="reference") as pool:
+        future = pool.submit(_uninterrupted_loss, tmp_path_factory.mktemp("reference"))
+        yield future
 
 
 def _kill_rank_when(marks: Path, rank: int, step: int, timeout: float = 120.0) -> int:
@@ -113,7 +123,7 @@ def _kill_rank_when(marks: Path, rank: int, step: int, timeout: float = 120.0) -
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_a_killed_worker_restarts_the_gang_from_its_checkpoint(
-    run: Run, reference_loss: float
+    run: Run, reference_loss: Future[float]
 ) -> None:
     import threading
 
@@ -141,7 +151,7 @@ def test_a_killed_worker_restarts_the_gang_from_its_checkpoint(
     assert 0 <= repeated <= EVERY, rows
     # Same seed, same data per step, the optimizer's state restored: the same final loss.
     loss = run.output(eid, float)
-    assert loss == pytest.approx(reference_loss, rel=1e-4, abs=1e-6)
+    assert loss == pytest.approx(reference_loss.result(timeout=180), rel=1e-4, abs=1e-6)
     log = run.log(eid)
     assert "gang start 1" in log and f"resuming from checkpoint step {resumed}" in log
     assert "rank 1" in log  # which rank failed
