@@ -219,6 +219,7 @@ def remote_execution_json(d: Any) -> dict[str, Any]:
 
     return {
         "execution_id": d.id,
+        "name": d.name or d.id,
         "workflow": d.workflow,
         "version": d.version,
         "phase": d.phase,

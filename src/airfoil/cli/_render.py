@@ -129,6 +129,7 @@ def execution_json(
     types = task_types(record.spec)
     return {
         "execution_id": record.id,
+        "name": record.display_name,
         "workflow": record.workflow,
         "version": record.version,
         "phase": record.phase,

@@ -68,7 +68,6 @@ router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
 ROUTE_ROLES: dict[tuple[str, str], str] = {}
 
 _Project = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
-_ExecId = Annotated[str, Path(max_length=100)]
 _Domain = Annotated[str, Path(max_length=50)]
 _Name = Annotated[str, Path(max_length=300)]
 _Version = Annotated[str, Path(max_length=200)]
@@ -126,6 +125,28 @@ Runner = Annotated[Principal, Depends(_caller("runner"))]
 GlobalAdmin = Annotated[Principal, Depends(_caller("admin", per_project=False))]
 AnyKey = Annotated[Principal, Depends(_caller("viewer", per_project=False))]
 Deps = Annotated[svc.Deps, Depends(_deps)]
+
+
+def _execution(
+    project: _Project,
+    execution_id: Annotated[str, Path(max_length=100)],
+    d: Deps,
+    _: Viewer,
+    domain: Annotated[
+        str | None,
+        Query(
+            max_length=50,
+            description="The domain of a name used in several domains of the project",
+        ),
+    ] = None,
+) -> str:
+    """The id of the execution a path names, by name or id, within the path's project only
+    (after the key's check on that project, so a 404 says nothing of another project's)."""
+    return d.meta.resolve_execution(project, execution_id, domain)
+
+
+#: A path's ``{execution_id}``: the execution's name in the project (or its id), resolved.
+_ExecId = Annotated[str, Depends(_execution)]
 
 
 # --- identity and projects ------------------------------------------------------------------
