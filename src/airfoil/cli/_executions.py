@@ -62,7 +62,7 @@ def list_executions(
     server: str = _SERVER,
     project: str = _PROJECT,
 ) -> None:
-    """List executions, newest first."""
+    """List the executions of the project (AIRFOIL_PROJECT), newest first."""
     from airfoil.cli._render import PHASE_STYLE, execution_json, shown_phase, sort_nodes
 
     if remote or server:
@@ -72,24 +72,25 @@ def list_executions(
         return
 
     rt = runtime()
-    records = rt.meta.list_executions(phase=phase, workflow=workflow, limit=limit)
+    records = rt.meta.list_executions(
+        project=rt.settings.project, phase=phase, workflow=workflow, limit=limit
+    )
     if as_json:
         payload = [execution_json(r, sort_nodes(rt.meta.get_nodes(r.id)), rt) for r in records]
         out_console.print_json(json.dumps(payload))
         return
     table = Table()
-    # Ids are what a user copies into the next command: never cut or wrapped, even on a
+    # Names are what a user copies into the next command: never cut or wrapped, even on a
     # narrow terminal (the other columns give way).
-    table.add_column(
-        "execution", no_wrap=True, min_width=max((len(r.id) for r in records), default=9)
-    )
+    names = [shown_name(r) for r in records]
+    table.add_column("execution", no_wrap=True, min_width=max(map(len, names), default=9))
     for col in ("workflow", "phase", "created", "duration"):
         table.add_column(col)
-    for r in records:
+    for r, name in zip(records, names, strict=True):
         dur = (r.ended_at or 0) - (r.started_at or 0) if r.ended_at and r.started_at else None
         phase = shown_phase(r, rt.meta)
         table.add_row(
-            r.id,
+            name,
             r.workflow,
             Text(phase, style=PHASE_STYLE.get(phase, "")),
             _when(r.created_at),

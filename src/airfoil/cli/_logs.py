@@ -191,7 +191,8 @@ def search(
         out_console.print_json(json.dumps(data))
         return
     for m in data["matches"]:
-        line = Text(f"{m['execution_id']} {m['node_id']} #{m['attempt']} ", style="bold")
+        run = m.get("name") or m["execution_id"]
+        line = Text(f"{run} {m['node_id']} #{m['attempt']} ", style="bold")
         line.append(f"{m['at'] or '-'} {m['level']:<8} ", style="dim")
         line.append(m["line"])
         out_console.print(line, soft_wrap=True, highlight=False)

@@ -127,26 +127,33 @@ AnyKey = Annotated[Principal, Depends(_caller("viewer", per_project=False))]
 Deps = Annotated[svc.Deps, Depends(_deps)]
 
 
+_InPath = Annotated[str, Path(max_length=100)]
+_InDomain = Annotated[
+    str | None,
+    Query(max_length=50, description="The domain of a name used in several domains of the project"),
+]
+
+
 def _execution(
-    project: _Project,
-    execution_id: Annotated[str, Path(max_length=100)],
-    d: Deps,
-    _: Viewer,
-    domain: Annotated[
-        str | None,
-        Query(
-            max_length=50,
-            description="The domain of a name used in several domains of the project",
-        ),
-    ] = None,
+    project: _Project, execution_id: _InPath, d: Deps, _: Viewer, domain: _InDomain = None
 ) -> str:
     """The id of the execution a path names, by name or id, within the path's project only
-    (after the key's check on that project, so a 404 says nothing of another project's)."""
+    (after the key's role on that project is checked, so a 404 says nothing of another
+    project's executions, and a key without the role learns nothing of the project's)."""
+    return d.meta.resolve_execution(project, execution_id, domain)
+
+
+def _runner_execution(
+    project: _Project, execution_id: _InPath, d: Deps, _: Runner, domain: _InDomain = None
+) -> str:
+    """:func:`_execution` of a route that needs the runner role."""
     return d.meta.resolve_execution(project, execution_id, domain)
 
 
 #: A path's ``{execution_id}``: the execution's name in the project (or its id), resolved.
 _ExecId = Annotated[str, Depends(_execution)]
+#: :data:`_ExecId` of a runner's route (terminate, relaunch, recover, signal).
+_RunExecId = Annotated[str, Depends(_runner_execution)]
 
 
 # --- identity and projects ------------------------------------------------------------------
@@ -531,7 +538,7 @@ async def _stream(
 )
 def terminate(
     project: _Project,
-    execution_id: _ExecId,
+    execution_id: _RunExecId,
     d: Deps,
     who: Runner,
     reason: Annotated[str, Body(embed=True, max_length=1000)] = "terminated from the API",
@@ -547,7 +554,7 @@ def terminate(
     response_model=ExecutionSummary,
     status_code=201,
 )
-def relaunch(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> ExecutionSummary:
+def relaunch(project: _Project, execution_id: _RunExecId, d: Deps, _: Runner) -> ExecutionSummary:
     """Launch the same version again with the same inputs."""
     return svc.relaunch(d, project, execution_id)
 
@@ -559,7 +566,7 @@ def relaunch(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> Ex
     response_model=ExecutionSummary,
     status_code=201,
 )
-def recover(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> ExecutionSummary:
+def recover(project: _Project, execution_id: _RunExecId, d: Deps, _: Runner) -> ExecutionSummary:
     """Recover a failed or aborted execution: a new one that reuses the outputs of every node
     that succeeded and runs only from the failure on."""
     return svc.recover(d, project, execution_id)
@@ -573,7 +580,7 @@ def recover(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> Exe
 )
 def signal(
     project: _Project,
-    execution_id: _ExecId,
+    execution_id: _RunExecId,
     name: Annotated[str, Path(max_length=200)],
     body: SignalIn,
     d: Deps,

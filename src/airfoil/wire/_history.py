@@ -207,6 +207,7 @@ class LogMatchOut(BaseModel):
     at: str
     level: str
     line: str
+    name: str = ""
 
 
 class LogSearchOut(BaseModel):
