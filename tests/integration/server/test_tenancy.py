@@ -544,34 +544,21 @@ def test_a_name_conflicts_only_in_its_own_project_and_domain(
     keyed: Keyed, flow: Any, nightly: dict[str, str]
 ) -> None:
     body = {"entity": flow.wf.spec.name, "inputs": {"x": 1}}
-    again = _send(
-        keyed,
-        "alpha_runner",
-        "POST",
-        "/projects/alpha/domains/development/executions",
-        json={**body, "name": "nightly-1"},
-    )
+
+    def launch(who: str, project: str, name: str, domain: str = "development") -> Any:
+        path = f"/projects/{project}/domains/{domain}/executions"
+        return _send(keyed, who, "POST", path, json={**body, "name": name})
+
+    again = launch("alpha_runner", "alpha", "nightly-1")
     assert again.status_code == 409, again.text
     assert "already exists in project 'alpha'" in again.json()["error"]["message"]
     # a name only alpha uses: beta may take it, and learns nothing
-    taken = _send(
-        keyed,
-        "beta_runner",
-        "POST",
-        "/projects/beta/domains/development/executions",
-        json={**body, "name": "alpha-only"},
-    )
+    taken = launch("beta_runner", "beta", "alpha-only")
     assert taken.status_code == 201, taken.text
     assert taken.json()["id"] != nightly["alpha-only"]
     # the same name in another domain of one project: addressed with ?domain=
     for domain in ("development", "staging"):
-        r = _send(
-            keyed,
-            "alpha_runner",
-            "POST",
-            f"/projects/alpha/domains/{domain}/executions",
-            json={**body, "name": "twice"},
-        )
+        r = launch("alpha_runner", "alpha", "twice", domain)
         assert r.status_code == 201, r.text
     both = _send(keyed, "alpha_viewer", "GET", "/projects/alpha/executions/twice")
     assert both.status_code == 409 and "several domains" in both.json()["error"]["message"]
