@@ -93,6 +93,14 @@ def _caller(role: str, *, per_project: bool = True) -> Callable[..., Principal]:
         who = authenticate(request, deps.registry, deps.clock.now())
         project = request.path_params.get("project") if per_project else None
         require(who, project, role)
+        ref = request.path_params.get("execution_id")
+        domain = request.query_params.get("domain")
+        if project is not None and ref is not None and len(ref) <= 100 and len(domain or "") <= 50:
+            # A path's execution, by name or id, within the path's project only, and only
+            # once the key's role there is checked: a 404 then says nothing of another
+            # project's executions. Resolved on this hop to the thread pool (``_ExecId``
+            # reads it back without one of its own). Longer values are a 422 of the route's.
+            request.state.execution_id = deps.meta.resolve_execution(project, ref, domain)
         return who
 
     return dependency
@@ -134,20 +142,21 @@ _InDomain = Annotated[
 ]
 
 
-def _execution(
-    project: _Project, execution_id: _InPath, d: Deps, _: Viewer, domain: _InDomain = None
+async def _execution(
+    request: Request, execution_id: _InPath, _: Viewer, domain: _InDomain = None
 ) -> str:
-    """The id of the execution a path names, by name or id, within the path's project only
-    (after the key's role on that project is checked, so a 404 says nothing of another
-    project's executions, and a key without the role learns nothing of the project's)."""
-    return d.meta.resolve_execution(project, execution_id, domain)
+    """The id of the execution a path names (its name in the path's project, or its id), as
+    the role's dependency resolved it (see :func:`_caller`)."""
+    resolved: str = request.state.execution_id
+    return resolved
 
 
-def _runner_execution(
-    project: _Project, execution_id: _InPath, d: Deps, _: Runner, domain: _InDomain = None
+async def _runner_execution(
+    request: Request, execution_id: _InPath, _: Runner, domain: _InDomain = None
 ) -> str:
     """:func:`_execution` of a route that needs the runner role."""
-    return d.meta.resolve_execution(project, execution_id, domain)
+    resolved: str = request.state.execution_id
+    return resolved
 
 
 #: A path's ``{execution_id}``: the execution's name in the project (or its id), resolved.

@@ -76,7 +76,10 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
             NotFoundError: ``project`` has no such execution.
             ConflictError: the name is used in several domains and none was given.
         """
-        rows = self.find_executions(project, ref)
+        if "\x00" in ref or "\x00" in (domain or ""):  # no name or id holds one (nor may
+            rows = []  # PostgreSQL's text be asked for one)
+        else:
+            rows = self.find_executions(project, ref)
         named = [r for r in rows if r[2] == ref and (domain is None or r[1] == domain)]
         if len(named) == 1:
             return named[0][0]

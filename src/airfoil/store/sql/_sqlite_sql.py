@@ -29,7 +29,7 @@ SQL: dict[str, str] = {
     "delete_cache:key,task": 'DELETE FROM cache_entries WHERE cache_entries."key" = :key AND cache_entries.task = :task',
     "delete_cache:task": "DELETE FROM cache_entries WHERE cache_entries.task = :task",
     "execution_exists": "SELECT executions.id \nFROM executions \nWHERE executions.id = :id",
-    "find_executions": "SELECT executions.id, executions.domain, executions.name \nFROM executions \nWHERE executions.project = :project AND executions.name = :ref OR executions.project = :project AND executions.id = :ref",
+    "find_executions": "SELECT executions.id, executions.domain, executions.name \nFROM executions \nWHERE executions.project = :project AND executions.name = :ref UNION ALL SELECT executions.id, executions.domain, executions.name \nFROM executions \nWHERE executions.id = :ref2 AND executions.project = :project2",
     "get_attempts": "SELECT attempts.record \nFROM attempts \nWHERE attempts.execution_id = :eid ORDER BY attempts.node_id, attempts.attempt",
     "get_cache": 'SELECT cache_entries.record \nFROM cache_entries \nWHERE cache_entries."key" = :key',
     "get_events": "SELECT events.record \nFROM events \nWHERE events.execution_id = :eid AND events.seq > :after ORDER BY events.seq",

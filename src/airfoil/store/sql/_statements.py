@@ -148,13 +148,13 @@ class _Builder:
         sql["get_execution_head"] = self._compile(sa.select(head).where(ex.c.id == _bp("id")))
         sql["execution_exists"] = self._compile(sa.select(ex.c.id).where(ex.c.id == _bp("id")))
         # The executions of a project a reference names: by name (in any domain), or by id.
-        project = ex.c.project == _bp("project")
+        # Two index lookups (a UNION ALL: an OR is planned as a scan of the project's range
+        # of the name index on both backends); a row found twice is harmless.
+        found = sa.select(ex.c.id, ex.c.domain, ex.c.name)
         sql["find_executions"] = self._compile(
-            sa.select(ex.c.id, ex.c.domain, ex.c.name).where(
-                sa.or_(
-                    sa.and_(project, ex.c.name == _bp("ref")),
-                    sa.and_(project, ex.c.id == _bp("ref")),
-                )
+            sa.union_all(
+                found.where(ex.c.project == _bp("project"), ex.c.name == _bp("ref")),
+                found.where(ex.c.id == _bp("ref2"), ex.c.project == _bp("project2")),
             )
         )
         n, a, e = s.nodes, s.attempts, s.events

@@ -388,9 +388,9 @@ class SqlMetaStore(
         return _EXECUTION.decode(rows[0][0])
 
     def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
-        params = {"project": project, "ref": ref}
+        params = {"project": project, "ref": ref, "project2": project, "ref2": ref}
         rows = self._read(self._s.find_executions, params, "finding an execution")
-        return [(r[0], r[1], r[2]) for r in rows]
+        return list(dict.fromkeys((r[0], r[1], r[2]) for r in rows))  # once each
 
     def get_execution_head(self, execution_id: str) -> ExecutionHead:
         sql = self._s.get_execution_head
