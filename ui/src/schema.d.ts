@@ -3080,6 +3080,11 @@ export interface components {
             metrics: {
                 [key: string]: number | null;
             };
+            /**
+             * Name
+             * @default
+             */
+            name: string;
             /** Node Id */
             node_id: string;
             /** Started At */

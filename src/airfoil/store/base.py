@@ -96,6 +96,17 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         where = f"project {project!r}" + (f", domain {domain!r}" if domain else "")
         raise NotFoundError(f"execution {ref!r} does not exist in {where}")
 
+    def execution_names(self, ids: Collection[str]) -> dict[str, str]:
+        """The names of the executions ``ids`` (what a listing of their attempts shows);
+        one head read each, an id that does not exist left out."""
+        names = {}
+        for eid in set(ids):
+            try:
+                names[eid] = self.get_execution_head(eid).display_name
+            except NotFoundError:
+                continue
+        return names
+
     def name_taken(self, project: str, domain: str, name: str) -> bool:
         """Whether an execution of ``project`` and ``domain`` is named ``name``."""
         return any(r[1] == domain and r[2] == name for r in self.find_executions(project, name))
