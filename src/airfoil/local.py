@@ -543,7 +543,7 @@ class GateNotice:
                 value = "true|false" if gate.kind == "approve" else "VALUE"
                 self.stream.write(
                     f"waiting: {nid} waits for {gate.name!r}: airfoil signal "
-                    f"{state.execution.id} {gate.name} {value}\n"
+                    f"{state.execution.display_name} {gate.name} {value}\n"
                 )
                 self.stream.flush()
 

@@ -69,9 +69,9 @@ def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) ->
     assert r.code == 0, r.err
     assert "my-run" in r.err and "succeeded" in r.err
     shown = cli("executions", "show", "my-run", "--json").json()
-    assert shown["execution_id"] == "my-run" and shown["outputs"]["o0"]["mean"] == 4.0
+    assert shown["name"] == "my-run" and shown["outputs"]["o0"]["mean"] == 4.0
     listed = cli("executions", "list", "--json").json()
-    assert [e["execution_id"] for e in listed] == ["my-run"]
+    assert [e["name"] for e in listed] == ["my-run"]
     text = cli("executions", "show", "my-run", "--events")
     assert text.code == 0 and "inputs ready" in text.out
     events = cli("executions", "show", "my-run", "--events", "--json").json()["events"]

@@ -48,7 +48,7 @@ def test_a_called_workflow_is_shown_under_its_caller(cli: Any, tmp_path: Path) -
     r = cli("run", "--name", "c1", str(path), "caller", "--xs", "[1, 9]")
     assert r.code == 0, r.err
     listed = cli("executions", "list", "--json").json()
-    assert [e["execution_id"] for e in listed] == ["c1"], "no second execution"
+    assert [e["name"] for e in listed] == ["c1"], "no second execution"
     nodes = cli("executions", "show", "c1", "--json").json()["nodes"]
     by_id = {n["id"]: n for n in nodes}
     called = [n for n in nodes if n["kind"] == "child"]

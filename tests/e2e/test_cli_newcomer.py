@@ -121,7 +121,7 @@ def test_inputs_named_like_run_options_reach_the_workflow(cli: Any, greet: str) 
     )
     assert r.code == 0, r.err
     data = r.json()
-    assert data["execution_id"] == "e1"
+    assert data["name"] == "e1"
     assert data["outputs"] == {"o0": "ada|True|3|srv|exe|COLD"}
 
 
@@ -312,13 +312,12 @@ def test_a_killed_run_shows_interrupted_once_its_lease_lapsed(
     from airfoil.settings import AirfoilSettings
 
     meta = get_runtime(AirfoilSettings(home=str(_airfoil_home))).meta
-    owner, _ = meta.get_lease("k1")
-    meta.release_lease("k1", owner)
-    assert meta.acquire_lease("k1", owner, time.time() - 120, 30.0)
+    k1 = meta.resolve_execution("default", "k1")
+    owner, _ = meta.get_lease(k1)
+    meta.release_lease(k1, owner)
+    assert meta.acquire_lease(k1, owner, time.time() - 120, 30.0)
     listed = cli("executions", "list", "--json").json()
-    assert [(e["execution_id"], e["phase"], e["interrupted"]) for e in listed] == [
-        ("k1", "running", True)
-    ]
+    assert [(e["name"], e["phase"], e["interrupted"]) for e in listed] == [("k1", "running", True)]
     table = cli("executions", "list")
     assert "interrupted" in table.out
 

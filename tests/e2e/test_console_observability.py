@@ -183,7 +183,11 @@ def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) 
     assert local.returncode == 0, local.stderr
     assert "row <n> of <path> is malformed" in local.stdout and "in parse" in local.stdout
     drill = server.cli("failures", "--signature", group["signature"], "--json")
-    assert {f["execution_id"] for f in json.loads(drill.stdout)} >= {"bad-3", "bad-17"}
+    ids = {  # failures name their executions by id; bad-3 and bad-17 are names
+        n: json.loads(server.cli("executions", "show", n, "--json").stdout)["execution_id"]
+        for n in ("bad-3", "bad-17")
+    }
+    assert {f["execution_id"] for f in json.loads(drill.stdout)} >= set(ids.values())
 
     pg = page
     pg.goto(f"{server.url}/projects/default/failures")
@@ -194,12 +198,13 @@ def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) 
     row.click()
     pg.locator("tr.failure-detail pre.traceback").wait_for()
     assert "in parse" in pg.locator("tr.failure-detail pre.traceback").inner_text()
-    pg.locator('table.failure-attempts tr[data-execution="bad-17"]').wait_for()
+    bad_17 = ids["bad-17"]
+    pg.locator(f'table.failure-attempts tr[data-execution="{bad_17}"]').wait_for()
     assert pg.locator("table.failure-attempts tbody tr").count() == 3
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(DOCS_IMG / "failures.png"), full_page=True)
-    pg.locator('table.failure-attempts tr[data-execution="bad-17"] a').click()
-    pg.wait_for_url("**/executions/bad-17**")
+    pg.locator(f'table.failure-attempts tr[data-execution="{bad_17}"] a').click()
+    pg.wait_for_url(f"**/executions/{bad_17}**")
     pg.locator('aside.panel[data-node="n0"]').wait_for()
 
 

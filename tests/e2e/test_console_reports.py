@@ -133,5 +133,7 @@ def test_console_shows_the_report_in_a_sandboxed_frame(server: Server, page: Any
     pg.goto(f"{server.url}/projects/default/executions/rep-a?node=n1&tab=Report")
     pg.get_by_text("this node's task attached no report").wait_for()
     pg.goto(f"{server.url}/projects/default/executions/rep-a?node=n0&tab=Attempts")
-    trace = traceparent("rep-a", "n0", 1).split("-")
+    # trace ids derive from the execution's id (rep-a is its name in the project)
+    rep_a = httpx.get(f"{server.url}/api/v1/projects/default/executions/rep-a").json()["id"]
+    trace = traceparent(rep_a, "n0", 1).split("-")
     assert pg.locator(".trace-id").inner_text() == f"trace {trace[1]} · span {trace[2]}"

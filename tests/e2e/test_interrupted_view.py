@@ -118,7 +118,7 @@ def _api_view(api: Any) -> tuple[str, dict[str, str], list[str], str]:
         body["phase"],
         {n["id"]: n["phase"] for n in body["nodes"]},
         [a["phase"] for a in node["attempt_list"]],
-        next(e["phase"] for e in listed if e["id"] == "i1"),
+        next(e["phase"] for e in listed if e["name"] == "i1"),
     )
 
 
@@ -143,13 +143,14 @@ def test_unfinished_nodes_of_an_interrupted_run_read_interrupted(
     os.killpg(proc.pid, getattr(signal, how))
     proc.wait(timeout=30)
     meta = _meta(_airfoil_home)
+    i1 = meta.resolve_execution("default", "i1")  # its name; the store keys it by its id
     if how == "SIGKILL":  # the dead driver's lease holds for its TTL: age it past that
-        lease = meta.get_lease("i1")
+        lease = meta.get_lease(i1)
         assert lease is not None
-        meta.release_lease("i1", lease[0])
-        assert meta.acquire_lease("i1", lease[0], time.time() - 120, 30.0)
+        meta.release_lease(i1, lease[0])
+        assert meta.acquire_lease(i1, lease[0], time.time() - 120, 30.0)
     else:  # Ctrl-C gives the lease back at once
-        assert meta.get_lease("i1") is None
+        assert meta.get_lease(i1) is None
 
     shown = cli("executions", "show", "i1", "--json").json()
     assert shown["interrupted"] is True
@@ -170,9 +171,9 @@ def test_unfinished_nodes_of_an_interrupted_run_read_interrupted(
     )
 
     # Nothing was written: the stored records still say where the run stopped.
-    assert meta.get_execution("i1").phase == "running"
-    assert meta.get_node("i1", "n1").phase == "running"
-    assert [a.phase for a in meta.get_attempts("i1", "n1")] == ["running"]
+    assert meta.get_execution(i1).phase == "running"
+    assert meta.get_node(i1, "n1").phase == "running"
+    assert [a.phase for a in meta.get_attempts(i1, "n1")] == ["running"]
 
 
 def test_a_driven_run_whose_view_was_cached_turns_interrupted(

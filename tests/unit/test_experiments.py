@@ -42,7 +42,7 @@ def _json(v: object) -> Value:
 def _run(eid: str, phase: str = "succeeded", created: float = 0.0, **inputs: object):  # type: ignore[no-untyped-def]
     import msgspec
 
-    rec = make_execution(eid, created_at=created)
+    rec = make_execution(eid, created_at=created, name="")  # named by its id
     return msgspec.structs.replace(
         rec,
         phase=phase,
@@ -163,3 +163,12 @@ def test_no_runs_is_an_empty_table() -> None:
 
 def test_stat_record_defaults() -> None:
     assert SeriesStat(execution_id="e", node_id="n", attempt=1, name="x").points == 0
+
+
+def test_a_row_shows_the_runs_name_in_its_project() -> None:
+    """The table's id column is what the project calls the run (and addresses it by)."""
+    named = make_execution("f0abc", name="nightly-1")
+    assert [r.id for r in runs_table("wf", [named, _run("f0def")], []).rows] == [
+        "nightly-1",
+        "f0def",
+    ]

@@ -193,8 +193,8 @@ export function LogSearchPage(props: { project: string; query: URLSearchParams }
             </thead>
             <tbody>
               {d.matches.map((m) => (
-                <tr data-execution={m.execution_id} data-node={m.node_id} data-level={m.level}>
-                  <td><Link to={`/projects/${enc(project)}/executions/${enc(m.execution_id)}?node=${enc(m.node_id)}&tab=Logs`} class="mono">{m.execution_id}</Link></td>
+                <tr data-execution={m.name || m.execution_id} data-node={m.node_id} data-level={m.level}>
+                  <td><Link to={`/projects/${enc(project)}/executions/${enc(m.name || m.execution_id)}?node=${enc(m.node_id)}&tab=Logs`} class="mono">{m.name || m.execution_id}</Link></td>
                   <td>{m.workflow}</td>
                   <td class="mono">{m.node_id}</td>
                   <td>{m.attempt}</td>

@@ -25,17 +25,18 @@ export function MetricsPage(props: { project: string; query: URLSearchParams }) 
   const names = byName(all.flatMap((m) => m.items)).map(([n]) => n);
   const chosen = name || names[0] || "";
   const lines: Line[] = [];
-  for (const m of all) {
+  all.forEach((m, i) => {
     const mine = m.items.filter((s) => s.name === chosen && (!node || s.node_id === node));
     for (const s of mine) {
       const many = mine.length > 1;
+      // the run as the URL names it (its name in the project, or its id)
       lines.push({
-        label: `${m.execution_id}${many ? ` ${s.node_id}#${s.attempt}` : ""}`,
+        label: `${runs[i] ?? m.execution_id}${many ? ` ${s.node_id}#${s.attempt}` : ""}`,
         steps: s.steps,
         values: s.values,
       });
     }
-  }
+  });
   return (
     <div class="page metrics-page">
       <h1>Metrics across runs</h1>

@@ -62,7 +62,7 @@ function far(value: number, s: Summary | null | undefined, k: number): boolean {
 function runLink(project: string, r: Run): string {
   const m = /^(.*)\[(\d+)\]$/.exec(r.node_id);
   const node = m ? `node=${enc(m[1])}&tab=Items&item=${m[2]}` : `node=${enc(r.node_id)}`;
-  return `/projects/${enc(project)}/executions/${enc(r.execution_id)}?${node}`;
+  return `/projects/${enc(project)}/executions/${enc(r.name || r.execution_id)}?${node}`;
 }
 
 function fmt(v: number | null | undefined, unit: string): string {
@@ -186,9 +186,9 @@ export function TaskPage(props: { project: string; name: string; query: URLSearc
                   return v !== undefined && v !== null && far(v, d.metrics[m], k);
                 });
                 return (
-                  <tr data-execution={r.execution_id} data-node={r.node_id} data-anomaly={slow || odd.length ? "1" : undefined} class={slow || odd.length ? "anomaly" : ""}>
+                  <tr data-execution={r.name || r.execution_id} data-node={r.node_id} data-anomaly={slow || odd.length ? "1" : undefined} class={slow || odd.length ? "anomaly" : ""}>
                     <td>{slow || odd.length ? <span title={`beyond ${k} std: ${[slow ? "duration" : "", ...odd].filter(Boolean).join(", ")}`}>⚠</span> : null}</td>
-                    <td><Link to={runLink(project, r)} class="mono">{r.execution_id}</Link></td>
+                    <td><Link to={runLink(project, r)} class="mono">{r.name || r.execution_id}</Link></td>
                     <td class="mono">{r.node_id}</td>
                     <td>{r.attempt}</td>
                     <td>{fmtTime(r.ended_at)}</td>

@@ -1949,6 +1949,11 @@ export interface components {
             labels: {
                 [key: string]: string;
             };
+            /**
+             * Name
+             * @default
+             */
+            name: string;
             /** Node Count */
             node_count?: number | null;
             /**
@@ -1990,7 +1995,9 @@ export interface components {
         };
         /**
          * ExecutionSummary
-         * @description An execution as listed.
+         * @description An execution as listed. ``id`` is its key across the server; ``name`` is what its
+         *     project calls it (unique within the project and domain; the id itself when none was
+         *     chosen). Routes take either, looked up within the path's project.
          */
         ExecutionSummary: {
             /** Created At */
@@ -2011,6 +2018,11 @@ export interface components {
             labels: {
                 [key: string]: string;
             };
+            /**
+             * Name
+             * @default
+             */
+            name: string;
             /** Node Count */
             node_count?: number | null;
             /** Phase */
@@ -2367,6 +2379,11 @@ export interface components {
             level: string;
             /** Line */
             line: string;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
             /** Node Id */
             node_id: string;
             /** Workflow */
@@ -3063,6 +3080,11 @@ export interface components {
             metrics: {
                 [key: string]: number | null;
             };
+            /**
+             * Name
+             * @default
+             */
+            name: string;
             /** Node Id */
             node_id: string;
             /** Started At */
@@ -5761,7 +5783,10 @@ export interface operations {
     };
     execution_detail_api_v1_projects__project__executions__execution_id__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
@@ -5860,6 +5885,8 @@ export interface operations {
                 k?: number | null;
                 min_history?: number | null;
                 last?: number | null;
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
             };
             header?: never;
             path: {
@@ -5957,6 +5984,8 @@ export interface operations {
         parameters: {
             query?: {
                 after?: number;
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
             };
             header?: never;
             path: {
@@ -6052,7 +6081,10 @@ export interface operations {
     };
     execution_graph_api_v1_projects__project__executions__execution_id__graph_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
@@ -6150,6 +6182,8 @@ export interface operations {
             query?: {
                 node?: string | null;
                 name?: string | null;
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
             };
             header?: never;
             path: {
@@ -6245,12 +6279,15 @@ export interface operations {
     };
     node_detail_api_v1_projects__project__executions__execution_id__nodes__node_id__get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
-                execution_id: string;
                 node_id: string;
+                execution_id: string;
             };
             cookie?: never;
         };
@@ -6341,12 +6378,15 @@ export interface operations {
     };
     node_cache_api_v1_projects__project__executions__execution_id__nodes__node_id__cache_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
-                execution_id: string;
                 node_id: string;
+                execution_id: string;
             };
             cookie?: never;
         };
@@ -6440,12 +6480,14 @@ export interface operations {
             query?: {
                 offset?: number;
                 limit?: number;
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
             };
             header?: never;
             path: {
                 project: string;
-                execution_id: string;
                 node_id: string;
+                execution_id: string;
             };
             cookie?: never;
         };
@@ -6540,12 +6582,14 @@ export interface operations {
                 attempt?: number | null;
                 rank?: number | null;
                 level?: string | null;
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
             };
             header?: never;
             path: {
                 project: string;
-                execution_id: string;
                 node_id: string;
+                execution_id: string;
             };
             cookie?: never;
         };
@@ -6636,12 +6680,15 @@ export interface operations {
     };
     node_report_api_v1_projects__project__executions__execution_id__nodes__node_id__report_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
-                execution_id: string;
                 node_id: string;
+                execution_id: string;
             };
             cookie?: never;
         };
@@ -6732,7 +6779,10 @@ export interface operations {
     };
     raw_outputs_api_v1_projects__project__executions__execution_id__outputs_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
@@ -6827,7 +6877,10 @@ export interface operations {
     };
     recover_api_v1_projects__project__executions__execution_id__recover_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
@@ -6922,7 +6975,10 @@ export interface operations {
     };
     relaunch_api_v1_projects__project__executions__execution_id__relaunch_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
@@ -7017,12 +7073,15 @@ export interface operations {
     };
     signal_api_v1_projects__project__executions__execution_id__signals__name__post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
-                execution_id: string;
                 name: string;
+                execution_id: string;
             };
             cookie?: never;
         };
@@ -7117,7 +7176,10 @@ export interface operations {
     };
     terminate_api_v1_projects__project__executions__execution_id__terminate_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;
@@ -7218,12 +7280,14 @@ export interface operations {
         parameters: {
             query?: {
                 as?: string | null;
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
             };
             header?: never;
             path: {
                 project: string;
-                execution_id: string;
                 value_hash: string;
+                execution_id: string;
             };
             cookie?: never;
         };
@@ -7314,7 +7378,10 @@ export interface operations {
     };
     watch_api_v1_projects__project__executions__execution_id__watch_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The domain of a name used in several domains of the project */
+                domain?: string | null;
+            };
             header?: never;
             path: {
                 project: string;

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
+from airfoil.cli._common import (
+    err_console,
+    fail,
+    handle_errors,
+    local_execution,
+    out_console,
+    runtime,
+)
 from airfoil.core.records import CacheEntry
 
 if TYPE_CHECKING:
@@ -133,7 +140,7 @@ def explain(
         from airfoil.engine.cache_explain import explain_node
 
         rt = runtime()
-        why = explain_node(rt.meta, rt.blobs, execution_id, node)
+        why = explain_node(rt.meta, rt.blobs, local_execution(rt, execution_id), node)
     if as_json:
         out_console.print_json(json.dumps(why))
         return

@@ -112,3 +112,28 @@ def runtime(**overrides: Any) -> LocalRuntime:
 
 def is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def local_execution(rt: LocalRuntime, ref: str) -> str:
+    """The id of the local execution ``ref`` names in the runtime's project
+    (``AIRFOIL_PROJECT``): its name there (in ``AIRFOIL_DOMAIN`` first, then in the only
+    other domain that has it), or its id. Another project's executions are not found."""
+    from airfoil.core.errors import NotFoundError
+
+    project, domain = rt.settings.project, rt.settings.domain
+    try:
+        return rt.meta.resolve_execution(project, ref, domain)
+    except NotFoundError:
+        try:
+            return rt.meta.resolve_execution(project, ref)
+        except NotFoundError:
+            raise NotFoundError(
+                f"execution {ref!r} does not exist in project {project!r}: set AIRFOIL_PROJECT "
+                "to the project it ran in"
+            ) from None
+
+
+def shown_name(record: Any) -> str:
+    """What the user calls an execution (a record, a head or the API's summary): its name in
+    its project, else its id."""
+    return str(getattr(record, "name", "") or record.id)

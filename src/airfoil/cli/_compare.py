@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import handle_errors, out_console, plain, runtime
+from airfoil.cli._common import handle_errors, local_execution, out_console, plain, runtime
 
 __all__ = ["register"]
 
@@ -145,6 +145,7 @@ def register(root: typer.Typer) -> None:
             from airfoil.types._frame_stats import frame_stats
 
             rt = runtime()
+            a, b = local_execution(rt, a), local_execution(rt, b)
             blobs = rt.blobs
             with ValueContext(blobs) as ctx:
                 comparison = compare_executions(

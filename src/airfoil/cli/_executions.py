@@ -14,7 +14,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, plain, runtime
+from airfoil.cli._common import (
+    err_console,
+    handle_errors,
+    is_tty,
+    local_execution,
+    out_console,
+    plain,
+    runtime,
+    shown_name,
+)
 
 if TYPE_CHECKING:
     from airfoil.store.base import BlobStore
@@ -53,7 +62,7 @@ def list_executions(
     server: str = _SERVER,
     project: str = _PROJECT,
 ) -> None:
-    """List executions, newest first."""
+    """List the executions of the project (AIRFOIL_PROJECT), newest first."""
     from airfoil.cli._render import PHASE_STYLE, execution_json, shown_phase, sort_nodes
 
     if remote or server:
@@ -63,24 +72,25 @@ def list_executions(
         return
 
     rt = runtime()
-    records = rt.meta.list_executions(phase=phase, workflow=workflow, limit=limit)
+    records = rt.meta.list_executions(
+        project=rt.settings.project, phase=phase, workflow=workflow, limit=limit
+    )
     if as_json:
         payload = [execution_json(r, sort_nodes(rt.meta.get_nodes(r.id)), rt) for r in records]
         out_console.print_json(json.dumps(payload))
         return
     table = Table()
-    # Ids are what a user copies into the next command: never cut or wrapped, even on a
+    # Names are what a user copies into the next command: never cut or wrapped, even on a
     # narrow terminal (the other columns give way).
-    table.add_column(
-        "execution", no_wrap=True, min_width=max((len(r.id) for r in records), default=9)
-    )
+    names = [shown_name(r) for r in records]
+    table.add_column("execution", no_wrap=True, min_width=max(map(len, names), default=9))
     for col in ("workflow", "phase", "created", "duration"):
         table.add_column(col)
-    for r in records:
+    for r, name in zip(records, names, strict=True):
         dur = (r.ended_at or 0) - (r.started_at or 0) if r.ended_at and r.started_at else None
         phase = shown_phase(r, rt.meta)
         table.add_row(
-            r.id,
+            name,
             r.workflow,
             Text(phase, style=PHASE_STYLE.get(phase, "")),
             _when(r.created_at),
@@ -118,6 +128,7 @@ def show(
     from airfoil.cli._history import local_anomalies, print_anomalies
 
     rt = runtime()
+    execution_id = local_execution(rt, execution_id)
     record = rt.meta.get_execution(execution_id)
     nodes = sort_nodes(rt.meta.get_nodes(execution_id))
     data = execution_json(record, nodes, rt)
@@ -143,7 +154,7 @@ def show(
     out_console.print(
         Text.assemble(
             "execution ",
-            (record.id, "bold"),
+            (shown_name(record), "bold"),
             f"  {record.workflow} @ {record.version}  ",
             (phase, PHASE_STYLE.get(phase, "")),
             f"  created {_when(record.created_at)}",
@@ -152,7 +163,8 @@ def show(
     if data["interrupted"]:
         plain(
             out_console,
-            f"no process drives it any more; carry it on: airfoil executions resume {record.id}",
+            "no process drives it any more; carry it on: airfoil executions resume "
+            + shown_name(record),
         )
     types = task_types(record.spec)
     out_console.print(node_table(shown_nodes(record, nodes, rt.meta), types=types))
@@ -195,6 +207,7 @@ def resume(
             "that died); to run a failed one again use `executions recover ID --remote`"
         )
     rt = runtime()
+    execution_id = local_execution(rt, execution_id)
     record = rt.meta.get_execution(execution_id)
     if record.phase in ("succeeded", "failed", "aborted"):
         if as_json:
@@ -207,12 +220,12 @@ def resume(
                 ""
                 if record.phase == "succeeded"
                 else f"; to run it again from its failure: airfoil executions recover "
-                f"{execution_id}"
+                f"{shown_name(record)}"
             )
             plain(
                 err_console,
-                f"execution {execution_id} already ended ({record.phase}): nothing to resume"
-                + hint,
+                f"execution {shown_name(record)} already ended ({record.phase}): nothing to "
+                "resume" + hint,
             )
         if record.phase != "succeeded":
             raise typer.Exit(1)
@@ -246,7 +259,7 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
         with live or contextlib.nullcontext(), echo or contextlib.nullcontext():
             rec = engine.drive(rec.id)
     except KeyboardInterrupt:
-        interrupted(rec.id)
+        interrupted(shown_name(rec))
     nodes = sort_nodes(rt.meta.get_nodes(rec.id))
     if as_json:
         out_console.print_json(json.dumps(execution_json(rec, nodes, rt)))
@@ -311,7 +324,9 @@ def _again(
             )
         _remote().remote_again(server, project, execution_id, how, as_json)
         return
-    engine = runtime().engine(executor)
+    rt = runtime()
+    execution_id = local_execution(rt, execution_id)
+    engine = rt.engine(executor)
     if how == "recover":
         record = engine.recover(execution_id, new_id=new_id)
     else:
@@ -332,8 +347,8 @@ def abort(
         _remote().remote_terminate(server, project, execution_id)
         return
     rt = runtime()
-    record = rt.engine().abort(execution_id)
-    err_console.print(f"execution {record.id} {record.phase}")
+    record = rt.engine().abort(local_execution(rt, execution_id))
+    err_console.print(f"execution {shown_name(record)} {record.phase}")
 
 
 def register_signal(root: typer.Typer) -> None:
@@ -355,7 +370,8 @@ def register_signal(root: typer.Typer) -> None:
             return
 
         rt = runtime()
-        node = send_signal(rt.meta, rt.blobs, rt.types, execution_id, name, value)
+        eid = local_execution(rt, execution_id)
+        node = send_signal(rt.meta, rt.blobs, rt.types, eid, name, value)
         err_console.print(f"sent {name}={value} to execution {execution_id} (node {node})")
 
 
@@ -503,6 +519,7 @@ def register_logs(root: typer.Typer) -> None:
         from airfoil.core.interruption import shown_attempts
 
         rt = runtime()
+        execution_id = local_execution(rt, execution_id)
         record = rt.meta.get_execution(execution_id)
         attempts = shown_attempts(  # running attempts of an interrupted execution: lost
             (a for a in rt.meta.get_attempts(execution_id) if _under(a.node_id, node)),
@@ -546,7 +563,8 @@ def register_logs(root: typer.Typer) -> None:
                 plain(out_console, "(no output)", style="dim")
         if rank is not None and shown and all(e["log"] is None for e in shown):
             raise NotFoundError(
-                f"no attempt of {node or 'any node'} in execution {execution_id} has a log of "
+                f"no attempt of {node or 'any node'} in execution {shown_name(record)} has a "
+                "log of "
                 f"rank {rank}: --rank reads a training task's ranks (0 to its workers - 1)"
             )
         if as_json:

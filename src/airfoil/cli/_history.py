@@ -74,14 +74,14 @@ def _print_bars(runs: list[dict[str, Any]], summary: dict[str, Any] | None, k: f
     mean, std = (summary["mean"], summary["std"]) if summary else (0.0, 0.0)
     plain(out_console, "")
     plain(out_console, f"durations of the latest {len(shown)} (| marks the mean)", style="dim")
-    width = max(len(r["execution_id"]) + len(r["node_id"]) + 1 for r in shown)
+    width = max(len(r.get("name") or r["execution_id"]) + len(r["node_id"]) + 1 for r in shown)
     mark = min(_BAR_WIDTH - 1, int(mean / top * _BAR_WIDTH))
     for r in shown:
         d = r["duration"]
         n = max(1, round(d / top * _BAR_WIDTH))
         bar = "".join("█" if i < n else ("|" if i == mark else " ") for i in range(_BAR_WIDTH))
         far = std > 0 and abs(d - mean) > k * std
-        line = Text(f"{r['execution_id']} {r['node_id']}".ljust(width) + " ")
+        line = Text(f"{r.get('name') or r['execution_id']} {r['node_id']}".ljust(width) + " ")
         line.append(bar, style="red" if far else "cyan")
         line.append(f" {_fmt(d, 's')}")
         line.append(f"  {dt.datetime.fromtimestamp(r['ended_at']):%Y-%m-%d %H:%M:%S}", "dim")
@@ -126,7 +126,8 @@ def stats(
             last=last or rt.settings.history_runs,
         )
         k = rt.settings.anomaly_k
-        data = stats_out(history, k=k).model_dump(mode="json")
+        names = rt.meta.execution_names([r.execution_id for r in history.runs])
+        data = stats_out(history, k=k, names=names).model_dump(mode="json")
     if as_json:
         typer.echo(json.dumps(data))
         return

@@ -13,7 +13,14 @@ from typing import Any
 
 from rich.text import Text
 
-from airfoil.cli._common import err_console, out_console, plain, runtime
+from airfoil.cli._common import (
+    err_console,
+    local_execution,
+    out_console,
+    plain,
+    runtime,
+    shown_name,
+)
 
 __all__ = ["POLL_S", "follow", "search"]
 
@@ -84,7 +91,7 @@ def _follow_local(
     from airfoil.executors.base import attempt_log_text
 
     rt = runtime()
-    rt.meta.get_execution(execution_id)  # NotFoundError for an unknown id
+    execution_id = local_execution(rt, execution_id)  # NotFoundError for an unknown one
     if node is not None and not rt.meta.get_attempts(execution_id, node):
         rt.meta.get_node(execution_id, node)  # NotFoundError for an id that is no node
     while True:
@@ -97,7 +104,7 @@ def _follow_local(
             )
             shown.show(a.node_id, a.attempt, a.phase, text)
         if _ended(record.phase):
-            plain(err_console, f"execution {execution_id} {record.phase}")
+            plain(err_console, f"execution {shown_name(record)} {record.phase}")
             return
         time.sleep(POLL_S)
 
@@ -184,7 +191,8 @@ def search(
         out_console.print_json(json.dumps(data))
         return
     for m in data["matches"]:
-        line = Text(f"{m['execution_id']} {m['node_id']} #{m['attempt']} ", style="bold")
+        run = m.get("name") or m["execution_id"]
+        line = Text(f"{run} {m['node_id']} #{m['attempt']} ", style="bold")
         line.append(f"{m['at'] or '-'} {m['level']:<8} ", style="dim")
         line.append(m["line"])
         out_console.print(line, soft_wrap=True, highlight=False)

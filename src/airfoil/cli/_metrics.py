@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import handle_errors, out_console, runtime
+from airfoil.cli._common import handle_errors, local_execution, out_console, runtime
 
 __all__ = ["register", "sparkline"]
 
@@ -68,7 +68,7 @@ def _rows(items: list[dict[str, Any]]) -> Table:
 
 def _local(execution_id: str, node: str | None, name: str | None) -> list[dict[str, Any]]:
     rt = runtime()
-    rt.meta.get_execution(execution_id)  # NotFoundError names the id
+    execution_id = local_execution(rt, execution_id)  # NotFoundError names it
     series = rt.meta.metric_series(execution_id, node, name)
     if node is not None and not series:
         rt.meta.get_node(execution_id, node)

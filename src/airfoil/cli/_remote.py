@@ -148,15 +148,16 @@ def run_remote(
             ex = client.launch_plan(entity, given, name=execution_id)
         else:
             ex = client.launch(entity, given, name=execution_id)
-        follow(client, ex.id, f"of {entity.name} started on {client.url}", as_json)
+        follow(client, ex.id, f"of {entity.name} started on {client.url}", as_json, ex.name)
 
 
-def follow(client: Any, execution_id: str, what: str, as_json: bool) -> None:
+def follow(client: Any, execution_id: str, what: str, as_json: bool, name: str = "") -> None:
     """Stream an execution's node events (unless ``as_json``), then print its result as a
-    local run would; exit 1 unless it succeeded."""
+    local run would (the execution shown by ``name``, default its id); exit 1 unless it
+    succeeded."""
     started = time.perf_counter()
     if not as_json:
-        err_console.print(f"execution [bold]{execution_id}[/] {what}")
+        err_console.print(f"execution [bold]{name or execution_id}[/] {what}")
         for ev in client.watch(execution_id):
             if ev.kind == "node":
                 err_console.print(
@@ -170,7 +171,8 @@ def follow(client: Any, execution_id: str, what: str, as_json: bool) -> None:
         out_console.print_json(json.dumps(out, default=str))
     else:
         err_console.print(
-            f"execution [bold]{detail.id}[/] {detail.phase} in {time.perf_counter() - started:.2f}s"
+            f"execution [bold]{detail.name or detail.id}[/] {detail.phase} in "
+            f"{time.perf_counter() - started:.2f}s"
         )
         if detail.phase == "succeeded" and out["outputs"]:
             out_console.print_json(json.dumps(out["outputs"], default=str))
@@ -219,6 +221,7 @@ def remote_execution_json(d: Any) -> dict[str, Any]:
 
     return {
         "execution_id": d.id,
+        "name": d.name or d.id,
         "workflow": d.workflow,
         "version": d.version,
         "phase": d.phase,

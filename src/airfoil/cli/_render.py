@@ -129,6 +129,7 @@ def execution_json(
     types = task_types(record.spec)
     return {
         "execution_id": record.id,
+        "name": record.display_name,
         "workflow": record.workflow,
         "version": record.version,
         "phase": record.phase,
@@ -241,7 +242,7 @@ def gates_waiting(state: Any, records: dict[str, Any]) -> list[str]:
             continue
         value = "true|false" if gate.kind == GateKind.APPROVE else "VALUE"
         lines.append(
-            f"{nid} waits for {gate.name!r}: airfoil signal {state.execution.id} "
+            f"{nid} waits for {gate.name!r}: airfoil signal {state.execution.display_name} "
             f"{gate.name} {value}"
         )
     return lines

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from airfoil.cli._common import handle_errors, out_console, runtime
+from airfoil.cli._common import handle_errors, local_execution, out_console, runtime
 
 __all__ = ["register"]
 
@@ -17,7 +17,7 @@ def _local(execution_id: str, node_id: str) -> tuple[int, str]:
     from airfoil.core.reports import latest_report
 
     rt = runtime()
-    rt.meta.get_execution(execution_id)  # NotFoundError names the id
+    execution_id = local_execution(rt, execution_id)  # NotFoundError names it
     node = rt.meta.get_node(execution_id, node_id)
     rep = latest_report(rt.blobs, execution_id, node_id, node.attempts)
     return rep.attempt, rep.html

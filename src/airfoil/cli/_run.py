@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.text import Text
 
-from airfoil.cli._common import err_console, handle_errors, is_tty, out_console, plain, runtime
+from airfoil.cli._common import (
+    err_console,
+    handle_errors,
+    is_tty,
+    out_console,
+    plain,
+    runtime,
+    shown_name,
+)
 
 if TYPE_CHECKING:
     from airfoil.local import LocalRuntime
@@ -115,14 +123,16 @@ def register(app: typer.Typer) -> None:
         record = engine.launch(
             spec,
             values,
-            execution_id=execution_id,
+            name=execution_id,
             code_root=project_root(entity.module),
             labels=labels,
             keep=True,
         )
         if not as_json:
             err_console.print(
-                Text.assemble("execution ", (record.id, "bold"), " of ", entity.name, " started")
+                Text.assemble(
+                    "execution ", (record.display_name, "bold"), " of ", entity.name, " started"
+                )
             )
         try:
             if echo is not None:
@@ -130,7 +140,7 @@ def register(app: typer.Typer) -> None:
             with live or contextlib.nullcontext(), echo or contextlib.nullcontext():
                 record = engine.drive(record.id)
         except KeyboardInterrupt:
-            interrupted(record.id)
+            interrupted(shown_name(record))
         after_drive(entity, record, anomalies=engine_anomalies(engine, record.id))
         nodes = sort_nodes(rt.meta.get_nodes(record.id))
         if as_json:
@@ -169,7 +179,7 @@ def print_summary(
     err_console.print(
         Text.assemble(
             "execution ",
-            (record.id, "bold"),
+            (shown_name(record), "bold"),
             " ",
             (record.phase, PHASE_STYLE.get(record.phase, "")),
             f" in {elapsed:.2f}s{cached}",
@@ -193,7 +203,7 @@ def print_failure(record: Any) -> None:
     if err.traceback:
         plain(err_console, err.traceback.rstrip())
     if record.phase in ("failed", "aborted"):
-        again = f"run again from the failure: airfoil executions recover {record.id}"
+        again = f"run again from the failure: airfoil executions recover {shown_name(record)}"
     else:  # interrupted, not ended: the same execution carries on
-        again = f"continue it: airfoil executions resume {record.id}"
-    plain(err_console, f"logs: airfoil logs {record.id}    {again}")
+        again = f"continue it: airfoil executions resume {shown_name(record)}"
+    plain(err_console, f"logs: airfoil logs {shown_name(record)}    {again}")

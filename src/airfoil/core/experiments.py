@@ -139,6 +139,8 @@ class RunRow(msgspec.Struct, frozen=True):
 
     ``inputs`` holds previews (JSON values as they are, others by format and size);
     ``input_values`` the decoded JSON of inputs stored inline as JSON (what sorting uses).
+    ``id``: the run's name in its project (its execution id when none was chosen), which
+    every route and command takes as the run's address.
     """
 
     id: str
@@ -215,7 +217,7 @@ def _row(
 ) -> RunRow:
     inputs = {k: _input(v) for k, v in sorted((rec.inputs or {}).items())}
     return RunRow(
-        id=rec.id,
+        id=rec.display_name,  # what the project calls the run, and addresses it by
         phase=rec.phase,
         created_at=rec.created_at,
         started_at=rec.started_at,

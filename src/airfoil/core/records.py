@@ -368,6 +368,14 @@ class ExecutionRecord(msgspec.Struct, omit_defaults=True):
     code_root: str = ""
     labels: dict[str, str] = {}
     schema_version: int = SCHEMA_VERSION
+    #: The name its project addresses it by, unique within ``(project, domain)``; empty: the
+    #: ``id`` is the name (a generated id, or a run written before names were per project).
+    name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """The execution's name within its project and domain."""
+        return self.name or self.id
 
 
 class ExecutionHead(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -388,6 +396,12 @@ class ExecutionHead(msgspec.Struct, frozen=True, omit_defaults=True):
     executor: str = "inline"
     code_root: str = ""
     labels: dict[str, str] = {}
+    name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """The execution's name within its project and domain."""
+        return self.name or self.id
 
 
 class ExecutionRunHead(ExecutionHead, frozen=True, omit_defaults=True):
@@ -413,6 +427,7 @@ def execution_head(rec: ExecutionRecord) -> ExecutionHead:
         executor=rec.executor,
         code_root=rec.code_root,
         labels=dict(rec.labels),
+        name=rec.name,
     )
 
 

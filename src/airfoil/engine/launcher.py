@@ -38,6 +38,14 @@ from airfoil.store.stores import SecretSource, secret_env_name
 __all__ = ["CapacityCheck", "Launcher", "load_state", "take_lease"]
 
 
+def _exists(meta: MetaStore, execution_id: str) -> bool:
+    try:
+        meta.get_execution_head(execution_id)
+    except NotFoundError:
+        return False
+    return True
+
+
 class CapacityCheck(Protocol):
     """What a launch checks resource requests with (a
     :class:`~airfoil.engine._resources.ResourceQueue`)."""
@@ -98,23 +106,35 @@ class Launcher:
         code_root: str = "",
         labels: dict[str, str] | None = None,
         executor: str | None = None,
+        name: str | None = None,
     ) -> sm.RunState:
         """The state of a new execution after ``Launch``, its batch not yet written.
 
+        ``name`` is the name its project addresses it by, unique within ``(project,
+        domain)`` only: the execution gets a new, globally unique id either way, so a name
+        another project uses is never refused (nor learned). ``execution_id`` sets the id
+        itself (which is then its name too: tests and internal callers).
+
         Raises:
-            ConflictError: an execution with that id exists.
+            ConflictError: the project has an execution of that name in that domain (or one
+                with that id exists).
             UnschedulableTaskError: a task asks for more than there could ever be.
             ConfigError: a task requests a secret the project does not have.
         """
         exec_id = execution_id or new_execution_id()
-        try:
-            self.meta.get_execution(exec_id)
-        except NotFoundError:
-            pass
-        else:
+        if name is not None and name != exec_id:
+            taken = self.meta.name_taken(project, domain, name)
+        else:  # the id is the name: taken if either is (a generated id is new, as before)
+            name = ""
+            taken = _exists(self.meta, exec_id) or (
+                execution_id is not None and self.meta.name_taken(project, domain, exec_id)
+            )
+        if taken:
+            shown = name or exec_id
             raise ConflictError(
-                f"an execution named {exec_id!r} already exists: choose another --name, or "
-                f"`airfoil executions resume {exec_id}` to continue it"
+                f"an execution named {shown!r} already exists in project {project!r} "
+                f"({domain}): choose another --name, or `airfoil executions resume {shown}` "
+                "to continue it"
             )
         graph = self.graphs.graph(spec)
         self._check_capacity(graph, project, executor or self.executor)
@@ -132,6 +152,7 @@ class Launcher:
             executor=executor or self.executor,
             code_root=code_root,
             labels=labels or {},
+            name=name,
         )
         state = sm.RunState(record, graph=graph, retry=sm.RetryPolicy(base_s=self.retry_backoff_s))
         state.handle(sm.Launch(record.created_at))
@@ -148,6 +169,7 @@ class Launcher:
         code_root: str = "",
         labels: dict[str, str] | None = None,
         executor: str | None = None,
+        name: str | None = None,
     ) -> sm.RunState:
         """Write a new execution (phase ``queued``) with bound inputs; its state, as
         committed (an engine in this process may drive it without reading it back)."""
@@ -160,6 +182,7 @@ class Launcher:
             code_root=code_root,
             labels=labels,
             executor=executor,
+            name=name,
         )
         self.meta.write(state.take_batch())
         return state
@@ -168,14 +191,14 @@ class Launcher:
         self, execution_id: str, *, new_id: str | None = None, executor: str | None = None
     ) -> ExecutionRecord:
         """A new execution of the same workflow version with the same inputs, project and
-        domain (driven by ``executor``, default the old one's)."""
+        domain (driven by ``executor``, default the old one's), named ``new_id`` if given."""
         old = self.meta.get_execution(execution_id)
         return self.launch(
             old.spec,
             old.inputs,
             project=old.project,
             domain=old.domain,
-            execution_id=new_id,
+            name=new_id,
             code_root=old.code_root,
             labels={**old.labels, "relaunch_of": old.id},
             executor=executor or old.executor or None,
@@ -210,7 +233,7 @@ class Launcher:
             old.inputs,
             project=old.project,
             domain=old.domain,
-            execution_id=new_id,
+            name=new_id,
             code_root=old.code_root,
             labels={**old.labels, "recovered_from": old.id},
             executor=executor or old.executor or None,

@@ -217,9 +217,11 @@ class Engine:
         code_root: str = "",
         labels: dict[str, str] | None = None,
         keep: bool = False,
+        name: str | None = None,
     ) -> ExecutionRecord:
         """Record a new execution (phase ``queued``) with already-bound inputs, in the
-        engine's project and domain, to be driven by its executor (see :class:`Launcher`).
+        engine's project and domain, to be driven by its executor (see :class:`Launcher`;
+        ``name``: what the project calls it, unique within its project and domain).
 
         With ``keep``, the state stays in memory for this engine's next ``drive`` of it.
         """
@@ -232,6 +234,7 @@ class Engine:
             code_root=code_root,
             labels=labels,
             executor=self.executor.name,
+            name=name,
         )
         if keep:
             # The state just committed is what drive() would read back: keep it for the

@@ -160,9 +160,11 @@ def publish(
     data = blobs.get_bytes(uri)
     if hashlib.sha256(data).hexdigest() != body.sha256:
         raise InvalidInputError(f"the upload {body.sha256[:16]}... no longer matches its hash")
-    if body.execution_id:
-        try:
-            record = meta.get_execution(body.execution_id)
+    execution_id = body.execution_id
+    if execution_id:
+        try:  # a name (or id) of the project's own executions only
+            execution_id = meta.resolve_execution(project, execution_id)
+            record = meta.get_execution(execution_id)
         except NotFoundError:
             record = None
         if record is None or record.project != project:
@@ -183,7 +185,7 @@ def publish(
         uri=stored,
         content_hash=body.sha256,
         partitions=body.partitions,
-        execution_id=body.execution_id,
+        execution_id=execution_id,
         lineage=body.lineage,
         metrics=body.metrics,
         metadata=body.metadata,

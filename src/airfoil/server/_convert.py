@@ -99,6 +99,7 @@ def summary_dict(
 ) -> dict[str, Any]:
     return dict(
         id=rec.id,
+        name=rec.display_name,
         project=rec.project,
         domain=rec.domain,
         workflow=rec.workflow,

@@ -36,7 +36,8 @@ def task_stats(
     s = d.runtime.settings
     runs = last if last is not None else s.history_runs
     history = task_history(d.meta, project, task, version=version, last=runs)
-    return stats_out(history, k=s.anomaly_k)
+    names = d.meta.execution_names([r.execution_id for r in history.runs])
+    return stats_out(history, k=s.anomaly_k, names=names)
 
 
 def task_names(d: Deps, project: str, limit: int) -> TaskNameList:

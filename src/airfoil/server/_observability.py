@@ -193,6 +193,7 @@ def compare(d: Deps, project: str, a: str, b: str) -> ComparisonOut:
     Raises:
         NotFoundError: either is not an execution of the project.
     """
+    a, b = d.meta.resolve_execution(project, a), d.meta.resolve_execution(project, b)
     ra, rb = get_record(d, project, a), get_record(d, project, b)
     blobs = d.blobs
     with ValueContext(blobs) as ctx:

@@ -137,7 +137,7 @@ def launch(
         values,
         project=project,
         domain=domain,
-        execution_id=req.name,
+        name=req.name,
         code_root=package_ref(row.package, d.blob_url),
         labels=plan_labels(spec, labels),
     )

@@ -121,7 +121,7 @@ def hide_foreign(
 
 
 def _matches(r: ExecutionHead, needle: str) -> bool:
-    hay = [r.id, r.workflow, r.version, *r.labels.values()]
+    hay = [r.id, r.name, r.workflow, r.version, *r.labels.values()]
     return any(needle in h.lower() for h in hay)
 
 

@@ -68,7 +68,6 @@ router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
 ROUTE_ROLES: dict[tuple[str, str], str] = {}
 
 _Project = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
-_ExecId = Annotated[str, Path(max_length=100)]
 _Domain = Annotated[str, Path(max_length=50)]
 _Name = Annotated[str, Path(max_length=300)]
 _Version = Annotated[str, Path(max_length=200)]
@@ -94,6 +93,14 @@ def _caller(role: str, *, per_project: bool = True) -> Callable[..., Principal]:
         who = authenticate(request, deps.registry, deps.clock.now())
         project = request.path_params.get("project") if per_project else None
         require(who, project, role)
+        ref = request.path_params.get("execution_id")
+        domain = request.query_params.get("domain")
+        if project is not None and ref is not None and len(ref) <= 100 and len(domain or "") <= 50:
+            # A path's execution, by name or id, within the path's project only, and only
+            # once the key's role there is checked: a 404 then says nothing of another
+            # project's executions. Resolved on this hop to the thread pool (``_ExecId``
+            # reads it back without one of its own). Longer values are a 422 of the route's.
+            request.state.execution_id = deps.meta.resolve_execution(project, ref, domain)
         return who
 
     return dependency
@@ -126,6 +133,36 @@ Runner = Annotated[Principal, Depends(_caller("runner"))]
 GlobalAdmin = Annotated[Principal, Depends(_caller("admin", per_project=False))]
 AnyKey = Annotated[Principal, Depends(_caller("viewer", per_project=False))]
 Deps = Annotated[svc.Deps, Depends(_deps)]
+
+
+_InPath = Annotated[str, Path(max_length=100)]
+_InDomain = Annotated[
+    str | None,
+    Query(max_length=50, description="The domain of a name used in several domains of the project"),
+]
+
+
+async def _execution(
+    request: Request, execution_id: _InPath, _: Viewer, domain: _InDomain = None
+) -> str:
+    """The id of the execution a path names (its name in the path's project, or its id), as
+    the role's dependency resolved it (see :func:`_caller`)."""
+    resolved: str = request.state.execution_id
+    return resolved
+
+
+async def _runner_execution(
+    request: Request, execution_id: _InPath, _: Runner, domain: _InDomain = None
+) -> str:
+    """:func:`_execution` of a route that needs the runner role."""
+    resolved: str = request.state.execution_id
+    return resolved
+
+
+#: A path's ``{execution_id}``: the execution's name in the project (or its id), resolved.
+_ExecId = Annotated[str, Depends(_execution)]
+#: :data:`_ExecId` of a runner's route (terminate, relaunch, recover, signal).
+_RunExecId = Annotated[str, Depends(_runner_execution)]
 
 
 # --- identity and projects ------------------------------------------------------------------
@@ -510,7 +547,7 @@ async def _stream(
 )
 def terminate(
     project: _Project,
-    execution_id: _ExecId,
+    execution_id: _RunExecId,
     d: Deps,
     who: Runner,
     reason: Annotated[str, Body(embed=True, max_length=1000)] = "terminated from the API",
@@ -526,7 +563,7 @@ def terminate(
     response_model=ExecutionSummary,
     status_code=201,
 )
-def relaunch(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> ExecutionSummary:
+def relaunch(project: _Project, execution_id: _RunExecId, d: Deps, _: Runner) -> ExecutionSummary:
     """Launch the same version again with the same inputs."""
     return svc.relaunch(d, project, execution_id)
 
@@ -538,7 +575,7 @@ def relaunch(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> Ex
     response_model=ExecutionSummary,
     status_code=201,
 )
-def recover(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> ExecutionSummary:
+def recover(project: _Project, execution_id: _RunExecId, d: Deps, _: Runner) -> ExecutionSummary:
     """Recover a failed or aborted execution: a new one that reuses the outputs of every node
     that succeeded and runs only from the failure on."""
     return svc.recover(d, project, execution_id)
@@ -552,7 +589,7 @@ def recover(project: _Project, execution_id: _ExecId, d: Deps, _: Runner) -> Exe
 )
 def signal(
     project: _Project,
-    execution_id: _ExecId,
+    execution_id: _RunExecId,
     name: Annotated[str, Path(max_length=200)],
     body: SignalIn,
     d: Deps,

@@ -36,6 +36,8 @@ class LogMatch(msgspec.Struct, frozen=True):
     at: str
     level: str
     line: str
+    #: the execution's name in its project (its id when none was chosen)
+    name: str = ""
 
 
 class LogSearch(msgspec.Struct, frozen=True):
@@ -115,6 +117,7 @@ def search_logs(
                         found.append(
                             LogMatch(
                                 execution_id=record.id,
+                                name=record.display_name,
                                 node_id=a.node_id,
                                 attempt=a.attempt,
                                 workflow=record.workflow,

@@ -17,6 +17,7 @@ from collections.abc import Collection
 import msgspec
 
 from airfoil.core.blobs import BlobStore
+from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
@@ -58,6 +59,57 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
     @abc.abstractmethod
     def get_execution(self, execution_id: str) -> ExecutionRecord:
         """Return one execution. Raises NotFoundError if there is none with that id."""
+
+    @abc.abstractmethod
+    def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
+        """``(id, domain, name)`` of every execution of ``project`` named ``ref`` (in any
+        domain) or whose id is ``ref``, in no particular order: what
+        :meth:`resolve_execution` decides from."""
+
+    def resolve_execution(self, project: str, ref: str, domain: str | None = None) -> str:
+        """The id of the execution ``project`` calls ``ref``: the one named ``ref`` in
+        ``domain`` (or in the only domain that has one), else the one whose id is ``ref``.
+        Only ``project``'s executions are looked at, so nothing is learned of another
+        project's (a name or an id of theirs is not found, as one that does not exist).
+
+        Raises:
+            NotFoundError: ``project`` has no such execution.
+            ConflictError: the name is used in several domains and none was given.
+        """
+        if "\x00" in ref or "\x00" in (domain or ""):  # no name or id holds one (nor may
+            rows = []  # PostgreSQL's text be asked for one)
+        else:
+            rows = self.find_executions(project, ref)
+        named = [r for r in rows if r[2] == ref and (domain is None or r[1] == domain)]
+        if len(named) == 1:
+            return named[0][0]
+        if len(named) > 1:
+            domains = ", ".join(sorted(r[1] for r in named))
+            raise ConflictError(
+                f"project {project!r} has an execution named {ref!r} in several domains "
+                f"({domains}): name the domain (--domain, ?domain=), or use its id "
+                f"({', '.join(sorted(r[0] for r in named))})"
+            )
+        by_id = [r for r in rows if r[0] == ref and (domain is None or r[1] == domain)]
+        if by_id:
+            return by_id[0][0]
+        where = f"project {project!r}" + (f", domain {domain!r}" if domain else "")
+        raise NotFoundError(f"execution {ref!r} does not exist in {where}")
+
+    def execution_names(self, ids: Collection[str]) -> dict[str, str]:
+        """The names of the executions ``ids`` (what a listing of their attempts shows);
+        one head read each, an id that does not exist left out."""
+        names = {}
+        for eid in set(ids):
+            try:
+                names[eid] = self.get_execution_head(eid).display_name
+            except NotFoundError:
+                continue
+        return names
+
+    def name_taken(self, project: str, domain: str, name: str) -> bool:
+        """Whether an execution of ``project`` and ``domain`` is named ``name``."""
+        return any(r[1] == domain and r[2] == name for r in self.find_executions(project, name))
 
     def get_execution_head(self, execution_id: str) -> ExecutionHead:
         """:meth:`get_execution` as a head (no spec, inputs or outputs: what a phase or

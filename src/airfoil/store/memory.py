@@ -62,6 +62,7 @@ class _ExecutionRow:
         "domain",
         "lease_expires_at",
         "lease_owner",
+        "name",
         "phase",
         "project",
         "record",
@@ -71,6 +72,7 @@ class _ExecutionRow:
     def __init__(self, record: ExecutionRecord, data: bytes) -> None:
         self.project = record.project
         self.domain = record.domain
+        self.name = record.name or record.id
         self.workflow = record.workflow
         self.phase = record.phase
         self.created_at = record.created_at
@@ -127,6 +129,8 @@ class MemoryMetaStore(
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._executions: dict[str, _ExecutionRow] = {}
+        #: (project, domain, name) of every execution: names are unique within those
+        self._names: set[tuple[str, str, str]] = set()
         self._nodes: dict[str, dict[str, bytes]] = {}
         self._attempts: dict[str, dict[tuple[str, int], bytes]] = {}
         self._events: dict[str, dict[int, bytes]] = {}
@@ -156,6 +160,13 @@ class MemoryMetaStore(
                 held = known.get(batch.lease[0])
                 if held is None or held.lease_owner != batch.lease[1]:
                     raise lease_lost(batch.lease[0])
+            if execution is not None and execution.id not in known:
+                named = (execution.project, execution.domain, execution.name or execution.id)
+                if named in self._names:
+                    raise ConflictError(
+                        f"an execution named {named[2]!r} already exists in project {named[0]!r}, "
+                        f"domain {named[1]!r}; nothing of the batch was written"
+                    )
             seen: set[tuple[str, int]] = set()
             for eid, seq, _ in events:
                 if (eid, seq) in seen or seq in self._events.get(eid, ()):
@@ -170,6 +181,9 @@ class MemoryMetaStore(
                 row = _ExecutionRow(execution, exec_data)
                 if old is not None:
                     row.lease_owner, row.lease_expires_at = old.lease_owner, old.lease_expires_at
+                    row.name = old.name  # written by the launch only, as in SQL
+                else:
+                    self._names.add((row.project, row.domain, row.name))
                 known[execution.id] = row
             for eid, node_id, data in nodes:
                 self._nodes.setdefault(eid, {})[node_id] = data
@@ -189,6 +203,14 @@ class MemoryMetaStore(
         if data is None:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
         return _EXECUTION.decode(data)
+
+    def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return [
+                (eid, row.domain, row.name)
+                for eid, row in self._executions.items()
+                if row.project == project and ref in (eid, row.name)
+            ]
 
     def list_executions(
         self,

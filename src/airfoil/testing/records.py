@@ -152,8 +152,9 @@ def make_execution(
     domain: str = "dev",
     workflow: str = "mod.wf",
     phase: str = "running",
+    name: str | None = None,
 ) -> ExecutionRecord:
-    """An execution record with every field set."""
+    """An execution record with every field set (its name: ``run-<id>`` unless given)."""
     return ExecutionRecord(
         id=execution_id,
         workflow=workflow,
@@ -172,6 +173,7 @@ def make_execution(
         code_root="/code",
         labels={"team": "ml", "\u00e9": ""},
         schema_version=1,
+        name=f"run-{execution_id}" if name is None else name,
     )
 
 

@@ -52,6 +52,8 @@ class TaskRunOut(BaseModel):
     ended_at: float
     duration: float
     metrics: dict[str, float | None] = {}
+    #: the execution's name in its project (its id when none was chosen)
+    name: str = ""
 
 
 class TaskVersionOut(BaseModel):
@@ -143,8 +145,11 @@ def _summary(s: Summary | None) -> SummaryOut | None:
     )
 
 
-def stats_out(h: TaskHistory, k: float | None = None) -> TaskStatsOut:
-    """The wire form of a task version's history (``k``: the anomaly rule's, to mark runs)."""
+def stats_out(
+    h: TaskHistory, k: float | None = None, names: dict[str, str] | None = None
+) -> TaskStatsOut:
+    """The wire form of a task version's history (``k``: the anomaly rule's, to mark runs;
+    ``names``: the executions' names by id)."""
     runs = []
     for i, r in enumerate(h.runs):
         finals = {name: values[i] for name, values in h.metric_values.items()}
@@ -157,6 +162,7 @@ def stats_out(h: TaskHistory, k: float | None = None) -> TaskStatsOut:
                 ended_at=r.ended_at,
                 duration=r.duration,
                 metrics={k: v for k, v in finals.items() if v is not None},
+                name=(names or {}).get(r.execution_id, r.execution_id),
             )
         )
     metrics = {}
@@ -207,6 +213,7 @@ class LogMatchOut(BaseModel):
     at: str
     level: str
     line: str
+    name: str = ""
 
 
 class LogSearchOut(BaseModel):

@@ -385,9 +385,12 @@ class NodeOut(_Response):
 
 
 class ExecutionSummary(_Response):
-    """An execution as listed."""
+    """An execution as listed. ``id`` is its key across the server; ``name`` is what its
+    project calls it (unique within the project and domain; the id itself when none was
+    chosen). Routes take either, looked up within the path's project."""
 
     id: str
+    name: str = ""
     project: str
     domain: str
     workflow: str

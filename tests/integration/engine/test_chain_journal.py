@@ -97,7 +97,7 @@ def _stored(home: Path, execution: str) -> tuple[str, dict[str, str], list[int]]
     """The execution's phase, its nodes' phases and its events' seqs, as the store has them."""
     rt = LocalRuntime(AirfoilSettings(home=str(home)))
     try:
-        rec = rt.meta.get_execution(execution)
+        rec = rt.meta.get_execution(rt.meta.resolve_execution("default", execution))
         nodes = {n.node_id: n.phase for n in rt.meta.get_nodes(rec.id)}
         seqs = [e.seq for e in rt.meta.get_events(rec.id)]
         return rec.phase, nodes, seqs

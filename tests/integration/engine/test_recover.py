@@ -82,8 +82,10 @@ def test_recover_is_one_transaction(tmp_path: Path) -> None:
         pass
     # Whatever got written, the new execution never holds a pending copy of a node the
     # failed one had finished: either nothing of it exists, or its reused node succeeded.
-    try:
-        nodes = {n.node_id: n.phase for n in meta.get_nodes("r1")}
+    try:  # r1 is the new execution's name in its project (its id is generated)
+        nodes = {
+            n.node_id: n.phase for n in meta.get_nodes(meta.resolve_execution("default", "r1"))
+        }
     except Exception:
         nodes = {}
     if nodes:
@@ -93,6 +95,6 @@ def test_recover_is_one_transaction(tmp_path: Path) -> None:
     CALLS.clear()
     if not nodes:
         engine.recover("f1", new_id="r1")
-    done = engine.drive("r1")
+    done = engine.drive(meta.resolve_execution("default", "r1"))
     assert done.phase == "succeeded"
     assert CALLS == ["second"]  # the node that had succeeded did not run again

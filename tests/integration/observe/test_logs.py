@@ -226,7 +226,7 @@ def test_search_finds_lines_across_runs_within_its_bounds(work: Path) -> None:
     for i in range(3):
         _cli(work, "run", "--name", f"s-{i}", "flow.py", "talk", "--n", str(10 + i))
     found = json.loads(_cli(work, "logs", "--search", "CAREFUL", "--json").stdout)
-    assert [(m["execution_id"], m["line"]) for m in found["matches"]] == [
+    assert [(m["name"], m["line"]) for m in found["matches"]] == [
         ("s-2", "flowlog: careful 12"),
         ("s-1", "flowlog: careful 11"),
         ("s-0", "flowlog: careful 10"),
@@ -234,7 +234,7 @@ def test_search_finds_lines_across_runs_within_its_bounds(work: Path) -> None:
     assert found["matches"][0]["level"] == "WARNING"
     assert (found["runs"], found["logs"], found["complete"]) == (3, 3, True)
     bounded = json.loads(_cli(work, "logs", "--search", "careful", "--runs", "2", "--json").stdout)
-    assert [m["execution_id"] for m in bounded["matches"]] == ["s-2", "s-1"]
+    assert [m["name"] for m in bounded["matches"]] == ["s-2", "s-1"]
     assert bounded["complete"] is False
     one = json.loads(_cli(work, "logs", "--search", "e", "--limit", "1", "--json").stdout)
     assert len(one["matches"]) == 1 and one["complete"] is False

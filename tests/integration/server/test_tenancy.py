@@ -483,3 +483,137 @@ def test_revoking_the_last_key_keeps_the_server_closed(tmp_path: Path) -> None:
         assert httpx.get(url).json()["open_mode"] is True
     finally:
         running.stop()
+
+
+# --- execution names are per project (revision 0019) ------------------------------------------
+
+
+def _send(keyed: Keyed, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {keyed.keys[who]}"}
+    url = keyed.running.url + "/api/v1" + path
+    return httpx.request(method, url, headers=headers, timeout=60, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def nightly(keyed: Keyed, flow: Any) -> dict[str, str]:
+    """alpha runs ``nightly-1`` (x=2) and ``alpha-only``, then beta runs its own
+    ``nightly-1`` (x=5): the ids by who ran them."""
+    with keyed.client("alpha_runner", "alpha") as c:
+        c.register([flow.wf])
+        a = c.launch(flow.wf, {"x": 2}, name="nightly-1")
+        only = c.launch(flow.wf, {"x": 1}, name="alpha-only")
+        assert c.wait("nightly-1", timeout=120).phase == "succeeded"
+        assert c.wait("alpha-only", timeout=120).phase == "succeeded"
+    with keyed.client("beta_runner", "beta") as c:
+        c.register([flow.wf])
+        b = c.launch(flow.wf, {"x": 5}, name="nightly-1")  # main: 409, the name was alpha's
+        assert c.wait("nightly-1", timeout=120).phase == "succeeded"
+    assert (a.name, b.name) == ("nightly-1", "nightly-1") and a.id != b.id
+    return {"alpha": a.id, "beta": b.id, "alpha-only": only.id}
+
+
+def test_two_projects_run_one_name_and_read_their_own(
+    keyed: Keyed, flow: Any, nightly: dict[str, str]
+) -> None:
+    for project, x in (("alpha", 2), ("beta", 5)):
+        who = f"{project}_viewer"
+        base = f"/projects/{project}/executions/nightly-1"
+        detail = _send(keyed, who, "GET", base).json()
+        assert (detail["id"], detail["name"], detail["project"]) == (
+            nightly[project],
+            "nightly-1",
+            project,
+        )
+        outputs = _send(keyed, who, "GET", base + "/outputs").json()
+        assert outputs["execution_id"] == nightly[project]
+        log = _send(keyed, who, "GET", base + "/nodes/n0/logs").json()
+        assert f"doubling {x}" in log["text"], log
+        events = _send(keyed, who, "GET", base + "/events").json()
+        assert events["phase"] == "succeeded" and events["items"]
+        graph = _send(keyed, who, "GET", base + "/graph").json()
+        assert graph["execution_id"] == nightly[project]
+        with keyed.client(who, project) as c:
+            assert c.outputs("nightly-1", flow.wf) == 4 * x
+        listed = _send(
+            keyed, who, "GET", f"/projects/{project}/executions", params={"q": "nightly"}
+        )
+        assert {i["id"] for i in listed.json()["items"]} == {nightly[project]}
+
+
+def test_a_name_conflicts_only_in_its_own_project_and_domain(
+    keyed: Keyed, flow: Any, nightly: dict[str, str]
+) -> None:
+    body = {"entity": flow.wf.spec.name, "inputs": {"x": 1}}
+
+    def launch(who: str, project: str, name: str, domain: str = "development") -> Any:
+        path = f"/projects/{project}/domains/{domain}/executions"
+        return _send(keyed, who, "POST", path, json={**body, "name": name})
+
+    again = launch("alpha_runner", "alpha", "nightly-1")
+    assert again.status_code == 409, again.text
+    assert "already exists in project 'alpha'" in again.json()["error"]["message"]
+    # a name only alpha uses: beta may take it, and learns nothing
+    taken = launch("beta_runner", "beta", "alpha-only")
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["id"] != nightly["alpha-only"]
+    # the same name in another domain of one project: addressed with ?domain=
+    for domain in ("development", "staging"):
+        r = launch("alpha_runner", "alpha", "twice", domain)
+        assert r.status_code == 201, r.text
+    both = _send(keyed, "alpha_viewer", "GET", "/projects/alpha/executions/twice")
+    assert both.status_code == 409 and "several domains" in both.json()["error"]["message"]
+    staged = _send(
+        keyed,
+        "alpha_viewer",
+        "GET",
+        "/projects/alpha/executions/twice",
+        params={"domain": "staging"},
+    )
+    assert staged.status_code == 200 and staged.json()["domain"] == "staging"
+
+
+def test_beta_cannot_reach_alphas_execution_by_name_or_id(
+    keyed: Keyed, nightly: dict[str, str]
+) -> None:
+    """Under beta's paths, alpha's executions (named by their ids: alpha's names are now
+    beta's too, and resolve to beta's own) are not found, for every verb; under alpha's
+    paths beta's key is refused alike for names that exist and names that do not, so no
+    answer tells beta which names alpha uses."""
+    for ref in (nightly["alpha"], nightly["alpha-only"]):
+        base = f"/projects/beta/executions/{ref}"
+        for method, path, body in (
+            ("GET", "", None),
+            ("GET", "/outputs", None),
+            ("GET", "/events", None),
+            ("GET", "/nodes/n0/logs", None),
+            ("POST", "/terminate", None),
+            ("POST", "/relaunch", None),
+            ("POST", "/recover", None),
+            ("POST", "/signals/ship", {"value": True}),
+        ):
+            r = _send(keyed, "beta_runner", method, base + path, json=body)
+            assert r.status_code == 404, (method, path, r.text)
+            assert "alpha" not in r.text
+        r = _send(
+            keyed,
+            "beta_viewer",
+            "GET",
+            "/projects/beta/compare",
+            params={"a": ref, "b": "nightly-1"},
+        )
+        assert r.status_code == 404, r.text
+    # beta's own nightly-1 is beta's: relaunching it by name makes a run of beta's
+    r = _send(keyed, "beta_runner", "POST", "/projects/beta/executions/nightly-1/relaunch")
+    assert r.status_code == 201 and r.json()["labels"]["relaunch_of"] == nightly["beta"]
+    assert r.json()["project"] == "beta"
+    for ref in ("nightly-1", "no-such-name", nightly["alpha"]):
+        r = _send(keyed, "beta_runner", "GET", f"/projects/alpha/executions/{ref}")
+        assert r.status_code == 403, r.text
+    assert keyed.running.deps.meta.get_execution(nightly["alpha"]).phase == "succeeded"
+
+
+def test_generated_names_are_their_ids(keyed: Keyed, flow: Any) -> None:
+    with keyed.client("alpha_runner", "alpha") as c:
+        ex = c.launch(flow.wf, {"x": 3})
+        assert ex.name == ex.id and ex.id.startswith("f")
+        assert c.wait(ex.id, timeout=120).phase == "succeeded"

@@ -9,11 +9,12 @@ import pytest
 from airfoil.store.base import MetaStore
 from airfoil.store.sql import SqlMetaStore
 from airfoil.testing.conformance import MetaStoreConformance
+from airfoil.testing.naming_conformance import NamingConformance
 
 pytestmark = pytest.mark.integration
 
 
-class TestSqliteMetaStore(MetaStoreConformance):
+class TestSqliteMetaStore(MetaStoreConformance, NamingConformance):
     @pytest.fixture
     def store_url(self, sqlite_url: str) -> str | None:
         return sqlite_url
@@ -25,7 +26,7 @@ class TestSqliteMetaStore(MetaStoreConformance):
         s.close()
 
 
-class TestPostgresMetaStore(MetaStoreConformance):
+class TestPostgresMetaStore(MetaStoreConformance, NamingConformance):
     @pytest.fixture
     def store_url(self, pg_empty_url: str) -> str | None:
         return pg_empty_url

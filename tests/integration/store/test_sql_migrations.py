@@ -244,3 +244,53 @@ def test_series_stored_before_0012_get_their_summaries(empty_url: str) -> None:
         )
     finally:
         store.close()
+
+
+def test_executions_stored_before_0019_keep_their_names(empty_url: str) -> None:
+    """Revision 0019: an execution stored before names were per project keeps its id as its
+    name (addressed in its project as before), keeps its nodes and events (SQLite's column is
+    added in place: no table copy whose drop would cascade), and another project may then use
+    the same name."""
+    from airfoil.core.errors import ConflictError
+    from airfoil.core.records import encode_json
+    from airfoil.testing.records import make_event, make_node
+
+    migrate(empty_url, "0018")
+    old = make_execution("nightly-1", project="alpha", domain="dev", name="")
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO executions (id, project, domain, workflow, phase, created_at, "
+                    "record) VALUES ('nightly-1', 'alpha', 'dev', 'mod.wf', 'running', 1.0, :r)"
+                ),
+                {"r": encode_json(old).decode()},
+            )
+            conn.execute(
+                sa.text("INSERT INTO nodes VALUES ('nightly-1', 'n0', :r)"),
+                {"r": encode_json(make_node("nightly-1")).decode()},
+            )
+            conn.execute(
+                sa.text("INSERT INTO events VALUES ('nightly-1', 1, :r, 0)"),
+                {"r": encode_json(make_event("nightly-1", seq=1)).decode()},
+            )
+    finally:
+        engine.dispose()
+    store = SqlMetaStore(empty_url)  # migrates to the head
+    try:
+        assert store.resolve_execution("alpha", "nightly-1") == "nightly-1"
+        assert store.get_execution("nightly-1") == old
+        assert [n.node_id for n in store.get_nodes("nightly-1")] == ["n0"]
+        assert [e.seq for e in store.get_events("nightly-1")] == [1]
+        beta = make_execution("fbeta", project="beta", domain="dev", name="nightly-1")
+        store.write(StoreBatch(execution=beta))
+        assert store.resolve_execution("beta", "nightly-1") == "fbeta"
+        assert store.resolve_execution("alpha", "nightly-1") == "nightly-1"
+        again = make_execution("falpha", project="alpha", domain="dev", name="nightly-1")
+        with pytest.raises(ConflictError, match="already exists in project 'alpha'"):
+            store.write(StoreBatch(execution=again))
+    finally:
+        store.close()
+    downgrade(empty_url, "0018")  # and back: the column and its index go in place
+    assert _scalar(empty_url, "SELECT count(*) FROM nodes") == 1

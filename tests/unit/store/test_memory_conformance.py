@@ -14,11 +14,12 @@ from airfoil.store.blob import FsspecBlobStore, LocalBlobStore
 from airfoil.store.memory import MemoryMetaStore
 from airfoil.testing import conformance
 from airfoil.testing.conformance import BlobStoreConformance, MetaStoreConformance
+from airfoil.testing.naming_conformance import NamingConformance
 
 pytestmark = pytest.mark.unit
 
 
-class TestMemoryMetaStore(MetaStoreConformance):
+class TestMemoryMetaStore(MetaStoreConformance, NamingConformance):
     @pytest.fixture
     def store(self) -> Iterator[MetaStore]:
         s = MemoryMetaStore()

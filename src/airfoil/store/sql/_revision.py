@@ -29,6 +29,7 @@ KNOWN_REVISIONS = (
     "0016",
     "0017",
     "0018",
+    "0019",
 )
 #: The revision a database must be at for this code to use it.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

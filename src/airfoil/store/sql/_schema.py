@@ -91,6 +91,13 @@ executions = sa.Table(
     # The record's ExecutionHead JSON (revision 0014; NULL in rows written before it: read
     # ``record`` then, which decodes as a head too).
     sa.Column("head", sa.Text, nullable=True),
+    # The name the execution's project addresses it by (revision 0019): unique within its
+    # project and domain, not across projects (the id is the global key every other table
+    # uses). A generated id is its own name; so is the id of a row written before 0019.
+    # The default only lets SQLite add the column without copying the table (every write
+    # names it).
+    sa.Column("name", KEY, nullable=False, server_default=""),
+    sa.Index("ux_executions_project_name_domain", "project", "name", "domain", unique=True),
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "project", "domain", "created_at", "id"),
     sa.Index(None, "workflow", "created_at", "id"),

@@ -82,6 +82,7 @@ class SqlText:
         self.get_execution = sql["get_execution"]
         self.get_execution_head = sql["get_execution_head"]
         self.execution_exists = sql["execution_exists"]
+        self.find_executions = sql["find_executions"]
         self.get_nodes = sql["get_nodes"]
         self.get_node = sql["get_node"]
         self.get_attempts = sql["get_attempts"]

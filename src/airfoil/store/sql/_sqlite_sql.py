@@ -29,6 +29,7 @@ SQL: dict[str, str] = {
     "delete_cache:key,task": 'DELETE FROM cache_entries WHERE cache_entries."key" = :key AND cache_entries.task = :task',
     "delete_cache:task": "DELETE FROM cache_entries WHERE cache_entries.task = :task",
     "execution_exists": "SELECT executions.id \nFROM executions \nWHERE executions.id = :id",
+    "find_executions": "SELECT executions.id, executions.domain, executions.name \nFROM executions \nWHERE executions.project = :project AND executions.name = :ref UNION ALL SELECT executions.id, executions.domain, executions.name \nFROM executions \nWHERE executions.id = :ref2 AND executions.project = :project2",
     "get_attempts": "SELECT attempts.record \nFROM attempts \nWHERE attempts.execution_id = :eid ORDER BY attempts.node_id, attempts.attempt",
     "get_cache": 'SELECT cache_entries.record \nFROM cache_entries \nWHERE cache_entries."key" = :key',
     "get_events": "SELECT events.record \nFROM events \nWHERE events.execution_id = :eid AND events.seq > :after ORDER BY events.seq",
@@ -110,6 +111,6 @@ SQL: dict[str, str] = {
     "snapshot_put": "INSERT INTO queue_snapshots (owner, updated_at, record) VALUES (:owner, :updated_at, :record) ON CONFLICT (owner) DO UPDATE SET updated_at = excluded.updated_at, record = excluded.record",
     "upsert_attempt": "INSERT INTO attempts (execution_id, node_id, attempt, record) VALUES (:execution_id, :node_id, :attempt, :record) ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET record = excluded.record",
     "upsert_cache": 'INSERT INTO cache_entries ("key", task, created_at, record) VALUES (:key, :task, :created_at, :record) ON CONFLICT ("key") DO UPDATE SET task = excluded.task, created_at = excluded.created_at, record = excluded.record',
-    "upsert_execution": "INSERT INTO executions (id, project, domain, workflow, phase, created_at, record, head) VALUES (:id, :project, :domain, :workflow, :phase, :created_at, :record, :head) ON CONFLICT (id) DO UPDATE SET project = excluded.project, domain = excluded.domain, workflow = excluded.workflow, phase = excluded.phase, created_at = excluded.created_at, record = excluded.record, head = excluded.head",
+    "upsert_execution": "INSERT INTO executions (id, project, domain, workflow, phase, created_at, record, head, name) VALUES (:id, :project, :domain, :workflow, :phase, :created_at, :record, :head, :name) ON CONFLICT (id) DO UPDATE SET project = excluded.project, domain = excluded.domain, workflow = excluded.workflow, phase = excluded.phase, created_at = excluded.created_at, record = excluded.record, head = excluded.head",
     "upsert_node": "INSERT INTO nodes (execution_id, node_id, record) VALUES (:execution_id, :node_id, :record) ON CONFLICT (execution_id, node_id) DO UPDATE SET record = excluded.record",
 }

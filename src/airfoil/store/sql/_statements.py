@@ -94,10 +94,12 @@ class _Builder:
             self._insert = pg_insert
         ex, ce, cr = s.executions, s.cache_entries, s.cache_reservations
 
+        # ``name`` is written by the insert only: it never changes (revision 0019).
         sql["upsert_execution"] = self._upsert(
             ex,
             ("id", "project", "domain", "workflow", "phase", "created_at", "record", "head"),
             ("id",),
+            insert_only=("name",),
         )
         sql["upsert_node"] = self._upsert(s.nodes, ("execution_id", "node_id", "record"), 2)
         sql["upsert_attempt"] = self._upsert(
@@ -147,6 +149,16 @@ class _Builder:
         head = sa.func.coalesce(ex.c.head, ex.c.record)
         sql["get_execution_head"] = self._compile(sa.select(head).where(ex.c.id == _bp("id")))
         sql["execution_exists"] = self._compile(sa.select(ex.c.id).where(ex.c.id == _bp("id")))
+        # The executions of a project a reference names: by name (in any domain), or by id.
+        # Two index lookups (a UNION ALL: an OR is planned as a scan of the project's range
+        # of the name index on both backends); a row found twice is harmless.
+        found = sa.select(ex.c.id, ex.c.domain, ex.c.name)
+        sql["find_executions"] = self._compile(
+            sa.union_all(
+                found.where(ex.c.project == _bp("project"), ex.c.name == _bp("ref")),
+                found.where(ex.c.id == _bp("ref2"), ex.c.project == _bp("project2")),
+            )
+        )
         n, a, e = s.nodes, s.attempts, s.events
         sql["get_nodes"] = self._compile(
             sa.select(n.c.record).where(n.c.execution_id == _bp("eid")).order_by(n.c.node_id)
@@ -222,9 +234,15 @@ class _Builder:
             raise AssertionError(f"statement has literal parameters {literal}: {compiled}")
         return str(compiled)
 
-    def _upsert(self, table: sa.Table, columns: tuple[str, ...], key: tuple[str, ...] | int) -> str:
+    def _upsert(
+        self,
+        table: sa.Table,
+        columns: tuple[str, ...],
+        key: tuple[str, ...] | int,
+        insert_only: tuple[str, ...] = (),
+    ) -> str:
         keys = columns[:key] if isinstance(key, int) else key
-        stmt = self._insert(table).values({c: _bp(c) for c in columns})
+        stmt = self._insert(table).values({c: _bp(c) for c in columns + insert_only})
         return self._compile(
             stmt.on_conflict_do_update(
                 index_elements=[table.c[k] for k in keys],

@@ -359,6 +359,13 @@ class SqlMetaStore(
 
     def _integrity(self, exc: Exception, batch: StoreBatch) -> Exception:
         kind = integrity_kind(exc)
+        taken = ("ux_executions_project_name_domain", "executions.name")
+        if kind == "unique" and batch.execution is not None and any(t in str(exc) for t in taken):
+            ex = batch.execution
+            return ConflictError(
+                f"an execution named {ex.display_name!r} already exists in project "
+                f"{ex.project!r}, domain {ex.domain!r}; nothing of the batch was written"
+            )
         if kind == "unique":
             return ConflictError(
                 f"an event seq of the batch already exists ({exc}); nothing of the batch was "
@@ -380,6 +387,11 @@ class SqlMetaStore(
         if not rows:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
         return self.records.decode(rows[0][0])
+
+    def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
+        params = {"project": project, "ref": ref, "project2": project, "ref2": ref}
+        rows = self._read(self._s.find_executions, params, "finding an execution")
+        return list(dict.fromkeys((r[0], r[1], r[2]) for r in rows))  # once each
 
     def get_execution_head(self, execution_id: str) -> ExecutionHead:
         sql = self._s.get_execution_head
@@ -613,6 +625,7 @@ def _execution_row(ex: ExecutionRecord) -> dict[str, Any]:
         "created_at": ex.created_at,
         "record": encode_json(ex).decode(),
         "head": encode_json(execution_head(ex)).decode(),
+        "name": ex.name or ex.id,
     }
 
 
@@ -668,7 +681,7 @@ def _fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
         if ex.id != eid:
             return None
         row = _execution_row(ex)
-        del row["id"]
+        del row["id"], row["name"]  # the key, and the name: written by the launch only
         params.update(row)
     kinds = ""
     nodes, attempts, events, cache = batch.nodes, batch.attempts, batch.events, batch.cache_puts
