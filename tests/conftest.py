@@ -83,14 +83,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     result = outcome.get_result()
     _fail_in_ci(result)
-    _tier_times.record(item, result)
+    _tier_times.note(item, result)
 
 
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
-    # What each tier costs (the Ray tier's bound: issue 13); see _tier_times.
-    _tier_times.report(terminalreporter, config)
+def pytest_configure(config: pytest.Config) -> None:
+    # What each tier costs (the Ray tier's bound: issue 13), once per session, xdist's workers
+    # summed by the controller: see _tier_times.
+    config.pluginmanager.register(_tier_times.Recorder(config), "airfoil-tier-times")
 
 
 @pytest.hookimpl(hookwrapper=True)
