@@ -7,6 +7,12 @@ and stops inside some test's setup or teardown: its stop, for one, runs in the t
 the session's last test, whatever that test is. The fixtures time their start and stop with
 :func:`shared_ray`, and those seconds are the ``ray`` tier's, taken off any other tier whose
 test they happened to fall in. The ``ray`` line is what the Ray tier adds to ``make test``.
+
+Under pytest-xdist (``-n 2``) the tests run in worker processes and the summary is printed once,
+by the controller, for all workers together: each worker notes a phase's tiers and shared-Ray
+seconds on its report (:func:`note`), which xdist sends to the controller, where
+:class:`Recorder` sums it. The tiers' seconds are then summed over the workers, more than the
+session's wall time: a last line says how many workers ran and the session's wall time.
 """
 
 from __future__ import annotations
@@ -18,7 +24,16 @@ from dataclasses import dataclass, field
 
 import pytest
 
-__all__ = ["TIERS", "PhaseTime", "TierTime", "shared_ray", "summary_lines", "tier_times"]
+__all__ = [
+    "TIERS",
+    "PhaseTime",
+    "TierTime",
+    "Recorder",
+    "note",
+    "shared_ray",
+    "summary_lines",
+    "tier_times",
+]
 
 TIERS = ("unit", "integration", "e2e", "ray")
 
@@ -67,8 +82,11 @@ def summary_lines(times: dict[str, TierTime]) -> list[str]:
     return lines
 
 
-_PHASES = pytest.StashKey[list[PhaseTime]]()
 _SHARED_RAY = pytest.StashKey[list[float]]()  # shared-Ray seconds of the phase now running
+
+# Attributes of a TestReport; xdist sends a report's plain attributes on to the controller.
+_TIERS_ATTR = "airfoil_tiers"
+_RAY_ATTR = "airfoil_shared_ray"
 
 
 @contextmanager
@@ -81,20 +99,42 @@ def shared_ray(config: pytest.Config) -> Iterator[None]:
         config.stash.setdefault(_SHARED_RAY, []).append(time.perf_counter() - start)
 
 
-def record(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Note a finished phase of ``item`` (from ``pytest_runtest_makereport``)."""
+def note(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Put a finished phase's tiers and shared-Ray seconds on its report (from
+    ``pytest_runtest_makereport``, in the process that ran the test)."""
     ray = item.config.stash.get(_SHARED_RAY, [])
     item.config.stash[_SHARED_RAY] = []
-    tiers = frozenset(m.name for m in item.iter_markers() if m.name in TIERS)
-    phase = PhaseTime(item.nodeid, tiers, report.duration, min(sum(ray), report.duration))
-    item.config.stash.setdefault(_PHASES, []).append(phase)
+    tiers = sorted({m.name for m in item.iter_markers() if m.name in TIERS})
+    setattr(report, _TIERS_ATTR, tiers)
+    setattr(report, _RAY_ATTR, min(sum(ray), report.duration))
 
 
-def report(terminal: pytest.TerminalReporter, config: pytest.Config) -> None:
-    """Write the tiers' lines (from ``pytest_terminal_summary``) if any test ran."""
-    phases = config.stash.get(_PHASES, [])
-    if not phases:
-        return
-    terminal.section("time by tier")
-    for line in summary_lines(tier_times(phases)):
-        terminal.write_line(line)
+class Recorder:
+    """The plugin that sums the phases' reports and prints the tiers' lines (registered by
+    ``tests/conftest.py``). Under xdist it sums, in the controller, the copies of the workers'
+    reports; in a serial session, the process's own."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.phases: list[PhaseTime] = []
+        self.started = time.perf_counter()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        tiers = getattr(report, _TIERS_ATTR, None)
+        if tiers is None:  # not noted by :func:`note` (a report of no test of this suite's)
+            return
+        ray = float(getattr(report, _RAY_ATTR, 0.0))
+        self.phases.append(PhaseTime(report.nodeid, frozenset(tiers), report.duration, ray))
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.phases:
+            return
+        terminalreporter.section("time by tier")
+        for line in summary_lines(tier_times(self.phases)):
+            terminalreporter.write_line(line)
+        workers = getattr(self.config.option, "numprocesses", None)
+        if workers:  # xdist's -n: the tiers above ran side by side
+            wall = time.perf_counter() - self.started
+            terminalreporter.write_line(
+                f"(sums over all {workers} xdist workers; the session's wall time {wall:.1f} s)"
+            )

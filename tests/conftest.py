@@ -23,7 +23,7 @@ pytest.register_assert_rewrite("airfoil.testing")
 def _airfoil_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "airfoil-home"
     monkeypatch.setenv("AIRFOIL_HOME", str(home))
-    for var in ("AIRFOIL_DATABASE_URL", "AIRFOIL_BLOB_URL", "AIRFOIL_EXECUTOR"):
+    for var in ("AIRFOIL_DATABASE_URL", "AIRFOIL_BLOB_URL", "AIRFOIL_EXECUTOR", "COLUMNS", "LINES"):
         monkeypatch.delenv(var, raising=False)
     yield home
 
@@ -83,14 +83,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     result = outcome.get_result()
     _fail_in_ci(result)
-    _tier_times.record(item, result)
+    _tier_times.note(item, result)
 
 
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
-    # What each tier costs (the Ray tier's bound: issue 13); see _tier_times.
-    _tier_times.report(terminalreporter, config)
+def pytest_configure(config: pytest.Config) -> None:
+    # What each tier costs (the Ray tier's bound: issue 13), once per session, xdist's workers
+    # summed by the controller: see _tier_times.
+    config.pluginmanager.register(_tier_times.Recorder(config), "airfoil-tier-times")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -100,3 +99,11 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 
 
 os.environ.setdefault("AIRFOIL_TEST", "1")
+
+# A test runs as a piped CI run does: no COLUMNS or LINES, so the CLI prints its tables whole
+# (``airfoil.cli._common``), in this process and in the ``airfoil`` subprocesses tests start,
+# unless a test sets a width itself. pytest-xdist's workers start with COLUMNS=80 and LINES=24
+# in their environment (a serial run has neither), and there the tables were cut to 80 columns
+# and the tests that read them failed. Popped here, before any test module imports the CLI.
+for _var in ("COLUMNS", "LINES"):
+    os.environ.pop(_var, None)

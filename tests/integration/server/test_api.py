@@ -233,7 +233,8 @@ def test_health_ready_metrics(server: Any, client: Any, flow: Any) -> None:
     assert samples["airfoil_task_duration_seconds_count[]"] >= 2
     assert samples["airfoil_attempts_total[('phase', 'succeeded')]"] >= 2
     assert samples["airfoil_executions[('phase', 'succeeded')]"] >= 1
-    spec = httpx.get(server.url + "/openapi.json").json()
+    # 60 s: a wait, not a bound (the first request builds the schema: past httpx's 5 s at load 20)
+    spec = httpx.get(server.url + "/openapi.json", timeout=60).json()
     assert "/api/v1/projects/{project}/domains/{domain}/executions" in spec["paths"]
 
 

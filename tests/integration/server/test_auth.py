@@ -145,7 +145,9 @@ def test_malformed_authorization(keyed: tuple[Running, dict[str, str]]) -> None:
 def test_ops_endpoints_need_no_key(keyed: tuple[Running, dict[str, str]]) -> None:
     running, _ = keyed
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
-        assert httpx.get(running.url + path).status_code == 200, path
+        # A wait, not a bound: the first /openapi.json builds the schema (seconds of CPU under
+        # a loaded machine's two test workers, past httpx's default 5 s)
+        assert httpx.get(running.url + path, timeout=60).status_code == 200, path
 
 
 def test_projects_listed_per_key(keyed: tuple[Running, dict[str, str]]) -> None:

@@ -20,7 +20,9 @@ from _srv import Running, start_server  # noqa: E402
 from hypothesis import HealthCheck, seed, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
-pytestmark = pytest.mark.integration
+# serial: schemathesis's items of the operations all have one node id, and pytest-xdist runs
+# one item per node id (it ran 1 of 57): `make test` runs this module in its serial run.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 PROJECT = "fuzz"
 EXAMPLES = 10

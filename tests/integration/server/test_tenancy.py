@@ -87,7 +87,8 @@ def leaked(keyed: Keyed, flow: Any) -> tuple[str, str]:
 
 
 def _openapi(keyed: Keyed) -> dict[str, Any]:
-    spec: dict[str, Any] = httpx.get(keyed.running.url + "/openapi.json").json()
+    # 60 s: a wait (the first request builds the schema: past httpx's 5 s on a loaded machine)
+    spec: dict[str, Any] = httpx.get(keyed.running.url + "/openapi.json", timeout=60).json()
     return spec
 
 

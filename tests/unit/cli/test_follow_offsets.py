@@ -9,6 +9,7 @@ the next read printed the log again from there: ``tick 0`` ... twice.)"""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 
@@ -23,12 +24,15 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 def printed() -> Iterator[io.StringIO]:
     out = io.StringIO()
-    before = _common.out_console.file
     _common.out_console.file = out
     try:
         yield out
     finally:
-        _common.out_console.file = before
+        # Back to no file of its own, as it was made: it writes to whatever ``sys.stdout`` is at
+        # each print. (Reading ``.file`` gives the ``sys.stdout`` of now, pytest's capture of
+        # this test: set back, it pinned the console there, and a later test's CliRunner read
+        # its command's output as empty.)
+        _common.out_console.file = None  # type: ignore[assignment]
 
 
 def _log(*ticks: int) -> str:
@@ -64,3 +68,12 @@ def test_attempts_keep_their_own_offsets(printed: io.StringIO) -> None:
     shown.show("n0", 2, "running", _log(0))  # a new attempt's log starts short: printed
     assert printed.getvalue().count("tick 0") == 2
     assert "== n0 attempt 2 (running)" in printed.getvalue()
+
+
+def test_the_console_writes_to_the_stdout_of_now_after_these_tests() -> None:
+    """Run after the tests above (file order): their capture is undone, so ``airfoil`` commands
+    run in this process later (typer's CliRunner swaps ``sys.stdout``) print where they should."""
+    swapped = io.StringIO()
+    with contextlib.redirect_stdout(swapped):
+        _common.plain(_common.out_console, "shown")
+    assert swapped.getvalue() == "shown\n"
