@@ -129,7 +129,12 @@ def extract_archive(data: bytes, dest: str) -> None:
                 path = os.path.realpath(os.path.join(root, m.name))
                 if not (m.isfile() or m.isdir()) or not path.startswith(root + os.sep):
                     raise PlatformError(f"code package member {m.name!r} is not allowed")
-            tar.extractall(root, members=members, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and newer
+                tar.extractall(root, members=members, filter="data")
+            else:  # 3.11.0-3.11.3 (Debian 12's python3) have no extraction filters: the
+                # members are checked above, and no owner, mode or time is taken from them
+                for m in members:
+                    tar.extract(m, root, set_attrs=False)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise PlatformError(f"code package archive is unreadable: {exc}") from exc
 

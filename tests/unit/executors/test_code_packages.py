@@ -60,3 +60,31 @@ def test_the_package_in_use_is_found_again_and_a_removed_folder_fetched_again(
     assert materialize(one) == first and _packages._current == first  # ...and back
     shutil.rmtree(first)  # someone emptied the cache: fetched and unpacked anew
     assert materialize(one) == first and os.path.isfile(os.path.join(first, "pkg_mod.py"))
+
+
+def test_a_package_unpacks_on_a_python_without_extraction_filters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11.0-3.11.3 (Debian 12's ``python3`` is 3.11.2) have no ``filter`` argument
+    to ``TarFile.extractall`` nor ``tarfile.data_filter``: every server attempt failed there
+    with ``TypeError: ... unexpected keyword argument 'filter'``."""
+    real = tarfile.TarFile.extractall
+
+    def extractall_of_3_11_2(
+        self: tarfile.TarFile,
+        path: str = ".",
+        members: object = None,
+        *,
+        numeric_owner: bool = False,
+    ) -> None:
+        real(self, path, members, numeric_owner=numeric_owner)  # type: ignore[arg-type]
+
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extractall_of_3_11_2)
+    data = _archive({"pkg_mod.py": "X = 1\n", "sub/inner.py": "Y = 2\n"})
+    _packages.extract_archive(data, str(tmp_path))
+    assert (tmp_path / "pkg_mod.py").read_text() == "X = 1\n"
+    assert (tmp_path / "sub" / "inner.py").read_text() == "Y = 2\n"
+    with pytest.raises(_packages.PlatformError, match="not allowed"):
+        _packages.extract_archive(_archive({"../escape.py": "Z = 3\n"}), str(tmp_path / "x"))
+    assert not (tmp_path / "escape.py").exists()
