@@ -46,7 +46,9 @@ def _fill(store: MetaStore, n: int, *, metrics: bool = True) -> list[str]:
     ids = []
     for i in range(n):
         eid = f"r{i:05d}"
-        rec = make_execution(eid, created_at=1_000.0 + i, project="p", workflow="w.train")
+        rec = make_execution(
+            eid, name=eid, created_at=1_000.0 + i, project="p", workflow="w.train"
+        )  # named as its id: the runs table shows a run by its name
         phase = "failed" if i % 5 == 4 else "succeeded"
         rec = msgspec.structs.replace(rec, phase=phase, inputs={"i": _json(i)})
         store.write(StoreBatch(execution=rec))
