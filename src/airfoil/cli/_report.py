@@ -56,4 +56,4 @@ def register(root: typer.Typer) -> None:
             attempt, page = _local(execution_id, node)
         path = output or Path(f"{execution_id}-{node.replace('/', '_')}-report.html")
         path.write_text(page, encoding="utf-8")
-        out_console.print(f"wrote {path} (attempt {attempt})", markup=False)
+        out_console.print(f"wrote {path} (attempt {attempt})", markup=False, soft_wrap=True)

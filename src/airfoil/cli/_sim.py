@@ -141,7 +141,7 @@ def sim(
     out = _stdout_console()
     _print_table(results, out)
     if plot is not None:
-        err.print(f"wrote {plot}", highlight=False)
+        err.print(f"wrote {plot}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _run(
@@ -237,7 +237,7 @@ def _sweep_command(
             written = plot_sweep(results, plot_dir, title)
             if not json_output:
                 for path in written:
-                    err.print(f"wrote {path}", highlight=False)
+                    err.print(f"wrote {path}", highlight=False, markup=False, soft_wrap=True)
     except AirfoilError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
         raise typer.Exit(2) from None
