@@ -51,7 +51,9 @@ def _fill(home: Path) -> None:
     try:
         for i in range(RUNS):
             eid = f"rx{i:05d}"
-            rec = make_execution(eid, created_at=start + i, project="default", workflow="w.train")
+            rec = make_execution(  # named as its id: the table shows a run by its name
+                eid, name=eid, created_at=start + i, project="default", workflow="w.train"
+            )
             rec = msgspec.structs.replace(
                 rec, phase="succeeded", inputs={"lr": as_json(i / 1000), "tag": as_json(f"t{i}")}
             )
