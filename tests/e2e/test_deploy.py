@@ -7,6 +7,7 @@ error naming the problem; another project sees none of it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -176,7 +177,15 @@ def test_deploy_supervises_restarts_rolls_readopts_and_stops(
         listed = httpx.get(f"{srv.url}/api/v1/projects/default/deployments", timeout=10).json()
         assert listed == {"items": []}
     finally:
-        for pid in pids:  # never leave services behind, whatever failed
+        # Never leave services behind, whatever failed: stop the deployment (its record would
+        # make the next test's server start its replicas again) and kill every replica this
+        # test saw or the record names now (a restarted replica has a new pid).
+        with contextlib.suppress(Exception):
+            now = httpx.get(f"{srv.url}/api/v1/projects/default/deployments/blobs", timeout=10)
+            if now.status_code == 200:
+                pids += [m["pid"] for m in now.json()["members"] if m.get("pid")]
+                srv.cli("deploy", "stop", "blobs", "--server", srv.url)
+        for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         srv.stop()
