@@ -43,6 +43,7 @@ from airfoil.server._config import (
 )
 from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
+from airfoil.wire._limits import MAX_BODY
 
 if TYPE_CHECKING:
     from airfoil.local import Runtime
@@ -292,6 +293,11 @@ class _TooLarge(StarletteHTTPException):
         super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
 
 
+def _too_large() -> Response:
+    """The 413 ``too_large`` answer (made only for a request that gets it)."""
+    return error_response(413, "too_large", _TooLarge(MAX_BODY).detail)
+
+
 class _BodyLimit:
     """Refuses a request body over ``MAX_BODY`` bytes with a 413 ``too_large``: at once when
     its Content-Length says so, else as soon as the bytes received pass it. FastAPI reads a
@@ -304,15 +310,12 @@ class _BodyLimit:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from airfoil.wire._limits import MAX_BODY
-
         if scope["type"] != "http" or (scope["method"] == "PUT" and _STREAMED.match(scope["path"])):
             await self.app(scope, receive, send)
             return
-        too_large = error_response(413, "too_large", _TooLarge(MAX_BODY).detail)
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > MAX_BODY:
-            await too_large(scope, receive, send)
+            await _too_large()(scope, receive, send)
             return
         size = 0
         started = False
@@ -336,7 +339,7 @@ class _BodyLimit:
         except _TooLarge:
             if started:
                 raise
-            await too_large(scope, receive, send)
+            await _too_large()(scope, receive, send)
 
 
 class _Latency:
