@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -41,17 +41,20 @@ TIERS = ("unit", "integration", "e2e", "ray")
 @dataclass(frozen=True)
 class PhaseTime:
     """One phase (setup, call or teardown) of one test: its tiers, how long it took, and how
-    much of that was the session's shared Ray starting or stopping."""
+    much of that was the session's shared Ray starting or stopping. ``when`` is the phase's
+    name: a test is counted by its setup phase, since one node id may be several items (a
+    schemathesis test is one id for every operation it checks)."""
 
     nodeid: str
     tiers: frozenset[str]
     seconds: float
     shared_ray: float = 0.0
+    when: str = "call"
 
 
 @dataclass
 class TierTime:
-    tests: set[str] = field(default_factory=set)
+    tests: int = 0  # setup phases: one per item run
     seconds: float = 0.0
     shared_ray: float = 0.0  # the session's Ray start/stop, included in ``seconds``
 
@@ -64,7 +67,7 @@ def tier_times(phases: Iterable[PhaseTime]) -> dict[str, TierTime]:
     for p in phases:
         rest = p.seconds - p.shared_ray
         for tier in p.tiers & set(TIERS):
-            out[tier].tests.add(p.nodeid)
+            out[tier].tests += p.when == "setup"
             out[tier].seconds += rest if tier != "ray" else 0.0
         out["ray"].seconds += p.shared_ray + (rest if "ray" in p.tiers else 0.0)
         out["ray"].shared_ray += p.shared_ray
@@ -75,7 +78,7 @@ def summary_lines(times: dict[str, TierTime]) -> list[str]:
     lines = []
     for tier in TIERS:
         t = times[tier]
-        line = f"{tier:<12} {len(t.tests):5d} tests {t.seconds:9.1f} s (setup+call+teardown)"
+        line = f"{tier:<12} {t.tests:5d} tests {t.seconds:9.1f} s (setup+call+teardown)"
         if tier == "ray":
             line += f", of which the session's Ray start/stop {t.shared_ray:.1f} s"
         lines.append(line)
@@ -124,7 +127,9 @@ class Recorder:
         if tiers is None:  # not noted by :func:`note` (a report of no test of this suite's)
             return
         ray = float(getattr(report, _RAY_ATTR, 0.0))
-        self.phases.append(PhaseTime(report.nodeid, frozenset(tiers), report.duration, ray))
+        self.phases.append(
+            PhaseTime(report.nodeid, frozenset(tiers), report.duration, ray, report.when)
+        )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.phases:

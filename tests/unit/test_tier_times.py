@@ -15,15 +15,15 @@ E2E = frozenset({"e2e"})
 def test_each_tier_sums_its_tests_phases() -> None:
     times = tier_times(
         [
-            PhaseTime("a[ray]", RAY, 0.5),
+            PhaseTime("a[ray]", RAY, 0.5, when="setup"),
             PhaseTime("a[ray]", RAY, 2.0),
-            PhaseTime("a[ray]", RAY, 0.25),
-            PhaseTime("b", UNIT, 0.125),
-            PhaseTime("c", E2E, 4.0),
+            PhaseTime("a[ray]", RAY, 0.25, when="teardown"),
+            PhaseTime("b", UNIT, 0.125, when="setup"),
+            PhaseTime("c", E2E, 4.0, when="setup"),
             PhaseTime("c", E2E, 1.0),
         ]
     )
-    assert {t: (len(v.tests), v.seconds) for t, v in times.items()} == {
+    assert {t: (v.tests, v.seconds) for t, v in times.items()} == {
         "unit": (1, 0.125),
         "integration": (1, 2.75),
         "e2e": (1, 5.0),
@@ -36,13 +36,13 @@ def test_the_shared_ray_counts_for_the_ray_tier_in_whichever_test_it_ran() -> No
     # teardown of the session's last test, a unit test (2 s of its 2.25 s).
     times = tier_times(
         [
-            PhaseTime("a[ray]", RAY, 3.5, shared_ray=3.0),
+            PhaseTime("a[ray]", RAY, 3.5, shared_ray=3.0, when="setup"),
             PhaseTime("a[ray]", RAY, 1.0),
-            PhaseTime("z", UNIT, 0.5),
-            PhaseTime("z", UNIT, 2.25, shared_ray=2.0),
+            PhaseTime("z", UNIT, 0.5, when="setup"),
+            PhaseTime("z", UNIT, 2.25, shared_ray=2.0, when="teardown"),
         ]
     )
-    assert len(times["ray"].tests) == 1
+    assert times["ray"].tests == 1
     assert times["ray"].seconds == 3.5 + 1.0 + 2.0
     assert times["ray"].shared_ray == 5.0
     assert times["unit"].seconds == 0.5 + 0.25
@@ -53,3 +53,15 @@ def test_the_shared_ray_counts_for_the_ray_tier_in_whichever_test_it_ran() -> No
         r"start/stop 5\.0 s",
         ray_line,
     ), ray_line
+
+
+def test_items_sharing_one_node_id_count_each() -> None:
+    # schemathesis runs one item per API operation, all under one node id: 57 such items
+    # showed as "1 tests" when tests were counted by id.
+    phases = []
+    for _ in range(3):
+        phases += [PhaseTime("s.py::test_api", RAY - {"ray"}, t, when=w) for t, w in
+                   ((0.1, "setup"), (1.0, "call"), (0.1, "teardown"))]  # fmt: skip
+    times = tier_times(phases)
+    assert times["integration"].tests == 3
+    assert abs(times["integration"].seconds - 3.6) < 1e-9
