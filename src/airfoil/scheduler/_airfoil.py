@@ -67,7 +67,7 @@ from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
-from airfoil.scheduler._victim_index import VictimIndex, fewest_gpus
+from airfoil.scheduler._victim_index import VictimIndex
 
 if TYPE_CHECKING:
     from airfoil.scheduler._capacity import Demand
@@ -123,23 +123,6 @@ class AirfoilPolicy(Policy):
             least this many times the claimant's estimate longer (or past its own
             estimate): it needs a whole node again to restart, so stopping it must gain
             more (``None``: as any victim).
-        fewest_gpus_victims: in the least-attained-service pass, a single worker expected
-            to stay in the first level preempts, of the nodes where its victims (in order of
-            preference) make room, the one where that stops the fewest jobs, then the fewest
-            GPUs (``False``: the first node the order makes room on). Experimental.
-        restart_guard: in the least-attained-service pass, work preempted before is no
-            victim until its current attempt has run this many times as long as its earlier
-            attempts together, so the preemptions of a job grow with the log of its run time
-            (``None``: no guard).
-        victims_by_end: within a level, victims go in order of their expected completion
-            time since submit (the time since their submit plus their expected work left),
-            latest first, instead of most work left first; work past its estimate still
-            last of its level. Experimental.
-        near_end_guard: in the least-attained-service pass, a claimant that has waited less
-            than its own estimate does not preempt work past half its estimate (expected
-            work left under what it ran); it waits for free room, for at most its estimate.
-            Experimental (the settings above were tried on week 45 and rejected:
-            docs/scheduling.md).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -156,10 +139,6 @@ class AirfoilPolicy(Policy):
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
     whole_victim_ratio: float | None = None
-    fewest_gpus_victims: bool = False
-    restart_guard: float | None = None
-    victims_by_end: bool = False
-    near_end_guard: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -186,10 +165,6 @@ class AirfoilPolicy(Policy):
             problems.append(
                 "whole_victim_ratio must be a finite number >= 1 or None, "
                 f"got {self.whole_victim_ratio}"
-            )
-        if self.restart_guard is not None and not 0 < self.restart_guard < math.inf:
-            problems.append(
-                f"restart_guard must be a finite number > 0 or None, got {self.restart_guard}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -413,7 +388,7 @@ class AirfoilPolicy(Policy):
                     whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
                     if victims.can_free(entry.demand) and rnd.make_room(
                         entry,
-                        self._victims_for(rnd, victims, entry, level, least, whole),
+                        victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
                         lenders_only=lenders_only,
                     ):
                         continue
@@ -444,36 +419,6 @@ class AirfoilPolicy(Policy):
         else:
             if skim:
                 rnd.explain_rest()
-
-    def _victims_for(
-        self,
-        rnd: Round,
-        victims: _Victims,
-        entry: WaitingEntry,
-        level: int,
-        least: float | None,
-        whole: bool,
-    ) -> list[RunningEntry]:
-        """The LAS pass's victims for ``entry``, less those ``near_end_guard`` spares; with
-        ``fewest_gpus_victims``, narrowed to the node where they stop the fewest jobs, then
-        GPUs."""
-        runs = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
-        now = rnd.now
-        if self.near_end_guard and now - entry.item.submit_time - entry.done < entry.estimate:
-            runs = [
-                run
-                for run in runs
-                if not 0
-                <= run.entry.estimate - (now - run.start)
-                < run.entry.done + now - run.start
-            ]
-        if not self.fewest_gpus_victims or entry.workers != 1 or rnd.state.nominal:
-            return runs
-        if entry.estimate * entry.rate > self.thresholds[0]:
-            return runs  # only a claimant expected to stay in the first level
-        end = rnd.now + entry.estimate
-        caps = [r.extra for r in rnd.reservations if r.at < end]
-        return fewest_gpus(rnd, entry.demand, runs, caps) or []
 
 
 class _DueGuard:
@@ -544,9 +489,7 @@ class _Victims:
     """
 
     __slots__ = (
-        "_by_end",
         "_compacted",
-        "_guarded",
         "_hopeless",
         "_indexes",
         "_keep_hopeless",
@@ -605,31 +548,6 @@ class _Victims:
         )
         if not any(self._whole):
             self._whole = []
-        # ``restart_guard``: ids of victims whose attempt is too young to stop again
-        guard = policy.restart_guard
-        self._guarded: set[str] = (
-            {
-                run.entry.item.id
-                for run in self._runs
-                if run.entry.done > 0 and now - run.start < guard * run.entry.done
-            }
-            if guard is not None
-            else set()
-        )
-        self._by_end: dict[str, tuple[int, bool, float]] = (
-            {
-                run.entry.item.id: (
-                    key[0],
-                    key[1] > 0,
-                    key[1] - (now - run.entry.item.submit_time),
-                )
-                for key, run in zip(
-                    self._keys or [(r[0], r[1]) for r in rows], self._runs, strict=True
-                )
-            }
-            if policy.victims_by_end
-            else {}
-        )
         self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
@@ -740,12 +658,6 @@ class _Victims:
         if spare_whole_nodes:
             whole = self._rnd.state.largest[2]
             runs = [run for run in runs if run.entry.demand[2] < whole]
-        if self._by_end:
-            by_end = self._by_end
-            runs = sorted(runs, key=lambda run: by_end[run.entry.item.id])
-        if level is not None and self._guarded:
-            guarded = self._guarded
-            runs = [run for run in runs if run.entry.item.id not in guarded]
         return runs
 
 

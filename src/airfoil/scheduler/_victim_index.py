@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from airfoil.scheduler._capacity import Caps, Demand, within_caps
+from airfoil.scheduler._capacity import Caps, Demand
 
 if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, SchedulerState
 
-__all__ = ["VictimIndex", "fewest_gpus"]
+__all__ = ["VictimIndex"]
 
 _Slot = tuple[int, int, "RunningEntry", Demand]
 """A victim's place on one node: (its index in the victims, which of its nodes, itself, the
@@ -179,59 +179,3 @@ class VictimIndex:
             tc = tm = tg = 0
         sums = self._sums[n] = (rnd.node_changes.get(n, 0), tc, tm, tg, cum_c, cum_m, cum_g, kept)
         return sums
-
-
-def fewest_gpus(
-    rnd: Round, demand: Demand, victims: Sequence[RunningEntry], caps: Caps
-) -> list[RunningEntry] | None:
-    """The victims that make room for one worker of ``demand`` stopping the fewest jobs,
-    then the fewest GPUs (experimental: ``AirfoilPolicy.fewest_gpus_victims``).
-
-    Per node, the victims counted are those a walk in order of preference would take there
-    (the shortest prefix of the node's victims that makes it fit, within ``caps``); of the
-    nodes, the one whose prefix stops the fewest jobs, then GPUs, wins, ties to the one a
-    walk would reach first (so with one candidate node this is the walk's answer). Stopping
-    a 4-GPU job to make room for a 2-GPU one, when a 1-GPU victim next to a free GPU would
-    do, idles GPUs and puts the restart on larger work. ``None``: no node, even with all.
-    """
-    c, m, g = demand
-    pool = rnd.pool
-    free_c, free_m, free_g = pool.free_c, pool.free_m, pool.free_g
-    preempted, draining = rnd.preempted, rnd.state.draining
-    # no node can do with fewer GPUs stopped than what the node with most free GPUs lacks
-    floor = max(g - max(free_g, default=0), 0)
-    room: dict[int, list[int]] = {}
-    picked: dict[int, list[RunningEntry]] = {}
-    fitted: set[int] = set()
-    best: list[RunningEntry] | None = None
-    best_cost = (0, 0)
-    for victim in victims:
-        item = victim.entry.item
-        if not item.interruptible or item.id in preempted:
-            continue
-        vc, vm, vg = victim.entry.demand
-        for n in victim.nodes:
-            if n in fitted or n in draining:
-                continue  # a longer prefix stops more there; a node leaving frees nothing
-            free = room.get(n)
-            if free is None:
-                free = room[n] = [free_c[n], free_m[n], free_g[n]]
-                picked[n] = []
-            free[0] += vc
-            free[1] += vm
-            free[2] += vg
-            if not picked[n] or picked[n][-1] is not victim:
-                picked[n].append(victim)
-            if (
-                free[0] >= c
-                and free[1] >= m
-                and free[2] >= g
-                and (not caps or within_caps(n, c, m, g, caps))
-            ):
-                fitted.add(n)
-                cost = (len(picked[n]), free[2] - free_g[n])
-                if best is None or cost < best_cost:
-                    best, best_cost = picked[n], cost
-                    if cost[0] == 1 and cost[1] <= floor:
-                        return best
-    return best
