@@ -200,12 +200,36 @@ class LocalBlobStore(BlobStore):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
             os.replace(tmp, path)
-        except OSError:
-            # Another writer put the same content-addressed tree first.
-            shutil.rmtree(tmp, ignore_errors=True)
+        except OSError as exc:
+            try:
+                self._replace_unfinished(tmp, path, exc)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
         if self._sync:
             _fsync_path(os.path.dirname(path))
         return "file://" + path
+
+    def _replace_unfinished(self, tmp: str, path: str, exc: OSError) -> None:
+        """The rename of a finished tree onto ``path`` failed with ``exc``. Another writer's
+        tree of the same content there is success. A tree without the completion marker (a
+        delete cut short, files written under the key) is no writer's tree in flight, as
+        writers rename whole trees: it is moved aside and replaced, once. Anything else is
+        this write failing: it is raised, never answered with a URI that is not there."""
+        marker = os.path.join(path, _COMPLETE_MARKER)
+        if os.path.exists(marker):
+            return
+        if os.path.isdir(path):
+            aside = self._tmp_path()
+            with contextlib.suppress(FileNotFoundError):  # another writer moved it first
+                os.replace(path, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+            try:
+                os.replace(tmp, path)
+                return
+            except OSError as again:
+                exc = again
+        if not os.path.exists(marker):
+            raise StoreError(f"could not store the directory blob at {path}: {exc}") from exc
 
     def get_dir(self, uri: str, local_dir: str) -> None:
         path = self._path(uri)
