@@ -95,6 +95,7 @@ def finished_event(r: AttemptResult, now: float, cause: int) -> AttemptFinished:
         log_uri=r.log_uri,
         worker=r.worker,
         cause=cause,
+        ran_version=r.ran_version,
     )
 
 
