@@ -99,7 +99,7 @@ def test_a_failed_write_leaves_no_temporary(tmp_path: Path) -> None:
     store = LocalBlobStore(str(tmp_path / "blobs"))
     (tmp_path / "blobs" / "values").mkdir(parents=True)
     (tmp_path / "blobs" / "values" / "ab").write_text("a file where a folder must go")
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="could not write blob 'values/ab/abc'"):
         store.put_bytes("values/ab/abc", b"data")
     assert os.listdir(tmp_path / "blobs" / "tmp") == []
 
