@@ -36,6 +36,7 @@ __all__ = [
     "LaunchPlanSpec",
     "NotificationSpec",
     "ScheduleSpec",
+    "cron_fields_problem",
     "merge_launch_inputs",
     "notification_problem",
 ]
@@ -119,6 +120,22 @@ class NotificationSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     phases: tuple[str, ...] = NOTIFY_PHASES
     url: str = ""
     timeout_s: float = 5.0
+
+
+def cron_fields_problem(expression: str) -> str | None:
+    """What is wrong with a cron expression's number of fields (``None``: nothing).
+
+    The cron library also reads a sixth field, as seconds: ``*/5 * * * * *`` would fire
+    every five seconds (17,280 executions a day), and a Quartz or AWS expression of six
+    fields would mean another time than its writer's. Five fields only.
+    """
+    if len(expression.split()) == 6:
+        return (
+            f"invalid cron expression {expression!r}: six fields (a seconds field) are not "
+            "supported: use five, minute hour day-of-month month day-of-week, e.g. "
+            "'0 3 * * *' (FixedRate for intervals)"
+        )
+    return None
 
 
 #: The longest a webhook call may take: it is made by whoever ended the execution (on a

@@ -35,6 +35,7 @@ from airfoil.core.launch_plans import (
     FixedRateSpec,
     LaunchPlanSpec,
     NotificationSpec,
+    cron_fields_problem,
     notification_problem,
 )
 from airfoil.core.local_runner import local_runner
@@ -87,6 +88,9 @@ class CronSchedule:
                 f"CronSchedule: unknown time zone {timezone!r}; use an IANA name such as "
                 "'Europe/Paris' or 'UTC'"
             ) from None
+        problem = cron_fields_problem(expression)
+        if problem is not None:
+            raise DefinitionError(f"CronSchedule: {problem}")
         try:
             CronSim(expression, dt.datetime(2000, 1, 1, tzinfo=zone))
         except CronSimError as exc:
