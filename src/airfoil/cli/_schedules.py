@@ -259,6 +259,15 @@ def _activate_trigger(
     err_console.print("it fires while `airfoil scheduler` (or `airfoil server`) runs")
 
 
+def _is_date(text: str) -> bool:
+    """Whether ``text`` is a date alone (ISO 8601's extended or basic form)."""
+    try:
+        dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def parse_instant(text: str, zone: str, *, end_of_day: bool = False) -> float:
     """An ISO 8601 date or datetime as epoch seconds; without an offset it is read in
     ``zone`` (the schedule's time zone). A bare date is its midnight, or with ``end_of_day``
@@ -275,7 +284,7 @@ def parse_instant(text: str, zone: str, *, end_of_day: bool = False) -> float:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=ZoneInfo(zone))
-    if end_of_day and len(text.strip()) == 10:  # a bare date: YYYY-MM-DD
+    if end_of_day and _is_date(text):  # a bare date, 2026-03-31 or 20260331
         return (when + dt.timedelta(days=1)).timestamp() - 1e-3
     return when.timestamp()
 

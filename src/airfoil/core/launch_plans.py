@@ -36,7 +36,9 @@ __all__ = [
     "LaunchPlanSpec",
     "NotificationSpec",
     "ScheduleSpec",
+    "cron_fields_problem",
     "merge_launch_inputs",
+    "notification_problem",
 ]
 
 #: The terminal phases a notification may be sent on.
@@ -118,6 +120,55 @@ class NotificationSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     phases: tuple[str, ...] = NOTIFY_PHASES
     url: str = ""
     timeout_s: float = 5.0
+
+
+def cron_fields_problem(expression: str) -> str | None:
+    """What is wrong with a cron expression's number of fields (``None``: nothing).
+
+    The cron library also reads a sixth field, as seconds: ``*/5 * * * * *`` would fire
+    every five seconds (17,280 executions a day), and a Quartz or AWS expression of six
+    fields would mean another time than its writer's. Five fields only.
+    """
+    if len(expression.split()) == 6:
+        return (
+            f"invalid cron expression {expression!r}: six fields (a seconds field) are not "
+            "supported: use five, minute hour day-of-month month day-of-week, e.g. "
+            "'0 3 * * *' (FixedRate for intervals)"
+        )
+    return None
+
+
+#: The longest a webhook call may take: it is made by whoever ended the execution (on a
+#: server, a driver slot), so one slow endpoint must not hold that for long.
+MAX_WEBHOOK_TIMEOUT_S = 60.0
+
+
+def notification_problem(n: NotificationSpec) -> str | None:
+    """What is wrong with a notification (``None``: nothing), checked wherever a plan is
+    defined: by ``af.Webhook`` and by a server registering a plan's spec as sent.
+
+    A webhook needs an ``http(s)://`` URL with a host (the call is made by the process that
+    ended the execution, a server's included: a ``file://`` or ``ftp://`` URL would have it
+    open a local file or another protocol) and a timeout in (0, 60] seconds; phases are
+    :data:`NOTIFY_PHASES` and :data:`NOTIFY_ANOMALY`.
+    """
+    if n.kind not in ("webhook", "log"):
+        return f"unknown notification kind {n.kind!r}: use 'webhook' or 'log'"
+    unknown = [p for p in n.phases if p not in (*NOTIFY_PHASES, NOTIFY_ANOMALY)]
+    if unknown:
+        return f"unknown notification phase(s) {unknown}: use {[*NOTIFY_PHASES, NOTIFY_ANOMALY]}"
+    if n.kind == "log":
+        return None
+    scheme, sep, rest = n.url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if not sep or scheme.lower() not in ("http", "https") or not host.strip(":"):
+        return f"a webhook needs an http(s) URL with a host, got {n.url!r}"
+    if not (0 < n.timeout_s <= MAX_WEBHOOK_TIMEOUT_S):  # also refuses NaN
+        return (
+            f"a webhook's timeout_s must be above 0 and at most {MAX_WEBHOOK_TIMEOUT_S:g} "
+            f"seconds, got {n.timeout_s}"
+        )
+    return None
 
 
 class LaunchPlanSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="launch_plan"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -77,6 +78,8 @@ def parse_cpu(value: str | float | int | None) -> float:
         raise ConfigError(
             f"invalid cpu {value!r}: give a number of cores like 2, '1.5' or '500m'"
         ) from None
+    if not math.isfinite(cores):  # JSON has no NaN or infinity (see parse_duration)
+        raise ConfigError(f"invalid cpu {value!r}: must be a finite number of cores")
     if cores < 0:
         raise ConfigError(f"invalid cpu {value!r}: must not be negative")
     return cores
@@ -136,6 +139,13 @@ def parse_duration(value: str | float | int | timedelta | None) -> float | None:
                     f"invalid duration {value!r}: give seconds or a string like '90s', '10m', "
                     "'1h30m'"
                 ) from None
+    if not math.isfinite(seconds):
+        # JSON has no NaN or infinity: a spec holding one is stored as null and can no
+        # longer be read (the run, and every listing of the store's executions, failed).
+        raise ConfigError(
+            f"invalid duration {value!r}: must be a finite number of seconds (leave the "
+            "option out for no limit)"
+        )
     if seconds <= 0:
         raise ConfigError(f"invalid duration {value!r}: must be positive")
     return seconds

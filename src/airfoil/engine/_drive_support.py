@@ -12,9 +12,11 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from airfoil.core.clock import Clock
 from airfoil.core.records import StoreBatch
 from airfoil.engine._events import AttemptFinished
 from airfoil.executors.base import AttemptResult, Executor
+from airfoil.store.base import MetaStore
 from airfoil.store.stores import secret_env_name
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "holder_is_dead",
     "items_only",
     "linger",
+    "renew_reservations",
     "secret_env_name",
 ]
 
@@ -95,6 +98,7 @@ def finished_event(r: AttemptResult, now: float, cause: int) -> AttemptFinished:
         log_uri=r.log_uri,
         worker=r.worker,
         cause=cause,
+        ran_version=r.ran_version,
     )
 
 
@@ -130,3 +134,16 @@ def linger(
     for n in back:
         submitted_in.pop(n, None)
     return results
+
+
+def renew_reservations(
+    meta: MetaStore, clock: Clock, reserved: set[str], owner: str, ttl_s: float
+) -> None:
+    """Renew the ``cache_serialize`` reservations a drive holds (called from its lease's
+    thread at every beat), so a holder running for hours keeps them and a killed one's
+    lapse within ``ttl_s``. The loop drops a key from ``reserved`` before releasing it:
+    one released while it was renewed here is released again, never held on."""
+    for key in list(reserved):  # a copy: the loop adds and releases meanwhile
+        held = meta.reserve_cache(key, owner, clock.now(), ttl_s)
+        if held == owner and key not in reserved:
+            meta.release_cache(key, owner)

@@ -109,6 +109,8 @@ class AttemptFinished(msgspec.Struct, frozen=True):
     log_uri: str = ""
     worker: str = ""
     cause: int = 0
+    #: see ``AttemptResult.ran_version``: set, the outputs are not cached
+    ran_version: str = ""
 
 
 class RetryDue(msgspec.Struct, frozen=True):

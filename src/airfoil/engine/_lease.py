@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from airfoil.core.clock import Clock
@@ -48,6 +49,9 @@ class Heartbeat:
         self.execution_id = execution_id
         self.owner = owner
         self.ttl_s = ttl_s
+        #: called at every beat the lease was renewed (the drive renews its cache
+        #: reservations there: a killed driver's lapse as its lease does)
+        self.on_beat: Callable[[], None] | None = None
         self._stop = threading.Event()
         self._lost = threading.Event()
         self._thread = threading.Thread(
@@ -103,3 +107,9 @@ class Heartbeat:
             if not held:
                 self._lost.set()
                 return
+            on_beat = self.on_beat
+            if on_beat is not None:
+                try:
+                    on_beat()
+                except StoreError:
+                    continue  # the store is away for now: the next beat renews them

@@ -29,7 +29,7 @@ from airfoil.core.records import (
 )
 from airfoil.engine import _commands as _c
 from airfoil.engine._retry import RetryPolicy, decide_retry
-from airfoil.engine.cache import cache_key, key_parts
+from airfoil.engine.cache import cache_key, key_parts, outputs_written
 from airfoil.engine.graph import FlatNode
 from airfoil.engine.transitions import ITEM_MOVES, ITEM_PHASES, check_item_move
 
@@ -381,9 +381,13 @@ class MapMixin:
             cmds: list[Any] = []
             if task.cache.enabled and i in ms.cache_keys:
                 key, parts = ms.cache_keys.pop(i)
-                self._batch.cache_puts.append(
-                    cache_put(key, parts, att.outputs, ev.now, self.execution.id, name)
-                )
+                if not ev.ran_version:  # the launched code's outputs (else not its key's)
+                    self._batch.cache_puts.append(
+                        cache_put(key, parts, att.outputs, ev.now, self.execution.id, name)
+                    )
+                else:
+                    why = outputs_written(ev.ran_version)
+                    self._event("attempt", att.phase, why, ev.now, node=name, attempt=att.attempt)
                 if task.cache.serialize:
                     cmds.append(_c.ReleaseCache(key))
             return cmds + self._map_progress(nid, ev.now)

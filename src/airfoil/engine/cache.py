@@ -24,6 +24,7 @@ __all__ = [
     "cache_scope",
     "explain_miss",
     "key_parts",
+    "outputs_written",
 ]
 
 _iface_hashes: dict[int, tuple[object, str]] = {}
@@ -36,6 +37,18 @@ def _interface_hash(task: TaskSpec) -> str:
     digest = sha256_hex(encode_json(task.interface))[:16]
     _iface_hashes[id(task.interface)] = (task.interface, digest)
     return digest
+
+
+def outputs_written(ran_version: str) -> str:
+    """The event text of a successful attempt: ``ran_version`` set, the task's code changed
+    after the launch (a recover or resume after an edit), so its outputs are not cached
+    under the launched version's key (a later run of the launched code would read them)."""
+    if not ran_version:
+        return "outputs written"
+    return (
+        f"outputs written, not cached: the task's code is version {ran_version} now, not the "
+        "launched one (relaunch to run and cache the new code)"
+    )
 
 
 def cache_scope(task: TaskSpec, project: str) -> str:

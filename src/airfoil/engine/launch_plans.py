@@ -254,6 +254,8 @@ def post_json(url: str, payload: dict[str, Any], timeout_s: float) -> None:
     import urllib.error  # only when a notification is sent: urllib.request pulls in http,
     import urllib.request  # ssl and email (~20 ms of every `airfoil run` otherwise)
 
+    if not url.lower().startswith(("http://", "https://")):  # a spec stored before the check
+        raise urllib.error.URLError(f"not an http(s) URL: {url.partition(':')[0]}:")
     body = json.dumps(payload).encode()
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}

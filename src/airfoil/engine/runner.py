@@ -23,6 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from airfoil.core.clock import Clock, SystemClock
@@ -44,6 +45,7 @@ from airfoil.engine._drive_support import (
     env_secret,
     finished_event,
     linger,
+    renew_reservations,
 )
 from airfoil.engine._group_commit import GroupCommit
 from airfoil.engine._journal import ItemJournal, replay_batch
@@ -75,7 +77,10 @@ class EngineSettings:
     lease_ttl_s: float = 30.0
     cache_wait_poll_s: float = 0.1
     signal_poll_s: float = 0.25
-    cache_reservation_ttl_s: float = 3600.0
+    #: A ``cache_serialize`` reservation lapses this long after its holder last renewed it
+    #: (its drive renews it with its lease, every ``lease_ttl_s / 3``): a holder that runs
+    #: for hours keeps it, one that was killed frees its waiters within this.
+    cache_reservation_ttl_s: float = 120.0
     retry_backoff_s: float = 0.05
     max_parallel: int | None = None
     #: Where a drive journals its batches (map items, a chained task's end and its
@@ -271,6 +276,14 @@ class Engine:
                 self._commit_journal(execution_id)
                 state = self.load_state(execution_id)
             loop = _Loop(self, state, heartbeat, group)
+            heartbeat.on_beat = partial(
+                renew_reservations,
+                self.meta,
+                self.clock,
+                loop.reserved,
+                loop._cache_owner(),
+                settings.cache_reservation_ttl_s,
+            )
             try:
                 with self.executor.session():  # per-attempt setup kept across the drive
                     loop.run()
@@ -689,8 +702,8 @@ class _Loop:
             self.admission.release(cmd.node_id)
         elif isinstance(cmd, sm.ReleaseCache):
             if cmd.key in self.reserved:
+                self.reserved.discard(cmd.key)  # first: see renew_reservations
                 e.meta.release_cache(cmd.key, self._cache_owner())
-                self.reserved.discard(cmd.key)
         elif isinstance(cmd, sm.Finished):
             self.finished = True
             if e.on_finished is not None:
@@ -698,9 +711,10 @@ class _Loop:
                     e.on_finished(state.execution.id)
                 except Exception:  # an observer never fails a run
                     log.exception("on_finished failed for %s", state.execution.id)
-            for key in list(self.reserved):
+            keys = list(self.reserved)
+            self.reserved.clear()  # first: see renew_reservations
+            for key in keys:
                 e.meta.release_cache(key, self._cache_owner())
-            self.reserved.clear()
 
     def _check_signals(self, events: list[sm.Event]) -> None:
         if not self.signal_waits:

@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING
 
 from airfoil.core.errors import ConfigError
 from airfoil.core.ids import stable_hash
-from airfoil.core.launch_plans import CronScheduleSpec, FixedRateSpec, ScheduleSpec
+from airfoil.core.launch_plans import (
+    CronScheduleSpec,
+    FixedRateSpec,
+    ScheduleSpec,
+    cron_fields_problem,
+)
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -80,6 +85,9 @@ def validate_schedule(schedule: ScheduleSpec) -> None:
     from cronsim import CronSim, CronSimError
 
     zone = _zone(schedule.timezone)
+    problem = cron_fields_problem(schedule.expression)
+    if problem is not None:
+        raise ConfigError(problem)
     try:
         CronSim(schedule.expression, datetime(2000, 1, 1, tzinfo=zone))
     except CronSimError as exc:
@@ -110,6 +118,9 @@ def _cron_iter(schedule: CronScheduleSpec, after: float) -> Iterator[float]:
     from cronsim import CronSim, CronSimError
 
     zone = _zone(schedule.timezone)
+    problem = cron_fields_problem(schedule.expression)  # a spec registered as JSON
+    if problem is not None:
+        raise ConfigError(problem)
     start = datetime.fromtimestamp(after, tz=UTC).astimezone(zone)
     try:
         sim = CronSim(schedule.expression, start)

@@ -17,7 +17,7 @@ from typing import Any
 from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError
 from airfoil.core.phases import GateKind
 from airfoil.core.records import TypeSpec, Value
-from airfoil.engine.graph import flatten
+from airfoil.engine.graph import FlatNode, add_subgraph, flatten
 from airfoil.store._control import ControlMessage
 from airfoil.store.base import BlobStore, MetaStore
 
@@ -42,6 +42,17 @@ def _py_type(spec: TypeSpec) -> Any:
     if spec.kind == "union":
         return typing.Union[tuple(_py_type(a) for a in spec.args)]  # noqa: UP007
     raise ConfigError(f"signals of type {spec} are not supported")
+
+
+def _execution_graph(meta: MetaStore, execution_id: str, spec: Any) -> dict[str, FlatNode]:
+    """The execution's nodes: its workflow's, and those of the graphs its dynamic nodes
+    built so far (their gates are answered like the workflow's own)."""
+    graph = flatten(spec)
+    built = [r for r in meta.get_nodes(execution_id) if r.dynamic_spec is not None]
+    for rec in sorted(built, key=lambda r: r.node_id.count(".")):  # parents first
+        if rec.node_id in graph and rec.dynamic_spec is not None:
+            add_subgraph(graph, rec.node_id, rec.dynamic_spec)
+    return graph
 
 
 def received_signals(meta: MetaStore, execution_id: str) -> dict[str, Value]:
@@ -69,20 +80,31 @@ def send_signal(
     from airfoil.types import ValueContext
 
     record = meta.get_execution(execution_id)
-    gates = {
-        n.gate.name: n
-        for n in flatten(record.spec).values()
-        if n.gate is not None and n.gate.kind != GateKind.SLEEP
-    }
-    node = gates.get(name)
-    if node is None:
+    gates: dict[str, list[FlatNode]] = {}
+    for n in _execution_graph(meta, record.id, record.spec).values():
+        if n.gate is not None and n.gate.kind != GateKind.SLEEP:
+            gates.setdefault(n.gate.name, []).append(n)
+    named = gates.get(name)
+    if not named:
         known = ", ".join(sorted(gates)) or "none"
         raise NotFoundError(f"execution {execution_id} has no gate named {name!r} (gates: {known})")
     if record.phase in ("succeeded", "failed", "aborted"):
         raise InvalidInputError(f"execution {execution_id} already ended ({record.phase})")
+    node = named[-1]
     assert node.gate is not None and node.gate.type is not None
     spec = node.gate.type
-    py = _py_type(spec)
+    others = sorted({str(n.gate.type) for n in named if n.gate is not None} - {str(spec)})
+    if others:
+        # One signal answers every gate of its name: checked against one type, it must not
+        # reach a gate of another (a dynamic graph's gate beside a static one of its name).
+        raise InvalidInputError(
+            f"execution {execution_id} has gates named {name!r} of different types "
+            f"({', '.join([str(spec), *others])}): no one value can answer them"
+        )
+    try:
+        py = _py_type(spec)
+    except ConfigError as exc:
+        raise InvalidInputError(f"signal {name!r}: {exc}") from None
     try:
         value = types.parse_cli(text, py)
     except Exception as exc:

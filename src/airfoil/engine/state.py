@@ -21,7 +21,6 @@ from airfoil.core.records import (
     GRAPH_OUTPUT,
     AttemptRecord,
     Binding,
-    CacheEntry,
     EventRecord,
     ExecutionRecord,
     NodeRecord,
@@ -59,9 +58,9 @@ from airfoil.engine._events import (
     Start,
 )
 from airfoil.engine._handlers import HANDLER, FailureHandlersMixin
-from airfoil.engine._mapping import MapMixin, MapState, fast_counts, split_item_id
+from airfoil.engine._mapping import MapMixin, MapState, cache_put, fast_counts, split_item_id
 from airfoil.engine._retry import RetryPolicy, decide_retry
-from airfoil.engine.cache import cache_key, key_parts
+from airfoil.engine.cache import cache_key, key_parts, outputs_written
 from airfoil.engine.graph import FAILURE_INPUT, FlatNode, add_subgraph, flatten
 
 __all__ = [
@@ -601,24 +600,19 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             return self._expand_dynamic(nid, graph, ev.now)
         if ev.error is None:
             att.phase = _SUCCEEDED
+            why = outputs_written(ev.ran_version) if ev.ran_version else "outputs written"
             self._cause = self._event(
-                "attempt", att.phase, "outputs written", ev.now, node=nid, attempt=ev.attempt
+                "attempt", att.phase, why, ev.now, node=nid, attempt=ev.attempt
             )
             rec.outputs = dict(ev.outputs or {})
             rec.error = None
             cmds: list[Command] = []
             if task.cache.enabled and rec.cache_key_parts is not None:
-                rec.cache_status = CacheStatus.PUT.value
-                self._batch.cache_puts.append(
-                    CacheEntry(
-                        key=rec.cache_key,
-                        parts=rec.cache_key_parts,
-                        outputs=rec.outputs,
-                        created_at=ev.now,
-                        execution_id=self.execution.id,
-                        node_id=nid,
-                    )
-                )
+                if not ev.ran_version:  # the launched code's outputs (else not its key's)
+                    rec.cache_status = CacheStatus.PUT.value
+                    parts, eid = rec.cache_key_parts, self.execution.id
+                    put = cache_put(rec.cache_key, parts, rec.outputs, ev.now, eid, nid)
+                    self._batch.cache_puts.append(put)
                 if task.cache.serialize:
                     cmds.append(ReleaseCache(rec.cache_key))
             self._move(nid, N.SUCCEEDED, f"attempt {ev.attempt} succeeded", ev.now)

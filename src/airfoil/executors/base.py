@@ -150,6 +150,10 @@ class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
     worker: str = ""
     #: How many chunks of metric points the attempt wrote (``airfoil.core.metrics``).
     metric_chunks: int = 0
+    #: The code version of a cached task that ran, set only where it is not the version the
+    #: execution was launched with (the task's source changed before a recover or a resume):
+    #: its outputs are then not written to the cache under the launched version's key.
+    ran_version: str = ""
 
 
 class ChildCall(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -176,17 +176,26 @@ def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
     return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
 
 
-def _record_code_version(taskdef: Any, spec: TaskSpec, blobs: BlobStore) -> None:
+def _record_code_version(taskdef: Any, spec: TaskSpec, blobs: BlobStore) -> str:
     """Store the manifest of a cached task's code version for ``airfoil cache explain``,
     whoever computed the version (a client registering for a server, a caller, a ``@dynamic``
-    task): this worker computes the same version from the same code. Best effort."""
+    task): this worker computes the same version from the same code. Best effort.
+
+    Returns the version this process computed where it is not ``spec``'s ("": the same, or
+    not known): the task's code changed after the execution was launched (a recover or a
+    resume after an edit), so what it returns must not be cached under ``spec``'s version.
+    """
     if not spec.cache.enabled or spec.cache.version:
-        return
+        return ""
     try:
-        taskdef.spec  # noqa: B018 - computes this process's version (and its manifest)
-        save_manifests(blobs, spec, manifest_for)
+        here = taskdef.spec.version  # computes this process's version (and its manifest)
     except Exception:  # explain loses its diff; the attempt runs regardless
-        return
+        return ""
+    if here != spec.version:
+        return str(here)
+    with contextlib.suppress(Exception):
+        save_manifests(blobs, spec, manifest_for)
+    return ""
 
 
 def _read_input(engine: TypeEngine, name: str, value: Value, annotation: Any, vctx: Any) -> Any:
@@ -428,11 +437,12 @@ def run_attempt(
     vctx: ValueContext | None = None
     fd_output: list[str] = []
     metric_chunks = 0
+    ran_version = ""
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         taskdef = load_task(request.task, request.code_root)
         if request.task.cache.enabled and not request.task.cache.version:
-            _record_code_version(taskdef, request.task, blobs)
+            ran_version = _record_code_version(taskdef, request.task, blobs)
         # After loading: a task module may add converters to the process's engine.
         engine = type_engine or default_type_engine()
         vctx = ValueContext(blobs=blobs)
@@ -532,6 +542,7 @@ def run_attempt(
         log_uri=log_uri,
         worker=_worker_name(in_process),
         metric_chunks=metric_chunks,
+        ran_version=ran_version,
     )
 
 

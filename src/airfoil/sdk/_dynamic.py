@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from airfoil.core.records import WorkflowSpec
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import type_engine
+from airfoil.sdk._gates import check_gate_names
 from airfoil.sdk._task import TaskDef
 from airfoil.sdk._workflow import WorkflowDef
 
@@ -55,11 +56,13 @@ class DynamicDef(TaskDef[P, R]):
             _compile.leave(token)
         ctx.location = location
         outputs = WorkflowDef._bind_outputs(self, ctx, returned)  # type: ignore[arg-type]
+        nodes = ctx.node_specs()
+        check_gate_names(nodes, self.name)
         return WorkflowSpec(
             name=self.name,
             version=self.spec.version,
             interface=self.interface,
-            nodes=ctx.node_specs(),
+            nodes=nodes,
             outputs=outputs,
             module=self.module,
             qualname=fn.__qualname__,

@@ -17,14 +17,61 @@ from typing import Any
 
 from airfoil.core.errors import DefinitionError
 from airfoil.core.phases import GateKind
-from airfoil.core.records import Binding, GateSpec, TypeSpec
+from airfoil.core.records import Binding, GateSpec, NodeSpec, TypeSpec
 from airfoil.core.resources import parse_duration
 from airfoil.sdk import _compile
 from airfoil.sdk._promise import NodeOutputs, Promise
 
-__all__ = ["approve", "sleep", "wait_for_input"]
+__all__ = ["approve", "check_gate_names", "sleep", "wait_for_input"]
 
 _SIGNAL_KINDS = {"int", "float", "bool", "str", "list", "dict", "none", "union"}
+
+
+def _signal_type_problem(spec: TypeSpec) -> TypeSpec | None:
+    """The part of ``spec`` a signal cannot carry (``None``: all of it can), looked for down
+    to the leaves: ``list[datetime]`` is refused for its ``datetime``, a bare ``list`` for
+    its ``any`` elements (``airfoil signal`` could not type-check a value against them)."""
+    if spec.kind not in _SIGNAL_KINDS:
+        return spec
+    if spec.kind in ("list", "dict", "union") and not spec.args:
+        return spec
+    for arg in spec.args:
+        bad = _signal_type_problem(arg)
+        if bad is not None:
+            return bad
+    return None
+
+
+def _gates_by_name(nodes: tuple[NodeSpec, ...], found: dict[str, list[GateSpec]]) -> None:
+    for node in nodes:
+        if node.gate is not None and node.gate.kind != GateKind.SLEEP:
+            found.setdefault(node.gate.name, []).append(node.gate)
+        if node.workflow is not None:
+            _gates_by_name(node.workflow.nodes, found)
+        for case in node.cases:
+            _gates_by_name(case.nodes, found)
+
+
+def check_gate_names(nodes: tuple[NodeSpec, ...], workflow: str) -> None:
+    """Refuse two gates of one name that wait for different types (subworkflows included).
+
+    One signal answers every gate of its name, type-checked once: gates of one name and one
+    type (a subworkflow called twice) are answered together; a ``float`` gate and a ``str``
+    gate of one name would let a value checked against one reach the other.
+
+    Raises:
+        DefinitionError: naming the gate and its types.
+    """
+    found: dict[str, list[GateSpec]] = {}
+    _gates_by_name(nodes, found)
+    for name, gates in found.items():
+        types = sorted({str(g.type) for g in gates})
+        if len(types) > 1:
+            raise DefinitionError(
+                f"gates named {name!r} wait for different types ({', '.join(types)}): one "
+                "signal answers every gate of a name, so give each type its own name",
+                workflow=workflow,
+            )
 
 
 def _ctx(what: str) -> _compile.CompileContext:
@@ -76,16 +123,20 @@ def wait_for_input(name: str, timeout: timedelta | float | str, expected_type: A
     """Wait for a value sent with ``airfoil signal EXECUTION NAME VALUE``.
 
     Args:
-        name: the signal's name (unique in the workflow).
+        name: the signal's name. One signal answers every gate of its name (a subworkflow
+            called twice), so gates of one name must wait for one type.
         timeout: how long to wait before the node fails.
-        expected_type: the value's type: int, float, bool, str, or a list/dict of those.
+        expected_type: the value's type: int, float, bool, str, None, or lists, dicts and
+            unions of those (checked down to the leaves when the workflow is defined).
     """
     ctx = _ctx("wait_for_input")
     spec = ctx.engine.to_spec(expected_type)
-    if spec.kind not in _SIGNAL_KINDS:
+    bad = _signal_type_problem(spec)
+    if bad is not None:
+        where = "" if bad == spec else f" (its {bad} part)"
         raise DefinitionError(
-            f"af.wait_for_input({name!r}): signals carry int, float, bool, str, or lists and "
-            f"dicts of those, not {spec}",
+            f"af.wait_for_input({name!r}): signals carry int, float, bool, str, None, or "
+            f"lists, dicts and unions of those, not {spec}{where}",
             workflow=ctx.workflow,
         )
     gate = GateSpec(

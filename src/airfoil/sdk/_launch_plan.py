@@ -35,6 +35,8 @@ from airfoil.core.launch_plans import (
     FixedRateSpec,
     LaunchPlanSpec,
     NotificationSpec,
+    cron_fields_problem,
+    notification_problem,
 )
 from airfoil.core.local_runner import local_runner
 from airfoil.core.records import Value, WorkflowSpec
@@ -86,6 +88,9 @@ class CronSchedule:
                 f"CronSchedule: unknown time zone {timezone!r}; use an IANA name such as "
                 "'Europe/Paris' or 'UTC'"
             ) from None
+        problem = cron_fields_problem(expression)
+        if problem is not None:
+            raise DefinitionError(f"CronSchedule: {problem}")
         try:
             CronSim(expression, dt.datetime(2000, 1, 1, tzinfo=zone))
         except CronSimError as exc:
@@ -153,11 +158,17 @@ class Webhook:
     def __init__(
         self, url: str, *, phases: Iterable[str] = NOTIFY_PHASES, timeout_s: float = 5.0
     ) -> None:
-        if not url.startswith(("http://", "https://")):
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+            raise DefinitionError(f"Webhook: timeout_s is a number of seconds, got {timeout_s!r}")
+        if not isinstance(url, str):
             raise DefinitionError(f"Webhook: expected an http(s) URL, got {url!r}")
-        self.spec = NotificationSpec(
-            kind="webhook", phases=_phases(phases), url=url, timeout_s=timeout_s
+        spec = NotificationSpec(
+            kind="webhook", phases=_phases(phases), url=url, timeout_s=float(timeout_s)
         )
+        problem = notification_problem(spec)
+        if problem is not None:
+            raise DefinitionError(f"Webhook: {problem}")
+        self.spec = spec
 
 
 class LogNotification:

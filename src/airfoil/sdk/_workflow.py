@@ -13,6 +13,7 @@ from airfoil.core.errors import BindingTypeError, DefinitionError
 from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, encode_json
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
+from airfoil.sdk._gates import check_gate_names
 from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._imperative import deferred_call
 from airfoil.sdk._interface import PyInterface, build_interface
@@ -122,6 +123,7 @@ class WorkflowDef(Generic[P, R]):
         ctx.location = location
         outputs = self._bind_outputs(ctx, returned)
         nodes = ctx.node_specs()
+        check_gate_names(nodes, self.name)
         self._code_version = compute_version(
             fn, extra=encode_json([list(nodes), outputs]).decode(), warn=False
         )

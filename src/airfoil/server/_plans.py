@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError
-from airfoil.core.launch_plans import LaunchPlanSpec, merge_launch_inputs
+from airfoil.core.launch_plans import LaunchPlanSpec, merge_launch_inputs, notification_problem
 from airfoil.core.records import Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
@@ -63,6 +63,10 @@ def check_launch_plans(d: Deps, project: str, req: RegisterRequest) -> list[Laun
         except msgspec.ValidationError as exc:
             raise InvalidInputError(f"launch plan {p.name!r}: invalid spec: {exc}") from None
         check_registered_spec(spec, f"launch plan {p.name!r}")
+        for n in spec.notifications:
+            problem = notification_problem(n)
+            if problem is not None:
+                raise InvalidInputError(f"launch plan {p.name!r}: {problem}")
         if spec.name != p.name:
             raise InvalidInputError(
                 f"launch plan {p.name!r} does not match its spec (named {spec.name!r})"

@@ -20,6 +20,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from airfoil.core.blobs import BlobStore
@@ -56,6 +57,17 @@ def _fsync_path(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _writing(key: str) -> Iterator[None]:
+    """A local write's OS error (disk full, a read-only or missing folder, a file where a
+    folder must go) as the store failure it is: a :class:`StoreError`, so the attempt that
+    wrote is a system failure (retried on ``system_retries``), not the user's error."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(f"could not write blob {key!r} to the local blob store: {exc}") from exc
 
 
 def _check_key(key: str) -> str:
@@ -141,14 +153,15 @@ class LocalBlobStore(BlobStore):
 
     def put_bytes(self, key: str, data: bytes) -> str:
         path = self._key_path(key)
-        tmp = self._tmp_path()
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            self._place(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with _writing(key):
+            tmp = self._tmp_path()
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                self._place(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
         return "file://" + path
 
     def get_bytes(self, uri: str) -> bytes:
@@ -171,13 +184,16 @@ class LocalBlobStore(BlobStore):
 
     def put_file(self, key: str, local_path: str) -> str:
         path = self._key_path(key)
-        tmp = self._tmp_path()
-        try:
-            shutil.copyfile(local_path, tmp)
-            self._place(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        if not os.path.isfile(local_path):  # the caller's file, not the store: not wrapped
+            raise FileNotFoundError(f"no such file to store: {local_path!r}")
+        with _writing(key):
+            tmp = self._tmp_path()
+            try:
+                shutil.copyfile(local_path, tmp)
+                self._place(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
         return "file://" + path
 
     def get_file(self, uri: str, local_path: str) -> None:
@@ -191,21 +207,52 @@ class LocalBlobStore(BlobStore):
         path = self._key_path(key)
         if os.path.exists(os.path.join(path, _COMPLETE_MARKER)):
             return "file://" + path
-        tmp = self._tmp_path()
-        shutil.copytree(local_dir, tmp)
-        with open(os.path.join(tmp, _COMPLETE_MARKER), "w") as fh:
-            fh.write("ok")
-        if self._sync:
-            self.persist("file://" + tmp)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        try:
-            os.replace(tmp, path)
-        except OSError:
-            # Another writer put the same content-addressed tree first.
-            shutil.rmtree(tmp, ignore_errors=True)
-        if self._sync:
-            _fsync_path(os.path.dirname(path))
+        if not os.path.isdir(local_dir):  # the caller's folder, not the store: not wrapped
+            raise FileNotFoundError(f"no such folder to store: {local_dir!r}")
+        with _writing(key):
+            tmp = self._tmp_path()
+            try:
+                shutil.copytree(local_dir, tmp)
+                with open(os.path.join(tmp, _COMPLETE_MARKER), "w") as fh:
+                    fh.write("ok")
+                if self._sync:
+                    self.persist("file://" + tmp)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                try:
+                    self._replace_unfinished(tmp, path, exc)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            if self._sync:
+                _fsync_path(os.path.dirname(path))
         return "file://" + path
+
+    def _replace_unfinished(self, tmp: str, path: str, exc: OSError) -> None:
+        """The rename of a finished tree onto ``path`` failed with ``exc``. Another writer's
+        tree of the same content there is success. A tree without the completion marker (a
+        delete cut short, files written under the key) is no writer's tree in flight, as
+        writers rename whole trees: it is moved aside and replaced, once. Anything else is
+        this write failing: it is raised, never answered with a URI that is not there."""
+        marker = os.path.join(path, _COMPLETE_MARKER)
+        if os.path.exists(marker):
+            return
+        if os.path.isdir(path):
+            aside = self._tmp_path()
+            with contextlib.suppress(FileNotFoundError):  # another writer moved it first
+                os.replace(path, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+            try:
+                os.replace(tmp, path)
+                return
+            except OSError as again:
+                exc = again
+        if not os.path.exists(marker):
+            raise StoreError(f"could not store the directory blob at {path}: {exc}") from exc
 
     def get_dir(self, uri: str, local_dir: str) -> None:
         path = self._path(uri)
@@ -220,9 +267,10 @@ class LocalBlobStore(BlobStore):
 
     def append_text(self, key: str, text: str) -> str:
         path = self._key_path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text)
+        with _writing(key):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(text)
         return "file://" + path
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "hash_file",
     "local_blob_path",
     "json_value",
+    "not_unicode",
     "mismatch",
     "read_bytes",
     "ref_to_value",
@@ -188,11 +189,24 @@ class ValueContext:
 # --- codecs -------------------------------------------------------------------------------
 
 
+def not_unicode(exc: UnicodeEncodeError) -> str:
+    """What is wrong with text that UTF-8 (every stored value's encoding) cannot hold."""
+    text, start, end = exc.object, exc.start, exc.end
+    return (
+        f"text {text[max(0, start - 20) : end + 20]!r} holds {text[start:end]!r} at position "
+        f"{start}, which is not Unicode (a lone surrogate: bytes decoded with "
+        "errors='surrogateescape', such as a file name that is not UTF-8): pass bytes "
+        "(os.fsencode) or text decoded with errors='replace'"
+    )
+
+
 def canonical_json(data: Any) -> bytes:
     """Canonical JSON bytes of plain data: object keys sorted, no whitespace."""
     try:
         return _canonical_encoder.encode(data)
-    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+    except UnicodeEncodeError as exc:
+        raise ConversionError(not_unicode(exc)) from None
+    except (TypeError, ValueError) as exc:
         raise ConversionError(f"cannot serialise value as JSON: {exc}") from None
 
 
@@ -231,7 +245,9 @@ def json_value(data: Any, ctx: ValueContext) -> Value:
     """A ``json`` value of plain data: stored in its own key order, hashed canonically."""
     try:
         ordered = _ordered_encode(data)
-    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+    except UnicodeEncodeError as exc:
+        raise ConversionError(not_unicode(exc)) from None
+    except (TypeError, ValueError) as exc:
         raise ConversionError(f"cannot serialise value as JSON: {exc}") from None
     if b"{" not in ordered:  # no object inside (or only in strings): the same bytes
         return write_bytes_value(ordered, "json", ctx)

@@ -21,11 +21,13 @@ from airfoil.core.records import TypeSpec, Value
 from airfoil.types._assign import is_assignable as _is_assignable
 from airfoil.types._base import (
     REF_KEY,
+    ConversionError,
     Converter,
     Handler,
     ValueContext,
     decode_json_bytes,
     json_value,
+    not_unicode,
     read_bytes,
     ref_to_value,
 )
@@ -160,7 +162,10 @@ class TypeEngine:
             found = self._cache[py_type]
         except (KeyError, TypeError):
             found = self.handler(py_type)
-        return found.to_value(value, ctx)
+        try:
+            return found.to_value(value, ctx)
+        except UnicodeEncodeError as exc:  # a str the UTF-8 of stored values cannot hold
+            raise ConversionError(not_unicode(exc)) from None
 
     def to_python(self, value: Value, py_type: Any, ctx: ValueContext) -> Any:
         """The Python value of a stored value (downloading blobs as needed).

@@ -175,3 +175,38 @@ def test_an_oversized_json_body_is_refused_before_it_is_read(server: Any) -> Non
     data = b"u" * (limit + 1)
     r = httpx.put(server.url + "/api/v1/projects/alpha/uploads/" + "0" * 64, content=data)
     assert r.status_code == 422 and "SHA-256" in r.text, r.text[:300]
+
+
+@pytest.mark.parametrize(
+    ("notification", "match"),
+    [
+        ({"kind": "webhook", "url": "file:///etc/hostname"}, "http(s) URL with a host"),
+        ({"kind": "webhook", "url": "ftp://127.0.0.1/x"}, "http(s) URL with a host"),
+        ({"kind": "webhook", "url": "https://h.example/x", "timeout_s": 1e9}, "at most 60"),
+        ({"kind": "mail", "url": "https://h.example/x"}, "unknown notification kind"),
+    ],
+)
+def test_a_registered_plan_cannot_make_the_server_open_other_urls(
+    client: Any, flow: Any, flow_dir: Path, notification: dict[str, Any], match: str
+) -> None:
+    """af.Webhook refused a non-http(s) URL, but a spec sent as JSON was registered as sent:
+    at the end of each run the server then called urlopen on a ``file://`` URL (opening a
+    file of its disk) or an ``ftp://`` one, or waited on a webhook for up to 1e9 s."""
+    import airfoil as af
+
+    pkg = client.upload_package(str(flow_dir)).sha256
+    plan = af.LaunchPlan(flow.wf, name="hooked_plan", default_inputs={"x": 5})
+    spec = msgspec.to_builtins(plan.spec)
+    spec["notifications"] = [notification]
+    wf = msgspec.to_builtins(flow.wf.spec)
+    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
+    body = {
+        "package": pkg,
+        "entities": [entity],
+        "launch_plans": [{"name": "hooked_plan", "spec": spec}],
+    }
+    r = _register(client, body)
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_input" and "launch plan 'hooked_plan'" in err["message"], err
+    assert match in err["message"], err

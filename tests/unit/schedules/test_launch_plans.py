@@ -112,6 +112,27 @@ def test_definition_errors(kwargs: dict[str, object], match: str) -> None:
         LaunchPlan(scaled, "lp_bad", **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("url", "timeout_s", "match"),
+    [
+        ("https://", 5.0, "with a host"),
+        ("http:///path-only", 5.0, "with a host"),
+        ("https://hooks.example.com/x", 0.0, "timeout_s must be above 0"),
+        ("https://hooks.example.com/x", -1.0, "timeout_s must be above 0"),
+        ("https://hooks.example.com/x", float("nan"), "timeout_s must be above 0"),
+        ("https://hooks.example.com/x", 1e9, "at most 60 seconds"),
+    ],
+)
+def test_a_webhook_needs_a_host_and_a_bounded_timeout(
+    url: str, timeout_s: float, match: str
+) -> None:
+    # Before, only the scheme was checked: a webhook without a host failed at every end of
+    # the plan's runs, and one with a timeout of 1e9 s could hold the process (a server's
+    # driver slot) that ended the run for as long as the endpoint stalled.
+    with pytest.raises(DefinitionError, match=match):
+        Webhook(url, timeout_s=timeout_s)
+
+
 def test_schedule_and_notification_definition_errors() -> None:
     with pytest.raises(DefinitionError, match="invalid cron"):
         CronSchedule("0 25 * * *")

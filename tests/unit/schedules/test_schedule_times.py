@@ -170,3 +170,23 @@ def test_describe() -> None:
     assert describe_schedule(FixedRateSpec(5400)) == "every 1h30m0s"
     assert describe_schedule(FixedRateSpec(30)) == "every 30s"
     assert describe_schedule(None) == "-"
+
+
+@pytest.mark.parametrize("expression", ["*/5 * * * * *", "0 0 3 * * *"])
+def test_a_six_field_cron_expression_is_refused(expression: str) -> None:
+    # The cron library reads a sixth field as seconds. Before, '*/5 * * * * *' was taken
+    # (firing every 5 s, 17,280 launches a day) although the docs and the error of a bad
+    # expression say five fields; '0 0 3 * * *' meant 03:00:00 as a seconds-first Quartz
+    # expression, and a spec registered as JSON went straight to the scheduler.
+    from airfoil.core.errors import ConfigError, DefinitionError
+    from airfoil.core.launch_plans import CronScheduleSpec
+    from airfoil.engine.schedules import next_fire_after, validate_schedule
+    from airfoil.sdk._launch_plan import CronSchedule
+
+    with pytest.raises(DefinitionError, match="six fields"):
+        CronSchedule(expression)
+    spec = CronScheduleSpec(expression=expression)
+    with pytest.raises(ConfigError, match="six fields"):
+        validate_schedule(spec)
+    with pytest.raises(ConfigError, match="six fields"):
+        next_fire_after(spec, 0.0)

@@ -345,3 +345,26 @@ def test_is_assignable_for_dataframes(engine: TypeEngine) -> None:
     assert engine.is_assignable(pandas, any_flavour)
     assert engine.is_assignable(any_flavour, polars)
     assert not engine.is_assignable(any_flavour, TypeSpec("list", args=(TypeSpec("int"),)))
+
+
+@pytest.mark.parametrize(
+    ("value", "py_type"),
+    [
+        ("a\udcffb", str),
+        (["ok", "x\udc80"], list[str]),
+        ({"k\ud800": 1}, dict[str, int]),
+        (Point(x=1, y=2), Optional[str]),  # not text at all: still the usual mismatch
+    ],
+)
+def test_text_that_is_not_unicode_is_a_type_error_naming_it(
+    engine: TypeEngine, ctx: ValueContext, value: Any, py_type: Any
+) -> None:
+    # A file name that is not UTF-8, read with os.listdir, holds lone surrogates: before,
+    # storing it raised a bare UnicodeEncodeError from msgspec's encoder (a task's output,
+    # 'airfoil run ... --s' with such bytes), not the TypeTransformError of a bad value.
+    with pytest.raises(TypeTransformError) as info:
+        engine.to_value(value, py_type, ctx)
+    if isinstance(value, Point):
+        return
+    assert "which is not Unicode (a lone surrogate" in str(info.value)
+    assert "os.fsencode" in str(info.value)
