@@ -251,9 +251,13 @@ class SqlMetaStore(
         work: list[tuple[str, list[dict[str, Any]]]] = []
         if batch.execution is not None:
             work.append((s.upsert_execution, [_execution_row(batch.execution)]))
-        if batch.nodes:
+        if len(batch.nodes) > 1 and s.upsert_nodes_arrays is not None:
+            work.append((s.upsert_nodes_arrays, [_node_arrays(batch.nodes)]))
+        elif batch.nodes:
             work.append((s.upsert_node, [_node_row(n) for n in batch.nodes]))
-        if batch.attempts:
+        if len(batch.attempts) > 1 and s.upsert_attempts_arrays is not None:
+            work.append((s.upsert_attempts_arrays, [_attempt_arrays(batch.attempts)]))
+        elif batch.attempts:
             work.append((s.upsert_attempt, [_attempt_row(a) for a in batch.attempts]))
         if batch.events:
             if s.insert_events_arrays is not None:
@@ -639,6 +643,30 @@ def _attempt_row(a: AttemptRecord) -> dict[str, Any]:
         "node_id": a.node_id,
         "attempt": a.attempt,
         "record": encode_json(a).decode(),
+    }
+
+
+def _node_arrays(nodes: list[NodeRecord]) -> dict[str, Any]:
+    """A batch's nodes as the parameters of ``upsert_nodes_arrays``; of a node given twice,
+    the last record (what writing them one by one leaves: one upsert may not touch a row
+    twice)."""
+    last = {(n.execution_id, n.node_id): n for n in nodes}
+    return {
+        "execution_id": TextArray([k[0] for k in last]),
+        "node_id": TextArray([k[1] for k in last]),
+        "record": TextArray([encode_json(n) for n in last.values()]),
+    }
+
+
+def _attempt_arrays(attempts: list[AttemptRecord]) -> dict[str, Any]:
+    """A batch's attempts as the parameters of ``upsert_attempts_arrays`` (of an attempt
+    given twice, the last record)."""
+    last = {(a.execution_id, a.node_id, a.attempt): a for a in attempts}
+    return {
+        "execution_id": TextArray([k[0] for k in last]),
+        "node_id": TextArray([k[1] for k in last]),
+        "attempt": Int8Array([k[2] for k in last]),
+        "record": TextArray([encode_json(a) for a in last.values()]),
     }
 
 
