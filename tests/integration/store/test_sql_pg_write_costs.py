@@ -1,13 +1,16 @@
 """What PostgreSQL pays for the general write path's rows (a launch: an execution, all its
-nodes pending, its first event): several nodes or attempts are one statement from arrays
-(not one execution per row). The conformance suite checks what is written; this checks
-how."""
+nodes pending, its first event) and for large records: several nodes or attempts are one
+statement from arrays (not one execution per row), and values PostgreSQL compresses are
+compressed with lz4 where the server has it. The conformance suite checks what is written;
+this checks how."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
+import sqlalchemy as sa
 
 from airfoil.core.records import StoreBatch
 from airfoil.store.sql import SqlMetaStore
@@ -101,5 +104,48 @@ def test_a_node_or_attempt_given_twice_in_a_batch_is_left_as_its_last_record(
             ("b", "queued"),
         ]
         assert [a.phase for a in store.get_attempts("e1")] == ["succeeded"]
+    finally:
+        store.close()
+
+
+def _lz4_offered(url: str) -> bool:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.text(
+                        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                        "WHERE name = 'default_toast_compression'"
+                    )
+                ).scalar()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_large_execution_record_is_compressed_with_lz4(pg_empty_url: str) -> None:
+    if not _lz4_offered(pg_empty_url):
+        pytest.skip("this PostgreSQL server was built without lz4")
+    store = SqlMetaStore(pg_empty_url)
+    try:
+        # a record PostgreSQL compresses (over ~2 KB), like a fan-out's spec
+        labels = {f"label-{i}": f"value-{i % 7}" for i in range(400)}
+        ex = msgspec.structs.replace(make_execution(), labels=labels)
+        store.write(StoreBatch(execution=ex))
+        engine = sa.create_engine(pg_empty_url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                method, stored, length = conn.execute(
+                    sa.text(
+                        "SELECT pg_column_compression(record), pg_column_size(record), "
+                        "octet_length(record) FROM executions WHERE id = 'e1'"
+                    )
+                ).one()
+        finally:
+            engine.dispose()
+        assert method == "lz4"
+        assert stored < length  # compressed, not only stored out of line
+        assert store.get_execution("e1") == ex
     finally:
         store.close()
