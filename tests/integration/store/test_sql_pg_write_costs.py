@@ -149,3 +149,76 @@ def test_a_large_execution_record_is_compressed_with_lz4(pg_empty_url: str) -> N
         assert store.get_execution("e1") == ex
     finally:
         store.close()
+
+
+class _Showing:
+    """A DBAPI cursor that reads ``synchronous_commit`` in effect before each statement."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seen: list[tuple[str, str]] = []
+
+    def execute(self, sql: str, *args: Any, **kw: Any) -> Any:
+        words = sql.split(None, 2)
+        if words[0] in ("UPDATE", "WITH", "INSERT"):
+            self.inner.execute("SHOW synchronous_commit")
+            self.seen.append((" ".join(words[:2]), self.inner.fetchone()[0]))
+        return self.inner.execute(sql, *args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _show(store: SqlMetaStore) -> _Showing:
+    store.get_lease("e1")  # opens this thread's connection
+    held = store._conns.local.held
+    showing = _Showing(held.cursor)
+    held.cursor = showing
+    return showing
+
+
+def test_a_lease_commits_without_waiting_for_its_flush_and_a_batch_waits(
+    pg_empty_url: str,
+) -> None:
+    """Below ``power``, a lease's take, renewal, release and claim commit asynchronously
+    (every batch is fenced on the lease, so a lease lost with a crash only fails a batch);
+    the batches themselves, finished results among them, keep the synchronous commit."""
+    store = SqlMetaStore(pg_empty_url)
+    try:
+        store.write(StoreBatch(execution=make_execution(), events=[make_event(seq=1)]))
+        showing = _show(store)
+        assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        assert store.acquire_lease("e1", "driver", now=1.0, ttl_s=60.0)  # a renewal
+        store.write(
+            StoreBatch(
+                nodes=[make_node(phase="succeeded")],
+                attempts=[make_attempt(phase="succeeded")],
+                events=[make_event(seq=2)],
+                lease=("e1", "driver"),
+            )
+        )
+        store.release_lease("e1", "driver")
+        assert store.claim_execution("other", now=2.0, ttl_s=60.0) == "e1"
+        store.write(StoreBatch(events=[make_event(seq=3)]))  # a write outside a lease
+        assert showing.seen == [
+            ("UPDATE executions", "off"),
+            ("UPDATE executions", "off"),
+            ("WITH fence", "on"),
+            ("UPDATE executions", "off"),
+            ("UPDATE executions", "off"),
+            ("INSERT INTO", "on"),
+        ]
+    finally:
+        store.close()
+
+
+def test_under_power_a_lease_commits_synchronously(pg_empty_url: str) -> None:
+    store = SqlMetaStore(pg_empty_url, durability="power")
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        showing = _show(store)
+        assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        store.release_lease("e1", "driver")
+        assert showing.seen == [("UPDATE executions", "on"), ("UPDATE executions", "on")]
+    finally:
+        store.close()
