@@ -137,6 +137,11 @@ def main() -> None:
     ap.add_argument(
         "--per-turn", type=int, default=1, help="tasks' ends a batch carries (server: 1-2)"
     )
+    ap.add_argument(
+        "--pg-options",
+        default="",
+        help="server settings for the store's sessions, e.g. '-csynchronous_commit=off'",
+    )
     args = ap.parse_args()
     admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
     db_ms, own_ms, sizes = [], [], ""
@@ -145,6 +150,8 @@ def main() -> None:
         with admin.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+        if args.pg_options:
+            url += "%20" + args.pg_options.replace("=", "%3D").replace(" ", "%20")
         store = SqlMetaStore(url)
         try:
             # warm: connections, prepared statements

@@ -403,8 +403,10 @@ def _counts(admin: sa.Engine, schema: str) -> dict[str, int]:
     ``rows_upd``, ``rows_ins``: rows updated and inserted in all the schema's tables.
     ``dead``: dead row versions the schema's tables hold now (what vacuum has to remove).
     ``wal``: the WAL's insert position in bytes (the whole cluster's: other users'
-    writes count too). A backend reports its counts at most once a second, hence the wait
-    before a round's last read."""
+    writes count too). ``flushes``: the WAL's flushes to disk so far (``pg_stat_wal``,
+    PostgreSQL 14+; the cluster's), each a synchronous commit's wait unless it found its
+    WAL flushed by another's. A backend reports its counts at most once a second, hence
+    the wait before a round's last read."""
     with admin.connect() as conn:
         xacts = conn.execute(
             sa.text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
@@ -419,8 +421,15 @@ def _counts(admin: sa.Engine, schema: str) -> dict[str, int]:
             ),
             {"s": schema},
         ).one()
+        flushes = conn.execute(
+            sa.text(
+                "SELECT CASE WHEN to_regclass('pg_catalog.pg_stat_wal') IS NOT NULL "
+                "THEN (SELECT wal_sync FROM pg_stat_wal) ELSE 0 END"
+            )
+        ).scalar_one()
         keys = ("upd", "hot", "rows_upd", "rows_ins", "dead", "wal")
-        return {"xacts": int(xacts), **{k: int(v or 0) for k, v in zip(keys, row, strict=True)}}
+        counts = {k: int(v or 0) for k, v in zip(keys, row, strict=True)}
+        return {"xacts": int(xacts), "flushes": int(flushes or 0), **counts}
 
 
 def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float:
@@ -445,7 +454,8 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"updates (record writes + lease traffic) {d['upd']:.3f} (heap-only {d['hot']:.3f}), "
         f"rows updated {d['rows_upd']:.2f}, inserted {d['rows_ins']:.2f}, dead rows at the "
         f"end {last['dead'] / tasks:.2f}, WAL {d['wal']:.0f} bytes (cluster-wide), commits "
-        f"{d['xacts']:.3f} (database-wide, reads included); load average {load:.1f}",
+        f"{d['xacts']:.3f} (database-wide, reads included), WAL flushes {d['flushes']:.3f} "
+        f"(cluster-wide); load average {load:.1f}",
         flush=True,
     )
     if args.wal_dir:

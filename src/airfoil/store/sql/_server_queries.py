@@ -88,4 +88,4 @@ def claim_execution(
         row = cur.fetchone()
         return None if row is None else str(row[0])
 
-    return store._transaction("claiming an execution", claim)
+    return store._transaction("claiming an execution", claim, begin=store._begin_lease)

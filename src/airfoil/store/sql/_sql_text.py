@@ -70,6 +70,9 @@ class SqlText:
         self.insert_event = sql["insert_event"]
         #: PostgreSQL only: all events of a batch in one statement.
         self.insert_events_arrays: str | None = sql.get("insert_events_arrays")
+        #: PostgreSQL only: several nodes / attempts upserted in one statement from arrays.
+        self.upsert_nodes_arrays: str | None = sql.get("upsert_nodes_arrays")
+        self.upsert_attempts_arrays: str | None = sql.get("upsert_attempts_arrays")
         #: PostgreSQL only: a driver's fenced batch as one statement (see ``fenced``).
         self.has_fenced = fenced_name(False, "") in sql
         #: PostgreSQL only: lock (``FOR KEY SHARE``) the executions of a list that exist;

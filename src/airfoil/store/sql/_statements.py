@@ -123,6 +123,14 @@ class _Builder:
             sql["insert_events_arrays"] = self._compile(
                 sa.insert(s.events).from_select(list(event_columns), sa.select(*arrays))
             )
+            # Several nodes or attempts of the general write path (a launch's nodes) in one
+            # statement from binary arrays, not one execution per row (``executemany``).
+            sql["upsert_nodes_arrays"] = self._upsert_arrays(
+                s.nodes, ("execution_id", "node_id", "record"), 2
+            )
+            sql["upsert_attempts_arrays"] = self._upsert_arrays(
+                s.attempts, ("execution_id", "node_id", "attempt", "record"), 3
+            )
             # The executions a batch's rows name, locked against deletion until the commit
             # (what a foreign key's check takes; revision 0018 dropped those of the tables
             # the fenced batch writes on PostgreSQL): the general write path checks them.
@@ -249,6 +257,21 @@ class _Builder:
                 set_={c: stmt.excluded[c] for c in columns if c not in keys},
             )
         )
+
+    def _upsert_arrays(self, table: sa.Table, columns: tuple[str, ...], keys: int) -> str:
+        """PostgreSQL: an upsert of the rows given as one binary array per column (named as
+        the columns; ``_pg_arrays``); the rows' keys must be distinct."""
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        arrays = [sa.func.unnest(_bp(c, type_=ARRAY(table.c[c].type))) for c in columns]
+        stmt = self._insert(table).from_select(list(columns), sa.select(*arrays))
+        sql = self._compile(
+            stmt.on_conflict_do_update(
+                index_elements=[table.c[k] for k in columns[:keys]],
+                set_={c: stmt.excluded[c] for c in columns[keys:]},
+            )
+        )
+        return re.sub(r"%\((\w+)\)s", r"%(\1)b", sql)
 
     def _lease_held(self) -> sa.Select[Any]:
         """The execution ``id``'s row while ``owner`` holds its lease, none otherwise; on
