@@ -17,9 +17,12 @@
 
 Each round also prints where the machine's CPU went: seconds of CPU per task of the server
 (its API process and, where the server runs its driver slots in a process of their own, that
-engine process, each also on its own), of its worker processes, and of the PostgreSQL
-backends serving the server's connections (both processes'), and the machine's total
-(everything, other users included) beside the round's wall time; and per task the rows of
+engine process, each also on its own), of its worker processes, of the PostgreSQL
+backends serving the server's connections (both processes'), of this benchmark's own
+process (the client launching and waiting, and the prober: on the same cores as the
+server), the rest (the kernel's threads and other users) and the machine's total
+(everything) beside the round's wall time; the requests the round sent to the API by kind
+(launches, the waiting client's event pages, execution details, probes); and per task the rows of
 the bench's ``executions`` table updated (the execution's record writes and the lease
 traffic), rows updated and inserted in all its tables, the dead rows they hold at the
 round's end, WAL bytes (the cluster's insert position: other users' writes count too), and
@@ -218,6 +221,7 @@ class _Cpu:
         }
         t = self.psutil.cpu_times()
         return {
+            "bench": {os.getpid(): self._cpu(os.getpid())},
             "server": {self.server.pid: self._cpu(self.server.pid)},
             "engine": {p.pid: self._cpu(p.pid) for p in engines},
             "workers": workers,
@@ -231,6 +235,7 @@ class _Cpu:
             return sum(v - before[key].get(pid, 0.0) for pid, v in after[key].items())
 
         return {
+            "bench": grew("bench"),
             "server": grew("server"),
             "engine": grew("engine"),
             "workers": grew("workers"),
@@ -270,8 +275,18 @@ class _Prober(threading.Thread):
 
 def _throughput(
     client: Any, executions: int, width: int, probe_every: float
-) -> tuple[float, int, list[tuple[str, float, float]]]:
+) -> tuple[float, int, list[tuple[str, float, float]], dict[str, int]]:
+    """One round: its time, its tasks, the prober's probes and the requests the round sent by
+    kind (the client's launches, event pages and details, and the probes)."""
     prober = _Prober(client, probe_every)
+    sent: dict[str, int] = {}
+
+    def count(request: httpx.Request) -> None:
+        kind = "launch" if request.method == "POST" else request.url.path.rsplit("/", 1)[-1]
+        kind = kind if kind in ("launch", "events") else "detail"
+        sent[kind] = sent.get(kind, 0) + 1
+
+    client._http.event_hooks = {"request": [count]}
     prober.start()
     t0 = time.perf_counter()
     ids = []
@@ -284,7 +299,9 @@ def _throughput(
     took = time.perf_counter() - t0
     prober.stop.set()
     prober.join()
-    return took, executions * (width + 1), prober.probes
+    client._http.event_hooks = {"request": []}
+    sent["probes"] = len(prober.probes)
+    return took, executions * (width + 1), prober.probes, sent
 
 
 def _p99(samples: list[float]) -> float:
@@ -427,21 +444,24 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
     """One throughput round; prints its rate, API latency under load and CPU split."""
     first = _counts(cpu.admin, args.schema)
     before = cpu.snapshot()
-    took, tasks, traced = _throughput(client, args.executions, args.width, args.probe_every)
+    took, tasks, traced, sent = _throughput(client, args.executions, args.width, args.probe_every)
     probes = [latency for _, _, latency in traced]
     split = cpu.split(before, cpu.snapshot())
     time.sleep(1.2)  # the backends' statistics reach pg_stat_* within a second
     last = _counts(cpu.admin, args.schema)
     d = {k: (last[k] - first[k]) / tasks for k in first}
     per = {k: v / tasks * 1000 for k, v in split.items()}
+    rest = per["machine"] - sum(v for k, v in per.items() if k != "machine")
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     print(
         f"  round ({kind}): {tasks / took:.0f} tasks/s; API under load: p50 "
         f"{statistics.median(probes) * 1000:.1f} ms, p99 {_p99(probes) * 1000:.1f} ms "
         f"(n={len(probes)}); CPU ms/task: server {per['server'] + per['engine']:.2f} "
         f"(API {per['server']:.2f}, engine process {per['engine']:.2f}), workers "
-        f"{per['workers']:.2f}, postgres {per['db']:.2f}, machine {per['machine']:.2f} "
-        f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); per task: execution row "
+        f"{per['workers']:.2f}, postgres {per['db']:.2f}, this benchmark's own process "
+        f"{per['bench']:.2f}, the rest {rest:.2f}, machine {per['machine']:.2f} (of "
+        f"{cores * took / tasks * 1000:.2f} on {cores} cores); requests "
+        f"{', '.join(f'{k} {v}' for k, v in sent.items())}; per task: execution row "
         f"updates (record writes + lease traffic) {d['upd']:.3f} (heap-only {d['hot']:.3f}), "
         f"rows updated {d['rows_upd']:.2f}, inserted {d['rows_ins']:.2f}, dead rows at the "
         f"end {last['dead'] / tasks:.2f}, WAL {d['wal']:.0f} bytes (cluster-wide), commits "
