@@ -44,6 +44,38 @@ def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_
     assert len(hops) == 2, hops  # no third one to validate the page the route returned
 
 
+def test_a_page_of_events_goes_to_the_thread_pool_only_to_authenticate_and_read(
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio.to_thread
+    import httpx
+
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 2})
+    client.wait(ex.id, poll_s=0.05)
+    url = f"{server.url}/api/v1/projects/{client.project}/executions/{ex.id}/events"
+    hops: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(repr(func))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    whole = httpx.get(url, params={"after": 0})
+    assert whole.status_code == 200
+    page = whole.json()
+    assert page["phase"] == "succeeded"
+    seqs = [e["seq"] for e in page["items"]]
+    assert seqs == sorted(seqs) and len(seqs) >= 4
+    assert {"seq", "at", "kind", "to_phase", "cause", "node_id", "attempt"} <= set(page["items"][0])
+    # the caller's key and the route: no third hop to validate the page the route returned
+    assert len(hops) == 2, hops
+    rest = httpx.get(url, params={"after": seqs[1]}).json()
+    assert [e["seq"] for e in rest["items"]] == seqs[2:]
+    assert rest["items"] == page["items"][2:]
+
+
 def test_details_of_executions_of_one_version_hold_one_copy_of_its_spec(
     client: Any, flow: Any, server: Any
 ) -> None:
