@@ -114,3 +114,30 @@ def test_a_page_of_the_execution_list_and_its_total_are_one_read(
     past = client.list(limit=2, offset=5)  # no row to carry it: counted on its own
     assert (past.items, past.total) == ([], 3)
     assert len(counted) == 1
+
+
+def test_a_client_waiting_for_an_execution_reads_its_phase_not_its_event_log(
+    client: Any, flow: Any
+) -> None:
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 2})
+    client.wait(ex.id, poll_s=0.05)  # ended: its event log is whole
+    pages: list[dict[str, Any]] = []
+
+    def read(response: Any) -> None:
+        if response.request.url.path.endswith("/events"):
+            response.read()
+            pages.append(response.json())
+
+    client._http.event_hooks = {"response": [read]}
+    try:
+        detail = client.wait(ex.id, poll_s=0.05)
+    finally:
+        client._http.event_hooks = {"response": []}
+    assert detail.phase == "succeeded"
+    assert [p["phase"] for p in pages] == ["succeeded"]
+    assert pages[0]["items"] == []  # main: the whole log, every entry encoded and sent
+    log = client._http.get(
+        f"/api/v1/projects/{client.project}/executions/{ex.id}/events", params={"after": 0}
+    )
+    assert len(log.json()["items"]) >= 4  # which is there to be read
