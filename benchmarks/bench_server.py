@@ -17,14 +17,15 @@
 
 Each round also prints where the machine's CPU went: seconds of CPU per task of the server
 (its API process and, where the server runs its driver slots in a process of their own, that
-engine process, each also on its own), of its worker processes, of the PostgreSQL
-backends serving the server's connections (both processes'), of this benchmark's own
-process (the client launching and waiting, and the prober: on the same cores as the
-server), the rest (the kernel's threads and other users) and the machine's total
-(everything) beside the round's wall time; the requests the round sent to the API by kind
-(launches, the waiting client's event pages, execution details, probes); and per task the rows of
-the bench's ``executions`` table updated (the execution's record writes and the lease
-traffic), rows updated and inserted in all its tables, the dead rows they hold at the
+engine process, each also on its own), of its worker processes, of the PostgreSQL backends
+serving the server's connections (both processes'; and apart, PostgreSQL's own processes:
+WAL writer, checkpointer, background writer, autovacuum, every database's), of this
+benchmark's own process (the client launching and waiting, and the prober: on the same
+cores as the server), the rest (the kernel's threads and other users) and the machine's
+total (everything) beside the round's wall time; the requests the round sent to the API by
+kind (launches, the waiting client's event pages, execution details, probes); and per task
+the rows of the bench's ``executions`` table updated (the execution's record writes and
+the lease traffic), rows updated and inserted in all its tables, the dead rows they hold at the
 round's end, WAL bytes (the cluster's insert position: other users' writes count too), and
 the database's commits (``pg_stat_database``:
 the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
@@ -204,6 +205,15 @@ class _Cpu:
             found = conn.execute(sa.text("SELECT pid, client_port FROM pg_stat_activity"))
             return [int(pid) for pid, port in found if port in ports]
 
+    def _pg_background(self) -> list[int]:
+        """PostgreSQL's own processes (WAL writer, checkpointer, background writer,
+        autovacuum: every database's), which no client's connection names."""
+        with self.admin.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'")
+            )
+            return [int(pid) for (pid,) in found]
+
     def _cpu(self, pid: int) -> float:
         try:
             t = self.psutil.Process(pid).cpu_times()
@@ -226,6 +236,7 @@ class _Cpu:
             "engine": {p.pid: self._cpu(p.pid) for p in engines},
             "workers": workers,
             "db": {pid: self._cpu(pid) for pid in self._backends([self.server, *engines])},
+            "pg_bg": {pid: self._cpu(pid) for pid in self._pg_background()},
             "machine": float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
         }
 
@@ -240,6 +251,7 @@ class _Cpu:
             "engine": grew("engine"),
             "workers": grew("workers"),
             "db": grew("db"),
+            "pg_bg": grew("pg_bg"),
             "machine": after["machine"] - before["machine"],
         }
 
@@ -458,7 +470,8 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"{statistics.median(probes) * 1000:.1f} ms, p99 {_p99(probes) * 1000:.1f} ms "
         f"(n={len(probes)}); CPU ms/task: server {per['server'] + per['engine']:.2f} "
         f"(API {per['server']:.2f}, engine process {per['engine']:.2f}), workers "
-        f"{per['workers']:.2f}, postgres {per['db']:.2f}, this benchmark's own process "
+        f"{per['workers']:.2f}, postgres {per['db']:.2f} (and its own processes "
+        f"{per['pg_bg']:.2f}), this benchmark's own process "
         f"{per['bench']:.2f}, the rest {rest:.2f}, machine {per['machine']:.2f} (of "
         f"{cores * took / tasks * 1000:.2f} on {cores} cores); requests "
         f"{', '.join(f'{k} {v}' for k, v in sent.items())}; per task: execution row "
