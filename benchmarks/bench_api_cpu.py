@@ -8,8 +8,11 @@ engine idle: the executions read are finished ones of ``bench_server.py``'s fan-
 workflow (100 tasks and a reducer). Wall time per request beside it.
 
 Kinds: ``healthz`` (answered on the event loop: what every request pays for the framework),
-``detail`` and ``list`` (the prober's), ``events-all`` (a finished execution's whole event
-log, ~600 entries: the first page a waiting client reads), ``events-none`` (the page past
+``detail`` and ``list`` (the prober's; the detail resolves its execution id within the
+project first, as every request naming an execution does: ``(resolve)`` is that
+resolution alone, measured in this process on a store of its own), ``events-all`` (a
+finished execution's whole event log, ~600 entries: the first page a waiting client read
+before it asked for the phase alone), ``events-none`` (the page past
 the end: the phase alone), ``launch`` (of the fan-out workflow; its executions are driven
 by the engine while the next batch runs, so launches are measured last).
 
@@ -54,6 +57,30 @@ def _measure(api: psutil.Process, send: Callable[[], Any], n: int) -> tuple[floa
     for _ in range(n):
         send()
     return (_cpu(api) - before) / n * 1000, (time.perf_counter() - t0) / n * 1000
+
+
+def _resolve_cost(
+    db: str, tmp: Path, execution_id: str, n: int, repeat: int
+) -> tuple[list[float], list[float]]:
+    """What resolving an execution's name or id within its project (every request naming
+    an execution does it once, beside the route's own reads) costs: ``resolve_execution``
+    on a store of this process on the server's database (CPU of this process)."""
+    from airfoil.store._open import open_meta_store
+
+    meta = open_meta_store(db, str(tmp / "resolver"))
+    cpu, wall = [], []
+    try:
+        for _ in range(repeat):
+            for _ in range(5):
+                meta.resolve_execution("bench", execution_id)
+            c0, w0 = time.process_time(), time.perf_counter()
+            for _ in range(n):
+                assert meta.resolve_execution("bench", execution_id) == execution_id
+            cpu.append((time.process_time() - c0) / n * 1000)
+            wall.append((time.perf_counter() - w0) / n * 1000)
+    finally:
+        meta.close()
+    return cpu, wall
 
 
 def main() -> None:
@@ -123,10 +150,14 @@ def main() -> None:
                     launched = batch
                 for i in launched:
                     client.wait(i, poll_s=0.05, timeout=600)
+                cpu["(resolve)"], wall["(resolve)"] = _resolve_cost(
+                    db, tmp, ids[0], args.requests, args.repeat
+                )
                 load = os.getloadavg()[0]
                 for kind in cpu:
+                    whose = "this process's CPU" if kind == "(resolve)" else "API CPU"
                     print(
-                        f"{kind:12s} API CPU {statistics.median(cpu[kind]):.3f} ms/request "
+                        f"{kind:12s} {whose} {statistics.median(cpu[kind]):.3f} ms/request "
                         f"(batches {min(cpu[kind]):.3f}-{max(cpu[kind]):.3f}), wall "
                         f"{statistics.median(wall[kind]):.2f} ms",
                         flush=True,
