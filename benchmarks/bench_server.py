@@ -17,11 +17,15 @@
 
 Each round also prints where the machine's CPU went: seconds of CPU per task of the server
 (its API process and, where the server runs its driver slots in a process of their own, that
-engine process, each also on its own), of its worker processes, and of the PostgreSQL
-backends serving the server's connections (both processes'), and the machine's total
-(everything, other users included) beside the round's wall time; and per task the rows of
-the bench's ``executions`` table updated (the execution's record writes and the lease
-traffic), rows updated and inserted in all its tables, the dead rows they hold at the
+engine process, each also on its own), of its worker processes, of the PostgreSQL backends
+serving the server's connections (both processes'; and apart, PostgreSQL's own processes:
+WAL writer, checkpointer, background writer, autovacuum, every database's), of this
+benchmark's own process (the client launching and waiting, and the prober: on the same
+cores as the server), the rest (the kernel's threads and other users) and the machine's
+total (everything) beside the round's wall time; the requests the round sent to the API by
+kind (launches, the waiting client's event pages, execution details, probes); and per task
+the rows of the bench's ``executions`` table updated (the execution's record writes and
+the lease traffic), rows updated and inserted in all its tables, the dead rows they hold at the
 round's end, WAL bytes (the cluster's insert position: other users' writes count too), and
 the database's commits (``pg_stat_database``:
 the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
@@ -31,6 +35,10 @@ at a database of its own to leave others out).
 on the path or named by ``--pg-waldump``) adds per round the WAL bytes per task that the
 benchmark's own database wrote, per table (indexes and TOAST included) and in commit
 records: other databases' writes are left out, which the cluster-wide figure counts.
+
+``--probes-out FILE`` appends each round's probe latencies (one JSON line per round, cold
+or warm), so that the p99 of many rounds of several invocations can be taken together (a
+round's ~150-250 probes make its own p99 about its second or third worst probe).
 
 ``--profile DIR`` runs the server under ``_profiled_server.py`` (every thread under
 cProfile, statements counted): ``DIR/threads.prof`` and ``DIR/statements.json`` are written
@@ -201,6 +209,15 @@ class _Cpu:
             found = conn.execute(sa.text("SELECT pid, client_port FROM pg_stat_activity"))
             return [int(pid) for pid, port in found if port in ports]
 
+    def _pg_background(self) -> list[int]:
+        """PostgreSQL's own processes (WAL writer, checkpointer, background writer,
+        autovacuum: every database's), which no client's connection names."""
+        with self.admin.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'")
+            )
+            return [int(pid) for (pid,) in found]
+
     def _cpu(self, pid: int) -> float:
         try:
             t = self.psutil.Process(pid).cpu_times()
@@ -218,10 +235,12 @@ class _Cpu:
         }
         t = self.psutil.cpu_times()
         return {
+            "bench": {os.getpid(): self._cpu(os.getpid())},
             "server": {self.server.pid: self._cpu(self.server.pid)},
             "engine": {p.pid: self._cpu(p.pid) for p in engines},
             "workers": workers,
             "db": {pid: self._cpu(pid) for pid in self._backends([self.server, *engines])},
+            "pg_bg": {pid: self._cpu(pid) for pid in self._pg_background()},
             "machine": float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
         }
 
@@ -231,10 +250,12 @@ class _Cpu:
             return sum(v - before[key].get(pid, 0.0) for pid, v in after[key].items())
 
         return {
+            "bench": grew("bench"),
             "server": grew("server"),
             "engine": grew("engine"),
             "workers": grew("workers"),
             "db": grew("db"),
+            "pg_bg": grew("pg_bg"),
             "machine": after["machine"] - before["machine"],
         }
 
@@ -270,8 +291,18 @@ class _Prober(threading.Thread):
 
 def _throughput(
     client: Any, executions: int, width: int, probe_every: float
-) -> tuple[float, int, list[tuple[str, float, float]]]:
+) -> tuple[float, int, list[tuple[str, float, float]], dict[str, int]]:
+    """One round: its time, its tasks, the prober's probes and the requests the round sent by
+    kind (the client's launches, event pages and details, and the probes)."""
     prober = _Prober(client, probe_every)
+    sent: dict[str, int] = {}
+
+    def count(request: httpx.Request) -> None:
+        kind = "launch" if request.method == "POST" else request.url.path.rsplit("/", 1)[-1]
+        kind = kind if kind in ("launch", "events") else "detail"
+        sent[kind] = sent.get(kind, 0) + 1
+
+    client._http.event_hooks = {"request": [count]}
     prober.start()
     t0 = time.perf_counter()
     ids = []
@@ -284,7 +315,9 @@ def _throughput(
     took = time.perf_counter() - t0
     prober.stop.set()
     prober.join()
-    return took, executions * (width + 1), prober.probes
+    client._http.event_hooks = {"request": []}
+    sent["probes"] = len(prober.probes)
+    return took, executions * (width + 1), prober.probes, sent
 
 
 def _p99(samples: list[float]) -> float:
@@ -329,7 +362,9 @@ def main() -> None:
     ap.add_argument("--trace", metavar="FILE", default=None)
     ap.add_argument("--wal-dir", metavar="DIR", default=None)
     ap.add_argument("--pg-waldump", metavar="BIN", default="pg_waldump")
+    ap.add_argument("--probes-out", metavar="FILE", default=None)
     args = ap.parse_args()
+    args.probed = {}
 
     from airfoil.cli._load import load_entity
     from airfoil.client import Client
@@ -373,6 +408,13 @@ def main() -> None:
                     f"slots={args.slots}, workers/slot={args.max_parallel})  [budget >= 500/s]",
                     flush=True,
                 )
+                for kind, probed in args.probed.items():
+                    print(
+                        f"API under load, {kind} rounds together: p50 "
+                        f"{statistics.median(probed) * 1000:.1f} ms, p99 "
+                        f"{_p99(probed) * 1000:.1f} ms (n={len(probed)})  [budget p99 < 100 ms]",
+                        flush=True,
+                    )
                 if args.only is not None:
                     return
                 samples, nodes = _detail_latency(client, args.requests)
@@ -436,21 +478,31 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
     """One throughput round; prints its rate, API latency under load and CPU split."""
     first = _counts(cpu.admin, args.schema)
     before = cpu.snapshot()
-    took, tasks, traced = _throughput(client, args.executions, args.width, args.probe_every)
+    took, tasks, traced, sent = _throughput(client, args.executions, args.width, args.probe_every)
     probes = [latency for _, _, latency in traced]
     split = cpu.split(before, cpu.snapshot())
+    args.probed.setdefault(kind, []).extend(probes)
+    if args.probes_out:  # appended: rounds of several invocations pooled later
+        import json
+
+        with open(args.probes_out, "a") as out:
+            out.write(json.dumps({"round": kind, "latencies_s": probes}) + "\n")
     time.sleep(1.2)  # the backends' statistics reach pg_stat_* within a second
     last = _counts(cpu.admin, args.schema)
     d = {k: (last[k] - first[k]) / tasks for k in first}
     per = {k: v / tasks * 1000 for k, v in split.items()}
+    rest = per["machine"] - sum(v for k, v in per.items() if k != "machine")
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     print(
         f"  round ({kind}): {tasks / took:.0f} tasks/s; API under load: p50 "
         f"{statistics.median(probes) * 1000:.1f} ms, p99 {_p99(probes) * 1000:.1f} ms "
         f"(n={len(probes)}); CPU ms/task: server {per['server'] + per['engine']:.2f} "
         f"(API {per['server']:.2f}, engine process {per['engine']:.2f}), workers "
-        f"{per['workers']:.2f}, postgres {per['db']:.2f}, machine {per['machine']:.2f} "
-        f"(of {cores * took / tasks * 1000:.2f} on {cores} cores); per task: execution row "
+        f"{per['workers']:.2f}, postgres {per['db']:.2f} (and its own processes "
+        f"{per['pg_bg']:.2f}), this benchmark's own process "
+        f"{per['bench']:.2f}, the rest {rest:.2f}, machine {per['machine']:.2f} (of "
+        f"{cores * took / tasks * 1000:.2f} on {cores} cores); requests "
+        f"{', '.join(f'{k} {v}' for k, v in sent.items())}; per task: execution row "
         f"updates (record writes + lease traffic) {d['upd']:.3f} (heap-only {d['hot']:.3f}), "
         f"rows updated {d['rows_upd']:.2f}, inserted {d['rows_ins']:.2f}, dead rows at the "
         f"end {last['dead'] / tasks:.2f}, WAL {d['wal']:.0f} bytes (cluster-wide), commits "

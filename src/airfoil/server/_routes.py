@@ -492,7 +492,10 @@ def events(
     after: Annotated[int, Query(ge=0, le=_SEQ_MAX)] = 0,
 ) -> EventList:
     """The event log (phase changes with causes) after a sequence number."""
-    return svc.events(d, project, execution_id, after)
+    page = svc.events(d, project, execution_id, after)
+    # Encoded here: a model returned is validated again on another hop to the thread pool
+    # (a client waiting for an execution asks for this page every few tens of ms).
+    return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
 
 @_route(

@@ -44,6 +44,38 @@ def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_
     assert len(hops) == 2, hops  # no third one to validate the page the route returned
 
 
+def test_a_page_of_events_goes_to_the_thread_pool_only_to_authenticate_and_read(
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio.to_thread
+    import httpx
+
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 2})
+    client.wait(ex.id, poll_s=0.05)
+    url = f"{server.url}/api/v1/projects/{client.project}/executions/{ex.id}/events"
+    hops: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(repr(func))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    whole = httpx.get(url, params={"after": 0})
+    assert whole.status_code == 200
+    page = whole.json()
+    assert page["phase"] == "succeeded"
+    seqs = [e["seq"] for e in page["items"]]
+    assert seqs == sorted(seqs) and len(seqs) >= 4
+    assert {"seq", "at", "kind", "to_phase", "cause", "node_id", "attempt"} <= set(page["items"][0])
+    # the caller's key and the route: no third hop to validate the page the route returned
+    assert len(hops) == 2, hops
+    rest = httpx.get(url, params={"after": seqs[1]}).json()
+    assert [e["seq"] for e in rest["items"]] == seqs[2:]
+    assert rest["items"] == page["items"][2:]
+
+
 def test_details_of_executions_of_one_version_hold_one_copy_of_its_spec(
     client: Any, flow: Any, server: Any
 ) -> None:
@@ -82,3 +114,30 @@ def test_a_page_of_the_execution_list_and_its_total_are_one_read(
     past = client.list(limit=2, offset=5)  # no row to carry it: counted on its own
     assert (past.items, past.total) == ([], 3)
     assert len(counted) == 1
+
+
+def test_a_client_waiting_for_an_execution_reads_its_phase_not_its_event_log(
+    client: Any, flow: Any
+) -> None:
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 2})
+    client.wait(ex.id, poll_s=0.05)  # ended: its event log is whole
+    pages: list[dict[str, Any]] = []
+
+    def read(response: Any) -> None:
+        if response.request.url.path.endswith("/events"):
+            response.read()
+            pages.append(response.json())
+
+    client._http.event_hooks = {"response": [read]}
+    try:
+        detail = client.wait(ex.id, poll_s=0.05)
+    finally:
+        client._http.event_hooks = {"response": []}
+    assert detail.phase == "succeeded"
+    assert [p["phase"] for p in pages] == ["succeeded"]
+    assert pages[0]["items"] == []  # main: the whole log, every entry encoded and sent
+    log = client._http.get(
+        f"/api/v1/projects/{client.project}/executions/{ex.id}/events", params={"after": 0}
+    )
+    assert len(log.json()["items"]) >= 4  # which is there to be read
