@@ -71,3 +71,44 @@ def test_two_projects_run_one_name_and_each_reaches_its_own(cli: Any, tmp_path: 
     assert again.json()["outputs"] == {"o0": "B"}  # beta's inputs
     assert again.json()["execution_id"] not in (alpha_id, beta_id)
     assert cli("executions", "show", alpha_id, "--json", env=ALPHA).json()["phase"] == "succeeded"
+
+
+FLYTE_FLOW = textwrap.dedent(
+    """
+    from flytekit import current_context, task, workflow
+
+
+    @task
+    def where() -> str:
+        e = current_context().execution_id
+        return f"{e.project}/{e.domain}/{e.name}"
+
+
+    @workflow
+    def wf() -> str:
+        return where()
+    """
+)
+
+
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_flytekit_execution_id_is_the_runs_project_domain_and_name(
+    cli: Any, tmp_path: Path, executor: str
+) -> None:
+    """flytekit's ``current_context().execution_id`` names the run as its project does:
+    on main it was always ``default/development/<global id>``."""
+    flow = tmp_path / "flyte_flow.py"
+    flow.write_text(FLYTE_FLOW.replace("from flytekit", "from airfoil.compat.flytekit"))
+    staging = {"AIRFOIL_PROJECT": "alpha", "AIRFOIL_DOMAIN": "staging"}
+    for env in (staging, BETA):
+        r = cli("run", "-e", executor, "--name", "nightly-1", "--json", str(flow), "wf", env=env)
+        assert r.code == 0, r.err
+        domain = env.get("AIRFOIL_DOMAIN", "development")
+        assert r.json()["outputs"] == {"o0": f"{env['AIRFOIL_PROJECT']}/{domain}/nightly-1"}
+        # what the task was told is what the project's commands take
+        shown = cli("executions", "show", "nightly-1", "--json", env=env).json()
+        assert shown["execution_id"] == r.json()["execution_id"]
+    unnamed = cli("run", "-e", executor, "--json", str(flow), "wf", env=ALPHA)
+    assert unnamed.code == 0, unnamed.err
+    eid = unnamed.json()["execution_id"]
+    assert unnamed.json()["outputs"] == {"o0": f"alpha/development/{eid}"}  # named by its id
