@@ -112,3 +112,47 @@ def test_flytekit_execution_id_is_the_runs_project_domain_and_name(
     assert unnamed.code == 0, unnamed.err
     eid = unnamed.json()["execution_id"]
     assert unnamed.json()["outputs"] == {"o0": f"alpha/development/{eid}"}  # named by its id
+
+
+CACHED_FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task(cache=True)
+    def square(x: int) -> int:
+        return x * x
+
+
+    @af.workflow
+    def sq(x: int = 3) -> int:
+        return square(x=x)
+
+
+    @af.task
+    def parse(row: int) -> int:
+        raise ValueError(f"row {row} is malformed")
+
+
+    @af.workflow
+    def ingest(row: int = 1) -> int:
+        return parse(row=row)
+    """
+)
+
+
+def test_a_name_that_is_another_runs_id_is_refused_in_its_project(cli: Any, tmp_path: Path) -> None:
+    """Commands resolve a name before an id: a run named as another run's id would hide that
+    run from every command taking its id (main: launched, and the id then showed the new
+    run). Another project may use the text as a name: it names nothing of alpha's."""
+    flow = tmp_path / "cached.py"
+    flow.write_text(CACHED_FLOW)
+    first = cli("run", "--name", "cache-a", "--json", str(flow), "sq", env=ALPHA)
+    assert first.code == 0, first.err
+    eid = first.json()["execution_id"]
+    taken = cli("run", "--name", eid, str(flow), "sq", env=ALPHA)
+    assert taken.code != 0 and "is the id of another execution" in taken.err, taken.err
+    assert cli("executions", "show", eid, "--json", env=ALPHA).json()["name"] == "cache-a"
+    free = cli("run", "--name", eid, "--json", str(flow), "sq", env=BETA)
+    assert free.code == 0, free.err
+    assert free.json()["name"] == eid and free.json()["execution_id"] != eid

@@ -618,3 +618,25 @@ def test_generated_names_are_their_ids(keyed: Keyed, flow: Any) -> None:
         ex = c.launch(flow.wf, {"x": 3})
         assert ex.name == ex.id and ex.id.startswith("f")
         assert c.wait(ex.id, timeout=120).phase == "succeeded"
+
+
+def test_a_name_that_is_another_runs_id_is_refused_in_its_project_only(
+    keyed: Keyed, flow: Any, nightly: dict[str, str]
+) -> None:
+    """Commands resolve a name before an id, so a run named as another run of the project's
+    id would hide that run from everything that names it by its id (main: launched, and the
+    id then opened the new run). Another project may use the text: it learns nothing."""
+    body = {"entity": flow.wf.spec.name, "inputs": {"x": 1}, "name": nightly["alpha"]}
+    for domain in ("development", "staging"):
+        r = _send(
+            keyed, "alpha_runner", "POST", f"/projects/alpha/domains/{domain}/executions", json=body
+        )
+        assert r.status_code == 409, r.text
+        assert "is the id of another execution" in r.json()["error"]["message"]
+    r = _send(keyed, "alpha_viewer", "GET", f"/projects/alpha/executions/{nightly['alpha']}")
+    assert r.json()["name"] == "nightly-1"
+    r = _send(
+        keyed, "beta_runner", "POST", "/projects/beta/domains/development/executions", json=body
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == nightly["alpha"] and r.json()["id"] != nightly["alpha"]
