@@ -4,6 +4,7 @@ and none reaches the other project's by its name or its id."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,47 @@ CACHED_FLOW = textwrap.dedent(
         return parse(row=row)
     """
 )
+
+
+def test_failures_and_cache_name_runs_as_the_project_does(cli: Any, tmp_path: Path) -> None:
+    """``failures`` and ``cache explain`` / ``cache list`` / ``executions show`` name a run by
+    its name in AIRFOIL_PROJECT (main: by its global id), for two projects using the same
+    names; what is shown is what the project's commands take."""
+    flow = tmp_path / "cached.py"
+    flow.write_text(CACHED_FLOW)
+    ids: dict[str, dict[str, str]] = {}
+    for env in (ALPHA, BETA):
+        mine = ids[env["AIRFOIL_PROJECT"]] = {}
+        for name, wf in (("cache-a", "sq"), ("cache-b", "sq"), ("broken-1", "ingest")):
+            r = cli("run", "--name", name, "--json", str(flow), wf, env=env)
+            assert (r.code == 0) == (wf == "sq"), r.err
+            shown = cli("executions", "show", name, "--json", env=env).json()
+            mine[name] = shown["execution_id"]
+    for env in (ALPHA, BETA):
+        mine = ids[env["AIRFOIL_PROJECT"]]
+        others = [eid for p, d in ids.items() if p != env["AIRFOIL_PROJECT"] for eid in d.values()]
+        groups = cli("failures", "--json", env=env).json()
+        (group,) = groups
+        assert group["example"]["execution_name"] == "broken-1"
+        assert group["example"]["execution_id"] == mine["broken-1"]
+        text = cli("failures", env=env).out
+        assert "latest broken-1 n0" in text, text
+        drill = cli("failures", "--signature", group["signature"], env=env).out
+        assert "broken-1  n0" in drill, drill
+        why = cli("cache", "explain", "cache-b", "n0", "--json", env=env).json()
+        assert why["entry_now"]["execution_name"] == "cache-a"
+        assert why["execution_name"] == "cache-b" and "execution cache-a node" in why["reason"]
+        told = cli("cache", "explain", "cache-b", "n0", env=env).out
+        assert "from cache-a/n0" in told and "execution cache-a node n0" in told, told
+        shown = cli("executions", "show", "cache-b", "--json", "--events", env=env).json()
+        assert "execution cache-a node n0" in shown["nodes"][0]["cache_reason"]
+        assert any("execution cache-a node n0" in e["cause"] for e in shown["events"])
+        listed = cli("cache", "list", "--json", env=env).json()
+        assert {e["execution_name"] for e in listed} >= {"cache-a"}
+        everything = " ".join(
+            (text, drill, told, json.dumps(groups), json.dumps(why), json.dumps(shown))
+        )
+        assert not any(eid in everything for eid in others)
 
 
 def test_a_name_that_is_another_runs_id_is_refused_in_its_project(cli: Any, tmp_path: Path) -> None:

@@ -255,7 +255,9 @@ def _run_cmd(
     server: str = _SERVER,
     project: str = _PROJECT,
     domain: str = typer.Option(None, "--domain", help="Domain (default: AIRFOIL_DOMAIN)."),
-    execution_id: str = typer.Option(None, "--name", help="Execution id (default: generated)."),
+    execution_id: str = typer.Option(
+        None, "--name", help="Execution name in the project (default: its generated id)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Run a task or workflow on the server (inputs as in `airfoil run`)."""
