@@ -148,7 +148,8 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
             <Link to={`/projects/${enc(project)}/entities/${enc(d.workflow)}`}>{d.workflow}</Link>
           </div>
           <h1>
-            <span class="mono">{d.id}</span> <Phase phase={d.phase} />
+            <span class="mono" data-name={d.name || d.id}>{d.name || d.id}</span> <Phase phase={d.phase} />
+            {d.name && d.name !== d.id ? <span class="muted small mono" title="its id across the server"> {d.id}</span> : null}
           </h1>
           <div class="muted">
             version <span class="mono">{d.version}</span> · {d.domain} · created {fmtTime(d.created_at)} · duration{" "}
@@ -230,7 +231,7 @@ function ExecActions(props: { project: string; d: ExecutionDetail; onChange: () 
     setError(null);
     try {
       const out = await post<ExecutionSummary>(`${base}/${what}`, what === "terminate" ? { reason: "terminated from the console" } : undefined);
-      if (what === "relaunch") navigate(`/projects/${enc(project)}/executions/${enc(out.id)}`);
+      if (what === "relaunch") navigate(`/projects/${enc(project)}/executions/${enc(out.name || out.id)}`);
       else props.onChange();
     } catch (e) {
       setError((e as Error).message);
@@ -239,7 +240,7 @@ function ExecActions(props: { project: string; d: ExecutionDetail; onChange: () 
   return (
     <div class="actions">
       {!isTerminal(d.phase) ? (
-        <button class="danger" onClick={() => confirm(`Terminate ${d.id}?`) && act("terminate")}>
+        <button class="danger" onClick={() => confirm(`Terminate ${d.name || d.id}?`) && act("terminate")}>
           Terminate
         </button>
       ) : null}
