@@ -234,6 +234,8 @@ def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None: 
     assert not r["nodes"][0]["version_changed"]
     text = server.cli("compare", "run-a", "run-c")
     assert "code changed" in text.stdout and "0.07 * math.sin" in text.stdout
+    assert "A run-a (" in text.stdout and "B run-c (" in text.stdout  # main: their ids
+    assert (c["name_a"], c["name_b"], r["name_a"]) == ("run-a", "run-c", "run-a")
     missing = server.cli("compare", "run-a", "nope")
     assert missing.returncode != 0 and "nope" in missing.stderr
 
@@ -245,6 +247,9 @@ def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None: 
     assert "0.07 * math.sin" in row.locator("pre.source-diff").inner_text()
     assert "differs" in pg.locator('table.compare-outputs tr[data-name="o0"]').inner_text()
     assert "same" in pg.locator('table.compare-inputs tr[data-name="lr"]').inner_text()
+    # the runs named as the project names them (main: their global ids)
+    assert pg.locator('td[data-run="a"] a').inner_text() == "run-a"
+    assert pg.locator('td[data-run="b"] a').inner_text() == "run-c"
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(DOCS_IMG / "compare.png"), full_page=True)
 

@@ -1657,6 +1657,16 @@ export interface components {
             frames: components["schemas"]["FrameDiffOut"][];
             /** Inputs */
             inputs: components["schemas"]["ValueDiffOut"][];
+            /**
+             * Name A
+             * @default
+             */
+            name_a: string;
+            /**
+             * Name B
+             * @default
+             */
+            name_b: string;
             /** Nodes */
             nodes: components["schemas"]["NodeDiffOut"][];
             /** Outputs */

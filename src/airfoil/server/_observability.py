@@ -150,6 +150,8 @@ def comparison_out(c: Comparison) -> ComparisonOut:
     return ComparisonOut(
         a=c.a,
         b=c.b,
+        name_a=c.name_a,
+        name_b=c.name_b,
         workflow_a=c.workflow_a,
         workflow_b=c.workflow_b,
         phase_a=c.phase_a,

@@ -212,6 +212,9 @@ class ComparisonOut(BaseModel):
     outputs: list[ValueDiffOut]
     nodes: list[NodeDiffOut]
     frames: list[FrameDiffOut] = []
+    #: the executions' names in the project (``a`` and ``b`` are their ids)
+    name_a: str = ""
+    name_b: str = ""
 
 
 class MetricSummaryOut(BaseModel):
