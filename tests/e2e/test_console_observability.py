@@ -278,3 +278,13 @@ def test_the_console_shows_and_links_runs_by_name(server: Server, page: Any) -> 
     cache.wait_for()
     assert "as execution run-a node n0" in cache.inner_text(), cache.inner_text()
     assert ids["run-a"] not in cache.inner_text()
+    # a model version's lineage names and links its training run by name
+    from airfoil.client import Client
+
+    with Client(server.url, project="default") as client:
+        client.artifacts().publish("named-m", b"m", kind="model", execution_id="run-a")
+    pg.goto(f"{server.url}/projects/default/models/named-m")
+    link = pg.locator("table.model-versions tr[data-version='1'] td.lineage a")
+    link.wait_for()
+    assert link.inner_text() == "run run-a"
+    assert link.get_attribute("href") == "/projects/default/executions/run-a"
