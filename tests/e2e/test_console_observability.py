@@ -271,7 +271,7 @@ def test_the_console_shows_and_links_runs_by_name(server: Server, page: Any) -> 
     assert row.locator("a").first.inner_text() == "run-d"
     assert not any(eid in pg.locator("table.executions").inner_text() for eid in ids.values())
     row.locator("a").first.click()
-    pg.wait_for_url("**/executions/run-d")
+    pg.wait_for_url("**/executions/run-d?domain=development")
     assert pg.locator("h1 [data-name]").inner_text() == "run-d"
     pg.goto(f"{server.url}/projects/default/executions/run-d?node=n0")
     cache = pg.locator('aside.panel[data-node="n0"] td[data-cache="hit"]')
@@ -288,3 +288,40 @@ def test_the_console_shows_and_links_runs_by_name(server: Server, page: Any) -> 
     link.wait_for()
     assert link.inner_text() == "run run-a"
     assert link.get_attribute("href") == "/projects/default/executions/run-a"
+
+
+def test_a_name_in_two_domains_opens_from_the_list(server: Server, page: Any) -> None:  # noqa: F811
+    """One project runs ``twice`` in two domains: the list links each row by its name with its
+    domain, and each opens its own run (a link by the bare name would be the API's 409)."""
+    import httpx
+
+    ran = server.cli(
+        "run", "--remote", "--server", server.url, "--name", "twice", "flow.py", "training",
+        "--steps", "5",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    staged = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/staging/executions",
+        json={"entity": "flow.training", "inputs": {"steps": 5}, "name": "twice"},
+        timeout=60,
+    )
+    assert staged.status_code == 201, staged.text
+    pg = page
+    pg.goto(f"{server.url}/projects/default/executions?q=twice")
+    rows = pg.locator('table.executions tr[data-execution="twice"]')
+    rows.nth(1).wait_for()
+    assert rows.count() == 2
+    for domain in ("staging", "development"):
+        pg.goto(f"{server.url}/projects/default/executions?q=twice")
+        row = pg.locator('table.executions tr[data-execution="twice"]', has_text=domain)
+        row.locator("a").first.click()
+        pg.wait_for_url(f"**/executions/twice?domain={domain}")
+        pg.locator("h1 [data-name]").wait_for()
+        assert pg.locator("h1 [data-name]").inner_text() == "twice"
+        assert f"· {domain} ·" in pg.locator("h1").locator("..").inner_text()
+        # the node panel and the graph of that domain's run
+        pg.goto(f"{server.url}/projects/default/executions/twice?domain={domain}&node=n0")
+        pg.locator('aside.panel[data-node="n0"]').wait_for()
+        pg.locator("canvas.graph").wait_for()
+        pg.wait_for_load_state("networkidle")
+        assert pg.locator(".problem").count() == 0  # no 409 for the bare name anywhere

@@ -110,7 +110,7 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
           {(page.data?.items ?? []).map((e) => (
             <tr data-execution={e.name || e.id} data-phase={e.phase}>
               <td class="mono">
-                <Link to={`/projects/${enc(project)}/executions/${enc(e.name || e.id)}`}>{e.name || e.id}</Link>
+                <Link to={`/projects/${enc(project)}/executions/${enc(e.name || e.id)}?domain=${enc(e.domain)}`}>{e.name || e.id}</Link>
               </td>
               <td>
                 <Link to={`/projects/${enc(project)}/entities/${enc(e.workflow)}`}>{e.workflow}</Link>
