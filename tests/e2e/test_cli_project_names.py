@@ -4,6 +4,7 @@ and none reaches the other project's by its name or its id."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,129 @@ def test_two_projects_run_one_name_and_each_reaches_its_own(cli: Any, tmp_path: 
     assert again.json()["outputs"] == {"o0": "B"}  # beta's inputs
     assert again.json()["execution_id"] not in (alpha_id, beta_id)
     assert cli("executions", "show", alpha_id, "--json", env=ALPHA).json()["phase"] == "succeeded"
+
+
+FLYTE_FLOW = textwrap.dedent(
+    """
+    from flytekit import current_context, task, workflow
+
+
+    @task
+    def where() -> str:
+        e = current_context().execution_id
+        return f"{e.project}/{e.domain}/{e.name}"
+
+
+    @workflow
+    def wf() -> str:
+        return where()
+    """
+)
+
+
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_flytekit_execution_id_is_the_runs_project_domain_and_name(
+    cli: Any, tmp_path: Path, executor: str
+) -> None:
+    """flytekit's ``current_context().execution_id`` names the run as its project does:
+    on main it was always ``default/development/<global id>``."""
+    flow = tmp_path / "flyte_flow.py"
+    flow.write_text(FLYTE_FLOW.replace("from flytekit", "from airfoil.compat.flytekit"))
+    staging = {"AIRFOIL_PROJECT": "alpha", "AIRFOIL_DOMAIN": "staging"}
+    for env in (staging, BETA):
+        r = cli("run", "-e", executor, "--name", "nightly-1", "--json", str(flow), "wf", env=env)
+        assert r.code == 0, r.err
+        domain = env.get("AIRFOIL_DOMAIN", "development")
+        assert r.json()["outputs"] == {"o0": f"{env['AIRFOIL_PROJECT']}/{domain}/nightly-1"}
+        # what the task was told is what the project's commands take
+        shown = cli("executions", "show", "nightly-1", "--json", env=env).json()
+        assert shown["execution_id"] == r.json()["execution_id"]
+    unnamed = cli("run", "-e", executor, "--json", str(flow), "wf", env=ALPHA)
+    assert unnamed.code == 0, unnamed.err
+    eid = unnamed.json()["execution_id"]
+    assert unnamed.json()["outputs"] == {"o0": f"alpha/development/{eid}"}  # named by its id
+
+
+CACHED_FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task(cache=True)
+    def square(x: int) -> int:
+        return x * x
+
+
+    @af.workflow
+    def sq(x: int = 3) -> int:
+        return square(x=x)
+
+
+    @af.task
+    def parse(row: int) -> int:
+        raise ValueError(f"row {row} is malformed")
+
+
+    @af.workflow
+    def ingest(row: int = 1) -> int:
+        return parse(row=row)
+    """
+)
+
+
+def test_failures_and_cache_name_runs_as_the_project_does(cli: Any, tmp_path: Path) -> None:
+    """``failures`` and ``cache explain`` / ``cache list`` / ``executions show`` name a run by
+    its name in AIRFOIL_PROJECT (main: by its global id), for two projects using the same
+    names; what is shown is what the project's commands take."""
+    flow = tmp_path / "cached.py"
+    flow.write_text(CACHED_FLOW)
+    ids: dict[str, dict[str, str]] = {}
+    for env in (ALPHA, BETA):
+        mine = ids[env["AIRFOIL_PROJECT"]] = {}
+        for name, wf in (("cache-a", "sq"), ("cache-b", "sq"), ("broken-1", "ingest")):
+            r = cli("run", "--name", name, "--json", str(flow), wf, env=env)
+            assert (r.code == 0) == (wf == "sq"), r.err
+            shown = cli("executions", "show", name, "--json", env=env).json()
+            mine[name] = shown["execution_id"]
+    for env in (ALPHA, BETA):
+        mine = ids[env["AIRFOIL_PROJECT"]]
+        others = [eid for p, d in ids.items() if p != env["AIRFOIL_PROJECT"] for eid in d.values()]
+        groups = cli("failures", "--json", env=env).json()
+        (group,) = groups
+        assert group["example"]["execution_name"] == "broken-1"
+        assert group["example"]["execution_id"] == mine["broken-1"]
+        text = cli("failures", env=env).out
+        assert "latest broken-1 n0" in text, text
+        drill = cli("failures", "--signature", group["signature"], env=env).out
+        assert "broken-1  n0" in drill, drill
+        why = cli("cache", "explain", "cache-b", "n0", "--json", env=env).json()
+        assert why["entry_now"]["execution_name"] == "cache-a"
+        assert why["execution_name"] == "cache-b" and "execution cache-a node" in why["reason"]
+        told = cli("cache", "explain", "cache-b", "n0", env=env).out
+        assert "from cache-a/n0" in told and "execution cache-a node n0" in told, told
+        shown = cli("executions", "show", "cache-b", "--json", "--events", env=env).json()
+        assert "execution cache-a node n0" in shown["nodes"][0]["cache_reason"]
+        assert any("execution cache-a node n0" in e["cause"] for e in shown["events"])
+        listed = cli("cache", "list", "--json", env=env).json()
+        assert {e["execution_name"] for e in listed} >= {"cache-a"}
+        everything = " ".join(
+            (text, drill, told, json.dumps(groups), json.dumps(why), json.dumps(shown))
+        )
+        assert not any(eid in everything for eid in others)
+
+
+def test_a_name_that_is_another_runs_id_is_refused_in_its_project(cli: Any, tmp_path: Path) -> None:
+    """Commands resolve a name before an id: a run named as another run's id would hide that
+    run from every command taking its id (main: launched, and the id then showed the new
+    run). Another project may use the text as a name: it names nothing of alpha's."""
+    flow = tmp_path / "cached.py"
+    flow.write_text(CACHED_FLOW)
+    first = cli("run", "--name", "cache-a", "--json", str(flow), "sq", env=ALPHA)
+    assert first.code == 0, first.err
+    eid = first.json()["execution_id"]
+    taken = cli("run", "--name", eid, str(flow), "sq", env=ALPHA)
+    assert taken.code != 0 and "is the id of another execution" in taken.err, taken.err
+    assert cli("executions", "show", eid, "--json", env=ALPHA).json()["name"] == "cache-a"
+    free = cli("run", "--name", eid, "--json", str(flow), "sq", env=BETA)
+    assert free.code == 0, free.err
+    assert free.json()["name"] == eid and free.json()["execution_id"] != eid

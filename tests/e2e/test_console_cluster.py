@@ -122,10 +122,10 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
 ) -> None:
     _report_a_cluster(server.home)
 
-    def launch(workflow: str) -> subprocess.Popen[str]:
+    def launch(workflow: str, *name: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "airfoil.cli", "run", "--remote", "--server", server.url,
-             "flow.py", workflow],
+             *name, "flow.py", workflow],
             env=server.env, cwd=server.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip
@@ -145,7 +145,7 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
             " && document.querySelector('.cap-bar.cpu[data-used=\"" + f"{CPUS}" + "\"]')",
             timeout=60_000,
         )
-        runs.append(launch("smalls"))
+        runs.append(launch("smalls", "--name", "smalls-1"))
         gpu_node = pg.locator('tr[data-node="f00dcafe0002"]')
         bar = gpu_node.locator(".cap-bar.gpu")
         assert bar.get_attribute("data-used") == "2" and bar.get_attribute("data-total") == "4"
@@ -168,6 +168,9 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
             ".filter(r => r.querySelector('.reason').textContent.trim()).length >= 2",
             timeout=60_000,
         )
+        # a queued attempt's run is shown and linked by its name (main: by its global id)
+        named = pg.locator('table.cluster-queue a[href*="/executions/smalls-1?node="]').first
+        assert named.inner_text() == "smalls-1"
         OUT.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(OUT / "cluster-page.png"), full_page=True)
         assert pg.locator(".util-now").inner_text().endswith("%")

@@ -183,11 +183,12 @@ def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) 
     assert local.returncode == 0, local.stderr
     assert "row <n> of <path> is malformed" in local.stdout and "in parse" in local.stdout
     drill = server.cli("failures", "--signature", group["signature"], "--json")
-    ids = {  # failures name their executions by id; bad-3 and bad-17 are names
+    ids = {
         n: json.loads(server.cli("executions", "show", n, "--json").stdout)["execution_id"]
         for n in ("bad-3", "bad-17")
     }
-    assert {f["execution_id"] for f in json.loads(drill.stdout)} >= set(ids.values())
+    found = {f["execution_name"]: f["execution_id"] for f in json.loads(drill.stdout)}
+    assert {n: found.get(n) for n in ids} == ids  # named as the project names them
 
     pg = page
     pg.goto(f"{server.url}/projects/default/failures")
@@ -198,13 +199,15 @@ def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) 
     row.click()
     pg.locator("tr.failure-detail pre.traceback").wait_for()
     assert "in parse" in pg.locator("tr.failure-detail pre.traceback").inner_text()
-    bad_17 = ids["bad-17"]
+    bad_17 = "bad-17"  # the name the project knows it by (main: its global id)
     pg.locator(f'table.failure-attempts tr[data-execution="{bad_17}"]').wait_for()
     assert pg.locator("table.failure-attempts tbody tr").count() == 3
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(DOCS_IMG / "failures.png"), full_page=True)
-    pg.locator(f'table.failure-attempts tr[data-execution="{bad_17}"] a').click()
-    pg.wait_for_url(f"**/executions/{bad_17}**")
+    link = pg.locator(f'table.failure-attempts tr[data-execution="{bad_17}"] a')
+    assert link.inner_text() == bad_17
+    link.click()
+    pg.wait_for_url(f"**/executions/{bad_17}?**")
     pg.locator('aside.panel[data-node="n0"]').wait_for()
 
 
@@ -231,6 +234,8 @@ def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None: 
     assert not r["nodes"][0]["version_changed"]
     text = server.cli("compare", "run-a", "run-c")
     assert "code changed" in text.stdout and "0.07 * math.sin" in text.stdout
+    assert "A run-a (" in text.stdout and "B run-c (" in text.stdout  # main: their ids
+    assert (c["name_a"], c["name_b"], r["name_a"]) == ("run-a", "run-c", "run-a")
     missing = server.cli("compare", "run-a", "nope")
     assert missing.returncode != 0 and "nope" in missing.stderr
 
@@ -242,5 +247,81 @@ def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None: 
     assert "0.07 * math.sin" in row.locator("pre.source-diff").inner_text()
     assert "differs" in pg.locator('table.compare-outputs tr[data-name="o0"]').inner_text()
     assert "same" in pg.locator('table.compare-inputs tr[data-name="lr"]').inner_text()
+    # the runs named as the project names them (main: their global ids)
+    assert pg.locator('td[data-run="a"] a').inner_text() == "run-a"
+    assert pg.locator('td[data-run="b"] a').inner_text() == "run-c"
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(DOCS_IMG / "compare.png"), full_page=True)
+
+
+def test_the_console_shows_and_links_runs_by_name(server: Server, page: Any) -> None:  # noqa: F811
+    """The executions list, a run's page and a cache hit's reason name runs as the project
+    does (main: the executions list and the page's title showed the global id, the reason
+    the id of the run that wrote the entry); each link opens the run it names."""
+    ran = server.cli("run", "--name", "run-d", "flow.py", "training", "--lr", "0.01")
+    assert ran.returncode == 0, ran.stderr  # run-a's inputs and code: a cache hit
+    ids = {
+        n: json.loads(server.cli("executions", "show", n, "--json").stdout)["execution_id"]
+        for n in ("run-a", "run-d")
+    }
+    pg = page
+    pg.goto(f"{server.url}/projects/default/executions")
+    row = pg.locator('table.executions tr[data-execution="run-d"]')
+    row.wait_for()
+    assert row.locator("a").first.inner_text() == "run-d"
+    assert not any(eid in pg.locator("table.executions").inner_text() for eid in ids.values())
+    row.locator("a").first.click()
+    pg.wait_for_url("**/executions/run-d?domain=development")
+    assert pg.locator("h1 [data-name]").inner_text() == "run-d"
+    pg.goto(f"{server.url}/projects/default/executions/run-d?node=n0")
+    cache = pg.locator('aside.panel[data-node="n0"] td[data-cache="hit"]')
+    cache.wait_for()
+    assert "as execution run-a node n0" in cache.inner_text(), cache.inner_text()
+    assert ids["run-a"] not in cache.inner_text()
+    # a model version's lineage names and links its training run by name
+    from airfoil.client import Client
+
+    with Client(server.url, project="default") as client:
+        client.artifacts().publish("named-m", b"m", kind="model", execution_id="run-a")
+    pg.goto(f"{server.url}/projects/default/models/named-m")
+    link = pg.locator("table.model-versions tr[data-version='1'] td.lineage a")
+    link.wait_for()
+    assert link.inner_text() == "run run-a"
+    assert link.get_attribute("href") == "/projects/default/executions/run-a"
+
+
+def test_a_name_in_two_domains_opens_from_the_list(server: Server, page: Any) -> None:  # noqa: F811
+    """One project runs ``twice`` in two domains: the list links each row by its name with its
+    domain, and each opens its own run (a link by the bare name would be the API's 409)."""
+    import httpx
+
+    ran = server.cli(
+        "run", "--remote", "--server", server.url, "--name", "twice", "flow.py", "training",
+        "--steps", "5",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    staged = httpx.post(
+        f"{server.url}/api/v1/projects/default/domains/staging/executions",
+        json={"entity": "flow.training", "inputs": {"steps": 5}, "name": "twice"},
+        timeout=60,
+    )
+    assert staged.status_code == 201, staged.text
+    pg = page
+    pg.goto(f"{server.url}/projects/default/executions?q=twice")
+    rows = pg.locator('table.executions tr[data-execution="twice"]')
+    rows.nth(1).wait_for()
+    assert rows.count() == 2
+    for domain in ("staging", "development"):
+        pg.goto(f"{server.url}/projects/default/executions?q=twice")
+        row = pg.locator('table.executions tr[data-execution="twice"]', has_text=domain)
+        row.locator("a").first.click()
+        pg.wait_for_url(f"**/executions/twice?domain={domain}")
+        pg.locator("h1 [data-name]").wait_for()
+        assert pg.locator("h1 [data-name]").inner_text() == "twice"
+        assert f"· {domain} ·" in pg.locator("h1").locator("..").inner_text()
+        # the node panel and the graph of that domain's run
+        pg.goto(f"{server.url}/projects/default/executions/twice?domain={domain}&node=n0")
+        pg.locator('aside.panel[data-node="n0"]').wait_for()
+        pg.locator("canvas.graph").wait_for()
+        pg.wait_for_load_state("networkidle")
+        assert pg.locator(".problem").count() == 0  # no 409 for the bare name anywhere

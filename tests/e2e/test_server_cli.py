@@ -235,6 +235,22 @@ def test_executions_commands_work_remotely(cli: Any, served: str, tmp_path: Path
     assert gone.code != 0 and "already ended" in gone.err
 
 
+def test_a_remote_run_is_shown_by_its_name(cli: Any, served: str, tmp_path: Path) -> None:
+    """``executions show --remote`` titles a run with its name in the project (main: its
+    global id), as the local command does."""
+    (tmp_path / "flaky.py").write_text(FLAKY)
+    flag = tmp_path / "flag"
+    run = cli(
+        "run", "--remote", "--server", served, "--name", "flaky-named", "--json", "flaky.py",
+        "flaky", "--path", str(flag),
+    )  # fmt: skip
+    assert run.code == 1, run.err
+    eid = run.json()["execution_id"]
+    table = cli("executions", "show", "flaky-named", "--server", served)
+    assert table.code == 0, table.err
+    assert table.out.startswith("execution flaky-named ") and eid not in table.out, table.out
+
+
 def test_auth_create_key_locks_the_server(cli: Any, served: str, tmp_path: Path) -> None:
     made = cli("auth", "create-key", "--project", "default", "--role", "viewer")
     assert made.code == 0, made.err

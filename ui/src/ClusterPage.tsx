@@ -144,7 +144,7 @@ export function ClusterPage(props: { project: string }) {
                   <tr data-state={q.state} data-node={q.node_id}>
                     <td>{q.state}</td>
                     <td>{q.project}</td>
-                    <td><Link to={`/projects/${enc(q.project)}/executions/${enc(q.execution_id)}?node=${enc(q.node_id)}`}>{q.execution_id}</Link></td>
+                    <td><Link to={`/projects/${enc(q.project)}/executions/${enc(q.execution_name || q.execution_id)}?node=${enc(q.node_id)}`}>{q.execution_name || q.execution_id}</Link></td>
                     <td class="mono">{q.node_id}</td>
                     <td class="small">{q.task}</td>
                     <td class="small">

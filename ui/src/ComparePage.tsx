@@ -40,7 +40,7 @@ export function ComparePage(props: { project: string; query: URLSearchParams }) 
           <table class="kv">
             <tbody>
               <tr><th></th><th>A</th><th>B</th></tr>
-              <tr><th>execution</th><td>{exec(d.a)}</td><td>{exec(d.b)}</td></tr>
+              <tr><th>execution</th><td data-run="a">{exec(d.name_a || d.a)}</td><td data-run="b">{exec(d.name_b || d.b)}</td></tr>
               <tr><th>workflow</th><td>{d.workflow_a}</td><td>{d.workflow_b}</td></tr>
               <tr><th>phase</th><td>{d.phase_a}</td><td>{d.phase_b}</td></tr>
               <tr><th>duration</th><td>{fmtDuration(d.duration_a)}</td><td>{fmtDuration(d.duration_b)}</td></tr>

@@ -187,7 +187,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
         inputs: values,
         ...(execName.trim() ? { name: execName.trim() } : {}),
       });
-      navigate(`/projects/${enc(project)}/executions/${enc(out.id)}`);
+      navigate(`/projects/${enc(project)}/executions/${enc(out.name || out.id)}`);
     } catch (err) {
       setProblem((err as Error).message);
     } finally {

@@ -15,12 +15,15 @@ import { elapsed, fmtDuration, fmtTime, phaseColor, useFetch, useTick } from "./
 export function ExecutionPage(props: { project: string; id: string; query: URLSearchParams }) {
   const { project, id, query } = props;
   const base = `/projects/${enc(project)}/executions/${enc(id)}`;
+  // ?domain= picks a name used in several domains of the project (links from the list carry it)
+  const domain = query.get("domain");
+  const inDomain = (url: string) => (domain ? `${url}${url.includes("?") ? "&" : "?"}domain=${enc(domain)}` : url);
   // live: polled while it runs (less often for executions of thousands of nodes)
   const bigRef = useRef(false);
   const detail = useFetch<ExecutionDetail>(
-    base,
+    inDomain(base),
     async () => {
-      const d = await get<ExecutionDetail>(base);
+      const d = await get<ExecutionDetail>(inDomain(base));
       bigRef.current = (d.nodes ?? []).length > 2000;
       return d;
     },
@@ -40,7 +43,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
     if (graphLoading.current) return;
     graphLoading.current = true;
     try {
-      const g = await get<GraphOut>(`${base}/graph`);
+      const g = await get<GraphOut>(inDomain(`${base}/graph`));
       setGraph(g);
       setGraphError(null);
     } catch (e) {
@@ -54,7 +57,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
     setExpanded(null);
     seenContainers.current = new Set();
     loadGraph();
-  }, [base]);
+  }, [base, domain]);
 
   const baseModel: Model | null = useMemo(() => (graph ? buildModel(graph) : null), [graph]);
   const baseNodes = useMemo(() => new Map<string, NodeOut>((d?.nodes ?? []).map((n) => [n.id, n])), [d]);
@@ -62,10 +65,10 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
   const openMaps = baseModel && expanded ? [...expanded].filter((x) => baseModel.nodes.get(x)?.kind === "map").sort() : [];
   const mapsKey = openMaps.map((x) => `${x}:${JSON.stringify(baseNodes.get(x)?.map_counts ?? {})}`).join("|");
   const items = useFetch<Map<string, MapItemsOut>>(
-    `items|${base}|${mapsKey}`,
+    `items|${inDomain(base)}|${mapsKey}`,
     async () => {
       const out = new Map<string, MapItemsOut>();
-      for (const m of openMaps) out.set(m, await get<MapItemsOut>(`${base}/nodes/${enc(m)}/items?limit=${MAX_ITEMS}`));
+      for (const m of openMaps) out.set(m, await get<MapItemsOut>(inDomain(`${base}/nodes/${enc(m)}/items?limit=${MAX_ITEMS}`)));
       return out;
     },
     0,
@@ -148,7 +151,8 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
             <Link to={`/projects/${enc(project)}/entities/${enc(d.workflow)}`}>{d.workflow}</Link>
           </div>
           <h1>
-            <span class="mono">{d.id}</span> <Phase phase={d.phase} />
+            <span class="mono" data-name={d.name || d.id}>{d.name || d.id}</span> <Phase phase={d.phase} />
+            {d.name && d.name !== d.id ? <span class="muted small mono" title="its id across the server"> {d.id}</span> : null}
           </h1>
           <div class="muted">
             version <span class="mono">{d.version}</span> · {d.domain} · created {fmtTime(d.created_at)} · duration{" "}
@@ -165,7 +169,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
       {waiting.length ? (
         <div class="waiting">
           {waiting.map((w) => (
-            <GateForm key={w.id} project={project} execution={id} node={w.id} gate={w.gate} onDone={detail.reload} />
+            <GateForm key={w.id} project={project} execution={domain ? d.id : id} node={w.id} gate={w.gate} onDone={detail.reload} />
           ))}
         </div>
       ) : null}
@@ -204,7 +208,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
         {selNode ? (
           <NodePanel
             project={project}
-            execution={id}
+            execution={domain ? d.id : id}
             node={selNode}
             rec={nodes.get(selNode.id)}
             tab={query.get("tab") ?? "Overview"}
@@ -230,7 +234,7 @@ function ExecActions(props: { project: string; d: ExecutionDetail; onChange: () 
     setError(null);
     try {
       const out = await post<ExecutionSummary>(`${base}/${what}`, what === "terminate" ? { reason: "terminated from the console" } : undefined);
-      if (what === "relaunch") navigate(`/projects/${enc(project)}/executions/${enc(out.id)}`);
+      if (what === "relaunch") navigate(`/projects/${enc(project)}/executions/${enc(out.name || out.id)}`);
       else props.onChange();
     } catch (e) {
       setError((e as Error).message);
@@ -239,7 +243,7 @@ function ExecActions(props: { project: string; d: ExecutionDetail; onChange: () 
   return (
     <div class="actions">
       {!isTerminal(d.phase) ? (
-        <button class="danger" onClick={() => confirm(`Terminate ${d.id}?`) && act("terminate")}>
+        <button class="danger" onClick={() => confirm(`Terminate ${d.name || d.id}?`) && act("terminate")}>
           Terminate
         </button>
       ) : null}

@@ -108,9 +108,9 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
         </thead>
         <tbody>
           {(page.data?.items ?? []).map((e) => (
-            <tr data-execution={e.id} data-phase={e.phase}>
+            <tr data-execution={e.name || e.id} data-phase={e.phase}>
               <td class="mono">
-                <Link to={`/projects/${enc(project)}/executions/${enc(e.id)}`}>{e.id}</Link>
+                <Link to={`/projects/${enc(project)}/executions/${enc(e.name || e.id)}?domain=${enc(e.domain)}`}>{e.name || e.id}</Link>
               </td>
               <td>
                 <Link to={`/projects/${enc(project)}/entities/${enc(e.workflow)}`}>{e.workflow}</Link>

@@ -78,7 +78,7 @@ function GroupRows({ g, project, open }: { g: Group; project: string; open: bool
       {open ? (
         <tr class="failure-detail">
           <td colSpan={8}>
-            <div class="muted small">signature {g.signature} · latest: {g.example.execution_id} {g.example.node_id} attempt {g.example.attempt}</div>
+            <div class="muted small">signature {g.signature} · latest: {g.example.execution_name || g.example.execution_id} {g.example.node_id} attempt {g.example.attempt}</div>
             <pre class="log traceback">{g.example.traceback || `${g.example.type}: ${g.example.message}`}</pre>
             <Attempts project={project} signature={g.signature} />
           </td>
@@ -99,9 +99,9 @@ function Attempts({ project, signature }: { project: string; signature: string }
       </thead>
       <tbody>
         {rows.data.items.map((f) => (
-          <tr data-execution={f.execution_id}>
+          <tr data-execution={f.execution_name || f.execution_id}>
             <td class="small">{fmtTime(f.at)}</td>
-            <td><Link to={`/projects/${enc(project)}/executions/${enc(f.execution_id)}?node=${enc(f.node_id)}&tab=Attempts`}>{f.execution_id}</Link></td>
+            <td><Link to={`/projects/${enc(project)}/executions/${enc(f.execution_name || f.execution_id)}?node=${enc(f.node_id)}&tab=Attempts`} class="mono">{f.execution_name || f.execution_id}</Link></td>
             <td class="mono">{f.node_id}</td>
             <td>{f.attempt}</td>
             <td class="small">{f.task}@{f.version.slice(0, 10)}</td>

@@ -188,7 +188,8 @@ export function ModelPage(props: { project: string; name: string }) {
 function Lineage({ project, v, deployment }: { project: string; v: Version; deployment: Deployment | null }) {
   const serving = (deployment?.members ?? []).filter((r) => r.version === v.version).length;
   const lin = v.lineage ?? {};
-  const run = v.execution_id || lin["execution_id"] || "";
+  // the training run as its project names it (what the URL and `airfoil` commands take)
+  const run = v.execution_name || v.execution_id || lin["execution_id"] || "";
   const data = lin["dataset"] ?? "data";
   const hash = lin["dataset_hash"] ?? "";
   return (
@@ -200,7 +201,7 @@ function Lineage({ project, v, deployment }: { project: string; v: Version; depl
       {" → "}
       {run ? (
         <Link to={`/projects/${enc(project)}/executions/${enc(run)}`} title="the training run">
-          {`run ${shortId(run, 12)}`}
+          {`run ${run === v.execution_name ? run : shortId(run, 12)}`}
         </Link>
       ) : (
         <span class="muted">no run</span>

@@ -1296,6 +1296,11 @@ export interface components {
              * @default
              */
             execution_id: string;
+            /**
+             * Execution Name
+             * @default
+             */
+            execution_name: string;
             /** Kind */
             kind: string;
             /**
@@ -1387,6 +1392,11 @@ export interface components {
              */
             execution_id: string;
             /**
+             * Execution Name
+             * @default
+             */
+            execution_name: string;
+            /**
              * Input Hashes
              * @default {}
              */
@@ -1414,6 +1424,11 @@ export interface components {
             entry_now?: components["schemas"]["CacheRef"] | null;
             /** Execution Id */
             execution_id: string;
+            /**
+             * Execution Name
+             * @default
+             */
+            execution_name: string;
             /** Key */
             key?: string | null;
             /** Miss Now */
@@ -1464,8 +1479,9 @@ export interface components {
         };
         /**
          * CacheRef
-         * @description A node whose run wrote a cache entry; both ids empty when it belongs to another
-         *     project (its ids are not shown).
+         * @description A node whose run wrote a cache entry: its execution's id and name in the project (what
+         *     ``airfoil`` commands and routes take); all empty when it belongs to another project (it is
+         *     not shown).
          */
         CacheRef: {
             /**
@@ -1473,6 +1489,11 @@ export interface components {
              * @default
              */
             execution_id: string;
+            /**
+             * Execution Name
+             * @default
+             */
+            execution_name: string;
             /**
              * Node Id
              * @default
@@ -1636,6 +1657,16 @@ export interface components {
             frames: components["schemas"]["FrameDiffOut"][];
             /** Inputs */
             inputs: components["schemas"]["ValueDiffOut"][];
+            /**
+             * Name A
+             * @default
+             */
+            name_a: string;
+            /**
+             * Name B
+             * @default
+             */
+            name_b: string;
             /** Nodes */
             nodes: components["schemas"]["NodeDiffOut"][];
             /** Outputs */
@@ -2091,6 +2122,11 @@ export interface components {
             attempt: number;
             /** Execution Id */
             execution_id: string;
+            /**
+             * Execution Name
+             * @default
+             */
+            execution_name: string;
             /** Kind */
             kind: string;
             /** Message */
@@ -2510,6 +2546,11 @@ export interface components {
         MetricsOut: {
             /** Execution Id */
             execution_id: string;
+            /**
+             * Execution Name
+             * @default
+             */
+            execution_name: string;
             /** Items */
             items: components["schemas"]["MetricSeriesOut"][];
             /** Workflow */
@@ -2733,6 +2774,11 @@ export interface components {
             estimate_s: number;
             /** Execution Id */
             execution_id: string;
+            /**
+             * Execution Name
+             * @default
+             */
+            execution_name: string;
             /** Gpu */
             gpu: number;
             /**

@@ -81,8 +81,11 @@ def list_cache(
     ),
 ) -> None:
     """List cached task results, newest first."""
+    from airfoil.store.naming import ExecutionNames
+
     rt = runtime()
     entries = _visible(rt, all_projects, resolve_task(rt.meta, task) if task else None)
+    names = ExecutionNames(rt.meta, rt.settings.project)
     if as_json:
         out_console.print_json(
             json.dumps(
@@ -95,6 +98,7 @@ def list_cache(
                         "inputs": e.parts.input_hashes,
                         "created_at": e.created_at,
                         "execution_id": e.execution_id,
+                        "execution_name": names.shown(e.execution_id),
                         "node_id": e.node_id,
                     }
                     for e in entries
@@ -111,15 +115,32 @@ def list_cache(
             e.parts.task,
             e.parts.cache_version,
             dt.datetime.fromtimestamp(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-            f"{e.execution_id}/{e.node_id}",
+            _made_by(names, e.execution_id, e.node_id, all_projects),
         )
     out_console.print(table)
+
+
+def _made_by(names: Any, execution_id: str, node_id: str, all_projects: bool) -> str:
+    """Which run wrote an entry, as the project names it: ``NAME/NODE``; another project's
+    run is not named (with ``--all-projects``, by its id and project)."""
+    name = names.of(execution_id)
+    if name is not None:
+        return f"{name}/{node_id}"
+    if all_projects:
+        from airfoil.core.errors import NotFoundError
+
+        try:
+            head = names.meta.get_execution_head(execution_id)
+        except NotFoundError:
+            return f"{execution_id}/{node_id} (gone)"
+        return f"{head.display_name}/{node_id} (project {head.project})"
+    return "another project"
 
 
 @app.command("explain")
 @handle_errors
 def explain(
-    execution_id: str = typer.Argument(..., help="Execution id."),
+    execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
     node: str = typer.Argument(..., help="Node id (see `airfoil executions show`)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = typer.Option(
@@ -147,6 +168,13 @@ def explain(
     _print_explanation(why)
 
 
+def _ref(ref: dict[str, Any]) -> str:
+    """``NAME/NODE`` of the run that wrote an entry (its name in the project)."""
+    if not ref["execution_id"]:
+        return "another project"
+    return f"{ref.get('execution_name') or ref['execution_id']}/{ref['node_id']}"
+
+
 def _print_explanation(why: dict[str, Any]) -> None:
     node, task, status = why["node"], why["task"], why["cache"]
     if status == "disabled":
@@ -169,14 +197,14 @@ def _print_explanation(why: dict[str, Any]) -> None:
         out_console.print(f"  input {name}: {digest[:16]}")
     now = why["entry_now"]
     if now is not None:
-        made_by = f"{now['execution_id']}/{now['node_id']}" if now["execution_id"] else "elsewhere"
+        made_by = _ref(now)
         out_console.print(f"  today: an entry exists for this key (from {made_by})")
     else:
         out_console.print(f"  today: no entry for this key; {why['miss_now']}", markup=False)
     changes = why["code_changes"]
     if changes is not None:
         by = changes["cached_by"]
-        made_by = f"{by['execution_id']}/{by['node_id']}" if by["execution_id"] else "elsewhere"
+        made_by = _ref(by)
         out_console.print(
             f"  code changed since version {changes['since_version']} (cached by {made_by}):"
         )

@@ -66,7 +66,7 @@ def _view(remote: bool, server: str | None, executor: str | None, address: str |
             continue
         snapshots.append(snap)
     everyone = Principal(key_id="local", project="*", role="admin", open_mode=True)
-    return to_wire(cluster_view(snapshots, live), everyone)
+    return to_wire(cluster_view(snapshots, live), everyone, rt.meta)
 
 
 @handle_errors
@@ -147,7 +147,7 @@ def queue(as_json: bool = _JSON, remote: bool = _REMOTE, server: str = _SERVER) 
         table.add_row(
             r["state"],
             r["project"],
-            r["execution_id"],
+            r.get("execution_name") or r["execution_id"],
             r["node_id"],
             r["task"],
             asks,

@@ -66,8 +66,10 @@ def _print_frame(f: dict[str, Any]) -> None:
 def _print(c: dict[str, Any], show_all: bool) -> None:
     plain(
         out_console,
-        f"A {c['a']} ({c['workflow_a']}, {c['phase_a']}, {_secs(c['duration_a'])})  vs  "
-        f"B {c['b']} ({c['workflow_b']}, {c['phase_b']}, {_secs(c['duration_b'])})",
+        f"A {c.get('name_a') or c['a']} ({c['workflow_a']}, {c['phase_a']}, "
+        f"{_secs(c['duration_a'])})  vs  "
+        f"B {c.get('name_b') or c['b']} ({c['workflow_b']}, {c['phase_b']}, "
+        f"{_secs(c['duration_b'])})",
         style="bold",
     )
     for title in ("inputs", "outputs"):

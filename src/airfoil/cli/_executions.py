@@ -104,7 +104,7 @@ def list_executions(
 @app.command("show")
 @handle_errors
 def show(
-    execution_id: str = typer.Argument(..., help="Execution id."),
+    execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     events: bool = typer.Option(False, "--events", help="Also print the event log."),
     remote: bool = _REMOTE,
@@ -133,6 +133,10 @@ def show(
     nodes = sort_nodes(rt.meta.get_nodes(execution_id))
     data = execution_json(record, nodes, rt)
     data["anomalies"] = local_anomalies(rt, execution_id)
+    from airfoil.store.naming import ExecutionNames
+
+    names = ExecutionNames(rt.meta, record.project)  # a cache hit's cause names its source
+    names.remember(record.id, record.display_name)
     if as_json:
         if events:
             data["events"] = [
@@ -143,7 +147,7 @@ def show(
                     "node": e.node_id,
                     "from": e.from_phase,
                     "to": e.to_phase,
-                    "cause": e.cause,
+                    "cause": names.text(e.cause),
                     "cause_id": e.cause_id,
                 }
                 for e in rt.meta.get_events(execution_id)
@@ -184,7 +188,8 @@ def show(
             who = f"{e.node_id} " if e.node_id else ""
             out_console.print(
                 f"{e.seq:>5} {_when(e.at)} {e.kind:<9} {who}{e.from_phase or '-'} -> "
-                f"{e.to_phase}: {e.cause}" + (f" (after {e.cause_id})" if e.cause_id else ""),
+                f"{e.to_phase}: {names.text(e.cause)}"
+                + (f" (after {e.cause_id})" if e.cause_id else ""),
                 markup=False,
             )
 
@@ -192,7 +197,7 @@ def show(
 @app.command("resume")
 @handle_errors
 def resume(
-    execution_id: str = typer.Argument(..., help="Execution id."),
+    execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
     executor: str = typer.Option(None, "--executor", "-e", help="inline, process or ray."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
@@ -337,7 +342,7 @@ def _again(
 @app.command("abort")
 @handle_errors
 def abort(
-    execution_id: str = typer.Argument(..., help="Execution id."),
+    execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
     remote: bool = _REMOTE,
     server: str = _SERVER,
     project: str = _PROJECT,
@@ -355,7 +360,7 @@ def register_signal(root: typer.Typer) -> None:
     @root.command("signal")
     @handle_errors
     def signal(
-        execution_id: str = typer.Argument(..., help="Execution id."),
+        execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
         name: str = typer.Argument(..., help="The gate's signal name."),
         value: str = typer.Argument(..., help="The value (true/false for approvals)."),
         remote: bool = _REMOTE,
@@ -417,7 +422,7 @@ def register_logs(root: typer.Typer) -> None:
     @handle_errors
     def logs(
         execution_id: str = typer.Argument(
-            None, help="Execution id (not with --search, which looks across runs)."
+            None, help="Execution name or id (not with --search, which looks across runs)."
         ),
         node: str = typer.Argument(
             None,

@@ -41,9 +41,13 @@ def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _failure(f: Any) -> dict[str, Any]:
+def _failure(f: Any, names: Any = None) -> dict[str, Any]:
+    """A failed attempt as printed; ``names`` (local: an ExecutionNames) names its execution,
+    else the server's answer does."""
+    name = names.shown(f.execution_id) if names is not None else f.execution_name
     return {
         "execution_id": f.execution_id,
+        "execution_name": name or f.execution_id,
         "node_id": f.node_id,
         "attempt": f.attempt,
         "task": f.task,
@@ -56,7 +60,7 @@ def _failure(f: Any) -> dict[str, Any]:
     }
 
 
-def _group(g: Any) -> dict[str, Any]:
+def _group(g: Any, names: Any = None) -> dict[str, Any]:
     return {
         "signature": g.signature,
         "type": g.type,
@@ -67,7 +71,7 @@ def _group(g: Any) -> dict[str, Any]:
         "first_seen": g.first_seen,
         "last_seen": g.last_seen,
         "tasks": list(g.tasks),
-        "example": _failure(g.example),
+        "example": _failure(g.example, names),
     }
 
 
@@ -96,7 +100,7 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         plain(
             out_console,
             f"== {g['signature']} {g['type']}: {g['count']} attempts in tasks "
-            f"{', '.join(g['tasks'])}; latest {ex['execution_id']} {ex['node_id']} "
+            f"{', '.join(g['tasks'])}; latest {ex['execution_name']} {ex['node_id']} "
             f"attempt {ex['attempt']}",
             style="bold",
         )
@@ -134,22 +138,24 @@ def register(root: typer.Typer) -> None:
                     groups = client.failure_groups(since=after, task=task, limit=limit).items
                     items = [_group(g) for g in groups]
         else:
+            from airfoil.store.naming import ExecutionNames
+
             rt = runtime()
             proj = project or rt.settings.project
+            names = ExecutionNames(rt.meta, proj)
             if signature:
-                items = [
-                    _failure(f) for f in rt.meta.failures(proj, signature, since=after, limit=limit)
-                ]
+                found = rt.meta.failures(proj, signature, since=after, limit=limit)
+                items = [_failure(f, names) for f in found]
             else:
-                found = rt.meta.failure_groups(proj, since=after, task=task, limit=limit)
-                items = [_group(g) for g in found]
+                groups = rt.meta.failure_groups(proj, since=after, task=task, limit=limit)
+                items = [_group(g, names) for g in groups]
         if as_json:
             typer.echo(json.dumps(items))
         elif signature:
             for f in items:
                 plain(
                     out_console,
-                    f"{_when(f['at'])}  {f['execution_id']}  {f['node_id']}  attempt "
+                    f"{_when(f['at'])}  {f['execution_name']}  {f['node_id']}  attempt "
                     f"{f['attempt']}  {f['task']}@{f['version']}  {f['type']}: {f['message']}",
                 )
             if not items:

@@ -113,7 +113,7 @@ def register(root: typer.Typer) -> None:
     @root.command("metrics")
     @handle_errors
     def metrics(
-        execution_id: str = typer.Argument(..., help="Execution id."),
+        execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
         node: str = typer.Argument(None, help="Node id (default: every node)."),
         name: str = typer.Option(None, "--name", help="Only this metric."),
         as_json: bool = typer.Option(

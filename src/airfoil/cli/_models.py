@@ -47,7 +47,20 @@ def _registry() -> Any:
     return local_registry()
 
 
-def _version_json(v: Any, aliases: dict[str, int] | None = None) -> dict[str, Any]:
+def _names() -> Any:
+    """The local project's names of its executions (a version names its training run)."""
+    from airfoil.cli._common import runtime
+    from airfoil.store.naming import ExecutionNames
+
+    rt = runtime()
+    return ExecutionNames(rt.meta, rt.settings.project)
+
+
+def _version_json(
+    v: Any, aliases: dict[str, int] | None = None, names: Any = None
+) -> dict[str, Any]:
+    """A version as printed; its run named by ``names`` (local) or by the server's answer."""
+    name = names.shown(v.execution_id) if names is not None else v.execution_name
     out = {
         "name": v.name,
         "version": v.version,
@@ -56,6 +69,7 @@ def _version_json(v: Any, aliases: dict[str, int] | None = None) -> dict[str, An
         "created_at": v.created_at,
         "content_hash": v.content_hash,
         "execution_id": v.execution_id,
+        "execution_name": name,
         "partitions": v.partitions,
         "lineage": v.lineage,
         "metrics": v.metrics,
@@ -82,9 +96,9 @@ def list_models(
             row["aliases"] = {a: item.version for a in item.aliases}
             rows.append(row)
     else:
-        reg = _registry()
+        reg, names = _registry(), _names()
         for v in reg.artifacts.list_names(reg.project, kind):
-            rows.append(_version_json(v, reg.artifacts.aliases(reg.project, v.name)))
+            rows.append(_version_json(v, reg.artifacts.aliases(reg.project, v.name), names))
             rows[-1]["aliases"] = {
                 a: n for a, n in sorted(reg.artifacts.aliases(reg.project, v.name).items())
             }
@@ -141,7 +155,7 @@ def show(
             str(v["version"]),
             ", ".join(v["aliases"]),
             ", ".join(f"{k}={x:.4g}" for k, x in v["metrics"].items()),
-            v["execution_id"],
+            v.get("execution_name") or v["execution_id"],
             v["lineage"].get("dataset_hash", "")[:12],
             v["lineage"].get("hyperparameters", ""),
         )
@@ -167,7 +181,7 @@ def _local_show(parsed: Any) -> dict[str, Any]:
     return {
         "name": parsed.name,
         "aliases": aliases,
-        "versions": [_version_json(v, aliases) for v in versions],
+        "versions": [_version_json(v, aliases, _names()) for v in versions],
         "alias_moves": [
             {
                 "seq": m.seq,

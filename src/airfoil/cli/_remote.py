@@ -255,7 +255,9 @@ def _run_cmd(
     server: str = _SERVER,
     project: str = _PROJECT,
     domain: str = typer.Option(None, "--domain", help="Domain (default: AIRFOIL_DOMAIN)."),
-    execution_id: str = typer.Option(None, "--name", help="Execution id (default: generated)."),
+    execution_id: str = typer.Option(
+        None, "--name", help="Execution name in the project (default: its generated id)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Run a task or workflow on the server (inputs as in `airfoil run`)."""
@@ -322,7 +324,8 @@ def remote_show(server: str | None, project: str | None, execution_id: str, as_j
         out_console.print_json(json.dumps(out, default=str))
         return
     out_console.print(
-        f"execution [bold]{detail.id}[/]  {detail.workflow} @ {detail.version}  {detail.phase}"
+        f"execution [bold]{detail.name or detail.id}[/]  {detail.workflow} @ {detail.version}  "
+        f"{detail.phase}"
     )
     types = {n.id: n.task_type for n in detail.nodes if n.task_type not in ("", "python")}
     out_console.print(
@@ -345,7 +348,7 @@ def remote_terminate(server: str | None, project: str | None, execution_id: str)
     """Terminate (abort) an execution on the server."""
     with _client(server, project) as client:
         ex = client.terminate(execution_id)
-    err_console.print(f"execution {ex.id}: {ex.phase} (termination requested)")
+    err_console.print(f"execution {ex.name or ex.id}: {ex.phase} (termination requested)")
 
 
 def remote_again(
@@ -354,7 +357,7 @@ def remote_again(
     """``recover`` or ``relaunch`` an execution on the server, then follow the new one."""
     with _client(server, project) as client:
         ex = client.recover(execution_id) if how == "recover" else client.relaunch(execution_id)
-        follow(client, ex.id, f"{how}s {execution_id} on {client.url}", as_json)
+        follow(client, ex.id, f"{how}s {execution_id} on {client.url}", as_json, ex.name)
 
 
 def remote_cache_explanation(

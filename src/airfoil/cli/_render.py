@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -93,7 +93,13 @@ def outputs_json(record: ExecutionRecord, runtime: LocalRuntime) -> dict[str, An
     return result
 
 
-def node_json(n: NodeRecord, types: Mapping[str, str] | None = None) -> dict[str, Any]:
+def node_json(
+    n: NodeRecord,
+    types: Mapping[str, str] | None = None,
+    named: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """A node as ``--json`` prints it (``named``: rewrites the executions a cache reason
+    names as the project names them, see :class:`~airfoil.store.naming.ExecutionNames`)."""
     d = _duration(n)
     return {
         "id": n.node_id,
@@ -103,7 +109,7 @@ def node_json(n: NodeRecord, types: Mapping[str, str] | None = None) -> dict[str
         "phase": n.phase,
         "attempts": n.attempts,
         "cache": n.cache_status,
-        "cache_reason": n.cache_reason,
+        "cache_reason": named(n.cache_reason) if named else n.cache_reason,
         "detail": _detail(n),
         "duration_s": round(d, 6) if d is not None else None,
         "error": (
@@ -123,7 +129,10 @@ def execution_json(
     any more (resume it with ``airfoil executions resume ID``); its unfinished nodes then
     show the phase ``interrupted``."""
     from airfoil.core.interruption import shown_nodes as shown
+    from airfoil.store.naming import ExecutionNames
 
+    names = ExecutionNames(runtime.meta, record.project)
+    names.remember(record.id, record.display_name)
     d = _duration(record)
     interrupted = is_interrupted(record, runtime.meta)
     types = task_types(record.spec)
@@ -147,7 +156,7 @@ def execution_json(
             if record.error
             else None
         ),
-        "nodes": [node_json(n, types) for n in shown(nodes, interrupted)],
+        "nodes": [node_json(n, types, names.text) for n in shown(nodes, interrupted)],
     }
 
 

@@ -37,7 +37,7 @@ def register(root: typer.Typer) -> None:
     @root.command("report")
     @handle_errors
     def report(
-        execution_id: str = typer.Argument(..., help="Execution id."),
+        execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
         node: str = typer.Argument(..., help="Node id (e.g. n0)."),
         output: Path = typer.Option(
             None, "-o", "--output", help="HTML file to write (default: EXEC-NODE-report.html)."

@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
             "auto; AIRFOIL_RAY_ADDRESS). Default: a local Ray, stopped after the run.",
         ),
         execution_id: str = typer.Option(
-            None, "--name", help="Execution id to use (default: generated)."
+            None, "--name", help="Execution name in the project (default: its generated id)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
         remote: bool = typer.Option(False, "--remote", help="Run on the server instead."),

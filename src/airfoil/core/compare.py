@@ -135,6 +135,9 @@ class Comparison(msgspec.Struct, frozen=True):
     outputs: list[ValueDiff]
     nodes: list[NodeDiff]
     frames: list[FrameDiff] = msgspec.field(default_factory=list)
+    #: the executions' names in their project (``a`` and ``b`` are their ids)
+    name_a: str = ""
+    name_b: str = ""
 
 
 def preview(value: Value | None, limit: int = 80) -> str:
@@ -301,6 +304,8 @@ def compare_executions(
         nodes=nodes,
         frames=_frames("input", a.inputs, b.inputs, stats)
         + _frames("output", a.outputs, b.outputs, stats),
+        name_a=a.display_name,
+        name_b=b.display_name,
     )
 
 

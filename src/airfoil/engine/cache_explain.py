@@ -7,6 +7,11 @@ not the one last cached, which functions and constants changed, with a short dif
 stored manifests of the two versions, see :mod:`airfoil.core.code_versions`), plus what the
 version cannot see. Entries are only compared within the node's scope: another project's are
 never looked at.
+
+Executions are named as the node's project names them
+(:class:`~airfoil.store.naming.ExecutionNames`: ``execution_name`` beside each id, and in the
+reasons' text); the execution and node that wrote an entry of a shared scope
+(``cache_scope=``) in another project are shown as empty, on a server and locally alike.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from airfoil.core.code_versions import diff_versions, load_manifest
 from airfoil.core.records import CacheEntry
 from airfoil.engine.cache import explain_miss
 from airfoil.store.base import MetaStore
+from airfoil.store.naming import ExecutionNames
 
 __all__ = ["explain_node"]
 
@@ -27,24 +33,37 @@ def explain_node(
 ) -> dict[str, Any]:
     """The explanation of a node's cache status, as JSON data::
 
-        {"execution_id", "node", "task", "cache", "reason", "key",
+        {"execution_id", "execution_name", "node", "task", "cache", "reason", "key",
          "parts": {"task", "scope", "cache_version", "interface_hash", "inputs"} | None,
-         "entry_now": {"execution_id", "node_id"} | None, "miss_now": str | None,
-         "code_changes": {"since_version", "cached_by": {"execution_id", "node_id"},
-                          "lines": [...]} | None,
+         "entry_now": REF | None, "miss_now": str | None,
+         "code_changes": {"since_version", "cached_by": REF, "lines": [...]} | None,
          "not_covered": {name: why}}
+
+    where ``REF`` is ``{"execution_id", "execution_name", "node_id"}`` of the node that wrote
+    an entry (all three empty for another project's).
 
     Raises:
         NotFoundError: no such execution or node.
     """
+    head = meta.get_execution_head(execution_id)
     rec = meta.get_node(execution_id, node_id)
+    names = ExecutionNames(meta, head.project)
+    names.remember(head.id, head.display_name)
+
+    def ref(eid: str, nid: str) -> dict[str, str]:
+        name = names.of(eid)
+        if name is None:  # another project's (or gone): nothing of it is shown
+            return {"execution_id": "", "execution_name": "", "node_id": ""}
+        return {"execution_id": eid, "execution_name": name, "node_id": nid}
+
     parts = rec.cache_key_parts
     out: dict[str, Any] = {
         "execution_id": execution_id,
+        "execution_name": head.display_name,
         "node": node_id,
         "task": rec.task,
         "cache": rec.cache_status,
-        "reason": rec.cache_reason,
+        "reason": names.text(rec.cache_reason),
         "key": rec.cache_key or None,
         "parts": None,
         "entry_now": None,
@@ -68,9 +87,9 @@ def explain_node(
     ]
     entry = meta.get_cache(rec.cache_key) if rec.cache_key else None
     if entry is not None:
-        out["entry_now"] = {"execution_id": entry.execution_id, "node_id": entry.node_id}
+        out["entry_now"] = ref(entry.execution_id, entry.node_id)
     else:
-        out["miss_now"] = explain_miss(parts, others)
+        out["miss_now"] = names.text(explain_miss(parts, others))
     manifest = load_manifest(blobs, parts.cache_version)
     if manifest is None:
         return out
@@ -82,7 +101,7 @@ def explain_node(
     if previous is not None and old is not None:
         out["code_changes"] = {
             "since_version": previous.parts.cache_version,
-            "cached_by": {"execution_id": previous.execution_id, "node_id": previous.node_id},
+            "cached_by": ref(previous.execution_id, previous.node_id),
             "lines": diff_versions(old, manifest),
         }
     return out

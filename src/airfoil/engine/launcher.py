@@ -117,13 +117,22 @@ class Launcher:
 
         Raises:
             ConflictError: the project has an execution of that name in that domain (or one
-                with that id exists).
+                with that id exists), or ``name`` is the id of another of its executions.
             UnschedulableTaskError: a task asks for more than there could ever be.
             ConfigError: a task requests a secret the project does not have.
         """
         exec_id = execution_id or new_execution_id()
         if name is not None and name != exec_id:
-            taken = self.meta.name_taken(project, domain, name)
+            rows = self.meta.find_executions(project, name)
+            taken = any(r[1] == domain and r[2] == name for r in rows)
+            if not taken and any(r[0] == name for r in rows):
+                # Commands resolve a name before an id: this name would hide that run
+                # from every command, link and answer that names it by its id.
+                raise ConflictError(
+                    f"{name!r} is the id of another execution of project {project!r}: a run "
+                    "named so would hide that one from every command that takes its id; "
+                    "choose another --name"
+                )
         else:  # the id is the name: taken if either is (a generated id is new, as before)
             name = ""
             taken = _exists(self.meta, exec_id) or (

@@ -558,6 +558,9 @@ class _Loop:
             log_key=attempt_log_key(ex.id, cmd.node_id, cmd.attempt),
             secrets=self._secrets_for(task.secret_requests) if task.secret_requests else {},
             placement=self.admission.placement_of(cmd.node_id),
+            project=ex.project,
+            domain=ex.domain,
+            execution_name=ex.name,
         )
 
     def _admit(self, pending: deque[sm.Command]) -> deque[sm.Command]:

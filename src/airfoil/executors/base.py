@@ -134,6 +134,11 @@ class AttemptRequest(msgspec.Struct, frozen=True, omit_defaults=True):
     #: The cluster node of each worker, as the engine's scheduling policy placed the attempt
     #: (an executor placing beyond this machine starts it there; empty: the executor picks).
     placement: tuple[str, ...] = ()
+    #: The execution's project and domain, and its name there ("": its id is its name): what
+    #: the task reads as ``current_context().project`` / ``.domain`` / ``.execution_name``.
+    project: str = "default"
+    domain: str = "development"
+    execution_name: str = ""
 
 
 class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):

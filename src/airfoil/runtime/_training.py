@@ -92,6 +92,9 @@ class TrainingRunner:
             attempt=ctx.attempt,
             secrets=secrets,
             context=dict(ctx.context),
+            project=ctx.project,
+            domain=ctx.domain,
+            execution_name=ctx.execution_name,
         )
         payload = msgspec.msgpack.encode(job)
         launcher = self._launcher or gang_launcher()

@@ -35,6 +35,9 @@ class RankJob(msgspec.Struct, frozen=True):
     attempt: int
     secrets: dict[str, str] = {}
     context: dict[str, str] = {}
+    project: str = "default"
+    domain: str = "development"
+    execution_name: str = ""
 
 
 def run_rank(payload: bytes) -> bytes:
@@ -74,6 +77,9 @@ def run_rank(payload: bytes) -> bytes:
         secrets=Secrets(job.secrets),
         context=dict(job.context),
         checkpoints=Checkpoint(blobs, job.checkpoint_prefix),
+        project=job.project,
+        domain=job.domain,
+        execution_name=job.execution_name or job.execution_id,
     )
     token = set_context(ctx)
     try:

@@ -598,6 +598,9 @@ def _make_context(
         child_runner=children,
         blobs=blobs,
         metric_writer=_metric_writer(blobs, request),
+        project=request.project,
+        domain=request.domain,
+        execution_name=request.execution_name or request.execution_id,
     )
 
 

@@ -198,6 +198,9 @@ class ExecutionContext:
             :mod:`airfoil.executors.hooks`).
         metric_writer: where the attempt's metric points are flushed (set by the runtime;
             None outside a task: points stay in this process, see :attr:`metrics`).
+        project / domain: the execution's project and domain.
+        execution_name: the execution's name in its project and domain (what ``airfoil``
+            commands of that project take; its id when the run was given no name).
     """
 
     execution_id: str
@@ -216,10 +219,15 @@ class ExecutionContext:
     _children: int = 0
     _scratch: str | None = None
     _logger: logging.Logger | None = None
+    project: str = "default"
+    domain: str = "development"
+    execution_name: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.secrets, Secrets):
             self.secrets = Secrets(self.secrets)
+        if not self.execution_name:
+            self.execution_name = self.execution_id
 
     def __repr__(self) -> str:
         return (

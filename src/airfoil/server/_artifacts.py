@@ -30,6 +30,7 @@ from airfoil.store.artifacts import (
     open_artifact_store,
 )
 from airfoil.store.base import BlobStore, MetaStore
+from airfoil.store.naming import ExecutionNames
 from airfoil.wire import API_PREFIX
 from airfoil.wire._artifacts import (
     AliasMoveIn,
@@ -63,7 +64,10 @@ _Name = Annotated[str, Path(max_length=300)]
 # --- services ---------------------------------------------------------------------------------
 
 
-def version_out(v: ArtifactVersion, aliases: dict[str, int]) -> ArtifactVersionOut:
+def version_out(
+    v: ArtifactVersion, aliases: dict[str, int], names: ExecutionNames | None = None
+) -> ArtifactVersionOut:
+    """The wire form of a version (``names``: names its training run as its project does)."""
     return ArtifactVersionOut(
         name=v.name,
         version=v.version,
@@ -73,6 +77,7 @@ def version_out(v: ArtifactVersion, aliases: dict[str, int]) -> ArtifactVersionO
         created_at=v.created_at,
         partitions=v.partitions,
         execution_id=v.execution_id,
+        execution_name=names.shown(v.execution_id) if names is not None else "",
         lineage=v.lineage,
         metrics=v.metrics,
         metadata=v.metadata,
@@ -94,14 +99,21 @@ def move_out(m: AliasMove) -> AliasMoveOut:
     )
 
 
-def list_artifacts(store: ArtifactStore, project: str, kind: str | None) -> ArtifactList:
+def list_artifacts(
+    store: ArtifactStore, project: str, kind: str | None, meta: MetaStore | None = None
+) -> ArtifactList:
+    names = ExecutionNames(meta, project) if meta is not None else None
     items = [
-        version_out(v, store.aliases(project, v.name)) for v in store.list_names(project, kind)
+        version_out(v, store.aliases(project, v.name), names)
+        for v in store.list_names(project, kind)
     ]
     return ArtifactList(items=items)
 
 
-def detail(store: ArtifactStore, project: str, name: str) -> ArtifactDetail:
+def detail(
+    store: ArtifactStore, project: str, name: str, meta: MetaStore | None = None
+) -> ArtifactDetail:
+    names = ExecutionNames(meta, project) if meta is not None else None
     versions = store.list_versions(project, name)
     if not versions:
         store.get_version(project, name)  # raises the not-found error
@@ -109,7 +121,7 @@ def detail(store: ArtifactStore, project: str, name: str) -> ArtifactDetail:
     return ArtifactDetail(
         name=name,
         aliases=aliases,
-        versions=[version_out(v, aliases) for v in versions],
+        versions=[version_out(v, aliases, names) for v in versions],
         moves=[move_out(m) for m in store.alias_moves(project, name)],
     )
 
@@ -192,7 +204,8 @@ def publish(
     )
     version, created = store.add_version(draft, now)
     return ArtifactPublished(
-        version=version_out(version, store.aliases(project, name)), created=created
+        version=version_out(version, store.aliases(project, name), ExecutionNames(meta, project)),
+        created=created,
     )
 
 
@@ -246,14 +259,20 @@ Store = Annotated[ArtifactStore, Depends(_store)]
 
 @_route("GET", "/projects/{project}/artifacts", "viewer", response_model=ArtifactList)
 def get_artifacts(
-    project: _Project, who: Viewer, store: Store, kind: Annotated[str | None, Query()] = None
+    project: _Project,
+    who: Viewer,
+    store: Store,
+    request: Request,
+    kind: Annotated[str | None, Query()] = None,
 ) -> ArtifactList:
-    return list_artifacts(store, project, kind)
+    return list_artifacts(store, project, kind, _deps(request).meta)
 
 
 @_route("GET", "/projects/{project}/artifacts/{name}", "viewer", response_model=ArtifactDetail)
-def get_artifact(project: _Project, name: _Name, who: Viewer, store: Store) -> ArtifactDetail:
-    return detail(store, project, name)
+def get_artifact(
+    project: _Project, name: _Name, who: Viewer, store: Store, request: Request
+) -> ArtifactDetail:
+    return detail(store, project, name, _deps(request).meta)
 
 
 @_route(
@@ -268,11 +287,13 @@ def get_artifact_version(
     version: Annotated[str, Path(max_length=20)],
     who: Viewer,
     store: Store,
+    request: Request,
 ) -> ArtifactVersionOut:
     if not version.isdigit():
         raise NotFoundError(f"artifact versions are numbers, got {version!r}")
     found = store.get_version(project, name, int(version))
-    return version_out(found, store.aliases(project, name))
+    names = ExecutionNames(_deps(request).meta, project)
+    return version_out(found, store.aliases(project, name), names)
 
 
 @_route(

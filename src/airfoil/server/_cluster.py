@@ -18,6 +18,8 @@ from airfoil.engine.cluster_view import ClusterView, cluster_view
 from airfoil.server._auth import Principal, authenticate, may_read
 from airfoil.server._routes import _ERRORS, ROUTE_ROLES, Deps
 from airfoil.server._services import Deps as ServiceDeps
+from airfoil.store.base import MetaStore
+from airfoil.store.naming import ExecutionNames
 from airfoil.wire import API_PREFIX, ClusterNodeOut, ClusterOut, QueueItemOut
 
 __all__ = ["cluster", "router"]
@@ -36,11 +38,14 @@ def cluster(d: ServiceDeps, who: Principal) -> ClusterOut:
             live = d.runtime.cluster_nodes()
         except Exception:  # the snapshots still tell the story
             log.exception("reading the cluster's nodes failed")
-    return to_wire(cluster_view(snapshots, live), who)
+    return to_wire(cluster_view(snapshots, live), who, d.meta)
 
 
-def to_wire(view: ClusterView, who: Principal) -> ClusterOut:
+def to_wire(view: ClusterView, who: Principal, meta: MetaStore | None = None) -> ClusterOut:
+    """The wire form of the cluster view as ``who`` may see it (``meta``: names each queued
+    attempt's execution as its project does)."""
     readable = may_read(who)
+    names: dict[str, ExecutionNames] = {}
     queue = []
     hidden = 0
     for row in view.queue:
@@ -48,11 +53,16 @@ def to_wire(view: ClusterView, who: Principal) -> ClusterOut:
         if not readable(item.project):
             hidden += 1
             continue
+        if meta is not None and item.project not in names:
+            names[item.project] = ExecutionNames(meta, item.project)
         queue.append(
             QueueItemOut(
                 state=item.state,
                 project=item.project,
                 execution_id=item.execution_id,
+                execution_name=(
+                    names[item.project].shown(item.execution_id) if meta is not None else ""
+                ),
                 node_id=item.node_id,
                 task=item.task,
                 cpu=item.requests.cpu,

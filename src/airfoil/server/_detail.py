@@ -16,6 +16,7 @@ from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
 from airfoil.server._deps import Deps, get_head, get_record
 from airfoil.server._reading import hide_foreign
+from airfoil.store.naming import ExecutionNames
 from airfoil.wire import (
     ExecutionDetail,
     MapItemOut,
@@ -166,10 +167,11 @@ def _detail(
         )
         for n in nodes
     ]
-    owners: dict[str, str | None] = {execution_id: project}
+    names = ExecutionNames(d.meta, project)
+    names.remember(rec.id, rec.display_name)
     for n in out["nodes"]:
         if n.get("cache_reason"):
-            n["cache_reason"] = hide_foreign(d, project, n["cache_reason"], owners)
+            n["cache_reason"] = hide_foreign(d, project, n["cache_reason"], names)
     out["package"] = rec.labels.get("airfoil.package", "")
     return out, rec, interrupted
 

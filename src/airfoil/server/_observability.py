@@ -10,6 +10,7 @@ from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.reports import NodeReport, latest_report
 from airfoil.server._deps import Deps, get_head, get_record
+from airfoil.store.naming import ExecutionNames
 from airfoil.types import ValueContext
 from airfoil.types._frame_stats import frame_stats
 from airfoil.wire import (
@@ -67,6 +68,7 @@ def metrics(
         execution_id=execution_id,
         workflow=record.workflow,
         items=[_out(s) for s in series],
+        execution_name=record.display_name,
     )
 
 
@@ -81,9 +83,10 @@ def report(d: Deps, project: str, execution_id: str, node_id: str) -> NodeReport
     return latest_report(d.blobs, execution_id, node_id, node.attempts)
 
 
-def _failure(f: FailureRecord) -> FailureOut:
+def _failure(f: FailureRecord, names: ExecutionNames) -> FailureOut:
     return FailureOut(
         execution_id=f.execution_id,
+        execution_name=names.shown(f.execution_id),
         node_id=f.node_id,
         attempt=f.attempt,
         task=f.task,
@@ -96,7 +99,7 @@ def _failure(f: FailureRecord) -> FailureOut:
     )
 
 
-def _group(g: FailureGroup) -> FailureGroupOut:
+def _group(g: FailureGroup, names: ExecutionNames) -> FailureGroupOut:
     return FailureGroupOut(
         signature=g.signature,
         type=g.type,
@@ -107,7 +110,7 @@ def _group(g: FailureGroup) -> FailureGroupOut:
         first_seen=g.first_seen,
         last_seen=g.last_seen,
         tasks=g.tasks,
-        example=_failure(g.example),
+        example=_failure(g.example, names),
     )
 
 
@@ -116,13 +119,15 @@ def failure_groups(
 ) -> FailureGroupList:
     """The project's failed attempts grouped by signature (grouped by the store, in SQL)."""
     groups = d.meta.failure_groups(project, since=since, task=task, limit=limit)
-    return FailureGroupList(items=[_group(g) for g in groups])
+    names = ExecutionNames(d.meta, project)
+    return FailureGroupList(items=[_group(g, names) for g in groups])
 
 
 def failures(d: Deps, project: str, signature: str, since: float | None, limit: int) -> FailureList:
     """The failed attempts of one group, newest first."""
     found = d.meta.failures(project, signature, since=since, limit=limit)
-    return FailureList(signature=signature, items=[_failure(f) for f in found])
+    names = ExecutionNames(d.meta, project)
+    return FailureList(signature=signature, items=[_failure(f, names) for f in found])
 
 
 def _column(c: ColumnStats | None) -> ColumnStatsOut | None:
@@ -145,6 +150,8 @@ def comparison_out(c: Comparison) -> ComparisonOut:
     return ComparisonOut(
         a=c.a,
         b=c.b,
+        name_a=c.name_a,
+        name_b=c.name_b,
         workflow_a=c.workflow_a,
         workflow_b=c.workflow_b,
         phase_a=c.phase_a,

@@ -3,7 +3,6 @@ entries, with other projects' execution ids hidden."""
 
 from __future__ import annotations
 
-import re
 import time
 
 from airfoil.core.errors import (
@@ -16,6 +15,7 @@ from airfoil.executors.base import attempt_log_text
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
 from airfoil.server._deps import Deps, check_domain, get_head, get_record
+from airfoil.store.naming import ExecutionNames
 from airfoil.wire import (
     CacheEntryOut,
     CacheList,
@@ -95,29 +95,14 @@ def list_executions(
     )
 
 
-_SOURCE = re.compile(r"\bexecution (\S+) node\b")
-
-
-def hide_foreign(
-    d: Deps, project: str, text: str, owners: dict[str, str | None] | None = None
-) -> str:
-    """``text`` with the ids of executions of other projects (a cache hit names the execution
-    that wrote the entry) replaced, so no project learns another's execution ids. ``owners``
-    remembers each execution's project across calls (one lookup per execution)."""
+def hide_foreign(d: Deps, project: str, text: str, names: ExecutionNames | None = None) -> str:
+    """``text`` with each execution it names (a cache hit names the execution that wrote the
+    entry) named as ``project`` names it, another project's replaced, so no project learns
+    another's execution ids or names. ``names`` remembers each execution across calls (one
+    lookup per execution)."""
     if "execution " not in text:
         return text
-    known = {} if owners is None else owners
-
-    def swap(m: re.Match[str]) -> str:
-        eid = m.group(1)
-        if eid not in known:
-            try:
-                known[eid] = d.meta.get_execution(eid).project
-            except NotFoundError:
-                known[eid] = None
-        return m.group(0) if known[eid] == project else "execution (of another project) node"
-
-    return _SOURCE.sub(swap, text)
+    return (names or ExecutionNames(d.meta, project)).text(text)
 
 
 def _matches(r: ExecutionHead, needle: str) -> bool:
@@ -184,9 +169,10 @@ def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     rec = get_head(d, project, execution_id)
     evs = d.meta.get_events(execution_id, after_seq=after)
     items = [cv.event_out(e) for e in evs]
-    owners: dict[str, str | None] = {execution_id: project}
+    names = ExecutionNames(d.meta, project)
+    names.remember(rec.id, rec.display_name)
     for ev in items:
-        ev.cause = hide_foreign(d, project, ev.cause, owners)
+        ev.cause = hide_foreign(d, project, ev.cause, names)
     return EventList(items=items, phase=rec.phase)
 
 
@@ -246,14 +232,10 @@ def _level_checked(level: str | None) -> str | None:
 def cache_entries(d: Deps, project: str, task: str | None, limit: int) -> CacheList:
     """Cache entries written by executions of this project."""
     out: list[CacheEntryOut] = []
-    owners: dict[str, str | None] = {}
+    names = ExecutionNames(d.meta, project)
     for e in d.meta.list_cache(task=task, limit=limit * 4):
-        if e.execution_id not in owners:
-            try:
-                owners[e.execution_id] = d.meta.get_execution(e.execution_id).project
-            except NotFoundError:
-                owners[e.execution_id] = None
-        if owners[e.execution_id] != project:
+        name = names.of(e.execution_id)
+        if name is None:  # another project's
             continue
         out.append(
             CacheEntryOut(
@@ -263,6 +245,7 @@ def cache_entries(d: Deps, project: str, task: str | None, limit: int) -> CacheL
                 created_at=e.created_at,
                 execution_id=e.execution_id,
                 node_id=e.node_id,
+                execution_name=name,
                 input_hashes=dict(e.parts.input_hashes),
             )
         )

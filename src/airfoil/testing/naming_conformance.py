@@ -71,3 +71,19 @@ class NamingConformance:
         assert store.resolve_execution("p", "f0abc") == "f0abc"
         assert store.name_taken("p", "dev", "f0abc")
         assert store.get_execution_head("f0abc").display_name == "f0abc"
+
+    def test_execution_names_name_the_projects_own_only(self, store: MetaStore) -> None:
+        from airfoil.store.naming import ExecutionNames
+
+        store.write(StoreBatch(execution=make_execution("ida", project="alpha", name="n")))
+        store.write(StoreBatch(execution=make_execution("idb", project="beta", name="n")))
+        store.write(StoreBatch(execution=make_execution("f0old", project="alpha", name="")))
+        names = ExecutionNames(store, "alpha")
+        assert names.all(["ida", "idb", "f0old", "gone"]) == {"ida": "n", "f0old": "f0old"}
+        assert names.of("idb") is None and names.shown("gone") == ""
+        reason = "same version and inputs as execution {} node n0"
+        assert names.text(reason.format("ida")) == reason.format("n")
+        assert names.text(reason.format("f0old")) == reason.format("f0old")
+        hidden = names.text(reason.format("idb"))
+        assert "idb" not in hidden and hidden == reason.format("(of another project)")
+        assert ExecutionNames(store, "beta").text(reason.format("idb")) == reason.format("n")

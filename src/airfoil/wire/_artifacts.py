@@ -34,6 +34,9 @@ class ArtifactVersionOut(BaseModel):
     metrics: dict[str, float] = {}
     metadata: dict[str, str] = {}
     aliases: list[str] = []
+    #: the name of the run it came from (``execution_id``) in the project: what routes and
+    #: ``airfoil`` commands take
+    execution_name: str = ""
 
 
 class AliasMoveOut(BaseModel):

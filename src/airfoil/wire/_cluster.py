@@ -57,6 +57,8 @@ class QueueItemOut(BaseModel):
     placement: list[str] = []
     owner: str = ""
     policy: str = ""
+    #: the execution's name in its project (what routes and ``airfoil`` commands take)
+    execution_name: str = ""
 
 
 class ClusterOut(BaseModel):

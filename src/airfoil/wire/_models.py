@@ -478,6 +478,8 @@ class CacheEntryOut(_Response):
     created_at: float
     execution_id: str = ""
     node_id: str = ""
+    #: the name of the execution that wrote it, in its project (what routes take)
+    execution_name: str = ""
     input_hashes: dict[str, str] = {}
 
 
@@ -486,11 +488,13 @@ class CacheList(_Response):
 
 
 class CacheRef(_Response):
-    """A node whose run wrote a cache entry; both ids empty when it belongs to another
-    project (its ids are not shown)."""
+    """A node whose run wrote a cache entry: its execution's id and name in the project (what
+    ``airfoil`` commands and routes take); all empty when it belongs to another project (it is
+    not shown)."""
 
     execution_id: str = ""
     node_id: str = ""
+    execution_name: str = ""
 
 
 class CacheKeyPartsOut(_Response):
@@ -514,6 +518,8 @@ class CacheExplanation(_Response):
     """Why a node did or did not hit the cache (``airfoil cache explain``)."""
 
     execution_id: str
+    #: the execution's name in its project; the reasons name executions so too
+    execution_name: str = ""
     node: str
     task: str
     cache: str

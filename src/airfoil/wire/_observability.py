@@ -53,6 +53,8 @@ class MetricsOut(BaseModel):
     execution_id: str
     workflow: str
     items: list[MetricSeriesOut]
+    #: the execution's name in its project (what routes and ``airfoil`` commands take)
+    execution_name: str = ""
 
 
 class FailureOut(BaseModel):
@@ -70,6 +72,8 @@ class FailureOut(BaseModel):
     type: str
     message: str
     traceback: str
+    #: the execution's name in its project (what routes and ``airfoil`` commands take)
+    execution_name: str = ""
 
 
 class FailureGroupOut(BaseModel):
@@ -208,6 +212,9 @@ class ComparisonOut(BaseModel):
     outputs: list[ValueDiffOut]
     nodes: list[NodeDiffOut]
     frames: list[FrameDiffOut] = []
+    #: the executions' names in the project (``a`` and ``b`` are their ids)
+    name_a: str = ""
+    name_b: str = ""
 
 
 class MetricSummaryOut(BaseModel):

@@ -618,3 +618,92 @@ def test_generated_names_are_their_ids(keyed: Keyed, flow: Any) -> None:
         ex = c.launch(flow.wf, {"x": 3})
         assert ex.name == ex.id and ex.id.startswith("f")
         assert c.wait(ex.id, timeout=120).phase == "succeeded"
+
+
+def test_what_names_a_run_names_it_as_its_project_does(
+    keyed: Keyed, flow: Any, nightly: dict[str, str]
+) -> None:
+    """Failures, cache reasons and explanations, metrics and a model's lineage name a run by
+    its name in the project (main: by its global id), and each name shown resolves, under the
+    project's paths, to the run it was shown for; alpha and beta both run ``cache-a``,
+    ``cache-b`` and ``broken-1`` and each reads its own."""
+    ids: dict[str, dict[str, str]] = {}
+    for project in ("alpha", "beta"):
+        with keyed.client(f"{project}_runner", project) as c:
+            c.register([flow.wf, flow.broken])
+            ids[project] = {
+                name: c.launch(entity, {"x": 11}, name=name).id
+                for name, entity in (("cache-a", flow.wf), ("broken-1", flow.broken))
+            }
+            assert c.wait("cache-a", timeout=120).phase == "succeeded"
+            ids[project]["cache-b"] = c.launch(flow.wf, {"x": 11}, name="cache-b").id
+            assert c.wait("cache-b", timeout=120).phase == "succeeded"
+            assert c.wait("broken-1", timeout=120).phase == "failed"
+
+    def resolved(who: str, project: str, ref: str) -> str:
+        r = _send(keyed, who, "GET", f"/projects/{project}/executions/{ref}")
+        assert r.status_code == 200, r.text
+        return str(r.json()["id"])
+
+    for project, other in (("alpha", "beta"), ("beta", "alpha")):
+        who, mine = f"{project}_viewer", ids[project]
+        # failures: the group's example and the drill-down
+        groups = _send(keyed, who, "GET", f"/projects/{project}/failures").json()["items"]
+        (group,) = [g for g in groups if g["pattern"] == "bad x <n>"]
+        example = group["example"]
+        assert (example["execution_name"], example["execution_id"]) == (
+            "broken-1",
+            mine["broken-1"],
+        )
+        drill = _send(keyed, who, "GET", f"/projects/{project}/failures/{group['signature']}")
+        for f in drill.json()["items"]:
+            assert resolved(who, project, f["execution_name"]) == f["execution_id"]
+        # a cache hit's reason, event cause and explanation name the run that wrote the entry
+        base = f"/projects/{project}/executions/cache-b"
+        node = next(
+            n for n in _send(keyed, who, "GET", base).json()["nodes"] if n["cache_status"] == "hit"
+        )
+        assert "as execution cache-a node" in node["cache_reason"], node["cache_reason"]
+        causes = [e["cause"] for e in _send(keyed, who, "GET", base + "/events").json()["items"]]
+        assert any("as execution cache-a node" in c for c in causes), causes
+        why = _send(keyed, who, "GET", f"{base}/nodes/{node['id']}/cache").json()
+        assert why["execution_name"] == "cache-b"
+        assert (why["entry_now"]["execution_name"], why["entry_now"]["execution_id"]) == (
+            "cache-a",
+            mine["cache-a"],
+        )
+        assert "execution cache-a node" in why["reason"]
+        # metrics
+        metrics = _send(keyed, who, "GET", f"{base}/metrics").json()
+        assert (metrics["execution_name"], metrics["execution_id"]) == ("cache-b", mine["cache-b"])
+        texts = (drill.text, str(groups), str(node), str(causes), str(why))
+        assert not any(eid in t for t in texts for eid in ids[other].values())
+    # a model's lineage, published by name
+    with keyed.client("alpha_runner", "alpha") as c:
+        published = c.artifacts().publish("lineage-m", b"m", kind="model", execution_id="cache-a")
+    v = published.version
+    assert (v.execution_name, v.execution_id) == ("cache-a", ids["alpha"]["cache-a"])
+    listed = _send(keyed, "alpha_viewer", "GET", "/projects/alpha/artifacts/lineage-m").json()
+    assert [x["execution_name"] for x in listed["versions"]] == ["cache-a"]
+
+
+def test_a_name_that_is_another_runs_id_is_refused_in_its_project_only(
+    keyed: Keyed, flow: Any, nightly: dict[str, str]
+) -> None:
+    """Commands resolve a name before an id, so a run named as another run of the project's
+    id would hide that run from everything that names it by its id (main: launched, and the
+    id then opened the new run). Another project may use the text: it learns nothing."""
+    body = {"entity": flow.wf.spec.name, "inputs": {"x": 1}, "name": nightly["alpha"]}
+    for domain in ("development", "staging"):
+        r = _send(
+            keyed, "alpha_runner", "POST", f"/projects/alpha/domains/{domain}/executions", json=body
+        )
+        assert r.status_code == 409, r.text
+        assert "is the id of another execution" in r.json()["error"]["message"]
+    r = _send(keyed, "alpha_viewer", "GET", f"/projects/alpha/executions/{nightly['alpha']}")
+    assert r.json()["name"] == "nightly-1"
+    r = _send(
+        keyed, "beta_runner", "POST", "/projects/beta/domains/development/executions", json=body
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == nightly["alpha"] and r.json()["id"] != nightly["alpha"]

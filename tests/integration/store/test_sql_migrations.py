@@ -290,6 +290,15 @@ def test_executions_stored_before_0019_keep_their_names(empty_url: str) -> None:
         again = make_execution("falpha", project="alpha", domain="dev", name="nightly-1")
         with pytest.raises(ConflictError, match="already exists in project 'alpha'"):
             store.write(StoreBatch(execution=again))
+        # what names a run by id (a cache reason, a failure) names the old run by its id in
+        # alpha, and never as beta's own nightly-1 in beta, whose name its id is
+        from airfoil.store.naming import ExecutionNames
+
+        reason = "same version and inputs as execution nightly-1 node n0"
+        assert ExecutionNames(store, "alpha").text(reason) == reason
+        in_beta = ExecutionNames(store, "beta")
+        assert in_beta.of("nightly-1") is None and in_beta.of("fbeta") == "nightly-1"
+        assert in_beta.text(reason) == reason.replace("nightly-1", "(of another project)")
     finally:
         store.close()
     downgrade(empty_url, "0018")  # and back: the column and its index go in place

@@ -130,7 +130,9 @@ class _Secrets(SecretsManager):
 
 @dataclass(frozen=True)
 class ExecutionIdentifier:
-    """``current_context().execution_id``: ``name`` is the Airfoil execution id."""
+    """``current_context().execution_id``, as flytekit's: the run's project and domain, and
+    its ``name`` there (what ``airfoil`` commands of that project take: the name it was
+    launched with, else its id)."""
 
     name: str
     project: str = "default"
@@ -186,7 +188,9 @@ class FlyteContext:
     def __init__(self, ctx: ExecutionContext) -> None:
         self._ctx = ctx
         self.secrets = _Secrets(ctx)
-        self.execution_id = ExecutionIdentifier(name=ctx.execution_id)
+        self.execution_id = ExecutionIdentifier(
+            name=ctx.execution_name, project=ctx.project, domain=ctx.domain
+        )
 
     @property
     def working_directory(self) -> str:
