@@ -58,6 +58,18 @@ def test_the_rule_flags_beyond_k_std_with_enough_history() -> None:
     assert check(run, 1.0, _history(1.0, 0.0), k=3, min_history=10, metric="n") is None
 
 
+def test_a_duration_a_few_milliseconds_off_is_no_anomaly_however_tight_the_history() -> None:
+    # A trivial task's runs of 1.3 ms spread by microseconds; one waited 16 ms more for a CPU
+    # on a loaded machine (seen in a test at load 7): 2,000 std, not an anomaly.
+    run = make_run()
+    assert check(run, 0.017, _history(0.0013, 0.000008), k=3, min_history=10) is None
+    assert check(run, 0.017, _history(0.0013, 0.0), k=3, min_history=10) is None
+    slow = check(run, 0.301, _history(0.0349, 0.0415), k=3, min_history=10)  # the docs' case
+    assert slow is not None and slow.message.startswith("took 0.301 s, 6.4 std above")
+    # a metric has no such floor: its units are the user's
+    assert check(run, 0.017, _history(0.0013, 0.000008), k=3, min_history=10, metric="m")
+
+
 def _store(n_history: int, durations: list[float] | None = None) -> MemoryMetaStore:
     meta = MemoryMetaStore()
     for i in range(n_history + 1):

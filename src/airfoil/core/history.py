@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_K",
     "DEFAULT_MIN_HISTORY",
     "DEFAULT_RUNS",
+    "DURATION_FLOOR_S",
     "Anomaly",
     "Summary",
     "TaskHistory",
@@ -39,6 +40,10 @@ DEFAULT_K = 3.0
 DEFAULT_MIN_HISTORY = 10
 #: How many of the latest successful runs make a history (``AIRFOIL_HISTORY_RUNS``).
 DEFAULT_RUNS = 100
+#: The least a duration must differ from its history's mean to be flagged, whatever the
+#: spread: a run of milliseconds that waited a few more for a CPU on a busy machine is not an
+#: anomaly (a trivial task's history can have a spread of microseconds).
+DURATION_FLOOR_S = 0.1
 
 
 class TaskRun(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -156,13 +161,16 @@ def check(
     metric: str = "",
 ) -> Anomaly | None:
     """The anomaly if ``value`` is more than ``k`` standard deviations from ``history``
-    (with at least ``min_history`` values), else None. ``metric`` names the metric whose
+    (with at least ``min_history`` values; a duration also at least
+    :data:`DURATION_FLOOR_S` from its mean), else None. ``metric`` names the metric whose
     final value ``value`` is; without it, ``value`` is the run's duration in seconds."""
     if value is None or not math.isfinite(value) or history is None:
         return None
     if history.count < min_history:
         return None
     diff = value - history.mean
+    if not metric and abs(diff) < DURATION_FLOOR_S:
+        return None
     if history.std > 0:
         deviations = diff / history.std
         if abs(deviations) <= k:
