@@ -408,6 +408,16 @@ SHARED = (
 )
 
 
+#: The worker nodes of the fairness and the cluster training modules (``RAY_NODES = GPU_PAIRS``:
+#: the cluster training kills one, so it runs last), started once for both: three 2-CPU nodes
+#: with two fake GPUs each. Six GPUs for the fairness flood (its tasks ask for a GPU and no
+#: CPU); a training rank asking for 2 CPUs takes a node whole, so a 2-rank gang spans two
+#: nodes and a third is left for its restart when one is lost. Two CPUs, not one: a raylet
+#: starts at most as many workers at once as its node has CPUs (Ray's
+#: ``maximum_startup_concurrency``), and one at a time starved the flood's warm workers.
+GPU_PAIRS = (NodeSpec(cpus=2, gpus=2),) * 3
+
+
 class Cluster:
     """The worker nodes of one test (or module) on the session's head: ``address`` and
     ``env`` to drive it, ``temp`` a folder of its own, ``nodes`` once :meth:`start` ran."""

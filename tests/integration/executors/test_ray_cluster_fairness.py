@@ -1,5 +1,5 @@
 """Two projects flooding a real multi-node Ray cluster split its GPU time by their fair-share
-weights: a head (no CPUs) and two worker nodes with 3 fake GPUs each (``ray start
+weights: a head (no CPUs) and three worker nodes with 2 fake GPUs each (``ray start
 --num-gpus``), one driver process admitting through the cluster's queue (the engine's policy
 places every attempt on a node), two executions -- one per project, each with its own Ray
 executor, as a server's driver slots have -- each mapping many more one-GPU tasks than the
@@ -8,7 +8,9 @@ the window in which both projects had work waiting: weights 2:1 give two thirds 
 project, within 10%, and the GPUs are busy meanwhile (an execution's idle warm workers, which
 hold GPUs in Ray the policy has given to the other's attempts, are stopped for them).
 
-The worker nodes are added to the session's head and removed after the test (``_ray_cluster``).
+The worker nodes are the session's ``_ray_cluster.GPU_PAIRS`` (the tasks ask for a GPU and no
+CPU), started for this module on the session's head and handed on to the cluster
+training module, which asks for the same shapes.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, NodeSpec, RayHead, needs_ray, running
+from _ray_cluster import GPU_PAIRS, Cluster, RayHead, needs_ray, running
 
 from airfoil.core.records import AttemptRecord
 from airfoil.store._open import open_meta_store
 
 pytestmark = needs_ray
+
+RAY_NODES = GPU_PAIRS  # three 2-CPU nodes with 2 fake GPUs each: 6 GPUs
 
 
 ITEMS = 48  # per project: 12 times what its share of the 6 GPUs holds at once (2:1)
@@ -104,10 +108,9 @@ DRIVER = textwrap.dedent(
 
 
 @pytest.fixture
-def cluster(ray_head: RayHead) -> Iterator[Cluster]:
-    """The session's head (no CPUs) and two worker nodes with 4 CPUs and 3 fake GPUs each."""
-    six_gpus = NodeSpec(cpus=4, gpus=3)
-    yield from running(Cluster(ray_head, six_gpus, six_gpus))
+def cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The session's head (no CPUs) and three worker nodes with 2 CPUs and 2 fake GPUs each."""
+    yield from running(Cluster(ray_head, *RAY_NODES), request)
 
 
 def _gpu_seconds(attempts: list[AttemptRecord], lo: float, hi: float) -> float:

@@ -1,10 +1,12 @@
-"""A training gang on a real multi-node Ray cluster (a head and three 1-CPU worker nodes,
-started with ``ray start``): a 2-worker DDP task (torch, gloo) spans two nodes; the raylet of
-a node running a rank is killed mid-training. The gang restarts from its latest checkpoint on
-the nodes left, no two gang starts ever run at once, the steps repeated are at most one
-checkpoint interval, and the run succeeds.
+"""A training gang on a real multi-node Ray cluster (a head and three 2-CPU worker nodes,
+started with ``ray start``; each also declares two fake GPUs, which nothing here asks for):
+a 2-worker DDP task (torch, gloo) whose ranks ask for 2 CPUs each, a node each, spans two
+nodes; the raylet of a node running a rank is killed mid-training. The gang restarts from its
+latest checkpoint on the nodes left, no two gang starts ever run at once, the steps repeated
+are at most one checkpoint interval, and the run succeeds.
 
-The worker nodes are added to the session's head and removed after the test (``_ray_cluster``).
+The worker nodes are the session's ``_ray_cluster.GPU_PAIRS``, taken over from the fairness
+module (or started for this one) and removed after the test: it kills one.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from _ray_cluster import Cluster, NodeSpec, RayHead, needs_ray, running
+from _ray_cluster import GPU_PAIRS, Cluster, RayHead, needs_ray, running
 
 pytestmark = [
     *needs_ray,
@@ -30,22 +32,35 @@ pytestmark = [
 ]
 
 
+RAY_NODES = GPU_PAIRS  # three 2-CPU nodes (each with 2 fake GPUs, unused here)
+KILLS_A_NODE = True  # last of the modules that share these nodes (``_ray_order``)
+
 FLOWS = Path(__file__).parent.parent / "training"
 STEPS, EVERY, SEED = 16, 4, 7
 
 
 @pytest.fixture
-def cluster(ray_head: RayHead) -> Iterator[Cluster]:
-    """The session's head (no CPUs) and three worker nodes with one CPU each."""
-    one = NodeSpec(cpus=1)
-    yield from running(Cluster(ray_head, one, one, one))
+def cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The session's head (no CPUs) and three worker nodes with 2 CPUs each."""
+    yield from running(Cluster(ray_head, *RAY_NODES), request)
+
+
+def _flow(tmp_path: Path) -> Path:
+    """The training tests' DDP flow with ranks of 2 CPUs: each takes a 2-CPU node whole."""
+    text = (FLOWS / "_ddp_flow.py").read_text()
+    one_cpu = "resources_per_worker=af.Resources(cpu=1)"
+    assert text.count(one_cpu) == 1
+    path = tmp_path / "flow" / "_ddp_flow.py"
+    path.parent.mkdir()
+    path.write_text(text.replace(one_cpu, "resources_per_worker=af.Resources(cpu=2)"))
+    return path
 
 
 def _run(cluster: Cluster, tmp_path: Path, marks: Path, delay: float) -> subprocess.Popen[str]:
     env = dict(cluster.env, AIRFOIL_HOME=str(tmp_path / "home"))
     args = [
         sys.executable, "-m", "airfoil.cli", "run", "--json", "--executor", "ray",
-        "--ray-address", cluster.address, str(FLOWS / "_ddp_flow.py"), "ddp",
+        "--ray-address", cluster.address, str(_flow(tmp_path)), "ddp",
         "--steps", str(STEPS), "--every", str(EVERY), "--seed", str(SEED),
         "--delay", str(delay), "--marks", str(marks),
     ]  # fmt: skip
@@ -78,6 +93,7 @@ def test_a_lost_node_restarts_the_gang_from_its_checkpoint_on_the_nodes_left(
             if all(len(p) == 3 and p[1] >= 6 for p in progress):
                 supervisor_node = psutil.Process(progress[0][2]).ppid()
                 nodes = [psutil.Process(p[0]).ppid() for p in progress]
+                assert nodes[0] != nodes[1], f"both ranks on one node: {progress}"
                 raylet = next(n for n in nodes if n != supervisor_node)
             time.sleep(0.05)
         assert raylet is not None, "the ranks never reached step 6"
