@@ -36,8 +36,6 @@ from airfoil.core.records import (
     ExecutionRunHead,
     NodeRecord,
     StoreBatch,
-    encode_json,
-    execution_head,
 )
 from airfoil.store.base import MetaStore
 from airfoil.store.memory import check_page, lease_lost, missing_execution
@@ -54,9 +52,19 @@ from airfoil.store.sql._connect import (
 from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
-from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
 from airfoil.store.sql._records import ExecutionDecoder
 from airfoil.store.sql._retry import RetryPolicy, is_transient
+from airfoil.store.sql._rows import (
+    attempt_arrays,
+    attempt_row,
+    cache_row,
+    event_arrays,
+    event_row,
+    execution_row,
+    fenced_params,
+    node_arrays,
+    node_row,
+)
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
 from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SqlText, sql_for
@@ -263,29 +271,29 @@ class SqlMetaStore(
     def write(self, batch: StoreBatch) -> None:
         s = self._s
         if batch.lease is not None and s.has_fenced and batch:
-            fenced = _fenced_params(batch)
+            fenced = fenced_params(batch)
             if fenced is not None:  # PostgreSQL: the whole batch in one statement
                 sql = s.fenced(batch.execution is not None, fenced.pop("kinds"))
                 self._write(batch, lambda: self._write_fenced_once(sql, fenced, batch))
                 return
         work: list[tuple[str, list[dict[str, Any]]]] = []
         if batch.execution is not None:
-            work.append((s.upsert_execution, [_execution_row(batch.execution)]))
+            work.append((s.upsert_execution, [execution_row(batch.execution)]))
         if len(batch.nodes) > 1 and s.upsert_nodes_arrays is not None:
-            work.append((s.upsert_nodes_arrays, [_node_arrays(batch.nodes)]))
+            work.append((s.upsert_nodes_arrays, [node_arrays(batch.nodes)]))
         elif batch.nodes:
-            work.append((s.upsert_node, [_node_row(n) for n in batch.nodes]))
+            work.append((s.upsert_node, [node_row(n) for n in batch.nodes]))
         if len(batch.attempts) > 1 and s.upsert_attempts_arrays is not None:
-            work.append((s.upsert_attempts_arrays, [_attempt_arrays(batch.attempts)]))
+            work.append((s.upsert_attempts_arrays, [attempt_arrays(batch.attempts)]))
         elif batch.attempts:
-            work.append((s.upsert_attempt, [_attempt_row(a) for a in batch.attempts]))
+            work.append((s.upsert_attempt, [attempt_row(a) for a in batch.attempts]))
         if batch.events:
             if s.insert_events_arrays is not None:
-                work.append((s.insert_events_arrays, [_event_arrays(batch.events)]))
+                work.append((s.insert_events_arrays, [event_arrays(batch.events)]))
             else:
-                work.append((s.insert_event, [_event_row(e) for e in batch.events]))
+                work.append((s.insert_event, [event_row(e) for e in batch.events]))
         if batch.cache_puts:
-            work.append((s.upsert_cache, [_cache_row(c) for c in batch.cache_puts]))
+            work.append((s.upsert_cache, [cache_row(c) for c in batch.cache_puts]))
         if not work:
             return
         self._write(batch, lambda: self._write_once(work, batch))
@@ -640,130 +648,6 @@ class SqlMetaStore(
     def close(self) -> None:
         """Close every connection of this store; later calls raise StoreError."""
         self._conns.close()
-
-
-def _execution_row(ex: ExecutionRecord) -> dict[str, Any]:
-    return {
-        "id": ex.id,
-        "project": ex.project,
-        "domain": ex.domain,
-        "workflow": ex.workflow,
-        "phase": ex.phase,
-        "created_at": ex.created_at,
-        "record": encode_json(ex).decode(),
-        "head": encode_json(execution_head(ex)).decode(),
-        "name": ex.name or ex.id,
-    }
-
-
-def _node_row(n: NodeRecord) -> dict[str, Any]:
-    return {"execution_id": n.execution_id, "node_id": n.node_id, "record": encode_json(n).decode()}
-
-
-def _attempt_row(a: AttemptRecord) -> dict[str, Any]:
-    return {
-        "execution_id": a.execution_id,
-        "node_id": a.node_id,
-        "attempt": a.attempt,
-        "record": encode_json(a).decode(),
-    }
-
-
-def _node_arrays(nodes: list[NodeRecord]) -> dict[str, Any]:
-    """A batch's nodes as the parameters of ``upsert_nodes_arrays``; of a node given twice,
-    the last record (what writing them one by one leaves: one upsert may not touch a row
-    twice)."""
-    last = {(n.execution_id, n.node_id): n for n in nodes}
-    return {
-        "execution_id": TextArray([k[0] for k in last]),
-        "node_id": TextArray([k[1] for k in last]),
-        "record": TextArray([encode_json(n) for n in last.values()]),
-    }
-
-
-def _attempt_arrays(attempts: list[AttemptRecord]) -> dict[str, Any]:
-    """A batch's attempts as the parameters of ``upsert_attempts_arrays`` (of an attempt
-    given twice, the last record)."""
-    last = {(a.execution_id, a.node_id, a.attempt): a for a in attempts}
-    return {
-        "execution_id": TextArray([k[0] for k in last]),
-        "node_id": TextArray([k[1] for k in last]),
-        "attempt": Int8Array([k[2] for k in last]),
-        "record": TextArray([encode_json(a) for a in last.values()]),
-    }
-
-
-def _event_row(e: EventRecord) -> dict[str, Any]:
-    return {
-        "execution_id": e.execution_id,
-        "seq": e.seq,
-        "cause_id": e.cause_id,
-        "record": encode_json(e).decode(),
-    }
-
-
-def _event_arrays(events: list[EventRecord]) -> dict[str, Any]:
-    return {
-        "execution_id": [e.execution_id for e in events],
-        "seq": [e.seq for e in events],
-        "cause_id": [e.cause_id for e in events],
-        "record": [encode_json(e).decode() for e in events],
-    }
-
-
-def _cache_row(c: CacheEntry) -> dict[str, Any]:
-    return {
-        "key": c.key,
-        "task": c.parts.task,
-        "created_at": c.created_at,
-        "record": encode_json(c).decode(),
-    }
-
-
-def _fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
-    """The parameters of the fenced statement for a batch with a lease (``kinds``: which
-    record kinds it holds, see ``SqlText.fenced``), or None if a record of it belongs to
-    another execution than the leased one (then the general path writes it)."""
-    assert batch.lease is not None
-    eid, owner = batch.lease
-    params: dict[str, Any] = {"id": eid, "owner": owner}
-    ex = batch.execution
-    if ex is not None:
-        if ex.id != eid:
-            return None
-        row = _execution_row(ex)
-        del row["id"], row["name"]  # the key, and the name: written by the launch only
-        params.update(row)
-    kinds = ""
-    nodes, attempts, events, cache = batch.nodes, batch.attempts, batch.events, batch.cache_puts
-    if nodes:
-        if any(n.execution_id != eid for n in nodes):
-            return None
-        kinds += "n"
-        params["n_node_id"] = TextArray([n.node_id for n in nodes])
-        params["n_record"] = TextArray([encode_json(n) for n in nodes])
-    if attempts:
-        if any(a.execution_id != eid for a in attempts):
-            return None
-        kinds += "a"
-        params["a_node_id"] = TextArray([a.node_id for a in attempts])
-        params["a_attempt"] = Int8Array([a.attempt for a in attempts])
-        params["a_record"] = TextArray([encode_json(a) for a in attempts])
-    if events:
-        if any(e.execution_id != eid for e in events):
-            return None
-        kinds += "e"
-        params["e_seq"] = Int8Array([e.seq for e in events])
-        params["e_cause_id"] = Int8Array([e.cause_id for e in events])
-        params["e_record"] = TextArray([encode_json(e) for e in events])
-    if cache:
-        kinds += "c"
-        params["c_key"] = TextArray([c.key for c in cache])
-        params["c_task"] = TextArray([c.parts.task for c in cache])
-        params["c_created_at"] = Float8Array([c.created_at for c in cache])
-        params["c_record"] = TextArray([encode_json(c) for c in cache])
-    params["kinds"] = kinds
-    return params
 
 
 def _filters(**given: str | None) -> dict[str, Any]:
