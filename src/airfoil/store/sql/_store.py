@@ -17,6 +17,10 @@ Invariants:
   whose ``COMMIT`` broke on a lost connection is looked up (its first event) before it is
   written again, so a retry never writes it twice. Only when the budget is spent does
   :class:`TransientStoreError` reach the caller.
+- PostgreSQL below ``power``: a driver's fenced batch commits lazily (without waiting for
+  its WAL flush) unless it ends its execution, and stays in ``unflushed`` until PostgreSQL
+  reports that WAL flushed; after a connection broke, the batches PostgreSQL lost are
+  written again, in order, before the next fenced write or lease release (``_unflushed``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from airfoil.core.errors import ConflictError, NotFoundError, StoreError, TransientStoreError
+from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
@@ -68,10 +73,17 @@ from airfoil.store.sql._rows import (
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
 from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SqlText, sql_for
+from airfoil.store.sql._unflushed import UnflushedBatches
 
 __all__ = ["SqlMetaStore"]
 
 _T = TypeVar("_T")
+
+#: PostgreSQL: which of the given first events (``eids``, ``seqs``) are stored
+_STORED_FIRSTS = (
+    "SELECT execution_id, seq FROM events WHERE (execution_id, seq) IN "
+    "(SELECT * FROM unnest(%(eids)s::text[], %(seqs)s::int8[]))"
+)
 
 _HEAD = msgspec.json.Decoder(ExecutionHead)
 _RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
@@ -97,8 +109,11 @@ class SqlMetaStore(
         timeout_s: how long to wait for the SQLite write lock, or for a PostgreSQL server
             to accept a connection.
         durability: ``process`` (SQLite ``synchronous=NORMAL``) or ``power`` (``FULL``).
-            PostgreSQL commits are durable against power loss with its default settings;
-            under ``power`` every session also sets ``synchronous_commit=on``.
+            PostgreSQL: under ``power`` every session sets ``synchronous_commit=on``; under
+            ``process`` a driver's batches (but the one that ends its execution) and a
+            lease's take and renewal commit without waiting for their WAL flush, and the
+            store keeps each batch until PostgreSQL reports it flushed, to write it again
+            if PostgreSQL crashed meanwhile (``_unflushed``).
         retry: how long and how often a transient failure is retried (default: two
             minutes of exponential backoff with jitter; ``RetryPolicy(budget_s=0)``: never).
 
@@ -140,17 +155,23 @@ class SqlMetaStore(
         self._broken = (dbapi.OperationalError, dbapi.InterfaceError)
         self._dbapi: Any = dbapi
         self._conns = Connections(connector)
+        #: PostgreSQL below ``power``: a driver's fenced batches commit lazily (``_unflushed``)
+        self._lazy = self.dialect == "postgresql" and durability != "power"
+        #: the lazy batches PostgreSQL has not reported flushed yet
+        self.unflushed = UnflushedBatches()
+        #: the leases (execution, owner) a synchronous batch has flushed the take of
+        self._leases_on_disk: set[tuple[str, str]] = set()
         try:
             ensure_schema(self._conns.open().cursor, self.dialect, url, self.url, timeout_s)
             self._s: SqlText = sql_for(self.dialect, sa_dialect)
-            #: How a lease's transaction (take, renewal, release, claim) begins. PostgreSQL
+            #: How a lease's transaction (take, renewal, claim) begins. PostgreSQL
             #: below ``power``: it commits without waiting for its WAL flush (one flush,
             #: ~1-1.5 ms of this VM's disk, fewer per execution). Safe because no lease is
             #: trusted on its own record: every batch is fenced on the lease in its own
             #: (synchronous) statement, so a take or renewal lost with a PostgreSQL crash
             #: can only make the holder's next batch fail as a lost lease (it writes
-            #: nothing), and a lost release only leaves the lease to expire. A synchronous
-            #: commit after it flushes it too (the WAL is one ordered stream).
+            #: nothing). A synchronous commit after it flushes it too (the WAL is one
+            #: ordered stream). A release waits (see ``release_lease``).
             self._begin_lease = (
                 "BEGIN; SET LOCAL synchronous_commit TO off"
                 if self.dialect == "postgresql" and durability != "power"
@@ -172,6 +193,8 @@ class SqlMetaStore(
         try:
             return self._conns.local.held.cursor
         except AttributeError:
+            if self.unflushed.busy():  # PostgreSQL may have restarted since the last one
+                self.unflushed.suspect = True
             return self._conns.open().cursor
 
     def _failed(
@@ -184,6 +207,7 @@ class SqlMetaStore(
             self._rollback(cur)
         if isinstance(exc, self._broken):
             self._conns.discard()
+            self.unflushed.suspect = True  # PostgreSQL may have lost unflushed commits
         message = f"{action} failed on {self.url}: {exc}"
         if is_transient(exc, self._dbapi):
             unknown = committing and not getattr(exc, "sqlstate", None)
@@ -224,21 +248,23 @@ class SqlMetaStore(
         *,
         idempotent: bool = False,
         begin: str | None = None,
+        settle: bool = False,
     ) -> _T:
         """Run ``body`` in one write transaction, retrying transient failures.
 
         ``idempotent``: running ``body`` twice leaves the same state as once, so a commit
         whose outcome is unknown is simply run again. ``begin``: the statement that begins
-        it (default ``BEGIN``; a lease's: ``_begin_lease``).
+        it (default ``BEGIN``; a lease's: ``_begin_lease``). ``settle``: first write again
+        what PostgreSQL may have lost of the lazy batches (see ``_unflushed``).
         """
         first = begin or self._s.begin_write
         try:
-            return self._transaction_once(action, body, first)
+            return self._transaction_once(action, body, first, settle)
         except TransientStoreError as exc:
             got: list[_T] = []
 
             def again() -> bool:
-                got.append(self._transaction_once(action, body, first))
+                got.append(self._transaction_once(action, body, first, settle))
                 return True
 
             self.retry.run(
@@ -250,8 +276,12 @@ class SqlMetaStore(
             )
             return got[-1]
 
-    def _transaction_once(self, action: str, body: Callable[[Any], _T], begin: str) -> _T:
+    def _transaction_once(
+        self, action: str, body: Callable[[Any], _T], begin: str, settle: bool = False
+    ) -> _T:
         cur = self._cursor()
+        if settle:
+            self._settle()
         try:
             cur.execute(begin)
             result = body(cur)
@@ -274,7 +304,17 @@ class SqlMetaStore(
             fenced = fenced_params(batch)
             if fenced is not None:  # PostgreSQL: the whole batch in one statement
                 sql = s.fenced(batch.execution is not None, fenced.pop("kinds"))
-                self._write(batch, lambda: self._write_fenced_once(sql, fenced, batch))
+                # Lazily, unless it ends its execution, has no event to look it up by, or is
+                # its lease's first: that one waits, and flushes the lease's lazy take with
+                # it (a take lost with its batches would fence their rewrite out).
+                lazy = self._lazy and bool(batch.events) and not _ends(batch)
+                fenced["lazy"] = lazy = lazy and batch.lease in self._leases_on_disk
+                done: list[bool] = []
+                self._write(batch, lambda: done.append(self._write_fenced_once(sql, fenced, batch)))
+                if lazy and not done:  # found committed after its connection broke
+                    self.unflushed.join(batch)
+                elif not lazy:
+                    self._leases_on_disk.add(batch.lease)
                 return
         work: list[tuple[str, list[dict[str, Any]]]] = []
         if batch.execution is not None:
@@ -320,24 +360,62 @@ class SqlMetaStore(
 
             self.retry.run("writing a batch", exc, again, resolve=stored, on_retry=self._counted)
 
-    def _write_fenced_once(self, sql: str, params: dict[str, Any], batch: StoreBatch) -> None:
+    def _write_fenced_once(
+        self, sql: str, params: dict[str, Any], batch: StoreBatch, settling: bool = False
+    ) -> bool:
         """The batch as one statement: in autocommit, its own transaction (nothing to roll
-        back after a failure: the statement wrote nothing)."""
+        back after a failure: the statement wrote nothing). ``settling``: a lost lazy batch
+        written again (no bookkeeping: ``UnflushedBatches.settle`` keeps it)."""
         cur = self._cursor()
+        lazy = params["lazy"]
+        if not settling:
+            self._settle()
+            mark = self.unflushed.mark()
+        if lazy:
+            self.unflushed.begin()
+        committed = None
         try:
             cur.execute(sql, params)
-            held = cur.fetchone()[0]
+            held, inserted, flushed = cur.fetchone()[:3]
+            committed = batch if held == 1 else None
         except self._integrity_error as exc:
             raise self._integrity(exc, batch) from exc
         except self._error as exc:
             # A connection lost during the statement leaves its commit's outcome unknown.
             raise self._failed(cur, exc, "writing a batch", False, committing=True) from exc
+        finally:
+            if lazy:
+                self.unflushed.end(committed)
         if held != 1:
             assert batch.lease is not None
+            self._leases_on_disk.discard(batch.lease)
             raise lease_lost(batch.lease[0])  # the statement wrote nothing
+        if not settling:
+            self.unflushed.seen(mark, inserted, flushed, synchronous=not lazy)
+        return True
+
+    def _settle(self) -> None:
+        """If PostgreSQL may have lost lazy batches, write the lost ones again first."""
+        if self.unflushed.suspect:
+            self.unflushed.settle(self._stored_firsts, self._rewrite)
+
+    def _stored_firsts(self, batches: list[StoreBatch]) -> set[tuple[str, int]]:
+        firsts = [b.events[0] for b in batches]
+        params = {"eids": [e.execution_id for e in firsts], "seqs": [e.seq for e in firsts]}
+        rows = self._read_once(_STORED_FIRSTS, params, "looking up lazy batches")
+        return {(str(r[0]), int(r[1])) for r in rows}
+
+    def _rewrite(self, batch: StoreBatch) -> None:
+        params = fenced_params(batch)
+        assert params is not None  # it was written this way before
+        sql = self._s.fenced(batch.execution is not None, params.pop("kinds"))
+        params["lazy"] = False
+        self._write_fenced_once(sql, params, batch, settling=True)
 
     def _write_once(self, work: list[tuple[str, list[dict[str, Any]]]], batch: StoreBatch) -> None:
         cur = self._cursor()
+        if batch.lease is not None:
+            self._settle()
         try:
             cur.execute(self._s.begin_write)
             if batch.lease is not None:
@@ -608,13 +686,18 @@ class SqlMetaStore(
         return got
 
     def release_lease(self, execution_id: str, owner: str) -> None:
+        """Synchronous, after writing again what PostgreSQL lost of the lazy batches: the
+        lease's batches are on disk (one ordered WAL) before another driver may take it."""
         params = {"id": execution_id, "owner": owner}
-        self._transaction(
-            "releasing a lease",
-            lambda cur: cur.execute(self._s.release_lease, params),
-            idempotent=True,
-            begin=self._begin_lease,
-        )
+        self._leases_on_disk.discard((execution_id, owner))
+        mark = self.unflushed.mark()
+
+        def release(cur: Any) -> int:
+            cur.execute(self._s.release_lease, params)
+            return int(cur.rowcount)
+
+        if self._transaction("releasing a lease", release, idempotent=True, settle=True):
+            self.unflushed.flushed(mark)  # it wrote, so its commit waited for the flush
 
     def get_lease(self, execution_id: str) -> tuple[str, float] | None:
         rows = self._read(self._s.get_lease, {"id": execution_id}, "reading a lease")
@@ -648,6 +731,11 @@ class SqlMetaStore(
     def close(self) -> None:
         """Close every connection of this store; later calls raise StoreError."""
         self._conns.close()
+
+
+def _ends(batch: StoreBatch) -> bool:
+    """Whether ``batch`` ends its execution (its record in a terminal phase)."""
+    return batch.execution is not None and ExecutionPhase(batch.execution.phase).terminal
 
 
 def _filters(**given: str | None) -> dict[str, Any]:
