@@ -123,6 +123,8 @@ def own_postgres(tmp_path: Path, **settings: str) -> Iterator[OwnPostgres]:
             owner = pwd.getpwnam("postgres")
         except KeyError:
             pytest.skip("running as root and no 'postgres' user to run a cluster as")
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root and no runuser to run a cluster as 'postgres'")
         user = "postgres"
         root = Path(tempfile.mkdtemp(prefix="airfoil-own-pg-"))  # tmp_path is root's, 0700
         os.chown(root, owner.pw_uid, owner.pw_gid)
