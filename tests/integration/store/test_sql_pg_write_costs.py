@@ -152,18 +152,34 @@ def test_a_large_execution_record_is_compressed_with_lz4(pg_empty_url: str) -> N
 
 
 class _Showing:
-    """A DBAPI cursor that reads ``synchronous_commit`` in effect before each statement."""
+    """A DBAPI cursor that records the ``synchronous_commit`` each writing statement commits
+    with: a transaction's, read before its statement (its ``SET LOCAL`` came with the
+    ``BEGIN``); a fenced batch's (one statement in autocommit, which may set it for its own
+    commit), read after the statement, which runs here in a transaction of its own."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.seen: list[tuple[str, str]] = []
+        self.rows: list[Any] | None = None
 
     def execute(self, sql: str, *args: Any, **kw: Any) -> Any:
         words = sql.split(None, 2)
-        if words[0] in ("UPDATE", "WITH", "INSERT"):
+        self.rows = None
+        if words[0] == "WITH":
+            self.inner.execute("BEGIN")
+            self.inner.execute(sql, *args, **kw)
+            self.rows = list(self.inner.fetchall())
+            self.inner.execute("SHOW synchronous_commit")
+            self.seen.append((" ".join(words[:2]), self.inner.fetchone()[0]))
+            self.inner.execute("COMMIT")
+            return self
+        if words[0] in ("UPDATE", "INSERT"):
             self.inner.execute("SHOW synchronous_commit")
             self.seen.append((" ".join(words[:2]), self.inner.fetchone()[0]))
         return self.inner.execute(sql, *args, **kw)
+
+    def fetchone(self) -> Any:
+        return self.rows.pop(0) if self.rows is not None else self.inner.fetchone()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -177,34 +193,48 @@ def _show(store: SqlMetaStore) -> _Showing:
     return showing
 
 
-def test_a_lease_commits_without_waiting_for_its_flush_and_a_batch_waits(
+def test_a_lease_and_a_batch_commit_without_waiting_for_their_flush_and_an_end_waits(
     pg_empty_url: str,
 ) -> None:
-    """Below ``power``, a lease's take, renewal, release and claim commit asynchronously
-    (every batch is fenced on the lease, so a lease lost with a crash only fails a batch);
-    the batches themselves, finished results among them, keep the synchronous commit."""
+    """Below ``power``, a lease's take, renewal and claim and a driver's fenced batch commit
+    lazily (a batch is kept in the store's memory until its WAL is flushed: ``_unflushed``);
+    the batch that ends its execution, a lease's release and writes outside a lease wait for
+    their flush."""
     store = SqlMetaStore(pg_empty_url)
     try:
-        store.write(StoreBatch(execution=make_execution(), events=[make_event(seq=1)]))
+        for eid in ("e1", "e2"):
+            store.write(StoreBatch(execution=make_execution(eid), events=[make_event(eid)]))
         showing = _show(store)
         assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
         assert store.acquire_lease("e1", "driver", now=1.0, ttl_s=60.0)  # a renewal
+        for seq in (2, 3):  # the lease's first batch waits: it flushes the take with it
+            store.write(
+                StoreBatch(
+                    nodes=[make_node(phase="succeeded")],
+                    attempts=[make_attempt(phase="succeeded")],
+                    events=[make_event(seq=seq)],
+                    lease=("e1", "driver"),
+                )
+            )
+        assert len(store.unflushed) == 1  # 3, until PostgreSQL says its WAL is flushed
         store.write(
             StoreBatch(
-                nodes=[make_node(phase="succeeded")],
-                attempts=[make_attempt(phase="succeeded")],
-                events=[make_event(seq=2)],
+                execution=make_execution(phase="succeeded"),
+                events=[make_event(seq=4)],
                 lease=("e1", "driver"),
             )
         )
+        assert len(store.unflushed) == 0  # the end's synchronous commit flushed it
         store.release_lease("e1", "driver")
-        assert store.claim_execution("other", now=2.0, ttl_s=60.0) == "e1"
-        store.write(StoreBatch(events=[make_event(seq=3)]))  # a write outside a lease
+        assert store.claim_execution("other", now=2.0, ttl_s=60.0) == "e2"
+        store.write(StoreBatch(events=[make_event(seq=5)]))  # a write outside a lease
         assert showing.seen == [
             ("UPDATE executions", "off"),
             ("UPDATE executions", "off"),
             ("WITH fence", "on"),
-            ("UPDATE executions", "off"),
+            ("WITH fence", "off"),
+            ("WITH fence", "on"),
+            ("UPDATE executions", "on"),
             ("UPDATE executions", "off"),
             ("INSERT INTO", "on"),
         ]
@@ -218,7 +248,14 @@ def test_under_power_a_lease_commits_synchronously(pg_empty_url: str) -> None:
         store.write(StoreBatch(execution=make_execution()))
         showing = _show(store)
         assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        batch = StoreBatch(events=[make_event(seq=1)], lease=("e1", "driver"))
+        store.write(batch)
+        assert len(store.unflushed) == 0
         store.release_lease("e1", "driver")
-        assert showing.seen == [("UPDATE executions", "on"), ("UPDATE executions", "on")]
+        assert showing.seen == [
+            ("UPDATE executions", "on"),
+            ("WITH fence", "on"),
+            ("UPDATE executions", "on"),
+        ]
     finally:
         store.close()

@@ -289,9 +289,12 @@ class _Builder:
         them (the row exists: its lease is held); per record kind in ``kinds`` (``n``
         nodes, ``a`` attempts, ``e`` events, ``c`` cache entries) parallel arrays named
         ``<kind>_<column>``; a kind not in ``kinds`` has no statement at all (one variant
-        per combination: no empty ``unnest`` planned and run for every batch). The one row
-        it returns counts the fence's matches: 1 if the batch was written, 0 if the lease
-        is not held.
+        per combination: no empty ``unnest`` planned and run for every batch); ``lazy``
+        (a boolean): commit without waiting for the WAL's flush (``synchronous_commit``
+        off for this statement's own transaction). The one row it returns counts the
+        fence's matches (1 if the batch was written, 0 if the lease is not held), then the
+        WAL's insert and flush positions as bytes (``pg_lsn - '0/0'``) when it ran: the
+        store's bookkeeping of its unflushed batches (``_unflushed``).
         """
         from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -343,7 +346,18 @@ class _Builder:
             ),
             "c": lambda: upsert("c", s.cache_entries, ("key", "task", "created_at", "record"), 1),
         }
-        stmt = sa.select(sa.func.count()).select_from(fence)
+        lazy = sa.case(
+            (
+                _bp("lazy", type_=sa.Boolean()),
+                sa.literal_column("set_config('synchronous_commit', 'off', true)"),
+            )
+        )
+        stmt = sa.select(
+            sa.func.count(),
+            sa.literal_column("(pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8"),
+            sa.literal_column("(pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::int8"),
+            lazy,
+        ).select_from(fence)
         if kinds:
             stmt = stmt.add_cte(*[writes[k]() for k in kinds])
         sql = self._compile(stmt)

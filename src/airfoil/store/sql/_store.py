@@ -17,6 +17,10 @@ Invariants:
   whose ``COMMIT`` broke on a lost connection is looked up (its first event) before it is
   written again, so a retry never writes it twice. Only when the budget is spent does
   :class:`TransientStoreError` reach the caller.
+- PostgreSQL below ``power``: a driver's fenced batch commits lazily (without waiting for
+  its WAL flush) unless it ends its execution, and stays in ``unflushed`` until PostgreSQL
+  reports that WAL flushed; after a connection broke, the batches PostgreSQL lost are
+  written again, in order, before the next fenced write or lease release (``_unflushed``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from airfoil.core.errors import ConflictError, NotFoundError, StoreError, TransientStoreError
+from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
@@ -36,8 +41,6 @@ from airfoil.core.records import (
     ExecutionRunHead,
     NodeRecord,
     StoreBatch,
-    encode_json,
-    execution_head,
 )
 from airfoil.store.base import MetaStore
 from airfoil.store.memory import check_page, lease_lost, missing_execution
@@ -54,16 +57,33 @@ from airfoil.store.sql._connect import (
 from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
-from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
 from airfoil.store.sql._records import ExecutionDecoder
 from airfoil.store.sql._retry import RetryPolicy, is_transient
+from airfoil.store.sql._rows import (
+    attempt_arrays,
+    attempt_row,
+    cache_row,
+    event_arrays,
+    event_row,
+    execution_row,
+    fenced_params,
+    node_arrays,
+    node_row,
+)
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
 from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SqlText, sql_for
+from airfoil.store.sql._unflushed import UnflushedBatches
 
 __all__ = ["SqlMetaStore"]
 
 _T = TypeVar("_T")
+
+#: PostgreSQL: which of the given first events (``eids``, ``seqs``) are stored
+_STORED_FIRSTS = (
+    "SELECT execution_id, seq FROM events WHERE (execution_id, seq) IN "
+    "(SELECT * FROM unnest(%(eids)s::text[], %(seqs)s::int8[]))"
+)
 
 _HEAD = msgspec.json.Decoder(ExecutionHead)
 _RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
@@ -89,8 +109,11 @@ class SqlMetaStore(
         timeout_s: how long to wait for the SQLite write lock, or for a PostgreSQL server
             to accept a connection.
         durability: ``process`` (SQLite ``synchronous=NORMAL``) or ``power`` (``FULL``).
-            PostgreSQL commits are durable against power loss with its default settings;
-            under ``power`` every session also sets ``synchronous_commit=on``.
+            PostgreSQL: under ``power`` every session sets ``synchronous_commit=on``; under
+            ``process`` a driver's batches (but the one that ends its execution) and a
+            lease's take and renewal commit without waiting for their WAL flush, and the
+            store keeps each batch until PostgreSQL reports it flushed, to write it again
+            if PostgreSQL crashed meanwhile (``_unflushed``).
         retry: how long and how often a transient failure is retried (default: two
             minutes of exponential backoff with jitter; ``RetryPolicy(budget_s=0)``: never).
 
@@ -132,17 +155,23 @@ class SqlMetaStore(
         self._broken = (dbapi.OperationalError, dbapi.InterfaceError)
         self._dbapi: Any = dbapi
         self._conns = Connections(connector)
+        #: PostgreSQL below ``power``: a driver's fenced batches commit lazily (``_unflushed``)
+        self._lazy = self.dialect == "postgresql" and durability != "power"
+        #: the lazy batches PostgreSQL has not reported flushed yet
+        self.unflushed = UnflushedBatches()
+        #: the leases (execution, owner) a synchronous batch has flushed the take of
+        self._leases_on_disk: set[tuple[str, str]] = set()
         try:
             ensure_schema(self._conns.open().cursor, self.dialect, url, self.url, timeout_s)
             self._s: SqlText = sql_for(self.dialect, sa_dialect)
-            #: How a lease's transaction (take, renewal, release, claim) begins. PostgreSQL
+            #: How a lease's transaction (take, renewal, claim) begins. PostgreSQL
             #: below ``power``: it commits without waiting for its WAL flush (one flush,
             #: ~1-1.5 ms of this VM's disk, fewer per execution). Safe because no lease is
             #: trusted on its own record: every batch is fenced on the lease in its own
             #: (synchronous) statement, so a take or renewal lost with a PostgreSQL crash
             #: can only make the holder's next batch fail as a lost lease (it writes
-            #: nothing), and a lost release only leaves the lease to expire. A synchronous
-            #: commit after it flushes it too (the WAL is one ordered stream).
+            #: nothing). A synchronous commit after it flushes it too (the WAL is one
+            #: ordered stream). A release waits (see ``release_lease``).
             self._begin_lease = (
                 "BEGIN; SET LOCAL synchronous_commit TO off"
                 if self.dialect == "postgresql" and durability != "power"
@@ -164,6 +193,8 @@ class SqlMetaStore(
         try:
             return self._conns.local.held.cursor
         except AttributeError:
+            if self.unflushed.busy():  # PostgreSQL may have restarted since the last one
+                self.unflushed.suspect = True
             return self._conns.open().cursor
 
     def _failed(
@@ -176,6 +207,7 @@ class SqlMetaStore(
             self._rollback(cur)
         if isinstance(exc, self._broken):
             self._conns.discard()
+            self.unflushed.suspect = True  # PostgreSQL may have lost unflushed commits
         message = f"{action} failed on {self.url}: {exc}"
         if is_transient(exc, self._dbapi):
             unknown = committing and not getattr(exc, "sqlstate", None)
@@ -216,21 +248,23 @@ class SqlMetaStore(
         *,
         idempotent: bool = False,
         begin: str | None = None,
+        settle: bool = False,
     ) -> _T:
         """Run ``body`` in one write transaction, retrying transient failures.
 
         ``idempotent``: running ``body`` twice leaves the same state as once, so a commit
         whose outcome is unknown is simply run again. ``begin``: the statement that begins
-        it (default ``BEGIN``; a lease's: ``_begin_lease``).
+        it (default ``BEGIN``; a lease's: ``_begin_lease``). ``settle``: first write again
+        what PostgreSQL may have lost of the lazy batches (see ``_unflushed``).
         """
         first = begin or self._s.begin_write
         try:
-            return self._transaction_once(action, body, first)
+            return self._transaction_once(action, body, first, settle)
         except TransientStoreError as exc:
             got: list[_T] = []
 
             def again() -> bool:
-                got.append(self._transaction_once(action, body, first))
+                got.append(self._transaction_once(action, body, first, settle))
                 return True
 
             self.retry.run(
@@ -242,8 +276,12 @@ class SqlMetaStore(
             )
             return got[-1]
 
-    def _transaction_once(self, action: str, body: Callable[[Any], _T], begin: str) -> _T:
+    def _transaction_once(
+        self, action: str, body: Callable[[Any], _T], begin: str, settle: bool = False
+    ) -> _T:
         cur = self._cursor()
+        if settle:
+            self._settle()
         try:
             cur.execute(begin)
             result = body(cur)
@@ -263,29 +301,39 @@ class SqlMetaStore(
     def write(self, batch: StoreBatch) -> None:
         s = self._s
         if batch.lease is not None and s.has_fenced and batch:
-            fenced = _fenced_params(batch)
+            fenced = fenced_params(batch)
             if fenced is not None:  # PostgreSQL: the whole batch in one statement
                 sql = s.fenced(batch.execution is not None, fenced.pop("kinds"))
-                self._write(batch, lambda: self._write_fenced_once(sql, fenced, batch))
+                # Lazily, unless it ends its execution, has no event to look it up by, or is
+                # its lease's first: that one waits, and flushes the lease's lazy take with
+                # it (a take lost with its batches would fence their rewrite out).
+                lazy = self._lazy and bool(batch.events) and not _ends(batch)
+                fenced["lazy"] = lazy = lazy and batch.lease in self._leases_on_disk
+                done: list[bool] = []
+                self._write(batch, lambda: done.append(self._write_fenced_once(sql, fenced, batch)))
+                if lazy and not done:  # found committed after its connection broke
+                    self.unflushed.join(batch)
+                elif not lazy:
+                    self._leases_on_disk.add(batch.lease)
                 return
         work: list[tuple[str, list[dict[str, Any]]]] = []
         if batch.execution is not None:
-            work.append((s.upsert_execution, [_execution_row(batch.execution)]))
+            work.append((s.upsert_execution, [execution_row(batch.execution)]))
         if len(batch.nodes) > 1 and s.upsert_nodes_arrays is not None:
-            work.append((s.upsert_nodes_arrays, [_node_arrays(batch.nodes)]))
+            work.append((s.upsert_nodes_arrays, [node_arrays(batch.nodes)]))
         elif batch.nodes:
-            work.append((s.upsert_node, [_node_row(n) for n in batch.nodes]))
+            work.append((s.upsert_node, [node_row(n) for n in batch.nodes]))
         if len(batch.attempts) > 1 and s.upsert_attempts_arrays is not None:
-            work.append((s.upsert_attempts_arrays, [_attempt_arrays(batch.attempts)]))
+            work.append((s.upsert_attempts_arrays, [attempt_arrays(batch.attempts)]))
         elif batch.attempts:
-            work.append((s.upsert_attempt, [_attempt_row(a) for a in batch.attempts]))
+            work.append((s.upsert_attempt, [attempt_row(a) for a in batch.attempts]))
         if batch.events:
             if s.insert_events_arrays is not None:
-                work.append((s.insert_events_arrays, [_event_arrays(batch.events)]))
+                work.append((s.insert_events_arrays, [event_arrays(batch.events)]))
             else:
-                work.append((s.insert_event, [_event_row(e) for e in batch.events]))
+                work.append((s.insert_event, [event_row(e) for e in batch.events]))
         if batch.cache_puts:
-            work.append((s.upsert_cache, [_cache_row(c) for c in batch.cache_puts]))
+            work.append((s.upsert_cache, [cache_row(c) for c in batch.cache_puts]))
         if not work:
             return
         self._write(batch, lambda: self._write_once(work, batch))
@@ -312,24 +360,62 @@ class SqlMetaStore(
 
             self.retry.run("writing a batch", exc, again, resolve=stored, on_retry=self._counted)
 
-    def _write_fenced_once(self, sql: str, params: dict[str, Any], batch: StoreBatch) -> None:
+    def _write_fenced_once(
+        self, sql: str, params: dict[str, Any], batch: StoreBatch, settling: bool = False
+    ) -> bool:
         """The batch as one statement: in autocommit, its own transaction (nothing to roll
-        back after a failure: the statement wrote nothing)."""
+        back after a failure: the statement wrote nothing). ``settling``: a lost lazy batch
+        written again (no bookkeeping: ``UnflushedBatches.settle`` keeps it)."""
         cur = self._cursor()
+        lazy = params["lazy"]
+        if not settling:
+            self._settle()
+            mark = self.unflushed.mark()
+        if lazy:
+            self.unflushed.begin()
+        committed = None
         try:
             cur.execute(sql, params)
-            held = cur.fetchone()[0]
+            held, inserted, flushed = cur.fetchone()[:3]
+            committed = batch if held == 1 else None
         except self._integrity_error as exc:
             raise self._integrity(exc, batch) from exc
         except self._error as exc:
             # A connection lost during the statement leaves its commit's outcome unknown.
             raise self._failed(cur, exc, "writing a batch", False, committing=True) from exc
+        finally:
+            if lazy:
+                self.unflushed.end(committed)
         if held != 1:
             assert batch.lease is not None
+            self._leases_on_disk.discard(batch.lease)
             raise lease_lost(batch.lease[0])  # the statement wrote nothing
+        if not settling:
+            self.unflushed.seen(mark, inserted, flushed, synchronous=not lazy)
+        return True
+
+    def _settle(self) -> None:
+        """If PostgreSQL may have lost lazy batches, write the lost ones again first."""
+        if self.unflushed.suspect:
+            self.unflushed.settle(self._stored_firsts, self._rewrite)
+
+    def _stored_firsts(self, batches: list[StoreBatch]) -> set[tuple[str, int]]:
+        firsts = [b.events[0] for b in batches]
+        params = {"eids": [e.execution_id for e in firsts], "seqs": [e.seq for e in firsts]}
+        rows = self._read_once(_STORED_FIRSTS, params, "looking up lazy batches")
+        return {(str(r[0]), int(r[1])) for r in rows}
+
+    def _rewrite(self, batch: StoreBatch) -> None:
+        params = fenced_params(batch)
+        assert params is not None  # it was written this way before
+        sql = self._s.fenced(batch.execution is not None, params.pop("kinds"))
+        params["lazy"] = False
+        self._write_fenced_once(sql, params, batch, settling=True)
 
     def _write_once(self, work: list[tuple[str, list[dict[str, Any]]]], batch: StoreBatch) -> None:
         cur = self._cursor()
+        if batch.lease is not None:
+            self._settle()
         try:
             cur.execute(self._s.begin_write)
             if batch.lease is not None:
@@ -600,13 +686,18 @@ class SqlMetaStore(
         return got
 
     def release_lease(self, execution_id: str, owner: str) -> None:
+        """Synchronous, after writing again what PostgreSQL lost of the lazy batches: the
+        lease's batches are on disk (one ordered WAL) before another driver may take it."""
         params = {"id": execution_id, "owner": owner}
-        self._transaction(
-            "releasing a lease",
-            lambda cur: cur.execute(self._s.release_lease, params),
-            idempotent=True,
-            begin=self._begin_lease,
-        )
+        self._leases_on_disk.discard((execution_id, owner))
+        mark = self.unflushed.mark()
+
+        def release(cur: Any) -> int:
+            cur.execute(self._s.release_lease, params)
+            return int(cur.rowcount)
+
+        if self._transaction("releasing a lease", release, idempotent=True, settle=True):
+            self.unflushed.flushed(mark)  # it wrote, so its commit waited for the flush
 
     def get_lease(self, execution_id: str) -> tuple[str, float] | None:
         rows = self._read(self._s.get_lease, {"id": execution_id}, "reading a lease")
@@ -642,128 +733,9 @@ class SqlMetaStore(
         self._conns.close()
 
 
-def _execution_row(ex: ExecutionRecord) -> dict[str, Any]:
-    return {
-        "id": ex.id,
-        "project": ex.project,
-        "domain": ex.domain,
-        "workflow": ex.workflow,
-        "phase": ex.phase,
-        "created_at": ex.created_at,
-        "record": encode_json(ex).decode(),
-        "head": encode_json(execution_head(ex)).decode(),
-        "name": ex.name or ex.id,
-    }
-
-
-def _node_row(n: NodeRecord) -> dict[str, Any]:
-    return {"execution_id": n.execution_id, "node_id": n.node_id, "record": encode_json(n).decode()}
-
-
-def _attempt_row(a: AttemptRecord) -> dict[str, Any]:
-    return {
-        "execution_id": a.execution_id,
-        "node_id": a.node_id,
-        "attempt": a.attempt,
-        "record": encode_json(a).decode(),
-    }
-
-
-def _node_arrays(nodes: list[NodeRecord]) -> dict[str, Any]:
-    """A batch's nodes as the parameters of ``upsert_nodes_arrays``; of a node given twice,
-    the last record (what writing them one by one leaves: one upsert may not touch a row
-    twice)."""
-    last = {(n.execution_id, n.node_id): n for n in nodes}
-    return {
-        "execution_id": TextArray([k[0] for k in last]),
-        "node_id": TextArray([k[1] for k in last]),
-        "record": TextArray([encode_json(n) for n in last.values()]),
-    }
-
-
-def _attempt_arrays(attempts: list[AttemptRecord]) -> dict[str, Any]:
-    """A batch's attempts as the parameters of ``upsert_attempts_arrays`` (of an attempt
-    given twice, the last record)."""
-    last = {(a.execution_id, a.node_id, a.attempt): a for a in attempts}
-    return {
-        "execution_id": TextArray([k[0] for k in last]),
-        "node_id": TextArray([k[1] for k in last]),
-        "attempt": Int8Array([k[2] for k in last]),
-        "record": TextArray([encode_json(a) for a in last.values()]),
-    }
-
-
-def _event_row(e: EventRecord) -> dict[str, Any]:
-    return {
-        "execution_id": e.execution_id,
-        "seq": e.seq,
-        "cause_id": e.cause_id,
-        "record": encode_json(e).decode(),
-    }
-
-
-def _event_arrays(events: list[EventRecord]) -> dict[str, Any]:
-    return {
-        "execution_id": [e.execution_id for e in events],
-        "seq": [e.seq for e in events],
-        "cause_id": [e.cause_id for e in events],
-        "record": [encode_json(e).decode() for e in events],
-    }
-
-
-def _cache_row(c: CacheEntry) -> dict[str, Any]:
-    return {
-        "key": c.key,
-        "task": c.parts.task,
-        "created_at": c.created_at,
-        "record": encode_json(c).decode(),
-    }
-
-
-def _fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
-    """The parameters of the fenced statement for a batch with a lease (``kinds``: which
-    record kinds it holds, see ``SqlText.fenced``), or None if a record of it belongs to
-    another execution than the leased one (then the general path writes it)."""
-    assert batch.lease is not None
-    eid, owner = batch.lease
-    params: dict[str, Any] = {"id": eid, "owner": owner}
-    ex = batch.execution
-    if ex is not None:
-        if ex.id != eid:
-            return None
-        row = _execution_row(ex)
-        del row["id"], row["name"]  # the key, and the name: written by the launch only
-        params.update(row)
-    kinds = ""
-    nodes, attempts, events, cache = batch.nodes, batch.attempts, batch.events, batch.cache_puts
-    if nodes:
-        if any(n.execution_id != eid for n in nodes):
-            return None
-        kinds += "n"
-        params["n_node_id"] = TextArray([n.node_id for n in nodes])
-        params["n_record"] = TextArray([encode_json(n) for n in nodes])
-    if attempts:
-        if any(a.execution_id != eid for a in attempts):
-            return None
-        kinds += "a"
-        params["a_node_id"] = TextArray([a.node_id for a in attempts])
-        params["a_attempt"] = Int8Array([a.attempt for a in attempts])
-        params["a_record"] = TextArray([encode_json(a) for a in attempts])
-    if events:
-        if any(e.execution_id != eid for e in events):
-            return None
-        kinds += "e"
-        params["e_seq"] = Int8Array([e.seq for e in events])
-        params["e_cause_id"] = Int8Array([e.cause_id for e in events])
-        params["e_record"] = TextArray([encode_json(e) for e in events])
-    if cache:
-        kinds += "c"
-        params["c_key"] = TextArray([c.key for c in cache])
-        params["c_task"] = TextArray([c.parts.task for c in cache])
-        params["c_created_at"] = Float8Array([c.created_at for c in cache])
-        params["c_record"] = TextArray([encode_json(c) for c in cache])
-    params["kinds"] = kinds
-    return params
+def _ends(batch: StoreBatch) -> bool:
+    """Whether ``batch`` ends its execution (its record in a terminal phase)."""
+    return batch.execution is not None and ExecutionPhase(batch.execution.phase).terminal
 
 
 def _filters(**given: str | None) -> dict[str, Any]:

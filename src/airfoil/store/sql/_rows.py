@@ -1,0 +1,158 @@
+"""The rows and array parameters the SQL store writes, from a batch's records (``_store``).
+
+The arrays of the fenced batch (``_statements._fenced``) and of the general path's array
+upserts go in binary (``_pg_arrays``); of a node or attempt given twice in one upsert, the
+last record is kept (what writing them one by one leaves).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airfoil.core.records import (
+    AttemptRecord,
+    CacheEntry,
+    EventRecord,
+    ExecutionRecord,
+    NodeRecord,
+    StoreBatch,
+    encode_json,
+    execution_head,
+)
+from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
+
+__all__ = [
+    "attempt_arrays",
+    "attempt_row",
+    "cache_row",
+    "event_arrays",
+    "event_row",
+    "execution_row",
+    "fenced_params",
+    "node_arrays",
+    "node_row",
+]
+
+
+def execution_row(ex: ExecutionRecord) -> dict[str, Any]:
+    return {
+        "id": ex.id,
+        "project": ex.project,
+        "domain": ex.domain,
+        "workflow": ex.workflow,
+        "phase": ex.phase,
+        "created_at": ex.created_at,
+        "record": encode_json(ex).decode(),
+        "head": encode_json(execution_head(ex)).decode(),
+        "name": ex.name or ex.id,
+    }
+
+
+def node_row(n: NodeRecord) -> dict[str, Any]:
+    return {"execution_id": n.execution_id, "node_id": n.node_id, "record": encode_json(n).decode()}
+
+
+def attempt_row(a: AttemptRecord) -> dict[str, Any]:
+    return {
+        "execution_id": a.execution_id,
+        "node_id": a.node_id,
+        "attempt": a.attempt,
+        "record": encode_json(a).decode(),
+    }
+
+
+def node_arrays(nodes: list[NodeRecord]) -> dict[str, Any]:
+    """A batch's nodes as the parameters of ``upsert_nodes_arrays``; of a node given twice,
+    the last record (what writing them one by one leaves: one upsert may not touch a row
+    twice)."""
+    last = {(n.execution_id, n.node_id): n for n in nodes}
+    return {
+        "execution_id": TextArray([k[0] for k in last]),
+        "node_id": TextArray([k[1] for k in last]),
+        "record": TextArray([encode_json(n) for n in last.values()]),
+    }
+
+
+def attempt_arrays(attempts: list[AttemptRecord]) -> dict[str, Any]:
+    """A batch's attempts as the parameters of ``upsert_attempts_arrays`` (of an attempt
+    given twice, the last record)."""
+    last = {(a.execution_id, a.node_id, a.attempt): a for a in attempts}
+    return {
+        "execution_id": TextArray([k[0] for k in last]),
+        "node_id": TextArray([k[1] for k in last]),
+        "attempt": Int8Array([k[2] for k in last]),
+        "record": TextArray([encode_json(a) for a in last.values()]),
+    }
+
+
+def event_row(e: EventRecord) -> dict[str, Any]:
+    return {
+        "execution_id": e.execution_id,
+        "seq": e.seq,
+        "cause_id": e.cause_id,
+        "record": encode_json(e).decode(),
+    }
+
+
+def event_arrays(events: list[EventRecord]) -> dict[str, Any]:
+    return {
+        "execution_id": [e.execution_id for e in events],
+        "seq": [e.seq for e in events],
+        "cause_id": [e.cause_id for e in events],
+        "record": [encode_json(e).decode() for e in events],
+    }
+
+
+def cache_row(c: CacheEntry) -> dict[str, Any]:
+    return {
+        "key": c.key,
+        "task": c.parts.task,
+        "created_at": c.created_at,
+        "record": encode_json(c).decode(),
+    }
+
+
+def fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
+    """The parameters of the fenced statement for a batch with a lease (``kinds``: which
+    record kinds it holds, see ``SqlText.fenced``), or None if a record of it belongs to
+    another execution than the leased one (then the general path writes it)."""
+    assert batch.lease is not None
+    eid, owner = batch.lease
+    params: dict[str, Any] = {"id": eid, "owner": owner}
+    ex = batch.execution
+    if ex is not None:
+        if ex.id != eid:
+            return None
+        row = execution_row(ex)
+        del row["id"], row["name"]  # the key, and the name: written by the launch only
+        params.update(row)
+    kinds = ""
+    nodes, attempts, events, cache = batch.nodes, batch.attempts, batch.events, batch.cache_puts
+    if nodes:
+        if any(n.execution_id != eid for n in nodes):
+            return None
+        kinds += "n"
+        params["n_node_id"] = TextArray([n.node_id for n in nodes])
+        params["n_record"] = TextArray([encode_json(n) for n in nodes])
+    if attempts:
+        if any(a.execution_id != eid for a in attempts):
+            return None
+        kinds += "a"
+        params["a_node_id"] = TextArray([a.node_id for a in attempts])
+        params["a_attempt"] = Int8Array([a.attempt for a in attempts])
+        params["a_record"] = TextArray([encode_json(a) for a in attempts])
+    if events:
+        if any(e.execution_id != eid for e in events):
+            return None
+        kinds += "e"
+        params["e_seq"] = Int8Array([e.seq for e in events])
+        params["e_cause_id"] = Int8Array([e.cause_id for e in events])
+        params["e_record"] = TextArray([encode_json(e) for e in events])
+    if cache:
+        kinds += "c"
+        params["c_key"] = TextArray([c.key for c in cache])
+        params["c_task"] = TextArray([c.parts.task for c in cache])
+        params["c_created_at"] = Float8Array([c.created_at for c in cache])
+        params["c_record"] = TextArray([encode_json(c) for c in cache])
+    params["kinds"] = kinds
+    return params
