@@ -93,7 +93,9 @@ typecheck: install
 # process of its own: its session's local Ray and cluster head belong to one process, and most of
 # its time is waiting for Ray processes and nodes to start (~110-130 s of CPU in a tier of
 # ~260-450 s), so beside the first run it adds far less to `make test` than after it (issue 13).
-# Its output is kept in a file under its own basetemp and printed once the first run has ended.
+# Its output is kept in a file and printed once the first run has ended; Ctrl-C stops both (the
+# background run is made interruptible, see tests/conftest.py, and waited for while it tears
+# its Ray down).
 # The second run also takes the tests marked `serial` (schemathesis's, whose items share one node
 # id: xdist would run one of them). `make test` fails if either run did. RAY_BESIDE=0 runs the
 # second after the first instead.
@@ -104,14 +106,16 @@ test: install $(TRAIN) chromium services lint typecheck
 	@status=0; second=$$(mktemp -d); \
 	if [ "$(RAY_BESIDE)" = 1 ]; then \
 	  echo '$(BIN)/pytest -q -m "ray or serial"  (beside the next run; its output follows it)'; \
-	  ( $(BIN)/pytest -q -m "ray or serial" --basetemp=$$second/tmp >$$second/log 2>&1; \
-	    echo $$? >$$second/rc ) & \
+	  AIRFOIL_TEST_INTERRUPTIBLE=1 $(BIN)/pytest -q -m "ray or serial" --basetemp=$$second/tmp \
+	    >$$second/log 2>&1 & bg=$$!; \
+	  trap 'wait $$bg; cat $$second/log; rm -rf $$second; exit 130' INT; \
+	  trap 'kill -INT $$bg; wait $$bg; cat $$second/log; rm -rf $$second; exit 143' TERM; \
 	fi; \
 	echo '$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not ray and not serial"'; \
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not ray and not serial" || status=$$?; \
 	if [ "$(RAY_BESIDE)" = 1 ]; then \
-	  wait; echo '$(BIN)/pytest -q -m "ray or serial"  (ran beside the first run):'; \
-	  cat $$second/log; rc=$$(cat $$second/rc 2>/dev/null || echo 1); \
+	  wait $$bg; rc=$$?; trap - INT TERM; \
+	  echo '$(BIN)/pytest -q -m "ray or serial"  (ran beside the first run):'; cat $$second/log; \
 	else \
 	  echo '$(BIN)/pytest -q -m "ray or serial"'; \
 	  $(BIN)/pytest -q -m "ray or serial" --basetemp=$$second/tmp; rc=$$?; \

@@ -8,6 +8,7 @@ must have run the console, PostgreSQL and Ray tiers, not skipped them.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # `make test` runs the Ray tier in the background, where a shell starts it with SIGINT
+    # ignored: it asks (AIRFOIL_TEST_INTERRUPTIBLE=1) for Ctrl-C to interrupt it as it does the
+    # run in the foreground, so that it stops its Ray and nodes in its teardown, not runs on.
+    interruptible = os.environ.pop("AIRFOIL_TEST_INTERRUPTIBLE", "") == "1"
+    if interruptible and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # What each tier costs (the Ray tier's bound: issue 13), once per session, xdist's workers
     # summed by the controller: see _tier_times.
     config.pluginmanager.register(_tier_times.Recorder(config), "airfoil-tier-times")
