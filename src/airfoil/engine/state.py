@@ -600,7 +600,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             return self._expand_dynamic(nid, graph, ev.now)
         if ev.error is None:
             att.phase = _SUCCEEDED
-            why = outputs_written(ev.ran_version) if ev.ran_version else "outputs written"
+            why = outputs_written(ev.ran_version)
             self._cause = self._event(
                 "attempt", att.phase, why, ev.now, node=nid, attempt=ev.attempt
             )

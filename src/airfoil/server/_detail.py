@@ -15,7 +15,6 @@ from airfoil.core.records import ExecutionRecord, WorkflowSpec
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
 from airfoil.server._deps import Deps, get_head, get_record
-from airfoil.server._reading import hide_foreign
 from airfoil.store.naming import ExecutionNames
 from airfoil.wire import (
     ExecutionDetail,
@@ -171,7 +170,7 @@ def _detail(
     names.remember(rec.id, rec.display_name)
     for n in out["nodes"]:
         if n.get("cache_reason"):
-            n["cache_reason"] = hide_foreign(d, project, n["cache_reason"], names)
+            n["cache_reason"] = names.text(n["cache_reason"])
     out["package"] = rec.labels.get("airfoil.package", "")
     return out, rec, interrupted
 
@@ -208,7 +207,9 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
         workers=_workers(tasks.get(node_id)),
     )
     if out.cache_reason:
-        out.cache_reason = hide_foreign(d, project, out.cache_reason)
+        names = ExecutionNames(d.meta, project)
+        names.remember(rec.id, rec.display_name)
+        out.cache_reason = names.text(out.cache_reason)
     return out
 
 

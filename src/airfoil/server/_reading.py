@@ -30,7 +30,6 @@ __all__ = [
     "cache_entries",
     "events",
     "find_value",
-    "hide_foreign",
     "list_executions",
     "logs",
     "now_s",
@@ -93,16 +92,6 @@ def list_executions(
         limit=limit,
         offset=offset,
     )
-
-
-def hide_foreign(d: Deps, project: str, text: str, names: ExecutionNames | None = None) -> str:
-    """``text`` with each execution it names (a cache hit names the execution that wrote the
-    entry) named as ``project`` names it, another project's replaced, so no project learns
-    another's execution ids or names. ``names`` remembers each execution across calls (one
-    lookup per execution)."""
-    if "execution " not in text:
-        return text
-    return (names or ExecutionNames(d.meta, project)).text(text)
 
 
 def _matches(r: ExecutionHead, needle: str) -> bool:
@@ -172,7 +161,7 @@ def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     names = ExecutionNames(d.meta, project)
     names.remember(rec.id, rec.display_name)
     for ev in items:
-        ev.cause = hide_foreign(d, project, ev.cause, names)
+        ev.cause = names.text(ev.cause)  # another project's execution is never named
     return EventList(items=items, phase=rec.phase)
 
 

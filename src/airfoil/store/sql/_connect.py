@@ -157,12 +157,7 @@ def compress_with_lz4(dbapi_connection: Any, _record: Any) -> None:
     has lz4. pglz took ~4x the CPU of lz4 per record write here, for about the same size;
     rows written before keep their method (each value records its own) and read as before.
     """
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(_LZ4)
-    finally:
-        cursor.close()
-    dbapi_connection.commit()
+    _run_on_connect(dbapi_connection, _LZ4)
 
 
 def commit_synchronously(dbapi_connection: Any, _record: Any) -> None:
@@ -176,6 +171,11 @@ def commit_synchronously(dbapi_connection: Any, _record: Any) -> None:
         if isinstance(dbapi_connection, sqlite3.Connection)
         else "SET synchronous_commit = on"
     )
+    _run_on_connect(dbapi_connection, sql)
+
+
+def _run_on_connect(dbapi_connection: Any, sql: str) -> None:
+    """Run one session-setting statement on a new driver connection and commit it."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(sql)
