@@ -57,6 +57,10 @@ RankEntry = Callable[[bytes], bytes]
 
 _POLL_S = 0.02  # how often the process gang checks its ranks
 _STOP_GRACE_S = 2.0  # how long a stopped rank has to end after SIGTERM before SIGKILL
+#: After a rank raised, how long the others have to end on their own before they are stopped:
+#: a rank that died makes its peers' collectives raise, often before its own death is seen,
+#: and the death, not the peer's error, is the cause to report (and to restart for).
+PEER_GRACE_S = 3.0
 
 
 class GangStartError(PlatformError):
@@ -124,9 +128,12 @@ class GangOutcome(msgspec.Struct, frozen=True):
         return all(r.ok for r in self.ranks)
 
     def first_failure(self) -> RankOutcome | None:
-        """The rank whose failure ended the gang (an error before a stop), or None."""
+        """The rank whose failure ended the gang, or None: a rank that died before one that
+        raised (a peer's death makes the others' collectives raise), the lowest rank among
+        equals; a rank the gang stopped is never the cause."""
         failed = [r for r in self.ranks if not r.ok and not r.stopped]
-        return failed[0] if failed else None
+        died = [r for r in failed if r.lost]
+        return (died or failed)[0] if failed else None
 
 
 class GangLauncher(Protocol):
@@ -233,11 +240,16 @@ class ProcessGang:
 def _wait_all_or_first_failure(procs: list[subprocess.Popen[bytes]]) -> set[int]:
     """Wait until every rank ended, or one failed; stop the others then. Returns the ranks
     stopped that way."""
+    stop_at: float | None = None  # when the ranks still running are stopped
     while True:
         codes = [p.poll() for p in procs]
         if all(c is not None for c in codes):
             return set()
-        if any(c not in (None, 0) for c in codes):
+        if stop_at is None and any(c not in (None, 0) for c in codes):
+            stop_at = time.monotonic() + PEER_GRACE_S
+        if stop_at is not None and (
+            time.monotonic() >= stop_at or any(c is not None and c < 0 for c in codes)
+        ):
             alive = {i for i, c in enumerate(codes) if c is None}
             _stop([procs[i] for i in alive])
             return alive

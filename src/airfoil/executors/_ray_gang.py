@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 
 from airfoil.executors._gang import (
+    PEER_GRACE_S,
     GangOutcome,
     GangPlan,
     GangStartError,
@@ -215,31 +216,42 @@ def _remove_stale(ray: Any, name: str) -> None:
 def _wait(
     ray: Any, refs: list[Any], actors: list[Any], wheres: list[tuple[str, str, int]]
 ) -> list[RankOutcome]:
-    """Every rank's outcome: all of them, or the first failure and the rest stopped."""
+    """Every rank's outcome: all of them, or the first failure and the rest stopped (after a
+    rank raised, the others get :data:`PEER_GRACE_S` to end first: a rank that died makes its
+    peers raise, often before Ray reports its death, and the death is the cause)."""
     rank_of = {ref: i for i, ref in enumerate(refs)}
     outcomes: dict[int, RankOutcome] = {}
     pending = list(refs)
+    stop_at: float | None = None
     while pending:
-        done, pending = ray.wait(pending, num_returns=1)
+        timeout = None if stop_at is None else max(0.0, stop_at - time.monotonic())
+        done, pending = ray.wait(pending, num_returns=1, timeout=timeout)
         for ref in done:
             rank = rank_of[ref]
-            try:
-                outcome = msgspec.msgpack.decode(ray.get(ref), type=RankOutcome)
-            except ray.exceptions.RayError as exc:
-                outcome = RankOutcome(
-                    rank=rank,
-                    lost=True,
-                    message=f"rank {rank} was lost (its actor or node died): "
-                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                    node=wheres[rank][0],
-                )
-            outcomes[rank] = outcome
-            if not outcome.ok:
-                for other in pending:
-                    r = rank_of[other]
-                    with contextlib.suppress(Exception):
-                        ray.kill(actors[r], no_restart=True)
-                    outcomes[r] = RankOutcome(rank=r, lost=True, stopped=True, node=wheres[r][0])
-                pending = []
-                break
+            outcomes[rank] = outcome = _rank_outcome(ray, ref, rank, wheres[rank][0])
+            if not outcome.ok and stop_at is None:
+                stop_at = time.monotonic() + (0.0 if outcome.lost else PEER_GRACE_S)
+        if stop_at is not None and (
+            not done or time.monotonic() >= stop_at or any(o.lost for o in outcomes.values())
+        ):
+            for other in pending:
+                r = rank_of[other]
+                with contextlib.suppress(Exception):
+                    ray.kill(actors[r], no_restart=True)
+                outcomes[r] = RankOutcome(rank=r, lost=True, stopped=True, node=wheres[r][0])
+            pending = []
     return [outcomes[i] for i in range(len(refs))]
+
+
+def _rank_outcome(ray: Any, ref: Any, rank: int, node: str) -> RankOutcome:
+    """What rank ``rank``'s finished call reported, or that it was lost."""
+    try:
+        return msgspec.msgpack.decode(ray.get(ref), type=RankOutcome)
+    except ray.exceptions.RayError as exc:
+        return RankOutcome(
+            rank=rank,
+            lost=True,
+            message=f"rank {rank} was lost (its actor or node died): "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            node=node,
+        )

@@ -23,3 +23,13 @@ def record_pid_and_wait(payload: bytes) -> bytes:
         f.write(str(os.getpid()))
     time.sleep(120)
     return b""
+
+
+def rank_0_raises_as_rank_1_dies(payload: bytes) -> bytes:
+    """What a killed rank looks like to its peer: the peer's collective raises at once, the
+    death itself is seen a moment later."""
+    if os.environ["RANK"] == "0":
+        raise RuntimeError("connection closed by peer")
+    time.sleep(0.3)
+    os.kill(os.getpid(), 9)
+    return b""

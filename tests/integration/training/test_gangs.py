@@ -57,6 +57,16 @@ def test_a_rank_that_raises_stops_the_gang_at_once() -> None:
 
 
 @pytest.mark.timeout(60)
+def test_a_rank_that_died_is_the_cause_though_its_peer_raised_first() -> None:
+    outcome = ProcessGang().run(GangPlan(workers=2), _entries.rank_0_raises_as_rank_1_dies, b"")
+    assert not outcome.ok
+    failure = outcome.first_failure()
+    assert failure is not None and failure.rank == 1 and failure.lost, outcome.ranks
+    assert failure.message == "rank 1 died (killed by signal 9)"
+    assert not outcome.ranks[0].stopped and outcome.ranks[0].message == "connection closed by peer"
+
+
+@pytest.mark.timeout(60)
 def test_a_killed_supervisor_leaves_no_rank_running(tmp_path: Path) -> None:
     script = (
         f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
