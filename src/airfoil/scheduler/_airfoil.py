@@ -123,10 +123,6 @@ class AirfoilPolicy(Policy):
             least this many times the claimant's estimate longer (or past its own
             estimate): it needs a whole node again to restart, so stopping it must gain
             more (``None``: as any victim).
-        long_claimant_service: in the least-attained-service pass, a claimant whose
-            estimated service (its rate, GPUs over all workers, times its remaining
-            estimate: resource-seconds) is at least this does not preempt a single worker
-            that needs a whole node (``None``: it may, as any claimant).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -143,7 +139,6 @@ class AirfoilPolicy(Policy):
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
     whole_victim_ratio: float | None = None
-    long_claimant_service: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -170,11 +165,6 @@ class AirfoilPolicy(Policy):
             problems.append(
                 "whole_victim_ratio must be a finite number >= 1 or None, "
                 f"got {self.whole_victim_ratio}"
-            )
-        if self.long_claimant_service is not None and not self.long_claimant_service >= 0:
-            problems.append(
-                "long_claimant_service must be a number >= 0 or None, "
-                f"got {self.long_claimant_service}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -300,7 +290,6 @@ class AirfoilPolicy(Policy):
         # (with ``preempt_ratio``: with that estimate or a longer one)
         hopeless: dict[Shape, tuple[int, float]] = {}
         ratio = self.preempt_ratio
-        long_service = self.long_claimant_service
         stuck = False
         paused = False  # hit max_preemptions (and asked to be called again at once)
         max_preemptions = self.max_preemptions
@@ -396,21 +385,14 @@ class AirfoilPolicy(Policy):
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
                     least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
-                    whole = (not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0) or (
-                        long_service is not None and entry.rate * entry.estimate >= long_service
-                    )
+                    whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
                     if victims.can_free(entry.demand) and rnd.make_room(
                         entry,
                         victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
                         lenders_only=lenders_only,
                     ):
                         continue
-                    # (a longer claimant has no more victims: a longer estimate needs more
-                    # work left of them, and with ``long_claimant_service`` spares more)
-                    hopeless[entry.shape] = (
-                        level,
-                        entry.estimate if least or long_service is not None else 0.0,
-                    )
+                    hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
                     # once no waiting shape can make room at this level, nothing later in the
                     # queue (this level or above) can either: the rest only waits
                     stuck = len(hopeless) >= len(state.shapes) and all(

@@ -253,41 +253,6 @@ def test_a_whole_node_victim_must_outlast_its_claimant_by_whole_victim_ratio() -
     assert d.preemptions == ("o",)
 
 
-def test_a_long_claimant_does_not_preempt_a_whole_node_worker() -> None:
-    # at t=1000 "v" (8 GPUs) and "h" (4 GPUs) are at level 1 with 99,000 s left each
-    run = [
-        running(gpus("v", 8, interruptible=True, estimate=100_000.0), "n0"),
-        running(gpus("h", 4, interruptible=True, estimate=100_000.0), "n1"),
-        running(gpus("f", 4, estimate=200_000.0), "n1"),
-    ]
-    rule = AirfoilPolicy(long_claimant_service=36_000.0)
-    # 4 GPUs x 10,000 s = 40,000 GPU-s of expected service: "v" would need a whole node
-    # again to restart, so the long claimant takes the smaller victim "h"
-    long = gpus("x", 4, submit=900.0, estimate=10_000.0)
-    d = decide([long], run, TWO_NODES, now=1000.0, policy=rule)
-    assert d.preemptions == ("h",)
-    assert starts(d) == [("x", ("n1",))]
-    # alone with "v", it waits; without the rule, "v" is its victim
-    d = decide([long], run[:1], ONE_NODE, now=1000.0, policy=rule)
-    assert d.preemptions == () and d.starts == ()
-    assert d.reasons["x"].startswith("waiting for 4 GPUs")
-    d = decide([long], run[:1], ONE_NODE, now=1000.0, policy=AirfoilPolicy())
-    assert d.preemptions == ("v",)
-    # a claimant expected to need less (4 x 5,000 s) still preempts "v"
-    short = gpus("y", 4, submit=900.0, estimate=5000.0)
-    d = decide([short], run[:1], ONE_NODE, now=1000.0, policy=rule)
-    assert d.preemptions == ("v",)
-    # a long claimant that failed first (first come, first served: stretch 0) does not stop
-    # a shorter one of its shape from trying, with or without ``preempt_ratio`` (the long
-    # one takes the other half of the node "y" freed in the next decision)
-    later = gpus("y", 4, submit=950.0, estimate=5000.0)
-    for ratio in (1.0, None):
-        fcfs = AirfoilPolicy(long_claimant_service=36_000.0, stretch=0.0, preempt_ratio=ratio)
-        d = decide([long, later], run[:1], ONE_NODE, now=1000.0, policy=fcfs)
-        assert d.preemptions == ("v",)
-        assert starts(d) == [("y", ("n0",))]
-
-
 def test_a_starving_items_reservation_does_not_count_on_work_that_overran_its_estimate() -> None:
     # "r0" was expected to end at 1,000 s and still runs at 45,000 s; "r1" ends at 60,000 s
     run = [
@@ -445,7 +410,6 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"preempt_ratio": float("inf")}, "preempt_ratio must be a finite number >= 0 or None"),
         ({"whole_victim_ratio": 0.5}, "whole_victim_ratio must be a finite number >= 1"),
         ({"whole_victim_ratio": float("nan")}, "whole_victim_ratio must be a finite number >= 1"),
-        ({"long_claimant_service": -1.0}, "long_claimant_service must be a number >= 0"),
         ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
         ({"due_share": 1.5}, r"due_share must be in \(0, 1\] or None"),
     ],
