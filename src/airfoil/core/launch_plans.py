@@ -27,6 +27,7 @@ from airfoil.core.errors import InvalidInputError
 from airfoil.core.records import Interface, Value, WorkflowSpec
 
 __all__ = [
+    "DEFAULT_DENIED_NETWORKS",
     "NOTIFY_ANOMALY",
     "NOTIFY_PHASES",
     "ArtifactTriggerSpec",
@@ -138,6 +139,12 @@ def cron_fields_problem(expression: str) -> str | None:
         )
     return None
 
+
+#: What a server's webhooks may not reach unless its operator says otherwise
+#: (``AIRFOIL_WEBHOOK_DENIED_NETWORKS``, :mod:`airfoil.engine.webhooks`): link-local
+#: addresses (IPv4 169.254.0.0/16, where AWS, GCP and Azure serve instance metadata and
+#: credentials; IPv6 fe80::/10), AWS's IPv6 metadata address and Alibaba Cloud's.
+DEFAULT_DENIED_NETWORKS = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
 
 #: The longest a webhook call may take: it is made by whoever ended the execution (on a
 #: server, a driver slot), so one slow endpoint must not hold that for long.

@@ -236,8 +236,9 @@ def _send_webhook(n: NotificationSpec, text: str, post: Poster, tries: int = 2) 
             post(n.url, {"text": text}, n.timeout_s)
             return True
         except Exception as exc:  # a notification must never fail the execution
-            if attempt == tries:
-                log.warning("webhook %s failed after %d tries: %s", _safe(n.url), tries, exc)
+            if attempt == tries or isinstance(exc, PermissionError):  # refused: final
+                log.warning("webhook %s failed after %d tries: %s", _safe(n.url), attempt, exc)
+                break
             else:
                 time.sleep(0.2)
     return False

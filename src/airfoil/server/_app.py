@@ -46,6 +46,7 @@ from airfoil.server._metrics import Metrics
 from airfoil.wire._limits import MAX_BODY
 
 if TYPE_CHECKING:
+    from airfoil.engine.launch_plans import Poster
     from airfoil.local import Runtime
     from airfoil.server._supervisor import Supervisor
     from airfoil.store._schedules import ScheduleRecord
@@ -86,6 +87,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             on_change=metrics.on_change,
             on_restart=metrics.driver_restarted,
             on_pause=metrics.driver_paused,
+            poster=config.webhook_poster(),
         )
     return deps, metrics
 
@@ -98,7 +100,7 @@ class _Schedules:
     driver slots of whichever server claims it; schedules of local code are driven here,
     on the server's runtime (its ``process`` workers unless the schedule names another)."""
 
-    def __init__(self, runtime: Runtime, run_engine: bool) -> None:
+    def __init__(self, runtime: Runtime, run_engine: bool, poster: Poster) -> None:
         from airfoil.engine.scheduler_loop import SchedulerLoop
 
         # Runs of registered packages are left to the driver slots (they notify when a run
@@ -116,7 +118,7 @@ class _Schedules:
         settings = runtime.settings
         self.artifacts = open_artifact_store(settings.database_url, settings.home)
         self.loop = SchedulerLoop(
-            runtime, drive="background", leave=leave, artifacts=self.artifacts
+            runtime, drive="background", leave=leave, artifacts=self.artifacts, poster=poster
         )
         self.stopping = threading.Event()
         self.thread = threading.Thread(
@@ -134,9 +136,9 @@ class _Schedules:
         self.artifacts.close()
 
 
-def _start_schedules(runtime: Runtime, run_engine: bool) -> _Schedules | None:
+def _start_schedules(runtime: Runtime, config: ServerConfig) -> _Schedules | None:
     try:
-        return _Schedules(runtime, run_engine)
+        return _Schedules(runtime, config.run_engine, config.webhook_poster())
     except Exception:  # the API must come up even if schedules cannot be served
         logging.getLogger("airfoil.server").exception("the scheduler loop did not start")
         return None
@@ -192,7 +194,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             freeze_heap()  # what opening the stores imported and built
         if deps.driver is not None:
             deps.driver.start()
-        schedules = _start_schedules(deps.runtime, config.run_engine) if config.run_engine else None
+        schedules = _start_schedules(deps.runtime, config) if config.run_engine else None
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
         if config.freeze_heap:
             gc.enable()  # paused by `airfoil server start` while it started: up now
