@@ -197,3 +197,16 @@ def test_recover_reuses_succeeded_nodes_and_relaunch_reruns(cli: Any, tmp_path: 
     re = cli("executions", "relaunch", "r2", "--json", env=env)
     assert re.code == 0 and re.json()["outputs"] == {"o0": 20}
     assert log.read_text().splitlines()[-2:] == ["first", "second"]
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_listing_an_unknown_phase_is_an_error_not_an_empty_list(cli: Any, remote: bool) -> None:
+    """On main `executions list --phase faild` printed an empty table and "no executions yet"
+    with exit code 0: a typo read as "nothing failed"."""
+    extra = ["--server", "http://127.0.0.1:9"] if remote else []  # refused before any call
+    r = cli("executions", "list", "--phase", "faild", *extra)
+    assert r.code == 2, (r.out, r.err)
+    assert "unknown phase 'faild': use one of queued, running, succeeded, failed, aborted" in r.err
+    if remote:
+        r = cli("executions", "list", "--phase", "interrupted", *extra)
+        assert r.code == 2 and "use --phase running" in r.err, r.err
