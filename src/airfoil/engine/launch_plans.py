@@ -245,9 +245,11 @@ def _send_webhook(n: NotificationSpec, text: str, post: Poster, tries: int = 2) 
 
 
 def _safe(url: str) -> str:
-    """The URL without its path (Slack webhook paths are secrets)."""
+    """The URL without its path (Slack webhook paths are secrets), query or credentials
+    (``user:password@``)."""
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}/..."
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/..."
 
 
 def post_json(url: str, payload: dict[str, Any], timeout_s: float) -> None:
