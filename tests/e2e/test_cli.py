@@ -87,6 +87,18 @@ def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) ->
     assert dup.code != 0 and "already exists" in dup.err
 
 
+def test_aborting_an_ended_execution_says_so(cli: Any, pipeline_file: str) -> None:
+    """As the server answers (409, "already ended"); on main the local command printed
+    "execution ... succeeded" with exit code 0, as if it had done something."""
+    r = cli("run", "--name", "done-run", pipeline_file, "pipeline", "--n", "3")
+    assert r.code == 0, r.err
+    aborted = cli("executions", "abort", "done-run")
+    assert aborted.code == 2, (aborted.out, aborted.err)
+    assert "execution done-run already ended (succeeded): nothing to abort" in aborted.err
+    shown = cli("executions", "show", "done-run", "--json").json()
+    assert shown["phase"] == "succeeded"
+
+
 def test_failed_run_exit_code_and_traceback(cli: Any, pipeline_file: str) -> None:
     r = cli("run", "--json", pipeline_file, "broken", "--x", "3")
     assert r.code == 1

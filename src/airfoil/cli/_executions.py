@@ -405,8 +405,16 @@ def abort(
     if remote or server:
         _remote().remote_terminate(server, project, execution_id)
         return
+    from airfoil.core.errors import ConflictError
+
     rt = runtime()
-    record = rt.engine().abort(local_execution(rt, execution_id))
+    eid = local_execution(rt, execution_id)
+    ended = rt.meta.get_execution(eid)
+    if ended.phase in ("succeeded", "failed", "aborted"):  # as a server answers (409)
+        raise ConflictError(
+            f"execution {shown_name(ended)} already ended ({ended.phase}): nothing to abort"
+        )
+    record = rt.engine().abort(eid)
     err_console.print(f"execution {shown_name(record)} {record.phase}")
 
 
