@@ -57,6 +57,35 @@ def test_public_names() -> None:
     assert all(hasattr(flytekit, name) for name in EXPECTED_NAMES)
 
 
+@pytest.mark.parametrize(
+    ("module", "names"),
+    [
+        ("core.task", ["task", "TaskMetadata", "Resources", "reference_task"]),
+        ("core.launch_plan", ["LaunchPlan", "reference_launch_plan"]),
+        ("core.resources", ["Resources"]),
+        ("core.dynamic_workflow_task", ["dynamic"]),
+        ("core.map_task", ["map_task"]),
+        ("core.array_node_map_task", ["map_task"]),
+        ("core.schedule", ["CronSchedule", "FixedRate"]),
+        ("core.notification", ["Email", "Slack", "PagerDuty"]),
+        ("core.condition", ["conditional"]),
+        ("core.gate", ["approve", "sleep", "wait_for_input"]),
+        ("core.python_function_task", ["PythonFunctionTask"]),
+        ("image_spec", ["ImageSpec"]),
+        ("loggers", ["logger"]),
+    ],
+)
+def test_flytekit_module_paths_give_the_top_level_objects(module: str, names: list[str]) -> None:
+    """A program that imports from flytekit's own modules (``from flytekit.core.launch_plan
+    import LaunchPlan``, common in flytesnacks and older code) runs with only the import
+    changed: on main these paths were ModuleNotFoundError."""
+    import importlib
+
+    mod = importlib.import_module(f"airfoil.compat.flytekit.{module}")
+    for name in names:
+        assert getattr(mod, name) is getattr(flytekit, name), (module, name)
+
+
 @task(retries=0)
 def flaky(marker: str) -> int:
     # Fails on its first attempt, succeeds on the next.

@@ -87,6 +87,18 @@ def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) ->
     assert dup.code != 0 and "already exists" in dup.err
 
 
+def test_aborting_an_ended_execution_says_so(cli: Any, pipeline_file: str) -> None:
+    """As the server answers (409, "already ended"); on main the local command printed
+    "execution ... succeeded" with exit code 0, as if it had done something."""
+    r = cli("run", "--name", "done-run", pipeline_file, "pipeline", "--n", "3")
+    assert r.code == 0, r.err
+    aborted = cli("executions", "abort", "done-run")
+    assert aborted.code == 2, (aborted.out, aborted.err)
+    assert "execution done-run already ended (succeeded): nothing to abort" in aborted.err
+    shown = cli("executions", "show", "done-run", "--json").json()
+    assert shown["phase"] == "succeeded"
+
+
 def test_failed_run_exit_code_and_traceback(cli: Any, pipeline_file: str) -> None:
     r = cli("run", "--json", pipeline_file, "broken", "--x", "3")
     assert r.code == 1
@@ -197,3 +209,16 @@ def test_recover_reuses_succeeded_nodes_and_relaunch_reruns(cli: Any, tmp_path: 
     re = cli("executions", "relaunch", "r2", "--json", env=env)
     assert re.code == 0 and re.json()["outputs"] == {"o0": 20}
     assert log.read_text().splitlines()[-2:] == ["first", "second"]
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_listing_an_unknown_phase_is_an_error_not_an_empty_list(cli: Any, remote: bool) -> None:
+    """On main `executions list --phase faild` printed an empty table and "no executions yet"
+    with exit code 0: a typo read as "nothing failed"."""
+    extra = ["--server", "http://127.0.0.1:9"] if remote else []  # refused before any call
+    r = cli("executions", "list", "--phase", "faild", *extra)
+    assert r.code == 2, (r.out, r.err)
+    assert "unknown phase 'faild': use one of queued, running, succeeded, failed, aborted" in r.err
+    if remote:
+        r = cli("executions", "list", "--phase", "interrupted", *extra)
+        assert r.code == 2 and "use --phase running" in r.err, r.err

@@ -32,6 +32,14 @@ FLOW = textwrap.dedent(
     def wf(df: pd.DataFrame, cfg: Config, tags: dict[str, int], doc: af.File) -> str:
         return describe(df=df, cfg=cfg, tags=tags, doc=doc)
 
+    @af.task
+    def kinds(x: int | str, y: str | None = None, z: str = "") -> str:
+        return f"{type(x).__name__}:{x} {y!r} {z}"
+
+    @af.workflow
+    def unions(x: int | str, y: str | None = None, z: str = "") -> str:
+        return kinds(x=x, y=y, z=z)
+
     @af.task(secret_requests=["api-token"], environment={"MODE": "fast"})
     def uses_secret(x: int) -> str:
         token = af.current_context().secrets["api-token"]
@@ -93,6 +101,24 @@ def test_bad_structured_input_is_a_clear_error(cli: Any, flow: str, tmp_path: Pa
     assert r.code == 2 and "Traceback" not in r.err
     r = cli("run", flow, "wf", "--cfg", "not json")
     assert r.code == 2 and "--cfg" in r.err
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "expected"),
+    [
+        ("7", "7", "int:7 '7'"),
+        ('"7"', '"null"', "str:7 'null'"),  # JSON-quoted: the text, as with pyflyte
+        ("seven", "null", "str:seven None"),
+    ],
+)
+def test_a_union_with_str_takes_json_quoted_text(
+    cli: Any, flow: str, x: str, y: str, expected: str
+) -> None:
+    r = cli("run", "--json", flow, "unions", "--x", x, "--y", y, "--z", '"q"')
+    assert r.code == 0, r.err
+    assert r.json()["outputs"] == {"o0": expected + ' "q"'}  # a plain str keeps its quotes
+    page = cli("run", flow, "unions", "--help")
+    assert """'"7"' in JSON double quotes is the text 7""" in page.out
 
 
 def test_secrets_reach_the_task_and_never_the_logs_by_default(cli: Any, flow: str) -> None:

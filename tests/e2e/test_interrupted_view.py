@@ -162,6 +162,10 @@ def test_unfinished_nodes_of_an_interrupted_run_read_interrupted(
     assert "running" not in table.out and table.out.count("interrupted") >= 2
     logs = cli("logs", "i1", "n1", "--json").json()
     assert [(entry["node"], entry["phase"]) for entry in logs] == [("n1", "lost")]
+    # listed by the phase the user sees (on main: an empty list, as for any unknown phase)
+    listed = cli("executions", "list", "--phase", "interrupted", "--json").json()
+    assert [(e["name"], e["interrupted"]) for e in listed] == [("i1", True)]
+    assert cli("executions", "list", "--phase", "succeeded", "--json").json() == []
 
     assert _api_view(api) == (
         "interrupted",

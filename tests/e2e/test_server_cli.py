@@ -357,3 +357,15 @@ def test_bad_settings_stop_the_server_with_a_typed_error(cli: Any) -> None:
     assert "bad AIRFOIL_ADMISSION setting" in bad.err and "'database'" in bad.err
     runs = cli("server", "start", "--port", str(_port()), env={"AIRFOIL_HISTORY_RUNS": "0"})
     assert runs.code == 2 and "bad AIRFOIL_HISTORY_RUNS setting" in runs.err
+
+
+def test_a_bad_webhook_network_setting_stops_the_server_start(cli: Any) -> None:
+    r = cli(
+        "server",
+        "start",
+        "--port",
+        "0",
+        env={"AIRFOIL_WEBHOOK_DENIED_NETWORKS": "169.254.0.0/16, intranet"},
+    )
+    assert r.code == 2, (r.out, r.err)
+    assert "bad AIRFOIL_WEBHOOK_DENIED_NETWORKS entry 'intranet'" in r.err

@@ -55,7 +55,12 @@ def _when(ts: float | None) -> str:
 @handle_errors
 def list_executions(
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="How many to show."),
-    phase: str = typer.Option(None, "--phase", help="Only this phase."),
+    phase: str = typer.Option(
+        None,
+        "--phase",
+        help="Only this phase: queued, running, succeeded, failed, aborted, or (local) "
+        "interrupted.",
+    ),
     workflow: str = typer.Option(None, "--workflow", help="Only this workflow (full name)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
@@ -65,6 +70,7 @@ def list_executions(
     """List the executions of the project (AIRFOIL_PROJECT), newest first."""
     from airfoil.cli._render import PHASE_STYLE, execution_json, shown_phase, sort_nodes
 
+    _check_phase(phase, remote=bool(remote or server))
     if remote or server:
         _remote().remote_list(
             server, project, phase=phase, workflow=workflow, limit=limit, as_json=as_json
@@ -72,9 +78,12 @@ def list_executions(
         return
 
     rt = runtime()
-    records = rt.meta.list_executions(
-        project=rt.settings.project, phase=phase, workflow=workflow, limit=limit
-    )
+    if phase == "interrupted":
+        records = _interrupted(rt, workflow, limit)
+    else:
+        records = rt.meta.list_executions(
+            project=rt.settings.project, phase=phase, workflow=workflow, limit=limit
+        )
     if as_json:
         payload = [execution_json(r, sort_nodes(rt.meta.get_nodes(r.id)), rt) for r in records]
         out_console.print_json(json.dumps(payload))
@@ -97,8 +106,53 @@ def list_executions(
             f"{dur:.2f}s" if dur is not None else "",
         )
     out_console.print(table)
-    if not records:
+    if not records and (phase or workflow):
+        err_console.print("no executions match")
+    elif not records:
         err_console.print("no executions yet: try `airfoil run FILE WORKFLOW`")
+
+
+_PHASES = ("queued", "running", "succeeded", "failed", "aborted")
+
+
+def _check_phase(phase: str | None, *, remote: bool) -> None:
+    """A phase that no execution can be in is a typo, not an empty list."""
+    from airfoil.core.errors import ConfigError
+
+    if phase is None or phase in _PHASES or (phase == "interrupted" and not remote):
+        return
+    if phase == "interrupted":
+        raise ConfigError(
+            "--phase interrupted filters the local store (executions no process drives); "
+            "a server filters by the stored phase: use --phase running (or queued)"
+        )
+    raise ConfigError(
+        f"unknown phase {phase!r}: use one of {', '.join(_PHASES)}"
+        + ("" if remote else " or interrupted")
+    )
+
+
+def _interrupted(rt: Any, workflow: str | None, limit: int) -> list[Any]:
+    """The newest ``limit`` executions that have not ended and that no process drives."""
+    from airfoil.cli._render import is_interrupted
+
+    found: list[Any] = []
+    for phase in ("queued", "running"):
+        offset = 0
+        while True:
+            page = rt.meta.list_executions(
+                project=rt.settings.project,
+                phase=phase,
+                workflow=workflow,
+                limit=500,
+                offset=offset,
+            )
+            found += [r for r in page if is_interrupted(r, rt.meta)]
+            if len(page) < 500:
+                break
+            offset += len(page)
+    found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    return found[:limit]
 
 
 @app.command("show")
@@ -351,8 +405,16 @@ def abort(
     if remote or server:
         _remote().remote_terminate(server, project, execution_id)
         return
+    from airfoil.core.errors import ConflictError
+
     rt = runtime()
-    record = rt.engine().abort(local_execution(rt, execution_id))
+    eid = local_execution(rt, execution_id)
+    ended = rt.meta.get_execution(eid)
+    if ended.phase in ("succeeded", "failed", "aborted"):  # as a server answers (409)
+        raise ConflictError(
+            f"execution {shown_name(ended)} already ended ({ended.phase}): nothing to abort"
+        )
+    record = rt.engine().abort(eid)
     err_console.print(f"execution {shown_name(record)} {record.phase}")
 
 

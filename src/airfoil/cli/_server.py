@@ -124,6 +124,7 @@ def _start(
     import uvicorn
 
     from airfoil.core.errors import ConfigError
+    from airfoil.core.launch_plans import DEFAULT_DENIED_NETWORKS
     from airfoil.server import ServerConfig, create_app
     from airfoil.server._registry import Registry
 
@@ -164,6 +165,8 @@ def _start(
         ray_address=ray_address or s.ray_address,  # type: ignore[attr-defined]
         ray_serve=open_ray_serve,
         freeze_heap=True,
+        webhook_denied_networks=_networks("DENIED", DEFAULT_DENIED_NETWORKS),
+        webhook_allowed_networks=_networks("ALLOWED", ()),
     )
     config.engine_process = _engine_process(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -193,6 +196,15 @@ def _start(
     # alternating pairs of bench_server.py runs at load 7-9 (docs/performance.md).
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+def _networks(which: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """``AIRFOIL_WEBHOOK_<which>_NETWORKS``: comma-separated networks; unset: ``default``
+    (set and empty: none)."""
+    text = os.environ.get(f"AIRFOIL_WEBHOOK_{which}_NETWORKS")
+    if text is None:
+        return default
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _engine_process(config: ServerConfig) -> bool:

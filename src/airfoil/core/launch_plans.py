@@ -27,6 +27,7 @@ from airfoil.core.errors import InvalidInputError
 from airfoil.core.records import Interface, Value, WorkflowSpec
 
 __all__ = [
+    "DEFAULT_DENIED_NETWORKS",
     "NOTIFY_ANOMALY",
     "NOTIFY_PHASES",
     "ArtifactTriggerSpec",
@@ -39,6 +40,7 @@ __all__ = [
     "cron_fields_problem",
     "merge_launch_inputs",
     "notification_problem",
+    "unattended_launch_problem",
 ]
 
 #: The terminal phases a notification may be sent on.
@@ -138,6 +140,12 @@ def cron_fields_problem(expression: str) -> str | None:
     return None
 
 
+#: What a server's webhooks may not reach unless its operator says otherwise
+#: (``AIRFOIL_WEBHOOK_DENIED_NETWORKS``, :mod:`airfoil.engine.webhooks`): link-local
+#: addresses (IPv4 169.254.0.0/16, where AWS, GCP and Azure serve instance metadata and
+#: credentials; IPv6 fe80::/10), AWS's IPv6 metadata address and Alibaba Cloud's.
+DEFAULT_DENIED_NETWORKS = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+
 #: The longest a webhook call may take: it is made by whoever ended the execution (on a
 #: server, a driver slot), so one slow endpoint must not hold that for long.
 MAX_WEBHOOK_TIMEOUT_S = 60.0
@@ -193,6 +201,59 @@ class LaunchPlanSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="launc
     notifications: tuple[NotificationSpec, ...] = ()
     labels: dict[str, str] = {}
     trigger: ArtifactTriggerSpec | None = None
+
+
+def unattended_launch_problem(spec: LaunchPlanSpec) -> str | None:
+    """What stops a plan that launches on its own (a schedule, an artifact trigger) from
+    launching (``None``: nothing): checked by ``af.LaunchPlan`` and by a server registering a
+    plan's spec as sent, so a bad plan is refused when it is defined, not when it fires.
+
+    The input that receives the launch's value (``kickoff_time_input_arg``, a ``datetime``;
+    ``version_input_arg``, an ``int``) must be an input of that type and not fixed, every
+    other required input needs a value, and a plan has a schedule or a trigger, not both.
+    """
+    if spec.schedule is not None and spec.trigger is not None:
+        return f"launch plan {spec.name!r}: give a schedule or an artifact trigger, not both"
+    if spec.schedule is not None:
+        arg = spec.schedule.kickoff_time_input_arg
+        naming, role, source = (
+            f"kickoff_time_input_arg={arg!r}",
+            "the kickoff time input",
+            "a schedule",
+        )
+        kind = "datetime"
+    elif spec.trigger is not None:
+        arg = spec.trigger.version_input_arg
+        naming, role = f"on_artifact(version_input={arg!r})", "the version input"
+        source, kind = "an artifact trigger", "int"
+    else:
+        return None
+    iface = spec.workflow.interface
+    if arg:
+        param = iface.input(arg)
+        if param is None or param.type.kind != kind:
+            article = "an" if kind[0] in "aeiou" else "a"
+            return (
+                f"launch plan {spec.name!r}: {naming} must name {article} {kind} input of "
+                f"{spec.workflow.name}; its inputs: "
+                + (", ".join(f"{p.name}: {p.type}" for p in iface.inputs) or "none")
+            )
+        if arg in spec.fixed_inputs:
+            return f"launch plan {spec.name!r}: {role} {arg!r} cannot also be a fixed input"
+    unset = [
+        p.name
+        for p in iface.inputs
+        if not p.has_default
+        and p.name not in spec.default_inputs
+        and p.name not in spec.fixed_inputs
+        and p.name != arg
+    ]
+    if unset:
+        return (
+            f"launch plan {spec.name!r} has {source} but no value for required input(s) "
+            f"{', '.join(map(repr, unset))}: give them as default_inputs or fixed_inputs"
+        )
+    return None
 
 
 def merge_launch_inputs(

@@ -236,17 +236,20 @@ def _send_webhook(n: NotificationSpec, text: str, post: Poster, tries: int = 2) 
             post(n.url, {"text": text}, n.timeout_s)
             return True
         except Exception as exc:  # a notification must never fail the execution
-            if attempt == tries:
-                log.warning("webhook %s failed after %d tries: %s", _safe(n.url), tries, exc)
+            if attempt == tries or isinstance(exc, PermissionError):  # refused: final
+                log.warning("webhook %s failed after %d tries: %s", _safe(n.url), attempt, exc)
+                break
             else:
                 time.sleep(0.2)
     return False
 
 
 def _safe(url: str) -> str:
-    """The URL without its path (Slack webhook paths are secrets)."""
+    """The URL without its path (Slack webhook paths are secrets), query or credentials
+    (``user:password@``)."""
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}/..."
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/..."
 
 
 def post_json(url: str, payload: dict[str, Any], timeout_s: float) -> None:

@@ -254,6 +254,20 @@ class ModelService:
                 _log.exception("checking %s for a new version failed", self.ref)
 
 
+#: The most rows one ``/predict`` request may carry.
+MAX_ROWS = 10_000
+
+
+def max_body(features: list[str]) -> int:
+    """The most bytes a ``/predict`` body may hold: :data:`MAX_ROWS` rows of every feature,
+    each written as ``"name": -1.2345678901234567e-300,`` with room for indentation (8
+    spaces a level, three levels deep, fits).
+    FastAPI reads and parses a body whole before it is validated, so a bigger one (a client's
+    gigabytes) is refused unread."""
+    per_row = sum(len(f.encode()) + 64 for f in features) + 64
+    return MAX_ROWS * per_row + 4096
+
+
 def _features_schema(name: str, features: list[str]) -> type[pydantic.BaseModel]:
     # Fields are named f0, f1... with the features' names as aliases, so any column name
     # (one with spaces, one starting with "_", "model_config") is a valid field.
@@ -263,7 +277,7 @@ def _features_schema(name: str, features: list[str]) -> type[pydantic.BaseModel]
     }
     row = pydantic.create_model(f"{name}_features", **fields)  # type: ignore[call-overload]
     rows: Any = list.__class_getitem__(row)
-    limits = pydantic.Field(min_length=1, max_length=10_000)
+    limits = pydantic.Field(min_length=1, max_length=MAX_ROWS)
     return pydantic.create_model(f"{name}_request", features=(rows, limits))
 
 
@@ -314,6 +328,18 @@ def create_service(
             service.stop()
 
     app = FastAPI(title=f"{model.name} prediction service", lifespan=lifespan)
+    from fastapi import HTTPException
+
+    from airfoil.wire._body_limit import BodyLimit
+
+    limit = max_body(features)
+    too_large = f"the request body is larger than {limit} bytes: send at most {MAX_ROWS} rows"
+    app.add_middleware(
+        BodyLimit,
+        limit=limit,
+        error=lambda: HTTPException(413, too_large),
+        answer=lambda: JSONResponse({"detail": too_large}, status_code=413),
+    )
 
     from fastapi.exceptions import RequestValidationError
 

@@ -37,6 +37,7 @@ from airfoil.core.launch_plans import (
     NotificationSpec,
     cron_fields_problem,
     notification_problem,
+    unattended_launch_problem,
 )
 from airfoil.core.local_runner import local_runner
 from airfoil.core.records import Value, WorkflowSpec
@@ -240,8 +241,9 @@ class LaunchPlan:
             labels=self.labels,
             trigger=trigger,
         )
-        self._check_schedule()
-        self._check_trigger()
+        problem = unattended_launch_problem(self.spec)
+        if problem is not None:
+            raise DefinitionError(problem)
 
     # --- definition-time checks ------------------------------------------------------------
 
@@ -279,68 +281,6 @@ class LaunchPlan:
                     f"{self.py_interface.interface.input(key).type}: {exc}"  # type: ignore[union-attr]
                 ) from None
         return out
-
-    def _check_schedule(self) -> None:
-        schedule = self.spec.schedule
-        if schedule is None:
-            return
-        self._check_launch_input(
-            schedule.kickoff_time_input_arg,
-            "datetime",
-            naming=f"kickoff_time_input_arg={schedule.kickoff_time_input_arg!r}",
-            role="the kickoff time input",
-            source="a schedule",
-        )
-
-    def _check_trigger(self) -> None:
-        trigger = self.spec.trigger
-        if trigger is None:
-            return
-        if self.spec.schedule is not None:
-            raise DefinitionError(
-                f"launch plan {self.name!r}: give a schedule or an artifact trigger, not both"
-            )
-        self._check_launch_input(
-            trigger.version_input_arg,
-            "int",
-            naming=f"on_artifact(version_input={trigger.version_input_arg!r})",
-            role="the version input",
-            source="an artifact trigger",
-        )
-
-    def _check_launch_input(
-        self, arg: str | None, kind: str, *, naming: str, role: str, source: str
-    ) -> None:
-        """A plan launched by something other than a person (a schedule, a trigger): the input
-        ``arg`` that receives the launch's value is a ``kind`` input and not fixed, and every
-        other required input has a value."""
-        iface = self.spec.workflow.interface
-        if arg:
-            param = iface.input(arg)
-            if param is None or param.type.kind != kind:
-                article = "an" if kind[0] in "aeiou" else "a"
-                raise DefinitionError(
-                    f"launch plan {self.name!r}: {naming} must name {article} {kind} input of "
-                    f"{self.workflow.name}; its inputs: "
-                    + (", ".join(f"{p.name}: {p.type}" for p in iface.inputs) or "none")
-                )
-            if arg in self.fixed_inputs:
-                raise DefinitionError(
-                    f"launch plan {self.name!r}: {role} {arg!r} cannot also be a fixed input"
-                )
-        unset = [
-            p.name
-            for p in iface.inputs
-            if not p.has_default
-            and p.name not in self.spec.default_inputs
-            and p.name not in self.spec.fixed_inputs
-            and p.name != arg
-        ]
-        if unset:
-            raise DefinitionError(
-                f"launch plan {self.name!r} has {source} but no value for required input(s) "
-                f"{', '.join(map(repr, unset))}: give them as default_inputs or fixed_inputs"
-            )
 
     # --- construction ----------------------------------------------------------------------
 

@@ -158,6 +158,14 @@ class MapTaskDef:
         ctx = _compile.active()
         if args:
             raise DefinitionError(f"{self.name}: give the mapped lists by keyword")
+        both = sorted(set(kwargs) & set(self.fixed))
+        if both:
+            fixed = ", ".join(f"{n}={self.fixed[n]!r}" for n in both)
+            raise DefinitionError(
+                f"{self.name}: input(s) {', '.join(map(repr, both))} fixed by "
+                f"functools.partial(..., {fixed}) cannot also be given to the call: leave "
+                "them out of the partial to map over them, or out of the call"
+            )
         if ctx is not None:
             return _compile.bind_call(
                 ctx,
@@ -168,7 +176,7 @@ class MapTaskDef:
                 {**kwargs, **self.fixed},
                 "map",
             )
-        return run_outside(self, (), kwargs)
+        return run_outside(self, (), {**kwargs, **self.fixed})
 
     def __repr__(self) -> str:
         return f"MapTaskDef({self.task.name})"

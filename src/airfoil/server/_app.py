@@ -43,9 +43,11 @@ from airfoil.server._config import (
 )
 from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
+from airfoil.wire._body_limit import BodyLimit
 from airfoil.wire._limits import MAX_BODY
 
 if TYPE_CHECKING:
+    from airfoil.engine.launch_plans import Poster
     from airfoil.local import Runtime
     from airfoil.server._supervisor import Supervisor
     from airfoil.store._schedules import ScheduleRecord
@@ -86,6 +88,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             on_change=metrics.on_change,
             on_restart=metrics.driver_restarted,
             on_pause=metrics.driver_paused,
+            poster=config.webhook_poster(),
         )
     return deps, metrics
 
@@ -98,7 +101,7 @@ class _Schedules:
     driver slots of whichever server claims it; schedules of local code are driven here,
     on the server's runtime (its ``process`` workers unless the schedule names another)."""
 
-    def __init__(self, runtime: Runtime, run_engine: bool) -> None:
+    def __init__(self, runtime: Runtime, run_engine: bool, poster: Poster) -> None:
         from airfoil.engine.scheduler_loop import SchedulerLoop
 
         # Runs of registered packages are left to the driver slots (they notify when a run
@@ -116,7 +119,7 @@ class _Schedules:
         settings = runtime.settings
         self.artifacts = open_artifact_store(settings.database_url, settings.home)
         self.loop = SchedulerLoop(
-            runtime, drive="background", leave=leave, artifacts=self.artifacts
+            runtime, drive="background", leave=leave, artifacts=self.artifacts, poster=poster
         )
         self.stopping = threading.Event()
         self.thread = threading.Thread(
@@ -134,9 +137,9 @@ class _Schedules:
         self.artifacts.close()
 
 
-def _start_schedules(runtime: Runtime, run_engine: bool) -> _Schedules | None:
+def _start_schedules(runtime: Runtime, config: ServerConfig) -> _Schedules | None:
     try:
-        return _Schedules(runtime, run_engine)
+        return _Schedules(runtime, config.run_engine, config.webhook_poster())
     except Exception:  # the API must come up even if schedules cannot be served
         logging.getLogger("airfoil.server").exception("the scheduler loop did not start")
         return None
@@ -192,7 +195,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             freeze_heap()  # what opening the stores imported and built
         if deps.driver is not None:
             deps.driver.start()
-        schedules = _start_schedules(deps.runtime, config.run_engine) if config.run_engine else None
+        schedules = _start_schedules(deps.runtime, config) if config.run_engine else None
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
         if config.freeze_heap:
             gc.enable()  # paused by `airfoil server start` while it started: up now
@@ -277,7 +280,15 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def _install_latency(app: FastAPI, hooks: Hooks | None = None) -> None:
-    app.add_middleware(_BodyLimit)
+    # FastAPI reads and parses a route's JSON body before the key is checked: refused past
+    # MAX_BODY (FastAPI's own ``max_body_size`` answers in plain text, not the API's form).
+    app.add_middleware(
+        BodyLimit,
+        limit=MAX_BODY,
+        error=lambda: _TooLarge(MAX_BODY),
+        answer=_too_large,
+        exempt=_streamed,
+    )
     app.add_middleware(_Latency, hooks=hooks)
 
 
@@ -298,48 +309,8 @@ def _too_large() -> Response:
     return error_response(413, "too_large", _TooLarge(MAX_BODY).detail)
 
 
-class _BodyLimit:
-    """Refuses a request body over ``MAX_BODY`` bytes with a 413 ``too_large``: at once when
-    its Content-Length says so, else as soon as the bytes received pass it. FastAPI reads a
-    route's JSON body whole, and parses it, before the route's dependencies (the API key's
-    check) run, so without this any client could make the server hold and parse gigabytes.
-    (FastAPI's own ``max_body_size`` answers a declared oversize in plain text, not in the
-    API's error form.) Package and upload routes keep their own, larger limits."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["method"] == "PUT" and _STREAMED.match(scope["path"])):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            await _too_large()(scope, receive, send)
-            return
-        size = 0
-        started = False
-
-        async def limited() -> Message:
-            nonlocal size
-            message = await receive()
-            if message["type"] == "http.request":
-                size += len(message.get("body", b""))
-                if size > MAX_BODY:
-                    raise _TooLarge(MAX_BODY)
-            return message
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited, sending)
-        except _TooLarge:
-            if started:
-                raise
-            await _too_large()(scope, receive, send)
+def _streamed(scope: Any) -> bool:
+    return scope["method"] == "PUT" and _STREAMED.match(scope["path"]) is not None
 
 
 class _Latency:

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Literal
 
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConfigError
+from airfoil.core.launch_plans import DEFAULT_DENIED_NETWORKS
 from airfoil.executors.hooks import Hooks
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from multiprocessing.connection import Connection
 
+    from airfoil.engine.webhooks import WebhookNetworks
     from airfoil.local import Runtime
     from airfoil.server._ray_deployments import ServeBackend
     from airfoil.server._registry import Registry
@@ -99,6 +101,13 @@ class ServerConfig:
             too, freezes its heap as it is once its runtime is open and enables the
             collector then. Objects frozen are never collected, so a process that builds
             and drops many apps (tests) leaves it off.
+        webhook_denied_networks: networks that launch-plan webhooks sent by this server
+            may not reach (``AIRFOIL_WEBHOOK_DENIED_NETWORKS``, comma-separated CIDRs or
+            addresses); default the link-local ranges and cloud metadata addresses
+            (:data:`airfoil.core.launch_plans.DEFAULT_DENIED_NETWORKS`). A registrant writes
+            the URL; the server makes the call.
+        webhook_allowed_networks: when not empty, the only networks its webhooks may reach
+            (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``); denied networks win.
     """
 
     home: str
@@ -119,6 +128,8 @@ class ServerConfig:
     ray_address: str | None = None
     ray_serve: Callable[[str | None], ServeBackend] | None = None
     freeze_heap: bool = False
+    webhook_denied_networks: tuple[str, ...] = DEFAULT_DENIED_NETWORKS
+    webhook_allowed_networks: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error
@@ -146,6 +157,13 @@ class ServerConfig:
                 "survives a crash of the server process) or 'power' (also a power loss; "
                 "slower writes)"
             )
+        self.webhook_poster()  # a bad network is refused when the server is configured
+
+    def webhook_poster(self) -> WebhookNetworks:
+        """The sender of this server's launch-plan webhooks, kept to its webhook networks."""
+        from airfoil.engine.webhooks import WebhookNetworks
+
+        return WebhookNetworks(self.webhook_denied_networks, self.webhook_allowed_networks)
 
     def resolved_blob_url(self) -> str:
         import os

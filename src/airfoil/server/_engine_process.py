@@ -263,6 +263,7 @@ def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> No
         on_change=on_change,
         on_restart=lambda reason: send(("restart", reason)),
         on_pause=lambda: send(("pause",)),
+        poster=config.webhook_poster(),
     )
 
     def on_sigterm(_sig: int, _frame: Any) -> None:

@@ -14,7 +14,12 @@ from typing import Any
 import msgspec
 
 from airfoil.core.errors import ConfigError, InvalidInputError, NotFoundError
-from airfoil.core.launch_plans import LaunchPlanSpec, merge_launch_inputs, notification_problem
+from airfoil.core.launch_plans import (
+    LaunchPlanSpec,
+    merge_launch_inputs,
+    notification_problem,
+    unattended_launch_problem,
+)
 from airfoil.core.records import Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
@@ -67,6 +72,7 @@ def check_launch_plans(d: Deps, project: str, req: RegisterRequest) -> list[Laun
             problem = notification_problem(n)
             if problem is not None:
                 raise InvalidInputError(f"launch plan {p.name!r}: {problem}")
+        _check_unattended(spec, p.name)
         if spec.name != p.name:
             raise InvalidInputError(
                 f"launch plan {p.name!r} does not match its spec (named {spec.name!r})"
@@ -84,6 +90,22 @@ def check_launch_plans(d: Deps, project: str, req: RegisterRequest) -> list[Laun
             )
         )
     return rows
+
+
+def _check_unattended(spec: LaunchPlanSpec, name: str) -> None:
+    """A plan's schedule (cron expression, time zone, interval) and the inputs a schedule or
+    trigger launches it with, checked as ``af.LaunchPlan`` checks them: a spec sent as JSON
+    is refused at registration, not when its schedule is activated or fires."""
+    from airfoil.engine.schedules import validate_schedule
+
+    if spec.schedule is not None:
+        try:
+            validate_schedule(spec.schedule)
+        except ConfigError as exc:
+            raise InvalidInputError(f"launch plan {name!r}: {exc}") from None
+    problem = unattended_launch_problem(spec)
+    if problem is not None:
+        raise InvalidInputError(problem)
 
 
 def register_launch_plans(d: Deps, rows: list[LaunchPlanRow]) -> list[LaunchPlanOut]:

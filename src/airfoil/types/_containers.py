@@ -403,10 +403,27 @@ class UnionHandler(Handler):
         return super().to_python(value, ctx)
 
     def cli_form(self) -> str:
-        return " or ".join(m.cli_form() for m in self.members)
+        form = " or ".join(m.cli_form() for m in self.members)
+        if self._takes_text and len(self.members) > 1:
+            word = "null" if len(self.members) == 2 and self.spec.args[-1].kind == "none" else "7"
+            form += f""" ('"{word}"' in JSON double quotes is the text {word})"""
+        return form
+
+    @property
+    def _takes_text(self) -> bool:
+        return any(isinstance(m, StrHandler) for m in self.members)
 
     def parse_cli(self, text: str) -> Any:
+        """The first member, text last, that parses ``text``; ``null`` / ``none`` is None.
+
+        A union that holds ``str`` reads a JSON string literal (``"7"``, quotes included) as
+        that text, as pyflyte does: the one way to give the text ``7`` to ``int | str`` or
+        the text ``null`` to ``str | None``."""
         members = [m for m in self.members if not isinstance(m, NoneHandler)]
+        if self._takes_text:
+            quoted = _json_text(text)
+            if quoted is not None:
+                return quoted
         if len(members) < len(self.members) and text.strip().lower() in ("null", "none"):
             return None
         members.sort(key=lambda m: isinstance(m, StrHandler))  # text as a str last
@@ -416,6 +433,18 @@ class UnionHandler(Handler):
             except TypeTransformError:
                 continue
         raise self.cli_error(text)
+
+
+def _json_text(text: str) -> str | None:
+    """The string a JSON string literal (``"7"``) stands for; None for any other text."""
+    stripped = text.strip()
+    if len(stripped) < 2 or stripped[0] != '"' or stripped[-1] != '"':
+        return None
+    try:
+        data = decode_json_bytes(stripped.encode())
+    except TypeTransformError:  # not one JSON string (``"a" "b"``): the text as typed
+        return None
+    return data if type(data) is str else None
 
 
 # A bare ``list`` / ``dict`` (and ``typing.List`` / ``typing.Dict``) holds anything, as in

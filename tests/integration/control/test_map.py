@@ -197,6 +197,24 @@ def test_definition_errors() -> None:
 
 def test_called_outside_a_workflow() -> None:
     assert af.map_task(square)(x=[1, 2, 3]) == [1, 4, 9]
+    # on main: "map_scale needs input 'factor' (int) but it was not given"
+    assert af.map_task(functools.partial(scale, factor=3))(x=[1, 2]) == [3, 6]
+
+
+def test_an_input_fixed_by_the_partial_cannot_be_mapped_too() -> None:
+    """On main the partial's value silently won over the mapped list (Python's partial lets
+    the call's keyword win: either reading is a guess)."""
+    tripled = af.map_task(functools.partial(scale, factor=3))
+    with pytest.raises(
+        DefinitionError, match=r"'factor' fixed by functools.partial\(\.\.\., factor=3\)"
+    ):
+
+        @af.workflow
+        def both(xs: list[int], fs: list[int]) -> list[int]:
+            return tripled(x=xs, factor=fs)
+
+    with pytest.raises(DefinitionError, match="cannot also be given to the call"):
+        tripled(x=[1], factor=[2])
 
 
 MAP_SCRIPT = textwrap.dedent(

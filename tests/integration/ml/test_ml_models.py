@@ -248,6 +248,47 @@ def test_a_non_finite_feature_is_a_422_and_leaves_drift_intact(registry: ModelRe
     assert served["features"]["a"]["serving"] == {"mean": 2.0, "std": 1.0, "missing_rate": 0.0}
 
 
+def test_a_body_past_the_largest_request_is_refused_unread(registry: ModelRegistry) -> None:
+    """On main /predict read and parsed any body whole (FastAPI does so before validating
+    it): a client's gigabytes of JSON held the service's memory before the 422 for rows past
+    10,000. Now a body larger than the largest valid request is a 413, unread: declared in
+    Content-Length, or streamed without one."""
+    import asyncio
+
+    from airfoil.ml._serve import MAX_ROWS, max_body
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    app = create_service(ModelService(model, registry, v1.ref))
+    limit = max_body(["a", "b", "c"])
+    # the largest valid request, indented as a generous client writes it, is answered
+    widest = {"a": -1.2345678901234567e-300, "b": -1.2345678901234567e-300, "c": 0.0}
+    biggest = json.dumps({"features": [widest] * MAX_ROWS}, indent=8).encode()
+    assert len(biggest) < limit
+    headers = {"Content-Type": "application/json"}
+
+    async def post(content: Any) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            return await client.post("/predict", content=content, headers=headers)
+
+    assert asyncio.run(post(biggest)).status_code == 200
+    huge = b'{"features": [], "pad": "' + b"x" * limit + b'"}'
+    r = asyncio.run(post(huge))
+    assert r.status_code == 413, r.text
+    assert f"larger than {limit} bytes: send at most {MAX_ROWS} rows" in r.json()["detail"]
+    sent: list[int] = []
+
+    async def chunks() -> Any:  # no Content-Length: refused once the bytes pass the limit
+        for _ in range(100):
+            sent.append(1)
+            yield b" " * (limit // 10)
+
+    r = asyncio.run(post(chunks()))
+    assert r.status_code == 413, r.text
+    assert len(sent) <= 12, "the rest of the body is never read"
+    assert _asgi(app, "GET", "/health").json()["version"] == 1
+
+
 def _raises(obj: Any, features: Any) -> list[int]:
     raise RuntimeError("boom")
 

@@ -202,12 +202,14 @@ def start_server(
     hooks: Any = None,
     durability: str = "process",
     engine_process: bool = False,
+    **more: Any,
 ) -> Running:
     import uvicorn
 
     from airfoil.server import ServerConfig, create_app
 
     config = ServerConfig(
+        **more,
         secrets_key=SECRETS_KEY,
         home=str(home),
         database_url=database_url,

@@ -192,21 +192,60 @@ def test_a_registered_plan_cannot_make_the_server_open_other_urls(
     """af.Webhook refused a non-http(s) URL, but a spec sent as JSON was registered as sent:
     at the end of each run the server then called urlopen on a ``file://`` URL (opening a
     file of its disk) or an ``ftp://`` one, or waited on a webhook for up to 1e9 s."""
-    import airfoil as af
-
-    pkg = client.upload_package(str(flow_dir)).sha256
-    plan = af.LaunchPlan(flow.wf, name="hooked_plan", default_inputs={"x": 5})
-    spec = msgspec.to_builtins(plan.spec)
-    spec["notifications"] = [notification]
-    wf = msgspec.to_builtins(flow.wf.spec)
-    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
-    body = {
-        "package": pkg,
-        "entities": [entity],
-        "launch_plans": [{"name": "hooked_plan", "spec": spec}],
-    }
-    r = _register(client, body)
+    r = _register_plan(client, flow, flow_dir, "hooked_plan", notifications=[notification])
     assert r.status_code == 422, r.text
     err = r.json()["error"]
     assert err["code"] == "invalid_input" and "launch plan 'hooked_plan'" in err["message"], err
     assert match in err["message"], err
+
+
+def _register_plan(
+    client: Any, flow: Any, flow_dir: Path, name: str, **edits: Any
+) -> httpx.Response:
+    """Register ``flow.wf`` with a plan ``name`` whose spec, as JSON, has ``edits`` applied."""
+    import airfoil as af
+
+    pkg = client.upload_package(str(flow_dir)).sha256
+    plan = af.LaunchPlan(flow.wf, name=name, default_inputs={"x": 5})
+    spec = {**msgspec.to_builtins(plan.spec), **edits}
+    wf = msgspec.to_builtins(flow.wf.spec)
+    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
+    body = {"package": pkg, "entities": [entity], "launch_plans": [{"name": name, "spec": spec}]}
+    return _register(client, body)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "match"),
+    [
+        ({"type": "cron", "expression": "0 25 * * *"}, "invalid cron expression '0 25 * * *'"),
+        ({"type": "cron", "expression": "every day"}, "invalid cron expression"),
+        ({"type": "cron", "expression": "*/5 * * * * *"}, "six fields"),
+        ({"type": "cron", "expression": "0 3 * * *", "timezone": "Mars/Olympus"}, "time zone"),
+        ({"type": "fixed_rate", "interval_s": 0}, "positive duration"),
+        ({"type": "fixed_rate", "interval_s": -60}, "positive duration"),
+        (
+            {"type": "cron", "expression": "0 3 * * *", "kickoff_time_input_arg": "x"},
+            "must name a datetime input",
+        ),
+        (
+            {"type": "cron", "expression": "0 3 * * *", "kickoff_time_input_arg": "when"},
+            "must name a datetime input",
+        ),
+    ],
+)
+def test_a_registered_plan_with_a_bad_schedule_is_refused(
+    client: Any, flow: Any, flow_dir: Path, schedule: dict[str, Any], match: str
+) -> None:
+    """af.CronSchedule / af.FixedRate refuse these at definition, but a spec sent as JSON was
+    registered as sent: the error came only when someone activated the schedule (or, for the
+    kickoff input, each time it fired), long after the plan was registered and listed."""
+    r = _register_plan(client, flow, flow_dir, "timed_plan", schedule=schedule)
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_input" and "launch plan 'timed_plan'" in err["message"], err
+    assert match in err["message"], err
+    assert [p.name for p in client.launch_plans().items] == [], "nothing was registered"
+    # the same plan with a valid schedule registers
+    valid = {"type": "cron", "expression": "0 3 * * *", "timezone": "Europe/Paris"}
+    r = _register_plan(client, flow, flow_dir, "timed_plan", schedule=valid)
+    assert r.status_code == 200, r.text

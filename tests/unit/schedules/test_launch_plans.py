@@ -230,6 +230,23 @@ def test_a_failing_webhook_never_fails_the_execution(caplog: pytest.LogCaptureFi
     assert "webhook http://h/... failed after 2 tries" in caplog.text
 
 
+def test_a_failed_webhooks_log_line_holds_no_credential(caplog: pytest.LogCaptureFixture) -> None:
+    """On main the line kept the URL's user:password (only its path, Slack's secret, was cut)."""
+
+    def refuse(url: str, payload: dict[str, object], timeout_s: float) -> None:
+        raise ConnectionRefusedError("nobody listens")
+
+    hook = Webhook("https://bot:s3cret@hooks.example:8443/T0/B0/xyz?token=abc")
+    plan = LaunchPlan(scaled, "lp_cred_hook", default_inputs={"x": 2}, notifications=[hook])
+    from airfoil.local import get_runtime
+
+    assert plan() == 4
+    (record, *_) = get_runtime().meta.list_executions(limit=1)
+    assert notify(plan.spec, record, poster=refuse) == []
+    assert "webhook https://hooks.example:8443/... failed after 2 tries" in caplog.text
+    assert "s3cret" not in caplog.text and "bot" not in caplog.text and "abc" not in caplog.text
+
+
 def test_prepare_launch_for_plans_and_plain_workflows(caplog: pytest.LogCaptureFixture) -> None:
     from airfoil.engine.launch_plans import after_drive, prepare_launch
     from airfoil.local import get_runtime

@@ -58,6 +58,18 @@ pytestmark = pytest.mark.unit
         ("5", Optional[int], 5),
         ("5", Union[str, int], 5),
         ("five", Union[str, int], "five"),
+        # A union holding str reads a JSON string literal as that text (as pyflyte does): the
+        # one way to give the text "7" to int | str, or the text "null" to str | None.
+        ('"7"', Union[int, str], "7"),
+        (' "7" ', Union[int, str], "7"),
+        ('"null"', Optional[str], "null"),
+        ("null", Optional[str], None),
+        ('"2024-01-31"', Union[dt.date, str], "2024-01-31"),
+        ('"\\"q\\""', Union[int, str], '"q"'),
+        ('"a" "b"', Union[int, str], '"a" "b"'),  # not one JSON string: the text as typed
+        ('"7', Union[int, str], '"7'),
+        ('"7"', str, '"7"'),  # a plain str is always the text as typed
+        ('["7", 7]', list[Union[int, str]], ["7", 7]),
         ("[1, 2, 3]", list[int], [1, 2, 3]),
         ('{"a": [1.5], "b": []}', dict[str, list[float]], {"a": [1.5], "b": []}),
         ('{"1": "x"}', dict[int, str], {1: "x"}),
@@ -98,6 +110,7 @@ def test_parse_cli(engine: TypeEngine, text: str, py_type: Any, expected: Any) -
         ("1h30", dt.timedelta, "expected a duration"),
         ("PURPLE", Color, "expected a member's name (RED, GREEN, BLUE) or value (r, g, b)"),
         ("x", Optional[int], "as int | none: expected an integer such as 42 or null"),
+        ('"7"', Optional[int], "as int | none: expected an integer such as 42 or null"),
         ("[1, 2", list[int], "as list[int]: expected JSON for list[int]"),
         ('[1, "2"]', list[int], "expected int, got str '2' (at value[1])"),
         ('{"y": 1}', Point, "missing field 'x' of dataclass Point"),

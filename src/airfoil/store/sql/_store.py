@@ -73,7 +73,7 @@ from airfoil.store.sql._rows import (
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
 from airfoil.store.sql._sql_text import EXECUTION_FILTERS, SqlText, sql_for
-from airfoil.store.sql._unflushed import UnflushedBatches
+from airfoil.store.sql._unflushed import FlushedTakes, UnflushedBatches
 
 __all__ = ["SqlMetaStore"]
 
@@ -160,7 +160,7 @@ class SqlMetaStore(
         #: the lazy batches PostgreSQL has not reported flushed yet
         self.unflushed = UnflushedBatches()
         #: the leases (execution, owner) a synchronous batch has flushed the take of
-        self._leases_on_disk: set[tuple[str, str]] = set()
+        self._leases_on_disk = FlushedTakes()
         try:
             ensure_schema(self._conns.open().cursor, self.dialect, url, self.url, timeout_s)
             self._s: SqlText = sql_for(self.dialect, sa_dialect)
@@ -314,7 +314,7 @@ class SqlMetaStore(
                 if lazy and not done:  # found committed after its connection broke
                     self.unflushed.join(batch)
                 elif not lazy:
-                    self._leases_on_disk.add(batch.lease)
+                    self._leases_on_disk.flushed(batch.lease)
                 return
         work: list[tuple[str, list[dict[str, Any]]]] = []
         if batch.execution is not None:
@@ -388,7 +388,7 @@ class SqlMetaStore(
                 self.unflushed.end(committed)
         if held != 1:
             assert batch.lease is not None
-            self._leases_on_disk.discard(batch.lease)
+            self._leases_on_disk.forget(batch.lease)
             raise lease_lost(batch.lease[0])  # the statement wrote nothing
         if not settling:
             self.unflushed.seen(mark, inserted, flushed, synchronous=not lazy)
@@ -681,6 +681,7 @@ class SqlMetaStore(
         got = self._transaction(
             "acquiring a lease", acquire, idempotent=True, begin=self._begin_lease
         )
+        self._leases_on_disk.acquired((execution_id, owner), bool(got), now, now + ttl_s)
         if got is None:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
         return got
@@ -689,7 +690,7 @@ class SqlMetaStore(
         """Synchronous, after writing again what PostgreSQL lost of the lazy batches: the
         lease's batches are on disk (one ordered WAL) before another driver may take it."""
         params = {"id": execution_id, "owner": owner}
-        self._leases_on_disk.discard((execution_id, owner))
+        self._leases_on_disk.forget((execution_id, owner))
         mark = self.unflushed.mark()
 
         def release(cur: Any) -> int:

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from airfoil.core.errors import ConflictError, TransientStoreError
 from airfoil.core.records import StoreBatch
 
-__all__ = ["UnflushedBatches"]
+__all__ = ["FlushedTakes", "UnflushedBatches"]
 
 log = logging.getLogger("airfoil.store")
 
@@ -202,3 +202,66 @@ class UnflushedBatches:
                 self._waiting = deque(
                     w for w in self._waiting if w.batch.events[0].execution_id not in lost_leases
                 )
+
+
+Lease = tuple[str, str]
+
+
+class FlushedTakes:
+    """The leases (execution, owner) whose take is known to be on disk, and may therefore
+    commit their batches lazily: a take commits lazily too, so a lease's first batch waits
+    for its flush, and a take lost with the batches after it would fence their rewrite out.
+
+    Invariants:
+
+    - A lease counts as flushed only while its hold is unbroken as seen from here: from the
+      synchronous batch that flushed it, through renewals each made before the hold they
+      renew expired, to its release. A renewal that fails (another driver holds the
+      lease), comes after the hold expired (another driver may have taken and released it
+      meanwhile: the lease taken now is a new take, not on disk), or a lost fence forgets
+      the lease, and its next batch waits for its flush again.
+    - At most ``limit`` leases are remembered (a driver holds a few at a time; a lease never
+      released, by a driver that died or gave up, would otherwise stay for the process's
+      life): the longest unrenewed is forgotten first, which only makes its next batch
+      synchronous.
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        #: lease -> (the end of its hold as last taken or renewed here, whether it is on disk)
+        self._leases: dict[Lease, tuple[float, bool]] = {}
+
+    def __contains__(self, lease: object) -> bool:
+        found = self._leases.get(lease)  # type: ignore[call-overload]
+        return found is not None and found[1]
+
+    def __len__(self) -> int:
+        return len(self._leases)
+
+    def acquired(self, lease: Lease, held: bool, now: float, expires: float) -> None:
+        """``acquire_lease`` answered ``held`` at ``now`` for a hold until ``expires``."""
+        with self._lock:
+            old = self._leases.pop(lease, None)
+            if not held:
+                return
+            unbroken = old is not None and old[1] and old[0] >= now
+            self._remember(lease, (expires, unbroken))
+
+    def flushed(self, lease: Lease) -> None:
+        """A synchronous batch under ``lease`` committed (fenced on it): its take is on disk."""
+        with self._lock:
+            old = self._leases.pop(lease, None)
+            # A take this store did not see: its hold's end is unknown, so the next renewal
+            # counts as a new take (one more synchronous batch, never a lazy one too early).
+            self._remember(lease, (old[0] if old is not None else float("-inf"), True))
+
+    def forget(self, lease: Lease) -> None:
+        """The lease was released or found lost."""
+        with self._lock:
+            self._leases.pop(lease, None)
+
+    def _remember(self, lease: Lease, state: tuple[float, bool]) -> None:
+        self._leases[lease] = state  # the newest last: dicts keep insertion order
+        while len(self._leases) > self.limit:
+            del self._leases[next(iter(self._leases))]
