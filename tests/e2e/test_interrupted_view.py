@@ -55,33 +55,18 @@ def _meta(home: Path) -> Any:
 @pytest.fixture
 def api(_airfoil_home: Path) -> Iterator[Any]:
     """The API of a server on the same home (no engine of its own): uvicorn on 127.0.0.1."""
-    import socket
-    import threading
-
     import httpx
-    import uvicorn
+    from _in_thread import serve_in_thread
 
     from airfoil.server import ServerConfig, create_app
 
     app = create_app(ServerConfig(home=str(_airfoil_home), run_engine=False))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the API server did not start"
+    server = serve_in_thread(app, log_level="error", lifespan="on")
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
             yield client
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        server.stop()
 
 
 def _start(tmp_path: Path, home: Path) -> tuple[subprocess.Popen[bytes], Path]:

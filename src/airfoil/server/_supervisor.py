@@ -88,6 +88,10 @@ _STABLE_S = 60.0  # a replica that ran this long restarts from the first backoff
 #: An adopted replica that stops answering this long is restarted, and a recorded one whose
 #: process lives is asked this long before it is given up.
 _ADOPT_GRACE_S = 5.0
+#: How long a forked replica that has exited waits for its zygote to report its exit code
+#: (it reaps on its next wake-up, or once a fork or re-exec it is busy with is done) before
+#: it is restarted without one.
+_EXIT_REPORT_S = 10.0
 #: How often a ready replica's drift statistics are copied to its deployment's record.
 _DRIFT_EVERY_S = 1.0
 
@@ -133,6 +137,7 @@ class _Process:
     zygote: Zygote | None = None  # the zygote that forked it (it reports the exit code)
     cpus: tuple[int, ...] = ()  # pinned to
     killed_for: str = ""  # why the supervisor killed it ("out of memory: ...")
+    exited_at: float | None = None  # seen exited, its zygote yet to report the code
 
 
 _Key = tuple[str, str, int]
@@ -470,7 +475,10 @@ class Supervisor:
                 self._holds(d, now)
                 return self._spawn(d, r, now, gpus)
             return r
-        running, code = self._exit_code(proc, now)
+        state = self._exit_code(proc, now)
+        if state is None:
+            return r  # exited, its code not reported yet: asked again next pass
+        running, code = state
         if not running:
             del self._procs[key]
             log.warning("replica %s of %s/%s exited (%s)", r.index, d.project, d.name, code)
@@ -549,8 +557,9 @@ class Supervisor:
         self._procs[key] = _Process(popen, popen.pid, port, now, now, cpus=cpus)
         return msgspec.structs.replace(r, pid=popen.pid, **started)
 
-    def _exit_code(self, proc: _Process, now: float) -> tuple[bool, int | None]:
-        """``(still running, exit code if known)``."""
+    def _exit_code(self, proc: _Process, now: float) -> tuple[bool, int | None] | None:
+        """``(still running, exit code if known)``; None for a forked replica that has
+        exited while its zygote has yet to report the code."""
         if proc.popen is not None:
             code = proc.popen.poll()
             return code is None, code
@@ -561,12 +570,13 @@ class Supervisor:
                 return False, code
             if _pid_alive(proc.pid):
                 return True, None
-            if not proc.zygote.failed:
-                # Exited a moment ago: its zygote reaps it and says the code within 0.1 s.
-                time.sleep(0.2)
-                exited, code = proc.zygote.exit_code(proc.pid)
-                proc.zygote.forget(proc.pid)
-            return False, code
+            if proc.exited_at is None:
+                proc.exited_at = now
+            if not proc.zygote.failed and now - proc.exited_at < _EXIT_REPORT_S:
+                # Exited: its zygote reaps it and reports the code on its next wake-up, 0.1 s
+                # on a quiet machine (a fixed 0.2 s wait here lost the code under load).
+                return None
+            return False, None
         # Adopted: not our child, so it is watched through /health (and its pid).
         if not _pid_alive(proc.pid) or now - proc.last_answer > _ADOPT_GRACE_S:
             if _pid_alive(proc.pid):

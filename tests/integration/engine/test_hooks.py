@@ -130,12 +130,8 @@ def test_a_failing_hook_never_fails_the_run(tasks: tuple[ModuleType, Path]) -> N
 
 
 def test_the_server_reports_each_http_request(tmp_path: Path) -> None:
-    import socket
-    import threading
-    import time
-
     import httpx
-    import uvicorn
+    from _in_thread import serve_in_thread
 
     from airfoil.server import ServerConfig, create_app
 
@@ -153,17 +149,9 @@ def test_the_server_reports_each_http_request(tmp_path: Path) -> None:
 
     app.add_api_route("/api/v1/broken/{item}", broken)
     app.router.routes.insert(0, app.router.routes.pop())  # before the console's catch-all
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = serve_in_thread(app, log_level="error")
     try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        base = f"http://127.0.0.1:{port}"
+        base = server.url
         assert httpx.get(base + "/healthz").status_code == 200
         assert httpx.get(base + "/api/v1/nope").status_code == 404
         assert httpx.get(base + "/api/v1/broken/7").status_code == 500
@@ -174,8 +162,7 @@ def test_the_server_reports_each_http_request(tmp_path: Path) -> None:
             if s.name.endswith("_count")
         }
     finally:
-        server.should_exit = True
-        thread.join(30)
+        server.stop()
     assert ("GET", "/healthz", 200) in seen and ("GET", "/api/v1/nope", 404) in seen
     # A request whose route raised is reported too, as the 500 it was answered with, and
     # the histogram labels it with its route's template, not the path asked for.

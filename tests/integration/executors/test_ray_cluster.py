@@ -94,13 +94,34 @@ def cluster(ray_head: RayHead, request: pytest.FixtureRequest) -> Iterator[Clust
     yield from running(Cluster(ray_head, *RAY_NODES), request)
 
 
+def _until_succeeded(home: Path, tasks: set[str], driver: subprocess.Popen[str]) -> None:
+    """Until the run's nodes of ``tasks`` (by function name) are recorded as succeeded."""
+    from airfoil.store._open import open_meta_store
+
+    meta = open_meta_store(None, str(home))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            runs = meta.list_executions(limit=1)
+            nodes = meta.get_nodes(runs[0].id) if runs else []
+            done = {n.task.rsplit(".", 1)[-1] for n in nodes if n.phase == "succeeded"}
+            if tasks <= done:
+                return
+            assert driver.poll() is None, "the run ended before its short tasks were recorded"
+            assert time.monotonic() < deadline, f"{tasks - done} never recorded as succeeded"
+            time.sleep(0.1)
+    finally:
+        meta.close()
+
+
 @pytest.mark.timeout(420)
 def test_gpu_task_lands_on_the_gpu_node_and_a_lost_node_costs_only_its_attempts(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     flow = tmp_path / "raywf.py"
     log = tmp_path / "calls.log"
-    flow.write_text(FLOW.replace("@LOG@", str(log)).replace("@SLEEP@", "6"))
+    # The items run until the test has killed a node (SLEEP is only a bound if it never does).
+    flow.write_text(FLOW.replace("@LOG@", str(log)).replace("@SLEEP@", "120"))
     env = dict(cluster.env, AIRFOIL_HOME=str(tmp_path / "home"))
     run = [
         sys.executable, "-m", "airfoil.cli", "run", "--json", "--executor", "ray",
@@ -128,7 +149,11 @@ def test_gpu_task_lands_on_the_gpu_node_and_a_lost_node_costs_only_its_attempts(
             out, err = driver.communicate(timeout=30)
             seen = log.read_text() if log.exists() else "(no task started)"
             raise AssertionError(f"no plain item ran on the CPU node: {seen}\n{out}\n{err}")
-        time.sleep(1.0)  # let the short tasks on the GPU and `a` nodes finish first
+        # The short tasks on the GPU and `a` nodes have ended first, their results in the
+        # driver's store: the kill then costs only plain items (`on_a`, lost with the `a`
+        # node, would have nowhere left to run). Not a fixed second after their marks: a
+        # task's result reaches the driver after its body ends, later on a loaded machine.
+        _until_succeeded(tmp_path / "home", {"on_gpu", "on_a"}, driver)
         killed_node = next(n for w, n, r in lines if w.startswith("start") and r == victim)
         import psutil
 

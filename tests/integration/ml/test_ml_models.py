@@ -5,16 +5,15 @@ swaps versions under a steady client loop without failing a request."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from _deployments import until
+from _in_thread import serve_in_thread
 from _tiny import model
 
 from airfoil.core.errors import ConfigError, NotFoundError
@@ -72,24 +71,13 @@ def test_tune_maps_trials_and_registers_the_best(registry: ModelRegistry) -> Non
         model.tune({"C": [1.0]}, trials=1, metric="f1", registry=registry, rows=120)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_the_service_swaps_versions_under_load_without_failing(registry: ModelRegistry) -> None:
     v1 = model.train(hyperparameters={"C": 0.001}, registry=registry, rows=120)
     v2 = model.train(hyperparameters={"C": 10.0}, registry=registry, rows=120)
     registry.promote(v1.ref, "production")
     service = ModelService(model, registry, "tiny@production", poll_s=0.05)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_service(service, sample_rate=1.0), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = serve_in_thread(create_service(service, sample_rate=1.0), log_level="warning")
     seen: list[int] = []  # every answer's version, in the order the answers arrived
     per_client: list[list[int]] = [[], []]  # each client's answers, in its own order
     failures: list[str] = []
@@ -97,7 +85,7 @@ def test_the_service_swaps_versions_under_load_without_failing(registry: ModelRe
     row = {"a": 0.5, "b": 0.2, "c": 0.25}
 
     def loop(mine: list[int]) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        with httpx.Client(base_url=server.url) as client:
             while not stop.is_set():
                 try:
                     r = client.post("/predict", json={"features": [row]})
@@ -110,23 +98,21 @@ def test_the_service_swaps_versions_under_load_without_failing(registry: ModelRe
                     failures.append(repr(exc))
 
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
+        with httpx.Client(base_url=server.url) as client:
+            assert client.get("/health").json()["version"] == 1
             loops = [threading.Thread(target=loop, args=(mine,)) for mine in per_client]
             for t in loops:
                 t.start()
-            time.sleep(0.5)
+            # Both clients answered by version 1 before the swap (not a fixed nap: on a loaded
+            # machine a client's first answer came after it, and the first answer seen was 2),
+            until("both clients answered by version 1", lambda: all(per_client) or failures)
             registry.promote(v2.ref, "production")
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and (not seen or seen[-1] != 2):
-                time.sleep(0.05)
-            time.sleep(0.3)
+            # and by version 2 after it: each client's answers never go back (asserted below),
+            # so every answer from here on is 2, the last one seen included.
+            until(
+                "both clients answered by version 2",
+                lambda: all(mine[-1] == 2 for mine in per_client) or failures,
+            )
             stop.set()
             for t in loops:
                 t.join()
@@ -156,8 +142,7 @@ def test_the_service_swaps_versions_under_load_without_failing(registry: ModelRe
             assert set(schemas["tiny_features"]["properties"]) == {"a", "b", "c"}
     finally:
         stop.set()
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop(timeout=10)
 
 
 def test_any_bytes_publish_as_a_partitioned_artifact(registry: ModelRegistry) -> None:

@@ -167,7 +167,9 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     for t in threads:
         t.start()
     try:
-        time.sleep(1.0)
+        # Version 1 answered before the swap (not a fixed second: on a loaded machine the
+        # clients' first answers can come later, and then only version 2 was seen).
+        until("a version 1 answer", lambda: 1 in versions or failures, timeout=60)
         on_ray["registry"].promote(on_ray["refs"][1], "production")
         until("both replicas on version 2", lambda: _ready(store, 2, 2), timeout=60)
         until("a version 2 answer", lambda: 2 in versions, timeout=30)

@@ -160,6 +160,39 @@ def test_crash_restart_and_scale_up_are_forked_from_the_zygote(
     until("the zygote gone", lambda: not alive(zygote.pid), 10)
 
 
+def test_an_exit_its_zygote_reports_late_is_recorded_with_its_code(
+    tmp_path: Path, worlds: list[_World]
+) -> None:
+    """The zygote reaps a forked replica and reports its exit code on its next wake-up:
+    later than the supervisor's next look on a loaded machine, or while it forks or
+    re-executes. Stopped here (SIGSTOP) while the replica is killed and two passes run: the
+    supervisor waited a fixed 0.2 s for the report, then recorded the exit without its code."""
+    w = _World(tmp_path, "zygo")
+    worlds.append(w)
+    w.deploy(1)
+    w.supervisor.start()
+    first = w.ready(1).members[0]
+    zygote = until("the zygote", lambda: w.supervisor.zygote("default", w.name), timeout=120)
+    assert zygote.wait_ready(120), zygote.error
+    os.kill(first.pid or 0, signal.SIGKILL)
+    forked = w.ready(1, restarts=1).members[0]
+    assert _ppid(forked.pid or 0) == zygote.pid
+
+    os.kill(zygote.pid, signal.SIGSTOP)
+    try:
+        os.kill(forked.pid or 0, signal.SIGKILL)
+        until(
+            "the replica exited (a zombie its stopped zygote cannot reap)",
+            lambda: not alive(forked.pid or 0),
+        )
+        w.supervisor.reconcile()
+        w.supervisor.reconcile()
+    finally:
+        os.kill(zygote.pid, signal.SIGCONT)
+    again = w.ready(1, restarts=2).members[0]
+    assert again.last_exit == -signal.SIGKILL and again.pid != forked.pid
+
+
 def test_user_code_edited_after_the_zygote_imported_it_is_imported_again(
     tmp_path: Path, worlds: list[_World]
 ) -> None:

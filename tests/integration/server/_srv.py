@@ -1,4 +1,5 @@
-"""Helpers of the server tests: the user's flow, free ports, a server in a thread."""
+"""Helpers of the server tests: the user's flow, free ports (for servers in subprocesses), a
+server in a thread."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _in_thread import serve_in_thread
 
 FLOW = textwrap.dedent(
     """
@@ -204,8 +207,6 @@ def start_server(
     engine_process: bool = False,
     **more: Any,
 ) -> Running:
-    import uvicorn
-
     from airfoil.server import ServerConfig, create_app
 
     config = ServerConfig(
@@ -223,27 +224,18 @@ def start_server(
         engine_process=engine_process,
     )
     app = create_app(config)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    started = serve_in_thread(app, log_level="error", lifespan="on")
     deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
+    url = started.url
     while engine_process:  # its slots start in the engine process a moment later
         import httpx
 
         if httpx.get(url + "/readyz").status_code == 200:
             break
-        if time.monotonic() > deadline + 30:
+        if time.monotonic() > deadline:
             raise RuntimeError("the test server's engine process did not start")
         time.sleep(0.05)
-    return Running(f"http://127.0.0.1:{port}", home, database_url, app, server, thread)
+    return Running(url, home, database_url, app, started.server, started.thread)
 
 
 def probe_engine_process(
