@@ -8,7 +8,11 @@ process executor with ``--workers`` worker processes, reporting its attempts to 
 runtime's observability hooks as the server's executors do. The store is the in-memory one
 (it encodes and decodes records as JSON, like the SQL stores, but with no database): what
 is left is the engine's own work per task (state machine, admission, submit/poll and the
-pipes, the drive's start) plus the memory store's encoding.
+pipes, the drive's start) plus the memory store's encoding. ``--store postgresql`` drives
+on a PostgreSQL store instead (a fresh schema of ``AIRFOIL_BENCH_PG_URL``, default the test
+server; dropped at the end), with the server's ``process`` durability, so each batch is the
+fenced one-statement write of a server's slot; ``--linger`` sets ``result_linger_s`` (the
+server's slots wait 0.002 s for the attempts submitted with a result's).
 
 Prints, per drive after ``--warm`` warm-up drives, the driver process's CPU per task
 (``time.process_time``: this process only, so other users of a shared machine slow it far
@@ -20,11 +24,13 @@ proportions); ``--gc`` prints the collector's time per generation during them.
 
     PYTHONPATH=src python benchmarks/bench_drive_cpu.py [--executions 20 --width 100]
     python benchmarks/bench_drive_cpu.py --base /tmp/base --rounds 3
+    python benchmarks/bench_drive_cpu.py --store postgresql --linger 0.002 --base /tmp/base
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import json
 import os
@@ -37,6 +43,7 @@ import time
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PG_URL = os.environ.get("AIRFOIL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ROOT = os.path.dirname(HERE)
 
 FLOW = textwrap.dedent(
@@ -109,7 +116,20 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
     blob_dir = os.path.join(root, "blobs")
     blobs = LocalBlobStore(blob_dir)
-    meta = MemoryMetaStore()
+    meta: Any
+    schema = ""
+    if args.store == "postgresql":
+        import uuid
+
+        from airfoil.store.sql import SqlMetaStore
+
+        schema = f"airfoil_drive_{uuid.uuid4().hex[:8]}"
+        _pg_schema(f'CREATE SCHEMA "{schema}"')
+        atexit.register(_pg_schema, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # even failed
+        sep = "&" if "?" in PG_URL else "?"
+        meta = SqlMetaStore(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
+    else:
+        meta = MemoryMetaStore()
     inner: Any
     if args.executor == "inline":
         from airfoil.executors.inline import InlineExecutor
@@ -124,7 +144,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         blobs,
         executor,
         blob_url=blob_dir,
-        settings=EngineSettings(lease_ttl_s=5.0, max_parallel=args.workers),
+        settings=EngineSettings(
+            lease_ttl_s=5.0, max_parallel=args.workers, result_linger_s=args.linger
+        ),
     )
     inputs = {"x": default_type_engine().to_value(0, int, ValueContext(blobs=blobs))}
     spec = bench_drive_flow.fan.spec
@@ -166,6 +188,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     if args.gc:
         gc.callbacks.remove(timer)
     executor.close()
+    if schema:
+        meta.close()
     return {
         "driver_ms": statistics.median(per_drive) * 1000,
         "driver_min_ms": min(per_drive) * 1000,
@@ -174,6 +198,15 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         "gc_ms": [s * 1000 for s in timer.spent],
         "gc_count": timer.count,
     }
+
+
+def _pg_schema(statement: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(statement))
+    engine.dispose()
 
 
 def _sample(tree: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -191,7 +224,7 @@ def _sample(tree: str, args: argparse.Namespace) -> dict[str, Any]:
         "--warm",
         str(args.warm),
     ]
-    cmd += ["--executor", args.executor]
+    cmd += ["--executor", args.executor, "--store", args.store, "--linger", str(args.linger)]
     if args.gc:
         cmd.append("--gc")
     if args.freeze:
@@ -227,6 +260,8 @@ def main() -> None:
     ap.add_argument("--gc", action="store_true")
     ap.add_argument("--freeze", action="store_true", help="gc.freeze() once warm (as the server)")
     ap.add_argument("--executor", choices=("process", "inline"), default="process")
+    ap.add_argument("--store", choices=("memory", "postgresql"), default="memory")
+    ap.add_argument("--linger", type=float, default=0.0, help="result_linger_s (server: 0.002)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child or (args.base is None and args.profile):
