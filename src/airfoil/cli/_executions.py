@@ -136,7 +136,7 @@ def show(
     from airfoil.store.naming import ExecutionNames
 
     names = ExecutionNames(rt.meta, record.project)  # a cache hit's cause names its source
-    names.remember(record.id, record.display_name)
+    names.remember(record.id, record.display_name, record.domain)
     if as_json:
         if events:
             data["events"] = [
