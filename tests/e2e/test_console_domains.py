@@ -102,10 +102,15 @@ def test_the_cli_prints_the_domain_that_tells_the_twins_apart(server: Server) ->
     assert set(printed) == {True, False}, drill.stdout  # one each, the development one bare
     assert "row 17" in printed[True] and "row 3" in printed[False]
     # each as printed opens its run: the bare name in AIRFOIL_DOMAIN, the other in its own
-    for domain, env_domain in (("development", "development"), ("staging", "staging")):
-        shown = _cli(server, "executions", "show", "twin", "--json", domain=env_domain)
+    for domain in ROWS:
+        shown = _cli(server, "executions", "show", "twin", "--json", domain=domain)
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["execution_id"] == ids[domain]
+        remote = _cli(
+            server, "executions", "show", "twin", "--server", server.url, "--json", domain=domain
+        )
+        assert remote.returncode == 0, remote.stderr
+        assert json.loads(remote.stdout)["execution_id"] == ids[domain]
     # a staging user reads the development run as the one in another domain
     staged = _cli(server, "failures", "--signature", group["signature"], domain="staging")
     assert "twin (development)" in staged.stdout and "twin (staging)" not in staged.stdout
