@@ -1,9 +1,10 @@
 """One name in two domains of a project, end to end: ``twin`` fails in development and in
 staging (names are unique per project and domain), and the console's failures page, in real
 headless Chromium, links each failed attempt to its own run (``?domain=``; main linked the
-bare name, which the server answers with a 409 naming the ids); ``airfoil failures`` prints
-the staging run as ``twin (staging)`` beside the development one's ``twin``, and each
-printed line opens its own run."""
+bare name, which the server answers with a 409 naming the ids); ``airfoil failures`` (and
+``logs --search``, and ``tasks stats`` of ``good``, a run that succeeds in both) prints the
+staging run as ``twin (staging)`` beside the development one's ``twin``, and each printed form
+opens its own run, locally and with ``--remote``."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 srv, "run", "--name", "twin", "flow.py", "ingest", "--row", str(row), domain=domain
             )
             assert ran.returncode != 0 and "malformed" in ran.stderr + ran.stdout
+            lr = str(ROWS[domain] / 100)  # not the other's inputs: no cache hit, a run each
+            ran = _cli(srv, "run", "--name", "good", "flow.py", "training", "--steps", "5",
+                       "--lr", lr, domain=domain)  # fmt: skip
+            assert ran.returncode == 0, ran.stderr
         yield srv
     finally:
         srv.stop()
@@ -111,6 +116,15 @@ def test_the_cli_prints_the_domain_that_tells_the_twins_apart(server: Server) ->
         )
         assert remote.returncode == 0, remote.stderr
         assert json.loads(remote.stdout)["execution_id"] == ids[domain]
+    # task history and log search print the twins apart alike
+    bars = _cli(server, "tasks", "stats", "flow.train")
+    assert bars.returncode == 0, bars.stderr
+    labels = [ln.split(" n0 ")[0] for ln in bars.stdout.splitlines() if ln.startswith("good")]
+    assert sorted(labels) == ["good", "good (staging)"], bars.stdout
+    found = _cli(server, "logs", "--search", "is malformed")
+    assert found.returncode == 0, found.stderr
+    lines = [ln for ln in found.stdout.splitlines() if "ValueError: row" in ln]
+    assert sorted(ln.split(" n0 ")[0] for ln in lines) == ["twin", "twin (staging)"], found.stdout
     # a staging user reads the development run as the one in another domain
     staged = _cli(server, "failures", "--signature", group["signature"], domain="staging")
     assert "twin (development)" in staged.stdout and "twin (staging)" not in staged.stdout
