@@ -248,16 +248,6 @@ class Server:
         self.log.close()
 
 
-def serve_flow(tmp_path_factory: pytest.TempPathFactory, name: str, flow: str) -> Server:
-    """A local server (``airfoil server start``) over a fresh home, its working folder holding
-    ``flow.py``; fails the test if the console was not built."""
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp(name)
-    (work / "flow.py").write_text(flow)
-    return Server(tmp_path_factory.mktemp("home"), work)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not STATIC.exists():

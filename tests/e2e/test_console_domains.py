@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import Server, browser, page, serve_flow  # noqa: E402, F401
+from _serve import serve_flow  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
 from test_console_observability import FLOW  # noqa: E402 (ingest: fails on a row)
 
 ROWS = {"development": 3, "staging": 17}
