@@ -117,6 +117,13 @@ def test_the_cli_prints_the_domain_that_tells_the_twins_apart(server: Server) ->
         )
         assert remote.returncode == 0, remote.stderr
         assert json.loads(remote.stdout)["execution_id"] == ids[domain]
+        # or named, from any AIRFOIL_DOMAIN (the flag the 409's message names)
+        for where in ((), ("--server", server.url)):
+            picked = _cli(
+                server, "executions", "show", "twin", "--domain", domain, "--json", *where
+            )
+            assert picked.returncode == 0, picked.stderr
+            assert json.loads(picked.stdout)["execution_id"] == ids[domain]
     # task history and log search print the twins apart alike
     bars = _cli(server, "tasks", "stats", "flow.train")
     assert bars.returncode == 0, bars.stderr
