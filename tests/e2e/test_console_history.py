@@ -161,7 +161,7 @@ def test_the_task_history_page_from_the_tasks_list_and_the_node_panel(
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(DOCS_IMG / "task-history.png"), full_page=True)
     flagged.locator("a").click()
-    pg.wait_for_url("**/executions/slow-1?node=n0")
+    pg.wait_for_url("**/executions/slow-1?node=n0&domain=development")
     panel = pg.locator('aside.panel[data-node="n0"]')
     panel.wait_for()
     # and back from the node panel
@@ -230,7 +230,7 @@ def test_the_log_view_filters_by_level_and_searches_across_runs(
     pg.click('button[type="submit"]')
     pg.wait_for_function(f"() => {MATCHES} === '13'")
     rows.first.locator("a").click()
-    pg.wait_for_url("**/executions/slow-1?node=n0&tab=Logs")
+    pg.wait_for_url("**/executions/slow-1?node=n0&tab=Logs&domain=development")
     pg.locator("aside.panel pre.log").wait_for()
 
     # a search matching more than the view highlights: all counted, the first 2,000 marked

@@ -102,7 +102,8 @@ def test_models_page_lineage_promote_and_rollback(
         assert len(shown) == len(r["metrics"]) >= 1, shown
         # the lineage: the training run links to its execution page
         link = row.locator("td.lineage a")
-        assert link.get_attribute("href") == (f"/projects/default/executions/{r['execution']}")
+        want = f"/projects/default/executions/{r['execution']}?domain=development"
+        assert link.get_attribute("href") == want
         assert f"blobs:{r['version']}" in row.locator("td.lineage").inner_text()
     assert "no aliases yet" in page.inner_text("section.aliases")
 
@@ -130,5 +131,5 @@ def test_models_page_lineage_promote_and_rollback(
 
     # the lineage link opens the training run's page
     page.locator("table.model-versions tr[data-version='2'] td.lineage a").click()
-    page.wait_for_url(f"**/executions/{runs[1]['execution']}")
+    page.wait_for_url(f"**/executions/{runs[1]['execution']}?domain=development")
     page.wait_for_selector("h1 .phase[data-phase=succeeded]")

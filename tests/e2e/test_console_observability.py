@@ -287,7 +287,7 @@ def test_the_console_shows_and_links_runs_by_name(server: Server, page: Any) -> 
     link = pg.locator("table.model-versions tr[data-version='1'] td.lineage a")
     link.wait_for()
     assert link.inner_text() == "run run-a"
-    assert link.get_attribute("href") == "/projects/default/executions/run-a"
+    assert link.get_attribute("href") == "/projects/default/executions/run-a?domain=development"
 
 
 def test_a_name_in_two_domains_opens_from_the_list(server: Server, page: Any) -> None:  # noqa: F811

@@ -4,7 +4,7 @@
 // ones with where. Attempts of projects the key may not read are counted, never named.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { S } from "./api";
-import { enc, get } from "./api";
+import { enc, get, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { useFetch } from "./util";
 
@@ -144,7 +144,7 @@ export function ClusterPage(props: { project: string }) {
                   <tr data-state={q.state} data-node={q.node_id}>
                     <td>{q.state}</td>
                     <td>{q.project}</td>
-                    <td><Link to={`/projects/${enc(q.project)}/executions/${enc(q.execution_name || q.execution_id)}?node=${enc(q.node_id)}`}>{q.execution_name || q.execution_id}</Link></td>
+                    <td><Link to={runPath(q.project, { name: q.execution_name, id: q.execution_id, domain: q.execution_domain }, { node: q.node_id })}>{q.execution_name || q.execution_id}</Link>{q.execution_domain ? <span class="muted small"> {q.execution_domain}</span> : null}</td>
                     <td class="mono">{q.node_id}</td>
                     <td class="small">{q.task}</td>
                     <td class="small">

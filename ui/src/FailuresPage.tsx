@@ -3,7 +3,7 @@
 // traceback and the attempts it holds, each linking to its run.
 import { useEffect, useRef } from "preact/hooks";
 import type { S } from "./api";
-import { enc, get, qs } from "./api";
+import { enc, get, qs, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { setQuery } from "./router";
 import { fmtTime, useFetch } from "./util";
@@ -78,7 +78,7 @@ function GroupRows({ g, project, open }: { g: Group; project: string; open: bool
       {open ? (
         <tr class="failure-detail">
           <td colSpan={8}>
-            <div class="muted small">signature {g.signature} · latest: {g.example.execution_name || g.example.execution_id} {g.example.node_id} attempt {g.example.attempt}</div>
+            <div class="muted small">signature {g.signature} · latest: <Link to={runPath(project, { name: g.example.execution_name, id: g.example.execution_id, domain: g.example.execution_domain }, { node: g.example.node_id, tab: "Attempts" })} class="mono">{g.example.execution_name || g.example.execution_id}</Link>{g.example.execution_domain ? ` (${g.example.execution_domain})` : ""} {g.example.node_id} attempt {g.example.attempt}</div>
             <pre class="log traceback">{g.example.traceback || `${g.example.type}: ${g.example.message}`}</pre>
             <Attempts project={project} signature={g.signature} />
           </td>
@@ -101,7 +101,7 @@ function Attempts({ project, signature }: { project: string; signature: string }
         {rows.data.items.map((f) => (
           <tr data-execution={f.execution_name || f.execution_id}>
             <td class="small">{fmtTime(f.at)}</td>
-            <td><Link to={`/projects/${enc(project)}/executions/${enc(f.execution_name || f.execution_id)}?node=${enc(f.node_id)}&tab=Attempts`} class="mono">{f.execution_name || f.execution_id}</Link></td>
+            <td><Link to={runPath(project, { name: f.execution_name, id: f.execution_id, domain: f.execution_domain }, { node: f.node_id, tab: "Attempts" })} class="mono">{f.execution_name || f.execution_id}</Link>{f.execution_domain ? <span class="muted small"> {f.execution_domain}</span> : null}</td>
             <td class="mono">{f.node_id}</td>
             <td>{f.attempt}</td>
             <td class="small">{f.task}@{f.version.slice(0, 10)}</td>

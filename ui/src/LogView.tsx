@@ -5,7 +5,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { LogOut, NodeOut, S } from "./api";
-import { enc, get, isTerminal, qs } from "./api";
+import { enc, get, isTerminal, qs, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { setQuery } from "./router";
 import { useFetch } from "./util";
@@ -194,7 +194,7 @@ export function LogSearchPage(props: { project: string; query: URLSearchParams }
             <tbody>
               {d.matches.map((m) => (
                 <tr data-execution={m.name || m.execution_id} data-node={m.node_id} data-level={m.level}>
-                  <td><Link to={`/projects/${enc(project)}/executions/${enc(m.name || m.execution_id)}?node=${enc(m.node_id)}&tab=Logs`} class="mono">{m.name || m.execution_id}</Link></td>
+                  <td><Link to={runPath(project, { name: m.name, id: m.execution_id, domain: m.domain }, { node: m.node_id, tab: "Logs" })} class="mono">{m.name || m.execution_id}</Link>{m.domain ? <span class="muted small"> {m.domain}</span> : null}</td>
                   <td>{m.workflow}</td>
                   <td class="mono">{m.node_id}</td>
                   <td>{m.attempt}</td>

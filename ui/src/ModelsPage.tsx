@@ -7,7 +7,7 @@
 // training data's, and the mean's shift in training standard deviations.
 import { useState } from "preact/hooks";
 import type { S } from "./api";
-import { enc, get, post } from "./api";
+import { enc, get, post, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { fmtTime, shortId, useFetch } from "./util";
 
@@ -200,7 +200,7 @@ function Lineage({ project, v, deployment }: { project: string; v: Version; depl
       </span>
       {" → "}
       {run ? (
-        <Link to={`/projects/${enc(project)}/executions/${enc(run)}`} title="the training run">
+        <Link to={runPath(project, { name: v.execution_name, id: run, domain: v.execution_domain })} title={`the training run${v.execution_domain ? ` (${v.execution_domain})` : ""}`}>
           {`run ${run === v.execution_name ? run : shortId(run, 12)}`}
         </Link>
       ) : (

@@ -4,7 +4,7 @@
 // run a link to its node.
 import { useMemo } from "preact/hooks";
 import type { S } from "./api";
-import { enc, get, qs } from "./api";
+import { enc, get, qs, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { MetricChart, type Line } from "./MetricChart";
 import { setQuery } from "./router";
@@ -61,8 +61,8 @@ function far(value: number, s: Summary | null | undefined, k: number): boolean {
 
 function runLink(project: string, r: Run): string {
   const m = /^(.*)\[(\d+)\]$/.exec(r.node_id);
-  const node = m ? `node=${enc(m[1])}&tab=Items&item=${m[2]}` : `node=${enc(r.node_id)}`;
-  return `/projects/${enc(project)}/executions/${enc(r.name || r.execution_id)}?${node}`;
+  const query = m ? { node: m[1], tab: "Items", item: m[2] } : { node: r.node_id };
+  return runPath(project, { name: r.name, id: r.execution_id, domain: r.domain }, query);
 }
 
 function fmt(v: number | null | undefined, unit: string): string {

@@ -119,6 +119,18 @@ export function qs(params: Record<string, string | number | undefined | null>): 
 
 export const enc = encodeURIComponent;
 
+/** A run's page: by its name in its project and `?domain=` (a name is unique within a project
+ * and domain only, so a bare name the project uses in several domains is a 409), or by its id
+ * where no name is known; `query` adds the page's parameters (node, tab). */
+export function runPath(
+  project: string,
+  run: { name?: string; id: string; domain?: string },
+  query: Record<string, string | number | undefined | null> = {},
+): string {
+  const path = `/projects/${enc(project)}/executions/${enc(run.name || run.id)}`;
+  return path + qs({ ...query, domain: run.name ? run.domain : undefined });
+}
+
 export const TERMINAL = new Set(["succeeded", "failed", "aborted", "skipped", "cached"]);
 export function isTerminal(phase: string): boolean {
   return TERMINAL.has(phase);

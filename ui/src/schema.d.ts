@@ -1292,6 +1292,11 @@ export interface components {
             /** Created At */
             created_at: number;
             /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
+            /**
              * Execution Id
              * @default
              */
@@ -1387,6 +1392,11 @@ export interface components {
             /** Created At */
             created_at: number;
             /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
+            /**
              * Execution Id
              * @default
              */
@@ -1422,6 +1432,11 @@ export interface components {
             cache: string;
             code_changes?: components["schemas"]["CodeChangesOut"] | null;
             entry_now?: components["schemas"]["CacheRef"] | null;
+            /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
             /** Execution Id */
             execution_id: string;
             /**
@@ -1479,11 +1494,16 @@ export interface components {
         };
         /**
          * CacheRef
-         * @description A node whose run wrote a cache entry: its execution's id and name in the project (what
-         *     ``airfoil`` commands and routes take); all empty when it belongs to another project (it is
-         *     not shown).
+         * @description A node whose run wrote a cache entry: its execution's id, name in the project (what
+         *     ``airfoil`` commands and routes take) and domain; all empty when it belongs to another
+         *     project (it is not shown).
          */
         CacheRef: {
+            /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
             /**
              * Execution Id
              * @default
@@ -2120,6 +2140,11 @@ export interface components {
             at: number;
             /** Attempt */
             attempt: number;
+            /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
             /** Execution Id */
             execution_id: string;
             /**
@@ -2409,6 +2434,11 @@ export interface components {
             at: string;
             /** Attempt */
             attempt: number;
+            /**
+             * Domain
+             * @default
+             */
+            domain: string;
             /** Execution Id */
             execution_id: string;
             /** Level */
@@ -2544,6 +2574,11 @@ export interface components {
          * @description The metric series of an execution (one node's, one name's, if asked).
          */
         MetricsOut: {
+            /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
             /** Execution Id */
             execution_id: string;
             /**
@@ -2772,6 +2807,11 @@ export interface components {
              * @default 0
              */
             estimate_s: number;
+            /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
             /** Execution Id */
             execution_id: string;
             /**
@@ -3113,6 +3153,11 @@ export interface components {
         TaskRunOut: {
             /** Attempt */
             attempt: number;
+            /**
+             * Domain
+             * @default
+             */
+            domain: string;
             /** Duration */
             duration: number;
             /** Ended At */

@@ -20,6 +20,7 @@ from airfoil.cli._common import (
     handle_errors,
     local_execution,
     out_console,
+    run_label,
     runtime,
 )
 from airfoil.core.records import CacheEntry
@@ -99,6 +100,7 @@ def list_cache(
                         "created_at": e.created_at,
                         "execution_id": e.execution_id,
                         "execution_name": names.shown(e.execution_id),
+                        "execution_domain": names.domain(e.execution_id),
                         "node_id": e.node_id,
                     }
                     for e in entries
@@ -115,17 +117,18 @@ def list_cache(
             e.parts.task,
             e.parts.cache_version,
             dt.datetime.fromtimestamp(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-            _made_by(names, e.execution_id, e.node_id, all_projects),
+            _made_by(names, e.execution_id, e.node_id, all_projects, rt.settings.domain),
         )
     out_console.print(table)
 
 
-def _made_by(names: Any, execution_id: str, node_id: str, all_projects: bool) -> str:
-    """Which run wrote an entry, as the project names it: ``NAME/NODE``; another project's
-    run is not named (with ``--all-projects``, by its id and project)."""
+def _made_by(names: Any, execution_id: str, node_id: str, all_projects: bool, home: str) -> str:
+    """Which run wrote an entry, as the project names it: ``NAME/NODE`` (``NAME (DOMAIN)``
+    outside ``home``, see :func:`run_label`); another project's run is not named (with
+    ``--all-projects``, by its id and project)."""
     name = names.of(execution_id)
     if name is not None:
-        return f"{name}/{node_id}"
+        return f"{run_label(name, names.domain(execution_id), home)}/{node_id}"
     if all_projects:
         from airfoil.core.errors import NotFoundError
 

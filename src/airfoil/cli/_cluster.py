@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
+from airfoil.cli._common import err_console, fail, handle_errors, out_console, run_label, runtime
 
 __all__ = ["register"]
 
@@ -129,6 +129,9 @@ def queue(as_json: bool = _JSON, remote: bool = _REMOTE, server: str = _SERVER) 
     if not rows:
         err_console.print("nothing waits or runs under the scheduler")
         return
+    from airfoil.settings import AirfoilSettings
+
+    home = AirfoilSettings().domain  # where the CLI looks a run's name up first
     where_of = {n.name: n.address or n.name[:12] for n in view.nodes}
     now = time.time()
     table = Table("state", "project", "execution", "node", "task", "asks", "waited", "why / where")
@@ -147,7 +150,9 @@ def queue(as_json: bool = _JSON, remote: bool = _REMOTE, server: str = _SERVER) 
         table.add_row(
             r["state"],
             r["project"],
-            r.get("execution_name") or r["execution_id"],
+            run_label(
+                r.get("execution_name") or r["execution_id"], r.get("execution_domain", ""), home
+            ),
             r["node_id"],
             r["task"],
             asks,

@@ -133,6 +133,14 @@ def local_execution(rt: LocalRuntime, ref: str) -> str:
             ) from None
 
 
+def run_label(name: str, domain: str, home: str) -> str:
+    """What the CLI prints for a run named ``name`` in ``domain`` (``""``: not known): the
+    name alone in the caller's domain ``home`` (``AIRFOIL_DOMAIN``, where a name is looked up
+    first), else ``name (domain)``: a name is unique within its project and domain only, so a
+    name the project uses in several domains prints one line per run that tells them apart."""
+    return name if not domain or domain == home else f"{name} ({domain})"
+
+
 def shown_name(record: Any) -> str:
     """What the user calls an execution (a record, a head or the API's summary): its name in
     its project, else its id."""

@@ -164,6 +164,12 @@ def show(
     remote: bool = _REMOTE,
     server: str = _SERVER,
     project: str = _PROJECT,
+    domain: str = typer.Option(
+        None,
+        "--domain",
+        help="The domain of a name the project uses in several (default: AIRFOIL_DOMAIN's, "
+        "else the only one).",
+    ),
 ) -> None:
     """Show an execution: its phase, outputs and a table of its nodes."""
     from airfoil.cli._render import (
@@ -176,13 +182,16 @@ def show(
     )
 
     if remote or server:
-        _remote().remote_show(server, project, execution_id, as_json)
+        _remote().remote_show(server, project, execution_id, as_json, domain)
         return
 
     from airfoil.cli._history import local_anomalies, print_anomalies
 
     rt = runtime()
-    execution_id = local_execution(rt, execution_id)
+    if domain:
+        execution_id = rt.meta.resolve_execution(rt.settings.project, execution_id, domain)
+    else:
+        execution_id = local_execution(rt, execution_id)
     record = rt.meta.get_execution(execution_id)
     nodes = sort_nodes(rt.meta.get_nodes(execution_id))
     data = execution_json(record, nodes, rt)
@@ -190,7 +199,7 @@ def show(
     from airfoil.store.naming import ExecutionNames
 
     names = ExecutionNames(rt.meta, record.project)  # a cache hit's cause names its source
-    names.remember(record.id, record.display_name)
+    names.remember(record.id, record.display_name, record.domain)
     if as_json:
         if events:
             data["events"] = [

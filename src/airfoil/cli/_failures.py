@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import handle_errors, out_console, plain, runtime
+from airfoil.cli._common import handle_errors, out_console, plain, run_label, runtime
 
 __all__ = ["parse_since", "register"]
 
@@ -44,10 +44,14 @@ def _when(ts: float) -> str:
 def _failure(f: Any, names: Any = None) -> dict[str, Any]:
     """A failed attempt as printed; ``names`` (local: an ExecutionNames) names its execution,
     else the server's answer does."""
-    name = names.shown(f.execution_id) if names is not None else f.execution_name
+    if names is not None:
+        name, domain = names.shown(f.execution_id), names.domain(f.execution_id)
+    else:
+        name, domain = f.execution_name, f.execution_domain
     return {
         "execution_id": f.execution_id,
         "execution_name": name or f.execution_id,
+        "execution_domain": domain,
         "node_id": f.node_id,
         "attempt": f.attempt,
         "task": f.task,
@@ -75,7 +79,11 @@ def _group(g: Any, names: Any = None) -> dict[str, Any]:
     }
 
 
-def _print_groups(groups: list[dict[str, Any]]) -> None:
+def _run(f: dict[str, Any], home: str) -> str:
+    return run_label(f["execution_name"], f["execution_domain"], home)
+
+
+def _print_groups(groups: list[dict[str, Any]], home: str) -> None:
     if not groups:
         out_console.print("no failures", markup=False)
         return
@@ -100,7 +108,7 @@ def _print_groups(groups: list[dict[str, Any]]) -> None:
         plain(
             out_console,
             f"== {g['signature']} {g['type']}: {g['count']} attempts in tasks "
-            f"{', '.join(g['tasks'])}; latest {ex['execution_name']} {ex['node_id']} "
+            f"{', '.join(g['tasks'])}; latest {_run(ex, home)} {ex['node_id']} "
             f"attempt {ex['attempt']}",
             style="bold",
         )
@@ -131,6 +139,7 @@ def register(root: typer.Typer) -> None:
             from airfoil.cli._remote import _client
 
             with _client(server, project) as client:
+                home = client.domain
                 if signature:
                     rows = client.failures(signature, since=after, limit=limit).items
                     items = [_failure(f) for f in rows]
@@ -141,7 +150,7 @@ def register(root: typer.Typer) -> None:
             from airfoil.store.naming import ExecutionNames
 
             rt = runtime()
-            proj = project or rt.settings.project
+            proj, home = project or rt.settings.project, rt.settings.domain
             names = ExecutionNames(rt.meta, proj)
             if signature:
                 found = rt.meta.failures(proj, signature, since=after, limit=limit)
@@ -155,10 +164,10 @@ def register(root: typer.Typer) -> None:
             for f in items:
                 plain(
                     out_console,
-                    f"{_when(f['at'])}  {f['execution_name']}  {f['node_id']}  attempt "
+                    f"{_when(f['at'])}  {_run(f, home)}  {f['node_id']}  attempt "
                     f"{f['attempt']}  {f['task']}@{f['version']}  {f['type']}: {f['message']}",
                 )
             if not items:
                 out_console.print("no failures with this signature", markup=False)
         else:
-            _print_groups(items)
+            _print_groups(items, home)

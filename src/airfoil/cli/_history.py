@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from airfoil.cli._common import handle_errors, out_console, plain, runtime
+from airfoil.cli._common import handle_errors, out_console, plain, run_label, runtime
 
 __all__ = ["app", "local_anomalies", "print_anomalies", "rule_given"]
 
@@ -43,7 +43,7 @@ def _summary_row(
     return [name, str(s["count"]), *cells, sparkline(list(reversed(values)))]
 
 
-def _print_stats(data: dict[str, Any], k: float) -> None:
+def _print_stats(data: dict[str, Any], k: float, home: str) -> None:
     runs = data["runs"]
     others = [v for v in data["versions"] if v["version"] != data["version"]]
     plain(
@@ -65,23 +65,29 @@ def _print_stats(data: dict[str, Any], k: float) -> None:
         values = [r["metrics"].get(name) for r in runs]
         table.add_row(*_summary_row(name, s, values, ""))
     out_console.print(table)
-    _print_bars(runs, data["duration"], k)
+    _print_bars(runs, data["duration"], k, home)
 
 
-def _print_bars(runs: list[dict[str, Any]], summary: dict[str, Any] | None, k: float) -> None:
+def _print_bars(
+    runs: list[dict[str, Any]], summary: dict[str, Any] | None, k: float, home: str
+) -> None:
     shown = runs[:BARS_SHOWN]
+    labels = [
+        f"{run_label(r.get('name') or r['execution_id'], r.get('domain', ''), home)} {r['node_id']}"
+        for r in shown
+    ]
     top = max(r["duration"] for r in shown) or 1.0
     mean, std = (summary["mean"], summary["std"]) if summary else (0.0, 0.0)
     plain(out_console, "")
     plain(out_console, f"durations of the latest {len(shown)} (| marks the mean)", style="dim")
-    width = max(len(r.get("name") or r["execution_id"]) + len(r["node_id"]) + 1 for r in shown)
+    width = max(len(label) for label in labels)
     mark = min(_BAR_WIDTH - 1, int(mean / top * _BAR_WIDTH))
-    for r in shown:
+    for r, label in zip(shown, labels, strict=True):
         d = r["duration"]
         n = max(1, round(d / top * _BAR_WIDTH))
         bar = "".join("█" if i < n else ("|" if i == mark else " ") for i in range(_BAR_WIDTH))
         far = std > 0 and abs(d - mean) > k * std
-        line = Text(f"{r.get('name') or r['execution_id']} {r['node_id']}".ljust(width) + " ")
+        line = Text(label.ljust(width) + " ")
         line.append(bar, style="red" if far else "cyan")
         line.append(f" {_fmt(d, 's')}")
         line.append(f"  {dt.datetime.fromtimestamp(r['ended_at']):%Y-%m-%d %H:%M:%S}", "dim")
@@ -112,6 +118,7 @@ def stats(
 
         with _client(server, project) as client:
             data = client.task_stats(name, version=version, last=last).model_dump(mode="json")
+            home = client.domain
         k = AirfoilSettings().anomaly_k
     else:
         from airfoil.store._task_history import task_history
@@ -128,10 +135,11 @@ def stats(
         k = rt.settings.anomaly_k
         names = rt.meta.execution_names([r.execution_id for r in history.runs])
         data = stats_out(history, k=k, names=names).model_dump(mode="json")
+        home = rt.settings.domain
     if as_json:
         typer.echo(json.dumps(data))
         return
-    _print_stats(data, k)
+    _print_stats(data, k, home)
 
 
 def local_anomalies(rt: Any, execution_id: str) -> list[dict[str, Any]]:

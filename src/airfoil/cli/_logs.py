@@ -18,6 +18,7 @@ from airfoil.cli._common import (
     local_execution,
     out_console,
     plain,
+    run_label,
     runtime,
     shown_name,
 )
@@ -170,6 +171,7 @@ def search(
                 text, since=since, runs=runs, limit=limit, level=level
             )
             data = found_remote.model_dump(mode="json")
+            home = client.domain
     else:
         import msgspec
 
@@ -187,11 +189,12 @@ def search(
             level=level,
         )
         data = {"text": text, **msgspec.to_builtins(found)}
+        home = rt.settings.domain
     if as_json:
         out_console.print_json(json.dumps(data))
         return
     for m in data["matches"]:
-        run = m.get("name") or m["execution_id"]
+        run = run_label(m.get("name") or m["execution_id"], m.get("domain", ""), home)
         line = Text(f"{run} {m['node_id']} #{m['attempt']} ", style="bold")
         line.append(f"{m['at'] or '-'} {m['level']:<8} ", style="dim")
         line.append(m["line"])

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import handle_errors, out_console, plain
+from airfoil.cli._common import handle_errors, out_console, plain, run_label
 from airfoil.core.errors import ConfigError
 
 __all__ = ["app", "register"]
@@ -60,7 +60,10 @@ def _version_json(
     v: Any, aliases: dict[str, int] | None = None, names: Any = None
 ) -> dict[str, Any]:
     """A version as printed; its run named by ``names`` (local) or by the server's answer."""
-    name = names.shown(v.execution_id) if names is not None else v.execution_name
+    if names is not None:
+        name, domain = names.shown(v.execution_id), names.domain(v.execution_id)
+    else:
+        name, domain = v.execution_name, v.execution_domain
     out = {
         "name": v.name,
         "version": v.version,
@@ -70,6 +73,7 @@ def _version_json(
         "content_hash": v.content_hash,
         "execution_id": v.execution_id,
         "execution_name": name,
+        "execution_domain": domain,
         "partitions": v.partitions,
         "lineage": v.lineage,
         "metrics": v.metrics,
@@ -149,13 +153,18 @@ def show(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
+    from airfoil.settings import AirfoilSettings
+
+    home = AirfoilSettings().domain  # where the CLI looks a run's name up first
     table = Table("VERSION", "ALIASES", "METRICS", "EXECUTION", "DATASET HASH", "HYPERPARAMETERS")
     for v in data["versions"]:
         table.add_row(
             str(v["version"]),
             ", ".join(v["aliases"]),
             ", ".join(f"{k}={x:.4g}" for k, x in v["metrics"].items()),
-            v.get("execution_name") or v["execution_id"],
+            run_label(
+                v.get("execution_name") or v["execution_id"], v.get("execution_domain", ""), home
+            ),
             v["lineage"].get("dataset_hash", "")[:12],
             v["lineage"].get("hyperparameters", ""),
         )

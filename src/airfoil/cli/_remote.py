@@ -310,14 +310,42 @@ def remote_list(
         err_console.print(f"no executions in project {client.project} on {client.url}")
 
 
-def remote_show(server: str | None, project: str | None, execution_id: str, as_json: bool) -> None:
-    """Show an execution of the server: the ``run --json`` object, or a node table."""
+def remote_detail(client: Any, ref: str, domain: str | None = None) -> Any:
+    """The server's execution ``ref`` as the CLI finds a local one: in ``domain`` if given,
+    else by name or id, and a name the project uses in several domains in the client's
+    (``AIRFOIL_DOMAIN``), where the CLI prints it bare (:func:`~airfoil.cli._common.run_label`).
+
+    Raises:
+        ConflictError: the name is used in several domains, none of them the client's.
+    """
+    from airfoil.core.errors import ConflictError, NotFoundError
+
+    if domain:
+        return client.get(ref, domain=domain)
+    try:
+        return client.get(ref)
+    except ConflictError as several:
+        try:
+            return client.get(ref, domain=client.domain)
+        except NotFoundError:
+            raise several from None
+
+
+def remote_show(
+    server: str | None,
+    project: str | None,
+    execution_id: str,
+    as_json: bool,
+    domain: str | None = None,
+) -> None:
+    """Show an execution of the server: the ``run --json`` object, or a node table
+    (``domain``: the one of a name the project uses in several)."""
     from airfoil.cli._history import print_anomalies, rule_given
     from airfoil.cli._render import node_table, sort_nodes
 
     with _client(server, project) as client:
-        detail = client.get(execution_id)
-        found = client.anomalies(execution_id, **rule_given()).model_dump(mode="json")["items"]
+        detail = remote_detail(client, execution_id, domain)
+        found = client.anomalies(detail.id, **rule_given()).model_dump(mode="json")["items"]
     out = remote_execution_json(detail)
     out["anomalies"] = found
     if as_json:

@@ -132,7 +132,7 @@ def execution_json(
     from airfoil.store.naming import ExecutionNames
 
     names = ExecutionNames(runtime.meta, record.project)
-    names.remember(record.id, record.display_name)
+    names.remember(record.id, record.display_name, record.domain)
     d = _duration(record)
     interrupted = is_interrupted(record, runtime.meta)
     types = task_types(record.spec)

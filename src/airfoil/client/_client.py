@@ -414,9 +414,14 @@ class Client:
         )
         return [ScheduleStateOut.model_validate(x) for x in r.json()]
 
-    def get(self, execution_id: str, *, project: str | None = None) -> ExecutionDetail:
-        r = self._call("GET", f"/projects/{self._p(project)}/executions/{execution_id}")
-        return ExecutionDetail.model_validate(r.json())
+    def get(
+        self, execution_id: str, *, project: str | None = None, domain: str | None = None
+    ) -> ExecutionDetail:
+        """An execution by its name in the project or its id (``domain``: the one of a name
+        the project uses in several domains; without it such a name is a 409 naming them)."""
+        params = {"domain": domain} if domain else None
+        path = f"/projects/{self._p(project)}/executions/{execution_id}"
+        return ExecutionDetail.model_validate(self._call("GET", path, params=params).json())
 
     def list(self, *, project: str | None = None, **filters: Any) -> ExecutionPage:
         params = {k: v for k, v in filters.items() if v is not None}

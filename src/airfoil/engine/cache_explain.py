@@ -9,9 +9,10 @@ version cannot see. Entries are only compared within the node's scope: another p
 never looked at.
 
 Executions are named as the node's project names them
-(:class:`~airfoil.store.naming.ExecutionNames`: ``execution_name`` beside each id, and in the
-reasons' text); the execution and node that wrote an entry of a shared scope
-(``cache_scope=``) in another project are shown as empty, on a server and locally alike.
+(:class:`~airfoil.store.naming.ExecutionNames`: ``execution_name`` and ``execution_domain``
+beside each id, and the name in the reasons' text); the execution and node that wrote an entry
+of a shared scope (``cache_scope=``) in another project are shown as empty, on a server and
+locally alike.
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ def explain_node(
 ) -> dict[str, Any]:
     """The explanation of a node's cache status, as JSON data::
 
-        {"execution_id", "execution_name", "node", "task", "cache", "reason", "key",
+        {"execution_id", "execution_name", "execution_domain", "node", "task", "cache",
+         "reason", "key",
          "parts": {"task", "scope", "cache_version", "interface_hash", "inputs"} | None,
          "entry_now": REF | None, "miss_now": str | None,
          "code_changes": {"since_version", "cached_by": REF, "lines": [...]} | None,
          "not_covered": {name: why}}
 
-    where ``REF`` is ``{"execution_id", "execution_name", "node_id"}`` of the node that wrote
-    an entry (all three empty for another project's).
+    where ``REF`` is ``{"execution_id", "execution_name", "execution_domain", "node_id"}`` of
+    the node that wrote an entry (all empty for another project's).
 
     Raises:
         NotFoundError: no such execution or node.
@@ -48,18 +50,25 @@ def explain_node(
     head = meta.get_execution_head(execution_id)
     rec = meta.get_node(execution_id, node_id)
     names = ExecutionNames(meta, head.project)
-    names.remember(head.id, head.display_name)
+    names.remember(head.id, head.display_name, head.domain)
 
     def ref(eid: str, nid: str) -> dict[str, str]:
         name = names.of(eid)
         if name is None:  # another project's (or gone): nothing of it is shown
-            return {"execution_id": "", "execution_name": "", "node_id": ""}
-        return {"execution_id": eid, "execution_name": name, "node_id": nid}
+            return {"execution_id": "", "execution_name": "", "execution_domain": "", "node_id": ""}
+        domain = names.domain(eid)
+        return {
+            "execution_id": eid,
+            "execution_name": name,
+            "execution_domain": domain,
+            "node_id": nid,
+        }
 
     parts = rec.cache_key_parts
     out: dict[str, Any] = {
         "execution_id": execution_id,
         "execution_name": head.display_name,
+        "execution_domain": head.domain,
         "node": node_id,
         "task": rec.task,
         "cache": rec.cache_status,

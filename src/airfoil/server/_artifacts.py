@@ -78,6 +78,7 @@ def version_out(
         partitions=v.partitions,
         execution_id=v.execution_id,
         execution_name=names.shown(v.execution_id) if names is not None else "",
+        execution_domain=names.domain(v.execution_id) if names is not None else "",
         lineage=v.lineage,
         metrics=v.metrics,
         metadata=v.metadata,

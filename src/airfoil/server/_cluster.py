@@ -63,6 +63,9 @@ def to_wire(view: ClusterView, who: Principal, meta: MetaStore | None = None) ->
                 execution_name=(
                     names[item.project].shown(item.execution_id) if meta is not None else ""
                 ),
+                execution_domain=(
+                    names[item.project].domain(item.execution_id) if meta is not None else ""
+                ),
                 node_id=item.node_id,
                 task=item.task,
                 cpu=item.requests.cpu,

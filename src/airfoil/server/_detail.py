@@ -167,7 +167,7 @@ def _detail(
         for n in nodes
     ]
     names = ExecutionNames(d.meta, project)
-    names.remember(rec.id, rec.display_name)
+    names.remember(rec.id, rec.display_name, rec.domain)
     for n in out["nodes"]:
         if n.get("cache_reason"):
             n["cache_reason"] = names.text(n["cache_reason"])
@@ -208,7 +208,7 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
     )
     if out.cache_reason:
         names = ExecutionNames(d.meta, project)
-        names.remember(rec.id, rec.display_name)
+        names.remember(rec.id, rec.display_name, rec.domain)
         out.cache_reason = names.text(out.cache_reason)
     return out
 

@@ -69,6 +69,7 @@ def metrics(
         workflow=record.workflow,
         items=[_out(s) for s in series],
         execution_name=record.display_name,
+        execution_domain=record.domain,
     )
 
 
@@ -87,6 +88,7 @@ def _failure(f: FailureRecord, names: ExecutionNames) -> FailureOut:
     return FailureOut(
         execution_id=f.execution_id,
         execution_name=names.shown(f.execution_id),
+        execution_domain=names.domain(f.execution_id),
         node_id=f.node_id,
         attempt=f.attempt,
         task=f.task,

@@ -159,7 +159,7 @@ def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     evs = d.meta.get_events(execution_id, after_seq=after)
     items = [cv.event_out(e) for e in evs]
     names = ExecutionNames(d.meta, project)
-    names.remember(rec.id, rec.display_name)
+    names.remember(rec.id, rec.display_name, rec.domain)
     for ev in items:
         ev.cause = names.text(ev.cause)  # another project's execution is never named
     return EventList(items=items, phase=rec.phase)
@@ -235,6 +235,7 @@ def cache_entries(d: Deps, project: str, task: str | None, limit: int) -> CacheL
                 execution_id=e.execution_id,
                 node_id=e.node_id,
                 execution_name=name,
+                execution_domain=names.domain(e.execution_id),
                 input_hashes=dict(e.parts.input_hashes),
             )
         )

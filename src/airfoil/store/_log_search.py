@@ -36,8 +36,10 @@ class LogMatch(msgspec.Struct, frozen=True):
     at: str
     level: str
     line: str
-    #: the execution's name in its project (its id when none was chosen)
+    #: the execution's name in its project (its id when none was chosen) and its domain
+    #: (the name is unique within the project and domain only)
     name: str = ""
+    domain: str = ""
 
 
 class LogSearch(msgspec.Struct, frozen=True):
@@ -118,6 +120,7 @@ def search_logs(
                             LogMatch(
                                 execution_id=record.id,
                                 name=record.display_name,
+                                domain=record.domain,
                                 node_id=a.node_id,
                                 attempt=a.attempt,
                                 workflow=record.workflow,

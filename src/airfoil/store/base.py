@@ -96,15 +96,17 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         where = f"project {project!r}" + (f", domain {domain!r}" if domain else "")
         raise NotFoundError(f"execution {ref!r} does not exist in {where}")
 
-    def execution_names(self, ids: Collection[str]) -> dict[str, str]:
-        """The names of the executions ``ids`` (what a listing of their attempts shows);
+    def execution_names(self, ids: Collection[str]) -> dict[str, tuple[str, str]]:
+        """The name and domain of each of the executions ``ids`` (what a listing of their
+        attempts shows, and links by: a name is unique within its project and domain only);
         one head read each, an id that does not exist left out."""
         names = {}
         for eid in set(ids):
             try:
-                names[eid] = self.get_execution_head(eid).display_name
+                head = self.get_execution_head(eid)
             except NotFoundError:
                 continue
+            names[eid] = (head.display_name, head.domain)
         return names
 
     def name_taken(self, project: str, domain: str, name: str) -> bool:

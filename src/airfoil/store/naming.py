@@ -5,7 +5,10 @@ causes are keyed by an execution's global id (``f`` + time + random). A user of 
 addresses an execution by its name there (unique within the project and domain; the id itself
 for a run launched without one, or stored before names were per project), so whatever shows
 such a record shows the name instead: the text shown is what ``airfoil`` commands of that
-project take (:meth:`~airfoil.store.base.MetaStore.resolve_execution`).
+project take (:meth:`~airfoil.store.base.MetaStore.resolve_execution`). A name is unique only
+within a domain, so the name travels with its execution's domain (:meth:`ExecutionNames.domain`):
+a link or command that gives both (``?domain=``) opens that run even where the project uses the
+name in several domains (where the name alone is a 409 naming the ids).
 
 Invariant: another project's execution is never named, by name or by id: :meth:`ExecutionNames.of`
 answers None for it as for one that does not exist, and :meth:`ExecutionNames.text` replaces
@@ -29,7 +32,8 @@ _SOURCE = re.compile(r"\bexecution (\S+) node\b")
 
 
 class ExecutionNames:
-    """The names ``project`` knows executions by, looked up once each (one head read).
+    """The names ``project`` knows executions by, and their domains, looked up once each (one
+    head read).
 
     Args:
         meta: the store.
@@ -41,15 +45,15 @@ class ExecutionNames:
     def __init__(self, meta: MetaStore, project: str) -> None:
         self.meta = meta
         self.project = project
-        self._known: dict[str, str | None] = {}
+        #: (name, domain) by id; None: another project's, or no such execution
+        self._known: dict[str, tuple[str, str] | None] = {}
 
-    def remember(self, execution_id: str, name: str) -> None:
-        """Know ``execution_id`` as the project's ``name`` without a read (one at hand)."""
-        self._known[execution_id] = name or execution_id
+    def remember(self, execution_id: str, name: str, domain: str) -> None:
+        """Know ``execution_id`` as the project's ``name`` in ``domain`` without a read (one
+        at hand)."""
+        self._known[execution_id] = (name or execution_id, domain)
 
-    def of(self, execution_id: str) -> str | None:
-        """The name of execution ``execution_id`` in the project, or None if it is another
-        project's or does not exist."""
+    def _named(self, execution_id: str) -> tuple[str, str] | None:
         if not execution_id:
             return None
         if execution_id not in self._known:
@@ -59,8 +63,20 @@ class ExecutionNames:
                 self._known[execution_id] = None
             else:
                 mine = head.project == self.project
-                self._known[execution_id] = head.display_name if mine else None
+                self._known[execution_id] = (head.display_name, head.domain) if mine else None
         return self._known[execution_id]
+
+    def of(self, execution_id: str) -> str | None:
+        """The name of execution ``execution_id`` in the project, or None if it is another
+        project's or does not exist."""
+        named = self._named(execution_id)
+        return named[0] if named is not None else None
+
+    def domain(self, execution_id: str) -> str:
+        """The domain of execution ``execution_id`` (within which its name is unique), or
+        ``""`` if it is another project's or does not exist."""
+        named = self._named(execution_id)
+        return named[1] if named is not None else ""
 
     def mine(self, execution_id: str) -> bool:
         """Whether ``execution_id`` is an execution of the project."""

@@ -81,9 +81,23 @@ class NamingConformance:
         names = ExecutionNames(store, "alpha")
         assert names.all(["ida", "idb", "f0old", "gone"]) == {"ida": "n", "f0old": "f0old"}
         assert names.of("idb") is None and names.shown("gone") == ""
+        assert (names.domain("ida"), names.domain("f0old")) == ("dev", "dev")
+        assert names.domain("idb") == names.domain("gone") == ""
         reason = "same version and inputs as execution {} node n0"
         assert names.text(reason.format("ida")) == reason.format("n")
         assert names.text(reason.format("f0old")) == reason.format("f0old")
         hidden = names.text(reason.format("idb"))
         assert "idb" not in hidden and hidden == reason.format("(of another project)")
         assert ExecutionNames(store, "beta").text(reason.format("idb")) == reason.format("n")
+
+    def test_a_name_in_two_domains_is_told_apart_by_its_domain(self, store: MetaStore) -> None:
+        from airfoil.store.naming import ExecutionNames
+
+        store.write(StoreBatch(execution=make_execution("t1", project="p", domain="a", name="t")))
+        store.write(StoreBatch(execution=make_execution("t2", project="p", domain="b", name="t")))
+        names = ExecutionNames(store, "p")
+        told = {eid: (names.of(eid), names.domain(eid)) for eid in ("t1", "t2")}
+        assert told == {"t1": ("t", "a"), "t2": ("t", "b")}
+        for eid, (name, domain) in told.items():
+            assert store.resolve_execution("p", str(name), domain) == eid
+        assert store.execution_names(["t1", "t2", "gone"]) == {"t1": ("t", "a"), "t2": ("t", "b")}

@@ -37,6 +37,8 @@ class ArtifactVersionOut(BaseModel):
     #: the name of the run it came from (``execution_id``) in the project: what routes and
     #: ``airfoil`` commands take
     execution_name: str = ""
+    #: that run's domain, within which its name is unique (``?domain=``)
+    execution_domain: str = ""
 
 
 class AliasMoveOut(BaseModel):

@@ -59,6 +59,8 @@ class QueueItemOut(BaseModel):
     policy: str = ""
     #: the execution's name in its project (what routes and ``airfoil`` commands take)
     execution_name: str = ""
+    #: the execution's domain, within which its name is unique (``?domain=``)
+    execution_domain: str = ""
 
 
 class ClusterOut(BaseModel):

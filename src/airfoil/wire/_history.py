@@ -54,6 +54,9 @@ class TaskRunOut(BaseModel):
     metrics: dict[str, float | None] = {}
     #: the execution's name in its project (its id when none was chosen)
     name: str = ""
+    #: the execution's domain: its name is unique within the project and domain only
+    #: (``?domain=`` beside the name opens this run)
+    domain: str = ""
 
 
 class TaskVersionOut(BaseModel):
@@ -146,13 +149,14 @@ def _summary(s: Summary | None) -> SummaryOut | None:
 
 
 def stats_out(
-    h: TaskHistory, k: float | None = None, names: dict[str, str] | None = None
+    h: TaskHistory, k: float | None = None, names: dict[str, tuple[str, str]] | None = None
 ) -> TaskStatsOut:
     """The wire form of a task version's history (``k``: the anomaly rule's, to mark runs;
-    ``names``: the executions' names by id)."""
+    ``names``: each execution's name and domain by id)."""
     runs = []
     for i, r in enumerate(h.runs):
         finals = {name: values[i] for name, values in h.metric_values.items()}
+        name, domain = (names or {}).get(r.execution_id, (r.execution_id, ""))
         runs.append(
             TaskRunOut(
                 execution_id=r.execution_id,
@@ -162,7 +166,8 @@ def stats_out(
                 ended_at=r.ended_at,
                 duration=r.duration,
                 metrics={k: v for k, v in finals.items() if v is not None},
-                name=(names or {}).get(r.execution_id, r.execution_id),
+                name=name,
+                domain=domain,
             )
         )
     metrics = {}
@@ -213,7 +218,9 @@ class LogMatchOut(BaseModel):
     at: str
     level: str
     line: str
+    #: the execution's name in its project and its domain (``?domain=`` beside the name)
     name: str = ""
+    domain: str = ""
 
 
 class LogSearchOut(BaseModel):

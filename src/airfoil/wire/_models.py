@@ -478,8 +478,10 @@ class CacheEntryOut(_Response):
     created_at: float
     execution_id: str = ""
     node_id: str = ""
-    #: the name of the execution that wrote it, in its project (what routes take)
+    #: the name of the execution that wrote it, in its project (what routes take), and its
+    #: domain, within which the name is unique (``?domain=``)
     execution_name: str = ""
+    execution_domain: str = ""
     input_hashes: dict[str, str] = {}
 
 
@@ -488,13 +490,14 @@ class CacheList(_Response):
 
 
 class CacheRef(_Response):
-    """A node whose run wrote a cache entry: its execution's id and name in the project (what
-    ``airfoil`` commands and routes take); all empty when it belongs to another project (it is
-    not shown)."""
+    """A node whose run wrote a cache entry: its execution's id, name in the project (what
+    ``airfoil`` commands and routes take) and domain; all empty when it belongs to another
+    project (it is not shown)."""
 
     execution_id: str = ""
     node_id: str = ""
     execution_name: str = ""
+    execution_domain: str = ""
 
 
 class CacheKeyPartsOut(_Response):
@@ -520,6 +523,8 @@ class CacheExplanation(_Response):
     execution_id: str
     #: the execution's name in its project; the reasons name executions so too
     execution_name: str = ""
+    #: the execution's domain, within which its name is unique (``?domain=``)
+    execution_domain: str = ""
     node: str
     task: str
     cache: str

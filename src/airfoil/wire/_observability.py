@@ -55,6 +55,8 @@ class MetricsOut(BaseModel):
     items: list[MetricSeriesOut]
     #: the execution's name in its project (what routes and ``airfoil`` commands take)
     execution_name: str = ""
+    #: the execution's domain, within which its name is unique (``?domain=``)
+    execution_domain: str = ""
 
 
 class FailureOut(BaseModel):
@@ -74,6 +76,8 @@ class FailureOut(BaseModel):
     traceback: str
     #: the execution's name in its project (what routes and ``airfoil`` commands take)
     execution_name: str = ""
+    #: the execution's domain, within which its name is unique (``?domain=``)
+    execution_domain: str = ""
 
 
 class FailureGroupOut(BaseModel):

@@ -1,0 +1,145 @@
+"""One name in two domains of a project, end to end: ``twin`` fails in development and in
+staging (names are unique per project and domain), and the console's failures page, in real
+headless Chromium, links each failed attempt to its own run (``?domain=``; main linked the
+bare name, which the server answers with a 409 naming the ids); ``airfoil failures`` (and
+``logs --search``, and ``tasks stats`` of ``good``, a run that succeeds in both) prints the
+staging run as ``twin (staging)`` beside the development one's ``twin``, and each printed form
+opens its own run, locally and with ``--remote``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from _serve import serve_flow  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
+from test_console_observability import FLOW  # noqa: E402 (ingest: fails on a row)
+
+ROWS = {"development": 3, "staging": 17}
+
+
+def _cli(srv: Server, *args: str, domain: str = "development") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", *args],
+        env={**srv.env, "AIRFOIL_DOMAIN": domain},
+        cwd=srv.work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = serve_flow(tmp_path_factory, "console-domains", FLOW)
+    try:
+        for domain, row in ROWS.items():
+            ran = _cli(
+                srv, "run", "--name", "twin", "flow.py", "ingest", "--row", str(row), domain=domain
+            )
+            assert ran.returncode != 0 and "malformed" in ran.stderr + ran.stdout
+            lr = str(ROWS[domain] / 100)  # not the other's inputs: no cache hit, a run each
+            ran = _cli(srv, "run", "--name", "good", "flow.py", "training", "--steps", "5",
+                       "--lr", lr, domain=domain)  # fmt: skip
+            assert ran.returncode == 0, ran.stderr
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _ids(srv: Server) -> dict[str, str]:
+    """The id of ``twin`` in each domain, as the API opens it with ``?domain=``."""
+    out = {}
+    for domain in ROWS:
+        r = httpx.get(
+            f"{srv.url}/api/v1/projects/default/executions/twin", params={"domain": domain}
+        )
+        assert r.status_code == 200, r.text
+        out[domain] = r.json()["id"]
+    bare = httpx.get(f"{srv.url}/api/v1/projects/default/executions/twin")
+    assert bare.status_code == 409, bare.text  # the name alone cannot tell them apart
+    return out
+
+
+def test_the_failures_page_opens_each_twin_in_its_domain(server: Server, page: Any) -> None:  # noqa: F811
+    ids = _ids(server)
+    pg = page
+    for domain in ROWS:
+        pg.goto(f"{server.url}/projects/default/failures")
+        group = pg.locator("tr.failure-group").first
+        group.wait_for()
+        group.click()
+        rows = pg.locator('table.failure-attempts tr[data-execution="twin"]')
+        rows.nth(1).wait_for()
+        assert rows.count() == 2
+        # the attempt that failed on this domain's row; its link opens its run (main: the
+        # bare name, a 409 naming the two ids)
+        (row,) = [
+            rows.nth(i) for i in range(2) if f"row {ROWS[domain]} " in rows.nth(i).inner_text()
+        ]
+        shown = row.inner_text()
+        row.locator("a").click()
+        head = pg.locator(".exec-head")
+        head.locator(f'[title="its id across the server"]:has-text("{ids[domain]}")').wait_for()
+        assert domain in head.inner_text() and f"domain={domain}" in pg.url
+        pg.locator(f"text=row {ROWS[domain]} of /data/part-").first.wait_for()
+        assert domain in shown  # the row says which domain its run is in
+
+
+def test_the_cli_prints_the_domain_that_tells_the_twins_apart(server: Server) -> None:
+    ids = _ids(server)
+    groups = _cli(server, "failures", "--json")
+    assert groups.returncode == 0, groups.stderr
+    (group,) = json.loads(groups.stdout)
+    drill = _cli(server, "failures", "--signature", group["signature"])
+    assert drill.returncode == 0, drill.stderr
+    lines = [ln for ln in drill.stdout.splitlines() if "malformed" in ln]
+    printed = {"twin (staging)" in ln: ln for ln in lines}
+    assert set(printed) == {True, False}, drill.stdout  # one each, the development one bare
+    assert "row 17" in printed[True] and "row 3" in printed[False]
+    # each as printed opens its run: the bare name in AIRFOIL_DOMAIN, the other in its own
+    for domain in ROWS:
+        shown = _cli(server, "executions", "show", "twin", "--json", domain=domain)
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["execution_id"] == ids[domain]
+        remote = _cli(
+            server, "executions", "show", "twin", "--server", server.url, "--json", domain=domain
+        )
+        assert remote.returncode == 0, remote.stderr
+        assert json.loads(remote.stdout)["execution_id"] == ids[domain]
+        # or named, from any AIRFOIL_DOMAIN (the flag the 409's message names)
+        for where in ((), ("--server", server.url)):
+            picked = _cli(
+                server, "executions", "show", "twin", "--domain", domain, "--json", *where
+            )
+            assert picked.returncode == 0, picked.stderr
+            assert json.loads(picked.stdout)["execution_id"] == ids[domain]
+    # task history and log search print the twins apart alike
+    bars = _cli(server, "tasks", "stats", "flow.train")
+    assert bars.returncode == 0, bars.stderr
+    labels = [ln.split(" n0 ")[0] for ln in bars.stdout.splitlines() if ln.startswith("good")]
+    assert sorted(labels) == ["good", "good (staging)"], bars.stdout
+    found = _cli(server, "logs", "--search", "is malformed")
+    assert found.returncode == 0, found.stderr
+    lines = [ln for ln in found.stdout.splitlines() if "ValueError: row" in ln]
+    assert sorted(ln.split(" n0 ")[0] for ln in lines) == ["twin", "twin (staging)"], found.stdout
+    # a staging user reads the development run as the one in another domain
+    staged = _cli(server, "failures", "--signature", group["signature"], domain="staging")
+    assert "twin (development)" in staged.stdout and "twin (staging)" not in staged.stdout
+    remote = _cli(
+        server, "failures", "--server", server.url, "--signature", group["signature"], "--json"
+    )
+    assert remote.returncode == 0, remote.stderr
+    assert {(f["execution_domain"], f["execution_id"]) for f in json.loads(remote.stdout)} == {
+        (d, ids[d]) for d in ROWS
+    }
