@@ -3,6 +3,7 @@ whose thread ends anyway is replaced by the supervisor and counted."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -96,3 +97,32 @@ def test_a_dead_slot_thread_is_replaced_and_counted(make_driver: Callable[..., D
     _eventually(lambda: driver.restarts_seen == ["died"])  # type: ignore[attr-defined]
     _eventually(driver.alive)
     assert len(driver.slots) == 2 and all(s.thread.is_alive() for s in driver.slots)
+
+
+class _SlowToWarm(InlineExecutor):
+    """An executor whose workers take until ``go`` is set to start; counts its warm-ups."""
+
+    def __init__(self, blob_url: str, go: threading.Event, warmed: list[int]) -> None:
+        super().__init__(open_blob_store(blob_url), WorkerRuntime())
+        self.go, self.warmed = go, warmed
+
+    def warm(self) -> None:
+        assert self.go.wait(10)
+        self.warmed.append(1)
+
+
+def test_a_driver_is_alive_only_once_every_slot_has_started_its_workers(
+    make_driver: Callable[..., Driver],
+) -> None:
+    go, warmed = threading.Event(), []
+    driver = make_driver(lambda blob_url: _SlowToWarm(blob_url, go, warmed))
+    driver.start()
+    time.sleep(0.3)
+    # Threads running, workers not started yet: starting, not alive (/readyz: 503
+    # engine_starting), and no execution claimed meanwhile.
+    assert all(s.thread.is_alive() for s in driver.slots)
+    assert driver.starting() and not driver.alive() and warmed == []
+    go.set()
+    _eventually(driver.alive)
+    assert not driver.starting() and warmed == [1, 1]  # each slot's executor, once
+    assert driver.restarts_seen == []  # type: ignore[attr-defined]
