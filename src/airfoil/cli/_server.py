@@ -164,6 +164,7 @@ def _start(
         ray_address=ray_address or s.ray_address,  # type: ignore[attr-defined]
         ray_serve=open_ray_serve,
         freeze_heap=True,
+        warm_workers=True,
     )
     config.engine_process = _engine_process(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -86,6 +86,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             on_change=metrics.on_change,
             on_restart=metrics.driver_restarted,
             on_pause=metrics.driver_paused,
+            warm=config.warm_workers,
         )
     return deps, metrics
 

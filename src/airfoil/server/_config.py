@@ -99,6 +99,12 @@ class ServerConfig:
             too, freezes its heap as it is once its runtime is open and enables the
             collector then. Objects frozen are never collected, so a process that builds
             and drops many apps (tests) leaves it off.
+        warm_workers: each driver slot starts its executor's workers (the process
+            executor: the forkserver and ``max_parallel`` idle workers) before the server
+            says it is ready (``/readyz``), so that its first executions do not pay for
+            those starts (``Driver``'s ``warm``; docs/server.md). ``airfoil server start``
+            sets it; a server built in a test, which may never run a task, leaves it off
+            and starts workers with its first attempts.
     """
 
     home: str
@@ -119,6 +125,7 @@ class ServerConfig:
     ray_address: str | None = None
     ray_serve: Callable[[str | None], ServeBackend] | None = None
     freeze_heap: bool = False
+    warm_workers: bool = False
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error

@@ -166,7 +166,7 @@ class _Slot:
         d = self.driver
         try:
             with d.warm_lock:
-                if d.stopping.is_set():
+                if d.stopping.is_set() or not d.warm:
                     return
                 self.engine()
                 d.runtime.types  # noqa: B018 - built on first use: its converters' imports
@@ -302,6 +302,9 @@ class Driver:
         result_linger_s: how long a slot's loop waits, once an attempt's result is back,
             for its other attempts submitted in the same turn or later (see
             ``EngineSettings.result_linger_s``): their ends then share one transaction.
+        warm: each slot starts its executor's workers before its first claim, and the
+            driver is :meth:`alive` only once they all have (``_Slot.warm``). Off: workers
+            start with the slots' first attempts.
     """
 
     def __init__(
@@ -317,8 +320,10 @@ class Driver:
         on_restart: Callable[[str], None] | None = None,
         on_pause: Callable[[], None] | None = None,
         result_linger_s: float = RESULT_LINGER_S,
+        warm: bool = False,
     ) -> None:
         self.runtime = runtime
+        self.warm = warm
         self.result_linger_s = result_linger_s
         self.meta = runtime.meta
         self.poster = poster

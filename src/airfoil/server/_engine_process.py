@@ -274,6 +274,7 @@ def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> No
         on_change=on_change,
         on_restart=lambda reason: send(("restart", reason)),
         on_pause=lambda: send(("pause",)),
+        warm=config.warm_workers,
     )
 
     def on_sigterm(_sig: int, _frame: Any) -> None:

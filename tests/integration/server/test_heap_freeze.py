@@ -97,6 +97,7 @@ def test_airfoil_server_start_asks_for_the_freeze(
     assert result.exit_code == 0, result.output
     [config] = seen
     assert config.freeze_heap is True
+    assert config.warm_workers is True  # ready means its workers are started (docs/server.md)
 
 
 def test_the_engine_process_freezes_its_heap_once_warm_and_again_after_its_first_drive(
@@ -131,6 +132,7 @@ def test_the_engine_process_freezes_its_heap_once_warm_and_again_after_its_first
         Runtime(AirfoilSettings(home=str(tmp_path / "home")), stores),
         slots=1,
         make_executor=lambda: SlowToWarm(open_blob_store(blob_url), WorkerRuntime()),
+        warm=True,
     )
     driver.start()
     sent: list[tuple[Any, ...]] = []
