@@ -167,6 +167,7 @@ def _start(
         freeze_heap=True,
         webhook_denied_networks=_networks("DENIED", DEFAULT_DENIED_NETWORKS),
         webhook_allowed_networks=_networks("ALLOWED", ()),
+        warm_workers=True,
     )
     config.engine_process = _engine_process(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

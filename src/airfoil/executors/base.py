@@ -343,6 +343,11 @@ class Executor(abc.ABC):
         across it. Default: nothing."""
         return nullcontext()
 
+    def warm(self) -> None:  # noqa: B027 - optional hook
+        """Start now what the first attempts would otherwise start (worker processes), so
+        that they do not pay for it: a server calls it before it says it is ready.
+        Default: nothing (nothing to start ahead)."""
+
     def max_parallel(self) -> int:
         """How many attempts may run at once."""
         return 1
@@ -402,6 +407,9 @@ class DelegatingExecutor(Executor):
 
     def preferred_nodes(self, inputs: dict[str, Value]) -> tuple[str, ...]:
         return self.inner.preferred_nodes(inputs)
+
+    def warm(self) -> None:
+        self.inner.warm()
 
     def max_parallel(self) -> int:
         return self.inner.max_parallel()

@@ -272,6 +272,17 @@ class ProcessExecutor(Executor):
                 self._waiting.pop(w.pid, None)
             return
 
+    def warm(self) -> None:
+        """Start idle workers up to ``max_workers`` (and the forkserver, on first use), so
+        that the first attempts find them running: a server's start calls it, before it
+        says it is ready (what the first attempts would pay otherwise: the forkserver's
+        imports and each worker's start, ~0.45 s of CPU for 8 workers)."""
+        if self._closed:
+            raise RuntimeError("this process executor is closed")
+        pool = self._pool
+        while pool.live() < self._max_workers:
+            pool.idle.insert(0, self._start_worker())
+
     def capacity(self) -> ResourceSpec:
         """The resources given at construction, else this machine's."""
         return self._capacity if self._capacity is not None else machine_capacity()

@@ -89,6 +89,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             on_restart=metrics.driver_restarted,
             on_pause=metrics.driver_paused,
             poster=config.webhook_poster(),
+            warm=config.warm_workers,
         )
     return deps, metrics
 
@@ -183,6 +184,19 @@ def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> S
     return supervisor
 
 
+async def _warm(deps: Deps) -> None:
+    """Build now what the first requests would build (in their own time, and under the
+    first executions' load): the type engine, whose converters' modules are imported on
+    its first use (a launch binds its JSON inputs with it, a detail previews values), and
+    the thread pool's first thread with anyio's backend (every sync route runs there)."""
+    import anyio.to_thread
+
+    from airfoil.types._from_json import from_jsonable
+
+    types, ctx = deps.types, deps.value_ctx()
+    await anyio.to_thread.run_sync(from_jsonable, 1, types.to_spec(int), types, ctx)
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     """The Airfoil API app. Nothing is opened until the app starts."""
 
@@ -197,6 +211,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             deps.driver.start()
         schedules = _start_schedules(deps.runtime, config) if config.run_engine else None
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
+        await _warm(deps)
         if config.freeze_heap:
             gc.enable()  # paused by `airfoil server start` while it started: up now
             freeze_heap()  # collects what starting the driver and the loops left first
@@ -382,6 +397,10 @@ def _install_ops(app: FastAPI) -> None:
             return error_response(503, "store_unavailable", f"database unreachable: {reason}")
         driver = deps.driver
         if driver is not None and not driver.alive():
+            if driver.starting():
+                return error_response(
+                    503, "engine_starting", "the engine is starting its worker processes"
+                )
             return error_response(503, "engine_stopped", "the engine loop is not running")
         if driver is not None and driver.paused:
             paused = ", ".join(sorted(driver.paused))

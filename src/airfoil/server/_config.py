@@ -108,6 +108,12 @@ class ServerConfig:
             the URL; the server makes the call.
         webhook_allowed_networks: when not empty, the only networks its webhooks may reach
             (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``); denied networks win.
+        warm_workers: each driver slot starts its executor's workers (the process
+            executor: the forkserver and ``max_parallel`` idle workers) before the server
+            says it is ready (``/readyz``), so that its first executions do not pay for
+            those starts (``Driver``'s ``warm``; docs/server.md). ``airfoil server start``
+            sets it; a server built in a test, which may never run a task, leaves it off
+            and starts workers with its first attempts.
     """
 
     home: str
@@ -130,6 +136,7 @@ class ServerConfig:
     freeze_heap: bool = False
     webhook_denied_networks: tuple[str, ...] = DEFAULT_DENIED_NETWORKS
     webhook_allowed_networks: tuple[str, ...] = ()
+    warm_workers: bool = False
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error

@@ -18,6 +18,7 @@ from airfoil.engine.launcher import Launcher
 from airfoil.local import Runtime
 from airfoil.server._driver import Driver
 from airfoil.server._engine_process import EngineProcess
+from airfoil.server._launch_specs import LaunchSpecs
 from airfoil.server._registry import Registry
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.types import TypeEngine, ValueContext
@@ -46,6 +47,11 @@ class Deps:
         default_factory=OrderedDict
     )
     detail_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the decoded specs of the registered versions launched (kept by version)
+    launch_specs: LaunchSpecs = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.launch_specs = LaunchSpecs(self.registry)
 
     @property
     def meta(self) -> MetaStore:

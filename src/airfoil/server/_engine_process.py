@@ -93,6 +93,7 @@ class EngineProcess:
         self._conn: Connection | None = None
         self._reader: threading.Thread | None = None
         self._alive = False
+        self._starting = False
         self._paused: frozenset[str] = frozenset()
         self._busy: tuple[str, ...] = ()
 
@@ -117,6 +118,14 @@ class EngineProcess:
         """Whether the engine process runs and reported every slot running."""
         proc = self._proc
         return not self.stopping.is_set() and proc is not None and proc.is_alive() and self._alive
+
+    def starting(self) -> bool:
+        """Whether the engine process is opening its stores or starting its workers (as
+        last reported): not ready yet, as it should be."""
+        proc = self._proc
+        return (
+            not self.stopping.is_set() and proc is not None and proc.is_alive() and self._starting
+        )
 
     def notify(self) -> None:
         """Wake idle slots (an execution was launched)."""
@@ -177,6 +186,7 @@ class EngineProcess:
             theirs.close()  # the child's end: so its death ends our reads
             self._proc, self._conn = proc, ours
             self._alive, self._paused, self._busy = False, frozenset(), ()
+            self._starting = True  # until its first status says otherwise
             self._reader = threading.Thread(
                 target=self._read, args=(ours,), name="airfoil-engine-reader", daemon=True
             )
@@ -221,8 +231,9 @@ class EngineProcess:
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "status":
-            _, alive, paused, busy = message
+            _, alive, paused, busy, starting = message
             self._paused, self._busy, self._alive = frozenset(paused), tuple(busy), alive
+            self._starting = starting
         elif self.metrics is None:  # pragma: no cover - nothing ran before it was set
             return
         elif kind == "metrics":
@@ -264,6 +275,7 @@ def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> No
         on_restart=lambda reason: send(("restart", reason)),
         on_pause=lambda: send(("pause",)),
         poster=config.webhook_poster(),
+        warm=config.warm_workers,
     )
 
     def on_sigterm(_sig: int, _frame: Any) -> None:
@@ -301,16 +313,29 @@ def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> No
 
 def _report(driver: Driver, send: Callable[[tuple[Any, ...]], None], freeze: bool) -> None:
     """Send the driver's status when it changes (and at once); with ``freeze``, freeze the
-    heap once the first drive has ended (``ServerConfig.freeze_heap``)."""
+    heap once the slots have started their workers, and again once the first drive has
+    ended (``ServerConfig.freeze_heap``)."""
     last: tuple[Any, ...] = ()
+    warm = False
     while True:
+        if freeze and not warm and driver.alive():
+            # What building the slots' engines and executors made (before the server says
+            # it is ready, rather than in its first executions' time).
+            warm = True
+            freeze_heap()
         if freeze and driver.drives_ended:
             # Warm: what a drive imports and builds once (the executor's and store's
             # modules, statement caches) leaves the collector's reach, so a full collection
             # on a driver slot walks what executions allocate since, not ~110k objects.
             freeze = False
             freeze_heap()
-        status = ("status", driver.alive(), sorted(driver.paused), sorted(driver.busy()))
+        status = (
+            "status",
+            driver.alive(),
+            sorted(driver.paused),
+            sorted(driver.busy()),
+            driver.starting(),
+        )
         if status != last:
             send(status)
             last = status

@@ -16,7 +16,6 @@ from airfoil.core.records import Param, Value, WorkflowSpec
 from airfoil.runtime._packages import package_ref
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, check_domain, get_head, get_record, own_only
-from airfoil.server._registration import spec_of_row
 from airfoil.server._tenancy import MayRead
 from airfoil.server._uploads import uploaded_list, uploaded_value
 from airfoil.types import InputBinder
@@ -73,8 +72,7 @@ def launch(
             validate_execution_id(req.name)
         except ConfigError as exc:
             raise InvalidInputError(str(exc)) from None
-    row = d.registry.get_entity(project, req.entity, req.version)
-    spec = spec_of_row(row)
+    row, spec = d.launch_specs.get(project, req.entity, req.version)
     values = convert_json_inputs(d, spec, req.inputs, project, may_read)
     labels = dict(req.labels)
     labels["airfoil.package"] = row.package

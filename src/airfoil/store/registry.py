@@ -20,7 +20,7 @@ Invariants every backend keeps:
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from airfoil.core.errors import ConflictError, NotFoundError
 
@@ -138,6 +138,13 @@ class RegistryStore(abc.ABC):
     @abc.abstractmethod
     def get_entity(self, project: str, name: str, version: str | None) -> EntityRow:
         """One version (the newest registered if ``version`` is None). Raises NotFoundError."""
+
+    def get_entity_head(self, project: str, name: str, version: str | None) -> EntityRow:
+        """:meth:`get_entity` without the spec (``spec`` is ""): which version is meant, its
+        package and content hash, for a caller that keeps decoded specs by version (a
+        server's launches: a workflow's spec is most of its row, ~60 KB for a fan-out of
+        100). Raises NotFoundError. Default: the whole row, its spec dropped."""
+        return replace(self.get_entity(project, name, version), spec="")
 
     @abc.abstractmethod
     def list_entities(self, project: str, kind: str | None = None) -> list[EntityRow]:

@@ -123,6 +123,24 @@ class RegistryStoreConformance:
         assert s.list_entities("p", kind="task") == [task]
         assert s.list_entities("other") == []
 
+    def test_an_entity_head_is_its_row_without_the_spec(
+        self, registry_store: RegistryStore
+    ) -> None:
+        s = registry_store
+        v1 = make_entity()
+        v2 = make_entity(version="v2", content_hash="c2", registered_at=150.0)
+        theirs = make_entity(project="q", content_hash="c9", registered_at=300.0)
+        s.register([v1, v2, theirs])
+        assert s.get_entity_head("p", "mod.wf", "v1") == replace(v1, spec="")
+        assert s.get_entity_head("p", "mod.wf", None) == replace(v2, spec="")  # the newest
+        assert s.get_entity_head("q", "mod.wf", "v1") == replace(theirs, spec="")
+        with pytest.raises(NotFoundError):
+            s.get_entity_head("p", "mod.wf", "v9")
+        with pytest.raises(NotFoundError):
+            s.get_entity_head("p", "mod.other", None)
+        with pytest.raises(NotFoundError):
+            s.get_entity_head("r", "mod.wf", None)
+
     def test_same_version_same_content_is_a_noop(self, registry_store: RegistryStore) -> None:
         s = registry_store
         wf = make_entity()

@@ -277,6 +277,30 @@ def test_close_leaves_no_processes(h: Harness, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_warm_starts_every_worker_and_the_first_attempts_use_them(h: Harness) -> None:
+    me = psutil.Process()
+    ex = h.executor(max_workers=3)
+    assert ex.worker_pids() == []  # nothing started before it is asked
+    ex.warm()
+    warm = ex.worker_pids()
+    assert len(warm) == 3 and all(psutil.pid_exists(p) for p in warm)
+    assert ex.running() == 0  # idle: warming starts no attempt
+    ex.warm()  # warm already: starts nothing more
+    assert sorted(ex.worker_pids()) == sorted(warm)
+    for i in range(3):
+        ex.submit(h.request("nap", node=f"n{i}", seconds=0.3))
+    results = collect(ex, 3)
+    assert all(r.error is None for r in results), [r.error for r in results]
+    assert {worker_pid(r) for r in results} == set(warm)  # no worker started for them
+    assert sorted(ex.worker_pids()) == sorted(warm)
+    ex.close()
+    assert all(gone(pid, within=0.5) for pid in warm)
+    assert not [p for p in me.children(recursive=True) if p.pid in warm]
+    with pytest.raises(RuntimeError, match="closed"):
+        ex.warm()
+
+
+@pytest.mark.timeout(60)
 def test_engine_runs_a_workflow_with_parallel_nodes(hx: Harness) -> None:
     memory = pytest.importorskip("airfoil.store.memory")
     from airfoil.engine.runner import Engine

@@ -3,6 +3,7 @@ whose thread ends anyway is replaced by the supervisor and counted."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,12 +42,12 @@ def _failing(failure: BaseException, times: int) -> Callable[[str], Executor]:
 
 
 @pytest.fixture
-def make_driver(tmp_path: Path) -> Iterator[Callable[[Callable[[str], Executor]], Driver]]:
+def make_driver(tmp_path: Path) -> Iterator[Callable[..., Driver]]:
     registry = Registry(None, str(tmp_path / "home"))
     made: list[Driver] = []
     restarts: list[str] = []
 
-    def make(executor: Callable[[str], Executor]) -> Driver:
+    def make(executor: Callable[[str], Executor], warm: bool = False) -> Driver:
         blob_url = str(tmp_path / "blobs")
         stores = Stores(
             MemoryMetaStore(), open_blob_store(blob_url), blob_url=blob_url, registry=registry
@@ -58,6 +59,7 @@ def make_driver(tmp_path: Path) -> Iterator[Callable[[Callable[[str], Executor]]
             lease_ttl_s=0.4,
             make_executor=lambda: executor(blob_url),
             on_restart=restarts.append,
+            warm=warm,
         )
         driver.supervise_every_s = 0.05
         driver.restarts_seen = restarts  # type: ignore[attr-defined]
@@ -96,3 +98,43 @@ def test_a_dead_slot_thread_is_replaced_and_counted(make_driver: Callable[..., D
     _eventually(lambda: driver.restarts_seen == ["died"])  # type: ignore[attr-defined]
     _eventually(driver.alive)
     assert len(driver.slots) == 2 and all(s.thread.is_alive() for s in driver.slots)
+
+
+class _SlowToWarm(InlineExecutor):
+    """An executor whose workers take until ``go`` is set to start; counts its warm-ups."""
+
+    def __init__(self, blob_url: str, go: threading.Event, warmed: list[int]) -> None:
+        super().__init__(open_blob_store(blob_url), WorkerRuntime())
+        self.go, self.warmed = go, warmed
+
+    def warm(self) -> None:
+        assert self.go.wait(10)
+        self.warmed.append(1)
+
+
+def test_a_driver_is_alive_only_once_every_slot_has_started_its_workers(
+    make_driver: Callable[..., Driver],
+) -> None:
+    go, warmed = threading.Event(), []
+    driver = make_driver(lambda blob_url: _SlowToWarm(blob_url, go, warmed), warm=True)
+    driver.start()
+    time.sleep(0.3)
+    # Threads running, workers not started yet: starting, not alive (/readyz: 503
+    # engine_starting), and no execution claimed meanwhile.
+    assert all(s.thread.is_alive() for s in driver.slots)
+    assert driver.starting() and not driver.alive() and warmed == []
+    go.set()
+    _eventually(driver.alive)
+    assert not driver.starting() and warmed == [1, 1]  # each slot's executor, once
+    assert driver.restarts_seen == []  # type: ignore[attr-defined]
+
+
+def test_a_driver_not_asked_to_warm_starts_no_workers_ahead(
+    make_driver: Callable[..., Driver],
+) -> None:
+    go, warmed = threading.Event(), []
+    driver = make_driver(lambda blob_url: _SlowToWarm(blob_url, go, warmed))
+    driver.start()
+    _eventually(driver.alive)  # at once: its workers start with its first attempts
+    time.sleep(0.2)
+    assert warmed == [] and not driver.starting()

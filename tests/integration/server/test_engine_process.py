@@ -53,7 +53,7 @@ FLOW = textwrap.dedent(
 
 
 class _Server:
-    def __init__(self, tmp: Path, db: str) -> None:
+    def __init__(self, tmp: Path, db: str, *extra: str) -> None:
         port = free_port()
         env = dict(
             os.environ,
@@ -64,7 +64,7 @@ class _Server:
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port)),
-                *("--database-url", db, "--lease-ttl", "2", "--slots", "2"),
+                *("--database-url", db, "--lease-ttl", "2", "--slots", "2", *extra),
             ],
             cwd=tmp,
             env=env,
@@ -187,6 +187,36 @@ def test_the_engine_drives_in_its_own_process_and_the_api_reports_it(
         assert time.monotonic() < deadline, httpx.get(served.url + "/metrics").text
         time.sleep(0.2)
     assert served.metric("airfoil_task_duration_seconds_count") >= 8
+
+
+def _workers(engine: psutil.Process) -> tuple[list[psutil.Process], set[int]]:
+    """The engine process's forkserver(s) and the worker processes they forked."""
+    forkservers = [p for p in engine.children() if "forkserver" in " ".join(p.cmdline())]
+    return forkservers, {w.pid for f in forkservers for w in f.children()}
+
+
+def test_a_ready_server_has_started_its_workers_and_its_first_tasks_use_them(
+    tmp_path: Path, pg_schema_factory: Any, flow: dict[str, Any]
+) -> None:
+    from airfoil.client import Client
+
+    # Ready means ready to run: the forkserver and every slot's workers are up before
+    # /readyz says so (2 slots x 3 workers), not started by the first execution's tasks.
+    served = _Server(tmp_path, pg_schema_factory(), "--max-parallel", "3")
+    try:
+        engine = served.engines()[0]
+        forkservers, warm = _workers(engine)
+        assert len(forkservers) == 1 and len(warm) == 6, (forkservers, warm)
+        with Client(served.url, project="eng") as client:
+            client.register(list(flow.values()))
+            ex = client.launch(flow["fan"], {})
+            detail = client.wait(ex.id, timeout=60)
+            assert detail.phase == "succeeded", detail.error
+        ran = {int(a.worker.split(":")[1]) for n in detail.nodes for a in n.attempt_list}
+        assert len(detail.nodes) == 6 and ran and ran <= warm  # no worker started for them
+        assert _workers(engine)[1] == warm
+    finally:
+        served.stop()
 
 
 def test_a_killed_engine_process_is_started_again_and_its_execution_finishes(

@@ -97,15 +97,18 @@ def test_airfoil_server_start_asks_for_the_freeze(
     assert result.exit_code == 0, result.output
     [config] = seen
     assert config.freeze_heap is True
+    assert config.warm_workers is True  # ready means its workers are started (docs/server.md)
 
 
-def test_the_engine_process_freezes_its_heap_once_its_first_drive_has_ended(
+def test_the_engine_process_freezes_its_heap_once_warm_and_again_after_its_first_drive(
     tmp_path: Path, unfrozen: None
 ) -> None:
     import threading
     import time
 
+    from airfoil.executors.inline import InlineExecutor
     from airfoil.local import Runtime
+    from airfoil.runtime.worker import WorkerRuntime
     from airfoil.server._driver import Driver
     from airfoil.server._engine_process import _report
     from airfoil.server._registry import Registry
@@ -114,26 +117,47 @@ def test_the_engine_process_freezes_its_heap_once_its_first_drive_has_ended(
     from airfoil.store.memory import MemoryMetaStore
     from airfoil.store.stores import Stores
 
+    go = threading.Event()
+
+    class SlowToWarm(InlineExecutor):
+        def warm(self) -> None:
+            go.wait(10)
+
     blob_url = str(tmp_path / "blobs")
     registry = Registry(None, str(tmp_path / "home"))
     stores = Stores(
         MemoryMetaStore(), open_blob_store(blob_url), blob_url=blob_url, registry=registry
     )
-    driver = Driver(Runtime(AirfoilSettings(home=str(tmp_path / "home")), stores), slots=1)
+    driver = Driver(
+        Runtime(AirfoilSettings(home=str(tmp_path / "home")), stores),
+        slots=1,
+        make_executor=lambda: SlowToWarm(open_blob_store(blob_url), WorkerRuntime()),
+        warm=True,
+    )
+    driver.start()
     sent: list[tuple[Any, ...]] = []
     reporter = threading.Thread(target=_report, args=(driver, sent.append, True), daemon=True)
     reporter.start()
-    try:
-        time.sleep(0.5)  # cold: nothing driven yet, so nothing frozen (imports still to come)
-        assert sent and sent[0][0] == "status"
-        assert gc.get_freeze_count() == 0
-        driver.drives_ended += 1  # what a slot counts when a drive returns
+
+    def frozen_past(count: int) -> int:
         end = time.monotonic() + 5
-        while gc.get_freeze_count() == 0 and time.monotonic() < end:
+        while gc.get_freeze_count() <= count and time.monotonic() < end:
             time.sleep(0.05)
-        assert gc.get_freeze_count() > 20_000  # the imports and the runtime
+        return gc.get_freeze_count()
+
+    try:
+        time.sleep(0.5)  # cold: the slot still starts its workers, so nothing frozen yet
+        assert sent and sent[0][0] == "status" and sent[-1][-1] is True  # starting
+        assert gc.get_freeze_count() == 0
+        go.set()  # warm: what building the slot's engine and executor made is frozen
+        warm = frozen_past(0)
+        assert warm > 20_000  # the imports and the runtime
+        made = [[i] for i in range(5_000)]  # what a drive leaves for good
+        driver.drives_ended += 1  # what a slot counts when a drive returns
+        assert frozen_past(warm) >= warm + len(made)
+        assert sent[-1][1] is True and sent[-1][-1] is False  # alive, no longer starting
     finally:
-        driver.stopping.set()
+        driver.stop()
         reporter.join(5)
     assert not reporter.is_alive()
 

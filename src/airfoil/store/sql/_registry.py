@@ -149,6 +149,17 @@ class SqlRegistryStore(RegistryStore):
             raise missing_entity(project, name, version)
         return _entity(row)
 
+    def get_entity_head(self, project: str, name: str, version: str | None) -> EntityRow:
+        """:meth:`get_entity` without reading the spec (``spec`` is ""): one statement,
+        built once, that reads no TOAST."""
+        query = _NEWEST_HEAD if version is None else _VERSION_HEAD
+        params = {"project": project, "name": name, "version": version}
+        with self._connect() as conn:
+            row = conn.execute(query, params).first()
+        if row is None:
+            raise missing_entity(project, name, version)
+        return _entity(row, spec="")
+
     def list_entities(self, project: str, kind: str | None = None) -> list[EntityRow]:
         """Every version in a project, newest first."""
         q = sa.select(entities).where(entities.c.project == project)
@@ -239,7 +250,26 @@ class SqlRegistryStore(RegistryStore):
             return conn.execute(q).first()
 
 
-def _entity(row: Any) -> EntityRow:
+#: An entity version's row without its spec: the named version, or the newest registered.
+_HEAD_COLUMNS = [c for c in entities.c if c.name != "spec"]
+_WHERE_NAMED = (
+    entities.c.project == sa.bindparam("project"),
+    entities.c.name == sa.bindparam("name"),
+)
+_VERSION_HEAD = (
+    sa.select(*_HEAD_COLUMNS)
+    .where(*_WHERE_NAMED, entities.c.version == sa.bindparam("version"))
+    .limit(1)
+)
+_NEWEST_HEAD = (
+    sa.select(*_HEAD_COLUMNS)
+    .where(*_WHERE_NAMED)
+    .order_by(entities.c.registered_at.desc())
+    .limit(1)
+)
+
+
+def _entity(row: Any, spec: str | None = None) -> EntityRow:
     return EntityRow(
         project=row.project,
         name=row.name,
@@ -248,7 +278,7 @@ def _entity(row: Any) -> EntityRow:
         content_hash=row.content_hash,
         package=row.package,
         registered_at=row.registered_at,
-        spec=row.spec,
+        spec=row.spec if spec is None else spec,
     )
 
 
