@@ -19,6 +19,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -170,6 +171,11 @@ def start_worker(
     return Worker(proc=proc, conn=parent, pid=proc.pid)
 
 
+_hiding_lock = threading.Lock()
+_hiding = 0  # how many starts are inside main_module_hidden now
+_hidden_main: types.ModuleType | None = None  # the real __main__ while it is hidden
+
+
 @contextlib.contextmanager
 def main_module_hidden() -> Iterator[None]:
     """Start workers without re-running the driver's ``__main__`` in them.
@@ -180,16 +186,29 @@ def main_module_hidden() -> Iterator[None]:
     module name instead (a script's tasks are named after its file), so while a worker starts
     the main module is swapped for an empty one. (Another thread reading ``__main__`` during
     those few milliseconds would see the empty module.)
+
+    Threads starting workers at once (a server's driver slots) share one swap: the first in
+    hides the real module, the last out puts it back (each saving and restoring on its own
+    could leave the empty module in place for good).
     """
-    main = sys.modules.get("__main__")
-    if main is None:
-        yield
-        return
-    sys.modules["__main__"] = types.ModuleType("__main__")
+    global _hidden_main, _hiding
+    with _hiding_lock:
+        if _hiding == 0:
+            main = sys.modules.get("__main__")
+            if main is None:
+                _hidden_main = None
+            else:
+                _hidden_main = main
+                sys.modules["__main__"] = types.ModuleType("__main__")
+        _hiding += 1
     try:
         yield
     finally:
-        sys.modules["__main__"] = main
+        with _hiding_lock:
+            _hiding -= 1
+            if _hiding == 0 and _hidden_main is not None:
+                sys.modules["__main__"] = _hidden_main
+                _hidden_main = None
 
 
 def forkserver_preload(runtime_module: str) -> list[str]:
