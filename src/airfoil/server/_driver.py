@@ -158,9 +158,8 @@ class _Slot:
         """Build the slot's engine and start its executor's workers before its first claim,
         so the first executions a fresh server drives do not pay for the forkserver's
         imports and the workers' starts (~0.45 s of CPU for 4 slots of 2 workers: a cold
-        round ran 15-20% slower than the next ones). One slot at a time (``warm_lock``):
-        starting workers swaps ``__main__`` for a moment (``main_module_hidden``), which two
-        threads doing it together could leave swapped. Building the engine fails like a
+        round ran 15-20% slower than the next ones). One slot at a time (``warm_lock``): the
+        first starts the forkserver, the others fork from it. Building the engine fails like a
         turn (counted, retried by the next turn); workers that fail to start are logged and
         start with the slot's first attempts instead, as before."""
         d = self.driver
