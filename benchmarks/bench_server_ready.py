@@ -1,6 +1,8 @@
 """``airfoil server start`` to ready: the wall time until ``/readyz`` answers 200, and the CPU
 the server and every process under it (the engine process, the forkserver, the workers) had
-used by then, on PostgreSQL with a schema migrated already.
+used by then, and their memory at that moment (the sum of their PSS: shared pages counted once
+over the processes sharing them; and of their RSS), on PostgreSQL with a schema migrated
+already.
 
 A server says it is ready once its driver slots have started their workers
 (``ServerConfig.warm_workers``, docs/server.md): this shows what that costs the start, the
@@ -45,8 +47,21 @@ def _cpu(process: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-def _start(src: str, home: Path, db: str, slots: int, parallel: int) -> tuple[float, float, int]:
-    """One start: seconds to ready, CPU seconds of the server's tree then, its processes."""
+def _memory(process: psutil.Process) -> tuple[float, float]:
+    """(PSS, RSS) of ``process`` in MiB; zeros for one that is gone."""
+    try:
+        m = process.memory_full_info()
+    except psutil.Error:
+        return 0.0, 0.0
+    return m.pss / 2**20, m.rss / 2**20
+
+
+_Start = tuple[float, float, int, float, float]
+
+
+def _start(src: str, home: Path, db: str, slots: int, parallel: int) -> _Start:
+    """One start: seconds to ready, CPU seconds of the server's tree then, its processes, the
+    tree's PSS and RSS (MiB)."""
     env = dict(os.environ, AIRFOIL_HOME=str(home), PYTHONPATH=src)
     port = _port()
     t0 = time.perf_counter()
@@ -73,7 +88,10 @@ def _start(src: str, home: Path, db: str, slots: int, parallel: int) -> tuple[fl
         took = time.perf_counter() - t0
         server = psutil.Process(proc.pid)
         under = server.children(recursive=True)
-        return took, _cpu(server) + sum(_cpu(p) for p in under), len(under)
+        cpu = _cpu(server) + sum(_cpu(p) for p in under)
+        memory = [_memory(p) for p in (server, *under)]
+        pss, rss = sum(m[0] for m in memory), sum(m[1] for m in memory)
+        return took, cpu, len(under), pss, rss
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -92,7 +110,7 @@ def main() -> None:
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     db = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    seen: dict[str, list[tuple[float, float, int]]] = {a: [] for a in arms}
+    seen: dict[str, list[_Start]] = {a: [] for a in arms}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp) / "home"
@@ -103,13 +121,16 @@ def main() -> None:
                         seen[arm].append(got)
                         print(
                             f"{arm}: ready in {got[0]:.2f} s, CPU {got[1]:.2f} s, "
-                            f"{got[2]} processes under the server; load {os.getloadavg()[0]:.1f}",
+                            f"{got[2]} processes under the server, PSS {got[3]:.0f} MiB "
+                            f"(RSS {got[4]:.0f}); load {os.getloadavg()[0]:.1f}",
                             flush=True,
                         )
         for arm, runs in seen.items():
             print(
                 f"{arm}: to ready median {statistics.median(r[0] for r in runs):.2f} s, CPU at "
-                f"ready median {statistics.median(r[1] for r in runs):.2f} s (n={len(runs)})"
+                f"ready median {statistics.median(r[1] for r in runs):.2f} s, PSS median "
+                f"{statistics.median(r[3] for r in runs):.0f} MiB (RSS "
+                f"{statistics.median(r[4] for r in runs):.0f}) (n={len(runs)})"
             )
     finally:
         with admin.begin() as conn:
