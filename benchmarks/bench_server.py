@@ -113,7 +113,7 @@ def _port() -> int:
 
 
 def _start(
-    tmp: Path, db: str, slots: int, max_parallel: int, profile: str | None, trace: str | None
+    tmp: Path, db: str, slots: int, max_parallel: int | None, profile: str | None, trace: str | None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = dict(os.environ, AIRFOIL_HOME=str(tmp / "home"), AIRFOIL_PACKAGE_CACHE=str(tmp / "pk"))
@@ -137,8 +137,7 @@ def _start(
             db,
             "--slots",
             str(slots),
-            "--max-parallel",
-            str(max_parallel),
+            *(("--max-parallel", str(max_parallel)) if max_parallel else ()),
         ],
         env=env,
         cwd=tmp,
@@ -355,7 +354,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--slots", type=int, default=4)
-    ap.add_argument("--max-parallel", type=int, default=2)
+    ap.add_argument("--max-parallel", type=int, default=None)  # None: the server's default
     ap.add_argument("--probe-every", type=float, default=0.02)
     ap.add_argument("--only", choices=("throughput",), default=None)
     ap.add_argument("--profile", metavar="DIR", default=None)
@@ -405,7 +404,8 @@ def main() -> None:
                     f"engine throughput (PostgreSQL): median {statistics.median(rates):.0f} "
                     f"tasks/s (spread {min(rates):.0f}-{max(rates):.0f}, n={len(rates)}; "
                     f"{tasks} tasks in {args.executions} concurrent executions per round; "
-                    f"slots={args.slots}, workers/slot={args.max_parallel})  [budget >= 500/s]",
+                    f"slots={args.slots}, workers/slot={args.max_parallel or 'default'})  "
+                    "[budget >= 500/s]",
                     flush=True,
                 )
                 for kind, probed in args.probed.items():

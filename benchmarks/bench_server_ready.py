@@ -11,7 +11,7 @@ CPU a fresh server's first executions no longer spend (``bench_server.py``'s col
 Usage::
 
     python benchmarks/bench_server_ready.py [--arm SRC ...] [--starts 5] [--slots 4]
-        [--max-parallel 2]
+        [--max-parallel N]
 
 ``--arm SRC`` (repeatable): the ``src`` directories to compare (default: this tree's); the
 arms start alternately on the same home and schema, after one unmeasured start of each (it
@@ -59,7 +59,7 @@ def _memory(process: psutil.Process) -> tuple[float, float]:
 _Start = tuple[float, float, int, float, float]
 
 
-def _start(src: str, home: Path, db: str, slots: int, parallel: int) -> _Start:
+def _start(src: str, home: Path, db: str, slots: int, parallel: int | None) -> _Start:
     """One start: seconds to ready, CPU seconds of the server's tree then, its processes, the
     tree's PSS and RSS (MiB)."""
     env = dict(os.environ, AIRFOIL_HOME=str(home), PYTHONPATH=src)
@@ -68,7 +68,8 @@ def _start(src: str, home: Path, db: str, slots: int, parallel: int) -> _Start:
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port)),
-            *("--database-url", db, "--slots", str(slots), "--max-parallel", str(parallel)),
+            *("--database-url", db, "--slots", str(slots)),
+            *(("--max-parallel", str(parallel)) if parallel else ()),
         ],
         env=env,
         cwd=home.parent,
@@ -102,7 +103,7 @@ def main() -> None:
     ap.add_argument("--arm", action="append", default=None)
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--slots", type=int, default=4)
-    ap.add_argument("--max-parallel", type=int, default=2)
+    ap.add_argument("--max-parallel", type=int, default=None)  # None: the server's default
     args = ap.parse_args()
     arms = args.arm or [str(Path(__file__).resolve().parents[1] / "src")]
     admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)

@@ -50,7 +50,12 @@ def start(
     ),
     blob_url: str = typer.Option(None, "--blob-url", help="Blob store (default: home/blobs)."),
     slots: int = typer.Option(4, help="Executions this server drives at once."),
-    max_parallel: int = typer.Option(None, "--max-parallel", help="Attempts per execution."),
+    max_parallel: int = typer.Option(
+        None,
+        "--max-parallel",
+        help="Attempts at once per execution: worker processes per driver slot (default: "
+        "the CPU count, at least 4).",
+    ),
     lease_ttl: float = typer.Option(
         5.0, "--lease-ttl", help="Seconds before a dead server's executions move elsewhere."
     ),

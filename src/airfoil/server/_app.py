@@ -83,7 +83,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
         deps.driver = Driver(
             runtime,
             slots=config.slots,
-            max_parallel=config.max_parallel,
+            max_parallel=config.workers_per_slot,
             lease_ttl_s=config.lease_ttl_s,
             on_change=metrics.on_change,
             on_restart=metrics.driver_restarted,
