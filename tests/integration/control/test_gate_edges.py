@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from _signals import send_when_waiting
 
 import airfoil as af
-from airfoil.core.errors import DefinitionError, InvalidInputError, NotFoundError
+from airfoil.core.errors import DefinitionError, InvalidInputError
 from airfoil.engine.signals import send_signal
 from airfoil.local import convert_inputs, get_runtime, spec_of
 
@@ -111,28 +112,8 @@ def static_and_dynamic() -> float:
     return shout_it >> double(x=af.wait_for_input("t", timeout=3, expected_type=float))
 
 
-def _signal_when_waiting(name: str, text: str, errors: list[Exception]) -> threading.Thread:
-    def run() -> None:
-        rt = get_runtime()
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            running = rt.meta.list_executions(phase="running", limit=1)
-            if running:
-                try:
-                    send_signal(rt.meta, rt.blobs, rt.types, running[0].id, name, text)
-                    return
-                except (NotFoundError, InvalidInputError) as exc:
-                    errors[:] = [exc]  # the gate may not have started yet: keep trying
-            time.sleep(0.05)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
-
-
 def test_gates_of_one_name_and_type_are_answered_together() -> None:
-    errors: list[Exception] = []
-    t = _signal_when_waiting("t", "2.5", errors)
+    t = send_when_waiting("t", "2.5")
     assert twice() == 5.0
     t.join(5)
 
@@ -141,8 +122,7 @@ def test_a_gate_inside_a_dynamic_workflow_can_be_signalled() -> None:
     # Before, send_signal looked for gates in the launched workflow's spec only: the CLI
     # printed "n0.n0 waits for 't': airfoil signal ID t VALUE", and that command answered
     # "has no gate named 't' (gates: none)" until the gate timed out.
-    errors: list[Exception] = []
-    t = _signal_when_waiting("t", "4", errors)
+    t = send_when_waiting("t", "4")
     assert with_dynamic(n=1) == 8.0
     t.join(5)
 

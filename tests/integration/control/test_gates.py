@@ -8,12 +8,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from _signals import send_when_waiting
 
 import airfoil as af
 from airfoil.core.errors import DefinitionError, InvalidInputError, NotFoundError
@@ -51,26 +51,6 @@ def short_wait() -> float:
     return af.wait_for_input("never", timeout=0.3, expected_type=float)
 
 
-def _send_when_waiting(name: str, text: str, expect_error: bool = False) -> threading.Thread:
-    def run() -> None:
-        rt = get_runtime()
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            running = rt.meta.list_executions(phase="running", limit=1)
-            if running:
-                try:
-                    send_signal(rt.meta, rt.blobs, rt.types, running[0].id, name, text)
-                    return
-                except (NotFoundError, InvalidInputError):
-                    if expect_error:
-                        return
-            time.sleep(0.05)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
-
-
 def test_sleep_orders_the_next_node() -> None:
     t0 = time.perf_counter()
     assert napper() == 2
@@ -78,14 +58,14 @@ def test_sleep_orders_the_next_node() -> None:
 
 
 def test_input_and_approval_signals() -> None:
-    threads = [_send_when_waiting("threshold", "7.5"), _send_when_waiting("ship", "true")]
+    threads = [send_when_waiting("threshold", "7.5"), send_when_waiting("ship", "true")]
     assert gated(x=5) == "10>7.5"
     for t in threads:
         t.join(5)
 
 
 def test_rejection_and_timeout_fail_clearly() -> None:
-    threads = [_send_when_waiting("threshold", "1"), _send_when_waiting("ship", "false")]
+    threads = [send_when_waiting("threshold", "1"), send_when_waiting("ship", "false")]
     with pytest.raises(af.ExecutionFailedError, match="'ship' was rejected"):
         gated(x=5)
     for t in threads:

@@ -14,14 +14,11 @@ from airfoil.server import _services as svc
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_read(
-    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the name of each function the server hands to its thread pool (the
+    server runs in a thread of this process, so patching anyio here counts its hops)."""
     import anyio.to_thread
 
-    client.register([flow.wf])
-    ex = client.launch(flow.wf, {"x": 2})
-    client.wait(ex.id, poll_s=0.05)
     hops: list[str] = []
     original = anyio.to_thread.run_sync
 
@@ -31,6 +28,16 @@ def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_
         return await original(func, *args, **kwargs)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return hops
+
+
+def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_read(
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 2})
+    client.wait(ex.id, poll_s=0.05)
+    hops = _count_hops(monkeypatch)
     detail = client.get(ex.id)
     assert detail.phase == "succeeded"
     # the caller's key (a sync dependency: it may read the registry) and the route itself;
@@ -47,21 +54,13 @@ def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_
 def test_a_page_of_events_goes_to_the_thread_pool_only_to_authenticate_and_read(
     client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import anyio.to_thread
     import httpx
 
     client.register([flow.wf])
     ex = client.launch(flow.wf, {"x": 2})
     client.wait(ex.id, poll_s=0.05)
     url = f"{server.url}/api/v1/projects/{client.project}/executions/{ex.id}/events"
-    hops: list[str] = []
-    original = anyio.to_thread.run_sync
-
-    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
-        hops.append(repr(func))
-        return await original(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    hops = _count_hops(monkeypatch)
     whole = httpx.get(url, params={"after": 0})
     assert whole.status_code == 200
     page = whole.json()
