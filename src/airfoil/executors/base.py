@@ -21,6 +21,7 @@ import functools
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
@@ -51,6 +52,7 @@ __all__ = [
     "read_attempt_log",
     "machine_capacity",
     "machine_memory",
+    "with_deadline",
 ]
 
 
@@ -139,6 +141,17 @@ class AttemptRequest(msgspec.Struct, frozen=True, omit_defaults=True):
     project: str = "default"
     domain: str = "development"
     execution_name: str = ""
+    #: When the attempt's timeout passes (wall clock, ``time.time()``), set by an executor that
+    #: hands the attempt to another process as it does so (0: no timeout, or counted from the
+    #: start of the run, in-process). A timeout counts from that hand-off: the worker arms its
+    #: interrupt for what is left of it, so it fires before the executor's own hard stop.
+    deadline: float = 0.0
+
+
+def with_deadline(request: AttemptRequest, timeout_s: float) -> AttemptRequest:
+    """``request`` as an executor hands it to a worker now: its timeout of ``timeout_s``
+    seconds counts from this instant (see :attr:`AttemptRequest.deadline`)."""
+    return msgspec.structs.replace(request, deadline=time.time() + timeout_s)
 
 
 class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):

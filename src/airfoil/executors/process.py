@@ -11,8 +11,10 @@ Invariants:
 
 - Each submitted attempt is reported by :meth:`~ProcessExecutor.poll` exactly once: with the
   worker's result, or with a ``system`` error the parent writes itself -- ``TaskTimeoutError``
-  (the parent stopped it past ``task.timeout_s``), ``WorkerLostError`` (the process died) or
-  ``OutOfMemoryError`` (it died of memory). The one exception is :meth:`~ProcessExecutor.cancel`:
+  (the parent stopped it past ``task.timeout_s`` from its hand-off, plus a margin that
+  lets the worker's own interrupt, armed for the same deadline, report first with a
+  traceback), ``WorkerLostError`` (the process died) or ``OutOfMemoryError`` (it died of
+  memory). The one exception is :meth:`~ProcessExecutor.cancel`:
   a cancelled attempt is not reported at all (not even a result that had already arrived but
   was not yet polled), so a late report can never reach a later execution that reuses node ids.
 - A worker runs one attempt at a time. A worker whose attempt was interrupted (timeout, death,
@@ -74,6 +76,7 @@ from airfoil.executors.base import (
     Executor,
     RuntimeFactory,
     machine_capacity,
+    with_deadline,
 )
 
 __all__ = ["ProcessExecutor"]
@@ -332,14 +335,17 @@ class ProcessExecutor(Executor):
                 if pool.live() - len(self._waiting) >= self._max_workers:
                     return
                 w = self._start_worker()
+            timeout = request.task.timeout_s
+            sent = with_deadline(request, timeout) if timeout else request
             try:
-                w.conn.send_bytes(self._encoder.encode(request))
+                w.conn.send_bytes(self._encoder.encode(sent))
             except OSError:  # died while idle: forget it, try the next one
                 pool.retire(w, kill=True)
                 continue
             self._queue.popleft()
             w.request, w.started, w.peak_rss = request, time.time(), 0
-            timeout = request.task.timeout_s
+            # The worker's interrupt fires at the request's deadline (same instant, its
+            # clock); the hard stop comes the margin later, so the interrupt reports first.
             w.deadline = time.monotonic() + timeout + _TIMEOUT_MARGIN_S if timeout else None
             w.tasks[(request.task.module, request.task.qualname)] = request.task.version
             pool.busy[w.pid] = w

@@ -60,6 +60,7 @@ from airfoil.executors.base import (
     ChildOutcome,
     Executor,
     RuntimeFactory,
+    with_deadline,
 )
 
 __all__ = ["RayExecutor", "import_ray"]
@@ -561,9 +562,11 @@ class RayExecutor(Executor):
             env = {**request.task.environment, GANG_NODES_ENV: ",".join(request.placement)}
             task = msgspec.structs.replace(request.task, environment=env)
             request = msgspec.structs.replace(request, task=task)
+        timeout = request.task.timeout_s
+        if timeout:  # the worker's interrupt fires then, before the hard stop (the margin)
+            request = with_deadline(request, timeout)
         w.ref = w.handle.run.remote(self._encoder.encode(request))
         w.started = time.time()
-        timeout = request.task.timeout_s
         w.deadline = time.monotonic() + timeout + _TIMEOUT_MARGIN_S if timeout else None
         w.tasks[(request.task.module, request.task.qualname)] = request.task.version
         self._busy.append(w)

@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Any
 
-from airfoil.core.errors import PlatformError
+from airfoil.core.errors import PlatformError, TaskTimeoutError
 from airfoil.core.records import TaskSpec
 from airfoil.sdk._select import SELECT_PREFIX, select_task_from_spec
 from airfoil.sdk._task import live_task
@@ -40,6 +40,8 @@ def load_task(spec: TaskSpec, code_root: str = "") -> Any:
             sys.path.insert(0, code_root)
         try:
             module = importlib.import_module(spec.module)
+        except TaskTimeoutError:  # the attempt's timeout interrupted a slow import
+            raise
         except Exception as exc:
             raise PlatformError(
                 f"could not import module {spec.module!r} of task {spec.name!r} "

@@ -95,8 +95,11 @@ class _Timeout:
     child took, when it ends -- so the caller's timeout still holds after the call.
     """
 
-    def __init__(self, seconds: float | None, *, in_process: bool = False) -> None:
+    def __init__(
+        self, seconds: float | None, *, in_process: bool = False, left: float | None = None
+    ) -> None:
         self.seconds = seconds
+        self.left = (seconds or 0.0) if left is None else left  # when it first fires
         self.in_process = in_process
         self.armed = False
         self._outer_left = 0.0
@@ -123,10 +126,36 @@ class _Timeout:
 
             self._old = signal.signal(signal.SIGALRM, on_alarm)
             left = self._outer_left
-            first = min(seconds, left) if left > 0 else seconds
+            first = min(self.left, left) if left > 0 else self.left
             signal.setitimer(signal.ITIMER_REAL, first, _REPEAT_S)
             self.armed = True
         return self
+
+    @classmethod
+    def of(cls, request: AttemptRequest, in_process: bool) -> AbstractContextManager[Any]:
+        """The attempt's timer: armed for what is left of its timeout since its executor
+        handed it over (:attr:`AttemptRequest.deadline`; the whole timeout where none is
+        set). Called where the attempt starts, so loading the task's code and reading its
+        inputs count, and a slow import is interrupted where it is, like the task itself.
+
+        Raises:
+            TaskTimeoutError: the timeout had passed before the attempt started here.
+        """
+        seconds = request.task.timeout_s
+        if not seconds:
+            return _NO_TIMEOUT
+        if not request.deadline:
+            return cls(seconds, in_process=in_process)
+        # Never more than the timeout: a worker whose clock is behind the executor's (another
+        # node) would otherwise fire after the executor's hard stop.
+        left = min(seconds, request.deadline - time.time())
+        if left <= 0:
+            raise TaskTimeoutError(
+                f"the attempt ran past its timeout of {seconds:g}s before its worker could "
+                f"start it (it was handed over {seconds - left:.2f}s ago: a worker slow to "
+                "start, or a busy machine); the timeout counts from that hand-off"
+            )
+        return cls(seconds, in_process=in_process, left=left)
 
     def __exit__(self, *exc: Any) -> None:
         if self.armed:
@@ -351,9 +380,11 @@ class WorkerRuntime:
             from airfoil.types import load_converters
 
             started = time.time()
-            self.preload(request.task, request.code_root)  # puts the code root on sys.path
             try:
-                load_converters(self._converters)
+                # Under the attempt's timer (a slow import is the attempt's, as in run_attempt)
+                with _Timeout.of(request, in_process):
+                    self.preload(request.task, request.code_root)  # the code root on sys.path
+                    load_converters(self._converters)
             except AirfoilError as exc:
                 return AttemptResult(
                     execution_id=request.execution_id,
@@ -387,6 +418,8 @@ class WorkerRuntime:
 
         try:
             load_task(task, code_root)
+        except TaskTimeoutError:  # the attempt's timeout passed while it loaded
+            raise
         except AirfoilError:  # reported by the attempt itself, with its context
             pass
 
@@ -440,41 +473,41 @@ def run_attempt(
     ran_version = ""
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
-        taskdef = load_task(request.task, request.code_root)
-        if request.task.cache.enabled and not request.task.cache.version:
-            ran_version = _record_code_version(taskdef, request.task, blobs)
-        # After loading: a task module may add converters to the process's engine.
-        engine = type_engine or default_type_engine()
-        vctx = ValueContext(blobs=blobs)
-        iface = taskdef.py_interface
-        kwargs = {
-            name: _read_input(engine, name, v, iface.input_types[name], vctx)
-            for name, v in request.inputs.items()
-        }
-        _write_notes(stamped, blobs)  # where the inputs came from (a node's blob cache)
-        # The context (and its child-call runner) is made when the task first asks for it
-        # (current_context(), a call of another task): most attempts never do.
-        lazy = LazyContext(partial(_make_context, request, blobs, stamped, child_calls, engine))
-        for k, v in request.task.environment.items():
-            old_env[k] = os.environ.get(k)
-            os.environ[k] = v
-        token = set_context(lazy)
-        try:
-            with (
-                _NO_FDS if in_process else capture_fds(fd_output),
-                capture_streams(stamped),
-                _Timeout(request.task.timeout_s, in_process=in_process)
-                if request.task.timeout_s
-                else _NO_TIMEOUT,
-            ):
-                result = runner.run(taskdef, kwargs, request.task, blobs)
-                if isinstance(result, CoroutineType):  # (asyncio.iscoroutine takes generators)
-                    result = _run_coroutine(result)
-        finally:
-            ctx_obj = lazy.ctx
-            if ctx_obj is not None and ctx_obj.child_runner is not None:
-                ctx_obj.child_runner.finish()
-            reset_context(token)
+        # The timeout's interrupt covers loading the code and reading the inputs too; the
+        # outputs, once the function returned, are bounded by the executor's hard stop only.
+        with _Timeout.of(request, in_process):
+            taskdef = load_task(request.task, request.code_root)
+            if request.task.cache.enabled and not request.task.cache.version:
+                ran_version = _record_code_version(taskdef, request.task, blobs)
+            # After loading: a task module may add converters to the process's engine.
+            engine = type_engine or default_type_engine()
+            vctx = ValueContext(blobs=blobs)
+            iface = taskdef.py_interface
+            kwargs = {
+                name: _read_input(engine, name, v, iface.input_types[name], vctx)
+                for name, v in request.inputs.items()
+            }
+            _write_notes(stamped, blobs)  # where the inputs came from (a node's blob cache)
+            # The context (and its child-call runner) is made when the task first asks for it
+            # (current_context(), a call of another task): most attempts never do.
+            lazy = LazyContext(partial(_make_context, request, blobs, stamped, child_calls, engine))
+            for k, v in request.task.environment.items():
+                old_env[k] = os.environ.get(k)
+                os.environ[k] = v
+            token = set_context(lazy)
+            try:
+                with (
+                    _NO_FDS if in_process else capture_fds(fd_output),
+                    capture_streams(stamped),
+                ):
+                    result = runner.run(taskdef, kwargs, request.task, blobs)
+                    if isinstance(result, CoroutineType):  # (iscoroutine takes generators)
+                        result = _run_coroutine(result)
+            finally:
+                ctx_obj = lazy.ctx
+                if ctx_obj is not None and ctx_obj.child_runner is not None:
+                    ctx_obj.child_runner.finish()
+                reset_context(token)
         produced = runner.outputs(result, taskdef, engine, vctx)
         if request.secrets:
             refuse_secret_outputs(produced, request.secrets, blobs, request.task.name)

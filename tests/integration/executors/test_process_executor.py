@@ -9,6 +9,7 @@ request's ``code_root``) and builds the requests from the tasks' specs, as the e
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing.connection
 import os
 import signal
@@ -17,6 +18,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import psutil
@@ -119,6 +121,9 @@ def test_timeout_kills_a_stuck_task_and_a_fresh_worker_takes_over(hx: Harness) -
 @pytest.mark.timeout(60)
 def test_a_task_that_lets_the_timeout_interrupt_it_reports_where(hx: Harness) -> None:
     ex = hx.executor(max_workers=1)
+    # A worker up first: the timeout counts from the hand-off, so a fresh worker's start on a
+    # loaded machine could use up the 0.5 s before the task's code runs.
+    run_one(ex, hx.request("add", node="warm", a=1, b=1))
     req = hx.request("nap", seconds=30.0)
     req = msgspec.structs.replace(req, task=msgspec.structs.replace(req.task, timeout_s=0.5))
     # Interrupted at 0.5 s, not ended by its 30 s nap: the error and where it was stopped.
@@ -129,6 +134,62 @@ def test_a_task_that_lets_the_timeout_interrupt_it_reports_where(hx: Harness) ->
     # The interrupted worker is not reused.
     after = run_one(ex, hx.request("add", node="n1", a=1, b=1))
     assert worker_pid(after) != worker_pid(result)
+
+
+def _slow_import_request(hx: Harness, import_s: float, timeout_s: float, nap_s: float) -> Any:
+    """A request for a task whose module takes ``import_s`` seconds to import in a worker
+    (not here: the driver builds the spec from it), with a timeout of ``timeout_s``."""
+    name = f"slow_{hx.module_name}"
+    (hx.code / f"{name}.py").write_text(
+        textwrap.dedent(
+            f"""
+            import os
+            import time
+
+            import airfoil as af
+
+            if os.getpid() != {os.getpid()}:  # a worker: a slow import (a big library, a
+                time.sleep({import_s})  # loaded machine)
+
+
+            @af.task(timeout={timeout_s})
+            def sleepy(seconds: float) -> float:
+                time.sleep(seconds)
+                return seconds
+            """
+        )
+    )
+    task = importlib.import_module(name).sleepy
+    req = hx.request("nap", seconds=nap_s)
+    inputs = {"seconds": hx.types.to_value(nap_s, float, hx.ctx)}
+    return msgspec.structs.replace(req, task=task.spec, inputs=inputs)
+
+
+@pytest.mark.timeout(60)
+def test_a_timeout_counts_from_the_hand_off_so_a_slow_import_still_reports_where(
+    hx: Harness,
+) -> None:
+    ex = hx.executor(max_workers=1)
+    run_one(ex, hx.request("add", node="warm", a=1, b=1))  # a worker up: the hand-off is quick
+    # Import 1 s, timeout 2 s: the task's own code is running when the timeout passes, so the
+    # error says where it was (main: the interrupt was armed only once the task had loaded,
+    # at 1 + 2 s, after the executor's hard stop at 2.5 s: no traceback).
+    result = run_one(ex, _slow_import_request(hx, import_s=1.0, timeout_s=2.0, nap_s=30.0))
+    assert result.error is not None and result.error.kind == "system"
+    assert result.error.type.rsplit(".", 1)[-1] == "TaskTimeoutError"
+    assert "time.sleep(seconds)" in result.error.traceback, result.error
+    assert "killed" not in result.error.message  # the interrupt, not the hard stop
+
+
+@pytest.mark.timeout(60)
+def test_a_timeout_that_passes_during_the_import_interrupts_the_import(hx: Harness) -> None:
+    ex = hx.executor(max_workers=1)
+    run_one(ex, hx.request("add", node="warm", a=1, b=1))
+    result = run_one(ex, _slow_import_request(hx, import_s=30.0, timeout_s=1.0, nap_s=0.0))
+    assert result.error is not None and result.error.kind == "system"
+    # The timeout, not a failure to import the module, and where the import was stopped.
+    assert result.error.type.rsplit(".", 1)[-1] == "TaskTimeoutError", result.error
+    assert "time.sleep(30.0)" in result.error.traceback, result.error
 
 
 @pytest.mark.timeout(60)
