@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,8 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+
+from airfoil.core import ports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,9 +38,7 @@ FLOW = textwrap.dedent(
 
 
 def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return ports.free_port("127.0.0.1")  # outside the ephemeral range (airfoil.core.ports)
 
 
 @pytest.fixture

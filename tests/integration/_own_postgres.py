@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from airfoil.core import ports
 
 
 class OwnPostgres:
@@ -32,9 +33,7 @@ class OwnPostgres:
         self._data = root / "data"
         self._log = root / "log"
         self._as = ["runuser", "-u", user, "--"] if user else []
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = ports.free_port("127.0.0.1")  # outside the ephemeral range
         self._options = " ".join(
             f"-c {k}={v}"
             for k, v in {

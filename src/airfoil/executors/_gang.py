@@ -36,6 +36,7 @@ from typing import Protocol
 
 import msgspec
 
+from airfoil.core import ports
 from airfoil.core.errors import PlatformError
 
 __all__ = [
@@ -48,7 +49,9 @@ __all__ = [
     "RankOutcome",
     "free_port",
     "gang_launcher",
+    "port_taken",
     "rank_env",
+    "run_gang",
     "use_gang_launcher",
 ]
 
@@ -168,12 +171,52 @@ def rank_env(
     }
 
 
+#: How many times a gang is started again on a fresh port when its rendezvous port was taken.
+PORT_TRIES = 3
+_PORT_TAKEN = ("Address already in use", "EADDRINUSE", "errno: 98")
+
+
 def free_port() -> int:
-    """A TCP port free on this host now (for the gang's rendezvous)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port for a gang's rendezvous (``MASTER_PORT``): free on this host now and outside
+    the kernel's ephemeral range (:func:`airfoil.core.ports.free_port`), so no outgoing
+    connection can be given it in the second or so before rank 0 listens on it. A process
+    binding that very number can still take it: :func:`run_gang` starts the gang again on a
+    fresh port then."""
+    return ports.free_port()
+
+
+def port_taken(outcome: GangOutcome) -> bool:
+    """Whether the gang failed because a rank could not bind its rendezvous port (another
+    process took it after it was picked): torch's store says ``Address already in use``
+    (errno 98), as does a plain ``socket.bind``."""
+    failure = outcome.first_failure()
+    if failure is None or failure.lost:
+        return False
+    text = " ".join((failure.error_type, failure.message, failure.traceback))
+    return any(sign in text for sign in _PORT_TAKEN)
+
+
+def run_gang(
+    launcher: GangLauncher,
+    plan: GangPlan,
+    entry: RankEntry,
+    payload: bytes,
+    say: Callable[[str], None] = print,
+) -> GangOutcome:
+    """``launcher.run(plan, entry, payload)``, started again on a fresh port (up to
+    :data:`PORT_TRIES` starts in all) while it fails because its rendezvous port was taken
+    (:func:`port_taken`): no rank got past its rendezvous, so this is no restart of the gang.
+    A rank that fails binding some other port in use is run again too, at most that often."""
+    outcome = launcher.run(plan, entry, payload)
+    for _ in range(PORT_TRIES - 1):
+        if outcome.ok or not port_taken(outcome):
+            break
+        say(
+            f"[training] gang start {plan.restart}: its rendezvous port was taken by another "
+            "process (Address already in use); starting it again on another port"
+        )
+        outcome = launcher.run(plan, entry, payload)
+    return outcome
 
 
 class ProcessGang:
@@ -181,14 +224,16 @@ class ProcessGang:
 
     Args:
         python: the interpreter that runs the ranks (default: this one).
+        ports: picks the rendezvous port of each start (default: :func:`free_port`).
     """
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, python: str | None = None, ports: Callable[[], int] = free_port) -> None:
         self._python = python or sys.executable
+        self._ports = ports
 
     def run(self, plan: GangPlan, entry: RankEntry, payload: bytes) -> GangOutcome:
         started_at = time.time()
-        port = free_port()
+        port = self._ports()
         workdir = tempfile.mkdtemp(prefix="airfoil-gang-")
         job = os.path.join(workdir, "job.pkl")
         with open(job, "wb") as f:

@@ -464,8 +464,6 @@ def _name(value: Any) -> str:
 
 
 def _free_port() -> int:
-    import socket
+    from airfoil.core.ports import free_port  # outside the ephemeral range: Serve binds later
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port("127.0.0.1")

@@ -35,6 +35,7 @@ from airfoil.executors._gang import (
     GangPlan,
     RankOutcome,
     gang_launcher,
+    run_gang,
 )
 from airfoil.executors.base import rank_log_key
 from airfoil.runtime._rank_log import gang_start_line, unshipped
@@ -118,7 +119,7 @@ class TrainingRunner:
                 f"backend {config.backend}, "
                 + (f"resuming from checkpoint step {step}" if step is not None else "no checkpoint")
             )
-            outcome = launcher.run(plan, run_rank, payload)
+            outcome = run_gang(launcher, plan, run_rank, payload)
             where = (ctx.execution_id, ctx.node_id, ctx.attempt)
             self._keep_logs(outcome, blobs, where, restart, known)
             print(

@@ -69,6 +69,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from airfoil.core import ports
 from airfoil.core.errors import ConfigError
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._drift import running_sources, served_drift, source_of
@@ -102,10 +103,9 @@ def backoff_s(restarts: int) -> float:
 
 
 def free_port() -> int:
-    """A port of 127.0.0.1 nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port of 127.0.0.1 nobody listens on now, outside the ephemeral range (a replica
+    binds it a while later: see :mod:`airfoil.core.ports`)."""
+    return ports.free_port("127.0.0.1")
 
 
 @dataclass(frozen=True)

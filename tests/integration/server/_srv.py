@@ -3,7 +3,6 @@ server in a thread."""
 
 from __future__ import annotations
 
-import socket
 import textwrap
 import threading
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from _in_thread import serve_in_thread
+
+from airfoil.core import ports
 
 FLOW = textwrap.dedent(
     """
@@ -170,9 +171,9 @@ SECRETS_KEY = "x5-0s8Zt6b8QGqAGRpJjqM3ZlLbQ1xv3Q8m1yW8T5bA="
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port for a server process to listen on: outside the ephemeral range, which every
+    connection of a busy test machine draws from (see airfoil.core.ports)."""
+    return ports.free_port("127.0.0.1")
 
 
 @dataclass

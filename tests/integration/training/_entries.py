@@ -33,3 +33,14 @@ def rank_0_raises_as_rank_1_dies(payload: bytes) -> bytes:
     time.sleep(0.3)
     os.kill(os.getpid(), 9)
     return b""
+
+
+def rank_0_listens(payload: bytes) -> bytes:
+    """Rank 0 binds the rendezvous port as a collective's store does (no SO_REUSEADDR)."""
+    import socket
+
+    if os.environ["RANK"] == "0":
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])))
+            s.listen()
+    return os.environ["MASTER_PORT"].encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from airfoil.executors._gang import GangPlan, ProcessGang
+from airfoil.executors._gang import GangPlan, ProcessGang, free_port, run_gang
 
 pytestmark = [pytest.mark.integration]
 
@@ -71,7 +72,7 @@ def test_a_killed_supervisor_leaves_no_rank_running(tmp_path: Path) -> None:
     script = (
         f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
         "import _entries\n"
-        "from airfoil.executors._gang import GangPlan, ProcessGang\n"
+        "from airfoil.executors._gang import GangPlan, ProcessGang, free_port, run_gang\n"
         "ProcessGang().run(GangPlan(workers=2), _entries.record_pid_and_wait, "
         f"{str(tmp_path).encode()!r})\n"
     )
@@ -90,3 +91,27 @@ def test_a_killed_supervisor_leaves_no_rank_running(tmp_path: Path) -> None:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(p) for p in pids)
+
+
+@pytest.mark.timeout(60)
+def test_a_gang_whose_rendezvous_port_was_taken_starts_again_on_another() -> None:
+    # Another process listens on the port picked first (the race between picking a port and
+    # rank 0 binding it): that start fails in rank 0's bind, and the gang starts again on a
+    # fresh port instead of failing the attempt (or spending one of its restarts).
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taker:
+        taker.bind(("127.0.0.1", 0))
+        taker.listen()
+        taken = taker.getsockname()[1]
+        picks = iter([taken, free_port(), free_port()])
+        notes: list[str] = []
+        gang = ProcessGang(ports=lambda: next(picks))
+        alone = ProcessGang(ports=lambda: taken).run(
+            GangPlan(workers=2), _entries.rank_0_listens, b""
+        )
+        assert not alone.ok
+        failure = alone.first_failure()
+        assert failure is not None and "Address already in use" in failure.message
+        outcome = run_gang(gang, GangPlan(workers=2), _entries.rank_0_listens, b"", notes.append)
+    assert outcome.ok, outcome.first_failure()
+    assert int(outcome.ranks[0].result) != taken
+    assert len(notes) == 1 and "rendezvous port was taken" in notes[0]
