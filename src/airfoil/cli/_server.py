@@ -129,7 +129,6 @@ def _start(
     import uvicorn
 
     from airfoil.core.errors import ConfigError
-    from airfoil.core.launch_plans import DEFAULT_DENIED_NETWORKS
     from airfoil.server import ServerConfig, create_app
     from airfoil.server._registry import Registry
 
@@ -170,7 +169,7 @@ def _start(
         ray_address=ray_address or s.ray_address,  # type: ignore[attr-defined]
         ray_serve=open_ray_serve,
         freeze_heap=True,
-        webhook_denied_networks=_networks("DENIED", DEFAULT_DENIED_NETWORKS),
+        webhook_denied_networks=_networks("DENIED", ()),
         webhook_allowed_networks=_networks("ALLOWED", ()),
         warm_workers=True,
     )

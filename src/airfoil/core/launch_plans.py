@@ -27,7 +27,7 @@ from airfoil.core.errors import InvalidInputError
 from airfoil.core.records import Interface, Value, WorkflowSpec
 
 __all__ = [
-    "DEFAULT_DENIED_NETWORKS",
+    "INTERNAL_NETWORKS",
     "NOTIFY_ANOMALY",
     "NOTIFY_PHASES",
     "ArtifactTriggerSpec",
@@ -140,11 +140,36 @@ def cron_fields_problem(expression: str) -> str | None:
     return None
 
 
-#: What a server's webhooks may not reach unless its operator says otherwise
-#: (``AIRFOIL_WEBHOOK_DENIED_NETWORKS``, :mod:`airfoil.engine.webhooks`): link-local
-#: addresses (IPv4 169.254.0.0/16, where AWS, GCP and Azure serve instance metadata and
-#: credentials; IPv6 fe80::/10), AWS's IPv6 metadata address and Alibaba Cloud's.
-DEFAULT_DENIED_NETWORKS = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+#: The networks a server's webhooks may not reach unless its operator allows them
+#: (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``, :mod:`airfoil.engine.webhooks`), each with what it
+#: is: the cloud metadata services (whose answers hold the machine's credentials), the
+#: server's own loopback, private and other non-public networks -- what only the server can
+#: reach, and a registrant of a launch plan should not reach through it.
+INTERNAL_NETWORKS: tuple[tuple[str, str], ...] = (
+    ("169.254.0.0/16", "link-local network (where AWS, GCP and Azure serve instance metadata)"),
+    ("fd00:ec2::254/128", "cloud metadata address (AWS, IPv6)"),
+    ("100.100.100.200/32", "cloud metadata address (Alibaba Cloud)"),
+    ("fe80::/10", "link-local network"),
+    ("127.0.0.0/8", "loopback network (the server's own ports)"),
+    ("::1/128", "loopback address (the server's own ports)"),
+    ("0.0.0.0/8", "'this host' network"),
+    ("::/128", "unspecified address"),
+    ("10.0.0.0/8", "private network"),
+    ("172.16.0.0/12", "private network"),
+    ("192.168.0.0/16", "private network"),
+    ("fc00::/7", "private (unique local) network"),
+    ("fec0::/10", "private (site-local) network"),
+    ("100.64.0.0/10", "shared (carrier-grade NAT) network"),
+    ("192.0.0.0/24", "IETF protocol network"),
+    ("198.18.0.0/15", "benchmarking network"),
+    ("224.0.0.0/4", "multicast network"),
+    ("240.0.0.0/4", "reserved network"),
+    ("ff00::/8", "multicast network"),
+    ("::/96", "IPv4-compatible network"),
+    ("64:ff9b::/96", "NAT64 network (an IPv4 address written as IPv6)"),
+    ("64:ff9b:1::/48", "NAT64 network (an IPv4 address written as IPv6)"),
+    ("2002::/16", "6to4 network (an IPv4 address written as IPv6)"),
+)
 
 #: The longest a webhook call may take: it is made by whoever ended the execution (on a
 #: server, a driver slot), so one slow endpoint must not hold that for long.

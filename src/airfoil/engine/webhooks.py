@@ -4,11 +4,19 @@ A launch plan's webhook URL is written by whoever registers the plan, and the ca
 the server that ended the execution: on a shared server, a URL naming ``169.254.169.254``
 (a cloud's metadata service, whose answers hold the machine's credentials), the server's own
 loopback or a private network would let a registrant reach what only the server can reach.
-A server therefore sends webhooks through :class:`WebhookNetworks`: every address the URL's
-host resolves to must be outside the denied networks (by default the link-local ranges and
-the metadata addresses) and, when allowed networks are set, inside one of them. A local run
-calls anything: it is the user's own machine (``post_json`` in
-:mod:`airfoil.engine.launch_plans`).
+A server therefore sends webhooks through :class:`WebhookNetworks`, which checks every
+address the URL's host resolves to against three lists of networks: the internal networks
+(:data:`~airfoil.core.launch_plans.INTERNAL_NETWORKS`: metadata services, loopback,
+private and other non-public networks), which are refused unless the operator allows them;
+the networks the operator allows (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``); and the ones the
+operator denies (``AIRFOIL_WEBHOOK_DENIED_NETWORKS``). The most specific network holding the
+address decides (the longest prefix, as a router picks a route); between networks of one
+size the operator's denial wins, then the operator's allowance, then the internal refusal.
+An address in none of them (a public one) may be reached. So ``ALLOWED=10.20.0.0/16`` opens
+an internal alerting service and nothing else of 10.0.0.0/8, ``ALLOWED=0.0.0.0/0`` opens no
+internal network (each is more specific), and ``DENIED=0.0.0.0/0,::/0`` with ``ALLOWED=``
+some networks keeps webhooks to those alone. A local run calls anything: it is the user's
+own machine (``post_json`` in :mod:`airfoil.engine.launch_plans`).
 
 Invariants:
 
@@ -33,12 +41,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airfoil.core.errors import ConfigError
-from airfoil.core.launch_plans import DEFAULT_DENIED_NETWORKS
+from airfoil.core.launch_plans import INTERNAL_NETWORKS
 
 __all__ = ["WebhookNetworks", "WebhookRefused", "parse_networks"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_INTERNAL, _ALLOWED, _DENIED = 0, 1, 2  # at one prefix length, the later wins
 
 
 class WebhookRefused(PermissionError):
@@ -74,12 +83,14 @@ def _plain(address: Address) -> Address:
 
 
 class WebhookNetworks:
-    """A server's webhook sender, kept to allowed networks and away from denied ones.
+    """A server's webhook sender, kept out of internal and denied networks (see the module).
 
     Args:
-        denied: networks no webhook may reach (deny wins over allow); default
-            :data:`DEFAULT_DENIED_NETWORKS`.
-        allowed: when not empty, the only networks a webhook may reach.
+        denied: networks no webhook may reach unless a more specific allowed network holds
+            the address (``AIRFOIL_WEBHOOK_DENIED_NETWORKS``; default none beyond the
+            internal networks, which are always refused unless allowed).
+        allowed: networks webhooks may reach, internal ones included, unless a more specific
+            (or, of one size, a denied) network refuses them (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``).
         resolve: host name -> its addresses (tests substitute it); default ``getaddrinfo``.
 
     Raises:
@@ -88,26 +99,40 @@ class WebhookNetworks:
 
     def __init__(
         self,
-        denied: Iterable[str] = DEFAULT_DENIED_NETWORKS,
+        denied: Iterable[str] = (),
         allowed: Iterable[str] = (),
         resolve: Any = None,
     ) -> None:
         self.denied = parse_networks(denied, "AIRFOIL_WEBHOOK_DENIED_NETWORKS")
         self.allowed = parse_networks(allowed, "AIRFOIL_WEBHOOK_ALLOWED_NETWORKS")
         self._resolve = resolve or _resolve
+        # (network, rank of its list at a tie, what it is): a later rank wins a tie
+        self._rules: list[tuple[Network, int, str]] = [
+            (ipaddress.ip_network(net), _INTERNAL, what) for net, what in INTERNAL_NETWORKS
+        ]
+        self._rules += [(net, _ALLOWED, "") for net in self.allowed]
+        self._rules += [(net, _DENIED, "") for net in self.denied]
 
     def problem(self, address: str) -> str | None:
         """Why a webhook may not connect to ``address`` (``None``: it may)."""
         ip = _plain(ipaddress.ip_address(address.split("%", 1)[0]))
-        for net in self.denied:
-            if ip.version == net.version and ip in net:
-                return f"{ip} is in the denied network {net} (AIRFOIL_WEBHOOK_DENIED_NETWORKS)"
-        if self.allowed and not any(ip.version == n.version and ip in n for n in self.allowed):
-            return (
-                f"{ip} is in none of the allowed networks "
-                f"{', '.join(map(str, self.allowed))} (AIRFOIL_WEBHOOK_ALLOWED_NETWORKS)"
-            )
-        return None
+        held = [
+            (net.prefixlen, rank, str(net), what)
+            for net, rank, what in self._rules
+            if ip.version == net.version and ip in net
+        ]
+        if not held:
+            return None
+        _size, rank, net, what = max(held)
+        if rank == _ALLOWED:
+            return None
+        if rank == _DENIED:
+            return f"{ip} is in the denied network {net} (AIRFOIL_WEBHOOK_DENIED_NETWORKS)"
+        return (
+            f"{ip} is in {net}, a {what}, which a server's webhooks may not reach unless "
+            "its operator allows it: add the receiver's network (or address) to "
+            "AIRFOIL_WEBHOOK_ALLOWED_NETWORKS"
+        )
 
     def checked_addresses(self, host: str, port: int) -> list[tuple[Any, ...]]:
         """The ``getaddrinfo`` entries of ``host``, each one checked.

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Literal
 
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import ConfigError
-from airfoil.core.launch_plans import DEFAULT_DENIED_NETWORKS
 from airfoil.executors.hooks import Hooks
 
 if TYPE_CHECKING:
@@ -115,11 +114,12 @@ class ServerConfig:
             and drops many apps (tests) leaves it off.
         webhook_denied_networks: networks that launch-plan webhooks sent by this server
             may not reach (``AIRFOIL_WEBHOOK_DENIED_NETWORKS``, comma-separated CIDRs or
-            addresses); default the link-local ranges and cloud metadata addresses
-            (:data:`airfoil.core.launch_plans.DEFAULT_DENIED_NETWORKS`). A registrant writes
-            the URL; the server makes the call.
-        webhook_allowed_networks: when not empty, the only networks its webhooks may reach
-            (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``); denied networks win.
+            addresses), beyond the internal networks (metadata services, loopback, private
+            networks: :data:`airfoil.core.launch_plans.INTERNAL_NETWORKS`), which are
+            refused unless allowed. A registrant writes the URL; the server makes the call.
+        webhook_allowed_networks: networks its webhooks may reach though internal or in a
+            denied network (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``); the most specific network
+            holding an address decides (:mod:`airfoil.engine.webhooks`).
         warm_workers: each driver slot starts its executor's workers (the process
             executor: the forkserver and ``max_parallel`` idle workers) before the server
             says it is ready (``/readyz``), so that its first executions do not pay for
@@ -146,7 +146,7 @@ class ServerConfig:
     ray_address: str | None = None
     ray_serve: Callable[[str | None], ServeBackend] | None = None
     freeze_heap: bool = False
-    webhook_denied_networks: tuple[str, ...] = DEFAULT_DENIED_NETWORKS
+    webhook_denied_networks: tuple[str, ...] = ()
     webhook_allowed_networks: tuple[str, ...] = ()
     warm_workers: bool = False
 

@@ -210,6 +210,8 @@ def start_server(
 ) -> Running:
     from airfoil.server import ServerConfig, create_app
 
+    # The tests' webhook receivers listen on 127.0.0.1, which a server refuses by default.
+    more.setdefault("webhook_allowed_networks", ("127.0.0.1",))
     config = ServerConfig(
         **more,
         secrets_key=SECRETS_KEY,

@@ -1,6 +1,7 @@
-"""A shared server's webhooks keep away from the networks its operator denies (by default the
-link-local ranges and cloud metadata addresses) and to the ones it allows: a launch plan's
-webhook URL is written by whoever registers the plan, but the server makes the call.
+"""A shared server's webhooks keep out of the networks only the server can reach (metadata
+services, its loopback, private networks) unless its operator allows them, and out of the
+ones it denies: a launch plan's webhook URL is written by whoever registers the plan, but
+the server makes the call. The most specific network holding an address decides.
 
 Every address here is 127.0.0.1 (a real receiver) or a substituted name resolution: no test
 reaches another machine.
@@ -67,31 +68,55 @@ def receiver() -> Iterator[_Receiver]:
     r.close()
 
 
-def test_the_default_networks_let_a_server_post_to_a_normal_address(receiver: _Receiver) -> None:
-    WebhookNetworks()(receiver.url + "/hook?x=1", {"text": "hello"}, 5.0)
+def test_a_server_posts_to_an_internal_receiver_only_once_its_network_is_allowed(
+    receiver: _Receiver,
+) -> None:
+    # main: the defaults let a server post to its own loopback (and private networks).
+    with pytest.raises(WebhookRefused, match=r"127\.0\.0\.1 is in 127\.0\.0\.0/8, a loopback"):
+        WebhookNetworks()(receiver.url + "/hook?x=1", {"text": "hello"}, 5.0)
+    assert receiver.paths == []
+    WebhookNetworks(allowed=["127.0.0.1"])(receiver.url + "/hook?x=1", {"text": "hello"}, 5.0)
     assert receiver.paths == ["POST /hook?x=1"] and receiver.texts == ["hello"]
 
 
 def test_a_denied_network_is_never_connected_to(receiver: _Receiver) -> None:
-    post = WebhookNetworks(denied=["127.0.0.0/8"])
+    post = WebhookNetworks(denied=["127.0.0.0/8"], allowed=["127.0.0.0/8"])  # deny wins a tie
     with pytest.raises(WebhookRefused, match=r"127.0.0.1 is in the denied network 127.0.0.0/8"):
         post(receiver.url + "/hook", {"text": "x"}, 5.0)
     with pytest.raises(WebhookRefused, match="denied network"):  # the name, resolved
         post(f"http://localhost:{receiver.http.server_port}/hook", {"text": "x"}, 5.0)
     allowed_elsewhere = WebhookNetworks(allowed=["10.0.0.0/8", "192.168.0.0/16"])
-    with pytest.raises(WebhookRefused, match=r"in none of the allowed networks 10\.0\.0\.0/8"):
+    with pytest.raises(WebhookRefused, match="AIRFOIL_WEBHOOK_ALLOWED_NETWORKS"):
         allowed_elsewhere(receiver.url + "/hook", {"text": "x"}, 5.0)
     assert receiver.paths == [], "nothing reached the receiver"
     WebhookNetworks(allowed=["127.0.0.1"])(receiver.url + "/ok", {"text": "y"}, 5.0)
     assert receiver.paths == ["POST /ok"]
 
 
-def test_metadata_addresses_are_denied_by_default_whatever_the_name_or_form() -> None:
+def test_internal_addresses_are_refused_by_default_whatever_the_name_or_form() -> None:
     networks = WebhookNetworks()
-    for address in ("169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254", "fe80::1"):
+    internal = (
+        "169.254.169.254",  # AWS, GCP, Azure metadata
+        "fd00:ec2::254",  # AWS metadata, IPv6
+        "100.100.100.200",  # Alibaba metadata
+        "::ffff:169.254.169.254",  # IPv4 written as IPv6
+        "64:ff9b::a9fe:a9fe",  # the same through NAT64
+        "fe80::1",
+        "127.0.0.1",
+        "::1",
+        "0.0.0.0",
+        "10.1.2.3",
+        "172.20.0.5",
+        "192.168.1.1",
+        "fd12:3456::1",
+        "100.64.0.1",
+    )
+    for address in internal:
         assert networks.problem(address) is not None, address
-    for address in ("127.0.0.1", "10.1.2.3", "2001:db8::1", "93.184.216.34"):
+    for address in ("93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"):
         assert networks.problem(address) is None, address
+    why = networks.problem("169.254.169.254")
+    assert why is not None and "169.254.0.0/16" in why and "metadata" in why
 
     def resolve(host: str, port: int) -> list[tuple[Any, ...]]:  # a name an attacker owns
         stream = socket.SOCK_STREAM
@@ -101,8 +126,32 @@ def test_metadata_addresses_are_denied_by_default_whatever_the_name_or_form() ->
         ]
 
     rebinding = WebhookNetworks(resolve=resolve)
-    with pytest.raises(WebhookRefused, match=r"169\.254\.169\.254 is in the denied network"):
+    with pytest.raises(WebhookRefused, match=r"169\.254\.169\.254 is in 169\.254\.0\.0/16"):
         rebinding("http://metadata.attacker.example/latest", {"text": "x"}, 1.0)
+
+
+def test_the_most_specific_network_decides() -> None:
+    # An internal alerting service opened, and nothing else of its private network.
+    one_service = WebhookNetworks(allowed=["10.20.0.0/16"])
+    assert one_service.problem("10.20.3.4") is None
+    assert one_service.problem("10.30.0.1") is not None
+    # Allowing everything opens no internal network: each is more specific than /0.
+    everything = WebhookNetworks(allowed=["0.0.0.0/0", "::/0"])
+    assert everything.problem("169.254.169.254") is not None
+    assert everything.problem("127.0.0.1") is not None
+    assert everything.problem("93.184.216.34") is None
+    # Only some networks: deny all, allow those (the operator's allowance is more specific).
+    only = WebhookNetworks(denied=["0.0.0.0/0", "::/0"], allowed=["203.0.113.0/24"])
+    assert only.problem("203.0.113.9") is None
+    assert only.problem("93.184.216.34") is not None
+    assert only.problem("2606:2800:220:1::1") is not None
+    # A public network the operator denies, and a host in it the operator allows.
+    carved = WebhookNetworks(denied=["198.51.100.0/24"], allowed=["198.51.100.7"])
+    assert carved.problem("198.51.100.7") is None
+    assert carved.problem("198.51.100.8") is not None
+    # The metadata service only by its own address, never by a wider allowance.
+    assert WebhookNetworks(allowed=["169.254.0.0/16"]).problem("169.254.169.254") is None
+    assert WebhookNetworks(allowed=["169.254.0.0/15"]).problem("169.254.169.254") is not None
 
 
 def test_a_redirect_is_not_followed() -> None:
@@ -110,7 +159,7 @@ def test_a_redirect_is_not_followed() -> None:
     mover = _Receiver(status=302, location=target.url + "/moved")
     try:
         with pytest.raises(OSError, match="HTTP 302"):
-            WebhookNetworks()(mover.url + "/hook", {"text": "x"}, 5.0)
+            WebhookNetworks(allowed=["127.0.0.1"])(mover.url + "/hook", {"text": "x"}, 5.0)
         assert mover.paths == ["POST /hook"] and target.paths == []
     finally:
         mover.close()
@@ -145,11 +194,11 @@ PLAN = textwrap.dedent(
 )
 
 
-def test_a_server_sends_no_webhook_into_a_denied_network(
+def test_a_server_sends_no_webhook_to_its_own_loopback_by_default(
     tmp_path: Path, receiver: _Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """On main a server posted every registered plan's webhook wherever its URL pointed:
-    its own loopback, its private networks, the cloud's metadata service."""
+    """A server with no webhook settings refuses a plan's webhook to its loopback (on main it
+    posted it: only link-local and metadata addresses were refused by default)."""
     from airfoil.cli._load import load_entity
     from airfoil.client import Client
 
@@ -158,7 +207,7 @@ def test_a_server_sends_no_webhook_into_a_denied_network(
     path.write_text(PLAN.replace("HOOK_URL", receiver.url + "/hook"))
     load_entity(str(path), "hooked")
     mod = sys.modules[name]
-    running = start_server(tmp_path / "home", None, webhook_denied_networks=("127.0.0.0/8",))
+    running = start_server(tmp_path / "home", None, webhook_allowed_networks=())  # the default
     try:
         with Client(running.url, project="hooks") as client:
             client.register([mod.hooked])
@@ -168,5 +217,5 @@ def test_a_server_sends_no_webhook_into_a_denied_network(
         running.stop()
     assert receiver.paths == []
     refused = [r.getMessage() for r in caplog.records if r.name == "airfoil.notifications"]
-    assert any("127.0.0.1 is in the denied network 127.0.0.0/8" in m for m in refused), refused
+    assert any("127.0.0.1 is in 127.0.0.0/8, a loopback network" in m for m in refused), refused
     assert all("/hook" not in m for m in refused), "the URL's path (a Slack secret) is not logged"
