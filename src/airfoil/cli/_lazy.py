@@ -22,13 +22,31 @@ __all__ = ["LazyCommands", "Loader", "load_commands", "show_flags_as_flags"]
 Loader = Callable[[typer.Typer], None]
 
 
+def _usage_pieces(param: Any) -> Callable[[Any], list[str]]:
+    """An argument's piece of the usage line as Unix and Click write it (``FILE``,
+    ``[NODE]``, ``FILES...``): Typer writes a required one in braces (``{execution_id}``),
+    which reads as a placeholder its help forgot to fill in."""
+
+    def pieces(_ctx: Any) -> list[str]:
+        name = param.metavar or (param.name or "").upper()
+        shown = name if param.required else f"[{name}]"
+        return [shown + ("..." if param.nargs != 1 else "")]
+
+    return pieces
+
+
 def show_flags_as_flags(command: Any, *, subcommands: bool = True) -> None:
     """Boolean flags take no value: keep help from listing them as ``--json <bool>``
-    (Typer prints a type for every option), on ``command`` and (unless ``subcommands`` is
-    false: the lazy root's would all load) every command under it."""
+    (Typer prints a type for every option), and arguments are named in capitals, required
+    ones bare in the usage line (see :func:`_usage_pieces`), on ``command`` and (unless
+    ``subcommands`` is false: the lazy root's would all load) every command under it."""
     for param in getattr(command, "params", ()):
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if getattr(param, "param_type_name", "") == "argument":
+            if param.metavar is None:
+                param.metavar = (param.name or "").upper()
+            param.get_usage_pieces = _usage_pieces(param)
     make_help = command.get_help_option
 
     def help_option(ctx: Any) -> Any:

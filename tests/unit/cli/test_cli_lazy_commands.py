@@ -119,3 +119,31 @@ def test_every_cli_module_with_commands_is_in_the_table() -> None:
     }
     assert defining, folder
     assert defining <= _modules_after("--all")
+
+
+def test_no_usage_line_shows_an_argument_in_braces() -> None:
+    """Typer writes a required argument as ``{execution_id}``, which reads as a placeholder
+    the help forgot to fill in; every command's usage names them as Click does
+    (``EXECUTION_ID [NODE]``), and their error hints the same way."""
+    import re
+
+    from typer.testing import CliRunner
+
+    root = typer.main.get_command(app)
+    runner = CliRunner()
+    ctx = typer.Context(root)
+    paths: list[list[str]] = []
+    for name in root.list_commands(ctx):  # type: ignore[attr-defined]
+        command = root.get_command(ctx, name)  # type: ignore[attr-defined]
+        subs = getattr(command, "commands", {})
+        paths += [[name, sub] for sub in subs] if subs else [[name]]
+    assert ["executions", "show"] in paths and ["metrics"] in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (path, result.output)
+        usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+        assert not re.search(r"\{\w+\}", usage), (path, usage)
+    metrics = runner.invoke(app, ["metrics", "--help"], env={"COLUMNS": "200"}).output
+    assert "airfoil metrics [OPTIONS] EXECUTION_ID [NODE]" in metrics
+    missing = runner.invoke(app, ["executions", "show"], env={"COLUMNS": "200"})
+    assert "Missing argument 'EXECUTION_ID'" in missing.output
