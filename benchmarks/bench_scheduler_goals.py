@@ -155,10 +155,13 @@ def _setting(text: str) -> tuple[str, object]:
         value = tuple(float(v) for v in raw.split(";") if v)
     elif raw.lower() in ("true", "false"):
         value = raw.lower() == "true"
-    elif name.startswith("max_"):
+    elif name.startswith("max_") or name == "project_from":
         value = int(raw)
     else:
-        value = float(raw)
+        try:
+            value = float(raw)
+        except ValueError:
+            value = raw  # a named choice, e.g. project_order=service
     return name, value
 
 
