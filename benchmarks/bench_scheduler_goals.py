@@ -155,13 +155,10 @@ def _setting(text: str) -> tuple[str, object]:
         value = tuple(float(v) for v in raw.split(";") if v)
     elif raw.lower() in ("true", "false"):
         value = raw.lower() == "true"
-    elif name.startswith("max_") or name == "project_from":
+    elif name.startswith("max_"):
         value = int(raw)
     else:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = raw  # a named choice, e.g. project_order=service
+        value = float(raw)
     return name, value
 
 

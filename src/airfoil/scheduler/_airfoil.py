@@ -139,12 +139,6 @@ class AirfoilPolicy(Policy):
     preempt_ratio: float | None = 1.0
     whole_node_swaps: bool = False
     whole_victim_ratio: float | None = None
-    project_order: str | None = None
-    project_from: int = 0
-    project_half_life: float = 86400.0
-    empty_nodes_whole_first: bool = False
-    stretch_high: float | None = None
-    place_horizon: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -174,10 +168,6 @@ class AirfoilPolicy(Policy):
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
-        if self.project_order not in (None, "share", "service", "history"):
-            problems.append(
-                f"project_order must be 'share', 'service' or None, got {self.project_order!r}"
-            )
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -187,8 +177,6 @@ class AirfoilPolicy(Policy):
 
     def rank(self, item: WorkItem, estimate: float) -> float:
         """Within a level: ``submit_time + stretch x estimate``."""
-        if self.stretch_high is not None and item.attained >= self.thresholds[0]:
-            return item.submit_time + self.stretch_high * estimate
         return item.submit_time + self.stretch * estimate
 
     def reserve_from(self, item: WorkItem, estimate: float, node_share: float) -> float | None:
@@ -312,34 +300,9 @@ class AirfoilPolicy(Policy):
         lean = not state.limits and not can_reclaim
         no_room = rnd.no_room
         # without quotas the global order is the order: no generator in the hot loop
-        order: Iterator[QueueKey]
-        po = self.project_order
-        if po is not None:
-            service = (
-                _project_service(rnd)
-                if po == "service"
-                else _project_history(rnd, self.project_half_life)
-                if po == "history"
-                else None
-            )
-            order = _split_order(rnd, served, service, self.project_from)
-        elif state.quotas:
-            order = _fair_order(rnd, served)
-        else:
-            order = iter(state.order)
+        order: Iterator[QueueKey] = _fair_order(rnd, served) if state.quotas else iter(state.order)
         # rnd.reasons is replaced only by explain_rest, after which this loop ends
         explain, reasons = rnd.explain, rnd.reasons
-        wholes = (
-            [
-                e.item.id
-                for e in waiting.values()
-                if e.workers == 1 and e.demand[2] >= largest_gpus > 0 and e.item.id not in served
-            ]
-            if self.empty_nodes_whole_first
-            else []
-        )
-        horizon = self.place_horizon
-        soon: list[int] | None = None
         for key in order:
             if key[4] in served:
                 continue
@@ -388,33 +351,6 @@ class AirfoilPolicy(Policy):
                 if due and guard is not None and guard.blocks(entry):
                     rnd.wait(entry, guard.reason)
                     continue
-                if (
-                    wholes
-                    and level >= 1
-                    and entry.workers == 1
-                    and 0 < entry.demand[2] < largest_gpus
-                    and _takes_empty_node(rnd, entry, wholes)
-                ):
-                    rnd.wait(entry, "an empty node is left to a waiting whole-node job")
-                    continue
-                if (
-                    horizon is not None
-                    and entry.workers == 1
-                    and 0 < entry.demand[2] < largest_gpus
-                    and not rnd.reservations
-                    and not state.limits
-                    and shape not in no_room
-                ):
-                    if soon is None:
-                        soon = _ending_soon(rnd, horizon)
-                    n = _horizon_fit(rnd, entry, soon)
-                    if n >= 0:
-                        c, m, g = entry.demand
-                        rnd.pool.take(n, c, m, g)
-                        rnd._commit(entry, [n])
-                        if due and guard is not None:
-                            guard.add(entry)
-                        continue
                 why = rnd.try_start(entry)
                 if why is None:
                     if due and guard is not None:
@@ -740,98 +676,7 @@ def _time_run(item: WorkItem) -> float:
     return item.attained / rate if rate > 0 else 0.0
 
 
-def _ending_soon(rnd: Round, horizon: float) -> list[int]:
-    """GPUs per node of running work expected to end within ``horizon`` (experimental)."""
-    state = rnd.state
-    soon = [0] * len(rnd.pool.free_g)
-    until = rnd.now + horizon
-    for end, _, item_id in state.running_by_end:
-        if end > until:
-            break
-        if end < rnd.now or item_id in rnd.preempted:
-            continue  # past its estimate: its end is unknown; preempted: free already
-        run = state.running[item_id]
-        g = run.entry.demand[2]
-        for n in run.nodes:
-            soon[n] += g
-    return soon
-
-
-def _horizon_fit(rnd: Round, entry: WaitingEntry, soon: list[int]) -> int:
-    """The node that leaves the fewest GPUs free ``horizon`` from now, then best fit now
-    (experimental: keeps nodes that are about to empty for whole-node work)."""
-    pool = rnd.pool
-    c, m, g = entry.demand
-    best, best_key = -1, (0, 0)
-    for n, fg in enumerate(pool.free_g):
-        if fg < g or pool.free_c[n] < c or pool.free_m[n] < m:
-            continue
-        key = (fg + soon[n] - g, fg)
-        if best < 0 or key < best_key:
-            best, best_key = n, key
-    return best
-
-
-def _takes_empty_node(rnd: Round, entry: WaitingEntry, wholes: list[str]) -> bool:
-    """Whether ``entry``'s best fit is an empty largest node while a whole-node single
-    that this round has not started waits (experimental)."""
-    pool = rnd.pool
-    c, m, g = entry.demand
-    n = pool.find(c, m, g)
-    if n < 0 or pool.free_g[n] < pool.cap_g[n] or pool.cap_g[n] < rnd.state.largest[2]:
-        return False
-    return any(i not in rnd.started for i in wholes)
-
-
-def _project_service(rnd: Round) -> dict[str, float]:
-    """Attained service of each project's work in the system (waiting and running)."""
-    state, now = rnd.state, rnd.now
-    service: dict[str, float] = {}
-    for entry in state.waiting.values():
-        service[entry.project] = service.get(entry.project, 0.0) + entry.item.attained
-    for run in state.running.values():
-        entry = run.entry
-        got = entry.item.attained + (now - run.start) * entry.rate
-        service[entry.project] = service.get(entry.project, 0.0) + got
-    return service
-
-
-_HISTORY: dict[int, tuple[object, list[float], dict[str, float]]] = {}
-
-
-def _project_history(rnd: Round, half_life: float) -> dict[str, float]:
-    """Each project's GPU-seconds received, decayed with ``half_life`` (experimental)."""
-    state, now = rnd.state, rnd.now
-    held = _HISTORY.get(id(state))
-    if held is None or held[0] is not state:
-        held = _HISTORY[id(state)] = (state, [now], {})
-    last, usage = held[1], held[2]
-    dt = now - last[0]
-    if dt > 0:
-        factor = 0.5 ** (dt / half_life)
-        for project in usage:
-            usage[project] *= factor
-        for run in state.running.values():
-            entry = run.entry
-            usage[entry.project] = usage.get(entry.project, 0.0) + entry.rate * dt
-        last[0] = now
-    return usage
-
-
-def _split_order(
-    rnd: Round, skip: set[str], service: dict[str, float] | None, first: int
-) -> Iterator[QueueKey]:
-    """The global order below level ``first``, then projects in turns (experimental)."""
-    for key in rnd.state.order:
-        if key[0] >= first:
-            break
-        yield key
-    yield from _fair_order(rnd, skip, service, first)
-
-
-def _fair_order(
-    rnd: Round, skip: set[str], service: dict[str, float] | None = None, first: int = 0
-) -> Iterator[QueueKey]:
+def _fair_order(rnd: Round, skip: set[str]) -> Iterator[QueueKey]:
     """The waiting keys by level, then priority, then the project with the lowest share.
 
     Dominant-resource fairness between projects within a level and priority: each time, the
@@ -843,10 +688,10 @@ def _fair_order(
     heap: list[tuple[int, int, float, str]] = []
     cursor: dict[str, int] = {}
     for project, queue in orders.items():
-        i = _next_unskipped(queue, bisect_left(queue, (first,)) if first else 0, skip)
+        i = _next_unskipped(queue, 0, skip)
         if i < len(queue):
             cursor[project] = i
-            heap.append((queue[i][0], queue[i][1], _key(rnd, service, project), project))
+            heap.append((queue[i][0], queue[i][1], rnd.share(project), project))
     heapq.heapify(heap)
     while heap:
         project = heapq.heappop(heap)[3]
@@ -856,13 +701,7 @@ def _fair_order(
         i = _next_unskipped(queue, i + 1, skip)
         if i < len(queue):
             cursor[project] = i
-            heapq.heappush(heap, (queue[i][0], queue[i][1], _key(rnd, service, project), project))
-
-
-def _key(rnd: Round, service: dict[str, float] | None, project: str) -> float:
-    if service is None:
-        return rnd.share(project)
-    return service.get(project, 0.0)
+            heapq.heappush(heap, (queue[i][0], queue[i][1], rnd.share(project), project))
 
 
 def _next_unskipped(queue: list[QueueKey], i: int, skip: set[str]) -> int:
