@@ -101,6 +101,36 @@ def scenarios(
     return cluster, run, queue, draw(quotas()), float(draw(st.integers(1000, 3000)))
 
 
+@st.composite
+def partly_busy(
+    draw: st.DrawFn,
+) -> tuple[list[Node], list[WorkItem], list[WorkItem], dict[str, Quota], float]:
+    """Nodes of 8 GPUs partly held by work that is not interruptible, some of it ending
+    within the hour, and a queue of 1- to 8-GPU workers: where ``place_horizon`` places
+    work on other nodes than best fit would."""
+    cluster = [
+        Node(f"n{i}", ResourceSpec(cpu=64.0, mem=256 * GIB, gpu=8))
+        for i in range(draw(st.integers(2, 4)))
+    ]
+
+    def item(prefix: str, i: int, submit: float, sizes: tuple[int, ...]) -> WorkItem:
+        return WorkItem(
+            id=f"{prefix}{i}",
+            project="a",
+            resources=ResourceSpec(cpu=1.0, mem=GIB, gpu=draw(st.sampled_from(sizes))),
+            submit_time=submit,
+            estimate=draw(st.sampled_from((1_200.0, 3_600.0, 100_000.0))),
+        )
+
+    # started ``submit_time / 2`` before now (see ``build``): 0-200 s ago
+    run = [
+        item("r", i, float(draw(st.integers(0, 400))), (2, 4, 6))
+        for i in range(draw(st.integers(1, 8)))
+    ]
+    queue = [item("w", i, 2000.0, (1, 2, 4, 8)) for i in range(draw(st.integers(1, 8)))]
+    return cluster, run, queue, {}, 2500.0
+
+
 def build(
     policy: str | Policy,
     cluster: list[Node],
@@ -128,8 +158,8 @@ def build(
     return state
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario=scenarios())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=st.one_of(scenarios(), partly_busy()))
 def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     scenario: tuple[list[Node], list[WorkItem], list[WorkItem], dict[str, Quota], float],
 ) -> None:
@@ -139,6 +169,9 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     # the preemption ratio on and off, whatever the default
     for ratio in (None, 1.0):
         check_invariants(AirfoilPolicy(preempt_ratio=ratio), *scenario)
+    # placement a horizon ahead (off by default) starts work on nodes of its own choosing
+    for horizon in (3_600.0, 86_400.0):
+        check_invariants(AirfoilPolicy(place_horizon=horizon), *scenario)
 
 
 def check_invariants(
