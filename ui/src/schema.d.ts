@@ -1240,9 +1240,15 @@ export interface components {
          * @description Add a version of an artifact whose bytes were uploaded first
          *     (``PUT /projects/{project}/uploads/{sha256}``): the same bytes of the same artifact are
          *     the same version. ``execution_id``, if given, must be an execution of the project that
-         *     succeeded (the version's lineage names it).
+         *     succeeded (the version's lineage names it): its id, or its name (in ``execution_domain``
+         *     for a name the project uses in several domains).
          */
         ArtifactVersionIn: {
+            /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
             /**
              * Execution Id
              * @default

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from test_tenancy import Keyed, keyed  # noqa: F401 (its server, on SQLite and PostgreSQL)
 
+from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.resources import ResourceSpec
 from airfoil.store._scheduling import QueuedItem, QueueSnapshot
 
@@ -156,6 +157,20 @@ def test_a_models_lineage_opens_its_training_run_in_its_domain(twins: Twins) -> 
     (listed,) = detail["versions"]
     assert (listed["execution_name"], listed["execution_domain"]) == ("twin-ok", "staging")
     assert twins.opened(listed["execution_name"], listed["execution_domain"]) == staged
+    # published naming its run: by name and domain (main: no execution_domain; the bare
+    # name is the 409 that says how to pick one)
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        arts = c.artifacts()
+        by_name = arts.publish(
+            "twin-model-2", b"m2", execution_id="twin-ok", execution_domain="staging"
+        )
+        assert by_name.version.execution_id == staged
+        with pytest.raises(ConflictError, match="execution_domain"):
+            arts.publish("twin-model-3", b"m3", execution_id="twin-ok")
+        with pytest.raises(NotFoundError, match="production"):
+            arts.publish(
+                "twin-model-3", b"m3", execution_id="twin-ok", execution_domain="production"
+            )
 
 
 def test_cache_entries_open_the_run_that_wrote_them(twins: Twins) -> None:
