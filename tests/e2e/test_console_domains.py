@@ -219,3 +219,25 @@ def test_the_cli_lists_and_compares_each_twin(server: Server) -> None:
             assert logs.returncode == 0, logs.stderr
             assert f"row {ROWS[domain]} " in logs.stdout
             assert f"row {ROWS[next(d for d in ROWS if d != domain)]} " not in logs.stdout
+
+
+def test_a_launch_from_the_console_opens_the_run_it_made(server: Server, page: Any) -> None:  # noqa: F811
+    """The launch form (and Relaunch) open the new run by its name and domain: a name used
+    in another domain too was the 409 on main (the page navigated to the bare name)."""
+    api = f"{server.url}/api/v1/projects/default"
+    registered = _cli(server, "register", "flow.py", "--server", server.url)
+    assert registered.returncode == 0, registered.stderr
+    first = httpx.post(
+        f"{api}/domains/development/executions",
+        json={"entity": "flow.training", "inputs": {"steps": 3, "lr": 0.5}, "name": "again"},
+    )
+    assert first.status_code == 201, first.text
+    pg = page
+    pg.goto(f"{server.url}/projects/default/entities/flow.training")
+    pg.wait_for_selector("form.launch")
+    pg.select_option('form.launch select[name="domain"]', "staging")
+    pg.fill('form.launch input[name="execution-name"]', "again")
+    pg.get_by_role("button", name="Launch").click()
+    pg.wait_for_url("**/executions/again?domain=staging")
+    staged = httpx.get(f"{api}/executions/again", params={"domain": "staging"}).json()["id"]
+    pg.locator(f'.exec-head [title="its id across the server"]:has-text("{staged}")').wait_for()
