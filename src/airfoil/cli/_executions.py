@@ -22,6 +22,7 @@ from airfoil.cli._common import (
     local_execution,
     out_console,
     plain,
+    run_label,
     runtime,
     shown_name,
 )
@@ -424,7 +425,8 @@ def abort(
             f"execution {shown_name(ended)} already ended ({ended.phase}): nothing to abort"
         )
     record = rt.engine().abort(eid)
-    err_console.print(f"execution {shown_name(record)} {record.phase}")
+    shown = run_label(shown_name(record), record.domain, rt.settings.domain)
+    plain(err_console, f"execution {shown} {record.phase}")
 
 
 def register_signal(root: typer.Typer) -> None:
@@ -449,7 +451,8 @@ def register_signal(root: typer.Typer) -> None:
         rt = runtime()
         eid = local_execution(rt, execution_id, domain)
         node = send_signal(rt.meta, rt.blobs, rt.types, eid, name, value)
-        err_console.print(f"sent {name}={value} to execution {execution_id} (node {node})")
+        where = f" ({domain})" if domain else ""
+        plain(err_console, f"sent {name}={value} to execution {execution_id}{where} (node {node})")
 
 
 def _unfinished_log(blobs: BlobStore, execution_id: str, node_id: str, attempt: int) -> str | None:

@@ -364,14 +364,16 @@ def remote_show(
     with _client(server, project) as client:
         detail = remote_detail(client, execution_id, domain)
         found = client.anomalies(detail.id, **rule_given()).model_dump(mode="json")["items"]
+        shown = run_label(detail.name or detail.id, detail.domain, client.domain)
     out = remote_execution_json(detail)
     out["anomalies"] = found
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
         return
     out_console.print(
-        f"execution [bold]{detail.name or detail.id}[/]  {detail.workflow} @ {detail.version}  "
-        f"{detail.phase}"
+        Text.assemble(
+            "execution ", (shown, "bold"), f"  {detail.workflow} @ {detail.version}  {detail.phase}"
+        )
     )
     types = {n.id: n.task_type for n in detail.nodes if n.task_type not in ("", "python")}
     out_console.print(
