@@ -374,3 +374,25 @@ def _until(ok: Any, timeout: float = 60) -> None:
     while not ok():
         assert time.monotonic() < deadline, "not reached in time"
         time.sleep(0.2)
+
+
+def test_the_client_takes_each_twin_by_name_and_domain(twins: Twins, flow: Any) -> None:
+    """Every ``Client`` call that takes an execution takes ``domain=`` (main: only ``get``;
+    the rest sent the bare name, the 409)."""
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        for domain in DOMAINS:
+            eid = twins.ids["alpha", "twin-ok", domain]
+            x = 21 + DOMAINS.index(domain)
+            assert c.wait("twin-ok", domain=domain, timeout=30).id == eid
+            assert c.raw_outputs("twin-ok", domain=domain).execution_id == eid
+            assert c.outputs("twin-ok", flow.wf, domain=domain) == 4 * x
+            assert c.metrics("twin-ok", domain=domain).execution_id == eid
+            assert c.anomalies("twin-ok", domain=domain).execution_id == eid
+            assert c.logs("twin-ok", "n0", domain=domain).text.strip().endswith(f"doubling {x}")
+            assert c.cache_explanation("twin-ok", "n2", domain=domain).execution_id == eid
+            events = list(c.watch("twin-ok", domain=domain))  # the bare name: the 409
+            assert ("execution", "succeeded") in {(e.kind, e.to_phase) for e in events}
+        with pytest.raises(ConflictError, match="several domains"):
+            c.raw_outputs("twin-ok")
+        with pytest.raises(NotFoundError):  # beta's twin, by name or id, is not alpha's
+            c.raw_outputs(twins.ids["beta", "twin", "development"], domain="development")
