@@ -42,7 +42,11 @@ def register(root: typer.Typer) -> None:
         execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
         node: str = typer.Argument(..., help="Node id (e.g. n0)."),
         output: Path = typer.Option(
-            None, "-o", "--output", help="HTML file to write (default: EXEC-NODE-report.html)."
+            None,
+            "-o",
+            "--output",
+            help="HTML file to write (default: EXEC-NODE-report.html, with --domain "
+            "EXEC-DOMAIN-NODE-report.html).",
         ),
         remote: bool = typer.Option(
             False, "--remote", help="On the server (--server or AIRFOIL_SERVER_URL)."
@@ -57,6 +61,7 @@ def register(root: typer.Typer) -> None:
             attempt, page = _remote(server, project, execution_id, node, domain)
         else:
             attempt, page = _local(execution_id, node, domain)
-        path = output or Path(f"{execution_id}-{node.replace('/', '_')}-report.html")
+        run = f"{execution_id}-{domain}" if domain else execution_id  # twins write apart
+        path = output or Path(f"{run}-{node.replace('/', '_')}-report.html")
         path.write_text(page, encoding="utf-8")
         out_console.print(f"wrote {path} (attempt {attempt})", markup=False, soft_wrap=True)
