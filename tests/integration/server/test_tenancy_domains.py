@@ -396,3 +396,17 @@ def test_the_client_takes_each_twin_by_name_and_domain(twins: Twins, flow: Any) 
             c.raw_outputs("twin-ok")
         with pytest.raises(NotFoundError):  # beta's twin, by name or id, is not alpha's
             c.raw_outputs(twins.ids["beta", "twin", "development"], domain="development")
+
+
+def test_relaunch_repeats_the_run_in_the_domain_asked(twins: Twins) -> None:
+    """``executions relaunch NAME --remote --domain staging`` repeats staging's run, in
+    staging, with its inputs (main: no --domain; the bare name was the 409)."""
+    out = json.loads(
+        _cli(
+            twins, "executions", "relaunch", "twin-ok", "--remote", "--domain", "staging", "--json"
+        )
+    )
+    again = twins.get(f"/projects/alpha/executions/{out['execution_id']}").json()
+    assert again["domain"] == "staging" and out["phase"] == "succeeded"
+    assert again["labels"]["relaunch_of"] == twins.ids["alpha", "twin-ok", "staging"]
+    assert out["outputs"] == {"o0": 4 * 22}  # staging's x
