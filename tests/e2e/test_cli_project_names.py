@@ -198,3 +198,33 @@ def test_a_name_that_is_another_runs_id_is_refused_in_its_project(cli: Any, tmp_
     free = cli("run", "--name", eid, "--json", str(flow), "sq", env=BETA)
     assert free.code == 0, free.err
     assert free.json()["name"] == eid and free.json()["execution_id"] != eid
+
+
+def test_the_runs_table_shows_the_projects_runs_each_in_its_domain(
+    cli: Any, tmp_path: Path
+) -> None:
+    """``airfoil runs`` lists AIRFOIL_PROJECT's runs only (main: every project's, so a row
+    named a run of beta's that alpha's commands then could not open, or opened alpha's own
+    run of that name) and prints one outside AIRFOIL_DOMAIN as ``NAME (DOMAIN)``, which
+    ``--domain DOMAIN`` opens."""
+    flow = tmp_path / "greet.py"
+    flow.write_text(FLOW)
+    staging = {**ALPHA, "AIRFOIL_DOMAIN": "staging"}
+    ids = {}
+    for env, word in ((ALPHA, "a"), (staging, "s"), (BETA, "b")):
+        ran = cli("run", "--name", "twin", "--json", str(flow), "greet", "--word", word, env=env)
+        assert ran.code == 0, ran.err
+        ids[word] = ran.json()["execution_id"]
+    table = cli("runs", "greet.greet", "--json", env=ALPHA)
+    assert table.code == 0, table.err
+    rows = {(r["id"], r["domain"]): r["inputs"]["word"] for r in table.json()["rows"]}
+    assert rows == {("twin", "development"): '"a"', ("twin", "staging"): '"s"'}
+    printed = cli("runs", "greet.greet", env=ALPHA).out
+    assert "twin (staging)" in printed and '"b"' not in printed
+    only = cli("runs", "greet.greet", "--domain", "staging", "--json", env=ALPHA).json()
+    assert [(r["id"], r["domain"]) for r in only["rows"]] == [("twin", "staging")]
+    shown = cli("executions", "show", "twin", "--domain", "staging", "--json", env=ALPHA)
+    assert shown.json()["execution_id"] == ids["s"]
+    c = cli("compare", "twin", "twin", "--domain-b", "staging", "--json", env=ALPHA).json()
+    assert (c["a"], c["b"]) == (ids["a"], ids["s"])
+    assert cli("runs", "greet.greet", "--json", env=BETA).json()["total"] == 1

@@ -4,7 +4,8 @@ headless Chromium, links each failed attempt to its own run (``?domain=``; main 
 bare name, which the server answers with a 409 naming the ids); ``airfoil failures`` (and
 ``logs --search``, and ``tasks stats`` of ``good``, a run that succeeds in both) prints the
 staging run as ``twin (staging)`` beside the development one's ``twin``, and each printed form
-opens its own run, locally and with ``--remote``."""
+opens its own run, locally and with ``--remote``. The Runs page links, selects, compares and
+overlays each ``good`` as its own run, as ``airfoil runs`` and ``compare`` print them."""
 
 from __future__ import annotations
 
@@ -57,16 +58,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.stop()
 
 
-def _ids(srv: Server) -> dict[str, str]:
-    """The id of ``twin`` in each domain, as the API opens it with ``?domain=``."""
+def _ids(srv: Server, name: str = "twin") -> dict[str, str]:
+    """The id of ``name`` in each domain, as the API opens it with ``?domain=``."""
     out = {}
     for domain in ROWS:
         r = httpx.get(
-            f"{srv.url}/api/v1/projects/default/executions/twin", params={"domain": domain}
+            f"{srv.url}/api/v1/projects/default/executions/{name}", params={"domain": domain}
         )
         assert r.status_code == 200, r.text
         out[domain] = r.json()["id"]
-    bare = httpx.get(f"{srv.url}/api/v1/projects/default/executions/twin")
+    bare = httpx.get(f"{srv.url}/api/v1/projects/default/executions/{name}")
     assert bare.status_code == 409, bare.text  # the name alone cannot tell them apart
     return out
 
@@ -143,3 +144,100 @@ def test_the_cli_prints_the_domain_that_tells_the_twins_apart(server: Server) ->
     assert {(f["execution_domain"], f["execution_id"]) for f in json.loads(remote.stdout)} == {
         (d, ids[d]) for d in ROWS
     }
+
+
+def test_the_runs_page_links_selects_and_compares_each_twin(server: Server, page: Any) -> None:  # noqa: F811
+    """Main: the rows carried no domain, so each ``good`` linked, compared and overlaid the
+    bare name (the 409 naming both ids)."""
+    ids = _ids(server, "good")
+    pg = page
+    runs = f"{server.url}/projects/default/runs?workflow=flow.training&metrics=loss"
+    row = 'table.runs-table tr[data-execution="good"][data-domain="{}"]'.format
+    for domain in ROWS:
+        pg.goto(runs)
+        pg.locator(row(domain)).wait_for()
+        assert pg.locator('table.runs-table tr[data-execution="good"]').count() == 2
+        assert domain in pg.locator(row(domain)).inner_text()
+        pg.locator(row(domain) + " a").click()
+        head = pg.locator(".exec-head")
+        head.locator(f'[title="its id across the server"]:has-text("{ids[domain]}")').wait_for()
+    # select both: compare them, A and B each the run picked
+    pg.goto(runs)
+    for domain in ("staging", "development"):
+        pg.locator(row(domain) + " input[type=checkbox]").check()
+    pg.locator("button.compare-selected").click()
+    pg.wait_for_url("**/compare?a=good&domain_a=staging&b=good&domain_b=development")
+    lr = pg.locator('table.compare-inputs tr[data-name="lr"]')
+    lr.wait_for()
+    assert lr.inner_text().split()[1:3] == ["0.17", "0.03"]  # staging's lr, development's
+    assert pg.get_attribute('td[data-run="a"]', "data-id") == ids["staging"]
+    assert pg.get_attribute('td[data-run="b"]', "data-id") == ids["development"]
+    pg.locator('td[data-run="a"] a').click()  # each side links its own run
+    pg.locator(
+        f'.exec-head [title="its id across the server"]:has-text("{ids["staging"]}")'
+    ).wait_for()
+    # and overlay their loss curves: two series, no 409
+    pg.goto(runs)
+    for domain in ROWS:
+        pg.locator(row(domain) + " input[type=checkbox]").check()
+    pg.locator("button.overlay-selected").click()
+    pg.wait_for_url("**/metrics?runs=good,good&domains=development,staging&name=loss")
+    chart = pg.locator('.metric-chart[data-metric="loss"]')
+    chart.locator("canvas").wait_for()
+    assert chart.get_attribute("data-series") == "2"
+    # the compare form picks a side's domain too
+    pg.goto(f"{server.url}/projects/default/compare")
+    pg.fill('input[name="a"]', "good")
+    pg.select_option('select[name="domain_a"]', "development")
+    pg.fill('input[name="b"]', "good")
+    pg.select_option('select[name="domain_b"]', "staging")
+    pg.locator('form button[type="submit"]').click()
+    pg.locator(f'td[data-run="b"][data-id="{ids["staging"]}"]').wait_for()
+    assert pg.get_attribute('td[data-run="a"]', "data-id") == ids["development"]
+
+
+def test_the_cli_lists_and_compares_each_twin(server: Server) -> None:
+    """``airfoil runs`` prints the staging run as ``good (staging)``; ``compare`` and ``logs``
+    take each one by ``--domain`` (``--domain-a``/``--domain-b``), locally and remotely."""
+    ids = _ids(server, "good")
+    for where in ((), ("--server", server.url)):
+        table = _cli(server, "runs", "flow.training", *where)
+        assert table.returncode == 0, table.stderr
+        labels = sorted(
+            "good (staging)" if "(staging)" in ln else ln.split()[0]
+            for ln in table.stdout.splitlines()
+            if ln.strip().startswith("good")
+        )
+        assert labels == ["good", "good (staging)"], table.stdout
+        c = _cli(server, "compare", "good", "good", "--domain-a", "staging", "--json", *where)
+        assert c.returncode == 0, c.stderr
+        both = json.loads(c.stdout)
+        assert (both["a"], both["b"]) == (ids["staging"], ids["development"])
+        assert (both["domain_a"], both["domain_b"]) == ("staging", "development")
+        for domain in ROWS:
+            logs = _cli(server, "logs", "twin", "--domain", domain, *where)
+            assert logs.returncode == 0, logs.stderr
+            assert f"row {ROWS[domain]} " in logs.stdout
+            assert f"row {ROWS[next(d for d in ROWS if d != domain)]} " not in logs.stdout
+
+
+def test_a_launch_from_the_console_opens_the_run_it_made(server: Server, page: Any) -> None:  # noqa: F811
+    """The launch form (and Relaunch) open the new run by its name and domain: a name used
+    in another domain too was the 409 on main (the page navigated to the bare name)."""
+    api = f"{server.url}/api/v1/projects/default"
+    registered = _cli(server, "register", "flow.py", "--server", server.url)
+    assert registered.returncode == 0, registered.stderr
+    first = httpx.post(
+        f"{api}/domains/development/executions",
+        json={"entity": "flow.training", "inputs": {"steps": 3, "lr": 0.5}, "name": "again"},
+    )
+    assert first.status_code == 201, first.text
+    pg = page
+    pg.goto(f"{server.url}/projects/default/entities/flow.training")
+    pg.wait_for_selector("form.launch")
+    pg.select_option('form.launch select[name="domain"]', "staging")
+    pg.fill('form.launch input[name="execution-name"]', "again")
+    pg.get_by_role("button", name="Launch").click()
+    pg.wait_for_url("**/executions/again?domain=staging")
+    staged = httpx.get(f"{api}/executions/again", params={"domain": "staging"}).json()["id"]
+    pg.locator(f'.exec-head [title="its id across the server"]:has-text("{staged}")').wait_for()

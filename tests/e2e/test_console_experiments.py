@@ -227,7 +227,7 @@ def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> Non
     pg.locator('input[name="select-lr-a"]').check()
     pg.locator('input[name="select-lr-b"]').check()
     pg.locator("button.overlay-selected").click()
-    pg.wait_for_url("**/metrics?runs=lr-a,lr-b&name=loss")
+    pg.wait_for_url("**/metrics?runs=lr-a,lr-b&domains=development,development&name=loss")
     pg.locator('.metric-chart[data-metric="loss"] canvas').wait_for()
     assert pg.get_attribute('.metric-chart[data-metric="loss"]', "data-series") == "2"
     pg.go_back()
@@ -235,7 +235,7 @@ def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> Non
     pg.locator('input[name="select-lr-a"]').check()
     pg.locator('input[name="select-lr-c"]').check()
     pg.locator("button.compare-selected").click()
-    pg.wait_for_url("**/compare?a=lr-a&b=lr-c")
+    pg.wait_for_url("**/compare?a=lr-a&domain_a=development&b=lr-c&domain_b=development")
     pg.locator('table.compare-inputs tr[data-name="lr"]').wait_for()
 
 

@@ -199,4 +199,4 @@ def test_the_keyboard_walks_rows_past_the_drawn_ones(server: Server, page: Any) 
     )
     assert _on_screen(pg, newest)
     pg.keyboard.press("Enter")  # the link: the execution's page
-    pg.wait_for_url(f"**/executions/{newest}")
+    pg.wait_for_url(f"**/executions/{newest}?domain=dev")  # the row's run, in its domain

@@ -2,7 +2,7 @@
 // and column statistics), each node's phase, cache status and duration, and which tasks' code versions changed, with the source diff.
 import { useState } from "preact/hooks";
 import type { S } from "./api";
-import { enc, get, qs } from "./api";
+import { DOMAINS, enc, get, qs, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { setQuery } from "./router";
 import { fmtDuration, useFetch } from "./util";
@@ -16,22 +16,41 @@ const STATS = ["count", "nulls", "mean", "std", "min", "max", "distinct"] as con
 
 export function ComparePage(props: { project: string; query: URLSearchParams }) {
   const { project, query } = props;
+  // each side by its name (or id) and, for a name the project uses in several domains, its
+  // domain (?domain_a=, ?domain_b=): the Runs page links here with both
   const a = query.get("a") ?? "";
   const b = query.get("b") ?? "";
+  const da = query.get("domain_a") ?? "";
+  const db = query.get("domain_b") ?? "";
   const [ta, setA] = useState(a);
   const [tb, setB] = useState(b);
+  const [tda, setDa] = useState(da);
+  const [tdb, setDb] = useState(db);
   const [all, setAll] = useState(false);
-  const url = `/projects/${enc(project)}/compare${qs({ a, b })}`;
+  const url = `/projects/${enc(project)}/compare${qs({ a, domain_a: da, b, domain_b: db })}`;
   const c = useFetch<ComparisonOut | null>(url, () => (a && b ? get<ComparisonOut>(url) : Promise.resolve(null)));
-  const exec = (id: string) => <Link to={`/projects/${enc(project)}/executions/${enc(id)}`}>{id}</Link>;
+  const exec = (name: string, id: string, domain: string | undefined) => (
+    <>
+      <Link to={runPath(project, { name, id, domain })}>{name || id}</Link>
+      {domain ? <span class="muted small run-domain"> {domain}</span> : null}
+    </>
+  );
+  const domainPick = (name: string, value: string, set: (v: string) => void) => (
+    <select name={name} value={value} onChange={(e) => set((e.target as HTMLSelectElement).value)} title="the domain of a name the project uses in several">
+      <option value="">any domain</option>
+      {DOMAINS.map((x) => <option value={x}>{x}</option>)}
+    </select>
+  );
   const d = c.data;
   const nodes = d ? d.nodes.filter((n) => all || n.phase_a !== n.phase_b || n.cache_a !== n.cache_b || n.version_changed || n.outputs_same === false) : [];
   return (
     <div class="page compare-page">
       <h1>Compare runs</h1>
-      <form class="row" onSubmit={(e) => { e.preventDefault(); setQuery({ a: ta.trim(), b: tb.trim() }); }}>
+      <form class="row" onSubmit={(e) => { e.preventDefault(); setQuery({ a: ta.trim(), domain_a: tda || null, b: tb.trim(), domain_b: tdb || null }); }}>
         <label>A <input name="a" value={ta} onInput={(e) => setA((e.target as HTMLInputElement).value)} /></label>{" "}
+        {domainPick("domain_a", tda, setDa)}{" "}
         <label>B <input name="b" value={tb} onInput={(e) => setB((e.target as HTMLInputElement).value)} /></label>{" "}
+        {domainPick("domain_b", tdb, setDb)}{" "}
         <button type="submit">Compare</button>
       </form>
       <Problem error={c.error} />
@@ -40,7 +59,7 @@ export function ComparePage(props: { project: string; query: URLSearchParams }) 
           <table class="kv">
             <tbody>
               <tr><th></th><th>A</th><th>B</th></tr>
-              <tr><th>execution</th><td data-run="a">{exec(d.name_a || d.a)}</td><td data-run="b">{exec(d.name_b || d.b)}</td></tr>
+              <tr><th>execution</th><td data-run="a" data-id={d.a} data-domain={d.domain_a}>{exec(d.name_a ?? "", d.a, d.domain_a)}</td><td data-run="b" data-id={d.b} data-domain={d.domain_b}>{exec(d.name_b ?? "", d.b, d.domain_b)}</td></tr>
               <tr><th>workflow</th><td>{d.workflow_a}</td><td>{d.workflow_b}</td></tr>
               <tr><th>phase</th><td>{d.phase_a}</td><td>{d.phase_b}</td></tr>
               <tr><th>duration</th><td>{fmtDuration(d.duration_a)}</td><td>{fmtDuration(d.duration_b)}</td></tr>

@@ -2,7 +2,7 @@
 // the interface that checks every input before anything is sent.
 import { useEffect, useState } from "preact/hooks";
 import type { EntitySummary, EntityVersionOut, ExecutionSummary, ParamOut } from "./api";
-import { enc, get, post } from "./api";
+import { enc, get, post, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { Field, type Raw, type TypeSpec, isUpload, parse, toRaw, typeName } from "./form";
 import { PendingUpload, PendingUploads, resolveUpload, resolveUploads } from "./upload";
@@ -187,7 +187,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
         inputs: values,
         ...(execName.trim() ? { name: execName.trim() } : {}),
       });
-      navigate(`/projects/${enc(project)}/executions/${enc(out.name || out.id)}`);
+      navigate(runPath(project, out)); // with its domain: the name may be used in another
     } catch (err) {
       setProblem((err as Error).message);
     } finally {

@@ -2,7 +2,7 @@
 // the gates waiting for an answer, and the panel of the node picked.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ExecutionDetail, ExecutionSummary, GateOut, GraphOut, MapItemsOut, NodeOut } from "./api";
-import { enc, get, isTerminal, post } from "./api";
+import { enc, get, isTerminal, post, runPath } from "./api";
 import { ErrorView, Link, Phase, Problem, Tabs, ValueView } from "./components";
 import { GateForm } from "./Gates";
 import { MAX_ITEMS, buildModel, type Model } from "./graph";
@@ -234,7 +234,7 @@ function ExecActions(props: { project: string; d: ExecutionDetail; onChange: () 
     setError(null);
     try {
       const out = await post<ExecutionSummary>(`${base}/${what}`, what === "terminate" ? { reason: "terminated from the console" } : undefined);
-      if (what === "relaunch") navigate(`/projects/${enc(project)}/executions/${enc(out.name || out.id)}`);
+      if (what === "relaunch") navigate(runPath(project, out));
       else props.onChange();
     } catch (e) {
       setError((e as Error).message);

@@ -2,13 +2,12 @@
 // (domain, workflow, phase, dates) and search; filters live in the URL.
 import { useEffect, useState } from "preact/hooks";
 import type { EntitySummary, ExecutionPage as Page } from "./api";
-import { enc, get, isTerminal, qs } from "./api";
+import { DOMAINS, enc, get, isTerminal, qs } from "./api";
 import { Link, Phase, Problem } from "./components";
 import { setQuery } from "./router";
 import { elapsed, fmtDuration, fmtTime, useFetch, useTick } from "./util";
 
 const PHASES = ["queued", "running", "succeeded", "failed", "aborted"];
-const DOMAINS = ["development", "staging", "production"];
 const PAGE = 50;
 
 function toEpoch(date: string, endOfDay: boolean): number | undefined {

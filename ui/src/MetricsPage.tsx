@@ -1,9 +1,10 @@
 // The metrics page: one metric overlaid across chosen runs (loss curves of five trainings on
 // one chart). The runs and the metric are in the URL (?runs=a,b&name=loss&node=n0), so a
-// view can be shared.
+// view can be shared; &domains=d1,d2 gives each run's domain (a name is unique within its
+// project and domain only: the Runs page sends both).
 import { useState } from "preact/hooks";
 import type { S } from "./api";
-import { enc, get } from "./api";
+import { enc, get, qs } from "./api";
 import { Problem } from "./components";
 import { byName, MetricChart } from "./MetricChart";
 import type { Line } from "./MetricChart";
@@ -15,12 +16,15 @@ type MetricsOut = S["MetricsOut"];
 export function MetricsPage(props: { project: string; query: URLSearchParams }) {
   const { project, query } = props;
   const runs = (query.get("runs") ?? "").split(",").map((r) => r.trim()).filter(Boolean);
+  const domains = (query.get("domains") ?? "").split(",").map((x) => x.trim());
   const name = query.get("name") ?? "";
   const node = query.get("node") ?? "";
   const [text, setText] = useState(runs.join(", "));
-  const loaded = useFetch<MetricsOut[]>(`${project}|${runs.join(",")}`, () =>
-    Promise.all(runs.map((r) => get<MetricsOut>(`/projects/${enc(project)}/executions/${enc(r)}/metrics`))),
+  const loaded = useFetch<MetricsOut[]>(`${project}|${runs.join(",")}|${domains.join(",")}`, () =>
+    Promise.all(runs.map((r, i) => get<MetricsOut>(`/projects/${enc(project)}/executions/${enc(r)}/metrics${qs({ domain: domains[i] })}`))),
   );
+  // a name shown twice (two domains) is told apart by its domain
+  const twice = new Set(runs.filter((r, i) => runs.indexOf(r) !== i));
   const all = loaded.data ?? [];
   const names = byName(all.flatMap((m) => m.items)).map(([n]) => n);
   const chosen = name || names[0] || "";
@@ -31,7 +35,7 @@ export function MetricsPage(props: { project: string; query: URLSearchParams }) 
       const many = mine.length > 1;
       // the run as the URL names it (its name in the project, or its id)
       lines.push({
-        label: `${runs[i] ?? m.execution_id}${many ? ` ${s.node_id}#${s.attempt}` : ""}`,
+        label: `${runs[i] ?? m.execution_id}${twice.has(runs[i]) && domains[i] ? ` (${domains[i]})` : ""}${many ? ` ${s.node_id}#${s.attempt}` : ""}`,
         steps: s.steps,
         values: s.values,
       });
@@ -44,7 +48,9 @@ export function MetricsPage(props: { project: string; query: URLSearchParams }) 
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
-          setQuery({ runs: text.split(/[\s,]+/).filter(Boolean).join(",") });
+          const next = text.split(/[\s,]+/).filter(Boolean).join(",");
+          // the runs' domains hold while the runs do (typed runs are found by name or id)
+          setQuery({ runs: next, domains: next === runs.join(",") ? query.get("domains") : null });
         }}
       >
         <label>

@@ -5,14 +5,20 @@
 // with the filters (&where=loss:min<0.3;lr=0.1) and the page (&offset=N: older/newer).
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { S } from "./api";
-import { enc, get } from "./api";
+import { enc, get, qs, runPath } from "./api";
 import { Link, Phase, Problem } from "./components";
 import { navigate, setQuery } from "./router";
 import { useRowWindow } from "./rowWindow";
 import { fmtDuration, fmtTime, useFetch } from "./util";
 
 type RunsTableOut = S["RunsTableOut"];
+type RunRowOut = S["RunRowOut"];
 const AGGS = ["last", "min", "max"] as const;
+
+/** A row's run: its name and domain (a name is unique within its project and domain only,
+ * so two rows may share a name: each is selected, linked and compared by both). */
+type Picked = { name: string; domain: string };
+const same = (p: Picked, r: RunRowOut) => p.name === r.id && p.domain === (r.domain ?? "");
 
 function num(v: number | null | undefined): string {
   if (v === null || v === undefined) return "—";
@@ -30,7 +36,7 @@ export function RunsPage(props: { project: string; query: URLSearchParams }) {
   const [text, setText] = useState(workflow);
   const [filter, setFilter] = useState(where.join("; "));
   useEffect(() => setFilter(where.join("; ")), [query.get("where")]);
-  const [selected, setSelected] = useState<string[]>([]);
+  const [selected, setSelected] = useState<Picked[]>([]);
   const params = new URLSearchParams({ last, sort });
   for (const m of metrics) params.append("metric", m);
   for (const w of where) params.append("where", w);
@@ -66,8 +72,17 @@ export function RunsPage(props: { project: string; query: URLSearchParams }) {
       </th>
     );
   };
-  const pick = (id: string, on: boolean) => setSelected(on ? [...selected, id] : selected.filter((x) => x !== id));
   const overlayMetric = d?.metrics[0] ?? "";
+  const pick = (r: RunRowOut, on: boolean) =>
+    setSelected(on ? [...selected, { name: r.id, domain: r.domain ?? "" }] : selected.filter((p) => !same(p, r)));
+  const isPicked = (r: RunRowOut) => selected.some((p) => same(p, r));
+  const [sa, sb] = selected;
+  const compareUrl = sa && sb
+    ? `/projects/${enc(project)}/compare${qs({ a: sa.name, domain_a: sa.domain, b: sb.name, domain_b: sb.domain })}`
+    : "";
+  const overlayUrl = `/projects/${enc(project)}/metrics?runs=${selected.map((p) => enc(p.name)).join(",")}` +
+    (selected.some((p) => p.domain) ? `&domains=${selected.map((p) => enc(p.domain)).join(",")}` : "") +
+    `&name=${enc(overlayMetric)}`;
   return (
     <div class="page runs-page">
       <h1>Runs of a workflow</h1>
@@ -96,10 +111,10 @@ export function RunsPage(props: { project: string; query: URLSearchParams }) {
             )) : <span class="muted">none logged</span>}
           </div>
           <div class="row">
-            <button class="compare-selected" disabled={selected.length !== 2} onClick={() => navigate(`/projects/${enc(project)}/compare?a=${enc(selected[0])}&b=${enc(selected[1])}`)}>
+            <button class="compare-selected" disabled={selected.length !== 2} onClick={() => navigate(compareUrl)}>
               Compare 2 selected
             </button>{" "}
-            <button class="overlay-selected" disabled={selected.length < 1 || !overlayMetric} onClick={() => navigate(`/projects/${enc(project)}/metrics?runs=${selected.map(enc).join(",")}&name=${enc(overlayMetric)}`)}>
+            <button class="overlay-selected" disabled={selected.length < 1 || !overlayMetric} onClick={() => navigate(overlayUrl)}>
               Overlay {overlayMetric || "a metric"} of {selected.length} selected
             </button>{" "}
             <span class="muted small runs-count" data-rows={d.rows.length} data-total={d.total ?? undefined} data-next={d.next_offset ?? undefined}>
@@ -141,9 +156,12 @@ export function RunsPage(props: { project: string; query: URLSearchParams }) {
               <tbody ref={body} onKeyDown={win.onKeyDown}>
                 {win.above ? <tr class="spacer" aria-hidden="true" style={{ height: `${win.above}px` }}><td colSpan={5 + d.inputs.length + 3 * d.metrics.length} /></tr> : null}
                 {d.rows.slice(win.start, win.end).map((r, k) => (
-                  <tr key={r.id} data-execution={r.id} data-row={win.start + k} aria-rowindex={win.start + k + 3} class={selected.includes(r.id) ? "selected" : ""}>
-                    <td><input type="checkbox" name={`select-${r.id}`} checked={selected.includes(r.id)} onChange={(e) => pick(r.id, (e.target as HTMLInputElement).checked)} /></td>
-                    <td class="mono"><Link to={`/projects/${enc(project)}/executions/${enc(r.id)}`}>{r.id}</Link></td>
+                  <tr key={`${r.domain}/${r.id}`} data-execution={r.id} data-domain={r.domain} data-row={win.start + k} aria-rowindex={win.start + k + 3} class={isPicked(r) ? "selected" : ""}>
+                    <td><input type="checkbox" name={`select-${r.id}`} checked={isPicked(r)} onChange={(e) => pick(r, (e.target as HTMLInputElement).checked)} /></td>
+                    <td class="mono" title={r.domain ? `${r.id} in ${r.domain}` : r.id}>
+                      <Link to={runPath(project, { name: r.id, id: r.id, domain: r.domain })}>{r.id}</Link>
+                      {r.domain ? <span class="muted small run-domain"> {r.domain}</span> : null}
+                    </td>
                     <td><Phase phase={r.phase} /></td>
                     <td class="small">{fmtTime(r.started_at ?? r.created_at)}</td>
                     <td>{fmtDuration(r.duration)}</td>

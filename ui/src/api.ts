@@ -119,6 +119,9 @@ export function qs(params: Record<string, string | number | undefined | null>): 
 
 export const enc = encodeURIComponent;
 
+/** The domains a project's runs live in (a run's name is unique within one). */
+export const DOMAINS = ["development", "staging", "production"];
+
 /** A run's page: by its name in its project and `?domain=` (a name is unique within a project
  * and domain only, so a bare name the project uses in several domains is a 409), or by its id
  * where no name is known; `query` adds the page's parameters (node, tab). */

@@ -203,6 +203,9 @@ export interface paths {
          * Compare
          * @description Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
          *     status and duration, and which tasks' code versions changed, with the source diff.
+         *
+         *     Each is its name in the project or its id; ``domain_a`` / ``domain_b`` pick the domain of
+         *     a name the project uses in several (without it such a name is a 409 naming them).
          */
         get: operations["compare_api_v1_projects__project__compare_get"];
         put?: never;
@@ -1016,6 +1019,10 @@ export interface paths {
          *     page's. ``where`` keeps the runs passing every filter ``KEY OP VALUE`` (``loss:min<0.3``,
          *     ``lr=0.1``, ``phase!=failed``), reading older runs until ``last`` pass (at most 50,000
          *     runs per page: ``next_offset`` continues).
+         *
+         *     Every domain's runs are listed, each row with its ``domain`` (a name is unique within
+         *     its project and domain only: ``id`` with ``?domain=`` opens the row's run); ``domain``
+         *     lists that domain's only.
          */
         get: operations["workflow_runs_api_v1_projects__project__workflows__name__runs_get"];
         put?: never;
@@ -1233,9 +1240,15 @@ export interface components {
          * @description Add a version of an artifact whose bytes were uploaded first
          *     (``PUT /projects/{project}/uploads/{sha256}``): the same bytes of the same artifact are
          *     the same version. ``execution_id``, if given, must be an execution of the project that
-         *     succeeded (the version's lineage names it).
+         *     succeeded (the version's lineage names it): its id, or its name (in ``execution_domain``
+         *     for a name the project uses in several domains).
          */
         ArtifactVersionIn: {
+            /**
+             * Execution Domain
+             * @default
+             */
+            execution_domain: string;
             /**
              * Execution Id
              * @default
@@ -1666,6 +1679,16 @@ export interface components {
             a: string;
             /** B */
             b: string;
+            /**
+             * Domain A
+             * @default
+             */
+            domain_a: string;
+            /**
+             * Domain B
+             * @default
+             */
+            domain_b: string;
             /** Duration A */
             duration_a: number | null;
             /** Duration B */
@@ -2994,11 +3017,18 @@ export interface components {
         /**
          * RunRowOut
          * @description One run of the experiment table: ``inputs`` as previews, ``input_values`` the JSON
-         *     of those stored as JSON, ``metrics`` by name (absent: the run did not log it).
+         *     of those stored as JSON, ``metrics`` by name (absent: the run did not log it). ``id`` is
+         *     the run's name in its project and ``domain`` its domain: a name is unique within its
+         *     project and domain only, so ``id`` with ``?domain=`` opens the row's run.
          */
         RunRowOut: {
             /** Created At */
             created_at: number;
+            /**
+             * Domain
+             * @default
+             */
+            domain: string;
             /** Duration */
             duration: number | null;
             /** Ended At */
@@ -4329,6 +4359,8 @@ export interface operations {
             query: {
                 a: string;
                 b: string;
+                domain_a?: string | null;
+                domain_b?: string | null;
             };
             header?: never;
             path: {
@@ -8455,6 +8487,7 @@ export interface operations {
                 phase?: string | null;
                 offset?: number;
                 where?: string[] | null;
+                domain?: string | null;
             };
             header?: never;
             path: {

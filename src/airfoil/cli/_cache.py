@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from airfoil.cli._common import (
+    RUN_DOMAIN,
     err_console,
     fail,
     handle_errors,
@@ -153,18 +154,19 @@ def explain(
     project: str = typer.Option(
         None, "--project", help="Server project (default: AIRFOIL_PROJECT)."
     ),
+    domain: str = RUN_DOMAIN,
 ) -> None:
     """Explain why a node did or did not hit the cache, part by part of the key; for a
     changed code version, which functions and constants changed (with a short diff)."""
     if remote or server:
         from airfoil.cli._remote import remote_cache_explanation
 
-        why = remote_cache_explanation(server, project, execution_id, node)
+        why = remote_cache_explanation(server, project, execution_id, node, domain)
     else:
         from airfoil.engine.cache_explain import explain_node
 
         rt = runtime()
-        why = explain_node(rt.meta, rt.blobs, local_execution(rt, execution_id), node)
+        why = explain_node(rt.meta, rt.blobs, local_execution(rt, execution_id, domain), node)
     if as_json:
         out_console.print_json(json.dumps(why))
         return

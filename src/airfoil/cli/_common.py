@@ -114,15 +114,18 @@ def is_tty() -> bool:
     return sys.stderr.isatty()
 
 
-def local_execution(rt: LocalRuntime, ref: str) -> str:
+def local_execution(rt: LocalRuntime, ref: str, domain: str | None = None) -> str:
     """The id of the local execution ``ref`` names in the runtime's project
-    (``AIRFOIL_PROJECT``): its name there (in ``AIRFOIL_DOMAIN`` first, then in the only
-    other domain that has it), or its id. Another project's executions are not found."""
+    (``AIRFOIL_PROJECT``): its name there (in ``domain`` if given, else in ``AIRFOIL_DOMAIN``
+    first, then in the only other domain that has it), or its id. Another project's
+    executions are not found."""
     from airfoil.core.errors import NotFoundError
 
-    project, domain = rt.settings.project, rt.settings.domain
-    try:
+    project = rt.settings.project
+    if domain:
         return rt.meta.resolve_execution(project, ref, domain)
+    try:
+        return rt.meta.resolve_execution(project, ref, rt.settings.domain)
     except NotFoundError:
         try:
             return rt.meta.resolve_execution(project, ref)
@@ -131,6 +134,16 @@ def local_execution(rt: LocalRuntime, ref: str) -> str:
                 f"execution {ref!r} does not exist in project {project!r}: set AIRFOIL_PROJECT "
                 "to the project it ran in"
             ) from None
+
+
+#: ``--domain`` of a command that takes a run by its name (a name is unique within its
+#: project and domain only); the remote commands find it alike (``_remote.addressed``).
+RUN_DOMAIN = typer.Option(
+    None,
+    "--domain",
+    help="The domain of a name the project uses in several (default: AIRFOIL_DOMAIN's, "
+    "else the only one).",
+)
 
 
 def run_label(name: str, domain: str, home: str) -> str:

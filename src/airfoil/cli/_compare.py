@@ -10,7 +10,14 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import handle_errors, local_execution, out_console, plain, runtime
+from airfoil.cli._common import (
+    handle_errors,
+    local_execution,
+    out_console,
+    plain,
+    run_label,
+    runtime,
+)
 
 __all__ = ["register"]
 
@@ -63,13 +70,13 @@ def _print_frame(f: dict[str, Any]) -> None:
     out_console.print(table)
 
 
-def _print(c: dict[str, Any], show_all: bool) -> None:
+def _print(c: dict[str, Any], show_all: bool, home: str) -> None:
+    """``home``: the caller's domain, where a run prints by its name alone."""
+    a, b = (run_label(c[f"name_{s}"] or c[s], c[f"domain_{s}"], home) for s in "ab")
     plain(
         out_console,
-        f"A {c.get('name_a') or c['a']} ({c['workflow_a']}, {c['phase_a']}, "
-        f"{_secs(c['duration_a'])})  vs  "
-        f"B {c.get('name_b') or c['b']} ({c['workflow_b']}, {c['phase_b']}, "
-        f"{_secs(c['duration_b'])})",
+        f"A {a} ({c['workflow_a']}, {c['phase_a']}, {_secs(c['duration_a'])})  vs  "
+        f"B {b} ({c['workflow_b']}, {c['phase_b']}, {_secs(c['duration_b'])})",
         style="bold",
     )
     for title in ("inputs", "outputs"):
@@ -116,6 +123,22 @@ def _print(c: dict[str, Any], show_all: bool) -> None:
                 plain(out_console, line)
 
 
+def _remote_compare(client: Any, a: str, b: str, domain_a: str | None, domain_b: str | None) -> Any:
+    """The server's comparison of ``a`` and ``b``, each found as ``executions show`` finds a
+    run: a name the project uses in several domains (a 409) is the one in its side's domain
+    if given, else in the client's (``AIRFOIL_DOMAIN``)."""
+    from airfoil.cli._remote import remote_detail
+    from airfoil.core.errors import ConflictError
+
+    try:
+        return client.compare(a, b, domain_a=domain_a, domain_b=domain_b)
+    except ConflictError:
+        if domain_a and domain_b:
+            raise
+    ids = [remote_detail(client, ref, domain).id for ref, domain in ((a, domain_a), (b, domain_b))]
+    return client.compare(*ids)
+
+
 def register(root: typer.Typer) -> None:
     @root.command("compare")
     @handle_errors
@@ -131,14 +154,22 @@ def register(root: typer.Typer) -> None:
         ),
         server: str = typer.Option(None, "--server", help="Server URL (implies --remote)."),
         project: str = typer.Option(None, "--project", help="Server project."),
+        domain_a: str = typer.Option(
+            None, "--domain-a", help="The domain of A's name, if the project uses it in several."
+        ),
+        domain_b: str = typer.Option(
+            None, "--domain-b", help="The domain of B's name, if the project uses it in several."
+        ),
     ) -> None:
         """Compare two executions: inputs, outputs, node phases, cache status, durations and
-        which tasks' code versions changed (with the source diff)."""
+        which tasks' code versions changed (with the source diff). A name the project uses
+        in several domains is the run in --domain-a / --domain-b, else in AIRFOIL_DOMAIN."""
         if remote or server:
             from airfoil.cli._remote import _client
 
             with _client(server, project) as client:
-                c = client.compare(a, b).model_dump()
+                c = _remote_compare(client, a, b, domain_a, domain_b).model_dump()
+                home = client.domain
         else:
             from airfoil.core.code_versions import load_manifest
             from airfoil.core.compare import compare_executions
@@ -147,7 +178,8 @@ def register(root: typer.Typer) -> None:
             from airfoil.types._frame_stats import frame_stats
 
             rt = runtime()
-            a, b = local_execution(rt, a), local_execution(rt, b)
+            a, b = local_execution(rt, a, domain_a), local_execution(rt, b, domain_b)
+            home = rt.settings.domain
             blobs = rt.blobs
             with ValueContext(blobs) as ctx:
                 comparison = compare_executions(
@@ -162,4 +194,4 @@ def register(root: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(c))
         else:
-            _print(c, show_all)
+            _print(c, show_all, home)

@@ -47,9 +47,16 @@ class OutputEcho:
     """Prints the attempts' output of one execution while it runs (use as a context)."""
 
     def __init__(
-        self, console: Console, blobs: BlobStore, execution_id: str, since: float = 0.0
+        self,
+        console: Console,
+        blobs: BlobStore,
+        execution_id: str,
+        since: float = 0.0,
+        home: str = "",
     ) -> None:
-        """``since``: attempts that ended before it are not shown (a resumed execution's)."""
+        """``since``: attempts that ended before it are not shown (a resumed execution's);
+        ``home``: the caller's domain (``AIRFOIL_DOMAIN``: see :func:`gates_waiting`)."""
+        self.home = home
         self.console = console
         self.since = since
         self.blobs = blobs
@@ -103,7 +110,7 @@ class OutputEcho:
                 self._show_running(key, records)
         for _, key, att in sorted(ended, key=lambda e: e[0]):
             self._show_ended(key, att, records)
-        for line in gates_waiting(state, records):
+        for line in gates_waiting(state, records, self.home):
             if line not in self._gates:
                 self._gates.add(line)
                 self._print(Text(f"waiting: {line}", style="bold yellow"))

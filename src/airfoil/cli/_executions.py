@@ -15,12 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from airfoil.cli._common import (
+    RUN_DOMAIN,
     err_console,
     handle_errors,
     is_tty,
     local_execution,
     out_console,
     plain,
+    run_label,
     runtime,
     shown_name,
 )
@@ -164,12 +166,7 @@ def show(
     remote: bool = _REMOTE,
     server: str = _SERVER,
     project: str = _PROJECT,
-    domain: str = typer.Option(
-        None,
-        "--domain",
-        help="The domain of a name the project uses in several (default: AIRFOIL_DOMAIN's, "
-        "else the only one).",
-    ),
+    domain: str = RUN_DOMAIN,
 ) -> None:
     """Show an execution: its phase, outputs and a table of its nodes."""
     from airfoil.cli._render import (
@@ -188,10 +185,7 @@ def show(
     from airfoil.cli._history import local_anomalies, print_anomalies
 
     rt = runtime()
-    if domain:
-        execution_id = rt.meta.resolve_execution(rt.settings.project, execution_id, domain)
-    else:
-        execution_id = local_execution(rt, execution_id)
+    execution_id = local_execution(rt, execution_id, domain)
     record = rt.meta.get_execution(execution_id)
     nodes = sort_nodes(rt.meta.get_nodes(execution_id))
     data = execution_json(record, nodes, rt)
@@ -265,6 +259,7 @@ def resume(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
     server: str = _SERVER,
+    domain: str = RUN_DOMAIN,
 ) -> None:
     """Finish an interrupted execution: nodes that succeeded are not run again."""
     if remote or server:
@@ -275,7 +270,7 @@ def resume(
             "that died); to run a failed one again use `executions recover ID --remote`"
         )
     rt = runtime()
-    execution_id = local_execution(rt, execution_id)
+    execution_id = local_execution(rt, execution_id, domain)
     record = rt.meta.get_execution(execution_id)
     if record.phase in ("succeeded", "failed", "aborted"):
         if as_json:
@@ -316,8 +311,12 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
     if not as_json and is_tty():
         from airfoil.cli._live import LiveView
 
-        live = LiveView(err_console, rec.workflow)
-    echo = None if as_json else OutputEcho(err_console, rt.blobs, rec.id, since=time.time())
+        live = LiveView(err_console, rec.workflow, rt.settings.domain)
+    echo = (
+        None
+        if as_json
+        else OutputEcho(err_console, rt.blobs, rec.id, time.time(), rt.settings.domain)
+    )
     engine = rt.engine(
         executor or rec.executor,
         on_change=chain(live.update if live else None, echo and echo.update),
@@ -347,11 +346,11 @@ def recover(
     remote: bool = _REMOTE,
     server: str = _SERVER,
     project: str = _PROJECT,
+    domain: str = RUN_DOMAIN,
 ) -> None:
     """Run a failed execution again from the failure on, reusing what had succeeded."""
-    _again(
-        "recover", execution_id, new_id, executor, as_json, remote or bool(server), server, project
-    )
+    remote = remote or bool(server)
+    _again("recover", execution_id, new_id, executor, as_json, remote, server, project, domain)
 
 
 @app.command("relaunch")
@@ -364,11 +363,11 @@ def relaunch(
     remote: bool = _REMOTE,
     server: str = _SERVER,
     project: str = _PROJECT,
+    domain: str = RUN_DOMAIN,
 ) -> None:
     """Run an execution again, from scratch, with the same inputs."""
-    _again(
-        "relaunch", execution_id, new_id, executor, as_json, remote or bool(server), server, project
-    )
+    remote = remote or bool(server)
+    _again("relaunch", execution_id, new_id, executor, as_json, remote, server, project, domain)
 
 
 def _again(
@@ -380,6 +379,7 @@ def _again(
     remote: bool,
     server: str | None,
     project: str | None,
+    domain: str | None,
 ) -> None:
     """``recover`` or ``relaunch``: on a server, or locally (then drive the new execution)."""
     if remote:
@@ -390,10 +390,10 @@ def _again(
                 "--name and --executor apply to local runs only: the server names and runs "
                 "the new execution itself"
             )
-        _remote().remote_again(server, project, execution_id, how, as_json)
+        _remote().remote_again(server, project, execution_id, how, as_json, domain)
         return
     rt = runtime()
-    execution_id = local_execution(rt, execution_id)
+    execution_id = local_execution(rt, execution_id, domain)
     engine = rt.engine(executor)
     if how == "recover":
         record = engine.recover(execution_id, new_id=new_id)
@@ -409,22 +409,24 @@ def abort(
     remote: bool = _REMOTE,
     server: str = _SERVER,
     project: str = _PROJECT,
+    domain: str = RUN_DOMAIN,
 ) -> None:
     """Abort an execution (locally: one that is not being driven; on a server: any)."""
     if remote or server:
-        _remote().remote_terminate(server, project, execution_id)
+        _remote().remote_terminate(server, project, execution_id, domain)
         return
     from airfoil.core.errors import ConflictError
 
     rt = runtime()
-    eid = local_execution(rt, execution_id)
+    eid = local_execution(rt, execution_id, domain)
     ended = rt.meta.get_execution(eid)
     if ended.phase in ("succeeded", "failed", "aborted"):  # as a server answers (409)
         raise ConflictError(
             f"execution {shown_name(ended)} already ended ({ended.phase}): nothing to abort"
         )
     record = rt.engine().abort(eid)
-    err_console.print(f"execution {shown_name(record)} {record.phase}")
+    shown = run_label(shown_name(record), record.domain, rt.settings.domain)
+    plain(err_console, f"execution {shown} {record.phase}")
 
 
 def register_signal(root: typer.Typer) -> None:
@@ -437,18 +439,20 @@ def register_signal(root: typer.Typer) -> None:
         remote: bool = _REMOTE,
         server: str = _SERVER,
         project: str = _PROJECT,
+        domain: str = RUN_DOMAIN,
     ) -> None:
         """Send a value to a gate waiting in an execution (wait_for_input / approve)."""
         from airfoil.engine.signals import send_signal
 
         if remote or server:
-            _remote().remote_signal(server, project, execution_id, name, value)
+            _remote().remote_signal(server, project, execution_id, name, value, domain)
             return
 
         rt = runtime()
-        eid = local_execution(rt, execution_id)
+        eid = local_execution(rt, execution_id, domain)
         node = send_signal(rt.meta, rt.blobs, rt.types, eid, name, value)
-        err_console.print(f"sent {name}={value} to execution {execution_id} (node {node})")
+        where = f" ({domain})" if domain else ""
+        plain(err_console, f"sent {name}={value} to execution {execution_id}{where} (node {node})")
 
 
 def _unfinished_log(blobs: BlobStore, execution_id: str, node_id: str, attempt: int) -> str | None:
@@ -533,6 +537,7 @@ def register_logs(root: typer.Typer) -> None:
         remote: bool = _REMOTE,
         server: str = _SERVER,
         project: str = _PROJECT,
+        domain: str = RUN_DOMAIN,
     ) -> None:
         """Print the logs (prints, logging records with their level and time, tracebacks)
         of an execution's attempts; follow them (-f) or search them across runs (--search)."""
@@ -583,19 +588,20 @@ def register_logs(root: typer.Typer) -> None:
                 server=server,
                 project=project,
                 under=_under,
+                domain=domain,
             )
             return
         if remote or server:
             if as_json:
                 raise ConfigError("logs --json reads the local store; drop --remote/--server")
-            _remote().remote_logs(server, project, execution_id, node, attempt, level, rank)
+            _remote().remote_logs(server, project, execution_id, node, attempt, level, rank, domain)
             return
 
         from airfoil.cli._render import is_interrupted, node_sort_key
         from airfoil.core.interruption import shown_attempts
 
         rt = runtime()
-        execution_id = local_execution(rt, execution_id)
+        execution_id = local_execution(rt, execution_id, domain)
         record = rt.meta.get_execution(execution_id)
         attempts = shown_attempts(  # running attempts of an interrupted execution: lost
             (a for a in rt.meta.get_attempts(execution_id) if _under(a.node_id, node)),

@@ -33,7 +33,9 @@ _FINISHED = ("succeeded", "skipped", "failed", "aborted")
 _PHASE_ORDER = ("succeeded", "running", "queued", "retrying", "pending", "failed", "skipped")
 
 
-def _summary(title: str, state: Any, records: dict[str, Any], width: int, height: int) -> Group:
+def _summary(
+    title: str, state: Any, records: dict[str, Any], width: int, height: int, gates: list[str]
+) -> Group:
     """The compact view of a big graph, at most ``height`` lines."""
     nodes = list(records.values())
     counts = Counter(n.phase for n in nodes)
@@ -58,7 +60,6 @@ def _summary(title: str, state: Any, records: dict[str, Any], width: int, height
     if items:
         lines.append(Text("map items: " + "  ".join(f"{p} {k}" for p, k in sorted(items.items()))))
     budget = max(0, height - len(lines) - 1)
-    gates = gates_waiting(state, records)
     for g in gates[:budget]:
         lines.append(Text(g, style="bold yellow"))
     budget -= min(len(gates), budget)
@@ -89,11 +90,12 @@ def _short(task: str) -> str:
     return task.rsplit(".", 1)[-1]
 
 
-def render_state(title: str, state: Any, width: int, height: int) -> RenderableType:
-    """The node table when it fits ``height`` lines, else the compact summary."""
+def render_state(title: str, state: Any, width: int, height: int, home: str = "") -> RenderableType:
+    """The node table when it fits ``height`` lines, else the compact summary (``home``:
+    the caller's domain, see :func:`gates_waiting`)."""
     # One C-level copy: safe against the engine thread adding nodes (dynamic, map) meanwhile.
     records = dict(state.records)
-    gates = gates_waiting(state, records)
+    gates = gates_waiting(state, records, home)
     # A table takes 4 lines of frame and header, a line per node, a line per waiting gate.
     if len(records) + len(gates) + 5 <= height:
         done = sum(1 for n in records.values() if n.phase in _FINISHED)
@@ -102,7 +104,7 @@ def render_state(title: str, state: Any, width: int, height: int) -> RenderableT
             f"{title}  [{state.execution.phase}]  {done}/{len(records)} finished",
             caption="\n".join(gates),
         )
-    return _summary(title, state, records, width, height)
+    return _summary(title, state, records, width, height, gates)
 
 
 class _Renderable:
@@ -117,15 +119,17 @@ class _Renderable:
             yield Text(f"{self.view.title}: starting", style="dim")
             return
         height = max(5, (options.height or console.size.height) - 1)
-        yield render_state(self.view.title, state, options.max_width, height)
+        yield render_state(self.view.title, state, options.max_width, height, self.view.home)
 
 
 class LiveView:
     """A live view of an execution; pass :meth:`update` as the engine's ``on_change``."""
 
-    def __init__(self, console: Console, title: str) -> None:
+    def __init__(self, console: Console, title: str, home: str) -> None:
+        """``home``: the caller's domain (``AIRFOIL_DOMAIN``: see :func:`gates_waiting`)."""
         self.console = console
         self.title = title
+        self.home = home
         self.state: Any = None
         self._live = Live(
             _Renderable(self),

@@ -73,26 +73,32 @@ def follow(
     server: str | None,
     project: str | None,
     under: Callable[[str, str | None], bool],
+    domain: str | None = None,
 ) -> None:
     """Print the execution's logs as they grow, until it ends (Ctrl-C stops following);
-    ``rank``: a training task's rank's own log instead of its attempts'."""
+    ``rank``: a training task's rank's own log instead of its attempts'; ``domain``: the
+    one of a name the project uses in several."""
     shown = _Shown(level, rank)
     try:
         if remote:
-            _follow_remote(execution_id, node, shown, server, project, under)
+            _follow_remote(execution_id, node, shown, server, project, under, domain)
         else:
-            _follow_local(execution_id, node, shown, under)
+            _follow_local(execution_id, node, shown, under, domain)
     except KeyboardInterrupt:
         err_console.print("stopped following (the execution goes on)")
 
 
 def _follow_local(
-    execution_id: str, node: str | None, shown: _Shown, under: Callable[[str, str | None], bool]
+    execution_id: str,
+    node: str | None,
+    shown: _Shown,
+    under: Callable[[str, str | None], bool],
+    domain: str | None,
 ) -> None:
     from airfoil.executors.base import attempt_log_text
 
     rt = runtime()
-    execution_id = local_execution(rt, execution_id)  # NotFoundError for an unknown one
+    execution_id = local_execution(rt, execution_id, domain)  # NotFoundError: unknown
     if node is not None and not rt.meta.get_attempts(execution_id, node):
         rt.meta.get_node(execution_id, node)  # NotFoundError for an id that is no node
     while True:
@@ -123,13 +129,15 @@ def _follow_remote(
     server: str | None,
     project: str | None,
     under: Callable[[str, str | None], bool],
+    domain: str | None,
 ) -> None:
-    from airfoil.cli._remote import _client
+    from airfoil.cli._remote import _client, remote_detail
     from airfoil.core.errors import NotFoundError
 
     with _client(server, project) as client:
+        eid = remote_detail(client, execution_id, domain).id  # then by its id: this run
         while True:
-            detail = client.get(execution_id)
+            detail = client.get(eid)
             if node is not None and not any(under(n.id, node) for n in detail.nodes):
                 raise NotFoundError(f"node {node!r} of execution {execution_id!r} does not exist")
             for n in detail.nodes:
@@ -138,7 +146,7 @@ def _follow_remote(
                 for a in n.attempt_list:
                     try:
                         text: str | None = client.logs(
-                            execution_id, n.id, attempt=a.attempt, rank=shown.rank
+                            eid, n.id, attempt=a.attempt, rank=shown.rank
                         ).text
                     except NotFoundError:
                         text = None

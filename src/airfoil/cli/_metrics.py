@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import handle_errors, local_execution, out_console, runtime
+from airfoil.cli._common import RUN_DOMAIN, handle_errors, local_execution, out_console, runtime
 
 __all__ = ["register", "sparkline"]
 
@@ -66,9 +66,11 @@ def _rows(items: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _local(execution_id: str, node: str | None, name: str | None) -> list[dict[str, Any]]:
+def _local(
+    execution_id: str, node: str | None, name: str | None, domain: str | None
+) -> list[dict[str, Any]]:
     rt = runtime()
-    execution_id = local_execution(rt, execution_id)  # NotFoundError names it
+    execution_id = local_execution(rt, execution_id, domain)  # NotFoundError names it
     series = rt.meta.metric_series(execution_id, node, name)
     if node is not None and not series:
         rt.meta.get_node(execution_id, node)
@@ -88,12 +90,19 @@ def _local(execution_id: str, node: str | None, name: str | None) -> list[dict[s
 
 
 def _remote(
-    server: str | None, project: str | None, execution_id: str, node: str | None, name: str | None
+    server: str | None,
+    project: str | None,
+    execution_id: str,
+    node: str | None,
+    name: str | None,
+    domain: str | None,
 ) -> list[dict[str, Any]]:
-    from airfoil.cli._remote import _client
+    from airfoil.cli._remote import _client, addressed
 
     with _client(server, project) as client:
-        out = client.metrics(execution_id, node, name=name)
+        out = addressed(
+            client, domain, lambda d: client.metrics(execution_id, node, name=name, domain=d)
+        )
     return [
         {
             "node": s.node_id,
@@ -126,13 +135,14 @@ def register(root: typer.Typer) -> None:
         ),
         server: str = typer.Option(None, "--server", help="Server URL (implies --remote)."),
         project: str = typer.Option(None, "--project", help="Server project."),
+        domain: str = RUN_DOMAIN,
     ) -> None:
         """Print the metrics an execution's tasks logged (log_metric, count): a table with a
         sparkline per series, or JSON."""
         if remote or server:
-            items = _remote(server, project, execution_id, node, name)
+            items = _remote(server, project, execution_id, node, name, domain)
         else:
-            items = _local(execution_id, node, name)
+            items = _local(execution_id, node, name, domain)
         if as_json:
             typer.echo(json.dumps(items))
             return

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.text import Text
 
-from airfoil.cli._common import err_console, handle_errors, out_console
+from airfoil.cli._common import (
+    RUN_DOMAIN,
+    err_console,
+    handle_errors,
+    out_console,
+    plain,
+    run_label,
+)
 
 __all__ = [
+    "addressed",
     "follow",
     "remote_cache_explanation",
     "register",
@@ -30,6 +39,8 @@ __all__ = [
     "remote_terminate",
     "run_remote",
 ]
+
+T = TypeVar("T")
 
 remote_app = typer.Typer(no_args_is_help=True, help="Run and inspect executions on a server.")
 
@@ -310,10 +321,12 @@ def remote_list(
         err_console.print(f"no executions in project {client.project} on {client.url}")
 
 
-def remote_detail(client: Any, ref: str, domain: str | None = None) -> Any:
-    """The server's execution ``ref`` as the CLI finds a local one: in ``domain`` if given,
-    else by name or id, and a name the project uses in several domains in the client's
-    (``AIRFOIL_DOMAIN``), where the CLI prints it bare (:func:`~airfoil.cli._common.run_label`).
+def addressed(client: Any, domain: str | None, call: Callable[[str | None], T]) -> T:
+    """``call(domain)`` on the run a command names as the CLI finds a local one: in
+    ``domain`` if given, else by its name or id alone, and a name the project uses in several
+    domains in the client's (``AIRFOIL_DOMAIN``), where the CLI prints it bare
+    (:func:`~airfoil.cli._common.run_label`). A 409 is a refusal that changed nothing, so
+    asking again in the client's domain is safe for a command that acts (terminate, signal).
 
     Raises:
         ConflictError: the name is used in several domains, none of them the client's.
@@ -321,14 +334,19 @@ def remote_detail(client: Any, ref: str, domain: str | None = None) -> Any:
     from airfoil.core.errors import ConflictError, NotFoundError
 
     if domain:
-        return client.get(ref, domain=domain)
+        return call(domain)
     try:
-        return client.get(ref)
+        return call(None)
     except ConflictError as several:
         try:
-            return client.get(ref, domain=client.domain)
+            return call(client.domain)
         except NotFoundError:
             raise several from None
+
+
+def remote_detail(client: Any, ref: str, domain: str | None = None) -> Any:
+    """The server's execution ``ref`` (see :func:`addressed`)."""
+    return addressed(client, domain, lambda d: client.get(ref, domain=d))
 
 
 def remote_show(
@@ -346,14 +364,16 @@ def remote_show(
     with _client(server, project) as client:
         detail = remote_detail(client, execution_id, domain)
         found = client.anomalies(detail.id, **rule_given()).model_dump(mode="json")["items"]
+        shown = run_label(detail.name or detail.id, detail.domain, client.domain)
     out = remote_execution_json(detail)
     out["anomalies"] = found
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
         return
     out_console.print(
-        f"execution [bold]{detail.name or detail.id}[/]  {detail.workflow} @ {detail.version}  "
-        f"{detail.phase}"
+        Text.assemble(
+            "execution ", (shown, "bold"), f"  {detail.workflow} @ {detail.version}  {detail.phase}"
+        )
     )
     types = {n.id: n.task_type for n in detail.nodes if n.task_type not in ("", "python")}
     out_console.print(
@@ -372,30 +392,44 @@ def remote_show(
         )
 
 
-def remote_terminate(server: str | None, project: str | None, execution_id: str) -> None:
-    """Terminate (abort) an execution on the server."""
+def remote_terminate(
+    server: str | None, project: str | None, execution_id: str, domain: str | None = None
+) -> None:
+    """Terminate (abort) an execution on the server (``domain``: see :func:`addressed`)."""
     with _client(server, project) as client:
-        ex = client.terminate(execution_id)
-    err_console.print(f"execution {ex.name or ex.id}: {ex.phase} (termination requested)")
+        ex = addressed(client, domain, lambda d: client.terminate(execution_id, domain=d))
+        shown = run_label(ex.name or ex.id, ex.domain, client.domain)
+    plain(err_console, f"execution {shown}: {ex.phase} (termination requested)")
 
 
 def remote_again(
-    server: str | None, project: str | None, execution_id: str, how: str, as_json: bool
+    server: str | None,
+    project: str | None,
+    execution_id: str,
+    how: str,
+    as_json: bool,
+    domain: str | None = None,
 ) -> None:
-    """``recover`` or ``relaunch`` an execution on the server, then follow the new one."""
+    """``recover`` or ``relaunch`` an execution on the server, then follow the new one (in
+    the domain of the one it repeats)."""
     with _client(server, project) as client:
-        ex = client.recover(execution_id) if how == "recover" else client.relaunch(execution_id)
-        follow(client, ex.id, f"{how}s {execution_id} on {client.url}", as_json, ex.name)
+        again = client.recover if how == "recover" else client.relaunch
+        ex = addressed(client, domain, lambda d: again(execution_id, domain=d))
+        shown = run_label(ex.name or ex.id, ex.domain, client.domain)
+        follow(client, ex.id, f"{how}s {execution_id} on {client.url}", as_json, shown)
 
 
 def remote_cache_explanation(
-    server: str | None, project: str | None, execution_id: str, node: str
+    server: str | None, project: str | None, execution_id: str, node: str, domain: str | None
 ) -> dict[str, Any]:
     """The server's explanation of a node's cache status, as ``airfoil cache explain`` prints
     it (the same JSON as a local explain)."""
     with _client(server, project) as client:
-        why: dict[str, Any] = client.cache_explanation(execution_id, node).model_dump(mode="json")
-    return why
+        why = addressed(
+            client, domain, lambda d: client.cache_explanation(execution_id, node, domain=d)
+        )
+    out: dict[str, Any] = why.model_dump(mode="json")
+    return out
 
 
 def remote_logs(
@@ -406,14 +440,17 @@ def remote_logs(
     attempt: int | None,
     level: str | None = None,
     rank: int | None = None,
+    domain: str | None = None,
 ) -> None:
     """Print the logs of an execution's attempts on the server (one node, or every node;
-    ``level``: only entries at that level or above; ``rank``: a training task's rank's log)."""
+    ``level``: only entries at that level or above; ``rank``: a training task's rank's log;
+    ``domain``: see :func:`addressed`)."""
     from airfoil.core.errors import NotFoundError
     from airfoil.core.log_lines import filter_level
 
     with _client(server, project) as client:
-        nodes = client.get(execution_id).nodes
+        detail = remote_detail(client, execution_id, domain)
+        eid, nodes = detail.id, detail.nodes  # by its id from here: the run found, each time
         if node is not None:
             nodes = [n for n in nodes if n.id == node]
             if not nodes:
@@ -428,13 +465,11 @@ def remote_logs(
                 out_console.print(title, markup=False, style="bold")
                 if rank is not None:
                     try:
-                        text = client.logs(execution_id, n.id, attempt=a.attempt, rank=rank).text
+                        text = client.logs(eid, n.id, attempt=a.attempt, rank=rank).text
                     except NotFoundError:
                         text = f"(no log of rank {rank})"
                 else:
-                    text = (
-                        client.logs(execution_id, n.id, attempt=a.attempt).text if a.has_log else ""
-                    )
+                    text = client.logs(eid, n.id, attempt=a.attempt).text if a.has_log else ""
                 if level is not None:
                     text = filter_level(text, level)
                 out_console.print(text.rstrip() or "(no output)", markup=False, highlight=False)
@@ -444,12 +479,19 @@ def remote_logs(
 
 
 def remote_signal(
-    server: str | None, project: str | None, execution_id: str, name: str, value: str
+    server: str | None,
+    project: str | None,
+    execution_id: str,
+    name: str,
+    value: str,
+    domain: str | None = None,
 ) -> None:
-    """Answer a gate of an execution on the server (checked against the gate's type there)."""
+    """Answer a gate of an execution on the server (checked against the gate's type there;
+    ``domain``: see :func:`addressed`)."""
     with _client(server, project) as client:
-        client.signal(execution_id, name, value)
-    err_console.print(f"sent {name}={value} to execution {execution_id} on the server")
+        addressed(client, domain, lambda d: client.signal(execution_id, name, value, domain=d))
+    where = f" ({domain})" if domain else ""
+    plain(err_console, f"sent {name}={value} to execution {execution_id}{where} on the server")
 
 
 @remote_app.command("list")
@@ -473,9 +515,10 @@ def _show_cmd(
     server: str = _SERVER,
     project: str = _PROJECT,
     as_json: bool = typer.Option(True, "--json/--table"),
+    domain: str = RUN_DOMAIN,
 ) -> None:
     """Show an execution of the server (= executions show --remote)."""
-    remote_show(server, project, execution_id, as_json)
+    remote_show(server, project, execution_id, as_json, domain)
 
 
 @remote_app.command("terminate")
@@ -484,9 +527,10 @@ def _terminate_cmd(
     execution_id: str = typer.Argument(...),
     server: str = _SERVER,
     project: str = _PROJECT,
+    domain: str = RUN_DOMAIN,
 ) -> None:
     """Terminate an execution on the server (= executions abort --remote)."""
-    remote_terminate(server, project, execution_id)
+    remote_terminate(server, project, execution_id, domain)
 
 
 def register(app: typer.Typer) -> None:

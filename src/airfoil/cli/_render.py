@@ -241,8 +241,13 @@ def sort_nodes(nodes: list[NodeRecord]) -> list[NodeRecord]:
     return sorted(nodes, key=lambda n: node_sort_key(n.node_id))
 
 
-def gates_waiting(state: Any, records: dict[str, Any]) -> list[str]:
-    """One line per gate waiting for a signal, with the ``airfoil signal`` command."""
+def gates_waiting(state: Any, records: dict[str, Any], home: str) -> list[str]:
+    """One line per gate waiting for a signal, with the ``airfoil signal`` command; for a
+    run outside ``home`` (the caller's ``AIRFOIL_DOMAIN``, where the command looks a name up
+    first) the command names the run's domain, so it answers this run and never a run of
+    the same name in ``home``."""
+    ex = state.execution
+    where = f" --domain {ex.domain}" if ex.domain and ex.domain != home else ""
     lines = []
     for nid, fn in list(state.graph.items()):
         gate = fn.gate
@@ -251,7 +256,7 @@ def gates_waiting(state: Any, records: dict[str, Any]) -> list[str]:
             continue
         value = "true|false" if gate.kind == GateKind.APPROVE else "VALUE"
         lines.append(
-            f"{nid} waits for {gate.name!r}: airfoil signal {state.execution.display_name} "
-            f"{gate.name} {value}"
+            f"{nid} waits for {gate.name!r}: airfoil signal {ex.display_name} "
+            f"{gate.name} {value}{where}"
         )
     return lines

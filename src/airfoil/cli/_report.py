@@ -8,28 +8,30 @@ from pathlib import Path
 
 import typer
 
-from airfoil.cli._common import handle_errors, local_execution, out_console, runtime
+from airfoil.cli._common import RUN_DOMAIN, handle_errors, local_execution, out_console, runtime
 
 __all__ = ["register"]
 
 
-def _local(execution_id: str, node_id: str) -> tuple[int, str]:
+def _local(execution_id: str, node_id: str, domain: str | None) -> tuple[int, str]:
     from airfoil.core.reports import latest_report
 
     rt = runtime()
-    execution_id = local_execution(rt, execution_id)  # NotFoundError names it
+    execution_id = local_execution(rt, execution_id, domain)  # NotFoundError names it
     node = rt.meta.get_node(execution_id, node_id)
     rep = latest_report(rt.blobs, execution_id, node_id, node.attempts)
     return rep.attempt, rep.html
 
 
 def _remote(
-    server: str | None, project: str | None, execution_id: str, node_id: str
+    server: str | None, project: str | None, execution_id: str, node_id: str, domain: str | None
 ) -> tuple[int, str]:
-    from airfoil.cli._remote import _client
+    from airfoil.cli._remote import _client, addressed
 
     with _client(server, project) as client:
-        attempt, page = client.report(execution_id, node_id)
+        attempt, page = addressed(
+            client, domain, lambda d: client.report(execution_id, node_id, domain=d)
+        )
     return int(attempt), str(page)
 
 
@@ -40,20 +42,26 @@ def register(root: typer.Typer) -> None:
         execution_id: str = typer.Argument(..., help="Execution name (in the project) or id."),
         node: str = typer.Argument(..., help="Node id (e.g. n0)."),
         output: Path = typer.Option(
-            None, "-o", "--output", help="HTML file to write (default: EXEC-NODE-report.html)."
+            None,
+            "-o",
+            "--output",
+            help="HTML file to write (default: EXEC-NODE-report.html, with --domain "
+            "EXEC-DOMAIN-NODE-report.html).",
         ),
         remote: bool = typer.Option(
             False, "--remote", help="On the server (--server or AIRFOIL_SERVER_URL)."
         ),
         server: str = typer.Option(None, "--server", help="Server URL (implies --remote)."),
         project: str = typer.Option(None, "--project", help="Server project."),
+        domain: str = RUN_DOMAIN,
     ) -> None:
         """Write the report a node's task attached (its newest attempt that reported) to an
         HTML file."""
         if remote or server:
-            attempt, page = _remote(server, project, execution_id, node)
+            attempt, page = _remote(server, project, execution_id, node, domain)
         else:
-            attempt, page = _local(execution_id, node)
-        path = output or Path(f"{execution_id}-{node.replace('/', '_')}-report.html")
+            attempt, page = _local(execution_id, node, domain)
+        run = f"{execution_id}-{domain}" if domain else execution_id  # twins write apart
+        path = output or Path(f"{run}-{node.replace('/', '_')}-report.html")
         path.write_text(page, encoding="utf-8")
         out_console.print(f"wrote {path} (attempt {attempt})", markup=False, soft_wrap=True)

@@ -114,8 +114,8 @@ def register(app: typer.Typer) -> None:
         if not as_json and is_tty():
             from airfoil.cli._live import LiveView
 
-            live = LiveView(err_console, entity.name)
-        echo = None if as_json else OutputEcho(err_console, rt.blobs, "")
+            live = LiveView(err_console, entity.name, rt.settings.domain)
+        echo = None if as_json else OutputEcho(err_console, rt.blobs, "", home=rt.settings.domain)
         engine = rt.engine(
             executor, on_change=chain(live.update if live else None, echo and echo.update)
         )

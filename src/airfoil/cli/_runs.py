@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from airfoil.cli._common import handle_errors, out_console, plain, runtime
+from airfoil.cli._common import handle_errors, out_console, plain, run_label, runtime
 from airfoil.core.experiments import AGGREGATES, parse_metric_column
 
 __all__ = ["register"]
@@ -38,7 +38,9 @@ def _columns(specs: list[str] | None) -> tuple[list[str] | None, list[tuple[str,
     return list(dict.fromkeys(names)), list(dict.fromkeys(cols))
 
 
-def _print(t: dict[str, Any], cols: list[tuple[str, str]]) -> None:
+def _print(t: dict[str, Any], cols: list[tuple[str, str]], home: str) -> None:
+    """``home``: the caller's domain, where a run prints by its name alone (one in another
+    domain as ``NAME (DOMAIN)``: a name is unique within its project and domain only)."""
     if not t["rows"]:
         where = f" passing {' and '.join(t['where'])}" if t["where"] else ""
         more = f" (next page: --offset {t['next_offset']})" if t["next_offset"] is not None else ""
@@ -55,7 +57,7 @@ def _print(t: dict[str, Any], cols: list[tuple[str, str]]) -> None:
         table.add_column(f"{name}:{agg}", no_wrap=True, justify="right")
     for r in t["rows"]:
         cells = [
-            r["id"],
+            run_label(r["id"], r.get("domain", ""), home),
             r["phase"],
             _when(r["started_at"] or r["created_at"]),
             "" if r["duration"] is None else f"{r['duration']:.3f}s",
@@ -116,9 +118,13 @@ def register(root: typer.Typer) -> None:
         ),
         server: str = typer.Option(None, "--server", help="Server URL (implies --remote)."),
         project: str = typer.Option(None, "--project", help="Server project."),
+        domain: str = typer.Option(
+            None, "--domain", help="Only the runs in this domain (default: every domain's)."
+        ),
     ) -> None:
         """The experiment table: a workflow's runs with their inputs and the last, min or
-        max of chosen metrics (over each run's nodes and attempts), sortable."""
+        max of chosen metrics (over each run's nodes and attempts), sortable. A run outside
+        AIRFOIL_DOMAIN prints as NAME (DOMAIN), what `--domain DOMAIN` then opens."""
         names, cols = _columns(metric)
         ask: dict[str, Any] = {
             "last": last,
@@ -128,18 +134,22 @@ def register(root: typer.Typer) -> None:
             "phase": phase,
             "offset": offset,
             "where": list(where) if where else None,
+            "domain": domain,
         }
         if remote or server:
             from airfoil.cli._remote import _client
 
             with _client(server, project) as client:
                 out = client.runs(workflow, **ask)
+                home = client.domain
         else:
             from airfoil.server._experiments import runs as runs_service
 
-            out = runs_service(runtime().meta, None, workflow, **ask)
+            rt = runtime()  # the project's runs only: their names are what it takes
+            out = runs_service(rt.meta, rt.settings.project, workflow, **ask)
+            home = rt.settings.domain
         t = out.model_dump()
         if as_json:
             typer.echo(json.dumps(t))
         else:
-            _print(t, cols)
+            _print(t, cols, home)

@@ -66,9 +66,11 @@ class Artifacts:
         lineage: dict[str, str] | None = None,
         metrics: dict[str, float] | None = None,
         metadata: dict[str, str] | None = None,
+        execution_domain: str = "",
     ) -> ArtifactPublished:
         """Upload ``data`` and add it as a version of ``name`` on the server (the same bytes
-        again are the same version: ``created`` is then false).
+        again are the same version: ``created`` is then false). ``execution_id``: the run it
+        came from, by id or name (``execution_domain``: of a name used in several domains).
 
         Raises:
             NotFoundError: ``execution_id`` is not an execution of the project.
@@ -86,6 +88,7 @@ class Artifacts:
             kind=kind,
             partitions=dict(partitions or {}),
             execution_id=execution_id,
+            execution_domain=execution_domain,
             lineage=dict(lineage or {}),
             metrics=dict(metrics or {}),
             metadata=dict(metadata or {}),

@@ -419,37 +419,53 @@ class Client:
     ) -> ExecutionDetail:
         """An execution by its name in the project or its id (``domain``: the one of a name
         the project uses in several domains; without it such a name is a 409 naming them)."""
-        params = {"domain": domain} if domain else None
         path = f"/projects/{self._p(project)}/executions/{execution_id}"
-        return ExecutionDetail.model_validate(self._call("GET", path, params=params).json())
+        return ExecutionDetail.model_validate(self._call("GET", path, params=_in(domain)).json())
 
     def list(self, *, project: str | None = None, **filters: Any) -> ExecutionPage:
         params = {k: v for k, v in filters.items() if v is not None}
         r = self._call("GET", f"/projects/{self._p(project)}/executions", params=params)
         return ExecutionPage.model_validate(r.json())
 
-    def terminate(self, execution_id: str, *, project: str | None = None) -> ExecutionSummary:
-        r = self._call("POST", f"/projects/{self._p(project)}/executions/{execution_id}/terminate")
+    def terminate(
+        self, execution_id: str, *, project: str | None = None, domain: str | None = None
+    ) -> ExecutionSummary:
+        """Stop an execution (``domain``: as in :meth:`get`)."""
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/terminate"
+        r = self._call("POST", path, params=_in(domain))
         return ExecutionSummary.model_validate(r.json())
 
-    def relaunch(self, execution_id: str, *, project: str | None = None) -> ExecutionSummary:
+    def relaunch(
+        self, execution_id: str, *, project: str | None = None, domain: str | None = None
+    ) -> ExecutionSummary:
         """A new execution of the same version with the same inputs."""
-        r = self._call("POST", f"/projects/{self._p(project)}/executions/{execution_id}/relaunch")
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/relaunch"
+        r = self._call("POST", path, params=_in(domain))
         return ExecutionSummary.model_validate(r.json())
 
-    def recover(self, execution_id: str, *, project: str | None = None) -> ExecutionSummary:
+    def recover(
+        self, execution_id: str, *, project: str | None = None, domain: str | None = None
+    ) -> ExecutionSummary:
         """A new execution of a failed one that reuses every node that had succeeded."""
-        r = self._call("POST", f"/projects/{self._p(project)}/executions/{execution_id}/recover")
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/recover"
+        r = self._call("POST", path, params=_in(domain))
         return ExecutionSummary.model_validate(r.json())
 
     def signal(
-        self, execution_id: str, name: str, value: Any, *, project: str | None = None
+        self,
+        execution_id: str,
+        name: str,
+        value: Any,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
     ) -> None:
         """Answer a gate of an execution (``True``/``False`` approves or rejects)."""
         self._call(
             "POST",
             f"/projects/{self._p(project)}/executions/{execution_id}/signals/{name}",
             json={"value": to_json(value)},
+            params=_in(domain),
         )
 
     def logs(
@@ -461,12 +477,14 @@ class Client:
         rank: int | None = None,
         project: str | None = None,
         level: str | None = None,
+        domain: str | None = None,
     ) -> LogOut:
         """A node's attempt's log (its last by default; ``level``: entries at it or above;
         ``rank``: that rank's own log of a training attempt instead)."""
         params: dict[str, object] = {
             k: v for k, v in (("attempt", attempt), ("rank", rank)) if v is not None
         }
+        params |= _in(domain)
         if level:
             params["level"] = level
         r = self._call(
@@ -483,22 +501,28 @@ class Client:
         *,
         name: str | None = None,
         project: str | None = None,
+        domain: str | None = None,
     ) -> MetricsOut:
         """The metric series an execution's tasks logged (``airfoil metrics --remote``)."""
         params = {k: v for k, v in (("node", node_id), ("name", name)) if v is not None}
+        params |= _in(domain)
         r = self._call(
             "GET", f"/projects/{self._p(project)}/executions/{execution_id}/metrics", params=params
         )
         return MetricsOut.model_validate(r.json())
 
     def report(
-        self, execution_id: str, node_id: str, *, project: str | None = None
+        self,
+        execution_id: str,
+        node_id: str,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
     ) -> tuple[int, str]:
         """The report of a node (its newest attempt that wrote one): ``(attempt, html)``
         (``airfoil report --remote``)."""
-        r = self._call(
-            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/report"
-        )
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/report"
+        r = self._call("GET", path, params=_in(domain))
         return int(r.headers.get("X-Airfoil-Attempt", "0")), r.text
 
     def cluster(self) -> ClusterOut:
@@ -565,11 +589,12 @@ class Client:
         min_history: int | None = None,
         last: int | None = None,
         project: str | None = None,
+        domain: str | None = None,
     ) -> AnomalyList:
         """An execution's attempts far from their history (``executions show --remote``);
         the rule's parts not given are the server's settings."""
         given = {"k": k, "min_history": min_history, "last": last}
-        params = {name: v for name, v in given.items() if v is not None}
+        params = {name: v for name, v in given.items() if v is not None} | _in(domain)
         path = f"/projects/{self._p(project)}/executions/{execution_id}/anomalies"
         return AnomalyList.model_validate(self._call("GET", path, params=params).json())
 
@@ -593,9 +618,19 @@ class Client:
         r = self._call("GET", f"/projects/{self._p(project)}/logs/search", params=params)
         return LogSearchOut.model_validate(r.json())
 
-    def compare(self, a: str, b: str, *, project: str | None = None) -> ComparisonOut:
-        """Two executions side by side (``airfoil compare --remote``)."""
-        r = self._call("GET", f"/projects/{self._p(project)}/compare", params={"a": a, "b": b})
+    def compare(
+        self,
+        a: str,
+        b: str,
+        *,
+        project: str | None = None,
+        domain_a: str | None = None,
+        domain_b: str | None = None,
+    ) -> ComparisonOut:
+        """Two executions side by side (``airfoil compare --remote``); ``domain_a`` /
+        ``domain_b``: the domain of a side's name the project uses in several."""
+        params = {"a": a, "b": b} | _in(domain_a, "domain_a") | _in(domain_b, "domain_b")
+        r = self._call("GET", f"/projects/{self._p(project)}/compare", params=params)
         return ComparisonOut.model_validate(r.json())
 
     def runs(
@@ -610,10 +645,11 @@ class Client:
         project: str | None = None,
         offset: int = 0,
         where: Sequence[str] | None = None,
+        domain: str | None = None,
     ) -> RunsTableOut:
         """Runs of a workflow with their inputs and metric summaries (``airfoil runs``): the
         page from ``offset`` (``next_offset`` of the answer continues), of the runs passing
-        every ``where`` filter."""
+        every ``where`` filter (of every domain, each row with its own; ``domain``: one's)."""
         from urllib.parse import quote
 
         params: dict[str, Any] = {"last": last, "sort": sort}
@@ -627,6 +663,7 @@ class Client:
             params["offset"] = offset
         if where:
             params["where"] = list(where)
+        params |= _in(domain)
         r = self._call(
             "GET",
             f"/projects/{self._p(project)}/workflows/{quote(workflow, safe='')}/runs",
@@ -635,18 +672,24 @@ class Client:
         return RunsTableOut.model_validate(r.json())
 
     def cache_explanation(
-        self, execution_id: str, node_id: str, *, project: str | None = None
+        self,
+        execution_id: str,
+        node_id: str,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
     ) -> CacheExplanation:
         """Why a node did or did not hit the cache (``airfoil cache explain --remote``)."""
-        r = self._call(
-            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/cache"
-        )
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/cache"
+        r = self._call("GET", path, params=_in(domain))
         return CacheExplanation.model_validate(r.json())
 
-    def watch(self, execution_id: str, *, project: str | None = None) -> Iterator[EventOut]:
+    def watch(
+        self, execution_id: str, *, project: str | None = None, domain: str | None = None
+    ) -> Iterator[EventOut]:
         """The execution's events as they happen (server-sent events), until it ends."""
         path = f"{API_PREFIX}/projects/{self._p(project)}/executions/{execution_id}/watch"
-        with self._http.stream("GET", path, timeout=None) as r:
+        with self._http.stream("GET", path, params=_in(domain), timeout=None) as r:
             if r.status_code >= 400:
                 r.read()
                 self._raise(r)
@@ -677,6 +720,7 @@ class Client:
         timeout: float | None = None,
         poll_s: float = 0.1,
         project: str | None = None,
+        domain: str | None = None,
     ) -> ExecutionDetail:
         """Wait until the execution ends; return its detail.
 
@@ -690,29 +734,37 @@ class Client:
             r = self._call(
                 "GET",
                 f"/projects/{self._p(project)}/executions/{execution_id}/events",
-                params={"after": _SEQ_MAX},
+                params={"after": _SEQ_MAX} | _in(domain),
             )
             page = r.json()
             if page["phase"] in _TERMINAL:
-                return self.get(execution_id, project=project)
+                return self.get(execution_id, project=project, domain=domain)
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_id} did not end within {timeout}s")
             time.sleep(poll_s)
 
-    def raw_outputs(self, execution_id: str, *, project: str | None = None) -> RawValues:
-        r = self._call("GET", f"/projects/{self._p(project)}/executions/{execution_id}/outputs")
-        return RawValues.model_validate(r.json())
+    def raw_outputs(
+        self, execution_id: str, *, project: str | None = None, domain: str | None = None
+    ) -> RawValues:
+        path = f"/projects/{self._p(project)}/executions/{execution_id}/outputs"
+        return RawValues.model_validate(self._call("GET", path, params=_in(domain)).json())
 
-    def outputs(self, execution_id: str, entity: Any, *, project: str | None = None) -> Any:
+    def outputs(
+        self,
+        execution_id: str,
+        entity: Any,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+    ) -> Any:
         """The outputs as the Python value(s) ``entity``'s signature promises.
 
         Raises:
             ConflictError: the execution has not succeeded.
         """
-        from airfoil.client._values import DownloadedBlobs, to_value
-        from airfoil.types import ValueContext, default_type_engine
+        from airfoil.client._values import DownloadedBlobs, python_outputs, to_value
 
-        raw = self.raw_outputs(execution_id, project=project)
+        raw = self.raw_outputs(execution_id, project=project, domain=domain)
         if raw.phase != "succeeded":
             raise ConflictError(f"execution {execution_id} is {raw.phase}, not succeeded")
         blobs = DownloadedBlobs()
@@ -725,20 +777,12 @@ class Client:
                     self._raise(resp)
                 data = resp.content
             values[name] = to_value(rv, data, blobs)
-        py = entity.py_interface
-        engine = default_type_engine()
-        ctx = ValueContext(blobs=blobs)
-        if py.interface.output_style == "none":
-            return None
-        decoded = {n: engine.to_python(values[n], tp, ctx) for n, tp in py.output_types.items()}
-        if py.interface.output_style == "tuple":
-            from airfoil.core.outputs import tuple_outputs
+        return python_outputs(values, entity, blobs)
 
-            names = tuple(py.output_types)
-            return tuple_outputs(names)(*(decoded[n] for n in names))
-        if py.interface.output_style == "single":
-            return decoded["o0"]
-        return py.return_type(**decoded)
+
+def _in(domain: str | None, key: str = "domain") -> dict[str, str]:
+    """The query parameter naming the domain of an execution's name (none: not given)."""
+    return {key: domain} if domain else {}
 
 
 def _input_type(entity: Any, name: str) -> Any:

@@ -8,6 +8,7 @@ converters (parquet, npy, files) read them as they would from any store.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import NotFoundError
@@ -16,7 +17,7 @@ from airfoil.types._base import values_key
 from airfoil.types._refs import ValueRef
 from airfoil.wire import RawValue
 
-__all__ = ["DownloadedBlobs", "to_value"]
+__all__ = ["DownloadedBlobs", "python_outputs", "to_value"]
 
 
 class DownloadedBlobs(BlobStore):
@@ -75,3 +76,23 @@ def to_value(raw: RawValue, data: bytes | None, blobs: DownloadedBlobs) -> Value
     if inline is not None:
         return ref.to_value()
     return ref.to_value(blobs.put_bytes(values_key(raw.hash), data or b""))
+
+
+def python_outputs(values: dict[str, Value], entity: Any, blobs: DownloadedBlobs) -> Any:
+    """An execution's output values as the Python value(s) ``entity``'s signature promises."""
+    from airfoil.types import ValueContext, default_type_engine
+
+    py = entity.py_interface
+    engine = default_type_engine()
+    ctx = ValueContext(blobs=blobs)
+    if py.interface.output_style == "none":
+        return None
+    decoded = {n: engine.to_python(values[n], tp, ctx) for n, tp in py.output_types.items()}
+    if py.interface.output_style == "tuple":
+        from airfoil.core.outputs import tuple_outputs
+
+        names = tuple(py.output_types)
+        return tuple_outputs(names)(*(decoded[n] for n in names))
+    if py.interface.output_style == "single":
+        return decoded["o0"]
+    return py.return_type(**decoded)

@@ -135,9 +135,12 @@ class Comparison(msgspec.Struct, frozen=True):
     outputs: list[ValueDiff]
     nodes: list[NodeDiff]
     frames: list[FrameDiff] = msgspec.field(default_factory=list)
-    #: the executions' names in their project (``a`` and ``b`` are their ids)
+    #: the executions' names in their project (``a`` and ``b`` are their ids) and their
+    #: domains (a name is unique within its project and domain only)
     name_a: str = ""
     name_b: str = ""
+    domain_a: str = ""
+    domain_b: str = ""
 
 
 def preview(value: Value | None, limit: int = 80) -> str:
@@ -306,6 +309,8 @@ def compare_executions(
         + _frames("output", a.outputs, b.outputs, stats),
         name_a=a.display_name,
         name_b=b.display_name,
+        domain_a=a.domain,
+        domain_b=b.domain,
     )
 
 

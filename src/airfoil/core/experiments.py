@@ -139,8 +139,9 @@ class RunRow(msgspec.Struct, frozen=True):
 
     ``inputs`` holds previews (JSON values as they are, others by format and size);
     ``input_values`` the decoded JSON of inputs stored inline as JSON (what sorting uses).
-    ``id``: the run's name in its project (its execution id when none was chosen), which
-    every route and command takes as the run's address.
+    ``id``: the run's name in its project (its execution id when none was chosen), and
+    ``domain`` the domain it ran in: a name is unique within its project and domain only, so
+    the two together are the run's address (``?domain=``, ``--domain``).
     """
 
     id: str
@@ -152,6 +153,7 @@ class RunRow(msgspec.Struct, frozen=True):
     inputs: dict[str, str]
     input_values: dict[str, Any]
     metrics: dict[str, MetricSummary]
+    domain: str = ""
 
 
 class RunsTable(msgspec.Struct, frozen=True):
@@ -226,6 +228,7 @@ def _row(
         inputs={k: p for k, (p, _) in inputs.items()},
         input_values={k: v for k, (_, v) in inputs.items()},
         metrics={n: metrics[n] for n in names if n in metrics},
+        domain=rec.domain,
     )
 
 

@@ -176,14 +176,18 @@ def publish(
     execution_id = body.execution_id
     if execution_id:
         try:  # a name (or id) of the project's own executions only
-            execution_id = meta.resolve_execution(project, execution_id)
+            domain = body.execution_domain or None
+            execution_id = meta.resolve_execution(
+                project, execution_id, domain, how='"execution_domain"'
+            )
             record = meta.get_execution(execution_id)
         except NotFoundError:
             record = None
         if record is None or record.project != project:
+            where = f" ({body.execution_domain})" if body.execution_domain else ""
             raise NotFoundError(
-                f"no execution {body.execution_id!r} in project {project!r} (the version's "
-                "lineage must name an execution of its project)"
+                f"no execution {body.execution_id!r} in project {project!r}{where} (the "
+                "version's lineage must name an execution of its project)"
             )
         if record.phase != "succeeded":
             raise InvalidInputError(

@@ -31,6 +31,7 @@ from airfoil.core.experiments import (
 )
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import ExecutionRunHead
+from airfoil.server._deps import check_domain
 from airfoil.store.base import MetaStore
 from airfoil.wire import MetricSummaryOut, RunRowOut, RunsTableOut
 
@@ -74,6 +75,7 @@ def runs_out(
         rows=[
             RunRowOut(
                 id=r.id,
+                domain=r.domain,
                 phase=r.phase,
                 created_at=r.created_at,
                 started_at=r.started_at,
@@ -100,14 +102,16 @@ def runs(
     phase: str | None = None,
     offset: int = 0,
     where: Sequence[str] | None = None,
+    domain: str | None = None,
 ) -> RunsTableOut:
-    """A page of the runs of ``workflow`` (of ``project`` if given; in ``phase`` if given):
+    """A page of the runs of ``workflow`` (of ``project`` if given; in ``phase`` and
+    ``domain`` if given), each row with its domain:
     the ``last`` newest from ``offset`` (that pass every ``where`` filter), with their
     inputs and metric summaries (every metric they logged, or those named).
 
     Raises:
         InvalidInputError: ``last`` outside 1..MAX_RUNS, a negative offset, an unknown
-            phase, a filter that cannot be read or names nothing these runs have, or an
+            phase or domain, a filter that cannot be read or names nothing these runs have, or an
             input, metric or sort key none of the runs has (the message lists the choices).
     """
     if isinstance(last, bool) or not 1 <= last <= MAX_RUNS:
@@ -117,11 +121,18 @@ def runs(
     phases = [p.value for p in ExecutionPhase]
     if phase is not None and phase not in phases:
         raise InvalidInputError(f"unknown phase {phase!r}: use one of {', '.join(phases)}")
+    if domain is not None:
+        check_domain(domain)
     conditions = [parse_where(w) for w in where or ()]
-    total = meta.count_executions(project=project, workflow=workflow, phase=phase)
+    total = meta.count_executions(project=project, domain=domain, workflow=workflow, phase=phase)
     if not conditions:
         records = meta.list_run_heads(
-            project=project, workflow=workflow, phase=phase, limit=last, offset=offset
+            project=project,
+            workflow=workflow,
+            phase=phase,
+            limit=last,
+            offset=offset,
+            domain=domain,
         )
         stats = meta.metric_stats([r.id for r in records], None)
         end = offset + len(records)
@@ -141,7 +152,12 @@ def runs(
     while len(kept) < last and pos - offset < MAX_SCAN:
         size = min(CHUNK, MAX_SCAN - (pos - offset))
         chunk = meta.list_run_heads(
-            project=project, workflow=workflow, phase=phase, limit=size, offset=pos
+            project=project,
+            workflow=workflow,
+            phase=phase,
+            limit=size,
+            offset=pos,
+            domain=domain,
         )
         stats = meta.metric_stats([r.id for r in chunk], None)
         passing, names = filter_runs(chunk, stats, conditions)

@@ -154,6 +154,8 @@ def comparison_out(c: Comparison) -> ComparisonOut:
         b=c.b,
         name_a=c.name_a,
         name_b=c.name_b,
+        domain_a=c.domain_a,
+        domain_b=c.domain_b,
         workflow_a=c.workflow_a,
         workflow_b=c.workflow_b,
         phase_a=c.phase_a,
@@ -196,13 +198,30 @@ def comparison_out(c: Comparison) -> ComparisonOut:
     )
 
 
-def compare(d: Deps, project: str, a: str, b: str) -> ComparisonOut:
-    """Two executions of ``project`` side by side (frames with their column statistics).
+def _side(d: Deps, project: str, side: str, ref: str, domain: str | None) -> str:
+    """The id of one side of a comparison (a name used in several domains is a 409 naming
+    that side's parameter)."""
+    how = f"?domain_{side}=, --domain-{side}"
+    return d.meta.resolve_execution(project, ref, domain, how=how)
+
+
+def compare(
+    d: Deps,
+    project: str,
+    a: str,
+    b: str,
+    domain_a: str | None = None,
+    domain_b: str | None = None,
+) -> ComparisonOut:
+    """Two executions of ``project`` side by side (frames with their column statistics):
+    each by its name (in ``domain_a`` / ``domain_b`` if given) or its id.
 
     Raises:
-        NotFoundError: either is not an execution of the project.
+        NotFoundError: either is not an execution of the project (in its domain if given).
+        ConflictError: a name is used in several domains of the project and its side's
+            domain was not given.
     """
-    a, b = d.meta.resolve_execution(project, a), d.meta.resolve_execution(project, b)
+    a, b = _side(d, project, "a", a, domain_a), _side(d, project, "b", b, domain_b)
     ra, rb = get_record(d, project, a), get_record(d, project, b)
     blobs = d.blobs
     with ValueContext(blobs) as ctx:

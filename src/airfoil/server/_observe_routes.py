@@ -133,10 +133,15 @@ def compare(
     _: Viewer,
     a: Annotated[str, Query(max_length=100)],
     b: Annotated[str, Query(max_length=100)],
+    domain_a: Annotated[str | None, Query(max_length=50)] = None,
+    domain_b: Annotated[str | None, Query(max_length=50)] = None,
 ) -> ComparisonOut:
     """Executions ``a`` and ``b`` side by side: inputs, outputs, each node's phase, cache
-    status and duration, and which tasks' code versions changed, with the source diff."""
-    return obs.compare(d, project, a, b)
+    status and duration, and which tasks' code versions changed, with the source diff.
+
+    Each is its name in the project or its id; ``domain_a`` / ``domain_b`` pick the domain of
+    a name the project uses in several (without it such a name is a 409 naming them)."""
+    return obs.compare(d, project, a, b, domain_a, domain_b)
 
 
 @_route("GET", "/projects/{project}/workflows/{name}/runs", "viewer", response_model=RunsTableOut)
@@ -152,6 +157,7 @@ def workflow_runs(
     phase: Annotated[str | None, Query(max_length=20)] = None,
     offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
     where: Annotated[list[str] | None, Query(max_length=20)] = None,
+    domain: Annotated[str | None, Query(max_length=50)] = None,
 ) -> RunsTableOut:
     """The experiment table: the newest ``last`` runs of workflow ``name`` (in ``phase`` if
     given) with their inputs (``input``: only these) and the summary of each metric they
@@ -162,7 +168,11 @@ def workflow_runs(
     Paging: the page starts ``offset`` runs from the newest; ``next_offset`` is the next
     page's. ``where`` keeps the runs passing every filter ``KEY OP VALUE`` (``loss:min<0.3``,
     ``lr=0.1``, ``phase!=failed``), reading older runs until ``last`` pass (at most 50,000
-    runs per page: ``next_offset`` continues)."""
+    runs per page: ``next_offset`` continues).
+
+    Every domain's runs are listed, each row with its ``domain`` (a name is unique within
+    its project and domain only: ``id`` with ``?domain=`` opens the row's run); ``domain``
+    lists that domain's only."""
     return exps.runs(
         d.meta,
         project,
@@ -174,6 +184,7 @@ def workflow_runs(
         phase=phase,
         offset=offset,
         where=where,
+        domain=domain,
     )
 
 

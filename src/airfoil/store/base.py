@@ -66,11 +66,14 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         domain) or whose id is ``ref``, in no particular order: what
         :meth:`resolve_execution` decides from."""
 
-    def resolve_execution(self, project: str, ref: str, domain: str | None = None) -> str:
+    def resolve_execution(
+        self, project: str, ref: str, domain: str | None = None, *, how: str = "--domain, ?domain="
+    ) -> str:
         """The id of the execution ``project`` calls ``ref``: the one named ``ref`` in
         ``domain`` (or in the only domain that has one), else the one whose id is ``ref``.
         Only ``project``'s executions are looked at, so nothing is learned of another
         project's (a name or an id of theirs is not found, as one that does not exist).
+        ``how``: how the caller names the domain, for the 409's message.
 
         Raises:
             NotFoundError: ``project`` has no such execution.
@@ -87,7 +90,7 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
             domains = ", ".join(sorted(r[1] for r in named))
             raise ConflictError(
                 f"project {project!r} has an execution named {ref!r} in several domains "
-                f"({domains}): name the domain (--domain, ?domain=), or use its id "
+                f"({domains}): name the domain ({how}), or use its id "
                 f"({', '.join(sorted(r[0] for r in named))})"
             )
         by_id = [r for r in rows if r[0] == ref and (domain is None or r[1] == domain)]
@@ -159,12 +162,14 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        domain: str | None = None,
     ) -> list[ExecutionRunHead]:
         """:meth:`list_executions` as heads with their inputs (the experiment table), newest
         first (from the ``offset``-th), without decoding each row's graph."""
         records = self.list_executions(
-            project=project, workflow=workflow, phase=phase, limit=limit, offset=offset
-        )
+            project=project, domain=domain, workflow=workflow, phase=phase, limit=limit,
+            offset=offset,
+        )  # fmt: skip
         return [
             ExecutionRunHead(**msgspec.structs.asdict(execution_head(r)), inputs=r.inputs)
             for r in records

@@ -248,9 +248,10 @@ class MemoryMetaStore(
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        domain: str | None = None,
     ) -> list[ExecutionRunHead]:
         check_page(limit, offset)
-        rows = self._newest_first(project, None, workflow, phase)
+        rows = self._newest_first(project, domain, workflow, phase)
         return [_RUN_HEAD.decode(r[2]) for r in rows[offset : offset + limit]]
 
     def _newest_first(

@@ -87,7 +87,8 @@ class ArtifactVersionIn(BaseModel):
     """Add a version of an artifact whose bytes were uploaded first
     (``PUT /projects/{project}/uploads/{sha256}``): the same bytes of the same artifact are
     the same version. ``execution_id``, if given, must be an execution of the project that
-    succeeded (the version's lineage names it)."""
+    succeeded (the version's lineage names it): its id, or its name (in ``execution_domain``
+    for a name the project uses in several domains)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +96,7 @@ class ArtifactVersionIn(BaseModel):
     kind: str = Field(default="data", min_length=1, max_length=40)
     partitions: dict[str, str] = {}
     execution_id: str = Field(default="", max_length=200)
+    execution_domain: str = Field(default="", max_length=50)
     lineage: dict[str, str] = {}
     metrics: dict[str, float] = {}
     metadata: dict[str, str] = {}

@@ -216,9 +216,13 @@ class ComparisonOut(BaseModel):
     outputs: list[ValueDiffOut]
     nodes: list[NodeDiffOut]
     frames: list[FrameDiffOut] = []
-    #: the executions' names in the project (``a`` and ``b`` are their ids)
+    #: the executions' names in the project (``a`` and ``b`` are their ids) and their
+    #: domains: a name is unique within its project and domain only, so ``name_a`` with
+    #: ``?domain=DOMAIN_A`` opens run A
     name_a: str = ""
     name_b: str = ""
+    domain_a: str = ""
+    domain_b: str = ""
 
 
 class MetricSummaryOut(BaseModel):
@@ -238,11 +242,14 @@ class MetricSummaryOut(BaseModel):
 
 class RunRowOut(BaseModel):
     """One run of the experiment table: ``inputs`` as previews, ``input_values`` the JSON
-    of those stored as JSON, ``metrics`` by name (absent: the run did not log it)."""
+    of those stored as JSON, ``metrics`` by name (absent: the run did not log it). ``id`` is
+    the run's name in its project and ``domain`` its domain: a name is unique within its
+    project and domain only, so ``id`` with ``?domain=`` opens the row's run."""
 
     model_config = ConfigDict(extra="ignore")
 
     id: str
+    domain: str = ""
     phase: str
     created_at: float
     started_at: float | None

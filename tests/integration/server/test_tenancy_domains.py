@@ -11,12 +11,16 @@ named to alpha.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import time
 from typing import Any
 
 import httpx
 import pytest
 from test_tenancy import Keyed, keyed  # noqa: F401 (its server, on SQLite and PostgreSQL)
 
+from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.resources import ResourceSpec
 from airfoil.store._scheduling import QueuedItem, QueueSnapshot
 
@@ -153,6 +157,20 @@ def test_a_models_lineage_opens_its_training_run_in_its_domain(twins: Twins) -> 
     (listed,) = detail["versions"]
     assert (listed["execution_name"], listed["execution_domain"]) == ("twin-ok", "staging")
     assert twins.opened(listed["execution_name"], listed["execution_domain"]) == staged
+    # published naming its run: by name and domain (main: no execution_domain; the bare
+    # name is the 409 that says how to pick one)
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        arts = c.artifacts()
+        by_name = arts.publish(
+            "twin-model-2", b"m2", execution_id="twin-ok", execution_domain="staging"
+        )
+        assert by_name.version.execution_id == staged
+        with pytest.raises(ConflictError, match="execution_domain"):
+            arts.publish("twin-model-3", b"m3", execution_id="twin-ok")
+        with pytest.raises(NotFoundError, match="production"):
+            arts.publish(
+                "twin-model-3", b"m3", execution_id="twin-ok", execution_domain="production"
+            )
 
 
 def test_cache_entries_open_the_run_that_wrote_them(twins: Twins) -> None:
@@ -162,3 +180,233 @@ def test_cache_entries_open_the_run_that_wrote_them(twins: Twins) -> None:
     for e in mine:
         assert twins.opened(e["execution_name"], e["execution_domain"]) == e["execution_id"]
     assert not twins.others() & {e["execution_id"] for e in entries}
+
+
+# --- what takes a run: the experiment table, compare, and the remote commands -------------
+
+
+def test_the_experiment_table_opens_each_row_in_its_domain(twins: Twins) -> None:
+    """Each row carries its domain (main: none, so the console linked, selected and compared
+    the bare name, the 409); ``?domain=`` lists one domain's runs; beta's never shows."""
+    table = twins.get("/projects/alpha/workflows/flow.broken/runs").json()
+    rows = {(r["id"], r["domain"]): r for r in table["rows"]}
+    assert set(rows) == {("twin", d) for d in DOMAINS}, table["rows"]
+    for (name, domain), row in rows.items():
+        assert twins.opened(name, domain) == twins.ids["alpha", name, domain]
+        assert row["input_values"]["x"] == 21 + DOMAINS.index(domain)  # that run's own
+    staged = twins.get("/projects/alpha/workflows/flow.broken/runs", domain="staging").json()
+    assert [(r["id"], r["domain"]) for r in staged["rows"]] == [("twin", "staging")]
+    assert staged["total"] == 1
+    bad = twins.get("/projects/alpha/workflows/flow.broken/runs", domain="nowhere")
+    assert bad.status_code == 422 and "unknown domain 'nowhere'" in bad.text
+
+
+def test_compare_takes_each_sides_domain(twins: Twins) -> None:
+    ids = twins.ids
+    c = twins.get(
+        "/projects/alpha/compare",
+        a="twin-ok",
+        domain_a="staging",
+        b="twin-ok",
+        domain_b="development",
+    )
+    assert c.status_code == 200, c.text
+    body = c.json()
+    assert (body["a"], body["b"]) == (
+        ids["alpha", "twin-ok", "staging"],
+        ids["alpha", "twin-ok", "development"],
+    )
+    assert (body["name_a"], body["domain_a"]) == ("twin-ok", "staging")
+    assert (body["name_b"], body["domain_b"]) == ("twin-ok", "development")
+    (x,) = [v for v in body["inputs"] if v["name"] == "x"]
+    assert (x["a"], x["b"]) == ("22", "21")  # each side is the run asked for
+    # one side named bare: the 409 says which parameter picks it
+    bare = twins.get("/projects/alpha/compare", a="twin-ok", domain_a="staging", b="twin-ok")
+    assert bare.status_code == 409 and "?domain_b=" in bare.text, bare.text
+    # beta's twin, by its id, is not alpha's to compare (as one that does not exist)
+    beta = twins.get(
+        "/projects/alpha/compare",
+        a=ids["beta", "twin", "development"],
+        b="twin",
+        domain_b="staging",
+    )
+    assert beta.status_code == 404, beta.text
+    wrong = twins.get("/projects/alpha/compare", a="twin", domain_a="production", b="twin-ok")
+    assert wrong.status_code == 404 and "production" in wrong.text
+
+
+def _cli(twins: Twins, *args: str, domain: str = "development", who: str = "alpha_runner") -> str:
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    env = {
+        "AIRFOIL_SERVER_URL": twins.keyed.running.url,
+        "AIRFOIL_API_KEY": twins.keyed.keys[who],
+        "AIRFOIL_PROJECT": "alpha",
+        "AIRFOIL_DOMAIN": domain,
+    }
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exit_code == 0, (args, result.output)
+    return result.output
+
+
+def test_the_remote_commands_read_the_run_in_the_domain_asked(twins: Twins) -> None:
+    """``runs``, ``compare``, ``logs`` and ``cache explain`` with ``--remote``: a name the
+    project uses in two domains is the one in ``--domain`` (or in ``AIRFOIL_DOMAIN``), never
+    the 409 (main: the bare name; no --domain option)."""
+    ids = twins.ids
+    table = _cli(twins, "runs", "flow.wf", "--remote")
+    rows = [ln.strip() for ln in table.splitlines() if ln.strip().startswith("twin-ok")]
+    labels = sorted("twin-ok (staging)" if "(staging)" in ln else ln.split()[0] for ln in rows)
+    assert labels == ["twin-ok", "twin-ok (staging)"], table
+    for domain in DOMAINS:
+        x = 21 + DOMAINS.index(domain)
+        for where in (("--domain", domain), ()):
+            home = "staging" if where else domain  # --domain wins over AIRFOIL_DOMAIN
+            printed = _cli(twins, "logs", "twin-ok", "n0", "--remote", *where, domain=home)
+            assert f"doubling {x}" in printed and f"doubling {43 - x}" not in printed
+            why = json.loads(
+                _cli(
+                    twins,
+                    "cache",
+                    "explain",
+                    "twin-ok",
+                    "n2",
+                    "--remote",
+                    "--json",
+                    *where,
+                    domain=home,
+                )
+            )
+            assert why["execution_id"] == ids["alpha", "twin-ok", domain]
+    # compare: A named in staging, B bare (the one in AIRFOIL_DOMAIN)
+    c = json.loads(
+        _cli(twins, "compare", "twin-ok", "twin-ok", "--remote", "--domain-a", "staging", "--json")
+    )
+    assert (c["a"], c["b"]) == (
+        ids["alpha", "twin-ok", "staging"],
+        ids["alpha", "twin-ok", "development"],
+    )
+    printed = _cli(twins, "compare", "twin-ok", "twin-ok", "--remote", "--domain-b", "staging")
+    assert "A twin-ok (flow.wf" in printed and "B twin-ok (staging) (flow.wf" in printed
+
+
+def _launch_pair(twins: Twins, entity: Any, name: str, inputs: dict[str, Any]) -> dict[str, str]:
+    """``name`` launched in development and staging of alpha, and in beta's development:
+    ids by domain (beta's as ``beta``)."""
+    out = {}
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        c.register([entity])
+        for domain in DOMAINS:
+            out[domain] = c.launch(entity, inputs, name=name, domain=domain).id
+    with twins.keyed.client("beta_runner", "beta") as c:
+        c.register([entity])
+        out["beta"] = c.launch(entity, inputs, name=name).id
+    return out
+
+
+def _phase(twins: Twins, project: str, eid: str) -> str:
+    who = "alpha_viewer" if project == "alpha" else "beta_runner"
+    r = twins.keyed.get(who, f"/api/v1/projects/{project}/executions/{eid}")
+    return str(r.json()["phase"])
+
+
+def test_terminate_stops_the_run_in_the_domain_asked_only(twins: Twins, flow: Any) -> None:
+    ids = _launch_pair(twins, flow.sleepy, "nap", {"seconds": 120.0})
+    try:
+        said = _cli(twins, "executions", "abort", "nap", "--remote", "--domain", "staging")
+        assert "nap (staging)" in said, said
+        with twins.keyed.client("alpha_viewer", "alpha") as c:
+            assert c.wait(ids["staging"], timeout=60).phase == "aborted"
+        assert _phase(twins, "alpha", ids["development"]) in ("queued", "running")
+        assert _phase(twins, "beta", ids["beta"]) in ("queued", "running")
+        # the bare name: the run in AIRFOIL_DOMAIN (main: the 409 naming both ids)
+        said = _cli(twins, "executions", "abort", "nap", "--remote")
+        assert "execution nap: " in said, said
+        with twins.keyed.client("alpha_viewer", "alpha") as c:
+            assert c.wait(ids["development"], timeout=60).phase == "aborted"
+        assert _phase(twins, "beta", ids["beta"]) in ("queued", "running")  # never alpha's
+    finally:
+        with twins.keyed.client("beta_runner", "beta") as c:
+            c.terminate(ids["beta"])
+        with twins.keyed.client("alpha_runner", "alpha") as c:
+            for domain in DOMAINS:
+                with contextlib.suppress(Exception):
+                    c.terminate("nap", domain=domain)
+
+
+def test_a_signal_answers_the_gate_of_the_run_in_the_domain_asked(twins: Twins, flow: Any) -> None:
+    ids = _launch_pair(twins, flow.gated, "gate-twin", {"x": 5})
+    try:
+        for domain in DOMAINS:  # both wait for their threshold
+            _until(lambda d=domain: _gates(twins, ids[d]).get("threshold") == "running")
+        said = _cli(
+            twins, "signal", "gate-twin", "threshold", "2.5", "--remote", "--domain", "staging"
+        )
+        assert "gate-twin (staging)" in said, said
+        _until(lambda: _gates(twins, ids["staging"])["threshold"] == "succeeded")
+        assert _gates(twins, ids["development"])["threshold"] == "running"
+        # the bare name: the run in AIRFOIL_DOMAIN (main: the 409 naming both ids)
+        _cli(twins, "signal", "gate-twin", "threshold", "0.5", "--remote")
+        _until(lambda: _gates(twins, ids["development"])["threshold"] == "succeeded")
+        assert _gates(twins, ids["beta"], "beta")["threshold"] == "running"  # never alpha's
+    finally:
+        with twins.keyed.client("alpha_runner", "alpha") as c:
+            for domain in DOMAINS:
+                with contextlib.suppress(Exception):
+                    c.terminate(ids[domain])
+        with twins.keyed.client("beta_runner", "beta") as c, contextlib.suppress(Exception):
+            c.terminate(ids["beta"])
+
+
+def _gates(twins: Twins, eid: str, project: str = "alpha") -> dict[str, str]:
+    """The phase of each gate of an execution, by the gate's name."""
+    who, base = f"{project}_{'viewer' if project == 'alpha' else 'runner'}", "/api/v1/projects"
+    graph = twins.keyed.get(who, f"{base}/{project}/executions/{eid}/graph").json()
+    names = {n["id"]: n["gate"]["name"] for n in graph["nodes"] if n.get("gate")}
+    nodes = twins.keyed.get(who, f"{base}/{project}/executions/{eid}").json()["nodes"]
+    return {names[n["id"]]: n["phase"] for n in nodes if n["id"] in names}
+
+
+def _until(ok: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.2)
+
+
+def test_the_client_takes_each_twin_by_name_and_domain(twins: Twins, flow: Any) -> None:
+    """Every ``Client`` call that takes an execution takes ``domain=`` (main: only ``get``;
+    the rest sent the bare name, the 409)."""
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        for domain in DOMAINS:
+            eid = twins.ids["alpha", "twin-ok", domain]
+            x = 21 + DOMAINS.index(domain)
+            assert c.wait("twin-ok", domain=domain, timeout=30).id == eid
+            assert c.raw_outputs("twin-ok", domain=domain).execution_id == eid
+            assert c.outputs("twin-ok", flow.wf, domain=domain) == 4 * x
+            assert c.metrics("twin-ok", domain=domain).execution_id == eid
+            assert c.anomalies("twin-ok", domain=domain).execution_id == eid
+            assert c.logs("twin-ok", "n0", domain=domain).text.strip().endswith(f"doubling {x}")
+            assert c.cache_explanation("twin-ok", "n2", domain=domain).execution_id == eid
+            events = list(c.watch("twin-ok", domain=domain))  # the bare name: the 409
+            assert ("execution", "succeeded") in {(e.kind, e.to_phase) for e in events}
+        with pytest.raises(ConflictError, match="several domains"):
+            c.raw_outputs("twin-ok")
+        with pytest.raises(NotFoundError):  # beta's twin, by name or id, is not alpha's
+            c.raw_outputs(twins.ids["beta", "twin", "development"], domain="development")
+
+
+def test_relaunch_repeats_the_run_in_the_domain_asked(twins: Twins) -> None:
+    """``executions relaunch NAME --remote --domain staging`` repeats staging's run, in
+    staging, with its inputs (main: no --domain; the bare name was the 409)."""
+    out = json.loads(
+        _cli(
+            twins, "executions", "relaunch", "twin-ok", "--remote", "--domain", "staging", "--json"
+        )
+    )
+    again = twins.get(f"/projects/alpha/executions/{out['execution_id']}").json()
+    assert again["domain"] == "staging" and out["phase"] == "succeeded"
+    assert again["labels"]["relaunch_of"] == twins.ids["alpha", "twin-ok", "staging"]
+    assert out["outputs"] == {"o0": 4 * 22}  # staging's x

@@ -573,9 +573,10 @@ class SqlMetaStore(
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        domain: str | None = None,
     ) -> list[ExecutionRunHead]:
         check_page(limit, offset)
-        params = _filters(project=project, domain=None, workflow=workflow, phase=phase)
+        params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
         sql = self._s.list_executions(tuple(params))
         params.update(limit=limit, offset=offset)
         return [_RUN_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
