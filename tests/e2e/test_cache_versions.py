@@ -523,20 +523,16 @@ CASES: list[Case] = [
 SHAPES = """
 from dataclasses import dataclass
 
-
 @dataclass
 class Inner:
     k: int
-
     def scaled(self):
         return self.k * 2
-
 
 @dataclass
 class Config:
     a: int
     inner: Inner
-
     def total(self):
         return self.a + 1
 """
@@ -547,11 +543,9 @@ TYPED_INPUT = """
 import airfoil as af
 from shapes import Config, Inner
 
-
 @af.task(cache=True)
 def t(cfg: Config) -> str:
     return str(cfg.total() + cfg.inner.scaled())
-
 
 @af.workflow
 def wf(cfg: Config = Config(a=1, inner=Inner(k=2))) -> str:
@@ -761,7 +755,7 @@ def test_two_projects_on_one_store_never_share_an_entry(tmp_path: Path) -> None:
         )
 
     listed = json.loads(cache("alpha", "list", "--json").stdout)
-    assert [e["scope"] for e in listed] == ["project:alpha"]
+    assert [e["scope"] for e in listed] == ["project:alpha/development"]
     assert len(json.loads(cache("alpha", "list", "--json", "--all-projects").stdout)) == 2
     cleared = cache("beta", "clear", "--yes")
     assert cleared.returncode == 0 and "deleted 1 cache entry" in cleared.stderr
