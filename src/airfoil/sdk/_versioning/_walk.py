@@ -312,6 +312,12 @@ class Walker:
         inner = getattr(value, "__airfoil_fn__", None)
         if inner is not None:
             return self.function(inner) if inspect.isfunction(inner) else self.label(inner)
+        impls = _dispatched(value)
+        if impls is not None and self.is_local(value):
+            # functools.singledispatch: the wrapper's code is functools'; what runs is the
+            # base function or one registered per type, each walked as a function.
+            refs = [f"{t}={self.reference(f, path) or _lib(f)}" for t, f in impls]
+            return f"singledispatch({','.join(refs)})"
         if inspect.isfunction(value):
             return self.function(value) if self.is_local(value) else _lib(value)
         if inspect.isclass(value):
@@ -398,7 +404,27 @@ def _has_file(module: types.ModuleType) -> bool:
     return bool(getattr(module, "__file__", None))
 
 
+def _dispatched(value: Any) -> list[tuple[str, Any]] | None:
+    """A ``functools.singledispatch`` function's implementations, by the name of the type
+    each is registered for (``object``: the base function); None for anything else."""
+    registry: Any = getattr(value, "registry", None)
+    if not (callable(value) and callable(getattr(value, "dispatch", None))):
+        return None
+    if registry is None or not hasattr(registry, "items"):
+        return None
+    impls: list[tuple[str, Any]] = []
+    for cls, impl in registry.items():
+        if isinstance(impl, (staticmethod, classmethod)):
+            impl = impl.__func__
+        name = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', repr(cls))}"
+        impls.append((name, impl))
+    return sorted(impls, key=lambda pair: pair[0])
+
+
 def _functions_of(member: Any) -> list[Any]:
+    if isinstance(member, functools.singledispatchmethod):
+        impls = _dispatched(member.dispatcher) or []
+        return [f for f in dict.fromkeys(f for _t, f in impls) if inspect.isfunction(f)]
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
     if isinstance(member, property):
