@@ -4,7 +4,8 @@ A server's driver slot reads its execution's terminate requests (messages of the
 control inbox, :mod:`airfoil.store._control`) between polls; a local drive (``airfoil run``,
 ``executions resume``) does the same through :class:`TerminateWatch`, so ``airfoil executions
 abort ID`` from another terminal stops a local run as ``--remote`` stops a server's. The
-request is read at most every ``every_s`` seconds, at the executor's polls: with the inline
+request is read every ``every_s`` seconds at most (the first time a period after the drive's
+first poll: a run shorter than that reads none), at the executor's polls: with the inline
 executor, which runs a task in the driving thread, a running task finishes first.
 """
 
@@ -51,7 +52,9 @@ class TerminateWatch(DelegatingExecutor):
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         now = time.monotonic()
-        if now >= self._next:
+        if not self._next:  # the first read comes a period in: a short run makes none
+            self._next = now + self.every_s
+        elif now >= self._next:
             self._next = now + self.every_s
             try:
                 stops = self.inbox.control_messages(self.execution_id, kind="terminate")
