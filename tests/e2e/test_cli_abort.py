@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,16 +48,16 @@ FLOW = textwrap.dedent(
 
 @pytest.mark.parametrize(("executor", "slow_s"), [("process", 120), ("inline", 6)])
 def test_abort_stops_a_run_another_process_drives(
-    tmp_path: Path, executor: str, slow_s: int
+    cli: Any, tmp_path: Path, executor: str, slow_s: int
 ) -> None:
     (tmp_path / "flow.py").write_text(FLOW)
     mark = tmp_path / "mark.txt"
-    env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"), MARK=str(mark), SLOW_S=str(slow_s))
-    cmd = [sys.executable, "-m", "airfoil.cli"]
-    run = subprocess.Popen(
-        [*cmd, "run", "--json", "--name", "long-1", "--executor", executor, "flow.py", "wf"],
+    env = {"MARK": str(mark), "SLOW_S": str(slow_s)}
+    command = ["run", "--json", "--name", "long-1", "--executor", executor, "flow.py", "wf"]
+    run = subprocess.Popen(  # the driving terminal (AIRFOIL_HOME: the test's, as cli's)
+        [sys.executable, "-m", "airfoil.cli", *command],
         cwd=tmp_path,
-        env=env,
+        env=dict(os.environ, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -67,21 +68,14 @@ def test_abort_stops_a_run_another_process_drives(
             assert time.monotonic() < deadline and run.poll() is None, run.stderr
             time.sleep(0.1)
         started = time.monotonic()
-        aborted = subprocess.run(
-            [*cmd, "executions", "abort", "long-1"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        aborted = cli("executions", "abort", "long-1", env=env)  # another terminal
         out, err = run.communicate(timeout=60)
         took = time.monotonic() - started
     finally:
         if run.poll() is None:
             run.kill()
-    assert aborted.returncode == 0, aborted.stderr
-    assert "execution long-1 aborted" in aborted.stderr
+    assert aborted.code == 0, aborted.err
+    assert "execution long-1 aborted" in aborted.err
     assert run.returncode == 1, err  # the run's own exit: ended, not succeeded
     data = json.loads(out)
     assert data["phase"] == "aborted"
