@@ -492,6 +492,7 @@ def get_runtime(settings: AirfoilSettings | None = None) -> LocalRuntime:
 def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
     """Run a workflow or task called as a function; return its outputs as Python values."""
     from airfoil.core.code_versions import save_manifests
+    from airfoil.engine.control import TerminateWatch, drive_watched
     from airfoil.sdk._versioning import manifest_for, project_root
 
     if not isinstance(entity, Runnable):
@@ -506,11 +507,12 @@ def call_entity(entity: object, args: tuple[object, ...], kwargs: dict[str, obje
     given.update(kwargs)
     runtime = get_runtime()
     values: dict[str, Value] = convert_inputs(entity, given, runtime)
-    engine = runtime.engine(on_change=GateNotice(sys.stderr))
+    watch = TerminateWatch(runtime.executor(), runtime.meta, "")  # `airfoil executions abort`
+    engine = runtime.engine(watch, on_change=GateNotice(sys.stderr))
     spec = spec_of(entity)
     save_manifests(runtime.blobs, spec, manifest_for)
     record = engine.launch(spec, values, code_root=project_root(entity.module), keep=True)
-    record = engine.drive(record.id)
+    record = drive_watched(engine, watch, record.id)
     if getattr(entity, "echo_task_output", False):
         replay_output(record.id, runtime)
     raise_for_failure(record)

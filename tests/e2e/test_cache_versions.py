@@ -520,6 +520,72 @@ CASES: list[Case] = [
 ]
 
 
+SHAPES = """
+from dataclasses import dataclass
+
+@dataclass
+class Inner:
+    k: int
+    def scaled(self):
+        return self.k * 2
+
+@dataclass
+class Config:
+    a: int
+    inner: Inner
+    def total(self):
+        return self.a + 1
+"""
+
+#: The task reads its input's methods: the class is named only in the task's annotation
+#: (and the inner one only in the outer dataclass's field), never as a global of the code.
+TYPED_INPUT = """
+import airfoil as af
+from shapes import Config, Inner
+
+@af.task(cache=True)
+def t(cfg: Config) -> str:
+    return str(cfg.total() + cfg.inner.scaled())
+
+@af.workflow
+def wf(cfg: Config = Config(a=1, inner=Inner(k=2))) -> str:
+    return t(cfg=cfg)
+"""
+
+CASES += [
+    (
+        "a method of the class of a dataclass input",
+        {"flow.py": TYPED_INPUT, "shapes.py": SHAPES},
+        {"shapes.py": SHAPES.replace("self.a + 1", "self.a + 5")},
+        MISS,
+    ),
+    (
+        "a method of the class of a dataclass input's field",
+        {"flow.py": TYPED_INPUT, "shapes.py": SHAPES},
+        {"shapes.py": SHAPES.replace("self.k * 2", "self.k * 3")},
+        MISS,
+    ),
+    (
+        "a method of a dataclass in a list input, under postponed annotations",
+        {
+            "flow.py": "from __future__ import annotations\n"
+            + TYPED_INPUT.replace("cfg: Config) -> str", "cfgs: list[Config]) -> str")
+            .replace("str(cfg.total() + cfg.inner.scaled())", "str(cfgs[0].total())")
+            .replace("t(cfg=cfg)", "t(cfgs=[cfg])"),
+            "shapes.py": SHAPES,
+        },
+        {"shapes.py": SHAPES.replace("self.a + 1", "self.a + 5")},
+        MISS,
+    ),
+    (
+        "a comment in the class of a dataclass input",
+        {"flow.py": TYPED_INPUT, "shapes.py": SHAPES},
+        {"shapes.py": SHAPES.replace("self.k * 2", "self.k * 2  # twice")},
+        HIT,
+    ),
+]
+
+
 def _airfoil(project: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, AIRFOIL_HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(
@@ -689,7 +755,7 @@ def test_two_projects_on_one_store_never_share_an_entry(tmp_path: Path) -> None:
         )
 
     listed = json.loads(cache("alpha", "list", "--json").stdout)
-    assert [e["scope"] for e in listed] == ["project:alpha"]
+    assert [e["scope"] for e in listed] == ["project:alpha/development"]
     assert len(json.loads(cache("alpha", "list", "--json", "--all-projects").stdout)) == 2
     cleared = cache("beta", "clear", "--yes")
     assert cleared.returncode == 0 and "deleted 1 cache entry" in cleared.stderr

@@ -121,6 +121,20 @@ def test_a_union_with_str_takes_json_quoted_text(
     assert """'"7"' in JSON double quotes is the text 7""" in page.out
 
 
+@pytest.mark.parametrize(
+    "twice",
+    [["--x", "1", "--x", "2"], ["--x", "1", "--x=2"], ["--x", "1", "--z", "a", "--z", "b"]],
+)
+def test_an_input_given_twice_is_an_error_not_the_last_value(
+    cli: Any, flow: str, twice: list[str]
+) -> None:
+    """On main the last value silently won (`--lr 0.1 ... --lr 0.01` ran with 0.01)."""
+    r = cli("run", "--json", flow, "unions", *twice)
+    assert r.code == 2, r.out
+    flag = "--z" if "--z" in twice else "--x"
+    assert f"input {flag} is given twice: give it once" in r.err, r.err
+
+
 def test_secrets_reach_the_task_and_never_the_logs_by_default(cli: Any, flow: str) -> None:
     missing = cli("run", flow, "uses_secret", "--x", "1")
     assert missing.code == 2 and "AIRFOIL_SECRET_API_TOKEN" in missing.err

@@ -376,3 +376,25 @@ def test_an_interrupted_attempt_keeps_its_log_so_far(
     assert logs.code == 0, logs.err
     assert "step one done" in logs.out
     assert "(no output)" not in logs.out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "--remote", "--server", "http://127.0.0.1:9"),
+        ("schedules", "activate"),
+    ],
+    ids=["run --remote", "schedules activate"],
+)
+def test_a_file_that_fails_to_import_says_why_where_a_plan_is_also_looked_for(
+    cli: Any, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """These commands also look for a launch plan created under its own name; only a file
+    that imported is searched so: an import error (or a missing file) is said as it is."""
+    (tmp_path / "broken.py").write_text("import airfoil as af\nimport no_such_module_o9\n")
+    r = cli(*command, "broken.py", "wf")
+    assert r.code == 2, r.err
+    assert "importing broken.py failed: ModuleNotFoundError" in r.err, r.err
+    assert "no_such_module_o9" in r.err
+    r = cli(*command, "missing.py", "wf")
+    assert r.code == 2 and "no such file: missing.py" in r.err, r.err

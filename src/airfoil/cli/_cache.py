@@ -25,6 +25,7 @@ from airfoil.cli._common import (
     runtime,
 )
 from airfoil.core.records import CacheEntry
+from airfoil.engine.cache import project_scopes
 
 if TYPE_CHECKING:
     from airfoil.local import LocalRuntime
@@ -63,9 +64,13 @@ def _visible(rt: LocalRuntime, all_projects: bool, task: str | None) -> list[Cac
     entries: list[CacheEntry] = rt.meta.list_cache(task=task)
     if all_projects:
         return entries
-    mine = f"project:{rt.settings.project}"
+    project = rt.settings.project
     return [
-        e for e in entries if e.parts.scope in (mine, "") or e.parts.scope.startswith("shared:")
+        e
+        for e in entries
+        if not e.parts.scope
+        or project_scopes(e.parts.scope, project)
+        or e.parts.scope.startswith("shared:")
     ]
 
 

@@ -302,6 +302,7 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
     from airfoil.cli._echo import OutputEcho, chain
     from airfoil.cli._render import execution_json, sort_nodes
     from airfoil.cli._run import interrupted, print_summary
+    from airfoil.engine.control import TerminateWatch, drive_watched
 
     rt = runtime()
     rec: Any = record
@@ -317,14 +318,12 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
         if as_json
         else OutputEcho(err_console, rt.blobs, rec.id, time.time(), rt.settings.domain)
     )
-    engine = rt.engine(
-        executor or rec.executor,
-        on_change=chain(live.update if live else None, echo and echo.update),
-    )
+    watch = TerminateWatch(rt.executor(executor or rec.executor), rt.meta, rec.id)
+    engine = rt.engine(watch, on_change=chain(live.update if live else None, echo and echo.update))
     started = time.perf_counter()
     try:
         with live or contextlib.nullcontext(), echo or contextlib.nullcontext():
-            rec = engine.drive(rec.id)
+            rec = drive_watched(engine, watch, rec.id)
     except KeyboardInterrupt:
         interrupted(shown_name(rec))
     nodes = sort_nodes(rt.meta.get_nodes(rec.id))
@@ -411,7 +410,7 @@ def abort(
     project: str = _PROJECT,
     domain: str = RUN_DOMAIN,
 ) -> None:
-    """Abort an execution (locally: one that is not being driven; on a server: any)."""
+    """Abort an execution (one another process drives stops within about a second)."""
     if remote or server:
         _remote().remote_terminate(server, project, execution_id, domain)
         return
@@ -424,9 +423,32 @@ def abort(
         raise ConflictError(
             f"execution {shown_name(ended)} already ended ({ended.phase}): nothing to abort"
         )
-    record = rt.engine().abort(eid)
+    try:
+        record = rt.engine().abort(eid)
+    except ConflictError:  # a live process drives it: ask that one to stop, and wait a while
+        record = _abort_driven(rt, ended)
     shown = run_label(shown_name(record), record.domain, rt.settings.domain)
     plain(err_console, f"execution {shown} {record.phase}")
+
+
+def _abort_driven(rt: Any, record: Any, wait_s: float = 30.0) -> Any:
+    """Ask the process driving ``record`` to abort it (it reads the request at its next
+    poll, within about half a second), and wait up to ``wait_s`` for it to have done so."""
+    from airfoil.engine.control import request_terminate
+
+    request_terminate(rt.meta, record, "aborted by user", time.time())
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        record = rt.meta.get_execution(record.id)
+        if record.phase in ("succeeded", "failed", "aborted"):
+            return record
+        time.sleep(0.2)
+    plain(
+        err_console,
+        f"asked the process driving execution {shown_name(record)} to abort it; it has not "
+        "yet (with the inline executor it reads the request once the running task ends)",
+    )
+    return record
 
 
 def register_signal(root: typer.Typer) -> None:

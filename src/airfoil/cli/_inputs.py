@@ -76,6 +76,11 @@ def parse_inputs(
                     f"(options before FILE NAME are Airfoil's, everything after is the inputs')"
                 )
             raise ConfigError(f"{entity.name} has no input {flag!r} (inputs: {known}){hint}")
+        if name in out:  # a second --lr would silently win over the first
+            raise ConfigError(
+                f"input {_flag(name)} is given twice: give it once (a list input takes one "
+                "JSON value, e.g. --xs '[1, 2]')"
+            )
         spec = specs[name]
         if (
             spec.kind == "bool"

@@ -9,7 +9,13 @@ from typing import Any
 
 from airfoil.core.errors import ConfigError
 
-__all__ = ["load_entity", "module_of"]
+__all__ = ["NoSuchEntityError", "load_entity", "module_of"]
+
+
+class NoSuchEntityError(ConfigError):
+    """The file imported, but it holds no task or workflow of that name (unlike a file that
+    does not exist or fails to import: a caller may look further, e.g. for a launch plan
+    created under its own name, only in this case)."""
 
 
 def module_of(path: str) -> tuple[str, str]:
@@ -37,7 +43,8 @@ def load_entity(path: str, name: str) -> Any:
     """Import ``path`` (as :func:`module_of` names it) and return its task/workflow ``name``.
 
     Raises:
-        ConfigError: the file does not exist, fails to import, or has no such entity.
+        NoSuchEntityError: the file imported but has no such entity.
+        ConfigError: the file does not exist or fails to import.
     """
     if not os.path.isfile(path):
         raise ConfigError(f"no such file: {path}")
@@ -67,7 +74,7 @@ def load_entity(path: str, name: str) -> Any:
             for k, v in vars(module).items()
             if hasattr(v, "py_interface") and not k.startswith("_")
         )
-        raise ConfigError(
+        raise NoSuchEntityError(
             f"{path} has no task or workflow named {name!r}"
             + (f"; it has: {', '.join(found)}" if found else "")
         )

@@ -90,14 +90,12 @@ def register_file(client: Any, file: str, names: list[str] | None = None) -> Any
 
 def load_entity_module(file: str) -> str:
     """Import ``file`` (as ``airfoil run`` does) and return its module name."""
-    from airfoil.cli._load import load_entity, module_of
-    from airfoil.core.errors import ConfigError
+    from airfoil.cli._load import NoSuchEntityError, load_entity, module_of
 
     try:
         load_entity(file, "__airfoil_no_such_entity__")
-    except ConfigError as exc:
-        if "has no task or workflow named" not in str(exc):
-            raise
+    except NoSuchEntityError:
+        pass
     return module_of(file)[0]
 
 
@@ -137,14 +135,14 @@ def run_remote(
     """Register ``name`` (a task, workflow or launch plan) from ``file``, launch it on the
     server, stream progress, print."""
     from airfoil.cli._inputs import parse_inputs
-    from airfoil.cli._load import load_entity
+    from airfoil.cli._load import NoSuchEntityError, load_entity
     from airfoil.core.errors import ConfigError
     from airfoil.core.launch_plans import LaunchPlanSpec
     from airfoil.types import default_type_engine
 
     try:
         entity = load_entity(file, name)
-    except ConfigError:  # a launch plan created under its own name, not held in a variable
+    except NoSuchEntityError:  # a launch plan created under its own name, not in a variable
         from airfoil.core.errors import DefinitionError
         from airfoil.sdk._launch_plan import LaunchPlan
 

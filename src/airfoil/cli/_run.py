@@ -95,6 +95,7 @@ def register(app: typer.Typer) -> None:
         from airfoil.cli._render import execution_json, sort_nodes
         from airfoil.core.code_versions import save_manifests
         from airfoil.core.ids import validate_execution_id
+        from airfoil.engine.control import TerminateWatch, drive_watched
         from airfoil.engine.launch_plans import after_drive, engine_anomalies, prepare_launch
         from airfoil.sdk._versioning import manifest_for, project_root
 
@@ -116,8 +117,9 @@ def register(app: typer.Typer) -> None:
 
             live = LiveView(err_console, entity.name, rt.settings.domain)
         echo = None if as_json else OutputEcho(err_console, rt.blobs, "", home=rt.settings.domain)
+        watch = TerminateWatch(rt.executor(executor), rt.meta, "")
         engine = rt.engine(
-            executor, on_change=chain(live.update if live else None, echo and echo.update)
+            watch, on_change=chain(live.update if live else None, echo and echo.update)
         )
         started = time.perf_counter()
         record = engine.launch(
@@ -138,7 +140,7 @@ def register(app: typer.Typer) -> None:
             if echo is not None:
                 echo.execution_id = record.id
             with live or contextlib.nullcontext(), echo or contextlib.nullcontext():
-                record = engine.drive(record.id)
+                record = drive_watched(engine, watch, record.id)
         except KeyboardInterrupt:
             interrupted(shown_name(record))
         after_drive(entity, record, anomalies=engine_anomalies(engine, record.id))

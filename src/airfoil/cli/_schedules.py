@@ -189,12 +189,12 @@ def activate(
 def _load_plan(file: str, name: str, launch_plan_type: Any) -> Any:
     """The launch plan ``name`` of ``file``: a variable of that name, or else a plan created
     with that name while the file was imported."""
-    from airfoil.cli._load import load_entity
+    from airfoil.cli._load import NoSuchEntityError, load_entity
     from airfoil.core.errors import ConfigError, DefinitionError
 
     try:
         entity = load_entity(file, name)
-    except ConfigError:
+    except NoSuchEntityError:
         try:  # the file is imported now; look the plan up by its own name
             return launch_plan_type.get(name)
         except DefinitionError:

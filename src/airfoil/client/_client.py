@@ -125,6 +125,25 @@ def to_json(obj: Any) -> Any:
     raise InvalidInputError(f"cannot send a {type(obj).__name__} as a launch input over the API")
 
 
+def _checked_url(url: str) -> str:
+    """The server's URL, refused at once (a user's error, naming the fix) unless it is an
+    ``http://`` or ``https://`` URL with a host: httpx would only fail at the first call,
+    as if the server could not be reached."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        parsed, why = None, f" ({exc})"
+    else:
+        why = ""
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(
+            f"invalid Airfoil server URL {url!r}{why}: give http://HOST:PORT or "
+            "https://HOST[:PORT] (e.g. http://127.0.0.1:8080) with --server or "
+            "AIRFOIL_SERVER_URL"
+        )
+    return url
+
+
 class Client:
     """A client of one Airfoil server.
 
@@ -145,7 +164,7 @@ class Client:
         timeout: float = 30.0,
     ) -> None:
         self.url = url or os.environ.get("AIRFOIL_SERVER_URL") or "http://127.0.0.1:8080"
-        self.url = self.url.rstrip("/")
+        self.url = _checked_url(self.url).rstrip("/")
         key = api_key if api_key is not None else os.environ.get("AIRFOIL_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.project = project

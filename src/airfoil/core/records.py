@@ -336,9 +336,10 @@ class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
 class CacheKeyParts(msgspec.Struct, frozen=True, omit_defaults=True):
     """The parts a cache key is made of, kept so a miss can be explained.
 
-    ``scope`` is ``project:<name>`` (the default: no other project shares the entry) or
-    ``shared:<name>`` (tasks that opted in with ``cache_scope=``); empty in entries written
-    before keys were scoped.
+    ``scope`` is ``project:<name>/<domain>`` (the default: no other project, nor another
+    domain of the project, shares the entry) or ``shared:<name>`` (tasks that opted in with
+    ``cache_scope=``); ``project:<name>`` in entries written before domains were part of it,
+    empty in entries written before keys were scoped.
     """
 
     task: str

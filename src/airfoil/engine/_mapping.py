@@ -303,7 +303,7 @@ class MapMixin:
             ms.move(i, QUEUED)
             name = item_id(nid, i)
             if task.cache.enabled:
-                parts = key_parts(task, ms.inputs[i], self.execution.project)
+                parts = key_parts(task, ms.inputs[i], self.execution.project, self.execution.domain)
                 key = cache_key(parts)
                 ms.cache_keys[i] = (key, parts)
                 cmds.append(_c.LookupCache(name, key, parts, task.cache.serialize))

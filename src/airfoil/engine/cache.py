@@ -1,11 +1,12 @@
 """Cache keys (pure) and the explanation of a hit or a miss.
 
 Key = SHA-256 over (scope, task name, cache version, interface hash, sorted input content
-hashes), where the scope is the execution's project (``project:<name>``) unless the task opted
-into a shared scope (``cache_scope=``: ``shared:<name>``), the cache version is the task's
-``cache_version`` if given, else its code version, and inputs listed in
-``cache_ignore_inputs`` are left out. So the same task in two projects never shares an entry:
-one project can neither read nor poison another's results.
+hashes), where the scope is the execution's project and domain
+(``project:<name>/<domain>``) unless the task opted into a shared scope (``cache_scope=``:
+``shared:<name>``), the cache version is the task's ``cache_version`` if given, else its code
+version, and inputs listed in ``cache_ignore_inputs`` are left out. So the same task in two
+projects, or in two domains of one project (development and production), never shares an
+entry: one can neither read nor poison the other's results.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "explain_miss",
     "key_parts",
     "outputs_written",
+    "project_scopes",
 ]
 
 _iface_hashes: dict[int, tuple[object, str]] = {}
@@ -51,20 +53,32 @@ def outputs_written(ran_version: str) -> str:
     )
 
 
-def cache_scope(task: TaskSpec, project: str) -> str:
-    """The scope of a task's entries when run in ``project``."""
-    return f"shared:{task.cache.scope}" if task.cache.scope else f"project:{project}"
+def cache_scope(task: TaskSpec, project: str, domain: str = "") -> str:
+    """The scope of a task's entries when run in ``project`` and ``domain``."""
+    if task.cache.scope:
+        return f"shared:{task.cache.scope}"
+    return f"project:{project}/{domain}" if domain else f"project:{project}"
 
 
-def key_parts(task: TaskSpec, inputs: dict[str, Value], project: str = "") -> CacheKeyParts:
-    """The parts of a node's cache key, for a node of an execution of ``project``."""
+def project_scopes(scope: str, project: str) -> bool:
+    """Whether ``scope`` is one of ``project``'s own (any domain's, or one written before
+    domains entered the scope)."""
+    mine = f"project:{project}"
+    return scope == mine or scope.startswith(mine + "/")
+
+
+def key_parts(
+    task: TaskSpec, inputs: dict[str, Value], project: str = "", domain: str = ""
+) -> CacheKeyParts:
+    """The parts of a node's cache key, for a node of an execution of ``project`` in
+    ``domain``."""
     ignore = task.cache.ignore_inputs
     return CacheKeyParts(
         task=task.name,
         cache_version=task.cache.version or task.version,
         interface_hash=_interface_hash(task),
         input_hashes={k: v.hash for k, v in sorted(inputs.items()) if k not in ignore},
-        scope=cache_scope(task, project),
+        scope=cache_scope(task, project, domain),
     )
 
 

@@ -531,7 +531,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         if rec.inputs is None:
             rec.inputs = {k: self.resolve(b) for k, b in fn.inputs.items()}
         if task.cache.enabled:
-            parts = key_parts(task, rec.inputs, self.execution.project)
+            parts = key_parts(task, rec.inputs, self.execution.project, self.execution.domain)
             key = cache_key(parts)
             rec.cache_key = key
             rec.cache_key_parts = parts

@@ -270,9 +270,11 @@ def max_body(features: list[str]) -> int:
 
 def _features_schema(name: str, features: list[str]) -> type[pydantic.BaseModel]:
     # Fields are named f0, f1... with the features' names as aliases, so any column name
-    # (one with spaces, one starting with "_", "model_config") is a valid field.
+    # (one with spaces, one starting with "_", "model_config") is a valid field. Strict: a
+    # JSON number (or null), never true (1.0) nor a string ("3" read as 3.0): a client
+    # sending the wrong thing for a feature gets a 422 naming it, not a prediction.
     fields: dict[str, Any] = {
-        f"f{i}": (float | None, pydantic.Field(..., alias=f, allow_inf_nan=False))
+        f"f{i}": (pydantic.StrictFloat | None, pydantic.Field(..., alias=f, allow_inf_nan=False))
         for i, f in enumerate(features)
     }
     row = pydantic.create_model(f"{name}_features", **fields)  # type: ignore[call-overload]

@@ -171,3 +171,54 @@ def test_helper_code_change_misses_unrelated_change_hits(tmp_path: Path) -> None
     assert third["nodes"][0]["cache"] == "put"  # type: ignore[index]
     assert "version changed" in third["nodes"][0]["cache_reason"]  # type: ignore[index]
     assert log.read_text().count("ran") == 2
+
+
+def test_two_domains_of_a_project_never_share_an_entry(tmp_path: Path) -> None:
+    """A development run neither serves production's results nor is served by them (as
+    Flyte scopes its cache by project and domain): the same code and inputs, two entries."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "flow.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            @af.task(cache=True, cache_version="1")
+            def t(x: int) -> int:
+                return x + 1
+
+            @af.workflow
+            def wf(x: int = 1) -> int:
+                return t(x=x)
+            """
+        )
+    )
+
+    def airfoil(domain: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"), AIRFOIL_DOMAIN=domain)
+        return subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def run(domain: str) -> dict[str, str]:
+        proc = airfoil(domain, "run", "--json", "flow.py", "wf")
+        assert proc.returncode == 0, proc.stderr
+        node: dict[str, str] = json.loads(proc.stdout)["nodes"][0]
+        return node
+
+    assert run("development")["cache"] == "put"
+    production = run("production")
+    assert production["cache"] == "put", production  # not development's entry
+    assert "no cached result" in production["cache_reason"]
+    assert run("development")["cache"] == "hit"
+    assert run("production")["cache"] == "hit"
+    listed = json.loads(airfoil("development", "cache", "list", "--json").stdout)
+    assert sorted(e["scope"] for e in listed) == [
+        "project:default/development",
+        "project:default/production",
+    ]

@@ -233,6 +233,19 @@ def test_a_non_finite_feature_is_a_422_and_leaves_drift_intact(registry: ModelRe
     assert served["features"]["a"]["serving"] == {"mean": 2.0, "std": 1.0, "missing_rate": 0.0}
 
 
+def test_a_feature_given_as_a_boolean_or_a_string_is_a_422(registry: ModelRegistry) -> None:
+    """On main pydantic's lax mode read true as 1.0 and "3" as 3.0: a client sending the wrong
+    field got a prediction. An integer is a number and stays accepted."""
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    app = create_service(ModelService(model, registry, v1.ref))
+    row = {"a": 1.0, "b": 1, "c": 0}
+    for bad in (True, "3", "1.5"):
+        r = _asgi(app, "POST", "/predict", {"features": [row, {**row, "b": bad}]})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "features", 1, "b"], r.text
+    assert _asgi(app, "POST", "/predict", {"features": [row]}).status_code == 200
+
+
 def test_a_body_past_the_largest_request_is_refused_unread(registry: ModelRegistry) -> None:
     """On main /predict read and parsed any body whole (FastAPI does so before validating
     it): a client's gigabytes of JSON held the service's memory before the 422 for rows past

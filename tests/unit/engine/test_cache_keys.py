@@ -55,3 +55,12 @@ def test_explain_never_compares_with_another_projects_entries() -> None:
 def test_entries_written_before_scopes_still_decode() -> None:
     old = b'{"task":"flow.t","cache_version":"v","interface_hash":"i","input_hashes":{}}'
     assert msgspec.json.decode(old, type=CacheKeyParts).scope == ""
+
+
+def test_two_domains_of_one_project_get_two_keys() -> None:
+    dev = key_parts(_task(), INPUTS, "alpha", "development")
+    prod = key_parts(_task(), INPUTS, "alpha", "production")
+    assert dev.scope == "project:alpha/development" and prod.scope == "project:alpha/production"
+    assert cache_key(dev) != cache_key(prod)
+    shared = [key_parts(_task("team"), INPUTS, "alpha", d) for d in ("development", "production")]
+    assert shared[0].scope == shared[1].scope == "shared:team"  # an opt-in shares across both

@@ -7,8 +7,8 @@ and the hash of its normalised text:
 1. its own code and the code of every *project-local* function, class and method it reaches,
    transitively (globals, closures, attribute chains through project-local modules, tasks it
    calls, decorators, wrappers such as ``functools.partial``/``lru_cache``/``__wrapped__``,
-   bound methods, classes of instances), normalised (comments, formatting and docstrings do
-   not count);
+   bound methods, classes of instances, classes named in annotations), normalised (comments,
+   formatting and docstrings do not count);
 2. the canonical text of every constant it reads (numbers, strings, containers with dicts
    and sets order-free, dataclasses, enums, NamedTuples, dates, paths, numpy arrays) and the
    canonical state of every instance of a project-local class it reads;

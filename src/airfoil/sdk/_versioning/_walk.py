@@ -6,7 +6,8 @@ reads (``pkg.sub.f``: ``pkg``, then ``pkg.sub``, then ``f``). What it reaches:
 
 - a project-local function (also behind a task, ``functools.partial``, ``lru_cache`` or any
   ``__wrapped__``, a bound method): its normalised code, walked in turn;
-- a project-local class (also as the type of an instance, a base, an enum): its normalised
+- a project-local class (also as the type of an instance, a base, an enum, or named in an
+  annotation: a parameter's, a return's, a field's): its normalised
   code without method bodies, each method walked as a function, its class attributes as
   constants;
 - an instance of a project-local class: its class, and its state (``vars``/slots) canonically;
@@ -27,6 +28,7 @@ import inspect
 import os
 import sys
 import types
+import typing
 from typing import Any
 
 from airfoil.sdk._versioning._canonical import Unhashable, canonical
@@ -147,6 +149,7 @@ class Walker:
             self.consider(default, f"{token}.<default {i}>", names)
         for key, default in (fn.__kwdefaults__ or {}).items():
             self.consider(default, f"{token}.<default {key}>", names)
+        self._annotated(fn)
         module_name = str(glb.get("__name__") or "")
         package = glb.get("__package__") or module_name.rpartition(".")[0]
         try:
@@ -199,6 +202,7 @@ class Walker:
         for base in cls.__mro__[1:]:
             if base is not object and self.is_local(base):
                 self.klass(base)
+        self._annotated(cls)
         own_file = inspect.getfile(module) if module is not None and _has_file(module) else None
         for name, member in sorted(vars(cls).items()):
             for func in _functions_of(member):
@@ -215,6 +219,20 @@ class Walker:
             ):
                 self.consider(member, f"{token}.{name}", set())
         return token
+
+    def _annotated(self, obj: Any) -> None:
+        """Walk the project-local classes named in a function's parameter and return types
+        (or a class's field types), inside ``list[...]``, ``Optional[...]`` and the like.
+
+        A value of such a type reaches the code without any name being read: a task's input
+        is built from its annotation (``def t(cfg: Config): return cfg.compute()``), and a
+        dataclass's field is built from the field's type. So the class's code is part of what
+        the code computes: an edit to ``Config.compute`` changes the version.
+        """
+        for hint in _hints(obj):
+            for cls in _classes_in(hint):
+                if self.is_local(cls):
+                    self.klass(cls)
 
     def _method_code(self, code: types.CodeType, own_file: str) -> bool:
         """Whether a function found in a class body is code to walk: written in the class's
@@ -294,6 +312,12 @@ class Walker:
         inner = getattr(value, "__airfoil_fn__", None)
         if inner is not None:
             return self.function(inner) if inspect.isfunction(inner) else self.label(inner)
+        impls = _dispatched(value)
+        if impls is not None and self.is_local(value):
+            # functools.singledispatch: the wrapper's code is functools'; what runs is the
+            # base function or one registered per type, each walked as a function.
+            refs = [f"{t}={self.reference(f, path) or _lib(f)}" for t, f in impls]
+            return f"singledispatch({','.join(refs)})"
         if inspect.isfunction(value):
             return self.function(value) if self.is_local(value) else _lib(value)
         if inspect.isclass(value):
@@ -337,11 +361,70 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
+def _hints(obj: Any) -> list[Any]:
+    """The resolved annotations of a function or class; those that do not resolve (a name
+    imported only under ``TYPE_CHECKING``) are left out, each on its own."""
+    try:
+        return list(typing.get_type_hints(obj).values())
+    except Exception:  # one name that does not resolve: take the others one by one
+        pass
+    raw = getattr(obj, "__annotations__", None)
+    if not isinstance(raw, dict):
+        return []
+    glb = getattr(obj, "__globals__", None)
+    if glb is None:
+        module = sys.modules.get(getattr(obj, "__module__", None) or "")
+        glb = vars(module) if module is not None else {}
+    hints: list[Any] = []
+    for value in raw.values():
+        if isinstance(value, str):
+            try:
+                value = eval(value, dict(glb), dict(vars(obj)) if inspect.isclass(obj) else {})
+            except Exception:  # an annotation that does not resolve here: nothing to walk
+                continue
+        hints.append(value)
+    return hints
+
+
+def _classes_in(hint: Any, depth: int = 0) -> list[type]:
+    """The classes a type hint names: itself, and those in its arguments (``list[C]``,
+    ``C | None``, ``Annotated[C, ...]``, ``dict[str, C]``)."""
+    if depth > 8:
+        return []
+    found: list[type] = []
+    origin = typing.get_origin(hint)
+    if inspect.isclass(hint) and origin is None:
+        found.append(hint)
+    for arg in typing.get_args(hint):
+        found += _classes_in(arg, depth + 1)
+    return found
+
+
 def _has_file(module: types.ModuleType) -> bool:
     return bool(getattr(module, "__file__", None))
 
 
+def _dispatched(value: Any) -> list[tuple[str, Any]] | None:
+    """A ``functools.singledispatch`` function's implementations, by the name of the type
+    each is registered for (``object``: the base function); None for anything else."""
+    registry: Any = getattr(value, "registry", None)
+    if not (callable(value) and callable(getattr(value, "dispatch", None))):
+        return None
+    if registry is None or not hasattr(registry, "items"):
+        return None
+    impls: list[tuple[str, Any]] = []
+    for cls, impl in registry.items():
+        if isinstance(impl, (staticmethod, classmethod)):
+            impl = impl.__func__
+        name = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', repr(cls))}"
+        impls.append((name, impl))
+    return sorted(impls, key=lambda pair: pair[0])
+
+
 def _functions_of(member: Any) -> list[Any]:
+    if isinstance(member, functools.singledispatchmethod):
+        impls = _dispatched(member.dispatcher) or []
+        return [f for f in dict.fromkeys(f for _t, f in impls) if inspect.isfunction(f)]
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
     if isinstance(member, property):

@@ -1,0 +1,92 @@
+"""Stopping an execution that another process drives: its terminate request.
+
+A server's driver slot reads its execution's terminate requests (messages of the store's
+control inbox, :mod:`airfoil.store._control`) between polls; a local drive (``airfoil run``,
+``executions resume``) does the same through :class:`TerminateWatch`, so ``airfoil executions
+abort ID`` from another terminal stops a local run as ``--remote`` stops a server's. The
+request is read every ``every_s`` seconds at most (the first time a period after the drive's
+first poll: a run shorter than that reads none), at the executor's polls: with the inline
+executor, which runs a task in the driving thread, a running task finishes first.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from airfoil.core.errors import StoreError
+from airfoil.core.records import ExecutionRecord
+from airfoil.executors.base import AttemptResult, DelegatingExecutor, Executor
+from airfoil.store._control import ControlInbox, ControlMessage
+
+if TYPE_CHECKING:
+    from airfoil.engine.runner import Engine
+
+__all__ = ["TerminateRequested", "TerminateWatch", "drive_watched", "request_terminate"]
+
+
+class TerminateRequested(Exception):
+    """Raised out of a drive whose execution was asked to stop (``reason``)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class TerminateWatch(DelegatingExecutor):
+    """``inner``, reading the terminate requests of ``execution_id`` at its polls.
+
+    Raises:
+        TerminateRequested: out of ``poll``, once a request is there; the drive ends (its
+            lease released, running attempts left to :meth:`stop`).
+    """
+
+    def __init__(
+        self, inner: Executor, inbox: ControlInbox, execution_id: str, every_s: float = 0.5
+    ) -> None:
+        super().__init__(inner)
+        self.inbox = inbox
+        self.execution_id = execution_id
+        self.every_s = every_s
+        self._next = 0.0
+
+    def poll(self, timeout: float | None) -> list[AttemptResult]:
+        now = time.monotonic()
+        if not self._next:  # the first read comes a period in: a short run makes none
+            self._next = now + self.every_s
+        elif now >= self._next:
+            self._next = now + self.every_s
+            try:
+                stops = self.inbox.control_messages(self.execution_id, kind="terminate")
+            except StoreError:  # the store is away: the drive finds out by itself
+                stops = []
+            if stops:
+                raise TerminateRequested(stops[0].reason or "aborted by user")
+        cap = self.every_s
+        return self.inner.poll(cap if timeout is None else min(timeout, cap))
+
+    def stop(self, running: list[str]) -> None:
+        """Cancel the attempts of ``running`` nodes, after the drive ended on a request."""
+        for node_id in running:
+            self.inner.cancel(self.execution_id, node_id)
+
+
+def request_terminate(
+    inbox: ControlInbox, record: ExecutionRecord, reason: str, now: float
+) -> None:
+    """Ask whoever drives ``record`` to abort it (a second request keeps the first's reason)."""
+    inbox.send_control(ControlMessage(record.id, "terminate", now, reason=reason))
+
+
+def drive_watched(engine: Engine, watch: TerminateWatch, execution_id: str) -> ExecutionRecord:
+    """Drive an execution with ``engine`` (built over ``watch``); when a terminate request
+    comes, abort it and cancel its running attempts, as a server's slot does."""
+    watch.execution_id = execution_id
+    try:
+        return engine.drive(execution_id)
+    except TerminateRequested as stop:
+        nodes = engine.meta.get_nodes(execution_id)
+        running = [n.node_id for n in nodes if n.phase == "running"]
+        record = engine.abort(execution_id, stop.reason)
+        watch.stop(running)
+        return record
