@@ -11,12 +11,7 @@ Errors the server answers become Airfoil errors of the matching class (404 ->
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import datetime as dt
-import enum
 import hashlib
-import json
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -25,14 +20,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 import msgspec
 
+from airfoil.client._http import ApiCallError, AuthError, _checked_url, _error_class, to_json
 from airfoil.core.errors import (
-    AirfoilError,
     ConfigError,
     ConflictError,
     InvalidInputError,
-    NotFoundError,
     PlatformError,
-    UserError,
 )
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import TaskSpec, Value, WorkflowSpec
@@ -71,77 +64,6 @@ __all__ = ["ApiCallError", "AuthError", "Client"]
 _TERMINAL = frozenset({"succeeded", "failed", "aborted"})
 #: The largest event sequence number the API takes (the store keeps them as signed 64-bit).
 _SEQ_MAX = 2**63 - 1
-
-
-class ApiCallError(AirfoilError):
-    """The server refused a call. ``status`` and ``code`` are the server's."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        self.status = status
-        self.code = code
-        super().__init__(f"{message} [{status} {code}]")
-
-
-class AuthError(ApiCallError, UserError):
-    """No key, a bad key, or a key without the role the call needs."""
-
-
-def _error_class(status: int) -> type[ApiCallError]:
-    table: dict[int, type[AirfoilError]] = {
-        404: NotFoundError,
-        409: ConflictError,
-        422: InvalidInputError,
-        400: UserError,
-    }
-    if status in (401, 403):
-        return AuthError
-    base = table.get(status, PlatformError)
-    return type(f"Api{base.__name__}", (ApiCallError, base), {})
-
-
-def to_json(obj: Any) -> Any:
-    """Plain JSON of a Python input value (dataclasses, enums, dates, bytes, sets...)."""
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, enum.Enum):
-        return obj.name
-    if isinstance(obj, (dt.datetime, dt.date)):
-        return obj.isoformat()
-    if isinstance(obj, dt.timedelta):
-        return obj.total_seconds()
-    if isinstance(obj, bytes):
-        return base64.b64encode(obj).decode("ascii")
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if hasattr(obj, "model_dump"):
-        return {k: to_json(getattr(obj, k)) for k in type(obj).model_fields}
-    if isinstance(obj, dict):
-        return {
-            (k if isinstance(k, str) else json.dumps(to_json(k))): to_json(v)
-            for k, v in obj.items()
-        }
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [to_json(x) for x in obj]
-    raise InvalidInputError(f"cannot send a {type(obj).__name__} as a launch input over the API")
-
-
-def _checked_url(url: str) -> str:
-    """The server's URL, refused at once (a user's error, naming the fix) unless it is an
-    ``http://`` or ``https://`` URL with a host: httpx would only fail at the first call,
-    as if the server could not be reached."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        parsed, why = None, f" ({exc})"
-    else:
-        why = ""
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigError(
-            f"invalid Airfoil server URL {url!r}{why}: give http://HOST:PORT or "
-            "https://HOST[:PORT] (e.g. http://127.0.0.1:8080) with --server or "
-            "AIRFOIL_SERVER_URL"
-        )
-    return url
 
 
 class Client:
