@@ -166,21 +166,25 @@ def missing_alias(project: str, name: str, alias: str) -> NotFoundError:
 
 def rollback_target(project: str, name: str, alias: str, moves: list[AliasMove]) -> int:
     """The version a rollback of ``alias`` moves it to: where it pointed before its newest
-    move (``moves`` is the alias's trail, oldest first).
+    move that changed it (``moves`` is the alias's trail, oldest first; a promote to the
+    version it already pointed at stays in the trail but is skipped).
 
     Raises:
         NotFoundError: the alias was never set.
-        ConfigError: it was set once and has no earlier version to go back to.
+        ConfigError: it has no earlier version to go back to.
     """
     if not moves:
         raise missing_alias(project, name, alias)
-    last = moves[-1]
-    if last.from_version is None:
-        raise ConfigError(
-            f"alias {alias!r} of {name!r} has pointed only at version {last.to_version}: "
-            "there is no earlier version to roll back to (promote one instead)"
-        )
-    return last.from_version
+    current = moves[-1].to_version
+    for move in reversed(moves):
+        if move.from_version is None:
+            break
+        if move.from_version != current:
+            return move.from_version
+    raise ConfigError(
+        f"alias {alias!r} of {name!r} has pointed only at version {current}: "
+        "there is no earlier version to roll back to (promote one instead)"
+    )
 
 
 class ArtifactStore(abc.ABC):

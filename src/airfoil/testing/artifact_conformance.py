@@ -141,6 +141,24 @@ class ArtifactStoreConformance:
         assert again.to_version == 2
         assert [m.seq for m in artifact_store.alias_moves("p", "digits")] == [1, 2, 3, 4]
 
+    def test_a_rollback_skips_moves_that_left_the_alias_where_it_was(
+        self, artifact_store: ArtifactStore
+    ) -> None:
+        # promoting the version an alias already points at is recorded (an audit trail keeps
+        # what users did), but it is no place to roll back to: the rollback goes to the
+        # version before, or says there is none
+        for h in ("h1", "h2"):
+            artifact_store.add_version(make_draft(content_hash=h), 1.0)
+        artifact_store.move_alias("p", "digits", "production", 1, 10.0)
+        artifact_store.move_alias("p", "digits", "production", 1, 11.0)
+        with pytest.raises(ConfigError, match="no earlier version"):
+            artifact_store.move_alias("p", "digits", "production", None, 12.0, action="rollback")
+        artifact_store.move_alias("p", "digits", "production", 2, 13.0)
+        artifact_store.move_alias("p", "digits", "production", 2, 14.0)
+        back = artifact_store.move_alias("p", "digits", "production", None, 15.0, action="rollback")
+        assert (back.from_version, back.to_version) == (2, 1)
+        assert artifact_store.aliases("p", "digits") == {"production": 1}
+
     def test_bad_moves_are_refused_and_change_nothing(self, artifact_store: ArtifactStore) -> None:
         artifact_store.add_version(make_draft(), 1.0)
         with pytest.raises(NotFoundError, match="version 5"):
