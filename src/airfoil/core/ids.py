@@ -31,8 +31,9 @@ def new_execution_id() -> str:
     return "f" + _base36(millis, 9) + _base36(rand, 8)
 
 
-def validate_execution_id(value: str) -> str:
-    """Check a user-chosen execution id and return it.
+def validate_execution_id(value: str, what: str = "execution id") -> str:
+    """Check a user-chosen execution id (``what``: how the caller names it, e.g. the API's
+    ``"name"`` field) and return it.
 
     Raises:
         ConfigError: the id is not 1-63 characters of ``a-z0-9_-`` starting alphanumeric.
@@ -40,8 +41,9 @@ def validate_execution_id(value: str) -> str:
     from airfoil.core.errors import ConfigError
 
     if not _ID_RE.match(value):
+        shown = f"empty {what}" if not value else f"invalid {what} {value!r}"
         raise ConfigError(
-            f"invalid execution id {value!r}: use 1-63 lowercase letters, digits, '-' or '_', "
+            f"{shown}: use 1-63 lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit"
         )
     return value

@@ -69,9 +69,9 @@ def launch(
     check_domain(domain)
     if req.name is not None:
         try:
-            validate_execution_id(req.name)
+            validate_execution_id(req.name, "run name")
         except ConfigError as exc:
-            raise InvalidInputError(str(exc)) from None
+            raise InvalidInputError(f'the launch\'s "name": {exc}') from None
     row, spec = d.launch_specs.get(project, req.entity, req.version)
     values = convert_json_inputs(d, spec, req.inputs, project, may_read)
     labels = dict(req.labels)

@@ -140,9 +140,9 @@ def launch(
     check_domain(domain)
     if req.name is not None:
         try:
-            validate_execution_id(req.name)
+            validate_execution_id(req.name, "run name")
         except ConfigError as exc:
-            raise InvalidInputError(str(exc)) from None
+            raise InvalidInputError(f'the launch\'s "name": {exc}') from None
     row = d.registry.get_launch_plan(project, name, req.version)
     spec = _spec(row)
     iface = spec.workflow.interface

@@ -93,6 +93,16 @@ def test_launch_type_errors_are_422(client: Any, flow: Any) -> None:
         json={"entity": "flow.wf"},
     )
     assert r.status_code == 422 and "unknown domain" in r.json()["error"]["message"]
+    for name, said in (("", "empty run name"), ("Bad Id!", "invalid run name 'Bad Id!'")):
+        r = _http(
+            client,
+            "POST",
+            f"/projects/{client.project}/domains/development/executions",
+            json={"entity": "flow.wf", "inputs": {"x": 1}, "name": name},
+        )
+        assert r.status_code == 422, r.text
+        message = r.json()["error"]["message"]
+        assert said in message and '"name"' in message and "execution id" not in message
 
 
 def test_list_filter_paginate(client: Any, flow: Any) -> None:
