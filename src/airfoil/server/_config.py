@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENGINE_NICE",
     "MIN_WORKERS_PER_SLOT",
+    "WORKER_NICE",
     "ServerConfig",
     "freeze_heap",
     "open_runtime",
@@ -37,6 +38,13 @@ __all__ = [
 
 #: How much lower the engine process's CPU priority is than the API process's (``nice``).
 ENGINE_NICE = 5
+
+#: How much lower the worker processes' CPU priority is than the driver's (``nice``): with
+#: the engine process's, workers run at the API's + 10. On a busy machine the API and the
+#: engine get a core before user tasks do: on 2 cores under the benchmark's 40 executions,
+#: the API's p99 in a fresh server's first round 57-81 ms against 92-377 ms with the
+#: workers at the engine's priority (docs/performance.md, "Fifteenth session").
+WORKER_NICE = 5
 
 #: The fewest worker processes a driver slot gets by default. A slot's turn writes the ends
 #: of the attempts its workers finished as one fenced statement, so its workers bound how
@@ -120,6 +128,11 @@ class ServerConfig:
             the URL; the server makes the call.
         webhook_allowed_networks: when not empty, the only networks its webhooks may reach
             (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``); denied networks win.
+        worker_nice: how much lower the CPU priority of the process executor's workers is
+            than the driver slots' (a ``nice`` increment, 0-19; default :data:`WORKER_NICE`):
+            user code yields a core to the API and the engine on a busy machine. In an engine
+            process (itself at :data:`ENGINE_NICE` below the API) the workers end at the
+            API's + 10; 19 is the floor. Not applied on Ray (the cluster's workers).
         warm_workers: each driver slot starts its executor's workers (the process
             executor: the forkserver and ``max_parallel`` idle workers) before the server
             says it is ready (``/readyz``), so that its first executions do not pay for
@@ -149,6 +162,7 @@ class ServerConfig:
     webhook_denied_networks: tuple[str, ...] = DEFAULT_DENIED_NETWORKS
     webhook_allowed_networks: tuple[str, ...] = ()
     warm_workers: bool = False
+    worker_nice: int = WORKER_NICE
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error
@@ -177,6 +191,9 @@ class ServerConfig:
                 "slower writes)"
             )
         self.webhook_poster()  # a bad network is refused when the server is configured
+        from airfoil.executors.process import check_worker_nice
+
+        check_worker_nice(self.worker_nice)
 
     def webhook_poster(self) -> WebhookNetworks:
         """The sender of this server's launch-plan webhooks, kept to its webhook networks."""
@@ -232,6 +249,7 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
         executor=config.executor,
         ray_address=config.ray_address,
         max_parallel=config.workers_per_slot,
+        worker_nice=config.worker_nice,
         converters=",".join(config.converters),
         durability=config.durability,
     )
