@@ -139,7 +139,7 @@ def _start(
     from airfoil.core.errors import ConfigError
     from airfoil.core.launch_plans import DEFAULT_DENIED_NETWORKS
     from airfoil.server import ServerConfig, create_app
-    from airfoil.server._config import WORKER_NICE
+    from airfoil.server._config import API_THREADS_WARM, WORKER_NICE
     from airfoil.server._registry import Registry
 
     if slots < 1 or lease_ttl <= 0:
@@ -182,6 +182,7 @@ def _start(
         webhook_denied_networks=_networks("DENIED", DEFAULT_DENIED_NETWORKS),
         webhook_allowed_networks=_networks("ALLOWED", ()),
         warm_workers=True,
+        api_threads_warm=API_THREADS_WARM,
         worker_nice=WORKER_NICE if worker_nice is None else worker_nice,
     )
     config.engine_process = _engine_process(config)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from airfoil.settings import AirfoilSettings
 
 __all__ = [
+    "API_THREADS_WARM",
     "ENGINE_NICE",
     "MIN_WORKERS_PER_SLOT",
     "WORKER_NICE",
@@ -38,6 +39,12 @@ __all__ = [
 
 #: How much lower the engine process's CPU priority is than the API process's (``nice``).
 ENGINE_NICE = 5
+
+#: How many of the API's request threads ``airfoil server start`` opens, with their database
+#: connections, before it says it is up (``ServerConfig.api_threads_warm``): the threads the
+#: benchmark's load kept busy at once (its console polls, launches and waits: 3-4 new
+#: connections in a fresh server's first round before).
+API_THREADS_WARM = 4
 
 #: How much lower the worker processes' CPU priority is than the driver's (``nice``): with
 #: the engine process's, workers run at the API's + 10. On a busy machine the API and the
@@ -128,6 +135,13 @@ class ServerConfig:
             the URL; the server makes the call.
         webhook_allowed_networks: when not empty, the only networks its webhooks may reach
             (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``); denied networks win.
+        api_threads_warm: how many of the API's thread-pool threads are started before the
+            server says it is up, each with its database connection open and the console's
+            reads run once on it (see ``_app._warm``): a fresh server's first requests then
+            find them. ``airfoil server start`` sets :data:`API_THREADS_WARM`; a server built
+            in a test leaves it 0 (each thread connects on its first request). anyio stops
+            a pool thread idle for 10 s (when the next request takes another), and its
+            connection closes with it.
         worker_nice: how much lower the CPU priority of the process executor's workers is
             than the driver slots' (a ``nice`` increment, 0-19; default :data:`WORKER_NICE`):
             user code yields a core to the API and the engine on a busy machine. In an engine
@@ -163,6 +177,7 @@ class ServerConfig:
     webhook_allowed_networks: tuple[str, ...] = ()
     warm_workers: bool = False
     worker_nice: int = WORKER_NICE
+    api_threads_warm: int = 0
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error
