@@ -80,7 +80,7 @@ class AirfoilSettings(BaseModel):
             the cluster's CPUs on Ray).
         worker_nice: how much lower the CPU priority of the process executor's workers is
             than the process driving them (``AIRFOIL_WORKER_NICE``: a ``nice`` increment from
-            0, the default for local runs, to 19); ``airfoil server start`` uses 5.
+            0, the default, to 19; ``airfoil server start --worker-nice``).
         project / domain: where executions are recorded.
         scheduler_policy: the policy that admits attempts asking for CPUs, memory or GPUs
             (``airfoil``, ``fair``, ``las``, ``backfill``, ``fifo-skip``, ``fifo``).

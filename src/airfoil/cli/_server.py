@@ -60,7 +60,8 @@ def start(
         None,
         "--worker-nice",
         help="How much lower the worker processes' CPU priority is than the engine's (a nice "
-        "increment, 0-19; default 5): on a busy machine the API and the engine run first.",
+        "increment, 0-19; default 0): on a busy machine the API and the engine run before "
+        "user tasks (which run slower then).",
     ),
     lease_ttl: float = typer.Option(
         5.0, "--lease-ttl", help="Seconds before a dead server's executions move elsewhere."

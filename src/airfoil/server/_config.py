@@ -46,12 +46,13 @@ ENGINE_NICE = 5
 #: connections in a fresh server's first round before).
 API_THREADS_WARM = 4
 
-#: How much lower the worker processes' CPU priority is than the driver's (``nice``): with
-#: the engine process's, workers run at the API's + 10. On a busy machine the API and the
-#: engine get a core before user tasks do: on 2 cores under the benchmark's 40 executions,
-#: the API's p99 in a fresh server's first round 57-81 ms against 92-377 ms with the
-#: workers at the engine's priority (docs/performance.md, "Fifteenth session").
-WORKER_NICE = 5
+#: How much lower the worker processes' CPU priority is than the driver's by default
+#: (``nice``; ``--worker-nice``): none. Lowered by 5, so that on a saturated machine the API
+#: and the engine get a core before user tasks do, the benchmark's trivial tasks ran 9-20%
+#: slower (each attempt waited longer for a core, and a slot's 4 workers bound how many run
+#: at once) and the API's p99 was no better beyond the noise (docs/performance.md,
+#: "Fifteenth session"): an operator whose tasks are CPU-bound sets it.
+WORKER_NICE = 0
 
 #: The fewest worker processes a driver slot gets by default. A slot's turn writes the ends
 #: of the attempts its workers finished as one fenced statement, so its workers bound how
@@ -143,10 +144,11 @@ class ServerConfig:
             a pool thread idle for 10 s (when the next request takes another), and its
             connection closes with it.
         worker_nice: how much lower the CPU priority of the process executor's workers is
-            than the driver slots' (a ``nice`` increment, 0-19; default :data:`WORKER_NICE`):
-            user code yields a core to the API and the engine on a busy machine. In an engine
-            process (itself at :data:`ENGINE_NICE` below the API) the workers end at the
-            API's + 10; 19 is the floor. Not applied on Ray (the cluster's workers).
+            than the driver slots' (a ``nice`` increment, 0-19; default :data:`WORKER_NICE`,
+            none): user code then yields a core to the API and the engine on a busy machine.
+            In an engine process (itself at :data:`ENGINE_NICE` below the API) the workers
+            end at the API's + 5 + this; 19 is the floor. Not applied on Ray (the cluster's
+            workers).
         warm_workers: each driver slot starts its executor's workers (the process
             executor: the forkserver and ``max_parallel`` idle workers) before the server
             says it is ready (``/readyz``), so that its first executions do not pay for

@@ -167,16 +167,13 @@ def test_the_engine_drives_in_its_own_process_and_the_api_reports_it(
         _running(client, ex.id, "n0")
         owner = served.lease_owner(ex.id)
         assert owner is not None and owner.split(":")[1] == str(engine.pid)  # not the API's
-        # The API answers first: the engine runs at a lower CPU priority, and the workers
-        # (user code) at a lower one still.
-        from airfoil.server._config import ENGINE_NICE, WORKER_NICE
+        # The API answers first: the engine and its workers run at a lower CPU priority.
+        from airfoil.server._config import ENGINE_NICE
 
         api_nice = psutil.Process(served.proc.pid).nice()
         assert engine.nice() == min(19, api_nice + ENGINE_NICE)
-        forkservers, workers = _workers(engine)
-        assert forkservers and all(f.nice() == engine.nice() for f in forkservers)
-        lower = min(19, engine.nice() + WORKER_NICE)
-        assert workers and all(psutil.Process(w).nice() == lower for w in workers)
+        workers = engine.children(recursive=True)
+        assert workers and all(w.nice() == engine.nice() for w in workers)
         ready = httpx.get(served.url + "/readyz").json()
         assert ready == {"status": "ready", "driving": [ex.id]}  # the engine's status
         assert client.wait(ex.id, timeout=60).phase == "succeeded"
@@ -205,11 +202,15 @@ def test_a_ready_server_has_started_its_workers_and_its_first_tasks_use_them(
 
     # Ready means ready to run: the forkserver and every slot's workers are up before
     # /readyz says so (2 slots x 3 workers), not started by the first execution's tasks.
-    served = _Server(tmp_path, pg_schema_factory(), "--max-parallel", "3")
+    # Asked to, the workers (user code) run at a lower priority than the engine.
+    served = _Server(tmp_path, pg_schema_factory(), "--max-parallel", "3", "--worker-nice", "4")
     try:
         engine = served.engines()[0]
         forkservers, warm = _workers(engine)
         assert len(forkservers) == 1 and len(warm) == 6, (forkservers, warm)
+        assert all(f.nice() == engine.nice() for f in forkservers)
+        lower = min(19, engine.nice() + 4)
+        assert [psutil.Process(w).nice() for w in warm] == [lower] * 6
         with Client(served.url, project="eng") as client:
             client.register(list(flow.values()))
             ex = client.launch(flow["fan"], {})

@@ -1,6 +1,7 @@
-"""A server's worker processes run at a lower CPU priority than its driver slots
-(``ServerConfig.worker_nice``, default WORKER_NICE), so user tasks yield a core to the API and
-the engine; an operator may choose another increment from 0 to 19, and nothing else."""
+"""An operator may have a server's worker processes run at a lower CPU priority than its
+driver slots (``ServerConfig.worker_nice``, ``--worker-nice``), so user tasks yield a core to
+the API and the engine: an increment from 0 (the default, WORKER_NICE) to 19, and nothing
+else."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from airfoil.settings import AirfoilSettings
 pytestmark = pytest.mark.unit
 
 
-def test_a_servers_workers_are_niced_by_default_and_a_local_runs_are_not() -> None:
-    assert WORKER_NICE == 5
+def test_the_default_leaves_the_workers_at_the_drivers_priority() -> None:
+    assert WORKER_NICE == 0
     assert ServerConfig(home="h").worker_nice == WORKER_NICE
     assert server_settings(ServerConfig(home="h")).worker_nice == WORKER_NICE
     assert AirfoilSettings(home="h").worker_nice == 0
@@ -24,7 +25,7 @@ def test_a_servers_workers_are_niced_by_default_and_a_local_runs_are_not() -> No
 
 
 def test_an_operators_increment_reaches_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert server_settings(ServerConfig(home="h", worker_nice=0)).worker_nice == 0
+    assert server_settings(ServerConfig(home="h", worker_nice=5)).worker_nice == 5
     assert server_settings(ServerConfig(home="h", worker_nice=19)).worker_nice == 19
     monkeypatch.setenv("AIRFOIL_WORKER_NICE", "7")
     assert AirfoilSettings(home="h").worker_nice == 7
