@@ -173,6 +173,7 @@ def start_worker(
     pool: Pool,
     runtime: RuntimeFactory,
     durability: str = "process",
+    *,
     nice: int = 0,
 ) -> Worker:
     """Start one worker process (and, on first use, the forkserver) for ``pool``; it builds

@@ -326,7 +326,12 @@ class ProcessExecutor(Executor):
             # workers are gone before multiprocessing joins its children.
             atexit.register(self._finalizer)
         return start_worker(
-            self._ctx, self.blob_url, self._pool, self.runtime, self.durability, self.worker_nice
+            self._ctx,
+            self.blob_url,
+            self._pool,
+            self.runtime,
+            self.durability,
+            nice=self.worker_nice,
         )
 
     def _dispatch(self) -> None:

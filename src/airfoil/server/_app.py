@@ -191,13 +191,15 @@ async def _warm(deps: Deps, threads: int = 0) -> None:
     its first use (a launch binds its JSON inputs with it, a detail previews values), and
     the thread pool's first thread with anyio's backend (every sync route runs there).
 
-    With ``threads`` (``ServerConfig.api_threads_warm``), that many of the pool's threads
-    are started at once and each opens its database connection and runs the reads of the
-    console's polls once (an execution's detail and events, the executions' page and
-    leases, of an execution that does not exist): a thread's connection is opened by its
-    first request otherwise, on a new PostgreSQL backend whose first statements also load
-    its catalog caches, which a fresh server's first requests paid under the first
-    executions' load (8-18 ms to connect and 14-46 ms for the first statement, traced)."""
+    With ``threads`` (``ServerConfig.api_threads_warm``), the registry's connection pool
+    (every request's key check) opens that many connections (at most its 5), and that many
+    of the thread pool's threads are started at once, each opening its database connection
+    and running the reads of the console's polls once (an execution's detail and events,
+    the executions' page and leases, of an execution that does not exist): a thread's
+    connection is opened by its first request otherwise, on a new PostgreSQL backend whose
+    first statements also load its catalog caches, which a fresh server's first requests
+    paid under the first executions' load (8-18 ms to connect and 14-46 ms for the first
+    statement, traced)."""
     import anyio.to_thread
 
     from airfoil.types._from_json import from_jsonable
@@ -205,6 +207,11 @@ async def _warm(deps: Deps, threads: int = 0) -> None:
     types, ctx = deps.types, deps.value_ctx()
     await anyio.to_thread.run_sync(from_jsonable, 1, types.to_spec(int), types, ctx)
     if threads > 0:
+        # The key check's pool too (the registry's: every request's key is checked there).
+        try:
+            await anyio.to_thread.run_sync(deps.registry.open_connections, min(threads, 5))
+        except Exception:  # the API comes up regardless, as with the threads' reads below
+            log.warning("the API's key store could not open its connections", exc_info=True)
         together = threading.Barrier(threads)
         await asyncio.gather(
             *(anyio.to_thread.run_sync(_open_reads, deps, together) for _ in range(threads))
