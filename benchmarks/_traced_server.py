@@ -8,8 +8,11 @@ pool (FastAPI runs sync dependencies, sync routes and the validation of their an
 there) how long it waited for a thread (``queued``: submitted on the event loop until the
 thread started it), how long it ran (wall, and the thread's own CPU) and how long the
 event loop took to resume the request after the thread was done (``resumed``); the SQL
-statements run inside each hop (count and wall time). The rest of the request's time is
-the event loop's own work for it (routing, encoding, sending) plus waits for the loop.
+statements run inside each hop (count and wall time) and the slowest of them (``worst``:
+its wall ms, its text, then from ``/proc/<pid>/schedstat`` the ms its PostgreSQL backend
+ran and waited for a core meanwhile, and the ms this thread waited for one: what is left of
+the wall time was neither running nor runnable, e.g. a lock). The rest of the request's
+time is the event loop's own work for it (routing, encoding, sending) plus waits for the loop.
 
 A second record kind, ``{"lag": ...}``, is written whenever a 2 ms ``asyncio.sleep`` on
 the event loop woke more than 10 ms late (the loop was busy or did not get the GIL), with
@@ -19,7 +22,8 @@ collection over 5 ms (its process, the thread that paid for it, and for a full o
 it tracks), in the server and in its engine process, and ``{"gc_total": ...}`` lines every
 collection's time and count so far per generation (each process, at each full collection and
 every 500th of a generation). ``AIRFOIL_TRACE_TYPES=1`` adds, at each
-full collection, the 25 most common types of the objects tracked.
+full collection, the 25 most common types of the objects tracked. ``{"connect": ms}`` lines
+each new PostgreSQL connection (its process, its thread, how long it took to open).
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ def _patch_threadpool() -> None:
         def timed(*a: Any) -> Any:
             started = time.perf_counter()
             cpu = time.thread_time()
-            _sql.n, _sql.s, _sql.worst = 0, 0.0, (0.0, "")
+            _sql.n, _sql.s, _sql.worst = 0, 0.0, (0.0,)
             try:
                 return func(*a)
             finally:
@@ -83,7 +87,7 @@ def _patch_threadpool() -> None:
                 hop["cpu"] = round((time.thread_time() - cpu) * 1000, 2)
                 hop["sql_n"], hop["sql_ms"] = _sql.n, round(_sql.s * 1000, 2)
                 if _sql.worst[0] > 0.005:
-                    hop["worst"] = [round(_sql.worst[0] * 1000, 1), _sql.worst[1]]
+                    hop["worst"] = [round(_sql.worst[0] * 1000, 1), *_sql.worst[1:]]
                 hop["_ended"] = ended
 
         try:
@@ -102,18 +106,62 @@ def _patch_psycopg() -> None:
     execute = psycopg.Cursor.execute
 
     def timed_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
+        traced = hasattr(_sql, "n")
+        if traced:
+            backend = _schedstat(f"/proc/{self.connection.info.backend_pid}/schedstat")
+            mine = _schedstat(f"/proc/self/task/{threading.get_native_id()}/schedstat")
         t0 = time.perf_counter()
         try:
             return execute(self, query, params, **kw)
         finally:
-            if hasattr(_sql, "n"):
+            if traced:
                 took = time.perf_counter() - t0
                 _sql.n += 1
                 _sql.s += took
                 if took > _sql.worst[0]:
-                    _sql.worst = (took, " ".join(str(query).split())[:60])
+                    # (wall, the statement, its backend's CPU and wait for a core, and this
+                    # thread's wait for a core, ms): what is left of the wall time is
+                    # neither running nor runnable (a lock, I/O, the socket)
+                    b = _schedstat(f"/proc/{self.connection.info.backend_pid}/schedstat")
+                    m = _schedstat(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+                    _sql.worst = (
+                        took,
+                        " ".join(str(query).split())[:60],
+                        round((b[0] - backend[0]) / 1e6, 1),
+                        round((b[1] - backend[1]) / 1e6, 1),
+                        round((m[1] - mine[1]) / 1e6, 1),
+                    )
 
     psycopg.Cursor.execute = timed_execute  # type: ignore[method-assign]
+
+    connect = psycopg.Connection.connect.__func__  # type: ignore[attr-defined]
+
+    def timed_connect(cls: Any, *args: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return connect(cls, *args, **kw)
+        finally:
+            _write(
+                {
+                    "connect": round((time.perf_counter() - t0) * 1000, 2),
+                    "thread": threading.current_thread().name,
+                    "pid": os.getpid(),
+                    "at": time.time(),
+                }
+            )
+
+    psycopg.Connection.connect = classmethod(timed_connect)  # type: ignore[method-assign,assignment]
+    psycopg.connect = psycopg.Connection.connect  # the module's alias, bound at its import
+
+
+def _schedstat(path: str) -> tuple[int, int]:
+    """A task's nanoseconds on a CPU and waiting for one (``/proc/.../schedstat``)."""
+    try:
+        with open(path) as f:
+            run, wait, _ = f.read().split()
+        return int(run), int(wait)
+    except (OSError, ValueError):
+        return 0, 0
 
 
 def _patch_app() -> None:

@@ -113,7 +113,13 @@ def _port() -> int:
 
 
 def _start(
-    tmp: Path, db: str, slots: int, max_parallel: int | None, profile: str | None, trace: str | None
+    tmp: Path,
+    db: str,
+    slots: int,
+    max_parallel: int | None,
+    profile: str | None,
+    trace: str | None,
+    worker_nice: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = dict(os.environ, AIRFOIL_HOME=str(tmp / "home"), AIRFOIL_PACKAGE_CACHE=str(tmp / "pk"))
@@ -138,6 +144,7 @@ def _start(
             "--slots",
             str(slots),
             *(("--max-parallel", str(max_parallel)) if max_parallel else ()),
+            *(("--worker-nice", str(worker_nice)) if worker_nice is not None else ()),
         ],
         env=env,
         cwd=tmp,
@@ -355,6 +362,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--slots", type=int, default=4)
     ap.add_argument("--max-parallel", type=int, default=None)  # None: the server's default
+    ap.add_argument("--worker-nice", type=int, default=None)  # None: the server's default
     ap.add_argument("--probe-every", type=float, default=0.02)
     ap.add_argument("--only", choices=("throughput",), default=None)
     ap.add_argument("--profile", metavar="DIR", default=None)
@@ -381,7 +389,9 @@ def main() -> None:
         (tmp / "user").mkdir()
         (tmp / "user" / "flow.py").write_text(FLOW.replace("WIDTH", str(args.width)))
         entities = [load_entity(str(tmp / "user" / "flow.py"), n) for n in ("one", "fan", "big")]
-        proc, url = _start(tmp, db, args.slots, args.max_parallel, args.profile, args.trace)
+        proc, url = _start(
+            tmp, db, args.slots, args.max_parallel, args.profile, args.trace, args.worker_nice
+        )
         try:
             with Client(url, project="bench") as client:
                 client.register(entities)
@@ -486,7 +496,8 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         import json
 
         with open(args.probes_out, "a") as out:
-            out.write(json.dumps({"round": kind, "latencies_s": probes}) + "\n")
+            record = {"round": kind, "latencies_s": probes, "probes": traced}
+            out.write(json.dumps(record) + "\n")
     time.sleep(1.2)  # the backends' statistics reach pg_stat_* within a second
     last = _counts(cpu.admin, args.schema)
     d = {k: (last[k] - first[k]) / tasks for k in first}

@@ -303,6 +303,7 @@ class Runtime:
             runtime_factory=functools.partial(worker_runtime, added_converters()),
             durability=self.settings.durability,
             ray_address=self.settings.ray_address,
+            worker_nice=self.settings.worker_nice,
             blob_cache=BlobCacheConfig(
                 directory=self.settings.blob_cache_dir,
                 max_bytes=self.settings.blob_cache_bytes,

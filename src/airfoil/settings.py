@@ -78,6 +78,9 @@ class AirfoilSettings(BaseModel):
             (``s3://``, ``gs://``...) are cached.
         max_parallel: attempts at once for the process and ray executors (default: CPU count,
             the cluster's CPUs on Ray).
+        worker_nice: how much lower the CPU priority of the process executor's workers is
+            than the process driving them (``AIRFOIL_WORKER_NICE``: a ``nice`` increment from
+            0, the default, to 19; ``airfoil server start --worker-nice``).
         project / domain: where executions are recorded.
         scheduler_policy: the policy that admits attempts asking for CPUs, memory or GPUs
             (``airfoil``, ``fair``, ``las``, ``backfill``, ``fifo-skip``, ``fifo``).
@@ -136,6 +139,7 @@ class AirfoilSettings(BaseModel):
     blob_cache_bytes: int = 10 * 2**30
     blob_cache_local: bool = False
     max_parallel: int | None = None
+    worker_nice: int = Field(default=0, ge=0, le=19)
     project: str = "default"
     domain: str = "development"
     scheduler_policy: str = "airfoil"

@@ -56,6 +56,13 @@ def start(
         help="Attempts at once per execution: worker processes per driver slot (default: "
         "the CPU count, at least 4).",
     ),
+    worker_nice: int = typer.Option(
+        None,
+        "--worker-nice",
+        help="How much lower the worker processes' CPU priority is than the engine's (a nice "
+        "increment, 0-19; default 0): on a busy machine the API and the engine run before "
+        "user tasks (which run slower then).",
+    ),
     lease_ttl: float = typer.Option(
         5.0, "--lease-ttl", help="Seconds before a dead server's executions move elsewhere."
     ),
@@ -99,6 +106,7 @@ def start(
             blob_url=blob_url,
             slots=slots,
             max_parallel=max_parallel,
+            worker_nice=worker_nice,
             lease_ttl=lease_ttl,
             store_retry_budget=store_retry_budget,
             no_engine=no_engine,
@@ -118,6 +126,7 @@ def _start(
     blob_url: str | None,
     slots: int,
     max_parallel: int | None,
+    worker_nice: int | None,
     lease_ttl: float,
     store_retry_budget: float,
     no_engine: bool,
@@ -130,6 +139,7 @@ def _start(
 
     from airfoil.core.errors import ConfigError
     from airfoil.server import ServerConfig, create_app
+    from airfoil.server._config import API_THREADS_WARM, WORKER_NICE
     from airfoil.server._registry import Registry
 
     if slots < 1 or lease_ttl <= 0:
@@ -172,6 +182,8 @@ def _start(
         webhook_denied_networks=_networks("DENIED", ()),
         webhook_allowed_networks=_networks("ALLOWED", ()),
         warm_workers=True,
+        api_threads_warm=API_THREADS_WARM,
+        worker_nice=WORKER_NICE if worker_nice is None else worker_nice,
     )
     config.engine_process = _engine_process(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -32,9 +32,11 @@ from airfoil.executors._process_worker import worker_main
 from airfoil.executors.base import AttemptRequest, RuntimeFactory
 
 __all__ = [
+    "MAX_NICE",
     "Dying",
     "Pool",
     "Worker",
+    "check_worker_nice",
     "describe_exit",
     "memory_was_short",
     "signal_group",
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 PRELOAD = ["airfoil.executors._process_preload"]
+#: The largest ``nice`` increment: a worker's priority never goes below the lowest (19).
+MAX_NICE = 19
 KILL_GRACE_S = 0.5  # SIGTERM -> SIGKILL
 RETIRE_GRACE_S = 2.0  # a retired worker closing its pipe -> SIGKILL
 
@@ -147,11 +151,34 @@ class Pool:
 open_pools: set[Pool] = set()
 
 
+def check_worker_nice(nice: object) -> None:
+    """Refuse a worker ``nice`` increment outside 0-19 (a negative one would raise the
+    workers' priority above the driver's, which needs privileges and defeats its purpose).
+
+    Raises:
+        ConfigError: ``nice`` is not an integer from 0 to 19.
+    """
+    if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= MAX_NICE:
+        from airfoil.core.errors import ConfigError
+
+        raise ConfigError(
+            f"invalid worker nice {nice!r}: use an integer from 0 (the driver's CPU priority) "
+            f"to {MAX_NICE} (the lowest); a worker may lower its priority, never raise it"
+        )
+
+
 def start_worker(
-    ctx: Any, blob_url: str, pool: Pool, runtime: RuntimeFactory, durability: str = "process"
+    ctx: Any,
+    blob_url: str,
+    pool: Pool,
+    runtime: RuntimeFactory,
+    durability: str = "process",
+    *,
+    nice: int = 0,
 ) -> Worker:
     """Start one worker process (and, on first use, the forkserver) for ``pool``; it builds
-    its runtime with ``runtime`` (the forkserver preloads that function's module too)."""
+    its runtime with ``runtime`` (the forkserver preloads that function's module too) after
+    lowering its CPU priority by ``nice``."""
     forkserver = ctx.get_start_method() == "forkserver"
     if forkserver:
         func = getattr(runtime, "func", runtime)  # a functools.partial's function
@@ -160,7 +187,7 @@ def start_worker(
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(
         target=worker_main,
-        args=(child, blob_url, forkserver, runtime, durability),
+        args=(child, blob_url, forkserver, runtime, durability, nice),
         name="airfoil-worker",
         daemon=False,  # tasks may start their own processes (data loaders, pools)
     )

@@ -249,6 +249,7 @@ def worker_main(
     die_with_parent: bool,
     runtime_factory: RuntimeFactory,
     durability: str = "process",
+    nice: int = 0,
 ) -> None:
     """Serve attempts from ``conn`` until it is closed or an empty message arrives.
 
@@ -259,7 +260,15 @@ def worker_main(
             when the parent is the forkserver, whose main thread lives as long as it does).
         runtime_factory: builds the runtime that runs the attempts (once, in this process).
         durability: the blob store's durability (``process`` or ``power``).
+        nice: how much to lower this process's CPU priority first (``os.nice``), so that
+            the driver, and a server's API, get a core before the tasks run here do.
     """
+    if nice:
+        # Before anything else (the runtime's imports, the first task's module): what this
+        # process does it does at the tasks' priority. Raising a nice value needs no
+        # privilege; where a sandbox refuses it, run as we are.
+        with contextlib.suppress(OSError):
+            os.nice(nice)
     _detach(die_with_parent)
     runtime = runtime_factory()
     # Attempts run here one after another for the worker's whole life: the stream routers

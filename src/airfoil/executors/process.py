@@ -62,6 +62,7 @@ from airfoil.core.resources import ResourceSpec
 from airfoil.executors._process_pool import (
     Pool,
     Worker,
+    check_worker_nice,
     describe_exit,
     memory_was_short,
     start_worker,
@@ -79,7 +80,7 @@ from airfoil.executors.base import (
     with_deadline,
 )
 
-__all__ = ["ProcessExecutor"]
+__all__ = ["ProcessExecutor", "check_worker_nice"]
 
 _TIMEOUT_MARGIN_S = 0.5  # lets the worker's own SIGALRM report first (with a traceback)
 _SAMPLE_EVERY_S = 0.5  # memory samples of busy workers, to tell OOM kills from other deaths
@@ -151,6 +152,10 @@ class ProcessExecutor(Executor):
             inherit the driver's threads, locks or database connections.
         durability: the blob store's durability in the workers (``process`` or ``power``:
             outputs fsynced before they are reported).
+        worker_nice: how much lower each worker's CPU priority is than this process's (its
+            ``nice`` increment, 0-19): on a busy machine the process driving the workers
+            (and, on a server, the API) gets a core before the tasks do, so user code cannot
+            starve the loop that feeds it. Lowering a priority needs no privilege.
     """
 
     name = "process"
@@ -164,6 +169,7 @@ class ProcessExecutor(Executor):
         capacity: ResourceSpec | None = None,
         start_method: str | None = None,
         durability: str = "process",
+        worker_nice: int = 0,
     ) -> None:
         methods = multiprocessing.get_all_start_methods()
         method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
@@ -174,9 +180,11 @@ class ProcessExecutor(Executor):
             )
         if max_workers is not None and max_workers < 1:
             raise ConfigError(f"max_workers must be at least 1, got {max_workers}")
+        check_worker_nice(worker_nice)
         self.blob_url = blob_url
         self.runtime = runtime
         self.durability = durability
+        self.worker_nice = worker_nice
         self.start_method = method
         self._max_workers = max_workers or os.cpu_count() or 1
         self._capacity = capacity
@@ -320,7 +328,14 @@ class ProcessExecutor(Executor):
             # Registered after multiprocessing's own exit hook, so it runs first (LIFO) and the
             # workers are gone before multiprocessing joins its children.
             atexit.register(self._finalizer)
-        return start_worker(self._ctx, self.blob_url, self._pool, self.runtime, self.durability)
+        return start_worker(
+            self._ctx,
+            self.blob_url,
+            self._pool,
+            self.runtime,
+            self.durability,
+            nice=self.worker_nice,
+        )
 
     def _dispatch(self) -> None:
         pool = self._pool

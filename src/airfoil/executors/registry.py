@@ -40,6 +40,8 @@ class ExecutorContext:
         ray_address: the Ray cluster the ``ray`` executor joins (None: a local Ray).
         blob_cache: how each node of a cluster caches the blobs its workers fetch (None:
             the defaults).
+        worker_nice: how much lower the CPU priority of the ``process`` executor's workers
+            is than the driving process's (``nice`` increment, 0-19).
     """
 
     blobs: BlobStore
@@ -50,6 +52,7 @@ class ExecutorContext:
     durability: str = "process"
     ray_address: str | None = None
     blob_cache: BlobCacheConfig | None = None
+    worker_nice: int = 0
 
 
 ExecutorFactory = Callable[[ExecutorContext], Executor]
@@ -102,6 +105,7 @@ def _process(ctx: ExecutorContext) -> Executor:
         max_workers=ctx.max_parallel,
         runtime=ctx.runtime_factory,
         durability=ctx.durability,
+        worker_nice=ctx.worker_nice,
     )
 
 

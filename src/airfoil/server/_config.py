@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from airfoil.settings import AirfoilSettings
 
 __all__ = [
+    "API_THREADS_WARM",
     "ENGINE_NICE",
     "MIN_WORKERS_PER_SLOT",
+    "WORKER_NICE",
     "ServerConfig",
     "freeze_heap",
     "open_runtime",
@@ -36,6 +38,20 @@ __all__ = [
 
 #: How much lower the engine process's CPU priority is than the API process's (``nice``).
 ENGINE_NICE = 5
+
+#: How many of the API's request threads ``airfoil server start`` opens, with their database
+#: connections, before it says it is up (``ServerConfig.api_threads_warm``): the threads the
+#: benchmark's load kept busy at once (its console polls, launches and waits: 3-4 new
+#: connections in a fresh server's first round before).
+API_THREADS_WARM = 4
+
+#: How much lower the worker processes' CPU priority is than the driver's by default
+#: (``nice``; ``--worker-nice``): none. Lowered by 5, so that on a saturated machine the API
+#: and the engine get a core before user tasks do, the benchmark's trivial tasks ran 9-20%
+#: slower (each attempt waited longer for a core, and a slot's 4 workers bound how many run
+#: at once) and the API's p99 was no better beyond the noise (docs/performance.md,
+#: "Fifteenth session"): an operator whose tasks are CPU-bound sets it.
+WORKER_NICE = 0
 
 #: The fewest worker processes a driver slot gets by default. A slot's turn writes the ends
 #: of the attempts its workers finished as one fenced statement, so its workers bound how
@@ -120,6 +136,19 @@ class ServerConfig:
         webhook_allowed_networks: networks its webhooks may reach though internal or in a
             denied network (``AIRFOIL_WEBHOOK_ALLOWED_NETWORKS``); the most specific network
             holding an address decides (:mod:`airfoil.engine.webhooks`).
+        api_threads_warm: how many of the API's thread-pool threads are started before the
+            server says it is up, each with its database connection open and the console's
+            reads run once on it (see ``_app._warm``): a fresh server's first requests then
+            find them. ``airfoil server start`` sets :data:`API_THREADS_WARM`; a server built
+            in a test leaves it 0 (each thread connects on its first request). anyio stops
+            a pool thread idle for 10 s (when the next request takes another), and its
+            connection closes with it.
+        worker_nice: how much lower the CPU priority of the process executor's workers is
+            than the driver slots' (a ``nice`` increment, 0-19; default :data:`WORKER_NICE`,
+            none): user code then yields a core to the API and the engine on a busy machine.
+            In an engine process (itself at :data:`ENGINE_NICE` below the API) the workers
+            end at the API's + 5 + this; 19 is the floor. Not applied on Ray (the cluster's
+            workers).
         warm_workers: each driver slot starts its executor's workers (the process
             executor: the forkserver and ``max_parallel`` idle workers) before the server
             says it is ready (``/readyz``), so that its first executions do not pay for
@@ -149,6 +178,8 @@ class ServerConfig:
     webhook_denied_networks: tuple[str, ...] = ()
     webhook_allowed_networks: tuple[str, ...] = ()
     warm_workers: bool = False
+    worker_nice: int = WORKER_NICE
+    api_threads_warm: int = 0
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error
@@ -177,6 +208,9 @@ class ServerConfig:
                 "slower writes)"
             )
         self.webhook_poster()  # a bad network is refused when the server is configured
+        from airfoil.executors.process import check_worker_nice
+
+        check_worker_nice(self.worker_nice)
 
     def webhook_poster(self) -> WebhookNetworks:
         """The sender of this server's launch-plan webhooks, kept to its webhook networks."""
@@ -232,6 +266,7 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
         executor=config.executor,
         ray_address=config.ray_address,
         max_parallel=config.workers_per_slot,
+        worker_nice=config.worker_nice,
         converters=",".join(config.converters),
         durability=config.durability,
     )

@@ -18,6 +18,7 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -141,6 +142,17 @@ class Registry(SqlRegistryStore):
         if not secrets.compare_digest(row.secret_hash, hash_secret(secret)):
             return None
         return ApiKey(row.id, row.project, row.role, row.created_at, False)
+
+    def open_connections(self, n: int) -> None:
+        """Open ``n`` of the pool's connections now (at most its size, 5; checked out
+        together, each running the key check once, then returned to the pool idle), so
+        that a new server's first requests at once find them: each would open its own
+        otherwise (the key check runs on whichever requests find its answer older than 2 s).
+        """
+        with contextlib.ExitStack() as held:
+            for _ in range(n):
+                conn = held.enter_context(self.engine.connect())
+                conn.execute(sa.select(api_keys.c.id).limit(1)).first()
 
     def keys_configured(self, now: float, max_age_s: float = 2.0) -> bool:
         """Whether the server is closed: a key was ever created, live or revoked (cached for

@@ -46,6 +46,11 @@ TASKS = textwrap.dedent(
 
 
     @af.task
+    def niceness(x: int) -> int:
+        return os.nice(0)
+
+
+    @af.task
     def fail(x: int) -> int:
         raise ValueError(f"no good: {x}")
 

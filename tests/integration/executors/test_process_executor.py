@@ -362,6 +362,51 @@ def test_warm_starts_every_worker_and_the_first_attempts_use_them(h: Harness) ->
 
 
 @pytest.mark.timeout(60)
+def test_workers_and_their_tasks_run_at_the_lower_priority_asked(h: Harness) -> None:
+    mine = os.nice(0)
+    ex = ProcessExecutor(h.blob_dir, 2, runtime=worker_runtime, worker_nice=3)
+    h.executors.append(ex)
+    ex.warm()
+    pids = ex.worker_pids()
+    assert len(pids) == 2
+    # (a worker lowers its priority first thing once it runs, just after it is started)
+    assert _nices(pids, min(19, mine + 3)) == [min(19, mine + 3)] * 2
+    assert os.nice(0) == mine  # the driver's own priority is left as it was
+    for i in range(2):
+        ex.submit(h.request("niceness", node=f"n{i}", x=i))
+    results = collect(ex, 2)
+    assert {worker_pid(r) for r in results} <= set(pids)
+    assert [h.output(r, "niceness") for r in results] == [min(19, mine + 3)] * 2
+    # The default leaves workers at the driver's priority (a local run's).
+    plain = h.executor(max_workers=1)
+    plain.warm()
+    plain.submit(h.request("niceness", node="n9", x=9))
+    assert h.output(collect(plain, 1)[0], "niceness") == mine
+    assert _nices(plain.worker_pids(), mine) == [mine]
+
+
+def _nices(pids: list[int], expected: int, within: float = 10.0) -> list[int]:
+    """The workers' nice values once they all are ``expected`` (or as they are after
+    ``within`` seconds)."""
+    end = time.monotonic() + within
+    while True:
+        nices = [psutil.Process(p).nice() for p in pids]
+        if set(nices) == {expected} or time.monotonic() > end:
+            return nices
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("nice", [-1, 20, True, 2.5, "5"])
+def test_a_worker_nice_outside_0_to_19_is_refused_naming_the_range(
+    h: Harness, nice: object
+) -> None:
+    from airfoil.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"from 0 .* to 19"):
+        ProcessExecutor(h.blob_dir, 1, runtime=worker_runtime, worker_nice=nice)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(60)
 def test_engine_runs_a_workflow_with_parallel_nodes(hx: Harness) -> None:
     memory = pytest.importorskip("airfoil.store.memory")
     from airfoil.engine.runner import Engine

@@ -202,11 +202,15 @@ def test_a_ready_server_has_started_its_workers_and_its_first_tasks_use_them(
 
     # Ready means ready to run: the forkserver and every slot's workers are up before
     # /readyz says so (2 slots x 3 workers), not started by the first execution's tasks.
-    served = _Server(tmp_path, pg_schema_factory(), "--max-parallel", "3")
+    # Asked to, the workers (user code) run at a lower priority than the engine.
+    served = _Server(tmp_path, pg_schema_factory(), "--max-parallel", "3", "--worker-nice", "4")
     try:
         engine = served.engines()[0]
         forkservers, warm = _workers(engine)
         assert len(forkservers) == 1 and len(warm) == 6, (forkservers, warm)
+        assert all(f.nice() == engine.nice() for f in forkservers)
+        lower = min(19, engine.nice() + 4)
+        assert [psutil.Process(w).nice() for w in warm] == [lower] * 6
         with Client(served.url, project="eng") as client:
             client.register(list(flow.values()))
             ex = client.launch(flow["fan"], {})
@@ -263,3 +267,28 @@ def test_an_engine_process_never_outlives_its_server(served: _Server, flow: dict
     _gone, alive = psutil.wait_procs([engine, *workers], timeout=20)
     assert not alive, f"still running: {alive}"
     assert served.lease_owner(ex.id) is None
+
+
+def test_a_ready_servers_first_requests_find_their_database_connections_open(
+    served: _Server,
+) -> None:
+    # A fresh server's request threads have connected before /readyz says it is ready: the
+    # console's first polls, several at once, open no PostgreSQL connection of their own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airfoil.server._config import API_THREADS_WARM
+
+    api = psutil.Process(served.proc.pid)
+
+    def connections() -> set[int]:
+        return {
+            c.laddr.port for c in api.net_connections("tcp") if c.raddr and c.raddr.port == 5432
+        }
+
+    before = connections()
+    base = f"{served.url}/api/v1/projects/eng/executions"
+    urls = [base, f"{base}/nosuchexecution", f"{base}/nosuchexecution/events", base] * 3
+    with ThreadPoolExecutor(API_THREADS_WARM) as pool:
+        codes = list(pool.map(lambda url: httpx.get(url, timeout=30).status_code, urls))
+    assert sorted(set(codes)) == [200, 404]
+    assert connections() == before
