@@ -141,8 +141,8 @@ class ServerConfig:
             reads run once on it (see ``_app._warm``): a fresh server's first requests then
             find them. ``airfoil server start`` sets :data:`API_THREADS_WARM`; a server built
             in a test leaves it 0 (each thread connects on its first request). anyio stops
-            a pool thread idle for 10 s (when the next request takes another), and its
-            connection closes with it.
+            a pool thread idle for 10 s (when the next request takes another); the store
+            keeps its connection for the next new thread.
         worker_nice: how much lower the CPU priority of the process executor's workers is
             than the driver slots' (a ``nice`` increment, 0-19; default :data:`WORKER_NICE`,
             none): user code then yields a core to the API and the engine on a busy machine.

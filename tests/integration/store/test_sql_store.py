@@ -211,22 +211,98 @@ def test_postgres_killed_connection_recovers(pg_empty_url: str, pg_admin: sa.Eng
         store.close()
 
 
+def _in_threads(n: int, target: Callable[[], object]) -> None:
+    threads = [threading.Thread(target=target) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gc.collect()
+
+
 def test_postgres_connections_follow_threads(pg_empty_url: str, pg_admin: sa.Engine) -> None:
     url, name = _app_url(pg_empty_url)
     store = SqlMetaStore(url)
     try:
         store.write(StoreBatch(execution=make_execution()))
-        threads = [threading.Thread(target=store.get_execution, args=("e1",)) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        gc.collect()
-        # the dead threads' connections are closed
-        assert len(_backends_settled(pg_admin, name, 1)) == 1
+        _in_threads(4, lambda: store.get_execution("e1"))
+        # the ended threads' connections are kept for the next threads, which open none
+        kept = sorted(_backends_settled(pg_admin, name, 5))
+        assert len(kept) == 5
+        _in_threads(4, lambda: store.get_execution("e1"))
+        assert sorted(_backends(pg_admin, name)) == kept
+        # at most IDLE_KEPT are kept: the rest of a larger burst's are closed
+        many = _connect.IDLE_KEPT + 4
+        barrier = threading.Barrier(many)
+        _in_threads(many, lambda: (store.get_execution("e1"), barrier.wait(10)))
+        assert len(_backends_settled(pg_admin, name, 1 + _connect.IDLE_KEPT)) == 1 + 8
     finally:
         store.close()
-    assert _backends_settled(pg_admin, name, 0) == []
+    assert _backends_settled(pg_admin, name, 0) == []  # closing the store closes the kept ones
+
+
+def test_a_connection_left_in_a_transaction_or_kept_too_long_is_closed_not_reused(
+    pg_empty_url: str, pg_admin: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, name = _app_url(pg_empty_url)
+    store = SqlMetaStore(url)
+    seen: list[int] = []
+
+    def backend(begin: bool = False) -> None:
+        cur = store._cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        seen.append(int(cur.fetchone()[0]))
+        if begin:
+            cur.execute("BEGIN")  # the thread ends inside it: its connection is not kept
+
+    try:
+        backend()  # the main thread's own connection (it stays open: the thread lives)
+        main = seen.pop()
+        _in_threads(1, lambda: backend(begin=True))
+        _in_threads(1, backend)
+        assert seen[1] != seen[0]
+        assert sorted(_backends_settled(pg_admin, name, 2)) == sorted([main, seen[1]])
+        _in_threads(1, backend)
+        assert seen[2] == seen[1]  # kept and reused
+        monkeypatch.setattr(_connect, "IDLE_REUSE_S", 0.0)
+        _in_threads(1, backend)
+        assert seen[3] != seen[2]  # kept too long: closed, a new one opened
+        assert sorted(_backends_settled(pg_admin, name, 2)) == sorted([main, seen[3]])
+    finally:
+        store.close()
+
+
+def test_a_thread_takes_the_connection_of_one_that_ended(store: SqlMetaStore) -> None:
+    store.write(StoreBatch(execution=make_execution()))
+    first: list[object] = []
+    later: list[object] = []
+    _in_threads(1, lambda: (store.get_execution("e1"), first.append(store._conns.local.held.dbapi)))
+    _in_threads(1, lambda: (store.get_execution("e1"), later.append(store._conns.local.held.dbapi)))
+    assert later[0] is first[0]
+    # a connection discarded after an error is never kept
+    _in_threads(1, lambda: (store._cursor(), store._conns.discard()))
+    _in_threads(1, lambda: later.append(store._conns.open().dbapi))
+    assert later[1] is not first[0]
+    assert store.get_execution("e1") == make_execution()
+
+
+def test_a_forked_child_leaves_the_parents_kept_connections_alone(store: SqlMetaStore) -> None:
+    store.write(StoreBatch(execution=make_execution()))
+    _in_threads(1, lambda: store.get_execution("e1"))  # leaves its connection kept
+    assert store._conns._idle
+
+    def child() -> None:
+        assert not store._conns._idle  # the parent's: forgotten, never used here
+        store.write(StoreBatch(events=[make_event(seq=2)]))
+        _connect._ABANDONED.clear()
+        gc.collect()
+
+    assert _in_fork(child) == 0
+    kept = store._conns._idle[-1][1]
+    got: list[object] = []
+    _in_threads(1, lambda: (store.get_execution("e1"), got.append(store._conns.local.held.dbapi)))
+    assert got == [kept]  # the parent's kept connection still works
+    assert [e.seq for e in store.get_events("e1")] == [1, 2]
 
 
 def _in_fork(child: Callable[[], None], timeout: float = 60) -> int:

@@ -14,8 +14,13 @@ Invariants:
 
 - Nothing here connects or touches a file at import; :func:`create_engine` does neither.
 - Both connectors configure a SQLite connection identically (:func:`configure_sqlite`).
-- A connection is used only by the thread that opened it. It is closed when that thread
-  ends, when the store is closed, or after a driver error that may have broken it.
+- A connection is used only by one thread at a time. When its thread ends it is kept idle for
+  the store's next new thread (at most :data:`IDLE_KEPT` of them, each for at most
+  :data:`IDLE_REUSE_S`, and only if it is not inside a transaction): a server's API threads come
+  and go (anyio ends one idle for 10 s) and a burst after a pause would otherwise pay a new
+  connection and a new backend's first statement per thread (~20-60 ms on PostgreSQL). It is
+  closed when the store is closed, after a driver error that may have broken it, or when it
+  is not kept.
 - After ``fork`` a child never uses (nor closes) its parent's connections: it opens its own,
   and its copies of the parent's sockets point at ``/dev/null``.
 """
@@ -367,21 +372,30 @@ def _unreachable(message: str, reason: BaseException | None, dbapi: Any) -> Stor
     return StoreError(message)
 
 
+#: How many connections of threads that ended a store keeps for its next new threads.
+IDLE_KEPT = 8
+#: How long a kept connection may wait for a thread (seconds); older ones are closed.
+IDLE_REUSE_S = 300.0
+
+
 class Held:
     """One thread's connection: the pool's proxy, the driver connection and a cursor."""
 
     __slots__ = ("__weakref__", "_finalizer", "cursor", "dbapi", "proxy")
 
-    def __init__(self, proxy: Any, dbapi: Any) -> None:
+    def __init__(self, proxy: Any, dbapi: Any, source: Connections | None = None) -> None:
         self.proxy = proxy
         self.dbapi = dbapi
         self.cursor = dbapi.cursor()
-        self._finalizer = weakref.finalize(self, _close_quietly, proxy)
+        # Collected (its thread ended): kept idle for the source's next thread, or closed.
+        ref = weakref.ref(source) if source is not None else None
+        self._finalizer = weakref.finalize(self, _retire, ref, proxy, dbapi)
         _LIVE.add(self)
 
     def close(self) -> None:
-        """Close the connection now (idempotent)."""
-        self._finalizer()
+        """Close the connection now (idempotent; never kept for another thread)."""
+        if self._finalizer.detach() is not None:
+            _close_quietly(self.proxy)
 
     def abandon(self) -> None:
         """Forget the connection without closing it (a forked child's copy of the parent's).
@@ -389,18 +403,22 @@ class Held:
         A socket's descriptor is pointed at ``/dev/null`` in this process, so nothing the
         child does with its copy (or a finalizer does at its exit) reaches the server.
         """
-        fileno = getattr(self.dbapi, "fileno", None)
-        if fileno is not None:
-            try:
-                devnull = os.open(os.devnull, os.O_RDWR)
-                try:
-                    os.dup2(devnull, fileno())
-                finally:
-                    os.close(devnull)
-            except Exception:  # already closed: nothing to protect
-                pass
+        _point_at_devnull(self.dbapi)
         self._finalizer.detach()
         _ABANDONED.append(self)
+
+
+def _point_at_devnull(dbapi: Any) -> None:
+    fileno = getattr(dbapi, "fileno", None)
+    if fileno is not None:
+        try:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(devnull, fileno())
+            finally:
+                os.close(devnull)
+        except Exception:  # already closed: nothing to protect
+            pass
 
 
 def _close_quietly(proxy: Any) -> None:
@@ -410,9 +428,27 @@ def _close_quietly(proxy: Any) -> None:
         pass
 
 
+def _idle_now(dbapi: Any) -> bool:
+    """Whether a driver connection is open and outside a transaction (no round trip)."""
+    try:
+        info = getattr(dbapi, "info", None)  # psycopg
+        if info is not None:
+            return not dbapi.closed and int(info.transaction_status) == 0  # IDLE
+        return not dbapi.in_transaction  # sqlite3 (a closed one raises)
+    except Exception:
+        return False
+
+
+def _retire(source: weakref.ref[Connections] | None, proxy: Any, dbapi: Any) -> None:
+    """A collected :class:`Held`'s connection: kept idle by its store if it can, else closed."""
+    owner = source() if source is not None else None
+    if owner is None or not owner.keep_idle(proxy, dbapi):
+        _close_quietly(proxy)
+
+
 # Connections inherited across fork: kept referenced so the child does not close them while
 # it runs (closing a PostgreSQL connection would talk on the socket it shares with the parent).
-_ABANDONED: list[Held] = []
+_ABANDONED: list[object] = []
 # Every connection of this process not yet collected, whatever became of its store: one still
 # alive in a garbage cycle after its store was dropped unclosed is abandoned in a forked child
 # too (the child's collector would close it: on PostgreSQL that ends the parent's backend).
@@ -449,7 +485,9 @@ class Connections:
         self.connector = connector
         self.local = threading.local()
         self._all: weakref.WeakSet[Held] = weakref.WeakSet()
-        self._lock = threading.Lock()
+        # Re-entrant: a collection run while it is held may retire a connection into _idle.
+        self._lock = threading.RLock()
+        self._idle: list[tuple[Any, Any, float]] = []  # (proxy, driver connection, since)
         self._closed = False
         with _FORK_HOOK:
             _SOURCES.add(self)
@@ -465,6 +503,9 @@ class Connections:
         """
         if self._closed:
             raise StoreError("the metadata store is closed")
+        reused = self._take_idle()
+        if reused is not None:
+            return reused
         connector = self.connector
         proxy, dbapi = connector.connect()
         try:
@@ -473,7 +514,7 @@ class Connections:
                 dbapi.autocommit = True
             if connector.dialect == "postgresql":
                 register_arrays(dbapi)  # the fenced batch's arrays, dumped in one pass
-            held = Held(proxy, dbapi)
+            held = Held(proxy, dbapi, self)
         except connector.dbapi.Error as exc:
             _close_quietly(proxy)
             raise _unreachable(
@@ -482,6 +523,40 @@ class Connections:
         except BaseException:
             _close_quietly(proxy)
             raise
+        with self._lock:
+            self._all.add(held)
+        self.local.held = held
+        return held
+
+    def keep_idle(self, proxy: Any, dbapi: Any) -> bool:
+        """Keep the connection of a thread that ended for the next new thread; False (the
+        caller closes it) when the store is closed, enough are kept, or it is not idle."""
+        if self._closed or not _idle_now(dbapi):
+            return False
+        with self._lock:
+            if self._closed or len(self._idle) >= IDLE_KEPT:
+                return False
+            self._idle.append((proxy, dbapi, time.monotonic()))
+            return True
+
+    def _take_idle(self) -> Held | None:
+        """The newest kept connection still fit to use, as the calling thread's; those kept
+        too long are closed."""
+        stale: list[Any] = []
+        found: tuple[Any, Any] | None = None
+        with self._lock:
+            too_old = time.monotonic() - IDLE_REUSE_S
+            while self._idle and found is None:
+                proxy, dbapi, since = self._idle.pop()
+                if since >= too_old and _idle_now(dbapi):
+                    found = proxy, dbapi
+                else:
+                    stale.append(proxy)
+        for proxy in stale:
+            _close_quietly(proxy)
+        if found is None:
+            return None
+        held = Held(found[0], found[1], self)
         with self._lock:
             self._all.add(held)
         self.local.held = held
@@ -501,8 +576,11 @@ class Connections:
         with self._lock:
             doomed = list(self._all)
             self._all = weakref.WeakSet()
+            idle, self._idle = self._idle, []
         for held in doomed:
             held.close()
+        for proxy, _dbapi, _since in idle:
+            _close_quietly(proxy)
         self.connector.dispose()
 
     def forget_after_fork(self) -> None:
@@ -510,6 +588,10 @@ class Connections:
         hook has abandoned every connection of the process first: the thread-locals hold
         the only strong references, and dropping them before detaching the finalizers would
         close the parent's connections)."""
+        for entry in self._idle:  # the parent's idle connections: never used nor closed here
+            _point_at_devnull(entry[1])
+            _ABANDONED.append(entry)
+        self._idle = []
         self._all = weakref.WeakSet()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.local = threading.local()
