@@ -218,12 +218,18 @@ def _record_code_version(taskdef: Any, spec: TaskSpec, blobs: BlobStore) -> str:
         return ""
     try:
         here = taskdef.spec.version  # computes this process's version (and its manifest)
+    except TaskTimeoutError:  # the attempt's own timer: it stops the attempt, here too
+        raise
     except Exception:  # explain loses its diff; the attempt runs regardless
         return ""
     if here != spec.version:
         return str(here)
-    with contextlib.suppress(Exception):
+    try:
         save_manifests(blobs, spec, manifest_for)
+    except TaskTimeoutError:
+        raise
+    except Exception:  # best effort: explain loses its diff
+        pass
     return ""
 
 
