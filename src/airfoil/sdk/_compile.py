@@ -242,9 +242,14 @@ def bind_value(
             )
         return value.binding
     if isinstance(value, NodeOutputs):
+        task, names = value._task, list(value._promises)
+        if names:
+            listed = ", ".join(f"`.{n}`" for n in names)
+            why = f"all {len(names)} outputs of {task} ({listed}); pick one, e.g. `.{names[0]}`"
+        else:
+            why = f"the outputs of {task}, which has none (it returns None)"
         raise BindingTypeError(
-            f"{what} is given the outputs of a node with several (or no) outputs; pick one "
-            "by name, e.g. `result.accuracy`",
+            f"{what} is given {why}",
             workflow=ctx.workflow,
             call=call,
             location=ctx.location,

@@ -122,6 +122,27 @@ def test_unknown_output() -> None:
             return pair(x=1).c  # type: ignore[attr-defined]
 
 
+@af.task
+def nothing(x: int) -> None:
+    return None
+
+
+def test_all_the_outputs_of_a_node_given_as_one_input_names_them() -> None:
+    with pytest.raises(
+        BindingTypeError, match=r"all 2 outputs of .*pair \(`\.a`, `\.b`\); pick one, e\.g\. `\.a`"
+    ):
+
+        @af.workflow
+        def wf(x: int) -> str:
+            return take_str(s=pair(x=x))  # type: ignore[arg-type]
+
+    with pytest.raises(BindingTypeError, match=r"outputs of .*nothing, which has none"):
+
+        @af.workflow
+        def wf2(x: int) -> int:
+            return make_int(x=nothing(x=x))  # type: ignore[arg-type]
+
+
 def test_if_on_a_promise() -> None:
     with pytest.raises(PromiseMisuseError, match="truth test"):
 
