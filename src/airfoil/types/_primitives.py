@@ -159,9 +159,16 @@ class FloatHandler(_Scalar):
 
     def parse_cli(self, text: str) -> Any:
         try:
-            return float(text.strip())
+            value = float(text.strip())
         except ValueError:
             raise self.cli_error(text) from None
+        if math.isinf(value) and text.strip().lstrip("+-").lower() not in ("inf", "infinity"):
+            # 1e400: a number too large for a float, not a request for infinity
+            raise self.cli_error(
+                text,
+                "too large for a float, whose largest is about 1.8e308; write inf for infinity",
+            )
+        return value
 
 
 class BoolHandler(_Scalar):

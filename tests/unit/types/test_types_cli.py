@@ -32,6 +32,8 @@ pytestmark = pytest.mark.unit
         ("0.5", float, 0.5),
         ("3", float, 3.0),
         ("1e3", float, 1000.0),
+        ("inf", float, float("inf")),
+        ("-Infinity", float, float("-inf")),
         ("true", bool, True),
         ("False", bool, False),
         ("yes", bool, True),
@@ -103,6 +105,8 @@ def test_parse_cli(engine: TypeEngine, text: str, py_type: Any, expected: Any) -
     [
         ("4.2", int, "cannot parse '4.2' as int: expected an integer such as 42"),
         ("abc", float, "cannot parse 'abc' as float: expected a number such as 0.5"),
+        ("1e400", float, "cannot parse '1e400' as float (too large for a float"),
+        ("-2e308", float, "write inf for infinity"),
         ("maybe", bool, "cannot parse 'maybe' as bool: expected true or false"),
         ("31/01/2024", dt.date, "expected an ISO 8601 date such as 2024-01-31"),
         ("yesterday", dt.datetime, "expected an ISO 8601 datetime"),
