@@ -22,7 +22,14 @@ from airfoil.store._control import ControlInbox, ControlMessage
 if TYPE_CHECKING:
     from airfoil.engine.runner import Engine
 
-__all__ = ["TerminateRequested", "TerminateWatch", "drive_watched", "request_terminate"]
+__all__ = [
+    "TerminateRequested",
+    "TerminateWatch",
+    "abort_and_cancel",
+    "drive_watched",
+    "requested_stop",
+    "request_terminate",
+]
 
 
 class TerminateRequested(Exception):
@@ -57,18 +64,36 @@ class TerminateWatch(DelegatingExecutor):
         elif now >= self._next:
             self._next = now + self.every_s
             try:
-                stops = self.inbox.control_messages(self.execution_id, kind="terminate")
+                reason = requested_stop(self.inbox, self.execution_id)
             except StoreError:  # the store is away: the drive finds out by itself
-                stops = []
-            if stops:
-                raise TerminateRequested(stops[0].reason or "aborted by user")
+                reason = None
+            if reason is not None:
+                raise TerminateRequested(reason)
         cap = self.every_s
         return self.inner.poll(cap if timeout is None else min(timeout, cap))
 
-    def stop(self, running: list[str]) -> None:
-        """Cancel the attempts of ``running`` nodes, after the drive ended on a request."""
+
+def requested_stop(inbox: ControlInbox, execution_id: str) -> str | None:
+    """The reason of the first terminate request of ``execution_id``, or None if none.
+
+    Raises:
+        StoreError: the store could not be read.
+    """
+    stops = inbox.control_messages(execution_id, kind="terminate")
+    return (stops[0].reason or "aborted by user") if stops else None
+
+
+def abort_and_cancel(
+    engine: Engine, executor: Executor, execution_id: str, reason: str
+) -> ExecutionRecord:
+    """Abort an execution whose drive ended on a terminate request, and cancel the attempts
+    its running nodes had with ``executor`` (even if the abort itself failed)."""
+    running = [n.node_id for n in engine.meta.get_nodes(execution_id) if n.phase == "running"]
+    try:
+        return engine.abort(execution_id, reason)
+    finally:
         for node_id in running:
-            self.inner.cancel(self.execution_id, node_id)
+            executor.cancel(execution_id, node_id)
 
 
 def request_terminate(
@@ -85,8 +110,4 @@ def drive_watched(engine: Engine, watch: TerminateWatch, execution_id: str) -> E
     try:
         return engine.drive(execution_id)
     except TerminateRequested as stop:
-        nodes = engine.meta.get_nodes(execution_id)
-        running = [n.node_id for n in nodes if n.phase == "running"]
-        record = engine.abort(execution_id, stop.reason)
-        watch.stop(running)
-        return record
+        return abort_and_cancel(engine, watch.inner, execution_id, stop.reason)

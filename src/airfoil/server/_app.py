@@ -192,7 +192,7 @@ async def _warm(deps: Deps, threads: int = 0) -> None:
     the thread pool's first thread with anyio's backend (every sync route runs there).
 
     With ``threads`` (``ServerConfig.api_threads_warm``), the registry's connection pool
-    (every request's key check) opens that many connections (at most its 5), and that many
+    (every request's key check) opens that many connections (at most its size), and that many
     of the thread pool's threads are started at once, each opening its database connection
     and running the reads of the console's polls once (an execution's detail and events,
     the executions' page and leases, of an execution that does not exist): a thread's
@@ -209,7 +209,7 @@ async def _warm(deps: Deps, threads: int = 0) -> None:
     if threads > 0:
         # The key check's pool too (the registry's: every request's key is checked there).
         try:
-            await anyio.to_thread.run_sync(deps.registry.open_connections, min(threads, 5))
+            await anyio.to_thread.run_sync(deps.registry.open_connections, threads)
         except Exception:  # the API comes up regardless, as with the threads' reads below
             log.warning("the API's key store could not open its connections", exc_info=True)
         together = threading.Barrier(threads)

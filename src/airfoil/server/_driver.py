@@ -40,8 +40,8 @@ import msgspec
 
 from airfoil.core.errors import ConflictError, StoreError, TransientStoreError
 from airfoil.core.launch_plans import LaunchPlanSpec
-from airfoil.core.phases import NodePhase
 from airfoil.core.records import ExecutionRecord
+from airfoil.engine.control import abort_and_cancel, requested_stop
 from airfoil.engine.launch_plans import Poster
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.engine.state import RunState
@@ -147,12 +147,12 @@ class _Slot:
             return
         self._next_control = now + d.control_every_s
         try:
-            stops = d.meta.control_messages(self.current, kind="terminate")
+            reason = requested_stop(d.meta, self.current)
         except StoreError as exc:  # the database is away: look again next time
             log.warning("reading control requests of %s failed: %s", self.current, exc)
             return
-        if stops:
-            raise _Interrupt(stops[0].reason)
+        if reason is not None:
+            raise _Interrupt(reason)
 
     def warm(self) -> None:
         """Build the slot's engine and start its executor's workers before its first claim,
@@ -266,17 +266,13 @@ class _Slot:
             d.paused.discard(exec_id)
 
     def _terminate(self, engine: Engine, exec_id: str, reason: str) -> None:
-        d = self.driver
-        running = [
-            n.node_id for n in d.meta.get_nodes(exec_id) if n.phase == NodePhase.RUNNING.value
-        ]
         try:
-            d.send_notifications(engine.abort(exec_id, reason))
+            assert self._executor is not None  # the engine driving it runs over it
+            self.driver.send_notifications(
+                abort_and_cancel(engine, self._executor, exec_id, reason)
+            )
         except Exception:
             log.exception("aborting execution %s failed", exec_id)
-        if self._executor is not None:
-            for node_id in running:
-                self._executor.cancel(exec_id, node_id)
 
 
 class Driver:

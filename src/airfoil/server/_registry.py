@@ -144,11 +144,14 @@ class Registry(SqlRegistryStore):
         return ApiKey(row.id, row.project, row.role, row.created_at, False)
 
     def open_connections(self, n: int) -> None:
-        """Open ``n`` of the pool's connections now (at most its size, 5; checked out
+        """Open ``n`` of the pool's connections now (at most its size; checked out
         together, each running the key check once, then returned to the pool idle), so
         that a new server's first requests at once find them: each would open its own
         otherwise (the key check runs on whichever requests find its answer older than 2 s).
         """
+        size = getattr(self.engine.pool, "size", None)  # a QueuePool's; SQLite's has none
+        if callable(size):
+            n = min(n, int(size()))
         with contextlib.ExitStack() as held:
             for _ in range(n):
                 conn = held.enter_context(self.engine.connect())
