@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from airfoil.core.projects import domain_problem, project_name_problem
+
 __all__ = ["AirfoilSettings", "masked_url"]
 
 ENV_PREFIX = "AIRFOIL_"
@@ -172,6 +174,22 @@ class AirfoilSettings(BaseModel):
                 "registered executor's name (letters, digits, - and _)"
             )
         return name
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, value: str) -> str:
+        problem = project_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        problem = domain_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("blob_cache_bytes", mode="before")
     @classmethod

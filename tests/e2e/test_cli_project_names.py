@@ -228,3 +228,25 @@ def test_the_runs_table_shows_the_projects_runs_each_in_its_domain(
     c = cli("compare", "twin", "twin", "--domain-b", "staging", "--json", env=ALPHA).json()
     assert (c["a"], c["b"]) == (ids["a"], ids["s"])
     assert cli("runs", "greet.greet", "--json", env=BETA).json()["total"] == 1
+
+
+def test_a_local_run_in_a_domain_or_project_a_server_refuses_is_refused(
+    cli: Any, tmp_path: Path
+) -> None:
+    """AIRFOIL_DOMAIN=bogus ran and recorded the run (and its cache entries) in a domain of
+    its own; a server answers 422. Now the CLI stops first, naming the setting and the fix,
+    and records nothing."""
+    flow = tmp_path / "greet.py"
+    flow.write_text(FLOW)
+    for env, says in (
+        (
+            {"AIRFOIL_DOMAIN": "bogus"},
+            "bad AIRFOIL_DOMAIN setting: unknown domain 'bogus': use one",
+        ),
+        ({"AIRFOIL_PROJECT": "team/a"}, "bad AIRFOIL_PROJECT setting: invalid project name"),
+    ):
+        r = cli("run", str(flow), "greet", env=env)
+        assert r.code != 0 and says in r.err and "Traceback" not in r.err, (r.out, r.err)
+    assert cli("executions", "list", "--json").json() == []
+    ok = cli("run", "--json", str(flow), "greet", env={"AIRFOIL_DOMAIN": "staging"})
+    assert ok.code == 0, ok.err

@@ -100,3 +100,32 @@ def test_a_bad_executor_name_is_refused(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("AIRFOIL_EXECUTOR", "not a name!")
     with pytest.raises(ValidationError, match="invalid executor name"):
         AirfoilSettings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("AIRFOIL_DOMAIN", "bogus", "unknown domain 'bogus': use one of development, staging"),
+        ("AIRFOIL_DOMAIN", "Production", "unknown domain 'Production'"),
+        ("AIRFOIL_PROJECT", "a b/c", "invalid project name 'a b/c'"),
+        ("AIRFOIL_PROJECT", "", "invalid project name ''"),
+        ("AIRFOIL_PROJECT", "x" * 101, "use 1-100 letters"),
+    ],
+)
+def test_a_project_or_domain_a_server_would_refuse_is_refused_locally(
+    clean_env: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    """A local run recorded its runs (and cache entries, scoped by project and domain) under
+    any domain or project name (AIRFOIL_DOMAIN=bogus ran and was recorded in 'bogus'), where a
+    server answers 422: the same rule holds for both."""
+    clean_env.setenv(variable, value)
+    with pytest.raises(ValidationError, match=problem.replace("(", r"\(")):
+        AirfoilSettings()
+
+
+def test_the_names_a_server_accepts_are_accepted_locally(clean_env: pytest.MonkeyPatch) -> None:
+    for domain in ("development", "staging", "production"):
+        clean_env.setenv("AIRFOIL_DOMAIN", domain)
+        clean_env.setenv("AIRFOIL_PROJECT", "team-a.v2_x")
+        s = AirfoilSettings()
+        assert (s.project, s.domain) == ("team-a.v2_x", domain)

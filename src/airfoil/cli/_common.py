@@ -95,7 +95,8 @@ def load_settings() -> AirfoilSettings:
         return AirfoilSettings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        fail(f"bad AIRFOIL_{str(first['loc'][0]).upper()} setting: {first['msg']}")
+        problem = str(first["msg"]).removeprefix("Value error, ")  # a validator's own words
+        fail(f"bad AIRFOIL_{str(first['loc'][0]).upper()} setting: {problem}")
 
 
 def runtime(**overrides: Any) -> LocalRuntime:

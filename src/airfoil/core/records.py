@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from airfoil.core.phases import ErrorKind, GateKind
+from airfoil.core.phases import ErrorKind, GateKind, NodeKind
 from airfoil.core.resources import ResourceSpec
 
 __all__ = [
@@ -295,7 +295,8 @@ class NodeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     map of a task over lists, or a gate."""
 
     id: str
-    kind: str  # "task" | "workflow" | "branch"
+    #: What the node is; a spec naming any other kind is refused when decoded.
+    kind: NodeKind
     inputs: dict[str, Binding]
     task: TaskSpec | None = None
     workflow: WorkflowSpec | None = None

@@ -21,6 +21,7 @@ from airfoil.core.errors import (
     TypeTransformError,
     UnknownInputError,
 )
+from airfoil.core.phases import NodeKind
 from airfoil.core.records import Binding, BranchCase, Condition, Interface, NodeSpec, TypeSpec
 from airfoil.sdk._promise import NodeOutputs, Promise
 
@@ -147,7 +148,7 @@ def _spec(n: PendingNode) -> NodeSpec:
         extra["workflow"] = n.callee.spec
     return NodeSpec(
         id=n.id,
-        kind=n.kind,
+        kind=NodeKind(n.kind),
         inputs=n.inputs,
         upstream=tuple(sorted(upstream)),
         label=n.label,

@@ -17,6 +17,7 @@ import typing
 from typing import Any
 
 from airfoil.core.errors import DefinitionError
+from airfoil.core.phases import NodeKind
 from airfoil.core.records import Binding, Interface, MapSpec, NodeSpec, Param, WorkflowSpec
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import run_outside, type_engine
@@ -131,7 +132,7 @@ class MapTaskDef:
                 )
             node = NodeSpec(
                 id="n0",
-                kind="map",
+                kind=NodeKind.MAP,
                 inputs=inputs,
                 task=self.task.spec,
                 map=self.map_spec,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from airfoil.core.errors import BindingTypeError, DefinitionError
+from airfoil.core.phases import NodeKind
 from airfoil.core.records import Binding, Interface, NodeSpec, WorkflowSpec, encode_json
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
@@ -179,7 +180,11 @@ class WorkflowDef(Generic[P, R]):
             elif p.default is not None:
                 inputs[p.name] = Binding(kind="literal", value=p.default)
         return NodeSpec(
-            id="on_failure", kind="task", inputs=inputs, task=handler.spec, label="on_failure"
+            id="on_failure",
+            kind=NodeKind.TASK,
+            inputs=inputs,
+            task=handler.spec,
+            label="on_failure",
         )
 
     def _bind_outputs(self, ctx: Any, returned: Any) -> dict[str, Binding]:
@@ -326,7 +331,7 @@ def single_task_workflow(task: Any) -> WorkflowSpec:
     spec = task.spec
     node = NodeSpec(
         id="n0",
-        kind="task",
+        kind=NodeKind.TASK,
         inputs={p.name: Binding(kind="input", name=p.name) for p in spec.interface.inputs},
         task=spec,
         label=spec.name.rsplit(".", 1)[-1],

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from airfoil.core.clock import Clock
 from airfoil.core.errors import InvalidInputError, NotFoundError
+from airfoil.core.projects import domain_problem
 from airfoil.core.records import ExecutionHead, ExecutionRecord
 from airfoil.engine.launcher import Launcher
 from airfoil.local import Runtime
@@ -22,7 +23,6 @@ from airfoil.server._launch_specs import LaunchSpecs
 from airfoil.server._registry import Registry
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.types import TypeEngine, ValueContext
-from airfoil.wire import DOMAINS
 
 __all__ = ["Deps", "check_domain", "get_record", "own_only"]
 
@@ -88,8 +88,9 @@ class Deps:
 
 
 def check_domain(domain: str) -> None:
-    if domain not in DOMAINS:
-        raise InvalidInputError(f"unknown domain {domain!r}: use one of {', '.join(DOMAINS)}")
+    problem = domain_problem(domain)
+    if problem is not None:
+        raise InvalidInputError(problem)
 
 
 def own_only(_project: str) -> bool:

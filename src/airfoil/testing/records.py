@@ -3,7 +3,7 @@ tests): a round trip that loses any field shows up as a difference."""
 
 from __future__ import annotations
 
-from airfoil.core.phases import ErrorKind
+from airfoil.core.phases import ErrorKind, NodeKind
 from airfoil.core.records import (
     AttemptRecord,
     Binding,
@@ -105,7 +105,7 @@ def make_workflow_spec(name: str = "mod.wf") -> WorkflowSpec:
     nodes = (
         NodeSpec(
             id="n0",
-            kind="task",
+            kind=NodeKind.TASK,
             inputs={"x": Binding(kind="input", name="x"), "c": literal},
             task=_task_spec(),
             label="train",
@@ -113,7 +113,7 @@ def make_workflow_spec(name: str = "mod.wf") -> WorkflowSpec:
         ),
         NodeSpec(
             id="n1",
-            kind="workflow",
+            kind=NodeKind.WORKFLOW,
             inputs={
                 "d": Binding(
                     kind="dict",
@@ -135,7 +135,7 @@ def make_workflow_spec(name: str = "mod.wf") -> WorkflowSpec:
         qualname="wf",
         docs="A workflow.",
         failure_policy="continue",
-        on_failure=NodeSpec(id="on_failure", kind="task", inputs={}, task=_task_spec()),
+        on_failure=NodeSpec(id="on_failure", kind=NodeKind.TASK, inputs={}, task=_task_spec()),
     )
 
 
@@ -183,7 +183,7 @@ def make_node(execution_id: str = "e1", node_id: str = "n0", phase: str = "runni
         execution_id=execution_id,
         node_id=node_id,
         phase=phase,
-        kind="workflow",
+        kind=NodeKind.WORKFLOW,
         task="mod.train",
         parent="n-parent",
         attempts=2,

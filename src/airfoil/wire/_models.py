@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from airfoil.core.projects import DOMAINS, PROJECT_NAME
 from airfoil.wire._limits import JsonInputs, JsonValue, Labels, PrintableName
 
 __all__ = [
@@ -74,12 +75,10 @@ __all__ = [
 
 #: Where the versioned API lives.
 API_PREFIX = "/api/v1"
-#: The domains every project has.
-DOMAINS = ("development", "staging", "production")
 #: Roles, weakest first: each may do everything the ones before it may.
 ROLES = ("viewer", "runner", "admin")
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+_NAME = PROJECT_NAME
 
 
 class _Request(BaseModel):

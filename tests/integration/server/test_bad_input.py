@@ -171,3 +171,28 @@ def test_json_inputs_refuse_files_and_frames() -> None:
 
     with pytest.raises(TypeTransformError, match="cannot be given as JSON"):
         python_type_of(TypeSpec("dataframe", name="pandas"))
+
+
+def test_a_workflow_with_an_unknown_node_kind_is_refused_at_registration(
+    server: Any, client: Any, flow: Any, flow_dir: Any
+) -> None:
+    """A spec whose node has a kind no engine knows was registered (200) and its launch then
+    answered 500 (an untyped ValueError deep in the launcher): it is refused where it comes
+    in, naming the kind and where it is."""
+    import types
+
+    import msgspec
+
+    from airfoil.core.errors import AirfoilError
+
+    spec = flow.wf.spec
+    bad_node = msgspec.structs.replace(spec.nodes[0], kind="bogus")
+    bad = msgspec.structs.replace(spec, nodes=(bad_node, *spec.nodes[1:]), version="bogus1")
+    entity = types.SimpleNamespace(spec=bad, module=flow.wf.module)
+    with pytest.raises(AirfoilError) as info:
+        client.register([entity], source_dir=str(flow_dir))
+    text = str(info.value)
+    assert "422" in text and "'bogus'" in text and "nodes[0].kind" in text, text
+    with pytest.raises(AirfoilError) as launched:
+        client.launch(f"{spec.name}", version="bogus1")
+    assert "500" not in str(launched.value)
