@@ -27,13 +27,19 @@ class Result:
 
 @pytest.fixture
 def cli(tmp_path: Path, _airfoil_home: Path) -> Callable[..., Result]:
-    def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> Result:
+    def run(
+        *args: str,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> Result:
         full_env = dict(os.environ, AIRFOIL_HOME=str(_airfoil_home), COLUMNS="200")
         full_env.update(env or {})
         proc = subprocess.run(
             [*AIRFOIL, *args],
             capture_output=True,
             text=True,
+            input=stdin,
             timeout=timeout,
             cwd=tmp_path,
             env=full_env,

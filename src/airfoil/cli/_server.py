@@ -386,11 +386,16 @@ def _box(database_url: str | None) -> object:
 @handle_errors
 def secrets_set(
     name: str = typer.Argument(..., help="The secret's name (as in secret_requests)."),
-    project: str = typer.Option("default", "--project", help="Project of the secret."),
-    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+    project: str = typer.Option(
+        None, "--project", help="Project of the secret (default: AIRFOIL_PROJECT)."
+    ),
+    database_url: str = typer.Option(
+        None, "--database-url", help="The server's database (default: the local one)."
+    ),
 ) -> None:
     """Store a secret, read from stdin (or a hidden prompt), encrypted with
-    AIRFOIL_SECRETS_KEY."""
+    AIRFOIL_SECRETS_KEY. Local runs read it too (with the same key set)."""
+    project = project or _default_project()
     value = (
         typer.prompt(f"value of {name}", hide_input=True)
         if sys.stdin.isatty()
@@ -407,11 +412,16 @@ def secrets_set(
 @secrets_app.command("list")
 @handle_errors
 def secrets_list(
-    project: str = typer.Option("default", "--project"),
-    database_url: str = typer.Option(None, "--database-url", help="The server's database."),
+    project: str = typer.Option(
+        None, "--project", help="Project of the secrets (default: AIRFOIL_PROJECT)."
+    ),
+    database_url: str = typer.Option(
+        None, "--database-url", help="The server's database (default: the local one)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of names."),
 ) -> None:
     """List secret names of a project (never values)."""
+    project = project or _default_project()
     box = _box(database_url)
     try:
         names = list(box.names(project))  # type: ignore[attr-defined]
@@ -422,6 +432,33 @@ def secrets_list(
         return
     for name in names:
         out_console.print(name, markup=False)
+
+
+@secrets_app.command("delete")
+@handle_errors
+def secrets_delete(
+    name: str = typer.Argument(..., help="The secret's name."),
+    project: str = typer.Option(
+        None, "--project", help="Project of the secret (default: AIRFOIL_PROJECT)."
+    ),
+    database_url: str = typer.Option(
+        None, "--database-url", help="The server's database (default: the local one)."
+    ),
+) -> None:
+    """Delete a stored secret (tasks asking for it then fail to launch, naming it)."""
+    project = project or _default_project()
+    box = _box(database_url)
+    try:
+        box.delete(project, name)  # type: ignore[attr-defined]
+    finally:
+        box.registry.close()  # type: ignore[attr-defined]
+    err_console.print(f"secret {name!r} of project {project!r} deleted")
+
+
+def _default_project() -> str:
+    from airfoil.cli._common import load_settings
+
+    return load_settings().project
 
 
 @secrets_app.command("new-key")

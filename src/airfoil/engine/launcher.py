@@ -291,7 +291,8 @@ class Launcher:
         for name, task_name in wanted.items():
             if name not in found:
                 hint = self.secrets_hint or (
-                    f"export {secret_env_name(name)}=... (or set it on the server)"
+                    f"export {secret_env_name(name)}=..., or store it with `airfoil secrets "
+                    f"set {name} --project {project}` (encrypted with AIRFOIL_SECRETS_KEY)"
                 )
                 raise ConfigError(
                     f"task {task_name!r} requests secret {name!r}, which is not set: {hint}"

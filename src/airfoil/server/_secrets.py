@@ -1,8 +1,7 @@
 """Secrets: encrypted at rest, handed only to the attempts of tasks that ask for them.
 
-A secret is ``(project, name) -> value``. The value is encrypted with Fernet (AES-128-CBC +
-HMAC-SHA256) under the key in ``AIRFOIL_SECRETS_KEY`` (``airfoil secrets new-key`` makes one);
-the database holds only ciphertext. When a driver submits an attempt of a task whose spec lists
+The box itself is the store's (:class:`airfoil.store.sql._secrets.StoredSecrets`: local runs
+read the same table). When a driver submits an attempt of a task whose spec lists
 ``secret_requests``, it decrypts those secrets of the execution's project and puts them in the
 :class:`~airfoil.executors.base.AttemptRequest`; the worker exposes them as
 ``current_context().secrets``. Requests are never stored, so secrets never reach the metadata
@@ -11,97 +10,20 @@ store, logs or API responses (the API has no endpoint that reads a value back).
 
 from __future__ import annotations
 
-import time
-
-import sqlalchemy as sa
-
-from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.server._registry import Registry
+from airfoil.store.sql._secrets import StoredSecrets, new_key
 from airfoil.store.sql._server_tables import secrets_table
 
 __all__ = ["SecretBox", "new_key", "secrets_table"]
 
 
-def new_key() -> str:
-    """A fresh key for ``AIRFOIL_SECRETS_KEY``."""
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode("ascii")
-
-
-class SecretBox:
-    """Sets and reads secrets of a registry with one key.
+class SecretBox(StoredSecrets):
+    """The stored secrets of a server's registry database with one key.
 
     Raises:
         ConfigError: the key is missing or malformed.
     """
 
     def __init__(self, registry: Registry, key: str | None) -> None:
-        if not key:
-            raise ConfigError(
-                "no secrets key: set AIRFOIL_SECRETS_KEY (make one with `airfoil secrets new-key`)"
-            )
-        from cryptography.fernet import Fernet
-
-        try:
-            self._fernet = Fernet(key.encode("ascii"))
-        except (ValueError, UnicodeEncodeError):
-            raise ConfigError(
-                "AIRFOIL_SECRETS_KEY is not a valid key (32 url-safe base64 bytes)"
-            ) from None
+        super().__init__(registry.engine, key)
         self.registry = registry
-
-    def set(self, project: str, name: str, value: str) -> None:
-        token = self._fernet.encrypt(value.encode()).decode("ascii")
-        with self.registry.engine.begin() as conn:
-            conn.execute(
-                secrets_table.delete().where(
-                    secrets_table.c.project == project, secrets_table.c.name == name
-                )
-            )
-            conn.execute(
-                secrets_table.insert().values(
-                    project=project, name=name, ciphertext=token, updated_at=time.time()
-                )
-            )
-
-    def delete(self, project: str, name: str) -> None:
-        with self.registry.engine.begin() as conn:
-            res = conn.execute(
-                secrets_table.delete().where(
-                    secrets_table.c.project == project, secrets_table.c.name == name
-                )
-            )
-        if res.rowcount == 0:
-            raise NotFoundError(f"no secret {name!r} in project {project!r}")
-
-    def names(self, project: str) -> list[str]:
-        with self.registry.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(secrets_table.c.name)
-                .where(secrets_table.c.project == project)
-                .order_by(secrets_table.c.name)
-            ).all()
-        return [r.name for r in rows]
-
-    def get_many(self, project: str, names: tuple[str, ...]) -> dict[str, str]:
-        """The decrypted values of those of ``names`` that exist in ``project``."""
-        if not names:
-            return {}
-        from cryptography.fernet import InvalidToken
-
-        with self.registry.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(secrets_table.c.name, secrets_table.c.ciphertext).where(
-                    secrets_table.c.project == project, secrets_table.c.name.in_(names)
-                )
-            ).all()
-        out: dict[str, str] = {}
-        for r in rows:
-            try:
-                out[r.name] = self._fernet.decrypt(r.ciphertext.encode("ascii")).decode()
-            except InvalidToken:
-                raise ConfigError(
-                    f"secret {r.name!r} cannot be decrypted with this AIRFOIL_SECRETS_KEY"
-                ) from None
-        return out

@@ -11,8 +11,9 @@ opens a store of its own.
 - ``registry``: projects, code packages and registered task/workflow and launch plan
   versions, on the metadata store's database (memory for ``memory://``). Opened on first
   use, so a local run that never registers anything pays nothing for it.
-- ``secrets``: where the secrets tasks ask for come from (:class:`SecretSource`): the
-  environment locally (``AIRFOIL_SECRET_<NAME>``), the encrypted table on a server.
+- ``secrets``: where the secrets tasks ask for come from (:class:`SecretSource`): locally the
+  environment (``AIRFOIL_SECRET_<NAME>``), then the encrypted table (``airfoil secrets set``,
+  with ``AIRFOIL_SECRETS_KEY``); on a server the encrypted table.
 - ``blobs``: bytes (offloaded values, logs, code packages), with ``blob_url`` for workers
   that open it themselves.
 
@@ -33,6 +34,7 @@ from airfoil.store.registry import RegistryStore
 
 __all__ = [
     "EnvSecrets",
+    "LocalSecrets",
     "NoSecrets",
     "SecretSource",
     "Stores",
@@ -67,6 +69,45 @@ class EnvSecrets:
             if value is not None:
                 out[name] = value
         return out
+
+
+class LocalSecrets(EnvSecrets):
+    """Local runs' secrets: ``AIRFOIL_SECRET_<NAME>`` of the environment first, then those
+    stored with ``airfoil secrets set`` in the database (the registry's: SQLite in the home
+    folder by default), decrypted with ``AIRFOIL_SECRETS_KEY`` when it is set.
+
+    Both are read at each call. A database with no secrets table yet has no stored secrets.
+
+    Raises (from :meth:`get_many`):
+        ConfigError: a stored secret cannot be decrypted with the key, the key is malformed,
+            or ``cryptography`` is missing.
+    """
+
+    def __init__(self, registry: Callable[[], RegistryStore]) -> None:
+        self._registry = registry
+        self._box: tuple[str, SecretSource] | None = None
+
+    def get_many(self, project: str, names: tuple[str, ...]) -> dict[str, str]:
+        out = super().get_many(project, names)
+        rest = tuple(n for n in names if n not in out)
+        if rest:
+            box = self._stored()
+            if box is not None:
+                out.update(box.get_many(project, rest))
+        return out
+
+    def _stored(self) -> SecretSource | None:
+        key = os.environ.get("AIRFOIL_SECRETS_KEY")
+        if not key:
+            return None
+        if self._box is None or self._box[0] != key:
+            engine = getattr(self._registry(), "engine", None)
+            if engine is None:  # a memory registry keeps no secrets
+                return None
+            from airfoil.store.sql._secrets import StoredSecrets
+
+            self._box = (key, StoredSecrets(engine, key))
+        return self._box[1]
 
 
 class NoSecrets:
@@ -178,7 +219,8 @@ def open_stores(
         durability: ``process`` or ``power``.
         retry_budget_s: how long a SQL store retries a transient failure (None: its default).
         registry: a registry store already open (the server's, which adds API keys).
-        secrets: the secret source (default: the environment).
+        secrets: the secret source (default: :class:`LocalSecrets`: the environment, then
+            the secrets stored in the database when ``AIRFOIL_SECRETS_KEY`` is set).
 
     Raises:
         ConfigError: a URL names no supported backend.
@@ -200,4 +242,7 @@ def open_stores(
         def opener() -> RegistryStore:
             return open_registry_store(database_url, home)
 
-    return Stores(meta, blobs, blob_url=blob_url, registry=opener, secrets=secrets)
+    stores = Stores(meta, blobs, blob_url=blob_url, registry=opener, secrets=secrets)
+    if secrets is None:
+        stores.secrets = LocalSecrets(lambda: stores.registry)
+    return stores

@@ -615,6 +615,7 @@ def test_beta_cannot_reach_alphas_execution_by_name_or_id(
 
 def test_generated_names_are_their_ids(keyed: Keyed, flow: Any) -> None:
     with keyed.client("alpha_runner", "alpha") as c:
+        c.register([flow.wf])  # on its own too (it relied on an earlier test's registration)
         ex = c.launch(flow.wf, {"x": 3})
         assert ex.name == ex.id and ex.id.startswith("f")
         assert c.wait(ex.id, timeout=120).phase == "succeeded"
