@@ -198,9 +198,7 @@ def bench_victim_wait() -> None:
             "default": AirfoilPolicy(),
             "cost 1": AirfoilPolicy(victim_wait_cost=1.0),
             "cost 1, queue": AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=True),
-            "cost 1, all": AirfoilPolicy(
-                victim_wait_cost=1.0, victim_wait_queue=True, victim_wait_all=True
-            ),
+            "cost 1, all": AirfoilPolicy(victim_wait_cost=1.0, victim_wait_all=True),
         },
     )
 

@@ -549,6 +549,7 @@ class _Victims:
         "_max_priority",
         "_rnd",
         "_runs",
+        "_spared",
         "_wait",
         "_wait_all",
         "_wait_cost",
@@ -607,6 +608,7 @@ class _Victims:
         self._wait = (
             RestartWait(rnd, thresholds, policy.victim_wait_queue) if self._wait_cost else None
         )
+        self._spared: set[str] | None = None  # see _not_worth_the_wait
         self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
@@ -717,29 +719,26 @@ class _Victims:
         if spare_whole_nodes:
             whole = self._rnd.state.largest[2]
             runs = [run for run in runs if run.entry.demand[2] < whole]
-        if least is not None and self._wait is not None and priority is not None:
-            runs = self._worth_the_wait(runs)
+        if least is not None and self._wait is not None and (spared := self._not_worth_the_wait()):
+            runs = [run for run in runs if run.entry.item.id not in spared]
         return runs
 
-    def _worth_the_wait(self, runs: list[RunningEntry]) -> list[RunningEntry]:
-        """``runs`` less the single workers (needing a whole node, unless ``victim_wait_all``)
-        whose expected work left is under ``victim_wait_cost`` times their wait to restart."""
-        wait, cost, now = self._wait, self._wait_cost, self._rnd.now
-        assert wait is not None and cost is not None
-        whole = 0 if self._wait_all else self._rnd.state.largest[2]
-        kept = []
-        for run in runs:
-            entry = run.entry
-            left = run.start + entry.estimate - now
-            if (
-                entry.workers == 1
-                and entry.demand[2] >= whole
-                and left > 0
-                and left < cost * wait.wait(run)
-            ):
-                continue
-            kept.append(run)
-        return kept
+    def _not_worth_the_wait(self) -> set[str]:
+        """The single workers (needing a whole node, unless ``victim_wait_all``) whose
+        expected work left is under ``victim_wait_cost`` times their wait to restart. The
+        same for every claimant (the wait is the state's): found at the first that asks."""
+        if self._spared is None:
+            wait, cost, now = self._wait, self._wait_cost, self._rnd.now
+            assert wait is not None and cost is not None
+            whole = 0 if self._wait_all else self._rnd.state.largest[2]
+            self._spared = set()
+            for run in self._runs:
+                entry = run.entry
+                left = run.start + entry.estimate - now
+                single = entry.workers == 1 and entry.demand[2] >= whole
+                if single and 0 < left < cost * wait.wait(run):
+                    self._spared.add(entry.item.id)
+        return self._spared
 
 
 _priority_of = attrgetter("entry.item.priority")
