@@ -71,9 +71,10 @@ from typing import TYPE_CHECKING, ClassVar
 from airfoil.scheduler import _reasons
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
+from airfoil.scheduler._horizon import ending_soon, horizon_fit
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
-from airfoil.scheduler._victim_index import VictimIndex
+from airfoil.scheduler._victim_index import RestartWait, VictimIndex
 
 if TYPE_CHECKING:
     from airfoil.scheduler._capacity import Demand
@@ -136,6 +137,12 @@ class AirfoilPolicy(Policy):
             better on week 45 but missed a held-out cell the default meets, see
             docs/scheduling.md). Not used while a reservation is held, under project caps,
             or for an item with preferred nodes (those keep best fit).
+        victim_wait_cost: with ``preempt_ratio``, in the least-attained-service pass a
+            single worker that needs a whole node (``victim_wait_all``: any single worker)
+            is a victim only if its expected work left is at least this many times its
+            expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
+            ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
+            past its estimate (``None``, the default: no such cost; docs/scheduling.md).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -153,6 +160,9 @@ class AirfoilPolicy(Policy):
     whole_node_swaps: bool = False
     whole_victim_ratio: float | None = None
     place_horizon: float | None = None
+    victim_wait_cost: float | None = None
+    victim_wait_queue: bool = False
+    victim_wait_all: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -184,6 +194,10 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"place_horizon must be a positive number of seconds or None, "
                 f"got {self.place_horizon}"
+            )
+        if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
+            problems.append(
+                f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -383,8 +397,8 @@ class AirfoilPolicy(Policy):
                 ):
                     # placement by free GPUs a horizon ahead (see ``place_horizon``)
                     if soon is None:
-                        soon = _ending_soon(rnd, horizon)
-                    if rnd.start_on(entry, _horizon_fit(rnd, entry.demand, soon)):
+                        soon = ending_soon(rnd, horizon)
+                    if rnd.start_on(entry, horizon_fit(rnd, entry.demand, soon)):
                         if due and guard is not None:
                             guard.add(entry)
                         continue
@@ -535,6 +549,10 @@ class _Victims:
         "_max_priority",
         "_rnd",
         "_runs",
+        "_spared",
+        "_wait",
+        "_wait_all",
+        "_wait_cost",
         "_whole",
         "_whole_ratio",
         "top",
@@ -585,6 +603,12 @@ class _Victims:
         )
         if not any(self._whole):
             self._whole = []
+        self._wait_cost = policy.victim_wait_cost if policy.preempt_ratio is not None else None
+        self._wait_all = policy.victim_wait_all
+        self._wait = (
+            RestartWait(rnd, thresholds, policy.victim_wait_queue) if self._wait_cost else None
+        )
+        self._spared: set[str] | None = None  # see _not_worth_the_wait
         self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
@@ -695,7 +719,26 @@ class _Victims:
         if spare_whole_nodes:
             whole = self._rnd.state.largest[2]
             runs = [run for run in runs if run.entry.demand[2] < whole]
+        if least is not None and self._wait is not None and (spared := self._not_worth_the_wait()):
+            runs = [run for run in runs if run.entry.item.id not in spared]
         return runs
+
+    def _not_worth_the_wait(self) -> set[str]:
+        """The single workers (needing a whole node, unless ``victim_wait_all``) whose
+        expected work left is under ``victim_wait_cost`` times their wait to restart. The
+        same for every claimant (the wait is the state's): found at the first that asks."""
+        if self._spared is None:
+            wait, cost, now = self._wait, self._wait_cost, self._rnd.now
+            assert wait is not None and cost is not None
+            whole = 0 if self._wait_all else self._rnd.state.largest[2]
+            self._spared = set()
+            for run in self._runs:
+                entry = run.entry
+                left = run.start + entry.estimate - now
+                single = entry.workers == 1 and entry.demand[2] >= whole
+                if single and 0 < left < cost * wait.wait(run):
+                    self._spared.add(entry.item.id)
+        return self._spared
 
 
 _priority_of = attrgetter("entry.item.priority")
@@ -711,46 +754,6 @@ def _time_run(item: WorkItem) -> float:
     resources = item.resources
     rate = item.gang_size * (resources.gpu or resources.cpu)
     return item.attained / rate if rate > 0 else 0.0
-
-
-def _ending_soon(rnd: Round, horizon: float) -> list[int]:
-    """GPUs per node that running work expected to end within ``horizon`` will free.
-
-    Work past its estimate is left out (when it ends, no estimate says), and so is work
-    this round preempted (its GPUs are free already).
-    """
-    state, now, preempted = rnd.state, rnd.now, rnd.preempted
-    soon = [0] * len(rnd.pool.free_g)
-    by_end = state.running_by_end
-    until = now + horizon
-    for i in range(bisect_left(by_end, (now,)), len(by_end)):
-        end, _, item_id = by_end[i]
-        if end > until:
-            break
-        if item_id in preempted:
-            continue
-        run = state.running[item_id]
-        g = run.entry.demand[2]
-        for n in run.nodes:
-            soon[n] += g
-    return soon
-
-
-def _horizon_fit(rnd: Round, demand: Demand, soon: list[int]) -> int:
-    """The node for one worker of ``demand`` that leaves the fewest GPUs free a horizon
-    ahead (free now plus ``soon``), then the fewest free now (best fit), then the first;
-    ``-1`` if none has room."""
-    pool = rnd.pool
-    c, m, g = demand
-    free_c, free_m, buckets = pool.free_c, pool.free_m, pool.buckets
-    best: tuple[int, int, int] | None = None
-    for fg in range(g, len(buckets)):
-        for n in buckets[fg]:
-            if free_c[n] >= c and free_m[n] >= m:
-                key = (fg + soon[n], fg, n)
-                if best is None or key < best:
-                    best = key
-    return -1 if best is None else best[2]
 
 
 def _fair_order(rnd: Round, skip: set[str]) -> Iterator[QueueKey]:

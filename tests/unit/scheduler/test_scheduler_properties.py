@@ -26,6 +26,8 @@ from airfoil.scheduler import (
     WorkItem,
     policy_names,
 )
+from airfoil.scheduler._round import Round
+from airfoil.scheduler._victim_index import RestartWait
 
 pytestmark = pytest.mark.unit
 
@@ -172,6 +174,11 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     # placement a horizon ahead (off by default) starts work on nodes of its own choosing
     for horizon in (3_600.0, 86_400.0):
         check_invariants(AirfoilPolicy(place_horizon=horizon), *scenario)
+    # the victim's wait to restart as a preemption cost (off by default) spares victims
+    for queue_too in (False, True):
+        check_invariants(
+            AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=queue_too), *scenario
+        )
 
 
 def check_invariants(
@@ -355,3 +362,36 @@ def test_airfoil_preempts_only_work_expected_to_outlast_its_claimant(
 ) -> None:
     cluster, run, queue, now = scenario
     check_invariants(AirfoilPolicy(preempt_ratio=ratio), cluster, run, queue, {}, now)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scenario=contested(),
+    cost=st.sampled_from((0.5, 1.0, 3.0)),
+    queue_too=st.booleans(),
+    every=st.booleans(),
+)
+def test_airfoil_preempts_a_single_only_for_more_work_than_its_wait_to_restart(
+    scenario: tuple[list[Node], list[WorkItem], list[WorkItem], float],
+    cost: float,
+    queue_too: bool,
+    every: bool,
+) -> None:
+    """``victim_wait_cost``: every single worker the least-attained-service pass preempts
+    within its estimate (needing a whole node, or any with ``victim_wait_all``) has at least
+    ``cost`` times its expected wait to restart left, the wait as the state gives it."""
+    cluster, run, queue, now = scenario
+    policy = AirfoilPolicy(
+        victim_wait_cost=cost, victim_wait_queue=queue_too, victim_wait_all=every
+    )
+    check_invariants(policy, cluster, run, queue, {}, now)
+    state = build(policy, cluster, run, queue, {}, now)
+    decision = state.decide(now)
+    wait = RestartWait(Round(state, now, False), policy.thresholds, queue_too)
+    whole = 0 if every else state.largest[2]
+    for item_id in decision.preemptions:
+        victim = state.running[item_id]
+        entry = victim.entry
+        left = victim.start + entry.estimate - now
+        if entry.workers == 1 and entry.demand[2] >= whole and left > 0:
+            assert left >= cost * wait.wait(victim), f"{item_id}: {left} s left"
