@@ -93,7 +93,9 @@ def list_executions(
     table = Table()
     # Names are what a user copies into the next command: never cut or wrapped, even on a
     # narrow terminal (the other columns give way).
-    names = [shown_name(r) for r in records]
+    # A name is unique within its project and domain: one outside AIRFOIL_DOMAIN prints as
+    # ``name (domain)`` (give --domain domain), as everywhere else in the CLI.
+    names = [run_label(shown_name(r), r.domain, rt.settings.domain) for r in records]
     table.add_column("execution", no_wrap=True, min_width=max(map(len, names), default=9))
     for col in ("workflow", "phase", "created", "duration"):
         table.add_column(col)

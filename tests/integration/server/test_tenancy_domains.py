@@ -410,3 +410,60 @@ def test_relaunch_repeats_the_run_in_the_domain_asked(twins: Twins) -> None:
     assert again["domain"] == "staging" and out["phase"] == "succeeded"
     assert again["labels"]["relaunch_of"] == twins.ids["alpha", "twin-ok", "staging"]
     assert out["outputs"] == {"o0": 4 * 22}  # staging's x
+
+
+def _listed(twins: Twins, *args: str) -> dict[str, str]:
+    """``executions list --remote`` (filtered by ``args``): each row's phase by the
+    execution it prints."""
+    table = _cli(twins, "executions", "list", "--remote", "--limit", "1000", *args)
+    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in table.splitlines() if "│" in ln]
+    return {r[0]: r[2] for r in rows if r and r[0]}  # (the header's bars are ┃)
+
+
+def _addressed(printed: str) -> list[str]:
+    """The arguments that name the run ``executions list`` printed as ``printed``."""
+    name, _, domain = printed.partition(" (")
+    return [name, "--domain", domain.rstrip(")")] if domain else [name]
+
+
+def test_the_remote_list_prints_what_the_other_commands_take(twins: Twins, flow: Any) -> None:
+    """``executions list --remote`` prints a run as the local list and the other commands
+    print and take it: its name, with ``(domain)`` outside AIRFOIL_DOMAIN; ``show``, ``logs``
+    and ``abort`` given what it printed (with ``--domain``) act on that very run (main: it
+    printed global ids, and each twin's name was nowhere)."""
+    ids = twins.ids
+    listed = _listed(twins)
+    assert {"twin-ok", "twin-ok (staging)", "twin", "twin (staging)"} <= set(listed), listed
+    assert not set(ids.values()) & set(listed), listed  # names, not global ids
+    for domain in DOMAINS:
+        printed = "twin-ok" if domain == "development" else f"twin-ok ({domain})"
+        shown = json.loads(
+            _cli(twins, "executions", "show", *_addressed(printed), "--remote", "--json")
+        )
+        assert shown["execution_id"] == ids["alpha", "twin-ok", domain]
+        x = 21 + DOMAINS.index(domain)
+        logs = _cli(twins, "logs", *_addressed(printed), "n0", "--remote")
+        assert f"doubling {x}" in logs and f"doubling {43 - x}" not in logs
+    # the other way round: from staging, development's run is the one with the domain
+    home = _cli(twins, "executions", "list", "--remote", domain="staging")
+    assert "twin-ok (development)" in home and "twin-ok (staging)" not in home
+    naps = _launch_pair(twins, flow.sleepy, "nap-listed", {"seconds": 120.0})
+    try:
+        running = {k: v for k, v in _listed(twins, "--workflow", "flow.sleepy").items()
+                   if k.startswith("nap-listed")}  # fmt: skip
+        assert set(running) == {"nap-listed", "nap-listed (staging)"}, running
+        said = _cli(twins, "executions", "abort", *_addressed("nap-listed (staging)"), "--remote")
+        assert "nap-listed (staging)" in said, said
+        with twins.keyed.client("alpha_viewer", "alpha") as c:
+            assert c.wait(naps["staging"], timeout=60).phase == "aborted"
+        assert _phase(twins, "alpha", naps["development"]) in ("queued", "running")
+        _cli(twins, "executions", "abort", *_addressed("nap-listed"), "--remote")
+        with twins.keyed.client("alpha_viewer", "alpha") as c:
+            assert c.wait(naps["development"], timeout=60).phase == "aborted"
+    finally:
+        with twins.keyed.client("beta_runner", "beta") as c:
+            c.terminate(naps["beta"])
+        with twins.keyed.client("alpha_runner", "alpha") as c:
+            for domain in DOMAINS:
+                with contextlib.suppress(Exception):
+                    c.terminate(naps[domain])
