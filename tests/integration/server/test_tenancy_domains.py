@@ -467,3 +467,73 @@ def test_the_remote_list_prints_what_the_other_commands_take(twins: Twins, flow:
             for domain in DOMAINS:
                 with contextlib.suppress(Exception):
                     c.terminate(naps[domain])
+
+
+def test_logs_follow_reads_the_run_in_the_domain_asked(twins: Twins, flow: Any) -> None:
+    """``logs NAME -f --remote --domain staging`` follows staging's run while it runs, to
+    its end, and never development's of the same name (waiting at its gate meanwhile)."""
+    import threading
+
+    ids = {}
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        c.register([flow.gated])
+        for x, domain in enumerate(DOMAINS, start=31):
+            ids[domain] = c.launch(flow.gated, {"x": x}, name="follow-twin", domain=domain).id
+    try:
+        for domain in DOMAINS:
+            _until(lambda d=domain: _gates(twins, ids[d]).get("threshold") == "running")
+        printed: list[str] = []
+        following = threading.Thread(
+            target=lambda: printed.append(
+                _cli(twins, "logs", "follow-twin", "-f", "--remote", "--domain", "staging")
+            )
+        )
+        following.start()
+        time.sleep(1.0)  # following a running run
+        assert following.is_alive() and not printed
+        with twins.keyed.client("alpha_runner", "alpha") as c:
+            c.signal("follow-twin", "threshold", 1.0, domain="staging")
+            _until(lambda: _gates(twins, ids["staging"]).get("ship") == "running")
+            c.signal("follow-twin", "ship", True, domain="staging")
+        following.join(60)
+        assert not following.is_alive(), "still following an ended run"
+        (out,) = printed
+        assert "doubling 32" in out and "doubling 31" not in out, out
+        assert out.rstrip().endswith("execution follow-twin (staging) succeeded"), out
+        assert _phase(twins, "alpha", ids["development"]) == "running"
+    finally:
+        with twins.keyed.client("alpha_runner", "alpha") as c:
+            for domain in DOMAINS:
+                with contextlib.suppress(Exception):
+                    c.terminate(ids[domain])
+
+
+def test_recover_repeats_the_failure_in_the_domain_asked(
+    twins: Twins, flow: Any, tmp_path: Any
+) -> None:
+    """``executions recover NAME --remote --domain staging`` runs staging's failed run again
+    from its failure, in staging (its succeeded node reused); development's run of the same
+    name is left as it was."""
+    flags = {d: tmp_path / f"flag-{d}" for d in DOMAINS}
+    ids = {}
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        c.register([flow.flaky])
+        for domain in DOMAINS:
+            inputs = {"path": str(flags[domain]), "x": 4}
+            ids[domain] = c.launch(flow.flaky, inputs, name="flaky-twin", domain=domain).id
+        for domain in DOMAINS:
+            assert c.wait(ids[domain], timeout=120).phase == "failed"
+    flags["staging"].write_text("ok")
+    out = json.loads(
+        _cli(twins, "executions", "recover", "flaky-twin", "--remote", "--domain", "staging",
+             "--json")
+    )  # fmt: skip
+    assert out["phase"] == "succeeded" and out["outputs"] == {"o0": 9}, out
+    again = twins.get(f"/projects/alpha/executions/{out['execution_id']}").json()
+    assert again["domain"] == "staging"
+    assert again["labels"]["recovered_from"] == ids["staging"]
+    assert _phase(twins, "alpha", ids["development"]) == "failed"
+    from_dev = twins.get("/projects/alpha/executions", domain="development").json()["items"]
+    assert not any(
+        e["labels"].get("recovered_from") == ids["development"] for e in from_dev
+    )  # development's run was not recovered
