@@ -21,6 +21,7 @@ caller's ``references`` function (the server's uploads).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -225,8 +226,13 @@ def _check_ints(value: Any, where: str) -> None:
     Raises:
         TypeTransformError: naming where the int is and the fix.
     """
-    import dataclasses
-
+    kind = type(value)
+    if kind is int:  # the common case, at the cost of two comparisons
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise TypeTransformError(out_of_int64(where, value))
+        return
+    if kind in _LEAVES or value is None:
+        return
     stack: list[tuple[Any, str, int]] = [(value, where, 0)]
     while stack:
         item, path, depth = stack.pop()
@@ -234,13 +240,17 @@ def _check_ints(value: Any, where: str) -> None:
         if kind is int:
             if not INT64_MIN <= item <= INT64_MAX:
                 raise TypeTransformError(out_of_int64(path, item))
-        elif depth > 64 or kind in (float, str, bytes, bool) or item is None:
+        elif depth > 64 or kind in _LEAVES or item is None:
             continue
         elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item))
+            if not _within(item):
+                stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item))
         elif isinstance(item, dict):
-            for k, v in item.items():
-                stack += [(k, f"{path} key {k!r}", depth + 1), (v, f"{path}[{k!r}]", depth + 1)]
+            if not _within(item):  # its keys
+                stack.extend((k, f"{path} key {k!r}", depth + 1) for k in item)
+            values = list(item.values())
+            if not _within(values):
+                stack.extend((v, f"{path}[{k!r}]", depth + 1) for k, v in item.items())
         elif dataclasses.is_dataclass(item) and not isinstance(item, type):
             stack.extend(
                 (getattr(item, f.name), f"{path}.{f.name}", depth + 1)
@@ -250,3 +260,21 @@ def _check_ints(value: Any, where: str) -> None:
             stack.extend(
                 (getattr(item, n, None), f"{path}.{n}", depth + 1) for n in type(item).model_fields
             )
+
+
+_LEAVES = frozenset({float, str, bytes, bool})
+_NUMBERS = frozenset({int, float, bool})
+
+
+def _within(items: Any) -> bool:
+    """Whether a collection surely holds no int outside 64 bits, found in C: all texts, or
+    numbers whose least and greatest are inside the range (so is every number between;
+    a NaN that hides one makes the least or greatest NaN, never inside). False: look at
+    each element."""
+    try:
+        lo, hi = min(items), max(items)
+    except (TypeError, ValueError):  # mixed kinds, containers, empty
+        return not items
+    if type(lo) in (str, bytes):  # a text compares with texts only: all are texts
+        return True
+    return type(lo) in _NUMBERS and type(hi) in _NUMBERS and lo >= INT64_MIN and hi <= INT64_MAX
