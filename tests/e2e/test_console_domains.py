@@ -29,10 +29,12 @@ from test_console_observability import FLOW  # noqa: E402 (ingest: fails on a ro
 ROWS = {"development": 3, "staging": 17}
 
 
-def _cli(srv: Server, *args: str, domain: str = "development") -> subprocess.CompletedProcess[str]:
+def _cli(
+    srv: Server, *args: str, domain: str = "development", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "airfoil.cli", *args],
-        env={**srv.env, "AIRFOIL_DOMAIN": domain},
+        env={**srv.env, "AIRFOIL_DOMAIN": domain, **(env or {})},
         cwd=srv.work,
         capture_output=True,
         text=True,
@@ -241,3 +243,67 @@ def test_a_launch_from_the_console_opens_the_run_it_made(server: Server, page: A
     pg.wait_for_url("**/executions/again?domain=staging")
     staged = httpx.get(f"{api}/executions/again", params={"domain": "staging"}).json()["id"]
     pg.locator(f'.exec-head [title="its id across the server"]:has-text("{staged}")').wait_for()
+
+
+def test_the_cluster_page_opens_each_running_attempt_in_its_project_and_domain(
+    server: Server,
+    page: Any,  # noqa: F811
+) -> None:
+    """A node of the cluster page lists what runs there; each links its run as the queue and
+    the Runs page do: under the run's own project, by name with its domain. Main linked the
+    global id under the page's project: another project's run (beta's ``twin``) was a 404
+    there, and the twins' links did not say which one they were."""
+    from airfoil.core.cluster import ClusterNode
+    from airfoil.core.resources import ResourceSpec
+    from airfoil.store._open import open_meta_store
+    from airfoil.store._scheduling import NodeUsage, QueuedItem, QueueSnapshot
+
+    ids = {("default", d): eid for d, eid in _ids(server).items()}
+    beta = _cli(server, "run", "--name", "twin", "flow.py", "ingest", "--row", "5",
+                domain="staging", env={"AIRFOIL_PROJECT": "beta"})  # fmt: skip
+    assert "twin" in beta.stdout + beta.stderr
+    r = httpx.get(f"{server.url}/api/v1/projects/beta/executions/twin")
+    assert r.status_code == 200, r.text
+    ids["beta", "staging"] = r.json()["id"]
+    items = tuple(
+        QueuedItem(
+            execution_id=eid,
+            node_id="n0",
+            project=project,
+            task="flow.read_rows",
+            requests=ResourceSpec(cpu=1.0),
+            state="running",
+            submit_time=float(k),
+            placement=("f00dcafe0009",),
+        )
+        for k, ((project, _), eid) in enumerate(sorted(ids.items()))
+    )
+    node = ClusterNode("f00dcafe0009", "10.0.0.9", capacity=ResourceSpec(cpu=8.0))
+    owner = "ray-driver-host:4242:domains"  # another host's process: never taken for dead
+    snap = QueueSnapshot(
+        owner, 3.0, "airfoil", ResourceSpec(cpu=8.0), items,
+        (NodeUsage(node, ResourceSpec(cpu=3.0), tuple(f"{i.execution_id}/n0" for i in items)),),
+    )  # fmt: skip
+    meta = open_meta_store(None, str(server.home))
+    meta.put_queue_snapshot(snap)
+    try:
+        pg = page
+        for (project, domain), eid in sorted(ids.items()):
+            pg.goto(f"{server.url}/projects/default/cluster")
+            refs = pg.locator('tr[data-node="f00dcafe0009"] .running-ref')
+            refs.nth(2).wait_for()
+            assert refs.count() == 3
+            ref = pg.locator(
+                f'tr[data-node="f00dcafe0009"] .running-ref[data-project="{project}"]'
+                f'[data-domain="{domain}"]'
+            )
+            assert ref.inner_text().startswith("twin/n0"), ref.inner_text()
+            href = ref.locator("a").get_attribute("href")
+            assert href == f"/projects/{project}/executions/twin?node=n0&domain={domain}", href
+            ref.locator("a").click()
+            head = pg.locator(".exec-head")
+            head.locator(f'[title="its id across the server"]:has-text("{eid}")').wait_for()
+            assert f"/projects/{project}/" in pg.url and domain in head.inner_text()
+    finally:
+        meta.delete_queue_snapshot(owner)
+        meta.close()

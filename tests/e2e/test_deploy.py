@@ -248,9 +248,11 @@ def test_console_shows_the_deployment_and_its_drift(
         rows = [{"a": 100.0, "b": 1.0}, {"a": 100.0, "b": 3.0}]
         r = httpx.post(url + "/predict", json={"features": rows}, timeout=10)
         assert r.status_code == 200, r.text
-        # The estimator cannot take a missing value (500), but drift counts what arrived.
+        # The estimator cannot take a missing value (a 422 naming it), but drift counts what
+        # arrived.
         missing = {"features": [{"a": 100.0, "b": None}]}
-        assert httpx.post(url + "/predict", json=missing, timeout=10).status_code == 500
+        r = httpx.post(url + "/predict", json=missing, timeout=10)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "b", r.text
         # The API reads the deployment's record, where the server copies the replica's drift
         # at most every second.
         api = until("3 rows on the record", _drift(srv, rows=3))

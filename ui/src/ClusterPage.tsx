@@ -4,7 +4,7 @@
 // ones with where. Attempts of projects the key may not read are counted, never named.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { S } from "./api";
-import { enc, get, runPath } from "./api";
+import { get, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { useFetch } from "./util";
 
@@ -53,14 +53,23 @@ function short(name: string): string {
   return name.length > 14 ? name.slice(0, 12) + "…" : name;
 }
 
-function Running({ refs, project }: { refs: string[]; project: string }) {
+/** What runs on a node: each attempt's run linked exactly as the queue (and the Runs page)
+ * link it -- under the run's own project, by its name with its domain (a name is unique
+ * within its project and domain only) -- from the queue item of the same attempt. The
+ * server lists only attempts the key may read, each with its queue item. */
+function Running({ refs, items }: { refs: string[]; items: Map<string, Item> }) {
   return (
     <>
       {refs.map((r) => {
-        const [ex, ...rest] = r.split("/");
+        const q = items.get(r);
+        if (!q) return <div class="small mono running-ref">{r}</div>;
+        const run = q.execution_name || q.execution_id;
         return (
-          <div class="small mono running-ref">
-            <Link to={`/projects/${enc(project)}/executions/${enc(ex)}?node=${enc(rest.join("/"))}`}>{r}</Link>
+          <div class="small mono running-ref" data-project={q.project} data-domain={q.execution_domain}>
+            <Link to={runPath(q.project, { name: q.execution_name, id: q.execution_id, domain: q.execution_domain }, { node: q.node_id })}>
+              {run}/{q.node_id}
+            </Link>
+            <span class="muted"> {[q.project, q.execution_domain].filter(Boolean).join(" · ")}</span>
           </div>
         );
       })}
@@ -68,7 +77,7 @@ function Running({ refs, project }: { refs: string[]; project: string }) {
   );
 }
 
-export function ClusterPage(props: { project: string }) {
+export function ClusterPage(_props: { project: string }) {
   const cluster = useFetch<Cluster>("cluster", () => get<Cluster>("/cluster"), POLL_MS);
   const [util, setUtil] = useState<number[]>([]);
   const seen = useRef<Cluster | null>(null);
@@ -89,6 +98,7 @@ export function ClusterPage(props: { project: string }) {
   const gpuCluster = (c?.nodes ?? []).some((n) => n.gpu > 0);
   const waiting = (c?.queue ?? []).filter((q) => q.state === "waiting");
   const running = (c?.queue ?? []).filter((q) => q.state !== "waiting");
+  const byAttempt = new Map((c?.queue ?? []).map((q) => [`${q.execution_id}/${q.node_id}`, q]));
   return (
     <div class="page cluster-page">
       <h1>Cluster</h1>
@@ -125,7 +135,7 @@ export function ClusterPage(props: { project: string }) {
                   </td>
                   <td class="small">{Object.entries(n.custom).map(([k, v]) => `${k}=${v}`).join(" ")}</td>
                   <td>
-                    <Running refs={n.running} project={props.project} />
+                    <Running refs={n.running} items={byAttempt} />
                     {n.hidden ? <div class="muted small">{n.hidden} of other projects</div> : null}
                   </td>
                 </tr>

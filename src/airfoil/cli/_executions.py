@@ -93,7 +93,9 @@ def list_executions(
     table = Table()
     # Names are what a user copies into the next command: never cut or wrapped, even on a
     # narrow terminal (the other columns give way).
-    names = [shown_name(r) for r in records]
+    # A name is unique within its project and domain: one outside AIRFOIL_DOMAIN prints as
+    # ``name (domain)`` (give --domain domain), as everywhere else in the CLI.
+    names = [run_label(shown_name(r), r.domain, rt.settings.domain) for r in records]
     table.add_column("execution", no_wrap=True, min_width=max(map(len, names), default=9))
     for col in ("workflow", "phase", "created", "duration"):
         table.add_column(col)
@@ -301,13 +303,15 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
     succeeded."""
     from airfoil.cli._echo import OutputEcho, chain
     from airfoil.cli._render import execution_json, sort_nodes
-    from airfoil.cli._run import interrupted, print_summary
+    from airfoil.cli._run import command_ref, interrupted, print_summary
     from airfoil.engine.control import TerminateWatch, drive_watched
 
     rt = runtime()
     rec: Any = record
-    if not as_json:
-        err_console.print(Text.assemble("execution ", (rec.id, "bold"), f" {what}"))
+    home = rt.settings.domain
+    if not as_json:  # named as every other line names it (main: its global id)
+        shown = run_label(shown_name(rec), rec.domain, home)
+        err_console.print(Text.assemble("execution ", (shown, "bold"), f" {what}"))
     live = None
     if not as_json and is_tty():
         from airfoil.cli._live import LiveView
@@ -325,7 +329,7 @@ def _drive_and_report(record: object, executor: str | None, as_json: bool, what:
         with live or contextlib.nullcontext(), echo or contextlib.nullcontext():
             rec = drive_watched(engine, watch, rec.id)
     except KeyboardInterrupt:
-        interrupted(shown_name(rec))
+        interrupted(shown_name(rec), command_ref(rec, home))
     nodes = sort_nodes(rt.meta.get_nodes(rec.id))
     if as_json:
         out_console.print_json(json.dumps(execution_json(rec, nodes, rt)))
@@ -398,7 +402,9 @@ def _again(
         record = engine.recover(execution_id, new_id=new_id)
     else:
         record = engine.relaunch(execution_id, new_id=new_id)
-    _drive_and_report(record, executor, as_json, f"{how}s {execution_id}")
+    old = rt.meta.get_execution(execution_id)
+    was = run_label(shown_name(old), old.domain, rt.settings.domain)
+    _drive_and_report(record, executor, as_json, f"{how}s {was}")
 
 
 @app.command("abort")

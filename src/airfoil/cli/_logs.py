@@ -152,7 +152,8 @@ def _follow_remote(
                         text = None
                     shown.show(n.id, a.attempt, a.phase, text)
             if _ended(detail.phase):
-                plain(err_console, f"execution {execution_id} {detail.phase}")
+                shown_as = run_label(detail.name or detail.id, detail.domain, client.domain)
+                plain(err_console, f"execution {shown_as} {detail.phase}")
                 return
             time.sleep(POLL_S)
 

@@ -42,6 +42,9 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: The most executions the API lists per page.
+API_PAGE = 500
+
 remote_app = typer.Typer(no_args_is_help=True, help="Run and inspect executions on a server.")
 
 _SERVER = typer.Option(None, "--server", help="Server URL (default: AIRFOIL_SERVER_URL).")
@@ -298,24 +301,39 @@ def remote_list(
     from rich.table import Table
 
     with _client(server, project) as client:
-        page = client.list(phase=phase, workflow=workflow, limit=limit)
+        items: list[Any] = []
+        while len(items) < limit:  # the API pages at most API_PAGE; --limit goes to 1000
+            page = client.list(
+                phase=phase,
+                workflow=workflow,
+                limit=min(limit - len(items), API_PAGE),
+                offset=len(items),
+            )
+            items += page.items
+            if len(page.items) < min(limit, API_PAGE) or len(items) >= page.total:
+                break
         if as_json:
-            details = [remote_execution_json(client.get(e.id)) for e in page.items]
+            details = [remote_execution_json(client.get(e.id)) for e in items]
             out_console.print_json(json.dumps(details, default=str))
             return
     table = Table()
-    for col in ("execution", "workflow", "phase", "created", "duration"):
+    # What `executions show/logs/abort --remote` take, as the local list prints it: the run's
+    # name (its id when it has none), with its domain when outside AIRFOIL_DOMAIN (pass that
+    # as --domain); never cut or wrapped, like the local list's names.
+    names = [run_label(e.name or e.id, e.domain, client.domain) for e in items]
+    table.add_column("execution", no_wrap=True, min_width=max(map(len, names), default=9))
+    for col in ("workflow", "phase", "created", "duration"):
         table.add_column(col)
-    for e in page.items:
+    for e, name in zip(items, names, strict=True):
         table.add_row(
-            e.id,
+            name,
             e.workflow,
             e.phase,
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.created_at)),
             f"{e.duration_s:.2f}s" if e.duration_s is not None else "",
         )
     out_console.print(table)
-    if not page.items:
+    if not items:
         err_console.print(f"no executions in project {client.project} on {client.url}")
 
 

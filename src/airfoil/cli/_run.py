@@ -157,12 +157,23 @@ def wants_help_anywhere(args: list[str]) -> bool:
     return "--help" in args or "-h" in args
 
 
-def interrupted(execution_id: str) -> None:
-    """Ctrl-C while driving: say how to pick the execution up again, exit 130."""
+def command_ref(record: Any, home: str) -> str:
+    """How a command names ``record``'s run for a caller in domain ``home``
+    (``AIRFOIL_DOMAIN``, where a name is looked up first): its name, and ``--domain D`` for
+    a run outside ``home``, so the command acts on this run, not one of the same name in
+    ``home``."""
+    name = shown_name(record)
+    domain = getattr(record, "domain", "")
+    return f"{name} --domain {domain}" if domain and domain != home else name
+
+
+def interrupted(execution_id: str, ref: str | None = None) -> None:
+    """Ctrl-C while driving: say how to pick the execution up again, exit 130 (``ref``: how
+    a command names it, see :func:`command_ref`; default ``execution_id``)."""
     plain(
         err_console,
         f"interrupted: execution {execution_id} stopped where it was (finished nodes are "
-        f"kept); continue it with: airfoil executions resume {execution_id}",
+        f"kept); continue it with: airfoil executions resume {ref or execution_id}",
     )
     raise typer.Exit(130)
 
@@ -192,11 +203,12 @@ def print_summary(
         if outputs:
             out_console.print_json(json.dumps(outputs, default=str))
     elif record.error is not None:
-        print_failure(record)
+        print_failure(record, rt.settings.domain)
 
 
-def print_failure(record: Any) -> None:
-    """The error of a failed execution, its traceback, and the commands that help next."""
+def print_failure(record: Any, home: str = "") -> None:
+    """The error of a failed execution, its traceback, and the commands that help next
+    (``home``: the caller's domain, see :func:`command_ref`)."""
     err = record.error
     err_console.print(
         Text.assemble((f"{err.kind} error", "bold red"), f" {err.type}: {err.message}"),
@@ -204,8 +216,9 @@ def print_failure(record: Any) -> None:
     )
     if err.traceback:
         plain(err_console, err.traceback.rstrip())
+    ref = command_ref(record, home or getattr(record, "domain", ""))
     if record.phase in ("failed", "aborted"):
-        again = f"run again from the failure: airfoil executions recover {shown_name(record)}"
+        again = f"run again from the failure: airfoil executions recover {ref}"
     else:  # interrupted, not ended: the same execution carries on
-        again = f"continue it: airfoil executions resume {shown_name(record)}"
-    plain(err_console, f"logs: airfoil logs {shown_name(record)}    {again}")
+        again = f"continue it: airfoil executions resume {ref}"
+    plain(err_console, f"logs: airfoil logs {ref}    {again}")

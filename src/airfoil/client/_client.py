@@ -212,7 +212,9 @@ class Client:
         if not isinstance(entity, str):
             version = version or entity.spec.version
             entity = entity.spec.name
-        body = LaunchRequest(
+        body = _request(
+            LaunchRequest,
+            entity,
             entity=entity,
             version=version,
             inputs={
@@ -307,7 +309,9 @@ class Client:
         entity_def = None if isinstance(plan, str) else getattr(plan, "workflow", None)
         if not isinstance(plan, str):
             plan = plan.spec.name
-        body = LaunchPlanLaunchRequest(
+        body = _request(
+            LaunchPlanLaunchRequest,
+            plan,
             version=version,
             inputs={
                 k: self._input_json(v, project, _input_type(entity_def, k))
@@ -731,3 +735,19 @@ def _input_type(entity: Any, name: str) -> Any:
     iface = getattr(entity, "py_interface", None)
     types = getattr(iface, "input_types", None)
     return types.get(name) if isinstance(types, dict) else None
+
+
+def _request(model: Any, what: str, **fields: Any) -> Any:
+    """``model(**fields)``; a field the API would refuse (an int input outside 64 bits, too
+    many labels...) is the 422's :class:`InvalidInputError` here, before any call, naming it.
+    """
+    import pydantic
+
+    try:
+        return model(**fields)
+    except pydantic.ValidationError as exc:
+        said = []
+        for e in exc.errors():
+            where, msg = ".".join(map(str, e["loc"])), e["msg"].removeprefix("Value error, ")
+            said.append(msg if msg.startswith(where) else f"{where}: {msg}")
+        raise InvalidInputError(f"{what}: {'; '.join(said)}") from None

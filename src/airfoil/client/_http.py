@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import enum
 import json
+import math
 from typing import Any
 
 import httpx
@@ -53,6 +54,8 @@ def _error_class(status: int) -> type[ApiCallError]:
 
 def to_json(obj: Any) -> Any:
     """Plain JSON of a Python input value (dataclasses, enums, dates, bytes, sets...)."""
+    if isinstance(obj, float) and not math.isfinite(obj):  # JSON has no such number
+        return {"$float": "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, enum.Enum):

@@ -490,7 +490,10 @@ class _Loop:
             # Admission is pure bookkeeping: settle it first, so that a node's "succeeded"
             # and its successor's "running" are committed in one write.
             pending = self._admit(pending)
-            if self.commit() and e.on_change is not None:
+            # The first turn tells readers the state even when it wrote nothing: a resumed
+            # run whose gate was already waiting changes nothing until it is answered, and
+            # its readers (the CLI's gate hint) would never see it.
+            if (self.commit() or self.turn == 1) and e.on_change is not None:
                 e.on_change(state)
             if children.waiting:
                 children.answer_ready()  # children whose end is now committed

@@ -273,14 +273,43 @@ def _features_schema(name: str, features: list[str]) -> type[pydantic.BaseModel]
     # (one with spaces, one starting with "_", "model_config") is a valid field. Strict: a
     # JSON number (or null), never true (1.0) nor a string ("3" read as 3.0): a client
     # sending the wrong thing for a feature gets a 422 naming it, not a prediction.
+    # A field that is not a feature is a 422 too (a misspelt or a stale client's feature was
+    # dropped unseen).
     fields: dict[str, Any] = {
         f"f{i}": (pydantic.StrictFloat | None, pydantic.Field(..., alias=f, allow_inf_nan=False))
         for i, f in enumerate(features)
     }
-    row = pydantic.create_model(f"{name}_features", **fields)  # type: ignore[call-overload]
+    forbid = pydantic.ConfigDict(extra="forbid")
+    row = pydantic.create_model(f"{name}_features", __config__=forbid, **fields)  # type: ignore[call-overload]
     rows: Any = list.__class_getitem__(row)
     limits = pydantic.Field(min_length=1, max_length=MAX_ROWS)
-    return pydantic.create_model(f"{name}_request", features=(rows, limits))
+    return pydantic.create_model(  # type: ignore[call-overload, no-any-return]
+        f"{name}_request", __config__=forbid, features=(rows, limits)
+    )
+
+
+#: The most problems one 422 lists.
+MAX_PROBLEMS = 20
+
+
+def missing_values(rows: list[dict[str, float | None]], features: list[str]) -> list[Any]:
+    """The 422's ``detail`` for the ``null`` features of ``rows`` (at most
+    :data:`MAX_PROBLEMS`): where each is and that the model needs a number there."""
+    out: list[Any] = []
+    for i, r in enumerate(rows):
+        for f in features:
+            if r[f] is None:
+                out.append(
+                    {
+                        "type": "missing_value",
+                        "loc": ["body", "features", i, f],
+                        "msg": "null (a missing value), which this model's predictor cannot "
+                        "take: expected a number",
+                    }
+                )
+                if len(out) == MAX_PROBLEMS:
+                    return out
+    return out
 
 
 def create_service(
@@ -345,12 +374,24 @@ def create_service(
 
     from fastapi.exceptions import RequestValidationError
 
+    some = ", ".join(f'"{f}": 0.5' for f in features[:2])
+    shape = '{"features": [{' + some + (", ..." if len(features) > 2 else "") + "}, ...]}"
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Any, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own answer echoes each bad input, and an Infinity or NaN in it cannot be
         # written as JSON: the 422 became a 500. Where and why is what a caller needs.
         keep = ("type", "loc", "msg")
-        detail = [{k: e[k] for k in keep if k in e} for e in exc.errors()]
+        detail = [{k: e[k] for k in keep if k in e} for e in exc.errors()[:MAX_PROBLEMS]]
+        for e in detail:
+            if e.get("type") == "extra_forbidden" and len(e.get("loc", ())) == 4:
+                e["msg"] = f"not a feature of this model; its features: {', '.join(features)}"
+            elif e.get("type") == "extra_forbidden":
+                e["msg"] = 'not a field of the request: send {"features": [{...}, ...]} only'
+            elif e.get("type") == "missing" and len(e.get("loc", ())) == 4:
+                e["msg"] += ": expected a number (or null for a missing value)"
+            elif len(e.get("loc", ())) == 1:  # no body, null, a list...
+                e["msg"] += f": expected {shape}"
         return JSONResponse({"detail": detail}, status_code=422)
 
     import numpy as np
@@ -378,6 +419,7 @@ def create_service(
     @app.post("/predict", response_model=response_type)
     async def predict(body: request_type) -> Any:  # type: ignore[valid-type]
         start = time.perf_counter()
+        rows: list[dict[str, float | None]] = []
         try:
             rows = [r.model_dump(by_alias=True) for r in body.features]  # type: ignore[attr-defined]
             predictions, version = predict_sync(rows)
@@ -385,6 +427,11 @@ def create_service(
             # of the response model; the schema in OpenAPI is the same).
             data = returns.dump_json(returns.validate_python(predictions))
         except Exception:
+            nulls = missing_values(rows, features) if rows else []
+            if nulls:  # a null the predictor cannot take: the caller's to fix, not a 500
+                requests.labels("invalid").inc()
+                _log.info("prediction failed on a missing value", exc_info=True)
+                return JSONResponse({"detail": nulls}, status_code=422)
             requests.labels("error").inc()
             _log.exception("prediction failed")
             return JSONResponse(

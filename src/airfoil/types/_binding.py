@@ -21,6 +21,7 @@ caller's ``references`` function (the server's uploads).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,7 +31,22 @@ from airfoil.types._base import ValueContext
 from airfoil.types._engine import TypeEngine
 from airfoil.types._refs import is_upload_list, travels_as_reference
 
-__all__ = ["InputBinder", "References"]
+__all__ = ["INT64_MAX", "INT64_MIN", "InputBinder", "References", "out_of_int64"]
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+def out_of_int64(where: str, value: int) -> str:
+    """Why ``value`` (an int outside the signed 64-bit range) is refused as a run's input,
+    and the fix: one wording for a local run and a server."""
+    size = len(str(abs(value))) if abs(value) < 10**4000 else "over 4000"
+    return (
+        f"{where} is an integer of {size} digits, outside the signed 64-bit range "
+        f"[{INT64_MIN}, {INT64_MAX}] that an int input holds (locally as on a server): "
+        "pass a larger number as a str, or as a float if an approximation will do"
+    )
+
 
 #: Resolves a reference-typed JSON input: ``(param, data) -> Value``; raises
 #: ``InvalidInputError`` naming the input when the reference is bad.
@@ -85,6 +101,7 @@ class InputBinder:
         def convert(p: Param, value: Any) -> Value:
             tp = self._annotation(p)
             self.engine.check_value(value, tp)
+            _check_ints(value, p.name)
             return self.engine.to_value(value, tp, self.ctx)
 
         return self._bind(given, convert, self._python_null)
@@ -199,3 +216,65 @@ class InputBinder:
 
     def _python_null(self, p: Param) -> Value:
         return self.engine.to_value(None, self._annotation(p), self.ctx)
+
+
+def _check_ints(value: Any, where: str) -> None:
+    """The bound a server puts on a launch's JSON inputs (``airfoil.wire._limits``), for a
+    Python value: every int in it fits a signed 64-bit integer, so a run takes the same
+    inputs locally and on a server. Values a task computes are not bounded.
+
+    Raises:
+        TypeTransformError: naming where the int is and the fix.
+    """
+    kind = type(value)
+    if kind is int:  # the common case, at the cost of two comparisons
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise TypeTransformError(out_of_int64(where, value))
+        return
+    if kind in _LEAVES or value is None:
+        return
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        kind = type(item)
+        if kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise TypeTransformError(out_of_int64(path, item))
+        elif depth > 64 or kind in _LEAVES or item is None:
+            continue
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            if not _within(item):
+                stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item))
+        elif isinstance(item, dict):
+            if not _within(item):  # its keys
+                stack.extend((k, f"{path} key {k!r}", depth + 1) for k in item)
+            values = list(item.values())
+            if not _within(values):
+                stack.extend((v, f"{path}[{k!r}]", depth + 1) for k, v in item.items())
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(
+                (getattr(item, f.name), f"{path}.{f.name}", depth + 1)
+                for f in dataclasses.fields(item)
+            )
+        elif hasattr(type(item), "model_fields") and not isinstance(item, type):
+            stack.extend(
+                (getattr(item, n, None), f"{path}.{n}", depth + 1) for n in type(item).model_fields
+            )
+
+
+_LEAVES = frozenset({float, str, bytes, bool})
+_NUMBERS = frozenset({int, float, bool})
+
+
+def _within(items: Any) -> bool:
+    """Whether a collection surely holds no int outside 64 bits, found in C: all texts, or
+    numbers whose least and greatest are inside the range (so is every number between;
+    a NaN that hides one makes the least or greatest NaN, never inside). False: look at
+    each element."""
+    try:
+        lo, hi = min(items), max(items)
+    except (TypeError, ValueError):  # mixed kinds, containers, empty
+        return not items
+    if type(lo) in (str, bytes):  # a text compares with texts only: all are texts
+        return True
+    return type(lo) in _NUMBERS and type(hi) in _NUMBERS and lo >= INT64_MIN and hi <= INT64_MAX

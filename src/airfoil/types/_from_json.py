@@ -11,7 +11,8 @@ JSON onto stand-in values.
 
 JSON forms accepted (what a person or a generated form would type):
 
-- scalars as JSON scalars; ``float`` also takes integers; ``bytes`` as base64 text;
+- scalars as JSON scalars; ``float`` also takes integers, and an infinity or NaN as
+  ``{"$float": "inf" | "-inf" | "nan"}`` (JSON has no such number); ``bytes`` as base64 text;
 - ``datetime`` / ``date`` as ISO 8601 text, ``timedelta`` as ISO 8601 text or seconds;
 - enums by member name (or a member's text value, as the CLI takes it); dataclasses and
   pydantic models as objects of their fields;
@@ -55,6 +56,8 @@ _SCALARS: dict[str, Any] = {
     "date": dt.date,
     "timedelta": dt.timedelta,
 }
+#: A float JSON cannot hold, as the type engine writes it: ``{"$float": "inf"}``.
+_FLOAT_WORDS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 _NOT_JSON = frozenset({"file", "directory", "dataframe", "ndarray", "pickle", "any"})
 _STRUCTURES = frozenset({"list", "set", "dict", "tuple", "union", "enum", "dataclass", "pydantic"})
 
@@ -206,6 +209,8 @@ def _convert(data: Any, spec: TypeSpec, tp: Any, path: str) -> Any:
     if kind == "float":
         if type(data) in (int, float):
             return float(data)
+        if isinstance(data, dict) and len(data) == 1 and data.get("$float") in _FLOAT_WORDS:
+            return _FLOAT_WORDS[data["$float"]]  # JSON has no infinity nor NaN
         raise _fail(path, spec, data)
     if kind == "bool":
         if type(data) is bool:

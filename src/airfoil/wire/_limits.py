@@ -4,7 +4,9 @@ limit) so nothing unbounded reaches a service, the store or the type engine.
 Invariants:
 
 - Every integer in JSON inputs fits a signed 64-bit integer (what every store and worker
-  language can hold); floats are finite.
+  language can hold; a local run's inputs are held to the same range,
+  :mod:`airfoil.types._binding`); floats are finite JSON numbers: an infinity or NaN is
+  written ``{"$float": "inf"}`` (the type engine's own encoding of them).
 - JSON inputs nest at most :data:`MAX_DEPTH` deep and hold at most :data:`MAX_JSON_ITEMS`
   values in all, with strings of at most :data:`MAX_STRING` characters: bigger data travels
   as an upload (files, dataframes, arrays), not as JSON.
@@ -25,6 +27,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from airfoil.types._binding import INT64_MAX, INT64_MIN, out_of_int64
+
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
@@ -42,10 +46,9 @@ __all__ = [
     "PrintableName",
     "check_json",
     "control_character",
+    "out_of_int64",
 ]
 
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
 MAX_DEPTH = 32
 MAX_JSON_ITEMS = 100_000
 MAX_STRING = 1_000_000
@@ -104,13 +107,13 @@ def check_json(value: Any, where: str = "value") -> Any:
             continue
         if isinstance(item, int):
             if not INT64_MIN <= item <= INT64_MAX:
-                raise ValueError(
-                    f"{path} is an integer of {len(str(abs(item)))} digits, outside the signed "
-                    f"64-bit range [{INT64_MIN}, {INT64_MAX}]"
-                )
+                raise ValueError(out_of_int64(path, item))
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise ValueError(f"{path} is not a finite number")
+                raise ValueError(
+                    f"{path} is {item!r}, which JSON cannot hold: write an infinity or NaN as "
+                    '{"$float": "inf"} (or "-inf", "nan")'
+                )
         elif isinstance(item, str):
             if len(item) > MAX_STRING:
                 raise ValueError(

@@ -410,3 +410,130 @@ def test_relaunch_repeats_the_run_in_the_domain_asked(twins: Twins) -> None:
     assert again["domain"] == "staging" and out["phase"] == "succeeded"
     assert again["labels"]["relaunch_of"] == twins.ids["alpha", "twin-ok", "staging"]
     assert out["outputs"] == {"o0": 4 * 22}  # staging's x
+
+
+def _listed(twins: Twins, *args: str) -> dict[str, str]:
+    """``executions list --remote`` (filtered by ``args``): each row's phase by the
+    execution it prints."""
+    table = _cli(twins, "executions", "list", "--remote", "--limit", "1000", *args)
+    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in table.splitlines() if "│" in ln]
+    return {r[0]: r[2] for r in rows if r and r[0]}  # (the header's bars are ┃)
+
+
+def _addressed(printed: str) -> list[str]:
+    """The arguments that name the run ``executions list`` printed as ``printed``."""
+    name, _, domain = printed.partition(" (")
+    return [name, "--domain", domain.rstrip(")")] if domain else [name]
+
+
+def test_the_remote_list_prints_what_the_other_commands_take(twins: Twins, flow: Any) -> None:
+    """``executions list --remote`` prints a run as the local list and the other commands
+    print and take it: its name, with ``(domain)`` outside AIRFOIL_DOMAIN; ``show``, ``logs``
+    and ``abort`` given what it printed (with ``--domain``) act on that very run (main: it
+    printed global ids, and each twin's name was nowhere)."""
+    ids = twins.ids
+    listed = _listed(twins)
+    assert {"twin-ok", "twin-ok (staging)", "twin", "twin (staging)"} <= set(listed), listed
+    assert not set(ids.values()) & set(listed), listed  # names, not global ids
+    for domain in DOMAINS:
+        printed = "twin-ok" if domain == "development" else f"twin-ok ({domain})"
+        shown = json.loads(
+            _cli(twins, "executions", "show", *_addressed(printed), "--remote", "--json")
+        )
+        assert shown["execution_id"] == ids["alpha", "twin-ok", domain]
+        x = 21 + DOMAINS.index(domain)
+        logs = _cli(twins, "logs", *_addressed(printed), "n0", "--remote")
+        assert f"doubling {x}" in logs and f"doubling {43 - x}" not in logs
+    # the other way round: from staging, development's run is the one with the domain
+    home = _cli(twins, "executions", "list", "--remote", domain="staging")
+    assert "twin-ok (development)" in home and "twin-ok (staging)" not in home
+    naps = _launch_pair(twins, flow.sleepy, "nap-listed", {"seconds": 120.0})
+    try:
+        running = {k: v for k, v in _listed(twins, "--workflow", "flow.sleepy").items()
+                   if k.startswith("nap-listed")}  # fmt: skip
+        assert set(running) == {"nap-listed", "nap-listed (staging)"}, running
+        said = _cli(twins, "executions", "abort", *_addressed("nap-listed (staging)"), "--remote")
+        assert "nap-listed (staging)" in said, said
+        with twins.keyed.client("alpha_viewer", "alpha") as c:
+            assert c.wait(naps["staging"], timeout=60).phase == "aborted"
+        assert _phase(twins, "alpha", naps["development"]) in ("queued", "running")
+        _cli(twins, "executions", "abort", *_addressed("nap-listed"), "--remote")
+        with twins.keyed.client("alpha_viewer", "alpha") as c:
+            assert c.wait(naps["development"], timeout=60).phase == "aborted"
+    finally:
+        with twins.keyed.client("beta_runner", "beta") as c:
+            c.terminate(naps["beta"])
+        with twins.keyed.client("alpha_runner", "alpha") as c:
+            for domain in DOMAINS:
+                with contextlib.suppress(Exception):
+                    c.terminate(naps[domain])
+
+
+def test_logs_follow_reads_the_run_in_the_domain_asked(twins: Twins, flow: Any) -> None:
+    """``logs NAME -f --remote --domain staging`` follows staging's run while it runs, to
+    its end, and never development's of the same name (waiting at its gate meanwhile)."""
+    import threading
+
+    ids = {}
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        c.register([flow.gated])
+        for x, domain in enumerate(DOMAINS, start=31):
+            ids[domain] = c.launch(flow.gated, {"x": x}, name="follow-twin", domain=domain).id
+    try:
+        for domain in DOMAINS:
+            _until(lambda d=domain: _gates(twins, ids[d]).get("threshold") == "running")
+        printed: list[str] = []
+        following = threading.Thread(
+            target=lambda: printed.append(
+                _cli(twins, "logs", "follow-twin", "-f", "--remote", "--domain", "staging")
+            )
+        )
+        following.start()
+        time.sleep(1.0)  # following a running run
+        assert following.is_alive() and not printed
+        with twins.keyed.client("alpha_runner", "alpha") as c:
+            c.signal("follow-twin", "threshold", 1.0, domain="staging")
+            _until(lambda: _gates(twins, ids["staging"]).get("ship") == "running")
+            c.signal("follow-twin", "ship", True, domain="staging")
+        following.join(60)
+        assert not following.is_alive(), "still following an ended run"
+        (out,) = printed
+        assert "doubling 32" in out and "doubling 31" not in out, out
+        assert out.rstrip().endswith("execution follow-twin (staging) succeeded"), out
+        assert _phase(twins, "alpha", ids["development"]) == "running"
+    finally:
+        with twins.keyed.client("alpha_runner", "alpha") as c:
+            for domain in DOMAINS:
+                with contextlib.suppress(Exception):
+                    c.terminate(ids[domain])
+
+
+def test_recover_repeats_the_failure_in_the_domain_asked(
+    twins: Twins, flow: Any, tmp_path: Any
+) -> None:
+    """``executions recover NAME --remote --domain staging`` runs staging's failed run again
+    from its failure, in staging (its succeeded node reused); development's run of the same
+    name is left as it was."""
+    flags = {d: tmp_path / f"flag-{d}" for d in DOMAINS}
+    ids = {}
+    with twins.keyed.client("alpha_runner", "alpha") as c:
+        c.register([flow.flaky])
+        for domain in DOMAINS:
+            inputs = {"path": str(flags[domain]), "x": 4}
+            ids[domain] = c.launch(flow.flaky, inputs, name="flaky-twin", domain=domain).id
+        for domain in DOMAINS:
+            assert c.wait(ids[domain], timeout=120).phase == "failed"
+    flags["staging"].write_text("ok")
+    out = json.loads(
+        _cli(twins, "executions", "recover", "flaky-twin", "--remote", "--domain", "staging",
+             "--json")
+    )  # fmt: skip
+    assert out["phase"] == "succeeded" and out["outputs"] == {"o0": 9}, out
+    again = twins.get(f"/projects/alpha/executions/{out['execution_id']}").json()
+    assert again["domain"] == "staging"
+    assert again["labels"]["recovered_from"] == ids["staging"]
+    assert _phase(twins, "alpha", ids["development"]) == "failed"
+    from_dev = twins.get("/projects/alpha/executions", domain="development").json()["items"]
+    assert not any(
+        e["labels"].get("recovered_from") == ids["development"] for e in from_dev
+    )  # development's run was not recovered
