@@ -250,3 +250,6 @@ def test_a_local_run_in_a_domain_or_project_a_server_refuses_is_refused(
     assert cli("executions", "list", "--json").json() == []
     ok = cli("run", "--json", str(flow), "greet", env={"AIRFOIL_DOMAIN": "staging"})
     assert ok.code == 0, ok.err
+    assert (ok.json()["project"], ok.json()["domain"]) == ("default", "staging")
+    listed = cli("executions", "list", "--json", env={"AIRFOIL_DOMAIN": "staging"}).json()
+    assert [(e["name"], e["domain"]) for e in listed] == [(ok.json()["name"], "staging")]

@@ -885,3 +885,25 @@ def test_big_map_is_an_item_grid_and_the_panel_keeps_the_view(server: Server, pa
     vb = detail.bounding_box()
     assert vb is not None and vb["y"] + 10 < 900 and vb["x"] + vb["width"] <= 1400
     shot(page, "24-big-map-items-tab")
+
+
+def test_the_launch_form_takes_an_infinite_float(server: Server, page: Any) -> None:
+    """`inf` in a float field was refused ("expects a number": JSON has no infinity) where
+    the CLI and the API take it; the form now sends it as {"$float": "-inf"}, the API's
+    form of it, and the run records the very value."""
+    page.goto(f"{server.url}/projects/default/entities")
+    page.get_by_role("link", name="flow.pipeline").click()
+    page.wait_for_selector("form.launch")
+    page.fill("#in-scale", "-Infinity")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url("**/executions/*")
+    execution = page.url.rsplit("/", 1)[1].split("?")[0]
+    detail = httpx.get(f"{server.url}/api/v1/projects/default/executions/{execution}").json()
+    scale = next(i for i in detail["inputs"] if i["name"] == "scale")
+    assert scale["preview"] == {"$float": "-inf"}, scale  # the type engine's own JSON of -inf
+    page.goto(f"{server.url}/projects/default/entities")
+    page.get_by_role("link", name="flow.pipeline").click()
+    page.fill("#in-scale", "lots")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_selector("[data-input=scale] .field-error")
+    assert "inf, -inf, nan" in page.inner_text("[data-input=scale] .field-error")

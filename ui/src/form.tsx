@@ -81,6 +81,23 @@ export function toRaw(spec: TypeSpec, v: unknown): Raw {
 export type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
 
 /** The JSON value of a field, or what is wrong with it. */
+const FLOAT_WORDS: Record<string, string> = {
+  inf: "inf",
+  "+inf": "inf",
+  infinity: "inf",
+  "+infinity": "inf",
+  "-inf": "-inf",
+  "-infinity": "-inf",
+  nan: "nan",
+};
+
+function isFloatWord(v: unknown): boolean {
+  if (typeof v !== "object" || v === null) return false;
+  const keys = Object.keys(v);
+  const word = (v as Record<string, unknown>).$float;
+  return keys.length === 1 && (word === "inf" || word === "-inf" || word === "nan");
+}
+
 export function parse(spec: TypeSpec, raw: Raw): Parsed {
   const inner = optionalInner(spec);
   if (inner) {
@@ -107,8 +124,11 @@ export function parse(spec: TypeSpec, raw: Raw): Parsed {
       if (!Number.isSafeInteger(Number(text))) return { ok: false, error: "number too large" };
       return { ok: true, value: Number(text) };
     case "float": {
+      // JSON has no infinity nor NaN: the API takes them as {"$float": "inf" | "-inf" | "nan"}
+      const word = FLOAT_WORDS[text.toLowerCase()];
+      if (word) return { ok: true, value: { $float: word } };
       const n = Number(text);
-      if (text === "" || !isFinite(n)) return { ok: false, error: "expects a number" };
+      if (text === "" || !isFinite(n)) return { ok: false, error: "expects a number (or inf, -inf, nan)" };
       return { ok: true, value: n };
     }
     case "str":
@@ -156,7 +176,7 @@ function check(spec: TypeSpec, v: unknown, where = ""): string | null {
     case "int":
       return Number.isInteger(v) ? null : `expects a whole number${at}`;
     case "float":
-      return typeof v === "number" ? null : `expects a number${at}`;
+      return typeof v === "number" || isFloatWord(v) ? null : `expects a number${at}`;
     case "bool":
       return typeof v === "boolean" ? null : `expects true or false${at}`;
     case "str":

@@ -234,6 +234,8 @@ def remote_execution_json(d: Any) -> dict[str, Any]:
     return {
         "execution_id": d.id,
         "name": d.name or d.id,
+        "project": d.project,
+        "domain": d.domain,
         "workflow": d.workflow,
         "version": d.version,
         "phase": d.phase,

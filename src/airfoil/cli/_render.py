@@ -139,6 +139,8 @@ def execution_json(
     return {
         "execution_id": record.id,
         "name": record.display_name,
+        "project": record.project,
+        "domain": record.domain,
         "workflow": record.workflow,
         "version": record.version,
         "phase": record.phase,

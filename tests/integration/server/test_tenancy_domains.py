@@ -441,11 +441,16 @@ def test_the_remote_list_prints_what_the_other_commands_take(twins: Twins, flow:
             _cli(twins, "executions", "show", *_addressed(printed), "--remote", "--json")
         )
         assert shown["execution_id"] == ids["alpha", "twin-ok", domain]
+        # the JSON says where the run is (main: no domain, so same-named runs looked alike)
+        assert (shown["project"], shown["domain"]) == ("alpha", domain)
         x = 21 + DOMAINS.index(domain)
         logs = _cli(twins, "logs", *_addressed(printed), "n0", "--remote")
         assert f"doubling {x}" in logs and f"doubling {43 - x}" not in logs
     # the other way round: from staging, development's run is the one with the domain
     home = _cli(twins, "executions", "list", "--remote", domain="staging")
+    as_json = json.loads(_cli(twins, "executions", "list", "--remote", "--json"))
+    twin_ok = {(e["domain"], e["project"]) for e in as_json if e["name"] == "twin-ok"}
+    assert twin_ok == {(d, "alpha") for d in DOMAINS}, twin_ok
     assert "twin-ok (development)" in home and "twin-ok (staging)" not in home
     naps = _launch_pair(twins, flow.sleepy, "nap-listed", {"seconds": 120.0})
     try:
