@@ -3,7 +3,8 @@
 Each is an ordinary Airfoil workflow built from the model (tasks named
 ``ml.<model>.read``, ``ml.<model>.fit``, ``ml.<model>.predict``): run by the engine, recorded
 in the store (visible in the console and ``airfoil executions``), durable and cached with the
-model's code version (the same data, hyperparameters and code train once).
+model's code version (the same data, hyperparameters and code train once: the reader runs every
+time, unless ``Dataset(cache_reads=True)``, and the fit is keyed by the frame's content).
 
 The fit task returns a :class:`FitResult`; registering it (bytes to the blob store, a version
 with lineage to the artifact store) happens after the workflow succeeds.
@@ -110,7 +111,11 @@ def _read_task(model: Model, version: str) -> Any:
     read.__signature__ = inspect.Signature(params, return_annotation=pd.DataFrame)  # type: ignore[attr-defined]
     read.__annotations__ = {**{p.name: p.annotation for p in params}, "return": pd.DataFrame}
     _place(read, model, "read")
-    return task(name=f"ml.{model.name}.read", cache=True, cache_version=version)(read)
+    # Not cached unless the dataset asks: the reader may read a file or a table that changed
+    # since the last training (its arguments alone would give the old data back); the fit is
+    # cached by the read frame's content, so the same data still trains once.
+    cache = model.dataset.cache_reads
+    return task(name=f"ml.{model.name}.read", cache=cache, cache_version=version)(read)
 
 
 def _fit_task(model: Model, version: str) -> Any:
