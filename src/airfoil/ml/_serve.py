@@ -254,6 +254,17 @@ class ModelService:
                 _log.exception("checking %s for a new version failed", self.ref)
 
 
+def _not_json(sent: str) -> dict[str, Any]:
+    """The 422 entry for a body not declared as JSON."""
+    got = f"{sent!r}" if sent else "none"
+    return {
+        "type": "content_type",
+        "loc": ["header", "content-type"],
+        "msg": f"send the body as JSON with Content-Type: application/json (got {got}); "
+        "with curl: --json '{...}' or -H 'Content-Type: application/json' -d '{...}'",
+    }
+
+
 #: The most rows one ``/predict`` request may carry.
 MAX_ROWS = 10_000
 
@@ -351,6 +362,11 @@ def create_service(
         # written as JSON: the 422 became a 500. Where and why is what a caller needs.
         keep = ("type", "loc", "msg")
         detail = [{k: e[k] for k in keep if k in e} for e in exc.errors()]
+        sent = request.headers.get("content-type") or ""
+        if "json" not in sent.lower():
+            # FastAPI reads a body as JSON only when it is declared so: `curl -d` declares a
+            # form, and the 422 said only "Input should be a valid dictionary".
+            detail = [_not_json(sent)]
         return JSONResponse({"detail": detail}, status_code=422)
 
     import numpy as np

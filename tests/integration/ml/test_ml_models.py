@@ -216,6 +216,31 @@ def test_bad_requests_and_a_failing_predictor(registry: ModelRegistry) -> None:
     assert _asgi(bad_app, "GET", "/health").json()["version"] == 1
 
 
+def test_a_body_not_sent_as_json_is_a_422_naming_the_content_type(
+    registry: ModelRegistry,
+) -> None:
+    """`curl URL -d '{"features": ...}'` (as docs/models.md showed) declares a form: on main the
+    422 said only "Input should be a valid dictionary or object to extract fields from"."""
+    import asyncio
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    app = create_service(ModelService(model, registry, v1.ref))
+    body = json.dumps({"features": [{"a": 1.0, "b": 1.0, "c": 0.0}]}).encode()
+
+    async def call(headers: dict[str, str]) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            return await client.post("/predict", content=body, headers=headers)
+
+    for sent in ({"Content-Type": "application/x-www-form-urlencoded"}, {}):
+        r = asyncio.run(call(sent))
+        assert r.status_code == 422, r.text
+        (problem,) = r.json()["detail"]
+        assert problem["loc"] == ["header", "content-type"]
+        assert "Content-Type: application/json" in problem["msg"], problem
+    assert asyncio.run(call({"Content-Type": "application/json"})).status_code == 200
+
+
 def test_a_non_finite_feature_is_a_422_and_leaves_drift_intact(registry: ModelRegistry) -> None:
     """On main ``{"a": Infinity}`` (Python's JSON reader takes it) reached the predictor, a 500
     "the predictor failed", and turned feature a's served mean and spread into null in every
