@@ -345,13 +345,35 @@ class Model:
         registry: ModelRegistry | None = None,
     ) -> Any:
         """Predictions in Python from a registered model (``ref``: ``name``, ``name:3`` or
-        ``name@production``; default: this model's newest version)."""
+        ``name@production``; default: this model's newest version).
+
+        The predictor gets the version's training features in their training order, as
+        ``/predict`` gives them (other columns are left out).
+
+        Raises:
+            ConfigError: no rows, or rows without some of the training features (named).
+        """
         import pandas as pd
 
         from airfoil.ml._registry import local_registry
 
         found = (registry or local_registry()).load(self, ref or self.name)
         frame = features if isinstance(features, pd.DataFrame) else pd.DataFrame(features)
+        names = found.features()
+        if names:  # as the service reads a request: the training features, in their order
+            art = found.artifact
+            if len(frame) == 0:
+                raise ConfigError(
+                    f"{art.name}:{art.version}: no rows to predict: give at least one row of "
+                    f"the features {', '.join(names)}"
+                )
+            missing = [n for n in names if n not in frame.columns]
+            if missing:
+                raise ConfigError(
+                    f"{art.name}:{art.version} was trained on the features "
+                    f"{', '.join(names)}; the rows given lack {', '.join(missing)}"
+                )
+            frame = frame[names]
         return self.predict_with(found.obj, frame)
 
     def batch_predict(

@@ -51,6 +51,23 @@ def test_training_is_a_cached_workflow_that_registers_lineage(registry: ModelReg
     )
 
 
+def test_predict_in_python_reads_rows_as_the_service_does(registry: ModelRegistry) -> None:
+    """On main ``model.predict`` handed the rows to the predictor as given: columns in another
+    order or an extra column were scikit-learn's "feature names should match" ValueError
+    (``/predict`` takes both), a missing feature the same error, no rows a numpy one."""
+    import pandas as pd
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    row = {"a": 3.0, "b": 3.0, "c": 0.0}
+    assert model.predict([row], ref=v1.ref, registry=registry) == [1]
+    assert model.predict(pd.DataFrame([row])[["c", "b", "a"]], ref=v1.ref, registry=registry) == [1]
+    assert model.predict([{**row, "id": 7}], ref=v1.ref, registry=registry) == [1]
+    with pytest.raises(ConfigError, match=r"tiny:1 was trained on the features a, b, c; .* lack c"):
+        model.predict([{"a": 1.0, "b": 2.0}], ref=v1.ref, registry=registry)
+    with pytest.raises(ConfigError, match="no rows to predict"):
+        model.predict([], ref=v1.ref, registry=registry)
+
+
 def test_bad_hyperparameters_and_reader_arguments_are_named(registry: ModelRegistry) -> None:
     with pytest.raises(ConfigError, match="unknown hyperparameter 'Cee'"):
         model.train(hyperparameters={"Cee": 1.0}, registry=registry)
