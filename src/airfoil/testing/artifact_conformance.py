@@ -180,6 +180,8 @@ class ArtifactStoreConformance:
         for project, name in (("other", "digits"), ("p", "digitz")):
             with pytest.raises(NotFoundError, match=f"no artifact '{name}' in project '{project}'"):
                 artifact_store.resolve(project, name, "production")
+            with pytest.raises(NotFoundError, match=f"no artifact '{name}' in project '{project}'"):
+                artifact_store.move_alias(project, name, "production", None, 4.0, action="rollback")
 
     def test_concurrent_writers_get_distinct_numbers(self, artifact_store: ArtifactStore) -> None:
         errors: list[BaseException] = []
