@@ -89,13 +89,6 @@ class CronSchedule:
                 f"CronSchedule: unknown time zone {timezone!r}; use an IANA name such as "
                 "'Europe/Paris' or 'UTC'"
             ) from None
-        head, _, rest = expression.strip().partition(" ")
-        if head.startswith(("CRON_TZ=", "TZ=")):  # Debian cron's (and flytekit's) zone prefix
-            raise DefinitionError(
-                f"CronSchedule: {expression!r} names its time zone in the expression: give it "
-                f"as timezone= instead, CronSchedule({rest.strip()!r}, "
-                f"timezone={head.partition('=')[2]!r})"
-            )
         problem = cron_fields_problem(expression)
         if problem is not None:
             raise DefinitionError(f"CronSchedule: {problem}")
