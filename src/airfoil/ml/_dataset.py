@@ -36,6 +36,7 @@ RESERVED = frozenset(
         "metric",
         "mode",
         "concurrency",
+        "min_success_ratio",
         "search_seed",
         "model_bytes",
         "model_format",

@@ -302,6 +302,7 @@ class Model:
         metric: str = "score",
         mode: str = "max",
         concurrency: int | None = None,
+        min_success_ratio: float = 1.0,
         search_seed: int = 0,
         register: bool = True,
         registry: ModelRegistry | None = None,
@@ -313,11 +314,14 @@ class Model:
         """Train ``trials`` hyperparameter sets drawn from ``space`` (with ``search_seed``) as a
         map in one workflow and keep (register) the best by ``metric``; with ``remote`` (a
         :class:`airfoil.client.Client`) on that server, as :meth:`train` does (with its
-        ``timeout`` and ``attach``).
+        ``timeout`` and ``attach``). With ``min_success_ratio`` below 1 a trial whose fit
+        fails (a combination the estimator refuses) is left out, as long as that share of
+        the trials succeeds; the result's ``trials`` are the ones that succeeded.
 
         Raises:
             ConfigError: an empty space, ``trials`` < 1, a bad ``mode``, or a metric the
                 evaluator does not report.
+            ExecutionFailedError: a trial failed (more than ``min_success_ratio`` lets).
             RemoteTrainingTimeoutError: with ``remote`` and ``timeout``, as :meth:`train`.
         """
         from airfoil.ml._training import RemoteWait, run_tuning
@@ -328,7 +332,7 @@ class Model:
             trials,
             metric,
             mode,
-            concurrency,
+            (concurrency, min_success_ratio),
             search_seed,
             reader_args,
             register,

@@ -309,7 +309,7 @@ def run_tuning(
     trials: int,
     metric: str,
     mode: str,
-    concurrency: int | None,
+    fan_out: tuple[int | None, float],
     seed: int,
     reader_args: dict[str, Any],
     register: bool,
@@ -318,22 +318,27 @@ def run_tuning(
     wait: RemoteWait | None = None,
 ) -> TrainedModel:
     """Fan ``trials`` fits out as a map in one workflow (locally, or on the server
-    ``remote`` talks to); keep the best by ``metric``."""
+    ``remote`` talks to; ``fan_out``: the map's concurrency and min_success_ratio); keep the
+    best by ``metric``."""
     if mode not in ("max", "min"):
         raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    concurrency, ratio = fan_out
     sets = [model.check_hyperparameters(s) for s in sample_space(space, trials, seed)]
     read, fit = model.ml_tasks.read, model.ml_tasks.fit
     names = [p.name for p in model.dataset.reader_parameters()]
 
     def tune(**kwargs: Any) -> list[FitResult]:
         data = read(**{n: kwargs[n] for n in names})
-        mapped = map_task(functools.partial(fit, data=data), concurrency=concurrency)
+        fits = functools.partial(fit, data=data)
+        mapped = map_task(fits, concurrency=concurrency, min_success_ratio=ratio)
         return mapped(hyperparameters=kwargs["hyperparameters"])  # type: ignore[no-any-return]
 
-    wf = _workflow(model, "tune", tune, [_hp_param(list[str])], list[FitResult])
+    # With a ratio below 1 a failed trial's output is None (the map's type says so).
+    returns: Any = list[FitResult] if ratio >= 1.0 else list[FitResult | None]
+    wf = _workflow(model, "tune", tune, [_hp_param(list[str])], returns)
     args = _reader_args(model, reader_args)
     inputs = {**args, "hyperparameters": [json.dumps(s, sort_keys=True) for s in sets]}
-    results: list[FitResult] = _run(model, wf, inputs, remote, wait)
+    results: list[FitResult] = [r for r in _run(model, wf, inputs, remote, wait) if r is not None]
     missing = [r for r in results if metric not in r.metrics]
     if missing:
         raise ConfigError(

@@ -88,6 +88,21 @@ def test_tune_maps_trials_and_registers_the_best(registry: ModelRegistry) -> Non
         model.tune({"C": [1.0]}, trials=1, metric="f1", registry=registry, rows=120)
 
 
+def test_tune_can_leave_out_trials_whose_fit_fails(registry: ModelRegistry) -> None:
+    """A search space holding a value the estimator refuses (C=-1) failed the whole tune on
+    main, with no way to keep the trials that trained."""
+    from airfoil.core.errors import ExecutionFailedError
+
+    space = {"C": [-1.0, 0.001, 1.0]}
+    with pytest.raises(ExecutionFailedError, match="C"):
+        model.tune(space, trials=3, metric="accuracy", registry=registry, rows=120)
+    best = model.tune(
+        space, trials=3, metric="accuracy", registry=registry, rows=120, min_success_ratio=0.5
+    )
+    assert sorted(hp["C"] for hp, _ in best.trials) == [0.001, 1.0]
+    assert best.hyperparameters["C"] == 1.0 and best.ref == "tiny:1"
+
+
 @pytest.mark.slow
 def test_the_service_swaps_versions_under_load_without_failing(registry: ModelRegistry) -> None:
     v1 = model.train(hyperparameters={"C": 0.001}, registry=registry, rows=120)
