@@ -119,6 +119,12 @@ def input_help(entity: Any, engine: TypeEngine, file: str) -> str:
         lines += ["", *("  " + line for line in rest.splitlines())]
     lines += ["", "Inputs:"]
     params = iface.interface.inputs
+    defaults, fixed = dict(iface.defaults), {}
+    from airfoil.sdk._launch_plan import LaunchPlan
+
+    if isinstance(entity, LaunchPlan):  # the plan's presets, not only the workflow's defaults
+        defaults.update(entity.default_inputs)
+        fixed = entity.fixed_inputs
     if not params:
         lines.append("  (none)")
     rows: list[tuple[str, str, str]] = []
@@ -131,8 +137,10 @@ def input_help(entity: Any, engine: TypeEngine, file: str) -> str:
             form = engine.handler(iface.input_types[p.name]).cli_form()
         except Exception:  # a type the engine cannot describe still gets its line
             form = ""
-        if p.name in iface.defaults:
-            extra = f"default: {_show_default(iface.defaults[p.name])}"
+        if p.name in fixed:
+            extra = f"fixed: {_show_default(fixed[p.name])}; the plan sets it, a launch cannot"
+        elif p.name in defaults:
+            extra = f"default: {_show_default(defaults[p.name])}"
         else:
             extra = "required"
         detail = p.description.strip()

@@ -101,8 +101,13 @@ def _record_json(r: Any) -> dict[str, Any]:
 def list_schedules(
     active_only: bool = typer.Option(False, "--active", help="Only active schedules."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    remote: bool = typer.Option(False, "--remote", help="List the server's schedules."),
+    server: str = typer.Option(None, "--server", help="Server URL (AIRFOIL_SERVER_URL)."),
 ) -> None:
     """List activated (and deactivated) schedules and artifact triggers."""
+    if remote or server:
+        _list_remote(server, active_only, as_json)
+        return
     rt = runtime()
     s = rt.settings
     records = rt.stores.schedules.list_schedules(
@@ -126,6 +131,31 @@ def list_schedules(
     out_console.print(table)
     if not records:
         err_console.print("no schedules yet: try `airfoil schedules activate FILE LAUNCH_PLAN`")
+
+
+def _list_remote(server: str | None, active_only: bool, as_json: bool) -> None:
+    """``schedules list --remote``: the server's schedules of this project and domain."""
+    from airfoil.cli._remote import _client
+
+    with _client(server, None) as client:
+        states = [st for st in client.schedules() if st.active or not active_only]
+        url = client.url
+    if as_json:
+        out_console.print_json(json.dumps([st.model_dump() for st in states]))
+        return
+    table = Table()
+    for col in ("launch plan", "version", "schedule", "active", "next (UTC)", "last execution"):
+        table.add_column(col)
+    for st in states:
+        nxt = _iso(st.next_fire_at) if st.active and st.next_fire_at else "-"
+        active = "yes" if st.active else "no"
+        row = (st.name, st.version, st.schedule, active, nxt, st.last_execution_id or "-")
+        table.add_row(*row)
+    out_console.print(table)
+    if not states:
+        err_console.print(
+            f"no schedules on {url} yet: try `airfoil schedules activate FILE LAUNCH_PLAN --remote`"
+        )
 
 
 @app.command("activate")

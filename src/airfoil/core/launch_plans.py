@@ -129,8 +129,15 @@ def cron_fields_problem(expression: str) -> str | None:
 
     The cron library also reads a sixth field, as seconds: ``*/5 * * * * *`` would fire
     every five seconds (17,280 executions a day), and a Quartz or AWS expression of six
-    fields would mean another time than its writer's. Five fields only.
+    fields would mean another time than its writer's. Five fields only, and no
+    ``CRON_TZ=`` prefix (the time zone is the schedule's own field).
     """
+    head, _, rest = expression.strip().partition(" ")
+    if head.startswith(("CRON_TZ=", "TZ=")):  # Debian cron's (and flytekit's) zone prefix
+        return (
+            f"{expression!r} names its time zone in the expression: give it as timezone= "
+            f"instead, CronSchedule({rest.strip()!r}, timezone={head.partition('=')[2]!r})"
+        )
     if len(expression.split()) == 6:
         return (
             f"invalid cron expression {expression!r}: six fields (a seconds field) are not "

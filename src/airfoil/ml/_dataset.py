@@ -36,6 +36,7 @@ RESERVED = frozenset(
         "metric",
         "mode",
         "concurrency",
+        "min_success_ratio",
         "search_seed",
         "model_bytes",
         "model_format",
@@ -89,6 +90,11 @@ class Dataset:
         test_size: the share of rows held out for evaluation (0 to 1, exclusive).
         shuffle: shuffle rows before splitting.
         random_state: the shuffle's seed.
+        cache_reads: reuse a read's result for the same reader arguments and code. Off by
+            default: a reader usually reads a source outside its arguments (a file, a table)
+            that may have changed, so every training reads again, and the fit is cached by
+            the data's content instead. Turn it on for a reader whose result its arguments
+            fix (a dated snapshot) and that is slow.
 
     Raises:
         ConfigError: a bad ``test_size`` or no targets.
@@ -103,6 +109,7 @@ class Dataset:
         test_size: float = 0.2,
         shuffle: bool = True,
         random_state: int = 12345,
+        cache_reads: bool = False,
     ) -> None:
         if not targets:
             raise ConfigError(f"dataset {name!r}: name at least one target column")
@@ -116,6 +123,7 @@ class Dataset:
         self.test_size = test_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.cache_reads = cache_reads
         self._reader: Callable[..., Any] | None = None
         self._loader: Callable[[Any], pd.DataFrame] | None = None
         self._splitter: Callable[..., tuple[pd.DataFrame, pd.DataFrame]] | None = None

@@ -302,6 +302,7 @@ class Model:
         metric: str = "score",
         mode: str = "max",
         concurrency: int | None = None,
+        min_success_ratio: float = 1.0,
         search_seed: int = 0,
         register: bool = True,
         registry: ModelRegistry | None = None,
@@ -313,11 +314,14 @@ class Model:
         """Train ``trials`` hyperparameter sets drawn from ``space`` (with ``search_seed``) as a
         map in one workflow and keep (register) the best by ``metric``; with ``remote`` (a
         :class:`airfoil.client.Client`) on that server, as :meth:`train` does (with its
-        ``timeout`` and ``attach``).
+        ``timeout`` and ``attach``). With ``min_success_ratio`` below 1 a trial whose fit
+        fails (a combination the estimator refuses) is left out, as long as that share of
+        the trials succeeds; the result's ``trials`` are the ones that succeeded.
 
         Raises:
             ConfigError: an empty space, ``trials`` < 1, a bad ``mode``, or a metric the
                 evaluator does not report.
+            ExecutionFailedError: a trial failed (more than ``min_success_ratio`` lets).
             RemoteTrainingTimeoutError: with ``remote`` and ``timeout``, as :meth:`train`.
         """
         from airfoil.ml._training import RemoteWait, run_tuning
@@ -328,7 +332,7 @@ class Model:
             trials,
             metric,
             mode,
-            concurrency,
+            (concurrency, min_success_ratio),
             search_seed,
             reader_args,
             register,
@@ -345,13 +349,35 @@ class Model:
         registry: ModelRegistry | None = None,
     ) -> Any:
         """Predictions in Python from a registered model (``ref``: ``name``, ``name:3`` or
-        ``name@production``; default: this model's newest version)."""
+        ``name@production``; default: this model's newest version).
+
+        The predictor gets the version's training features in their training order, as
+        ``/predict`` gives them (other columns are left out).
+
+        Raises:
+            ConfigError: no rows, or rows without some of the training features (named).
+        """
         import pandas as pd
 
         from airfoil.ml._registry import local_registry
 
         found = (registry or local_registry()).load(self, ref or self.name)
         frame = features if isinstance(features, pd.DataFrame) else pd.DataFrame(features)
+        names = found.features()
+        if names:  # as the service reads a request: the training features, in their order
+            art = found.artifact
+            if len(frame) == 0:
+                raise ConfigError(
+                    f"{art.name}:{art.version}: no rows to predict: give at least one row of "
+                    f"the features {', '.join(names)}"
+                )
+            missing = [n for n in names if n not in frame.columns]
+            if missing:
+                raise ConfigError(
+                    f"{art.name}:{art.version} was trained on the features "
+                    f"{', '.join(names)}; the rows given lack {', '.join(missing)}"
+                )
+            frame = frame[names]
         return self.predict_with(found.obj, frame)
 
     def batch_predict(

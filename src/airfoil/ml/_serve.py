@@ -254,6 +254,17 @@ class ModelService:
                 _log.exception("checking %s for a new version failed", self.ref)
 
 
+def _not_json(sent: str) -> dict[str, Any]:
+    """The 422 entry for a body not declared as JSON."""
+    got = f"{sent!r}" if sent else "none"
+    return {
+        "type": "content_type",
+        "loc": ["header", "content-type"],
+        "msg": f"send the body as JSON with Content-Type: application/json (got {got}); "
+        "with curl: --json '{...}' or -H 'Content-Type: application/json' -d '{...}'",
+    }
+
+
 #: The most rows one ``/predict`` request may carry.
 MAX_ROWS = 10_000
 
@@ -392,6 +403,11 @@ def create_service(
                 e["msg"] += ": expected a number (or null for a missing value)"
             elif len(e.get("loc", ())) == 1:  # no body, null, a list...
                 e["msg"] += f": expected {shape}"
+        sent = request.headers.get("content-type") or ""
+        if "json" not in sent.lower():
+            # FastAPI reads a body as JSON only when it is declared so: `curl -d` declares a
+            # form, and the 422 said only "Input should be a valid dictionary".
+            detail = [_not_json(sent)]
         return JSONResponse({"detail": detail}, status_code=422)
 
     import numpy as np

@@ -3,7 +3,8 @@
 Each is an ordinary Airfoil workflow built from the model (tasks named
 ``ml.<model>.read``, ``ml.<model>.fit``, ``ml.<model>.predict``): run by the engine, recorded
 in the store (visible in the console and ``airfoil executions``), durable and cached with the
-model's code version (the same data, hyperparameters and code train once).
+model's code version (the same data, hyperparameters and code train once: the reader runs every
+time, unless ``Dataset(cache_reads=True)``, and the fit is keyed by the frame's content).
 
 The fit task returns a :class:`FitResult`; registering it (bytes to the blob store, a version
 with lineage to the artifact store) happens after the workflow succeeds.
@@ -110,7 +111,11 @@ def _read_task(model: Model, version: str) -> Any:
     read.__signature__ = inspect.Signature(params, return_annotation=pd.DataFrame)  # type: ignore[attr-defined]
     read.__annotations__ = {**{p.name: p.annotation for p in params}, "return": pd.DataFrame}
     _place(read, model, "read")
-    return task(name=f"ml.{model.name}.read", cache=True, cache_version=version)(read)
+    # Not cached unless the dataset asks: the reader may read a file or a table that changed
+    # since the last training (its arguments alone would give the old data back); the fit is
+    # cached by the read frame's content, so the same data still trains once.
+    cache = model.dataset.cache_reads
+    return task(name=f"ml.{model.name}.read", cache=cache, cache_version=version)(read)
 
 
 def _fit_task(model: Model, version: str) -> Any:
@@ -304,7 +309,7 @@ def run_tuning(
     trials: int,
     metric: str,
     mode: str,
-    concurrency: int | None,
+    fan_out: tuple[int | None, float],
     seed: int,
     reader_args: dict[str, Any],
     register: bool,
@@ -313,22 +318,27 @@ def run_tuning(
     wait: RemoteWait | None = None,
 ) -> TrainedModel:
     """Fan ``trials`` fits out as a map in one workflow (locally, or on the server
-    ``remote`` talks to); keep the best by ``metric``."""
+    ``remote`` talks to; ``fan_out``: the map's concurrency and min_success_ratio); keep the
+    best by ``metric``."""
     if mode not in ("max", "min"):
         raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    concurrency, ratio = fan_out
     sets = [model.check_hyperparameters(s) for s in sample_space(space, trials, seed)]
     read, fit = model.ml_tasks.read, model.ml_tasks.fit
     names = [p.name for p in model.dataset.reader_parameters()]
 
     def tune(**kwargs: Any) -> list[FitResult]:
         data = read(**{n: kwargs[n] for n in names})
-        mapped = map_task(functools.partial(fit, data=data), concurrency=concurrency)
+        fits = functools.partial(fit, data=data)
+        mapped = map_task(fits, concurrency=concurrency, min_success_ratio=ratio)
         return mapped(hyperparameters=kwargs["hyperparameters"])  # type: ignore[no-any-return]
 
-    wf = _workflow(model, "tune", tune, [_hp_param(list[str])], list[FitResult])
+    # With a ratio below 1 a failed trial's output is None (the map's type says so).
+    returns: Any = list[FitResult] if ratio >= 1.0 else list[FitResult | None]
+    wf = _workflow(model, "tune", tune, [_hp_param(list[str])], returns)
     args = _reader_args(model, reader_args)
     inputs = {**args, "hyperparameters": [json.dumps(s, sort_keys=True) for s in sets]}
-    results: list[FitResult] = _run(model, wf, inputs, remote, wait)
+    results: list[FitResult] = [r for r in _run(model, wf, inputs, remote, wait) if r is not None]
     missing = [r for r in results if metric not in r.metrics]
     if missing:
         raise ConfigError(

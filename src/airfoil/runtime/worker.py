@@ -34,6 +34,7 @@ from airfoil.core.blobs import BlobStore
 from airfoil.core.code_versions import save_manifests
 from airfoil.core.errors import (
     CorruptBlobError,
+    InvalidInputError,
     OutOfMemoryError,
     PlatformError,
     TaskTimeoutError,
@@ -203,6 +204,37 @@ def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
     else:
         name = f"{etype.__module__}.{etype.__qualname__}"
     return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
+
+
+def _check_inputs_match(request: AttemptRequest, iface: Any) -> None:
+    """Refuse to run a task whose code now takes other inputs than the run gives it: the code
+    changed after the execution (or the launch plan a schedule fires) was made. Reading the
+    inputs was a bare ``KeyError: 'n'``, and a new required input a ``TypeError``.
+
+    Raises:
+        InvalidInputError: naming the inputs given and taken, and what to do.
+    """
+    takes = iface.input_types
+    if request.inputs.keys() == takes.keys():  # the common case: one comparison in C
+        return
+    unknown = sorted(set(request.inputs) - set(takes))
+    missing = sorted(set(takes) - set(request.inputs) - set(iface.defaults))
+    if not unknown and not missing:
+        return
+    spec = request.task
+    said = []
+    if unknown:
+        said.append(f"it no longer takes {', '.join(map(repr, unknown))}")
+    if missing:
+        said.append(f"it now needs {', '.join(map(repr, missing))}")
+    raise InvalidInputError(
+        f"task {spec.name!r} ({spec.module}.{spec.qualname}) was given inputs "
+        f"{', '.join(sorted(request.inputs)) or 'none'} but its code now takes "
+        f"{', '.join(takes) or 'none'}: {'; '.join(said)}. The code changed after this "
+        "execution was launched (or after its launch plan was activated): launch it again, or "
+        "re-activate the plan (`airfoil schedules activate FILE PLAN`) so its schedule "
+        "launches the new workflow"
+    )
 
 
 def _record_code_version(taskdef: Any, spec: TaskSpec, blobs: BlobStore) -> str:
@@ -489,6 +521,7 @@ def run_attempt(
             engine = type_engine or default_type_engine()
             vctx = ValueContext(blobs=blobs)
             iface = taskdef.py_interface
+            _check_inputs_match(request, iface)
             kwargs = {
                 name: _read_input(engine, name, v, iface.input_types[name], vctx)
                 for name, v in request.inputs.items()

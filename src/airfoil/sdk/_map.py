@@ -7,7 +7,8 @@ lenient = af.map_task(parse, concurrency=8, min_success_ratio=0.9)(line=lines)
 ```
 
 Each item runs as its own attempt with the task's retries, timeout, resources and cache
-settings. With ``min_success_ratio`` below 1, failed items give ``None`` in the outputs.
+settings. With ``min_success_ratio`` below 1, failed items give ``None`` in the outputs. An
+input with a default that the call leaves out takes that default for every item.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ class MapTaskDef:
             return_type=py.return_type if style == "named" else None,
         )
         self._spec: WorkflowSpec | None = None
+        self.ratio = float(min_success_ratio)
+        self._variants: dict[tuple[str, ...], MapTaskDef] = {}
 
     @property
     def interface(self) -> Interface:
@@ -167,6 +170,14 @@ class MapTaskDef:
                 f"functools.partial(..., {fixed}) cannot also be given to the call: leave "
                 "them out of the partial to map over them, or out of the call"
             )
+        defaults = self.task.py_interface.defaults
+        omitted = {
+            n: defaults[n] for n in self.map_spec.mapped if n not in kwargs and n in defaults
+        }
+        if omitted and len(omitted) < len(self.map_spec.mapped):
+            # An input the call leaves out takes the task's default for every item, as a call
+            # of the task itself would (it was a missing list input).
+            return self._with_fixed(omitted)(**kwargs)
         if ctx is not None:
             return _compile.bind_call(
                 ctx,
@@ -178,6 +189,16 @@ class MapTaskDef:
                 "map",
             )
         return run_outside(self, (), {**kwargs, **self.fixed})
+
+    def _with_fixed(self, values: dict[str, Any]) -> MapTaskDef:
+        """This map with ``values`` fixed too (made once per set of names)."""
+        key = tuple(sorted(values))
+        made = self._variants.get(key)
+        if made is None:
+            target = functools.partial(self.task, **self.fixed, **values)
+            made = MapTaskDef(target, self.map_spec.concurrency or None, self.ratio)
+            self._variants[key] = made
+        return made
 
     def __repr__(self) -> str:
         return f"MapTaskDef({self.task.name})"

@@ -305,6 +305,7 @@ class ArtifactStore(abc.ABC):
         """The version an alias points at. Raises NotFoundError."""
         found = self.aliases(project, name).get(alias)
         if found is None:
+            self.get_version(project, name)  # a name without versions is no such artifact
             raise missing_alias(project, name, alias)
         return self.get_version(project, name, found)
 

@@ -95,6 +95,8 @@ class MemoryArtifactStore(ArtifactStore):
         key = (project, name)
         with self._lock:
             trail = [_MOVE.decode(d) for d in self._moves.get(key, ())]
+            if action == "rollback" and not self._versions.get(key):
+                raise missing_artifact(project, name)
             target = plan_move(
                 project, name, alias, version, action, [m for m in trail if m.alias == alias]
             )

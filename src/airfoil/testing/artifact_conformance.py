@@ -175,6 +175,13 @@ class ArtifactStoreConformance:
         with pytest.raises(NotFoundError):
             artifact_store.resolve("p", "digits", "staging")
         assert len(artifact_store.alias_moves("p", "digits")) == 1
+        # A name this project never registered (registered in another project, or a typo)
+        # is said so, not "promote a version first".
+        for project, name in (("other", "digits"), ("p", "digitz")):
+            with pytest.raises(NotFoundError, match=f"no artifact '{name}' in project '{project}'"):
+                artifact_store.resolve(project, name, "production")
+            with pytest.raises(NotFoundError, match=f"no artifact '{name}' in project '{project}'"):
+                artifact_store.move_alias(project, name, "production", None, 4.0, action="rollback")
 
     def test_concurrent_writers_get_distinct_numbers(self, artifact_store: ArtifactStore) -> None:
         errors: list[BaseException] = []

@@ -51,6 +51,23 @@ def test_training_is_a_cached_workflow_that_registers_lineage(registry: ModelReg
     )
 
 
+def test_predict_in_python_reads_rows_as_the_service_does(registry: ModelRegistry) -> None:
+    """On main ``model.predict`` handed the rows to the predictor as given: columns in another
+    order or an extra column were scikit-learn's "feature names should match" ValueError
+    (``/predict`` takes both), a missing feature the same error, no rows a numpy one."""
+    import pandas as pd
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    row = {"a": 3.0, "b": 3.0, "c": 0.0}
+    assert model.predict([row], ref=v1.ref, registry=registry) == [1]
+    assert model.predict(pd.DataFrame([row])[["c", "b", "a"]], ref=v1.ref, registry=registry) == [1]
+    assert model.predict([{**row, "id": 7}], ref=v1.ref, registry=registry) == [1]
+    with pytest.raises(ConfigError, match=r"tiny:1 was trained on the features a, b, c; .* lack c"):
+        model.predict([{"a": 1.0, "b": 2.0}], ref=v1.ref, registry=registry)
+    with pytest.raises(ConfigError, match="no rows to predict"):
+        model.predict([], ref=v1.ref, registry=registry)
+
+
 def test_bad_hyperparameters_and_reader_arguments_are_named(registry: ModelRegistry) -> None:
     with pytest.raises(ConfigError, match="unknown hyperparameter 'Cee'"):
         model.train(hyperparameters={"Cee": 1.0}, registry=registry)
@@ -69,6 +86,21 @@ def test_tune_maps_trials_and_registers_the_best(registry: ModelRegistry) -> Non
     assert best.artifact is not None and best.artifact.version == 1
     with pytest.raises(ConfigError, match="metric 'f1' is not reported"):
         model.tune({"C": [1.0]}, trials=1, metric="f1", registry=registry, rows=120)
+
+
+def test_tune_can_leave_out_trials_whose_fit_fails(registry: ModelRegistry) -> None:
+    """A search space holding a value the estimator refuses (C=-1) failed the whole tune on
+    main, with no way to keep the trials that trained."""
+    from airfoil.core.errors import ExecutionFailedError
+
+    space = {"C": [-1.0, 0.001, 1.0]}
+    with pytest.raises(ExecutionFailedError, match="C"):
+        model.tune(space, trials=3, metric="accuracy", registry=registry, rows=120)
+    best = model.tune(
+        space, trials=3, metric="accuracy", registry=registry, rows=120, min_success_ratio=0.5
+    )
+    assert sorted(hp["C"] for hp, _ in best.trials) == [0.001, 1.0]
+    assert best.hyperparameters["C"] == 1.0 and best.ref == "tiny:1"
 
 
 @pytest.mark.slow
@@ -214,6 +246,31 @@ def test_bad_requests_and_a_failing_predictor(registry: ModelRegistry) -> None:
     metrics = _asgi(bad_app, "GET", "/metrics").text
     assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics
     assert _asgi(bad_app, "GET", "/health").json()["version"] == 1
+
+
+def test_a_body_not_sent_as_json_is_a_422_naming_the_content_type(
+    registry: ModelRegistry,
+) -> None:
+    """`curl URL -d '{"features": ...}'` (as docs/models.md showed) declares a form: on main the
+    422 said only "Input should be a valid dictionary or object to extract fields from"."""
+    import asyncio
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    app = create_service(ModelService(model, registry, v1.ref))
+    body = json.dumps({"features": [{"a": 1.0, "b": 1.0, "c": 0.0}]}).encode()
+
+    async def call(headers: dict[str, str]) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            return await client.post("/predict", content=body, headers=headers)
+
+    for sent in ({"Content-Type": "application/x-www-form-urlencoded"}, {}):
+        r = asyncio.run(call(sent))
+        assert r.status_code == 422, r.text
+        (problem,) = r.json()["detail"]
+        assert problem["loc"] == ["header", "content-type"]
+        assert "Content-Type: application/json" in problem["msg"], problem
+    assert asyncio.run(call({"Content-Type": "application/json"})).status_code == 200
 
 
 def test_a_non_finite_feature_is_a_422_and_leaves_drift_intact(registry: ModelRegistry) -> None:

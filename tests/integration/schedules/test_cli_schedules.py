@@ -169,3 +169,27 @@ def test_the_foreground_scheduler_logs_firings_and_stops_on_ctrl_c(flows: Path) 
     assert "launch plan cli_every_second" in text  # the log notification
     assert "stopping" in text and "Traceback" not in text
     assert proc.returncode == 0, text
+
+
+def test_a_plan_whose_task_inputs_were_renamed_after_activation_fails_saying_so(
+    flows: Path,
+) -> None:
+    """The scheduler launches the stored spec and imports the task's code as it is now: on
+    main a task whose input was renamed after ``activate`` failed with ``KeyError: 'who'``."""
+    assert invoke("schedules", "activate", str(flows), "nightly")[0] == 0
+    flows.write_text(flows.read_text().replace("who", "name"))  # and the plan's fixed input
+    airfoil = Path(sys.executable).with_name("airfoil")
+    window = ["--from", "2026-03-28", "--to", "2026-03-28"]
+    done = subprocess.run(
+        [str(airfoil), "schedules", "backfill", "cli_nightly", *window, "--json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    (fired,) = json.loads(done.stdout)
+    assert fired["phase"] == "failed", done.stderr
+    _, out, _ = invoke("executions", "show", fired["execution_id"], "--json")
+    error = json.dumps(json.loads(out))
+    assert "InvalidInputError" in error and "no longer takes 'who'" in error, error
+    assert "now needs 'name'" in error and "airfoil schedules activate" in error, error

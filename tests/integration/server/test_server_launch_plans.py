@@ -159,6 +159,17 @@ def test_run_remote_launches_a_plan_from_the_cli(server: Running, plans: Any) ->
     )
     assert on.returncode == 0, on.stderr
     assert "active on" in on.stderr
+    # the server's schedules, as `schedules list` shows local ones (main: no such option)
+    listed = subprocess.run(
+        [*cli, "schedules", "list", "--remote", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert (row["name"], row["active"], row["project"]) == ("ticking", True, project)
     off = subprocess.run(
         [*cli, "schedules", "deactivate", "ticking", "--remote"],
         env=env,

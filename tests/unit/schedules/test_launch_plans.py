@@ -138,6 +138,12 @@ def test_schedule_and_notification_definition_errors() -> None:
         CronSchedule("0 25 * * *")
     with pytest.raises(DefinitionError, match="unknown time zone"):
         CronSchedule("0 3 * * *", timezone="Europe/Atlantis")
+    # Debian cron's zone prefix (flytekit's CronSchedule takes it): main said "six fields (a
+    # seconds field) are not supported"
+    with pytest.raises(
+        DefinitionError, match=r"as timezone= instead, CronSchedule\('0 3 \* \* \*', timezone="
+    ):
+        CronSchedule("CRON_TZ=Europe/Paris 0 3 * * *")
     with pytest.raises(DefinitionError, match="at least 1s"):
         FixedRate(dt.timedelta(milliseconds=10))
     with pytest.raises(DefinitionError, match="http"):

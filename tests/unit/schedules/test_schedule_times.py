@@ -157,6 +157,8 @@ def test_execution_ids_are_deterministic_valid_and_distinct() -> None:
         (CronScheduleSpec("61 * * * *"), "invalid cron"),
         (CronScheduleSpec("0 3 * *"), "invalid cron"),
         (CronScheduleSpec("0 3 * * *", timezone="Mars/Olympus"), "unknown time zone"),
+        # a spec registered as JSON with Debian cron's zone prefix (main: "six fields")
+        (CronScheduleSpec("CRON_TZ=Europe/Paris 0 3 * * *"), "as timezone= instead"),
         (FixedRateSpec(0.0), "positive"),
     ],
 )

@@ -203,6 +203,10 @@ class SqlArtifactStore(ArtifactStore):
                     .order_by(m.seq)
                 )
             ]
+            if not trail and action == "rollback":  # no alias to roll back: is there a name?
+                any_version = sa.select(v.version).where(v.project == project, v.name == name)
+                if conn.execute(any_version.limit(1)).first() is None:
+                    raise missing_artifact(project, name)
             target = plan_move(project, name, alias, version, action, trail)
             exists = conn.execute(
                 sa.select(v.version).where(
