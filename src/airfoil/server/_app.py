@@ -249,6 +249,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         deps, metrics = _open(config)
         app.state.deps = deps
+        # the key check answers from a read of the keys this thread renews (Registry.close,
+        # in runtime.close below, stops it): no key read on a request's path
+        deps.registry.start_key_refresh()
         app.state.metrics = metrics
         if config.freeze_heap:
             freeze_heap()  # what opening the stores imported and built
@@ -270,6 +273,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 schedules.stop()
             if deps.driver is not None:
                 deps.driver.stop()
+            deps.registry.stop_key_refresh()
             from airfoil.server._artifacts import close_artifacts
 
             close_artifacts(app.state)
