@@ -92,8 +92,9 @@ def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
     but makes it interrupted). Each answer is one read of the store
     (:meth:`~airfoil.store.base.MetaStore.view_execution`: the head, the lease, the newest
     event's seq, and the nodes and attempts only if an event came since the kept answer);
-    a second only when the execution has just ended (its whole record, for its outputs) or
-    a kept answer's lease changed with no event.
+    a second only when a kept answer's lease changed with no event (or, on a store that
+    gives only the head, when the execution has just ended: its whole record, for its
+    outputs).
     """
     with d.detail_lock:
         cached = d.detail_cache.get(execution_id)

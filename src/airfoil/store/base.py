@@ -42,7 +42,9 @@ class ExecutionView:
     """What an execution's detail shows, read together (:meth:`MetaStore.view_execution`).
 
     Attributes:
-        execution: its record (read ``full``) or its head.
+        execution: its record (read ``full``) or its head (a store may give the record
+            instead where the execution ended since ``after_seq``: the SQL store does, in the
+            same statement, for the outputs that came with the end).
         lease: ``(owner, expires_at)`` of its lease, or None.
         last_seq: the ``seq`` of its newest event (0: none yet), or the ``after_seq`` asked
             with when no event is newer.

@@ -146,6 +146,13 @@ def test_the_view_is_the_separate_reads_in_one_statement(store: SqlMetaStore) ->
     assert store.view_execution("e1", after_seq=4, full=False).lease is None
     with pytest.raises(NotFoundError):
         store.view_execution("nope")
+    done = _fixed(msgspec.structs.replace(make_execution("e1"), phase="succeeded"))
+    store.write(StoreBatch(execution=done, events=[_event("e1", 5)]))
+    ended = store.view_execution("e1", after_seq=4, full=False)  # ended since: the record
+    assert ended.execution == store.get_execution("e1") and ended.last_seq == 5
+    assert store.view_execution("e1", after_seq=5, full=False).execution == (
+        store.get_execution_head("e1")  # nothing since: the head
+    )
 
 
 def test_an_execution_without_events_or_nodes_reads_whole(store: SqlMetaStore) -> None:
@@ -228,7 +235,7 @@ def test_the_detail_reads_once_and_answers_as_the_separate_reads_did(
         msgspec.structs.replace(make_execution("e1", domain="staging"), phase="succeeded")
     )
     store.write(StoreBatch(execution=done, events=[_event("e1", 6)]))
-    ended = both(3)  # the view, the whole record (its outputs), e0's head
+    ended = both(2)  # the view (with the whole record, for its outputs), e0's head
     assert ended["phase"] == "succeeded" and ended["outputs"]
     assert both(1) == ended
     with pytest.raises(NotFoundError):

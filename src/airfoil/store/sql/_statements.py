@@ -237,10 +237,11 @@ class _Builder:
         self._scheduling()
 
     def _views(self, head: Any) -> None:
-        """``view_execution`` (the record) and ``view_execution_head`` (its head): what an
-        execution's detail reads, as one statement (one snapshot, one round trip). Rows:
-        ``(kind, node_id, attempt, record, lease_owner, lease_expires_at, last_seq)``; kind 0
-        the execution's (its lease and its newest event's seq), then kind 1 its nodes and
+        """``view_execution`` (the record) and ``view_execution_head`` (its head, or its record
+        if it ended since ``after``): what an execution's detail reads, as one statement (one
+        snapshot, one round trip). Rows: ``(kind, node_id, attempt, record, lease_owner,
+        lease_expires_at, last_seq)``; kind 0 the execution's (``attempt`` 1 where ``record``
+        is the whole record; its lease and its newest event's seq), then kind 1 its nodes and
         kind 2 its attempts, only if its newest event's seq is past ``after`` (an uncorrelated
         subquery: run once)."""
         ex, n, a, e = s.executions, s.nodes, s.attempts, s.events
@@ -261,11 +262,25 @@ class _Builder:
             kind(1), n.c.node_id, sa.literal_column("0", sa.Integer).label("attempt"), n.c.record
         ).add_columns(*nulls)
         attempts = sa.select(kind(2), a.c.node_id, a.c.attempt, a.c.record).add_columns(*nulls)
-        for name, record in (("view_execution", ex.c.record), ("view_execution_head", head)):
+        # The head variant reads the whole record where the execution ended since ``after``
+        # (its outputs come with its final phase): the row's ``attempt`` column says 1 then.
+        ended = sa.and_(
+            ex.c.phase != sa.literal_column("'queued'"),
+            ex.c.phase != sa.literal_column("'running'"),
+            changed,
+        )
+        whole: Any = sa.case((ended, ex.c.record), else_=head)
+        one = sa.literal_column("1", sa.Integer)
+        read_whole: Any = sa.case((ended, one), else_=sa.literal_column("0", sa.Integer))
+        variants = (
+            ("view_execution", ex.c.record, one),
+            ("view_execution_head", whole, read_whole),
+        )
+        for name, record, is_whole in variants:
             row = sa.select(
                 kind(0),
                 ex.c.id.label("node_id"),
-                sa.literal_column("0", sa.Integer).label("attempt"),
+                is_whole.label("attempt"),
                 record.label("record"),
                 ex.c.lease_owner,
                 ex.c.lease_expires_at,

@@ -38,13 +38,14 @@ def _lease(owner: Any, expires_at: Any) -> tuple[str, float] | None:
 def view_execution(
     store: SqlMetaStore, execution_id: str, after_seq: int, full: bool
 ) -> ExecutionView:
+    # the head variant reads the whole record where the execution ended since ``after_seq``
     sql = store._s.view_execution if full else store._s.view_execution_head
     rows = store._read(sql, {"eid": execution_id, "after": after_seq}, "reading an execution")
     if not rows or rows[0][0] != 0:
         raise NotFoundError(f"execution {execution_id!r} does not exist")
-    _, _, _, record, owner, expires_at, last = rows[0]
+    _, _, whole, record, owner, expires_at, last = rows[0]
     rec: ExecutionRecord | ExecutionHead
-    rec = store.records.decode(record) if full else _HEAD.decode(record)
+    rec = store.records.decode(record) if whole else _HEAD.decode(record)
     last_seq = int(last or 0)
     if last_seq <= after_seq:
         return ExecutionView(rec, _lease(owner, expires_at), after_seq, None, None)
