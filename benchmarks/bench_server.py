@@ -9,9 +9,11 @@
    least 500/s.
 3. API latency: p50/p99 of ``GET`` execution detail of a 1,000-node execution over
    ``--requests`` requests. Budget: p99 under 100 ms.
-4. API latency under load: while each throughput round runs, a prober thread sends ``GET``
+4. API latency under load: while each throughput round runs, a prober process sends ``GET``
    execution detail (of an execution of the round) and ``GET`` execution list, one every
-   ``--probe-every`` seconds; p50/p99 per round. The first round runs on a freshly started
+   ``--probe-every`` seconds; p50/p99 per round (``--prober-in-process``: from a thread of
+   the benchmark's process, as before, where a probe also waited behind the launching and
+   waiting client for the GIL and a core). The first round runs on a freshly started
    server (cold: nothing kept, first connections), the later ones warm. Budget: p99 under
    100 ms.
 
@@ -20,9 +22,10 @@ Each round also prints where the machine's CPU went: seconds of CPU per task of 
 engine process, each also on its own), of its worker processes, of the PostgreSQL backends
 serving the server's connections (both processes'; and apart, PostgreSQL's own processes:
 WAL writer, checkpointer, background writer, autovacuum, every database's), of this
-benchmark's own process (the client launching and waiting, and the prober: on the same
-cores as the server), the rest (the kernel's threads and other users) and the machine's
-total (everything) beside the round's wall time; the requests the round sent to the API by
+benchmark's own process (the client launching and waiting: on the same cores as the
+server; and with ``--prober-in-process`` the prober), of the prober's process, the rest
+(the kernel's threads and other users) and the machine's total (everything) beside the
+round's wall time; the requests the round sent to the API by
 kind (launches, the waiting client's event pages, execution details, probes); and per task
 the rows of the bench's ``executions`` table updated (the execution's record writes and
 the lease traffic), rows updated and inserted in all its tables, the dead rows they hold at the
@@ -266,41 +269,107 @@ class _Cpu:
         }
 
 
-class _Prober(threading.Thread):
-    """GETs execution detail and the execution list while a round runs; their latencies."""
+def _probe_loop(
+    base: str,
+    every_s: float,
+    target: Any,
+    ready: Any,
+    stop: Any,
+    out: Any,
+    tag: str,
+) -> None:
+    """The prober's loop: GET the execution list and (every other probe, once ``target``
+    names one) an execution's detail, one every ``every_s``; puts its probes (number, time
+    sent, latency) and its own CPU seconds on ``out`` when ``stop`` is set."""
+    probes: list[tuple[str, float, float]] = []
+    with httpx.Client(timeout=30) as http:
+        cpu0 = time.process_time()  # its start (imports) left out
+        ready.set()  # imported and its client built: the round may begin
+        turn = 0
+        while not stop.is_set():
+            current = target.value.decode() if hasattr(target, "value") else target()
+            url = base if not current or turn % 2 else f"{base}/{current}"
+            probe, sent = f"{tag}-{turn}", time.time()
+            t0 = time.perf_counter()
+            r = http.get(url, headers={"x-probe": probe})
+            probes.append((probe, sent, time.perf_counter() - t0))
+            assert r.status_code == 200, r.text
+            turn += 1
+            stop.wait(every_s)
+    out.put((probes, time.process_time() - cpu0))
 
-    def __init__(self, client: Any, every_s: float) -> None:
-        super().__init__(daemon=True)
+
+class _Prober:
+    """GETs execution detail and the execution list while a round runs; their latencies.
+
+    In a process of its own (``in_process=False``, the default): in the benchmark's process
+    a probe's time also counted that process's own waits for the GIL and a core behind the
+    launching and waiting client (8 of 61 slow probes, the worst 315 ms, traced by helper
+    srvlat); ``in_process=True`` keeps the earlier thread, to compare the two measurements.
+    """
+
+    def __init__(self, client: Any, every_s: float, in_process: bool = False) -> None:
+        import multiprocessing
+
         self.base = f"{client.url}/api/v1/projects/{client.project}/executions"
         self.every_s = every_s
-        self.target: str | None = None
-        self.samples: list[float] = []
+        self.in_process = in_process
         #: (probe number, its time.time() at sending, its latency) of each probe
         self.probes: list[tuple[str, float, float]] = []
-        self.stop = threading.Event()
+        #: CPU seconds of the prober's own process (0 in process: counted in the bench's)
+        self.cpu_s = 0.0
+        tag = uuid.uuid4().hex[:8]
+        if in_process:
+            import queue
 
-    def run(self) -> None:
-        with httpx.Client(timeout=30) as http:
-            turn = 0
-            while not self.stop.is_set():
-                target = self.target
-                url = self.base if target is None or turn % 2 else f"{self.base}/{target}"
-                probe, sent = f"{id(self)}-{turn}", time.time()
-                t0 = time.perf_counter()
-                r = http.get(url, headers={"x-probe": probe})
-                self.samples.append(time.perf_counter() - t0)
-                self.probes.append((probe, sent, self.samples[-1]))
-                assert r.status_code == 200, r.text
-                turn += 1
-                self.stop.wait(self.every_s)
+            self._target = ""
+            self._stop: Any = threading.Event()
+            self._ready: Any = threading.Event()
+            self._out: Any = queue.Queue()
+            args = (self.base, every_s, lambda: self._target, self._ready, self._stop)
+            self._runner: Any = threading.Thread(
+                target=_probe_loop, args=(*args, self._out, tag), daemon=True
+            )
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            self._shared = ctx.Array("c", 64)
+            self._stop = ctx.Event()
+            self._ready = ctx.Event()
+            self._out = ctx.Queue()
+            args = (self.base, every_s, self._shared, self._ready, self._stop, self._out, tag)
+            self._runner = ctx.Process(target=_probe_loop, args=args, daemon=True)
+
+    @property
+    def target(self) -> str:
+        return self._target if self.in_process else self._shared.value.decode()
+
+    @target.setter
+    def target(self, execution_id: str) -> None:
+        if self.in_process:
+            self._target = execution_id
+        else:
+            self._shared.value = execution_id.encode()
+
+    def start(self) -> None:
+        """Start probing; returns once the prober's first request was answered."""
+        self._runner.start()
+        if not self._ready.wait(120):
+            raise SystemExit("the prober did not start")
+
+    def finish(self) -> None:
+        self._stop.set()
+        probes, cpu_s = self._out.get(timeout=120)
+        self._runner.join(30)
+        self.probes = [tuple(p) for p in probes]  # type: ignore[misc]
+        self.cpu_s = 0.0 if self.in_process else cpu_s
 
 
 def _throughput(
-    client: Any, executions: int, width: int, probe_every: float
-) -> tuple[float, int, list[tuple[str, float, float]], dict[str, int]]:
-    """One round: its time, its tasks, the prober's probes and the requests the round sent by
-    kind (the client's launches, event pages and details, and the probes)."""
-    prober = _Prober(client, probe_every)
+    client: Any, executions: int, width: int, probe_every: float, in_process: bool = False
+) -> tuple[float, int, _Prober, dict[str, int]]:
+    """One round: its time, its tasks, the prober (its probes) and the requests the round
+    sent by kind (the client's launches, event pages and details, and the probes)."""
+    prober = _Prober(client, probe_every, in_process)
     sent: dict[str, int] = {}
 
     def count(request: httpx.Request) -> None:
@@ -319,11 +388,10 @@ def _throughput(
         d = client.wait(i, poll_s=0.05, timeout=600)
         assert d.phase == "succeeded", d.error
     took = time.perf_counter() - t0
-    prober.stop.set()
-    prober.join()
+    prober.finish()
     client._http.event_hooks = {"request": []}
     sent["probes"] = len(prober.probes)
-    return took, executions * (width + 1), prober.probes, sent
+    return took, executions * (width + 1), prober, sent
 
 
 def _p99(samples: list[float]) -> float:
@@ -364,6 +432,12 @@ def main() -> None:
     ap.add_argument("--max-parallel", type=int, default=None)  # None: the server's default
     ap.add_argument("--worker-nice", type=int, default=None)  # None: the server's default
     ap.add_argument("--probe-every", type=float, default=0.02)
+    ap.add_argument(
+        "--prober-in-process",
+        action="store_true",
+        help="probe from a thread of this process (the measurement before the prober had a "
+        "process of its own: its waits for this process's GIL and core counted)",
+    )
     ap.add_argument("--only", choices=("throughput",), default=None)
     ap.add_argument("--profile", metavar="DIR", default=None)
     ap.add_argument("--trace", metavar="FILE", default=None)
@@ -488,9 +562,13 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
     """One throughput round; prints its rate, API latency under load and CPU split."""
     first = _counts(cpu.admin, args.schema)
     before = cpu.snapshot()
-    took, tasks, traced, sent = _throughput(client, args.executions, args.width, args.probe_every)
+    took, tasks, prober, sent = _throughput(
+        client, args.executions, args.width, args.probe_every, args.prober_in_process
+    )
+    traced = prober.probes
     probes = [latency for _, _, latency in traced]
     split = cpu.split(before, cpu.snapshot())
+    split["prober"] = prober.cpu_s
     args.probed.setdefault(kind, []).extend(probes)
     if args.probes_out:  # appended: rounds of several invocations pooled later
         import json
@@ -504,6 +582,7 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
     per = {k: v / tasks * 1000 for k, v in split.items()}
     rest = per["machine"] - sum(v for k, v in per.items() if k != "machine")
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    prober_where = "thread, counted in it," if args.prober_in_process else "process"
     print(
         f"  round ({kind}): {tasks / took:.0f} tasks/s; API under load: p50 "
         f"{statistics.median(probes) * 1000:.1f} ms, p99 {_p99(probes) * 1000:.1f} ms "
@@ -511,7 +590,8 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"(API {per['server']:.2f}, engine process {per['engine']:.2f}), workers "
         f"{per['workers']:.2f}, postgres {per['db']:.2f} (and its own processes "
         f"{per['pg_bg']:.2f}), this benchmark's own process "
-        f"{per['bench']:.2f}, the rest {rest:.2f}, machine {per['machine']:.2f} (of "
+        f"{per['bench']:.2f} (its prober's {prober_where} {per['prober']:.2f}), the rest "
+        f"{rest:.2f}, machine {per['machine']:.2f} (of "
         f"{cores * took / tasks * 1000:.2f} on {cores} cores); requests "
         f"{', '.join(f'{k} {v}' for k, v in sent.items())}; per task: execution row "
         f"updates (record writes + lease traffic) {d['upd']:.3f} (heap-only {d['hot']:.3f}), "

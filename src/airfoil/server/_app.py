@@ -195,7 +195,7 @@ async def _warm(deps: Deps, threads: int = 0) -> None:
     (every request's key check) opens that many connections (at most its size), and that many
     of the thread pool's threads are started at once, each opening its database connection
     and running the reads of the console's polls once (an execution's detail and events,
-    the executions' page and leases, of an execution that does not exist): a thread's
+    the executions' page, of an execution that does not exist): a thread's
     connection is opened by its first request otherwise, on a new PostgreSQL backend whose
     first statements also load its catalog caches, which a fresh server's first requests
     paid under the first executions' load (8-18 ms to connect and 14-46 ms for the first
@@ -233,11 +233,11 @@ def _open_reads(deps: Deps, together: threading.Barrier) -> None:
         meta.get_events(absent, after_seq=0)
         with contextlib.suppress(NotFoundError):
             meta.get_execution_head(absent)
-        meta.get_lease(absent)
-        meta.get_leases([absent])
-        meta.get_nodes(absent)
-        meta.get_attempts(absent)
-        meta.page_execution_heads(project="~", limit=1)
+        with contextlib.suppress(NotFoundError):  # the detail's two statements
+            meta.view_execution(absent)
+        with contextlib.suppress(NotFoundError):
+            meta.view_execution(absent, after_seq=0, full=False)
+        meta.page_execution_heads_leased(project="~", limit=1)
     except Exception:  # the API comes up regardless; the requests will say what is wrong
         log.warning("a thread of the API could not open its database connection", exc_info=True)
 
@@ -249,6 +249,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         deps, metrics = _open(config)
         app.state.deps = deps
+        # the key check answers from a read of the keys this thread renews (Registry.close,
+        # in runtime.close below, stops it): no key read on a request's path
+        deps.registry.start_key_refresh()
         app.state.metrics = metrics
         if config.freeze_heap:
             freeze_heap()  # what opening the stores imported and built
@@ -270,6 +273,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 schedules.stop()
             if deps.driver is not None:
                 deps.driver.stop()
+            deps.registry.stop_key_refresh()
             from airfoil.server._artifacts import close_artifacts
 
             close_artifacts(app.state)

@@ -9,12 +9,14 @@ import msgspec
 
 from airfoil.core.errors import (
     InvalidInputError,
+    NotFoundError,
 )
 from airfoil.core.phases import ExecutionPhase
-from airfoil.core.records import ExecutionRecord, WorkflowSpec
+from airfoil.core.records import ExecutionHead, ExecutionRecord, WorkflowSpec
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
-from airfoil.server._deps import Deps, get_head, get_record
+from airfoil.server._deps import Deps, get_record
+from airfoil.store.base import ExecutionView
 from airfoil.store.naming import ExecutionNames
 from airfoil.wire import (
     ExecutionDetail,
@@ -86,25 +88,30 @@ def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
 
     The bytes of recent answers are kept with the event sequence number they reflect: every
     change of an execution appends an event, so when no event came since, the kept answer is
-    still exact and is served after one indexed query (and, for an execution that has not
-    ended, a lease read: its driver stopping appends no event but makes it interrupted).
+    still exact (unless its lease lapsed or came back: its driver stopping appends no event
+    but makes it interrupted). Each answer is one read of the store
+    (:meth:`~airfoil.store.base.MetaStore.view_execution`: the head, the lease, the newest
+    event's seq, and the nodes and attempts only if an event came since the kept answer);
+    a second only when a kept answer's lease changed with no event (or, on a store that
+    gives only the head, when the execution has just ended: its whole record, for its
+    outputs).
     """
     with d.detail_lock:
         cached = d.detail_cache.get(execution_id)
-    if cached is not None and cached[0] == project:
-        newer = d.meta.get_events(execution_id, after_seq=cached[1])
-        if not newer and intr.undriven(d.meta, cached[4], d.clock.now()) == cached[3]:
-            return cached[2]
-        seq = newer[-1].seq if newer else cached[1]
-        known: ExecutionRecord | None = cached[4]
+    known = cached[4] if cached is not None and cached[0] == project else None
+    if known is None or cached is None:
+        view = d.meta.view_execution(execution_id, full=True)
     else:
-        evs = d.meta.get_events(execution_id)
-        seq = evs[-1].seq if evs else 0
-        known = None
-    detail, rec, interrupted = _detail(d, project, execution_id, known)
+        view = d.meta.view_execution(execution_id, after_seq=cached[1], full=False)
+        if view.nodes is None:
+            _check_project(view.execution, project, execution_id)
+            if intr.undriven_under(known, view.lease, d.clock.now()) == cached[3]:
+                return cached[2]
+            view = d.meta.view_execution(execution_id, full=False)  # the lease alone changed
+    detail, rec, interrupted = _detail(d, project, execution_id, view, known)
     data = msgspec.json.encode(detail)
     with d.detail_lock:
-        d.detail_cache[execution_id] = (project, seq, data, interrupted, rec)
+        d.detail_cache[execution_id] = (project, view.last_seq, data, interrupted, rec)
         d.detail_cache.move_to_end(execution_id)
         while len(d.detail_cache) > _DETAIL_CACHE_SIZE:
             d.detail_cache.popitem(last=False)
@@ -112,33 +119,44 @@ def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
 
 
 def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str, Any]:
-    return _detail(d, project, execution_id)[0]
+    return _detail(d, project, execution_id, d.meta.view_execution(execution_id))[0]
+
+
+def _check_project(rec: ExecutionRecord | ExecutionHead, project: str, execution_id: str) -> None:
+    if rec.project != project:
+        raise NotFoundError(f"execution {execution_id!r} does not exist in project {project!r}")
 
 
 def _current(
-    d: Deps, project: str, execution_id: str, known: ExecutionRecord | None
+    d: Deps, project: str, execution_id: str, view: ExecutionView, known: ExecutionRecord | None
 ) -> ExecutionRecord:
-    """The execution's record now. With ``known`` (the record an earlier answer was built
-    from) and the execution still unfinished, only its head is read, and the spec and inputs
-    are taken from ``known``: an execution's spec and inputs never change, and its outputs
-    are written only with a final phase (then the whole record is read)."""
-    if known is None or known.outputs is not None:
-        return _shared_spec(get_record(d, project, execution_id))
-    head = get_head(d, project, execution_id)
-    if ExecutionPhase(head.phase).terminal:
+    """The execution's record now. From a head (``known``: the record an earlier answer was
+    built from, the execution then unfinished) the spec and inputs are taken from ``known``:
+    an execution's spec and inputs never change, and its outputs are written only with a
+    final phase (then the whole record is read)."""
+    _check_project(view.execution, project, execution_id)
+    if isinstance(view.execution, ExecutionRecord):
+        return _shared_spec(view.execution)
+    head = view.execution
+    if known is None or known.outputs is not None or ExecutionPhase(head.phase).terminal:
         return _shared_spec(get_record(d, project, execution_id))
     fields = {f: getattr(head, f) for f in head.__struct_fields__}
     return msgspec.structs.replace(known, **fields)
 
 
 def _detail(
-    d: Deps, project: str, execution_id: str, known: ExecutionRecord | None = None
+    d: Deps,
+    project: str,
+    execution_id: str,
+    view: ExecutionView,
+    known: ExecutionRecord | None = None,
 ) -> tuple[dict[str, Any], ExecutionRecord, bool]:
     """The detail's fields, the record, and whether it is shown interrupted."""
-    rec = _current(d, project, execution_id, known)
-    interrupted = intr.undriven(d.meta, rec, d.clock.now())
-    nodes = intr.shown_nodes(d.meta.get_nodes(execution_id), interrupted)
-    attempts = intr.attempts_by_node(d.meta.get_attempts(execution_id), interrupted)
+    rec = _current(d, project, execution_id, view, known)
+    assert view.nodes is not None and view.attempts is not None
+    interrupted = intr.undriven_under(rec, view.lease, d.clock.now())
+    nodes = intr.shown_nodes(view.nodes, interrupted)
+    attempts = intr.attempts_by_node(view.attempts, interrupted)
     tasks = _flat_tasks(rec.spec)
     ctx = d.value_ctx()
     iface = rec.spec.interface

@@ -24,6 +24,7 @@ __all__ = [
     "shown_summaries",
     "shown_summary",
     "undriven",
+    "undriven_under",
 ]
 
 
@@ -32,11 +33,17 @@ def undriven(meta: MetaStore, rec: ExecutionRecord, now: float) -> bool:
     A server execution queued without a lease waits for a slot: not interrupted."""
     if rec.phase not in ("queued", "running"):
         return False
+    return undriven_under(rec, meta.get_lease(rec.id), now)
+
+
+def undriven_under(
+    rec: ExecutionRecord | ExecutionHead, lease: tuple[str, float] | None, now: float
+) -> bool:
+    """:func:`undriven` given the execution's lease (read with it)."""
+    if rec.phase not in ("queued", "running"):
+        return False
     return is_interrupted(
-        rec,
-        meta.get_lease(rec.id),
-        now,
-        queued_waits_for_claim=rec.code_root.startswith(PACKAGE_PREFIX),
+        rec, lease, now, queued_waits_for_claim=rec.code_root.startswith(PACKAGE_PREFIX)
     )
 
 
@@ -48,12 +55,17 @@ def shown_summary(
 
 
 def shown_summaries(
-    meta: MetaStore, records: Sequence[ExecutionRecord | ExecutionHead], now: float
+    meta: MetaStore,
+    records: Sequence[ExecutionRecord | ExecutionHead],
+    now: float,
+    leases: dict[str, tuple[str, float]] | None = None,
 ) -> list[ExecutionSummary]:
     """Executions as listed (``interrupted`` if no process drives one), with one read of
-    the leases of those that have not ended, not one per row."""
-    active = [r.id for r in records if r.phase in ("queued", "running")]
-    leases = meta.get_leases(active) if active else {}
+    the leases of those that have not ended, not one per row (none when ``leases`` are
+    given: read with the records)."""
+    if leases is None:
+        active = [r.id for r in records if r.phase in ("queued", "running")]
+        leases = meta.get_leases(active) if active else {}
     out = []
     for rec in records:
         summary = cv.summary_out(rec)

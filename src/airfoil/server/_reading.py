@@ -62,9 +62,9 @@ def list_executions(
         check_domain(domain)
     f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
     if q is None and since is None and until is None:
-        items, total = d.meta.page_execution_heads(**f, limit=limit, offset=offset)
+        items, total, leases = d.meta.page_execution_heads_leased(**f, limit=limit, offset=offset)
         return ExecutionPage(
-            items=intr.shown_summaries(d.meta, items, d.clock.now()),
+            items=intr.shown_summaries(d.meta, items, d.clock.now(), leases),
             total=total,
             limit=limit,
             offset=offset,

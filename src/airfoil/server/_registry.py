@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -33,7 +35,28 @@ from airfoil.store.registry import EntityRow, LaunchPlanRow, VersionConflict
 from airfoil.store.sql._registry import SqlRegistryStore
 from airfoil.store.sql._server_tables import api_keys
 
-__all__ = ["ApiKey", "EntityRow", "LaunchPlanRow", "Registry", "VersionConflict", "hash_secret"]
+__all__ = [
+    "KEYS_MAX_AGE_S",
+    "KEYS_REFRESH_S",
+    "ApiKey",
+    "EntityRow",
+    "LaunchPlanRow",
+    "Registry",
+    "VersionConflict",
+    "hash_secret",
+]
+
+log = logging.getLogger("airfoil.server")
+
+#: How often a server's key check re-reads the API keys, in a thread of its own (off the
+#: requests' path: the read is two round trips to the database, a pool checkout's ping and
+#: the select, each a wait for a core under load).
+KEYS_REFRESH_S = 1.0
+#: The oldest read of the keys the check answers from: a key revoked by another process
+#: (``airfoil auth revoke-key``, another server) stops working within this long of the
+#: revocation's commit; past it (the refresh failing or late) each request reads the key
+#: itself, as without the refresh. A key revoked through this registry stops at once.
+KEYS_MAX_AGE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,18 @@ class Registry(SqlRegistryStore):
         super().__init__(_db_url(database_url, home), durability)
         self._keys_exist: tuple[float, bool] | None = None
         self._lock = threading.Lock()
+        #: (time.monotonic() before the read, {id: (key, its secret's hash)}) of the last
+        #: read of all keys (None: none, or forgotten after a change made here)
+        self._keys: tuple[float, dict[str, tuple[ApiKey, str]]] | None = None
+        self._keys_changes = 0  # a read that began before a change made here is not kept
+        self._refresh_stop: threading.Event | None = None
+        self._refresh_thread: threading.Thread | None = None
+        self.keys_refresh_s = KEYS_REFRESH_S
+        self.keys_max_age_s = KEYS_MAX_AGE_S
+
+    def close(self) -> None:
+        self.stop_key_refresh()
+        super().close()
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
@@ -96,8 +131,7 @@ class Registry(SqlRegistryStore):
                     revoked=False,
                 )
             )
-        with self._lock:
-            self._keys_exist = None
+        self._forget_keys()
         return key_id, f"af_{key_id}_{secret}"
 
     def revoke_key(self, key_id: str) -> None:
@@ -105,6 +139,7 @@ class Registry(SqlRegistryStore):
             res = conn.execute(
                 api_keys.update().where(api_keys.c.id == key_id).values(revoked=True)
             )
+        self._forget_keys()
         if res.rowcount == 0:
             raise NotFoundError(f"no API key {key_id!r}")
 
@@ -124,8 +159,7 @@ class Registry(SqlRegistryStore):
                     f"key {live.id} is still live: revoke every key before reopening the server"
                 )
             gone = conn.execute(api_keys.delete()).rowcount
-        with self._lock:
-            self._keys_exist = None
+        self._forget_keys()
         return int(gone)
 
     def list_keys(self) -> list[ApiKey]:
@@ -134,20 +168,88 @@ class Registry(SqlRegistryStore):
         return [ApiKey(r.id, r.project, r.role, r.created_at, bool(r.revoked)) for r in rows]
 
     def lookup_key(self, key_id: str, secret: str) -> ApiKey | None:
-        """The live key with this id and secret, or None."""
+        """The live key with this id and secret, or None: from the keys read at most
+        :attr:`keys_max_age_s` ago (:meth:`start_key_refresh`), else (no such read, or a key
+        it does not hold: one created since) from the database."""
+        known = self._fresh_keys()
+        found = known.get(key_id) if known is not None else None
+        if found is None:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+            if row is None:
+                return None
+            found = (_key_of(row), row.secret_hash)
+        key, secret_hash = found
+        if key.revoked or not secrets.compare_digest(secret_hash, hash_secret(secret)):
+            return None
+        return key
+
+    # --- the key check's refresh --------------------------------------------------------
+
+    def start_key_refresh(self) -> None:
+        """Read every key now and then every :attr:`keys_refresh_s` in a thread of this
+        registry's (a server's API: its key check then reads no key on a request's path);
+        :meth:`close` stops it. Reads that fail are logged and retried at the next turn
+        (requests read the keys themselves meanwhile, once the last read is too old)."""
+        if self._refresh_thread is not None:
+            return
+        stop = threading.Event()
+        self._refresh_stop = stop
+        self._refresh_thread = threading.Thread(
+            target=self._refresh_keys, args=(stop,), name="airfoil-key-refresh", daemon=True
+        )
+        self._refresh_thread.start()
+
+    def stop_key_refresh(self) -> None:
+        if self._refresh_stop is not None and self._refresh_thread is not None:
+            self._refresh_stop.set()
+            self._refresh_thread.join(timeout=10)
+        self._refresh_stop = self._refresh_thread = None
+
+    def _refresh_keys(self, stop: threading.Event) -> None:
+        failing = False
+        while not stop.is_set():
+            try:
+                self.read_keys()
+                failing = False
+            except Exception:  # the database away: requests read keys themselves meanwhile
+                if not failing:
+                    log.warning("reading the API keys failed; retrying", exc_info=True)
+                failing = True
+            stop.wait(self.keys_refresh_s)
+
+    def read_keys(self) -> None:
+        """Read every key (what the key check answers from for :attr:`keys_max_age_s`)."""
+        with self._lock:
+            changes = self._keys_changes
+        began = time.monotonic()  # before the read: the age bound counts from here
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
-        if row is None or row.revoked:
+            rows = conn.execute(sa.select(api_keys)).all()
+        keys = {r.id: (_key_of(r), r.secret_hash) for r in rows}
+        with self._lock:
+            if changes == self._keys_changes:  # no change made here since it began
+                self._keys = (began, keys)
+
+    def _fresh_keys(self) -> dict[str, tuple[ApiKey, str]] | None:
+        with self._lock:
+            read = self._keys
+        if read is None or time.monotonic() - read[0] >= self.keys_max_age_s:
             return None
-        if not secrets.compare_digest(row.secret_hash, hash_secret(secret)):
-            return None
-        return ApiKey(row.id, row.project, row.role, row.created_at, False)
+        return read[1]
+
+    def _forget_keys(self) -> None:
+        """After a change of the keys made here: no earlier read is answered from."""
+        with self._lock:
+            self._keys_exist = None
+            self._keys = None
+            self._keys_changes += 1
 
     def open_connections(self, n: int) -> None:
         """Open ``n`` of the pool's connections now (at most its size; checked out
         together, each running the key check once, then returned to the pool idle), so
         that a new server's first requests at once find them: each would open its own
-        otherwise (the key check runs on whichever requests find its answer older than 2 s).
+        otherwise (the key check reads a request's key itself while the refresh's read of
+        the keys is missing or older than :attr:`keys_max_age_s`, e.g. a key created since).
         """
         size = getattr(self.engine.pool, "size", None)  # a QueuePool's; SQLite's has none
         if callable(size):
@@ -158,8 +260,12 @@ class Registry(SqlRegistryStore):
                 conn.execute(sa.select(api_keys.c.id).limit(1)).first()
 
     def keys_configured(self, now: float, max_age_s: float = 2.0) -> bool:
-        """Whether the server is closed: a key was ever created, live or revoked (cached for
-        ``max_age_s``). Revoking every key leaves it closed; only :meth:`reopen` opens it."""
+        """Whether the server is closed: a key was ever created, live or revoked (from the
+        refresh's read of the keys while it is fresh, else read and cached for ``max_age_s``).
+        Revoking every key leaves it closed; only :meth:`reopen` opens it."""
+        known = self._fresh_keys()
+        if known is not None:  # the refresh's read (no read on the request's path)
+            return bool(known)
         with self._lock:
             cached = self._keys_exist
         if cached is not None and now - cached[0] < max_age_s:
@@ -169,6 +275,10 @@ class Registry(SqlRegistryStore):
         with self._lock:
             self._keys_exist = (now, exists)
         return exists
+
+
+def _key_of(row: Any) -> ApiKey:
+    return ApiKey(row.id, row.project, row.role, row.created_at, bool(row.revoked))
 
 
 def _mask(url: str) -> str:

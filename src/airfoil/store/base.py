@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import msgspec
 
@@ -33,7 +34,31 @@ from airfoil.store._control import ControlInbox
 from airfoil.store._observability import ObservabilityStore
 from airfoil.store._scheduling import SchedulingStore
 
-__all__ = ["BlobStore", "MetaStore"]
+__all__ = ["BlobStore", "ExecutionView", "MetaStore"]
+
+
+@dataclass(frozen=True)
+class ExecutionView:
+    """What an execution's detail shows, read together (:meth:`MetaStore.view_execution`).
+
+    Attributes:
+        execution: its record (read ``full``) or its head (a store may give the record
+            instead where the execution ended since ``after_seq``: the SQL store does, in the
+            same statement, for the outputs that came with the end).
+        lease: ``(owner, expires_at)`` of its lease, or None.
+        last_seq: the ``seq`` of its newest event (0: none yet), or the ``after_seq`` asked
+            with when no event is newer.
+        nodes: all its nodes (ordered as :meth:`MetaStore.get_nodes`) when ``last_seq`` is
+            past the ``after_seq`` asked with, else None: no event since, so nothing of it
+            changed (every change appends an event) but possibly its lease.
+        attempts: all its attempts likewise (ordered as :meth:`MetaStore.get_attempts`).
+    """
+
+    execution: ExecutionRecord | ExecutionHead
+    lease: tuple[str, float] | None
+    last_seq: int
+    nodes: list[NodeRecord] | None
+    attempts: list[AttemptRecord] | None
 
 
 class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
@@ -190,6 +215,41 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
         items = self.list_execution_heads(**f, limit=limit, offset=offset)
         return items, self.count_executions(**f)
+
+    def page_execution_heads_leased(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionHead], int, dict[str, tuple[str, float]]]:
+        """:meth:`page_execution_heads` with the leases of the page's unfinished executions
+        (:meth:`get_leases`): what a listing shows, in one read where the store can."""
+        f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
+        items, total = self.page_execution_heads(**f, limit=limit, offset=offset)
+        active = [r.id for r in items if r.phase in ("queued", "running")]
+        return items, total, self.get_leases(active) if active else {}
+
+    def view_execution(
+        self, execution_id: str, *, after_seq: int = -1, full: bool = True
+    ) -> ExecutionView:
+        """An execution's record (its head unless ``full``), lease and newest event's seq,
+        and its nodes and attempts unless no event came after ``after_seq`` (-1: always):
+        what its detail shows, from one snapshot in one read where the store can. Here: the
+        events first, so the seq answered never runs ahead of the rest. Raises
+        NotFoundError."""
+        events = self.get_events(execution_id, after_seq=max(after_seq, 0))
+        last = events[-1].seq if events else max(after_seq, 0)
+        rec: ExecutionRecord | ExecutionHead
+        rec = self.get_execution(execution_id) if full else self.get_execution_head(execution_id)
+        lease = self.get_lease(execution_id)
+        if last <= after_seq:
+            return ExecutionView(rec, lease, last, None, None)
+        nodes, attempts = self.get_nodes(execution_id), self.get_attempts(execution_id)
+        return ExecutionView(rec, lease, last, nodes, attempts)
 
     @abc.abstractmethod
     def count_executions(

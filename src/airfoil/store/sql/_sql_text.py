@@ -91,6 +91,8 @@ class SqlText:
         self.get_attempts = sql["get_attempts"]
         self.get_node_attempts = sql["get_node_attempts"]
         self.get_events = sql["get_events"]
+        self.view_execution = sql["view_execution"]
+        self.view_execution_head = sql["view_execution_head"]
         self.get_cache = sql["get_cache"]
         self.list_cache = sql["list_cache"]
         self.list_cache_task = sql["list_cache_task"]

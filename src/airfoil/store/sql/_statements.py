@@ -184,6 +184,7 @@ class _Builder:
             .where(e.c.execution_id == _bp("eid"), e.c.seq > _bp("after", type_=sa.BigInteger))
             .order_by(e.c.seq)
         )
+        self._views(head)
 
         sql["get_cache"] = self._compile(sa.select(ce.c.record).where(ce.c.key == _bp("key")))
         newest = (ce.c.created_at.desc(), ce.c.key.desc())
@@ -234,6 +235,68 @@ class _Builder:
         self._variants()
         self._schedules()
         self._scheduling()
+
+    def _views(self, head: Any) -> None:
+        """``view_execution`` (the record) and ``view_execution_head`` (its head, or its record
+        if it ended since ``after``): what an execution's detail reads, as one statement (one
+        snapshot, one round trip). Rows: ``(kind, node_id, attempt, record, lease_owner,
+        lease_expires_at, last_seq)``; kind 0 the execution's (``attempt`` 1 where ``record``
+        is the whole record; its lease and its newest event's seq), then kind 1 its nodes and
+        kind 2 its attempts, only if its newest event's seq is past ``after`` (an uncorrelated
+        subquery: run once)."""
+        ex, n, a, e = s.executions, s.nodes, s.attempts, s.events
+        eid: Any = _bp("eid")
+        last = sa.select(sa.func.max(e.c.seq)).where(e.c.execution_id == eid).scalar_subquery()
+        zero = sa.literal_column("0", sa.BigInteger)
+        changed = sa.func.coalesce(last, zero) > _bp("after", type_=sa.BigInteger)
+        nulls = (
+            sa.cast(sa.null(), ex.c.lease_owner.type).label("lease_owner"),
+            sa.cast(sa.null(), ex.c.lease_expires_at.type).label("lease_expires_at"),
+            sa.cast(sa.null(), sa.BigInteger).label("last_seq"),
+        )
+
+        def kind(k: int) -> Any:
+            return sa.literal_column(str(k), sa.Integer).label("kind")
+
+        nodes = sa.select(
+            kind(1), n.c.node_id, sa.literal_column("0", sa.Integer).label("attempt"), n.c.record
+        ).add_columns(*nulls)
+        attempts = sa.select(kind(2), a.c.node_id, a.c.attempt, a.c.record).add_columns(*nulls)
+        # The head variant reads the whole record where the execution ended since ``after``
+        # (its outputs come with its final phase): the row's ``attempt`` column says 1 then.
+        ended = sa.and_(
+            ex.c.phase != sa.literal_column("'queued'"),
+            ex.c.phase != sa.literal_column("'running'"),
+            changed,
+        )
+        whole: Any = sa.case((ended, ex.c.record), else_=head)
+        one = sa.literal_column("1", sa.Integer)
+        read_whole: Any = sa.case((ended, one), else_=sa.literal_column("0", sa.Integer))
+        variants = (
+            ("view_execution", ex.c.record, one),
+            ("view_execution_head", whole, read_whole),
+        )
+        for name, record, is_whole in variants:
+            row = sa.select(
+                kind(0),
+                ex.c.id.label("node_id"),
+                is_whole.label("attempt"),
+                record.label("record"),
+                ex.c.lease_owner,
+                ex.c.lease_expires_at,
+                last.label("last_seq"),
+            ).where(ex.c.id == eid)
+            self.sql[name] = self._compile(
+                sa.union_all(
+                    row,
+                    nodes.where(n.c.execution_id == eid, changed),
+                    attempts.where(a.c.execution_id == eid, changed),
+                ).order_by(
+                    sa.literal_column("kind"),
+                    sa.literal_column("node_id"),
+                    sa.literal_column("attempt"),
+                )
+            )
 
     def _compile(self, stmt: sa.ClauseElement) -> str:
         compiled = stmt.compile(dialect=self._dialect)
@@ -385,8 +448,15 @@ class _Builder:
                     .limit(_bp("limit", type_=sa.Integer))
                     .offset(_bp("offset", type_=sa.Integer))
                 )
+                # with each row's lease (a listing shows an unfinished execution no
+                # process drives as interrupted): no second read for the page's leases
                 self.sql[variant_name("page_execution_heads", filters)] = self._compile(
-                    sa.select(sa.func.coalesce(ex.c.head, ex.c.record), sa.func.count().over())
+                    sa.select(
+                        sa.func.coalesce(ex.c.head, ex.c.record),
+                        sa.func.count().over(),
+                        ex.c.lease_owner,
+                        ex.c.lease_expires_at,
+                    )
                     .where(*where)
                     .order_by(ex.c.created_at.desc(), ex.c.id.desc())
                     .limit(_bp("limit", type_=sa.Integer))

@@ -42,7 +42,7 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
 )
-from airfoil.store.base import MetaStore
+from airfoil.store.base import ExecutionView, MetaStore
 from airfoil.store.memory import check_page, lease_lost, missing_execution
 from airfoil.store.sql._connect import (
     Connections,
@@ -565,6 +565,23 @@ class SqlMetaStore(
             project=project, domain=domain, workflow=workflow, phase=phase
         )
 
+    def page_execution_heads_leased(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionHead], int, dict[str, tuple[str, float]]]:
+        """One statement: each row of the page carries its lease (``_views``)."""
+        from airfoil.store.sql._views import page_execution_heads_leased
+
+        check_page(limit, offset)
+        params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
+        return page_execution_heads_leased(self, params, limit, offset)
+
     def list_run_heads(
         self,
         *,
@@ -619,6 +636,14 @@ class SqlMetaStore(
         return [
             _EVENT.decode(r[0]) for r in self._read(self._s.get_events, params, "reading events")
         ]
+
+    def view_execution(
+        self, execution_id: str, *, after_seq: int = -1, full: bool = True
+    ) -> ExecutionView:
+        """One statement, one snapshot (``_views``)."""
+        from airfoil.store.sql._views import view_execution
+
+        return view_execution(self, execution_id, after_seq, full)
 
     # --- cache --------------------------------------------------------------------------
 
