@@ -222,3 +222,40 @@ def test_listing_an_unknown_phase_is_an_error_not_an_empty_list(cli: Any, remote
     if remote:
         r = cli("executions", "list", "--phase", "interrupted", *extra)
         assert r.code == 2 and "use --phase running" in r.err, r.err
+
+
+MAP_FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task(cache=True)
+    def square(x: int) -> int:
+        return x * x
+
+
+    @af.workflow
+    def squares(xs: list[int]) -> list[int]:
+        return af.map_task(square)(x=xs)
+    """
+)
+
+
+def test_a_map_partly_served_from_the_cache_says_partial(cli: Any, tmp_path: Path) -> None:
+    """A map 3 of whose 4 items came from the cache read `cache: miss` (as if none had), and
+    `cache explain` said its node 'did not get its inputs'; it is `partial`, with the count,
+    and the explanation says a map is cached item by item."""
+    flow = tmp_path / "squares.py"
+    flow.write_text(MAP_FLOW)
+    assert cli("run", str(flow), "squares", "--xs", "[1, 2, 3]").code == 0
+    again = cli("run", "--json", str(flow), "squares", "--xs", "[1, 2, 3, 4]")
+    assert again.code == 0, again.err
+    node = next(n for n in again.json()["nodes"] if n["id"] == "n0")
+    assert node["cache"] == "partial", node
+    why = cli("cache", "explain", again.json()["execution_id"], "n0")
+    assert why.code == 0, why.err
+    assert "cache partial" in why.out and "3 of 4 items were served from the cache" in why.out
+    assert "each item is cached under its own inputs' key" in why.out
+    assert "did not get its inputs" not in why.out
+    whole = cli("run", "--json", str(flow), "squares", "--xs", "[4, 3]")
+    assert next(n for n in whole.json()["nodes"] if n["id"] == "n0")["cache"] == "hit"

@@ -735,6 +735,7 @@ export function subtitle(kind: string, phase: string, rec: NodeOut | undefined, 
   const d = rec?.duration_s ?? (live ? Date.now() / 1000 - rec!.started_at! : null);
   if (d !== null && d !== undefined) bits.push(fmtDuration(d));
   if (rec?.cache_status === "hit") bits.push("cached");
+  else if (rec?.cache_status === "partial") bits.push("partly cached");
   if (kind !== "task") bits.push(kind);
   return bits.join(" · ");
 }

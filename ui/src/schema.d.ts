@@ -1459,6 +1459,11 @@ export interface components {
             execution_name: string;
             /** Key */
             key?: string | null;
+            /**
+             * Kind
+             * @default
+             */
+            kind: string;
             /** Miss Now */
             miss_now?: string | null;
             /** Node */

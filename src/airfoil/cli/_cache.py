@@ -196,7 +196,13 @@ def _print_explanation(why: dict[str, Any]) -> None:
     out_console.print(f"  reason: {why['reason'] or '-'}", markup=False)
     parts = why["parts"]
     if parts is None:
-        out_console.print("  (no cache key was computed: the node did not get its inputs)")
+        if why.get("kind") == "map":  # each item was looked up on its own key
+            out_console.print(
+                "  (a map has no key of its own: each item is cached under its own inputs' "
+                "key, and the reason counts the items served from the cache)"
+            )
+        else:
+            out_console.print("  (no cache key was computed: the node did not get its inputs)")
         return
     out_console.print(f"  key:            {why['key']}")
     out_console.print(f"  task:           {parts['task']}")

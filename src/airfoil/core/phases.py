@@ -100,6 +100,9 @@ class CacheStatus(StrEnum):
     HIT = "hit"
     MISS = "miss"
     PUT = "put"
+    #: A map some (not all) of whose items were served from the cache; its reason says how
+    #: many (a map served whole is a ``hit``).
+    PARTIAL = "partial"
 
 
 _EXEC_TERMINAL = frozenset(

@@ -464,8 +464,8 @@ class MapMixin:
         rec.outputs = outputs
         if ms.cached:
             rec.cache_reason = f"{ms.cached} of {ms.n} items were served from the cache"
-            if ms.cached == ms.n:
-                rec.cache_status = CacheStatus.HIT.value
+            partly = ms.cached < ms.n
+            rec.cache_status = (CacheStatus.PARTIAL if partly else CacheStatus.HIT).value
         self._move(nid, N.SUCCEEDED, f"{ms.n} items finished", now)
         return self._succeeded(nid, now)
 

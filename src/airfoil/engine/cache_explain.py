@@ -34,7 +34,7 @@ def explain_node(
 ) -> dict[str, Any]:
     """The explanation of a node's cache status, as JSON data::
 
-        {"execution_id", "execution_name", "execution_domain", "node", "task", "cache",
+        {"execution_id", "execution_name", "execution_domain", "node", "kind", "task", "cache",
          "reason", "key",
          "parts": {"task", "scope", "cache_version", "interface_hash", "inputs"} | None,
          "entry_now": REF | None, "miss_now": str | None,
@@ -70,6 +70,7 @@ def explain_node(
         "execution_name": head.display_name,
         "execution_domain": head.domain,
         "node": node_id,
+        "kind": rec.kind,
         "task": rec.task,
         "cache": rec.cache_status,
         "reason": names.text(rec.cache_reason),

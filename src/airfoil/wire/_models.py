@@ -525,6 +525,9 @@ class CacheExplanation(_Response):
     #: the execution's domain, within which its name is unique (``?domain=``)
     execution_domain: str = ""
     node: str
+    #: the node's kind: a ``map`` has no key of its own (each item has one; ``cache`` is
+    #: ``partial`` when some of its items were served from the cache)
+    kind: str = ""
     task: str
     cache: str
     reason: str = ""
