@@ -19,7 +19,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import msgspec
 
@@ -56,6 +56,11 @@ class FixedInputError(InvalidInputError):
     """A launch gave an input its launch plan fixes (the server answers 422 ``fixed_input``)."""
 
 
+#: What a schedule's instant does while the previous instant's run has not ended.
+Overlap = Literal["allow", "skip"]
+OVERLAPS: tuple[str, ...] = ("allow", "skip")
+
+
 class CronScheduleSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="cron"):
     """Fire at the instants a 5-field cron expression names, read in a time zone.
 
@@ -64,11 +69,15 @@ class CronScheduleSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="cro
         timezone: an IANA zone (``"Europe/Paris"``); ``"UTC"`` by default.
         kickoff_time_input_arg: the workflow input (a ``datetime``) that receives the
             scheduled instant, or ``""`` for none.
+        overlap: what an instant does while the run of the previous one is still going:
+            ``"allow"`` (the default: it launches anyway) or ``"skip"`` (it launches
+            nothing; the loop logs the skip and the next instant tries again).
     """
 
     expression: str
     timezone: str = "UTC"
     kickoff_time_input_arg: str = ""
+    overlap: Overlap = "allow"
 
 
 class FixedRateSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="fixed_rate"):
@@ -79,10 +88,12 @@ class FixedRateSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="fixed_
         interval_s: seconds between firings (positive).
         kickoff_time_input_arg: the workflow input (a ``datetime``, UTC) that receives the
             scheduled instant, or ``""`` for none.
+        overlap: ``"allow"`` or ``"skip"``, as for :class:`CronScheduleSpec`.
     """
 
     interval_s: float
     kickoff_time_input_arg: str = ""
+    overlap: Overlap = "allow"
 
 
 ScheduleSpec = CronScheduleSpec | FixedRateSpec

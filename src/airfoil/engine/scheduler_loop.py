@@ -38,6 +38,7 @@ from typing import Any, Literal, Protocol
 from airfoil.core.clock import Clock, SystemClock
 from airfoil.core.errors import AirfoilError, ConfigError, ConflictError, NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec
+from airfoil.core.phases import ExecutionPhase
 from airfoil.engine.artifact_triggers import TriggerFiring
 from airfoil.engine.launch_plans import (
     Poster,
@@ -79,6 +80,8 @@ class Firing:
         execution_id: the deterministic id of its execution.
         launched: False when the execution already existed (nothing new was launched).
         error: why launching failed, if it did.
+        skipped: the schedule's ``overlap`` is ``"skip"`` and the run of an earlier instant
+            (``execution_id``) had not ended: nothing was launched.
     """
 
     name: str
@@ -86,6 +89,7 @@ class Firing:
     execution_id: str
     launched: bool
     error: str = ""
+    skipped: bool = False
 
 
 class EngineSource(Protocol):
@@ -218,6 +222,7 @@ class SchedulerLoop:
         if schedule is None or t is None:
             return []
         out: list[Firing] = []
+        last = record.last_execution_id
         while t <= now:
             if len(out) >= self.max_catch_up:
                 resume = next_fire_after(schedule, now)
@@ -231,14 +236,41 @@ class SchedulerLoop:
                     )
                 break
             nxt = next_fire_after(schedule, t)
+            going = self._still_going(record, last) if schedule.overlap == "skip" else None
+            if going is not None:
+                # the previous instant's run has not ended: claim this instant for it (its
+                # id stays the schedule's last execution) and launch nothing
+                if not self._claim(record, t, nxt, going, now):
+                    break
+                log.info(
+                    "schedule %s at %s: skipped, the run of an earlier instant (%s) is still "
+                    "going (overlap='skip')",
+                    record.name,
+                    _iso(t),
+                    going,
+                )
+                out.append(Firing(record.name, t, going, launched=False, skipped=True))
+                t = nxt
+                continue
             eid = scheduled_execution_id(
                 record.name, t, project=record.project, domain=record.domain
             )
             if not self._claim(record, t, nxt, eid, now):
                 break  # another loop took it (or it was deactivated): it owns what follows
             out.append(self._launch(record, t, eid))
+            last = eid
             t = nxt
         return out
+
+    def _still_going(self, record: ScheduleRecord, execution_id: str) -> str | None:
+        """``execution_id`` if that execution exists and has not ended (None otherwise)."""
+        if not execution_id:
+            return None
+        try:
+            head = self._source.meta.get_execution_head(execution_id)
+        except NotFoundError:
+            return None
+        return None if ExecutionPhase(head.phase).terminal else execution_id
 
     def _claim(self, record: ScheduleRecord, t: float, nxt: float, eid: str, now: float) -> bool:
         return self.store.claim_schedule_fire(

@@ -30,11 +30,13 @@ from airfoil.core.errors import DefinitionError, TypeTransformError
 from airfoil.core.launch_plans import (
     NOTIFY_ANOMALY,
     NOTIFY_PHASES,
+    OVERLAPS,
     ArtifactTriggerSpec,
     CronScheduleSpec,
     FixedRateSpec,
     LaunchPlanSpec,
     NotificationSpec,
+    Overlap,
     cron_fields_problem,
     notification_problem,
     unattended_launch_problem,
@@ -66,9 +68,12 @@ class CronSchedule:
         timezone: an IANA time zone name; default ``"UTC"``.
         kickoff_time_input_arg: a ``datetime`` input of the workflow that receives the
             scheduled instant (an aware datetime in ``timezone``).
+        overlap: ``"allow"`` (default): every instant launches a run, even while the
+            previous one is still going; ``"skip"``: an instant whose previous run has not
+            ended launches nothing (logged), so at most one run of the schedule goes at once.
 
     Raises:
-        DefinitionError: a malformed expression or an unknown time zone.
+        DefinitionError: a malformed expression, an unknown time zone or overlap.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class CronSchedule:
         *,
         timezone: str = "UTC",
         kickoff_time_input_arg: str | None = None,
+        overlap: str = "allow",
     ) -> None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -103,6 +109,7 @@ class CronSchedule:
             expression=expression,
             timezone=timezone,
             kickoff_time_input_arg=kickoff_time_input_arg or "",
+            overlap=_overlap("CronSchedule", overlap),
         )
 
     def __repr__(self) -> str:
@@ -116,21 +123,39 @@ class FixedRate:
         interval: the time between firings (at least one second).
         kickoff_time_input_arg: a ``datetime`` input that receives the scheduled instant
             (an aware datetime in UTC).
+        overlap: ``"allow"`` (default) or ``"skip"``, as for :class:`CronSchedule`.
 
     Raises:
-        DefinitionError: the interval is shorter than one second.
+        DefinitionError: the interval is shorter than one second, or an unknown overlap.
     """
 
-    def __init__(self, interval: dt.timedelta, *, kickoff_time_input_arg: str | None = None):
+    def __init__(
+        self,
+        interval: dt.timedelta,
+        *,
+        kickoff_time_input_arg: str | None = None,
+        overlap: str = "allow",
+    ):
         seconds = interval.total_seconds()
         if seconds < 1:
             raise DefinitionError(f"FixedRate: the interval must be at least 1s, got {interval}")
         self.spec = FixedRateSpec(
-            interval_s=seconds, kickoff_time_input_arg=kickoff_time_input_arg or ""
+            interval_s=seconds,
+            kickoff_time_input_arg=kickoff_time_input_arg or "",
+            overlap=_overlap("FixedRate", overlap),
         )
 
     def __repr__(self) -> str:
         return f"FixedRate({self.spec.interval_s:g}s)"
+
+
+def _overlap(what: str, overlap: str) -> Overlap:
+    if overlap not in OVERLAPS:
+        raise DefinitionError(
+            f"{what}: unknown overlap {overlap!r}: use 'allow' (every instant launches) or "
+            "'skip' (an instant whose previous run is still going launches nothing)"
+        )
+    return overlap  # type: ignore[return-value]
 
 
 def _phases(phases: Iterable[str]) -> tuple[str, ...]:

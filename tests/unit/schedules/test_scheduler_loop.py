@@ -299,3 +299,54 @@ def test_background_drives_run_in_parallel_without_mixing_results(rt: LocalRunti
         region = f.name.removeprefix("slow_")
         when = dt.datetime.fromtimestamp(f.instant, dt.UTC).isoformat()
         assert output_of(rt, f.execution_id) == f"{region}@{when}"
+
+
+def test_overlap_skip_launches_nothing_while_the_previous_run_is_going(
+    rt: LocalRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With ``overlap="skip"`` an instant whose previous run has not ended launches nothing
+    (logged, the running execution stays the schedule's last), also when a loop that was down
+    catches up; once that run ended the next instant launches. The default still launches
+    every instant (runs pile up: what a user of a long nightly job does not want)."""
+    caplog.set_level("INFO", logger="airfoil.scheduler")
+    start = at(2026, 1, 1)
+    single = LaunchPlan(
+        daily_report,
+        "single_hourly",
+        schedule=FixedRate(
+            dt.timedelta(hours=1), kickoff_time_input_arg="run_date", overlap="skip"
+        ),
+    )
+    activate_schedule(rt.meta, single.spec, now=start)
+    activate_schedule(rt.meta, HOURLY.spec, now=start)
+    loop = SchedulerLoop(rt, drive="none")  # launched runs stay queued: never ending
+    first = loop.run_once(start + HOUR)
+    by_plan = {f.name: f for f in first}
+    assert by_plan["single_hourly"].launched and not by_plan["single_hourly"].skipped
+    running = by_plan["single_hourly"].execution_id
+    later = loop.run_once(start + 3.5 * HOUR)  # two more instants, the first run still queued
+    skipped = [f for f in later if f.name == "single_hourly"]
+    assert [(f.skipped, f.launched, f.execution_id) for f in skipped] == [
+        (True, False, running)
+    ] * 2
+    assert "skipped, the run of an earlier instant" in caplog.text
+    assert sched(rt).get_schedule("single_hourly").last_execution_id == running
+    assert sum(1 for f in later if f.name == "hourly_report" and f.launched) == 2  # "allow"
+    # the run ends: the next instant launches again, and catching up launches only one
+    rt.engine().drive(running)
+    assert rt.meta.get_execution(running).phase == "succeeded"
+    again = [f for f in loop.run_once(start + 6.5 * HOUR) if f.name == "single_hourly"]
+    assert [(f.launched, f.skipped) for f in again] == [(True, False), (False, True), (False, True)]
+    assert again[0].execution_id != running
+    assert rt.meta.count_executions(phase="queued") == 1 + 6  # single's newest + hourly's 6
+
+
+def test_an_unknown_overlap_is_a_definition_error() -> None:
+    with pytest.raises(af.DefinitionError, match=r"unknown overlap 'never'.*'allow'.*'skip'"):
+        FixedRate(dt.timedelta(hours=1), overlap="never")
+    with pytest.raises(af.DefinitionError, match="CronSchedule: unknown overlap"):
+        CronSchedule("0 3 * * *", overlap="Skip")
+    # a plan without it is the spec it always was (its hash, its JSON)
+    import msgspec
+
+    assert b"overlap" not in msgspec.json.encode(HOURLY.spec.schedule)
