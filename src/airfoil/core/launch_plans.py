@@ -346,8 +346,9 @@ def merge_launch_inputs(
     missing = [p for p in interface.inputs if p.name not in merged and not p.has_default]
     if missing:
         which = ", ".join(f"{p.name!r} ({p.type})" for p in missing)
+        flags = " ".join(f"--{p.name.replace('_', '-')} VALUE" for p in missing)
         raise InvalidInputError(
-            f"launch plan {launch_plan!r} needs input(s) {which}: give them to the launch or "
-            "as default_inputs of the launch plan"
+            f"launch plan {launch_plan!r} needs input(s) {which}: give them to the launch "
+            f"(on the CLI: {flags}) or as default_inputs of the launch plan"
         )
     return merged

@@ -241,6 +241,7 @@ def test_a_launch_error_is_reported_and_the_schedule_moves_on(rt: LocalRuntime) 
     sched(rt).put_schedule(record)
     (fired,) = SchedulerLoop(rt, drive="inline").run_once(start + HOUR)
     assert not fired.launched and "needs input(s) 'run_date'" in fired.error
+    assert "(on the CLI: --run-date VALUE)" in fired.error  # main: no word of the flag
     assert sched(rt).get_schedule("hourly_report").next_fire_at == start + 2 * HOUR
 
 
