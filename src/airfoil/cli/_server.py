@@ -56,6 +56,13 @@ def start(
         help="Attempts at once per execution: worker processes per driver slot (default: "
         "the CPU count, at least 4).",
     ),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        help="Worker processes shared by all the driver slots (attempts handed out "
+        "round-robin over the executions driven): --slots then bounds only the executions "
+        "driven at once. 0: each slot has its own --max-parallel workers. Default: 0.",
+    ),
     worker_nice: int = typer.Option(
         None,
         "--worker-nice",
@@ -106,6 +113,7 @@ def start(
             blob_url=blob_url,
             slots=slots,
             max_parallel=max_parallel,
+            workers=workers,
             worker_nice=worker_nice,
             lease_ttl=lease_ttl,
             store_retry_budget=store_retry_budget,
@@ -126,6 +134,7 @@ def _start(
     blob_url: str | None,
     slots: int,
     max_parallel: int | None,
+    workers: int | None,
     worker_nice: int | None,
     lease_ttl: float,
     store_retry_budget: float,
@@ -170,6 +179,7 @@ def _start(
         run_engine=not no_engine,
         slots=slots,
         max_parallel=max_parallel,
+        workers=workers,
         lease_ttl_s=lease_ttl,
         secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
         store_retry_budget_s=store_retry_budget,

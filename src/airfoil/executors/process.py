@@ -50,7 +50,7 @@ import socket
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -200,6 +200,10 @@ class ProcessExecutor(Executor):
         self._unreported = UnreportedAttempts(blob_url)
         self._closed = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        #: How :meth:`poll` waits on the busy workers' pipes and sentinels: ``_ready``, or
+        #: a shared pool's wait, which lets other threads in while it blocks
+        #: (:mod:`airfoil.executors._process_shared`).
+        self.wait: Callable[[dict[int, Any], float], list[Any]] = _ready
 
     # --- the Executor seam -----------------------------------------------------------------
 
@@ -234,7 +238,7 @@ class ProcessExecutor(Executor):
                 if t is not None
             )
             # Always look at the pipes at least once, so poll(0) returns what has arrived.
-            ready = _ready(self._waitables(), max(0.0, wake - now))
+            ready = self.wait(self._waitables(), max(0.0, wake - now))
             if ready:
                 self._collect(ready)
             elif end is not None and time.monotonic() >= end:
@@ -305,6 +309,18 @@ class ProcessExecutor(Executor):
     def running(self) -> int:
         """Attempts running in a worker now (not counting ones queued for a worker)."""
         return len(self._pool.busy)
+
+    def running_attempts(self) -> list[tuple[str, str]]:
+        """The ``(execution_id, node_id)`` of each attempt running in a worker now."""
+        return [
+            (w.request.execution_id, w.request.node_id)
+            for w in self._pool.busy.values()
+            if w.request is not None
+        ]
+
+    def queued(self) -> int:
+        """Attempts waiting for a worker (every worker it may start is busy)."""
+        return len(self._queue)
 
     def close(self) -> None:
         """Stop every worker and wait for them to exit; later submits raise."""

@@ -82,6 +82,10 @@ class ServerConfig:
         max_parallel: attempts at once per execution, i.e. worker processes per driver slot
             (default :attr:`workers_per_slot`: on the process executor the CPU count, at
             least :data:`MIN_WORKERS_PER_SLOT`).
+        workers: worker processes shared by all the driver slots, on the process executor
+            (``Driver``'s ``workers``): attempts are handed out round-robin over the
+            executions driven, and ``slots`` bounds only how many are driven at once. 0 or
+            None: each slot has its own ``max_parallel`` workers.
         lease_ttl_s: lease lifetime; a dead server's executions move within about this long.
         secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
             one, tasks get no secrets.
@@ -164,6 +168,7 @@ class ServerConfig:
     engine_process: bool = False
     slots: int = 4
     max_parallel: int | None = None
+    workers: int | None = None
     lease_ttl_s: float = 5.0
     secrets_key: str | None = None
     clock: Clock = field(default_factory=SystemClock)
@@ -206,6 +211,13 @@ class ServerConfig:
                 f"invalid durability {self.durability!r}: use 'process' (a committed run "
                 "survives a crash of the server process) or 'power' (also a power loss; "
                 "slower writes)"
+            )
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0
+        ):
+            raise ConfigError(
+                f"invalid workers {self.workers!r}: give the number of worker processes the "
+                "driver slots share (at least 1), or 0 for each slot's own max_parallel workers"
             )
         self.webhook_poster()  # a bad network is refused when the server is configured
         from airfoil.executors.process import check_worker_nice

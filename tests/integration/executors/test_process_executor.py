@@ -40,9 +40,10 @@ def h(tmp_path: Path) -> Iterator[Harness]:
     harness.close()
 
 
-@pytest.fixture(params=["process", "ray"])
+@pytest.fixture(params=["process", "ray", "shared"])
 def hx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    """A harness for each executor that runs attempts out of the driver's process."""
+    """A harness for each executor that runs attempts out of the driver's process (and for
+    one driver slot's view of a server's shared worker pool, ``shared``)."""
     if request.param == "ray":
         request.getfixturevalue("ray_session")
     harness = Harness(tmp_path, request.param)
