@@ -170,6 +170,7 @@ class SharedProcessPool:
         os.set_blocking(self._wake_r, False)
         self._blocked = False  # the dispatcher waits without the lock
         self._stale = False  # ... and what it watches changed since it began
+        self._watched: set[int] = set()  # ... on these workers (pids), idle ones too
         self._woken = False  # a byte is in the wake pipe
         self._warm_lock = threading.Lock()
         self._warmed = False
@@ -237,7 +238,7 @@ class SharedProcessPool:
         """Cancel ``key`` in the executor (its worker is killed) and forget its owner."""
         self._owner.pop(key, None)
         self.inner.cancel(*key)
-        self._changed()
+        self._changed(force=True)  # a kill to follow up (its SIGKILL's time)
         self.feed()
 
     def feed(self) -> None:
@@ -245,7 +246,7 @@ class SharedProcessPool:
         worker for them (at most one attempt waits inside it)."""
         inner = self.inner
         clients = self.clients
-        busy = inner.running()
+        timed = False
         while not inner.queued():
             n = len(clients)
             for i in range(n):
@@ -260,12 +261,15 @@ class SharedProcessPool:
             self._owner[key] = c
             c.held.add(key)
             inner.submit(request)
-        if inner.running() != busy:
-            self._changed()
+            timed = timed or bool(request.task.timeout_s)
+        self._changed(force=timed)
 
-    def _changed(self) -> None:
-        """The set of busy workers changed: a dispatcher blocked on the old set looks again."""
-        if self._blocked:
+    def _changed(self, *, force: bool = False) -> None:
+        """A dispatcher blocked on workers that are not all the live ones (one started or
+        retired), or on a deadline that is not the next one any more (``force``), looks
+        again. An attempt handed to an idle worker it watches needs no wake-up: the
+        dispatcher's wait sees its result come as it is."""
+        if self._blocked and (force or set(self.inner.worker_pids()) != self._watched):
             self._stale = True
             self._wake()
 
@@ -282,10 +286,15 @@ class SharedProcessPool:
 
     def _wait(self, waitables: dict[int, Any], timeout: float) -> list[Any]:
         """The executor's wait (called by its ``poll``, the lock held): block without the
-        lock, also on the wake pipe. If the busy workers changed meanwhile, what was watched
-        is stale (a descriptor may even have been closed and reused): answer nothing, and the
-        executor's ``poll`` looks again at the workers it has now."""
+        lock on every live worker (idle ones too, see ``_changed``) and the wake pipe. If
+        the workers changed meanwhile, what was watched is stale (a descriptor may even have
+        been closed and reused): answer nothing, and the executor's ``poll`` looks again at
+        the workers it has now. An idle worker's pipe or sentinel that is ready means it
+        died idle: it is retired."""
+        inner = self.inner
+        waitables = inner.live_waitables()
         waitables[self._wake_r] = self._wake_r
+        self._watched = set(inner.worker_pids())
         self._blocked, self._stale = True, False
         self.mu.release()
         try:
@@ -299,7 +308,10 @@ class SharedProcessPool:
             raise _Closed
         if self._stale:
             return []
-        return [r for r in ready if r is not self._wake_r]
+        ready = [r for r in ready if r is not self._wake_r]
+        if ready:
+            inner.drop_idle(ready)
+        return ready
 
     def _route(self, results: list[AttemptResult], calls: list[ChildCall]) -> None:
         woken: set[PoolClient] = set()
@@ -342,6 +354,7 @@ class SharedProcessPool:
 
     def _idle(self) -> None:
         """Nothing out: wait (without the lock) for a submit to wake us."""
+        self._watched = set()  # any worker that becomes busy is news
         self._blocked, self._stale = True, False
         self.mu.release()
         try:

@@ -417,6 +417,25 @@ class ProcessExecutor(Executor):
             out[sentinel] = sentinel
         return out
 
+    def live_waitables(self) -> dict[int, Any]:
+        """Every live worker's pipe and sentinel by file descriptor, the idle ones' too (a
+        shared pool's wait watches them all, so an attempt handed to an idle worker while it
+        waits needs no new wait)."""
+        out = self._waitables()
+        for w in self._pool.idle:
+            out[w.conn.fileno()] = w.conn
+            out[w.proc.sentinel] = w.proc.sentinel
+        return out
+
+    def drop_idle(self, ready: Iterable[Any]) -> None:
+        """Retire the idle workers whose pipe or sentinel is in ``ready``: an idle worker
+        sends nothing, so it died (or closed its end) while idle."""
+        ready_set = set(ready)
+        pool = self._pool
+        for w in [w for w in pool.idle if w.conn in ready_set or w.proc.sentinel in ready_set]:
+            pool.idle.remove(w)
+            pool.retire(w, kill=True)
+
     def _collect(self, ready: Iterable[Any]) -> None:
         pool = self._pool
         ready_set = set(ready)

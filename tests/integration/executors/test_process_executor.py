@@ -60,7 +60,8 @@ def test_outputs_come_back_and_workers_are_reused(hx: Harness) -> None:
     # More attempts than workers: queued, run one after another in the same warm worker.
     for i in range(3):
         ex.submit(hx.request("whoami", node=f"w{i}", x=i))
-    assert ex.running() == 1
+    # A shared pool's dispatcher thread collects and hands out meanwhile: some may be done.
+    assert ex.running() == 1 or (hx.kind == "shared" and ex.running() == 0)
     results = collect(ex, 3)
     assert sorted(r.node_id for r in results) == ["w0", "w1", "w2"]
     pids = {hx.output(r, "whoami") for r in results}
