@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import select
 import threading
 import time
 from collections import deque
@@ -70,7 +72,8 @@ class PoolClient(Executor):
     def __init__(self, pool: SharedProcessPool) -> None:
         self.pool = pool
         self.name = pool.inner.name
-        self.cond = threading.Condition(pool.mu)
+        #: Set (without the lock) once results or calls were added for this client.
+        self.news = threading.Event()
         #: Submitted, not yet handed to the executor (round-robin with the other clients).
         self.waiting: deque[AttemptRequest] = deque()
         #: Attempts of this client that the executor has (running or queued in it).
@@ -92,16 +95,18 @@ class PoolClient(Executor):
         child call) if none is back yet; at once if it has no attempt out."""
         pool = self.pool
         end = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        with pool.mu:
-            while not self.results and not self.calls:
+        while True:
+            with pool.mu:
+                if self.results or self.calls:
+                    out, self.results = self.results, []
+                    return out
                 if (not self.held and not self.waiting) or pool.closed:
                     return []
-                left = None if end is None else end - time.monotonic()
-                if left is not None and left <= 0:
-                    return []
-                self.cond.wait(left)
-            out, self.results = self.results, []
-            return out
+                self.news.clear()  # under the lock: news that comes after sets it again
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return []
+            self.news.wait(left)
 
     def cancel(self, execution_id: str, node_id: str) -> None:
         key = (execution_id, node_id)
@@ -170,7 +175,16 @@ class SharedProcessPool:
         os.set_blocking(self._wake_r, False)
         self._blocked = False  # the dispatcher waits without the lock
         self._stale = False  # ... and what it watches changed since it began
-        self._watched: set[int] = set()  # ... on these workers (pids), idle ones too
+        #: ... on the workers live at this count of their changes (-1: none; see _changed)
+        self._watched = -1
+        #: The live workers' pipes and sentinels and the wake pipe, registered once per
+        #: change of the live workers (not at every wait), by file descriptor.
+        self._poller = select.poll()
+        self._polled: dict[int, Any] = {}
+        self._polled_at = -1
+        #: Clients with news, woken once the dispatcher lets go of the lock (woken before,
+        #: each would wait for the lock the dispatcher still holds: two more switches).
+        self._to_wake: set[PoolClient] = set()
         self._woken = False  # a byte is in the wake pipe
         self._warm_lock = threading.Lock()
         self._warmed = False
@@ -210,7 +224,7 @@ class SharedProcessPool:
             self.closed = True
             for c in self.clients:
                 c.closed = True
-                c.cond.notify_all()
+                c.news.set()
             self._wake()
         self._thread.join(5.0)
         with self.mu:
@@ -232,7 +246,7 @@ class SharedProcessPool:
             c.calls.clear()
             if c in self.clients:
                 self.clients.remove(c)
-            c.cond.notify_all()
+            c.news.set()
 
     def cancel(self, key: _Key) -> None:
         """Cancel ``key`` in the executor (its worker is killed) and forget its owner."""
@@ -269,7 +283,7 @@ class SharedProcessPool:
         retired), or on a deadline that is not the next one any more (``force``), looks
         again. An attempt handed to an idle worker it watches needs no wake-up: the
         dispatcher's wait sees its result come as it is."""
-        if self._blocked and (force or set(self.inner.worker_pids()) != self._watched):
+        if self._blocked and (force or self.inner.workers_changed() != self._watched):
             self._stale = True
             self._wake()
 
@@ -292,26 +306,41 @@ class SharedProcessPool:
         the workers it has now. An idle worker's pipe or sentinel that is ready means it
         died idle: it is retired."""
         inner = self.inner
-        waitables = inner.live_waitables()
-        waitables[self._wake_r] = self._wake_r
-        self._watched = set(inner.worker_pids())
+        changes = inner.workers_changed()
+        if changes != self._polled_at:
+            self._poller = select.poll()
+            self._polled = inner.live_waitables()
+            self._polled[self._wake_r] = self._wake_r
+            for fd in self._polled:
+                self._poller.register(fd, select.POLLIN)
+            self._polled_at = changes
+        self._watched = changes
         self._blocked, self._stale = True, False
         self.mu.release()
         try:
-            ready = _ready(waitables, timeout)
+            self._wake_clients()
+            events = self._poller.poll(math.ceil(timeout * 1000))
         finally:
             self.mu.acquire()
             self._blocked = False
+        polled = self._polled
+        ready = [polled[fd] for fd, _ in events]
         if self._wake_r in ready:
             self._drain()
         if self.closed:
             raise _Closed
         if self._stale:
             return []
-        ready = [r for r in ready if r is not self._wake_r]
+        ready = [r for r in ready if r != self._wake_r]
         if ready:
             inner.drop_idle(ready)
         return ready
+
+    def _wake_clients(self) -> None:
+        """Wake the clients with news (the dispatcher, without the lock)."""
+        woken, self._to_wake = self._to_wake, set()
+        for c in woken:
+            c.news.set()
 
     def _route(self, results: list[AttemptResult], calls: list[ChildCall]) -> None:
         woken: set[PoolClient] = set()
@@ -327,8 +356,7 @@ class SharedProcessPool:
             if c is not None:
                 c.calls.append(call)
                 woken.add(c)
-        for c in woken:
-            c.cond.notify()
+        self._to_wake |= woken
 
     def _dispatch(self) -> None:
         """The dispatcher thread: poll the executor, route what comes back, feed it."""
@@ -348,16 +376,18 @@ class SharedProcessPool:
                     log.exception("the shared worker pool's dispatcher failed; it carries on")
                     self.mu.release()
                     try:
+                        self._wake_clients()
                         time.sleep(0.1)
                     finally:
                         self.mu.acquire()
 
     def _idle(self) -> None:
         """Nothing out: wait (without the lock) for a submit to wake us."""
-        self._watched = set()  # any worker that becomes busy is news
+        self._watched = -1  # any worker that becomes busy is news
         self._blocked, self._stale = True, False
         self.mu.release()
         try:
+            self._wake_clients()
             _ready({self._wake_r: self._wake_r}, _DISPATCH_WAIT_S)
         finally:
             self.mu.acquire()

@@ -339,6 +339,7 @@ class ProcessExecutor(Executor):
     # --- workers -----------------------------------------------------------------------------
 
     def _start_worker(self) -> Worker:
+        self._pool.changes += 1
         if self._finalizer is None:
             self._finalizer = weakref.finalize(self, self._pool.shutdown)
             # Registered after multiprocessing's own exit hook, so it runs first (LIFO) and the
@@ -426,6 +427,11 @@ class ProcessExecutor(Executor):
             out[w.conn.fileno()] = w.conn
             out[w.proc.sentinel] = w.proc.sentinel
         return out
+
+    def workers_changed(self) -> int:
+        """A count that moves whenever a worker starts or is retired (so the live workers'
+        pipes and sentinels, :meth:`live_waitables`, are as they were while it holds)."""
+        return self._pool.changes
 
     def drop_idle(self, ready: Iterable[Any]) -> None:
         """Retire the idle workers whose pipe or sentinel is in ``ready``: an idle worker

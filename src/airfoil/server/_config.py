@@ -219,6 +219,11 @@ class ServerConfig:
                 f"invalid workers {self.workers!r}: give the number of worker processes the "
                 "driver slots share (at least 1), or 0 for each slot's own max_parallel workers"
             )
+        if self.workers and self.executor != "process":
+            raise ConfigError(
+                f"workers (a worker pool shared by the driver slots) is for the process "
+                f"executor, not {self.executor!r}: leave it out (or 0) with this executor"
+            )
         self.webhook_poster()  # a bad network is refused when the server is configured
         from airfoil.executors.process import check_worker_nice
 

@@ -1,7 +1,10 @@
 """The server's engine loop: driver slots that claim executions and drive them.
 
 Each slot is a thread with its own :class:`~airfoil.engine.runner.Engine` and process executor
-(so one execution's results never reach another's loop). A free slot *claims* the oldest
+(so one execution's results never reach another's loop), or, with ``workers``, its own view of
+one pool of workers shared by all the slots
+(:class:`~airfoil.executors._process_shared.SharedProcessPool`: each view sees only its own
+attempts, which are handed out round-robin over the slots). A free slot *claims* the oldest
 unfinished execution whose lease is free or expired (one SQL statement with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, see ``store.sql._server_queries``) and drives it
 with ``Engine.drive``, which renews the lease every ``lease_ttl_s / 3``.

@@ -43,9 +43,12 @@ def test_more_executions_than_workers_are_driven_at_once(
         srv.stop()
 
 
-def test_a_negative_workers_count_is_refused_naming_the_fix(tmp_path: Path) -> None:
+def test_a_bad_workers_setting_is_refused_naming_the_fix(tmp_path: Path) -> None:
     from airfoil.core.errors import ConfigError
     from airfoil.server import ServerConfig
 
     with pytest.raises(ConfigError, match=r"at least 1.*or 0"):
         ServerConfig(home=str(tmp_path), workers=-1)
+    with pytest.raises(ConfigError, match="for the process executor, not 'ray'"):
+        ServerConfig(home=str(tmp_path), workers=4, executor="ray")
+    ServerConfig(home=str(tmp_path), workers=0, executor="ray")  # 0: each slot its own
