@@ -85,7 +85,8 @@ class ServerConfig:
         workers: worker processes shared by all the driver slots, on the process executor
             (``Driver``'s ``workers``): attempts are handed out round-robin over the
             executions driven, and ``slots`` bounds only how many are driven at once. 0 or
-            None: each slot has its own ``max_parallel`` workers.
+            None: each slot has its own ``max_parallel`` workers. ``airfoil server start``
+            sets it (:func:`cli_shared_workers`).
         lease_ttl_s: lease lifetime; a dead server's executions move within about this long.
         secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
             one, tasks get no secrets.
@@ -254,6 +255,16 @@ class ServerConfig:
         return self.blob_url or os.path.join(
             os.path.abspath(os.path.expanduser(self.home)), "blobs"
         )
+
+
+def cli_shared_workers(config: ServerConfig) -> int | None:
+    """The worker pool the driver slots of ``airfoil server start`` share when ``--workers``
+    is not given: on the process executor as many workers as one slot had on its own
+    (:attr:`ServerConfig.workers_per_slot`: ``--max-parallel``, else the CPU count, at least
+    :data:`MIN_WORKERS_PER_SLOT`), so 4 slots of 4 workers each became 4 slots sharing 4
+    (docs/performance.md, "Sixteenth session"); None on another executor (each slot its
+    own). ``ServerConfig`` itself still defaults to each slot its own executor."""
+    return config.workers_per_slot if config.executor == "process" else None
 
 
 def server_settings(config: ServerConfig) -> AirfoilSettings:
