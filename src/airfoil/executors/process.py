@@ -34,7 +34,9 @@ Invariants:
   sends the outcome back. A worker waiting on a child does not count against ``max_workers``
   (one more worker may start in its place), so nested calls can never deadlock the pool.
 - The executor is driven from one thread (the engine's loop); it is not thread-safe. Results
-  of every execution come back through the same :meth:`~ProcessExecutor.poll`.
+  of every execution come back through the same :meth:`~ProcessExecutor.poll`. (A server's
+  driver slots share one through :mod:`airfoil.executors._process_shared`, which holds a
+  lock around every call and lets go of it only inside :attr:`ProcessExecutor.wait`.)
 """
 
 from __future__ import annotations
