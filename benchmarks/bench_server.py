@@ -123,6 +123,7 @@ def _start(
     profile: str | None,
     trace: str | None,
     worker_nice: int | None = None,
+    workers: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = dict(os.environ, AIRFOIL_HOME=str(tmp / "home"), AIRFOIL_PACKAGE_CACHE=str(tmp / "pk"))
@@ -148,6 +149,7 @@ def _start(
             str(slots),
             *(("--max-parallel", str(max_parallel)) if max_parallel else ()),
             *(("--worker-nice", str(worker_nice)) if worker_nice is not None else ()),
+            *(("--workers", str(workers)) if workers is not None else ()),
         ],
         env=env,
         cwd=tmp,
@@ -431,6 +433,8 @@ def main() -> None:
     ap.add_argument("--slots", type=int, default=4)
     ap.add_argument("--max-parallel", type=int, default=None)  # None: the server's default
     ap.add_argument("--worker-nice", type=int, default=None)  # None: the server's default
+    # Worker processes shared by the slots (0: each slot its own); None: the server's default.
+    ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--probe-every", type=float, default=0.02)
     ap.add_argument(
         "--prober-in-process",
@@ -464,7 +468,14 @@ def main() -> None:
         (tmp / "user" / "flow.py").write_text(FLOW.replace("WIDTH", str(args.width)))
         entities = [load_entity(str(tmp / "user" / "flow.py"), n) for n in ("one", "fan", "big")]
         proc, url = _start(
-            tmp, db, args.slots, args.max_parallel, args.profile, args.trace, args.worker_nice
+            tmp,
+            db,
+            args.slots,
+            args.max_parallel,
+            args.profile,
+            args.trace,
+            args.worker_nice,
+            args.workers,
         )
         try:
             with Client(url, project="bench") as client:
@@ -488,7 +499,8 @@ def main() -> None:
                     f"engine throughput (PostgreSQL): median {statistics.median(rates):.0f} "
                     f"tasks/s (spread {min(rates):.0f}-{max(rates):.0f}, n={len(rates)}; "
                     f"{tasks} tasks in {args.executions} concurrent executions per round; "
-                    f"slots={args.slots}, workers/slot={args.max_parallel or 'default'})  "
+                    f"slots={args.slots}, workers/slot={args.max_parallel or 'default'}, "
+                    f"shared workers={'default' if args.workers is None else args.workers})  "
                     "[budget >= 500/s]",
                     flush=True,
                 )

@@ -288,8 +288,14 @@ class Runtime:
             self._cluster_queues[executor.name] = queue
         return queue
 
-    def new_executor(self, name: str | None = None) -> Executor:
+    def new_executor(
+        self, name: str | None = None, *, max_parallel: int | None = None, hooked: bool = True
+    ) -> Executor:
         """A new executor of this runtime, not shared with any engine (the caller closes it).
+
+        ``max_parallel``: its attempts at once (default: the settings'). ``hooked=False``:
+        the executor itself, not wrapped for the runtime's hooks (a server's shared worker
+        pool wraps each slot's view of it instead).
 
         Raises:
             ConfigError: no executor has that name.
@@ -297,7 +303,7 @@ class Runtime:
         context = ExecutorContext(
             blobs=self.blobs,
             blob_url=self.blob_url,
-            max_parallel=self.settings.max_parallel,
+            max_parallel=max_parallel or self.settings.max_parallel,
             runtime=self.worker_runtime,
             # Workers rebuild the process's engine from the converters added so far.
             runtime_factory=functools.partial(worker_runtime, added_converters()),
@@ -310,7 +316,8 @@ class Runtime:
                 local_stores=self.settings.blob_cache_local,
             ),
         )
-        return self.hooked(self.executors.create(name or self.settings.executor, context))
+        executor = self.executors.create(name or self.settings.executor, context)
+        return self.hooked(executor) if hooked else executor
 
     def hooked(self, executor: Executor) -> Executor:
         """``executor``, reporting its attempts to the observability hooks (which store the

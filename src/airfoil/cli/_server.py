@@ -53,8 +53,16 @@ def start(
     max_parallel: int = typer.Option(
         None,
         "--max-parallel",
-        help="Attempts at once per execution: worker processes per driver slot (default: "
-        "the CPU count, at least 4).",
+        help="Attempts at once per execution, and the default of --workers (with --workers 0: "
+        "worker processes per driver slot). Default: the CPU count, at least 4.",
+    ),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        help="Worker processes shared by all the driver slots (attempts handed out "
+        "round-robin over the executions driven): --slots then bounds only the executions "
+        "driven at once. 0: each slot has its own --max-parallel workers. Default: "
+        "--max-parallel's (the CPU count, at least 4) on the process executor.",
     ),
     worker_nice: int = typer.Option(
         None,
@@ -106,6 +114,7 @@ def start(
             blob_url=blob_url,
             slots=slots,
             max_parallel=max_parallel,
+            workers=workers,
             worker_nice=worker_nice,
             lease_ttl=lease_ttl,
             store_retry_budget=store_retry_budget,
@@ -126,6 +135,7 @@ def _start(
     blob_url: str | None,
     slots: int,
     max_parallel: int | None,
+    workers: int | None,
     worker_nice: int | None,
     lease_ttl: float,
     store_retry_budget: float,
@@ -139,7 +149,7 @@ def _start(
 
     from airfoil.core.errors import ConfigError
     from airfoil.server import ServerConfig, create_app
-    from airfoil.server._config import API_THREADS_WARM, WORKER_NICE
+    from airfoil.server._config import API_THREADS_WARM, WORKER_NICE, cli_shared_workers
     from airfoil.server._registry import Registry
 
     if slots < 1 or lease_ttl <= 0:
@@ -170,6 +180,7 @@ def _start(
         run_engine=not no_engine,
         slots=slots,
         max_parallel=max_parallel,
+        workers=workers,
         lease_ttl_s=lease_ttl,
         secrets_key=os.environ.get("AIRFOIL_SECRETS_KEY") or None,
         store_retry_budget_s=store_retry_budget,
@@ -185,6 +196,8 @@ def _start(
         api_threads_warm=API_THREADS_WARM,
         worker_nice=WORKER_NICE if worker_nice is None else worker_nice,
     )
+    if workers is None:  # one pool shared by the slots, of as many workers as a slot had
+        config.workers = cli_shared_workers(config)
     config.engine_process = _engine_process(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"

@@ -85,6 +85,8 @@ class Pool:
         self.idle: list[Worker] = []
         self.busy: dict[int, Worker] = {}  # by pid
         self.dying: list[Dying] = []
+        #: Counts workers started and retired: the live set changed when it moved.
+        self.changes = 0
 
     def live(self) -> int:
         """How many workers are up (idle or busy), not counting the dying."""
@@ -92,6 +94,7 @@ class Pool:
 
     def retire(self, w: Worker, *, kill: bool) -> None:
         """Stop a worker: close its pipe (it exits on its own) or SIGTERM it, SIGKILL later."""
+        self.changes += 1
         with contextlib.suppress(OSError):
             w.conn.close()
         now = time.monotonic()

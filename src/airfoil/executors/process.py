@@ -34,7 +34,9 @@ Invariants:
   sends the outcome back. A worker waiting on a child does not count against ``max_workers``
   (one more worker may start in its place), so nested calls can never deadlock the pool.
 - The executor is driven from one thread (the engine's loop); it is not thread-safe. Results
-  of every execution come back through the same :meth:`~ProcessExecutor.poll`.
+  of every execution come back through the same :meth:`~ProcessExecutor.poll`. (A server's
+  driver slots share one through :mod:`airfoil.executors._process_shared`, which holds a
+  lock around every call and lets go of it only inside :attr:`ProcessExecutor.wait`.)
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import socket
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -200,6 +202,10 @@ class ProcessExecutor(Executor):
         self._unreported = UnreportedAttempts(blob_url)
         self._closed = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        #: How :meth:`poll` waits on the busy workers' pipes and sentinels: ``_ready``, or
+        #: a shared pool's wait, which lets other threads in while it blocks
+        #: (:mod:`airfoil.executors._process_shared`).
+        self.wait: Callable[[dict[int, Any], float], list[Any]] = _ready
 
     # --- the Executor seam -----------------------------------------------------------------
 
@@ -234,7 +240,7 @@ class ProcessExecutor(Executor):
                 if t is not None
             )
             # Always look at the pipes at least once, so poll(0) returns what has arrived.
-            ready = _ready(self._waitables(), max(0.0, wake - now))
+            ready = self.wait(self._waitables(), max(0.0, wake - now))
             if ready:
                 self._collect(ready)
             elif end is not None and time.monotonic() >= end:
@@ -306,6 +312,18 @@ class ProcessExecutor(Executor):
         """Attempts running in a worker now (not counting ones queued for a worker)."""
         return len(self._pool.busy)
 
+    def running_attempts(self) -> list[tuple[str, str]]:
+        """The ``(execution_id, node_id)`` of each attempt running in a worker now."""
+        return [
+            (w.request.execution_id, w.request.node_id)
+            for w in self._pool.busy.values()
+            if w.request is not None
+        ]
+
+    def queued(self) -> int:
+        """Attempts waiting for a worker (every worker it may start is busy)."""
+        return len(self._queue)
+
     def close(self) -> None:
         """Stop every worker and wait for them to exit; later submits raise."""
         self._closed = True
@@ -323,6 +341,7 @@ class ProcessExecutor(Executor):
     # --- workers -----------------------------------------------------------------------------
 
     def _start_worker(self) -> Worker:
+        self._pool.changes += 1
         if self._finalizer is None:
             self._finalizer = weakref.finalize(self, self._pool.shutdown)
             # Registered after multiprocessing's own exit hook, so it runs first (LIFO) and the
@@ -400,6 +419,30 @@ class ProcessExecutor(Executor):
             sentinel = w.proc.sentinel
             out[sentinel] = sentinel
         return out
+
+    def live_waitables(self) -> dict[int, Any]:
+        """Every live worker's pipe and sentinel by file descriptor, the idle ones' too (a
+        shared pool's wait watches them all, so an attempt handed to an idle worker while it
+        waits needs no new wait)."""
+        out = self._waitables()
+        for w in self._pool.idle:
+            out[w.conn.fileno()] = w.conn
+            out[w.proc.sentinel] = w.proc.sentinel
+        return out
+
+    def workers_changed(self) -> int:
+        """A count that moves whenever a worker starts or is retired (so the live workers'
+        pipes and sentinels, :meth:`live_waitables`, are as they were while it holds)."""
+        return self._pool.changes
+
+    def drop_idle(self, ready: Iterable[Any]) -> None:
+        """Retire the idle workers whose pipe or sentinel is in ``ready``: an idle worker
+        sends nothing, so it died (or closed its end) while idle."""
+        ready_set = set(ready)
+        pool = self._pool
+        for w in [w for w in pool.idle if w.conn in ready_set or w.proc.sentinel in ready_set]:
+            pool.idle.remove(w)
+            pool.retire(w, kill=True)
 
     def _collect(self, ready: Iterable[Any]) -> None:
         pool = self._pool

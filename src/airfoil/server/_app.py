@@ -91,6 +91,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
             on_pause=metrics.driver_paused,
             poster=config.webhook_poster(),
             warm=config.warm_workers,
+            workers=config.workers or None,
         )
     return deps, metrics
 

@@ -82,6 +82,11 @@ class ServerConfig:
         max_parallel: attempts at once per execution, i.e. worker processes per driver slot
             (default :attr:`workers_per_slot`: on the process executor the CPU count, at
             least :data:`MIN_WORKERS_PER_SLOT`).
+        workers: worker processes shared by all the driver slots, on the process executor
+            (``Driver``'s ``workers``): attempts are handed out round-robin over the
+            executions driven, and ``slots`` bounds only how many are driven at once. 0 or
+            None: each slot has its own ``max_parallel`` workers. ``airfoil server start``
+            sets it (:func:`cli_shared_workers`).
         lease_ttl_s: lease lifetime; a dead server's executions move within about this long.
         secrets_key: the key secrets are encrypted with (``AIRFOIL_SECRETS_KEY``); without
             one, tasks get no secrets.
@@ -164,6 +169,7 @@ class ServerConfig:
     engine_process: bool = False
     slots: int = 4
     max_parallel: int | None = None
+    workers: int | None = None
     lease_ttl_s: float = 5.0
     secrets_key: str | None = None
     clock: Clock = field(default_factory=SystemClock)
@@ -207,6 +213,18 @@ class ServerConfig:
                 "survives a crash of the server process) or 'power' (also a power loss; "
                 "slower writes)"
             )
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0
+        ):
+            raise ConfigError(
+                f"invalid workers {self.workers!r}: give the number of worker processes the "
+                "driver slots share (at least 1), or 0 for each slot's own max_parallel workers"
+            )
+        if self.workers and self.executor != "process":
+            raise ConfigError(
+                f"workers (a worker pool shared by the driver slots) is for the process "
+                f"executor, not {self.executor!r}: leave it out (or 0) with this executor"
+            )
         self.webhook_poster()  # a bad network is refused when the server is configured
         from airfoil.executors.process import check_worker_nice
 
@@ -237,6 +255,16 @@ class ServerConfig:
         return self.blob_url or os.path.join(
             os.path.abspath(os.path.expanduser(self.home)), "blobs"
         )
+
+
+def cli_shared_workers(config: ServerConfig) -> int | None:
+    """The worker pool the driver slots of ``airfoil server start`` share when ``--workers``
+    is not given: on the process executor as many workers as one slot had on its own
+    (:attr:`ServerConfig.workers_per_slot`: ``--max-parallel``, else the CPU count, at least
+    :data:`MIN_WORKERS_PER_SLOT`), so 4 slots of 4 workers each became 4 slots sharing 4
+    (docs/performance.md, "Sixteenth session"); None on another executor (each slot its
+    own). ``ServerConfig`` itself still defaults to each slot its own executor."""
+    return config.workers_per_slot if config.executor == "process" else None
 
 
 def server_settings(config: ServerConfig) -> AirfoilSettings:

@@ -1,7 +1,10 @@
 """The server's engine loop: driver slots that claim executions and drive them.
 
 Each slot is a thread with its own :class:`~airfoil.engine.runner.Engine` and process executor
-(so one execution's results never reach another's loop). A free slot *claims* the oldest
+(so one execution's results never reach another's loop), or, with ``workers``, its own view of
+one pool of workers shared by all the slots
+(:class:`~airfoil.executors._process_shared.SharedProcessPool`: each view sees only its own
+attempts, which are handed out round-robin over the slots). A free slot *claims* the oldest
 unfinished execution whose lease is free or expired (one SQL statement with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, see ``store.sql._server_queries``) and drives it
 with ``Engine.drive``, which renews the lease every ``lease_ttl_s / 3``.
@@ -35,6 +38,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -48,6 +52,9 @@ from airfoil.engine.state import RunState
 from airfoil.executors.base import AttemptResult, DelegatingExecutor, Executor
 from airfoil.local import Runtime
 from airfoil.runtime._packages import PACKAGE_PREFIX
+
+if TYPE_CHECKING:
+    from airfoil.executors._process_shared import SharedProcessPool
 
 __all__ = ["Driver"]
 
@@ -300,6 +307,11 @@ class Driver:
         warm: each slot starts its executor's workers before its first claim, and the
             driver is :meth:`alive` only once they all have (``_Slot.warm``). Off: workers
             start with the slots' first attempts.
+        workers: worker processes shared by all the slots (one
+            :class:`~airfoil.executors._process_shared.SharedProcessPool`, handing attempts
+            out round-robin over the slots), on the ``process`` executor; then ``slots``
+            bounds only the executions driven at once, not the workers. None: each slot has
+            its own executor of ``max_parallel`` workers (and so does any other executor).
     """
 
     def __init__(
@@ -316,8 +328,12 @@ class Driver:
         on_pause: Callable[[], None] | None = None,
         result_linger_s: float = RESULT_LINGER_S,
         warm: bool = False,
+        workers: int | None = None,
     ) -> None:
         self.runtime = runtime
+        self.workers = workers
+        self._pool: SharedProcessPool | None = None
+        self._pool_lock = threading.Lock()
         self.warm = warm
         self.result_linger_s = result_linger_s
         self.meta = runtime.meta
@@ -349,8 +365,28 @@ class Driver:
         """One slot's executor (reporting its attempts to the runtime's hooks, if any)."""
         if self._make_executor is not None:
             return self.runtime.hooked(self._make_executor())
+        if self.workers:
+            pool = self.shared_pool()
+            if pool is not None:
+                return self.runtime.hooked(pool.client())
         # Workers rebuild the server's type engine: the converters it was configured with.
         return self.runtime.new_executor()  # the server's executor, wrapped by the runtime
+
+    def shared_pool(self) -> SharedProcessPool | None:
+        """The slots' shared worker pool (built on first use), or None where the runtime's
+        executor is not the process one (each slot keeps its own then)."""
+        from airfoil.executors._process_shared import SharedProcessPool
+        from airfoil.executors.process import ProcessExecutor
+
+        with self._pool_lock:
+            if self._pool is None and not self.stopping.is_set():
+                inner = self.runtime.new_executor(max_parallel=self.workers, hooked=False)
+                if not isinstance(inner, ProcessExecutor):
+                    inner.close()
+                    self.workers = None
+                    return None
+                self._pool = SharedProcessPool(inner)
+            return self._pool
 
     def claim(self, owner: str) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody
@@ -457,3 +493,6 @@ class Driver:
             s.thread.join(max(0.0, deadline - time.monotonic()))
         if self._supervisor is not None:
             self._supervisor.join(max(0.0, deadline - time.monotonic()))
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()

@@ -276,6 +276,7 @@ def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> No
         on_pause=lambda: send(("pause",)),
         poster=config.webhook_poster(),
         warm=config.warm_workers,
+        workers=config.workers or None,
     )
 
     def on_sigterm(_sig: int, _frame: Any) -> None:

@@ -167,7 +167,15 @@ class Harness:
 
     def executor(self, max_workers: int = 2) -> Any:
         ex: Any
-        if self.kind == "ray":
+        if self.kind == "shared":  # one slot's view of a server's shared worker pool
+            from airfoil.executors._process_shared import SharedProcessPool
+
+            pool = SharedProcessPool(
+                ProcessExecutor(self.blob_dir, max_workers, runtime=worker_runtime)
+            )
+            self.executors.append(pool)
+            ex = pool.client()
+        elif self.kind == "ray":
             from airfoil.executors.ray import RayExecutor
 
             ex = RayExecutor(self.blob_dir, runtime=worker_runtime, max_workers=max_workers)
@@ -197,7 +205,7 @@ class Harness:
         return self.types.to_python(result.outputs["o0"], out_type, self.ctx)
 
     def close(self) -> None:
-        for ex in self.executors:
+        for ex in reversed(self.executors):  # a shared pool's clients before the pool
             ex.close()
         sys.path.remove(str(self.code))
         sys.modules.pop(self.module_name, None)

@@ -40,9 +40,10 @@ def h(tmp_path: Path) -> Iterator[Harness]:
     harness.close()
 
 
-@pytest.fixture(params=["process", "ray"])
+@pytest.fixture(params=["process", "ray", "shared"])
 def hx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    """A harness for each executor that runs attempts out of the driver's process."""
+    """A harness for each executor that runs attempts out of the driver's process (and for
+    one driver slot's view of a server's shared worker pool, ``shared``)."""
     if request.param == "ray":
         request.getfixturevalue("ray_session")
     harness = Harness(tmp_path, request.param)
@@ -59,7 +60,8 @@ def test_outputs_come_back_and_workers_are_reused(hx: Harness) -> None:
     # More attempts than workers: queued, run one after another in the same warm worker.
     for i in range(3):
         ex.submit(hx.request("whoami", node=f"w{i}", x=i))
-    assert ex.running() == 1
+    # A shared pool's dispatcher thread collects and hands out meanwhile: some may be done.
+    assert ex.running() == 1 or (hx.kind == "shared" and ex.running() == 0)
     results = collect(ex, 3)
     assert sorted(r.node_id for r in results) == ["w0", "w1", "w2"]
     pids = {hx.output(r, "whoami") for r in results}

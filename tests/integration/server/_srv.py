@@ -212,14 +212,14 @@ def start_server(
 
     # The tests' webhook receivers listen on 127.0.0.1, which a server refuses by default.
     more.setdefault("webhook_allowed_networks", ("127.0.0.1",))
+    more.setdefault("slots", 3)
+    more.setdefault("max_parallel", 2)
     config = ServerConfig(
         **more,
         secrets_key=SECRETS_KEY,
         home=str(home),
         database_url=database_url,
         run_engine=run_engine,
-        slots=3,
-        max_parallel=2,
         lease_ttl_s=lease_ttl_s,
         store_retry_budget_s=store_retry_budget_s,
         hooks=hooks,

@@ -37,3 +37,15 @@ def test_another_executor_keeps_its_own_default() -> None:
     assert ServerConfig(home="h", executor="ray").workers_per_slot is None
     assert server_settings(ServerConfig(home="h", executor="ray")).max_parallel is None
     assert ServerConfig(home="h", executor="ray", max_parallel=8).workers_per_slot == 8
+
+
+def test_the_cli_shares_one_pool_of_a_slots_workers_on_the_process_executor() -> None:
+    """``airfoil server start`` without ``--workers``: the slots share one pool of as many
+    workers as a slot had on its own; on Ray each slot keeps its own executor."""
+    from airfoil.server._config import cli_shared_workers
+
+    config = ServerConfig(home="h")
+    assert config.workers is None  # the library's default: each slot its own executor
+    assert cli_shared_workers(config) == config.workers_per_slot
+    assert cli_shared_workers(ServerConfig(home="h", max_parallel=8)) == 8
+    assert cli_shared_workers(ServerConfig(home="h", executor="ray")) is None

@@ -1,0 +1,119 @@
+"""A server's driver slots share one pool of worker processes (``SharedProcessPool``): each
+slot's view (``PoolClient``) reports only its own attempts, exactly once; a slot's cancel or
+close (a reset, a lost execution, a terminate) touches no other slot's attempts; attempts are
+handed out round-robin over the slots, so one execution with many ready tasks does not starve
+the others. The process executor's own promises, through one view, run in
+``test_process_executor.py`` (the ``shared`` harness)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from _executor_harness import Harness, collect, gone, worker_pid
+
+from airfoil.executors._process_shared import PoolClient, SharedProcessPool
+from airfoil.executors.process import ProcessExecutor
+from airfoil.runtime.worker import worker_runtime
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(tmp_path)
+    yield harness
+    harness.close()
+
+
+def _pool(h: Harness, workers: int) -> SharedProcessPool:
+    pool = SharedProcessPool(ProcessExecutor(h.blob_dir, workers, runtime=worker_runtime))
+    h.executors.append(pool)
+    return pool
+
+
+def _client(h: Harness, pool: SharedProcessPool) -> PoolClient:
+    c = pool.client()
+    h.executors.append(c)  # closed before the pool (the harness closes in reverse)
+    return c
+
+
+def _req(h: Harness, execution: str, task: str, node: str, **inputs: Any) -> Any:
+    return msgspec.structs.replace(h.request(task, node=node, **inputs), execution_id=execution)
+
+
+@pytest.mark.timeout(60)
+def test_results_never_cross_slots(h: Harness) -> None:
+    """Two slots submit attempts with the same node ids (their executions differ), on fewer
+    workers than attempts: each gets back exactly its own, once."""
+    pool = _pool(h, 2)
+    a, b = _client(h, pool), _client(h, pool)
+    for i in range(6):
+        a.submit(_req(h, "exA", "add", f"n{i}", a=i, b=1000))
+        b.submit(_req(h, "exB", "add", f"n{i}", a=i, b=2000))
+    got_a = collect(a, 6)
+    got_b = collect(b, 6)
+    assert sorted(h.output(r, "add") for r in got_a) == [1000 + i for i in range(6)]
+    assert sorted(h.output(r, "add") for r in got_b) == [2000 + i for i in range(6)]
+    assert {r.execution_id for r in got_a} == {"exA"}
+    assert {r.execution_id for r in got_b} == {"exB"}
+    assert a.poll(0.2) == [] and b.poll(0) == []  # nothing twice
+    assert len(pool.worker_pids()) <= 2
+
+
+@pytest.mark.timeout(60)
+def test_a_slots_cancel_and_close_leave_other_slots_attempts_alone(h: Harness) -> None:
+    pool = _pool(h, 3)
+    a, b = _client(h, pool), _client(h, pool)
+    a.submit(_req(h, "exA", "nap", "n0", seconds=30.0))
+    a.submit(_req(h, "exA", "nap", "n1", seconds=30.0))
+    b.submit(_req(h, "exB", "nap", "n0", seconds=1.0))  # same node id as a's first
+    deadline = 30.0
+    while a.running() + b.running() < 3:
+        assert a.poll(0.05) == [] and b.poll(0) == []
+        deadline -= 0.05
+        assert deadline > 0
+    a.cancel("exA", "n0")  # the node id b runs too
+    a.close()  # a slot reset: everything a still has
+    assert a.poll(0) == []
+    (result,) = collect(b, 1)  # b's attempt ran to its end, in a worker nobody killed
+    assert (result.execution_id, result.node_id) == ("exB", "n0")
+    assert h.output(result, "nap") == 1.0
+    assert not gone(worker_pid(result), within=0.2)
+    # a's cancelled attempts are never reported, to b or a new client
+    c = _client(h, pool)
+    assert b.poll(0.3) == [] and c.poll(0) == []
+    with pytest.raises(RuntimeError, match="closed"):
+        a.submit(_req(h, "exA", "add", "n2", a=1, b=2))
+
+
+@pytest.mark.timeout(60)
+def test_attempts_are_handed_out_round_robin_over_slots(h: Harness) -> None:
+    """One slot with many ready attempts does not starve another: on one worker, the other
+    slot's attempt submitted last runs second, not after the 12 before it."""
+    pool = _pool(h, 1)
+    busy, quiet = _client(h, pool), _client(h, pool)
+    for i in range(12):
+        busy.submit(_req(h, "exBusy", "nap", f"n{i}", seconds=0.05))
+    quiet.submit(_req(h, "exQuiet", "nap", "n0", seconds=0.05))
+    (q,) = collect(quiet, 1)
+    done = collect(busy, 12)
+    ran_before = sum(1 for r in done if r.started_at < q.started_at)
+    assert ran_before <= 2, ran_before
+
+
+@pytest.mark.timeout(60)
+def test_closing_the_pool_leaves_no_workers(h: Harness) -> None:
+    pool = _pool(h, 2)
+    a = _client(h, pool)
+    a.warm()
+    pids = pool.worker_pids()
+    assert len(pids) == 2
+    a.submit(_req(h, "exA", "nap", "n0", seconds=30.0))
+    a.poll(0.2)
+    pool.close()
+    assert all(gone(p) for p in pids)
+    assert a.poll(0) == []
