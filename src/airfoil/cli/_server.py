@@ -395,16 +395,20 @@ def _box(database_url: str | None) -> object:
     return SecretBox(registry, os.environ.get("AIRFOIL_SECRETS_KEY"))
 
 
+_SECRET_PROJECT = typer.Option(
+    None, "--project", help="Project of the secrets (default: AIRFOIL_PROJECT)."
+)
+_SECRET_DATABASE = typer.Option(
+    None, "--database-url", help="The server's database (default: the local one)."
+)
+
+
 @secrets_app.command("set")
 @handle_errors
 def secrets_set(
     name: str = typer.Argument(..., help="The secret's name (as in secret_requests)."),
-    project: str = typer.Option(
-        None, "--project", help="Project of the secret (default: AIRFOIL_PROJECT)."
-    ),
-    database_url: str = typer.Option(
-        None, "--database-url", help="The server's database (default: the local one)."
-    ),
+    project: str = _SECRET_PROJECT,
+    database_url: str = _SECRET_DATABASE,
 ) -> None:
     """Store a secret, read from stdin (or a hidden prompt), encrypted with
     AIRFOIL_SECRETS_KEY. Local runs read it too (with the same key set)."""
@@ -425,12 +429,8 @@ def secrets_set(
 @secrets_app.command("list")
 @handle_errors
 def secrets_list(
-    project: str = typer.Option(
-        None, "--project", help="Project of the secrets (default: AIRFOIL_PROJECT)."
-    ),
-    database_url: str = typer.Option(
-        None, "--database-url", help="The server's database (default: the local one)."
-    ),
+    project: str = _SECRET_PROJECT,
+    database_url: str = _SECRET_DATABASE,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of names."),
 ) -> None:
     """List secret names of a project (never values)."""
@@ -451,12 +451,8 @@ def secrets_list(
 @handle_errors
 def secrets_delete(
     name: str = typer.Argument(..., help="The secret's name."),
-    project: str = typer.Option(
-        None, "--project", help="Project of the secret (default: AIRFOIL_PROJECT)."
-    ),
-    database_url: str = typer.Option(
-        None, "--database-url", help="The server's database (default: the local one)."
-    ),
+    project: str = _SECRET_PROJECT,
+    database_url: str = _SECRET_DATABASE,
 ) -> None:
     """Delete a stored secret (tasks asking for it then fail to launch, naming it)."""
     project = project or _default_project()
