@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from airfoil.core.projects import domain_problem, project_name_problem
 
@@ -175,18 +175,12 @@ class AirfoilSettings(BaseModel):
             )
         return name
 
-    @field_validator("project")
+    @field_validator("project", "domain")
     @classmethod
-    def _project_name(cls, value: str) -> str:
-        problem = project_name_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("domain")
-    @classmethod
-    def _domain(cls, value: str) -> str:
-        problem = domain_problem(value)
+    def _tenancy(cls, value: str, info: ValidationInfo) -> str:
+        """The project names and domains a server takes (``airfoil.core.projects``)."""
+        check = project_name_problem if info.field_name == "project" else domain_problem
+        problem = check(value)
         if problem is not None:
             raise ValueError(problem)
         return value

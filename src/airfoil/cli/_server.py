@@ -7,10 +7,12 @@ the server reads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -386,13 +388,18 @@ def reopen(
     )
 
 
-def _box(database_url: str | None) -> object:
+@contextlib.contextmanager
+def _box(database_url: str | None) -> Iterator[Any]:
+    """The secret box of the database (the local one by default), closed after use."""
     from airfoil.server._registry import Registry
     from airfoil.server._secrets import SecretBox
 
-    s: object = _settings(database_url, None)
-    registry = Registry(s.database_url, s.home)  # type: ignore[attr-defined]
-    return SecretBox(registry, os.environ.get("AIRFOIL_SECRETS_KEY"))
+    s: Any = _settings(database_url, None)
+    registry = Registry(s.database_url, s.home)
+    try:
+        yield SecretBox(registry, os.environ.get("AIRFOIL_SECRETS_KEY"))
+    finally:
+        registry.close()
 
 
 _SECRET_PROJECT = typer.Option(
@@ -418,11 +425,8 @@ def secrets_set(
         if sys.stdin.isatty()
         else sys.stdin.read().rstrip("\n")
     )
-    box = _box(database_url)
-    try:
-        box.set(project, name, value)  # type: ignore[attr-defined]
-    finally:
-        box.registry.close()  # type: ignore[attr-defined]
+    with _box(database_url) as box:
+        box.set(project, name, value)
     err_console.print(f"secret {name!r} of project {project!r} stored (encrypted)")
 
 
@@ -435,11 +439,8 @@ def secrets_list(
 ) -> None:
     """List secret names of a project (never values)."""
     project = project or _default_project()
-    box = _box(database_url)
-    try:
-        names = list(box.names(project))  # type: ignore[attr-defined]
-    finally:
-        box.registry.close()  # type: ignore[attr-defined]
+    with _box(database_url) as box:
+        names = list(box.names(project))
     if as_json:
         out_console.print_json(json.dumps(names))
         return
@@ -456,11 +457,8 @@ def secrets_delete(
 ) -> None:
     """Delete a stored secret (tasks asking for it then fail to launch, naming it)."""
     project = project or _default_project()
-    box = _box(database_url)
-    try:
-        box.delete(project, name)  # type: ignore[attr-defined]
-    finally:
-        box.registry.close()  # type: ignore[attr-defined]
+    with _box(database_url) as box:
+        box.delete(project, name)
     err_console.print(f"secret {name!r} of project {project!r} deleted")
 
 
