@@ -200,17 +200,18 @@ def test_a_ready_server_has_started_its_workers_and_its_first_tasks_use_them(
 ) -> None:
     from airfoil.client import Client
 
-    # Ready means ready to run: the forkserver and every slot's workers are up before
-    # /readyz says so (2 slots x 3 workers), not started by the first execution's tasks.
-    # Asked to, the workers (user code) run at a lower priority than the engine.
+    # Ready means ready to run: the forkserver and the workers are up before /readyz says
+    # so (the 2 slots share one pool of --max-parallel 3 workers, `airfoil server start`'s
+    # default), not started by the first execution's tasks. Asked to, the workers (user
+    # code) run at a lower priority than the engine.
     served = _Server(tmp_path, pg_schema_factory(), "--max-parallel", "3", "--worker-nice", "4")
     try:
         engine = served.engines()[0]
         forkservers, warm = _workers(engine)
-        assert len(forkservers) == 1 and len(warm) == 6, (forkservers, warm)
+        assert len(forkservers) == 1 and len(warm) == 3, (forkservers, warm)
         assert all(f.nice() == engine.nice() for f in forkservers)
         lower = min(19, engine.nice() + 4)
-        assert [psutil.Process(w).nice() for w in warm] == [lower] * 6
+        assert [psutil.Process(w).nice() for w in warm] == [lower] * 3
         with Client(served.url, project="eng") as client:
             client.register(list(flow.values()))
             ex = client.launch(flow["fan"], {})
