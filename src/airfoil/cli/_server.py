@@ -389,15 +389,22 @@ def reopen(
 
 
 @contextlib.contextmanager
-def _box(database_url: str | None) -> Iterator[Any]:
-    """The secret box of the database (the local one by default), closed after use."""
+def _box(database_url: str | None, project: str | None) -> Iterator[tuple[Any, str]]:
+    """The secret box of the database (the local one by default), closed after use, and
+    the project (``AIRFOIL_PROJECT`` unless given; checked as a server checks it)."""
+    from airfoil.core.errors import ConfigError
+    from airfoil.core.projects import project_name_problem
     from airfoil.server._registry import Registry
     from airfoil.server._secrets import SecretBox
 
     s: Any = _settings(database_url, None)
+    project = project or s.project
+    problem = project_name_problem(project)
+    if problem is not None:
+        raise ConfigError(f"--project: {problem}")
     registry = Registry(s.database_url, s.home)
     try:
-        yield SecretBox(registry, os.environ.get("AIRFOIL_SECRETS_KEY"))
+        yield SecretBox(registry, os.environ.get("AIRFOIL_SECRETS_KEY")), project
     finally:
         registry.close()
 
@@ -419,13 +426,12 @@ def secrets_set(
 ) -> None:
     """Store a secret, read from stdin (or a hidden prompt), encrypted with
     AIRFOIL_SECRETS_KEY. Local runs read it too (with the same key set)."""
-    project = project or _default_project()
     value = (
         typer.prompt(f"value of {name}", hide_input=True)
         if sys.stdin.isatty()
         else sys.stdin.read().rstrip("\n")
     )
-    with _box(database_url) as box:
+    with _box(database_url, project) as (box, project):
         box.set(project, name, value)
     err_console.print(f"secret {name!r} of project {project!r} stored (encrypted)")
 
@@ -438,8 +444,7 @@ def secrets_list(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of names."),
 ) -> None:
     """List secret names of a project (never values)."""
-    project = project or _default_project()
-    with _box(database_url) as box:
+    with _box(database_url, project) as (box, project):
         names = list(box.names(project))
     if as_json:
         out_console.print_json(json.dumps(names))
@@ -456,16 +461,9 @@ def secrets_delete(
     database_url: str = _SECRET_DATABASE,
 ) -> None:
     """Delete a stored secret (tasks asking for it then fail to launch, naming it)."""
-    project = project or _default_project()
-    with _box(database_url) as box:
+    with _box(database_url, project) as (box, project):
         box.delete(project, name)
     err_console.print(f"secret {name!r} of project {project!r} deleted")
-
-
-def _default_project() -> str:
-    from airfoil.cli._common import load_settings
-
-    return load_settings().project
 
 
 @secrets_app.command("new-key")

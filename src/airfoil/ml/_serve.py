@@ -392,6 +392,11 @@ def create_service(
     async def invalid(request: Any, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own answer echoes each bad input, and an Infinity or NaN in it cannot be
         # written as JSON: the 422 became a 500. Where and why is what a caller needs.
+        sent = request.headers.get("content-type") or ""
+        if "json" not in sent.lower():
+            # FastAPI reads a body as JSON only when it is declared so: `curl -d` declares a
+            # form, and the 422 said only "Input should be a valid dictionary".
+            return JSONResponse({"detail": [_not_json(sent)]}, status_code=422)
         keep = ("type", "loc", "msg")
         detail = [{k: e[k] for k in keep if k in e} for e in exc.errors()[:MAX_PROBLEMS]]
         for e in detail:
@@ -403,11 +408,6 @@ def create_service(
                 e["msg"] += ": expected a number (or null for a missing value)"
             elif len(e.get("loc", ())) == 1:  # no body, null, a list...
                 e["msg"] += f": expected {shape}"
-        sent = request.headers.get("content-type") or ""
-        if "json" not in sent.lower():
-            # FastAPI reads a body as JSON only when it is declared so: `curl -d` declares a
-            # form, and the 422 said only "Input should be a valid dictionary".
-            detail = [_not_json(sent)]
         return JSONResponse({"detail": detail}, status_code=422)
 
     import numpy as np

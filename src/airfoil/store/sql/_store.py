@@ -552,18 +552,12 @@ class SqlMetaStore(
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionHead], int]:
-        check_page(limit, offset)
-        params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
-        sql = self._s.page_execution_heads(tuple(params))
-        rows = self._read(sql, dict(params, limit=limit, offset=offset), "listing executions")
-        if rows:
-            return [_HEAD.decode(r[0]) for r in rows], int(rows[0][1])
-        if offset == 0:
-            return [], 0
-        # past the last row: no row carries the total
-        return [], self.count_executions(
-            project=project, domain=domain, workflow=workflow, phase=phase
-        )
+        """The page statement (it carries the rows' leases too: left out here)."""
+        items, total, _ = self.page_execution_heads_leased(
+            project=project, domain=domain, workflow=workflow, phase=phase, limit=limit,
+            offset=offset,
+        )  # fmt: skip
+        return items, total
 
     def page_execution_heads_leased(
         self,
