@@ -225,11 +225,14 @@ def test_postgres_connections_follow_threads(pg_empty_url: str, pg_admin: sa.Eng
     store = SqlMetaStore(url)
     try:
         store.write(StoreBatch(execution=make_execution()))
-        _in_threads(4, lambda: store.get_execution("e1"))
+        # the 4 threads hold their connections at once (without the barrier one could end
+        # before another began and hand it its kept connection: 4 backends, not 5)
+        four = threading.Barrier(4)
+        _in_threads(4, lambda: (store.get_execution("e1"), four.wait(10)))
         # the ended threads' connections are kept for the next threads, which open none
         kept = sorted(_backends_settled(pg_admin, name, 5))
         assert len(kept) == 5
-        _in_threads(4, lambda: store.get_execution("e1"))
+        _in_threads(4, lambda: (store.get_execution("e1"), four.wait(10)))
         assert sorted(_backends(pg_admin, name)) == kept
         # at most IDLE_KEPT are kept: the rest of a larger burst's are closed
         many = _connect.IDLE_KEPT + 4
