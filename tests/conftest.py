@@ -49,12 +49,21 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+#: The tier of a test with no tier marker, by the folder of tests/ it lives in: a file under
+#: tests/e2e or tests/integration is never counted in the unit tier (`-m unit`) by omission.
+_FOLDER_TIERS = {"e2e": "e2e", "integration": "integration"}
+
+
+def _default_tier(path: Path) -> str:
+    parts = path.resolve().relative_to(Path(__file__).resolve().parent).parts
+    return _FOLDER_TIERS.get(parts[0], "unit") if len(parts) > 1 else "unit"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A test with no tier marker is a unit test by default.
     tiers = {"unit", "integration", "e2e"}
     for item in items:
         if not tiers & {m.name for m in item.iter_markers()}:
-            item.add_marker(pytest.mark.unit)
+            item.add_marker(getattr(pytest.mark, _default_tier(item.path)))
 
 
 # Skip reasons that mean "the environment lacks a tier's dependency", not "not applicable".

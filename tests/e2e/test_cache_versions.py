@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 HIT, MISS = "hit", "miss"
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 FLOW = textwrap.dedent(
     """
     import airfoil as af
