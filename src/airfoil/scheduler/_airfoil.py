@@ -143,6 +143,8 @@ class AirfoilPolicy(Policy):
             expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
             ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
             past its estimate (``None``, the default: no such cost; docs/scheduling.md).
+            ``victim_wait_forecast`` (seconds): that wait also counts the arrival rate of
+            smaller work seen over that many seconds (``RestartWait``).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -163,6 +165,7 @@ class AirfoilPolicy(Policy):
     victim_wait_cost: float | None = None
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
+    victim_wait_forecast: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -195,10 +198,9 @@ class AirfoilPolicy(Policy):
                 f"place_horizon must be a positive number of seconds or None, "
                 f"got {self.place_horizon}"
             )
-        if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
-            problems.append(
-                f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
-            )
+        for name in ("victim_wait_cost", "victim_wait_forecast"):
+            if (value := getattr(self, name)) is not None and not 0 < value < math.inf:
+                problems.append(f"{name} must be a positive number or None, got {value}")
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
@@ -606,7 +608,9 @@ class _Victims:
         self._wait_cost = policy.victim_wait_cost if policy.preempt_ratio is not None else None
         self._wait_all = policy.victim_wait_all
         self._wait = (
-            RestartWait(rnd, thresholds, policy.victim_wait_queue) if self._wait_cost else None
+            RestartWait(rnd, thresholds, policy.victim_wait_queue, policy.victim_wait_forecast)
+            if self._wait_cost
+            else None
         )
         self._spared: set[str] | None = None  # see _not_worth_the_wait
         self._max_priority = max(map(_priority_of, self._runs), default=0)
