@@ -74,7 +74,7 @@ from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
-from airfoil.scheduler._victim_index import RestartWait, VictimIndex
+from airfoil.scheduler._victim_index import RestartWait, VictimIndex, preempted_whole_waits
 
 if TYPE_CHECKING:
     from airfoil.scheduler._capacity import Demand
@@ -145,6 +145,8 @@ class AirfoilPolicy(Policy):
             past its estimate (``None``, the default: no such cost; docs/scheduling.md).
             ``victim_wait_forecast`` (seconds): that wait also counts the arrival rate of
             smaller work seen over that many seconds (``RestartWait``).
+        whole_victims_one_at_a_time: while a preempted whole-node single waits, no other is
+            a victim of the least-attained-service pass (``False``: docs/scheduling.md).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -166,6 +168,7 @@ class AirfoilPolicy(Policy):
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
     victim_wait_forecast: float | None = None
+    whole_victims_one_at_a_time: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -340,6 +343,7 @@ class AirfoilPolicy(Policy):
         explain, reasons = rnd.explain, rnd.reasons
         horizon = self.place_horizon
         soon: list[int] | None = None  # GPUs per node freed within the horizon, when asked
+        one_whole = self.whole_victims_one_at_a_time and preempted_whole_waits(state)
         for key in order:
             if key[4] in served:
                 continue
@@ -438,7 +442,9 @@ class AirfoilPolicy(Policy):
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
                     least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
-                    whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
+                    whole = one_whole or (
+                        not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
+                    )
                     if victims.can_free(entry.demand) and rnd.make_room(
                         entry,
                         victims.for_claimant(entry, level, least, spare_whole_nodes=whole),

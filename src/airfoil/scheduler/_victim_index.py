@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, SchedulerState
 
-__all__ = ["RestartWait", "VictimIndex"]
+__all__ = ["RestartWait", "VictimIndex", "preempted_whole_waits"]
 
 _Slot = tuple[int, int, "RunningEntry", Demand]
 """A victim's place on one node: (its index in the victims, which of its nodes, itself, the
@@ -356,3 +356,21 @@ class RestartWait:
             if got >= need:
                 return end
         return math.inf
+
+
+def preempted_whole_waits(state: SchedulerState) -> bool:
+    """Whether a single worker that needs a whole node (all the GPUs of the largest) waits
+    after it was preempted (it has attained service), with estimated work left: for
+    ``AirfoilPolicy.whole_victims_one_at_a_time``, then no other such worker is a victim of
+    the least-attained-service pass. Stops at the first found."""
+    whole = state.largest[2]
+    if whole <= 0:
+        return False
+    waiting = state.waiting
+    for shape, ids in state.shapes.items():
+        if shape[3] == 1 and shape[2] >= whole:
+            for item_id in ids:
+                entry = waiting[item_id]
+                if entry.item.attained > 0 and entry.estimate > 0:
+                    return True
+    return False
