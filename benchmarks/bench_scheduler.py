@@ -190,8 +190,7 @@ def bench_victim_wait() -> None:
     """``airfoil`` with the victim's wait to restart as a preemption cost, and without.
 
     The steady state's running work is all 1-GPU, so the whole-node rule only walks the
-    victims (none is subject to it); ``victim_wait_all`` computes the wait for each, and
-    with ``victim_wait_forecast`` the arrivals of smaller work once (a walk of the queue).
+    victims (none is subject to it); ``victim_wait_all`` computes the wait for each.
     """
     _bench_variants(
         "victim_wait_cost",
@@ -200,9 +199,6 @@ def bench_victim_wait() -> None:
             "cost 1": AirfoilPolicy(victim_wait_cost=1.0),
             "cost 1, queue": AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=True),
             "cost 1, all": AirfoilPolicy(victim_wait_cost=1.0, victim_wait_all=True),
-            "cost 1, all, forecast 4 h": AirfoilPolicy(
-                victim_wait_cost=1.0, victim_wait_all=True, victim_wait_forecast=14_400.0
-            ),
         },
     )
 
@@ -235,7 +231,7 @@ def _bench_variants(what: str, variants: dict[str, AirfoilPolicy]) -> None:
                 )
                 state.apply(decision, now)
                 now += 1.0
-            print(f"  round {round_} {label:25s} " + " / ".join(figures))
+            print(f"  round {round_} {label:15s} " + " / ".join(figures))
 
 
 def bench_replay(trace_path: str | None) -> None:

@@ -74,7 +74,7 @@ from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
-from airfoil.scheduler._victim_index import RestartWait, VictimIndex, preempted_whole_waits
+from airfoil.scheduler._victim_index import RestartWait, VictimIndex
 
 if TYPE_CHECKING:
     from airfoil.scheduler._capacity import Demand
@@ -143,10 +143,6 @@ class AirfoilPolicy(Policy):
             expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
             ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
             past its estimate (``None``, the default: no such cost; docs/scheduling.md).
-            ``victim_wait_forecast`` (seconds): that wait also counts the arrival rate of
-            smaller work seen over that many seconds (``RestartWait``).
-        whole_victims_one_at_a_time: while a preempted whole-node single waits, no other is
-            a victim of the least-attained-service pass (``False``: docs/scheduling.md).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -167,8 +163,6 @@ class AirfoilPolicy(Policy):
     victim_wait_cost: float | None = None
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
-    victim_wait_forecast: float | None = None
-    whole_victims_one_at_a_time: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -201,9 +195,10 @@ class AirfoilPolicy(Policy):
                 f"place_horizon must be a positive number of seconds or None, "
                 f"got {self.place_horizon}"
             )
-        for name in ("victim_wait_cost", "victim_wait_forecast"):
-            if (value := getattr(self, name)) is not None and not 0 < value < math.inf:
-                problems.append(f"{name} must be a positive number or None, got {value}")
+        if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
+            problems.append(
+                f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
+            )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
@@ -343,7 +338,6 @@ class AirfoilPolicy(Policy):
         explain, reasons = rnd.explain, rnd.reasons
         horizon = self.place_horizon
         soon: list[int] | None = None  # GPUs per node freed within the horizon, when asked
-        one_whole = self.whole_victims_one_at_a_time and preempted_whole_waits(state)
         for key in order:
             if key[4] in served:
                 continue
@@ -442,9 +436,7 @@ class AirfoilPolicy(Policy):
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
                     least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
-                    whole = one_whole or (
-                        not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
-                    )
+                    whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
                     if victims.can_free(entry.demand) and rnd.make_room(
                         entry,
                         victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
@@ -614,9 +606,7 @@ class _Victims:
         self._wait_cost = policy.victim_wait_cost if policy.preempt_ratio is not None else None
         self._wait_all = policy.victim_wait_all
         self._wait = (
-            RestartWait(rnd, thresholds, policy.victim_wait_queue, policy.victim_wait_forecast)
-            if self._wait_cost
-            else None
+            RestartWait(rnd, thresholds, policy.victim_wait_queue) if self._wait_cost else None
         )
         self._spared: set[str] | None = None  # see _not_worth_the_wait
         self._max_priority = max(map(_priority_of, self._runs), default=0)

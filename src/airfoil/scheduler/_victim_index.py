@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, SchedulerState
 
-__all__ = ["RestartWait", "VictimIndex", "preempted_whole_waits"]
+__all__ = ["RestartWait", "VictimIndex"]
 
 _Slot = tuple[int, int, "RunningEntry", Demand]
 """A victim's place on one node: (its index in the victims, which of its nodes, itself, the
@@ -200,40 +200,24 @@ class RestartWait:
       and arrivals are not counted).
 
     Each is capped at when the last other running work is expected to end (then every node
-    is free, but for arrivals). With ``forecast`` (seconds, ``W``) arrivals are counted too,
-    from the past: ``rho`` is the share of the cluster's GPUs over the next ``W`` that
-    single workers of less than a node submitted in the last ``W`` still ask for (waiting:
-    their estimate, running: their estimate left, each at most ``W``), and the wait becomes
-    ``wait / (1 - rho)`` (a low-priority wait behind high-priority work of that load, as in
-    a priority queue), never while ``rho >= 1``: if such work went on arriving at that rate
-    it would take every GPU that frees. Pure: built lazily, once per decision, and only when
-    the setting is on.
+    is free, but for arrivals). Pure: built lazily, once per decision, and only when the
+    setting is on.
     """
 
     __slots__ = (
         "_by_g",
         "_ends",
-        "_forecast",
         "_free",
         "_last",
         "_levels",
         "_per_node",
         "_queue",
         "_rnd",
-        "_stretch",
         "_thresholds",
     )
 
-    def __init__(
-        self,
-        rnd: Round,
-        thresholds: tuple[float, ...],
-        queue: bool,
-        forecast: float | None = None,
-    ) -> None:
+    def __init__(self, rnd: Round, thresholds: tuple[float, ...], queue: bool) -> None:
         self._rnd = rnd
-        self._forecast = forecast
-        self._stretch: float | None = None
         self._thresholds = thresholds
         self._queue = queue
         self._by_g: dict[int, tuple[float, int, float]] = {}
@@ -306,31 +290,7 @@ class RestartWait:
         if self._queue:
             at = max(at, self._queue_at(run))
         last = [end for end, _, item_id in self._last if item_id != run.entry.item.id]
-        wait = max(0.0, min(at, last[-1] if last else now) - now)
-        if self._forecast is None or wait == 0:
-            return wait
-        return wait * self.stretch()
-
-    def stretch(self) -> float:
-        """``1 / (1 - rho)`` (``inf`` when ``rho >= 1``) with ``forecast``; see the class."""
-        if self._stretch is None:
-            horizon = self._forecast
-            assert horizon is not None
-            state, now = self._rnd.state, self._rnd.now
-            since, whole = now - horizon, state.largest[2]
-            asked = 0.0
-            for entry in state.waiting.values():
-                g = entry.demand[2]
-                if entry.item.submit_time > since and entry.workers == 1 and 0 < g < whole:
-                    asked += g * min(entry.estimate, horizon)
-            for run in state.running.values():
-                entry = run.entry
-                g = entry.demand[2]
-                if entry.item.submit_time > since and entry.workers == 1 and 0 < g < whole:
-                    asked += g * min(max(run.start + entry.estimate - now, 0.0), horizon)
-            rho = asked / (horizon * state.totals[2]) if state.totals[2] else 0.0
-            self._stretch = math.inf if rho >= 1 else 1 / (1 - rho)
-        return self._stretch
+        return max(0.0, min(at, last[-1] if last else now) - now)
 
     def _queue_at(self, run: RunningEntry) -> float:
         rnd = self._rnd
@@ -356,21 +316,3 @@ class RestartWait:
             if got >= need:
                 return end
         return math.inf
-
-
-def preempted_whole_waits(state: SchedulerState) -> bool:
-    """Whether a single worker that needs a whole node (all the GPUs of the largest) waits
-    after it was preempted (it has attained service), with estimated work left: for
-    ``AirfoilPolicy.whole_victims_one_at_a_time``, then no other such worker is a victim of
-    the least-attained-service pass. Stops at the first found."""
-    whole = state.largest[2]
-    if whole <= 0:
-        return False
-    waiting = state.waiting
-    for shape, ids in state.shapes.items():
-        if shape[3] == 1 and shape[2] >= whole:
-            for item_id in ids:
-                entry = waiting[item_id]
-                if entry.item.attained > 0 and entry.estimate > 0:
-                    return True
-    return False

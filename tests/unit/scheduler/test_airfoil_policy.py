@@ -308,51 +308,6 @@ def test_with_victim_wait_queue_the_wait_counts_the_work_of_lower_levels_ahead_o
     assert decide([x], run, THREE_NODES, now=1000.0, policy=with_queue).preemptions == ("v",)
 
 
-def test_with_victim_wait_forecast_the_wait_stretches_with_recent_smaller_work() -> None:
-    """``victim_wait_forecast``: the wait to restart, 2,000 s by running work (n1 empties at
-    3,000 s), is divided by ``1 - rho``, where ``rho`` is the share of the next 500 s of the
-    cluster's 24 GPUs that single workers of less than a node submitted in the last 500 s
-    still ask for (each at most 500 s), and never ends while ``rho >= 1``.
-    """
-    x = gpus("x", 4, submit=900.0, estimate=1_000.0)  # asks 4 x 500 GPU-s of the next 500 s
-
-    def smaller(n: int, submit: float) -> list[Any]:
-        return [gpus(f"s{i}", 4, submit=submit, estimate=50_000.0) for i in range(n)]
-
-    run = _whole_victim(3_000.0)
-    at = {"victim_wait_forecast": 500.0}
-    # cost 30: 99,000 s left against 60,000 s of wait: a victim without the forecast
-    off = AirfoilPolicy(victim_wait_cost=30.0)
-    forecast = AirfoilPolicy(victim_wait_cost=30.0, **at)
-    assert decide([x, *smaller(2, 950.0)], run, THREE_NODES, now=1000.0, policy=off).preemptions
-    # x and two more: 6,000 of 12,000 GPU-s, rho 0.5: a wait of 4,000 s, 120,000 s at 30x
-    d = decide([x, *smaller(2, 950.0)], run, THREE_NODES, now=1000.0, policy=forecast)
-    assert d.preemptions == () and d.starts == ()
-    # the same two submitted 900 s ago are not recent: rho 1/6, 72,000 s at 30x: a victim
-    d = decide([x, *smaller(2, 100.0)], run, THREE_NODES, now=1000.0, policy=forecast)
-    assert d.preemptions == ("v",)
-    # cost 1: a victim at rho 0.5 (4,000 s), spared once recent work fills the next 500 s
-    one = AirfoilPolicy(victim_wait_cost=1.0, **at)
-    assert decide([x, *smaller(2, 950.0)], run, THREE_NODES, now=1000.0, policy=one).preemptions
-    d = decide([x, *smaller(5, 950.0)], run, THREE_NODES, now=1000.0, policy=one)
-    assert d.preemptions == () and d.starts == ()
-    # work of a whole node does not count (it does not take the GPUs v waits for) ...
-    whole = [gpus(f"w{i}", 8, submit=950.0, estimate=50_000.0) for i in range(3)]
-    assert decide([x, *whole], run, THREE_NODES, now=1000.0, policy=one).preemptions == ("v",)
-    # running smaller work counts by its estimate left: on a fourth node (32 GPUs, 16,000
-    # GPU-s in the next 500 s) x and five more ask for 12,000 (rho 0.75: 8,000 s, a victim)
-    # and two 4-GPU jobs started at 960 s add 4,000 if they are recent (rho 1: spared)
-    four = [*THREE_NODES, gpu_node("n3", 8)]
-    for submit, victims in ((950.0, ()), (100.0, ("v",))):
-        busy = [
-            running(gpus(f"r{i}", 4, submit=submit, estimate=1e5), "n3", start=960.0)
-            for i in (0, 1)
-        ]
-        d = decide([x, *smaller(5, 950.0)], run + busy, four, now=1000.0, policy=one)
-        assert d.preemptions == victims
-    assert AirfoilPolicy().victim_wait_forecast is None
-
-
 def test_the_wait_cost_spares_only_whole_node_singles_within_their_estimate() -> None:
     """Smaller victims and work past its estimate are victims as before, unless
     ``victim_wait_all`` (then a victim of any size needs room of its size again)."""
@@ -533,8 +488,6 @@ def test_with_quotas_projects_take_turns_by_dominant_share_within_a_level() -> N
         ({"place_horizon": float("inf")}, "place_horizon must be a positive number of seconds"),
         ({"victim_wait_cost": 0.0}, "victim_wait_cost must be a positive number or None"),
         ({"victim_wait_cost": float("nan")}, "victim_wait_cost must be a positive number or None"),
-        ({"victim_wait_forecast": 0.0}, "victim_wait_forecast must be a positive number"),
-        ({"victim_wait_forecast": float("inf")}, "victim_wait_forecast must be a positive"),
         ({"due_share": 0.0}, r"due_share must be in \(0, 1\] or None"),
         ({"due_share": 1.5}, r"due_share must be in \(0, 1\] or None"),
     ],

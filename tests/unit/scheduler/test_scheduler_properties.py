@@ -179,8 +179,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         check_invariants(
             AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=queue_too), *scenario
         )
-    # ... and with a forecast of smaller work's arrivals, which spares more of them
-    check_invariants(AirfoilPolicy(victim_wait_cost=1.0, victim_wait_forecast=3_600.0), *scenario)
 
 
 def check_invariants(
@@ -372,30 +370,24 @@ def test_airfoil_preempts_only_work_expected_to_outlast_its_claimant(
     cost=st.sampled_from((0.5, 1.0, 3.0)),
     queue_too=st.booleans(),
     every=st.booleans(),
-    forecast=st.sampled_from((None, 600.0, 3_600.0)),
 )
 def test_airfoil_preempts_a_single_only_for_more_work_than_its_wait_to_restart(
     scenario: tuple[list[Node], list[WorkItem], list[WorkItem], float],
     cost: float,
     queue_too: bool,
     every: bool,
-    forecast: float | None,
 ) -> None:
     """``victim_wait_cost``: every single worker the least-attained-service pass preempts
     within its estimate (needing a whole node, or any with ``victim_wait_all``) has at least
-    ``cost`` times its expected wait to restart left, the wait as the state gives it (with
-    ``victim_wait_forecast``, stretched by the recent arrivals of smaller work)."""
+    ``cost`` times its expected wait to restart left, the wait as the state gives it."""
     cluster, run, queue, now = scenario
     policy = AirfoilPolicy(
-        victim_wait_cost=cost,
-        victim_wait_queue=queue_too,
-        victim_wait_all=every,
-        victim_wait_forecast=forecast,
+        victim_wait_cost=cost, victim_wait_queue=queue_too, victim_wait_all=every
     )
     check_invariants(policy, cluster, run, queue, {}, now)
     state = build(policy, cluster, run, queue, {}, now)
     decision = state.decide(now)
-    wait = RestartWait(Round(state, now, False), policy.thresholds, queue_too, forecast)
+    wait = RestartWait(Round(state, now, False), policy.thresholds, queue_too)
     whole = 0 if every else state.largest[2]
     for item_id in decision.preemptions:
         victim = state.running[item_id]
