@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _parts import part_of_file
+
 CHILD = r"""
 import json, os, resource, statistics, sys, time
 import airfoil as af
@@ -110,32 +112,19 @@ print(json.dumps({
 LIMITS = {"map": 100_000, "chain": 10_000, "fan": 10_000}
 
 
-#: Where a sample's innermost Airfoil frame lies (its file under ``airfoil/``) -> the part it
-#: is charged to (first match).
-PARTS = (
-    ("store", ("store/", "engine/_journal.py", "engine/_group_commit.py", "executors/observe.py")),
-    ("executor", ("executors/",)),
-    ("attempt runtime", ("runtime/", "sdk/")),
-    ("serialisation", ("types/", "wire/", "core/records.py")),
-    ("engine", ("engine/", "core/", "local.py")),
-)
-SERIALISERS = ("json/", "msgspec", "hashlib", "pickle")
-
-
 def _file(frame: str) -> str:
     """The file of one of py-spy's raw frames, ``function (path/to/file.py:line)``."""
     return frame[frame.rfind("(") + 1 : frame.rfind(":")]
 
 
 def _part(stack: list[str]) -> str:
-    """The part a sampled stack (outermost first, py-spy's raw frames) is charged to."""
-    if stack and any(s in _file(stack[-1]) for s in SERIALISERS):
-        return "serialisation"
+    """The part a sampled stack (outermost first, py-spy's raw frames) is charged to: that of
+    its innermost frame that has one (``_parts.part_of_file``)."""
     for frame in reversed(stack):
         path = _file(frame)
-        if path.startswith("airfoil/") or "/airfoil/" in path:
-            inner = path[path.rfind("airfoil/") + len("airfoil/") :]
-            return next((name for name, keys in PARTS if inner.startswith(keys)), "other Airfoil")
+        part = part_of_file(path)
+        if part is not None:
+            return part
         if path == "<string>":
             return "task bodies, benchmark"
     return "no Airfoil frame (threads, exit)"
