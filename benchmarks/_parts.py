@@ -11,6 +11,7 @@ PARTS = (
     ("attempt runtime", ("runtime/", "sdk/")),
     ("serialisation", ("types/", "wire/", "core/records.py")),
     ("engine", ("engine/", "core/", "local.py", "server/_driver.py", "server/_engine")),
+    ("API (routes, auth, answers)", ("server/", "client/")),
 )
 #: Libraries outside Airfoil whose frames are a part of their own wherever they are called.
 LIBRARIES = (
@@ -25,3 +26,9 @@ def part_of_file(path: str) -> str | None:
         inner = path[path.rfind("airfoil/") + len("airfoil/") :]
         return next((name for name, keys in PARTS if inner.startswith(keys)), "other Airfoil")
     return next((name for name, keys in LIBRARIES if any(k in path for k in keys)), None)
+
+
+def part_of_builtin(name: str) -> str | None:
+    """The part of a C function as cProfile names it (``<method 'encode' of
+    'msgspec.json.Encoder' objects>``), or None when its caller decides."""
+    return next((part for part, keys in LIBRARIES if any(k.strip("/") in name for k in keys)), None)

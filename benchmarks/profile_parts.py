@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _parts import part_of_file
+from _parts import part_of_builtin, part_of_file
 
 Func = tuple[str, int, str]
 
@@ -37,7 +37,7 @@ def parts(stats: dict[Func, Any]) -> dict[str, float]:
         """The shares of ``func``'s time each part owns."""
         if func in memo:
             return memo[func]
-        part = part_of_file(func[0])
+        part = part_of_builtin(func[2]) if func[0] == "~" else part_of_file(func[0])
         if part is not None:
             out = {part: 1.0}
         else:
@@ -51,9 +51,8 @@ def parts(stats: dict[Func, Any]) -> dict[str, float]:
                 for name, share in mix(caller, seen | {func}).items():
                     out[name] = out.get(name, 0.0) + share * weight / total
             if not out:
-                out = {"unattributed (thread roots)": 1.0}
-        if not seen:
-            memo[func] = out
+                out = {"outside Airfoil, no Airfoil caller": 1.0}
+        memo[func] = out  # (a cycle's members keep the mix found first: shares, not times)
         return out
 
     seconds: dict[str, float] = {}
@@ -76,7 +75,7 @@ def main() -> None:
     print(f"{args.prof}: {total:.2f} s of profiled CPU")
     for name, s in seconds.items():
         per_task = f"  {s * 1e6 / args.tasks:7.1f} us a task" if args.tasks else ""
-        print(f"  {name:<30} {s / total:6.1%}{per_task}")
+        print(f"  {name:<36} {s / total:6.1%}{per_task}")
 
 
 if __name__ == "__main__":
