@@ -6,7 +6,7 @@ The object is a pydantic model that reads its fields' ``AIRFOIL_<NAME>`` variabl
 case) when built, below the keyword arguments given, as pydantic-settings' ``BaseSettings``
 with ``env_prefix="AIRFOIL_"`` does for scalar fields (every field here is one). It is not a
 ``BaseSettings``: importing pydantic-settings (its asyncio, dotenv and every cloud secrets
-provider) cost every ``airfoil run`` about 15% of its whole process (docs/performance.md).
+provider) cost every ``airfoil run`` about 15% of its whole process (docs/dev/performance-log.md).
 """
 
 from __future__ import annotations

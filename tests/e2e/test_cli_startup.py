@@ -2,7 +2,7 @@
 
 Not a timing test: a subprocess runs the CLI as the ``airfoil`` script does and reports the
 modules it imported; none of the deny-list may be among them. Each entry was on this path
-once and cost the whole process time (see docs/performance.md, "Start-up").
+once and cost the whole process time (see docs/dev/performance-log.md, "Start-up").
 """
 
 from __future__ import annotations

@@ -225,7 +225,7 @@ def _start(
     # request makes gives up the GIL and waits up to a switch interval to get it back while
     # a slot computes. 1 ms instead of Python's 5 ms: p99 API latency under the engine's
     # load 141-173 ms instead of 200-299 ms (and 583-738 instead of 497-600 tasks/s) in two
-    # alternating pairs of bench_server.py runs at load 7-9 (docs/performance.md).
+    # alternating pairs of bench_server.py runs at load 7-9 (docs/dev/performance-log.md).
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
 

@@ -2,7 +2,7 @@
 resource queue, and the task with environment added for a placed attempt.
 
 Kept apart from :mod:`airfoil.engine._resources` so that a drive whose tasks ask for nothing
-never imports the scheduler (the queue is built on first use; docs/performance.md).
+never imports the scheduler (the queue is built on first use; docs/dev/performance-log.md).
 """
 
 from __future__ import annotations

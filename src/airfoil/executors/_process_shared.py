@@ -4,7 +4,7 @@ A server's driver slots each drive one execution with an engine of their own. Wi
 :class:`~airfoil.executors.process.ProcessExecutor` per slot, the slots bound how many
 executions run at once (a long task holds its slot) and every slot brings its own workers,
 each waking for an attempt only every few milliseconds (a worker's cost is its wake-up, not
-its code: docs/performance.md). :class:`SharedProcessPool` keeps one executor for all of
+its code: docs/dev/performance-log.md). :class:`SharedProcessPool` keeps one executor for all of
 them; each slot drives a :class:`PoolClient`, an :class:`~airfoil.executors.base.Executor`
 that sees only the attempts it submitted.
 

@@ -49,7 +49,7 @@ API_THREADS_WARM = 4
 #: (``nice``; ``--worker-nice``): none. Lowered by 5, so that on a saturated machine the API
 #: and the engine get a core before user tasks do, the benchmark's trivial tasks ran 9-20%
 #: slower (each attempt waited longer for a core, and a slot's 4 workers bound how many run
-#: at once) and the API's p99 was no better beyond the noise (docs/performance.md,
+#: at once) and the API's p99 was no better beyond the noise (docs/dev/performance-log.md,
 #: "Fifteenth session"): an operator whose tasks are CPU-bound sets it.
 WORKER_NICE = 0
 
@@ -58,7 +58,7 @@ WORKER_NICE = 0
 #: many tasks share that statement's cost (~0.12-0.15 ms of the engine's CPU and a commit):
 #: with 2 workers (a 2-core machine's CPU count) 0.52 statements a task, with 4, 0.28. On
 #: 2 cores, 4 slots x 4 workers drive 2,219-2,302 trivial tasks/s against 1,476-1,922 with
-#: 4 x 2 (docs/performance.md), for 8 more idle workers (~4 MiB of PSS each). Machines with
+#: 4 x 2 (docs/dev/performance-log.md), for 8 more idle workers (~4 MiB of PSS each). Machines with
 #: more CPUs than this keep one worker per CPU per slot, as before.
 MIN_WORKERS_PER_SLOT = 4
 
@@ -118,7 +118,7 @@ class ServerConfig:
             once the API is up, so that a full collection, which holds the GIL (the event
             loop and every request wait), walks only what requests made since: 50-270 ms
             pauses in the API's process under the engine's load otherwise
-            (docs/performance.md). The engine process freezes its own heap too, once its
+            (docs/dev/performance-log.md). The engine process freezes its own heap too, once its
             runtime is open and again once its first execution has been driven (the modules
             a drive imports: 100k-120k tracked objects there otherwise, full collections of
             130-540 ms on the driver slots' threads). ``airfoil server start`` sets it, and
@@ -126,7 +126,7 @@ class ServerConfig:
             the start makes ~200k objects that live as long as the server and ~2k of
             garbage, and collecting while it made them walked them over and over (full
             collections of ~50k, ~105k and, at the first freeze, ~143k objects, and
-            thousands of young ones: 0.14-0.25 s of CPU per start, docs/performance.md). The
+            thousands of young ones: 0.14-0.25 s of CPU per start, docs/dev/performance-log.md). The
             first freeze then freezes the heap as it is (its garbage stays: a fixed ~2k
             objects), and the second, with the collector enabled again, collects what
             starting the driver and the loops left first; a forked engine process, paused
@@ -262,7 +262,7 @@ def cli_shared_workers(config: ServerConfig) -> int | None:
     is not given: on the process executor as many workers as one slot had on its own
     (:attr:`ServerConfig.workers_per_slot`: ``--max-parallel``, else the CPU count, at least
     :data:`MIN_WORKERS_PER_SLOT`), so 4 slots of 4 workers each became 4 slots sharing 4
-    (docs/performance.md, "Sixteenth session"); None on another executor (each slot its
+    (docs/dev/performance-log.md, "Sixteenth session"); None on another executor (each slot its
     own). ``ServerConfig`` itself still defaults to each slot its own executor."""
     return config.workers_per_slot if config.executor == "process" else None
 
@@ -333,7 +333,7 @@ def run_engine_process(
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The API answers first: under CPU contention the engine (and the workers it starts,
-    # which inherit this) yields to the API process (docs/performance.md: API p99 under the
+    # which inherit this) yields to the API process (docs/dev/performance-log.md: API p99 under the
     # engine's load 81-124 ms niced, 500-1,088 ms not, one pair at load ~30).
     try:
         os.nice(ENGINE_NICE)

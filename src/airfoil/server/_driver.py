@@ -60,7 +60,7 @@ __all__ = ["Driver"]
 
 log = logging.getLogger("airfoil.server")
 
-#: A slot's default ``result_linger_s`` (docs/performance.md, "Fewer commits per task").
+#: A slot's default ``result_linger_s`` (docs/dev/performance-log.md, "Fewer commits per task").
 RESULT_LINGER_S = 0.002
 
 

@@ -1,7 +1,7 @@
 """``airfoil server start`` moves what it holds for its whole life out of the garbage
 collector's reach once it has started (``ServerConfig.freeze_heap``): a full collection,
 which holds the GIL while every request waits, then walks only the objects made since
-(docs/performance.md: 50-270 ms pauses of the API under the engine's load before). It
+(docs/dev/performance-log.md: 50-270 ms pauses of the API under the engine's load before). It
 pauses the collector while it starts (what it makes then lives as long as the server), and
 the collector runs again once the API is up, in its engine process too."""
 

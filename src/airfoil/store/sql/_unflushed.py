@@ -2,7 +2,7 @@
 flush (``process`` durability), kept in memory until PostgreSQL reports that WAL flushed.
 
 Each synchronous commit waits for one ``fdatasync`` of the WAL, and those bound a server's
-rate on a disk like this project's (docs/performance.md). Below ``power`` the store commits
+rate on a disk like this project's (docs/dev/performance-log.md). Below ``power`` the store commits
 a driver's fenced batch lazily, except a batch that ends its execution, one without events,
 and a lease's release (those wait, so a client never sees a finished run vanish). A crash of
 the engine alone loses nothing (PostgreSQL holds the commit); a crash of PostgreSQL alone
