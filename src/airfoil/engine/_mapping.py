@@ -10,7 +10,9 @@ show the map node with counts per phase instead of one row per item.
 from __future__ import annotations
 
 from array import array
+from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.collections import NULL_VALUE, list_value
@@ -33,7 +35,7 @@ from airfoil.engine.cache import cache_key, key_parts, outputs_written
 from airfoil.engine.graph import FlatNode
 from airfoil.engine.transitions import ITEM_MOVES, ITEM_PHASES, check_item_move
 
-__all__ = ["MapState", "item_id", "split_item_id"]
+__all__ = ["ItemEnds", "MapState", "item_id", "split_item_id"]
 
 # Item phases (one byte each: the index of the phase in ``ITEM_PHASES``). Every change goes
 # through ``MapState.move``, checked against the node transition table.
@@ -45,6 +47,37 @@ _SUCCEEDED = AttemptPhase.SUCCEEDED.value
 DEFAULT_WINDOW = 1024
 #: The worker of an item's record when the item was served from the cache.
 CACHE_WORKER = "cache"
+
+
+#: How many ended item attempts keep their duration for observers (``ItemEnds.durations``).
+ITEM_DURATIONS_KEPT = 10_000
+
+
+@dataclass
+class ItemEnds:
+    """The attempts of map items that ended in this state, for observers (the server's
+    Prometheus counters): an item's attempt ends inside the state machine and, once
+    committed, is kept nowhere in memory, so a reader of ``RunState.attempts`` never sees it.
+
+    ``phases`` counts them exactly (phase -> ended attempts, since this state was built);
+    ``durations`` keeps the durations of the latest ``ITEM_DURATIONS_KEPT`` (None when unknown)
+    and ``total`` how many ended in all, so an observer reading every half second takes the
+    ``total - seen`` newest and misses durations only past that many in between. Counting is
+    an increment and an append per attempt.
+    """
+
+    phases: dict[str, int] = field(default_factory=dict)
+    durations: deque[float | None] = field(
+        default_factory=lambda: deque(maxlen=ITEM_DURATIONS_KEPT)
+    )
+    total: int = 0
+
+    def ended(self, att: AttemptRecord) -> None:
+        """Count ``att``, which has just ended."""
+        self.phases[att.phase] = self.phases.get(att.phase, 0) + 1
+        took = None if att.ended_at is None else max(0.0, att.ended_at - att.started_at)
+        self.durations.append(took)
+        self.total += 1
 
 
 def item_id(node_id: str, index: int) -> str:
@@ -230,6 +263,11 @@ class MapMixin:
         def _caused_by(self, nid: str) -> int: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
 
+    @cached_property
+    def item_ends(self) -> ItemEnds:
+        """The map items' ended attempts, for observers (made on first use)."""
+        return ItemEnds()
+
     def _mtask(self, nid: str) -> TaskSpec:
         task = self.graph[nid].task
         assert task is not None
@@ -274,6 +312,7 @@ class MapMixin:
         ms = MapState(inputs=items, window=window, node_id=nid)
         for att in ms.apply_history(self._item_history.pop(nid, []), self._mtask(nid), now):
             self._dirty_attempts[(att.node_id, att.attempt)] = att
+            self.item_ends.ended(att)  # lost with the driver that ran it
         self.maps[nid] = ms
         rec.attempts = sum(ms.attempts)
         self._move(nid, N.RUNNING, f"mapping {ms.n} items", now)
@@ -374,6 +413,7 @@ class MapMixin:
         if ev.error is None:
             att.phase = _SUCCEEDED
             att.outputs = dict(ev.outputs or {})
+            self.item_ends.ended(att)
             ms.move(i, SUCCEEDED)
             ms.outputs[i] = att.outputs
             ms.active -= 1
@@ -398,6 +438,7 @@ class MapMixin:
             else AttemptPhase.LOST.value
         )
         att.error = err
+        self.item_ends.ended(att)
         self._cause = self._event(
             "attempt",
             att.phase,
@@ -458,6 +499,7 @@ class MapMixin:
                 att.phase = AttemptPhase.ABORTED.value
                 att.ended_at = now
                 self._dirty_attempts[(name, att.attempt)] = att
+                self.item_ends.ended(att)
             rec.error = error
             self._move(nid, N.FAILED, error.message, now)
             return cmds + self._node_failed(nid, now)
