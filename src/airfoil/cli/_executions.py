@@ -677,6 +677,11 @@ def register_logs(root: typer.Typer) -> None:
                 "log of "
                 f"rank {rank}: --rank reads a training task's ranks (0 to its workers - 1)"
             )
+        if attempt is not None and not shown:
+            from airfoil.cli._logs import no_such_attempt
+
+            have = [a.attempt for a in attempts]
+            raise no_such_attempt(attempt, node, shown_name(record), have)
         if as_json:
             out_console.print_json(json.dumps(shown))
         elif not shown:
