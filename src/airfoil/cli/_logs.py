@@ -13,8 +13,6 @@ from typing import Any
 
 from rich.text import Text
 
-from airfoil.core.errors import NotFoundError
-
 from airfoil.cli._common import (
     err_console,
     local_execution,
@@ -24,6 +22,7 @@ from airfoil.cli._common import (
     runtime,
     shown_name,
 )
+from airfoil.core.errors import NotFoundError
 
 __all__ = ["POLL_S", "follow", "no_such_attempt", "search"]
 
