@@ -39,7 +39,9 @@ __all__ = ["ItemEnds", "MapState", "item_id", "split_item_id"]
 
 # Item phases (one byte each: the index of the phase in ``ITEM_PHASES``). Every change goes
 # through ``MapState.move``, checked against the node transition table.
-PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = range(len(ITEM_PHASES))
+PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED, ABORTED = range(len(ITEM_PHASES))
+#: Unfinished item phases to ABORTED (legal moves in the table), for ``bytes.translate``.
+_TO_ABORTED = bytes(ABORTED if c in (QUEUED, RUNNING, RETRYING) else c for c in range(256))
 _NAMES = tuple(p.value for p in ITEM_PHASES)
 # Attempt phase values, looked up once (an enum's ``.value`` is a Python-level call).
 _RUNNING = AttemptPhase.RUNNING.value
@@ -474,6 +476,26 @@ class MapMixin:
             return cmds + self._map_finish(nid, now)
         return cmds
 
+    def _map_abort_items(self, nid: str, now: float) -> list[Any]:
+        """Stop the unfinished items of map ``nid`` (it failed, or its run is aborted):
+        cancel their attempts and mark them aborted, so that the map's counts never show
+        an item running (or queued, or retrying) after the map has ended."""
+        prefix = nid + "["
+        cmds: list[Any] = []
+        for name in [n for n in self._item_running if n.startswith(prefix)]:
+            att = self._item_running.pop(name)
+            cmds.append(_c.CancelAttempt(name))
+            att.phase = AttemptPhase.ABORTED.value
+            att.ended_at = now
+            self._dirty_attempts[(name, att.attempt)] = att
+            self.item_ends.ended(att)
+        ms = self.maps.get(nid)
+        if ms is not None:  # in C: a million items take a millisecond, not a Python loop
+            ms.phase = bytearray(bytes(ms.phase).translate(_TO_ABORTED))
+            ms.active = 0
+            self._map_counts(nid)
+        return cmds
+
     def _map_maybe_finish(self, nid: str, now: float) -> list[Any]:
         if not self.maps[nid].done():
             return []
@@ -489,17 +511,7 @@ class MapMixin:
         outputs, error = ms.result(names, spec.min_success_ratio)
         self._map_counts(nid)
         if error is not None:
-            cmds: list[Any] = [
-                _c.CancelAttempt(name)
-                for name in list(self._item_running)
-                if name.startswith(nid + "[")
-            ]
-            for name in [n for n in self._item_running if n.startswith(nid + "[")]:
-                att = self._item_running.pop(name)
-                att.phase = AttemptPhase.ABORTED.value
-                att.ended_at = now
-                self._dirty_attempts[(name, att.attempt)] = att
-                self.item_ends.ended(att)
+            cmds = self._map_abort_items(nid, now)
             rec.error = error
             self._move(nid, N.FAILED, error.message, now)
             return cmds + self._node_failed(nid, now)
