@@ -245,6 +245,8 @@ def show(
     if events:
         for e in rt.meta.get_events(execution_id):
             who = f"{e.node_id} " if e.node_id else ""
+            if e.kind == "attempt" and e.attempt:  # which try: a retry's story reads apart
+                who += f"#{e.attempt} "
             out_console.print(
                 f"{e.seq:>5} {_when(e.at)} {e.kind:<9} {who}{e.from_phase or '-'} -> "
                 f"{e.to_phase}: {names.text(e.cause)}"
