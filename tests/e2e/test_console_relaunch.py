@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _serve import serve_flow  # noqa: E402
+from _serve import serving  # noqa: E402
 from test_console import Server, browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
@@ -51,13 +51,7 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = serve_flow(tmp_path_factory, "console-relaunch", FLOW)
-    try:
-        reg = srv.cli("register", "flow.py", "--server", srv.url)
-        assert reg.returncode == 0, reg.stderr
-        yield srv
-    finally:
-        srv.stop()
+    yield from serving(tmp_path_factory, "console-relaunch", FLOW, register=True)
 
 
 def _run(srv: Server, run: str, domain: str) -> dict[str, Any]:

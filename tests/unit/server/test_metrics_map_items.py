@@ -6,8 +6,6 @@ item's attempt, so a map's work was invisible to them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +16,6 @@ import airfoil as af
 from airfoil.engine._mapping import ITEM_DURATIONS_KEPT, ItemEnds
 from airfoil.local import LocalRuntime, spec_of
 from airfoil.server._metrics import Metrics
-from airfoil.settings import AirfoilSettings
 from airfoil.types import ValueContext
 
 pytestmark = pytest.mark.unit
@@ -44,17 +41,6 @@ def halves(xs: list[int]) -> list[int]:
 @af.workflow
 def single(x: int = 1) -> int:
     return plain(x=x)
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[LocalRuntime]:
-    runtime = LocalRuntime(
-        AirfoilSettings(
-            home=str(tmp_path / "home"), database_url="memory://", blob_url=str(tmp_path / "b")
-        )
-    )
-    yield runtime
-    runtime.close()
 
 
 def _samples(metrics: Metrics) -> dict[str, float]:
