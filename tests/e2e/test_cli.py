@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,8 @@ def test_run_named_execution_and_show_list_logs(cli: Any, pipeline_file: str) ->
     assert [e["name"] for e in listed] == ["my-run"]
     text = cli("executions", "show", "my-run", "--events")
     assert text.code == 0 and "inputs ready" in text.out
+    # an attempt's entry names its try (two tries of a node read as two)
+    assert re.search(r" attempt +n1 #1 - -> succeeded", text.out), text.out
     events = cli("executions", "show", "my-run", "--events", "--json").json()["events"]
     by_seq = {e["seq"]: e for e in events}
     done = next(e for e in events if (e["kind"], e["node"], e["to"]) == ("node", "n1", "succeeded"))

@@ -221,6 +221,11 @@ def test_map_item_logs_are_reachable_and_sorted_naturally(cli: Any, greet: str) 
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z OUT      item 2 says hi\n", log), log
     missing = cli("logs", "f1", "n9")
     assert missing.code == 2 and "error: node 'n9'" in missing.err
+    # an attempt the item never made: an error naming the ones it made (was "no attempts
+    # match" on stderr and exit code 0, as if the log were empty)
+    no_try = cli("logs", "--attempt", "3", "f1", "n1[2]")
+    assert no_try.code == 2 and no_try.out == ""
+    assert "node n1[2] of execution f1 has no attempt 3: its attempts are 1" in no_try.err
 
 
 def test_cache_clear_accepts_a_short_task_name_or_lists_names(cli: Any, greet: str) -> None:

@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+from _serve import serving  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -42,17 +43,8 @@ LOG = "document.querySelector('aside.panel pre.log')?.textContent || ''"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-ranks")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
-        ran = srv.cli("run", "--name", "train-1", "flow.py", "train")
-        assert ran.returncode == 0, ran.stderr
-        yield srv
-    finally:
-        srv.stop()
+    run = ("run", "--name", "train-1", "flow.py", "train")
+    yield from serving(tmp_path_factory, "console-ranks", FLOW, runs=(run,))
 
 
 def test_the_log_view_shows_each_rank_of_a_training_task(server: Server, page: Any) -> None:  # noqa: F811

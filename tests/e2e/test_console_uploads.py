@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page, shot  # noqa: E402, F401
+from _serve import serving  # noqa: E402
+from test_console import Server, browser, page, shot  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -51,17 +52,7 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-uploads")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
-        reg = srv.cli("register", "flow.py", "--server", srv.url)
-        assert reg.returncode == 0, reg.stderr
-        yield srv
-    finally:
-        srv.stop()
+    yield from serving(tmp_path_factory, "console-uploads", FLOW, register=True)
 
 
 def _cli_value_hash(path: Path, annotation: Any) -> str:

@@ -1,7 +1,7 @@
 // Workflows and tasks: their versions and typed interfaces, and a launch form generated from
 // the interface that checks every input before anything is sent.
 import { useEffect, useState } from "preact/hooks";
-import type { EntitySummary, EntityVersionOut, ExecutionSummary, ParamOut } from "./api";
+import type { EntitySummary, EntityVersionOut, ExecutionDetail, ExecutionSummary, ParamOut } from "./api";
 import { enc, get, post, runPath } from "./api";
 import { Link, Problem } from "./components";
 import { Field, type Raw, type TypeSpec, isUpload, parse, toRaw, typeName } from "./form";
@@ -94,7 +94,7 @@ export function EntityPage(props: { project: string; name: string; query: URLSea
             <h3>Interface</h3>
             <Interface params={chosen.interface.inputs} title="inputs" />
             <Interface params={chosen.interface.outputs} title="outputs" />
-            <LaunchForm key={chosen.version} project={project} entity={chosen} />
+            <LaunchForm key={chosen.version} project={project} entity={chosen} from={query.get("from")} />
           </div>
         </div>
       ) : null}
@@ -123,8 +123,26 @@ function Interface({ params, title }: { params: ParamOut[]; title: string }) {
   );
 }
 
-function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
-  const { project, entity } = props;
+/** A run's inputs for the launch form (relaunch with changed inputs): each input whose value
+ * the run's detail shows (JSON values) as the form's raw text; the others by what they were. */
+function inputsOf(run: ExecutionDetail, inputs: ParamOut[]): { raws: Record<string, Raw>; missing: Record<string, string> } {
+  const raws: Record<string, Raw> = {};
+  const missing: Record<string, string> = {};
+  const shown = new Map(run.inputs.map((v) => [v.name, v]));
+  for (const p of inputs) {
+    const v = shown.get(p.name);
+    if (v === undefined) continue; // not given to the run: the default applied
+    if (v.format === "json" && v.preview !== null && v.preview !== undefined) {
+      raws[p.name] = toRaw(p.type_spec as unknown as TypeSpec, v.preview);
+    } else {
+      missing[p.name] = `the run's value (${v.format}, ${v.size} bytes) cannot be filled in here: give it again`;
+    }
+  }
+  return { raws, missing };
+}
+
+function LaunchForm(props: { project: string; entity: EntityVersionOut; from?: string | null }) {
+  const { project, entity, from } = props;
   const inputs = entity.interface.inputs;
   const [raws, setRaws] = useState<Record<string, Raw>>({});
   const [touched, setTouched] = useState<Record<string, boolean>>({});
@@ -134,13 +152,37 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [status, setStatus] = useState<string | null>(null);
+  const [source, setSource] = useState<ExecutionDetail | null>(null);
+  const [missing, setMissing] = useState<Record<string, string>>({});
   useEffect(() => {
     const r: Record<string, Raw> = {};
     for (const p of inputs) r[p.name] = toRaw(p.type_spec as unknown as TypeSpec, p.has_default ? p.default : undefined);
     setRaws(r);
     setErrors({});
     setTouched({});
-  }, [entity.version]);
+    setSource(null);
+    setMissing({});
+    if (!from) return;
+    let live = true;
+    get<ExecutionDetail>(`/projects/${enc(project)}/executions/${enc(from)}`).then(
+      (run) => {
+        if (!live) return;
+        if (run.workflow !== entity.name) {
+          setProblem(`run ${run.name || run.id} is of ${run.workflow}, not ${entity.name}: its inputs are not filled in`);
+          return;
+        }
+        const got = inputsOf(run, inputs);
+        setRaws({ ...r, ...got.raws });
+        setMissing(got.missing);
+        setDomain(run.domain);
+        setSource(run);
+      },
+      (err: Error) => live && setProblem(`the inputs of run ${from} could not be read: ${err.message}`),
+    );
+    return () => {
+      live = false;
+    };
+  }, [entity.version, from]);
   const check = (p: ParamOut, raw: Raw): string | null => {
     const spec = p.type_spec as unknown as TypeSpec;
     if (p.has_default && isEmpty(spec, raw)) return null;
@@ -154,6 +196,10 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
     for (const p of inputs) {
       const raw = raws[p.name];
       const spec = p.type_spec as unknown as TypeSpec;
+      if (missing[p.name]) {
+        errs[p.name] = missing[p.name]; // never launched with a default in the run's value's place
+        continue;
+      }
       if (p.has_default && isEmpty(spec, raw)) continue;
       const r = parse(spec, raw);
       if (r.ok) values[p.name] = r.value;
@@ -198,6 +244,12 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
   return (
     <form class="launch" onSubmit={submit} novalidate>
       <h3>Launch</h3>
+      {source ? (
+        <div class="muted small" data-from={source.id}>
+          filled with the inputs of run <Link to={runPath(project, source)}>{source.name || source.id}</Link> ({source.domain}): change
+          what you want and launch a new run
+        </div>
+      ) : null}
       {inputs.map((p) => {
         const spec = p.type_spec as unknown as TypeSpec;
         const err = touched[p.name] ? errors[p.name] : undefined;
@@ -216,6 +268,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
                 onChange={(r) => {
                   setRaws({ ...raws, [p.name]: r });
                   setTouched({ ...touched, [p.name]: true });
+                  if (missing[p.name]) setMissing(({ [p.name]: _given, ...rest }) => rest);
                   const msg = check(p, r);
                   const next = { ...errors };
                   if (msg) next[p.name] = msg;
@@ -225,6 +278,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut }) {
               />
             ) : null}
             {err ? <div class="field-error">{err}</div> : null}
+            {missing[p.name] && !err ? <div class="field-error">{missing[p.name]}</div> : null}
           </div>
         );
       })}

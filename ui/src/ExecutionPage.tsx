@@ -247,7 +247,14 @@ function ExecActions(props: { project: string; d: ExecutionDetail; onChange: () 
           Terminate
         </button>
       ) : null}
-      <button onClick={() => act("relaunch")}>Relaunch</button>
+      <button onClick={() => act("relaunch")} title="a new run with the same inputs">Relaunch</button>
+      <Link
+        class="button"
+        to={`/projects/${enc(project)}/entities/${enc(d.workflow)}?version=${enc(d.version)}&from=${enc(d.id)}`}
+        title="the workflow's launch form, filled with this run's inputs"
+      >
+        Relaunch with changed inputs…
+      </Link>
       {error ? <div class="field-error">{error}</div> : null}
     </div>
   );

@@ -44,7 +44,7 @@ interface Cam {
 /** Above this many nodes on screen, the fast nested layout instead of ELK's. */
 export const ELK_MAX = 600;
 
-const MAP_ORDER = ["succeeded", "failed", "running", "retrying", "queued", "pending"];
+const MAP_ORDER = ["succeeded", "failed", "aborted", "running", "retrying", "queued", "pending"];
 
 export function displayPhase(node: { kind: string; gate?: { kind: string } | null }, rec?: NodeOut): string {
   const phase = rec?.phase ?? "pending";
@@ -722,6 +722,7 @@ export function subtitle(kind: string, phase: string, rec: NodeOut | undefined, 
     const parts = [];
     if (c.succeeded) parts.push(`✓${c.succeeded}`);
     if (c.failed) parts.push(`✗${c.failed}`);
+    if (c.aborted) parts.push(`⊘${c.aborted}`);
     if (c.running) parts.push(`▶${c.running}`);
     if (c.retrying) parts.push(`↻${c.retrying}`);
     if (c.queued) parts.push(`…${c.queued}`);

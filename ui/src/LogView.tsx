@@ -50,12 +50,17 @@ function LevelSelect(props: { value: string; onChange: (v: string) => void }) {
   );
 }
 
-export function Logs(props: { project: string; base: string; rec: NodeOut | undefined }) {
-  const { base, rec } = props;
-  const attempts = rec?.attempt_list?.map((a) => a.attempt) ?? [];
+/** A map item's tries, for its log (``base`` is then the item's: ``.../nodes/n3[12]``). */
+export type ItemTries = { index: number; phase: string; attempts: number; cache: string };
+
+export function Logs(props: { project: string; base: string; rec: NodeOut | undefined; item?: ItemTries }) {
+  const { base, rec, item } = props;
+  const attempts = item
+    ? item.cache === "hit" ? [] : Array.from({ length: item.attempts }, (_, i) => i + 1)
+    : rec?.attempt_list?.map((a) => a.attempt) ?? [];
   const [chosen, setChosen] = useState<number | null>(null);
   const attempt = chosen ?? (attempts.length ? attempts[attempts.length - 1] : null);
-  const live = !rec || !isTerminal(rec.phase);
+  const live = item ? !isTerminal(item.phase) : !rec || !isTerminal(rec.phase);
   const [follow, setFollow] = useState(true);
   const [level, setLevel] = useState("");
   const [search, setSearch] = useState("");
@@ -64,7 +69,8 @@ export function Logs(props: { project: string; base: string; rec: NodeOut | unde
   const ranks = rec?.task_type === "training" ? rec.workers ?? 0 : 0;
   const [rank, setRank] = useState<number | null>(null);
   const url = `${base}/logs${qs({ attempt, level, rank })}`;
-  const log = useFetch<LogOut>(`${url}|${rec?.phase}|${rec?.attempts}`, () => get<LogOut>(url), live ? 1000 : 0, () => live, true);
+  const version = item ? `${item.phase}|${item.attempts}` : `${rec?.phase}|${rec?.attempts}`;
+  const log = useFetch<LogOut>(`${url}|${version}`, () => get<LogOut>(url), live ? 1000 : 0, () => live, true);
   const pre = useRef<HTMLPreElement>(null);
   const text = log.data?.text ?? "";
   const needle = search.trim();
@@ -88,7 +94,7 @@ export function Logs(props: { project: string; base: string; rec: NodeOut | unde
     <div class="logs">
       <div class="logs-bar">
         {attempts.length > 1 ? (
-          <select value={String(attempt)} onChange={(e) => setChosen(Number((e.target as HTMLSelectElement).value))}>
+          <select name="attempt" value={String(attempt)} onChange={(e) => setChosen(Number((e.target as HTMLSelectElement).value))}>
             {attempts.map((a) => <option value={String(a)}>attempt {a}</option>)}
           </select>
         ) : null}

@@ -70,12 +70,15 @@ export function NodePanel(props: {
         {tab === "Outputs" && d ? (
           <Values values={d.outputs ?? []} empty={running ? "no outputs yet" : "no outputs"} />
         ) : null}
-        {tab === "Logs" ? <Logs project={project} base={base} rec={rec} /> : null}
+        {tab === "Logs" && node.kind !== "map" ? <Logs project={project} base={base} rec={rec} /> : null}
+        {tab === "Logs" && node.kind === "map" ? (
+          <ItemLogs project={project} base={base} rec={rec} picked={props.item === null ? null : Number(props.item)} onTab={props.onTab} />
+        ) : null}
         {tab === "Attempts" && d ? <Attempts n={d} /> : null}
         {tab === "Metrics" ? <NodeMetrics project={project} execution={execution} node={node.id} rec={rec} /> : null}
         {tab === "Report" ? <NodeReport project={project} execution={execution} node={node.id} rec={rec} /> : null}
         {tab === "Items" ? (
-          <Items base={base} rec={rec} picked={props.item === null ? null : Number(props.item)} onPick={props.onItem} />
+          <Items base={base} rec={rec} picked={props.item === null ? null : Number(props.item)} onPick={props.onItem} onTab={props.onTab} />
         ) : null}
       </div>
     </aside>
@@ -190,19 +193,14 @@ function Attempts({ n }: { n: NodeOut }) {
   );
 }
 
-function Items({ base, rec, picked, onPick }: {
+function Items({ base, rec, picked, onPick, onTab }: {
   base: string;
   rec: NodeOut | undefined;
   picked: number | null;
   onPick: (i: number | null) => void;
+  onTab: (t: string) => void;
 }) {
-  const live = !rec || !isTerminal(rec.phase);
-  const items = useFetch<MapItemsOut>(
-    `${base}/items|${JSON.stringify(rec?.map_counts)}`,
-    () => get<MapItemsOut>(`${base}/items?limit=10000`),
-    live ? 1500 : 0,
-    () => live,
-  );
+  const items = useItems(base, rec);
   if (!items.data) return <Problem error={items.error} />;
   const byIndex = new Map(items.data.items.map((i) => [i.index, i]));
   const total = Math.max(items.data.total, items.data.items.length);
@@ -239,9 +237,57 @@ function Items({ base, rec, picked, onPick }: {
               {item.worker ? ` · worker ${item.worker}` : ""} · cache {item.cache}
             </span>
           ) : null}
+          {item && item.cache !== "hit" ? (
+            <button class="link" data-item-log={picked} onClick={() => onTab("Logs")}>
+              its log →
+            </button>
+          ) : null}
           {item?.error ? <ErrorView error={item.error} /> : null}
         </div>
       ) : null}
+    </div>
+  );
+}
+
+/** A map's tried items (up to 10,000), polled while the map runs. */
+function useItems(base: string, rec: NodeOut | undefined) {
+  const live = !rec || !isTerminal(rec.phase);
+  return useFetch<MapItemsOut>(
+    `${base}/items|${JSON.stringify(rec?.map_counts)}`,
+    () => get<MapItemsOut>(`${base}/items?limit=10000`),
+    live ? 1500 : 0,
+    () => live,
+  );
+}
+
+// A map node's logs are its items': the picked item's (its tries), else a pointer to Items.
+// The map node itself runs nothing, so its own log does not exist.
+function ItemLogs(props: {
+  project: string;
+  base: string;
+  rec: NodeOut | undefined;
+  picked: number | null;
+  onTab: (t: string) => void;
+}) {
+  const { base, rec, picked } = props;
+  const items = useItems(base, rec);
+  if (picked === null || Number.isNaN(picked)) {
+    return (
+      <div class="muted pad" data-map-logs="pick">
+        a map's logs are its items': pick one in{" "}
+        <button class="link" onClick={() => props.onTab("Items")}>Items</button> (or in the graph's grid) to read its log
+      </div>
+    );
+  }
+  const item = items.data?.items.find((i) => i.index === picked);
+  const itemBase = base.replace(/[^/]+$/, (nid) => enc(`${decodeURIComponent(nid)}[${picked}]`));
+  return (
+    <div data-map-logs={picked}>
+      <div class="small">
+        <b>item {picked}</b> {item ? <Phase phase={item.phase} /> : null}{" "}
+        <button class="link" onClick={() => props.onTab("Items")}>other items</button>
+      </div>
+      <Logs key={picked} project={props.project} base={itemBase} rec={rec} item={item} />
     </div>
   );
 }

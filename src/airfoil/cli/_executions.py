@@ -245,6 +245,8 @@ def show(
     if events:
         for e in rt.meta.get_events(execution_id):
             who = f"{e.node_id} " if e.node_id else ""
+            if e.kind == "attempt" and e.attempt:  # which try: a retry's story reads apart
+                who += f"#{e.attempt} "
             out_console.print(
                 f"{e.seq:>5} {_when(e.at)} {e.kind:<9} {who}{e.from_phase or '-'} -> "
                 f"{e.to_phase}: {names.text(e.cause)}"
@@ -677,6 +679,11 @@ def register_logs(root: typer.Typer) -> None:
                 "log of "
                 f"rank {rank}: --rank reads a training task's ranks (0 to its workers - 1)"
             )
+        if attempt is not None and not shown:
+            from airfoil.cli._logs import no_such_attempt
+
+            have = [a.attempt for a in attempts]
+            raise no_such_attempt(attempt, node, shown_name(record), have)
         if as_json:
             out_console.print_json(json.dumps(shown))
         elif not shown:

@@ -22,11 +22,23 @@ from airfoil.cli._common import (
     runtime,
     shown_name,
 )
+from airfoil.core.errors import NotFoundError
 
-__all__ = ["POLL_S", "follow", "search"]
+__all__ = ["POLL_S", "follow", "no_such_attempt", "search"]
 
 #: How often a followed log is read again.
 POLL_S = 0.5
+
+
+def no_such_attempt(attempt: int, node: str | None, run: str, have: list[int]) -> NotFoundError:
+    """``logs --attempt N`` that names no attempt: the error says which attempts there are."""
+    where = f"node {node}" if node is not None else "any node"
+    if not have:
+        return NotFoundError(f"{where} of execution {run} has started no attempt yet")
+    listed = ", ".join(str(n) for n in sorted(set(have)))
+    return NotFoundError(
+        f"{where} of execution {run} has no attempt {attempt}: its attempts are {listed}"
+    )
 
 
 class _Shown:

@@ -492,6 +492,11 @@ def remote_logs(
                     text = filter_level(text, level)
                 out_console.print(text.rstrip() or "(no output)", markup=False, highlight=False)
                 shown += 1
+        if attempt is not None and not shown:
+            from airfoil.cli._logs import no_such_attempt
+
+            have = [a.attempt for n in nodes for a in n.attempt_list]
+            raise no_such_attempt(attempt, node, detail.name or eid, have)
         if not shown:
             err_console.print("no attempts match")
 

@@ -10,7 +10,9 @@ show the map node with counts per phase instead of one row per item.
 from __future__ import annotations
 
 from array import array
+from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airfoil.core.collections import NULL_VALUE, list_value
@@ -33,11 +35,13 @@ from airfoil.engine.cache import cache_key, key_parts, outputs_written
 from airfoil.engine.graph import FlatNode
 from airfoil.engine.transitions import ITEM_MOVES, ITEM_PHASES, check_item_move
 
-__all__ = ["MapState", "item_id", "split_item_id"]
+__all__ = ["ItemEnds", "MapState", "item_id", "split_item_id"]
 
 # Item phases (one byte each: the index of the phase in ``ITEM_PHASES``). Every change goes
 # through ``MapState.move``, checked against the node transition table.
-PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = range(len(ITEM_PHASES))
+PENDING, QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED, ABORTED = range(len(ITEM_PHASES))
+#: Unfinished item phases to ABORTED (legal moves in the table), for ``bytes.translate``.
+_TO_ABORTED = bytes(ABORTED if c in (QUEUED, RUNNING, RETRYING) else c for c in range(256))
 _NAMES = tuple(p.value for p in ITEM_PHASES)
 # Attempt phase values, looked up once (an enum's ``.value`` is a Python-level call).
 _RUNNING = AttemptPhase.RUNNING.value
@@ -45,6 +49,37 @@ _SUCCEEDED = AttemptPhase.SUCCEEDED.value
 DEFAULT_WINDOW = 1024
 #: The worker of an item's record when the item was served from the cache.
 CACHE_WORKER = "cache"
+
+
+#: How many ended item attempts keep their duration for observers (``ItemEnds.durations``).
+ITEM_DURATIONS_KEPT = 10_000
+
+
+@dataclass
+class ItemEnds:
+    """The attempts of map items that ended in this state, for observers (the server's
+    Prometheus counters): an item's attempt ends inside the state machine and, once
+    committed, is kept nowhere in memory, so a reader of ``RunState.attempts`` never sees it.
+
+    ``phases`` counts them exactly (phase -> ended attempts, since this state was built);
+    ``durations`` keeps the durations of the latest ``ITEM_DURATIONS_KEPT`` (None when unknown)
+    and ``total`` how many ended in all, so an observer reading every half second takes the
+    ``total - seen`` newest and misses durations only past that many in between. Counting is
+    an increment and an append per attempt.
+    """
+
+    phases: dict[str, int] = field(default_factory=dict)
+    durations: deque[float | None] = field(
+        default_factory=lambda: deque(maxlen=ITEM_DURATIONS_KEPT)
+    )
+    total: int = 0
+
+    def ended(self, att: AttemptRecord) -> None:
+        """Count ``att``, which has just ended."""
+        self.phases[att.phase] = self.phases.get(att.phase, 0) + 1
+        took = None if att.ended_at is None else max(0.0, att.ended_at - att.started_at)
+        self.durations.append(took)
+        self.total += 1
 
 
 def item_id(node_id: str, index: int) -> str:
@@ -230,6 +265,11 @@ class MapMixin:
         def _caused_by(self, nid: str) -> int: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
 
+    @cached_property
+    def item_ends(self) -> ItemEnds:
+        """The map items' ended attempts, for observers (made on first use)."""
+        return ItemEnds()
+
     def _mtask(self, nid: str) -> TaskSpec:
         task = self.graph[nid].task
         assert task is not None
@@ -274,6 +314,7 @@ class MapMixin:
         ms = MapState(inputs=items, window=window, node_id=nid)
         for att in ms.apply_history(self._item_history.pop(nid, []), self._mtask(nid), now):
             self._dirty_attempts[(att.node_id, att.attempt)] = att
+            self.item_ends.ended(att)  # lost with the driver that ran it
         self.maps[nid] = ms
         rec.attempts = sum(ms.attempts)
         self._move(nid, N.RUNNING, f"mapping {ms.n} items", now)
@@ -374,6 +415,7 @@ class MapMixin:
         if ev.error is None:
             att.phase = _SUCCEEDED
             att.outputs = dict(ev.outputs or {})
+            self.item_ends.ended(att)
             ms.move(i, SUCCEEDED)
             ms.outputs[i] = att.outputs
             ms.active -= 1
@@ -398,6 +440,7 @@ class MapMixin:
             else AttemptPhase.LOST.value
         )
         att.error = err
+        self.item_ends.ended(att)
         self._cause = self._event(
             "attempt",
             att.phase,
@@ -433,6 +476,26 @@ class MapMixin:
             return cmds + self._map_finish(nid, now)
         return cmds
 
+    def _map_abort_items(self, nid: str, now: float) -> list[Any]:
+        """Stop the unfinished items of map ``nid`` (it failed, or its run is aborted):
+        cancel their attempts and mark them aborted, so that the map's counts never show
+        an item running (or queued, or retrying) after the map has ended."""
+        prefix = nid + "["
+        cmds: list[Any] = []
+        for name in [n for n in self._item_running if n.startswith(prefix)]:
+            att = self._item_running.pop(name)
+            cmds.append(_c.CancelAttempt(name))
+            att.phase = AttemptPhase.ABORTED.value
+            att.ended_at = now
+            self._dirty_attempts[(name, att.attempt)] = att
+            self.item_ends.ended(att)
+        ms = self.maps.get(nid)
+        if ms is not None:  # in C: a million items take a millisecond, not a Python loop
+            ms.phase = bytearray(bytes(ms.phase).translate(_TO_ABORTED))
+            ms.active = 0
+            self._map_counts(nid)
+        return cmds
+
     def _map_maybe_finish(self, nid: str, now: float) -> list[Any]:
         if not self.maps[nid].done():
             return []
@@ -448,16 +511,7 @@ class MapMixin:
         outputs, error = ms.result(names, spec.min_success_ratio)
         self._map_counts(nid)
         if error is not None:
-            cmds: list[Any] = [
-                _c.CancelAttempt(name)
-                for name in list(self._item_running)
-                if name.startswith(nid + "[")
-            ]
-            for name in [n for n in self._item_running if n.startswith(nid + "[")]:
-                att = self._item_running.pop(name)
-                att.phase = AttemptPhase.ABORTED.value
-                att.ended_at = now
-                self._dirty_attempts[(name, att.attempt)] = att
+            cmds = self._map_abort_items(nid, now)
             rec.error = error
             self._move(nid, N.FAILED, error.message, now)
             return cmds + self._node_failed(nid, now)

@@ -754,13 +754,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         fn = self.graph.get(nid)
         kind = fn.kind if fn is not None else None
         if rec.phase == N.RUNNING and kind == NodeKind.MAP:
-            for name, item in list(self._item_running.items()):
-                if name.startswith(nid + "["):
-                    cmds.append(CancelAttempt(name))
-                    item.phase = AttemptPhase.ABORTED.value
-                    item.ended_at = now
-                    self._dirty_attempts[(name, item.attempt)] = item
-                    del self._item_running[name]
+            cmds += self._map_abort_items(nid, now)
         att = self.attempts.get((nid, rec.attempts))
         running = att is not None and att.phase == AttemptPhase.RUNNING.value
         if rec.phase == N.RUNNING and (kind == NodeKind.TASK or (fn is None and running)):

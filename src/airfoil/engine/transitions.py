@@ -97,6 +97,7 @@ ITEM_PHASES: tuple[N, ...] = (
     N.RETRYING,
     N.SUCCEEDED,
     N.FAILED,
+    N.ABORTED,  # stopped unfinished: its map failed, or the run was aborted
 )
 _N_ITEM = len(ITEM_PHASES)
 #: ``ITEM_MOVES[frm * len(ITEM_PHASES) + to]`` is 1 when ``TRANSITIONS`` allows the move.

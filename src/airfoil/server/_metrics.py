@@ -2,10 +2,13 @@
 
 - ``airfoil_executions{phase}``: executions by phase (from the store, at scrape time);
 - ``airfoil_queue_depth``: executions queued and not yet claimed by any driver;
-- ``airfoil_attempts_total{phase}``: finished attempts by phase (driven by this process);
-- ``airfoil_task_duration_seconds``: attempt durations (histogram);
+- ``airfoil_attempts_total{phase}``: finished attempts by phase (driven by this process),
+  the attempts of map items included;
+- ``airfoil_task_duration_seconds``: attempt durations (histogram; a map item's too, except
+  when more than ``ITEM_DURATIONS_KEPT`` items of one execution end between two looks);
 - ``airfoil_scheduling_latency_seconds``: from a node becoming ready (queued) to its first
-  attempt starting in a worker (histogram; retries are left out, their wait is backoff);
+  attempt starting in a worker (histogram; retries are left out, their wait is backoff, and
+  so are map items, whose wait is the map's window);
 - ``airfoil_cache_lookups_total{result}`` and ``airfoil_cache_hit_ratio``;
 - ``airfoil_api_request_duration_seconds{method,route,status}``: API latency (histogram);
 - ``airfoil_driver_restarts_total{reason}``: driver slots restarted (``error``: a turn
@@ -22,7 +25,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -31,10 +35,15 @@ from prometheus_client.registry import Collector
 from airfoil.core.phases import ExecutionPhase
 from airfoil.store.base import MetaStore
 
+if TYPE_CHECKING:
+    from airfoil.engine._mapping import ItemEnds
+
 __all__ = ["Metrics", "Observation"]
 
 #: One thing :meth:`Metrics.changes` found: ``("attempt", phase, duration or None, wait from
-#: queued to the first attempt's start or None)`` or ``("cache", "hit" | "miss", None, None)``.
+#: queued to the first attempt's start or None)``, ``("attempts", phase, how many, None)`` and
+#: ``("duration", "", duration, None)`` (map items' attempts: counted, and timed, apart) or
+#: ``("cache", "hit" | "miss", None, None)``.
 Observation = tuple[str, str, float | None, float | None]
 
 _EVERY_S = 0.5
@@ -75,6 +84,8 @@ class Metrics:
     def __init__(self, meta: MetaStore) -> None:
         self._seen_attempts: dict[str, set[tuple[str, int]]] = {}
         self._seen_cache: dict[str, set[str]] = {}
+        #: execution -> (its state's ``ItemEnds`` as last seen: phases, total)
+        self._seen_items: dict[str, tuple[dict[str, int], int]] = {}
         self._hits = 0
         self._lookups = 0
         self._lock = threading.Lock()
@@ -162,6 +173,7 @@ class Metrics:
                 if a.attempt == 1 and node is not None and node.queued_at is not None:
                     waited = max(0.0, a.started_at - node.queued_at)
                 out.append(("attempt", a.phase, took, waited))
+            self._item_changes(ex.id, state.item_ends, out)
             looked = self._seen_cache.setdefault(ex.id, set())
             for nid, n in state.records.items():
                 if nid in looked or n.cache_status not in ("hit", "put"):
@@ -171,14 +183,36 @@ class Metrics:
             if terminal:
                 self._seen_attempts.pop(ex.id, None)
                 self._seen_cache.pop(ex.id, None)
+                self._seen_items.pop(ex.id, None)
                 self._next_look.pop(ex.id, None)
         return out
+
+    def _item_changes(self, ex_id: str, ends: ItemEnds, out: list[Observation]) -> None:
+        """The map items' attempts ended since the last look (under the lock)."""
+        phases, total = self._seen_items.get(ex_id, ({}, 0))
+        if total > ends.total:  # a new state of the execution (driven again): counts anew
+            phases, total = {}, 0
+        if ends.total == total:
+            return
+        for phase, n in ends.phases.items():
+            if n > phases.get(phase, 0):
+                out.append(("attempts", phase, float(n - phases.get(phase, 0)), None))
+        # the newest durations, whatever their phase: timed apart from the counts (a phase's
+        # count does not say which of its attempts are new)
+        kept = len(ends.durations)
+        new = islice(ends.durations, max(0, kept - (ends.total - total)), None)
+        out.extend(("duration", "", d, None) for d in new if d is not None)
+        self._seen_items[ex_id] = (dict(ends.phases), ends.total)
 
     def record(self, found: list[Observation]) -> None:
         """Count what :meth:`changes` found (in this process or an engine process)."""
         with self._lock:
             for kind, label, took, waited in found:
-                if kind == "attempt":
+                if kind == "duration" and took is not None:
+                    self.durations.observe(took)
+                elif kind == "attempts" and took is not None:
+                    self.attempts.labels(label).inc(took)
+                elif kind == "attempt":
                     self.attempts.labels(label).inc()
                     if took is not None:
                         self.durations.observe(took)

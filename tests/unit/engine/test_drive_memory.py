@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +20,6 @@ from airfoil.core.records import NodeRecord
 from airfoil.engine.graph import GraphCache, add_subgraph
 from airfoil.engine.state import RunState
 from airfoil.local import LocalRuntime, spec_of
-from airfoil.settings import AirfoilSettings
 from airfoil.types import ValueContext
 
 pytestmark = pytest.mark.unit
@@ -51,17 +48,6 @@ def grow(n: int) -> int:
 @af.workflow
 def dyn(n: int = 3) -> int:
     return grow(n=n)
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Iterator[LocalRuntime]:
-    runtime = LocalRuntime(
-        AirfoilSettings(
-            home=str(tmp_path / "home"), database_url="memory://", blob_url=str(tmp_path / "b")
-        )
-    )
-    yield runtime
-    runtime.close()
 
 
 def test_a_finished_drive_frees_its_state_without_the_collector(rt: LocalRuntime) -> None:
