@@ -119,6 +119,30 @@ class MemoryScheduleStore(ScheduleStore):
             self._rows()[key] = encode_json(record)
             return True
 
+    def record_schedule_fire(
+        self,
+        name: str,
+        *,
+        fired_at: float,
+        execution_id: str,
+        now: float,
+        project: str = "default",
+        domain: str = "development",
+    ) -> bool:
+        key = (project, domain, name)
+        with self._lock:
+            data = self._rows().get(key)
+            if data is None:
+                return False
+            record = _RECORD.decode(data)
+            if record.last_fired_at is not None and record.last_fired_at >= fired_at:
+                return False
+            record.last_fired_at = fired_at
+            record.last_execution_id = execution_id
+            record.updated_at = now
+            self._rows()[key] = encode_json(record)
+            return True
+
     def delete_schedule(
         self, name: str, *, project: str = "default", domain: str = "development"
     ) -> bool:

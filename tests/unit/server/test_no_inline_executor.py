@@ -2,8 +2,8 @@
 refuses the ``inline`` executor, which would run tasks in the server's engine process, with
 a typed error naming the fix; ``airfoil server start`` agrees (``--executor inline`` is the
 same error; ``AIRFOIL_EXECUTOR=inline``, a local run's setting, runs ``process`` workers and
-says so: tests/e2e/test_server_cli.py). On main ``ServerConfig(executor="inline")`` was accepted and drove tasks inline,
-and ``--executor inline`` was passed on to it."""
+says so: tests/e2e/test_server_cli.py). On main ``ServerConfig(executor="inline")`` was
+accepted and drove tasks inline, and ``--executor inline`` was passed on to it."""
 
 from __future__ import annotations
 

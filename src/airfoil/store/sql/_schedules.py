@@ -131,6 +131,32 @@ class SqlScheduleStore(ScheduleStore):
 
         return self._transaction("claiming a schedule firing", claim)
 
+    def record_schedule_fire(
+        self,
+        name: str,
+        *,
+        fired_at: float,
+        execution_id: str,
+        now: float,
+        project: str = "default",
+        domain: str = "development",
+    ) -> bool:
+        params = {
+            "project": project,
+            "domain": domain,
+            "name": name,
+            "fired": fired_at,
+            "fired_set": fired_at,
+            "eid": execution_id,
+            "now": now,
+        }
+
+        def record(cur: Any) -> bool:
+            cur.execute(self._s.schedule_record_fire, params)
+            return int(cur.rowcount) == 1
+
+        return self._transaction("recording a schedule firing", record)
+
     def delete_schedule(
         self, name: str, *, project: str = "default", domain: str = "development"
     ) -> bool:
