@@ -368,3 +368,19 @@ def test_a_bad_webhook_network_setting_stops_the_server_start(cli: Any) -> None:
     )
     assert r.code == 2, (r.out, r.err)
     assert "bad AIRFOIL_WEBHOOK_DENIED_NETWORKS entry 'intranet'" in r.err
+
+
+def test_server_start_refuses_the_inline_executor_and_says_what_it_runs(cli: Any) -> None:
+    # main: `--executor inline` reached ServerConfig, which ran tasks in the engine process
+    r = cli("server", "start", "--port", "0", "--executor", "inline")
+    assert r.code == 2 and "Traceback" not in r.err, (r.out, r.err)
+    assert "--executor inline: a server does not run the 'inline' executor" in r.err
+    assert "use the 'process' executor" in r.err
+    # a local run's AIRFOIL_EXECUTOR=inline: the server runs process workers and says so (a
+    # bad webhook setting stops it right after, so no server is left running)
+    env = {"AIRFOIL_EXECUTOR": "inline", "AIRFOIL_WEBHOOK_DENIED_NETWORKS": "intranet"}
+    noted = cli("server", "start", "--port", "0", env=env)
+    assert noted.code == 2, (noted.out, noted.err)
+    assert "AIRFOIL_EXECUTOR=inline is for local runs; this server runs tasks on the" in noted.err
+    quiet = cli("server", "start", "--port", "0", env={"AIRFOIL_WEBHOOK_DENIED_NETWORKS": "x"})
+    assert quiet.code == 2 and "AIRFOIL_EXECUTOR=inline" not in quiet.err

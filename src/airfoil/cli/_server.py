@@ -87,7 +87,8 @@ def start(
         None,
         "--executor",
         help="What runs attempts: process (worker processes here, the default) or ray (a Ray "
-        "cluster: pip install 'airfoil[ray]'). AIRFOIL_EXECUTOR when it names one of them.",
+        "cluster: pip install 'airfoil[ray]'). AIRFOIL_EXECUTOR when it names one of them. "
+        "Not inline: a server never runs user code in its own processes.",
     ),
     ray_address: str = typer.Option(
         None,
@@ -151,7 +152,12 @@ def _start(
 
     from airfoil.core.errors import ConfigError
     from airfoil.server import ServerConfig, create_app
-    from airfoil.server._config import API_THREADS_WARM, WORKER_NICE, cli_shared_workers
+    from airfoil.server._config import (
+        API_THREADS_WARM,
+        INLINE_REFUSED,
+        WORKER_NICE,
+        cli_shared_workers,
+    )
     from airfoil.server._registry import Registry
 
     if slots < 1 or lease_ttl <= 0:
@@ -161,10 +167,21 @@ def _start(
     s: object = _settings(database_url, blob_url)
     home, db, blobs = s.home, s.database_url, s.resolved_blob_url()  # type: ignore[attr-defined]
     if executor is None:
-        # The settings' default is inline (for local runs); a server runs workers.
-        executor = s.executor if s.executor != "inline" else "process"  # type: ignore[attr-defined]
+        # The settings' inline (their default, for local runs) is a local run's: a server
+        # runs workers. Say so when someone chose it (`--executor inline` is refused).
+        executor = s.executor  # type: ignore[attr-defined]
+        if executor == "inline":
+            executor = "process"
+            if "executor" in s.model_fields_set:  # type: ignore[attr-defined]
+                err_console.print(
+                    "note: AIRFOIL_EXECUTOR=inline is for local runs; this server runs tasks "
+                    "on the 'process' executor (a server never runs user code in its own "
+                    "processes)"
+                )
     from airfoil.executors.registry import default_executors
 
+    if executor == "inline":
+        raise ConfigError(f"--executor inline: {INLINE_REFUSED}")
     if executor not in default_executors().names():
         raise ConfigError(
             f"unknown executor {executor!r}: use "

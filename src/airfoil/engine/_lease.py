@@ -91,6 +91,8 @@ class Heartbeat:
             wait = beat_at - time.monotonic()
             if group is not None:
                 wait = min(wait, group.fold_due())
+            # no connection held while it waits (most of its life): one per drive otherwise
+            self.meta.release_thread_connection()
             if self._stop.wait(max(0.0, wait)):
                 return
             if time.monotonic() < beat_at:

@@ -489,7 +489,9 @@ def backfill(
 
     Each gets the same deterministic id the loop would give it, so instants already launched
     (by the loop or an earlier backfill) are skipped: running a backfill twice launches
-    nothing new. Executions are driven one after another when ``drive``.
+    nothing new. Executions are driven one after another when ``drive``. An instant later
+    than the schedule's last firing becomes its last firing (``last_fired_at``,
+    ``last_execution_id``: what ``airfoil schedules list`` shows), as the loop records its own.
 
     Raises:
         ConfigError: the plan has no schedule, or the range is empty, reversed or too large.
@@ -509,10 +511,20 @@ def backfill(
         from airfoil.types import default_type_engine
 
         types = default_type_engine()
+    store = schedule_store(engine.meta)
     out: list[Firing] = []
     for instant in fire_times(schedule, start, end):
         firing = launch_instant(engine, types, record, instant)
         out.append(firing)
+        if not firing.error:  # a no-op unless it is later than the last recorded firing
+            store.record_schedule_fire(
+                record.name,
+                fired_at=instant,
+                execution_id=firing.execution_id,
+                now=engine.clock.now(),
+                project=record.project,
+                domain=record.domain,
+            )
         if firing.launched and drive:
             drive_and_notify(engine, record.spec, firing.execution_id, poster=poster)
     return out

@@ -291,6 +291,15 @@ def bind_value(
         raise BindingTypeError(
             f"{what} expects {spec}: {exc}", workflow=ctx.workflow, call=call, location=ctx.location
         ) from None
+    from airfoil.types._binding import check_input_ints
+
+    try:
+        # a constant is the callee's input: the 64-bit rule of a run's inputs, in its words
+        check_input_ints(value, what)
+    except TypeTransformError as exc:
+        raise BindingTypeError(
+            str(exc), workflow=ctx.workflow, call=call, location=ctx.location
+        ) from None
     return Binding(kind="literal", value=literal)
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "API_THREADS_WARM",
     "ENGINE_NICE",
+    "INLINE_REFUSED",
     "MIN_WORKERS_PER_SLOT",
     "WORKER_NICE",
     "ServerConfig",
@@ -38,6 +39,12 @@ __all__ = [
 
 #: How much lower the engine process's CPU priority is than the API process's (``nice``).
 ENGINE_NICE = 5
+#: Why a server refuses the ``inline`` executor (DESIGN: user code runs only in workers).
+INLINE_REFUSED = (
+    "a server does not run the 'inline' executor: it would run tasks (user code) in the "
+    "server's own engine process; use the 'process' executor (worker processes on this "
+    "machine, the default) or 'ray' (a Ray cluster)"
+)
 
 #: How many of the API's request threads ``airfoil server start`` opens, with their database
 #: connections, before it says it is up (``ServerConfig.api_threads_warm``): the threads the
@@ -106,7 +113,8 @@ class ServerConfig:
             (the API's uploads and packages, the workers' outputs) fsyncs each blob and its
             directory before the write returns; an object store's PUT is durable already.
         executor: what runs the attempts of the executions this server drives: ``process``
-            (worker processes on this machine) or ``ray`` (a Ray cluster), or ``inline``.
+            (worker processes on this machine) or ``ray`` (a Ray cluster). Not ``inline``:
+            a server never runs user code in its own processes.
         ray_address: the Ray cluster of the ``ray`` executor (None: a local Ray); Ray
             deployments run there too.
         ray_serve: how deployments ``on="ray"`` reach Ray Serve: called with ``ray_address``
@@ -220,6 +228,8 @@ class ServerConfig:
                 f"invalid workers {self.workers!r}: give the number of worker processes the "
                 "driver slots share (at least 1), or 0 for each slot's own max_parallel workers"
             )
+        if self.executor == "inline":
+            raise ConfigError(INLINE_REFUSED)
         if self.workers and self.executor != "process":
             raise ConfigError(
                 f"workers (a worker pool shared by the driver slots) is for the process "

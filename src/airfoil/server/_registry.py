@@ -94,7 +94,6 @@ class Registry(SqlRegistryStore):
 
     def __init__(self, database_url: str | None, home: str, durability: str = "process") -> None:
         super().__init__(_db_url(database_url, home), durability)
-        self._keys_exist: tuple[float, bool] | None = None
         self._lock = threading.Lock()
         #: (time.monotonic() before the read, {id: (key, its secret's hash)}) of the last
         #: read of all keys (None: none, or forgotten after a change made here)
@@ -218,8 +217,9 @@ class Registry(SqlRegistryStore):
                 failing = True
             stop.wait(self.keys_refresh_s)
 
-    def read_keys(self) -> None:
-        """Read every key (what the key check answers from for :attr:`keys_max_age_s`)."""
+    def read_keys(self) -> dict[str, tuple[ApiKey, str]]:
+        """Read every key (what the key check answers from for :attr:`keys_max_age_s`);
+        returns them, ``{id: (key, its secret's hash)}``."""
         with self._lock:
             changes = self._keys_changes
         began = time.monotonic()  # before the read: the age bound counts from here
@@ -229,6 +229,7 @@ class Registry(SqlRegistryStore):
         with self._lock:
             if changes == self._keys_changes:  # no change made here since it began
                 self._keys = (began, keys)
+        return keys
 
     def _fresh_keys(self) -> dict[str, tuple[ApiKey, str]] | None:
         with self._lock:
@@ -240,7 +241,6 @@ class Registry(SqlRegistryStore):
     def _forget_keys(self) -> None:
         """After a change of the keys made here: no earlier read is answered from."""
         with self._lock:
-            self._keys_exist = None
             self._keys = None
             self._keys_changes += 1
 
@@ -259,22 +259,16 @@ class Registry(SqlRegistryStore):
                 conn = held.enter_context(self.engine.connect())
                 conn.execute(sa.select(api_keys.c.id).limit(1)).first()
 
-    def keys_configured(self, now: float, max_age_s: float = 2.0) -> bool:
-        """Whether the server is closed: a key was ever created, live or revoked (from the
-        refresh's read of the keys while it is fresh, else read and cached for ``max_age_s``).
-        Revoking every key leaves it closed; only :meth:`reopen` opens it."""
+    def keys_configured(self, now: float | None = None) -> bool:
+        """Whether the server is closed: a key was ever created, live or revoked. Answered
+        from the one read of the keys the key check uses (the refresh's; while it is missing
+        or older than :attr:`keys_max_age_s`, a new one, which the key check then answers
+        from too). Revoking every key leaves it closed; only :meth:`reopen` opens it.
+        ``now`` is not used (kept for callers)."""
         known = self._fresh_keys()
-        if known is not None:  # the refresh's read (no read on the request's path)
-            return bool(known)
-        with self._lock:
-            cached = self._keys_exist
-        if cached is not None and now - cached[0] < max_age_s:
-            return cached[1]
-        with self.engine.connect() as conn:
-            exists = conn.execute(sa.select(api_keys.c.id).limit(1)).first() is not None
-        with self._lock:
-            self._keys_exist = (now, exists)
-        return exists
+        if known is None:
+            known = self.read_keys()
+        return bool(known)
 
 
 def _key_of(row: Any) -> ApiKey:

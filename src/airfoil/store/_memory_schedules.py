@@ -9,6 +9,7 @@ compare-and-set of :meth:`claim_schedule_fire` is atomic across threads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import msgspec
 
@@ -104,16 +105,55 @@ class MemoryScheduleStore(ScheduleStore):
         project: str = "default",
         domain: str = "development",
     ) -> bool:
-        key = (project, domain, name)
+        return self._fired(
+            (project, domain, name),
+            lambda r: r.active and r.next_fire_at == expected_at,
+            expected_at,
+            execution_id,
+            now,
+            next_at=next_at,
+        )
+
+    def record_schedule_fire(
+        self,
+        name: str,
+        *,
+        fired_at: float,
+        execution_id: str,
+        now: float,
+        project: str = "default",
+        domain: str = "development",
+    ) -> bool:
+        return self._fired(
+            (project, domain, name),
+            lambda r: r.last_fired_at is None or r.last_fired_at < fired_at,
+            fired_at,
+            execution_id,
+            now,
+        )
+
+    def _fired(
+        self,
+        key: tuple[str, str, str],
+        allowed: Callable[[ScheduleRecord], bool],
+        fired_at: float,
+        execution_id: str,
+        now: float,
+        *,
+        next_at: float | None = None,
+    ) -> bool:
+        """Record a firing on the row if ``allowed`` (and move its next instant to
+        ``next_at`` when given); whether it did."""
         with self._lock:
             data = self._rows().get(key)
             if data is None:
                 return False
             record = _RECORD.decode(data)
-            if not record.active or record.next_fire_at != expected_at:
+            if not allowed(record):
                 return False
-            record.next_fire_at = next_at
-            record.last_fired_at = expected_at
+            if next_at is not None:
+                record.next_fire_at = next_at
+            record.last_fired_at = fired_at
             record.last_execution_id = execution_id
             record.updated_at = now
             self._rows()[key] = encode_json(record)

@@ -124,6 +124,26 @@ class ScheduleStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def record_schedule_fire(
+        self,
+        name: str,
+        *,
+        fired_at: float,
+        execution_id: str,
+        now: float,
+        project: str = "default",
+        domain: str = "development",
+    ) -> bool:
+        """Record a firing launched outside the loop (a backfill) as the schedule's last one.
+
+        If the schedule's ``last_fired_at`` is None or earlier than ``fired_at``, set it to
+        ``fired_at`` and ``last_execution_id`` to ``execution_id`` and return True; otherwise
+        (a later instant is recorded already, or there is no such schedule) change nothing
+        and return False. ``next_fire_at`` and ``active`` are never changed, so this never
+        races the loop's :meth:`claim_schedule_fire` into firing an instant twice.
+        """
+
+    @abc.abstractmethod
     def delete_schedule(
         self, name: str, *, project: str = "default", domain: str = "development"
     ) -> bool:

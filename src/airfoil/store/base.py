@@ -383,5 +383,10 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
                 return rec.id
         return None
 
+    def release_thread_connection(self) -> None:
+        """The calling thread will not use the store for a while (a lease's heartbeat
+        between beats): let it hand back what it holds for other threads (a SQL store's
+        connection). Optional."""
+
     def close(self) -> None:
         """Release connections. Optional."""

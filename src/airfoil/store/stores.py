@@ -104,9 +104,9 @@ class LocalSecrets(EnvSecrets):
             engine = getattr(self._registry(), "engine", None)
             if engine is None:  # a memory registry keeps no secrets
                 return None
-            from airfoil.store.sql._secrets import StoredSecrets
+            from airfoil.store.sql._secrets import SqlSecretStore
 
-            self._box = (key, StoredSecrets(engine, key))
+            self._box = (key, SqlSecretStore(engine, key))
         return self._box[1]
 
 

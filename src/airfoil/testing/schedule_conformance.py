@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import msgspec
 import pytest
 
 from airfoil.core.errors import ConfigError, NotFoundError
@@ -86,6 +87,11 @@ def make_schedule(
         last_fired_at=900.0,
         last_execution_id="nightly-x",
     )
+
+
+def replace_last(record: ScheduleRecord) -> ScheduleRecord:
+    """``record`` as a schedule that never fired."""
+    return msgspec.structs.replace(record, last_fired_at=None, last_execution_id="")
 
 
 def _claim_in_child(url: str, home: str, instants: list[float], barrier: Any, out: Any) -> None:
@@ -218,6 +224,41 @@ class ScheduleStoreConformance:
             "nope", expected_at=200.0, next_at=300.0, execution_id="x", now=102.0
         )
         assert schedule_store.get_schedule("mod.nightly") == got
+
+    def test_record_fire_keeps_the_latest_and_never_moves_next(
+        self, schedule_store: ScheduleStore
+    ) -> None:
+        schedule_store.put_schedule(make_schedule(next_fire_at=2000.0))  # last fired at 900
+        assert schedule_store.record_schedule_fire(
+            "mod.nightly", fired_at=1500.0, execution_id="e1500", now=10.0
+        )
+        got = schedule_store.get_schedule("mod.nightly")
+        assert (got.next_fire_at, got.last_fired_at, got.last_execution_id, got.updated_at) == (
+            2000.0,
+            1500.0,
+            "e1500",
+            10.0,
+        )
+        # an earlier or the same instant, an unknown schedule: nothing changes
+        for earlier in (900.0, 1200.0, 1500.0):
+            assert not schedule_store.record_schedule_fire(
+                "mod.nightly", fired_at=earlier, execution_id="old", now=11.0
+            )
+        assert not schedule_store.record_schedule_fire(
+            "nope", fired_at=9000.0, execution_id="x", now=11.0
+        )
+        assert schedule_store.get_schedule("mod.nightly") == got
+        # the loop still claims its unchanged next instant
+        assert schedule_store.claim_schedule_fire(
+            "mod.nightly", expected_at=2000.0, next_at=3000.0, execution_id="e2000", now=12.0
+        )
+        assert schedule_store.get_schedule("mod.nightly").last_execution_id == "e2000"
+        # a schedule that never fired takes any instant
+        schedule_store.put_schedule(replace_last(make_schedule("fresh")))
+        assert schedule_store.record_schedule_fire(
+            "fresh", fired_at=1.0, execution_id="e1", now=13.0
+        )
+        assert schedule_store.get_schedule("fresh").last_execution_id == "e1"
 
     def test_claim_refused_when_inactive(self, schedule_store: ScheduleStore) -> None:
         schedule_store.put_schedule(make_schedule(next_fire_at=100.0))

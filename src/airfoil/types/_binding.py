@@ -31,7 +31,14 @@ from airfoil.types._base import ValueContext
 from airfoil.types._engine import TypeEngine
 from airfoil.types._refs import is_upload_list, travels_as_reference
 
-__all__ = ["INT64_MAX", "INT64_MIN", "InputBinder", "References", "out_of_int64"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "InputBinder",
+    "References",
+    "check_input_ints",
+    "out_of_int64",
+]
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -101,7 +108,7 @@ class InputBinder:
         def convert(p: Param, value: Any) -> Value:
             tp = self._annotation(p)
             self.engine.check_value(value, tp)
-            _check_ints(value, p.name)
+            check_input_ints(value, p.name)
             return self.engine.to_value(value, tp, self.ctx)
 
         return self._bind(given, convert, self._python_null)
@@ -218,10 +225,12 @@ class InputBinder:
         return self.engine.to_value(None, self._annotation(p), self.ctx)
 
 
-def _check_ints(value: Any, where: str) -> None:
+def check_input_ints(value: Any, where: str) -> None:
     """The bound a server puts on a launch's JSON inputs (``airfoil.wire._limits``), for a
     Python value: every int in it fits a signed 64-bit integer, so a run takes the same
-    inputs locally and on a server. Values a task computes are not bounded.
+    inputs locally and on a server. The same bound holds for what a caller hands a child
+    (a workflow's or a ``@dynamic`` body's constants, a task calling a task, ``map_task``
+    items): the child's inputs. Values a task computes and returns are not bounded.
 
     Raises:
         TypeTransformError: naming where the int is and the fix.

@@ -86,6 +86,12 @@ def test_activate_list_backfill_deactivate(flows: Path) -> None:
         "2026-03-30T01:00:00Z",
     ]
     assert [(f["launched"], f["phase"]) for f in first] == [(True, "succeeded")] * 3
+    code, out, _ = invoke("schedules", "list", "--json")
+    (row,) = json.loads(out)  # main: the backfill left the last execution unset
+    assert (row["last_fired_at"], row["last_execution_id"]) == (
+        "2026-03-30T01:00:00Z",
+        first[-1]["execution_id"],
+    )
     code, out, _ = invoke("schedules", "backfill", "cli_nightly", *window, "--json")
     again = json.loads(out)
     assert [f["launched"] for f in again] == [False] * 3

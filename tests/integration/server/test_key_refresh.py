@@ -133,3 +133,21 @@ def test_without_a_fresh_read_each_check_reads_the_database(
     time.sleep(0.3)
     cli.revoke_key(key_id)
     assert _check(server, key) is None  # not answered from the stale read
+
+
+def test_without_the_refresh_the_open_check_and_the_key_check_share_one_read(
+    cli: Registry,
+) -> None:
+    # main: keys_configured kept its own 2 s cache (a query of its own), and the key check
+    # then read the key again: two reads where one answers both
+    _, key = cli.create_key("alpha", "viewer")
+    seen = _statements(cli)
+    assert cli.keys_configured(time.time())
+    found = _check(cli, key)
+    assert found is not None and found.project == "alpha"
+    assert len(seen) == 1, seen  # one read of the keys answered both
+    for _ in range(5):  # and the next requests, while it is fresh
+        assert cli.keys_configured(time.time()) and _check(cli, key) is not None
+    assert len(seen) == 1, seen
+    cli.revoke_key(found.id)  # a change made here is seen at once, both ways
+    assert cli.keys_configured(time.time()) and _check(cli, key) is None

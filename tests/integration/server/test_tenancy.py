@@ -463,11 +463,9 @@ def test_revoking_the_last_key_keeps_the_server_closed(tmp_path: Path) -> None:
         reg = running.deps.registry
         url = running.url + "/api/v1/auth/whoami"
         assert httpx.get(url).json()["open_mode"] is True
-        key_id, key = reg.create_key("alpha", "admin")
-        reg._keys_exist = None  # no waiting for the 2 s cache in a test
+        key_id, key = reg.create_key("alpha", "admin")  # changes made here: seen at once
         assert httpx.get(url).status_code == 401
         reg.revoke_key(key_id)
-        reg._keys_exist = None
         for headers in ({}, {"Authorization": f"Bearer {key}"}):
             r = httpx.get(url, headers=headers)
             assert r.status_code == 401, r.text  # not open again
@@ -480,7 +478,7 @@ def test_revoking_the_last_key_keeps_the_server_closed(tmp_path: Path) -> None:
         reg.revoke_key(live_id)
         done = CliRunner().invoke(app, ["auth", "reopen", "--yes"], env=env)
         assert done.exit_code == 0, done.output
-        reg._keys_exist = None
+        reg._forget_keys()  # the CLI's change: no waiting for keys_max_age_s in a test
         assert httpx.get(url).json()["open_mode"] is True
     finally:
         running.stop()

@@ -244,6 +244,45 @@ def test_postgres_connections_follow_threads(pg_empty_url: str, pg_admin: sa.Eng
     assert _backends_settled(pg_admin, name, 0) == []  # closing the store closes the kept ones
 
 
+def test_lease_threads_hold_a_connection_only_while_they_beat(
+    pg_empty_url: str, pg_admin: sa.Engine
+) -> None:
+    """A drive's lease thread renews its lease every ttl/3 and waits in between: it hands
+    its connection back for that wait (main: 4 drives' lease threads held 4 backends of
+    their own, idle all but a few milliseconds of every beat)."""
+    from airfoil.core.clock import SystemClock
+    from airfoil.engine._lease import Heartbeat
+
+    url, name = _app_url(pg_empty_url)
+    store = SqlMetaStore(url)
+    beats: list[Heartbeat] = []
+    try:
+        ids = [f"e{i}" for i in range(4)]
+        for eid in ids:
+            store.write(StoreBatch(execution=make_execution(eid)))
+            assert store.acquire_lease(eid, "driver", time.time(), 30.0)
+        assert len(_backends_settled(pg_admin, name, 1)) == 1  # the main thread's
+        # drives start at different times: their beats (every 0.2 s) are staggered
+        beats = [Heartbeat(store, SystemClock(), eid, "driver", 0.6) for eid in ids]
+        for beat in beats:
+            beat.start()
+            time.sleep(0.05)
+        most = 0
+        deadline = time.monotonic() + 2.0  # ~10 beats of each lease thread
+        while time.monotonic() < deadline:
+            most = max(most, len(_backends(pg_admin, name)))
+            time.sleep(0.02)
+        for beat in beats:
+            beat.check()  # every lease still held: they did renew
+        assert most <= 3, most  # main's + one shared (+ one if two beats met); main: 5
+        leases = [store.get_lease(eid) for eid in ids]
+        assert all(held is not None and held[0] == "driver" for held in leases), leases
+    finally:
+        for beat in beats:
+            beat.stop()
+        store.close()
+
+
 def test_a_connection_left_in_a_transaction_or_kept_too_long_is_closed_not_reused(
     pg_empty_url: str, pg_admin: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

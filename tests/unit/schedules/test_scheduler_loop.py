@@ -217,9 +217,21 @@ def test_backfill_is_idempotent_and_the_loop_agrees(rt: LocalRuntime) -> None:
         "fr@2026-03-29T03:00:00",
         "fr@2026-03-30T03:00:00",
     ]
+    # its latest instant is the schedule's last firing (main: the backfill recorded none)
+    got = sched(rt).get_schedule(record.name)
+    assert (got.last_fired_at, got.last_execution_id) == (first[-1].instant, first[-1].execution_id)
+    assert (got.active, got.next_fire_at) == (False, None)  # nothing else moved
     second = backfill(rt, record, at(2026, 3, 26, tz=PARIS), at(2026, 3, 31, 3, tz=PARIS))
     assert [f.launched for f in second] == [True, False, False, False, False, True]
     assert rt.meta.count_executions() == 6
+    assert sched(rt).get_schedule(record.name).last_execution_id == second[-1].execution_id
+    # an earlier range (launched already) leaves the later last firing as it is
+    backfill(rt, record, at(2026, 3, 27, tz=PARIS), at(2026, 3, 28, 3, tz=PARIS))
+    got = sched(rt).get_schedule(record.name)
+    assert (got.last_fired_at, got.last_execution_id) == (
+        second[-1].instant,
+        second[-1].execution_id,
+    )
     # a loop claiming an instant a backfill launched launches nothing new
     clock = FakeClock(at(2026, 3, 28, 12))
     sched(rt).set_schedule_active(

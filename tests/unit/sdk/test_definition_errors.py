@@ -253,3 +253,28 @@ def test_node_outputs_by_name_and_unpacking() -> None:
         "take_str",
     ]
     assert set(wf.spec.outputs) == {"a", "b"}
+
+
+def test_a_constant_past_64_bits_is_refused_at_definition_as_a_run_input_is() -> None:
+    # main: the workflow was defined and ran; the same value as a run's input is refused
+    with pytest.raises(BindingTypeError) as caught:
+
+        @af.workflow
+        def big_constant() -> int:
+            return make_int(x=2**70)
+
+    said = str(caught.value)
+    assert "input 'x' of " in said and "is an integer of 22 digits" in said, said
+    assert "outside the signed 64-bit range" in said and "as a str" in said, said
+    assert "test_definition_errors.py:" in said, said
+    with pytest.raises(BindingTypeError, match=r"\[1\] is an integer of 19 digits"):
+
+        @af.workflow
+        def big_item() -> list[int]:
+            return af.map_task(make_int)(x=[1, -(2**63) - 1])
+
+    @af.workflow
+    def edges() -> list[int]:  # the edges of the range are constants like any other
+        return af.map_task(make_int)(x=[2**63 - 1, -(2**63)])
+
+    assert edges() == [2**63 - 1, -(2**63)]

@@ -381,11 +381,15 @@ IDLE_REUSE_S = 300.0
 class Held:
     """One thread's connection: the pool's proxy, the driver connection and a cursor."""
 
-    __slots__ = ("__weakref__", "_finalizer", "cursor", "dbapi", "proxy")
+    __slots__ = ("__weakref__", "_finalizer", "cursor", "dbapi", "proxy", "reused")
 
-    def __init__(self, proxy: Any, dbapi: Any, source: Connections | None = None) -> None:
+    def __init__(
+        self, proxy: Any, dbapi: Any, source: Connections | None = None, *, reused: bool = False
+    ) -> None:
         self.proxy = proxy
         self.dbapi = dbapi
+        #: taken from the kept idle connections (not a new backend)
+        self.reused = reused
         self.cursor = dbapi.cursor()
         # Collected (its thread ended): kept idle for the source's next thread, or closed.
         ref = weakref.ref(source) if source is not None else None
@@ -556,11 +560,22 @@ class Connections:
             _close_quietly(proxy)
         if found is None:
             return None
-        held = Held(found[0], found[1], self)
+        held = Held(found[0], found[1], self, reused=True)
         with self._lock:
             self._all.add(held)
         self.local.held = held
         return held
+
+    def release(self) -> None:
+        """Hand the calling thread's connection back: kept idle for the next thread that
+        needs one (this one's next call included), or closed if it cannot be kept. For a
+        thread that uses the store briefly between long waits (a lease's heartbeat)."""
+        held = getattr(self.local, "held", None)
+        if held is not None:
+            del self.local.held
+            with self._lock:
+                self._all.discard(held)
+            held._finalizer()  # what its collection would do: keep it idle, or close it
 
     def discard(self) -> None:
         """Close the calling thread's connection (after an error that may have broken it)."""

@@ -114,33 +114,45 @@ class SqlScheduleStore(ScheduleStore):
         project: str = "default",
         domain: str = "development",
     ) -> bool:
-        params = {
-            "project": project,
-            "domain": domain,
-            "name": name,
-            "expected": expected_at,
-            "expected_set": expected_at,
-            "next": next_at,
-            "eid": execution_id,
-            "now": now,
-        }
+        key = {"project": project, "domain": domain, "name": name}
+        firing = {"expected": expected_at, "expected_set": expected_at, "next": next_at}
+        return self._one_row(
+            self._s.schedule_claim,
+            {**key, **firing, "eid": execution_id, "now": now},
+            "claiming a schedule firing",
+        )
 
-        def claim(cur: Any) -> bool:
-            cur.execute(self._s.schedule_claim, params)
-            return int(cur.rowcount) == 1
-
-        return self._transaction("claiming a schedule firing", claim)
+    def record_schedule_fire(
+        self,
+        name: str,
+        *,
+        fired_at: float,
+        execution_id: str,
+        now: float,
+        project: str = "default",
+        domain: str = "development",
+    ) -> bool:
+        key = {"project": project, "domain": domain, "name": name}
+        return self._one_row(
+            self._s.schedule_record_fire,
+            {**key, "fired": fired_at, "fired_set": fired_at, "eid": execution_id, "now": now},
+            "recording a schedule firing",
+        )
 
     def delete_schedule(
         self, name: str, *, project: str = "default", domain: str = "development"
     ) -> bool:
-        params = {"project": project, "domain": domain, "name": name}
+        key = {"project": project, "domain": domain, "name": name}
+        return self._one_row(self._s.schedule_delete, key, "deleting a schedule")
 
-        def delete(cur: Any) -> bool:
-            cur.execute(self._s.schedule_delete, params)
+    def _one_row(self, statement: str, params: dict[str, Any], action: str) -> bool:
+        """Run one conditional statement in a transaction; whether it matched a row."""
+
+        def run(cur: Any) -> bool:
+            cur.execute(statement, params)
             return int(cur.rowcount) == 1
 
-        return self._transaction("deleting a schedule", delete)
+        return bool(self._transaction(action, run))
 
 
 def _row(r: ScheduleRecord) -> dict[str, Any]:

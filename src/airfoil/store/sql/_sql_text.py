@@ -109,6 +109,7 @@ class SqlText:
         self.schedule_due = sql["schedule_due"]
         self.schedule_set_active = sql["schedule_set_active"]
         self.schedule_claim = sql["schedule_claim"]
+        self.schedule_record_fire = sql["schedule_record_fire"]
         self.schedule_delete = sql["schedule_delete"]
         self.quota_put = sql["quota_put"]
         self.quota_get = sql["quota_get"]

@@ -530,6 +530,21 @@ class _Builder:
                 updated_at=_bp("now", type_=sa.Double),
             )
         )
+        sql["schedule_record_fire"] = self._compile(
+            sa.update(t)
+            .where(
+                *key,
+                sa.or_(
+                    t.c.last_fired_at.is_(None),
+                    t.c.last_fired_at < _bp("fired", type_=sa.Double),
+                ),
+            )
+            .values(
+                last_fired_at=_bp("fired_set", type_=sa.Double),
+                last_execution_id=_bp("eid"),
+                updated_at=_bp("now", type_=sa.Double),
+            )
+        )
         sql["schedule_delete"] = self._compile(sa.delete(t).where(*key))
 
 

@@ -187,15 +187,21 @@ class SqlMetaStore(
     def __repr__(self) -> str:
         return f"SqlMetaStore({self.url!r})"
 
+    def release_thread_connection(self) -> None:
+        self._conns.release()
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _cursor(self) -> Any:
         try:
             return self._conns.local.held.cursor
         except AttributeError:
-            if self.unflushed.busy():  # PostgreSQL may have restarted since the last one
+            busy = self.unflushed.busy()
+            held = self._conns.open()
+            if busy and not held.reused:  # a new backend: PostgreSQL may have restarted
+                # (a kept one reused would fail on a restart, and _failed says so then)
                 self.unflushed.suspect = True
-            return self._conns.open().cursor
+            return held.cursor
 
     def _failed(
         self, cur: Any, exc: Exception, action: str, rollback: bool, committing: bool = False
