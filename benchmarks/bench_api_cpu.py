@@ -14,7 +14,15 @@ resolution alone, measured in this process on a store of its own), ``events-all`
 finished execution's whole event log, ~600 entries: the first page a waiting client read
 before it asked for the phase alone), ``events-none`` (the page past
 the end: the phase alone), ``launch`` (of the fan-out workflow; its executions are driven
-by the engine while the next batch runs, so launches are measured last).
+by the engine while the next batch runs, so launches are measured last), ``detail-built``
+(the detail of a finished execution the API has not kept: each request names another of
+the launched executions, more of them than the API keeps, so each is built from the
+store's records as the first detail of an execution that just ended is: what the waiting
+client's final ``get`` costs).
+
+Beside the API process's CPU, each kind's CPU of the PostgreSQL backends serving the API
+process's connections (found by their client ports, as ``bench_server.py`` does) and of
+this process (the client's side: httpx, and for ``launch`` the product's ``Client``).
 
     PYTHONPATH=src python benchmarks/bench_api_cpu.py [--requests 200 --repeat 5]
 
@@ -25,6 +33,8 @@ tree's ``src``: the server it starts imports Airfoil from there.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import os
 import signal
 import statistics
@@ -49,14 +59,40 @@ def _cpu(process: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-def _measure(api: psutil.Process, send: Callable[[], Any], n: int) -> tuple[float, float]:
-    """API CPU and wall time per request, in ms, over ``n`` requests (after 5 unmeasured)."""
+def _backends(api: psutil.Process, admin: sa.Engine) -> list[psutil.Process]:
+    """The PostgreSQL backends whose client is a socket of the API process."""
+    ports = {
+        c.laddr.port for c in api.net_connections(kind="tcp") if c.raddr and c.raddr.port == 5432
+    }
+    with admin.connect() as conn:
+        found = conn.execute(sa.text("SELECT pid, client_port FROM pg_stat_activity"))
+        return [psutil.Process(int(pid)) for pid, port in found if port in ports]
+
+
+def _cpu_of(processes: list[psutil.Process]) -> dict[int, float]:
+    out = {}
+    for p in processes:
+        with contextlib.suppress(psutil.Error):
+            out[p.pid] = _cpu(p)
+    return out
+
+
+def _measure(
+    api: psutil.Process, admin: sa.Engine, send: Callable[[], Any], n: int
+) -> tuple[float, float, float, float]:
+    """API CPU, its PostgreSQL backends' CPU, this process's CPU and wall time per request,
+    in ms, over ``n`` requests (after 5 unmeasured, which open the connections they use)."""
     for _ in range(5):
         send()
-    before, t0 = _cpu(api), time.perf_counter()
+    db = _cpu_of(_backends(api, admin))
+    before, mine, t0 = _cpu(api), time.process_time(), time.perf_counter()
     for _ in range(n):
         send()
-    return (_cpu(api) - before) / n * 1000, (time.perf_counter() - t0) / n * 1000
+    wall, mine = time.perf_counter() - t0, time.process_time() - mine
+    api_s = _cpu(api) - before
+    after = _cpu_of(_backends(api, admin))  # a backend begun meanwhile counts from its start
+    db_s = sum(v - db.get(pid, 0.0) for pid, v in after.items())
+    return api_s / n * 1000, db_s / n * 1000, mine / n * 1000, wall / n * 1000
 
 
 def _resolve_cost(
@@ -128,14 +164,23 @@ def main() -> None:
                     "events-all": get(events, after=0),
                     "events-none": get(events, after=2**63 - 1),
                 }
-                cpu: dict[str, list[float]] = {k: [] for k in [*kinds, "launch"]}
+                cpu: dict[str, list[float]] = {k: [] for k in [*kinds, "launch", "detail-built"]}
                 wall: dict[str, list[float]] = {k: [] for k in cpu}
+                db_cpu: dict[str, list[float]] = {k: [] for k in cpu}
+                own: dict[str, list[float]] = {k: [] for k in cpu}
+
+                def record(kind: str, send: Callable[[], Any], n: int) -> None:
+                    c, db_c, mine, w = _measure(api, admin, send, n)
+                    cpu[kind].append(c)
+                    db_cpu[kind].append(db_c)
+                    own[kind].append(mine)
+                    wall[kind].append(w)
+
                 for _ in range(args.repeat):
                     for kind, send in kinds.items():
-                        c, w = _measure(api, send, args.requests)
-                        cpu[kind].append(c)
-                        wall[kind].append(w)
+                        record(kind, send, args.requests)
                 launched: list[str] = []
+                every: list[str] = []  # every execution launched, all finished in the end
                 for _ in range(args.repeat):
                     for i in launched:  # the engine's work of the last batch, done first
                         client.wait(i, poll_s=0.05, timeout=600)
@@ -144,21 +189,38 @@ def main() -> None:
                     def launch(batch: list[str] = batch) -> None:
                         batch.append(client.launch("flow.fan", {"x": len(batch)}).id)
 
-                    c, w = _measure(api, launch, args.launches)
-                    cpu["launch"].append(c)
-                    wall["launch"].append(w)
+                    record("launch", launch, args.launches)
                     launched = batch
+                    every.extend(batch)
                 for i in launched:
                     client.wait(i, poll_s=0.05, timeout=600)
+                # more executions than the API keeps details of (32), one after another
+                cycle = itertools.cycle(every)
+
+                def built() -> None:
+                    r = http.get(f"{base}/{next(cycle)}")
+                    assert r.status_code == 200, r.text
+
+                if len(every) > 40:
+                    for _ in range(args.repeat):
+                        record("detail-built", built, min(args.requests, len(every) - 5))
                 cpu["(resolve)"], wall["(resolve)"] = _resolve_cost(
                     db, tmp, ids[0], args.requests, args.repeat
                 )
                 load = os.getloadavg()[0]
                 for kind in cpu:
+                    if not cpu[kind]:
+                        continue
                     whose = "this process's CPU" if kind == "(resolve)" else "API CPU"
+                    beside = (
+                        f", its PostgreSQL backends {statistics.median(db_cpu[kind]):.3f}, "
+                        f"this client {statistics.median(own[kind]):.3f}"
+                        if db_cpu.get(kind)
+                        else ""
+                    )
                     print(
                         f"{kind:12s} {whose} {statistics.median(cpu[kind]):.3f} ms/request "
-                        f"(batches {min(cpu[kind]):.3f}-{max(cpu[kind]):.3f}), wall "
+                        f"(batches {min(cpu[kind]):.3f}-{max(cpu[kind]):.3f}){beside}, wall "
                         f"{statistics.median(wall[kind]):.2f} ms",
                         flush=True,
                     )

@@ -365,12 +365,15 @@ class Client:
         """An execution by its name in the project or its id (``domain``: the one of a name
         the project uses in several domains; without it such a name is a 409 naming them)."""
         path = f"/projects/{self._p(project)}/executions/{execution_id}"
-        return ExecutionDetail.model_validate(self._call("GET", path, params=_in(domain)).json())
+        # Validated from the bytes (pydantic parses them itself): half the CPU of parsing to
+        # Python objects first and validating those, for a detail of ~100-1,000 nodes.
+        r = self._call("GET", path, params=_in(domain))
+        return ExecutionDetail.model_validate_json(r.content)
 
     def list(self, *, project: str | None = None, **filters: Any) -> ExecutionPage:
         params = {k: v for k, v in filters.items() if v is not None}
         r = self._call("GET", f"/projects/{self._p(project)}/executions", params=params)
-        return ExecutionPage.model_validate(r.json())
+        return ExecutionPage.model_validate_json(r.content)  # as get's detail
 
     def terminate(
         self, execution_id: str, *, project: str | None = None, domain: str | None = None

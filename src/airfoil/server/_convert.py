@@ -8,6 +8,7 @@ detail, only small inline node values (up to 512 bytes) are previewed.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -257,6 +258,13 @@ def raw_value(rec: ExecutionRecord, v: Value) -> RawValue:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _trace_hex(execution_id: str) -> str:
+    """An execution's trace id as the API shows it: the same for each of its attempts (a
+    detail shows ~100-1,000 of them, each a SHA-256 of the execution's id otherwise)."""
+    return f"{execution_trace_id(execution_id):032x}"
+
+
 def attempt_out(a: AttemptRecord) -> AttemptOut:
     return AttemptOut.model_validate(attempt_dict(a))
 
@@ -271,7 +279,7 @@ def attempt_dict(a: AttemptRecord) -> dict[str, Any]:
         worker=a.worker,
         error=error_dict(a.error),
         has_log=bool(a.log_uri),
-        trace_id=f"{execution_trace_id(a.execution_id):032x}",
+        trace_id=_trace_hex(a.execution_id),
         span_id=f"{attempt_span_id(a.execution_id, a.node_id, a.attempt):016x}",
     )
 

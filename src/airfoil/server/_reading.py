@@ -38,6 +38,9 @@ __all__ = [
     "value_export",
 ]
 
+#: The largest event sequence number a store holds (signed 64-bit).
+_SEQ_MAX = 2**63 - 1
+
 
 SEARCH_WINDOW = 5000
 
@@ -156,7 +159,9 @@ def value_export(d: Deps, value: Value, as_format: str | None) -> tuple[bytes, s
 
 def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     rec = get_head(d, project, execution_id)
-    evs = d.meta.get_events(execution_id, after_seq=after)
+    # Stores number events with signed 64-bit integers: nothing comes after the largest,
+    # the page a waiting client asks for (the phase alone), so that page reads no events.
+    evs = d.meta.get_events(execution_id, after_seq=after) if after < _SEQ_MAX else []
     items = [cv.event_out(e) for e in evs]
     names = ExecutionNames(d.meta, project)
     names.remember(rec.id, rec.display_name, rec.domain)

@@ -116,11 +116,20 @@ def test_a_page_of_the_execution_list_and_its_total_are_one_read(
 
 
 def test_a_client_waiting_for_an_execution_reads_its_phase_not_its_event_log(
-    client: Any, flow: Any
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client.register([flow.wf])
     ex = client.launch(flow.wf, {"x": 2})
     client.wait(ex.id, poll_s=0.05)  # ended: its event log is whole
+    meta = server.deps.meta
+    reads: list[int] = []
+    get_events = meta.get_events
+
+    def counting(execution_id: str, after_seq: int = 0) -> Any:
+        reads.append(after_seq)
+        return get_events(execution_id, after_seq=after_seq)
+
+    monkeypatch.setattr(meta, "get_events", counting)
     pages: list[dict[str, Any]] = []
 
     def read(response: Any) -> None:
@@ -136,6 +145,7 @@ def test_a_client_waiting_for_an_execution_reads_its_phase_not_its_event_log(
     assert detail.phase == "succeeded"
     assert [p["phase"] for p in pages] == ["succeeded"]
     assert pages[0]["items"] == []  # main: the whole log, every entry encoded and sent
+    assert reads == []  # the page past the last possible event reads no events at all
     log = client._http.get(
         f"/api/v1/projects/{client.project}/executions/{ex.id}/events", params={"after": 0}
     )
