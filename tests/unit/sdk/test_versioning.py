@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airfoil.sdk._versioning import CacheVersionWarning, compute_version
+from airfoil.sdk._versioning import CacheVersionWarning, compute_version, manifest_for
 
 
 @pytest.fixture
@@ -236,3 +236,72 @@ def test_imports_that_cannot_be_read_from_the_bytecode_are_named_not_fatal() -> 
     manifest = compute_version(broken, warn=False).manifest
     (reason,) = [r for name, r in manifest.unhashable.items() if name.endswith(".<imports>")]
     assert "IndexError" in reason
+
+
+def test_module_state_changed_below_the_definitions_is_in_the_version(project: Path) -> None:
+    # A registry filled, a config dict updated and a method patched below the task rebind
+    # no global the version read at the decorator: the first use must see them (a version
+    # taken from the definition hit the cache after `scale` or CONFIG was edited).
+    (project / "vproj_reg.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            HANDLERS = {}
+            CONFIG = {}
+
+            class Scaler:
+                def apply(self, x):
+                    return x
+
+            S = Scaler()
+
+            def register(f):
+                HANDLERS[f.__qualname__] = f
+                return f
+
+            @af.task(cache=True)
+            def t(x: int) -> int:
+                return S.apply(HANDLERS["scale"](x)) * CONFIG["k"]
+
+            @af.workflow
+            def wf(x: int = 1) -> int:
+                return t(x=x)
+
+            plan = af.LaunchPlan(wf, "nightly")
+
+            @register
+            def scale(x):
+                return x * 2
+
+            CONFIG["k"] = 3
+
+            def offset(self, x):
+                return x + 7
+
+            Scaler.apply = offset
+            """
+        )
+    )
+    mod = importlib.import_module("vproj_reg")
+    version = mod.t.version
+    assert version == compute_version(mod.t.fn).version  # the module as it is after import
+    manifest = manifest_for(version)
+    assert manifest is not None
+    texts = {label: c.text for label, c in manifest.components.items()}
+    assert texts["vproj_reg.py:HANDLERS"] == "{'scale':vproj_reg.py:scale}"
+    assert "x * 2" in texts["vproj_reg.py:scale"]
+    assert texts["vproj_reg.py:CONFIG"] == "{'k':3}"
+    assert "x + 7" in texts["vproj_reg.py:offset"]
+    assert mod.wf.spec.nodes[0].task.version == version  # type: ignore[union-attr]
+    assert mod.plan.spec.workflow == mod.wf.spec
+    assert mod.plan.spec.workflow.nodes[0].task.version == version  # type: ignore[union-attr]
+
+
+def test_a_version_is_computed_once_per_definition_and_first_use(project: Path) -> None:
+    (project / "vproj_once.py").write_text(
+        "import airfoil as af\n\n@af.task(cache=True)\ndef t(x: int) -> int:\n    return x\n"
+    )
+    mod = importlib.import_module("vproj_once")
+    first = mod.t.spec
+    assert mod.t.spec is first  # not recomputed at every use
