@@ -305,3 +305,50 @@ def test_a_version_is_computed_once_per_definition_and_first_use(project: Path) 
     mod = importlib.import_module("vproj_once")
     first = mod.t.spec
     assert mod.t.spec is first  # not recomputed at every use
+
+
+def test_reading_a_modules_name_or_file_keeps_one_version_across_checkouts(
+    tmp_path: Path,
+) -> None:
+    # `f.__name__` reads the module's __name__ too ('pipe' imported, '__main__' as a script)
+    # and `Path(__file__)` its absolute path: both entered the version, so a script and
+    # `airfoil run`, two checkouts, and a server's worker (which unpacks the package
+    # elsewhere, and then does not cache) each got a version of their own.
+    source = textwrap.dedent(
+        """
+        import json
+        from pathlib import Path
+        import airfoil as af
+
+        class Step:
+            def describe(self):
+                return type(self).__name__
+
+        def label(f):
+            return f.__name__
+
+        @af.task(cache=True)
+        def t(x: int) -> str:
+            return label(t) + Step().describe() + str(Path(__file__).parent / "data.txt")
+
+        if __name__ == "__main__":
+            print(json.dumps(t.version))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    versions = []
+    for checkout in ("alice", "bob"):
+        (tmp_path / checkout).mkdir()
+        script = tmp_path / checkout / "pipe.py"
+        script.write_text(source)
+        for argv in ([str(script)], ["-c", "import json, pipe; print(json.dumps(pipe.t.version))"]):
+            done = subprocess.run(
+                [sys.executable, *argv],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=script.parent,
+                check=True,
+            )
+            versions.append(json.loads(done.stdout))
+    assert len(set(versions)) == 1, versions

@@ -46,6 +46,11 @@ MISSING: Any = object()
 #: Library objects a task may read without it being a cache hazard: no warning for these.
 _HARMLESS_MODULES = ("logging", "threading", "typing", "contextvars", "weakref", "_thread")
 _TEXT_LIMIT = 4000
+#: A module's attributes that say which module it is and where its file lies: hashed as the
+#: file's place in the project, never as the absolute path or the import name.
+_MODULE_IDENTITY = frozenset(
+    {"__name__", "__file__", "__cached__", "__spec__", "__loader__", "__package__", "__path__"}
+)
 
 
 class Walker:
@@ -251,11 +256,29 @@ class Walker:
             return
         file = glb.get("__file__")
         where = (
-            os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
+            self.relative(file)
             if isinstance(file, str) and self.is_local_path(file)
             else owner.split(":", 1)[0]
         )
+        if name in _MODULE_IDENTITY:
+            self._module_identity(name, value, where)
+            return
         self.consider(value, f"{where}:{name}", names)
+
+    def relative(self, file: str) -> str:
+        """A project file's path relative to the project root, with ``/``."""
+        return os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
+
+    def _module_identity(self, name: str, value: Any, where: str) -> None:
+        """A module's own ``__name__``, ``__file__``... read by the code (``f.__name__`` on a
+        function reads the name too): where the module sits in the project, never its
+        absolute path or the name it was imported under, so two checkouts, a server's
+        worker and ``python flow.py`` beside ``airfoil run flow.py`` agree."""
+        if name in ("__file__", "__cached__") and isinstance(value, str):
+            text = f"<file {self.relative(value) if self.is_local_path(value) else '?'}>"
+        else:
+            text = f"<module's {name}>"
+        self.components[f"{where}:{name}"] = (_digest(text), text)
 
     def is_local_path(self, file: str) -> bool:
         return self._local_file(os.path.realpath(file))
@@ -305,6 +328,9 @@ class Walker:
             if value is MISSING:
                 continue
             self.watch.append((ns, attr, value))
+            if attr in _MODULE_IDENTITY:
+                self._module_identity(attr, value, self.where(module))
+                continue
             self.consider(value, f"{self.where(module)}:{attr}", names)
 
     def reference(self, value: Any, path: str) -> str | None:
