@@ -352,3 +352,31 @@ def test_reading_a_modules_name_or_file_keeps_one_version_across_checkouts(
             )
             versions.append(json.loads(done.stdout))
     assert len(set(versions)) == 1, versions
+
+
+def test_an_attribute_set_on_a_helper_function_is_in_the_version(project: Path) -> None:
+    # `h.factor = 2` is not in h's code: editing it to 3 hit the old entry.
+    (project / "vproj_attr.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            def h(x):
+                return x * h.factor
+
+            h.factor = 2
+            h.unread = object()  # read by nothing: neither hashed nor warned about
+
+            @af.task(cache=True)
+            def t(x: int) -> int:
+                return h(x)
+            """
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheVersionWarning)
+        mod = importlib.import_module("vproj_attr")
+        before = compute_version(mod.t.fn)
+    assert before.manifest.components["vproj_attr.py:h.factor"].text == "2"
+    mod.h.factor = 3
+    assert compute_version(mod.t.fn).version != before.version

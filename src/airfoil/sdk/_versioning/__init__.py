@@ -144,6 +144,7 @@ def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = Tru
     """
     walker = Walker(project_root(getattr(fn, "__module__", "") or ""), _excluded())
     entry = walker.function(fn)
+    walker.function_attributes()
     digest = hashlib.sha256()
     for label, (part, _text) in sorted(walker.components.items()):
         digest.update(f"{label}\0{part}\0".encode())

@@ -68,6 +68,8 @@ class Walker:
         self._imports_seen: set[str] = set()  # modules imported inside function bodies
         self._foreign: set[str] = set()  # top-level packages found outside the project
         self._alive: list[Any] = []  # keeps ids unique while the walk lasts
+        self._functions: list[tuple[Any, str]] = []  # the project functions walked, tokens
+        self._read: set[str] = set()  # every name the walked code reads
 
     # --- where things live -------------------------------------------------------------
 
@@ -141,6 +143,8 @@ class Walker:
         self.components[token] = (norm.digest, norm.text[:_TEXT_LIMIT])
         code = fn.__code__
         names = _code_names(code)
+        self._functions.append((fn, token))
+        self._read |= names
         for name in sorted(names | set(norm.decorator_names)):
             self._global(glb, name, names, token)
         if fn.__closure__:
@@ -165,6 +169,20 @@ class Walker:
         for name in imported:
             self._imported_file(name)
         return token
+
+    def function_attributes(self) -> None:
+        """Take in the attributes set on the walked functions (``h.factor = 3``) that the
+        walked code reads by name: they are not in the function's code. Called once the walk
+        is done, so an attribute read by code walked after its function is seen too."""
+        done: set[int] = set()
+        while len(done) < len(self._functions):
+            for fn, token in list(self._functions):
+                if id(fn) in done:
+                    continue
+                done.add(id(fn))
+                attrs = getattr(fn, "__dict__", None) or {}
+                for key in sorted(k for k in attrs if k in self._read and not k.startswith("__")):
+                    self.consider(attrs[key], f"{token}.{key}", self._read)
 
     def _imported_file(self, name: str) -> None:
         """Take in a project-local module imported inside a function body, by its file, and
