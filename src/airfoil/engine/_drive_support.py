@@ -27,6 +27,7 @@ __all__ = [
     "items_only",
     "linger",
     "renew_reservations",
+    "reserve",
     "secret_env_name",
 ]
 
@@ -134,6 +135,22 @@ def linger(
     for n in back:
         submitted_in.pop(n, None)
     return results
+
+
+def reserve(meta: MetaStore, key: str, owner: str, now: float, ttl_s: float) -> str:
+    """Reserve ``key`` for ``owner`` (``driver/execution``); the holder after the call.
+
+    A reservation held by another driver *of the same execution* is taken back at once: that
+    driver was killed or lost the execution's lease, which this drive holds now, so it can
+    write nothing more. Waiting out its time to live stalled a resumed execution (or one
+    taken over by another server) for ``ttl_s`` before it ran its own task again.
+    """
+    holder = meta.reserve_cache(key, owner, now, ttl_s)
+    execution = owner.rpartition("/")[2]
+    if holder != owner and holder.rpartition("/")[2] == execution:
+        meta.release_cache(key, holder)
+        holder = meta.reserve_cache(key, owner, now, ttl_s)
+    return holder
 
 
 def renew_reservations(
