@@ -4,11 +4,11 @@ reads its module's ``__file__`` or a function's ``__name__`` is still cached on 
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from typing import Any
 
 import pytest
+from _srv import user_module
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +34,7 @@ PROGRAM = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def locflow(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from airfoil.cli._load import load_entity
-
-    root = tmp_path_factory.mktemp("locproj")
-    (root / "locflow.py").write_text(PROGRAM)
-    load_entity(str(root / "locflow.py"), "where")
-    return sys.modules["locflow"]
+    return user_module(tmp_path_factory.mktemp("locproj"), "locflow", PROGRAM, "where")
 
 
 def test_a_task_reading_its_file_and_names_is_cached_on_the_server(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,39 +20,33 @@ MARK = 4_242_421  # alpha's input: no answer to beta may hold it, nor its double
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory, flow: Any) -> Iterator[dict[str, Any]]:
-    import os
-
-    home = tmp_path_factory.mktemp("tenancy-routes")
-    old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
-    os.environ["AIRFOIL_PACKAGE_CACHE"] = str(home / "packages")
-    running: Running = start_server(home, None)
     from airfoil.client import Client
 
-    try:
-        reg = running.deps.registry
-        keys = {p: reg.create_key(p, "runner")[1] for p in ("alpha", "beta")}
-        with Client(running.url, keys["alpha"], project="alpha") as c:
-            c.register([flow.wf, flow.gated])
-            done = c.launch(flow.wf, {"x": MARK}, name="alpha-done")
-            assert c.wait(done.id, timeout=120).phase == "succeeded"
-            waiting = c.launch(flow.gated, {"x": 3}, name="alpha-waiting")
-        with Client(running.url, keys["beta"], project="beta") as c:
-            c.register([flow.wf, flow.gated])
-            mine = c.launch(flow.wf, {"x": MARK}, name="beta-run")
-            beta_detail = c.wait(mine.id, timeout=120)
-        yield {
-            "running": running,
-            "keys": keys,
-            "alpha": {"done": done.id, "waiting": waiting.id},
-            "beta": mine.id,
-            "beta_detail": beta_detail,
-        }
-    finally:
-        running.stop()
-        if old is None:
-            os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
-        else:
-            os.environ["AIRFOIL_PACKAGE_CACHE"] = old
+    home = tmp_path_factory.mktemp("tenancy-routes")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AIRFOIL_PACKAGE_CACHE", str(home / "packages"))
+        running: Running = start_server(home, None)
+        try:
+            reg = running.deps.registry
+            keys = {p: reg.create_key(p, "runner")[1] for p in ("alpha", "beta")}
+            with Client(running.url, keys["alpha"], project="alpha") as c:
+                c.register([flow.wf, flow.gated])
+                done = c.launch(flow.wf, {"x": MARK}, name="alpha-done")
+                assert c.wait(done.id, timeout=120).phase == "succeeded"
+                waiting = c.launch(flow.gated, {"x": 3}, name="alpha-waiting")
+            with Client(running.url, keys["beta"], project="beta") as c:
+                c.register([flow.wf, flow.gated])
+                mine = c.launch(flow.wf, {"x": MARK}, name="beta-run")
+                beta_detail = c.wait(mine.id, timeout=120)
+            yield {
+                "running": running,
+                "keys": keys,
+                "alpha": {"done": done.id, "waiting": waiting.id},
+                "beta": mine.id,
+                "beta_detail": beta_detail,
+            }
+        finally:
+            running.stop()
 
 
 def _ops(running: Running) -> list[tuple[str, str, dict[str, Any]]]:
@@ -67,10 +60,11 @@ def _ops(running: Running) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _call(two: dict[str, Any], method: str, path: str, op: dict[str, Any]) -> httpx.Response:
+    # reads name the finished run; terminate, relaunch, recover and signals the waiting one
     values = {
-        "execution_id": two["alpha"]["done"],
+        "execution_id": two["alpha"]["waiting" if method == "POST" else "done"],
         "node_id": "n0",
-        "name": "wf",
+        "name": "threshold" if "/signals/" in path else "wf",
         "domain": "development",
         "signature": "0" * 16,
         "version": "1",
@@ -151,7 +145,7 @@ def test_beta_never_hits_alphas_cache_entry(two: dict[str, Any]) -> None:
     assert "hit" not in cache.values(), cache
 
 
-def test_the_watch_stream_of_alpha_is_refused_to_beta(two: dict[str, Any], tmp_path: Path) -> None:
+def test_the_watch_stream_of_alpha_is_refused_to_beta(two: dict[str, Any]) -> None:
     headers = {"Authorization": f"Bearer {two['keys']['beta']}"}
     for project in ("alpha", "beta"):
         url = (
