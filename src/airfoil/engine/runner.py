@@ -788,9 +788,8 @@ class _Loop:
             events.append(sm.CacheLooked(cmd.node_id, entry, reason, now, cause=cmd.cause))
             return
         if cmd.serialize:
-            holder = reserve(
-                e.meta, cmd.key, self._cache_owner(), now, e.settings.cache_reservation_ttl_s
-            )
+            ttl = e.settings.cache_reservation_ttl_s
+            holder = reserve(e.meta, cmd.key, self._cache_owner(), now, ttl, self.reserved)
             if holder != self._cache_owner():
                 self.cache_waits[cmd.node_id] = cmd  # another attempt computes it: wait
                 return

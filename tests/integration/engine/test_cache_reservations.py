@@ -156,3 +156,52 @@ def test_a_resumed_execution_takes_back_its_own_reservation_at_once(tmp_path: Pa
     assert phase == "succeeded"
     assert float(took) < 30, f"the resumed drive waited {took} s for its own reservation"
     assert log.read_text().splitlines() == ["start", "start"]
+
+
+_TWINS = """
+import os, time
+import airfoil as af
+
+@af.task(cache=True, cache_serialize=True)
+def slow(x: int) -> int:
+    with open(os.environ["CALLS_LOG"], "a") as fh:
+        fh.write("start\\n")
+    time.sleep(2)
+    return x + 1
+
+@af.task
+def add(a: int, b: int) -> int:
+    return a + b
+
+@af.workflow
+def twins(x: int = 1) -> int:
+    return add(a=slow(x=x), b=slow(x=x))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_twins_in_one_execution_run_once(tmp_path: Path) -> None:
+    # Both nodes' reservations carry the drive's owner, and the store answers an owner that
+    # holds a key with that owner: both ran (put, put) where the docs promise one run.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "twinflow.py").write_text(_TWINS)
+    log = tmp_path / "calls.log"
+    env = dict(os.environ, CALLS_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
+    run = ["run", "--json", "--executor", "process", str(tmp_path / "twinflow.py"), "twins"]
+    done = subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", *run],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["outputs"] == {"o0": 4}
+    statuses = sorted(n["cache"] for n in result["nodes"] if n["id"] in ("n0", "n1"))
+    assert statuses == ["hit", "put"]
+    assert log.read_text().splitlines() == ["start"]
