@@ -4,6 +4,11 @@ holder's reservation lapses as its lease does."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -76,6 +81,12 @@ def test_a_task_longer_than_its_reservation_keeps_it(tmp_path: Path) -> None:
     assert statuses == {"a": "put", "b": "hit"}
 
 
+def _python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=110
+    )
+
+
 _RESUMABLE = """
 import os, sys, time
 import airfoil as af
@@ -122,11 +133,6 @@ def test_a_resumed_execution_takes_back_its_own_reservation_at_once(tmp_path: Pa
     # resumed an execution after its first driver was killed waited for the dead driver's
     # reservation of the execution's own task to lapse (cache_reservation_ttl_s, 120 s by
     # default, 90 s here) before running it again, though it holds the execution's lease.
-    import os
-    import signal
-    import subprocess
-    import sys
-
     script = tmp_path / "resflow.py"
     script.write_text(_RESUMABLE)
     log = tmp_path / "calls.log"
@@ -144,13 +150,7 @@ def test_a_resumed_execution_takes_back_its_own_reservation_at_once(tmp_path: Pa
         first.wait(30)
     (tmp_path / "calls.log.resumed").write_text("")
     time.sleep(1.5)  # the killed driver's 1 s lease lapses
-    resumed = subprocess.run(
-        [sys.executable, str(script), "resume"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=140,
-    )
+    resumed = _python(env, str(script), "resume")
     assert resumed.returncode == 0, resumed.stderr
     phase, took = resumed.stdout.split()
     assert phase == "succeeded"
@@ -183,22 +183,11 @@ def twins(x: int = 1) -> int:
 def test_twins_in_one_execution_run_once(tmp_path: Path) -> None:
     # Both nodes' reservations carry the drive's owner, and the store answers an owner that
     # holds a key with that owner: both ran (put, put) where the docs promise one run.
-    import json
-    import os
-    import subprocess
-    import sys
-
     (tmp_path / "twinflow.py").write_text(_TWINS)
     log = tmp_path / "calls.log"
     env = dict(os.environ, CALLS_LOG=str(log), AIRFOIL_HOME=str(tmp_path / "home"))
     run = ["run", "--json", "--executor", "process", str(tmp_path / "twinflow.py"), "twins"]
-    done = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", *run],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
+    done = _python(env, "-m", "airfoil.cli", *run)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["outputs"] == {"o0": 4}
