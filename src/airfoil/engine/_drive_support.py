@@ -27,6 +27,7 @@ __all__ = [
     "items_only",
     "linger",
     "renew_reservations",
+    "reserve",
     "secret_env_name",
 ]
 
@@ -134,6 +135,31 @@ def linger(
     for n in back:
         submitted_in.pop(n, None)
     return results
+
+
+def reserve(
+    meta: MetaStore, key: str, owner: str, now: float, ttl_s: float, held: Collection[str]
+) -> str:
+    """Reserve ``key`` for a node of the drive ``owner`` (``driver/execution``) that holds the
+    keys ``held``; the holder after the call (``owner``: the node may run).
+
+    A key the drive holds already is another node's of the same execution (the same task on
+    the same inputs): this node waits for its result, as a twin in another execution does.
+    (Asking the store would answer ``owner``, the drive's own, and both nodes ran.) A
+    reservation held by
+    another driver *of the same execution* is taken back at once: that driver was killed or
+    lost the execution's lease, which this drive holds now, so it can write nothing more.
+    Waiting out its time to live stalled a resumed execution (or one taken over by another
+    server) for ``ttl_s`` before it ran its own task again.
+    """
+    if key in held:
+        return f"{owner} (another node)"
+    holder = meta.reserve_cache(key, owner, now, ttl_s)
+    execution = owner.rpartition("/")[2]
+    if holder != owner and holder.rpartition("/")[2] == execution:
+        meta.release_cache(key, holder)
+        holder = meta.reserve_cache(key, owner, now, ttl_s)
+    return holder
 
 
 def renew_reservations(

@@ -46,6 +46,7 @@ from airfoil.engine._drive_support import (
     finished_event,
     linger,
     renew_reservations,
+    reserve,
 )
 from airfoil.engine._group_commit import GroupCommit
 from airfoil.engine._journal import ItemJournal, replay_batch
@@ -787,9 +788,8 @@ class _Loop:
             events.append(sm.CacheLooked(cmd.node_id, entry, reason, now, cause=cmd.cause))
             return
         if cmd.serialize:
-            holder = e.meta.reserve_cache(
-                cmd.key, self._cache_owner(), now, e.settings.cache_reservation_ttl_s
-            )
+            ttl = e.settings.cache_reservation_ttl_s
+            holder = reserve(e.meta, cmd.key, self._cache_owner(), now, ttl, self.reserved)
             if holder != self._cache_owner():
                 self.cache_waits[cmd.node_id] = cmd  # another attempt computes it: wait
                 return

@@ -26,6 +26,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
+
 from airfoil.core.errors import DefinitionError, TypeTransformError
 from airfoil.core.launch_plans import (
     NOTIFY_ANOMALY,
@@ -45,6 +47,7 @@ from airfoil.core.local_runner import local_runner
 from airfoil.core.records import Value, WorkflowSpec
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import type_engine
+from airfoil.sdk._versioning import defining
 
 __all__ = [
     "CronSchedule",
@@ -256,9 +259,11 @@ class LaunchPlan:
         self.schedule = schedule
         self.notifications = tuple(notifications)
         self.labels = dict(labels or {})
-        self.spec = LaunchPlanSpec(
+        with defining():  # the workflow's version stays provisional until the first use
+            workflow_spec = self._workflow_spec()
+        self._spec = LaunchPlanSpec(
             name=name,
-            workflow=self._workflow_spec(),
+            workflow=workflow_spec,
             default_inputs=self._serialise(self.default_inputs, "default_inputs"),
             fixed_inputs=self._serialise(self.fixed_inputs, "fixed_inputs"),
             schedule=schedule.spec if schedule is not None else None,
@@ -266,9 +271,18 @@ class LaunchPlan:
             labels=self.labels,
             trigger=trigger,
         )
-        problem = unattended_launch_problem(self.spec)
+        problem = unattended_launch_problem(self._spec)
         if problem is not None:
             raise DefinitionError(problem)
+
+    @property
+    def spec(self) -> LaunchPlanSpec:
+        """The serialisable spec, with the workflow's spec as of now: its versions are
+        computed again at the first use after the definition (``airfoil.sdk._versioning``)."""
+        workflow = self._workflow_spec()
+        if workflow is not self._spec.workflow and workflow != self._spec.workflow:
+            self._spec = msgspec.structs.replace(self._spec, workflow=workflow)
+        return self._spec
 
     # --- definition-time checks ------------------------------------------------------------
 

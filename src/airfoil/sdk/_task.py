@@ -24,7 +24,7 @@ from airfoil.sdk._gather import inside_gather
 from airfoil.sdk._imperative import deferred_call
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._resources import Resources
-from airfoil.sdk._versioning import CodeVersion, compute_version, with_config
+from airfoil.sdk._versioning import CodeVersion, compute_version, defining, with_config
 
 __all__ = ["TaskDef", "live_task", "task", "task_of_type"]
 
@@ -157,9 +157,10 @@ class TaskDef(Generic[P, R]):
         policy = self._options["cache"]
         if isinstance(policy, CachePolicy) and policy.enabled and not policy.version:
             # Warn at the definition about what the code version cannot see (only where it
-            # keys a cache). Names the module binds later (helpers below the task) make this
-            # version stale, so the first use computes it again with them.
-            self._code_version = compute_version(fn)
+            # keys a cache). The version is provisional: the first use computes it again
+            # from what the module holds then (helpers below the task, a registry filled).
+            with defining():
+                self._code_version = compute_version(fn)
 
     @property
     def fn(self) -> Callable[P, R]:

@@ -20,7 +20,7 @@ from airfoil.sdk._imperative import deferred_call
 from airfoil.sdk._interface import PyInterface, build_interface
 from airfoil.sdk._mocking import mock_epoch
 from airfoil.sdk._promise import NodeOutputs, Promise
-from airfoil.sdk._versioning import CodeVersion, compute_version
+from airfoil.sdk._versioning import CodeVersion, compute_version, defining
 
 if TYPE_CHECKING:
     from airfoil.types import TypeEngine
@@ -77,7 +77,8 @@ class WorkflowDef(Generic[P, R]):
         self._engine, self._location = engine, location
         self._code_version: CodeVersion | None = None
         self._mock_epoch = mock_epoch()
-        self._spec: WorkflowSpec = self._compile(engine, location)
+        with defining():  # wiring checked now; versions provisional until the first use
+            self._spec: WorkflowSpec = self._compile(engine, location)
 
     @property
     def spec(self) -> WorkflowSpec:

@@ -170,6 +170,18 @@ FLOW = textwrap.dedent(
 SECRETS_KEY = "x5-0s8Zt6b8QGqAGRpJjqM3ZlLbQ1xv3Q8m1yW8T5bA="
 
 
+def user_module(root: Path, name: str, source: str, entity: str) -> Any:
+    """Write ``source`` as ``root/name.py`` and import it as the CLI does (by ``entity``);
+    the module."""
+    import sys
+
+    from airfoil.cli._load import load_entity
+
+    (root / f"{name}.py").write_text(source)
+    load_entity(str(root / f"{name}.py"), entity)
+    return sys.modules[name]
+
+
 def free_port() -> int:
     """A port for a server process to listen on: outside the ephemeral range, which every
     connection of a busy test machine draws from (see airfoil.core.ports)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airfoil.sdk._versioning import CacheVersionWarning, compute_version
+from airfoil.sdk._versioning import CacheVersionWarning, compute_version, manifest_for
 
 
 @pytest.fixture
@@ -236,3 +236,147 @@ def test_imports_that_cannot_be_read_from_the_bytecode_are_named_not_fatal() -> 
     manifest = compute_version(broken, warn=False).manifest
     (reason,) = [r for name, r in manifest.unhashable.items() if name.endswith(".<imports>")]
     assert "IndexError" in reason
+
+
+def test_module_state_changed_below_the_definitions_is_in_the_version(project: Path) -> None:
+    # A registry filled, a config dict updated and a method patched below the task rebind
+    # no global the version read at the decorator: the first use must see them (a version
+    # taken from the definition hit the cache after `scale` or CONFIG was edited).
+    (project / "vproj_reg.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            HANDLERS = {}
+            CONFIG = {}
+
+            class Scaler:
+                def apply(self, x):
+                    return x
+
+            S = Scaler()
+
+            def register(f):
+                HANDLERS[f.__qualname__] = f
+                return f
+
+            @af.task(cache=True)
+            def t(x: int) -> int:
+                return S.apply(HANDLERS["scale"](x)) * CONFIG["k"]
+
+            @af.workflow
+            def wf(x: int = 1) -> int:
+                return t(x=x)
+
+            plan = af.LaunchPlan(wf, "nightly")
+
+            @register
+            def scale(x):
+                return x * 2
+
+            CONFIG["k"] = 3
+
+            def offset(self, x):
+                return x + 7
+
+            Scaler.apply = offset
+            """
+        )
+    )
+    mod = importlib.import_module("vproj_reg")
+    version = mod.t.version
+    assert version == compute_version(mod.t.fn).version  # the module as it is after import
+    manifest = manifest_for(version)
+    assert manifest is not None
+    texts = {label: c.text for label, c in manifest.components.items()}
+    assert texts["vproj_reg.py:HANDLERS"] == "{'scale':vproj_reg.py:scale}"
+    assert "x * 2" in texts["vproj_reg.py:scale"]
+    assert texts["vproj_reg.py:CONFIG"] == "{'k':3}"
+    assert "x + 7" in texts["vproj_reg.py:offset"]
+    assert mod.wf.spec.nodes[0].task.version == version  # type: ignore[union-attr]
+    assert mod.plan.spec.workflow == mod.wf.spec
+    assert mod.plan.spec.workflow.nodes[0].task.version == version  # type: ignore[union-attr]
+
+
+def test_a_version_is_computed_once_per_definition_and_first_use(project: Path) -> None:
+    (project / "vproj_once.py").write_text(
+        "import airfoil as af\n\n@af.task(cache=True)\ndef t(x: int) -> int:\n    return x\n"
+    )
+    mod = importlib.import_module("vproj_once")
+    first = mod.t.spec
+    assert mod.t.spec is first  # not recomputed at every use
+
+
+def test_reading_a_modules_name_or_file_keeps_one_version_across_checkouts(
+    tmp_path: Path,
+) -> None:
+    # `f.__name__` reads the module's __name__ too ('pipe' imported, '__main__' as a script)
+    # and `Path(__file__)` its absolute path: both entered the version, so a script and
+    # `airfoil run`, two checkouts, and a server's worker (which unpacks the package
+    # elsewhere, and then does not cache) each got a version of their own.
+    source = textwrap.dedent(
+        """
+        import json
+        from pathlib import Path
+        import airfoil as af
+
+        class Step:
+            def describe(self):
+                return type(self).__name__
+
+        def label(f):
+            return f.__name__
+
+        @af.task(cache=True)
+        def t(x: int) -> str:
+            return label(t) + Step().describe() + str(Path(__file__).parent / "data.txt")
+
+        if __name__ == "__main__":
+            print(json.dumps(t.version))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    versions = []
+    for checkout in ("alice", "bob"):
+        (tmp_path / checkout).mkdir()
+        script = tmp_path / checkout / "pipe.py"
+        script.write_text(source)
+        for argv in ([str(script)], ["-c", "import json, pipe; print(json.dumps(pipe.t.version))"]):
+            done = subprocess.run(
+                [sys.executable, *argv],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=script.parent,
+                check=True,
+            )
+            versions.append(json.loads(done.stdout))
+    assert len(set(versions)) == 1, versions
+
+
+def test_an_attribute_set_on_a_helper_function_is_in_the_version(project: Path) -> None:
+    # `h.factor = 2` is not in h's code: editing it to 3 hit the old entry.
+    (project / "vproj_attr.py").write_text(
+        textwrap.dedent(
+            """
+            import airfoil as af
+
+            def h(x):
+                return x * h.factor
+
+            h.factor = 2
+            h.unread = object()  # read by nothing: neither hashed nor warned about
+
+            @af.task(cache=True)
+            def t(x: int) -> int:
+                return h(x)
+            """
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheVersionWarning)
+        mod = importlib.import_module("vproj_attr")
+        before = compute_version(mod.t.fn)
+    assert before.manifest.components["vproj_attr.py:h.factor"].text == "2"
+    mod.h.factor = 3
+    assert compute_version(mod.t.fn).version != before.version

@@ -26,16 +26,24 @@ with their normalised text) so that two versions can be diffed.
 
 A version remembers every global it looked up; :meth:`CodeVersion.stale` says whether any of
 them was rebound since (``importlib.reload`` in a notebook), and the SDK then computes a new one.
+
+A version computed while a definition runs (a decorator, a workflow's compile at its
+``@workflow``, a launch plan's constructor: :func:`defining`) is *provisional*: the module
+defining it may still be executing, and may yet fill a registry the task reads, update a
+config dict or patch a method, none of which rebinds a global. Such a version is stale at its
+first use outside a definition, which computes it again from the module as it is then.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import sys
 import sysconfig
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from airfoil.core.code_versions import ManifestComponent, VersionManifest
@@ -47,6 +55,7 @@ __all__ = [
     "VersionManifest",
     "code_version",
     "compute_version",
+    "defining",
     "manifest_for",
     "project_root",
     "with_config",
@@ -58,10 +67,24 @@ class CacheVersionWarning(UserWarning):
     not invalidate the cache. Pin ``cache_version=`` on the task (and bump it when it changes)."""
 
 
+#: How many definitions (decorators, workflow compiles, launch plans) this context is inside.
+_DEFINING: contextvars.ContextVar[int] = contextvars.ContextVar("airfoil_defining", default=0)
+
+
+@contextlib.contextmanager
+def defining() -> Iterator[None]:
+    """Mark the versions computed inside as provisional (see the module docstring)."""
+    token = _DEFINING.set(_DEFINING.get() + 1)
+    try:
+        yield
+    finally:
+        _DEFINING.reset(token)
+
+
 class CodeVersion:
     """A computed version, its manifest, and what it looked up (to tell when it is stale)."""
 
-    __slots__ = ("_watch", "manifest", "version")
+    __slots__ = ("_watch", "manifest", "provisional", "version")
 
     def __init__(
         self, version: str, manifest: VersionManifest, watch: list[tuple[dict[str, Any], str, Any]]
@@ -69,10 +92,15 @@ class CodeVersion:
         self.version = version
         self.manifest = manifest
         self._watch = watch
+        #: computed inside a definition: recomputed at the first use outside one
+        self.provisional = _DEFINING.get() > 0
 
     def stale(self) -> bool:
         """Whether a global this version read has been rebound (a module reloaded, a name
-        defined later in the module than the code that reads it)."""
+        defined later in the module than the code that reads it), or the version was
+        computed inside a definition and is now used outside one."""
+        if self.provisional and _DEFINING.get() == 0:
+            return True
         return any(ns.get(name, MISSING) is not seen for ns, name, seen in self._watch)
 
 
@@ -116,6 +144,7 @@ def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = Tru
     """
     walker = Walker(project_root(getattr(fn, "__module__", "") or ""), _excluded())
     entry = walker.function(fn)
+    walker.function_attributes()
     digest = hashlib.sha256()
     for label, (part, _text) in sorted(walker.components.items()):
         digest.update(f"{label}\0{part}\0".encode())

@@ -46,6 +46,11 @@ MISSING: Any = object()
 #: Library objects a task may read without it being a cache hazard: no warning for these.
 _HARMLESS_MODULES = ("logging", "threading", "typing", "contextvars", "weakref", "_thread")
 _TEXT_LIMIT = 4000
+#: A module's attributes that say which module it is and where its file lies: hashed as the
+#: file's place in the project, never as the absolute path or the import name.
+_MODULE_IDENTITY = frozenset(
+    {"__name__", "__file__", "__cached__", "__spec__", "__loader__", "__package__", "__path__"}
+)
 
 
 class Walker:
@@ -63,6 +68,8 @@ class Walker:
         self._imports_seen: set[str] = set()  # modules imported inside function bodies
         self._foreign: set[str] = set()  # top-level packages found outside the project
         self._alive: list[Any] = []  # keeps ids unique while the walk lasts
+        self._functions: list[tuple[Any, str]] = []  # the project functions walked, tokens
+        self._read: set[str] = set()  # every name the walked code reads
 
     # --- where things live -------------------------------------------------------------
 
@@ -136,6 +143,8 @@ class Walker:
         self.components[token] = (norm.digest, norm.text[:_TEXT_LIMIT])
         code = fn.__code__
         names = _code_names(code)
+        self._functions.append((fn, token))
+        self._read |= names
         for name in sorted(names | set(norm.decorator_names)):
             self._global(glb, name, names, token)
         if fn.__closure__:
@@ -160,6 +169,20 @@ class Walker:
         for name in imported:
             self._imported_file(name)
         return token
+
+    def function_attributes(self) -> None:
+        """Take in the attributes set on the walked functions (``h.factor = 3``) that the
+        walked code reads by name: they are not in the function's code. Called once the walk
+        is done, so an attribute read by code walked after its function is seen too."""
+        done: set[int] = set()
+        while len(done) < len(self._functions):
+            for fn, token in list(self._functions):
+                if id(fn) in done:
+                    continue
+                done.add(id(fn))
+                attrs = getattr(fn, "__dict__", None) or {}
+                for key in sorted(k for k in attrs if k in self._read and not k.startswith("__")):
+                    self.consider(attrs[key], f"{token}.{key}", self._read)
 
     def _imported_file(self, name: str) -> None:
         """Take in a project-local module imported inside a function body, by its file, and
@@ -251,11 +274,29 @@ class Walker:
             return
         file = glb.get("__file__")
         where = (
-            os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
+            self.relative(file)
             if isinstance(file, str) and self.is_local_path(file)
             else owner.split(":", 1)[0]
         )
+        if name in _MODULE_IDENTITY:
+            self._module_identity(name, value, where)
+            return
         self.consider(value, f"{where}:{name}", names)
+
+    def relative(self, file: str) -> str:
+        """A project file's path relative to the project root, with ``/``."""
+        return os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
+
+    def _module_identity(self, name: str, value: Any, where: str) -> None:
+        """A module's own ``__name__``, ``__file__``... read by the code (``f.__name__`` on a
+        function reads the name too): where the module sits in the project, never its
+        absolute path or the name it was imported under, so two checkouts, a server's
+        worker and ``python flow.py`` beside ``airfoil run flow.py`` agree."""
+        if name in ("__file__", "__cached__") and isinstance(value, str):
+            text = f"<file {self.relative(value) if self.is_local_path(value) else '?'}>"
+        else:
+            text = f"<module's {name}>"
+        self.components[f"{where}:{name}"] = (_digest(text), text)
 
     def is_local_path(self, file: str) -> bool:
         return self._local_file(os.path.realpath(file))
@@ -305,6 +346,9 @@ class Walker:
             if value is MISSING:
                 continue
             self.watch.append((ns, attr, value))
+            if attr in _MODULE_IDENTITY:
+                self._module_identity(attr, value, self.where(module))
+                continue
             self.consider(value, f"{self.where(module)}:{attr}", names)
 
     def reference(self, value: Any, path: str) -> str | None:
