@@ -154,7 +154,9 @@ def test_the_engine_process_freezes_its_heap_once_warm_and_again_after_its_first
         assert warm > 20_000  # the imports and the runtime
         made = [[i] for i in range(5_000)]  # what a drive leaves for good
         driver.drives_ended += 1  # what a slot counts when a drive returns
-        assert frozen_past(warm) >= warm + len(made)
+        # (less a few: objects frozen before that die meanwhile leave the count, e.g. an
+        # earlier test's leftovers in this process; without a second freeze it only shrinks)
+        assert frozen_past(warm) >= warm + len(made) - 500
         assert sent[-1][1] is True and sent[-1][-1] is False  # alive, no longer starting
     finally:
         driver.stop()
