@@ -1,7 +1,8 @@
 """The deployment supervisor: keeps each deployment's ``airfoil serve`` processes running.
 
-A thread of the server (started with the engine) that, every ``interval_s``, reads the
-deployments from the artifact store and makes the processes match them:
+A thread of the server (started with the engine) that, every ``interval_s`` (while nothing
+is deployed, less often: up to ``idle_interval_s``), reads the deployments from the
+artifact store and makes the processes match them:
 
 - a deployment with ``replicas`` N has N replicas, each an ``airfoil serve REF`` child on a
   free 127.0.0.1 port, in a session of its own (Ctrl-C to the server does not reach them),
@@ -150,6 +151,10 @@ class Supervisor:
         store: where the deployments are (the server's artifact store).
         env: the service processes' environment.
         interval_s: how often deployments and processes are checked.
+        idle_interval_s: how often at most while nothing is deployed (the wait doubles from
+            ``interval_s`` up to this): an idle server does not read the deployments four
+            times a second. A deployment made through this server's API starts at once (the
+            API reconciles itself); one written by another process is seen within this.
         python: the interpreter the services run with.
         hung_after_s: a ready replica that has not answered ``/health`` this long (stopped,
             deadlocked) is killed, and so restarted.
@@ -173,6 +178,7 @@ class Supervisor:
         env: ServiceEnv,
         *,
         interval_s: float = 0.25,
+        idle_interval_s: float = 2.0,
         python: str = sys.executable,
         hung_after_s: float = 30.0,
         lease_ttl_s: float = 10.0,
@@ -195,6 +201,9 @@ class Supervisor:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.env = env
         self.interval_s = interval_s
+        self.idle_interval_s = max(idle_interval_s, interval_s)
+        #: whether the last pass found a deployment to run (for the idle back-off)
+        self._any_deployment = True
         self.python = python
         self._procs: dict[_Key, _Process] = {}
         #: The replicas started in the deployment this pass is at (not recorded yet).
@@ -242,12 +251,15 @@ class Supervisor:
         self._http.close()
 
     def _loop(self) -> None:
+        wait = self.interval_s
         while not self._stopping.is_set():
             try:
                 self.reconcile()
             except Exception:  # keep supervising; the next pass tries again
                 log.exception("supervising deployments failed")
-            self._stopping.wait(self.interval_s)
+            idle = not (self._any_deployment or self._procs or self._ray_held)
+            wait = min(wait * 2, self.idle_interval_s) if idle else self.interval_s
+            self._stopping.wait(wait)
 
     # --- one pass -------------------------------------------------------------------------
 
@@ -258,6 +270,7 @@ class Supervisor:
             wanted: set[_Key] = set()
             others: set[tuple[str, str]] = set()
             deployments = self.store.list_deployments()
+            self._any_deployment = any(d.status == "running" for d in deployments)
             for deployment in deployments:
                 if deployment.status != "running":
                     continue
