@@ -218,6 +218,11 @@ MAPPED = textwrap.dedent(
     @af.workflow
     def fan(xs: list[int]) -> list[int | None]:
         return af.map_task(item, min_success_ratio=0.9)(i=xs)
+
+
+    @af.workflow
+    def strict(xs: list[int]) -> list[int]:
+        return af.map_task(item)(i=xs)
     """
 )
 
@@ -265,6 +270,7 @@ def test_a_maps_items_are_sampled_spans_under_one_map_span(
     assert mapped.parent_span_id == root.span_id
     assert _attr(mapped, "airfoil.map.items") == 250
     assert _attr(mapped, "airfoil.map.attempts_failed") == 7  # 7, 42, 123 twice; 3 once
+    assert mapped.status.code != 2  # within its min_success_ratio: the map succeeded
     items = {s.name for s in spans if s.parent_span_id == mapped.span_id}
     # the first 5, every 50th, then the first 2 items that failed (inline: in order)
     sampled = {0, 1, 2, 3, 4, 50, 100, 150, 200} | {7, 42}
@@ -296,6 +302,43 @@ def test_a_maps_items_are_sampled_spans_under_one_map_span(
     # the third failure is past the bound: no span, the worker still had its ids
     assert f"traceparent 00-{trace_hex}-" in log_of[("n0[123]", 1)]
     assert "node n0[123]" not in {s.name for s in spans}
+
+
+def test_a_failed_maps_span_has_the_error_status(
+    receiver: tuple[str, list[Any], list[str]],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A map whose item fails (every try) fails, and so does its span (main ended it OK:
+    only the failed item's spans had the error status)."""
+    url, spans, _ = receiver
+    code = tmp_path / "code"
+    code.mkdir()
+    name = f"mapped_{uuid.uuid4().hex[:8]}"
+    (code / f"{name}.py").write_text(MAPPED)
+    sys.path.insert(0, str(code))
+    try:
+        module = importlib.import_module(name)
+        settings = AirfoilSettings(
+            home=str(tmp_path / "home"), executor="inline", otel_endpoint=url
+        )
+        rt = LocalRuntime(settings)
+        try:
+            engine = rt.engine()
+            values = convert_inputs(module.strict, {"xs": [1, 2, 7, 4]}, rt)
+            record = engine.launch(spec_of(module.strict), values, code_root=str(code))
+            assert engine.drive(record.id).phase == "failed"
+        finally:
+            rt.close()
+    finally:
+        sys.path.remove(str(code))
+        sys.modules.pop(name, None)
+    (root,) = [s for s in spans if s.name == "execution"]
+    (mapped,) = [s for s in spans if s.name == "map n0"]
+    assert root.status.code == 2
+    assert mapped.status.code == 2, mapped.status
+    assert "item 7 fails" in mapped.status.message, mapped.status.message
+    (item,) = [s for s in spans if s.name == "node n0[2]"]
+    assert item.status.code == 2
 
 
 def test_map_sampling_refuses_negative_counts() -> None:
