@@ -305,3 +305,26 @@ def test_defaults_and_a_launch_plans_presets_past_64_bits_are_refused_at_definit
         assert f"{preset}['x'] of launch plan 'big_{preset}' is an integer of 20" in said, said
     edge = af.LaunchPlan.get_or_create(takes, "edge", fixed_inputs={"x": 2**63 - 1})
     assert edge.fixed_inputs == {"x": 2**63 - 1}
+
+
+@pytest.mark.parametrize("bad", ["hf token", "../hf", "", "-x", "x" * 101])
+def test_a_secret_request_the_store_cannot_hold_is_refused_at_definition(bad: str) -> None:
+    """main took any name, and a task asking for one the secret store refuses to hold (its
+    name rule) never found it at run time."""
+    with pytest.raises(DefinitionError) as caught:
+
+        @af.task(secret_requests=["ok_name", bad])
+        def needs_secret() -> int:
+            return 1
+
+    said = str(caught.value)
+    assert f"secret_requests has an invalid secret name {bad!r}" in said, said
+    assert "use 1-100 letters, digits" in said and "test_definition_errors.py:" in said, said
+
+
+def test_one_secret_request_as_a_string_is_one_name() -> None:
+    @af.task(secret_requests="hf_token.v2")
+    def needs_one() -> int:
+        return 1
+
+    assert needs_one.spec.secret_requests == ("hf_token.v2",)  # not its letters
