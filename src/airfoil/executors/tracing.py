@@ -33,8 +33,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airfoil.core.errors import ConfigError

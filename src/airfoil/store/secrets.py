@@ -31,6 +31,7 @@ from airfoil.core.secret_names import SECRET_NAME, secret_name_problem
 
 __all__ = ["SECRET_NAME", "SecretStore", "new_key", "secret_name_problem"]
 
+
 def _fernet_class() -> Any:
     try:
         from cryptography.fernet import Fernet

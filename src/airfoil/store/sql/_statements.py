@@ -171,9 +171,7 @@ class _Builder:
         # seek a project, not a read of every execution: neither backend skips by itself).
         first = sa.select(sa.func.min(ex.c.project).label("name")).cte("p", recursive=True)
         after = sa.select(sa.func.min(ex.c.project)).where(ex.c.project > first.c.name)
-        walk = first.union_all(
-            sa.select(after.scalar_subquery()).where(first.c.name.is_not(None))
-        )
+        walk = first.union_all(sa.select(after.scalar_subquery()).where(first.c.name.is_not(None)))
         sql["execution_projects"] = self._compile(
             sa.select(walk.c.name).where(walk.c.name.is_not(None))
         )
