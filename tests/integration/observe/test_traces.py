@@ -56,18 +56,23 @@ TASKS = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
+def _user_module(tmp_path: Path, source: str, prefix: str) -> Iterator[tuple[ModuleType, Path]]:
+    """``source`` imported from its own folder (returned too), as a user's module."""
     code = tmp_path / "code"
     code.mkdir()
-    name = f"traced_{uuid.uuid4().hex[:8]}"
-    (code / f"{name}.py").write_text(TASKS)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    (code / f"{name}.py").write_text(source)
     sys.path.insert(0, str(code))
     try:
         yield importlib.import_module(name), code
     finally:
         sys.path.remove(str(code))
         sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
+    yield from _user_module(tmp_path, TASKS, "traced")
 
 
 def _attr(span: Any, key: str) -> Any:
@@ -227,44 +232,41 @@ MAPPED = textwrap.dedent(
 )
 
 
+@pytest.fixture
+def mapped_flow(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
+    yield from _user_module(tmp_path, MAPPED, "mapped")
+
+
 def test_a_maps_items_are_sampled_spans_under_one_map_span(
     receiver: tuple[str, list[Any], list[str]],  # noqa: F811
+    mapped_flow: tuple[ModuleType, Path],
     tmp_path: Path,
 ) -> None:
     url, spans, _ = receiver
-    code = tmp_path / "code"
-    code.mkdir()
-    name = f"mapped_{uuid.uuid4().hex[:8]}"
-    (code / f"{name}.py").write_text(MAPPED)
-    sys.path.insert(0, str(code))
+    module, code = mapped_flow
+    settings = AirfoilSettings(
+        home=str(tmp_path / "home"),
+        executor="inline",
+        otel_endpoint=url,
+        otel_map_first=5,
+        otel_map_every=50,
+        otel_map_failures=2,
+    )
+    rt = LocalRuntime(settings)
     try:
-        module = importlib.import_module(name)
-        settings = AirfoilSettings(
-            home=str(tmp_path / "home"),
-            executor="inline",
-            otel_endpoint=url,
-            otel_map_first=5,
-            otel_map_every=50,
-            otel_map_failures=2,
-        )
-        rt = LocalRuntime(settings)
-        try:
-            engine = rt.engine()
-            values = convert_inputs(module.fan, {"xs": list(range(250))}, rt)
-            record = engine.launch(spec_of(module.fan), values, code_root=str(code))
-            done = engine.drive(record.id)
-            assert done.phase == "succeeded"
-            eid = done.id
-            log_of = {
-                (a.node_id, a.attempt): rt.blobs.get_bytes(a.log_uri).decode()
-                for a in rt.meta.get_attempts(eid)
-                if a.node_id in ("n0[1]", "n0[8]", "n0[123]")
-            }
-        finally:
-            rt.close()
+        engine = rt.engine()
+        values = convert_inputs(module.fan, {"xs": list(range(250))}, rt)
+        record = engine.launch(spec_of(module.fan), values, code_root=str(code))
+        done = engine.drive(record.id)
+        assert done.phase == "succeeded"
+        eid = done.id
+        log_of = {
+            (a.node_id, a.attempt): rt.blobs.get_bytes(a.log_uri).decode()
+            for a in rt.meta.get_attempts(eid)
+            if a.node_id in ("n0[1]", "n0[8]", "n0[123]")
+        }
     finally:
-        sys.path.remove(str(code))
-        sys.modules.pop(name, None)
+        rt.close()
     (root,) = [s for s in spans if s.name == "execution"]
     (mapped,) = [s for s in spans if s.name == "map n0"]
     assert mapped.parent_span_id == root.span_id
@@ -306,32 +308,22 @@ def test_a_maps_items_are_sampled_spans_under_one_map_span(
 
 def test_a_failed_maps_span_has_the_error_status(
     receiver: tuple[str, list[Any], list[str]],  # noqa: F811
+    mapped_flow: tuple[ModuleType, Path],
     tmp_path: Path,
 ) -> None:
     """A map whose item fails (every try) fails, and so does its span (main ended it OK:
     only the failed item's spans had the error status)."""
     url, spans, _ = receiver
-    code = tmp_path / "code"
-    code.mkdir()
-    name = f"mapped_{uuid.uuid4().hex[:8]}"
-    (code / f"{name}.py").write_text(MAPPED)
-    sys.path.insert(0, str(code))
+    module, code = mapped_flow
+    settings = AirfoilSettings(home=str(tmp_path / "home"), executor="inline", otel_endpoint=url)
+    rt = LocalRuntime(settings)
     try:
-        module = importlib.import_module(name)
-        settings = AirfoilSettings(
-            home=str(tmp_path / "home"), executor="inline", otel_endpoint=url
-        )
-        rt = LocalRuntime(settings)
-        try:
-            engine = rt.engine()
-            values = convert_inputs(module.strict, {"xs": [1, 2, 7, 4]}, rt)
-            record = engine.launch(spec_of(module.strict), values, code_root=str(code))
-            assert engine.drive(record.id).phase == "failed"
-        finally:
-            rt.close()
+        engine = rt.engine()
+        values = convert_inputs(module.strict, {"xs": [1, 2, 7, 4]}, rt)
+        record = engine.launch(spec_of(module.strict), values, code_root=str(code))
+        assert engine.drive(record.id).phase == "failed"
     finally:
-        sys.path.remove(str(code))
-        sys.modules.pop(name, None)
+        rt.close()
     (root,) = [s for s in spans if s.name == "execution"]
     (mapped,) = [s for s in spans if s.name == "map n0"]
     assert root.status.code == 2
