@@ -140,7 +140,10 @@ class Runtime:
             )
             try:
                 hooks = self._tracing = TracingHooks(
-                    settings.resolved_otel_endpoint(), hooks, map_sampling=sampling
+                    settings.resolved_otel_endpoint(),
+                    hooks,
+                    map_sampling=sampling,
+                    nodes=stores.meta.get_nodes,
                 )
             except ConfigError:
                 stores.close()

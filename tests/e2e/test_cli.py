@@ -244,6 +244,41 @@ MAP_FLOW = textwrap.dedent(
 )
 
 
+RETRIED_MAP_FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task(retries=1)
+    def item(i: int) -> int:
+        if i == 3 and af.current_context().attempt == 1:
+            raise ValueError("item 3 fails once")
+        return i
+
+
+    @af.workflow
+    def mapped(xs: list[int]) -> list[int]:
+        return af.map_task(item)(i=xs)
+    """
+)
+
+
+def test_executions_show_counts_a_maps_tries_over_its_items(cli: Any, tmp_path: Path) -> None:
+    """A map node's attempts column was empty; it shows the tries over all items (4 items and
+    one retry: 5), as ``--json`` and the console do."""
+    flow = tmp_path / "mapped.py"
+    flow.write_text(RETRIED_MAP_FLOW)
+    ran = cli("run", "--name", "m1", str(flow), "mapped", "--xs", "[1, 2, 3, 4]")
+    assert ran.code == 0, ran.err
+    shown = cli("executions", "show", "m1")
+    assert shown.code == 0, shown.err
+    (row,) = [line for line in shown.out.splitlines() if " n0 " in line]
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[:4] == ["n0", "item", "succeeded", "5"], cells
+    js = cli("executions", "show", "m1", "--json").json()
+    assert [n["attempts"] for n in js["nodes"] if n["id"] == "n0"] == [5]
+
+
 def test_a_map_partly_served_from_the_cache_says_partial(cli: Any, tmp_path: Path) -> None:
     """A map 3 of whose 4 items came from the cache read `cache: miss` (as if none had), and
     `cache explain` said its node 'did not get its inputs'; it is `partial`, with the count,

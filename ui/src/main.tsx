@@ -58,11 +58,11 @@ function App() {
   const loc = useLocation();
   const [needKey, setNeedKey] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
-  const [projects, setProjects] = useState<ProjectOut[]>([]);
+  // null until listed: a project of the URL is told apart from the ones there are only then
+  const [projects, setProjects] = useState<ProjectOut[] | null>(null);
   const [who, setWho] = useState<Identity | null>(null);
   useEffect(() => onKeyNeeded((needed, message) => setNeedKey(needed ? message : null)), []);
   useEffect(() => {
-    get<{ items: ProjectOut[] }>("/projects").then((p) => setProjects(p.items), () => undefined);
     get<Identity>("/auth/whoami").then(setWho, () => undefined);
   }, [generation]);
 
@@ -82,7 +82,11 @@ function App() {
     match("/projects/:project/logs", loc.path) ??
     match("/projects/:project/cluster", loc.path) ??
     match("/projects/:project", loc.path);
-  const project = m?.project ?? localStorage.getItem(LAST_PROJECT) ?? projects[0]?.name ?? "default";
+  const project = m?.project ?? localStorage.getItem(LAST_PROJECT) ?? projects?.[0]?.name ?? "default";
+  useEffect(() => {
+    // again on each project opened: a project's first run (a local one too) makes it exist
+    get<{ items: ProjectOut[] }>("/projects").then((p) => setProjects(p.items), () => undefined);
+  }, [generation, project]);
   useEffect(() => {
     if (m?.project) localStorage.setItem(LAST_PROJECT, m.project);
     else if (!m) navigate(`/projects/${enc(project)}/executions`, true);
@@ -107,8 +111,8 @@ function App() {
   else if ((mm = match("/projects/:project/cluster", p))) page = <ClusterPage key={generation} project={mm.project} />;
   else if ((mm = match("/projects/:project", p))) navigate(`/projects/${enc(mm.project)}/executions`, true);
 
-  const names = projects.map((x) => x.name);
-  if (!names.includes(project)) names.push(project);
+  const names = (projects ?? []).map((x) => x.name);
+  const unknown = projects !== null && !names.includes(project);
   const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : p.endsWith("/runs") ? "runs" : p.includes("/tasks") ? "tasks" : p.endsWith("/logs") ? "logs" : p.endsWith("/cluster") ? "cluster" : "executions";
   return (
     <div class="app">
@@ -124,6 +128,11 @@ function App() {
             onChange={(e) => navigate(`/projects/${enc((e.target as HTMLSelectElement).value)}/${section}`)}
           >
             {names.map((n) => <option value={n}>{n}</option>)}
+            {projects === null || unknown ? (
+              <option value={project} disabled={unknown}>
+                {unknown ? `${project} (does not exist)` : project}
+              </option>
+            ) : null}
           </select>
         </label>
         <nav>
@@ -173,7 +182,32 @@ function App() {
           ) : null}
         </div>
       </header>
-      <main>{page}</main>
+      <main>
+        {unknown ? (
+          <div class="error-box unknown-project" role="alert">
+            Project <b>{project}</b> does not exist: nothing is registered or has run in it.{" "}
+            {names.length ? (
+              <>
+                Projects here:{" "}
+                {names.map((n, i) => (
+                  <>
+                    {i ? ", " : ""}
+                    <Link to={`/projects/${enc(n)}/${section}`}>{n}</Link>
+                  </>
+                ))}
+                .
+              </>
+            ) : (
+              <>There are no projects here yet.</>
+            )}{" "}
+            <span class="muted small">
+              A project begins with its first run (<code>AIRFOIL_PROJECT={project} airfoil run …</code>) or
+              registration (<code>airfoil register --project {project} …</code>).
+            </span>
+          </div>
+        ) : null}
+        {page}
+      </main>
       {needKey !== null ? (
         <KeyDialog
           message={needKey}

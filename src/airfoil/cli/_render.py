@@ -218,7 +218,7 @@ def node_table(
             indent + n.node_id,
             task,
             Text(n.phase, style=PHASE_STYLE.get(n.phase, "")),
-            str(n.attempts) if n.kind == "task" else "",
+            str(n.attempts) if n.kind in ("task", "map") else "",  # a map: tries over items
             f"{d:.2f}s" if d is not None else "",
             cache,
             _detail(n),

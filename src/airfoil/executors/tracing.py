@@ -33,10 +33,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airfoil.core.errors import ConfigError
+from airfoil.core.phases import NodePhase
+from airfoil.core.records import NodeRecord
 from airfoil.core.trace_ids import attempt_span_id, execution_trace_id, traceparent
 from airfoil.executors.base import AttemptRequest, AttemptResult
 from airfoil.executors.hooks import Hooks
@@ -149,6 +152,8 @@ class TracingHooks(Hooks):
         inner: the entry point's own hooks, if any.
         service: the ``service.name`` resource attribute.
         map_sampling: which map items get spans (default :class:`MapSampling`'s).
+        nodes: reads an execution's nodes (the metadata store's ``get_nodes``): when it ends,
+            a map that failed gets the error status (its items are only seen one by one).
     """
 
     def __init__(
@@ -157,6 +162,7 @@ class TracingHooks(Hooks):
         inner: Hooks | None = None,
         service: str = "airfoil",
         map_sampling: MapSampling | None = None,
+        nodes: Callable[[str], list[NodeRecord]] | None = None,
     ) -> None:
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -185,6 +191,7 @@ class TracingHooks(Hooks):
         self._attempts: dict[tuple[str, str, int], Any] = {}
         self.map_sampling = map_sampling or MapSampling()
         self._maps: dict[tuple[str, str], _Map] = {}
+        self._nodes_of = nodes
 
     # -- spans -------------------------------------------------------------------------
 
@@ -368,6 +375,24 @@ class TracingHooks(Hooks):
             m.span.set_attribute("airfoil.map.attempts_failed", m.failed)
             m.span.end(end_time=_ns(m.last_end) if m.last_end else None)
 
+    def _failed_maps(self, execution_id: str, maps: dict[str, _Map]) -> None:
+        """Marks the span of each of ``maps`` whose node failed (committed before the
+        execution's end is carried out) with the error status and the node's message."""
+        from opentelemetry.trace import Status, StatusCode
+
+        if not maps or self._nodes_of is None:
+            return
+        try:
+            nodes = self._nodes_of(execution_id)
+        except Exception:  # an observer never fails a run
+            log.exception("reading the nodes of %s for their map spans failed", execution_id)
+            return
+        for node in nodes:
+            m = maps.get(node.node_id)
+            if m is not None and node.phase == NodePhase.FAILED:
+                message = node.error.message[:500] if node.error is not None else "failed"
+                m.span.set_status(Status(StatusCode.ERROR, message))
+
     def command_carried_out(self, execution_id: str, command: object, cause: int) -> None:
         if type(command).__name__ == "Finished":
             self._finish(execution_id, str(getattr(command, "phase", "")))
@@ -391,6 +416,7 @@ class TracingHooks(Hooks):
             m = by_map.get(item.group(1)) if item is not None else None
             # a failed item: it ended with its map's last item, not now
             node.end(end_time=_ns(m.last_end) if m is not None and m.last_end else None)
+        self._failed_maps(execution_id, by_map)
         self._end_maps(list(by_map.values()))
         if span is not None:
             span.set_attribute("airfoil.phase", phase)

@@ -264,7 +264,7 @@ def bind_value(
                 else:
                     idx = 0 if spec.variadic else i
                     et, ept = spec.args[idx], _arg(py_type, idx)
-                items.append(bind_value(ctx, item, et, ept, f"{what}[{i}]", call))
+                items.append(bind_value(ctx, item, et, ept, item_of(what, f"[{i}]"), call))
             return Binding(kind="list", items=tuple(items))
         if isinstance(value, dict) and spec.kind == "dict":
             keys, items = [], []
@@ -295,12 +295,20 @@ def bind_value(
 
     try:
         # a constant is the callee's input: the 64-bit rule of a run's inputs, in its words
-        check_input_ints(value, what)
+        name, _, owner = what.partition(" of ")
+        check_input_ints(value, name, owner)
     except TypeTransformError as exc:
         raise BindingTypeError(
             str(exc), workflow=ctx.workflow, call=call, location=ctx.location
         ) from None
     return Binding(kind="literal", value=literal)
+
+
+def item_of(what: str, place: str) -> str:
+    """``what`` (``input 'x' of flow.inc``) with ``place`` (``[1]``) next to the input's name:
+    ``input 'x'[1] of flow.inc``, never ``flow.inc[1]`` (which reads as a map's item)."""
+    name, of, owner = what.partition(" of ")
+    return f"{name}{place}{of}{owner}"
 
 
 def _arg(py_type: Any, index: int) -> Any:

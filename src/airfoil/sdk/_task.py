@@ -18,6 +18,7 @@ from airfoil.core.errors import ConfigError, DefinitionError
 from airfoil.core.ids import stable_hash
 from airfoil.core.records import CachePolicy, TaskSpec, encode_json
 from airfoil.core.resources import ResourceSpec, parse_duration
+from airfoil.core.secret_names import secret_name_problem
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
 from airfoil.sdk._gather import inside_gather
@@ -123,6 +124,14 @@ class TaskDef(Generic[P, R]):
                 "limits: give them in requests=Resources(...)",
                 location=location,
             )
+        if isinstance(secret_requests, str):  # one secret's name, not its letters
+            secret_requests = (secret_requests,)
+        for secret in secret_requests:
+            problem = secret_name_problem(secret)
+            if problem is not None:  # the store holds no such name: never found at run time
+                raise DefinitionError(
+                    f"task {self.name!r}: secret_requests has an {problem}", location=location
+                )
         extra: dict[str, Any] = {}
         if requests is not None and requests.custom:
             extra["custom_resources"] = requests.custom_spec()

@@ -181,14 +181,16 @@ ROUTE_ROLES[("GET", API_PREFIX + "/auth/whoami")] = "any"
 
 @router.get("/projects", response_model=ProjectList)
 def list_projects(request: Request, d: Deps) -> ProjectList:
-    """Projects the key may see."""
+    """Projects the key may see: the registered ones and those that only have executions (a
+    local run's project is never registered); a project's key sees its own only."""
     who = authenticate(request, d.registry, d.clock.now())
-    items = [
-        ProjectOut(name=n, description=desc, created_at=at)
+    found = {
+        n: ProjectOut(name=n, description=desc, created_at=at)
         for n, desc, at in d.registry.list_projects()
-        if who.project in ("*", n)
-    ]
-    return ProjectList(items=items)
+    }
+    for name in d.meta.execution_projects():
+        found.setdefault(name, ProjectOut(name=name))
+    return ProjectList(items=[found[n] for n in sorted(found) if who.project in ("*", n)])
 
 
 ROUTE_ROLES[("GET", API_PREFIX + "/projects")] = "any"

@@ -124,6 +124,11 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         where = f"project {project!r}" + (f", domain {domain!r}" if domain else "")
         raise NotFoundError(f"execution {ref!r} does not exist in {where}")
 
+    @abc.abstractmethod
+    def execution_projects(self) -> list[str]:
+        """The projects that have at least one execution, sorted: with the registered ones,
+        the projects there are (a local run's project is never registered)."""
+
     def execution_names(self, ids: Collection[str]) -> dict[str, tuple[str, str]]:
         """The name and domain of each of the executions ``ids`` (what a listing of their
         attempts shows, and links by: a name is unique within its project and domain only);

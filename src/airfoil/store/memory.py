@@ -267,6 +267,10 @@ class MemoryMetaStore(
         rows.sort(reverse=True)
         return rows
 
+    def execution_projects(self) -> list[str]:
+        with self._lock:
+            return sorted({row.project for row in self._executions.values()})
+
     def count_executions(
         self,
         *,

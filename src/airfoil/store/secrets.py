@@ -22,29 +22,14 @@ Backends: :class:`~airfoil.store.memory_secrets.MemorySecretStore` and
 from __future__ import annotations
 
 import abc
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.projects import project_name_problem
+from airfoil.core.secret_names import SECRET_NAME, secret_name_problem
 
 __all__ = ["SECRET_NAME", "SecretStore", "new_key", "secret_name_problem"]
-
-#: What a secret's name looks like: 1-100 letters, digits, ``_``, ``.`` and ``-``, starting
-#: with a letter, a digit or ``_``.
-SECRET_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$"
-_NAME = re.compile(SECRET_NAME)
-
-
-def secret_name_problem(name: object) -> str | None:
-    """What is wrong with a secret's ``name`` (None if it is valid)."""
-    if isinstance(name, str) and _NAME.fullmatch(name):
-        return None
-    return (
-        f"invalid secret name {name!r}: use 1-100 letters, digits, '_', '.' or '-', "
-        "starting with a letter, a digit or '_'"
-    )
 
 
 def _fernet_class() -> Any:

@@ -48,6 +48,13 @@ class NamingConformance:
         store.write(StoreBatch(execution=make_execution("ida", project="alpha", name="n")))
         assert store.resolve_execution("alpha", "n") == "ida"
 
+    def test_the_projects_that_have_executions(self, store: MetaStore) -> None:
+        assert store.execution_projects() == []
+        for eid, project, domain in (("a1", "b", "dev"), ("a2", "a", "prod"), ("a3", "b", "x")):
+            store.write(StoreBatch(execution=make_execution(eid, project=project, domain=domain)))
+        store.write(StoreBatch(execution=make_execution("a4", project="a-b", domain="dev")))
+        assert store.execution_projects() == ["a", "a-b", "b"]  # each once, sorted
+
     def test_another_projects_execution_is_never_resolved(self, store: MetaStore) -> None:
         store.write(StoreBatch(execution=make_execution("ida", project="alpha", name="n")))
         for ref in ("n", "ida"):

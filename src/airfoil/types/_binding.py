@@ -225,12 +225,19 @@ class InputBinder:
         return self.engine.to_value(None, self._annotation(p), self.ctx)
 
 
-def check_input_ints(value: Any, where: str) -> None:
+def _of(where: str, owner: str) -> str:
+    return f"{where} of {owner}" if owner else where
+
+
+def check_input_ints(value: Any, where: str, owner: str = "") -> None:
     """The bound a server puts on a launch's JSON inputs (``airfoil.wire._limits``), for a
     Python value: every int in it fits a signed 64-bit integer, so a run takes the same
     inputs locally and on a server. The same bound holds for what a caller hands a child
     (a workflow's or a ``@dynamic`` body's constants, a task calling a task, ``map_task``
     items): the child's inputs. Values a task computes and returns are not bounded.
+
+    ``where`` names the value (``input 'x'``), ``owner`` what it is an input of: an int inside
+    the value is named by its place next to ``where`` (``input 'x'[1] of flow.inc``).
 
     Raises:
         TypeTransformError: naming where the int is and the fix.
@@ -238,7 +245,7 @@ def check_input_ints(value: Any, where: str) -> None:
     kind = type(value)
     if kind is int:  # the common case, at the cost of two comparisons
         if not INT64_MIN <= value <= INT64_MAX:
-            raise TypeTransformError(out_of_int64(where, value))
+            raise TypeTransformError(out_of_int64(_of(where, owner), value))
         return
     if kind in _LEAVES or value is None:
         return
@@ -248,7 +255,7 @@ def check_input_ints(value: Any, where: str) -> None:
         kind = type(item)
         if kind is int:
             if not INT64_MIN <= item <= INT64_MAX:
-                raise TypeTransformError(out_of_int64(path, item))
+                raise TypeTransformError(out_of_int64(_of(path, owner), item))
         elif depth > 64 or kind in _LEAVES or item is None:
             continue
         elif isinstance(item, (list, tuple, set, frozenset)):

@@ -56,18 +56,23 @@ TASKS = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
+def _user_module(tmp_path: Path, source: str, prefix: str) -> Iterator[tuple[ModuleType, Path]]:
+    """``source`` imported from its own folder (returned too), as a user's module."""
     code = tmp_path / "code"
     code.mkdir()
-    name = f"traced_{uuid.uuid4().hex[:8]}"
-    (code / f"{name}.py").write_text(TASKS)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    (code / f"{name}.py").write_text(source)
     sys.path.insert(0, str(code))
     try:
         yield importlib.import_module(name), code
     finally:
         sys.path.remove(str(code))
         sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def tasks(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
+    yield from _user_module(tmp_path, TASKS, "traced")
 
 
 def _attr(span: Any, key: str) -> Any:
@@ -218,53 +223,56 @@ MAPPED = textwrap.dedent(
     @af.workflow
     def fan(xs: list[int]) -> list[int | None]:
         return af.map_task(item, min_success_ratio=0.9)(i=xs)
+
+
+    @af.workflow
+    def strict(xs: list[int]) -> list[int]:
+        return af.map_task(item)(i=xs)
     """
 )
 
 
+@pytest.fixture
+def mapped_flow(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
+    yield from _user_module(tmp_path, MAPPED, "mapped")
+
+
 def test_a_maps_items_are_sampled_spans_under_one_map_span(
     receiver: tuple[str, list[Any], list[str]],  # noqa: F811
+    mapped_flow: tuple[ModuleType, Path],
     tmp_path: Path,
 ) -> None:
     url, spans, _ = receiver
-    code = tmp_path / "code"
-    code.mkdir()
-    name = f"mapped_{uuid.uuid4().hex[:8]}"
-    (code / f"{name}.py").write_text(MAPPED)
-    sys.path.insert(0, str(code))
+    module, code = mapped_flow
+    settings = AirfoilSettings(
+        home=str(tmp_path / "home"),
+        executor="inline",
+        otel_endpoint=url,
+        otel_map_first=5,
+        otel_map_every=50,
+        otel_map_failures=2,
+    )
+    rt = LocalRuntime(settings)
     try:
-        module = importlib.import_module(name)
-        settings = AirfoilSettings(
-            home=str(tmp_path / "home"),
-            executor="inline",
-            otel_endpoint=url,
-            otel_map_first=5,
-            otel_map_every=50,
-            otel_map_failures=2,
-        )
-        rt = LocalRuntime(settings)
-        try:
-            engine = rt.engine()
-            values = convert_inputs(module.fan, {"xs": list(range(250))}, rt)
-            record = engine.launch(spec_of(module.fan), values, code_root=str(code))
-            done = engine.drive(record.id)
-            assert done.phase == "succeeded"
-            eid = done.id
-            log_of = {
-                (a.node_id, a.attempt): rt.blobs.get_bytes(a.log_uri).decode()
-                for a in rt.meta.get_attempts(eid)
-                if a.node_id in ("n0[1]", "n0[8]", "n0[123]")
-            }
-        finally:
-            rt.close()
+        engine = rt.engine()
+        values = convert_inputs(module.fan, {"xs": list(range(250))}, rt)
+        record = engine.launch(spec_of(module.fan), values, code_root=str(code))
+        done = engine.drive(record.id)
+        assert done.phase == "succeeded"
+        eid = done.id
+        log_of = {
+            (a.node_id, a.attempt): rt.blobs.get_bytes(a.log_uri).decode()
+            for a in rt.meta.get_attempts(eid)
+            if a.node_id in ("n0[1]", "n0[8]", "n0[123]")
+        }
     finally:
-        sys.path.remove(str(code))
-        sys.modules.pop(name, None)
+        rt.close()
     (root,) = [s for s in spans if s.name == "execution"]
     (mapped,) = [s for s in spans if s.name == "map n0"]
     assert mapped.parent_span_id == root.span_id
     assert _attr(mapped, "airfoil.map.items") == 250
     assert _attr(mapped, "airfoil.map.attempts_failed") == 7  # 7, 42, 123 twice; 3 once
+    assert mapped.status.code != 2  # within its min_success_ratio: the map succeeded
     items = {s.name for s in spans if s.parent_span_id == mapped.span_id}
     # the first 5, every 50th, then the first 2 items that failed (inline: in order)
     sampled = {0, 1, 2, 3, 4, 50, 100, 150, 200} | {7, 42}
@@ -296,6 +304,33 @@ def test_a_maps_items_are_sampled_spans_under_one_map_span(
     # the third failure is past the bound: no span, the worker still had its ids
     assert f"traceparent 00-{trace_hex}-" in log_of[("n0[123]", 1)]
     assert "node n0[123]" not in {s.name for s in spans}
+
+
+def test_a_failed_maps_span_has_the_error_status(
+    receiver: tuple[str, list[Any], list[str]],  # noqa: F811
+    mapped_flow: tuple[ModuleType, Path],
+    tmp_path: Path,
+) -> None:
+    """A map whose item fails (every try) fails, and so does its span (main ended it OK:
+    only the failed item's spans had the error status)."""
+    url, spans, _ = receiver
+    module, code = mapped_flow
+    settings = AirfoilSettings(home=str(tmp_path / "home"), executor="inline", otel_endpoint=url)
+    rt = LocalRuntime(settings)
+    try:
+        engine = rt.engine()
+        values = convert_inputs(module.strict, {"xs": [1, 2, 7, 4]}, rt)
+        record = engine.launch(spec_of(module.strict), values, code_root=str(code))
+        assert engine.drive(record.id).phase == "failed"
+    finally:
+        rt.close()
+    (root,) = [s for s in spans if s.name == "execution"]
+    (mapped,) = [s for s in spans if s.name == "map n0"]
+    assert root.status.code == 2
+    assert mapped.status.code == 2, mapped.status
+    assert "item 7 fails" in mapped.status.message, mapped.status.message
+    (item,) = [s for s in spans if s.name == "node n0[2]"]
+    assert item.status.code == 2
 
 
 def test_map_sampling_refuses_negative_counts() -> None:

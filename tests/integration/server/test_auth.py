@@ -166,6 +166,30 @@ def test_projects_listed_per_key(keyed: tuple[Running, dict[str, str]]) -> None:
     assert r.json()["role"] == "runner" and r.json()["project"] == PROJECT
 
 
+def test_projects_that_only_have_executions_are_listed_to_keys_that_may_see_them(
+    keyed: tuple[Running, dict[str, str]],
+) -> None:
+    """A local run's project (``AIRFOIL_PROJECT=gamma airfoil run`` in the server's home) is
+    never registered: it is listed for the keys that may read it, and never named to others."""
+    from airfoil.core.records import StoreBatch
+    from airfoil.testing.records import make_execution
+
+    running, keys = keyed
+    for eid, project in (("g1", "gamma"), ("g2", "gamma"), ("a1", PROJECT)):
+        run = make_execution(eid, project=project, phase="succeeded")
+        running.deps.meta.write(StoreBatch(execution=run))
+
+    def listed(key: str) -> list[str]:
+        headers = {"Authorization": f"Bearer {keys[key]}"}
+        r = httpx.get(running.url + "/api/v1/projects", headers=headers)
+        assert r.status_code == 200, r.text
+        return [p["name"] for p in r.json()["items"]]
+
+    assert listed("global") == [PROJECT, "gamma"]  # each once, registered or not
+    assert listed("viewer") == [PROJECT]
+    assert listed("other") == []  # beta's key learns no other tenant's project
+
+
 def test_open_server_refuses_non_loopback_clients() -> None:
     from starlette.requests import Request
 

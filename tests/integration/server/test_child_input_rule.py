@@ -82,7 +82,7 @@ def wf_caller(n: int = 0) -> int:
 CASES = {
     "wf_dyn_task": ("input 'x' of child_rule_flow.inc", 22),
     "wf_dyn_sub": ("input 'x' of child_rule_flow.sub", 19),
-    "wf_dyn_map": ("input 'x' of map_child_rule_flow.inc[1]", 22),
+    "wf_dyn_map": ("input 'x'[1] of map_child_rule_flow.inc", 22),
     "wf_caller": ("input 'x'", 22),
 }
 

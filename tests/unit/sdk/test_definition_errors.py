@@ -267,7 +267,8 @@ def test_a_constant_past_64_bits_is_refused_at_definition_as_a_run_input_is() ->
     assert "input 'x' of " in said and "is an integer of 22 digits" in said, said
     assert "outside the signed 64-bit range" in said and "as a str" in said, said
     assert "test_definition_errors.py:" in said, said
-    with pytest.raises(BindingTypeError, match=r"\[1\] is an integer of 19 digits"):
+    # the item's index next to the input's name (main: "input 'x' of map_....make_int[1]")
+    with pytest.raises(BindingTypeError, match=r"input 'x'\[1\] of map_\S+ is an integer of 19 "):
 
         @af.workflow
         def big_item() -> list[int]:
@@ -278,3 +279,52 @@ def test_a_constant_past_64_bits_is_refused_at_definition_as_a_run_input_is() ->
         return af.map_task(make_int)(x=[2**63 - 1, -(2**63)])
 
     assert edges() == [2**63 - 1, -(2**63)]
+
+
+def test_defaults_and_a_launch_plans_presets_past_64_bits_are_refused_at_definition() -> None:
+    """One 64-bit rule for every way a value becomes a run's input (main: a task's default
+    and a launch plan's default or fixed input past 64 bits were taken, and ran)."""
+    with pytest.raises(DefinitionError) as caught:
+
+        @af.task
+        def big_default(x: list[int] = [1, 2**70]) -> int:  # noqa: B006
+            return len(x)
+
+    said = str(caught.value)
+    assert "the default of parameter 'x'[1] of task " in said, said
+    assert "is an integer of 22 digits" in said and "as a str" in said, said
+
+    @af.workflow
+    def takes(x: int = 0) -> int:
+        return make_int(x=x)
+
+    for preset in ("default_inputs", "fixed_inputs"):
+        with pytest.raises(DefinitionError) as caught:
+            af.LaunchPlan.get_or_create(takes, f"big_{preset}", **{preset: {"x": -(2**64)}})
+        said = str(caught.value)
+        assert f"{preset}['x'] of launch plan 'big_{preset}' is an integer of 20" in said, said
+    edge = af.LaunchPlan.get_or_create(takes, "edge", fixed_inputs={"x": 2**63 - 1})
+    assert edge.fixed_inputs == {"x": 2**63 - 1}
+
+
+@pytest.mark.parametrize("bad", ["hf token", "../hf", "", "-x", "x" * 101])
+def test_a_secret_request_the_store_cannot_hold_is_refused_at_definition(bad: str) -> None:
+    """main took any name, and a task asking for one the secret store refuses to hold (its
+    name rule) never found it at run time."""
+    with pytest.raises(DefinitionError) as caught:
+
+        @af.task(secret_requests=["ok_name", bad])
+        def needs_secret() -> int:
+            return 1
+
+    said = str(caught.value)
+    assert f"secret_requests has an invalid secret name {bad!r}" in said, said
+    assert "use 1-100 letters, digits" in said and "test_definition_errors.py:" in said, said
+
+
+def test_one_secret_request_as_a_string_is_one_name() -> None:
+    @af.task(secret_requests="hf_token.v2")
+    def needs_one() -> int:
+        return 1
+
+    assert needs_one.spec.secret_requests == ("hf_token.v2",)  # not its letters

@@ -86,6 +86,7 @@ class SqlText:
         self.get_execution_head = sql["get_execution_head"]
         self.execution_exists = sql["execution_exists"]
         self.find_executions = sql["find_executions"]
+        self.execution_projects = sql["execution_projects"]
         self.get_nodes = sql["get_nodes"]
         self.get_node = sql["get_node"]
         self.get_attempts = sql["get_attempts"]

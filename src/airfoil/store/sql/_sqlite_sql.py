@@ -29,6 +29,7 @@ SQL: dict[str, str] = {
     "delete_cache:key,task": 'DELETE FROM cache_entries WHERE cache_entries."key" = :key AND cache_entries.task = :task',
     "delete_cache:task": "DELETE FROM cache_entries WHERE cache_entries.task = :task",
     "execution_exists": "SELECT executions.id \nFROM executions \nWHERE executions.id = :id",
+    "execution_projects": "WITH RECURSIVE p(name) AS \n(SELECT min(executions.project) AS name \nFROM executions UNION ALL SELECT (SELECT min(executions.project) AS min_1 \nFROM executions \nWHERE executions.project > p.name) AS anon_1 \nFROM p \nWHERE p.name IS NOT NULL)\n SELECT p.name \nFROM p \nWHERE p.name IS NOT NULL",
     "find_executions": "SELECT executions.id, executions.domain, executions.name \nFROM executions \nWHERE executions.project = :project AND executions.name = :ref UNION ALL SELECT executions.id, executions.domain, executions.name \nFROM executions \nWHERE executions.id = :ref2 AND executions.project = :project2",
     "get_attempts": "SELECT attempts.record \nFROM attempts \nWHERE attempts.execution_id = :eid ORDER BY attempts.node_id, attempts.attempt",
     "get_cache": 'SELECT cache_entries.record \nFROM cache_entries \nWHERE cache_entries."key" = :key',

@@ -167,6 +167,14 @@ class _Builder:
                 found.where(ex.c.id == _bp("ref2"), ex.c.project == _bp("project2")),
             )
         )
+        # The projects that have executions, by a skip scan of the name index (one index
+        # seek a project, not a read of every execution: neither backend skips by itself).
+        first = sa.select(sa.func.min(ex.c.project).label("name")).cte("p", recursive=True)
+        after = sa.select(sa.func.min(ex.c.project)).where(ex.c.project > first.c.name)
+        walk = first.union_all(sa.select(after.scalar_subquery()).where(first.c.name.is_not(None)))
+        sql["execution_projects"] = self._compile(
+            sa.select(walk.c.name).where(walk.c.name.is_not(None))
+        )
         n, a, e = s.nodes, s.attempts, s.events
         sql["get_nodes"] = self._compile(
             sa.select(n.c.record).where(n.c.execution_id == _bp("eid")).order_by(n.c.node_id)

@@ -509,6 +509,10 @@ class SqlMetaStore(
         rows = self._read(self._s.find_executions, params, "finding an execution")
         return list(dict.fromkeys((r[0], r[1], r[2]) for r in rows))  # once each
 
+    def execution_projects(self) -> list[str]:
+        rows = self._read(self._s.execution_projects, {}, "listing projects")
+        return sorted(r[0] for r in rows)  # by code point, as the memory store (not collation)
+
     def get_execution_head(self, execution_id: str) -> ExecutionHead:
         sql = self._s.get_execution_head
         rows = self._read(sql, {"id": execution_id}, "reading an execution")

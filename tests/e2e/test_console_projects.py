@@ -1,0 +1,77 @@
+"""The console's projects, in real headless Chromium: a project that only has local runs
+(``AIRFOIL_PROJECT=gamma airfoil run`` in the server's home, never registered) is in the
+project picker beside a registered one, and a project in the URL that does not exist is said
+to be so, naming the projects there are (main listed registered projects only, and showed an
+unknown project as an empty one: "no executions match", the name added to the picker)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from _serve import serving  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
+
+FLOW = """
+from airfoil import task, workflow
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+@workflow
+def twice(x: int = 1) -> int:
+    return double(x=x)
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    for srv in serving(tmp_path_factory, "console-projects", FLOW, register=True):
+        local = subprocess.run(
+            [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "twice", "--x", "3"],
+            env={**srv.env, "AIRFOIL_PROJECT": "gamma"},  # a local run in the server's home
+            cwd=srv.work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert local.returncode == 0, local.stderr
+        yield srv
+
+
+def _picker(pg: Any) -> list[str]:
+    options = pg.locator("select[name=project] option:not([disabled])")
+    return [str(t) for t in options.all_inner_texts()]
+
+
+def test_a_project_with_local_runs_only_is_in_the_picker(server: Server, page: Any) -> None:  # noqa: F811
+    pg = page
+    pg.goto(f"{server.url}/projects/gamma/executions")
+    pg.locator("tr[data-execution]").first.wait_for()
+    assert pg.locator(".unknown-project").count() == 0
+    assert _picker(pg) == ["default", "gamma"]  # registered (by `register`), and local-only
+
+
+def test_an_unknown_project_is_said_not_to_exist(server: Server, page: Any) -> None:  # noqa: F811
+    pg = page
+    pg.goto(f"{server.url}/projects/other/executions")
+    notice = pg.locator(".unknown-project")
+    notice.wait_for()
+    text = notice.inner_text()
+    assert "Project other does not exist" in text, text
+    assert "Projects here: default, gamma." in text, text
+    assert _picker(pg) == ["default", "gamma"]  # "other" is not offered as a project
+    assert "does not exist" in pg.locator("select[name=project] option[disabled]").inner_text()
+    notice.get_by_role("link", name="gamma").click()
+    pg.locator("tr[data-execution]").first.wait_for()
+    assert pg.url.endswith("/projects/gamma/executions")
+    assert pg.locator(".unknown-project").count() == 0
