@@ -55,7 +55,8 @@ export interface paths {
         };
         /**
          * List Projects
-         * @description Projects the key may see.
+         * @description Projects the key may see: the registered ones and those that only have executions (a
+         *     local run's project is never registered); a project's key sees its own only.
          */
         get: operations["list_projects_api_v1_projects_get"];
         put?: never;
