@@ -189,7 +189,7 @@ def _start(
         )
     registry = Registry(db, home)
     try:
-        keys = registry.keys_configured(0.0)
+        keys = registry.keys_configured()
     finally:
         registry.close()
     config = ServerConfig(

@@ -27,9 +27,9 @@ def domain_problem(domain: str) -> str | None:
     return f"unknown domain {domain!r}: use one of {', '.join(DOMAINS)}"
 
 
-def project_name_problem(name: str) -> str | None:
-    """What is wrong with a project's ``name`` (None if it is valid)."""
-    if _PROJECT.fullmatch(name):
+def project_name_problem(name: object) -> str | None:
+    """What is wrong with a project's ``name`` (None if it is valid; not a str is wrong)."""
+    if isinstance(name, str) and _PROJECT.fullmatch(name):
         return None
     return (
         f"invalid project name {name!r}: use 1-100 letters, digits, '_', '.' or '-', "

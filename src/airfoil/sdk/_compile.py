@@ -291,16 +291,13 @@ def bind_value(
         raise BindingTypeError(
             f"{what} expects {spec}: {exc}", workflow=ctx.workflow, call=call, location=ctx.location
         ) from None
-    from airfoil.types._binding import check_input_ints
+    from airfoil.types._binding import input_ints_problem
 
-    try:
-        # a constant is the callee's input: the 64-bit rule of a run's inputs, in its words
-        name, _, owner = what.partition(" of ")
-        check_input_ints(value, name, owner)
-    except TypeTransformError as exc:
-        raise BindingTypeError(
-            str(exc), workflow=ctx.workflow, call=call, location=ctx.location
-        ) from None
+    # a constant is the callee's input: the 64-bit rule of a run's inputs, in its words
+    name, _, owner = what.partition(" of ")
+    problem = input_ints_problem(value, name, owner)
+    if problem is not None:
+        raise BindingTypeError(problem, workflow=ctx.workflow, call=call, location=ctx.location)
     return Binding(kind="literal", value=literal)
 
 

@@ -170,14 +170,14 @@ def build_interface(
                     f"{spec}: {exc}",
                     location=location,
                 ) from None
-            from airfoil.types._binding import check_input_ints
+            from airfoil.types._binding import input_ints_problem
 
-            try:  # a default is an input: the 64-bit rule of a run's inputs
-                check_input_ints(
-                    p.default, f"the default of parameter {pname!r}", f"{kind} {name!r}"
-                )
-            except TypeTransformError as exc:
-                raise DefinitionError(str(exc), location=location) from None
+            # a default is an input: the 64-bit rule of a run's inputs
+            problem = input_ints_problem(
+                p.default, f"the default of parameter {pname!r}", f"{kind} {name!r}"
+            )
+            if problem is not None:
+                raise DefinitionError(problem, location=location)
         input_types[pname] = tp
         params.append(
             Param(

@@ -319,12 +319,12 @@ class LaunchPlan:
                     f"launch plan {self.name!r}: {what}[{key!r}] does not fit the input's type "
                     f"{self.py_interface.interface.input(key).type}: {exc}"  # type: ignore[union-attr]
                 ) from None
-            from airfoil.types._binding import check_input_ints
+            from airfoil.types._binding import input_ints_problem
 
-            try:  # a preset input is a launch's input: the 64-bit rule of a run's inputs
-                check_input_ints(value, f"{what}[{key!r}]", f"launch plan {self.name!r}")
-            except TypeTransformError as exc:
-                raise DefinitionError(str(exc)) from None
+            # a preset input is a launch's input: the 64-bit rule of a run's inputs
+            problem = input_ints_problem(value, f"{what}[{key!r}]", f"launch plan {self.name!r}")
+            if problem is not None:
+                raise DefinitionError(problem)
         return out
 
     # --- construction ----------------------------------------------------------------------

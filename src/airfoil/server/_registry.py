@@ -164,7 +164,7 @@ class Registry(SqlRegistryStore):
     def list_keys(self) -> list[ApiKey]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
-        return [ApiKey(r.id, r.project, r.role, r.created_at, bool(r.revoked)) for r in rows]
+        return [_key_of(r) for r in rows]
 
     def lookup_key(self, key_id: str, secret: str) -> ApiKey | None:
         """The live key with this id and secret, or None: from the keys read at most
@@ -259,12 +259,11 @@ class Registry(SqlRegistryStore):
                 conn = held.enter_context(self.engine.connect())
                 conn.execute(sa.select(api_keys.c.id).limit(1)).first()
 
-    def keys_configured(self, now: float | None = None) -> bool:
+    def keys_configured(self) -> bool:
         """Whether the server is closed: a key was ever created, live or revoked. Answered
         from the one read of the keys the key check uses (the refresh's; while it is missing
         or older than :attr:`keys_max_age_s`, a new one, which the key check then answers
-        from too). Revoking every key leaves it closed; only :meth:`reopen` opens it.
-        ``now`` is not used (kept for callers)."""
+        from too). Revoking every key leaves it closed; only :meth:`reopen` opens it."""
         known = self._fresh_keys()
         if known is None:
             known = self.read_keys()

@@ -47,14 +47,7 @@ def new_key() -> str:
     return str(_fernet_class().generate_key().decode("ascii"))
 
 
-def _check_project(project: str) -> None:
-    problem = project_name_problem(project) if isinstance(project, str) else None
-    if not isinstance(project, str) or problem is not None:
-        raise ConfigError(problem or f"invalid project name {project!r}")
-
-
-def _check_name(name: str) -> None:
-    problem = secret_name_problem(name)
+def _check(problem: str | None) -> None:
     if problem is not None:
         raise ConfigError(problem)
 
@@ -93,8 +86,8 @@ class SecretStore(abc.ABC):
         Raises:
             ConfigError: the project or the name is invalid, or ``value`` is not a string.
         """
-        _check_project(project)
-        _check_name(name)
+        _check(project_name_problem(project))
+        _check(secret_name_problem(name))
         if not isinstance(value, str):
             raise ConfigError(f"secret {name!r}: a value is a string, not {type(value).__name__}")
         self._write(project, name, self.__fernet.encrypt(value.encode()).decode("ascii"))
@@ -107,8 +100,8 @@ class SecretStore(abc.ABC):
                 with this key.
             NotFoundError: the project has no such secret.
         """
-        _check_project(project)
-        _check_name(name)
+        _check(project_name_problem(project))
+        _check(secret_name_problem(name))
         found = self.get_many(project, (name,))
         if name not in found:
             raise NotFoundError(f"no secret {name!r} in project {project!r}")
@@ -146,8 +139,8 @@ class SecretStore(abc.ABC):
             ConfigError: the project or the name is invalid.
             NotFoundError: the project has no such secret.
         """
-        _check_project(project)
-        _check_name(name)
+        _check(project_name_problem(project))
+        _check(secret_name_problem(name))
         if not self._drop(project, name):
             raise NotFoundError(f"no secret {name!r} in project {project!r}")
 
@@ -157,7 +150,7 @@ class SecretStore(abc.ABC):
         Raises:
             ConfigError: the project name is invalid.
         """
-        _check_project(project)
+        _check(project_name_problem(project))
         return sorted(self._names(project))
 
     def at_rest(self, project: str, name: str) -> str | None:

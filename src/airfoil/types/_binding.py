@@ -37,6 +37,7 @@ __all__ = [
     "InputBinder",
     "References",
     "check_input_ints",
+    "input_ints_problem",
     "out_of_int64",
 ]
 
@@ -230,6 +231,17 @@ def _of(where: str, owner: str) -> str:
 
 
 def check_input_ints(value: Any, where: str, owner: str = "") -> None:
+    """:func:`input_ints_problem`, raised.
+
+    Raises:
+        TypeTransformError: naming where the int is and the fix.
+    """
+    problem = input_ints_problem(value, where, owner)
+    if problem is not None:
+        raise TypeTransformError(problem)
+
+
+def input_ints_problem(value: Any, where: str, owner: str = "") -> str | None:
     """The bound a server puts on a launch's JSON inputs (``airfoil.wire._limits``), for a
     Python value: every int in it fits a signed 64-bit integer, so a run takes the same
     inputs locally and on a server. The same bound holds for what a caller hands a child
@@ -238,24 +250,22 @@ def check_input_ints(value: Any, where: str, owner: str = "") -> None:
 
     ``where`` names the value (``input 'x'``), ``owner`` what it is an input of: an int inside
     the value is named by its place next to ``where`` (``input 'x'[1] of flow.inc``).
-
-    Raises:
-        TypeTransformError: naming where the int is and the fix.
+    Returns what is wrong (where the int is and the fix), or None.
     """
     kind = type(value)
     if kind is int:  # the common case, at the cost of two comparisons
         if not INT64_MIN <= value <= INT64_MAX:
-            raise TypeTransformError(out_of_int64(_of(where, owner), value))
-        return
+            return out_of_int64(_of(where, owner), value)
+        return None
     if kind in _LEAVES or value is None:
-        return
+        return None
     stack: list[tuple[Any, str, int]] = [(value, where, 0)]
     while stack:
         item, path, depth = stack.pop()
         kind = type(item)
         if kind is int:
             if not INT64_MIN <= item <= INT64_MAX:
-                raise TypeTransformError(out_of_int64(_of(path, owner), item))
+                return out_of_int64(_of(path, owner), item)
         elif depth > 64 or kind in _LEAVES or item is None:
             continue
         elif isinstance(item, (list, tuple, set, frozenset)):
@@ -276,6 +286,7 @@ def check_input_ints(value: Any, where: str, owner: str = "") -> None:
             stack.extend(
                 (getattr(item, n, None), f"{path}.{n}", depth + 1) for n in type(item).model_fields
             )
+    return None
 
 
 _LEAVES = frozenset({float, str, bytes, bool})

@@ -196,7 +196,7 @@ def test_open_server_refuses_non_loopback_clients() -> None:
     from airfoil.server._auth import ApiError, authenticate
 
     class NoKeys:
-        def keys_configured(self, now: float) -> bool:
+        def keys_configured(self) -> bool:
             return False
 
     def request(host: str) -> Request:
