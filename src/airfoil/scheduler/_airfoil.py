@@ -62,10 +62,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
@@ -74,10 +73,9 @@ from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
-from airfoil.scheduler._victim_index import RestartWait, VictimIndex
+from airfoil.scheduler._victims import Victims
 
 if TYPE_CHECKING:
-    from airfoil.scheduler._capacity import Demand
     from airfoil.scheduler._model import Decision, WorkItem
     from airfoil.scheduler._state import (
         QueueKey,
@@ -230,13 +228,13 @@ class AirfoilPolicy(Policy):
         rnd = Round(state, now, explain)
         if not state.order:
             return rnd.decision()
-        victims = _Victims(self, rnd, state.order[0][0])
+        victims = Victims(self, rnd, state.order[0][0])
         guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
         served = self._due_pass(rnd, victims, guard)
         self._las_pass(rnd, victims, served, guard)
         return rnd.decision()
 
-    def _due_pass(self, rnd: Round, victims: _Victims, guard: _DueGuard | None) -> set[str]:
+    def _due_pass(self, rnd: Round, victims: Victims, guard: _DueGuard | None) -> set[str]:
         """Serve due items first: start, make room, or reserve."""
         state, now = rnd.state, rnd.now
         served: set[str] = set()
@@ -308,7 +306,7 @@ class AirfoilPolicy(Policy):
         return served
 
     def _las_pass(
-        self, rnd: Round, victims: _Victims, served: set[str], guard: _DueGuard | None
+        self, rnd: Round, victims: Victims, served: set[str], guard: _DueGuard | None
     ) -> None:
         """Least attained service over the rest of the queue, preempting higher levels."""
         state, now = rnd.state, rnd.now
@@ -529,219 +527,6 @@ class _DueGuard:
         used[1] += m * w
         used[2] += g * w
         self._any = True
-
-
-class _Victims:
-    """Running work a claimant may preempt: highest level first, then most expected work left.
-
-    Built once per decision. Work started as due (gangs, starving items) and work that is not
-    interruptible are left out. Asks the round to wake when running work at or below the
-    lowest waiting level crosses above it (then that work becomes a victim).
-    """
-
-    __slots__ = (
-        "_compacted",
-        "_hopeless",
-        "_indexes",
-        "_keep_hopeless",
-        "_keys",
-        "_levels",
-        "_max_priority",
-        "_rnd",
-        "_runs",
-        "_spared",
-        "_wait",
-        "_wait_all",
-        "_wait_cost",
-        "_whole",
-        "_whole_ratio",
-        "top",
-    )
-
-    def __init__(self, policy: AirfoilPolicy, rnd: Round, lowest: int) -> None:
-        thresholds, now = policy.thresholds, rnd.now
-        crossing = thresholds[lowest] if lowest < len(thresholds) else None
-        # (minus the level, minus the expected work left, arrival): sorted as plain tuples, the
-        # arrival breaking ties as a stable sort on the first two would
-        rows: list[tuple[int, float, int, RunningEntry]] = []
-        first_crossing: float | None = None
-        for run in rnd.state.running.values():
-            if not run.preemptible:
-                continue  # not interruptible, or started as due (never a victim)
-            entry = run.entry
-            rate = entry.rate
-            ran = now - run.start
-            attained = entry.item.attained + ran * rate
-            level = bisect_right(thresholds, attained)
-            # minus the expected work left (positive: past its estimate, work left unknown)
-            rows.append((-level, ran - entry.estimate, len(rows), run))
-            if level <= lowest and crossing is not None and rate > 0:
-                at = now + (crossing - attained) / rate
-                if first_crossing is None or at < first_crossing:
-                    first_crossing = at
-        if first_crossing is not None:
-            rnd.wake(first_crossing)
-        rows.sort()
-        self._rnd = rnd
-        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
-        self._runs: list[RunningEntry] = list(columns[3])
-        self._levels: list[int] = list(columns[0])
-        # sort keys, for the ``preempt_ratio`` cut within each level (only built when set)
-        self._keys: list[tuple[int, float]] = (
-            list(zip(columns[0], columns[1], strict=True))
-            if policy.preempt_ratio is not None
-            else []
-        )
-        # ``whole_victim_ratio``: which victims are single workers needing a whole node (only
-        # built when set and there are any)
-        self._whole_ratio = policy.whole_victim_ratio
-        whole = rnd.state.largest[2]
-        self._whole = (
-            [row[3].entry.workers == 1 and row[3].entry.demand[2] >= whole > 0 for row in rows]
-            if self._whole_ratio is not None and policy.preempt_ratio is not None
-            else []
-        )
-        if not any(self._whole):
-            self._whole = []
-        self._wait_cost = policy.victim_wait_cost if policy.preempt_ratio is not None else None
-        self._wait_all = policy.victim_wait_all
-        self._wait = (
-            RestartWait(rnd, thresholds, policy.victim_wait_queue) if self._wait_cost else None
-        )
-        self._spared: set[str] | None = None  # see _not_worth_the_wait
-        self._max_priority = max(map(_priority_of, self._runs), default=0)
-        self._compacted = 0
-        self._indexes: dict[int | None, VictimIndex] = {}
-        self._hopeless: set[Demand] = set()
-        self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
-        self.top = -rows[0][0] if rows else -1
-
-    def indexed(self, entry: WaitingEntry) -> VictimIndex:
-        """Victims for ``entry`` at any level (as ``for_claimant(entry, None)``), indexed per
-        node: a due gang's whole-node workers would walk nearly all running work each."""
-        priority: int | None = entry.item.priority
-        if self._max_priority <= entry.item.priority:
-            priority = None  # no victim of a higher priority: the same list for every claimant
-        index = self._indexes.get(priority)
-        if index is None:
-            # built once per decision (what is preempted later is skipped); a claimant of a
-            # lower priority than some victims gets a view of it without them
-            every = self._indexes.get(None)
-            if every is None:
-                every = self._indexes[None] = VictimIndex(
-                    self._select(None, None, None), self._rnd.state
-                )
-            if priority is None:
-                return every
-            index = self._indexes[priority] = every.at_most(
-                priority, self.for_claimant(entry, None)
-            )
-        return index
-
-    def can_free(self, demand: Demand) -> bool:
-        """False when no node could hold one worker of ``demand`` even with every victim
-        preempted (any level or priority), as the index built in this decision says; then
-        no claimant's walk can succeed. True when unknown (no index built).
-
-        Free room plus what a node's victims could free only shrinks during a round
-        (starts take room, preempting or restoring a victim moves room between the two),
-        so a ``False`` holds for the rest of the round and is kept; but not where reclaim
-        may preempt work that is no victim here (started as due), freeing room outside
-        these sums."""
-        if demand in self._hopeless:
-            return False
-        every = self._indexes.get(None)
-        if every is None or every.can_free(self._rnd, demand):
-            return True
-        if self._keep_hopeless:
-            self._hopeless.add(demand)
-        return False
-
-    def for_claimant(
-        self,
-        entry: WaitingEntry,
-        level: int | None,
-        least: float | None = None,
-        *,
-        spare_whole_nodes: bool = False,
-    ) -> list[RunningEntry]:
-        """Victims for ``entry``: above ``level`` (``None``: any level), of no higher priority,
-        and (``least``) expected to run at least that many more seconds or already past
-        their estimate (how much is left of such work, no estimate says); with
-        ``spare_whole_nodes``, none that needs all the GPUs of the largest node."""
-        return self._select(level, least, entry.item.priority, spare_whole_nodes)
-
-    def _select(
-        self,
-        level: int | None,
-        least: float | None,
-        priority: int | None,
-        spare_whole_nodes: bool = False,
-    ) -> list[RunningEntry]:
-        """:meth:`for_claimant` for a claimant of ``priority`` (``None``: any victim)."""
-        rnd = self._rnd
-        if len(rnd.preempted) >= self._compacted + 32:
-            # drop preempted victims so later searches do not walk over them again
-            kept = [i for i, run in enumerate(self._runs) if run.entry.item.id not in rnd.preempted]
-            self._runs = [self._runs[i] for i in kept]
-            self._levels = [self._levels[i] for i in kept]
-            if self._keys:
-                self._keys = [self._keys[i] for i in kept]
-            if self._whole:
-                self._whole = [self._whole[i] for i in kept]
-            self._compacted = len(rnd.preempted)
-        end = len(self._runs) if level is None else bisect_left(self._levels, -level)
-        if least is None:
-            runs = self._runs if level is None else self._runs[:end]
-        else:
-            # within a level, victims are sorted by most work left: a prefix of each level
-            # (at least ``least`` left), then its suffix of work past its estimate; with
-            # ``whole_victim_ratio``, the whole-node singles of the prefix must have at least
-            # that many times ``least`` left: the prefix's tail between the two is filtered
-            runs = []
-            levels, keys, runs_all, i = self._levels, self._keys, self._runs, 0
-            singles = self._whole
-            most = -least * self._whole_ratio if singles and self._whole_ratio is not None else 0.0
-            while i < end:
-                lv = levels[i]
-                j = bisect_right(levels, lv, i, end)
-                cut = bisect_left(keys, (lv, -least), i, j)
-                if singles:
-                    mid = bisect_left(keys, (lv, most), i, cut)
-                    runs.extend(runs_all[i:mid])
-                    runs.extend([runs_all[k] for k in range(mid, cut) if not singles[k]])
-                else:
-                    runs.extend(runs_all[i:cut])
-                runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
-                i = j
-        if priority is not None and self._max_priority > priority:
-            runs = [run for run in runs if run.entry.item.priority <= priority]
-        if spare_whole_nodes:
-            whole = self._rnd.state.largest[2]
-            runs = [run for run in runs if run.entry.demand[2] < whole]
-        if least is not None and self._wait is not None and (spared := self._not_worth_the_wait()):
-            runs = [run for run in runs if run.entry.item.id not in spared]
-        return runs
-
-    def _not_worth_the_wait(self) -> set[str]:
-        """The single workers (needing a whole node, unless ``victim_wait_all``) whose
-        expected work left is under ``victim_wait_cost`` times their wait to restart. The
-        same for every claimant (the wait is the state's): found at the first that asks."""
-        if self._spared is None:
-            wait, cost, now = self._wait, self._wait_cost, self._rnd.now
-            assert wait is not None and cost is not None
-            whole = 0 if self._wait_all else self._rnd.state.largest[2]
-            self._spared = set()
-            for run in self._runs:
-                entry = run.entry
-                left = run.start + entry.estimate - now
-                single = entry.workers == 1 and entry.demand[2] >= whole
-                if single and 0 < left < cost * wait.wait(run):
-                    self._spared.add(entry.item.id)
-        return self._spared
-
-
-_priority_of = attrgetter("entry.item.priority")
 
 
 def _due_of(row: tuple[float, int, str]) -> float:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sched_factories import GIB, gpu_node, make_state, running
 
 from airfoil.core.resources import ResourceSpec
-from airfoil.scheduler import AirfoilPolicy, Decision, SchedulerState, WorkItem, _airfoil
+from airfoil.scheduler import AirfoilPolicy, Decision, SchedulerState, WorkItem, _victims
 from airfoil.scheduler._capacity import demand_of
 from airfoil.scheduler._round import Round
 from airfoil.scheduler._state import RunningEntry
@@ -280,7 +280,7 @@ def test_decisions_are_the_same_with_the_index_as_with_the_walk(
         return out
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_airfoil._Victims, "indexed", lambda self, e: self.for_claimant(e, None))
+        patch.setattr(_victims.Victims, "indexed", lambda self, e: self.for_claimant(e, None))
         walked = chain()
     indexed = chain()
     assert indexed == walked
