@@ -141,15 +141,6 @@ class AirfoilPolicy(Policy):
             expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
             ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
             past its estimate (``None``, the default: no such cost; docs/scheduling.md).
-        tail_guard: a quantile ``q``: in the least-attained-service pass, running work whose
-            time since its submit plus its expected work left (none past its estimate) is at
-            least the ``q`` quantile of the completion times of work that finished
-            (:class:`~airfoil.scheduler._estimator.CompletionHistory`, once it holds 100) is
-            no victim: it is already in the tail, and a preemption only pushes it further.
-            Gangs and reclaim still take any victim (``None``, the default: no guard).
-            With ``tail_guard_restarted``, only work preempted before is guarded; with
-            ``tail_guard_running``, the quantile also counts the expected completion times
-            of running work (long work finishes last, so finished work alone is short).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -170,9 +161,6 @@ class AirfoilPolicy(Policy):
     victim_wait_cost: float | None = None
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
-    tail_guard: float | None = None
-    tail_guard_restarted: bool = False
-    tail_guard_running: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -208,10 +196,6 @@ class AirfoilPolicy(Policy):
         if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
             problems.append(
                 f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
-            )
-        if self.tail_guard is not None and not 0 < self.tail_guard < 1:
-            problems.append(
-                f"tail_guard must be a quantile in (0, 1) or None, got {self.tail_guard}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")

@@ -20,12 +20,10 @@ so far, the estimate doubled at the moment it overruns), so that a reservation i
 
 from __future__ import annotations
 
-import math
 import statistics
-from bisect import bisect_left, insort
 from collections import deque
 
-__all__ = ["CompletionHistory", "RuntimeEstimator", "expected_end", "overrun_end"]
+__all__ = ["RuntimeEstimator", "expected_end", "overrun_end"]
 
 
 class RuntimeEstimator:
@@ -85,50 +83,6 @@ class RuntimeEstimator:
         if given is not None and given >= 0:
             return float(given)
         return self.default
-
-
-class CompletionHistory:
-    """The completion times (finish less submit, seconds) of the last ``window`` items that
-    finished, for a policy that compares running work with the tail of what finished.
-
-    Args:
-        window: how many recent completion times to keep.
-        min_samples: how many a quantile needs (below it, :meth:`quantile` is ``None``): with
-            100, the 99th percentile is not simply the longest.
-    """
-
-    __slots__ = ("_recent", "_sorted", "min_samples", "window")
-
-    def __init__(self, window: int = 10_000, min_samples: int = 100) -> None:
-        if window < 1 or min_samples < 1 or min_samples > window:
-            raise ValueError("need 1 <= min_samples <= window")
-        self.window = window
-        self.min_samples = min_samples
-        self._recent: deque[float] = deque()
-        self._sorted: list[float] = []
-
-    def record(self, seconds: float) -> None:
-        """Remember that an item finished ``seconds`` after it was submitted."""
-        seconds = float(seconds)
-        self._recent.append(seconds)
-        insort(self._sorted, seconds)
-        if len(self._recent) > self.window:
-            del self._sorted[bisect_left(self._sorted, self._recent.popleft())]
-
-    def quantile(self, q: float) -> float | None:
-        """The ``q`` quantile (nearest rank) of the completion times kept, or ``None`` while
-        fewer than ``min_samples`` are."""
-        n = len(self._sorted)
-        if n < self.min_samples:
-            return None
-        return self._sorted[min(n - 1, max(0, math.ceil(q * n) - 1))]
-
-    def quantile_with(self, q: float, more: list[float]) -> float | None:
-        """:meth:`quantile` of the times kept together with ``more``."""
-        if len(self._sorted) < self.min_samples:
-            return None
-        every = sorted(self._sorted + more)
-        return every[min(len(every) - 1, max(0, math.ceil(q * len(every)) - 1))]
 
 
 def expected_end(start: float, remaining_estimate: float, now: float) -> float:

@@ -39,7 +39,7 @@ from airfoil.scheduler._errors import (
     UnknownItemError,
     UnschedulableError,
 )
-from airfoil.scheduler._estimator import CompletionHistory, RuntimeEstimator
+from airfoil.scheduler._estimator import RuntimeEstimator
 from airfoil.scheduler._model import Decision, Node, Quota, RunningItem, WorkItem
 from airfoil.scheduler._reasons import describe_gang, no_room
 from airfoil.scheduler._registry import get_policy
@@ -140,7 +140,6 @@ class SchedulerState:
         room_reasons: for every waiting item, the reason it waits when there is no room for
             its shape (kept up to date so explaining a long queue is one dict copy).
         totals: the cluster's total ``(milli-CPU, bytes, GPUs)``.
-        completions: the completion times (finish less submit) of recent successes.
     """
 
     def __init__(
@@ -157,7 +156,6 @@ class SchedulerState:
         self.nodes: tuple[Node, ...] = tuple(nodes)
         self.policy: Policy = get_policy(policy) if isinstance(policy, str) else policy
         self.estimator = estimator if estimator is not None else RuntimeEstimator()
-        self.completions = CompletionHistory()
         self.pool = NodePool.from_nodes(self.nodes)
         self.totals: Demand = (sum(self.pool.cap_c), sum(self.pool.cap_m), sum(self.pool.cap_g))
         self.largest: Demand = (
@@ -361,18 +359,15 @@ class SchedulerState:
         usage[2] += g * k
 
     def finish(self, item_id: str, now: float, *, succeeded: bool = True) -> WorkItem:
-        """Release a running item's resources. A success feeds the run-time history and
-        the completion times.
+        """Release a running item's resources. A success feeds the run-time history.
 
         Raises:
             UnknownItemError: nothing runs under ``item_id``.
         """
         run = self._release(item_id)
         entry = run.entry
-        if succeeded:
-            self.completions.record(now - entry.item.submit_time)
-            if entry.item.task_key is not None:
-                self.estimator.record(entry.item.task_key, entry.done + (now - run.start))
+        if succeeded and entry.item.task_key is not None:
+            self.estimator.record(entry.item.task_key, entry.done + (now - run.start))
         return entry.item
 
     def preempt(self, item_id: str, now: float) -> WorkItem:

@@ -44,10 +44,6 @@ class Victims:
         "_rnd",
         "_runs",
         "_spared",
-        "_tail",
-        "_tail_q",
-        "_tail_restarted",
-        "_tail_running",
         "_wait",
         "_wait_all",
         "_wait_cost",
@@ -107,10 +103,6 @@ class Victims:
             RestartWait(rnd, thresholds, policy.victim_wait_queue) if self._wait_cost else None
         )
         self._spared: set[str] | None = None  # see _not_worth_the_wait
-        self._tail_q = policy.tail_guard
-        self._tail_restarted = policy.tail_guard_restarted
-        self._tail_running = policy.tail_guard_running
-        self._tail: set[str] | None = None  # see _in_the_tail
         self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
         self._indexes: dict[int | None, VictimIndex] = {}
@@ -223,38 +215,7 @@ class Victims:
             runs = [run for run in runs if run.entry.demand[2] < whole]
         if least is not None and self._wait is not None and (spared := self._not_worth_the_wait()):
             runs = [run for run in runs if run.entry.item.id not in spared]
-        if level is not None and self._tail_q is not None and (tail := self._in_the_tail()):
-            runs = [run for run in runs if run.entry.item.id not in tail]
         return runs
-
-    def _in_the_tail(self) -> set[str]:
-        """The running work (``tail_guard``) whose time since its submit plus its expected
-        work left reaches the ``tail_guard`` quantile of the completion times of finished
-        work. The same for every claimant: found at the first that asks."""
-        if self._tail is None:
-            self._tail = set()
-            rnd = self._rnd
-            assert self._tail_q is not None
-            now, restarted = rnd.now, self._tail_restarted
-            expected = {
-                run.entry.item.id: now
-                - run.entry.item.submit_time
-                + max(run.start + run.entry.estimate - now, 0.0)
-                for run in rnd.state.running.values()
-            }
-            completions = rnd.state.completions
-            if self._tail_running:
-                line = completions.quantile_with(self._tail_q, list(expected.values()))
-            else:
-                line = completions.quantile(self._tail_q)
-            if line is not None:
-                for run in self._runs:
-                    entry = run.entry
-                    if restarted and not entry.item.attained > 0:
-                        continue
-                    if expected[entry.item.id] >= line:
-                        self._tail.add(entry.item.id)
-        return self._tail
 
     def _not_worth_the_wait(self) -> set[str]:
         """The single workers (needing a whole node, unless ``victim_wait_all``) whose

@@ -9,7 +9,6 @@ from sched_factories import gpu_node, gpu_quota, gpus, make_state, running, star
 
 from airfoil.core.errors import ConfigError
 from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, RunningItem, decide
-from airfoil.scheduler._estimator import CompletionHistory
 
 pytestmark = pytest.mark.unit
 
@@ -578,37 +577,3 @@ def test_reclaim_that_frees_room_outside_the_victims_lets_a_later_claimant_make_
     d = decide(queue, run, nodes, now=now, quotas={"r": gpu_quota(4)}, policy=policy)
     assert sorted(d.preemptions) == ["due", "lv"]
     assert sorted(starts(d)) == [("c1", ("n0",)), ("r1", ("n0",))]
-
-
-def test_completion_history_needs_enough_samples_and_keeps_a_window() -> None:
-    history = CompletionHistory(window=200, min_samples=100)
-    for seconds in range(99):
-        history.record(float(seconds))
-    assert history.quantile(0.99) is None
-    history.record(99.0)
-    assert history.quantile(0.99) == 98.0 and history.quantile(0.5) == 49.0
-    assert history.quantile_with(0.5, [1000.0] * 100) == 99.0
-    for seconds in range(100, 300):
-        history.record(float(seconds))
-    # only the last 200 are kept: 100..299
-    assert history.quantile(0.01) == 101.0 and history.quantile(0.995) == 298.0
-
-
-@pytest.mark.parametrize(("finished", "spared"), [(50_000.0, True), (200_000.0, False)])
-def test_the_tail_guard_spares_running_work_already_in_the_tail(
-    finished: float, spared: bool
-) -> None:
-    # at t=1000 "v" (8 GPUs, level 1) is expected to complete 100,000 s after its submit
-    state = make_state(
-        ONE_NODE,
-        AirfoilPolicy(tail_guard=0.99),
-        run=[running(gpus("v", 8, interruptible=True, estimate=100_000.0), "n0")],
-        queue=[gpus("x", 1, submit=900.0, estimate=600.0)],
-    )
-    for _ in range(99):
-        state.completions.record(finished)
-    # fewer than 100 completions: no guard yet
-    assert state.decide(1000.0).preemptions == ("v",)
-    state.completions.record(finished)
-    d = state.decide(1000.0)
-    assert d.preemptions == (() if spared else ("v",))
