@@ -16,8 +16,11 @@ and the hash of its normalised text:
    package's business).
 
 "Project-local" means defined in a file under the task's project root: the directory holding
-the task's top-level package (or the script itself). No module name enters the hash, so a
-script run as ``python file.py`` (``__main__``) and as ``airfoil run file.py`` gets one version.
+the task's top-level package (or the script itself), or in source outside it that is no
+installed library (not in the standard library, Airfoil, or a site-packages/dist-packages
+directory: a sibling package on ``PYTHONPATH``, an editable install), labelled by its place
+under the directory it is imported from. No module name enters the hash, so a script run as
+``python file.py`` (``__main__``) and as ``airfoil run file.py`` gets one version.
 
 A value the task reads that has no canonical form is *unhashable*: it is named in a
 :class:`CacheVersionWarning` (once per task and name) and in the version's manifest, which
@@ -40,6 +43,7 @@ import contextlib
 import contextvars
 import hashlib
 import os
+import site
 import sys
 import sysconfig
 import warnings
@@ -47,7 +51,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from airfoil.core.code_versions import ManifestComponent, VersionManifest
-from airfoil.sdk._versioning._walk import MISSING, Walker
+from airfoil.sdk._versioning._walk import MISSING, Walker, import_root
 
 __all__ = [
     "CacheVersionWarning",
@@ -113,6 +117,8 @@ def _excluded() -> tuple[str, ...]:
     global _EXCLUDED_PREFIXES
     if _EXCLUDED_PREFIXES is None:
         paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+        paths.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+        paths.add(site.getusersitepackages())
         here = os.path.dirname(os.path.abspath(__file__))
         paths.add(os.path.dirname(os.path.dirname(here)))  # the airfoil package
         _EXCLUDED_PREFIXES = tuple(os.path.realpath(p) + os.sep for p in paths)
@@ -125,13 +131,7 @@ def project_root(module_name: str) -> str:
     file = getattr(module, "__file__", None)
     if not file:
         return os.getcwd()
-    path = os.path.dirname(os.path.realpath(file))
-    depth = module_name.count(".")
-    if os.path.basename(file).startswith("__init__."):
-        depth += 1
-    for _ in range(depth):
-        path = os.path.dirname(path)
-    return str(path)
+    return import_root(os.path.realpath(file), module_name)
 
 
 def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = True) -> CodeVersion:
