@@ -13,7 +13,9 @@ and the hash of its normalised text:
    and sets order-free, dataclasses, enums, NamedTuples, dates, paths, numpy arrays) and the
    canonical state of every instance of a project-local class it reads;
 3. the names of the library functions and classes it reads (their code is the installed
-   package's business).
+   package's business);
+4. the interpreter's major.minor version (one Python's float sums and pickles are not
+   another's).
 
 "Project-local" means defined in a file under the task's project root: the directory holding
 the task's top-level package (or the script itself), or in source outside it that is no
@@ -108,6 +110,8 @@ class CodeVersion:
         return any(ns.get(name, MISSING) is not seen for ns, name, seen in self._watch)
 
 
+#: The manifest's component naming the interpreter's major.minor version.
+PYTHON_COMPONENT = "<python>"
 _EXCLUDED_PREFIXES: tuple[str, ...] | None = None
 _MANIFESTS: dict[str, VersionManifest] = {}
 _WARNED: set[str] = set()
@@ -134,6 +138,13 @@ def project_root(module_name: str) -> str:
     return import_root(os.path.realpath(file), module_name)
 
 
+def _python() -> str:
+    """The interpreter's major.minor, a component of every version: one Python's float sums,
+    pickles or compiled wheels are not another's (3.12's ``sum()`` of floats rounds
+    differently from 3.11's), so its results are not served to another."""
+    return f"python {sys.version_info.major}.{sys.version_info.minor}"
+
+
 def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = True) -> CodeVersion:
     """The default version of a function, with its manifest: see the module docstring.
 
@@ -145,6 +156,8 @@ def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = Tru
     walker = Walker(project_root(getattr(fn, "__module__", "") or ""), _excluded())
     entry = walker.function(fn)
     walker.function_attributes()
+    python = _python()
+    walker.components[PYTHON_COMPONENT] = (hashlib.sha256(python.encode()).hexdigest(), python)
     digest = hashlib.sha256()
     for label, (part, _text) in sorted(walker.components.items()):
         digest.update(f"{label}\0{part}\0".encode())
