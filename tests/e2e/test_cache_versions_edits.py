@@ -1,5 +1,7 @@
-"""Code outside the project against the cached task's version: a sibling package on
-``PYTHONPATH`` and a real editable install (``pip install -e``), whose edits must be misses.
+"""More ways a user edits code, against the cached task's version (the matrix of
+``test_cache_versions``, run the same way: ``airfoil run``, edit, ``airfoil run`` again in a
+fresh process), and code outside the project: a sibling package on ``PYTHONPATH`` and a
+real editable install (``pip install -e``), whose edits must be misses too.
 """
 
 from __future__ import annotations
@@ -9,14 +11,316 @@ import os
 import subprocess
 import sys
 import sysconfig
+import textwrap
 from pathlib import Path
 
 import pytest
-from test_cache_versions import _flow
+import test_cache_versions as matrix
+from test_cache_versions import HIT, MISS, Case, _flow
 
 import airfoil
 
 pytestmark = pytest.mark.e2e
+
+
+def _case(name: str, head: str, body: str, before: str, after: str, expected: str = MISS) -> Case:
+    """A case whose flow.py has ``@@`` in its head, ``before`` then ``after``."""
+    text = _flow(body, textwrap.dedent(head))
+    return (
+        name,
+        {"flow.py": text.replace("@@", before)},
+        {"flow.py": text.replace("@@", after)},
+        expected,
+    )
+
+
+CASES: list[Case] = [
+    # stale hits on main before this file's fixes
+    _case(
+        "a method of a project metaclass",
+        """
+        class Meta(type):
+            def make(cls, x):
+                return x + @@
+
+        class C(metaclass=Meta):
+            pass
+        """,
+        "return str(C.make(x))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a dataclass field's default_factory helper",
+        """
+        import dataclasses
+
+        def defaults():
+            return [@@]
+
+        @dataclasses.dataclass
+        class C:
+            xs: list = dataclasses.field(default_factory=defaults)
+        """,
+        "return str(x + sum(C().xs))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a project descriptor in a class body",
+        """
+        class Const:
+            def __get__(self, obj, owner):
+                return @@
+
+        class C:
+            k = Const()
+        """,
+        "return str(x + C().k)",
+        "1",
+        "2",
+    ),
+    _case(
+        "a pydantic field's default from a constant",
+        """
+        import pydantic
+
+        K = @@
+
+        class M(pydantic.BaseModel):
+            k: int = K
+        """,
+        "return str(x + M().k)",
+        "1",
+        "2",
+    ),
+    _case(
+        "a pydantic field's default_factory helper",
+        """
+        import pydantic
+
+        def make():
+            return @@
+
+        class M(pydantic.BaseModel):
+            k: int = pydantic.Field(default_factory=make)
+        """,
+        "return str(x + M().k)",
+        "1",
+        "2",
+    ),
+    _case(
+        "an attrs field's factory helper",
+        """
+        import attrs
+
+        def make():
+            return @@
+
+        @attrs.define
+        class C:
+            k: int = attrs.field(factory=make)
+        """,
+        "return str(x + C().k)",
+        "1",
+        "2",
+    ),
+    _case(
+        "a method under functools.cache",
+        """
+        import functools
+
+        class C:
+            @functools.cache
+            def f(self, x):
+                return x + @@
+        """,
+        "return str(C().f(x))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a staticmethod over functools.lru_cache",
+        """
+        import functools
+
+        class C:
+            @staticmethod
+            @functools.lru_cache
+            def f(x):
+                return x + @@
+        """,
+        "return str(C.f(x))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a contextmanager method",
+        """
+        import contextlib
+
+        class C:
+            @contextlib.contextmanager
+            def f(self):
+                yield @@
+        """,
+        "with C().f() as k:\n    return str(x + k)",
+        "1",
+        "2",
+    ),
+    (
+        "a module's __getattr__ (PEP 562)",
+        {
+            "flow.py": _flow("return str(x + helpers.K)", "import helpers\n"),
+            "helpers.py": "def __getattr__(name):\n    return 1\n",
+        },
+        {"helpers.py": "def __getattr__(name):\n    return 2\n"},
+        MISS,
+    ),
+    # held on main too: each a way to edit code that the brief asked to pin down
+    _case(
+        "an enum member's value computed from a constant",
+        """
+        import enum
+
+        BASE = @@
+
+        class E(enum.Enum):
+            A = BASE + 1
+        """,
+        "return str(x + E.A.value)",
+        "1",
+        "5",
+    ),
+    _case(
+        "a typing.NamedTuple field default from a constant",
+        """
+        import typing
+
+        K = @@
+
+        class P(typing.NamedTuple):
+            a: int
+            k: int = K
+
+            def total(self):
+                return self.a + self.k
+        """,
+        "return str(P(x).total())",
+        "1",
+        "2",
+    ),
+    _case(
+        "a global rebound by a function the module calls at import",
+        """
+        FACTOR = 1
+
+        def configure():
+            global FACTOR
+            FACTOR = @@
+
+        configure()
+        """,
+        "return str(x * FACTOR)",
+        "2",
+        "3",
+    ),
+    _case(
+        "a helper behind a functools.wraps decorator",
+        """
+        import functools
+
+        def deco(f):
+            @functools.wraps(f)
+            def w(*a):
+                return f(*a)
+            return w
+
+        @deco
+        def helper(x):
+            return x + @@
+        """,
+        "return str(helper(x))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a lambda in a helper's default",
+        """
+        def g(x, f=lambda v: v + @@):
+            return f(x)
+        """,
+        "return str(g(x))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a closure's cell",
+        """
+        def make():
+            k = @@
+            def inner(x):
+                return x + k
+            return inner
+
+        h = make()
+        """,
+        "return str(h(x))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a project class decorator",
+        """
+        def reg(cls):
+            cls.k = @@
+            return cls
+
+        @reg
+        class C:
+            def f(self, x):
+                return x + self.k
+        """,
+        "return str(C().f(x))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a base class's __init_subclass__",
+        """
+        class Base:
+            def __init_subclass__(cls, **kw):
+                cls.k = @@
+
+        class C(Base):
+            def f(self, x):
+                return x + self.k
+        """,
+        "return str(C().f(x))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a comment in a method under functools.cache",
+        """
+        import functools
+
+        class C:
+            @functools.cache
+            def f(self, x):
+                return x + 1@@
+        """,
+        "return str(C().f(x))",
+        "",
+        "  # one",
+        HIT,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_code_change(case: Case, tmp_path: Path) -> None:
+    matrix.test_code_change(case, tmp_path)
 
 
 # --- code outside the project ---------------------------------------------------------

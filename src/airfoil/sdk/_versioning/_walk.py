@@ -257,7 +257,11 @@ class Walker:
         for base in cls.__mro__[1:]:
             if base is not object and self.is_local(base):
                 self.klass(base)
+        if self.is_local(type(cls)):  # a metaclass: its methods run on the class (C.make())
+            self.klass(type(cls))
         self._annotated(cls)
+        for field, default in _field_defaults(cls):
+            self.consider(default, f"{token}.<{field}>", set())
         own_file = inspect.getfile(module) if module is not None and _has_file(module) else None
         for name, member in sorted(vars(cls).items()):
             for func in _functions_of(member):
@@ -270,7 +274,8 @@ class Walker:
             if (
                 not name.startswith(("__", "_abc_"))
                 and not _functions_of(member)
-                and not hasattr(type(member), "__get__")  # descriptors: slots, properties...
+                # a library's descriptors (slots, properties...); a project one is an instance
+                and not (hasattr(type(member), "__get__") and not self.is_local(type(member)))
             ):
                 self.consider(member, f"{token}.{name}", set())
         return token
@@ -384,6 +389,9 @@ class Walker:
             done.add(attr)
             value = ns.get(attr, MISSING)
             if value is MISSING:
+                hook = ns.get("__getattr__", MISSING)  # PEP 562: the module computes it
+                if hook is not MISSING and attr not in _MODULE_IDENTITY:
+                    self.consider(hook, f"{self.where(module)}:__getattr__", names)
                 continue
             self.watch.append((ns, attr, value))
             if attr in _MODULE_IDENTITY:
@@ -533,18 +541,55 @@ def _dispatched(value: Any) -> list[tuple[str, Any]] | None:
 
 
 def _functions_of(member: Any) -> list[Any]:
+    """The functions of a class body's member, each with the functions it wraps: a
+    library decorator on a method (``functools.cache``, ``contextlib.contextmanager``)
+    leaves the library's wrapper in the class, and the method's own code behind
+    ``__wrapped__`` (the class's normalised text keeps no method body)."""
     if isinstance(member, functools.singledispatchmethod):
         impls = _dispatched(member.dispatcher) or []
         return [f for f in dict.fromkeys(f for _t, f in impls) if inspect.isfunction(f)]
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
     if isinstance(member, property):
-        return [f for f in (member.fget, member.fset, member.fdel) if f is not None]
-    if isinstance(member, functools.cached_property):
-        return [member.func]
-    if inspect.isfunction(member):
-        return [member]
-    return []
+        outer = [f for f in (member.fget, member.fset, member.fdel) if f is not None]
+    elif isinstance(member, functools.cached_property):
+        outer = [member.func]
+    else:
+        outer = [member]
+    found: list[Any] = []
+    for fn in outer:
+        for _ in range(32):  # a chain of wrappers, never a cycle
+            if inspect.isfunction(fn) and fn not in found:
+                found.append(fn)
+            fn = _wrapped(fn)
+            if fn is None:
+                break
+    return found
+
+
+def _field_defaults(cls: type) -> list[tuple[str, Any]]:
+    """A class's field defaults that its source and class attributes do not hold: a
+    dataclass's ``default_factory``, a pydantic model's defaults and factories (pydantic
+    takes them off the class), an attrs class's defaults and factories. An instance built
+    with no argument gets them without the code reading any name."""
+    found: list[tuple[str, Any]] = []
+    for f in (getattr(cls, "__dataclass_fields__", None) or {}).values():
+        if callable(getattr(f, "default_factory", None)):
+            found.append((f"{f.name} default_factory", f.default_factory))
+    pydantic_fields = getattr(cls, "__pydantic_fields__", None)
+    for name, info in (pydantic_fields if isinstance(pydantic_fields, dict) else {}).items():
+        default = getattr(info, "default", None)  # PydanticUndefined when there is none
+        if type(default).__name__ != "PydanticUndefinedType":
+            found.append((f"{name} default", default))
+        if callable(getattr(info, "default_factory", None)):
+            found.append((f"{name} default_factory", info.default_factory))
+    for attribute in getattr(cls, "__attrs_attrs__", None) or ():
+        given: Any = getattr(attribute, "default", None)  # NOTHING, a Factory or a value
+        if type(given).__name__ == "Factory":
+            found.append((f"{attribute.name} default_factory", given.factory))
+        elif type(given).__name__ != "_Nothing":
+            found.append((f"{attribute.name} default", given))
+    return found
 
 
 def _wrapped(value: Any) -> Any:
