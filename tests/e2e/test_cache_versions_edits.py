@@ -341,21 +341,6 @@ def _env(home: Path, *path: Path) -> dict[str, str]:
     )
 
 
-def _run(python: str, project: Path, env: dict[str, str]) -> dict[str, str]:
-    proc = subprocess.run(
-        [python, "-m", "airfoil.cli", "run", "--json", "flow.py", "wf"],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    (node,) = [n for n in out["nodes"] if n["id"] == "n0"]
-    return {"cache": node["cache"], "reason": node["cache_reason"]}
-
-
 def _manifest(python: str, project: Path, env: dict[str, str]) -> dict[str, object]:
     code = (
         "import json, flow\n"
@@ -379,21 +364,32 @@ def _package(root: Path) -> Path:
     return root / "sibling_helpers"
 
 
-def test_a_sibling_package_on_pythonpath_is_hashed_by_its_content(tmp_path: Path) -> None:
-    project, home, libs = tmp_path / "proj", tmp_path / "home", tmp_path / "libs"
+def _sibling(tmp_path: Path, flow: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A project whose flow.py imports ``sibling_helpers`` from a directory on PYTHONPATH;
+    the project and the package's directory."""
+    project, libs = tmp_path / "proj", tmp_path / "libs"
     package = _package(libs)
     project.mkdir()
-    (project / "flow.py").write_text(_FLOW)
-    env = _env(home, libs)
-    assert _run(sys.executable, project, env)["cache"] == "put"
+    (project / "flow.py").write_text(flow)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(libs), _AIRFOIL_SRC]))
+    return project, package
+
+
+def test_a_sibling_package_on_pythonpath_is_hashed_by_its_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, package = _sibling(tmp_path, _FLOW, monkeypatch)
+    home = tmp_path / "home"
+    assert matrix._run_t(project, home)["cache"] == "put"
     (package / "__init__.py").write_text("def helper(x):\n    # now five\n    return x + 5\n")
-    second = _run(sys.executable, project, env)
+    second = matrix._run_t(project, home)
     assert second["cache"] == "put" and "version changed" in second["reason"], second
+    assert second["out"] == {"o0": "6"}
     (package / "__init__.py").write_text("def helper(x):\n    return x + 5  # five\n")
-    assert _run(sys.executable, project, env)["cache"] == "hit"  # a comment: no miss
+    assert matrix._run_t(project, home)["cache"] == "hit"  # a comment: no miss
 
     # Named by module, not by absolute path: a second copy elsewhere gives the same version.
-    manifest = _manifest(sys.executable, project, env)
+    manifest = _manifest(sys.executable, project, _env(home, package.parent))
     assert "sibling_helpers/__init__.py:helper" in manifest["components"]  # type: ignore[operator]
     elsewhere = tmp_path / "elsewhere" / "libs"
     _package(elsewhere)
@@ -403,16 +399,16 @@ def test_a_sibling_package_on_pythonpath_is_hashed_by_its_content(tmp_path: Path
     assert _manifest(sys.executable, project, _env(home, elsewhere)) == manifest
 
 
-def test_a_sibling_module_imported_inside_the_task_is_hashed_by_its_file(tmp_path: Path) -> None:
-    project, home, libs = tmp_path / "proj", tmp_path / "home", tmp_path / "libs"
-    package = _package(libs)
-    project.mkdir()
-    (project / "flow.py").write_text(_FLOW_INSIDE)
-    env = _env(home, libs)
-    assert _run(sys.executable, project, env)["cache"] == "put"
+def test_a_sibling_module_imported_inside_the_task_is_hashed_by_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, package = _sibling(tmp_path, _FLOW_INSIDE, monkeypatch)
+    home = tmp_path / "home"
+    assert matrix._run_t(project, home)["cache"] == "put"
     (package / "more.py").write_text("def twice(x):\n    return x * 3\n")
-    second = _run(sys.executable, project, env)
+    second = matrix._run_t(project, home)
     assert second["cache"] == "put" and "version changed" in second["reason"], second
+    assert second["out"] == {"o0": "3"}
 
 
 def test_a_package_installed_into_a_target_directory_is_a_library(tmp_path: Path) -> None:
