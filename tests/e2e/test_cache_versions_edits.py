@@ -126,6 +126,39 @@ CASES: list[Case] = [
         "2",
     ),
     _case(
+        "an attrs field's converter",
+        """
+        import attrs
+
+        def conv(v):
+            return v + @@
+
+        @attrs.define
+        class C:
+            k: int = attrs.field(default=0, converter=conv)
+        """,
+        "return str(x + C().k)",
+        "1",
+        "2",
+    ),
+    _case(
+        "a pydantic AfterValidator in an Annotated field",
+        """
+        from typing import Annotated
+
+        import pydantic
+
+        def bump(v):
+            return v + @@
+
+        class M(pydantic.BaseModel):
+            k: Annotated[int, pydantic.AfterValidator(bump)] = 0
+        """,
+        "return str(x + M(k=0).k)",
+        "1",
+        "2",
+    ),
+    _case(
         "a method under functools.cache",
         """
         import functools
@@ -299,6 +332,20 @@ CASES: list[Case] = [
         "return str(C().f(x))",
         "1",
         "2",
+    ),
+    # Not covered, as docs/caching.md says: the version hashes code, not the files the code
+    # opens. Pinned here so that the page and the behaviour stay one.
+    (
+        "a data file the task opens (documented: not covered, pin cache_version=)",
+        {
+            "flow.py": _flow(
+                'return str(x + int((Path(__file__).parent / "k.txt").read_text()))',
+                "from pathlib import Path\n",
+            ),
+            "k.txt": "1",
+        },
+        {"k.txt": "2"},
+        HIT,
     ),
     _case(
         "a comment in a method under functools.cache",

@@ -290,9 +290,13 @@ class Walker:
         the code computes: an edit to ``Config.compute`` changes the version.
         """
         for hint in _hints(obj):
-            for cls in _classes_in(hint):
-                if self.is_local(cls):
-                    self.klass(cls)
+            for named in _classes_in(hint):
+                if not self.is_local(named):
+                    continue
+                if inspect.isclass(named):
+                    self.klass(named)
+                else:  # a validator in Annotated[int, AfterValidator(f)]: it runs on the value
+                    self.function(named)
 
     def _method_code(self, code: types.CodeType, own_file: str) -> bool:
         """Whether a function found in a class body is code to walk: written in the class's
@@ -484,7 +488,7 @@ def _hints(obj: Any) -> list[Any]:
     """The resolved annotations of a function or class; those that do not resolve (a name
     imported only under ``TYPE_CHECKING``) are left out, each on its own."""
     try:
-        return list(typing.get_type_hints(obj).values())
+        return list(typing.get_type_hints(obj, include_extras=True).values())
     except Exception:  # one name that does not resolve: take the others one by one
         pass
     raw = getattr(obj, "__annotations__", None)
@@ -505,18 +509,29 @@ def _hints(obj: Any) -> list[Any]:
     return hints
 
 
-def _classes_in(hint: Any, depth: int = 0) -> list[type]:
+def _classes_in(hint: Any, depth: int = 0) -> list[Any]:
     """The classes a type hint names: itself, and those in its arguments (``list[C]``,
-    ``C | None``, ``Annotated[C, ...]``, ``dict[str, C]``)."""
+    ``C | None``, ``Annotated[C, ...]``, ``dict[str, C]``); and the functions in an
+    ``Annotated``'s metadata, bare or as a validator's ``func`` (pydantic's
+    ``AfterValidator(f)``)."""
     if depth > 8:
         return []
-    found: list[type] = []
+    found: list[Any] = []
     origin = typing.get_origin(hint)
     if inspect.isclass(hint) and origin is None:
         found.append(hint)
+    elif inspect.isfunction(hint) or inspect.isfunction(_func_of(hint)):
+        found.append(hint if inspect.isfunction(hint) else _func_of(hint))
     for arg in typing.get_args(hint):
         found += _classes_in(arg, depth + 1)
     return found
+
+
+def _func_of(obj: Any) -> Any:
+    try:
+        return getattr(obj, "func", None)
+    except Exception:  # an object whose attributes misbehave: no validator to walk
+        return None
 
 
 def _has_file(module: types.ModuleType) -> bool:
@@ -570,8 +585,8 @@ def _functions_of(member: Any) -> list[Any]:
 def _field_defaults(cls: type) -> list[tuple[str, Any]]:
     """A class's field defaults that its source and class attributes do not hold: a
     dataclass's ``default_factory``, a pydantic model's defaults and factories (pydantic
-    takes them off the class), an attrs class's defaults and factories. An instance built
-    with no argument gets them without the code reading any name."""
+    takes them off the class), an attrs class's defaults, factories, converters and
+    validators. An instance built gets them without the code reading any name."""
     found: list[tuple[str, Any]] = []
     for f in (getattr(cls, "__dataclass_fields__", None) or {}).values():
         if callable(getattr(f, "default_factory", None)):
@@ -589,6 +604,9 @@ def _field_defaults(cls: type) -> list[tuple[str, Any]]:
             found.append((f"{attribute.name} default_factory", given.factory))
         elif type(given).__name__ != "_Nothing":
             found.append((f"{attribute.name} default", given))
+        for hook in ("converter", "validator"):  # functions only: attrs' own are objects
+            if inspect.isfunction(getattr(attribute, hook, None)):
+                found.append((f"{attribute.name} {hook}", getattr(attribute, hook)))
     return found
 
 
