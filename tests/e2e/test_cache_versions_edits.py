@@ -422,40 +422,39 @@ def _sibling(tmp_path: Path, flow: str, monkeypatch: pytest.MonkeyPatch) -> tupl
     return project, package
 
 
-def test_a_sibling_package_on_pythonpath_is_hashed_by_its_content(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("flow", "edited", "text", "out"),
+    [
+        (_FLOW, "__init__.py", "def helper(x):\n    return x + 5\n", "6"),
+        (_FLOW_INSIDE, "more.py", "def twice(x):\n    return x * 3\n", "3"),
+    ],
+    ids=["imported at the top", "imported inside the task"],
+)
+def test_an_edit_to_a_sibling_package_on_pythonpath_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flow: str, edited: str, text: str, out: str
 ) -> None:
-    project, package = _sibling(tmp_path, _FLOW, monkeypatch)
+    project, package = _sibling(tmp_path, flow, monkeypatch)
     home = tmp_path / "home"
     assert matrix._run_t(project, home)["cache"] == "put"
-    (package / "__init__.py").write_text("def helper(x):\n    # now five\n    return x + 5\n")
+    (package / edited).write_text(text)
     second = matrix._run_t(project, home)
     assert second["cache"] == "put" and "version changed" in second["reason"], second
-    assert second["out"] == {"o0": "6"}
-    (package / "__init__.py").write_text("def helper(x):\n    return x + 5  # five\n")
+    assert second["out"] == {"o0": out}
+    (package / edited).write_text("# a comment\n" + text)
     assert matrix._run_t(project, home)["cache"] == "hit"  # a comment: no miss
 
-    # Named by module, not by absolute path: a second copy elsewhere gives the same version.
-    manifest = _manifest(sys.executable, project, _env(home, package.parent))
-    assert "sibling_helpers/__init__.py:helper" in manifest["components"]  # type: ignore[operator]
-    elsewhere = tmp_path / "elsewhere" / "libs"
+
+def test_a_sibling_package_is_named_by_module_not_by_path(tmp_path: Path) -> None:
+    """Two copies of the same code in different places give one version."""
+    project, home = tmp_path / "proj", tmp_path / "home"
+    project.mkdir()
+    (project / "flow.py").write_text(_FLOW)
+    here, elsewhere = tmp_path / "libs", tmp_path / "elsewhere" / "libs"
+    _package(here)
     _package(elsewhere)
-    (elsewhere / "sibling_helpers" / "__init__.py").write_text(
-        (package / "__init__.py").read_text()
-    )
+    manifest = _manifest(sys.executable, project, _env(home, here))
+    assert "sibling_helpers/__init__.py:helper" in manifest["components"]  # type: ignore[operator]
     assert _manifest(sys.executable, project, _env(home, elsewhere)) == manifest
-
-
-def test_a_sibling_module_imported_inside_the_task_is_hashed_by_its_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project, package = _sibling(tmp_path, _FLOW_INSIDE, monkeypatch)
-    home = tmp_path / "home"
-    assert matrix._run_t(project, home)["cache"] == "put"
-    (package / "more.py").write_text("def twice(x):\n    return x * 3\n")
-    second = matrix._run_t(project, home)
-    assert second["cache"] == "put" and "version changed" in second["reason"], second
-    assert second["out"] == {"o0": "3"}
 
 
 def test_a_package_installed_into_a_target_directory_is_a_library(tmp_path: Path) -> None:
