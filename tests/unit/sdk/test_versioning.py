@@ -380,3 +380,29 @@ def test_an_attribute_set_on_a_helper_function_is_in_the_version(project: Path) 
     assert before.manifest.components["vproj_attr.py:h.factor"].text == "2"
     mod.h.factor = 3
     assert compute_version(mod.t.fn).version != before.version
+
+
+def test_the_python_minor_version_is_a_component_of_every_version(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import airfoil.sdk._versioning as versioning
+
+    (project / "vproj_py.py").write_text(
+        "import airfoil as af\n\n@af.task(cache=True)\ndef t(x: int) -> float:\n"
+        "    return sum([0.1] * 10) + x\n"
+    )
+    mod = importlib.import_module("vproj_py")
+    here = compute_version(mod.t.fn)
+    minor = f"python {sys.version_info.major}.{sys.version_info.minor}"
+    assert here.manifest.components["<python>"].text == minor
+    # Another interpreter (3.12 sums floats with compensation: another result) gets another
+    # version, so neither is served the other's results.
+    monkeypatch.setattr(versioning, "_python", lambda: "python 3.99")
+    there = compute_version(mod.t.fn)
+    assert there.version != here.version
+    assert there.manifest.components["<python>"].text == "python 3.99"
+    assert {
+        k
+        for k, v in there.manifest.components.items()
+        if v.digest != (here.manifest.components[k].digest)
+    } == {"<python>"}

@@ -13,11 +13,16 @@ and the hash of its normalised text:
    and sets order-free, dataclasses, enums, NamedTuples, dates, paths, numpy arrays) and the
    canonical state of every instance of a project-local class it reads;
 3. the names of the library functions and classes it reads (their code is the installed
-   package's business).
+   package's business);
+4. the interpreter's major.minor version (one Python's float sums and pickles are not
+   another's).
 
 "Project-local" means defined in a file under the task's project root: the directory holding
-the task's top-level package (or the script itself). No module name enters the hash, so a
-script run as ``python file.py`` (``__main__``) and as ``airfoil run file.py`` gets one version.
+the task's top-level package (or the script itself), or in source outside it that is no
+installed library (not in the standard library, Airfoil, or a site-packages/dist-packages
+directory: a sibling package on ``PYTHONPATH``, an editable install), labelled by its place
+under the directory it is imported from. No module name enters the hash, so a script run as
+``python file.py`` (``__main__``) and as ``airfoil run file.py`` gets one version.
 
 A value the task reads that has no canonical form is *unhashable*: it is named in a
 :class:`CacheVersionWarning` (once per task and name) and in the version's manifest, which
@@ -40,6 +45,7 @@ import contextlib
 import contextvars
 import hashlib
 import os
+import site
 import sys
 import sysconfig
 import warnings
@@ -47,7 +53,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from airfoil.core.code_versions import ManifestComponent, VersionManifest
-from airfoil.sdk._versioning._walk import MISSING, Walker
+from airfoil.sdk._versioning._walk import MISSING, Walker, import_root
 
 __all__ = [
     "CacheVersionWarning",
@@ -104,6 +110,8 @@ class CodeVersion:
         return any(ns.get(name, MISSING) is not seen for ns, name, seen in self._watch)
 
 
+#: The manifest's component naming the interpreter's major.minor version.
+PYTHON_COMPONENT = "<python>"
 _EXCLUDED_PREFIXES: tuple[str, ...] | None = None
 _MANIFESTS: dict[str, VersionManifest] = {}
 _WARNED: set[str] = set()
@@ -113,6 +121,8 @@ def _excluded() -> tuple[str, ...]:
     global _EXCLUDED_PREFIXES
     if _EXCLUDED_PREFIXES is None:
         paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+        paths.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+        paths.add(site.getusersitepackages())
         here = os.path.dirname(os.path.abspath(__file__))
         paths.add(os.path.dirname(os.path.dirname(here)))  # the airfoil package
         _EXCLUDED_PREFIXES = tuple(os.path.realpath(p) + os.sep for p in paths)
@@ -125,13 +135,14 @@ def project_root(module_name: str) -> str:
     file = getattr(module, "__file__", None)
     if not file:
         return os.getcwd()
-    path = os.path.dirname(os.path.realpath(file))
-    depth = module_name.count(".")
-    if os.path.basename(file).startswith("__init__."):
-        depth += 1
-    for _ in range(depth):
-        path = os.path.dirname(path)
-    return str(path)
+    return import_root(os.path.realpath(file), module_name)
+
+
+def _python() -> str:
+    """The interpreter's major.minor, a component of every version: one Python's float sums,
+    pickles or compiled wheels are not another's (3.12's ``sum()`` of floats rounds
+    differently from 3.11's), so its results are not served to another."""
+    return f"python {sys.version_info.major}.{sys.version_info.minor}"
 
 
 def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = True) -> CodeVersion:
@@ -145,6 +156,8 @@ def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = Tru
     walker = Walker(project_root(getattr(fn, "__module__", "") or ""), _excluded())
     entry = walker.function(fn)
     walker.function_attributes()
+    python = _python()
+    walker.components[PYTHON_COMPONENT] = (hashlib.sha256(python.encode()).hexdigest(), python)
     digest = hashlib.sha256()
     for label, (part, _text) in sorted(walker.components.items()):
         digest.update(f"{label}\0{part}\0".encode())

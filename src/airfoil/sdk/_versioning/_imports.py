@@ -98,17 +98,50 @@ def _names(name: str, level: int, fromlist: object, package: str) -> Iterator[st
 
 def module_file(name: str) -> str | None:
     """The file of module ``name``: the loaded module's, else the first ``name.py`` or
-    ``name/__init__.py`` on ``sys.path`` (found without importing anything)."""
+    ``name/__init__.py`` on ``sys.path`` or where an import finder (an editable install's)
+    puts it (found without importing anything)."""
     module = sys.modules.get(name)
     if module is not None:
         file = getattr(module, "__file__", None)
         return os.path.realpath(file) if isinstance(file, str) and file else None
     parts = name.split(".")
     for entry in sys.path:
-        base = os.path.join(entry or os.getcwd(), *parts)
-        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-            if os.path.isfile(candidate):
-                return os.path.realpath(candidate)
+        found = _source_in(entry or os.getcwd(), parts)
+        if found is not None:
+            return found
+    return _found_by_finders(parts)
+
+
+def _source_in(directory: str, parts: list[str]) -> str | None:
+    base = os.path.join(directory, *parts)
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
+            return os.path.realpath(candidate)
+    return None
+
+
+def _found_by_finders(parts: list[str]) -> str | None:
+    """The file of a module found by an import finder rather than a ``sys.path`` entry (an
+    editable install's finder maps its package to the source directory): the finders are
+    asked for the top-level package's spec, which runs no module code."""
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        try:
+            spec = find_spec(parts[0], None)
+        except Exception:  # a finder that fails on a name it does not know: not ours
+            continue
+        if spec is None:
+            continue
+        if len(parts) == 1:
+            origin = spec.origin
+            return os.path.realpath(origin) if origin and os.path.isfile(origin) else None
+        for location in spec.submodule_search_locations or ():
+            found = _source_in(str(location), parts[1:])
+            if found is not None:
+                return found
+        return None
     return None
 
 

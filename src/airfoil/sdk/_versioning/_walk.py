@@ -13,7 +13,10 @@ reads (``pkg.sub.f``: ``pkg``, then ``pkg.sub``, then ``f``). What it reaches:
 - an instance of a project-local class: its class, and its state (``vars``/slots) canonically;
 - a constant with a canonical form (numbers, strings, containers, frozen dataclasses, enums,
   ...): its canonical text;
-- library code (outside the project): only its name, since the installed package versions it;
+- library code (the standard library, Airfoil, anything under site-packages or dist-packages):
+  only its name, since the installed package versions it; source outside the project root
+  that is no library (a sibling package on ``PYTHONPATH``, an editable install) is walked as
+  project code;
 - anything else (a library object with no canonical form): recorded as *unhashable*.
 
 Every global lookup is remembered (namespace, name, object found) so that a later rebinding of
@@ -40,12 +43,14 @@ from airfoil.sdk._versioning._imports import (
 )
 from airfoil.sdk._versioning._source import normalised
 
-__all__ = ["MISSING", "Walker"]
+__all__ = ["MISSING", "Walker", "import_root"]
 
 MISSING: Any = object()
 #: Library objects a task may read without it being a cache hazard: no warning for these.
 _HARMLESS_MODULES = ("logging", "threading", "typing", "contextvars", "weakref", "_thread")
 _TEXT_LIMIT = 4000
+#: Directories installed packages live in: code under them is versioned by its package.
+_INSTALLED_DIRS = frozenset({"site-packages", "dist-packages"})
 #: A module's attributes that say which module it is and where its file lies: hashed as the
 #: file's place in the project, never as the absolute path or the import name.
 _MODULE_IDENTITY = frozenset(
@@ -70,6 +75,7 @@ class Walker:
         self._alive: list[Any] = []  # keeps ids unique while the walk lasts
         self._functions: list[tuple[Any, str]] = []  # the project functions walked, tokens
         self._read: set[str] = set()  # every name the walked code reads
+        self._outside: dict[str, bool] = {}  # files outside the root: source, or installed
 
     # --- where things live -------------------------------------------------------------
 
@@ -86,11 +92,37 @@ class Walker:
         return None
 
     def _local_file(self, file: str | None) -> bool:
+        """Whether code in ``file`` is hashed by its content: a file under the project root,
+        or *source outside it* (a sibling package on ``PYTHONPATH``, an editable install):
+        any file outside the standard library, Airfoil and where installed packages live
+        (a ``site-packages``/``dist-packages`` directory, or an import path holding
+        ``*.dist-info`` directories, as ``pip install --target`` makes)."""
         if file is None:
             return False
         if file == "":
             return True
-        return file.startswith(self.root) and not file.startswith(self.excluded)
+        if file.startswith(self.excluded):
+            return False
+        if file.startswith(self.root):
+            return True
+        known = self._outside.get(file)
+        if known is None:
+            parts = set(file.split(os.sep))
+            known = (
+                not (parts & _INSTALLED_DIRS)
+                and os.path.exists(file.rstrip(os.sep))
+                and not self._installed_target(file)
+            )
+            self._outside[file] = known
+        return known
+
+    def _installed_target(self, file: str) -> bool:
+        """Whether ``file`` lies under an import path that packages were installed into
+        (one holding ``*.dist-info`` directories): a library, even outside site-packages."""
+        return any(
+            file.startswith(path.rstrip(os.sep) + os.sep) and _install_target(path)
+            for path in {os.path.realpath(entry or os.getcwd()) for entry in sys.path}
+        )
 
     def is_local(self, obj: Any) -> bool:
         """Whether ``obj`` (a module, function or class) is defined under the project root."""
@@ -106,7 +138,7 @@ class Walker:
             module = sys.modules.get(getattr(obj, "__module__", None) or "")
         file = self._file_of_module(module)
         if file:
-            return os.path.relpath(file.rstrip(os.sep), self.root).replace(os.sep, "/")
+            return self.relative(file, getattr(module, "__name__", ""))
         if file == "":
             return "<interactive>"
         return getattr(module, "__name__", "?")
@@ -196,7 +228,7 @@ class Walker:
             if name == top and file is not None:
                 self._foreign.add(top)  # a library: none of its submodules is looked for
             return
-        rel = os.path.relpath(file, self.root).replace(os.sep, "/")
+        rel = self.relative(file, name)
         try:
             text, tree = normalised_file(file)
         except (OSError, ValueError, RecursionError) as exc:  # unreadable: said, never fatal
@@ -225,7 +257,11 @@ class Walker:
         for base in cls.__mro__[1:]:
             if base is not object and self.is_local(base):
                 self.klass(base)
+        if self.is_local(type(cls)):  # a metaclass: its methods run on the class (C.make())
+            self.klass(type(cls))
         self._annotated(cls)
+        for field, default in _field_defaults(cls):
+            self.consider(default, f"{token}.<{field}>", set())
         own_file = inspect.getfile(module) if module is not None and _has_file(module) else None
         for name, member in sorted(vars(cls).items()):
             for func in _functions_of(member):
@@ -238,7 +274,8 @@ class Walker:
             if (
                 not name.startswith(("__", "_abc_"))
                 and not _functions_of(member)
-                and not hasattr(type(member), "__get__")  # descriptors: slots, properties...
+                # a library's descriptors (slots, properties...); a project one is an instance
+                and not (hasattr(type(member), "__get__") and not self.is_local(type(member)))
             ):
                 self.consider(member, f"{token}.{name}", set())
         return token
@@ -253,9 +290,13 @@ class Walker:
         the code computes: an edit to ``Config.compute`` changes the version.
         """
         for hint in _hints(obj):
-            for cls in _classes_in(hint):
-                if self.is_local(cls):
-                    self.klass(cls)
+            for named in _classes_in(hint):
+                if not self.is_local(named):
+                    continue
+                if inspect.isclass(named):
+                    self.klass(named)
+                else:  # a validator in Annotated[int, AfterValidator(f)]: it runs on the value
+                    self.function(named)
 
     def _method_code(self, code: types.CodeType, own_file: str) -> bool:
         """Whether a function found in a class body is code to walk: written in the class's
@@ -273,27 +314,35 @@ class Walker:
         if value is MISSING:
             return
         file = glb.get("__file__")
+        module_name = str(glb.get("__name__") or "")
         where = (
-            self.relative(file)
+            self.relative(file, module_name)
             if isinstance(file, str) and self.is_local_path(file)
             else owner.split(":", 1)[0]
         )
         if name in _MODULE_IDENTITY:
-            self._module_identity(name, value, where)
+            self._module_identity(name, value, where, module_name)
             return
         self.consider(value, f"{where}:{name}", names)
 
-    def relative(self, file: str) -> str:
-        """A project file's path relative to the project root, with ``/``."""
-        return os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
+    def relative(self, file: str, module_name: str) -> str:
+        """A hashed file's label: its path relative to the project root, with ``/``; for
+        source outside the root, its path relative to the directory its top-level package
+        is imported from (``sibling/helpers.py`` for module ``sibling.helpers``), never the
+        absolute path, so machines with the same code in other places agree."""
+        path = os.path.realpath(file)
+        if not path.startswith(self.root):
+            return os.path.relpath(path, import_root(path, module_name)).replace(os.sep, "/")
+        return os.path.relpath(path.rstrip(os.sep), self.root).replace(os.sep, "/")
 
-    def _module_identity(self, name: str, value: Any, where: str) -> None:
+    def _module_identity(self, name: str, value: Any, where: str, module_name: str) -> None:
         """A module's own ``__name__``, ``__file__``... read by the code (``f.__name__`` on a
         function reads the name too): where the module sits in the project, never its
         absolute path or the name it was imported under, so two checkouts, a server's
         worker and ``python flow.py`` beside ``airfoil run flow.py`` agree."""
         if name in ("__file__", "__cached__") and isinstance(value, str):
-            text = f"<file {self.relative(value) if self.is_local_path(value) else '?'}>"
+            local = self.is_local_path(value)
+            text = f"<file {self.relative(value, module_name) if local else '?'}>"
         else:
             text = f"<module's {name}>"
         self.components[f"{where}:{name}"] = (_digest(text), text)
@@ -344,10 +393,13 @@ class Walker:
             done.add(attr)
             value = ns.get(attr, MISSING)
             if value is MISSING:
+                hook = ns.get("__getattr__", MISSING)  # PEP 562: the module computes it
+                if hook is not MISSING and attr not in _MODULE_IDENTITY:
+                    self.consider(hook, f"{self.where(module)}:__getattr__", names)
                 continue
             self.watch.append((ns, attr, value))
             if attr in _MODULE_IDENTITY:
-                self._module_identity(attr, value, self.where(module))
+                self._module_identity(attr, value, self.where(module), module.__name__)
                 continue
             self.consider(value, f"{self.where(module)}:{attr}", names)
 
@@ -391,6 +443,33 @@ class Walker:
         return f"{cls_token}{{{canonical(_state(value), path, self.reference)}}}"
 
 
+_TARGETS: dict[str, bool] = {}
+
+
+def _install_target(path: str) -> bool:
+    """Whether an import path holds ``*.dist-info`` directories (read once per process)."""
+    known = _TARGETS.get(path)
+    if known is None:
+        try:
+            known = any(name.endswith(".dist-info") for name in os.listdir(path))
+        except OSError:  # a zip, or gone
+            known = False
+        _TARGETS[path] = known
+    return known
+
+
+def import_root(file: str, module_name: str) -> str:
+    """The directory a module is imported from: ``/a`` for ``/a/pkg/sub.py`` as ``pkg.sub``
+    (and for ``/a/pkg/__init__.py`` as ``pkg``, or a namespace package ``/a/pkg/``)."""
+    path = os.path.dirname(file.rstrip(os.sep))
+    depth = module_name.count(".")
+    if os.path.basename(file).startswith("__init__."):
+        depth += 1
+    for _ in range(depth):
+        path = os.path.dirname(path)
+    return path
+
+
 def _digest(text: str) -> str:
     import hashlib
 
@@ -409,7 +488,7 @@ def _hints(obj: Any) -> list[Any]:
     """The resolved annotations of a function or class; those that do not resolve (a name
     imported only under ``TYPE_CHECKING``) are left out, each on its own."""
     try:
-        return list(typing.get_type_hints(obj).values())
+        return list(typing.get_type_hints(obj, include_extras=True).values())
     except Exception:  # one name that does not resolve: take the others one by one
         pass
     raw = getattr(obj, "__annotations__", None)
@@ -430,18 +509,29 @@ def _hints(obj: Any) -> list[Any]:
     return hints
 
 
-def _classes_in(hint: Any, depth: int = 0) -> list[type]:
+def _classes_in(hint: Any, depth: int = 0) -> list[Any]:
     """The classes a type hint names: itself, and those in its arguments (``list[C]``,
-    ``C | None``, ``Annotated[C, ...]``, ``dict[str, C]``)."""
+    ``C | None``, ``Annotated[C, ...]``, ``dict[str, C]``); and the functions in an
+    ``Annotated``'s metadata, bare or as a validator's ``func`` (pydantic's
+    ``AfterValidator(f)``)."""
     if depth > 8:
         return []
-    found: list[type] = []
+    found: list[Any] = []
     origin = typing.get_origin(hint)
     if inspect.isclass(hint) and origin is None:
         found.append(hint)
+    elif inspect.isfunction(hint) or inspect.isfunction(_func_of(hint)):
+        found.append(hint if inspect.isfunction(hint) else _func_of(hint))
     for arg in typing.get_args(hint):
         found += _classes_in(arg, depth + 1)
     return found
+
+
+def _func_of(obj: Any) -> Any:
+    try:
+        return getattr(obj, "func", None)
+    except Exception:  # an object whose attributes misbehave: no validator to walk
+        return None
 
 
 def _has_file(module: types.ModuleType) -> bool:
@@ -466,18 +556,58 @@ def _dispatched(value: Any) -> list[tuple[str, Any]] | None:
 
 
 def _functions_of(member: Any) -> list[Any]:
+    """The functions of a class body's member, each with the functions it wraps: a
+    library decorator on a method (``functools.cache``, ``contextlib.contextmanager``)
+    leaves the library's wrapper in the class, and the method's own code behind
+    ``__wrapped__`` (the class's normalised text keeps no method body)."""
     if isinstance(member, functools.singledispatchmethod):
         impls = _dispatched(member.dispatcher) or []
         return [f for f in dict.fromkeys(f for _t, f in impls) if inspect.isfunction(f)]
     if isinstance(member, (staticmethod, classmethod)):
         member = member.__func__
     if isinstance(member, property):
-        return [f for f in (member.fget, member.fset, member.fdel) if f is not None]
-    if isinstance(member, functools.cached_property):
-        return [member.func]
-    if inspect.isfunction(member):
-        return [member]
-    return []
+        outer = [f for f in (member.fget, member.fset, member.fdel) if f is not None]
+    elif isinstance(member, functools.cached_property):
+        outer = [member.func]
+    else:
+        outer = [member]
+    found: list[Any] = []
+    for fn in outer:
+        for _ in range(32):  # a chain of wrappers, never a cycle
+            if inspect.isfunction(fn) and fn not in found:
+                found.append(fn)
+            fn = _wrapped(fn)
+            if fn is None:
+                break
+    return found
+
+
+def _field_defaults(cls: type) -> list[tuple[str, Any]]:
+    """A class's field defaults that its source and class attributes do not hold: a
+    dataclass's ``default_factory``, a pydantic model's defaults and factories (pydantic
+    takes them off the class), an attrs class's defaults, factories, converters and
+    validators. An instance built gets them without the code reading any name."""
+    found: list[tuple[str, Any]] = []
+    for f in (getattr(cls, "__dataclass_fields__", None) or {}).values():
+        if callable(getattr(f, "default_factory", None)):
+            found.append((f"{f.name} default_factory", f.default_factory))
+    pydantic_fields = getattr(cls, "__pydantic_fields__", None)
+    for name, info in (pydantic_fields if isinstance(pydantic_fields, dict) else {}).items():
+        default = getattr(info, "default", None)  # PydanticUndefined when there is none
+        if type(default).__name__ != "PydanticUndefinedType":
+            found.append((f"{name} default", default))
+        if callable(getattr(info, "default_factory", None)):
+            found.append((f"{name} default_factory", info.default_factory))
+    for attribute in getattr(cls, "__attrs_attrs__", None) or ():
+        given: Any = getattr(attribute, "default", None)  # NOTHING, a Factory or a value
+        if type(given).__name__ == "Factory":
+            found.append((f"{attribute.name} default_factory", given.factory))
+        elif type(given).__name__ != "_Nothing":
+            found.append((f"{attribute.name} default", given))
+        for hook in ("converter", "validator"):  # functions only: attrs' own are objects
+            if inspect.isfunction(getattr(attribute, hook, None)):
+                found.append((f"{attribute.name} {hook}", getattr(attribute, hook)))
+    return found
 
 
 def _wrapped(value: Any) -> Any:
