@@ -11,6 +11,7 @@ provider) cost every ``airfoil run`` about 15% of its whole process (docs/dev/pe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -122,7 +123,8 @@ class AirfoilSettings(BaseModel):
             (``AIRFOIL_HISTORY_RUNS``, default 100, at most 10,000).
     """
 
-    model_config = ConfigDict(extra="ignore", validate_default=True)
+    # Built below, with pydantic's plugins off (``_without_pydantic_plugins``).
+    model_config = ConfigDict(extra="ignore", validate_default=True, defer_build=True)
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**{**environment_values(type(self).model_fields), **values})
@@ -221,3 +223,29 @@ class AirfoilSettings(BaseModel):
         return self.blob_url or os.path.join(
             os.path.abspath(os.path.expanduser(self.home)), "blobs"
         )
+
+
+@contextlib.contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """Pydantic's documented ``PYDANTIC_DISABLE_PLUGINS`` switch, for one model's build.
+
+    Building the first validator of a process looks up pydantic's plugins: an
+    ``importlib.metadata`` scan of every installed distribution's entry points (~35 M
+    instructions here, ~4% of an ``airfoil run`` of hello; issue 17's W5). No plugin has any
+    business observing the validation of Airfoil's own settings (Typer builds its parameters'
+    adapters the same way); a user's models still get their plugins, looked up when the first
+    of them is built.
+    """
+    previous = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["PYDANTIC_DISABLE_PLUGINS"]
+        else:
+            os.environ["PYDANTIC_DISABLE_PLUGINS"] = previous
+
+
+with _without_pydantic_plugins():
+    AirfoilSettings.model_rebuild(force=True)

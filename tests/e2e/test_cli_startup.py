@@ -51,6 +51,8 @@ DENIED = (
     # the resource queue (and so the scheduler) is built when a task first asks for resources
     "airfoil.scheduler",
     "airfoil.engine._resources",
+    # the in-memory store (a run on SQLite shares only its checks, in store.base)
+    "airfoil.store.memory",
     # other layers and heavy optional libraries
     "airfoil.server",
     "airfoil.client",

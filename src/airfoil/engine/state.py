@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import msgspec
+from msgspec.structs import force_setattr
 
 from airfoil.core.collections import dict_value, list_value
 from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind, ExecutionPhase, NodeKind
@@ -274,14 +275,14 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         node written by the event (the execution's for ``Finished``), else the current cause.
 
         The commands were made by this event and nobody has seen them yet: setting the field
-        of a frozen command here completes its construction (``dataclasses.replace`` would
+        of a frozen command here completes its construction (``msgspec.structs.replace`` would
         build each one twice, on the engine's hottest path)."""
         touched, cause = self._touched, self._cause
         for cmd in cmds:
             key = "" if type(cmd) is Finished else getattr(cmd, "node_id", None)
             seq = cause if key is None else touched.get(key, cause)
             if seq:
-                object.__setattr__(cmd, "cause", seq)
+                force_setattr(cmd, "cause", seq)
 
     def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord:
         rec = self.records[nid]

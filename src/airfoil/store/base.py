@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import msgspec
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import ConflictError, NotFoundError
+from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
 from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
@@ -35,6 +35,32 @@ from airfoil.store._observability import ObservabilityStore
 from airfoil.store._scheduling import SchedulingStore
 
 __all__ = ["BlobStore", "ExecutionView", "MetaStore"]
+
+
+def check_page(limit: int, offset: int = 0) -> None:
+    """Refuse a negative ``limit`` or ``offset`` (backends would disagree on their meaning).
+
+    Raises:
+        ConfigError: either is negative.
+    """
+    if limit < 0 or offset < 0:
+        raise ConfigError(f"invalid page limit={limit} offset={offset}: both must be >= 0")
+
+
+def missing_execution(execution_id: str) -> NotFoundError:
+    """The error for a batch whose nodes, attempts or events name an unknown execution."""
+    return NotFoundError(
+        f"execution {execution_id!r} does not exist: write its ExecutionRecord before (or in "
+        "the same batch as) its nodes, attempts and events"
+    )
+
+
+def lease_lost(execution_id: str) -> ConflictError:
+    """The error for a batch written under a lease its writer no longer holds."""
+    return ConflictError(
+        f"lost the lease on execution {execution_id}: another engine drives it now (this "
+        "driver was stalled past the lease); nothing of the batch was written"
+    )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import msgspec
 
-from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
+from airfoil.core.errors import ConflictError, NotFoundError
 from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
@@ -39,7 +39,7 @@ from airfoil.store._memory_control import MemoryControlInbox
 from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
-from airfoil.store.base import MetaStore
+from airfoil.store.base import MetaStore, check_page, lease_lost, missing_execution
 
 __all__ = ["MemoryMetaStore"]
 
@@ -89,32 +89,6 @@ class _ExecutionRow:
             and (workflow is None or self.workflow == workflow)
             and (phase is None or self.phase == phase)
         )
-
-
-def check_page(limit: int, offset: int = 0) -> None:
-    """Refuse a negative ``limit`` or ``offset`` (backends would disagree on their meaning).
-
-    Raises:
-        ConfigError: either is negative.
-    """
-    if limit < 0 or offset < 0:
-        raise ConfigError(f"invalid page limit={limit} offset={offset}: both must be >= 0")
-
-
-def missing_execution(execution_id: str) -> NotFoundError:
-    """The error for a batch whose nodes, attempts or events name an unknown execution."""
-    return NotFoundError(
-        f"execution {execution_id!r} does not exist: write its ExecutionRecord before (or in "
-        "the same batch as) its nodes, attempts and events"
-    )
-
-
-def lease_lost(execution_id: str) -> ConflictError:
-    """The error for a batch written under a lease its writer no longer holds."""
-    return ConflictError(
-        f"lost the lease on execution {execution_id}: another engine drives it now (this "
-        "driver was stalled past the lease); nothing of the batch was written"
-    )
 
 
 class MemoryMetaStore(

@@ -449,3 +449,42 @@ def test_a_fold_by_the_lease_thread_under_a_lost_lease_writes_nothing_and_stops_
         ] == [seq + 1]
     finally:
         rt.close()
+
+
+@pytest.mark.parametrize("n", [200, 2000])
+def test_a_chain_s_store_writes_grow_by_groups_and_its_execution_is_written_twice(
+    tmp_path: Path, n: int
+) -> None:
+    """Issue 17's scaling, counted rather than timed: a chain's execution record holds its
+    whole workflow spec (46 MB at 100,000 tasks), so it must be written a fixed number of
+    times a run (its start and its end), never per group; the store writes grow with the
+    journal's groups (1,024 records), not with the tasks."""
+    import airfoil as af
+
+    @af.task
+    def inc(x: int) -> int:
+        return x + 1
+
+    @af.workflow
+    def wf(x: int = 0) -> int:
+        for _ in range(n):
+            x = inc(x=x)
+        return x
+
+    rt, engine = _inline_engine(tmp_path, journal_max_s=60.0)
+    try:
+        rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt), keep=True)
+        writes: list[StoreBatch] = []
+        real_write = rt.meta.write
+
+        def counted(batch: StoreBatch) -> None:
+            writes.append(batch)
+            real_write(batch)
+
+        engine.meta = _CountingMeta(rt.meta, counted)
+        assert engine.drive(rec.id).phase == "succeeded"
+        records = sum(len(w.nodes) + len(w.attempts) + len(w.events) for w in writes)
+        assert sum(w.execution is not None for w in writes) == 2
+        assert len(writes) <= 2 + records // 1024 + 1, (n, len(writes), records)
+    finally:
+        rt.close()

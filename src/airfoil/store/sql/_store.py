@@ -42,8 +42,13 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
 )
-from airfoil.store.base import ExecutionView, MetaStore
-from airfoil.store.memory import check_page, lease_lost, missing_execution
+from airfoil.store.base import (
+    ExecutionView,
+    MetaStore,
+    check_page,
+    lease_lost,
+    missing_execution,
+)
 from airfoil.store.sql._connect import (
     Connections,
     Connector,
