@@ -137,8 +137,9 @@ def _spec(n: PendingNode) -> NodeSpec:
         extra["gate"] = n.callee
     elif n.kind == "map":
         extra["task"], extra["map"] = n.callee.task.spec, n.callee.map_spec
-        if n.spec_overrides:  # every item runs with the overridden settings, as in flytekit
-            extra["task"] = apply_spec_overrides(extra["task"], n.spec_overrides)
+        overrides = {**n.callee.item_overrides, **n.spec_overrides}
+        if overrides:  # every item runs with the overridden settings, as in flytekit
+            extra["task"] = apply_spec_overrides(extra["task"], overrides)
     elif n.kind == "task":
         extra["task"] = n.callee.spec
         if n.spec_overrides:
