@@ -91,6 +91,23 @@ class TaskDef(Generic[P, R]):
             timeout_s = parse_duration(timeout)
         except ConfigError as exc:
             raise DefinitionError(f"task {self.name!r}: {exc}", location=location) from None
+        # Stored in the spec as strings: another type would be written and then fail every
+        # read of the spec back (each run of the task, and listing the home's executions).
+        if cache_version is not None and not isinstance(cache_version, str):
+            raise DefinitionError(
+                f"task {self.name!r}: cache_version must be a string, e.g. "
+                f"cache_version={str(cache_version)!r}, not {cache_version!r}",
+                location=location,
+            )
+        if environment is not None and not (
+            isinstance(environment, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in environment.items())
+        ):
+            raise DefinitionError(
+                f"task {self.name!r}: environment takes a dict of strings to strings, e.g. "
+                f"environment={{'THREADS': '4'}}, not {environment!r}",
+                location=location,
+            )
         self.py_interface: PyInterface = build_interface(
             fn,
             type_engine(),
