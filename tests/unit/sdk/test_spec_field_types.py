@@ -6,6 +6,7 @@ when the stored spec was read back, and so did ``airfoil executions list`` for t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -32,12 +33,16 @@ def _define(**options: Any) -> Any:
         ({"environment": {"N": 1}}, "environment"),
         ({"environment": {1: "x"}}, "environment"),
         ({"environment": ["N=1"]}, "environment"),
+        ({"cache": "yes"}, "'cache' is not of its type"),
+        ({"interruptible": "yes"}, "'interruptible' is not of its type"),
+        ({"docs": 123}, "'docs' is not of its type"),
+        ({"name": 123}, "name=...) takes a string"),
     ],
 )
 def test_a_setting_of_the_wrong_type_is_refused_naming_it(
     options: dict[str, Any], said: str
 ) -> None:
-    with pytest.raises(DefinitionError, match=said.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(DefinitionError, match=re.escape(said)):
         _define(**options)
 
 

@@ -203,8 +203,8 @@ class LaunchPlan(_lp.LaunchPlan):
         auto_activate: bool = False,
         concurrency: Any = None,
     ) -> LaunchPlan:
-        _refuse_unhonoured(name or getattr(workflow, "name", "?"), trigger, overwrite_cache,
-                           auto_activate, concurrency)  # fmt: skip
+        plan_name = str(name or getattr(workflow, "name", "?"))
+        _refuse_unhonoured(plan_name, trigger, overwrite_cache, auto_activate, concurrency)
         plan = super().get_or_create(
             workflow,
             name,
