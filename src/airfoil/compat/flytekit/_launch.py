@@ -224,43 +224,10 @@ class LaunchPlan(_lp.LaunchPlan):
         return plan  # type: ignore[return-value]
 
     @classmethod
-    def create(
-        cls,
-        name: str,
-        workflow: Any,
-        default_inputs: Mapping[str, Any] | None = None,
-        fixed_inputs: Mapping[str, Any] | None = None,
-        schedule: Any = None,
-        notifications: Any = None,
-        labels: Any = None,
-        annotations: Any = None,
-        raw_output_data_config: Any = None,
-        max_parallelism: int | None = None,
-        security_context: Any = None,
-        auth_role: Any = None,
-        trigger: Any = None,
-        overwrite_cache: bool | None = None,
-        auto_activate: bool = False,
-        concurrency: Any = None,
-    ) -> LaunchPlan:
-        return cls.get_or_create(
-            workflow,
-            name,
-            default_inputs=default_inputs,
-            fixed_inputs=fixed_inputs,
-            schedule=schedule,
-            notifications=notifications,
-            labels=labels,
-            annotations=annotations,
-            raw_output_data_config=raw_output_data_config,
-            max_parallelism=max_parallelism,
-            security_context=security_context,
-            auth_role=auth_role,
-            trigger=trigger,
-            overwrite_cache=overwrite_cache,
-            auto_activate=auto_activate,
-            concurrency=concurrency,
-        )
+    def create(cls, name: str, workflow: Any, **options: Any) -> LaunchPlan:
+        """flytekit's ``LaunchPlan.create(name, workflow, ...)``: the keywords of
+        :meth:`get_or_create` (any other is a ``TypeError``)."""
+        return cls.get_or_create(workflow, name, **options)
 
     @classmethod
     def get_default_launch_plan(cls, ctx: Any, workflow: Any) -> LaunchPlan:
