@@ -75,3 +75,28 @@ def test_an_unknown_project_is_said_not_to_exist(server: Server, page: Any) -> N
     pg.locator("tr[data-execution]").first.wait_for()
     assert pg.url.endswith("/projects/gamma/executions")
     assert pg.locator(".unknown-project").count() == 0
+
+
+def test_the_unknown_project_notice_goes_once_the_project_has_a_run(
+    server: Server,
+    page: Any,  # noqa: F811
+) -> None:
+    """A page open on a project before its first execution: the notice said "does not exist"
+    for as long as the page stayed open (the project list was read only when the page opened),
+    while the executions list below it, refreshed every 2 s, showed the new run."""
+    pg = page
+    pg.goto(f"{server.url}/projects/delta/executions")
+    pg.locator(".unknown-project").wait_for()
+    ran = subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "twice", "--x", "4"],
+        env={**server.env, "AIRFOIL_PROJECT": "delta"},
+        cwd=server.work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    pg.locator("tr[data-execution]").first.wait_for(timeout=30_000)
+    pg.locator(".unknown-project").wait_for(state="detached", timeout=30_000)
+    assert "delta" in _picker(pg)
+    assert pg.locator("select[name=project] option[disabled]").count() == 0

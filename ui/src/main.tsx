@@ -113,6 +113,16 @@ function App() {
 
   const names = (projects ?? []).map((x) => x.name);
   const unknown = projects !== null && !names.includes(project);
+  useEffect(() => {
+    // a project said not to exist is asked after while the page stays open: its first run or
+    // registration makes it exist, and the executions list below shows that run within 2 s
+    if (!unknown) return;
+    const h = setInterval(
+      () => get<{ items: ProjectOut[] }>("/projects").then((p) => setProjects(p.items), () => undefined),
+      2000,
+    );
+    return () => clearInterval(h);
+  }, [unknown, project, generation]);
   const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : p.endsWith("/runs") ? "runs" : p.includes("/tasks") ? "tasks" : p.endsWith("/logs") ? "logs" : p.endsWith("/cluster") ? "cluster" : "executions";
   return (
     <div class="app">

@@ -200,9 +200,16 @@ class ModelRegistry:
         Raises:
             CorruptBlobError: they no longer match.
         """
-        from airfoil.core.errors import CorruptBlobError
+        from airfoil.core.errors import CorruptBlobError, NotFoundError
 
-        data = self.blobs.get_bytes(version.uri)
+        try:
+            data = self.blobs.get_bytes(version.uri)
+        except NotFoundError:
+            raise NotFoundError(
+                f"the bytes of {version.ref} ({version.uri}) are gone from the blob store: "
+                "serve or promote another version, or register the model again (train it, "
+                "or publish the same bytes)"
+            ) from None
         if hashlib.sha256(data).hexdigest() != version.content_hash:
             raise CorruptBlobError(f"the bytes of {version.ref} no longer match their hash")
         return data
@@ -228,8 +235,21 @@ class ModelRegistry:
         return LoadedModel(version, obj)
 
     def promote(self, ref: str, alias: str, *, actor: str = "", reason: str = "") -> AliasMove:
-        """Point ``alias`` at the version ``ref`` names (``NAME:VERSION`` or ``NAME@OTHER``)."""
+        """Point ``alias`` at the version ``ref`` names (``NAME:VERSION`` or ``NAME@OTHER``).
+
+        Raises:
+            NotFoundError: no such version, or its bytes are gone from the blob store (a
+                service could not load it: the alias is not moved).
+        """
+        from airfoil.core.errors import NotFoundError
+
         version = self.resolve(ref)
+        if not self.blobs.exists(version.uri):
+            raise NotFoundError(
+                f"the bytes of {version.ref} ({version.uri}) are gone from the blob store, so "
+                f"no service could load it: {alias!r} was not moved. Promote another version, "
+                "or register the model again (train it, or publish the same bytes)"
+            )
         return self.artifacts.move_alias(
             self.project,
             version.name,

@@ -12,8 +12,6 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from airfoil.core.errors import (
     BindingTypeError,
     DefinitionError,
@@ -23,6 +21,7 @@ from airfoil.core.errors import (
 )
 from airfoil.core.phases import NodeKind
 from airfoil.core.records import Binding, BranchCase, Condition, Interface, NodeSpec, TypeSpec
+from airfoil.sdk._overrides import apply_spec_overrides
 from airfoil.sdk._promise import NodeOutputs, Promise
 
 if TYPE_CHECKING:
@@ -138,12 +137,13 @@ def _spec(n: PendingNode) -> NodeSpec:
         extra["gate"] = n.callee
     elif n.kind == "map":
         extra["task"], extra["map"] = n.callee.task.spec, n.callee.map_spec
-        if n.spec_overrides:  # every item runs with the overridden settings, as in flytekit
-            extra["task"] = msgspec.structs.replace(extra["task"], **n.spec_overrides)
+        overrides = {**n.callee.item_overrides, **n.spec_overrides}
+        if overrides:  # every item runs with the overridden settings, as in flytekit
+            extra["task"] = apply_spec_overrides(extra["task"], overrides)
     elif n.kind == "task":
         extra["task"] = n.callee.spec
         if n.spec_overrides:
-            extra["task"] = msgspec.structs.replace(extra["task"], **n.spec_overrides)
+            extra["task"] = apply_spec_overrides(extra["task"], n.spec_overrides)
     else:
         extra["workflow"] = n.callee.spec
     return NodeSpec(

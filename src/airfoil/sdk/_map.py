@@ -23,6 +23,7 @@ from airfoil.core.records import Binding, Interface, MapSpec, NodeSpec, Param, W
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import run_outside, type_engine
 from airfoil.sdk._interface import PyInterface
+from airfoil.sdk._overrides import apply_spec_overrides
 from airfoil.sdk._task import TaskDef
 
 __all__ = ["MapTaskDef", "map_task"]
@@ -109,6 +110,10 @@ class MapTaskDef:
         self._spec: WorkflowSpec | None = None
         self.ratio = float(min_success_ratio)
         self._variants: dict[tuple[str, ...], MapTaskDef] = {}
+        #: Task spec fields every item runs with (``airfoil.sdk._overrides.spec_overrides``):
+        #: flytekit's ``map_task(t, metadata=TaskMetadata(retries=...))``; a node's
+        #: ``with_overrides`` applies over them.
+        self.item_overrides: dict[str, Any] = {}
 
     @property
     def interface(self) -> Interface:
@@ -137,7 +142,7 @@ class MapTaskDef:
                 id="n0",
                 kind=NodeKind.MAP,
                 inputs=inputs,
-                task=self.task.spec,
+                task=apply_spec_overrides(self.task.spec, self.item_overrides),
                 map=self.map_spec,
                 label=self.name,
             )
@@ -197,6 +202,7 @@ class MapTaskDef:
         if made is None:
             target = functools.partial(self.task, **self.fixed, **values)
             made = MapTaskDef(target, self.map_spec.concurrency or None, self.ratio)
+            made.item_overrides = self.item_overrides
             self._variants[key] = made
         return made
 

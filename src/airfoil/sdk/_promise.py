@@ -298,7 +298,8 @@ def _override(node: str, name: str | None, overrides: dict[str, Any]) -> None:
     from airfoil.sdk._compile import current_location, current_workflow_name, override_node
     from airfoil.sdk._overrides import PLATFORM_ONLY, spec_overrides
 
-    known = {"requests", "limits", "resources", "retries", "timeout", "interruptible"}
+    known = {"requests", "limits", "resources", "retries", "timeout", "interruptible", "cache"}
+    known |= {"cache_version", "cache_serialize"}
     unknown = sorted(set(overrides) - known - PLATFORM_ONLY - {"node_name"})
     if unknown:
         raise DefinitionError(

@@ -82,6 +82,10 @@ class TaskDef(Generic[P, R]):
         self.module = entity_module(fn)
         self.name = name or f"{self.module}.{fn.__qualname__}"
         location = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+        if not isinstance(self.name, str):
+            raise DefinitionError(
+                f"@task(name=...) takes a string, not {self.name!r}", location=location
+            )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise DefinitionError(
                 f"task {self.name!r}: retries must be a whole number >= 0, got {retries!r}",
@@ -91,6 +95,23 @@ class TaskDef(Generic[P, R]):
             timeout_s = parse_duration(timeout)
         except ConfigError as exc:
             raise DefinitionError(f"task {self.name!r}: {exc}", location=location) from None
+        # Stored in the spec as strings: another type would be written and then fail every
+        # read of the spec back (each run of the task, and listing the home's executions).
+        if cache_version is not None and not isinstance(cache_version, str):
+            raise DefinitionError(
+                f"task {self.name!r}: cache_version must be a string, e.g. "
+                f"cache_version={str(cache_version)!r}, not {cache_version!r}",
+                location=location,
+            )
+        if environment is not None and not (
+            isinstance(environment, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in environment.items())
+        ):
+            raise DefinitionError(
+                f"task {self.name!r}: environment takes a dict of strings to strings, e.g. "
+                f"environment={{'THREADS': '4'}}, not {environment!r}",
+                location=location,
+            )
         self.py_interface: PyInterface = build_interface(
             fn,
             type_engine(),
@@ -156,6 +177,7 @@ class TaskDef(Generic[P, R]):
             secret_requests=tuple(secret_requests),
             docs=docs if docs is not None else inspect.cleandoc(fn.__doc__ or ""),
         )
+        _check_spec_types(self.name, self._options, location)
         self._spec: TaskSpec | None = None
         self._code_version: CodeVersion | None = None
         self.is_async = inspect.iscoroutinefunction(fn)
@@ -414,3 +436,20 @@ def task_of_type(
         return made
 
     return wrap
+
+
+def _check_spec_types(name: str, options: dict[str, Any], location: str) -> None:
+    """Refuse a setting whose value is not of its ``TaskSpec`` field's type (``cache="yes"``,
+    ``interruptible="yes"``, ``docs=123``): it would be stored, and every read of the spec
+    back would fail (each run of the task, and listing the home's executions)."""
+    types = {f.name: f.type for f in msgspec.structs.fields(TaskSpec)}
+    for key, value in options.items():
+        if key not in types:
+            continue
+        try:
+            msgspec.convert(msgspec.to_builtins(value), type=types[key])
+        except (msgspec.ValidationError, TypeError) as exc:
+            raise DefinitionError(
+                f"task {name!r}: the setting {key!r} is not of its type: {exc}",
+                location=location,
+            ) from None

@@ -582,7 +582,8 @@ def map_task(
     """flytekit's ``map_task`` / ``flytekit.map`` (``bound_inputs=`` as keyword values, or a
     ``functools.partial``). ``min_successes`` needs ``min_success_ratio`` instead."""
     bound = platform.pop("bound_inputs", None)
-    _check_platform({k: v for k, v in platform.items() if k != "metadata"}, "map_task")
+    metadata = platform.pop("metadata", None)
+    _check_platform(platform, "map_task")
     if min_successes is not None:
         raise DefinitionError(
             "map_task(min_successes=...) is not supported: give min_success_ratio= (the share "
@@ -592,6 +593,33 @@ def map_task(
         import functools
 
         target = functools.partial(target, **bound)
-    return _map.map_task(
+    mapped = _map.map_task(
         target, concurrency, 1.0 if min_success_ratio is None else min_success_ratio
+    )
+    if metadata is not None:
+        mapped.item_overrides = _map_metadata(metadata)
+    return mapped
+
+
+def _map_metadata(meta: Any) -> dict[str, Any]:
+    """``map_task(t, metadata=TaskMetadata(...))``: what every item runs with, in place of the
+    task's own settings, as in flytekit (before 2026-12-06 it was accepted and ignored)."""
+    from airfoil.sdk._overrides import spec_overrides
+
+    what = "map_task(metadata=...)"
+    if not isinstance(meta, TaskMetadata):
+        raise DefinitionError(f"{what} takes TaskMetadata(retries=..., ...), not {meta!r}")
+    if meta.cache_ignore_input_vars:
+        raise DefinitionError(
+            f"{what}: cache_ignore_input_vars cannot be set for the map's items: give it on "
+            "the @task"
+        )
+    return spec_overrides(
+        what,
+        retries=meta.retries,
+        timeout=meta.timeout,
+        interruptible=meta.interruptible,
+        cache=bool(meta.cache),
+        cache_version=meta.cache_version or None,
+        cache_serialize=bool(meta.cache_serialize),
     )

@@ -93,10 +93,12 @@ def CronSchedule(
     *,
     cron_expression: str | None = None,
     offset: str | None = None,
+    overlap: str = "allow",
 ) -> _lp.CronSchedule:
     """flytekit's ``CronSchedule(schedule="0 3 * * *", kickoff_time_input_arg="t")``; a
     leading ``CRON_TZ=Europe/Paris`` sets the time zone; ``@hourly``/``@daily``/``@weekly``/
-    ``@monthly``/``@yearly`` are accepted.
+    ``@monthly``/``@yearly`` are accepted. ``overlap="skip"`` (Airfoil's, for flytekit's
+    ``concurrency=`` on the plan) launches nothing while the previous instant's run goes on.
 
     Raises:
         DefinitionError: a malformed expression, or an ``offset`` (not supported).
@@ -115,7 +117,10 @@ def CronSchedule(
         timezone = zone.removeprefix("CRON_TZ=")
     text = _ALIASES.get(text.lower(), text)
     return _lp.CronSchedule(
-        text.strip(), timezone=timezone, kickoff_time_input_arg=kickoff_time_input_arg
+        text.strip(),
+        timezone=timezone,
+        kickoff_time_input_arg=kickoff_time_input_arg,
+        overlap=overlap,
     )
 
 
@@ -129,9 +134,12 @@ _ALIASES = {
 }
 
 
-def FixedRate(duration: dt.timedelta, kickoff_time_input_arg: str | None = None) -> _lp.FixedRate:
-    """flytekit's ``FixedRate(duration=timedelta(hours=1))``."""
-    return _lp.FixedRate(duration, kickoff_time_input_arg=kickoff_time_input_arg)
+def FixedRate(
+    duration: dt.timedelta, kickoff_time_input_arg: str | None = None, *, overlap: str = "allow"
+) -> _lp.FixedRate:
+    """flytekit's ``FixedRate(duration=timedelta(hours=1))`` (``overlap`` as for
+    :func:`CronSchedule`)."""
+    return _lp.FixedRate(duration, kickoff_time_input_arg=kickoff_time_input_arg, overlap=overlap)
 
 
 def _notifications(items: Any) -> list[Any]:
@@ -168,8 +176,11 @@ class LaunchPlan(_lp.LaunchPlan):
     """flytekit's ``LaunchPlan``: ``get_or_create``, ``create``, ``get_default_launch_plan``.
 
     Options with no local meaning (``raw_output_data_config``, ``security_context``,
-    ``auth_role``, ``max_parallelism``, ``annotations``...) are accepted and recorded in
-    :attr:`flyte_options`.
+    ``auth_role``, ``max_parallelism``, ``annotations``) are accepted and recorded in
+    :attr:`flyte_options`. Those whose absence would change what runs (``overwrite_cache=True``,
+    ``auto_activate=True``, a ``trigger``, a ``concurrency`` policy) are a
+    :class:`~airfoil.core.errors.DefinitionError` saying what to do instead; any other keyword
+    is a ``TypeError``, as in flytekit.
     """
 
     @classmethod
@@ -183,8 +194,17 @@ class LaunchPlan(_lp.LaunchPlan):
         notifications: Any = None,
         labels: Any = None,
         annotations: Any = None,
-        **options: Any,
+        raw_output_data_config: Any = None,
+        max_parallelism: int | None = None,
+        security_context: Any = None,
+        auth_role: Any = None,
+        trigger: Any = None,
+        overwrite_cache: bool | None = None,
+        auto_activate: bool = False,
+        concurrency: Any = None,
     ) -> LaunchPlan:
+        plan_name = str(name or getattr(workflow, "name", "?"))
+        _refuse_unhonoured(plan_name, trigger, overwrite_cache, auto_activate, concurrency)
         plan = super().get_or_create(
             workflow,
             name,
@@ -194,38 +214,58 @@ class LaunchPlan(_lp.LaunchPlan):
             notifications=_notifications(notifications),
             labels=_labels(labels),
         )
-        vars(plan)["flyte_options"] = {"annotations": annotations, **options}
+        vars(plan)["flyte_options"] = {
+            "annotations": annotations,
+            "raw_output_data_config": raw_output_data_config,
+            "max_parallelism": max_parallelism,
+            "security_context": security_context,
+            "auth_role": auth_role,
+        }
         return plan  # type: ignore[return-value]
 
     @classmethod
-    def create(
-        cls,
-        name: str,
-        workflow: Any,
-        default_inputs: Mapping[str, Any] | None = None,
-        fixed_inputs: Mapping[str, Any] | None = None,
-        schedule: Any = None,
-        notifications: Any = None,
-        labels: Any = None,
-        annotations: Any = None,
-        **options: Any,
-    ) -> LaunchPlan:
-        return cls.get_or_create(
-            workflow,
-            name,
-            default_inputs=default_inputs,
-            fixed_inputs=fixed_inputs,
-            schedule=schedule,
-            notifications=notifications,
-            labels=labels,
-            annotations=annotations,
-            **options,
-        )
+    def create(cls, name: str, workflow: Any, **options: Any) -> LaunchPlan:
+        """flytekit's ``LaunchPlan.create(name, workflow, ...)``: the keywords of
+        :meth:`get_or_create` (any other is a ``TypeError``)."""
+        return cls.get_or_create(workflow, name, **options)
 
     @classmethod
     def get_default_launch_plan(cls, ctx: Any, workflow: Any) -> LaunchPlan:
         """The plan with the workflow's own name and no presets (``ctx`` is ignored)."""
         return cls.get_or_create(workflow)
+
+
+def _refuse_unhonoured(
+    plan: str, trigger: Any, overwrite_cache: Any, auto_activate: Any, concurrency: Any
+) -> None:
+    """Refuse the options a Flyte cluster honours and Airfoil cannot, whose absence would
+    change what runs (never recorded silently)."""
+    what = f"LaunchPlan {plan!r}"
+    if overwrite_cache:
+        raise DefinitionError(
+            f"{what}: overwrite_cache=True is not supported (Airfoil's cache is keyed by the "
+            "inputs' content and the task's code version, and a launch cannot bypass it): to "
+            "recompute, give the task a new cache_version (or cache=False), or call it with "
+            ".with_overrides(cache=False) in the workflow"
+        )
+    if auto_activate:
+        raise DefinitionError(
+            f"{what}: auto_activate=True is not supported (registering a plan does not "
+            "activate its schedule): leave it out and run `airfoil schedules activate FILE "
+            "PLAN` (with --remote for a server) once the plan is registered"
+        )
+    if trigger is not None:
+        raise DefinitionError(
+            f"{what}: trigger= (Union's artifact triggers) is not supported: use Airfoil's "
+            "own launch plan, af.LaunchPlan.get_or_create(..., trigger=af.on_artifact(NAME)) "
+            "(see docs/models.md)"
+        )
+    if concurrency is not None:
+        raise DefinitionError(
+            f"{what}: concurrency= is not supported: a schedule that must not overlap its "
+            'previous run takes CronSchedule(..., overlap="skip") (or FixedRate(..., '
+            'overlap="skip")); Airfoil has no limit on concurrent launches of a plan'
+        )
 
 
 def _labels(labels: Any) -> dict[str, str] | None:

@@ -1,0 +1,51 @@
+"""A registered model whose bytes were deleted from the blob store (a retention job, a bucket
+cleaned by hand): promoting it is refused, naming the version and what to do, and loading it
+says which version's bytes are gone. Before 2026-12-06 the alias moved to it (so a running
+service kept the old version with a log line while ``models show`` said the new one, and every
+new replica failed) and a load said only ``blob file:///... does not exist``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _tiny import model
+
+from airfoil.core.errors import NotFoundError
+from airfoil.ml import ModelRegistry
+from airfoil.ml._serve import ModelService
+from airfoil.store.blob import open_blob_store
+from airfoil.store.sql import SqlArtifactStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
+    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'artifacts.db'}")
+    try:
+        yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
+    finally:
+        store.close()
+
+
+def test_a_version_whose_bytes_are_gone(registry: ModelRegistry) -> None:
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    v2 = model.train(hyperparameters={"C": 0.5}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production")
+    gone = registry.resolve(v2.ref)
+    registry.blobs.delete(gone.uri)
+
+    with pytest.raises(NotFoundError) as refused:
+        registry.promote(v2.ref, "production")
+    said = str(refused.value)
+    assert "tiny:2" in said and "'production' was not moved" in said, said
+    assert "register" in said, said
+    assert registry.resolve("tiny@production").version == 1  # the alias stayed
+    assert not service.check_once() and service.current.artifact.version == 1
+
+    with pytest.raises(NotFoundError) as load:
+        registry.load(model, v2.ref)
+    assert "tiny:2" in str(load.value) and gone.uri in str(load.value), load.value
