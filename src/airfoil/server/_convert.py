@@ -288,9 +288,7 @@ def attempt_dict(a: AttemptRecord) -> dict[str, Any]:
         "phase": a.phase,
         "started_at": started,
         "ended_at": ended,
-        "duration_s": None
-        if started is None or ended is None
-        else round(max(0.0, ended - started), 6),
+        "duration_s": _duration(started, ended),
         "worker": a.worker,
         "error": None if a.error is None else error_dict(a.error),
         "has_log": bool(a.log_uri),
@@ -352,9 +350,7 @@ def node_view(
         "queued_at": n.queued_at,
         "started_at": started,
         "ended_at": ended,
-        "duration_s": None
-        if started is None or ended is None
-        else round(max(0.0, ended - started), 6),
+        "duration_s": _duration(started, ended),
         "error": None if n.error is None else error_dict(n.error),
         "inputs": values_out(
             n.inputs, ins, rec, types, ctx, read_blobs=read_blobs, type_names=in_names
