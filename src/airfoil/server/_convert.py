@@ -44,6 +44,7 @@ __all__ = [
     "attempt_out",
     "error_dict",
     "node_dict",
+    "node_view",
     "summary_dict",
     "error_out",
     "event_out",
@@ -51,6 +52,7 @@ __all__ = [
     "node_out",
     "raw_value",
     "summary_out",
+    "type_name",
     "value_download",
     "values_out",
 ]
@@ -58,6 +60,11 @@ __all__ = [
 _ANY = TypeSpec("any")
 _json = msgspec.json.Decoder()
 _names: dict[TypeSpec, str] = {}
+
+
+def type_name(spec: TypeSpec) -> str:
+    """A type's name as the API shows it."""
+    return _type_name(spec)
 
 
 def _type_name(spec: TypeSpec) -> str:
@@ -152,11 +159,15 @@ def values_out(
     ctx: ValueContext,
     *,
     read_blobs: bool,
+    type_names: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Wire views (``ValueOut`` fields) of named values, previews where cheap or asked for."""
+    """Wire views (``ValueOut`` fields) of named values, previews where cheap or asked for
+    (``type_names``: the shown name of each type in ``specs``, where the caller keeps them)."""
     out: list[dict[str, Any]] = []
+    prefix = f"{API_PREFIX}/projects/{rec.project}/executions/{rec.id}/values/"
     for name, v in (values or {}).items():
         spec = specs.get(name, _ANY)
+        type_name = type_names.get(name) if type_names is not None else None
         preview: Any = None
         problem: str | None = None
         inline = v.inline
@@ -174,18 +185,19 @@ def values_out(
             except Exception as exc:  # a missing blob must not hide the rest
                 problem = f"{type(exc).__name__}: {exc}"
         out.append(
-            dict(
-                name=name,
-                type=_type_name(spec),
-                hash=v.hash,
-                format=v.format,
-                size=v.size,
-                preview=preview,
-                preview_error=problem,
+            {
+                "name": name,
+                "type": type_name or _type_name(spec),
+                "hash": v.hash,
+                "format": v.format,
+                "size": v.size,
+                "preview": preview,
+                "preview_error": problem,
                 # frames are exported as Parquet (stored as Arrow IPC between tasks)
-                download=value_download(rec.project, rec.id, v)
-                + ("?as=parquet" if v.format == "arrow" else ""),
-            )
+                "download": f"{prefix}{v.hash}?as=parquet"
+                if v.format == "arrow"
+                else prefix + v.hash,
+            }
         )
     return out
 
@@ -270,18 +282,19 @@ def attempt_out(a: AttemptRecord) -> AttemptOut:
 
 
 def attempt_dict(a: AttemptRecord) -> dict[str, Any]:
-    return dict(
-        attempt=a.attempt,
-        phase=a.phase,
-        started_at=a.started_at,
-        ended_at=a.ended_at,
-        duration_s=_duration(a.started_at, a.ended_at),
-        worker=a.worker,
-        error=error_dict(a.error),
-        has_log=bool(a.log_uri),
-        trace_id=_trace_hex(a.execution_id),
-        span_id=f"{attempt_span_id(a.execution_id, a.node_id, a.attempt):016x}",
-    )
+    started, ended = a.started_at, a.ended_at
+    return {
+        "attempt": a.attempt,
+        "phase": a.phase,
+        "started_at": started,
+        "ended_at": ended,
+        "duration_s": _duration(started, ended),
+        "worker": a.worker,
+        "error": None if a.error is None else error_dict(a.error),
+        "has_log": bool(a.log_uri),
+        "trace_id": _trace_hex(a.execution_id),
+        "span_id": f"{attempt_span_id(a.execution_id, a.node_id, a.attempt):016x}",
+    }
 
 
 def node_dict(
@@ -300,29 +313,59 @@ def node_dict(
     a training task's ranks)."""
     ins = {p.name: p.type for p in iface.inputs} if iface else {}
     outs = {p.name: p.type for p in iface.outputs} if iface else {}
-    return dict(
-        id=n.node_id,
-        task=n.task,
-        kind=n.kind,
-        task_type=task_type or ("python" if n.kind == "task" else ""),
-        workers=workers,
-        parent=n.parent,
-        phase=n.phase,
-        attempts=n.attempts,
-        cache_status=n.cache_status,
-        cache_reason=n.cache_reason,
-        cache_key=n.cache_key,
-        queued_at=n.queued_at,
-        started_at=n.started_at,
-        ended_at=n.ended_at,
-        duration_s=_duration(n.started_at, n.ended_at),
-        error=error_dict(n.error),
-        inputs=values_out(n.inputs, ins, rec, types, ctx, read_blobs=read_blobs),
-        outputs=values_out(n.outputs, outs, rec, types, ctx, read_blobs=read_blobs),
-        attempt_list=[attempt_dict(a) for a in attempts],
-        map_counts=dict(getattr(n, "map_counts", None) or {}),
-        branch_taken=getattr(n, "branch_taken", -1),
-    )
+    return node_view(n, rec, attempts, ins, outs, types, ctx, read_blobs, task_type, workers)
+
+
+def node_view(
+    n: NodeRecord,
+    rec: ExecutionRecord,
+    attempts: list[AttemptRecord],
+    ins: dict[str, TypeSpec],
+    outs: dict[str, TypeSpec],
+    types: TypeEngine,
+    ctx: ValueContext,
+    read_blobs: bool,
+    task_type: str,
+    workers: int,
+    type_names: tuple[dict[str, str], dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """:func:`node_dict` from its task's input and output types (the detail's loop: the
+    types of each node are looked up once a workflow version). A dict literal, in
+    ``NodeOut``'s field order: what the API answers is these dicts encoded as they are.
+    ``type_names``: the shown names of the types of ``ins`` and ``outs``, where kept."""
+    started, ended = n.started_at, n.ended_at
+    in_names, out_names = type_names or (None, None)
+    return {
+        "id": n.node_id,
+        "task": n.task,
+        "kind": n.kind,
+        "task_type": task_type or ("python" if n.kind == "task" else ""),
+        "workers": workers,
+        "parent": n.parent,
+        "phase": n.phase,
+        "attempts": n.attempts,
+        "cache_status": n.cache_status,
+        "cache_reason": n.cache_reason,
+        "cache_key": n.cache_key,
+        "queued_at": n.queued_at,
+        "started_at": started,
+        "ended_at": ended,
+        "duration_s": _duration(started, ended),
+        "error": None if n.error is None else error_dict(n.error),
+        "inputs": values_out(
+            n.inputs, ins, rec, types, ctx, read_blobs=read_blobs, type_names=in_names
+        )
+        if n.inputs
+        else [],
+        "outputs": values_out(
+            n.outputs, outs, rec, types, ctx, read_blobs=read_blobs, type_names=out_names
+        )
+        if n.outputs
+        else [],
+        "attempt_list": [attempt_dict(a) for a in attempts],
+        "map_counts": dict(n.map_counts) if n.map_counts else {},
+        "branch_taken": n.branch_taken,
+    }
 
 
 def node_out(

@@ -8,13 +8,17 @@ threads and the driver slots; nothing here opens a store or builds an engine per
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import msgspec
 
 from airfoil.core.clock import Clock
 from airfoil.core.errors import InvalidInputError, NotFoundError
 from airfoil.core.projects import domain_problem
-from airfoil.core.records import ExecutionHead, ExecutionRecord
+from airfoil.core.records import AttemptRecord, ExecutionHead, ExecutionRecord, NodeRecord
 from airfoil.engine.launcher import Launcher
 from airfoil.local import Runtime
 from airfoil.server._driver import Driver
@@ -24,7 +28,30 @@ from airfoil.server._registry import Registry
 from airfoil.store.base import BlobStore, MetaStore
 from airfoil.types import TypeEngine, ValueContext
 
-__all__ = ["Deps", "check_domain", "get_record", "own_only"]
+__all__ = ["Deps", "KeptDetail", "check_domain", "get_record", "own_only"]
+
+
+class KeptDetail(NamedTuple):
+    """An execution's detail as last answered (``Deps.detail_cache``).
+
+    Attributes:
+        project: the execution's project.
+        seq: the newest event's seq the answer reflects.
+        data: the answer's JSON.
+        interrupted: whether it showed the execution interrupted.
+        record: the record it was built from.
+        nodes: node id -> (the node as shown, its attempts as shown, its JSON): what the
+            next build reuses for each node whose record and attempts are unchanged.
+        etag: the answer's entity tag.
+    """
+
+    project: str
+    seq: int
+    data: bytes
+    interrupted: bool
+    record: ExecutionRecord
+    nodes: dict[str, tuple[NodeRecord, tuple[AttemptRecord, ...], msgspec.Raw]]
+    etag: str
 
 
 @dataclass
@@ -42,11 +69,11 @@ class Deps:
     runtime: Runtime
     registry: Registry
     driver: Driver | EngineProcess | None = None
-    #: execution id -> (project, event seq, JSON, whether it was shown interrupted, record)
-    detail_cache: OrderedDict[str, tuple[str, int, bytes, bool, ExecutionRecord]] = field(
-        default_factory=OrderedDict
-    )
+    #: execution id -> its detail as last answered
+    detail_cache: OrderedDict[str, KeptDetail] = field(default_factory=OrderedDict)
     detail_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: this process's part of the details' entity tags (another process may answer otherwise)
+    detail_tag: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     #: the decoded specs of the registered versions launched (kept by version)
     launch_specs: LaunchSpecs = field(init=False)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -12,10 +12,17 @@ from airfoil.core.errors import (
     NotFoundError,
 )
 from airfoil.core.phases import ExecutionPhase
-from airfoil.core.records import ExecutionHead, ExecutionRecord, WorkflowSpec
+from airfoil.core.records import (
+    AttemptRecord,
+    ExecutionHead,
+    ExecutionRecord,
+    NodeRecord,
+    TypeSpec,
+    WorkflowSpec,
+)
 from airfoil.server import _convert as cv
 from airfoil.server import _interruption as intr
-from airfoil.server._deps import Deps, get_record
+from airfoil.server._deps import Deps, KeptDetail, get_record
 from airfoil.store.base import ExecutionView
 from airfoil.store.naming import ExecutionNames
 from airfoil.wire import (
@@ -29,12 +36,31 @@ __all__ = [
     "execution_detail",
     "execution_detail_dict",
     "execution_detail_json",
+    "execution_detail_tagged",
     "map_items",
     "node_detail",
 ]
 
 
+class _NodeInfo(NamedTuple):
+    """What a node's view takes from its task: its input and output types, its task type,
+    a training task's ranks."""
+
+    ins: dict[str, TypeSpec]
+    outs: dict[str, TypeSpec]
+    task_type: str
+    workers: int
+    #: the shown names of the types of ``ins`` and ``outs``
+    type_names: tuple[dict[str, str], dict[str, str]]
+
+
+_NO_TASK = _NodeInfo({}, {}, "", 0, ({}, {}))
+
+#: node id -> (node as shown, its attempts as shown, its JSON): the kept answer's, this one's
+_Frags = dict[str, tuple[NodeRecord, tuple[AttemptRecord, ...], msgspec.Raw]]
+
 _flat_cache: dict[tuple[str, str], dict[str, Any]] = {}
+_info_cache: dict[tuple[str, str], dict[str, _NodeInfo]] = {}
 
 
 def _flat_tasks(spec: WorkflowSpec) -> dict[str, Any]:
@@ -48,6 +74,27 @@ def _flat_tasks(spec: WorkflowSpec) -> dict[str, Any]:
         if len(_flat_cache) > 256:
             _flat_cache.clear()
         _flat_cache[key] = found
+    return found
+
+
+def _node_infos(spec: WorkflowSpec) -> dict[str, _NodeInfo]:
+    """Node id -> :class:`_NodeInfo` of a workflow version (cached as :func:`_flat_tasks`)."""
+    key = (spec.name, spec.version)
+    found = _info_cache.get(key)
+    if found is None:
+        found = {}
+        for nid, task in _flat_tasks(spec).items():
+            iface = _iface(task)
+            ins = {p.name: p.type for p in iface.inputs} if iface else {}
+            outs = {p.name: p.type for p in iface.outputs} if iface else {}
+            names = (
+                {k: cv.type_name(t) for k, t in ins.items()},
+                {k: cv.type_name(t) for k, t in outs.items()},
+            )
+            found[nid] = _NodeInfo(ins, outs, _task_type(task), _workers(task), names)
+        if len(_info_cache) > 256:
+            _info_cache.clear()
+        _info_cache[key] = found
     return found
 
 
@@ -83,8 +130,15 @@ _DETAIL_CACHE_SIZE = 32
 
 
 def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
+    """:func:`execution_detail` as JSON bytes (see :func:`execution_detail_tagged`)."""
+    return execution_detail_tagged(d, project, execution_id)[0]
+
+
+def execution_detail_tagged(d: Deps, project: str, execution_id: str) -> tuple[bytes, str]:
     """:func:`execution_detail` as JSON bytes, built without model validation (the hot path
-    of the console: executions of thousands of nodes).
+    of the console: executions of thousands of nodes), and its entity tag (the execution,
+    its newest event's seq, whether shown interrupted, this process: equal tags, equal
+    answers).
 
     The bytes of recent answers are kept with the event sequence number they reflect: every
     change of an execution appends an event, so when no event came since, the kept answer is
@@ -94,28 +148,41 @@ def execution_detail_json(d: Deps, project: str, execution_id: str) -> bytes:
     event's seq, and the nodes and attempts only if an event came since the kept answer);
     a second only when a kept answer's lease changed with no event (or, on a store that
     gives only the head, when the execution has just ended: its whole record, for its
-    outputs).
+    outputs). When events came, only the nodes whose record or attempts changed are built
+    again: the JSON of each other node is the kept answer's (a running execution of 1,000
+    nodes changes a few between two polls; an ended one's nodes are not kept: it changes no
+    more).
     """
     with d.detail_lock:
         cached = d.detail_cache.get(execution_id)
-    known = cached[4] if cached is not None and cached[0] == project else None
-    if known is None or cached is None:
+    if cached is not None and cached.project != project:
+        cached = None
+    if cached is None:
         view = d.meta.view_execution(execution_id, full=True)
     else:
-        view = d.meta.view_execution(execution_id, after_seq=cached[1], full=False)
+        view = d.meta.view_execution(execution_id, after_seq=cached.seq, full=False)
         if view.nodes is None:
             _check_project(view.execution, project, execution_id)
-            if intr.undriven_under(known, view.lease, d.clock.now()) == cached[3]:
-                return cached[2]
+            if intr.undriven_under(cached.record, view.lease, d.clock.now()) == cached.interrupted:
+                return cached.data, cached.etag
             view = d.meta.view_execution(execution_id, full=False)  # the lease alone changed
-    detail, rec, interrupted = _detail(d, project, execution_id, view, known)
+    kept_nodes = cached.nodes if cached is not None else {}
+    known = cached.record if cached is not None else None
+    nodes: _Frags = {}
+    detail, rec, interrupted = _detail(d, project, execution_id, view, known, (kept_nodes, nodes))
     data = msgspec.json.encode(detail)
+    # what the answer reflects: which execution (a name in a path may come to name another),
+    # every change appends an event, the lease's lapse does not (shown interrupted), and
+    # another process (a restart, an upgrade) may answer otherwise
+    etag = f'"{execution_id}.{view.last_seq}.{int(interrupted)}.{d.detail_tag}"'
     with d.detail_lock:
-        d.detail_cache[execution_id] = (project, view.last_seq, data, interrupted, rec)
+        d.detail_cache[execution_id] = KeptDetail(
+            project, view.last_seq, data, interrupted, rec, nodes, etag
+        )
         d.detail_cache.move_to_end(execution_id)
         while len(d.detail_cache) > _DETAIL_CACHE_SIZE:
             d.detail_cache.popitem(last=False)
-    return data
+    return data, etag
 
 
 def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str, Any]:
@@ -150,14 +217,17 @@ def _detail(
     execution_id: str,
     view: ExecutionView,
     known: ExecutionRecord | None = None,
+    frags: tuple[_Frags, _Frags] | None = None,
 ) -> tuple[dict[str, Any], ExecutionRecord, bool]:
-    """The detail's fields, the record, and whether it is shown interrupted."""
+    """The detail's fields, the record, and whether it is shown interrupted. With ``frags``
+    (the kept answer's nodes, and a dict to fill) its nodes are JSON (``msgspec.Raw``): the
+    kept one of each node shown as before, else built and encoded."""
     rec = _current(d, project, execution_id, view, known)
     assert view.nodes is not None and view.attempts is not None
     interrupted = intr.undriven_under(rec, view.lease, d.clock.now())
     nodes = intr.shown_nodes(view.nodes, interrupted)
     attempts = intr.attempts_by_node(view.attempts, interrupted)
-    tasks = _flat_tasks(rec.spec)
+    infos = _node_infos(rec.spec)
     ctx = d.value_ctx()
     iface = rec.spec.interface
     out = cv.summary_dict(rec, len(nodes))
@@ -170,27 +240,55 @@ def _detail(
     out["outputs"] = cv.values_out(
         rec.outputs, {p.name: p.type for p in iface.outputs}, rec, d.types, ctx, read_blobs=True
     )
-    out["nodes"] = [
-        cv.node_dict(
+    names: ExecutionNames | None = None
+    types = d.types
+
+    def view_of(n: NodeRecord, tries: list[AttemptRecord]) -> dict[str, Any]:
+        nonlocal names
+        info = infos.get(n.node_id, _NO_TASK)
+        v = cv.node_view(
             n,
             rec,
-            attempts.get(n.node_id, []),
-            _iface(tasks.get(n.node_id)),
-            d.types,
+            tries,
+            info.ins,
+            info.outs,
+            types,
             ctx,
-            read_blobs=False,
-            task_type=_task_type(tasks.get(n.node_id)),
-            workers=_workers(tasks.get(n.node_id)),
+            False,
+            info.task_type,
+            info.workers,
+            info.type_names,
         )
-        for n in nodes
-    ]
-    names = ExecutionNames(d.meta, project)
-    names.remember(rec.id, rec.display_name, rec.domain)
-    for n in out["nodes"]:
-        if n.get("cache_reason"):
-            n["cache_reason"] = names.text(n["cache_reason"])
+        if v["cache_reason"]:
+            if names is None:
+                names = ExecutionNames(d.meta, project)
+                names.remember(rec.id, rec.display_name, rec.domain)
+            v["cache_reason"] = names.text(v["cache_reason"])
+        return v
+
+    no_tries: list[AttemptRecord] = []
+    if frags is None or ExecutionPhase(rec.phase).terminal:
+        # an execution that ended changes no more: no node's JSON is kept for a next build
+        out["nodes"] = [view_of(n, attempts.get(n.node_id, no_tries)) for n in nodes]
+    else:
+        kept, now = frags
+        shown: list[msgspec.Raw] = []
+        for n in nodes:
+            # kept as tuples: of records the collector skips, so it stops tracking them
+            tries = tuple(attempts.get(n.node_id, no_tries))
+            old = kept.get(n.node_id)
+            if old is not None and old[0] == n and old[1] == tries:
+                raw = old[2]
+            else:
+                raw = msgspec.Raw(_encode(view_of(n, list(tries))))
+            now[n.node_id] = (n, tries, raw)
+            shown.append(raw)
+        out["nodes"] = shown
     out["package"] = rec.labels.get("airfoil.package", "")
     return out, rec, interrupted
+
+
+_encode = msgspec.json.Encoder().encode
 
 
 def _iface(task: Any) -> Any:

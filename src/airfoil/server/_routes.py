@@ -354,12 +354,26 @@ def list_executions(
     "GET", "/projects/{project}/executions/{execution_id}", "viewer", response_model=ExecutionDetail
 )
 def execution_detail(
-    project: _Project, execution_id: _ExecId, d: Deps, _: Viewer
+    request: Request, project: _Project, execution_id: _ExecId, d: Deps, _: Viewer
 ) -> ExecutionDetail:
     """An execution with its nodes, attempts, cache status, inputs and outputs."""
     # Built from stored records: encoded directly instead of validating 1,000s of nodes.
-    data = svc.execution_detail_json(d, project, execution_id)
-    return Response(data, media_type="application/json")  # type: ignore[return-value]
+    # Tagged (ETag: the answer's version; ``Cache-Control: no-cache``): a poller that sends
+    # the tag back (If-None-Match: the console's browser does so itself) is answered 304,
+    # no body, while the execution is unchanged.
+    data, etag = svc.execution_detail_tagged(d, project, execution_id)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)  # type: ignore[return-value]
+    return Response(data, media_type="application/json", headers=headers)  # type: ignore[return-value]
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names ``etag`` (weakly, as RFC 9110 compares it)."""
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return etag in tags or "*" in tags
 
 
 @_route(

@@ -19,6 +19,7 @@ from airfoil.server._detail import (
     execution_detail,
     execution_detail_dict,
     execution_detail_json,
+    execution_detail_tagged,
     map_items,
     node_detail,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "convert_json_inputs",
     "events",
     "execution_detail",
+    "execution_detail_tagged",
     "execution_detail_dict",
     "execution_detail_json",
     "find_value",
