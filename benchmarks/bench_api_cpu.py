@@ -124,6 +124,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--launches", type=int, default=40)
+    ap.add_argument(
+        "--only", nargs="*", default=None, help="measure only these kinds (e.g. launch)"
+    )
     args = ap.parse_args()
 
     from airfoil.cli._load import load_entity
@@ -176,9 +179,11 @@ def main() -> None:
                     own[kind].append(mine)
                     wall[kind].append(w)
 
+                wanted = set(args.only) if args.only else set(cpu) | {"(resolve)"}
                 for _ in range(args.repeat):
                     for kind, send in kinds.items():
-                        record(kind, send, args.requests)
+                        if kind in wanted:
+                            record(kind, send, args.requests)
                 launched: list[str] = []
                 every: list[str] = []  # every execution launched, all finished in the end
                 for _ in range(args.repeat):
@@ -189,7 +194,8 @@ def main() -> None:
                     def launch(batch: list[str] = batch) -> None:
                         batch.append(client.launch("flow.fan", {"x": len(batch)}).id)
 
-                    record("launch", launch, args.launches)
+                    if "launch" in wanted or "detail-built" in wanted:
+                        record("launch", launch, args.launches)
                     launched = batch
                     every.extend(batch)
                 for i in launched:
@@ -201,12 +207,13 @@ def main() -> None:
                     r = http.get(f"{base}/{next(cycle)}")
                     assert r.status_code == 200, r.text
 
-                if len(every) > 40:
+                if len(every) > 40 and "detail-built" in wanted:
                     for _ in range(args.repeat):
                         record("detail-built", built, min(args.requests, len(every) - 5))
-                cpu["(resolve)"], wall["(resolve)"] = _resolve_cost(
-                    db, tmp, ids[0], args.requests, args.repeat
-                )
+                if "(resolve)" in wanted:
+                    cpu["(resolve)"], wall["(resolve)"] = _resolve_cost(
+                        db, tmp, ids[0], args.requests, args.repeat
+                    )
                 load = os.getloadavg()[0]
                 for kind in cpu:
                     if not cpu[kind]:

@@ -381,4 +381,8 @@ def open_runtime(config: ServerConfig) -> tuple[Runtime, Registry]:
         registry=registry,
         secrets=box if box is not None else NoSecrets(),
     )
+    from airfoil.store.sql import SqlMetaStore
+
+    if isinstance(stores.meta, SqlMetaStore):  # a launch's head read: one round trip
+        registry.read_heads_with(stores.meta)
     return Runtime(settings, stores, clock=config.clock, hooks=config.hooks), registry
