@@ -18,15 +18,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import psutil
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_server import PG_URL, _start, server_backends
+from bench_server import _start, bench_schema, server_backends
 
 
 def _cpu(pids: list[int]) -> float:
@@ -46,45 +44,34 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=15.0)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
-    schema = f"airfoil_bench_{uuid.uuid4().hex[:8]}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    db = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    db += f"&application_name={schema}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            proc, url = _start(Path(tmp), db, 4, None, None, None)
-            try:
-                httpx.get(f"{url}/api/v1/projects", timeout=10)  # one request, as a console's
-                time.sleep(args.settle)
-                server = psutil.Process(proc.pid)
-                shares = []
-                for _ in range(args.repeat):
-                    mine = [server.pid, *(p.pid for p in server.children(recursive=True))]
-                    pg = server_backends(admin, schema)
-                    c0, d0, t0 = _cpu(mine), _cpu(pg), time.monotonic()
-                    time.sleep(args.seconds)
-                    wall = time.monotonic() - t0
-                    server_s, db_s = (_cpu(mine) - c0) / wall, (_cpu(pg) - d0) / wall
-                    shares.append((server_s, db_s))
-                    print(
-                        f"idle: server {server_s * 100:.2f}% of a core, its PostgreSQL "
-                        f"backends {db_s * 100:.2f}% ({len(pg)} backends), load "
-                        f"{os.getloadavg()[0]:.1f}",
-                        flush=True,
-                    )
+    with bench_schema() as (admin, schema, db), tempfile.TemporaryDirectory() as tmp:
+        proc, url = _start(Path(tmp), db, 4, None, None, None)
+        try:
+            httpx.get(f"{url}/api/v1/projects", timeout=10)  # one request, as a console's
+            time.sleep(args.settle)
+            server = psutil.Process(proc.pid)
+            shares = []
+            for _ in range(args.repeat):
+                mine = [server.pid, *(p.pid for p in server.children(recursive=True))]
+                pg = server_backends(admin, schema)
+                c0, d0, t0 = _cpu(mine), _cpu(pg), time.monotonic()
+                time.sleep(args.seconds)
+                wall = time.monotonic() - t0
+                server_s, db_s = (_cpu(mine) - c0) / wall, (_cpu(pg) - d0) / wall
+                shares.append((server_s, db_s))
                 print(
-                    f"median: server {statistics.median(s for s, _ in shares) * 100:.2f}%, "
-                    f"PostgreSQL {statistics.median(d for _, d in shares) * 100:.2f}%"
+                    f"idle: server {server_s * 100:.2f}% of a core, its PostgreSQL "
+                    f"backends {db_s * 100:.2f}% ({len(pg)} backends), load "
+                    f"{os.getloadavg()[0]:.1f}",
+                    flush=True,
                 )
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(30)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+            print(
+                f"median: server {statistics.median(s for s, _ in shares) * 100:.2f}%, "
+                f"PostgreSQL {statistics.median(d for _, d in shares) * 100:.2f}%"
+            )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ the throughput figure is the database's commit latency (diagnostic only: not a d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -70,6 +71,7 @@ import textwrap
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +185,24 @@ def _launch_latency(client: Any, n: int) -> list[float]:
         if i >= 3:  # warm-up: workers started, code package unpacked
             out.append(started - t0)
     return out
+
+
+@contextlib.contextmanager
+def bench_schema() -> Iterator[tuple[sa.Engine, str, str]]:
+    """A fresh PostgreSQL schema for one benchmark, dropped at the end: ``(admin engine,
+    schema, the server's URL)``, the URL confined to the schema and naming its connections
+    after it (``application_name``, see :func:`server_backends`)."""
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    schema = f"airfoil_bench_{uuid.uuid4().hex[:8]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    db = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    try:
+        yield admin, schema, f"{db}&application_name={schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def server_backends(admin: sa.Engine, tag: str, role: str | None = None) -> list[int]:
