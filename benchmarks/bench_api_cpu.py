@@ -51,7 +51,7 @@ import psutil
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_server import FLOW, PG_URL, _start
+from bench_server import FLOW, PG_URL, _start, server_backends
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -59,8 +59,13 @@ def _cpu(process: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-def _backends(api: psutil.Process, admin: sa.Engine) -> list[psutil.Process]:
-    """The PostgreSQL backends whose client is a socket of the API process."""
+def _backends(api: psutil.Process, admin: sa.Engine, tag: str) -> list[psutil.Process]:
+    """The PostgreSQL backends of the API process: named ``tag-api`` (over a Unix socket
+    too); for a tree from before the server named its connections, those whose client is a
+    TCP socket of the API process."""
+    named = server_backends(admin, tag, "api")
+    if named:
+        return [psutil.Process(pid) for pid in named]
     ports = {
         c.laddr.port for c in api.net_connections(kind="tcp") if c.raddr and c.raddr.port == 5432
     }
@@ -78,19 +83,19 @@ def _cpu_of(processes: list[psutil.Process]) -> dict[int, float]:
 
 
 def _measure(
-    api: psutil.Process, admin: sa.Engine, send: Callable[[], Any], n: int
+    api: psutil.Process, admin: sa.Engine, tag: str, send: Callable[[], Any], n: int
 ) -> tuple[float, float, float, float]:
     """API CPU, its PostgreSQL backends' CPU, this process's CPU and wall time per request,
     in ms, over ``n`` requests (after 5 unmeasured, which open the connections they use)."""
     for _ in range(5):
         send()
-    db = _cpu_of(_backends(api, admin))
+    db = _cpu_of(_backends(api, admin, tag))
     before, mine, t0 = _cpu(api), time.process_time(), time.perf_counter()
     for _ in range(n):
         send()
     wall, mine = time.perf_counter() - t0, time.process_time() - mine
     api_s = _cpu(api) - before
-    after = _cpu_of(_backends(api, admin))  # a backend begun meanwhile counts from its start
+    after = _cpu_of(_backends(api, admin, tag))  # a backend begun meanwhile counts from its start
     db_s = sum(v - db.get(pid, 0.0) for pid, v in after.items())
     return api_s / n * 1000, db_s / n * 1000, mine / n * 1000, wall / n * 1000
 
@@ -124,6 +129,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--launches", type=int, default=40)
+    ap.add_argument(
+        "--only", nargs="*", default=None, help="measure only these kinds (e.g. launch)"
+    )
     args = ap.parse_args()
 
     from airfoil.cli._load import load_entity
@@ -134,6 +142,7 @@ def main() -> None:
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     db = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    db += f"&application_name={schema}"  # how the API's backends are found
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         (tmp / "user").mkdir()
@@ -170,15 +179,17 @@ def main() -> None:
                 own: dict[str, list[float]] = {k: [] for k in cpu}
 
                 def record(kind: str, send: Callable[[], Any], n: int) -> None:
-                    c, db_c, mine, w = _measure(api, admin, send, n)
+                    c, db_c, mine, w = _measure(api, admin, schema, send, n)
                     cpu[kind].append(c)
                     db_cpu[kind].append(db_c)
                     own[kind].append(mine)
                     wall[kind].append(w)
 
+                wanted = set(args.only) if args.only else set(cpu) | {"(resolve)"}
                 for _ in range(args.repeat):
                     for kind, send in kinds.items():
-                        record(kind, send, args.requests)
+                        if kind in wanted:
+                            record(kind, send, args.requests)
                 launched: list[str] = []
                 every: list[str] = []  # every execution launched, all finished in the end
                 for _ in range(args.repeat):
@@ -189,7 +200,8 @@ def main() -> None:
                     def launch(batch: list[str] = batch) -> None:
                         batch.append(client.launch("flow.fan", {"x": len(batch)}).id)
 
-                    record("launch", launch, args.launches)
+                    if "launch" in wanted or "detail-built" in wanted:
+                        record("launch", launch, args.launches)
                     launched = batch
                     every.extend(batch)
                 for i in launched:
@@ -201,12 +213,13 @@ def main() -> None:
                     r = http.get(f"{base}/{next(cycle)}")
                     assert r.status_code == 200, r.text
 
-                if len(every) > 40:
+                if len(every) > 40 and "detail-built" in wanted:
                     for _ in range(args.repeat):
                         record("detail-built", built, min(args.requests, len(every) - 5))
-                cpu["(resolve)"], wall["(resolve)"] = _resolve_cost(
-                    db, tmp, ids[0], args.requests, args.repeat
-                )
+                if "(resolve)" in wanted:
+                    cpu["(resolve)"], wall["(resolve)"] = _resolve_cost(
+                        db, tmp, ids[0], args.requests, args.repeat
+                    )
                 load = os.getloadavg()[0]
                 for kind in cpu:
                     if not cpu[kind]:

@@ -58,6 +58,7 @@ the throughput figure is the database's commit latency (diagnostic only: not a d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -70,6 +71,7 @@ import textwrap
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,40 +187,65 @@ def _launch_latency(client: Any, n: int) -> list[float]:
     return out
 
 
+@contextlib.contextmanager
+def bench_schema() -> Iterator[tuple[sa.Engine, str, str]]:
+    """A fresh PostgreSQL schema for one benchmark, dropped at the end: ``(admin engine,
+    schema, the server's URL)``, the URL confined to the schema and naming its connections
+    after it (``application_name``, see :func:`server_backends`)."""
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    schema = f"airfoil_bench_{uuid.uuid4().hex[:8]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    db = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    try:
+        yield admin, schema, f"{db}&application_name={schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def server_backends(admin: sa.Engine, tag: str, role: str | None = None) -> list[int]:
+    """PostgreSQL backend pids of the server started with ``application_name=tag`` in its
+    URL: it names its connections ``tag-api`` and ``tag-engine`` (``role``: those alone), a
+    tree from before that ``tag``. Found by name, so over a Unix socket too (no ports)."""
+    with admin.connect() as conn:
+        found = conn.execute(
+            sa.text(
+                "SELECT pid, application_name FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+            )
+        )
+        names = {f"{tag}-{role}"} if role else {tag, f"{tag}-api", f"{tag}-engine"}
+        return [int(pid) for pid, name in found if name in names]
+
+
 class _Cpu:
     """CPU seconds of the server, its workers, its PostgreSQL backends and the machine."""
 
-    def __init__(self, server_pid: int, admin: sa.Engine) -> None:
+    def __init__(self, server_pid: int, admin: sa.Engine, tag: str) -> None:
         import psutil
 
         self.psutil = psutil
         self.server = psutil.Process(server_pid)
         self.admin = admin
+        self.tag = tag
 
     def _engines(self) -> list[Any]:
         """The server's engine process (its driver slots in a process of their own, where
-        the server runs them so): the child that holds database connections."""
+        the server runs them so): the child forked from it (its command line), not one of
+        the process executor's helpers (forkserver, resource tracker)."""
         found = []
-        for child in self.server.children():
-            try:
-                if any(c.raddr and c.raddr.port == 5432 for c in child.net_connections("tcp")):
-                    found.append(child)
-            except self.psutil.Error:
-                pass
+        try:
+            command = self.server.cmdline()
+            for child in self.server.children():
+                try:
+                    if child.cmdline() == command:
+                        found.append(child)
+                except self.psutil.Error:
+                    pass
+        except self.psutil.Error:
+            pass
         return found
-
-    def _backends(self, processes: list[Any]) -> list[int]:
-        """PostgreSQL backend pids whose client is a socket of one of ``processes``."""
-        ports = set()
-        for process in processes:
-            try:
-                conns = process.net_connections(kind="tcp")
-            except self.psutil.Error:
-                continue
-            ports |= {c.laddr.port for c in conns if c.raddr and c.raddr.port == 5432}
-        with self.admin.connect() as conn:
-            found = conn.execute(sa.text("SELECT pid, client_port FROM pg_stat_activity"))
-            return [int(pid) for pid, port in found if port in ports]
 
     def _pg_background(self) -> list[int]:
         """PostgreSQL's own processes (WAL writer, checkpointer, background writer,
@@ -250,7 +277,7 @@ class _Cpu:
             "server": {self.server.pid: self._cpu(self.server.pid)},
             "engine": {p.pid: self._cpu(p.pid) for p in engines},
             "workers": workers,
-            "db": {pid: self._cpu(pid) for pid in self._backends([self.server, *engines])},
+            "db": {pid: self._cpu(pid) for pid in server_backends(self.admin, self.tag)},
             "pg_bg": {pid: self._cpu(pid) for pid in self._pg_background()},
             "machine": float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
         }
@@ -462,6 +489,7 @@ def main() -> None:
     db = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
     if extra:
         db += "%20" + extra
+    db += f"&application_name={schema}"  # how its backends are found (server_backends)
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         (tmp / "user").mkdir()
@@ -480,7 +508,7 @@ def main() -> None:
         try:
             with Client(url, project="bench") as client:
                 client.register(entities)
-                cpu = _Cpu(proc.pid, admin)
+                cpu = _Cpu(proc.pid, admin, schema)
                 rates = []
                 if args.only == "throughput":  # the first round runs on a cold server
                     rates.append(_round(client, cpu, args, "cold"))

@@ -133,10 +133,14 @@ class Launcher:
                     "named so would hide that one from every command that takes its id; "
                     "choose another --name"
                 )
-        else:  # the id is the name: taken if either is (a generated id is new, as before)
+        else:  # the id is the name: a given one is taken if either is
             name = ""
-            taken = _exists(self.meta, exec_id) or (
-                execution_id is not None and self.meta.name_taken(project, domain, exec_id)
+            # A generated id is not looked up (a round trip on every launch): 48 random bits
+            # a millisecond make it new, and were it not, the launch's first event (its
+            # execution and seq) exists already and the batch fails whole (ConflictError):
+            # no execution is overwritten.
+            taken = execution_id is not None and (
+                _exists(self.meta, exec_id) or self.meta.name_taken(project, domain, exec_id)
             )
         if taken:
             shown = name or exec_id

@@ -350,7 +350,7 @@ def run_engine_process(
     except OSError:  # pragma: no cover - not permitted here: run as we are
         pass
     sys.setswitchinterval(switch_interval_s)  # the server's (the slots' GIL hand-offs)
-    runtime, _registry = open_runtime(config)
+    runtime, _registry = open_runtime(config, "engine")
     if config.freeze_heap:
         freeze_heap()  # what opening the runtime imported and built (see serve_engine)
     import gc
@@ -359,12 +359,32 @@ def run_engine_process(
     serve_engine(runtime, config, conn)
 
 
-def open_runtime(config: ServerConfig) -> tuple[Runtime, Registry]:
-    """The server's runtime and its registry (which the runtime closes)."""
+def named_url(url: str | None, role: str) -> str | None:
+    """``url`` with its PostgreSQL connections named for ``role`` in ``pg_stat_activity``
+    (``application_name``: ``airfoil-api``, ``airfoil-engine``; ``NAME-api`` where the URL
+    names ``NAME`` already), so an operator (and a benchmark, over a Unix socket too) tells
+    a server's backends apart; any other URL as it is."""
+    if url is None or not url.startswith("postgresql"):
+        return url
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    given = parsed.query.get("application_name") or "airfoil"
+    name = f"{given if isinstance(given, str) else given[0]}-{role}"[:63]
+    named = parsed.update_query_dict({"application_name": name})
+    return named.render_as_string(hide_password=False)
+
+
+def open_runtime(config: ServerConfig, role: str = "api") -> tuple[Runtime, Registry]:
+    """The server's runtime and its registry (which the runtime closes); ``role`` names the
+    process's PostgreSQL connections (:func:`named_url`)."""
+    from dataclasses import replace
+
     from airfoil.local import Runtime
     from airfoil.server._registry import Registry
     from airfoil.store.stores import NoSecrets, open_stores
 
+    config = replace(config, database_url=named_url(config.database_url, role))
     settings = server_settings(config)
     registry = Registry(config.database_url, config.home, config.durability)
     box = None
@@ -381,4 +401,8 @@ def open_runtime(config: ServerConfig) -> tuple[Runtime, Registry]:
         registry=registry,
         secrets=box if box is not None else NoSecrets(),
     )
+    from airfoil.store.sql import SqlMetaStore
+
+    if isinstance(stores.meta, SqlMetaStore):  # a launch's head read: one round trip
+        registry.read_heads_with(stores.meta)
     return Runtime(settings, stores, clock=config.clock, hooks=config.hooks), registry

@@ -96,6 +96,7 @@ class _Slot:
         self._executor: _SlotExecutor | None = None
         self._engine: Engine | None = None
         self._project: tuple[str, str] | None = None
+        self._empty = 0  # claims in a row that found nothing
         #: Set once the slot has started its workers (or failed to: it starts them lazily).
         self.warmed = threading.Event()
         self.thread = threading.Thread(
@@ -213,9 +214,13 @@ class _Slot:
             d.wake.wait(d.idle_poll_s)
             return
         if exec_id is None:
-            d.wake.wait(d.idle_poll_s)
+            self._empty += 1
+            d.wake.wait(d.idle_wait(self.index, self._empty))
             d.wake.clear()
             return
+        if self._empty:  # work after a pause: more may wait, that backed-off slots find now
+            d.wake.set()
+        self._empty = 0
         self.current = exec_id
         self._next_control = 0.0
         try:
@@ -345,6 +350,8 @@ class Driver:
         self.poll_cap_s = min(0.25, lease_ttl_s / 4)
         self.control_every_s = 0.25
         self.idle_poll_s = min(0.5, lease_ttl_s / 4)
+        #: The longest an idle slot but the first waits between claims (see idle_wait).
+        self.idle_poll_cap_s = max(self.idle_poll_s, min(2.0, lease_ttl_s / 2))
         self.supervise_every_s = 1.0
         self.on_change = on_change
         self._make_executor = make_executor
@@ -387,6 +394,17 @@ class Driver:
                     return None
                 self._pool = SharedProcessPool(inner)
             return self._pool
+
+    def idle_wait(self, index: int, empty: int) -> float:
+        """How long slot ``index`` waits after ``empty`` claims in a row found nothing (a
+        launch here wakes every slot at once: ``notify``). The first slot claims every
+        :attr:`idle_poll_s` (what nobody wakes a slot for, e.g. executions of a replica
+        that died, is found as soon as before); the others back off, doubling to
+        :attr:`idle_poll_cap_s`, and look again when the first finds work. An idle
+        server's claims: from 8 a second (4 slots) to ~3.5."""
+        if index == 0:
+            return self.idle_poll_s
+        return min(self.idle_poll_cap_s, self.idle_poll_s * 2.0 ** min(empty - 1, 8))
 
     def claim(self, owner: str) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody

@@ -36,6 +36,7 @@ from airfoil.store.sql._registry import SqlRegistryStore
 from airfoil.store.sql._server_tables import api_keys
 
 __all__ = [
+    "KEYS_IDLE_AFTER_S",
     "KEYS_MAX_AGE_S",
     "KEYS_REFRESH_S",
     "ApiKey",
@@ -50,8 +51,12 @@ log = logging.getLogger("airfoil.server")
 
 #: How often a server's key check re-reads the API keys, in a thread of its own (off the
 #: requests' path: the read is two round trips to the database, a pool checkout's ping and
-#: the select, each a wait for a core under load).
+#: the select, each a wait for a core under load), while keys are being checked.
 KEYS_REFRESH_S = 1.0
+#: How long after the last key check the refresh goes on; then it waits for the next check
+#: (an idle server reads nothing: the first check after the pause reads its key itself, as
+#: every check does once the last read is older than :data:`KEYS_MAX_AGE_S`, and wakes it).
+KEYS_IDLE_AFTER_S = 10.0
 #: The oldest read of the keys the check answers from: a key revoked by another process
 #: (``airfoil auth revoke-key``, another server) stops working within this long of the
 #: revocation's commit; past it (the refresh failing or late) each request reads the key
@@ -101,8 +106,13 @@ class Registry(SqlRegistryStore):
         self._keys_changes = 0  # a read that began before a change made here is not kept
         self._refresh_stop: threading.Event | None = None
         self._refresh_thread: threading.Thread | None = None
+        #: set by a key check while the refresh waits for one (see _refresh_keys)
+        self._refresh_wanted = threading.Event()
+        self._read_lock = threading.Lock()  # one read of the keys on the requests' path
+        self._last_check = time.monotonic()  # of the key check: the refresh runs near it
         self.keys_refresh_s = KEYS_REFRESH_S
         self.keys_max_age_s = KEYS_MAX_AGE_S
+        self.keys_idle_after_s = KEYS_IDLE_AFTER_S
 
     def close(self) -> None:
         self.stop_key_refresh()
@@ -170,8 +180,7 @@ class Registry(SqlRegistryStore):
         """The live key with this id and secret, or None: from the keys read at most
         :attr:`keys_max_age_s` ago (:meth:`start_key_refresh`), else (no such read, or a key
         it does not hold: one created since) from the database."""
-        known = self._fresh_keys()
-        found = known.get(key_id) if known is not None else None
+        found = self._keys_now().get(key_id)
         if found is None:
             with self.engine.connect() as conn:
                 row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
@@ -187,9 +196,11 @@ class Registry(SqlRegistryStore):
 
     def start_key_refresh(self) -> None:
         """Read every key now and then every :attr:`keys_refresh_s` in a thread of this
-        registry's (a server's API: its key check then reads no key on a request's path);
-        :meth:`close` stops it. Reads that fail are logged and retried at the next turn
-        (requests read the keys themselves meanwhile, once the last read is too old)."""
+        registry's (a server's API: its key check then reads no key on a request's path)
+        while keys are checked: :attr:`keys_idle_after_s` after the last check it waits for
+        the next one. :meth:`close` stops it. Reads that fail are logged and retried at the
+        next turn (requests read the keys themselves meanwhile, once the last read is too
+        old)."""
         if self._refresh_thread is not None:
             return
         stop = threading.Event()
@@ -202,12 +213,20 @@ class Registry(SqlRegistryStore):
     def stop_key_refresh(self) -> None:
         if self._refresh_stop is not None and self._refresh_thread is not None:
             self._refresh_stop.set()
+            self._refresh_wanted.set()
             self._refresh_thread.join(timeout=10)
         self._refresh_stop = self._refresh_thread = None
 
     def _refresh_keys(self, stop: threading.Event) -> None:
         failing = False
+        wanted = self._refresh_wanted
         while not stop.is_set():
+            if time.monotonic() - self._last_check >= self.keys_idle_after_s:
+                wanted.clear()
+                # A check after the clear sets it; one before it is seen here.
+                if time.monotonic() - self._last_check >= self.keys_idle_after_s:
+                    wanted.wait()
+                    continue
             try:
                 self.read_keys()
                 failing = False
@@ -231,7 +250,21 @@ class Registry(SqlRegistryStore):
                 self._keys = (began, keys)
         return keys
 
+    def _keys_now(self) -> dict[str, tuple[ApiKey, str]]:
+        """The keys read at most :attr:`keys_max_age_s` ago, or read now: one read at a
+        time, whose result the checks waiting for it use (the first requests after a pause
+        of the refresh share one read and one connection of the pool)."""
+        known = self._fresh_keys()
+        if known is not None:
+            return known
+        with self._read_lock:
+            known = self._fresh_keys()
+            return known if known is not None else self.read_keys()
+
     def _fresh_keys(self) -> dict[str, tuple[ApiKey, str]] | None:
+        self._last_check = time.monotonic()
+        if not self._refresh_wanted.is_set():
+            self._refresh_wanted.set()  # the refresh may be waiting for a check
         with self._lock:
             read = self._keys
         if read is None or time.monotonic() - read[0] >= self.keys_max_age_s:
@@ -264,10 +297,7 @@ class Registry(SqlRegistryStore):
         from the one read of the keys the key check uses (the refresh's; while it is missing
         or older than :attr:`keys_max_age_s`, a new one, which the key check then answers
         from too). Revoking every key leaves it closed; only :meth:`reopen` opens it."""
-        known = self._fresh_keys()
-        if known is None:
-            known = self.read_keys()
-        return bool(known)
+        return bool(self._keys_now())
 
 
 def _key_of(row: Any) -> ApiKey:

@@ -138,7 +138,7 @@ def test_killed_connections_abort_nothing_and_rerun_nothing(
             killed = 0
             for _ in range(20):  # at random points of the run
                 time.sleep(rng.uniform(0.05, 0.5))
-                killed += _kill(pg_admin, "application_name", app_name)
+                killed += _kill(pg_admin, "application_name", f"{app_name}-api")
             assert killed >= 20  # every round found the server's connections
             details = [client.wait(i, timeout=180) for i in ids]
         assert [d.phase for d in details] == ["succeeded"] * 20

@@ -151,3 +151,24 @@ def test_without_the_refresh_the_open_check_and_the_key_check_share_one_read(
     assert len(seen) == 1, seen
     cli.revoke_key(found.id)  # a change made here is seen at once, both ways
     assert cli.keys_configured() and _check(cli, key) is None
+
+
+def test_an_idle_refresh_reads_nothing_and_a_check_wakes_it(
+    server: Registry, cli: Registry
+) -> None:
+    # main: the refresh read every key every second, checked or not (an idle server's
+    # steady CPU and a backend's wake-ups)
+    key_id, key = cli.create_key("alpha", "viewer")
+    server.keys_idle_after_s = 0.3
+    assert _check(server, key) is not None
+    _until_read(server)
+    time.sleep(0.3 + KEYS_REFRESH_S)  # past the last check: the refresh waits for one
+    seen = _statements(server)
+    time.sleep(2 * KEYS_REFRESH_S)
+    assert seen == []  # idle: nothing read
+    cli.revoke_key(key_id)
+    assert _check(server, key) is None  # the read is older than the bound: read now
+    assert len(seen) == 1, seen  # one read of the keys, which the next checks share
+    assert _check(server, key) is None and len(seen) == 1
+    time.sleep(1.5 * KEYS_REFRESH_S)
+    assert len(seen) >= 2, seen  # the check woke the refresh: it reads on its own again

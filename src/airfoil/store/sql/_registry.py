@@ -9,14 +9,17 @@ revision (a test compares them).
 Invariants: every call is its own short transaction, safe from any thread; a batch of
 versions registers all at once or not at all; driver errors come out as ``StoreError``
 (``TransientStoreError`` when the database is away or the transaction lost a race).
+A version's head is read fresh on every call (never kept): a launch after a registration
+returned, here or in another process, reads the version it registered.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -34,6 +37,9 @@ from airfoil.store.sql._connect import commit_synchronously
 from airfoil.store.sql._guard import guarded_connection, masked_url, store_engine
 from airfoil.store.sql._migrate import migrate
 from airfoil.store.sql._server_tables import entities, launch_plans, packages, projects
+
+if TYPE_CHECKING:
+    from airfoil.store.sql._store import SqlMetaStore
 
 __all__ = ["SqlRegistryStore"]
 
@@ -56,6 +62,7 @@ class SqlRegistryStore(RegistryStore):
 
     def __init__(self, url: str, durability: str = "process") -> None:
         self.engine = store_engine(url)
+        self._heads: SqlMetaStore | None = None
         if durability == "power":
             sa.event.listen(self.engine, "connect", commit_synchronously)
         try:
@@ -67,6 +74,17 @@ class SqlRegistryStore(RegistryStore):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def read_heads_with(self, meta: SqlMetaStore) -> None:
+        """Read versions' heads (:meth:`get_entity_head`, every launch's) on ``meta``'s
+        connection of the calling thread, which must be on this registry's database.
+
+        One round trip a read on PostgreSQL: that connection is kept by its thread and runs in
+        autocommit, where a read through this registry's pool pays three (the checkout's ping,
+        the statement in its implicit transaction, the rollback of the checkin). The read is
+        as fresh: autocommit reads what was committed before it began.
+        """
+        self._heads = meta
 
     def _connect(self, write: bool = False) -> contextlib.AbstractContextManager[sa.Connection]:
         """A connection (in a transaction if ``write``), driver errors as store errors."""
@@ -151,9 +169,17 @@ class SqlRegistryStore(RegistryStore):
 
     def get_entity_head(self, project: str, name: str, version: str | None) -> EntityRow:
         """:meth:`get_entity` without reading the spec (``spec`` is ""): one statement,
-        built once, that reads no TOAST."""
-        query = _NEWEST_HEAD if version is None else _VERSION_HEAD
+        built once, that reads no TOAST (on the metadata store's connection once
+        :meth:`read_heads_with` is called)."""
         params = {"project": project, "name": name, "version": version}
+        if self._heads is not None:
+            sql = _head_sql(self._heads.dialect, version is None)
+            rows = self._heads._read(sql, params, "reading a version from the registry")
+            if rows:  # the columns of _HEAD_COLUMNS: EntityRow's fields but its spec
+                project, name, version, kind, content_hash, package, at = rows[0]
+                return EntityRow(project, name, version, kind, content_hash, package, at, "")
+            raise missing_entity(project, name, version)
+        query = _NEWEST_HEAD if version is None else _VERSION_HEAD
         with self._connect() as conn:
             row = conn.execute(query, params).first()
         if row is None:
@@ -267,6 +293,20 @@ _NEWEST_HEAD = (
     .order_by(entities.c.registered_at.desc())
     .limit(1)
 )
+
+
+@functools.cache
+def _head_sql(dialect: str, newest: bool) -> str:
+    """:data:`_NEWEST_HEAD` or :data:`_VERSION_HEAD` as a DBAPI statement of ``dialect``."""
+    mark = "%({})s" if dialect == "postgresql" else ":{}"
+    columns = ", ".join(c.name for c in _HEAD_COLUMNS)
+    sql = (
+        f"SELECT {columns} FROM {entities.name} "
+        f"WHERE project = {mark.format('project')} AND name = {mark.format('name')}"
+    )
+    if newest:
+        return sql + " ORDER BY registered_at DESC LIMIT 1"
+    return sql + f" AND version = {mark.format('version')} LIMIT 1"
 
 
 def _entity(row: Any, spec: str | None = None) -> EntityRow:
