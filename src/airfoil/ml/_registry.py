@@ -243,17 +243,11 @@ class ModelRegistry:
                 service could not load it: the alias is not moved).
         """
         version = self.resolve(ref)
+        where = (self.project, version.name, alias)
         return move_alias_checked(
-            self.artifacts,
-            self.blobs,
-            self.project,
-            version.name,
-            alias,
-            version.version,
-            time.time(),
-            actor=actor,
+            self.artifacts, self.blobs, where, version.version, time.time(), actor=actor,
             reason=reason,
-        )
+        )  # fmt: skip
 
     def rollback(self, name: str, alias: str, *, actor: str = "", reason: str = "") -> AliasMove:
         """Move ``alias`` back to where it pointed before its newest move.
@@ -262,18 +256,11 @@ class ModelRegistry:
             NotFoundError: the alias was never set, or the bytes of the version it would go
                 back to are gone from the blob store (the alias is not moved).
         """
+        where = (self.project, name, alias)
         return move_alias_checked(
-            self.artifacts,
-            self.blobs,
-            self.project,
-            name,
-            alias,
-            None,
-            time.time(),
-            action="rollback",
-            actor=actor,
+            self.artifacts, self.blobs, where, None, time.time(), action="rollback", actor=actor,
             reason=reason,
-        )
+        )  # fmt: skip
 
 
 def local_registry(settings: AirfoilSettings | None = None) -> ModelRegistry:

@@ -140,17 +140,9 @@ def move(
     """Promote or roll back an alias; refused (NotFoundError, 404) where the version it goes
     to has no bytes in the server's blob store, as the local registry refuses it."""
     moved = move_alias_checked(
-        store,
-        blobs,
-        project,
-        name,
-        body.alias,
-        body.version,
-        now,
-        action=body.action,
-        actor=actor,
-        reason=body.reason,
-    )
+        store, blobs, (project, name, body.alias), body.version, now, action=body.action,
+        actor=actor, reason=body.reason,
+    )  # fmt: skip
     return move_out(moved)
 
 

@@ -356,21 +356,14 @@ def plan_move(
 
 
 def move_alias_checked(
-    store: ArtifactStore,
-    blobs: BlobStore,
-    project: str,
-    name: str,
-    alias: str,
-    version: int | None,
-    now: float,
-    *,
-    action: str = "promote",
-    actor: str = "",
-    reason: str = "",
-) -> AliasMove:
-    """:meth:`ArtifactStore.move_alias`, refused where the version it goes to has no bytes in
-    ``blobs`` (deleted, or a blob store that lost them): no service could load it, so the
-    alias stays where it is. The local registry and the server both move aliases here.
+    store: ArtifactStore, blobs: BlobStore, where: tuple[str, str, str], version: int | None,
+    now: float, **how: str,
+) -> AliasMove:  # fmt: skip
+    """:meth:`ArtifactStore.move_alias` of ``where`` (``project, name, alias``), ``how``
+    being its ``action`` (default ``promote``), ``actor`` and ``reason``, refused where the
+    version it goes to has no bytes in ``blobs`` (deleted, or a blob store that lost them):
+    no service could load it, so the alias stays where it is. The local registry and the
+    server both move aliases here.
 
     A rollback's target is read before the move and found again by the move itself; a
     concurrent move of the same alias in between can send it elsewhere unchecked.
@@ -380,9 +373,9 @@ def move_alias_checked(
             bytes are gone from the blob store.
         ConfigError: as :meth:`ArtifactStore.move_alias`.
     """
-    target = plan_move(
-        project, name, alias, version, action, store.alias_moves(project, name, alias)
-    )
+    project, name, alias = where
+    action = how.setdefault("action", "promote")
+    target = plan_move(*where, version, action, store.alias_moves(*where))
     found = store.get_version(project, name, target)
     if not blobs.exists(found.uri):
         verb = "rolled back" if action == "rollback" else "moved"
@@ -393,9 +386,7 @@ def move_alias_checked(
             "another version, or register the model again (train it, or publish the same "
             "bytes)"
         )
-    return store.move_alias(
-        project, name, alias, version, now, action=action, actor=actor, reason=reason
-    )
+    return store.move_alias(*where, version, now, **how)
 
 
 def open_artifact_store(database_url: str | None, home: str) -> ArtifactStore:
