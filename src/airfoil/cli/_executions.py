@@ -80,11 +80,26 @@ def list_executions(
         return
 
     rt = runtime()
+    unreadable: dict[str, Any] = {}  # by id: each reported once
+
+    def skipped(exc: Any) -> None:
+        unreadable.setdefault(exc.record_id, exc)
+
     if phase == "interrupted":
-        records = _interrupted(rt, workflow, limit)
+        records = _interrupted(rt, workflow, limit, skipped)
     else:
         records = rt.meta.list_executions(
-            project=rt.settings.project, phase=phase, workflow=workflow, limit=limit
+            project=rt.settings.project,
+            phase=phase,
+            workflow=workflow,
+            limit=limit,
+            on_unreadable=skipped,
+        )
+    for exc in unreadable.values():
+        err_console.print(
+            f"unreadable: execution {exc.record_id} (left out): {exc.reason}; it was stored "
+            f"by an older or faulty version (`airfoil executions show {exc.record_id}`)",
+            markup=False,
         )
     if as_json:
         payload = [execution_json(r, sort_nodes(rt.meta.get_nodes(r.id)), rt) for r in records]
@@ -136,25 +151,34 @@ def _check_phase(phase: str | None, *, remote: bool) -> None:
     )
 
 
-def _interrupted(rt: Any, workflow: str | None, limit: int) -> list[Any]:
+def _interrupted(rt: Any, workflow: str | None, limit: int, skipped: Any) -> list[Any]:
     """The newest ``limit`` executions that have not ended and that no process drives."""
     from airfoil.cli._render import is_interrupted
 
     found: list[Any] = []
+    left_out: list[Any] = []  # unreadable rows count toward a page's length
+
+    def skip(exc: Any) -> None:
+        left_out.append(exc)
+        skipped(exc)
+
     for phase in ("queued", "running"):
         offset = 0
         while True:
+            left_out.clear()
             page = rt.meta.list_executions(
                 project=rt.settings.project,
                 phase=phase,
                 workflow=workflow,
                 limit=500,
                 offset=offset,
+                on_unreadable=skip,
             )
             found += [r for r in page if is_interrupted(r, rt.meta)]
-            if len(page) < 500:
+            rows = len(page) + len(left_out)
+            if rows < 500:
                 break
-            offset += len(page)
+            offset += rows
     found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
     return found[:limit]
 

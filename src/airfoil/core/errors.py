@@ -26,6 +26,8 @@ AirfoilError
 │   └── StoreError            the metadata or blob store failed
 │       ├── ConflictError     a concurrent writer won (stale version, lease lost)
 │       ├── CorruptBlobError  a blob's content no longer matches its hash
+│       ├── UnreadableRecordError  a stored record does not decode (written by an older or
+│       │                          faulty version): never retried
 │       └── TransientStoreError   the database is away or lost a race (connection lost,
 │                                 serialization failure, deadlock, timeout): may succeed later
 └── ExecutionFailedError      an execution ended failed; raised to whoever waited for it
@@ -59,6 +61,7 @@ __all__ = [
     "TypeTransformError",
     "UnknownInputError",
     "UnknownOutputError",
+    "UnreadableRecordError",
     "UnschedulableTaskError",
     "UserCodeError",
     "UserError",
@@ -228,6 +231,32 @@ class CorruptBlobError(StoreError):
     Raised while a task's input is read, it fails the attempt with an error of kind ``data``,
     which is never retried: reading the same bytes again cannot succeed. A corrupt cached
     output is not an error at all: the node recomputes it."""
+
+
+class UnreadableRecordError(StoreError):
+    """A stored record does not decode into its current record type: it was written by an
+    older or faulty version of Airfoil (a setting of the wrong type stored in a spec, say).
+
+    Reading the same bytes again cannot succeed, so it is never retried. A listing skips such
+    a record and reports it (its id and the decode error) rather than failing whole; reading
+    the record itself raises this error, naming it.
+
+    Attributes:
+        kind: what the record is (``"execution"``).
+        record_id: its id, or ``"?"`` where even that cannot be read.
+        reason: the decoder's message (the field and what it found).
+    """
+
+    def __init__(self, kind: str, record_id: str, reason: str) -> None:
+        super().__init__(
+            f"{kind} {record_id!r} cannot be read: its stored record does not fit this version "
+            f"of Airfoil ({reason}); it was written by an older or faulty version. Read it with "
+            "the version that wrote it, or delete its row from the store; other records are "
+            "not affected"
+        )
+        self.kind = kind
+        self.record_id = record_id
+        self.reason = reason
 
 
 class TransientStoreError(StoreError):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 
@@ -14,6 +16,7 @@ __all__ = [
     "LOCAL_RESOURCES_KEY",
     "SCHEDULING_POLICIES",
     "ResourceSpec",
+    "limit_below_request",
     "parse_cpu",
     "parse_duration",
     "parse_memory",
@@ -57,6 +60,26 @@ class ResourceSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     def fits_in(self, other: ResourceSpec) -> bool:
         """Whether every asked quantity is within ``other``'s."""
         return self.cpu <= other.cpu and self.mem <= other.mem and self.gpu <= other.gpu
+
+
+def limit_below_request(requests: ResourceSpec, limits: ResourceSpec) -> str | None:
+    """What is wrong where a limit is set below its request (``mem`` limit 500Mi with a 1G
+    request), or None. Kubernetes refuses such a pod and Flyte such a task; a limit or
+    request left at zero is not set, so it never conflicts."""
+    shown: dict[str, Callable[[Any], str]] = {
+        "cpu": lambda v: f"{v:g} cores",
+        "mem": lambda v: f"{v} bytes, {v / 2**20:.6g}Mi",
+        "gpu": lambda v: f"{v} GPUs",
+    }
+    for name, show in shown.items():
+        asked, cap = getattr(requests, name), getattr(limits, name)
+        if asked and cap and cap < asked:
+            return (
+                f"the {name} limit ({show(cap)}) is smaller than its request ({show(asked)}): "
+                "a limit must be at least the request (Kubernetes and Flyte refuse it); raise "
+                "the limit or lower the request"
+            )
+    return None
 
 
 def parse_cpu(value: str | float | int | None) -> float:

@@ -26,6 +26,7 @@ from airfoil.store.artifacts import (
     ArtifactStore,
     ArtifactVersion,
     check_artifact_name,
+    move_alias_checked,
 )
 
 if TYPE_CHECKING:
@@ -241,37 +242,25 @@ class ModelRegistry:
             NotFoundError: no such version, or its bytes are gone from the blob store (a
                 service could not load it: the alias is not moved).
         """
-        from airfoil.core.errors import NotFoundError
-
         version = self.resolve(ref)
-        if not self.blobs.exists(version.uri):
-            raise NotFoundError(
-                f"the bytes of {version.ref} ({version.uri}) are gone from the blob store, so "
-                f"no service could load it: {alias!r} was not moved. Promote another version, "
-                "or register the model again (train it, or publish the same bytes)"
-            )
-        return self.artifacts.move_alias(
-            self.project,
-            version.name,
-            alias,
-            version.version,
-            time.time(),
-            actor=actor,
+        where = (self.project, version.name, alias)
+        return move_alias_checked(
+            self.artifacts, self.blobs, where, version.version, time.time(), actor=actor,
             reason=reason,
-        )
+        )  # fmt: skip
 
     def rollback(self, name: str, alias: str, *, actor: str = "", reason: str = "") -> AliasMove:
-        """Move ``alias`` back to where it pointed before its newest move."""
-        return self.artifacts.move_alias(
-            self.project,
-            name,
-            alias,
-            None,
-            time.time(),
-            action="rollback",
-            actor=actor,
+        """Move ``alias`` back to where it pointed before its newest move.
+
+        Raises:
+            NotFoundError: the alias was never set, or the bytes of the version it would go
+                back to are gone from the blob store (the alias is not moved).
+        """
+        where = (self.project, name, alias)
+        return move_alias_checked(
+            self.artifacts, self.blobs, where, None, time.time(), action="rollback", actor=actor,
             reason=reason,
-        )
+        )  # fmt: skip
 
 
 def local_registry(settings: AirfoilSettings | None = None) -> ModelRegistry:

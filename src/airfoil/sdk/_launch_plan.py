@@ -250,6 +250,11 @@ class LaunchPlan:
             raise DefinitionError(
                 f"launch plan {name!r}: expected a @workflow or @task, got {workflow!r}"
             )
+        if isinstance(notifications, Iterable) and not isinstance(notifications, (str, Mapping)):
+            notifications = tuple(notifications)  # a generator is read once, here
+        problem = _settings_problem(name, labels, schedule, notifications, trigger)
+        if problem is not None:
+            raise DefinitionError(problem)
         self.name = name
         self.workflow = workflow
         self.module: str = getattr(workflow, "module", "")
@@ -257,7 +262,7 @@ class LaunchPlan:
         self.default_inputs = dict(default_inputs or {})
         self.fixed_inputs = dict(fixed_inputs or {})
         self.schedule = schedule
-        self.notifications = tuple(notifications)
+        self.notifications = tuple(notifications)  # each checked above
         self.labels = dict(labels or {})
         with defining():  # the workflow's version stays provisional until the first use
             workflow_spec = self._workflow_spec()
@@ -452,3 +457,36 @@ def on_artifact(
     return ArtifactTriggerSpec(
         artifact=name, partitions=dict(partition or {}), version_input_arg=version_input
     )
+
+
+def _settings_problem(
+    name: Any, labels: Any, schedule: Any, notifications: Any, trigger: Any
+) -> str | None:  # notifications: a tuple by now, where it was any iterable
+    """What is wrong with a plan's settings of the wrong type, or None. Each is stored in the
+    plan's spec and copied into every execution it launches (``labels={"team": 1}`` made each
+    record unreadable, so ``airfoil executions list`` failed for the whole home)."""
+    if not isinstance(name, str):
+        return f"a launch plan's name must be a string, got {name!r}"
+    plan = f"launch plan {name!r}"
+    if labels is not None:
+        if not isinstance(labels, Mapping):
+            return f"{plan}: labels must be a dict of strings to strings, got {labels!r}"
+        for key, value in labels.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                return (
+                    f"{plan}: labels must map strings to strings, got {key!r}: {value!r} "
+                    f"(write {str(key)!r}: {str(value)!r})"
+                )
+    if schedule is not None and not isinstance(schedule, (CronSchedule, FixedRate)):
+        return f"{plan}: schedule takes af.CronSchedule(...) or af.FixedRate(...), got {schedule!r}"
+    if not isinstance(notifications, tuple):
+        kinds = "af.Webhook / af.LogNotification"
+        return f"{plan}: notifications takes a list of {kinds}, got {notifications!r}"
+    for n in notifications:
+        if not isinstance(n, (Webhook, LogNotification)):
+            return (
+                f"{plan}: notifications takes af.Webhook(...) / af.LogNotification(...), got {n!r}"
+            )
+    if trigger is not None and not isinstance(trigger, ArtifactTriggerSpec):
+        return f"{plan}: trigger takes af.on_artifact(...), got {trigger!r}"
+    return None

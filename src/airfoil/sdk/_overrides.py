@@ -20,7 +20,7 @@ import msgspec
 
 from airfoil.core.errors import ConfigError, DefinitionError
 from airfoil.core.records import TaskSpec
-from airfoil.core.resources import parse_duration
+from airfoil.core.resources import limit_below_request, parse_duration
 
 __all__ = ["PLATFORM_ONLY", "apply_spec_overrides", "spec_overrides"]
 
@@ -133,4 +133,8 @@ def apply_spec_overrides(task: TaskSpec, overrides: dict[str, Any]) -> TaskSpec:
     cache = {_CACHE_FIELDS[k]: v for k, v in overrides.items() if k in _CACHE_FIELDS}
     if cache:
         fields["cache"] = msgspec.structs.replace(task.cache, **cache)
-    return msgspec.structs.replace(task, **fields)
+    out = msgspec.structs.replace(task, **fields)
+    below = limit_below_request(out.requests, out.limits)
+    if below is not None:  # an override of one side against the task's other side
+        raise DefinitionError(f"task {task.name!r} with its overrides: {below}")
+    return out

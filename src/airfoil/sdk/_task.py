@@ -17,7 +17,7 @@ import msgspec
 from airfoil.core.errors import ConfigError, DefinitionError
 from airfoil.core.ids import stable_hash
 from airfoil.core.records import CachePolicy, TaskSpec, encode_json
-from airfoil.core.resources import ResourceSpec, parse_duration
+from airfoil.core.resources import ResourceSpec, limit_below_request, parse_duration
 from airfoil.core.secret_names import secret_name_problem
 from airfoil.sdk import _compile
 from airfoil.sdk._entity import entity_module, run_outside, type_engine
@@ -145,6 +145,12 @@ class TaskDef(Generic[P, R]):
                 "limits: give them in requests=Resources(...)",
                 location=location,
             )
+        below = limit_below_request(
+            requests.to_spec() if requests else ResourceSpec(),
+            limits.to_spec() if limits else ResourceSpec(),
+        )
+        if below is not None:
+            raise DefinitionError(f"task {self.name!r}: {below}", location=location)
         if isinstance(secret_requests, str):  # one secret's name, not its letters
             secret_requests = (secret_requests,)
         for secret in secret_requests:

@@ -56,6 +56,12 @@ class WorkflowDef(Generic[P, R]):
         self.module = entity_module(fn)
         self.name = name or f"{self.module}.{fn.__qualname__}"
         location = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+        # stored in the spec of every execution: a number here made each record unreadable
+        for setting, value in (("name", self.name), ("docs", docs)):
+            if value is not None and not isinstance(value, str):
+                raise DefinitionError(
+                    f"@workflow({setting}=...) takes a string, not {value!r}", location=location
+                )
         if failure_policy not in FAILURE_POLICIES:
             raise DefinitionError(
                 f"workflow {self.name!r}: failure_policy must be one of {FAILURE_POLICIES}, "

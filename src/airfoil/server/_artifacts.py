@@ -27,6 +27,7 @@ from airfoil.store.artifacts import (
     ArtifactStore,
     ArtifactVersion,
     check_artifact_name,
+    move_alias_checked,
     open_artifact_store,
 )
 from airfoil.store.base import BlobStore, MetaStore
@@ -128,18 +129,20 @@ def detail(
 
 
 def move(
-    store: ArtifactStore, project: str, name: str, body: AliasMoveIn, now: float, actor: str
+    store: ArtifactStore,
+    blobs: BlobStore,
+    project: str,
+    name: str,
+    body: AliasMoveIn,
+    now: float,
+    actor: str,
 ) -> AliasMoveOut:
-    moved = store.move_alias(
-        project,
-        name,
-        body.alias,
-        body.version,
-        now,
-        action=body.action,
-        actor=actor,
-        reason=body.reason,
-    )
+    """Promote or roll back an alias; refused (NotFoundError, 404) where the version it goes
+    to has no bytes in the server's blob store, as the local registry refuses it."""
+    moved = move_alias_checked(
+        store, blobs, (project, name, body.alias), body.version, now, action=body.action,
+        actor=actor, reason=body.reason,
+    )  # fmt: skip
     return move_out(moved)
 
 
@@ -325,4 +328,5 @@ def post_artifact_version(
 def post_alias_move(
     project: _Project, name: _Name, body: AliasMoveIn, who: Runner, store: Store, request: Request
 ) -> AliasMoveOut:
-    return move(store, project, name, body, _deps(request).clock.now(), who.key_id)
+    d = _deps(request)
+    return move(store, d.blobs, project, name, body, d.clock.now(), who.key_id)

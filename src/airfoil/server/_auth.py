@@ -151,6 +151,7 @@ def status_of(exc: BaseException) -> tuple[int, str]:
         (E.DefinitionError, 422, "invalid_definition"),
         (E.ConfigError, 422, "invalid_input"),
         (E.UserError, 400, "bad_request"),
+        (E.UnreadableRecordError, 500, "unreadable_record"),  # retrying cannot help
         (E.StoreError, 503, "store_unavailable"),
         (E.PlatformError, 503, "unavailable"),
     ]

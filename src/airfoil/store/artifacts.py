@@ -26,6 +26,7 @@ import re
 
 import msgspec
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
 from airfoil.store.deployments import Deployment, DeploymentLease
 
@@ -40,6 +41,7 @@ __all__ = [
     "deployment_lease_lost",
     "missing_alias",
     "missing_artifact",
+    "move_alias_checked",
     "open_artifact_store",
     "plan_move",
     "rollback_target",
@@ -351,6 +353,40 @@ def plan_move(
     if action == "promote":
         raise ConfigError(f"promoting alias {alias!r} of {name!r} needs a version")
     return rollback_target(project, name, alias, trail)
+
+
+def move_alias_checked(
+    store: ArtifactStore, blobs: BlobStore, where: tuple[str, str, str], version: int | None,
+    now: float, **how: str,
+) -> AliasMove:  # fmt: skip
+    """:meth:`ArtifactStore.move_alias` of ``where`` (``project, name, alias``), ``how``
+    being its ``action`` (default ``promote``), ``actor`` and ``reason``, refused where the
+    version it goes to has no bytes in ``blobs`` (deleted, or a blob store that lost them):
+    no service could load it, so the alias stays where it is. The local registry and the
+    server both move aliases here.
+
+    A rollback's target is read before the move and found again by the move itself; a
+    concurrent move of the same alias in between can send it elsewhere unchecked.
+
+    Raises:
+        NotFoundError: the version (or, for a rollback, the alias) does not exist, or its
+            bytes are gone from the blob store.
+        ConfigError: as :meth:`ArtifactStore.move_alias`.
+    """
+    project, name, alias = where
+    action = how.setdefault("action", "promote")
+    target = plan_move(*where, version, action, store.alias_moves(*where))
+    found = store.get_version(project, name, target)
+    if not blobs.exists(found.uri):
+        verb = "rolled back" if action == "rollback" else "moved"
+        other = "roll back further or promote" if action == "rollback" else "promote"
+        raise NotFoundError(
+            f"the bytes of {found.ref} ({found.uri}) are gone from the blob store, "
+            f"so no service could load it: {alias!r} was not {verb}. {other.capitalize()} "
+            "another version, or register the model again (train it, or publish the same "
+            "bytes)"
+        )
+    return store.move_alias(*where, version, now, **how)
 
 
 def open_artifact_store(database_url: str | None, home: str) -> ArtifactStore:

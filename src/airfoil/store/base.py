@@ -33,6 +33,7 @@ from airfoil.core.records import (
 from airfoil.store._control import ControlInbox
 from airfoil.store._observability import ObservabilityStore
 from airfoil.store._scheduling import SchedulingStore
+from airfoil.store._unreadable import OnUnreadable
 
 __all__ = ["BlobStore", "ExecutionView", "MetaStore"]
 
@@ -187,10 +188,13 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[ExecutionRecord]:
         """Executions matching all given filters, newest first (``created_at`` desc, then
         ``id`` desc: ids sort by creation time). A negative limit or offset is a
-        ConfigError."""
+        ConfigError. A stored record that no longer decodes (written by an older or faulty
+        version) is left out and handed to ``on_unreadable`` as an UnreadableRecordError
+        (logged as a warning where it is None): one bad record never fails the listing."""
 
     def list_execution_heads(
         self,

@@ -39,6 +39,7 @@ from airfoil.store._memory_control import MemoryControlInbox
 from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
+from airfoil.store._unreadable import OnUnreadable, decode_each
 from airfoil.store.base import MetaStore, check_page, lease_lost, missing_execution
 
 __all__ = ["MemoryMetaStore"]
@@ -195,10 +196,12 @@ class MemoryMetaStore(
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[ExecutionRecord]:
         check_page(limit, offset)
         rows = self._newest_first(project, domain, workflow, phase)
-        return [_EXECUTION.decode(r[2]) for r in rows[offset : offset + limit]]
+        page = (r[2] for r in rows[offset : offset + limit])
+        return decode_each("execution", page, _EXECUTION.decode, on_unreadable)
 
     def list_execution_heads(
         self,

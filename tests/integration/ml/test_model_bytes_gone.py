@@ -49,3 +49,16 @@ def test_a_version_whose_bytes_are_gone(registry: ModelRegistry) -> None:
     with pytest.raises(NotFoundError) as load:
         registry.load(model, v2.ref)
     assert "tiny:2" in str(load.value) and gone.uri in str(load.value), load.value
+
+
+def test_no_rollback_to_a_version_whose_bytes_are_gone(registry: ModelRegistry) -> None:
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    v2 = model.train(hyperparameters={"C": 0.5}, registry=registry, rows=120)
+    registry.promote(v1.ref, "production")
+    registry.promote(v2.ref, "production")
+    registry.blobs.delete(registry.resolve(v1.ref).uri)
+    with pytest.raises(NotFoundError) as refused:
+        registry.rollback("tiny", "production")
+    said = str(refused.value)
+    assert "tiny:1" in said and "'production' was not rolled back" in said, said
+    assert registry.resolve("tiny@production").version == 2  # the alias stayed

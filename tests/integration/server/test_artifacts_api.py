@@ -4,10 +4,12 @@ bad requests are clear 4xx errors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any
 
+import msgspec
 import pytest
 from _srv import Running
 from typer.testing import CliRunner
@@ -19,13 +21,21 @@ from airfoil.testing.artifact_conformance import make_draft
 pytestmark = pytest.mark.integration
 
 
-def _seed(server: Running, project: str) -> None:
+def _seed(server: Running, project: str) -> list[str]:
+    """Versions 1 and 2 of ``digits``, their bytes in the server's blob store (a version
+    without them cannot be promoted); returns their URIs."""
     store = open_artifact_store(server.database_url, str(server.home))
+    uris = []
     try:
-        for h in ("h1", "h2"):
-            store.add_version(make_draft("digits", h, project=project), time.time())
+        for body in (b"model one", b"model two"):
+            sha = hashlib.sha256(body).hexdigest()
+            uri = server.deps.blobs.put_bytes(f"artifacts/{project}/digits/{sha}", body)
+            draft = make_draft("digits", sha, project=project)
+            store.add_version(msgspec.structs.replace(draft, uri=uri), time.time())
+            uris.append(uri)
     finally:
         store.close()
+    return uris
 
 
 def test_the_registry_over_http(server: Running, client: Any) -> None:
@@ -52,6 +62,36 @@ def test_the_registry_over_http(server: Running, client: Any) -> None:
     with pytest.raises(ApiCallError) as bad_alias:
         api.promote("digits", 1, "prod:1")
     assert bad_alias.value.status in (400, 422) and "invalid alias" in str(bad_alias.value)
+
+
+def test_a_version_whose_bytes_are_gone_is_not_promoted_nor_rolled_back_to(
+    server: Running, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the local registry: the alias stays, a 404 names the version and what to do
+    (before, the server moved it: services kept the old version while the registry said the
+    new one, and every new replica failed to load it)."""
+    from airfoil.cli.main import app
+
+    one, _ = _seed(server, client.project)
+    api = Artifacts(client)
+    api.promote("digits", 1, "production")
+    api.promote("digits", 2, "production")
+    server.deps.blobs.delete(one)
+    with pytest.raises(ApiCallError) as refused:
+        api.promote("digits", 1, "staging")
+    said = str(refused.value)
+    assert refused.value.status == 404, said
+    assert "digits:1" in said and "'staging' was not moved" in said, said
+    assert "register the model again" in said, said
+    with pytest.raises(ApiCallError) as back:
+        api.rollback("digits", "production")
+    assert back.value.status == 404 and "'production' was not rolled back" in str(back.value)
+    assert api.detail("digits").aliases == {"production": 2}
+    assert [m.to_version for m in api.detail("digits").moves] == [1, 2]
+    monkeypatch.setenv("AIRFOIL_PROJECT", client.project)
+    base = ["--remote", "--server", server.url]
+    cli = CliRunner().invoke(app, ["models", "promote", "digits:1", "staging", *base])
+    assert cli.exit_code == 2 and "was not moved" in cli.output, cli.output
 
 
 def test_models_cli_remote(server: Running, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:

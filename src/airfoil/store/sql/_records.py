@@ -74,7 +74,10 @@ class ExecutionDecoder:
             if kept is not None and kept[0] == data:
                 self._kept[key] = kept  # the most recent again
                 return kept[1]
-        spec = self._spec.decode(data)
+        try:
+            spec = self._spec.decode(data)
+        except msgspec.ValidationError as exc:  # its path from the record's root, as one decode
+            raise msgspec.ValidationError(str(exc).replace("at `$", "at `$.spec", 1)) from exc
         with self._lock:
             self.decoded += 1
             self._kept.pop(key, None)

@@ -42,6 +42,7 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
 )
+from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one
 from airfoil.store.base import (
     ExecutionView,
     MetaStore,
@@ -507,7 +508,7 @@ class SqlMetaStore(
         rows = self._read(self._s.get_execution, {"id": execution_id}, "reading an execution")
         if not rows:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
-        return self.records.decode(rows[0][0])
+        return decode_one("execution", rows[0][0], self.records.decode)
 
     def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
         params = {"project": project, "ref": ref, "project2": project, "ref2": ref}
@@ -523,7 +524,7 @@ class SqlMetaStore(
         rows = self._read(sql, {"id": execution_id}, "reading an execution")
         if not rows:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
-        return _HEAD.decode(rows[0][0])
+        return decode_one("execution", rows[0][0], _HEAD.decode)
 
     def list_executions(
         self,
@@ -534,12 +535,14 @@ class SqlMetaStore(
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[ExecutionRecord]:
         check_page(limit, offset)
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
         sql = self._s.list_executions(tuple(params))
         params.update(limit=limit, offset=offset)
-        return [self.records.decode(r[0]) for r in self._read(sql, params, "listing executions")]
+        rows = self._read(sql, params, "listing executions")
+        return decode_each("execution", (r[0] for r in rows), self.records.decode, on_unreadable)
 
     def list_execution_heads(
         self,
@@ -555,7 +558,8 @@ class SqlMetaStore(
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
         sql = self._s.list_execution_heads(tuple(params))
         params.update(limit=limit, offset=offset)
-        return [_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
+        rows = self._read(sql, params, "listing executions")
+        return decode_each("execution", (r[0] for r in rows), _HEAD.decode)
 
     def page_execution_heads(
         self,
@@ -605,7 +609,8 @@ class SqlMetaStore(
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
         sql = self._s.list_executions(tuple(params))
         params.update(limit=limit, offset=offset)
-        return [_RUN_HEAD.decode(r[0]) for r in self._read(sql, params, "listing executions")]
+        rows = self._read(sql, params, "listing executions")
+        return decode_each("execution", (r[0] for r in rows), _RUN_HEAD.decode)
 
     def count_executions(
         self,

@@ -17,6 +17,7 @@ import msgspec
 
 from airfoil.core.errors import NotFoundError
 from airfoil.core.records import AttemptRecord, ExecutionHead, ExecutionRecord, NodeRecord
+from airfoil.store._unreadable import decode_each, decode_one
 from airfoil.store.base import ExecutionView
 
 if TYPE_CHECKING:
@@ -45,7 +46,10 @@ def view_execution(
         raise NotFoundError(f"execution {execution_id!r} does not exist")
     _, _, whole, record, owner, expires_at, last = rows[0]
     rec: ExecutionRecord | ExecutionHead
-    rec = store.records.decode(record) if whole else _HEAD.decode(record)
+    if whole:
+        rec = decode_one("execution", record, store.records.decode)
+    else:
+        rec = decode_one("execution", record, _HEAD.decode)
     last_seq = int(last or 0)
     if last_seq <= after_seq:
         return ExecutionView(rec, _lease(owner, expires_at), after_seq, None, None)
@@ -62,9 +66,14 @@ def page_execution_heads_leased(
     if not rows:
         total = 0 if offset == 0 else store.count_executions(**filters)
         return [], total, {}
-    heads = [_HEAD.decode(r[0]) for r in rows]
+    heads: list[ExecutionHead] = []
     leases = {}
-    for head, r in zip(heads, rows, strict=True):
+    for r in rows:
+        found = decode_each("execution", [r[0]], _HEAD.decode)  # an unreadable row: left out
+        if not found:
+            continue
+        head = found[0]
+        heads.append(head)
         lease = _lease(r[2], r[3])
         if lease is not None and head.phase in ("queued", "running"):
             leases[head.id] = lease

@@ -1,0 +1,56 @@
+"""One undecodable stored execution (a run stored by an older or faulty version, with a spec
+msgspec cannot decode: ``cache_version=2`` stored as a number did this) must not fail
+``airfoil executions list`` for the whole home: it is listed as unreadable, once, with its id
+and the decode error, and ``executions show`` of it is a clear error naming it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+FLOW = """
+import airfoil as af
+
+@af.task(cache=True, cache_version="1")
+def inc(x: int) -> int:
+    return x + 1
+
+@af.workflow
+def wf(x: int = 1) -> int:
+    return inc(x=x)
+"""
+
+
+def test_an_unreadable_execution_is_reported_and_the_rest_listed(
+    cli: Any, tmp_path: Path, _airfoil_home: Path
+) -> None:
+    (tmp_path / "flow.py").write_text(FLOW)
+    for run, x in (("old-run", "1"), ("new-run", "2")):
+        r = cli("run", "--name", run, "flow.py", "wf", "--x", x)
+        assert r.code == 0, r.err
+    with sqlite3.connect(_airfoil_home / "airfoil.db") as db:
+        q = "SELECT id, record FROM executions WHERE name='old-run'"
+        eid, record = db.execute(q).fetchone()
+    data = json.loads(record)
+    data["spec"]["nodes"][0]["task"]["cache"]["version"] = 2  # what an older version stored
+    with sqlite3.connect(_airfoil_home / "airfoil.db") as db:
+        db.execute("UPDATE executions SET record=? WHERE id=?", (json.dumps(data), eid))
+
+    listed = cli("executions", "list")
+    assert listed.code == 0, listed.err
+    assert "new-run" in listed.out and "old-run" not in listed.out
+    assert listed.err.count(f"unreadable: execution {eid}") == 1, listed.err
+    assert "$.spec.nodes[0].task.cache.version" in listed.err
+    as_json = cli("executions", "list", "--json")
+    assert as_json.code == 0 and [e["name"] for e in as_json.json()] == ["new-run"]
+
+    shown = cli("executions", "show", "old-run")
+    assert shown.code != 0 and "Traceback" not in shown.err
+    assert f"execution {eid!r} cannot be read" in shown.err
+    assert "older or faulty version" in shown.err
