@@ -54,3 +54,4 @@ def test_an_unreadable_execution_is_reported_and_the_rest_listed(
     assert shown.code != 0 and "Traceback" not in shown.err
     assert f"execution {eid!r} cannot be read" in shown.err
     assert "older or faulty version" in shown.err
+    assert "internal" not in shown.err  # damaged data, not Airfoil failing

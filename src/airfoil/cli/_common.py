@@ -22,6 +22,7 @@ from airfoil.core.errors import (
     AirfoilError,
     ConflictError,
     ExecutionFailedError,
+    UnreadableRecordError,
     UserError,
 )
 
@@ -76,6 +77,8 @@ def handle_errors(fn: F) -> F:
             # A conflict on the command line is the user's request meeting the store's state
             # (an execution id taken, an execution another process is driving).
             fail(str(exc), code=2)
+        except UnreadableRecordError as exc:  # damaged data, not a failure of this code
+            fail(str(exc), code=3)
         except AirfoilError as exc:
             fail(f"{exc} (an internal {type(exc).__name__})", code=3)
         except KeyboardInterrupt:
