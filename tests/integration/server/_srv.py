@@ -268,8 +268,8 @@ def probe_engine_process(
 
     real = _config.open_runtime
 
-    def recording(cfg: Any) -> Any:
-        runtime, registry = real(cfg)
+    def recording(cfg: Any, role: str = "api") -> Any:
+        runtime, registry = real(cfg, role)
         cur = runtime.meta._cursor()  # type: ignore[attr-defined]  # the store's own connection
         cur.execute("SHOW synchronous_commit")
         meta_sync = str(cur.fetchone()[0])
