@@ -228,7 +228,9 @@ class Registry(SqlRegistryStore):
                     wanted.wait()
                     continue
             try:
-                self.read_keys()
+                with self._read_lock:  # a check that woke this turn may be reading them
+                    if not self._read_since(self.keys_refresh_s):
+                        self.read_keys()
                 failing = False
             except Exception:  # the database away: requests read keys themselves meanwhile
                 if not failing:
@@ -249,6 +251,12 @@ class Registry(SqlRegistryStore):
             if changes == self._keys_changes:  # no change made here since it began
                 self._keys = (began, keys)
         return keys
+
+    def _read_since(self, age_s: float) -> bool:
+        """Whether a read of the keys began less than ``age_s`` ago."""
+        with self._lock:
+            read = self._keys
+        return read is not None and time.monotonic() - read[0] < age_s
 
     def _keys_now(self) -> dict[str, tuple[ApiKey, str]]:
         """The keys read at most :attr:`keys_max_age_s` ago, or read now: one read at a
