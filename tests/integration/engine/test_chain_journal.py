@@ -264,6 +264,23 @@ def test_readers_see_a_long_inline_task_s_predecessor_within_the_fold_interval(
 
 
 def test_a_chain_leaves_a_complete_store_and_no_journal(tmp_path: Path) -> None:
+    rt, execution_id, writes = _drive_counted_chain(tmp_path, 30)
+    try:
+        # the start, and the end with every journaled task: not one write per task
+        assert len(writes) <= 3, [len(w.events) for w in writes]
+        nodes = rt.meta.get_nodes(execution_id)
+        assert len(nodes) == 30 and {n.phase for n in nodes} == {"succeeded"}
+        assert all(len(rt.meta.get_attempts(execution_id, n.node_id)) == 1 for n in nodes)
+        seqs = [e.seq for e in rt.meta.get_events(execution_id)]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert not any((tmp_path / "home" / "journals").glob("*"))
+    finally:
+        rt.close()
+
+
+def _drive_counted_chain(tmp_path: Path, n: int) -> tuple[LocalRuntime, str, list[StoreBatch]]:
+    """A chain of ``n`` tasks driven inline to success with each store write counted: the
+    runtime (the caller closes it), the execution's id and the batches written."""
     import airfoil as af
 
     @af.task
@@ -272,7 +289,7 @@ def test_a_chain_leaves_a_complete_store_and_no_journal(tmp_path: Path) -> None:
 
     @af.workflow
     def wf(x: int = 0) -> int:
-        for _ in range(30):
+        for _ in range(n):
             x = inc(x=x)
         return x
 
@@ -286,19 +303,12 @@ def test_a_chain_leaves_a_complete_store_and_no_journal(tmp_path: Path) -> None:
             writes.append(batch)
             real_write(batch)
 
-        engine.meta = counted_meta = _CountingMeta(rt.meta, counted)
+        engine.meta = _CountingMeta(rt.meta, counted)
         assert engine.drive(rec.id).phase == "succeeded"
-        assert counted_meta is engine.meta
-        # the start, and the end with every journaled task: not one write per task
-        assert len(writes) <= 3, [len(w.events) for w in writes]
-        nodes = rt.meta.get_nodes(rec.id)
-        assert len(nodes) == 30 and {n.phase for n in nodes} == {"succeeded"}
-        assert all(len(rt.meta.get_attempts(rec.id, n.node_id)) == 1 for n in nodes)
-        seqs = [e.seq for e in rt.meta.get_events(rec.id)]
-        assert seqs == list(range(1, len(seqs) + 1))
-        assert not any((tmp_path / "home" / "journals").glob("*"))
-    finally:
+    except BaseException:
         rt.close()
+        raise
+    return rt, rec.id, writes
 
 
 def test_a_drive_stopped_by_ctrl_c_leaves_its_journal_in_the_store(tmp_path: Path) -> None:
@@ -459,30 +469,8 @@ def test_a_chain_s_store_writes_grow_by_groups_and_its_execution_is_written_twic
     whole workflow spec (46 MB at 100,000 tasks), so it must be written a fixed number of
     times a run (its start and its end), never per group; the store writes grow with the
     journal's groups (1,024 records), not with the tasks."""
-    import airfoil as af
-
-    @af.task
-    def inc(x: int) -> int:
-        return x + 1
-
-    @af.workflow
-    def wf(x: int = 0) -> int:
-        for _ in range(n):
-            x = inc(x=x)
-        return x
-
-    rt, engine = _inline_engine(tmp_path, journal_max_s=60.0)
+    rt, _, writes = _drive_counted_chain(tmp_path, n)
     try:
-        rec = engine.launch(spec_of(wf), convert_inputs(wf, {}, rt), keep=True)
-        writes: list[StoreBatch] = []
-        real_write = rt.meta.write
-
-        def counted(batch: StoreBatch) -> None:
-            writes.append(batch)
-            real_write(batch)
-
-        engine.meta = _CountingMeta(rt.meta, counted)
-        assert engine.drive(rec.id).phase == "succeeded"
         records = sum(len(w.nodes) + len(w.attempts) + len(w.events) for w in writes)
         assert sum(w.execution is not None for w in writes) == 2
         assert len(writes) <= 2 + records // 1024 + 1, (n, len(writes), records)
