@@ -1,12 +1,13 @@
 """Two projects flooding a real multi-node Ray cluster split its GPU time by their fair-share
 weights: a head (no CPUs) and three worker nodes with 2 fake GPUs each (``ray start
---num-gpus``), one driver process admitting through the cluster's queue (the engine's policy
-places every attempt on a node), two executions -- one per project, each with its own Ray
-executor, as a server's driver slots have -- each mapping many more one-GPU tasks than the
-cluster holds. The GPU-seconds are read from the attempts' recorded start and end times over
-the window in which both projects had work waiting: weights 2:1 give two thirds to the first
-project, within 10%, and the GPUs are busy meanwhile (an execution's idle warm workers, which
-hold GPUs in Ray the policy has given to the other's attempts, are stopped for them).
+--num-gpus``), one driver process admitting through the cluster's queue (the engine's policy places
+every attempt on a node), two executions -- one per project, each with its own Ray executor, as
+a server's driver slots have -- each mapping many more one-GPU tasks than the cluster holds,
+queued while a third project's work holds every GPU. The GPU-seconds are read from the
+attempts' recorded start and end times over the window in which both projects had work waiting:
+weights 2:1 give two thirds to the first project, within 10%, and the GPUs are busy meanwhile
+(an execution's idle warm workers, which hold GPUs in Ray the policy has given to the other's
+attempts, are stopped for them).
 
 The worker nodes are the session's ``_ray_cluster.GPU_PAIRS`` (the tasks ask for a GPU and no
 CPU), started for this module on the session's head and handed on to the cluster
@@ -62,6 +63,7 @@ DRIVER = textwrap.dedent(
     import json
     import sys
     import threading
+    import time
 
     from airfoil.cli._load import load_entity
     from airfoil.local import LocalRuntime, convert_inputs, spec_of
@@ -73,36 +75,52 @@ DRIVER = textwrap.dedent(
     rt = LocalRuntime(AirfoilSettings(home=home, executor="ray", ray_address=address))
     rt.meta.put_quota(ProjectQuota("alpha", weight=2.0))
     rt.meta.put_quota(ProjectQuota("beta", weight=1.0))
+    rt.meta.put_quota(ProjectQuota("gamma", weight=1.0))
     entity = load_entity(flow, "flood")
-    runs = []
-    for project in ("alpha", "beta"):
+    errors = []
+
+
+    def start(project, n):
         ex = rt.new_executor("ray")  # its own executor, as each server slot has
         settings = dataclasses.replace(rt.engine_settings(), project=project)
         engine = rt.engine(ex, settings=settings)
         record = engine.launch(
             spec_of(entity),
-            convert_inputs(entity, {"xs": list(range(items))}, rt),
+            convert_inputs(entity, {"xs": list(range(n))}, rt),
             code_root=project_root(entity.module),
         )
-        runs.append((engine, ex, record.id))
-    errors = []
 
-    def drive(engine, ex, exec_id):
-        try:
-            engine.drive(exec_id)
-        except BaseException as exc:
-            errors.append(repr(exc))
-        finally:
-            ex.close()
+        def drive():
+            try:
+                engine.drive(record.id)
+            except BaseException as exc:
+                errors.append(repr(exc))
+            finally:
+                ex.close()
 
-    threads = [threading.Thread(target=drive, args=run) for run in runs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    phases = [rt.meta.get_execution(i).phase for _, _, i in runs]
+        thread = threading.Thread(target=drive)
+        thread.start()
+        return record.id, ex, thread
+
+
+    # A third project's work holds all 6 GPUs first (the cluster is busy), and the two floods
+    # queue behind it: when its items end, both have work waiting and the policy splits the
+    # GPUs between them. Started on an idle cluster instead, the first flood's engine to
+    # submit takes every free GPU before the second's items are queued, and the second's
+    # workers start late (a Ray worker takes 3-10 s to start on this host): there would be
+    # no window in which both have work waiting.
+    busy = start("gamma", 6)
+    deadline = time.monotonic() + 60
+    while busy[1].running() < 6 and busy[2].is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if busy[1].running() < 6:
+        errors.append("the third project's 6 items never all held a GPU")
+    runs = [start(project, items) for project in ("alpha", "beta")]
+    for _, _, thread in [busy, *runs]:
+        thread.join()
+    phases = [rt.meta.get_execution(i).phase for i, _, _ in runs]
     rt.close()
-    print(json.dumps({"ids": [i for _, _, i in runs], "phases": phases, "errors": errors}))
+    print(json.dumps({"ids": [i for i, _, _ in runs], "phases": phases, "errors": errors}))
     """
 )
 
@@ -148,7 +166,7 @@ def test_two_projects_flooding_the_cluster_split_gpu_time_by_their_weights(
     )
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["phases"] == ["succeeded", "succeeded"], result
+    assert result["errors"] == [] and result["phases"] == ["succeeded", "succeeded"], result
     meta = open_meta_store(None, str(home))
     try:
         alpha, beta = (
