@@ -83,7 +83,7 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/lint-imports
 
-typecheck: install
+typecheck: install $(TRAIN)
 	$(BIN)/mypy
 
 # pytest runs twice, side by side, the two runs together the whole suite: every test but the
