@@ -577,3 +577,30 @@ def test_reclaim_that_frees_room_outside_the_victims_lets_a_later_claimant_make_
     d = decide(queue, run, nodes, now=now, quotas={"r": gpu_quota(4)}, policy=policy)
     assert sorted(d.preemptions) == ["due", "lv"]
     assert sorted(starts(d)) == [("c1", ("n0",)), ("r1", ("n0",))]
+
+
+def test_with_gang_wait_ratio_a_due_gang_holds_room_expected_soon_instead_of_preempting() -> None:
+    # n0's work ends at 100 s, n1's interruptible work at 10,000 s: a 2 x 8-GPU gang of
+    # 1,000 s would wait 90 s for n0 and n1, or, by default, preempt at once
+    run = [
+        running(gpus("r0", 8, estimate=100.0), "n0"),
+        running(gpus("r1", 8, interruptible=True, estimate=100.0), "n1"),
+    ]
+    gang = gpus("g", 8, gang=2, submit=5.0, estimate=1000.0)
+    assert decide([gang], run, TWO_NODES, now=10.0).preemptions == ()  # r0 cannot be stopped
+    run[1] = running(gpus("r1", 8, interruptible=True, estimate=10_000.0), "n1")
+    run[0] = running(gpus("r0", 8, interruptible=True, estimate=100.0), "n0")
+    assert sorted(decide([gang], run, TWO_NODES, now=10.0).preemptions) == ["r0", "r1"]
+    # both end within 0.1 x the gang's estimate of now only if r1 ends soon: it does not
+    soon = AirfoilPolicy(gang_wait_ratio=0.1)
+    assert sorted(decide([gang], run, TWO_NODES, now=10.0, policy=soon).preemptions) == [
+        "r0",
+        "r1",
+    ]
+    run[1] = running(gpus("r1", 8, interruptible=True, estimate=50.0), "n1")
+    d = decide([gang], run, TWO_NODES, now=10.0, policy=soon)
+    assert d.preemptions == ()
+    assert d.reasons["g"].startswith("holding a reservation")
+    # with the reservation far off (0.01 x 1,000 s = 10 s < 90 s), the gang preempts
+    far = AirfoilPolicy(gang_wait_ratio=0.01)
+    assert sorted(decide([gang], run, TWO_NODES, now=10.0, policy=far).preemptions) == ["r0", "r1"]
