@@ -163,6 +163,7 @@ class AirfoilPolicy(Policy):
     victim_wait_all: bool = False
     gang_wait_ratio: float | None = None
     srpt_ratio: float | None = None
+    srpt_spare_whole: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -459,7 +460,11 @@ class AirfoilPolicy(Policy):
                     if level >= top:  # srpt: work of its own level left srpt x its estimate
                         least = srpt * entry.estimate if srpt else 0.0
                         pool = victims.for_claimant(
-                            entry, level - 1, least, spare_whole_nodes=whole, past_estimate=False
+                            entry,
+                            level - 1,
+                            least,
+                            spare_whole_nodes=whole or self.srpt_spare_whole,
+                            past_estimate=False,
                         )
                     else:
                         least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
