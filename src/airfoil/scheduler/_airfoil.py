@@ -164,6 +164,7 @@ class AirfoilPolicy(Policy):
     gang_wait_ratio: float | None = None
     srpt_ratio: float | None = None
     srpt_spare_whole: bool = False
+    srpt_after: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -449,10 +450,19 @@ class AirfoilPolicy(Policy):
                         rnd.wake(now + _NEXT_ROUND_S)
                         paused = True
                     stuck = True
-                elif level < reach and (
-                    (hope := hopeless.get(entry.shape)) is None
-                    or level < hope[0]
-                    or entry.estimate < hope[1]
+                elif (
+                    level < reach
+                    and (
+                        (hope := hopeless.get(entry.shape)) is None
+                        or level < hope[0]
+                        or entry.estimate < hope[1]
+                    )
+                    and not (
+                        level >= top
+                        and self.srpt_after is not None
+                        and now - entry.item.submit_time - _time_run(entry.item)
+                        < self.srpt_after * entry.estimate
+                    )
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
                     whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
