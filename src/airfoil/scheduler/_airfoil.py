@@ -165,6 +165,7 @@ class AirfoilPolicy(Policy):
     srpt_ratio: float | None = None
     srpt_spare_whole: bool = False
     srpt_after: float | None = None
+    srpt_fresh_only: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -476,6 +477,8 @@ class AirfoilPolicy(Policy):
                             spare_whole_nodes=whole or self.srpt_spare_whole,
                             past_estimate=False,
                         )
+                        if self.srpt_fresh_only:  # never preempted before
+                            pool = [run for run in pool if not run.entry.item.attained]
                     else:
                         least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                         pool = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)

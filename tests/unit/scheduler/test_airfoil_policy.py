@@ -604,3 +604,32 @@ def test_with_gang_wait_ratio_a_due_gang_holds_room_expected_soon_instead_of_pre
     # with the reservation far off (0.01 x 1,000 s = 10 s < 90 s), the gang preempts
     far = AirfoilPolicy(gang_wait_ratio=0.01)
     assert sorted(decide([gang], run, TWO_NODES, now=10.0, policy=far).preemptions) == ["r0", "r1"]
+
+
+def test_with_srpt_ratio_the_last_level_preempts_its_own_work_with_far_more_left() -> None:
+    # both at the last level (over 1 GPU-hour): the waiting one has 10 h left, the running
+    # one 100 h; plain least attained service never preempts within a level
+    run = [running(gpus("long", 8, interruptible=True, estimate=400_000.0), "n0")]
+    short = gpus("short", 8, submit=5.0, estimate=36_000.0, attained=50_000.0)
+    swaps = {"whole_node_swaps": True}
+    assert (
+        decide([short], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(**swaps)).preemptions
+        == ()
+    )
+    d = decide([short], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(srpt_ratio=2.0, **swaps))
+    assert d.preemptions == ("long",)
+    assert starts(d) == [("short", ("n0",))]
+    # 100 h left is not 20 x 10 h; and an item that has not waited its estimate does not
+    for policy in (
+        AirfoilPolicy(srpt_ratio=20.0, **swaps),
+        AirfoilPolicy(srpt_ratio=2.0, srpt_after=1.0, **swaps),
+    ):
+        assert decide([short], run, ONE_NODE, now=10_000.0, policy=policy).preemptions == ()
+    # work past its estimate is no victim of this rule (its work left is unknown)
+    late = [running(gpus("late", 8, interruptible=True, estimate=5_000.0), "n0")]
+    assert (
+        decide(
+            [short], late, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(srpt_ratio=2.0, **swaps)
+        ).preemptions
+        == ()
+    )
