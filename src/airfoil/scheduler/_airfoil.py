@@ -161,11 +161,6 @@ class AirfoilPolicy(Policy):
     victim_wait_cost: float | None = None
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
-    gang_wait_ratio: float | None = None
-    srpt_ratio: float | None = None
-    srpt_spare_whole: bool = False
-    srpt_after: float | None = None
-    srpt_fresh_only: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -201,14 +196,6 @@ class AirfoilPolicy(Policy):
         if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
             problems.append(
                 f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
-            )
-        if self.gang_wait_ratio is not None and not 0 <= self.gang_wait_ratio < math.inf:
-            problems.append(
-                f"gang_wait_ratio must be a finite number >= 0 or None, got {self.gang_wait_ratio}"
-            )
-        if self.srpt_ratio is not None and not 1 <= self.srpt_ratio < math.inf:
-            problems.append(
-                f"srpt_ratio must be a finite number >= 1 or None, got {self.srpt_ratio}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -301,14 +288,6 @@ class AirfoilPolicy(Policy):
                     and tried not in no_room
                     and len(rnd.preempted) < self.max_preemptions
                 ):
-                    if not full and self.gang_wait_ratio is not None:
-                        # room expected soon, against the gang's own run: hold it, stop nobody
-                        held = rnd.reserve(entry, self.overrun)
-                        if held is not None:
-                            if held.at - now <= self.gang_wait_ratio * entry.estimate:
-                                rnd.wait(entry, _reasons.in_reservation(held.at, now))
-                                continue
-                            _cancel(rnd, held)
                     if rnd.make_room(entry, victims.indexed(entry), lenders_only=lenders_only):
                         if guard is not None:
                             guard.add(entry)
@@ -337,9 +316,6 @@ class AirfoilPolicy(Policy):
         reclaim_failed: set[tuple[str, Shape]] = set()
         borrowed: dict[str, list[RunningEntry]] = {}
         top = victims.top
-        # srpt_ratio: the last level's items may also preempt that level's work (below)
-        srpt = self.srpt_ratio
-        reach = top + 1 if srpt is not None and top == len(self.thresholds) else top
         largest_gpus = state.largest[2]
         # a shape that could not make room at some level cannot at that level or above
         # (with ``preempt_ratio``: with that estimate or a longer one)
@@ -365,7 +341,7 @@ class AirfoilPolicy(Policy):
                 continue
             entry = waiting[key[4]]
             if skim:
-                if key[0] >= reach:
+                if key[0] >= top:
                     rnd.explain_rest()
                     break
                 hope = hopeless.get(entry.shape)
@@ -387,7 +363,7 @@ class AirfoilPolicy(Policy):
                     or (
                         len(rnd.preempted) < max_preemptions
                         and (
-                            level >= reach
+                            level >= top
                             or (
                                 (hope := hopeless.get(shape)) is not None
                                 and level >= hope[0]
@@ -451,39 +427,18 @@ class AirfoilPolicy(Policy):
                         rnd.wake(now + _NEXT_ROUND_S)
                         paused = True
                     stuck = True
-                elif (
-                    level < reach
-                    and (
-                        (hope := hopeless.get(entry.shape)) is None
-                        or level < hope[0]
-                        or entry.estimate < hope[1]
-                    )
-                    and not (
-                        level >= top
-                        and self.srpt_after is not None
-                        and now - entry.item.submit_time - _time_run(entry.item)
-                        < self.srpt_after * entry.estimate
-                    )
+                elif level < top and (
+                    (hope := hopeless.get(entry.shape)) is None
+                    or level < hope[0]
+                    or entry.estimate < hope[1]
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
+                    least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                     whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
-                    least: float | None
-                    if level >= top:  # srpt: work of its own level left srpt x its estimate
-                        least = srpt * entry.estimate if srpt else 0.0
-                        pool = victims.for_claimant(
-                            entry,
-                            level - 1,
-                            least,
-                            spare_whole_nodes=whole or self.srpt_spare_whole,
-                            past_estimate=False,
-                        )
-                        if self.srpt_fresh_only:  # never preempted before
-                            pool = [run for run in pool if not run.entry.item.attained]
-                    else:
-                        least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
-                        pool = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
                     if victims.can_free(entry.demand) and rnd.make_room(
-                        entry, pool, lenders_only=lenders_only
+                        entry,
+                        victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
+                        lenders_only=lenders_only,
                     ):
                         continue
                     hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
@@ -496,13 +451,13 @@ class AirfoilPolicy(Policy):
             if explain:  # rnd.wait, inlined
                 reasons[key[4]] = reason
             if (
-                (level >= reach or stuck)
+                (level >= top or stuck)
                 and not can_reclaim
                 and len(no_room) != rnd.fits_checked_at  # else exhausted() is false
                 and rnd.exhausted()
             ):
                 if (
-                    level < reach
+                    level < top
                     and len(rnd.preempted) < max_preemptions
                     and any(hope[1] for hope in hopeless.values())
                 ):
@@ -572,18 +527,6 @@ class _DueGuard:
         used[1] += m * w
         used[2] += g * w
         self._any = True
-
-
-def _cancel(rnd: Round, reservation: object) -> None:
-    """Undo the round's last reservation (experimental: gang_wait_ratio)."""
-    held = rnd.reservations.pop()
-    assert held is reservation
-    holds = rnd._holds
-    for n in held.nodes:
-        h = holds[n]
-        demand = rnd.state.waiting[held.holder].demand
-        for i, d in enumerate(demand):
-            h[i] -= d
 
 
 def _due_of(row: tuple[float, int, str]) -> float:

@@ -179,9 +179,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         check_invariants(
             AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=queue_too), *scenario
         )
-    # experimental: preemption within the last level, and gangs holding room expected soon
-    check_invariants(AirfoilPolicy(srpt_ratio=2.0, gang_wait_ratio=0.5), *scenario)
-    check_invariants(AirfoilPolicy(srpt_ratio=1.0, srpt_after=1.0), *scenario)
 
 
 def check_invariants(
