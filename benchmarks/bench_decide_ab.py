@@ -12,7 +12,7 @@ average seen during the runs.
 Run, with a baseline extracted beside this tree (``git archive REV src benchmarks | tar -x
 -C DIR`` and ``python -m compileall -q DIR/src``)::
 
-    python benchmarks/bench_decide_ab.py --rounds 3 --policies airfoil,las . /tmp/baseline
+    python benchmarks/bench_decide_ab.py --rounds 3 --policies airfoil,las . ../baseline
 """
 
 from __future__ import annotations
