@@ -38,6 +38,7 @@ from airfoil.core.launch_plans import (
     FixedRateSpec,
     ScheduleSpec,
     cron_fields_problem,
+    fixed_rate_problem,
 )
 
 if TYPE_CHECKING:
@@ -77,10 +78,9 @@ def validate_schedule(schedule: ScheduleSpec) -> None:
             interval.
     """
     if isinstance(schedule, FixedRateSpec):
-        if not (schedule.interval_s > 0 and math.isfinite(schedule.interval_s)):
-            raise ConfigError(
-                f"a FixedRate interval must be a positive duration, got {schedule.interval_s}s"
-            )
+        problem = fixed_rate_problem(schedule.interval_s)
+        if problem is not None:
+            raise ConfigError(problem)
         return
     from cronsim import CronSim, CronSimError
 

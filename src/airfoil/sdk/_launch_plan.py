@@ -40,6 +40,7 @@ from airfoil.core.launch_plans import (
     NotificationSpec,
     Overlap,
     cron_fields_problem,
+    fixed_rate_problem,
     notification_problem,
     unattended_launch_problem,
 )
@@ -154,11 +155,11 @@ class FixedRate:
                 f"FixedRate: the interval is a datetime.timedelta, e.g. "
                 f"FixedRate(timedelta(hours=1)), not {interval!r}"
             )
-        seconds = interval.total_seconds()
-        if seconds < 1:
-            raise DefinitionError(f"FixedRate: the interval must be at least 1s, got {interval}")
+        problem = fixed_rate_problem(interval.total_seconds())
+        if problem is not None:
+            raise DefinitionError(f"{problem} ({interval})")
         self.spec = FixedRateSpec(
-            interval_s=seconds,
+            interval_s=interval.total_seconds(),
             kickoff_time_input_arg=_kickoff_arg("FixedRate", kickoff_time_input_arg),
             overlap=_overlap("FixedRate", overlap),
         )

@@ -110,6 +110,11 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
     ),
     ("fixed rate int", lambda: af.FixedRate(60), "the interval is a datetime.timedelta"),
     (
+        "fixed rate past year 9999",  # activated, then every `schedules list` was a traceback
+        lambda: af.FixedRate(dt.timedelta(days=999_999_999)),
+        "at most 100 years (3162240000s), got 8.64e+13s",
+    ),
+    (
         "fixed rate kickoff",
         lambda: af.FixedRate(dt.timedelta(hours=1), kickoff_time_input_arg=5),
         "kickoff_time_input_arg names",
