@@ -19,6 +19,7 @@ from airfoil.core.records import (
     ErrorInfo,
     ExecutionRecord,
     NodeRecord,
+    StoreBatch,
     Value,
     WorkflowSpec,
 )
@@ -96,7 +97,7 @@ class ConstructsMixin:
 
     attempts: dict[tuple[str, int], AttemptRecord]
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
-    _batch: Any  # the StoreBatch the driver commits before carrying out the commands
+    _batch: StoreBatch  # what the driver commits before carrying out the commands
 
     def _gate_waits(self, nid: str) -> list[Command]:
         """The timer and signal watch of a running gate (again after a restart: the

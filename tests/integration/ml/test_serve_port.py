@@ -22,8 +22,16 @@ TINY = Path(__file__).with_name("_tiny.py")
 def test_a_port_out_of_range_is_refused_naming_it(port: str) -> None:
     assert model.train(hyperparameters={"C": 1.0}, rows=80).ref == "tiny:1"
     done = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", "serve", "tiny:1", "--file", str(TINY)]
-        + [f"--port={port}"],
+        [
+            sys.executable,
+            "-m",
+            "airfoil.cli",
+            "serve",
+            "tiny:1",
+            "--file",
+            str(TINY),
+            f"--port={port}",
+        ],
         capture_output=True,
         text=True,
         timeout=60,  # on main, 70000 never returned

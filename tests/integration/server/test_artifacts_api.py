@@ -176,7 +176,7 @@ def test_a_metric_that_is_not_a_finite_number_is_a_422_and_the_name_still_lists(
     api.publish("other", b"diverged model", kind="model")  # its bytes are uploaded
     sha = hashlib.sha256(b"diverged model").hexdigest()
     for bad in ("NaN", "Infinity"):
-        body = '{"sha256": "%s", "kind": "model", "metrics": {"loss": %s}}' % (sha, bad)
+        body = f'{{"sha256": "{sha}", "kind": "model", "metrics": {{"loss": {bad}}}}}'
         with pytest.raises(ApiCallError) as refused:
             client._call(
                 "POST",
