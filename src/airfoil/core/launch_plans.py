@@ -144,10 +144,10 @@ MAX_FIXED_RATE_S = 100 * 366 * 86400.0
 
 def fixed_rate_problem(interval_s: float) -> str | None:
     """What is wrong with a FixedRate interval of ``interval_s`` seconds, or None."""
-    if not (math.isfinite(interval_s) and 1 <= interval_s <= MAX_FIXED_RATE_S):
+    if not (math.isfinite(interval_s) and 0 < interval_s <= MAX_FIXED_RATE_S):
         return (
-            "a FixedRate interval must be a positive duration of at least 1s and at most 100 "
-            f"years ({MAX_FIXED_RATE_S:.0f}s), got {interval_s:g}s"
+            "a FixedRate interval must be a positive duration of at most 100 years "
+            f"({MAX_FIXED_RATE_S:.0f}s), got {interval_s:g}s"
         )
     return None
 

@@ -155,11 +155,14 @@ class FixedRate:
                 f"FixedRate: the interval is a datetime.timedelta, e.g. "
                 f"FixedRate(timedelta(hours=1)), not {interval!r}"
             )
-        problem = fixed_rate_problem(interval.total_seconds())
+        seconds = interval.total_seconds()
+        if seconds < 1:
+            raise DefinitionError(f"FixedRate: the interval must be at least 1s, got {interval}")
+        problem = fixed_rate_problem(seconds)
         if problem is not None:
-            raise DefinitionError(f"{problem} ({interval})")
+            raise DefinitionError(f"FixedRate: {problem} ({interval})")
         self.spec = FixedRateSpec(
-            interval_s=interval.total_seconds(),
+            interval_s=seconds,
             kickoff_time_input_arg=_kickoff_arg("FixedRate", kickoff_time_input_arg),
             overlap=_overlap("FixedRate", overlap),
         )
