@@ -57,6 +57,11 @@ __all__ = [
 #: ``* * * * *`` over a year would otherwise mean half a million launches).
 MAX_INSTANTS = 10_000
 
+#: The span a range of instants may cover: from the Unix epoch (FixedRate counts from it)
+#: to the last year whose instants a datetime can hold with a day to spare.
+FIRST_INSTANT = 0.0
+LAST_INSTANT = datetime(9998, 12, 31, tzinfo=UTC).timestamp()
+
 
 @lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
@@ -147,6 +152,12 @@ def fire_times(
     """
     if end < start:
         raise ConfigError("the end of a range of instants comes before its start")
+    if start < FIRST_INSTANT or end > LAST_INSTANT:
+        # Past these the instants cannot be written as datetimes (OverflowError, "year 0 is
+        # out of range" tracebacks from the backfill)
+        raise ConfigError(
+            "a range of instants lies between 1970-01-01 and 9998-12-31 (UTC): narrow it"
+        )
     out: list[float] = []
     if isinstance(schedule, FixedRateSpec):
         t = next_fire_after(schedule, start - schedule.interval_s)
