@@ -314,9 +314,14 @@ def parse_instant(text: str, zone: str, *, end_of_day: bool = False) -> float:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=ZoneInfo(zone))
-    if end_of_day and _is_date(text):  # a bare date, 2026-03-31 or 20260331
-        return (when + dt.timedelta(days=1)).timestamp() - 1e-3
-    return when.timestamp()
+    try:
+        if end_of_day and _is_date(text):  # a bare date, 2026-03-31 or 20260331
+            return (when + dt.timedelta(days=1)).timestamp() - 1e-3
+        return when.timestamp()
+    except (OverflowError, ValueError):  # 9999-12-31's end of day; year 1 in a zone east
+        raise ConfigError(
+            f"time {text!r} is out of range: give one between 1970-01-01 and 9998-12-31"
+        ) from None
 
 
 @app.command("backfill")

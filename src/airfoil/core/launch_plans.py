@@ -18,6 +18,7 @@ Invariants:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Literal, TypeVar
 
@@ -38,6 +39,7 @@ __all__ = [
     "NotificationSpec",
     "ScheduleSpec",
     "cron_fields_problem",
+    "fixed_rate_problem",
     "merge_launch_inputs",
     "notification_problem",
     "unattended_launch_problem",
@@ -133,6 +135,21 @@ class NotificationSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     phases: tuple[str, ...] = NOTIFY_PHASES
     url: str = ""
     timeout_s: float = 5.0
+
+
+#: The longest FixedRate interval, a century: the instants of a longer one fall past the
+#: years a datetime can hold (year 9999), and every listing of the schedules failed on them.
+MAX_FIXED_RATE_S = 100 * 366 * 86400.0
+
+
+def fixed_rate_problem(interval_s: float) -> str | None:
+    """What is wrong with a FixedRate interval of ``interval_s`` seconds, or None."""
+    if not (math.isfinite(interval_s) and 0 < interval_s <= MAX_FIXED_RATE_S):
+        return (
+            "a FixedRate interval must be a positive duration of at most 100 years "
+            f"({MAX_FIXED_RATE_S:.0f}s), got {interval_s:g}s"
+        )
+    return None
 
 
 def cron_fields_problem(expression: str) -> str | None:

@@ -19,11 +19,18 @@ from airfoil.core.records import (
     ErrorInfo,
     ExecutionRecord,
     NodeRecord,
+    StoreBatch,
     Value,
     WorkflowSpec,
 )
-from airfoil.engine._commands import DRIVER_LOST, ScheduleRetry, WatchSignal, driver_lost
-from airfoil.engine._mapping import split_item_id
+from airfoil.engine._commands import (
+    DRIVER_LOST,
+    ReleaseCache,
+    ScheduleRetry,
+    WatchSignal,
+    driver_lost,
+)
+from airfoil.engine._mapping import cache_put, split_item_id
 from airfoil.engine.graph import FlatNode, add_subgraph
 
 __all__ = ["CHILD", "ConstructsMixin"]
@@ -82,6 +89,7 @@ class ConstructsMixin:
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
         def _startable(self, nid: str) -> bool: ...
         def _ready(self, nid: str, now: float) -> list[Any]: ...
+        def _finish_subworkflow(self, nid: str, now: float) -> list[Any]: ...
         def _lookup_or_enqueue(self, nid: str, fn: FlatNode, now: float) -> list[Any]: ...
         def _index_case_waits(self, nids: Iterable[str]) -> None: ...
         def _abort_node(self, nid: str, reason: str, now: float) -> list[Any]: ...
@@ -89,6 +97,7 @@ class ConstructsMixin:
 
     attempts: dict[tuple[str, int], AttemptRecord]
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
+    _batch: StoreBatch  # what the driver commits before carrying out the commands
 
     def _gate_waits(self, nid: str) -> list[Command]:
         """The timer and signal watch of a running gate (again after a restart: the
@@ -262,9 +271,16 @@ class ConstructsMixin:
         self._move(nid, N.SUCCEEDED, f"case {rec.branch_taken} finished", now)
         return self._succeeded(nid, now)
 
-    def _expand_dynamic(self, nid: str, built: Value | None, now: float) -> list[Command]:
-        """Run the graph a dynamic node's body built, as the node's children."""
+    def _expand_dynamic(
+        self, nid: str, built: Value | None, now: float, ran_version: str = ""
+    ) -> list[Command]:
+        """Run the graph a dynamic node's body built, as the node's children.
+
+        ``ran_version`` set, the body ran code edited after the launch: the graph's outputs
+        are not cached under the launched version's key (see ``outputs_written``)."""
         rec = self.records[nid]
+        if ran_version:
+            rec.cache_key_parts = None
         try:
             assert built is not None and built.inline is not None
             spec = msgspec.json.decode(built.inline, type=WorkflowSpec)
@@ -316,6 +332,29 @@ class ConstructsMixin:
             if self._waiting[cid] == 0 and self._startable(cid):
                 cmds += self._ready(cid, now)
         return cmds
+
+    def _finish_dynamic(self, nid: str, now: float) -> list[Command]:
+        """A dynamic node whose graph ran: its outputs are the graph's. A cached one
+        (``@dynamic(cache=True)``) stores them under the key its inputs and code version made
+        when it was looked up, as a task's attempt does: a later run with that key takes them
+        without running the body or its graph."""
+        fn, rec = self.graph[nid], self.records[nid]
+        if fn.task is not None and fn.task.cache.enabled and rec.cache_key_parts is not None:
+            outputs = {k: self.resolve(b) for k, b in fn.outputs.items()}
+            rec.cache_status = CacheStatus.PUT.value
+            put = cache_put(
+                rec.cache_key, rec.cache_key_parts, outputs, now, self.execution.id, nid
+            )
+            self._batch.cache_puts.append(put)
+        return self._release_dynamic(nid) + self._finish_subworkflow(nid, now)
+
+    def _release_dynamic(self, nid: str) -> list[Command]:
+        """A serialized cached dynamic holds its key until its graph finished (one body and
+        graph run; the same key's other runs wait, then hit)."""
+        task, rec = self.graph[nid].task, self.records[nid]
+        if task is None or not (task.cache.enabled and task.cache.serialize) or not rec.cache_key:
+            return []
+        return [ReleaseCache(rec.cache_key)]
 
     def _attempt_lost(self, nid: str, now: float) -> ErrorInfo | None:
         """The driver that ran the node's last attempt is gone: the attempt is lost.

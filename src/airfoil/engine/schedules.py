@@ -38,6 +38,7 @@ from airfoil.core.launch_plans import (
     FixedRateSpec,
     ScheduleSpec,
     cron_fields_problem,
+    fixed_rate_problem,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +56,11 @@ __all__ = [
 #: At most this many instants are listed by one :func:`fire_times` call (a typo such as
 #: ``* * * * *`` over a year would otherwise mean half a million launches).
 MAX_INSTANTS = 10_000
+
+#: The span a range of instants may cover: from the Unix epoch (FixedRate counts from it)
+#: to the last year whose instants a datetime can hold with a day to spare.
+FIRST_INSTANT = 0.0
+LAST_INSTANT = datetime(9998, 12, 31, tzinfo=UTC).timestamp()
 
 
 @lru_cache(maxsize=64)
@@ -77,10 +83,9 @@ def validate_schedule(schedule: ScheduleSpec) -> None:
             interval.
     """
     if isinstance(schedule, FixedRateSpec):
-        if not (schedule.interval_s > 0 and math.isfinite(schedule.interval_s)):
-            raise ConfigError(
-                f"a FixedRate interval must be a positive duration, got {schedule.interval_s}s"
-            )
+        problem = fixed_rate_problem(schedule.interval_s)
+        if problem is not None:
+            raise ConfigError(problem)
         return
     from cronsim import CronSim, CronSimError
 
@@ -147,6 +152,12 @@ def fire_times(
     """
     if end < start:
         raise ConfigError("the end of a range of instants comes before its start")
+    if start < FIRST_INSTANT or end > LAST_INSTANT:
+        # Past these the instants cannot be written as datetimes (OverflowError, "year 0 is
+        # out of range" tracebacks from the backfill)
+        raise ConfigError(
+            "a range of instants lies between 1970-01-01 and 9998-12-31 (UTC): narrow it"
+        )
     out: list[float] = []
     if isinstance(schedule, FixedRateSpec):
         t = next_fire_after(schedule, start - schedule.interval_s)

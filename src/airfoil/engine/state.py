@@ -508,7 +508,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
     def _ready(self, nid: str, now: float) -> list[Command]:
         """A node's inputs are ready: hand it to its kind's handler."""
         if self.records[nid].dynamic_spec is not None:
-            return self._finish_subworkflow(nid, now)  # a dynamic node whose graph ran
+            return self._finish_dynamic(nid, now)  # a dynamic node whose graph ran
         return self._on_ready[self.graph[nid].kind](self, nid, now)
 
     def _ready_task(self, nid: str, now: float) -> list[Command]:
@@ -598,7 +598,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             self._cause = self._event(
                 "attempt", att.phase, "graph built", ev.now, node=nid, attempt=ev.attempt
             )
-            return self._expand_dynamic(nid, graph, ev.now)
+            return self._expand_dynamic(nid, graph, ev.now, ev.ran_version)
         if ev.error is None:
             att.phase = _SUCCEEDED
             why = outputs_written(ev.ran_version)
@@ -697,7 +697,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             if prec.phase not in tr.TERMINAL_PHASES:
                 prec.error = rec.error
                 self._move(parent, N.FAILED, f"child {nid} failed", now)
-                cmds += self._start_sub_handler(parent, now)
+                cmds += self._release_dynamic(parent) + self._start_sub_handler(parent, now)
             parent = self.graph[parent].parent
         if self.execution.spec.failure_policy == "fail_immediately":
             if (nid != HANDLER and not self.graph[nid].handles) or self.execution.error is None:

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from airfoil.core.errors import ConfigError
+
 __all__ = ["ModelFetch", "preload", "serve_model"]
 
 
@@ -68,13 +70,16 @@ def serve_model(
         announce: called with a line saying what is served where, before uvicorn starts.
 
     Raises:
-        ConfigError, NotFoundError: a bad reference, no such model, no model file.
+        ConfigError, NotFoundError: a bad reference or port, no such model, no model file.
     """
     import uvicorn
 
     from airfoil.ml._registry import local_registry, parse_ref
     from airfoil.ml._serve import ModelService, create_service, find_model
 
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        # uvicorn could not bind it and the process stayed up serving nothing (a hang)
+        raise ConfigError(f"invalid port {port!r}: give a TCP port from 1 to 65535")
     reg = local_registry()
     parsed = parse_ref(ref)
     version = reg.resolve(parsed)

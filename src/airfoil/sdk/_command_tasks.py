@@ -205,6 +205,12 @@ def declare(
     )
     task_name = name if "." in name else f"{module}.{name}"
     data = msgspec.json.decode(msgspec.json.encode(config))
+    try:  # what the worker's runner will read back: a setting of another type fails there
+        msgspec.convert(data, type(config))
+    except msgspec.ValidationError as exc:
+        raise DefinitionError(
+            f"{task_type} task {name!r}: a setting is not of its type: {exc}"
+        ) from None
     return task_of_type(task_type, data, name=task_name, **options)(fn)
 
 

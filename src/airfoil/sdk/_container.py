@@ -182,7 +182,7 @@ def container_task(
     check_name(kind, name)
     if not isinstance(image, str) or not image.strip():
         raise DefinitionError(f"{kind} {name!r}: give the container image (image='repo:tag')")
-    if not command or not all(isinstance(a, str) for a in command):
+    if isinstance(command, str) or not command or not all(isinstance(a, str) for a in command):
         raise DefinitionError(f"{kind} {name!r}: give the command to run, a list of str")
     input_types = dict(inputs or {})
     output_types = dict(outputs or {})

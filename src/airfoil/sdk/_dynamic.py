@@ -81,14 +81,11 @@ def dynamic(
     fn: Callable[P, R] | None = None, /, **options: Any
 ) -> DynamicDef[P, R] | Callable[[Callable[P, R]], DynamicDef[P, R]]:
     """Turn a function into a dynamic workflow. Takes the task options of ``@af.task``
-    (``retries``, ``requests``, ``timeout``...; caching is not offered: the graph's own tasks
-    cache)."""
+    (``retries``, ``requests``, ``timeout``...). With ``cache=True`` the dynamic node's
+    outputs (its graph's) are cached as a task's are, by its inputs and its code version (or
+    ``cache_version``): a hit runs neither the body nor the graph; ``cache_serialize=True``
+    holds the key until the graph finished."""
     from airfoil.sdk._task import task
-
-    if options.get("cache"):
-        from airfoil.core.errors import DefinitionError
-
-        raise DefinitionError("@dynamic does not cache; cache the tasks it calls instead")
 
     def wrap(f: Callable[P, R]) -> DynamicDef[P, R]:
         made = task(**options)(f)

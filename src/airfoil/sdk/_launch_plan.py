@@ -40,6 +40,7 @@ from airfoil.core.launch_plans import (
     NotificationSpec,
     Overlap,
     cron_fields_problem,
+    fixed_rate_problem,
     notification_problem,
     unattended_launch_problem,
 )
@@ -91,6 +92,16 @@ class CronSchedule:
 
         from cronsim import CronSim, CronSimError
 
+        if not isinstance(expression, str):
+            raise DefinitionError(
+                f"CronSchedule: the expression is a str of five fields, e.g. '0 3 * * *', not "
+                f"{expression!r}"
+            )
+        if not isinstance(timezone, str):
+            raise DefinitionError(
+                f"CronSchedule: timezone takes an IANA name (a str) such as 'Europe/Paris', not "
+                f"{timezone!r}"
+            )
         try:
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -111,7 +122,7 @@ class CronSchedule:
         self.spec = CronScheduleSpec(
             expression=expression,
             timezone=timezone,
-            kickoff_time_input_arg=kickoff_time_input_arg or "",
+            kickoff_time_input_arg=_kickoff_arg("CronSchedule", kickoff_time_input_arg),
             overlap=_overlap("CronSchedule", overlap),
         )
 
@@ -139,17 +150,33 @@ class FixedRate:
         kickoff_time_input_arg: str | None = None,
         overlap: str = "allow",
     ):
+        if not isinstance(interval, dt.timedelta):
+            raise DefinitionError(
+                f"FixedRate: the interval is a datetime.timedelta, e.g. "
+                f"FixedRate(timedelta(hours=1)), not {interval!r}"
+            )
         seconds = interval.total_seconds()
         if seconds < 1:
             raise DefinitionError(f"FixedRate: the interval must be at least 1s, got {interval}")
+        problem = fixed_rate_problem(seconds)
+        if problem is not None:
+            raise DefinitionError(f"FixedRate: {problem} ({interval})")
         self.spec = FixedRateSpec(
             interval_s=seconds,
-            kickoff_time_input_arg=kickoff_time_input_arg or "",
+            kickoff_time_input_arg=_kickoff_arg("FixedRate", kickoff_time_input_arg),
             overlap=_overlap("FixedRate", overlap),
         )
 
     def __repr__(self) -> str:
         return f"FixedRate({self.spec.interval_s:g}s)"
+
+
+def _kickoff_arg(what: str, name: str | None) -> str:
+    if name is not None and not isinstance(name, str):  # stored in the plan's spec as a str
+        raise DefinitionError(
+            f"{what}: kickoff_time_input_arg names a datetime input (a str), not {name!r}"
+        )
+    return name or ""
 
 
 def _overlap(what: str, overlap: str) -> Overlap:

@@ -51,7 +51,11 @@ class MapTaskDef:
             raise DefinitionError(
                 f"map_task concurrency must be a whole number >= 1, got {concurrency!r}"
             )
-        if not 0.0 < float(min_success_ratio) <= 1.0:
+        if (
+            isinstance(min_success_ratio, bool)
+            or not isinstance(min_success_ratio, int | float)
+            or not 0.0 < min_success_ratio <= 1.0
+        ):
             raise DefinitionError(
                 f"map_task min_success_ratio must be in (0, 1], got {min_success_ratio!r}"
             )

@@ -216,6 +216,11 @@ def shell_task(
     outs: list[ShellOutput] = []
     for out_name, decl in (outputs or {}).items():
         tp, location = decl if isinstance(decl, tuple) else (decl, f"outputs/{out_name}")
+        if not isinstance(location, str):
+            raise DefinitionError(
+                f"{kind} {name!r}: output {out_name!r}'s location is {location!r}; give a path "
+                "(a str), e.g. (int, 'outputs/count')"
+            )
         found = output_kind(tp)
         if found is None:
             raise DefinitionError(

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from airfoil.core.errors import ConfigError, DefinitionError, UserError
+from airfoil.core.errors import AirfoilError, ConfigError, DefinitionError, UserError
 from airfoil.sdk._command_tasks import (
     PLACEHOLDER,
     caller_module,
@@ -232,6 +232,13 @@ def _run_duckdb(query: str, database: str, tables: Mapping[str, Any]) -> Any:
         con.close()
 
 
+def _is_table(types: Any, tp: Any) -> bool:
+    try:
+        return bool(types.to_spec(tp).kind == "dataframe")
+    except AirfoilError:
+        return False
+
+
 def _output_kind(tp: Any) -> str:
     module = getattr(tp, "__module__", "").split(".")[0]
     if module == "pyarrow" and getattr(tp, "__name__", "") == "Table":
@@ -291,6 +298,10 @@ def sql_task(
         raise DefinitionError(f"{kind} {name!r}: {_DUCKDB_MISSING}")
     if not isinstance(query, str) or not query.strip():
         raise DefinitionError(f"{kind} {name!r}: the query is empty")
+    if not isinstance(database, str):
+        raise DefinitionError(
+            f"{kind} {name!r}: database takes a local file's path (a str), not {database!r}"
+        )
     if "://" in database and not database.startswith("file://"):
         raise DefinitionError(
             f"{kind} {name!r}: database {database!r} is remote; download it first and give its "
@@ -304,6 +315,11 @@ def sql_task(
         import pandas as pd
 
         output_type = pd.DataFrame
+    if not _is_table(types, output_type):
+        raise DefinitionError(
+            f"{kind} {name!r}: output_type is {output_type!r}; a query gives a table: "
+            "pd.DataFrame, pa.Table or pl.DataFrame"
+        )
     config = SQLConfig(
         query=query,
         engine=engine,

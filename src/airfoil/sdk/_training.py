@@ -14,6 +14,7 @@ the engine's admission admits the whole gang at once or keeps it waiting whole.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -62,6 +63,9 @@ class TrainingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     start_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
+        for field in ("cpu", "start_timeout_s"):  # JSON has no NaN/inf: stored, they read null
+            if not math.isfinite(getattr(self, field)):
+                raise ConfigError(f"{field} must be a finite number, got {getattr(self, field)}")
         if self.workers < 1:
             raise ConfigError(f"a training task needs at least 1 worker, got {self.workers}")
         if self.cpu < 0 or self.mem < 0 or self.gpu < 0:
@@ -126,18 +130,26 @@ def training_task(
         raise DefinitionError(f"unknown placement {placement!r}: use 'auto', 'pack' or 'spread'")
     if isinstance(workers, bool) or not isinstance(workers, int):
         raise DefinitionError(f"workers must be an int, got {workers!r}")
-    per = (resources_per_worker or Resources(cpu=1)).to_spec()
-    try:
-        config = TrainingConfig(
-            workers=workers,
-            cpu=per.cpu,
-            mem=per.mem,
-            gpu=per.gpu,
-            backend=backend,
-            max_restarts=max_restarts,
-            placement=placement,
-            start_timeout_s=start_timeout_s,
+    if resources_per_worker is not None and not isinstance(resources_per_worker, Resources):
+        raise DefinitionError(
+            "resources_per_worker takes af.Resources(cpu=..., mem=..., gpu=...), not "
+            f"{resources_per_worker!r}"
         )
+    per = (resources_per_worker or Resources(cpu=1)).to_spec()
+    settings = {
+        "workers": workers,
+        "cpu": per.cpu,
+        "mem": per.mem,
+        "gpu": per.gpu,
+        "backend": backend,
+        "max_restarts": max_restarts,
+        "placement": placement,
+        "start_timeout_s": start_timeout_s,
+    }
+    try:  # checked against the fields' types: the worker reads the stored config back
+        config = msgspec.convert(settings, TrainingConfig)
+    except msgspec.ValidationError as exc:
+        raise DefinitionError(f"training task: a setting is not of its type: {exc}") from None
     except ConfigError as exc:
         raise DefinitionError(f"training task: {exc}") from None
     total = Resources(

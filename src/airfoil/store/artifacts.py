@@ -22,6 +22,7 @@ Invariants every backend keeps:
 from __future__ import annotations
 
 import abc
+import math
 import re
 
 import msgspec
@@ -38,6 +39,7 @@ __all__ = [
     "ArtifactVersion",
     "DeploymentLeaseLost",
     "check_artifact_name",
+    "check_draft",
     "deployment_lease_lost",
     "missing_alias",
     "missing_artifact",
@@ -66,6 +68,27 @@ def check_artifact_name(name: str, what: str = "artifact name") -> str:
             "(starting with a letter or '_', at most 200 characters)"
         )
     return name
+
+
+def check_draft(draft: ArtifactDraft) -> None:
+    """Refuse a draft that would be stored and not read back.
+
+    Raises:
+        ConfigError: an invalid name, or a metric that is not a finite number (JSON has no
+            NaN nor infinity: it was written as ``null`` and every read of the name's
+            versions failed).
+    """
+    check_artifact_name(draft.name)
+    for key, value in draft.metrics.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ConfigError(
+                f"artifact {draft.name!r}: metric {key!r} is {value!r}; metrics are finite "
+                "numbers (leave out one that could not be computed, or record it in metadata)"
+            )
 
 
 class ArtifactDraft(msgspec.Struct, frozen=True, kw_only=True):

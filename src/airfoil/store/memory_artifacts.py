@@ -16,7 +16,7 @@ from airfoil.store.artifacts import (
     ArtifactDraft,
     ArtifactStore,
     ArtifactVersion,
-    check_artifact_name,
+    check_draft,
     deployment_lease_lost,
     missing_artifact,
     plan_move,
@@ -44,7 +44,7 @@ class MemoryArtifactStore(ArtifactStore):
         self._leases: dict[tuple[str, str], tuple[str, float, int]] = {}
 
     def add_version(self, draft: ArtifactDraft, now: float) -> tuple[ArtifactVersion, bool]:
-        check_artifact_name(draft.name)
+        check_draft(draft)
         key = (draft.project, draft.name)
         with self._lock:
             rows = self._versions.setdefault(key, [])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import msgspec
 import pytest
 
 from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
@@ -62,6 +63,19 @@ class ArtifactStoreConformance:
         assert artifact_store.get_version("p", "digits") == second
         assert first.lineage["dataset_hash"] == "d1" and first.metrics == {"accuracy": 0.97}
         assert artifact_store.list_versions("p", "digits") == [second, first]
+
+    @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+    def test_a_metric_that_is_not_a_finite_number_is_refused_and_nothing_stored(
+        self, artifact_store: ArtifactStore, bad: float
+    ) -> None:
+        """JSON has no NaN nor infinity: such a metric (an evaluator's NaN loss) was written
+        as ``null`` and every read of the name's versions failed to decode."""
+        draft = msgspec.structs.replace(make_draft(), metrics={"accuracy": 0.9, "loss": bad})
+        with pytest.raises(ConfigError, match=f"metric 'loss' is {bad!r}; metrics are finite"):
+            artifact_store.add_version(draft, 10.0)
+        assert artifact_store.list_versions("p", "digits") == []
+        kept, _ = artifact_store.add_version(make_draft(), 11.0)
+        assert artifact_store.list_versions("p", "digits") == [kept]
 
     def test_the_same_content_is_not_a_new_version(self, artifact_store: ArtifactStore) -> None:
         first, _ = artifact_store.add_version(make_draft(content_hash="h1"), 10.0)

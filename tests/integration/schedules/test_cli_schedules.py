@@ -124,6 +124,24 @@ def test_activate_list_backfill_deactivate(flows: Path) -> None:
     assert code == 2 and "invalid time 'x'" in err
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "said"),
+    [
+        ("2026-01-01", "9999-12-31", "time '9999-12-31' is out of range"),  # was OverflowError
+        ("0001-01-01", "2026-01-01", "lies between 1970-01-01 and 9998-12-31"),  # year 0
+        ("0001-01-01T00:00Z", "0001-01-02T00:00Z", "lies between 1970-01-01"),  # OverflowError
+    ],
+)
+def test_a_backfill_range_past_what_a_datetime_holds_is_refused(
+    flows: Path, start: str, end: str, said: str
+) -> None:
+    """These were tracebacks (OverflowError, ValueError 'year 0 is out of range')."""
+    code, _, err = invoke("schedules", "activate", str(flows), "cli_nightly")
+    assert code == 0, err
+    code, _, err = invoke("schedules", "backfill", "cli_nightly", "--from", start, "--to", end)
+    assert code == 2 and said in err, err
+
+
 def test_user_errors_are_clear(flows: Path) -> None:
     code, _, err = invoke("schedules", "activate", str(flows), "greeting")
     assert code == 2 and "not a launch plan" in err

@@ -164,3 +164,26 @@ def test_publish_a_version_from_uploaded_bytes(server: Running, client: Any, flo
             json={"sha256": "xyz"},
         )
     assert bad_hash.value.status == 422
+
+
+def test_a_metric_that_is_not_a_finite_number_is_a_422_and_the_name_still_lists(
+    server: Running, client: Any
+) -> None:
+    """A JSON body may carry ``NaN`` (Python's json writes it, pydantic reads it): the version
+    was stored with it, written as ``null``, and every read of the name's versions failed."""
+    api = client.artifacts()
+    api.publish("loss", b"good model", kind="model", metrics={"loss": 0.25})
+    api.publish("other", b"diverged model", kind="model")  # its bytes are uploaded
+    sha = hashlib.sha256(b"diverged model").hexdigest()
+    for bad in ("NaN", "Infinity"):
+        body = f'{{"sha256": "{sha}", "kind": "model", "metrics": {{"loss": {bad}}}}}'
+        with pytest.raises(ApiCallError) as refused:
+            client._call(
+                "POST",
+                f"/projects/{client.project}/artifacts/loss/versions",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+        assert refused.value.status == 422 and "metric 'loss' is" in str(refused.value)
+    assert [v.version for v in api.detail("loss").versions] == [1]
+    assert api.version("loss", 1).metrics == {"loss": 0.25}

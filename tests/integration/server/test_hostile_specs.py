@@ -223,6 +223,7 @@ def _register_plan(
         ({"type": "cron", "expression": "0 3 * * *", "timezone": "Mars/Olympus"}, "time zone"),
         ({"type": "fixed_rate", "interval_s": 0}, "positive duration"),
         ({"type": "fixed_rate", "interval_s": -60}, "positive duration"),
+        ({"type": "fixed_rate", "interval_s": 8.64e13}, "at most 100 years"),
         (
             {"type": "cron", "expression": "0 3 * * *", "kickoff_time_input_arg": "x"},
             "must name a datetime input",

@@ -421,6 +421,9 @@ def dynamic(
     _task_function: Callable[..., Any] | None = None,
     *,
     cache: Any = False,
+    cache_serialize: bool = False,
+    cache_version: str = "",
+    cache_ignore_input_vars: Any = (),
     retries: int = 0,
     interruptible: bool | None = None,
     timeout: Any = None,
@@ -432,14 +435,18 @@ def dynamic(
     docs: Any = None,
     **platform: Any,
 ) -> Any:
-    """flytekit's ``@dynamic`` as an Airfoil dynamic workflow (``cache=`` is recorded: the
-    tasks it runs cache themselves)."""
-    _check_platform({k: v for k, v in platform.items() if not k.startswith("cache")}, "dynamic")
+    """flytekit's ``@dynamic`` as an Airfoil dynamic workflow; ``cache=`` (and
+    ``cache_version``...) cache its outputs by its inputs, as flytekit's does.
+
+    Raises:
+        TypeError: an option flytekit's ``@dynamic`` does not have.
+    """
+    _check_platform(platform, "dynamic")
     options = _task_options(
-        cache=False,
-        cache_serialize=False,
-        cache_version="",
-        cache_ignore_input_vars=(),
+        cache=cache,
+        cache_serialize=cache_serialize,
+        cache_version=cache_version,
+        cache_ignore_input_vars=cache_ignore_input_vars,
         retries=retries,
         interruptible=interruptible,
         timeout=timeout,
@@ -450,12 +457,11 @@ def dynamic(
         secret_requests=secret_requests,
         docs=docs,
     )
-    options = {k: v for k, v in options.items() if not k.startswith("cache")}
 
     def wrap(fn: Callable[..., Any]) -> Any:
         _prepare()
         made = _dynamic.dynamic(**options)(fn)
-        vars(made)["flyte_options"] = {"cache": cache, **platform}
+        vars(made)["flyte_options"] = dict(platform)
         vars(made)["echo_task_output"] = True
         return hint_resources_locally(made)
 

@@ -25,7 +25,7 @@ from airfoil.store.artifacts import (
     ArtifactDraft,
     ArtifactStore,
     ArtifactVersion,
-    check_artifact_name,
+    check_draft,
     deployment_lease_lost,
     missing_artifact,
     plan_move,
@@ -95,7 +95,7 @@ class SqlArtifactStore(ArtifactStore):
         raise ConflictError(f"{action} lost the race for a number {_RACES} times: try again")
 
     def add_version(self, draft: ArtifactDraft, now: float) -> tuple[ArtifactVersion, bool]:
-        check_artifact_name(draft.name)
+        check_draft(draft)
         t = artifact_versions.c
         key = _partitions_key(draft.partitions)
 
