@@ -6,6 +6,13 @@ whole graph again)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 import airfoil as af
@@ -107,3 +114,53 @@ def test_a_failed_graph_is_not_cached_and_runs_again() -> None:
             failing_wf(n=1)
     assert BODIES == [1, 1]
     assert get_runtime().meta.list_cache(task=failing.name) == []
+
+
+EDITED = """
+import airfoil as af
+
+
+@af.task
+def inner(x: int) -> int:
+    return x + @@
+
+
+@af.dynamic(cache=True)
+def dyn(n: int) -> int:
+    return inner(x=n)
+
+
+@af.workflow
+def wf(n: int = 1) -> int:
+    return dyn(n=n)
+"""
+
+
+def _run_edited(project: Path, home: Path, step: str) -> dict[str, Any]:
+    (project / "flow.py").write_text(EDITED.replace("@@", step))
+    proc = subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", "run", "--json", "flow.py", "wf"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=dict(os.environ, AIRFOIL_HOME=str(home)),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    (node,) = [n for n in out["nodes"] if n["id"] == "n0"]
+    return {"cache": node["cache"], "out": out["outputs"]}
+
+
+def test_an_edit_to_a_task_the_dynamic_calls_is_a_miss(tmp_path: Path) -> None:
+    """The dynamic's version covers the tasks its body calls: after the user edits one, the
+    next run (a fresh process, as a user's) builds and runs the graph again, never serving
+    the old graph's result."""
+    project, home = tmp_path / "proj", tmp_path / "home"
+    project.mkdir()
+    first = _run_edited(project, home, "1")
+    assert first["cache"] == "put" and first["out"] == {"o0": 2}, first
+    again = _run_edited(project, home, "1")
+    assert again["cache"] == "hit" and again["out"] == {"o0": 2}, again
+    edited = _run_edited(project, home, "2")
+    assert edited["cache"] == "put" and edited["out"] == {"o0": 3}, edited
