@@ -338,15 +338,18 @@ def load_state(
 ) -> sm.RunState:
     """Rebuild an execution's state machine from the store (its graph from ``graphs`` when
     that holds the execution's workflow version already)."""
-    record = meta.get_execution(execution_id)
-    nodes = {n.node_id: n for n in meta.get_nodes(execution_id)}
-    attempts = {(a.node_id, a.attempt): a for a in meta.get_attempts(execution_id)}
-    events = meta.get_events(execution_id)
+    # One read where the store can (``view_execution``: one statement on SQL, one
+    # snapshot): the record, every node and attempt, and the newest event's seq, not the
+    # event log itself (four statements before, the last reading every event for its seq).
+    view = meta.view_execution(execution_id)
+    record = view.execution
+    assert isinstance(record, ExecutionRecord)  # ``full``: the record, never the head
+    assert view.nodes is not None and view.attempts is not None  # after_seq -1: always read
     return sm.RunState(
         record,
-        nodes,
-        attempts,
-        last_seq=events[-1].seq if events else 0,
+        {n.node_id: n for n in view.nodes},
+        {(a.node_id, a.attempt): a for a in view.attempts},
+        last_seq=view.last_seq,
         retry=sm.RetryPolicy(base_s=retry_backoff_s),
         graph=graphs.graph(record.spec) if graphs is not None else None,
     )
