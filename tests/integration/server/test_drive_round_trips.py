@@ -12,21 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _srv import memory_runtime
 
 from airfoil.client._package import build_package
 from airfoil.core.clock import SystemClock
 from airfoil.engine.launcher import Launcher
 from airfoil.executors.inline import InlineExecutor
-from airfoil.local import Runtime, spec_of
+from airfoil.local import spec_of
 from airfoil.runtime._packages import package_key, package_ref
 from airfoil.runtime.worker import WorkerRuntime
 from airfoil.server._driver import Driver
-from airfoil.server._registry import Registry
-from airfoil.settings import AirfoilSettings
 from airfoil.store._control import ControlMessage
 from airfoil.store.blob import open_blob_store
 from airfoil.store.memory import MemoryMetaStore
-from airfoil.store.stores import NoSecrets, Stores
+from airfoil.store.stores import NoSecrets
 from airfoil.types import ValueContext, default_type_engine
 
 pytestmark = pytest.mark.integration
@@ -66,11 +65,9 @@ def driven(
     """A counting store, a launch into it (of the flow's package, in the blob store as a
     server's registration puts it) and a driver factory over it (inline executor)."""
     monkeypatch.setenv("AIRFOIL_PACKAGE_CACHE", str(tmp_path / "packages"))
-    registry = Registry(None, str(tmp_path / "home"))
-    blob_url = str(tmp_path / "blobs")
     meta = _Counted()
-    stores = Stores(meta, open_blob_store(blob_url), blob_url=blob_url, registry=registry)
-    runtime = Runtime(AirfoilSettings(home=str(tmp_path / "home")), stores)
+    runtime, registry, blob_url = memory_runtime(tmp_path, meta)
+    stores = runtime.stores
     launcher = Launcher(
         meta,
         clock=SystemClock(),
