@@ -311,12 +311,25 @@ class Launcher:
                 check.check(node.task, node.id, project)
 
 
-def take_lease(meta: MetaStore, execution_id: str, owner: str, now: float, ttl_s: float) -> None:
+def take_lease(
+    meta: MetaStore,
+    execution_id: str,
+    owner: str,
+    now: float,
+    ttl_s: float,
+    claimed_at: float | None = None,
+) -> None:
     """Take an execution's lease for ``owner`` (also from a holder of this host that died).
+
+    ``claimed_at``: when ``owner`` took the lease itself for ``ttl_s`` (the clock's time
+    just before a server's ``claim_execution``): it is taken again only if a third of the
+    TTL (a heartbeat's period) has passed since, so a fresh claim costs no second take.
 
     Raises:
         ConflictError: another live engine holds it.
     """
+    if claimed_at is not None and now - claimed_at < ttl_s / 3:
+        return  # the claim holds it, for longer than the drive's first renewal needs
     if meta.acquire_lease(execution_id, owner, now, ttl_s):
         return
     holder = meta.get_lease(execution_id)

@@ -255,19 +255,8 @@ class Engine:
         return load_state(self.meta, execution_id, self.settings.retry_backoff_s, self.graphs)
 
     def drive(self, execution_id: str, *, claimed_at: float | None = None) -> ExecutionRecord:
-        """Run an execution to a terminal phase (also: resume one that was interrupted).
-
-        Args:
-            execution_id: the execution.
-            claimed_at: when this engine's owner took the execution's lease itself, for
-                the engine's ``lease_ttl_s`` (the clock's time just before a server's
-                ``claim_execution``): the drive takes it again only if a third of the TTL
-                (the heartbeat's period) has passed since, so a fresh claim costs no second
-                take. None: the drive takes the lease.
-        """
-        ttl_s = self.settings.lease_ttl_s
-        if claimed_at is None or self.clock.now() - claimed_at >= ttl_s / 3:
-            self._take_lease(execution_id)
+        """Run an execution to its end (also resume one); ``claimed_at``: see take_lease."""
+        self._take_lease(execution_id, claimed_at)
         settings = self.settings
         group = GroupCommit(
             self.meta,
@@ -373,8 +362,9 @@ class Engine:
                 self.meta.write(news)
         self.journal.clear(execution_id)
 
-    def _take_lease(self, execution_id: str) -> None:
-        take_lease(self.meta, execution_id, self.owner, self.clock.now(), self.settings.lease_ttl_s)
+    def _take_lease(self, execution_id: str, claimed_at: float | None = None) -> None:
+        s, now = self.settings, self.clock.now()
+        take_lease(self.meta, execution_id, self.owner, now, s.lease_ttl_s, claimed_at)
 
     def relaunch(self, execution_id: str, *, new_id: str | None = None) -> ExecutionRecord:
         """A new execution of the same workflow version with the same inputs."""

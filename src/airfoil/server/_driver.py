@@ -238,8 +238,8 @@ class _Slot:
             self.current = None
 
     def _drive(self, engine: Engine, exec_id: str, claimed_at: float | None) -> bool:
-        """Drive ``exec_id`` (``claimed_at``: see ``Engine.drive``); True if it was paused by
-        a database outage (drive it again)."""
+        """Drive ``exec_id`` (``claimed_at``: see ``launcher.take_lease``); True if it was
+        paused by a database outage (drive it again)."""
         d = self.driver
         try:
             record = engine.drive(exec_id, claimed_at=claimed_at)
