@@ -21,6 +21,7 @@ printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -28,32 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-PG_URL = os.environ.get("AIRFOIL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-FLOW = """
-import airfoil as af
-
-@af.task
-def inc(x: int) -> int:
-    return x + 1
-
-@af.task
-def total(xs: list[int]) -> int:
-    return sum(xs)
-
-@af.workflow
-def one(x: int = 0) -> int:
-    return inc(x=x)
-
-@af.workflow
-def fan(x: int = 0) -> int:
-    return total(xs=[inc(x=i) for i in range(WIDTH)])
-"""
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_idle import _cpu
+from bench_server import FLOW, bench_schema, server_backends
 
 
 def _count_statements() -> Counter[str]:
@@ -73,9 +55,6 @@ def _count_statements() -> Counter[str]:
 
 
 def _child(args: argparse.Namespace) -> dict[str, Any]:
-    import psutil
-    import sqlalchemy as sa
-
     from airfoil.client._package import build_package
     from airfoil.core.clock import SystemClock
     from airfoil.engine.launcher import Launcher
@@ -99,12 +78,9 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(code))
     import bench_rt_flow  # type: ignore[import-not-found]
 
-    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
-    schema = f"airfoil_drive_rt_{uuid.uuid4().hex[:8]}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    meta = SqlMetaStore(f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}")
+    schemas = contextlib.ExitStack()  # the fresh schema, dropped at the end
+    admin, schema, url = schemas.enter_context(bench_schema())
+    meta = SqlMetaStore(url)
     registry = Registry(None, str(root / "home"))
     try:
         blob_url = str(root / "blobs")
@@ -132,24 +108,10 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         driver.start()
         while driver.drives_ended < warm:
             time.sleep(0.01)
-        with admin.connect() as conn:
-            pids = [
-                int(p)
-                for (p,) in conn.execute(
-                    sa.text("SELECT pid FROM pg_stat_activity WHERE application_name LIKE :t"),
-                    {"t": f"{schema}%"},
-                )
-            ]
+        pids = server_backends(admin, schema)
 
         def backends() -> float:
-            total = 0.0
-            for pid in pids:
-                try:
-                    t = psutil.Process(pid).cpu_times()
-                    total += t.user + t.system
-                except psutil.Error:
-                    pass
-            return total
+            return _cpu(pids)
 
         counted.clear()
         ended0, c0, b0, w0 = driver.drives_ended, time.process_time(), backends(), time.time()
@@ -162,9 +124,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         registry.close()
         meta.close()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        schemas.close()
     return {
         "process_ms": (c1 - c0) / n * 1000,
         "postgres_ms": (b1 - b0) / n * 1000,
