@@ -311,12 +311,25 @@ class Launcher:
                 check.check(node.task, node.id, project)
 
 
-def take_lease(meta: MetaStore, execution_id: str, owner: str, now: float, ttl_s: float) -> None:
+def take_lease(
+    meta: MetaStore,
+    execution_id: str,
+    owner: str,
+    now: float,
+    ttl_s: float,
+    claimed_at: float | None = None,
+) -> None:
     """Take an execution's lease for ``owner`` (also from a holder of this host that died).
+
+    ``claimed_at``: when ``owner`` took the lease itself for ``ttl_s`` (the clock's time
+    just before a server's ``claim_execution``): it is taken again only if a third of the
+    TTL (a heartbeat's period) has passed since, so a fresh claim costs no second take.
 
     Raises:
         ConflictError: another live engine holds it.
     """
+    if claimed_at is not None and now - claimed_at < ttl_s / 3:
+        return  # the claim holds it, for longer than the drive's first renewal needs
     if meta.acquire_lease(execution_id, owner, now, ttl_s):
         return
     holder = meta.get_lease(execution_id)
@@ -338,15 +351,18 @@ def load_state(
 ) -> sm.RunState:
     """Rebuild an execution's state machine from the store (its graph from ``graphs`` when
     that holds the execution's workflow version already)."""
-    record = meta.get_execution(execution_id)
-    nodes = {n.node_id: n for n in meta.get_nodes(execution_id)}
-    attempts = {(a.node_id, a.attempt): a for a in meta.get_attempts(execution_id)}
-    events = meta.get_events(execution_id)
+    # One read where the store can (``view_execution``: one statement on SQL, one
+    # snapshot): the record, every node and attempt, and the newest event's seq, not the
+    # event log itself (four statements before, the last reading every event for its seq).
+    view = meta.view_execution(execution_id)
+    record = view.execution
+    assert isinstance(record, ExecutionRecord)  # ``full``: the record, never the head
+    assert view.nodes is not None and view.attempts is not None  # after_seq -1: always read
     return sm.RunState(
         record,
-        nodes,
-        attempts,
-        last_seq=events[-1].seq if events else 0,
+        {n.node_id: n for n in view.nodes},
+        {(a.node_id, a.attempt): a for a in view.attempts},
+        last_seq=view.last_seq,
         retry=sm.RetryPolicy(base_s=retry_backoff_s),
         graph=graphs.graph(record.spec) if graphs is not None else None,
     )

@@ -254,9 +254,9 @@ class Engine:
         """Rebuild an execution's state machine from the store."""
         return load_state(self.meta, execution_id, self.settings.retry_backoff_s, self.graphs)
 
-    def drive(self, execution_id: str) -> ExecutionRecord:
-        """Run an execution to a terminal phase (also: resume one that was interrupted)."""
-        self._take_lease(execution_id)
+    def drive(self, execution_id: str, *, claimed_at: float | None = None) -> ExecutionRecord:
+        """Run an execution to its end (also resume one); ``claimed_at``: see take_lease."""
+        self._take_lease(execution_id, claimed_at)
         settings = self.settings
         group = GroupCommit(
             self.meta,
@@ -362,8 +362,9 @@ class Engine:
                 self.meta.write(news)
         self.journal.clear(execution_id)
 
-    def _take_lease(self, execution_id: str) -> None:
-        take_lease(self.meta, execution_id, self.owner, self.clock.now(), self.settings.lease_ttl_s)
+    def _take_lease(self, execution_id: str, claimed_at: float | None = None) -> None:
+        s, now = self.settings, self.clock.now()
+        take_lease(self.meta, execution_id, self.owner, now, s.lease_ttl_s, claimed_at)
 
     def relaunch(self, execution_id: str, *, new_id: str | None = None) -> ExecutionRecord:
         """A new execution of the same workflow version with the same inputs."""

@@ -16,7 +16,8 @@ Invariants:
   nodes that had succeeded are not re-run, attempts that were running are retried.
 - The executor's ``poll`` is capped at a fraction of the lease TTL, so a long task never lets
   the lease lapse, and between polls the slot looks for a terminate request (a message of
-  the store's control inbox, from any server process) or a shutdown.
+  the store's control inbox, from any server process; every ``control_every_s``, the first
+  time a period into the drive) or a shutdown.
 - Shutdown stops every slot, kills their workers and releases their leases, so another server
   takes the executions over at once.
 - A database outage never aborts an execution. The SQL store retries transient failures
@@ -208,7 +209,8 @@ class _Slot:
         d = self.driver
         try:
             engine = self.engine()
-            exec_id = d.claim(engine.owner)
+            claimed_at = d.clock.now()
+            exec_id = d.claim(engine.owner, claimed_at)
         except StoreError as exc:
             log.warning("claiming an execution failed: %s", exc)
             d.wake.wait(d.idle_poll_s)
@@ -222,18 +224,25 @@ class _Slot:
             d.wake.set()
         self._empty = 0
         self.current = exec_id
-        self._next_control = 0.0
+        # The first read of its control inbox a period in, as a local drive's
+        # (``TerminateWatch``): most drives on a busy server are shorter and read none. A
+        # request is only there when a driver held the lease as it was sent.
+        self._next_control = time.monotonic() + d.control_every_s
         try:
-            while self._drive(engine, exec_id) and not d.stopping.is_set():
+            # the claim took the lease: the drive does not take it again (a resume does)
+            paused = self._drive(engine, exec_id, claimed_at)
+            while paused and not d.stopping.is_set():
                 engine = self.engine()  # paused through an outage: resume the execution
+                paused = self._drive(engine, exec_id, None)
         finally:
             self.current = None
 
-    def _drive(self, engine: Engine, exec_id: str) -> bool:
-        """Drive ``exec_id``; True if it was paused by a database outage (drive it again)."""
+    def _drive(self, engine: Engine, exec_id: str, claimed_at: float | None) -> bool:
+        """Drive ``exec_id`` (``claimed_at``: see ``launcher.take_lease``); True if it was
+        paused by a database outage (drive it again)."""
         d = self.driver
         try:
-            record = engine.drive(exec_id)
+            record = engine.drive(exec_id, claimed_at=claimed_at)
             d.drives_ended += 1
             d.send_notifications(record)
         except _Interrupt as stop:
@@ -406,10 +415,11 @@ class Driver:
             return self.idle_poll_s
         return min(self.idle_poll_cap_s, self.idle_poll_s * 2.0 ** min(empty - 1, 8))
 
-    def claim(self, owner: str) -> str | None:
+    def claim(self, owner: str, now: float | None = None) -> str | None:
         """Take the lease of one server execution (of a registered package) that nobody
-        drives, or return None. Local runs sharing the database are left alone."""
-        now = self.clock.now()
+        drives, at ``now`` (default: the clock's), or return None. Local runs sharing the
+        database are left alone."""
+        now = self.clock.now() if now is None else now
         # Never an execution a slot of this server holds (driving, or paused by an outage
         # during which its lease may have lapsed).
         exclude = set(self.busy()) | self.paused

@@ -296,3 +296,18 @@ def probe_engine_process(
 
     _config.open_runtime = recording  # type: ignore[assignment]
     _config.run_engine_process(config, conn, switch_interval_s, close_fd)
+
+
+def memory_runtime(tmp_path: Path, meta: Any) -> tuple[Any, Any, str]:
+    """A server's runtime over the memory metadata store ``meta`` (a driver's tests):
+    ``(runtime, its registry (to close), its blob URL)``."""
+    from airfoil.local import Runtime
+    from airfoil.server._registry import Registry
+    from airfoil.settings import AirfoilSettings
+    from airfoil.store.blob import open_blob_store
+    from airfoil.store.stores import Stores
+
+    registry = Registry(None, str(tmp_path / "home"))
+    blob_url = str(tmp_path / "blobs")
+    stores = Stores(meta, open_blob_store(blob_url), blob_url=blob_url, registry=registry)
+    return Runtime(AirfoilSettings(home=str(tmp_path / "home")), stores), registry, blob_url

@@ -10,16 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _srv import memory_runtime
 
 from airfoil.executors.inline import InlineExecutor
-from airfoil.local import Runtime
 from airfoil.runtime.worker import WorkerRuntime
 from airfoil.server._driver import Driver
-from airfoil.server._registry import Registry
-from airfoil.settings import AirfoilSettings
 from airfoil.store.blob import open_blob_store
 from airfoil.store.memory import MemoryMetaStore
-from airfoil.store.stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -36,11 +33,8 @@ class _CountedClaims(MemoryMetaStore):
 
 @pytest.fixture
 def idle(tmp_path: Path) -> Iterator[tuple[Driver, _CountedClaims]]:
-    registry = Registry(None, str(tmp_path / "home"))
-    blob_url = str(tmp_path / "blobs")
     meta = _CountedClaims()
-    stores = Stores(meta, open_blob_store(blob_url), blob_url=blob_url, registry=registry)
-    runtime = Runtime(AirfoilSettings(home=str(tmp_path / "home")), stores)
+    runtime, registry, blob_url = memory_runtime(tmp_path, meta)
     driver = Driver(
         runtime,
         slots=4,

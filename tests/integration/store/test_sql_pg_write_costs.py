@@ -12,6 +12,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
+from airfoil.core.errors import NotFoundError
 from airfoil.core.records import StoreBatch
 from airfoil.store.sql import SqlMetaStore
 from airfoil.testing.conformance import make_attempt, make_event, make_execution, make_node
@@ -229,13 +230,13 @@ def test_a_lease_and_a_batch_commit_without_waiting_for_their_flush_and_an_end_w
         assert store.claim_execution("other", now=2.0, ttl_s=60.0) == "e2"
         store.write(StoreBatch(events=[make_event(seq=5)]))  # a write outside a lease
         assert showing.seen == [
-            ("UPDATE executions", "off"),
-            ("UPDATE executions", "off"),
+            ("WITH took", "off"),  # the take and the renewal: one statement each
+            ("WITH took", "off"),
             ("WITH fence", "on"),
             ("WITH fence", "off"),
             ("WITH fence", "on"),
-            ("UPDATE executions", "on"),
-            ("UPDATE executions", "off"),
+            ("UPDATE executions", "on"),  # the release
+            ("WITH claimed", "off"),
             ("INSERT INTO", "on"),
         ]
     finally:
@@ -253,9 +254,51 @@ def test_under_power_a_lease_commits_synchronously(pg_empty_url: str) -> None:
         assert len(store.unflushed) == 0
         store.release_lease("e1", "driver")
         assert showing.seen == [
-            ("UPDATE executions", "on"),
+            ("WITH took", "on"),
             ("WITH fence", "on"),
             ("UPDATE executions", "on"),
         ]
+    finally:
+        store.close()
+
+
+def test_a_drives_store_calls_besides_its_batches_are_one_statement_each(
+    pg_empty_url: str,
+) -> None:
+    """A server's claim, a lease's take, a drive's load (``view_execution``: record, nodes,
+    attempts and the newest event's seq, not the event log), a batch of task runs and a
+    release are one statement each, in autocommit (no BEGIN and COMMIT round trips).
+    main: BEGIN, UPDATE, COMMIT for the claim and the take (and a SELECT where the take
+    found the lease held), four reads, BEGIN, INSERT, COMMIT and BEGIN, UPDATE, COMMIT."""
+    from airfoil.core.history import TaskRun
+    from airfoil.engine.launcher import load_state
+
+    store = SqlMetaStore(pg_empty_url)
+    try:
+        # (no dynamic spec: the state machine would expand it into the test spec's graph)
+        nodes = [
+            msgspec.structs.replace(make_node(node_id=f"n{i}"), dynamic_spec=None) for i in range(3)
+        ]
+        events = [make_event(seq=seq) for seq in (1, 2, 3)]
+        store.write(StoreBatch(execution=make_execution(), nodes=nodes, events=events))
+        store.write(StoreBatch(attempts=[make_attempt(node_id="n1")]))
+        store.write(StoreBatch(execution=make_execution("e2"), events=[make_event("e2")]))
+        sent = _record(store)
+        assert store.claim_execution("server", now=0.0, ttl_s=60.0) == "e1"
+        assert store.acquire_lease("e1", "server", now=1.0, ttl_s=60.0)  # a renewal
+        assert not store.acquire_lease("e1", "other", now=2.0, ttl_s=60.0)  # held
+        with pytest.raises(NotFoundError):
+            store.acquire_lease("e9", "server", now=2.0, ttl_s=60.0)
+        state = load_state(store, "e1", 1.0)
+        run = TaskRun("e1", "n1", 1, "mod.t", "v1", 1.0, 2.0, True)
+        store.put_task_runs([run])
+        store.release_lease("e1", "server")
+        assert [c.split()[0] for c in sent.calls] == ["execute"] * 7
+        assert "BEGIN" not in str(sent.calls) and "COMMIT" not in str(sent.calls)
+        assert state.execution == store.get_execution("e1")
+        assert [state.records[n.node_id] for n in nodes] == nodes and state.seq == 3
+        assert list(state.attempts) == [("n1", 1)]
+        assert store.get_lease("e1") is None and store.get_lease("e2") is None
+        assert [r.node_id for r in store.task_runs("proj", "mod.t")] == ["n1"]
     finally:
         store.close()

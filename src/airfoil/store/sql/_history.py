@@ -87,12 +87,18 @@ class SqlTaskHistoryStore(TaskHistoryStore):
 
     # Provided by SqlMetaStore.
     dialect: str
+    _one_statement: str | None
 
     def _read(self, sql: str, params: dict[str, Any], action: str) -> list[Any]:
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def _transaction(
-        self, action: str, body: Callable[[Any], _T], *, idempotent: bool = False
+        self,
+        action: str,
+        body: Callable[[Any], _T],
+        *,
+        idempotent: bool = False,
+        begin: str | None = None,
     ) -> _T:
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
@@ -111,6 +117,7 @@ class SqlTaskHistoryStore(TaskHistoryStore):
                 "storing task runs",
                 lambda cur: cur.execute(_INSERT_PG, params),
                 idempotent=True,
+                begin=self._one_statement,  # one statement: autocommit, one round trip
             )
             return
         # SQLite. Positional parameters, rows as tuples: a map's items are written here by

@@ -115,7 +115,12 @@ class SqlObservabilityStore(SqlTaskHistoryStore, ObservabilityStore):
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 
     def _transaction(
-        self, action: str, body: Callable[[Any], _T], *, idempotent: bool = False
+        self,
+        action: str,
+        body: Callable[[Any], _T],
+        *,
+        idempotent: bool = False,
+        begin: str | None = None,
     ) -> _T:
         raise NotImplementedError  # pragma: no cover - SqlMetaStore's
 

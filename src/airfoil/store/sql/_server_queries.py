@@ -6,7 +6,7 @@ the caller, and takes its lease in the same statement, so two claimers never get
 execution. On PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED`` (claimers
 skip each other's rows instead of waiting); on SQLite the statement runs under the database
 write lock. The lease is the same one :meth:`MetaStore.acquire_lease` takes, so the engine's
-``drive`` under the same owner simply renews it.
+``drive`` under the same owner, told when it was claimed, does not take it again.
 """
 
 from __future__ import annotations
@@ -14,24 +14,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from airfoil.store.sql._pg_leases import claim_sql
 from airfoil.store.sql._store import SqlMetaStore
 
 __all__ = ["claim_execution"]
-
-_CLAIM_PG = """
-UPDATE executions SET lease_owner = %(owner)s, lease_expires_at = %(expires)s
-WHERE id = (
-    SELECT id FROM executions
-    WHERE phase IN ('queued', 'running')
-      AND (lease_owner IS NULL OR lease_expires_at <= %(now)s)
-      AND record LIKE %(pattern)s
-      AND NOT (id = ANY(%(exclude)s))
-    ORDER BY created_at, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id
-"""
 
 _CLAIM_SQLITE = """
 UPDATE executions SET lease_owner = :owner, lease_expires_at = :expires
@@ -73,8 +59,9 @@ def claim_execution(
         The claimed execution's id, or None if there is nothing to claim.
     """
     params: dict[str, Any] = {"owner": owner, "now": now, "expires": now + ttl_s}
-    if store.dialect == "postgresql":
-        sql = _CLAIM_PG
+    begin = None  # SQLite: a transaction (BEGIN IMMEDIATE: the write lock)
+    if store.dialect == "postgresql":  # one statement in autocommit (``_pg_leases``)
+        sql, begin = claim_sql(store), ""
         params["exclude"] = list(exclude)
     else:
         names = [f"x{i}" for i in range(len(exclude))]
@@ -88,4 +75,7 @@ def claim_execution(
         row = cur.fetchone()
         return None if row is None else str(row[0])
 
-    return store._transaction("claiming an execution", claim, begin=store._begin_lease)
+    got = store._transaction("claiming an execution", claim, begin=begin)
+    if got is not None:  # a take, as ``acquire_lease`` records one (its first batch waits)
+        store._leases_on_disk.acquired((got, owner), True, now, now + ttl_s)
+    return got

@@ -63,6 +63,7 @@ from airfoil.store.sql._connect import (
 from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
+from airfoil.store.sql._pg_leases import take_lease
 from airfoil.store.sql._records import ExecutionDecoder
 from airfoil.store.sql._retry import RetryPolicy, is_transient
 from airfoil.store.sql._rows import (
@@ -170,19 +171,18 @@ class SqlMetaStore(
         try:
             ensure_schema(self._conns.open().cursor, self.dialect, url, self.url, timeout_s)
             self._s: SqlText = sql_for(self.dialect, sa_dialect)
-            #: How a lease's transaction (take, renewal, claim) begins. PostgreSQL
-            #: below ``power``: it commits without waiting for its WAL flush (one flush,
-            #: ~1-1.5 ms of this VM's disk, fewer per execution). Safe because no lease is
-            #: trusted on its own record: every batch is fenced on the lease in its own
-            #: (synchronous) statement, so a take or renewal lost with a PostgreSQL crash
-            #: can only make the holder's next batch fail as a lost lease (it writes
-            #: nothing). A synchronous commit after it flushes it too (the WAL is one
-            #: ordered stream). A release waits (see ``release_lease``).
-            self._begin_lease = (
-                "BEGIN; SET LOCAL synchronous_commit TO off"
-                if self.dialect == "postgresql" and durability != "power"
-                else self._s.begin_write
-            )
+            # A lease's take, renewal and claim, PostgreSQL below ``power`` (``_lazy``):
+            # they commit without waiting for their WAL flush (one flush, ~1-1.5 ms of
+            # this VM's disk, fewer per execution; ``_pg_leases``). Safe because no lease
+            # is trusted on its own record: every batch is fenced on the lease in its own
+            # (synchronous) statement, so a take or renewal lost with a PostgreSQL crash
+            # can only make the holder's next batch fail as a lost lease (it writes
+            # nothing). A synchronous commit after it flushes it too (the WAL is one
+            # ordered stream). A release waits (see ``release_lease``).
+            #: How a write of one idempotent statement begins (``_transaction``'s ``begin``):
+            #: PostgreSQL, in autocommit (no BEGIN and COMMIT: 2 of 3 round trips); SQLite,
+            #: as any write (BEGIN IMMEDIATE: no round trips to save).
+            self._one_statement: str | None = "" if self.dialect == "postgresql" else None
         except self._error as exc:
             self._conns.close()
             raise StoreError(f"cannot read the schema version of {self.url}: {exc}") from exc
@@ -266,10 +266,12 @@ class SqlMetaStore(
 
         ``idempotent``: running ``body`` twice leaves the same state as once, so a commit
         whose outcome is unknown is simply run again. ``begin``: the statement that begins
-        it (default ``BEGIN``; a lease's: ``_begin_lease``). ``settle``: first write again
-        what PostgreSQL may have lost of the lazy batches (see ``_unflushed``).
+        it (default ``BEGIN``; ``""``: none, ``body`` is one
+        statement run in autocommit, its own transaction in one round trip instead of three:
+        ``_one_statement``). ``settle``: first write again what PostgreSQL may have lost of
+        the lazy batches (see ``_unflushed``).
         """
-        first = begin or self._s.begin_write
+        first = self._s.begin_write if begin is None else begin
         try:
             return self._transaction_once(action, body, first, settle)
         except TransientStoreError as exc:
@@ -294,6 +296,11 @@ class SqlMetaStore(
         cur = self._cursor()
         if settle:
             self._settle()
+        if not begin:  # one statement, autocommit: nothing to roll back after a failure
+            try:
+                return body(cur)
+            except self._error as exc:
+                raise self._failed(cur, exc, action, False, committing=True) from exc
         try:
             cur.execute(begin)
             result = body(cur)
@@ -718,9 +725,10 @@ class SqlMetaStore(
             cur.execute(self._s.execution_exists, {"id": execution_id})
             return False if cur.fetchone() is not None else None
 
-        got = self._transaction(
-            "acquiring a lease", acquire, idempotent=True, begin=self._begin_lease
-        )
+        if self.dialect == "postgresql":  # one statement, one round trip (``_pg_leases``)
+            got = take_lease(self, params)
+        else:
+            got = self._transaction("acquiring a lease", acquire, idempotent=True)
         self._leases_on_disk.acquired((execution_id, owner), bool(got), now, now + ttl_s)
         if got is None:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
@@ -737,7 +745,8 @@ class SqlMetaStore(
             cur.execute(self._s.release_lease, params)
             return int(cur.rowcount)
 
-        if self._transaction("releasing a lease", release, idempotent=True, settle=True):
+        one = self._one_statement
+        if self._transaction("releasing a lease", release, idempotent=True, settle=True, begin=one):
             self.unflushed.flushed(mark)  # it wrote, so its commit waited for the flush
 
     def get_lease(self, execution_id: str) -> tuple[str, float] | None:
