@@ -42,10 +42,15 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from airfoil.core.errors import ConflictError, StoreError, TransientStoreError
+from airfoil.core.errors import (
+    ConflictError,
+    StoreError,
+    TransientStoreError,
+    UnreadableRecordError,
+)
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import ExecutionRecord
-from airfoil.engine.control import abort_and_cancel, requested_stop
+from airfoil.engine.control import abort_and_cancel, fail_unreadable, requested_stop
 from airfoil.engine.launch_plans import Poster
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.engine.state import RunState
@@ -249,6 +254,13 @@ class _Slot:
             d.count_pause()
             self.reset()  # its running attempts are retried when the drive resumes
             return self._wait_for_store(exec_id)
+        except UnreadableRecordError as exc:  # the same bytes again: it can never load
+            log.error("execution %s cannot be driven: %s", exec_id, exc)
+            self.reset()
+            try:
+                d.send_notifications(fail_unreadable(self.engine(), exec_id, exc))
+            except Exception:
+                log.exception("failing execution %s failed", exec_id)
         except Exception as exc:
             log.exception("driving execution %s failed", exec_id)
             self.reset()
