@@ -259,8 +259,9 @@ class _Slot:
             self.reset()
             try:
                 d.send_notifications(fail_unreadable(self.engine(), exec_id, exc))
-            except Exception:
-                log.exception("failing execution %s failed", exec_id)
+            except Exception:  # its own record does not decode either: never claimed again
+                log.exception("failing execution %s failed; it is left as stored", exec_id)
+                d.undrivable.add(exec_id)
         except Exception as exc:
             log.exception("driving execution %s failed", exec_id)
             self.reset()
@@ -374,6 +375,9 @@ class Driver:
         self.slots: list[_Slot] = []
         #: Executions paused through a database outage (claimed by nobody meanwhile).
         self.paused: set[str] = set()
+        #: Executions whose stored record does not decode, so they could not even be failed
+        #: (``fail_unreadable``): never claimed again by this process.
+        self.undrivable: set[str] = set()
         #: Drives that ended (an execution finished, stopped or handed back), all slots.
         self.drives_ended = 0
         self._supervisor: threading.Thread | None = None
@@ -424,7 +428,7 @@ class Driver:
         now = self.clock.now()
         # Never an execution a slot of this server holds (driving, or paused by an outage
         # during which its lease may have lapsed).
-        exclude = set(self.busy()) | self.paused
+        exclude = set(self.busy()) | self.paused | self.undrivable
         return self.meta.claim_execution(
             owner, now, self.lease_ttl_s, code_root_prefix=PACKAGE_PREFIX, exclude=exclude
         )

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -134,6 +135,28 @@ def test_a_detail_with_a_damaged_node_shows_the_rest_and_names_it(
     assert f"node '{ex.id}/{node}' cannot be read" in alone.json()["error"]["message"]
 
 
+def _left_running(url: str, execution_id: str, spoil_spec: bool = False) -> None:
+    """Make an ended execution look as an older version left it: running, its lease lapsed
+    (``spoil_spec``: its own record no longer decodes either)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        q = sa.text("SELECT record, head FROM executions WHERE id = :id")
+        record, head = (json.loads(c) for c in conn.execute(q, {"id": execution_id}).one())
+        for data in (record, head):
+            data["phase"] = "running"
+            data.pop("ended_at", None)
+        if spoil_spec:
+            record["spec"]["version"] = 2
+        q = sa.text(
+            "UPDATE executions SET phase = 'running', record = :r, head = :h, "
+            "lease_owner = NULL, lease_expires_at = NULL WHERE id = :id"
+        )
+        compact = {"separators": (",", ":")}  # as stored: the claim matches its code_root
+        row = {"r": json.dumps(record, **compact), "h": json.dumps(head, **compact)}
+        conn.execute(q, {**row, "id": execution_id})
+    engine.dispose()
+
+
 def test_the_engine_fails_an_execution_it_cannot_load_and_carries_on(
     client: Any, flow: Any, server: Any
 ) -> None:
@@ -145,21 +168,7 @@ def test_the_engine_fails_an_execution_it_cannot_load_and_carries_on(
     client.wait(ex.id, poll_s=0.05)
     url = server.deps.meta.url
     node = _spoil_part(url, "nodes", ex.id, "phase")
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:  # left running, its lease lapsed
-        q = sa.text("SELECT record, head FROM executions WHERE id = :id")
-        record, head = (json.loads(c) for c in conn.execute(q, {"id": ex.id}).one())
-        for data in (record, head):
-            data["phase"] = "running"
-            data.pop("ended_at", None)
-        q = sa.text(
-            "UPDATE executions SET phase = 'running', record = :r, head = :h, "
-            "lease_owner = NULL, lease_expires_at = NULL WHERE id = :id"
-        )
-        compact = {"separators": (",", ":")}  # as stored: the claim matches its code_root
-        row = {"r": json.dumps(record, **compact), "h": json.dumps(head, **compact)}
-        conn.execute(q, {**row, "id": ex.id})
-    engine.dispose()
+    _left_running(url, ex.id)
     server.deps.launched()  # a launch wakes the slots: the claim comes at once
 
     failed = client.wait(ex.id, poll_s=0.05, timeout=30)
@@ -169,3 +178,27 @@ def test_the_engine_fails_an_execution_it_cannot_load_and_carries_on(
     after = client.wait(client.launch(flow.wf, {"x": 2}).id, poll_s=0.05, timeout=60)
     assert after.phase == "succeeded"  # the slot carries on
     assert client.get(ex.id).phase == "failed"  # and never claims it again
+
+
+def test_an_execution_that_cannot_even_be_failed_is_claimed_once(
+    client: Any, flow: Any, server: Any
+) -> None:
+    """An unfinished execution whose own record does not decode cannot be failed (its
+    record cannot be read to write it): the slot leaves it as stored and this server never
+    claims it again (on main: claimed, and failed to load, every idle claim)."""
+    if server.database_url is not None:
+        pytest.skip("the slots run in the engine process there: their claims are not seen")
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 1})
+    client.wait(ex.id, poll_s=0.05)
+    _left_running(server.deps.meta.url, ex.id, spoil_spec=True)
+    driver = server.deps.driver
+    server.deps.launched()
+    deadline = time.monotonic() + 30
+    while ex.id not in driver.undrivable:
+        assert time.monotonic() < deadline, "the slot did not give it up"
+        time.sleep(0.05)
+    assert ex.id not in driver.busy()
+    after = client.wait(client.launch(flow.wf, {"x": 2}).id, poll_s=0.05, timeout=60)
+    assert after.phase == "succeeded"  # the slots carry on
+    assert ex.id not in driver.busy()
