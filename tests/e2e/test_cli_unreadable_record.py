@@ -97,3 +97,7 @@ def test_show_of_a_run_with_a_damaged_node_shows_the_rest_and_names_it(
         ("event", f"{eid}@{seq}"),
     }
     assert data["phase"] == "succeeded" and seq not in {e["seq"] for e in data["events"]}
+    listed = cli("executions", "list", "--json")  # a listing reads each run's nodes too
+    assert listed.code == 0, listed.err
+    assert [e["name"] for e in listed.json()] == ["damaged"]
+    assert f"unreadable: node {eid}/{node_id} (left out)" in " ".join(listed.err.split())

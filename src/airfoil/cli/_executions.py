@@ -103,7 +103,17 @@ def list_executions(
             markup=False,
         )
     if as_json:
-        payload = [execution_json(r, sort_nodes(rt.meta.get_nodes(r.id)), rt) for r in records]
+        parts: dict[tuple[str, str], Any] = {}  # a run's damaged nodes: the rest is listed
+
+        def part_left_out(exc: Any) -> None:
+            parts.setdefault((exc.kind, exc.record_id), exc)
+
+        payload = [
+            execution_json(r, sort_nodes(rt.meta.get_nodes(r.id, on_unreadable=part_left_out)), rt)
+            for r in records
+        ]
+        for exc in parts.values():
+            say_unreadable(exc.kind, exc.record_id, exc.reason)
         out_console.print_json(json.dumps(payload))
         return
     table = Table()
