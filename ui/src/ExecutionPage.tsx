@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ExecutionDetail, ExecutionSummary, GateOut, GraphOut, MapItemsOut, NodeOut } from "./api";
 import { enc, get, isTerminal, post, runPath } from "./api";
-import { ErrorView, Link, Phase, Problem, Tabs, ValueView } from "./components";
+import { ErrorView, Link, Phase, Problem, Tabs, Unreadable, ValueView } from "./components";
 import { GateForm } from "./Gates";
 import { MAX_ITEMS, buildModel, type Model } from "./graph";
 import { GraphView, type MapGrid, displayPhase } from "./GraphView";
@@ -166,6 +166,7 @@ export function ExecutionPage(props: { project: string; id: string; query: URLSe
         <ExecActions project={project} d={d} onChange={detail.reload} />
       </div>
       {d.error ? <ErrorView error={d.error} /> : null}
+      <Unreadable items={d.unreadable} />
       {waiting.length ? (
         <div class="waiting">
           {waiting.map((w) => (

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { EntitySummary, ExecutionPage as Page } from "./api";
 import { DOMAINS, enc, get, isTerminal, qs } from "./api";
-import { Link, Phase, Problem } from "./components";
+import { Link, Phase, Problem, Unreadable } from "./components";
 import { setQuery } from "./router";
 import { elapsed, fmtDuration, fmtTime, useFetch, useTick } from "./util";
 
@@ -94,6 +94,7 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
         <button type="submit">Search</button>
       </form>
       <Problem error={page.error} />
+      <Unreadable items={page.data?.unreadable} />
       <table class="list executions">
         <thead>
           <tr>
@@ -125,7 +126,7 @@ export function ExecutionsPage(props: { project: string; query: URLSearchParams 
           ))}
         </tbody>
       </table>
-      {page.data && page.data.items.length === 0 ? <div class="muted pad">no executions match</div> : null}
+      {page.data && page.data.items.length === 0 && !page.data.unreadable?.length ? <div class="muted pad">no executions match</div> : null}
       <div class="pager">
         <span class="muted">
           {total ? `${f.offset + 1}–${Math.min(f.offset + PAGE, total)} of ${total}` : ""}

@@ -5,6 +5,7 @@ export type S = components["schemas"];
 export type ExecutionSummary = S["ExecutionSummary"];
 export type ExecutionDetail = S["ExecutionDetail"];
 export type ExecutionPage = S["ExecutionPage"];
+export type UnreadableOut = S["UnreadableOut"];
 export type NodeOut = S["NodeOut"];
 export type ValueOut = S["ValueOut"];
 export type AttemptOut = S["AttemptOut"];

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
-import type { ErrorOut, ValueOut } from "./api";
+import type { ErrorOut, UnreadableOut, ValueOut } from "./api";
 import { apiKey } from "./api";
 import { onLinkClick } from "./router";
 import { fmtBytes, phaseColor } from "./util";
@@ -23,6 +23,26 @@ export function Phase({ phase }: { phase: string }) {
     >
       {phase}
     </span>
+  );
+}
+
+/** Stored records that no longer decode (written by an older or faulty version), left out of
+ *  what the page shows: how many, and which, so a short list never passes for a whole one. */
+export function Unreadable({ items }: { items: UnreadableOut[] | undefined }) {
+  if (!items || items.length === 0) return null;
+  const n = items.length;
+  return (
+    <div class="notice unreadable" role="status" data-unreadable={n}>
+      {n} stored record{n === 1 ? "" : "s"} could not be read and {n === 1 ? "is" : "are"} left out (written by an older or faulty
+      version of Airfoil):
+      <ul>
+        {items.map((u) => (
+          <li>
+            {u.kind} <span class="mono">{u.id}</span> <span class="muted small">{u.reason}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 

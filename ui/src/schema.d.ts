@@ -1955,12 +1955,21 @@ export interface components {
             /** Type */
             type: string;
         };
-        /** EventList */
+        /**
+         * EventList
+         * @description Events after a seq. ``unreadable``: the stored events of that range that no longer
+         *     decode, left out of ``items``.
+         */
         EventList: {
             /** Items */
             items: components["schemas"]["EventOut"][];
             /** Phase */
             phase: string;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
         };
         /**
          * EventOut
@@ -2002,7 +2011,9 @@ export interface components {
         };
         /**
          * ExecutionDetail
-         * @description An execution with its interface, inputs, outputs and nodes.
+         * @description An execution with its interface, inputs, outputs and nodes. ``unreadable``: its
+         *     stored nodes and attempts that no longer decode, left out of ``nodes`` (the rest is
+         *     shown).
          */
         ExecutionDetail: {
             /** Created At */
@@ -2057,12 +2068,23 @@ export interface components {
             project: string;
             /** Started At */
             started_at?: number | null;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
             /** Version */
             version: string;
             /** Workflow */
             workflow: string;
         };
-        /** ExecutionPage */
+        /**
+         * ExecutionPage
+         * @description A page of executions. ``unreadable``: the page's rows that no longer decode, left out
+         *     of ``items``; a plain listing counts them in ``total`` (``items`` and ``unreadable`` are
+         *     the page's rows, so paging by their sum visits every row once), a search (``q``,
+         *     ``since``, ``until``) cannot tell whether they match and counts only what it found.
+         */
         ExecutionPage: {
             /** Items */
             items: components["schemas"]["ExecutionSummary"][];
@@ -2072,6 +2094,11 @@ export interface components {
             offset: number;
             /** Total */
             total: number;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
         };
         /**
          * ExecutionSummary
@@ -3251,6 +3278,24 @@ export interface components {
             runs: number;
             /** Version */
             version: string;
+        };
+        /**
+         * UnreadableOut
+         * @description A stored record that no longer decodes (written by an older or faulty version of
+         *     Airfoil), left out of what it belongs to: the rest is shown, and this names it.
+         *
+         *     ``kind`` is ``execution``, ``node``, ``attempt`` or ``event``; ``id`` the execution's id,
+         *     or for its parts ``<execution>/<node>``, ``<execution>/<node>#<attempt>`` and
+         *     ``<execution>@<seq>`` (``?`` where even that cannot be read); ``reason`` the decoder's
+         *     message (the field and what it found).
+         */
+        UnreadableOut: {
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Reason */
+            reason: string;
         };
         /**
          * UploadOut

@@ -30,7 +30,16 @@ if TYPE_CHECKING:
     from airfoil.local import LocalRuntime
     from airfoil.settings import AirfoilSettings
 
-__all__ = ["err_console", "fail", "handle_errors", "is_tty", "out_console", "plain", "runtime"]
+__all__ = [
+    "err_console",
+    "fail",
+    "handle_errors",
+    "is_tty",
+    "out_console",
+    "plain",
+    "runtime",
+    "say_unreadable",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -162,3 +171,13 @@ def shown_name(record: Any) -> str:
     """What the user calls an execution (a record, a head or the API's summary): its name in
     its project, else its id."""
     return str(getattr(record, "name", "") or record.id)
+
+
+def say_unreadable(kind: str, record_id: str, reason: str) -> None:
+    """One line on stderr for a stored part of an execution that no longer decodes and was
+    left out of what is shown (the rest is shown)."""
+    err_console.print(
+        f"unreadable: {kind} {record_id} (left out): {reason}; it was stored by an older or "
+        "faulty version of Airfoil",
+        markup=False,
+    )

@@ -24,6 +24,7 @@ from airfoil.cli._common import (
     plain,
     run_label,
     runtime,
+    say_unreadable,
     shown_name,
 )
 
@@ -102,7 +103,17 @@ def list_executions(
             markup=False,
         )
     if as_json:
-        payload = [execution_json(r, sort_nodes(rt.meta.get_nodes(r.id)), rt) for r in records]
+        parts: dict[tuple[str, str], Any] = {}  # a run's damaged nodes: the rest is listed
+
+        def part_left_out(exc: Any) -> None:
+            parts.setdefault((exc.kind, exc.record_id), exc)
+
+        payload = [
+            execution_json(r, sort_nodes(rt.meta.get_nodes(r.id, on_unreadable=part_left_out)), rt)
+            for r in records
+        ]
+        for exc in parts.values():
+            say_unreadable(exc.kind, exc.record_id, exc.reason)
         out_console.print_json(json.dumps(payload))
         return
     table = Table()
@@ -213,13 +224,24 @@ def show(
     rt = runtime()
     execution_id = local_execution(rt, execution_id, domain)
     record = rt.meta.get_execution(execution_id)
-    nodes = sort_nodes(rt.meta.get_nodes(execution_id))
+    bad: dict[tuple[str, str], Any] = {}  # its parts that no longer decode: the rest is shown
+
+    def skipped(exc: Any) -> None:
+        bad.setdefault((exc.kind, exc.record_id), exc)
+
+    nodes = sort_nodes(rt.meta.get_nodes(execution_id, on_unreadable=skipped))
+    story = rt.meta.get_events(execution_id, on_unreadable=skipped) if events else []
     data = execution_json(record, nodes, rt)
     data["anomalies"] = local_anomalies(rt, execution_id)
+    data["unreadable"] = [
+        {"kind": e.kind, "id": e.record_id, "reason": e.reason} for e in bad.values()
+    ]
     from airfoil.store.naming import ExecutionNames
 
     names = ExecutionNames(rt.meta, record.project)  # a cache hit's cause names its source
     names.remember(record.id, record.display_name, record.domain)
+    for exc in bad.values():
+        say_unreadable(exc.kind, exc.record_id, exc.reason)
     if as_json:
         if events:
             data["events"] = [
@@ -233,7 +255,7 @@ def show(
                     "cause": names.text(e.cause),
                     "cause_id": e.cause_id,
                 }
-                for e in rt.meta.get_events(execution_id)
+                for e in story
             ]
         out_console.print_json(json.dumps(data))
         return
@@ -267,7 +289,7 @@ def show(
             )
         )
     if events:
-        for e in rt.meta.get_events(execution_id):
+        for e in story:
             who = f"{e.node_id} " if e.node_id else ""
             if e.kind == "attempt" and e.attempt:  # which try: a retry's story reads apart
                 who += f"#{e.attempt} "

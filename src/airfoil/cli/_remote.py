@@ -24,6 +24,7 @@ from airfoil.cli._common import (
     out_console,
     plain,
     run_label,
+    say_unreadable,
 )
 
 __all__ = [
@@ -304,19 +305,25 @@ def remote_list(
 
     with _client(server, project) as client:
         items: list[Any] = []
-        while len(items) < limit:  # the API pages at most API_PAGE; --limit goes to 1000
+        unreadable: dict[str, Any] = {}  # rows that no longer decode, by id
+        rows = 0  # the rows paged through: items and unreadable ones alike
+        while rows < limit:  # the API pages at most API_PAGE; --limit goes to 1000
             page = client.list(
                 phase=phase,
                 workflow=workflow,
-                limit=min(limit - len(items), API_PAGE),
-                offset=len(items),
+                limit=min(limit - rows, API_PAGE),
+                offset=rows,
             )
             items += page.items
-            if len(page.items) < min(limit, API_PAGE) or len(items) >= page.total:
+            unreadable.update((u.id, u) for u in page.unreadable)
+            got = len(page.items) + len(page.unreadable)
+            rows += got
+            if got < min(limit, API_PAGE) or rows >= page.total:
                 break
         if as_json:
             details = [remote_execution_json(client.get(e.id)) for e in items]
             out_console.print_json(json.dumps(details, default=str))
+            _say_unreadable(list(unreadable.values()))
             return
     table = Table()
     # What `executions show/logs/abort --remote` take, as the local list prints it: the run's
@@ -335,8 +342,23 @@ def remote_list(
             f"{e.duration_s:.2f}s" if e.duration_s is not None else "",
         )
     out_console.print(table)
-    if not items:
+    if not items and not unreadable:
         err_console.print(f"no executions in project {client.project} on {client.url}")
+    _say_unreadable(list(unreadable.values()))
+
+
+def _say_unreadable(found: list[Any]) -> None:
+    """One line after the listing: how many rows could not be read, and which."""
+    if not found:
+        return
+    n = len(found)
+    ids = ", ".join(u.id for u in found)
+    err_console.print(
+        f"{n} execution{'s' if n > 1 else ''} could not be read and "
+        f"{'are' if n > 1 else 'is'} left out: {ids} (stored by an older or faulty version; "
+        f"`airfoil executions show {found[0].id} --remote` says why)",
+        markup=False,
+    )
 
 
 def addressed(client: Any, domain: str | None, call: Callable[[str | None], T]) -> T:
@@ -385,6 +407,9 @@ def remote_show(
         shown = run_label(detail.name or detail.id, detail.domain, client.domain)
     out = remote_execution_json(detail)
     out["anomalies"] = found
+    out["unreadable"] = [u.model_dump() for u in detail.unreadable]
+    for u in detail.unreadable:  # its parts the server could not read: the rest is shown
+        say_unreadable(u.kind, u.id, u.reason)
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
         return

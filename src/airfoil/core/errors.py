@@ -242,8 +242,10 @@ class UnreadableRecordError(StoreError):
     the record itself raises this error, naming it.
 
     Attributes:
-        kind: what the record is (``"execution"``).
-        record_id: its id, or ``"?"`` where even that cannot be read.
+        kind: what the record is: ``"execution"``, or a part of one (``"node"``,
+            ``"attempt"``, ``"event"``).
+        record_id: its id (a part's: ``<execution>/<node>``, ``<execution>/<node>#<attempt>``,
+            ``<execution>@<seq>``), or ``"?"`` where even that cannot be read.
         reason: the decoder's message (the field and what it found).
     """
 

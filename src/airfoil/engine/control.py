@@ -14,8 +14,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from airfoil.core.errors import StoreError
-from airfoil.core.records import ExecutionRecord
+import msgspec
+
+from airfoil.core.errors import StoreError, UnreadableRecordError
+from airfoil.core.phases import ErrorKind, ExecutionPhase
+from airfoil.core.records import ErrorInfo, EventRecord, ExecutionRecord, StoreBatch
+from airfoil.engine.launcher import take_lease
 from airfoil.executors.base import AttemptResult, DelegatingExecutor, Executor
 from airfoil.store._control import ControlInbox, ControlMessage
 
@@ -27,6 +31,7 @@ __all__ = [
     "TerminateWatch",
     "abort_and_cancel",
     "drive_watched",
+    "fail_unreadable",
     "requested_stop",
     "request_terminate",
 ]
@@ -111,3 +116,40 @@ def drive_watched(engine: Engine, watch: TerminateWatch, execution_id: str) -> E
         return engine.drive(execution_id)
     except TerminateRequested as stop:
         return abort_and_cancel(engine, watch.inner, execution_id, stop.reason)
+
+
+def fail_unreadable(
+    engine: Engine, execution_id: str, exc: UnreadableRecordError
+) -> ExecutionRecord:
+    """Fail an execution that cannot be driven because a part of it (a node, an attempt, an
+    event) no longer decodes (stored by an older or faulty version): reading the same bytes
+    again cannot succeed, and an execution left unfinished would be claimed, and fail to
+    load, again and again. Only its record and one event are written (a ``data`` error
+    naming the part); its parts stay as stored, for ``executions show`` to name.
+
+    Raises:
+        ConflictError: another engine drives it.
+    """
+    meta, now = engine.meta, engine.clock.now()
+    take_lease(meta, execution_id, engine.owner, now, engine.settings.lease_ttl_s)
+    try:
+        # the newest seq counts the events that do not decode too
+        view = meta.view_execution(execution_id, on_unreadable=lambda _exc: None)
+        record = view.execution
+        assert isinstance(record, ExecutionRecord)  # full=True: the whole record
+        message = f"this execution cannot be driven on: {exc}"
+        failed = ExecutionPhase.FAILED.value
+        ended = msgspec.structs.replace(
+            record,
+            phase=failed,
+            ended_at=now,
+            error=ErrorInfo(ErrorKind.DATA, type(exc).__name__, message),
+        )
+        event = EventRecord(
+            execution_id, view.last_seq + 1, now, "execution", failed, message,
+            from_phase=record.phase,
+        )  # fmt: skip
+        meta.write(StoreBatch(execution=ended, events=[event], lease=(execution_id, engine.owner)))
+        return ended
+    finally:
+        meta.release_lease(execution_id, engine.owner)

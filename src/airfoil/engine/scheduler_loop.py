@@ -127,6 +127,9 @@ class SchedulerLoop:
             ``drive`` says (a server's driver slots drive them and send their notifications).
         artifacts: the artifact store whose new versions fire triggered launch plans
             (:mod:`airfoil.engine.artifact_triggers`); None: triggers are not fired.
+        on_left: called with the id of each execution this loop launched and left queued
+            for others to drive (``leave``, or ``drive="none"``), by a schedule or a
+            trigger: a server wakes its idle driver slots with it, as an API launch does.
     """
 
     def __init__(
@@ -142,8 +145,10 @@ class SchedulerLoop:
         poster: Poster | None = None,
         leave: Callable[[ScheduleRecord], bool] | None = None,
         artifacts: ArtifactStore | None = None,
+        on_left: Callable[[str], None] | None = None,
     ) -> None:
         self._source = runtime_or_engine
+        self._on_left = on_left
         self.artifacts = artifacts
         self.store = schedule_store(store if store is not None else runtime_or_engine.meta)
         self.clock: Clock = clock or SystemClock()
@@ -296,6 +301,11 @@ class SchedulerLoop:
 
     def _drive(self, record: ScheduleRecord, eid: str) -> None:
         if self.drive == "none" or (self._leave is not None and self._leave(record)):
+            if self._on_left is not None:
+                try:
+                    self._on_left(eid)
+                except Exception:  # a wake-up is a courtesy: the slots claim it anyway
+                    log.exception("waking the drivers of execution %s failed", eid)
             return
         engine = self._engine(record)
         if self.drive == "inline":

@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -102,9 +102,17 @@ class _Schedules:
     store's atomic claim makes several servers and `airfoil scheduler` processes safe
     together). What it launches from registered packages is driven (and notified) by the
     driver slots of whichever server claims it; schedules of local code are driven here,
-    on the server's runtime (its ``process`` workers unless the schedule names another)."""
+    on the server's runtime (its ``process`` workers unless the schedule names another).
+    ``launched`` wakes the idle driver slots for what it leaves to them (``Deps.launched``,
+    as an API launch does), rather than their next claim (up to ``idle_poll_s`` later)."""
 
-    def __init__(self, runtime: Runtime, run_engine: bool, poster: Poster) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        run_engine: bool,
+        poster: Poster,
+        launched: Callable[[], None] | None = None,
+    ) -> None:
         from airfoil.engine.scheduler_loop import SchedulerLoop
 
         # Runs of registered packages are left to the driver slots (they notify when a run
@@ -122,7 +130,12 @@ class _Schedules:
         settings = runtime.settings
         self.artifacts = open_artifact_store(settings.database_url, settings.home)
         self.loop = SchedulerLoop(
-            runtime, drive="background", leave=leave, artifacts=self.artifacts, poster=poster
+            runtime,
+            drive="background",
+            leave=leave,
+            artifacts=self.artifacts,
+            poster=poster,
+            on_left=None if launched is None else (lambda _eid: launched()),
         )
         self.stopping = threading.Event()
         self.thread = threading.Thread(
@@ -140,9 +153,9 @@ class _Schedules:
         self.artifacts.close()
 
 
-def _start_schedules(runtime: Runtime, config: ServerConfig) -> _Schedules | None:
+def _start_schedules(deps: Deps, config: ServerConfig) -> _Schedules | None:
     try:
-        return _Schedules(runtime, config.run_engine, config.webhook_poster())
+        return _Schedules(deps.runtime, config.run_engine, config.webhook_poster(), deps.launched)
     except Exception:  # the API must come up even if schedules cannot be served
         logging.getLogger("airfoil.server").exception("the scheduler loop did not start")
         return None
@@ -258,7 +271,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             freeze_heap()  # what opening the stores imported and built
         if deps.driver is not None:
             deps.driver.start()
-        schedules = _start_schedules(deps.runtime, config) if config.run_engine else None
+        schedules = _start_schedules(deps, config) if config.run_engine else None
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
         await _warm(deps, config.api_threads_warm)
         if config.freeze_heap:

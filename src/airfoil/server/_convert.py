@@ -9,10 +9,12 @@ detail, only small inline node values (up to 512 bytes) are previewed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
+from airfoil.core.errors import UnreadableRecordError
 from airfoil.core.records import (
     AttemptRecord,
     ErrorInfo,
@@ -37,6 +39,7 @@ from airfoil.wire import (
     NodeOut,
     ParamOut,
     RawValue,
+    UnreadableOut,
 )
 
 __all__ = [
@@ -53,6 +56,8 @@ __all__ = [
     "raw_value",
     "summary_out",
     "type_name",
+    "unreadable_out",
+    "unreadable_outs",
     "value_download",
     "values_out",
 ]
@@ -407,3 +412,15 @@ def event_out(e: EventRecord) -> EventOut:
         from_phase=e.from_phase,
         cause_id=e.cause_id,
     )
+
+
+def unreadable_out(exc: UnreadableRecordError) -> UnreadableOut:
+    return UnreadableOut(kind=exc.kind, id=exc.record_id, reason=exc.reason)
+
+
+def unreadable_outs(found: Iterable[UnreadableRecordError]) -> list[UnreadableOut]:
+    """Each damaged record once (a record read twice, or by two reads, is reported once)."""
+    seen: dict[tuple[str, str], UnreadableOut] = {}
+    for exc in found:
+        seen.setdefault((exc.kind, exc.record_id), unreadable_out(exc))
+    return list(seen.values())

@@ -10,6 +10,7 @@ import msgspec
 from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
+    UnreadableRecordError,
 )
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import (
@@ -157,19 +158,25 @@ def execution_detail_tagged(d: Deps, project: str, execution_id: str) -> tuple[b
         cached = d.detail_cache.get(execution_id)
     if cached is not None and cached.project != project:
         cached = None
+    bad: list[UnreadableRecordError] = []  # the nodes and attempts left out
     if cached is None:
-        view = d.meta.view_execution(execution_id, full=True)
+        view = d.meta.view_execution(execution_id, full=True, on_unreadable=bad.append)
     else:
-        view = d.meta.view_execution(execution_id, after_seq=cached.seq, full=False)
+        view = d.meta.view_execution(
+            execution_id, after_seq=cached.seq, full=False, on_unreadable=bad.append
+        )
         if view.nodes is None:
             _check_project(view.execution, project, execution_id)
             if intr.undriven_under(cached.record, view.lease, d.clock.now()) == cached.interrupted:
                 return cached.data, cached.etag
-            view = d.meta.view_execution(execution_id, full=False)  # the lease alone changed
+            # the lease alone changed
+            view = d.meta.view_execution(execution_id, full=False, on_unreadable=bad.append)
     kept_nodes = cached.nodes if cached is not None else {}
     known = cached.record if cached is not None else None
     nodes: _Frags = {}
-    detail, rec, interrupted = _detail(d, project, execution_id, view, known, (kept_nodes, nodes))
+    detail, rec, interrupted = _detail(
+        d, project, execution_id, view, known, (kept_nodes, nodes), bad
+    )
     data = msgspec.json.encode(detail)
     # what the answer reflects: which execution (a name in a path may come to name another),
     # every change appends an event, the lease's lapse does not (shown interrupted), and
@@ -186,7 +193,9 @@ def execution_detail_tagged(d: Deps, project: str, execution_id: str) -> tuple[b
 
 
 def execution_detail_dict(d: Deps, project: str, execution_id: str) -> dict[str, Any]:
-    return _detail(d, project, execution_id, d.meta.view_execution(execution_id))[0]
+    bad: list[UnreadableRecordError] = []
+    view = d.meta.view_execution(execution_id, on_unreadable=bad.append)
+    return _detail(d, project, execution_id, view, unreadable=bad)[0]
 
 
 def _check_project(rec: ExecutionRecord | ExecutionHead, project: str, execution_id: str) -> None:
@@ -218,10 +227,12 @@ def _detail(
     view: ExecutionView,
     known: ExecutionRecord | None = None,
     frags: tuple[_Frags, _Frags] | None = None,
+    unreadable: list[UnreadableRecordError] | None = None,
 ) -> tuple[dict[str, Any], ExecutionRecord, bool]:
     """The detail's fields, the record, and whether it is shown interrupted. With ``frags``
     (the kept answer's nodes, and a dict to fill) its nodes are JSON (``msgspec.Raw``): the
-    kept one of each node shown as before, else built and encoded."""
+    kept one of each node shown as before, else built and encoded. ``unreadable``: the
+    view's nodes and attempts that did not decode (left out of it), named in the answer."""
     rec = _current(d, project, execution_id, view, known)
     assert view.nodes is not None and view.attempts is not None
     interrupted = intr.undriven_under(rec, view.lease, d.clock.now())
@@ -285,6 +296,7 @@ def _detail(
             shown.append(raw)
         out["nodes"] = shown
     out["package"] = rec.labels.get("airfoil.package", "")
+    out["unreadable"] = [u.model_dump() for u in cv.unreadable_outs(unreadable or ())]
     return out, rec, interrupted
 
 

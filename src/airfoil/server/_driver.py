@@ -43,10 +43,15 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from airfoil.core.errors import ConflictError, StoreError, TransientStoreError
+from airfoil.core.errors import (
+    ConflictError,
+    StoreError,
+    TransientStoreError,
+    UnreadableRecordError,
+)
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import ExecutionRecord
-from airfoil.engine.control import abort_and_cancel, requested_stop
+from airfoil.engine.control import abort_and_cancel, fail_unreadable, requested_stop
 from airfoil.engine.launch_plans import Poster
 from airfoil.engine.runner import Engine, EngineSettings
 from airfoil.engine.state import RunState
@@ -258,6 +263,14 @@ class _Slot:
             d.count_pause()
             self.reset()  # its running attempts are retried when the drive resumes
             return self._wait_for_store(exec_id)
+        except UnreadableRecordError as exc:  # the same bytes again: it can never load
+            log.error("execution %s cannot be driven: %s", exec_id, exc)
+            self.reset()
+            try:
+                d.send_notifications(fail_unreadable(self.engine(), exec_id, exc))
+            except Exception:  # its own record does not decode either: never claimed again
+                log.exception("failing execution %s failed; it is left as stored", exec_id)
+                d.undrivable.add(exec_id)
         except Exception as exc:
             log.exception("driving execution %s failed", exec_id)
             self.reset()
@@ -371,6 +384,9 @@ class Driver:
         self.slots: list[_Slot] = []
         #: Executions paused through a database outage (claimed by nobody meanwhile).
         self.paused: set[str] = set()
+        #: Executions whose stored record does not decode, so they could not even be failed
+        #: (``fail_unreadable``): never claimed again by this process.
+        self.undrivable: set[str] = set()
         #: Drives that ended (an execution finished, stopped or handed back), all slots.
         self.drives_ended = 0
         self._supervisor: threading.Thread | None = None
@@ -422,7 +438,7 @@ class Driver:
         now = self.clock.now() if now is None else now
         # Never an execution a slot of this server holds (driving, or paused by an outage
         # during which its lease may have lapsed).
-        exclude = set(self.busy()) | self.paused
+        exclude = set(self.busy()) | self.paused | self.undrivable
         return self.meta.claim_execution(
             owner, now, self.lease_ttl_s, code_root_prefix=PACKAGE_PREFIX, exclude=exclude
         )

@@ -3,10 +3,12 @@ never changes), the graphs its dynamic nodes built, and the nodes its tasks call
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
 
+from airfoil.core.errors import UnreadableRecordError
 from airfoil.core.records import Binding, NodeRecord, WorkflowSpec
 from airfoil.server._deps import Deps, get_record
 from airfoil.server._summary import input_summary
@@ -14,6 +16,13 @@ from airfoil.server._summary import input_summary
 __all__ = ["graph_json"]
 
 _graph_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
+log = logging.getLogger("airfoil.server")
+
+
+def _left_out(exc: UnreadableRecordError) -> None:
+    log.warning("left out of a graph: %s", exc)
 
 
 def _graph_node(fn: Any) -> dict[str, Any]:
@@ -68,7 +77,9 @@ def graph_json(d: Deps, project: str, execution_id: str) -> bytes:
     rec = get_record(d, project, execution_id)
     out = list(_static_graph(rec.spec))
     index = {n["id"]: i for i, n in enumerate(out)}
-    records = d.meta.get_nodes(execution_id)
+    # a node that no longer decodes is shown as its version's graph has it (the detail
+    # names it): only a dynamic node's built graph needs its record
+    records = d.meta.get_nodes(execution_id, on_unreadable=_left_out)
     for r in records:
         if r.dynamic_spec is None:
             continue

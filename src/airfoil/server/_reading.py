@@ -3,11 +3,13 @@ entries, with other projects' execution ids hidden."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
+    UnreadableRecordError,
 )
 from airfoil.core.log_lines import filter_level, level_rank
 from airfoil.core.records import ExecutionHead, Value
@@ -38,6 +40,8 @@ __all__ = [
     "value_export",
 ]
 
+log = logging.getLogger("airfoil.server")
+
 #: The largest event sequence number a store holds (signed 64-bit).
 _SEQ_MAX = 2**63 - 1
 
@@ -64,20 +68,31 @@ def list_executions(
     if domain is not None:
         check_domain(domain)
     f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
+    bad: list[UnreadableRecordError] = []
+
+    def skipped(exc: UnreadableRecordError) -> None:
+        log.warning("left out of a listing: %s", exc)
+        bad.append(exc)
+
     if q is None and since is None and until is None:
-        items, total, leases = d.meta.page_execution_heads_leased(**f, limit=limit, offset=offset)
+        items, total, leases = d.meta.page_execution_heads_leased(
+            **f, limit=limit, offset=offset, on_unreadable=skipped
+        )
         return ExecutionPage(
             items=intr.shown_summaries(d.meta, items, d.clock.now(), leases),
             total=total,
             limit=limit,
             offset=offset,
+            unreadable=cv.unreadable_outs(bad),
         )
     needle = (q or "").strip().lower()
     found: list[ExecutionHead] = []
     scanned, chunk = 0, 500
     while scanned < SEARCH_WINDOW:
-        page = d.meta.list_execution_heads(**f, limit=chunk, offset=scanned)
-        scanned += len(page)
+        before = len(bad)
+        page = d.meta.list_execution_heads(**f, limit=chunk, offset=scanned, on_unreadable=skipped)
+        rows = len(page) + len(bad) - before  # an unreadable row takes its place too
+        scanned += rows
         for r in page:
             if until is not None and r.created_at > until:
                 continue
@@ -86,7 +101,7 @@ def list_executions(
             if needle and not _matches(r, needle):
                 continue
             found.append(r)
-        if len(page) < chunk or (since is not None and page and page[-1].created_at < since):
+        if rows < chunk or (since is not None and page and page[-1].created_at < since):
             break
     now = d.clock.now()
     return ExecutionPage(
@@ -94,6 +109,7 @@ def list_executions(
         total=len(found),
         limit=limit,
         offset=offset,
+        unreadable=cv.unreadable_outs(bad),
     )
 
 
@@ -161,13 +177,17 @@ def events(d: Deps, project: str, execution_id: str, after: int) -> EventList:
     rec = get_head(d, project, execution_id)
     # Stores number events with signed 64-bit integers: nothing comes after the largest,
     # the page a waiting client asks for (the phase alone), so that page reads no events.
-    evs = d.meta.get_events(execution_id, after_seq=after) if after < _SEQ_MAX else []
+    bad: list[UnreadableRecordError] = []  # left out of the page, named in it
+    if after < _SEQ_MAX:
+        evs = d.meta.get_events(execution_id, after_seq=after, on_unreadable=bad.append)
+    else:
+        evs = []
     items = [cv.event_out(e) for e in evs]
     names = ExecutionNames(d.meta, project)
     names.remember(rec.id, rec.display_name, rec.domain)
     for ev in items:
         ev.cause = names.text(ev.cause)  # another project's execution is never named
-    return EventList(items=items, phase=rec.phase)
+    return EventList(items=items, phase=rec.phase, unreadable=cv.unreadable_outs(bad))
 
 
 def logs(

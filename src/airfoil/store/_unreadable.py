@@ -2,8 +2,18 @@
 
 A record stored by an older or faulty version (a setting of the wrong type in a spec) fails
 msgspec's decode. Reading that record raises :class:`~airfoil.core.errors.UnreadableRecordError`
-naming it; a listing skips it and hands the same error to the caller's ``on_unreadable``
-(or logs it as a warning where the caller gave none), so every other record is still listed.
+naming it; a listing of executions skips it and hands the same error to the caller's
+``on_unreadable`` (or logs it as a warning where the caller gave none), so every other record
+is still listed.
+
+An execution's parts (its nodes, attempts and events) are read whole by default: one that
+does not decode raises, because the engine must never act on part of a graph (a node left
+out would run again). A reader that only shows them (a detail, the events page) passes
+``on_unreadable`` and gets the rest (:func:`decode_parts`).
+
+Ids: an execution's own; a node ``<execution>/<node>``, an attempt
+``<execution>/<node>#<attempt>``, an event ``<execution>@<seq>`` (``?`` for what cannot be
+read even leniently).
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import msgspec
 
 from airfoil.core.errors import UnreadableRecordError
 
-__all__ = ["OnUnreadable", "decode_each", "decode_one", "unreadable"]
+__all__ = ["OnUnreadable", "decode_each", "decode_one", "decode_parts", "unreadable"]
 
 log = logging.getLogger("airfoil.store")
 
@@ -31,11 +41,25 @@ def unreadable(kind: str, data: str | bytes, exc: Exception) -> UnreadableRecord
     record_id = "?"
     try:
         raw = msgspec.json.decode(data)
-        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-            record_id = raw["id"]
     except msgspec.DecodeError:
-        pass
+        raw = None
+    if isinstance(raw, dict):
+        record_id = _record_id(kind, raw)
     return UnreadableRecordError(kind, record_id, str(exc))
+
+
+def _record_id(kind: str, raw: dict[str, object]) -> str:
+    def part(key: str) -> str:
+        v = raw.get(key)
+        return str(v) if isinstance(v, (str, int)) and not isinstance(v, bool) else "?"
+
+    if kind == "node":
+        return f"{part('execution_id')}/{part('node_id')}"
+    if kind == "attempt":
+        return f"{part('execution_id')}/{part('node_id')}#{part('attempt')}"
+    if kind == "event":
+        return f"{part('execution_id')}@{part('seq')}"
+    return part("id")
 
 
 def decode_one(kind: str, data: str | bytes, decode: Callable[[str | bytes], T]) -> T:
@@ -65,3 +89,16 @@ def decode_each(
             else:
                 on_unreadable(exc)
     return out
+
+
+def decode_parts(
+    kind: str,
+    rows: Iterable[str | bytes],
+    decode: Callable[[str | bytes], T],
+    on_unreadable: OnUnreadable | None = None,
+) -> list[T]:
+    """An execution's parts: all of them, or UnreadableRecordError for the first that does
+    not decode; with ``on_unreadable``, the rest (each one left out handed to it)."""
+    if on_unreadable is None:
+        return [decode_one(kind, data, decode) for data in rows]
+    return decode_each(kind, rows, decode, on_unreadable)

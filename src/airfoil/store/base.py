@@ -205,12 +205,13 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[ExecutionHead]:
         """:meth:`list_executions` as heads (no spec, inputs or
         outputs): what a listing shows, without decoding each row's graph."""
         records = self.list_executions(
             project=project, domain=domain, workflow=workflow, phase=phase, limit=limit,
-            offset=offset,
+            offset=offset, on_unreadable=on_unreadable,
         )  # fmt: skip
         return [execution_head(r) for r in records]
 
@@ -244,11 +245,16 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> tuple[list[ExecutionHead], int]:
         """A page of :meth:`list_execution_heads` and :meth:`count_executions` of the same
-        filters (a listing's page and its total): one read where the store can."""
+        filters (a listing's page and its total): one read where the store can. The total
+        counts the rows that do not decode too (each left out of the page and handed to
+        ``on_unreadable``): the page's items and its unreadable rows add up to its rows."""
         f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
-        items = self.list_execution_heads(**f, limit=limit, offset=offset)
+        items = self.list_execution_heads(
+            **f, limit=limit, offset=offset, on_unreadable=on_unreadable
+        )
         return items, self.count_executions(**f)
 
     def page_execution_heads_leased(
@@ -260,30 +266,43 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> tuple[list[ExecutionHead], int, dict[str, tuple[str, float]]]:
         """:meth:`page_execution_heads` with the leases of the page's unfinished executions
         (:meth:`get_leases`): what a listing shows, in one read where the store can."""
         f = {"project": project, "domain": domain, "workflow": workflow, "phase": phase}
-        items, total = self.page_execution_heads(**f, limit=limit, offset=offset)
+        items, total = self.page_execution_heads(
+            **f, limit=limit, offset=offset, on_unreadable=on_unreadable
+        )
         active = [r.id for r in items if r.phase in ("queued", "running")]
         return items, total, self.get_leases(active) if active else {}
 
     def view_execution(
-        self, execution_id: str, *, after_seq: int = -1, full: bool = True
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = -1,
+        full: bool = True,
+        on_unreadable: OnUnreadable | None = None,
     ) -> ExecutionView:
         """An execution's record (its head unless ``full``), lease and newest event's seq,
         and its nodes and attempts unless no event came after ``after_seq`` (-1: always):
         what its detail shows, from one snapshot in one read where the store can. Here: the
         events first, so the seq answered never runs ahead of the rest. Raises
-        NotFoundError."""
-        events = self.get_events(execution_id, after_seq=max(after_seq, 0))
+        NotFoundError, and UnreadableRecordError for a record that does not decode (with
+        ``on_unreadable``: only for the execution's own; a node or attempt is left out and
+        handed to it)."""
+        events = self.get_events(
+            execution_id, after_seq=max(after_seq, 0), on_unreadable=on_unreadable
+        )
         last = events[-1].seq if events else max(after_seq, 0)
         rec: ExecutionRecord | ExecutionHead
         rec = self.get_execution(execution_id) if full else self.get_execution_head(execution_id)
         lease = self.get_lease(execution_id)
         if last <= after_seq:
             return ExecutionView(rec, lease, last, None, None)
-        nodes, attempts = self.get_nodes(execution_id), self.get_attempts(execution_id)
+        nodes = self.get_nodes(execution_id, on_unreadable=on_unreadable)
+        attempts = self.get_attempts(execution_id, on_unreadable=on_unreadable)
         return ExecutionView(rec, lease, last, nodes, attempts)
 
     @abc.abstractmethod
@@ -300,20 +319,41 @@ class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
     # --- nodes, attempts, events --------------------------------------------------------
 
     @abc.abstractmethod
-    def get_nodes(self, execution_id: str) -> list[NodeRecord]:
-        """All nodes of an execution, ordered by ``node_id``. Empty if none."""
+    def get_nodes(
+        self, execution_id: str, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[NodeRecord]:
+        """All nodes of an execution, ordered by ``node_id``. Empty if none.
+
+        A stored node that no longer decodes raises UnreadableRecordError: whoever acts on
+        the nodes (the engine) must see all of them. A reader that only shows them passes
+        ``on_unreadable``: such a node is left out and handed to it. Likewise the attempts
+        and events below."""
 
     @abc.abstractmethod
     def get_node(self, execution_id: str, node_id: str) -> NodeRecord:
-        """One node. Raises NotFoundError."""
+        """One node. Raises NotFoundError, or UnreadableRecordError if it does not decode."""
 
     @abc.abstractmethod
-    def get_attempts(self, execution_id: str, node_id: str | None = None) -> list[AttemptRecord]:
-        """Attempts of an execution (of one node if given), ordered by node then attempt."""
+    def get_attempts(
+        self,
+        execution_id: str,
+        node_id: str | None = None,
+        *,
+        on_unreadable: OnUnreadable | None = None,
+    ) -> list[AttemptRecord]:
+        """Attempts of an execution (of one node if given), ordered by node then attempt
+        (``on_unreadable``: as in :meth:`get_nodes`)."""
 
     @abc.abstractmethod
-    def get_events(self, execution_id: str, after_seq: int = 0) -> list[EventRecord]:
-        """Events of an execution with ``seq > after_seq``, ordered by ``seq``."""
+    def get_events(
+        self,
+        execution_id: str,
+        after_seq: int = 0,
+        *,
+        on_unreadable: OnUnreadable | None = None,
+    ) -> list[EventRecord]:
+        """Events of an execution with ``seq > after_seq``, ordered by ``seq``
+        (``on_unreadable``: as in :meth:`get_nodes`)."""
 
     # --- cache --------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from airfoil.store._memory_control import MemoryControlInbox
 from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
-from airfoil.store._unreadable import OnUnreadable, decode_each
+from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import MetaStore, check_page, lease_lost, missing_execution
 
 __all__ = ["MemoryMetaStore"]
@@ -177,7 +177,7 @@ class MemoryMetaStore(
             data = row.record if row is not None else None
         if data is None:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
-        return _EXECUTION.decode(data)
+        return decode_one("execution", data, _EXECUTION.decode)
 
     def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
         with self._lock:
@@ -212,10 +212,12 @@ class MemoryMetaStore(
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[ExecutionHead]:
         check_page(limit, offset)
         rows = self._newest_first(project, domain, workflow, phase)
-        return [_HEAD.decode(r[2]) for r in rows[offset : offset + limit]]
+        page = (r[2] for r in rows[offset : offset + limit])
+        return decode_each("execution", page, _HEAD.decode, on_unreadable)
 
     def list_run_heads(
         self,
@@ -265,35 +267,49 @@ class MemoryMetaStore(
 
     # --- nodes, attempts, events --------------------------------------------------------
 
-    def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+    def get_nodes(
+        self, execution_id: str, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[NodeRecord]:
         with self._lock:
             items = sorted(self._nodes.get(execution_id, {}).items())
-        return [_NODE.decode(data) for _, data in items]
+        return decode_parts("node", (d for _, d in items), _NODE.decode, on_unreadable)
 
     def get_node(self, execution_id: str, node_id: str) -> NodeRecord:
         with self._lock:
             data = self._nodes.get(execution_id, {}).get(node_id)
         if data is None:
             raise NotFoundError(f"node {node_id!r} of execution {execution_id!r} does not exist")
-        return _NODE.decode(data)
+        return decode_one("node", data, _NODE.decode)
 
-    def get_attempts(self, execution_id: str, node_id: str | None = None) -> list[AttemptRecord]:
+    def get_attempts(
+        self,
+        execution_id: str,
+        node_id: str | None = None,
+        *,
+        on_unreadable: OnUnreadable | None = None,
+    ) -> list[AttemptRecord]:
         with self._lock:
             items = sorted(
                 (key, data)
                 for key, data in self._attempts.get(execution_id, {}).items()
                 if node_id is None or key[0] == node_id
             )
-        return [_ATTEMPT.decode(data) for _, data in items]
+        return decode_parts("attempt", (d for _, d in items), _ATTEMPT.decode, on_unreadable)
 
-    def get_events(self, execution_id: str, after_seq: int = 0) -> list[EventRecord]:
+    def get_events(
+        self,
+        execution_id: str,
+        after_seq: int = 0,
+        *,
+        on_unreadable: OnUnreadable | None = None,
+    ) -> list[EventRecord]:
         with self._lock:
             items = sorted(
                 (seq, data)
                 for seq, data in self._events.get(execution_id, {}).items()
                 if seq > after_seq
             )
-        return [_EVENT.decode(data) for _, data in items]
+        return decode_parts("event", (d for _, d in items), _EVENT.decode, on_unreadable)
 
     # --- cache --------------------------------------------------------------------------
 

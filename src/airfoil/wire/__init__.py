@@ -63,6 +63,7 @@ from airfoil.wire._models import (
     ScheduleStateOut,
     SignalIn,
     SignalOut,
+    UnreadableOut,
     UploadOut,
     ValueOut,
     VersionList,
@@ -161,6 +162,7 @@ __all__ = [
     "ScheduleStateOut",
     "SignalIn",
     "SignalOut",
+    "UnreadableOut",
     "ValueOut",
     "VersionList",
 ]

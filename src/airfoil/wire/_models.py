@@ -69,6 +69,7 @@ __all__ = [
     "ScheduleStateOut",
     "SignalIn",
     "SignalOut",
+    "UnreadableOut",
     "ValueOut",
     "VersionList",
 ]
@@ -383,6 +384,20 @@ class NodeOut(_Response):
     branch_taken: int = -1
 
 
+class UnreadableOut(_Response):
+    """A stored record that no longer decodes (written by an older or faulty version of
+    Airfoil), left out of what it belongs to: the rest is shown, and this names it.
+
+    ``kind`` is ``execution``, ``node``, ``attempt`` or ``event``; ``id`` the execution's id,
+    or for its parts ``<execution>/<node>``, ``<execution>/<node>#<attempt>`` and
+    ``<execution>@<seq>`` (``?`` where even that cannot be read); ``reason`` the decoder's
+    message (the field and what it found)."""
+
+    kind: str
+    id: str
+    reason: str
+
+
 class ExecutionSummary(_Response):
     """An execution as listed. ``id`` is its key across the server; ``name`` is what its
     project calls it (unique within the project and domain; the id itself when none was
@@ -405,20 +420,29 @@ class ExecutionSummary(_Response):
 
 
 class ExecutionDetail(ExecutionSummary):
-    """An execution with its interface, inputs, outputs and nodes."""
+    """An execution with its interface, inputs, outputs and nodes. ``unreadable``: its
+    stored nodes and attempts that no longer decode, left out of ``nodes`` (the rest is
+    shown)."""
 
     interface: InterfaceOut
     inputs: list[ValueOut] = []
     outputs: list[ValueOut] = []
     nodes: list[NodeOut] = []
     package: str = ""
+    unreadable: list[UnreadableOut] = []
 
 
 class ExecutionPage(_Response):
+    """A page of executions. ``unreadable``: the page's rows that no longer decode, left out
+    of ``items``; a plain listing counts them in ``total`` (``items`` and ``unreadable`` are
+    the page's rows, so paging by their sum visits every row once), a search (``q``,
+    ``since``, ``until``) cannot tell whether they match and counts only what it found."""
+
     items: list[ExecutionSummary]
     total: int
     limit: int
     offset: int
+    unreadable: list[UnreadableOut] = []
 
 
 class EventOut(_Response):
@@ -438,8 +462,12 @@ class EventOut(_Response):
 
 
 class EventList(_Response):
+    """Events after a seq. ``unreadable``: the stored events of that range that no longer
+    decode, left out of ``items``."""
+
     items: list[EventOut]
     phase: str
+    unreadable: list[UnreadableOut] = []
 
 
 class LogOut(_Response):

@@ -125,9 +125,9 @@ def test_a_client_waiting_for_an_execution_reads_its_phase_not_its_event_log(
     reads: list[int] = []
     get_events = meta.get_events
 
-    def counting(execution_id: str, after_seq: int = 0) -> Any:
+    def counting(execution_id: str, after_seq: int = 0, **how: Any) -> Any:
         reads.append(after_seq)
-        return get_events(execution_id, after_seq=after_seq)
+        return get_events(execution_id, after_seq=after_seq, **how)
 
     monkeypatch.setattr(meta, "get_events", counting)
     pages: list[dict[str, Any]] = []

@@ -127,6 +127,36 @@ def test_an_activated_schedule_fires_on_the_server(
     assert not listed.active and listed.last_execution_id
 
 
+def test_a_scheduled_launch_wakes_the_idle_driver_slots(
+    client: Any, plans: Any, server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's schedules loop wakes the driver slots for what it launches, as an API
+    launch does (``Deps.launched``): idle slots but the first claim only every 0.5-2 s."""
+    driver = server.deps.driver
+    wakes: list[float] = []
+    notify = driver.notify
+
+    def counted() -> None:
+        wakes.append(time.time())
+        notify()
+
+    monkeypatch.setattr(driver, "notify", counted)
+    client.register([plans.ticking])
+    activated_at = time.time()
+    client.set_schedule("ticking", active=True)
+    try:
+        deadline = time.time() + 30
+        fired: list[Any] = []
+        while time.time() < deadline and not fired:
+            time.sleep(0.2)
+            fired = [e for e in client.list().items if e.created_at >= activated_at]
+        assert fired, "the schedule did not fire within 30 s"
+        time.sleep(0.2)  # the wake follows the launch's write
+        assert [t for t in wakes if t >= fired[-1].created_at], (wakes, fired[-1].created_at)
+    finally:
+        client.set_schedule("ticking", active=False)
+
+
 def test_run_remote_launches_a_plan_from_the_cli(server: Running, plans: Any) -> None:
     project = f"cli{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, AIRFOIL_SERVER_URL=server.url, AIRFOIL_PROJECT=project)

@@ -6,11 +6,17 @@ client to retry. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+
+from airfoil.wire import ExecutionDetail
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +46,18 @@ def test_an_unreadable_execution_is_left_out_of_the_list_and_its_detail_names_it
 
     page = client.list()
     assert [e.id for e in page.items] == [good.id]
+    # the page says what it left out, so its total and its entries agree
+    assert page.total == 2
+    assert [(u.kind, u.id) for u in page.unreadable] == [("execution", bad.id)]
+    assert "$.phase" in page.unreadable[0].reason
+    paged = [client.list(limit=1, offset=i) for i in (0, 1)]
+    assert [[e.id for e in p.items] + [u.id for u in p.unreadable] for p in paged] == [
+        [good.id],
+        [bad.id],
+    ]
+    searched = client.list(q="wf")
+    assert [e.id for e in searched.items] == [good.id] and searched.total == 1
+    assert [u.id for u in searched.unreadable] == [bad.id]
     base = f"{server.url}/api/v1/projects/{client.project}/executions"
     detail = httpx.get(f"{base}/{bad.id}")
     assert detail.status_code == 500
@@ -47,3 +65,140 @@ def test_an_unreadable_execution_is_left_out_of_the_list_and_its_detail_names_it
     assert error["code"] == "unreadable_record"
     assert f"execution {bad.id!r} cannot be read" in error["message"]
     assert httpx.get(f"{base}/{good.id}").status_code == 200
+
+
+def test_the_remote_listing_says_what_it_left_out(client: Any, flow: Any, server: Any) -> None:
+    client.register([flow.wf])
+    bad, good = client.launch(flow.wf, {"x": 1}), client.launch(flow.wf, {"x": 2})
+    for ex in (bad, good):
+        client.wait(ex.id, poll_s=0.05)
+    _spoil(server.deps.meta.url, bad.id)
+    env = dict(os.environ, AIRFOIL_SERVER_URL=server.url, AIRFOIL_PROJECT=client.project)
+    cli = [sys.executable, "-m", "airfoil.cli", "executions", "list", "--remote"]
+    for extra in ([], ["--json"]):
+        listed = subprocess.run(
+            [*cli, *extra], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert good.id in listed.stdout and bad.id not in listed.stdout
+        said = " ".join(listed.stderr.split())
+        assert f"1 execution could not be read and is left out: {bad.id}" in said, said
+
+
+def _spoil_part(url: str, table: str, execution_id: str, field: str) -> str:
+    """A field of the wrong type in the first stored row of ``table`` of the execution
+    (by key); returns that row's node id (events: its seq)."""
+    key = "seq" if table == "events" else "node_id"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        q = sa.text(f"SELECT {key}, record FROM {table} WHERE execution_id = :id ORDER BY {key}")
+        which, record = conn.execute(q, {"id": execution_id}).first()
+        data = json.loads(record)
+        data[field] = 7
+        q = sa.text(f"UPDATE {table} SET record = :r WHERE execution_id = :id AND {key} = :k")
+        conn.execute(q, {"r": json.dumps(data), "id": execution_id, "k": which})
+    engine.dispose()
+    return str(which)
+
+
+def test_a_detail_with_a_damaged_node_shows_the_rest_and_names_it(
+    client: Any, flow: Any, server: Any
+) -> None:
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 1})
+    client.wait(ex.id, poll_s=0.05)
+    url = server.deps.meta.url
+    node = _spoil_part(url, "nodes", ex.id, "phase")
+    attempt_node = _spoil_part(url, "attempts", ex.id, "phase")
+    seq = _spoil_part(url, "events", ex.id, "to_phase")
+    # damaged under the server's feet, with no event appended: its kept answer (and the
+    # client's, by ETag) is stale
+    with server.deps.detail_lock:
+        server.deps.detail_cache.clear()
+
+    base = f"{server.url}/api/v1/projects/{client.project}/executions/{ex.id}"
+    detail = ExecutionDetail.model_validate_json(httpx.get(base).content)
+    assert detail.phase == "succeeded"
+    assert node not in {n.id for n in detail.nodes} and len(detail.nodes) == 2
+    assert {(u.kind, u.id) for u in detail.unreadable} == {
+        ("node", f"{ex.id}/{node}"),
+        ("attempt", f"{ex.id}/{attempt_node}#1"),
+    }
+    events = httpx.get(f"{base}/events").json()
+    assert str(seq) not in {str(e["seq"]) for e in events["items"]} and events["items"]
+    assert [(u["kind"], u["id"]) for u in events["unreadable"]] == [("event", f"{ex.id}@{seq}")]
+    assert httpx.get(f"{base}/graph").status_code == 200  # the version's graph, whole
+    # nothing sensible to show for the damaged node itself: the typed error, named
+    alone = httpx.get(f"{base}/nodes/{node}")
+    assert alone.status_code == 500, alone.text
+    assert alone.json()["error"]["code"] == "unreadable_record"
+    assert f"node '{ex.id}/{node}' cannot be read" in alone.json()["error"]["message"]
+
+
+def _left_running(url: str, execution_id: str, spoil_spec: bool = False) -> None:
+    """Make an ended execution look as an older version left it: running, its lease lapsed
+    (``spoil_spec``: its own record no longer decodes either)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        q = sa.text("SELECT record, head FROM executions WHERE id = :id")
+        record, head = (json.loads(c) for c in conn.execute(q, {"id": execution_id}).one())
+        for data in (record, head):
+            data["phase"] = "running"
+            data.pop("ended_at", None)
+        if spoil_spec:
+            record["spec"]["version"] = 2
+        q = sa.text(
+            "UPDATE executions SET phase = 'running', record = :r, head = :h, "
+            "lease_owner = NULL, lease_expires_at = NULL WHERE id = :id"
+        )
+        compact = {"separators": (",", ":")}  # as stored: the claim matches its code_root
+        row = {"r": json.dumps(record, **compact), "h": json.dumps(head, **compact)}
+        conn.execute(q, {**row, "id": execution_id})
+    engine.dispose()
+
+
+def test_the_engine_fails_an_execution_it_cannot_load_and_carries_on(
+    client: Any, flow: Any, server: Any
+) -> None:
+    """An unfinished execution with a damaged node (what an older version left running) is
+    claimed by a slot, which cannot load it: it is failed with a ``data`` error naming the
+    node (once: no claim of it ever again), and the slot carries on."""
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 1})
+    client.wait(ex.id, poll_s=0.05)
+    url = server.deps.meta.url
+    node = _spoil_part(url, "nodes", ex.id, "phase")
+    _left_running(url, ex.id)
+    server.deps.launched()  # a launch wakes the slots: the claim comes at once
+
+    failed = client.wait(ex.id, poll_s=0.05, timeout=30)
+    assert failed.phase == "failed" and failed.error is not None
+    assert failed.error.kind == "data" and failed.error.type == "UnreadableRecordError"
+    assert f"node '{ex.id}/{node}' cannot be read" in failed.error.message
+    after = client.wait(client.launch(flow.wf, {"x": 2}).id, poll_s=0.05, timeout=60)
+    assert after.phase == "succeeded"  # the slot carries on
+    assert client.get(ex.id).phase == "failed"  # and never claims it again
+
+
+def test_an_execution_that_cannot_even_be_failed_is_claimed_once(
+    client: Any, flow: Any, server: Any
+) -> None:
+    """An unfinished execution whose own record does not decode cannot be failed (its
+    record cannot be read to write it): the slot leaves it as stored and this server never
+    claims it again (on main: claimed, and failed to load, every idle claim)."""
+    if server.database_url is not None:
+        pytest.skip("the slots run in the engine process there: their claims are not seen")
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 1})
+    client.wait(ex.id, poll_s=0.05)
+    _left_running(server.deps.meta.url, ex.id, spoil_spec=True)
+    driver = server.deps.driver
+    server.deps.launched()
+    deadline = time.monotonic() + 30
+    while ex.id not in driver.undrivable:
+        assert time.monotonic() < deadline, "the slot did not give it up"
+        time.sleep(0.05)
+    assert ex.id not in driver.busy()
+    after = client.wait(client.launch(flow.wf, {"x": 2}).id, poll_s=0.05, timeout=60)
+    assert after.phase == "succeeded"  # the slots carry on
+    assert ex.id not in driver.busy()

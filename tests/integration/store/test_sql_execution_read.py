@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -16,6 +17,7 @@ from airfoil.core.errors import UnreadableRecordError
 from airfoil.core.records import StoreBatch
 from airfoil.store.sql import SqlMetaStore
 from airfoil.testing.conformance import make_execution
+from airfoil.testing.records import make_attempt, make_event, make_node
 
 pytestmark = pytest.mark.integration
 
@@ -121,8 +123,84 @@ def test_reading_an_unreadable_record_names_it(store: SqlMetaStore) -> None:
 def test_head_listings_leave_an_unreadable_head_out(store: SqlMetaStore) -> None:
     _three(store)
     _spoil(store, "e2", "head")
-    assert [h.id for h in store.list_execution_heads()] == ["e3", "e1"]
-    heads, total, _ = store.page_execution_heads_leased()
-    assert [h.id for h in heads] == ["e3", "e1"] and total == 3
+    reported: list[UnreadableRecordError] = []
+    assert [h.id for h in store.list_execution_heads(on_unreadable=reported.append)] == [
+        "e3",
+        "e1",
+    ]
+    heads, total, _ = store.page_execution_heads_leased(on_unreadable=reported.append)
+    assert [h.id for h in heads] == ["e3", "e1"] and total == 3  # the total counts it
+    assert [(e.kind, e.record_id) for e in reported] == [("execution", "e2")] * 2
+    assert "$.phase" in reported[0].reason
     with pytest.raises(UnreadableRecordError, match="'e2'"):
         store.get_execution_head("e2")
+
+
+# --- an execution's parts (nodes, attempts, events) that no longer decode: read whole by
+# default (whoever acts on them, the engine, gets an error naming the part), the rest with
+# ``on_unreadable`` (whoever only shows them)
+
+
+def _spoil_part(store: SqlMetaStore, table: str, key: dict[str, Any], field: str) -> None:
+    """A field of the wrong type in one stored node, attempt or event."""
+    engine = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
+    where = " AND ".join(f"{k} = :{k}" for k in key)
+    with engine.begin() as conn:
+        q = sa.text(f"SELECT record FROM {table} WHERE {where}")
+        data = json.loads(conn.execute(q, key).scalar_one())
+        data[field] = 7
+        q = sa.text(f"UPDATE {table} SET record = :r WHERE {where}")
+        conn.execute(q, {"r": json.dumps(data), **key})
+    engine.dispose()
+
+
+def _with_damaged_parts(store: SqlMetaStore) -> None:
+    store.write(
+        StoreBatch(
+            execution=make_execution("e1"),
+            nodes=[make_node(node_id="n0"), make_node(node_id="n1")],
+            attempts=[make_attempt(node_id="n0"), make_attempt(node_id="n1")],
+            events=[make_event(seq=1), make_event(seq=2)],
+        )
+    )
+    _spoil_part(store, "nodes", {"execution_id": "e1", "node_id": "n1"}, "phase")
+    _spoil_part(store, "attempts", {"execution_id": "e1", "node_id": "n0", "attempt": 1}, "phase")
+    _spoil_part(store, "events", {"execution_id": "e1", "seq": 2}, "to_phase")
+
+
+def test_an_unreadable_part_fails_a_whole_read_naming_it(store: SqlMetaStore) -> None:
+    _with_damaged_parts(store)
+    with pytest.raises(UnreadableRecordError, match="node 'e1/n1' cannot be read") as info:
+        store.get_nodes("e1")
+    assert "$.phase" in info.value.reason and info.value.kind == "node"
+    with pytest.raises(UnreadableRecordError, match="node 'e1/n1'"):
+        store.get_node("e1", "n1")
+    assert store.get_node("e1", "n0").node_id == "n0"
+    with pytest.raises(UnreadableRecordError, match="attempt 'e1/n0#1' cannot be read"):
+        store.get_attempts("e1")
+    assert [a.node_id for a in store.get_attempts("e1", "n1")] == ["n1"]
+    with pytest.raises(UnreadableRecordError, match="event 'e1@2' cannot be read"):
+        store.get_events("e1")
+    assert [e.seq for e in store.get_events("e1", after_seq=2)] == []
+    with pytest.raises(UnreadableRecordError, match="node 'e1/n1'"):
+        store.view_execution("e1")
+
+
+def test_a_reader_that_shows_parts_gets_the_rest_and_each_left_out(store: SqlMetaStore) -> None:
+    _with_damaged_parts(store)
+    seen: list[UnreadableRecordError] = []
+    assert [n.node_id for n in store.get_nodes("e1", on_unreadable=seen.append)] == ["n0"]
+    assert [a.node_id for a in store.get_attempts("e1", on_unreadable=seen.append)] == ["n1"]
+    assert [e.seq for e in store.get_events("e1", on_unreadable=seen.append)] == [1]
+    assert [(e.kind, e.record_id) for e in seen] == [
+        ("node", "e1/n1"),
+        ("attempt", "e1/n0#1"),
+        ("event", "e1@2"),
+    ]
+    seen.clear()
+    view = store.view_execution("e1", on_unreadable=seen.append)
+    assert view.nodes is not None and view.attempts is not None
+    assert [n.node_id for n in view.nodes] == ["n0"]
+    assert [a.node_id for a in view.attempts] == ["n1"]
+    assert view.last_seq == 2  # the newest seq counts the event that does not decode
+    assert {(e.kind, e.record_id) for e in seen} == {("node", "e1/n1"), ("attempt", "e1/n0#1")}

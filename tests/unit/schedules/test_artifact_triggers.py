@@ -145,3 +145,21 @@ def test_bad_definitions_are_clear_errors(rt: LocalRuntime) -> None:
     plain = LaunchPlan(score_wf, "plain", default_inputs={"version": 1})
     with pytest.raises(ConfigError, match="no artifact trigger"):
         activate_trigger(schedule_store(rt.meta), MemoryArtifactStore(), plain.spec, now=0.0)
+
+
+def test_a_launch_left_to_other_drivers_is_handed_on(rt: LocalRuntime) -> None:
+    """A server's loop leaves the executions of registered code to its driver slots and
+    wakes them with ``on_left`` (as an API launch does); what it drives itself is not."""
+    arts = MemoryArtifactStore()
+    activate_trigger(schedule_store(rt.meta), arts, PLAN.spec, now=time.time())
+    left: list[str] = []
+    loop = SchedulerLoop(rt, artifacts=arts, leave=lambda _r: True, on_left=left.append)
+    publish(arts, stage="dev")
+    (fired,) = loop.run_triggers()
+    assert left == [fired.execution_id]
+    assert rt.meta.get_execution(fired.execution_id).phase == "queued"  # left: not driven
+    driving: list[str] = []
+    inline = SchedulerLoop(rt, drive="inline", artifacts=arts, on_left=driving.append)
+    publish(arts, stage="dev")
+    (driven,) = inline.run_triggers()
+    assert driving == [] and outputs(rt, driven.execution_id) == "scored model:2 on test"

@@ -137,6 +137,18 @@ def test_nothing_fires_before_its_instant(rt: LocalRuntime) -> None:
     assert loop.run_once(at(2026, 3, 28, 2, 0)) == []  # claimed: never twice
 
 
+def test_a_fired_instant_left_to_other_drivers_is_handed_on(rt: LocalRuntime) -> None:
+    """A server's loop wakes its driver slots (``on_left``) for each instant it launches
+    and leaves to them, instead of their next claim."""
+    clock = FakeClock(at(2026, 1, 1))
+    activate_schedule(rt.meta, HOURLY.spec, now=clock.now())
+    left: list[str] = []
+    loop = SchedulerLoop(rt, clock=clock, leave=lambda _r: True, on_left=left.append)
+    fired = loop.run_once(at(2026, 1, 1, 2))
+    assert len(fired) == 2 and left == [f.execution_id for f in fired]
+    assert {rt.meta.get_execution(eid).phase for eid in left} == {"queued"}
+
+
 def test_two_loops_fire_each_instant_exactly_once(rt: LocalRuntime) -> None:
     start = at(2026, 1, 1)
     activate_schedule(rt.meta, HOURLY.spec, now=start)

@@ -42,7 +42,7 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
 )
-from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one
+from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import (
     ExecutionView,
     MetaStore,
@@ -97,6 +97,8 @@ _RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
 _NODE = msgspec.json.Decoder(NodeRecord)
 _ATTEMPT = msgspec.json.Decoder(AttemptRecord)
 _EVENT = msgspec.json.Decoder(EventRecord)
+#: a reader's report of the records it leaves out (None: a record that does not decode raises)
+_Report = OnUnreadable | None
 _CACHE = msgspec.json.Decoder(CacheEntry)
 
 
@@ -560,13 +562,14 @@ class SqlMetaStore(
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> list[ExecutionHead]:
         check_page(limit, offset)
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
         sql = self._s.list_execution_heads(tuple(params))
         params.update(limit=limit, offset=offset)
         rows = self._read(sql, params, "listing executions")
-        return decode_each("execution", (r[0] for r in rows), _HEAD.decode)
+        return decode_each("execution", (r[0] for r in rows), _HEAD.decode, on_unreadable)
 
     def page_execution_heads(
         self,
@@ -577,11 +580,12 @@ class SqlMetaStore(
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> tuple[list[ExecutionHead], int]:
         """The page statement (it carries the rows' leases too: left out here)."""
         items, total, _ = self.page_execution_heads_leased(
             project=project, domain=domain, workflow=workflow, phase=phase, limit=limit,
-            offset=offset,
+            offset=offset, on_unreadable=on_unreadable,
         )  # fmt: skip
         return items, total
 
@@ -594,13 +598,14 @@ class SqlMetaStore(
         phase: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        on_unreadable: OnUnreadable | None = None,
     ) -> tuple[list[ExecutionHead], int, dict[str, tuple[str, float]]]:
         """One statement: each row of the page carries its lease (``_views``)."""
         from airfoil.store.sql._views import page_execution_heads_leased
 
         check_page(limit, offset)
         params = _filters(project=project, domain=domain, workflow=workflow, phase=phase)
-        return page_execution_heads_leased(self, params, limit, offset)
+        return page_execution_heads_leased(self, params, limit, offset, on_unreadable)
 
     def list_run_heads(
         self,
@@ -633,38 +638,48 @@ class SqlMetaStore(
 
     # --- nodes, attempts, events --------------------------------------------------------
 
-    def get_nodes(self, execution_id: str) -> list[NodeRecord]:
+    def get_nodes(
+        self, execution_id: str, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[NodeRecord]:
         rows = self._read(self._s.get_nodes, {"eid": execution_id}, "reading nodes")
-        return [_NODE.decode(r[0]) for r in rows]
+        return decode_parts("node", (r[0] for r in rows), _NODE.decode, on_unreadable)
 
     def get_node(self, execution_id: str, node_id: str) -> NodeRecord:
         params = {"eid": execution_id, "nid": node_id}
         rows = self._read(self._s.get_node, params, "reading a node")
         if not rows:
             raise NotFoundError(f"node {node_id!r} of execution {execution_id!r} does not exist")
-        return _NODE.decode(rows[0][0])
+        return decode_one("node", rows[0][0], _NODE.decode)
 
-    def get_attempts(self, execution_id: str, node_id: str | None = None) -> list[AttemptRecord]:
+    def get_attempts(
+        self, execution_id: str, node_id: str | None = None, *, on_unreadable: _Report = None
+    ) -> list[AttemptRecord]:
         if node_id is None:
             rows = self._read(self._s.get_attempts, {"eid": execution_id}, "reading attempts")
         else:
             params = {"eid": execution_id, "nid": node_id}
             rows = self._read(self._s.get_node_attempts, params, "reading attempts")
-        return [_ATTEMPT.decode(r[0]) for r in rows]
+        return decode_parts("attempt", (r[0] for r in rows), _ATTEMPT.decode, on_unreadable)
 
-    def get_events(self, execution_id: str, after_seq: int = 0) -> list[EventRecord]:
+    def get_events(
+        self, execution_id: str, after_seq: int = 0, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[EventRecord]:
         params = {"eid": execution_id, "after": after_seq}
-        return [
-            _EVENT.decode(r[0]) for r in self._read(self._s.get_events, params, "reading events")
-        ]
+        rows = self._read(self._s.get_events, params, "reading events")
+        return decode_parts("event", (r[0] for r in rows), _EVENT.decode, on_unreadable)
 
     def view_execution(
-        self, execution_id: str, *, after_seq: int = -1, full: bool = True
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = -1,
+        full: bool = True,
+        on_unreadable: _Report = None,
     ) -> ExecutionView:
         """One statement, one snapshot (``_views``)."""
         from airfoil.store.sql._views import view_execution
 
-        return view_execution(self, execution_id, after_seq, full)
+        return view_execution(self, execution_id, after_seq, full, on_unreadable)
 
     # --- cache --------------------------------------------------------------------------
 

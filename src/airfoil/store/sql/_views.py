@@ -17,7 +17,7 @@ import msgspec
 
 from airfoil.core.errors import NotFoundError
 from airfoil.core.records import AttemptRecord, ExecutionHead, ExecutionRecord, NodeRecord
-from airfoil.store._unreadable import decode_each, decode_one
+from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import ExecutionView
 
 if TYPE_CHECKING:
@@ -37,7 +37,11 @@ def _lease(owner: Any, expires_at: Any) -> tuple[str, float] | None:
 
 
 def view_execution(
-    store: SqlMetaStore, execution_id: str, after_seq: int, full: bool
+    store: SqlMetaStore,
+    execution_id: str,
+    after_seq: int,
+    full: bool,
+    on_unreadable: OnUnreadable | None = None,
 ) -> ExecutionView:
     # the head variant reads the whole record where the execution ended since ``after_seq``
     sql = store._s.view_execution if full else store._s.view_execution_head
@@ -53,13 +57,19 @@ def view_execution(
     last_seq = int(last or 0)
     if last_seq <= after_seq:
         return ExecutionView(rec, _lease(owner, expires_at), after_seq, None, None)
-    nodes = [_NODE.decode(r[3]) for r in rows if r[0] == 1]
-    attempts = [_ATTEMPT.decode(r[3]) for r in rows if r[0] == 2]
+    node_rows = (r[3] for r in rows if r[0] == 1)
+    nodes = decode_parts("node", node_rows, _NODE.decode, on_unreadable)
+    attempt_rows = (r[3] for r in rows if r[0] == 2)
+    attempts = decode_parts("attempt", attempt_rows, _ATTEMPT.decode, on_unreadable)
     return ExecutionView(rec, _lease(owner, expires_at), last_seq, nodes, attempts)
 
 
 def page_execution_heads_leased(
-    store: SqlMetaStore, filters: dict[str, Any], limit: int, offset: int
+    store: SqlMetaStore,
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+    on_unreadable: OnUnreadable | None = None,
 ) -> tuple[list[ExecutionHead], int, dict[str, tuple[str, float]]]:
     sql = store._s.page_execution_heads(tuple(filters))
     rows = store._read(sql, dict(filters, limit=limit, offset=offset), "listing executions")
@@ -69,7 +79,8 @@ def page_execution_heads_leased(
     heads: list[ExecutionHead] = []
     leases = {}
     for r in rows:
-        found = decode_each("execution", [r[0]], _HEAD.decode)  # an unreadable row: left out
+        # an unreadable row: left out (its total still counts it)
+        found = decode_each("execution", [r[0]], _HEAD.decode, on_unreadable)
         if not found:
             continue
         head = found[0]

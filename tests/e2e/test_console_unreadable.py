@@ -1,0 +1,101 @@
+"""Records that no longer decode (stored by an older or faulty version), in the console (real
+headless Chromium): the executions page lists the others and says how many it left out and
+which, so a short list never passes for a whole one; an execution's page shows its readable
+nodes and names the damaged one. Before, the list showed a total counting a row it never
+showed, and the execution's page failed whole."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from _serve import serving  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
+
+FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+
+
+    @af.task
+    def double(x: int) -> int:
+        return 2 * x
+
+
+    @af.workflow
+    def twice(x: int = 1) -> int:
+        return double(x=double(x=x))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serving(tmp_path_factory, "console-unreadable", FLOW, register=True)
+
+
+def _launched(srv: Server, names: list[str]) -> dict[str, str]:
+    """Launch one run per name and wait for all to succeed (polling the list, not a run's
+    detail: the server keeps a detail's answer until its next event); their ids by name."""
+    api = f"{srv.url}/api/v1/projects/default/executions"
+    launch = f"{srv.url}/api/v1/projects/default/domains/development/executions"
+    for name in names:
+        r = httpx.post(launch, json={"entity": "flow.twice", "inputs": {"x": 1}, "name": name})
+        assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 60
+    while True:
+        items = httpx.get(api, params={"limit": 50}, timeout=30).json()["items"]
+        done = {e["name"]: e for e in items if e["name"] in names}
+        if len(done) == len(names) and all(e["phase"] == "succeeded" for e in done.values()):
+            return {n: e["id"] for n, e in done.items()}
+        assert time.monotonic() < deadline, items
+        time.sleep(0.2)
+
+
+def _spoil(srv: Server, sql: str, params: tuple[str, ...], field: str) -> None:
+    """A field of the wrong type in the one row ``sql`` selects (``rowid, record``)."""
+    with sqlite3.connect(srv.home / "airfoil.db") as db:
+        rowid, record = db.execute(sql, params).fetchone()
+        data = json.loads(record)
+        data[field] = 7  # what an older version stored
+        table = sql.split(" FROM ")[1].split()[0]
+        column = sql.split(",")[1].split(" FROM ")[0].strip()
+        db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (json.dumps(data), rowid))
+
+
+def test_damaged_records_are_named_and_the_rest_shown(server: Server, page: Any) -> None:  # noqa: F811
+    ids = _launched(server, ["readable", "broken", "partly"])
+    _spoil(server, "SELECT rowid, head FROM executions WHERE id=?", (ids["broken"],), "phase")
+    _spoil(
+        server,
+        "SELECT rowid, record FROM nodes WHERE execution_id=? ORDER BY node_id LIMIT 1",
+        (ids["partly"],),
+        "phase",
+    )
+
+    pg = page
+    pg.goto(f"{server.url}/projects/default/executions")
+    pg.wait_for_selector("tr[data-execution=readable]")
+    notice = pg.inner_text(".notice.unreadable")
+    assert "1 stored record could not be read and is left out" in notice
+    assert ids["broken"] in notice and "$.phase" in notice
+    assert pg.locator("tr[data-execution=broken]").count() == 0
+    assert pg.locator("tr[data-execution=partly]").count() == 1
+    assert "of 3" in pg.inner_text(".pager")  # the total counts it: the notice says where
+
+    pg.goto(f"{server.url}/projects/default/executions/partly")
+    pg.wait_for_selector(".notice.unreadable")
+    notice = pg.inner_text(".notice.unreadable")
+    assert "node" in notice and f"{ids['partly']}/" in notice
+    assert pg.locator("h1 .phase").inner_text() == "succeeded"
