@@ -79,16 +79,17 @@ def _serve(
         procs.append(proc)
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                tmp_path / "server.log"
-            ).read_text()
-            time.sleep(0.1)
+        with httpx.Client(timeout=2) as http:  # one client for the polls, not one a poll
+            while True:
+                try:
+                    if http.get(url + "/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / "server.log"
+                ).read_text()
+                time.sleep(0.1)
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)

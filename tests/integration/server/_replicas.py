@@ -48,14 +48,15 @@ class Replica:
 
     def ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, "replica down"
-            time.sleep(0.2)
+        with httpx.Client(timeout=2) as http:  # one client for the polls, not one a poll
+            while True:
+                try:
+                    if http.get(self.url + "/readyz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                assert self.proc.poll() is None and time.monotonic() < deadline, "replica down"
+                time.sleep(0.2)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -77,15 +77,16 @@ class _Server:
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise AssertionError(self.log.read_text())
-            time.sleep(0.1)
+        with httpx.Client(timeout=2) as http:  # one client for the polls, not one a poll
+            while time.monotonic() < deadline:
+                try:
+                    if http.get(self.url + "/readyz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if self.proc.poll() is not None:
+                    raise AssertionError(self.log.read_text())
+                time.sleep(0.1)
         raise AssertionError("the server did not become ready: " + self.log.read_text())
 
     def engines(self) -> list[psutil.Process]:

@@ -83,15 +83,16 @@ def _start(tmp: Path, db: str, name: str) -> tuple[subprocess.Popen[bytes], str]
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise AssertionError((tmp / f"{name}.log").read_text())
-        time.sleep(0.1)
+    with httpx.Client(timeout=2) as http:  # one client for the polls, not one a poll
+        while time.monotonic() < deadline:
+            try:
+                if http.get(url + "/readyz").status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError((tmp / f"{name}.log").read_text())
+            time.sleep(0.1)
     raise AssertionError("server did not become ready")
 
 
