@@ -249,7 +249,8 @@ def test_lease_threads_hold_a_connection_only_while_they_beat(
 ) -> None:
     """A drive's lease thread renews its lease every ttl/3 and waits in between: it hands
     its connection back for that wait (main: 4 drives' lease threads held 4 backends of
-    their own, idle all but a few milliseconds of every beat)."""
+    their own, idle all but a few milliseconds of every beat). Both are checked: the
+    connections the threads hold (none between beats) and the backends PostgreSQL has."""
     from airfoil.core.clock import SystemClock
     from airfoil.engine._lease import Heartbeat
 
@@ -262,18 +263,23 @@ def test_lease_threads_hold_a_connection_only_while_they_beat(
             store.write(StoreBatch(execution=make_execution(eid)))
             assert store.acquire_lease(eid, "driver", time.time(), 30.0)
         assert len(_backends_settled(pg_admin, name, 1)) == 1  # the main thread's
-        # drives start at different times: their beats (every 0.2 s) are staggered
-        beats = [Heartbeat(store, SystemClock(), eid, "driver", 0.6) for eid in ids]
+        # drives start at different times: their beats (every 1 s) are staggered by a
+        # quarter of that, so two beats meet only if a renewal takes 0.25 s (a loaded CI
+        # machine: 0.2 s beats 0.05 s apart met three at a time, and kept 3 backends)
+        beats = [Heartbeat(store, SystemClock(), eid, "driver", 3.0) for eid in ids]
         for beat in beats:
             beat.start()
-            time.sleep(0.05)
-        most = 0
-        deadline = time.monotonic() + 2.0  # ~10 beats of each lease thread
+            time.sleep(0.25)
+        most, between = 0, False
+        deadline = time.monotonic() + 3.0  # ~3 beats of each lease thread
         while time.monotonic() < deadline:
             most = max(most, len(_backends(pg_admin, name)))
+            # no lease thread holds a connection (only the main thread does): between beats
+            between = between or len(store._conns._all) <= 1
             time.sleep(0.02)
         for beat in beats:
             beat.check()  # every lease still held: they did renew
+        assert between  # main: each lease thread held its connection all along
         assert most <= 3, most  # main's + one shared (+ one if two beats met); main: 5
         leases = [store.get_lease(eid) for eid in ids]
         assert all(held is not None and held[0] == "driver" for held in leases), leases
