@@ -157,6 +157,10 @@ def test_graph_items_and_frame_heads(client: Any, console_flow: Any) -> None:
     not_map = _get(client, f"/executions/{ex.id}/nodes/{summed.id}/items")
     assert not_map.status_code == 422 and "not a map node" in not_map.json()["error"]["message"]
 
+    # the subworkflow runs beside the map, not before the gate: its child may still run
+    _wait_for(
+        lambda: any(n.id == child.id and n.phase == "succeeded" for n in client.get(ex.id).nodes)
+    )
     node = _get(client, f"/executions/{ex.id}/nodes/{child.id}").json()
     preview = node["outputs"][0]["preview"]
     assert preview["rows"] == 30 and preview["columns"] == ["k", "name"]
