@@ -18,12 +18,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import (  # noqa: E402
+from test_console import (  # noqa: E402, F401
     STATIC,
     Server,
+    browser,
     click_toggle,
     close_to,
     node_pixel,
+    page,
     shot,
     wait_until,
 )
@@ -118,7 +120,7 @@ def _camera(pg: Any) -> dict[str, float]:
     return dict(pg.evaluate("() => window.__airfoilGraph.camera()"))
 
 
-def test_a_graph_of_1000_nodes_has_boxes_and_item_grids(server: Server, page: Any) -> None:
+def test_a_graph_of_1000_nodes_has_boxes_and_item_grids(server: Server, page: Any) -> None:  # noqa: F811
     graph = httpx.get(f"{server.url}/api/v1/projects/default/executions/huge1/graph").json()
     nodes = graph["nodes"]
     assert len(nodes) >= 1000
@@ -180,7 +182,7 @@ def test_a_graph_of_1000_nodes_has_boxes_and_item_grids(server: Server, page: An
     shot(page, "31-big-graph-boxes")
 
 
-def test_the_node_panel_keeps_zoom_and_pan_exactly(server: Server, page: Any) -> None:
+def test_the_node_panel_keeps_zoom_and_pan_exactly(server: Server, page: Any) -> None:  # noqa: F811
     page.goto(f"{server.url}/projects/default/executions/huge1")
     page.wait_for_selector("canvas.graph[data-painted]", timeout=60_000)
     page.evaluate("() => window.__airfoilGraph.focus('n2')")
@@ -210,7 +212,7 @@ def test_the_node_panel_keeps_zoom_and_pan_exactly(server: Server, page: Any) ->
 
 def test_a_node_opened_before_elk_finishes_stays_where_it_was(
     server: Server,
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     """A small nested graph is painted at once (the fast layout) and again when ELK's layout
     is ready; a node whose panel is open stays where the user saw it (no refit under them)."""

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server  # noqa: E402
+from test_console import STATIC, Server, browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = (
@@ -118,7 +118,7 @@ def _report_a_cluster(home: Path) -> None:
 
 def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
     server: Server,
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     _report_a_cluster(server.home)
 

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _serve import serve_flow  # noqa: E402
-from test_console import Server  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
 from test_console_observability import FLOW  # noqa: E402 (ingest: fails on a row)
 
 ROWS = {"development": 3, "staging": 17}
@@ -74,7 +74,7 @@ def _ids(srv: Server, name: str = "twin") -> dict[str, str]:
     return out
 
 
-def test_the_failures_page_opens_each_twin_in_its_domain(server: Server, page: Any) -> None:
+def test_the_failures_page_opens_each_twin_in_its_domain(server: Server, page: Any) -> None:  # noqa: F811
     ids = _ids(server)
     pg = page
     for domain in ROWS:
@@ -148,7 +148,7 @@ def test_the_cli_prints_the_domain_that_tells_the_twins_apart(server: Server) ->
     }
 
 
-def test_the_runs_page_links_selects_and_compares_each_twin(server: Server, page: Any) -> None:
+def test_the_runs_page_links_selects_and_compares_each_twin(server: Server, page: Any) -> None:  # noqa: F811
     """Main: the rows carried no domain, so each ``good`` linked, compared and overlaid the
     bare name (the 409 naming both ids)."""
     ids = _ids(server, "good")
@@ -223,7 +223,7 @@ def test_the_cli_lists_and_compares_each_twin(server: Server) -> None:
             assert f"row {ROWS[next(d for d in ROWS if d != domain)]} " not in logs.stdout
 
 
-def test_a_launch_from_the_console_opens_the_run_it_made(server: Server, page: Any) -> None:
+def test_a_launch_from_the_console_opens_the_run_it_made(server: Server, page: Any) -> None:  # noqa: F811
     """The launch form (and Relaunch) open the new run by its name and domain: a name used
     in another domain too was the 409 on main (the page navigated to the bare name)."""
     api = f"{server.url}/api/v1/projects/default"
@@ -247,7 +247,7 @@ def test_a_launch_from_the_console_opens_the_run_it_made(server: Server, page: A
 
 def test_the_cluster_page_opens_each_running_attempt_in_its_project_and_domain(
     server: Server,
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     """A node of the cluster page lists what runs there; each links its run as the queue and
     the Runs page do: under the run's own project, by name with its domain. Main linked the

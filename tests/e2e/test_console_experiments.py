@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server  # noqa: E402
+from test_console import STATIC, Server, browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = (
@@ -192,7 +192,7 @@ def test_runs_cli_locally_and_remotely(server: Server) -> None:
     assert empty.returncode == 0 and "no runs of flow.nothing" in empty.stdout
 
 
-def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> None:
+def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     pg.goto(f"{server.url}/projects/default/runs?workflow=flow.training&metrics=loss,accuracy")
     table = pg.locator("table.runs-table")
@@ -239,7 +239,7 @@ def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> Non
     pg.locator('table.compare-inputs tr[data-name="lr"]').wait_for()
 
 
-def test_console_runs_table_filters_by_value_and_pages(server: Server, page: Any) -> None:
+def test_console_runs_table_filters_by_value_and_pages(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     base = f"{server.url}/projects/default/runs?workflow=flow.training&metrics=loss"
     pg.goto(base)
@@ -286,7 +286,7 @@ def test_console_runs_table_filters_by_value_and_pages(server: Server, page: Any
     pg.wait_for_url(f"**offset={(total - 1) // 2 * 2 - 2}")  # the page before the last
 
 
-def test_compare_shows_frame_columns(server: Server, page: Any) -> None:
+def test_compare_shows_frame_columns(server: Server, page: Any) -> None:  # noqa: F811
     local = server.cli("compare", "fr-a", "fr-b", "--json")
     assert local.returncode == 0, local.stderr
     (frame,) = json.loads(local.stdout)["frames"]

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server  # noqa: E402
+from test_console import STATIC, Server, browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = (
@@ -93,7 +93,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.stop()
 
 
-def test_a_slow_run_is_flagged_in_the_cli_and_the_node_panel(server: Server, page: Any) -> None:
+def test_a_slow_run_is_flagged_in_the_cli_and_the_node_panel(server: Server, page: Any) -> None:  # noqa: F811
     shown = server.cli("executions", "show", "slow-1")
     assert shown.returncode == 0, shown.stderr
     assert "! n0 attempt 1 flow.nap: took 1.0 s" in shown.stdout
@@ -128,7 +128,7 @@ def test_a_slow_run_is_flagged_in_the_cli_and_the_node_panel(server: Server, pag
 
 def test_the_task_history_page_from_the_tasks_list_and_the_node_panel(
     server: Server,
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     pg = page
     pg.goto(f"{server.url}/projects/default/tasks")
@@ -180,7 +180,7 @@ MATCHES = "document.querySelector('p[data-matches]')?.dataset.matches"
 
 def test_the_log_view_filters_by_level_and_searches_across_runs(
     server: Server,
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     pg = page
     pg.goto(f"{server.url}/projects/default/executions/slow-1?node=n0&tab=Logs")

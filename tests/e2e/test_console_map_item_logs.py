@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _serve import serving  # noqa: E402
-from test_console import Server  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -47,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from serving(tmp_path_factory, "console-item-logs", FLOW, runs=(run,))  # 3 of 4 pass
 
 
-def test_a_map_items_log_is_one_click_from_the_item(server: Server, page: Any) -> None:
+def test_a_map_items_log_is_one_click_from_the_item(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     pg.goto(f"{server.url}/projects/default/executions/m1?node=n0&tab=Logs")
     pg.wait_for_selector("[data-map-logs=pick]")  # no item picked: where to pick one

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, shot  # noqa: E402
+from test_console import STATIC, Server, browser, page, shot  # noqa: E402, F401
 
 TRAIN = textwrap.dedent(
     """
@@ -88,7 +88,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
 
 def test_models_page_lineage_promote_and_rollback(
     trained: tuple[Server, list[Any]],
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     srv, runs = trained
     assert [r["version"] for r in runs] == [1, 2]

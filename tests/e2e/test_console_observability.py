@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server  # noqa: E402
+from test_console import STATIC, Server, browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = (
@@ -143,7 +143,7 @@ def test_metrics_cli_locally_and_remotely(server: Server) -> None:
     assert missing.returncode != 0 and "nope" in missing.stderr
 
 
-def test_console_charts_a_node_and_overlays_two_runs(server: Server, page: Any) -> None:
+def test_console_charts_a_node_and_overlays_two_runs(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     pg.goto(f"{server.url}/projects/default/executions/run-a?node=n0&tab=Metrics")
     chart = '.metric-chart[data-metric="loss"]'
@@ -167,7 +167,7 @@ def test_console_charts_a_node_and_overlays_two_runs(server: Server, page: Any) 
     pg.screenshot(path=str(DOCS_IMG / "metrics-overlay.png"), full_page=True)
 
 
-def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) -> None:
+def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) -> None:  # noqa: F811
     # one more failure of the same kind, on the server's own workers
     ran = server.cli("run", "--remote", "--server", server.url, "flow.py", "ingest", "--row", "250")
     assert ran.returncode != 0
@@ -211,7 +211,7 @@ def test_failures_grouped_by_the_cli_and_the_console(server: Server, page: Any) 
     pg.locator('aside.panel[data-node="n0"]').wait_for()
 
 
-def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None:
+def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None:  # noqa: F811
     local = server.cli("compare", "run-a", "run-c", "--json")
     assert local.returncode == 0, local.stderr
     c = json.loads(local.stdout)
@@ -254,7 +254,7 @@ def test_compare_in_the_cli_and_the_console(server: Server, page: Any) -> None:
     pg.screenshot(path=str(DOCS_IMG / "compare.png"), full_page=True)
 
 
-def test_the_console_shows_and_links_runs_by_name(server: Server, page: Any) -> None:
+def test_the_console_shows_and_links_runs_by_name(server: Server, page: Any) -> None:  # noqa: F811
     """The executions list, a run's page and a cache hit's reason name runs as the project
     does (main: the executions list and the page's title showed the global id, the reason
     the id of the run that wrote the entry); each link opens the run it names."""
@@ -290,7 +290,7 @@ def test_the_console_shows_and_links_runs_by_name(server: Server, page: Any) -> 
     assert link.get_attribute("href") == "/projects/default/executions/run-a?domain=development"
 
 
-def test_a_name_in_two_domains_opens_from_the_list(server: Server, page: Any) -> None:
+def test_a_name_in_two_domains_opens_from_the_list(server: Server, page: Any) -> None:  # noqa: F811
     """One project runs ``twice`` in two domains: the list links each row by its name with its
     domain, and each opens its own run (a link by the bare name would be the API's 409)."""
     import httpx

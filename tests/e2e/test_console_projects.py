@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _serve import serving  # noqa: E402
-from test_console import Server  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
 
 FLOW = """
 from airfoil import task, workflow
@@ -53,7 +53,7 @@ def _picker(pg: Any) -> list[str]:
     return [str(t) for t in options.all_inner_texts()]
 
 
-def test_a_project_with_local_runs_only_is_in_the_picker(server: Server, page: Any) -> None:
+def test_a_project_with_local_runs_only_is_in_the_picker(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     pg.goto(f"{server.url}/projects/gamma/executions")
     pg.locator("tr[data-execution]").first.wait_for()
@@ -61,7 +61,7 @@ def test_a_project_with_local_runs_only_is_in_the_picker(server: Server, page: A
     assert _picker(pg) == ["default", "gamma"]  # registered (by `register`), and local-only
 
 
-def test_an_unknown_project_is_said_not_to_exist(server: Server, page: Any) -> None:
+def test_an_unknown_project_is_said_not_to_exist(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     pg.goto(f"{server.url}/projects/other/executions")
     notice = pg.locator(".unknown-project")
@@ -79,7 +79,7 @@ def test_an_unknown_project_is_said_not_to_exist(server: Server, page: Any) -> N
 
 def test_the_unknown_project_notice_goes_once_the_project_has_a_run(
     server: Server,
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     """A page open on a project before its first execution: the notice said "does not exist"
     for as long as the page stayed open (the project list was read only when the page opened),

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _serve import serving  # noqa: E402
-from test_console import Server  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -47,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from serving(tmp_path_factory, "console-ranks", FLOW, runs=(run,))
 
 
-def test_the_log_view_shows_each_rank_of_a_training_task(server: Server, page: Any) -> None:
+def test_the_log_view_shows_each_rank_of_a_training_task(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     pg.goto(f"{server.url}/projects/default/executions/train-1?node=n0&tab=Logs")
     pg.wait_for_function(f"() => ({LOG}).includes('all ranks finished')")

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _serve import serving  # noqa: E402
-from test_console import Server  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -73,7 +73,7 @@ def _wait(srv: Server, run: str, domain: str) -> dict[str, Any]:
     return d
 
 
-def test_relaunch_with_one_input_changed(server: Server, page: Any) -> None:
+def test_relaunch_with_one_input_changed(server: Server, page: Any) -> None:  # noqa: F811
     api = f"{server.url}/api/v1/projects/default"
     inputs = {"n": 3, "lr": 0.5, "tags": ["a", "b"], "scale": 3.5}
     r = httpx.post(
@@ -103,7 +103,7 @@ def test_relaunch_with_one_input_changed(server: Server, page: Any) -> None:
     assert done["outputs"][0]["preview"] == "7 0.5 a+b 3.5"  # only n changed
 
 
-def test_an_input_the_form_cannot_fill_must_be_given_again(server: Server, page: Any) -> None:
+def test_an_input_the_form_cannot_fill_must_be_given_again(server: Server, page: Any) -> None:  # noqa: F811
     (server.work / "notes.txt").write_text("one two three")
     ran = server.cli(
         "run", "--server", server.url, "--name", "counted", "flow.py", "words",

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _deployments import HOG_MODEL, alive, until  # noqa: E402
-from test_console import STATIC, Server, shot  # noqa: E402
+from test_console import STATIC, Server, browser, page, shot  # noqa: E402, F401
 
 HOG = HOG_MODEL + textwrap.dedent(
     """
@@ -37,7 +37,7 @@ HOG = HOG_MODEL + textwrap.dedent(
 
 def test_console_shows_a_replica_killed_for_memory_and_its_cpus(
     tmp_path_factory: pytest.TempPathFactory,
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     if not STATIC.exists():
         pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server  # noqa: E402
+from test_console import STATIC, Server, browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = (
@@ -115,7 +115,7 @@ def test_report_cli_locally_and_remotely(server: Server) -> None:
     assert f"00-{att['trace_id']}-{att['span_id']}-01" == traceparent(eid, "n0", 1)
 
 
-def test_console_shows_the_report_in_a_sandboxed_frame(server: Server, page: Any) -> None:
+def test_console_shows_the_report_in_a_sandboxed_frame(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     pg.goto(f"{server.url}/projects/default/executions/rep-a?node=n0&tab=Report")
     frame_el = pg.locator("iframe.report-frame")

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server  # noqa: E402
+from test_console import STATIC, Server, browser, page  # noqa: E402, F401
 
 RUNS = 1200
 SHOWN = 1000
@@ -119,7 +119,7 @@ def _focus_moves_to(pg: Any, name: str) -> None:
         raise
 
 
-def test_a_thousand_runs_draw_only_the_rows_on_screen(server: Server, page: Any) -> None:
+def test_a_thousand_runs_draw_only_the_rows_on_screen(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     newest, oldest = f"rx{RUNS - 1:05d}", f"rx{RUNS - SHOWN:05d}"
     pg.goto(f"{server.url}/projects/default/runs?workflow=w.train&metrics=loss&last={SHOWN}")
@@ -167,7 +167,7 @@ def test_a_thousand_runs_draw_only_the_rows_on_screen(server: Server, page: Any)
     assert _drawn(pg)[-1] == newest and _on_screen(pg, newest)
 
 
-def test_the_keyboard_walks_rows_past_the_drawn_ones(server: Server, page: Any) -> None:
+def test_the_keyboard_walks_rows_past_the_drawn_ones(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     newest, oldest = f"rx{RUNS - 1:05d}", f"rx{RUNS - SHOWN:05d}"
     pg.goto(f"{server.url}/projects/default/runs?workflow=w.train&metrics=loss&last={SHOWN}")

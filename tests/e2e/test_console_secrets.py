@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, click_node, shot  # noqa: E402
+from test_console import STATIC, Server, browser, click_node, page, shot  # noqa: E402, F401
 
 SECRET = "tok-" + uuid.uuid4().hex
 SECRETS_KEY = "x5-0s8Zt6b8QGqAGRpJjqM3ZlLbQ1xv3Q8m1yW8T5bA="
@@ -92,7 +92,7 @@ def leaked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
         srv.stop()
 
 
-def test_the_console_shows_no_secret(leaked: tuple[Server, str], page: Any) -> None:
+def test_the_console_shows_no_secret(leaked: tuple[Server, str], page: Any) -> None:  # noqa: F811
     srv, execution = leaked
     page.goto(f"{srv.url}/projects/default/executions")
     page.locator(f"tr[data-execution='{execution}']").wait_for()

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _serve import serving  # noqa: E402
-from test_console import Server, shot  # noqa: E402
+from test_console import Server, browser, page, shot  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -68,7 +68,7 @@ def _cli_value_hash(path: Path, annotation: Any) -> str:
 
 def test_launch_with_csv_dataframe_several_files_and_any_file(
     server: Server,
-    page: Any,
+    page: Any,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     csv = tmp_path / "table.csv"

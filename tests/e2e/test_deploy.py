@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import Server, shot  # noqa: E402
+from test_console import Server, browser, page, shot  # noqa: E402, F401
 
 TRAIN = textwrap.dedent(
     """
@@ -227,7 +227,7 @@ def test_bad_deploys_are_typed_errors_that_name_the_fix(
 
 def test_console_shows_the_deployment_and_its_drift(
     trained: tuple[Path, Path, dict[str, str]],
-    page: Any,
+    page: Any,  # noqa: F811
 ) -> None:
     home, work, _ = trained
     srv = Server(home, work)
