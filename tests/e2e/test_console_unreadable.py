@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _serve import serving  # noqa: E402
-from test_console import Server  # noqa: E402
+from test_console import Server, browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -74,7 +74,7 @@ def _spoil(srv: Server, sql: str, params: tuple[str, ...], field: str) -> None:
         db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (json.dumps(data), rowid))
 
 
-def test_damaged_records_are_named_and_the_rest_shown(server: Server, page: Any) -> None:
+def test_damaged_records_are_named_and_the_rest_shown(server: Server, page: Any) -> None:  # noqa: F811
     ids = _launched(server, ["readable", "broken", "partly"])
     _spoil(server, "SELECT rowid, head FROM executions WHERE id=?", (ids["broken"],), "phase")
     _spoil(
