@@ -15,7 +15,9 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
 import random
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -163,7 +165,25 @@ def _hp_param(annotation: Any) -> inspect.Parameter:
     )
 
 
+def _split_metrics(metrics: dict[str, float]) -> tuple[dict[str, float], dict[str, str]]:
+    """The finite metrics, and the others as text (``nan``, ``inf``, ``-inf``): a version's
+    metrics are finite numbers (the store refuses others: JSON has none), and a training
+    whose evaluator gave one (a diverged loss, a score of a test split with one class) still
+    registers the model it trained."""
+    finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
+    return finite, {k: str(v) for k, v in metrics.items() if k not in finite}
+
+
 def _register(model: Model, registry: Registrar, result: FitResult) -> Any:
+    metrics, odd = _split_metrics(result.metrics)
+    if odd:
+        named = ", ".join(f"{k}={v}" for k, v in sorted(odd.items()))
+        warnings.warn(
+            f"model {model.name!r}: the evaluator's {named} is not a finite number: the "
+            "version is registered without it (in its metadata as metric.<name>)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return registry.register(
         model.name,
         result.model,
@@ -176,11 +196,12 @@ def _register(model: Model, registry: Registrar, result: FitResult) -> Any:
             "code_version": model.code_version(),
             "hyperparameters": result.hyperparameters,
         },
-        metrics=result.metrics,
+        metrics=metrics,
         metadata={
             "features": json.dumps(result.features),
             "feature_stats": result.feature_stats,
             "model_file": model.source_file,
+            **{f"metric.{k}": v for k, v in odd.items()},
         },
     )
 
@@ -303,6 +324,10 @@ def sample_space(space: dict[str, list[Any]], trials: int, seed: int) -> list[di
     return out
 
 
+def _rank(sign: float, value: float) -> float:
+    return sign * value if math.isfinite(value) else -math.inf
+
+
 def run_tuning(
     model: Model,
     space: dict[str, list[Any]],
@@ -346,7 +371,9 @@ def run_tuning(
             f"{sorted(missing[0].metrics)})"
         )
     sign = 1.0 if mode == "max" else -1.0
-    best = max(results, key=lambda r: sign * r.metrics[metric])
+    # a trial whose metric is not a finite number ranks last (NaN compares false both ways:
+    # max() kept a NaN trial that came first)
+    best = max(results, key=lambda r: _rank(sign, r.metrics[metric]))
     history = [(json.loads(r.hyperparameters), r.metrics) for r in results]
     return _trained(model, best, _registrar(registry, remote), register, history)
 

@@ -367,3 +367,35 @@ def test_a_version_with_other_features_is_not_swapped_in(registry: ModelRegistry
     with pytest.raises(ConfigError, match="other features"):
         service.check_once()
     assert service.current.artifact.version == 1
+
+
+def test_a_metric_that_is_not_a_finite_number_still_registers_the_trained_model(
+    registry: ModelRegistry,
+) -> None:
+    """On main the store's finite-metric check (right: JSON has no NaN) failed the whole
+    training at its registration, after the fit: the model it trained was never registered,
+    and a rerun hit the cached fit and failed again. Now the version is registered without
+    that metric, which its metadata keeps as text, with a warning naming it."""
+    from _odd import model as odd
+
+    with pytest.warns(RuntimeWarning, match=r"'odd': the evaluator's accuracy=nan is not a fini"):
+        trained = odd.train(hyperparameters={"C": 2.0}, registry=registry, rows=120)
+    assert trained.ref == "odd:1" and trained.artifact is not None
+    assert "accuracy" not in trained.artifact.metrics and "loss" in trained.artifact.metrics
+    assert trained.artifact.metadata["metric.accuracy"] == "nan"
+    assert registry.resolve("odd:1").metadata["metric.accuracy"] == "nan"  # as stored
+    assert len(odd.predict([{"a": 1.0, "b": 0.0}], ref="odd:1", registry=registry)) == 1
+
+
+@pytest.mark.parametrize("space", [[2.0, 0.01, 1.0], [0.01, 2.0, 1.0]])
+def test_tune_ranks_a_trial_whose_metric_is_not_a_finite_number_last(
+    registry: ModelRegistry, space: list[float]
+) -> None:
+    """NaN compares false both ways: on main ``max()`` kept the NaN trial when it came first,
+    and registering it failed the tune."""
+    from _odd import model as odd
+
+    best = odd.tune({"C": space}, trials=3, metric="accuracy", registry=registry, rows=120)
+    assert sorted(hp["C"] for hp, _ in best.trials) == sorted(space)
+    assert best.hyperparameters["C"] != 2.0 and best.artifact is not None
+    assert best.artifact.metrics["accuracy"] == best.metrics["accuracy"]
