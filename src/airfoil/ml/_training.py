@@ -30,6 +30,7 @@ from airfoil.sdk._context import current_context
 from airfoil.sdk._map import map_task
 from airfoil.sdk._task import task
 from airfoil.sdk._workflow import workflow
+from airfoil.store.artifacts import is_metric
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -166,11 +167,11 @@ def _hp_param(annotation: Any) -> inspect.Parameter:
 
 
 def _split_metrics(metrics: dict[str, float]) -> tuple[dict[str, float], dict[str, str]]:
-    """The finite metrics, and the others as text (``nan``, ``inf``, ``-inf``): a version's
-    metrics are finite numbers (the store refuses others: JSON has none), and a training
+    """The metrics a version can hold (``store.artifacts.is_metric``: finite numbers), and
+    the others as text (``nan``, ``inf``, ``-inf``): the store refuses them, and a training
     whose evaluator gave one (a diverged loss, a score of a test split with one class) still
     registers the model it trained."""
-    finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
+    finite = {k: v for k, v in metrics.items() if is_metric(v)}
     return finite, {k: str(v) for k, v in metrics.items() if k not in finite}
 
 
@@ -325,7 +326,7 @@ def sample_space(space: dict[str, list[Any]], trials: int, seed: int) -> list[di
 
 
 def _rank(sign: float, value: float) -> float:
-    return sign * value if math.isfinite(value) else -math.inf
+    return sign * value if is_metric(value) else -math.inf
 
 
 def run_tuning(

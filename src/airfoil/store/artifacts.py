@@ -40,6 +40,7 @@ __all__ = [
     "DeploymentLeaseLost",
     "check_artifact_name",
     "check_draft",
+    "is_metric",
     "deployment_lease_lost",
     "missing_alias",
     "missing_artifact",
@@ -70,6 +71,12 @@ def check_artifact_name(name: str, what: str = "artifact name") -> str:
     return name
 
 
+def is_metric(value: object) -> bool:
+    """Whether ``value`` can be a version's metric: a finite number (not a bool). JSON has
+    no NaN nor infinity: such a metric would be written as ``null`` and not read back."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
 def check_draft(draft: ArtifactDraft) -> None:
     """Refuse a draft that would be stored and not read back.
 
@@ -80,11 +87,7 @@ def check_draft(draft: ArtifactDraft) -> None:
     """
     check_artifact_name(draft.name)
     for key, value in draft.metrics.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if not is_metric(value):
             raise ConfigError(
                 f"artifact {draft.name!r}: metric {key!r} is {value!r}; metrics are finite "
                 "numbers (leave out one that could not be computed, or record it in metadata)"
