@@ -39,7 +39,11 @@ WORKFLOW = textwrap.dedent(
     @af.task
     def slow(x: int) -> int:
         mark("start")
-        time.sleep(float(os.environ["SLEEP_S"]))
+        # runs until the test has tried its resume (at most 90 s): however slow a loaded
+        # machine starts that CLI process, the task is still running when it asks
+        deadline = time.time() + 90
+        while not os.path.exists(os.environ["GO_FILE"]) and time.time() < deadline:
+            time.sleep(0.05)
         mark("end")
         return x + 1
 
@@ -84,7 +88,8 @@ def test_resume_during_a_task_longer_than_the_lease_is_refused(
     (tmp_path / "leasewf.py").write_text(WORKFLOW)
     (tmp_path / "drive.py").write_text(DRIVER)
     log = tmp_path / "calls.log"
-    env = dict(os.environ, CALLS_LOG=str(log), SLEEP_S="12", AIRFOIL_HOME=str(tmp_path / "home"))
+    go = tmp_path / "go"
+    env = dict(os.environ, CALLS_LOG=str(log), GO_FILE=str(go), AIRFOIL_HOME=str(tmp_path / "home"))
     driver = subprocess.Popen(
         [sys.executable, str(tmp_path / "drive.py"), executor, str(tmp_path)],
         env=env,
@@ -105,8 +110,11 @@ def test_resume_during_a_task_longer_than_the_lease_is_refused(
             text=True,
             timeout=60,
         )
+        assert "end" not in log.read_text()  # the task was still running when resume asked
+        go.touch()
         out, err = driver.communicate(timeout=60)
     finally:
+        go.touch()
         if driver.poll() is None:
             driver.kill()
     assert resumed.returncode != 0, resumed.stdout
