@@ -402,3 +402,39 @@ def test_a_lease_take_waits_for_a_fenced_batch_in_flight(
         engine.dispose()
         second.close()
         store.close()
+
+
+def test_a_fenced_batch_with_a_record_given_twice_is_left_as_its_last(pg_empty_url: str) -> None:
+    """One upsert may not touch a row twice ("ON CONFLICT DO UPDATE command cannot affect row
+    a second time" failed the whole batch): the fenced statement keeps each node's, attempt's
+    and cache key's last record, as the general path's arrays do."""
+    store = SqlMetaStore(pg_empty_url)
+    try:
+        store.write(StoreBatch(execution=make_execution()))
+        assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        store.write(
+            StoreBatch(
+                nodes=[
+                    make_node(node_id="a", phase="queued"),
+                    make_node(node_id="b", phase="queued"),
+                    make_node(node_id="a", phase="running"),
+                ],
+                attempts=[
+                    make_attempt(node_id="a", phase="running"),
+                    make_attempt(node_id="a", phase="succeeded"),
+                ],
+                events=[make_event(seq=1), make_event(seq=2)],
+                cache_puts=[make_cache_entry(created_at=5.0), make_cache_entry(created_at=9.0)],
+                lease=("e1", "driver"),
+            )
+        )
+        assert [(n.node_id, n.phase) for n in store.get_nodes("e1")] == [
+            ("a", "running"),
+            ("b", "queued"),
+        ]
+        assert [a.phase for a in store.get_attempts("e1")] == ["succeeded"]
+        assert len(store.get_events("e1")) == 2
+        cached = store.get_cache("k1")
+        assert cached is not None and cached.created_at == 9.0
+    finally:
+        store.close()

@@ -127,7 +127,12 @@ def fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
         del row["id"], row["name"]  # the key, and the name: written by the launch only
         params.update(row)
     kinds = ""
-    nodes, attempts, events, cache = batch.nodes, batch.attempts, batch.events, batch.cache_puts
+    # Of a node, attempt or cache key given twice, its last record (one upsert may not touch
+    # a row twice; writing them one by one leaves the last), as ``node_arrays`` keeps.
+    nodes = list({(n.execution_id, n.node_id): n for n in batch.nodes}.values())
+    attempts = list({(a.execution_id, a.node_id, a.attempt): a for a in batch.attempts}.values())
+    events = batch.events
+    cache = list({c.key: c for c in batch.cache_puts}.values())
     if nodes:
         if any(n.execution_id != eid for n in nodes):
             return None
