@@ -3,10 +3,11 @@
 environment at import time.
 
 The object reads its fields' ``AIRFOIL_<NAME>`` variables (any case) when built, below the
-keyword arguments given, and checks them by the rules pydantic-settings' ``BaseSettings``
-with ``env_prefix="AIRFOIL_"`` applies to scalar fields in its lax mode (every field here is
-one; ``tests/unit/test_settings_env.py`` keeps a ``BaseSettings`` twin as the reference). It
-is a plain class, not a pydantic model: importing pydantic and building the model's
+keyword arguments given, and checks each with msgspec's lax conversion against the field's
+type and bounds (:data:`FIELDS`), reading a variable as pydantic-settings' ``BaseSettings``
+with ``env_prefix="AIRFOIL_"`` did (``tests/unit/test_settings_env.py`` keeps a
+``BaseSettings`` twin as the reference, and the few odd spellings where they part). It is a
+plain class, not a pydantic model: importing pydantic and building the model's
 validator cost every ``airfoil run`` about a quarter of its whole process (issue 17, W5;
 importing pydantic-settings had cost another 15%). A bad value raises
 :class:`SettingsError`, naming the variable, the problem and what to give instead.
@@ -19,7 +20,9 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, NamedTuple, get_args, get_origin
+from typing import Annotated, Any, Literal, NamedTuple, get_args, get_origin
+
+import msgspec
 
 from airfoil.core.errors import ConfigError
 from airfoil.core.projects import domain_problem, project_name_problem
@@ -127,13 +130,14 @@ FIELDS: dict[str, Field] = {
     "admission_lease_s": Field(float, 5.0, gt=0),
 }
 
-# Lax conversion as pydantic's (the rules an environment string meets there): an int from
-# "3", " 1_000 ", "+3" or "3.00" (not "3.5", "1e3" or "3."); a float from any ASCII float
-# literal; a bool from true/false, 1/0, yes/no, on/off, t/f, y/n in any case.
-_INT = re.compile(r"[+-]?\d+(?:_\d+)*(?:\.0+)?", re.ASCII)
-_BOOLS = {
-    **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
-    **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
+# An environment variable is text: msgspec's lax conversion (``strict=False``) reads a
+# number, a bool (true/false, 1/0) or a literal from it and checks the field's bounds;
+# around it, surrounding blanks are dropped and a bool also takes yes/no, on/off, t/f, y/n
+# (any case), as pydantic-settings did. A spelling it does not take ("+3", "1_000", ".5")
+# is refused with what to give, never read as another value.
+_BOOL_WORDS = {
+    **dict.fromkeys(("on", "t", "y", "yes"), True),
+    **dict.fromkeys(("off", "f", "n", "no"), False),
 }
 
 
@@ -141,50 +145,21 @@ class _Bad(ValueError):
     """A value that is not of its field's type (the message says what to give)."""
 
 
-def _to_int(value: object) -> int:
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2.0**63:
-        return int(value)
-    if isinstance(value, str) and _INT.fullmatch(text := value.strip()):
-        return int(text.split(".")[0])
-    raise _Bad("a whole number")
+def _kind(field: Field) -> Any:
+    """``field``'s type without its ``None`` (a literal stays a literal)."""
+    args = get_args(field.annotation)
+    if get_origin(field.annotation) is Literal or not args:
+        return field.annotation
+    return next(a for a in args if a is not type(None))
 
 
-def _to_float(value: object) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    # pydantic refuses digits grouped by "_" with spaces around them (" 1_000")
-    if isinstance(value, str) and value.isascii() and not ("_" in value and value != value.strip()):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise _Bad("a number")
-
-
-def _to_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in _BOOLS:
-        return _BOOLS[value.lower()]
-    raise _Bad("true or false (also 1/0, yes/no, on/off)")
-
-
-def _to_str(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    raise _Bad("a string")
-
-
-_CONVERT: dict[type, Callable[[object], Any]] = {
-    int: _to_int,
-    float: _to_float,
-    bool: _to_bool,
-    str: _to_str,
-}
+def _checked_type(field: Field) -> Any:
+    """``field``'s type as msgspec checks it: its bounds as ``msgspec.Meta``."""
+    bounds = {k: getattr(field, k) for k in ("ge", "le", "gt") if getattr(field, k) is not None}
+    if not bounds:
+        return field.annotation
+    checked: Any = Annotated[_kind(field), msgspec.Meta(**bounds)]
+    return checked | None if type(None) in get_args(field.annotation) else checked
 
 
 def _expected(field: Field) -> str:
@@ -192,7 +167,7 @@ def _expected(field: Field) -> str:
     args = get_args(field.annotation)
     if get_origin(field.annotation) is Literal:
         return "one of " + ", ".join(map(repr, args))
-    kind = next(a for a in args if a is not type(None)) if args else field.annotation
+    kind = _kind(field)
     words = {int: "a whole number", float: "a finite number", bool: "true or false"}
     what = words.get(kind, "a string")
     bounds = [
@@ -204,34 +179,22 @@ def _expected(field: Field) -> str:
 
 
 def _convert(field: Field, value: object) -> Any:
-    """``value`` as ``field``'s type, within its bounds; ``ValueError`` saying why not."""
-    annotation = field.annotation
-    args = get_args(annotation)
-    if value is None and type(None) in args:
-        return None
-    if get_origin(annotation) is Literal:
-        if value in args and isinstance(value, str):
-            return value
-        raise _Bad(_expected(field))
-    kind = next(a for a in args if a is not type(None)) if args else annotation
-    if isinstance(value, bytes) or (kind is str and isinstance(value, bytearray)):
-        try:  # pydantic's lax mode reads UTF-8 bytes as their text
-            value = bytes(value).decode()
-        except UnicodeDecodeError:
-            raise _Bad(_expected(field)) from None
+    """``value`` as ``field``'s type, within its bounds; ``_Bad`` saying what to give."""
+    checked, kind = _TYPES[field]
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        value = _BOOL_WORDS.get(text.lower(), text) if kind is bool else text
     try:
-        out = _CONVERT[kind](value)
-    except _Bad:
+        out = msgspec.convert(value, checked, strict=False)
+    except msgspec.ValidationError:
         raise _Bad(_expected(field)) from None
-    if kind is float and not math.isfinite(out):
-        raise _Bad(_expected(field))
-    if (
-        (field.ge is not None and out < field.ge)
-        or (field.le is not None and out > field.le)
-        or (field.gt is not None and out <= field.gt)
-    ):
+    if isinstance(out, float) and not math.isfinite(out):
         raise _Bad(_expected(field))
     return out
+
+
+#: Each field's checked type and its kind (by :data:`FIELDS` entry).
+_TYPES: dict[Field, tuple[Any, Any]] = {f: (_checked_type(f), _kind(f)) for f in FIELDS.values()}
 
 
 def _executor_name(value: str) -> str:
