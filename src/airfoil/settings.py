@@ -2,26 +2,32 @@
 (the CLI, a workflow called as a function, the server) and passed down. Nothing reads the
 environment at import time.
 
-The object is a pydantic model that reads its fields' ``AIRFOIL_<NAME>`` variables (any
-case) when built, below the keyword arguments given, as pydantic-settings' ``BaseSettings``
-with ``env_prefix="AIRFOIL_"`` does for scalar fields (every field here is one). It is not a
-``BaseSettings``: importing pydantic-settings (its asyncio, dotenv and every cloud secrets
-provider) cost every ``airfoil run`` about 15% of its whole process (docs/dev/performance-log.md).
+The object reads its fields' ``AIRFOIL_<NAME>`` variables (any case) when built, below the
+keyword arguments given, and checks each with msgspec's lax conversion against the field's
+type and bounds (:data:`FIELDS`), reading a variable as pydantic-settings' ``BaseSettings``
+with ``env_prefix="AIRFOIL_"`` did (``tests/unit/test_settings_env.py`` keeps a
+``BaseSettings`` twin as the reference, and the few odd spellings where they part). It is a
+plain class, not a pydantic model: importing pydantic and building the model's
+validator cost every ``airfoil run`` about a quarter of its whole process (issue 17, W5;
+importing pydantic-settings had cost another 15%). A bad value raises
+:class:`SettingsError`, naming the variable, the problem and what to give instead.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
+import math
 import os
 import re
-from collections.abc import Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Literal, NamedTuple, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+import msgspec
 
+from airfoil.core.errors import ConfigError
 from airfoil.core.projects import domain_problem, project_name_problem
 
-__all__ = ["AirfoilSettings", "masked_url"]
+__all__ = ["FIELDS", "AirfoilSettings", "Field", "SettingsError", "masked_url"]
 
 ENV_PREFIX = "AIRFOIL_"
 #: ``scheme://user:password@rest``: the password runs to the last ``@`` (unescaped ``@`` or
@@ -48,7 +54,7 @@ def masked_url(url: str) -> str:
     return url
 
 
-def environment_values(fields: Any, environ: Any = None) -> dict[str, str]:
+def environment_values(fields: Iterable[str], environ: Any = None) -> dict[str, str]:
     """The ``AIRFOIL_<FIELD>`` variables of ``environ`` (default ``os.environ``) set for
     ``fields``, by field name; the variable's name is matched in any case."""
     env = os.environ if environ is None else environ
@@ -56,7 +62,220 @@ def environment_values(fields: Any, environ: Any = None) -> dict[str, str]:
     return {wanted[k.lower()]: v for k, v in env.items() if k.lower() in wanted}
 
 
-class AirfoilSettings(BaseModel):
+class SettingsError(ConfigError):
+    """A setting (an ``AIRFOIL_*`` variable or a keyword argument of
+    :class:`AirfoilSettings`) has a value Airfoil cannot use.
+
+    Attributes:
+        field: the setting's field name (``gpus``).
+        variable: its environment variable (``AIRFOIL_GPUS``).
+        problem: what is wrong and what to give instead.
+        from_env: whether the value came from the environment (else from a keyword).
+    """
+
+    def __init__(self, field: str, problem: str, *, from_env: bool) -> None:
+        self.field = field
+        self.variable = ENV_PREFIX + field.upper()
+        self.problem = problem
+        self.from_env = from_env
+        if field not in FIELDS:  # a keyword that names no setting
+            super().__init__(problem)
+            return
+        where = self.variable if from_env else f"{field}= ({self.variable})"
+        super().__init__(f"bad {where} setting: {problem}")
+
+
+class Field(NamedTuple):
+    """One setting: its type, its default (or a function making it) and its bounds."""
+
+    annotation: Any
+    default: Any = None
+    factory: Callable[[], Any] | None = None
+    ge: float | None = None
+    le: float | None = None
+    gt: float | None = None
+
+
+def _default_home() -> str:
+    return os.path.join(os.path.expanduser("~"), ".airfoil")
+
+
+#: Every setting, in the order they are checked (the first bad one is reported).
+FIELDS: dict[str, Field] = {
+    "home": Field(str, factory=_default_home),
+    "database_url": Field(str | None),
+    "blob_url": Field(str | None),
+    "executor": Field(str, "inline"),
+    "ray_address": Field(str | None),
+    "blob_cache_dir": Field(str, ""),
+    "blob_cache_bytes": Field(int, 10 * 2**30),
+    "blob_cache_local": Field(bool, False),
+    "max_parallel": Field(int | None),
+    "worker_nice": Field(int, 0, ge=0, le=19),
+    "project": Field(str, "default"),
+    "domain": Field(str, "development"),
+    "scheduler_policy": Field(str, "airfoil"),
+    "gpus": Field(int | None, ge=0),
+    "durability": Field(Literal["process", "power"], "process"),
+    "converters": Field(str, ""),
+    "otel_endpoint": Field(str, ""),
+    "otel_map_first": Field(int, 10, ge=0),
+    "otel_map_every": Field(int, 100, ge=0),
+    "otel_map_failures": Field(int, 100, ge=0),
+    "anomaly_k": Field(float, 3.0, gt=0),
+    "anomaly_min_history": Field(int, 10, ge=2),
+    "history_runs": Field(int, 100, ge=1, le=10_000),
+    "admission": Field(Literal["auto", "process", "database"], "auto"),
+    "admission_cluster": Field(str, ""),
+    "admission_lease_s": Field(float, 5.0, gt=0),
+}
+
+# An environment variable is text: msgspec's lax conversion (``strict=False``) reads a
+# number, a bool (true/false, 1/0) or a literal from it and checks the field's bounds;
+# around it, surrounding blanks are dropped and a bool also takes yes/no, on/off, t/f, y/n
+# (any case), as pydantic-settings did. A spelling it does not take ("+3", "1_000", ".5")
+# is refused with what to give, never read as another value.
+_BOOL_WORDS = {
+    **dict.fromkeys(("on", "t", "y", "yes"), True),
+    **dict.fromkeys(("off", "f", "n", "no"), False),
+}
+
+
+class _Bad(ValueError):
+    """A value that is not of its field's type (the message says what to give)."""
+
+
+def _kind(field: Field) -> Any:
+    """``field``'s type without its ``None`` (a literal stays a literal)."""
+    args = get_args(field.annotation)
+    if get_origin(field.annotation) is Literal or not args:
+        return field.annotation
+    return next(a for a in args if a is not type(None))
+
+
+def _checked_type(field: Field) -> Any:
+    """``field``'s type as msgspec checks it: its bounds as ``msgspec.Meta``."""
+    bounds = {k: getattr(field, k) for k in ("ge", "le", "gt") if getattr(field, k) is not None}
+    if not bounds:
+        return field.annotation
+    checked: Any = Annotated[_kind(field), msgspec.Meta(**bounds)]
+    return checked | None if type(None) in get_args(field.annotation) else checked
+
+
+def _expected(field: Field) -> str:
+    """What ``field`` takes, in words (for messages)."""
+    args = get_args(field.annotation)
+    if get_origin(field.annotation) is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    kind = _kind(field)
+    words = {int: "a whole number", float: "a finite number", bool: "true or false"}
+    what = words.get(kind, "a string")
+    bounds = [
+        f"{op} {bound:g}"
+        for op, bound in (("of at least", field.ge), ("of at most", field.le), ("above", field.gt))
+        if bound is not None
+    ]
+    return what + (" " + " and ".join(bounds) if bounds else "")
+
+
+def _convert(field: Field, value: object) -> Any:
+    """``value`` as ``field``'s type, within its bounds; ``_Bad`` saying what to give."""
+    checked, kind = _TYPES[field]
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        value = _BOOL_WORDS.get(text.lower(), text) if kind is bool else text
+    try:
+        out = msgspec.convert(value, checked, strict=False)
+    except msgspec.ValidationError:
+        raise _Bad(_expected(field)) from None
+    if isinstance(out, float) and not math.isfinite(out):
+        raise _Bad(_expected(field))
+    return out
+
+
+#: Each field's checked type and its kind (by :data:`FIELDS` entry).
+_TYPES: dict[Field, tuple[Any, Any]] = {f: (_checked_type(f), _kind(f)) for f in FIELDS.values()}
+
+
+def _executor_name(value: str) -> str:
+    name = value.strip()
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(
+            f"invalid executor name {value!r}: use inline, process, ray or another "
+            "registered executor's name (letters, digits, - and _)"
+        )
+    return name
+
+
+def _tenancy(check: Callable[[str], str | None]) -> Callable[[str], str]:
+    """The project names and domains a server takes (``airfoil.core.projects``)."""
+
+    def validate(value: str) -> str:
+        problem = check(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return validate
+
+
+def _cache_bytes(value: object) -> int:
+    from airfoil.core.resources import parse_memory
+
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    try:
+        if not isinstance(value, int | str) or isinstance(value, bool):
+            raise ConfigError(f"not a size: {value!r}")
+        return parse_memory(value)
+    except ConfigError:
+        raise ValueError(
+            f"invalid blob cache size {value!r}: give bytes or a quantity like '20Gi' "
+            "(0 turns the cache off)"
+        ) from None
+
+
+def _cache_dir(value: str) -> str:
+    if value and not os.path.isabs(os.path.expanduser(value)):
+        raise ValueError(
+            f"the blob cache folder must be an absolute path (each node resolves it on its "
+            f"own disk), got {value!r}: e.g. /var/cache/airfoil"
+        )
+    return value
+
+
+#: Checks after a value has its type (each raises ``ValueError`` with the problem and fix).
+_AFTER: dict[str, Callable[[Any], Any]] = {
+    "executor": _executor_name,
+    "project": _tenancy(project_name_problem),
+    "domain": _tenancy(domain_problem),
+    "blob_cache_dir": _cache_dir,
+}
+#: Fields that read their value their own way instead of by type.
+_INSTEAD: dict[str, Callable[[Any], Any]] = {"blob_cache_bytes": _cache_bytes}
+
+
+def _checked(name: str, value: object, *, from_env: bool) -> Any:
+    """``value`` for the setting ``name``, converted and checked; :class:`SettingsError`."""
+    try:
+        instead = _INSTEAD.get(name)
+        out = instead(value) if instead is not None else _convert(FIELDS[name], value)
+        after = _AFTER.get(name)
+        return out if after is None else after(out)
+    except _Bad as exc:
+        fix = f", or unset {ENV_PREFIX}{name.upper()}" if from_env else ""
+        problem = f"got {_masked(value)!r}: give {exc}{fix}"
+        raise SettingsError(name, problem, from_env=from_env) from None
+    except ValueError as exc:
+        raise SettingsError(name, str(exc), from_env=from_env) from None
+
+
+def _masked(value: object) -> object:
+    """``value``, a string with its URL's credentials hidden (:func:`masked_url`)."""
+    return masked_url(value) if isinstance(value, str) else value
+
+
+class AirfoilSettings:
     """Where Airfoil keeps its state and how it runs tasks.
 
     Attributes:
@@ -123,97 +342,100 @@ class AirfoilSettings(BaseModel):
             (``AIRFOIL_HISTORY_RUNS``, default 100, at most 10,000).
     """
 
-    # Built below, with pydantic's plugins off (``_without_pydantic_plugins``).
-    model_config = ConfigDict(extra="ignore", validate_default=True, defer_build=True)
+    home: str
+    database_url: str | None
+    blob_url: str | None
+    executor: str
+    ray_address: str | None
+    blob_cache_dir: str
+    blob_cache_bytes: int
+    blob_cache_local: bool
+    max_parallel: int | None
+    worker_nice: int
+    project: str
+    domain: str
+    scheduler_policy: str
+    gpus: int | None
+    durability: Literal["process", "power"]
+    converters: str
+    otel_endpoint: str
+    otel_map_first: int
+    otel_map_every: int
+    otel_map_failures: int
+    anomaly_k: float
+    anomaly_min_history: int
+    history_runs: int
+    admission: Literal["auto", "process", "database"]
+    admission_cluster: str
+    admission_lease_s: float
 
     def __init__(self, **values: Any) -> None:
-        super().__init__(**{**environment_values(type(self).model_fields), **values})
+        """The settings given as keywords, the others from their ``AIRFOIL_*`` variables
+        (any case), the rest their defaults.
 
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        """What ``repr``/``str`` show: every field, a URL's password as ``***``."""
-        for name, value in super().__repr_args__():
-            yield name, masked_url(value) if isinstance(value, str) else value
+        Raises:
+            SettingsError: a value (given or from the environment) is not one the setting
+                takes, or a keyword names no setting.
+        """
+        _unknown(values)
+        env = environment_values(FIELDS)
+        fields = self.__dict__
+        for name, field in FIELDS.items():
+            if name in values:
+                fields[name] = _checked(name, values[name], from_env=False)
+            elif name in env:
+                fields[name] = _checked(name, env[name], from_env=True)
+            else:  # every default passes its checks (tests/unit/test_settings_env.py)
+                fields[name] = field.default if field.factory is None else field.factory()
+        self._fields_set = frozenset(values.keys() | env.keys())
 
-    home: str = Field(default_factory=lambda: os.path.join(os.path.expanduser("~"), ".airfoil"))
-    database_url: str | None = None
-    blob_url: str | None = None
-    executor: str = "inline"
-    ray_address: str | None = None
-    blob_cache_dir: str = ""
-    blob_cache_bytes: int = 10 * 2**30
-    blob_cache_local: bool = False
-    max_parallel: int | None = None
-    worker_nice: int = Field(default=0, ge=0, le=19)
-    project: str = "default"
-    domain: str = "development"
-    scheduler_policy: str = "airfoil"
-    gpus: int | None = Field(default=None, ge=0)
-    durability: Literal["process", "power"] = "process"
-    converters: str = ""
-    otel_endpoint: str = ""
-    otel_map_first: int = Field(default=10, ge=0)
-    otel_map_every: int = Field(default=100, ge=0)
-    otel_map_failures: int = Field(default=100, ge=0)
-    anomaly_k: float = Field(default=3.0, gt=0, allow_inf_nan=False)
-    anomaly_min_history: int = Field(default=10, ge=2)
-    history_runs: int = Field(default=100, ge=1, le=10_000)
-    admission: Literal["auto", "process", "database"] = "auto"
-    admission_cluster: str = ""
-    admission_lease_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The settings given as keywords or by the environment (not left at defaults)."""
+        return set(self._fields_set)
+
+    def model_dump(self) -> dict[str, Any]:
+        """Every setting by name (the pydantic-model method's name, kept for callers)."""
+        return {name: self.__dict__[name] for name in FIELDS}
+
+    def model_dump_json(self) -> str:
+        """The settings as one JSON object, fields in their fixed order: a stable key (the
+        runtime cache's, ``airfoil.local``)."""
+        return json.dumps(self.model_dump(), separators=(",", ":"))
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> AirfoilSettings:
+        """A copy with the settings ``update`` names replaced (each checked as a keyword
+        would be; the environment is not read again)."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        if update:
+            _unknown(update)
+            for name, value in update.items():
+                copy.__dict__[name] = _checked(name, value, from_env=False)
+            copy._fields_set = self._fields_set | update.keys()
+        return copy
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a pydantic model
+
+    def __repr__(self) -> str:
+        """Every field, a URL's password (and credential parameters) as ``***``."""
+        return f"{type(self).__name__}({self._shown(', ')})"
+
+    def __str__(self) -> str:
+        return self._shown(" ")
+
+    def _shown(self, sep: str) -> str:
+        return sep.join(f"{k}={_masked(v)!r}" for k, v in self.model_dump().items())
 
     def resolved_otel_endpoint(self) -> str:
         """The OTLP/HTTP endpoint traces go to ("" for none): ``otel_endpoint``, else the
         standard ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
         return self.otel_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-
-    @field_validator("executor")
-    @classmethod
-    def _executor_name(cls, value: str) -> str:
-        name = value.strip()
-        if not name or not name.replace("-", "").replace("_", "").isalnum():
-            raise ValueError(
-                f"invalid executor name {value!r}: use inline, process, ray or another "
-                "registered executor's name (letters, digits, - and _)"
-            )
-        return name
-
-    @field_validator("project", "domain")
-    @classmethod
-    def _tenancy(cls, value: str, info: ValidationInfo) -> str:
-        """The project names and domains a server takes (``airfoil.core.projects``)."""
-        check = project_name_problem if info.field_name == "project" else domain_problem
-        problem = check(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("blob_cache_bytes", mode="before")
-    @classmethod
-    def _cache_bytes(cls, value: object) -> int:
-        from airfoil.core.errors import ConfigError
-        from airfoil.core.resources import parse_memory
-
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        try:
-            if not isinstance(value, int | str):
-                raise ConfigError(f"not a size: {value!r}")
-            return parse_memory(value)
-        except ConfigError:
-            raise ValueError(
-                f"invalid blob cache size {value!r}: give bytes or a quantity like '20Gi' "
-                "(0 turns the cache off)"
-            ) from None
-
-    @field_validator("blob_cache_dir")
-    @classmethod
-    def _cache_dir(cls, value: str) -> str:
-        if value and not os.path.isabs(os.path.expanduser(value)):
-            raise ValueError(
-                f"the blob cache folder must be an absolute path (each node resolves it on its "
-                f"own disk), got {value!r}: e.g. /var/cache/airfoil"
-            )
-        return value
 
     def converter_paths(self) -> list[str]:
         """:attr:`converters` as a list of import paths."""
@@ -225,27 +447,12 @@ class AirfoilSettings(BaseModel):
         )
 
 
-@contextlib.contextmanager
-def _without_pydantic_plugins() -> Iterator[None]:
-    """Pydantic's documented ``PYDANTIC_DISABLE_PLUGINS`` switch, for one model's build.
-
-    Building the first validator of a process looks up pydantic's plugins: an
-    ``importlib.metadata`` scan of every installed distribution's entry points (~35 M
-    instructions here, ~4% of an ``airfoil run`` of hello; issue 17's W5). No plugin has any
-    business observing the validation of Airfoil's own settings (Typer builds its parameters'
-    adapters the same way); a user's models still get their plugins, looked up when the first
-    of them is built.
-    """
-    previous = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
-    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["PYDANTIC_DISABLE_PLUGINS"]
-        else:
-            os.environ["PYDANTIC_DISABLE_PLUGINS"] = previous
-
-
-with _without_pydantic_plugins():
-    AirfoilSettings.model_rebuild(force=True)
+def _unknown(values: dict[str, Any]) -> None:
+    """Refuse keywords that name no setting (a misspelt one would be silently ignored)."""
+    unknown = sorted(values.keys() - FIELDS.keys())
+    if unknown:
+        raise SettingsError(
+            unknown[0],
+            f"unknown setting {unknown[0]!r}: the settings are {', '.join(FIELDS)}",
+            from_env=False,
+        )

@@ -63,6 +63,10 @@ DENIED = (
     "numpy",
     "pandas",
     "pyarrow",
+    # the settings are checked without pydantic; Typer before 0.29 parses without it
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
 )
 
 _DUMP = """

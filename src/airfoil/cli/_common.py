@@ -99,16 +99,12 @@ def handle_errors(fn: F) -> F:
 
 def load_settings() -> AirfoilSettings:
     """The ``AIRFOIL_*`` settings; a bad one fails the command naming it (exit 2)."""
-    from pydantic import ValidationError
-
-    from airfoil.settings import AirfoilSettings
+    from airfoil.settings import AirfoilSettings, SettingsError
 
     try:
         return AirfoilSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        problem = str(first["msg"]).removeprefix("Value error, ")  # a validator's own words
-        fail(f"bad AIRFOIL_{str(first['loc'][0]).upper()} setting: {problem}")
+    except SettingsError as exc:  # "bad AIRFOIL_<NAME> setting: <problem and fix>"
+        fail(str(exc))
 
 
 def runtime(**overrides: Any) -> LocalRuntime:

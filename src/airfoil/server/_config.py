@@ -296,7 +296,7 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
         url = config.database_url or ""
         admission = "database" if url.startswith("postgresql") else "process"
     return AirfoilSettings(
-        admission=admission,  # type: ignore[arg-type]  # validated by the settings
+        admission=admission,
         admission_lease_s=config.lease_ttl_s,
         home=config.home,
         database_url=config.database_url,

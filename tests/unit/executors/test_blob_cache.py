@@ -276,10 +276,10 @@ def test_the_settings_reach_the_ray_executor(tmp_path: Path) -> None:
     from airfoil.local import LocalRuntime
     from airfoil.settings import AirfoilSettings
 
-    settings = AirfoilSettings.model_validate({
-        "home": str(tmp_path), "executor": "ray", "blob_cache_dir": "/srv/cache",
-        "blob_cache_bytes": "2Gi", "blob_cache_local": True,
-    })  # fmt: skip
+    settings = AirfoilSettings(
+        home=str(tmp_path), executor="ray", blob_cache_dir="/srv/cache",
+        blob_cache_bytes="2Gi", blob_cache_local=True,
+    )  # fmt: skip
     rt = LocalRuntime(settings)
     try:
         ex = rt.new_executor()

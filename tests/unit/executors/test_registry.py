@@ -107,13 +107,11 @@ def test_bad_ray_executor_arguments_are_config_errors() -> None:
 
 
 def test_settings_take_any_executor_name_and_the_runtime_checks_it(tmp_path: Path) -> None:
-    from pydantic import ValidationError
-
     from airfoil.local import LocalRuntime
-    from airfoil.settings import AirfoilSettings
+    from airfoil.settings import AirfoilSettings, SettingsError
 
     assert AirfoilSettings(executor="ray", ray_address="10.0.0.1:6379").executor == "ray"
-    with pytest.raises(ValidationError, match="invalid executor name"):
+    with pytest.raises(SettingsError, match="invalid executor name"):
         AirfoilSettings(executor="ray cluster")
     with pytest.raises(ConfigError, match=r"unknown executor 'gpu' \(AIRFOIL_EXECUTOR\)"):
         LocalRuntime(AirfoilSettings(home=str(tmp_path), executor="gpu"))

@@ -6,12 +6,11 @@ else."""
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from airfoil.core.errors import ConfigError
 from airfoil.executors.registry import ExecutorContext
 from airfoil.server._config import WORKER_NICE, ServerConfig, server_settings
-from airfoil.settings import AirfoilSettings
+from airfoil.settings import AirfoilSettings, SettingsError
 
 pytestmark = pytest.mark.unit
 
@@ -38,5 +37,5 @@ def test_an_increment_outside_0_to_19_is_refused(
     with pytest.raises(ConfigError, match="invalid worker nice"):
         ServerConfig(home="h", worker_nice=nice)
     monkeypatch.setenv("AIRFOIL_WORKER_NICE", str(nice))
-    with pytest.raises(ValidationError, match="worker_nice"):
+    with pytest.raises(SettingsError, match="AIRFOIL_WORKER_NICE"):
         AirfoilSettings(home="h")

@@ -10,10 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from airfoil.core.errors import ConfigError, StoreError
-from airfoil.settings import AirfoilSettings
+from airfoil.settings import AirfoilSettings, SettingsError
 from airfoil.store.base import BlobStore
 from airfoil.store.blob import FsspecBlobStore, LocalBlobStore, open_blob_store
 from airfoil.store.sql._connect import SqliteConnector
@@ -67,7 +66,7 @@ def test_durability_is_a_checked_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("AIRFOIL_DURABILITY", "power")
     assert AirfoilSettings().durability == "power"
     monkeypatch.setenv("AIRFOIL_DURABILITY", "disk")
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError, match=r"AIRFOIL_DURABILITY.*'process', 'power'"):
         AirfoilSettings()
     with pytest.raises(ConfigError, match=r"'process'.*'power'"):
         open_blob_store("/tmp/x", "disk")
