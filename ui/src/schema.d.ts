@@ -3126,6 +3126,10 @@ export interface components {
         /**
          * ScheduleStateOut
          * @description A launch plan's schedule in one domain: whether it fires, and when next.
+         *
+         *     ``problem``: why the stored schedule cannot fire (it was stored before a rule tightened:
+         *     a FixedRate under a second or past a century); ``""`` when it can. Such a schedule is
+         *     listed, and the scheduler loop pauses it.
          */
         ScheduleStateOut: {
             /** Active */
@@ -3143,6 +3147,11 @@ export interface components {
             name: string;
             /** Next Fire At */
             next_fire_at?: number | null;
+            /**
+             * Problem
+             * @default
+             */
+            problem: string;
             /** Project */
             project: string;
             /** Schedule */
