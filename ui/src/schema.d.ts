@@ -1320,6 +1320,13 @@ export interface components {
              * @default
              */
             execution_name: string;
+            /**
+             * Invalid Metrics
+             * @default {}
+             */
+            invalid_metrics: {
+                [key: string]: string;
+            };
             /** Kind */
             kind: string;
             /**
