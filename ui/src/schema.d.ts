@@ -1731,6 +1731,11 @@ export interface components {
             phase_a: string;
             /** Phase B */
             phase_b: string;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
             /** Workflow A */
             workflow_a: string;
             /** Workflow B */
@@ -2549,6 +2554,11 @@ export interface components {
             skipped: number;
             /** Text */
             text: string;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
         };
         /**
          * MapItemOut
