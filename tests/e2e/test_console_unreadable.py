@@ -133,3 +133,16 @@ def test_compare_and_log_search_name_a_damaged_part(server: Server, page: Any) -
     said = " ".join(pg.inner_text(".log-search-results .notice.unreadable").split())
     assert f"attempt {ids['cmp-hurt']}/n0#1" in said, said
     assert pg.locator(".log-search-results p[data-matches]").count() == 1
+
+    # a node whose attempt is damaged: its panel shows the node and names the attempt
+    _spoil(
+        server,
+        "SELECT rowid, record FROM attempts WHERE execution_id=? AND node_id='n1'",
+        (ids["cmp-ok"],),
+        "phase",
+    )
+    pg.goto(f"{server.url}/projects/default/executions/cmp-ok?node=n1")
+    panel = pg.locator("aside.panel[data-node=n1]")
+    panel.locator(".notice.unreadable").wait_for()
+    said = " ".join(panel.locator(".notice.unreadable").inner_text().split())
+    assert f"attempt {ids['cmp-ok']}/n1#1" in said, said

@@ -2665,6 +2665,103 @@ export interface components {
             workflow: string;
         };
         /**
+         * NodeDetailOut
+         * @description One node's own page: the node, and its attempts that no longer decode (stored by an
+         *     older or faulty version), left out of ``attempt_list`` and named here.
+         */
+        NodeDetailOut: {
+            /**
+             * Attempt List
+             * @default []
+             */
+            attempt_list: components["schemas"]["AttemptOut"][];
+            /**
+             * Attempts
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Branch Taken
+             * @default -1
+             */
+            branch_taken: number;
+            /**
+             * Cache Key
+             * @default
+             */
+            cache_key: string;
+            /**
+             * Cache Reason
+             * @default
+             */
+            cache_reason: string;
+            /**
+             * Cache Status
+             * @default disabled
+             */
+            cache_status: string;
+            /** Duration S */
+            duration_s?: number | null;
+            /** Ended At */
+            ended_at?: number | null;
+            error?: components["schemas"]["ErrorOut"] | null;
+            /** Id */
+            id: string;
+            /**
+             * Inputs
+             * @default []
+             */
+            inputs: components["schemas"]["ValueOut"][];
+            /**
+             * Kind
+             * @default task
+             */
+            kind: string;
+            /**
+             * Map Counts
+             * @default {}
+             */
+            map_counts: {
+                [key: string]: number;
+            };
+            /**
+             * Outputs
+             * @default []
+             */
+            outputs: components["schemas"]["ValueOut"][];
+            /**
+             * Parent
+             * @default
+             */
+            parent: string;
+            /** Phase */
+            phase: string;
+            /** Queued At */
+            queued_at?: number | null;
+            /** Started At */
+            started_at?: number | null;
+            /**
+             * Task
+             * @default
+             */
+            task: string;
+            /**
+             * Task Type
+             * @default
+             */
+            task_type: string;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
+            /**
+             * Workers
+             * @default 0
+             */
+            workers: number;
+        };
+        /**
          * NodeDiffOut
          * @description A node of two runs ("" / null where a run has no such node); ``source_diff`` lists
          *     what changed between the task's two code versions.
@@ -6499,7 +6596,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NodeOut"];
+                    "application/json": components["schemas"]["NodeDetailOut"];
                 };
             };
             /** @description Bad Request */

@@ -390,6 +390,13 @@ class NodeOut(_Response):
     branch_taken: int = -1
 
 
+class NodeDetailOut(NodeOut):
+    """One node's own page: the node, and its attempts that no longer decode (stored by an
+    older or faulty version), left out of ``attempt_list`` and named here."""
+
+    unreadable: list[UnreadableOut] = []
+
+
 class UnreadableOut(_Response):
     """A stored record that no longer decodes (written by an older or faulty version of
     Airfoil), left out of what it belongs to: the rest is shown, and this names it.

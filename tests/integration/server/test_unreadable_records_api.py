@@ -230,6 +230,15 @@ def test_compare_search_and_values_read_past_a_damaged_part(
     assert {m.execution_id for m in found.matches} >= {a.id}  # A's logs were still read
     assert found.runs >= 2
 
+    # B's node whose attempt is damaged: the node's own page, naming the attempt (main: 500)
+    hurt = httpx.get(
+        f"{server.url}/api/v1/projects/{client.project}/executions/{b.id}/nodes/{tried}"
+    )
+    assert hurt.status_code == 200, hurt.text
+    page = hurt.json()
+    assert page["phase"] == "succeeded" and page["attempt_list"] == []
+    assert [(u["kind"], u["id"]) for u in page["unreadable"]] == [("attempt", f"{b.id}/{tried}#1")]
+
     base = f"{server.url}/api/v1/projects/{client.project}/executions/{a.id}"
     (value,) = httpx.get(base).json()["outputs"]
     got = httpx.get(f"{base}/values/{value['hash']}")
