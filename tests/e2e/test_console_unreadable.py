@@ -74,15 +74,16 @@ def _spoil(srv: Server, sql: str, params: tuple[str, ...], field: str) -> None:
         db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (json.dumps(data), rowid))
 
 
+def _spoil_first(srv: Server, table: str, execution_id: str) -> None:
+    """The phase of the wrong type in the first (by node) ``table`` row of the execution."""
+    sql = f"SELECT rowid, record FROM {table} WHERE execution_id=? ORDER BY node_id LIMIT 1"
+    _spoil(srv, sql, (execution_id,), "phase")
+
+
 def test_damaged_records_are_named_and_the_rest_shown(server: Server, page: Any) -> None:  # noqa: F811
     ids = _launched(server, ["readable", "broken", "partly"])
     _spoil(server, "SELECT rowid, head FROM executions WHERE id=?", (ids["broken"],), "phase")
-    _spoil(
-        server,
-        "SELECT rowid, record FROM nodes WHERE execution_id=? ORDER BY node_id LIMIT 1",
-        (ids["partly"],),
-        "phase",
-    )
+    _spoil_first(server, "nodes", ids["partly"])
 
     pg = page
     pg.goto(f"{server.url}/projects/default/executions")
@@ -105,18 +106,8 @@ def test_compare_and_log_search_name_a_damaged_part(server: Server, page: Any) -
     """Main: the compare page and the log search showed the API's 500 in place of the
     whole answer when one node or attempt of a run was damaged."""
     ids = _launched(server, ["cmp-ok", "cmp-hurt"])
-    _spoil(
-        server,
-        "SELECT rowid, record FROM nodes WHERE execution_id=? ORDER BY node_id LIMIT 1",
-        (ids["cmp-hurt"],),
-        "phase",
-    )
-    _spoil(
-        server,
-        "SELECT rowid, record FROM attempts WHERE execution_id=? ORDER BY node_id LIMIT 1",
-        (ids["cmp-hurt"],),
-        "phase",
-    )
+    _spoil_first(server, "nodes", ids["cmp-hurt"])
+    _spoil_first(server, "attempts", ids["cmp-hurt"])
 
     pg = page
     pg.goto(f"{server.url}/projects/default/compare?a=cmp-ok&b=cmp-hurt")
