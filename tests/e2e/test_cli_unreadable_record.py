@@ -101,3 +101,77 @@ def test_show_of_a_run_with_a_damaged_node_shows_the_rest_and_names_it(
     assert listed.code == 0, listed.err
     assert [e["name"] for e in listed.json()] == ["damaged"]
     assert f"unreadable: node {eid}/{node_id} (left out)" in " ".join(listed.err.split())
+
+
+def _spoil_first(db: Path, table: str, eid: str) -> str:
+    """The phase of the wrong type in the first ``table`` row of ``eid``; its node id."""
+    with sqlite3.connect(db) as conn:
+        q = f"SELECT node_id, record FROM {table} WHERE execution_id=? ORDER BY node_id"
+        node_id, record = conn.execute(q, (eid,)).fetchone()
+        spoilt = json.loads(record)
+        spoilt["phase"] = 7  # what an older version stored
+        conn.execute(
+            f"UPDATE {table} SET record=? WHERE execution_id=? AND node_id=?",
+            (json.dumps(spoilt), eid, node_id),
+        )
+    return str(node_id)
+
+
+TWO_STEPS = """
+import airfoil as af
+
+@af.task
+def inc(x: int) -> int:
+    print("incrementing", x)
+    return x + 1
+
+@af.workflow
+def wf(x: int = 1) -> int:
+    return inc(x=inc(x=x))
+"""
+
+
+def test_compare_and_log_search_read_past_a_damaged_part(
+    cli: Any, tmp_path: Path, _airfoil_home: Path
+) -> None:
+    """Main: ``compare`` and ``logs --search`` failed whole (exit 3) on one damaged node or
+    attempt record; a log that cannot be read failed the search with a traceback."""
+    (tmp_path / "flow.py").write_text(TWO_STEPS)
+    for run, x in (("run-a", "1"), ("run-b", "2"), ("run-c", "3")):
+        r = cli("run", "--name", run, "flow.py", "wf", "--x", x)
+        assert r.code == 0, r.err
+    db = _airfoil_home / "airfoil.db"
+    with sqlite3.connect(db) as conn:
+        ids = dict(conn.execute("SELECT name, id FROM executions").fetchall())
+        (log_uri,) = conn.execute(
+            "SELECT json_extract(record, '$.log_uri') FROM attempts "
+            "WHERE execution_id=? AND node_id='n1'",
+            (ids["run-c"],),
+        ).fetchone()
+    a, b, c = ids["run-a"], ids["run-b"], ids["run-c"]
+    node = _spoil_first(db, "nodes", a)
+    tried = _spoil_first(db, "attempts", b)
+    log = Path(log_uri.removeprefix("file://"))
+    log.unlink()
+    log.mkdir()  # there, but no longer a file to read
+
+    compared = cli("compare", "run-a", "run-b")
+    assert compared.code == 0, compared.err
+    said = " ".join(compared.err.split())
+    assert f"unreadable: node {a}/{node} (left out)" in said, said
+    assert "n1" in compared.out
+    as_json = cli("compare", "run-a", "run-b", "--json")
+    assert as_json.code == 0, as_json.err
+    assert [(u["kind"], u["id"]) for u in as_json.json()["unreadable"]] == [("node", f"{a}/{node}")]
+
+    found = cli("logs", "--search", "incrementing", "--json")
+    assert found.code == 0, found.err
+    data = found.json()
+    assert {(u["kind"], u["id"]) for u in data["unreadable"]} == {
+        ("attempt", f"{b}/{tried}#1"),
+        ("log", f"{c}/n1#1"),
+    }
+    lines = {(m["execution_id"], m["node_id"]) for m in data["matches"]}
+    assert lines == {(a, "n0"), (a, "n1"), (b, "n1"), (c, "n0")}  # the rest was read
+    said = " ".join(found.err.split())
+    assert f"unreadable: attempt {b}/{tried}#1 (left out)" in said, said

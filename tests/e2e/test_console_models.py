@@ -133,3 +133,49 @@ def test_models_page_lineage_promote_and_rollback(
     page.locator("table.model-versions tr[data-version='2'] td.lineage a").click()
     page.wait_for_url(f"**/executions/{runs[1]['execution']}?domain=development")
     page.wait_for_selector("h1 .phase[data-phase=succeeded]")
+
+
+def test_a_version_stored_with_nan_metrics_is_shown_flagged(
+    trained: tuple[Server, list[Any]],
+    page: Any,  # noqa: F811
+) -> None:
+    """A model version an older Airfoil stored with a NaN metric (the store refuses them
+    now): main's models page showed the API's 500 in place of every model."""
+    import sqlite3
+    import time
+
+    from airfoil.store.artifacts import open_artifact_store
+    from airfoil.testing.artifact_conformance import make_draft
+
+    srv, _ = trained
+    store = open_artifact_store(None, str(srv.home))
+    try:
+        store.add_version(make_draft("old_blobs", "h-old", project="default"), time.time())
+    finally:
+        store.close()
+    db = sqlite3.connect(srv.home / "airfoil.db")
+    try:
+        where = "WHERE project = 'default' AND name = 'old_blobs'"
+        (record,) = db.execute(f"SELECT record FROM server_artifact_versions {where}").fetchone()
+        data = json.loads(record)
+        data["metrics"] = {"accuracy": 0.5, "loss": float("nan")}  # json writes NaN as is
+        with db:
+            db.execute(
+                f"UPDATE server_artifact_versions SET record = ? {where}", (json.dumps(data),)
+            )
+    finally:
+        db.close()
+
+    page.goto(f"{srv.url}/projects/default/models")
+    row = page.locator("tr[data-model='old_blobs']")
+    row.wait_for()
+    assert page.locator("tr[data-model='blobs']").count() == 1  # the other model still lists
+    flagged = row.locator("[data-invalid-metric='loss']")
+    assert flagged.inner_text().strip() == "loss=NaN (invalid)"
+    assert "accuracy=0.5" in row.inner_text()
+    page.get_by_role("link", name="old_blobs").click()
+    cell = page.locator("table.model-versions tr[data-version='1'] td[data-metric='loss']")
+    cell.wait_for()
+    assert cell.inner_text().strip() == "NaN (invalid)"
+    assert "older version" in (cell.locator("[data-invalid-metric]").get_attribute("title") or "")
+    shot(page, "31-models-page-nan-metric")

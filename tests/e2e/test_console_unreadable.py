@@ -74,15 +74,16 @@ def _spoil(srv: Server, sql: str, params: tuple[str, ...], field: str) -> None:
         db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (json.dumps(data), rowid))
 
 
+def _spoil_first(srv: Server, table: str, execution_id: str) -> None:
+    """The phase of the wrong type in the first (by node) ``table`` row of the execution."""
+    sql = f"SELECT rowid, record FROM {table} WHERE execution_id=? ORDER BY node_id LIMIT 1"
+    _spoil(srv, sql, (execution_id,), "phase")
+
+
 def test_damaged_records_are_named_and_the_rest_shown(server: Server, page: Any) -> None:  # noqa: F811
     ids = _launched(server, ["readable", "broken", "partly"])
     _spoil(server, "SELECT rowid, head FROM executions WHERE id=?", (ids["broken"],), "phase")
-    _spoil(
-        server,
-        "SELECT rowid, record FROM nodes WHERE execution_id=? ORDER BY node_id LIMIT 1",
-        (ids["partly"],),
-        "phase",
-    )
+    _spoil_first(server, "nodes", ids["partly"])
 
     pg = page
     pg.goto(f"{server.url}/projects/default/executions")
@@ -99,3 +100,40 @@ def test_damaged_records_are_named_and_the_rest_shown(server: Server, page: Any)
     notice = pg.inner_text(".notice.unreadable")
     assert "node" in notice and f"{ids['partly']}/" in notice
     assert pg.locator("h1 .phase").inner_text() == "succeeded"
+
+
+def test_compare_and_log_search_name_a_damaged_part(server: Server, page: Any) -> None:  # noqa: F811
+    """Main: the compare page and the log search showed the API's 500 in place of the
+    whole answer when one node or attempt of a run was damaged."""
+    ids = _launched(server, ["cmp-ok", "cmp-hurt"])
+    _spoil_first(server, "nodes", ids["cmp-hurt"])
+    _spoil_first(server, "attempts", ids["cmp-hurt"])
+
+    pg = page
+    pg.goto(f"{server.url}/projects/default/compare?a=cmp-ok&b=cmp-hurt")
+    pg.wait_for_selector("table.compare-nodes, .compare-page h2")
+    notice = pg.locator(".compare-page .notice.unreadable")
+    notice.wait_for()
+    said = notice.inner_text()
+    assert "1 stored record could not be read" in said
+    assert f"node {ids['cmp-hurt']}/n0" in " ".join(said.split()), said
+    assert pg.locator("td[data-run=b]").get_attribute("data-id") == ids["cmp-hurt"]
+
+    pg.goto(f"{server.url}/projects/default/logs?text=double")
+    pg.wait_for_selector(".log-search-results")
+    said = " ".join(pg.inner_text(".log-search-results .notice.unreadable").split())
+    assert f"attempt {ids['cmp-hurt']}/n0#1" in said, said
+    assert pg.locator(".log-search-results p[data-matches]").count() == 1
+
+    # a node whose attempt is damaged: its panel shows the node and names the attempt
+    _spoil(
+        server,
+        "SELECT rowid, record FROM attempts WHERE execution_id=? AND node_id='n1'",
+        (ids["cmp-ok"],),
+        "phase",
+    )
+    pg.goto(f"{server.url}/projects/default/executions/cmp-ok?node=n1")
+    panel = pg.locator("aside.panel[data-node=n1]")
+    panel.locator(".notice.unreadable").wait_for()
+    said = " ".join(panel.locator(".notice.unreadable").inner_text().split())
+    assert f"attempt {ids['cmp-ok']}/n1#1" in said, said

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import type { S } from "./api";
 import { DOMAINS, enc, get, qs, runPath } from "./api";
-import { Link, Problem } from "./components";
+import { Link, Problem, Unreadable } from "./components";
 import { setQuery } from "./router";
 import { fmtDuration, useFetch } from "./util";
 
@@ -56,6 +56,7 @@ export function ComparePage(props: { project: string; query: URLSearchParams }) 
       <Problem error={c.error} />
       {d ? (
         <div>
+          <Unreadable items={d.unreadable} />
           <table class="kv">
             <tbody>
               <tr><th></th><th>A</th><th>B</th></tr>

@@ -6,7 +6,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { LogOut, NodeOut, S } from "./api";
 import { enc, get, isTerminal, qs, runPath } from "./api";
-import { Link, Problem } from "./components";
+import { Link, Problem, Unreadable } from "./components";
 import { setQuery } from "./router";
 import { useFetch } from "./util";
 
@@ -188,6 +188,7 @@ export function LogSearchPage(props: { project: string; query: URLSearchParams }
       <Problem error={found.error} />
       {d ? (
         <div class="log-search-results">
+          <Unreadable items={d.unreadable} />
           <p class="muted small" data-matches={d.matches.length} data-complete={String(d.complete)}>
             {d.matches.length} lines in {d.logs} logs of the newest {d.runs} runs
             {d.skipped ? `; ${d.skipped} logs over 8 MB not read` : ""}

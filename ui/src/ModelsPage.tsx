@@ -43,7 +43,12 @@ export function ModelsPage(props: { project: string }) {
                 <td><Link to={`/projects/${enc(project)}/models/${enc(v.name)}`}>{v.name}</Link></td>
                 <td>{v.version}</td>
                 <td>{(v.aliases ?? []).map((a) => <span class="tag">{a}</span>)}</td>
-                <td class="small mono">{metricsText(v.metrics ?? {})}</td>
+                <td class="small mono">
+                  {metricsText(v.metrics ?? {})}
+                  {Object.entries(v.invalid_metrics ?? {}).map(([k, x]) => (
+                    <InvalidMetric name={k} text={x} />
+                  ))}
+                </td>
                 <td class="small">{fmtTime(v.created_at)}</td>
               </tr>
             ))}
@@ -58,6 +63,20 @@ function metricsText(m: Record<string, number>): string {
   return Object.entries(m)
     .map(([k, v]) => `${k}=${fmtNum(v)}`)
     .join(" ");
+}
+
+/** A metric an older version stored that is not a number (NaN, inf): its text, flagged. */
+function InvalidMetric(props: { name: string; text: string; bare?: boolean }) {
+  return (
+    <span
+      class="invalid-metric"
+      data-invalid-metric={props.name}
+      title="stored by an older version of Airfoil: not a finite number, so never compared or ranked"
+    >
+      {props.bare ? "" : ` ${props.name}=`}
+      {props.text} (invalid)
+    </span>
+  );
 }
 
 function fmtNum(x: number): string {
@@ -83,7 +102,9 @@ export function ModelPage(props: { project: string; name: string }) {
   const deps = useFetch<Deployments>(depUrl, () => get<Deployments>(depUrl), 3000);
   const deployment = deps.data?.items.find((x) => x.name === name) ?? null;
   const d = detail.data;
-  const metricNames = d ? [...new Set(d.versions.flatMap((v) => Object.keys(v.metrics ?? {})))].sort() : [];
+  const metricNames = d
+    ? [...new Set(d.versions.flatMap((v) => [...Object.keys(v.metrics ?? {}), ...Object.keys(v.invalid_metrics ?? {})]))].sort()
+    : [];
   return (
     <div class="page model-page" data-model={name}>
       <h1>
@@ -136,7 +157,15 @@ export function ModelPage(props: { project: string; name: string }) {
                   <td><b>{v.version}</b></td>
                   <td class="aliases">{(v.aliases ?? []).map((a) => <span class="tag">{a}</span>)}</td>
                   {metricNames.map((m) => (
-                    <td class="metric mono" data-metric={m}>{v.metrics?.[m] === undefined ? "" : fmtNum(v.metrics[m])}</td>
+                    <td class="metric mono" data-metric={m}>
+                      {v.metrics?.[m] !== undefined ? (
+                        fmtNum(v.metrics[m])
+                      ) : v.invalid_metrics?.[m] !== undefined ? (
+                        <InvalidMetric name={m} text={v.invalid_metrics[m]} bare />
+                      ) : (
+                        ""
+                      )}
+                    </td>
                   ))}
                   <td class="lineage small"><Lineage project={project} v={v} deployment={deployment} /></td>
                   <td class="small">{fmtTime(v.created_at)}</td>

@@ -1,8 +1,8 @@
 // The node panel: overview (cache status and reason, error), inputs, outputs, logs (tailed
 // while the node runs), attempts with errors and tracebacks, and a map node's items.
-import type { AnomalyList, GateOut, MapItemsOut, NodeOut } from "./api";
+import type { AnomalyList, GateOut, MapItemsOut, NodeOut, S } from "./api";
 import { enc, get, isTerminal } from "./api";
-import { ErrorView, Link, Phase, Problem, Tabs, ValueView } from "./components";
+import { ErrorView, Link, Phase, Problem, Tabs, Unreadable, ValueView } from "./components";
 import { GateForm } from "./Gates";
 import { Logs } from "./LogView";
 import { NodeMetrics } from "./NodeMetrics";
@@ -30,7 +30,7 @@ export function NodePanel(props: {
   const running = !rec || !isTerminal(rec.phase);
   // re-fetch the detail (with full previews) whenever the node's summary changes
   const version = rec ? `${rec.phase}|${rec.attempts}|${rec.ended_at}` : "none";
-  const detail = useFetch<NodeOut>(`${base}|${version}`, () => get<NodeOut>(base));
+  const detail = useFetch<S["NodeDetailOut"]>(`${base}|${version}`, () => get<S["NodeDetailOut"]>(base));
   const d = detail.data ?? rec;
   const tabs = ["Overview", "Inputs", "Outputs", "Logs", "Attempts", "Metrics", "Report"];
   if (node.kind === "map") tabs.push("Items");
@@ -55,6 +55,7 @@ export function NodePanel(props: {
           </Link>
         ) : null}
       </div>
+      <Unreadable items={detail.data?.unreadable} />
       <Calls node={node} nodes={props.nodes} onSelect={props.onSelect} />
       {node.gate && node.gate.kind !== "sleep" && rec && !isTerminal(rec.phase) && rec.phase !== "pending" ? (
         <GateForm project={project} execution={execution} node={node.id} gate={node.gate as GateOut} onDone={props.onAnswered} />

@@ -1320,6 +1320,13 @@ export interface components {
              * @default
              */
             execution_name: string;
+            /**
+             * Invalid Metrics
+             * @default {}
+             */
+            invalid_metrics: {
+                [key: string]: string;
+            };
             /** Kind */
             kind: string;
             /**
@@ -1724,6 +1731,11 @@ export interface components {
             phase_a: string;
             /** Phase B */
             phase_b: string;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
             /** Workflow A */
             workflow_a: string;
             /** Workflow B */
@@ -2542,6 +2554,11 @@ export interface components {
             skipped: number;
             /** Text */
             text: string;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
         };
         /**
          * MapItemOut
@@ -2646,6 +2663,103 @@ export interface components {
             items: components["schemas"]["MetricSeriesOut"][];
             /** Workflow */
             workflow: string;
+        };
+        /**
+         * NodeDetailOut
+         * @description One node's own page: the node, and its attempts that no longer decode (stored by an
+         *     older or faulty version), left out of ``attempt_list`` and named here.
+         */
+        NodeDetailOut: {
+            /**
+             * Attempt List
+             * @default []
+             */
+            attempt_list: components["schemas"]["AttemptOut"][];
+            /**
+             * Attempts
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Branch Taken
+             * @default -1
+             */
+            branch_taken: number;
+            /**
+             * Cache Key
+             * @default
+             */
+            cache_key: string;
+            /**
+             * Cache Reason
+             * @default
+             */
+            cache_reason: string;
+            /**
+             * Cache Status
+             * @default disabled
+             */
+            cache_status: string;
+            /** Duration S */
+            duration_s?: number | null;
+            /** Ended At */
+            ended_at?: number | null;
+            error?: components["schemas"]["ErrorOut"] | null;
+            /** Id */
+            id: string;
+            /**
+             * Inputs
+             * @default []
+             */
+            inputs: components["schemas"]["ValueOut"][];
+            /**
+             * Kind
+             * @default task
+             */
+            kind: string;
+            /**
+             * Map Counts
+             * @default {}
+             */
+            map_counts: {
+                [key: string]: number;
+            };
+            /**
+             * Outputs
+             * @default []
+             */
+            outputs: components["schemas"]["ValueOut"][];
+            /**
+             * Parent
+             * @default
+             */
+            parent: string;
+            /** Phase */
+            phase: string;
+            /** Queued At */
+            queued_at?: number | null;
+            /** Started At */
+            started_at?: number | null;
+            /**
+             * Task
+             * @default
+             */
+            task: string;
+            /**
+             * Task Type
+             * @default
+             */
+            task_type: string;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
+            /**
+             * Workers
+             * @default 0
+             */
+            workers: number;
         };
         /**
          * NodeDiffOut
@@ -3126,6 +3240,10 @@ export interface components {
         /**
          * ScheduleStateOut
          * @description A launch plan's schedule in one domain: whether it fires, and when next.
+         *
+         *     ``problem``: why the stored schedule cannot fire (it was stored before a rule tightened:
+         *     a FixedRate under a second or past a century); ``""`` when it can. Such a schedule is
+         *     listed, and the scheduler loop pauses it.
          */
         ScheduleStateOut: {
             /** Active */
@@ -3143,6 +3261,11 @@ export interface components {
             name: string;
             /** Next Fire At */
             next_fire_at?: number | null;
+            /**
+             * Problem
+             * @default
+             */
+            problem: string;
             /** Project */
             project: string;
             /** Schedule */
@@ -6473,7 +6596,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NodeOut"];
+                    "application/json": components["schemas"]["NodeDetailOut"];
                 };
             };
             /** @description Bad Request */

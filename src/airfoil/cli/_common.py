@@ -170,10 +170,12 @@ def shown_name(record: Any) -> str:
 
 
 def say_unreadable(kind: str, record_id: str, reason: str) -> None:
-    """One line on stderr for a stored part of an execution that no longer decodes and was
-    left out of what is shown (the rest is shown)."""
-    err_console.print(
-        f"unreadable: {kind} {record_id} (left out): {reason}; it was stored by an older or "
-        "faulty version of Airfoil",
-        markup=False,
+    """One line on stderr for a stored part of an execution that no longer decodes (or, a
+    ``log``, cannot be read from the blob store) and was left out of what is shown (the rest
+    is shown)."""
+    why = (
+        "its blob is damaged or was changed by hand"
+        if kind == "log"
+        else "it was stored by an older or faulty version of Airfoil"
     )
+    err_console.print(f"unreadable: {kind} {record_id} (left out): {reason}; {why}", markup=False)

@@ -17,6 +17,7 @@ from airfoil.cli._common import (
     plain,
     run_label,
     runtime,
+    say_unreadable,
 )
 
 __all__ = ["register"]
@@ -171,26 +172,15 @@ def register(root: typer.Typer) -> None:
                 c = _remote_compare(client, a, b, domain_a, domain_b).model_dump()
                 home = client.domain
         else:
-            from airfoil.core.code_versions import load_manifest
-            from airfoil.core.compare import compare_executions
-            from airfoil.server._observability import comparison_out
-            from airfoil.types import ValueContext
-            from airfoil.types._frame_stats import frame_stats
+            from airfoil.server._observability import compare_records
 
             rt = runtime()
             a, b = local_execution(rt, a, domain_a), local_execution(rt, b, domain_b)
             home = rt.settings.domain
-            blobs = rt.blobs
-            with ValueContext(blobs) as ctx:
-                comparison = compare_executions(
-                    rt.meta.get_execution(a),
-                    rt.meta.get_nodes(a),
-                    rt.meta.get_execution(b),
-                    rt.meta.get_nodes(b),
-                    lambda version: load_manifest(blobs, version),
-                    lambda value: frame_stats(value, ctx),
-                )
-            c = comparison_out(comparison).model_dump()
+            ra, rb = rt.meta.get_execution(a), rt.meta.get_execution(b)
+            c = compare_records(rt.meta, rt.blobs, ra, rb).model_dump()
+        for u in c.get("unreadable", []):  # nodes left out of the comparison: the rest shown
+            say_unreadable(u["kind"], u["id"], u["reason"])
         if as_json:
             typer.echo(json.dumps(c))
         else:

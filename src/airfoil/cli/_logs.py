@@ -20,6 +20,7 @@ from airfoil.cli._common import (
     plain,
     run_label,
     runtime,
+    say_unreadable,
     shown_name,
 )
 from airfoil.core.errors import NotFoundError
@@ -211,6 +212,8 @@ def search(
         )
         data = {"text": text, **msgspec.to_builtins(found)}
         home = rt.settings.domain
+    for u in data.get("unreadable", []):  # passed over: the rest was searched
+        say_unreadable(u["kind"], u["id"], u["reason"])
     if as_json:
         out_console.print_json(json.dumps(data))
         return

@@ -77,10 +77,19 @@ def _version_json(
         "partitions": v.partitions,
         "lineage": v.lineage,
         "metrics": v.metrics,
+        "invalid_metrics": v.invalid_metrics,
     }
     if aliases is not None:
         out["aliases"] = sorted(a for a, n in aliases.items() if n == v.version)
     return out
+
+
+def _metrics_text(v: dict[str, Any]) -> str:
+    """A version's metrics; one an older version stored that is not a number (NaN, inf) as
+    its text, flagged."""
+    shown = [f"{k}={x:.4g}" for k, x in v["metrics"].items()]
+    shown += [f"{k}={x} (invalid)" for k, x in v.get("invalid_metrics", {}).items()]
+    return ", ".join(shown)
 
 
 @app.command("list")
@@ -112,8 +121,7 @@ def list_models(
     table = Table("NAME", "LATEST", "ALIASES", "METRICS")
     for r in rows:
         aliases = ", ".join(f"{a}->{n}" for a, n in r["aliases"].items())
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items())
-        table.add_row(r["name"], str(r["version"]), aliases, metrics)
+        table.add_row(r["name"], str(r["version"]), aliases, _metrics_text(r))
     out_console.print(table)
 
 
@@ -161,7 +169,7 @@ def show(
         table.add_row(
             str(v["version"]),
             ", ".join(v["aliases"]),
-            ", ".join(f"{k}={x:.4g}" for k, x in v["metrics"].items()),
+            _metrics_text(v),
             run_label(
                 v.get("execution_name") or v["execution_id"], v.get("execution_domain", ""), home
             ),

@@ -39,7 +39,10 @@ def register(app_: typer.Typer) -> None:
 def _iso(ts: float | None) -> str:
     if ts is None:
         return ""
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):  # stored by an older version: past year 9999
+        return f"{ts:g}s since 1970 (past what a date holds)"
 
 
 def _local(ts: float | None, zone: str) -> str:
@@ -47,7 +50,10 @@ def _local(ts: float | None, zone: str) -> str:
         return "-"
     from zoneinfo import ZoneInfo
 
-    return dt.datetime.fromtimestamp(ts, tz=ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    try:
+        return dt.datetime.fromtimestamp(ts, tz=ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    except (OverflowError, ValueError, OSError):
+        return _iso(ts)
 
 
 def _zone_of(record: Any) -> str:
@@ -55,13 +61,16 @@ def _zone_of(record: Any) -> str:
 
 
 def _what(r: Any) -> str:
-    """A schedule's description, or an artifact trigger's."""
+    """A schedule's description (marked invalid, with why, when it can no longer fire), or
+    an artifact trigger's."""
     from airfoil.engine.artifact_triggers import describe_trigger
-    from airfoil.engine.schedules import describe_schedule
+    from airfoil.engine.schedules import describe_schedule, schedule_problem
 
     if r.spec.trigger is not None:
         return describe_trigger(r.spec.trigger)
-    return describe_schedule(r.spec.schedule)
+    problem = schedule_problem(r.spec.schedule)
+    described = describe_schedule(r.spec.schedule)
+    return f"{described} (invalid: {problem})" if problem else described
 
 
 def _next(r: Any) -> str:
@@ -77,6 +86,7 @@ def _next(r: Any) -> str:
 
 def _record_json(r: Any) -> dict[str, Any]:
     from airfoil.engine.artifact_triggers import cursor_of
+    from airfoil.engine.schedules import schedule_problem
 
     triggered = r.spec.trigger is not None  # next_fire_at holds its version cursor
     out = {
@@ -87,6 +97,7 @@ def _record_json(r: Any) -> dict[str, Any]:
         "next_fire_at": None if triggered else _iso(r.next_fire_at) or None,
         "last_fired_at": None if triggered else _iso(r.last_fired_at) or None,
         "last_execution_id": r.last_execution_id or None,
+        "problem": schedule_problem(r.spec.schedule),
         "project": r.project,
         "domain": r.domain,
         "code_root": r.code_root,
@@ -149,7 +160,8 @@ def _list_remote(server: str | None, active_only: bool, as_json: bool) -> None:
     for st in states:
         nxt = _iso(st.next_fire_at) if st.active and st.next_fire_at else "-"
         active = "yes" if st.active else "no"
-        row = (st.name, st.version, st.schedule, active, nxt, st.last_execution_id or "-")
+        what = f"{st.schedule} (invalid: {st.problem})" if st.problem else st.schedule
+        row = (st.name, st.version, what, active, nxt, st.last_execution_id or "-")
         table.add_row(*row)
     out_console.print(table)
     if not states:

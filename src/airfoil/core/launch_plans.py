@@ -137,16 +137,25 @@ class NotificationSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     timeout_s: float = 5.0
 
 
+#: The shortest FixedRate interval, one second: the SDK, the server's registration and the
+#: scheduler loop all apply :func:`fixed_rate_problem`, so a plan the SDK refuses is refused
+#: when sent as JSON too (and a faster one stored by an older version is paused, not fired).
+MIN_FIXED_RATE_S = 1.0
+
 #: The longest FixedRate interval, a century: the instants of a longer one fall past the
 #: years a datetime can hold (year 9999), and every listing of the schedules failed on them.
 MAX_FIXED_RATE_S = 100 * 366 * 86400.0
 
 
 def fixed_rate_problem(interval_s: float) -> str | None:
-    """What is wrong with a FixedRate interval of ``interval_s`` seconds, or None."""
-    if not (math.isfinite(interval_s) and 0 < interval_s <= MAX_FIXED_RATE_S):
+    """What is wrong with a FixedRate interval of ``interval_s`` seconds, or None.
+
+    The one rule for every layer that takes an interval: the SDK's ``FixedRate``, a plan
+    registered through the API, and a schedule the loop fires.
+    """
+    if not (math.isfinite(interval_s) and MIN_FIXED_RATE_S <= interval_s <= MAX_FIXED_RATE_S):
         return (
-            "a FixedRate interval must be a positive duration of at most 100 years "
+            f"a FixedRate interval must be between {MIN_FIXED_RATE_S:g}s and 100 years "
             f"({MAX_FIXED_RATE_S:.0f}s), got {interval_s:g}s"
         )
     return None

@@ -48,7 +48,12 @@ from airfoil.engine.launch_plans import (
     launch_values,
 )
 from airfoil.engine.runner import Engine
-from airfoil.engine.schedules import fire_times, next_fire_after, scheduled_execution_id
+from airfoil.engine.schedules import (
+    fire_times,
+    next_fire_after,
+    schedule_problem,
+    scheduled_execution_id,
+)
 from airfoil.executors.base import Executor
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore, activate_record
 from airfoil.store.artifacts import ArtifactStore, ArtifactVersion
@@ -226,6 +231,18 @@ class SchedulerLoop:
         t = record.next_fire_at
         if schedule is None or t is None:
             return []
+        problem = schedule_problem(schedule)
+        if problem:  # stored before its rule tightened: paused, the other schedules fire
+            self.store.set_schedule_active(
+                record.name,
+                active=False,
+                next_fire_at=None,
+                now=now,
+                project=record.project,
+                domain=record.domain,
+            )
+            log.error("schedule %s paused: it cannot fire: %s", record.name, problem)
+            return [Firing(record.name, t, "", launched=False, error=f"paused: {problem}")]
         out: list[Firing] = []
         last = record.last_execution_id
         while t <= now:

@@ -49,6 +49,7 @@ __all__ = [
     "fire_times",
     "kickoff_datetime",
     "next_fire_after",
+    "schedule_problem",
     "scheduled_execution_id",
     "validate_schedule",
 ]
@@ -100,6 +101,22 @@ def validate_schedule(schedule: ScheduleSpec) -> None:
             f"invalid cron expression {schedule.expression!r}: {exc} (expected five fields: "
             "minute hour day-of-month month day-of-week, e.g. '0 3 * * *')"
         ) from None
+
+
+def schedule_problem(schedule: ScheduleSpec | None) -> str:
+    """Why a stored schedule cannot fire (``""``: it can).
+
+    A schedule stored before a rule tightened (a FixedRate under a second, or past a
+    century, registered by an older version) is listed and shown with this reason, and the
+    loop pauses it, rather than every listing or pass failing on it.
+    """
+    if schedule is None:
+        return ""
+    try:
+        validate_schedule(schedule)
+    except ConfigError as exc:
+        return str(exc)
+    return ""
 
 
 def next_fire_after(schedule: ScheduleSpec, after: float) -> float:

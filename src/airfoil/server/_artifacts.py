@@ -82,6 +82,7 @@ def version_out(
         execution_domain=names.domain(v.execution_id) if names is not None else "",
         lineage=v.lineage,
         metrics=v.metrics,
+        invalid_metrics=v.invalid_metrics,
         metadata=v.metadata,
         aliases=sorted(a for a, n in aliases.items() if n == v.version),
     )

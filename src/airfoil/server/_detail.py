@@ -30,7 +30,7 @@ from airfoil.wire import (
     ExecutionDetail,
     MapItemOut,
     MapItemsOut,
-    NodeOut,
+    NodeDetailOut,
 )
 
 __all__ = [
@@ -318,15 +318,19 @@ def _workers(task: Any) -> int:
     return int(task.config.get("workers", 0))
 
 
-def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeOut:
+def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeDetailOut:
+    """A node's own page: an attempt of it that no longer decodes is left out of its
+    attempts and named in ``unreadable`` (the node itself not decoding raises, naming it)."""
     rec = get_record(d, project, execution_id)
     interrupted = intr.undriven(d.meta, rec, d.clock.now())
     [node] = intr.shown_nodes([d.meta.get_node(execution_id, node_id)], interrupted)
     tasks = _flat_tasks(rec.spec)
+    bad: list[UnreadableRecordError] = []
+    tries = d.meta.get_attempts(execution_id, node_id, on_unreadable=bad.append)
     out = cv.node_out(
         node,
         rec,
-        intr.shown_attempts(d.meta.get_attempts(execution_id, node_id), interrupted),
+        intr.shown_attempts(tries, interrupted),
         _iface(tasks.get(node_id)),
         d.types,
         d.value_ctx(),
@@ -338,7 +342,7 @@ def node_detail(d: Deps, project: str, execution_id: str, node_id: str) -> NodeO
         names = ExecutionNames(d.meta, project)
         names.remember(rec.id, rec.display_name, rec.domain)
         out.cache_reason = names.text(out.cache_reason)
-    return out
+    return NodeDetailOut(**dict(out), unreadable=cv.unreadable_outs(bad))
 
 
 def map_items(

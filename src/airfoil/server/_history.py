@@ -20,6 +20,7 @@ from airfoil.wire._history import (
     anomaly_out,
     stats_out,
 )
+from airfoil.wire._models import UnreadableOut
 
 __all__ = ["anomalies", "search_logs", "task_names", "task_stats"]
 
@@ -105,4 +106,5 @@ def search_logs(
         logs=found.logs,
         skipped=found.skipped,
         complete=found.complete,
+        unreadable=[UnreadableOut(kind=u.kind, id=u.id, reason=u.reason) for u in found.unreadable],
     )

@@ -4,12 +4,17 @@ signature (``airfoil failures --remote``, the console's failures page)."""
 
 from __future__ import annotations
 
+from airfoil.core.blobs import BlobStore
 from airfoil.core.code_versions import load_manifest
 from airfoil.core.compare import ColumnStats, Comparison, FrameStats, compare_executions
+from airfoil.core.errors import UnreadableRecordError
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
+from airfoil.core.records import ExecutionRecord
 from airfoil.core.reports import NodeReport, latest_report
+from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, get_head, get_record
+from airfoil.store.base import MetaStore
 from airfoil.store.naming import ExecutionNames
 from airfoil.types import ValueContext
 from airfoil.types._frame_stats import frame_stats
@@ -31,6 +36,7 @@ from airfoil.wire import (
 
 __all__ = [
     "compare",
+    "compare_records",
     "comparison_out",
     "failure_groups",
     "failures",
@@ -222,15 +228,22 @@ def compare(
             domain was not given.
     """
     a, b = _side(d, project, "a", a, domain_a), _side(d, project, "b", b, domain_b)
-    ra, rb = get_record(d, project, a), get_record(d, project, b)
-    blobs = d.blobs
+    return compare_records(d.meta, d.blobs, get_record(d, project, a), get_record(d, project, b))
+
+
+def compare_records(
+    meta: MetaStore, blobs: BlobStore, ra: ExecutionRecord, rb: ExecutionRecord
+) -> ComparisonOut:
+    """The comparison of two executions' records (the server's and ``airfoil compare``'s): a
+    node of either that no longer decodes is left out and named in ``unreadable``."""
+    bad: list[UnreadableRecordError] = []
     with ValueContext(blobs) as ctx:
         c = compare_executions(
             ra,
-            d.meta.get_nodes(a),
+            meta.get_nodes(ra.id, on_unreadable=bad.append),
             rb,
-            d.meta.get_nodes(b),
+            meta.get_nodes(rb.id, on_unreadable=bad.append),
             lambda version: load_manifest(blobs, version),
             lambda value: frame_stats(value, ctx),
         )
-    return comparison_out(c)
+    return comparison_out(c).model_copy(update={"unreadable": cv.unreadable_outs(bad)})

@@ -278,6 +278,8 @@ def _describe(spec: LaunchPlanSpec) -> str:
 
 
 def _schedule_out(record: ScheduleRecord) -> ScheduleStateOut:
+    from airfoil.engine.schedules import schedule_problem
+
     triggered = record.spec.trigger is not None  # its next_fire_at is a version cursor
     return ScheduleStateOut(
         project=record.project,
@@ -289,6 +291,7 @@ def _schedule_out(record: ScheduleRecord) -> ScheduleStateOut:
         next_fire_at=None if triggered else record.next_fire_at,
         last_fired_at=None if triggered else record.last_fired_at,
         last_execution_id=record.last_execution_id,
+        problem=schedule_problem(record.spec.schedule),
     )
 
 

@@ -128,15 +128,26 @@ def raw_outputs(d: Deps, project: str, execution_id: str) -> RawValues:
 
 
 def find_value(d: Deps, project: str, execution_id: str, value_hash: str) -> Value:
-    """A value of an execution (its inputs, outputs or any node's) by content hash."""
+    """A value of an execution (its inputs, outputs or any node's) by content hash.
+
+    A node that no longer decodes is passed over: a value of another is still found.
+
+    Raises:
+        NotFoundError: no readable part of the execution holds it.
+        UnreadableRecordError: not found, and a node that could hold it does not decode
+            (the first such node is named).
+    """
     rec = get_record(d, project, execution_id)
     pools = [rec.inputs, rec.outputs or {}]
-    for n in d.meta.get_nodes(execution_id):
+    bad: list[UnreadableRecordError] = []
+    for n in d.meta.get_nodes(execution_id, on_unreadable=bad.append):
         pools.extend([n.inputs or {}, n.outputs or {}])
     for pool in pools:
         for v in pool.values():
             if v.hash == value_hash:
                 return v
+    if bad:
+        raise bad[0]
     raise NotFoundError(f"execution {execution_id} has no value with hash {value_hash[:16]}")
 
 

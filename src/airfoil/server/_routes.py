@@ -42,7 +42,7 @@ from airfoil.wire import (
     LaunchRequest,
     LogOut,
     MapItemsOut,
-    NodeOut,
+    NodeDetailOut,
     PackageOut,
     ProjectIn,
     ProjectList,
@@ -409,11 +409,11 @@ def map_items(
     "GET",
     "/projects/{project}/executions/{execution_id}/nodes/{node_id}",
     "viewer",
-    response_model=NodeOut,
+    response_model=NodeDetailOut,
 )
 def node_detail(
     project: _Project, execution_id: _ExecId, node_id: _NodeId, d: Deps, _: Viewer
-) -> NodeOut:
+) -> NodeDetailOut:
     """One node, with previews of every input and output (blobs included)."""
     return svc.node_detail(d, project, execution_id, node_id)
 

@@ -7,6 +7,10 @@ given); the search stops at ``limit`` matching lines. There is
 no index: each search reads those logs from the blob store (a log over
 :data:`MAX_LOG_BYTES` is skipped and counted), so its cost grows with ``runs`` and the
 size of their logs.
+
+One damaged part never fails the search: an execution or attempt record that no longer
+decodes, or a log that cannot be read (not a file any more, say), is passed over and named
+in ``LogSearch.unreadable``; the rest is searched.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from __future__ import annotations
 import msgspec
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import InvalidInputError, NotFoundError
+from airfoil.core.errors import InvalidInputError, NotFoundError, UnreadableRecordError
 from airfoil.core.log_lines import LEVEL_RANKS, entries, level_rank
 from airfoil.store.base import MetaStore
 
-__all__ = ["MAX_LOG_BYTES", "MAX_RUNS", "LogMatch", "LogSearch", "search_logs"]
+__all__ = ["MAX_LOG_BYTES", "MAX_RUNS", "LeftOut", "LogMatch", "LogSearch", "search_logs"]
 
 #: The most executions one search may read, and matches it may return.
 MAX_RUNS = 1000
@@ -42,6 +46,16 @@ class LogMatch(msgspec.Struct, frozen=True):
     domain: str = ""
 
 
+class LeftOut(msgspec.Struct, frozen=True):
+    """A part the search could not read and passed over: ``kind`` ``execution``,
+    ``attempt`` (ids as :class:`~airfoil.core.errors.UnreadableRecordError` names them) or
+    ``log`` (``<execution>/<node>#<attempt>``), and why."""
+
+    kind: str
+    id: str
+    reason: str
+
+
 class LogSearch(msgspec.Struct, frozen=True):
     """What a search found and how much it read.
 
@@ -52,6 +66,7 @@ class LogSearch(msgspec.Struct, frozen=True):
         skipped: logs over :data:`MAX_LOG_BYTES`, not read.
         complete: False when ``runs`` or ``limit`` stopped the search before the window's
             end (older executions in the window were not read).
+        unreadable: the damaged parts passed over (each once).
     """
 
     matches: list[LogMatch]
@@ -59,6 +74,7 @@ class LogSearch(msgspec.Struct, frozen=True):
     logs: int
     skipped: int
     complete: bool
+    unreadable: list[LeftOut] = []
 
 
 def search_logs(
@@ -90,8 +106,13 @@ def search_logs(
         raise InvalidInputError(str(e)) from None
     found: list[LogMatch] = []
     read = logs = skipped = 0
+    bad: dict[tuple[str, str], LeftOut] = {}
+
+    def left_out(exc: UnreadableRecordError) -> None:
+        bad.setdefault((exc.kind, exc.record_id), LeftOut(exc.kind, exc.record_id, exc.reason))
+
     # one more than asked: whether older executions were left unread
-    executions = meta.list_executions(project=project, limit=runs + 1)
+    executions = meta.list_executions(project=project, limit=runs + 1, on_unreadable=left_out)
     complete = True
     for record in executions:
         if since is not None and record.created_at < since:
@@ -100,12 +121,17 @@ def search_logs(
             complete = False
             break
         read += 1
-        for a in sorted(meta.get_attempts(record.id), key=lambda a: (a.node_id, a.attempt)):
+        tries = meta.get_attempts(record.id, on_unreadable=left_out)
+        for a in sorted(tries, key=lambda a: (a.node_id, a.attempt)):
             if not a.log_uri:
                 continue
             try:
                 data = blobs.get_bytes(a.log_uri)
             except NotFoundError:
+                continue
+            except OSError as exc:  # there, but not readable: the other logs are
+                where = f"{record.id}/{a.node_id}#{a.attempt}"
+                bad.setdefault(("log", where), LeftOut("log", where, f"{exc} ({a.log_uri})"))
                 continue
             if len(data) > MAX_LOG_BYTES:
                 skipped += 1
@@ -130,5 +156,5 @@ def search_logs(
                             )
                         )
                         if len(found) == limit:
-                            return LogSearch(found, read, logs, skipped, complete=False)
-    return LogSearch(found, read, logs, skipped, complete)
+                            return LogSearch(found, read, logs, skipped, False, list(bad.values()))
+    return LogSearch(found, read, logs, skipped, complete, list(bad.values()))

@@ -40,6 +40,7 @@ __all__ = [
     "DeploymentLeaseLost",
     "check_artifact_name",
     "check_draft",
+    "decode_version",
     "is_metric",
     "deployment_lease_lost",
     "missing_alias",
@@ -124,7 +125,13 @@ class ArtifactDraft(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ArtifactVersion(msgspec.Struct, frozen=True, kw_only=True):
-    """A stored artifact version (a draft with its number and time)."""
+    """A stored artifact version (a draft with its number and time).
+
+    ``invalid_metrics``: metrics an older version stored that are not finite numbers (NaN,
+    infinity, or ``null``, as which JSON wrote them), by name, as text (``"NaN"``,
+    ``"inf"``, ``"null"``); set only by :func:`decode_version` on such a row (a version this
+    one writes has it empty).
+    """
 
     project: str
     name: str
@@ -138,6 +145,7 @@ class ArtifactVersion(msgspec.Struct, frozen=True, kw_only=True):
     lineage: dict[str, str] = msgspec.field(default_factory=dict)
     metrics: dict[str, float] = msgspec.field(default_factory=dict)
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
+    invalid_metrics: dict[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -149,6 +157,54 @@ class ArtifactVersion(msgspec.Struct, frozen=True, kw_only=True):
         """The version ``draft`` becomes as number ``version`` added at ``now``."""
         fields = msgspec.structs.asdict(draft)
         return cls(version=version, created_at=now, **fields)
+
+
+_VERSION = msgspec.json.Decoder(ArtifactVersion)
+
+
+def decode_version(record: str | bytes) -> ArtifactVersion:
+    """A stored version's record, read even where an older version of Airfoil stored a
+    metric that is not a finite number (before :func:`check_draft` refused them): such a
+    metric is moved to ``invalid_metrics`` as text, so the version lists and shows.
+
+    Raises:
+        msgspec.DecodeError / msgspec.ValidationError: the record is damaged otherwise.
+    """
+    try:
+        return _VERSION.decode(record)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        data = _with_metrics_as_text(record)
+        if data is None:
+            raise
+        return msgspec.convert(data, ArtifactVersion)
+
+
+def _with_metrics_as_text(record: str | bytes) -> dict[str, object] | None:
+    """``record`` as a dict whose metrics that are not finite numbers are moved to
+    ``invalid_metrics`` as text; None when it has none (it is damaged some other way)."""
+    import json
+
+    try:  # Python's json reads the NaN and Infinity that msgspec's refuses
+        loaded: object = json.loads(record)
+    except ValueError:
+        return None
+    if not isinstance(loaded, dict):
+        return None
+    data: dict[str, object] = loaded
+    metrics = data.get("metrics")
+    if not isinstance(metrics, dict) or all(is_metric(v) for v in metrics.values()):
+        return None
+    data["metrics"] = {k: v for k, v in metrics.items() if is_metric(v)}
+    data["invalid_metrics"] = {k: _as_text(v) for k, v in metrics.items() if not is_metric(v)}
+    return data
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return "null"  # how msgspec wrote NaN and infinity
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    return str(value) if isinstance(value, float) else msgspec.json.encode(value).decode()
 
 
 class AliasMove(msgspec.Struct, frozen=True, kw_only=True):

@@ -32,6 +32,9 @@ class ArtifactVersionOut(BaseModel):
     execution_id: str = ""
     lineage: dict[str, str] = {}
     metrics: dict[str, float] = {}
+    #: metrics an older version stored that are not finite numbers, as text (``"NaN"``,
+    #: ``"inf"``, ``"null"``): shown, flagged, never compared as numbers
+    invalid_metrics: dict[str, str] = {}
     metadata: dict[str, str] = {}
     aliases: list[str] = []
     #: the name of the run it came from (``execution_id``) in the project: what routes and

@@ -9,6 +9,7 @@ import math
 from pydantic import BaseModel, ConfigDict
 
 from airfoil.core.history import Anomaly, Summary, TaskHistory
+from airfoil.wire._models import UnreadableOut
 
 __all__ = [
     "AnomalyList",
@@ -235,3 +236,6 @@ class LogSearchOut(BaseModel):
     logs: int
     skipped: int
     complete: bool
+    #: the damaged parts passed over (a record that no longer decodes, a log that cannot
+    #: be read): the rest was searched
+    unreadable: list[UnreadableOut] = []

@@ -278,7 +278,12 @@ class LaunchPlanLaunchRequest(_Request):
 
 
 class ScheduleStateOut(_Response):
-    """A launch plan's schedule in one domain: whether it fires, and when next."""
+    """A launch plan's schedule in one domain: whether it fires, and when next.
+
+    ``problem``: why the stored schedule cannot fire (it was stored before a rule tightened:
+    a FixedRate under a second or past a century); ``""`` when it can. Such a schedule is
+    listed, and the scheduler loop pauses it.
+    """
 
     project: str
     domain: str
@@ -289,6 +294,7 @@ class ScheduleStateOut(_Response):
     next_fire_at: float | None = None
     last_fired_at: float | None = None
     last_execution_id: str = ""
+    problem: str = ""
 
 
 # --- executions -----------------------------------------------------------------------------
@@ -382,6 +388,13 @@ class NodeOut(_Response):
     attempt_list: list[AttemptOut] = []
     map_counts: dict[str, int] = {}
     branch_taken: int = -1
+
+
+class NodeDetailOut(NodeOut):
+    """One node's own page: the node, and its attempts that no longer decode (stored by an
+    older or faulty version), left out of ``attempt_list`` and named here."""
+
+    unreadable: list[UnreadableOut] = []
 
 
 class UnreadableOut(_Response):

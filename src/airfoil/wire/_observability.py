@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from airfoil.wire._models import UnreadableOut
+
 __all__ = [
     "ColumnDiffOut",
     "ColumnStatsOut",
@@ -223,6 +225,9 @@ class ComparisonOut(BaseModel):
     name_b: str = ""
     domain_a: str = ""
     domain_b: str = ""
+    #: the nodes of either run that no longer decode (stored by an older or faulty version),
+    #: left out of ``nodes``: the rest is compared
+    unreadable: list[UnreadableOut] = []
 
 
 class MetricSummaryOut(BaseModel):

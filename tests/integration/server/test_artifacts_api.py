@@ -187,3 +187,59 @@ def test_a_metric_that_is_not_a_finite_number_is_a_422_and_the_name_still_lists(
         assert refused.value.status == 422 and "metric 'loss' is" in str(refused.value)
     assert [v.version for v in api.detail("loss").versions] == [1]
     assert api.version("loss", 1).metrics == {"loss": 0.25}
+
+
+def _store_old_metrics(server: Running, project: str) -> None:
+    """Rewrite version 2 of ``digits`` as a version of Airfoil before the store refused
+    metrics that are not finite numbers wrote it: ``NaN`` (Python's json) and ``null``
+    (msgspec's spelling of NaN and infinity), straight in the table."""
+    import sqlalchemy as sa
+
+    url = server.database_url or f"sqlite:///{server.home / 'airfoil.db'}"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    where = "WHERE project = :p AND name = 'digits' AND version = 2"
+    try:
+        with engine.begin() as conn:
+            (record,) = conn.execute(
+                sa.text(f"SELECT record FROM server_artifact_versions {where}"), {"p": project}
+            ).one()
+            data = json.loads(record)
+            data["metrics"] = {"accuracy": 0.91, "loss": float("nan"), "f1": None}
+            conn.execute(
+                sa.text(f"UPDATE server_artifact_versions SET record = :r {where}"),
+                {"r": json.dumps(data), "p": project},  # json.dumps writes NaN as is
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_version_stored_with_nan_metrics_lists_and_shows_them_flagged(
+    server: Running, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Main: every read of the name's versions failed to decode the row (a 500 on the list,
+    the detail and the version; ``airfoil models`` exited with a traceback)."""
+    from airfoil.cli.main import app
+
+    _seed(server, client.project)
+    _store_old_metrics(server, client.project)
+    api = Artifacts(client)
+    (newest,) = api.list().items
+    assert newest.version == 2 and newest.metrics == {"accuracy": 0.91}
+    assert newest.invalid_metrics == {"loss": "NaN", "f1": "null"}
+    detail = api.detail("digits")
+    assert [v.invalid_metrics for v in detail.versions] == [{"loss": "NaN", "f1": "null"}, {}]
+    assert api.version("digits", 2).invalid_metrics == {"loss": "NaN", "f1": "null"}
+    assert api.promote("digits", 2, "production").to_version == 2  # still a version
+
+    monkeypatch.setenv("AIRFOIL_PROJECT", client.project)
+    runner = CliRunner()
+    base = ["--remote", "--server", server.url]
+    listed = runner.invoke(app, ["models", "list", *base], env={"COLUMNS": "300"})
+    assert listed.exit_code == 0, listed.output
+    assert "accuracy=0.91, loss=NaN (invalid), f1=null (invalid)" in listed.stdout
+    shown = runner.invoke(app, ["models", "show", "digits:2", *base, "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["versions"][0]["invalid_metrics"] == {
+        "loss": "NaN",
+        "f1": "null",
+    }

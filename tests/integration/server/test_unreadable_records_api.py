@@ -202,3 +202,49 @@ def test_an_execution_that_cannot_even_be_failed_is_claimed_once(
     after = client.wait(client.launch(flow.wf, {"x": 2}).id, poll_s=0.05, timeout=60)
     assert after.phase == "succeeded"  # the slots carry on
     assert ex.id not in driver.busy()
+
+
+def test_compare_search_and_values_read_past_a_damaged_part(
+    client: Any, flow: Any, server: Any
+) -> None:
+    """A damaged node of run A and attempt of run B (stored by an older or faulty version):
+    the comparison, the log search and a value's bytes are the rest, with the damaged part
+    named (main: each was a 500 ``unreadable_record`` for the whole answer)."""
+    client.register([flow.wf])
+    a, b = client.launch(flow.wf, {"x": 1}), client.launch(flow.wf, {"x": 2})
+    for ex in (a, b):
+        client.wait(ex.id, poll_s=0.05)
+    url = server.deps.meta.url
+    node = _spoil_part(url, "nodes", a.id, "phase")
+    tried = _spoil_part(url, "attempts", b.id, "phase")
+
+    c = client.compare(a.id, b.id)
+    assert [(u.kind, u.id) for u in c.unreadable] == [("node", f"{a.id}/{node}")]
+    assert "$.phase" in c.unreadable[0].reason
+    assert (c.phase_a, c.phase_b) == ("succeeded", "succeeded")
+    assert len(c.nodes) == 3  # A's damaged node is compared as missing on A's side
+    assert {n.phase_a for n in c.nodes if n.node_id != node} == {"succeeded"}
+
+    found = client.search_logs("doubling")
+    assert [(u.kind, u.id) for u in found.unreadable] == [("attempt", f"{b.id}/{tried}#1")]
+    assert {m.execution_id for m in found.matches} >= {a.id}  # A's logs were still read
+    assert found.runs >= 2
+
+    # B's node whose attempt is damaged: the node's own page, naming the attempt (main: 500)
+    hurt = httpx.get(
+        f"{server.url}/api/v1/projects/{client.project}/executions/{b.id}/nodes/{tried}"
+    )
+    assert hurt.status_code == 200, hurt.text
+    page = hurt.json()
+    assert page["phase"] == "succeeded" and page["attempt_list"] == []
+    assert [(u["kind"], u["id"]) for u in page["unreadable"]] == [("attempt", f"{b.id}/{tried}#1")]
+
+    base = f"{server.url}/api/v1/projects/{client.project}/executions/{a.id}"
+    (value,) = httpx.get(base).json()["outputs"]
+    got = httpx.get(f"{base}/values/{value['hash']}")
+    assert got.status_code == 200, got.text  # the run's own output: no node needed
+    lost = httpx.get(f"{base}/values/{'0' * 64}")  # perhaps the damaged node's
+    assert lost.status_code == 500, lost.text
+    error = lost.json()["error"]
+    assert error["code"] == "unreadable_record"
+    assert f"node '{a.id}/{node}' cannot be read" in error["message"]

@@ -111,7 +111,7 @@ def test_fixed_rate_is_aligned_to_the_epoch() -> None:
         ts(2026, 1, 1, 12),
         ts(2026, 1, 1, 13),
     ]
-    odd = FixedRateSpec(interval_s=0.7)
+    odd = FixedRateSpec(interval_s=1.7)  # not a whole number of seconds: float steps
     t = 1000.0
     for _ in range(50):
         nxt = next_fire_after(odd, t)
@@ -159,7 +159,10 @@ def test_execution_ids_are_deterministic_valid_and_distinct() -> None:
         (CronScheduleSpec("0 3 * * *", timezone="Mars/Olympus"), "unknown time zone"),
         # a spec registered as JSON with Debian cron's zone prefix (main: "six fields")
         (CronScheduleSpec("CRON_TZ=Europe/Paris 0 3 * * *"), "as timezone= instead"),
-        (FixedRateSpec(0.0), "positive"),
+        (FixedRateSpec(0.0), "between 1s and 100 years"),
+        # the SDK's minimum, one rule with the engine's (main: the engine fired it twice a
+        # second while af.FixedRate refused it)
+        (FixedRateSpec(0.5), r"between 1s and 100 years \(3162240000s\), got 0.5s"),
     ],
 )
 def test_invalid_schedules_are_config_errors(spec: object, match: str) -> None:

@@ -26,6 +26,7 @@ from airfoil.store.artifacts import (
     ArtifactStore,
     ArtifactVersion,
     check_draft,
+    decode_version,
     deployment_lease_lost,
     missing_artifact,
     plan_move,
@@ -44,7 +45,6 @@ from airfoil.store.sql._server_tables import (
 __all__ = ["SqlArtifactStore"]
 
 _R = TypeVar("_R")
-_VERSION = msgspec.json.Decoder(ArtifactVersion)
 _MOVE = msgspec.json.Decoder(AliasMove)
 _DEPLOYMENT = msgspec.json.Decoder(Deployment)
 _RACES = 20  # a writer that keeps losing the race for a number gives up after this many
@@ -108,7 +108,7 @@ class SqlArtifactStore(ArtifactStore):
                 .limit(1)
             ).first()
             if same is not None:
-                return _VERSION.decode(same[0]), False
+                return decode_version(same[0]), False
             newest = conn.execute(
                 sa.select(sa.func.max(t.version)).where(
                     t.project == draft.project, t.name == draft.name
@@ -142,7 +142,7 @@ class SqlArtifactStore(ArtifactStore):
             row = conn.execute(query).first()
         if row is None:
             raise missing_artifact(project, name, version)
-        return _VERSION.decode(row[0])
+        return decode_version(row[0])
 
     def list_versions(
         self, project: str, name: str, partitions: dict[str, str] | None = None
@@ -154,7 +154,7 @@ class SqlArtifactStore(ArtifactStore):
                 .where(t.project == project, t.name == name)
                 .order_by(t.version.desc())
             ).all()
-        found = [_VERSION.decode(r[0]) for r in rows]
+        found = [decode_version(r[0]) for r in rows]
         if partitions:
             want = partitions.items()
             found = [v for v in found if want <= v.partitions.items()]
@@ -178,7 +178,7 @@ class SqlArtifactStore(ArtifactStore):
             query = query.where(t.kind == kind)
         with self._connect() as conn:
             rows = conn.execute(query).all()
-        return [_VERSION.decode(r[0]) for r in rows]
+        return [decode_version(r[0]) for r in rows]
 
     def move_alias(
         self,

@@ -19,14 +19,13 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from airfoil.core.errors import StoreError
 from airfoil.store.artifacts import (
     AliasMove,
     ArtifactDraft,
     ArtifactStore,
     ArtifactVersion,
+    decode_version,
     missing_artifact,
 )
 from airfoil.store.deployments import Deployment, DeploymentLease
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SqliteArtifactStore"]
 
-_VERSION = msgspec.json.Decoder(ArtifactVersion)
 _TIMEOUT_S = 30.0  # as the SQLAlchemy store's busy wait
 
 
@@ -100,7 +98,7 @@ class SqliteArtifactStore(ArtifactStore):
             )
         if not rows:
             raise missing_artifact(project, name, version)
-        return _VERSION.decode(rows[0][0])
+        return decode_version(rows[0][0])
 
     def aliases(self, project: str, name: str) -> dict[str, int]:
         rows = self._query(
