@@ -412,17 +412,11 @@ def test_a_fenced_batch_with_a_record_given_twice_is_left_as_its_last(pg_empty_u
     try:
         store.write(StoreBatch(execution=make_execution()))
         assert store.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        given = (("a", "queued"), ("b", "queued"), ("a", "running"))
         store.write(
             StoreBatch(
-                nodes=[
-                    make_node(node_id="a", phase="queued"),
-                    make_node(node_id="b", phase="queued"),
-                    make_node(node_id="a", phase="running"),
-                ],
-                attempts=[
-                    make_attempt(node_id="a", phase="running"),
-                    make_attempt(node_id="a", phase="succeeded"),
-                ],
+                nodes=[make_node(node_id=n, phase=p) for n, p in given],
+                attempts=[make_attempt(node_id="a", phase=p) for p in ("running", "succeeded")],
                 events=[make_event(seq=1), make_event(seq=2)],
                 cache_puts=[make_cache_entry(created_at=5.0), make_cache_entry(created_at=9.0)],
                 lease=("e1", "driver"),
