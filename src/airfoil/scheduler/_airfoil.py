@@ -141,6 +141,17 @@ class AirfoilPolicy(Policy):
             expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
             ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
             past its estimate (``None``, the default: no such cost; docs/scheduling.md).
+        srpt_ratio: experimental (off): an item of the last level may preempt that level's
+            running work expected to run at least this many times its estimate longer (not
+            work past its estimate): shortest remaining work first within the last level.
+        srpt_whole_claimants: experimental, with ``srpt_ratio``: ``False`` keeps a claimant
+            that needs a whole node or more (all the GPUs of the largest node, or several
+            workers) from preempting by that rule.
+        srpt_one_victim: experimental, with ``srpt_ratio``: that rule preempts only a victim
+            that makes room for the (single-worker) claimant alone, never a second one.
+        srpt_queue: experimental, with ``srpt_ratio``: that rule applies only while the
+            waiting work of the last level asks for at least this many times the cluster's
+            GPUs (a queue long enough for its order to matter).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -161,6 +172,10 @@ class AirfoilPolicy(Policy):
     victim_wait_cost: float | None = None
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
+    srpt_ratio: float | None = None
+    srpt_whole_claimants: bool = True
+    srpt_one_victim: bool = False
+    srpt_queue: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -196,6 +211,14 @@ class AirfoilPolicy(Policy):
         if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
             problems.append(
                 f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
+            )
+        if self.srpt_ratio is not None and not 1 <= self.srpt_ratio < math.inf:
+            problems.append(
+                f"srpt_ratio must be a finite number >= 1 or None, got {self.srpt_ratio}"
+            )
+        if self.srpt_queue is not None and not 0 <= self.srpt_queue < math.inf:
+            problems.append(
+                f"srpt_queue must be a finite number >= 0 or None, got {self.srpt_queue}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -316,6 +339,18 @@ class AirfoilPolicy(Policy):
         reclaim_failed: set[tuple[str, Shape]] = set()
         borrowed: dict[str, list[RunningEntry]] = {}
         top = victims.top
+        # srpt_ratio: the last level's items may also preempt that level's work (below)
+        srpt = self.srpt_ratio
+        reach = top + 1 if srpt is not None and top == len(self.thresholds) else top
+        if reach > top and self.srpt_queue is not None:
+            # srpt_queue: only while the last level's waiting work asks for that many clusters
+            asked = sum(
+                waiting[k[4]].demand[2] * waiting[k[4]].workers
+                for k in state.order
+                if k[0] >= top and k[4] not in served
+            )
+            if asked < self.srpt_queue * state.totals[2]:
+                reach = top
         largest_gpus = state.largest[2]
         # a shape that could not make room at some level cannot at that level or above
         # (with ``preempt_ratio``: with that estimate or a longer one)
@@ -341,7 +376,7 @@ class AirfoilPolicy(Policy):
                 continue
             entry = waiting[key[4]]
             if skim:
-                if key[0] >= top:
+                if key[0] >= reach:
                     rnd.explain_rest()
                     break
                 hope = hopeless.get(entry.shape)
@@ -363,7 +398,7 @@ class AirfoilPolicy(Policy):
                     or (
                         len(rnd.preempted) < max_preemptions
                         and (
-                            level >= top
+                            level >= reach
                             or (
                                 (hope := hopeless.get(shape)) is not None
                                 and level >= hope[0]
@@ -427,18 +462,35 @@ class AirfoilPolicy(Policy):
                         rnd.wake(now + _NEXT_ROUND_S)
                         paused = True
                     stuck = True
-                elif level < top and (
+                elif level < reach and (
                     (hope := hopeless.get(entry.shape)) is None
                     or level < hope[0]
                     or entry.estimate < hope[1]
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
-                    least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                     whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
+                    least: float | None
+                    if level >= top:  # srpt: work of its own level left srpt x its estimate
+                        least = srpt * entry.estimate if srpt else 0.0
+                        if not self.srpt_whole_claimants and (
+                            entry.workers > 1 or entry.demand[2] >= largest_gpus > 0
+                        ):
+                            pool = []
+                        else:
+                            pool = victims.for_claimant(
+                                entry,
+                                level - 1,
+                                least,
+                                spare_whole_nodes=whole,
+                                past_estimate=False,
+                            )
+                            if self.srpt_one_victim:
+                                pool = _alone_making_room(rnd, entry, pool)
+                    else:
+                        least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
+                        pool = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
                     if victims.can_free(entry.demand) and rnd.make_room(
-                        entry,
-                        victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
-                        lenders_only=lenders_only,
+                        entry, pool, lenders_only=lenders_only
                     ):
                         continue
                     hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
@@ -451,13 +503,13 @@ class AirfoilPolicy(Policy):
             if explain:  # rnd.wait, inlined
                 reasons[key[4]] = reason
             if (
-                (level >= top or stuck)
+                (level >= reach or stuck)
                 and not can_reclaim
                 and len(no_room) != rnd.fits_checked_at  # else exhausted() is false
                 and rnd.exhausted()
             ):
                 if (
-                    level < top
+                    level < reach
                     and len(rnd.preempted) < max_preemptions
                     and any(hope[1] for hope in hopeless.values())
                 ):
@@ -527,6 +579,26 @@ class _DueGuard:
         used[1] += m * w
         used[2] += g * w
         self._any = True
+
+
+def _alone_making_room(
+    rnd: Round, entry: WaitingEntry, pool: list[RunningEntry]
+) -> list[RunningEntry]:
+    """The victims of ``pool`` that alone make room for ``entry``'s one worker on a node of
+    theirs (experimental: ``srpt_one_victim``); none for an item of several workers."""
+    if entry.workers > 1:
+        return []
+    c, m, g = entry.demand
+    fits = rnd.pool.fits_on
+    kept = []
+    for run in pool:
+        vc, vm, vg = run.entry.demand
+        for n in set(run.nodes):
+            k = run.nodes.count(n)
+            if fits(n, c - vc * k, m - vm * k, g - vg * k):
+                kept.append(run)
+                break
+    return kept
 
 
 def _due_of(row: tuple[float, int, str]) -> float:

@@ -179,6 +179,14 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         check_invariants(
             AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=queue_too), *scenario
         )
+    # experimental: preemption within the last level, with and without its guards
+    check_invariants(AirfoilPolicy(srpt_ratio=2.0), *scenario)
+    check_invariants(
+        AirfoilPolicy(
+            srpt_ratio=1.0, srpt_whole_claimants=False, srpt_one_victim=True, srpt_queue=0.5
+        ),
+        *scenario,
+    )
 
 
 def check_invariants(
