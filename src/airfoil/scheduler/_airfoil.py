@@ -152,6 +152,9 @@ class AirfoilPolicy(Policy):
         srpt_queue: experimental, with ``srpt_ratio``: that rule applies only while the
             waiting work of the last level asks for at least this many times the cluster's
             GPUs (a queue long enough for its order to matter).
+        srpt_fair: experimental, with ``srpt_ratio``: that rule stops only work whose
+            finish-time ratio (completion over run time alone, as in Themis), delayed by the
+            claimant's estimate, stays at most the claimant's own if it started now.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -176,6 +179,7 @@ class AirfoilPolicy(Policy):
     srpt_whole_claimants: bool = True
     srpt_one_victim: bool = False
     srpt_queue: float | None = None
+    srpt_fair: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -486,6 +490,8 @@ class AirfoilPolicy(Policy):
                             )
                             if self.srpt_one_victim:
                                 pool = _alone_making_room(rnd, entry, pool)
+                            if self.srpt_fair:
+                                pool = _fairer_off(now, entry, pool)
                     else:
                         least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                         pool = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
@@ -598,6 +604,20 @@ def _alone_making_room(
             if fits(n, c - vc * k, m - vm * k, g - vg * k):
                 kept.append(run)
                 break
+    return kept
+
+
+def _fairer_off(now: float, entry: WaitingEntry, pool: list[RunningEntry]) -> list[RunningEntry]:
+    """The victims of ``pool`` whose finish-time ratio, delayed by ``entry``'s estimate,
+    stays at most ``entry``'s own if it started now (experimental: ``srpt_fair``)."""
+    est = entry.estimate
+    mine = (now - entry.item.submit_time + est) / max(entry.item.estimate or est, 1.0)
+    kept = []
+    for run in pool:
+        v = run.entry
+        done = run.start + v.estimate + est - v.item.submit_time
+        if done / max(v.item.estimate or v.estimate, 1.0) <= mine:
+            kept.append(run)
     return kept
 
 

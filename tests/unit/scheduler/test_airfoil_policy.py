@@ -642,3 +642,19 @@ def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue
         assert decide([short], run, ONE_NODE, now=10_000.0, policy=policy).preemptions == stops
     with pytest.raises(InvalidPolicyError, match="srpt_queue"):
         AirfoilPolicy(srpt_ratio=2.0, srpt_queue=-1.0)
+
+
+def test_with_srpt_fair_the_last_level_spares_work_whose_ftf_would_pass_its_claimant() -> None:
+    # the claimant (10 h, submitted at 80,000 s) would finish at about 1.4x its run time;
+    # "waited" (100,000 s, submitted at 0, started at 90,000 s) would pass 2x if delayed
+    claimant = gpus("c", 8, submit=80_000.0, estimate=36_000.0, attained=50_000.0)
+    waited = gpus("waited", 8, interruptible=True, estimate=100_000.0)
+    fresh = gpus("fresh", 8, submit=90_000.0, interruptible=True, estimate=100_000.0)
+    fair = AirfoilPolicy(srpt_ratio=2.0, srpt_fair=True, **_SWAPS)
+    for victim, stops in ((waited, ()), (fresh, ("fresh",))):
+        run = [running(victim, "n0", start=90_000.0)]
+        plain = decide(
+            [claimant], run, ONE_NODE, now=100_000.0, policy=AirfoilPolicy(srpt_ratio=2.0, **_SWAPS)
+        )
+        assert plain.preemptions == (victim.id,)
+        assert decide([claimant], run, ONE_NODE, now=100_000.0, policy=fair).preemptions == stops

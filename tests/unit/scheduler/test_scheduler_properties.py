@@ -181,6 +181,7 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         )
     # experimental: preemption within the last level, with and without its guards
     check_invariants(AirfoilPolicy(srpt_ratio=2.0), *scenario)
+    check_invariants(AirfoilPolicy(srpt_ratio=2.0, srpt_fair=True), *scenario)
     check_invariants(
         AirfoilPolicy(
             srpt_ratio=1.0, srpt_whole_claimants=False, srpt_one_victim=True, srpt_queue=0.5
