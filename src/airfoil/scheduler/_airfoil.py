@@ -37,6 +37,13 @@
    ``whole_node_swaps``, a single worker that needs a whole node (all the GPUs of the
    largest node) does not preempt another such worker: it would only take its place, and
    the victim, to restart, needs a whole node again, which smaller work rarely leaves free.
+   Within the last level (everything past the last threshold) there is no higher level to
+   take from, so with ``srpt_ratio`` (2 by default) an item of that level may preempt that
+   level's running work expected to run at least ``srpt_ratio`` times its estimate longer
+   (shortest remaining work first; not work past its estimate, whose work left is unknown),
+   but only while that level's waiting work asks for at least ``srpt_queue`` (2) times the
+   cluster's GPUs, and (``srpt_one_victim``) only a victim that alone makes room for it: at
+   low load the order of a short queue gains little and moved the wait onto other long jobs.
 4. **What is never preempted:** work that is not interruptible; work started as due (a gang,
    or an item past its starvation bound), so that the protection is not undone a moment
    later; work of higher priority than the claimant; and, when quotas are set, work a
@@ -62,9 +69,10 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
@@ -141,20 +149,17 @@ class AirfoilPolicy(Policy):
             expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
             ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
             past its estimate (``None``, the default: no such cost; docs/scheduling.md).
-        srpt_ratio: experimental (off): an item of the last level may preempt that level's
-            running work expected to run at least this many times its estimate longer (not
-            work past its estimate): shortest remaining work first within the last level.
-        srpt_whole_claimants: experimental, with ``srpt_ratio``: ``False`` keeps a claimant
-            that needs a whole node or more (all the GPUs of the largest node, or several
-            workers) from preempting by that rule.
-        srpt_one_victim: experimental, with ``srpt_ratio``: that rule preempts only a victim
-            that makes room for the (single-worker) claimant alone, never a second one.
-        srpt_queue: experimental, with ``srpt_ratio``: that rule applies only while the
-            waiting work of the last level asks for at least this many times the cluster's
-            GPUs (a queue long enough for its order to matter).
-        srpt_fair: experimental, with ``srpt_ratio``: that rule stops only work whose
-            finish-time ratio (completion over run time alone, as in Themis), delayed by the
-            claimant's estimate, stays at most the claimant's own if it started now.
+        srpt_ratio: an item of the last level may preempt that level's running work
+            expected to run at least this many times its estimate longer (not work past its
+            estimate): shortest remaining work first within the last level (``None``: no
+            preemption within a level). ``2.0`` by default, with the two guards below,
+            chosen on week 45 (docs/scheduling.md, sixteenth session).
+        srpt_queue: with ``srpt_ratio``, that rule applies only while the waiting work of
+            the last level asks for at least this many times the cluster's GPUs (``None``:
+            always); ``2.0`` by default.
+        srpt_one_victim: with ``srpt_ratio``, that rule preempts only a victim that alone
+            makes room for the claimant's one worker, never a second one (and none for a
+            claimant of several workers); ``True`` by default.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -175,11 +180,9 @@ class AirfoilPolicy(Policy):
     victim_wait_cost: float | None = None
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
-    srpt_ratio: float | None = None
-    srpt_whole_claimants: bool = True
-    srpt_one_victim: bool = False
-    srpt_queue: float | None = None
-    srpt_fair: bool = False
+    srpt_ratio: float | None = 2.0
+    srpt_queue: float | None = 2.0
+    srpt_one_victim: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -348,12 +351,16 @@ class AirfoilPolicy(Policy):
         reach = top + 1 if srpt is not None and top == len(self.thresholds) else top
         if reach > top and self.srpt_queue is not None:
             # srpt_queue: only while the last level's waiting work asks for that many clusters
-            asked = sum(
-                waiting[k[4]].demand[2] * waiting[k[4]].workers
-                for k in state.order
-                if k[0] >= top and k[4] not in served
-            )
-            if asked < self.srpt_queue * state.totals[2]:
+            # (the order is sorted by level first: the last level is its tail)
+            bar = self.srpt_queue * state.totals[2]
+            asked = 0
+            for k in islice(state.order, bisect_left(state.order, (top,)), None):
+                if k[4] not in served:
+                    e = waiting[k[4]]
+                    asked += e.demand[2] * e.workers
+                    if asked >= bar:
+                        break
+            if asked < bar:
                 reach = top
         largest_gpus = state.largest[2]
         # a shape that could not make room at some level cannot at that level or above
@@ -465,6 +472,7 @@ class AirfoilPolicy(Policy):
                     if not paused:
                         rnd.wake(now + _NEXT_ROUND_S)
                         paused = True
+                        reach = top  # no more preemption: the last level only waits, as before
                     stuck = True
                 elif level < reach and (
                     (hope := hopeless.get(entry.shape)) is None
@@ -476,22 +484,11 @@ class AirfoilPolicy(Policy):
                     least: float | None
                     if level >= top:  # srpt: work of its own level left srpt x its estimate
                         least = srpt * entry.estimate if srpt else 0.0
-                        if not self.srpt_whole_claimants and (
-                            entry.workers > 1 or entry.demand[2] >= largest_gpus > 0
-                        ):
-                            pool = []
-                        else:
-                            pool = victims.for_claimant(
-                                entry,
-                                level - 1,
-                                least,
-                                spare_whole_nodes=whole,
-                                past_estimate=False,
-                            )
-                            if self.srpt_one_victim:
-                                pool = _alone_making_room(rnd, entry, pool)
-                            if self.srpt_fair:
-                                pool = _fairer_off(now, entry, pool)
+                        pool = victims.for_claimant(
+                            entry, level - 1, least, spare_whole_nodes=whole, past_estimate=False
+                        )
+                        if self.srpt_one_victim:
+                            pool = _alone_making_room(rnd, entry, pool, lenders_only)
                     else:
                         least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                         pool = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
@@ -588,36 +585,35 @@ class _DueGuard:
 
 
 def _alone_making_room(
-    rnd: Round, entry: WaitingEntry, pool: list[RunningEntry]
+    rnd: Round, entry: WaitingEntry, pool: list[RunningEntry], lenders_only: bool
 ) -> list[RunningEntry]:
     """The victims of ``pool`` that alone make room for ``entry``'s one worker on a node of
-    theirs (experimental: ``srpt_one_victim``); none for an item of several workers."""
+    theirs (``srpt_one_victim``); none for an item of several workers.
+
+    Without reservations (per-node caps) or ``lenders_only``, :meth:`Round.make_room` takes
+    the first of them, so only that one is looked for."""
     if entry.workers > 1:
         return []
     c, m, g = entry.demand
     fits = rnd.pool.fits_on
+    preempted, draining = rnd.preempted, rnd.state.draining
+    first = not rnd.reservations and not lenders_only
     kept = []
     for run in pool:
+        item = run.entry.item
+        if not item.interruptible or item.id in preempted:
+            continue  # make_room skips these
         vc, vm, vg = run.entry.demand
-        for n in set(run.nodes):
-            k = run.nodes.count(n)
+        nodes = run.nodes
+        for n in set(nodes) if len(nodes) > 1 else nodes:
+            if n in draining:
+                continue
+            k = nodes.count(n)
             if fits(n, c - vc * k, m - vm * k, g - vg * k):
                 kept.append(run)
+                if first:
+                    return kept
                 break
-    return kept
-
-
-def _fairer_off(now: float, entry: WaitingEntry, pool: list[RunningEntry]) -> list[RunningEntry]:
-    """The victims of ``pool`` whose finish-time ratio, delayed by ``entry``'s estimate,
-    stays at most ``entry``'s own if it started now (experimental: ``srpt_fair``)."""
-    est = entry.estimate
-    mine = (now - entry.item.submit_time + est) / max(entry.item.estimate or est, 1.0)
-    kept = []
-    for run in pool:
-        v = run.entry
-        done = run.start + v.estimate + est - v.item.submit_time
-        if done / max(v.item.estimate or v.estimate, 1.0) <= mine:
-            kept.append(run)
     return kept
 
 

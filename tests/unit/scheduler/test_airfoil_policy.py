@@ -587,32 +587,21 @@ def test_with_srpt_ratio_the_last_level_preempts_its_own_work_with_far_more_left
     # one 100 h; plain least attained service never preempts within a level
     run = [running(gpus("long", 8, interruptible=True, estimate=400_000.0), "n0")]
     short = gpus("short", 8, submit=5.0, estimate=36_000.0, attained=50_000.0)
-    assert (
-        decide([short], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(**_SWAPS)).preemptions
-        == ()
-    )
-    d = decide([short], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(srpt_ratio=2.0, **_SWAPS))
+    plain = AirfoilPolicy(srpt_ratio=None, **_SWAPS)
+    assert decide([short], run, ONE_NODE, now=10_000.0, policy=plain).preemptions == ()
+    always = AirfoilPolicy(srpt_queue=None, **_SWAPS)
+    assert always.srpt_ratio == 2.0
+    d = decide([short], run, ONE_NODE, now=10_000.0, policy=always)
     assert d.preemptions == ("long",)
     assert starts(d) == [("short", ("n0",))]
     # 100 h left is not 20 x 10 h
-    policy = AirfoilPolicy(srpt_ratio=20.0, **_SWAPS)
+    policy = AirfoilPolicy(srpt_ratio=20.0, srpt_queue=None, **_SWAPS)
     assert decide([short], run, ONE_NODE, now=10_000.0, policy=policy).preemptions == ()
     # work past its estimate is no victim of this rule (its work left is unknown)
     late = [running(gpus("late", 8, interruptible=True, estimate=5_000.0), "n0")]
-    policy = AirfoilPolicy(srpt_ratio=2.0, **_SWAPS)
-    assert decide([short], late, ONE_NODE, now=10_000.0, policy=policy).preemptions == ()
-
-
-def test_with_srpt_whole_claimants_off_a_whole_node_claimant_does_not_preempt_by_srpt() -> None:
-    run = [running(gpus("long", 8, interruptible=True, estimate=400_000.0), "n0")]
-    whole = gpus("whole", 8, submit=5.0, estimate=36_000.0, attained=50_000.0)
-    policy = AirfoilPolicy(srpt_ratio=2.0, srpt_whole_claimants=False, **_SWAPS)
-    assert decide([whole], run, ONE_NODE, now=10_000.0, policy=policy).preemptions == ()
-    # a claimant of half a node still does
-    half = gpus("half", 4, submit=5.0, estimate=36_000.0, attained=50_000.0)
-    d = decide([half], run, ONE_NODE, now=10_000.0, policy=policy)
-    assert d.preemptions == ("long",)
-    assert starts(d) == [("half", ("n0",))]
+    assert decide([short], late, ONE_NODE, now=10_000.0, policy=always).preemptions == ()
+    with pytest.raises(InvalidPolicyError, match="srpt_ratio"):
+        AirfoilPolicy(srpt_ratio=0.5)
 
 
 def test_with_srpt_one_victim_the_last_level_stops_one_job_at_most_for_a_claimant() -> None:
@@ -622,9 +611,13 @@ def test_with_srpt_one_victim_the_last_level_stops_one_job_at_most_for_a_claiman
         running(gpus("b", 4, interruptible=True, estimate=360_000.0), "n0"),
     ]
     whole = gpus("whole", 8, submit=5.0, estimate=36_000.0, attained=50_000.0)
-    d = decide([whole], run, ONE_NODE, now=10_000.0, policy=AirfoilPolicy(srpt_ratio=2.0))
-    assert sorted(d.preemptions) == ["a", "b"]
-    one = AirfoilPolicy(srpt_ratio=2.0, srpt_one_victim=True)
+    two = AirfoilPolicy(srpt_queue=None, srpt_one_victim=False)
+    assert sorted(decide([whole], run, ONE_NODE, now=10_000.0, policy=two).preemptions) == [
+        "a",
+        "b",
+    ]
+    one = AirfoilPolicy(srpt_queue=None)
+    assert one.srpt_one_victim
     assert decide([whole], run, ONE_NODE, now=10_000.0, policy=one).preemptions == ()
     # a 4-GPU claimant needs one of them: the one with the most work left goes
     half = gpus("half", 4, submit=5.0, estimate=36_000.0, attained=50_000.0)
@@ -638,23 +631,15 @@ def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue
     short = gpus("short", 8, submit=5.0, estimate=36_000.0, attained=50_000.0)
     # the last level's queue asks 8 GPUs, one cluster's worth
     for bar, stops in ((1.0, ("long",)), (2.0, ())):
-        policy = AirfoilPolicy(srpt_ratio=2.0, srpt_queue=bar, **_SWAPS)
+        policy = AirfoilPolicy(srpt_queue=bar, **_SWAPS)
         assert decide([short], run, ONE_NODE, now=10_000.0, policy=policy).preemptions == stops
+    # by default (2 clusters' worth) a second such item in the last level's queue is enough
+    default = AirfoilPolicy(**_SWAPS)
+    assert default.srpt_queue == 2.0
+    assert decide([short], run, ONE_NODE, now=10_000.0, policy=default).preemptions == ()
+    other = gpus("other", 8, submit=6.0, estimate=72_000.0, attained=50_000.0)
+    d = decide([short, other], run, ONE_NODE, now=10_000.0, policy=default)
+    assert d.preemptions == ("long",)
+    assert starts(d) == [("short", ("n0",))]
     with pytest.raises(InvalidPolicyError, match="srpt_queue"):
-        AirfoilPolicy(srpt_ratio=2.0, srpt_queue=-1.0)
-
-
-def test_with_srpt_fair_the_last_level_spares_work_whose_ftf_would_pass_its_claimant() -> None:
-    # the claimant (10 h, submitted at 80,000 s) would finish at about 1.4x its run time;
-    # "waited" (100,000 s, submitted at 0, started at 90,000 s) would pass 2x if delayed
-    claimant = gpus("c", 8, submit=80_000.0, estimate=36_000.0, attained=50_000.0)
-    waited = gpus("waited", 8, interruptible=True, estimate=100_000.0)
-    fresh = gpus("fresh", 8, submit=90_000.0, interruptible=True, estimate=100_000.0)
-    fair = AirfoilPolicy(srpt_ratio=2.0, srpt_fair=True, **_SWAPS)
-    for victim, stops in ((waited, ()), (fresh, ("fresh",))):
-        run = [running(victim, "n0", start=90_000.0)]
-        plain = decide(
-            [claimant], run, ONE_NODE, now=100_000.0, policy=AirfoilPolicy(srpt_ratio=2.0, **_SWAPS)
-        )
-        assert plain.preemptions == (victim.id,)
-        assert decide([claimant], run, ONE_NODE, now=100_000.0, policy=fair).preemptions == stops
+        AirfoilPolicy(srpt_queue=-1.0)
