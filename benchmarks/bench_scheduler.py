@@ -203,6 +203,18 @@ def bench_victim_wait() -> None:
     )
 
 
+def bench_srpt() -> None:
+    """The cost of preemption within the last level (``srpt_ratio``) and of its queue bar."""
+    _bench_variants(
+        "srpt_ratio",
+        {
+            "default": AirfoilPolicy(),
+            "srpt off": AirfoilPolicy(srpt_ratio=None),
+            "no queue bar": AirfoilPolicy(srpt_queue=None),
+        },
+    )
+
+
 def _bench_variants(what: str, variants: dict[str, AirfoilPolicy]) -> None:
     """``decide()`` of each variant in CPU time, alternating.
 
@@ -274,6 +286,8 @@ def main(argv: list[str]) -> None:
         bench_preempt_ratio()
     if what == "victim-wait":
         bench_victim_wait()
+    if what == "srpt":
+        bench_srpt()
 
 
 if __name__ == "__main__":

@@ -37,6 +37,13 @@
    ``whole_node_swaps``, a single worker that needs a whole node (all the GPUs of the
    largest node) does not preempt another such worker: it would only take its place, and
    the victim, to restart, needs a whole node again, which smaller work rarely leaves free.
+   Within the last level (everything past the last threshold) there is no higher level to
+   take from, so with ``srpt_ratio`` (2 by default) an item of that level may preempt that
+   level's running work expected to run at least ``srpt_ratio`` times its estimate longer
+   (shortest remaining work first; not work past its estimate, whose work left is unknown),
+   but only while that level's waiting work asks for at least ``srpt_queue`` (2) times the
+   cluster's GPUs, and (``srpt_one_victim``) only a victim that alone makes room for it: at
+   low load the order of a short queue gains little and moved the wait onto other long jobs.
 4. **What is never preempted:** work that is not interruptible; work started as due (a gang,
    or an item past its starvation bound), so that the protection is not undone a moment
    later; work of higher priority than the claimant; and, when quotas are set, work a
@@ -62,9 +69,10 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
@@ -141,6 +149,17 @@ class AirfoilPolicy(Policy):
             expected wait to restart (:class:`~airfoil.scheduler._victim_index.RestartWait`;
             ``victim_wait_queue``: counting the waiting work of lower levels), or it ran
             past its estimate (``None``, the default: no such cost; docs/scheduling.md).
+        srpt_ratio: an item of the last level may preempt that level's running work
+            expected to run at least this many times its estimate longer (not work past its
+            estimate): shortest remaining work first within the last level (``None``: no
+            preemption within a level). ``2.0`` by default, with the two guards below,
+            chosen on week 45 (docs/scheduling.md, sixteenth session).
+        srpt_queue: with ``srpt_ratio``, that rule applies only while the waiting work of
+            the last level asks for at least this many times the cluster's GPUs (``None``:
+            always); ``2.0`` by default.
+        srpt_one_victim: with ``srpt_ratio``, that rule preempts only a victim that alone
+            makes room for the claimant's one worker, never a second one (and none for a
+            claimant of several workers); ``True`` by default.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -161,6 +180,9 @@ class AirfoilPolicy(Policy):
     victim_wait_cost: float | None = None
     victim_wait_queue: bool = False
     victim_wait_all: bool = False
+    srpt_ratio: float | None = 2.0
+    srpt_queue: float | None = 2.0
+    srpt_one_victim: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -196,6 +218,14 @@ class AirfoilPolicy(Policy):
         if self.victim_wait_cost is not None and not 0 < self.victim_wait_cost < math.inf:
             problems.append(
                 f"victim_wait_cost must be a positive number or None, got {self.victim_wait_cost}"
+            )
+        if self.srpt_ratio is not None and not 1 <= self.srpt_ratio < math.inf:
+            problems.append(
+                f"srpt_ratio must be a finite number >= 1 or None, got {self.srpt_ratio}"
+            )
+        if self.srpt_queue is not None and not 0 <= self.srpt_queue < math.inf:
+            problems.append(
+                f"srpt_queue must be a finite number >= 0 or None, got {self.srpt_queue}"
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
@@ -316,6 +346,22 @@ class AirfoilPolicy(Policy):
         reclaim_failed: set[tuple[str, Shape]] = set()
         borrowed: dict[str, list[RunningEntry]] = {}
         top = victims.top
+        # srpt_ratio: the last level's items may also preempt that level's work (below)
+        srpt = self.srpt_ratio
+        reach = top + 1 if srpt is not None and top == len(self.thresholds) else top
+        if reach > top and self.srpt_queue is not None:
+            # srpt_queue: only while the last level's waiting work asks for that many clusters
+            # (the order is sorted by level first: the last level is its tail)
+            bar = self.srpt_queue * state.totals[2]
+            asked = 0
+            for k in islice(state.order, bisect_left(state.order, (top,)), None):
+                if k[4] not in served:
+                    e = waiting[k[4]]
+                    asked += e.demand[2] * e.workers
+                    if asked >= bar:
+                        break
+            if asked < bar:
+                reach = top
         largest_gpus = state.largest[2]
         # a shape that could not make room at some level cannot at that level or above
         # (with ``preempt_ratio``: with that estimate or a longer one)
@@ -341,7 +387,7 @@ class AirfoilPolicy(Policy):
                 continue
             entry = waiting[key[4]]
             if skim:
-                if key[0] >= top:
+                if key[0] >= reach:
                     rnd.explain_rest()
                     break
                 hope = hopeless.get(entry.shape)
@@ -363,7 +409,7 @@ class AirfoilPolicy(Policy):
                     or (
                         len(rnd.preempted) < max_preemptions
                         and (
-                            level >= top
+                            level >= reach
                             or (
                                 (hope := hopeless.get(shape)) is not None
                                 and level >= hope[0]
@@ -426,19 +472,28 @@ class AirfoilPolicy(Policy):
                     if not paused:
                         rnd.wake(now + _NEXT_ROUND_S)
                         paused = True
+                        reach = top  # no more preemption: the last level only waits, as before
                     stuck = True
-                elif level < top and (
+                elif level < reach and (
                     (hope := hopeless.get(entry.shape)) is None
                     or level < hope[0]
                     or entry.estimate < hope[1]
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
-                    least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                     whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
+                    least: float | None
+                    if level >= top:  # srpt: work of its own level left srpt x its estimate
+                        least = srpt * entry.estimate if srpt else 0.0
+                        pool = victims.for_claimant(
+                            entry, level - 1, least, spare_whole_nodes=whole, past_estimate=False
+                        )
+                        if self.srpt_one_victim:
+                            pool = _alone_making_room(rnd, entry, pool, lenders_only)
+                    else:
+                        least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
+                        pool = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
                     if victims.can_free(entry.demand) and rnd.make_room(
-                        entry,
-                        victims.for_claimant(entry, level, least, spare_whole_nodes=whole),
-                        lenders_only=lenders_only,
+                        entry, pool, lenders_only=lenders_only
                     ):
                         continue
                     hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
@@ -451,13 +506,13 @@ class AirfoilPolicy(Policy):
             if explain:  # rnd.wait, inlined
                 reasons[key[4]] = reason
             if (
-                (level >= top or stuck)
+                (level >= reach or stuck)
                 and not can_reclaim
                 and len(no_room) != rnd.fits_checked_at  # else exhausted() is false
                 and rnd.exhausted()
             ):
                 if (
-                    level < top
+                    level < reach
                     and len(rnd.preempted) < max_preemptions
                     and any(hope[1] for hope in hopeless.values())
                 ):
@@ -527,6 +582,39 @@ class _DueGuard:
         used[1] += m * w
         used[2] += g * w
         self._any = True
+
+
+def _alone_making_room(
+    rnd: Round, entry: WaitingEntry, pool: list[RunningEntry], lenders_only: bool
+) -> list[RunningEntry]:
+    """The victims of ``pool`` that alone make room for ``entry``'s one worker on a node of
+    theirs (``srpt_one_victim``); none for an item of several workers.
+
+    Without reservations (per-node caps) or ``lenders_only``, :meth:`Round.make_room` takes
+    the first of them, so only that one is looked for."""
+    if entry.workers > 1:
+        return []
+    c, m, g = entry.demand
+    fits = rnd.pool.fits_on
+    preempted, draining = rnd.preempted, rnd.state.draining
+    first = not rnd.reservations and not lenders_only
+    kept = []
+    for run in pool:
+        item = run.entry.item
+        if not item.interruptible or item.id in preempted:
+            continue  # make_room skips these
+        vc, vm, vg = run.entry.demand
+        nodes = run.nodes
+        for n in set(nodes) if len(nodes) > 1 else nodes:
+            if n in draining:
+                continue
+            k = nodes.count(n)
+            if fits(n, c - vc * k, m - vm * k, g - vg * k):
+                kept.append(run)
+                if first:
+                    return kept
+                break
+    return kept
 
 
 def _due_of(row: tuple[float, int, str]) -> float:

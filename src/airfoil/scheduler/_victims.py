@@ -158,12 +158,13 @@ class Victims:
         least: float | None = None,
         *,
         spare_whole_nodes: bool = False,
+        past_estimate: bool = True,
     ) -> list[RunningEntry]:
         """Victims for ``entry``: above ``level`` (``None``: any level), of no higher priority,
         and (``least``) expected to run at least that many more seconds or already past
         their estimate (how much is left of such work, no estimate says); with
         ``spare_whole_nodes``, none that needs all the GPUs of the largest node."""
-        return self._select(level, least, entry.item.priority, spare_whole_nodes)
+        return self._select(level, least, entry.item.priority, spare_whole_nodes, past_estimate)
 
     def _select(
         self,
@@ -171,6 +172,7 @@ class Victims:
         least: float | None,
         priority: int | None,
         spare_whole_nodes: bool = False,
+        past_estimate: bool = True,
     ) -> list[RunningEntry]:
         """:meth:`for_claimant` for a claimant of ``priority`` (``None``: any victim)."""
         rnd = self._rnd
@@ -206,7 +208,8 @@ class Victims:
                     runs.extend([runs_all[k] for k in range(mid, cut) if not singles[k]])
                 else:
                     runs.extend(runs_all[i:cut])
-                runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
+                if past_estimate:
+                    runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
                 i = j
         if priority is not None and self._max_priority > priority:
             runs = [run for run in runs if run.entry.item.priority <= priority]

@@ -577,3 +577,69 @@ def test_reclaim_that_frees_room_outside_the_victims_lets_a_later_claimant_make_
     d = decide(queue, run, nodes, now=now, quotas={"r": gpu_quota(4)}, policy=policy)
     assert sorted(d.preemptions) == ["due", "lv"]
     assert sorted(starts(d)) == [("c1", ("n0",)), ("r1", ("n0",))]
+
+
+_SWAPS: dict[str, Any] = {"whole_node_swaps": True}
+
+
+def test_with_srpt_ratio_the_last_level_preempts_its_own_work_with_far_more_left() -> None:
+    # both at the last level (over 1 GPU-hour): the waiting one has 10 h left, the running
+    # one 100 h; plain least attained service never preempts within a level
+    run = [running(gpus("long", 8, interruptible=True, estimate=400_000.0), "n0")]
+    short = gpus("short", 8, submit=5.0, estimate=36_000.0, attained=50_000.0)
+    plain = AirfoilPolicy(srpt_ratio=None, **_SWAPS)
+    assert decide([short], run, ONE_NODE, now=10_000.0, policy=plain).preemptions == ()
+    always = AirfoilPolicy(srpt_queue=None, **_SWAPS)
+    assert always.srpt_ratio == 2.0
+    d = decide([short], run, ONE_NODE, now=10_000.0, policy=always)
+    assert d.preemptions == ("long",)
+    assert starts(d) == [("short", ("n0",))]
+    # 100 h left is not 20 x 10 h
+    policy = AirfoilPolicy(srpt_ratio=20.0, srpt_queue=None, **_SWAPS)
+    assert decide([short], run, ONE_NODE, now=10_000.0, policy=policy).preemptions == ()
+    # work past its estimate is no victim of this rule (its work left is unknown)
+    late = [running(gpus("late", 8, interruptible=True, estimate=5_000.0), "n0")]
+    assert decide([short], late, ONE_NODE, now=10_000.0, policy=always).preemptions == ()
+    with pytest.raises(InvalidPolicyError, match="srpt_ratio"):
+        AirfoilPolicy(srpt_ratio=0.5)
+
+
+def test_with_srpt_one_victim_the_last_level_stops_one_job_at_most_for_a_claimant() -> None:
+    # two 4-GPU jobs of 100 h fill n0; an 8-GPU claimant of 10 h needs both gone
+    run = [
+        running(gpus("a", 4, interruptible=True, estimate=400_000.0), "n0"),
+        running(gpus("b", 4, interruptible=True, estimate=360_000.0), "n0"),
+    ]
+    whole = gpus("whole", 8, submit=5.0, estimate=36_000.0, attained=50_000.0)
+    two = AirfoilPolicy(srpt_queue=None, srpt_one_victim=False)
+    assert sorted(decide([whole], run, ONE_NODE, now=10_000.0, policy=two).preemptions) == [
+        "a",
+        "b",
+    ]
+    one = AirfoilPolicy(srpt_queue=None)
+    assert one.srpt_one_victim
+    assert decide([whole], run, ONE_NODE, now=10_000.0, policy=one).preemptions == ()
+    # a 4-GPU claimant needs one of them: the one with the most work left goes
+    half = gpus("half", 4, submit=5.0, estimate=36_000.0, attained=50_000.0)
+    d = decide([half], run, ONE_NODE, now=10_000.0, policy=one)
+    assert d.preemptions == ("a",)
+    assert starts(d) == [("half", ("n0",))]
+
+
+def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue() -> None:
+    run = [running(gpus("long", 8, interruptible=True, estimate=400_000.0), "n0")]
+    short = gpus("short", 8, submit=5.0, estimate=36_000.0, attained=50_000.0)
+    # the last level's queue asks 8 GPUs, one cluster's worth
+    for bar, stops in ((1.0, ("long",)), (2.0, ())):
+        policy = AirfoilPolicy(srpt_queue=bar, **_SWAPS)
+        assert decide([short], run, ONE_NODE, now=10_000.0, policy=policy).preemptions == stops
+    # by default (2 clusters' worth) a second such item in the last level's queue is enough
+    default = AirfoilPolicy(**_SWAPS)
+    assert default.srpt_queue == 2.0
+    assert decide([short], run, ONE_NODE, now=10_000.0, policy=default).preemptions == ()
+    other = gpus("other", 8, submit=6.0, estimate=72_000.0, attained=50_000.0)
+    d = decide([short, other], run, ONE_NODE, now=10_000.0, policy=default)
+    assert d.preemptions == ("long",)
+    assert starts(d) == [("short", ("n0",))]
+    with pytest.raises(InvalidPolicyError, match="srpt_queue"):
+        AirfoilPolicy(srpt_queue=-1.0)

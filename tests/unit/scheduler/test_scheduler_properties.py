@@ -179,6 +179,10 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         check_invariants(
             AirfoilPolicy(victim_wait_cost=1.0, victim_wait_queue=queue_too), *scenario
         )
+    # preemption within the last level, without its guards and off
+    for srpt in (None, 1.0):
+        check_invariants(AirfoilPolicy(srpt_ratio=srpt, srpt_queue=None), *scenario)
+    check_invariants(AirfoilPolicy(srpt_queue=0.5, srpt_one_victim=False), *scenario)
 
 
 def check_invariants(
