@@ -59,15 +59,21 @@ def env_secret(name: str) -> str | None:
     return os.environ.get(secret_env_name(name))
 
 
+def _other_local_pid(owner: str) -> int | None:
+    """The pid of a lease holder ``host:pid:nonce`` that is another process of this host."""
+    parts = owner.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return None
+    pid = int(parts[1])
+    return None if pid == os.getpid() else pid
+
+
 def holder_is_dead(owner: str) -> bool:
     """Whether a lease holder ``host:pid:nonce`` is a process of this host that has exited."""
     import psutil
 
-    parts = owner.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
+    pid = _other_local_pid(owner)
+    if pid is None:
         return False
     try:
         proc = psutil.Process(pid)
@@ -88,11 +94,8 @@ def holder_is_running(owner: str, expires_at: float) -> int | None:
     """
     import psutil
 
-    parts = owner.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return None
-    pid = int(parts[1])
-    if pid == os.getpid():
+    pid = _other_local_pid(owner)
+    if pid is None:
         return None
     try:
         proc = psutil.Process(pid)

@@ -201,9 +201,9 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     )
 
 
-def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: Any) -> None:
-    from airfoil.ml._ray_serve import RayServe
-
+def _trained(tmp_path: Path) -> dict[str, Any]:
+    """A home whose registry holds ``tiny:1`` in project ``default``: the settings a
+    replica reads it with."""
     home = tmp_path / "home"
     store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
     try:
@@ -211,6 +211,18 @@ def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: A
         assert model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref == "tiny:1"
     finally:
         store.close()
+    return {
+        "home": str(home),
+        "database_url": None,
+        "blob_url": str(home / "blobs"),
+        "project": "default",
+    }
+
+
+def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: Any) -> None:
+    from airfoil.ml._ray_serve import RayServe
+
+    settings = _trained(tmp_path)
     # Checking that a node could hold a replica joins Ray and reads its nodes; it does not
     # start Serve (a deploy request waits for the check: Serve's start took it past the
     # client's timeout on a loaded machine).
@@ -220,12 +232,6 @@ def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: A
     checker.check_fits("small", ResourceSpec(cpu=1.0, gpu=1))
     assert not checker.connected
     backend = RayServe()  # on the session's Ray (2 CPUs, 2 pretend GPUs)
-    settings = {
-        "home": str(home),
-        "database_url": None,
-        "blob_url": str(home / "blobs"),
-        "project": "default",
-    }
     try:
         with pytest.raises(UnschedulableTaskError) as refused:
             backend.apply(
@@ -264,20 +270,8 @@ def test_two_projects_deployments_are_two_applications(
     from airfoil.ml import _ray_serve
     from airfoil.ml._ray_serve import RayServe
 
-    home = tmp_path / "home"
-    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
-    try:
-        registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
-        assert model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref == "tiny:1"
-    finally:
-        store.close()
+    settings = _trained(tmp_path)
     backend = RayServe(replica_cpus=0.25)
-    settings = {
-        "home": str(home),
-        "database_url": None,
-        "blob_url": str(home / "blobs"),
-        "project": "default",
-    }
 
     def serving(project: str, name: str) -> Any:
         app = backend.state(project, name)
