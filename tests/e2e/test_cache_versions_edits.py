@@ -333,6 +333,98 @@ CASES: list[Case] = [
         "1",
         "2",
     ),
+    # standard-library values that were unhashable (warned, and an edit of them a stale hit)
+    _case(
+        "a slice constant",
+        "S = slice(0, @@)\n",
+        "return str(sum([x, 5, 7][S]))",
+        "1",
+        "2",
+    ),
+    _case(
+        "a bytearray constant",
+        "B = bytearray(b'a@@')\n",
+        "return str(len(B) + x)",
+        "",
+        "b",
+    ),
+    _case(
+        "a collections.deque constant",
+        "import collections\n\nQ = collections.deque([@@])\n",
+        "return str(Q[0] + x)",
+        "1",
+        "2",
+    ),
+    _case(
+        "an array.array constant",
+        "import array\n\nA = array.array('i', [@@])\n",
+        "return str(A[0] + x)",
+        "1",
+        "2",
+    ),
+    _case(
+        "an operator.itemgetter's item",
+        "import operator\n\nG = operator.itemgetter(@@)\n",
+        "return str(G([x, x + 5]))",
+        "0",
+        "1",
+    ),
+    _case(
+        "an operator.attrgetter's name",
+        "import operator\n\nG = operator.attrgetter('@@')\n",
+        "return str(G(complex(x, 7)))",
+        "real",
+        "imag",
+    ),
+    _case(
+        "an operator.methodcaller's argument",
+        "import operator\n\nG = operator.methodcaller('zfill', @@)\n",
+        "return G(str(x))",
+        "3",
+        "5",
+    ),
+    _case(
+        "a types.SimpleNamespace's field",
+        "import types\n\nC = types.SimpleNamespace(k=@@)\n",
+        "return str(C.k + x)",
+        "1",
+        "2",
+    ),
+    _case(
+        "a string.Template's text",
+        "import string\n\nT = string.Template('@@$x')\n",
+        "return T.substitute(x=x)",
+        "a",
+        "b",
+    ),
+    _case(
+        "a struct.Struct's format",
+        "import struct\n\nS = struct.Struct('<@@')\n",
+        "return str(S.size + x)",
+        "i",
+        "q",
+    ),
+    _case(
+        "a zoneinfo.ZoneInfo's key",
+        "import datetime\nimport zoneinfo\n\nZ = zoneinfo.ZoneInfo('@@')\n",
+        "return str(datetime.datetime(2020, 1, 1, tzinfo=Z).utcoffset()) + str(x)",
+        "UTC",
+        "Europe/Paris",
+    ),
+    _case(
+        "a comment beside standard-library constants (their text is the same in every process)",
+        """
+        import array, collections, operator, string, struct, types, zoneinfo
+
+        K = (slice(0, 1), bytearray(b"a"), collections.deque([1]), array.array("i", [1]))
+        L = (operator.itemgetter(0), operator.methodcaller("zfill", 3), struct.Struct("<i"))
+        M = (types.SimpleNamespace(k=1), string.Template("$x"), zoneinfo.ZoneInfo("UTC"))@@
+        """,
+        "return str(x + len(K) + len(L) + len(M))",
+        "",
+        "  # constants",
+        HIT,
+    ),
     # Not covered, as docs/caching.md says: the version hashes code, not the files the code
     # opens. Pinned here so that the page and the behaviour stay one.
     (

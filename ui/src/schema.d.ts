@@ -1083,7 +1083,8 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description Readiness: the database answers, every engine slot runs, none is paused.
+         * @description Readiness: the database answers, every engine slot runs, none is paused; and how
+         *     many executions its slots drive now.
          */
         get: operations["readyz_readyz_get"];
         put?: never;

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DOMAINS", "PROJECT_NAME", "domain_problem", "project_name_problem"]
+__all__ = [
+    "DOMAINS",
+    "PROJECT_NAME",
+    "domain_problem",
+    "project_name_problem",
+    "qualified_name",
+]
 
 #: The domains every project has.
 DOMAINS = ("development", "staging", "production")
@@ -35,3 +41,12 @@ def project_name_problem(name: object) -> str | None:
         f"invalid project name {name!r}: use 1-100 letters, digits, '_', '.' or '-', "
         "starting with a letter or a digit"
     )
+
+
+def qualified_name(project: str, name: str) -> str:
+    """``project``'s ``name`` (a deployment's, a model's) as one string no other pair maps to:
+    ``project.name`` with the project's own dots written ``:``, so that project ``team.a``'s
+    ``m`` (``team:a.m``) and project ``team``'s ``a.m`` (``team.a.m``) stay apart. Neither a
+    project's name nor an artifact's holds ``:``; a project without dots keeps the plain
+    ``project.name`` (what was used before, so what is running under it is found again)."""
+    return f"{project.replace('.', ':')}.{name}"

@@ -24,6 +24,7 @@ __all__ = [
     "env_secret",
     "finished_event",
     "holder_is_dead",
+    "holder_is_running",
     "items_only",
     "linger",
     "renew_reservations",
@@ -58,21 +59,57 @@ def env_secret(name: str) -> str | None:
     return os.environ.get(secret_env_name(name))
 
 
+def _other_local_pid(owner: str) -> int | None:
+    """The pid of a lease holder ``host:pid:nonce`` that is another process of this host."""
+    parts = owner.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return None
+    pid = int(parts[1])
+    return None if pid == os.getpid() else pid
+
+
 def holder_is_dead(owner: str) -> bool:
     """Whether a lease holder ``host:pid:nonce`` is a process of this host that has exited."""
     import psutil
 
-    parts = owner.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
+    pid = _other_local_pid(owner)
+    if pid is None:
         return False
     try:
         proc = psutil.Process(pid)
         return bool(proc.status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
+
+
+def holder_is_running(owner: str, expires_at: float) -> int | None:
+    """The pid of a lease holder ``host:pid:nonce`` that is another process of this host, still
+    running (not exited, not stopped), and old enough to have taken the lease that expires at
+    ``expires_at`` (a younger process of that pid is another program: the pid was reused), or
+    None.
+
+    Such a holder is alive although its lease lapsed: its heartbeat thread cannot run while
+    its inline task is C code holding the GIL (a long numpy or regex call), and it writes its
+    result when the call returns. Taking its execution over would run the task twice.
+    """
+    import psutil
+
+    pid = _other_local_pid(owner)
+    if pid is None:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        status, born = proc.status(), proc.create_time()
+    except psutil.Error:  # exited, or not ours to inspect: the lease's expiry decides
+        return None
+    if status in _NOT_RUNNING or born > expires_at:
+        return None
+    return pid
+
+
+#: A holder in one of these states is not driving (a stopped process, Ctrl-Z, may be taken
+#: over: its fenced writes fail when it continues).
+_NOT_RUNNING = frozenset({"zombie", "dead", "stopped", "tracing-stop"})
 
 
 def items_only(batch: StoreBatch) -> bool:

@@ -28,7 +28,7 @@ from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
 from airfoil.core.records import ExecutionRecord, TaskSpec, Value, WorkflowSpec
 from airfoil.engine import state as sm
-from airfoil.engine._drive_support import holder_is_dead
+from airfoil.engine._drive_support import holder_is_dead, holder_is_running
 from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import asks_for_resources
 from airfoil.engine.graph import FlatNode, GraphCache
@@ -319,17 +319,28 @@ def take_lease(
     ttl_s: float,
     claimed_at: float | None = None,
 ) -> None:
-    """Take an execution's lease for ``owner`` (also from a holder of this host that died).
+    """Take an execution's lease for ``owner`` (also from a holder of this host that died,
+    never from one that still runs, even past its lease: see ``holder_is_running``).
 
     ``claimed_at``: when ``owner`` took the lease itself for ``ttl_s`` (the clock's time
     just before a server's ``claim_execution``): it is taken again only if a third of the
     TTL (a heartbeat's period) has passed since, so a fresh claim costs no second take.
 
     Raises:
-        ConflictError: another live engine holds it.
+        ConflictError: another live engine holds it, or held it and still runs.
     """
     if claimed_at is not None and now - claimed_at < ttl_s / 3:
         return  # the claim holds it, for longer than the drive's first renewal needs
+    holder = meta.get_lease(execution_id)
+    if holder is not None and holder[0] != owner and holder[1] <= now:
+        pid = holder_is_running(*holder)
+        if pid is not None:
+            raise ConflictError(
+                f"execution {execution_id} is being driven by another engine, process {pid} "
+                f"of this host: it still runs although its lease lapsed {now - holder[1]:.0f}s "
+                "ago (a task in C code that holds the GIL keeps its heartbeat from running); "
+                f"wait for it to finish, or stop that process (kill {pid}) and try again"
+            )
     if meta.acquire_lease(execution_id, owner, now, ttl_s):
         return
     holder = meta.get_lease(execution_id)

@@ -32,6 +32,7 @@ from pydantic.warnings import PydanticDeprecatedSince20
 from ray.experimental import internal_kv
 
 from airfoil.core.errors import ConfigError, UnschedulableTaskError
+from airfoil.core.projects import qualified_name
 from airfoil.core.resources import ResourceSpec
 from airfoil.ml._registry import local_registry, parse_ref
 from airfoil.ml._serve import ModelService, create_service, find_model
@@ -62,8 +63,9 @@ _OBJECT_STORE_BYTES = 128 * 2**20  # a local Ray's object store: requests do not
 
 
 def app_name(project: str, name: str) -> str:
-    """The Serve application of a deployment."""
-    return f"airfoil.{project}.{name}"
+    """The Serve application of a deployment (one per project and name: see
+    :func:`~airfoil.core.projects.qualified_name`)."""
+    return f"airfoil.{qualified_name(project, name)}"
 
 
 def route_prefix(project: str, name: str) -> str:
@@ -334,6 +336,7 @@ class RayServe:
             graceful_shutdown_timeout_s=5.0,
         )
         target = deployment.bind(app, ref, file, settings, poll_s, 0.0)
+        self._drop_legacy(project, name, app)
         serve.run_many(
             [serve.RunTarget(target=target, name=app, route_prefix=route_prefix(project, name))],
             wait_for_applications_running=False,
@@ -387,10 +390,23 @@ class RayServe:
                 out[key[len(prefix) :].decode()] = json.loads(raw)
         return out
 
+    def _drop_legacy(self, project: str, name: str, app: str) -> None:
+        # A dotted project's application was named airfoil.PROJECT.NAME before names were
+        # qualified, which another project's may be too (team.a's m, team's a.m): only the
+        # one on this deployment's route is this deployment's, and it would hold the route.
+        legacy = f"airfoil.{project}.{name}"
+        if legacy == app:
+            return
+        found = self._details().get("applications", {}).get(legacy)
+        if found is not None and found.get("route_prefix") == route_prefix(project, name):
+            self._delete_app(legacy)
+
     def delete(self, project: str, name: str) -> None:
         """Delete the application (its replicas stop) and what its replicas published."""
         self.connect()
-        app = app_name(project, name)
+        self._delete_app(app_name(project, name))
+
+    def _delete_app(self, app: str) -> None:
         serve.delete(app, _blocking=True)
         for key in internal_kv._internal_kv_list(
             f"{_KV_PREFIX}/{app}/".encode(), namespace=_KV_NAMESPACE

@@ -450,7 +450,8 @@ def _install_ops(app: FastAPI) -> None:
 
     @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
     async def readyz(request: Request) -> Any:
-        """Readiness: the database answers, every engine slot runs, none is paused."""
+        """Readiness: the database answers, every engine slot runs, none is paused; and how
+        many executions its slots drive now."""
         deps: Deps = request.app.state.deps
         loop = asyncio.get_running_loop()
         try:
@@ -470,7 +471,8 @@ def _install_ops(app: FastAPI) -> None:
             return error_response(
                 503, "store_unavailable", f"executions paused until the database answers: {paused}"
             )
-        return {"status": "ready", "driving": driver.busy() if driver else []}
+        # a count, not the ids: a probe needs no key, and the ids are every project's runs
+        return {"status": "ready", "driving": len(driver.busy()) if driver else 0}
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     def metrics(request: Request) -> Response:

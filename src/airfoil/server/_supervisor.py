@@ -72,6 +72,7 @@ import msgspec
 
 from airfoil.core import ports
 from airfoil.core.errors import ConfigError
+from airfoil.core.projects import qualified_name
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._drift import running_sources, served_drift, source_of
 from airfoil.server._ray_deployments import RayDeployments
@@ -538,7 +539,8 @@ class Supervisor:
         if d.file:
             command += ["--file", d.file]
         os.makedirs(self.env.logs_dir, exist_ok=True)
-        log_path = os.path.join(self.env.logs_dir, f"{d.project}.{d.name}.{r.index}.log")
+        label = qualified_name(d.project, d.name)  # team.a's m and team's a.m: two files
+        log_path = os.path.join(self.env.logs_dir, f"{label}.{r.index}.log")
         env = self.env.environ(d.project)
         if d.resources is not None and d.resources.gpu > 0:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
@@ -646,7 +648,8 @@ class Supervisor:
         if zygote is not None or time.monotonic() < self._zygote_retry_at.get(key, 0.0):
             return
         os.makedirs(self.env.logs_dir, exist_ok=True)
-        log_path = os.path.join(self.env.logs_dir, f"{d.project}.{d.name}.zygote.log")
+        label = qualified_name(d.project, d.name)
+        log_path = os.path.join(self.env.logs_dir, f"{label}.zygote.log")
         self._zygotes[key] = Zygote(
             self.python, d.ref, d.file, self.env.environ(d.project), log_path
         )

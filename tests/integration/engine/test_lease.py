@@ -4,12 +4,15 @@ renews it independently of the loop, and every batch is fenced by it inside its 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from airfoil.core.errors import ConflictError
@@ -21,6 +24,7 @@ from airfoil.core.records import (
     StoreBatch,
     WorkflowSpec,
 )
+from airfoil.engine.launcher import take_lease
 from airfoil.store._open import open_meta_store
 from airfoil.store.base import MetaStore
 from airfoil.store.memory import MemoryMetaStore
@@ -29,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 WORKFLOW = textwrap.dedent(
     """
-    import os, time
+    import ctypes, os, time
     import airfoil as af
 
     def mark(what):
@@ -39,11 +43,16 @@ WORKFLOW = textwrap.dedent(
     @af.task
     def slow(x: int) -> int:
         mark("start")
-        # runs until the test has tried its resume (at most 90 s): however slow a loaded
-        # machine starts that CLI process, the task is still running when it asks
-        deadline = time.time() + 90
-        while not os.path.exists(os.environ["GO_FILE"]) and time.time() < deadline:
-            time.sleep(0.05)
+        if os.environ.get("HOLD_GIL"):
+            # C code that keeps the GIL (a PyDLL call does): no other thread of this
+            # process runs, the lease's heartbeat included, until it returns
+            ctypes.PyDLL(None).sleep(int(os.environ["SLEEP_S"]))
+        else:
+            # runs until the test has tried its resume (at most 90 s): however slow a
+            # loaded machine starts that CLI process, the task is still running when it asks
+            deadline = time.time() + 90
+            while not os.path.exists(os.environ["GO_FILE"]) and time.time() < deadline:
+                time.sleep(0.05)
         mark("end")
         return x + 1
 
@@ -80,16 +89,22 @@ DRIVER = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["inline", "process"])
+@pytest.mark.parametrize(
+    ("executor", "hold_gil"), [("inline", False), ("process", False), ("inline", True)]
+)
 @pytest.mark.timeout(120)
 def test_resume_during_a_task_longer_than_the_lease_is_refused(
-    tmp_path: Path, executor: str
+    tmp_path: Path, executor: str, hold_gil: bool
 ) -> None:
+    """Also when the task is C code holding the GIL in the driver's own process (the inline
+    executor): its heartbeat cannot run, the lease lapses, and yet the driver is alive."""
     (tmp_path / "leasewf.py").write_text(WORKFLOW)
     (tmp_path / "drive.py").write_text(DRIVER)
     log = tmp_path / "calls.log"
     go = tmp_path / "go"
     env = dict(os.environ, CALLS_LOG=str(log), GO_FILE=str(go), AIRFOIL_HOME=str(tmp_path / "home"))
+    if hold_gil:  # no file can end a sleep holding the GIL: 20 s, ~15 s for the resume
+        env.update(HOLD_GIL="1", SLEEP_S="20")
     driver = subprocess.Popen(
         [sys.executable, str(tmp_path / "drive.py"), executor, str(tmp_path)],
         env=env,
@@ -156,3 +171,41 @@ def test_a_batch_fenced_by_a_lost_lease_writes_nothing(tmp_path: Path, backend: 
     assert [e.seq for e in meta.get_events("e1")] == [1, 2]
     assert meta.get_execution("e1").phase == ExecutionPhase.RUNNING.value
     meta.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_lapsed_lease_is_taken_from_a_stopped_or_exited_holder_only() -> None:
+    """What ``take_lease`` makes of a lapsed lease held by a process of this host: a running
+    one keeps it (its heartbeat may be starved by a task holding the GIL), a stopped one
+    (Ctrl-Z) or one that exited loses it, and so does a pid now held by a younger program."""
+    meta = MemoryMetaStore()
+    for eid in ("e1", "e2", "e3"):
+        meta.write(StoreBatch(execution=_execution(eid), events=[_event(eid, 1)]))
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        born = psutil.Process(holder.pid).create_time()
+        owner = f"{socket.gethostname()}:{holder.pid}:nonce"
+        now = born + 100.0
+        assert meta.acquire_lease("e1", owner, born + 1.0, 1.0)  # lapsed 98 s ago
+        with pytest.raises(ConflictError, match=f"process {holder.pid} of this host"):
+            take_lease(meta, "e1", "resumer", now, 30.0)
+        assert meta.get_lease("e1") == (owner, born + 2.0)
+        # a lease that lapsed before the process of that pid began: the pid was reused
+        assert meta.acquire_lease("e2", owner, born - 100.0, 1.0)
+        take_lease(meta, "e2", "resumer", now, 30.0)
+        assert meta.get_lease("e2") == ("resumer", now + 30.0)
+        # stopped (Ctrl-Z): taken over, its fenced writes fail when it continues
+        os.kill(holder.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while psutil.Process(holder.pid).status() != psutil.STATUS_STOPPED:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        take_lease(meta, "e1", "resumer", now, 30.0)
+        assert meta.get_lease("e1") == ("resumer", now + 30.0)
+        # exited: taken over at once, even before the lease lapses
+        assert meta.acquire_lease("e3", owner, now, 30.0)
+    finally:
+        holder.kill()
+        holder.wait()
+    take_lease(meta, "e3", "resumer", now + 1.0, 30.0)
+    assert meta.get_lease("e3") == ("resumer", now + 31.0)

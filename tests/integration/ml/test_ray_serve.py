@@ -201,9 +201,9 @@ def test_a_model_served_by_ray_serve_replicas(on_ray: dict[str, Any]) -> None:
     )
 
 
-def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: Any) -> None:
-    from airfoil.ml._ray_serve import RayServe
-
+def _trained(tmp_path: Path) -> dict[str, Any]:
+    """A home whose registry holds ``tiny:1`` in project ``default``: the settings a
+    replica reads it with."""
     home = tmp_path / "home"
     store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
     try:
@@ -211,6 +211,18 @@ def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: A
         assert model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120).ref == "tiny:1"
     finally:
         store.close()
+    return {
+        "home": str(home),
+        "database_url": None,
+        "blob_url": str(home / "blobs"),
+        "project": "default",
+    }
+
+
+def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: Any) -> None:
+    from airfoil.ml._ray_serve import RayServe
+
+    settings = _trained(tmp_path)
     # Checking that a node could hold a replica joins Ray and reads its nodes; it does not
     # start Serve (a deploy request waits for the check: Serve's start took it past the
     # client's timeout on a loaded machine).
@@ -220,12 +232,6 @@ def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: A
     checker.check_fits("small", ResourceSpec(cpu=1.0, gpu=1))
     assert not checker.connected
     backend = RayServe()  # on the session's Ray (2 CPUs, 2 pretend GPUs)
-    settings = {
-        "home": str(home),
-        "database_url": None,
-        "blob_url": str(home / "blobs"),
-        "project": "default",
-    }
     try:
         with pytest.raises(UnschedulableTaskError) as refused:
             backend.apply(
@@ -252,3 +258,46 @@ def test_ray_serve_replicas_get_the_resources_asked(tmp_path: Path, serve_api: A
         assert a["resources"]["memory"] == pytest.approx(200 * 2**20)
         assert len(a["gpu_ids"]) == 1
     assert {a["gpu_ids"][0] for a in both} == {"0", "1"}  # one GPU each, not shared
+
+
+def test_two_projects_deployments_are_two_applications(
+    tmp_path: Path, serve_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Project ``team.a``'s deployment ``m`` and project ``team``'s ``a.m`` are two Serve
+    applications: before, both were ``airfoil.team.a.m``, so deploying one replaced the
+    other's replicas (another project's model served on its route) and deleting one deleted
+    both. An application made under the old name is replaced, not left holding the route."""
+    from airfoil.ml import _ray_serve
+    from airfoil.ml._ray_serve import RayServe
+
+    settings = _trained(tmp_path)
+    backend = RayServe(replica_cpus=0.25)
+
+    def serving(project: str, name: str) -> Any:
+        app = backend.state(project, name)
+        ready = [r for r in (app.replicas if app else []) if r.report]
+        return {r.replica_id for r in ready} if ready else None
+
+    def apps() -> dict[str, str]:
+        found = backend._details().get("applications", {})
+        return {k: v.get("route_prefix") for k, v in found.items() if k.startswith("airfoil.")}
+
+    pairs = [("team.a", "m"), ("team", "a.m")]
+    try:
+        # team.a's m as the previous version named it: airfoil.team.a.m
+        with monkeypatch.context() as old:
+            old.setattr(_ray_serve, "app_name", lambda p, n: f"airfoil.{p}.{n}")
+            backend.apply("team.a", "m", "tiny:1", replicas=1, file="", settings=settings)
+            until("the old-named application", lambda: serving("team.a", "m"), timeout=150)
+        for project, name in pairs:
+            backend.apply(project, name, "tiny:1", replicas=1, file="", settings=settings)
+        first = until("team.a's m", lambda: serving(*pairs[0]), timeout=150)
+        second = until("team's a.m", lambda: serving(*pairs[1]), timeout=150)
+        assert first.isdisjoint(second)  # each its own replica
+        assert sorted(apps().values()) == ["/team.a/m", "/team/a.m"], apps()
+        backend.delete(*pairs[1])
+        assert backend.state(*pairs[1]) is None
+        assert serving(*pairs[0]) == first  # deleting team's left team.a's serving
+    finally:
+        for project, name in pairs:
+            backend.delete(project, name)

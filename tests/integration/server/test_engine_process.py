@@ -176,7 +176,7 @@ def test_the_engine_drives_in_its_own_process_and_the_api_reports_it(
         workers = engine.children(recursive=True)
         assert workers and all(w.nice() == engine.nice() for w in workers)
         ready = httpx.get(served.url + "/readyz").json()
-        assert ready == {"status": "ready", "driving": [ex.id]}  # the engine's status
+        assert ready == {"status": "ready", "driving": 1}  # the engine's status: ex, counted
         assert client.wait(ex.id, timeout=60).phase == "succeeded"
         fan = client.launch(flow["fan"], {})
         detail = client.wait(fan.id, timeout=60)

@@ -6,6 +6,7 @@ The routes are read from the OpenAPI spec, so a new route is attacked too."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,3 +155,31 @@ def test_the_watch_stream_of_alpha_is_refused_to_beta(two: dict[str, Any]) -> No
         )
         with httpx.stream("GET", url, headers=headers, timeout=30) as r:
             assert r.status_code in (403, 404), (project, r.status_code)
+
+
+def test_the_keyless_ops_endpoints_name_no_run(two: dict[str, Any], flow: Any) -> None:
+    """``/healthz``, ``/readyz`` and ``/metrics`` answer without a key (probes and scrapers
+    have none): they may count alpha's runs, never name them."""
+    from airfoil.client import Client
+
+    url = two["running"].url
+    with Client(url, two["keys"]["alpha"], project="alpha") as c:
+        c.register([flow.sleepy])
+        run = c.launch(flow.sleepy, {"seconds": 30.0}, name="alpha-sleepy")
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # until a slot drives it, as /readyz reports
+                ready = httpx.get(url + "/readyz", timeout=60)
+                assert ready.status_code == 200, ready.text
+                if ready.json()["driving"]:
+                    break
+                assert time.monotonic() < deadline, ready.text
+                time.sleep(0.1)
+            ids = (run.id, two["alpha"]["waiting"], two["alpha"]["done"])
+            for path in ("/healthz", "/readyz", "/metrics"):
+                text = httpx.get(url + path, timeout=60).text
+                named = [i for i in (*ids, "alpha") if i in text]
+                assert not named, (path, named, text[:300])
+            assert ready.json()["driving"] >= 1, ready.text  # counted
+        finally:
+            c.terminate(run.id)

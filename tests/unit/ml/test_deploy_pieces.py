@@ -12,11 +12,15 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.core.projects import PROJECT_NAME, qualified_name
 from airfoil.ml._serve import DriftTracker
 from airfoil.server._deployments import deploy, drift, pooled_drift
 from airfoil.server._supervisor import backoff_s
+from airfoil.store.artifacts import check_artifact_name
 from airfoil.store.deployments import Deployment, Replica, ServedDrift
 from airfoil.store.memory_artifacts import MemoryArtifactStore
 from airfoil.testing.artifact_conformance import make_draft
@@ -300,3 +304,19 @@ def test_deploy_drift_without_a_name_names_the_fix() -> None:
     out = CliRunner().invoke(app, ["deploy", "drift"])
     assert out.exit_code != 0
     assert "airfoil deploy drift NAME" in out.output
+
+
+_PROJECTS = st.from_regex(PROJECT_NAME, fullmatch=True)
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.\-]{0,30}", fullmatch=True).map(check_artifact_name)
+
+
+@given(_PROJECTS, _NAMES, _PROJECTS, _NAMES)
+@example("team.a", "m", "team", "a.m")
+@example("a..b", "c", "a.", "b.c")
+def test_no_two_projects_names_qualify_alike(p1: str, n1: str, p2: str, n2: str) -> None:
+    """What names a deployment's Serve application and replica logs: one per project and
+    name, whatever dots either holds (``team.a``'s ``m`` was ``team``'s ``a.m``)."""
+    if (p1, n1) != (p2, n2):
+        assert qualified_name(p1, n1) != qualified_name(p2, n2)
+    if "." not in p1:  # what was used before: a running deployment is found again
+        assert qualified_name(p1, n1) == f"{p1}.{n1}"

@@ -10,7 +10,8 @@ and the hash of its normalised text:
    bound methods, classes of instances, classes named in annotations), normalised (comments,
    formatting and docstrings do not count);
 2. the canonical text of every constant it reads (numbers, strings, containers with dicts
-   and sets order-free, dataclasses, enums, NamedTuples, dates, paths, numpy arrays) and the
+   and sets order-free, dataclasses, enums, NamedTuples, dates, paths, numpy arrays, plain-data
+   values of the standard library such as slices, deques and ``operator.itemgetter``) and the
    canonical state of every instance of a project-local class it reads;
 3. the names of the library functions and classes it reads (their code is the installed
    package's business);

@@ -7,14 +7,20 @@ canonical form (an open file, a library's model object) give ``None`` and the ca
 
 from __future__ import annotations
 
+import array
+import collections
 import dataclasses
 import datetime as dt
 import decimal
 import enum
 import fractions
+import operator
 import pathlib
 import re
+import string
+import struct
 import sys
+import types
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -137,6 +143,9 @@ def _container(
         return f"{name}:{value!r}"
     if isinstance(value, re.Pattern):
         return f"re({value.pattern!r},{value.flags})"
+    stdlib = _stdlib(value, cls, path, sub)
+    if stdlib is not None:
+        return stdlib
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, numpy.ndarray) and value.dtype != object:
         import hashlib
@@ -149,6 +158,37 @@ def _container(
     if pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series, pandas.Index)):
         return _pandas(value, name, path, pandas)
     raise Unhashable(path, f"a {cls.__module__}.{name} has no canonical form")
+
+
+#: Standard-library values whose state is their arguments: ``__reduce__`` gives them back.
+_BY_REDUCE = (operator.itemgetter, operator.attrgetter, operator.methodcaller)
+
+
+def _stdlib(value: Any, cls: type, path: str, sub: Callable[[Any, str], str]) -> str | None:
+    """The canonical text of a standard-library value that holds plain data (a slice, a
+    deque, an ``operator.itemgetter``...), or None if ``value`` is none of them. Before, each
+    was "unhashable": warned about, and an edit of it (``itemgetter(0)`` to ``itemgetter(1)``)
+    served the results of the old value."""
+    name = cls.__qualname__
+    if isinstance(value, slice):
+        parts = (value.start, value.stop, value.step)
+        return f"{name}{sub(parts, path)}"
+    if isinstance(value, bytearray):
+        return f"{name}({bytes(value)!r})"
+    if isinstance(value, collections.deque):
+        return f"{name}({sub(list(value), path)},maxlen={value.maxlen})"
+    if isinstance(value, array.array):
+        return f"{name}({value.typecode!r},{value.tobytes()!r})"
+    if isinstance(value, _BY_REDUCE):  # (the class, its arguments), or a partial of it
+        return f"{name}{sub(value.__reduce__(), path)}"
+    if isinstance(value, (types.SimpleNamespace, string.Template)):
+        return f"{name}{sub(vars(value), path)}"
+    if isinstance(value, struct.Struct):
+        return f"{name}({value.format!r})"
+    zoneinfo = sys.modules.get("zoneinfo")
+    if zoneinfo is not None and isinstance(value, zoneinfo.ZoneInfo) and value.key is not None:
+        return f"{name}({value.key!r})"
+    return None
 
 
 def _pandas(value: Any, name: str, path: str, pandas: Any) -> str:
