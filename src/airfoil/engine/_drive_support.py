@@ -9,6 +9,7 @@ import heapq
 import os
 import socket
 import time
+import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ __all__ = [
     "holder_is_running",
     "items_only",
     "linger",
+    "process_owner",
     "renew_reservations",
     "reserve",
     "secret_env_name",
@@ -59,24 +61,99 @@ def env_secret(name: str) -> str | None:
     return os.environ.get(secret_env_name(name))
 
 
-def _other_local_pid(owner: str) -> int | None:
-    """The pid of a lease holder ``host:pid:nonce`` that is another process of this host."""
+def process_owner() -> str:
+    """This process's name as a lease holder: ``host:pid:mark-nonce``, ``mark`` naming the
+    process itself (``start[.namespace]``, see ``_started`` and ``_pid_space``) so that
+    ``holder_is_dead`` and ``holder_is_running`` can tell it from another process with its
+    pid: one of another pid namespace under the same host name (containers with host
+    networking), or one that got the pid after this process exited. The drivers, launchers
+    and deployment supervisors all name themselves so."""
+    pid = os.getpid()
+    mark = f"{_started(pid) or ''}{_pid_space()}"
+    return f"{socket.gethostname()}:{pid}:{mark}-{uuid.uuid4().hex[:8]}"
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` (of this process's pid namespace) began, in base 36: clock ticks
+    since boot (``/proc``; exact, unlike a wall-clock time derived from them) or centiseconds
+    since the epoch (psutil, where there is no ``/proc``); None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            # field 22, counted after the command name (which may hold spaces and parens)
+            return _b36(int(fh.read().rpartition(b")")[2].split()[19]))
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return None  # no such process
+    except (OSError, ValueError, IndexError):
+        return None
+    import psutil
+
+    try:
+        return _b36(round(psutil.Process(pid).create_time() * 100))
+    except psutil.Error:
+        return None
+
+
+def _pid_space() -> str:
+    """``.`` and this process's pid namespace (its inode, base 36), or "" where none shows."""
+    try:
+        return "." + _b36(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+def _b36(n: int) -> str:
+    digits = ""
+    while True:
+        n, d = divmod(n, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[d] + digits
+        if not n:
+            return digits
+
+
+def _other_local_pid(owner: str) -> tuple[int, str | None] | None:
+    """The pid of a lease holder ``host:pid:nonce`` that is another process of this host, and
+    the holder's mark (``process_owner``; None in names older than marks)."""
     parts = owner.split(":")
     if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return None
     pid = int(parts[1])
-    return None if pid == os.getpid() else pid
+    mark, sep, _ = parts[2].partition("-")
+    return None if pid == os.getpid() else (pid, mark if sep else None)
+
+
+def _same_process(pid: int, mark: str | None) -> bool | None:
+    """Whether process ``pid`` of this host is the holder that wrote ``mark``: None when that
+    cannot be told (no mark, or the holder's pid namespace is not this process's), False when
+    it is another process or none (the pid was reused, or is free)."""
+    if mark is None:
+        return None
+    start, dot, space = mark.partition(".")
+    if (dot + space) != _pid_space():
+        return None  # another pid namespace: its pids are not this one's
+    return _started(pid) == start
 
 
 def holder_is_dead(owner: str) -> bool:
-    """Whether a lease holder ``host:pid:nonce`` is a process of this host that has exited."""
+    """Whether a lease holder ``host:pid:nonce`` is a process of this host that has exited.
+
+    A holder that named its process (``process_owner``) is dead if its pid is free in its
+    own pid namespace (this one) or if that process is its, a zombie. Another process in its
+    pid says nothing sure (the same host name may be shared by hosts): the lease's expiry
+    decides then, as it does for a holder of another pid namespace."""
     import psutil
 
-    pid = _other_local_pid(owner)
-    if pid is None:
+    local = _other_local_pid(owner)
+    if local is None:
+        return False
+    pid, mark = local
+    same = _same_process(pid, mark)
+    if mark is not None and same is None:
         return False
     try:
         proc = psutil.Process(pid)
+        if same is False:
+            return False  # another process has the pid now: the holder may be elsewhere
         return bool(proc.status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
@@ -84,9 +161,9 @@ def holder_is_dead(owner: str) -> bool:
 
 def holder_is_running(owner: str, expires_at: float) -> int | None:
     """The pid of a lease holder ``host:pid:nonce`` that is another process of this host, still
-    running (not exited, not stopped), and old enough to have taken the lease that expires at
-    ``expires_at`` (a younger process of that pid is another program: the pid was reused), or
-    None.
+    running (not exited, not stopped), and that holder's process (``process_owner``; for
+    a holder named without its process, old enough to have taken the lease that expires at
+    ``expires_at``: a younger process of that pid is another program), or None.
 
     Such a holder is alive although its lease lapsed: its heartbeat thread cannot run while
     its inline task is C code holding the GIL (a long numpy or regex call), and it writes its
@@ -94,15 +171,18 @@ def holder_is_running(owner: str, expires_at: float) -> int | None:
     """
     import psutil
 
-    pid = _other_local_pid(owner)
-    if pid is None:
+    local = _other_local_pid(owner)
+    if local is None:
         return None
+    pid, mark = local
+    if mark is not None and not _same_process(pid, mark):
+        return None  # not the holder's process, or none to tell: the lease's expiry decides
     try:
         proc = psutil.Process(pid)
         status, born = proc.status(), proc.create_time()
     except psutil.Error:  # exited, or not ours to inspect: the lease's expiry decides
         return None
-    if status in _NOT_RUNNING or born > expires_at:
+    if status in _NOT_RUNNING or (mark is None and born > expires_at):
         return None
     return pid
 

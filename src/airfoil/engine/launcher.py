@@ -16,9 +16,6 @@ between a recovery's launch and its reuse of the old nodes cannot happen.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -28,7 +25,7 @@ from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
 from airfoil.core.records import ExecutionRecord, TaskSpec, Value, WorkflowSpec
 from airfoil.engine import state as sm
-from airfoil.engine._drive_support import holder_is_dead, holder_is_running
+from airfoil.engine._drive_support import holder_is_dead, holder_is_running, process_owner
 from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import asks_for_resources
 from airfoil.engine.graph import FlatNode, GraphCache
@@ -90,7 +87,7 @@ class Launcher:
         self.retry_backoff_s = retry_backoff_s
         self.secrets_hint = secrets_hint
         #: The lease holder name of this launcher's aborts.
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = process_owner()
         #: the flattened graphs of the workflow versions launched (a server launches many
         #: executions of one version: each would flatten its spec again)
         self.graphs = GraphCache()

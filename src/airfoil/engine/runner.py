@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import traceback
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +42,7 @@ from airfoil.engine._drive_support import (
     env_secret,
     finished_event,
     linger,
+    process_owner,
     renew_reservations,
     reserve,
 )
@@ -150,7 +148,7 @@ class Engine:
         self.blob_url = blob_url
         self.clock = clock or SystemClock()
         self.settings = settings or EngineSettings()
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = process_owner()
         self.on_change = on_change
         self.secrets = secrets or env_secret
         self._launched: dict[str, sm.RunState] = {}

@@ -63,7 +63,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +72,7 @@ import msgspec
 from airfoil.core import ports
 from airfoil.core.errors import ConfigError
 from airfoil.core.projects import qualified_name
+from airfoil.engine._drive_support import process_owner
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._drift import running_sources, served_drift, source_of
 from airfoil.server._ray_deployments import RayDeployments
@@ -199,7 +199,7 @@ class Supervisor:
         self.hung_after_s = hung_after_s
         self.lease_ttl_s = lease_ttl_s
         #: This supervisor's name in the deployments' leases.
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = process_owner()
         self.env = env
         self.interval_s = interval_s
         self.idle_interval_s = max(idle_interval_s, interval_s)

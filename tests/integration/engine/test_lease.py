@@ -209,3 +209,76 @@ def test_a_lapsed_lease_is_taken_from_a_stopped_or_exited_holder_only() -> None:
         holder.wait()
     take_lease(meta, "e3", "resumer", now + 1.0, 30.0)
     assert meta.get_lease("e3") == ("resumer", now + 31.0)
+
+
+def _holder_owner(proc: subprocess.Popen[str]) -> str:
+    """The lease holder name ``proc`` (started by ``_named_holder``) gave itself."""
+    assert proc.stdout is not None
+    return proc.stdout.readline().strip()
+
+
+def _named_holder() -> subprocess.Popen[str]:
+    code = (
+        "import time; from airfoil.engine._drive_support import process_owner; "
+        "print(process_owner(), flush=True); time.sleep(60)"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def _remark(owner: str, start: str | None = None, space: str | None = None) -> str:
+    """``owner`` with another start or pid namespace in its process mark."""
+    host, pid, nonce = owner.split(":")
+    mark, _, rand = nonce.partition("-")
+    old_start, _, old_space = mark.partition(".")
+    return f"{host}:{pid}:{start or old_start}.{space or old_space}-{rand}"
+
+
+def _other(b36: str) -> str:
+    """Another base-36 number than ``b36`` (of the same length)."""
+    return ("1" if b36[0] != "1" else "2") + b36[1:]
+
+
+@pytest.mark.skipif(not Path("/proc/self/ns/pid").exists(), reason="needs Linux's /proc")
+@pytest.mark.timeout(60)
+def test_a_holder_is_told_from_another_process_with_its_pid() -> None:
+    """A holder names its process (its start, its pid namespace): a process of its pid that is
+    not it (a pid reused, or the holder in another pid namespace under the same host name,
+    as containers with host networking are) neither keeps a lapsed lease from being taken
+    nor lets a lease be taken before it lapses. The holder itself is told as before."""
+    meta = MemoryMetaStore()
+    for eid in ("real", "reused", "space", "free", "gone"):
+        meta.write(StoreBatch(execution=_execution(eid), events=[_event(eid, 1)]))
+    holder = _named_holder()
+    try:
+        owner = _holder_owner(holder)
+        born = psutil.Process(holder.pid).create_time()
+        now = born + 100.0
+        start, _, space = owner.split(":")[2].partition("-")[0].partition(".")
+        # the holder itself, running past its lapsed lease: refused
+        assert meta.acquire_lease("real", owner, born + 1.0, 1.0)
+        with pytest.raises(ConflictError, match=f"process {holder.pid} of this host"):
+            take_lease(meta, "real", "resumer", now, 30.0)
+        # its pid, another start (reused): lapsed, taken; not lapsed, kept
+        reused = _remark(owner, start=_other(start))
+        assert meta.acquire_lease("reused", reused, born + 1.0, 1.0)
+        take_lease(meta, "reused", "resumer", now, 30.0)
+        assert meta.get_lease("reused") == ("resumer", now + 30.0)
+        # the pid of another pid namespace's holder is a process here: the same
+        elsewhere = _remark(owner, space=_other(space))
+        assert meta.acquire_lease("space", elsewhere, born + 1.0, 1.0)
+        take_lease(meta, "space", "resumer", now, 30.0)
+        assert meta.get_lease("space") == ("resumer", now + 30.0)
+        assert meta.acquire_lease("free", elsewhere, now, 30.0)
+        with pytest.raises(ConflictError, match="being driven by another engine"):
+            take_lease(meta, "free", "resumer", now + 1.0, 30.0)
+        assert meta.get_lease("free") == (elsewhere, now + 30.0)
+        assert meta.acquire_lease("gone", owner, now, 30.0)
+    finally:
+        holder.kill()
+        holder.wait()
+    # a pid free here says nothing of a holder of another pid namespace: kept till it lapses
+    with pytest.raises(ConflictError, match="being driven by another engine"):
+        take_lease(meta, "free", "resumer", now + 1.0, 30.0)
+    # the holder exited (its pid is free in its own pid namespace): taken at once
+    take_lease(meta, "gone", "resumer", now + 1.0, 30.0)
+    assert meta.get_lease("gone") == ("resumer", now + 31.0)
