@@ -169,13 +169,13 @@ def shown_name(record: Any) -> str:
     return str(getattr(record, "name", "") or record.id)
 
 
-def say_unreadable(kind: str, record_id: str, reason: str) -> None:
+def say_unreadable(kind: str, record_id: str, reason: str, shown: str = "left out") -> None:
     """One line on stderr for a stored part of an execution that no longer decodes (or, a
-    ``log``, cannot be read from the blob store) and was left out of what is shown (the rest
-    is shown)."""
+    ``log`` or ``report``, cannot be read from the blob store) and was left out of what is
+    shown (the rest is shown), or, ``shown``, what became of it."""
     why = (
         "its blob is damaged or was changed by hand"
-        if kind == "log"
+        if kind in ("log", "report")
         else "it was stored by an older or faulty version of Airfoil"
     )
-    err_console.print(f"unreadable: {kind} {record_id} (left out): {reason}; {why}", markup=False)
+    err_console.print(f"unreadable: {kind} {record_id} ({shown}): {reason}; {why}", markup=False)

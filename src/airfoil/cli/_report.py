@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from airfoil.cli._common import RUN_DOMAIN, handle_errors, local_execution, out_console, runtime
+from airfoil.cli._common import (
+    RUN_DOMAIN,
+    handle_errors,
+    local_execution,
+    out_console,
+    runtime,
+    say_unreadable,
+)
 
 __all__ = ["register"]
 
@@ -20,6 +27,9 @@ def _local(execution_id: str, node_id: str, domain: str | None) -> tuple[int, st
     execution_id = local_execution(rt, execution_id, domain)  # NotFoundError names it
     node = rt.meta.get_node(execution_id, node_id)
     rep = latest_report(rt.blobs, execution_id, node_id, node.attempts)
+    if rep.damage is not None:  # what is readable is written
+        where = f"{execution_id}/{node_id}#{rep.attempt}"
+        say_unreadable("report", where, rep.damage, shown="its readable part written")
     return rep.attempt, rep.html
 
 

@@ -29,13 +29,15 @@ class _Blobs(Protocol):
 
 
 class NodeReport:
-    """The report of one attempt: its attempt number and HTML document."""
+    """The report of one attempt: its attempt number and HTML document, and ``damage``: why
+    part of it could not be read (bytes that are not UTF-8, shown as U+FFFD), or None."""
 
-    __slots__ = ("attempt", "html")
+    __slots__ = ("attempt", "damage", "html")
 
-    def __init__(self, attempt: int, html: str) -> None:
+    def __init__(self, attempt: int, html: str, damage: str | None = None) -> None:
         self.attempt = attempt
         self.html = html
+        self.damage = damage
 
 
 def latest_report(blobs: _Blobs, execution_id: str, node_id: str, attempts: int) -> NodeReport:
@@ -47,8 +49,17 @@ def latest_report(blobs: _Blobs, execution_id: str, node_id: str, attempts: int)
     for attempt in range(attempts, 0, -1):
         uri = blobs.uri(report_key(execution_id, node_id, attempt))
         if blobs.exists(uri):
-            return NodeReport(attempt, blobs.get_bytes(uri).decode("utf-8"))
+            return _decoded(attempt, blobs.get_bytes(uri))
     raise NotFoundError(
         f"node {node_id} of execution {execution_id} has no report: its task did not call "
         "af.current_context().report (or it has not run yet)"
     )
+
+
+def _decoded(attempt: int, data: bytes) -> NodeReport:
+    """The report stored as ``data``: what of it is UTF-8, the rest named as its damage."""
+    try:
+        return NodeReport(attempt, data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        damage = f"{exc.reason} at byte {exc.start} (bytes that are not UTF-8 shown as U+FFFD)"
+        return NodeReport(attempt, data.decode("utf-8", errors="replace"), damage)
