@@ -22,6 +22,7 @@ from airfoil.cli._common import (
     out_console,
     plain,
     runtime,
+    say_unreadable,
     shown_name,
 )
 
@@ -144,9 +145,20 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             interrupted(shown_name(record))
         after_drive(entity, record, anomalies=engine_anomalies(engine, record.id))
-        nodes = sort_nodes(rt.meta.get_nodes(record.id))
+        bad: dict[str, Any] = {}  # nodes that no longer decode: the rest is shown
+
+        def skipped(exc: Any) -> None:
+            bad.setdefault(exc.record_id, exc)
+
+        nodes = sort_nodes(rt.meta.get_nodes(record.id, on_unreadable=skipped))
+        for exc in bad.values():
+            say_unreadable(exc.kind, exc.record_id, exc.reason)
         if as_json:
-            out_console.print_json(json.dumps(execution_json(record, nodes, rt)))
+            data = execution_json(record, nodes, rt)
+            data["unreadable"] = [
+                {"kind": e.kind, "id": e.record_id, "reason": e.reason} for e in bad.values()
+            ]
+            out_console.print_json(json.dumps(data))
         else:
             print_summary(record, nodes, rt, time.perf_counter() - started, live is None)
         if record.phase != "succeeded":
