@@ -220,14 +220,17 @@ def logs(
     """
     least = _level_checked(level)
     get_head(d, project, execution_id)
-    tries = d.meta.get_attempts(execution_id, node_id)
-    if not tries:
-        d.meta.get_node(execution_id, node_id)  # NotFoundError for an unknown node
-        raise NotFoundError(f"node {node_id} of execution {execution_id} has not run yet")
-    chosen = (
-        tries[-1] if attempt is None else next((a for a in tries if a.attempt == attempt), None)
-    )
+    bad: list[UnreadableRecordError] = []  # passed over, named in the answer
+    tries = d.meta.get_attempts(execution_id, node_id, on_unreadable=bad.append)
+    asked = (lambda a: a.attempt == attempt) if attempt is not None else None
+    chosen = tries[-1] if tries and asked is None else next(filter(asked, tries), None)
     if chosen is None:
+        for exc in bad:  # the attempt asked for (or every one) is damaged: the typed error
+            if attempt is None or exc.record_id.endswith(f"#{attempt}"):
+                raise exc
+        if not tries:
+            d.meta.get_node(execution_id, node_id)  # NotFoundError for an unknown node
+            raise NotFoundError(f"node {node_id} of execution {execution_id} has not run yet")
         raise NotFoundError(f"node {node_id} has no attempt {attempt}")
     text = attempt_log_text(d.blobs, execution_id, node_id, chosen.attempt, chosen.log_uri, rank)
     if text is None and rank is not None:
@@ -240,7 +243,12 @@ def logs(
     if least is not None:
         text = filter_level(text, least)
     return LogOut(
-        execution_id=execution_id, node_id=node_id, attempt=chosen.attempt, text=text, rank=rank
+        execution_id=execution_id,
+        node_id=node_id,
+        attempt=chosen.attempt,
+        text=text,
+        rank=rank,
+        unreadable=cv.unreadable_outs(bad),
     )
 
 

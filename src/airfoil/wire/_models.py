@@ -484,11 +484,15 @@ class EventList(_Response):
 
 
 class LogOut(_Response):
+    """The log of one attempt. ``unreadable``: the node's stored attempts that no longer
+    decode (passed over when finding its newest attempt)."""
+
     execution_id: str
     node_id: str
     attempt: int
     text: str
     rank: int | None = None  # set when this is a training rank's log
+    unreadable: list[UnreadableOut] = []
 
 
 class RawValue(_Response):

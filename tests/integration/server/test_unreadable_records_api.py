@@ -248,3 +248,34 @@ def test_compare_search_and_values_read_past_a_damaged_part(
     error = lost.json()["error"]
     assert error["code"] == "unreadable_record"
     assert f"node '{a.id}/{node}' cannot be read" in error["message"]
+
+
+def test_the_logs_of_a_node_with_a_damaged_attempt_show_the_readable_one(
+    client: Any, flow: Any, server: Any
+) -> None:
+    """Integ: the logs route read the node's attempts whole to find its newest, and one
+    damaged attempt record failed it (500) for every attempt of the node."""
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 1})
+    client.wait(ex.id, poll_s=0.05)
+    engine = sa.create_engine(server.deps.meta.url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:  # a second attempt, stored damaged, of the first node
+        q = "SELECT node_id, record FROM attempts WHERE execution_id = :id ORDER BY node_id"
+        node, record = conn.execute(sa.text(q), {"id": ex.id}).first()
+        data = json.loads(record)
+        data["attempt"], data["phase"] = 2, 7
+        q = "INSERT INTO attempts (execution_id, node_id, attempt, record) VALUES (:e, :n, 2, :r)"
+        conn.execute(sa.text(q), {"e": ex.id, "n": node, "r": json.dumps(data)})
+    engine.dispose()
+
+    base = f"{server.url}/api/v1/projects/{client.project}/executions/{ex.id}/nodes/{node}"
+    newest = httpx.get(f"{base}/logs")
+    assert newest.status_code == 200, newest.text
+    assert newest.json()["attempt"] == 1
+    named = [(u["kind"], u["id"]) for u in newest.json()["unreadable"]]
+    assert named == [("attempt", f"{ex.id}/{node}#2")]
+    assert httpx.get(f"{base}/logs", params={"attempt": 1}).json()["attempt"] == 1
+    damaged = httpx.get(f"{base}/logs", params={"attempt": 2})
+    assert damaged.status_code == 500, damaged.text
+    assert damaged.json()["error"]["code"] == "unreadable_record"
+    assert f"attempt '{ex.id}/{node}#2' cannot be read" in damaged.json()["error"]["message"]
