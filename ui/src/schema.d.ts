@@ -2524,7 +2524,11 @@ export interface components {
             /** Workflow */
             workflow: string;
         };
-        /** LogOut */
+        /**
+         * LogOut
+         * @description The log of one attempt. ``unreadable``: the node's stored attempts that no longer
+         *     decode (passed over when finding its newest attempt).
+         */
         LogOut: {
             /** Attempt */
             attempt: number;
@@ -2536,6 +2540,11 @@ export interface components {
             rank?: number | null;
             /** Text */
             text: string;
+            /**
+             * Unreadable
+             * @default []
+             */
+            unreadable: components["schemas"]["UnreadableOut"][];
         };
         /**
          * LogSearchOut
