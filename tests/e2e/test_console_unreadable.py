@@ -11,6 +11,7 @@ import sqlite3
 import textwrap
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ FLOW = textwrap.dedent(
 
     @af.task
     def double(x: int) -> int:
+        print("doubling", x)  # a log to search (and to damage)
         return 2 * x
 
 
@@ -137,3 +139,30 @@ def test_compare_and_log_search_name_a_damaged_part(server: Server, page: Any) -
     panel.locator(".notice.unreadable").wait_for()
     said = " ".join(panel.locator(".notice.unreadable").inner_text().split())
     assert f"attempt {ids['cmp-ok']}/n1#1" in said, said
+
+
+def test_a_damaged_log_is_named_as_a_damaged_blob(server: Server, page: Any) -> None:  # noqa: F811
+    """Integ: the notice said every part it left out was "written by an older or faulty
+    version", a log whose blob cannot be read too (the CLI says its blob is damaged)."""
+    ids = _launched(server, ["log-hurt"])
+    with sqlite3.connect(server.home / "airfoil.db") as db:
+        q = "SELECT json_extract(record, '$.log_uri') FROM attempts WHERE execution_id=? "
+        (uri,) = db.execute(q + "AND node_id='n0'", (ids["log-hurt"],)).fetchone()
+    log = Path(uri.removeprefix("file://"))
+    log.unlink()
+    log.mkdir()  # there, but no longer a file to read
+
+    pg = page
+    pg.goto(f"{server.url}/projects/default/logs?text=double")
+    notice = pg.locator(".log-search-results .notice.unreadable")
+    named = notice.locator("li", has_text=f"{ids['log-hurt']}/n0#1")
+    named.wait_for()
+    said = " ".join(notice.inner_text().split())
+    item = " ".join(named.inner_text().split())
+    assert f"log {ids['log-hurt']}/n0#1" in item, said
+    assert "blob is damaged or was changed by hand" in said, said
+    if notice.locator("li").count() == 1:  # the log alone: its reason heads the notice
+        assert said.startswith("1 stored log could not be read and is left out (its blob is")
+        assert "older or faulty" not in said, said
+    else:  # beside damaged records (the test above): each says its own reason
+        assert "blob is damaged" in item and "older or faulty" not in item, said
