@@ -50,7 +50,8 @@ def _deps(blobs: BlobStore) -> Any:
     head = SimpleNamespace(project="p")
     running = SimpleNamespace(attempt=1, log_uri="")  # its record names no log yet
     meta = SimpleNamespace(
-        get_execution_head=lambda _id: head, get_attempts=lambda _id, _node: [running]
+        get_execution_head=lambda _id: head,
+        get_attempts=lambda _id, _node, on_unreadable=None: [running],
     )
     return cast(Any, SimpleNamespace(meta=meta, blobs=blobs))
 
