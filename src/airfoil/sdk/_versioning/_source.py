@@ -10,6 +10,7 @@ line numbers and file name.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 import textwrap
@@ -56,9 +57,46 @@ def _root_name(expr: ast.expr) -> str | None:
             return None
 
 
+_Defined = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+@functools.lru_cache(maxsize=64)
+def _blocks(source: str) -> dict[int, _Defined] | None:
+    """The functions and classes of a file's source by the 0-based line they start on (their
+    first decorator's, as :func:`inspect.findsource` counts); ``None`` if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    starts: dict[int, _Defined] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            starts.setdefault(first - 1, node)
+    return starts
+
+
+def _source(obj: Any) -> str:
+    """What :func:`inspect.getsource` gives for ``obj``, up to comments after its last
+    statement (which its syntax tree leaves out).
+
+    The block's end is read from the file's syntax tree (parsed once a process) instead of
+    :func:`inspect.getblock`'s tokenizer, whose regular expression alone was ~19 M
+    instructions of every ``airfoil run`` (issue 17, W5). A lambda, or a block the tree does
+    not name, goes through :func:`inspect.getsource` as before.
+    """
+    lines, start = inspect.findsource(obj)
+    name = getattr(obj, "__name__", None)
+    blocks = _blocks("".join(lines)) if name != "<lambda>" else None
+    node = blocks.get(start) if blocks is not None else None
+    if node is None or node.name != name or node.end_lineno is None:
+        return inspect.getsource(obj)
+    return "".join(lines[start : node.end_lineno])
+
+
 def _parse(obj: Any) -> ast.AST | None:
     try:
-        source = inspect.getsource(obj)
+        source = _source(obj)
     except Exception:  # OSError, TypeError; IndexError on some stale linecache entries
         return None
     try:
