@@ -15,6 +15,7 @@ registered at import.
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from airfoil.core.blobs import BlobStore
@@ -153,17 +154,31 @@ class DynamicRunner:
 
 
 class TaskTypes:
-    """Task runners by type name (a plain object: copy it, add to it, pass it down)."""
+    """Task runners by type name (a plain object: copy it, add to it, pass it down).
 
-    def __init__(self, runners: dict[str, TaskRunner] | None = None) -> None:
+    Args:
+        runners: the runners by type name.
+        deferred: runners built on first :meth:`get` (by type name: a function that returns
+            the runner), for types whose modules most runs never need.
+    """
+
+    def __init__(
+        self,
+        runners: dict[str, TaskRunner] | None = None,
+        deferred: dict[str, Callable[[], TaskRunner]] | None = None,
+    ) -> None:
         self._runners: dict[str, TaskRunner] = dict(runners or {})
+        self._deferred: dict[str, Callable[[], TaskRunner]] = {
+            k: v for k, v in (deferred or {}).items() if k not in self._runners
+        }
 
     def register(self, name: str, runner: TaskRunner) -> None:
         """Add (or replace) the runner of task type ``name``."""
         self._runners[name] = runner
+        self._deferred.pop(name, None)
 
     def names(self) -> list[str]:
-        return sorted(self._runners)
+        return sorted({*self._runners, *self._deferred})
 
     def get(self, name: str) -> TaskRunner:
         """The runner of ``name``.
@@ -173,6 +188,8 @@ class TaskTypes:
                 the worker was not given the type).
         """
         runner = self._runners.get(name)
+        if runner is None and name in self._deferred:
+            runner = self._runners[name] = self._deferred.pop(name)()
         if runner is None:
             raise PlatformError(
                 f"no runner for task type {name!r} in this worker (known: "
@@ -181,23 +198,45 @@ class TaskTypes:
         return runner
 
     def copy(self) -> TaskTypes:
-        return TaskTypes(self._runners)
+        return TaskTypes(self._runners, self._deferred)
+
+
+def _training_runner() -> TaskRunner:
+    from airfoil.runtime._training import TrainingRunner
+
+    return TrainingRunner()
+
+
+def _shell_runner() -> TaskRunner:
+    from airfoil.runtime._command_runners import ShellRunner
+
+    return ShellRunner()
+
+
+def _sql_runner() -> TaskRunner:
+    from airfoil.runtime._command_runners import SQLRunner
+
+    return SQLRunner()
+
+
+def _container_runner() -> TaskRunner:
+    from airfoil.runtime._command_runners import ContainerRunner
+
+    return ContainerRunner()
 
 
 def default_task_types() -> TaskTypes:
     """A new registry holding ``python``, ``dynamic``, ``training`` (a gang of ranks, see
     :mod:`airfoil.runtime._training`), ``shell``, ``sql`` and ``container`` (see
-    :mod:`airfoil.runtime._command_runners`)."""
-    from airfoil.runtime._command_runners import ContainerRunner, ShellRunner, SQLRunner
-    from airfoil.runtime._training import TrainingRunner
-
+    :mod:`airfoil.runtime._command_runners`). The last four are built when a task of theirs
+    first runs: their modules (zip files, gangs, containers) were ~4 ms of every
+    ``airfoil run`` (issue 17, W5)."""
     return TaskTypes(
+        {"python": PythonRunner(), "dynamic": DynamicRunner()},
         {
-            "python": PythonRunner(),
-            "dynamic": DynamicRunner(),
-            "training": TrainingRunner(),
-            "shell": ShellRunner(),
-            "sql": SQLRunner(),
-            "container": ContainerRunner(),
-        }
+            "training": _training_runner,
+            "shell": _shell_runner,
+            "sql": _sql_runner,
+            "container": _container_runner,
+        },
     )
