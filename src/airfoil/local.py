@@ -34,7 +34,7 @@ from airfoil.engine.local import (
     spec_of,
 )
 from airfoil.engine.runner import Engine, EngineSettings
-from airfoil.executors._blob_cache import BlobCacheConfig
+from airfoil.executors._blob_cache_config import BlobCacheConfig
 from airfoil.executors.base import Executor
 from airfoil.executors.hooks import HookedExecutor, Hooks
 from airfoil.executors.observe import ObservingHooks

@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -41,8 +40,8 @@ from typing import TypeVar
 import msgspec
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import ConfigError
 from airfoil.core.records import Value
+from airfoil.executors._blob_cache_config import DEFAULT_CACHE_BYTES, BlobCacheConfig
 from airfoil.types._integrity import remember_digest
 
 __all__ = [
@@ -55,7 +54,6 @@ __all__ = [
     "cacheable",
 ]
 
-DEFAULT_CACHE_BYTES = 10 * 2**30
 _T = TypeVar("_T")
 _SUFFIX = ".json"
 
@@ -63,47 +61,6 @@ _SUFFIX = ".json"
 def cacheable(uri: str) -> bool:
     """Whether a blob is content-addressed (a value's: its bytes never change)."""
     return "/values/" in uri
-
-
-class BlobCacheConfig(msgspec.Struct, frozen=True):
-    """How the workers of each node cache the blobs they fetch.
-
-    Attributes:
-        directory: the cache's folder on each node ("": ``<temp dir>/airfoil-blob-cache``).
-        max_bytes: the most bytes a node's cache holds (0: no cache).
-        local_stores: cache a local-folder blob store too (a network mount every node
-            shares); by default only stores without a local path (``s3://``...) are cached.
-    """
-
-    directory: str = ""
-    max_bytes: int = DEFAULT_CACHE_BYTES
-    local_stores: bool = False
-
-    def __post_init__(self) -> None:
-        if self.max_bytes < 0:
-            raise ConfigError(
-                f"the blob cache's size must be 0 (off) or more bytes, got {self.max_bytes}: "
-                "set AIRFOIL_BLOB_CACHE_BYTES to e.g. 20Gi"
-            )
-        if self.directory and not os.path.isabs(os.path.expanduser(self.directory)):
-            raise ConfigError(
-                f"the blob cache's folder must be an absolute path (it is read on every node), "
-                f"got {self.directory!r}: set AIRFOIL_BLOB_CACHE_DIR to e.g. /var/cache/airfoil"
-            )
-
-    def on_this_node(self) -> BlobCacheConfig:
-        """The config as this node sees it: ``AIRFOIL_BLOB_CACHE_DIR`` and
-        ``AIRFOIL_BLOB_CACHE_BYTES`` in the node's environment (what ``ray start`` was
-        given: each machine knows its disks) win over the driver's; the default folder is
-        ``<temp dir>/airfoil-blob-cache-<uid>``."""
-        from airfoil.core.resources import parse_memory
-
-        directory = os.environ.get("AIRFOIL_BLOB_CACHE_DIR") or self.directory
-        size = os.environ.get("AIRFOIL_BLOB_CACHE_BYTES", "").strip()
-        max_bytes = parse_memory(int(size) if size.isdigit() else size) if size else self.max_bytes
-        if not directory:
-            directory = os.path.join(tempfile.gettempdir(), f"airfoil-blob-cache-{os.getuid()}")
-        return BlobCacheConfig(os.path.expanduser(directory), max_bytes, self.local_stores)
 
 
 class FetchReport(msgspec.Struct, frozen=True, omit_defaults=True):

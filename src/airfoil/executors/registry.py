@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError
-from airfoil.executors._blob_cache import BlobCacheConfig
+from airfoil.executors._blob_cache_config import BlobCacheConfig
 from airfoil.executors.base import AttemptRuntime, Executor, RuntimeFactory
 
 __all__ = ["ExecutorContext", "ExecutorFactory", "ExecutorRegistry", "default_executors"]
