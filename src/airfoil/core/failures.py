@@ -15,6 +15,7 @@ Pure functions of an :class:`~airfoil.core.records.ErrorInfo`; stdlib and msgspe
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -31,40 +32,52 @@ __all__ = [
     "top_user_frame",
 ]
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
-        "<id>",
-    ),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    (
-        re.compile(
-            r"(?:[A-Za-z]:)?(?:[\\/][\w.\-~+@]+){2,}[\\/]?|(?:\.{1,2}|~)(?:[\\/][\w.\-~+@]+)+"
-        ),
-        "<path>",
-    ),
-    (re.compile(r"\b(?=[0-9a-z]*\d)(?=[0-9a-z]*[a-z])[0-9a-z]{12,}\b"), "<id>"),
-    (re.compile(r"\b[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"), "<n>"),
-    (re.compile(r"\s+"), " "),
-)
 
-#: A frame line of a Python traceback.
-_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+, in (.+)$', re.MULTILINE)
+#: The patterns are compiled on first use: a run whose tasks all succeed never needs them,
+#: and compiling them costs every process ~4 M instructions (issue 17, W5).
+@functools.cache
+def _rules() -> tuple[tuple[re.Pattern[str], str], ...]:
+    return (
+        (
+            re.compile(
+                r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+            ),
+            "<id>",
+        ),
+        (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
+        (
+            re.compile(
+                r"(?:[A-Za-z]:)?(?:[\\/][\w.\-~+@]+){2,}[\\/]?|(?:\.{1,2}|~)(?:[\\/][\w.\-~+@]+)+"
+            ),
+            "<path>",
+        ),
+        (re.compile(r"\b(?=[0-9a-z]*\d)(?=[0-9a-z]*[a-z])[0-9a-z]{12,}\b"), "<id>"),
+        (re.compile(r"\b[0-9a-fA-F]{8,}\b"), "<hex>"),
+        (re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"), "<n>"),
+        (re.compile(r"\s+"), " "),
+    )
+
+
+@functools.cache
+def _frame() -> re.Pattern[str]:
+    """A frame line of a Python traceback."""
+    return re.compile(r'^\s*File "([^"]+)", line \d+, in (.+)$', re.MULTILINE)
+
+
 _NOT_USER = ("site-packages", "dist-packages", "/lib/python", "/airfoil/", "<frozen")
 
 
 def normalise_message(message: str, limit: int = 300) -> str:
     """``message`` with what varies between runs replaced (see the module docstring)."""
     text = message.strip().splitlines()[0] if message.strip() else ""
-    for pattern, placeholder in _RULES:
+    for pattern, placeholder in _rules():
         text = pattern.sub(placeholder, text)
     return text.strip()[:limit]
 
 
 def top_user_frame(traceback: str) -> str:
     """The innermost frame of the user's code as ``file.py:function`` ("" if none)."""
-    frames = _FRAME.findall(traceback)
+    frames = _frame().findall(traceback)
     for path, func in reversed(frames):
         norm = path.replace("\\", "/")
         if any(part in norm for part in _NOT_USER):
