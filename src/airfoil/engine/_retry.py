@@ -11,7 +11,7 @@ An attempt that failed is tried again, or not, by the same rule wherever it ran:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec
@@ -20,8 +20,7 @@ from airfoil.engine._commands import PREEMPTED
 __all__ = ["RetryDecision", "RetryPolicy", "decide_retry"]
 
 
-@dataclass
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct):
     """Backoff between attempts: ``base * 2**(n-1)`` seconds, capped."""
 
     base_s: float = 0.05
@@ -31,8 +30,7 @@ class RetryPolicy:
         return float(min(self.max_s, self.base_s * (2 ** max(0, failures - 1))))
 
 
-@dataclass(frozen=True)
-class RetryDecision:
+class RetryDecision(msgspec.Struct, frozen=True):
     """What to do after a failed attempt, and the failure counts that follow from it."""
 
     retry: bool

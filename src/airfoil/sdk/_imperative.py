@@ -39,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from airfoil.core.errors import DefinitionError
 
 __all__ = ["ImperativeWorkflow", "Node", "create_node", "deferred_call"]
@@ -107,8 +109,7 @@ class _Ref:
         raise DefinitionError("order steps with their nodes: `node_a >> node_b`")
 
 
-@dataclass(frozen=True)
-class _Call:
+class _Call(msgspec.Struct, frozen=True):
     """A call recorded for a branch of an imperative conditional."""
 
     entity: Any

@@ -15,8 +15,9 @@ import inspect
 import re
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from airfoil.core.errors import DefinitionError, TypeTransformError
 from airfoil.core.outputs import tuple_outputs
@@ -63,8 +64,7 @@ def pack_outputs(py: PyInterface, decoded: dict[str, Any]) -> Any:
     return py.return_type(**decoded)
 
 
-@dataclass(frozen=True)
-class PyInterface:
+class PyInterface(msgspec.Struct, frozen=True):
     """An interface together with the Python types it was built from."""
 
     interface: Interface

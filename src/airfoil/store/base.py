@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Collection
-from dataclasses import dataclass
 
 import msgspec
 
@@ -64,8 +63,7 @@ def lease_lost(execution_id: str) -> ConflictError:
     )
 
 
-@dataclass(frozen=True)
-class ExecutionView:
+class ExecutionView(msgspec.Struct, frozen=True):
     """What an execution's detail shows, read together (:meth:`MetaStore.view_execution`).
 
     Attributes:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from airfoil.core.records import TypeSpec, Value
 
@@ -64,8 +65,7 @@ def is_upload_list(spec: TypeSpec) -> bool:
     return spec.kind == "list" and bool(spec.args) and spec.args[0].kind in UPLOAD_FORMATS
 
 
-@dataclass(frozen=True)
-class ValueRef:
+class ValueRef(msgspec.Struct, frozen=True):
     """A parsed value reference (see the module docstring).
 
     Attributes:
@@ -78,7 +78,7 @@ class ValueRef:
     format: str
     hash: str
     size: int = 0
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = msgspec.field(default_factory=dict)
     inline: bytes | None = None
     sha256: str | None = None
     project: str | None = None

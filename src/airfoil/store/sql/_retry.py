@@ -22,8 +22,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
+
+import msgspec
 
 from airfoil.core.errors import TransientStoreError
 
@@ -86,8 +87,7 @@ def is_transient(exc: BaseException, dbapi: object) -> bool:
     return not any(w in text for w in _PERMANENT_WORDS)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True):
     """How long, and how often, the store retries a transient failure.
 
     Attributes:
