@@ -32,13 +32,14 @@ __all__ = ["FIELDS", "AirfoilSettings", "Field", "SettingsError", "masked_url"]
 ENV_PREFIX = "AIRFOIL_"
 #: ``scheme://user:password@rest``: the password runs to the last ``@`` (unescaped ``@`` or
 #: ``/`` in it are hidden too; a URL with an ``@`` later in its path hides more, never less).
-_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^:/@]*):(?P<password>.*)@(?P<rest>[^@]*)$")
+#: (A pattern string: ``re`` compiles it on first use and caches it; a plain run never
+#: needs it, and compiling at import cost every ``airfoil run``: issue 17, W5.)
+_PASSWORD = r"^(?P<head>[A-Za-z][\w+.-]*://[^:/@]*):(?P<password>.*)@(?P<rest>[^@]*)$"
 
 
 #: Query parameters that carry a credential: libpq's ``?password=``, a SAS token's ``sig``...
-_SECRET_PARAM = re.compile(
-    r"(?P<name>[?&;](?:password|passwd|pwd|secret|token|sig|access_token|api_key)=)[^&;#]*",
-    re.IGNORECASE,
+_SECRET_PARAM = (
+    r"(?i)(?P<name>[?&;](?:password|passwd|pwd|secret|token|sig|access_token|api_key)=)[^&;#]*"
 )
 
 
@@ -46,11 +47,11 @@ def masked_url(url: str) -> str:
     """``url`` with the password of its ``user:password@`` part, and the values of query
     parameters that carry a credential (``password``, ``token``, ``sig``...), shown as
     ``***``, for reprs and messages; any other text is returned as it is."""
-    match = _PASSWORD.match(url)
+    match = re.match(_PASSWORD, url)
     if match is not None:
         url = f"{match['head']}:***@{match['rest']}"
     if "://" in url and "=" in url:
-        url = _SECRET_PARAM.sub(r"\g<name>***", url)
+        url = re.sub(_SECRET_PARAM, r"\g<name>***", url)
     return url
 
 

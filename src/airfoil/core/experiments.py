@@ -331,7 +331,9 @@ _OPS: dict[str, Any] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_WHERE = re.compile(r"^\s*(.+?)\s*(<=|>=|!=|==|=|<|>)\s*(.*?)\s*$", re.DOTALL)
+#: (A pattern string: ``re`` compiles it on first use and caches it; a plain run never
+#: needs it, and compiling at import cost every ``airfoil run``: issue 17, W5.)
+_WHERE = r"(?s)^\s*(.+?)\s*(<=|>=|!=|==|=|<|>)\s*(.*?)\s*$"
 
 
 class Condition(msgspec.Struct, frozen=True):
@@ -380,7 +382,7 @@ def parse_where(text: str) -> Condition:
         InvalidInputError: no operator, no key or no value, or an order comparison with a
             value that is neither a number nor text.
     """
-    m = _WHERE.match(text)
+    m = re.match(_WHERE, text)
     if m is None or not m.group(1) or m.group(3) == "":
         raise InvalidInputError(
             f"cannot read the filter {text!r}: write KEY OP VALUE with OP one of "

@@ -45,7 +45,9 @@ _MEM_UNITS = {
     "gi": 2**30,
     "ti": 2**40,
 }
-_MEM_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]i?)?[bB]?\s*$")
+#: (A pattern string: ``re`` compiles it on first use and caches it; a plain run never
+#: needs it, and compiling at import cost every ``airfoil run``: issue 17, W5.)
+_MEM_RE = r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]i?)?[bB]?\s*$"
 _DUR_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _DUR_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -122,7 +124,7 @@ def parse_memory(value: str | int | None) -> int:
         if value < 0:
             raise ConfigError(f"invalid memory {value!r}: must not be negative")
         return value
-    match = _MEM_RE.match(str(value))
+    match = re.match(_MEM_RE, str(value))
     if not match:
         raise ConfigError(
             f"invalid memory {value!r}: give bytes or a quantity like '512Mi', '2Gi' or '1G'"
