@@ -67,6 +67,16 @@ DENIED = (
     "pydantic",
     "pydantic_core",
     "annotated_types",
+    # the node blob cache is Ray's (a local run builds only its setting); the training,
+    # shell, sql and container runners are built when a task of theirs runs; the failure
+    # patterns and the emoji table are for failures and ":name:" codes
+    "airfoil.executors._blob_cache",
+    "airfoil.runtime._command_runners",
+    "airfoil.runtime._training",
+    "airfoil.sdk._sql",
+    "airfoil.sdk._container",
+    "zipfile",
+    "rich._emoji_codes",
 )
 
 _DUMP = """

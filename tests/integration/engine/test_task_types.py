@@ -167,3 +167,22 @@ def test_a_new_task_type_that_builds_a_graph_needs_no_engine_change() -> None:
         assert nodes["n0"].dynamic_spec is not None
     finally:
         rt.close()
+
+
+def test_the_default_command_and_training_runners_are_built_when_first_asked_for() -> None:
+    from airfoil.runtime._command_runners import ShellRunner
+    from airfoil.runtime._training import TrainingRunner
+
+    types = default_task_types()
+    names = ["container", "dynamic", "python", "shell", "sql", "training"]
+    assert types.names() == names
+    copy = types.copy()
+    shell = types.get("shell")
+    assert isinstance(shell, ShellRunner)
+    assert types.get("shell") is shell  # built once, then kept
+    assert isinstance(copy.get("training"), TrainingRunner)
+    assert copy.names() == names and types.names() == names
+    replaced = default_task_types()
+    own = TemplateRunner()
+    replaced.register("sql", own)
+    assert replaced.get("sql") is own  # a registered runner wins over the deferred default
