@@ -180,6 +180,9 @@ def follow(client: Any, execution_id: str, what: str, as_json: bool, name: str =
                 )
     detail = client.wait(execution_id)
     out = remote_execution_json(detail)
+    out["unreadable"] = [u.model_dump() for u in detail.unreadable]  # as a local run's
+    for u in detail.unreadable:  # its parts the server could not read: the rest is shown
+        say_unreadable(u.kind, u.id, u.reason)
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
     else:
