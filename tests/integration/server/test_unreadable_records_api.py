@@ -198,7 +198,11 @@ def test_an_execution_that_cannot_even_be_failed_is_claimed_once(
     while ex.id not in driver.undrivable:
         assert time.monotonic() < deadline, "the slot did not give it up"
         time.sleep(0.05)
-    assert ex.id not in driver.busy()
+    # the slot marks it undrivable inside its drive and lets go of it just after (its
+    # ``current`` is reset when the drive returns): a loaded machine can show both at once
+    while ex.id in driver.busy():
+        assert time.monotonic() < deadline, "the slot still holds it"
+        time.sleep(0.05)
     after = client.wait(client.launch(flow.wf, {"x": 2}).id, poll_s=0.05, timeout=60)
     assert after.phase == "succeeded"  # the slots carry on
     assert ex.id not in driver.busy()
