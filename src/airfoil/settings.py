@@ -27,7 +27,7 @@ import msgspec
 from airfoil.core.errors import ConfigError
 from airfoil.core.projects import domain_problem, project_name_problem
 
-__all__ = ["FIELDS", "AirfoilSettings", "Field", "SettingsError", "masked_url"]
+__all__ = ["FIELDS", "AirfoilSettings", "Field", "SettingsError", "checked_setting", "masked_url"]
 
 ENV_PREFIX = "AIRFOIL_"
 #: ``scheme://user:password@rest``: the password runs to the last ``@`` (unescaped ``@`` or
@@ -269,6 +269,18 @@ def _checked(name: str, value: object, *, from_env: bool) -> Any:
         raise SettingsError(name, problem, from_env=from_env) from None
     except ValueError as exc:
         raise SettingsError(name, str(exc), from_env=from_env) from None
+
+
+def checked_setting(name: str, value: object) -> Any:
+    """``value`` for the setting ``name`` as a keyword of :class:`AirfoilSettings` takes it,
+    converted and checked: for a configuration that carries a setting on its own
+    (``airfoil.server.ServerConfig``) and would otherwise check it by hand.
+
+    Raises:
+        SettingsError: ``value`` is not one the setting takes, or ``name`` names no setting.
+    """
+    _unknown({name: value})
+    return _checked(name, value, from_env=False)
 
 
 def _masked(value: object) -> object:

@@ -213,14 +213,12 @@ class ServerConfig:
         return f"{type(self).__name__}({', '.join(shown)})"
 
     def __post_init__(self) -> None:
-        from airfoil.store.blob import DURABILITY_LEVELS
+        from airfoil.settings import checked_setting
 
-        if self.durability not in DURABILITY_LEVELS:
-            raise ConfigError(
-                f"invalid durability {self.durability!r}: use 'process' (a committed run "
-                "survives a crash of the server process) or 'power' (also a power loss; "
-                "slower writes)"
-            )
+        # The settings' own checks (airfoil.settings): one rule and one message for a value
+        # given here, as a keyword or as an AIRFOIL_* variable.
+        checked_setting("durability", self.durability)
+        checked_setting("worker_nice", self.worker_nice)
         if self.workers is not None and (
             isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0
         ):
@@ -236,9 +234,6 @@ class ServerConfig:
                 f"executor, not {self.executor!r}: leave it out (or 0) with this executor"
             )
         self.webhook_poster()  # a bad network is refused when the server is configured
-        from airfoil.executors.process import check_worker_nice
-
-        check_worker_nice(self.worker_nice)
 
     def webhook_poster(self) -> WebhookNetworks:
         """The sender of this server's launch-plan webhooks, kept to its webhook networks."""
@@ -282,21 +277,9 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
     default, or a Ray cluster), parallelism, durability and admission (on PostgreSQL, one
     authority for every replica, leased for ``lease_ttl_s``); the rest (policy, GPUs) from
     ``AIRFOIL_*`` as for any entry point."""
-    import os
-
     from airfoil.settings import AirfoilSettings
 
-    admission = os.environ.get("AIRFOIL_ADMISSION", "auto")
-    if admission not in ("auto", "process", "database"):
-        raise ConfigError(
-            f"bad AIRFOIL_ADMISSION setting {admission!r}: use auto (the default: one admission "
-            "authority for the replicas of a server on PostgreSQL), database or process"
-        )
-    if admission == "auto":  # replicas on one PostgreSQL share one admission authority
-        url = config.database_url or ""
-        admission = "database" if url.startswith("postgresql") else "process"
-    return AirfoilSettings(
-        admission=admission,
+    settings = AirfoilSettings(  # AIRFOIL_ADMISSION and the rest read and checked there
         admission_lease_s=config.lease_ttl_s,
         home=config.home,
         database_url=config.database_url,
@@ -308,6 +291,12 @@ def server_settings(config: ServerConfig) -> AirfoilSettings:
         converters=",".join(config.converters),
         durability=config.durability,
     )
+    if settings.admission != "auto":
+        return settings
+    # auto: the replicas of a server on one PostgreSQL share one admission authority
+    url = config.database_url or ""
+    admission = "database" if url.startswith("postgresql") else "process"
+    return settings.model_copy(update={"admission": admission})
 
 
 def freeze_heap() -> None:

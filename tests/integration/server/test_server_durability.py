@@ -91,7 +91,7 @@ def test_the_server_cleans_stale_blob_temporaries_at_start(tmp_path: Path) -> No
 
 
 def test_an_unknown_durability_is_a_config_error_naming_the_levels(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"invalid durability 'disk'.*'process'.*'power'"):
+    with pytest.raises(ConfigError, match=r"bad durability= .* 'disk': give .*'process'.*'power'"):
         ServerConfig(home=str(tmp_path), durability="disk")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from airfoil.core.errors import ConfigError
 from airfoil.executors.registry import ExecutorContext
 from airfoil.server._config import WORKER_NICE, ServerConfig, server_settings
 from airfoil.settings import AirfoilSettings, SettingsError
@@ -34,7 +33,7 @@ def test_an_operators_increment_reaches_the_settings(monkeypatch: pytest.MonkeyP
 def test_an_increment_outside_0_to_19_is_refused(
     nice: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ConfigError, match="invalid worker nice"):
+    with pytest.raises(SettingsError, match=r"^bad worker_nice= \(AIRFOIL_WORKER_NICE\) setting"):
         ServerConfig(home="h", worker_nice=nice)
     monkeypatch.setenv("AIRFOIL_WORKER_NICE", str(nice))
     with pytest.raises(SettingsError, match="AIRFOIL_WORKER_NICE"):
