@@ -39,7 +39,7 @@ from airfoil.engine._mapping import split_item_id
 from airfoil.executors.base import ChildCall, ChildOutcome
 
 if TYPE_CHECKING:
-    from airfoil.engine.runner import _Loop
+    from airfoil.engine._loop import DriveLoop
 
 __all__ = ["ChildCalls", "outcome_of"]
 
@@ -55,11 +55,11 @@ def outcome_of(state: sm.RunState, nid: str) -> ChildOutcome:
 class ChildCalls:
     """The child calls of one drive's attempts (a ``ChildTransport``)."""
 
-    def __init__(self, loop: _Loop) -> None:
+    def __init__(self, loop: DriveLoop) -> None:
         # Not a strong reference: the loop holds this object, and a cycle would keep a
         # finished drive's whole state (records, graph, spec) for the collector's next full
         # collection instead of freeing it when the drive returns. Used only while it runs.
-        self.loop = cast("_Loop", weakref.proxy(loop))
+        self.loop = cast("DriveLoop", weakref.proxy(loop))
         self.waiting: dict[str, list[ChildCall]] = {}  # child node -> remote calls on it
         self.local: dict[str, list[ChildCall]] = {}  # child node -> in-thread calls on it
         # (caller node, attempt) -> (children it waits on, whether it gave up a running slot)
