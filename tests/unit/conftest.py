@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,3 +23,13 @@ def rt(tmp_path: Path) -> Iterator[LocalRuntime]:
     )
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No ``AIRFOIL_*`` variable set (whatever the machine running the tests has set): the
+    monkeypatch, to set the test's own."""
+    for key in list(os.environ):
+        if key.lower().startswith("airfoil_"):
+            monkeypatch.delenv(key)
+    return monkeypatch

@@ -9,7 +9,6 @@ domains, the blob cache) are tested below on their own.
 
 from __future__ import annotations
 
-import os
 import pickle
 import subprocess
 import sys
@@ -60,14 +59,6 @@ BAD: list[dict[str, str]] = [
     {"AIRFOIL_ANOMALY_K": "inf"},
     {"AIRFOIL_HISTORY_RUNS": "0"},
 ]
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for key in list(os.environ):
-        if key.lower().startswith("airfoil_"):
-            monkeypatch.delenv(key)
-    return monkeypatch
 
 
 def _set(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:

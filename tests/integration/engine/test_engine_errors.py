@@ -8,8 +8,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from _two_incs import wf
 
-import airfoil as af
 from airfoil.engine.local import spec_of
 from airfoil.engine.runner import Engine
 from airfoil.executors.base import AttemptResult
@@ -20,16 +20,6 @@ from airfoil.store.memory import MemoryMetaStore
 from airfoil.types import ValueContext, default_type_engine
 
 pytestmark = pytest.mark.integration
-
-
-@af.task
-def inc(x: int) -> int:
-    return x + 1
-
-
-@af.workflow
-def wf(x: int = 1) -> int:
-    return inc(x=inc(x=x))
 
 
 class ConfusedExecutor(InlineExecutor):

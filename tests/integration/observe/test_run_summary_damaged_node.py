@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _two_incs import write_flow
 from typer.testing import CliRunner
 
 import airfoil.engine.launch_plans as launch_plans
 from airfoil.cli.main import app
 
 pytestmark = pytest.mark.integration
-
-FLOW = """
-import airfoil as af
-
-@af.task
-def inc(x: int) -> int:
-    return x + 1
-
-@af.workflow
-def wf(x: int = 1) -> int:
-    return inc(x=inc(x=x))
-"""
 
 
 def _spoil_n0_after_the_drive(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
@@ -56,8 +44,7 @@ def test_the_summary_after_run_shows_the_nodes_past_a_damaged_one(
     tmp_path: Path, _airfoil_home: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
 ) -> None:
     """Integ: the summary read the nodes whole; the damaged one failed ``run`` (exit 3)."""
-    flow = tmp_path / "summary_flow.py"
-    flow.write_text(textwrap.dedent(FLOW))
+    flow = write_flow(tmp_path / "summary_flow.py")
     monkeypatch.chdir(tmp_path)
     _spoil_n0_after_the_drive(monkeypatch, _airfoil_home)
     args = ["run", "--name", "spoilt", *(["--json"] if as_json else []), str(flow), "wf"]

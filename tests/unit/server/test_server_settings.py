@@ -4,22 +4,12 @@ settings' rule and message, not a second hand-written check that could drift fro
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from airfoil.server._config import ServerConfig, server_settings
 from airfoil.settings import AirfoilSettings, SettingsError
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for key in list(os.environ):
-        if key.lower().startswith("airfoil_"):
-            monkeypatch.delenv(key)
-    return monkeypatch
 
 
 def _message(make: object) -> str:
