@@ -13,7 +13,8 @@ importing pydantic-settings had cost another 15%). A bad value raises
 :class:`SettingsError`, naming the variable, the problem and what to give instead.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the settings' annotations are their types
+# (:data:`FIELDS` reads them from the class as it is built, with nothing to evaluate).
 
 import json
 import math
@@ -101,35 +102,19 @@ def _default_home() -> str:
     return os.path.join(os.path.expanduser("~"), ".airfoil")
 
 
-#: Every setting, in the order they are checked (the first bad one is reported).
-FIELDS: dict[str, Field] = {
-    "home": Field(str, factory=_default_home),
-    "database_url": Field(str | None),
-    "blob_url": Field(str | None),
-    "executor": Field(str, "inline"),
-    "ray_address": Field(str | None),
-    "blob_cache_dir": Field(str, ""),
-    "blob_cache_bytes": Field(int, 10 * 2**30),
-    "blob_cache_local": Field(bool, False),
-    "max_parallel": Field(int | None),
-    "worker_nice": Field(int, 0, ge=0, le=19),
-    "project": Field(str, "default"),
-    "domain": Field(str, "development"),
-    "scheduler_policy": Field(str, "airfoil"),
-    "gpus": Field(int | None, ge=0),
-    "durability": Field(Literal["process", "power"], "process"),
-    "converters": Field(str, ""),
-    "otel_endpoint": Field(str, ""),
-    "otel_map_first": Field(int, 10, ge=0),
-    "otel_map_every": Field(int, 100, ge=0),
-    "otel_map_failures": Field(int, 100, ge=0),
-    "anomaly_k": Field(float, 3.0, gt=0),
-    "anomaly_min_history": Field(int, 10, ge=2),
-    "history_runs": Field(int, 100, ge=1, le=10_000),
-    "admission": Field(Literal["auto", "process", "database"], "auto"),
-    "admission_cluster": Field(str, ""),
-    "admission_lease_s": Field(float, 5.0, gt=0),
-}
+def _setting(
+    default: Any = None,
+    *,
+    factory: Callable[[], Any] | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    gt: float | None = None,
+) -> Any:
+    """A setting's default and bounds, as :class:`AirfoilSettings` declares them: its type
+    is the attribute's annotation, which :data:`FIELDS` joins to them (``Any``, so that
+    mypy reads the attribute as its annotation's type)."""
+    return Field(None, default, factory, ge, le, gt)
+
 
 # An environment variable is text: msgspec's lax conversion (``strict=False``) reads a
 # number, a bool (true/false, 1/0) or a literal from it and checks the field's bounds;
@@ -192,10 +177,6 @@ def _convert(field: Field, value: object) -> Any:
     if isinstance(out, float) and not math.isfinite(out):
         raise _Bad(_expected(field))
     return out
-
-
-#: Each field's checked type and its kind (by :data:`FIELDS` entry).
-_TYPES: dict[Field, tuple[Any, Any]] = {f: (_checked_type(f), _kind(f)) for f in FIELDS.values()}
 
 
 def _executor_name(value: str) -> str:
@@ -355,32 +336,32 @@ class AirfoilSettings:
             (``AIRFOIL_HISTORY_RUNS``, default 100, at most 10,000).
     """
 
-    home: str
-    database_url: str | None
-    blob_url: str | None
-    executor: str
-    ray_address: str | None
-    blob_cache_dir: str
-    blob_cache_bytes: int
-    blob_cache_local: bool
-    max_parallel: int | None
-    worker_nice: int
-    project: str
-    domain: str
-    scheduler_policy: str
-    gpus: int | None
-    durability: Literal["process", "power"]
-    converters: str
-    otel_endpoint: str
-    otel_map_first: int
-    otel_map_every: int
-    otel_map_failures: int
-    anomaly_k: float
-    anomaly_min_history: int
-    history_runs: int
-    admission: Literal["auto", "process", "database"]
-    admission_cluster: str
-    admission_lease_s: float
+    home: str = _setting(factory=_default_home)
+    database_url: str | None = _setting()
+    blob_url: str | None = _setting()
+    executor: str = _setting("inline")
+    ray_address: str | None = _setting()
+    blob_cache_dir: str = _setting("")
+    blob_cache_bytes: int = _setting(10 * 2**30)
+    blob_cache_local: bool = _setting(False)
+    max_parallel: int | None = _setting()
+    worker_nice: int = _setting(0, ge=0, le=19)
+    project: str = _setting("default")
+    domain: str = _setting("development")
+    scheduler_policy: str = _setting("airfoil")
+    gpus: int | None = _setting(ge=0)
+    durability: Literal["process", "power"] = _setting("process")
+    converters: str = _setting("")
+    otel_endpoint: str = _setting("")
+    otel_map_first: int = _setting(10, ge=0)
+    otel_map_every: int = _setting(100, ge=0)
+    otel_map_failures: int = _setting(100, ge=0)
+    anomaly_k: float = _setting(3.0, gt=0)
+    anomaly_min_history: int = _setting(10, ge=2)
+    history_runs: int = _setting(100, ge=1, le=10_000)
+    admission: Literal["auto", "process", "database"] = _setting("auto")
+    admission_cluster: str = _setting("")
+    admission_lease_s: float = _setting(5.0, gt=0)
 
     def __init__(self, **values: Any) -> None:
         """The settings given as keywords, the others from their ``AIRFOIL_*`` variables
@@ -416,7 +397,7 @@ class AirfoilSettings:
         runtime cache's, ``airfoil.local``)."""
         return json.dumps(self.model_dump(), separators=(",", ":"))
 
-    def model_copy(self, *, update: dict[str, Any] | None = None) -> AirfoilSettings:
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> "AirfoilSettings":
         """A copy with the settings ``update`` names replaced (each checked as a keyword
         would be; the environment is not read again)."""
         copy = object.__new__(type(self))
@@ -458,6 +439,23 @@ class AirfoilSettings:
         return self.blob_url or os.path.join(
             os.path.abspath(os.path.expanduser(self.home)), "blobs"
         )
+
+
+def _declared(cls: type) -> dict[str, Field]:
+    """``cls``'s settings, in the order declared: each annotation joined to its default
+    and bounds (:func:`_setting`), which leave the class (an instance holds every value)."""
+    fields: dict[str, Field] = {}
+    for name, annotation in cls.__annotations__.items():
+        fields[name] = cls.__dict__[name]._replace(annotation=annotation)
+        delattr(cls, name)
+    return fields
+
+
+#: Every setting, in the order they are checked (the first bad one is reported): the
+#: attributes :class:`AirfoilSettings` declares, its one list.
+FIELDS: dict[str, Field] = _declared(AirfoilSettings)
+#: Each field's checked type and its kind (by :data:`FIELDS` entry).
+_TYPES: dict[Field, tuple[Any, Any]] = {f: (_checked_type(f), _kind(f)) for f in FIELDS.values()}
 
 
 def _unknown(values: dict[str, Any]) -> None:
