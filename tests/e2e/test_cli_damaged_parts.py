@@ -8,28 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _reporting_flow import write_flow
 
 pytestmark = pytest.mark.e2e
-
-REPORTING = """
-import airfoil as af
-
-@af.task
-def evaluate(n: int) -> int:
-    af.current_context().report.markdown("# Evaluation\\n\\nfinal loss **0.25**")
-    return n
-
-@af.workflow
-def wf(n: int = 3) -> int:
-    return evaluate(n=n)
-"""
 
 
 def test_report_of_a_damaged_blob_writes_what_is_readable(
     cli: Any, tmp_path: Path, _airfoil_home: Path
 ) -> None:
     """Integ: invalid UTF-8 in the stored report was a UnicodeDecodeError traceback."""
-    (tmp_path / "flow.py").write_text(REPORTING)
+    write_flow(tmp_path / "flow.py")
     r = cli("run", "--name", "rep", "flow.py", "wf")
     assert r.code == 0, r.err
     (blob,) = _airfoil_home.rglob("report.html")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,32 +18,31 @@ from airfoil.cli._common import (
     say_unreadable,
 )
 
+if TYPE_CHECKING:
+    from airfoil.core.reports import NodeReport
+
 __all__ = ["register"]
 
 
-def _local(execution_id: str, node_id: str, domain: str | None) -> tuple[int, str]:
+def _local(execution_id: str, node_id: str, domain: str | None) -> tuple[str, NodeReport]:
     from airfoil.core.reports import latest_report
 
     rt = runtime()
     execution_id = local_execution(rt, execution_id, domain)  # NotFoundError names it
     node = rt.meta.get_node(execution_id, node_id)
-    rep = latest_report(rt.blobs, execution_id, node_id, node.attempts)
-    if rep.damage is not None:  # what is readable is written
-        where = f"{execution_id}/{node_id}#{rep.attempt}"
-        say_unreadable("report", where, rep.damage, shown="its readable part written")
-    return rep.attempt, rep.html
+    return execution_id, latest_report(rt.blobs, execution_id, node_id, node.attempts)
 
 
 def _remote(
     server: str | None, project: str | None, execution_id: str, node_id: str, domain: str | None
-) -> tuple[int, str]:
+) -> NodeReport:
     from airfoil.cli._remote import _client, addressed
 
     with _client(server, project) as client:
-        attempt, page = addressed(
+        rep: NodeReport = addressed(
             client, domain, lambda d: client.report(execution_id, node_id, domain=d)
         )
-    return int(attempt), str(page)
+    return rep
 
 
 def register(root: typer.Typer) -> None:
@@ -68,10 +68,13 @@ def register(root: typer.Typer) -> None:
         """Write the report a node's task attached (its newest attempt that reported) to an
         HTML file."""
         if remote or server:
-            attempt, page = _remote(server, project, execution_id, node, domain)
+            shown, rep = execution_id, _remote(server, project, execution_id, node, domain)
         else:
-            attempt, page = _local(execution_id, node, domain)
+            shown, rep = _local(execution_id, node, domain)
+        if rep.damage is not None:  # what is readable is written, locally and remotely
+            where = f"{shown}/{node}#{rep.attempt}"
+            say_unreadable("report", where, rep.damage, shown="its readable part written")
         run = f"{execution_id}-{domain}" if domain else execution_id  # twins write apart
         path = output or Path(f"{run}-{node.replace('/', '_')}-report.html")
-        path.write_text(page, encoding="utf-8")
-        out_console.print(f"wrote {path} (attempt {attempt})", markup=False, soft_wrap=True)
+        path.write_text(rep.html, encoding="utf-8")
+        out_console.print(f"wrote {path} (attempt {rep.attempt})", markup=False, soft_wrap=True)

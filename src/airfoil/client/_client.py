@@ -29,6 +29,7 @@ from airfoil.core.errors import (
 )
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import TaskSpec, Value, WorkflowSpec
+from airfoil.core.reports import REPORT_DAMAGE_HEADER, NodeReport
 from airfoil.wire import (
     API_PREFIX,
     CacheExplanation,
@@ -483,12 +484,18 @@ class Client:
         *,
         project: str | None = None,
         domain: str | None = None,
-    ) -> tuple[int, str]:
-        """The report of a node (its newest attempt that wrote one): ``(attempt, html)``
+    ) -> NodeReport:
+        """The report of a node (its newest attempt that wrote one): its ``attempt``,
+        ``html`` and ``damage``, what of it could not be read (its blob is damaged or was
+        changed by hand: the rest is ``html``, those bytes shown as U+FFFD), or None
         (``airfoil report --remote``)."""
+        from urllib.parse import unquote
+
         path = f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/report"
         r = self._call("GET", path, params=_in(domain))
-        return int(r.headers.get("X-Airfoil-Attempt", "0")), r.text
+        damage = r.headers.get(REPORT_DAMAGE_HEADER)
+        attempt = int(r.headers.get("X-Airfoil-Attempt", "0"))
+        return NodeReport(attempt, r.text, None if damage is None else unquote(damage))
 
     def cluster(self) -> ClusterOut:
         """The cluster's nodes, what runs where, and the admission queue with reasons

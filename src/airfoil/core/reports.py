@@ -14,7 +14,11 @@ from typing import Protocol
 
 from airfoil.core.errors import NotFoundError
 
-__all__ = ["NodeReport", "latest_report", "report_key"]
+__all__ = ["REPORT_DAMAGE_HEADER", "NodeReport", "latest_report", "report_key"]
+
+#: The response header in which the server's report route names a damaged report's damage
+#: (:attr:`NodeReport.damage`, percent-encoded); absent for a report read whole.
+REPORT_DAMAGE_HEADER = "X-Airfoil-Damage"
 
 
 def report_key(execution_id: str, node_id: str, attempt: int) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
+from airfoil.core.reports import REPORT_DAMAGE_HEADER
 from airfoil.server import _experiments as exps
 from airfoil.server import _history as hist
 from airfoil.server import _observability as obs
@@ -68,6 +70,8 @@ def metrics(
 
 #: A report is the task's own HTML: served sandboxed (no same-origin access to the API even
 #: when opened directly), as the console's iframe shows it.
+#: What a damage text keeps as it is in its header (printable ASCII but ``%``).
+_HEADER_SAFE = " !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~"
 _REPORT_CSP = (
     "sandbox allow-scripts; default-src 'none'; img-src data:; "
     "style-src 'unsafe-inline'; script-src 'unsafe-inline'"
@@ -79,18 +83,37 @@ _REPORT_CSP = (
     "/projects/{project}/executions/{execution_id}/nodes/{node_id}/report",
     "viewer",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}, "description": "the report's HTML page"}},
+    responses={
+        200: {
+            "content": {"text/html": {}},
+            "description": "the report's HTML page",
+            "headers": {
+                "X-Airfoil-Attempt": {
+                    "description": "the attempt that wrote the report",
+                    "schema": {"type": "integer"},
+                },
+                REPORT_DAMAGE_HEADER: {
+                    "description": "only when part of the stored report could not be read "
+                    "(its blob is damaged or was changed by hand): what, percent-encoded; "
+                    "the readable part is the page, the rest shown as U+FFFD",
+                    "schema": {"type": "string"},
+                },
+            },
+        }
+    },
 )
 def node_report(
     project: _Project, execution_id: _ExecId, node_id: _NodeId, d: Deps, _: Viewer
 ) -> HTMLResponse:
     """The report the node's task attached (``af.current_context().report``), of its newest
-    attempt that wrote one, as one HTML page; its attempt in ``X-Airfoil-Attempt``."""
+    attempt that wrote one, as one HTML page; its attempt in ``X-Airfoil-Attempt`` and, where
+    part of it could not be read, the damage in ``X-Airfoil-Damage`` (as ``airfoil report``
+    names it locally)."""
     rep = obs.report(d, project, execution_id, node_id)
-    return HTMLResponse(
-        rep.html,
-        headers={"X-Airfoil-Attempt": str(rep.attempt), "Content-Security-Policy": _REPORT_CSP},
-    )
+    headers = {"X-Airfoil-Attempt": str(rep.attempt), "Content-Security-Policy": _REPORT_CSP}
+    if rep.damage is not None:
+        headers[REPORT_DAMAGE_HEADER] = quote(rep.damage, safe=_HEADER_SAFE)
+    return HTMLResponse(rep.html, headers=headers)
 
 
 _Since = Annotated[
