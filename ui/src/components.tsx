@@ -26,34 +26,29 @@ export function Phase({ phase }: { phase: string }) {
   );
 }
 
-/** The kinds of stored parts that are blobs (a log's file), not records: one that cannot be
- *  read was damaged or changed by hand, not written by another version. */
+/** The kinds of stored parts that are blobs (a log's file), not records: the notice's noun. */
 const BLOB_KINDS = new Set(["log", "report"]);
-
-function whyUnreadable(kind: string, n: number): string {
-  if (BLOB_KINDS.has(kind)) return n === 1 ? "its blob is damaged or was changed by hand" : "their blobs are damaged or were changed by hand";
-  return "written by an older or faulty version of Airfoil";
-}
 
 /** Stored parts that could not be read (records that no longer decode, written by an older or
  *  faulty version; blobs that are damaged), left out of what the page shows: how many, which,
- *  and why as their kind says, so a short list never passes for a whole one. */
+ *  and why, as the API says it (``why``, the CLI's words), so a short list never passes for a
+ *  whole one. */
 export function Unreadable({ items }: { items: UnreadableOut[] | undefined }) {
   if (!items || items.length === 0) return null;
   const n = items.length;
   const kinds = new Set(items.map((u) => (BLOB_KINDS.has(u.kind) ? u.kind : "record")));
   const noun = kinds.size === 1 ? [...kinds][0] : "part";
-  const whys = new Set(items.map((u) => whyUnreadable(u.kind, 1)));
-  const one = whys.size === 1; // one reason for all: said once
+  const whys = new Set(items.map((u) => u.why ?? ""));
+  const shared = whys.size === 1 ? items[0].why : ""; // one reason for all: said once
   return (
     <div class="notice unreadable" role="status" data-unreadable={n}>
       {n} stored {noun}{n === 1 ? "" : "s"} could not be read and {n === 1 ? "is" : "are"} left out
-      {one ? ` (${whyUnreadable(items[0].kind, n)})` : ""}:
+      {shared ? ` (${n === 1 ? "" : "each: "}${shared})` : ""}:
       <ul>
         {items.map((u) => (
           <li data-kind={u.kind}>
             {u.kind} <span class="mono">{u.id}</span> <span class="muted small">{u.reason}</span>
-            {one ? null : <span class="small"> ({whyUnreadable(u.kind, 1)})</span>}
+            {shared || !u.why ? null : <span class="small"> ({u.why})</span>}
           </li>
         ))}
       </ul>

@@ -658,7 +658,9 @@ export interface paths {
         /**
          * Node Report
          * @description The report the node's task attached (``af.current_context().report``), of its newest
-         *     attempt that wrote one, as one HTML page; its attempt in ``X-Airfoil-Attempt``.
+         *     attempt that wrote one, as one HTML page; its attempt in ``X-Airfoil-Attempt`` and, where
+         *     part of it could not be read, the damage in ``X-Airfoil-Damage`` (as ``airfoil report``
+         *     names it locally).
          */
         get: operations["node_report_api_v1_projects__project__executions__execution_id__nodes__node_id__report_get"];
         put?: never;
@@ -3414,13 +3416,17 @@ export interface components {
         };
         /**
          * UnreadableOut
-         * @description A stored record that no longer decodes (written by an older or faulty version of
-         *     Airfoil), left out of what it belongs to: the rest is shown, and this names it.
+         * @description A stored part of a run that cannot be read, left out of what it belongs to: the rest
+         *     is shown, and this names it.
          *
-         *     ``kind`` is ``execution``, ``node``, ``attempt`` or ``event``; ``id`` the execution's id,
-         *     or for its parts ``<execution>/<node>``, ``<execution>/<node>#<attempt>`` and
-         *     ``<execution>@<seq>`` (``?`` where even that cannot be read); ``reason`` the decoder's
-         *     message (the field and what it found).
+         *     ``kind`` is ``execution``, ``node``, ``attempt`` or ``event`` (a record that no longer
+         *     decodes), or ``log`` or ``report`` (a blob that cannot be read); ``id`` the execution's
+         *     id, or for its parts ``<execution>/<node>``, ``<execution>/<node>#<attempt>`` and
+         *     ``<execution>@<seq>`` (``?`` where even that cannot be read); ``reason`` what failed (the
+         *     decoder's message: the field and what it found); ``why`` why, in words, as the CLI and
+         *     the console say it: "its blob is damaged or was changed by hand" (a log or report) or
+         *     "it was stored by an older or faulty version of Airfoil" (a record); empty from a server
+         *     older than the field.
          */
         UnreadableOut: {
             /** Id */
@@ -3429,6 +3435,11 @@ export interface components {
             kind: string;
             /** Reason */
             reason: string;
+            /**
+             * Why
+             * @default
+             */
+            why: string;
         };
         /**
          * UploadOut
@@ -7004,6 +7015,10 @@ export interface operations {
             /** @description the report's HTML page */
             200: {
                 headers: {
+                    /** @description the attempt that wrote the report */
+                    "X-Airfoil-Attempt"?: number;
+                    /** @description only when part of the stored report could not be read (its blob is damaged or was changed by hand): what, percent-encoded; the readable part is the page, the rest shown as U+FFFD */
+                    "X-Airfoil-Damage"?: string;
                     [name: string]: unknown;
                 };
                 content: {

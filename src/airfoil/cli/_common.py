@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
@@ -39,6 +39,7 @@ __all__ = [
     "plain",
     "runtime",
     "say_unreadable",
+    "unreadable_json",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -171,13 +172,18 @@ def shown_name(record: Any) -> str:
     return str(getattr(record, "name", "") or record.id)
 
 
-def say_unreadable(kind: str, record_id: str, reason: str, shown: str = "left out") -> None:
-    """One line on stderr for a stored part of an execution that no longer decodes (or, a
-    ``log`` or ``report``, cannot be read from the blob store) and was left out of what is
-    shown (the rest is shown), or, ``shown``, what became of it."""
-    why = (
-        "its blob is damaged or was changed by hand"
-        if kind in ("log", "report")
-        else "it was stored by an older or faulty version of Airfoil"
-    )
-    err_console.print(f"unreadable: {kind} {record_id} ({shown}): {reason}; {why}", markup=False)
+def unreadable_json(exc: UnreadableRecordError) -> dict[str, str]:
+    """A part left out, as the API's ``UnreadableOut`` has it (``kind``, ``id``, ``reason``,
+    ``why``): the local ``--json`` objects' shape is the remote ones'."""
+    return {"kind": exc.kind, "id": exc.record_id, "reason": exc.reason, "why": exc.why}
+
+
+def say_unreadable(part: Mapping[str, str], shown: str = "left out") -> None:
+    """One line on stderr for a stored part of an execution that cannot be read (a record
+    that no longer decodes; a ``log`` or ``report`` blob), given as the API's
+    ``UnreadableOut`` has it (:func:`unreadable_json`), that was left out of what is shown
+    (the rest is shown), or, ``shown``, what became of it; its ``why`` as it says (empty
+    from an older server: then not said)."""
+    why = part.get("why")
+    said = f"unreadable: {part['kind']} {part['id']} ({shown}): {part['reason']}"
+    err_console.print(f"{said}; {why}" if why else said, markup=False)

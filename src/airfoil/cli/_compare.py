@@ -180,7 +180,7 @@ def register(root: typer.Typer) -> None:
             ra, rb = rt.meta.get_execution(a), rt.meta.get_execution(b)
             c = compare_records(rt.meta, rt.blobs, ra, rb).model_dump()
         for u in c.get("unreadable", []):  # nodes left out of the comparison: the rest shown
-            say_unreadable(u["kind"], u["id"], u["reason"])
+            say_unreadable(u)
         if as_json:
             typer.echo(json.dumps(c))
         else:

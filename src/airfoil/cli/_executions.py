@@ -26,6 +26,7 @@ from airfoil.cli._common import (
     runtime,
     say_unreadable,
     shown_name,
+    unreadable_json,
 )
 
 if TYPE_CHECKING:
@@ -98,8 +99,8 @@ def list_executions(
         )
     for exc in unreadable.values():
         err_console.print(
-            f"unreadable: execution {exc.record_id} (left out): {exc.reason}; it was stored "
-            f"by an older or faulty version (`airfoil executions show {exc.record_id}`)",
+            f"unreadable: execution {exc.record_id} (left out): {exc.reason}; {exc.why} "
+            f"(`airfoil executions show {exc.record_id}`)",
             markup=False,
         )
     if as_json:
@@ -113,7 +114,7 @@ def list_executions(
             for r in records
         ]
         for exc in parts.values():
-            say_unreadable(exc.kind, exc.record_id, exc.reason)
+            say_unreadable(unreadable_json(exc))
         out_console.print_json(json.dumps(payload))
         return
     table = Table()
@@ -233,15 +234,13 @@ def show(
     story = rt.meta.get_events(execution_id, on_unreadable=skipped) if events else []
     data = execution_json(record, nodes, rt)
     data["anomalies"] = local_anomalies(rt, execution_id)
-    data["unreadable"] = [
-        {"kind": e.kind, "id": e.record_id, "reason": e.reason} for e in bad.values()
-    ]
+    data["unreadable"] = [unreadable_json(e) for e in bad.values()]
     from airfoil.store.naming import ExecutionNames
 
     names = ExecutionNames(rt.meta, record.project)  # a cache hit's cause names its source
     names.remember(record.id, record.display_name, record.domain)
     for exc in bad.values():
-        say_unreadable(exc.kind, exc.record_id, exc.reason)
+        say_unreadable(unreadable_json(exc))
     if as_json:
         if events:
             data["events"] = [

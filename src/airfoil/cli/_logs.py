@@ -213,7 +213,7 @@ def search(
         data = {"text": text, **msgspec.to_builtins(found)}
         home = rt.settings.domain
     for u in data.get("unreadable", []):  # passed over: the rest was searched
-        say_unreadable(u["kind"], u["id"], u["reason"])
+        say_unreadable(u)
     if as_json:
         out_console.print_json(json.dumps(data))
         return

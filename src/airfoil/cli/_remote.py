@@ -182,7 +182,7 @@ def follow(client: Any, execution_id: str, what: str, as_json: bool, name: str =
     out = remote_execution_json(detail)
     out["unreadable"] = [u.model_dump() for u in detail.unreadable]  # as a local run's
     for u in detail.unreadable:  # its parts the server could not read: the rest is shown
-        say_unreadable(u.kind, u.id, u.reason)
+        say_unreadable(u.model_dump())
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
     else:
@@ -412,7 +412,7 @@ def remote_show(
     out["anomalies"] = found
     out["unreadable"] = [u.model_dump() for u in detail.unreadable]
     for u in detail.unreadable:  # its parts the server could not read: the rest is shown
-        say_unreadable(u.kind, u.id, u.reason)
+        say_unreadable(u.model_dump())
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
         return

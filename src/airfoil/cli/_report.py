@@ -17,6 +17,7 @@ from airfoil.cli._common import (
     runtime,
     say_unreadable,
 )
+from airfoil.core.errors import unreadable_why
 
 if TYPE_CHECKING:
     from airfoil.core.reports import NodeReport
@@ -73,7 +74,9 @@ def register(root: typer.Typer) -> None:
             shown, rep = _local(execution_id, node, domain)
         if rep.damage is not None:  # what is readable is written, locally and remotely
             where = f"{shown}/{node}#{rep.attempt}"
-            say_unreadable("report", where, rep.damage, shown="its readable part written")
+            why = unreadable_why("report")
+            damage = {"kind": "report", "id": where, "reason": rep.damage, "why": why}
+            say_unreadable(damage, shown="its readable part written")
         run = f"{execution_id}-{domain}" if domain else execution_id  # twins write apart
         path = output or Path(f"{run}-{node.replace('/', '_')}-report.html")
         path.write_text(rep.html, encoding="utf-8")

@@ -24,6 +24,7 @@ from airfoil.cli._common import (
     runtime,
     say_unreadable,
     shown_name,
+    unreadable_json,
 )
 
 if TYPE_CHECKING:
@@ -152,12 +153,10 @@ def register(app: typer.Typer) -> None:
 
         nodes = sort_nodes(rt.meta.get_nodes(record.id, on_unreadable=skipped))
         for exc in bad.values():
-            say_unreadable(exc.kind, exc.record_id, exc.reason)
+            say_unreadable(unreadable_json(exc))
         if as_json:
             data = execution_json(record, nodes, rt)
-            data["unreadable"] = [
-                {"kind": e.kind, "id": e.record_id, "reason": e.reason} for e in bad.values()
-            ]
+            data["unreadable"] = [unreadable_json(e) for e in bad.values()]
             out_console.print_json(json.dumps(data))
         else:
             print_summary(record, nodes, rt, time.perf_counter() - started, live is None)

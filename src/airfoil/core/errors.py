@@ -66,6 +66,7 @@ __all__ = [
     "UserCodeError",
     "UserError",
     "WorkerLostError",
+    "unreadable_why",
 ]
 
 
@@ -259,6 +260,25 @@ class UnreadableRecordError(StoreError):
         self.kind = kind
         self.record_id = record_id
         self.reason = reason
+
+    @property
+    def why(self) -> str:
+        """Why it cannot be read, in words (:func:`unreadable_why`)."""
+        return unreadable_why(self.kind)
+
+
+#: The kinds of stored part that are blobs (a log's or a report's file), not records.
+_BLOB_KINDS = frozenset({"log", "report"})
+
+
+def unreadable_why(kind: str) -> str:
+    """Why a stored part of ``kind`` that cannot be read could not be, in words: a blob's
+    (``log``, ``report``) was damaged or changed by hand, a record was written by an older
+    or faulty version of Airfoil. The one rule: the API carries it (``UnreadableOut.why``),
+    and the CLI's ``unreadable:`` lines and the console's notices print it."""
+    if kind in _BLOB_KINDS:
+        return "its blob is damaged or was changed by hand"
+    return "it was stored by an older or faulty version of Airfoil"
 
 
 class TransientStoreError(StoreError):

@@ -415,7 +415,7 @@ def event_out(e: EventRecord) -> EventOut:
 
 
 def unreadable_out(exc: UnreadableRecordError) -> UnreadableOut:
-    return UnreadableOut(kind=exc.kind, id=exc.record_id, reason=exc.reason)
+    return UnreadableOut(kind=exc.kind, id=exc.record_id, reason=exc.reason, why=exc.why)
 
 
 def unreadable_outs(found: Iterable[UnreadableRecordError]) -> list[UnreadableOut]:

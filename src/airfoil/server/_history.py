@@ -106,5 +106,8 @@ def search_logs(
         logs=found.logs,
         skipped=found.skipped,
         complete=found.complete,
-        unreadable=[UnreadableOut(kind=u.kind, id=u.id, reason=u.reason) for u in found.unreadable],
+        unreadable=[
+            UnreadableOut(kind=u.kind, id=u.id, reason=u.reason, why=u.why)
+            for u in found.unreadable
+        ],
     )

@@ -18,7 +18,12 @@ from __future__ import annotations
 import msgspec
 
 from airfoil.core.blobs import BlobStore
-from airfoil.core.errors import InvalidInputError, NotFoundError, UnreadableRecordError
+from airfoil.core.errors import (
+    InvalidInputError,
+    NotFoundError,
+    UnreadableRecordError,
+    unreadable_why,
+)
 from airfoil.core.log_lines import LEVEL_RANKS, entries, level_rank
 from airfoil.store.base import MetaStore
 
@@ -49,11 +54,13 @@ class LogMatch(msgspec.Struct, frozen=True):
 class LeftOut(msgspec.Struct, frozen=True):
     """A part the search could not read and passed over: ``kind`` ``execution``,
     ``attempt`` (ids as :class:`~airfoil.core.errors.UnreadableRecordError` names them) or
-    ``log`` (``<execution>/<node>#<attempt>``), and why."""
+    ``log`` (``<execution>/<node>#<attempt>``), what failed (``reason``) and ``why``, in
+    words (:func:`~airfoil.core.errors.unreadable_why`)."""
 
     kind: str
     id: str
     reason: str
+    why: str
 
 
 class LogSearch(msgspec.Struct, frozen=True):
@@ -109,7 +116,8 @@ def search_logs(
     bad: dict[tuple[str, str], LeftOut] = {}
 
     def left_out(exc: UnreadableRecordError) -> None:
-        bad.setdefault((exc.kind, exc.record_id), LeftOut(exc.kind, exc.record_id, exc.reason))
+        left = LeftOut(exc.kind, exc.record_id, exc.reason, exc.why)
+        bad.setdefault((exc.kind, exc.record_id), left)
 
     # one more than asked: whether older executions were left unread
     executions = meta.list_executions(project=project, limit=runs + 1, on_unreadable=left_out)
@@ -131,7 +139,8 @@ def search_logs(
                 continue
             except OSError as exc:  # there, but not readable: the other logs are
                 where = f"{record.id}/{a.node_id}#{a.attempt}"
-                bad.setdefault(("log", where), LeftOut("log", where, f"{exc} ({a.log_uri})"))
+                damage = LeftOut("log", where, f"{exc} ({a.log_uri})", unreadable_why("log"))
+                bad.setdefault(("log", where), damage)
                 continue
             if len(data) > MAX_LOG_BYTES:
                 skipped += 1

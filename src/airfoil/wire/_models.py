@@ -398,17 +398,22 @@ class NodeDetailOut(NodeOut):
 
 
 class UnreadableOut(_Response):
-    """A stored record that no longer decodes (written by an older or faulty version of
-    Airfoil), left out of what it belongs to: the rest is shown, and this names it.
+    """A stored part of a run that cannot be read, left out of what it belongs to: the rest
+    is shown, and this names it.
 
-    ``kind`` is ``execution``, ``node``, ``attempt`` or ``event``; ``id`` the execution's id,
-    or for its parts ``<execution>/<node>``, ``<execution>/<node>#<attempt>`` and
-    ``<execution>@<seq>`` (``?`` where even that cannot be read); ``reason`` the decoder's
-    message (the field and what it found)."""
+    ``kind`` is ``execution``, ``node``, ``attempt`` or ``event`` (a record that no longer
+    decodes), or ``log`` or ``report`` (a blob that cannot be read); ``id`` the execution's
+    id, or for its parts ``<execution>/<node>``, ``<execution>/<node>#<attempt>`` and
+    ``<execution>@<seq>`` (``?`` where even that cannot be read); ``reason`` what failed (the
+    decoder's message: the field and what it found); ``why`` why, in words, as the CLI and
+    the console say it: "its blob is damaged or was changed by hand" (a log or report) or
+    "it was stored by an older or faulty version of Airfoil" (a record); empty from a server
+    older than the field."""
 
     kind: str
     id: str
     reason: str
+    why: str = ""
 
 
 class ExecutionSummary(_Response):

@@ -50,6 +50,8 @@ def test_an_unreadable_execution_is_left_out_of_the_list_and_its_detail_names_it
     assert page.total == 2
     assert [(u.kind, u.id) for u in page.unreadable] == [("execution", bad.id)]
     assert "$.phase" in page.unreadable[0].reason
+    # why, in the words the CLI and the console print (main: each chose them by kind)
+    assert page.unreadable[0].why == "it was stored by an older or faulty version of Airfoil"
     paged = [client.list(limit=1, offset=i) for i in (0, 1)]
     assert [[e.id for e in p.items] + [u.id for u in p.unreadable] for p in paged] == [
         [good.id],
