@@ -57,7 +57,7 @@ class SqlCacheScopeStore(CacheScopeStore):
 
         def body(cur: Any) -> bool:
             cur.execute(s.scope_delete, {"name": name})
-            found = cur.rowcount == 1
+            found: bool = cur.rowcount == 1
             cur.execute(s.scope_delete_members, {"name": name})
             return found
 

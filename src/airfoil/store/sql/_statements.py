@@ -509,9 +509,7 @@ class _Builder:
             .on_conflict_do_nothing(index_elements=[cs.c.name])
         )
         sql["scope_delete"] = self._compile(sa.delete(cs).where(cs.c.name == _bp("name")))
-        sql["scope_delete_members"] = self._compile(
-            sa.delete(cm).where(cm.c.scope == _bp("name"))
-        )
+        sql["scope_delete_members"] = self._compile(sa.delete(cm).where(cm.c.scope == _bp("name")))
         sql["scope_list"] = self._compile(
             sa.select(cs.c.name, cs.c.description, cs.c.created_at).order_by(cs.c.name)
         )
