@@ -35,6 +35,15 @@ __all__ = ["app"]
 app = typer.Typer(no_args_is_help=True)
 
 
+def _add_scopes() -> None:
+    from airfoil.cli._cache_scopes import app as scopes
+
+    app.add_typer(scopes, name="scopes", help="Who may read and write each named cache scope.")
+
+
+_add_scopes()
+
+
 def resolve_task(meta: Any, given: str) -> str:
     """The full name of the task ``given`` names: itself, or the one task with cached
     results whose name ends with ``.given`` (``load`` for ``pipeline.load``).

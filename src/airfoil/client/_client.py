@@ -120,7 +120,7 @@ class Client:
                 code, message = str(err["code"]), str(err["message"])
             except Exception:
                 code, message = "http_error", r.text[:500]
-            raise _error_class(r.status_code)(r.status_code, code, message)
+            raise _error_class(r.status_code, code)(r.status_code, code, message)
         return r
 
     def _p(self, project: str | None) -> str:
@@ -676,7 +676,7 @@ class Client:
             code, message = str(err["code"]), str(err["message"])
         except Exception:
             code, message = "http_error", r.text[:500]
-        raise _error_class(r.status_code)(r.status_code, code, message)
+        raise _error_class(r.status_code, code)(r.status_code, code, message)
 
     def wait(
         self,

@@ -245,7 +245,13 @@ def test_cache_explain_of_a_shared_entry_hides_the_other_projects_run(
     keyed: Keyed, flow: Any
 ) -> None:
     """A task that opted into a shared scope hits the entry beta wrote: alpha's explanation
-    says an entry exists, but not which execution of beta's wrote it."""
+    says an entry exists, but not which execution of beta's wrote it. (Both are members of
+    the scope, as an admin granted: a non-member's launch is refused, see
+    test_cache_scope_tenancy.py.)"""
+    meta = keyed.running.deps.meta
+    meta.create_cache_scope("team", 1.0)
+    meta.grant_cache_scope("team", "alpha", "write", 1.0)
+    meta.grant_cache_scope("team", "beta", "write", 1.0)
     with keyed.client("beta_runner", "beta") as c:
         c.register([flow.team_wf])
         beta_ex = c.launch(flow.team_wf, {"x": 21})
