@@ -9,13 +9,12 @@ below that must be refused ran, and beta's reads and writes went through).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from _srv import Running, start_server
+from _srv import Running, server_on
 
 from airfoil.client import CacheScopeForbidden
 
@@ -55,20 +54,9 @@ def tenants(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Tenants]:
     home = tmp_path_factory.mktemp(f"scopes-{request.param}")
-    old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
-    os.environ["AIRFOIL_PACKAGE_CACHE"] = str(home / "packages")
-    url = None
-    if request.param == "postgres":
-        url = request.getfixturevalue("pg_schema_factory")()
-    running = start_server(home, url)
-    try:
+    pg = request.getfixturevalue("pg_schema_factory") if request.param == "postgres" else None
+    with server_on(request.param, home, pg) as running:
         yield Tenants(running)
-    finally:
-        running.stop()
-        if old is None:
-            os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
-        else:
-            os.environ["AIRFOIL_PACKAGE_CACHE"] = old
 
 
 @pytest.fixture

@@ -83,7 +83,9 @@ def run(meta: MetaStore, tmp_path: Path) -> Run:
     types = default_type_engine()
     CALLS.clear()
 
-    def go(project: str, wf: object, declared_only: bool = True, **inputs: object) -> ExecutionRecord:
+    def go(
+        project: str, wf: object, declared_only: bool = True, **inputs: object
+    ) -> ExecutionRecord:
         settings = EngineSettings(project=project, cache_scopes_declared_only=declared_only)
         executor = InlineExecutor(blobs, WorkerRuntime(codecs=types))
         engine = Engine(
