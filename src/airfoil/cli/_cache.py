@@ -12,7 +12,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import (
     RUN_DOMAIN,
@@ -24,6 +23,7 @@ from airfoil.cli._common import (
     run_label,
     runtime,
 )
+from airfoil.cli._table import Table
 from airfoil.core.records import CacheEntry
 from airfoil.engine.cache import project_scopes
 

@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from airfoil.cli._common import (
@@ -27,6 +26,7 @@ from airfoil.cli._common import (
     say_unreadable,
     shown_name,
 )
+from airfoil.cli._table import Table
 
 if TYPE_CHECKING:
     from airfoil.store.base import BlobStore
