@@ -70,3 +70,24 @@ def test_declared_scopes_are_members_only_locally_too(tmp_path: Path) -> None:
     assert json.loads(listed.stdout)[0]["members"] == {"alpha": "write", "beta": "read"}
     mine = _airfoil(project, home, "beta", "cache", "scopes", "mine", "--json")
     assert json.loads(mine.stdout)[0]["members"] == {"beta": "read"}
+
+
+def test_clear_leaves_a_scope_the_project_may_not_write(tmp_path: Path) -> None:
+    """`airfoil cache clear` as a project cleared every shared entry, those of scopes it is
+    no member of (or only reads) included; now it clears what it may write. Fails on main
+    (the `cache scopes` commands did not exist; without them: any scope's entries went)."""
+    project, home = tmp_path / "proj", tmp_path / "home"
+    project.mkdir()
+    (project / "flow.py").write_text(FLOW)
+    _airfoil(project, home, "alpha", "cache", "scopes", "create", "team")
+    _airfoil(project, home, "alpha", "cache", "scopes", "grant", "team", "alpha")
+    _airfoil(project, home, "alpha", "cache", "scopes", "grant", "team", "beta", "--read")
+    assert _airfoil(project, home, "alpha", "run", "flow.py", "wf").returncode == 0
+    listed = _airfoil(project, home, "beta", "cache", "list", "--json")
+    assert len(json.loads(listed.stdout)) == 1  # a reader sees the scope's entries
+    assert json.loads(_airfoil(project, home, "gamma", "cache", "list", "--json").stdout) == []
+    for who in ("beta", "gamma"):
+        cleared = _airfoil(project, home, who, "cache", "clear", "--yes")
+        assert "deleted 0 cache entries" in cleared.stderr, cleared.stderr
+    cleared = _airfoil(project, home, "alpha", "cache", "clear", "--yes")
+    assert "deleted 1 cache entry" in cleared.stderr, cleared.stderr
