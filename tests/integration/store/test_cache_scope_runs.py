@@ -12,6 +12,7 @@ the members' rules of docs/caching.md.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -200,3 +201,34 @@ def test_every_project_as_a_reader(meta: MetaStore, run: Run) -> None:
         assert _output(meta, ex) == 6
     assert run("gamma", beta_flow, x=9).phase == "succeeded"
     assert len(meta.list_cache()) == 1
+
+
+REVOKE: list[MetaStore] = []
+
+
+@af.task(cache=True, cache_version="1", cache_scope="features", name="feat.revoking")
+def revoking(x: int) -> int:
+    """Revokes its own project's membership while it runs (the inline executor: this
+    process, the test's store), then outlives the gate's 2 s."""
+    REVOKE[0].revoke_cache_scope("features", "beta")
+    time.sleep(2.2)
+    return x
+
+
+@af.workflow
+def revoked_mid_run(x: int = 1) -> int:
+    return double(x=revoking(x=x))
+
+
+def test_a_member_revoked_mid_run_writes_nothing_more_and_fails(meta: MetaStore, run: Run) -> None:
+    """The revocation reaches a running execution within 2 s: the result of the task that
+    was running is not written (checked again at commit), and the next lookup in the scope
+    fails the run."""
+    meta.create_cache_scope("features", 1.0)
+    meta.grant_cache_scope("features", "beta", "write", 1.0)
+    REVOKE[:] = [meta]
+    ex = run("beta", revoked_mid_run, x=7)
+    assert ex.phase == "failed" and ex.error is not None
+    assert ex.error.type == "CacheScopeAccessError"
+    assert meta.list_cache() == []  # revoking(7)'s result was not written
+    assert "double(7)" not in CALLS
