@@ -6,11 +6,10 @@ showed ``ty`` and ``odd.ty``, without the brackets."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,26 +33,14 @@ FLOW = textwrap.dedent(
 )
 
 
-def _airfoil(cwd: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, AIRFOIL_HOME=str(home), COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
-
-
-def test_a_task_name_with_markup_is_printed_as_it_is(tmp_path: Path) -> None:
-    project, home = tmp_path / "proj", tmp_path / "home"
-    project.mkdir()
-    (project / "flow.py").write_text(FLOW)
-    ran = _airfoil(project, home, "run", "--name", "r1", "flow.py", "wf")
-    assert ran.returncode == 0, ran.stderr
+def test_a_task_name_with_markup_is_printed_as_it_is(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    (tmp_path / "flow.py").write_text(FLOW)
+    ran = cli("run", "--name", "r1", "flow.py", "wf")
+    assert ran.code == 0, ran.err
     # executions show names a node's task by the last part of its name
     for args, shown in ((("executions", "show", "r1"), SHORT), (("cache", "list"), NAME)):
-        out = _airfoil(project, home, *args)
-        assert out.returncode == 0, out.stderr
-        assert shown in out.stdout, (args, out.stdout)
+        out = cli(*args)
+        assert out.code == 0, out.err
+        assert shown in out.out, (args, out.out)
