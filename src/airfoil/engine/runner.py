@@ -210,6 +210,7 @@ class Engine:
                 secrets=_CallableSecrets(self.secrets),
                 executor=self.executor.name,
                 retry_backoff_s=self.settings.retry_backoff_s,
+                cache_scopes_declared_only=self.settings.cache_scopes_declared_only,
             )
         return self._launcher
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import airfoil as af
+from airfoil.core.errors import CacheScopeAccessError
 from airfoil.core.records import ExecutionRecord
 from airfoil.engine.local import spec_of
 from airfoil.engine.runner import Engine, EngineSettings
@@ -85,8 +86,13 @@ def run(meta: MetaStore, tmp_path: Path) -> Run:
     CALLS.clear()
 
     def go(
-        project: str, wf: object, declared_only: bool = True, **inputs: object
+        project: str,
+        wf: object,
+        declared_only: bool = True,
+        between: Callable[[], object] | None = None,
+        **inputs: object,
     ) -> ExecutionRecord:
+        """Launch ``wf`` in ``project`` and drive it (``between``: called in between)."""
         settings = EngineSettings(project=project, cache_scopes_declared_only=declared_only)
         executor = InlineExecutor(blobs, WorkerRuntime(codecs=types))
         engine = Engine(
@@ -104,6 +110,8 @@ def run(meta: MetaStore, tmp_path: Path) -> Run:
             for k, v in inputs.items()
         }
         ex = engine.launch(spec, args)
+        if between is not None:
+            between()
         return engine.drive(ex.id)
 
     return go
@@ -125,11 +133,18 @@ def test_an_undeclared_scope_stays_open_locally(meta: MetaStore, run: Run) -> No
 
 
 def test_a_server_refuses_an_undeclared_scope(meta: MetaStore, run: Run) -> None:
-    ex = run("alpha", alpha_flow, x=3)
+    with pytest.raises(CacheScopeAccessError) as err:
+        run("alpha", alpha_flow, x=3)  # refused at launch: nothing recorded
+    assert "project 'alpha' may not use cache scope 'features'" in str(err.value)
+    assert "airfoil cache scopes grant features alpha" in str(err.value)
+    assert meta.list_executions() == []
+    # the engine's own check: a scope deleted between the launch and the drive
+    meta.create_cache_scope("features", 1.0)
+    meta.grant_cache_scope("features", "alpha", "write", 1.0)
+    ex = run("alpha", alpha_flow, between=lambda: meta.delete_cache_scope("features"), x=3)
     assert ex.phase == "failed" and ex.error is not None
     assert ex.error.type == "CacheScopeAccessError"
     assert "project 'alpha' may not use cache scope 'features'" in ex.error.message
-    assert "airfoil cache scopes grant features alpha" in ex.error.message
     assert CALLS == [] and meta.list_cache() == []  # nothing ran, nothing was cached
 
 
@@ -138,11 +153,11 @@ def test_a_non_member_can_neither_read_nor_write(meta: MetaStore, run: Run) -> N
     meta.grant_cache_scope("features", "alpha", "write", 1.0)
     assert run("alpha", alpha_flow, x=3).phase == "succeeded"
     assert CALLS == ["double(3)"]
-    beta = run("beta", beta_flow, x=3)  # alpha's entry is there: a member would hit it
-    assert beta.phase == "failed" and beta.error is not None
-    assert beta.error.type == "CacheScopeAccessError"
+    # alpha's entry is there: a member would hit it
+    with pytest.raises(CacheScopeAccessError) as err:
+        run("beta", beta_flow, x=3)
     # the refusal names neither alpha nor what it cached
-    assert "alpha" not in beta.error.message and "6" not in beta.error.message
+    assert "alpha" not in str(err.value) and "6" not in str(err.value)
     assert CALLS == ["double(3)"]  # beta's body never ran
     assert len(meta.list_cache()) == 1  # alpha's entry, untouched
 
@@ -181,10 +196,13 @@ def test_a_revoked_member_loses_access(meta: MetaStore, run: Run) -> None:
     meta.create_cache_scope("features", 1.0)
     meta.grant_cache_scope("features", "beta", "write", 1.0)
     assert run("beta", beta_flow, x=3).phase == "succeeded"
-    assert meta.revoke_cache_scope("features", "beta")
-    again = run("beta", beta_flow, x=3)
+    # revoked after its launch, before its drive: the drive's lookup refuses it
+    revoke = lambda: meta.revoke_cache_scope("features", "beta")  # noqa: E731
+    again = run("beta", beta_flow, between=revoke, x=3)
     assert again.phase == "failed" and again.error is not None
     assert again.error.type == "CacheScopeAccessError"
+    with pytest.raises(CacheScopeAccessError):  # and its next launch
+        run("beta", beta_flow, x=3)
     # and a write member downgraded to read writes no more
     meta.grant_cache_scope("features", "beta", "read", 2.0)
     assert run("beta", beta_flow, x=5).phase == "succeeded"
