@@ -245,6 +245,8 @@ class Runtime:
                     secrets=self.stores.secrets,
                     executor=self.settings.executor,
                     retry_backoff_s=EngineSettings().retry_backoff_s,
+                    # a server's projects use only the cache scopes an admin declared
+                    cache_scopes_declared_only=not self.local_run,
                 )
             return self._launcher
 
@@ -358,6 +360,7 @@ class Runtime:
             anomaly_k=self.settings.anomaly_k,
             anomaly_min_history=self.settings.anomaly_min_history,
             history_runs=self.settings.history_runs,
+            cache_scopes_declared_only=not self.local_run,
         )
 
     def engine(

@@ -2,7 +2,8 @@
 
 Entries belong to a scope: the project they were written in (``AIRFOIL_PROJECT``) or a shared
 scope a task opted into (``cache_scope=``). ``list`` and ``clear`` act on the current project's
-entries and the shared ones (``--all-projects`` for every entry of the store).
+entries and those of the shared scopes it may read (list) or write (clear): a declared scope's
+members only (``--all-projects`` for every entry of the store).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import (
     RUN_DOMAIN,
@@ -24,6 +24,7 @@ from airfoil.cli._common import (
     run_label,
     runtime,
 )
+from airfoil.cli._table import Table
 from airfoil.core.records import CacheEntry
 from airfoil.engine.cache import project_scopes
 
@@ -33,6 +34,15 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _add_scopes() -> None:
+    from airfoil.cli._cache_scopes import app as scopes
+
+    app.add_typer(scopes, name="scopes", help="Who may read and write each named cache scope.")
+
+
+_add_scopes()
 
 
 def resolve_task(meta: Any, given: str) -> str:
@@ -60,17 +70,25 @@ def resolve_task(meta: Any, given: str) -> str:
     )
 
 
-def _visible(rt: LocalRuntime, all_projects: bool, task: str | None) -> list[CacheEntry]:
+def _visible(
+    rt: LocalRuntime, all_projects: bool, task: str | None, need: str = "read"
+) -> list[CacheEntry]:
+    """The entries of the current project, and of the shared scopes it may use (``need``:
+    ``read`` to list them, ``write`` to clear them; an undeclared scope is open locally)."""
+    from airfoil.engine._scope_gate import SHARED, ScopeGate
+
     entries: list[CacheEntry] = rt.meta.list_cache(task=task)
     if all_projects:
         return entries
     project = rt.settings.project
+    gate = ScopeGate(rt.meta, project, declared_only=False)
+    ok = ("read", "write") if need == "read" else ("write",)
     return [
         e
         for e in entries
         if not e.parts.scope
         or project_scopes(e.parts.scope, project)
-        or e.parts.scope.startswith("shared:")
+        or (e.parts.scope.startswith(SHARED) and gate.access(e.parts.scope) in ok)
     ]
 
 
@@ -257,5 +275,6 @@ def clear(
     if all_projects:
         n = rt.meta.delete_cache(task=task)
     else:
-        n = sum(rt.meta.delete_cache(key=e.key) for e in _visible(rt, False, task))
+        shown = _visible(rt, False, task, need="write")
+        n = sum(rt.meta.delete_cache(key=e.key) for e in shown)
     err_console.print(f"deleted {n} cache entr{'y' if n == 1 else 'ies'}")

@@ -14,9 +14,10 @@ import time
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from airfoil.cli._common import err_console, fail, handle_errors, out_console, run_label, runtime
+from airfoil.cli._table import Table
 
 __all__ = ["register"]
 
@@ -106,7 +107,7 @@ def nodes(
         table.add_row(
             name,
             n.address,
-            "yes" if n.alive else "[red]no[/]",
+            "yes" if n.alive else Text("no", style="red"),
             f"{n.used_cpu:g}/{n.cpu:g}",
             f"{_mem(n.used_mem)}/{_mem(n.mem)}",
             f"{n.used_gpu}/{n.gpu}",

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import (
     handle_errors,
@@ -19,6 +18,7 @@ from airfoil.cli._common import (
     runtime,
     say_unreadable,
 )
+from airfoil.cli._table import Table
 
 __all__ = ["register"]
 

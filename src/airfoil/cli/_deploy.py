@@ -11,9 +11,9 @@ import os
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import handle_errors, out_console, plain
+from airfoil.cli._table import Table
 from airfoil.core.errors import ConfigError
 
 __all__ = ["register"]

@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from airfoil.cli._common import (
@@ -28,6 +27,7 @@ from airfoil.cli._common import (
     shown_name,
     unreadable_json,
 )
+from airfoil.cli._table import Table
 
 if TYPE_CHECKING:
     from airfoil.store.base import BlobStore

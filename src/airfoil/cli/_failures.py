@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import handle_errors, out_console, plain, run_label, runtime
+from airfoil.cli._table import Table
 
 __all__ = ["parse_since", "register"]
 

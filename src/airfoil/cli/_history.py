@@ -10,10 +10,10 @@ import json
 from typing import Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from airfoil.cli._common import handle_errors, out_console, plain, run_label, runtime
+from airfoil.cli._table import Table
 
 __all__ = ["app", "local_anomalies", "print_anomalies", "rule_given"]
 

@@ -21,10 +21,10 @@ from typing import Any
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.live import Live
 from rich.progress_bar import ProgressBar
-from rich.table import Table
 from rich.text import Text
 
 from airfoil.cli._render import gates_waiting, node_table, sort_nodes
+from airfoil.cli._table import Table
 
 __all__ = ["LiveView", "gates_waiting", "render_state"]
 

@@ -8,9 +8,9 @@ import math
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import RUN_DOMAIN, handle_errors, local_execution, out_console, runtime
+from airfoil.cli._table import Table
 
 __all__ = ["register", "sparkline"]
 

@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
+from airfoil.cli._table import Table
 
 __all__ = ["app", "register"]
 

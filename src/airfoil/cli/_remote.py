@@ -304,7 +304,7 @@ def remote_list(
     as_json: bool,
 ) -> None:
     """List the server's executions, newest first (``--json``: the local list's shape)."""
-    from rich.table import Table
+    from airfoil.cli._table import Table
 
     with _client(server, project) as client:
         items: list[Any] = []

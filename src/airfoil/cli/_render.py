@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
 from rich.text import Text
 
+from airfoil.cli._table import Table
 from airfoil.core.phases import GateKind
 from airfoil.core.records import ExecutionRecord, NodeRecord
 

@@ -9,9 +9,9 @@ import time
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import handle_errors, out_console, plain, run_label, runtime
+from airfoil.cli._table import Table
 from airfoil.core.experiments import AGGREGATES, parse_metric_column
 
 __all__ = ["register"]

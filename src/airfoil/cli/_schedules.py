@@ -17,9 +17,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
 from airfoil.cli._common import err_console, handle_errors, out_console, runtime
+from airfoil.cli._table import Table
 
 if TYPE_CHECKING:
     from airfoil.core.launch_plans import LaunchPlanSpec

@@ -277,7 +277,7 @@ def _run_sweep(
 
 
 def _print_ratios(report: dict[str, Any], console: Console) -> None:
-    from rich.table import Table
+    from airfoil.cli._table import Table
 
     table = Table(title="average JCT: ratio to each baseline and to the best other policy")
     table.add_column("load", justify="right")
@@ -327,8 +327,8 @@ def _print_json(results: dict[str, SimResult]) -> None:
 
 def _print_table(results: dict[str, SimResult], console: Console) -> None:
     from rich import box
-    from rich.table import Table
 
+    from airfoil.cli._table import Table
     from airfoil.scheduler.sim import table_rows
 
     first = next(iter(results.values()))

@@ -14,6 +14,15 @@ Example::
 from airfoil.client._artifacts import Artifacts
 from airfoil.client._client import ApiCallError, AuthError, Client
 from airfoil.client._deployments import Deployments
+from airfoil.client._http import CacheScopeForbidden
 from airfoil.client._package import build_package
 
-__all__ = ["ApiCallError", "Artifacts", "AuthError", "Client", "Deployments", "build_package"]
+__all__ = [
+    "ApiCallError",
+    "Artifacts",
+    "AuthError",
+    "CacheScopeForbidden",
+    "Client",
+    "Deployments",
+    "build_package",
+]

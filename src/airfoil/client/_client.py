@@ -121,7 +121,7 @@ class Client:
                 code, message = str(err["code"]), str(err["message"])
             except Exception:
                 code, message = "http_error", r.text[:500]
-            raise _error_class(r.status_code)(r.status_code, code, message)
+            raise _error_class(r.status_code, code)(r.status_code, code, message)
         return r
 
     def _p(self, project: str | None) -> str:
@@ -683,7 +683,7 @@ class Client:
             code, message = str(err["code"]), str(err["message"])
         except Exception:
             code, message = "http_error", r.text[:500]
-        raise _error_class(r.status_code)(r.status_code, code, message)
+        raise _error_class(r.status_code, code)(r.status_code, code, message)
 
     def wait(
         self,

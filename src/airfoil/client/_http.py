@@ -15,6 +15,7 @@ import httpx
 
 from airfoil.core.errors import (
     AirfoilError,
+    CacheScopeAccessError,
     ConfigError,
     ConflictError,
     InvalidInputError,
@@ -23,7 +24,7 @@ from airfoil.core.errors import (
     UserError,
 )
 
-__all__ = ["ApiCallError", "AuthError", "to_json"]
+__all__ = ["ApiCallError", "AuthError", "CacheScopeForbidden", "to_json"]
 
 
 class ApiCallError(AirfoilError):
@@ -39,7 +40,14 @@ class AuthError(ApiCallError, UserError):
     """No key, a bad key, or a key without the role the call needs."""
 
 
-def _error_class(status: int) -> type[ApiCallError]:
+class CacheScopeForbidden(AuthError, CacheScopeAccessError):
+    """The launch's project may not use a task's named cache scope (403
+    ``cache_scope_forbidden``): the message names the scope and the admin's command."""
+
+
+def _error_class(status: int, code: str = "") -> type[ApiCallError]:
+    if code == "cache_scope_forbidden":
+        return CacheScopeForbidden
     table: dict[int, type[AirfoilError]] = {
         404: NotFoundError,
         409: ConflictError,

@@ -17,6 +17,7 @@ AirfoilError
 │   ├── TypeTransformError    a value does not fit its declared type (or would lose data)
 │   ├── InvalidInputError     launch inputs do not match the interface
 │   ├── SecretOutputError     a task's output holds the value of a secret it was given
+│   ├── CacheScopeAccessError a project may not use a named cache scope (not a member)
 │   └── NotFoundError         an execution, node, task or cache entry does not exist
 ├── UserCodeError             user code raised; carries the original type, message, traceback
 ├── PlatformError             a system failure, retryable on its own budget
@@ -43,6 +44,7 @@ from __future__ import annotations
 __all__ = [
     "AirfoilError",
     "BindingTypeError",
+    "CacheScopeAccessError",
     "ConfigError",
     "ConflictError",
     "CorruptBlobError",
@@ -170,6 +172,21 @@ class SecretOutputError(UserError):
     output and the secret, never the value. Return something derived from the secret (a hash,
     a masked form) instead, or ask for the secret by name in the task that needs it.
     """
+
+
+class CacheScopeAccessError(UserError):
+    """A run of a project uses a named cache scope (``cache_scope=``) it is not a member of.
+
+    Raised at launch on a server (a 403 ``cache_scope_forbidden``), and by the engine when a
+    lookup in the scope is refused (a dynamic graph's task, a membership revoked while the run
+    was going): the run fails with this error rather than missing silently. The message names
+    the scope, the project and the command an admin runs to grant it.
+    """
+
+    def __init__(self, message: str, *, scope: str = "", project: str = "") -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.project = project
 
 
 class NotFoundError(UserError):

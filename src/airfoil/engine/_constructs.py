@@ -98,6 +98,7 @@ class ConstructsMixin:
     attempts: dict[tuple[str, int], AttemptRecord]
     _dirty_attempts: dict[tuple[str, int], AttemptRecord]
     _batch: StoreBatch  # what the driver commits before carrying out the commands
+    _read_only: set[str]  # nodes that may read their task's cache scope, not write it
 
     def _gate_waits(self, nid: str) -> list[Command]:
         """The timer and signal watch of a running gate (again after a restart: the
@@ -339,7 +340,8 @@ class ConstructsMixin:
         when it was looked up, as a task's attempt does: a later run with that key takes them
         without running the body or its graph."""
         fn, rec = self.graph[nid], self.records[nid]
-        if fn.task is not None and fn.task.cache.enabled and rec.cache_key_parts is not None:
+        cached = fn.task is not None and fn.task.cache.enabled and rec.cache_key_parts is not None
+        if cached and nid not in self._read_only:  # (a reader of the scope: not put)
             outputs = {k: self.resolve(b) for k, b in fn.outputs.items()}
             rec.cache_status = CacheStatus.PUT.value
             put = cache_put(

@@ -63,7 +63,7 @@ def env_secret(name: str) -> str | None:
 
 def process_owner() -> str:
     """This process's name as a lease holder: ``host:pid:mark-nonce``, ``mark`` naming the
-    process itself (``start[.namespace]``, see ``_started`` and ``_pid_space``) so that
+    process itself (``start[.namespace.boot]``, see ``_started`` and ``_pid_space``) so that
     ``holder_is_dead`` and ``holder_is_running`` can tell it from another process with its
     pid: one of another pid namespace under the same host name (containers with host
     networking), or one that got the pid after this process exited. The drivers, launchers
@@ -95,11 +95,41 @@ def _started(pid: int) -> str | None:
 
 
 def _pid_space() -> str:
-    """``.`` and this process's pid namespace (its inode, base 36), or "" where none shows."""
+    """``.``, this process's pid namespace (its inode, base 36), ``.`` and this machine's boot
+    (``_boot``), or "" where neither shows.
+
+    The namespace alone does not name a machine: every machine's initial pid namespace has
+    the same inode (the kernel's ``PROC_PID_INIT_INO``), so two machines of one host name
+    (a default image's, ``localhost``) gave their processes the same mark, and a live holder
+    on the other one whose pid is free here was taken for one that exited (its lease taken
+    at once, its execution driven twice)."""
     try:
-        return "." + _b36(os.stat("/proc/self/ns/pid").st_ino)
+        space = _b36(os.stat("/proc/self/ns/pid").st_ino)
     except OSError:
-        return ""
+        space = ""
+    boot = _boot()
+    return f".{space}.{boot}" if boot else (f".{space}" if space else "")
+
+
+_BOOT: list[str] = []
+
+
+def _boot() -> str:
+    """This boot of this machine: the first 12 hex digits of the kernel's random boot id
+    (Linux; shared by the containers of one host, which their pid namespaces tell apart), or
+    the boot time in seconds, base 36 (psutil, elsewhere); read once per process."""
+    if not _BOOT:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+                _BOOT.append(fh.read().strip().replace("-", "")[:12])
+        except OSError:
+            import psutil
+
+            try:
+                _BOOT.append(_b36(int(psutil.boot_time())))
+            except (psutil.Error, OSError, ValueError):
+                _BOOT.append("")
+    return _BOOT[0]
 
 
 def _b36(n: int) -> str:
@@ -124,8 +154,9 @@ def _other_local_pid(owner: str) -> tuple[int, str | None] | None:
 
 def _same_process(pid: int, mark: str | None) -> bool | None:
     """Whether process ``pid`` of this host is the holder that wrote ``mark``: None when that
-    cannot be told (no mark, or the holder's pid namespace is not this process's), False when
-    it is another process or none (the pid was reused, or is free)."""
+    cannot be told (no mark, or the holder's pid namespace or machine boot is not this
+    process's: a mark without the boot, written before it was part of it, included), False
+    when it is another process or none (the pid was reused, or is free)."""
     if mark is None:
         return None
     start, dot, space = mark.partition(".")

@@ -80,13 +80,16 @@ class Recover(msgspec.Struct, frozen=True):
 
 
 class CacheLooked(msgspec.Struct, frozen=True):
-    """The result of a cache lookup: an entry whose blobs exist, or None with a reason."""
+    """The result of a cache lookup: an entry whose blobs exist, or None with a reason.
+    ``writable``: whether the node's result may be written under its key (``False``: the
+    project may only read the task's shared cache scope)."""
 
     node_id: str
     entry: CacheEntry | None
     reason: str
     now: float
     cause: int = 0
+    writable: bool = True
 
 
 class Admit(msgspec.Struct, frozen=True):

@@ -28,15 +28,13 @@ from airfoil.engine._drive_support import (
     Timers,
     finished_event,
     linger,
-    reserve,
 )
 from airfoil.engine._group_commit import GroupCommit
 from airfoil.engine._lease import Heartbeat
 from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import replace_environment
+from airfoil.engine._scope_gate import ScopeGate, look_up
 from airfoil.engine.admission import Admission
-from airfoil.engine.cache import explain_miss
-from airfoil.engine.cache_io import unusable_outputs
 from airfoil.executors.base import AttemptRequest, AttemptResult, attempt_log_key
 
 if TYPE_CHECKING:
@@ -68,6 +66,11 @@ class DriveLoop:
         self.cache_waits: dict[str, sm.LookupCache] = {}
         self.signal_waits: dict[str, str] = {}
         self.reserved: set[str] = set()
+        self.scopes = ScopeGate(
+            engine.meta,
+            state.execution.project,
+            declared_only=engine.settings.cache_scopes_declared_only,
+        )
         #: node or item id -> the cause of the command under way for it (enqueued, running,
         #: waiting for its retry or signal), handed to the event that command produces
         self.causes: dict[str, int] = {}
@@ -184,6 +187,8 @@ class DriveLoop:
         batch = self.state.take_batch(map_counts=counts)
         if not batch:
             return False
+        if batch.cache_puts:  # the boundary: whatever made them (see _scope_gate)
+            batch.cache_puts = self.scopes.writable(batch.cache_puts)
         self.heartbeat.check()
         return self.group.commit(batch, now)
 
@@ -419,25 +424,17 @@ class DriveLoop:
 
     def _lookup(self, cmd: sm.LookupCache, events: list[sm.Event]) -> None:
         e = self.e
-        now = e.clock.now()
-        entry = e.meta.get_cache(cmd.key)
-        if entry is not None:
-            unusable = unusable_outputs(entry, e.blobs)  # missing or corrupt blobs
-            if unusable is not None:
-                e.meta.delete_cache(key=cmd.key)
-                events.append(sm.CacheLooked(cmd.node_id, None, unusable, now, cause=cmd.cause))
-                return
-            src = f"execution {entry.execution_id} node {entry.node_id}"
-            reason = f"same version and inputs as {src}"
-            events.append(sm.CacheLooked(cmd.node_id, entry, reason, now, cause=cmd.cause))
-            return
-        if cmd.serialize:
-            ttl = e.settings.cache_reservation_ttl_s
-            holder = reserve(e.meta, cmd.key, self._cache_owner(), now, ttl, self.reserved)
-            if holder != self._cache_owner():
-                self.cache_waits[cmd.node_id] = cmd  # another attempt computes it: wait
-                return
-            self.reserved.add(cmd.key)
-        previous = e.meta.find_cache_by_task(cmd.parts.task, limit=10)
-        reason = explain_miss(cmd.parts, previous)
-        events.append(sm.CacheLooked(cmd.node_id, None, reason, now, cause=cmd.cause))
+        ev = look_up(
+            e.meta,
+            e.blobs,
+            cmd,
+            now=e.clock.now(),
+            owner=self._cache_owner(),
+            ttl_s=e.settings.cache_reservation_ttl_s,
+            reserved=self.reserved,
+            gate=self.scopes,
+        )
+        if ev is None:
+            self.cache_waits[cmd.node_id] = cmd  # another attempt computes it: wait
+        else:
+            events.append(ev)

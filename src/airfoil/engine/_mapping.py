@@ -353,7 +353,7 @@ class MapMixin:
         return cmds
 
     def _item_cache_looked(
-        self, nid: str, i: int, entry: CacheEntry | None, now: float
+        self, nid: str, i: int, entry: CacheEntry | None, now: float, writable: bool = True
     ) -> list[Any]:
         ms = self.maps.get(nid)
         if ms is None or ms.phase[i] != QUEUED:
@@ -377,6 +377,8 @@ class MapMixin:
                 outputs=ms.outputs[i],
             )
             return self._map_progress(nid, now)
+        if not writable:  # a reader of the task's cache scope: the result is not put
+            ms.cache_keys.pop(i, None)
         return [_c.Enqueue(item_id(nid, i))]
 
     def _item_admit(self, nid: str, i: int, name: str, now: float) -> list[Any]:

@@ -6,7 +6,8 @@ hashes), where the scope is the execution's project and domain
 ``shared:<name>``), the cache version is the task's ``cache_version`` if given, else its code
 version, and inputs listed in ``cache_ignore_inputs`` are left out. So the same task in two
 projects, or in two domains of one project (development and production), never shares an
-entry: one can neither read nor poison the other's results.
+entry: one can neither read nor poison the other's results. A shared scope is used only by
+its members (read, or read and write), which ``_scope_gate`` checks.
 """
 
 from __future__ import annotations

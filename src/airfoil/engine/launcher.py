@@ -28,6 +28,7 @@ from airfoil.engine import state as sm
 from airfoil.engine._drive_support import holder_is_dead, holder_is_running, process_owner
 from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import asks_for_resources
+from airfoil.engine._scope_gate import SHARED, ScopeGate
 from airfoil.engine.graph import FlatNode, GraphCache
 from airfoil.store.base import MetaStore
 from airfoil.store.stores import SecretSource, secret_env_name
@@ -66,6 +67,8 @@ class Launcher:
         retry_backoff_s: the base of the retry backoff of the state machines built here.
         secrets_hint: how to set a missing secret, in the error (default: the environment
             variable, or the server).
+        cache_scopes_declared_only: refuse a task's shared cache scope that no admin
+            declared (a server's); declared scopes are checked either way.
     """
 
     def __init__(
@@ -78,8 +81,10 @@ class Launcher:
         executor: str,
         retry_backoff_s: float = 0.05,
         secrets_hint: str = "",
+        cache_scopes_declared_only: bool = False,
     ) -> None:
         self.meta = meta
+        self.cache_scopes_declared_only = cache_scopes_declared_only
         self.clock = clock
         self._capacity = capacity
         self.secrets = secrets
@@ -117,6 +122,7 @@ class Launcher:
                 with that id exists), or ``name`` is the id of another of its executions.
             UnschedulableTaskError: a task asks for more than there could ever be.
             ConfigError: a task requests a secret the project does not have.
+            CacheScopeAccessError: a task's ``cache_scope=`` is one the project may not use.
         """
         exec_id = execution_id or new_execution_id()
         if name is not None and name != exec_id:
@@ -149,6 +155,7 @@ class Launcher:
         graph = self.graphs.graph(spec)
         self._check_capacity(graph, project, executor or self.executor)
         self._check_secrets(graph, project)
+        self._check_cache_scopes(graph, project)
         record = ExecutionRecord(
             id=exec_id,
             workflow=spec.name,
@@ -298,6 +305,18 @@ class Launcher:
                 raise ConfigError(
                     f"task {task_name!r} requests secret {name!r}, which is not set: {hint}"
                 )
+
+    def _check_cache_scopes(self, graph: dict[str, FlatNode], project: str) -> None:
+        """Fail at launch a task whose shared cache scope the project may not use (the
+        engine checks every lookup again: a dynamic graph's tasks, a revocation since)."""
+        gate: ScopeGate | None = None
+        for node in graph.values():
+            task = node.task
+            if task is not None and task.cache.enabled and task.cache.scope:
+                gate = gate or ScopeGate(
+                    self.meta, project, declared_only=self.cache_scopes_declared_only
+                )
+                gate.check(SHARED + task.cache.scope, task.name)
 
     def _check_capacity(self, graph: dict[str, FlatNode], project: str, executor: str) -> None:
         """Fail at launch a task that could never start (see ``ResourceQueue.check``)."""

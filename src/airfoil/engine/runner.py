@@ -103,6 +103,9 @@ class EngineSettings:
     anomaly_k: float = 3.0
     anomaly_min_history: int = 10
     history_runs: int = 100
+    #: Refuse a shared cache scope no admin declared (a server; see ``_scope_gate``): off,
+    #: an undeclared scope is open to every project (one user's local runs).
+    cache_scopes_declared_only: bool = False
 
 
 class Engine:
@@ -197,6 +200,7 @@ class Engine:
                 secrets=_CallableSecrets(self.secrets),
                 executor=self.executor.name,
                 retry_backoff_s=self.settings.retry_backoff_s,
+                cache_scopes_declared_only=self.settings.cache_scopes_declared_only,
             )
         return self._launcher
 

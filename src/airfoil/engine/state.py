@@ -130,6 +130,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         self._item_running: dict[str, AttemptRecord] = {}
         self._item_history: dict[str, list[AttemptRecord]] = {}
         self._dirty_maps: set[str] = set()
+        self._read_only: set[str] = set()  # nodes whose results the cache scope may not take
         for key, att in (attempts or {}).items():
             parsed = split_item_id(att.node_id)
             if parsed is None:
@@ -396,7 +397,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         if isinstance(event, AttemptFinished):
             return self._item_finished(nid, i, event)
         if isinstance(event, CacheLooked):
-            return self._item_cache_looked(nid, i, event.entry, event.now)
+            return self._item_cache_looked(nid, i, event.entry, event.now, event.writable)
         if isinstance(event, RetryDue):
             return self._item_retry_due(nid, i, event.now)
         raise TypeError(f"unknown item event {event!r}")
@@ -552,6 +553,8 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             return self._succeeded(ev.node_id, ev.now)
         rec.cache_status = CacheStatus.MISS.value
         self._dirty_nodes[ev.node_id] = rec
+        if not ev.writable:
+            self._read_only.add(ev.node_id)
         self._event("cache", "miss", ev.reason, ev.now, node=ev.node_id)
         return [Enqueue(ev.node_id)]
 
@@ -609,7 +612,7 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             rec.error = None
             cmds: list[Command] = []
             if task.cache.enabled and rec.cache_key_parts is not None:
-                if not ev.ran_version:  # the launched code's outputs (else not its key's)
+                if not ev.ran_version and nid not in self._read_only:  # (else not its key's)
                     rec.cache_status = CacheStatus.PUT.value
                     parts, eid = rec.cache_key_parts, self.execution.id
                     put = cache_put(rec.cache_key, parts, rec.outputs, ev.now, eid, nid)

@@ -366,8 +366,9 @@ def task(
         cache_version: an explicit cache version; default the task's code version.
         cache_serialize: of several identical concurrent attempts, one runs, the others wait.
         cache_ignore_inputs: inputs left out of the cache key.
-        cache_scope: share cached results across projects under this name: every project
-            whose task names the same scope reads and writes the same entries. Default
+        cache_scope: share cached results across projects under this name, between the
+            scope's members (``airfoil cache scopes``: each may read, or read and write); a
+            project that is no member is refused (``CacheScopeAccessError``). Default
             (empty): entries belong to the execution's project and no other project sees them.
         retries: retries after a user error (an exception from the task's code).
         system_retries: retries after a system error (worker lost, timeout, out of memory).

@@ -142,6 +142,7 @@ def status_of(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, ApiError):
         return exc.status, exc.code
     table: list[tuple[type[BaseException], int, str]] = [
+        (E.CacheScopeAccessError, 403, "cache_scope_forbidden"),
         (E.NotFoundError, 404, "not_found"),
         (VersionConflict, 409, "version_conflict"),
         (FixedInputError, 422, "fixed_input"),

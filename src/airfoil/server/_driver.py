@@ -137,6 +137,7 @@ class _Slot:
                     lease_ttl_s=d.lease_ttl_s,
                     max_parallel=d.max_parallel,
                     result_linger_s=d.result_linger_s,
+                    cache_scopes_declared_only=True,  # an admin declares a shared scope
                 ),
                 secrets=self.secret,
             )

@@ -722,3 +722,8 @@ from airfoil.server._deployments import deployment_router as _deployment_router 
 
 ROUTE_ROLES.update(_DEPLOYMENT_ROLES)
 router.include_router(_deployment_router)
+from airfoil.server._cache_scopes import ROLES as _SCOPE_ROLES  # noqa: E402
+from airfoil.server._cache_scopes import scope_router as _scope_router  # noqa: E402
+
+ROUTE_ROLES.update(_SCOPE_ROLES)
+router.include_router(_scope_router)

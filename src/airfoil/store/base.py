@@ -29,6 +29,7 @@ from airfoil.core.records import (
     StoreBatch,
     execution_head,
 )
+from airfoil.store._cache_scopes import CacheScopeStore
 from airfoil.store._control import ControlInbox
 from airfoil.store._observability import ObservabilityStore
 from airfoil.store._scheduling import SchedulingStore
@@ -86,7 +87,7 @@ class ExecutionView(msgspec.Struct, frozen=True):
     attempts: list[AttemptRecord] | None
 
 
-class MetaStore(ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
+class MetaStore(CacheScopeStore, ControlInbox, SchedulingStore, ObservabilityStore, abc.ABC):
     """Metadata of runs: executions, nodes, attempts, the event log, and the cache; and
     (from :class:`~airfoil.store._scheduling.SchedulingStore`) project quotas, the
     admission queue's snapshots and task run-time history."""

@@ -35,6 +35,7 @@ from airfoil.core.records import (
     StoreBatch,
     encode_json,
 )
+from airfoil.store._memory_cache_scopes import MemoryCacheScopeStore
 from airfoil.store._memory_control import MemoryControlInbox
 from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
@@ -93,6 +94,7 @@ class _ExecutionRow:
 
 
 class MemoryMetaStore(
+    MemoryCacheScopeStore,
     MemoryControlInbox,
     MemoryScheduleStore,
     MemorySchedulingStore,

@@ -282,3 +282,51 @@ def test_a_holder_is_told_from_another_process_with_its_pid() -> None:
     # the holder exited (its pid is free in its own pid namespace): taken at once
     take_lease(meta, "gone", "resumer", now + 1.0, 30.0)
     assert meta.get_lease("gone") == ("resumer", now + 31.0)
+
+
+def _free_pid() -> int:
+    """A pid no process of this host holds now."""
+    pid = 4_000_000
+    while psutil.pid_exists(pid):
+        pid -= 1
+    return pid
+
+
+@pytest.mark.skipif(not Path("/proc/self/ns/pid").exists(), reason="needs Linux's /proc")
+def test_a_live_holder_on_another_machine_of_the_same_host_name_keeps_its_lease() -> None:
+    """Two machines may share a host name (a default container or VM image, ``localhost``),
+    and every machine's initial pid namespace has the same inode (the kernel's constant
+    PROC_PID_INIT_INO), so a holder's ``start.namespace`` mark matched this machine's: a
+    holder on the other machine whose pid is free here was taken for one of this machine
+    that exited, and its lease (not lapsed: it was renewing it) was taken at once, the
+    execution then driven twice. Fails on main (taken). The mark now names the machine's
+    boot too (``/proc/sys/kernel/random/boot_id``): another boot cannot be told, so the
+    lease's expiry decides."""
+    from airfoil.engine._drive_support import process_owner
+
+    meta = MemoryMetaStore()
+    for eid in ("older", "other-boot", "this-boot"):
+        meta.write(StoreBatch(execution=_execution(eid), events=[_event(eid, 1)]))
+    mine = process_owner()
+    host, _, nonce = mine.split(":")
+    mark, _, rand = nonce.partition("-")
+    start, _, space = mark.partition(".")
+    ns = space.partition(".")[0]
+    pid = _free_pid()
+    now = time.time()
+    # the remote holder as main names itself: its start and the shared namespace inode
+    older = f"{host}:{pid}:{_other(start)}.{ns}-{rand}"
+    # as this code names it: its machine's boot differs from this one's
+    boot = space.partition(".")[2]
+    assert boot, f"no boot in the mark {mine!r}"
+    other_boot = f"{host}:{pid}:{_other(start)}.{ns}.{_other(boot)}-{rand}"
+    for eid, owner in (("older", older), ("other-boot", other_boot)):
+        assert meta.acquire_lease(eid, owner, now, 30.0)  # renewed just now
+        with pytest.raises(ConflictError, match="being driven by another engine"):
+            take_lease(meta, eid, "resumer", now + 1.0, 30.0)
+        assert meta.get_lease(eid) == (owner, now + 30.0)
+    # a holder of this machine's boot whose pid is free here did exit: taken at once
+    gone = f"{host}:{pid}:{_other(start)}.{space}-{rand}"
+    assert meta.acquire_lease("this-boot", gone, now, 30.0)
+    take_lease(meta, "this-boot", "resumer", now + 1.0, 30.0)
+    assert meta.get_lease("this-boot") == ("resumer", now + 31.0)

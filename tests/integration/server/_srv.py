@@ -3,9 +3,12 @@ server in a thread."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,6 +254,26 @@ def start_server(
                     raise RuntimeError("the test server's engine process did not start")
                 time.sleep(0.05)
     return Running(url, home, database_url, app, started.server, started.thread)
+
+
+@contextlib.contextmanager
+def server_on(
+    store: str, home: Path, pg_schema: Callable[[], str] | None = None
+) -> Iterator[Running]:
+    """A server on ``store`` (``sqlite`` or ``postgres``: a fresh schema from ``pg_schema``),
+    its packages cached under ``home`` (``AIRFOIL_PACKAGE_CACHE``, put back after)."""
+    old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
+    os.environ["AIRFOIL_PACKAGE_CACHE"] = str(home / "packages")
+    url = pg_schema() if store == "postgres" and pg_schema is not None else None
+    running = start_server(home, url)
+    try:
+        yield running
+    finally:
+        running.stop()
+        if old is None:
+            os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
+        else:
+            os.environ["AIRFOIL_PACKAGE_CACHE"] = old
 
 
 def probe_engine_process(

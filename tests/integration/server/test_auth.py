@@ -87,6 +87,8 @@ def _fill(path: str) -> str:
         "sha256": "0" * 64,
         "value_hash": "0" * 64,
         "signature": "0" * 16,
+        "scope": "team",
+        "member": PROJECT,
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

@@ -5,7 +5,6 @@ project's executions, packages and uploads named by id or hash."""
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from _srv import SECRETS_KEY, Running, start_server
+from _srv import SECRETS_KEY, Running, server_on, start_server
 
 pytestmark = pytest.mark.integration
 
@@ -51,20 +50,9 @@ def keyed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Keyed]:
     home = tmp_path_factory.mktemp(f"tenancy-{request.param}")
-    old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
-    os.environ["AIRFOIL_PACKAGE_CACHE"] = str(home / "packages")
-    url = None
-    if request.param == "postgres":
-        url = request.getfixturevalue("pg_schema_factory")()
-    running = start_server(home, url)
-    try:
+    pg = request.getfixturevalue("pg_schema_factory") if request.param == "postgres" else None
+    with server_on(request.param, home, pg) as running:
         yield Keyed(running)
-    finally:
-        running.stop()
-        if old is None:
-            os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
-        else:
-            os.environ["AIRFOIL_PACKAGE_CACHE"] = old
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +233,13 @@ def test_cache_explain_of_a_shared_entry_hides_the_other_projects_run(
     keyed: Keyed, flow: Any
 ) -> None:
     """A task that opted into a shared scope hits the entry beta wrote: alpha's explanation
-    says an entry exists, but not which execution of beta's wrote it."""
+    says an entry exists, but not which execution of beta's wrote it. (Both are members of
+    the scope, as an admin granted: a non-member's launch is refused, see
+    test_cache_scope_tenancy.py.)"""
+    meta = keyed.running.deps.meta
+    meta.create_cache_scope("team", 1.0)
+    meta.grant_cache_scope("team", "alpha", "write", 1.0)
+    meta.grant_cache_scope("team", "beta", "write", 1.0)
     with keyed.client("beta_runner", "beta") as c:
         c.register([flow.team_wf])
         beta_ex = c.launch(flow.team_wf, {"x": 21})

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 pytest.register_assert_rewrite(
     "airfoil.testing.conformance",
     "airfoil.testing.scheduling_conformance",
+    "airfoil.testing.cache_scope_conformance",
     "airfoil.testing.registry_conformance",
     "airfoil.testing.secret_conformance",
     "airfoil.testing.artifact_conformance",
@@ -33,6 +34,8 @@ TABLES = (
     "project_quotas",
     "queue_snapshots",
     "task_runtimes",
+    "cache_scopes",
+    "cache_scope_members",
 )
 
 

@@ -37,6 +37,8 @@ TABLES = {
     "metric_series",
     "failures",
     "task_runs",
+    "cache_scopes",
+    "cache_scope_members",
     "server_projects",
     "server_packages",
     "server_entities",

@@ -29,6 +29,8 @@ __all__ = [
     "NODES_FILLFACTOR",
     "attempts",
     "cache_entries",
+    "cache_scope_members",
+    "cache_scopes",
     "cache_reservations",
     "control_messages",
     "events",
@@ -284,4 +286,25 @@ task_runs = sa.Table(
     sa.Column("ended_at", sa.Double, nullable=False),
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Index(None, "project", "task", "version", "ended_at"),
+)
+
+#: Declared cache scopes (revision 0020; see :mod:`airfoil.store._cache_scopes`): a task's
+#: ``cache_scope=`` names one; its members say which projects may read and write it.
+cache_scopes = sa.Table(
+    "cache_scopes",
+    metadata,
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+#: The members of each declared scope (revision 0020): ``project`` is a project's name or
+#: ``*`` (every project), ``access`` is ``read`` or ``write``. Deleted with their scope.
+cache_scope_members = sa.Table(
+    "cache_scope_members",
+    metadata,
+    sa.Column("scope", KEY, primary_key=True),
+    sa.Column("project", KEY, primary_key=True),
+    sa.Column("access", sa.String(10), nullable=False),
+    sa.Column("granted_at", sa.Double, nullable=False),
 )

@@ -121,6 +121,14 @@ class SqlText:
         self.snapshot_delete = sql["snapshot_delete"]
         self.runtime_put = sql["runtime_put"]
         self.runtime_list = sql["runtime_list"]
+        self.scope_create = sql["scope_create"]
+        self.scope_delete = sql["scope_delete"]
+        self.scope_delete_members = sql["scope_delete_members"]
+        self.scope_list = sql["scope_list"]
+        self.scope_members = sql["scope_members"]
+        self.scope_grant = sql["scope_grant"]
+        self.scope_revoke = sql["scope_revoke"]
+        self.scope_access = sql["scope_access"]
 
     def list_executions(self, filters: tuple[str, ...]) -> str:
         """``SELECT`` of executions matching the named filters, newest first, paged."""

@@ -243,6 +243,7 @@ class _Builder:
         self._variants()
         self._schedules()
         self._scheduling()
+        self._cache_scopes()
 
     def _views(self, head: Any) -> None:
         """``view_execution`` (the record) and ``view_execution_head`` (its head, or its record
@@ -497,6 +498,61 @@ class _Builder:
             .order_by(rt.c.ended_at.desc(), rt.c.execution_id.desc(), rt.c.node_id.desc())
             .limit(_bp("limit", type_=sa.Integer))
             .offset(_bp("offset", type_=sa.Integer))
+        )
+
+    def _cache_scopes(self) -> None:
+        """Declared cache scopes and their members (revision 0020)."""
+        cs, cm, sql = s.cache_scopes, s.cache_scope_members, self.sql
+        sql["scope_create"] = self._compile(
+            self._insert(cs)
+            .values(name=_bp("name"), description=_bp("description"), created_at=_bp("now"))
+            .on_conflict_do_nothing(index_elements=[cs.c.name])
+        )
+        sql["scope_delete"] = self._compile(sa.delete(cs).where(cs.c.name == _bp("name")))
+        sql["scope_delete_members"] = self._compile(sa.delete(cm).where(cm.c.scope == _bp("name")))
+        sql["scope_list"] = self._compile(
+            sa.select(cs.c.name, cs.c.description, cs.c.created_at).order_by(cs.c.name)
+        )
+        sql["scope_members"] = self._compile(
+            sa.select(cm.c.scope, cm.c.project, cm.c.access).order_by(cm.c.scope, cm.c.project)
+        )
+        # A member row only where the scope is declared (no row: the caller says not found).
+        # PostgreSQL locks the scope's row (FOR KEY SHARE): a grant racing the scope's delete
+        # waits for it and then finds no scope, so it never leaves a member behind that a
+        # scope declared again under the name would inherit (SQLite's writers are serial).
+        grant = self._insert(cm).from_select(
+            ["scope", "project", "access", "granted_at"],
+            sa.select(
+                cs.c.name,
+                _bp("project", type_=cm.c.project.type),
+                _bp("access", type_=cm.c.access.type),
+                _bp("now", type_=sa.Double),
+            )
+            .where(cs.c.name == _bp("name"))
+            .with_for_update(read=True, key_share=True),
+        )
+        sql["scope_grant"] = self._compile(
+            grant.on_conflict_do_update(
+                index_elements=[cm.c.scope, cm.c.project],
+                set_={"access": grant.excluded.access, "granted_at": grant.excluded.granted_at},
+            )
+        )
+        sql["scope_revoke"] = self._compile(
+            sa.delete(cm).where(cm.c.scope == _bp("name"), cm.c.project == _bp("project"))
+        )
+        # one row when the scope is declared: its own member row's and the '*' row's access
+        own = cm.alias("own")
+        every = cm.alias("every")
+        sql["scope_access"] = self._compile(
+            sa.select(cs.c.name, own.c.access, every.c.access)
+            .select_from(
+                cs.outerjoin(
+                    own, sa.and_(own.c.scope == cs.c.name, own.c.project == _bp("project"))
+                ).outerjoin(
+                    every, sa.and_(every.c.scope == cs.c.name, every.c.project == _bp("star"))
+                )
+            )
+            .where(cs.c.name == _bp("name"))
         )
 
     def _schedules(self) -> None:

@@ -50,6 +50,7 @@ from airfoil.store.base import (
     missing_execution,
 )
 from airfoil.store.sql._cache import SqlCacheStore
+from airfoil.store.sql._cache_scopes import SqlCacheScopeStore
 from airfoil.store.sql._connect import (
     Connections,
     Connector,
@@ -103,6 +104,7 @@ _Report = OnUnreadable | None
 
 class SqlMetaStore(
     SqlCacheStore,
+    SqlCacheScopeStore,
     SqlControlInbox,
     SqlScheduleStore,
     SqlSchedulingStore,
