@@ -48,7 +48,6 @@ __all__ = [
     "attempt_out",
     "error_dict",
     "node_dict",
-    "node_view",
     "summary_dict",
     "error_out",
     "event_out",
@@ -341,26 +340,8 @@ def node_dict(
     a training task's ranks)."""
     ins = {p.name: p.type for p in iface.inputs} if iface else {}
     outs = {p.name: p.type for p in iface.outputs} if iface else {}
-    return node_view(n, rec, attempts, ins, outs, types, ctx, read_blobs, task_type, workers)
-
-
-def node_view(
-    n: NodeRecord,
-    rec: ExecutionRecord,
-    attempts: list[AttemptRecord],
-    ins: dict[str, TypeSpec],
-    outs: dict[str, TypeSpec],
-    types: TypeEngine,
-    ctx: ValueContext,
-    read_blobs: bool,
-    task_type: str,
-    workers: int,
-    type_names: tuple[dict[str, str], dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    """:func:`node_dict` from its task's input and output types (see :class:`NodeViews`,
-    which an execution's detail builds its nodes' views with)."""
     views = NodeViews(rec, types, ctx, read_blobs)
-    return views.node(n, attempts, ins, outs, task_type, workers, type_names)
+    return views.node(n, attempts, ins, outs, task_type, workers)
 
 
 class NodeViews:
