@@ -8,8 +8,9 @@ an execution resumed by another process continues the same trace.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
-__all__ = ["attempt_span_id", "execution_trace_id", "traceparent"]
+__all__ = ["attempt_span_hex", "attempt_span_id", "execution_trace_id", "traceparent"]
 
 
 def _digest(*parts: object) -> bytes:
@@ -27,6 +28,22 @@ def attempt_span_id(execution_id: str, node_id: str, attempt: int) -> int:
     # execution's detail derives one per attempt shown
     text = f"attempt\x1f{execution_id}\x1f{node_id}\x1f{attempt}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") or 1
+
+
+def attempt_span_hex(execution_id: str) -> Callable[[str, int], str]:
+    """``(node_id, attempt) -> f"{attempt_span_id(execution_id, node_id, attempt):016x}"``
+    for the attempts of one execution (an execution's detail shows ~100-1,000 of them): the
+    hash's state after the execution's part is computed once and copied for each attempt,
+    and the hex is the digest's (the same ids)."""
+    shared = hashlib.sha256(f"attempt\x1f{execution_id}\x1f".encode())
+
+    def span(node_id: str, attempt: int) -> str:
+        h = shared.copy()
+        h.update(f"{node_id}\x1f{attempt}".encode())
+        found = h.digest()[:8].hex()
+        return found if found != "0000000000000000" else "0000000000000001"  # never 0
+
+    return span
 
 
 def traceparent(execution_id: str, node_id: str, attempt: int) -> str:

@@ -27,7 +27,7 @@ from airfoil.core.records import (
     TypeSpec,
     Value,
 )
-from airfoil.core.trace_ids import attempt_span_id, execution_trace_id
+from airfoil.core.trace_ids import attempt_span_hex, attempt_span_id, execution_trace_id
 from airfoil.types import TypeEngine, ValueContext, ValueRef
 from airfoil.wire import (
     API_PREFIX,
@@ -43,11 +43,11 @@ from airfoil.wire import (
 )
 
 __all__ = [
+    "NodeViews",
     "attempt_dict",
     "attempt_out",
     "error_dict",
     "node_dict",
-    "node_view",
     "summary_dict",
     "error_out",
     "event_out",
@@ -88,6 +88,11 @@ _CHEAP_PREVIEW = 512
 def _duration(started: float | None, ended: float | None) -> float | None:
     if started is None or ended is None:
         return None
+    return _span(started, ended)
+
+
+def _span(started: float, ended: float) -> float:
+    """Seconds from ``started`` to ``ended`` as shown (never negative: clocks of hosts)."""
     return round(max(0.0, ended - started), 6)
 
 
@@ -168,19 +173,32 @@ def values_out(
 ) -> list[dict[str, Any]]:
     """Wire views (``ValueOut`` fields) of named values, previews where cheap or asked for
     (``type_names``: the shown name of each type in ``specs``, where the caller keeps them)."""
-    out: list[dict[str, Any]] = []
+    if not values:
+        return []
     prefix = f"{API_PREFIX}/projects/{rec.project}/executions/{rec.id}/values/"
-    for name, v in (values or {}).items():
-        spec = specs.get(name, _ANY)
-        type_name = type_names.get(name) if type_names is not None else None
+    return _values(values, specs, prefix, types, ctx, read_blobs, type_names)
+
+
+def _values(
+    values: dict[str, Value],
+    specs: dict[str, TypeSpec],
+    prefix: str,
+    types: TypeEngine,
+    ctx: ValueContext,
+    read_blobs: bool,
+    type_names: dict[str, str] | None,
+) -> list[dict[str, Any]]:
+    """:func:`values_out` with the values' download ``prefix`` given."""
+    out: list[dict[str, Any]] = []
+    for name, v in values.items():
         preview: Any = None
         problem: str | None = None
-        inline = v.inline
-        if inline is not None and v.format == "json" and b'"$' not in inline:
+        inline, fmt = v.inline, v.format
+        if inline is not None and fmt == "json" and b'"$' not in inline:
             preview = _json.decode(inline)  # plain JSON: what to_jsonable gives, faster
         elif read_blobs or (inline is not None and v.size <= _CHEAP_PREVIEW):
             try:
-                preview = types.to_jsonable(v, spec, ctx)
+                preview = types.to_jsonable(v, specs.get(name, _ANY), ctx)
                 if (
                     read_blobs
                     and isinstance(preview, dict)
@@ -192,16 +210,14 @@ def values_out(
         out.append(
             {
                 "name": name,
-                "type": type_name or _type_name(spec),
+                "type": (type_names and type_names.get(name)) or _type_name(specs.get(name, _ANY)),
                 "hash": v.hash,
-                "format": v.format,
+                "format": fmt,
                 "size": v.size,
                 "preview": preview,
                 "preview_error": problem,
                 # frames are exported as Parquet (stored as Arrow IPC between tasks)
-                "download": f"{prefix}{v.hash}?as=parquet"
-                if v.format == "arrow"
-                else prefix + v.hash,
+                "download": f"{prefix}{v.hash}?as=parquet" if fmt == "arrow" else prefix + v.hash,
             }
         )
     return out
@@ -287,18 +303,24 @@ def attempt_out(a: AttemptRecord) -> AttemptOut:
 
 
 def attempt_dict(a: AttemptRecord) -> dict[str, Any]:
+    span = f"{attempt_span_id(a.execution_id, a.node_id, a.attempt):016x}"
+    return _attempt(a, _trace_hex(a.execution_id), span)
+
+
+def _attempt(a: AttemptRecord, trace: str, span: str) -> dict[str, Any]:
+    """:func:`attempt_dict` with its trace id and span id given."""
     started, ended = a.started_at, a.ended_at
     return {
         "attempt": a.attempt,
         "phase": a.phase,
         "started_at": started,
         "ended_at": ended,
-        "duration_s": _duration(started, ended),
+        "duration_s": None if started is None or ended is None else _span(started, ended),
         "worker": a.worker,
         "error": None if a.error is None else error_dict(a.error),
         "has_log": bool(a.log_uri),
-        "trace_id": _trace_hex(a.execution_id),
-        "span_id": f"{attempt_span_id(a.execution_id, a.node_id, a.attempt):016x}",
+        "trace_id": trace,
+        "span_id": span,
     }
 
 
@@ -318,59 +340,76 @@ def node_dict(
     a training task's ranks)."""
     ins = {p.name: p.type for p in iface.inputs} if iface else {}
     outs = {p.name: p.type for p in iface.outputs} if iface else {}
-    return node_view(n, rec, attempts, ins, outs, types, ctx, read_blobs, task_type, workers)
+    views = NodeViews(rec, types, ctx, read_blobs)
+    return views.node(n, attempts, ins, outs, task_type, workers)
 
 
-def node_view(
-    n: NodeRecord,
-    rec: ExecutionRecord,
-    attempts: list[AttemptRecord],
-    ins: dict[str, TypeSpec],
-    outs: dict[str, TypeSpec],
-    types: TypeEngine,
-    ctx: ValueContext,
-    read_blobs: bool,
-    task_type: str,
-    workers: int,
-    type_names: tuple[dict[str, str], dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    """:func:`node_dict` from its task's input and output types (the detail's loop: the
-    types of each node are looked up once a workflow version). A dict literal, in
-    ``NodeOut``'s field order: what the API answers is these dicts encoded as they are.
-    ``type_names``: the shown names of the types of ``ins`` and ``outs``, where kept."""
-    started, ended = n.started_at, n.ended_at
-    in_names, out_names = type_names or (None, None)
-    return {
-        "id": n.node_id,
-        "task": n.task,
-        "kind": n.kind,
-        "task_type": task_type or ("python" if n.kind == "task" else ""),
-        "workers": workers,
-        "parent": n.parent,
-        "phase": n.phase,
-        "attempts": n.attempts,
-        "cache_status": n.cache_status,
-        "cache_reason": n.cache_reason,
-        "cache_key": n.cache_key,
-        "queued_at": n.queued_at,
-        "started_at": started,
-        "ended_at": ended,
-        "duration_s": _duration(started, ended),
-        "error": None if n.error is None else error_dict(n.error),
-        "inputs": values_out(
-            n.inputs, ins, rec, types, ctx, read_blobs=read_blobs, type_names=in_names
-        )
-        if n.inputs
-        else [],
-        "outputs": values_out(
-            n.outputs, outs, rec, types, ctx, read_blobs=read_blobs, type_names=out_names
-        )
-        if n.outputs
-        else [],
-        "attempt_list": [attempt_dict(a) for a in attempts],
-        "map_counts": dict(n.map_counts) if n.map_counts else {},
-        "branch_taken": n.branch_taken,
-    }
+class NodeViews:
+    """The views of one execution's nodes (:func:`node_dict`'s fields): a dict literal each,
+    in ``NodeOut``'s field order (what the API answers is these dicts encoded as they
+    are). What every node of the execution shares is worked out once: its values' download
+    prefix, its trace id and the span ids' hash of its id (an ended execution's detail is
+    built whole, ~100-1,000 nodes and attempts, when a waiting client reads it last)."""
+
+    __slots__ = ("_ctx", "_prefix", "_read_blobs", "_span", "_trace", "_types", "execution_id")
+
+    def __init__(
+        self, rec: ExecutionRecord, types: TypeEngine, ctx: ValueContext, read_blobs: bool
+    ) -> None:
+        self.execution_id = rec.id
+        self._types, self._ctx, self._read_blobs = types, ctx, read_blobs
+        self._prefix = f"{API_PREFIX}/projects/{rec.project}/executions/{rec.id}/values/"
+        self._trace = _trace_hex(rec.id)
+        self._span = attempt_span_hex(rec.id)
+
+    def node(
+        self,
+        n: NodeRecord,
+        attempts: Iterable[AttemptRecord],
+        ins: dict[str, TypeSpec],
+        outs: dict[str, TypeSpec],
+        task_type: str,
+        workers: int,
+        type_names: tuple[dict[str, str], dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """A node's view (``ins``, ``outs``: its task's input and output types, looked up
+        once a workflow version; ``type_names``: their shown names, where kept)."""
+        started, ended = n.started_at, n.ended_at
+        in_names, out_names = type_names or (None, None)
+        prefix, types, ctx, blobs = self._prefix, self._types, self._ctx, self._read_blobs
+        trace, span, own = self._trace, self._span, self.execution_id
+        return {
+            "id": n.node_id,
+            "task": n.task,
+            "kind": n.kind,
+            "task_type": task_type or ("python" if n.kind == "task" else ""),
+            "workers": workers,
+            "parent": n.parent,
+            "phase": n.phase,
+            "attempts": n.attempts,
+            "cache_status": n.cache_status,
+            "cache_reason": n.cache_reason,
+            "cache_key": n.cache_key,
+            "queued_at": n.queued_at,
+            "started_at": started,
+            "ended_at": ended,
+            "duration_s": None if started is None or ended is None else _span(started, ended),
+            "error": None if n.error is None else error_dict(n.error),
+            "inputs": _values(n.inputs, ins, prefix, types, ctx, blobs, in_names)
+            if n.inputs
+            else [],
+            "outputs": _values(n.outputs, outs, prefix, types, ctx, blobs, out_names)
+            if n.outputs
+            else [],
+            "attempt_list": [
+                _attempt(a, trace, span(a.node_id, a.attempt))
+                if a.execution_id == own
+                else attempt_dict(a)
+                for a in attempts
+            ],
+            "map_counts": dict(n.map_counts) if n.map_counts else {},
+            "branch_taken": n.branch_taken,
+        }
 
 
 def node_out(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import msgspec
@@ -252,24 +253,12 @@ def _detail(
         rec.outputs, {p.name: p.type for p in iface.outputs}, rec, d.types, ctx, read_blobs=True
     )
     names: ExecutionNames | None = None
-    types = d.types
+    views = cv.NodeViews(rec, d.types, ctx, read_blobs=False)
 
-    def view_of(n: NodeRecord, tries: list[AttemptRecord]) -> dict[str, Any]:
+    def view_of(n: NodeRecord, tries: Iterable[AttemptRecord]) -> dict[str, Any]:
         nonlocal names
         info = infos.get(n.node_id, _NO_TASK)
-        v = cv.node_view(
-            n,
-            rec,
-            tries,
-            info.ins,
-            info.outs,
-            types,
-            ctx,
-            False,
-            info.task_type,
-            info.workers,
-            info.type_names,
-        )
+        v = views.node(n, tries, info.ins, info.outs, info.task_type, info.workers, info.type_names)
         if v["cache_reason"]:
             if names is None:
                 names = ExecutionNames(d.meta, project)
@@ -291,7 +280,7 @@ def _detail(
             if old is not None and old[0] == n and old[1] == tries:
                 raw = old[2]
             else:
-                raw = msgspec.Raw(_encode(view_of(n, list(tries))))
+                raw = msgspec.Raw(_encode(view_of(n, tries)))
             now[n.node_id] = (n, tries, raw)
             shown.append(raw)
         out["nodes"] = shown

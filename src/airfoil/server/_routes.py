@@ -22,6 +22,7 @@ from airfoil.server import _services as svc
 from airfoil.server._auth import ApiError, Principal, authenticate, may_read, require
 from airfoil.server._cache_explain import cache_explanation
 from airfoil.server._graph import graph_json
+from airfoil.server._route_order import hot_first
 from airfoil.server._uploads import MAX_UPLOAD
 from airfoil.wire import (
     API_PREFIX,
@@ -57,7 +58,7 @@ from airfoil.wire import (
     VersionList,
 )
 
-__all__ = ["ROUTE_ROLES", "router"]
+__all__ = ["HOT_ROUTES", "NOT_FIRST", "ROUTE_ROLES", "router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 422, 503)
@@ -727,3 +728,13 @@ from airfoil.server._cache_scopes import scope_router as _scope_router  # noqa: 
 
 ROUTE_ROLES.update(_SCOPE_ROLES)
 router.include_router(_scope_router)
+
+# What a running server answers most, tried first (see _route_order: ~0.1-0.2 ms a request)
+HOT_ROUTES = [
+    ("GET", f"{API_PREFIX}/projects/{{project}}/executions/{{execution_id}}/events"),
+    ("GET", f"{API_PREFIX}/projects/{{project}}/executions/{{execution_id}}"),
+    ("GET", f"{API_PREFIX}/projects/{{project}}/executions"),
+    ("POST", f"{API_PREFIX}/projects/{{project}}/domains/{{domain}}/executions"),
+]
+#: the hot routes another route before them could take a request of (none: a test says so)
+NOT_FIRST = hot_first(router, HOT_ROUTES)

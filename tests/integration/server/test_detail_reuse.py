@@ -48,13 +48,13 @@ def test_a_detail_rebuilt_after_events_builds_only_the_nodes_that_changed(
 
     doubled = _wait_for(waiting_for_both_gates)
     built: list[str] = []
-    node_view = cv.node_view
+    node_view = cv.NodeViews.node  # what builds each node's view of a detail
 
-    def counted(n: Any, *args: Any) -> Any:
+    def counted(views: Any, n: Any, *args: Any) -> Any:
         built.append(n.node_id)
-        return node_view(n, *args)
+        return node_view(views, n, *args)
 
-    monkeypatch.setattr(cv, "node_view", counted)
+    monkeypatch.setattr(cv.NodeViews, "node", counted)
     before = httpx.get(url).content  # kept since the last poll: nothing built
     assert built == []
     client.signal(ex.id, "threshold", 5.5)

@@ -34,3 +34,14 @@ def test_an_attempts_view_names_its_executions_trace_and_its_own_span() -> None:
         shown = attempt_dict(a)
         assert shown["trace_id"] == f"{execution_trace_id(execution_id):032x}"
         assert shown["span_id"] == f"{attempt_span_id(execution_id, 'n0', 1):016x}"
+
+
+def test_the_span_ids_of_one_executions_attempts_are_derived_alike() -> None:
+    from airfoil.core.trace_ids import attempt_span_hex
+
+    for execution_id in ("ex-1", "01JEXAMPLE", "é-unicode"):
+        span = attempt_span_hex(execution_id)
+        for node_id, attempt in (("n0", 1), ("fan-n1-0-dn3", 2), ("a/b", 10), ("", 0)):
+            want = f"{attempt_span_id(execution_id, node_id, attempt):016x}"
+            assert span(node_id, attempt) == want
+    assert attempt_span_hex("ex-1")("fan-n1-0-dn3", 2) == "5294508ccb25819e"
