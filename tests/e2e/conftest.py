@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +47,27 @@ def cli(tmp_path: Path, _airfoil_home: Path) -> Callable[..., Result]:
         return Result(proc)
 
     return run
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed console test's report says what its page asked and saw and what its server
+    logged (a wait for an element that never came said nothing of why: a request refused,
+    one never answered, or an answer without the element)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        for part in value if isinstance(value, tuple) else (value,):
+            if hasattr(part, "airfoil_network"):
+                from test_console import page_said
+
+                said = page_said(part)
+                report.sections.append((f"what the page ({name}) asked and showed", said))
+            elif callable(getattr(part, "logs", None)) and hasattr(part, "url"):
+                try:
+                    tail = "\n".join(part.logs().splitlines()[-60:])
+                except OSError as exc:
+                    tail = f"(its log could not be read: {exc})"
+                report.sections.append((f"the server's log ({name}), its end", tail))

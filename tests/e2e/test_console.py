@@ -288,11 +288,62 @@ def page(browser: Any) -> Iterator[Any]:
     pg.set_default_timeout(30_000)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    watch_network(pg)
     try:
         yield pg
     finally:
         ctx.close()
     assert not errors, f"the page raised: {errors}"
+
+
+class _Network:
+    """What a page asked its server and how it went, for a failed test's report (a wait for
+    an element that never came says nothing of why): the answers that were errors, the
+    requests that failed, and those still waiting for an answer."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, str] = {}
+        self.problems: list[str] = []
+
+    def sent(self, request: Any) -> None:
+        self.waiting[id(request)] = f"{time.strftime('%H:%M:%S')} {request.method} {request.url}"
+
+    def answered(self, response: Any) -> None:
+        if response.status >= 400:
+            sent = self.waiting.get(id(response.request), response.url)
+            self.problems.append(f"{sent} -> {response.status}")
+
+    def finished(self, request: Any) -> None:
+        self.waiting.pop(id(request), None)
+
+    def failed(self, request: Any) -> None:
+        sent = self.waiting.pop(id(request), request.url)
+        self.problems.append(f"{sent} failed: {request.failure}")
+
+    def report(self) -> str:
+        waiting = [f"{sent} (no answer yet)" for sent in self.waiting.values()]
+        return "\n".join(self.problems + waiting) or "every request was answered, none an error"
+
+
+def watch_network(page: Any) -> None:
+    """Record ``page``'s requests (:class:`_Network`, read back by :func:`page_said`)."""
+    net = _Network()
+    page.on("request", net.sent)
+    page.on("response", net.answered)
+    page.on("requestfinished", net.finished)
+    page.on("requestfailed", net.failed)
+    page.airfoil_network = net
+
+
+def page_said(page: Any) -> str:
+    """A page's address, its requests' troubles and the start of its text, for a report."""
+    net = getattr(page, "airfoil_network", None)
+    try:
+        text = page.inner_text("body", timeout=2_000)[:2_000]
+    except Exception as exc:  # a crashed or closed page: say so
+        text = f"(its text could not be read: {exc})"
+    network = net.report() if net is not None else "(not watched)"
+    return f"url: {page.url}\nrequests:\n{network}\ntext:\n{text}"
 
 
 def shot(page: Any, name: str) -> None:

@@ -269,6 +269,8 @@ class _Slot:
             self.reset()
             try:
                 d.send_notifications(fail_unreadable(self.engine(), exec_id, exc))
+            except ConflictError as lost:  # another driver holds it now: its drive fails it
+                log.warning("failing execution %s is left to its holder: %s", exec_id, lost)
             except Exception:  # its own record does not decode either: never claimed again
                 log.exception("failing execution %s failed; it is left as stored", exec_id)
                 d.undrivable.add(exec_id)
@@ -440,9 +442,16 @@ class Driver:
         # Never an execution a slot of this server holds (driving, or paused by an outage
         # during which its lease may have lapsed).
         exclude = set(self.busy()) | self.paused | self.undrivable
-        return self.meta.claim_execution(
+        got = self.meta.claim_execution(
             owner, now, self.lease_ttl_s, code_root_prefix=PACKAGE_PREFIX, exclude=exclude
         )
+        # ... nor one a slot took after ``exclude`` was read: two slots woken at once claim
+        # side by side, and the other's drive may have let the lease go before this claim
+        # reached the store (an undrivable execution's drive fails at once): given back.
+        if got is not None and (got in self.busy() or got in self.paused | self.undrivable):
+            self.meta.release_lease(got, owner)
+            return None
+        return got
 
     def send_notifications(self, record: ExecutionRecord) -> None:
         """An execution of a launch plan ended here: send the plan's notifications (the

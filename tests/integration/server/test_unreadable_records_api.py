@@ -6,10 +6,13 @@ client to retry. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -207,6 +210,78 @@ def test_an_execution_that_cannot_even_be_failed_is_claimed_once(
         time.sleep(0.05)
     after = client.wait(client.launch(flow.wf, {"x": 2}).id, poll_s=0.05, timeout=60)
     assert after.phase == "succeeded"  # the slots carry on
+    assert ex.id not in driver.busy()
+
+
+class _CrossedClaims:
+    """The driver's store, with two slots' claims crossing as they do on a loaded machine:
+    the first claim (it takes the execution) returns only once a second slot's claim has
+    begun, so that one read what to leave out before the first slot said it drives the
+    execution; the second goes to the store only once ``gone()`` (the first slot is done
+    with it)."""
+
+    def __init__(self, meta: Any, gone: Callable[[], bool]) -> None:
+        self.inner, self.gone = meta, gone
+        self.calls = 0
+        self.claimed: list[str | None] = []
+        self._lock = threading.Lock()
+        self._second_in = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def claim_execution(self, *args: Any, **kwargs: Any) -> str | None:
+        with self._lock:
+            n, self.calls = self.calls, self.calls + 1
+        if n == 1:
+            self._second_in.set()
+            deadline = time.monotonic() + 10
+            while not self.gone():
+                assert time.monotonic() < deadline, "the first slot kept the execution"
+                time.sleep(0.01)
+        got = self.inner.claim_execution(*args, **kwargs)
+        with self._lock:
+            self.claimed.append(got)
+        if n == 0:
+            self._second_in.wait(10)
+        return got
+
+
+def test_crossed_claims_drive_an_undrivable_execution_once(
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """Two slots woken at once claim side by side: the second read what to leave out
+    before the first said it drives the execution, and its claim reached the store after
+    the first slot's drive had failed and let the lease go (at load, a claim waits its turn
+    for SQLite's lock). main: it took the execution again and drove it a second time (two
+    "cannot be driven", two loads: the claimed-once test's log in a CI); the driver now
+    gives back a claim of an execution one of its slots holds or that it gave up on."""
+    if server.database_url is not None:
+        pytest.skip("the slots run in the engine process there: their claims are not seen")
+    client.register([flow.wf])
+    ex = client.launch(flow.wf, {"x": 1})
+    client.wait(ex.id, poll_s=0.05)
+    driver = server.deps.driver
+    # the second claim reaches the store once the first slot gave the execution up
+    crossed = _CrossedClaims(driver.meta, lambda: ex.id in driver.undrivable)
+    _left_running(server.deps.meta.url, ex.id, spoil_spec=True)
+    caplog.set_level(logging.ERROR, logger="airfoil.server._driver")
+    monkeypatch.setattr(driver, "meta", crossed)
+    server.deps.launched()
+    deadline = time.monotonic() + 30
+
+    def settled() -> bool:
+        return ex.id in driver.undrivable and len(crossed.claimed) >= 2 and not driver.busy()
+
+    for _ in range(2):  # and again a moment later: a slot whose claim just returned drives
+        while not settled():
+            assert time.monotonic() < deadline, (crossed.claimed, driver.busy())
+            time.sleep(0.05)
+        time.sleep(0.5)
+    monkeypatch.undo()
+    assert crossed.claimed[0] == ex.id  # the crossing happened as staged
+    said = [r.getMessage() for r in caplog.records if "cannot be driven" in r.getMessage()]
+    assert len(said) == 1, said
     assert ex.id not in driver.busy()
 
 
