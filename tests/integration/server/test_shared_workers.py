@@ -16,6 +16,23 @@ from airfoil.client import Client
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.timeout(60)
+def test_a_slot_has_four_times_the_shared_workers_attempts_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each slot's engine admits four times the shared workers' attempts of its execution (the
+    ones no worker is free for wait in the slot's queue of the pool), so that the ends of
+    what it has out share its fenced statements (``SUBMITTED_PER_SHARED_WORKER``)."""
+    monkeypatch.setenv("AIRFOIL_PACKAGE_CACHE", str(tmp_path / "packages"))
+    srv = start_server(tmp_path / "home", None, slots=2, workers=3, max_parallel=None)
+    try:
+        driver = srv.deps.driver
+        assert driver.max_parallel == 12
+        assert driver.slots[0].engine().settings.max_parallel == 12
+    finally:
+        srv.stop()
+
+
 @pytest.mark.timeout(120)
 def test_more_executions_than_workers_are_driven_at_once(
     tmp_path: Path, flow: Any, monkeypatch: pytest.MonkeyPatch

@@ -49,3 +49,21 @@ def test_the_cli_shares_one_pool_of_a_slots_workers_on_the_process_executor() ->
     assert cli_shared_workers(config) == config.workers_per_slot
     assert cli_shared_workers(ServerConfig(home="h", max_parallel=8)) == 8
     assert cli_shared_workers(ServerConfig(home="h", executor="ray")) is None
+
+
+def test_slots_sharing_a_pool_have_four_times_its_workers_out_unless_told() -> None:
+    """Where the slots share a pool, a slot has four times its workers' attempts out by default
+    (those no worker is free for wait in its queue), so that what they finish shares a
+    commit; ``--max-parallel`` stays the operator's bound; without a shared pool, a slot's
+    own workers bound it as before."""
+    from airfoil.server._config import SUBMITTED_PER_SHARED_WORKER
+
+    assert SUBMITTED_PER_SHARED_WORKER == 4
+    assert ServerConfig(home="h", workers=4).attempts_per_execution == 16
+    assert ServerConfig(home="h", workers=3).attempts_per_execution == 12
+    assert ServerConfig(home="h", workers=4, max_parallel=4).attempts_per_execution == 4
+    assert ServerConfig(home="h", workers=4, max_parallel=16).attempts_per_execution == 16
+    own = ServerConfig(home="h", workers=0)
+    assert own.attempts_per_execution == own.workers_per_slot
+    assert ServerConfig(home="h").attempts_per_execution == ServerConfig(home="h").workers_per_slot
+    assert ServerConfig(home="h", executor="ray").attempts_per_execution is None
