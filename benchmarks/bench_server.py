@@ -691,10 +691,14 @@ def _print_rest(
         for pid, (cpu, name) in last.items()
         if pid not in known
     }
+    kernel = used.pop(0, (0.0, ""))[0] / tasks * 1000
     ranked = sorted(used.items(), key=lambda kv: -kv[1][0])[:top]
     listed = ", ".join(f"{name}[{pid}] {cpu / tasks * 1000:.3f}" for pid, (cpu, name) in ranked)
     everyone = sum(cpu for cpu, _ in used.values()) / tasks * 1000
-    print(f"  the rest, ms/task: all processes outside the groups {everyone:.3f}; top: {listed}")
+    print(
+        f"  the rest, ms/task: the kernel outside processes (irq, softirq, steal) {kernel:.3f}, "
+        f"processes outside the groups {everyone:.3f}; top: {listed}"
+    )
 
 
 def _lsn(position: int) -> str:
