@@ -66,7 +66,7 @@ def start(
         help="Worker processes shared by all the driver slots (attempts handed out "
         "round-robin over the executions driven): --slots then bounds only the executions "
         "driven at once. 0: each slot has its own --max-parallel workers. Default: "
-        "--max-parallel's (the CPU count, at least 4) on the process executor.",
+        "--max-parallel if given, else the CPU count, at least 4, on the process executor.",
     ),
     worker_nice: int = typer.Option(
         None,
