@@ -29,7 +29,6 @@ __all__ = [
     "ENGINE_NICE",
     "INLINE_REFUSED",
     "MIN_WORKERS_PER_SLOT",
-    "SUBMITTED_PER_SHARED_WORKER",
     "WORKER_NICE",
     "ServerConfig",
     "freeze_heap",
@@ -70,16 +69,6 @@ WORKER_NICE = 0
 #: more CPUs than this keep one worker per CPU per slot, as before.
 MIN_WORKERS_PER_SLOT = 4
 
-#: Where the slots share one pool of workers (``workers``) and ``max_parallel`` is not given:
-#: how many attempts of one execution a slot has out at once, per shared worker. Those no
-#: worker is free for wait in the slot's queue of the pool (handed out round-robin over the
-#: slots), and a slot's turn commits the ends of what came back, with the starts that
-#: replace them, in one fenced statement: the more it has out, the more tasks share that
-#: statement and its commit. At 4 slots on 4 shared workers (PostgreSQL, trivial tasks),
-#: the server's commits a task were ~0.43 with 4 out, ~0.32 with 8 and ~0.27 with 16
-#: (docs/performance.md, "Fewer statements a task").
-SUBMITTED_PER_SHARED_WORKER = 4
-
 
 @dataclass
 class ServerConfig:
@@ -100,8 +89,9 @@ class ServerConfig:
         max_parallel: attempts at once per execution, and worker processes per driver slot
             (default :attr:`workers_per_slot`: on the process executor the CPU count, at
             least :data:`MIN_WORKERS_PER_SLOT`); where the slots share ``workers``, the
-            attempts a slot has out at once default to :data:`SUBMITTED_PER_SHARED_WORKER`
-            per shared worker instead (:attr:`attempts_per_execution`).
+            pool decides how many attempts a slot has out (its share of the workers, deeper
+            while the attempts are short) and ``max_parallel``, if given, caps it
+            (:attr:`attempts_per_execution`).
         workers: worker processes shared by all the driver slots, on the process executor
             (``Driver``'s ``workers``): attempts are handed out round-robin over the
             executions driven, and ``slots`` bounds only how many are driven at once. 0 or
@@ -274,15 +264,16 @@ class ServerConfig:
 
     @property
     def attempts_per_execution(self) -> int | None:
-        """How many attempts of one execution a driver slot runs at once (its engine's
-        ``max_parallel``): ``max_parallel`` if set; else, where the slots share a pool of
-        ``workers`` on the process executor, :data:`SUBMITTED_PER_SHARED_WORKER` per shared
-        worker (those no worker is free for wait in the slot's queue of the pool); else
+        """The bound on the attempts of one execution a driver slot has out (its engine's
+        ``max_parallel``): ``max_parallel`` if set; else None where the slots share a pool
+        of ``workers`` on the process executor (the pool answers it as it goes: the slot's
+        share of the workers, deeper while the attempts are short, see
+        ``airfoil.executors._process_shared``; ``max_parallel`` caps that); else
         :attr:`workers_per_slot`."""
         if self.max_parallel:
             return self.max_parallel
         if self.workers and self.executor == "process":
-            return SUBMITTED_PER_SHARED_WORKER * self.workers
+            return None
         return self.workers_per_slot
 
     def resolved_blob_url(self) -> str:
