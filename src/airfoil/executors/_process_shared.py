@@ -108,6 +108,11 @@ class PoolClient(Executor):
         self.results: list[AttemptResult] = []
         self.calls: list[ChildCall] = []
         self.closed = False
+        #: What the last :meth:`max_out` left room for, not yet submitted: counted as this
+        #: client's for the others' answers meanwhile (its engine commits the admission
+        #: before it submits), so two slots admitting at once do not both take the workers.
+        #: Cleared by its poll (its engine submits what it admitted before it polls).
+        self.pending = 0
 
     def submit(self, request: AttemptRequest) -> None:
         pool = self.pool
@@ -115,12 +120,15 @@ class PoolClient(Executor):
             if self.closed or pool.closed:
                 raise RuntimeError("this worker pool client is closed")
             self.waiting.append((request, time.monotonic()))
+            if self.pending:
+                self.pending -= 1
             pool.feed()
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         """This client's finished attempts, waiting up to ``timeout`` seconds for one (or a
         child call) if none is back yet; at once if it has no attempt out."""
         pool = self.pool
+        self.pending = 0
         end = None if timeout is None else time.monotonic() + max(0.0, timeout)
         while True:
             with pool.mu:
@@ -176,10 +184,12 @@ class PoolClient(Executor):
         pool = self.pool
         others = active = 0
         for c in pool.clients:
-            if c is not self and (c.held or c.waiting):
-                others += len(c.held) + len(c.waiting)
+            if c is not self and (c.held or c.waiting or c.pending):
+                others += len(c.held) + len(c.waiting) + c.pending
                 active += 1
-        return depth(pool.inner.max_parallel(), pool.rate(), active + 1, others)
+        n = depth(pool.inner.max_parallel(), pool.rate(), active + 1, others)
+        self.pending = max(0, n - len(self.held) - len(self.waiting))
+        return n
 
     def running(self) -> int:
         """This client's attempts running in a worker now (not those waiting for one)."""

@@ -151,6 +151,11 @@ def test_a_client_has_its_share_out_deeper_while_the_pool_runs_short_attempts(
     pool = _pool(h, 2)
     a, b = _client(h, pool), _client(h, pool)
     assert a.max_out() == 2
+    # a's engine commits what it admitted before it submits: b asking meanwhile counts it
+    assert b.max_out() == 1
+    assert a.poll(0) == [] and b.poll(0) == []  # submitted what they admitted (nothing)
+    assert a.max_out() == 2
+    a.poll(0)
     b.submit(_req(h, "exB", "nap", "n0", seconds=30.0))
     assert a.max_out() == 1
     monkeypatch.setattr(pool, "rate", lambda: 2_000.0)
