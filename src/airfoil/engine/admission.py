@@ -57,8 +57,8 @@ class Admission:
         self.executor = executor
         self.limit = max(1, max_parallel or executor.max_parallel())
         self.cap = max_parallel
-        #: whether the executor answers ``max_out`` (asked once here: most never do)
-        self.adaptive = executor.max_out() is not None
+        #: whether the executor answers ``max_out`` (None: not asked yet; most never do)
+        self.adaptive: bool | None = None
         self._queue_of = queue
         self._queue: AdmissionQueue | None = None
         self.execution_id = execution_id
@@ -143,9 +143,11 @@ class Admission:
     def current_limit(self) -> int:
         """How many attempts may be out now: :attr:`limit`, or what an executor that decides
         it as it goes answers (capped by ``max_parallel``, at least 1)."""
-        if not self.adaptive:
+        if self.adaptive is False:
             return self.limit
-        n = self.executor.max_out() or self.limit
+        out = self.executor.max_out()
+        self.adaptive = out is not None
+        n = out or self.limit
         if self.cap:
             n = min(n, self.cap)
         return max(1, n)
