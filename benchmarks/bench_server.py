@@ -33,7 +33,9 @@ the lease traffic), rows updated and inserted in all its tables, the dead rows t
 round's end, WAL bytes (the cluster's insert position: other users' writes count too), and
 the database's commits (``pg_stat_database``:
 the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
-at a database of its own to leave others out).
+at a database of its own to leave others out). ``--rest-top N`` also prints what the rest
+was: the N processes outside those groups that used the most CPU in the round and the
+kernel's time outside any process (interrupts, soft interrupts, steal), in ms a task.
 
 ``--wal-dir DIR`` (the PostgreSQL server's ``pg_wal`` directory, readable here; ``pg_waldump``
 on the path or named by ``--pg-waldump``) adds per round the WAL bytes per task that the
@@ -283,6 +285,20 @@ class _Cpu:
             "machine": float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
         }
 
+    def everyone(self) -> dict[int, tuple[float, str]]:
+        """Every process's CPU seconds so far and its name (``--rest-top``), and the
+        kernel's own time outside any process (interrupts, soft interrupts, the
+        hypervisor's steal) as pid 0."""
+        found: dict[int, tuple[float, str]] = {}
+        for p in self.psutil.process_iter(["name", "cpu_times"]):
+            t = p.info["cpu_times"]
+            if t is not None:
+                found[p.pid] = (float(t.user + t.system), str(p.info["name"]))
+        t = self.psutil.cpu_times()
+        kernel = sum(getattr(t, k, 0.0) for k in ("irq", "softirq", "steal"))
+        found[0] = (float(kernel), "irq+softirq+steal")
+        return found
+
     @staticmethod
     def split(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
         def grew(key: str) -> float:
@@ -471,6 +487,7 @@ def main() -> None:
         "process of its own: its waits for this process's GIL and core counted)",
     )
     ap.add_argument("--only", choices=("throughput",), default=None)
+    ap.add_argument("--rest-top", type=int, default=0, metavar="N")
     ap.add_argument("--profile", metavar="DIR", default=None)
     ap.add_argument("--trace", metavar="FILE", default=None)
     ap.add_argument("--wal-dir", metavar="DIR", default=None)
@@ -603,12 +620,16 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
     """One throughput round; prints its rate, API latency under load and CPU split."""
     first = _counts(cpu.admin, args.schema)
     before = cpu.snapshot()
+    everyone = cpu.everyone() if args.rest_top else {}
     took, tasks, prober, sent = _throughput(
         client, args.executions, args.width, args.probe_every, args.prober_in_process
     )
     traced = prober.probes
     probes = [latency for _, _, latency in traced]
-    split = cpu.split(before, cpu.snapshot())
+    after = cpu.snapshot()
+    if args.rest_top:
+        _print_rest(everyone, cpu.everyone(), before, after, tasks, args.rest_top)
+    split = cpu.split(before, after)
     split["prober"] = prober.cpu_s
     args.probed.setdefault(kind, []).extend(probes)
     if args.probes_out:  # appended: rounds of several invocations pooled later
@@ -647,6 +668,37 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
     if args.trace:
         _print_slowest(args.trace, traced)
     return tasks / took
+
+
+def _print_rest(
+    first: dict[int, tuple[float, str]],
+    last: dict[int, tuple[float, str]],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    tasks: int,
+    top: int,
+) -> None:
+    """What "the rest" of a round's CPU was (``--rest-top N``): the N processes outside the
+    server, its workers, its backends, PostgreSQL's own processes and this process that
+    used the most CPU in the round (the prober's process among them), each in ms a task,
+    and the kernel's time outside any process. A process that started and ended within the
+    round shows in neither snapshot: what the machine used beyond these is such processes
+    (and the 10 ms ticks' rounding)."""
+    groups = [v for snap in (before, after) for k, v in snap.items() if k != "machine"]
+    known = {pid for group in groups for pid in group}
+    used = {
+        pid: (cpu - first.get(pid, (0.0, name))[0], name)
+        for pid, (cpu, name) in last.items()
+        if pid not in known
+    }
+    kernel = used.pop(0, (0.0, ""))[0] / tasks * 1000
+    ranked = sorted(used.items(), key=lambda kv: -kv[1][0])[:top]
+    listed = ", ".join(f"{name}[{pid}] {cpu / tasks * 1000:.3f}" for pid, (cpu, name) in ranked)
+    everyone = sum(cpu for cpu, _ in used.values()) / tasks * 1000
+    print(
+        f"  the rest, ms/task: the kernel outside processes (irq, softirq, steal) {kernel:.3f}, "
+        f"processes outside the groups {everyone:.3f}; top: {listed}"
+    )
 
 
 def _lsn(position: int) -> str:

@@ -56,7 +56,9 @@ def start(
         None,
         "--max-parallel",
         help="Attempts at once per execution, and the default of --workers (with --workers 0: "
-        "worker processes per driver slot). Default: the CPU count, at least 4.",
+        "worker processes per driver slot). Where the slots share a pool, a slot has out "
+        "its share of the workers, more (up to 4 a worker) while the attempts are short, "
+        "and --max-parallel caps that. Default: no cap there; else the CPU count, at least 4.",
     ),
     workers: int = typer.Option(
         None,
@@ -64,7 +66,7 @@ def start(
         help="Worker processes shared by all the driver slots (attempts handed out "
         "round-robin over the executions driven): --slots then bounds only the executions "
         "driven at once. 0: each slot has its own --max-parallel workers. Default: "
-        "--max-parallel's (the CPU count, at least 4) on the process executor.",
+        "--max-parallel if given, else the CPU count, at least 4, on the process executor.",
     ),
     worker_nice: int = typer.Option(
         None,

@@ -248,6 +248,7 @@ def finished_event(r: AttemptResult, now: float, cause: int) -> AttemptFinished:
         worker=r.worker,
         cause=cause,
         ran_version=r.ran_version,
+        queued_s=r.queued_s,
     )
 
 

@@ -114,6 +114,9 @@ class AttemptFinished(msgspec.Struct, frozen=True):
     cause: int = 0
     #: see ``AttemptResult.ran_version``: set, the outputs are not cached
     ran_version: str = ""
+    #: see ``AttemptResult.queued_s``: the attempt's start is recorded that much after its
+    #: admission (it waited for a worker meanwhile)
+    queued_s: float = 0.0
 
 
 class RetryDue(msgspec.Struct, frozen=True):

@@ -9,7 +9,11 @@ Two kinds of attempt requests:
   parallelism (no policy decision is needed, which keeps small tasks fast).
 
 Both are bounded by the executor's parallelism: a start the policy granted while every
-worker of this drive is busy is held (its resources stay reserved) until one is free.
+worker of this drive is busy is held (its resources stay reserved) until one is free. An
+executor that decides as it goes how many attempts a drive may have out
+(:meth:`~airfoil.executors.base.Executor.max_out`: a slot's view of a server's shared worker
+pool) is asked at each admission that has something to start; ``max_parallel``, if given,
+then caps what it answers.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ class Admission:
 
     Args:
         executor: the drive's executor (its parallelism bounds the starts).
-        max_parallel: a lower bound than the executor's own, if given.
+        max_parallel: a bound of its own, if given: instead of the executor's parallelism,
+            or, where the executor decides the attempts out as it goes (``max_out``), a cap
+            on what it answers.
         queue: gives the process-wide resource queue, asked only when a resource-asking
             attempt is enqueued (a drive of tasks that ask for nothing never builds it).
         execution_id / project: the execution being driven.
@@ -50,6 +56,9 @@ class Admission:
     ) -> None:
         self.executor = executor
         self.limit = max(1, max_parallel or executor.max_parallel())
+        self.cap = max_parallel
+        #: whether the executor answers ``max_out`` (None: not asked yet; most never do)
+        self.adaptive: bool | None = None
         self._queue_of = queue
         self._queue: AdmissionQueue | None = None
         self.execution_id = execution_id
@@ -131,9 +140,24 @@ class Admission:
         out, self.preempted = self.preempted, []
         return out
 
+    def current_limit(self) -> int:
+        """How many attempts may be out now: :attr:`limit`, or what an executor that decides
+        it as it goes answers (capped by ``max_parallel``, at least 1)."""
+        if self.adaptive is False:
+            return self.limit
+        out = self.executor.max_out()
+        self.adaptive = out is not None
+        n = out or self.limit
+        if self.cap:
+            n = min(n, self.cap)
+        return max(1, n)
+
     def admit(self, state: RunState) -> list[str]:
         """Nodes to start now (and, in :attr:`preempted`, running nodes to stop)."""
         started: list[str] = []
+        if not self.shared and not self.local:
+            return started
+        limit = self.current_limit()
         if self.shared:
             self.queue.decide()
             granted, preempted = self.queue.take(self.execution_id)
@@ -149,11 +173,11 @@ class Admission:
                     assert task is not None
                     self._submit(node_id, task, state)
             while self.granted:
-                if len(self.in_use) + len(started) >= self.limit:
+                if len(self.in_use) + len(started) >= limit:
                     break
                 started.append(self.granted.popleft())
         for node_id in self.local:  # no copy: the queue can hold a map's window
-            if len(self.in_use) + len(started) >= self.limit:
+            if len(self.in_use) + len(started) >= limit:
                 break
             started.append(node_id)
         for node_id in started:

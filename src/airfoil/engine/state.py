@@ -588,7 +588,13 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
         if att is None or att.phase != AttemptPhase.RUNNING or rec.phase != N.RUNNING:
             return []  # a late report of an attempt already settled
         att.ended_at = ev.now
-        att.started_at = min(att.started_at, ev.started_at) if ev.started_at else att.started_at
+        if ev.queued_s:
+            # It waited for a worker after its admission (a shared pool's queue): its start
+            # is the hand-off, measured from the admission on the driver's own clock (the
+            # worker's may be another host's, or the engine's a test's).
+            att.started_at = min(att.started_at + ev.queued_s, ev.now)
+        elif ev.started_at:
+            att.started_at = min(att.started_at, ev.started_at)
         att.log_uri = ev.log_uri
         att.worker = ev.worker
         self._dirty_attempts[(nid, ev.attempt)] = att

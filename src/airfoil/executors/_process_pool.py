@@ -59,6 +59,7 @@ class Worker:
     pid: int
     request: AttemptRequest | None = None
     started: float = 0.0  # wall clock, for results
+    queued_s: float = 0.0  # how long its attempt waited for a worker (AttemptResult.queued_s)
     deadline: float | None = None  # monotonic
     peak_rss: int = 0
     tasks: dict[tuple[str, str], str] = field(default_factory=dict)  # (module, qualname) -> ver

@@ -25,6 +25,17 @@ Invariants (beside the process executor's own, which hold per client):
   time, round-robin over the clients with waiting attempts, only while it has a worker for
   it (at most one attempt waits inside the executor). An execution with 1,000 ready tasks
   takes its turn like one with one.
+- Depth: a client has out (submitted, not reported) what :meth:`PoolClient.max_out` says,
+  asked by its engine at each admission: its share of the workers among the clients with
+  attempts out (at least one), or more where the others leave workers unused, and deeper
+  while the pool's attempts are short, so that an attempt waits in the queues for about
+  :data:`QUEUE_WAIT_BOUND_S` at most: the pool's workers plus what it finishes in that
+  long, shared among those clients, never over :data:`DEEPEST_PER_WORKER` per worker a
+  client. A deep queue lets a slot's turn commit the ends of many attempts at once (one
+  fenced statement: docs/performance.md, "Fewer statements a task"); with long tasks it
+  would only show attempts as running that wait for a worker.
+- Waits: an attempt's time in the queues (its client's and the executor's) comes back as
+  its result's ``queued_s``, measured from its ``submit`` on this host's monotonic clock.
 - Key: an attempt is known by ``(execution_id, node_id)`` as in the executor; two clients
   never drive one execution at once (a server's lease), and a client's ``close`` forgets
   its attempts before its execution can be claimed again.
@@ -52,7 +63,7 @@ from airfoil.executors.base import (
 )
 from airfoil.executors.process import ProcessExecutor, _ready
 
-__all__ = ["PoolClient", "SharedProcessPool"]
+__all__ = ["DEEPEST_PER_WORKER", "QUEUE_WAIT_BOUND_S", "PoolClient", "SharedProcessPool", "depth"]
 
 log = logging.getLogger("airfoil.executors")
 
@@ -60,6 +71,21 @@ _Key = tuple[str, str]
 
 #: The dispatcher's longest wait (it is woken when the pool closes).
 _DISPATCH_WAIT_S = 1.0
+
+#: About the longest an attempt should wait in the queues for a worker (see the module
+#: docstring, "Depth"): the clients together have out the workers plus what the pool
+#: finishes in this long.
+QUEUE_WAIT_BOUND_S = 0.05
+
+#: The most attempts a client has out per worker of the pool, however short its attempts:
+#: at 4 slots on 4 workers (PostgreSQL, trivial tasks) the server's commits a task were
+#: ~0.43 with 4 out a slot, ~0.27 with 16 and ~0.22 with 32 (docs/performance.md, "Fewer
+#: statements a task"): more bought little.
+DEEPEST_PER_WORKER = 4
+
+#: The time constant of the pool's rate of finished attempts (an exponentially weighted
+#: count a second): a change of the tasks' length shows within about this long.
+_RATE_TAU_S = 0.25
 
 
 class _Closed(Exception):
@@ -74,26 +100,35 @@ class PoolClient(Executor):
         self.name = pool.inner.name
         #: Set (without the lock) once results or calls were added for this client.
         self.news = threading.Event()
-        #: Submitted, not yet handed to the executor (round-robin with the other clients).
-        self.waiting: deque[AttemptRequest] = deque()
+        #: Submitted, not yet handed to the executor (round-robin with the other clients),
+        #: each with when (monotonic).
+        self.waiting: deque[tuple[AttemptRequest, float]] = deque()
         #: Attempts of this client that the executor has (running or queued in it).
         self.held: set[_Key] = set()
         self.results: list[AttemptResult] = []
         self.calls: list[ChildCall] = []
         self.closed = False
+        #: What the last :meth:`max_out` left room for, not yet submitted: counted as this
+        #: client's for the others' answers meanwhile (its engine commits the admission
+        #: before it submits), so two slots admitting at once do not both take the workers.
+        #: Cleared by its poll (its engine submits what it admitted before it polls).
+        self.pending = 0
 
     def submit(self, request: AttemptRequest) -> None:
         pool = self.pool
         with pool.mu:
             if self.closed or pool.closed:
                 raise RuntimeError("this worker pool client is closed")
-            self.waiting.append(request)
+            self.waiting.append((request, time.monotonic()))
+            if self.pending:
+                self.pending -= 1
             pool.feed()
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         """This client's finished attempts, waiting up to ``timeout`` seconds for one (or a
         child call) if none is back yet; at once if it has no attempt out."""
         pool = self.pool
+        self.pending = 0
         end = None if timeout is None else time.monotonic() + max(0.0, timeout)
         while True:
             with pool.mu:
@@ -119,7 +154,7 @@ class PoolClient(Executor):
 
     def _forget(self, key: _Key) -> None:
         """Drop what this client holds of ``key`` outside the executor (the lock held)."""
-        self.waiting = deque(r for r in self.waiting if (r.execution_id, r.node_id) != key)
+        self.waiting = deque(w for w in self.waiting if (w[0].execution_id, w[0].node_id) != key)
         self.results = [r for r in self.results if (r.execution_id, r.node_id) != key]
         self.calls = [c for c in self.calls if (c.execution_id, c.parent) != key]
 
@@ -142,6 +177,20 @@ class PoolClient(Executor):
     def max_parallel(self) -> int:
         return self.pool.inner.max_parallel()
 
+    def max_out(self) -> int:
+        """How many attempts this client may have out now (see the module docstring,
+        "Depth"). Read without the lock: a count a moment stale only moves one admission's
+        bound by an attempt."""
+        pool = self.pool
+        others = active = 0
+        for c in pool.clients:
+            if c is not self and (c.held or c.waiting or c.pending):
+                others += len(c.held) + len(c.waiting) + c.pending
+                active += 1
+        n = depth(pool.inner.max_parallel(), pool.rate(), active + 1, others)
+        self.pending = max(0, n - len(self.held) - len(self.waiting))
+        return n
+
     def running(self) -> int:
         """This client's attempts running in a worker now (not those waiting for one)."""
         with self.pool.mu:
@@ -155,6 +204,21 @@ class PoolClient(Executor):
         """Cancel every attempt this client has (killing their workers, as a slot's own
         executor's close did) and leave the pool; the pool's workers stay for the others."""
         self.pool.leave(self)
+
+
+def depth(workers: int, rate: float, clients: int, others_out: int) -> int:
+    """How many attempts a client of a pool of ``workers`` may have out, where the pool
+    finishes ``rate`` attempts a second and ``clients`` clients (this one among them) have
+    attempts out, the others ``others_out`` of them (module docstring, "Depth").
+
+    The clients together may have out the workers plus what the pool finishes in
+    :data:`QUEUE_WAIT_BOUND_S` (an attempt behind them all then waits about that long);
+    a client its even share of that, or what the others leave of it if more, at least one,
+    at most :data:`DEEPEST_PER_WORKER` per worker. Long tasks: the workers' share (1 s
+    tasks, 4 workers, 2 clients: 2 each); trivial ones, ~2,000 a second: the deepest."""
+    total = workers + int(QUEUE_WAIT_BOUND_S * rate)
+    share = -(-total // max(1, clients))
+    return max(1, min(max(share, total - others_out), DEEPEST_PER_WORKER * workers))
 
 
 class SharedProcessPool:
@@ -188,6 +252,10 @@ class SharedProcessPool:
         self._woken = False  # a byte is in the wake pipe
         self._warm_lock = threading.Lock()
         self._warmed = False
+        #: Finished attempts a second (exponentially weighted, ``_RATE_TAU_S``) as of
+        #: ``_rate_at`` (monotonic): see :meth:`rate`.
+        self._rate = 0.0
+        self._rate_at = time.monotonic()
         inner.wait = self._wait
         self._thread = threading.Thread(
             target=self._dispatch, name="airfoil-worker-pool", daemon=True
@@ -215,6 +283,10 @@ class SharedProcessPool:
     def worker_pids(self) -> list[int]:
         with self.mu:
             return self.inner.worker_pids()
+
+    def rate(self) -> float:
+        """How many attempts the pool finishes a second, lately (decayed to now)."""
+        return self._rate * math.exp((self._rate_at - time.monotonic()) / _RATE_TAU_S)
 
     def close(self) -> None:
         """Stop the dispatcher and every worker."""
@@ -270,11 +342,11 @@ class SharedProcessPool:
             else:
                 break
             self._next = (self._next + i + 1) % n
-            request = c.waiting.popleft()
+            request, since = c.waiting.popleft()
             key = (request.execution_id, request.node_id)
             self._owner[key] = c
             c.held.add(key)
-            inner.submit(request)
+            inner.submit(request, since=since)
             timed = timed or bool(request.task.timeout_s)
         self._changed(force=timed)
 
@@ -343,6 +415,11 @@ class SharedProcessPool:
             c.news.set()
 
     def _route(self, results: list[AttemptResult], calls: list[ChildCall]) -> None:
+        if results:
+            now = time.monotonic()
+            decay = math.exp((self._rate_at - now) / _RATE_TAU_S)
+            self._rate = self._rate * decay + len(results) / _RATE_TAU_S
+            self._rate_at = now
         woken: set[PoolClient] = set()
         for r in results:
             c = self._owner.pop((r.execution_id, r.node_id), None)

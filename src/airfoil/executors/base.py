@@ -172,6 +172,11 @@ class AttemptResult(msgspec.Struct, frozen=True, omit_defaults=True):
     #: execution was launched with (the task's source changed before a recover or a resume):
     #: its outputs are then not written to the cache under the launched version's key.
     ran_version: str = ""
+    #: Seconds the attempt waited, after the engine submitted it, for a worker to be handed
+    #: to (a shared pool's queue, the executor's own), measured on the submitting host's
+    #: monotonic clock; 0: handed over at once. The engine records the attempt's start that
+    #: much after its admission (not at it), so a queued attempt's duration is its run.
+    queued_s: float = 0.0
 
 
 class ChildCall(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -365,6 +370,14 @@ class Executor(abc.ABC):
         """How many attempts may run at once."""
         return 1
 
+    def max_out(self) -> int | None:
+        """How many attempts the engine's drive may have out (submitted, not yet reported)
+        right now, where the executor decides it as it goes (a slot's view of a shared
+        worker pool: its share of the workers, deeper while the pool's attempts are short;
+        see :mod:`airfoil.executors._process_shared`). Asked at each admission, so it must
+        be cheap. None (the default): :meth:`max_parallel`, fixed."""
+        return None
+
     def running(self) -> int:
         """How many attempts are running now."""
         return 0
@@ -426,6 +439,9 @@ class DelegatingExecutor(Executor):
 
     def max_parallel(self) -> int:
         return self.inner.max_parallel()
+
+    def max_out(self) -> int | None:
+        return self.inner.max_out()
 
     def running(self) -> int:
         return self.inner.running()

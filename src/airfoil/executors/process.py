@@ -137,6 +137,11 @@ def _exited(w: Worker) -> bool:
     return bool(_ready({w.proc.sentinel: None}, 0))
 
 
+#: A wait for a worker shorter than this is not reported (``AttemptResult.queued_s``): a
+#: hand-off in the same turn as the submit.
+_QUEUED_MIN_S = 0.001
+
+
 class ProcessExecutor(Executor):
     """Runs attempts in a pool of long-lived local worker processes.
 
@@ -193,6 +198,8 @@ class ProcessExecutor(Executor):
         self._ctx: Any = multiprocessing.get_context(method)
         self._pool = Pool()
         self._queue: deque[AttemptRequest] = deque()
+        #: (execution_id, node_id) -> when (monotonic) a queued attempt was submitted
+        self._since: dict[tuple[str, str], float] = {}
         self._done: list[AttemptResult] = []
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(WorkerMessage)
@@ -209,12 +216,19 @@ class ProcessExecutor(Executor):
 
     # --- the Executor seam -----------------------------------------------------------------
 
-    def submit(self, request: AttemptRequest) -> None:
-        """Hand an attempt to an idle worker, starting one if all are busy (or queue it)."""
+    def submit(self, request: AttemptRequest, since: float | None = None) -> None:
+        """Hand an attempt to an idle worker, starting one if all are busy (or queue it).
+        ``since``: when (monotonic) it was submitted to a queue in front of this one (a
+        shared pool's): its wait, from then to the hand-off, comes back as its result's
+        ``queued_s``, as does a wait in this executor's own queue."""
         if self._closed:
             raise RuntimeError("this process executor is closed")
         self._queue.append(request)
+        if since is not None:
+            self._since[(request.execution_id, request.node_id)] = since
         self._dispatch()
+        if since is None and self._queue and self._queue[-1] is request:
+            self._since[(request.execution_id, request.node_id)] = time.monotonic()
 
     def poll(self, timeout: float | None) -> list[AttemptResult]:
         """Finished attempts, waiting up to ``timeout`` seconds (None: until one finishes).
@@ -255,6 +269,7 @@ class ProcessExecutor(Executor):
         self._queue = deque(
             r for r in self._queue if (r.execution_id, r.node_id) != (execution_id, node_id)
         )
+        self._since.pop((execution_id, node_id), None)
         self._done = [
             r for r in self._done if (r.execution_id, r.node_id) != (execution_id, node_id)
         ]
@@ -328,6 +343,7 @@ class ProcessExecutor(Executor):
         """Stop every worker and wait for them to exit; later submits raise."""
         self._closed = True
         self._queue.clear()
+        self._since.clear()
         self._done.clear()
         if self._finalizer is not None:
             self._finalizer()  # runs Pool.shutdown once
@@ -362,6 +378,7 @@ class ProcessExecutor(Executor):
             del self._waiting[pid]  # its attempt ended (or the worker died)
         while self._queue:
             request = self._queue[0]
+            picked = time.monotonic() if self._since else 0.0  # before any worker's start
             w = self._idle_worker(request)
             if w is None:
                 # Workers waiting on their children do not count: one more starts in place
@@ -378,6 +395,12 @@ class ProcessExecutor(Executor):
                 continue
             self._queue.popleft()
             w.request, w.started, w.peak_rss = request, time.time(), 0
+            since = (
+                self._since.pop((request.execution_id, request.node_id), None) if picked else None
+            )
+            w.queued_s = (
+                picked - since if since is not None and picked - since >= _QUEUED_MIN_S else 0.0
+            )
             # The worker's interrupt fires at the request's deadline (same instant, its
             # clock); the hard stop comes the margin later, so the interrupt reports first.
             w.deadline = time.monotonic() + timeout + _TIMEOUT_MARGIN_S if timeout else None
@@ -475,6 +498,8 @@ class ProcessExecutor(Executor):
     def _finish(self, w: Worker, result: AttemptResult) -> None:
         pool = self._pool
         del pool.busy[w.pid]
+        if w.queued_s:
+            result = msgspec.structs.replace(result, queued_s=w.queued_s)
         self._done.append(result)
         w.request = w.deadline = None
         w.reported = time.monotonic()
@@ -556,8 +581,9 @@ class ProcessExecutor(Executor):
         """Report an attempt the worker could not report itself, noting why in its log."""
         request = w.request
         assert request is not None
-        self._done.append(
-            self._unreported.result(
-                request, error, started=w.started, worker=f"{socket.gethostname()}:{w.pid}:worker"
-            )
+        result = self._unreported.result(
+            request, error, started=w.started, worker=f"{socket.gethostname()}:{w.pid}:worker"
         )
+        if w.queued_s:
+            result = msgspec.structs.replace(result, queued_s=w.queued_s)
+        self._done.append(result)

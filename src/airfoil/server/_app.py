@@ -84,7 +84,7 @@ def _open(config: ServerConfig) -> tuple[Deps, Metrics]:
         deps.driver = Driver(
             runtime,
             slots=config.slots,
-            max_parallel=config.workers_per_slot,
+            max_parallel=config.attempts_per_execution,
             lease_ttl_s=config.lease_ttl_s,
             on_change=metrics.on_change,
             on_restart=metrics.driver_restarted,

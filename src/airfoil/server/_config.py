@@ -86,9 +86,12 @@ class ServerConfig:
             pickles (``hooks`` included) where the engine process is spawned rather than
             forked (see ``EngineProcess``); ``airfoil server start`` chooses it on PostgreSQL.
         slots: executions driven at once.
-        max_parallel: attempts at once per execution, i.e. worker processes per driver slot
+        max_parallel: attempts at once per execution, and worker processes per driver slot
             (default :attr:`workers_per_slot`: on the process executor the CPU count, at
-            least :data:`MIN_WORKERS_PER_SLOT`).
+            least :data:`MIN_WORKERS_PER_SLOT`); where the slots share ``workers``, the
+            pool decides how many attempts a slot has out (its share of the workers, deeper
+            while the attempts are short) and ``max_parallel``, if given, caps it
+            (:attr:`attempts_per_execution`).
         workers: worker processes shared by all the driver slots, on the process executor
             (``Driver``'s ``workers``): attempts are handed out round-robin over the
             executions driven, and ``slots`` bounds only how many are driven at once. 0 or
@@ -253,6 +256,20 @@ class ServerConfig:
         if self.executor != "process":
             return None
         return max(MIN_WORKERS_PER_SLOT, os.cpu_count() or 1)
+
+    @property
+    def attempts_per_execution(self) -> int | None:
+        """The bound on the attempts of one execution a driver slot has out (its engine's
+        ``max_parallel``): ``max_parallel`` if set; else None where the slots share a pool
+        of ``workers`` on the process executor (the pool answers it as it goes: the slot's
+        share of the workers, deeper while the attempts are short, see
+        ``airfoil.executors._process_shared``; ``max_parallel`` caps that); else
+        :attr:`workers_per_slot`."""
+        if self.max_parallel:
+            return self.max_parallel
+        if self.workers and self.executor == "process":
+            return None
+        return self.workers_per_slot
 
     def resolved_blob_url(self) -> str:
         import os

@@ -269,7 +269,7 @@ def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> No
     driver = Driver(
         runtime,
         slots=config.slots,
-        max_parallel=config.workers_per_slot,
+        max_parallel=config.attempts_per_execution,
         lease_ttl_s=config.lease_ttl_s,
         on_change=on_change,
         on_restart=lambda reason: send(("restart", reason)),

@@ -117,3 +117,47 @@ def test_closing_the_pool_leaves_no_workers(h: Harness) -> None:
     pool.close()
     assert all(gone(p) for p in pids)
     assert a.poll(0) == []
+
+
+@pytest.mark.timeout(60)
+def test_an_attempts_wait_for_a_worker_comes_back_with_its_result(h: Harness) -> None:
+    """On one worker, the second of two 0.5-s naps waits ~0.5 s in the queues (the client's,
+    then the executor's): its result says so (``queued_s``, this host's monotonic clock), so
+    the engine records its start at the hand-off; the first, handed over at once, says 0.
+    The executor's own queue, without a pool in front, does the same."""
+    pool = _pool(h, 1)
+    a, b = _client(h, pool), _client(h, pool)
+    a.submit(_req(h, "exA", "nap", "n0", seconds=0.5))
+    b.submit(_req(h, "exB", "nap", "n0", seconds=0.5))
+    (first,) = collect(a, 1)
+    (second,) = collect(b, 1)
+    assert first.queued_s == 0.0
+    assert 0.4 <= second.queued_s < 5.0, second.queued_s
+    own = ProcessExecutor(h.blob_dir, 1, runtime=worker_runtime)
+    h.executors.append(own)
+    own.submit(_req(h, "exC", "nap", "n0", seconds=0.5))
+    own.submit(_req(h, "exC", "nap", "n1", seconds=0.5))
+    got = {r.node_id: r for r in collect(own, 2)}
+    assert got["n0"].queued_s == 0.0 and 0.4 <= got["n1"].queued_s < 5.0
+
+
+@pytest.mark.timeout(60)
+def test_a_client_has_its_share_out_deeper_while_the_pool_runs_short_attempts(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``max_out``: the workers for a lone client; their share once another has attempts
+    out; 4 a worker while the pool finishes ~2,000 attempts a second (the rate is set here:
+    the limit, not the timing, is what is checked)."""
+    pool = _pool(h, 2)
+    a, b = _client(h, pool), _client(h, pool)
+    assert a.max_out() == 2
+    # a's engine commits what it admitted before it submits: b asking meanwhile counts it
+    assert b.max_out() == 1
+    assert a.poll(0) == [] and b.poll(0) == []  # submitted what they admitted (nothing)
+    assert a.max_out() == 2
+    a.poll(0)
+    b.submit(_req(h, "exB", "nap", "n0", seconds=30.0))
+    assert a.max_out() == 1
+    monkeypatch.setattr(pool, "rate", lambda: 2_000.0)
+    assert a.max_out() == 8
+    b.cancel("exB", "n0")

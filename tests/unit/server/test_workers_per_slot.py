@@ -49,3 +49,17 @@ def test_the_cli_shares_one_pool_of_a_slots_workers_on_the_process_executor() ->
     assert cli_shared_workers(config) == config.workers_per_slot
     assert cli_shared_workers(ServerConfig(home="h", max_parallel=8)) == 8
     assert cli_shared_workers(ServerConfig(home="h", executor="ray")) is None
+
+
+def test_slots_sharing_a_pool_leave_the_depth_to_it_unless_told() -> None:
+    """Where the slots share a pool, the pool answers how many attempts a slot has out (its
+    share of the workers, deeper while they are short: ``PoolClient.max_out``), so the
+    engine gets no fixed bound; ``--max-parallel`` stays the operator's cap; without a
+    shared pool, a slot's own workers bound it as before."""
+    assert ServerConfig(home="h", workers=4).attempts_per_execution is None
+    assert ServerConfig(home="h", workers=4, max_parallel=4).attempts_per_execution == 4
+    assert ServerConfig(home="h", workers=4, max_parallel=16).attempts_per_execution == 16
+    own = ServerConfig(home="h", workers=0)
+    assert own.attempts_per_execution == own.workers_per_slot
+    assert ServerConfig(home="h").attempts_per_execution == ServerConfig(home="h").workers_per_slot
+    assert ServerConfig(home="h", executor="ray").attempts_per_execution is None
