@@ -97,6 +97,13 @@ def test_long_tasks_show_no_more_attempts_running_than_workers(
         meta = srv.deps.driver.meta
         with Client(srv.url, project="holds") as client:
             client.register([holdflow.holds])
+            # Warm the pool first: a worker's start (a process, its imports) counts as its
+            # first attempt's run, seconds at this host's slow minutes, and is not a wait.
+            warm = client.launch("holdflow.holds", {"seconds": 0.3}).id
+            deadline = time.monotonic() + 60
+            while client.get(warm).phase not in ("succeeded", "failed"):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
             ids = [client.launch("holdflow.holds", {"seconds": 1.0}).id for _ in range(2)]
             most = 0
             deadline = time.monotonic() + 90
@@ -109,7 +116,8 @@ def test_long_tasks_show_no_more_attempts_running_than_workers(
         holds = [a for i in ids for a in meta.get_attempts(i) if a.node_id != "n4"]
         assert len(holds) == 8
         took = sorted(round((a.ended_at or 0) - a.started_at, 2) for a in holds)
-        assert all(0.95 <= t < 1.6 for t in took), took
+        # A wait for a worker here is at least one hold (1 s): shown as run, it reads >= 2 s.
+        assert all(0.95 <= t < 1.9 for t in took), took
     finally:
         srv.stop()
 
