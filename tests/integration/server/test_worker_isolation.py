@@ -178,10 +178,13 @@ def test_a_tenants_task_holds_none_of_the_servers_secrets(
     assert "AIRFOIL_HOME" in names  # the rest of the environment is there
 
 
+@pytest.mark.parametrize("served", ["sqlite"], indirect=True)
 def test_the_servers_home_and_database_are_its_users_alone(
     served: tuple[_Server, str],
 ) -> None:
-    server, store = served
+    server, _ = served
+    # Created by the server: no other user of the machine lists the home or reads the
+    # database (every project's runs, key hashes and encrypted secrets).
     assert stat.S_IMODE(server.home.stat().st_mode) == 0o700
-    if store == "sqlite":
-        assert stat.S_IMODE((server.home / "airfoil.db").stat().st_mode) == 0o600
+    for name in ("airfoil.db", "airfoil.db-wal"):
+        assert stat.S_IMODE((server.home / name).stat().st_mode) == 0o600, name
