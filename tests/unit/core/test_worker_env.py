@@ -39,3 +39,10 @@ def test_the_rest_passes() -> None:
         "AIRFOIL_PACKAGE_CACHE": "/p",
         "AWS_ACCESS_KEY_ID": "a",
     }
+
+
+def test_the_settings_credential_is_on_the_list() -> None:
+    from airfoil.settings import ENV_PREFIX, FIELDS
+
+    assert "database_url" in FIELDS
+    assert is_denied(ENV_PREFIX + "database_url")
