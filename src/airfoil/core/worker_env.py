@@ -44,6 +44,8 @@ def denied_names(names: Iterable[str]) -> list[str]:
     return [n for n in names if is_denied(n)]
 
 
-def worker_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` without the variables kept from workers."""
-    return {k: v for k, v in environ.items() if not is_denied(k)}
+def worker_environ(environ: Mapping[str, str], *, keep: Iterable[str] = ()) -> dict[str, str]:
+    """``environ`` without the variables kept from workers, but for those named in ``keep``
+    (a process that needs one of them, as a model service needs the database)."""
+    kept = {k.upper() for k in keep}
+    return {k: v for k, v in environ.items() if not is_denied(k) or k.upper() in kept}
