@@ -15,19 +15,15 @@ user, so it can open the database file itself and, as root (as here), read any p
 from __future__ import annotations
 
 import os
-import signal
 import stat
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from _srv import SECRETS_KEY, free_port
+from _srv import SECRETS_KEY, ServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,9 +54,8 @@ FLOW = textwrap.dedent(
 )
 
 
-class _Server:
+class _Server(ServerProcess):
     def __init__(self, tmp: Path, database_url: str | None) -> None:
-        port = free_port()
         self.home = tmp / "home"
         env = dict(
             os.environ,
@@ -72,35 +67,7 @@ class _Server:
         env.pop("AIRFOIL_DATABASE_URL", None)
         if database_url is not None:
             env["AIRFOIL_DATABASE_URL"] = database_url  # as an operator should: not on argv
-        self.log = tmp / "server.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port)],
-            cwd=tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.log, "wb"),  # noqa: SIM115 - closed with the process
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        with httpx.Client(timeout=2) as http:
-            while time.monotonic() < deadline:
-                try:
-                    if http.get(self.url + "/readyz").status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if self.proc.poll() is not None:
-                    raise AssertionError(self.log.read_text())
-                time.sleep(0.1)
-        raise AssertionError("the server did not become ready: " + self.log.read_text())
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        super().__init__(tmp, env=env, timeout=90)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
