@@ -276,6 +276,9 @@ class AirfoilSettings:
         home: the embedded default's folder (``$AIRFOIL_HOME``, default ``~/.airfoil``):
             ``airfoil.db`` (SQLite) and ``blobs/``.
         database_url: a SQLAlchemy URL (``postgresql+psycopg://...``); default SQLite in home.
+            Like every credential of the platform (``AIRFOIL_SECRETS_KEY``,
+            ``AIRFOIL_API_KEY``, ``AIRFOIL_SECRET_<NAME>``), its variable never reaches a
+            worker (:data:`airfoil.core.worker_env.DENIED_VARIABLES`, the one list).
         blob_url: a local folder or fsspec URL for blobs; default ``home/blobs``.
         executor: the executor that runs attempts: ``inline`` (same process), ``process``
             (worker processes), ``ray`` (a Ray cluster; ``pip install 'airfoil[ray]'``) or any

@@ -8,7 +8,10 @@ Invariants:
 - A process leaves the pool only once it has exited; stopping one means SIGTERM (or closing its
   pipe, for an idle worker), then SIGKILL to its whole process group after a grace period.
 - Workers are started with the driver's ``__main__`` hidden (:func:`main_module_hidden`) and
-  from a forkserver that preloads :mod:`airfoil.executors._process_preload`.
+  from a forkserver that preloads :mod:`airfoil.executors._process_preload`, started (first
+  preload, :mod:`airfoil.executors._process_env`) without the variables of
+  :mod:`airfoil.core.worker_env` in its environment: a worker never holds the server's
+  secrets key or database URL.
 - When the last pool of this process shuts down, the forkserver is stopped too, if no other
   code has children of it.
 """
@@ -44,6 +47,9 @@ __all__ = [
 ]
 
 PRELOAD = ["airfoil.executors._process_preload"]
+#: The forkserver's first preload: it restarts the forkserver without the platform's
+#: credentials in its environment (:mod:`airfoil.executors._process_env`).
+CLEAN_ENV = "airfoil.executors._process_env"
 #: The largest ``nice`` increment: a worker's priority never goes below the lowest (19).
 MAX_NICE = 19
 KILL_GRACE_S = 0.5  # SIGTERM -> SIGKILL
@@ -244,14 +250,16 @@ def main_module_hidden() -> Iterator[None]:
 
 def forkserver_preload(runtime_module: str) -> list[str]:
     """The runtime's module and our warm-up module added to whatever the forkserver was asked
-    to preload already."""
+    to preload already, after :data:`CLEAN_ENV`, always the first (before any other module
+    is imported under the environment it removes)."""
     try:
         from multiprocessing import forkserver
 
         current = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
     except (ImportError, AttributeError):
         current = []
-    return current + [m for m in (runtime_module, *PRELOAD) if m not in current]
+    current = [m for m in current if m != CLEAN_ENV]
+    return [CLEAN_ENV, *current] + [m for m in (runtime_module, *PRELOAD) if m not in current]
 
 
 def describe_exit(code: int | None) -> str:

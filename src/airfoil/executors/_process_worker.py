@@ -49,6 +49,7 @@ from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import WorkerLostError
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec
+from airfoil.core.worker_env import denied_names
 from airfoil.executors.base import (
     AttemptRequest,
     AttemptResult,
@@ -263,6 +264,10 @@ def worker_main(
         nice: how much to lower this process's CPU priority first (``os.nice``), so that
             the driver, and a server's API, get a core before the tasks run here do.
     """
+    # Spawned workers inherit the driver's environment: drop the platform's credentials
+    # (a forkserver's workers hold none already: airfoil.executors._process_env).
+    for name in denied_names(list(os.environ)):
+        os.environ.pop(name, None)
     if nice:
         # Before anything else (the runtime's imports, the first task's module): what this
         # process does it does at the tasks' priority. Raising a nice value needs no

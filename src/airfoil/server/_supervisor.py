@@ -110,6 +110,10 @@ def free_port() -> int:
     return ports.free_port("127.0.0.1")
 
 
+#: The denied variables a model service keeps: what it needs to open the registry.
+_SERVICE_KEEPS = ("PGPASSWORD", "PGPASSFILE")
+
+
 @dataclass(frozen=True)
 class ServiceEnv:
     """What a service process needs to find the server's registry."""
@@ -120,7 +124,15 @@ class ServiceEnv:
     logs_dir: str
 
     def environ(self, project: str) -> dict[str, str]:
-        env = {**os.environ, "AIRFOIL_HOME": self.home, "AIRFOIL_BLOB_URL": self.blob_url}
+        """A replica's environment: the server's, less what no process running a tenant's
+        code gets (:mod:`airfoil.core.worker_env`: the secrets key, API keys, local
+        secrets), plus the server's registry. The database's credentials are kept (its URL,
+        libpq's password variables): a service reads its model's versions and aliases from
+        the registry itself (docs/server.md, "Trust model")."""
+        from airfoil.core.worker_env import worker_environ
+
+        env = worker_environ(os.environ, keep=_SERVICE_KEEPS)
+        env.update(AIRFOIL_HOME=self.home, AIRFOIL_BLOB_URL=self.blob_url)
         env["AIRFOIL_PROJECT"] = project
         if self.database_url:
             env["AIRFOIL_DATABASE_URL"] = self.database_url

@@ -1,10 +1,13 @@
 """Helpers of the server tests: the user's flow, free ports (for servers in subprocesses), a
-server in a thread."""
+server in a thread, ``airfoil server start`` in a subprocess."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -189,6 +192,50 @@ def free_port() -> int:
     """A port for a server process to listen on: outside the ephemeral range, which every
     connection of a busy test machine draws from (see airfoil.core.ports)."""
     return ports.free_port("127.0.0.1")
+
+
+class ServerProcess:
+    """``airfoil server start --port P ARGS`` in a subprocess (in ``tmp``, its stderr in
+    ``tmp/server.log``), ready (``/readyz``) once built."""
+
+    def __init__(
+        self, tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> None:
+        port = free_port()
+        self.log = tmp / "server.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port), *args],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "wb"),  # noqa: SIM115 - closed with the process
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2) as http:  # one client for the polls, not one a poll
+            while time.monotonic() < deadline:
+                try:
+                    if http.get(self.url + "/readyz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if self.proc.poll() is not None:
+                    raise AssertionError(self.log.read_text())
+                time.sleep(0.1)
+        raise AssertionError("the server did not become ready: " + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 @dataclass

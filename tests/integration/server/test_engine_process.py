@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ import httpx
 import psutil
 import pytest
 import sqlalchemy as sa
-from _srv import free_port
+from _srv import ServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -52,42 +50,16 @@ FLOW = textwrap.dedent(
 )
 
 
-class _Server:
+class _Server(ServerProcess):
     def __init__(self, tmp: Path, db: str, *extra: str) -> None:
-        port = free_port()
         env = dict(
             os.environ,
             AIRFOIL_HOME=str(tmp / "home"),
             AIRFOIL_PACKAGE_CACHE=str(tmp / "packages"),
         )
-        self.log = tmp / "server.log"
-        self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(port)),
-                *("--database-url", db, "--lease-ttl", "2", "--slots", "2", *extra),
-            ],
-            cwd=tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.log, "wb"),  # noqa: SIM115 - closed with the process
-        )
-        self.url = f"http://127.0.0.1:{port}"
         self.db = db
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2) as http:  # one client for the polls, not one a poll
-            while time.monotonic() < deadline:
-                try:
-                    if http.get(self.url + "/readyz").status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if self.proc.poll() is not None:
-                    raise AssertionError(self.log.read_text())
-                time.sleep(0.1)
-        raise AssertionError("the server did not become ready: " + self.log.read_text())
+        args = ("--database-url", db, "--lease-ttl", "2", "--slots", "2", *extra)
+        super().__init__(tmp, *args, env=env)
 
     def engines(self) -> list[psutil.Process]:
         """The server's children that hold database connections: its engine process."""
@@ -115,14 +87,6 @@ class _Server:
     def metric(self, prefix: str) -> float:
         text = httpx.get(self.url + "/metrics").text
         return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 @pytest.fixture

@@ -52,6 +52,7 @@ __all__ = [
     "create_engine",
     "integrity_kind",
     "parse_url",
+    "private_sqlite_file",
     "safe_url",
     "sqlite_path",
 ]
@@ -189,11 +190,27 @@ def _run_on_connect(dbapi_connection: Any, sql: str) -> None:
     dbapi_connection.commit()
 
 
-def _make_parent(path: str) -> None:
+def private_sqlite_file(path: str) -> None:
+    """Create the SQLite database file ``path`` for this user alone, if it is new: its
+    directory (an Airfoil home, made here) ``0700``, the file ``0600`` (SQLite gives its
+    ``-wal`` and ``-shm`` files the database's mode). The database holds every project's
+    runs, keys' hashes and encrypted secrets: no other user of the machine reads it. An
+    existing file or folder keeps the mode its owner gave it.
+
+    Raises:
+        ConfigError: the directory or the file cannot be created.
+    """
+    parent = os.path.dirname(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if parent and not os.path.isdir(parent):
+            os.makedirs(parent, mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
     except OSError as exc:
-        raise ConfigError(f"cannot create the directory of SQLite database {path}: {exc}") from None
+        raise ConfigError(f"cannot create the SQLite database {path}: {exc}") from None
+    os.close(fd)  # an empty file is an empty database
 
 
 def configure_sqlite(dbapi_connection: Any, busy_ms: int, durability: str = "process") -> None:
@@ -243,7 +260,7 @@ def _sqlite_engine(url: sa.URL, timeout_s: float, durability: str = "process") -
     from sqlalchemy.pool import NullPool
 
     path = os.path.abspath(os.path.expanduser(url.database or ""))
-    _make_parent(path)
+    private_sqlite_file(path)
     engine = sa.create_engine(
         url.set(database=path),
         poolclass=NullPool,
@@ -310,7 +327,7 @@ class SqliteConnector:
     def __init__(self, path: str, timeout_s: float, durability: str = "process") -> None:
         import sqlite3
 
-        _make_parent(path)
+        private_sqlite_file(path)
         self._durability = durability
         self.path = path
         self.url = f"sqlite:///{path}"

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from airfoil.core.errors import StoreError, TransientStoreError
+from airfoil.store.sql._connect import private_sqlite_file
 from airfoil.store.sql._retry import is_transient
 
 __all__ = ["at_head", "guarded_connection", "masked_url", "store_engine"]
@@ -29,7 +30,7 @@ def store_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> sa.
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            private_sqlite_file(os.path.abspath(path))
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)

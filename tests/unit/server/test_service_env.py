@@ -1,0 +1,23 @@
+"""A model service replica (a tenant's predictor code) starts without the server's secrets
+key, API key or local secrets, and with what it needs to open the registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from airfoil.server._supervisor import ServiceEnv
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_replica_gets_the_registry_but_not_the_secrets_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFOIL_SECRETS_KEY", "k")
+    monkeypatch.setenv("AIRFOIL_API_KEY", "af_x_y")
+    monkeypatch.setenv("AIRFOIL_SECRET_TOKEN", "t")
+    monkeypatch.setenv("PGPASSWORD", "pw")
+    env = ServiceEnv("/h", "postgresql+psycopg://u:pw@db/x", "/h/blobs", "/h/logs").environ("ml")
+    assert not {"AIRFOIL_SECRETS_KEY", "AIRFOIL_API_KEY", "AIRFOIL_SECRET_TOKEN"} & set(env)
+    assert env["AIRFOIL_DATABASE_URL"] == "postgresql+psycopg://u:pw@db/x"
+    assert env["PGPASSWORD"] == "pw" and env["AIRFOIL_PROJECT"] == "ml"
