@@ -643,3 +643,23 @@ def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue
     assert starts(d) == [("short", ("n0",))]
     with pytest.raises(InvalidPolicyError, match="srpt_queue"):
         AirfoilPolicy(srpt_queue=-1.0)
+
+
+def test_srpt_in_the_last_level_works_without_preempt_ratio() -> None:
+    """``preempt_ratio=None`` with ``srpt_ratio`` (the default) once raised IndexError: the
+    last level's cut searched sort keys built only when ``preempt_ratio`` was set (found by
+    the invariants property test)."""
+    long = gpus("long", 1, estimate=360_000.0, interruptible=True, attained=5_000.0)
+    busy = gpus("busy", 1, estimate=360_000.0)
+    # the last level's queue asks for twice the cluster's GPUs (``srpt_queue``)
+    queue = [
+        gpus(f"w{i}", 1, submit=1_000.0, estimate=3_600.0, attained=5_000.0) for i in range(4)
+    ]
+    decision = decide(
+        queue,
+        [running(long, "n0", start=900.0), running(busy, "n0", start=900.0)],
+        [gpu_node("n0", 2)],
+        now=1_000.0,
+        policy=AirfoilPolicy(preempt_ratio=None),
+    )
+    assert decision.preemptions == ("long",) and starts(decision) == [("w0", ("n0",))]
