@@ -215,6 +215,19 @@ def bench_srpt() -> None:
     )
 
 
+def bench_defragment() -> None:
+    """The cost of defragmentation by migration (``defragment``), which runs at the end of
+    every decision."""
+    _bench_variants(
+        "defragment",
+        {
+            "default": AirfoilPolicy(),
+            "defragment": AirfoilPolicy(defragment=True),
+            "whole only": AirfoilPolicy(defragment=True, defragment_whole_only=True),
+        },
+    )
+
+
 def _bench_variants(what: str, variants: dict[str, AirfoilPolicy]) -> None:
     """``decide()`` of each variant in CPU time, alternating.
 
@@ -288,6 +301,8 @@ def main(argv: list[str]) -> None:
         bench_victim_wait()
     if what == "srpt":
         bench_srpt()
+    if what == "defragment":
+        bench_defragment()
 
 
 if __name__ == "__main__":

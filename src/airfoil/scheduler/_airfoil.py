@@ -76,6 +76,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
+from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
@@ -160,6 +161,11 @@ class AirfoilPolicy(Policy):
         srpt_one_victim: with ``srpt_ratio``, that rule preempts only a victim that alone
             makes room for the claimant's one worker, never a second one (and none for a
             claimant of several workers); ``True`` by default.
+        defragment: at the end of a decision, start a waiting single worker that the idle
+            capacity adds up to but no node holds by moving running work onto that idle room
+            (preempted, to restart there at once; see :mod:`airfoil.scheduler._defrag`).
+        defragment_whole_only: with ``defragment``, only workers that need all the GPUs of
+            the largest node claim.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -183,6 +189,8 @@ class AirfoilPolicy(Policy):
     srpt_ratio: float | None = 2.0
     srpt_queue: float | None = 2.0
     srpt_one_victim: bool = True
+    defragment: bool = False
+    defragment_whole_only: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -262,6 +270,8 @@ class AirfoilPolicy(Policy):
         guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
         served = self._due_pass(rnd, victims, guard)
         self._las_pass(rnd, victims, served, guard)
+        if self.defragment:
+            defragment(rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S)
         return rnd.decision()
 
     def _due_pass(self, rnd: Round, victims: Victims, guard: _DueGuard | None) -> set[str]:

@@ -645,6 +645,68 @@ def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue
         AirfoilPolicy(srpt_queue=-1.0)
 
 
+def _halves() -> list[RunningItem]:
+    # n0 and n1: 4 of 8 GPUs each held by interruptible level-0 work; n2: full, not
+    # interruptible
+    return [
+        running(gpus("a", 4, estimate=36_000.0, interruptible=True), "n0", start=900.0),
+        running(gpus("b", 4, estimate=36_000.0, interruptible=True), "n1", start=900.0),
+        running(gpus("full", 8, estimate=36_000.0), "n2", start=900.0),
+    ]
+
+
+THREE_NODES = [gpu_node("n0", 8), gpu_node("n1", 8), gpu_node("n2", 8)]
+
+
+def test_defragment_moves_work_onto_idle_room_so_a_whole_node_worker_starts() -> None:
+    """8 GPUs are idle, 4 on each of n0 and n1, and an 8-GPU job waits: no node holds it,
+    and least attained service may not preempt for it (``a`` and ``b`` are at its level).
+    With ``defragment`` one of them is moved: preempted, its restart room held on the other
+    node, and the decision asks to be called again at once, when it restarts there."""
+    w = gpus("w", 8, submit=1_000.0, estimate=3_600.0)
+    assert starts(decide([w], _halves(), THREE_NODES, now=1_000.0)) == []
+    state = make_state(THREE_NODES, AirfoilPolicy(defragment=True), run=_halves(), queue=[w])
+    first = state.decide(1_000.0)
+    assert len(first.preemptions) == 1
+    moved = first.preemptions[0]
+    freed = "n0" if moved == "a" else "n1"
+    assert starts(first) == [("w", (freed,))]
+    assert first.wake_at == pytest.approx(1_000.001)
+    assert "w" not in first.reasons
+    state.apply(first, 1_000.0)
+    again = state.decide(1_000.001)
+    other = "n1" if freed == "n0" else "n0"
+    assert starts(again) == [(moved, (other,))] and again.preemptions == ()
+
+
+def test_defragment_takes_no_room_a_waiting_item_could_use_and_moves_only_what_it_may() -> None:
+    w = gpus("w", 8, submit=1_000.0, estimate=3_600.0)
+    x = gpus("x", 4, submit=1_000.0, estimate=3_600.0)
+    policy = AirfoilPolicy(defragment=True)
+    # x takes one of the halves: the 4 GPUs left idle cannot hold w, nothing is moved
+    decision = decide([w, x], _halves(), THREE_NODES, now=1_000.0, policy=policy)
+    assert decision.preemptions == () and [s.item_id for s in decision.starts] == ["x"]
+    # work that is not interruptible, or of a higher priority than the claimant, stays put
+    for a, b in (
+        (gpus("a", 4, estimate=36_000.0), gpus("b", 4, estimate=36_000.0)),
+        (
+            gpus("a", 4, estimate=36_000.0, interruptible=True, priority=1),
+            gpus("b", 4, estimate=36_000.0, interruptible=True, priority=1),
+        ),
+    ):
+        run = [running(a, "n0", start=900.0), running(b, "n1", start=900.0), _halves()[2]]
+        decision = decide([w], run, THREE_NODES, now=1_000.0, policy=policy)
+        assert decision.preemptions == () and decision.starts == ()
+    # with defragment_whole_only, a worker of less than a node does not claim
+    y = gpus("y", 6, submit=1_000.0, estimate=3_600.0)
+    whole_only = AirfoilPolicy(defragment=True, defragment_whole_only=True)
+    assert decide([y], _halves(), THREE_NODES, now=1_000.0, policy=whole_only).starts == ()
+    assert starts(decide([y], _halves(), THREE_NODES, now=1_000.0, policy=policy)) in (
+        [("y", ("n0",))],
+        [("y", ("n1",))],
+    )
+
+
 def test_srpt_in_the_last_level_works_without_preempt_ratio() -> None:
     """``preempt_ratio=None`` with ``srpt_ratio`` (the default) once raised IndexError: the
     last level's cut searched sort keys built only when ``preempt_ratio`` was set (found by
@@ -652,9 +714,7 @@ def test_srpt_in_the_last_level_works_without_preempt_ratio() -> None:
     long = gpus("long", 1, estimate=360_000.0, interruptible=True, attained=5_000.0)
     busy = gpus("busy", 1, estimate=360_000.0)
     # the last level's queue asks for twice the cluster's GPUs (``srpt_queue``)
-    queue = [
-        gpus(f"w{i}", 1, submit=1_000.0, estimate=3_600.0, attained=5_000.0) for i in range(4)
-    ]
+    queue = [gpus(f"w{i}", 1, submit=1_000.0, estimate=3_600.0, attained=5_000.0) for i in range(4)]
     decision = decide(
         queue,
         [running(long, "n0", start=900.0), running(busy, "n0", start=900.0)],

@@ -183,6 +183,11 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     for srpt in (None, 1.0):
         check_invariants(AirfoilPolicy(srpt_ratio=srpt, srpt_queue=None), *scenario)
     check_invariants(AirfoilPolicy(srpt_queue=0.5, srpt_one_victim=False), *scenario)
+    # defragmentation by migration moves running work onto idle room
+    for whole_only in (False, True):
+        check_invariants(
+            AirfoilPolicy(defragment=True, defragment_whole_only=whole_only), *scenario
+        )
 
 
 def check_invariants(
