@@ -217,18 +217,57 @@ def bench_srpt() -> None:
 
 def bench_defragment() -> None:
     """The cost of defragmentation by migration (``defragment``), which runs at the end of
-    every decision."""
-    _bench_variants(
-        "defragment",
-        {
-            "default": AirfoilPolicy(),
-            "defragment": AirfoilPolicy(defragment=True),
-            "whole only": AirfoilPolicy(defragment=True, defragment_whole_only=True),
-        },
-    )
+    every decision: on ``steady_state`` and on ``fragmented_state`` (its worst case)."""
+    variants = {
+        "default": AirfoilPolicy(),
+        "defragment": AirfoilPolicy(defragment=True),
+        "whole only": AirfoilPolicy(defragment=True, defragment_whole_only=True),
+    }
+    _bench_variants("defragment", variants)
+    _bench_variants("defragment, fragmented", variants, fragmented_state)
 
 
-def _bench_variants(what: str, variants: dict[str, AirfoilPolicy]) -> None:
+def fragmented_state(policy: str | Policy) -> tuple[SchedulerState, float]:
+    """128 nodes, each half held by one interruptible 4-GPU job; 10,000 waiting 8-GPU single
+    workers, at its level and longer (so no rule of the default preempts for them): nothing
+    fits, half the GPUs are idle, so ``defragment`` moves work in every decision (its worst
+    case; the default only finds that nothing fits)."""
+    rng = random.Random(0)
+    now = 100_000.0
+    nodes = [Node(f"n{i}", ResourceSpec(cpu=64.0, mem=512 * GIB, gpu=8)) for i in range(128)]
+    state = SchedulerState(nodes, policy=policy)
+    for i in range(128):
+        item = WorkItem(
+            id=f"r{i}",
+            project="p",
+            resources=ResourceSpec(cpu=16.0, mem=128 * GIB, gpu=4),
+            interruptible=True,
+            submit_time=now - 20_000,
+            estimate=rng.uniform(3_600, 36_000),
+            attained=5_000.0,
+        )
+        state.submit(item)
+        state.start(item.id, [nodes[i].name], now - rng.uniform(0, 1_000))
+    for j in range(10_000):
+        state.submit(
+            WorkItem(
+                id=f"w{j}",
+                project="p",
+                resources=ResourceSpec(cpu=32.0, mem=256 * GIB, gpu=8),
+                interruptible=True,
+                submit_time=now - rng.uniform(0, 7200),
+                estimate=rng.uniform(40_000, 80_000),
+                attained=5_000.0,
+            )
+        )
+    return state, now
+
+
+def _bench_variants(
+    what: str,
+    variants: dict[str, AirfoilPolicy],
+    build: Callable[[str | Policy], tuple[SchedulerState, float]] = steady_state,
+) -> None:
     """``decide()`` of each variant in CPU time, alternating.
 
     CPU time of this process (``time.process_time``) is much less disturbed than wall time
@@ -239,7 +278,7 @@ def _bench_variants(what: str, variants: dict[str, AirfoilPolicy]) -> None:
     print(f"decide() CPU time, airfoil by {what}; load: {os.getloadavg()}")
     for round_ in (1, 2):
         for label, policy in variants.items():
-            state, now = steady_state(policy)
+            state, now = build(policy)
             figures = []
             for _ in range(3):  # first, next, the one after
                 samples = []
