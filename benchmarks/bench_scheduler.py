@@ -75,12 +75,17 @@ def _item(rng: random.Random, i: int, now: float) -> WorkItem:
     )
 
 
+def _cluster(
+    policy: str | Policy, seed: int
+) -> tuple[random.Random, float, list[Node], SchedulerState]:
+    """A seeded generator, the time, 128 empty 8-GPU nodes and a state over them."""
+    nodes = [Node(f"n{i}", ResourceSpec(cpu=64.0, mem=512 * GIB, gpu=8)) for i in range(128)]
+    return random.Random(seed), 100_000.0, nodes, SchedulerState(nodes, policy=policy)
+
+
 def steady_state(policy: str | Policy, seed: int = 0) -> tuple[SchedulerState, float]:
     """128 nodes; 1,000 running (125 nodes full, 3 empty); 10,000 waiting across 20 projects."""
-    rng = random.Random(seed)
-    now = 100_000.0
-    nodes = [Node(f"n{i}", ResourceSpec(cpu=64.0, mem=512 * GIB, gpu=8)) for i in range(128)]
-    state = SchedulerState(nodes, policy=policy)
+    rng, now, nodes, state = _cluster(policy, seed)
     for i in range(1000):
         item = WorkItem(
             id=f"r{i}",
@@ -232,10 +237,7 @@ def fragmented_state(policy: str | Policy) -> tuple[SchedulerState, float]:
     workers, at its level and longer (so no rule of the default preempts for them): nothing
     fits, half the GPUs are idle, so ``defragment`` moves work in every decision (its worst
     case; the default only finds that nothing fits)."""
-    rng = random.Random(0)
-    now = 100_000.0
-    nodes = [Node(f"n{i}", ResourceSpec(cpu=64.0, mem=512 * GIB, gpu=8)) for i in range(128)]
-    state = SchedulerState(nodes, policy=policy)
+    rng, now, nodes, state = _cluster(policy, 0)
     for i in range(128):
         item = WorkItem(
             id=f"r{i}",
