@@ -227,6 +227,12 @@ def bench_defragment() -> None:
         "default": AirfoilPolicy(),
         "defragment": AirfoilPolicy(defragment=True),
         "whole only": AirfoilPolicy(defragment=True, defragment_whole_only=True),
+        "guarded": AirfoilPolicy(
+            defragment=True,
+            defragment_whole_only=True,
+            defragment_spare_due=True,
+            defragment_gain=10.0,
+        ),
     }
     _bench_variants("defragment", variants)
     _bench_variants("defragment, fragmented", variants, fragmented_state)

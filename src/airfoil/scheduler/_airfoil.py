@@ -76,6 +76,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
+from airfoil.scheduler._defrag import Guard as DefragGuard
 from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
@@ -166,6 +167,16 @@ class AirfoilPolicy(Policy):
             (preempted, to restart there at once; see :mod:`airfoil.scheduler._defrag`).
         defragment_whole_only: with ``defragment``, only workers that need all the GPUs of
             the largest node claim.
+        defragment_spare_due: with ``defragment``, no move while a due item (a gang, a
+            starving job) or any gang waits.
+        defragment_gain: with ``defragment``, move only when the claimant's GPUs times the
+            wait the move saves it (until running work's expected ends would free a node for
+            it) exceed this many times the moved GPUs times ``defragment_restart_s``
+            (``None``: every move).
+        defragment_restart_s: what one restart of a moved job costs, in seconds (the
+            simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
+        defragment_after: with ``defragment``, only a worker that has waited this many times
+            its estimate (since its submit) claims (``None``: any).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -191,6 +202,10 @@ class AirfoilPolicy(Policy):
     srpt_one_victim: bool = True
     defragment: bool = False
     defragment_whole_only: bool = False
+    defragment_spare_due: bool = False
+    defragment_gain: float | None = None
+    defragment_restart_s: float = 60.0
+    defragment_after: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -235,6 +250,20 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"srpt_queue must be a finite number >= 0 or None, got {self.srpt_queue}"
             )
+        if self.defragment_gain is not None and not 0 <= self.defragment_gain < math.inf:
+            problems.append(
+                f"defragment_gain must be a finite number >= 0 or None, got {self.defragment_gain}"
+            )
+        if not 0 <= self.defragment_restart_s < math.inf:
+            problems.append(
+                "defragment_restart_s must be a finite number of seconds >= 0, "
+                f"got {self.defragment_restart_s}"
+            )
+        if self.defragment_after is not None and not 0 <= self.defragment_after < math.inf:
+            problems.append(
+                "defragment_after must be a finite number >= 0 or None, "
+                f"got {self.defragment_after}"
+            )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
@@ -271,7 +300,15 @@ class AirfoilPolicy(Policy):
         served = self._due_pass(rnd, victims, guard)
         self._las_pass(rnd, victims, served, guard)
         if self.defragment:
-            defragment(rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S)
+            allowed = DefragGuard(
+                self.defragment_spare_due,
+                self.defragment_gain,
+                self.defragment_restart_s,
+                self.defragment_after,
+            )
+            defragment(
+                rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed
+            )
         return rnd.decision()
 
     def _due_pass(self, rnd: Round, victims: Victims, guard: _DueGuard | None) -> set[str]:
@@ -508,9 +545,13 @@ class AirfoilPolicy(Policy):
                         continue
                     hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
                     # once no waiting shape can make room at this level, nothing later in the
-                    # queue (this level or above) can either: the rest only waits
-                    stuck = len(hopeless) >= len(state.shapes) and all(
-                        (hope := hopeless.get(shape)) is not None and hope[0] <= level
+                    # queue (this level or above) can either: the rest only waits (a shape all
+                    # of whose items started in this decision waits no more: without leaving
+                    # it out, one such start, a moved job's restart say, kept the pass from
+                    # ever concluding this and made it try every item of the queue)
+                    stuck = all(
+                        ((hope := hopeless.get(shape)) is not None and hope[0] <= level)
+                        or not rnd.still_waits(shape)
                         for shape in state.shapes
                     )
             if explain:  # rnd.wait, inlined

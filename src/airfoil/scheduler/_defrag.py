@@ -13,10 +13,23 @@ Only single-worker, interruptible work not started as due, of no higher priority
 claimant, is moved, and only onto room that is free now. Not used while a reservation is
 held (its per-node limits decide what may run where) or where quotas are set (a project's
 cap, or a lender's nominal share, would have to be checked for each move).
+
+Two optional guards (:class:`Guard`): ``spare_due``, no move at all while a due item (a gang,
+a starving job) or any gang waits, since the room a move fills is room such an item may
+need next; ``gain``, a move only when it pays: the claimant's GPUs times the wait it saves
+(until the first node that running work's expected ends would free enough for it, without
+the move) must exceed ``gain`` times the moved GPUs times ``restart_s`` (each moved job's
+restart cost: 60 s in the simulator; a checkpoint and a restore on a cluster).
+
+Each moved job goes to the best-fit node with idle room, ties broken as
+:meth:`NodePool.find` breaks them (the node that reached that free count first).
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,10 +37,22 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, Shape, WaitingEntry
 
-__all__ = ["defragment"]
+__all__ = ["Guard", "defragment"]
 
 
-def defragment(rnd: Round, max_preemptions: int, whole_only: bool, wake_after: float) -> None:
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """When a move is allowed (see the module's text); the defaults allow every move."""
+
+    spare_due: bool = False
+    gain: float | None = None
+    restart_s: float = 60.0
+    after: float | None = None
+
+
+def defragment(
+    rnd: Round, max_preemptions: int, whole_only: bool, wake_after: float, guard: Guard = Guard()
+) -> None:
     """Start waiting single workers that fit the idle capacity only once work is moved.
 
     Claimants are taken in queue order, one per shape; each moves the fewest GPUs it can
@@ -37,16 +62,20 @@ def defragment(rnd: Round, max_preemptions: int, whole_only: bool, wake_after: f
     state = rnd.state
     if rnd.reservations or state.quotas or not state.running:
         return
+    if guard.spare_due and _due_or_gang_waits(rnd):
+        return
     pool = rnd.pool
     tried: set[Shape] = set()
     while len(rnd.preempted) < max_preemptions:
         free = (sum(pool.free_c), sum(pool.free_m), sum(pool.free_g))
-        claimant = _first_claimant(rnd, free, tried, whole_only)
+        claimant = _first_claimant(rnd, free, tried, whole_only, guard.after)
         if claimant is None:
             return
         tried.add(claimant.shape)
         plan = _best_move(rnd, claimant, max_preemptions - len(rnd.preempted))
         if plan is None:
+            continue
+        if guard.gain is not None and not _pays(rnd, claimant, plan, guard.gain, guard.restart_s):
             continue
         for victim, to in plan:
             vc, vm, vg = victim.entry.demand
@@ -62,8 +91,71 @@ def defragment(rnd: Round, max_preemptions: int, whole_only: bool, wake_after: f
                 pool.give(to, vc, vm, vg)
 
 
+def _due_or_gang_waits(rnd: Round) -> bool:
+    """Whether a due item, or a gang, waits (not started in this decision)."""
+    state, started, now = rnd.state, rnd.started, rnd.now
+    for at, _, item_id in state.due_reservable(now):
+        if at > now:
+            break
+        if item_id in state.waiting and item_id not in started:
+            return True
+    for shape, ids in state.shapes.items():
+        if shape[3] > 1 and any(item_id not in started for item_id in ids):
+            return True
+    return False
+
+
+def _pays(
+    rnd: Round,
+    claimant: WaitingEntry,
+    plan: list[tuple[RunningEntry, int]],
+    gain: float,
+    restart_s: float,
+) -> bool:
+    """Whether the claimant's GPU-seconds of wait saved exceed ``gain`` times the moved
+    jobs' GPU-seconds of restart (with GPU-less demands: CPU cores)."""
+    c, m, g = claimant.demand
+    saved = _fit_after(rnd, c, m, g) - rnd.now
+    moved = sum(_units(run.entry.demand) for run, _ in plan)
+    return _units(claimant.demand) * saved > gain * restart_s * moved
+
+
+def _units(demand: Demand) -> float:
+    c, _, g = demand
+    return float(g) if g else c / 1000.0
+
+
+def _fit_after(rnd: Round, c: int, m: int, g: int) -> float:
+    """When, without a move, one worker of ``(c, m, g)`` first fits a node as running work
+    ends at its estimate (work past its estimate, whose end no estimate says, and work
+    preempted in this decision are not counted); ``inf`` if never."""
+    state, pool, now, preempted = rnd.state, rnd.pool, rnd.now, rnd.preempted
+    by_end = state.running_by_end
+    freed: dict[int, list[int]] = {}
+    for i in range(bisect_left(by_end, (now,)), len(by_end)):
+        end, _, item_id = by_end[i]
+        if item_id in preempted:
+            continue
+        run = state.running[item_id]
+        rc, rm, rg = run.entry.demand
+        for n in run.nodes:
+            got = freed.get(n)
+            if got is None:
+                got = freed[n] = [pool.free_c[n], pool.free_m[n], pool.free_g[n]]
+            got[0] += rc
+            got[1] += rm
+            got[2] += rg
+            if got[0] >= c and got[1] >= m and got[2] >= g:
+                return end
+    return math.inf
+
+
 def _first_claimant(
-    rnd: Round, free: tuple[int, int, int], tried: set[Shape], whole_only: bool
+    rnd: Round,
+    free: tuple[int, int, int],
+    tried: set[Shape],
+    whole_only: bool,
+    after: float | None,
 ) -> WaitingEntry | None:
     """The first waiting single worker, in queue order, whose shape the idle capacity adds
     up to but no node holds (and not tried yet in this decision)."""
@@ -85,6 +177,8 @@ def _first_claimant(
             continue
         if entry.reserve_from is not None and entry.reserve_from <= now:
             continue  # due: the due pass and its cap decide when it starts
+        if after is not None and now - entry.item.submit_time < after * entry.estimate:
+            continue  # has not waited ``after`` times its estimate yet
         return entry
     return None
 
@@ -144,12 +238,7 @@ def _destinations(
     ok = True
     for run in picked:
         vc, vm, vg = run.entry.demand
-        to = -1
-        for k in range(len(pool.free_g)):
-            if k == n or not pool.fits_on(k, vc, vm, vg):
-                continue
-            if to < 0 or pool.free_g[k] < pool.free_g[to]:
-                to = k
+        to = _find_except(pool, n, vc, vm, vg)
         if to < 0:
             ok = False
             break
@@ -159,6 +248,17 @@ def _destinations(
     for to, (vc, vm, vg) in taken:
         pool.give(to, vc, vm, vg)
     return moves if ok else None
+
+
+def _find_except(pool: NodePool, n: int, c: int, m: int, g: int) -> int:
+    """:meth:`NodePool.find` on every node but ``n``: best fit by free GPUs, ties in the
+    pool's bucket order; -1 if none fits."""
+    free_c, free_m, buckets = pool.free_c, pool.free_m, pool.buckets
+    for fg in range(g, len(buckets)):
+        for k in buckets[fg]:
+            if k != n and free_c[k] >= c and free_m[k] >= m:
+                return k
+    return -1
 
 
 def _largest_first(run: RunningEntry) -> tuple[int, int, int]:

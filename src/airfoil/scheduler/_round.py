@@ -243,15 +243,22 @@ class Round:
         if at > self.now and (self.wake_at is None or at < self.wake_at):
             self.wake_at = at
 
+    def still_waits(self, shape: Shape) -> bool:
+        """Whether an item of ``shape`` waits that this decision has not started."""
+        started = self.started
+        return any(item_id not in started for item_id in self.state.shapes[shape])
+
     def exhausted(self) -> bool:
         """Whether no waiting shape fits the free capacity (ignoring reservations).
 
         Re-checked only after a new shape failed: until then the answer cannot turn true.
+        A shape all of whose items this decision started waits no more: room it would fit
+        is no reason to go on (a moved job's restart, say, left such a shape behind).
         """
         if len(self.no_room) == self.fits_checked_at:
             return False
         for shape in self.state.shapes:
-            if shape in self.no_room:
+            if shape in self.no_room or not self.still_waits(shape):
                 continue
             demand: Demand = (shape[0], shape[1], shape[2])
             if self.pool.fits(demand, shape[3]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from sched_factories import gpu_node, gpu_quota, gpus, make_state, running, star
 
 from airfoil.core.errors import ConfigError
 from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, RunningItem, decide
+from airfoil.scheduler._round import Round
 
 pytestmark = pytest.mark.unit
 
@@ -705,6 +707,63 @@ def test_defragment_takes_no_room_a_waiting_item_could_use_and_moves_only_what_i
         [("y", ("n0",))],
         [("y", ("n1",))],
     )
+
+
+def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_waits() -> None:
+    """``defragment_after``: the claimant must have waited that many times its estimate;
+    ``defragment_gain``: its GPUs times the wait saved (until ``a`` or ``b`` ends) must
+    exceed that many times the moved GPUs times ``defragment_restart_s``;
+    ``defragment_spare_due``: nothing moves while a gang (or another due item) waits."""
+    # w, a and b are all past the first level: least attained service does not preempt
+    w = gpus("w", 8, submit=0.0, estimate=3_600.0, attained=5_000.0)
+
+    def moved(policy: AirfoilPolicy, queue: list[Any], run: list[RunningItem], now: float) -> bool:
+        return bool(decide(queue, run, THREE_NODES, now=now, policy=policy).preemptions)
+
+    after = AirfoilPolicy(defragment=True, defragment_after=1.0)
+    assert not moved(after, [w], _halves(), 3_599.0)  # waited less than its estimate
+    assert moved(after, [w], _halves(), 3_600.0)
+    # a and b end at 36,900 s; at 36,000 s the move saves w 900 s: 8 x 900 = 7,200 GPU-s
+    # against gain x 4 GPUs x 60 s
+    assert moved(AirfoilPolicy(defragment=True, defragment_gain=29.0), [w], _halves(), 36_000.0)
+    assert not moved(AirfoilPolicy(defragment=True, defragment_gain=30.0), [w], _halves(), 36_000.0)
+    assert not moved(
+        AirfoilPolicy(defragment=True, defragment_gain=1.0, defragment_restart_s=1_800.0),
+        [w],
+        _halves(),
+        36_000.0,
+    )
+    # a gang of three 8-GPU workers waits (due at once) while n2 is held by work that is
+    # not interruptible, with no reservation to hold for it (as when another holds it)
+    gang = gpus("g", 8, gang=3, submit=0.0, estimate=3_600.0)
+    plain = AirfoilPolicy(defragment=True, max_reservations=0)
+    spare = AirfoilPolicy(defragment=True, max_reservations=0, defragment_spare_due=True)
+    assert moved(plain, [w, gang], _halves(), 1_000.0)
+    assert not moved(spare, [w, gang], _halves(), 1_000.0)
+    assert moved(spare, [w], _halves(), 1_000.0)
+
+
+def test_defragment_settings_are_checked() -> None:
+    with pytest.raises(InvalidPolicyError, match="defragment_gain must be"):
+        AirfoilPolicy(defragment_gain=-1.0)
+    with pytest.raises(InvalidPolicyError, match="defragment_restart_s must be"):
+        AirfoilPolicy(defragment_restart_s=math.inf)
+    with pytest.raises(InvalidPolicyError, match="defragment_after must be"):
+        AirfoilPolicy(defragment_after=-0.5)
+
+
+def test_a_shape_whose_items_all_started_does_not_keep_the_queue_pass_going() -> None:
+    """``Round.exhausted()`` (the pass's early stop once nothing waiting fits) counted a
+    shape all of whose items the decision had started: a 4-GPU job restarting after a
+    move kept it false while 4 GPUs stayed free, and the least-attained-service pass tried
+    every queued item in every decision after a move (twice the work). Fails on main."""
+    x = gpus("x", 4, submit=1_000.0, estimate=3_600.0)
+    w = gpus("w", 8, submit=1_000.0, estimate=3_600.0)
+    state = make_state(THREE_NODES, AirfoilPolicy(), run=_halves(), queue=[x, w])
+    rnd = Round(state, 1_000.0, explain=False)
+    assert rnd.try_start(state.waiting["x"]) is None
+    assert rnd.try_start(state.waiting["w"]) is not None
+    assert rnd.exhausted()
 
 
 def test_srpt_in_the_last_level_works_without_preempt_ratio() -> None:

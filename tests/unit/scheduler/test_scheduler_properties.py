@@ -188,6 +188,19 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         check_invariants(
             AirfoilPolicy(defragment=True, defragment_whole_only=whole_only), *scenario
         )
+    # ... with its guards: only long waiters claim, only moves that pay, none while due
+    # work waits (and without reservations, so that due work waits unreserved)
+    for reservations in (0, 1):
+        check_invariants(
+            AirfoilPolicy(
+                defragment=True,
+                defragment_spare_due=True,
+                defragment_gain=1.0,
+                defragment_after=0.5,
+                max_reservations=reservations,
+            ),
+            *scenario,
+        )
 
 
 def check_invariants(
