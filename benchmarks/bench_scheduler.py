@@ -231,7 +231,7 @@ def bench_defragment() -> None:
             defragment=True,
             defragment_whole_only=True,
             defragment_spare_due=True,
-            defragment_gain=10.0,
+            defragment_after=1.0,
         ),
     }
     _bench_variants("defragment", variants)
@@ -240,7 +240,8 @@ def bench_defragment() -> None:
 
 def fragmented_state(policy: str | Policy) -> tuple[SchedulerState, float]:
     """128 nodes, each half held by one interruptible 4-GPU job; 10,000 waiting 8-GPU single
-    workers, at its level and longer (so no rule of the default preempts for them): nothing
+    workers, at its level and longer (so no rule of the default preempts for them), each
+    waiting longer than its estimate (so ``defragment_after`` does not stop them): nothing
     fits, half the GPUs are idle, so ``defragment`` moves work in every decision (its worst
     case; the default only finds that nothing fits)."""
     rng, now, nodes, state = _cluster(policy, 0)
@@ -263,7 +264,9 @@ def fragmented_state(policy: str | Policy) -> tuple[SchedulerState, float]:
                 project="p",
                 resources=ResourceSpec(cpu=32.0, mem=256 * GIB, gpu=8),
                 interruptible=True,
-                submit_time=now - rng.uniform(0, 7200),
+                # waited longer than its estimate (``defragment_after`` up to 1.25), not
+                # yet 12 times (not due)
+                submit_time=now - 100_000 - rng.uniform(0, 7200),
                 estimate=rng.uniform(40_000, 80_000),
                 attained=5_000.0,
             )
