@@ -497,6 +497,9 @@ class AirfoilPolicy(Policy):
                 if why is None:
                     if due and guard is not None:
                         guard.add(entry)
+                    if hopeless and not stuck and not rnd.still_waits(shape):
+                        # its shape waits no more: the rest may be hopeless now (see below)
+                        stuck = _all_hopeless(rnd, hopeless, level)
                     continue
                 reason = why
                 if rnd.blocked_by_quota:
@@ -549,11 +552,7 @@ class AirfoilPolicy(Policy):
                     # of whose items started in this decision waits no more: without leaving
                     # it out, one such start, a moved job's restart say, kept the pass from
                     # ever concluding this and made it try every item of the queue)
-                    stuck = all(
-                        ((hope := hopeless.get(shape)) is not None and hope[0] <= level)
-                        or not rnd.still_waits(shape)
-                        for shape in state.shapes
-                    )
+                    stuck = _all_hopeless(rnd, hopeless, level)
             if explain:  # rnd.wait, inlined
                 reasons[key[4]] = reason
             if (
@@ -574,6 +573,15 @@ class AirfoilPolicy(Policy):
         else:
             if skim:
                 rnd.explain_rest()
+
+
+def _all_hopeless(rnd: Round, hopeless: dict[Shape, tuple[int, float]], level: int) -> bool:
+    """Whether every shape that still waits failed to make room at ``level`` or below."""
+    return all(
+        ((hope := hopeless.get(shape)) is not None and hope[0] <= level)
+        or not rnd.still_waits(shape)
+        for shape in rnd.state.shapes
+    )
 
 
 class _DueGuard:

@@ -90,6 +90,7 @@ class Round:
         self.starts: list[Start] = []
         self.planned: list[tuple[float, WaitingEntry, list[int]]] = []
         self.started: set[str] = set()
+        self._started_of: dict[Shape, int] = {}  # how many of each shape started
         self.preempted: dict[str, RunningEntry] = {}
         self.reasons: dict[str, str] = {}
         self.reservations: list[Reservation] = []
@@ -245,8 +246,7 @@ class Round:
 
     def still_waits(self, shape: Shape) -> bool:
         """Whether an item of ``shape`` waits that this decision has not started."""
-        started = self.started
-        return any(item_id not in started for item_id in self.state.shapes[shape])
+        return self._started_of.get(shape, 0) < len(self.state.shapes[shape])
 
     def exhausted(self) -> bool:
         """Whether no waiting shape fits the free capacity (ignoring reservations).
@@ -578,6 +578,7 @@ class Round:
         self.starts.append(Start(entry.item.id, placement))
         self.planned.append((self.now + entry.estimate, entry, nodes))
         self.started.add(entry.item.id)
+        self._started_of[entry.shape] = self._started_of.get(entry.shape, 0) + 1
         self._charge(entry, +1)
 
     def _charge(self, entry: WaitingEntry, sign: int) -> None:
