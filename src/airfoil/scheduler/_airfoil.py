@@ -200,12 +200,12 @@ class AirfoilPolicy(Policy):
     srpt_ratio: float | None = 2.0
     srpt_queue: float | None = 2.0
     srpt_one_victim: bool = True
-    defragment: bool = False
-    defragment_whole_only: bool = False
-    defragment_spare_due: bool = False
+    defragment: bool = True
+    defragment_whole_only: bool = True
+    defragment_spare_due: bool = True
     defragment_gain: float | None = None
     defragment_restart_s: float = 60.0
-    defragment_after: float | None = None
+    defragment_after: float | None = 1.0
 
     def __post_init__(self) -> None:
         problems = []

@@ -660,14 +660,29 @@ def _halves() -> list[RunningItem]:
 THREE_NODES = [gpu_node("n0", 8), gpu_node("n1", 8), gpu_node("n2", 8)]
 
 
+def defrag(**settings: Any) -> AirfoilPolicy:
+    """``defragment`` with none of the default's guards (any claimant, at once, whatever
+    waits), and ``settings``."""
+    return AirfoilPolicy(
+        **{
+            "defragment": True,
+            "defragment_whole_only": False,
+            "defragment_spare_due": False,
+            "defragment_after": None,
+            **settings,
+        }
+    )
+
+
 def test_defragment_moves_work_onto_idle_room_so_a_whole_node_worker_starts() -> None:
     """8 GPUs are idle, 4 on each of n0 and n1, and an 8-GPU job waits: no node holds it,
     and least attained service may not preempt for it (``a`` and ``b`` are at its level).
     With ``defragment`` one of them is moved: preempted, its restart room held on the other
     node, and the decision asks to be called again at once, when it restarts there."""
     w = gpus("w", 8, submit=1_000.0, estimate=3_600.0)
-    assert starts(decide([w], _halves(), THREE_NODES, now=1_000.0)) == []
-    state = make_state(THREE_NODES, AirfoilPolicy(defragment=True), run=_halves(), queue=[w])
+    without = AirfoilPolicy(defragment=False)
+    assert starts(decide([w], _halves(), THREE_NODES, now=1_000.0, policy=without)) == []
+    state = make_state(THREE_NODES, defrag(), run=_halves(), queue=[w])
     first = state.decide(1_000.0)
     assert len(first.preemptions) == 1
     moved = first.preemptions[0]
@@ -684,7 +699,7 @@ def test_defragment_moves_work_onto_idle_room_so_a_whole_node_worker_starts() ->
 def test_defragment_takes_no_room_a_waiting_item_could_use_and_moves_only_what_it_may() -> None:
     w = gpus("w", 8, submit=1_000.0, estimate=3_600.0)
     x = gpus("x", 4, submit=1_000.0, estimate=3_600.0)
-    policy = AirfoilPolicy(defragment=True)
+    policy = defrag()
     # x takes one of the halves: the 4 GPUs left idle cannot hold w, nothing is moved
     decision = decide([w, x], _halves(), THREE_NODES, now=1_000.0, policy=policy)
     assert decision.preemptions == () and [s.item_id for s in decision.starts] == ["x"]
@@ -701,7 +716,7 @@ def test_defragment_takes_no_room_a_waiting_item_could_use_and_moves_only_what_i
         assert decision.preemptions == () and decision.starts == ()
     # with defragment_whole_only, a worker of less than a node does not claim
     y = gpus("y", 6, submit=1_000.0, estimate=3_600.0)
-    whole_only = AirfoilPolicy(defragment=True, defragment_whole_only=True)
+    whole_only = defrag(defragment_whole_only=True)
     assert decide([y], _halves(), THREE_NODES, now=1_000.0, policy=whole_only).starts == ()
     assert starts(decide([y], _halves(), THREE_NODES, now=1_000.0, policy=policy)) in (
         [("y", ("n0",))],
@@ -720,15 +735,19 @@ def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_
     def moved(policy: AirfoilPolicy, queue: list[Any], run: list[RunningItem], now: float) -> bool:
         return bool(decide(queue, run, THREE_NODES, now=now, policy=policy).preemptions)
 
-    after = AirfoilPolicy(defragment=True, defragment_after=1.0)
+    after = defrag(defragment_after=1.0)
     assert not moved(after, [w], _halves(), 3_599.0)  # waited less than its estimate
     assert moved(after, [w], _halves(), 3_600.0)
+    # the default (since the seventeenth session's second round): whole-node claimants
+    # that waited their estimate, none while due work waits
+    assert not moved(AirfoilPolicy(), [w], _halves(), 3_599.0)
+    assert moved(AirfoilPolicy(), [w], _halves(), 3_600.0)
     # a and b end at 36,900 s; at 36,000 s the move saves w 900 s: 8 x 900 = 7,200 GPU-s
     # against gain x 4 GPUs x 60 s
-    assert moved(AirfoilPolicy(defragment=True, defragment_gain=29.0), [w], _halves(), 36_000.0)
-    assert not moved(AirfoilPolicy(defragment=True, defragment_gain=30.0), [w], _halves(), 36_000.0)
+    assert moved(defrag(defragment_gain=29.0), [w], _halves(), 36_000.0)
+    assert not moved(defrag(defragment_gain=30.0), [w], _halves(), 36_000.0)
     assert not moved(
-        AirfoilPolicy(defragment=True, defragment_gain=1.0, defragment_restart_s=1_800.0),
+        defrag(defragment_gain=1.0, defragment_restart_s=1_800.0),
         [w],
         _halves(),
         36_000.0,
@@ -736,8 +755,8 @@ def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_
     # a gang of three 8-GPU workers waits (due at once) while n2 is held by work that is
     # not interruptible, with no reservation to hold for it (as when another holds it)
     gang = gpus("g", 8, gang=3, submit=0.0, estimate=3_600.0)
-    plain = AirfoilPolicy(defragment=True, max_reservations=0)
-    spare = AirfoilPolicy(defragment=True, max_reservations=0, defragment_spare_due=True)
+    plain = defrag(max_reservations=0)
+    spare = defrag(max_reservations=0, defragment_spare_due=True)
     assert moved(plain, [w, gang], _halves(), 1_000.0)
     assert not moved(spare, [w, gang], _halves(), 1_000.0)
     assert moved(spare, [w], _halves(), 1_000.0)
