@@ -221,18 +221,16 @@ def bench_srpt() -> None:
 
 
 def bench_defragment() -> None:
-    """The cost of defragmentation by migration (``defragment``), which runs at the end of
-    every decision: on ``steady_state`` and on ``fragmented_state`` (its worst case)."""
+    """The cost of defragmentation by migration (``defragment``, on by default), which runs
+    at the end of every decision: on ``steady_state`` and on ``fragmented_state`` (its worst
+    case), off, as by default (with its guards) and without the guards."""
     variants = {
+        "off": AirfoilPolicy(defragment=False),
         "default": AirfoilPolicy(),
-        "defragment": AirfoilPolicy(defragment=True),
-        "whole only": AirfoilPolicy(defragment=True, defragment_whole_only=True),
-        "guarded": AirfoilPolicy(
-            defragment=True,
-            defragment_whole_only=True,
-            defragment_spare_due=True,
-            defragment_after=1.0,
+        "any claimant": AirfoilPolicy(
+            defragment_whole_only=False, defragment_spare_due=False, defragment_after=None
         ),
+        "whole only": AirfoilPolicy(defragment_spare_due=False, defragment_after=None),
     }
     _bench_variants("defragment", variants)
     _bench_variants("defragment, fragmented", variants, fragmented_state)
