@@ -61,6 +61,10 @@
    will have the fewest GPUs free that many seconds from now (free now plus what running
    work expected to end by then frees), then best fit: a node about to empty is left for
    whole-node work instead of being split again, and nothing waits for it.
+7. **Defragmentation by migration** (``defragment``): at the end of a decision, a waiting
+   whole-node single worker that has waited its estimate, when the idle GPUs add up to a
+   node but no node has them, starts on a node whose running single workers are moved
+   (preempted, to restart at once on that idle room); never while due work waits.
 
 docs/scheduling.md gives the figures and why each setting has its value.
 """
@@ -165,10 +169,12 @@ class AirfoilPolicy(Policy):
         defragment: at the end of a decision, start a waiting single worker that the idle
             capacity adds up to but no node holds by moving running work onto that idle room
             (preempted, to restart there at once; see :mod:`airfoil.scheduler._defrag`).
+            ``True`` by default, with the guards below as set by default, chosen on week 45
+            (docs/scheduling.md, seventeenth session, second round).
         defragment_whole_only: with ``defragment``, only workers that need all the GPUs of
-            the largest node claim.
+            the largest node claim; ``True`` by default.
         defragment_spare_due: with ``defragment``, no move while a due item (a gang, a
-            starving job) or any gang waits.
+            starving job) or any gang waits; ``True`` by default.
         defragment_gain: with ``defragment``, move only when the claimant's GPUs times the
             wait the move saves it (until running work's expected ends would free a node for
             it) exceed this many times the moved GPUs times ``defragment_restart_s``
@@ -176,7 +182,7 @@ class AirfoilPolicy(Policy):
         defragment_restart_s: what one restart of a moved job costs, in seconds (the
             simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
         defragment_after: with ``defragment``, only a worker that has waited this many times
-            its estimate (since its submit) claims (``None``: any).
+            its estimate (since its submit) claims (``None``: any); ``1.0`` by default.
     """
 
     name: ClassVar[str] = "airfoil"

@@ -1,4 +1,4 @@
-"""Defragmentation by migration, for ``AirfoilPolicy.defragment`` (off by default).
+"""Defragmentation by migration, for ``AirfoilPolicy.defragment`` (on by default, guarded).
 
 At the end of a decision, the capacity still free is idle: every waiting item that could
 use it was started. When that idle capacity adds up to what a waiting single worker needs
@@ -14,12 +14,14 @@ claimant, is moved, and only onto room that is free now. Not used while a reserv
 held (its per-node limits decide what may run where) or where quotas are set (a project's
 cap, or a lender's nominal share, would have to be checked for each move).
 
-Two optional guards (:class:`Guard`): ``spare_due``, no move at all while a due item (a gang,
+Three optional guards (:class:`Guard`; ``AirfoilPolicy``'s default sets ``spare_due`` and
+``after`` 1, docs/scheduling.md): ``spare_due``, no move at all while a due item (a gang,
 a starving job) or any gang waits, since the room a move fills is room such an item may
 need next; ``gain``, a move only when it pays: the claimant's GPUs times the wait it saves
 (until the first node that running work's expected ends would free enough for it, without
 the move) must exceed ``gain`` times the moved GPUs times ``restart_s`` (each moved job's
-restart cost: 60 s in the simulator; a checkpoint and a restore on a cluster).
+restart cost: 60 s in the simulator; a checkpoint and a restore on a cluster); ``after``,
+only a claimant that has waited ``after`` times its estimate since its submit claims.
 
 Each moved job goes to the best-fit node with idle room, ties broken as
 :meth:`NodePool.find` breaks them (the node that reached that free count first).
