@@ -75,12 +75,17 @@ def _item(rng: random.Random, i: int, now: float) -> WorkItem:
     )
 
 
+def _cluster(
+    policy: str | Policy, seed: int
+) -> tuple[random.Random, float, list[Node], SchedulerState]:
+    """A seeded generator, the time, 128 empty 8-GPU nodes and a state over them."""
+    nodes = [Node(f"n{i}", ResourceSpec(cpu=64.0, mem=512 * GIB, gpu=8)) for i in range(128)]
+    return random.Random(seed), 100_000.0, nodes, SchedulerState(nodes, policy=policy)
+
+
 def steady_state(policy: str | Policy, seed: int = 0) -> tuple[SchedulerState, float]:
     """128 nodes; 1,000 running (125 nodes full, 3 empty); 10,000 waiting across 20 projects."""
-    rng = random.Random(seed)
-    now = 100_000.0
-    nodes = [Node(f"n{i}", ResourceSpec(cpu=64.0, mem=512 * GIB, gpu=8)) for i in range(128)]
-    state = SchedulerState(nodes, policy=policy)
+    rng, now, nodes, state = _cluster(policy, seed)
     for i in range(1000):
         item = WorkItem(
             id=f"r{i}",
@@ -215,7 +220,63 @@ def bench_srpt() -> None:
     )
 
 
-def _bench_variants(what: str, variants: dict[str, AirfoilPolicy]) -> None:
+def bench_defragment() -> None:
+    """The cost of defragmentation by migration (``defragment``, on by default), which runs
+    at the end of every decision: on ``steady_state`` and on ``fragmented_state`` (its worst
+    case), off, as by default (with its guards) and without the guards."""
+    variants = {
+        "off": AirfoilPolicy(defragment=False),
+        "default": AirfoilPolicy(),
+        "any claimant": AirfoilPolicy(
+            defragment_whole_only=False, defragment_spare_due=False, defragment_after=None
+        ),
+        "whole only": AirfoilPolicy(defragment_spare_due=False, defragment_after=None),
+    }
+    _bench_variants("defragment", variants)
+    _bench_variants("defragment, fragmented", variants, fragmented_state)
+
+
+def fragmented_state(policy: str | Policy) -> tuple[SchedulerState, float]:
+    """128 nodes, each half held by one interruptible 4-GPU job; 10,000 waiting 8-GPU single
+    workers, at its level and longer (so no rule of the default preempts for them), each
+    waiting longer than its estimate (so ``defragment_after`` does not stop them): nothing
+    fits, half the GPUs are idle, so ``defragment`` moves work in every decision (its worst
+    case; the default only finds that nothing fits)."""
+    rng, now, nodes, state = _cluster(policy, 0)
+    for i in range(128):
+        item = WorkItem(
+            id=f"r{i}",
+            project="p",
+            resources=ResourceSpec(cpu=16.0, mem=128 * GIB, gpu=4),
+            interruptible=True,
+            submit_time=now - 20_000,
+            estimate=rng.uniform(3_600, 36_000),
+            attained=5_000.0,
+        )
+        state.submit(item)
+        state.start(item.id, [nodes[i].name], now - rng.uniform(0, 1_000))
+    for j in range(10_000):
+        state.submit(
+            WorkItem(
+                id=f"w{j}",
+                project="p",
+                resources=ResourceSpec(cpu=32.0, mem=256 * GIB, gpu=8),
+                interruptible=True,
+                # waited longer than its estimate (``defragment_after`` up to 1.25), not
+                # yet 12 times (not due)
+                submit_time=now - 100_000 - rng.uniform(0, 7200),
+                estimate=rng.uniform(40_000, 80_000),
+                attained=5_000.0,
+            )
+        )
+    return state, now
+
+
+def _bench_variants(
+    what: str,
+    variants: dict[str, AirfoilPolicy],
+    build: Callable[[str | Policy], tuple[SchedulerState, float]] = steady_state,
+) -> None:
     """``decide()`` of each variant in CPU time, alternating.
 
     CPU time of this process (``time.process_time``) is much less disturbed than wall time
@@ -226,7 +287,7 @@ def _bench_variants(what: str, variants: dict[str, AirfoilPolicy]) -> None:
     print(f"decide() CPU time, airfoil by {what}; load: {os.getloadavg()}")
     for round_ in (1, 2):
         for label, policy in variants.items():
-            state, now = steady_state(policy)
+            state, now = build(policy)
             figures = []
             for _ in range(3):  # first, next, the one after
                 samples = []
@@ -288,6 +349,8 @@ def main(argv: list[str]) -> None:
         bench_victim_wait()
     if what == "srpt":
         bench_srpt()
+    if what == "defragment":
+        bench_defragment()
 
 
 if __name__ == "__main__":

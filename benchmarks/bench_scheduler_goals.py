@@ -61,7 +61,7 @@ LOADS = (0.5, 0.7, 0.9, 1.0, 1.2)
 BASELINES = ("fifo", "fifo-skip", "backfill", "fair", "las")
 WINDOWS = ("d1-3", "d4-7", "week", "rotated", "thinned")
 AIRFOIL_ONLY = frozenset(
-    {"_airfoil.py", "_horizon.py", "_victims.py", "_victim_index.py", "_stretch.py"}
+    {"_airfoil.py", "_defrag.py", "_horizon.py", "_victims.py", "_victim_index.py", "_stretch.py"}
 )
 """Scheduler modules whose code no baseline policy runs (``_round.py`` imports the victim
 index only to recognise it): a change to them leaves the cached baselines valid."""

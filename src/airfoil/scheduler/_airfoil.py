@@ -61,6 +61,10 @@
    will have the fewest GPUs free that many seconds from now (free now plus what running
    work expected to end by then frees), then best fit: a node about to empty is left for
    whole-node work instead of being split again, and nothing waits for it.
+7. **Defragmentation by migration** (``defragment``): at the end of a decision, a waiting
+   whole-node single worker that has waited its estimate, when the idle GPUs add up to a
+   node but no node has them, starts on a node whose running single workers are moved
+   (preempted, to restart at once on that idle room); never while due work waits.
 
 docs/scheduling.md gives the figures and why each setting has its value.
 """
@@ -76,6 +80,8 @@ from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons
+from airfoil.scheduler._defrag import Guard as DefragGuard
+from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
@@ -160,6 +166,23 @@ class AirfoilPolicy(Policy):
         srpt_one_victim: with ``srpt_ratio``, that rule preempts only a victim that alone
             makes room for the claimant's one worker, never a second one (and none for a
             claimant of several workers); ``True`` by default.
+        defragment: at the end of a decision, start a waiting single worker that the idle
+            capacity adds up to but no node holds by moving running work onto that idle room
+            (preempted, to restart there at once; see :mod:`airfoil.scheduler._defrag`).
+            ``True`` by default, with the guards below as set by default, chosen on week 45
+            (docs/scheduling.md, seventeenth session, second round).
+        defragment_whole_only: with ``defragment``, only workers that need all the GPUs of
+            the largest node claim; ``True`` by default.
+        defragment_spare_due: with ``defragment``, no move while a due item (a gang, a
+            starving job) or any gang waits; ``True`` by default.
+        defragment_gain: with ``defragment``, move only when the claimant's GPUs times the
+            wait the move saves it (until running work's expected ends would free a node for
+            it) exceed this many times the moved GPUs times ``defragment_restart_s``
+            (``None``: every move).
+        defragment_restart_s: what one restart of a moved job costs, in seconds (the
+            simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
+        defragment_after: with ``defragment``, only a worker that has waited this many times
+            its estimate (since its submit) claims (``None``: any); ``1.0`` by default.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -183,6 +206,12 @@ class AirfoilPolicy(Policy):
     srpt_ratio: float | None = 2.0
     srpt_queue: float | None = 2.0
     srpt_one_victim: bool = True
+    defragment: bool = True
+    defragment_whole_only: bool = True
+    defragment_spare_due: bool = True
+    defragment_gain: float | None = None
+    defragment_restart_s: float = 60.0
+    defragment_after: float | None = 1.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -227,6 +256,20 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"srpt_queue must be a finite number >= 0 or None, got {self.srpt_queue}"
             )
+        if self.defragment_gain is not None and not 0 <= self.defragment_gain < math.inf:
+            problems.append(
+                f"defragment_gain must be a finite number >= 0 or None, got {self.defragment_gain}"
+            )
+        if not 0 <= self.defragment_restart_s < math.inf:
+            problems.append(
+                "defragment_restart_s must be a finite number of seconds >= 0, "
+                f"got {self.defragment_restart_s}"
+            )
+        if self.defragment_after is not None and not 0 <= self.defragment_after < math.inf:
+            problems.append(
+                "defragment_after must be a finite number >= 0 or None, "
+                f"got {self.defragment_after}"
+            )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
@@ -262,6 +305,16 @@ class AirfoilPolicy(Policy):
         guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
         served = self._due_pass(rnd, victims, guard)
         self._las_pass(rnd, victims, served, guard)
+        if self.defragment:
+            allowed = DefragGuard(
+                self.defragment_spare_due,
+                self.defragment_gain,
+                self.defragment_restart_s,
+                self.defragment_after,
+            )
+            defragment(
+                rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed
+            )
         return rnd.decision()
 
     def _due_pass(self, rnd: Round, victims: Victims, guard: _DueGuard | None) -> set[str]:
@@ -450,6 +503,9 @@ class AirfoilPolicy(Policy):
                 if why is None:
                     if due and guard is not None:
                         guard.add(entry)
+                    if hopeless and not stuck and not rnd.still_waits(shape):
+                        # its shape waits no more: the rest may be hopeless now (see below)
+                        stuck = _all_hopeless(rnd, hopeless, level)
                     continue
                 reason = why
                 if rnd.blocked_by_quota:
@@ -498,11 +554,11 @@ class AirfoilPolicy(Policy):
                         continue
                     hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
                     # once no waiting shape can make room at this level, nothing later in the
-                    # queue (this level or above) can either: the rest only waits
-                    stuck = len(hopeless) >= len(state.shapes) and all(
-                        (hope := hopeless.get(shape)) is not None and hope[0] <= level
-                        for shape in state.shapes
-                    )
+                    # queue (this level or above) can either: the rest only waits (a shape all
+                    # of whose items started in this decision waits no more: without leaving
+                    # it out, one such start, a moved job's restart say, kept the pass from
+                    # ever concluding this and made it try every item of the queue)
+                    stuck = _all_hopeless(rnd, hopeless, level)
             if explain:  # rnd.wait, inlined
                 reasons[key[4]] = reason
             if (
@@ -523,6 +579,15 @@ class AirfoilPolicy(Policy):
         else:
             if skim:
                 rnd.explain_rest()
+
+
+def _all_hopeless(rnd: Round, hopeless: dict[Shape, tuple[int, float]], level: int) -> bool:
+    """Whether every shape that still waits failed to make room at ``level`` or below."""
+    return all(
+        ((hope := hopeless.get(shape)) is not None and hope[0] <= level)
+        or not rnd.still_waits(shape)
+        for shape in rnd.state.shapes
+    )
 
 
 class _DueGuard:

@@ -90,6 +90,7 @@ class Round:
         self.starts: list[Start] = []
         self.planned: list[tuple[float, WaitingEntry, list[int]]] = []
         self.started: set[str] = set()
+        self._started_of: dict[Shape, int] = {}  # how many of each shape started
         self.preempted: dict[str, RunningEntry] = {}
         self.reasons: dict[str, str] = {}
         self.reservations: list[Reservation] = []
@@ -243,15 +244,21 @@ class Round:
         if at > self.now and (self.wake_at is None or at < self.wake_at):
             self.wake_at = at
 
+    def still_waits(self, shape: Shape) -> bool:
+        """Whether an item of ``shape`` waits that this decision has not started."""
+        return self._started_of.get(shape, 0) < len(self.state.shapes[shape])
+
     def exhausted(self) -> bool:
         """Whether no waiting shape fits the free capacity (ignoring reservations).
 
         Re-checked only after a new shape failed: until then the answer cannot turn true.
+        A shape all of whose items this decision started waits no more: room it would fit
+        is no reason to go on (a moved job's restart, say, left such a shape behind).
         """
         if len(self.no_room) == self.fits_checked_at:
             return False
         for shape in self.state.shapes:
-            if shape in self.no_room:
+            if shape in self.no_room or not self.still_waits(shape):
                 continue
             demand: Demand = (shape[0], shape[1], shape[2])
             if self.pool.fits(demand, shape[3]):
@@ -571,6 +578,7 @@ class Round:
         self.starts.append(Start(entry.item.id, placement))
         self.planned.append((self.now + entry.estimate, entry, nodes))
         self.started.add(entry.item.id)
+        self._started_of[entry.shape] = self._started_of.get(entry.shape, 0) + 1
         self._charge(entry, +1)
 
     def _charge(self, entry: WaitingEntry, sign: int) -> None:

@@ -80,10 +80,11 @@ class Victims:
         columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
         self._runs: list[RunningEntry] = list(columns[3])
         self._levels: list[int] = list(columns[0])
-        # sort keys, for the ``preempt_ratio`` cut within each level (only built when set)
+        # sort keys, for the ``preempt_ratio`` and ``srpt_ratio`` cuts within each level
+        # (only built when either is set: the last level's cut needs them without the first)
         self._keys: list[tuple[int, float]] = (
             list(zip(columns[0], columns[1], strict=True))
-            if policy.preempt_ratio is not None
+            if policy.preempt_ratio is not None or policy.srpt_ratio is not None
             else []
         )
         # ``whole_victim_ratio``: which victims are single workers needing a whole node (only

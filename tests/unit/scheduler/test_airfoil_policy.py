@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from sched_factories import gpu_node, gpu_quota, gpus, make_state, running, star
 
 from airfoil.core.errors import ConfigError
 from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, RunningItem, decide
+from airfoil.scheduler._round import Round
 
 pytestmark = pytest.mark.unit
 
@@ -643,3 +645,159 @@ def test_with_srpt_queue_the_last_level_preempts_only_behind_a_long_enough_queue
     assert starts(d) == [("short", ("n0",))]
     with pytest.raises(InvalidPolicyError, match="srpt_queue"):
         AirfoilPolicy(srpt_queue=-1.0)
+
+
+def _halves() -> list[RunningItem]:
+    # n0 and n1: 4 of 8 GPUs each held by interruptible level-0 work; n2: full, not
+    # interruptible
+    return [
+        running(gpus("a", 4, estimate=36_000.0, interruptible=True), "n0", start=900.0),
+        running(gpus("b", 4, estimate=36_000.0, interruptible=True), "n1", start=900.0),
+        running(gpus("full", 8, estimate=36_000.0), "n2", start=900.0),
+    ]
+
+
+THREE_NODES = [gpu_node("n0", 8), gpu_node("n1", 8), gpu_node("n2", 8)]
+
+
+def defrag(**settings: Any) -> AirfoilPolicy:
+    """``defragment`` with none of the default's guards (any claimant, at once, whatever
+    waits), and ``settings``."""
+    return AirfoilPolicy(
+        **{
+            "defragment": True,
+            "defragment_whole_only": False,
+            "defragment_spare_due": False,
+            "defragment_after": None,
+            **settings,
+        }
+    )
+
+
+def test_defragment_moves_work_onto_idle_room_so_a_whole_node_worker_starts() -> None:
+    """8 GPUs are idle, 4 on each of n0 and n1, and an 8-GPU job waits: no node holds it,
+    and least attained service may not preempt for it (``a`` and ``b`` are at its level).
+    With ``defragment`` one of them is moved: preempted, its restart room held on the other
+    node, and the decision asks to be called again at once, when it restarts there."""
+    w = gpus("w", 8, submit=1_000.0, estimate=3_600.0)
+    without = AirfoilPolicy(defragment=False)
+    assert starts(decide([w], _halves(), THREE_NODES, now=1_000.0, policy=without)) == []
+    state = make_state(THREE_NODES, defrag(), run=_halves(), queue=[w])
+    first = state.decide(1_000.0)
+    assert len(first.preemptions) == 1
+    moved = first.preemptions[0]
+    freed = "n0" if moved == "a" else "n1"
+    assert starts(first) == [("w", (freed,))]
+    assert first.wake_at == pytest.approx(1_000.001)
+    assert "w" not in first.reasons
+    state.apply(first, 1_000.0)
+    again = state.decide(1_000.001)
+    other = "n1" if freed == "n0" else "n0"
+    assert starts(again) == [(moved, (other,))] and again.preemptions == ()
+
+
+def test_defragment_takes_no_room_a_waiting_item_could_use_and_moves_only_what_it_may() -> None:
+    w = gpus("w", 8, submit=1_000.0, estimate=3_600.0)
+    x = gpus("x", 4, submit=1_000.0, estimate=3_600.0)
+    policy = defrag()
+    # x takes one of the halves: the 4 GPUs left idle cannot hold w, nothing is moved
+    decision = decide([w, x], _halves(), THREE_NODES, now=1_000.0, policy=policy)
+    assert decision.preemptions == () and [s.item_id for s in decision.starts] == ["x"]
+    # work that is not interruptible, or of a higher priority than the claimant, stays put
+    for a, b in (
+        (gpus("a", 4, estimate=36_000.0), gpus("b", 4, estimate=36_000.0)),
+        (
+            gpus("a", 4, estimate=36_000.0, interruptible=True, priority=1),
+            gpus("b", 4, estimate=36_000.0, interruptible=True, priority=1),
+        ),
+    ):
+        run = [running(a, "n0", start=900.0), running(b, "n1", start=900.0), _halves()[2]]
+        decision = decide([w], run, THREE_NODES, now=1_000.0, policy=policy)
+        assert decision.preemptions == () and decision.starts == ()
+    # with defragment_whole_only, a worker of less than a node does not claim
+    y = gpus("y", 6, submit=1_000.0, estimate=3_600.0)
+    whole_only = defrag(defragment_whole_only=True)
+    assert decide([y], _halves(), THREE_NODES, now=1_000.0, policy=whole_only).starts == ()
+    assert starts(decide([y], _halves(), THREE_NODES, now=1_000.0, policy=policy)) in (
+        [("y", ("n0",))],
+        [("y", ("n1",))],
+    )
+
+
+def test_defragment_guards_move_only_a_long_waiter_when_it_pays_and_no_due_work_waits() -> None:
+    """``defragment_after``: the claimant must have waited that many times its estimate;
+    ``defragment_gain``: its GPUs times the wait saved (until ``a`` or ``b`` ends) must
+    exceed that many times the moved GPUs times ``defragment_restart_s``;
+    ``defragment_spare_due``: nothing moves while a gang (or another due item) waits."""
+    # w, a and b are all past the first level: least attained service does not preempt
+    w = gpus("w", 8, submit=0.0, estimate=3_600.0, attained=5_000.0)
+
+    def moved(policy: AirfoilPolicy, queue: list[Any], run: list[RunningItem], now: float) -> bool:
+        return bool(decide(queue, run, THREE_NODES, now=now, policy=policy).preemptions)
+
+    after = defrag(defragment_after=1.0)
+    assert not moved(after, [w], _halves(), 3_599.0)  # waited less than its estimate
+    assert moved(after, [w], _halves(), 3_600.0)
+    # the default (since the seventeenth session's second round): whole-node claimants
+    # that waited their estimate, none while due work waits
+    assert not moved(AirfoilPolicy(), [w], _halves(), 3_599.0)
+    assert moved(AirfoilPolicy(), [w], _halves(), 3_600.0)
+    # a and b end at 36,900 s; at 36,000 s the move saves w 900 s: 8 x 900 = 7,200 GPU-s
+    # against gain x 4 GPUs x 60 s
+    assert moved(defrag(defragment_gain=29.0), [w], _halves(), 36_000.0)
+    assert not moved(defrag(defragment_gain=30.0), [w], _halves(), 36_000.0)
+    assert not moved(
+        defrag(defragment_gain=1.0, defragment_restart_s=1_800.0),
+        [w],
+        _halves(),
+        36_000.0,
+    )
+    # a gang of three 8-GPU workers waits (due at once) while n2 is held by work that is
+    # not interruptible, with no reservation to hold for it (as when another holds it)
+    gang = gpus("g", 8, gang=3, submit=0.0, estimate=3_600.0)
+    plain = defrag(max_reservations=0)
+    spare = defrag(max_reservations=0, defragment_spare_due=True)
+    assert moved(plain, [w, gang], _halves(), 1_000.0)
+    assert not moved(spare, [w, gang], _halves(), 1_000.0)
+    assert moved(spare, [w], _halves(), 1_000.0)
+
+
+def test_defragment_settings_are_checked() -> None:
+    with pytest.raises(InvalidPolicyError, match="defragment_gain must be"):
+        AirfoilPolicy(defragment_gain=-1.0)
+    with pytest.raises(InvalidPolicyError, match="defragment_restart_s must be"):
+        AirfoilPolicy(defragment_restart_s=math.inf)
+    with pytest.raises(InvalidPolicyError, match="defragment_after must be"):
+        AirfoilPolicy(defragment_after=-0.5)
+
+
+def test_a_shape_whose_items_all_started_does_not_keep_the_queue_pass_going() -> None:
+    """``Round.exhausted()`` (the pass's early stop once nothing waiting fits) counted a
+    shape all of whose items the decision had started: a 4-GPU job restarting after a
+    move kept it false while 4 GPUs stayed free, and the least-attained-service pass tried
+    every queued item in every decision after a move (twice the work). Fails on main."""
+    x = gpus("x", 4, submit=1_000.0, estimate=3_600.0)
+    w = gpus("w", 8, submit=1_000.0, estimate=3_600.0)
+    state = make_state(THREE_NODES, AirfoilPolicy(), run=_halves(), queue=[x, w])
+    rnd = Round(state, 1_000.0, explain=False)
+    assert rnd.try_start(state.waiting["x"]) is None
+    assert rnd.try_start(state.waiting["w"]) is not None
+    assert rnd.exhausted()
+
+
+def test_srpt_in_the_last_level_works_without_preempt_ratio() -> None:
+    """``preempt_ratio=None`` with ``srpt_ratio`` (the default) once raised IndexError: the
+    last level's cut searched sort keys built only when ``preempt_ratio`` was set (found by
+    the invariants property test)."""
+    long = gpus("long", 1, estimate=360_000.0, interruptible=True, attained=5_000.0)
+    busy = gpus("busy", 1, estimate=360_000.0)
+    # the last level's queue asks for twice the cluster's GPUs (``srpt_queue``)
+    queue = [gpus(f"w{i}", 1, submit=1_000.0, estimate=3_600.0, attained=5_000.0) for i in range(4)]
+    decision = decide(
+        queue,
+        [running(long, "n0", start=900.0), running(busy, "n0", start=900.0)],
+        [gpu_node("n0", 2)],
+        now=1_000.0,
+        policy=AirfoilPolicy(preempt_ratio=None),
+    )
+    assert decision.preemptions == ("long",) and starts(decision) == [("w0", ("n0",))]

@@ -183,6 +183,32 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     for srpt in (None, 1.0):
         check_invariants(AirfoilPolicy(srpt_ratio=srpt, srpt_queue=None), *scenario)
     check_invariants(AirfoilPolicy(srpt_queue=0.5, srpt_one_victim=False), *scenario)
+    # defragmentation by migration moves running work onto idle room (the default, with
+    # its guards, is checked above; here without them, and off)
+    for whole_only in (False, True):
+        check_invariants(
+            AirfoilPolicy(
+                defragment=True,
+                defragment_whole_only=whole_only,
+                defragment_spare_due=False,
+                defragment_after=None,
+            ),
+            *scenario,
+        )
+    check_invariants(AirfoilPolicy(defragment=False), *scenario)
+    # ... with its guards: only long waiters claim, only moves that pay, none while due
+    # work waits (and without reservations, so that due work waits unreserved)
+    for reservations in (0, 1):
+        check_invariants(
+            AirfoilPolicy(
+                defragment=True,
+                defragment_spare_due=True,
+                defragment_gain=1.0,
+                defragment_after=0.5,
+                max_reservations=reservations,
+            ),
+            *scenario,
+        )
 
 
 def check_invariants(
