@@ -56,6 +56,8 @@ def test_malformed_payloads_never_500(server: Any, project: str) -> None:
         "execution_id": "nope",
         "sha256": "a" * 64,
         "name": "threshold",
+        "scope": "shared-features",
+        "member": project,
     }
     # One client for the ~240 requests: httpx.request builds a client (and its TLS context,
     # ~50 ms of CPU under load) for every call.
