@@ -2,7 +2,13 @@
 (``[bold red]``, ``[/]``, ``[link=...]``) was parsed in every table cell of the CLI, so
 ``airfoil executions show`` and ``airfoil cache list`` printed another name than the task's
 (the markup stripped, or a clickable link a terminal would follow). Fails on main: the tables
-showed ``ty`` and ``odd.ty``, without the brackets."""
+showed ``ty`` and ``odd.ty``, without the brackets.
+
+The lines outside tables too: ``cache explain`` (the task), ``quotas set/delete`` (the
+project), ``schedules activate/deactivate`` (the launch plan) printed f-strings with
+``[bold]`` around the name, so the name's own markup was parsed (``quota of odd.ty``); and
+``cache scopes list`` escaped its cells for a table that prints them as they are (a
+description showed ``\\[bold red]``). Each case fails on integ at 53332d9e."""
 
 from __future__ import annotations
 
@@ -20,7 +26,10 @@ NAME = "odd." + SHORT
 
 FLOW = textwrap.dedent(
     f"""
+    import datetime as dt
+
     import airfoil as af
+    from airfoil.sdk._launch_plan import FixedRate, LaunchPlan
 
     @af.task(cache=True, name={NAME!r})
     def t(x: int) -> int:
@@ -29,6 +38,8 @@ FLOW = textwrap.dedent(
     @af.workflow
     def wf(x: int = 1) -> int:
         return t(x=x)
+
+    hourly = LaunchPlan.get_or_create(wf, {NAME!r}, schedule=FixedRate(dt.timedelta(hours=1)))
     """
 )
 
@@ -44,3 +55,49 @@ def test_a_task_name_with_markup_is_printed_as_it_is(
         out = cli(*args)
         assert out.code == 0, out.err
         assert shown in out.out, (args, out.out)
+
+
+# (commands run first, the command, what it prints: on stdout or stderr)
+LINES = {
+    "cache explain": (
+        [("run", "--name", "r1", "flow.py", "wf")],
+        ("cache", "explain", "r1", "n0"),
+        f"({NAME})",
+    ),
+    "quotas set": ([], ("quotas", "set", NAME, "--cpu", "1"), f"quota of {NAME}: cpu=1"),
+    "quotas delete": (
+        [("quotas", "set", NAME, "--cpu", "1")],
+        ("quotas", "delete", NAME),
+        f"quota of {NAME} removed",
+    ),
+    "schedules activate": (
+        [],
+        ("schedules", "activate", "flow.py", NAME),
+        f"schedule {NAME} active",
+    ),
+    # a table's cells are printed as they are: an escape() before showed "\\[bold red]"
+    "cache scopes list": (
+        [("cache", "scopes", "create", "team", "--description", SHORT)],
+        ("cache", "scopes", "list"),
+        f" {SHORT} ",
+    ),
+    "schedules deactivate": (
+        [("schedules", "activate", "flow.py", NAME)],
+        ("schedules", "deactivate", NAME),
+        f"schedule {NAME} deactivated",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LINES))
+def test_a_name_with_markup_is_printed_as_it_is_outside_tables(
+    cli: Callable[..., Any], tmp_path: Path, case: str
+) -> None:
+    (tmp_path / "flow.py").write_text(FLOW)
+    before, args, shown = LINES[case]
+    for step in before:
+        done = cli(*step)
+        assert done.code == 0, (step, done.err)
+    out = cli(*args)
+    assert out.code == 0, out.err
+    assert shown in out.out + out.err, (args, out.out, out.err)

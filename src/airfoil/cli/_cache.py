@@ -21,8 +21,10 @@ from airfoil.cli._common import (
     handle_errors,
     local_execution,
     out_console,
+    plain,
     run_label,
     runtime,
+    say,
 )
 from airfoil.cli._table import Table
 from airfoil.core.records import CacheEntry
@@ -206,11 +208,12 @@ def _ref(ref: dict[str, Any]) -> str:
 def _print_explanation(why: dict[str, Any]) -> None:
     node, task, status = why["node"], why["task"], why["cache"]
     if status == "disabled":
-        out_console.print(
-            f"node {node} ({task}): caching is off for this task (use @task(cache=True))"
+        plain(
+            out_console,
+            f"node {node} ({task}): caching is off for this task (use @task(cache=True))",
         )
         return
-    out_console.print(f"node {node} ({task}): cache [bold]{status}[/]")
+    say(out_console, f"node {node} ({task}): cache ", (status, "bold"))
     out_console.print(f"  reason: {why['reason'] or '-'}", markup=False)
     parts = why["parts"]
     if parts is None:
@@ -222,25 +225,26 @@ def _print_explanation(why: dict[str, Any]) -> None:
         else:
             out_console.print("  (no cache key was computed: the node did not get its inputs)")
         return
-    out_console.print(f"  key:            {why['key']}")
-    out_console.print(f"  task:           {parts['task']}")
+    plain(out_console, f"  key:            {why['key']}")
+    plain(out_console, f"  task:           {parts['task']}")
     out_console.print(f"  scope:          {parts['scope'] or '-'}", markup=False)
-    out_console.print(f"  cache version:  {parts['cache_version']}")
-    out_console.print(f"  interface hash: {parts['interface_hash']}")
+    plain(out_console, f"  cache version:  {parts['cache_version']}")
+    plain(out_console, f"  interface hash: {parts['interface_hash']}")
     for name, digest in sorted(parts["inputs"].items()):
-        out_console.print(f"  input {name}: {digest[:16]}")
+        plain(out_console, f"  input {name}: {digest[:16]}")
     now = why["entry_now"]
     if now is not None:
         made_by = _ref(now)
-        out_console.print(f"  today: an entry exists for this key (from {made_by})")
+        plain(out_console, f"  today: an entry exists for this key (from {made_by})")
     else:
         out_console.print(f"  today: no entry for this key; {why['miss_now']}", markup=False)
     changes = why["code_changes"]
     if changes is not None:
         by = changes["cached_by"]
         made_by = _ref(by)
-        out_console.print(
-            f"  code changed since version {changes['since_version']} (cached by {made_by}):"
+        plain(
+            out_console,
+            f"  code changed since version {changes['since_version']} (cached by {made_by}):",
         )
         for line in changes["lines"]:
             out_console.print(f"    {line}", markup=False, highlight=False)

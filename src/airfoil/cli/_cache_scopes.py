@@ -60,10 +60,10 @@ def _print(scopes: list[Any], as_json: bool) -> None:
         writers = [p for p, a in sorted(s.members.items()) if a == "write"]
         readers = [p for p, a in sorted(s.members.items()) if a == "read"]
         table.add_row(
-            escape(s.name),
-            escape(", ".join(writers) or "-"),
-            escape(", ".join(readers) or "-"),
-            escape(s.description),
+            s.name,
+            ", ".join(writers) or "-",
+            ", ".join(readers) or "-",
+            s.description,
         )
     out_console.print(table)
 

@@ -38,6 +38,7 @@ __all__ = [
     "out_console",
     "plain",
     "runtime",
+    "say",
     "say_unreadable",
     "unreadable_json",
 ]
@@ -64,6 +65,16 @@ err_console = _console(stderr=True)
 def plain(console: Console, text: str, style: str = "") -> None:
     """Print ``text`` as it is: no markup, no highlighting, no wrapping."""
     console.print(Text(text, style=style), soft_wrap=True, highlight=False)
+
+
+def say(console: Console, *parts: str | tuple[str, str]) -> None:
+    """Print ``parts`` one after another as they are, a ``(text, style)`` pair in its style.
+
+    For lines that put names users chose (tasks, workflows, projects, schedules, scopes,
+    error messages) beside styled words: an f-string with ``[bold]`` in it would read a name
+    such as ``t[/]`` or ``[link=https://...]x`` as Rich markup, and print another text.
+    """
+    console.print(Text.assemble(*parts), soft_wrap=True, highlight=False)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
+from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime, say
 from airfoil.cli._table import Table
 
 __all__ = ["app", "register"]
@@ -77,9 +77,12 @@ def set_quota(
         updated_at=time.time(),
     )
     runtime().meta.put_quota(quota)
-    err_console.print(
-        f"quota of [bold]{project}[/]: cpu={quota.cpu:g} mem={_mem(quota.mem)} gpu={gpu} "
-        f"priority={priority} weight={weight:g} {'borrowing' if borrow else 'no borrowing'}"
+    say(
+        err_console,
+        "quota of ",
+        (project, "bold"),
+        f": cpu={quota.cpu:g} mem={_mem(quota.mem)} gpu={gpu} "
+        f"priority={priority} weight={weight:g} {'borrowing' if borrow else 'no borrowing'}",
     )
 
 
@@ -114,4 +117,4 @@ def delete_quota(project: str = typer.Argument(..., help="The project.")) -> Non
     """Remove a project's quota (it then has no guarantee and no cap)."""
     if not runtime().meta.delete_quota(project):
         fail(f"project {project!r} has no quota")
-    err_console.print(f"quota of [bold]{project}[/] removed")
+    say(err_console, "quota of ", (project, "bold"), " removed")

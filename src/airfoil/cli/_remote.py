@@ -24,6 +24,7 @@ from airfoil.cli._common import (
     out_console,
     plain,
     run_label,
+    say,
     say_unreadable,
 )
 
@@ -119,10 +120,10 @@ def _register_cmd(
         return
     for e in res.entities:
         state = "registered" if e.created else "already registered"
-        err_console.print(f"{e.kind} [bold]{e.name}[/] version {e.version[:16]} {state}")
+        say(err_console, f"{e.kind} ", (e.name, "bold"), f" version {e.version[:16]} {state}")
     for p in res.launch_plans:
         state = "registered" if p.created else "already registered"
-        err_console.print(f"launch plan [bold]{p.name}[/] version {p.version} {state}")
+        say(err_console, "launch plan ", (p.name, "bold"), f" version {p.version} {state}")
 
 
 def run_remote(
@@ -170,7 +171,7 @@ def follow(client: Any, execution_id: str, what: str, as_json: bool, name: str =
     succeeded."""
     started = time.perf_counter()
     if not as_json:
-        err_console.print(f"execution [bold]{name or execution_id}[/] {what}")
+        say(err_console, "execution ", (name or execution_id, "bold"), f" {what}")
         for ev in client.watch(execution_id):
             if ev.kind == "node":
                 err_console.print(
@@ -186,9 +187,11 @@ def follow(client: Any, execution_id: str, what: str, as_json: bool, name: str =
     if as_json:
         out_console.print_json(json.dumps(out, default=str))
     else:
-        err_console.print(
-            f"execution [bold]{detail.name or detail.id}[/] {detail.phase} in "
-            f"{time.perf_counter() - started:.2f}s"
+        say(
+            err_console,
+            "execution ",
+            (detail.name or detail.id, "bold"),
+            f" {detail.phase} in {time.perf_counter() - started:.2f}s",
         )
         if detail.phase == "succeeded" and out["outputs"]:
             out_console.print_json(json.dumps(out["outputs"], default=str))
@@ -346,7 +349,7 @@ def remote_list(
         )
     out_console.print(table)
     if not items and not unreadable:
-        err_console.print(f"no executions in project {client.project} on {client.url}")
+        plain(err_console, f"no executions in project {client.project} on {client.url}")
     _say_unreadable(list(unreadable.values()))
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from airfoil.cli._common import err_console, handle_errors, out_console, runtime
+from airfoil.cli._common import err_console, handle_errors, out_console, plain, runtime, say
 from airfoil.cli._table import Table
 
 if TYPE_CHECKING:
@@ -165,8 +165,10 @@ def _list_remote(server: str | None, active_only: bool, as_json: bool) -> None:
         table.add_row(*row)
     out_console.print(table)
     if not states:
-        err_console.print(
-            f"no schedules on {url} yet: try `airfoil schedules activate FILE LAUNCH_PLAN --remote`"
+        plain(
+            err_console,
+            f"no schedules on {url} yet: "
+            "try `airfoil schedules activate FILE LAUNCH_PLAN --remote`",
         )
 
 
@@ -201,10 +203,12 @@ def activate(
         with _client(server, None) as client:
             client.register([plan])
             state = client.set_schedule(plan.spec.name, active=True)
-        err_console.print(
-            f"schedule [bold]{state.name}[/] active on {client.url} "
-            f"({state.project}/{state.domain}): {state.schedule}, "
-            f"next at {_local(state.next_fire_at, _zone_of(plan))}"
+        say(
+            err_console,
+            "schedule ",
+            (state.name, "bold"),
+            f" active on {client.url} ({state.project}/{state.domain}): {state.schedule}, "
+            f"next at {_local(state.next_fire_at, _zone_of(plan))}",
         )
         return
     rt = runtime()
@@ -221,9 +225,12 @@ def activate(
         project=s.project,
         domain=s.domain,
     )
-    err_console.print(
-        f"schedule [bold]{record.name}[/] active: {describe_schedule(record.spec.schedule)}, "
-        f"next at {_local(record.next_fire_at, _zone_of(record))}"
+    say(
+        err_console,
+        "schedule ",
+        (record.name, "bold"),
+        f" active: {describe_schedule(record.spec.schedule)}, "
+        f"next at {_local(record.next_fire_at, _zone_of(record))}",
     )
     err_console.print("it fires while `airfoil scheduler` (or `airfoil server`) runs")
 
@@ -264,13 +271,13 @@ def deactivate(
 
         with _client(server, None) as client:
             state = client.set_schedule(name, active=False)
-        err_console.print(f"schedule [bold]{state.name}[/] deactivated on {client.url}")
+        say(err_console, "schedule ", (state.name, "bold"), f" deactivated on {client.url}")
         return
 
     rt = runtime()
     s = rt.settings
     deactivate_schedule(rt.meta, name, now=time.time(), project=s.project, domain=s.domain)
-    err_console.print(f"schedule [bold]{name}[/] deactivated")
+    say(err_console, "schedule ", (name, "bold"), " deactivated")
 
 
 def _activate_trigger(
@@ -297,7 +304,7 @@ def _activate_trigger(
         artifacts.close()
     if record.spec.trigger is not None:
         what = describe_trigger(record.spec.trigger)
-        err_console.print(f"launch plan [bold]{record.name}[/] active: {what}")
+        say(err_console, "launch plan ", (record.name, "bold"), f" active: {what}")
     err_console.print("it fires while `airfoil scheduler` (or `airfoil server`) runs")
 
 
@@ -386,7 +393,7 @@ def backfill_cmd(
         for f in firings:
             what = "launched" if f.launched else ("failed" if f.error else "exists  ")
             detail = f.error or _phase(rt, f.execution_id)
-            err_console.print(f"{_local(f.instant, zone)}  {what}  {f.execution_id}  {detail}")
+            plain(err_console, f"{_local(f.instant, zone)}  {what}  {f.execution_id}  {detail}")
         new = sum(1 for f in firings if f.launched)
         err_console.print(f"{len(firings)} instants, {new} launched, {len(firings) - new} skipped")
     if any(f.error for f in firings):

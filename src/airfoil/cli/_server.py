@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from airfoil.cli._common import err_console, handle_errors, out_console
+from airfoil.cli._common import err_console, handle_errors, out_console, plain
 
 if TYPE_CHECKING:
     from airfoil.server import ServerConfig
@@ -226,12 +226,13 @@ def _start(
         f"airfoil server on http://{host}:{port}  (console /, API /api/v1, docs /docs, "
         "metrics /metrics)"
     )
-    err_console.print(
-        f"  store: {db or 'SQLite in ' + home}   blobs: {blobs}   durability: {config.durability}"
+    plain(
+        err_console,
+        f"  store: {db or 'SQLite in ' + home}   blobs: {blobs}   durability: {config.durability}",
     )
     if executor == "ray":
         where = ray_address or s.ray_address or "a local Ray"  # type: ignore[attr-defined]
-        err_console.print(f"  executor: ray on {where}")
+        plain(err_console, f"  executor: ray on {where}")
         _graceful_sigterm_with_ray()
     if not keys:
         err_console.print(
@@ -330,7 +331,7 @@ def create_key(
         key_id, key = registry.create_key(project, role)
     finally:
         registry.close()
-    err_console.print(f"created key {key_id} ({role} of {project!r}); it is shown only once:")
+    plain(err_console, f"created key {key_id} ({role} of {project!r}); it is shown only once:")
     out_console.print(key, markup=False)
 
 
@@ -452,7 +453,7 @@ def secrets_set(
     )
     with _box(database_url, project) as (box, project):
         box.set(project, name, value)
-    err_console.print(f"secret {name!r} of project {project!r} stored (encrypted)")
+    plain(err_console, f"secret {name!r} of project {project!r} stored (encrypted)")
 
 
 @secrets_app.command("list")
@@ -482,7 +483,7 @@ def secrets_delete(
     """Delete a stored secret (tasks asking for it then fail to launch, naming it)."""
     with _box(database_url, project) as (box, project):
         box.delete(project, name)
-    err_console.print(f"secret {name!r} of project {project!r} deleted")
+    plain(err_console, f"secret {name!r} of project {project!r} deleted")
 
 
 @secrets_app.command("new-key")

@@ -239,7 +239,9 @@ def _sweep_command(
                 for path in written:
                     err.print(f"wrote {path}", highlight=False, markup=False, soft_wrap=True)
     except AirfoilError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        from rich.text import Text
+
+        err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if json_output:
         import msgspec
