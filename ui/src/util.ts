@@ -64,6 +64,19 @@ export function useTick(ms: number, active: boolean): number {
   return t;
 }
 
+/** A failure that may pass if asked again: no answer at all (the server restarting, the
+ * network), a 5xx (503 while it starts or sheds load), a 408 or a 429. A 4xx other than
+ * those is the question's fault: asking again gets the same answer. */
+export function retryable(e: unknown): boolean {
+  if (e instanceof ApiError) return e.status >= 500 || e.status === 408 || e.status === 429;
+  return e instanceof TypeError; // fetch() rejects with a TypeError when nothing answered
+}
+
+/** The wait before the `n`th retry of a one-fetch page: 1 s, 2 s, 4 s ... at most 30 s. */
+export function backoffMs(n: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, n - 1), 30_000);
+}
+
 export interface Loaded<T> {
   data: T | null;
   error: ApiError | Error | null;
@@ -72,6 +85,8 @@ export interface Loaded<T> {
 
 /**
  * Fetch with `load` when `key` changes; poll every `pollMs` while `poll(data)` says so.
+ * A failed fetch is shown (`error`) and asked again: a polling one at its next poll (2 s at
+ * least), a one-fetch one (`pollMs` 0) with a backoff (`backoffMs`) while it is `retryable`.
  * Answers to an older key are dropped; its data is shown until the new one comes only
  * with `keepStale`.
  */
@@ -103,13 +118,18 @@ export function useFetch<T>(
         if (stopped || mine !== seq.current) return;
         setData(d);
         setError(null);
+        failures = 0;
         if (pollMs > 0 && poll(d)) timer = setTimeout(run, interval());
       } catch (e) {
         if (stopped || mine !== seq.current) return;
         setError(e as Error);
+        failures += 1;
         if (pollMs > 0) timer = setTimeout(run, Math.max(pollMs, 2000));
+        // a page that fetches once asks again, backing off, while the failure may pass
+        else if (retryable(e)) timer = setTimeout(run, backoffMs(failures));
       }
     };
+    let failures = 0;
     run();
     return () => {
       stopped = true;
