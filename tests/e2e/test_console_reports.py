@@ -137,3 +137,29 @@ def test_console_shows_the_report_in_a_sandboxed_frame(server: Server, page: Any
     rep_a = httpx.get(f"{server.url}/api/v1/projects/default/executions/rep-a").json()["id"]
     trace = traceparent(rep_a, "n0", 1).split("-")
     assert pg.locator(".trace-id").inner_text() == f"trace {trace[1]} · span {trace[2]}"
+
+
+def test_console_names_a_damaged_reports_damage(server: Server, page: Any) -> None:  # noqa: F811
+    """A report whose blob holds bytes that are not UTF-8 is shown as far as it reads, with
+    the damage the API names in ``X-Airfoil-Damage`` (integ at 53332d9e showed the report
+    alone, nothing said of its damage)."""
+    ran = server.cli("run", "--name", "rep-dmg", "flow.py", "evaluation")
+    assert ran.returncode == 0, ran.stderr
+    api = f"{server.url}/api/v1/projects/default/executions/rep-dmg"
+    exec_id = httpx.get(api).json()["id"]
+    want = f"reports/{exec_id}/n0/1/report.html"
+    (blob,) = (b for b in server.home.rglob("report.html") if b.as_posix().endswith(want))
+    blob.write_bytes(blob.read_bytes().replace(b"final loss", b"final \xff\xfe loss"))
+    assert httpx.get(f"{api}/nodes/n0/report").headers["x-airfoil-damage"]
+    page.goto(f"{server.url}/projects/default/executions/rep-dmg?node=n0&tab=Report")
+    notice = page.locator(".report-damage")
+    notice.wait_for()
+    said = notice.inner_text()
+    assert "this report is damaged" in said and "invalid start byte at byte" in said, said
+    assert "U+FFFD" in said, said  # the header's percent-encoding undone
+    frame = page.frame_locator("iframe.report-frame")
+    assert "final \ufffd\ufffd loss" in frame.locator("body").inner_text()
+    # a whole report says nothing of damage
+    page.goto(f"{server.url}/projects/default/executions/rep-a?node=n0&tab=Report")
+    page.locator("iframe.report-frame").wait_for()
+    assert page.locator(".report-damage").count() == 0

@@ -17,6 +17,11 @@ export function NodeReport(props: { project: string; execution: string; node: st
   return (
     <div class="node-report">
       <div class="small muted">attempt {r.data.attempt}</div>
+      {r.data.damage !== null ? (
+        <div class="problem report-damage">
+          this report is damaged (its blob was changed), shown as far as it reads: {r.data.damage}
+        </div>
+      ) : null}
       <iframe class="report-frame" title="report" sandbox="allow-scripts" srcdoc={r.data.text} />
     </div>
   );

@@ -82,12 +82,20 @@ async function request<T>(method: string, path: string, body?: unknown, text = f
     if (r.status === 401) listeners.forEach((fn) => fn(true, message));
     throw new ApiError(r.status, code, message);
   }
-  if (text) return { text: await r.text(), attempt: Number(r.headers.get("X-Airfoil-Attempt") ?? 0) } as T;
+  if (text) {
+    const damage = r.headers.get("X-Airfoil-Damage");
+    return {
+      text: await r.text(),
+      attempt: Number(r.headers.get("X-Airfoil-Attempt") ?? 0),
+      damage: damage === null ? null : decodeURIComponent(damage),
+    } as T;
+  }
   return (await r.json()) as T;
 }
 
-/** A page the API serves as HTML (a node's report): its text and ``X-Airfoil-Attempt``. */
-export type HtmlPage = { text: string; attempt: number };
+/** A page the API serves as HTML (a node's report): its text, ``X-Airfoil-Attempt`` and,
+ * for a report part of which could not be read, ``X-Airfoil-Damage`` (null when whole). */
+export type HtmlPage = { text: string; attempt: number; damage: string | null };
 export const getHtml = (path: string) => request<HtmlPage>("GET", path, undefined, true);
 
 /** PUT raw bytes (an upload); the server's JSON answer. */
