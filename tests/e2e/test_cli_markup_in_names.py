@@ -101,3 +101,20 @@ def test_a_name_with_markup_is_printed_as_it_is_outside_tables(
     out = cli(*args)
     assert out.code == 0, out.err
     assert shown in out.out + out.err, (args, out.out, out.err)
+
+
+def test_names_with_markup_are_printed_as_they_are_against_a_server(tmp_path: Path) -> None:
+    """``register`` names each task and launch plan it registers on a real ``airfoil server
+    start`` (integ at 53332d9e: ``task odd.ty``). Run names cannot hold brackets (the
+    server refuses them), so ``run --remote``'s lines are not at risk."""
+    from test_console import Server
+
+    (tmp_path / "flow.py").write_text(FLOW)
+    srv = Server(tmp_path / "home", tmp_path)
+    try:
+        reg = srv.cli("register", "flow.py", "--server", srv.url)
+        assert reg.returncode == 0, reg.stderr
+        assert f"task {NAME} version" in reg.stderr, reg.stderr
+        assert f"launch plan {NAME} version" in reg.stderr, reg.stderr
+    finally:
+        srv.stop()
