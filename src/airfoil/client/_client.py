@@ -156,7 +156,7 @@ class Client:
                 launch plans (``af.LaunchPlan``; each plan's workflow is registered with it).
             source_dir: the folder to package (default: the first entity's project root).
         """
-        from airfoil.client._package import source_root
+        from airfoil.client._package import entity_file, source_root
 
         if not entities:
             raise ConfigError("nothing to register")
@@ -165,7 +165,7 @@ class Client:
         for plan in plans:
             if not any(d is plan.workflow for d in defs):
                 defs.append(plan.workflow)
-        root = source_dir or source_root(entities[0].module)
+        root = source_dir or source_root(entities[0].module, entity_file(entities[0]))
         pkg = self.upload_package(root, project=project)
         items = []
         for e in defs:

@@ -13,10 +13,11 @@ import io
 import os
 import sys
 import tarfile
+from typing import Any
 
 from airfoil.core.errors import ConfigError
 
-__all__ = ["EXCLUDED_DIRS", "build_package", "source_root"]
+__all__ = ["EXCLUDED_DIRS", "build_package", "entity_file", "source_root"]
 
 #: Folders never packaged.
 EXCLUDED_DIRS = frozenset(
@@ -45,10 +46,25 @@ _EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".so.tmp", ".db", ".db-wal", ".db-shm")
 _MAX_BYTES = 100 * 2**20
 
 
-def source_root(module_name: str) -> str:
-    """The folder holding a module's top-level package (or the script's folder)."""
-    module = sys.modules.get(module_name)
-    file = getattr(module, "__file__", None)
+def entity_file(entity: Any) -> str | None:
+    """The file of the module that defined ``entity`` (a task's or workflow's function; a
+    launch plan's workflow's), from the function's own globals: not the module that now holds
+    its module's name in ``sys.modules``, which another file of the same name may have taken
+    since (two projects' ``flow.py`` loaded in one process). None where it has no function."""
+    for obj in (entity, getattr(entity, "workflow", None)):
+        fn = getattr(obj, "__airfoil_fn__", None)
+        file = getattr(fn, "__globals__", {}).get("__file__")
+        if file:
+            return str(file)
+    return None
+
+
+def source_root(module_name: str, file: str | None = None) -> str:
+    """The folder holding a module's top-level package (or the script's folder); ``file``:
+    the module's file where known (:func:`entity_file`), else the module of that name in
+    ``sys.modules``."""
+    if not file:
+        file = getattr(sys.modules.get(module_name), "__file__", None)
     if not file:
         raise ConfigError(f"module {module_name!r} has no file to package")
     path = os.path.dirname(os.path.realpath(file))
