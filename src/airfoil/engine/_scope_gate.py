@@ -34,7 +34,7 @@ from airfoil.core.records import CacheEntry, ErrorInfo
 from airfoil.engine._commands import LookupCache
 from airfoil.engine._drive_support import reserve
 from airfoil.engine._events import CacheLooked, EngineFailed
-from airfoil.engine.cache import explain_miss
+from airfoil.engine.cache import SHARED_SCOPE, explain_miss
 from airfoil.engine.cache_io import unusable_outputs
 from airfoil.store._cache_scopes import CacheScopeStore
 from airfoil.store.base import BlobStore, MetaStore
@@ -44,7 +44,7 @@ __all__ = ["SHARED", "ScopeGate", "look_up", "refusal"]
 log = logging.getLogger("airfoil.engine")
 
 #: The prefix of a shared scope in a cache key's parts (``engine.cache.cache_scope``).
-SHARED = "shared:"
+SHARED = SHARED_SCOPE  # the one prefix, as engine.cache.cache_scope writes it
 
 
 def refusal(scope: str, project: str, task: str) -> CacheScopeAccessError:

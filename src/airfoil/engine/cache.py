@@ -22,6 +22,7 @@ from airfoil.core.records import (
 )
 
 __all__ = [
+    "SHARED_SCOPE",
     "cache_key",
     "cache_scope",
     "explain_miss",
@@ -54,10 +55,14 @@ def outputs_written(ran_version: str) -> str:
     )
 
 
+#: The prefix of a named (shared) scope's keys: ``shared:<name>`` (see engine._scope_gate).
+SHARED_SCOPE = "shared:"
+
+
 def cache_scope(task: TaskSpec, project: str, domain: str = "") -> str:
     """The scope of a task's entries when run in ``project`` and ``domain``."""
     if task.cache.scope:
-        return f"shared:{task.cache.scope}"
+        return SHARED_SCOPE + task.cache.scope
     return f"project:{project}/{domain}" if domain else f"project:{project}"
 
 
