@@ -471,6 +471,8 @@ class Handler(abc.ABC):
         """The Python object of a command-line argument. Default: JSON, decoded."""
         try:
             data = _json_decode(text.encode())
+        except UnicodeEncodeError as exc:  # an argument that is not UTF-8 (surrogateescape)
+            raise self.cli_error(text, not_unicode(exc)) from None
         except msgspec.DecodeError:
             raise self.cli_error(text) from None
         try:

@@ -27,6 +27,7 @@ from airfoil.types._base import (
     ValueContext,
     local_blob_path,
     mismatch,
+    not_unicode,
     read_bytes,
     write_bytes_value,
     write_file_value,
@@ -100,6 +101,8 @@ class NdarrayHandler(BlobHandler):
         if text.lstrip().startswith("["):
             try:
                 return self.np.asarray(msgspec.json.decode(text.encode()), dtype=self.dtype)
+            except UnicodeEncodeError as exc:  # an argument that is not UTF-8
+                raise self.cli_error(text, not_unicode(exc)) from None
             except (msgspec.DecodeError, ValueError, TypeError) as exc:
                 raise self.cli_error(text, str(exc)) from None
         return super().parse_cli(text)

@@ -86,7 +86,7 @@ class PickleHandler(BlobHandler):
             raise self.cli_error(text)
         try:  # Any: JSON if it parses, else the text itself
             return decode_json_bytes(text.encode())
-        except TypeTransformError:
+        except (TypeTransformError, UnicodeEncodeError):  # stored as text, or refused then
             return text
 
     def cli_form(self) -> str:

@@ -289,7 +289,9 @@ class BytesHandler(Handler):
         return "text (stored as UTF-8 bytes)"
 
     def parse_cli(self, text: str) -> Any:
-        return text.encode("utf-8")
+        # An argument that is not UTF-8 reaches Python with its bytes as lone surrogates
+        # (PEP 383): give the task the bytes that were typed, not a UnicodeEncodeError.
+        return text.encode("utf-8", "surrogateescape")
 
 
 def _iso_error(kind: str, data: Any) -> ConversionError:

@@ -267,3 +267,28 @@ def test_enum_values_are_accepted_inside_json_and_stored_by_name(
     assert by_value.hash == by_name.hash == engine.to_value([Color.GREEN], list[Color], ctx).hash
     with pytest.raises(TypeTransformError, match="or a member's text value"):
         engine.parse_cli('["purple"]', list[Color])
+
+
+# An argument that is not UTF-8 (typed in a Latin-1 terminal, a file name's bytes) reaches
+# Python with those bytes as lone surrogates (PEP 383). Before, `airfoil run` printed a
+# UnicodeEncodeError traceback for a bytes input and for any JSON-typed input.
+
+
+def test_parse_cli_bytes_keeps_the_bytes_of_an_argument_that_is_not_utf8(
+    engine: TypeEngine,
+) -> None:
+    typed = b"\xffab".decode("utf-8", "surrogateescape")  # what sys.argv holds
+    assert engine.parse_cli(typed, bytes) == b"\xffab"
+    assert engine.parse_cli("héllo", bytes) == "héllo".encode()
+
+
+@pytest.mark.parametrize("py_type", [list[str], dict[str, int], Point, np.ndarray])
+def test_parse_cli_json_that_is_not_utf8_is_a_typed_error(engine: TypeEngine, py_type: Any) -> None:
+    typed = b'["\xff"]'.decode("utf-8", "surrogateescape")
+    with pytest.raises(TypeTransformError, match=r"which is not Unicode \(a lone surrogate"):
+        engine.parse_cli(typed, py_type)
+
+
+def test_parse_cli_any_that_is_not_utf8_is_kept_as_text(engine: TypeEngine) -> None:
+    typed = b"\xff".decode("utf-8", "surrogateescape")
+    assert engine.parse_cli(typed, Any) == typed  # storing it then names the problem
