@@ -156,7 +156,7 @@ def compute_version(fn: Callable[..., Any], extra: str = "", *, warn: bool = Tru
     """
     walker = Walker(project_root(getattr(fn, "__module__", "") or ""), _excluded())
     entry = walker.function(fn)
-    walker.function_attributes()
+    walker.finish()
     python = _python()
     walker.components[PYTHON_COMPONENT] = (hashlib.sha256(python.encode()).hexdigest(), python)
     digest = hashlib.sha256()

@@ -49,6 +49,8 @@ MISSING: Any = object()
 #: Library objects a task may read without it being a cache hazard: no warning for these.
 _HARMLESS_MODULES = ("logging", "threading", "typing", "contextvars", "weakref", "_thread")
 _TEXT_LIMIT = 4000
+#: Modules whose classes in an input's annotation are not searched for project subclasses.
+_NO_SUBCLASS_WALK = frozenset({"builtins", "typing", "abc", "enum", "collections.abc"})
 #: Directories installed packages live in: code under them is versioned by its package.
 _INSTALLED_DIRS = frozenset({"site-packages", "dist-packages"})
 #: A module's attributes that say which module it is and where its file lies: hashed as the
@@ -76,6 +78,9 @@ class Walker:
         self._functions: list[tuple[Any, str]] = []  # the project functions walked, tokens
         self._read: set[str] = set()  # every name the walked code reads
         self._outside: dict[str, bool] = {}  # files outside the root: source, or installed
+        self._subclasses: dict[int, list[type]] = {}  # an input class's project subclasses
+        self._library_classes: dict[int, type] = {}  # library classes in annotations
+        self._members_seen: set[tuple[int, str]] = set()
 
     # --- where things live -------------------------------------------------------------
 
@@ -216,6 +221,46 @@ class Walker:
                 for key in sorted(k for k in attrs if k in self._read and not k.startswith("__")):
                     self.consider(attrs[key], f"{token}.{key}", self._read)
 
+    def finish(self) -> None:
+        """Take in what the walked code reaches by attribute name only, once the walk is
+        done (each pass can walk more code, which reads more names): the attributes set on
+        walked functions, and the members the project added to library classes named in
+        annotations."""
+        while True:
+            before = (len(self._functions), len(self._read))
+            self.function_attributes()
+            self._library_members()
+            if (len(self._functions), len(self._read)) == before:
+                return
+
+    def _library_members(self) -> None:
+        """Members that project code added to a library class named in an annotation
+        (``def t(df: pd.DataFrame)``) and that the walked code reads by name: a method
+        patched in (``pd.DataFrame.doubled = doubled``), a registered pandas accessor
+        (``@pd.api.extensions.register_dataframe_accessor("geo")``, read as ``df.geo``).
+        Their code runs on the value although no global names it."""
+        for cls in list(self._library_classes.values()):
+            for name in sorted(self._read):
+                if (id(cls), name) in self._members_seen:
+                    continue
+                self._members_seen.add((id(cls), name))
+                member = _class_member(cls, name)
+                if member is MISSING or _harmless(member):
+                    continue
+                label = f"<{cls.__module__}.{cls.__qualname__}.{name}>"
+                if self.is_local(member) and (inspect.isclass(member) or callable(member)):
+                    self.consider(member, label, self._read)
+                    continue
+                try:  # a library object holding project code: an accessor's class
+                    held = sorted(vars(member).items())
+                except TypeError:  # no __dict__
+                    continue
+                for key, value in held:
+                    if (inspect.isclass(value) or inspect.isfunction(value)) and self.is_local(
+                        value
+                    ):
+                        self.consider(value, f"{label}.{key}", self._read)
+
     def _imported_file(self, name: str) -> None:
         """Take in a project-local module imported inside a function body, by its file, and
         the project-local modules that file imports (see :mod:`._imports`)."""
@@ -289,14 +334,50 @@ class Walker:
         dataclass's field is built from the field's type. So the class's code is part of what
         the code computes: an edit to ``Config.compute`` changes the version.
         """
-        for hint in _hints(obj):
+        for key, hint in _hints(obj):
             for named in _classes_in(hint):
+                if key != "return" and inspect.isclass(named):
+                    for sub in self._local_subclasses(named):
+                        self.klass(sub)
+                library = inspect.isclass(named) and not self.is_local(named)
+                if library and named.__module__ not in _NO_SUBCLASS_WALK:
+                    self._library_classes.setdefault(id(named), named)
                 if not self.is_local(named):
                     continue
                 if inspect.isclass(named):
                     self.klass(named)
                 else:  # a validator in Annotated[int, AfterValidator(f)]: it runs on the value
                     self.function(named)
+
+    def _local_subclasses(self, cls: type) -> list[type]:
+        """The project-local subclasses (at any depth) of a class named in an input's
+        annotation, in a fixed order.
+
+        A value arrives as an instance of the annotation's class *or of any subclass*: a
+        pickled ``Linear`` where the task says ``m: Model`` (or ``nn.Module``), whose
+        ``predict`` runs in the task although no name in the task reads ``Linear``. Its code
+        is part of what the task computes, so an edit to it is a miss, not a hit on the
+        result of the old code (the pickle's bytes hold no code, so the input's hash keeps).
+        Builtin classes are passed over (``int`` has every project ``IntEnum`` below it,
+        ``object`` every class): their values travel by their converters, never by pickle.
+        """
+        if cls.__module__ in _NO_SUBCLASS_WALK:
+            return []
+        known = self._subclasses.get(id(cls))
+        if known is not None:
+            return known
+        found: dict[int, type] = {}
+        todo: list[type] = [cls]
+        while todo:
+            subs: list[type] = type.__subclasses__(todo.pop())
+            for sub in subs:
+                if id(sub) not in found:
+                    found[id(sub)] = sub
+                    todo.append(sub)
+        local = [sub for sub in found.values() if self.is_local(sub)]
+        known = sorted(local, key=lambda sub: (sub.__module__, sub.__qualname__))
+        self._subclasses[id(cls)] = known
+        return known
 
     def _method_code(self, code: types.CodeType, own_file: str) -> bool:
         """Whether a function found in a class body is code to walk: written in the class's
@@ -484,11 +565,12 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _hints(obj: Any) -> list[Any]:
-    """The resolved annotations of a function or class; those that do not resolve (a name
-    imported only under ``TYPE_CHECKING``) are left out, each on its own."""
+def _hints(obj: Any) -> list[tuple[str, Any]]:
+    """The resolved annotations of a function or class, by name (``return``: a function's
+    return type); those that do not resolve (a name imported only under ``TYPE_CHECKING``)
+    are left out, each on its own."""
     try:
-        return list(typing.get_type_hints(obj, include_extras=True).values())
+        return list(typing.get_type_hints(obj, include_extras=True).items())
     except Exception:  # one name that does not resolve: take the others one by one
         pass
     raw = getattr(obj, "__annotations__", None)
@@ -498,14 +580,14 @@ def _hints(obj: Any) -> list[Any]:
     if glb is None:
         module = sys.modules.get(getattr(obj, "__module__", None) or "")
         glb = vars(module) if module is not None else {}
-    hints: list[Any] = []
-    for value in raw.values():
+    hints: list[tuple[str, Any]] = []
+    for key, value in raw.items():
         if isinstance(value, str):
             try:
                 value = eval(value, dict(glb), dict(vars(obj)) if inspect.isclass(obj) else {})
             except Exception:  # an annotation that does not resolve here: nothing to walk
                 continue
-        hints.append(value)
+        hints.append((str(key), value))
     return hints
 
 
@@ -532,6 +614,19 @@ def _func_of(obj: Any) -> Any:
         return getattr(obj, "func", None)
     except Exception:  # an object whose attributes misbehave: no validator to walk
         return None
+
+
+def _class_member(cls: type, name: str) -> Any:
+    """``name`` in the namespace of ``cls`` or of a class it derives from, never computed
+    (no descriptor or ``__getattr__`` runs); MISSING when none holds it."""
+    for base in cls.__mro__:
+        try:
+            found = vars(base).get(name, MISSING)
+        except TypeError:  # a class without a namespace mapping
+            continue
+        if found is not MISSING:
+            return found
+    return MISSING
 
 
 def _has_file(module: types.ModuleType) -> bool:
