@@ -461,7 +461,14 @@ class TimedeltaHandler(_Scalar):
         return "a duration such as 90 (seconds), 1h30m, 2d, 01:30:00 or P1DT2H"
 
     def parse_cli(self, text: str) -> Any:
-        value = _parse_duration(text)
+        try:
+            value = _parse_duration(text)
+        except OverflowError:  # past timedelta's range, or infinite
+            raise self.cli_error(
+                text,
+                f"beyond the longest duration a timedelta holds, {dt.timedelta.max.days} days "
+                "(about 2.7 million years)",
+            ) from None
         if value is None:
             raise self.cli_error(text)
         return value

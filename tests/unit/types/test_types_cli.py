@@ -292,3 +292,15 @@ def test_parse_cli_json_that_is_not_utf8_is_a_typed_error(engine: TypeEngine, py
 def test_parse_cli_any_that_is_not_utf8_is_kept_as_text(engine: TypeEngine) -> None:
     typed = b"\xff".decode("utf-8", "surrogateescape")
     assert engine.parse_cli(typed, Any) == typed  # storing it then names the problem
+
+
+@pytest.mark.parametrize(
+    "text", ["99999999999d", "1000000000d", "99999999999:00:00", "inf", "1e20"]
+)
+def test_parse_cli_a_duration_past_timedeltas_range_is_a_typed_error(
+    engine: TypeEngine, text: str
+) -> None:
+    # Before, an OverflowError traceback from datetime (`airfoil run ... --every 99999999999d`).
+    with pytest.raises(TypeTransformError, match="beyond the longest duration a timedelta holds"):
+        engine.parse_cli(text, dt.timedelta)
+    assert engine.parse_cli("999999999d", dt.timedelta) == dt.timedelta(days=999999999)
