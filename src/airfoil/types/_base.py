@@ -189,6 +189,12 @@ class ValueContext:
 # --- codecs -------------------------------------------------------------------------------
 
 
+#: Why JSON nested past the decoder's depth limit (the recursion limit, 1,000) is refused.
+TOO_DEEP = (
+    "nested too deeply: JSON nested near 1,000 levels (Python's recursion limit) cannot be read"
+)
+
+
 def not_unicode(exc: UnicodeEncodeError) -> str:
     """What is wrong with text that UTF-8 (every stored value's encoding) cannot hold."""
     text, start, end = exc.object, exc.start, exc.end
@@ -473,6 +479,8 @@ class Handler(abc.ABC):
             data = _json_decode(text.encode())
         except UnicodeEncodeError as exc:  # an argument that is not UTF-8 (surrogateescape)
             raise self.cli_error(text, not_unicode(exc)) from None
+        except RecursionError:  # msgspec's own limit on nesting
+            raise self.cli_error(text, TOO_DEEP) from None
         except msgspec.DecodeError:
             raise self.cli_error(text) from None
         try:

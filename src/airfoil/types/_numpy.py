@@ -20,6 +20,7 @@ import msgspec
 
 from airfoil.core.records import TypeSpec, Value
 from airfoil.types._base import (
+    TOO_DEEP,
     BlobHandler,
     ConversionError,
     Converter,
@@ -103,6 +104,8 @@ class NdarrayHandler(BlobHandler):
                 return self.np.asarray(msgspec.json.decode(text.encode()), dtype=self.dtype)
             except UnicodeEncodeError as exc:  # an argument that is not UTF-8
                 raise self.cli_error(text, not_unicode(exc)) from None
+            except RecursionError:
+                raise self.cli_error(text, TOO_DEEP) from None
             except (msgspec.DecodeError, ValueError, TypeError) as exc:
                 raise self.cli_error(text, str(exc)) from None
         return super().parse_cli(text)

@@ -69,6 +69,16 @@ class PickleHandler(BlobHandler):
         meta = {"type": qualified_name(type(obj)), "repr": short_repr(obj, 200)}
         return write_bytes_value(data, "pickle", ctx, meta)
 
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        if ctx is None:  # JSON typed on the command line (``--params '{"lr": 0.1}'``)
+            if self.tp is None:
+                return data  # ``Any`` inside a list, dict or dataclass: the JSON value
+            raise ConversionError(
+                f"a {self.spec.name} is pickled, and pickled types cannot be given on the "
+                "command line"
+            )
+        return super().decode(data, ctx)
+
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         import pickle
 
@@ -86,7 +96,7 @@ class PickleHandler(BlobHandler):
             raise self.cli_error(text)
         try:  # Any: JSON if it parses, else the text itself
             return decode_json_bytes(text.encode())
-        except (TypeTransformError, UnicodeEncodeError):  # stored as text, or refused then
+        except (TypeTransformError, UnicodeEncodeError, RecursionError):  # kept as the text
             return text
 
     def cli_form(self) -> str:

@@ -304,3 +304,42 @@ def test_parse_cli_a_duration_past_timedeltas_range_is_a_typed_error(
     with pytest.raises(TypeTransformError, match="beyond the longest duration a timedelta holds"):
         engine.parse_cli(text, dt.timedelta)
     assert engine.parse_cli("999999999d", dt.timedelta) == dt.timedelta(days=999999999)
+
+
+@pytest.mark.parametrize(
+    ("text", "py_type", "expected"),
+    [
+        ('[1, "a", [2, {"k": null}]]', list[Any], [1, "a", [2, {"k": None}]]),
+        ('{"lr": 0.1, "layers": [64, 32], "name": "x"}', dict[str, Any], None),
+        ('{"a": {"b": 1}}', dict[str, Any], None),
+        ('[{"x": 1}]', list[dict[str, Any]], None),
+    ],
+)
+def test_parse_cli_any_inside_json_is_the_json_value(
+    engine: TypeEngine, ctx: ValueContext, text: str, py_type: Any, expected: Any
+) -> None:
+    # Before, every such input was refused: "a stored any needs a blob store to be read".
+    value = engine.parse_cli(text, py_type)
+    assert value == (json.loads(text) if expected is None else expected)
+    stored = engine.to_value(value, py_type, ctx)  # what the run then stores: pickled items
+    assert engine.to_python(stored, py_type, ctx) == value
+
+
+def test_parse_cli_a_pickled_class_inside_json_says_so(engine: TypeEngine) -> None:
+    with (
+        pytest.warns(PickleFallbackWarning),
+        pytest.raises(TypeTransformError, match="pickled types cannot be given on the command"),
+    ):
+        engine.parse_cli("[1]", list[Opaque])
+
+
+@pytest.mark.parametrize("py_type", [list[Any], dict[str, Any], np.ndarray, Any])
+def test_parse_cli_json_nested_past_the_recursion_limit_is_a_typed_error(
+    engine: TypeEngine, py_type: Any
+) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    if py_type is Any:  # Any keeps text that is not JSON it can read: the text itself
+        assert engine.parse_cli(deep, py_type) == deep
+        return
+    with pytest.raises(TypeTransformError, match="nested too deeply"):
+        engine.parse_cli(deep, py_type)
