@@ -30,6 +30,7 @@ from airfoil.types._base import (
     canonical_json,
     decode_json_bytes,
     mismatch,
+    not_unicode,
     short_repr,
 )
 from airfoil.types._primitives import NoneHandler, StrHandler, qualified_name
@@ -236,7 +237,7 @@ class DictHandler(Handler):
         kdec, vdec = self.key.decode, self.val.decode
         for k, v in data.items():
             try:
-                dk = kdec(k if self._str_keys else decode_json_bytes(k.encode()), ctx)
+                dk = kdec(k if self._str_keys else _json_key(k, self.key.spec), ctx)
             except (ConversionError, TypeTransformError) as exc:
                 raise ConversionError(f"dict key {k!r}: {exc}") from None
             try:
@@ -245,6 +246,20 @@ class DictHandler(Handler):
                 exc.at(f"[{k!r}]")
                 raise
         return out
+
+
+def _json_key(key: str, spec: TypeSpec) -> Any:
+    """A dict key of a type that does not encode to text (``int``, a tuple...), from the JSON
+    text it is written as (``"1"``, ``"[1, 2]"``)."""
+    try:
+        return decode_json_bytes(key.encode())
+    except UnicodeEncodeError as exc:  # a lone surrogate: no key of any type
+        raise ConversionError(not_unicode(exc)) from None
+    except TypeTransformError:
+        raise ConversionError(
+            f"expected the JSON text of a {spec} (keys that are not text are written as JSON "
+            'text, such as "1" or "[1, 2]")'
+        ) from None
 
 
 class TupleHandler(Handler):

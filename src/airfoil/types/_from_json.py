@@ -179,7 +179,7 @@ def _fail(path: str, spec: TypeSpec, data: Any, hint: str = "") -> TypeTransform
 def _is_json(data: Any) -> bool:
     try:
         msgspec.json.encode(data)
-    except (TypeError, msgspec.EncodeError):
+    except (TypeError, msgspec.EncodeError, UnicodeEncodeError):  # a lone surrogate: repr it
         return False
     return True
 
@@ -302,7 +302,7 @@ def _dict(data: Any, spec: TypeSpec, tp: Any, path: str) -> Any:
         if kspec.kind != "str":
             try:
                 key = msgspec.json.decode(k)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, UnicodeEncodeError):  # not JSON, not even UTF-8
                 key = k  # enum names, ISO dates: plain text keys
             key = _convert(key, kspec, ktp, f"{path} key {k!r}")
         out[key] = _convert(v, vspec, vtp, f"{path}[{k!r}]")

@@ -37,6 +37,10 @@ MALFORMED: list[Any] = [
     b'{"name": "bad name with spaces"}',
     b'{"reason": ' + b"[" * 2000 + b"]" * 2000 + b"}",
     '{"entity": "\u2603", "inputs": {"\ud800": 1}}'.encode("utf-8", "surrogatepass"),
+    # a JSON escape of a lone surrogate (valid JSON, not Unicode) where an int is expected:
+    # answered 500 before 2026-12-06 (the error message's own JSON rendering of it failed)
+    b'{"entity": "flow.wf", "inputs": {"x": "\\ud800"}}',
+    b'{"entity": "flow.configure", "inputs": {"cfg": {"scale": "\\udc00"}}}',
 ]
 
 

@@ -343,3 +343,27 @@ def test_parse_cli_json_nested_past_the_recursion_limit_is_a_typed_error(
         return
     with pytest.raises(TypeTransformError, match="nested too deeply"):
         engine.parse_cli(deep, py_type)
+
+
+def test_parse_cli_a_dict_key_that_is_not_its_types_json_says_how_keys_are_written(
+    engine: TypeEngine,
+) -> None:
+    # Before: "dict key 'x': stored value is not valid JSON: JSON is malformed ..."
+    with pytest.raises(TypeTransformError, match='written as JSON text, such as "1"'):
+        engine.parse_cli('{"x": "a"}', dict[int, str])
+    assert engine.parse_cli('{"1": "a"}', dict[int, str]) == {1: "a"}
+
+
+@pytest.mark.parametrize(
+    ("data", "py_type"),
+    [("\ud800", int), (["\ud800"], list[int]), ({"\ud800": "a"}, dict[int, str])],
+)
+def test_json_inputs_holding_a_lone_surrogate_are_a_typed_error(
+    engine: TypeEngine, ctx: ValueContext, data: Any, py_type: Any
+) -> None:
+    """What a server's launch receives for the JSON escape "\\ud800" (valid JSON, not
+    Unicode): before, a UnicodeEncodeError while writing the error message (an HTTP 500)."""
+    from airfoil.types._from_json import from_jsonable
+
+    with pytest.raises(TypeTransformError, match="ud800"):
+        from_jsonable(data, engine.to_spec(py_type), engine, ctx)
