@@ -84,3 +84,21 @@ def test_clear_leaves_a_scope_the_project_may_not_write(cli: Cli, tmp_path: Path
         assert "deleted 0 cache entries" in cleared.err, cleared.err
     cleared = alpha("cache", "clear", "--yes")
     assert "deleted 1 cache entry" in cleared.err, cleared.err
+
+
+def test_a_former_members_explain_shows_nothing_of_the_scope(cli: Cli, tmp_path: Path) -> None:
+    """`airfoil cache explain` of beta's old run, after beta was revoked, showed the entry
+    its run wrote in the scope (main: `today: an entry exists for this key`), which beta may
+    no longer read; now it says why the scope's entries are not shown."""
+    (tmp_path / "flow.py").write_text(FLOW)
+    alpha, beta = _as(cli, "alpha"), _as(cli, "beta")
+    alpha("cache", "scopes", "create", "team")
+    alpha("cache", "scopes", "grant", "team", "beta")
+    assert beta("run", "--name", "b1", "flow.py", "wf").code == 0
+    assert alpha("cache", "scopes", "revoke", "team", "beta").code == 0
+    told = beta("cache", "explain", "b1", "n0")
+    assert told.code == 0, told.err
+    assert "today: project 'beta' may not read cache scope 'team' now" in told.out, told.out
+    assert "entry exists" not in told.out
+    why = json.loads(beta("cache", "explain", "b1", "n0", "--json").out)
+    assert why["entry_now"] is None and why["scope_closed"]

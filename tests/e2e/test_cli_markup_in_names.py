@@ -103,6 +103,27 @@ def test_a_name_with_markup_is_printed_as_it_is_outside_tables(
     assert shown in out.out + out.err, (args, out.out, out.err)
 
 
+def test_cache_scope_and_project_names_with_markup(cli: Callable[..., Any]) -> None:
+    """``cache scopes``' lines name the scope and the project: a name with markup in it is
+    not a scope's or a project's name (the store refuses it), and the refusal shows it as it
+    is; the lines of a valid scope name it and its members as they are (built with
+    ``say()``, not an f-string of markup with ``escape()`` around the names)."""
+    steps = (
+        (("create", SHORT), f"invalid cache scope name {SHORT!r}"),
+        (("create", "team.x"), "cache scope team.x: no members (grant with"),
+        (("grant", "team.x", SHORT), f"invalid project {SHORT!r}"),
+        (("grant", "team.x", "data-eng", "--read"), "cache scope team.x: data-eng (read)"),
+        (("revoke", "team.x", SHORT), f"project {SHORT!r} is no member of cache scope 'team.x'"),
+        (("revoke", "team.x", "data-eng"), "cache scope team.x: no members"),
+        (("delete", SHORT, "--yes"), f"no cache scope {SHORT!r}"),
+        (("delete", "team.x", "--yes"), "cache scope team.x deleted"),
+    )
+    for args, shown in steps:
+        out = cli("cache", "scopes", *args)
+        assert shown in out.err, (args, out.err)
+        assert out.code == (2 if SHORT in args else 0), (args, out.err)
+
+
 def test_names_with_markup_are_printed_as_they_are_against_a_server(tmp_path: Path) -> None:
     """``register`` names each task and launch plan it registers on a real ``airfoil server
     start`` (integ at 53332d9e: ``task odd.ty``). Run names cannot hold brackets (the

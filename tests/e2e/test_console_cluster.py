@@ -35,14 +35,18 @@ CPUS = os.cpu_count() or 1
 
 FLOW = textwrap.dedent(
     f"""
+    import os
     import time
 
     import airfoil as af
 
 
     @af.task(requests=af.Resources(cpu={CPUS}))
-    def hog(s: float) -> int:
-        time.sleep(s)
+    def hog(release: str, limit: float) -> int:
+        # holds every CPU until the test creates `release` (`limit` s at most)
+        deadline = time.monotonic() + limit
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.1)
         return 1
 
 
@@ -52,8 +56,8 @@ FLOW = textwrap.dedent(
 
 
     @af.workflow
-    def busy(s: float = 12.0) -> int:
-        return hog(s=s)
+    def busy(release: str, limit: float = 150.0) -> int:
+        return hog(release=release, limit=limit)
 
 
     @af.workflow
@@ -122,17 +126,21 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
 ) -> None:
     _report_a_cluster(server.home)
 
-    def launch(workflow: str, *name: str) -> subprocess.Popen[str]:
+    def launch(workflow: str, *args: str, name: tuple[str, ...] = ()) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "airfoil.cli", "run", "--remote", "--server", server.url,
-             *name, "flow.py", workflow],
+             *name, "flow.py", workflow, *args],
             env=server.env, cwd=server.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip
 
     # The hog first, alone: the small items launched once it holds every CPU must wait (in
-    # one workflow the policy may start the small items first, and nothing waits).
-    runs = [launch("busy")]
+    # one workflow the policy may start the small items first, and nothing waits). It holds
+    # them until the page was checked: it slept 12 s, and under load the small items'
+    # `run --remote` (an interpreter, the package, register, launch) took as long, so the
+    # hog was done before they were queued and none ever waited.
+    release = server.work / "release-the-hog"
+    runs = [launch("busy", "--release", str(release))]
     try:
         pg = page
         pg.goto(f"{server.url}/projects/default/cluster")
@@ -145,7 +153,7 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
             " && document.querySelector('.cap-bar.cpu[data-used=\"" + f"{CPUS}" + "\"]')",
             timeout=60_000,
         )
-        runs.append(launch("smalls", "--name", "smalls-1"))
+        runs.append(launch("smalls", name=("--name", "smalls-1")))
         gpu_node = pg.locator('tr[data-node="f00dcafe0002"]')
         bar = gpu_node.locator(".cap-bar.gpu")
         assert bar.get_attribute("data-used") == "2" and bar.get_attribute("data-total") == "4"
@@ -175,6 +183,7 @@ def test_the_cluster_page_shows_nodes_bars_placements_and_the_queue(
         pg.screenshot(path=str(OUT / "cluster-page.png"), full_page=True)
         assert pg.locator(".util-now").inner_text().endswith("%")
     finally:
+        release.touch()
         ended = [run.communicate(timeout=180) for run in runs]
     for run, (_out, err) in zip(runs, ended, strict=True):
         assert run.returncode == 0, err

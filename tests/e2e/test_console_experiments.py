@@ -115,8 +115,31 @@ def _final(lr: float, steps: int = 20) -> float:
     return math.exp(-lr * (steps - 1))
 
 
-def test_runs_cli_locally_and_remotely(server: Server) -> None:
-    local = server.cli("runs", "flow.training", "--json", "--sort", "loss:last")
+class Said:
+    """What one ``airfoil`` command did: its exit code and its two streams."""
+
+    def __init__(self, code: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = code, stdout, stderr
+
+
+def _runs(server: Server, *args: str) -> Said:
+    """``airfoil runs ARGS`` in this process, against the server's home (or, with
+    ``--server``, the server): these tests are about what the command reads and prints, not
+    about a process, and ~20 interpreters started one by one (as ``server.cli``) each paid the
+    package's imports: under load 15-23 on 2 cores, past pytest-timeout's 300 s."""
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    env = {"AIRFOIL_HOME": str(server.home), "COLUMNS": "200", "AIRFOIL_SERVER_URL": None}
+    done = CliRunner().invoke(app, ["runs", *args], env=env)  # type: ignore[arg-type]
+    if done.exception is not None and not isinstance(done.exception, SystemExit):
+        raise done.exception
+    return Said(done.exit_code, done.stdout, done.stderr)
+
+
+def test_runs_cli_locally(server: Server) -> None:
+    local = _runs(server, "flow.training", "--json", "--sort", "loss:last")
     assert local.returncode == 0, local.stderr
     t = json.loads(local.stdout)
     assert t["available_metrics"] == ["accuracy", "loss"]
@@ -134,25 +157,30 @@ def test_runs_cli_locally_and_remotely(server: Server) -> None:
     assert failed["phase"] == "failed" and "accuracy" not in failed["metrics"]
     assert failed["metrics"]["loss"]["points"] == 20
 
-    sweep = server.cli("runs", "flow.sweep", "--json")
+    sweep = _runs(server, "flow.sweep", "--json")
     (sw,) = json.loads(sweep.stdout)["rows"]
     s = sw["metrics"]["loss"]  # over the map's three items
     assert (s["series"], s["points"], s["min"], s["max"]) == (3, 3, 0.25, 0.75)
 
-    text = server.cli("runs", "flow.training", "--metric", "loss:min", "--sort", "-lr")
+    text = _runs(server, "flow.training", "--metric", "loss:min", "--sort", "-lr")
     assert text.returncode == 0, text.stderr
     lines = [ln for ln in text.stdout.splitlines() if ln.startswith("lr-")]
     assert [ln.split()[0] for ln in lines] == ["lr-bad", "lr-b", "lr-c", "lr-a"]
     assert "loss:min" in text.stdout and "accuracy" not in text.stdout.split("\n")[0]
+    empty = _runs(server, "flow.nothing")
+    assert empty.returncode == 0 and "no runs of flow.nothing" in empty.stdout
 
-    # a run on the server's own workers, listed over the API with the local ones
+
+def test_runs_cli_remotely(server: Server) -> None:
+    # a run on the server's own workers (a process: it loads flow.py), listed over the API
+    # with the local ones
     ran = server.cli(
         "run", "--remote", "--server", server.url, "--json", "flow.py", "training", "--lr", "0.9"
     )
     assert ran.returncode == 0, ran.stderr
     eid = json.loads(ran.stdout)["execution_id"]
-    remote = server.cli(
-        "runs", "flow.training", "--server", server.url, "--json", "--metric", "loss",
+    remote = _runs(
+        server, "flow.training", "--server", server.url, "--json", "--metric", "loss",
         "--input", "lr", "--last", "3",
     )  # fmt: skip
     assert remote.returncode == 0, remote.stderr
@@ -161,21 +189,23 @@ def test_runs_cli_locally_and_remotely(server: Server) -> None:
     assert r["rows"][0]["metrics"]["loss"]["last"] == pytest.approx(_final(0.9))
     assert r["inputs"] == ["lr"] and r["metrics"] == ["loss"]
 
-    # filters by value and pages, locally and over the server
-    for extra in ([], ["--server", server.url]):
-        where = ["--where", "loss:min<0.1", "--where", "lr<0.5", "--json", *extra]
-        got = server.cli("runs", "flow.training", *where)
-        assert got.returncode == 0, got.stderr
-        assert sorted(r["id"] for r in json.loads(got.stdout)["rows"]) == ["lr-b", "lr-c"]
-        paged = json.loads(
-            server.cli("runs", "flow.training", "--last", "2", "--json", *extra).stdout
-        )
-        older = server.cli("runs", "flow.training", "--last", "2", "--offset", "2", *extra)
-        assert paged["next_offset"] == 2 and "read from offset 2 of" in older.stdout
-        assert not {r["id"] for r in paged["rows"]} & {
-            ln.split()[0] for ln in older.stdout.splitlines()
-        }
 
+@pytest.mark.parametrize("where", ["local", "server"])
+def test_runs_cli_filters_pages_and_refuses_bad_options(server: Server, where: str) -> None:
+    """Filters by value and pages, and a bad option's message, locally and over the server
+    (the same words: the server's 4xx message is the local check's)."""
+    extra = ["--server", server.url] if where == "server" else []
+    got = _runs(
+        server, "flow.training", "--where", "loss:min<0.1", "--where", "lr<0.5", "--json", *extra
+    )
+    assert got.returncode == 0, got.stderr
+    assert sorted(r["id"] for r in json.loads(got.stdout)["rows"]) == ["lr-b", "lr-c"]
+    paged = json.loads(_runs(server, "flow.training", "--last", "2", "--json", *extra).stdout)
+    older = _runs(server, "flow.training", "--last", "2", "--offset", "2", *extra)
+    assert paged["next_offset"] == 2 and "read from offset 2 of" in older.stdout
+    assert not {r["id"] for r in paged["rows"]} & {
+        ln.split()[0] for ln in older.stdout.splitlines()
+    }
     for args, says in (
         (["--where", "lr"], "KEY OP VALUE"),
         (["--where", "rate<1"], "use one of"),
@@ -184,12 +214,10 @@ def test_runs_cli_locally_and_remotely(server: Server) -> None:
         (["--input", "rate"], "inputs: lr, steps"),
         (["--last", "0"], "between 1 and 5000"),
     ):
-        bad = server.cli("runs", "flow.training", *args)
-        assert bad.returncode != 0 and says in bad.stderr, bad.stderr
-        bad = server.cli("runs", "flow.training", "--server", server.url, *args)
-        assert bad.returncode != 0, bad.stderr
-    empty = server.cli("runs", "flow.nothing")
-    assert empty.returncode == 0 and "no runs of flow.nothing" in empty.stdout
+        bad = _runs(server, "flow.training", *args, *extra)
+        assert bad.returncode != 0, (args, bad.stdout)
+        if where == "local":
+            assert says in bad.stderr, (args, bad.stderr)
 
 
 def test_console_runs_table_sorts_and_compares(server: Server, page: Any) -> None:  # noqa: F811

@@ -154,6 +154,13 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut; from?: s
   const [status, setStatus] = useState<string | null>(null);
   const [source, setSource] = useState<ExecutionDetail | null>(null);
   const [missing, setMissing] = useState<Record<string, string>>({});
+  // the run whose inputs fill the form, asked again while its failure may pass (useFetch)
+  const fromPath = from ? `/projects/${enc(project)}/executions/${enc(from)}` : "";
+  const fromRun = useFetch<ExecutionDetail | null>(`from|${fromPath}`, () =>
+    fromPath ? get<ExecutionDetail>(fromPath) : Promise.resolve(null),
+  );
+  // an answer for the run asked before `from` changed is not this run's
+  const run = fromRun.data && (fromRun.data.name === from || fromRun.data.id === from) ? fromRun.data : null;
   useEffect(() => {
     const r: Record<string, Raw> = {};
     for (const p of inputs) r[p.name] = toRaw(p.type_spec as unknown as TypeSpec, p.has_default ? p.default : undefined);
@@ -162,27 +169,17 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut; from?: s
     setTouched({});
     setSource(null);
     setMissing({});
-    if (!from) return;
-    let live = true;
-    get<ExecutionDetail>(`/projects/${enc(project)}/executions/${enc(from)}`).then(
-      (run) => {
-        if (!live) return;
-        if (run.workflow !== entity.name) {
-          setProblem(`run ${run.name || run.id} is of ${run.workflow}, not ${entity.name}: its inputs are not filled in`);
-          return;
-        }
-        const got = inputsOf(run, inputs);
-        setRaws({ ...r, ...got.raws });
-        setMissing(got.missing);
-        setDomain(run.domain);
-        setSource(run);
-      },
-      (err: Error) => live && setProblem(`the inputs of run ${from} could not be read: ${err.message}`),
-    );
-    return () => {
-      live = false;
-    };
-  }, [entity.version, from]);
+    if (!run) return;
+    if (run.workflow !== entity.name) {
+      setProblem(`run ${run.name || run.id} is of ${run.workflow}, not ${entity.name}: its inputs are not filled in`);
+      return;
+    }
+    const got = inputsOf(run, inputs);
+    setRaws({ ...r, ...got.raws });
+    setMissing(got.missing);
+    setDomain(run.domain);
+    setSource(run);
+  }, [entity.version, from, run]);
   const check = (p: ParamOut, raw: Raw): string | null => {
     const spec = p.type_spec as unknown as TypeSpec;
     if (p.has_default && isEmpty(spec, raw)) return null;
@@ -296,6 +293,11 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut; from?: s
           <input name="execution-name" type="text" value={execName} onInput={(e) => setExecName((e.target as HTMLInputElement).value)} />
         </label>
       </div>
+      {from && fromRun.error ? (
+        <div class="problem">
+          the inputs of run {from} could not be read: {fromRun.error.message}
+        </div>
+      ) : null}
       {problem ? <div class="problem">{problem}</div> : null}
       {status ? <div class="muted" role="status">{status}</div> : null}
       <button class="primary" type="submit" disabled={busy}>

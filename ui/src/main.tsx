@@ -15,6 +15,7 @@ import { LogSearchPage } from "./LogView";
 import { MetricsPage } from "./MetricsPage";
 import { ModelPage, ModelsPage } from "./ModelsPage";
 import { match, navigate, useLocation } from "./router";
+import { useFetch } from "./util";
 import "./style.css";
 
 const LAST_PROJECT = "airfoil.project";
@@ -58,13 +59,9 @@ function App() {
   const loc = useLocation();
   const [needKey, setNeedKey] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
-  // null until listed: a project of the URL is told apart from the ones there are only then
-  const [projects, setProjects] = useState<ProjectOut[] | null>(null);
-  const [who, setWho] = useState<Identity | null>(null);
   useEffect(() => onKeyNeeded((needed, message) => setNeedKey(needed ? message : null)), []);
-  useEffect(() => {
-    get<Identity>("/auth/whoami").then(setWho, () => undefined);
-  }, [generation]);
+  // useFetch: a failed answer that may pass (none, 5xx, 408, 429) is asked again, backing off
+  const who = useFetch(`whoami|${generation}`, () => get<Identity>("/auth/whoami"), 0, undefined, true).data;
 
   const m =
     match("/projects/:project/executions/:id", loc.path) ??
@@ -82,11 +79,17 @@ function App() {
     match("/projects/:project/logs", loc.path) ??
     match("/projects/:project/cluster", loc.path) ??
     match("/projects/:project", loc.path);
+  // again on each project opened: a project's first run (a local one too) makes it exist;
+  // null until listed: a project of the URL is told apart from the ones there are only then
+  const listed = useFetch(
+    `projects|${generation}|${m?.project ?? ""}`,
+    () => get<{ items: ProjectOut[] }>("/projects"),
+    0,
+    undefined,
+    true,
+  );
+  const projects = listed.data?.items ?? null;
   const project = m?.project ?? localStorage.getItem(LAST_PROJECT) ?? projects?.[0]?.name ?? "default";
-  useEffect(() => {
-    // again on each project opened: a project's first run (a local one too) makes it exist
-    get<{ items: ProjectOut[] }>("/projects").then((p) => setProjects(p.items), () => undefined);
-  }, [generation, project]);
   useEffect(() => {
     if (m?.project) localStorage.setItem(LAST_PROJECT, m.project);
     else if (!m) navigate(`/projects/${enc(project)}/executions`, true);
@@ -117,10 +120,7 @@ function App() {
     // a project said not to exist is asked after while the page stays open: its first run or
     // registration makes it exist, and the executions list below shows that run within 2 s
     if (!unknown) return;
-    const h = setInterval(
-      () => get<{ items: ProjectOut[] }>("/projects").then((p) => setProjects(p.items), () => undefined),
-      2000,
-    );
+    const h = setInterval(listed.reload, 2000);
     return () => clearInterval(h);
   }, [unknown, project, generation]);
   const section = p.includes("/entities") ? "entities" : p.endsWith("/metrics") ? "metrics" : p.includes("/models") ? "models" : p.endsWith("/failures") ? "failures" : p.endsWith("/compare") ? "compare" : p.endsWith("/runs") ? "runs" : p.includes("/tasks") ? "tasks" : p.endsWith("/logs") ? "logs" : p.endsWith("/cluster") ? "cluster" : "executions";

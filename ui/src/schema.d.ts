@@ -1580,6 +1580,8 @@ export interface components {
              * @default
              */
             reason: string;
+            /** Scope Closed */
+            scope_closed?: string | null;
             /** Task */
             task: string;
         };

@@ -191,7 +191,9 @@ def explain(
         from airfoil.engine.cache_explain import explain_node
 
         rt = runtime()
-        why = explain_node(rt.meta, rt.blobs, local_execution(rt, execution_id, domain), node)
+        eid = local_execution(rt, execution_id, domain)
+        # a local home's rule, as for `cache list`: an undeclared scope is open
+        why = explain_node(rt.meta, rt.blobs, eid, node, declared_only=False)
     if as_json:
         out_console.print_json(json.dumps(why))
         return
@@ -233,7 +235,9 @@ def _print_explanation(why: dict[str, Any]) -> None:
     for name, digest in sorted(parts["inputs"].items()):
         plain(out_console, f"  input {name}: {digest[:16]}")
     now = why["entry_now"]
-    if now is not None:
+    if why.get("scope_closed"):
+        out_console.print(f"  today: {why['scope_closed']}", markup=False)
+    elif now is not None:
         made_by = _ref(now)
         plain(out_console, f"  today: an entry exists for this key (from {made_by})")
     else:

@@ -15,9 +15,8 @@ import time
 from typing import Any
 
 import typer
-from rich.markup import escape
 
-from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime
+from airfoil.cli._common import err_console, fail, handle_errors, out_console, runtime, say
 from airfoil.cli._table import Table
 
 __all__ = ["app"]
@@ -68,9 +67,10 @@ def _print(scopes: list[Any], as_json: bool) -> None:
     out_console.print(table)
 
 
-def _shown(scope: Any) -> str:
+def _say_scope(scope: Any, after: str = "") -> None:
+    """``cache scope NAME: MEMBERS`` on stderr, the names as they are (never markup)."""
     members = ", ".join(f"{p} ({a})" for p, a in sorted(scope.members.items())) or "no members"
-    return f"cache scope [bold]{escape(scope.name)}[/]: {escape(members)}"
+    say(err_console, "cache scope ", (scope.name, "bold"), f": {members}{after}")
 
 
 @app.command("list")
@@ -125,7 +125,7 @@ def create(
         if not meta.create_cache_scope(name, time.time(), description):
             fail(f"cache scope {name!r} exists already (`airfoil cache scopes list`)")
         made = meta.get_cache_scope(name)
-    err_console.print(_shown(made) + f" (grant with `airfoil cache scopes grant {name} PROJECT`)")
+    _say_scope(made, f" (grant with `airfoil cache scopes grant {made.name} PROJECT`)")
 
 
 @app.command("grant")
@@ -153,7 +153,7 @@ def grant(
         except NotFoundError:
             fail(f"no cache scope {name!r}: declare it with `airfoil cache scopes create {name}`")
         changed = meta.get_cache_scope(name)
-    err_console.print(_shown(changed))
+    _say_scope(changed)
 
 
 @app.command("revoke")
@@ -173,7 +173,7 @@ def revoke(
         if not meta.revoke_cache_scope(name, project):
             fail(f"project {project!r} is no member of cache scope {name!r}")
         changed = meta.get_cache_scope(name)
-    err_console.print(_shown(changed))
+    _say_scope(changed)
 
 
 @app.command("delete")
@@ -195,4 +195,4 @@ def delete(
         api.delete(name)
     elif not runtime().meta.delete_cache_scope(name):
         fail(f"no cache scope {name!r}")
-    err_console.print(f"cache scope [bold]{escape(name)}[/] deleted")
+    say(err_console, "cache scope ", (name, "bold"), " deleted")

@@ -6,7 +6,9 @@ the newest entries of the task in the same scope differ), and for a node whose c
 not the one last cached, which functions and constants changed, with a short diff (from the
 stored manifests of the two versions, see :mod:`airfoil.core.code_versions`), plus what the
 version cannot see. Entries are only compared within the node's scope: another project's are
-never looked at.
+never looked at. A shared scope's (``cache_scope=``) are shown only to a project that may read
+the scope now: a former member's explanation says so (``scope_closed``) in place of the
+scope's entries, whatever is there (the gate of the drive, :class:`ScopeGate`, decides).
 
 Executions are named as the node's project names them
 (:class:`~airfoil.store.naming.ExecutionNames`: ``execution_name`` and ``execution_domain``
@@ -22,7 +24,8 @@ from typing import Any
 from airfoil.core.blobs import BlobStore
 from airfoil.core.code_versions import diff_versions, load_manifest
 from airfoil.core.records import CacheEntry
-from airfoil.engine.cache import explain_miss
+from airfoil.engine._scope_gate import ScopeGate
+from airfoil.engine.cache import SHARED_SCOPE, explain_miss
 from airfoil.store.base import MetaStore
 from airfoil.store.naming import ExecutionNames
 
@@ -30,19 +33,28 @@ __all__ = ["explain_node"]
 
 
 def explain_node(
-    meta: MetaStore, blobs: BlobStore, execution_id: str, node_id: str
+    meta: MetaStore,
+    blobs: BlobStore,
+    execution_id: str,
+    node_id: str,
+    *,
+    declared_only: bool,
 ) -> dict[str, Any]:
     """The explanation of a node's cache status, as JSON data::
 
         {"execution_id", "execution_name", "execution_domain", "node", "kind", "task", "cache",
          "reason", "key",
          "parts": {"task", "scope", "cache_version", "interface_hash", "inputs"} | None,
-         "entry_now": REF | None, "miss_now": str | None,
+         "entry_now": REF | None, "miss_now": str | None, "scope_closed": str | None,
          "code_changes": {"since_version", "cached_by": REF, "lines": [...]} | None,
          "not_covered": {name: why}}
 
     where ``REF`` is ``{"execution_id", "execution_name", "execution_domain", "node_id"}`` of
-    the node that wrote an entry (all empty for another project's).
+    the node that wrote an entry (all empty for another project's). ``scope_closed`` says why
+    the entries of the node's shared scope are not shown (``entry_now``, ``miss_now`` and
+    ``code_changes`` are then empty): the execution's project may not read the scope now.
+    ``declared_only``: an undeclared scope is closed (a server's rule), else open (a local
+    home's, see :class:`~airfoil.engine._scope_gate.ScopeGate`).
 
     Raises:
         NotFoundError: no such execution or node.
@@ -78,6 +90,7 @@ def explain_node(
         "parts": None,
         "entry_now": None,
         "miss_now": None,
+        "scope_closed": None,
         "code_changes": None,
         "not_covered": {},
     }
@@ -90,6 +103,14 @@ def explain_node(
         "interface_hash": parts.interface_hash,
         "inputs": dict(parts.input_hashes),
     }
+    manifest = load_manifest(blobs, parts.cache_version)
+    if manifest is not None:  # the node's own code: what its version cannot see
+        out["not_covered"] = dict(manifest.unhashable)
+    if parts.scope.startswith(SHARED_SCOPE):
+        gate = ScopeGate(meta, head.project, declared_only=declared_only)
+        if not gate.access(parts.scope):
+            out["scope_closed"] = _closed(parts.scope.removeprefix(SHARED_SCOPE), head.project)
+            return out
     others: list[CacheEntry] = [
         e
         for e in meta.find_cache_by_task(parts.task)
@@ -100,11 +121,7 @@ def explain_node(
         out["entry_now"] = ref(entry.execution_id, entry.node_id)
     else:
         out["miss_now"] = names.text(explain_miss(parts, others))
-    manifest = load_manifest(blobs, parts.cache_version)
-    if manifest is None:
-        return out
-    out["not_covered"] = dict(manifest.unhashable)
-    if rec.cache_status == "hit":
+    if manifest is None or rec.cache_status == "hit":
         return out
     previous = next((e for e in others if e.parts.cache_version != parts.cache_version), None)
     old = load_manifest(blobs, previous.parts.cache_version) if previous is not None else None
@@ -115,3 +132,12 @@ def explain_node(
             "lines": diff_versions(old, manifest),
         }
     return out
+
+
+def _closed(scope: str, project: str) -> str:
+    """Why a former member's explanation shows none of the scope's entries."""
+    return (
+        f"project {project!r} may not read cache scope {scope!r} now: its entries are not "
+        f"shown (ask an admin to run `airfoil cache scopes grant {scope} {project} --read` "
+        "to read them)"
+    )

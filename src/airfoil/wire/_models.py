@@ -585,6 +585,9 @@ class CacheExplanation(_Response):
     parts: CacheKeyPartsOut | None = None
     entry_now: CacheRef | None = None
     miss_now: str | None = None
+    #: why the entries of the node's shared scope are not shown (``entry_now``, ``miss_now``
+    #: and ``code_changes`` are then empty): the project may not read the scope now
+    scope_closed: str | None = None
     code_changes: CodeChangesOut | None = None
     not_covered: dict[str, str] = {}
 

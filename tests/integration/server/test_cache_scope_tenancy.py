@@ -161,3 +161,33 @@ def test_a_revoked_member_loses_access(team: Tenants, flow: Any) -> None:
     assert r.status_code == 200 and r.json()["members"] == {}
     with t.client("beta") as c, pytest.raises(CacheScopeForbidden):
         c.launch(flow.team_wf, {"x": 5})
+
+
+def test_a_former_members_explain_shows_nothing_of_the_scope(team: Tenants, flow: Any) -> None:
+    """``cache explain --remote`` of beta's old run after beta was revoked: none of the
+    scope's entries (main: ``entry_now`` named the entry there, as for a member)."""
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    t = team
+    t.call("global", "PUT", "/cache-scopes/team/members/alpha", json={"access": "write"})
+    t.call("global", "PUT", "/cache-scopes/team/members/beta", json={"access": "write"})
+    with t.client("beta") as c:
+        c.register([flow.team_wf])
+        ex = c.launch(flow.team_wf, {"x": 7})
+        assert c.wait(ex.id, timeout=120).phase == "succeeded"
+        assert c.cache_explanation(ex.id, "n0").entry_now is not None
+        assert _run(t, "alpha", flow, 7).cache_status == "hit"  # the entry alpha reads
+        t.call("global", "DELETE", "/cache-scopes/team/members/beta")
+        why = c.cache_explanation(ex.id, "n0")
+    assert why.entry_now is None and why.miss_now is None and why.code_changes is None
+    assert why.scope_closed is not None
+    assert "project 'beta' may not read cache scope 'team' now" in why.scope_closed
+    env = {"AIRFOIL_SERVER_URL": t.running.url, "AIRFOIL_API_KEY": t.keys["beta"]}
+    told = CliRunner().invoke(
+        app, ["cache", "explain", ex.id, "n0", "--remote", "--project", "beta"], env=env
+    )
+    assert told.exit_code == 0, told.output
+    assert "today: project 'beta' may not read cache scope 'team' now" in told.output
+    assert "an entry exists" not in told.output and "no entry" not in told.output

@@ -250,3 +250,44 @@ def test_a_member_revoked_mid_run_writes_nothing_more_and_fails(meta: MetaStore,
     assert ex.error.type == "CacheScopeAccessError"
     assert meta.list_cache() == []  # revoking(7)'s result was not written
     assert "double(7)" not in CALLS
+
+
+def test_a_former_members_explain_shows_nothing_of_the_scope(
+    meta: MetaStore, run: Run, tmp_path: Path
+) -> None:
+    """``cache explain`` of a node of beta's that used the scope, after beta was revoked:
+    the scope's entries today are not beta's to see, neither the one its own run wrote nor
+    alpha's (on main: ``entry_now`` named an entry, ``miss_now`` compared the key with
+    alpha's entries, as for a member)."""
+    from airfoil.engine.cache_explain import explain_node
+
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    meta.create_cache_scope("features", 1.0)
+    meta.grant_cache_scope("features", "alpha", "write", 1.0)
+    meta.grant_cache_scope("features", "beta", "write", 1.0)
+    mine = run("beta", beta_flow, x=3)  # beta's entry for x=3
+    theirs = run("alpha", alpha_flow, x=4)  # alpha's for x=4
+    member = explain_node(meta, blobs, mine.id, "n0", declared_only=True)
+    assert member["entry_now"]["execution_id"] == mine.id and member["scope_closed"] is None
+    meta.revoke_cache_scope("features", "beta")
+    closed = explain_node(meta, blobs, mine.id, "n0", declared_only=True)
+    assert closed["entry_now"] is None and closed["miss_now"] is None
+    assert closed["code_changes"] is None
+    assert closed["scope_closed"] == (
+        "project 'beta' may not read cache scope 'features' now: its entries are not shown "
+        "(ask an admin to run `airfoil cache scopes grant features beta --read` to read them)"
+    )
+    assert closed["parts"]["scope"] == "shared:features"  # the node's own key, as it was
+    # the same words whether or not an entry is there now: nothing of the scope leaks
+    meta.delete_cache(key=member["key"])
+    assert explain_node(meta, blobs, mine.id, "n0", declared_only=True) == closed
+    assert theirs.id not in json.dumps(closed)
+    # a reader may read the scope: it is shown what is there (alpha's x=4 entry differs)
+    meta.grant_cache_scope("features", "beta", "read", 2.0)
+    reader = explain_node(meta, blobs, mine.id, "n0", declared_only=True)
+    assert reader["scope_closed"] is None
+    assert reader["miss_now"] == "input 'x' changed since the last cached run"
+    # a local home (declared_only=False): an undeclared scope is open to every project
+    meta.delete_cache_scope("features")
+    assert explain_node(meta, blobs, mine.id, "n0", declared_only=False)["scope_closed"] is None
+    assert explain_node(meta, blobs, mine.id, "n0", declared_only=True)["scope_closed"]
