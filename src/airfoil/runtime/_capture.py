@@ -14,7 +14,8 @@ Two levels, used together:
   fds 1 and 2 point at an in-memory file (one per process, reused) while the attempt runs,
   so output that bypasses Python's streams -- C extensions, ``os.write``, subprocesses the
   task starts -- also lands in the log (after what the task printed through Python, when the
-  attempt ends).
+  attempt ends). A process executor's worker keeps them pointed there for its whole life
+  (:class:`hold_fds`); what comes between attempts goes on to its stderr.
 
 Lines written through the routers to a :class:`~airfoil.runtime._log_records.StampedLog`
 start with a timestamp and the stream's tag (``OUT``/``ERR``), and ``logging`` records of a
@@ -247,7 +248,8 @@ class _FdSink:
     The file is opened for appending, so whoever writes to it (fds 1/2, shared by the task's
     subprocesses) writes at its end: emptying it (``ftruncate``) as an attempt starts is
     enough to start over, with no ``lseek`` (what a process the previous attempt left
-    running wrote since is dropped, not put in this attempt's log)."""
+    running wrote since is dropped, not put in this attempt's log; inside
+    :class:`hold_fds` it is passed on to the worker's stderr instead)."""
 
     def __init__(self) -> None:
         self.saved = (os.dup(1), os.dup(2))
