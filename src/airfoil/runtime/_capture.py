@@ -332,8 +332,8 @@ def _pass_on(data: bytes, fd: int) -> None:
 class hold_fds:  # a lower-case name: used as a context manager, like hold
     """Point fds 1 and 2 at the sink for the whole span instead of at each attempt's start and
     back at its end: for a worker process that runs attempts one after another for its whole
-    life (one ``pread`` an attempt that writes nothing to them, instead of an ``ftruncate``,
-    four ``dup2`` and a ``pread``; a system call is ~2 us of a trivial attempt's ~100 here).
+    life (two ``pread`` an attempt that writes nothing to them, instead of an ``ftruncate``,
+    four ``dup2`` and a ``pread``; a system call is ~2-3 us of a trivial attempt's ~100).
 
     What is written to fds 1/2 between attempts (by the worker itself, or by a process an
     attempt left running) is in no attempt's log: it is passed on to the worker's own
