@@ -277,9 +277,10 @@ def worker_main(
     _detach(die_with_parent)
     runtime = runtime_factory()
     # Attempts run here one after another for the worker's whole life: the stream routers
-    # each would set up and take down again stay set up (the logging record handler is on
-    # the root logger only while an attempt runs: see airfoil.runtime._capture).
-    with runtime.session():
+    # and the redirection of fds 1/2 each would set up and take down again stay set up (the
+    # logging record handler is on the root logger only while an attempt runs: see
+    # airfoil.runtime._capture).
+    with runtime.worker_session():
         _serve(conn, blob_url, runtime, durability)
 
 

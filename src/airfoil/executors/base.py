@@ -269,6 +269,13 @@ class AttemptRuntime(Protocol):
         Attempts behave the same inside one or not; it only saves their cost."""
         ...
 
+    def worker_session(self) -> AbstractContextManager[None]:
+        """:meth:`session` for a worker process, whose whole life is this span (a process
+        executor's worker, never a driver's process): the process's stdout and stderr file
+        descriptors also stay pointed at the attempts' capture between attempts (what the
+        worker writes there meanwhile reaches its stderr at the next attempt's start)."""
+        ...
+
 
 #: Builds the runtime inside a worker process: a module-level function (pickled by reference).
 RuntimeFactory = Callable[[], AttemptRuntime]

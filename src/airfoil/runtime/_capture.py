@@ -14,7 +14,8 @@ Two levels, used together:
   fds 1 and 2 point at an in-memory file (one per process, reused) while the attempt runs,
   so output that bypasses Python's streams -- C extensions, ``os.write``, subprocesses the
   task starts -- also lands in the log (after what the task printed through Python, when the
-  attempt ends).
+  attempt ends). A process executor's worker keeps them pointed there for its whole life
+  (:class:`hold_fds`); what comes between attempts goes on to its stderr.
 
 Lines written through the routers to a :class:`~airfoil.runtime._log_records.StampedLog`
 start with a timestamp and the stream's tag (``OUT``/``ERR``), and ``logging`` records of a
@@ -56,7 +57,7 @@ from airfoil.runtime._log_records import (
     remove_record_handler,
 )
 
-__all__ = ["capture_fds", "capture_streams", "current_log", "hold"]
+__all__ = ["capture_fds", "capture_streams", "current_log", "hold", "hold_fds"]
 
 _lock = threading.Lock()
 #: A log: a text stream, or a StampedLog (lines and records with their time and level).
@@ -247,7 +248,8 @@ class _FdSink:
     The file is opened for appending, so whoever writes to it (fds 1/2, shared by the task's
     subprocesses) writes at its end: emptying it (``ftruncate``) as an attempt starts is
     enough to start over, with no ``lseek`` (what a process the previous attempt left
-    running wrote since is dropped, not put in this attempt's log)."""
+    running wrote since is dropped, not put in this attempt's log; inside
+    :class:`hold_fds` it is passed on to the worker's stderr instead)."""
 
     def __init__(self) -> None:
         self.saved = (os.dup(1), os.dup(2))
@@ -275,15 +277,96 @@ class _FdSink:
 
 _sink: _FdSink | None = None
 _READ = 65536  # what one pread asks for; more is read in further calls
+#: fds 1/2 point at the sink between attempts too (a worker's :class:`hold_fds`)
+_fds_held = False
 
 
 def _forget_sink() -> None:
-    """In a forked child: the parent's sink is not this process's (it makes its own)."""
-    global _sink
+    """In a forked child: the parent's sink is not this process's (it makes its own), nor is
+    the parent's hold of fds 1/2."""
+    global _sink, _fds_held
     _sink = None
+    _fds_held = False
 
 
 _fork_hooked = False
+
+
+def _the_sink() -> _FdSink | None:
+    """This process's sink, made on first use (None where the fds cannot be duplicated)."""
+    global _sink, _fork_hooked
+    out = _sink
+    if out is None:
+        if not _fork_hooked:  # on first use, not at import
+            os.register_at_fork(after_in_child=_forget_sink)
+            _fork_hooked = True
+        try:
+            out = _sink = _FdSink()
+        except OSError:
+            return None
+    return out
+
+
+def _take(out: _FdSink) -> bytes:
+    """Everything written to the sink since it was last emptied (one ``pread`` when that is
+    nothing), leaving it empty."""
+    data = _read_all(out)
+    if data:
+        _empty(out)
+    return data
+
+
+def _empty(out: _FdSink) -> None:
+    os.ftruncate(out.fd, 0)
+    if not out.appending:
+        os.lseek(out.fd, 0, os.SEEK_SET)
+
+
+def _pass_on(data: bytes, fd: int) -> None:
+    """Write ``data`` to ``fd`` whole (best effort: a closed stderr drops it)."""
+    with contextlib.suppress(OSError):
+        while data:
+            data = data[os.write(fd, data) :]
+
+
+class hold_fds:  # a lower-case name: used as a context manager, like hold
+    """Point fds 1 and 2 at the sink for the whole span instead of at each attempt's start and
+    back at its end: for a worker process that runs attempts one after another for its whole
+    life (two ``pread`` an attempt that writes nothing to them, instead of an ``ftruncate``,
+    four ``dup2`` and a ``pread``; a system call is ~2-3 us of a trivial attempt's ~100).
+
+    What is written to fds 1/2 between attempts (by the worker itself, or by a process an
+    attempt left running) is in no attempt's log: it is passed on to the worker's own
+    stderr when the next attempt starts, and when the span ends. Not re-entrant: inside
+    another hold it does nothing."""
+
+    __slots__ = ("_out",)
+
+    def __enter__(self) -> None:
+        global _fds_held
+        self._out = None
+        if _fds_held:
+            return
+        out = _the_sink()
+        if out is None:
+            return
+        _flush_python_streams()
+        _empty(out)
+        os.dup2(out.fd, 1)
+        os.dup2(out.fd, 2)
+        self._out = out
+        _fds_held = True
+
+    def __exit__(self, *exc: object) -> None:
+        global _fds_held
+        out = self._out
+        if out is None or out is not _sink:  # (a forked child's copy of the parent's hold)
+            return
+        _flush_python_streams()
+        _fds_held = False
+        os.dup2(out.saved[0], 1)
+        os.dup2(out.saved[1], 2)
+        _pass_on(_take(out), 2)
 
 
 class capture_fds:  # a lower-case name: used as a context manager, like capture_streams
@@ -293,30 +376,30 @@ class capture_fds:  # a lower-case name: used as a context manager, like capture
 
     A class rather than a generator, entered once per attempt: on the way in an
     ``ftruncate`` and two ``dup2``, on the way out two ``dup2`` and a ``pread`` (was: a
-    ``getpid``, an ``lseek`` and an ``fstat`` more)."""
+    ``getpid``, an ``lseek`` and an ``fstat`` more). Inside :class:`hold_fds` the fds point
+    at the sink already: a ``pread`` on the way in (what came between attempts, passed on
+    to the worker's stderr) and one on the way out (an ``ftruncate`` more if it read
+    anything)."""
 
-    __slots__ = ("_out", "_sink")
+    __slots__ = ("_held", "_out", "_sink")
 
     def __init__(self, sink: list[str]) -> None:
         self._sink = sink
         self._out: _FdSink | None = None
 
     def __enter__(self) -> None:
-        global _sink, _fork_hooked
-        out = _sink
+        out = _the_sink()
         if out is None:
-            if not _fork_hooked:  # on first use, not at import
-                os.register_at_fork(after_in_child=_forget_sink)
-                _fork_hooked = True
-            try:
-                out = _sink = _FdSink()
-            except OSError:
-                return
+            return
         self._out = out
         _flush_python_streams()
-        os.ftruncate(out.fd, 0)
-        if not out.appending:
-            os.lseek(out.fd, 0, os.SEEK_SET)
+        self._held = _fds_held
+        if self._held:
+            before = _take(out)
+            if before:
+                _pass_on(before, out.saved[1])
+            return
+        _empty(out)
         os.dup2(out.fd, 1)
         os.dup2(out.fd, 2)
 
@@ -325,17 +408,25 @@ class capture_fds:  # a lower-case name: used as a context manager, like capture
         if out is None:
             return
         _flush_python_streams()
-        os.dup2(out.saved[0], 1)
-        os.dup2(out.saved[1], 2)
-        data = os.pread(out.fd, _READ, 0)
-        if not data:
-            return
-        chunks, at = [data], len(data)
-        while len(data) == _READ:
-            data = os.pread(out.fd, _READ, at)
-            chunks.append(data)
-            at += len(data)
-        self._sink.append(b"".join(chunks).decode("utf-8", "replace"))
+        if not self._held:
+            os.dup2(out.saved[0], 1)
+            os.dup2(out.saved[1], 2)
+        data = _take(out) if self._held else _read_all(out)
+        if data:
+            self._sink.append(data.decode("utf-8", "replace"))
+
+
+def _read_all(out: _FdSink) -> bytes:
+    """What the sink holds, left in it (emptied when the next attempt starts)."""
+    data = os.pread(out.fd, _READ, 0)
+    if not data:
+        return data
+    chunks, at = [data], len(data)
+    while len(data) == _READ:
+        data = os.pread(out.fd, _READ, at)
+        chunks.append(data)
+        at += len(data)
+    return b"".join(chunks)
 
 
 def _flush_python_streams() -> None:

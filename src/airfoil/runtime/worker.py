@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from functools import partial
 from types import CoroutineType
@@ -50,7 +50,7 @@ from airfoil.executors.base import (
     ChildTransport,
     live_log_key,
 )
-from airfoil.runtime._capture import capture_fds, capture_streams
+from airfoil.runtime._capture import capture_fds, capture_streams, hold_fds
 from airfoil.runtime._capture import hold as hold_capture
 from airfoil.runtime._children import ChildCaller
 from airfoil.runtime._log_records import StampedLog
@@ -445,6 +445,11 @@ class WorkerRuntime:
 
     def session(self) -> AbstractContextManager[None]:
         return hold_capture()
+
+    @contextlib.contextmanager
+    def worker_session(self) -> Iterator[None]:
+        with hold_capture(), hold_fds():
+            yield
 
     def open_blobs(self, url: str, durability: str = "process") -> BlobStore:
         from airfoil.store.blob import open_blob_store

@@ -171,3 +171,95 @@ def test_fd_capture_reads_all_of_a_long_output_and_each_attempt_starts_empty() -
         pass
     assert first == [long.decode() + "then fd 2\n"]
     assert second == ["short\n"] and third == []
+
+
+def _run_in_child(body: object) -> bytes:
+    """Run ``body()`` in a forked child whose fds 1/2 are a pipe; what reached them."""
+    import os
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.dup2(w, 1)
+            os.dup2(w, 2)
+            body()  # type: ignore[operator]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks = []
+    while chunk := os.read(r, 65536):
+        chunks.append(chunk)
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return b"".join(chunks)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_worker_holding_its_fds_captures_each_attempt_and_passes_on_the_rest() -> None:
+    # A worker's whole life is one hold of fds 1/2 (WorkerRuntime.worker_session): attempts
+    # capture what bypasses Python's streams as without it, and what is written between
+    # attempts reaches the worker's own stderr, not an attempt's log.
+    import json
+    import os
+
+    from airfoil.runtime._capture import capture_fds, hold_fds
+
+    def worker() -> None:
+        logs: list[list[str]] = []
+        os.write(2, b"before the hold\n")
+        with hold_fds():
+            os.write(2, b"between: worker start\n")
+            for i in range(3):
+                logs.append([])
+                with capture_fds(logs[-1]):
+                    if i != 1:
+                        os.write(1, f"attempt {i} out\n".encode())
+                        os.write(2, f"attempt {i} err\n".encode())
+                os.write(1, f"between: after {i}\n".encode())
+            logs.append([])
+            with capture_fds(logs[-1]):
+                os.write(1, b"x" * 150_000 + b"\n")  # longer than one read
+        os.write(2, b"after the hold\n")
+        os.write(2, json.dumps(logs).encode() + b"\n")
+
+    lines = _run_in_child(worker).decode().splitlines()
+    *passed_on, logs = lines
+    assert passed_on == [
+        "before the hold",
+        "between: worker start",
+        "between: after 0",
+        "between: after 1",
+        "between: after 2",  # passed on when the hold ends
+        "after the hold",
+    ]
+    assert json.loads(logs) == [
+        ["attempt 0 out\nattempt 0 err\n"],
+        [],
+        ["attempt 2 out\nattempt 2 err\n"],
+        ["x" * 150_000 + "\n"],
+    ]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_hold_inside_a_hold_does_nothing_and_the_fds_come_back() -> None:
+    import os
+
+    from airfoil.runtime._capture import capture_fds, hold_fds
+
+    def worker() -> None:
+        before = (os.fstat(1).st_ino, os.fstat(2).st_ino)
+        log: list[str] = []
+        with hold_fds():
+            with hold_fds():
+                os.write(1, b"inner\n")
+            os.write(1, b"outer\n")  # still held: passed on when the outer hold ends
+            with capture_fds(log):
+                os.write(2, b"captured\n")
+        assert (os.fstat(1).st_ino, os.fstat(2).st_ino) == before
+        assert log == ["captured\n"], log
+
+    assert _run_in_child(worker) == b"inner\nouter\n"
