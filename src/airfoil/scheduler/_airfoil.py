@@ -183,6 +183,10 @@ class AirfoilPolicy(Policy):
             simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
         defragment_after: with ``defragment``, only a worker that has waited this many times
             its estimate (since its submit) claims (``None``: any); ``1.0`` by default.
+        preempt_limit: an item already preempted this many times is no victim of any pass
+            (nor moved by ``defragment``) until it runs past its remaining estimate, so one
+            long job is not stopped again and again (``None``, the default: no limit).
+            Reclaim of borrowed quota still takes it.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -212,6 +216,7 @@ class AirfoilPolicy(Policy):
     defragment_gain: float | None = None
     defragment_restart_s: float = 60.0
     defragment_after: float | None = 1.0
+    preempt_limit: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -270,6 +275,8 @@ class AirfoilPolicy(Policy):
                 "defragment_after must be a finite number >= 0 or None, "
                 f"got {self.defragment_after}"
             )
+        if self.preempt_limit is not None and not self.preempt_limit >= 1:
+            problems.append(f"preempt_limit must be at least 1 or None, got {self.preempt_limit}")
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
@@ -311,6 +318,7 @@ class AirfoilPolicy(Policy):
                 self.defragment_gain,
                 self.defragment_restart_s,
                 self.defragment_after,
+                self.preempt_limit,
             )
             defragment(
                 rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed

@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, WaitingEntry
 
-__all__ = ["Victims"]
+__all__ = ["Victims", "protected"]
+
+
+def protected(run: RunningEntry, limit: int | None, now: float) -> bool:
+    """Whether ``run`` is spared by ``preempt_limit``: preempted ``limit`` times already and
+    not yet past its remaining estimate."""
+    return (
+        limit is not None
+        and run.entry.item.preempted >= limit
+        and now - run.start < run.entry.estimate
+    )
 
 
 class Victims:
@@ -59,10 +69,14 @@ class Victims:
         # arrival breaking ties as a stable sort on the first two would
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
+        limit = policy.preempt_limit
         for run in rnd.state.running.values():
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
             entry = run.entry
+            if limit is not None and protected(run, limit, now):
+                rnd.wake(run.start + entry.estimate)  # a victim again once past its estimate
+                continue
             rate = entry.rate
             ran = now - run.start
             attained = entry.item.attained + ran * rate
