@@ -69,7 +69,15 @@ FRESH = ("d2-5", "boot", "scaled")
 """The fresh test set of the eighteenth session: defined (and committed) before any policy
 change was run on it, so it is unseen by every setting chosen up to and in that session."""
 AIRFOIL_ONLY = frozenset(
-    {"_airfoil.py", "_defrag.py", "_horizon.py", "_victims.py", "_victim_index.py", "_stretch.py"}
+    {
+        "_airfoil.py",
+        "_defrag.py",
+        "_horizon.py",
+        "_settle.py",
+        "_victims.py",
+        "_victim_index.py",
+        "_stretch.py",
+    }
 )
 """Scheduler modules whose code no baseline policy runs (``_round.py`` imports the victim
 index only to recognise it): a change to them leaves the cached baselines valid."""

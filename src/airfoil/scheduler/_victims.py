@@ -51,6 +51,7 @@ class Victims:
         "_keys",
         "_levels",
         "_max_priority",
+        "_protected",
         "_rnd",
         "_runs",
         "_spared",
@@ -70,13 +71,17 @@ class Victims:
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
         limit = policy.preempt_limit
+        # ``preempt_limit_gangs`` off: protected work stays a victim of due gangs only
+        self._protected: set[str] = set()
         for run in rnd.state.running.values():
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
             entry = run.entry
             if limit is not None and protected(run, limit, now):
                 rnd.wake(run.start + entry.estimate)  # a victim again once past its estimate
-                continue
+                if policy.preempt_limit_gangs:
+                    continue
+                self._protected.add(entry.item.id)
             rate = entry.rate
             ran = now - run.start
             attained = entry.item.attained + ran * rate
@@ -143,7 +148,7 @@ class Victims:
             if priority is None:
                 return every
             index = self._indexes[priority] = every.at_most(
-                priority, self.for_claimant(entry, None)
+                priority, self._select(None, None, priority)
             )
         return index
 
@@ -179,7 +184,10 @@ class Victims:
         and (``least``) expected to run at least that many more seconds or already past
         their estimate (how much is left of such work, no estimate says); with
         ``spare_whole_nodes``, none that needs all the GPUs of the largest node."""
-        return self._select(level, least, entry.item.priority, spare_whole_nodes, past_estimate)
+        runs = self._select(level, least, entry.item.priority, spare_whole_nodes, past_estimate)
+        if self._protected:
+            runs = [run for run in runs if run.entry.item.id not in self._protected]
+        return runs
 
     def _select(
         self,
