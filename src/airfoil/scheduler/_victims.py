@@ -3,9 +3,9 @@
 ``Victims`` is built once per decision of :class:`~airfoil.scheduler._airfoil.AirfoilPolicy`
 and holds the preemptible running work in the order the policy takes it: the highest service
 level first, then the most expected work left. It applies the policy's victim rules
-(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``) and keeps the per-node
-indexes the due pass searches (``VictimIndex``). Work started as due and work that is not
-interruptible are never in it.
+(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``, ``preempt_limit``) and
+keeps the per-node indexes the due pass searches (``VictimIndex``). Work started as due and
+work that is not interruptible are never in it.
 """
 
 from __future__ import annotations
