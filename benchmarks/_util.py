@@ -69,9 +69,21 @@ def workload(which: str) -> Callable[[], object]:
     100 trivial tasks), ``W1`` (a task calling a two-task workflow 50 times), or
     ``D0``/``D1`` (one ``airfoil`` policy decision over 10,000 queued items, without/with
     the due-work cap; ``D2``/``D3``: the next decision and the one after, each earlier
-    decision applied and the clock moved a second): what ``count_instructions.py`` and
-    ``bench_engine_cpu.py`` measure. Imports the benchmark module, so call it after
-    ``AIRFOIL_HOME`` is set."""
+    decision applied and the clock moved a second; ``F1``/``F2``/``F3``: the same on
+    ``bench_scheduler.fragmented_state``, the default's worst case, where every decision
+    moves work and asks for the next one at once, 1 ms later): what
+    ``count_instructions.py`` and ``bench_engine_cpu.py`` measure. Imports the benchmark
+    module, so call it after ``AIRFOIL_HOME`` is set."""
+    if which in ("F1", "F2", "F3"):
+        import bench_scheduler
+
+        from airfoil.scheduler import AirfoilPolicy
+
+        state, now = bench_scheduler.fragmented_state(AirfoilPolicy())
+        for _ in range(int(which[1]) - 1):
+            state.apply(state.decide(now), now)
+            now += 1e-3
+        return lambda: state.decide(now)
     if which in ("D0", "D1", "D2", "D3"):
         import bench_scheduler
 

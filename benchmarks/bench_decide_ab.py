@@ -13,6 +13,12 @@ Run, with a baseline extracted beside this tree (``git archive REV src benchmark
 -C DIR`` and ``python -m compileall -q DIR/src``)::
 
     python benchmarks/bench_decide_ab.py --rounds 3 --policies airfoil,las . ../baseline
+    python benchmarks/bench_decide_ab.py --fragmented --decisions 10 --policies airfoil . ../base
+
+``--fragmented`` times ``bench_scheduler.fragmented_state`` instead (the default policy's
+worst case: it moves work in every decision), ``--decisions`` chained decisions (3 by
+default); the summary then also gives each tree's worst decision (the largest of the
+per-decision medians over the rounds).
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ from pathlib import Path
 _CHILD = """
 import json, os, statistics, sys, time
 tree, policies = sys.argv[1], sys.argv[2].split(",")
+fragmented, decisions = sys.argv[3] == "fragmented", int(sys.argv[4])
 sys.path[:0] = [os.path.join(tree, "src"), os.path.join(tree, "benchmarks")]
-from bench_scheduler import steady_state
+from bench_scheduler import fragmented_state, steady_state
 out = {}
 for policy in policies:
-    state, now = steady_state(policy)
+    state, now = fragmented_state(policy) if fragmented else steady_state(policy)
     figures = []
-    for _ in range(3):
+    for _ in range(decisions):
         state.decide(now)
         samples = []
         for _ in range(5):
@@ -56,6 +63,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("trees", nargs="+", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--policies", default="airfoil,las")
+    parser.add_argument("--fragmented", action="store_true")
+    parser.add_argument("--decisions", type=int, default=3)
     args = parser.parse_args(argv[1:])
     for tree in args.trees:
         if (
@@ -65,12 +74,16 @@ def main(argv: list[str]) -> None:
             raise SystemExit(f"{tree}: expected a tree with src/ and benchmarks/bench_scheduler.py")
     results: dict[tuple[str, str], list[list[float]]] = {}
     loads: list[float] = []
-    print(f"decide() CPU time (ms), first / next / after; load at start {os.getloadavg()}")
+    kind = "fragmented" if args.fragmented else "steady"
+    print(
+        f"decide() CPU time (ms) of {args.decisions} chained decisions, {kind} state; "
+        f"load at start {os.getloadavg()}"
+    )
     for round_ in range(1, args.rounds + 1):
         for tree in args.trees:
             t0 = time.perf_counter()
             child = subprocess.run(
-                [sys.executable, "-c", _CHILD, str(tree), args.policies],
+                [sys.executable, "-c", _CHILD, str(tree), args.policies, kind, str(args.decisions)],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -89,6 +102,11 @@ def main(argv: list[str]) -> None:
     for (tree, policy), rounds in results.items():
         medians = [statistics.median(column) * 1e3 for column in zip(*rounds, strict=True)]
         print(f"  {tree:28s} {policy:8s} " + " / ".join(f"{m:.2f}" for m in medians))
+        every = [f * 1e3 for figures in rounds for f in figures]
+        print(
+            f"  {'':28s} {'':8s} all decisions: median {statistics.median(every):.2f}, "
+            f"worst {max(every):.2f}"
+        )
 
 
 if __name__ == "__main__":

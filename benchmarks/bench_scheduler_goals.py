@@ -14,6 +14,10 @@ For each window of the Philly week, each load and each estimate-error seed, repl
 Windows: ``d1-3`` (the first three days: where the settings were tuned), ``d4-7`` (the last
 four, held out), ``week``, ``rotated`` (days 4-7 then days 1-3: the same jobs in another
 order) and ``thinned`` (a seeded random 80% of the jobs: another mix at the same loads).
+The fresh set (``FRESH``, run only when named), defined before any policy change was run on
+it: ``d2-5`` (days 2-5: another split, ending mid-week), ``boot`` (the week's arrival times,
+each given a job drawn with replacement from the week's jobs, seed 45) and ``scaled`` (each
+tenant's run times scaled by its own seeded factor between 1/2 and 2).
 
 Run::
 
@@ -21,6 +25,7 @@ Run::
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py d4-7 0,1        # window, seeds
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py week 0 0.0      # exact only
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py week 0 --set starve_after=8
+    PYTHONPATH=src python benchmarks/bench_scheduler_goals.py d2-5,boot,scaled  # the fresh set
 
 The optional third argument is the estimate error (default: ``0`` with seed 0, and ``1.0``
 with each seed). ``--set NAME=VALUE`` (repeatable) replays ``airfoil`` with that setting of
@@ -53,15 +58,26 @@ from pathlib import Path
 import msgspec
 
 from airfoil.scheduler import AirfoilPolicy
-from airfoil.scheduler.sim import Metrics, SimConfig, Trace, load_trace, simulate
+from airfoil.scheduler.sim import Metrics, SimConfig, Trace, TraceJob, load_trace, simulate
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = 86_400.0
 LOADS = (0.5, 0.7, 0.9, 1.0, 1.2)
 BASELINES = ("fifo", "fifo-skip", "backfill", "fair", "las")
 WINDOWS = ("d1-3", "d4-7", "week", "rotated", "thinned")
+FRESH = ("d2-5", "boot", "scaled")
+"""The fresh test set of the eighteenth session: defined (and committed) before any policy
+change was run on it, so it is unseen by every setting chosen up to and in that session."""
 AIRFOIL_ONLY = frozenset(
-    {"_airfoil.py", "_defrag.py", "_horizon.py", "_victims.py", "_victim_index.py", "_stretch.py"}
+    {
+        "_airfoil.py",
+        "_defrag.py",
+        "_horizon.py",
+        "_settle.py",
+        "_victims.py",
+        "_victim_index.py",
+        "_stretch.py",
+    }
 )
 """Scheduler modules whose code no baseline policy runs (``_round.py`` imports the victim
 index only to recognise it): a change to them leaves the cached baselines valid."""
@@ -85,11 +101,34 @@ def _window(trace: Trace, name: str) -> Trace:
     elif name == "thinned":
         rng = random.Random(11)
         picked = [j for j in jobs if rng.random() < 0.8]
+    elif name == "d2-5":
+        picked = [j for j in jobs if DAY <= j.submit < 5 * DAY]
+    elif name == "boot":
+        picked = _bootstrap(jobs, random.Random(45))
+    elif name == "scaled":
+        picked = _scaled(jobs, random.Random(18))
     else:
-        raise SystemExit(f"unknown window {name!r}; choose from {', '.join(WINDOWS)}")
+        known = ", ".join(WINDOWS + FRESH)
+        raise SystemExit(f"unknown window {name!r}; choose from {known}")
     t0 = picked[0].submit
     rebased = tuple(msgspec.structs.replace(j, submit=j.submit - t0) for j in picked)
     return Trace(f"{trace.name}[{name}]", rebased)
+
+
+def _bootstrap(jobs: list[TraceJob], rng: random.Random) -> list[TraceJob]:
+    """The week's arrival times, each given a job (duration, GPUs, tenant) drawn with
+    replacement from the week's jobs: the same arrival process, another mix and order."""
+    drawn = [rng.choice(jobs) for _ in jobs]
+    pairs = zip(jobs, drawn, strict=True)
+    return [msgspec.structs.replace(d, id=j.id, submit=j.submit) for j, d in pairs]
+
+
+def _scaled(jobs: list[TraceJob], rng: random.Random) -> list[TraceJob]:
+    """Each tenant's run times scaled by its own factor ``2 ** u``, ``u`` uniform in [-1, 1]
+    (the load's rescaling of submit times keeps the offered load): another balance between
+    tenants and between short and long work."""
+    factor = {t: 2 ** rng.uniform(-1.0, 1.0) for t in sorted({j.tenant for j in jobs})}
+    return [msgspec.structs.replace(j, duration=j.duration * factor[j.tenant]) for j in jobs]
 
 
 class _Baselines:

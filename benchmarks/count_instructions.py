@@ -13,7 +13,8 @@ without the process's start-up, imports and first-run costs.
 ``D1`` is one ``decide()`` of the default ``airfoil`` policy on ``bench_scheduler``'s state
 (10,000 waiting, 1,000 running, 128 nodes, reasons explained); ``D0`` the same with
 ``due_share=None`` (no cap on due work), to price the cap; ``D2`` and ``D3`` the next
-decision and the one after on that state (each earlier decision applied first).
+decision and the one after on that state (each earlier decision applied first); ``F1`` to
+``F3`` the same on ``bench_scheduler.fragmented_state`` (the default's worst case).
 
 To compare two trees (e.g. ``main`` and a branch), run it with each tree's ``src`` on
 ``PYTHONPATH``. Time spent in the kernel (``write(2)``, file I/O) is not counted.
@@ -76,8 +77,10 @@ def main() -> None:
     args = parser.parse_args()
     for which in args.benchmarks:
         which = which.upper()
-        if which not in ("M1", "B1", "D0", "D1", "D2", "D3"):
-            parser.error(f"unknown benchmark {which!r}: choose M1, B1, D0, D1, D2 or D3")
+        if which not in ("M1", "B1", "D0", "D1", "D2", "D3", "F1", "F2", "F3"):
+            parser.error(
+                f"unknown benchmark {which!r}: choose M1, B1, D0, D1, D2, D3, F1, F2 or F3"
+            )
         base = count(which, 0)
         more = count(which, args.runs)
         per_run = (more - base) / args.runs

@@ -8,6 +8,11 @@ policy and seed. Run it with each tree's ``src`` on ``PYTHONPATH`` and compare t
 
     PYTHONPATH=src python benchmarks/hash_decisions.py
     PYTHONPATH=src python benchmarks/hash_decisions.py --seeds 0,1,2 airfoil las
+    PYTHONPATH=src python benchmarks/hash_decisions.py --fragmented --rounds 20 airfoil
+
+``--fragmented`` starts from ``bench_scheduler.fragmented_state`` instead (seed unused:
+one state), where the default moves work in every decision; ``--rounds`` sets how many
+decisions are chained (4 by default).
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ import hashlib
 import json
 import sys
 
-from bench_scheduler import steady_state
+from bench_scheduler import fragmented_state, steady_state
 
 DEFAULT = ("airfoil", "las", "fair", "backfill", "fifo-skip", "stretch")
 
 
-def digest(policy: str, seed: int, rounds: int = 4) -> tuple[str, list[int]]:
+def digest(
+    policy: str, seed: int, rounds: int = 4, fragmented: bool = False
+) -> tuple[str, list[int]]:
     """The hash of ``rounds`` chained decisions, and how many starts each made."""
-    state, now = steady_state(policy, seed)
+    state, now = fragmented_state(policy) if fragmented else steady_state(policy, seed)
     h = hashlib.sha256()
     starts = []
     for _ in range(rounds):
@@ -51,11 +58,15 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("policies", nargs="*", default=list(DEFAULT))
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--fragmented", action="store_true")
     args = parser.parse_args(argv[1:])
-    for seed in (int(s) for s in args.seeds.split(",")):
+    seeds = [0] if args.fragmented else [int(s) for s in args.seeds.split(",")]
+    for seed in seeds:
         for policy in args.policies:
-            value, starts = digest(policy, seed)
-            print(f"seed {seed} {policy:10s} {value}  starts {starts}", flush=True)
+            value, starts = digest(policy, seed, args.rounds, args.fragmented)
+            label = "fragmented" if args.fragmented else f"seed {seed}"
+            print(f"{label} {policy:10s} {value}  starts {starts}", flush=True)
 
 
 if __name__ == "__main__":

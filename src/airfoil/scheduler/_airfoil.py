@@ -79,7 +79,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
-from airfoil.scheduler import _reasons
+from airfoil.scheduler import _reasons, _settle
 from airfoil.scheduler._defrag import Guard as DefragGuard
 from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._errors import InvalidPolicyError
@@ -87,6 +87,7 @@ from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
+from airfoil.scheduler._settle import due_shapes_left, next_unsettled, shortest_fails_too
 from airfoil.scheduler._victims import Victims
 
 if TYPE_CHECKING:
@@ -183,6 +184,12 @@ class AirfoilPolicy(Policy):
             simulator's restart penalty, 60 s; on a cluster, a checkpoint and a restore).
         defragment_after: with ``defragment``, only a worker that has waited this many times
             its estimate (since its submit) claims (``None``: any); ``1.0`` by default.
+        preempt_limit: an item already preempted this many times is no victim of any pass
+            (nor moved by ``defragment``) until it runs past its remaining estimate, so one
+            long job is not stopped again and again (``None``, the default: no limit).
+            Reclaim of borrowed quota still takes it.
+        preempt_limit_gangs: with ``preempt_limit``, due gangs respect it too (``True``);
+            ``False``: only the least-attained-service pass and ``defragment`` do.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -212,6 +219,8 @@ class AirfoilPolicy(Policy):
     defragment_gain: float | None = None
     defragment_restart_s: float = 60.0
     defragment_after: float | None = 1.0
+    preempt_limit: int | None = None
+    preempt_limit_gangs: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -270,6 +279,8 @@ class AirfoilPolicy(Policy):
                 "defragment_after must be a finite number >= 0 or None, "
                 f"got {self.defragment_after}"
             )
+        if self.preempt_limit is not None and not self.preempt_limit >= 1:
+            problems.append(f"preempt_limit must be at least 1 or None, got {self.preempt_limit}")
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
@@ -311,6 +322,7 @@ class AirfoilPolicy(Policy):
                 self.defragment_gain,
                 self.defragment_restart_s,
                 self.defragment_after,
+                self.preempt_limit,
             )
             defragment(
                 rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed
@@ -428,6 +440,13 @@ class AirfoilPolicy(Policy):
         skim = False
         # without caps or reclaim, a failed try_start of a shape in no_room is that reason
         lean = not state.limits and not can_reclaim
+        # in the global order, a shape that failed to make room in the last level tried may be
+        # found hopeless for every later item of it at once (see _shortest_fails_too)
+        settle = lean and not state.quotas and _settle.ACTIVE
+        shortest: dict[Shape, float] = {}
+        due_shapes: set[Shape] | None = None
+        settled = jumped = False  # a shape was settled (no due item waits); the walk jumped
+        capped = guard is not None  # due items take the guard's branch
         no_room = rnd.no_room
         # without quotas the global order is the order: no generator in the hot loop
         order: Iterator[QueueKey] = _fair_order(rnd, served) if state.quotas else iter(state.order)
@@ -503,6 +522,15 @@ class AirfoilPolicy(Policy):
                 if why is None:
                     if due and guard is not None:
                         guard.add(entry)
+                    if settle and not rnd.still_waits(shape):
+                        # its shape waits no more, so exhausted() may turn true without a new
+                        # shape failing: let it look again (its gate assumes the opposite;
+                        # a moved job's restart left the pass walking the queue to its end).
+                        # Not while due items wait: the walk gives them their own reason
+                        if due_shapes is None:
+                            due_shapes = due_shapes_left(rnd, served) if capped else set()
+                        if not due_shapes:
+                            rnd.fits_checked_at = -1
                     if hopeless and not stuck and not rnd.still_waits(shape):
                         # its shape waits no more: the rest may be hopeless now (see below)
                         stuck = _all_hopeless(rnd, hopeless, level)
@@ -553,6 +581,14 @@ class AirfoilPolicy(Policy):
                     ):
                         continue
                     hopeless[entry.shape] = (level, entry.estimate if least else 0.0)
+                    if least and settle and level == reach - 1:
+                        if due_shapes is None:
+                            due_shapes = due_shapes_left(rnd, served) if capped else set()
+                        if shape not in due_shapes and shortest_fails_too(
+                            rnd, victims, entry, level >= top, srpt, ratio, whole, shortest
+                        ):
+                            hopeless[shape] = (level, 0.0)
+                            settled = not due_shapes
                     # once no waiting shape can make room at this level, nothing later in the
                     # queue (this level or above) can either: the rest only waits (a shape all
                     # of whose items started in this decision waits no more: without leaving
@@ -576,8 +612,17 @@ class AirfoilPolicy(Policy):
                     continue
                 rnd.explain_rest()
                 break
+            if settled:
+                # every item up to the next one of a shape not settled only waits for room
+                # (see next_unsettled): go straight to it, the rest explained in bulk
+                settled = False
+                if not stuck and not paused and len(rnd.preempted) < max_preemptions:
+                    at = next_unsettled(rnd, hopeless, key, served)
+                    if at is not None:
+                        order.__setstate__(at)  # type: ignore[attr-defined]
+                        jumped = True
         else:
-            if skim:
+            if skim or jumped:
                 rnd.explain_rest()
 
 

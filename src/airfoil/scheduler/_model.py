@@ -55,6 +55,8 @@ class WorkItem(msgspec.Struct, frozen=True):
         prefer: nodes to place a one-worker item on if one has room, best first (they hold
             its inputs already: data locality). Soft: with no room on them it goes wherever
             best fit puts it, never waiting for them.
+        preempted: how many times the scheduler preempted it (its earlier attempts). The
+            scheduler counts it when it preempts the item, as it does ``attained``.
     """
 
     id: str
@@ -68,6 +70,7 @@ class WorkItem(msgspec.Struct, frozen=True):
     task_key: str | None = None
     attained: float = 0.0
     prefer: tuple[str, ...] = ()
+    preempted: int = 0
 
 
 class RunningItem(msgspec.Struct, frozen=True):

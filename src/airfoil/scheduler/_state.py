@@ -373,11 +373,11 @@ class SchedulerState:
     def preempt(self, item_id: str, now: float) -> WorkItem:
         """Stop a running interruptible item and queue it again at its old place.
 
-        Its ``attained`` service grows by what this attempt received, and its remaining
-        estimate shrinks by the time it ran.
+        Its ``attained`` service grows by what this attempt received, its ``preempted``
+        count by one, and its remaining estimate shrinks by the time it ran.
 
         Returns:
-            The re-queued item (with the updated ``attained``).
+            The re-queued item (with the updated ``attained`` and ``preempted``).
 
         Raises:
             UnknownItemError: nothing runs under ``item_id``.
@@ -392,7 +392,9 @@ class SchedulerState:
         old = run.entry
         ran = max(now - run.start, 0.0)
         item = msgspec.structs.replace(
-            old.item, attained=old.item.attained + ran * service_rate(old)
+            old.item,
+            attained=old.item.attained + ran * service_rate(old),
+            preempted=old.item.preempted + 1,
         )
         estimate = max(old.estimate - ran, 0.0)
         key = self._key(item, estimate, old.key[3])
@@ -613,3 +615,8 @@ def _validate(item: WorkItem) -> None:
         raise InvalidWorkItemError(f"{item.id!r}: resources must not be negative")
     if item.estimate is not None and item.estimate < 0:
         raise InvalidWorkItemError(f"{item.id!r}: estimate must not be negative")
+    if item.preempted < 0:
+        raise InvalidWorkItemError(
+            f"{item.id!r}: preempted (how many times it was preempted) must not be negative, "
+            f"got {item.preempted}"
+        )

@@ -3,9 +3,9 @@
 ``Victims`` is built once per decision of :class:`~airfoil.scheduler._airfoil.AirfoilPolicy`
 and holds the preemptible running work in the order the policy takes it: the highest service
 level first, then the most expected work left. It applies the policy's victim rules
-(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``) and keeps the per-node
-indexes the due pass searches (``VictimIndex``). Work started as due and work that is not
-interruptible are never in it.
+(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``, ``preempt_limit``) and
+keeps the per-node indexes the due pass searches (``VictimIndex``). Work started as due and
+work that is not interruptible are never in it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, WaitingEntry
 
-__all__ = ["Victims"]
+__all__ = ["Victims", "protected"]
+
+
+def protected(run: RunningEntry, limit: int | None, now: float) -> bool:
+    """Whether ``run`` is spared by ``preempt_limit``: preempted ``limit`` times already and
+    not yet past its remaining estimate."""
+    return (
+        limit is not None
+        and run.entry.item.preempted >= limit
+        and now - run.start < run.entry.estimate
+    )
 
 
 class Victims:
@@ -41,6 +51,7 @@ class Victims:
         "_keys",
         "_levels",
         "_max_priority",
+        "_protected",
         "_rnd",
         "_runs",
         "_spared",
@@ -59,10 +70,18 @@ class Victims:
         # arrival breaking ties as a stable sort on the first two would
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
+        limit = policy.preempt_limit
+        # ``preempt_limit_gangs`` off: protected work stays a victim of due gangs only
+        self._protected: set[str] = set()
         for run in rnd.state.running.values():
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
             entry = run.entry
+            if limit is not None and protected(run, limit, now):
+                rnd.wake(run.start + entry.estimate)  # a victim again once past its estimate
+                if policy.preempt_limit_gangs:
+                    continue
+                self._protected.add(entry.item.id)
             rate = entry.rate
             ran = now - run.start
             attained = entry.item.attained + ran * rate
@@ -129,7 +148,7 @@ class Victims:
             if priority is None:
                 return every
             index = self._indexes[priority] = every.at_most(
-                priority, self.for_claimant(entry, None)
+                priority, self._select(None, None, priority)
             )
         return index
 
@@ -165,7 +184,10 @@ class Victims:
         and (``least``) expected to run at least that many more seconds or already past
         their estimate (how much is left of such work, no estimate says); with
         ``spare_whole_nodes``, none that needs all the GPUs of the largest node."""
-        return self._select(level, least, entry.item.priority, spare_whole_nodes, past_estimate)
+        runs = self._select(level, least, entry.item.priority, spare_whole_nodes, past_estimate)
+        if self._protected:
+            runs = [run for run in runs if run.entry.item.id not in self._protected]
+        return runs
 
     def _select(
         self,

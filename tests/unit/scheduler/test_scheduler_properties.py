@@ -69,6 +69,7 @@ def items(draw: st.DrawFn, prefix: str, count: int) -> list[WorkItem]:
                 submit_time=float(draw(st.integers(0, 1000))),
                 estimate=draw(st.none() | st.floats(1.0, 5000.0)),
                 attained=draw(st.sampled_from((0.0, 5000.0, 50_000.0))),
+                preempted=draw(st.integers(0, 2)),
             )
         )
     return out
@@ -196,6 +197,15 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
             *scenario,
         )
     check_invariants(AirfoilPolicy(defragment=False), *scenario)
+    # preempt_limit: work preempted that many times is no victim while within its estimate
+    # (reclaim of borrowed quota aside: checked without quotas)
+    cluster, run, queue, _, now = scenario
+    spared = AirfoilPolicy(preempt_limit=1)
+    check_invariants(spared, cluster, run, queue, {}, now)
+    state = build(spared, cluster, run, queue, {}, now)
+    for item_id in state.decide(now).preemptions:
+        victim = state.running[item_id]
+        assert victim.entry.item.preempted < 1 or now - victim.start >= victim.entry.estimate
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
