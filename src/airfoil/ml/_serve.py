@@ -303,6 +303,31 @@ def _features_schema(name: str, features: list[str]) -> type[pydantic.BaseModel]
 MAX_PROBLEMS = 20
 
 
+def non_finite(value: Any, where: str = "predictions") -> list[str]:
+    """Where ``value`` (a predictor's output, validated against its return type) holds a
+    float that is not a finite number, as ``predictions[3]: inf`` (at most
+    :data:`MAX_PROBLEMS`). JSON has no such number: pydantic writes it as ``null``, which the
+    response schema (a number) does not allow."""
+    out: list[str] = []
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack and len(out) < MAX_PROBLEMS:
+        path, v = stack.pop()
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                out.append(f"{path}: {v}")
+        elif isinstance(v, pydantic.BaseModel):
+            stack.extend((f"{path}.{k}", x) for k, x in reversed(list(v)))
+        elif isinstance(v, dict):
+            stack.extend((f"{path}[{k!r}]", x) for k, x in reversed(v.items()))
+        elif isinstance(v, list | tuple):
+            stack.extend((f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v))))
+    return out
+
+
+class NonFinitePrediction(ValueError):
+    """The predictor answered a value that is not a finite number (see :func:`non_finite`)."""
+
+
 def missing_values(rows: list[dict[str, float | None]], features: list[str]) -> list[Any]:
     """The 422's ``detail`` for the ``null`` features of ``rows`` (at most
     :data:`MAX_PROBLEMS`): where each is and that the model needs a number there."""
@@ -441,7 +466,23 @@ def create_service(
             predictions, version = predict_sync(rows)
             # Checked against the predictor's type, then written once (no second validation
             # of the response model; the schema in OpenAPI is the same).
-            data = returns.dump_json(returns.validate_python(predictions))
+            checked = returns.validate_python(predictions)
+            data = returns.dump_json(checked)
+            # pydantic writes NaN and infinities as null: a 200 whose number is null (and
+            # inf, -inf and NaN all the same null) is no prediction; say which are not
+            bad = non_finite(checked) if b"null" in data else []
+            if bad:
+                raise NonFinitePrediction(", ".join(bad))
+        except NonFinitePrediction as exc:
+            requests.labels("error").inc()
+            _log.error("the predictor returned values that are not finite numbers: %s", exc)
+            return JSONResponse(
+                {
+                    "detail": "the predictor returned values that are not finite numbers "
+                    f"(JSON has none): {exc}; see the service's log"
+                },
+                status_code=500,
+            )
         except Exception:
             nulls = missing_values(rows, features) if rows else []
             if nulls:  # a null the predictor cannot take: the caller's to fix, not a 500
