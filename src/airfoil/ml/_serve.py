@@ -36,10 +36,20 @@ if TYPE_CHECKING:
 
     from airfoil.ml._model import Model
 
-__all__ = ["DriftTracker", "ModelService", "create_service", "find_model"]
+__all__ = ["DriftTracker", "ModelService", "create_service", "drift_shift", "find_model"]
 
 _log = logging.getLogger("airfoil.ml.serve")
 _JSON = "application/json"
+
+
+def drift_shift(mean: float, t_mean: float, t_std: float) -> float | None:
+    """How far ``mean`` is from the training mean, in training standard deviations; None
+    (JSON ``null``: drifted past any measure) for a feature constant in training
+    (``t_std`` 0) served with another mean. It was ``inf``, which JSON cannot hold: the
+    service's ``/drift`` said ``null`` unflagged, a deployment's pooled drift said 0."""
+    if t_std > 0:
+        return abs(mean - t_mean) / t_std
+    return 0.0 if mean == t_mean else None
 
 
 class DriftTracker:
@@ -134,9 +144,7 @@ class DriftTracker:
             mean = means[i]
             std = scales[i] * (2.0 * math.sqrt(ssqs[i] / seen)) if seen else 0.0
             t_mean, t_std, t_missing = self.baseline.get(name, (0.0, 0.0, 0.0))
-            shift = (
-                abs(mean - t_mean) / t_std if t_std > 0 else (0.0 if mean == t_mean else math.inf)
-            )
+            shift = drift_shift(mean, t_mean, t_std)
             out[name] = {
                 "training": {"mean": t_mean, "std": t_std, "missing_rate": t_missing},
                 "serving": {
