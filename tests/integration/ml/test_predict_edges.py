@@ -9,8 +9,6 @@ writes infinities and NaN as ``null``; the response schema says a number) counte
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,17 +18,8 @@ from _numbered import linear, numbered, numbered_reader
 from airfoil.core.errors import ConfigError
 from airfoil.ml import ModelRegistry, create_service
 from airfoil.ml._serve import ModelService
-from airfoil.store.blob import open_blob_store
-from airfoil.store.sql import SqlArtifactStore
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
-    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'artifacts.db'}")
-    yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
-    store.close()
 
 
 def test_a_model_trained_on_integer_column_names_predicts_its_own_frame(
