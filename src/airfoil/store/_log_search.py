@@ -15,6 +15,8 @@ in ``LogSearch.unreadable``; the rest is searched.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from airfoil.core.blobs import BlobStore
@@ -173,7 +175,7 @@ def search_logs(
                                 workflow=record.workflow,
                                 at=entry.at,
                                 level=entry.level,
-                                line=_around(line, line.lower().index(needle), len(needle)),
+                                line=_around(line, needle),
                             )
                         )
                         if len(found) == limit:
@@ -185,12 +187,15 @@ def search_logs(
 MAX_LINE_CHARS = 2000
 
 
-def _around(line: str, at: int, length: int) -> str:
-    """``line``, or where it is longer than :data:`MAX_LINE_CHARS` the part around its match
-    at ``at`` with ``…`` where it was cut: a line of megabytes (a JSON dump printed on one
-    line) matching in many runs made a response of gigabytes."""
+def _around(line: str, needle: str) -> str:
+    """``line``, or where it is longer than :data:`MAX_LINE_CHARS` the part around its first
+    match of ``needle`` (lower case) with ``…`` where it was cut: a line of megabytes (a JSON
+    dump printed on one line) matching in many runs made a response of gigabytes."""
     if len(line) <= MAX_LINE_CHARS:
         return line
+    # where in ``line`` itself: ``line.lower()`` can be longer ("İ" lowers to two characters)
+    found = re.search(re.escape(needle), line, re.IGNORECASE)
+    at, length = (found.start(), found.end() - found.start()) if found else (0, len(needle))
     room = max(0, MAX_LINE_CHARS - length) // 2
     start = max(0, min(at - room, len(line) - MAX_LINE_CHARS))
     end = min(len(line), start + max(MAX_LINE_CHARS, length))
