@@ -19,7 +19,8 @@ type Deployments = S["DeploymentList"];
 type Deployment = S["DeploymentOut"];
 type Drift = S["DeploymentDrift"];
 type Stats = { mean: number; std: number; missing_rate: number };
-type FeatureDrift = { training: Stats; serving: Stats; mean_shift_in_std: number };
+// mean_shift_in_std null: the feature was constant in training and is not now (no finite shift)
+type FeatureDrift = { training: Stats; serving: Stats; mean_shift_in_std: number | null };
 
 export function ModelsPage(props: { project: string }) {
   const { project } = props;
@@ -341,7 +342,7 @@ function DriftTable({ project, name }: { project: string; name: string }) {
           </thead>
           <tbody>
             {rows.map(([f, x]) => (
-              <tr data-feature={f} class={x.mean_shift_in_std > 1 ? "drifted" : ""}>
+              <tr data-feature={f} class={x.mean_shift_in_std === null || x.mean_shift_in_std > 1 ? "drifted" : ""}>
                 <td>{f}</td>
                 <td class="metric mono" data-stat="training-mean">{fmtNum(x.training.mean)}</td>
                 <td class="metric mono" data-stat="serving-mean">{fmtNum(x.serving.mean)}</td>
@@ -349,7 +350,7 @@ function DriftTable({ project, name }: { project: string; name: string }) {
                 <td class="metric mono" data-stat="serving-std">{fmtNum(x.serving.std)}</td>
                 <td class="metric mono" data-stat="training-missing">{fmtPct(x.training.missing_rate)}</td>
                 <td class="metric mono" data-stat="serving-missing">{fmtPct(x.serving.missing_rate)}</td>
-                <td class="metric mono" data-stat="shift">{fmtNum(x.mean_shift_in_std)}</td>
+                <td class="metric mono" data-stat="shift">{x.mean_shift_in_std === null ? "∞" : fmtNum(x.mean_shift_in_std)}</td>
               </tr>
             ))}
           </tbody>

@@ -7,6 +7,7 @@ is ``--server`` or ``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any
 
@@ -87,13 +88,15 @@ def _show_drift(d: Any, as_json: bool) -> None:
     table = Table("FEATURE", "TRAINING", "SERVING", "MISSING", "SHIFT (STD)", "")
     for feature, f in d.features.items():
         t, s = f["training"], f["serving"]
-        shift = float(f["mean_shift_in_std"])
+        # None: the feature was constant in training and is not now (no finite shift)
+        raw = f["mean_shift_in_std"]
+        shift = math.inf if raw is None else float(raw)
         table.add_row(
             feature,
             f"{t['mean']:.4g} ± {t['std']:.4g}",
             f"{s['mean']:.4g} ± {s['std']:.4g}" if d.rows else "-",
             f"{s['missing_rate']:.1%}" if d.rows else "-",
-            f"{shift:.2f}",
+            "∞" if math.isinf(shift) else f"{shift:.2f}",
             "drifted" if shift > DRIFTED_SHIFT else "",
         )
     out_console.print(table)

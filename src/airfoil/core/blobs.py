@@ -63,6 +63,14 @@ class BlobStore(abc.ABC):
         """A local filesystem path for a blob if the store is local (zero-copy reads), else
         None."""
 
+    def size(self, uri: str) -> int | None:
+        """A blob's size in bytes without reading it, or None where the store cannot tell
+        (read it to know). Raises NotFoundError if it does not exist (where it can tell).
+
+        A reader with a bound (a log search skips logs over 8 MB) asks this first, so a
+        blob of gigabytes is never read only to be left out."""
+        return None
+
     def persist(self, uri: str) -> None:
         """Make a blob written outside :meth:`put_bytes` (straight into :meth:`local_path`)
         as durable as the store's own writes. Default: nothing to do (an object store's PUT

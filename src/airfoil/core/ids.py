@@ -13,7 +13,8 @@ import time
 __all__ = ["new_execution_id", "sha256_hex", "stable_hash", "validate_execution_id"]
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+#: Used with ``fullmatch``: ``re.match`` with ``$`` also takes a name ending in "\n".
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 def _base36(number: int, width: int) -> str:
@@ -40,7 +41,7 @@ def validate_execution_id(value: str, what: str = "execution id") -> str:
     """
     from airfoil.core.errors import ConfigError
 
-    if not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         shown = f"empty {what}" if not value else f"invalid {what} {value!r}"
         raise ConfigError(
             f"{shown}: use 1-63 lowercase letters, digits, '-' or '_', "

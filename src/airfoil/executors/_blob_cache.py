@@ -372,6 +372,9 @@ class CachingBlobStore(BlobStore):
         if self._read(uri, lambda path: shutil.copyfile(path, local_path)) is None:
             self.store.get_file(uri, local_path)
 
+    def size(self, uri: str) -> int | None:
+        return self.store.size(uri)
+
     def local_path(self, uri: str) -> str | None:
         own = self.store.local_path(uri)
         if own is None or not cacheable(uri) or not os.path.isfile(own):

@@ -371,13 +371,7 @@ class Model:
                     f"{art.name}:{art.version}: no rows to predict: give at least one row of "
                     f"the features {', '.join(names)}"
                 )
-            missing = [n for n in names if n not in frame.columns]
-            if missing:
-                raise ConfigError(
-                    f"{art.name}:{art.version} was trained on the features "
-                    f"{', '.join(names)}; the rows given lack {', '.join(missing)}"
-                )
-            frame = frame[names]
+            frame = _training_columns(frame, names, f"{art.name}:{art.version}")
         return self.predict_with(found.obj, frame)
 
     def batch_predict(
@@ -387,6 +381,35 @@ class Model:
         from airfoil.ml._training import run_batch_prediction
 
         return run_batch_prediction(self, ref or self.name, registry, reader_args)
+
+
+def _training_columns(frame: pd.DataFrame, names: list[str], ref: str) -> pd.DataFrame:
+    """``frame``'s columns ``names`` in that order, found by their text: the features are
+    recorded as text, so a column named ``0`` (a frame built from a numpy array, whose
+    integer names the training frame's storage turned into ``"0"``) is feature ``"0"``.
+
+    Raises:
+        ConfigError: a feature missing, or two columns (``0`` and ``"0"``) read as one.
+    """
+    by_name: dict[str, list[Any]] = {}
+    for column in frame.columns:
+        by_name.setdefault(str(column), []).append(column)
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ConfigError(
+            f"{ref} was trained on the features {', '.join(names)}; the rows given lack "
+            f"{', '.join(missing)}"
+        )
+    twice = [n for n in names if len(by_name[n]) > 1]
+    if twice:
+        raise ConfigError(
+            f"{ref}: the rows given have several columns named {', '.join(twice)} "
+            f"({', '.join(repr(c) for n in twice for c in by_name[n])}): keep one of each"
+        )
+    picked = frame[[by_name[n][0] for n in names]]
+    if list(picked.columns) != names:
+        picked = picked.set_axis(names, axis=1)  # the names the predictor was trained with
+    return picked
 
 
 def _annotations(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -36,10 +36,20 @@ if TYPE_CHECKING:
 
     from airfoil.ml._model import Model
 
-__all__ = ["DriftTracker", "ModelService", "create_service", "find_model"]
+__all__ = ["DriftTracker", "ModelService", "create_service", "drift_shift", "find_model"]
 
 _log = logging.getLogger("airfoil.ml.serve")
 _JSON = "application/json"
+
+
+def drift_shift(mean: float, t_mean: float, t_std: float) -> float | None:
+    """How far ``mean`` is from the training mean, in training standard deviations; None
+    (JSON ``null``: drifted past any measure) for a feature constant in training
+    (``t_std`` 0) served with another mean. It was ``inf``, which JSON cannot hold: the
+    service's ``/drift`` said ``null`` unflagged, a deployment's pooled drift said 0."""
+    if t_std > 0:
+        return abs(mean - t_mean) / t_std
+    return 0.0 if mean == t_mean else None
 
 
 class DriftTracker:
@@ -134,9 +144,7 @@ class DriftTracker:
             mean = means[i]
             std = scales[i] * (2.0 * math.sqrt(ssqs[i] / seen)) if seen else 0.0
             t_mean, t_std, t_missing = self.baseline.get(name, (0.0, 0.0, 0.0))
-            shift = (
-                abs(mean - t_mean) / t_std if t_std > 0 else (0.0 if mean == t_mean else math.inf)
-            )
+            shift = drift_shift(mean, t_mean, t_std)
             out[name] = {
                 "training": {"mean": t_mean, "std": t_std, "missing_rate": t_missing},
                 "serving": {
@@ -303,6 +311,31 @@ def _features_schema(name: str, features: list[str]) -> type[pydantic.BaseModel]
 MAX_PROBLEMS = 20
 
 
+def non_finite(value: Any, where: str = "predictions") -> list[str]:
+    """Where ``value`` (a predictor's output, validated against its return type) holds a
+    float that is not a finite number, as ``predictions[3]: inf`` (at most
+    :data:`MAX_PROBLEMS`). JSON has no such number: pydantic writes it as ``null``, which the
+    response schema (a number) does not allow."""
+    out: list[str] = []
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack and len(out) < MAX_PROBLEMS:
+        path, v = stack.pop()
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                out.append(f"{path}: {v}")
+        elif isinstance(v, pydantic.BaseModel):
+            stack.extend((f"{path}.{k}", x) for k, x in reversed(list(v)))
+        elif isinstance(v, dict):
+            stack.extend((f"{path}[{k!r}]", x) for k, x in reversed(v.items()))
+        elif isinstance(v, list | tuple):
+            stack.extend((f"{path}[{i}]", x) for i, x in reversed(list(enumerate(v))))
+    return out
+
+
+class NonFinitePrediction(ValueError):
+    """The predictor answered a value that is not a finite number (see :func:`non_finite`)."""
+
+
 def missing_values(rows: list[dict[str, float | None]], features: list[str]) -> list[Any]:
     """The 422's ``detail`` for the ``null`` features of ``rows`` (at most
     :data:`MAX_PROBLEMS`): where each is and that the model needs a number there."""
@@ -441,7 +474,23 @@ def create_service(
             predictions, version = predict_sync(rows)
             # Checked against the predictor's type, then written once (no second validation
             # of the response model; the schema in OpenAPI is the same).
-            data = returns.dump_json(returns.validate_python(predictions))
+            checked = returns.validate_python(predictions)
+            data = returns.dump_json(checked)
+            # pydantic writes NaN and infinities as null: a 200 whose number is null (and
+            # inf, -inf and NaN all the same null) is no prediction; say which are not
+            bad = non_finite(checked) if b"null" in data else []
+            if bad:
+                raise NonFinitePrediction(", ".join(bad))
+        except NonFinitePrediction as exc:
+            requests.labels("error").inc()
+            _log.error("the predictor returned values that are not finite numbers: %s", exc)
+            return JSONResponse(
+                {
+                    "detail": "the predictor returned values that are not finite numbers "
+                    f"(JSON has none): {exc}; see the service's log"
+                },
+                status_code=500,
+            )
         except Exception:
             nulls = missing_values(rows, features) if rows else []
             if nulls:  # a null the predictor cannot take: the caller's to fix, not a 500

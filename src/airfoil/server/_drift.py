@@ -65,7 +65,11 @@ def pool_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         std = _pooled_std(seen, mean, total)
         missing = sum(n * p["serving"]["missing_rate"] for n, p in parts) / rows if rows else 0
         t_std = training["std"]
-        shift = abs(mean - training["mean"]) / t_std if t_std > 0 and total else 0.0
+        shift: float | None = 0.0
+        if total and t_std > 0:
+            shift = abs(mean - training["mean"]) / t_std
+        elif total and mean != training["mean"]:
+            shift = None  # constant in training, not now: drifted past any measure (was 0)
         features[feature] = {
             "training": training,
             "serving": {"mean": mean, "std": std, "missing_rate": missing},

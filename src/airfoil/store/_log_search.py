@@ -15,6 +15,8 @@ in ``LogSearch.unreadable``; the rest is searched.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from airfoil.core.blobs import BlobStore
@@ -27,7 +29,15 @@ from airfoil.core.errors import (
 from airfoil.core.log_lines import LEVEL_RANKS, entries, level_rank
 from airfoil.store.base import MetaStore
 
-__all__ = ["MAX_LOG_BYTES", "MAX_RUNS", "LeftOut", "LogMatch", "LogSearch", "search_logs"]
+__all__ = [
+    "MAX_LINE_CHARS",
+    "MAX_LOG_BYTES",
+    "MAX_RUNS",
+    "LeftOut",
+    "LogMatch",
+    "LogSearch",
+    "search_logs",
+]
 
 #: The most executions one search may read, and matches it may return.
 MAX_RUNS = 1000
@@ -134,7 +144,11 @@ def search_logs(
             if not a.log_uri:
                 continue
             try:
-                data = blobs.get_bytes(a.log_uri)
+                # its size first: a log of gigabytes is left out unread, not read then left out
+                size = blobs.size(a.log_uri)
+                data = b"" if size is not None and size > MAX_LOG_BYTES else None
+                if data is None:
+                    data = blobs.get_bytes(a.log_uri)
             except NotFoundError:
                 continue
             except OSError as exc:  # there, but not readable: the other logs are
@@ -142,7 +156,7 @@ def search_logs(
                 damage = LeftOut("log", where, f"{exc} ({a.log_uri})", unreadable_why("log"))
                 bad.setdefault(("log", where), damage)
                 continue
-            if len(data) > MAX_LOG_BYTES:
+            if (size is not None and size > MAX_LOG_BYTES) or len(data) > MAX_LOG_BYTES:
                 skipped += 1
                 continue
             logs += 1
@@ -161,9 +175,28 @@ def search_logs(
                                 workflow=record.workflow,
                                 at=entry.at,
                                 level=entry.level,
-                                line=line,
+                                line=_around(line, needle),
                             )
                         )
                         if len(found) == limit:
                             return LogSearch(found, read, logs, skipped, False, list(bad.values()))
     return LogSearch(found, read, logs, skipped, complete, list(bad.values()))
+
+
+#: A matching line longer than this is returned cut around its first match.
+MAX_LINE_CHARS = 2000
+
+
+def _around(line: str, needle: str) -> str:
+    """``line``, or where it is longer than :data:`MAX_LINE_CHARS` the part around its first
+    match of ``needle`` (lower case) with ``…`` where it was cut: a line of megabytes (a JSON
+    dump printed on one line) matching in many runs made a response of gigabytes."""
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    # where in ``line`` itself: ``line.lower()`` can be longer ("İ" lowers to two characters)
+    found = re.search(re.escape(needle), line, re.IGNORECASE)
+    at, length = (found.start(), found.end() - found.start()) if found else (0, len(needle))
+    room = max(0, MAX_LINE_CHARS - length) // 2
+    start = max(0, min(at - room, len(line) - MAX_LINE_CHARS))
+    end = min(len(line), start + max(MAX_LINE_CHARS, length))
+    return ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")

@@ -54,7 +54,8 @@ __all__ = [
 #: What moved an alias.
 ALIAS_ACTIONS = ("promote", "rollback")
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$")
+#: Used with ``fullmatch``: ``re.match`` with ``$`` also takes a name ending in "\n".
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
 
 
 def check_artifact_name(name: str, what: str = "artifact name") -> str:
@@ -64,7 +65,7 @@ def check_artifact_name(name: str, what: str = "artifact name") -> str:
         ConfigError: it is empty, too long, or holds characters other than letters, digits,
             ``_``, ``.`` and ``-`` (``:`` and ``@`` separate versions and aliases).
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(
             f"invalid {what} {name!r}: use letters, digits, '_', '.' and '-' "
             "(starting with a letter or '_', at most 200 characters)"

@@ -175,6 +175,12 @@ class LocalBlobStore(BlobStore):
     def exists(self, uri: str) -> bool:
         return os.path.exists(self._path(uri))
 
+    def size(self, uri: str) -> int | None:
+        try:
+            return os.stat(self._path(uri)).st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {uri} does not exist") from None
+
     def delete(self, uri: str) -> None:
         path = self._path(uri)
         if os.path.isdir(path):
@@ -362,6 +368,13 @@ class FsspecBlobStore(BlobStore):
 
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self._path(uri)))
+
+    def size(self, uri: str) -> int | None:
+        try:
+            found = self.fs.size(self._path(uri))
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {uri} does not exist") from None
+        return None if found is None else int(found)
 
     def delete(self, uri: str) -> None:
         path = self._path(uri)

@@ -1,0 +1,77 @@
+"""Predictions a user's own model makes awkward: a model trained on a frame built from a
+numpy array (integer column names), and a prediction that is not a finite number.
+
+On main ``model.predict`` refused the very frame the model was trained on ("was trained on
+the features 0, 1, 2; the rows given lack 0, 1, 2": the features are recorded as text), and
+``/predict`` answered an infinite prediction as a 200 ``{"predictions": [null]}`` (pydantic
+writes infinities and NaN as ``null``; the response schema says a number) counted ``ok``."""
+
+from __future__ import annotations
+
+import warnings
+
+import httpx
+import pytest
+from _in_thread import serve_in_thread
+from _numbered import linear, numbered, numbered_reader
+
+from airfoil.core.errors import ConfigError
+from airfoil.ml import ModelRegistry, create_service
+from airfoil.ml._serve import ModelService
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_model_trained_on_integer_column_names_predicts_its_own_frame(
+    registry: ModelRegistry,
+) -> None:
+    import pandas as pd
+
+    with warnings.catch_warnings():  # pyarrow: "column names of mixed type" (stored as text)
+        warnings.simplefilter("ignore", UserWarning)
+        v1 = numbered.train(registry=registry)
+    assert v1.artifact is not None and registry.load(numbered, v1.ref).features() == [
+        "0",
+        "1",
+        "2",
+    ]
+    frame = numbered_reader(rows=6, seed=3).drop(columns=["label"])
+    got = numbered.predict(frame, ref=v1.ref, registry=registry)  # main: ConfigError
+    # as /predict reads rows: by the features' text, in their order
+    as_text = frame.rename(columns=str)[["2", "0", "1"]]
+    assert got == numbered.predict(as_text, ref=v1.ref, registry=registry)
+    assert len(got) == 6 and set(got) <= {0, 1}
+    both = frame.assign(**{"0": frame[0]})  # a column 0 and a column "0": which one?
+    with pytest.raises(ConfigError, match=r"several columns named 0 \(0, '0'\)"):
+        numbered.predict(both, ref=v1.ref, registry=registry)
+    with pytest.raises(ConfigError, match="the rows given lack 2"):
+        numbered.predict(pd.DataFrame({0: [1.0], 1: [2.0]}), ref=v1.ref, registry=registry)
+
+
+def test_a_prediction_that_is_not_a_finite_number_is_not_a_200_with_null(
+    registry: ModelRegistry,
+) -> None:
+    v1 = linear.train(registry=registry)
+    server = serve_in_thread(
+        create_service(ModelService(linear, registry, v1.ref)), log_level="warning"
+    )
+    try:
+
+        def post(x: float) -> httpx.Response:
+            body = {"features": [{"x": 1.0}, {"x": x}, {"x": -x}]}
+            return httpx.post(server.url + "/predict", json=body, timeout=30)
+
+        ok = post(2.0)
+        assert ok.status_code == 200 and ok.json()["predictions"] == pytest.approx(
+            [10.0, 20.0, -20.0]
+        )
+        r = post(1e308)  # a finite number, 10 times over the largest float
+        assert r.status_code == 500, r.text  # main: 200 {"predictions": [10.0, null, null]}
+        detail = r.json()["detail"]
+        assert "not finite numbers" in detail and "predictions[1]: inf" in detail, detail
+        assert "predictions[2]: -inf" in detail and "predictions[0]" not in detail, detail
+        metrics = httpx.get(server.url + "/metrics").text
+        assert 'airfoil_predict_requests_total{status="error"} 1.0' in metrics, metrics
+        assert 'airfoil_predict_requests_total{status="ok"} 1.0' in metrics, metrics
+    finally:
+        server.stop()
