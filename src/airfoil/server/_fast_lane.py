@@ -20,9 +20,9 @@ test_fast_lane_same.py``):
 - A request the lane takes would have been routed to the same route by FastAPI (no route
   the app tries before it overlaps it), and every parameter it passes FastAPI would have
   accepted and converted to the same value.
-- Anything else (another method, a ``root_path``, a parameter the lane does not check as
-  strictly as the route would, FastAPI's own telemetry active for the request) goes through
-  FastAPI untouched, so an invalid request gets the route's 422 as before.
+- Anything else (another method, a body, a ``root_path``, a parameter the lane does not
+  check as strictly as the route would, FastAPI's own telemetry active for the request) goes
+  through FastAPI untouched, so an invalid request gets the route's 422 as before.
 """
 
 from __future__ import annotations
@@ -178,6 +178,9 @@ class FastLane:
         """The lane of an HTTP request, with its path parameters; None: FastAPI answers."""
         if scope["method"] != "GET" or scope.get("root_path") or "fastapi.telemetry" in scope:
             return None
+        for name, value in scope["headers"]:  # a body: BodyLimit's (a 413 past MAX_BODY)
+            if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+                return None
         path = scope["path"]
         for lane in self.lanes:
             found = lane.route.path_regex.match(path)
