@@ -317,7 +317,10 @@ def launch(
     project: _Project, domain: _Domain, body: LaunchRequest, d: Deps, who: Runner
 ) -> ExecutionSummary:
     """Launch a registered task or workflow with JSON inputs (checked against its interface)."""
-    return svc.launch(d, project, domain, body, may_read(who))
+    summary = svc.launch(d, project, domain, body, may_read(who))
+    # Encoded here: a model returned is validated again on a third hop to the thread pool.
+    data = summary.model_dump_json()
+    return Response(data, status_code=201, media_type="application/json")  # type: ignore[return-value]
 
 
 @_route("GET", "/projects/{project}/executions", "viewer", response_model=ExecutionPage)
