@@ -82,6 +82,8 @@ _DONE = {"_caller.<locals>.dependency", "_execution", "_deps"}
 _SCALARS = (str, int, float, bool)
 #: A parameter the request lacks and the route requires: FastAPI's 422.
 _REQUIRED = object()
+#: The defaults ``deepcopy`` returns as they are.
+_IMMUTABLE = {type(None), str, int, float, bool}
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class Param:
     default: Any
     validate_default: bool
     arg: str | None
+    #: Whether the default is copied for each request, as FastAPI does (not an immutable one).
+    copy: bool
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ def _param(field: ModelField, own: bool) -> Param | str:
         default,
         bool(info.validate_default),
         field.name if own else None,
+        type(default) not in _IMMUTABLE,
     )
 
 
@@ -256,7 +261,7 @@ class FastLane:
             if value is None:  # FastAPI's ``_validate_value_with_model_field``
                 if check.default is _REQUIRED:
                     return None
-                value = deepcopy(check.default)
+                value = deepcopy(check.default) if check.copy else check.default
                 if not check.validate_default:
                     if check.arg is not None:
                         args[check.arg] = value
