@@ -131,8 +131,8 @@ def _param(field: ModelField, own: bool) -> Param | str:
         return f"{field.name} is a {type(info).__name__} parameter"
     if not _scalar(info.annotation) or any(type(m) is Json for m in info.metadata):
         return f"{field.name}: {info.annotation} is not read as one string"
-    if info.validation_alias is not None or field.config or info.default_factory is not None:
-        return f"{field.name} has a validation alias, a config or a default factory"
+    if info.validation_alias not in (None, field.alias) or field.config or info.default_factory:
+        return f"{field.name} has a validation alias of its own, a config or a default factory"
     default = _REQUIRED if info.is_required() else info.default
     in_path = isinstance(info, params.Path)
     return Param(

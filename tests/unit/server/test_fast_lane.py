@@ -39,6 +39,7 @@ def _lanes(
         q: Annotated[str | None, Query(max_length=q_max)] = None,
         phase: Annotated[str | None, Query(pattern=phase)] = None,
         since: Annotated[float | None, Query(ge=0)] = None,
+        as_format: Annotated[str | None, Query(alias="as", pattern="^parquet$")] = None,
     ) -> None:
         """A list route."""
 
@@ -74,6 +75,13 @@ def test_a_narrowed_constraint_changes_the_lanes_answer(
     args = _args(_lanes(**wide)[LIST], query)
     assert args is not None and args.items() >= taken.items()
     assert _args(_lanes(**narrow)[LIST], query) is None  # FastAPI answers: its 422
+
+
+def test_a_parameter_is_read_by_its_alias() -> None:
+    lane = _lanes()[LIST]
+    assert (_args(lane, "as=parquet") or {}).get("as_format") == "parquet"
+    assert (_args(lane, "as_format=parquet") or {}).get("as_format") is None  # ignored
+    assert _args(lane, "as=csv") is None
 
 
 def test_the_path_parameters_are_checked_as_declared() -> None:
