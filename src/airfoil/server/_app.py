@@ -44,12 +44,14 @@ from airfoil.server._config import (
 )
 from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
+from airfoil.wire import API_PREFIX
 from airfoil.wire._body_limit import BodyLimit
 from airfoil.wire._limits import MAX_BODY
 
 if TYPE_CHECKING:
     from airfoil.engine.launch_plans import Poster
     from airfoil.local import Runtime
+    from airfoil.server._fast_lane import FastLane
     from airfoil.server._supervisor import Supervisor
     from airfoil.store._schedules import ScheduleRecord
 
@@ -232,6 +234,21 @@ async def _warm(deps: Deps, threads: int = 0) -> None:
         )
 
 
+def _build_routes(app: FastAPI) -> None:
+    """Build now what FastAPI builds for an included router's routes on the first request
+    that reaches it (each route's parameters' validators: ~0.2-0.4 s of CPU for the API's
+    routes, which the first API request of a fresh server waited for)."""
+
+    def build(routes: Any) -> None:
+        for route in routes:
+            candidates = getattr(route, "effective_candidates", None)
+            if callable(candidates):  # an included router (FastAPI 0.16x's _IncludedRouter)
+                build(candidates())
+                route.effective_low_priority_routes()
+
+    build(app.router.routes)
+
+
 def _open_reads(deps: Deps, together: threading.Barrier) -> None:
     """On a pool thread: wait until ``together``'s other threads have started (so that each
     hop gets a thread of its own), then open this thread's connection and run the polls'
@@ -274,6 +291,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         schedules = _start_schedules(deps, config) if config.run_engine else None
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
         await _warm(deps, config.api_threads_warm)
+        _build_routes(app)
         if config.freeze_heap:
             gc.enable()  # paused by `airfoil server start` while it started: up now
             freeze_heap()  # collects what starting the driver and the loops left first
@@ -299,13 +317,15 @@ def create_app(config: ServerConfig) -> FastAPI:
         summary="Typed, durable, cached ML and data pipelines",
         lifespan=lifespan,
     )
-    _install_errors(app)
-    _install_latency(app, config.hooks)
-    _install_ops(app)
     from airfoil.server._cluster import router as cluster_router
+    from airfoil.server._fast_lane import FastLane, hot_lanes
     from airfoil.server._observe_routes import router as observe_router
-    from airfoil.server._routes import router
+    from airfoil.server._routes import ROUTE_ROLES, router
 
+    _install_errors(app)
+    lane = FastLane(hot_lanes(router.routes, API_PREFIX, ROUTE_ROLES)) if config.fast_lane else None
+    _install_latency(app, config.hooks, lane)
+    _install_ops(app)
     app.include_router(router)
     app.include_router(observe_router)
     app.include_router(cluster_router)
@@ -357,7 +377,9 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(500, "internal", "internal server error (see the server log)")
 
 
-def _install_latency(app: FastAPI, hooks: Hooks | None = None) -> None:
+def _install_latency(
+    app: FastAPI, hooks: Hooks | None = None, lane: FastLane | None = None
+) -> None:
     # FastAPI reads and parses a route's JSON body before the key is checked: refused past
     # MAX_BODY (FastAPI's own ``max_body_size`` answers in plain text, not the API's form).
     app.add_middleware(
@@ -367,7 +389,7 @@ def _install_latency(app: FastAPI, hooks: Hooks | None = None) -> None:
         answer=_too_large,
         exempt=_streamed,
     )
-    app.add_middleware(_Latency, hooks=hooks)
+    app.add_middleware(_Latency, hooks=hooks, lane=lane)
 
 
 #: Routes that stream their body in under their own limit (a code package, an upload).
@@ -396,7 +418,8 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 
 class _Latency:
-    """Times every HTTP request: the API latency histogram and ``hooks.http_request``.
+    """Times every HTTP request: the API latency histogram and ``hooks.http_request``; and
+    answers the hot routes' requests on ``lane`` (see :mod:`airfoil.server._fast_lane`).
 
     A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``, which runs the rest of
     the app in a task of its own and passes the response through memory streams: about a
@@ -405,9 +428,10 @@ class _Latency:
     as a 500 (what the outer error handler answers it with).
     """
 
-    def __init__(self, app: ASGIApp, hooks: Hooks | None = None) -> None:
+    def __init__(self, app: ASGIApp, hooks: Hooks | None = None, lane: FastLane | None = None):
         self.app = app
         self.hooks = hooks
+        self.lane = lane
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -423,7 +447,9 @@ class _Latency:
             await send(message)
 
         try:
-            await self.app(scope, receive, timed_send)
+            taken = self.lane.take(scope) if self.lane is not None else None
+            if taken is None or not await self.lane.answer(*taken, scope, receive, timed_send):  # type: ignore[union-attr]
+                await self.app(scope, receive, timed_send)
         finally:
             self._observe(scope, status, time.perf_counter() - started)
 

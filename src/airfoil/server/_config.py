@@ -171,6 +171,10 @@ class ServerConfig:
             those starts (``Driver``'s ``warm``; docs/server.md). ``airfoil server start``
             sets it; a server built in a test, which may never run a task, leaves it off
             and starts workers with its first attempts.
+        fast_lane: answer the hot GET routes (an execution's events page and detail, the
+            executions list) on one hop to the thread pool, past FastAPI's per-request
+            routing and dependency solving, with the same answers (``_fast_lane``). False:
+            every request goes through FastAPI (the tests that compare the two).
     """
 
     home: str
@@ -197,6 +201,7 @@ class ServerConfig:
     warm_workers: bool = False
     worker_nice: int = WORKER_NICE
     api_threads_warm: int = 0
+    fast_lane: bool = True
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error

@@ -88,21 +88,28 @@ async def _deps(request: Request) -> svc.Deps:
     return _state(request)
 
 
+def check_caller(request: Request, role: str, per_project: bool = True) -> Principal:
+    """The caller, checked for ``role`` (in the path's project if ``per_project``), with the
+    path's execution resolved into ``request.state.execution_id``: what the role's
+    dependency does (and the fast lane, ``_fast_lane``, on its one hop for a hot route)."""
+    deps = _state(request)
+    who = authenticate(request, deps.registry, deps.clock.now())
+    project = request.path_params.get("project") if per_project else None
+    require(who, project, role)
+    ref = request.path_params.get("execution_id")
+    domain = request.query_params.get("domain")
+    if project is not None and ref is not None and len(ref) <= 100 and len(domain or "") <= 50:
+        # A path's execution, by name or id, within the path's project only, and only
+        # once the key's role there is checked: a 404 then says nothing of another
+        # project's executions. Resolved on this hop to the thread pool (``_ExecId``
+        # reads it back without one of its own). Longer values are a 422 of the route's.
+        request.state.execution_id = deps.meta.resolve_execution(project, ref, domain)
+    return who
+
+
 def _caller(role: str, *, per_project: bool = True) -> Callable[..., Principal]:
     def dependency(request: Request) -> Principal:
-        deps = _state(request)
-        who = authenticate(request, deps.registry, deps.clock.now())
-        project = request.path_params.get("project") if per_project else None
-        require(who, project, role)
-        ref = request.path_params.get("execution_id")
-        domain = request.query_params.get("domain")
-        if project is not None and ref is not None and len(ref) <= 100 and len(domain or "") <= 50:
-            # A path's execution, by name or id, within the path's project only, and only
-            # once the key's role there is checked: a 404 then says nothing of another
-            # project's executions. Resolved on this hop to the thread pool (``_ExecId``
-            # reads it back without one of its own). Longer values are a 422 of the route's.
-            request.state.execution_id = deps.meta.resolve_execution(project, ref, domain)
-        return who
+        return check_caller(request, role, per_project)
 
     return dependency
 
@@ -310,7 +317,10 @@ def launch(
     project: _Project, domain: _Domain, body: LaunchRequest, d: Deps, who: Runner
 ) -> ExecutionSummary:
     """Launch a registered task or workflow with JSON inputs (checked against its interface)."""
-    return svc.launch(d, project, domain, body, may_read(who))
+    summary = svc.launch(d, project, domain, body, may_read(who))
+    # Encoded here: a model returned is validated again on a third hop to the thread pool.
+    data = summary.model_dump_json()
+    return Response(data, status_code=201, media_type="application/json")  # type: ignore[return-value]
 
 
 @_route("GET", "/projects/{project}/executions", "viewer", response_model=ExecutionPage)

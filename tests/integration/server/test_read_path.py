@@ -31,7 +31,7 @@ def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return hops
 
 
-def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_read(
+def test_the_detail_and_the_list_go_to_the_thread_pool_once(
     client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client.register([flow.wf])
@@ -40,18 +40,17 @@ def test_the_detail_and_the_list_go_to_the_thread_pool_only_to_authenticate_and_
     hops = _count_hops(monkeypatch)
     detail = client.get(ex.id)
     assert detail.phase == "succeeded"
-    # the caller's key (a sync dependency: it may read the registry) and the route itself;
-    # reading the app's state is no hop of its own
-    assert len(hops) == 2, hops
-    assert not any("_deps" in h for h in hops), hops
+    # one hop (the fast lane's) for the caller's key, the execution's resolution and the
+    # route (through FastAPI: one for the key's dependency, one for the route)
+    assert hops == ["FastLane.answer.<locals>.call"], hops
     hops.clear()
     page = client.list()
     assert [e.id for e in page.items] == [ex.id]
     assert page.total == 1
-    assert len(hops) == 2, hops  # no third one to validate the page the route returned
+    assert hops == ["FastLane.answer.<locals>.call"], hops  # none to validate the page
 
 
-def test_a_page_of_events_goes_to_the_thread_pool_only_to_authenticate_and_read(
+def test_a_page_of_events_goes_to_the_thread_pool_once(
     client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import httpx
@@ -68,8 +67,8 @@ def test_a_page_of_events_goes_to_the_thread_pool_only_to_authenticate_and_read(
     seqs = [e["seq"] for e in page["items"]]
     assert seqs == sorted(seqs) and len(seqs) >= 4
     assert {"seq", "at", "kind", "to_phase", "cause", "node_id", "attempt"} <= set(page["items"][0])
-    # the caller's key and the route: no third hop to validate the page the route returned
-    assert len(hops) == 2, hops
+    # the caller's key and the route on one hop; none to validate the page it returned
+    assert hops == ["FastLane.answer.<locals>.call"], hops
     rest = httpx.get(url, params={"after": seqs[1]}).json()
     assert [e["seq"] for e in rest["items"]] == seqs[2:]
     assert rest["items"] == page["items"][2:]
@@ -150,3 +149,15 @@ def test_a_client_waiting_for_an_execution_reads_its_phase_not_its_event_log(
         f"/api/v1/projects/{client.project}/executions/{ex.id}/events", params={"after": 0}
     )
     assert len(log.json()["items"]) >= 4  # which is there to be read
+
+
+def test_a_launch_goes_to_the_thread_pool_for_its_key_and_its_route_only(
+    client: Any, flow: Any, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.register([flow.wf])
+    hops = _count_hops(monkeypatch)
+    ex = client.launch(flow.wf, {"x": 2}, labels={"team": "ünïcode"})
+    # the key's dependency and the route; none to validate the summary it returned
+    assert hops == ["_caller.<locals>.dependency", "launch"], hops
+    assert (ex.workflow, ex.labels["team"], ex.phase) == ("flow.wf", "ünïcode", "queued")
+    client.wait(ex.id, poll_s=0.05)
