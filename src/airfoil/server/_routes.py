@@ -69,7 +69,11 @@ router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
 ROUTE_ROLES: dict[tuple[str, str], str] = {}
 
 _Project = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
-_Domain = Annotated[str, Path(max_length=50)]
+#: The longest execution reference (a name or an id) and domain a path or query may give: the
+#: routes declare them, and ``check_caller`` resolves only what its route would take.
+_REF_MAX = 100
+_DOMAIN_MAX = 50
+_Domain = Annotated[str, Path(max_length=_DOMAIN_MAX)]
 _Name = Annotated[str, Path(max_length=300)]
 _Version = Annotated[str, Path(max_length=200)]
 _NodeId = Annotated[str, Path(max_length=1000)]
@@ -98,7 +102,12 @@ def check_caller(request: Request, role: str, per_project: bool = True) -> Princ
     require(who, project, role)
     ref = request.path_params.get("execution_id")
     domain = request.query_params.get("domain")
-    if project is not None and ref is not None and len(ref) <= 100 and len(domain or "") <= 50:
+    if (
+        project is not None
+        and ref is not None
+        and len(ref) <= _REF_MAX
+        and len(domain or "") <= _DOMAIN_MAX
+    ):
         # A path's execution, by name or id, within the path's project only, and only
         # once the key's role there is checked: a 404 then says nothing of another
         # project's executions. Resolved on this hop to the thread pool (``_ExecId``
@@ -143,10 +152,13 @@ AnyKey = Annotated[Principal, Depends(_caller("viewer", per_project=False))]
 Deps = Annotated[svc.Deps, Depends(_deps)]
 
 
-_InPath = Annotated[str, Path(max_length=100)]
+_InPath = Annotated[str, Path(max_length=_REF_MAX)]
 _InDomain = Annotated[
     str | None,
-    Query(max_length=50, description="The domain of a name used in several domains of the project"),
+    Query(
+        max_length=_DOMAIN_MAX,
+        description="The domain of a name used in several domains of the project",
+    ),
 ]
 
 
