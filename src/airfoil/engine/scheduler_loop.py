@@ -21,7 +21,8 @@ Invariants:
   between claim and launch loses that one instant (``airfoil schedules backfill`` launches
   it; the ids make that safe).
 - A loop that was down catches up on the instants it missed, at most ``max_catch_up`` per
-  schedule; beyond that it skips to the next future instant and logs what it skipped.
+  schedule: the newest ones. It skips the older ones, logging their range and the
+  ``airfoil schedules backfill`` command that launches them.
 - The loop never imports user code: it launches the stored spec; executors import the task
   modules from the ``code_root`` recorded at activation.
 """
@@ -50,6 +51,7 @@ from airfoil.engine.launch_plans import (
 from airfoil.engine.runner import Engine
 from airfoil.engine.schedules import (
     fire_times,
+    newest_fire_times,
     next_fire_after,
     schedule_problem,
     scheduled_execution_id,
@@ -123,7 +125,8 @@ class SchedulerLoop:
         drive: ``"background"`` drives each launched execution in a worker thread,
             ``"inline"`` drives it before ``run_once`` returns, ``"none"`` leaves it queued
             (for a server whose engine workers pick queued executions up).
-        max_catch_up: the most missed instants of one schedule fired in one pass.
+        max_catch_up: the most missed instants of one schedule fired in one pass: past
+            it the oldest are skipped (logged) and the newest ``max_catch_up`` fired.
         max_drivers: how many executions on the inline executor are driven at once in the
             background (executions on a shared executor are driven one at a time).
         poll_s: the longest ``run_forever`` sleeps between passes.
@@ -245,18 +248,11 @@ class SchedulerLoop:
             return [Firing(record.name, t, "", launched=False, error=f"paused: {problem}")]
         out: list[Firing] = []
         last = record.last_execution_id
+        if t <= now:
+            t = self._skip_oldest(record, t, now)
+            if t is None:
+                return out
         while t <= now:
-            if len(out) >= self.max_catch_up:
-                resume = next_fire_after(schedule, now)
-                if self._claim(record, t, resume, "", now):
-                    log.warning(
-                        "schedule %s: skipped the instants from %s up to now (more than %d "
-                        "missed); launch them with `airfoil schedules backfill`",
-                        record.name,
-                        _iso(t),
-                        self.max_catch_up,
-                    )
-                break
             nxt = next_fire_after(schedule, t)
             going = self._still_going(record, last) if schedule.overlap == "skip" else None
             if going is not None:
@@ -283,6 +279,33 @@ class SchedulerLoop:
             last = eid
             t = nxt
         return out
+
+    def _skip_oldest(self, record: ScheduleRecord, t: float, now: float) -> float | None:
+        """Where catching up starts: ``t``, or past the oldest missed instants when more than
+        ``max_catch_up`` were missed (the newest are fired, as a user who was away expects:
+        the latest data first). None: another loop claimed ``t`` meanwhile."""
+        schedule = record.spec.schedule
+        assert schedule is not None
+        newest = newest_fire_times(schedule, t, now, count=self.max_catch_up + 1)
+        if len(newest) <= self.max_catch_up:
+            return t
+        first_fired = newest[1] if self.max_catch_up else next_fire_after(schedule, now)
+        if not self._claim(record, t, first_fired, "", now):
+            return None
+        log.warning(
+            "schedule %s: more than %d instants were missed: skipped the oldest, from %s to "
+            "%s, and fired the newest %d; launch the skipped ones with `airfoil schedules "
+            "backfill %s --from %s --to %s`",
+            record.name,
+            self.max_catch_up,
+            _iso(t),
+            _iso(newest[0]),
+            self.max_catch_up,
+            record.name,
+            _iso(t),
+            _iso(newest[0]),
+        )
+        return first_fired
 
     def _still_going(self, record: ScheduleRecord, execution_id: str) -> str | None:
         """``execution_id`` if that execution exists and has not ended (None otherwise)."""

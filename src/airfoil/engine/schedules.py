@@ -48,6 +48,7 @@ __all__ = [
     "describe_schedule",
     "fire_times",
     "kickoff_datetime",
+    "newest_fire_times",
     "next_fire_after",
     "schedule_problem",
     "scheduled_execution_id",
@@ -192,6 +193,69 @@ def fire_times(
             )
         out.append(t)
     return out
+
+
+def newest_fire_times(
+    schedule: ScheduleSpec, start: float, end: float, *, count: int
+) -> list[float]:
+    """The newest ``count`` instants of ``schedule`` in ``[start, end]``, oldest first (all
+    of them when the range holds fewer): the same instants :func:`fire_times` lists, found
+    without walking the range from its start (a loop down for a year on a one-minute cron
+    would walk half a million instants to reach the last hundred).
+
+    Raises:
+        ConfigError: the schedule is invalid, or the range lies outside the instants a
+            datetime can hold.
+    """
+    if count <= 0 or end < start:
+        return []
+    if isinstance(schedule, FixedRateSpec):
+        validate_schedule(schedule)
+        step = schedule.interval_s
+        # half a step of slack each side: fire_times lists the exact instants in between
+        first = max(start, (math.floor(end / step) - count + 0.5) * step)
+        return fire_times(schedule, first, end, limit=count + 2)[-count:]
+    # A cron schedule: walk back from ``end`` to the ``count``-th newest instant, then list
+    # forward from there with the forward walk that defines the instants. Around a
+    # daylight-saving change the two walks can disagree on an instant (a skipped or repeated
+    # hour), so a margin is walked back, widened until the forward list is long enough.
+    margin = 2
+    while True:
+        back = _cron_newest(schedule, start, end, count + margin)
+        instants = fire_times(schedule, back, end, limit=2 * (count + margin) + 4)
+        if len(instants) >= count or back <= start:
+            return instants[-count:]
+        margin *= 4
+
+
+def _cron_newest(schedule: CronScheduleSpec, start: float, end: float, count: int) -> float:
+    """The ``count``-th newest instant in ``[start, end]`` walking back (``start`` when the
+    range holds fewer)."""
+    from cronsim import CronSim, CronSimError
+
+    zone = _zone(schedule.timezone)
+    problem = cron_fields_problem(schedule.expression)
+    if problem is not None:
+        raise ConfigError(problem)
+    if start < FIRST_INSTANT or end > LAST_INSTANT:
+        return start  # fire_times names the problem
+    # cronsim's reverse walk excludes its starting time when it has no microseconds: start
+    # a second past ``end`` (instants are whole minutes) so an instant at ``end`` is listed.
+    origin = datetime.fromtimestamp(math.floor(end) + 1, tz=UTC).astimezone(zone)
+    try:
+        sim = CronSim(schedule.expression, origin, reverse=True)
+    except CronSimError as exc:
+        raise ConfigError(f"invalid cron expression {schedule.expression!r}: {exc}") from None
+    found = 0
+    for moment in sim:
+        instant = moment.timestamp()
+        if instant < start:
+            break
+        if instant <= end:
+            found += 1
+            if found == count:
+                return instant
+    return start
 
 
 def _fixed_iter(schedule: FixedRateSpec, first: float) -> Iterator[float]:

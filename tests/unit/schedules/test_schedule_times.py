@@ -15,6 +15,7 @@ from airfoil.engine.schedules import (
     describe_schedule,
     fire_times,
     kickoff_datetime,
+    newest_fire_times,
     next_fire_after,
     scheduled_execution_id,
     validate_schedule,
@@ -100,6 +101,39 @@ def test_fire_times_is_inclusive_and_matches_iteration() -> None:
     assert utc(got) == ["03-28 02:00", "03-29 01:00", "03-30 01:00", "03-31 01:00"]
     assert got == iterate(NIGHTLY, start - 1, 4)
     assert fire_times(NIGHTLY, start + 1, start + 2) == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        CronScheduleSpec("30 2 * * *", "Europe/Paris"),  # a skipped time each spring
+        CronScheduleSpec("30 * * * *", "Europe/Paris"),  # a repeated hour each autumn
+        CronScheduleSpec("*/7 * * * *", "America/New_York"),
+        CronScheduleSpec("0 3 * * 1", "Australia/Lord_Howe"),  # half-hour DST changes
+        CronScheduleSpec("0 0 29 2 *", "UTC"),  # rare: leap days only
+        FixedRateSpec(3600.0),
+        FixedRateSpec(37.3),
+        FixedRateSpec(1.5 * 86400),
+    ],
+    ids=str,
+)
+def test_newest_fire_times_are_the_tail_of_fire_times(spec: CronScheduleSpec) -> None:
+    # ranges ending on and around the 2026 DST changes (and one on an instant itself)
+    starts = [ts(2026, 3, 27), ts(2026, 10, 23, 12, 30), ts(2026, 3, 28, 0, 30, tz=PARIS)]
+    for start, hours, count in itertools.product(starts, [0, 1, 5, 60, 24 * 8], [1, 3, 100]):
+        end = start + hours * 3600.0 + (0.0 if hours % 2 else 1800.0)
+        full = fire_times(spec, start, end, limit=1_000_000)
+        assert newest_fire_times(spec, start, end, count=count) == full[-count:]
+    assert newest_fire_times(spec, ts(2026, 1, 2), ts(2026, 1, 1), count=5) == []
+
+
+def test_newest_fire_times_do_not_walk_a_long_range() -> None:
+    # a year of a one-minute cron: half a million instants, of which the newest three
+    every_minute = CronScheduleSpec("* * * * *", "UTC")
+    newest = newest_fire_times(every_minute, ts(2025, 1, 1), ts(2026, 1, 1, 0, 2), count=3)
+    assert utc(newest) == ["01-01 00:00", "01-01 00:01", "01-01 00:02"]
+    with pytest.raises(ConfigError, match="more than 10000 instants"):
+        fire_times(every_minute, ts(2025, 1, 1), ts(2026, 1, 1))
 
 
 def test_fixed_rate_is_aligned_to_the_epoch() -> None:

@@ -173,7 +173,7 @@ def test_two_loops_fire_each_instant_exactly_once(rt: LocalRuntime) -> None:
     assert rt.meta.count_executions(phase="succeeded") == len(ids)
 
 
-def test_a_loop_that_was_down_catches_up_then_skips_beyond_the_limit(
+def test_a_loop_that_was_down_catches_up_on_the_newest_instants_beyond_the_limit(
     rt: LocalRuntime, caplog: pytest.LogCaptureFixture
 ) -> None:
     start = at(2026, 1, 1)
@@ -181,11 +181,62 @@ def test_a_loop_that_was_down_catches_up_then_skips_beyond_the_limit(
     loop = SchedulerLoop(rt, drive="none", max_catch_up=5)
     fired = loop.run_once(start + 3.5 * HOUR)  # down for 3.5 hours: 3 missed instants
     assert [f.instant for f in fired] == [start + HOUR, start + 2 * HOUR, start + 3 * HOUR]
-    fired = loop.run_once(start + 20.5 * HOUR)  # 17 missed: 5 fired, the rest skipped
-    assert len(fired) == 5
+    fired = loop.run_once(start + 20.5 * HOUR)  # 17 missed: the newest 5 fired
+    assert [f.instant for f in fired] == [start + h * HOUR for h in range(16, 21)]
     assert sched(rt).get_schedule("hourly_report").next_fire_at == start + 21 * HOUR
-    assert "skipped the instants" in caplog.text
+    assert (
+        "skipped the oldest, from 2026-01-01T04:00:00Z to 2026-01-01T15:00:00Z, and fired "
+        "the newest 5" in caplog.text
+    )
     assert loop.run_once(start + 20.9 * HOUR) == []
+
+
+def test_150_missed_instants_fire_the_newest_100_and_the_log_names_the_backfill(
+    rt: LocalRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before 2026-12-07 the loop fired the oldest 100 and skipped the 50 newest, the latest
+    # data included.
+    start = at(2026, 1, 1)
+    activate_schedule(rt.meta, HOURLY.spec, now=start)
+    loop = SchedulerLoop(rt, drive="none")  # the default limit: 100
+    fired = loop.run_once(start + 150.5 * HOUR)
+    assert [f.instant for f in fired] == [start + h * HOUR for h in range(51, 151)]
+    assert all(f.launched and not f.error for f in fired)
+    record = sched(rt).get_schedule("hourly_report")
+    assert record.next_fire_at == start + 151 * HOUR
+    assert record.last_fired_at == start + 150 * HOUR
+    assert record.last_execution_id == fired[-1].execution_id
+    assert (
+        "launch the skipped ones with `airfoil schedules backfill hourly_report "
+        "--from 2026-01-01T01:00:00Z --to 2026-01-03T02:00:00Z`" in caplog.text
+    )
+    # that range is exactly the 50 skipped instants; a backfill of it launches them
+    backfilled = backfill(rt, record, start + HOUR, start + 50 * HOUR, drive=False)
+    assert [f.instant for f in backfilled] == [start + h * HOUR for h in range(1, 51)]
+    assert all(f.launched for f in backfilled)
+
+
+def test_catch_up_on_a_cron_schedule_keeps_the_newest_across_a_dst_change(
+    rt: LocalRuntime,
+) -> None:
+    hourly_paris = LaunchPlan(
+        daily_report,
+        "hourly_paris",
+        schedule=CronSchedule("30 * * * *", timezone="Europe/Paris"),
+        default_inputs={"run_date": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
+    )
+    start = at(2026, 10, 24, 12, tz=PARIS)
+    activate_schedule(rt.meta, hourly_paris.spec, now=start)
+    loop = SchedulerLoop(rt, drive="none", max_catch_up=4)
+    # 02:30 Paris comes twice on 2026-10-25 (CEST, then CET): both are instants
+    now = at(2026, 10, 25, 3, 45, tz=PARIS)
+    fired = loop.run_once(now)
+    assert [dt.datetime.fromtimestamp(f.instant, PARIS).isoformat() for f in fired] == [
+        "2026-10-25T01:30:00+02:00",
+        "2026-10-25T02:30:00+02:00",
+        "2026-10-25T02:30:00+01:00",
+        "2026-10-25T03:30:00+01:00",
+    ]
 
 
 def test_deactivate_stops_and_reactivate_starts_from_now(rt: LocalRuntime) -> None:
