@@ -123,14 +123,15 @@ class ModelReplica:
 
     def _publish(self) -> None:
         service = self._service
+        drift = service.drift_report()  # one read of what serves: its version and its rows
         report = {
             "pid": os.getpid(),
-            "version": service.current.artifact.version,
+            "version": drift["version"],
             "swaps": service.swaps,
             "at": time.time(),
             # what Ray gave this replica's actor (CPU, GPU, memory) and its GPU ids
             "assigned": self._assigned,
-            "drift": {"version": service.current.artifact.version, **service.drift.report()},
+            "drift": drift,
         }
         internal_kv._internal_kv_put(
             self._key, json.dumps(report).encode(), overwrite=True, namespace=_KV_NAMESPACE

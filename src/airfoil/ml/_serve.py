@@ -213,6 +213,13 @@ class ModelService:
     def drift(self) -> DriftTracker:
         return self._current.drift
 
+    def drift_report(self) -> dict[str, Any]:
+        """The drift of the rows the version serving now has seen, with that version's
+        number (``version``): both from one read of what serves, so a swap between two
+        reads cannot pair one version's number with the other's statistics."""
+        serving = self._current
+        return {"version": serving.loaded.artifact.version, **serving.drift.report()}
+
     def check_once(self) -> bool:
         """Load and swap in the version the reference names now, if it changed."""
         found = self.registry.resolve(self.ref)
@@ -535,7 +542,7 @@ def create_service(
 
     @app.get("/drift")
     def drift() -> dict[str, Any]:
-        return {"version": service.current.artifact.version, **service.drift.report()}
+        return service.drift_report()
 
     @app.get("/metrics")
     async def prometheus() -> Response:

@@ -202,6 +202,47 @@ def _asgi(app: Any, method: str, path: str, body: Any = None) -> httpx.Response:
     return asyncio.run(call())
 
 
+def test_drift_pairs_the_version_with_its_own_rows_when_a_swap_lands_mid_read(
+    registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/drift`` read the serving version twice on main (its number, then its statistics):
+    a swap between the reads answered version 1's number with version 2's rows (none)."""
+    from airfoil.ml._serve import _Serving
+
+    v1 = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    v2 = model.train(hyperparameters={"C": 2.0}, registry=registry, rows=160)
+    registry.promote(v1.ref, "production")
+    service = ModelService(model, registry, "tiny@production")
+    app = create_service(service)
+    rows = [{"a": 1.0, "b": 1.0, "c": 0.0}, {"a": 2.0, "b": 0.5, "c": 1.0}]
+    assert _asgi(app, "POST", "/predict", {"features": rows}).json()["version"] == 1
+    registry.promote(v2.ref, "production")
+    first = service._current
+    swapped: list[bool] = []
+
+    class SwapsWhenItsVersionIsRead:
+        """Version 1 as served, except that reading its artifact (the version) swaps
+        version 2 in first (once): the watcher's swap landing between two reads."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(first.loaded, name)
+
+        @property
+        def artifact(self) -> Any:
+            if not swapped:
+                swapped.append(True)
+                assert service.check_once()
+            return first.loaded.artifact
+
+    monkeypatch.setattr(service, "_current", _Serving(SwapsWhenItsVersionIsRead(), first.drift))  # type: ignore[arg-type]
+    body = _asgi(app, "GET", "/drift").json()
+    assert swapped and service.current.artifact.version == 2
+    assert (body["version"], body["rows"]) == (1, 2)
+    assert body["features"] == first.drift.report()["features"]
+    after = _asgi(app, "GET", "/drift").json()
+    assert (after["version"], after["rows"]) == (2, 0)
+
+
 def test_a_broken_new_version_leaves_the_old_one_serving(
     registry: ModelRegistry, tmp_path: Path
 ) -> None:
