@@ -14,6 +14,11 @@ A backend shared between processes also overrides ``store_url`` to return a URL 
 :func:`airfoil.store._open.open_meta_store` opens onto the same data as ``store``; the
 cross-process contention tests are skipped otherwise.
 
+The suite lives in three modules, re-exported here: the metadata store's records, queries,
+cache entries and leases (this module), its concurrency tests
+(:mod:`airfoil.testing.meta_concurrency_conformance`), and the blob store's
+(:mod:`airfoil.testing.blob_conformance`).
+
 Invariants checked here are those of :mod:`airfoil.store.base`, plus the choices every
 backend makes the same way, as the memory reference does: ``list_executions`` breaks
 ``created_at`` ties by id descending, cache listings by key descending; strings sort by code
@@ -24,12 +29,8 @@ are a no-op / None; a negative page ``limit`` / ``offset`` raises ``ConfigError`
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -47,7 +48,9 @@ from airfoil.core.records import (
     WorkflowSpec,
     execution_head,
 )
-from airfoil.store.base import BlobStore, MetaStore
+from airfoil.store.base import MetaStore
+from airfoil.testing.blob_conformance import BlobStoreConformance
+from airfoil.testing.meta_concurrency_conformance import MetaStoreConcurrencyConformance
 
 __all__ = [
     "BlobStoreConformance",
@@ -71,27 +74,7 @@ from airfoil.testing.records import (
 )
 
 
-def _contend(url: str, home: str, owner: str, keys: list[str], barrier: Any, out: Any) -> None:
-    """Child process: race for the leases of ``keys`` and the cache reservations of ``keys``,
-    then append events with this owner's own seq numbers; report what it saw."""
-    from airfoil.store._open import open_meta_store
-
-    store = open_meta_store(url, home)
-    try:
-        barrier.wait(timeout=120)
-        leases = [store.acquire_lease(k, owner, 1000.0, 60.0) for k in keys]
-        holders = [store.reserve_cache(k, owner, 1000.0, 60.0) for k in keys]
-        base = int(owner.rsplit("-", 1)[1]) * 1000 + 1
-        for i in range(10):
-            store.write(StoreBatch(events=[make_event(keys[0], base + i, owner)]))
-        out.put((owner, leases, holders))
-    except BaseException as exc:
-        out.put((owner, repr(exc), None))
-    finally:
-        store.close()
-
-
-class MetaStoreConformance:
+class MetaStoreConformance(MetaStoreConcurrencyConformance):
     """Tests every :class:`MetaStore` backend passes. Subclasses provide ``store``."""
 
     @pytest.fixture
@@ -589,212 +572,3 @@ class MetaStoreConformance:
         assert store.get_lease("e1") == ("a", 11.75)
         store.release_lease("e1", "a")
         assert store.get_lease("e1") is None
-
-    # --- concurrency ----------------------------------------------------------------------
-
-    def test_concurrent_writers_lose_no_events(self, store: MetaStore) -> None:
-        store.write(StoreBatch(execution=make_execution()))
-
-        def writer(t: int) -> None:
-            for i in range(20):
-                seq = t * 1000 + i + 1
-                store.write(
-                    StoreBatch(nodes=[make_node(node_id=f"n{t}")], events=[make_event(seq=seq)])
-                )
-
-        _in_threads(6, writer)
-        want = sorted(t * 1000 + i + 1 for t in range(6) for i in range(20))
-        assert [e.seq for e in store.get_events("e1")] == want
-        assert len(store.get_nodes("e1")) == 6
-
-    def test_concurrent_appenders_conflict_instead_of_overwriting(self, store: MetaStore) -> None:
-        store.write(StoreBatch(execution=make_execution()))
-        wins: list[int] = []
-
-        def appender(t: int) -> None:
-            done = 0
-            while done < 10:
-                events = store.get_events("e1")
-                seq = events[-1].seq + 1 if events else 1
-                try:
-                    store.write(StoreBatch(events=[make_event(seq=seq, cause=f"t{t}")]))
-                except ConflictError:
-                    continue
-                done += 1
-            wins.append(done)
-
-        _in_threads(4, appender)
-        events = store.get_events("e1")
-        assert [e.seq for e in events] == list(range(1, 41))
-        assert sum(wins) == 40
-        assert sorted(e.cause for e in events) == sorted(
-            f"t{t}" for t in range(4) for _ in range(10)
-        )
-
-    def test_concurrent_lease_and_reservation_have_one_winner(self, store: MetaStore) -> None:
-        store.write(StoreBatch(execution=make_execution()))
-        barrier = threading.Barrier(6)
-        leases: dict[str, bool] = {}
-        holders: dict[str, str] = {}
-
-        def contender(t: int) -> None:
-            barrier.wait(timeout=60)
-            leases[f"o{t}"] = store.acquire_lease("e1", f"o{t}", now=0.0, ttl_s=60.0)
-            holders[f"o{t}"] = store.reserve_cache("k", f"o{t}", now=0.0, ttl_s=60.0)
-
-        _in_threads(6, contender)
-        assert sum(leases.values()) == 1
-        assert len(set(holders.values())) == 1
-        assert next(iter(holders.values())) in holders
-
-    def test_processes_contending_have_one_winner(
-        self, store: MetaStore, store_url: str | None, tmp_path: Any
-    ) -> None:
-        if store_url is None:
-            pytest.skip("this backend is not shared between processes")
-        keys = [f"x{i}" for i in range(15)]
-        store.write(StoreBatch(execution=make_execution(keys[0])))
-        for k in keys[1:]:
-            store.write(StoreBatch(execution=make_execution(k)))
-        ctx = multiprocessing.get_context("spawn")
-        n = 3
-        barrier, out = ctx.Barrier(n), ctx.Queue()
-        owners = [f"owner-{i}" for i in range(n)]
-        procs = [
-            ctx.Process(target=_contend, args=(store_url, str(tmp_path), o, keys, barrier, out))
-            for o in owners
-        ]
-        for p in procs:
-            p.start()
-        results = [out.get(timeout=180) for _ in procs]
-        for p in procs:
-            p.join(timeout=60)
-        errors = [r for r in results if r[2] is None]
-        assert not errors, errors
-        for i, key in enumerate(keys):
-            winners = [owner for owner, leases, _ in results if leases[i]]
-            assert len(winners) == 1, (key, winners)
-            seen = {holders[i] for _, _, holders in results}
-            assert len(seen) == 1 and seen <= set(owners), (key, seen)
-        want = sorted(int(o.rsplit("-", 1)[1]) * 1000 + 1 + i for o in owners for i in range(10))
-        assert [e.seq for e in store.get_events(keys[0])] == want
-
-
-def _in_threads(n: int, fn: Callable[[int], None]) -> None:
-    with ThreadPoolExecutor(n) as pool:
-        for f in [pool.submit(fn, t) for t in range(n)]:
-            f.result(timeout=120)
-
-
-class BlobStoreConformance:
-    """Tests every :class:`BlobStore` backend passes. Subclasses provide ``blob_store``."""
-
-    @pytest.fixture
-    def blob_store(self) -> Iterator[BlobStore]:
-        """The blob store under test, empty. Subclasses override this fixture."""
-        raise NotImplementedError("subclass BlobStoreConformance and provide blob_store")
-
-    def stored_names(self, blob_store: BlobStore) -> list[str] | None:
-        """Every file name the backend holds (to check no temporary is left); None: unknown.
-        The default walks the local directory of a local store."""
-        root = blob_store.local_path(blob_store.uri("probe"))
-        if root is None:
-            return None
-        return [n for _, _, files in os.walk(os.path.dirname(root)) for n in files]
-
-    def test_bytes_roundtrip_exists_delete(self, blob_store: BlobStore) -> None:
-        uri = blob_store.put_bytes("values/ab/abc", b"\x00data\xff")
-        assert uri == blob_store.uri("values/ab/abc")
-        assert blob_store.exists(uri)
-        assert blob_store.get_bytes(uri) == b"\x00data\xff"
-        assert blob_store.put_bytes("values/ab/abc", b"\x00data\xff") == uri  # same key: harmless
-        assert blob_store.get_bytes(blob_store.put_bytes("values/ab/abc", b"new")) == b"new"
-        blob_store.delete(uri)
-        assert not blob_store.exists(uri)
-        blob_store.delete(uri)  # deleting a missing blob is harmless
-
-    def test_empty_blob(self, blob_store: BlobStore) -> None:
-        assert blob_store.get_bytes(blob_store.put_bytes("e", b"")) == b""
-
-    def test_missing_is_not_found(self, blob_store: BlobStore, tmp_path: Any) -> None:
-        uri = blob_store.uri("missing/blob")
-        assert not blob_store.exists(uri)
-        with pytest.raises(NotFoundError):
-            blob_store.get_bytes(uri)
-        with pytest.raises(NotFoundError):
-            blob_store.get_file(uri, str(tmp_path / "out"))
-        with pytest.raises(NotFoundError):
-            blob_store.get_dir(uri, str(tmp_path / "outdir"))
-
-    def test_bad_keys_are_config_errors(self, blob_store: BlobStore, tmp_path: Any) -> None:
-        # An absolute key must not escape the store: a buggy backend writes under tmp_path.
-        src = tmp_path / "src"
-        src.mkdir()
-        (src / "f").write_text("x")
-        for key in ("", f"{tmp_path}/abs", "a/../b", "../up", "a/.."):
-            with pytest.raises(ConfigError):
-                blob_store.put_bytes(key, b"x")
-            with pytest.raises(ConfigError):
-                blob_store.put_file(key, str(src / "f"))
-            with pytest.raises(ConfigError):
-                blob_store.put_dir(key, str(src))
-            with pytest.raises(ConfigError):
-                blob_store.uri(key)
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
-
-    def test_put_leaves_no_temporary(self, blob_store: BlobStore) -> None:
-        for i in range(3):
-            blob_store.put_bytes(f"atomic/{i}", b"x" * 1000)
-        names = self.stored_names(blob_store)
-        if names is None:
-            pytest.skip("backend cannot list its files")
-        assert names and not [n for n in names if ".tmp" in n], names
-
-    def test_file_roundtrip(self, blob_store: BlobStore, tmp_path: Any) -> None:
-        src = tmp_path / "in.bin"
-        src.write_bytes(os.urandom(100_000))
-        uri = blob_store.put_file("files/in.bin", str(src))
-        assert blob_store.get_bytes(uri) == src.read_bytes()
-        dest = tmp_path / "deep" / "out.bin"
-        blob_store.get_file(uri, str(dest))
-        assert dest.read_bytes() == src.read_bytes()
-
-    def test_dir_roundtrip(self, blob_store: BlobStore, tmp_path: Any) -> None:
-        src = tmp_path / "tree"
-        (src / "sub" / "deeper").mkdir(parents=True)
-        (src / "a.txt").write_text("a")
-        (src / "sub" / "b.bin").write_bytes(b"\x00b")
-        (src / "sub" / "deeper" / "c").write_text("c")
-        uri = blob_store.put_dir("dirs/tree", str(src))
-        assert blob_store.put_dir("dirs/tree", str(src)) == uri  # same key: harmless
-        dest = tmp_path / "copy"
-        blob_store.get_dir(uri, str(dest))
-        got = sorted(
-            os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs
-        )
-        assert got == sorted(
-            ["a.txt", os.path.join("sub", "b.bin"), os.path.join("sub", "deeper", "c")]
-        )
-        assert (dest / "sub" / "b.bin").read_bytes() == b"\x00b"
-        blob_store.delete(uri)
-        with pytest.raises(NotFoundError):
-            blob_store.get_dir(uri, str(tmp_path / "again"))
-
-    def test_incomplete_dir_is_not_found(self, blob_store: BlobStore, tmp_path: Any) -> None:
-        blob_store.put_bytes("dirs/partial/a.txt", b"a")
-        with pytest.raises(NotFoundError):
-            blob_store.get_dir(blob_store.uri("dirs/partial"), str(tmp_path / "out"))
-
-    def test_append_text_and_write_many(self, blob_store: BlobStore) -> None:
-        blob_store.append_text("logs/a.log", "one\n")
-        uri = blob_store.append_text("logs/a.log", "tw\u00f6\n")
-        assert blob_store.get_bytes(uri) == "one\ntw\u00f6\n".encode()
-        uris = blob_store.write_many([("m/1", b"1"), ("m/2", b"2")])
-        assert [blob_store.get_bytes(u) for u in uris] == [b"1", b"2"]
-
-    def test_local_path(self, blob_store: BlobStore) -> None:
-        uri = blob_store.put_bytes("lp/x", b"x")
-        path = blob_store.local_path(uri)
-        if path is not None:
-            with open(path, "rb") as fh:
-                assert fh.read() == b"x"
