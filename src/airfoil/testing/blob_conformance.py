@@ -137,3 +137,22 @@ class BlobStoreConformance:
         if path is not None:
             with open(path, "rb") as fh:
                 assert fh.read() == b"x"
+
+    def test_size_without_reading(self, blob_store: BlobStore, tmp_path: Any) -> None:
+        # What a bounded reader (a log search, a report) asks before it reads: the exact
+        # size of bytes, of a file and of an empty blob; a missing blob is NotFoundError
+        # wherever the backend tells sizes at all (None: it cannot, and says so always).
+        sizes = {
+            blob_store.put_bytes("sized/bytes", b"\x00" * 12_345): 12_345,
+            blob_store.put_bytes("sized/empty", b""): 0,
+        }
+        src = tmp_path / "f.bin"
+        src.write_bytes(b"f" * 70_001)
+        sizes[blob_store.put_file("sized/file", str(src))] = 70_001
+        told = {uri: blob_store.size(uri) for uri in sizes}
+        if all(size is None for size in told.values()):
+            assert blob_store.size(blob_store.uri("sized/missing")) is None
+            return
+        assert told == sizes
+        with pytest.raises(NotFoundError):
+            blob_store.size(blob_store.uri("sized/missing"))
