@@ -106,6 +106,12 @@ def _synthesise(spec: TypeSpec) -> Any:
     kind = spec.kind
     if kind in _SCALARS:
         return _SCALARS[kind]
+    if kind in ("pickle", "any"):
+        raise TypeTransformError(
+            f"values of type {spec} are stored pickled, which a server neither builds nor "
+            "reads: run it locally (airfoil run FILE NAME; its --help shows how to write each "
+            "input) or give the input a default"
+        )
     if kind in _NOT_JSON:
         raise TypeTransformError(
             f"values of type {spec} cannot be given as JSON: launch this input from Python "

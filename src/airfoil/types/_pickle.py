@@ -31,6 +31,7 @@ from airfoil.types._base import (
     short_repr,
     write_bytes_value,
 )
+from airfoil.types._pickle_text import text_reader
 from airfoil.types._primitives import qualified_name
 
 if TYPE_CHECKING:
@@ -44,13 +45,15 @@ _NOT_PICKLED = (list, dict, tuple, set, frozenset)  # bare containers: GenericCo
 class PickleHandler(BlobHandler):
     """Values of one class (or of ``Any`` when ``tp`` is None) as pickles."""
 
-    def __init__(self, tp: type | None) -> None:
+    def __init__(self, tp: type | None, engine: TypeEngine | None = None) -> None:
         if tp is None:
             super().__init__(TypeSpec("any"))
         else:
             super().__init__(TypeSpec("pickle", name=qualified_name(tp)))
             self.classes = (tp,)
         self.tp = tp
+        #: how a person writes one (time, Decimal, UUID, paths, NamedTuple), else None
+        self.reader = None if tp is None or engine is None else text_reader(tp, engine)
 
     def check(self, obj: Any) -> None:
         if self.tp is not None and not isinstance(obj, self.tp):
@@ -73,6 +76,8 @@ class PickleHandler(BlobHandler):
         if ctx is None:  # JSON typed on the command line (``--params '{"lr": 0.1}'``)
             if self.tp is None:
                 return data  # ``Any`` inside a list, dict or dataclass: the JSON value
+            if self.reader is not None:  # ``--at '["12:30", "18:00"]'`` for ``list[time]``
+                return self.reader.read(data)
             raise ConversionError(
                 f"a {self.spec.name} is pickled, and pickled types cannot be given on the "
                 "command line"
@@ -92,6 +97,13 @@ class PickleHandler(BlobHandler):
             ) from None
 
     def parse_cli(self, text: str) -> Any:
+        if self.reader is not None:
+            if self.reader.json_text:  # a NamedTuple: JSON, read as inside a list
+                return Handler.parse_cli(self, text)
+            try:
+                return self.reader.read(text)
+            except ConversionError as exc:
+                raise self.cli_error(text, str(exc)) from None
         if self.tp is not None:
             raise self.cli_error(text)
         try:  # Any: JSON if it parses, else the text itself
@@ -102,6 +114,8 @@ class PickleHandler(BlobHandler):
     def cli_form(self) -> str:
         if self.tp is None:
             return "JSON or text"
+        if self.reader is not None:
+            return self.reader.form
         return "nothing: pickled types cannot be given on the command line"
 
 
@@ -149,6 +163,6 @@ class PickleConverter(Converter):
                 ),
                 stacklevel=5,
             )
-        return PickleHandler(py_type)
+        return PickleHandler(py_type, engine)
 
     preview = AnyConverter.preview
