@@ -13,7 +13,9 @@ their callers, so putting the same key twice is harmless.
 from __future__ import annotations
 
 import abc
+import io
 from collections.abc import Sequence
+from typing import BinaryIO
 
 __all__ = ["BlobStore"]
 
@@ -70,6 +72,14 @@ class BlobStore(abc.ABC):
         A reader with a bound (a log search skips logs over 8 MB) asks this first, so a
         blob of gigabytes is never read only to be left out."""
         return None
+
+    def open_read(self, uri: str) -> BinaryIO:
+        """A blob opened for reading in pieces (``read(n)``), to be closed by the caller (a
+        ``with`` block), so a reader with a bound (a report past what a page shows) or one
+        that copies (a report written to a file) never holds the whole blob. Raises
+        NotFoundError if it does not exist. Default: the blob read whole, for a backend that
+        cannot stream."""
+        return io.BytesIO(self.get_bytes(uri))
 
     def persist(self, uri: str) -> None:
         """Make a blob written outside :meth:`put_bytes` (straight into :meth:`local_path`)

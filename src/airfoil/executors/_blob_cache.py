@@ -35,7 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import msgspec
 
@@ -374,6 +374,9 @@ class CachingBlobStore(BlobStore):
 
     def size(self, uri: str) -> int | None:
         return self.store.size(uri)
+
+    def open_read(self, uri: str) -> BinaryIO:
+        return self.store.open_read(uri)  # streamed from the store: the cache holds values whole
 
     def local_path(self, uri: str) -> str | None:
         own = self.store.local_path(uri)

@@ -21,7 +21,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, StoreError
@@ -179,6 +179,12 @@ class LocalBlobStore(BlobStore):
         try:
             return os.stat(self._path(uri)).st_size
         except FileNotFoundError:
+            raise NotFoundError(f"blob {uri} does not exist") from None
+
+    def open_read(self, uri: str) -> BinaryIO:
+        try:
+            return open(self._path(uri), "rb")  # the caller closes it
+        except (FileNotFoundError, IsADirectoryError):
             raise NotFoundError(f"blob {uri} does not exist") from None
 
     def delete(self, uri: str) -> None:
@@ -375,6 +381,13 @@ class FsspecBlobStore(BlobStore):
         except FileNotFoundError:
             raise NotFoundError(f"blob {uri} does not exist") from None
         return None if found is None else int(found)
+
+    def open_read(self, uri: str) -> BinaryIO:
+        try:
+            opened: BinaryIO = self.fs.open(self._path(uri), "rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {uri} does not exist") from None
+        return opened
 
     def delete(self, uri: str) -> None:
         path = self._path(uri)

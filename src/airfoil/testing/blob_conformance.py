@@ -156,3 +156,17 @@ class BlobStoreConformance:
         assert told == sizes
         with pytest.raises(NotFoundError):
             blob_store.size(blob_store.uri("sized/missing"))
+
+    def test_open_read_streams_in_pieces(self, blob_store: BlobStore) -> None:
+        data = os.urandom(300_000)
+        uri = blob_store.put_bytes("streamed/blob", data)
+        pieces: list[bytes] = []
+        with blob_store.open_read(uri) as fh:
+            while piece := fh.read(65_536):
+                assert len(piece) <= 65_536
+                pieces.append(piece)
+        assert b"".join(pieces) == data and len(pieces) >= 5
+        with blob_store.open_read(blob_store.put_bytes("streamed/empty", b"")) as fh:
+            assert fh.read(10) == b""
+        with pytest.raises(NotFoundError):
+            blob_store.open_read(blob_store.uri("streamed/missing"))
