@@ -748,7 +748,8 @@ export interface paths {
          * @description The report the node's task attached (``af.current_context().report``), of its newest
          *     attempt that wrote one, as one HTML page; its attempt in ``X-Airfoil-Attempt`` and, where
          *     part of it could not be read, the damage in ``X-Airfoil-Damage`` (as ``airfoil report``
-         *     names it locally).
+         *     names it locally). A page holds at most 32 MiB: a bigger report is a 422 ``too_large``
+         *     naming its size; ``?whole=true`` streams it whole.
          */
         get: operations["node_report_api_v1_projects__project__executions__execution_id__nodes__node_id__report_get"];
         put?: never;
@@ -7719,6 +7720,8 @@ export interface operations {
     node_report_api_v1_projects__project__executions__execution_id__nodes__node_id__report_get: {
         parameters: {
             query?: {
+                /** @description the stored bytes as they are, streamed, whatever the size (no damage header: the reader names what is not UTF-8; `airfoil report --remote`) */
+                whole?: boolean;
                 /** @description The domain of a name used in several domains of the project */
                 domain?: string | null;
             };

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,31 +19,55 @@ from airfoil.cli._common import (
 )
 from airfoil.core.errors import unreadable_why
 
-if TYPE_CHECKING:
-    from airfoil.core.reports import NodeReport
-
 __all__ = ["register"]
 
+#: Writes a report's pieces; returns its attempt and damage (None: read whole).
+Copy = Callable[[Callable[[bytes], object]], tuple[int, str | None]]
 
-def _local(execution_id: str, node_id: str, domain: str | None) -> tuple[str, NodeReport]:
-    from airfoil.core.reports import latest_report
+
+def _local(execution_id: str, node_id: str, domain: str | None) -> tuple[str, Copy]:
+    from airfoil.core.reports import copy_report, find_report, read_chunks
 
     rt = runtime()
     execution_id = local_execution(rt, execution_id, domain)  # NotFoundError names it
     node = rt.meta.get_node(execution_id, node_id)
-    return execution_id, latest_report(rt.blobs, execution_id, node_id, node.attempts)
+    attempt, uri = find_report(rt.blobs, execution_id, node_id, node.attempts)
+
+    def copy(write: Callable[[bytes], object]) -> tuple[int, str | None]:
+        with rt.blobs.open_read(uri) as fh:
+            return attempt, copy_report(read_chunks(fh), write)
+
+    return execution_id, copy
 
 
 def _remote(
     server: str | None, project: str | None, execution_id: str, node_id: str, domain: str | None
-) -> NodeReport:
+) -> Copy:
     from airfoil.cli._remote import _client, addressed
 
-    with _client(server, project) as client:
-        rep: NodeReport = addressed(
-            client, domain, lambda d: client.report(execution_id, node_id, domain=d)
-        )
-    return rep
+    def copy(write: Callable[[bytes], object]) -> tuple[int, str | None]:
+        with _client(server, project) as client:
+            found: tuple[int, str | None] = addressed(
+                client,
+                domain,
+                lambda d: client.download_report(execution_id, node_id, write, domain=d),
+            )
+        return found
+
+    return copy
+
+
+def _write(path: Path, copy: Copy) -> tuple[int, str | None]:
+    """Copy the report into ``path`` in pieces (whatever its size), through a temporary
+    beside it: a report that cannot be read leaves no file, nor half of one."""
+    part = path.with_name(path.name + ".part")
+    try:
+        with part.open("wb") as fh:
+            found = copy(fh.write)
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
+    return found
 
 
 def register(root: typer.Typer) -> None:
@@ -69,15 +93,15 @@ def register(root: typer.Typer) -> None:
         """Write the report a node's task attached (its newest attempt that reported) to an
         HTML file."""
         if remote or server:
-            shown, rep = execution_id, _remote(server, project, execution_id, node, domain)
+            shown, copy = execution_id, _remote(server, project, execution_id, node, domain)
         else:
-            shown, rep = _local(execution_id, node, domain)
-        if rep.damage is not None:  # what is readable is written, locally and remotely
-            where = f"{shown}/{node}#{rep.attempt}"
-            why = unreadable_why("report")
-            damage = {"kind": "report", "id": where, "reason": rep.damage, "why": why}
-            say_unreadable(damage, shown="its readable part written")
+            shown, copy = _local(execution_id, node, domain)
         run = f"{execution_id}-{domain}" if domain else execution_id  # twins write apart
         path = output or Path(f"{run}-{node.replace('/', '_')}-report.html")
-        path.write_text(rep.html, encoding="utf-8")
-        out_console.print(f"wrote {path} (attempt {rep.attempt})", markup=False, soft_wrap=True)
+        attempt, damage = _write(path, copy)
+        if damage is not None:  # what is readable is written, locally and remotely
+            where = f"{shown}/{node}#{attempt}"
+            why = unreadable_why("report")
+            found = {"kind": "report", "id": where, "reason": damage, "why": why}
+            say_unreadable(found, shown="its readable part written")
+        out_console.print(f"wrote {path} (attempt {attempt})", markup=False, soft_wrap=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -29,7 +29,7 @@ from airfoil.core.errors import (
 )
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import TaskSpec, Value, WorkflowSpec
-from airfoil.core.reports import REPORT_DAMAGE_HEADER, NodeReport
+from airfoil.core.reports import CHUNK_BYTES, REPORT_DAMAGE_HEADER, NodeReport, copy_report
 from airfoil.wire import (
     API_PREFIX,
     CacheExplanation,
@@ -496,6 +496,26 @@ class Client:
         damage = r.headers.get(REPORT_DAMAGE_HEADER)
         attempt = int(r.headers.get("X-Airfoil-Attempt", "0"))
         return NodeReport(attempt, r.text, None if damage is None else unquote(damage))
+
+    def download_report(
+        self,
+        execution_id: str,
+        node_id: str,
+        write: Callable[[bytes], object],
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+    ) -> tuple[int, str | None]:
+        """Stream a node's report whole (:meth:`report` holds 32 MiB at most) to ``write``,
+        bytes that are not UTF-8 as U+FFFD; return its attempt and damage, as report's."""
+        path = f"{API_PREFIX}/projects/{self._p(project)}/executions/{execution_id}"
+        params = {**_in(domain), "whole": "true"}
+        with self._http.stream("GET", f"{path}/nodes/{node_id}/report", params=params) as r:
+            if r.status_code >= 400:
+                r.read()
+                self._raise(r)
+            attempt = int(r.headers.get("X-Airfoil-Attempt", "0"))
+            return attempt, copy_report(r.iter_bytes(CHUNK_BYTES), write)
 
     def cluster(self) -> ClusterOut:
         """The cluster's nodes, what runs where, and the admission queue with reasons

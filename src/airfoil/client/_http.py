@@ -21,6 +21,7 @@ from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
     PlatformError,
+    TooLargeError,
     UserError,
 )
 
@@ -56,7 +57,7 @@ def _error_class(status: int, code: str = "") -> type[ApiCallError]:
     }
     if status in (401, 403):
         return AuthError
-    base = table.get(status, PlatformError)
+    base = TooLargeError if code == "too_large" else table.get(status, PlatformError)
     return type(f"Api{base.__name__}", (ApiCallError, base), {})
 
 

@@ -18,6 +18,7 @@ AirfoilError
 │   ├── InvalidInputError     launch inputs do not match the interface
 │   ├── SecretOutputError     a task's output holds the value of a secret it was given
 │   ├── CacheScopeAccessError a project may not use a named cache scope (not a member)
+│   ├── TooLargeError         what was asked for is past a size limit (names how to get it)
 │   └── NotFoundError         an execution, node, task or cache entry does not exist
 ├── UserCodeError             user code raised; carries the original type, message, traceback
 ├── PlatformError             a system failure, retryable on its own budget
@@ -59,6 +60,7 @@ __all__ = [
     "SecretOutputError",
     "StoreError",
     "TaskTimeoutError",
+    "TooLargeError",
     "TransientStoreError",
     "TypeTransformError",
     "UnknownInputError",
@@ -187,6 +189,11 @@ class CacheScopeAccessError(UserError):
         super().__init__(message)
         self.scope = scope
         self.project = project
+
+
+class TooLargeError(UserError):
+    """What was asked for is past a size limit of the reader (a report past what a page
+    shows); the message names the size, the limit and the way to get it whole."""
 
 
 class NotFoundError(UserError):

@@ -4,6 +4,8 @@ signature (``airfoil failures --remote``, the console's failures page)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from airfoil.core.blobs import BlobStore
 from airfoil.core.code_versions import load_manifest
 from airfoil.core.compare import ColumnStats, Comparison, FrameStats, compare_executions
@@ -11,7 +13,7 @@ from airfoil.core.errors import UnreadableRecordError
 from airfoil.core.failures import FailureGroup, FailureRecord
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import ExecutionRecord
-from airfoil.core.reports import NodeReport, latest_report
+from airfoil.core.reports import NodeReport, find_report, latest_report, read_chunks
 from airfoil.server import _convert as cv
 from airfoil.server._deps import Deps, get_head, get_record
 from airfoil.store.base import MetaStore
@@ -88,6 +90,28 @@ def report(d: Deps, project: str, execution_id: str, node_id: str) -> NodeReport
     get_head(d, project, execution_id)
     node = d.meta.get_node(execution_id, node_id)
     return latest_report(d.blobs, execution_id, node_id, node.attempts)
+
+
+def report_whole(
+    d: Deps, project: str, execution_id: str, node_id: str
+) -> tuple[int, Iterator[bytes]]:
+    """The attempt and the stored bytes, in pieces, of the report :func:`report` names,
+    whatever its size (the blob is opened now: a missing one is NotFoundError here; the
+    pieces close it when they end).
+
+    Raises:
+        NotFoundError: no such execution or node, or the node has no report.
+    """
+    get_head(d, project, execution_id)
+    node = d.meta.get_node(execution_id, node_id)
+    attempt, uri = find_report(d.blobs, execution_id, node_id, node.attempts)
+    fh = d.blobs.open_read(uri)
+
+    def pieces() -> Iterator[bytes]:
+        with fh:
+            yield from read_chunks(fh)
+
+    return attempt, pieces()
 
 
 def _failure(f: FailureRecord, names: ExecutionNames) -> FailureOut:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from airfoil.core.reports import REPORT_DAMAGE_HEADER
 from airfoil.server import _experiments as exps
@@ -103,12 +103,28 @@ _REPORT_CSP = (
     },
 )
 def node_report(
-    project: _Project, execution_id: _ExecId, node_id: _NodeId, d: Deps, _: Viewer
-) -> HTMLResponse:
+    project: _Project,
+    execution_id: _ExecId,
+    node_id: _NodeId,
+    d: Deps,
+    _: Viewer,
+    whole: Annotated[
+        bool,
+        Query(
+            description="the stored bytes as they are, streamed, whatever the size (no "
+            "damage header: the reader names what is not UTF-8; `airfoil report --remote`)"
+        ),
+    ] = False,
+) -> Response:
     """The report the node's task attached (``af.current_context().report``), of its newest
     attempt that wrote one, as one HTML page; its attempt in ``X-Airfoil-Attempt`` and, where
     part of it could not be read, the damage in ``X-Airfoil-Damage`` (as ``airfoil report``
-    names it locally)."""
+    names it locally). A page holds at most 32 MiB: a bigger report is a 422 ``too_large``
+    naming its size; ``?whole=true`` streams it whole."""
+    if whole:
+        attempt, pieces = obs.report_whole(d, project, execution_id, node_id)
+        headers = {"X-Airfoil-Attempt": str(attempt), "Content-Security-Policy": _REPORT_CSP}
+        return StreamingResponse(pieces, media_type="text/html; charset=utf-8", headers=headers)
     rep = obs.report(d, project, execution_id, node_id)
     headers = {"X-Airfoil-Attempt": str(rep.attempt), "Content-Security-Policy": _REPORT_CSP}
     if rep.damage is not None:
