@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _reporting_flow import write_flow
+from _reporting_flow import run_reported
 from _srv import start_server
 from typer.testing import CliRunner
 
@@ -26,11 +26,8 @@ def _said(text: str) -> str:
 def test_the_remote_report_names_the_damage_of_its_blob(
     tmp_path: Path, _airfoil_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_flow(tmp_path / "flow.py")
     monkeypatch.chdir(tmp_path)
-    ran = CliRunner().invoke(app, ["run", "--name", "rep", "flow.py", "wf"])
-    assert ran.exit_code == 0, ran.stderr
-    (blob,) = _airfoil_home.rglob("report.html")
+    blob = run_reported(tmp_path, _airfoil_home, "rep")
     blob.write_bytes(blob.read_bytes().replace(b"final loss", b"final \xff\xfe loss"))
 
     running = start_server(_airfoil_home, None, run_engine=False)

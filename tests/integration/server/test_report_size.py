@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _reporting_flow import write_flow
+from _reporting_flow import run_reported
 from _srv import start_server
 from typer.testing import CliRunner
 
@@ -54,12 +54,9 @@ def _report_traced(args: list[str]) -> tuple[int, str, int]:
 def test_a_report_past_a_page_is_refused_as_one_and_written_whole_in_pieces(
     tmp_path: Path, _airfoil_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_flow(tmp_path / "flow.py")
     monkeypatch.chdir(tmp_path)
-    ran = CliRunner().invoke(app, ["run", "--name", "big", "flow.py", "wf"])
-    assert ran.exit_code == 0, ran.stderr
+    blob = run_reported(tmp_path, _airfoil_home, "big")
     assert CliRunner().invoke(app, ["report", "big", "n0", "-o", "small.html"]).exit_code == 0
-    (blob,) = _airfoil_home.rglob("report.html")
     data = _big_report()
     blob.write_bytes(data)
     want = data.decode("utf-8", errors="replace").encode()
