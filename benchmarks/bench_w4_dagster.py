@@ -20,7 +20,8 @@ swapped every pair), medians of ``--runs``:
    a time; the run's wall time (``perf_counter``) and CPU time (``process_time``) inside it;
 2. fresh: a whole new process per run (the interpreter's start, the imports, the frame
    built, one run on a fresh Airfoil home or a fresh ephemeral Dagster instance, the exit),
-   its wall time from spawn to exit, and inside it the imports, the frame and the run.
+   its wall time from spawn to exit and its CPU time (``RUSAGE_CHILDREN``), and inside it the
+   imports, the frame and the run (wall and CPU).
 
 Ratios are Airfoil / Dagster. Without ``--dagster-python`` it says how to get one and runs
 nothing (``make bench`` runs every script without arguments). What the sides print (Dagster
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -223,18 +225,23 @@ def warm(dagster_python: str, runs: int) -> dict[str, dict[str, list[float]]]:
 
 
 def fresh(dagster_python: str, runs: int) -> dict[str, dict[str, list[float]]]:
-    keys = ("process", "import_s", "frame_s", "wall", "cpu")
+    keys = ("process", "process_cpu", "import_s", "frame_s", "wall", "cpu")
     out: dict[str, dict[str, list[float]]] = {s: {k: [] for k in keys} for s in SIDES}
     for i in range(runs):
         checks = {}
         for side in _order(i):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             proc = _Side(side, dagster_python, once=True)
             got = proc.read()
             if code := proc.close():
                 raise RuntimeError(f"the {side} process failed (exit {code})")
             out[side]["process"].append(time.perf_counter() - t0)
-            for k in keys[1:]:
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the one child reaped since
+            out[side]["process_cpu"].append(
+                after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            )
+            for k in keys[2:]:
                 out[side][k].append(got[k])
             checks[side] = got["check"]
         _same_answer(checks)
@@ -281,12 +288,14 @@ def main() -> None:
     for side in SIDES:
         r: dict[str, Any] = f[side]
         print(
-            f"  fresh {side:8s} process {_fmt(r['process'])}: imports {_fmt(r['import_s'])}, "
+            f"  fresh {side:8s} process {_fmt(r['process'])} (CPU {_fmt(r['process_cpu'])}): "
+            f"imports {_fmt(r['import_s'])}, "
             f"frame {_fmt(r['frame_s'])}, run {_fmt(r['wall'])} (CPU {_fmt(r['cpu'])})"
         )
     print(
-        f"  fresh Airfoil / Dagster: whole process {_ratio(f, 'process')}, "
-        f"the run inside it {_ratio(f, 'wall')}"
+        f"  fresh Airfoil / Dagster: whole process wall {_ratio(f, 'process')}, "
+        f"CPU {_ratio(f, 'process_cpu')}; the run inside it wall {_ratio(f, 'wall')}, "
+        f"CPU {_ratio(f, 'cpu')}"
     )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
