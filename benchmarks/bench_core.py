@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -115,10 +116,11 @@ def b3() -> None:
     )
 
 
-def b4() -> None:
+def b4_flow() -> tuple[pd.DataFrame, Any, Any]:
+    """B4's frame (1,000,000 x 10 floats, seeded), its producing task and its two-task
+    workflow (the frame returned by one task and read by the next): also what
+    ``bench_w4_dagster.py`` runs beside Dagster's job."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     frame = pd.DataFrame(
         np.random.default_rng(0).random((1_000_000, 10)), columns=[f"c{i}" for i in range(10)]
@@ -136,6 +138,14 @@ def b4() -> None:
     def df_wf() -> list[float]:
         return means(df=make())
 
+    return frame, make, df_wf
+
+
+def b4() -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame, make, df_wf = b4_flow()
     tmp = tempfile.mkdtemp()
 
     def by_hand() -> list[float]:
