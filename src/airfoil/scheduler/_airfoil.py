@@ -79,7 +79,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
-from airfoil.scheduler import _reasons, _settle
+from airfoil.scheduler import _calm, _reasons, _settle
 from airfoil.scheduler._defrag import Guard as DefragGuard
 from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._errors import InvalidPolicyError
@@ -190,6 +190,9 @@ class AirfoilPolicy(Policy):
             Reclaim of borrowed quota still takes it.
         preempt_limit_gangs: with ``preempt_limit``, due gangs respect it too (``True``);
             ``False``: only the least-attained-service pass and ``defragment`` do.
+        calm_queue, calm_lost_limit, calm_lost_whole, calm_spare_whole, calm_reserve_after:
+            rules that act only while waiting work asks for under ``calm_queue`` clusters'
+            GPUs (all off, ``None`` / ``False``; see :mod:`airfoil.scheduler._calm`).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -221,6 +224,11 @@ class AirfoilPolicy(Policy):
     defragment_after: float | None = 1.0
     preempt_limit: int | None = None
     preempt_limit_gangs: bool = True
+    calm_queue: float | None = None
+    calm_lost_limit: float | None = None
+    calm_lost_whole: bool = False
+    calm_spare_whole: bool = False
+    calm_reserve_after: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -283,6 +291,7 @@ class AirfoilPolicy(Policy):
             problems.append(f"preempt_limit must be at least 1 or None, got {self.preempt_limit}")
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
+        problems.extend(_calm.problems(self))
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -312,10 +321,15 @@ class AirfoilPolicy(Policy):
         rnd = Round(state, now, explain)
         if not state.order:
             return rnd.decision()
-        victims = Victims(self, rnd, state.order[0][0])
+        calm = _calm.is_calm(state, self.calm_queue)
+        victims = Victims(self, rnd, state.order[0][0], calm)
         guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
         served = self._due_pass(rnd, victims, guard)
-        self._las_pass(rnd, victims, served, guard)
+        if calm and self.calm_reserve_after is not None:
+            _calm.reserve_whole(
+                rnd, self.calm_reserve_after, served, self.max_reservations, self.overrun
+            )
+        self._las_pass(rnd, victims, served, guard, calm and self.calm_spare_whole)
         if self.defragment:
             allowed = DefragGuard(
                 self.defragment_spare_due,
@@ -401,7 +415,12 @@ class AirfoilPolicy(Policy):
         return served
 
     def _las_pass(
-        self, rnd: Round, victims: Victims, served: set[str], guard: _DueGuard | None
+        self,
+        rnd: Round,
+        victims: Victims,
+        served: set[str],
+        guard: _DueGuard | None,
+        spare_whole: bool = False,
     ) -> None:
         """Least attained service over the rest of the queue, preempting higher levels."""
         state, now = rnd.state, rnd.now
@@ -564,7 +583,9 @@ class AirfoilPolicy(Policy):
                     or entry.estimate < hope[1]
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
-                    whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
+                    whole = (spare_whole and entry.workers == 1) or (
+                        not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
+                    )
                     least: float | None
                     if level >= top:  # srpt: work of its own level left srpt x its estimate
                         least = srpt * entry.estimate if srpt else 0.0
