@@ -190,9 +190,9 @@ class AirfoilPolicy(Policy):
             Reclaim of borrowed quota still takes it.
         preempt_limit_gangs: with ``preempt_limit``, due gangs respect it too (``True``);
             ``False``: only the least-attained-service pass and ``defragment`` do.
-        calm_queue, calm_lost_limit, calm_lost_whole, calm_spare_whole, calm_reserve_after:
-            rules that act only while waiting work asks for under ``calm_queue`` clusters'
-            GPUs (all off, ``None`` / ``False``; see :mod:`airfoil.scheduler._calm`).
+        calm_queue, calm_lost_limit, calm_lost_whole, calm_spare_whole, calm_reserve_after,
+            calm_defragment_after: rules that act only while waiting work asks for under
+            ``calm_queue`` clusters' GPUs (all off; see :mod:`airfoil.scheduler._calm`).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -229,6 +229,7 @@ class AirfoilPolicy(Policy):
     calm_lost_whole: bool = False
     calm_spare_whole: bool = False
     calm_reserve_after: float | None = None
+    calm_defragment_after: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -335,7 +336,9 @@ class AirfoilPolicy(Policy):
                 self.defragment_spare_due,
                 self.defragment_gain,
                 self.defragment_restart_s,
-                self.defragment_after,
+                self.calm_defragment_after
+                if calm and self.calm_defragment_after is not None
+                else self.defragment_after,
                 self.preempt_limit,
             )
             defragment(

@@ -26,6 +26,9 @@ a few items). Each is a setting of ``AirfoilPolicy``, off by default:
   starts before the least-attained-service pass if it fits, else holds the reservation
   (EASY: later starts in the decision are backfill around it), when no due item holds one
   (:func:`reserve_whole`).
+- ``calm_defragment_after`` a: ``defragment``'s claimant needs to have waited only a times
+  its estimate (instead of ``defragment_after``): at low load a node made by moving work
+  costs restarts but holds no queue back.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def problems(policy: AirfoilPolicy) -> list[str]:
     found = []
     if policy.calm_queue is not None and not 0 < policy.calm_queue < math.inf:
         found.append(f"calm_queue must be a positive number or None, got {policy.calm_queue}")
-    for name in ("calm_lost_limit", "calm_reserve_after"):
+    for name in ("calm_lost_limit", "calm_reserve_after", "calm_defragment_after"):
         value = getattr(policy, name)
         if value is not None and not 0 <= value < math.inf:
             found.append(f"{name} must be a finite number >= 0 or None, got {value}")

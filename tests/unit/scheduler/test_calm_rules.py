@@ -84,12 +84,34 @@ def test_calm_reserve_after_reserves_for_a_long_waiting_whole_node_single() -> N
     assert ("whole", ("n0",)) in starts(d)
 
 
+def test_calm_defragment_after_lets_a_recent_whole_node_waiter_claim_while_calm() -> None:
+    """``calm_defragment_after`` a: while calm, ``defragment``'s claimant needs to have
+    waited only a times its estimate; with a long queue ``defragment_after`` holds."""
+    three = [*TWO_NODES, gpu_node("n2", 8)]
+    # n0 and n1 half held by interruptible work, n2 full (not interruptible)
+    run = [
+        running(gpus("a", 4, estimate=36_000.0, interruptible=True), "n0", start=900.0),
+        running(gpus("b", 4, estimate=36_000.0, interruptible=True), "n1", start=900.0),
+        running(gpus("full", 8, estimate=36_000.0), "n2", start=900.0),
+    ]
+    w = gpus("w", 8, submit=0.0, estimate=3_600.0, attained=5_000.0)  # past the first level
+    calm = AirfoilPolicy(calm_queue=1.0, calm_defragment_after=0.0)
+    assert decide([w], run, three, now=1_000.0).preemptions == ()  # default: waited 1000 s
+    d = decide([w], run, three, now=1_000.0, policy=calm)
+    assert d.preemptions in (("a",), ("b",))  # one half moved onto the other node's room
+    assert starts(d) == [("w", ("n0" if d.preemptions == ("a",) else "n1",))]
+    # 8 + 4 x 6 GPUs waiting: past one cluster's 24, so not calm; ``defragment_after`` holds
+    halves = [gpus(f"h{i}", 6, submit=900.0, estimate=3_600.0) for i in range(4)]
+    assert decide([w, *halves], run, three, now=1_000.0, policy=calm).preemptions == ()
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
         ({"calm_queue": 0.0}, "calm_queue must be a positive number"),
         ({"calm_lost_limit": -1.0}, "calm_lost_limit must be a finite number >= 0"),
         ({"calm_reserve_after": float("inf")}, "calm_reserve_after must be a finite number"),
+        ({"calm_defragment_after": -1.0}, "calm_defragment_after must be a finite number"),
     ],
 )
 def test_calm_settings_are_checked(setting: dict[str, float], message: str) -> None:
