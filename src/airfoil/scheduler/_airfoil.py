@@ -190,9 +190,9 @@ class AirfoilPolicy(Policy):
             Reclaim of borrowed quota still takes it.
         preempt_limit_gangs: with ``preempt_limit``, due gangs respect it too (``True``);
             ``False``: only the least-attained-service pass and ``defragment`` do.
-        calm_queue, calm_lost_limit, calm_lost_whole, calm_spare_whole, calm_reserve_after,
-            calm_defragment_after: rules that act only while waiting work asks for under
-            ``calm_queue`` clusters' GPUs (all off; see :mod:`airfoil.scheduler._calm`).
+        calm_queue, calm_lost_limit, calm_lost_whole, calm_spare_whole, calm_whole_last,
+            calm_reserve_after, calm_defragment_after: rules that act only while waiting
+            work asks for under ``calm_queue`` clusters' GPUs (off; see ``_calm``).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -228,6 +228,7 @@ class AirfoilPolicy(Policy):
     calm_lost_limit: float | None = None
     calm_lost_whole: bool = False
     calm_spare_whole: bool = False
+    calm_whole_last: bool = False
     calm_reserve_after: float | None = None
     calm_defragment_after: float | None = None
 
@@ -326,19 +327,15 @@ class AirfoilPolicy(Policy):
         victims = Victims(self, rnd, state.order[0][0], calm)
         guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
         served = self._due_pass(rnd, victims, guard)
-        if calm and self.calm_reserve_after is not None:
-            _calm.reserve_whole(
-                rnd, self.calm_reserve_after, served, self.max_reservations, self.overrun
-            )
-        self._las_pass(rnd, victims, served, guard, calm and self.calm_spare_whole)
+        if calm:
+            _calm.reserve_whole(rnd, self, served)
+        self._las_pass(rnd, victims, served, guard, calm)
         if self.defragment:
             allowed = DefragGuard(
                 self.defragment_spare_due,
                 self.defragment_gain,
                 self.defragment_restart_s,
-                self.calm_defragment_after
-                if calm and self.calm_defragment_after is not None
-                else self.defragment_after,
+                _calm.defragment_after(self, calm),
                 self.preempt_limit,
             )
             defragment(
@@ -418,14 +415,10 @@ class AirfoilPolicy(Policy):
         return served
 
     def _las_pass(
-        self,
-        rnd: Round,
-        victims: Victims,
-        served: set[str],
-        guard: _DueGuard | None,
-        spare_whole: bool = False,
+        self, rnd: Round, victims: Victims, served: set[str], guard: _DueGuard | None, calm: bool
     ) -> None:
         """Least attained service over the rest of the queue, preempting higher levels."""
+        spare_whole, whole_last = calm and self.calm_spare_whole, calm and self.calm_whole_last
         state, now = rnd.state, rnd.now
         waiting = state.waiting
         lenders_only = bool(state.nominal)
@@ -600,6 +593,8 @@ class AirfoilPolicy(Policy):
                     else:
                         least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                         pool = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
+                        if whole_last and entry.workers == 1:
+                            pool = _calm.whole_last(pool, entry, largest_gpus)
                     if victims.can_free(entry.demand) and rnd.make_room(
                         entry, pool, lenders_only=lenders_only
                     ):

@@ -21,6 +21,10 @@ a few items). Each is a setting of ``AirfoilPolicy``, off by default:
 - ``calm_spare_whole``: a single worker that needs all the GPUs of the largest node is no
   victim of the least-attained-service pass for a single-worker claimant (gangs still take
   it): once stopped it needs a whole node again, which smaller work rarely leaves.
+- ``calm_whole_last``: for a single-worker claimant of less than a node, whole-node singles
+  are the last victims of the least-attained-service pass (after all others, each group in
+  its order; :func:`whole_last`): a one-minute job then stops a smaller job rather than a
+  whole-node job that would wait for a whole node again.
 - ``calm_reserve_after`` a: the first single worker in queue order that needs a whole node,
   has waited a times its estimate (time since submit less the time it ran) and is not due
   starts before the least-attained-service pass if it fits, else holds the reservation
@@ -41,9 +45,16 @@ from airfoil.scheduler import _reasons
 if TYPE_CHECKING:
     from airfoil.scheduler._airfoil import AirfoilPolicy
     from airfoil.scheduler._round import Round
-    from airfoil.scheduler._state import RunningEntry, SchedulerState
+    from airfoil.scheduler._state import RunningEntry, SchedulerState, WaitingEntry
 
-__all__ = ["is_calm", "lost_too_much", "problems", "reserve_whole"]
+__all__ = [
+    "defragment_after",
+    "is_calm",
+    "lost_too_much",
+    "problems",
+    "reserve_whole",
+    "whole_last",
+]
 
 
 def problems(policy: AirfoilPolicy) -> list[str]:
@@ -87,14 +98,33 @@ def lost_too_much(run: RunningEntry, limit: float, now: float, gpus: int = 0) ->
     return waited >= limit * (entry.done + entry.estimate)
 
 
-def reserve_whole(
-    rnd: Round, after: float, served: set[str], max_reservations: int, overrun: float | None
-) -> None:
+def whole_last(pool: list[RunningEntry], entry: WaitingEntry, largest: int) -> list[RunningEntry]:
+    """``pool`` with single workers that need ``largest`` GPUs moved to its end, for a
+    claimant ``entry`` of fewer GPUs (``calm_whole_last``); else ``pool`` as it is."""
+    if largest <= 0 or entry.demand[2] >= largest:
+        return pool
+    whole = [run for run in pool if run.entry.workers == 1 and run.entry.demand[2] >= largest]
+    if not whole:
+        return pool
+    return [
+        run for run in pool if not (run.entry.workers == 1 and run.entry.demand[2] >= largest)
+    ] + whole
+
+
+def defragment_after(policy: AirfoilPolicy, calm: bool) -> float | None:
+    """``defragment``'s ``after``: ``calm_defragment_after`` while calm, when set."""
+    if calm and policy.calm_defragment_after is not None:
+        return policy.calm_defragment_after
+    return policy.defragment_after
+
+
+def reserve_whole(rnd: Round, policy: AirfoilPolicy, served: set[str]) -> None:
     """Start or reserve for the first long-waiting whole-node single (``calm_reserve_after``).
 
     Only while calm (the caller checks), so the queue walked here is short."""
     state, now = rnd.state, rnd.now
-    if len(rnd.reservations) >= max_reservations:
+    after = policy.calm_reserve_after
+    if after is None or len(rnd.reservations) >= policy.max_reservations:
         return
     whole = state.largest[2]
     if whole <= 0:
@@ -116,7 +146,7 @@ def reserve_whole(
             if reason is not None:
                 rnd.wait(entry, reason)
             return
-        reservation = rnd.reserve(entry, overrun)
+        reservation = rnd.reserve(entry, policy.overrun)
         if reservation is not None:
             reason = _reasons.in_reservation(reservation.at, now)
         rnd.wait(entry, reason)

@@ -32,6 +32,24 @@ def test_calm_spare_whole_keeps_whole_node_work_running_only_while_the_queue_is_
     assert decide([claimant], [whole], ONE_NODE, now=1000.0, policy=never).preemptions == ("whole",)
 
 
+def test_calm_whole_last_takes_a_smaller_victim_before_a_whole_node_single() -> None:
+    """``calm_whole_last``: for a claimant of less than a node, whole-node singles are the
+    last victims (here, the 4-GPU job with less work left is taken instead)."""
+    run = [
+        running(gpus("whole", 8, interruptible=True, estimate=100_000.0), "n0"),
+        running(gpus("half", 4, interruptible=True, estimate=50_000.0), "n1"),
+        running(gpus("other", 4, estimate=50_000.0), "n1"),
+    ]
+    x = gpus("x", 1, submit=900.0, estimate=60.0)
+    assert decide([x], run, TWO_NODES, now=1000.0).preemptions == ("whole",)
+    last = AirfoilPolicy(calm_queue=1.0, calm_whole_last=True)
+    d = decide([x], run, TWO_NODES, now=1000.0, policy=last)
+    assert d.preemptions == ("half",) and starts(d) == [("x", ("n1",))]
+    # the only victim left: the whole-node single is still taken
+    alone = [run[0], running(gpus("fixed", 8, estimate=50_000.0), "n1")]
+    assert decide([x], alone, TWO_NODES, now=1000.0, policy=last).preemptions == ("whole",)
+
+
 def test_calm_lost_limit_spares_work_that_lost_enough_waiting_after_a_preemption() -> None:
     """``calm_lost_limit`` f: a single worker preempted before that has waited at least f
     times its whole estimate is no victim while within its estimate; the next victim in

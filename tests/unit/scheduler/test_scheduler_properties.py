@@ -219,6 +219,9 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
             ),
             *scenario,
         )
+    check_invariants(
+        AirfoilPolicy(calm_queue=1e9, calm_whole_last=True, calm_defragment_after=0.0), *scenario
+    )
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
