@@ -71,7 +71,6 @@ change was run on it, so it is unseen by every setting chosen up to and in that 
 AIRFOIL_ONLY = frozenset(
     {
         "_airfoil.py",
-        "_calm.py",
         "_defrag.py",
         "_horizon.py",
         "_settle.py",

@@ -79,7 +79,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
-from airfoil.scheduler import _calm, _reasons, _settle
+from airfoil.scheduler import _reasons, _settle
 from airfoil.scheduler._defrag import Guard as DefragGuard
 from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._errors import InvalidPolicyError
@@ -190,9 +190,6 @@ class AirfoilPolicy(Policy):
             Reclaim of borrowed quota still takes it.
         preempt_limit_gangs: with ``preempt_limit``, due gangs respect it too (``True``);
             ``False``: only the least-attained-service pass and ``defragment`` do.
-        calm_queue, calm_lost_limit, calm_lost_whole, calm_spare_whole, calm_whole_last,
-            calm_reserve_after, calm_defragment_after: rules that act only while waiting
-            work asks for under ``calm_queue`` clusters' GPUs (off; see ``_calm``).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -224,13 +221,6 @@ class AirfoilPolicy(Policy):
     defragment_after: float | None = 1.0
     preempt_limit: int | None = None
     preempt_limit_gangs: bool = True
-    calm_queue: float | None = None
-    calm_lost_limit: float | None = None
-    calm_lost_whole: bool = False
-    calm_spare_whole: bool = False
-    calm_whole_last: bool = False
-    calm_reserve_after: float | None = None
-    calm_defragment_after: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -293,7 +283,6 @@ class AirfoilPolicy(Policy):
             problems.append(f"preempt_limit must be at least 1 or None, got {self.preempt_limit}")
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
-        problems.extend(_calm.problems(self))
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -323,19 +312,16 @@ class AirfoilPolicy(Policy):
         rnd = Round(state, now, explain)
         if not state.order:
             return rnd.decision()
-        calm = _calm.is_calm(state, self.calm_queue)
-        victims = Victims(self, rnd, state.order[0][0], calm)
+        victims = Victims(self, rnd, state.order[0][0])
         guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
         served = self._due_pass(rnd, victims, guard)
-        if calm:
-            _calm.reserve_whole(rnd, self, served)
-        self._las_pass(rnd, victims, served, guard, calm)
+        self._las_pass(rnd, victims, served, guard)
         if self.defragment:
             allowed = DefragGuard(
                 self.defragment_spare_due,
                 self.defragment_gain,
                 self.defragment_restart_s,
-                _calm.defragment_after(self, calm),
+                self.defragment_after,
                 self.preempt_limit,
             )
             defragment(
@@ -415,10 +401,9 @@ class AirfoilPolicy(Policy):
         return served
 
     def _las_pass(
-        self, rnd: Round, victims: Victims, served: set[str], guard: _DueGuard | None, calm: bool
+        self, rnd: Round, victims: Victims, served: set[str], guard: _DueGuard | None
     ) -> None:
         """Least attained service over the rest of the queue, preempting higher levels."""
-        spare_whole, whole_last = calm and self.calm_spare_whole, calm and self.calm_whole_last
         state, now = rnd.state, rnd.now
         waiting = state.waiting
         lenders_only = bool(state.nominal)
@@ -579,9 +564,7 @@ class AirfoilPolicy(Policy):
                     or entry.estimate < hope[1]
                 ):
                     # (ratio 0: any work left; never 0 x inf, a NaN no victim compares with)
-                    whole = (spare_whole and entry.workers == 1) or (
-                        not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
-                    )
+                    whole = not self.whole_node_swaps and entry.demand[2] >= largest_gpus > 0
                     least: float | None
                     if level >= top:  # srpt: work of its own level left srpt x its estimate
                         least = srpt * entry.estimate if srpt else 0.0
@@ -593,8 +576,6 @@ class AirfoilPolicy(Policy):
                     else:
                         least = None if ratio is None else ratio * entry.estimate if ratio else 0.0
                         pool = victims.for_claimant(entry, level, least, spare_whole_nodes=whole)
-                        if whole_last and entry.workers == 1:
-                            pool = _calm.whole_last(pool, entry, largest_gpus)
                     if victims.can_free(entry.demand) and rnd.make_room(
                         entry, pool, lenders_only=lenders_only
                     ):

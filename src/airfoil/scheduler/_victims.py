@@ -14,7 +14,6 @@ from bisect import bisect_left, bisect_right
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from airfoil.scheduler._calm import lost_too_much
 from airfoil.scheduler._victim_index import RestartWait, VictimIndex
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ class Victims:
         "top",
     )
 
-    def __init__(self, policy: AirfoilPolicy, rnd: Round, lowest: int, calm: bool = False) -> None:
+    def __init__(self, policy: AirfoilPolicy, rnd: Round, lowest: int) -> None:
         thresholds, now = policy.thresholds, rnd.now
         crossing = thresholds[lowest] if lowest < len(thresholds) else None
         # (minus the level, minus the expected work left, arrival): sorted as plain tuples, the
@@ -72,9 +71,6 @@ class Victims:
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
         limit = policy.preempt_limit
-        # ``calm_lost_limit``, while calm: like ``preempt_limit`` with gangs still preempting
-        lost = policy.calm_lost_limit if calm else None
-        whole = rnd.state.largest[2] if policy.calm_lost_whole else 0
         # ``preempt_limit_gangs`` off: protected work stays a victim of due gangs only
         self._protected: set[str] = set()
         for run in rnd.state.running.values():
@@ -85,9 +81,6 @@ class Victims:
                 rnd.wake(run.start + entry.estimate)  # a victim again once past its estimate
                 if policy.preempt_limit_gangs:
                     continue
-                self._protected.add(entry.item.id)
-            elif lost is not None and lost_too_much(run, lost, now, whole):
-                rnd.wake(run.start + entry.estimate)
                 self._protected.add(entry.item.id)
             rate = entry.rate
             ran = now - run.start

@@ -206,22 +206,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     for item_id in state.decide(now).preemptions:
         victim = state.running[item_id]
         assert victim.entry.item.preempted < 1 or now - victim.start >= victim.entry.estimate
-    # the calm rules (off by default), here always calm: spared victims, a whole-node
-    # single's reservation or early start, with and without other reservations
-    for reservations in (0, 1):
-        check_invariants(
-            AirfoilPolicy(
-                calm_queue=1e9,
-                calm_lost_limit=0.0,
-                calm_spare_whole=True,
-                calm_reserve_after=0.0,
-                max_reservations=reservations,
-            ),
-            *scenario,
-        )
-    check_invariants(
-        AirfoilPolicy(calm_queue=1e9, calm_whole_last=True, calm_defragment_after=0.0), *scenario
-    )
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
