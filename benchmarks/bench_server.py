@@ -25,8 +25,12 @@ serving the server's connections (both processes'; and apart, PostgreSQL's own p
 WAL writer, checkpointer, background writer, autovacuum, every database's), of this
 benchmark's own process (the client launching and waiting: on the same cores as the
 server; and with ``--prober-in-process`` the prober), of the prober's process, the rest
-(the kernel's threads and other users) and the machine's total (everything) beside the
-round's wall time; the requests the round sent to the API by
+(the kernel's threads and other users) and the machine's total (everything busy: not idle,
+iowait or steal) beside the round's wall time. The prober's process is started before the
+round's first snapshot and ends after its last (its start, an interpreter and its imports,
+is ~0.23 s of CPU: before, it counted in the rest as ~0.06 ms a task), and a snapshot reads
+every process and the machine in one go, so the groups and the rest add up to the machine
+over the same span; the requests the round sent to the API by
 kind (launches, the waiting client's event pages, execution details, probes); and per task
 the rows of the bench's ``executions`` table updated (the execution's record writes and
 the lease traffic), rows updated and inserted in all its tables, the dead rows they hold at the
@@ -34,8 +38,10 @@ round's end, WAL bytes (the cluster's insert position: other users' writes count
 the database's commits (``pg_stat_database``:
 the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
 at a database of its own to leave others out). ``--rest-top N`` also prints what the rest
-was: the N processes outside those groups that used the most CPU in the round and the
-kernel's time outside any process (interrupts, soft interrupts, steal), in ms a task.
+was, in ms a task: the kernel's time outside any process (interrupts, soft interrupts), the
+N processes outside those groups that used the most CPU in the round, the processes that
+ended in the round by the parent that reaped them, the pids handed out, and what none of
+these explain (the ticks' rounding: should be ~0).
 
 ``--wal-dir DIR`` (the PostgreSQL server's ``pg_wal`` directory, readable here; ``pg_waldump``
 on the path or named by ``--pg-waldump``) adds per round the WAL bytes per task that the
@@ -223,7 +229,16 @@ def server_backends(admin: sa.Engine, tag: str, role: str | None = None) -> list
 
 
 class _Cpu:
-    """CPU seconds of the server, its workers, its PostgreSQL backends and the machine."""
+    """CPU seconds of the server, its workers, its PostgreSQL backends and the machine.
+
+    A snapshot finds its processes first (the server's children, the backends by name on
+    one connection kept open, whose backend is counted with this benchmark's process), then
+    reads every process's CPU and the machine's last, in one go: so the machine's CPU
+    between two snapshots is what the groups' CPU between them is part of. A process that
+    starts and ends between two snapshots (a spawned prober, a backend of a connection
+    opened and closed) counts in the machine's CPU and in no group: the round starts its
+    prober before its first snapshot (``_round``) and ``--rest-top`` names such processes
+    by the parent that reaped them."""
 
     def __init__(self, server_pid: int, admin: sa.Engine, tag: str) -> None:
         import psutil
@@ -232,6 +247,11 @@ class _Cpu:
         self.server = psutil.Process(server_pid)
         self.admin = admin
         self.tag = tag
+        self.conn = admin.connect()  # kept: a connection a snapshot is a backend that exits
+        self.own_backend = int(self.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+    def close(self) -> None:
+        self.conn.close()
 
     def _engines(self) -> list[Any]:
         """The server's engine process (its driver slots in a process of their own, where
@@ -250,14 +270,18 @@ class _Cpu:
             pass
         return found
 
-    def _pg_background(self) -> list[int]:
-        """PostgreSQL's own processes (WAL writer, checkpointer, background writer,
-        autovacuum: every database's), which no client's connection names."""
-        with self.admin.connect() as conn:
-            found = conn.execute(
-                sa.text("SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'")
-            )
-            return [int(pid) for (pid,) in found]
+    def _backends(self) -> tuple[list[int], list[int]]:
+        """The server's backends (by name: ``server_backends``) and PostgreSQL's own
+        processes (WAL writer, checkpointer, background writer, autovacuum: every
+        database's), which no client's connection names; read on the kept connection."""
+        names = {self.tag, f"{self.tag}-api", f"{self.tag}-engine"}
+        found = self.conn.execute(
+            sa.text("SELECT pid, application_name, backend_type FROM pg_stat_activity")
+        ).all()
+        self.conn.commit()  # no transaction left open (it would hold back vacuum)
+        server = [int(pid) for pid, name, _ in found if name in names]
+        own = [int(pid) for pid, _, kind in found if kind != "client backend"]
+        return server, own
 
     def _cpu(self, pid: int) -> float:
         try:
@@ -266,37 +290,41 @@ class _Cpu:
         except self.psutil.Error:
             return 0.0
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, prober: int | None = None) -> dict[str, Any]:
+        """The groups' CPU seconds so far (``prober``: the prober's process, if any) and the
+        machine's, read last."""
         engines = self._engines()
         skip = {p.pid for p in engines}
-        workers = {
-            p.pid: self._cpu(p.pid)
-            for p in self.server.children(recursive=True)
-            if p.pid not in skip
+        workers = [p.pid for p in self.server.children(recursive=True) if p.pid not in skip]
+        db, pg_bg = self._backends()
+        groups = {
+            "bench": [os.getpid(), self.own_backend],
+            "server": [self.server.pid],
+            "engine": [p.pid for p in engines],
+            "workers": [pid for pid in workers if pid != prober],
+            "db": db,
+            "pg_bg": pg_bg,
+            "prober": [prober] if prober else [],
         }
-        t = self.psutil.cpu_times()
-        return {
-            "bench": {os.getpid(): self._cpu(os.getpid())},
-            "server": {self.server.pid: self._cpu(self.server.pid)},
-            "engine": {p.pid: self._cpu(p.pid) for p in engines},
-            "workers": workers,
-            "db": {pid: self._cpu(pid) for pid in server_backends(self.admin, self.tag)},
-            "pg_bg": {pid: self._cpu(pid) for pid in self._pg_background()},
-            "machine": float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
-        }
+        read = {k: {pid: self._cpu(pid) for pid in pids} for k, pids in groups.items()}
+        return {**read, "machine": machine_busy(self.psutil.cpu_times())}
 
-    def everyone(self) -> dict[int, tuple[float, str]]:
-        """Every process's CPU seconds so far and its name (``--rest-top``), and the
-        kernel's own time outside any process (interrupts, soft interrupts, the
-        hypervisor's steal) as pid 0."""
-        found: dict[int, tuple[float, str]] = {}
+    def everyone(self) -> dict[int, tuple[float, float, str]]:
+        """Every process's CPU seconds so far, the CPU of its children that ended and that it
+        reaped, and its name (``--rest-top``); and the kernel's own time outside any process
+        (interrupts, soft interrupts) as pid 0, the hypervisor's steal as -1 and the last
+        pid the kernel handed out as -2."""
+        found: dict[int, tuple[float, float, str]] = {}
         for p in self.psutil.process_iter(["name", "cpu_times"]):
             t = p.info["cpu_times"]
             if t is not None:
-                found[p.pid] = (float(t.user + t.system), str(p.info["name"]))
+                own, reaped = t.user + t.system, t.children_user + t.children_system
+                found[p.pid] = (float(own), float(reaped), str(p.info["name"]))
         t = self.psutil.cpu_times()
-        kernel = sum(getattr(t, k, 0.0) for k in ("irq", "softirq", "steal"))
-        found[0] = (float(kernel), "irq+softirq+steal")
+        found[0] = (float(t.irq + t.softirq), 0.0, "irq+softirq")
+        found[-1] = (float(t.steal), 0.0, "steal")
+        last_pid = Path("/proc/loadavg").read_text().split()[-1]  # the newest pid or tid
+        found[-2] = (float(last_pid), 0.0, "last pid")
         return found
 
     @staticmethod
@@ -304,15 +332,15 @@ class _Cpu:
         def grew(key: str) -> float:
             return sum(v - before[key].get(pid, 0.0) for pid, v in after[key].items())
 
-        return {
-            "bench": grew("bench"),
-            "server": grew("server"),
-            "engine": grew("engine"),
-            "workers": grew("workers"),
-            "db": grew("db"),
-            "pg_bg": grew("pg_bg"),
-            "machine": after["machine"] - before["machine"],
-        }
+        keys = ("bench", "server", "engine", "workers", "db", "pg_bg", "prober")
+        return {**{k: grew(k) for k in keys}, "machine": after["machine"] - before["machine"]}
+
+
+def machine_busy(t: Any) -> float:
+    """The machine's busy CPU seconds from ``psutil.cpu_times()``: user (a guest's time is
+    in it already, so ``guest`` is not added again), nice, system, irq, softirq. Not idle,
+    not iowait (idle, waiting on a disk), not steal (the hypervisor ran someone else)."""
+    return float(t.user + t.nice + t.system + t.irq + t.softirq)
 
 
 def _probe_loop(
@@ -326,10 +354,9 @@ def _probe_loop(
 ) -> None:
     """The prober's loop: GET the execution list and (every other probe, once ``target``
     names one) an execution's detail, one every ``every_s``; puts its probes (number, time
-    sent, latency) and its own CPU seconds on ``out`` when ``stop`` is set."""
+    sent, latency) on ``out`` when ``stop`` is set."""
     probes: list[tuple[str, float, float]] = []
     with httpx.Client(timeout=30) as http:
-        cpu0 = time.process_time()  # its start (imports) left out
         ready.set()  # imported and its client built: the round may begin
         turn = 0
         while not stop.is_set():
@@ -342,7 +369,7 @@ def _probe_loop(
             assert r.status_code == 200, r.text
             turn += 1
             stop.wait(every_s)
-    out.put((probes, time.process_time() - cpu0))
+    out.put(probes)
 
 
 class _Prober:
@@ -362,8 +389,6 @@ class _Prober:
         self.in_process = in_process
         #: (probe number, its time.time() at sending, its latency) of each probe
         self.probes: list[tuple[str, float, float]] = []
-        #: CPU seconds of the prober's own process (0 in process: counted in the bench's)
-        self.cpu_s = 0.0
         tag = uuid.uuid4().hex[:8]
         if in_process:
             import queue
@@ -386,6 +411,11 @@ class _Prober:
             self._runner = ctx.Process(target=_probe_loop, args=args, daemon=True)
 
     @property
+    def pid(self) -> int | None:
+        """The prober's process (None in process: counted in the benchmark's)."""
+        return None if self.in_process else int(self._runner.pid)
+
+    @property
     def target(self) -> str:
         return self._target if self.in_process else self._shared.value.decode()
 
@@ -404,18 +434,17 @@ class _Prober:
 
     def finish(self) -> None:
         self._stop.set()
-        probes, cpu_s = self._out.get(timeout=120)
+        probes = self._out.get(timeout=120)
         self._runner.join(30)
         self.probes = [tuple(p) for p in probes]  # type: ignore[misc]
-        self.cpu_s = 0.0 if self.in_process else cpu_s
 
 
 def _throughput(
-    client: Any, executions: int, width: int, probe_every: float, in_process: bool = False
-) -> tuple[float, int, _Prober, dict[str, int]]:
-    """One round: its time, its tasks, the prober (its probes) and the requests the round
-    sent by kind (the client's launches, event pages and details, and the probes)."""
-    prober = _Prober(client, probe_every, in_process)
+    client: Any, executions: int, width: int, prober: _Prober
+) -> tuple[float, int, dict[str, int]]:
+    """One round, ``prober`` (started) probing: its time, its tasks and the requests the
+    round sent by kind (the client's launches, event pages and details; the probes are
+    counted when the prober finishes)."""
     sent: dict[str, int] = {}
 
     def count(request: httpx.Request) -> None:
@@ -424,7 +453,6 @@ def _throughput(
         sent[kind] = sent.get(kind, 0) + 1
 
     client._http.event_hooks = {"request": [count]}
-    prober.start()
     t0 = time.perf_counter()
     ids = []
     for i in range(executions):
@@ -434,10 +462,8 @@ def _throughput(
         d = client.wait(i, poll_s=0.05, timeout=600)
         assert d.phase == "succeeded", d.error
     took = time.perf_counter() - t0
-    prober.finish()
     client._http.event_hooks = {"request": []}
-    sent["probes"] = len(prober.probes)
-    return took, executions * (width + 1), prober, sent
+    return took, executions * (width + 1), sent
 
 
 def _p99(samples: list[float]) -> float:
@@ -524,9 +550,11 @@ def main() -> None:
             args.workers,
         )
         try:
-            with Client(url, project="bench") as client:
+            with (
+                Client(url, project="bench") as client,
+                contextlib.closing(_Cpu(proc.pid, admin, schema)) as cpu,
+            ):
                 client.register(entities)
-                cpu = _Cpu(proc.pid, admin, schema)
                 rates = []
                 if args.only == "throughput":  # the first round runs on a cold server
                     rates.append(_round(client, cpu, args, "cold"))
@@ -619,18 +647,21 @@ def _counts(admin: sa.Engine, schema: str) -> dict[str, int]:
 def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float:
     """One throughput round; prints its rate, API latency under load and CPU split."""
     first = _counts(cpu.admin, args.schema)
-    before = cpu.snapshot()
+    # The prober's process starts (a Python interpreter and its imports: ~0.23 s of CPU,
+    # ~0.06 ms a task) before the round's first snapshot and ends after its last, so the
+    # machine's CPU between them is the round's; its probing is counted by its pid.
+    prober = _Prober(client, args.probe_every, args.prober_in_process)
+    prober.start()
     everyone = cpu.everyone() if args.rest_top else {}
-    took, tasks, prober, sent = _throughput(
-        client, args.executions, args.width, args.probe_every, args.prober_in_process
-    )
+    before = cpu.snapshot(prober.pid)
+    took, tasks, sent = _throughput(client, args.executions, args.width, prober)
+    after = cpu.snapshot(prober.pid)
+    everyone_after = cpu.everyone() if args.rest_top else {}
+    prober.finish()
+    sent["probes"] = len(prober.probes)
     traced = prober.probes
     probes = [latency for _, _, latency in traced]
-    after = cpu.snapshot()
-    if args.rest_top:
-        _print_rest(everyone, cpu.everyone(), before, after, tasks, args.rest_top)
     split = cpu.split(before, after)
-    split["prober"] = prober.cpu_s
     args.probed.setdefault(kind, []).extend(probes)
     if args.probes_out:  # appended: rounds of several invocations pooled later
         import json
@@ -663,6 +694,8 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"(cluster-wide); load average {load:.1f}",
         flush=True,
     )
+    if args.rest_top:
+        _print_rest(everyone, everyone_after, before, after, tasks, args.rest_top, rest)
     if args.wal_dir:
         _print_wal(cpu.admin, args, first["wal"], last["wal"], tasks)
     if args.trace:
@@ -671,33 +704,50 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
 
 
 def _print_rest(
-    first: dict[int, tuple[float, str]],
-    last: dict[int, tuple[float, str]],
+    first: dict[int, tuple[float, float, str]],
+    last: dict[int, tuple[float, float, str]],
     before: dict[str, Any],
     after: dict[str, Any],
     tasks: int,
     top: int,
+    rest: float,
 ) -> None:
-    """What "the rest" of a round's CPU was (``--rest-top N``): the N processes outside the
-    server, its workers, its backends, PostgreSQL's own processes and this process that
-    used the most CPU in the round (the prober's process among them), each in ms a task,
-    and the kernel's time outside any process. A process that started and ended within the
-    round shows in neither snapshot: what the machine used beyond these is such processes
-    (and the 10 ms ticks' rounding)."""
+    """What "the rest" of a round's CPU was (``--rest-top N``), in ms a task: the kernel's
+    time outside any process (irq, softirq; steal apart: not the machine's busy time); the
+    N processes outside the server, its workers, its backends, PostgreSQL's own processes,
+    the prober and this process that used the most CPU in the round; the processes that
+    ended in the round (a process that starts and ends within it shows in neither
+    snapshot), by the parent that reaped them (their CPU since they started: their time
+    before the round too); the pids the kernel handed out (processes and threads started);
+    and what none of these explain (the 10 ms ticks' rounding: +-0.01 ms a task a process
+    at 4,040 tasks)."""
     groups = [v for snap in (before, after) for k, v in snap.items() if k != "machine"]
     known = {pid for group in groups for pid in group}
-    used = {
-        pid: (cpu - first.get(pid, (0.0, name))[0], name)
-        for pid, (cpu, name) in last.items()
-        if pid not in known
+    ms = 1000 / tasks
+    grew = {
+        pid: (own - first.get(pid, (0.0, 0.0, ""))[0], reaped - first.get(pid, (0.0, 0.0, ""))[1])
+        for pid, (own, reaped, _) in last.items()
     }
-    kernel = used.pop(0, (0.0, ""))[0] / tasks * 1000
-    ranked = sorted(used.items(), key=lambda kv: -kv[1][0])[:top]
-    listed = ", ".join(f"{name}[{pid}] {cpu / tasks * 1000:.3f}" for pid, (cpu, name) in ranked)
-    everyone = sum(cpu for cpu, _ in used.values()) / tasks * 1000
+    kernel, steal = grew.pop(0)[0] * ms, grew.pop(-1)[0] * ms
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    pids = int(last[-2][0] - first[-2][0]) % pid_max  # /proc/loadavg's newest pid or tid
+    del grew[-2]
+    names = {pid: name for pid, (_, _, name) in last.items()}
+    outside = {pid: own for pid, (own, _) in grew.items() if pid not in known}
+    reaped = {pid: r for pid, (_, r) in grew.items() if r > 0}
+
+    def ranked(used: dict[int, float]) -> str:
+        best = sorted(used.items(), key=lambda kv: -kv[1])[:top]
+        return ", ".join(f"{names[pid]}[{pid}] {cpu * ms:.3f}" for pid, cpu in best)
+
+    explained = kernel + (sum(outside.values()) + sum(reaped.values())) * ms
     print(
-        f"  the rest, ms/task: the kernel outside processes (irq, softirq, steal) {kernel:.3f}, "
-        f"processes outside the groups {everyone:.3f}; top: {listed}"
+        f"  the rest {rest:.3f} ms/task: the kernel outside processes (irq, softirq) "
+        f"{kernel:.3f}; processes outside the groups {sum(outside.values()) * ms:.3f} (top: "
+        f"{ranked(outside)}); processes that ended in the round, by who reaped them "
+        f"{sum(reaped.values()) * ms:.3f} ({ranked(reaped) or 'none'}); unexplained "
+        f"{rest - explained:.3f}; pids handed out {pids}; steal (not counted) {steal:.3f}",
+        flush=True,
     )
 
 
