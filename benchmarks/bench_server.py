@@ -82,7 +82,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import sqlalchemy as sa
@@ -228,6 +228,20 @@ def server_backends(admin: sa.Engine, tag: str, role: str | None = None) -> list
         return [int(pid) for pid, name in found if name in names]
 
 
+#: the process groups a snapshot counts (``_Cpu.snapshot``)
+_GROUPS = ("bench", "server", "engine", "workers", "db", "pg_bg", "prober")
+
+
+class _Proc(NamedTuple):
+    """A process's CPU seconds (its own; its ended children's that it reaped), name and
+    parent, as ``_Cpu.everyone`` read them."""
+
+    own: float
+    reaped: float
+    name: str
+    ppid: int
+
+
 class _Cpu:
     """CPU seconds of the server, its workers, its PostgreSQL backends and the machine.
 
@@ -290,9 +304,9 @@ class _Cpu:
         except self.psutil.Error:
             return 0.0
 
-    def snapshot(self, prober: int | None = None) -> dict[str, Any]:
-        """The groups' CPU seconds so far (``prober``: the prober's process, if any) and the
-        machine's, read last."""
+    def snapshot(self, prober: int | None = None, everyone: bool = False) -> dict[str, Any]:
+        """The groups' CPU seconds so far (``prober``: the prober's process, if any), with
+        ``everyone`` every process's (``--rest-top``), and the machine's, read last."""
         engines = self._engines()
         skip = {p.pid for p in engines}
         workers = [p.pid for p in self.server.children(recursive=True) if p.pid not in skip]
@@ -307,24 +321,26 @@ class _Cpu:
             "prober": [prober] if prober else [],
         }
         read = {k: {pid: self._cpu(pid) for pid in pids} for k, pids in groups.items()}
-        return {**read, "machine": machine_busy(self.psutil.cpu_times())}
+        everyone_read = self.everyone() if everyone else {}
+        machine = machine_busy(self.psutil.cpu_times())
+        return {**read, "everyone": everyone_read, "machine": machine}
 
-    def everyone(self) -> dict[int, tuple[float, float, str]]:
-        """Every process's CPU seconds so far, the CPU of its children that ended and that it
-        reaped, and its name (``--rest-top``); and the kernel's own time outside any process
-        (interrupts, soft interrupts) as pid 0, the hypervisor's steal as -1 and the last
-        pid the kernel handed out as -2."""
-        found: dict[int, tuple[float, float, str]] = {}
-        for p in self.psutil.process_iter(["name", "cpu_times"]):
+    def everyone(self) -> dict[int, _Proc]:
+        """Every process's CPU seconds so far, the CPU of its children that ended and that
+        it reaped, its name and its parent (``--rest-top``); and the kernel's own time
+        outside any process (interrupts, soft interrupts) as pid 0, the hypervisor's steal
+        as -1 and the newest pid the kernel handed out as -2 (in ``own``)."""
+        found: dict[int, _Proc] = {}
+        for p in self.psutil.process_iter(["name", "cpu_times", "ppid"]):
             t = p.info["cpu_times"]
             if t is not None:
                 own, reaped = t.user + t.system, t.children_user + t.children_system
-                found[p.pid] = (float(own), float(reaped), str(p.info["name"]))
+                found[p.pid] = _Proc(own, reaped, str(p.info["name"]), p.info["ppid"] or 0)
         t = self.psutil.cpu_times()
-        found[0] = (float(t.irq + t.softirq), 0.0, "irq+softirq")
-        found[-1] = (float(t.steal), 0.0, "steal")
-        last_pid = Path("/proc/loadavg").read_text().split()[-1]  # the newest pid or tid
-        found[-2] = (float(last_pid), 0.0, "last pid")
+        found[0] = _Proc(t.irq + t.softirq, 0.0, "irq+softirq", 0)
+        found[-1] = _Proc(t.steal, 0.0, "steal", 0)
+        newest = Path("/proc/loadavg").read_text().split()[-1]  # a process's or thread's
+        found[-2] = _Proc(float(newest), 0.0, "newest pid", 0)
         return found
 
     @staticmethod
@@ -332,8 +348,7 @@ class _Cpu:
         def grew(key: str) -> float:
             return sum(v - before[key].get(pid, 0.0) for pid, v in after[key].items())
 
-        keys = ("bench", "server", "engine", "workers", "db", "pg_bg", "prober")
-        return {**{k: grew(k) for k in keys}, "machine": after["machine"] - before["machine"]}
+        return {**{k: grew(k) for k in _GROUPS}, "machine": after["machine"] - before["machine"]}
 
 
 def machine_busy(t: Any) -> float:
@@ -652,11 +667,9 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
     # machine's CPU between them is the round's; its probing is counted by its pid.
     prober = _Prober(client, args.probe_every, args.prober_in_process)
     prober.start()
-    everyone = cpu.everyone() if args.rest_top else {}
-    before = cpu.snapshot(prober.pid)
+    before = cpu.snapshot(prober.pid, everyone=args.rest_top > 0)
     took, tasks, sent = _throughput(client, args.executions, args.width, prober)
-    after = cpu.snapshot(prober.pid)
-    everyone_after = cpu.everyone() if args.rest_top else {}
+    after = cpu.snapshot(prober.pid, everyone=args.rest_top > 0)
     prober.finish()
     sent["probes"] = len(prober.probes)
     traced = prober.probes
@@ -695,7 +708,7 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         flush=True,
     )
     if args.rest_top:
-        _print_rest(everyone, everyone_after, before, after, tasks, args.rest_top, rest)
+        _print_rest(before, after, tasks, args.rest_top, rest)
     if args.wal_dir:
         _print_wal(cpu.admin, args, first["wal"], last["wal"], tasks)
     if args.trace:
@@ -704,8 +717,6 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
 
 
 def _print_rest(
-    first: dict[int, tuple[float, float, str]],
-    last: dict[int, tuple[float, float, str]],
     before: dict[str, Any],
     after: dict[str, Any],
     tasks: int,
@@ -716,37 +727,42 @@ def _print_rest(
     time outside any process (irq, softirq; steal apart: not the machine's busy time); the
     N processes outside the server, its workers, its backends, PostgreSQL's own processes,
     the prober and this process that used the most CPU in the round; the processes that
-    ended in the round (a process that starts and ends within it shows in neither
-    snapshot), by the parent that reaped them (their CPU since they started: their time
-    before the round too); the pids the kernel handed out (processes and threads started);
-    and what none of these explain (the 10 ms ticks' rounding: +-0.01 ms a task a process
-    at 4,040 tasks)."""
-    groups = [v for snap in (before, after) for k, v in snap.items() if k != "machine"]
+    ended in the round (one that starts and ends within it shows in neither snapshot), by
+    the parent that reaped them, their CPU in the round (what the reaper's count of its
+    ended children grew, less what those that ran before the round had used by then); the
+    pids the kernel handed out (processes and threads started); and what none of these
+    explain (the 10 ms ticks' rounding: +-0.01 ms a task a process at 4,040 tasks)."""
+    first: dict[int, _Proc] = before["everyone"]
+    last: dict[int, _Proc] = after["everyone"]
+    groups = [v for snap in (before, after) for k, v in snap.items() if k in _GROUPS]
     known = {pid for group in groups for pid in group}
     ms = 1000 / tasks
-    grew = {
-        pid: (own - first.get(pid, (0.0, 0.0, ""))[0], reaped - first.get(pid, (0.0, 0.0, ""))[1])
-        for pid, (own, reaped, _) in last.items()
-    }
-    kernel, steal = grew.pop(0)[0] * ms, grew.pop(-1)[0] * ms
+    kernel, steal = (last[k].own - first[k].own for k in (0, -1))
     pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
-    pids = int(last[-2][0] - first[-2][0]) % pid_max  # /proc/loadavg's newest pid or tid
-    del grew[-2]
-    names = {pid: name for pid, (_, _, name) in last.items()}
-    outside = {pid: own for pid, (own, _) in grew.items() if pid not in known}
-    reaped = {pid: r for pid, (_, r) in grew.items() if r > 0}
+    pids = int(last[-2].own - first[-2].own) % pid_max
+    procs = {pid: p for pid, p in last.items() if pid > 0}
+    zero = _Proc(0.0, 0.0, "", 0)
+    outside = {
+        pid: p.own - first.get(pid, zero).own for pid, p in procs.items() if pid not in known
+    }
+    reaped = {pid: p.reaped - first.get(pid, zero).reaped for pid, p in procs.items()}
+    for pid, p in first.items():  # ended in the round: its CPU before it is not the round's
+        if pid > 0 and pid not in last and p.ppid in reaped:
+            reaped[p.ppid] -= p.own + p.reaped
+    reaped = {pid: cpu for pid, cpu in reaped.items() if cpu > 0}
 
     def ranked(used: dict[int, float]) -> str:
         best = sorted(used.items(), key=lambda kv: -kv[1])[:top]
-        return ", ".join(f"{names[pid]}[{pid}] {cpu * ms:.3f}" for pid, cpu in best)
+        return ", ".join(f"{procs[pid].name}[{pid}] {cpu * ms:.3f}" for pid, cpu in best)
 
-    explained = kernel + (sum(outside.values()) + sum(reaped.values())) * ms
+    named = sum(outside.values()) + sum(reaped.values())
     print(
         f"  the rest {rest:.3f} ms/task: the kernel outside processes (irq, softirq) "
-        f"{kernel:.3f}; processes outside the groups {sum(outside.values()) * ms:.3f} (top: "
-        f"{ranked(outside)}); processes that ended in the round, by who reaped them "
+        f"{kernel * ms:.3f}; processes outside the groups {sum(outside.values()) * ms:.3f} "
+        f"(top: {ranked(outside)}); processes that ended in the round, by who reaped them "
         f"{sum(reaped.values()) * ms:.3f} ({ranked(reaped) or 'none'}); unexplained "
-        f"{rest - explained:.3f}; pids handed out {pids}; steal (not counted) {steal:.3f}",
+        f"{rest - (kernel + named) * ms:.3f}; pids handed out {pids}; steal (not counted) "
+        f"{steal * ms:.3f}",
         flush=True,
     )
 
