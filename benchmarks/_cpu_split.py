@@ -47,6 +47,7 @@ class Cpu:
         self.tag = tag
         self.conn = admin.connect()  # kept: a connection a snapshot is a backend that exits
         self.own_backend = int(self.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+        self.conn.commit()  # idle, not idle in a transaction (that would hold back vacuum)
 
     def close(self) -> None:
         self.conn.close()
