@@ -25,8 +25,12 @@ serving the server's connections (both processes'; and apart, PostgreSQL's own p
 WAL writer, checkpointer, background writer, autovacuum, every database's), of this
 benchmark's own process (the client launching and waiting: on the same cores as the
 server; and with ``--prober-in-process`` the prober), of the prober's process, the rest
-(the kernel's threads and other users) and the machine's total (everything) beside the
-round's wall time; the requests the round sent to the API by
+(the kernel's threads and other users) and the machine's total (everything busy: not idle,
+iowait or steal) beside the round's wall time. The prober's process is started before the
+round's first snapshot and ends after its last (its start, an interpreter and its imports,
+is ~0.23 s of CPU: before, it counted in the rest as ~0.06 ms a task), and a snapshot reads
+every process and the machine in one go, so the groups and the rest add up to the machine
+over the same span; the requests the round sent to the API by
 kind (launches, the waiting client's event pages, execution details, probes); and per task
 the rows of the bench's ``executions`` table updated (the execution's record writes and
 the lease traffic), rows updated and inserted in all its tables, the dead rows they hold at the
@@ -34,8 +38,10 @@ round's end, WAL bytes (the cluster's insert position: other users' writes count
 the database's commits (``pg_stat_database``:
 the API's reads and other users of that database included; point ``AIRFOIL_BENCH_PG_URL``
 at a database of its own to leave others out). ``--rest-top N`` also prints what the rest
-was: the N processes outside those groups that used the most CPU in the round and the
-kernel's time outside any process (interrupts, soft interrupts, steal), in ms a task.
+was, in ms a task: the kernel's time outside any process (interrupts, soft interrupts), the
+N processes outside those groups that used the most CPU in the round, the processes that
+ended in the round by the parent that reaped them, the pids handed out, and what none of
+these explain (the ticks' rounding: should be ~0).
 
 ``--wal-dir DIR`` (the PostgreSQL server's ``pg_wal`` directory, readable here; ``pg_waldump``
 on the path or named by ``--pg-waldump``) adds per round the WAL bytes per task that the
@@ -80,6 +86,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from _cpu_split import Cpu, print_rest
 
 PG_URL = os.environ.get("AIRFOIL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -222,99 +229,6 @@ def server_backends(admin: sa.Engine, tag: str, role: str | None = None) -> list
         return [int(pid) for pid, name in found if name in names]
 
 
-class _Cpu:
-    """CPU seconds of the server, its workers, its PostgreSQL backends and the machine."""
-
-    def __init__(self, server_pid: int, admin: sa.Engine, tag: str) -> None:
-        import psutil
-
-        self.psutil = psutil
-        self.server = psutil.Process(server_pid)
-        self.admin = admin
-        self.tag = tag
-
-    def _engines(self) -> list[Any]:
-        """The server's engine process (its driver slots in a process of their own, where
-        the server runs them so): the child forked from it (its command line), not one of
-        the process executor's helpers (forkserver, resource tracker)."""
-        found = []
-        try:
-            command = self.server.cmdline()
-            for child in self.server.children():
-                try:
-                    if child.cmdline() == command:
-                        found.append(child)
-                except self.psutil.Error:
-                    pass
-        except self.psutil.Error:
-            pass
-        return found
-
-    def _pg_background(self) -> list[int]:
-        """PostgreSQL's own processes (WAL writer, checkpointer, background writer,
-        autovacuum: every database's), which no client's connection names."""
-        with self.admin.connect() as conn:
-            found = conn.execute(
-                sa.text("SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'")
-            )
-            return [int(pid) for (pid,) in found]
-
-    def _cpu(self, pid: int) -> float:
-        try:
-            t = self.psutil.Process(pid).cpu_times()
-            return float(t.user + t.system)
-        except self.psutil.Error:
-            return 0.0
-
-    def snapshot(self) -> dict[str, Any]:
-        engines = self._engines()
-        skip = {p.pid for p in engines}
-        workers = {
-            p.pid: self._cpu(p.pid)
-            for p in self.server.children(recursive=True)
-            if p.pid not in skip
-        }
-        t = self.psutil.cpu_times()
-        return {
-            "bench": {os.getpid(): self._cpu(os.getpid())},
-            "server": {self.server.pid: self._cpu(self.server.pid)},
-            "engine": {p.pid: self._cpu(p.pid) for p in engines},
-            "workers": workers,
-            "db": {pid: self._cpu(pid) for pid in server_backends(self.admin, self.tag)},
-            "pg_bg": {pid: self._cpu(pid) for pid in self._pg_background()},
-            "machine": float(sum(t) - t.idle - getattr(t, "iowait", 0.0)),
-        }
-
-    def everyone(self) -> dict[int, tuple[float, str]]:
-        """Every process's CPU seconds so far and its name (``--rest-top``), and the
-        kernel's own time outside any process (interrupts, soft interrupts, the
-        hypervisor's steal) as pid 0."""
-        found: dict[int, tuple[float, str]] = {}
-        for p in self.psutil.process_iter(["name", "cpu_times"]):
-            t = p.info["cpu_times"]
-            if t is not None:
-                found[p.pid] = (float(t.user + t.system), str(p.info["name"]))
-        t = self.psutil.cpu_times()
-        kernel = sum(getattr(t, k, 0.0) for k in ("irq", "softirq", "steal"))
-        found[0] = (float(kernel), "irq+softirq+steal")
-        return found
-
-    @staticmethod
-    def split(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-        def grew(key: str) -> float:
-            return sum(v - before[key].get(pid, 0.0) for pid, v in after[key].items())
-
-        return {
-            "bench": grew("bench"),
-            "server": grew("server"),
-            "engine": grew("engine"),
-            "workers": grew("workers"),
-            "db": grew("db"),
-            "pg_bg": grew("pg_bg"),
-            "machine": after["machine"] - before["machine"],
-        }
-
-
 def _probe_loop(
     base: str,
     every_s: float,
@@ -326,10 +240,9 @@ def _probe_loop(
 ) -> None:
     """The prober's loop: GET the execution list and (every other probe, once ``target``
     names one) an execution's detail, one every ``every_s``; puts its probes (number, time
-    sent, latency) and its own CPU seconds on ``out`` when ``stop`` is set."""
+    sent, latency) on ``out`` when ``stop`` is set."""
     probes: list[tuple[str, float, float]] = []
     with httpx.Client(timeout=30) as http:
-        cpu0 = time.process_time()  # its start (imports) left out
         ready.set()  # imported and its client built: the round may begin
         turn = 0
         while not stop.is_set():
@@ -342,7 +255,7 @@ def _probe_loop(
             assert r.status_code == 200, r.text
             turn += 1
             stop.wait(every_s)
-    out.put((probes, time.process_time() - cpu0))
+    out.put(probes)
 
 
 class _Prober:
@@ -362,8 +275,6 @@ class _Prober:
         self.in_process = in_process
         #: (probe number, its time.time() at sending, its latency) of each probe
         self.probes: list[tuple[str, float, float]] = []
-        #: CPU seconds of the prober's own process (0 in process: counted in the bench's)
-        self.cpu_s = 0.0
         tag = uuid.uuid4().hex[:8]
         if in_process:
             import queue
@@ -386,6 +297,11 @@ class _Prober:
             self._runner = ctx.Process(target=_probe_loop, args=args, daemon=True)
 
     @property
+    def pid(self) -> int | None:
+        """The prober's process (None in process: counted in the benchmark's)."""
+        return None if self.in_process else int(self._runner.pid)
+
+    @property
     def target(self) -> str:
         return self._target if self.in_process else self._shared.value.decode()
 
@@ -404,18 +320,17 @@ class _Prober:
 
     def finish(self) -> None:
         self._stop.set()
-        probes, cpu_s = self._out.get(timeout=120)
+        probes = self._out.get(timeout=120)
         self._runner.join(30)
         self.probes = [tuple(p) for p in probes]  # type: ignore[misc]
-        self.cpu_s = 0.0 if self.in_process else cpu_s
 
 
 def _throughput(
-    client: Any, executions: int, width: int, probe_every: float, in_process: bool = False
-) -> tuple[float, int, _Prober, dict[str, int]]:
-    """One round: its time, its tasks, the prober (its probes) and the requests the round
-    sent by kind (the client's launches, event pages and details, and the probes)."""
-    prober = _Prober(client, probe_every, in_process)
+    client: Any, executions: int, width: int, prober: _Prober
+) -> tuple[float, int, dict[str, int]]:
+    """One round, ``prober`` (started) probing: its time, its tasks and the requests the
+    round sent by kind (the client's launches, event pages and details; the probes are
+    counted when the prober finishes)."""
     sent: dict[str, int] = {}
 
     def count(request: httpx.Request) -> None:
@@ -424,7 +339,6 @@ def _throughput(
         sent[kind] = sent.get(kind, 0) + 1
 
     client._http.event_hooks = {"request": [count]}
-    prober.start()
     t0 = time.perf_counter()
     ids = []
     for i in range(executions):
@@ -434,10 +348,8 @@ def _throughput(
         d = client.wait(i, poll_s=0.05, timeout=600)
         assert d.phase == "succeeded", d.error
     took = time.perf_counter() - t0
-    prober.finish()
     client._http.event_hooks = {"request": []}
-    sent["probes"] = len(prober.probes)
-    return took, executions * (width + 1), prober, sent
+    return took, executions * (width + 1), sent
 
 
 def _p99(samples: list[float]) -> float:
@@ -524,9 +436,11 @@ def main() -> None:
             args.workers,
         )
         try:
-            with Client(url, project="bench") as client:
+            with (
+                Client(url, project="bench") as client,
+                contextlib.closing(Cpu(proc.pid, admin, schema)) as cpu,
+            ):
                 client.register(entities)
-                cpu = _Cpu(proc.pid, admin, schema)
                 rates = []
                 if args.only == "throughput":  # the first round runs on a cold server
                     rates.append(_round(client, cpu, args, "cold"))
@@ -616,21 +530,22 @@ def _counts(admin: sa.Engine, schema: str) -> dict[str, int]:
         return {"xacts": int(xacts), "flushes": int(flushes or 0), **counts}
 
 
-def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float:
+def _round(client: Any, cpu: Cpu, args: argparse.Namespace, kind: str) -> float:
     """One throughput round; prints its rate, API latency under load and CPU split."""
     first = _counts(cpu.admin, args.schema)
-    before = cpu.snapshot()
-    everyone = cpu.everyone() if args.rest_top else {}
-    took, tasks, prober, sent = _throughput(
-        client, args.executions, args.width, args.probe_every, args.prober_in_process
-    )
+    # The prober's process starts (a Python interpreter and its imports: ~0.23 s of CPU,
+    # ~0.06 ms a task) before the round's first snapshot and ends after its last, so the
+    # machine's CPU between them is the round's; its probing is counted by its pid.
+    prober = _Prober(client, args.probe_every, args.prober_in_process)
+    prober.start()
+    before = cpu.snapshot(prober.pid, everyone=args.rest_top > 0)
+    took, tasks, sent = _throughput(client, args.executions, args.width, prober)
+    after = cpu.snapshot(prober.pid, everyone=args.rest_top > 0)
+    prober.finish()
+    sent["probes"] = len(prober.probes)
     traced = prober.probes
     probes = [latency for _, _, latency in traced]
-    after = cpu.snapshot()
-    if args.rest_top:
-        _print_rest(everyone, cpu.everyone(), before, after, tasks, args.rest_top)
     split = cpu.split(before, after)
-    split["prober"] = prober.cpu_s
     args.probed.setdefault(kind, []).extend(probes)
     if args.probes_out:  # appended: rounds of several invocations pooled later
         import json
@@ -663,42 +578,13 @@ def _round(client: Any, cpu: _Cpu, args: argparse.Namespace, kind: str) -> float
         f"(cluster-wide); load average {load:.1f}",
         flush=True,
     )
+    if args.rest_top:
+        print_rest(before, after, tasks, args.rest_top, rest)
     if args.wal_dir:
         _print_wal(cpu.admin, args, first["wal"], last["wal"], tasks)
     if args.trace:
         _print_slowest(args.trace, traced)
     return tasks / took
-
-
-def _print_rest(
-    first: dict[int, tuple[float, str]],
-    last: dict[int, tuple[float, str]],
-    before: dict[str, Any],
-    after: dict[str, Any],
-    tasks: int,
-    top: int,
-) -> None:
-    """What "the rest" of a round's CPU was (``--rest-top N``): the N processes outside the
-    server, its workers, its backends, PostgreSQL's own processes and this process that
-    used the most CPU in the round (the prober's process among them), each in ms a task,
-    and the kernel's time outside any process. A process that started and ended within the
-    round shows in neither snapshot: what the machine used beyond these is such processes
-    (and the 10 ms ticks' rounding)."""
-    groups = [v for snap in (before, after) for k, v in snap.items() if k != "machine"]
-    known = {pid for group in groups for pid in group}
-    used = {
-        pid: (cpu - first.get(pid, (0.0, name))[0], name)
-        for pid, (cpu, name) in last.items()
-        if pid not in known
-    }
-    kernel = used.pop(0, (0.0, ""))[0] / tasks * 1000
-    ranked = sorted(used.items(), key=lambda kv: -kv[1][0])[:top]
-    listed = ", ".join(f"{name}[{pid}] {cpu / tasks * 1000:.3f}" for pid, (cpu, name) in ranked)
-    everyone = sum(cpu for cpu, _ in used.values()) / tasks * 1000
-    print(
-        f"  the rest, ms/task: the kernel outside processes (irq, softirq, steal) {kernel:.3f}, "
-        f"processes outside the groups {everyone:.3f}; top: {listed}"
-    )
 
 
 def _lsn(position: int) -> str:
