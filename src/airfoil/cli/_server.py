@@ -57,7 +57,7 @@ def start(
         "--max-parallel",
         help="Attempts at once per execution, and the default of --workers (with --workers 0: "
         "worker processes per driver slot). Where the slots share a pool, a slot has out "
-        "its share of the workers, more (up to 8 a worker) while the attempts are short, "
+        "its share of the workers, more (up to 4 a worker) while the attempts are short, "
         "and --max-parallel caps that. Default: no cap there; else the CPU count, at least 4.",
     ),
     workers: int = typer.Option(

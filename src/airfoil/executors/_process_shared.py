@@ -80,10 +80,8 @@ QUEUE_WAIT_BOUND_S = 0.05
 #: The most attempts a client has out per worker of the pool, however short its attempts:
 #: at 4 slots on 4 workers (PostgreSQL, trivial tasks) the server's commits a task were
 #: ~0.43 with 4 out a slot, ~0.27 with 16 and ~0.22 with 32 (docs/performance.md, "Fewer
-#: statements a task"); 8 a worker against 4: the engine process's and PostgreSQL's CPU a
-#: task 0.93x (14 of 14 alternated pairs lower or equal, helper srv10), the API's p99 under
-#: load ~10 ms higher (larger batches, longer bursts on 2 cores).
-DEEPEST_PER_WORKER = 8
+#: statements a task"): more bought little.
+DEEPEST_PER_WORKER = 4
 
 #: The time constant of the pool's rate of finished attempts (an exponentially weighted
 #: count a second): a change of the tasks' length shows within about this long.

@@ -57,7 +57,7 @@ def test_a_slot_sharing_the_pool_asks_it_how_many_attempts_to_have_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The engine of a slot sharing the pool has no fixed bound: the pool answers at each
-    admission, the workers' share while its attempts are long or unknown, 8 a worker while
+    admission, the workers' share while its attempts are long or unknown, 4 a worker while
     they are short (~2,000 a second: the server's trivial tasks; what they finish then
     shares a slot's fenced statements); ``--max-parallel`` caps it."""
     monkeypatch.setenv("AIRFOIL_PACKAGE_CACHE", str(tmp_path / "packages"))
@@ -70,7 +70,7 @@ def test_a_slot_sharing_the_pool_asks_it_how_many_attempts_to_have_out(
         assert engine.executor.max_out() == 3  # nothing finished yet: the workers
         pool = driver.shared_pool()
         monkeypatch.setattr(pool, "rate", lambda: 2_000.0)
-        assert engine.executor.max_out() == 24
+        assert engine.executor.max_out() == 12
     finally:
         srv.stop()
 

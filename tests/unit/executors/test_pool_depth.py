@@ -17,16 +17,13 @@ pytestmark = pytest.mark.unit
 
 
 def test_trivial_tasks_get_the_deepest_queue() -> None:
-    """~2,000 attempts a second (the server's trivial tasks): 8 a worker up to 2 slots; with
-    4 slots all that deep, the last would wait ~64 ms: 26 each (104 out, ~50 ms), 13 each
-    with 8; at ~4,000 a second 8 a worker again with 4 slots."""
-    assert DEEPEST_PER_WORKER == 8 and QUEUE_WAIT_BOUND_S == 0.05
-    for slots in (1, 2):
-        assert depth(4, 2_000.0, slots, others_out=32 * (slots - 1)) == 32
-    assert depth(4, 2_000.0, 4, others_out=26 * 3) == 26
-    assert depth(4, 4_000.0, 4, others_out=32 * 3) == 32
-    assert depth(4, 2_000.0, 8, others_out=13 * 7) == 13
-    assert depth(1, 2_000.0, 2, others_out=8) == 8
+    """~2,000 attempts a second (the server's trivial tasks): 4 a worker up to 4 slots; with
+    8 slots all that deep, the last would wait ~60 ms: 13 each (104 out, ~50 ms)."""
+    assert DEEPEST_PER_WORKER == 4 and QUEUE_WAIT_BOUND_S == 0.05
+    for slots in (1, 2, 4):
+        assert depth(4, 2_000.0, slots, others_out=16 * (slots - 1)) == 16
+    assert depth(4, 2_000.0, 8, others_out=16 * 7) == 13
+    assert depth(1, 2_000.0, 2, others_out=4) == 4
 
 
 def test_long_tasks_get_the_workers_share_and_no_more() -> None:
