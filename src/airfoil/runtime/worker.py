@@ -196,6 +196,19 @@ def _user_traceback(exc: BaseException) -> str:
     return user_paths("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, or what went wrong making it: a user's ``__str__`` that raises (or
+    returns a non-string) must not turn the task's failure into the platform's."""
+    try:
+        return str(exc)
+    except Exception as inner:  # the user's __str__, called at the user-code boundary
+        try:
+            why = f"{type(inner).__name__}: {inner}"
+        except Exception:
+            why = type(inner).__name__
+        return f"<str() of the exception failed: {why}>"
+
+
 def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
     etype = type(exc)
     # Builtins and Airfoil's own errors by bare name; user-defined types fully qualified.
@@ -203,7 +216,7 @@ def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
         name = etype.__qualname__
     else:
         name = f"{etype.__module__}.{etype.__qualname__}"
-    return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
+    return ErrorInfo(kind=kind, type=name, message=_message(exc), traceback=_user_traceback(exc))
 
 
 def _check_inputs_match(request: AttemptRequest, iface: Any) -> None:
