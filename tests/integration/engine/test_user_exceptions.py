@@ -1,5 +1,7 @@
 """A task's exception is the user's error whatever it holds: one whose ``str()`` raises is
-still a user error (its ``retries``, never the platform's)."""
+still a user error (its ``retries``, never the platform's), and one with a message of
+megabytes is recorded clipped, so it cannot bloat every record that repeats it (the
+execution, its head, the node, the attempt) or the terminal that prints it."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import airfoil as af
+from airfoil.core.records import ERROR_MESSAGE_MAX, ERROR_TRACEBACK_MAX
 from airfoil.engine.local import spec_of
 from airfoil.engine.runner import Engine
 from airfoil.executors.inline import InlineExecutor
@@ -34,6 +37,16 @@ def unprintable(x: int) -> int:
 @af.workflow
 def unprintable_wf(x: int = 1) -> int:
     return unprintable(x=x)
+
+
+@af.task
+def shouting(n: int) -> int:
+    raise ValueError("head " + "x" * n + " tail")
+
+
+@af.workflow
+def shouting_wf(n: int = 1) -> int:
+    return shouting(n=n)
 
 
 def _run(tmp_path: Path, wf: object, **inputs: int) -> tuple[MemoryMetaStore, str]:
@@ -67,3 +80,28 @@ def test_an_exception_whose_str_raises_is_the_users_error_and_uses_its_retries(
     assert "raise UnprintableError(x)" in error.traceback
     stored = meta.get_execution("e1").error
     assert stored is not None and stored.type == f"{__name__}.UnprintableError"
+
+
+def test_a_message_of_megabytes_is_recorded_clipped_with_its_head_and_tail(
+    tmp_path: Path,
+) -> None:
+    # Before: a 50 MB message was stored whole in the execution, its head, the node and the
+    # attempt records, message and traceback each (about 500 MB of database per failed run)
+    # and printed whole by `airfoil run`.
+    meta, phase = _run(tmp_path, shouting_wf, n=5_000_000)
+    assert phase == "failed"
+    for error in (meta.get_execution("e1").error, meta.get_attempts("e1", "n0")[-1].error):
+        assert error is not None and error.type == "ValueError"
+        assert len(error.message) <= ERROR_MESSAGE_MAX
+        assert error.message.startswith("head xxx") and error.message.endswith("xxx tail")
+        assert "characters cut" in error.message
+        assert len(error.traceback) <= ERROR_TRACEBACK_MAX
+        assert "raise ValueError" in error.traceback  # the frames are kept
+        assert error.traceback.rstrip().endswith("xxx tail")
+
+
+def test_a_long_message_under_the_limit_is_kept_whole(tmp_path: Path) -> None:
+    meta, _ = _run(tmp_path, shouting_wf, n=2_000)
+    error = meta.get_attempts("e1", "n0")[-1].error
+    assert error is not None
+    assert error.message == "head " + "x" * 2_000 + " tail"
