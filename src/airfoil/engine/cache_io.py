@@ -2,8 +2,8 @@
 
 A hit is served only when every offloaded output of the entry is in the blob store and its
 content still matches the hash recorded when it was written. Otherwise the entry is dropped
-and the task recomputes, writing a fresh entry: a damaged blob never becomes a task's input
-through the cache.
+(a damaged blob deleted) and the task recomputes, writing its outputs and a fresh entry: a
+damaged blob never becomes a task's input through the cache.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ def unusable_outputs(entry: CacheEntry, blobs: BlobStore) -> str | None:
         except NotFoundError:
             missing.append(name)
         except CorruptBlobError:
+            # Deleted: blobs are stored by content and a write of content already stored is
+            # skipped, so the recomputed output (the same bytes, the same key) would be
+            # "written" over the damaged blob without replacing it, and the next task would
+            # read the damage in this run and every later one.
+            blobs.delete(value.uri)
             corrupt.append(name)
     problems = []
     if missing:
