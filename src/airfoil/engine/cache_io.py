@@ -1,19 +1,88 @@
 """The I/O half of the cache (``cache.py`` is pure): is a hit's stored output still good?
 
 A hit is served only when every offloaded output of the entry is in the blob store and its
-content still matches the hash recorded when it was written. Otherwise the entry is dropped
-(a damaged blob deleted) and the task recomputes, writing its outputs and a fresh entry: a
-damaged blob never becomes a task's input through the cache.
+content still matches the hash recorded when it was written -- and so is every offloaded
+value *inside* an output (the frames of a ``list[pd.DataFrame]``, the arrays of a dataclass),
+which the output's JSON names by reference. Otherwise the entry is dropped (a damaged blob
+deleted) and the task recomputes, writing its outputs and a fresh entry: a damaged blob never
+becomes a task's input through the cache.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
 from airfoil.core.errors import CorruptBlobError, NotFoundError
-from airfoil.core.records import CacheEntry
+from airfoil.core.records import CacheEntry, Value
 from airfoil.store.base import BlobStore
-from airfoil.types._integrity import check_blob
+from airfoil.types._base import REF_KEY, ValueContext, decode_json_bytes, ref_to_value
+from airfoil.types._integrity import check_blob, check_bytes
 
 __all__ = ["unusable_outputs"]
+
+#: The bytes every reference in a JSON value contains: a value without them has none inside.
+_REF_MARK = f'"{REF_KEY}"'.encode()
+
+
+def _references(data: Any) -> Iterator[Any]:
+    """The value references (``{"$airfoil": ...}``) anywhere in plain JSON data."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if REF_KEY in item:
+                yield item
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _inside(value: Value, blobs: BlobStore) -> list[Value]:
+    """The offloaded values an output holds: named by reference in its JSON, or the members
+    of a list or dict the engine assembled from several values (``af-list`` / ``af-dict``).
+    The output itself has been checked already."""
+    if value.format not in ("json", "af-list", "af-dict"):
+        return []
+    data = value.inline
+    if data is None:
+        assert value.uri is not None
+        data = blobs.get_bytes(value.uri)
+        check_bytes(value, data)
+    if value.format == "af-list":
+        return list(msgspec.json.decode(data, type=list[Value]))
+    if value.format == "af-dict":
+        return list(msgspec.json.decode(data, type=dict[str, Value]).values())
+    if _REF_MARK not in data:
+        return []
+    ctx = ValueContext(blobs=blobs)
+    return [ref_to_value(ref, ctx) for ref in _references(decode_json_bytes(data))]
+
+
+def _check(value: Value, blobs: BlobStore) -> None:
+    """Check an output's blob and those of the values inside it, however deep. A corrupt
+    blob is deleted: blobs are stored by content and a write of content already stored is
+    skipped, so the recomputed output (the same bytes, the same key) would otherwise be
+    "written" over the damaged blob without replacing it, and the next task would read the
+    damage in this run and every later one.
+
+    Raises:
+        NotFoundError: a blob is missing.
+        CorruptBlobError: a blob's content does not match its value's hash.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        try:
+            check_blob(item, blobs)
+        except CorruptBlobError:
+            assert item.uri is not None
+            blobs.delete(item.uri)
+            raise
+        stack.extend(_inside(item, blobs))
 
 
 def unusable_outputs(entry: CacheEntry, blobs: BlobStore) -> str | None:
@@ -22,18 +91,11 @@ def unusable_outputs(entry: CacheEntry, blobs: BlobStore) -> str | None:
     missing: list[str] = []
     corrupt: list[str] = []
     for name, value in sorted(entry.outputs.items()):
-        if not value.uri:
-            continue
         try:
-            check_blob(value, blobs)
+            _check(value, blobs)
         except NotFoundError:
             missing.append(name)
         except CorruptBlobError:
-            # Deleted: blobs are stored by content and a write of content already stored is
-            # skipped, so the recomputed output (the same bytes, the same key) would be
-            # "written" over the damaged blob without replacing it, and the next task would
-            # read the damage in this run and every later one.
-            blobs.delete(value.uri)
             corrupt.append(name)
     problems = []
     if missing:
