@@ -27,7 +27,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -108,7 +108,9 @@ class _Pandas(_Flavour):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pandas(obj), target)
+        table = pa.Table.from_pandas(obj)
+        _refuse_changed_dicts(obj, table)
+        pq.write_table(table, target)
 
     def read(self, source: Any) -> Any:
         return _read_arrow(source).to_pandas()
@@ -120,6 +122,7 @@ class _Pandas(_Flavour):
         import pyarrow as pa
 
         table = pa.Table.from_pandas(obj)
+        _refuse_changed_dicts(obj, table)
         meta = dict(table.schema.metadata or {})
         if b"pandas" not in meta:
             return table
@@ -135,6 +138,93 @@ class _Pandas(_Flavour):
         # one consolidating copy: pandas users may change their frame in place, and arrays
         # over the read-only mapping could not be written
         return table.to_pandas()
+
+
+def _holds_struct(arrow_type: Any) -> bool:
+    """Whether an Arrow type is a struct or holds one (a list of structs)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(arrow_type):
+        return True
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _holds_struct(arrow_type.value_type)
+    if pa.types.is_fixed_size_list(arrow_type):
+        return _holds_struct(arrow_type.value_type)
+    return False
+
+
+_Check = Callable[[Any], "tuple[Any, list[str]] | None"]
+
+
+def _unlike_check(arrow_type: Any) -> _Check:
+    """A check of a cell against a type holding structs: the dict inside the cell (a dict,
+    or a list holding dicts) that the struct would not hold as it is, with the struct's
+    keys, or ``None`` when all fit. Only keys are compared: a struct gives every dict every
+    key of the column (missing ones as None); its values keep their values (an int read back
+    as a float is the same number). Built once per column: a row costs a key comparison."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(arrow_type):
+        fields = [arrow_type.field(k) for k in range(arrow_type.num_fields)]
+        names = [f.name for f in fields]
+        keys = set(names)
+        inner = [(f.name, _unlike_check(f.type)) for f in fields if _holds_struct(f.type)]
+
+        def struct(cell: Any) -> tuple[Any, list[str]] | None:
+            if not isinstance(cell, dict):
+                return None  # absent, or not a dict that was made a struct
+            if len(cell) != len(names) or cell.keys() != keys:
+                return cell, names
+            for name, check in inner:
+                found = check(cell[name])
+                if found is not None:
+                    return found
+            return None
+
+        return struct
+    item_check = _unlike_check(arrow_type.value_type)
+
+    def sequence(cell: Any) -> tuple[Any, list[str]] | None:
+        if isinstance(cell, list | tuple) or type(cell).__name__ == "ndarray":
+            for item in cell:
+                found = item_check(item)
+                if found is not None:
+                    return found
+        return None
+
+    return sequence
+
+
+def _refuse_changed_dicts(frame: Any, table: Any) -> None:
+    """Refuse a pandas frame whose column of dicts Arrow would change: Arrow gives the column
+    one struct type, so every dict gets every key seen in the column (missing ones as None),
+    and the frame read back holds other data than was written.
+
+    Raises:
+        ValueError: naming the column, the first changed row, and what to do instead.
+    """
+    import reprlib
+
+    for position, (name, column) in enumerate(frame.items()):
+        if column.dtype != object:
+            continue
+        arrow_type = table.schema.field(position).type  # pandas' columns come first, in order
+        if not _holds_struct(arrow_type):
+            continue
+        check = _unlike_check(arrow_type)
+        for row, cell in enumerate(column.tolist()):
+            found = check(cell)
+            if found is None:
+                continue
+            mine, keys = found
+            raise ValueError(
+                f"column {name!r} would not come back as it is: row {row} holds "
+                f"{reprlib.repr(mine)}, which would be read back with the keys "
+                f"{', '.join(map(repr, keys))} (missing ones as None). Arrow stores a column "
+                "of dicts as one struct type: every dict gets every key of the column. Make "
+                "the dicts alike, or store the column as JSON text "
+                f"(df[{name!r}] = df[{name!r}].map(json.dumps))"
+            )
 
 
 class _Arrow(_Flavour):
