@@ -12,11 +12,11 @@ DataFrame costs one conversion (pandas gets writable arrays of its own). A small
 the offload threshold) is serialised to memory and kept inline.
 
 The hash of an ``arrow`` value is the SHA-256 of the frame's uncompressed IPC stream: the
-schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data,
-never a codec's choices. Parquet (format ``parquet``, compressed) is still written where a
-:class:`~airfoil.types._base.ValueContext` asks for it (``frame_format="parquet"``: uploads
-over the API) and every ``parquet`` value, including those written by
-older versions, still reads.
+schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data, in
+one batch whatever chunks the frame was in, never a codec's choices. Parquet (format
+``parquet``, compressed) is still written where a :class:`~airfoil.types._base.ValueContext`
+asks for it (``frame_format="parquet"``: uploads over the API) and every ``parquet`` value,
+including those written by older versions, still reads.
 
 :attr:`Value.meta <airfoil.core.records.Value.meta>` holds ``flavour``, ``rows``, and
 ``columns`` and ``dtypes`` as JSON text.
@@ -293,6 +293,19 @@ class _Polars(_Flavour):
         return pl.from_arrow(table)
 
 
+def _one_chunk(table: Any) -> Any:
+    """``table`` with each column in one chunk: the IPC stream writes a batch per chunk, so
+    the same frame built by concatenation (one chunk per part) would otherwise hash unlike
+    the same frame read from a file. Columns already in one chunk are not copied; a column
+    that cannot be one chunk (a string column past 2 GiB of offsets) stays as it is."""
+    if all(column.num_chunks <= 1 for column in table.columns):
+        return table
+    try:
+        return table.combine_chunks()
+    except (ValueError, OverflowError):  # pyarrow's ArrowInvalid (offset overflow)
+        return table
+
+
 def _read_arrow(source: Any) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -367,7 +380,7 @@ class DataFrameHandler(BlobHandler):
                     write(obj, buf)
                     return write_bytes_value(buf.getvalue(), "parquet", ctx, meta)
                 return write_file_value(lambda path: write(obj, path), "parquet", ctx, meta)
-            table = self.flavour.to_arrow(obj)
+            table = _one_chunk(self.flavour.to_arrow(obj))
             if small:
                 return write_bytes_value(ipc_bytes(table), "arrow", ctx, meta)
             return write_file_value(lambda path: _write_ipc(table, path), "arrow", ctx, meta)

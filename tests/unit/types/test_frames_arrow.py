@@ -157,3 +157,21 @@ def test_columns_that_come_back_alike_are_stored(
     ctx = ValueContext(blobs, offload_threshold=0)
     back = engine.to_python(engine.to_value(df, pd.DataFrame, ctx), pd.DataFrame, ctx)
     assert len(back) == len(df)
+
+
+def test_equal_frames_in_other_chunks_hash_alike(engine: TypeEngine, blobs: Any) -> None:
+    # Before: the IPC stream wrote one batch per chunk, so a frame built by concatenation
+    # (pl.concat, pa.concat_tables: one chunk per part) hashed unlike the same frame in one
+    # chunk (read from a file, or a task's output read back): a cache miss for equal data.
+    ctx = ValueContext(blobs, offload_threshold=0)
+    whole_pl = pl.DataFrame({"x": [1, 2, 3, 4], "s": ["a", "b", "c", "d"]})
+    parts_pl = pl.concat([whole_pl.head(2), whole_pl.tail(2)], rechunk=False)
+    assert parts_pl.n_chunks() == 2 and parts_pl.equals(whole_pl)
+    one = engine.to_value(whole_pl, pl.DataFrame, ctx)
+    assert engine.to_value(parts_pl, pl.DataFrame, ctx).hash == one.hash
+    whole = pa.table({"x": [1, 2, 3, 4]})
+    parts = pa.concat_tables([whole.slice(0, 2), whole.slice(2)])
+    assert parts.column("x").num_chunks == 2
+    stored = engine.to_value(parts, pa.Table, ctx)
+    assert stored.hash == engine.to_value(whole, pa.Table, ctx).hash
+    assert engine.to_python(stored, pa.Table, ctx).equals(whole)
