@@ -10,56 +10,25 @@ becomes a task's input through the cache.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import msgspec
-
 from airfoil.core.errors import CorruptBlobError, NotFoundError
 from airfoil.core.records import CacheEntry, Value
 from airfoil.store.base import BlobStore
-from airfoil.types._base import REF_KEY, ValueContext, decode_json_bytes, ref_to_value
 from airfoil.types._integrity import check_blob, check_bytes
+from airfoil.types._nested import inner_values, may_hold_values
 
 __all__ = ["unusable_outputs"]
 
-#: The bytes every reference in a JSON value contains: a value without them has none inside.
-_REF_MARK = f'"{REF_KEY}"'.encode()
-
-
-def _references(data: Any) -> Iterator[Any]:
-    """The value references (``{"$airfoil": ...}``) anywhere in plain JSON data."""
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if REF_KEY in item:
-                yield item
-            else:
-                stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
 
 def _inside(value: Value, blobs: BlobStore) -> list[Value]:
-    """The offloaded values an output holds: named by reference in its JSON, or the members
-    of a list or dict the engine assembled from several values (``af-list`` / ``af-dict``).
-    The output itself has been checked already."""
-    if value.format not in ("json", "af-list", "af-dict"):
+    """The values an output holds (the output itself has been checked already)."""
+    if not may_hold_values(value):
         return []
     data = value.inline
     if data is None:
         assert value.uri is not None
         data = blobs.get_bytes(value.uri)
         check_bytes(value, data)
-    if value.format == "af-list":
-        return list(msgspec.json.decode(data, type=list[Value]))
-    if value.format == "af-dict":
-        return list(msgspec.json.decode(data, type=dict[str, Value]).values())
-    if _REF_MARK not in data:
-        return []
-    ctx = ValueContext(blobs=blobs)
-    return [ref_to_value(ref, ctx) for ref in _references(decode_json_bytes(data))]
+    return inner_values(value, data, blobs.uri)
 
 
 def _check(value: Value, blobs: BlobStore) -> None:
