@@ -226,8 +226,18 @@ def _cache_dir(value: str) -> str:
     return value
 
 
+def _home(value: str) -> str:
+    """The home folder as an absolute path, fixed when the settings are read: a relative
+    ``AIRFOIL_HOME`` (or one whose ``~`` no shell expanded: a ``.env`` file, a unit file)
+    would otherwise be looked up anew from the working directory of the moment, which an
+    inline task may change (``os.chdir``), and the run's journal, or a store opened later,
+    would land in another folder, where a resume never looks."""
+    return os.path.abspath(os.path.expanduser(value)) if value else value
+
+
 #: Checks after a value has its type (each raises ``ValueError`` with the problem and fix).
 _AFTER: dict[str, Callable[[Any], Any]] = {
+    "home": _home,
     "executor": _executor_name,
     "project": _tenancy(project_name_problem),
     "domain": _tenancy(domain_problem),

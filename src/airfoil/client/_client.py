@@ -759,7 +759,12 @@ class Client:
         raw = self.raw_outputs(execution_id, project=project, domain=domain)
         if raw.phase != "succeeded":
             raise ConflictError(f"execution {execution_id} is {raw.phase}, not succeeded")
-        blobs = DownloadedBlobs()
+        values_path = f"/projects/{self._p(project)}/executions/{raw.execution_id}/values/"
+
+        def fetch(digest: str) -> bytes:  # a value inside an output, from its execution
+            return self._call("GET", values_path + digest).content
+
+        blobs = DownloadedBlobs(fetch)
         values: dict[str, Value] = {}
         for name, rv in raw.values.items():
             data = None

@@ -8,6 +8,8 @@ converters (parquet, npy, files) read them as they would from any store.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.blobs import BlobStore
@@ -19,12 +21,20 @@ from airfoil.wire import RawValue
 
 __all__ = ["DownloadedBlobs", "python_outputs", "to_value"]
 
+_HEX = re.compile(r"[0-9a-f]{64}")
+
 
 class DownloadedBlobs(BlobStore):
-    """A small in-memory blob store holding downloaded values."""
+    """A small in-memory blob store holding downloaded values.
 
-    def __init__(self) -> None:
+    ``fetch(digest)`` downloads a value the store does not hold yet: one inside another (a
+    frame of a ``list[pd.DataFrame]``, a member of a list the workflow assembled), which
+    the type engine asks for by a URI ending in its content's SHA-256 -- ``mem://`` for one
+    named by reference, the server's own for a member record."""
+
+    def __init__(self, fetch: Callable[[str], bytes] | None = None) -> None:
         self._data: dict[str, bytes] = {}
+        self._fetch = fetch
 
     def uri(self, key: str) -> str:
         return f"mem://{key}"
@@ -34,10 +44,14 @@ class DownloadedBlobs(BlobStore):
         return self.uri(key)
 
     def get_bytes(self, uri: str) -> bytes:
-        try:
-            return self._data[uri]
-        except KeyError:
-            raise NotFoundError(f"blob {uri} was not downloaded") from None
+        found = self._data.get(uri)
+        if found is not None:
+            return found
+        digest = uri.rsplit("/", 1)[-1]
+        if self._fetch is None or not _HEX.fullmatch(digest):
+            raise NotFoundError(f"blob {uri} was not downloaded")
+        data = self._data[uri] = self._fetch(digest)
+        return data
 
     def exists(self, uri: str) -> bool:
         return uri in self._data

@@ -36,6 +36,8 @@ __all__ = [
     "CacheKeyParts",
     "CachePolicy",
     "Condition",
+    "ERROR_MESSAGE_MAX",
+    "ERROR_TRACEBACK_MAX",
     "ErrorInfo",
     "EventRecord",
     "ExecutionHead",
@@ -54,6 +56,7 @@ __all__ = [
     "TypeSpec",
     "Value",
     "WorkflowSpec",
+    "clipped",
     "decode_json",
     "encode_json",
     "execution_head",
@@ -321,6 +324,25 @@ class WorkflowSpec(msgspec.Struct, frozen=True, omit_defaults=True, tag="workflo
     docs: str = ""
     failure_policy: str = "fail_immediately"
     on_failure: NodeSpec | None = None  # run with the failure's details when a run fails
+
+
+#: The longest message and traceback (characters) an :class:`ErrorInfo` made from a task's
+#: exception keeps (:func:`clipped`): a failure is copied into the execution, its head, the
+#: node, the attempt and the terminal, so an exception carrying megabytes (a whole payload
+#: in its message) would cost each of them as much. 16 KiB holds any message written for a
+#: person; a traceback's frames come before its message, so its head keeps them.
+ERROR_MESSAGE_MAX = 16_384
+ERROR_TRACEBACK_MAX = 65_536
+
+
+def clipped(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its head and tail around a note
+    of how many characters were cut, ``limit`` characters in all."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 64  # room for the note, whose count has at most 20 digits
+    note = f"\n[... {len(text) - keep} characters cut ...]\n"
+    return text[: keep - keep // 2] + note + text[len(text) - keep // 2 :]
 
 
 class ErrorInfo(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):

@@ -14,6 +14,7 @@ from airfoil.core.errors import ConfigError
 
 __all__ = [
     "LOCAL_RESOURCES_KEY",
+    "MAX_DURATION_S",
     "SCHEDULING_POLICIES",
     "ResourceSpec",
     "limit_below_request",
@@ -133,17 +134,26 @@ def parse_memory(value: str | int | None) -> int:
     return int(float(match.group(1)) * _MEM_UNITS[unit])
 
 
+#: The longest duration (a timeout, a sleep, a wait) in seconds: 100 years. The clock calls
+#: that wait it out (``time.sleep``, ``signal.setitimer``, thread waits) overflow past 2**63
+#: nanoseconds (about 292 years), and a timeout that long means "no limit": leave it out.
+MAX_DURATION_S = 100 * 365.25 * 86400
+
+
 def parse_duration(value: str | float | int | timedelta | None) -> float | None:
     """Parse a duration into seconds: ``30``, ``"10m"``, ``"1h30m"``, ``"500ms"``.
 
     Raises:
-        ConfigError: the value is not a positive duration.
+        ConfigError: the value is not a positive duration of at most
+            :data:`MAX_DURATION_S`.
     """
     if value is None:
         return None
     if isinstance(value, bool):
         raise ConfigError(f"invalid duration {value!r}: give seconds or a string like '10m'")
-    if isinstance(value, int | float):
+    if isinstance(value, int) and not 0 < value <= MAX_DURATION_S:  # 10**400: past a float
+        seconds = float(min(max(value, -1), 2 * MAX_DURATION_S))  # refused below, as it is
+    elif isinstance(value, int | float):
         seconds = float(value)
     elif hasattr(value, "total_seconds"):
         seconds = float(value.total_seconds())
@@ -173,4 +183,9 @@ def parse_duration(value: str | float | int | timedelta | None) -> float | None:
         )
     if seconds <= 0:
         raise ConfigError(f"invalid duration {value!r}: must be positive")
+    if seconds > MAX_DURATION_S:
+        raise ConfigError(
+            f"invalid duration {value!r}: must be at most 100 years ({MAX_DURATION_S:.0f} "
+            "seconds); leave the option out for no limit"
+        )
     return seconds

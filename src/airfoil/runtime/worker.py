@@ -41,7 +41,14 @@ from airfoil.core.errors import (
 )
 from airfoil.core.metrics import metric_chunk_key
 from airfoil.core.phases import ErrorKind
-from airfoil.core.records import ErrorInfo, TaskSpec, Value
+from airfoil.core.records import (
+    ERROR_MESSAGE_MAX,
+    ERROR_TRACEBACK_MAX,
+    ErrorInfo,
+    TaskSpec,
+    Value,
+    clipped,
+)
 from airfoil.core.reports import report_key
 from airfoil.executors.base import (
     AttemptRequest,
@@ -196,6 +203,19 @@ def _user_traceback(exc: BaseException) -> str:
     return user_paths("".join(traceback.format_exception(type(exc), exc, tb)))
 
 
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, or what went wrong making it: a user's ``__str__`` that raises (or
+    returns a non-string) must not turn the task's failure into the platform's."""
+    try:
+        return str(exc)
+    except Exception as inner:  # the user's __str__, called at the user-code boundary
+        try:
+            why = f"{type(inner).__name__}: {inner}"
+        except Exception:
+            why = type(inner).__name__
+        return f"<str() of the exception failed: {why}>"
+
+
 def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
     etype = type(exc)
     # Builtins and Airfoil's own errors by bare name; user-defined types fully qualified.
@@ -203,7 +223,22 @@ def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
         name = etype.__qualname__
     else:
         name = f"{etype.__module__}.{etype.__qualname__}"
-    return ErrorInfo(kind=kind, type=name, message=str(exc), traceback=_user_traceback(exc))
+    return ErrorInfo(kind=kind, type=name, message=_message(exc), traceback=_user_traceback(exc))
+
+
+def _clipped(error: ErrorInfo) -> ErrorInfo:
+    """``error`` as recorded: its message and traceback clipped (head and tail), since it is
+    copied into several records and printed. Secrets are scrubbed *before* this: a secret
+    across the cut would otherwise keep its head, unrecognised by the scrubber."""
+    if len(error.message) <= ERROR_MESSAGE_MAX and len(error.traceback) <= ERROR_TRACEBACK_MAX:
+        return error
+    import msgspec
+
+    return msgspec.structs.replace(
+        error,
+        message=clipped(error.message, ERROR_MESSAGE_MAX),
+        traceback=clipped(error.traceback, ERROR_TRACEBACK_MAX),
+    )
 
 
 def _check_inputs_match(request: AttemptRequest, iface: Any) -> None:
@@ -430,7 +465,7 @@ class WorkerRuntime:
                     attempt=request.attempt,
                     started_at=started,
                     ended_at=time.time(),
-                    error=_error(ErrorKind.SYSTEM, exc),
+                    error=_clipped(_error(ErrorKind.SYSTEM, exc)),
                     worker=f"{_HOST}:{os.getpid()}" + ("" if in_process else ":worker"),
                 )
             self._converters = ()
@@ -595,6 +630,8 @@ def run_attempt(
         stamped.write_stream("OUT", "".join(fd_output))
     if error is not None and known:
         error = _scrub_error(error, known)
+    if error is not None:
+        error = _clipped(error)
     if error is not None and error.traceback:
         stamped.write_record("ERROR", time.time(), error.traceback.rstrip("\n"))
     text = log.getvalue()

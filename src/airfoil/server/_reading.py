@@ -9,6 +9,7 @@ import time
 from airfoil.core.errors import (
     InvalidInputError,
     NotFoundError,
+    TypeTransformError,
     UnreadableRecordError,
 )
 from airfoil.core.log_lines import filter_level, level_rank
@@ -142,13 +143,42 @@ def find_value(d: Deps, project: str, execution_id: str, value_hash: str) -> Val
     bad: list[UnreadableRecordError] = []
     for n in d.meta.get_nodes(execution_id, on_unreadable=bad.append):
         pools.extend([n.inputs or {}, n.outputs or {}])
-    for pool in pools:
-        for v in pool.values():
-            if v.hash == value_hash:
-                return v
+    values = [v for pool in pools for v in pool.values()]
+    for v in values:
+        if v.hash == value_hash:
+            return v
+    found = _find_inside(d, values, value_hash)
+    if found is not None:
+        return found
     if bad:
         raise bad[0]
     raise NotFoundError(f"execution {execution_id} has no value with hash {value_hash[:16]}")
+
+
+def _find_inside(d: Deps, values: list[Value], value_hash: str) -> Value | None:
+    """A value held inside one of ``values`` (a frame of a ``list[pd.DataFrame]`` output, a
+    member of a list the workflow assembled), however deep: a client reading an output
+    downloads each of them. A member's blob is named by its content's SHA-256 too, which
+    for a JSON value hashed canonically is not its hash."""
+    from airfoil.types._nested import inner_values, may_hold_values
+
+    seen: set[str] = set()
+    stack = [v for v in values if may_hold_values(v)]
+    while stack:
+        container = stack.pop()
+        if container.hash in seen:
+            continue
+        seen.add(container.hash)
+        try:
+            inner = inner_values(container, value_bytes(d, container), d.blobs.uri)
+        except (NotFoundError, TypeTransformError, ValueError):  # gone, or not JSON: nothing
+            continue
+        for v in inner:
+            if v.hash == value_hash or v.meta.get("sha256") == value_hash:
+                return v
+            if may_hold_values(v):
+                stack.append(v)
+    return None
 
 
 def value_bytes(d: Deps, value: Value) -> bytes:

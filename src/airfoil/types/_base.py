@@ -314,6 +314,16 @@ def local_blob_path(value: Value, ctx: ValueContext) -> str | None:
     return path
 
 
+def _whole(path: str, size: int) -> bool:
+    """Whether a blob of ``size`` bytes is at ``path``: a write of content already stored is
+    skipped, but not over a blob cut short, which no later write would otherwise repair
+    (every task returning the same value would "write" it, and every reader fail)."""
+    try:
+        return os.path.getsize(path) == size
+    except FileNotFoundError:
+        return False
+
+
 def write_file_value(
     write: Callable[[str], None], fmt: str, ctx: ValueContext, meta: dict[str, str]
 ) -> Value:
@@ -337,9 +347,9 @@ def write_file_value(
             uri = blobs.uri(values_key(digest))
             final = blobs.local_path(uri)
             assert final is not None
-            if os.path.exists(final):  # same content already stored
+            if _whole(final, size):  # same content already stored
                 os.remove(staging)
-            else:
+            else:  # new, or a blob cut short (a power loss, a full disk): this one replaces it
                 os.makedirs(os.path.dirname(final), exist_ok=True)
                 os.replace(staging, final)
                 blobs.persist(uri)  # fsynced under the ``power`` durability
@@ -356,7 +366,11 @@ def write_file_value(
         digest = hash_file(tmp)
         size = os.path.getsize(tmp)
         uri = blobs.uri(values_key(digest))
-        if not blobs.exists(uri):
+        try:
+            stored = blobs.size(uri)
+        except NotFoundError:
+            stored = -1
+        if stored != size:  # new, or cut short (a store without sizes says None: rewrite)
             uri = blobs.put_file(values_key(digest), tmp)
     finally:
         if os.path.exists(tmp):

@@ -12,11 +12,11 @@ DataFrame costs one conversion (pandas gets writable arrays of its own). A small
 the offload threshold) is serialised to memory and kept inline.
 
 The hash of an ``arrow`` value is the SHA-256 of the frame's uncompressed IPC stream: the
-schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data,
-never a codec's choices. Parquet (format ``parquet``, compressed) is still written where a
-:class:`~airfoil.types._base.ValueContext` asks for it (``frame_format="parquet"``: uploads
-over the API) and every ``parquet`` value, including those written by
-older versions, still reads.
+schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data, in
+one batch whatever chunks the frame was in, never a codec's choices. Parquet (format
+``parquet``, compressed) is still written where a :class:`~airfoil.types._base.ValueContext`
+asks for it (``frame_format="parquet"``: uploads over the API) and every ``parquet`` value,
+including those written by older versions, still reads.
 
 :attr:`Value.meta <airfoil.core.records.Value.meta>` holds ``flavour``, ``rows``, and
 ``columns`` and ``dtypes`` as JSON text.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -108,7 +108,9 @@ class _Pandas(_Flavour):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pandas(obj), target)
+        table = pa.Table.from_pandas(obj)
+        _refuse_changed_dicts(obj, table)
+        pq.write_table(table, target)
 
     def read(self, source: Any) -> Any:
         return _read_arrow(source).to_pandas()
@@ -120,6 +122,7 @@ class _Pandas(_Flavour):
         import pyarrow as pa
 
         table = pa.Table.from_pandas(obj)
+        _refuse_changed_dicts(obj, table)
         meta = dict(table.schema.metadata or {})
         if b"pandas" not in meta:
             return table
@@ -135,6 +138,93 @@ class _Pandas(_Flavour):
         # one consolidating copy: pandas users may change their frame in place, and arrays
         # over the read-only mapping could not be written
         return table.to_pandas()
+
+
+def _holds_struct(arrow_type: Any) -> bool:
+    """Whether an Arrow type is a struct or holds one (a list of structs)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(arrow_type):
+        return True
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _holds_struct(arrow_type.value_type)
+    if pa.types.is_fixed_size_list(arrow_type):
+        return _holds_struct(arrow_type.value_type)
+    return False
+
+
+_Check = Callable[[Any], "tuple[Any, list[str]] | None"]
+
+
+def _unlike_check(arrow_type: Any) -> _Check:
+    """A check of a cell against a type holding structs: the dict inside the cell (a dict,
+    or a list holding dicts) that the struct would not hold as it is, with the struct's
+    keys, or ``None`` when all fit. Only keys are compared: a struct gives every dict every
+    key of the column (missing ones as None); its values keep their values (an int read back
+    as a float is the same number). Built once per column: a row costs a key comparison."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(arrow_type):
+        fields = [arrow_type.field(k) for k in range(arrow_type.num_fields)]
+        names = [f.name for f in fields]
+        keys = set(names)
+        inner = [(f.name, _unlike_check(f.type)) for f in fields if _holds_struct(f.type)]
+
+        def struct(cell: Any) -> tuple[Any, list[str]] | None:
+            if not isinstance(cell, dict):
+                return None  # absent, or not a dict that was made a struct
+            if len(cell) != len(names) or cell.keys() != keys:
+                return cell, names
+            for name, check in inner:
+                found = check(cell[name])
+                if found is not None:
+                    return found
+            return None
+
+        return struct
+    item_check = _unlike_check(arrow_type.value_type)
+
+    def sequence(cell: Any) -> tuple[Any, list[str]] | None:
+        if isinstance(cell, list | tuple) or type(cell).__name__ == "ndarray":
+            for item in cell:
+                found = item_check(item)
+                if found is not None:
+                    return found
+        return None
+
+    return sequence
+
+
+def _refuse_changed_dicts(frame: Any, table: Any) -> None:
+    """Refuse a pandas frame whose column of dicts Arrow would change: Arrow gives the column
+    one struct type, so every dict gets every key seen in the column (missing ones as None),
+    and the frame read back holds other data than was written.
+
+    Raises:
+        ValueError: naming the column, the first changed row, and what to do instead.
+    """
+    import reprlib
+
+    for position, (name, column) in enumerate(frame.items()):
+        if column.dtype != object:
+            continue
+        arrow_type = table.schema.field(position).type  # pandas' columns come first, in order
+        if not _holds_struct(arrow_type):
+            continue
+        check = _unlike_check(arrow_type)
+        for row, cell in enumerate(column.tolist()):
+            found = check(cell)
+            if found is None:
+                continue
+            mine, keys = found
+            raise ValueError(
+                f"column {name!r} would not come back as it is: row {row} holds "
+                f"{reprlib.repr(mine)}, which would be read back with the keys "
+                f"{', '.join(map(repr, keys))} (missing ones as None). Arrow stores a column "
+                "of dicts as one struct type: every dict gets every key of the column. Make "
+                "the dicts alike, or store the column as JSON text "
+                f"(df[{name!r}] = df[{name!r}].map(json.dumps))"
+            )
 
 
 class _Arrow(_Flavour):
@@ -201,6 +291,19 @@ class _Polars(_Flavour):
     def from_arrow(self, table: Any) -> Any:
         pl = sys.modules.get("polars") or __import__("polars")
         return pl.from_arrow(table)
+
+
+def _one_chunk(table: Any) -> Any:
+    """``table`` with each column in one chunk: the IPC stream writes a batch per chunk, so
+    the same frame built by concatenation (one chunk per part) would otherwise hash unlike
+    the same frame read from a file. Columns already in one chunk are not copied; a column
+    that cannot be one chunk (a string column past 2 GiB of offsets) stays as it is."""
+    if all(column.num_chunks <= 1 for column in table.columns):
+        return table
+    try:
+        return table.combine_chunks()
+    except (ValueError, OverflowError):  # pyarrow's ArrowInvalid (offset overflow)
+        return table
 
 
 def _read_arrow(source: Any) -> Any:
@@ -277,7 +380,7 @@ class DataFrameHandler(BlobHandler):
                     write(obj, buf)
                     return write_bytes_value(buf.getvalue(), "parquet", ctx, meta)
                 return write_file_value(lambda path: write(obj, path), "parquet", ctx, meta)
-            table = self.flavour.to_arrow(obj)
+            table = _one_chunk(self.flavour.to_arrow(obj))
             if small:
                 return write_bytes_value(ipc_bytes(table), "arrow", ctx, meta)
             return write_file_value(lambda path: _write_ipc(table, path), "arrow", ctx, meta)

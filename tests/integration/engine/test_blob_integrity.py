@@ -5,7 +5,9 @@ clear CorruptBlobError."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 import airfoil as af
@@ -39,23 +41,43 @@ def pipeline(n: int) -> int:
     return add_up(xs=numbers(n=n))
 
 
-def test_a_corrupt_cached_output_is_recomputed_not_served() -> None:
+@af.task(cache=True)
+def frame(n: int) -> pd.DataFrame:
+    RUNS.append(n)
+    return pd.DataFrame({"x": list(range(n))})
+
+
+@af.task
+def frame_total(df: pd.DataFrame) -> int:
+    return int(df["x"].sum())
+
+
+@af.workflow
+def frame_pipeline(n: int) -> int:
+    return frame_total(df=frame(n=n))
+
+
+# A list is written as bytes (put_bytes replaces a blob), a frame as a file, renamed to its
+# content-addressed key unless one is there already: before, the damaged blob was kept as
+# "already stored" and the next task failed with a data error in every later run too.
+@pytest.mark.parametrize(("task", "flow"), [(numbers, pipeline), (frame, frame_pipeline)])
+def test_a_corrupt_cached_output_is_recomputed_not_served(task: Any, flow: Any) -> None:
     RUNS.clear()
     n = 50_000  # offloaded: larger than the inline threshold
-    assert pipeline(n=n) == sum(range(n))
+    assert flow(n=n) == sum(range(n))
     rt = get_runtime()
-    (entry,) = rt.meta.list_cache(task=numbers.name)
+    (entry,) = rt.meta.list_cache(task=task.name)
     (value,) = entry.outputs.values()
     assert value.uri
     path = rt.blobs.local_path(value.uri)
     assert path is not None
     _damage(path)
-    assert pipeline(n=n) == sum(range(n))  # the right answer, from a recompute
+    assert flow(n=n) == sum(range(n))  # the right answer, from a recompute
     assert [n] * 2 == RUNS
     latest = rt.meta.list_executions(limit=1)[0]
     node = rt.meta.get_node(latest.id, "n0")
     assert node.cache_status == "put" and "corrupt" in node.cache_reason
-    assert pipeline(n=n) == sum(range(n))  # repaired: a hit again
+    assert flow(n=n) == sum(range(n))  # repaired: a hit again
     assert [n] * 2 == RUNS
 
 

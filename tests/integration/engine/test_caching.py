@@ -56,6 +56,52 @@ def test_missing_blob_is_a_miss_and_is_repaired() -> None:
     assert RUNS == [20_000, 20_000]
 
 
+@af.task(cache=True)
+def frames(n: int) -> list[pd.DataFrame]:
+    RUNS.append(n)
+    return [pd.DataFrame({"x": list(range(n))}), pd.DataFrame({"x": list(range(n, 2 * n))})]
+
+
+@af.task
+def totals(dfs: list[pd.DataFrame]) -> int:
+    return int(sum(df["x"].sum() for df in dfs))
+
+
+@af.workflow
+def frames_wf(n: int) -> int:
+    return totals(dfs=frames(n=n))
+
+
+@pytest.mark.parametrize("damage", ["delete", "overwrite"])
+def test_a_missing_or_damaged_blob_inside_a_container_output_is_a_miss(damage: str) -> None:
+    # Before: the hit checked only the list's own (inline) value, so the entry was served and
+    # the next task failed reading the frame (a user error NotFoundError / CorruptBlobError),
+    # in this run and in every later one until the cache was cleared by hand.
+    RUNS.clear()
+    n = 20_000 + len(damage)  # a key of this test's own
+    assert frames_wf(n=n) == sum(range(2 * n))
+    rt = get_runtime()
+    entry = max(rt.meta.list_cache(task=frames.name), key=lambda e: e.created_at)
+    (listing,) = entry.outputs.values()
+    assert listing.inline is not None, "the list of references is small enough to be inline"
+    refs = [item["$airfoil"] for item in json.loads(listing.inline)]
+    assert all("inline" not in r for r in refs), "each 20,000-row frame is offloaded"
+    second = rt.blobs.local_path(rt.blobs.uri(f"values/{refs[1]['hash'][:2]}/{refs[1]['hash']}"))
+    assert second is not None and os.path.exists(second)
+    if damage == "delete":
+        os.remove(second)
+    else:
+        Path(second).write_bytes(b"not the frame")
+    assert frames_wf(n=n) == sum(range(2 * n))
+    assert [n, n] == RUNS
+    latest = rt.meta.list_executions(limit=1)[0]
+    node = rt.meta.get_node(latest.id, "n0")
+    why = "missing from the blob store" if damage == "delete" else "corrupt in the blob store"
+    assert node.cache_status == "put" and why in node.cache_reason, node.cache_reason
+    assert frames_wf(n=n) == sum(range(2 * n))  # repaired: a hit again
+    assert [n, n] == RUNS
+
+
 @af.task(cache=True, cache_ignore_inputs=["verbose"])
 def ignore_some(x: int, verbose: bool) -> int:
     RUNS.append(x)

@@ -64,3 +64,56 @@ def test_a_run_with_finite_values_is_stored_and_listed() -> None:
     from airfoil.local import get_runtime
 
     assert [e.phase for e in get_runtime().meta.list_executions(limit=5)] == ["succeeded"]
+
+
+# Finite, but past what the clock calls take: time.sleep, signal.setitimer and thread waits
+# overflow past 2**63 ns (about 292 years).
+_TOO_LONG = [1e10, "1e10", "200000d", 10**400]
+
+
+@pytest.mark.parametrize("bad", _TOO_LONG)
+def test_a_duration_longer_than_the_clock_can_wait_is_refused_naming_the_limit(bad: Any) -> None:
+    # Before: `timeout=1e10` was defined and every attempt then failed as a *user* error
+    # "OverflowError: timestamp out of range for platform time_t" (inline and process);
+    # `af.sleep(1e10)` crashed `airfoil run` with an Airfoil traceback, leaving the execution
+    # interrupted, and every resume crashed again; `timeout=10**400` failed at import with a
+    # bare OverflowError.
+    with pytest.raises(DefinitionError, match="at most 100 years"):
+
+        @af.task(timeout=bad)
+        def slow() -> int:
+            return 1
+
+        slow.spec  # noqa: B018
+
+    with pytest.raises(DefinitionError, match="at most 100 years"):
+
+        @af.workflow
+        def napping() -> int:
+            return af.sleep(bad) >> one()
+
+    with pytest.raises(DefinitionError, match="at most 100 years"):
+
+        @af.workflow
+        def waiting() -> float:
+            return af.wait_for_input("v", timeout=bad, expected_type=float)
+
+    with pytest.raises(DefinitionError, match="at most 100 years"):
+
+        @af.workflow
+        def overridden() -> int:
+            return one().with_overrides(timeout=bad)
+
+
+def test_the_longest_timeout_allowed_runs_its_task() -> None:
+    from airfoil.core.resources import MAX_DURATION_S
+
+    @af.task(timeout=MAX_DURATION_S)
+    def patient() -> int:
+        return 7
+
+    @af.workflow
+    def flow() -> int:
+        return patient()
+
+    assert flow() == 7

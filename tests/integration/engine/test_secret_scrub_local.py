@@ -69,3 +69,44 @@ def test_a_local_run_stores_no_secret(
     )
     assert "explicit: ***" in logs.stdout and "'token': '***'" in logs.stdout, logs.stdout
     assert secret not in logs.stdout
+
+
+CUT_FLOW = textwrap.dedent(
+    """
+    import airfoil as af
+    from airfoil.core.records import ERROR_MESSAGE_MAX
+
+
+    @af.task(secret_requests=["token"])
+    def long_error(x: int) -> int:
+        token = af.current_context().secrets["token"]
+        head = (ERROR_MESSAGE_MAX - 64) - (ERROR_MESSAGE_MAX - 64) // 2  # what clipping keeps
+        raise RuntimeError("a" * (head - 10) + token + "b" * 50_000)
+
+
+    @af.workflow
+    def wf(x: int = 1) -> int:
+        return long_error(x=x)
+    """
+)
+
+
+def test_a_secret_where_a_long_message_is_clipped_is_not_stored_in_part(
+    tmp_path: Path,
+) -> None:
+    # Before: the message was clipped before the secret was scrubbed from it, so a secret
+    # across the cut left its first 10 characters in the stored error and on the terminal.
+    secret = "tok-" + uuid.uuid4().hex
+    (tmp_path / "flow.py").write_text(CUT_FLOW)
+    home = tmp_path / "home"
+    env = {**os.environ, "AIRFOIL_HOME": str(home), "AIRFOIL_SECRET_TOKEN": secret}
+    run = subprocess.run(
+        [sys.executable, "-m", "airfoil.cli", "run", str(tmp_path / "flow.py"), "wf"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode != 0 and "characters cut" in run.stdout + run.stderr
+    assert secret[:10] not in run.stdout + run.stderr
+    assert_not_stored(home, secret[:10])

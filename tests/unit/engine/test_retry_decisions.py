@@ -37,3 +37,16 @@ def test_user_and_system_errors_use_their_own_budgets() -> None:
     assert not d.retry and d.cause(system) == (
         "system error (WorkerLostError): system retries exhausted (2)"
     )
+
+
+def test_the_backoff_stays_capped_after_a_thousand_failures() -> None:
+    # Before: base * 2**(n-1) was computed before the cap: past 1,025 failures the int no
+    # longer converted to a float, and the OverflowError failed the execution as an error of
+    # the engine's own -- a task with retries=10**6 ("retry until the service is back"),
+    # retried every 30 s, lost its execution after about 8.5 hours.
+    policy = RetryPolicy()
+    assert policy.delay(1) == 0.05
+    assert policy.delay(2_000) == policy.max_s == 30.0
+    err = ErrorInfo(kind="user", type="ConnectionError", message="refused")
+    d = decide_retry(err, 1_100, 0, _task(retries=10**6), policy)
+    assert d.retry and d.delay_s == 30.0 and d.used == 1_101

@@ -17,7 +17,7 @@ import pytest
 
 from airfoil.core.errors import CorruptBlobError
 from airfoil.server._convert import frame_head
-from airfoil.types import TypeEngine, ValueContext
+from airfoil.types import ConversionError, TypeEngine, ValueContext
 from airfoil.types._dataframes import ipc_bytes
 
 
@@ -122,3 +122,56 @@ def test_console_head_reads_both_formats(engine: TypeEngine, blobs: Any, fmt: st
     stored = engine.to_value(df, pd.DataFrame, ctx)
     head = frame_head(stored, ctx, rows=3)
     assert head == [{"n": 0, "s": "r0"}, {"n": 1, "s": "r1"}, {"n": 2, "s": "r2"}]
+
+
+@pytest.mark.parametrize("frame_format", ["arrow", "parquet"])
+def test_a_column_of_unlike_dicts_is_refused_not_changed(
+    engine: TypeEngine, blobs: Any, frame_format: str
+) -> None:
+    # Before: stored, and read back as other data: Arrow gives a column of dicts one struct
+    # type, so {"id": 1} came back as {"id": 1.0, "tag": None} (a key added, an int made a
+    # float) with no error.
+    df = pd.DataFrame({"n": [1, 2], "rec": [{"id": 1}, {"tag": "x", "id": None}]})
+    ctx = ValueContext(blobs, frame_format=frame_format)
+    with pytest.raises(ConversionError) as info:
+        engine.to_value(df, pd.DataFrame, ctx)
+    text = str(info.value)
+    assert "column 'rec'" in text and "row 0" in text
+    assert "{'id': 1}" in text and "read back with the keys 'id', 'tag'" in text
+    assert "json.dumps" in text  # the fix
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [{"id": 1, "tag": "a"}, {"id": 2, "tag": None}],  # alike: same keys, one type per key
+        [{"x": 1.5, "ys": [1, 2]}, None, {"x": float("nan"), "ys": []}],  # missing rows, NaN
+        [[{"k": 1}], [{"k": 2}, {"k": 3}]],  # lists of alike dicts
+        [(1, 2), (3,)],  # tuples: read back as arrays, the same values
+    ],
+)
+def test_columns_that_come_back_alike_are_stored(
+    engine: TypeEngine, blobs: Any, cells: list[Any]
+) -> None:
+    df = pd.DataFrame({"c": cells})
+    ctx = ValueContext(blobs, offload_threshold=0)
+    back = engine.to_python(engine.to_value(df, pd.DataFrame, ctx), pd.DataFrame, ctx)
+    assert len(back) == len(df)
+
+
+def test_equal_frames_in_other_chunks_hash_alike(engine: TypeEngine, blobs: Any) -> None:
+    # Before: the IPC stream wrote one batch per chunk, so a frame built by concatenation
+    # (pl.concat, pa.concat_tables: one chunk per part) hashed unlike the same frame in one
+    # chunk (read from a file, or a task's output read back): a cache miss for equal data.
+    ctx = ValueContext(blobs, offload_threshold=0)
+    whole_pl = pl.DataFrame({"x": [1, 2, 3, 4], "s": ["a", "b", "c", "d"]})
+    parts_pl = pl.concat([whole_pl.head(2), whole_pl.tail(2)], rechunk=False)
+    assert parts_pl.n_chunks() == 2 and parts_pl.equals(whole_pl)
+    one = engine.to_value(whole_pl, pl.DataFrame, ctx)
+    assert engine.to_value(parts_pl, pl.DataFrame, ctx).hash == one.hash
+    whole = pa.table({"x": [1, 2, 3, 4]})
+    parts = pa.concat_tables([whole.slice(0, 2), whole.slice(2)])
+    assert parts.column("x").num_chunks == 2
+    stored = engine.to_value(parts, pa.Table, ctx)
+    assert stored.hash == engine.to_value(whole, pa.Table, ctx).hash
+    assert engine.to_python(stored, pa.Table, ctx).equals(whole)

@@ -90,3 +90,31 @@ def test_a_missing_blob_is_still_not_found(
     os.remove(path)
     with pytest.raises(NotFoundError):
         check_blob(value, blobs)
+
+
+@pytest.mark.parametrize(
+    ("obj", "tp"),
+    [
+        (np.arange(1000, dtype=np.int64), np.ndarray),
+        (pd.DataFrame({"x": range(20_000)}), pd.DataFrame),
+    ],
+)
+def test_writing_a_value_again_replaces_a_truncated_blob(
+    engine: TypeEngine, offloading: ValueContext, blobs: LocalBlobStore, obj: Any, tp: Any
+) -> None:
+    # Before: a value written to a file is renamed to its content-addressed key unless a blob
+    # is there already; one cut short (a power loss under the ``process`` durability, a full
+    # disk) was kept, so every later task returning the same value "wrote" it and the next
+    # task failed with CorruptBlobError, whose "rerun the task that produced it" fixed nothing.
+    value = engine.to_value(obj, tp, offloading)
+    assert value.uri is not None
+    path = blobs.local_path(value.uri)
+    assert path is not None
+    whole = Path(path).read_bytes()
+    Path(path).write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(CorruptBlobError):
+        engine.to_python(value, tp, offloading)
+    again = engine.to_value(obj, tp, offloading)
+    assert again.uri == value.uri and Path(path).read_bytes() == whole
+    back = engine.to_python(again, tp, offloading)
+    assert back.equals(obj) if isinstance(obj, pd.DataFrame) else np.array_equal(back, obj)
