@@ -20,7 +20,8 @@ JSON forms accepted (what a person or a generated form would type):
 - unions: the first member, in the spec's order, the value fits.
 
 Files, directories, dataframes, arrays, pickles and ``Any`` cannot be given as JSON: they are
-refused with a :class:`~airfoil.core.errors.TypeTransformError` naming the input's type.
+refused with a :class:`~airfoil.core.errors.TypeTransformError` naming the input's type and
+the fix (files, dataframes and arrays are uploaded; the others reach no server).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ _SCALARS: dict[str, Any] = {
 #: A float JSON cannot hold, as the type engine writes it: ``{"$float": "inf"}``.
 _FLOAT_WORDS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 _NOT_JSON = frozenset({"file", "directory", "dataframe", "ndarray", "pickle", "any"})
+#: Of those, the kinds a client uploads (and names in a launch by reference).
+_UPLOADED = frozenset({"file", "dataframe", "ndarray"})
 _STRUCTURES = frozenset({"list", "set", "dict", "tuple", "union", "enum", "dataclass", "pydantic"})
 
 
@@ -106,10 +109,20 @@ def _synthesise(spec: TypeSpec) -> Any:
     kind = spec.kind
     if kind in _SCALARS:
         return _SCALARS[kind]
-    if kind in _NOT_JSON:
+    if kind in _UPLOADED:
         raise TypeTransformError(
-            f"values of type {spec} cannot be given as JSON: launch this input from Python "
-            "(airfoil.client.Client) or give it a default"
+            f"values of type {spec} cannot be given as JSON: they are uploaded and named by "
+            "reference (launch from Python, airfoil.client.Client, or the console's form)"
+        )
+    if kind in _NOT_JSON:
+        # Not from Python either: the client sends no pickle, a server unpickles nothing
+        fix = {
+            "pickle": f", or add a converter for {spec.name} (airfoil.types.add_converter)",
+            "any": ", or annotate it with a precise type",
+        }.get(kind, "")
+        raise TypeTransformError(
+            f"values of type {spec} cannot be given as JSON, nor sent to a server at all: "
+            f"give the input a default{fix}"
         )
     if kind == "list":
         return list[python_type_of(spec.args[0])]  # type: ignore[misc]
