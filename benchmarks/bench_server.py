@@ -87,6 +87,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from _cpu_split import Cpu, print_rest
+from _prober import probe_loop
 
 PG_URL = os.environ.get("AIRFOIL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -229,35 +230,6 @@ def server_backends(admin: sa.Engine, tag: str, role: str | None = None) -> list
         return [int(pid) for pid, name in found if name in names]
 
 
-def _probe_loop(
-    base: str,
-    every_s: float,
-    target: Any,
-    ready: Any,
-    stop: Any,
-    out: Any,
-    tag: str,
-) -> None:
-    """The prober's loop: GET the execution list and (every other probe, once ``target``
-    names one) an execution's detail, one every ``every_s``; puts its probes (number, time
-    sent, latency) on ``out`` when ``stop`` is set."""
-    probes: list[tuple[str, float, float]] = []
-    with httpx.Client(timeout=30) as http:
-        ready.set()  # imported and its client built: the round may begin
-        turn = 0
-        while not stop.is_set():
-            current = target.value.decode() if hasattr(target, "value") else target()
-            url = base if not current or turn % 2 else f"{base}/{current}"
-            probe, sent = f"{tag}-{turn}", time.time()
-            t0 = time.perf_counter()
-            r = http.get(url, headers={"x-probe": probe})
-            probes.append((probe, sent, time.perf_counter() - t0))
-            assert r.status_code == 200, r.text
-            turn += 1
-            stop.wait(every_s)
-    out.put(probes)
-
-
 class _Prober:
     """GETs execution detail and the execution list while a round runs; their latencies.
 
@@ -285,7 +257,7 @@ class _Prober:
             self._out: Any = queue.Queue()
             args = (self.base, every_s, lambda: self._target, self._ready, self._stop)
             self._runner: Any = threading.Thread(
-                target=_probe_loop, args=(*args, self._out, tag), daemon=True
+                target=probe_loop, args=(*args, self._out, tag), daemon=True
             )
         else:
             ctx = multiprocessing.get_context("spawn")
@@ -294,7 +266,7 @@ class _Prober:
             self._ready = ctx.Event()
             self._out = ctx.Queue()
             args = (self.base, every_s, self._shared, self._ready, self._stop, self._out, tag)
-            self._runner = ctx.Process(target=_probe_loop, args=args, daemon=True)
+            self._runner = ctx.Process(target=probe_loop, args=args, daemon=True)
 
     @property
     def pid(self) -> int | None:

@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { EntitySummary, EntityVersionOut, ExecutionDetail, ExecutionSummary, ParamOut } from "./api";
 import { enc, get, post, runPath } from "./api";
 import { Link, Problem } from "./components";
-import { Field, type Raw, type TypeSpec, isUpload, parse, toRaw, typeName } from "./form";
+import { Field, type Raw, type TypeSpec, isUpload, notGivable, notGivableNote, parse, toRaw, typeName } from "./form";
 import { PendingUpload, PendingUploads, resolveUpload, resolveUploads } from "./upload";
 
 /** A field left empty, so its default is used. */
@@ -186,13 +186,22 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut; from?: s
     const r = parse(spec, raw);
     return r.ok ? null : r.error;
   };
+  // inputs the form cannot give (pickles...): left to their defaults; one without a default,
+  // or one the run to relaunch gave, keeps the form from launching
+  const fixed = new Map(inputs.flatMap((p) => {
+    const part = notGivable(p.type_spec as unknown as TypeSpec);
+    return part ? [[p.name, part] as const] : [];
+  }));
+  const blocked = inputs.filter((p) => fixed.has(p.name) && (!p.has_default || missing[p.name]));
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (blocked.length) return;
     const errs: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     for (const p of inputs) {
       const raw = raws[p.name];
       const spec = p.type_spec as unknown as TypeSpec;
+      if (fixed.has(p.name)) continue; // its default (a blocked form never gets here)
       if (missing[p.name]) {
         errs[p.name] = missing[p.name]; // never launched with a default in the run's value's place
         continue;
@@ -257,7 +266,12 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut; from?: s
               {p.has_default ? <span class="muted small"> (default {JSON.stringify(p.default)})</span> : null}
             </label>
             {p.description ? <div class="muted small">{p.description}</div> : null}
-            {raws[p.name] !== undefined ? (
+            {fixed.has(p.name) ? (
+              <div class="muted small" data-not-givable>
+                {notGivableNote(fixed.get(p.name)!)}
+                {p.has_default && !missing[p.name] ? "; its default is used" : ""}
+              </div>
+            ) : raws[p.name] !== undefined ? (
               <Field
                 id={`in-${p.name}`}
                 spec={spec}
@@ -275,7 +289,7 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut; from?: s
               />
             ) : null}
             {err ? <div class="field-error">{err}</div> : null}
-            {missing[p.name] && !err ? <div class="field-error">{missing[p.name]}</div> : null}
+            {missing[p.name] && !err && !fixed.has(p.name) ? <div class="field-error">{missing[p.name]}</div> : null}
           </div>
         );
       })}
@@ -298,9 +312,15 @@ function LaunchForm(props: { project: string; entity: EntityVersionOut; from?: s
           the inputs of run {from} could not be read: {fromRun.error.message}
         </div>
       ) : null}
+      {blocked.length ? (
+        <div class="problem" data-blocked>
+          cannot launch from here: {blocked.map((p) => p.name).join(", ")} {blocked.length === 1 ? "needs a value" : "need values"} the
+          console cannot give (see above)
+        </div>
+      ) : null}
       {problem ? <div class="problem">{problem}</div> : null}
       {status ? <div class="muted" role="status">{status}</div> : null}
-      <button class="primary" type="submit" disabled={busy}>
+      <button class="primary" type="submit" disabled={busy || blocked.length > 0}>
         Launch
       </button>
     </form>

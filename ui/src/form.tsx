@@ -51,11 +51,39 @@ function optionalInner(spec: TypeSpec): TypeSpec | null {
   return rest.length === 1 && rest.length < spec.args.length ? rest[0] : null;
 }
 
+/** The kinds the form can give: as JSON, or uploaded (a file, a dataframe, an array). */
+const GIVABLE = new Set([
+  "int", "float", "bool", "str", "bytes", "none", "datetime", "date", "timedelta",
+  "list", "set", "tuple", "dict", "union", "enum", "dataclass", "pydantic",
+  ...Object.keys(UPLOAD_FORMATS),
+]);
+/** Kinds a server takes from no one: it never unpickles what it is sent. */
+const NEVER_SENT = new Set(["pickle", "any", "directory"]);
+
+/** The part of a type the form cannot give (null: it can give all of it). */
+export function notGivable(spec: TypeSpec): TypeSpec | null {
+  if (!GIVABLE.has(spec.kind)) return spec;
+  for (const t of [...(spec.args ?? []), ...(spec.fields ?? []).map(([, f]) => f)]) {
+    const part = notGivable(t);
+    if (part) return part;
+  }
+  return null;
+}
+
+/** Why an input of a type holding `part` (from `notGivable`) is not offered, and the fix. */
+export function notGivableNote(part: TypeSpec): string {
+  const name = typeName(part);
+  if (part.kind === "pickle")
+    return `${name} values are stored as pickles, which the server does not accept: give the input a default, or add a converter for ${name} (airfoil.types.add_converter)`;
+  if (NEVER_SENT.has(part.kind)) return `${name} values cannot be sent to a server: give the input a default`;
+  return `${name} values are written by a converter the console does not have: launch from Python (airfoil.client.Client, with the converter added)`;
+}
+
 export function typeName(spec: TypeSpec): string {
   const inner = optionalInner(spec);
   if (inner) return `${typeName(inner)} | None`;
   if (spec.kind === "union") return (spec.args ?? []).map(typeName).join(" | ");
-  if (STRUCT.has(spec.kind) || spec.kind === "enum") return (spec.name ?? spec.kind).split(".").pop()!;
+  if (STRUCT.has(spec.kind) || spec.kind === "enum" || spec.kind === "pickle") return (spec.name ?? spec.kind).split(".").pop()!;
   if (spec.args && spec.args.length) return `${spec.kind}[${spec.args.map(typeName).join(", ")}]`;
   return spec.kind;
 }

@@ -7,55 +7,48 @@ found from ``url`` or ``AIRFOIL_SERVER_URL``, the key from ``api_key`` or ``AIRF
 Errors the server answers become Airfoil errors of the matching class (404 ->
 :class:`NotFoundError`, 409 -> :class:`ConflictError`, 422 -> :class:`InvalidInputError`,
 401/403 -> :class:`AuthError`), carrying the server's ``code``.
+
+The class is built in layers: the connection and that error mapping (``_base``), the
+read-only diagnostic queries, logs to runs tables (``_insights``), and here registration,
+launches, executions, watching, waiting and outputs.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 import msgspec
 
-from airfoil.client._http import ApiCallError, AuthError, _checked_url, _error_class, to_json
+from airfoil.client._base import _in
+from airfoil.client._http import ApiCallError, AuthError, to_json
+from airfoil.client._insights import Insights
 from airfoil.core.errors import (
     ConfigError,
     ConflictError,
     InvalidInputError,
-    PlatformError,
 )
 from airfoil.core.launch_plans import LaunchPlanSpec
 from airfoil.core.records import TaskSpec, Value, WorkflowSpec
-from airfoil.core.reports import CHUNK_BYTES, REPORT_DAMAGE_HEADER, NodeReport, copy_report
 from airfoil.wire import (
     API_PREFIX,
-    CacheExplanation,
-    ClusterOut,
-    ComparisonOut,
     EntityIn,
     EventOut,
     ExecutionDetail,
     ExecutionPage,
     ExecutionSummary,
-    FailureGroupList,
-    FailureList,
     LaunchPlanIn,
     LaunchPlanLaunchRequest,
     LaunchPlanList,
     LaunchRequest,
-    LogOut,
-    MetricsOut,
     PackageOut,
     RawValues,
     RegisterRequest,
     RegisterResponse,
-    RunsTableOut,
     ScheduleStateOut,
 )
-from airfoil.wire._history import AnomalyList, LogSearchOut, TaskStatsOut
 
 if TYPE_CHECKING:
     from airfoil.client._artifacts import Artifacts
@@ -69,7 +62,7 @@ _SEQ_MAX = 2**63 - 1
 _KEPT_DETAILS = 8
 
 
-class Client:
+class Client(Insights):
     """A client of one Airfoil server.
 
     Args:
@@ -78,54 +71,6 @@ class Client:
         project / domain: where this client registers and launches by default.
         timeout: seconds per HTTP call.
     """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        api_key: str | None = None,
-        *,
-        project: str = "default",
-        domain: str = "development",
-        timeout: float = 30.0,
-    ) -> None:
-        self.url = url or os.environ.get("AIRFOIL_SERVER_URL") or "http://127.0.0.1:8080"
-        self.url = _checked_url(self.url).rstrip("/")
-        key = api_key if api_key is not None else os.environ.get("AIRFOIL_API_KEY")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.project = project
-        self.domain = domain
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
-        #: (path, domain) -> (entity tag, body) of the last details read: a poll of an
-        #: unchanged execution is answered 304 and read from here
-        self._details: dict[tuple[str, str | None], tuple[str, bytes]] = {}
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # --- plumbing ---------------------------------------------------------------------------
-
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            r = self._http.request(method, API_PREFIX + path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise PlatformError(f"cannot reach the Airfoil server at {self.url}: {exc}") from exc
-        if r.status_code >= 400:
-            try:
-                err = r.json()["error"]
-                code, message = str(err["code"]), str(err["message"])
-            except Exception:
-                code, message = "http_error", r.text[:500]
-            raise _error_class(r.status_code, code)(r.status_code, code, message)
-        return r
-
-    def _p(self, project: str | None) -> str:
-        return project or self.project
 
     # --- registration -----------------------------------------------------------------------
 
@@ -434,248 +379,6 @@ class Client:
             params=_in(domain),
         )
 
-    def logs(
-        self,
-        execution_id: str,
-        node_id: str,
-        *,
-        attempt: int | None = None,
-        rank: int | None = None,
-        project: str | None = None,
-        level: str | None = None,
-        domain: str | None = None,
-    ) -> LogOut:
-        """A node's attempt's log (its last by default; ``level``: entries at it or above;
-        ``rank``: that rank's own log of a training attempt instead)."""
-        params: dict[str, object] = {
-            k: v for k, v in (("attempt", attempt), ("rank", rank)) if v is not None
-        }
-        params |= _in(domain)
-        if level:
-            params["level"] = level
-        r = self._call(
-            "GET",
-            f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/logs",
-            params=params,
-        )
-        return LogOut.model_validate(r.json())
-
-    def metrics(
-        self,
-        execution_id: str,
-        node_id: str | None = None,
-        *,
-        name: str | None = None,
-        project: str | None = None,
-        domain: str | None = None,
-    ) -> MetricsOut:
-        """The metric series an execution's tasks logged (``airfoil metrics --remote``)."""
-        params = {k: v for k, v in (("node", node_id), ("name", name)) if v is not None}
-        params |= _in(domain)
-        r = self._call(
-            "GET", f"/projects/{self._p(project)}/executions/{execution_id}/metrics", params=params
-        )
-        return MetricsOut.model_validate(r.json())
-
-    def report(
-        self,
-        execution_id: str,
-        node_id: str,
-        *,
-        project: str | None = None,
-        domain: str | None = None,
-    ) -> NodeReport:
-        """The report of a node (its newest attempt that wrote one): its ``attempt``,
-        ``html`` and ``damage``, what of it could not be read (its blob is damaged or was
-        changed by hand: the rest is ``html``, those bytes shown as U+FFFD), or None
-        (``airfoil report --remote``)."""
-        from urllib.parse import unquote
-
-        path = f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/report"
-        r = self._call("GET", path, params=_in(domain))
-        damage = r.headers.get(REPORT_DAMAGE_HEADER)
-        attempt = int(r.headers.get("X-Airfoil-Attempt", "0"))
-        return NodeReport(attempt, r.text, None if damage is None else unquote(damage))
-
-    def download_report(
-        self,
-        execution_id: str,
-        node_id: str,
-        write: Callable[[bytes], object],
-        *,
-        project: str | None = None,
-        domain: str | None = None,
-    ) -> tuple[int, str | None]:
-        """Stream a node's report whole (:meth:`report` holds 32 MiB at most) to ``write``,
-        bytes that are not UTF-8 as U+FFFD; return its attempt and damage, as report's."""
-        path = f"{API_PREFIX}/projects/{self._p(project)}/executions/{execution_id}"
-        params = {**_in(domain), "whole": "true"}
-        with self._http.stream("GET", f"{path}/nodes/{node_id}/report", params=params) as r:
-            if r.status_code >= 400:
-                r.read()
-                self._raise(r)
-            attempt = int(r.headers.get("X-Airfoil-Attempt", "0"))
-            return attempt, copy_report(r.iter_bytes(CHUNK_BYTES), write)
-
-    def cluster(self) -> ClusterOut:
-        """The cluster's nodes, what runs where, and the admission queue with reasons
-        (``airfoil nodes --remote``, ``airfoil queue --remote``)."""
-        return ClusterOut.model_validate(self._call("GET", "/cluster").json())
-
-    def failure_groups(
-        self,
-        *,
-        since: float | None = None,
-        task: str | None = None,
-        limit: int = 100,
-        project: str | None = None,
-    ) -> FailureGroupList:
-        """Failed attempts grouped by signature (``airfoil failures --remote``)."""
-        params: dict[str, object] = {"limit": limit}
-        if since is not None:
-            params["since"] = since
-        if task is not None:
-            params["task"] = task
-        r = self._call("GET", f"/projects/{self._p(project)}/failures", params=params)
-        return FailureGroupList.model_validate(r.json())
-
-    def failures(
-        self,
-        signature: str,
-        *,
-        since: float | None = None,
-        limit: int = 100,
-        project: str | None = None,
-    ) -> FailureList:
-        """The failed attempts of one group, newest first."""
-        params: dict[str, object] = {"limit": limit}
-        if since is not None:
-            params["since"] = since
-        r = self._call("GET", f"/projects/{self._p(project)}/failures/{signature}", params=params)
-        return FailureList.model_validate(r.json())
-
-    def task_stats(
-        self,
-        task: str,
-        *,
-        version: str | None = None,
-        last: int | None = None,
-        project: str | None = None,
-    ) -> TaskStatsOut:
-        """A task version's history (``airfoil tasks stats --remote``)."""
-        from urllib.parse import quote
-
-        params: dict[str, object] = {}
-        if version is not None:
-            params["version"] = version
-        if last is not None:
-            params["last"] = last
-        path = f"/projects/{self._p(project)}/tasks/{quote(task, safe='')}/stats"
-        return TaskStatsOut.model_validate(self._call("GET", path, params=params).json())
-
-    def anomalies(
-        self,
-        execution_id: str,
-        *,
-        k: float | None = None,
-        min_history: int | None = None,
-        last: int | None = None,
-        project: str | None = None,
-        domain: str | None = None,
-    ) -> AnomalyList:
-        """An execution's attempts far from their history (``executions show --remote``);
-        the rule's parts not given are the server's settings."""
-        given = {"k": k, "min_history": min_history, "last": last}
-        params = {name: v for name, v in given.items() if v is not None} | _in(domain)
-        path = f"/projects/{self._p(project)}/executions/{execution_id}/anomalies"
-        return AnomalyList.model_validate(self._call("GET", path, params=params).json())
-
-    def search_logs(
-        self,
-        text: str,
-        *,
-        since: float | None = None,
-        runs: int = 200,
-        limit: int = 100,
-        project: str | None = None,
-        level: str | None = None,
-    ) -> LogSearchOut:
-        """Log lines containing ``text`` across runs (``airfoil logs --search --remote``),
-        of entries at ``level`` or above if given."""
-        params: dict[str, object] = {"text": text, "runs": runs, "limit": limit}
-        if level:
-            params["level"] = level
-        if since is not None:
-            params["since"] = since
-        r = self._call("GET", f"/projects/{self._p(project)}/logs/search", params=params)
-        return LogSearchOut.model_validate(r.json())
-
-    def compare(
-        self,
-        a: str,
-        b: str,
-        *,
-        project: str | None = None,
-        domain_a: str | None = None,
-        domain_b: str | None = None,
-    ) -> ComparisonOut:
-        """Two executions side by side (``airfoil compare --remote``); ``domain_a`` /
-        ``domain_b``: the domain of a side's name the project uses in several."""
-        params = {"a": a, "b": b} | _in(domain_a, "domain_a") | _in(domain_b, "domain_b")
-        r = self._call("GET", f"/projects/{self._p(project)}/compare", params=params)
-        return ComparisonOut.model_validate(r.json())
-
-    def runs(
-        self,
-        workflow: str,
-        *,
-        last: int = 50,
-        metrics: Sequence[str] | None = None,
-        inputs: Sequence[str] | None = None,
-        sort: str = "-started",
-        phase: str | None = None,
-        project: str | None = None,
-        offset: int = 0,
-        where: Sequence[str] | None = None,
-        domain: str | None = None,
-    ) -> RunsTableOut:
-        """Runs of a workflow with their inputs and metric summaries (``airfoil runs``): the
-        page from ``offset`` (``next_offset`` of the answer continues), of the runs passing
-        every ``where`` filter (of every domain, each row with its own; ``domain``: one's)."""
-        from urllib.parse import quote
-
-        params: dict[str, Any] = {"last": last, "sort": sort}
-        if metrics is not None:
-            params["metric"] = list(metrics)
-        if inputs is not None:
-            params["input"] = list(inputs)
-        if phase is not None:
-            params["phase"] = phase
-        if offset:
-            params["offset"] = offset
-        if where:
-            params["where"] = list(where)
-        params |= _in(domain)
-        r = self._call(
-            "GET",
-            f"/projects/{self._p(project)}/workflows/{quote(workflow, safe='')}/runs",
-            params=params,
-        )
-        return RunsTableOut.model_validate(r.json())
-
-    def cache_explanation(
-        self,
-        execution_id: str,
-        node_id: str,
-        *,
-        project: str | None = None,
-        domain: str | None = None,
-    ) -> CacheExplanation:
-        """Why a node did or did not hit the cache (``airfoil cache explain --remote``)."""
-        path = f"/projects/{self._p(project)}/executions/{execution_id}/nodes/{node_id}/cache"
-        r = self._call("GET", path, params=_in(domain))
-        return CacheExplanation.model_validate(r.json())
-
     def watch(
         self, execution_id: str, *, project: str | None = None, domain: str | None = None
     ) -> Iterator[EventOut]:
@@ -696,14 +399,6 @@ class Client:
                         return
                     yield EventOut.model_validate_json(data)
                     event, data = "", ""
-
-    def _raise(self, r: httpx.Response) -> None:
-        try:
-            err = r.json()["error"]
-            code, message = str(err["code"]), str(err["message"])
-        except Exception:
-            code, message = "http_error", r.text[:500]
-        raise _error_class(r.status_code, code)(r.status_code, code, message)
 
     def wait(
         self,
@@ -775,11 +470,6 @@ class Client:
                 data = resp.content
             values[name] = to_value(rv, data, blobs)
         return python_outputs(values, entity, blobs)
-
-
-def _in(domain: str | None, key: str = "domain") -> dict[str, str]:
-    """The query parameter naming the domain of an execution's name (none: not given)."""
-    return {key: domain} if domain else {}
 
 
 def _input_type(entity: Any, name: str) -> Any:

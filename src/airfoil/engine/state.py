@@ -592,7 +592,9 @@ class RunState(ConstructsMixin, MapMixin, FailureHandlersMixin):
             # It waited for a worker after its admission (a shared pool's queue): its start
             # is the hand-off, measured from the admission on the driver's own clock (the
             # worker's may be another host's, or the engine's a test's).
-            att.started_at = min(att.started_at + ev.queued_s, ev.now)
+            admitted, att.started_at = att.started_at, min(att.started_at + ev.queued_s, ev.now)
+            if rec.started_at == admitted:  # the node began with this attempt: so does its time
+                rec.started_at = att.started_at
         elif ev.started_at:
             att.started_at = min(att.started_at, ev.started_at)
         att.log_uri = ev.log_uri

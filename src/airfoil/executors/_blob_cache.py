@@ -20,12 +20,17 @@ Invariants:
 - The cache holds at most ``max_bytes``: after each insert the least recently used entries (by
   access time, which each hit refreshes) are removed. A blob larger than the bound is read
   straight from the store, never cached.
+- A value's blob written or deleted through the :class:`CachingBlobStore` drops this node's
+  copy, unless it holds the very bytes written (a task returning its input): the store
+  passes the blob store conformance suite. Other nodes' copies stay (a value's key is its
+  content's: only a rewrite by hand changes the bytes under one).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -183,6 +188,22 @@ class NodeBlobCache:
             counts.held[uri] = size
             counts.evicted.extend(evicted)
         return path, True
+
+    def forget(self, uri: str, digest: Callable[[], str] | None = None) -> None:
+        """Drop ``uri``'s entry: its blob was rewritten or deleted through this node. Kept
+        if ``digest()`` (the SHA-256 of the bytes now stored, asked only when there is an
+        entry) is what it holds: a value written again is the same bytes."""
+        path = self._entry(uri)
+        if not (os.path.exists(path + _SUFFIX) or os.path.exists(path)):
+            return  # the common case: one failed stat, no lock file left behind
+        with _locked(path + ".lock"):
+            try:
+                with open(path + _SUFFIX, "rb") as fh:
+                    held = json.loads(fh.read()).get("sha256")
+            except (OSError, ValueError):
+                held = None
+            if held is None or digest is None or held != digest():
+                self._remove(path)
 
     def entries(self) -> list[tuple[str, int, float]]:
         """``(uri, size, last access)`` of every whole entry, oldest access first."""
@@ -395,16 +416,21 @@ class CachingBlobStore(BlobStore):
         return self.store.uri(key)
 
     def put_bytes(self, key: str, data: bytes) -> str:
-        return self.store.put_bytes(key, data)
+        uri = self.store.put_bytes(key, data)
+        self._written(uri, functools.partial(_digest, data))
+        return uri
 
     def exists(self, uri: str) -> bool:
         return self.store.exists(uri)
 
     def delete(self, uri: str) -> None:
         self.store.delete(uri)
+        self._written(uri)
 
     def put_file(self, key: str, local_path: str) -> str:
-        return self.store.put_file(key, local_path)
+        uri = self.store.put_file(key, local_path)
+        self._written(uri, functools.partial(_file_digest, local_path))
+        return uri
 
     def put_dir(self, key: str, local_dir: str) -> str:
         return self.store.put_dir(key, local_dir)
@@ -416,10 +442,31 @@ class CachingBlobStore(BlobStore):
         self.store.persist(uri)
 
     def append_text(self, key: str, text: str) -> str:
-        return self.store.append_text(key, text)
+        uri = self.store.append_text(key, text)
+        self._written(uri)
+        return uri
 
     def write_many(self, items: Sequence[tuple[str, bytes]]) -> list[str]:
-        return self.store.write_many(items)
+        uris = self.store.write_many(items)
+        for uri, (_, data) in zip(uris, items, strict=True):
+            self._written(uri, functools.partial(_digest, data))
+        return uris
+
+    def _written(self, uri: str, digest: Callable[[], str] | None = None) -> None:
+        """A value's blob written or deleted through this store: this node's copy of it goes
+        unless it holds the same bytes (see :meth:`NodeBlobCache.forget`). Another node's
+        copy stays: a value's key is its content's, so only a hand-made rewrite differs."""
+        if cacheable(uri):
+            self.cache.forget(uri, digest)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _read_bytes(path: str) -> bytes:

@@ -20,7 +20,8 @@ JSON forms accepted (what a person or a generated form would type):
 - unions: the first member, in the spec's order, the value fits.
 
 Files, directories, dataframes, arrays, pickles and ``Any`` cannot be given as JSON: they are
-refused with a :class:`~airfoil.core.errors.TypeTransformError` naming the input's type.
+refused with a :class:`~airfoil.core.errors.TypeTransformError` naming the input's type and
+the fix (files, dataframes and arrays are uploaded; the others reach no server).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ _SCALARS: dict[str, Any] = {
 #: A float JSON cannot hold, as the type engine writes it: ``{"$float": "inf"}``.
 _FLOAT_WORDS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 _NOT_JSON = frozenset({"file", "directory", "dataframe", "ndarray", "pickle", "any"})
+#: Of those, the kinds a client uploads (and names in a launch by reference).
+_UPLOADED = frozenset({"file", "dataframe", "ndarray"})
 _STRUCTURES = frozenset({"list", "set", "dict", "tuple", "union", "enum", "dataclass", "pydantic"})
 
 
@@ -106,16 +109,32 @@ def _synthesise(spec: TypeSpec) -> Any:
     kind = spec.kind
     if kind in _SCALARS:
         return _SCALARS[kind]
-    if kind in ("pickle", "any"):
+    if kind in _UPLOADED:
         raise TypeTransformError(
-            f"values of type {spec} are stored pickled, which a server neither builds nor "
-            "reads: run it locally (airfoil run FILE NAME; its --help shows how to write each "
-            "input) or give the input a default"
+            f"values of type {spec} cannot be given as JSON: they are uploaded and named by "
+            "reference (launch from Python, airfoil.client.Client, or the console's form)"
         )
     if kind in _NOT_JSON:
+        # Not from Python either: the client sends no pickle, a server unpickles nothing
+        fix = {
+            "pickle": f", or add a converter for {spec.name} (airfoil.types.add_converter)",
+            "any": ", or annotate it with a precise type",
+        }.get(kind, "")
+        pickled = kind in ("pickle", "any")
         raise TypeTransformError(
-            f"values of type {spec} cannot be given as JSON: launch this input from Python "
-            "(airfoil.client.Client) or give it a default"
+            f"values of type {spec} cannot be given as JSON, nor sent to a server at all"
+            + (
+                " (they are stored pickled, which a server neither builds nor reads)"
+                if pickled
+                else ""
+            )
+            + f": give the input a default{fix}"
+            + (
+                "; or run it locally (airfoil run FILE NAME; its --help shows how to write "
+                "each input)"
+                if pickled
+                else ""
+            )
         )
     if kind == "list":
         return list[python_type_of(spec.args[0])]  # type: ignore[misc]

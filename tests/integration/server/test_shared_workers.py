@@ -118,6 +118,11 @@ def test_long_tasks_show_no_more_attempts_running_than_workers(
         took = sorted(round((a.ended_at or 0) - a.started_at, 2) for a in holds)
         # A wait for a worker here is at least one hold (1 s): shown as run, it reads >= 2 s.
         assert all(0.95 <= t < 1.9 for t in took), took
+        # So do their nodes' (each ran one attempt): before polish3 the node's start stayed
+        # the admission (`airfoil executions show` and the console showed the wait as run).
+        nodes = [n for i in ids for n in meta.get_nodes(i) if n.node_id != "n4"]
+        took = sorted(round((n.ended_at or 0) - (n.started_at or 0), 2) for n in nodes)
+        assert len(took) == 8 and all(0.95 <= t < 1.9 for t in took), took
     finally:
         srv.stop()
 

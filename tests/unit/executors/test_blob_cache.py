@@ -96,6 +96,29 @@ def test_the_second_read_of_a_blob_fetches_nothing(tmp_path: Path) -> None:
     assert blobs.take_notes() == []
 
 
+def test_a_value_written_again_keeps_its_entry_only_with_the_same_bytes(tmp_path: Path) -> None:
+    """A task returning its input writes the same value (same key, same bytes) through the
+    caching store: the node's copy stays, nothing is fetched again. Bytes written by hand
+    under a cached key, or a deletion, drop it: never served stale (fails on main)."""
+    blobs, store = caching(tmp_path)
+    uri = put(store, b"x" * 1000)
+    blobs.get_bytes(uri)
+    key = uri[uri.index("values/") :]
+    assert blobs.put_bytes(key, b"x" * 1000) == uri
+    src = tmp_path / "same.bin"
+    src.write_bytes(b"x" * 1000)
+    blobs.put_file(key, str(src))
+    blobs.write_many([(key, b"x" * 1000)])
+    assert blobs.get_bytes(uri) == b"x" * 1000
+    assert store.fetched == 1000  # kept through each write of the same bytes
+    blobs.put_bytes(key, b"y" * 10)
+    assert blobs.get_bytes(uri) == b"y" * 10  # dropped, fetched anew
+    blobs.delete(uri)
+    with pytest.raises(NotFoundError):
+        blobs.get_bytes(uri)
+    assert blobs.cache.entries() == []
+
+
 def test_a_new_process_on_the_node_reads_what_another_fetched(tmp_path: Path) -> None:
     blobs, store = caching(tmp_path)
     uri = put(store, b"y" * 500)

@@ -19,6 +19,7 @@ import pytest
 from _types_models import Color, Model, Opaque, Perm, Point, Shape
 
 from airfoil.core.errors import TypeTransformError
+from airfoil.core.records import TypeSpec
 from airfoil.types import Directory, File, PickleFallbackWarning, TypeEngine, ValueContext
 
 pytestmark = pytest.mark.unit
@@ -367,3 +368,22 @@ def test_json_inputs_holding_a_lone_surrogate_are_a_typed_error(
 
     with pytest.raises(TypeTransformError, match="ud800"):
         from_jsonable(data, engine.to_spec(py_type), engine, ctx)
+
+
+@pytest.mark.parametrize(
+    ("spec", "fix"),
+    [
+        (TypeSpec("pickle", name="decimal.Decimal"), "add a converter for decimal.Decimal"),
+        (TypeSpec("any"), "give the input a default"),
+        (TypeSpec("dataframe", name="pandas"), "uploaded"),
+    ],
+)
+def test_a_value_no_json_gives_is_refused_with_a_fix_that_works(spec: TypeSpec, fix: str) -> None:
+    """Fails on main: for the pickle and ``Any`` the message sent the user to launch it from
+    Python (``airfoil.client.Client``), which refuses a pickled value as well (a server
+    unpickles nothing it is sent); the dataframe's did not say it is uploaded."""
+    from airfoil.types._from_json import python_type_of
+
+    with pytest.raises(TypeTransformError, match="cannot be given as JSON") as info:
+        python_type_of(spec)
+    assert fix in str(info.value)
