@@ -68,6 +68,7 @@ __all__ = [
     "values_key",
     "write_bytes_value",
     "write_file_value",
+    "write_hashed_value",
 ]
 
 DEFAULT_OFFLOAD_THRESHOLD = 64 * 1024
@@ -361,6 +362,94 @@ def write_file_value(
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+
+
+class _HashSink:
+    """A write-only binary file object that feeds what is written to a SHA-256 and counts it,
+    keeping nothing (``hashlib`` reads each buffer in place)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sha = _sha256()
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        n = memoryview(data).nbytes
+        self.sha.update(data)
+        self.size += n
+        return n
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def write_hashed_value(
+    emit: Callable[[Any], None],
+    write: Callable[[str], None],
+    fmt: str,
+    ctx: ValueContext,
+    meta: dict[str, str],
+) -> Value:
+    """Offload a value whose serialiser can run twice: hashed first, written only if new.
+
+    ``emit(sink)`` writes the value's bytes to a binary file object that only hashes them
+    (SHA-256 over each buffer in place: nothing is copied or kept); ``write(path)`` writes the
+    same bytes to a file. The file is written only when the store does not hold that content
+    yet -- straight into a local store's folder of temporaries, then renamed to its
+    content-addressed key and persisted as :func:`write_file_value` does, or to the scratch
+    directory and uploaded -- so a value already stored costs one hash and no write, and a
+    new one is never read back to be hashed.
+
+    Raises:
+        ConversionError: ``write`` wrote another number of bytes than ``emit`` (the object
+            changed between the two, or the serialiser is not deterministic).
+    """
+    import uuid
+
+    sink = _HashSink()
+    emit(sink)
+    digest, size = sink.sha.hexdigest(), sink.size
+    blobs = ctx.blobs
+    uri = blobs.uri(values_key(digest))
+    final = blobs.local_path(uri)
+    if final is not None and os.path.exists(final):  # the same content is already stored
+        return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+    if final is None and blobs.exists(uri):
+        return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+    staging_key = f"tmp/{uuid.uuid4().hex}"  # the store's folder of temporaries
+    staging = blobs.local_path(blobs.uri(staging_key)) if final is not None else None
+    if staging is None:
+        staging = os.path.join(ctx.scratch(), f"upload-{uuid.uuid4().hex}")
+    else:
+        os.makedirs(os.path.dirname(staging), exist_ok=True)
+    try:
+        write(staging)
+        if (written := os.path.getsize(staging)) != size:
+            raise ConversionError(
+                f"the {fmt} value's serialiser wrote {written} bytes after hashing {size}: "
+                "the object changed while it was stored; return an object no other thread "
+                "changes"
+            )
+        if final is None:
+            uri = blobs.put_file(values_key(digest), staging)
+        else:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(staging, final)
+            blobs.persist(uri)  # fsynced under the ``power`` durability
+            from airfoil.types._integrity import remember_digest
+
+            remember_digest(final, digest)  # a read in this process need not hash it again
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
 
 
