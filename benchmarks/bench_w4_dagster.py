@@ -26,10 +26,10 @@ swapped every pair), medians of ``--runs``:
 With ``--distinct`` only the warm runs are measured, each on another frame (one value of it
 changed before the clocks start, on both sides), so that Airfoil writes a new blob every run
 rather than finding the frame already stored under its hash (B4's own case: the same frame
-every run). Ratios are Airfoil / Dagster. Without ``--dagster-python`` it says how to get one and runs
-nothing (``make bench`` runs every script without arguments). What the sides print (Dagster
-logs each event of a run to stderr by default) goes to a temporary file, shown if a side
-fails.
+every run). Ratios are Airfoil / Dagster. Without ``--dagster-python`` it says how to get
+one and runs nothing (``make bench`` runs every script without arguments). What the sides
+print (Dagster logs each event of a run to stderr by default) goes to a temporary file, shown
+if a side fails.
 """
 
 from __future__ import annotations

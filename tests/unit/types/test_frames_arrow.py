@@ -11,6 +11,7 @@ import json
 import os
 import tracemalloc
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,9 +174,7 @@ def _frames() -> dict[str, tuple[pd.DataFrame, bool]]:
 
 
 @pytest.mark.parametrize("name", list(_frames()))
-def test_a_frame_s_hash_is_that_of_from_pandas(
-    engine: TypeEngine, blobs: Any, name: str
-) -> None:
+def test_a_frame_s_hash_is_that_of_from_pandas(engine: TypeEngine, blobs: Any, name: str) -> None:
     from airfoil.types._dataframes import _numeric_table
 
     df, fast = _frames()[name]
@@ -214,14 +213,12 @@ def test_a_stored_frame_is_hashed_first_and_written_once(
     remote = FsspecBlobStore(f"memory://airfoil-test-{uuid.uuid4().hex}")
     rctx = ValueContext(remote, offload_threshold=0, scratch_dir=str(tmp_path / "scratch"))
     up = engine.to_value(df, pd.DataFrame, rctx)
-    assert up.hash == first.hash and remote.get_bytes(up.uri) == open(path, "rb").read()
+    assert up.hash == first.hash and remote.get_bytes(up.uri) == Path(path).read_bytes()
     assert engine.to_value(df, pd.DataFrame, rctx) == up
     assert os.listdir(tmp_path / "scratch") == []
 
 
-def test_a_value_that_changes_between_hash_and_write_is_refused(
-    blobs: Any, tmp_path: Any
-) -> None:
+def test_a_value_that_changes_between_hash_and_write_is_refused(blobs: Any) -> None:
     from airfoil.types._base import ConversionError, write_hashed_value
 
     ctx = ValueContext(blobs, offload_threshold=0)
