@@ -4,12 +4,16 @@ Each flavour is recognised only when its library is already imported (``sys.modu
 the annotation is exactly its frame class; nothing heavy is imported before a frame is seen.
 
 The fast path matters (frames are the big values). Between tasks a frame travels as an
-uncompressed Arrow IPC stream (format ``arrow``): a large one is written once, straight to a
-temporary name inside a local blob store, hashed from the file, and renamed to its
-content-addressed key (:func:`~airfoil.types._base.write_file_value`); the reader memory-maps
-it, so a pyarrow Table or a polars DataFrame is zero-copy over the stored file and a pandas
-DataFrame costs one conversion (pandas gets writable arrays of its own). A small frame (under
-the offload threshold) is serialised to memory and kept inline.
+uncompressed Arrow IPC stream (format ``arrow``): a large one is hashed as it is serialised
+(SHA-256 over its buffers in place) and written only when the store does not hold that hash
+yet, straight to a temporary name inside a local blob store and renamed to its
+content-addressed key (:func:`~airfoil.types._base.write_hashed_value`). The reader
+memory-maps it: a pyarrow Table or a polars DataFrame is zero-copy over the stored file, and a
+pandas DataFrame of numeric columns without nulls is zero-copy over a private copy-on-write
+mapping of it (writable: a page is copied only when the frame changes it); other pandas
+frames cost one ``to_pandas`` copy. A numeric pandas frame without NaN is turned into its
+Arrow table without ``from_pandas``' per-value null scan (the same table). A small frame
+(under the offload threshold) is serialised to memory and kept inline.
 
 The hash of an ``arrow`` value is the SHA-256 of the frame's uncompressed IPC stream: the
 schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data,
