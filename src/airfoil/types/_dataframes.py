@@ -128,7 +128,9 @@ class _Pandas(_Flavour):
     def to_arrow(self, obj: Any) -> Any:
         import pyarrow as pa
 
-        table = _numeric_table(obj) or pa.Table.from_pandas(obj)
+        table = _numeric_table(obj)
+        if table is None:  # (a table of no rows is falsy)
+            table = pa.Table.from_pandas(obj)
         meta = dict(table.schema.metadata or {})
         if b"pandas" not in meta:
             return table
