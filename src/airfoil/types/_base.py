@@ -315,6 +315,23 @@ def local_blob_path(value: Value, ctx: ValueContext) -> str | None:
     return path
 
 
+def _discard(path: str) -> None:
+    """Remove a temporary file if it is still there (renamed into the store, it is not)."""
+    if os.path.exists(path):
+        os.remove(path)
+
+
+def _move_into_store(blobs: BlobStore, staging: str, final: str, uri: str, digest: str) -> None:
+    """Rename a file written and hashed in a local store's folder of temporaries to its
+    content-addressed path, and make it as durable as the store's own writes."""
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    os.replace(staging, final)
+    blobs.persist(uri)  # fsynced under the ``power`` durability
+    from airfoil.types._integrity import remember_digest
+
+    remember_digest(final, digest)  # a read in this process need not hash it again
+
+
 def write_file_value(
     write: Callable[[str], None], fmt: str, ctx: ValueContext, meta: dict[str, str]
 ) -> Value:
@@ -341,15 +358,9 @@ def write_file_value(
             if os.path.exists(final):  # same content already stored
                 os.remove(staging)
             else:
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(staging, final)
-                blobs.persist(uri)  # fsynced under the ``power`` durability
-                from airfoil.types._integrity import remember_digest
-
-                remember_digest(final, digest)  # a read in this process need not hash it again
+                _move_into_store(blobs, staging, final, uri, digest)
         finally:
-            if os.path.exists(staging):
-                os.remove(staging)
+            _discard(staging)
         return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
     tmp = os.path.join(ctx.scratch(), f"upload-{uuid.uuid4().hex}")
     try:
@@ -360,8 +371,7 @@ def write_file_value(
         if not blobs.exists(uri):
             uri = blobs.put_file(values_key(digest), tmp)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _discard(tmp)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
 
 
@@ -441,15 +451,9 @@ def write_hashed_value(
         if final is None:
             uri = blobs.put_file(values_key(digest), staging)
         else:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(staging, final)
-            blobs.persist(uri)  # fsynced under the ``power`` durability
-            from airfoil.types._integrity import remember_digest
-
-            remember_digest(final, digest)  # a read in this process need not hash it again
+            _move_into_store(blobs, staging, final, uri, digest)
     finally:
-        if os.path.exists(staging):
-            os.remove(staging)
+        _discard(staging)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
 
 
