@@ -23,10 +23,13 @@ swapped every pair), medians of ``--runs``:
    its wall time from spawn to exit and its CPU time (``RUSAGE_CHILDREN``), and inside it the
    imports, the frame and the run (wall and CPU).
 
-Ratios are Airfoil / Dagster. Without ``--dagster-python`` it says how to get one and runs
-nothing (``make bench`` runs every script without arguments). What the sides print (Dagster
-logs each event of a run to stderr by default) goes to a temporary file, shown if a side
-fails.
+With ``--distinct`` only the warm runs are measured, each on another frame (one value of it
+changed before the clocks start, on both sides), so that Airfoil writes a new blob every run
+rather than finding the frame already stored under its hash (B4's own case: the same frame
+every run). Ratios are Airfoil / Dagster. Without ``--dagster-python`` it says how to get
+one and runs nothing (``make bench`` runs every script without arguments). What the sides
+print (Dagster logs each event of a run to stderr by default) goes to a temporary file, shown
+if a side fails.
 """
 
 from __future__ import annotations
@@ -51,20 +54,20 @@ INSTALL = (
 SIDES = ("airfoil", "dagster")
 
 
-def _airfoil_side() -> tuple[Callable[[], list[float]], float, float]:
-    """The run, the imports' seconds and the frame's seconds (this process: the project's
-    Python)."""
+def _airfoil_side() -> tuple[Callable[[], list[float]], Any, float, float]:
+    """The run, the frame, the imports' seconds and the frame's seconds (this process: the
+    project's Python)."""
     t0 = time.perf_counter()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_core  # sets a fresh AIRFOIL_HOME of its own, as B4 runs
 
     t1 = time.perf_counter()
-    _frame, _make, df_wf = bench_core.b4_flow()
+    frame, _make, df_wf = bench_core.b4_flow()
     t2 = time.perf_counter()
-    return df_wf, t1 - t0, t2 - t1
+    return df_wf, frame, t1 - t0, t2 - t1
 
 
-def _dagster_side() -> tuple[Callable[[], list[float]], float, float]:
+def _dagster_side() -> tuple[Callable[[], list[float]], Any, float, float]:
     """The same as :func:`_airfoil_side` for a Dagster job (this process: the Dagster venv's
     Python; nothing of Airfoil imported)."""
     t0 = time.perf_counter()
@@ -97,10 +100,10 @@ def _dagster_side() -> tuple[Callable[[], list[float]], float, float]:
         return out
 
     t2 = time.perf_counter()
-    return run, t1 - t0, t2 - t1
+    return run, frame, t1 - t0, t2 - t1
 
 
-def child(side: str, once: bool) -> None:
+def child(side: str, once: bool, distinct: bool) -> None:
     """One side's process: its first run, then (unless ``once``) one run per ``run`` line
     on stdin. Answers are JSON lines on the stdout it started with; anything the libraries
     print goes to stderr."""
@@ -108,7 +111,7 @@ def child(side: str, once: bool) -> None:
     os.dup2(2, 1)
     given = os.environ.get("AIRFOIL_HOME")
     try:
-        _serve(proto, side, once)
+        _serve(proto, side, once, distinct)
     finally:
         # the temporary home bench_core made in this process holds the ~80 MB frame; a home
         # this process was given is never touched
@@ -117,10 +120,15 @@ def child(side: str, once: bool) -> None:
             shutil.rmtree(made, ignore_errors=True)
 
 
-def _serve(proto: IO[str], side: str, once: bool) -> None:
-    run, import_s, frame_s = (_airfoil_side if side == "airfoil" else _dagster_side)()
+def _serve(proto: IO[str], side: str, once: bool, distinct: bool) -> None:
+    run, frame, import_s, frame_s = (_airfoil_side if side == "airfoil" else _dagster_side)()
+    runs = 0
 
     def timed() -> dict[str, float]:
+        nonlocal runs
+        runs += 1
+        if distinct and runs > 1:  # another frame each run (one value), before the clocks
+            frame.iloc[0, 0] = float(runs)
         w0, c0 = time.perf_counter(), time.process_time()
         check = sum(run())
         return {
@@ -141,8 +149,11 @@ def _serve(proto: IO[str], side: str, once: bool) -> None:
         proto.flush()
 
 
-def _command(side: str, dagster_python: str, once: bool) -> tuple[list[str], dict[str, str]]:
+def _command(
+    side: str, dagster_python: str, once: bool, distinct: bool
+) -> tuple[list[str], dict[str, str]]:
     argv = [__file__, "--child", side] + (["--once"] if once else [])
+    argv += ["--distinct"] if distinct else []
     if side == "airfoil":
         return [sys.executable, *argv], dict(os.environ)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -175,8 +186,8 @@ class _Side:
     """One side's process: its answers on a pipe, what it prints in a temporary file (read
     back when it fails)."""
 
-    def __init__(self, side: str, dagster_python: str, once: bool) -> None:
-        cmd, env = _command(side, dagster_python, once)
+    def __init__(self, side: str, dagster_python: str, once: bool, distinct: bool) -> None:
+        cmd, env = _command(side, dagster_python, once, distinct)
         self.side = side
         self.err = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by close()
         self.proc = subprocess.Popen(
@@ -220,8 +231,8 @@ def _same_answer(checks: dict[str, float]) -> None:
         raise RuntimeError(f"the two sides computed different means: {a!r} against {d!r}")
 
 
-def warm(dagster_python: str, runs: int) -> dict[str, dict[str, list[float]]]:
-    procs = {side: _Side(side, dagster_python, once=False) for side in SIDES}
+def warm(dagster_python: str, runs: int, distinct: bool) -> dict[str, dict[str, list[float]]]:
+    procs = {side: _Side(side, dagster_python, False, distinct) for side in SIDES}
     out: dict[str, dict[str, list[float]]] = {s: {"wall": [], "cpu": []} for s in SIDES}
     try:
         firsts = {side: procs[side].read() for side in SIDES}
@@ -245,7 +256,7 @@ def fresh(dagster_python: str, runs: int) -> dict[str, dict[str, list[float]]]:
         for side in _order(i):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
-            proc = _Side(side, dagster_python, once=True)
+            proc = _Side(side, dagster_python, True, False)
             got = proc.read()
             if code := proc.close():
                 raise RuntimeError(f"the {side} process failed (exit {code})")
@@ -275,11 +286,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--dagster-python", help="the Python of a venv with Dagster installed")
     parser.add_argument("--runs", type=int, default=5, help="runs per side and way (median)")
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="warm runs only, each on another frame (one value changed before the clocks "
+        "start), so that Airfoil stores a new blob every run instead of finding the frame "
+        "already stored",
+    )
     parser.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.once)
+        child(args.child, args.once, args.distinct)
         return
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, not {args.runs}")
@@ -293,10 +311,13 @@ def main() -> None:
         f"(mem_io_manager, execute_in_process), alternating, medians of {args.runs}; "
         f"load {load:.1f}"
     )
-    w = warm(args.dagster_python, args.runs)
+    w = warm(args.dagster_python, args.runs, args.distinct)
     for side in SIDES:
         print(f"  warm {side:8s} run wall {_fmt(w[side]['wall'])}, CPU {_fmt(w[side]['cpu'])}")
     print(f"  warm Airfoil / Dagster: wall {_ratio(w, 'wall')}, CPU {_ratio(w, 'cpu')}")
+    if args.distinct:
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+        return
     f = fresh(args.dagster_python, args.runs)
     for side in SIDES:
         r: dict[str, Any] = f[side]

@@ -68,6 +68,7 @@ __all__ = [
     "values_key",
     "write_bytes_value",
     "write_file_value",
+    "write_hashed_value",
 ]
 
 DEFAULT_OFFLOAD_THRESHOLD = 64 * 1024
@@ -324,6 +325,23 @@ def _whole(path: str, size: int) -> bool:
         return False
 
 
+def _discard(path: str) -> None:
+    """Remove a temporary file if it is still there (renamed into the store, it is not)."""
+    if os.path.exists(path):
+        os.remove(path)
+
+
+def _move_into_store(blobs: BlobStore, staging: str, final: str, uri: str, digest: str) -> None:
+    """Rename a file written and hashed in a local store's folder of temporaries to its
+    content-addressed path, and make it as durable as the store's own writes."""
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    os.replace(staging, final)
+    blobs.persist(uri)  # fsynced under the ``power`` durability
+    from airfoil.types._integrity import remember_digest
+
+    remember_digest(final, digest)  # a read in this process need not hash it again
+
+
 def write_file_value(
     write: Callable[[str], None], fmt: str, ctx: ValueContext, meta: dict[str, str]
 ) -> Value:
@@ -350,15 +368,9 @@ def write_file_value(
             if _whole(final, size):  # same content already stored
                 os.remove(staging)
             else:  # new, or a blob cut short (a power loss, a full disk): this one replaces it
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(staging, final)
-                blobs.persist(uri)  # fsynced under the ``power`` durability
-                from airfoil.types._integrity import remember_digest
-
-                remember_digest(final, digest)  # a read in this process need not hash it again
+                _move_into_store(blobs, staging, final, uri, digest)
         finally:
-            if os.path.exists(staging):
-                os.remove(staging)
+            _discard(staging)
         return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
     tmp = os.path.join(ctx.scratch(), f"upload-{uuid.uuid4().hex}")
     try:
@@ -373,8 +385,94 @@ def write_file_value(
         if stored != size:  # new, or cut short (a store without sizes says None: rewrite)
             uri = blobs.put_file(values_key(digest), tmp)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _discard(tmp)
+    return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+
+
+class _HashSink:
+    """A write-only binary file object that feeds what is written to a SHA-256 and counts it,
+    keeping nothing (``hashlib`` reads each buffer in place)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sha = _sha256()
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        n = memoryview(data).nbytes
+        self.sha.update(data)
+        self.size += n
+        return n
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def write_hashed_value(
+    emit: Callable[[Any], None],
+    write: Callable[[str], None],
+    fmt: str,
+    ctx: ValueContext,
+    meta: dict[str, str],
+) -> Value:
+    """Offload a value whose serialiser can run twice: hashed first, written only if new.
+
+    ``emit(sink)`` writes the value's bytes to a binary file object that only hashes them
+    (SHA-256 over each buffer in place: nothing is copied or kept); ``write(path)`` writes the
+    same bytes to a file. The file is written only when the store does not hold that content
+    yet -- straight into a local store's folder of temporaries, then renamed to its
+    content-addressed key and persisted as :func:`write_file_value` does, or to the scratch
+    directory and uploaded -- so a value already stored costs one hash and no write, and a
+    new one is never read back to be hashed.
+
+    Raises:
+        ConversionError: ``write`` wrote another number of bytes than ``emit`` (the object
+            changed between the two, or the serialiser is not deterministic).
+    """
+    import uuid
+
+    sink = _HashSink()
+    emit(sink)
+    digest, size = sink.sha.hexdigest(), sink.size
+    blobs = ctx.blobs
+    uri = blobs.uri(values_key(digest))
+    final = blobs.local_path(uri)
+    if final is not None and _whole(final, size):  # the same content is already stored
+        return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+    if final is None:
+        try:
+            stored = blobs.size(uri)
+        except NotFoundError:
+            stored = -1
+        if stored == size:  # stored whole (a blob cut short, or of unknown size, is rewritten)
+            return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
+    staging_key = f"tmp/{uuid.uuid4().hex}"  # the store's folder of temporaries
+    staging = blobs.local_path(blobs.uri(staging_key)) if final is not None else None
+    if staging is None:
+        staging = os.path.join(ctx.scratch(), f"upload-{uuid.uuid4().hex}")
+    else:
+        os.makedirs(os.path.dirname(staging), exist_ok=True)
+    try:
+        write(staging)
+        if (written := os.path.getsize(staging)) != size:
+            raise ConversionError(
+                f"the {fmt} value's serialiser wrote {written} bytes after hashing {size}: "
+                "the object changed while it was stored; return an object no other thread "
+                "changes"
+            )
+        if final is None:
+            uri = blobs.put_file(values_key(digest), staging)
+        else:
+            _move_into_store(blobs, staging, final, uri, digest)
+    finally:
+        _discard(staging)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
 
 

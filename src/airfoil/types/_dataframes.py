@@ -4,12 +4,16 @@ Each flavour is recognised only when its library is already imported (``sys.modu
 the annotation is exactly its frame class; nothing heavy is imported before a frame is seen.
 
 The fast path matters (frames are the big values). Between tasks a frame travels as an
-uncompressed Arrow IPC stream (format ``arrow``): a large one is written once, straight to a
-temporary name inside a local blob store, hashed from the file, and renamed to its
-content-addressed key (:func:`~airfoil.types._base.write_file_value`); the reader memory-maps
-it, so a pyarrow Table or a polars DataFrame is zero-copy over the stored file and a pandas
-DataFrame costs one conversion (pandas gets writable arrays of its own). A small frame (under
-the offload threshold) is serialised to memory and kept inline.
+uncompressed Arrow IPC stream (format ``arrow``): a large one is hashed as it is serialised
+(SHA-256 over its buffers in place) and written only when the store does not hold that hash
+yet, straight to a temporary name inside a local blob store and renamed to its
+content-addressed key (:func:`~airfoil.types._base.write_hashed_value`). The reader
+memory-maps it: a pyarrow Table or a polars DataFrame is zero-copy over the stored file, and a
+pandas DataFrame of numeric columns without nulls is zero-copy over a private copy-on-write
+mapping of it (writable: a page is copied only when the frame changes it); other pandas
+frames cost one ``to_pandas`` copy. A numeric pandas frame without NaN is turned into its
+Arrow table without ``from_pandas``' per-value null scan (the same table). A small frame
+(under the offload threshold) is serialised to memory and kept inline.
 
 The hash of an ``arrow`` value is the SHA-256 of the frame's uncompressed IPC stream: the
 schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data, in
@@ -43,6 +47,7 @@ from airfoil.types._base import (
     mismatch,
     write_bytes_value,
     write_file_value,
+    write_hashed_value,
 )
 
 if TYPE_CHECKING:
@@ -89,6 +94,10 @@ class _Flavour:
         """A frame of this library from a pyarrow Table."""
         raise NotImplementedError
 
+    def read_ipc(self, source: Any) -> Any:
+        """A frame of this library from an IPC stream: a path (memory-mapped) or bytes."""
+        return self.from_arrow(_read_ipc(source))
+
 
 class _Pandas(_Flavour):
     name = "pandas"
@@ -121,8 +130,10 @@ class _Pandas(_Flavour):
     def to_arrow(self, obj: Any) -> Any:
         import pyarrow as pa
 
-        table = pa.Table.from_pandas(obj)
-        _refuse_changed_dicts(obj, table)
+        table = _numeric_table(obj)
+        if table is None:  # (a table of no rows is falsy)
+            table = pa.Table.from_pandas(obj)
+            _refuse_changed_dicts(obj, table)
         meta = dict(table.schema.metadata or {})
         if b"pandas" not in meta:
             return table
@@ -138,6 +149,102 @@ class _Pandas(_Flavour):
         # one consolidating copy: pandas users may change their frame in place, and arrays
         # over the read-only mapping could not be written
         return table.to_pandas()
+
+    def read_ipc(self, source: Any) -> Any:
+        if isinstance(source, bytes):
+            return self.from_arrow(_read_ipc(source))
+        return _private_frame(source)
+
+
+def _private_frame(path: str) -> Any:
+    """A pandas DataFrame read from a stored IPC stream through a private (copy-on-write)
+    mapping of the file: zero-copy where every column is an integer or float32/64 column
+    without nulls and the index is no stored column, else one ``to_pandas`` copy.
+
+    The mapping is the reader's own: a page is read from the page cache when first touched,
+    and copied only when this frame writes to it, so the frame may be changed in place (its
+    arrays are writable, which ``to_pandas`` over a read-only mapping cannot give) and the
+    stored blob, like every other reader's frame, never sees the change. Index, column labels
+    and ``attrs`` are ``to_pandas``'s own (of the same table, split into blocks, no copy).
+    """
+    import mmap
+
+    import pandas as pd
+    import pyarrow as pa
+
+    with open(path, "rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+    buf = pa.py_buffer(mapped)
+    table = pa.ipc.open_stream(buf).read_all()
+    arrays = _mapped_columns(table, mapped, buf.address)
+    if arrays is None:
+        return table.to_pandas()
+    shell = table.to_pandas(split_blocks=True)  # the labels; its arrays are read-only views
+    if len(shell.columns) != len(arrays) or any(
+        a.dtype != t for a, t in zip(arrays, shell.dtypes, strict=True)
+    ):
+        return table.to_pandas()
+    frame = pd.DataFrame(dict(enumerate(arrays)), index=shell.index, copy=False)
+    frame.columns = shell.columns
+    frame.attrs = shell.attrs
+    return frame
+
+
+def _mapped_columns(table: Any, mapped: Any, base: int) -> list[Any] | None:
+    """Writable NumPy views of ``table``'s columns in the private mapping its buffers lie in,
+    or None when a column is not one plain numeric array there."""
+    import numpy as np
+    import pyarrow.types as pat
+
+    arrays = []
+    for column in table.columns:
+        if column.num_chunks != 1 or column.null_count:
+            return None
+        chunk = column.chunk(0)
+        kind = chunk.type
+        if not (pat.is_integer(kind) or pat.is_float32(kind) or pat.is_float64(kind)):
+            return None
+        dtype = np.dtype(kind.to_pandas_dtype())
+        start = chunk.buffers()[1].address - base + chunk.offset * dtype.itemsize
+        if start < 0 or start + len(chunk) * dtype.itemsize > len(mapped):
+            return None  # not in the mapping (pyarrow copied it, e.g. to swap its byte order)
+        arrays.append(np.frombuffer(mapped, dtype=dtype, count=len(chunk), offset=start))
+    return arrays
+
+
+def _numeric_table(frame: Any) -> Any:
+    """``pa.Table.from_pandas(frame)`` without its per-value null scan, where that gives the
+    same table: every column a NumPy integer or float32/64 array without NaN, and nothing of
+    the index stored as a column (a ``RangeIndex``: the schema's metadata only); else None.
+
+    ``from_pandas`` reads a float NaN as a null, so it builds a validity bitmap of each float
+    column value by value (~2 ns a value) and drops it when no value was null; here one NumPy
+    sum a column shows there is no NaN (a NaN sum: a NaN or opposite infinities; either way
+    ``from_pandas`` decides), and the arrays are wrapped as they are (no copy of contiguous
+    ones). The schema, pandas' metadata included, is ``pa.Schema.from_pandas``'s: the one
+    ``from_pandas`` builds. So the table, its IPC stream and its hash are those of
+    ``from_pandas`` (``test_frames_arrow.py::test_a_frame_s_hash_is_that_of_from_pandas``).
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    dtypes = frame.dtypes
+    if not all(isinstance(t, np.dtype) and (t.kind in "iu" or t in _FLOATS) for t in dtypes):
+        return None
+    schema = pa.Schema.from_pandas(frame)
+    if len(schema) != len(dtypes):  # an index stored as columns
+        return None
+    arrays = []
+    with np.errstate(all="ignore"):  # inf - inf, or a sum past the largest float
+        for i, field in enumerate(schema):
+            values = frame.iloc[:, i].to_numpy()
+            if values.dtype.kind == "f" and np.isnan(np.add.reduce(values)):
+                return None
+            arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+_FLOATS = ("float32", "float64")
 
 
 def _holds_struct(arrow_type: Any) -> bool:
@@ -328,6 +435,13 @@ def _write_ipc(table: Any, target: Any) -> None:
             sink.close()
 
 
+def _arrow_sink(stream: Any) -> Any:
+    """A Python binary file object as a pyarrow output stream (buffers passed, not copied)."""
+    import pyarrow as pa
+
+    return pa.PythonFile(stream, mode="w")
+
+
 def _read_ipc(source: Any) -> Any:
     """A pyarrow Table from an IPC stream: a path (memory-mapped, zero-copy) or bytes."""
     import pyarrow as pa
@@ -383,7 +497,13 @@ class DataFrameHandler(BlobHandler):
             table = _one_chunk(self.flavour.to_arrow(obj))
             if small:
                 return write_bytes_value(ipc_bytes(table), "arrow", ctx, meta)
-            return write_file_value(lambda path: _write_ipc(table, path), "arrow", ctx, meta)
+            return write_hashed_value(
+                lambda sink: _write_ipc(table, _arrow_sink(sink)),
+                lambda path: _write_ipc(table, path),
+                "arrow",
+                ctx,
+                meta,
+            )
         except (TypeError, ValueError, NotImplementedError) as exc:
             # pyarrow's ArrowInvalid / ArrowTypeError derive from ValueError / TypeError
             what = "Parquet" if fmt == "parquet" else "Arrow IPC"
@@ -392,12 +512,7 @@ class DataFrameHandler(BlobHandler):
     def to_python(self, value: Value, ctx: ValueContext) -> Any:
         if value.format not in ("arrow", "parquet"):
             raise self.wrong_format(value)
-        if value.format == "arrow":
-
-            def read(source: Any) -> Any:
-                return self.flavour.from_arrow(_read_ipc(source))
-        else:
-            read = self.flavour.read
+        read = self.flavour.read_ipc if value.format == "arrow" else self.flavour.read
         return read(frame_source(value, ctx))
 
     def iter_python(self, value: Value, ctx: ValueContext, rows: int) -> Iterator[Any]:

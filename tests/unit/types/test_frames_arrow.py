@@ -7,6 +7,10 @@ still read into every flavour.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -175,3 +179,132 @@ def test_equal_frames_in_other_chunks_hash_alike(engine: TypeEngine, blobs: Any)
     stored = engine.to_value(parts, pa.Table, ctx)
     assert stored.hash == engine.to_value(whole, pa.Table, ctx).hash
     assert engine.to_python(stored, pa.Table, ctx).equals(whole)
+
+
+def _from_pandas_hash(df: pd.DataFrame) -> str:
+    """The hash an ``arrow`` frame value has by definition: the SHA-256 of the IPC stream of
+    ``pa.Table.from_pandas(df)`` with no library version in pandas' metadata."""
+    table = pa.Table.from_pandas(df)
+    meta = dict(table.schema.metadata)
+    pandas_meta = json.loads(meta[b"pandas"])
+    pandas_meta.pop("creator")
+    pandas_meta.pop("pandas_version")
+    meta[b"pandas"] = json.dumps(pandas_meta, separators=(",", ":")).encode()
+    return hashlib.sha256(ipc_bytes(table.replace_schema_metadata(meta))).hexdigest()
+
+
+def _frames() -> dict[str, tuple[pd.DataFrame, bool]]:
+    """Frames of several dtypes and shapes, and whether the numeric fast path takes them."""
+    rng = np.random.default_rng(11)
+    floats = pd.DataFrame(rng.random((20_000, 5)), columns=[f"c{i}" for i in range(5)])
+    mixed = pd.DataFrame(
+        {
+            "f32": rng.random(9_000).astype("float32"),
+            "i64": rng.integers(-(2**40), 2**40, 9_000),
+            "i8": rng.integers(-100, 100, 9_000).astype("int8"),
+            "u16": rng.integers(0, 60_000, 9_000).astype("uint16"),
+            "inf": np.where(rng.random(9_000) < 0.1, np.inf, 1.5),
+        },
+        index=pd.RangeIndex(10, 90_010, 10, name="row"),
+    )
+    mixed.attrs = {"source": "test"}
+    nan = floats.copy()
+    nan.iloc[7, 2] = np.nan
+    both_infs = floats.assign(c1=np.where(np.arange(20_000) % 2 == 0, np.inf, -np.inf))
+    return {
+        "floats": (floats, True),
+        "strided": (pd.DataFrame(rng.random((10_000, 3)).T.copy().T, copy=False), True),
+        "mixed dtypes, named stepped range, attrs": (mixed, True),
+        "integer labels": (pd.DataFrame(rng.random((500, 3)), columns=[3, 1, 2]), True),
+        "no rows": (floats.iloc[:0], True),
+        "a NaN": (nan, False),
+        "opposite infinities": (both_infs, False),
+        "an index of values": (floats.set_index("c0"), False),
+        "strings": (floats.assign(s="x"), False),
+        "bools": (floats.assign(b=floats.c0 > 0.5), False),
+    }
+
+
+@pytest.mark.parametrize("name", list(_frames()))
+def test_a_frame_s_hash_is_that_of_from_pandas(engine: TypeEngine, blobs: Any, name: str) -> None:
+    from airfoil.types._dataframes import _numeric_table
+
+    df, fast = _frames()[name]
+    fast_table = _numeric_table(df)
+    assert (fast_table is not None) is fast
+    if fast_table is not None:
+        assert fast_table.equals(pa.Table.from_pandas(df), check_metadata=True)
+    expected = _from_pandas_hash(df)
+    stored = engine.to_value(df, pd.DataFrame, ValueContext(blobs, offload_threshold=0))
+    inline = engine.to_value(df, pd.DataFrame, ValueContext(blobs, offload_threshold=1 << 30))
+    assert stored.hash == inline.hash == expected
+    with open(blobs.local_path(stored.uri), "rb") as fh:
+        assert hashlib.sha256(fh.read()).hexdigest() == expected
+    back = engine.to_python(stored, pd.DataFrame, ValueContext(blobs, offload_threshold=0))
+    pd.testing.assert_frame_equal(back, pa.Table.from_pandas(df).to_pandas())
+    assert back.attrs == df.attrs
+
+
+def test_a_stored_frame_is_hashed_first_and_written_once(
+    engine: TypeEngine, blobs: Any, tmp_path: Any
+) -> None:
+    ctx = ValueContext(blobs, offload_threshold=0)
+    df = _frame(20_000)
+    first = engine.to_value(df, pd.DataFrame, ctx)
+    path = blobs.local_path(first.uri)
+    before = os.stat(path)
+    again = engine.to_value(df.copy(), pd.DataFrame, ctx)
+    after = os.stat(path)
+    assert again == first and first.size == before.st_size
+    # found under its hash, not written again (nor to a temporary)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert os.listdir(os.path.join(blobs.root, "tmp")) == []
+    # a remote store: uploaded once, then found
+    from airfoil.store.blob import FsspecBlobStore
+
+    remote = FsspecBlobStore(f"memory://airfoil-test-{uuid.uuid4().hex}")
+    rctx = ValueContext(remote, offload_threshold=0, scratch_dir=str(tmp_path / "scratch"))
+    up = engine.to_value(df, pd.DataFrame, rctx)
+    assert up.hash == first.hash and remote.get_bytes(up.uri) == Path(path).read_bytes()
+    assert engine.to_value(df, pd.DataFrame, rctx) == up
+    assert os.listdir(tmp_path / "scratch") == []
+
+
+def test_a_value_that_changes_between_hash_and_write_is_refused(blobs: Any) -> None:
+    from airfoil.types._base import ConversionError, write_hashed_value
+
+    ctx = ValueContext(blobs, offload_threshold=0)
+
+    def write(path: str) -> None:
+        with open(path, "wb") as fh:
+            fh.write(b"longer than what was hashed")
+
+    with pytest.raises(ConversionError, match="wrote 27 bytes after hashing 5"):
+        write_hashed_value(lambda sink: sink.write(b"short"), write, "arrow", ctx, {})
+    assert os.listdir(os.path.join(blobs.root, "tmp")) == []
+    assert not os.path.exists(os.path.join(blobs.root, "values"))
+
+
+def test_a_numeric_pandas_frame_is_read_zero_copy_and_may_change(
+    engine: TypeEngine, blobs: Any
+) -> None:
+    ctx = ValueContext(blobs, offload_threshold=0)
+    df, _ = _frames()["mixed dtypes, named stepped range, attrs"]
+    stored = engine.to_value(df, pd.DataFrame, ctx)
+    engine.to_python(stored, pd.DataFrame, ctx)  # the integrity check's hash, once
+    before = pa.total_allocated_bytes()
+    back = engine.to_python(stored, pd.DataFrame, ctx)
+    # 207 KB of columns, none copied into arrow's memory pool (``to_pandas`` would put them
+    # there): the frame's arrays are a private mapping of the blob
+    assert pa.total_allocated_bytes() - before < 1024
+    pd.testing.assert_frame_equal(back, df)
+    assert back.attrs == df.attrs
+    other = engine.to_python(stored, pd.DataFrame, ctx)
+    back.iloc[0, 0] = 100.0
+    back["i64"] += 1
+    back.loc[back.u16 > 100, "i8"] = 0
+    # neither the blob nor another reader's frame sees the change
+    pd.testing.assert_frame_equal(other, df)
+    with open(blobs.local_path(stored.uri), "rb") as fh:
+        assert hashlib.sha256(fh.read()).hexdigest() == stored.hash
+    pd.testing.assert_frame_equal(engine.to_python(stored, pd.DataFrame, ctx), df)
