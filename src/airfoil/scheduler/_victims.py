@@ -3,14 +3,15 @@
 ``Victims`` is built once per decision of :class:`~airfoil.scheduler._airfoil.AirfoilPolicy`
 and holds the preemptible running work in the order the policy takes it: the highest service
 level first, then the most expected work left. It applies the policy's victim rules
-(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``, ``preempt_limit``) and
-keeps the per-node indexes the due pass searches (``VictimIndex``). Work started as due and
-work that is not interruptible are never in it.
+(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``, ``preempt_limit``,
+``hold_after``) and keeps the per-node indexes the due pass searches (``VictimIndex``). Work
+started as due and work that is not interruptible are never in it.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,33 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, WaitingEntry
 
-__all__ = ["Victims", "protected"]
+__all__ = ["Hold", "Victims", "protected"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """``AirfoilPolicy.hold_after``: a single worker (needing all the GPUs of the largest
+    node, unless not ``whole``) started after waiting ``after`` times its estimate since its
+    submit is no victim of any pass, nor moved, until it has run ``share`` of its estimate
+    or ``seconds`` (the longer, at most its estimate), so the start (defragment's moves
+    that made room for it, say) is not undone a moment later."""
+
+    after: float
+    share: float
+    seconds: float
+    whole: bool
+
+    def until(self, run: RunningEntry, largest_gpus: int) -> float:
+        """When ``run``'s hold ends (its start if it has none)."""
+        entry = run.entry
+        estimate = entry.estimate
+        if (
+            entry.workers != 1
+            or (self.whole and not entry.demand[2] >= largest_gpus > 0)
+            or run.start - entry.item.submit_time < self.after * estimate
+        ):
+            return run.start
+        return run.start + min(estimate, max(self.share * estimate, self.seconds))
 
 
 def protected(run: RunningEntry, limit: int | None, now: float) -> bool:
@@ -71,6 +98,8 @@ class Victims:
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
         limit = policy.preempt_limit
+        hold = policy.hold
+        largest_gpus = rnd.state.largest[2]
         # ``preempt_limit_gangs`` off: protected work stays a victim of due gangs only
         self._protected: set[str] = set()
         for run in rnd.state.running.values():
@@ -79,6 +108,11 @@ class Victims:
             entry = run.entry
             if limit is not None and protected(run, limit, now):
                 rnd.wake(run.start + entry.estimate)  # a victim again once past its estimate
+                if policy.preempt_limit_gangs:
+                    continue
+                self._protected.add(entry.item.id)
+            if hold is not None and (until := hold.until(run, largest_gpus)) > now:
+                rnd.wake(until)  # a victim again once its hold ends
                 if policy.preempt_limit_gangs:
                     continue
                 self._protected.add(entry.item.id)
