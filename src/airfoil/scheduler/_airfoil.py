@@ -191,11 +191,9 @@ class AirfoilPolicy(Policy):
         preempt_limit_gangs: with ``preempt_limit`` or ``hold_after``, due gangs respect it
             too (``True``); ``False``: only the least-attained-service pass and
             ``defragment`` do.
-        hold_after, hold_for, hold_s, hold_whole: a single worker needing a whole node (any
-            single, unless ``hold_whole``) started after waiting ``hold_after`` times its
-            estimate since its submit is no victim of any pass, nor moved, until it ran
-            ``hold_for`` of its estimate or ``hold_s`` seconds, the longer, at most its
-            estimate (``None``, the default: no hold; see :class:`~._victims.Hold`).
+        hold_after, hold_for, hold_s, hold_whole: see :class:`~._victims.Hold` (``None``,
+            the default: no hold). gang_whole_last: due gangs preempt single workers that
+            need a whole node last (``False``, the default: in the victims' order).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -231,6 +229,7 @@ class AirfoilPolicy(Policy):
     hold_for: float = 0.0
     hold_s: float = 0.0
     hold_whole: bool = True
+    gang_whole_last: bool = False
 
     def __post_init__(self) -> None:
         problems = []

@@ -72,6 +72,7 @@ class Victims:
 
     __slots__ = (
         "_compacted",
+        "_gang_whole_last",
         "_hopeless",
         "_indexes",
         "_keep_hopeless",
@@ -159,6 +160,7 @@ class Victims:
         self._spared: set[str] | None = None  # see _not_worth_the_wait
         self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
+        self._gang_whole_last = policy.gang_whole_last
         self._indexes: dict[int | None, VictimIndex] = {}
         self._hopeless: set[Demand] = set()
         self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
@@ -177,14 +179,30 @@ class Victims:
             every = self._indexes.get(None)
             if every is None:
                 every = self._indexes[None] = VictimIndex(
-                    self._select(None, None, None), self._rnd.state
+                    self._gang_order(self._select(None, None, None)), self._rnd.state
                 )
             if priority is None:
                 return every
             index = self._indexes[priority] = every.at_most(
-                priority, self._select(None, None, priority)
+                priority, self._gang_order(self._select(None, None, priority))
             )
         return index
+
+    def _gang_order(self, runs: list[RunningEntry]) -> list[RunningEntry]:
+        """``gang_whole_last``: the victims of due gangs with single workers that need a
+        whole node last (in their order), so a gang clears nodes of smaller work first."""
+        if not self._gang_whole_last:
+            return runs
+        whole = self._rnd.state.largest[2]
+        if whole <= 0:
+            return runs
+        last = [run for run in runs if run.entry.workers == 1 and run.entry.demand[2] >= whole]
+        if not last:
+            return runs
+        kept = [
+            run for run in runs if not (run.entry.workers == 1 and run.entry.demand[2] >= whole)
+        ]
+        return kept + last
 
     def can_free(self, demand: Demand) -> bool:
         """False when no node could hold one worker of ``demand`` even with every victim

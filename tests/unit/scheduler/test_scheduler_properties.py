@@ -216,6 +216,8 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         assert hold is not None
         for item_id in state.decide(now).preemptions:
             assert hold.until(state.running[item_id], state.largest[2]) <= now
+    # due gangs taking whole-node singles last
+    check_invariants(AirfoilPolicy(gang_whole_last=True), *scenario)
     # ... and with due gangs free to take held work
     check_invariants(
         AirfoilPolicy(hold_after=0.0, hold_for=0.5, preempt_limit_gangs=False), *scenario
