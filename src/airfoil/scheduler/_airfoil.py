@@ -88,7 +88,7 @@ from airfoil.scheduler._horizon import ending_soon, horizon_fit
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
 from airfoil.scheduler._settle import due_shapes_left, next_unsettled, shortest_fails_too
-from airfoil.scheduler._victims import Hold, Victims
+from airfoil.scheduler._victims import Victims
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
@@ -188,12 +188,8 @@ class AirfoilPolicy(Policy):
             (nor moved by ``defragment``) until it runs past its remaining estimate, so one
             long job is not stopped again and again (``None``, the default: no limit).
             Reclaim of borrowed quota still takes it.
-        preempt_limit_gangs: with ``preempt_limit`` or ``hold_after``, due gangs respect it
-            too (``True``); ``False``: only the least-attained-service pass and
-            ``defragment`` do.
-        hold_after, hold_for, hold_s, hold_whole: see :class:`~._victims.Hold` (``None``,
-            the default: no hold). gang_whole_last: due gangs preempt single workers that
-            need a whole node last (``False``, the default: in the victims' order).
+        preempt_limit_gangs: with ``preempt_limit``, due gangs respect it too (``True``);
+            ``False``: only the least-attained-service pass and ``defragment`` do.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -225,11 +221,6 @@ class AirfoilPolicy(Policy):
     defragment_after: float | None = 1.0
     preempt_limit: int | None = None
     preempt_limit_gangs: bool = True
-    hold_after: float | None = None
-    hold_for: float = 0.0
-    hold_s: float = 0.0
-    hold_whole: bool = True
-    gang_whole_last: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -290,24 +281,10 @@ class AirfoilPolicy(Policy):
             )
         if self.preempt_limit is not None and not self.preempt_limit >= 1:
             problems.append(f"preempt_limit must be at least 1 or None, got {self.preempt_limit}")
-        if not (0 <= self.hold_for <= 1 and 0 <= self.hold_s < math.inf) or not (
-            self.hold_after is None or 0 <= self.hold_after < math.inf
-        ):
-            problems.append(
-                "hold_after must be a finite number >= 0 or None, hold_for in [0, 1], hold_s "
-                f"finite seconds >= 0; got {self.hold_after}, {self.hold_for}, {self.hold_s}"
-            )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
-
-    @property
-    def hold(self) -> Hold | None:
-        """The hold of a start after a long wait (``hold_after``), if set."""
-        if self.hold_after is None:
-            return None
-        return Hold(self.hold_after, self.hold_for, self.hold_s, self.hold_whole)
 
     def band(self, item: WorkItem) -> int:
         """The item's service level."""
@@ -346,7 +323,6 @@ class AirfoilPolicy(Policy):
                 self.defragment_restart_s,
                 self.defragment_after,
                 self.preempt_limit,
-                self.hold,
             )
             defragment(
                 rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed

@@ -34,7 +34,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airfoil.scheduler._victims import Hold, protected
+from airfoil.scheduler._victims import protected
 
 if TYPE_CHECKING:
     from airfoil.scheduler._capacity import Demand, NodePool
@@ -53,7 +53,6 @@ class Guard:
     restart_s: float = 60.0
     after: float | None = None
     preempt_limit: int | None = None
-    hold: Hold | None = None
 
 
 def defragment(
@@ -78,9 +77,7 @@ def defragment(
         if claimant is None:
             return
         tried.add(claimant.shape)
-        plan = _best_move(
-            rnd, claimant, max_preemptions - len(rnd.preempted), guard.preempt_limit, guard.hold
-        )
+        plan = _best_move(rnd, claimant, max_preemptions - len(rnd.preempted), guard.preempt_limit)
         if plan is None:
             continue
         if guard.gain is not None and not _pays(rnd, claimant, plan, guard.gain, guard.restart_s):
@@ -192,11 +189,7 @@ def _first_claimant(
 
 
 def _best_move(
-    rnd: Round,
-    claimant: WaitingEntry,
-    budget: int,
-    limit: int | None = None,
-    hold: Hold | None = None,
+    rnd: Round, claimant: WaitingEntry, budget: int, limit: int | None = None
 ) -> list[tuple[RunningEntry, int]] | None:
     """The moves (victim, node it restarts on) that make room for ``claimant``: per node, the
     largest movable workers first until it fits, each to the best-fit node with idle room
@@ -214,7 +207,6 @@ def _best_move(
             and entry.item.id not in rnd.preempted
             and run.nodes[0] not in state.draining
             and not protected(run, limit, rnd.now)
-            and (hold is None or hold.until(run, state.largest[2]) <= rnd.now)
         ):
             by_node.setdefault(run.nodes[0], []).append(run)
     best: tuple[tuple[int, int], int, list[tuple[RunningEntry, int]]] | None = None

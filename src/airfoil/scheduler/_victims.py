@@ -3,15 +3,14 @@
 ``Victims`` is built once per decision of :class:`~airfoil.scheduler._airfoil.AirfoilPolicy`
 and holds the preemptible running work in the order the policy takes it: the highest service
 level first, then the most expected work left. It applies the policy's victim rules
-(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``, ``preempt_limit``,
-``hold_after``) and keeps the per-node indexes the due pass searches (``VictimIndex``). Work
-started as due and work that is not interruptible are never in it.
+(``preempt_ratio``, ``whole_victim_ratio``, ``victim_wait_cost``, ``preempt_limit``) and
+keeps the per-node indexes the due pass searches (``VictimIndex``). Work started as due and
+work that is not interruptible are never in it.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -23,33 +22,7 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, WaitingEntry
 
-__all__ = ["Hold", "Victims", "protected"]
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """``AirfoilPolicy.hold_after``: a single worker (needing all the GPUs of the largest
-    node, unless not ``whole``) started after waiting ``after`` times its estimate since its
-    submit is no victim of any pass, nor moved, until it has run ``share`` of its estimate
-    or ``seconds`` (the longer, at most its estimate), so the start (defragment's moves
-    that made room for it, say) is not undone a moment later."""
-
-    after: float
-    share: float
-    seconds: float
-    whole: bool
-
-    def until(self, run: RunningEntry, largest_gpus: int) -> float:
-        """When ``run``'s hold ends (its start if it has none)."""
-        entry = run.entry
-        estimate = entry.estimate
-        if (
-            entry.workers != 1
-            or (self.whole and not entry.demand[2] >= largest_gpus > 0)
-            or run.start - entry.item.submit_time < self.after * estimate
-        ):
-            return run.start
-        return run.start + min(estimate, max(self.share * estimate, self.seconds))
+__all__ = ["Victims", "protected"]
 
 
 def protected(run: RunningEntry, limit: int | None, now: float) -> bool:
@@ -72,7 +45,6 @@ class Victims:
 
     __slots__ = (
         "_compacted",
-        "_gang_whole_last",
         "_hopeless",
         "_indexes",
         "_keep_hopeless",
@@ -99,8 +71,6 @@ class Victims:
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
         limit = policy.preempt_limit
-        hold = policy.hold
-        largest_gpus = rnd.state.largest[2]
         # ``preempt_limit_gangs`` off: protected work stays a victim of due gangs only
         self._protected: set[str] = set()
         for run in rnd.state.running.values():
@@ -109,11 +79,6 @@ class Victims:
             entry = run.entry
             if limit is not None and protected(run, limit, now):
                 rnd.wake(run.start + entry.estimate)  # a victim again once past its estimate
-                if policy.preempt_limit_gangs:
-                    continue
-                self._protected.add(entry.item.id)
-            if hold is not None and (until := hold.until(run, largest_gpus)) > now:
-                rnd.wake(until)  # a victim again once its hold ends
                 if policy.preempt_limit_gangs:
                     continue
                 self._protected.add(entry.item.id)
@@ -160,7 +125,6 @@ class Victims:
         self._spared: set[str] | None = None  # see _not_worth_the_wait
         self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
-        self._gang_whole_last = policy.gang_whole_last
         self._indexes: dict[int | None, VictimIndex] = {}
         self._hopeless: set[Demand] = set()
         self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
@@ -179,30 +143,14 @@ class Victims:
             every = self._indexes.get(None)
             if every is None:
                 every = self._indexes[None] = VictimIndex(
-                    self._gang_order(self._select(None, None, None)), self._rnd.state
+                    self._select(None, None, None), self._rnd.state
                 )
             if priority is None:
                 return every
             index = self._indexes[priority] = every.at_most(
-                priority, self._gang_order(self._select(None, None, priority))
+                priority, self._select(None, None, priority)
             )
         return index
-
-    def _gang_order(self, runs: list[RunningEntry]) -> list[RunningEntry]:
-        """``gang_whole_last``: the victims of due gangs with single workers that need a
-        whole node last (in their order), so a gang clears nodes of smaller work first."""
-        if not self._gang_whole_last:
-            return runs
-        whole = self._rnd.state.largest[2]
-        if whole <= 0:
-            return runs
-        last = [run for run in runs if run.entry.workers == 1 and run.entry.demand[2] >= whole]
-        if not last:
-            return runs
-        kept = [
-            run for run in runs if not (run.entry.workers == 1 and run.entry.demand[2] >= whole)
-        ]
-        return kept + last
 
     def can_free(self, demand: Demand) -> bool:
         """False when no node could hold one worker of ``demand`` even with every victim

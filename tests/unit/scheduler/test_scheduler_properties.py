@@ -206,22 +206,6 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     for item_id in state.decide(now).preemptions:
         victim = state.running[item_id]
         assert victim.entry.item.preempted < 1 or now - victim.start >= victim.entry.estimate
-    # hold_after: a start after a long wait is no victim, nor moved, while its hold lasts
-    # (whole-node singles, or any single; with defragment unguarded so that it moves work)
-    for whole in (True, False):
-        held = AirfoilPolicy(hold_after=0.0, hold_for=0.5, hold_whole=whole, defragment_after=None)
-        check_invariants(held, *scenario)
-        state = build(held, cluster, run, queue, {}, now)
-        hold = held.hold
-        assert hold is not None
-        for item_id in state.decide(now).preemptions:
-            assert hold.until(state.running[item_id], state.largest[2]) <= now
-    # due gangs taking whole-node singles last
-    check_invariants(AirfoilPolicy(gang_whole_last=True), *scenario)
-    # ... and with due gangs free to take held work
-    check_invariants(
-        AirfoilPolicy(hold_after=0.0, hold_for=0.5, preempt_limit_gangs=False), *scenario
-    )
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
