@@ -108,10 +108,10 @@ class _Pandas(_Flavour):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pandas(obj), target)
+        pq.write_table(_with_freq(pa.Table.from_pandas(obj), obj), target)
 
     def read(self, source: Any) -> Any:
-        return _read_arrow(source).to_pandas()
+        return self.from_arrow(_read_arrow(source))
 
     def read_csv(self, path: str) -> Any:
         return sys.modules["pandas"].read_csv(path)
@@ -129,12 +129,37 @@ class _Pandas(_Flavour):
         pandas_meta.pop("creator", None)
         pandas_meta.pop("pandas_version", None)
         meta[b"pandas"] = _json(pandas_meta)
-        return table.replace_schema_metadata(meta)
+        return _with_freq(table.replace_schema_metadata(meta), obj)
 
     def from_arrow(self, table: Any) -> Any:
         # one consolidating copy: pandas users may change their frame in place, and arrays
         # over the read-only mapping could not be written
-        return table.to_pandas()
+        frame = table.to_pandas()
+        freq = (table.schema.metadata or {}).get(_FREQ_KEY)
+        if freq is not None:
+            try:
+                frame.index.freq = freq.decode()
+            except (ValueError, TypeError, AttributeError):  # a chunk, an edited index: none
+                pass
+        return frame
+
+
+#: The schema metadata key of a pandas index's frequency (``DatetimeIndex.freq``: "D",
+#: "15min"), which pandas' own metadata does not keep: lost, a frame read back had none, and
+#: ``shift``, ``asfreq`` and plots behaved otherwise than on the frame written (adv18).
+_FREQ_KEY = b"airfoil.index_freq"
+
+
+def _with_freq(table: Any, frame: Any) -> Any:
+    """``table`` with the frequency of ``frame``'s index in its metadata, if it has one (a
+    frame without keeps its bytes, and its hash, as before)."""
+    pd = sys.modules["pandas"]
+    index = frame.index
+    # a PeriodIndex's frequency is its dtype's, which Arrow keeps
+    if not isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)) or index.freq is None:
+        return table
+    freq = index.freqstr
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), _FREQ_KEY: freq})
 
 
 class _Arrow(_Flavour):
