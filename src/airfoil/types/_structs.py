@@ -1,4 +1,4 @@
-"""Records: dataclasses (nested, recursive, frozen) and pydantic models.
+"""Records: dataclasses (nested, recursive, frozen), TypedDicts and pydantic models.
 
 A dataclass is stored as a JSON object of its fields, each through the field type's own
 handler, so fields may be any type the chain knows (dates, enums, files, dataframes...).
@@ -36,7 +36,7 @@ from airfoil.types._primitives import qualified_name
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["DataclassConverter", "PydanticConverter"]
+__all__ = ["DataclassConverter", "PydanticConverter", "TypedDictHandler"]
 
 
 class _Field(NamedTuple):
@@ -75,6 +75,8 @@ class _RecordHandler(Handler):
 
 class DataclassHandler(_RecordHandler):
     kind = "dataclass"
+    #: What the record and its parts are called in messages.
+    _noun, _part = "dataclass", "field"
 
     def __init__(self, tp: type, engine: TypeEngine) -> None:
         super().__init__(tp, engine)
@@ -90,15 +92,19 @@ class DataclassHandler(_RecordHandler):
             self._names = frozenset(f.name for f in self._fields)
         return self._fields
 
+    def _hints(self) -> dict[str, Any]:
+        """The class's annotations, resolved (``Annotated`` and ``NotRequired`` kept)."""
+        try:
+            return typing.get_type_hints(self.tp, include_extras=True)
+        except Exception as exc:
+            raise TypeTransformError(
+                f"cannot resolve the {self._part} annotations of {self._noun} {self._label}: {exc}"
+            ) from None
+
     def _resolve_fields(self) -> tuple[_Field, ...]:
         import dataclasses
 
-        try:
-            hints = typing.get_type_hints(self.tp, include_extras=True)
-        except Exception as exc:
-            raise TypeTransformError(
-                f"cannot resolve the field annotations of dataclass {self._label}: {exc}"
-            ) from None
+        hints = self._hints()
         out = []
         for f in dataclasses.fields(self.tp):
             try:
@@ -144,12 +150,12 @@ class DataclassHandler(_RecordHandler):
         unknown = [k for k in data if k not in self._names]
         if unknown:
             raise ConversionError(
-                f"unknown field(s) {', '.join(map(repr, unknown))} for dataclass {self._label}: "
-                f"its fields are {', '.join(f.name for f in self.fields)}"
+                f"unknown {self._part}(s) {', '.join(map(repr, unknown))} for {self._noun} "
+                f"{self._label}: its {self._part}s are {', '.join(f.name for f in self.fields)}"
             )
 
     def _missing(self, f: _Field) -> ConversionError:
-        return ConversionError(f"missing field {f.name!r} of dataclass {self._label}")
+        return ConversionError(f"missing {self._part} {f.name!r} of {self._noun} {self._label}")
 
     def _encode_mapping(self, data: dict[Any, Any], ctx: ValueContext | None) -> Any:
         self._check_keys(data)
@@ -199,12 +205,87 @@ def _constant(value: Any) -> Callable[[], Any]:
     return lambda: value
 
 
+def _may_be_absent() -> Any:  # the "default" of a key a TypedDict does not require
+    raise AssertionError("a key left out is not filled in")  # pragma: no cover
+
+
+class TypedDictHandler(DataclassHandler):
+    """A :class:`typing.TypedDict`: a JSON object of its keys, each through its type's own
+    handler (the same bytes as a dataclass of the same fields, which is what a server, which
+    has no user code, builds from the spec), read back as a plain dict. A key the TypedDict
+    does not require (``total=False``, ``NotRequired``) may be left out, and stays out."""
+
+    _noun, _part = "TypedDict", "key"
+
+    def __init__(self, tp: type, engine: TypeEngine) -> None:
+        super().__init__(tp, engine)
+        self.classes = (dict,)  # its values are plain dicts
+
+    def _resolve_fields(self) -> tuple[_Field, ...]:
+        hints = self._hints()
+        # __required_keys__ is wrong where the annotations are strings (``from __future__
+        # import annotations``: NotRequired[...] unseen), so a key's own wrapper decides.
+        required = set(getattr(self.tp, "__required_keys__", hints))
+        out = []
+        for name, hint in hints.items():
+            origin = typing.get_origin(hint)
+            if origin is typing.NotRequired or origin is typing.Required:
+                (hint,) = typing.get_args(hint)
+                if origin is typing.NotRequired:
+                    required.discard(name)
+                else:
+                    required.add(name)
+            try:
+                handler = self._engine.handler(hint)
+            except TypeTransformError as exc:
+                raise TypeTransformError(f"key {self._label}[{name!r}]: {exc}") from None
+            out.append(_Field(name, handler, True, None if name in required else _may_be_absent))
+        return tuple(out)
+
+    def _convert(self, data: Any, ctx: ValueContext | None, *, encoding: bool) -> Any:
+        fields = self.fields
+        if not isinstance(data, dict):
+            raise mismatch(f"a dict for TypedDict {self._label}", data)
+        self._check_keys(data)
+        out = {}
+        for f in fields:
+            if f.name not in data:
+                if f.default is None:
+                    raise self._missing(f)
+                continue
+            try:
+                item = data[f.name]
+                out[f.name] = (
+                    f.handler.encode(item, ctx) if encoding else f.handler.decode(item, ctx)
+                )
+            except ConversionError as exc:
+                exc.at(f"[{f.name!r}]")
+                raise
+        return out
+
+    def encode(self, obj: Any, ctx: ValueContext | None) -> Any:
+        return self._convert(obj, ctx, encoding=True)
+
+    def decode(self, data: Any, ctx: ValueContext | None) -> Any:
+        return self._convert(data, ctx, encoding=False)
+
+
+def _is_typed_dict(py_type: Any) -> bool:
+    if typing.is_typeddict(py_type):
+        return True
+    extensions = sys.modules.get("typing_extensions")  # its own TypedDict on some Pythons
+    return extensions is not None and bool(extensions.is_typeddict(py_type))
+
+
 class DataclassConverter(Converter):
-    """Classes decorated with :func:`dataclasses.dataclass`."""
+    """Classes decorated with :func:`dataclasses.dataclass`, and :class:`typing.TypedDict`
+    classes."""
 
     def handler(self, py_type: Any, engine: TypeEngine) -> Handler | None:
         if isinstance(py_type, type) and hasattr(py_type, "__dataclass_fields__"):
             return DataclassHandler(py_type, engine)
+        if isinstance(py_type, type) and _is_typed_dict(py_type):
+            return TypedDictHandler(py_type, engine)
         return None
 
 
