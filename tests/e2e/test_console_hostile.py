@@ -25,14 +25,18 @@ PROBE = """
 <div id="probe">probing</div>
 <script>
   const said = [];
-  const attempt = (what, fn) => { try { said.push(what + ":" + fn()); } catch (e) { said.push(what + ":blocked"); } };
+  const attempt = (what, fn) => {
+    try { said.push(what + ":" + fn()); } catch (e) { said.push(what + ":blocked"); }
+  };
   attempt("parent", () => parent.document.title);
   attempt("storage", () => localStorage.getItem("probe-secret"));
   attempt("cookie", () => document.cookie);
   attempt("origin", () => window.origin);
   fetch("/api/v1/projects").then((r) => r.text()).then(
     () => "read", () => "blocked"
-  ).then((api) => { document.getElementById("probe").textContent = said.join("|") + "|api:" + api; });
+  ).then((api) => {
+    document.getElementById("probe").textContent = said.join("|") + "|api:" + api;
+  });
 </script>
 """
 
@@ -115,7 +119,9 @@ CSRF = """
   const body = new Blob([JSON.stringify({ name: "pwned" })]);
   Promise.allSettled([
     fetch("/api/v1/projects", { method: "POST", body, mode: "no-cors" }),
-    fetch("/api/v1/projects/default/executions/hostile-a/relaunch", { method: "POST", mode: "no-cors" }),
+    fetch("/api/v1/projects/default/executions/hostile-a/relaunch", {
+      method: "POST", mode: "no-cors"
+    }),
   ]).then(() => { document.getElementById("csrf").textContent = "sent"; });
 </script>
 """
@@ -129,7 +135,9 @@ def test_a_reports_script_changes_nothing_through_the_api(server: Server, page: 
     before = httpx.get(f"{server.url}/api/v1/projects/default/executions").json()
     pg = page
     pg.goto(f"{server.url}/projects/default/executions/hostile-a")
-    pg.set_content(f'<iframe sandbox="allow-scripts" srcdoc="{CSRF.replace(chr(34), "&quot;")}"></iframe>')
+    pg.set_content(
+        f'<iframe sandbox="allow-scripts" srcdoc="{CSRF.replace(chr(34), "&quot;")}"></iframe>'
+    )
     pg.frame_locator("iframe").get_by_text("sent").wait_for()
     projects = httpx.get(f"{server.url}/api/v1/projects").json()
     assert "pwned" not in str(projects)

@@ -134,7 +134,8 @@ def _synthesise(spec: TypeSpec) -> Any:
             n: typing.NotRequired[python_type_of(t)] if n in spec.optional else python_type_of(t)
             for n, t in spec.fields
         }
-        made = typing.TypedDict(qual.rsplit(".", 1)[-1], keys)  # type: ignore[operator]
+        typed_dict: Any = typing.TypedDict  # the functional form, its name not a literal
+        made = typed_dict(qual.rsplit(".", 1)[-1], keys)
     elif kind == "dataclass":
         fields = [(n, python_type_of(t)) for n, t in spec.fields]
         made = dataclasses.make_dataclass(qual.rsplit(".", 1)[-1], fields, frozen=True)

@@ -9,8 +9,6 @@ older state; a journal the store already holds is never replayed over newer reco
 
 from __future__ import annotations
 
-import signal
-
 import os
 import random
 import signal

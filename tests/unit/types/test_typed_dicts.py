@@ -82,7 +82,12 @@ def test_a_value_that_does_not_fit_says_why(
 
 @pytest.mark.parametrize(
     ("tp", "given"),
-    [(Mixed, {"name": "a"}), (Mixed, {"name": "a", "size": 2}), (Partial, {}), (Partial, {"size": 1})],
+    [
+        (Mixed, {"name": "a"}),
+        (Mixed, {"name": "a", "size": 2}),
+        (Partial, {}),
+        (Partial, {"size": 1}),
+    ],
 )
 def test_a_launch_over_the_api_leaves_out_the_keys_python_may(
     engine: TypeEngine, ctx: ValueContext, tp: type, given: dict[str, object]

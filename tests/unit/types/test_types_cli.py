@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import base64
-import enum
 import datetime as dt
+import enum
 import json
 from pathlib import Path
 from typing import Any, Optional, Union
