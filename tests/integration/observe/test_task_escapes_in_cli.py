@@ -6,7 +6,7 @@ backspace) but passes ESC on: a log line holding ``ESC[2K`` erased the line befo
 OSC sequence set the window's title (or, in some terminals, the clipboard), ``ESC[1A``
 moved up to forge a line already printed, and a bidi override (U+202E) showed text reversed.
 Every such character is now shown escaped (``\\u001b``, ``\\u202e``); the CLI's own colours
-are untouched (tests/unit/cli/test_terminal_escapes.py)."""
+are untouched (tests/unit/cli/test_showing_console.py)."""
 
 from __future__ import annotations
 
