@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions
+from rich.segment import Segment
 from rich.text import Text
 
 from airfoil.core.errors import (
@@ -49,10 +51,35 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PIPE_WIDTH = 10_000
 
 
+# What a terminal obeys instead of showing: C0 controls but tab and newline (Rich itself drops
+# BEL, backspace, \r, \v and \f), DEL, C1 controls (0x9b is a one-byte CSI) and the bidi
+# controls that reorder what follows (Trojan Source, CVE-2021-42574).
+_OBEYED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"  # valid in JSON and in Python alike
+
+
+class _ShowingConsole(Console):
+    """A console that shows, escaped (``\\u001b``), every control character in what it prints:
+    a task's log line, error message or metric name must not move the cursor, erase lines,
+    set the window's title or reorder the text (``airfoil logs`` forged that way). The
+    console's own styles and controls (a live display's cursor moves) are not text: kept."""
+
+    def render(self, renderable: Any, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            text = segment.text
+            if segment.control or not _OBEYED.search(text):
+                yield segment
+            else:
+                yield Segment(_OBEYED.sub(_shown, text), segment.style)
+
+
 def _console(stderr: bool) -> Console:
     # emoji=False: no ":name:" in a task's or workflow's name is turned into an emoji, and no
     # print loads Rich's ~3,600-entry emoji table (~2 ms of every `airfoil run`; issue 17, W5)
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
+    console = _ShowingConsole(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = _PIPE_WIDTH
     return console

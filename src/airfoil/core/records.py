@@ -90,6 +90,9 @@ class TypeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
             member whose value is not text); empty when every member's value is its name or
             none is text. JSON launches accept a label as well as a name (``"latte"`` for
             ``LATTE = "latte"``), as the CLI does.
+        optional: the keys of a ``TypedDict`` (a ``dataclass`` kind read back as a dict)
+            that may be left out (``NotRequired``, ``total=False``): a server, which has no
+            user code, takes a launch without them as the CLI and Python do.
     """
 
     kind: str
@@ -99,6 +102,7 @@ class TypeSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     values: tuple[str, ...] = ()
     variadic: bool = False
     labels: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         if self.kind == "union":

@@ -29,6 +29,8 @@ from functools import partial
 from types import CoroutineType
 from typing import Any
 
+import msgspec
+
 from airfoil.core import drive_lock
 from airfoil.core.blobs import BlobStore
 from airfoil.core.code_versions import save_manifests
@@ -62,6 +64,8 @@ from airfoil.runtime._capture import hold as hold_capture
 from airfoil.runtime._children import ChildCaller
 from airfoil.runtime._log_records import StampedLog
 from airfoil.runtime._secret_outputs import refuse_secret_outputs
+from airfoil.runtime._sigint import hold as hold_sigint
+from airfoil.runtime._sigint import sigints
 from airfoil.runtime._task_types import OutputError, TaskTypes, default_task_types
 from airfoil.runtime.loader import load_task
 from airfoil.sdk._context import (
@@ -214,6 +218,12 @@ def _message(exc: BaseException) -> str:
         except Exception:
             why = type(inner).__name__
         return f"<str() of the exception failed: {why}>"
+
+
+_OWN_INTERRUPT = (
+    "the task raised KeyboardInterrupt itself (no Ctrl-C reached the process): it fails as "
+    "the task's own error; raise another exception to fail a task on purpose"
+)
 
 
 def _error(kind: ErrorKind, exc: BaseException) -> ErrorInfo:
@@ -478,12 +488,14 @@ class WorkerRuntime:
             task_types=self.task_types,
         )
 
-    def session(self) -> AbstractContextManager[None]:
-        return hold_capture()
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        with hold_capture(), hold_sigint():
+            yield
 
     @contextlib.contextmanager
     def worker_session(self) -> Iterator[None]:
-        with hold_capture(), hold_fds():
+        with hold_capture(), hold_fds(), hold_sigint():
             yield
 
     def open_blobs(self, url: str, durability: str = "process") -> BlobStore:
@@ -549,6 +561,7 @@ def run_attempt(
     fd_output: list[str] = []
     metric_chunks = 0
     ran_version = ""
+    signalled = sigints()  # a Ctrl-C, told from the task's own KeyboardInterrupt
     try:
         runner = (task_types or _DEFAULT_TYPES).get(request.task.task_type)
         # The timeout's interrupt covers loading the code and reading the inputs too; the
@@ -601,11 +614,17 @@ def run_attempt(
         error = _error(ErrorKind.SYSTEM, exc)
     except OutputError as exc:
         error = _error(ErrorKind.USER, exc.cause)
-    except KeyboardInterrupt:
-        if in_process:  # Ctrl-C in an inline run stops the run, as the user asked...
+    except KeyboardInterrupt as exc:
+        if signalled is not None and sigints() == signalled:  # the task's own: its failure
+            said = f" ({exc})" if str(exc) else ""
+            error = msgspec.structs.replace(
+                _error(ErrorKind.USER, exc), message=_OWN_INTERRUPT + said
+            )
+        elif in_process:  # Ctrl-C in an inline run stops the run, as the user asked...
             _keep_interrupted_log(log, blobs, request.log_key)  # ...keeping its log so far
             raise
-        error = _error(ErrorKind.SYSTEM, PlatformError("the attempt was interrupted"))
+        else:
+            error = _error(ErrorKind.SYSTEM, PlatformError("the attempt was interrupted"))
     except BaseException as exc:  # the user-code boundary (SystemExit included)
         error = _error(ErrorKind.USER, exc)
     finally:

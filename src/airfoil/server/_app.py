@@ -44,6 +44,7 @@ from airfoil.server._config import (
 )
 from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
+from airfoil.server._origin import SameOrigin
 from airfoil.wire import API_PREFIX
 from airfoil.wire._body_limit import BodyLimit
 from airfoil.wire._limits import MAX_BODY
@@ -390,6 +391,8 @@ def _install_latency(
         exempt=_streamed,
     )
     app.add_middleware(_Latency, hooks=hooks, lane=lane)
+    # outermost, before the fast lane: a browser's request for another site changes nothing
+    app.add_middleware(SameOrigin)
 
 
 #: Routes that stream their body in under their own limit (a code package, an upload).

@@ -70,6 +70,18 @@ log = logging.getLogger("airfoil.server")
 RESULT_LINGER_S = 0.002
 
 
+#: The longest wait after failed turns (a slot retries at least this often).
+FAILED_TURN_WAIT_MAX_S = 5.0
+
+
+def failed_turn_wait_s(idle_poll_s: float, failures: int) -> float:
+    """How long a slot waits after ``failures`` failed turns in a row: doubling from the
+    idle poll up to :data:`FAILED_TURN_WAIT_MAX_S`. The exponent is capped: ``2**failures``
+    is an int that no float holds past 1,023 failures, and the OverflowError ended the
+    slot's thread (a store away for hours fails that many turns)."""
+    return min(FAILED_TURN_WAIT_MAX_S, idle_poll_s * 2.0 ** min(failures, 64))
+
+
 class _Interrupt(Exception):
     """Raised out of a drive between polls: terminate (``reason``) or shutdown (None)."""
 
@@ -207,7 +219,7 @@ class _Slot:
                 d.count_restart("error")
                 self.current = None
                 self.reset()
-                d.wake.wait(min(5.0, d.idle_poll_s * 2**failures))
+                d.wake.wait(failed_turn_wait_s(d.idle_poll_s, failures))
         self.reset()
 
     def _turn(self) -> None:

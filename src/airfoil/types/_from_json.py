@@ -154,6 +154,13 @@ def _synthesise(spec: TypeSpec) -> Any:
     if kind == "enum":
         factory: Any = enum.Enum
         made: Any = factory(qual.rsplit(".", 1)[-1], [(v, v) for v in spec.values])
+    elif kind == "dataclass" and spec.optional:  # a TypedDict: some keys may be left out
+        keys: Any = {
+            n: typing.NotRequired[python_type_of(t)] if n in spec.optional else python_type_of(t)
+            for n, t in spec.fields
+        }
+        typed_dict: Any = typing.TypedDict  # the functional form, its name not a literal
+        made = typed_dict(qual.rsplit(".", 1)[-1], keys)
     elif kind == "dataclass":
         fields = [(n, python_type_of(t)) for n, t in spec.fields]
         made = dataclasses.make_dataclass(qual.rsplit(".", 1)[-1], fields, frozen=True)
@@ -362,6 +369,8 @@ def _record(data: Any, spec: TypeSpec, tp: Any, path: str) -> Any:
     kwargs: dict[str, Any] = {}
     for name, fspec in spec.fields:
         if name not in data:
+            if name in spec.optional:  # a TypedDict's key it does not require
+                continue
             raise TypeTransformError(
                 f"{path}: missing field {name!r} of {spec} (over the API every field is given)"
             )

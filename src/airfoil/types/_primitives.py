@@ -531,10 +531,14 @@ class EnumHandler(Handler):
         return f"a member's name ({names}) or value ({values})"
 
     def parse_cli(self, text: str) -> Any:
-        """A member by name (``RED``) or, failing that, by value (``red``, ``3``)."""
+        """A member by name (``RED``), by text value (``red``) as JSON and Python give it,
+        or, failing both, by the text of a value that is not text (``3``): ``"1"`` is the
+        member ``TWO = "1"`` before ``ONE = 1``, as a server launch reads it."""
         text = text.strip()
-        if text in self.tp.__members__:
-            return self.tp[text]
+        try:
+            return self._member(text)
+        except ConversionError:
+            pass
         for member in self.tp:
             if str(member.value) == text:
                 return member

@@ -221,6 +221,16 @@ class TypedDictHandler(DataclassHandler):
         super().__init__(tp, engine)
         self.classes = (dict,)  # its values are plain dicts
 
+    @property
+    def spec(self) -> TypeSpec:
+        """The record's spec, naming the keys that may be left out (``optional``): a
+        server synthesises a TypedDict that does not require them either."""
+        spec = super().spec
+        optional = tuple(f.name for f in self.fields if f.default is not None)
+        if not optional or not spec.fields:  # (a recursive reference: its name only)
+            return spec
+        return TypeSpec(spec.kind, name=spec.name, fields=spec.fields, optional=optional)
+
     def _resolve_fields(self) -> tuple[_Field, ...]:
         hints = self._hints()
         # __required_keys__ is wrong where the annotations are strings (``from __future__

@@ -330,7 +330,9 @@ def test_a_drive_stopped_by_ctrl_c_leaves_its_journal_in_the_store(tmp_path: Pat
     def stopped(x: int) -> int:
         calls.append("stopped")
         if calls.count("stopped") == 1:
-            raise KeyboardInterrupt  # runs in the loop's own thread (inline): Ctrl-C there
+            # Ctrl-C while the task runs in the loop's own thread (inline): the signal, not a
+            # KeyboardInterrupt of the task's own (that is the task's failure)
+            signal.raise_signal(signal.SIGINT)
         return x + 1
 
     @af.workflow

@@ -211,3 +211,29 @@ def test_an_inline_attempt_that_overran_its_timeout_is_failed_and_its_result_dis
     assert info.value.error_kind == "system" and "TaskTimeoutError" in info.value.error_type
     assert "result was discarded" in str(info.value)
     assert "process executor" in str(info.value)
+
+
+@af.task(retries=1)
+def interrupts_itself(x: int) -> int:
+    raise KeyboardInterrupt("a library's guard")
+
+
+@af.workflow
+def self_interrupting(x: int = 1) -> int:
+    return interrupts_itself(x=x)
+
+
+def test_a_tasks_own_keyboard_interrupt_is_its_failure_not_a_ctrl_c() -> None:
+    """adv18: a KeyboardInterrupt raised by an inline task's code was taken for Ctrl-C: the
+    drive stopped with the attempt left running, and each resume ran it again until the node
+    failed, after 5 resumes, as "the process running this attempt died". It is the task's
+    own error now (retried by its ``retries``), saying so; a real SIGINT still stops the run
+    (test_chain_journal.py::test_a_drive_stopped_by_ctrl_c_leaves_its_journal_in_the_store)."""
+    with pytest.raises(af.ExecutionFailedError) as info:
+        self_interrupting(x=1)
+    exc = info.value
+    assert exc.error_kind == "user" and exc.error_type == "KeyboardInterrupt"
+    assert "raised KeyboardInterrupt itself" in str(exc) and "a library's guard" in str(exc)
+    assert "interrupts_itself" in exc.traceback
+    (node,) = get_runtime().meta.get_nodes(exc.execution_id)
+    assert node.attempts == 2 and node.user_failures == 2

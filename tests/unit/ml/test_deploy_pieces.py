@@ -153,6 +153,8 @@ def test_the_drift_route_reads_the_record_and_asks_no_replica() -> None:
 def test_backoff_doubles_to_a_cap() -> None:
     assert [backoff_s(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert backoff_s(50) == 30.0
+    # a replica that fails for days: 2.0 ** 1024 overflowed a float (adv19)
+    assert backoff_s(1025) == backoff_s(10**6) == 30.0
 
 
 def test_bad_deploys_name_the_problem(tmp_path: Path) -> None:

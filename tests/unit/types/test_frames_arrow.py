@@ -308,3 +308,32 @@ def test_a_numeric_pandas_frame_is_read_zero_copy_and_may_change(
     with open(blobs.local_path(stored.uri), "rb") as fh:
         assert hashlib.sha256(fh.read()).hexdigest() == stored.hash
     pd.testing.assert_frame_equal(engine.to_python(stored, pd.DataFrame, ctx), df)
+
+
+@pytest.mark.parametrize("fmt", ["arrow", "parquet"])
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.date_range("2026-01-01", periods=6, freq="D"),
+        pd.date_range("2026-01-01", periods=6, freq="15min", tz="Europe/Paris"),
+        pd.timedelta_range("0s", periods=6, freq="2s"),
+    ],
+)
+def test_a_datetime_index_keeps_its_frequency(
+    engine: TypeEngine, blobs: Any, fmt: str, index: pd.Index
+) -> None:
+    """adv18: pandas' Arrow metadata has no place for ``DatetimeIndex.freq``: a frame read
+    back had ``freq=None`` (``shift``, ``asfreq`` and plots then behave otherwise)."""
+    df = pd.DataFrame({"x": range(6)}, index=index)
+    ctx = ValueContext(blobs, frame_format=fmt)  # type: ignore[arg-type]
+    stored = engine.to_value(df, pd.DataFrame, ctx)
+    back = engine.to_python(stored, pd.DataFrame, ctx)
+    assert back.index.freq == index.freq
+    pd.testing.assert_frame_equal(back, df, check_freq=True)
+    # the frequency is part of the value (and its cache key); a frame without one is stored
+    # as before
+    plain = df.copy()
+    plain.index.freq = None
+    assert engine.to_value(plain, pd.DataFrame, ctx).hash != stored.hash
+    again = engine.to_python(engine.to_value(plain, pd.DataFrame, ctx), pd.DataFrame, ctx)
+    assert again.index.freq is None

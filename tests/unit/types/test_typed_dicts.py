@@ -5,11 +5,13 @@ synthesises a dataclass of the same fields), with the keys it does not require l
 from __future__ import annotations
 
 import datetime as dt
+import json
 import typing
 import warnings
 
 import pytest
 
+from airfoil.core.errors import TypeTransformError
 from airfoil.types import ConversionError, TypeEngine, ValueContext
 from airfoil.types._from_json import from_jsonable
 
@@ -76,3 +78,33 @@ def test_a_value_that_does_not_fit_says_why(
     with pytest.raises(ConversionError) as info:
         engine.to_value(given, Config, ctx)
     assert why in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("tp", "given"),
+    [
+        (Mixed, {"name": "a"}),
+        (Mixed, {"name": "a", "size": 2}),
+        (Partial, {}),
+        (Partial, {"size": 1}),
+    ],
+)
+def test_a_launch_over_the_api_leaves_out_the_keys_python_may(
+    engine: TypeEngine, ctx: ValueContext, tp: type, given: dict[str, object]
+) -> None:
+    """adv18: the server synthesised a dataclass of every key, so a launch had to give the
+    keys a TypedDict does not require, which the CLI and Python leave out. The spec names
+    them now (``optional``), and the server takes the same JSON the CLI does, to the same
+    hash."""
+    spec = engine.to_spec(tp)
+    assert from_jsonable(given, spec, engine, ctx).hash == engine.to_value(given, tp, ctx).hash
+    assert engine.parse_cli(json.dumps(given), tp) == given
+
+
+def test_the_api_still_requires_the_keys_a_typed_dict_requires(
+    engine: TypeEngine, ctx: ValueContext
+) -> None:
+    assert engine.to_spec(Mixed).optional == ("size",)
+    assert engine.to_spec(Config).optional == ()  # its spec as before
+    with pytest.raises(TypeTransformError, match="missing field 'name'"):
+        from_jsonable({"size": 2}, engine.to_spec(Mixed), engine, ctx)

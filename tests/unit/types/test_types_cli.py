@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import enum
 import json
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -387,3 +388,27 @@ def test_a_value_no_json_gives_is_refused_with_a_fix_that_works(spec: TypeSpec, 
     with pytest.raises(TypeTransformError, match="cannot be given as JSON") as info:
         python_type_of(spec)
     assert fix in str(info.value)
+
+
+class _Num(enum.Enum):
+    ONE = 1
+    TWO = "1"
+
+
+def test_an_enum_text_is_read_alike_by_the_cli_and_by_a_server_launch(
+    engine: TypeEngine, ctx: ValueContext
+) -> None:
+    """adv18: with ``ONE = 1`` and ``TWO = "1"``, the CLI read ``"1"`` as ONE (the first
+    member whose ``str(value)`` matched) and a server launch as TWO (a member's text value).
+    One rule for both: a member's name, then its text value, then (the CLI alone, which has
+    no JSON types) the text of a value that is not text."""
+    from airfoil.types._from_json import from_jsonable
+
+    spec = engine.to_spec(_Num)
+    for text, member in (("1", _Num.TWO), ("ONE", _Num.ONE), ("TWO", _Num.TWO)):
+        cli = engine.parse_cli(text, _Num)
+        launched = from_jsonable(text, spec, engine, ctx)
+        assert cli is member
+        assert launched.hash == engine.to_value(member, _Num, ctx).hash
+    # a value that is not text is still read by its text on the command line
+    assert engine.parse_cli("1", enum.Enum("Level", {"LOW": 1, "HIGH": 2})).name == "LOW"
