@@ -53,8 +53,10 @@ _PIPE_WIDTH = 10_000
 
 # What a terminal obeys instead of showing: C0 controls but tab and newline (Rich itself drops
 # BEL, backspace, \r, \v and \f), DEL, C1 controls (0x9b is a one-byte CSI) and the bidi
-# controls that reorder what follows (Trojan Source, CVE-2021-42574).
-_OBEYED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# embeddings, overrides and isolates that reorder what follows (Trojan Source,
+# CVE-2021-42574). The directional marks (U+061C, U+200E, U+200F) reorder nothing after them
+# and are written in right-to-left text on purpose: kept.
+_OBEYED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _shown(match: re.Match[str]) -> str:

@@ -616,7 +616,7 @@ def run_attempt(
         error = _error(ErrorKind.USER, exc.cause)
     except KeyboardInterrupt as exc:
         if signalled is not None and sigints() == signalled:  # the task's own: its failure
-            said = f" ({exc})" if str(exc) else ""
+            said = f" ({message})" if (message := _message(exc)) else ""
             error = msgspec.structs.replace(
                 _error(ErrorKind.USER, exc), message=_OWN_INTERRUPT + said
             )

@@ -41,7 +41,7 @@ def loud(x: int = 1) -> int:
 """
 
 # what no line printed may hold: C0 controls but tab and newline, DEL, C1, bidi controls
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _invoke(*args: str) -> tuple[int, str]:

@@ -30,6 +30,15 @@ def test_tabs_newlines_and_plain_unicode_are_kept() -> None:
     assert console.file.getvalue() == "a       b\nc é 日本 \u05d0\n"  # type: ignore[attr-defined]
 
 
+def test_directional_marks_of_right_to_left_text_are_kept() -> None:
+    """A mark (LRM, RLM, ALM) reorders nothing after it and is written in right-to-left text
+    on purpose; the overrides and isolates that do reorder are escaped."""
+    console = _terminal()
+    console.print(Text("\u05d0\u200f1\u200e \u0627\u061c \u2067x\u2069"), soft_wrap=True)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert out == "\u05d0\u200f1\u200e \u0627\u061c \\u2067x\\u2069\n"
+
+
 def test_json_stays_json() -> None:
     import json
 
