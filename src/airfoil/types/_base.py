@@ -325,21 +325,53 @@ def _whole(path: str, size: int) -> bool:
         return False
 
 
-def _discard(path: str) -> None:
-    """Remove a temporary file if it is still there (renamed into the store, it is not)."""
-    if os.path.exists(path):
-        os.remove(path)
+def _stored_whole(blobs: BlobStore, uri: str, size: int) -> bool:
+    """Whether the store holds ``uri`` whole (``size`` bytes): a local file's size, or the
+    store's (a blob cut short, missing, or of a size the store cannot tell is written)."""
+    final = blobs.local_path(uri)
+    if final is not None:
+        return _whole(final, size)
+    try:
+        return blobs.size(uri) == size
+    except NotFoundError:
+        return False
 
 
-def _move_into_store(blobs: BlobStore, staging: str, final: str, uri: str, digest: str) -> None:
-    """Rename a file written and hashed in a local store's folder of temporaries to its
-    content-addressed path, and make it as durable as the store's own writes."""
+def _staging(ctx: ValueContext) -> tuple[str, bool]:
+    """Where a value's file is written before it is stored, and whether that is inside a
+    local store (its folder of temporaries: renamed into place, no copy) or the scratch
+    directory (uploaded)."""
+    import uuid
+
+    blobs = ctx.blobs
+    staging = blobs.local_path(blobs.uri(f"tmp/{uuid.uuid4().hex}"))
+    if staging is None:
+        return os.path.join(ctx.scratch(), f"upload-{uuid.uuid4().hex}"), False
+    os.makedirs(os.path.dirname(staging), exist_ok=True)
+    return staging, True
+
+
+def _store(blobs: BlobStore, staging: str, local: bool, digest: str) -> str:
+    """Put a staged file at its content-addressed key, as durable as the store's own writes;
+    its URI. A local store's temporary is renamed there, any other store's is uploaded."""
+    if not local:
+        return blobs.put_file(values_key(digest), staging)
+    uri = blobs.uri(values_key(digest))
+    final = blobs.local_path(uri)
+    assert final is not None
     os.makedirs(os.path.dirname(final), exist_ok=True)
     os.replace(staging, final)
     blobs.persist(uri)  # fsynced under the ``power`` durability
     from airfoil.types._integrity import remember_digest
 
     remember_digest(final, digest)  # a read in this process need not hash it again
+    return uri
+
+
+def _discard(path: str) -> None:
+    """Remove a temporary file if it is still there (stored by a rename, it is not)."""
+    if os.path.exists(path):
+        os.remove(path)
 
 
 def write_file_value(
@@ -349,43 +381,19 @@ def write_file_value(
 
     When the blob store is local, the file is written straight into the store's directory
     under a temporary key, hashed, and renamed to its content-addressed key. Otherwise it is
-    written to the scratch directory and uploaded.
+    written to the scratch directory and uploaded. Content already stored whole is not
+    written again; a blob cut short (a power loss, a full disk) is replaced.
     """
-    import uuid
-
-    blobs = ctx.blobs
-    staging_key = f"tmp/{uuid.uuid4().hex}"  # the store's folder of temporaries
-    staging = blobs.local_path(blobs.uri(staging_key))
-    if staging is not None:
-        os.makedirs(os.path.dirname(staging), exist_ok=True)
-        try:
-            write(staging)
-            digest = hash_file(staging)
-            size = os.path.getsize(staging)
-            uri = blobs.uri(values_key(digest))
-            final = blobs.local_path(uri)
-            assert final is not None
-            if _whole(final, size):  # same content already stored
-                os.remove(staging)
-            else:  # new, or a blob cut short (a power loss, a full disk): this one replaces it
-                _move_into_store(blobs, staging, final, uri, digest)
-        finally:
-            _discard(staging)
-        return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
-    tmp = os.path.join(ctx.scratch(), f"upload-{uuid.uuid4().hex}")
+    staging, local = _staging(ctx)
     try:
-        write(tmp)
-        digest = hash_file(tmp)
-        size = os.path.getsize(tmp)
-        uri = blobs.uri(values_key(digest))
-        try:
-            stored = blobs.size(uri)
-        except NotFoundError:
-            stored = -1
-        if stored != size:  # new, or cut short (a store without sizes says None: rewrite)
-            uri = blobs.put_file(values_key(digest), tmp)
+        write(staging)
+        digest = hash_file(staging)
+        size = os.path.getsize(staging)
+        uri = ctx.blobs.uri(values_key(digest))
+        if not _stored_whole(ctx.blobs, uri, size):
+            uri = _store(ctx.blobs, staging, local, digest)
     finally:
-        _discard(tmp)
+        _discard(staging)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
 
 
@@ -436,29 +444,13 @@ def write_hashed_value(
         ConversionError: ``write`` wrote another number of bytes than ``emit`` (the object
             changed between the two, or the serialiser is not deterministic).
     """
-    import uuid
-
     sink = _HashSink()
     emit(sink)
     digest, size = sink.sha.hexdigest(), sink.size
-    blobs = ctx.blobs
-    uri = blobs.uri(values_key(digest))
-    final = blobs.local_path(uri)
-    if final is not None and _whole(final, size):  # the same content is already stored
+    uri = ctx.blobs.uri(values_key(digest))
+    if _stored_whole(ctx.blobs, uri, size):  # the same content is already stored
         return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
-    if final is None:
-        try:
-            stored = blobs.size(uri)
-        except NotFoundError:
-            stored = -1
-        if stored == size:  # stored whole (a blob cut short, or of unknown size, is rewritten)
-            return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
-    staging_key = f"tmp/{uuid.uuid4().hex}"  # the store's folder of temporaries
-    staging = blobs.local_path(blobs.uri(staging_key)) if final is not None else None
-    if staging is None:
-        staging = os.path.join(ctx.scratch(), f"upload-{uuid.uuid4().hex}")
-    else:
-        os.makedirs(os.path.dirname(staging), exist_ok=True)
+    staging, local = _staging(ctx)
     try:
         write(staging)
         if (written := os.path.getsize(staging)) != size:
@@ -467,10 +459,7 @@ def write_hashed_value(
                 "the object changed while it was stored; return an object no other thread "
                 "changes"
             )
-        if final is None:
-            uri = blobs.put_file(values_key(digest), staging)
-        else:
-            _move_into_store(blobs, staging, final, uri, digest)
+        uri = _store(ctx.blobs, staging, local, digest)
     finally:
         _discard(staging)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
