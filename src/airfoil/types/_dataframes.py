@@ -148,7 +148,7 @@ class _Pandas(_Flavour):
     def from_arrow(self, table: Any) -> Any:
         # one consolidating copy: pandas users may change their frame in place, and arrays
         # over the read-only mapping could not be written
-        return _keep_freq(table.to_pandas(), table)
+        return _copied_frame(table)
 
     def read_ipc(self, source: Any) -> Any:
         if isinstance(source, bytes):
@@ -172,6 +172,12 @@ def _with_freq(table: Any, frame: Any) -> Any:
         return table
     freq = index.freqstr
     return table.replace_schema_metadata({**(table.schema.metadata or {}), _FREQ_KEY: freq})
+
+
+def _copied_frame(table: Any) -> Any:
+    """A pandas DataFrame of its own (one ``to_pandas`` copy) from ``table``, its index's
+    frequency kept."""
+    return _keep_freq(table.to_pandas(), table)
 
 
 def _keep_freq(frame: Any, table: Any) -> Any:
@@ -207,12 +213,12 @@ def _private_frame(path: str) -> Any:
     table = pa.ipc.open_stream(buf).read_all()
     arrays = _mapped_columns(table, mapped, buf.address)
     if arrays is None:
-        return _keep_freq(table.to_pandas(), table)
+        return _copied_frame(table)
     shell = table.to_pandas(split_blocks=True)  # the labels; its arrays are read-only views
     if len(shell.columns) != len(arrays) or any(
         a.dtype != t for a, t in zip(arrays, shell.dtypes, strict=True)
     ):
-        return _keep_freq(table.to_pandas(), table)
+        return _copied_frame(table)
     frame = pd.DataFrame(dict(enumerate(arrays)), index=shell.index, copy=False)
     frame.columns = shell.columns
     frame.attrs = shell.attrs
