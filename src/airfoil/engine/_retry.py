@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import msgspec
 
+from airfoil.core.backoff import doubling
 from airfoil.core.phases import ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec
 from airfoil.engine._commands import PREEMPTED
@@ -27,10 +28,7 @@ class RetryPolicy(msgspec.Struct):
     max_s: float = 30.0
 
     def delay(self, failures: int) -> float:
-        # The exponent is bounded before the power is taken: 2**1025 is no float, and a task
-        # with retries=10**6 gets there (OverflowError, failing its execution as an engine
-        # error). 2**64 times any base past a few nanoseconds is past every cap.
-        return float(min(self.max_s, self.base_s * 2.0 ** min(64, max(0, failures - 1))))
+        return doubling(self.base_s, failures - 1, self.max_s)  # any count (retries=10**6)
 
 
 class RetryDecision(msgspec.Struct, frozen=True):

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from airfoil.core.backoff import doubling
 from airfoil.core.errors import (
     ConflictError,
     StoreError,
@@ -76,10 +77,9 @@ FAILED_TURN_WAIT_MAX_S = 5.0
 
 def failed_turn_wait_s(idle_poll_s: float, failures: int) -> float:
     """How long a slot waits after ``failures`` failed turns in a row: doubling from the
-    idle poll up to :data:`FAILED_TURN_WAIT_MAX_S`. The exponent is capped: ``2**failures``
-    is an int that no float holds past 1,023 failures, and the OverflowError ended the
-    slot's thread (a store away for hours fails that many turns)."""
-    return min(FAILED_TURN_WAIT_MAX_S, idle_poll_s * 2.0 ** min(failures, 64))
+    idle poll up to :data:`FAILED_TURN_WAIT_MAX_S`, for any count (a store away for hours
+    fails thousands of turns; an overflow there ended the slot's thread)."""
+    return doubling(idle_poll_s, failures, FAILED_TURN_WAIT_MAX_S)
 
 
 class _Interrupt(Exception):

@@ -70,6 +70,7 @@ import httpx
 import msgspec
 
 from airfoil.core import ports
+from airfoil.core.backoff import doubling
 from airfoil.core.errors import ConfigError
 from airfoil.core.projects import qualified_name
 from airfoil.engine._drive_support import process_owner
@@ -100,9 +101,9 @@ _DRIFT_EVERY_S = 1.0
 
 
 def backoff_s(restarts: int) -> float:
-    """The wait before the ``restarts``-th restart in a row (1, 2, ...). The exponent is
-    capped: ``2.0 ** 1024`` overflows, and a replica that fails for days gets there."""
-    return min(_FIRST_BACKOFF_S * 2.0 ** min(max(restarts - 1, 0), 64), _MAX_BACKOFF_S)
+    """The wait before the ``restarts``-th restart in a row (1, 2, ...), for any count (a
+    replica that fails for days)."""
+    return doubling(_FIRST_BACKOFF_S, restarts - 1, _MAX_BACKOFF_S)
 
 
 def free_port() -> int:

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 import msgspec
 
+from airfoil.core.backoff import doubling
 from airfoil.core.errors import TransientStoreError
 
 __all__ = ["RetryPolicy", "is_transient"]
@@ -113,7 +114,7 @@ class RetryPolicy(msgspec.Struct, frozen=True):
 
     def delay(self, retry: int) -> float:
         """The wait before retry number ``retry`` (0-based), jittered."""
-        full = min(self.max_s, self.base_s * (2.0 ** min(retry, 30)))
+        full = doubling(self.base_s, retry, self.max_s)
         return full * (1.0 - self.jitter * random.random())
 
     def run(
