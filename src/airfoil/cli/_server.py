@@ -102,6 +102,15 @@ def start(
     open_browser: bool = typer.Option(
         False, "--open", help="Open the web console in a browser once the server is up."
     ),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="A name requests may be addressed to (their Host) while the server has no API "
+        "keys, besides localhost, 127.0.0.0/8 and [::1]: NAME, .example.com (it and its "
+        "subdomains) or * (any); repeatable; also AIRFOIL_ALLOWED_HOSTS (comma-separated). "
+        "Others are refused so that a web page whose DNS name points here cannot use an "
+        "open server.",
+    ),
 ) -> None:
     """Start the API, the web console and the engine loop in this process (stop with Ctrl-C
     or SIGTERM)."""
@@ -128,6 +137,7 @@ def start(
             ray_address=ray_address,
             log_level=log_level,
             open_browser=open_browser,
+            allowed_hosts=(*_listed("AIRFOIL_ALLOWED_HOSTS", ()), *allowed_host),
         )
     finally:
         gc.enable()
@@ -149,6 +159,7 @@ def _start(
     ray_address: str | None,
     log_level: str,
     open_browser: bool,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     import uvicorn
 
@@ -211,8 +222,9 @@ def _start(
         ray_address=ray_address or s.ray_address,  # type: ignore[attr-defined]
         ray_serve=open_ray_serve,
         freeze_heap=True,
-        webhook_denied_networks=_networks("DENIED", ()),
-        webhook_allowed_networks=_networks("ALLOWED", ()),
+        webhook_denied_networks=_listed("AIRFOIL_WEBHOOK_DENIED_NETWORKS", ()),
+        webhook_allowed_networks=_listed("AIRFOIL_WEBHOOK_ALLOWED_NETWORKS", ()),
+        allowed_hosts=allowed_hosts,
         warm_workers=True,
         api_threads_warm=API_THREADS_WARM,
         worker_nice=WORKER_NICE if worker_nice is None else worker_nice,
@@ -250,10 +262,10 @@ def _start(
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
 
 
-def _networks(which: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    """``AIRFOIL_WEBHOOK_<which>_NETWORKS``: comma-separated networks; unset: ``default``
-    (set and empty: none)."""
-    text = os.environ.get(f"AIRFOIL_WEBHOOK_{which}_NETWORKS")
+def _listed(variable: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """An environment variable's comma-separated values (``AIRFOIL_WEBHOOK_*_NETWORKS``,
+    ``AIRFOIL_ALLOWED_HOSTS``); unset: ``default`` (set and empty: none)."""
+    text = os.environ.get(variable)
     if text is None:
         return default
     return tuple(part.strip() for part in text.split(",") if part.strip())

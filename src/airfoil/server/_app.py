@@ -44,6 +44,7 @@ from airfoil.server._config import (
 )
 from airfoil.server._deps import Deps
 from airfoil.server._metrics import Metrics
+from airfoil.server._hosts import AllowedHosts
 from airfoil.server._origin import SameOrigin
 from airfoil.wire import API_PREFIX
 from airfoil.wire._body_limit import BodyLimit
@@ -325,7 +326,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     _install_errors(app)
     lane = FastLane(hot_lanes(router.routes, API_PREFIX, ROUTE_ROLES)) if config.fast_lane else None
-    _install_latency(app, config.hooks, lane)
+    _install_latency(app, config.hooks, lane, config.allowed_hosts)
     _install_ops(app)
     app.include_router(router)
     app.include_router(observe_router)
@@ -379,7 +380,10 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def _install_latency(
-    app: FastAPI, hooks: Hooks | None = None, lane: FastLane | None = None
+    app: FastAPI,
+    hooks: Hooks | None = None,
+    lane: FastLane | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     # FastAPI reads and parses a route's JSON body before the key is checked: refused past
     # MAX_BODY (FastAPI's own ``max_body_size`` answers in plain text, not the API's form).
@@ -393,6 +397,9 @@ def _install_latency(
     app.add_middleware(_Latency, hooks=hooks, lane=lane)
     # outermost, before the fast lane: a browser's request for another site changes nothing
     app.add_middleware(SameOrigin)
+    # outermost of all: a request addressed to another name (DNS rebinding) reaches nothing
+    # while loopback callers are trusted (``_hosts``)
+    app.add_middleware(AllowedHosts, allowed=allowed_hosts)
 
 
 #: Routes that stream their body in under their own limit (a code package, an upload).

@@ -175,6 +175,12 @@ class ServerConfig:
             executions list) on one hop to the thread pool, past FastAPI's per-request
             routing and dependency solving, with the same answers (``_fast_lane``). False:
             every request goes through FastAPI (the tests that compare the two).
+        allowed_hosts: names besides the loopback ones (``localhost``, ``127.0.0.0/8``,
+            ``[::1]``) that requests may be addressed to (their ``Host``) while the server
+            has no API keys (``--allowed-host``, ``AIRFOIL_ALLOWED_HOSTS``): ``name``,
+            ``.example.com`` (it and its subdomains) or ``*`` (any). Others are refused, so
+            that a page whose DNS name rebinds to this machine cannot use an open server
+            (:mod:`airfoil.server._hosts`).
     """
 
     home: str
@@ -202,6 +208,7 @@ class ServerConfig:
     worker_nice: int = WORKER_NICE
     api_threads_warm: int = 0
     fast_lane: bool = True
+    allowed_hosts: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error
@@ -242,6 +249,9 @@ class ServerConfig:
                 f"executor, not {self.executor!r}: leave it out (or 0) with this executor"
             )
         self.webhook_poster()  # a bad network is refused when the server is configured
+        from airfoil.server._hosts import checked_hosts
+
+        self.allowed_hosts = checked_hosts(self.allowed_hosts)
 
     def webhook_poster(self) -> WebhookNetworks:
         """The sender of this server's launch-plan webhooks, kept to its webhook networks."""

@@ -307,6 +307,12 @@ class Registry(SqlRegistryStore):
         from too). Revoking every key leaves it closed; only :meth:`reopen` opens it."""
         return bool(self._keys_now())
 
+    def keys_configured_known(self) -> bool | None:
+        """:meth:`keys_configured` from the last read if it is fresh enough; None where it
+        would read the database (an event loop's caller then asks on a thread)."""
+        known = self._fresh_keys()
+        return None if known is None else bool(known)
+
 
 def _key_of(row: Any) -> ApiKey:
     return ApiKey(row.id, row.project, row.role, row.created_at, bool(row.revoked))
