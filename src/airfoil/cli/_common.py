@@ -37,11 +37,13 @@ __all__ = [
     "fail",
     "handle_errors",
     "is_tty",
+    "json_line",
     "out_console",
     "plain",
     "runtime",
     "say",
     "say_unreadable",
+    "showing_console",
     "unreadable_json",
 ]
 
@@ -78,7 +80,9 @@ class _ShowingConsole(Console):
                 yield Segment(_OBEYED.sub(_shown, text), segment.style)
 
 
-def _console(stderr: bool) -> Console:
+def showing_console(stderr: bool) -> Console:
+    """A console that escapes the control characters of the text it prints (see
+    ``_ShowingConsole``), as wide as a terminal, or unbounded when piped."""
     # emoji=False: no ":name:" in a task's or workflow's name is turned into an emoji, and no
     # print loads Rich's ~3,600-entry emoji table (~2 ms of every `airfoil run`; issue 17, W5)
     console = _ShowingConsole(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
@@ -87,8 +91,16 @@ def _console(stderr: bool) -> Console:
     return console
 
 
-out_console = _console(stderr=False)
-err_console = _console(stderr=True)
+out_console = showing_console(stderr=False)
+err_console = showing_console(stderr=True)
+
+
+def json_line(text: str) -> str:
+    """JSON text with the characters a terminal obeys shown escaped (``\\u009b``): C1
+    controls and bidi overrides, which JSON encoders write as they are (``msgspec``, or
+    ``json.dumps(..., ensure_ascii=False)``), can be in nothing but its strings, where the
+    escape decodes to the same character."""
+    return _OBEYED.sub(_shown, text)
 
 
 def plain(console: Console, text: str, style: str = "") -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from airfoil.cli._common import fail
+from airfoil.cli._common import fail, json_line, showing_console
 from airfoil.core.errors import AirfoilError
 
 if TYPE_CHECKING:
@@ -96,9 +96,7 @@ def sim(
     ] = False,
 ) -> None:
     """Replay a job trace through scheduling policies and report JCT, waits and fairness."""
-    from rich.console import Console
-
-    err = Console(stderr=True)
+    err = showing_console(stderr=True)
     if loads is not None:
         _sweep_command(
             trace,
@@ -246,7 +244,7 @@ def _sweep_command(
     if json_output:
         import msgspec
 
-        sys.stdout.write(msgspec.json.encode(sweep_report(results)).decode() + "\n")
+        sys.stdout.write(json_line(msgspec.json.encode(sweep_report(results)).decode()) + "\n")
         return
     out = _stdout_console()
     for by_policy in results.values():
@@ -255,11 +253,9 @@ def _sweep_command(
 
 
 def _stdout_console() -> Console:
-    """The console for results; piped, it is wide so tables are not squeezed to 80 columns."""
-    from rich.console import Console
-
-    out = Console()
-    return out if out.is_terminal else Console(width=200)
+    """The console for results (a trace's cluster names are shown escaped); piped, it is
+    wide so tables are not squeezed to 80 columns."""
+    return showing_console(stderr=False)
 
 
 def _run_sweep(
@@ -324,7 +320,7 @@ def _print_json(results: dict[str, SimResult]) -> None:
     from airfoil.scheduler.sim import summary
 
     payload = {name: summary(result) for name, result in results.items()}
-    sys.stdout.write(msgspec.json.encode(payload).decode() + "\n")
+    sys.stdout.write(json_line(msgspec.json.encode(payload).decode()) + "\n")
 
 
 def _print_table(results: dict[str, SimResult], console: Console) -> None:

@@ -123,3 +123,39 @@ def test_bad_arguments_exit_non_zero_with_a_clear_message(
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+#: A trace's cluster name that would forge terminal output: a one-byte CSI (C1), an ESC, a
+#: right-to-left override (adv20).
+FORGING = "a\x9b2J\x1b[1A\u202eb"
+
+
+@pytest.mark.parametrize("extra", [["--json"], [], ["--json", "--loads", "0.5,1"], ["--loads", "1"]])
+def test_a_traces_names_are_printed_escaped(
+    app: typer.Typer, tmp_path: Path, extra: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--json`` stays JSON that decodes to the same names; tables show them escaped."""
+    monkeypatch.chdir(tmp_path)  # a comparison's plot
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "timestamp,duration,num_gpus,gpu_time,cluster\n"
+        f"2017-11-06 00:00:00,100.0,1,100.0,{FORGING}\n"
+        "2017-11-06 00:00:05,50.0,1,50.0,plain\n",
+        encoding="utf-8",
+    )
+    args = ["sim", "--trace", str(path), "--nodes", "1x2gpu", "--compare", "fifo,las", *extra]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for char in ("\x9b", "\x1b", "\u202e"):
+        assert char not in result.stdout, repr(result.stdout)
+    if "--json" in extra:
+        assert FORGING in _strings(json.loads(result.stdout))
+
+
+def _strings(value: object) -> set[str]:
+    """Every key and string value in decoded JSON."""
+    if isinstance(value, dict):
+        return set(value) | {s for v in value.values() for s in _strings(v)}
+    if isinstance(value, list):
+        return {s for v in value for s in _strings(v)}
+    return {value} if isinstance(value, str) else set()
