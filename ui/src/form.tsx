@@ -13,6 +13,8 @@ export interface TypeSpec {
   fields?: [string, TypeSpec][];
   values?: string[];
   variadic?: boolean;
+  /** A TypedDict's keys that may be left out (`NotRequired`, `total=False`). */
+  optional?: string[];
 }
 
 /** A file picked for an upload input (null: none yet); several for a list of them. */
@@ -21,7 +23,23 @@ export interface UploadRaw {
   uploads?: File[];
 }
 
-export type Raw = string | boolean | UploadRaw | { none: boolean; inner: Raw } | { [field: string]: Raw };
+/** A TypedDict's key it does not require: left out (`absent`), or given as `inner`. */
+export interface KeyRaw {
+  absent: boolean;
+  inner: Raw;
+}
+
+export type Raw =
+  | string
+  | boolean
+  | UploadRaw
+  | KeyRaw
+  | { none: boolean; inner: Raw }
+  | { [field: string]: Raw };
+
+function mayLeaveOut(spec: TypeSpec, name: string): boolean {
+  return !!spec.optional?.includes(name);
+}
 
 export function isUpload(spec: TypeSpec): boolean {
   return spec.kind in UPLOAD_FORMATS || isUploadList(spec);
@@ -97,7 +115,10 @@ export function toRaw(spec: TypeSpec, v: unknown): Raw {
   if (STRUCT.has(spec.kind) && spec.fields) {
     const obj = (typeof v === "object" && v !== null ? v : {}) as Record<string, unknown>;
     const out: { [k: string]: Raw } = {};
-    for (const [name, fs] of spec.fields) out[name] = toRaw(fs, obj[name]);
+    for (const [name, fs] of spec.fields) {
+      const raw = toRaw(fs, obj[name]);
+      out[name] = mayLeaveOut(spec, name) ? { absent: !(name in obj), inner: raw } : raw;
+    }
     return out;
   }
   if (v === undefined || v === null) return "";
@@ -178,7 +199,13 @@ export function parse(spec: TypeSpec, raw: Raw): Parsed {
     const r = raw as { [k: string]: Raw };
     const out: Record<string, unknown> = {};
     for (const [name, fs] of spec.fields) {
-      const p = parse(fs, r[name]);
+      let raw = r[name];
+      if (mayLeaveOut(spec, name)) {
+        const key = raw as KeyRaw;
+        if (key.absent) continue; // a key the TypedDict does not require, left out
+        raw = key.inner;
+      }
+      const p = parse(fs, raw);
       if (!p.ok) return { ok: false, error: `${name}: ${p.error}` };
       out[name] = p.value;
     }
@@ -337,7 +364,11 @@ export function Field(props: { id: string; spec: TypeSpec; raw: Raw; onChange: (
             <label for={`${id}.${name}`}>
               {name} <code>{typeName(fs)}</code>
             </label>
-            <Field id={`${id}.${name}`} spec={fs} raw={r[name]} onChange={(x) => onChange({ ...r, [name]: x })} />
+            {mayLeaveOut(spec, name) ? (
+              <KeyField id={`${id}.${name}`} spec={fs} raw={r[name] as KeyRaw} onChange={(x) => onChange({ ...r, [name]: x })} />
+            ) : (
+              <Field id={`${id}.${name}`} spec={fs} raw={r[name]} onChange={(x) => onChange({ ...r, [name]: x })} />
+            )}
           </div>
         ))}
       </fieldset>
@@ -345,5 +376,24 @@ export function Field(props: { id: string; spec: TypeSpec; raw: Raw; onChange: (
   }
   return (
     <textarea id={id} name={id} rows={3} value={raw as string} onInput={text} placeholder={`JSON: ${typeName(spec)}`} />
+  );
+}
+
+/** A key a TypedDict does not require: left out unless the user gives it. */
+function KeyField(props: { id: string; spec: TypeSpec; raw: KeyRaw; onChange: (r: KeyRaw) => void }) {
+  const { id, spec, raw, onChange } = props;
+  return (
+    <div class="optional" data-may-leave-out>
+      <label class="inline">
+        <input
+          type="checkbox"
+          name={`${id}.absent`}
+          checked={raw.absent}
+          onChange={(e) => onChange({ ...raw, absent: (e.target as HTMLInputElement).checked })}
+        />{" "}
+        left out
+      </label>
+      {raw.absent ? null : <Field id={id} spec={spec} raw={raw.inner} onChange={(x) => onChange({ ...raw, inner: x })} />}
+    </div>
   );
 }
