@@ -43,8 +43,8 @@ from airfoil.server._config import (
     server_settings,
 )
 from airfoil.server._deps import Deps
-from airfoil.server._metrics import Metrics
 from airfoil.server._hosts import AllowedHosts
+from airfoil.server._metrics import Metrics
 from airfoil.server._origin import SameOrigin
 from airfoil.wire import API_PREFIX
 from airfoil.wire._body_limit import BodyLimit

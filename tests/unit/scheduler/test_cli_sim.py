@@ -130,7 +130,9 @@ def test_bad_arguments_exit_non_zero_with_a_clear_message(
 FORGING = "a\x9b2J\x1b[1A\u202eb"
 
 
-@pytest.mark.parametrize("extra", [["--json"], [], ["--json", "--loads", "0.5,1"], ["--loads", "1"]])
+@pytest.mark.parametrize(
+    "extra", [["--json"], [], ["--json", "--loads", "0.5,1"], ["--loads", "1"]]
+)
 def test_a_traces_names_are_printed_escaped(
     app: typer.Typer, tmp_path: Path, extra: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
