@@ -106,7 +106,7 @@ def start(
         [],
         "--allowed-host",
         help="A name requests may be addressed to (their Host) while the server has no API "
-        "keys, besides localhost, 127.0.0.0/8 and [::1]: NAME, .example.com (it and its "
+        "keys, besides localhost and IP addresses: NAME, .example.com (it and its "
         "subdomains) or * (any); repeatable; also AIRFOIL_ALLOWED_HOSTS (comma-separated). "
         "Others are refused so that a web page whose DNS name points here cannot use an "
         "open server.",

@@ -6,11 +6,13 @@ is made to point at 127.0.0.1 once loaded (DNS rebinding) reaches the server as 
 origin* as itself, so the browser lets it read every answer, and its requests carry no
 ``Origin`` or ``Sec-Fetch-Site`` that says "another site" (``_origin``): it could read, launch
 and terminate. Such a request still names the page's host in its ``Host`` header; while the
-server is open, a request whose ``Host`` is not a loopback name or address (``localhost``,
-``127.0.0.0/8``, ``[::1]``) nor one the operator allowed (``--allowed-host``,
-``AIRFOIL_ALLOWED_HOSTS``) is refused with 403 ``host_not_allowed`` on every path: the API,
-its fast lane, the console's pages, ``/metrics`` and the probes. A request without a
-``Host`` (HTTP/1.0; no browser sends one) passes.
+server is open, a request whose ``Host`` is a name other than ``localhost`` and the ones the
+operator allowed (``--allowed-host``, ``AIRFOIL_ALLOWED_HOSTS``) is refused with 403
+``host_not_allowed`` on every path: the API, its fast lane, the console's pages,
+``/metrics`` and the probes. An IP address (``127.0.0.1``, ``[::1]``, ``0.0.0.0`` as the
+start line prints it) passes: a page whose origin is an address was served from that
+address, which rebinding cannot change; a caller that is not on loopback is refused by the
+key check anyway. A request without a ``Host`` (HTTP/1.0; no browser sends one) passes.
 
 Once a key exists the check is off: every API route then needs a key, which a rebinding
 page does not have (the console keeps it in the storage of the origin it was typed into,
@@ -75,13 +77,13 @@ def _name_of(host: str) -> str:
 
 def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     """Whether a request addressed to ``host`` (a ``Host`` header's value) is for this
-    server: a loopback name or address, or one of ``allowed`` (see :func:`checked_hosts`)."""
+    server: ``localhost``, an IP address, or one of ``allowed`` (see :func:`checked_hosts`)."""
     name = _name_of(host)
     if name == "localhost":
         return True
     try:
-        if ipaddress.ip_address(name).is_loopback:
-            return True
+        ipaddress.ip_address(name)
+        return True  # an address: a rebinding page's Host is its DNS name, never one
     except ValueError:
         pass
     for entry in allowed:
@@ -119,8 +121,8 @@ class AllowedHosts:
             403,
             "host_not_allowed",
             f"Host {shown!r} is not a name of this server: with no API keys it answers "
-            "requests addressed to localhost, 127.0.0.1 or [::1] only (a page whose DNS name "
-            "points here must not use it); add the name with `airfoil server start "
+            "requests addressed to localhost or an IP address (127.0.0.1) only (a page whose "
+            "DNS name points here must not use it); add the name with `airfoil server start "
             "--allowed-host NAME` (AIRFOIL_ALLOWED_HOSTS), or create an API key",
         )
         await answer(scope, receive, send)

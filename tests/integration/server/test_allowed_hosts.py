@@ -49,16 +49,17 @@ def _port(running: Running) -> str:
     return running.url.rsplit(":", 1)[1].strip("/")
 
 
+@pytest.mark.parametrize("host", ["evil.example", "localhost.evil.example", "127.0.0.1.nip.io"])
 @pytest.mark.parametrize("path", PATHS)
 def test_an_open_server_refuses_a_foreign_host_on_every_path(
-    servers: tuple[Running, Running], path: str
+    servers: tuple[Running, Running], path: str, host: str
 ) -> None:
     plain, _ = servers
-    r = httpx.get(plain.url + path, headers={**SAME_ORIGIN, "Host": f"evil.example:{_port(plain)}"})
+    r = httpx.get(plain.url + path, headers={**SAME_ORIGIN, "Host": f"{host}:{_port(plain)}"})
     assert r.status_code == 403, r.text
     error = r.json()["error"]
     assert error["code"] == "host_not_allowed"
-    assert "--allowed-host" in error["message"] and "evil.example" in error["message"]
+    assert "--allowed-host" in error["message"] and host in error["message"]
 
 
 def test_a_rebinding_page_cannot_write(servers: tuple[Running, Running]) -> None:
@@ -73,8 +74,11 @@ def test_a_rebinding_page_cannot_write(servers: tuple[Running, Running]) -> None
     assert name not in httpx.get(plain.url + "/api/v1/projects").text
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "127.0.0.2", "[::1]"])
-def test_loopback_names_are_served(servers: tuple[Running, Running], host: str) -> None:
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "LOCALHOST", "127.0.0.2", "[::1]", "0.0.0.0", "10.1.2.3"]
+)
+def test_localhost_and_addresses_are_served(servers: tuple[Running, Running], host: str) -> None:
+    """An address is what the page was served from: rebinding changes names only."""
     plain, _ = servers
     for port in (f":{_port(plain)}", ""):
         r = httpx.get(plain.url + "/api/v1/projects", headers={"Host": host + port})
