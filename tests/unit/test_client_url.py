@@ -33,3 +33,18 @@ def test_a_bad_url_from_the_environment_is_refused_too(monkeypatch: pytest.Monke
 def test_http_and_https_urls_are_kept(url: str, kept: str | None) -> None:
     with Client(url) as client:
         assert client.url == (kept or url)
+
+
+def test_a_urls_password_is_never_in_a_message() -> None:
+    """A server behind a proxy's basic auth is given as http://user:password@host (adv20):
+    the password was in the error of an unreachable server and in the CLI's lines."""
+    from airfoil.core.errors import PlatformError
+
+    with Client("http://user:s3cretpw@127.0.0.1:1") as client:
+        assert client.shown_url == "http://user:***@127.0.0.1:1"
+        with pytest.raises(PlatformError) as info:
+            client.list()
+    assert "s3cretpw" not in str(info.value) and "user:***@" in str(info.value)
+    with pytest.raises(ConfigError) as refused:
+        Client("ftp://user:s3cretpw@host")
+    assert "s3cretpw" not in str(refused.value)

@@ -162,7 +162,7 @@ def run_remote(
             ex = client.launch_plan(entity, given, name=execution_id)
         else:
             ex = client.launch(entity, given, name=execution_id)
-        follow(client, ex.id, f"of {entity.name} started on {client.url}", as_json, ex.name)
+        follow(client, ex.id, f"of {entity.name} started on {client.shown_url}", as_json, ex.name)
 
 
 def follow(client: Any, execution_id: str, what: str, as_json: bool, name: str = "") -> None:
@@ -349,7 +349,7 @@ def remote_list(
         )
     out_console.print(table)
     if not items and not unreadable:
-        plain(err_console, f"no executions in project {client.project} on {client.url}")
+        plain(err_console, f"no executions in project {client.project} on {client.shown_url}")
     _say_unreadable(list(unreadable.values()))
 
 
@@ -465,7 +465,7 @@ def remote_again(
         again = client.recover if how == "recover" else client.relaunch
         ex = addressed(client, domain, lambda d: again(execution_id, domain=d))
         shown = run_label(ex.name or ex.id, ex.domain, client.domain)
-        follow(client, ex.id, f"{how}s {execution_id} on {client.url}", as_json, shown)
+        follow(client, ex.id, f"{how}s {execution_id} on {client.shown_url}", as_json, shown)
 
 
 def remote_cache_explanation(

@@ -150,7 +150,7 @@ def _list_remote(server: str | None, active_only: bool, as_json: bool) -> None:
 
     with _client(server, None) as client:
         states = [st for st in client.schedules() if st.active or not active_only]
-        url = client.url
+        url = client.shown_url
     if as_json:
         out_console.print_json(json.dumps([st.model_dump() for st in states]))
         return
@@ -207,7 +207,7 @@ def activate(
             err_console,
             "schedule ",
             (state.name, "bold"),
-            f" active on {client.url} ({state.project}/{state.domain}): {state.schedule}, "
+            f" active on {client.shown_url} ({state.project}/{state.domain}): {state.schedule}, "
             f"next at {_local(state.next_fire_at, _zone_of(plan))}",
         )
         return
@@ -271,7 +271,7 @@ def deactivate(
 
         with _client(server, None) as client:
             state = client.set_schedule(name, active=False)
-        say(err_console, "schedule ", (state.name, "bold"), f" deactivated on {client.url}")
+        say(err_console, "schedule ", (state.name, "bold"), f" deactivated on {client.shown_url}")
         return
 
     rt = runtime()

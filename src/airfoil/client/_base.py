@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import httpx
 
-from airfoil.client._http import _checked_url, _error_class
+from airfoil.client._http import _checked_url, _error_class, masked_url
 from airfoil.core.errors import PlatformError
 from airfoil.wire import API_PREFIX
 
@@ -32,6 +32,8 @@ class ClientBase:
     ) -> None:
         self.url = url or os.environ.get("AIRFOIL_SERVER_URL") or "http://127.0.0.1:8080"
         self.url = _checked_url(self.url).rstrip("/")
+        #: The URL as messages show it: a ``user:password@`` part's password as ``***``.
+        self.shown_url = masked_url(self.url)
         key = api_key if api_key is not None else os.environ.get("AIRFOIL_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.project = project
@@ -54,7 +56,9 @@ class ClientBase:
         try:
             r = self._http.request(method, API_PREFIX + path, **kwargs)
         except httpx.HTTPError as exc:
-            raise PlatformError(f"cannot reach the Airfoil server at {self.url}: {exc}") from exc
+            raise PlatformError(
+                f"cannot reach the Airfoil server at {self.shown_url}: {exc}"
+            ) from exc
         if r.status_code >= 400:
             self._raise(r)
         return r

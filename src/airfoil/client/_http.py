@@ -89,6 +89,17 @@ def to_json(obj: Any) -> Any:
     raise InvalidInputError(f"cannot send a {type(obj).__name__} as a launch input over the API")
 
 
+def masked_url(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part shown as ``***`` (a server
+    behind a proxy's basic auth), for messages: the settings' rule (``masked_url``),
+    imported only for a URL that may have one."""
+    if "@" not in url:
+        return url
+    from airfoil.settings import masked_url as masked
+
+    return masked(url)
+
+
 def _checked_url(url: str) -> str:
     """The server's URL, refused at once (a user's error, naming the fix) unless it is an
     ``http://`` or ``https://`` URL with a host: httpx would only fail at the first call,
@@ -101,7 +112,7 @@ def _checked_url(url: str) -> str:
         why = ""
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigError(
-            f"invalid Airfoil server URL {url!r}{why}: give http://HOST:PORT or "
+            f"invalid Airfoil server URL {masked_url(str(url))!r}{why}: give http://HOST:PORT or "
             "https://HOST[:PORT] (e.g. http://127.0.0.1:8080) with --server or "
             "AIRFOIL_SERVER_URL"
         )

@@ -176,8 +176,9 @@ class ServerConfig:
             routing and dependency solving, with the same answers (``_fast_lane``). False:
             every request goes through FastAPI (the tests that compare the two).
         allowed_hosts: names besides ``localhost`` (and IP addresses) that requests may
-            be addressed to (their ``Host``) while the server has no API keys (``--allowed-host``, ``AIRFOIL_ALLOWED_HOSTS``): ``name``,
-            ``.example.com`` (it and its subdomains) or ``*`` (any). Others are refused, so
+            be addressed to (their ``Host``) while the server has no API keys
+            (``--allowed-host``, ``AIRFOIL_ALLOWED_HOSTS``): ``name``, ``.example.com``
+            (it and its subdomains) or ``*`` (any). Others are refused, so
             that a page whose DNS name rebinds to this machine cannot use an open server
             (:mod:`airfoil.server._hosts`).
     """
