@@ -69,10 +69,12 @@ def checked_hosts(hosts: Iterable[str]) -> tuple[str, ...]:
 def _name_of(host: str) -> str:
     """The name or address of a ``Host`` header's value, without its port or brackets."""
     host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
     name, colon, port = host.rpartition(":")
-    return name if colon and port.isdigit() else host
+    if not (colon and port.isdigit()) or (host.startswith("[") and not name.endswith("]")):
+        name = host  # no port (an IPv6 address's last group is no port)
+    if name.startswith("[") and name.endswith("]"):
+        return name[1:-1]
+    return name
 
 
 def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:

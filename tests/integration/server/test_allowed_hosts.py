@@ -49,7 +49,9 @@ def _port(running: Running) -> str:
     return running.url.rsplit(":", 1)[1].strip("/")
 
 
-@pytest.mark.parametrize("host", ["evil.example", "localhost.evil.example", "127.0.0.1.nip.io"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "localhost.evil.example", "127.0.0.1.nip.io", "[::1]x"]
+)
 @pytest.mark.parametrize("path", PATHS)
 def test_an_open_server_refuses_a_foreign_host_on_every_path(
     servers: tuple[Running, Running], path: str, host: str
