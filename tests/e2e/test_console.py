@@ -7,6 +7,7 @@ Screenshots are saved under ``test-output/console/`` (git-ignored) for people to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -265,20 +266,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+@contextlib.contextmanager
+def chromium(*more: str) -> Iterator[Any]:
+    """Headless Chromium, with the command-line switches ``more`` besides the usual ones."""
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         pytest.fail("Chromium is not installed: `make install` installs Debian's chromium")
+    usual = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=exe,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        b = p.chromium.launch(executable_path=exe, args=[*usual, *more])
         try:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ a name that is not its own while it has no keys. The console at 127.0.0.1 is unc
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _serve import serving  # noqa: E402
-from test_console import Server  # noqa: E402
+from test_console import Server, chromium  # noqa: E402
 
 FLOW = "import airfoil as af\n\n\n@af.task\ndef t() -> int:\n    return 1\n"
 
@@ -30,40 +29,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def test_a_rebound_page_can_neither_read_nor_write(server: Server) -> None:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert exe is not None, "Chromium is not installed"
     port = server.url.rsplit(":", 1)[1].strip("/")
     name = f"x{uuid.uuid4().hex[:8]}"
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=exe,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--host-resolver-rules=MAP rebound.test 127.0.0.1",
-            ],
+    with chromium("--host-resolver-rules=MAP rebound.test 127.0.0.1") as browser:
+        pg: Any = browser.new_page()
+        answer = pg.goto(f"http://rebound.test:{port}/")
+        assert answer is not None and answer.status == 403  # not even the console
+        # what the attacker's script does once the name points here (same origin)
+        seen = pg.evaluate(
+            """async (name) => {
+                const read = await fetch('/api/v1/projects');
+                const write = await fetch('/api/v1/projects', {method: 'POST',
+                    headers: {'Content-Type': 'application/json'},
+                    body: JSON.stringify({name})});
+                return [read.status, await read.text(), write.status];
+            }""",
+            name,
         )
-        try:
-            pg: Any = browser.new_page()
-            answer = pg.goto(f"http://rebound.test:{port}/")
-            assert answer is not None and answer.status == 403  # not even the console
-            # what the attacker's script does once the name points here (same origin)
-            seen = pg.evaluate(
-                """async (name) => {
-                    const read = await fetch('/api/v1/projects');
-                    const write = await fetch('/api/v1/projects', {method: 'POST',
-                        headers: {'Content-Type': 'application/json'},
-                        body: JSON.stringify({name})});
-                    return [read.status, await read.text(), write.status];
-                }""",
-                name,
-            )
-            assert seen[0] == 403 and "host_not_allowed" in seen[1], seen
-            assert seen[2] == 403, seen
-            # the console itself, at a loopback address, is served
-            pg.goto(f"http://127.0.0.1:{port}/")
-            pg.wait_for_selector("nav")
-        finally:
-            browser.close()
+        assert seen[0] == 403 and "host_not_allowed" in seen[1], seen
+        assert seen[2] == 403, seen
+        # the console itself, at a loopback address, is served
+        pg.goto(f"http://127.0.0.1:{port}/")
+        pg.wait_for_selector("nav")
     assert name not in httpx.get(f"{server.url}/api/v1/projects").text
