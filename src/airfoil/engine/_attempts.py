@@ -19,15 +19,13 @@ from airfoil.core.records import (
     AttemptRecord,
     Binding,
     ErrorInfo,
-    ExecutionRecord,
-    NodeRecord,
-    StoreBatch,
     Value,
 )
 from airfoil.engine import transitions as tr
 from airfoil.engine._commands import Enqueue, LookupCache, ReleaseCache, ScheduleRetry, StartAttempt
 from airfoil.engine._events import AttemptFinished, CacheLooked, Command
 from airfoil.engine._mapping import cache_put
+from airfoil.engine._recording import RunRecorder
 from airfoil.engine._retry import RetryPolicy, decide_retry
 from airfoil.engine.cache import cache_key, key_parts, outputs_written
 from airfoil.engine.graph import FlatNode
@@ -38,34 +36,15 @@ __all__ = ["TaskAttemptsMixin"]
 _RUNNING, _SUCCEEDED = AttemptPhase.RUNNING.value, AttemptPhase.SUCCEEDED.value
 
 
-class TaskAttemptsMixin:
+class TaskAttemptsMixin(RunRecorder):
     """Look up, admit, finish, retry and resume the attempts of task nodes."""
 
-    records: dict[str, NodeRecord]
-    graph: dict[str, FlatNode]
-    execution: ExecutionRecord
     retry: RetryPolicy
-    attempts: dict[tuple[str, int], AttemptRecord]
-    _cause: int
-    _batch: StoreBatch
-    _dirty_nodes: dict[str, NodeRecord]
-    _dirty_attempts: dict[tuple[str, int], AttemptRecord]
     _read_only: set[str]
 
     if TYPE_CHECKING:
 
         def resolve(self, b: Binding) -> Value: ...
-        def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord: ...
-        def _event(
-            self,
-            kind: str,
-            to: str,
-            cause: str,
-            now: float,
-            node: str = "",
-            frm: str = "",
-            attempt: int = 0,
-        ) -> int: ...
         def _succeeded(self, nid: str, now: float) -> list[Any]: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
         def _attempt_lost(self, nid: str, now: float) -> ErrorInfo | None: ...

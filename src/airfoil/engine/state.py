@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from msgspec.structs import force_setattr
-
 from airfoil.core.collections import dict_value, list_value
 from airfoil.core.phases import AttemptPhase, CacheStatus, ExecutionPhase, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     AttemptRecord,
     Binding,
-    EventRecord,
     ExecutionRecord,
     NodeRecord,
     StoreBatch,
@@ -229,84 +226,6 @@ class RunState(TaskAttemptsMixin, ConstructsMixin, MapMixin, FailureHandlersMixi
         self._dirty_attempts = {}
         self._exec_dirty = False
         return batch
-
-    def _event(
-        self,
-        kind: str,
-        to: str,
-        cause: str,
-        now: float,
-        node: str = "",
-        frm: str = "",
-        attempt: int = 0,
-    ) -> int:
-        """Append an entry to the event log, caused by ``self._cause``; its ``seq``."""
-        self.seq += 1
-        self._batch.events.append(
-            EventRecord(
-                execution_id=self.execution.id,
-                seq=self.seq,
-                at=now,
-                kind=kind,
-                to_phase=to,
-                cause=cause,
-                node_id=node,
-                attempt=attempt,
-                from_phase=frm,
-                cause_id=self._cause,
-            )
-        )
-        self._touched[node] = self.seq
-        return self.seq
-
-    def _caused_by(self, nid: str) -> int:
-        """Make the latest entry about ``nid`` the cause of what is recorded next; the
-        previous cause."""
-        previous = self._cause
-        self._cause = self._touched.get(nid, previous)
-        return previous
-
-    def _stamp(self, cmds: list[Command]) -> None:
-        """Give the commands an event returns their cause: the latest entry about each one's
-        node written by the event (the execution's for ``Finished``), else the current cause.
-
-        The commands were made by this event and nobody has seen them yet: setting the field
-        of a frozen command here completes its construction (``msgspec.structs.replace`` would
-        build each one twice, on the engine's hottest path)."""
-        touched, cause = self._touched, self._cause
-        for cmd in cmds:
-            key = "" if type(cmd) is Finished else getattr(cmd, "node_id", None)
-            seq = cause if key is None else touched.get(key, cause)
-            if seq:
-                force_setattr(cmd, "cause", seq)
-
-    def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord:
-        rec = self.records[nid]
-        frm = tr.PHASE_OF[rec.phase]
-        handler = tr.TRANSITIONS.get((frm, to))
-        if handler is None:
-            raise tr.InvalidTransition(f"node {nid}: {frm.value} -> {to.value} ({cause})")
-        handler(rec, now)
-        # Open work: no child call, nor a called graph's node until it is called again.
-        ends = to in tr.TERMINAL_PHASES and frm not in tr.TERMINAL_PHASES
-        if ends and rec.kind != CHILD and nid in self.graph:
-            self._open -= 1
-        rec.phase = value = tr.VALUE_OF[to]
-        self._dirty_nodes[nid] = rec
-        self._event("node", value, cause, now, node=nid, frm=tr.VALUE_OF[frm])
-        return rec
-
-    def _set_execution(self, phase: ExecutionPhase, cause: str, now: float) -> None:
-        frm = self.execution.phase
-        if frm == phase.value:
-            return
-        self.execution.phase = phase.value
-        if phase == ExecutionPhase.RUNNING and self.execution.started_at is None:
-            self.execution.started_at = now
-        if phase.terminal:
-            self.execution.ended_at = now
-        self._exec_dirty = True
-        self._event("execution", phase.value, cause, now, frm=frm)
 
     # --- value resolution (pure) -----------------------------------------------------------
 
