@@ -87,10 +87,10 @@ class Server:
         )
 
     def must(
-        self, *args: str, env: Mapping[str, str] | None = None
+        self, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """:meth:`cli`, which must succeed (else the test fails with what it said)."""
-        done = self.cli(*args, env=env)
+        done = self.cli(*args, env=env, stdin=stdin)
         assert done.returncode == 0, done.stderr + done.stdout
         return done
 

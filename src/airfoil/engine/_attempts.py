@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind
+from airfoil.core.phases import AttemptPhase, CacheStatus
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
     GRAPH_FORMAT,
@@ -26,7 +26,7 @@ from airfoil.engine._commands import Enqueue, LookupCache, ReleaseCache, Schedul
 from airfoil.engine._events import AttemptFinished, CacheLooked, Command
 from airfoil.engine._mapping import cache_put
 from airfoil.engine._recording import RunRecorder
-from airfoil.engine._retry import RetryPolicy, decide_retry
+from airfoil.engine._retry import RetryPolicy, decide_retry, failed_attempt_phase
 from airfoil.engine.cache import cache_key, key_parts, outputs_written
 from airfoil.engine.graph import FlatNode
 
@@ -177,11 +177,7 @@ class TaskAttemptsMixin(RunRecorder):
             self._move(nid, N.SUCCEEDED, f"attempt {ev.attempt} succeeded", ev.now)
             return cmds + self._succeeded(nid, ev.now)
         err = ev.error
-        att.phase = (
-            AttemptPhase.FAILED.value
-            if err.kind in (ErrorKind.USER, ErrorKind.DATA)
-            else AttemptPhase.LOST.value
-        )
+        att.phase = failed_attempt_phase(err)
         att.error = err
         self._cause = self._event(
             "attempt",

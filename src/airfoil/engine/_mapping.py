@@ -28,7 +28,7 @@ from airfoil.core.records import (
 )
 from airfoil.engine import _commands as _c
 from airfoil.engine._recording import RunRecorder
-from airfoil.engine._retry import RetryPolicy, decide_retry
+from airfoil.engine._retry import RetryPolicy, decide_retry, failed_attempt_phase
 from airfoil.engine.cache import cache_key, key_parts, outputs_written
 from airfoil.engine.transitions import ITEM_MOVES, ITEM_PHASES, check_item_move
 
@@ -414,11 +414,7 @@ class MapMixin(RunRecorder):
                     cmds.append(_c.ReleaseCache(key))
             return cmds + self._map_progress(nid, ev.now)
         err = ev.error
-        att.phase = (
-            AttemptPhase.FAILED.value
-            if err.kind in (ErrorKind.USER, ErrorKind.DATA)
-            else AttemptPhase.LOST.value
-        )
+        att.phase = failed_attempt_phase(err)
         att.error = err
         self.item_ends.ended(att)
         self._cause = self._event(
