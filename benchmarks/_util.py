@@ -1,8 +1,12 @@
-"""Helpers for benchmark scripts: repeat, median and spread, printing."""
+"""Helpers for benchmark scripts: repeat, median and spread, printing, temporary folders."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -22,6 +26,20 @@ def first_body(x: int) -> int:
 def wf(x: int = 0) -> int:
     return first_body(x=x)
 """
+
+
+def temp_dir(prefix: str = "airfoil-bench-") -> str:
+    """A new temporary folder (a bench's home: tens of MB), removed when this process exits,
+    also by an exception or Ctrl-C (KeyboardInterrupt unwinds to the exit hooks). Only the
+    process that made it removes it (a forked child running the exit hooks leaves it)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(_remove, path, os.getpid())
+    return path
+
+
+def _remove(path: str, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def measure(fn: Callable[[], object], runs: int = 5, warmup: int = 1) -> list[float]:

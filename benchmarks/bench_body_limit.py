@@ -25,7 +25,8 @@ import httpx, uvicorn
 from airfoil.server import ServerConfig, create_app
 
 mib = int(sys.argv[1])
-home = tempfile.mkdtemp(prefix="bench-body-")
+kept = tempfile.TemporaryDirectory(prefix="bench-body-", ignore_cleanup_errors=True)
+home = kept.name  # removed at exit
 app = create_app(ServerConfig(home=home, run_engine=False))
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))

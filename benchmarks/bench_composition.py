@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 
-from _util import measure, report
+from _util import measure, report, temp_dir
 
 import airfoil as af
 
@@ -57,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    os.environ.setdefault("AIRFOIL_HOME", tempfile.mkdtemp(prefix="airfoil-bench-"))
+    os.environ.setdefault("AIRFOIL_HOME", temp_dir(prefix="airfoil-bench-"))
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
     base = measure(t1, runs=args.runs)
     wf = measure(w1, runs=args.runs)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("AIRFOIL_HOME", tempfile.mkdtemp(prefix="airfoil-bench-"))
+from _util import measure, report, temp_dir
 
-from _util import measure, report
+os.environ.setdefault("AIRFOIL_HOME", temp_dir(prefix="airfoil-bench-"))
+
 
 import airfoil as af
 
@@ -69,7 +69,7 @@ print(f"M2 map of 100,000 items + reduce: {{wall:.1f}} s, peak RSS {{peak:.0f}} 
 
 def m2() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, AIRFOIL_HOME=tempfile.mkdtemp(prefix="airfoil-bench-"))
+    env = dict(os.environ, AIRFOIL_HOME=temp_dir(prefix="airfoil-bench-"))
     subprocess.run([sys.executable, "-c", M2_CHILD.format(here=here)], env=env, check=True)
 
 

@@ -17,15 +17,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _util import FIRST_TASK_FLOW, measure, report, temp_dir
 
-os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-bench-")
+os.environ["AIRFOIL_HOME"] = temp_dir(prefix="airfoil-bench-")
 
 import pandas as pd
-from _util import FIRST_TASK_FLOW, measure, report
 
 import airfoil as af
 
@@ -146,7 +145,7 @@ def b4() -> None:
     import pyarrow.parquet as pq
 
     frame, make, df_wf = b4_flow()
-    tmp = tempfile.mkdtemp()
+    tmp = temp_dir()
 
     def by_hand() -> list[float]:
         path = os.path.join(tmp, "frame.parquet")
@@ -247,7 +246,7 @@ def b6() -> None:
         f"{max(warm) * 1000:.2f}, n={len(warm)})",
         flush=True,
     )
-    tmp = tempfile.mkdtemp()
+    tmp = temp_dir()
     flow = os.path.join(tmp, "first.py")
     with open(flow, "w") as fh:
         fh.write(FIRST_TASK_FLOW)

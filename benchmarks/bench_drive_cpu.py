@@ -37,10 +37,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from typing import Any
+
+from _util import temp_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PG_URL = os.environ.get("AIRFOIL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -106,7 +107,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from airfoil.store.memory import MemoryMetaStore
     from airfoil.types import ValueContext, default_type_engine
 
-    root = tempfile.mkdtemp(prefix="airfoil-drive-cpu-")
+    root = temp_dir(prefix="airfoil-drive-cpu-")
     code = os.path.join(root, "code")
     os.makedirs(code)
     with open(os.path.join(code, "bench_drive_flow.py"), "w") as fh:

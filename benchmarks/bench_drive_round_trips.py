@@ -27,13 +27,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _util import temp_dir
 from bench_idle import _cpu
 from bench_server import FLOW, bench_schema, server_backends
 
@@ -70,7 +70,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     from airfoil.store.stores import NoSecrets, Stores
     from airfoil.types import ValueContext, default_type_engine
 
-    root = Path(tempfile.mkdtemp(prefix="airfoil-drive-rt-"))
+    root = Path(temp_dir(prefix="airfoil-drive-rt-"))
     os.environ["AIRFOIL_PACKAGE_CACHE"] = str(root / "packages")
     code = root / "code"
     code.mkdir()

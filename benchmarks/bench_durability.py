@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _util import temp_dir
 
 import airfoil as af
 from airfoil.local import get_runtime
@@ -56,9 +57,7 @@ def _set(level: str, homes: dict[str, str]) -> None:
 
 
 def compare(name: str, work: Callable[[], object], runs: int = 5) -> None:
-    homes = {
-        level: tempfile.mkdtemp(prefix=f"airfoil-bench-{level}-") for level in ("process", "power")
-    }
+    homes = {level: temp_dir(prefix=f"airfoil-bench-{level}-") for level in ("process", "power")}
     samples: dict[str, list[float]] = {"process": [], "power": []}
     for level in samples:  # warm-up: open each store, compile, fill caches
         _set(level, homes)

@@ -22,11 +22,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 CHILD = """
-import os, sys, tempfile, time
-os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-cpu-")
+import os, sys, time
 sys.path.insert(0, {here!r})
+from _util import temp_dir, workload
+os.environ["AIRFOIL_HOME"] = temp_dir(prefix="airfoil-cpu-")
 which, runs = sys.argv[1], int(sys.argv[2])
-from _util import workload
 run = workload(which)
 for _ in range(2):
     run()

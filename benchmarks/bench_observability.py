@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _util import measure, report, temp_dir
 
-os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-bench-")
+os.environ["AIRFOIL_HOME"] = temp_dir(prefix="airfoil-bench-")
 
-from _util import measure, report
 
 import airfoil as af
 from airfoil.executors.hooks import HookedExecutor
@@ -118,7 +117,7 @@ def o3() -> None:
     from airfoil.testing.observability_conformance import make_failure
     from airfoil.testing.records import make_execution
 
-    urls = [f"sqlite:///{tempfile.mkdtemp(prefix='airfoil-bench-')}/o3.db"]
+    urls = [f"sqlite:///{temp_dir(prefix='airfoil-bench-')}/o3.db"]
     if os.environ.get("AIRFOIL_BENCH_PG_URL"):
         urls.append(os.environ["AIRFOIL_BENCH_PG_URL"])
     for url in urls:
@@ -160,7 +159,7 @@ def o4() -> None:
     from airfoil.store.sql import SqlMetaStore
     from airfoil.testing.records import make_execution, make_node
 
-    store = SqlMetaStore(f"sqlite:///{tempfile.mkdtemp(prefix='airfoil-bench-')}/o4.db")
+    store = SqlMetaStore(f"sqlite:///{temp_dir(prefix='airfoil-bench-')}/o4.db")
     try:
         for eid in ("o4a", "o4b"):
             nodes = [
@@ -192,7 +191,7 @@ def o5() -> None:
     from airfoil.store.sql import SqlMetaStore
     from airfoil.testing.records import make_execution
 
-    work = tempfile.mkdtemp(prefix="airfoil-bench-")
+    work = temp_dir(prefix="airfoil-bench-")
     meta = SqlMetaStore(f"sqlite:///{work}/o5.db")
     blobs = LocalBlobStore(os.path.join(work, "blobs"))
     task = TaskSpec(name="m.inc", version="v1", interface=Interface(), module="m", qualname="inc")
@@ -254,7 +253,7 @@ def o6() -> None:
             times=[1000.0 + i for i in range(n)],
         )  # fmt: skip
 
-    urls = [f"sqlite:///{tempfile.mkdtemp(prefix='airfoil-bench-')}/o6.db"]
+    urls = [f"sqlite:///{temp_dir(prefix='airfoil-bench-')}/o6.db"]
     if os.environ.get("AIRFOIL_BENCH_PG_URL"):
         urls.append(os.environ["AIRFOIL_BENCH_PG_URL"])
     print(f"   load average {os.getloadavg()[0]:.1f}")

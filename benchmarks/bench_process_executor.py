@@ -26,12 +26,13 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import textwrap
 import time
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+from _util import temp_dir
 
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
 from airfoil.executors.inline import InlineExecutor
@@ -59,7 +60,7 @@ TASKS = textwrap.dedent(
 
 
 def _setup() -> tuple[str, str, Any, Any, Any]:
-    root = tempfile.mkdtemp(prefix="airfoil-bench-process-")
+    root = temp_dir(prefix="airfoil-bench-process-")
     code = os.path.join(root, "code")
     os.makedirs(code)
     with open(os.path.join(code, "bench_pe_tasks.py"), "w") as fh:

@@ -24,11 +24,11 @@ import logging
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
+from _util import temp_dir
 from bench_process_executor import TASKS  # the same trivial task and chain
 
 from airfoil.executors.base import AttemptRequest, AttemptResult, Executor
@@ -44,7 +44,7 @@ BATCHES = 5
 
 class Bench:
     def __init__(self) -> None:
-        root = tempfile.mkdtemp(prefix="airfoil-bench-ray-")
+        root = temp_dir(prefix="airfoil-bench-ray-")
         self.code = os.path.join(root, "code")
         os.makedirs(self.code)
         with open(os.path.join(self.code, "bench_ray_tasks.py"), "w") as fh:

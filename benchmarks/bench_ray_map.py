@@ -34,6 +34,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from _util import temp_dir
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 FLOW = textwrap.dedent(
@@ -68,7 +70,7 @@ class LocalCluster:
 
     def __init__(self, cpus: int) -> None:
         self.cpus = cpus
-        self.temp = tempfile.mkdtemp(prefix="afbench-ray-")
+        self.temp = temp_dir(prefix="afbench-ray-")
         self.env = dict(
             os.environ,
             PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
@@ -154,7 +156,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of each of the 3 nodes")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="afbench-map-"))
+    work = Path(temp_dir(prefix="afbench-map-"))
     flow = work / "mapflow.py"
     flow.write_text(FLOW)
     cluster = LocalCluster(args.cpus)

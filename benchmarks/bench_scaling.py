@@ -37,11 +37,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from _parts import part_of_file
+from _util import temp_dir
 
 CHILD = r"""
 import json, os, resource, statistics, sys, time
@@ -169,7 +169,7 @@ def _parts(raw: Path) -> dict[str, float]:
 
 
 def _one(shape: str, n: int, runs: int, profile: bool) -> tuple[dict[str, float], dict[str, float]]:
-    home = tempfile.mkdtemp(prefix="airfoil-scaling-")
+    home = temp_dir(prefix="airfoil-scaling-")
     env = dict(os.environ, AIRFOIL_HOME=home)
     if profile:
         env["SCALING_HOLD"] = "1"

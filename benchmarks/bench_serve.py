@@ -46,13 +46,13 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
 from typing import Any
 
 import httpx
+from _util import temp_dir
 
 MODEL_FILE = textwrap.dedent(
     """
@@ -203,7 +203,7 @@ def _serve(ref: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str,
 
 
 def main() -> None:
-    home = tempfile.mkdtemp(prefix="bench-serve-")
+    home = temp_dir(prefix="bench-serve-")
     with open(os.path.join(home, "digits_app.py"), "w") as f:
         f.write(MODEL_FILE)
     env = {**os.environ, "AIRFOIL_HOME": home, "PYTHONPATH": os.pathsep.join([home, *sys.path])}
@@ -425,7 +425,7 @@ def _registry_open(home: str, env: dict[str, str], runs: int = 7) -> None:
 
 def start_only(baseline: str | None = None) -> None:
     """S3 and B3, S3z, S5 and B5 alone (trains the 50 MB model once)."""
-    home = tempfile.mkdtemp(prefix="bench-serve-")
+    home = temp_dir(prefix="bench-serve-")
     with open(os.path.join(home, "digits_app.py"), "w") as f:
         f.write(MODEL_FILE)
     env = {**os.environ, "AIRFOIL_HOME": home, "PYTHONPATH": os.pathsep.join([home, *sys.path])}
@@ -496,7 +496,7 @@ def ray_only(rounds: int = 3) -> None:
     """R1-R4: the same service as a Ray Serve deployment beside the plain process."""
     from airfoil.ml._ray_serve import RayServe
 
-    home = tempfile.mkdtemp(prefix="bench-serve-")
+    home = temp_dir(prefix="bench-serve-")
     with open(os.path.join(home, "digits_app.py"), "w") as f:
         f.write(MODEL_FILE)
     env = {**os.environ, "AIRFOIL_HOME": home, "PYTHONPATH": os.pathsep.join([home, *sys.path])}

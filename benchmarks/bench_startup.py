@@ -23,12 +23,11 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _util import FIRST_TASK_FLOW
+from _util import FIRST_TASK_FLOW, temp_dir
 
 
 def _run(tree: str, home: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -60,7 +59,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     opts = parser.parse_args()
     trees = [os.path.abspath(t) for t in opts.trees]
-    tmp = tempfile.mkdtemp(prefix="airfoil-startup-")
+    tmp = temp_dir(prefix="airfoil-startup-")
     flow = os.path.join(tmp, "first.py")
     with open(flow, "w") as fh:
         fh.write(FIRST_TASK_FLOW)

@@ -16,10 +16,11 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
+
+from _util import temp_dir
 
 from airfoil.core.records import (
     AttemptRecord,
@@ -94,7 +95,7 @@ def main() -> int:
     from airfoil.store.memory import MemoryMetaStore
     from airfoil.store.sql import SqlMetaStore
 
-    tmp = tempfile.mkdtemp(prefix="airfoil-bench-")
+    tmp = temp_dir(prefix="airfoil-bench-")
     backends.append(("memory", MemoryMetaStore))
     backends.append(("sqlite (file, WAL)", lambda: SqlMetaStore(f"sqlite:///{tmp}/airfoil.db")))
     schema = f"airfoil_bench_{uuid.uuid4().hex[:8]}"

@@ -30,6 +30,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
+from _util import temp_dir
+
 from airfoil.local import LocalRuntime
 from airfoil.settings import AirfoilSettings
 from airfoil.types import ValueContext
@@ -177,7 +179,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--executors", default="process,ray")
     args = parser.parse_args()
-    root = tempfile.mkdtemp(prefix="airfoil-bench-training-")
+    root = temp_dir(prefix="airfoil-bench-training-")
     with open(os.path.join(root, "bench_training_flow.py"), "w") as f:
         f.write(FLOW)
     sys.path.insert(0, root)

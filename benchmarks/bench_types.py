@@ -23,6 +23,8 @@ import timeit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
+from _util import temp_dir
+
 from airfoil.store.blob import LocalBlobStore
 from airfoil.types import TypeEngine, ValueContext
 
@@ -47,7 +49,7 @@ def bench_frame(rows: int, repeat: int) -> tuple[float, float]:
         np.random.default_rng(0).random((rows, 10)), columns=[f"c{i}" for i in range(10)]
     )
     engine = TypeEngine()
-    root = tempfile.mkdtemp(prefix="airfoil-bench-")
+    root = temp_dir(prefix="airfoil-bench-")
     by_engine, by_hand = [], []
     try:
         for i in range(repeat):

@@ -27,7 +27,8 @@ import functools, json, sys, tempfile, time
 from airfoil.executors.process import ProcessExecutor
 from airfoil.runtime.worker import worker_runtime
 
-blob = tempfile.mkdtemp()
+kept = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
+blob = kept.name  # removed at exit
 ex = ProcessExecutor(blob, int(sys.argv[1]), runtime=functools.partial(worker_runtime, ()))
 t0 = time.perf_counter()
 ex.warm()

@@ -32,11 +32,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 CHILD = """
-import os, sys, tempfile
-os.environ["AIRFOIL_HOME"] = tempfile.mkdtemp(prefix="airfoil-cg-")
+import os, sys
 sys.path.insert(0, {here!r})
+from _util import temp_dir, workload
+os.environ["AIRFOIL_HOME"] = temp_dir(prefix="airfoil-cg-")
 which, extra = sys.argv[1], int(sys.argv[2])
-from _util import workload
 run = workload(which)
 for _ in range(2 + extra):
     run()

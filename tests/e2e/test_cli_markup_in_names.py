@@ -128,7 +128,7 @@ def test_names_with_markup_are_printed_as_they_are_against_a_server(tmp_path: Pa
     """``register`` names each task and launch plan it registers on a real ``airfoil server
     start`` (integ at 53332d9e: ``task odd.ty``). Run names cannot hold brackets (the
     server refuses them), so ``run --remote``'s lines are not at risk."""
-    from test_console import Server
+    from _serve import Server
 
     (tmp_path / "flow.py").write_text(FLOW)
     srv = Server(tmp_path / "home", tmp_path)

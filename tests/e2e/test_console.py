@@ -8,11 +8,7 @@ Screenshots are saved under ``test-output/console/`` (git-ignored) for people to
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -21,8 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from airfoil.core import ports
+from _serve import STATIC, Server, served  # noqa: F401 (STATIC, Server: for the others)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -30,7 +25,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-output" / "console"
-STATIC = ROOT / "src" / "airfoil" / "server" / "static" / "index.html"
 GREEN = (34, 160, 90)  # the succeeded colour of the graph (ui/src/util.ts)
 
 FLOW = textwrap.dedent(
@@ -195,75 +189,10 @@ FLOW = textwrap.dedent(
 )
 
 
-def _port() -> int:
-    return ports.free_port("127.0.0.1")  # outside the ephemeral range (airfoil.core.ports)
-
-
-class Server:
-    def __init__(self, home: Path, work: Path) -> None:
-        self.home, self.work = home, work
-        self.port = _port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = dict(
-            os.environ, AIRFOIL_HOME=str(home), AIRFOIL_PACKAGE_CACHE=str(work / "pkgs")
-        )
-        self.log = open(work / "server.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airfoil.cli", "server", "start", "--port", str(self.port)],
-            env=self.env,
-            stdout=self.log,
-            stderr=self.log,
-            cwd=work,
-        )
-        deadline = time.monotonic() + 60
-        # One client for the polls: httpx.get builds one (and its TLS context) a call, ~50 ms
-        # of CPU under load, taken from the server starting beside it.
-        with httpx.Client(timeout=2) as http:
-            while True:
-                try:
-                    if http.get(self.url + "/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert self.proc.poll() is None and time.monotonic() < deadline, self.logs()
-                time.sleep(0.1)
-
-    def logs(self) -> str:
-        return (self.work / "server.log").read_text()
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "airfoil.cli", *args],
-            env=self.env,
-            cwd=self.work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.log.close()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
-        reg = srv.cli("register", "flow.py", "--server", srv.url)
-        assert reg.returncode == 0, reg.stderr
+    with served(tmp_path_factory, "console", FLOW, register=True) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @contextlib.contextmanager

@@ -18,9 +18,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+from _serve import Server, served  # noqa: E402
 from test_console import (  # noqa: E402, F401
-    STATIC,
-    Server,
     browser,
     click_toggle,
     close_to,
@@ -86,19 +85,13 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-big")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
-        # run where the server reads it (inline: 1,000 tasks in seconds)
-        for name, wf in (("huge1", "huge"), ("small1", "small")):
-            ran = srv.cli("run", "--name", name, "flow.py", wf)
-            assert ran.returncode == 0, ran.stderr
+    # run where the server reads it (inline: 1,000 tasks in seconds)
+    runs = (
+        ("run", "--name", "huge1", "flow.py", "huge"),
+        ("run", "--name", "small1", "flow.py", "small"),
+    )
+    with served(tmp_path_factory, "console-big", FLOW, runs=runs) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _box(pg: Any, node_id: str) -> dict[str, float]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,8 +21,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _serve import serve_flow  # noqa: E402
-from test_console import Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 from test_console_observability import FLOW  # noqa: E402 (ingest: fails on a row)
 
 ROWS = {"development": 3, "staging": 17}
@@ -32,20 +31,12 @@ ROWS = {"development": 3, "staging": 17}
 def _cli(
     srv: Server, *args: str, domain: str = "development", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", *args],
-        env={**srv.env, "AIRFOIL_DOMAIN": domain, **(env or {})},
-        cwd=srv.work,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return srv.cli(*args, env={"AIRFOIL_DOMAIN": domain, **(env or {})})
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = serve_flow(tmp_path_factory, "console-domains", FLOW)
-    try:
+    with served(tmp_path_factory, "console-domains", FLOW) as srv:
         for domain, row in ROWS.items():
             ran = _cli(
                 srv, "run", "--name", "twin", "flow.py", "ingest", "--row", str(row), domain=domain
@@ -56,8 +47,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                        "--lr", lr, domain=domain)  # fmt: skip
             assert ran.returncode == 0, ran.stderr
         yield srv
-    finally:
-        srv.stop()
 
 
 def _ids(srv: Server, name: str = "twin") -> dict[str, str]:

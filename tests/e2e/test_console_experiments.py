@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = (
@@ -90,25 +91,15 @@ LRS = {"lr-a": 0.05, "lr-b": 0.3, "lr-c": 0.15}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-exp")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
+    with served(tmp_path_factory, "console-exp", FLOW) as srv:
         for name, lr in LRS.items():
-            ran = srv.cli("run", "--name", name, "flow.py", "training", "--lr", str(lr))
-            assert ran.returncode == 0, ran.stderr
+            srv.must("run", "--name", name, "flow.py", "training", "--lr", str(lr))
         bad = srv.cli("run", "--name", "lr-bad", "flow.py", "training", "--lr", "2")
         assert bad.returncode != 0  # failed, after logging 20 points of loss
-        ran = srv.cli("run", "--name", "sw", "flow.py", "sweep", "--lrs", "[0.5, 0.25, 0.75]")
-        assert ran.returncode == 0, ran.stderr
+        srv.must("run", "--name", "sw", "flow.py", "sweep", "--lrs", "[0.5, 0.25, 0.75]")
         for name, args in (("fr-a", []), ("fr-b", ["--n", "2000", "--drift", "true"])):
-            ran = srv.cli("run", "--name", name, "flow.py", "frames", *args)
-            assert ran.returncode == 0, ran.stderr
+            srv.must("run", "--name", name, "flow.py", "frames", *args)
         yield srv
-    finally:
-        srv.stop()
 
 
 def _final(lr: float, steps: int = 20) -> float:

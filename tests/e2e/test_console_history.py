@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = (
@@ -76,22 +77,13 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-history")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
-        for args in (
-            ("--name", "warm-1", "flow.py", "warm"),
-            ("--name", "slow-1", "flow.py", "once", "--seconds", "1.0"),
-            ("--name", "talk-1", "flow.py", "talk"),
-        ):
-            ran = srv.cli("run", *args)
-            assert ran.returncode == 0, ran.stderr
+    runs = (
+        ("run", "--name", "warm-1", "flow.py", "warm"),
+        ("run", "--name", "slow-1", "flow.py", "once", "--seconds", "1.0"),
+        ("run", "--name", "talk-1", "flow.py", "talk"),
+    )
+    with served(tmp_path_factory, "console-history", FLOW, runs=runs) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_a_slow_run_is_flagged_in_the_cli_and_the_node_panel(server: Server, page: Any) -> None:  # noqa: F811

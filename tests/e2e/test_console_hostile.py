@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 XSS = '<img src=x onerror="window.__xss = 1">'
 
@@ -69,17 +70,10 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-hostile")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
+    with served(tmp_path_factory, "console-hostile", FLOW) as srv:
         ran = srv.cli("run", "--name", "hostile-a", "flow.py", "hostile")
         assert ran.returncode == 1, ran.stderr
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_a_report_reaches_nothing_of_the_console(server: Server, page: Any) -> None:  # noqa: F811

@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _serve import serving  # noqa: E402
-from test_console import Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -44,7 +44,8 @@ LOG = "document.querySelector('aside.panel pre.log')?.textContent || ''"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     run = ("run", "--name", "m1", "flow.py", "checks", "--xs", "[1, 2, 3, 4]")
-    yield from serving(tmp_path_factory, "console-item-logs", FLOW, runs=(run,))  # 3 of 4 pass
+    with served(tmp_path_factory, "console-item-logs", FLOW, runs=(run,)) as srv:  # 3 of 4 pass
+        yield srv
 
 
 def test_a_map_items_log_is_one_click_from_the_item(server: Server, page: Any) -> None:  # noqa: F811

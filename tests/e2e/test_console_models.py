@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page, shot  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page, shot  # noqa: E402, F401
 
 TRAIN = textwrap.dedent(
     """
@@ -66,24 +67,17 @@ TRAIN = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list[Any]]]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-models")
-    (work / "train.py").write_text(TRAIN)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
+    with served(tmp_path_factory, "console-models", {"train.py": TRAIN}) as srv:
         proc = subprocess.run(
             [sys.executable, "train.py"],
             env=srv.env,
-            cwd=work,
+            cwd=srv.work,
             capture_output=True,
             text=True,
             timeout=240,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         yield srv, json.loads(proc.stdout.strip().splitlines()[-1])
-    finally:
-        srv.stop()
 
 
 def test_models_page_lineage_promote_and_rollback(

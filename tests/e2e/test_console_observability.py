@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = (
@@ -73,26 +74,20 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-obs")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
-        for name, lr in (("run-a", "0.01"), ("run-b", "0.03")):
-            ran = srv.cli("run", "--name", name, "flow.py", "training", "--lr", lr)
-            assert ran.returncode == 0, ran.stderr
+    runs = tuple(
+        ("run", "--name", name, "flow.py", "training", "--lr", lr)
+        for name, lr in (("run-a", "0.01"), ("run-b", "0.03"))
+    )
+    with served(tmp_path_factory, "console-obs", FLOW, runs=runs) as srv:
         # the same workflow after an edit of the task's code: run-c is compared with run-a
-        (work / "flow.py").write_text(FLOW.replace("0.05 * math.sin", "0.07 * math.sin"))
-        ran = srv.cli("run", "--name", "run-c", "flow.py", "training", "--lr", "0.01")
-        assert ran.returncode == 0, ran.stderr
-        (work / "flow.py").write_text(FLOW)
+        flow = srv.work / "flow.py"
+        flow.write_text(FLOW.replace("0.05 * math.sin", "0.07 * math.sin"))
+        srv.must("run", "--name", "run-c", "flow.py", "training", "--lr", "0.01")
+        flow.write_text(FLOW)
         for row in (3, 17):  # real failures, one group
             failed = srv.cli("run", "--name", f"bad-{row}", "flow.py", "ingest", "--row", str(row))
             assert failed.returncode != 0
         yield srv
-    finally:
-        srv.stop()
 
 
 def _coloured(pg: Any, selector: str, rgb: tuple[int, int, int]) -> int:

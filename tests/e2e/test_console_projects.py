@@ -6,8 +6,6 @@ unknown project as an empty one: "no executions match", the name added to the pi
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,8 +15,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _serve import serving  # noqa: E402
-from test_console import Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 FLOW = """
 from airfoil import task, workflow
@@ -35,16 +33,9 @@ def twice(x: int = 1) -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    for srv in serving(tmp_path_factory, "console-projects", FLOW, register=True):
-        local = subprocess.run(
-            [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "twice", "--x", "3"],
-            env={**srv.env, "AIRFOIL_PROJECT": "gamma"},  # a local run in the server's home
-            cwd=srv.work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert local.returncode == 0, local.stderr
+    with served(tmp_path_factory, "console-projects", FLOW, register=True) as srv:
+        # a local run in the server's home
+        srv.must("run", "flow.py", "twice", "--x", "3", env={"AIRFOIL_PROJECT": "gamma"})
         yield srv
 
 
@@ -87,15 +78,7 @@ def test_the_unknown_project_notice_goes_once_the_project_has_a_run(
     pg = page
     pg.goto(f"{server.url}/projects/delta/executions")
     pg.locator(".unknown-project").wait_for()
-    ran = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", "run", "flow.py", "twice", "--x", "4"],
-        env={**server.env, "AIRFOIL_PROJECT": "delta"},
-        cwd=server.work,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ran.returncode == 0, ran.stderr
+    server.must("run", "flow.py", "twice", "--x", "4", env={"AIRFOIL_PROJECT": "delta"})
     pg.locator("tr[data-execution]").first.wait_for(timeout=30_000)
     pg.locator(".unknown-project").wait_for(state="detached", timeout=30_000)
     assert "delta" in _picker(pg)

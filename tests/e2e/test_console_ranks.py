@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _serve import serving  # noqa: E402
-from test_console import Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -44,7 +44,8 @@ LOG = "document.querySelector('aside.panel pre.log')?.textContent || ''"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     run = ("run", "--name", "train-1", "flow.py", "train")
-    yield from serving(tmp_path_factory, "console-ranks", FLOW, runs=(run,))
+    with served(tmp_path_factory, "console-ranks", FLOW, runs=(run,)) as srv:
+        yield srv
 
 
 def test_the_log_view_shows_each_rank_of_a_training_task(server: Server, page: Any) -> None:  # noqa: F811

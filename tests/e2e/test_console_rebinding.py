@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _serve import serving  # noqa: E402
+from _serve import served  # noqa: E402
 from test_console import Server, chromium  # noqa: E402
 
 FLOW = "import airfoil as af\n\n\n@af.task\ndef t() -> int:\n    return 1\n"
@@ -25,7 +25,8 @@ FLOW = "import airfoil as af\n\n\n@af.task\ndef t() -> int:\n    return 1\n"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serving(tmp_path_factory, "console-rebinding", FLOW)
+    with served(tmp_path_factory, "console-rebinding", FLOW) as srv:
+        yield srv
 
 
 def test_a_rebound_page_can_neither_read_nor_write(server: Server) -> None:

@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from _deployments import HOG_MODEL, alive, until  # noqa: E402
-from test_console import STATIC, Server, browser, page, shot  # noqa: E402, F401
+from _serve import STATIC, Server  # noqa: E402
+from test_console import browser, page, shot  # noqa: E402, F401
 
 HOG = HOG_MODEL + textwrap.dedent(
     """

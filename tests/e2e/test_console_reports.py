@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = (
@@ -70,17 +71,9 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-reports")
-    (work / "flow.py").write_text(FLOW)
-    srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
-        ran = srv.cli("run", "--name", "rep-a", "flow.py", "evaluation")
-        assert ran.returncode == 0, ran.stderr
+    run = ("run", "--name", "rep-a", "flow.py", "evaluation")
+    with served(tmp_path_factory, "console-reports", FLOW, runs=(run,)) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_report_cli_locally_and_remotely(server: Server) -> None:

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +27,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 FAILS = 2  # answers refused before the server's own: retried after 1 s, then 2 s
 
@@ -55,14 +55,8 @@ def _refuse_first(pg: Any, matches: Callable[[str], bool], failure: str) -> list
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work: Path = tmp_path_factory.mktemp("console-retry")
-    server = Server(tmp_path_factory.mktemp("home"), work)
-    try:
+    with served(tmp_path_factory, "console-retry") as server:
         yield server
-    finally:
-        server.stop()
 
 
 PAGES = {

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 RUNS = 1200
 SHOWN = 1000
@@ -78,15 +79,10 @@ def _fill(home: Path) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
     home = tmp_path_factory.mktemp("home")
     _fill(home)
-    srv = Server(home, tmp_path_factory.mktemp("console-runs"))
-    try:
+    with served(tmp_path_factory, "console-runs", home=home) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _drawn(pg: Any) -> list[str]:

@@ -4,8 +4,6 @@ and its log panel show ``***`` and never the value (a real ``airfoil server star
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 import time
 import uuid
@@ -19,7 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import STATIC, Server, browser, click_node, page, shot  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, click_node, page, shot  # noqa: E402, F401
 
 SECRET = "tok-" + uuid.uuid4().hex
 SECRETS_KEY = "x5-0s8Zt6b8QGqAGRpJjqM3ZlLbQ1xv3Q8m1yW8T5bA="
@@ -46,35 +45,11 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def leaked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
-    if not STATIC.exists():
-        pytest.fail("the console is not built: run `make install` (it runs npm in ui/)")
-    work = tmp_path_factory.mktemp("console-secrets")
-    (work / "flow.py").write_text(FLOW)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFOIL_SECRETS_KEY", SECRETS_KEY)
-        srv = Server(tmp_path_factory.mktemp("home"), work)
-    try:
-        put = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "airfoil.cli",
-                "secrets",
-                "set",
-                "token",
-                "--project",
-                "default",
-            ],
-            input=SECRET,
-            env=srv.env,
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert put.returncode == 0, put.stderr
-        reg = srv.cli("register", "flow.py", "--server", srv.url)
-        assert reg.returncode == 0, reg.stderr
+    with served(
+        tmp_path_factory, "console-secrets", FLOW, env={"AIRFOIL_SECRETS_KEY": SECRETS_KEY}
+    ) as srv:
+        srv.must("secrets", "set", "token", "--project", "default", stdin=SECRET)
+        srv.must("register", "flow.py", "--server", srv.url)
         base = f"{srv.url}/api/v1/projects/default"
         r = httpx.post(
             f"{base}/domains/development/executions", json={"entity": "flow.leaky_wf"}, timeout=30
@@ -88,8 +63,6 @@ def leaked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
             time.sleep(0.2)
         assert phase == "failed"
         yield srv, execution
-    finally:
-        srv.stop()
 
 
 def test_the_console_shows_no_secret(leaked: tuple[Server, str], page: Any) -> None:  # noqa: F811

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _serve import serving  # noqa: E402
+from _serve import served  # noqa: E402
 from test_console import Server, browser, page, shot  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
@@ -45,7 +45,8 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serving(tmp_path_factory, "console-typeddict", FLOW, register=True)
+    with served(tmp_path_factory, "console-typeddict", FLOW, register=True) as srv:
+        yield srv
 
 
 def _launch(server: Server, pg: Any) -> str:

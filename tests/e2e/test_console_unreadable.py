@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from _serve import serving  # noqa: E402
-from test_console import Server, browser, page  # noqa: E402, F401
+from _serve import Server, served  # noqa: E402
+from test_console import browser, page  # noqa: E402, F401
 
 FLOW = textwrap.dedent(
     """
@@ -44,7 +44,8 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serving(tmp_path_factory, "console-unreadable", FLOW, register=True)
+    with served(tmp_path_factory, "console-unreadable", FLOW, register=True) as srv:
+        yield srv
 
 
 def _launched(srv: Server, names: list[str]) -> dict[str, str]:

@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import Server, browser, page, shot  # noqa: E402, F401
+from _serve import Server  # noqa: E402
+from test_console import browser, page, shot  # noqa: E402, F401
 
 TRAIN = textwrap.dedent(
     """

@@ -27,7 +27,7 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.ray]
 
 from _deployments import alive, until  # noqa: E402
-from test_console import _port  # noqa: E402
+from _serve import free_port  # noqa: E402
 from test_deploy import ROW, trained  # noqa: E402, F401
 
 
@@ -50,7 +50,7 @@ class RayServer:
     """``airfoil server start --executor ray`` on a free port, stopped with SIGTERM."""
 
     def __init__(self, home: Path, work: Path, env: dict[str, str]) -> None:
-        self.url = f"http://127.0.0.1:{_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         # Every process of the server's Ray inherits the mark: those left are found by it.
         self.mark = f"{os.getpid()}-{time.monotonic_ns()}"
         # The server's local Ray keeps its session (sockets, logs) in a folder of its own,

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from test_console import Server  # noqa: E402
+from _serve import Server  # noqa: E402
 
 TRAIN = textwrap.dedent(
     """

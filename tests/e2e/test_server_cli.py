@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-
-from airfoil.core import ports
+from _serve import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -35,10 +34,6 @@ FLOW = textwrap.dedent(
         return double(x=double(x=x))
     """
 )
-
-
-def _port() -> int:
-    return ports.free_port("127.0.0.1")  # outside the ephemeral range (airfoil.core.ports)
 
 
 @pytest.fixture
@@ -60,7 +55,7 @@ def _serve(
     """``airfoil server start`` on a free port (``env``: this process's environment, by
     default), its URL once ready; stopped with SIGTERM at the end. ``procs`` is given the
     server's process."""
-    port = _port()
+    port = free_port()
     env = dict(
         env if env is not None else os.environ,
         AIRFOIL_HOME=str(_airfoil_home),
@@ -352,10 +347,10 @@ def test_a_server_runs_registered_code_on_ray_and_sigterm_stops_it_with_its_loca
 
 
 def test_bad_settings_stop_the_server_with_a_typed_error(cli: Any) -> None:
-    bad = cli("server", "start", "--port", str(_port()), env={"AIRFOIL_ADMISSION": "bogus"})
+    bad = cli("server", "start", "--port", str(free_port()), env={"AIRFOIL_ADMISSION": "bogus"})
     assert bad.code == 2 and "Traceback" not in bad.err
     assert "bad AIRFOIL_ADMISSION setting" in bad.err and "'database'" in bad.err
-    runs = cli("server", "start", "--port", str(_port()), env={"AIRFOIL_HISTORY_RUNS": "0"})
+    runs = cli("server", "start", "--port", str(free_port()), env={"AIRFOIL_HISTORY_RUNS": "0"})
     assert runs.code == 2 and "bad AIRFOIL_HISTORY_RUNS setting" in runs.err
 
 

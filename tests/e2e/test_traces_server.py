@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 pytest.importorskip("opentelemetry.sdk")
 
 from _otlp import receiver  # noqa: E402, F401
-from test_console import Server  # noqa: E402
+from _serve import Server  # noqa: E402
 
 FLOW = textwrap.dedent(
     """

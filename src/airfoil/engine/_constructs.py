@@ -13,13 +13,10 @@ import msgspec
 from airfoil.core.phases import AttemptPhase, CacheStatus, ErrorKind, GateKind, NodeKind
 from airfoil.core.phases import NodePhase as N
 from airfoil.core.records import (
-    AttemptRecord,
     Binding,
     Condition,
     ErrorInfo,
-    ExecutionRecord,
     NodeRecord,
-    StoreBatch,
     Value,
     WorkflowSpec,
 )
@@ -31,12 +28,10 @@ from airfoil.engine._commands import (
     driver_lost,
 )
 from airfoil.engine._mapping import cache_put, split_item_id
+from airfoil.engine._recording import CHILD, RunRecorder
 from airfoil.engine.graph import FlatNode, add_subgraph
 
 __all__ = ["CHILD", "ConstructsMixin"]
-
-#: The kind of a node added by a task's call of a task while it runs.
-CHILD = NodeKind.CHILD
 
 Command = Any
 
@@ -50,19 +45,13 @@ _OPS = {
 }
 
 
-class ConstructsMixin:
+class ConstructsMixin(RunRecorder):
     """Conditionals (decide a case, skip the others), gates (timers and signals), dynamic
     nodes (add the graph a body built as children) and child calls (add a called task's
     node under its caller)."""
 
-    records: dict[str, NodeRecord]
-    graph: dict[str, FlatNode]
-    execution: ExecutionRecord
     dependents: dict[str, list[str]]
     _waiting: dict[str, int]
-    _open: int
-    _cause: int
-    _dirty_nodes: dict[str, NodeRecord]
     #: caller's graph node -> the child nodes of calls its attempts made (in this drive)
     calls_by: dict[str, list[str]]
     #: called workflows (finish_what_can_run) with a failed node, still running: its error
@@ -73,19 +62,7 @@ class ConstructsMixin:
         @property
         def phase(self) -> Any: ...
         def resolve(self, b: Binding) -> Value: ...
-        def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord: ...
-        def _event(
-            self,
-            kind: str,
-            to: str,
-            cause: str,
-            now: float,
-            node: str = "",
-            frm: str = "",
-            attempt: int = 0,
-        ) -> int: ...
         def _succeeded(self, nid: str, now: float) -> list[Any]: ...
-        def _caused_by(self, nid: str) -> int: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
         def _startable(self, nid: str) -> bool: ...
         def _ready(self, nid: str, now: float) -> list[Any]: ...
@@ -95,9 +72,6 @@ class ConstructsMixin:
         def _abort_node(self, nid: str, reason: str, now: float) -> list[Any]: ...
         def _maybe_finish(self, now: float) -> list[Any]: ...
 
-    attempts: dict[tuple[str, int], AttemptRecord]
-    _dirty_attempts: dict[tuple[str, int], AttemptRecord]
-    _batch: StoreBatch  # what the driver commits before carrying out the commands
     _read_only: set[str]  # nodes that may read their task's cache scope, not write it
 
     def _gate_waits(self, nid: str) -> list[Command]:

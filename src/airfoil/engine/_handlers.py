@@ -18,9 +18,10 @@ import msgspec
 from airfoil.core.ids import sha256_hex
 from airfoil.core.phases import ErrorKind
 from airfoil.core.phases import NodePhase as N
-from airfoil.core.records import Binding, ErrorInfo, ExecutionRecord, NodeRecord, Value
+from airfoil.core.records import Binding, ErrorInfo, Value
 from airfoil.engine import transitions as tr
-from airfoil.engine.graph import FAILURE_INPUT, FlatNode
+from airfoil.engine._recording import RunRecorder
+from airfoil.engine.graph import FAILURE_INPUT
 
 __all__ = ["HANDLER", "FailureHandlersMixin"]
 
@@ -40,27 +41,11 @@ def _deps(b: Binding) -> set[str]:
     return out
 
 
-class FailureHandlersMixin:
+class FailureHandlersMixin(RunRecorder):
     """Start, skip and feed the ``on_failure`` handlers of the workflow and its subworkflows."""
-
-    records: dict[str, NodeRecord]
-    graph: dict[str, FlatNode]
-    execution: ExecutionRecord
-    _open: int
 
     if TYPE_CHECKING:
 
-        def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord: ...
-        def _event(
-            self,
-            kind: str,
-            to: str,
-            cause: str,
-            now: float,
-            node: str = "",
-            frm: str = "",
-            attempt: int = 0,
-        ) -> int: ...
         def _ready(self, nid: str, now: float) -> list[Any]: ...
 
     def _init_handlers(self) -> None:

@@ -22,17 +22,14 @@ from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
     ErrorInfo,
-    ExecutionRecord,
     MapSpec,
-    NodeRecord,
-    StoreBatch,
     TaskSpec,
     Value,
 )
 from airfoil.engine import _commands as _c
-from airfoil.engine._retry import RetryPolicy, decide_retry
+from airfoil.engine._recording import RunRecorder
+from airfoil.engine._retry import RetryPolicy, decide_retry, failed_attempt_phase
 from airfoil.engine.cache import cache_key, key_parts, outputs_written
-from airfoil.engine.graph import FlatNode
 from airfoil.engine.transitions import ITEM_MOVES, ITEM_PHASES, check_item_move
 
 __all__ = ["ItemEnds", "MapState", "item_id", "split_item_id"]
@@ -231,38 +228,19 @@ def cache_put(
     )
 
 
-class MapMixin:
+class MapMixin(RunRecorder):
     """The map-node part of :class:`~airfoil.engine.state.RunState`."""
 
     # Provided by RunState.
-    records: dict[str, NodeRecord]
-    graph: dict[str, FlatNode]
-    execution: ExecutionRecord
     maps: dict[str, MapState]
     _item_running: dict[str, AttemptRecord]
     _item_history: dict[str, list[AttemptRecord]]
-    _dirty_nodes: dict[str, NodeRecord]
-    _dirty_attempts: dict[tuple[str, int], AttemptRecord]
-    _batch: StoreBatch
     _dirty_maps: set[str]
-    _cause: int
     retry: RetryPolicy
 
     if TYPE_CHECKING:
 
-        def _move(self, nid: str, to: N, cause: str, now: float) -> NodeRecord: ...
-        def _event(
-            self,
-            kind: str,
-            to: str,
-            cause: str,
-            now: float,
-            node: str = "",
-            frm: str = "",
-            attempt: int = 0,
-        ) -> int: ...
         def _succeeded(self, nid: str, now: float) -> list[Any]: ...
-        def _caused_by(self, nid: str) -> int: ...
         def _node_failed(self, nid: str, now: float) -> list[Any]: ...
 
     @cached_property
@@ -436,11 +414,7 @@ class MapMixin:
                     cmds.append(_c.ReleaseCache(key))
             return cmds + self._map_progress(nid, ev.now)
         err = ev.error
-        att.phase = (
-            AttemptPhase.FAILED.value
-            if err.kind in (ErrorKind.USER, ErrorKind.DATA)
-            else AttemptPhase.LOST.value
-        )
+        att.phase = failed_attempt_phase(err)
         att.error = err
         self.item_ends.ended(att)
         self._cause = self._event(

@@ -14,11 +14,11 @@ from __future__ import annotations
 import msgspec
 
 from airfoil.core.backoff import doubling
-from airfoil.core.phases import ErrorKind
+from airfoil.core.phases import AttemptPhase, ErrorKind
 from airfoil.core.records import ErrorInfo, TaskSpec
 from airfoil.engine._commands import PREEMPTED
 
-__all__ = ["RetryDecision", "RetryPolicy", "decide_retry"]
+__all__ = ["RetryDecision", "RetryPolicy", "decide_retry", "failed_attempt_phase"]
 
 
 class RetryPolicy(msgspec.Struct):
@@ -82,3 +82,11 @@ def decide_retry(
     retry = used <= budget
     delay = policy.delay(used) if retry else 0.0
     return RetryDecision(retry, delay, user_failures, system_failures, what, budget, used)
+
+
+def failed_attempt_phase(err: ErrorInfo) -> str:
+    """The phase of an attempt that ended with ``err``: failed for the user's code or data,
+    lost for anything else (the platform's: the worker, the driver, the cluster)."""
+    if err.kind in (ErrorKind.USER, ErrorKind.DATA):
+        return AttemptPhase.FAILED.value
+    return AttemptPhase.LOST.value

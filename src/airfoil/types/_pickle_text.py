@@ -26,15 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import pathlib
-import typing
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airfoil.types._base import ConversionError, mismatch
+from airfoil.types._structs import DataclassHandler, Field, constant
 
 if TYPE_CHECKING:
-    from airfoil.types._base import Handler
     from airfoil.types._engine import TypeEngine
 
 __all__ = ["TextReader", "text_reader"]
@@ -102,31 +101,40 @@ def _path(tp: type[pathlib.PurePath]) -> Callable[[Any], Any]:
     return read
 
 
+class _NamedTupleFields(DataclassHandler):
+    """A ``NamedTuple``'s fields, read from a JSON object as a dataclass's are (its values
+    are pickled: this handler only decodes what a person writes)."""
+
+    _noun = "NamedTuple"
+
+    def _resolve_fields(self) -> tuple[Field, ...]:
+        # resolved at first use (``fields``): a field may name a later class
+        hints = self._hints()
+        defaults: dict[str, Any] = self.tp._field_defaults  # type: ignore[attr-defined]
+        return tuple(
+            Field(
+                name,
+                self._field_handler(name, hints.get(name, Any)),
+                True,
+                constant(defaults[name]) if name in defaults else None,
+            )
+            for name in self.tp._fields  # type: ignore[attr-defined]
+        )
+
+
 class _NamedTupleReader:
     """A ``NamedTuple`` from a JSON object of its fields or an array of them in order."""
 
     def __init__(self, tp: type[tuple[Any, ...]], engine: TypeEngine) -> None:
         self.tp = tp
-        self.engine = engine
         self.names: tuple[str, ...] = tp._fields  # type: ignore[attr-defined]
-        self.defaults: dict[str, Any] = dict(tp._field_defaults)  # type: ignore[attr-defined]
-        self._handlers: dict[str, Handler] | None = None
-
-    def handlers(self) -> dict[str, Handler]:
-        if self._handlers is None:  # resolved at first use: a field may name a later class
-            try:
-                hints = typing.get_type_hints(self.tp)
-            except Exception as exc:  # unresolvable forward references
-                raise ConversionError(
-                    f"the fields of {self.tp.__qualname__} cannot be resolved ({exc})"
-                ) from None
-            self._handlers = {n: self.engine.handler(hints.get(n, Any)) for n in self.names}
-        return self._handlers
+        self.required = len(self.names) - len(tp._field_defaults)  # type: ignore[attr-defined]
+        self.fields = _NamedTupleFields(tp, engine)
 
     def __call__(self, data: Any) -> Any:
         names = self.names
         if isinstance(data, list):
-            if not len(names) - len(self.defaults) <= len(data) <= len(names):
+            if not self.required <= len(data) <= len(names):
                 raise ConversionError(
                     f"{self.tp.__qualname__} has {len(names)} fields ({', '.join(names)}), "
                     f"got an array of {len(data)}"
@@ -137,24 +145,7 @@ class _NamedTupleReader:
                 f"a JSON object of the fields of {self.tp.__qualname__} (or an array of them)",
                 data,
             )
-        unknown = [k for k in data if k not in names]
-        if unknown:
-            raise ConversionError(
-                f"{self.tp.__qualname__} has no field {unknown[0]!r} (fields: {', '.join(names)})"
-            )
-        missing = [n for n in names if n not in data and n not in self.defaults]
-        if missing:
-            raise ConversionError(f"field {missing[0]!r} of {self.tp.__qualname__} is missing")
-        handlers = self.handlers()
-        values: dict[str, Any] = {}
-        for name in names:
-            if name in data:
-                try:
-                    values[name] = handlers[name].decode(data[name], None)
-                except ConversionError as exc:
-                    exc.at(f".{name}")
-                    raise
-        return self.tp(**values)
+        return self.fields.decode(data, None)
 
 
 def text_reader(tp: type, engine: TypeEngine) -> TextReader | None:

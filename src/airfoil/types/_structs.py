@@ -36,10 +36,19 @@ from airfoil.types._primitives import qualified_name
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["DataclassConverter", "PydanticConverter", "TypedDictHandler"]
+__all__ = [
+    "DataclassConverter",
+    "DataclassHandler",
+    "Field",
+    "PydanticConverter",
+    "TypedDictHandler",
+    "constant",
+]
 
 
-class _Field(NamedTuple):
+class Field(NamedTuple):
+    """One field of a record, with its handler."""
+
     name: str
     handler: Handler
     init: bool
@@ -80,12 +89,12 @@ class DataclassHandler(_RecordHandler):
 
     def __init__(self, tp: type, engine: TypeEngine) -> None:
         super().__init__(tp, engine)
-        self._fields: tuple[_Field, ...] | None = None
+        self._fields: tuple[Field, ...] | None = None
         self._names: frozenset[str] = frozenset()
         self._label = tp.__qualname__
 
     @property
-    def fields(self) -> tuple[_Field, ...]:
+    def fields(self) -> tuple[Field, ...]:
         """The fields, with their handlers (resolved on first use)."""
         if self._fields is None:
             self._fields = self._resolve_fields()
@@ -101,23 +110,26 @@ class DataclassHandler(_RecordHandler):
                 f"cannot resolve the {self._part} annotations of {self._noun} {self._label}: {exc}"
             ) from None
 
-    def _resolve_fields(self) -> tuple[_Field, ...]:
+    def _resolve_fields(self) -> tuple[Field, ...]:
         import dataclasses
 
         hints = self._hints()
         out = []
         for f in dataclasses.fields(self.tp):
-            try:
-                handler = self._engine.handler(hints.get(f.name, f.type))
-            except TypeTransformError as exc:
-                raise TypeTransformError(f"field {self._label}.{f.name}: {exc}") from None
+            handler = self._field_handler(f.name, hints.get(f.name, f.type))
             default: Callable[[], Any] | None = None
             if f.default is not dataclasses.MISSING:
-                default = _constant(f.default)
+                default = constant(f.default)
             elif f.default_factory is not dataclasses.MISSING:
                 default = f.default_factory
-            out.append(_Field(f.name, handler, f.init, default))
+            out.append(Field(f.name, handler, f.init, default))
         return tuple(out)
+
+    def _field_handler(self, name: str, hint: Any) -> Handler:
+        try:
+            return self._engine.handler(hint)
+        except TypeTransformError as exc:
+            raise TypeTransformError(f"{self._part} {self._label}.{name}: {exc}") from None
 
     def _field_specs(self) -> tuple[tuple[str, TypeSpec], ...]:
         return tuple((f.name, f.handler.spec) for f in self.fields)
@@ -154,7 +166,7 @@ class DataclassHandler(_RecordHandler):
                 f"{self._label}: its {self._part}s are {', '.join(f.name for f in self.fields)}"
             )
 
-    def _missing(self, f: _Field) -> ConversionError:
+    def _missing(self, f: Field) -> ConversionError:
         return ConversionError(f"missing {self._part} {f.name!r} of {self._noun} {self._label}")
 
     def _encode_mapping(self, data: dict[Any, Any], ctx: ValueContext | None) -> Any:
@@ -201,7 +213,7 @@ class DataclassHandler(_RecordHandler):
         return obj
 
 
-def _constant(value: Any) -> Callable[[], Any]:
+def constant(value: Any) -> Callable[[], Any]:
     return lambda: value
 
 
@@ -231,7 +243,7 @@ class TypedDictHandler(DataclassHandler):
             return spec
         return TypeSpec(spec.kind, name=spec.name, fields=spec.fields, optional=optional)
 
-    def _resolve_fields(self) -> tuple[_Field, ...]:
+    def _resolve_fields(self) -> tuple[Field, ...]:
         hints = self._hints()
         # __required_keys__ is wrong where the annotations are strings (``from __future__
         # import annotations``: NotRequired[...] unseen), so a key's own wrapper decides.
@@ -249,7 +261,7 @@ class TypedDictHandler(DataclassHandler):
                 handler = self._engine.handler(hint)
             except TypeTransformError as exc:
                 raise TypeTransformError(f"key {self._label}[{name!r}]: {exc}") from None
-            out.append(_Field(name, handler, True, None if name in required else _may_be_absent))
+            out.append(Field(name, handler, True, None if name in required else _may_be_absent))
         return tuple(out)
 
     def _convert(self, data: Any, ctx: ValueContext | None, *, encoding: bool) -> Any:
