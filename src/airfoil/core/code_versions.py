@@ -78,6 +78,24 @@ def _cached_task_specs(spec: msgspec.Struct, found: dict[str, TaskSpec]) -> None
                 _cached_task_specs(item, found)
 
 
+#: the last spec :func:`_cached_versions` walked, with its answer
+_last_walked: tuple[TaskSpec | WorkflowSpec, dict[str, TaskSpec]] | None = None
+
+
+def _cached_versions(spec: TaskSpec | WorkflowSpec) -> dict[str, TaskSpec]:
+    """The cached tasks ``spec`` reaches, by code version. Specs are frozen, so the answer
+    for the spec asked last is kept: a workflow called again and again (a script's loop)
+    is walked once, not on every call (~20 attribute reads a node, issue 17)."""
+    global _last_walked
+    last = _last_walked
+    if last is not None and last[0] is spec:
+        return last[1]
+    found: dict[str, TaskSpec] = {}
+    _cached_task_specs(spec, found)
+    _last_walked = (spec, found)
+    return found
+
+
 def save_manifests(
     blobs: BlobStore,
     spec: TaskSpec | WorkflowSpec,
@@ -87,8 +105,7 @@ def save_manifests(
     task a workflow reaches) that is not stored yet (content-addressed by version); the
     number written. Each store is asked once per version and process. Best effort: a blob
     store error only costs ``airfoil cache explain`` its diff."""
-    found: dict[str, TaskSpec] = {}
-    _cached_task_specs(spec, found)
+    found = _cached_versions(spec)
     written = 0
     for version in found:
         key = manifest_key(version)

@@ -76,3 +76,16 @@ def test_opening_the_embedded_store_never_imports_sqlalchemy(tmp_path: Path) -> 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_sqlite_s_positional_writes_bind_the_named_statements_parameters_in_order() -> None:
+    from airfoil.store.sql._sql_text import positional, sql_for
+
+    s = sql_for("sqlite")
+    assert s.positional is not None
+    assert s.positional.insert_event == (
+        "INSERT INTO events (execution_id, seq, record, cause_id) VALUES (?, ?, ?, ?)"
+    )
+    assert s.positional.upsert_node.endswith("DO UPDATE SET record = excluded.record")
+    with pytest.raises(ValueError, match=r"expected the parameters \('seq', 'execution_id'"):
+        positional(s.insert_event, ("seq", "execution_id", "record", "cause_id"))

@@ -31,6 +31,7 @@ __all__ = [
     "fenced_params",
     "node_arrays",
     "node_row",
+    "positional_rows",
 ]
 
 
@@ -59,6 +60,20 @@ def attempt_row(a: AttemptRecord) -> dict[str, Any]:
         "attempt": a.attempt,
         "record": encode_json(a).decode(),
     }
+
+
+def positional_rows(
+    batch: StoreBatch,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """SQLite: a batch's node, attempt and event rows as tuples, in the order of
+    ``_sql_text.Positional``'s parameters (those of ``node_row``, ``attempt_row`` and
+    ``event_row``)."""
+    enc = encode_json
+    return (
+        [(n.execution_id, n.node_id, enc(n).decode()) for n in batch.nodes],
+        [(a.execution_id, a.node_id, a.attempt, enc(a).decode()) for a in batch.attempts],
+        [(e.execution_id, e.seq, enc(e).decode(), e.cause_id) for e in batch.events],
+    )
 
 
 def node_arrays(nodes: list[NodeRecord]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -77,6 +77,7 @@ from airfoil.store.sql._rows import (
     fenced_params,
     node_arrays,
     node_row,
+    positional_rows,
 )
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
@@ -339,9 +340,25 @@ class SqlMetaStore(
                 elif not lazy:
                     self._leases_on_disk.flushed(batch.lease)
                 return
-        work: list[tuple[str, list[dict[str, Any]]]] = []
+        work: list[tuple[str, Sequence[Any]]] = []
         if batch.execution is not None:
             work.append((s.upsert_execution, [execution_row(batch.execution)]))
+        if s.positional is not None:  # SQLite: rows as tuples
+            rows = positional_rows(batch)
+            work += [(sql, r) for sql, r in zip(s.positional, rows, strict=True) if r]
+        else:
+            work += self._general_rows(batch)
+        if batch.cache_puts:
+            work.append((s.upsert_cache, [cache_row(c) for c in batch.cache_puts]))
+        if not work:
+            return
+        self._write(batch, lambda: self._write_once(work, batch))
+
+    def _general_rows(self, batch: StoreBatch) -> list[tuple[str, Sequence[Any]]]:
+        """PostgreSQL's general path: a batch's node, attempt and event writes (several
+        rows of a kind in one statement of arrays), bound by name."""
+        s = self._s
+        work: list[tuple[str, Sequence[Any]]] = []
         if len(batch.nodes) > 1 and s.upsert_nodes_arrays is not None:
             work.append((s.upsert_nodes_arrays, [node_arrays(batch.nodes)]))
         elif batch.nodes:
@@ -355,11 +372,7 @@ class SqlMetaStore(
                 work.append((s.insert_events_arrays, [event_arrays(batch.events)]))
             else:
                 work.append((s.insert_event, [event_row(e) for e in batch.events]))
-        if batch.cache_puts:
-            work.append((s.upsert_cache, [cache_row(c) for c in batch.cache_puts]))
-        if not work:
-            return
-        self._write(batch, lambda: self._write_once(work, batch))
+        return work
 
     def _write(self, batch: StoreBatch, once: Callable[[], None]) -> None:
         """Run ``once`` (one attempt at writing ``batch``), retrying transient failures; a
@@ -435,7 +448,7 @@ class SqlMetaStore(
         params["lazy"] = False
         self._write_fenced_once(sql, params, batch, settling=True)
 
-    def _write_once(self, work: list[tuple[str, list[dict[str, Any]]]], batch: StoreBatch) -> None:
+    def _write_once(self, work: list[tuple[str, Sequence[Any]]], batch: StoreBatch) -> None:
         cur = self._cursor()
         if batch.lease is not None:
             self._settle()
