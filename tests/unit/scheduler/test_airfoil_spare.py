@@ -88,14 +88,13 @@ def test_preempt_rate_settings_are_checked(settings: dict, message: str) -> None
 
 def test_a_due_gang_preempts_whole_node_singles_last_when_asked() -> None:
     # level 1 everywhere; "w" (a whole-node single) has the most work left
+    layout = {"w": (8, 100_000.0, "n0"), "a": (4, 10_000.0, "n1"), "b": (4, 10_000.0, "n1")}
+    layout |= {"c": (4, 9_000.0, "n2"), "d": (4, 9_000.0, "n2")}
     run = [
-        running(gpus("w", 8, interruptible=True, estimate=100_000.0), "n0"),
-        running(gpus("a", 4, interruptible=True, estimate=10_000.0), "n1"),
-        running(gpus("b", 4, interruptible=True, estimate=10_000.0), "n1"),
-        running(gpus("c", 4, interruptible=True, estimate=9_000.0), "n2"),
-        running(gpus("d", 4, interruptible=True, estimate=9_000.0), "n2"),
-        running(gpus("busy", 8, estimate=100_000.0), "n3"),
+        running(gpus(name, n, interruptible=True, estimate=estimate), node)
+        for name, (n, estimate, node) in layout.items()
     ]
+    run.append(running(gpus("busy", 8, estimate=100_000.0), "n3"))
     g = gpus("g", 8, gang=2, submit=900.0, estimate=5_000.0)
     by_default = decide([g], run, FOUR_NODES, now=1000.0)
     assert "w" in by_default.preemptions
