@@ -17,7 +17,11 @@ order) and ``thinned`` (a seeded random 80% of the jobs: another mix at the same
 The fresh set (``FRESH``, run only when named), defined before any policy change was run on
 it: ``d2-5`` (days 2-5: another split, ending mid-week), ``boot`` (the week's arrival times,
 each given a job drawn with replacement from the week's jobs, seed 45) and ``scaled`` (each
-tenant's run times scaled by its own seeded factor between 1/2 and 2).
+tenant's run times scaled by its own seeded factor between 1/2 and 2). The second fresh set
+(``FRESH2``, the twentieth session's, run only when named), defined the same way:
+``d3-6`` (days 3-6), ``boot20`` (``boot`` with seed 20) and ``jitter`` (the week with each
+submit time moved by a seeded offset uniform in [-1 h, 1 h], seed 20: the same jobs, other
+coincidences of arrivals).
 
 Run::
 
@@ -26,6 +30,7 @@ Run::
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py week 0 0.0      # exact only
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py week 0 --set starve_after=8
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py d2-5,boot,scaled  # the fresh set
+    PYTHONPATH=src python benchmarks/bench_scheduler_goals.py d3-6,boot20,jitter  # the second
 
 The optional third argument is the estimate error (default: ``0`` with seed 0, and ``1.0``
 with each seed). ``--set NAME=VALUE`` (repeatable) replays ``airfoil`` with that setting of
@@ -68,6 +73,9 @@ WINDOWS = ("d1-3", "d4-7", "week", "rotated", "thinned")
 FRESH = ("d2-5", "boot", "scaled")
 """The fresh test set of the eighteenth session: defined (and committed) before any policy
 change was run on it, so it is unseen by every setting chosen up to and in that session."""
+FRESH2 = ("d3-6", "boot20", "jitter")
+"""The second fresh set, of the twentieth session: defined (and committed) before any policy
+change was run on it, after the first fresh set had been looked at by the nineteenth."""
 AIRFOIL_ONLY = frozenset(
     {
         "_airfoil.py",
@@ -107,8 +115,14 @@ def _window(trace: Trace, name: str) -> Trace:
         picked = _bootstrap(jobs, random.Random(45))
     elif name == "scaled":
         picked = _scaled(jobs, random.Random(18))
+    elif name == "d3-6":
+        picked = [j for j in jobs if 2 * DAY <= j.submit < 6 * DAY]
+    elif name == "boot20":
+        picked = _bootstrap(jobs, random.Random(20))
+    elif name == "jitter":
+        picked = _jittered(jobs, random.Random(20))
     else:
-        known = ", ".join(WINDOWS + FRESH)
+        known = ", ".join(WINDOWS + FRESH + FRESH2)
         raise SystemExit(f"unknown window {name!r}; choose from {known}")
     t0 = picked[0].submit
     rebased = tuple(msgspec.structs.replace(j, submit=j.submit - t0) for j in picked)
@@ -129,6 +143,15 @@ def _scaled(jobs: list[TraceJob], rng: random.Random) -> list[TraceJob]:
     tenants and between short and long work."""
     factor = {t: 2 ** rng.uniform(-1.0, 1.0) for t in sorted({j.tenant for j in jobs})}
     return [msgspec.structs.replace(j, duration=j.duration * factor[j.tenant]) for j in jobs]
+
+
+def _jittered(jobs: list[TraceJob], rng: random.Random) -> list[TraceJob]:
+    """Every job of the week, its submit time moved by an offset uniform in [-1 h, 1 h] (in
+    submit order again): the same jobs and daily rhythm, other coincidences of arrivals."""
+    moved = [
+        msgspec.structs.replace(j, submit=j.submit + rng.uniform(-3600.0, 3600.0)) for j in jobs
+    ]
+    return sorted(moved, key=lambda j: j.submit)
 
 
 class _Baselines:
@@ -196,7 +219,7 @@ def _setting(text: str) -> tuple[str, object]:
         value = tuple(float(v) for v in raw.split(";") if v)
     elif raw.lower() in ("true", "false"):
         value = raw.lower() == "true"
-    elif name.startswith("max_"):
+    elif name.startswith("max_") or name in ("preempt_limit", "preempt_rate"):
         value = int(raw)
     else:
         value = float(raw)

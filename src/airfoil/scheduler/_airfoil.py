@@ -85,10 +85,11 @@ from airfoil.scheduler._defrag import defragment
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
+from airfoil.scheduler._model import RECENT_PREEMPTIONS
 from airfoil.scheduler._policy import Policy
 from airfoil.scheduler._round import Round
 from airfoil.scheduler._settle import due_shapes_left, next_unsettled, shortest_fails_too
-from airfoil.scheduler._victims import Victims
+from airfoil.scheduler._victims import Spare, Victims
 
 if TYPE_CHECKING:
     from airfoil.scheduler._model import Decision, WorkItem
@@ -188,8 +189,14 @@ class AirfoilPolicy(Policy):
             (nor moved by ``defragment``) until it runs past its remaining estimate, so one
             long job is not stopped again and again (``None``, the default: no limit).
             Reclaim of borrowed quota still takes it.
-        preempt_limit_gangs: with ``preempt_limit``, due gangs respect it too (``True``);
-            ``False``: only the least-attained-service pass and ``defragment`` do.
+        preempt_limit_gangs: with ``preempt_limit`` or ``preempt_rate``, due gangs respect
+            it too (``True``); ``False``: only the least-attained-service pass and
+            ``defragment`` do.
+        preempt_rate, preempt_window: an item preempted ``preempt_rate`` times within the
+            last ``preempt_window`` seconds is no victim (as ``preempt_limit``, but counting
+            recent preemptions only; ``None``, the default: no bound).
+        gang_whole_last: due gangs preempt single workers that need a whole node last
+            (``False``, the default: in the victims' order).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -221,6 +228,9 @@ class AirfoilPolicy(Policy):
     defragment_after: float | None = 1.0
     preempt_limit: int | None = None
     preempt_limit_gangs: bool = True
+    preempt_rate: int | None = None
+    preempt_window: float = 3600.0
+    gang_whole_last: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -281,10 +291,24 @@ class AirfoilPolicy(Policy):
             )
         if self.preempt_limit is not None and not self.preempt_limit >= 1:
             problems.append(f"preempt_limit must be at least 1 or None, got {self.preempt_limit}")
+        if self.preempt_rate is not None and not 1 <= self.preempt_rate <= RECENT_PREEMPTIONS:
+            problems.append(
+                f"preempt_rate must be in [1, {RECENT_PREEMPTIONS}] or None, "
+                f"got {self.preempt_rate}"
+            )
+        if not 0 < self.preempt_window < math.inf:
+            problems.append(
+                f"preempt_window must be positive and finite, got {self.preempt_window}"
+            )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
+
+    @property
+    def spare(self) -> Spare:
+        """Which running work no pass stops (``preempt_limit``, ``preempt_rate``)."""
+        return Spare(self.preempt_limit, self.preempt_rate, self.preempt_window)
 
     def band(self, item: WorkItem) -> int:
         """The item's service level."""
@@ -322,7 +346,7 @@ class AirfoilPolicy(Policy):
                 self.defragment_gain,
                 self.defragment_restart_s,
                 self.defragment_after,
-                self.preempt_limit,
+                self.spare,
             )
             defragment(
                 rnd, self.max_preemptions, self.defragment_whole_only, _NEXT_ROUND_S, allowed

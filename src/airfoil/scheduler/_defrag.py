@@ -34,7 +34,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airfoil.scheduler._victims import protected
+from airfoil.scheduler._victims import Spare
 
 if TYPE_CHECKING:
     from airfoil.scheduler._capacity import Demand, NodePool
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from airfoil.scheduler._state import RunningEntry, Shape, WaitingEntry
 
 __all__ = ["Guard", "defragment"]
+
+
+_NO_SPARE = Spare()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,7 @@ class Guard:
     gain: float | None = None
     restart_s: float = 60.0
     after: float | None = None
-    preempt_limit: int | None = None
+    spare: Spare = _NO_SPARE
 
 
 def defragment(
@@ -77,7 +80,7 @@ def defragment(
         if claimant is None:
             return
         tried.add(claimant.shape)
-        plan = _best_move(rnd, claimant, max_preemptions - len(rnd.preempted), guard.preempt_limit)
+        plan = _best_move(rnd, claimant, max_preemptions - len(rnd.preempted), guard.spare)
         if plan is None:
             continue
         if guard.gain is not None and not _pays(rnd, claimant, plan, guard.gain, guard.restart_s):
@@ -189,7 +192,7 @@ def _first_claimant(
 
 
 def _best_move(
-    rnd: Round, claimant: WaitingEntry, budget: int, limit: int | None = None
+    rnd: Round, claimant: WaitingEntry, budget: int, spare: Spare
 ) -> list[tuple[RunningEntry, int]] | None:
     """The moves (victim, node it restarts on) that make room for ``claimant``: per node, the
     largest movable workers first until it fits, each to the best-fit node with idle room
@@ -206,7 +209,7 @@ def _best_move(
             and entry.item.priority <= priority
             and entry.item.id not in rnd.preempted
             and run.nodes[0] not in state.draining
-            and not protected(run, limit, rnd.now)
+            and spare.until(run, rnd.now) is None
         ):
             by_node.setdefault(run.nodes[0], []).append(run)
     best: tuple[tuple[int, int], int, list[tuple[RunningEntry, int]]] | None = None

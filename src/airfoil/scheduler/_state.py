@@ -40,7 +40,14 @@ from airfoil.scheduler._errors import (
     UnschedulableError,
 )
 from airfoil.scheduler._estimator import RuntimeEstimator
-from airfoil.scheduler._model import Decision, Node, Quota, RunningItem, WorkItem
+from airfoil.scheduler._model import (
+    RECENT_PREEMPTIONS,
+    Decision,
+    Node,
+    Quota,
+    RunningItem,
+    WorkItem,
+)
 from airfoil.scheduler._reasons import describe_gang, no_room
 from airfoil.scheduler._registry import get_policy
 
@@ -395,6 +402,7 @@ class SchedulerState:
             old.item,
             attained=old.item.attained + ran * service_rate(old),
             preempted=old.item.preempted + 1,
+            preempted_at=(*old.item.preempted_at, now)[-RECENT_PREEMPTIONS:],
         )
         estimate = max(old.estimate - ran, 0.0)
         key = self._key(item, estimate, old.key[3])

@@ -11,6 +11,7 @@ work that is not interruptible are never in it.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -22,17 +23,32 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, WaitingEntry
 
-__all__ = ["Victims", "protected"]
+__all__ = ["Spare", "Victims"]
 
 
-def protected(run: RunningEntry, limit: int | None, now: float) -> bool:
-    """Whether ``run`` is spared by ``preempt_limit``: preempted ``limit`` times already and
-    not yet past its remaining estimate."""
-    return (
-        limit is not None
-        and run.entry.item.preempted >= limit
-        and now - run.start < run.entry.estimate
-    )
+@dataclass(frozen=True, slots=True)
+class Spare:
+    """Running work no pass stops while within its remaining estimate: work preempted
+    ``limit`` times (``preempt_limit``), or ``rate`` times within the last ``window``
+    seconds (``preempt_rate``, ``preempt_window``)."""
+
+    limit: int | None = None
+    rate: int | None = None
+    window: float = 3600.0
+
+    def until(self, run: RunningEntry, now: float) -> float | None:
+        """When ``run`` becomes a victim again; ``None`` if it is one now."""
+        end = run.start + run.entry.estimate
+        if now >= end:
+            return None
+        item = run.entry.item
+        if self.limit is not None and item.preempted >= self.limit:
+            return end
+        if self.rate is not None and len(item.preempted_at) >= self.rate:
+            free = item.preempted_at[-self.rate] + self.window
+            if now < free:
+                return min(free, end)
+        return None
 
 
 class Victims:
@@ -45,6 +61,7 @@ class Victims:
 
     __slots__ = (
         "_compacted",
+        "_gang_whole_last",
         "_hopeless",
         "_indexes",
         "_keep_hopeless",
@@ -70,15 +87,17 @@ class Victims:
         # arrival breaking ties as a stable sort on the first two would
         rows: list[tuple[int, float, int, RunningEntry]] = []
         first_crossing: float | None = None
-        limit = policy.preempt_limit
+        spare = policy.spare
+        sparing = spare.limit is not None or spare.rate is not None
         # ``preempt_limit_gangs`` off: protected work stays a victim of due gangs only
         self._protected: set[str] = set()
         for run in rnd.state.running.values():
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
             entry = run.entry
-            if limit is not None and protected(run, limit, now):
-                rnd.wake(run.start + entry.estimate)  # a victim again once past its estimate
+            until = spare.until(run, now) if sparing else None
+            if until is not None:
+                rnd.wake(until)  # a victim again then
                 if policy.preempt_limit_gangs:
                     continue
                 self._protected.add(entry.item.id)
@@ -125,6 +144,7 @@ class Victims:
         self._spared: set[str] | None = None  # see _not_worth_the_wait
         self._max_priority = max(map(_priority_of, self._runs), default=0)
         self._compacted = 0
+        self._gang_whole_last = policy.gang_whole_last
         self._indexes: dict[int | None, VictimIndex] = {}
         self._hopeless: set[Demand] = set()
         self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
@@ -143,14 +163,27 @@ class Victims:
             every = self._indexes.get(None)
             if every is None:
                 every = self._indexes[None] = VictimIndex(
-                    self._select(None, None, None), self._rnd.state
+                    self._gang_order(self._select(None, None, None)), self._rnd.state
                 )
             if priority is None:
                 return every
             index = self._indexes[priority] = every.at_most(
-                priority, self._select(None, None, priority)
+                priority, self._gang_order(self._select(None, None, priority))
             )
         return index
+
+    def _gang_order(self, runs: list[RunningEntry]) -> list[RunningEntry]:
+        """``gang_whole_last``: the victims of due gangs with single workers that need a
+        whole node last (in their order), so a gang clears nodes of smaller work first."""
+        whole = self._rnd.state.largest[2]
+        if not self._gang_whole_last or whole <= 0:
+            return runs
+        kept: list[RunningEntry] = []
+        last: list[RunningEntry] = []
+        for run in runs:
+            is_whole = run.entry.workers == 1 and run.entry.demand[2] >= whole
+            (last if is_whole else kept).append(run)
+        return kept + last if last and kept else runs
 
     def can_free(self, demand: Demand) -> bool:
         """False when no node could hold one worker of ``demand`` even with every victim

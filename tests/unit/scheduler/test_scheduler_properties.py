@@ -70,6 +70,7 @@ def items(draw: st.DrawFn, prefix: str, count: int) -> list[WorkItem]:
                 estimate=draw(st.none() | st.floats(1.0, 5000.0)),
                 attained=draw(st.sampled_from((0.0, 5000.0, 50_000.0))),
                 preempted=draw(st.integers(0, 2)),
+                preempted_at=draw(st.sampled_from(((), (0.0,), (200.0, 900.0), (700.0, 990.0)))),
             )
         )
     return out
@@ -206,6 +207,17 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
     for item_id in state.decide(now).preemptions:
         victim = state.running[item_id]
         assert victim.entry.item.preempted < 1 or now - victim.start >= victim.entry.estimate
+    # preempt_rate: work preempted twice in the last 600 s is no victim while within its
+    # estimate
+    lately = AirfoilPolicy(preempt_rate=2, preempt_window=600.0)
+    check_invariants(lately, cluster, run, queue, {}, now)
+    state = build(lately, cluster, run, queue, {}, now)
+    for item_id in state.decide(now).preemptions:
+        victim = state.running[item_id]
+        at = victim.entry.item.preempted_at
+        assert len(at) < 2 or at[-2] + 600.0 <= now or now - victim.start >= victim.entry.estimate
+    # due gangs taking whole-node singles last
+    check_invariants(AirfoilPolicy(gang_whole_last=True), *scenario)
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
