@@ -6,6 +6,7 @@ unknown project as an empty one: "no executions match", the name added to the pi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,17 +40,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
 
 
-def _picker(pg: Any) -> list[str]:
-    options = pg.locator("select[name=project] option:not([disabled])")
-    return [str(t) for t in options.all_inner_texts()]
+def _picker(pg: Any) -> Any:
+    """The picker's projects, to assert with Playwright's retrying ``expect``: the page fills
+    the picker when its projects list comes, which can be after the executions list."""
+    return pg.locator("select[name=project] option:not([disabled])")
+
+
+def _picks(pg: Any, projects: list[str]) -> None:
+    playwright_api.expect(_picker(pg)).to_have_text(projects, timeout=30_000)
 
 
 def test_a_project_with_local_runs_only_is_in_the_picker(server: Server, page: Any) -> None:  # noqa: F811
     pg = page
     pg.goto(f"{server.url}/projects/gamma/executions")
     pg.locator("tr[data-execution]").first.wait_for()
+    _picks(pg, ["default", "gamma"])  # registered (by `register`), and local-only
     assert pg.locator(".unknown-project").count() == 0
-    assert _picker(pg) == ["default", "gamma"]  # registered (by `register`), and local-only
 
 
 def test_an_unknown_project_is_said_not_to_exist(server: Server, page: Any) -> None:  # noqa: F811
@@ -60,7 +66,7 @@ def test_an_unknown_project_is_said_not_to_exist(server: Server, page: Any) -> N
     text = notice.inner_text()
     assert "Project other does not exist" in text, text
     assert "Projects here: default, gamma." in text, text
-    assert _picker(pg) == ["default", "gamma"]  # "other" is not offered as a project
+    _picks(pg, ["default", "gamma"])  # "other" is not offered as a project
     assert "does not exist" in pg.locator("select[name=project] option[disabled]").inner_text()
     notice.get_by_role("link", name="gamma").click()
     pg.locator("tr[data-execution]").first.wait_for()
@@ -81,5 +87,6 @@ def test_the_unknown_project_notice_goes_once_the_project_has_a_run(
     server.must("run", "flow.py", "twice", "--x", "4", env={"AIRFOIL_PROJECT": "delta"})
     pg.locator("tr[data-execution]").first.wait_for(timeout=30_000)
     pg.locator(".unknown-project").wait_for(state="detached", timeout=30_000)
-    assert "delta" in _picker(pg)
+    delta = _picker(pg).filter(has_text=re.compile(r"^delta$"))
+    playwright_api.expect(delta).to_have_count(1, timeout=30_000)
     assert pg.locator("select[name=project] option[disabled]").count() == 0
