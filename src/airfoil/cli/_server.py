@@ -259,7 +259,13 @@ def _start(
     # load 141-173 ms instead of 200-299 ms (and 583-738 instead of 497-600 tasks/s) in two
     # alternating pairs of bench_server.py runs at load 7-9 (docs/dev/performance-log.md).
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
 
 
 def _listed(variable: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -287,6 +293,12 @@ def _engine_process(config: ServerConfig) -> bool:
 
 #: The server process's GIL switch interval (see ``start``).
 _SWITCH_INTERVAL_S = 0.001
+
+#: How long a server told to stop (SIGTERM, Ctrl-C) lets its open requests finish before it
+#: cancels them and stops its engine. Without it uvicorn waits for every connection to close:
+#: a client watching a running execution (``/watch`` streams until the execution ends) kept
+#: the server, and its engine process with its slots, running after SIGTERM for as long.
+GRACEFUL_SHUTDOWN_S = 10.0
 
 
 def _graceful_sigterm_with_ray() -> None:

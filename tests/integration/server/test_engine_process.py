@@ -4,9 +4,11 @@ an engine process never outlives its server (SIGKILL of the server included)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +48,17 @@ FLOW = textwrap.dedent(
     @af.workflow
     def slow(x: int = 0) -> int:
         return inc(x=nap(x=x))
+
+
+    @af.task
+    def hang(x: int) -> int:
+        time.sleep(600)
+        return x
+
+
+    @af.workflow
+    def hung(x: int = 0) -> int:
+        return hang(x=x)
     """
 )
 
@@ -96,7 +109,7 @@ def flow(tmp_path: Path) -> dict[str, Any]:
     user = tmp_path / "user"
     user.mkdir()
     (user / "engineflow.py").write_text(FLOW)
-    return {n: load_entity(str(user / "engineflow.py"), n) for n in ("fan", "slow")}
+    return {n: load_entity(str(user / "engineflow.py"), n) for n in ("fan", "slow", "hung")}
 
 
 @pytest.fixture
@@ -258,3 +271,53 @@ def test_a_ready_servers_first_requests_find_their_database_connections_open(
         codes = list(pool.map(lambda url: httpx.get(url, timeout=30).status_code, urls))
     assert sorted(set(codes)) == [200, 404]
     assert connections() == before
+
+
+def test_a_server_told_to_stop_ends_soon_and_leaves_no_process_behind(
+    served: _Server, flow: dict[str, Any]
+) -> None:
+    """SIGTERM while a client watches a running execution (``/watch`` streams until it ends,
+    here 600 s) and the engine process answers nothing (SIGSTOP): the server cancels the
+    stream after its grace, kills the engine after its own, and is gone with every process
+    it started. Before the grace, uvicorn waited for the stream to end and never stopped the
+    engine (a non-daemon child which Python's exit then waited for too)."""
+    import subprocess
+
+    from airfoil.client import Client
+
+    engine = served.engines()[0]
+    tree: list[psutil.Process] = []
+    try:
+        with Client(served.url, project="eng") as client:
+            client.register(list(flow.values()))
+            ex = client.launch(flow["hung"], {"x": 1})
+            _running(client, ex.id, "n0")
+        tree = [engine, *engine.children(recursive=True)]
+        watching = threading.Event()
+
+        def watch() -> None:
+            url = f"{served.url}/api/v1/projects/eng/executions/{ex.id}/watch"
+            try:
+                with httpx.stream("GET", url, timeout=None) as r:
+                    if r.status_code != 200:
+                        return
+                    for _ in r.iter_bytes():
+                        watching.set()
+            except httpx.HTTPError:
+                pass
+
+        threading.Thread(target=watch, daemon=True).start()
+        assert watching.wait(30), "the watch stream did not start"
+        engine.suspend()
+        served.proc.send_signal(signal.SIGTERM)
+        try:
+            # 10 s of grace for the requests, 15 + 5 s for the engine, the rest is the load.
+            served.proc.wait(90)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server did not stop in 90 s: " + served.log.read_text()[-3000:])
+        _gone, alive = psutil.wait_procs(tree, timeout=20)
+        assert not alive, f"still running after the server stopped: {alive}"
+    finally:
+        for p in tree:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
