@@ -167,6 +167,7 @@ def _start(
     from airfoil.server import ServerConfig, create_app
     from airfoil.server._config import (
         API_THREADS_WARM,
+        GRACEFUL_SHUTDOWN_S,
         INLINE_REFUSED,
         WORKER_NICE,
         cli_shared_workers,
@@ -293,12 +294,6 @@ def _engine_process(config: ServerConfig) -> bool:
 
 #: The server process's GIL switch interval (see ``start``).
 _SWITCH_INTERVAL_S = 0.001
-
-#: How long a server told to stop (SIGTERM, Ctrl-C) lets its open requests finish before it
-#: cancels them and stops its engine. Without it uvicorn waits for every connection to close:
-#: a client watching a running execution (``/watch`` streams until the execution ends) kept
-#: the server, and its engine process with its slots, running after SIGTERM for as long.
-GRACEFUL_SHUTDOWN_S = 10.0
 
 
 def _graceful_sigterm_with_ray() -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "API_THREADS_WARM",
     "ENGINE_NICE",
+    "GRACEFUL_SHUTDOWN_S",
     "INLINE_REFUSED",
     "MIN_WORKERS_PER_SLOT",
     "WORKER_NICE",
@@ -39,6 +40,14 @@ __all__ = [
 
 #: How much lower the engine process's CPU priority is than the API process's (``nice``).
 ENGINE_NICE = 5
+
+#: How long a server told to stop (SIGTERM, Ctrl-C) lets its open requests finish before it
+#: cancels them and stops its engine (uvicorn's ``timeout_graceful_shutdown``). Without it
+#: uvicorn waits for every connection to close: a client watching a running execution
+#: (``/watch`` streams until the execution ends) kept the server, and its engine process with
+#: its slots, running after SIGTERM for as long.
+GRACEFUL_SHUTDOWN_S = 10.0
+
 #: Why a server refuses the ``inline`` executor (DESIGN: user code runs only in workers).
 INLINE_REFUSED = (
     "a server does not run the 'inline' executor: it would run tasks (user code) in the "

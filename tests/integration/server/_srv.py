@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,13 +230,32 @@ class ServerProcess:
                 time.sleep(0.1)
         raise AssertionError("the server did not become ready: " + self.log.read_text())
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+    def stop(self, timeout: float = 60.0) -> None:
+        """SIGTERM, as an operator stops it. One still running after ``timeout`` (the
+        server's own bounds: 10 s for open requests, 15 s for its engine) fails the test
+        once it and every process under it are killed."""
+        import psutil
+
+        if self.proc.poll() is not None:
+            return
+        try:
+            tree = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            tree = []
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            alive = [p for p in tree if p.is_running()]
+            for p in alive:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            self.proc.kill()
+            self.proc.wait(10)
+            raise AssertionError(
+                f"the server did not stop in {timeout:.0f} s of SIGTERM; killed it and "
+                f"{[p.pid for p in alive]} under it: {self.log.read_text()[-3000:]}"
+            ) from None
 
 
 @dataclass
@@ -253,9 +273,48 @@ class Running:
     def deps(self) -> Any:
         return self.app.state.deps
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the server (its lifespan shutdown stops its engine and loops). One still
+        running after ``timeout`` fails the test, naming where it waits, once its engine
+        process and the processes under it are killed: left alive, that non-daemon child
+        would hold pytest's exit (multiprocessing joins its children at exit, unbounded)."""
         self.server.should_exit = True
-        self.thread.join(30)
+        self.thread.join(timeout)
+        if not self.thread.is_alive():
+            return
+        frame = sys._current_frames().get(self.thread.ident or -1)
+        where = "".join(traceback.format_stack(frame)) if frame is not None else "(no frame)"
+        killed = _kill_engine(getattr(self.app.state, "deps", None))
+        self.server.force_exit = True  # uvicorn skips what it still waits for
+        self.thread.join(10)
+        raise AssertionError(
+            f"the test server at {self.url} did not stop in {timeout:.0f} s; killed its "
+            f"engine processes {killed}; its thread waited in:\n{where}"
+        )
+
+
+def _kill_engine(deps: Any) -> list[str]:
+    """Kill a test server's engine process and what runs under it (its workers), without a
+    restart; what was killed."""
+    import psutil
+
+    engine = getattr(deps, "driver", None)
+    pid = getattr(engine, "pid", None)
+    if pid is None:
+        return []
+    engine.stopping.set()  # its reader must not start another one
+    killed = []
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            killed.append(f"{p.pid} ({' '.join(p.cmdline())[:80]})")
+            p.kill()
+    psutil.wait_procs(procs, timeout=10)
+    return killed
 
 
 def start_server(
@@ -271,6 +330,7 @@ def start_server(
     **more: Any,
 ) -> Running:
     from airfoil.server import ServerConfig, create_app
+    from airfoil.server._config import GRACEFUL_SHUTDOWN_S
 
     # The tests' webhook receivers listen on 127.0.0.1, which a server refuses by default.
     more.setdefault("webhook_allowed_networks", ("127.0.0.1",))
@@ -289,18 +349,26 @@ def start_server(
         engine_process=engine_process,
     )
     app = create_app(config)
-    started = serve_in_thread(app, log_level="error", lifespan="on")
+    # As ``airfoil server start``: open requests (a /watch stream) get a grace, not forever.
+    started = serve_in_thread(
+        app, log_level="error", lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+    )
     deadline = time.monotonic() + 30
-    url = started.url
+    running = Running(started.url, home, database_url, app, started.server, started.thread)
     if engine_process:  # its slots start in the engine process a moment later
         import httpx
 
-        with httpx.Client() as http:  # one client for the polls, not one (~50 ms of CPU) each
-            while http.get(url + "/readyz").status_code != 200:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the test server's engine process did not start")
-                time.sleep(0.05)
-    return Running(url, home, database_url, app, started.server, started.thread)
+        try:
+            with httpx.Client() as http:  # one client for the polls, not one (~50 ms) each
+                while http.get(running.url + "/readyz").status_code != 200:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the test server's engine process did not start")
+                    time.sleep(0.05)
+        except BaseException:
+            with contextlib.suppress(AssertionError):  # what failed first is the news
+                running.stop()
+            raise
+    return running
 
 
 @contextlib.contextmanager

@@ -54,13 +54,17 @@ def server(
     url = None
     if request.param == "postgres":
         url = request.getfixturevalue("pg_schema_factory")()
-    running = start_server(home, url, engine_process=url is not None)
-    yield running
-    running.stop()
-    if old is None:
-        os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
-    else:
-        os.environ["AIRFOIL_PACKAGE_CACHE"] = old
+    try:
+        running = start_server(home, url, engine_process=url is not None)
+        try:
+            yield running
+        finally:
+            running.stop()  # fails loudly, killing its engine, if it does not stop
+    finally:
+        if old is None:
+            os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
+        else:
+            os.environ["AIRFOIL_PACKAGE_CACHE"] = old
 
 
 @pytest.fixture
