@@ -246,17 +246,19 @@ def test_readers_see_a_long_inline_task_s_predecessor_within_the_fold_interval(
         try:
             started = time.monotonic()
             seen: dict[str, str] = {}
-            while time.monotonic() - started < 10:  # read as another thread would
+            # Read as another thread would, while ``long`` is held (it ends only at
+            # ``release``, set below, or after 60 s): n0 seen succeeded with n1 running came
+            # from the journal's timer, not from the task's end. How soon the timer's thread
+            # runs is the host's: a wall-clock bound here tested the machine, not the fold.
+            while time.monotonic() - started < 30:
                 seen = {n.node_id: n.phase for n in rt.meta.get_nodes(rec.id)}
                 if seen.get("n0") == "succeeded" and seen.get("n1") == "running":
                     break
                 time.sleep(0.02)
-            waited = time.monotonic() - started
         finally:
             release.set()
             driver.join(60)
         assert seen == {"n0": "succeeded", "n1": "running"}
-        assert waited < 3.0  # 0.3 s and scheduling slack on a loaded machine, not 60 s
         assert result == ["succeeded"]
         assert {n.phase for n in rt.meta.get_nodes(rec.id)} == {"succeeded"}
     finally:
