@@ -185,7 +185,10 @@ def test_inline_timeout_holds_when_the_task_catches_it() -> None:
     with pytest.raises(af.ExecutionFailedError) as info:
         catches(x=1)
     took = time.perf_counter() - t0
-    assert took < 5, f"the attempt ran {took:.1f}s past a 1s timeout"
+    # Interrupted again every 0.1 s, the handler's 20 s sleep never runs out: the call ends
+    # about on time (~1 s and the local run's setup), well before 20 s. The bound leaves the
+    # setup a loaded host's seconds (was 5) and still fails a timeout not raised again (>= 21).
+    assert took < 10, f"the attempt ran {took:.1f}s past a 1s timeout"
     assert info.value.error_kind == "system" and "TaskTimeoutError" in info.value.error_type
     assert "process executor" in str(info.value)
     assert ran_on == []
