@@ -126,7 +126,10 @@ def test_quota_holds_across_replicas_and_the_authority_survives_its_holder(
         took = time.time() - killed
         assert taken.epoch == lease.epoch + 1
         assert taken.holder.split(":")[1] in survivor.pids()
-        assert took <= LEASE * 4 / 3 + 1.5, took  # its lease, a third of it to notice, polls
+        # The product's promise: the dead holder's lease runs out, the survivor notices
+        # within a third of a lease. The rest is the host's (the survivor's polls, a loaded
+        # 2-core CI host's scheduling): 3 s of it, was 1.5.
+        assert took <= LEASE * 4 / 3 + 3.0, took
         with Client(survivor.url, project=project) as client:
             for e in ids:
                 assert client.wait(e, timeout=120).phase == "succeeded"
