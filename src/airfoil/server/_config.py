@@ -46,7 +46,7 @@ ENGINE_NICE = 5
 #: uvicorn waits for every connection to close: a client watching a running execution
 #: (``/watch`` streams until the execution ends) kept the server, and its engine process with
 #: its slots, running after SIGTERM for as long.
-GRACEFUL_SHUTDOWN_S = 10.0
+GRACEFUL_SHUTDOWN_S = 10
 
 #: Why a server refuses the ``inline`` executor (DESIGN: user code runs only in workers).
 INLINE_REFUSED = (
