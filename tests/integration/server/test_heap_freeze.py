@@ -67,7 +67,7 @@ def test_an_app_left_at_the_default_freezes_nothing(tmp_path: Path, unfrozen: No
 
 async def _get(app: Any, path: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         return await client.get(path)
 
 
