@@ -4,10 +4,13 @@ Key = SHA-256 over (scope, task name, cache version, interface hash, sorted inpu
 hashes), where the scope is the execution's project and domain
 (``project:<name>/<domain>``) unless the task opted into a shared scope (``cache_scope=``:
 ``shared:<name>``), the cache version is the task's ``cache_version`` if given, else its code
-version, and inputs listed in ``cache_ignore_inputs`` are left out. So the same task in two
-projects, or in two domains of one project (development and production), never shares an
-entry: one can neither read nor poison the other's results. A shared scope is used only by
-its members (read, or read and write), which ``_scope_gate`` checks.
+version, and inputs listed in ``cache_ignore_inputs`` are left out. An input whose hash is
+not a SHA-256 (a frame's BLAKE3: ``meta["digest"]``, :mod:`airfoil.types._digests`) enters
+the key as ``<algorithm>:<hash>``, so the key says its algorithm: an entry written when the
+same frame was keyed by its SHA-256 is an honest miss, never a hit on other content. So the
+same task in two projects, or in two domains of one project (development and production),
+never shares an entry: one can neither read nor poison the other's results. A shared scope
+is used only by its members (read, or read and write), which ``_scope_gate`` checks.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from airfoil.core.records import (
     Value,
     encode_json,
 )
+from airfoil.types._digests import DIGEST_META
 
 __all__ = [
     "SHARED_SCOPE",
@@ -83,9 +87,15 @@ def key_parts(
         task=task.name,
         cache_version=task.cache.version or task.version,
         interface_hash=_interface_hash(task),
-        input_hashes={k: v.hash for k, v in sorted(inputs.items()) if k not in ignore},
+        input_hashes={k: _content_key(v) for k, v in sorted(inputs.items()) if k not in ignore},
         scope=cache_scope(task, project, domain),
     )
+
+
+def _content_key(value: Value) -> str:
+    """An input's part of a key: its hash, prefixed by its algorithm unless SHA-256."""
+    algorithm = value.meta.get(DIGEST_META) if value.meta else None
+    return value.hash if algorithm is None else f"{algorithm}:{value.hash}"
 
 
 def cache_key(parts: CacheKeyParts) -> str:

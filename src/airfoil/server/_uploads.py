@@ -24,8 +24,10 @@ Invariants:
 
 - An upload is kept under ``uploads/<project>/<sha256[:2]>/<sha256>`` only if its SHA-256
   matches; a launch finds it only in its own project or one the caller may read.
-- A value's hash is recomputed here: for Arrow IPC and ``.npy`` it is the bytes' SHA-256, for
-  a ``File`` the hash of its name and its bytes' SHA-256 (as ``FileHandler`` computes it).
+- A value's hash is recomputed here: for Arrow IPC and ``.npy`` it is the bytes' digest by
+  the algorithm the reference's meta names (``"digest": "blake3"`` for a frame the type
+  engine serialised; none: SHA-256, as older clients send), for a ``File`` the hash of its
+  name and its bytes' SHA-256 (as ``FileHandler`` computes it).
 - Directories cannot be uploaded yet (a clear 422 says so).
 - A DataFrame travels as Arrow IPC (what the client sends: the bytes a task returning the same
   frame stores, so both have one hash and one cache key). It also takes a ``.parquet`` or
@@ -44,10 +46,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from airfoil.core.errors import InvalidInputError, NotFoundError
+from airfoil.core.errors import CorruptBlobError, InvalidInputError, NotFoundError
 from airfoil.core.records import TypeSpec, Value
 from airfoil.store.base import BlobStore
 from airfoil.types._base import values_key
+from airfoil.types._digests import SHA256, algorithm_of, digest_bytes
 from airfoil.types._refs import REF_KEY, UPLOAD_FORMATS, ValueRef, ValueRefError
 
 __all__ = [
@@ -164,7 +167,12 @@ def uploaded_value(
         expected = file_value_hash(meta.get("name", ""), content_sha)
         matches = meta.get("sha256") == content_sha and digest == expected
     else:
-        matches = digest == content_sha and content.startswith(_MAGIC.get(fmt, b""))
+        try:
+            algorithm = algorithm_of(meta)
+        except CorruptBlobError as exc:
+            raise InvalidInputError(f"input {name!r}: {exc}") from None
+        own = content_sha if algorithm == SHA256 else digest_bytes(content, algorithm)
+        matches = digest == own and content.startswith(_MAGIC.get(fmt, b""))
     if not matches or size != len(content):
         raise InvalidInputError(
             f"input {name!r}: the bytes do not match the reference (hash, size or {fmt} "

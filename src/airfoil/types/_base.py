@@ -16,14 +16,16 @@ A handler converts in two layers:
 
 Invariants:
 
-- A value's hash is the hex SHA-256 of its canonical serialised bytes. Canonical JSON sorts
+- A value's hash is the hex SHA-256 of its canonical serialised bytes (BLAKE3 for Arrow IPC
+  frames, which say so in ``meta["digest"]``: :mod:`airfoil.types._digests`). Canonical JSON sorts
   object keys (msgspec ``order="deterministic"``), so equal values give equal hashes in every
   process, whatever order a dict was built in. Set elements are sorted by their encoding.
 - JSON values are *stored* in the order the user built them (a dict comes back with its keys
   in their order, not sorted); for every other format, and for JSON with no object in it,
   the stored bytes are the canonical bytes. An offloaded value lives at
-  ``values/<sha[:2]>/<sha>`` where ``sha`` is the SHA-256 of the stored bytes, so
-  ``sha256sum`` of a blob always equals its key.
+  ``values/<sha[:2]>/<sha>`` where ``sha`` is the digest of the stored bytes, so
+  ``sha256sum`` (``b3sum`` for a value whose meta says ``"digest": "blake3"``) of a blob
+  always equals its key.
 - ``encode(obj, None)`` validates without writing anything (used by ``check_value``).
 """
 
@@ -40,6 +42,7 @@ import msgspec
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, NotFoundError, TypeTransformError
 from airfoil.core.records import TypeSpec, Value
+from airfoil.types._digests import DIGEST_META, SHA256, digest_bytes, hasher
 from airfoil.types._refs import REF_KEY, ValueRef, ValueRefError
 
 if TYPE_CHECKING:
@@ -229,13 +232,18 @@ def write_bytes_value(
     meta: dict[str, str] | None = None,
     *,
     digest: str | None = None,
+    algorithm: str = SHA256,
 ) -> Value:
     """A value of serialised bytes: inline if small, else offloaded by content hash.
 
     ``digest`` is the value's hash when it is not that of ``data`` (JSON stored in the
-    user's key order, hashed canonically); the blob key is always the SHA-256 of ``data``.
+    user's key order, hashed canonically); the blob key is always the digest of ``data``
+    by ``algorithm`` (:mod:`airfoil.types._digests`; one other than SHA-256 is named in the
+    value's meta).
     """
-    own = _sha256(data).hexdigest()
+    own = _sha256(data).hexdigest() if algorithm == SHA256 else digest_bytes(data, algorithm)
+    if algorithm != SHA256:
+        meta = {**(meta or {}), DIGEST_META: algorithm}
     digest = digest or own
     size = len(data)
     if size <= ctx.offload_threshold:
@@ -351,7 +359,9 @@ def _staging(ctx: ValueContext) -> tuple[str, bool]:
     return staging, True
 
 
-def _store(blobs: BlobStore, staging: str, local: bool, digest: str) -> str:
+def _store(
+    blobs: BlobStore, staging: str, local: bool, digest: str, algorithm: str = SHA256
+) -> str:
     """Put a staged file at its content-addressed key, as durable as the store's own writes;
     its URI. A local store's temporary is renamed there, any other store's is uploaded."""
     if not local:
@@ -364,7 +374,7 @@ def _store(blobs: BlobStore, staging: str, local: bool, digest: str) -> str:
     blobs.persist(uri)  # fsynced under the ``power`` durability
     from airfoil.types._integrity import remember_digest
 
-    remember_digest(final, digest)  # a read in this process need not hash it again
+    remember_digest(final, digest, algorithm)  # a read in this process need not hash it again
     return uri
 
 
@@ -398,13 +408,13 @@ def write_file_value(
 
 
 class _HashSink:
-    """A write-only binary file object that feeds what is written to a SHA-256 and counts it,
-    keeping nothing (``hashlib`` reads each buffer in place)."""
+    """A write-only binary file object that feeds what is written to a hash of ``algorithm``
+    and counts it, keeping nothing (the hash reads each buffer in place)."""
 
     closed = False
 
-    def __init__(self) -> None:
-        self.sha = _sha256()
+    def __init__(self, algorithm: str = SHA256) -> None:
+        self.sha = hasher(algorithm)
         self.size = 0
 
     def write(self, data: Any) -> int:
@@ -429,11 +439,13 @@ def write_hashed_value(
     fmt: str,
     ctx: ValueContext,
     meta: dict[str, str],
+    algorithm: str = SHA256,
 ) -> Value:
     """Offload a value whose serialiser can run twice: hashed first, written only if new.
 
     ``emit(sink)`` writes the value's bytes to a binary file object that only hashes them
-    (SHA-256 over each buffer in place: nothing is copied or kept); ``write(path)`` writes the
+    (``algorithm`` over each buffer in place: nothing is copied or kept; one other than
+    SHA-256 is named in the value's meta); ``write(path)`` writes the
     same bytes to a file. The file is written only when the store does not hold that content
     yet -- straight into a local store's folder of temporaries, then renamed to its
     content-addressed key and persisted as :func:`write_file_value` does, or to the scratch
@@ -444,7 +456,9 @@ def write_hashed_value(
         ConversionError: ``write`` wrote another number of bytes than ``emit`` (the object
             changed between the two, or the serialiser is not deterministic).
     """
-    sink = _HashSink()
+    sink = _HashSink(algorithm)
+    if algorithm != SHA256:
+        meta = {**meta, DIGEST_META: algorithm}
     emit(sink)
     digest, size = sink.sha.hexdigest(), sink.size
     uri = ctx.blobs.uri(values_key(digest))
@@ -459,7 +473,7 @@ def write_hashed_value(
                 "the object changed while it was stored; return an object no other thread "
                 "changes"
             )
-        uri = _store(ctx.blobs, staging, local, digest)
+        uri = _store(ctx.blobs, staging, local, digest, algorithm)
     finally:
         _discard(staging)
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)

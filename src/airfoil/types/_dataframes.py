@@ -5,7 +5,7 @@ the annotation is exactly its frame class; nothing heavy is imported before a fr
 
 The fast path matters (frames are the big values). Between tasks a frame travels as an
 uncompressed Arrow IPC stream (format ``arrow``): a large one is hashed as it is serialised
-(SHA-256 over its buffers in place) and written only when the store does not hold that hash
+(BLAKE3 over its buffers in place) and written only when the store does not hold that hash
 yet, straight to a temporary name inside a local blob store and renamed to its
 content-addressed key (:func:`~airfoil.types._base.write_hashed_value`). The reader
 memory-maps it: a pyarrow Table or a polars DataFrame is zero-copy over the stored file, and a
@@ -15,9 +15,11 @@ frames cost one ``to_pandas`` copy. A numeric pandas frame without NaN is turned
 Arrow table without ``from_pandas``' per-value null scan (the same table). A small frame
 (under the offload threshold) is serialised to memory and kept inline.
 
-The hash of an ``arrow`` value is the SHA-256 of the frame's uncompressed IPC stream: the
-schema (pandas keeps its index and dtypes in the schema's metadata) and the columns' data, in
-one batch whatever chunks the frame was in, never a codec's choices. Parquet (format
+The hash of an ``arrow`` value is the BLAKE3 of the frame's uncompressed IPC stream (its meta
+says ``"digest": "blake3"``; ``arrow`` values written before, hashed by SHA-256, have no
+``digest`` and still read: :mod:`airfoil.types._digests`): the schema (pandas keeps its index
+and dtypes in the schema's metadata) and the columns' data, in one batch whatever chunks the
+frame was in, never a codec's choices, inline or offloaded, in any blob store. Parquet (format
 ``parquet``, compressed) is still written where a :class:`~airfoil.types._base.ValueContext`
 asks for it (``frame_format="parquet"``: uploads over the API) and every ``parquet`` value,
 including those written by older versions, still reads.
@@ -49,6 +51,7 @@ from airfoil.types._base import (
     write_file_value,
     write_hashed_value,
 )
+from airfoil.types._digests import BLAKE3
 
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
@@ -531,13 +534,14 @@ class DataFrameHandler(BlobHandler):
                 return write_file_value(lambda path: write(obj, path), "parquet", ctx, meta)
             table = _one_chunk(self.flavour.to_arrow(obj))
             if small:
-                return write_bytes_value(ipc_bytes(table), "arrow", ctx, meta)
+                return write_bytes_value(ipc_bytes(table), "arrow", ctx, meta, algorithm=BLAKE3)
             return write_hashed_value(
                 lambda sink: _write_ipc(table, _arrow_sink(sink)),
                 lambda path: _write_ipc(table, path),
                 "arrow",
                 ctx,
                 meta,
+                BLAKE3,
             )
         except (TypeError, ValueError, NotImplementedError) as exc:
             # pyarrow's ArrowInvalid / ArrowTypeError derive from ValueError / TypeError

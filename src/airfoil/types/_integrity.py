@@ -1,7 +1,8 @@
 """Checking an offloaded value's blob against the content hash recorded when it was written.
 
-A value's hash says what its blob must contain: the SHA-256 of the blob's bytes (every format
-but ``file`` and ``directory``), of the file's bytes for a ``file`` (``meta["sha256"]``, and
+A value's hash says what its blob must contain: the digest of the blob's bytes (every format
+but ``file`` and ``directory``; SHA-256, or the algorithm the value's ``meta["digest"]`` names:
+:mod:`airfoil.types._digests`), of the file's bytes for a ``file`` (``meta["sha256"]``, and
 the hash covers the name too), and of the sorted manifest of the tree for a ``directory``.
 Reads check it, so a blob damaged after it was written (a disk fault, a power loss under the
 ``process`` durability, a hand edit) is a :class:`~airfoil.core.errors.CorruptBlobError`
@@ -10,18 +11,23 @@ naming the blob, never a silently wrong input.
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import CorruptBlobError, NotFoundError
 from airfoil.core.records import Value
+from airfoil.types._digests import SHA256, algorithm_of, digest_bytes, digest_file
 
 __all__ = ["check_blob", "check_bytes", "check_path", "remember_digest"]
 
 
+def _algorithm(value: Value) -> str:
+    """The algorithm of the digest the blob's bytes must have (a file's is SHA-256)."""
+    return SHA256 if value.format == "file" else algorithm_of(value.meta)
+
+
 def _content_sha(value: Value) -> str:
-    """The SHA-256 the blob's bytes must have (not for directories)."""
+    """The digest the blob's bytes must have (not for directories)."""
     if value.format == "file":
         return value.meta.get("sha256", "")
     # JSON stored in the user's key order but hashed canonically records its bytes' SHA-256.
@@ -43,37 +49,37 @@ def check_bytes(value: Value, data: bytes) -> None:
     Raises:
         CorruptBlobError: they do not match.
     """
-    found = hashlib.sha256(data).hexdigest()
+    found = digest_bytes(data, _algorithm(value))
     if found != _content_sha(value):
         raise _corrupt(value, found)
 
 
-_checked: dict[tuple[str, int, int, int], str] = {}
+_checked: dict[tuple[str, int, int, int, str], str] = {}
 
 
-def _hash_file(path: str) -> str:
-    """A file's SHA-256, remembered per (path, inode, size, mtime): a blob read by many
-    tasks of one process is hashed once, and any rewrite of it is hashed again."""
+def _hash_file(path: str, algorithm: str) -> str:
+    """A file's digest, remembered per (path, inode, size, mtime, algorithm): a blob read by
+    many tasks of one process is hashed once, and any rewrite of it is hashed again."""
     st = os.stat(path)
-    key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    key = (path, st.st_ino, st.st_size, st.st_mtime_ns, algorithm)
     known = _checked.get(key)
     if known is not None:
         return known
-    with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    digest = digest_file(path, algorithm)
     if len(_checked) >= 4096:
         _checked.clear()
     _checked[key] = digest
     return digest
 
 
-def remember_digest(path: str, digest: str) -> None:
-    """Record the SHA-256 of a file this process has just written and hashed, so that reading
-    it back in this process does not hash it again (a later rewrite changes its key)."""
+def remember_digest(path: str, digest: str, algorithm: str = SHA256) -> None:
+    """Record the digest (of ``algorithm``) of a file this process has just written and
+    hashed, so that reading it back in this process does not hash it again (a later rewrite
+    changes its key)."""
     st = os.stat(path)
     if len(_checked) >= 4096:
         _checked.clear()
-    _checked[(path, st.st_ino, st.st_size, st.st_mtime_ns)] = digest
+    _checked[(path, st.st_ino, st.st_size, st.st_mtime_ns, algorithm)] = digest
 
 
 def check_path(value: Value, path: str) -> None:
@@ -94,7 +100,7 @@ def check_path(value: Value, path: str) -> None:
                 "rerun the task that produced it"
             )
         return
-    found = _hash_file(path)
+    found = _hash_file(path, _algorithm(value))
     if found != _content_sha(value):
         raise _corrupt(value, found)
 

@@ -6,7 +6,6 @@ still read into every flavour.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -18,6 +17,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from blake3 import blake3
 
 from airfoil.core.errors import CorruptBlobError
 from airfoil.server._convert import frame_head
@@ -44,9 +44,9 @@ def test_offloaded_frame_is_an_ipc_stream_named_by_its_content(
     with open(path, "rb") as fh:
         data = fh.read()
     written = pa.ipc.open_stream(pa.py_buffer(inline.inline)).read_all()
-    logical = hashlib.sha256(ipc_bytes(written)).hexdigest()
+    logical = blake3(ipc_bytes(written)).hexdigest()
     # the hash is the frame's uncompressed IPC stream: the same offloaded or inline, and again
-    assert stored.hash == inline.hash == logical == hashlib.sha256(data).hexdigest()
+    assert stored.hash == inline.hash == logical == blake3(data).hexdigest()
     assert engine.to_value(df.copy(), pd.DataFrame, big).hash == stored.hash
     assert pa.ipc.open_stream(pa.py_buffer(data)).read_all().num_rows == len(df)
     assert engine.to_value(df.assign(a=0.5), pd.DataFrame, big).hash != stored.hash
@@ -182,7 +182,7 @@ def test_equal_frames_in_other_chunks_hash_alike(engine: TypeEngine, blobs: Any)
 
 
 def _from_pandas_hash(df: pd.DataFrame) -> str:
-    """The hash an ``arrow`` frame value has by definition: the SHA-256 of the IPC stream of
+    """The hash an ``arrow`` frame value has by definition: the BLAKE3 of the IPC stream of
     ``pa.Table.from_pandas(df)`` with no library version in pandas' metadata."""
     table = pa.Table.from_pandas(df)
     meta = dict(table.schema.metadata)
@@ -190,7 +190,7 @@ def _from_pandas_hash(df: pd.DataFrame) -> str:
     pandas_meta.pop("creator")
     pandas_meta.pop("pandas_version")
     meta[b"pandas"] = json.dumps(pandas_meta, separators=(",", ":")).encode()
-    return hashlib.sha256(ipc_bytes(table.replace_schema_metadata(meta))).hexdigest()
+    return blake3(ipc_bytes(table.replace_schema_metadata(meta))).hexdigest()
 
 
 def _frames() -> dict[str, tuple[pd.DataFrame, bool]]:
@@ -239,7 +239,7 @@ def test_a_frame_s_hash_is_that_of_from_pandas(engine: TypeEngine, blobs: Any, n
     inline = engine.to_value(df, pd.DataFrame, ValueContext(blobs, offload_threshold=1 << 30))
     assert stored.hash == inline.hash == expected
     with open(blobs.local_path(stored.uri), "rb") as fh:
-        assert hashlib.sha256(fh.read()).hexdigest() == expected
+        assert blake3(fh.read()).hexdigest() == expected
     back = engine.to_python(stored, pd.DataFrame, ValueContext(blobs, offload_threshold=0))
     pd.testing.assert_frame_equal(back, pa.Table.from_pandas(df).to_pandas())
     assert back.attrs == df.attrs
@@ -306,7 +306,7 @@ def test_a_numeric_pandas_frame_is_read_zero_copy_and_may_change(
     # neither the blob nor another reader's frame sees the change
     pd.testing.assert_frame_equal(other, df)
     with open(blobs.local_path(stored.uri), "rb") as fh:
-        assert hashlib.sha256(fh.read()).hexdigest() == stored.hash
+        assert blake3(fh.read()).hexdigest() == stored.hash
     pd.testing.assert_frame_equal(engine.to_python(stored, pd.DataFrame, ctx), df)
 
 
