@@ -2,7 +2,7 @@
 handed between two tasks "at or below Dagster's in-memory figure", durably).
 
 Airfoil's side is ``bench_core.py``'s B4 workflow (the frame stored durably once as an Arrow
-IPC stream under its SHA-256 and memory-mapped by the reading task; embedded SQLite, inline
+IPC stream under its BLAKE3 and memory-mapped by the reading task; embedded SQLite, inline
 executor). Dagster's side is a job of two ops handing the same frame (same seed, same shape)
 through Dagster's in-memory IO manager (``mem_io_manager``, ``execute_in_process``: nothing
 stored, the run's events in an ephemeral instance). Dagster runs in another Python, given by
@@ -17,7 +17,9 @@ Both sides are measured the same way, the sides alternating run by run (the firs
 swapped every pair), medians of ``--runs``:
 
 1. warm: one long-lived process per side, after its own first run, is asked for one run at
-   a time; the run's wall time (``perf_counter``) and CPU time (``process_time``) inside it;
+   a time; the run's wall time (``perf_counter``) and CPU time (``process_time``) inside it,
+   and the CPU time outside the kernel (``user``: ``process_time`` less ``ru_stime``; the
+   kernel's part of writing a new 80 MB blob varies ~10x with the host's page cache state);
 2. fresh: a whole new process per run (the interpreter's start, the imports, the frame
    built, one run on a fresh Airfoil home or a fresh ephemeral Dagster instance, the exit),
    its wall time from spawn to exit and its CPU time (``RUSAGE_CHILDREN``), and inside it the
@@ -129,11 +131,13 @@ def _serve(proto: IO[str], side: str, once: bool, distinct: bool) -> None:
         runs += 1
         if distinct and runs > 1:  # another frame each run (one value), before the clocks
             frame.iloc[0, 0] = float(runs)
+        k0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         w0, c0 = time.perf_counter(), time.process_time()
         check = sum(run())
         return {
             "wall": time.perf_counter() - w0,
             "cpu": time.process_time() - c0,
+            "sys": resource.getrusage(resource.RUSAGE_SELF).ru_stime - k0,
             "check": check,
         }
 
@@ -233,7 +237,7 @@ def _same_answer(checks: dict[str, float]) -> None:
 
 def warm(dagster_python: str, runs: int, distinct: bool) -> dict[str, dict[str, list[float]]]:
     procs = {side: _Side(side, dagster_python, False, distinct) for side in SIDES}
-    out: dict[str, dict[str, list[float]]] = {s: {"wall": [], "cpu": []} for s in SIDES}
+    out: dict[str, dict[str, list[float]]] = {s: {"wall": [], "cpu": [], "user": []} for s in SIDES}
     try:
         firsts = {side: procs[side].read() for side in SIDES}
         _same_answer({s: firsts[s]["check"] for s in SIDES})
@@ -242,6 +246,7 @@ def warm(dagster_python: str, runs: int, distinct: bool) -> dict[str, dict[str, 
                 got = procs[side].ask()
                 out[side]["wall"].append(got["wall"])
                 out[side]["cpu"].append(got["cpu"])
+                out[side]["user"].append(got["cpu"] - got["sys"])
     finally:
         for proc in procs.values():
             proc.close()
@@ -313,8 +318,14 @@ def main() -> None:
     )
     w = warm(args.dagster_python, args.runs, args.distinct)
     for side in SIDES:
-        print(f"  warm {side:8s} run wall {_fmt(w[side]['wall'])}, CPU {_fmt(w[side]['cpu'])}")
-    print(f"  warm Airfoil / Dagster: wall {_ratio(w, 'wall')}, CPU {_ratio(w, 'cpu')}")
+        print(
+            f"  warm {side:8s} run wall {_fmt(w[side]['wall'])}, CPU {_fmt(w[side]['cpu'])}, "
+            f"of which user {_fmt(w[side]['user'])}"
+        )
+    print(
+        f"  warm Airfoil / Dagster: wall {_ratio(w, 'wall')}, CPU {_ratio(w, 'cpu')}, "
+        f"user CPU {_ratio(w, 'user')}"
+    )
     if args.distinct:
         print(f"load average after: {os.getloadavg()[0]:.1f}")
         return
