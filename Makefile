@@ -98,27 +98,28 @@ typecheck: install $(TRAIN)
 # its Ray down).
 # The second run also takes the tests marked `serial` (schemathesis's, whose items share one node
 # id: xdist would run one of them). `make test` fails if either run did. RAY_BESIDE=0 runs the
-# second after the first instead.
+# second after the first instead. Both runs name their 40 slowest tests (--durations=40), so every
+# CI log says where the suite's wall time went.
 PYTEST_WORKERS ?= 2
 RAY_BESIDE ?= 1
 
 test: install $(TRAIN) chromium services lint typecheck
 	@status=0; second=$$(mktemp -d); \
 	if [ "$(RAY_BESIDE)" = 1 ]; then \
-	  echo '$(BIN)/pytest -q -m "ray or serial"  (beside the next run; its output follows it)'; \
-	  AIRFOIL_TEST_INTERRUPTIBLE=1 $(BIN)/pytest -q -m "ray or serial" --basetemp=$$second/tmp \
+	  echo '$(BIN)/pytest -q --durations=40 -m "ray or serial"  (beside the next run; its output follows it)'; \
+	  AIRFOIL_TEST_INTERRUPTIBLE=1 $(BIN)/pytest -q --durations=40 -m "ray or serial" --basetemp=$$second/tmp \
 	    >$$second/log 2>&1 & bg=$$!; \
 	  trap 'wait $$bg; cat $$second/log; rm -rf $$second; exit 130' INT; \
 	  trap 'kill -INT $$bg; wait $$bg; cat $$second/log; rm -rf $$second; exit 143' TERM; \
 	fi; \
-	echo '$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not ray and not serial"'; \
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not ray and not serial" || status=$$?; \
+	echo '$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=40 -m "not ray and not serial"'; \
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=40 -m "not ray and not serial" || status=$$?; \
 	if [ "$(RAY_BESIDE)" = 1 ]; then \
 	  wait $$bg; rc=$$?; trap - INT TERM; \
-	  echo '$(BIN)/pytest -q -m "ray or serial"  (ran beside the first run):'; cat $$second/log; \
+	  echo '$(BIN)/pytest -q --durations=40 -m "ray or serial"  (ran beside the first run):'; cat $$second/log; \
 	else \
-	  echo '$(BIN)/pytest -q -m "ray or serial"'; \
-	  $(BIN)/pytest -q -m "ray or serial" --basetemp=$$second/tmp; rc=$$?; \
+	  echo '$(BIN)/pytest -q --durations=40 -m "ray or serial"'; \
+	  $(BIN)/pytest -q --durations=40 -m "ray or serial" --basetemp=$$second/tmp; rc=$$?; \
 	fi; \
 	[ "$$rc" = 0 ] || status=$$rc; rm -rf $$second; exit $$status
 

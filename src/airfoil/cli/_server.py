@@ -84,6 +84,14 @@ def start(
         help="Seconds a database call retries a transient failure (connection lost, deadlock) "
         "before its execution is paused until the database answers.",
     ),
+    stop_grace: int = typer.Option(
+        10,
+        "--stop-grace",
+        help="Seconds a server told to stop (SIGTERM, Ctrl-C) lets open requests finish before "
+        "it cancels them, and its driver slots then have to hand back their leases (an engine "
+        "process gets 5 s more before it is killed): SIGTERM to exit takes at most about "
+        "twice this plus 5 s.",
+    ),
     no_engine: bool = typer.Option(False, "--no-engine", help="Serve the API only."),
     executor: str = typer.Option(
         None,
@@ -132,6 +140,7 @@ def start(
             worker_nice=worker_nice,
             lease_ttl=lease_ttl,
             store_retry_budget=store_retry_budget,
+            stop_grace=stop_grace,
             no_engine=no_engine,
             executor=executor,
             ray_address=ray_address,
@@ -154,6 +163,7 @@ def _start(
     worker_nice: int | None,
     lease_ttl: float,
     store_retry_budget: float,
+    stop_grace: int,
     no_engine: bool,
     executor: str | None,
     ray_address: str | None,
@@ -167,7 +177,6 @@ def _start(
     from airfoil.server import ServerConfig, create_app
     from airfoil.server._config import (
         API_THREADS_WARM,
-        GRACEFUL_SHUTDOWN_S,
         INLINE_REFUSED,
         WORKER_NICE,
         cli_shared_workers,
@@ -178,6 +187,8 @@ def _start(
         raise ConfigError("--slots must be at least 1 and --lease-ttl positive")
     if store_retry_budget < 0:
         raise ConfigError("--store-retry-budget must be zero (never retry) or positive")
+    if stop_grace < 1:
+        raise ConfigError("--stop-grace must be at least 1 (seconds)")
     s: object = _settings(database_url, blob_url)
     home, db, blobs = s.home, s.database_url, s.resolved_blob_url()  # type: ignore[attr-defined]
     if executor is None:
@@ -229,6 +240,7 @@ def _start(
         warm_workers=True,
         api_threads_warm=API_THREADS_WARM,
         worker_nice=WORKER_NICE if worker_nice is None else worker_nice,
+        stop_grace_s=stop_grace,
     )
     if workers is None:  # one pool shared by the slots, of as many workers as a slot had
         config.workers = cli_shared_workers(config)
@@ -265,7 +277,7 @@ def _start(
         host=host,
         port=port,
         log_level=log_level,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        timeout_graceful_shutdown=config.stop_grace_s,
     )
 
 

@@ -307,6 +307,12 @@ class DriveLoop:
                 events.append(finished_event(r, now, self.causes.pop(r.node_id, 0)))
             children.receive(events)
         elif timeout is not None:
+            # Nothing runs, but the executor is still asked first (it returns at once): its
+            # poll is where a server's slot reads a terminate request and its shutdown, and a
+            # local drive's TerminateWatch its abort. Slept past, they waited for the gate or
+            # cache holder to resolve (a gate's timeout: minutes, hours). Nothing of this drive
+            # runs, so what it may return is another drive's stale report, dropped as above.
+            e.executor.poll(0)
             e.clock.sleep(timeout)
             now = e.clock.now()
         elif not self.cache_waits and not self.signal_waits and not waiting_on_policy:

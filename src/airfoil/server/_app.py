@@ -305,7 +305,11 @@ def create_app(config: ServerConfig) -> FastAPI:
                 supervisor.store.close()
             if schedules is not None:
                 schedules.stop()
-            if deps.driver is not None:
+            from airfoil.server._driver import Driver
+
+            if isinstance(deps.driver, Driver):
+                deps.driver.stop(config.stop_grace_s)
+            elif deps.driver is not None:  # an engine process: its slots' bound, and a margin
                 deps.driver.stop()
             deps.registry.stop_key_refresh()
             from airfoil.server._artifacts import close_artifacts

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "API_THREADS_WARM",
     "ENGINE_NICE",
+    "ENGINE_STOP_MARGIN_S",
     "GRACEFUL_SHUTDOWN_S",
     "INLINE_REFUSED",
     "MIN_WORKERS_PER_SLOT",
@@ -45,8 +46,13 @@ ENGINE_NICE = 5
 #: cancels them and stops its engine (uvicorn's ``timeout_graceful_shutdown``). Without it
 #: uvicorn waits for every connection to close: a client watching a running execution
 #: (``/watch`` streams until the execution ends) kept the server, and its engine process with
-#: its slots, running after SIGTERM for as long.
+#: its slots, running after SIGTERM for as long. The default of ``ServerConfig.stop_grace_s``
+#: (``--stop-grace``): the driver slots get as long to stop, and an engine process
+#: :data:`ENGINE_STOP_MARGIN_S` more before it is killed.
 GRACEFUL_SHUTDOWN_S = 10
+
+#: How much longer than the slots' own stop bound an engine process gets before it is killed.
+ENGINE_STOP_MARGIN_S = 5
 
 #: Why a server refuses the ``inline`` executor (DESIGN: user code runs only in workers).
 INLINE_REFUSED = (
@@ -190,6 +196,13 @@ class ServerConfig:
             (it and its subdomains) or ``*`` (any). Others are refused, so
             that a page whose DNS name rebinds to this machine cannot use an open server
             (:mod:`airfoil.server._hosts`).
+        stop_grace_s: how long a server told to stop lets its open requests finish before it
+            cancels them (``--stop-grace``, uvicorn's ``timeout_graceful_shutdown``), and its
+            driver slots then have to hand back their leases and stop their workers; an engine
+            process gets :data:`ENGINE_STOP_MARGIN_S` more before it is killed. SIGTERM to
+            exit takes at most about twice this plus that margin: an operator whose
+            orchestrator kills sooner (Kubernetes' ``terminationGracePeriodSeconds``, 30 s by
+            default) sets it lower.
     """
 
     home: str
@@ -218,6 +231,7 @@ class ServerConfig:
     api_threads_warm: int = 0
     fast_lane: bool = True
     allowed_hosts: tuple[str, ...] = ()
+    stop_grace_s: int = GRACEFUL_SHUTDOWN_S
 
     def __repr__(self) -> str:
         """Every field, without the secrets key or a database password (a debugger, an error
@@ -252,6 +266,12 @@ class ServerConfig:
             )
         if self.executor == "inline":
             raise ConfigError(INLINE_REFUSED)
+        grace = self.stop_grace_s
+        if isinstance(grace, bool) or not isinstance(grace, int) or grace < 1:
+            raise ConfigError(
+                f"invalid stop_grace_s {self.stop_grace_s!r}: give the whole seconds (at least "
+                "1) a stopping server lets open requests finish and its slots stop"
+            )
         if self.workers and self.executor != "process":
             raise ConfigError(
                 f"workers (a worker pool shared by the driver slots) is for the process "

@@ -43,7 +43,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from airfoil.server._config import freeze_heap
+from airfoil.server._config import ENGINE_STOP_MARGIN_S, freeze_heap
 from airfoil.server._driver import Driver
 from airfoil.server._metrics import Metrics
 
@@ -140,9 +140,12 @@ class EngineProcess:
         self.stopping.clear()
         self._spawn()
 
-    def stop(self, timeout_s: float = 15.0) -> None:
+    def stop(self, timeout_s: float | None = None) -> None:
         """Stop the engine process: its slots release their leases and stop their workers
-        (within the driver's own 10 s; killed if it takes ``timeout_s``)."""
+        (within the config's ``stop_grace_s``; killed if it takes ``timeout_s``, default
+        that plus ``ENGINE_STOP_MARGIN_S``)."""
+        if timeout_s is None:
+            timeout_s = float(self.config.stop_grace_s + ENGINE_STOP_MARGIN_S)
         self.stopping.set()
         with self._lock:
             proc, reader = self._proc, self._reader
@@ -306,7 +309,7 @@ def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> No
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the stop below is not interrupted
-        driver.stop()
+        driver.stop(config.stop_grace_s)
         reporter.join(1)
         runtime.close()
         conn.close()

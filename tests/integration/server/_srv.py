@@ -330,7 +330,6 @@ def start_server(
     **more: Any,
 ) -> Running:
     from airfoil.server import ServerConfig, create_app
-    from airfoil.server._config import GRACEFUL_SHUTDOWN_S
 
     # The tests' webhook receivers listen on 127.0.0.1, which a server refuses by default.
     more.setdefault("webhook_allowed_networks", ("127.0.0.1",))
@@ -351,7 +350,7 @@ def start_server(
     app = create_app(config)
     # As ``airfoil server start``: open requests (a /watch stream) get a grace, not forever.
     started = serve_in_thread(
-        app, log_level="error", lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+        app, log_level="error", lifespan="on", timeout_graceful_shutdown=config.stop_grace_s
     )
     deadline = time.monotonic() + 30
     running = Running(started.url, home, database_url, app, started.server, started.thread)

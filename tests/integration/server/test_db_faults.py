@@ -339,7 +339,9 @@ def test_a_server_stopped_during_an_outage_ends_soon_and_leaves_no_process(
     """SIGTERM to ``airfoil server start`` while its database refuses every connection: what
     its stop asks of the database (leases handed back, buffered history) gives up rather
     than retry for the store's budget (120 s a call), and its engine process and workers are
-    gone with it."""
+    gone with it. ``--stop-grace 2``: the engine process, whose slots wait out the database,
+    is killed 7 s in, not 15 (the path is the default's; the bound below is the API
+    process's own)."""
     import psutil
     from _srv import ServerProcess
 
@@ -351,7 +353,7 @@ def test_a_server_stopped_during_an_outage_ends_soon_and_leaves_no_process(
         AIRFOIL_HOME=str(tmp_path / "home"),
         AIRFOIL_PACKAGE_CACHE=str(tmp_path / "packages"),
     )
-    server = ServerProcess(tmp_path, "--database-url", url, env=env)
+    server = ServerProcess(tmp_path, "--database-url", url, "--stop-grace", "2", env=env)
     try:
         log = tmp_path / "runs.log"
         with Client(server.url, project="outage") as client:

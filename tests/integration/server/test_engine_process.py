@@ -274,17 +274,19 @@ def test_a_ready_servers_first_requests_find_their_database_connections_open(
 
 
 def test_a_server_told_to_stop_ends_soon_and_leaves_no_process_behind(
-    served: _Server, flow: dict[str, Any]
+    tmp_path: Path, pg_schema_factory: Any, flow: dict[str, Any]
 ) -> None:
     """SIGTERM while a client watches a running execution (``/watch`` streams until it ends,
     here 600 s) and the engine process answers nothing (SIGSTOP): the server cancels the
-    stream after its grace, kills the engine after its own, and is gone with every process
-    it started. Before the grace, uvicorn waited for the stream to end and never stopped the
-    engine (a non-daemon child which Python's exit then waited for too)."""
+    stream after its grace (``--stop-grace 2``, not the default 10 s: the same path, 16 s
+    sooner), kills the engine after its own, and is gone with every process it started.
+    Before the grace, uvicorn waited for the stream to end and never stopped the engine (a
+    non-daemon child which Python's exit then waited for too)."""
     import subprocess
 
     from airfoil.client import Client
 
+    served = _Server(tmp_path, pg_schema_factory(), "--stop-grace", "2")
     engine = served.engines()[0]
     tree: list[psutil.Process] = []
     try:
@@ -311,13 +313,18 @@ def test_a_server_told_to_stop_ends_soon_and_leaves_no_process_behind(
         engine.suspend()
         served.proc.send_signal(signal.SIGTERM)
         try:
-            # 10 s of grace for the requests, 15 + 5 s for the engine, the rest is the load.
-            served.proc.wait(90)
+            # 2 s of grace for the requests, 2 + 5 s for the engine, the rest is the load.
+            served.proc.wait(60)
         except subprocess.TimeoutExpired:
-            pytest.fail("the server did not stop in 90 s: " + served.log.read_text()[-3000:])
+            pytest.fail("the server did not stop in 60 s: " + served.log.read_text()[-3000:])
         _gone, alive = psutil.wait_procs(tree, timeout=20)
         assert not alive, f"still running after the server stopped: {alive}"
+        # the stop took the grace asked for: the stream cancelled, the engine killed after 7 s
+        log = served.log.read_text()
+        assert "timeout graceful shutdown exceeded" in log, log[-3000:]
+        assert "the engine process did not stop in 7 s: killed" in log, log[-3000:]
     finally:
         for p in tree:
             with contextlib.suppress(psutil.Error):
                 p.kill()
+        served.stop()

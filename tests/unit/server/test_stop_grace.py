@@ -1,0 +1,72 @@
+"""How long a stopping server waits (``ServerConfig.stop_grace_s``, ``--stop-grace``): its open
+requests' grace, its driver slots' stop bound, and an engine process's kill deadline that
+margin later. The default is the server's stop as it was (10 s, and 15 s for the engine
+process); an operator's value reaches each, and a value that is no whole positive number of
+seconds is refused by name. The stop itself is tested end to end in
+tests/integration/server/test_engine_process.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airfoil.core.errors import ConfigError
+from airfoil.server._config import ENGINE_STOP_MARGIN_S, GRACEFUL_SHUTDOWN_S, ServerConfig
+from airfoil.server._engine_process import EngineProcess
+
+pytestmark = pytest.mark.unit
+
+
+class _Proc:
+    """A process that never stops on its own: what ``EngineProcess.stop`` waits for."""
+
+    def __init__(self) -> None:
+        self.joins: list[float | None] = []
+        self.killed = False
+
+    def join(self, timeout: float | None = None) -> None:
+        self.joins.append(timeout)
+
+    def is_alive(self) -> bool:
+        return not self.killed
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+def _engine(config: ServerConfig) -> tuple[EngineProcess, _Proc]:
+    engine = EngineProcess(config, lambda *_: None)
+    proc = _Proc()
+    engine._proc = proc  # type: ignore[assignment]
+    engine._send = lambda _message: None  # type: ignore[method-assign]
+    return engine, proc
+
+
+def test_the_default_is_the_stop_as_it_was() -> None:
+    assert ServerConfig(home="h").stop_grace_s == GRACEFUL_SHUTDOWN_S == 10
+    engine, proc = _engine(ServerConfig(home="h"))
+    engine.stop()
+    assert proc.joins[0] == 15.0 and proc.killed
+
+
+def test_an_operators_grace_bounds_the_engine_process_stop() -> None:
+    engine, proc = _engine(ServerConfig(home="h", stop_grace_s=2))
+    engine.stop()
+    assert proc.joins[0] == 2 + ENGINE_STOP_MARGIN_S and proc.killed
+
+
+@pytest.mark.parametrize("grace", [0, -1, 2.5, True, "10"])
+def test_a_grace_that_is_no_whole_positive_seconds_is_refused(grace: Any) -> None:
+    with pytest.raises(ConfigError, match=r"invalid stop_grace_s .*at least 1"):
+        ServerConfig(home="h", stop_grace_s=grace)
+
+
+def test_the_cli_refuses_a_grace_below_a_second() -> None:
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    result = CliRunner().invoke(app, ["server", "start", "--stop-grace", "0"])
+    assert result.exit_code != 0
+    assert "--stop-grace must be at least 1" in result.output
