@@ -312,8 +312,10 @@ class DriveLoop:
             # local drive's TerminateWatch its abort. Slept past, they waited for the gate or
             # cache holder to resolve (a gate's timeout: minutes, hours). Nothing of this drive
             # runs, so what it may return is another drive's stale report, dropped as above.
+            # The sleep is cut into pieces of ``control_poll_s`` for the same reason: a
+            # retry's backoff (up to 30 s) or a gate's timeout is not waited out whole.
             e.executor.poll(0)
-            e.clock.sleep(timeout)
+            e.clock.sleep(min(timeout, e.settings.control_poll_s))
             now = e.clock.now()
         elif not self.cache_waits and not self.signal_waits and not waiting_on_policy:
             raise RuntimeError(

@@ -69,6 +69,11 @@ class EngineSettings:
     #: for hours keeps it, one that was killed frees its waiters within this.
     cache_reservation_ttl_s: float = 120.0
     retry_backoff_s: float = 0.05
+    #: The longest a drive with nothing running sleeps at once while it waits on a timer (a
+    #: retry's backoff, up to 30 s; a gate's timeout, up to hours) before asking its
+    #: executor again: the executor's poll is where a server's slot reads terminate requests
+    #: and its own stop, and a local drive's ``TerminateWatch`` its ``executions abort``.
+    control_poll_s: float = 0.5
     max_parallel: int | None = None
     #: Where a drive journals its batches (map items, a chained task's end and its
     #: successor's start) between store commits (see ``_journal`` and ``_group_commit``);
