@@ -17,7 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["DENIED_PREFIXES", "DENIED_VARIABLES", "denied_names", "is_denied", "worker_environ"]
+__all__ = [
+    "DENIED_PREFIXES",
+    "DENIED_VARIABLES",
+    "MODEL_KEY",
+    "denied_names",
+    "is_denied",
+    "worker_environ",
+]
+
+#: The key a model service's callers send (``airfoil.ml._service_guard``): a server passes its
+#: own to the replicas it starts, and to no other process.
+MODEL_KEY = "AIRFOIL_MODEL_KEY"
 
 #: Variables never passed to a worker (upper case; matched in any case).
 DENIED_VARIABLES = frozenset(
@@ -25,6 +36,7 @@ DENIED_VARIABLES = frozenset(
         "AIRFOIL_SECRETS_KEY",  # decrypts every project's stored secrets
         "AIRFOIL_DATABASE_URL",  # the metadata database, with its password
         "AIRFOIL_API_KEY",  # the key of whoever started the server or the run
+        MODEL_KEY,  # what calls the server's model replicas
         "PGPASSWORD",  # libpq's password (the server's database)
         "PGPASSFILE",
     }

@@ -63,7 +63,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -73,6 +73,7 @@ from airfoil.core import ports
 from airfoil.core.backoff import doubling
 from airfoil.core.errors import ConfigError
 from airfoil.core.projects import qualified_name
+from airfoil.core.worker_env import MODEL_KEY
 from airfoil.engine._drive_support import process_owner
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._drift import running_sources, served_drift, source_of
@@ -118,12 +119,16 @@ _SERVICE_KEEPS = ("PGPASSWORD", "PGPASSFILE")
 
 @dataclass(frozen=True)
 class ServiceEnv:
-    """What a service process needs to find the server's registry."""
+    """What a service process needs to find the server's registry, and the key its
+    callers send (``AIRFOIL_MODEL_KEY`` of the server's environment; None: none, the
+    replicas answer requests addressed to localhost or an address only: see
+    :mod:`airfoil.ml._service_guard`). The key is never in a ``repr``."""
 
     home: str
     database_url: str | None
     blob_url: str
     logs_dir: str
+    model_key: str | None = field(default=None, repr=False)
 
     def environ(self, project: str) -> dict[str, str]:
         """A replica's environment: the server's, less what no process running a tenant's
@@ -140,7 +145,13 @@ class ServiceEnv:
             env["AIRFOIL_DATABASE_URL"] = self.database_url
         else:
             env.pop("AIRFOIL_DATABASE_URL", None)
+        if self.model_key:  # the service takes it out of its environment at once
+            env[MODEL_KEY] = self.model_key
         return env
+
+    def headers(self) -> dict[str, str]:
+        """What the supervisor's own requests to a replica (``/drift``) send."""
+        return {"Authorization": f"Bearer {self.model_key}"} if self.model_key else {}
 
 
 @dataclass
@@ -469,7 +480,7 @@ class Supervisor:
             return None
         self._drift_at[key] = (source, at)
         try:
-            got = self._http.get(f"http://127.0.0.1:{r.port}/drift")
+            got = self._http.get(f"http://127.0.0.1:{r.port}/drift", headers=self.env.headers())
             body = got.json() if got.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             return None
