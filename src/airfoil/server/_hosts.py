@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the engine process checks its config's hosts without the AP
 
 __all__ = ["AllowedHosts", "checked_hosts", "host_allowed"]
 
+
 class AllowedHosts:
     """Answers 403 ``host_not_allowed`` to a request whose ``Host`` is not the server's while
     the server has no keys (see the module's text); passes every other request on. As the

@@ -214,12 +214,21 @@ class RayDeployments:
         backend.connect()
         backend.delete(d.project, d.name)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Close the backend, waiting ``timeout_s`` at most for a connection being made (a
+        Ray starting, an address that does not answer); one still being made by then is
+        left to its thread (it dies with the process)."""
         with self._lock:
             backend, self._backend = self._backend, None
             connecting = self._connecting
         if connecting is not None:
-            connecting.join(timeout=60)
+            connecting.join(timeout=timeout_s)
+            if connecting.is_alive():
+                log.warning(
+                    "stopping: Ray Serve was still being connected to after %.0f s; left",
+                    timeout_s,
+                )
+                return
         if backend is not None:
             backend.close()
 

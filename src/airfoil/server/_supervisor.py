@@ -169,6 +169,13 @@ class _Process:
 
 _Key = tuple[str, str, int]
 
+#: The most :meth:`Supervisor.close` takes (the server's stop waits for it).
+CLOSE_S = 5.0
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
 
 class Supervisor:
     """Runs the deployments of an artifact store.
@@ -252,29 +259,54 @@ class Supervisor:
         self._thread = threading.Thread(target=self._loop, name="airfoil-deployments", daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = CLOSE_S) -> None:
         """Stop supervising; the service processes keep running (a new server re-adopts
-        them)."""
+        them). Bounded by ``timeout_s`` in all (a server's stop is: ``GRACEFUL_SHUTDOWN_S``):
+        handing a deployment's lease back goes through the store, which retries through a
+        database outage for its budget (120 s) per deployment; what is not handed back by
+        then runs out in ``lease_ttl_s``, and the next server takes it over then."""
+        deadline = time.monotonic() + timeout_s
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=_left(deadline))
             self._thread = None
         for proc in self._procs.values():
             if proc.popen is not None:
                 # The child outlives us; its Popen is dropped without a wait on purpose.
                 proc.popen.returncode = 0
         if self.ray is not None:
-            self.ray.close()
-        for project, name in {k[:2] for k in self._procs} | self._ray_held:
-            try:  # hand the lease back now: a restarted server re-adopts at once
-                self.store.claim_deployment(project, name, self.owner, time.time(), 0.0)
-            except Exception:
-                log.warning("could not release the lease of %s/%s", project, name)
+            self.ray.close(timeout_s=_left(deadline))
+        held = sorted({k[:2] for k in self._procs} | self._ray_held)
+        if held:
+            self._hand_back(held, deadline)
         self._procs.clear()
         self._ray_held.clear()
         for key in list(self._zygotes):
             self._close_zygote(key)
         self._http.close()
+
+    def _hand_back(self, held: list[tuple[str, str]], deadline: float) -> None:
+        """Release the leases of ``held`` (a restarted server re-adopts them at once), on a
+        thread waited for until ``deadline`` at most."""
+
+        def release() -> None:
+            for project, name in held:
+                try:
+                    self.store.claim_deployment(project, name, self.owner, time.time(), 0.0)
+                except Exception:
+                    log.warning("could not release the lease of %s/%s", project, name)
+
+        thread = threading.Thread(target=release, name="airfoil-deployments-release", daemon=True)
+        thread.start()
+        thread.join(_left(deadline))
+        if thread.is_alive():
+            log.warning(
+                "stopping: the leases of %d deployments were not handed back in time (the "
+                "database does not answer): they run out in %.0f s, and the server that "
+                "runs them next takes them over then",
+                len(held),
+                self.lease_ttl_s,
+            )
 
     def _loop(self) -> None:
         wait = self.interval_s
