@@ -369,6 +369,7 @@ def create_service(
     sample_rate: float = 0.01,
     rng: Callable[[], float] | None = None,
     key: str | None = None,
+    key_scope: str | None = None,
     allowed_hosts: tuple[str, ...] = (),
 ) -> "FastAPI":
     """The FastAPI app of a model service (start watching with ``app.router.lifespan``).
@@ -380,6 +381,7 @@ def create_service(
         key: the key every route but ``/health`` needs; None: none, and requests must be
             addressed to localhost, an IP address or ``allowed_hosts``
             (:mod:`airfoil.ml._service_guard`).
+        key_scope: what ``key`` was derived for (a server's replica: its deployment).
         allowed_hosts: the names besides those it answers under while it has no key.
 
     Raises:
@@ -437,7 +439,7 @@ def create_service(
     from airfoil.ml._service_guard import ServiceGuard
 
     # Outermost: a request that may not call the service is refused before its body is read.
-    app.add_middleware(ServiceGuard, key=key, allowed_hosts=allowed_hosts)
+    app.add_middleware(ServiceGuard, key=key, key_scope=key_scope, allowed_hosts=allowed_hosts)
 
     from fastapi.exceptions import RequestValidationError
 

@@ -4,10 +4,13 @@ A model service (``airfoil models serve``, a deployment's replica) answers ``/pr
 ``/metadata``, ``/drift`` and ``/metrics`` to whoever reaches it. Two guards, as the API
 server's (docs/server.md, "Trust model"):
 
-- **A key** (``AIRFOIL_MODEL_KEY`` in the service's environment; a server passes its own to
-  the replicas it starts): every route but ``/health`` (the probes) then needs
-  ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, else 401. The key is compared in
-  constant time, never logged, printed or shown in a ``repr``.
+- **A key** (``AIRFOIL_MODEL_KEY`` in the service's environment): every route but
+  ``/health`` (the probes) then needs ``Authorization: Bearer <key>`` or ``X-API-Key:
+  <key>``, else 401. A server with a model key gives each replica its *deployment's* key,
+  derived from the server's (:func:`~airfoil.core.worker_env.deployment_key`); the replica
+  takes either. So a model's own code, which can read its replica's key, cannot call another
+  project's (or deployment's) replicas. Keys are compared in constant time, never logged,
+  printed or shown in a ``repr``.
 - **No key**: a request whose ``Host`` names neither ``localhost``, an IP address nor one of
   the allowed hosts (``--allowed-host``, ``AIRFOIL_ALLOWED_HOSTS``) is refused, 403, on every
   path: a page whose DNS name is rebound to 127.0.0.1 (DNS rebinding) reaches the service as
@@ -27,7 +30,7 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from airfoil.core.worker_env import MODEL_KEY
+from airfoil.core.worker_env import MODEL_KEY, MODEL_KEY_SCOPE, deployment_key
 from airfoil.wire._hosts import checked_hosts, host_allowed
 from airfoil.wire._nosniff import NOSNIFF, with_nosniff
 
@@ -45,13 +48,17 @@ KEY_VARIABLE = MODEL_KEY
 _OPEN_PATHS = frozenset({"/health"})
 
 
-def key_from_environment(environ: MutableMapping[str, str] | None = None) -> str | None:
-    """The service's key, taken out of the environment (``os.environ`` by default): what
-    the model's own code starts (a subprocess) does not inherit it. None: no key (unset or
-    empty)."""
+def key_from_environment(
+    environ: MutableMapping[str, str] | None = None,
+) -> tuple[str | None, str | None]:
+    """The service's key and what it was derived for (a server's replica: its deployment,
+    see :func:`~airfoil.core.worker_env.deployment_key`), taken out of the environment
+    (``os.environ`` by default) so what the model's own code starts does not inherit them.
+    ``(None, None)``: no key (unset or empty)."""
     env = os.environ if environ is None else environ
-    key = env.pop(KEY_VARIABLE, None)
-    return key.strip() or None if key is not None else None
+    key = (env.pop(MODEL_KEY, None) or "").strip() or None
+    scope = env.pop(MODEL_KEY_SCOPE, None) or None
+    return key, scope if key else None
 
 
 def _route(scope: Scope) -> str:
@@ -67,6 +74,8 @@ class ServiceGuard:
     Args:
         app: the service's app.
         key: the key callers must send; None: none (the ``Host`` check instead).
+        key_scope: what ``key`` was derived for, if it was (a server's replica): a caller
+            may then send the key it was derived from (the server's) too.
         allowed_hosts: the names besides ``localhost`` and addresses it answers under
             while it has no key.
 
@@ -75,10 +84,16 @@ class ServiceGuard:
     """
 
     def __init__(
-        self, app: App, *, key: str | None = None, allowed_hosts: tuple[str, ...] = ()
+        self,
+        app: App,
+        *,
+        key: str | None = None,
+        key_scope: str | None = None,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self._key = key.encode() if key else None
+        self._scope = key_scope
         self.allowed = checked_hosts(allowed_hosts)
         self.any_host = "*" in self.allowed
 
@@ -136,7 +151,17 @@ class ServiceGuard:
                 break
             if k == b"x-api-key":
                 sent = v.strip()
-        return sent is not None and hmac.compare_digest(sent, self._key)
+        if sent is None:
+            return False
+        if hmac.compare_digest(sent, self._key):
+            return True
+        if self._scope is None:
+            return False
+        try:  # the server's key, from which this one was derived
+            derived = deployment_key(sent.decode("ascii"), self._scope).encode()
+        except UnicodeDecodeError:
+            return False
+        return hmac.compare_digest(derived, self._key)
 
 
 async def _answer(

@@ -86,7 +86,7 @@ def serve_model(
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         # uvicorn could not bind it and the process stayed up serving nothing (a hang)
         raise ConfigError(f"invalid port {port!r}: give a TCP port from 1 to 65535")
-    key = key_from_environment()
+    key, scope = key_from_environment()
     listed = os.environ.get("AIRFOIL_ALLOWED_HOSTS", "")
     allowed = (*(h.strip() for h in listed.split(",") if h.strip()), *allowed_hosts)
     reg = local_registry()
@@ -96,7 +96,9 @@ def serve_model(
     model = find_model(file or version.metadata.get("model_file", ""), parsed.name)
     loaded = reg.load(model, version, data=fetched.result())
     service = ModelService(model, reg, parsed, poll_s=poll_s, loaded=loaded)
-    app = create_service(service, sample_rate=sample_rate, key=key, allowed_hosts=allowed)
+    app = create_service(
+        service, sample_rate=sample_rate, key=key, key_scope=scope, allowed_hosts=allowed
+    )
     if announce is not None:
         gpus = os.environ.get("CUDA_VISIBLE_DEVICES")  # a supervisor's grant, if any
         where = f"http://{host}:{port}" + (f", GPUs {gpus}" if gpus else "")

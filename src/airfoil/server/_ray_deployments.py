@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import msgspec
 
 from airfoil.core.resources import ResourceSpec
+from airfoil.core.worker_env import deployment_key, key_scope
 from airfoil.server._drift import running_sources, served_drift
 from airfoil.store.deployments import Deployment, Replica
 
@@ -182,6 +183,10 @@ class RayDeployments:
         app = backend.state(d.project, d.name)
         if app is None or app.target_replicas != d.replicas:
             settings = {**self.settings, "project": d.project}
+            if settings.get("model_key"):  # the deployment's own (see ServiceEnv)
+                scope = key_scope(d.project, d.name)
+                settings["model_key"] = deployment_key(settings["model_key"], scope)
+                settings["model_key_scope"] = scope
             holds()
             backend.apply(
                 d.project,

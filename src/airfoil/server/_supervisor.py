@@ -73,7 +73,7 @@ from airfoil.core import ports
 from airfoil.core.backoff import doubling
 from airfoil.core.errors import ConfigError
 from airfoil.core.projects import qualified_name
-from airfoil.core.worker_env import MODEL_KEY
+from airfoil.core.worker_env import MODEL_KEY, MODEL_KEY_SCOPE, deployment_key, key_scope
 from airfoil.engine._drive_support import process_owner
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._drift import running_sources, served_drift, source_of
@@ -122,7 +122,9 @@ class ServiceEnv:
     """What a service process needs to find the server's registry, and the key its
     callers send (``AIRFOIL_MODEL_KEY`` of the server's environment; None: none, the
     replicas answer requests addressed to localhost or an address only: see
-    :mod:`airfoil.ml._service_guard`). The key is never in a ``repr``."""
+    :mod:`airfoil.ml._service_guard`). A replica gets its deployment's key, derived from
+    this one (:func:`~airfoil.core.worker_env.deployment_key`), and takes this one or that.
+    The key is never in a ``repr``."""
 
     home: str
     database_url: str | None
@@ -130,7 +132,7 @@ class ServiceEnv:
     logs_dir: str
     model_key: str | None = field(default=None, repr=False)
 
-    def environ(self, project: str) -> dict[str, str]:
+    def environ(self, project: str, name: str) -> dict[str, str]:
         """A replica's environment: the server's, less what no process running a tenant's
         code gets (:mod:`airfoil.core.worker_env`: the secrets key, API keys, local
         secrets), plus the server's registry. The database's credentials are kept (its URL,
@@ -145,8 +147,11 @@ class ServiceEnv:
             env["AIRFOIL_DATABASE_URL"] = self.database_url
         else:
             env.pop("AIRFOIL_DATABASE_URL", None)
-        if self.model_key:  # the service takes it out of its environment at once
-            env[MODEL_KEY] = self.model_key
+        env.pop(MODEL_KEY, None)
+        env.pop(MODEL_KEY_SCOPE, None)
+        if self.model_key:  # its deployment's own: the service takes it out at once
+            scope = key_scope(project, name)
+            env[MODEL_KEY], env[MODEL_KEY_SCOPE] = deployment_key(self.model_key, scope), scope
         return env
 
     def headers(self) -> dict[str, str]:
@@ -598,7 +603,7 @@ class Supervisor:
         os.makedirs(self.env.logs_dir, exist_ok=True)
         label = qualified_name(d.project, d.name)  # team.a's m and team's a.m: two files
         log_path = os.path.join(self.env.logs_dir, f"{label}.{r.index}.log")
-        env = self.env.environ(d.project)
+        env = self.env.environ(d.project, d.name)
         if d.resources is not None and d.resources.gpu > 0:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         key = (d.project, d.name, r.index)
@@ -708,7 +713,7 @@ class Supervisor:
         label = qualified_name(d.project, d.name)
         log_path = os.path.join(self.env.logs_dir, f"{label}.zygote.log")
         self._zygotes[key] = Zygote(
-            self.python, d.ref, d.file, self.env.environ(d.project), log_path
+            self.python, d.ref, d.file, self.env.environ(d.project, d.name), log_path
         )
 
     def _close_zygote(self, key: tuple[str, str]) -> None:

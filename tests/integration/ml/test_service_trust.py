@@ -21,7 +21,7 @@ import pytest
 from _deployments import alive, ready_in_store, until
 from _tiny import model
 
-from airfoil.core.worker_env import is_denied, worker_environ
+from airfoil.core.worker_env import deployment_key, is_denied, key_scope, worker_environ
 from airfoil.ml import ModelRegistry
 from airfoil.server._deployments import deploy
 from airfoil.server._supervisor import ServiceEnv, Supervisor, free_port
@@ -140,6 +140,7 @@ def test_a_keyed_service_probes_without_a_key_and_never_shows_it(
 
 def test_the_model_key_is_kept_from_workers() -> None:
     assert is_denied("AIRFOIL_MODEL_KEY") and is_denied("airfoil_model_key")
+    assert is_denied("AIRFOIL_MODEL_KEY_SCOPE")
     assert "AIRFOIL_MODEL_KEY" not in worker_environ({"AIRFOIL_MODEL_KEY": KEY, "A": "1"})
 
 
@@ -166,6 +167,15 @@ def test_a_server_replica_checks_host_and_key(tmp_path: Path) -> None:
         assert _call(port, "/predict").status_code == 401
         assert _call(port, "/drift", Host="evil.example").status_code == 401
         assert _call(port, "/predict", Authorization=f"Bearer {KEY}").status_code == 200
+        # The replica holds its deployment's key, not the server's: the model's code, which
+        # can read it, cannot call another project's replicas with it.
+        own = deployment_key(KEY, key_scope("default", "tiny"))
+        other = deployment_key(KEY, key_scope("other", "tiny"))
+        environ = Path(f"/proc/{replica.pid}/environ").read_bytes()
+        assert KEY.encode() not in environ and own.encode() in environ
+        assert _call(port, "/metadata", Authorization=f"Bearer {own}").status_code == 200
+        assert _call(port, "/metadata", Authorization=f"Bearer {other}").status_code == 401
+        assert _call(port, "/metadata", Authorization=f"Bearer {own}x").status_code == 401
 
         def rows() -> int:
             found = store.get_deployment("default", "tiny")
@@ -173,7 +183,7 @@ def test_a_server_replica_checks_host_and_key(tmp_path: Path) -> None:
 
         until("the supervisor reads the keyed replica's drift", lambda: rows() == 1, timeout=30)
         supervisor.stop_deployment("default", "tiny")
-        assert all(KEY not in p.read_text() for p in logs.glob("*.log"))
+        assert all(KEY not in p.read_text() and own not in p.read_text() for p in logs.glob("*"))
 
         # the same without a key: the Host rule
         supervisor.close()

@@ -57,6 +57,6 @@ def test_the_service_key_is_never_shown() -> None:
     secret = "mk-very-secret-value"
     guard = ServiceGuard(app, key=secret)
     assert secret not in repr(guard) and guard.keyed
-    env = {"AIRFOIL_MODEL_KEY": f" {secret} "}
-    assert key_from_environment(env) == secret and env == {}  # taken out
-    assert key_from_environment({"AIRFOIL_MODEL_KEY": " "}) is None
+    env = {"AIRFOIL_MODEL_KEY": f" {secret} ", "AIRFOIL_MODEL_KEY_SCOPE": "s"}
+    assert key_from_environment(env) == (secret, "s") and env == {}  # taken out
+    assert key_from_environment({"AIRFOIL_MODEL_KEY": " "}) == (None, None)
