@@ -122,7 +122,7 @@ class Outcomes:
     nodes granted a start and the running nodes to preempt (the in-process queue's and the
     authority's replicas' alike). A queue sets ``_lock``, ``_granted`` and ``_preempted``."""
 
-    _lock: threading.Lock
+    _lock: threading.Lock | threading.RLock
     _granted: dict[str, list[str]]
     _preempted: dict[str, list[str]]
 

@@ -63,7 +63,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -73,12 +73,12 @@ from airfoil.core import ports
 from airfoil.core.backoff import doubling
 from airfoil.core.errors import ConfigError
 from airfoil.core.projects import qualified_name
-from airfoil.core.worker_env import MODEL_KEY, MODEL_KEY_SCOPE, deployment_key, key_scope
 from airfoil.engine._drive_support import process_owner
 from airfoil.server._deploy_admission import ReplicaAdmission, describe_resources
 from airfoil.server._drift import running_sources, served_drift, source_of
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
+from airfoil.server._service_env import ServiceEnv
 from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
 from airfoil.store.deployments import Deployment, DeploymentLease, Replica
@@ -111,52 +111,6 @@ def free_port() -> int:
     """A port of 127.0.0.1 nobody listens on now, outside the ephemeral range (a replica
     binds it a while later: see :mod:`airfoil.core.ports`)."""
     return ports.free_port("127.0.0.1")
-
-
-#: The denied variables a model service keeps: what it needs to open the registry.
-_SERVICE_KEEPS = ("PGPASSWORD", "PGPASSFILE")
-
-
-@dataclass(frozen=True)
-class ServiceEnv:
-    """What a service process needs to find the server's registry, and the key its
-    callers send (``AIRFOIL_MODEL_KEY`` of the server's environment; None: none, the
-    replicas answer requests addressed to localhost or an address only: see
-    :mod:`airfoil.ml._service_guard`). A replica gets its deployment's key, derived from
-    this one (:func:`~airfoil.core.worker_env.deployment_key`), and takes this one or that.
-    The key is never in a ``repr``."""
-
-    home: str
-    database_url: str | None
-    blob_url: str
-    logs_dir: str
-    model_key: str | None = field(default=None, repr=False)
-
-    def environ(self, project: str, name: str) -> dict[str, str]:
-        """A replica's environment: the server's, less what no process running a tenant's
-        code gets (:mod:`airfoil.core.worker_env`: the secrets key, API keys, local
-        secrets), plus the server's registry. The database's credentials are kept (its URL,
-        libpq's password variables): a service reads its model's versions and aliases from
-        the registry itself (docs/server.md, "Trust model")."""
-        from airfoil.core.worker_env import worker_environ
-
-        env = worker_environ(os.environ, keep=_SERVICE_KEEPS)
-        env.update(AIRFOIL_HOME=self.home, AIRFOIL_BLOB_URL=self.blob_url)
-        env["AIRFOIL_PROJECT"] = project
-        if self.database_url:
-            env["AIRFOIL_DATABASE_URL"] = self.database_url
-        else:
-            env.pop("AIRFOIL_DATABASE_URL", None)
-        env.pop(MODEL_KEY, None)
-        env.pop(MODEL_KEY_SCOPE, None)
-        if self.model_key:  # its deployment's own: the service takes it out at once
-            scope = key_scope(project, name)
-            env[MODEL_KEY], env[MODEL_KEY_SCOPE] = deployment_key(self.model_key, scope), scope
-        return env
-
-    def headers(self) -> dict[str, str]:
-        """What the supervisor's own requests to a replica (``/drift``) send."""
-        return {"Authorization": f"Bearer {self.model_key}"} if self.model_key else {}
 
 
 @dataclass
