@@ -17,7 +17,8 @@ def test_a_replica_gets_the_registry_but_not_the_secrets_key(
     monkeypatch.setenv("AIRFOIL_API_KEY", "af_x_y")
     monkeypatch.setenv("AIRFOIL_SECRET_TOKEN", "t")
     monkeypatch.setenv("PGPASSWORD", "pw")
-    env = ServiceEnv("/h", "postgresql+psycopg://u:pw@db/x", "/h/blobs", "/h/logs").environ("ml", "m")
+    service = ServiceEnv("/h", "postgresql+psycopg://u:pw@db/x", "/h/blobs", "/h/logs")
+    env = service.environ("ml", "m")
     assert not {"AIRFOIL_SECRETS_KEY", "AIRFOIL_API_KEY", "AIRFOIL_SECRET_TOKEN"} & set(env)
     assert env["AIRFOIL_DATABASE_URL"] == "postgresql+psycopg://u:pw@db/x"
     assert env["PGPASSWORD"] == "pw" and env["AIRFOIL_PROJECT"] == "ml"
