@@ -208,3 +208,44 @@ def test_a_server_replica_checks_host_and_key(tmp_path: Path) -> None:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         store.close()
+
+
+def test_a_replica_forked_by_the_zygote_needs_the_key_too(tmp_path: Path) -> None:
+    """A restarted replica is forked from the deployment's zygote, which hands it its
+    environment in the fork request: it takes the deployment's key the same way."""
+    home = tmp_path / "home"
+    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
+    trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
+    logs = home / "deployments"
+    env = ServiceEnv(str(home), None, str(home / "blobs"), str(logs), model_key=KEY)
+    supervisor = Supervisor(store, env, interval_s=0.2)
+    pids: list[int] = []
+    try:
+        deploy(store, "default", DeploymentIn(ref=trained.ref), time.time())
+        supervisor.start()
+        first = until(
+            "a ready replica", lambda: ready_in_store(store, "default", "tiny", 1, 0), timeout=90
+        ).members[0]
+        pids.append(first.pid)
+        zygote = until("the zygote", lambda: supervisor.zygote("default", "tiny"), timeout=90)
+        assert zygote.wait_ready(120), zygote.error
+        os.kill(first.pid, signal.SIGKILL)
+        again = until(
+            "the forked replica", lambda: ready_in_store(store, "default", "tiny", 1, 1), 90
+        ).members[0]
+        pids.append(again.pid)
+        stat = Path(f"/proc/{again.pid}/stat").read_bytes()
+        assert int(stat.rsplit(b")", 1)[-1].split()[1]) == zygote.pid  # forked, not cold
+        port = again.port
+        assert _call(port, "/predict").status_code == 401
+        assert _call(port, "/predict", Authorization=f"Bearer {KEY}").status_code == 200
+        own = deployment_key(KEY, key_scope("default", "tiny"))
+        assert all(KEY not in p.read_text() and own not in p.read_text() for p in logs.glob("*"))
+        supervisor.stop_deployment("default", "tiny")
+    finally:
+        supervisor.close()
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        store.close()
