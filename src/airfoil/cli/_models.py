@@ -285,9 +285,18 @@ def serve(
     sample_rate: float = typer.Option(
         0.01, "--sample-rate", min=0.0, max=1.0, help="Share of requests logged."
     ),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="A name the service answers under while it has no key, besides localhost and "
+        "IP addresses (DNS-rebinding defence): NAME, .example.com (it and its subdomains) or "
+        "* (any); repeatable; also AIRFOIL_ALLOWED_HOSTS (comma-separated).",
+    ),
 ) -> None:
     """Serve a registered model over HTTP (POST /predict, /health, /metadata, /metrics,
-    /drift); an alias is followed: moving it swaps the version served."""
+    /drift); an alias is followed: moving it swaps the version served. With
+    AIRFOIL_MODEL_KEY set, every route but /health needs that key (Authorization: Bearer);
+    without, only requests addressed to localhost, an IP address or an allowed host."""
     from airfoil.ml._service_process import serve_model
 
     serve_model(
@@ -298,4 +307,5 @@ def serve(
         poll_s=poll,
         sample_rate=sample_rate,
         announce=lambda line: plain(out_console, line),
+        allowed_hosts=tuple(allowed_host),
     )

@@ -15,9 +15,44 @@ and docs/server.md ("Trust model") shows it. Names match in any case, as the set
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Iterable, Mapping
 
-__all__ = ["DENIED_PREFIXES", "DENIED_VARIABLES", "denied_names", "is_denied", "worker_environ"]
+__all__ = [
+    "DENIED_PREFIXES",
+    "DENIED_VARIABLES",
+    "MODEL_KEY",
+    "MODEL_KEY_SCOPE",
+    "deployment_key",
+    "key_scope",
+    "denied_names",
+    "is_denied",
+    "worker_environ",
+]
+
+#: The key a model service's callers send (``airfoil.ml._service_guard``). A server's replicas
+#: get their deployment's own (:func:`deployment_key`), never the server's, and no other
+#: process gets either.
+MODEL_KEY = "AIRFOIL_MODEL_KEY"
+#: The deployment a replica's key was derived for (:func:`key_scope`).
+MODEL_KEY_SCOPE = "AIRFOIL_MODEL_KEY_SCOPE"
+
+
+def key_scope(project: str, name: str) -> str:
+    """What a deployment's key is derived for: its project and name, unambiguously."""
+    return json.dumps([project, name])
+
+
+def deployment_key(key: str, scope: str) -> str:
+    """The key of one deployment (``scope``: :func:`key_scope`) derived from a server's model
+    key: a replica holds this, and checks a caller's key ``k`` by ``deployment_key(k, scope)``,
+    so a caller sends the server's key (or this one), and the code of a model served in one
+    deployment, which can read its replica's key, cannot call another deployment."""
+    mac = hmac.new(key.encode(), scope.encode(), hashlib.sha256).hexdigest()
+    return f"afm_{mac}"
+
 
 #: Variables never passed to a worker (upper case; matched in any case).
 DENIED_VARIABLES = frozenset(
@@ -25,6 +60,8 @@ DENIED_VARIABLES = frozenset(
         "AIRFOIL_SECRETS_KEY",  # decrypts every project's stored secrets
         "AIRFOIL_DATABASE_URL",  # the metadata database, with its password
         "AIRFOIL_API_KEY",  # the key of whoever started the server or the run
+        MODEL_KEY,  # what calls the server's model replicas
+        MODEL_KEY_SCOPE,
         "PGPASSWORD",  # libpq's password (the server's database)
         "PGPASSFILE",
     }

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from airfoil.core.records import TaskSpec
-from airfoil.engine._resources import ResourceQueue, record_runtime
+from airfoil.engine._resources import Outcomes, ResourceQueue, record_runtime
 from airfoil.scheduler import WorkItem
 from airfoil.store._scheduling import QueueSnapshot
 from airfoil.store.admission import AdmissionRow, AdmissionStore, Grant, Preemption
@@ -82,7 +82,7 @@ class _Holding:
     known: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-class AuthorityQueue:
+class AuthorityQueue(Outcomes):
     """A replica's admission through the cluster's authority (see the module).
 
     Args:
@@ -173,15 +173,6 @@ class AuthorityQueue:
     def decide(self) -> None:
         """Nothing to do here: the agent decides (if this replica holds the authority) and
         collects the outcome; :meth:`take` hands it out."""
-
-    def take(self, execution_id: str) -> tuple[list[str], list[str]]:
-        """The execution's nodes granted a start, and its running nodes to preempt, since
-        the last call (each handed out once)."""
-        with self._lock:
-            return (
-                self._granted.pop(execution_id, []),
-                self._preempted.pop(execution_id, []),
-            )
 
     def gpus_of(self, execution_id: str, node_id: str) -> tuple[str, ...]:
         """The GPU indices a granted node was placed on."""

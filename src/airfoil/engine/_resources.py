@@ -58,6 +58,7 @@ from airfoil.store.base import MetaStore
 
 __all__ = [
     "AdmissionQueue",
+    "Outcomes",
     "ResourceQueue",
     "asks_for_resources",
     "describe",
@@ -116,6 +117,25 @@ class AdmissionQueue(Protocol):
     def close(self) -> None: ...
 
 
+class Outcomes:
+    """What a queue decided and its executions' loops have yet to take: per execution, the
+    nodes granted a start and the running nodes to preempt (the in-process queue's and the
+    authority's replicas' alike). A queue sets ``_lock``, ``_granted`` and ``_preempted``."""
+
+    _lock: threading.Lock | threading.RLock
+    _granted: dict[str, list[str]]
+    _preempted: dict[str, list[str]]
+
+    def take(self, execution_id: str) -> tuple[list[str], list[str]]:
+        """The execution's nodes granted a start, and its running nodes to preempt, since
+        the last call (each handed out once)."""
+        with self._lock:
+            return (
+                self._granted.pop(execution_id, []),
+                self._preempted.pop(execution_id, []),
+            )
+
+
 @dataclass
 class _Ticket:
     execution_id: str
@@ -129,7 +149,7 @@ class _Ticket:
     where: tuple[str, ...] = ()
 
 
-class ResourceQueue:
+class ResourceQueue(Outcomes):
     """Admission of resource-asking attempts for every execution driven in this process.
 
     Args:
@@ -429,15 +449,6 @@ class ResourceQueue:
             self._wake_at = decision.wake_at
             self._snapshot_dirty = True
         self._maybe_persist(now)
-
-    def take(self, execution_id: str) -> tuple[list[str], list[str]]:
-        """The execution's nodes granted a start, and its running nodes to preempt, since
-        the last call (each handed out once)."""
-        with self._lock:
-            return (
-                self._granted.pop(execution_id, []),
-                self._preempted.pop(execution_id, []),
-            )
 
     def gpus_of(self, execution_id: str, node_id: str) -> tuple[str, ...]:
         """The GPU indices a granted node was placed on."""

@@ -82,7 +82,9 @@ class ModelReplica:
         ref: ``NAME@ALIAS``, ``NAME:VERSION`` or ``NAME``.
         file: the file that defines the model ("": the one recorded at registration).
         settings: the registry's settings (``home``, ``database_url``, ``blob_url``,
-            ``project``), as :class:`~airfoil.settings.AirfoilSettings` takes them.
+            ``project``), as :class:`~airfoil.settings.AirfoilSettings` takes them, and
+            ``model_key`` and ``model_key_scope``: the deployment's key, if any, and what it
+            was derived for (:mod:`airfoil.ml._service_guard`).
         poll_s: how often an alias is checked for a move.
         sample_rate: the share of requests logged.
     """
@@ -98,12 +100,15 @@ class ModelReplica:
     ) -> None:
         from airfoil.settings import AirfoilSettings
 
+        settings = dict(settings)
+        key = settings.pop("model_key", None)
+        scope = settings.pop("model_key_scope", None)
         registry = local_registry(AirfoilSettings(**settings))
         parsed = parse_ref(ref)
         version = registry.resolve(parsed)
         model = find_model(file or version.metadata.get("model_file", ""), parsed.name)
         self._service = ModelService(model, registry, parsed, poll_s=poll_s)
-        self._app = create_service(self._service, sample_rate=sample_rate)
+        self._app = create_service(self._service, sample_rate=sample_rate, key=key, key_scope=scope)
         replica = serve.get_replica_context().replica_id.unique_id
         context = ray.get_runtime_context()
         self._assigned = {

@@ -364,7 +364,13 @@ def missing_values(rows: list[dict[str, float | None]], features: list[str]) -> 
 
 
 def create_service(
-    service: ModelService, *, sample_rate: float = 0.01, rng: Callable[[], float] | None = None
+    service: ModelService,
+    *,
+    sample_rate: float = 0.01,
+    rng: Callable[[], float] | None = None,
+    key: str | None = None,
+    key_scope: str | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> "FastAPI":
     """The FastAPI app of a model service (start watching with ``app.router.lifespan``).
 
@@ -372,6 +378,14 @@ def create_service(
         service: the model service.
         sample_rate: the share of requests logged (0 to 1).
         rng: the sampler (tests).
+        key: the key every route but ``/health`` needs; None: none, and requests must be
+            addressed to localhost, an IP address or ``allowed_hosts``
+            (:mod:`airfoil.ml._service_guard`).
+        key_scope: what ``key`` was derived for (a server's replica: its deployment).
+        allowed_hosts: the names besides those it answers under while it has no key.
+
+    Raises:
+        ConfigError: an allowed host that is no host name.
     """
     from contextlib import asynccontextmanager
 
@@ -422,6 +436,10 @@ def create_service(
         error=lambda: HTTPException(413, too_large),
         answer=lambda: JSONResponse({"detail": too_large}, status_code=413),
     )
+    from airfoil.ml._service_guard import ServiceGuard
+
+    # Outermost: a request that may not call the service is refused before its body is read.
+    app.add_middleware(ServiceGuard, key=key, key_scope=key_scope, allowed_hosts=allowed_hosts)
 
     from fastapi.exceptions import RequestValidationError
 

@@ -57,6 +57,7 @@ def serve_model(
     poll_s: float = 0.5,
     sample_rate: float = 0.01,
     announce: Callable[[str], None] | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     """Serve the model ``ref`` names until the process is told to stop.
 
@@ -68,6 +69,10 @@ def serve_model(
         poll_s: seconds between alias checks.
         sample_rate: share of requests logged.
         announce: called with a line saying what is served where, before uvicorn starts.
+        allowed_hosts: the names it answers under while it has no key, besides localhost
+            and addresses, and those of ``AIRFOIL_ALLOWED_HOSTS`` (comma-separated). Its key
+            is ``AIRFOIL_MODEL_KEY``'s, taken out of the environment before the model's file
+            is imported (:mod:`airfoil.ml._service_guard`).
 
     Raises:
         ConfigError, NotFoundError: a bad reference or port, no such model, no model file.
@@ -76,10 +81,14 @@ def serve_model(
 
     from airfoil.ml._registry import local_registry, parse_ref
     from airfoil.ml._serve import ModelService, create_service, find_model
+    from airfoil.ml._service_guard import key_from_environment
 
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         # uvicorn could not bind it and the process stayed up serving nothing (a hang)
         raise ConfigError(f"invalid port {port!r}: give a TCP port from 1 to 65535")
+    key, scope = key_from_environment()
+    listed = os.environ.get("AIRFOIL_ALLOWED_HOSTS", "")
+    allowed = (*(h.strip() for h in listed.split(",") if h.strip()), *allowed_hosts)
     reg = local_registry()
     parsed = parse_ref(ref)
     version = reg.resolve(parsed)
@@ -87,10 +96,13 @@ def serve_model(
     model = find_model(file or version.metadata.get("model_file", ""), parsed.name)
     loaded = reg.load(model, version, data=fetched.result())
     service = ModelService(model, reg, parsed, poll_s=poll_s, loaded=loaded)
-    app = create_service(service, sample_rate=sample_rate)
+    app = create_service(
+        service, sample_rate=sample_rate, key=key, key_scope=scope, allowed_hosts=allowed
+    )
     if announce is not None:
         gpus = os.environ.get("CUDA_VISIBLE_DEVICES")  # a supervisor's grant, if any
         where = f"http://{host}:{port}" + (f", GPUs {gpus}" if gpus else "")
+        where += ", key required" if key else ""
         announce(f"serving {version.ref} ({ref}) on {where}")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

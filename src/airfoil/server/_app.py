@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airfoil.core.errors import AirfoilError, NotFoundError
+from airfoil.core.worker_env import MODEL_KEY
 from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
 from airfoil.server._config import (
@@ -165,6 +166,15 @@ def _start_schedules(deps: Deps, config: ServerConfig) -> _Schedules | None:
         return None
 
 
+def _keyed(app: FastAPI) -> bool:
+    """Whether the server has API keys (False when that cannot be read now)."""
+    deps = getattr(app.state, "deps", None)
+    try:
+        return deps is not None and bool(deps.registry.keys_configured())
+    except Exception:
+        return False
+
+
 def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> Supervisor | None:
     """The deployments' supervisor (its own artifact store connection), started."""
     import os
@@ -186,13 +196,27 @@ def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> S
         database_url=settings.database_url,
         blob_url=settings.resolved_blob_url(),
         logs_dir=os.path.join(home, "deployments"),
+        model_key=os.environ.get(MODEL_KEY, "").strip() or None,
     )
     ray = None
     if config.ray_serve is not None:
         open_serve = config.ray_serve
         ray = RayDeployments(
             lambda: open_serve(settings.ray_address),
-            {"home": home, "database_url": settings.database_url, "blob_url": env.blob_url},
+            {
+                "home": home,
+                "database_url": settings.database_url,
+                "blob_url": env.blob_url,
+                "model_key": env.model_key,
+            },
+        )
+    if env.model_key is None and _keyed(app):
+        log.warning(
+            "this server has API keys but no %s: the model replicas it starts answer any "
+            "process on this machine without a key (docs/models.md, 'Who may call a "
+            "service'); set %s in the server's environment",
+            MODEL_KEY,
+            MODEL_KEY,
         )
     default_on = "ray" if settings.executor == "ray" else "process"
     # Replicas asking for resources share this machine's queue with the server's tasks.

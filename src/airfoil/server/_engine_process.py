@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
 import threading
@@ -151,11 +152,7 @@ class EngineProcess:
             proc, reader = self._proc, self._reader
         self._send(("stop",))
         if proc is not None:
-            proc.join(timeout_s)
-            if proc.is_alive():
-                log.warning("the engine process did not stop in %.0f s: killed", timeout_s)
-                proc.kill()
-                proc.join(5)
+            _stop_or_kill(proc, timeout_s)
         if reader is not None and reader is not threading.current_thread():
             reader.join(5)
         with self._lock:
@@ -249,6 +246,34 @@ class EngineProcess:
 
 class _Stop(Exception):
     """SIGTERM to the engine process: stop like the server asked."""
+
+
+def _ended(proc: Any) -> bool:
+    """Whether ``proc`` (a multiprocessing Process) has ended: its sentinel is ready. Its
+    ``is_alive()`` says True for a process another thread reaped (the reader joins a process
+    that died), so it cannot tell."""
+    return bool(multiprocessing.connection.wait([proc.sentinel], 0))
+
+
+def _stop_or_kill(proc: Any, timeout_s: float) -> None:
+    """Wait ``timeout_s`` for ``proc`` to end, then kill it; log what truly happened (it
+    said "did not stop in 15 s: killed" at once of a process killed before the stop)."""
+    proc.join(timeout_s)
+    if _ended(proc):
+        code = proc.exitcode
+        if code is not None and code < 0:
+            log.warning("the engine process ended on signal %d", -code)
+        return
+    proc.kill()
+    proc.join(5)
+    if _ended(proc):
+        log.warning("the engine process did not stop in %.0f s: killed", timeout_s)
+    else:
+        log.error(
+            "the engine process (pid %s) did not stop in %.0f s, nor 5 s after SIGKILL",
+            proc.pid,
+            timeout_s,
+        )
 
 
 def serve_engine(runtime: Runtime, config: ServerConfig, conn: Connection) -> None:

@@ -25,80 +25,22 @@ and its subdomains), or ``*`` (any: the check is off).
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from airfoil.core.errors import ConfigError
+from airfoil.wire._hosts import checked_hosts, host_allowed
+from airfoil.wire._nosniff import with_nosniff
 
 if TYPE_CHECKING:  # the engine process checks its config's hosts without the API's modules
     from airfoil.server._origin import App, Receive, Scope, Send
 
 __all__ = ["AllowedHosts", "checked_hosts", "host_allowed"]
 
-#: What an allowed host may be: ``*``, a name or IPv4 address, optionally with a leading dot.
-_NAME = re.compile(r"^\*$|^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-
-
-def checked_hosts(hosts: Iterable[str]) -> tuple[str, ...]:
-    """The allowed hosts, lowercased; a value that is no host name is refused.
-
-    Raises:
-        ConfigError: a value with a scheme, a port, a path or spaces, or empty.
-    """
-    out = []
-    for host in hosts:
-        name = host.strip().lower()
-        if name.startswith("[") and name.endswith("]"):
-            name = name[1:-1]
-        try:
-            ipaddress.ip_address(name)
-        except ValueError:
-            if not _NAME.match(name):
-                raise ConfigError(
-                    f"invalid allowed host {host!r}: give a host name as browsers send it in "
-                    "Host (airfoil.example.com), an IP address, '.example.com' for it and its "
-                    "subdomains, or '*' for any; no scheme, port or path "
-                    "(--allowed-host, AIRFOIL_ALLOWED_HOSTS)"
-                ) from None
-        out.append(name)
-    return tuple(out)
-
-
-def _name_of(host: str) -> str:
-    """The name or address of a ``Host`` header's value, without its port or brackets."""
-    host = host.strip().lower()
-    name, colon, port = host.rpartition(":")
-    if not (colon and port.isdigit()) or (host.startswith("[") and not name.endswith("]")):
-        name = host  # no port (an IPv6 address's last group is no port)
-    if name.startswith("[") and name.endswith("]"):
-        return name[1:-1]
-    return name
-
-
-def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    """Whether a request addressed to ``host`` (a ``Host`` header's value) is for this
-    server: ``localhost``, an IP address, or one of ``allowed`` (see :func:`checked_hosts`)."""
-    name = _name_of(host)
-    if name == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(name)
-        return True  # an address: a rebinding page's Host is its DNS name, never one
-    except ValueError:
-        pass
-    for entry in allowed:
-        if entry == "*" or name == entry:
-            return True
-        if entry.startswith(".") and (name == entry[1:] or name.endswith(entry)):
-            return True
-    return False
-
 
 class AllowedHosts:
     """Answers 403 ``host_not_allowed`` to a request whose ``Host`` is not the server's while
-    the server has no keys (see the module's text); passes every other request on."""
+    the server has no keys (see the module's text); passes every other request on. As the
+    outermost middleware, it also marks every answer ``X-Content-Type-Options: nosniff``
+    (:mod:`airfoil.wire._nosniff`)."""
 
     def __init__(self, app: App, allowed: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -106,7 +48,11 @@ class AllowedHosts:
         self.off = "*" in self.allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.off:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = with_nosniff(send)  # every answer, this one's too (the outermost middleware)
+        if self.off:
             await self.app(scope, receive, send)
             return
         host = next((v for k, v in scope["headers"] if k == b"host"), None)

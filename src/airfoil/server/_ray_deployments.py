@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import msgspec
 
 from airfoil.core.resources import ResourceSpec
+from airfoil.core.worker_env import deployment_key, key_scope
 from airfoil.server._drift import running_sources, served_drift
 from airfoil.store.deployments import Deployment, Replica
 
@@ -182,6 +183,10 @@ class RayDeployments:
         app = backend.state(d.project, d.name)
         if app is None or app.target_replicas != d.replicas:
             settings = {**self.settings, "project": d.project}
+            if settings.get("model_key"):  # the deployment's own (see ServiceEnv)
+                scope = key_scope(d.project, d.name)
+                settings["model_key"] = deployment_key(settings["model_key"], scope)
+                settings["model_key_scope"] = scope
             holds()
             backend.apply(
                 d.project,
@@ -214,12 +219,21 @@ class RayDeployments:
         backend.connect()
         backend.delete(d.project, d.name)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Close the backend, waiting ``timeout_s`` at most for a connection being made (a
+        Ray starting, an address that does not answer); one still being made by then is
+        left to its thread (it dies with the process)."""
         with self._lock:
             backend, self._backend = self._backend, None
             connecting = self._connecting
         if connecting is not None:
-            connecting.join(timeout=60)
+            connecting.join(timeout=timeout_s)
+            if connecting.is_alive():
+                log.warning(
+                    "stopping: Ray Serve was still being connected to after %.0f s; left",
+                    timeout_s,
+                )
+                return
         if backend is not None:
             backend.close()
 

@@ -78,6 +78,7 @@ from airfoil.server._deploy_admission import ReplicaAdmission, describe_resource
 from airfoil.server._drift import running_sources, served_drift, source_of
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
+from airfoil.server._service_env import ServiceEnv
 from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
 from airfoil.store.deployments import Deployment, DeploymentLease, Replica
@@ -112,37 +113,6 @@ def free_port() -> int:
     return ports.free_port("127.0.0.1")
 
 
-#: The denied variables a model service keeps: what it needs to open the registry.
-_SERVICE_KEEPS = ("PGPASSWORD", "PGPASSFILE")
-
-
-@dataclass(frozen=True)
-class ServiceEnv:
-    """What a service process needs to find the server's registry."""
-
-    home: str
-    database_url: str | None
-    blob_url: str
-    logs_dir: str
-
-    def environ(self, project: str) -> dict[str, str]:
-        """A replica's environment: the server's, less what no process running a tenant's
-        code gets (:mod:`airfoil.core.worker_env`: the secrets key, API keys, local
-        secrets), plus the server's registry. The database's credentials are kept (its URL,
-        libpq's password variables): a service reads its model's versions and aliases from
-        the registry itself (docs/server.md, "Trust model")."""
-        from airfoil.core.worker_env import worker_environ
-
-        env = worker_environ(os.environ, keep=_SERVICE_KEEPS)
-        env.update(AIRFOIL_HOME=self.home, AIRFOIL_BLOB_URL=self.blob_url)
-        env["AIRFOIL_PROJECT"] = project
-        if self.database_url:
-            env["AIRFOIL_DATABASE_URL"] = self.database_url
-        else:
-            env.pop("AIRFOIL_DATABASE_URL", None)
-        return env
-
-
 @dataclass
 class _Process:
     popen: subprocess.Popen[bytes] | None  # None: adopted from an earlier server, or forked
@@ -157,6 +127,13 @@ class _Process:
 
 
 _Key = tuple[str, str, int]
+
+#: The most :meth:`Supervisor.close` takes (the server's stop waits for it).
+CLOSE_S = 5.0
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 class Supervisor:
@@ -241,29 +218,54 @@ class Supervisor:
         self._thread = threading.Thread(target=self._loop, name="airfoil-deployments", daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = CLOSE_S) -> None:
         """Stop supervising; the service processes keep running (a new server re-adopts
-        them)."""
+        them). Bounded by ``timeout_s`` in all (a server's stop is: ``GRACEFUL_SHUTDOWN_S``):
+        handing a deployment's lease back goes through the store, which retries through a
+        database outage for its budget (120 s) per deployment; what is not handed back by
+        then runs out in ``lease_ttl_s``, and the next server takes it over then."""
+        deadline = time.monotonic() + timeout_s
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=_left(deadline))
             self._thread = None
         for proc in self._procs.values():
             if proc.popen is not None:
                 # The child outlives us; its Popen is dropped without a wait on purpose.
                 proc.popen.returncode = 0
         if self.ray is not None:
-            self.ray.close()
-        for project, name in {k[:2] for k in self._procs} | self._ray_held:
-            try:  # hand the lease back now: a restarted server re-adopts at once
-                self.store.claim_deployment(project, name, self.owner, time.time(), 0.0)
-            except Exception:
-                log.warning("could not release the lease of %s/%s", project, name)
+            self.ray.close(timeout_s=_left(deadline))
+        held = sorted({k[:2] for k in self._procs} | self._ray_held)
+        if held:
+            self._hand_back(held, deadline)
         self._procs.clear()
         self._ray_held.clear()
         for key in list(self._zygotes):
             self._close_zygote(key)
         self._http.close()
+
+    def _hand_back(self, held: list[tuple[str, str]], deadline: float) -> None:
+        """Release the leases of ``held`` (a restarted server re-adopts them at once), on a
+        thread waited for until ``deadline`` at most."""
+
+        def release() -> None:
+            for project, name in held:
+                try:
+                    self.store.claim_deployment(project, name, self.owner, time.time(), 0.0)
+                except Exception:
+                    log.warning("could not release the lease of %s/%s", project, name)
+
+        thread = threading.Thread(target=release, name="airfoil-deployments-release", daemon=True)
+        thread.start()
+        thread.join(_left(deadline))
+        if thread.is_alive():
+            log.warning(
+                "stopping: the leases of %d deployments were not handed back in time (the "
+                "database does not answer): they run out in %.0f s, and the server that "
+                "runs them next takes them over then",
+                len(held),
+                self.lease_ttl_s,
+            )
 
     def _loop(self) -> None:
         wait = self.interval_s
@@ -469,7 +471,7 @@ class Supervisor:
             return None
         self._drift_at[key] = (source, at)
         try:
-            got = self._http.get(f"http://127.0.0.1:{r.port}/drift")
+            got = self._http.get(f"http://127.0.0.1:{r.port}/drift", headers=self.env.headers())
             body = got.json() if got.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             return None
@@ -555,7 +557,7 @@ class Supervisor:
         os.makedirs(self.env.logs_dir, exist_ok=True)
         label = qualified_name(d.project, d.name)  # team.a's m and team's a.m: two files
         log_path = os.path.join(self.env.logs_dir, f"{label}.{r.index}.log")
-        env = self.env.environ(d.project)
+        env = self.env.environ(d.project, d.name)
         if d.resources is not None and d.resources.gpu > 0:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         key = (d.project, d.name, r.index)
@@ -665,7 +667,7 @@ class Supervisor:
         label = qualified_name(d.project, d.name)
         log_path = os.path.join(self.env.logs_dir, f"{label}.zygote.log")
         self._zygotes[key] = Zygote(
-            self.python, d.ref, d.file, self.env.environ(d.project), log_path
+            self.python, d.ref, d.file, self.env.environ(d.project, d.name), log_path
         )
 
     def _close_zygote(self, key: tuple[str, str]) -> None:

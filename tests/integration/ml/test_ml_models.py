@@ -196,7 +196,7 @@ def _asgi(app: Any, method: str, path: str, body: Any = None) -> httpx.Response:
 
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.request(method, path, content=content, headers=headers)
 
     return asyncio.run(call())
@@ -302,7 +302,7 @@ def test_a_body_not_sent_as_json_is_a_422_naming_the_content_type(
 
     async def call(headers: dict[str, str]) -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.post("/predict", content=body, headers=headers)
 
     for sent in ({"Content-Type": "application/x-www-form-urlencoded"}, {}):
@@ -364,7 +364,7 @@ def test_a_body_past_the_largest_request_is_refused_unread(registry: ModelRegist
 
     async def post(content: Any) -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.post("/predict", content=content, headers=headers)
 
     assert asyncio.run(post(biggest)).status_code == 200

@@ -54,7 +54,7 @@ def test_a_torch_model_is_saved_as_its_state_dict_and_served(repo_root: Path) ->
 
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.post("/predict", json=body)
 
     r = asyncio.run(call())

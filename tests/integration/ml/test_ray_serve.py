@@ -301,3 +301,41 @@ def test_two_projects_deployments_are_two_applications(
     finally:
         for project, name in pairs:
             backend.delete(project, name)
+
+
+def test_a_keyed_ray_deployment_needs_its_key(tmp_path: Path, serve_api: Any) -> None:
+    """(adv21) A server with a model key gives its Ray Serve replicas their deployment's key:
+    every route but ``/health`` (under the application's prefix) needs it or the server's."""
+    from airfoil.core.worker_env import deployment_key, key_scope
+    from airfoil.ml._ray_serve import RayServe
+
+    key = "mk-ray-" + "k" * 24
+    settings = _trained(tmp_path)
+    backend = RayServe(replica_cpus=0.25)
+    ray = RayDeployments(lambda: backend, {**settings, "model_key": key})
+    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'home' / 'airfoil.db'}")
+    try:
+        d = deploy(store, "default", DeploymentIn(ref="tiny:1", on="ray"), time.time())
+        until(
+            "a ready replica",
+            lambda: ray.reconcile(d, time.time()).members[0].status == "ready",
+            180,
+        )
+        base = f"http://127.0.0.1:{backend.port}/default/tiny"
+        own = deployment_key(key, key_scope("default", "tiny"))
+        other = deployment_key(key, key_scope("other", "tiny"))
+        with httpx.Client(timeout=10) as http:
+            assert http.get(base + "/health").status_code == 200
+            assert http.post(base + "/predict", json={"features": [ROW]}).status_code == 401
+            for wrong in (other, key + "x"):
+                bearer = {"Authorization": f"Bearer {wrong}"}
+                assert http.get(base + "/metadata", headers=bearer).status_code == 401
+            for right in (key, own):
+                bearer = {"Authorization": f"Bearer {right}"}
+                got = http.post(base + "/predict", json={"features": [ROW]}, headers=bearer)
+                assert got.status_code == 200, got.text
+                assert got.headers["x-content-type-options"] == "nosniff"
+    finally:
+        backend.delete("default", "tiny")
+        ray.close()
+        store.close()

@@ -110,3 +110,17 @@ def test_a_keyed_server_answers_any_host_by_its_key(tmp_path: Path) -> None:
         assert httpx.get(url, headers=foreign).status_code == 401
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*PATHS, "/healthz", "/api/v1/projects/nope/values/e/abc", "/api/v1/openapi.json", "/x.js"],
+)
+def test_every_answer_says_nosniff(servers: tuple[Running, Running], path: str) -> None:
+    """A browser reads no answer (a value's download, a log, an error echoing a name) as
+    another type than the one declared (adv21): the API, the console, probes, errors, and
+    the host check's own refusal."""
+    plain, _ = servers
+    for host in ("127.0.0.1", "evil.example"):
+        r = httpx.get(plain.url + path, headers={"Host": host})
+        assert r.headers.get("x-content-type-options") == "nosniff", (host, r.status_code)

@@ -301,3 +301,12 @@ def test_a_quota_set_just_before_a_launch_holds_for_its_first_decision(cluster: 
     until("one granted", lambda: len(la.poll()) == 1)
     time.sleep(0.3)
     assert len(la.poll()) == 1  # the quota counted at once, not 2 s later
+
+
+def test_take_is_written_once() -> None:
+    """The authority's replicas and the in-process queue hand their decisions out through one
+    ``take`` (it was written twice, adv21)."""
+    from airfoil.engine._authority import AuthorityQueue
+    from airfoil.engine._resources import Outcomes, ResourceQueue
+
+    assert AuthorityQueue.take is ResourceQueue.take is Outcomes.take

@@ -1,0 +1,58 @@
+"""What a model service process the server starts gets: its environment (the server's less
+its credentials, plus the registry's and its deployment's key), and what the supervisor
+sends it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from airfoil.core.worker_env import MODEL_KEY, MODEL_KEY_SCOPE, deployment_key, key_scope
+
+__all__ = ["ServiceEnv"]
+
+
+#: The denied variables a model service keeps: what it needs to open the registry.
+_SERVICE_KEEPS = ("PGPASSWORD", "PGPASSFILE")
+
+
+@dataclass(frozen=True)
+class ServiceEnv:
+    """What a service process needs to find the server's registry, and the key its
+    callers send (``AIRFOIL_MODEL_KEY`` of the server's environment; None: none, the
+    replicas answer requests addressed to localhost or an address only: see
+    :mod:`airfoil.ml._service_guard`). A replica gets its deployment's key, derived from
+    this one (:func:`~airfoil.core.worker_env.deployment_key`), and takes this one or that.
+    The key is never in a ``repr``."""
+
+    home: str
+    database_url: str | None
+    blob_url: str
+    logs_dir: str
+    model_key: str | None = field(default=None, repr=False)
+
+    def environ(self, project: str, name: str) -> dict[str, str]:
+        """A replica's environment: the server's, less what no process running a tenant's
+        code gets (:mod:`airfoil.core.worker_env`: the secrets key, API keys, local
+        secrets), plus the server's registry. The database's credentials are kept (its URL,
+        libpq's password variables): a service reads its model's versions and aliases from
+        the registry itself (docs/server.md, "Trust model")."""
+        from airfoil.core.worker_env import worker_environ
+
+        env = worker_environ(os.environ, keep=_SERVICE_KEEPS)
+        env.update(AIRFOIL_HOME=self.home, AIRFOIL_BLOB_URL=self.blob_url)
+        env["AIRFOIL_PROJECT"] = project
+        if self.database_url:
+            env["AIRFOIL_DATABASE_URL"] = self.database_url
+        else:
+            env.pop("AIRFOIL_DATABASE_URL", None)
+        env.pop(MODEL_KEY, None)
+        env.pop(MODEL_KEY_SCOPE, None)
+        if self.model_key:  # its deployment's own: the service takes it out at once
+            scope = key_scope(project, name)
+            env[MODEL_KEY], env[MODEL_KEY_SCOPE] = deployment_key(self.model_key, scope), scope
+        return env
+
+    def headers(self) -> dict[str, str]:
+        """What the supervisor's own requests to a replica (``/drift``) send."""
+        return {"Authorization": f"Bearer {self.model_key}"} if self.model_key else {}
