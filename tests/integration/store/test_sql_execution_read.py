@@ -79,16 +79,23 @@ def test_a_record_without_its_defaults_reads_back_whole(store: SqlMetaStore) -> 
 
 
 def _spoil(store: SqlMetaStore, execution_id: str, column: str = "record") -> None:
-    """Store a spec version of the wrong type in the row (what ``cache_version=2`` did)."""
+    """Store a spec version of the wrong type (what ``cache_version=2`` did) in its spec's
+    row (``record``: revision 0021 keeps it apart), or a phase of the wrong type in its
+    ``head``."""
     engine = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
+    table, key, column = (
+        ("execution_specs", "execution_id", "spec")
+        if column == "record"
+        else ("executions", "id", column)
+    )
     with engine.begin() as conn:
-        q = sa.text(f"SELECT {column} FROM executions WHERE id = :id")
+        q = sa.text(f"SELECT {column} FROM {table} WHERE {key} = :id")
         data = json.loads(conn.execute(q, {"id": execution_id}).scalar_one())
-        if column == "record":
-            data["spec"]["version"] = 2
+        if table == "execution_specs":
+            data["version"] = 2
         else:
             data["phase"] = 7
-        q = sa.text(f"UPDATE executions SET {column} = :r WHERE id = :id")
+        q = sa.text(f"UPDATE {table} SET {column} = :r WHERE {key} = :id")
         conn.execute(q, {"r": json.dumps(data), "id": execution_id})
     engine.dispose()
 
