@@ -53,9 +53,11 @@ def kill_and_resume(
     name: str = "k1",
     executor: str | None = None,
     timeout_s: float = 60.0,
+    after_kill: Callable[[Path], None] | None = None,
 ) -> KillResume:
     """Run ``workflow`` of ``script`` (its source), SIGKILL its process group once
-    ``kill_when(calls so far)`` holds, then resume it; see :class:`KillResume`."""
+    ``kill_when(calls so far)`` holds, then resume it; see :class:`KillResume`.
+    ``after_kill(home)`` runs between the kill and the resume (e.g. to age the database)."""
     path = tmp_path / "killwf.py"
     path.write_text(script)
     log = tmp_path / "calls.log"
@@ -84,6 +86,8 @@ def kill_and_resume(
         proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     before = log.read_text().splitlines()
+    if after_kill is not None:
+        after_kill(home)
     (tmp_path / "calls.log.resumed").write_text("")
     resumed = subprocess.run(
         [*cli, "executions", "resume", name, "--json"],

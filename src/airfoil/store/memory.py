@@ -19,6 +19,7 @@ Invariants:
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import TypeVar
 
 import msgspec
@@ -40,6 +41,7 @@ from airfoil.store._memory_control import MemoryControlInbox
 from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
+from airfoil.store._records import ExecutionDecoder, record_json
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import MetaStore, check_page, lease_lost, missing_execution
 
@@ -49,7 +51,6 @@ _T = TypeVar("_T")
 
 _HEAD = msgspec.json.Decoder(ExecutionHead)
 _RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
-_EXECUTION = msgspec.json.Decoder(ExecutionRecord)
 _NODE = msgspec.json.Decoder(NodeRecord)
 _ATTEMPT = msgspec.json.Decoder(AttemptRecord)
 _EVENT = msgspec.json.Decoder(EventRecord)
@@ -115,12 +116,19 @@ class MemoryMetaStore(
         self._cache: dict[str, tuple[str, float, bytes]] = {}
         # key -> (owner, expires_at)
         self._reservations: dict[str, tuple[str, float]] = {}
+        #: execution id -> its spec's JSON, apart from its record (as the SQL store's
+        #: ``execution_specs``): written where its decoder has not seen it (``spec_stored``)
+        self._specs: dict[str, bytes] = {}
+        self._decoder = ExecutionDecoder()
 
     # --- writes -------------------------------------------------------------------------
 
     def write(self, batch: StoreBatch) -> None:
         execution = batch.execution
-        exec_data = encode_json(execution) if execution is not None else b""
+        exec_data = record_json(execution) if execution is not None else b""
+        spec_data = None
+        if execution is not None and not self._decoder.spec_stored(execution):
+            spec_data = encode_json(execution.spec)
         nodes = [(n.execution_id, n.node_id, encode_json(n)) for n in batch.nodes]
         attempts = [
             (a.execution_id, (a.node_id, a.attempt), encode_json(a)) for a in batch.attempts
@@ -162,6 +170,8 @@ class MemoryMetaStore(
                 else:
                     self._names.add((row.project, row.domain, row.name))
                 known[execution.id] = row
+                if spec_data is not None:
+                    self._specs[execution.id] = spec_data
             for eid, node_id, data in nodes:
                 self._nodes.setdefault(eid, {})[node_id] = data
             for eid, attempt_key, data in attempts:
@@ -170,6 +180,9 @@ class MemoryMetaStore(
                 self._events.setdefault(eid, {})[seq] = data
             for key, task, created_at, data in cache:
                 self._cache[key] = (task, created_at, data)
+        if spec_data is not None:
+            assert execution is not None
+            self._decoder.stored(execution)
 
     # --- executions ---------------------------------------------------------------------
 
@@ -177,9 +190,10 @@ class MemoryMetaStore(
         with self._lock:
             row = self._executions.get(execution_id)
             data = row.record if row is not None else None
+            spec = self._specs.get(execution_id)
         if data is None:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
-        return decode_one("execution", data, _EXECUTION.decode)
+        return decode_one("execution", data, partial(self._decoder.decode, spec=spec))
 
     def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
         with self._lock:
@@ -202,8 +216,15 @@ class MemoryMetaStore(
     ) -> list[ExecutionRecord]:
         check_page(limit, offset)
         rows = self._newest_first(project, domain, workflow, phase)
-        page = (r[2] for r in rows[offset : offset + limit])
-        return decode_each("execution", page, _EXECUTION.decode, on_unreadable)
+        with self._lock:
+            page = [(r[2], self._specs.get(r[1])) for r in rows[offset : offset + limit]]
+        return [
+            ex
+            for data, spec in page
+            for ex in decode_each(
+                "execution", [data], partial(self._decoder.decode, spec=spec), on_unreadable
+            )
+        ]
 
     def list_execution_heads(
         self,

@@ -66,6 +66,53 @@ def test_sigkill_then_resume(tmp_path: Path, executor: str) -> None:
     assert leftovers == []
 
 
+def _as_revision_0020(home: Path) -> None:
+    """The killed run's database as the code before revision 0021 left it: each execution's
+    spec inside its record, no ``execution_specs`` table."""
+    import sqlalchemy as sa
+
+    from airfoil.store.sql import downgrade
+
+    url = f"sqlite:///{home / 'airfoil.db'}"
+    downgrade(url, "0020")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            names = sa.inspect(conn).get_table_names()
+            records = conn.execute(sa.text("SELECT record FROM executions")).scalars().all()
+    finally:
+        engine.dispose()
+    assert "execution_specs" not in names
+    assert records and all(json.loads(r)["spec"]["nodes"] for r in records)
+
+
+@pytest.mark.timeout(120)
+def test_a_run_killed_on_an_old_database_resumes_after_its_migration(tmp_path: Path) -> None:
+    """An execution interrupted while its spec was stored in its record (before revision
+    0021) reads and resumes with the code that keeps specs apart: the resume migrates the
+    database, moving the spec, and finishes the run."""
+    run = kill_and_resume(
+        tmp_path,
+        SCRIPT,
+        "chain",
+        kill_when=lambda calls: "start 2" in calls,
+        after_kill=_as_revision_0020,
+    )
+    data = run.data
+    assert data["phase"] == "succeeded"
+    assert data["outputs"] == {"o0": "s-0-1-2-3"}
+    assert run.after == ["start 2", "end 2", "start 3", "end 3"]
+    from airfoil.store.sql import SqlMetaStore
+
+    store = SqlMetaStore(f"sqlite:///{run.home / 'airfoil.db'}")
+    try:
+        (ex,) = store.list_executions()
+        assert [n.id for n in ex.spec.nodes] == ["n0", "n1", "n2", "n3"]
+        assert store.get_execution(ex.id) == ex
+    finally:
+        store.close()
+
+
 EXIT_SCRIPT = textwrap.dedent(
     """
     import os

@@ -32,8 +32,8 @@ def pg_url(pg_schema_url: str) -> str:
             sa.text(
                 "TRUNCATE server_artifact_versions, server_artifact_aliases, "
                 "server_artifact_moves, control_messages, metric_series, failures, task_runs, "
-                "schedules, "
-                "cache_reservations, cache_entries, events, attempts, nodes, executions"
+                "schedules, cache_reservations, cache_entries, events, attempts, nodes, "
+                "execution_specs, executions"
             )
         )
     engine.dispose()

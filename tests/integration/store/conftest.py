@@ -30,6 +30,7 @@ TABLES = (
     "events",
     "attempts",
     "nodes",
+    "execution_specs",
     "executions",
     "project_quotas",
     "queue_snapshots",

@@ -79,16 +79,23 @@ def test_a_record_without_its_defaults_reads_back_whole(store: SqlMetaStore) -> 
 
 
 def _spoil(store: SqlMetaStore, execution_id: str, column: str = "record") -> None:
-    """Store a spec version of the wrong type in the row (what ``cache_version=2`` did)."""
+    """Store a spec version of the wrong type (what ``cache_version=2`` did) in its spec's
+    row (``record``: revision 0021 keeps it apart), or a phase of the wrong type in its
+    ``head``."""
     engine = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
+    table, key, column = (
+        ("execution_specs", "execution_id", "spec")
+        if column == "record"
+        else ("executions", "id", column)
+    )
     with engine.begin() as conn:
-        q = sa.text(f"SELECT {column} FROM executions WHERE id = :id")
+        q = sa.text(f"SELECT {column} FROM {table} WHERE {key} = :id")
         data = json.loads(conn.execute(q, {"id": execution_id}).scalar_one())
-        if column == "record":
-            data["spec"]["version"] = 2
+        if table == "execution_specs":
+            data["version"] = 2
         else:
             data["phase"] = 7
-        q = sa.text(f"UPDATE executions SET {column} = :r WHERE id = :id")
+        q = sa.text(f"UPDATE {table} SET {column} = :r WHERE {key} = :id")
         conn.execute(q, {"r": json.dumps(data), "id": execution_id})
     engine.dispose()
 
@@ -204,3 +211,43 @@ def test_a_reader_that_shows_parts_gets_the_rest_and_each_left_out(store: SqlMet
     assert [a.node_id for a in view.attempts] == ["n1"]
     assert view.last_seq == 2  # the newest seq counts the event that does not decode
     assert {(e.kind, e.record_id) for e in seen} == {("node", "e1/n1"), ("attempt", "e1/n0#1")}
+
+
+def test_an_executions_spec_is_written_once_not_with_each_rewrite_of_its_row(
+    store: SqlMetaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revision 0021: the launch writes the spec's row; later writes of the execution
+    (the same spec, or an equal one) rewrite only its row, which holds no spec; a changed
+    spec is written again."""
+    import msgspec.structs
+
+    from airfoil.store.sql import _store
+
+    written: list[str] = []
+    real = _store.spec_row
+
+    def counted(ex: Any) -> dict[str, Any]:
+        written.append(ex.id)
+        return real(ex)
+
+    monkeypatch.setattr(_store, "spec_row", counted)
+    ex = make_execution("e1")
+    store.write(StoreBatch(execution=ex))
+    for phase in ("running", "running", "succeeded"):
+        store.write(StoreBatch(execution=msgspec.structs.replace(ex, phase=phase)))
+    store.write(StoreBatch(execution=make_execution("e1", phase="succeeded")))  # equal spec
+    assert written == ["e1"]
+    assert '"spec"' not in _column(store, "SELECT record FROM executions")
+    renamed = msgspec.structs.replace(ex.spec, name="other")
+    store.write(StoreBatch(execution=msgspec.structs.replace(ex, spec=renamed)))
+    assert written == ["e1", "e1"]
+    assert store.get_execution("e1").spec.name == "other"
+
+
+def _column(store: SqlMetaStore, sql: str) -> str:
+    engine = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text(sql)).scalar_one())
+    finally:
+        engine.dispose()

@@ -82,6 +82,34 @@ def test_a_fenced_batch_is_one_statement(pg_empty_url: str) -> None:
         store.close()
 
 
+def test_a_drive_in_another_process_stays_fenced_once_it_has_read_its_execution(
+    pg_empty_url: str,
+) -> None:
+    """Revision 0021: the fenced statement writes no spec. An engine's store that launched
+    nothing (the server's engine process: the API launched) writes a batch with the
+    execution fenced once it has read the execution, whose spec it then knows is stored;
+    before that, through the general path, the lease checked in its transaction."""
+    api, engine = SqlMetaStore(pg_empty_url), SqlMetaStore(pg_empty_url)
+    try:
+        api.write(StoreBatch(execution=make_execution()))
+        assert engine.acquire_lease("e1", "driver", now=0.0, ttl_s=60.0)
+        counting = _count(engine)
+        engine.write(_batch(1, ("e1", "driver")))  # its spec unseen: the general path
+        assert counting.sent[0] == "BEGIN" and counting.sent[-1] == "COMMIT"
+        assert "SELECT" in counting.sent  # the lease's check
+        read = engine.get_execution("e1")
+        counting.sent.clear()
+        engine.write(
+            StoreBatch(execution=read, events=[make_event(seq=21)], lease=("e1", "driver"))
+        )
+        assert counting.sent == ["WITH"]
+        assert api.get_execution("e1") == make_execution(phase="running")
+        assert len(api.get_events("e1")) == 21
+    finally:
+        api.close()
+        engine.close()
+
+
 def test_a_fenced_batch_through_a_killed_connection_is_written_once(
     pg_empty_url: str, pg_admin: sa.Engine
 ) -> None:

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 TABLES = {
     "executions",
+    "execution_specs",
     "nodes",
     "attempts",
     "events",
@@ -305,3 +306,39 @@ def test_executions_stored_before_0019_keep_their_names(empty_url: str) -> None:
         store.close()
     downgrade(empty_url, "0018")  # and back: the column and its index go in place
     assert _scalar(empty_url, "SELECT count(*) FROM nodes") == 1
+
+
+def test_0021_moves_each_spec_out_of_its_record_and_back(empty_url: str) -> None:
+    """Revision 0021: an execution stored with its spec in its record (before it) keeps
+    reading as the same record, its spec moved to ``execution_specs``; a downgrade puts the
+    spec back, byte for byte."""
+    from airfoil.core.records import encode_json
+
+    migrate(empty_url, "0020")
+    old = [make_execution(f"e{i}", created_at=float(i)) for i in range(3)]
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    insert = sa.text(
+        "INSERT INTO executions (id, project, domain, workflow, phase, created_at, record, "
+        "name) VALUES (:id, 'default', 'development', 'mod.wf', 'running', :at, :r, :id)"
+    )
+    try:
+        with engine.begin() as conn:
+            for ex in old:
+                row = {"id": ex.id, "at": ex.created_at, "r": encode_json(ex).decode()}
+                conn.execute(insert, row)
+    finally:
+        engine.dispose()
+    store = SqlMetaStore(empty_url)  # migrates to the head
+    try:
+        assert [store.get_execution(ex.id) for ex in old] == old
+        assert store.list_executions() == old[::-1]
+        assert store.view_execution("e1").execution == old[1]
+    finally:
+        store.close()
+    specs = _scalar(empty_url, "SELECT count(*) FROM execution_specs")
+    with_spec = _scalar(empty_url, "SELECT count(*) FROM executions WHERE record LIKE '%\"spec\"%'")
+    assert (specs, with_spec) == (3, 0)
+    downgrade(empty_url, "0020")
+    assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e2'") == (
+        encode_json(old[2]).decode()
+    )

@@ -53,9 +53,11 @@ def test_a_launchs_nodes_are_one_statement(pg_empty_url: str) -> None:
         sent = _record(store)
         nodes = [make_node(node_id=f"n{i:03}", phase="pending") for i in range(101)]
         store.write(StoreBatch(execution=make_execution(), nodes=nodes, events=[make_event()]))
-        # execution, nodes, event: three statements, none run once per row
+        # execution, its spec (once an execution, revision 0021), nodes, event: four
+        # statements, none run once per row
         assert sent.calls == [
             "execute BEGIN",
+            "execute INSERT",
             "execute INSERT",
             "execute INSERT",
             "execute INSERT",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from airfoil.store.sql._records import ExecutionDecoder
+from airfoil.store._records import ExecutionDecoder
 from airfoil.testing.conformance import make_execution
 
 

@@ -7,6 +7,7 @@ last record is kept (what writing them one by one leaves).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from airfoil.core.records import (
@@ -19,6 +20,7 @@ from airfoil.core.records import (
     encode_json,
     execution_head,
 )
+from airfoil.store._records import record_json
 from airfoil.store.sql._pg_arrays import Float8Array, Int8Array, TextArray
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "node_arrays",
     "node_row",
     "positional_rows",
+    "spec_row",
 ]
 
 
@@ -43,7 +46,7 @@ def execution_row(ex: ExecutionRecord) -> dict[str, Any]:
         "workflow": ex.workflow,
         "phase": ex.phase,
         "created_at": ex.created_at,
-        "record": encode_json(ex).decode(),
+        "record": record_json(ex).decode(),  # its spec apart (``execution_specs``, written once)
         "head": encode_json(execution_head(ex)).decode(),
         "name": ex.name or ex.id,
     }
@@ -127,16 +130,25 @@ def cache_row(c: CacheEntry) -> dict[str, Any]:
     }
 
 
-def fenced_params(batch: StoreBatch) -> dict[str, Any] | None:
+def spec_row(ex: ExecutionRecord) -> dict[str, Any]:
+    """The ``execution_specs`` row of ``ex`` (revision 0021)."""
+    return {"execution_id": ex.id, "spec": encode_json(ex.spec).decode()}
+
+
+def fenced_params(
+    batch: StoreBatch, spec_stored: Callable[[ExecutionRecord], bool]
+) -> dict[str, Any] | None:
     """The parameters of the fenced statement for a batch with a lease (``kinds``: which
     record kinds it holds, see ``SqlText.fenced``), or None if a record of it belongs to
-    another execution than the leased one (then the general path writes it)."""
+    another execution than the leased one, or its execution's spec is not known to be
+    stored (``spec_stored``; the statement writes no spec): then the general path writes it,
+    the lease checked in its transaction."""
     assert batch.lease is not None
     eid, owner = batch.lease
     params: dict[str, Any] = {"id": eid, "owner": owner}
     ex = batch.execution
     if ex is not None:
-        if ex.id != eid:
+        if ex.id != eid or not spec_stored(ex):
             return None
         row = execution_row(ex)
         del row["id"], row["name"]  # the key, and the name: written by the launch only

@@ -34,6 +34,7 @@ __all__ = [
     "cache_reservations",
     "control_messages",
     "events",
+    "execution_specs",
     "executions",
     "failures",
     "metadata",
@@ -104,6 +105,18 @@ executions = sa.Table(
     sa.Index(None, "project", "domain", "created_at", "id"),
     sa.Index(None, "workflow", "created_at", "id"),
     sa.Index(None, "phase", "created_at", "id"),
+)
+
+#: An execution's workflow spec (revision 0021), apart from its row: the row is rewritten by
+#: every batch that changes the execution (and by each take and release of its lease), its
+#: spec (a chain of 100: 47 KB of JSON, a dozen overflow pages) only at its launch. Its
+#: ``record`` then holds the rest (``_records.record_json``); a reader of the whole record
+#: reads both.
+execution_specs = sa.Table(
+    "execution_specs",
+    metadata,
+    sa.Column("execution_id", KEY, _execution_fk(), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),
 )
 
 #: A node's row is written at its launch and rewritten at each move (queued, running, ended:

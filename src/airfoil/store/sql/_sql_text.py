@@ -93,6 +93,7 @@ class SqlText:
         self._sql = sql
         self.begin_write = "BEGIN IMMEDIATE" if dialect == "sqlite" else "BEGIN"
         self.upsert_execution = sql["upsert_execution"]
+        self.upsert_spec = sql["upsert_spec"]
         self.upsert_node = sql["upsert_node"]
         self.upsert_attempt = sql["upsert_attempt"]
         self.insert_event = sql["insert_event"]

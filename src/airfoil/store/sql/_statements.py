@@ -75,6 +75,13 @@ def render_sqlite_module() -> str:
     return "\n".join(lines) + "\n"
 
 
+def spec_of(ex: sa.Table) -> Any:
+    """The spec of an ``executions`` row (its ``execution_specs`` row's; NULL where it has
+    none: a record written before revision 0021 carries its own)."""
+    sp = s.execution_specs
+    return sa.select(sp.c.spec).where(sp.c.execution_id == ex.c.id).scalar_subquery()
+
+
 class _Builder:
     """Builds and compiles the statements of one dialect into :attr:`sql`."""
 
@@ -100,6 +107,17 @@ class _Builder:
             ("id", "project", "domain", "workflow", "phase", "created_at", "record", "head"),
             ("id",),
             insert_only=("name",),
+        )
+        # An execution's spec (revision 0021): written where the store has not written or
+        # read that spec of it (``SqlMetaStore._spec_rows``); a rewrite only if it changed.
+        sp = s.execution_specs
+        put_spec = self._insert(sp).values(execution_id=_bp("execution_id"), spec=_bp("spec"))
+        sql["upsert_spec"] = self._compile(
+            put_spec.on_conflict_do_update(
+                index_elements=[sp.c.execution_id],
+                set_={"spec": put_spec.excluded.spec},
+                where=sp.c.spec != put_spec.excluded.spec,
+            )
         )
         sql["upsert_node"] = self._upsert(s.nodes, ("execution_id", "node_id", "record"), 2)
         sql["upsert_attempt"] = self._upsert(
@@ -152,7 +170,9 @@ class _Builder:
                         sql[name] = self._fenced(with_execution, "".join(kinds))
         sql["upsert_cache"] = self._upsert(ce, ("key", "task", "created_at", "record"), ("key",))
 
-        sql["get_execution"] = self._compile(sa.select(ex.c.record).where(ex.c.id == _bp("id")))
+        sql["get_execution"] = self._compile(
+            sa.select(ex.c.record, spec_of(ex)).where(ex.c.id == _bp("id"))
+        )
         # The head where the row has one (revision 0014), else the record (decodes as one).
         head = sa.func.coalesce(ex.c.head, ex.c.record)
         sql["get_execution_head"] = self._compile(sa.select(head).where(ex.c.id == _bp("id")))
@@ -259,6 +279,7 @@ class _Builder:
         zero = sa.literal_column("0", sa.BigInteger)
         changed = sa.func.coalesce(last, zero) > _bp("after", type_=sa.BigInteger)
         nulls = (
+            sa.cast(sa.null(), s.execution_specs.c.spec.type).label("spec"),
             sa.cast(sa.null(), ex.c.lease_owner.type).label("lease_owner"),
             sa.cast(sa.null(), ex.c.lease_expires_at.type).label("lease_expires_at"),
             sa.cast(sa.null(), sa.BigInteger).label("last_seq"),
@@ -281,16 +302,18 @@ class _Builder:
         whole: Any = sa.case((ended, ex.c.record), else_=head)
         one = sa.literal_column("1", sa.Integer)
         read_whole: Any = sa.case((ended, one), else_=sa.literal_column("0", sa.Integer))
+        spec = spec_of(ex)
         variants = (
-            ("view_execution", ex.c.record, one),
-            ("view_execution_head", whole, read_whole),
+            ("view_execution", ex.c.record, one, spec),
+            ("view_execution_head", whole, read_whole, sa.case((ended, spec), else_=sa.null())),
         )
-        for name, record, is_whole in variants:
+        for name, record, is_whole, its_spec in variants:
             row = sa.select(
                 kind(0),
                 ex.c.id.label("node_id"),
                 is_whole.label("attempt"),
                 record.label("record"),
+                its_spec.label("spec"),
                 ex.c.lease_owner,
                 ex.c.lease_expires_at,
                 last.label("last_seq"),
@@ -444,7 +467,7 @@ class _Builder:
             for filters in itertools.combinations(EXECUTION_FILTERS, n):
                 where = [ex.c[f] == _bp(f) for f in filters]
                 self.sql[variant_name("list_executions", filters)] = self._compile(
-                    sa.select(ex.c.record)
+                    sa.select(ex.c.record, spec_of(ex))
                     .where(*where)
                     .order_by(ex.c.created_at.desc(), ex.c.id.desc())
                     .limit(_bp("limit", type_=sa.Integer))

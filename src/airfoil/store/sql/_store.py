@@ -26,6 +26,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import msgspec
@@ -41,6 +42,7 @@ from airfoil.core.records import (
     NodeRecord,
     StoreBatch,
 )
+from airfoil.store._records import ExecutionDecoder
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import (
     ExecutionView,
@@ -65,7 +67,6 @@ from airfoil.store.sql._control import SqlControlInbox
 from airfoil.store.sql._migrate import ensure_schema
 from airfoil.store.sql._observability import SqlObservabilityStore
 from airfoil.store.sql._pg_leases import take_lease
-from airfoil.store.sql._records import ExecutionDecoder
 from airfoil.store.sql._retry import RetryPolicy, is_transient
 from airfoil.store.sql._rows import (
     attempt_arrays,
@@ -78,6 +79,7 @@ from airfoil.store.sql._rows import (
     node_arrays,
     node_row,
     positional_rows,
+    spec_row,
 )
 from airfoil.store.sql._schedules import SqlScheduleStore
 from airfoil.store.sql._scheduling import SqlSchedulingStore
@@ -325,7 +327,7 @@ class SqlMetaStore(
     def write(self, batch: StoreBatch) -> None:
         s = self._s
         if batch.lease is not None and s.has_fenced and batch:
-            fenced = fenced_params(batch)
+            fenced = fenced_params(batch, self.records.spec_stored)
             if fenced is not None:  # PostgreSQL: the whole batch in one statement
                 sql = s.fenced(batch.execution is not None, fenced.pop("kinds"))
                 # Lazily, unless it ends its execution, has no event to look it up by, or is
@@ -341,8 +343,12 @@ class SqlMetaStore(
                     self._leases_on_disk.flushed(batch.lease)
                 return
         work: list[tuple[str, Sequence[Any]]] = []
-        if batch.execution is not None:
-            work.append((s.upsert_execution, [execution_row(batch.execution)]))
+        ex = batch.execution
+        new_spec = ex is not None and not self.records.spec_stored(ex)
+        if ex is not None:
+            work.append((s.upsert_execution, [execution_row(ex)]))
+            if new_spec:  # its launch, mostly: once an execution (0021)
+                work.append((s.upsert_spec, [spec_row(ex)]))
         if s.positional is not None:  # SQLite: rows as tuples
             rows = positional_rows(batch)
             work += [(sql, r) for sql, r in zip(s.positional, rows, strict=True) if r]
@@ -353,6 +359,9 @@ class SqlMetaStore(
         if not work:
             return
         self._write(batch, lambda: self._write_once(work, batch))
+        if new_spec:
+            assert ex is not None
+            self.records.stored(ex)
 
     def _general_rows(self, batch: StoreBatch) -> list[tuple[str, Sequence[Any]]]:
         """PostgreSQL's general path: a batch's node, attempt and event writes (several
@@ -442,7 +451,7 @@ class SqlMetaStore(
         return {(str(r[0]), int(r[1])) for r in rows}
 
     def _rewrite(self, batch: StoreBatch) -> None:
-        params = fenced_params(batch)
+        params = fenced_params(batch, lambda _ex: True)  # its spec: stored before it was
         assert params is not None  # it was written this way before
         sql = self._s.fenced(batch.execution is not None, params.pop("kinds"))
         params["lazy"] = False
@@ -532,7 +541,8 @@ class SqlMetaStore(
         rows = self._read(self._s.get_execution, {"id": execution_id}, "reading an execution")
         if not rows:
             raise NotFoundError(f"execution {execution_id!r} does not exist")
-        return decode_one("execution", rows[0][0], self.records.decode)
+        record, spec = rows[0]
+        return decode_one("execution", record, lambda r: self.records.decode(r, spec))
 
     def find_executions(self, project: str, ref: str) -> list[tuple[str, str, str]]:
         params = {"project": project, "ref": ref, "project2": project, "ref2": ref}
@@ -566,7 +576,13 @@ class SqlMetaStore(
         sql = self._s.list_executions(tuple(params))
         params.update(limit=limit, offset=offset)
         rows = self._read(sql, params, "listing executions")
-        return decode_each("execution", (r[0] for r in rows), self.records.decode, on_unreadable)
+        return [
+            ex
+            for r in rows  # with its spec row's JSON (0021)
+            for ex in decode_each(
+                "execution", [r[0]], partial(self.records.decode, spec=r[1]), on_unreadable
+            )
+        ]
 
     def list_execution_heads(
         self,

@@ -48,10 +48,10 @@ def view_execution(
     rows = store._read(sql, {"eid": execution_id, "after": after_seq}, "reading an execution")
     if not rows or rows[0][0] != 0:
         raise NotFoundError(f"execution {execution_id!r} does not exist")
-    _, _, whole, record, owner, expires_at, last = rows[0]
+    _, _, whole, record, spec, owner, expires_at, last = rows[0]
     rec: ExecutionRecord | ExecutionHead
     if whole:
-        rec = decode_one("execution", record, store.records.decode)
+        rec = decode_one("execution", record, lambda r: store.records.decode(r, spec))
     else:
         rec = decode_one("execution", record, _HEAD.decode)
     last_seq = int(last or 0)

@@ -1,0 +1,106 @@
+"""An execution's workflow spec in a table of its own, ``execution_specs``, out of its
+``record``: the row that every batch of the execution rewrites no longer carries the spec
+(a chain of 100: 47 KB), which is written once, at the launch.
+
+Moves each existing row's spec: its record's ``spec`` goes to ``execution_specs`` and the
+record is written again without it (the same JSON otherwise: keys in order, as the store's
+encoder writes them). A record read by the new code with no spec row and a spec of its own
+still decodes (``_records``), so a row this revision did not reach stays readable.
+
+Revision ID: 0021
+Revises: 0020
+Create Date: 2026-12-07
+
+Frozen: it spells the table out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0021"
+down_revision: str | Sequence[str] | None = "0020"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_KEY = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+_BATCH = 500
+
+
+def upgrade() -> None:
+    op.create_table(
+        "execution_specs",
+        sa.Column("execution_id", _KEY, primary_key=True),
+        sa.Column("spec", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["execution_id"],
+            ["executions.id"],
+            name="fk_execution_specs_execution_id",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("execution_id", name="pk_execution_specs"),
+    )
+    _move_specs(op.get_bind())
+
+
+def _move_specs(conn: sa.Connection) -> None:
+    """Each execution's spec out of its record, a batch of rows at a time (by id)."""
+    ex = sa.table("executions", sa.column("id"), sa.column("record"))
+    specs = sa.table("execution_specs", sa.column("execution_id"), sa.column("spec"))
+    after = ""
+    while True:
+        rows = conn.execute(
+            sa.select(ex.c.id, ex.c.record).where(ex.c.id > after).order_by(ex.c.id).limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        moved, rewritten = [], []
+        for eid, record in rows:
+            data = json.loads(record)
+            spec = data.pop("spec", None)
+            if spec is None:
+                continue
+            moved.append(
+                {
+                    "execution_id": eid,
+                    "spec": json.dumps(spec, separators=(",", ":"), ensure_ascii=False),
+                }
+            )
+            rewritten.append(
+                {"eid": eid, "record": json.dumps(data, separators=(",", ":"), ensure_ascii=False)}
+            )
+        if moved:
+            conn.execute(sa.insert(specs), moved)
+            conn.execute(
+                sa.update(ex)
+                .where(ex.c.id == sa.bindparam("eid"))
+                .values(record=sa.bindparam("record")),
+                rewritten,
+            )
+        after = rows[-1][0]
+
+
+def downgrade() -> None:
+    conn = op.get_bind()
+    ex = sa.table("executions", sa.column("id"), sa.column("record"))
+    specs = sa.table("execution_specs", sa.column("execution_id"), sa.column("spec"))
+    rows = conn.execute(
+        sa.select(ex.c.id, ex.c.record, specs.c.spec).join(specs, specs.c.execution_id == ex.c.id)
+    ).all()
+    for eid, record, spec in rows:
+        data = json.loads(record)
+        out: dict[str, object] = {}
+        for key, value in data.items():  # the spec back in its place, after ``phase``
+            out[key] = value
+            if key == "phase":
+                out["spec"] = json.loads(spec)
+        conn.execute(
+            sa.update(ex)
+            .where(ex.c.id == eid)
+            .values(record=json.dumps(out, separators=(",", ":"), ensure_ascii=False))
+        )
+    op.drop_table("execution_specs")
