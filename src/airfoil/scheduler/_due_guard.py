@@ -100,7 +100,7 @@ class DueGuard:
                 uc += c * w
                 um += m * w
                 ug += g * w
-                if w > 1:
+                if w > 1 and gang_share is not None:
                     self._count_gang(c * w, m * w, g * w)
                 if backfill:
                     self._ends.append((max(run.end_key[0], now), (c * w, m * w, g * w)))
@@ -167,7 +167,7 @@ class DueGuard:
         used[1] += m * w
         used[2] += g * w
         self._any = True
-        if w > 1:
+        if w > 1 and self._gang_limit is not None:
             self._count_gang(c * w, m * w, g * w)
         if self.backfill and not self.closed:
             self._ends.append((self._now + entry.estimate, (c * w, m * w, g * w)))
