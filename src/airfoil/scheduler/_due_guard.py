@@ -54,6 +54,7 @@ class DueGuard:
         "_limit",
         "_now",
         "_queue_bar",
+        "_relaxed",
         "_shadow",
         "_state",
         "_used",
@@ -75,21 +76,6 @@ class DueGuard:
         gang_queue: float | None = None,
     ) -> None:
         self._limit = [share * total for total in state.totals]
-        self._gang_limit = (
-            [gang_share * total for total in state.totals] if gang_share is not None else None
-        )
-        self._gang_used = [0, 0, 0]
-        self._state = state
-        # ``gang_queue``: the waiting GPUs the gang cap needs to apply (``None``: always;
-        # 0 once found to be reached, so the queue is summed at most once a decision)
-        self._queue_bar: float | None = (
-            gang_queue * state.totals[2] if gang_queue is not None else None
-        )
-        self.backfill = backfill
-        self.gangs_apart = gangs_apart
-        self._now = now
-        # (expected end, demand) of work started as due: only for ``backfill``'s shadow time
-        self._ends: list[tuple[float, Vector]] = []
         uc = um = ug = 0
         for run in state.running.values():
             entry = run.entry
@@ -100,29 +86,67 @@ class DueGuard:
                 uc += c * w
                 um += m * w
                 ug += g * w
-                if w > 1 and gang_share is not None:
-                    self._count_gang(c * w, m * w, g * w)
-                if backfill:
-                    self._ends.append((max(run.end_key[0], now), (c * w, m * w, g * w)))
         used = [uc, um, ug]
         self._used = used
         self._any = any(used)
-        self.closed = False
-        self._gangs_closed = False
-        self._shadow: float | None = None
-        self._extra: list[float] = []
+        self.closed = False  # every later due item is held back
         self.reason = (
             f"due work (gangs, jobs past their starvation bound) may hold at most "
             f"{share:.0%} of the cluster, and this would pass it: it starts as such work ends"
         )
+        # the relaxations (all off by default: then ``blocks`` is the plain cap)
+        self._relaxed = backfill or gangs_apart or gang_share is not None
+        self.backfill = backfill
+        self.gangs_apart = gangs_apart
+        self._now = now
+        self._state = state
+        self._gangs_closed = False  # every later due gang is held back
+        self._shadow: float | None = None  # ``backfill``: set once an item is held
+        self._extra: list[float] = []
+        # (expected end, demand) of work started as due: only for ``backfill``'s shadow time
+        self._ends: list[tuple[float, Vector]] = []
+        self._gang_limit = (
+            [gang_share * total for total in state.totals] if gang_share is not None else None
+        )
+        self._gang_used = [0, 0, 0]
+        # ``gang_queue``: the waiting GPUs the gang cap needs to apply (``None``: always;
+        # 0 once found to be reached, so the queue is summed at most once a decision)
+        self._queue_bar: float | None = (
+            gang_queue * state.totals[2] if gang_queue is not None else None
+        )
+        if backfill or gang_share is not None:
+            for run in state.running.values():
+                entry = run.entry
+                due = entry.reserve_from
+                if due is not None and run.start >= due:
+                    c, m, g = entry.demand
+                    w = entry.workers
+                    if w > 1 and gang_share is not None:
+                        self._count_gang(c * w, m * w, g * w)
+                    if backfill:
+                        self._ends.append((max(run.end_key[0], now), (c * w, m * w, g * w)))
 
     def blocks(self, entry: WaitingEntry) -> bool:
         """Whether the due ``entry`` must wait (it then holds back later ones: see the module)."""
-        if self.closed and self._shadow is None:
+        if self.closed:
             return True
-        if self._gangs_closed and entry.workers > 1:
-            return True
+        if self._relaxed:
+            return self._relaxed_blocks(entry)
+        if not self._any:
+            return False
         w = entry.workers
+        c, m, g = entry.demand
+        used, limit = self._used, self._limit
+        self.closed = (
+            used[0] + c * w > limit[0] or used[1] + m * w > limit[1] or used[2] + g * w > limit[2]
+        )
+        return self.closed
+
+    def _relaxed_blocks(self, entry: WaitingEntry) -> bool:
+        """:meth:`blocks` with ``backfill``, ``gangs_apart`` or ``gang_share`` set."""
+        w = entry.workers
+        if self._gangs_closed and w > 1:
+            return True
         c, m, g = entry.demand
         need = (c * w, m * w, g * w)
         gang_limit = self._gang_limit
@@ -136,10 +160,11 @@ class DueGuard:
         used, limit = self._used, self._limit
         over = used[0] + need[0] > limit[0] or used[1] + need[1] > limit[1]
         over = over or used[2] + need[2] > limit[2]
-        if self.closed:  # backfill behind the held item (``_shadow`` is set)
+        shadow = self._shadow
+        if shadow is not None:  # backfill behind the held item
             if over:
                 return True
-            if self._shadow is not None and self._now + entry.estimate <= self._shadow:
+            if self._now + entry.estimate <= shadow:
                 return False
             extra = self._extra
             if need[0] <= extra[0] and need[1] <= extra[1] and need[2] <= extra[2]:
@@ -153,9 +178,10 @@ class DueGuard:
         if self.gangs_apart and w > 1:
             self._gangs_closed = True
             return True
-        self.closed = True
         if self.backfill:
             self._set_shadow(need)
+        if self._shadow is None:
+            self.closed = True
         return True
 
     def add(self, entry: WaitingEntry) -> None:
@@ -167,10 +193,11 @@ class DueGuard:
         used[1] += m * w
         used[2] += g * w
         self._any = True
-        if w > 1 and self._gang_limit is not None:
-            self._count_gang(c * w, m * w, g * w)
-        if self.backfill and not self.closed:
-            self._ends.append((self._now + entry.estimate, (c * w, m * w, g * w)))
+        if self._relaxed:
+            if w > 1 and self._gang_limit is not None:
+                self._count_gang(c * w, m * w, g * w)
+            if self.backfill and self._shadow is None:
+                self._ends.append((self._now + entry.estimate, (c * w, m * w, g * w)))
 
     def _long_queue(self) -> bool:
         """Whether the waiting work asks for ``gang_queue`` times the cluster's GPUs."""
