@@ -80,6 +80,7 @@ AIRFOIL_ONLY = frozenset(
     {
         "_airfoil.py",
         "_defrag.py",
+        "_due_guard.py",
         "_horizon.py",
         "_settle.py",
         "_victims.py",

@@ -82,6 +82,7 @@ from typing import TYPE_CHECKING, ClassVar
 from airfoil.scheduler import _reasons, _settle
 from airfoil.scheduler._defrag import Guard as DefragGuard
 from airfoil.scheduler._defrag import defragment
+from airfoil.scheduler._due_guard import DueGuard
 from airfoil.scheduler._errors import InvalidPolicyError
 from airfoil.scheduler._fair import borrowed_victims
 from airfoil.scheduler._horizon import ending_soon, horizon_fit
@@ -197,6 +198,17 @@ class AirfoilPolicy(Policy):
             recent preemptions only; ``None``, the default: no bound).
         gang_whole_last: due gangs preempt single workers that need a whole node last
             (``False``, the default: in the victims' order).
+        due_backfill: with ``due_share``, a due item held by the cap no longer holds back
+            every later one: those expected to end before it could start under the cap, or
+            that fit beside it then, still start (EASY backfill within the cap;
+            :mod:`airfoil.scheduler._due_guard`). ``False``, the default.
+        due_gangs_apart: with ``due_share``, a due gang held by the cap holds back later
+            gangs only, not due single workers that fit under it (``False``, the default).
+        due_gang_share: with ``due_share``, the largest share of the cluster due gangs may
+            hold (``None``, the default: only ``due_share``); a gang held by it holds back
+            later gangs only.
+        due_gang_queue: with ``due_gang_share``, that cap applies only while the waiting
+            work asks for at least this many times the cluster's GPUs (``None``: always).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -231,6 +243,10 @@ class AirfoilPolicy(Policy):
     preempt_rate: int | None = None
     preempt_window: float = 3600.0
     gang_whole_last: bool = False
+    due_backfill: bool = False
+    due_gangs_apart: bool = False
+    due_gang_share: float | None = None
+    due_gang_queue: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -302,6 +318,12 @@ class AirfoilPolicy(Policy):
             )
         if self.due_share is not None and not 0 < self.due_share <= 1:
             problems.append(f"due_share must be in (0, 1] or None, got {self.due_share}")
+        if self.due_gang_queue is not None and not 0 <= self.due_gang_queue < math.inf:
+            problems.append(
+                f"due_gang_queue must be a finite number >= 0 or None, got {self.due_gang_queue}"
+            )
+        if self.due_gang_share is not None and not 0 < self.due_gang_share <= 1:
+            problems.append(f"due_gang_share must be in (0, 1] or None, got {self.due_gang_share}")
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -337,7 +359,19 @@ class AirfoilPolicy(Policy):
         if not state.order:
             return rnd.decision()
         victims = Victims(self, rnd, state.order[0][0])
-        guard = _DueGuard(self.due_share, state) if self.due_share is not None else None
+        guard = (
+            DueGuard(
+                self.due_share,
+                state,
+                now,
+                backfill=self.due_backfill,
+                gangs_apart=self.due_gangs_apart,
+                gang_share=self.due_gang_share,
+                gang_queue=self.due_gang_queue,
+            )
+            if self.due_share is not None
+            else None
+        )
         served = self._due_pass(rnd, victims, guard)
         self._las_pass(rnd, victims, served, guard)
         if self.defragment:
@@ -353,7 +387,7 @@ class AirfoilPolicy(Policy):
             )
         return rnd.decision()
 
-    def _due_pass(self, rnd: Round, victims: Victims, guard: _DueGuard | None) -> set[str]:
+    def _due_pass(self, rnd: Round, victims: Victims, guard: DueGuard | None) -> set[str]:
         """Serve due items first: start, make room, or reserve."""
         state, now = rnd.state, rnd.now
         served: set[str] = set()
@@ -425,7 +459,7 @@ class AirfoilPolicy(Policy):
         return served
 
     def _las_pass(
-        self, rnd: Round, victims: Victims, served: set[str], guard: _DueGuard | None
+        self, rnd: Round, victims: Victims, served: set[str], guard: DueGuard | None
     ) -> None:
         """Least attained service over the rest of the queue, preempting higher levels."""
         state, now = rnd.state, rnd.now
@@ -657,65 +691,6 @@ def _all_hopeless(rnd: Round, hopeless: dict[Shape, tuple[int, float]], level: i
         or not rnd.still_waits(shape)
         for shape in rnd.state.shapes
     )
-
-
-class _DueGuard:
-    """Caps the share of the cluster that work started as due (never preempted) may hold.
-
-    Due items start in the order the passes meet them while the work started as due (running,
-    or started earlier in this decision) stays within ``share`` of the cluster's CPUs, memory
-    and GPUs. Once one due item is held back, every later one is too (``closed``), so a large
-    due item is not passed for ever by smaller ones; and when no work started as due runs, a
-    due item may start whatever its size, so an item larger than the cap is never held back
-    for ever.
-    """
-
-    __slots__ = ("_any", "_limit", "_used", "closed", "reason")
-
-    def __init__(self, share: float, state: SchedulerState) -> None:
-        self._limit = [share * total for total in state.totals]
-        uc = um = ug = 0
-        for run in state.running.values():
-            entry = run.entry
-            due = entry.reserve_from
-            if due is not None and run.start >= due:  # started as due
-                c, m, g = entry.demand
-                w = entry.workers
-                uc += c * w
-                um += m * w
-                ug += g * w
-        used = [uc, um, ug]
-        self._used = used
-        self._any = any(used)
-        self.closed = False
-        self.reason = (
-            f"due work (gangs, jobs past their starvation bound) may hold at most "
-            f"{share:.0%} of the cluster, and this would pass it: it starts as such work ends"
-        )
-
-    def blocks(self, entry: WaitingEntry) -> bool:
-        """Whether the due ``entry`` must wait (it then closes the guard for later ones)."""
-        if self.closed:
-            return True
-        if not self._any:
-            return False
-        w = entry.workers
-        c, m, g = entry.demand
-        used, limit = self._used, self._limit
-        self.closed = (
-            used[0] + c * w > limit[0] or used[1] + m * w > limit[1] or used[2] + g * w > limit[2]
-        )
-        return self.closed
-
-    def add(self, entry: WaitingEntry) -> None:
-        """Count the due ``entry``, just started, against the cap."""
-        w = entry.workers
-        c, m, g = entry.demand
-        used = self._used
-        used[0] += c * w
-        used[1] += m * w
-        used[2] += g * w
-        self._any = True
 
 
 def _alone_making_room(

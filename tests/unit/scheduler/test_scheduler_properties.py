@@ -218,6 +218,14 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         assert len(at) < 2 or at[-2] + 600.0 <= now or now - victim.start >= victim.entry.estimate
     # due gangs taking whole-node singles last
     check_invariants(AirfoilPolicy(gang_whole_last=True), *scenario)
+    # the cap on due work relaxed (backfill within it, gangs held apart) or tightened for
+    # gangs: work started as due still stays within ``due_share`` (check_airfoil_due_share)
+    check_invariants(AirfoilPolicy(due_backfill=True), *scenario)
+    check_invariants(AirfoilPolicy(due_gangs_apart=True, due_backfill=True), *scenario)
+    for queue_bar in (None, 0.5):
+        check_invariants(
+            AirfoilPolicy(due_gang_share=0.25, due_gang_queue=queue_bar, gang_after=0.0), *scenario
+        )
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
@@ -371,6 +379,24 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
         assert not any(before) and len(due) == 1, (
             f"airfoil started due work past its cap: {before} + {usage(due)} > {limit}"
         )
+    if policy.due_gang_share is not None and policy.due_gang_queue is None:
+        # due gangs stay within their own cap, but for one when no due gang runs
+        gang_limit = [policy.due_gang_share * total for total in state.totals]
+        gangs_before = usage(
+            [
+                (run.entry.demand, run.entry.workers)
+                for run in state.running.values()
+                if run.entry.workers > 1
+                and run.entry.reserve_from is not None
+                and run.start >= run.entry.reserve_from
+            ]
+        )
+        gangs = [(d, w) for d, w in due if w > 1]
+        gangs_after = [b + a for b, a in zip(gangs_before, usage(gangs), strict=True)]
+        if gangs and any(a > lim for a, lim in zip(gangs_after, gang_limit, strict=True)):
+            assert not any(gangs_before) and len(gangs) == 1, (
+                f"airfoil started due gangs past their cap: {gangs_before} + {usage(gangs)}"
+            )
 
 
 @st.composite

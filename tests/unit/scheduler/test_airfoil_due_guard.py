@@ -1,0 +1,118 @@
+"""``AirfoilPolicy``'s relaxations of the cap on due work (``due_share``): ``due_backfill``,
+``due_gangs_apart`` and ``due_gang_share`` with ``due_gang_queue`` (twenty-first session)."""
+
+from __future__ import annotations
+
+import pytest
+from sched_factories import gpu_node, gpus, running, starts
+
+from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, decide
+
+pytestmark = pytest.mark.unit
+
+FOUR_NODES = [gpu_node(f"n{i}", 8) for i in range(4)]
+NOW = 50_000.0
+
+
+def _due_gang_running() -> list:
+    # a gang started as due (gang_after 0) on n0, n1, expected to end at 100,000 s; the cap
+    # (7/8 of 32 GPUs) leaves 12 GPUs of due work beside it
+    return [running(gpus("g1", 8, gang=2, estimate=100_000.0), "n0", "n1")]
+
+
+def _held_gang() -> object:
+    # 16 + 24 > 28: held by the cap until "g1" is expected to end; then 24 of 28 are used
+    return gpus("g2", 8, gang=3, submit=1_000.0, estimate=10_000.0)
+
+
+def _starving(item_id: str, estimate: float, n: int = 8) -> object:
+    # due at 2,000 s (12 x its estimate, at least 12 h, after its submit): after "g2"
+    return gpus(item_id, n, submit=2_000.0 - 12 * max(estimate, 3600.0), estimate=estimate)
+
+
+def test_by_default_a_held_due_gang_holds_back_every_later_due_item() -> None:
+    queue = [_held_gang(), _starving("short", 60.0)]
+    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW)
+    assert d.starts == ()
+    assert d.reasons["short"] == d.reasons["g2"]
+
+
+def test_due_backfill_starts_due_work_that_ends_before_the_held_item_could_start() -> None:
+    policy = AirfoilPolicy(due_backfill=True)
+    queue = [_held_gang(), _starving("short", 60.0)]
+    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert starts(d) == [("short", ("n2",))]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+
+
+def test_due_backfill_holds_due_work_that_would_delay_the_held_item() -> None:
+    # expected to end after "g1" (the shadow time), and 8 GPUs do not fit in the 4 the cap
+    # leaves beside "g2" then
+    policy = AirfoilPolicy(due_backfill=True)
+    queue = [_held_gang(), _starving("long", 100_000.0)]
+    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert d.starts == ()
+    assert d.reasons["long"] == d.reasons["g2"]
+
+
+def test_due_backfill_lets_long_due_work_use_the_room_left_beside_the_held_item() -> None:
+    # at the shadow time "g2" holds 24 of the 28 GPUs: 4 are left beside it, and a long
+    # 4-GPU job takes them; a second one fits under the cap now (16 + 4 + 4) but not there
+    policy = AirfoilPolicy(due_backfill=True)
+    run = [*_due_gang_running(), running(gpus("a", 8, estimate=1e6), "n2")]
+    small = _starving("small", 100_000.0, n=4)
+    other = _starving("other", 200_000.0, n=4)
+    d = decide([_held_gang(), small, other], run, FOUR_NODES, now=NOW, policy=policy)
+    assert starts(d) == [("small", ("n3",))]
+    assert d.reasons["other"] == d.reasons["g2"]
+
+
+def test_due_gangs_apart_starts_due_single_workers_behind_a_held_gang() -> None:
+    policy = AirfoilPolicy(due_gangs_apart=True)
+    later_gang = gpus("g3", 1, gang=2, submit=2_000.0, estimate=60.0)
+    queue = [_held_gang(), _starving("long", 100_000.0), later_gang]
+    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert starts(d) == [("long", ("n2",))]
+    # the later gang would fit under the cap (16 + 8 + 2) but waits behind the held one
+    assert d.reasons["g3"] == d.reasons["g2"]
+
+
+def test_due_gang_share_caps_due_gangs_but_not_starving_single_workers() -> None:
+    # gangs may hold half of 32 GPUs: "g2" (16 + 8 of 16) waits; the starving job starts
+    policy = AirfoilPolicy(due_gang_share=0.5)
+    small_gang = gpus("g2", 4, gang=2, submit=1_000.0, estimate=10_000.0)
+    queue = [small_gang, _starving("long", 100_000.0)]
+    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert starts(d) == [("long", ("n2",))]
+    assert "g2" in d.reasons
+    # by default (only the 7/8 cap) the gang starts (16 + 8 of 28) and holds the job back
+    d = decide(queue, _due_gang_running(), FOUR_NODES, now=NOW)
+    assert [s.item_id for s in d.starts] == ["g2"]
+    assert "long" in d.reasons
+
+
+def test_due_gang_queue_applies_the_gang_cap_only_behind_a_long_queue() -> None:
+    policy = AirfoilPolicy(due_gang_share=0.5, due_gang_queue=2.0)
+    small_gang = gpus("g2", 4, gang=2, submit=1_000.0, estimate=10_000.0)
+    # 8 GPUs waiting, under 2 x 32: the gang cap does not apply and the gang starts
+    d = decide([small_gang], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
+    assert [s.item_id for s in d.starts] == ["g2"]
+    # 8 + 64 GPUs waiting (fresh work that cannot start: not interruptible work runs): held
+    fresh = [gpus(f"f{i}", 8, submit=NOW - 10.0, estimate=1e5) for i in range(8)]
+    run = [*_due_gang_running(), running(gpus("a", 8, estimate=1e6), "n2")]
+    d = decide([small_gang, *fresh], run, FOUR_NODES, now=NOW, policy=policy)
+    assert "g2" not in [s.item_id for s in d.starts]
+    assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"due_gang_share": 0.0}, r"due_gang_share must be in \(0, 1\] or None"),
+        ({"due_gang_share": 1.5}, r"due_gang_share must be in \(0, 1\] or None"),
+        ({"due_gang_queue": -1.0}, r"due_gang_queue must be a finite number >= 0 or None"),
+    ],
+)
+def test_bad_due_guard_settings_are_refused(settings: dict, message: str) -> None:
+    with pytest.raises(InvalidPolicyError, match=message):
+        AirfoilPolicy(**settings)
