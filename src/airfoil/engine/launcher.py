@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from airfoil.core.clock import Clock
-from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
+from airfoil.core.errors import ConfigError, ConflictError, InvalidInputError, NotFoundError
 from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
 from airfoil.core.records import ExecutionRecord, TaskSpec, Value, WorkflowSpec
@@ -123,7 +123,9 @@ class Launcher:
             UnschedulableTaskError: a task asks for more than there could ever be.
             ConfigError: a task requests a secret the project does not have.
             CacheScopeAccessError: a task's ``cache_scope=`` is one the project may not use.
+            InvalidInputError: an input of the workflow has no value and no default.
         """
+        inputs = _with_defaults(spec, inputs)
         exec_id = execution_id or new_execution_id()
         if name is not None and name != exec_id:
             rows = self.meta.find_executions(project, name)
@@ -393,3 +395,31 @@ def load_state(
         retry=sm.RetryPolicy(base_s=retry_backoff_s),
         graph=graphs.graph(record.spec) if graphs is not None else None,
     )
+
+
+def _with_defaults(spec: WorkflowSpec, inputs: dict[str, Value]) -> dict[str, Value]:
+    """``inputs`` with the workflow's defaults for those not given: callers that bind inputs
+    (the CLI, the server, a call) give every one, but an engine's own caller may leave a
+    defaulted one out, which the run would otherwise fail on at its start as an engine bug.
+
+    Raises:
+        InvalidInputError: an input has neither a value nor a default.
+    """
+    params = spec.interface.inputs
+    if all(p.name in inputs for p in params):
+        return inputs
+    bound = dict(inputs)
+    missing: list[str] = []
+    for p in params:
+        if p.name in bound:
+            continue
+        if p.has_default and p.default is not None:
+            bound[p.name] = p.default
+        elif not p.has_default:  # as the compiler binds a call's inputs
+            missing.append(p.name)
+    if missing:
+        raise InvalidInputError(
+            f"workflow {spec.name} needs a value for {', '.join(map(repr, missing))} "
+            "(no default): give each input its value"
+        )
+    return bound
