@@ -7,6 +7,7 @@ tests/integration/server/test_engine_process.py."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -19,11 +20,15 @@ pytestmark = pytest.mark.unit
 
 
 class _Proc:
-    """A process that never stops on its own: what ``EngineProcess.stop`` waits for."""
+    """A process that never stops on its own: what ``EngineProcess.stop`` waits for. Its
+    ``sentinel`` is ready once it is killed, as a real process's is once it has ended."""
 
     def __init__(self) -> None:
         self.joins: list[float | None] = []
         self.killed = False
+        self.exitcode: int | None = None
+        self.pid = 0
+        self.sentinel, self._alive_end = os.pipe()
 
     def join(self, timeout: float | None = None) -> None:
         self.joins.append(timeout)
@@ -33,6 +38,13 @@ class _Proc:
 
     def kill(self) -> None:
         self.killed = True
+        self.exitcode = -9
+        os.close(self._alive_end)  # the read end sees EOF: ready
+
+    def __del__(self) -> None:
+        os.close(self.sentinel)
+        if not self.killed:
+            os.close(self._alive_end)
 
 
 def _engine(config: ServerConfig) -> tuple[EngineProcess, _Proc]:
