@@ -89,18 +89,19 @@ main()
 """
 
 
-def _imported(tmp_path: Path, *args: str) -> set[str]:
-    dump = tmp_path / "modules.json"
+def _python(tmp_path: Path, *args: str) -> str:
+    """The stdout of ``python ARGS`` run from the repository with a home in ``tmp_path``."""
     env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
     proc = subprocess.run(
-        [sys.executable, "-c", _DUMP, str(dump), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
+        [sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _imported(tmp_path: Path, *args: str) -> set[str]:
+    dump = tmp_path / "modules.json"
+    _python(tmp_path, "-c", _DUMP, str(dump), *args)
     return set(json.loads(dump.read_text()))
 
 
@@ -140,14 +141,5 @@ def test_airfoil_run_freezes_its_start_up_and_runs_tasks_collected(
     # out of its reach (gc.freeze).
     flow = tmp_path / "probe.py"
     flow.write_text(_GC_PROBE)
-    env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", "run", "--json", str(flow), "wf"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["outputs"] == {"o0": "True True"}
+    out = _python(tmp_path, "-m", "airfoil.cli", "run", "--json", str(flow), "wf")
+    assert json.loads(out)["outputs"] == {"o0": "True True"}
