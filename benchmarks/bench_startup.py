@@ -12,7 +12,11 @@ moment the first task's body runs (it writes `time.time()` to a file).
 Compile both trees first (`python -m compileall -q src/airfoil` in each): with
 PYTHONDONTWRITEBYTECODE=1 nothing is cached otherwise and every run compiles the package.
 
-    python benchmarks/bench_startup.py [--runs 9] TREE [BASE_TREE]
+    python benchmarks/bench_startup.py [--runs 9] [--floor] TREE [BASE_TREE]
+
+Each process's minor page faults are printed too (a fault that backs a new page costs ~11 us
+of CPU on a host whose guest memory is backed on first touch). ``--floor`` alternates
+``python -c pass`` and the imports of the libraries a run needs with the trees' runs.
 """
 
 from __future__ import annotations
@@ -29,24 +33,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _util import FIRST_TASK_FLOW, temp_dir
 
+#: what any Python process of this interpreter costs, and the libraries `airfoil run` needs
+#: (Typer, Rich's console and table, msgspec, sqlite3) imported alone: the floor (--floor)
+FLOORS = {
+    "python -c pass": "pass",
+    "python -c 'import sqlite3, typer, rich.console, rich.table, msgspec'": (
+        "import sqlite3, typer, rich.console, rich.table, msgspec"
+    ),
+}
 
-def _run(tree: str, home: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, user + sys CPU seconds) of one `airfoil` process of ``tree``."""
-    path = os.pathsep.join(p for p in (os.path.join(tree, "src"), env.get("PYTHONPATH")) if p)
-    env = dict(env, PYTHONPATH=path, AIRFOIL_HOME=home)
+
+def _measure(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, float]:
+    """(wall seconds, user + sys CPU seconds, minor page faults) of one process ``cmd``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "airfoil.cli", *args],
-        env=env,
-        cwd=tree,
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run(cmd, env=env, cwd=cwd, check=True, capture_output=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return wall, cpu, float(after.ru_minflt - before.ru_minflt)
+
+
+def _run(tree: str, home: str, args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, user + sys CPU seconds, minor page faults) of one `airfoil` process of
+    ``tree``."""
+    path = os.pathsep.join(p for p in (os.path.join(tree, "src"), env.get("PYTHONPATH")) if p)
+    env = dict(env, PYTHONPATH=path, AIRFOIL_HOME=home)
+    return _measure([sys.executable, "-m", "airfoil.cli", *args], env, tree)
 
 
 def _line(label: str, xs: list[float]) -> str:
@@ -57,6 +70,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trees", nargs="+", help="checkouts to compare (1 or 2)")
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run `python -c pass` and the libraries' imports alone, alternated with the "
+        "trees: what of a run is this host's and the interpreter's",
+    )
     opts = parser.parse_args()
     trees = [os.path.abspath(t) for t in opts.trees]
     tmp = temp_dir(prefix="airfoil-startup-")
@@ -69,15 +88,23 @@ def main() -> None:
     hello = ["run", "examples/hello.py", "wf"]
     for tree in trees:  # warm-up: creates and migrates each home
         _run(tree, homes[tree], hello, env)
-    wall: dict[str, list[float]] = {t: [] for t in trees}
-    cpu: dict[str, list[float]] = {t: [] for t in trees}
+    floors = list(FLOORS) if opts.floor else []
+    wall: dict[str, list[float]] = {t: [] for t in (*trees, *floors)}
+    cpu: dict[str, list[float]] = {t: [] for t in (*trees, *floors)}
+    faults: dict[str, list[float]] = {t: [] for t in (*trees, *floors)}
     first: dict[str, list[float]] = {t: [] for t in trees}
     print(f"load average before: {os.getloadavg()}", flush=True)
     for _ in range(opts.runs):
         for tree in trees:
-            w, c = _run(tree, homes[tree], hello, env)
+            w, c, f = _run(tree, homes[tree], hello, env)
             wall[tree].append(w)
             cpu[tree].append(c)
+            faults[tree].append(f)
+        for label in floors:
+            w, c, f = _measure([sys.executable, "-c", FLOORS[label]], env, trees[0])
+            wall[label].append(w)
+            cpu[label].append(c)
+            faults[label].append(f)
         for tree in trees:
             t0 = time.time()
             _run(tree, homes[tree], ["run", flow, "wf"], env)
@@ -90,7 +117,13 @@ def main() -> None:
             f"  W5/B5 hello whole process: {_line('wall', wall[tree])}; "
             f"{_line('cpu', cpu[tree])}  [goal wall <= 0.3 s on a quiet machine]"
         )
+        print(f"  minor page faults median {statistics.median(faults[tree]):.0f}")
         print(f"  B6 process start to first task body: {_line('wall', first[tree])}")
+    for label in floors:
+        print(
+            f"{label}: {_line('wall', wall[label])}; {_line('cpu', cpu[label])}; "
+            f"minor page faults median {statistics.median(faults[label]):.0f}"
+        )
     if len(trees) == 2:
         a, b = trees
         for name, xs in (("wall", wall), ("cpu", cpu), ("B6", first)):

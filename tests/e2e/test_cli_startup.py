@@ -89,18 +89,19 @@ main()
 """
 
 
-def _imported(tmp_path: Path, *args: str) -> set[str]:
-    dump = tmp_path / "modules.json"
+def _python(tmp_path: Path, *args: str) -> str:
+    """The stdout of ``python ARGS`` run from the repository with a home in ``tmp_path``."""
     env = dict(os.environ, AIRFOIL_HOME=str(tmp_path / "home"))
     proc = subprocess.run(
-        [sys.executable, "-c", _DUMP, str(dump), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
+        [sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _imported(tmp_path: Path, *args: str) -> set[str]:
+    dump = tmp_path / "modules.json"
+    _python(tmp_path, "-c", _DUMP, str(dump), *args)
     return set(json.loads(dump.read_text()))
 
 
@@ -113,3 +114,32 @@ def test_airfoil_run_hello_imports_nothing_on_the_deny_list(tmp_path: Path) -> N
 def test_help_still_loads_every_command(tmp_path: Path) -> None:
     modules = _imported(tmp_path, "--help")
     assert {"airfoil.cli._server", "airfoil.cli._remote", "airfoil.cli._cache"} <= modules
+
+
+_GC_PROBE = """
+import gc
+
+import airfoil as af
+
+
+@af.task
+def probe() -> str:
+    return f"{gc.isenabled()} {gc.get_freeze_count() > 0}"
+
+
+@af.workflow
+def wf() -> str:
+    return probe()
+"""
+
+
+def test_airfoil_run_freezes_its_start_up_and_runs_tasks_collected(
+    tmp_path: Path,
+) -> None:
+    # The collector is paused while the command starts (cli/_collector): no collection walks
+    # the modules being imported; from the launch on it runs, the start-up's objects frozen
+    # out of its reach (gc.freeze).
+    flow = tmp_path / "probe.py"
+    flow.write_text(_GC_PROBE)
+    out = _python(tmp_path, "-m", "airfoil.cli", "run", "--json", str(flow), "wf")
+    assert json.loads(out)["outputs"] == {"o0": "True True"}

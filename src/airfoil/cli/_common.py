@@ -20,6 +20,7 @@ from rich.console import Console, ConsoleOptions
 from rich.segment import Segment
 from rich.text import Text
 
+from airfoil.cli import _collector as collector
 from airfoil.core.errors import (
     AirfoilError,
     ConflictError,
@@ -131,6 +132,8 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not getattr(fn, "resumes_collector", False):
+            collector.resume()  # paused by main() while the command loaded (cli/_collector)
         try:
             return fn(*args, **kwargs)
         except typer.Exit:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.text import Text
 
+from airfoil.cli import _collector as collector
 from airfoil.cli._common import (
     err_console,
     handle_errors,
@@ -47,6 +48,7 @@ def register(app: typer.Typer) -> None:
         ),
     )
     @handle_errors
+    @collector.resumed_in_body  # before the launch: the start-up's imports uncollected
     def run(
         ctx: typer.Context,
         file: str = typer.Argument(
@@ -90,6 +92,7 @@ def register(app: typer.Typer) -> None:
         if remote or server:  # hook: remote runs live in cli/_remote.py
             from airfoil.cli._remote import run_remote
 
+            collector.resume()
             return run_remote(
                 file, name, args, server=server, execution_id=execution_id, as_json=as_json
             )
@@ -123,6 +126,7 @@ def register(app: typer.Typer) -> None:
         engine = rt.engine(
             watch, on_change=chain(live.update if live else None, echo and echo.update)
         )
+        collector.resume()
         started = time.perf_counter()
         record = engine.launch(
             spec,

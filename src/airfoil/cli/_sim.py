@@ -96,6 +96,9 @@ def sim(
     ] = False,
 ) -> None:
     """Replay a job trace through scheduling policies and report JCT, waits and fairness."""
+    from airfoil.cli import _collector
+
+    _collector.resume()  # paused by main() while the command loaded (not in handle_errors)
     err = showing_console(stderr=True)
     if loads is not None:
         _sweep_command(

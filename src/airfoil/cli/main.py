@@ -207,6 +207,9 @@ def main() -> None:
     Usage mistakes (an unknown option, a missing argument) print in the same form as every
     other error, ``error: <message>`` after the usage line, and exit with code 2.
     """
+    from airfoil.cli import _collector
+
+    _collector.pause()  # resumed where the command's own work begins (see _collector)
     from airfoil.cli._common import fail
 
     command = typer.main.get_command(app)
@@ -228,4 +231,6 @@ def main() -> None:
             sys.exit(done.exit_code)
     except typer.Abort:
         sys.exit(1)
+    finally:
+        _collector.resume()
     sys.exit(code if isinstance(code, int) else 0)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import TaskSpec
 from airfoil.engine._resources import Outcomes, ResourceQueue, record_runtime
 from airfoil.scheduler import WorkItem
@@ -51,7 +52,7 @@ __all__ = ["AuthorityQueue"]
 
 log = logging.getLogger("airfoil.engine")
 
-_ITEM = msgspec.json.Decoder(WorkItem)
+_ITEM = LazyDecoder(WorkItem)
 
 
 def _encode(item: WorkItem) -> str:

@@ -9,15 +9,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import msgspec
-
 from airfoil.core.errors import NotFoundError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._control import ControlInbox, ControlMessage
 
 __all__ = ["MemoryControlInbox"]
 
-_MESSAGE = msgspec.json.Decoder(ControlMessage)
+_MESSAGE = LazyDecoder(ControlMessage)
 
 
 class MemoryControlInbox(ControlInbox):

@@ -11,11 +11,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
-
 from airfoil.core.errors import NotFoundError
 from airfoil.core.experiments import SeriesStat, series_stat
 from airfoil.core.failures import FailureGroup, FailureRecord
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import encode_json
 from airfoil.store._memory_history import MemoryTaskHistoryStore
@@ -23,8 +22,8 @@ from airfoil.store._observability import ObservabilityStore
 
 __all__ = ["MemoryObservabilityStore"]
 
-_SERIES = msgspec.json.Decoder(MetricSeries)
-_FAILURE = msgspec.json.Decoder(FailureRecord)
+_SERIES = LazyDecoder(MetricSeries)
+_FAILURE = LazyDecoder(FailureRecord)
 
 
 class MemoryObservabilityStore(MemoryTaskHistoryStore, ObservabilityStore):

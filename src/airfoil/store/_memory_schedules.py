@@ -11,15 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-import msgspec
-
 from airfoil.core.errors import ConfigError, NotFoundError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore, select_schedules
 
 __all__ = ["MemoryScheduleStore"]
 
-_RECORD = msgspec.json.Decoder(ScheduleRecord)
+_RECORD = LazyDecoder(ScheduleRecord)
 _Key = tuple[str, str, str]
 
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import msgspec
-
 from airfoil.core.errors import ConfigError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._scheduling import ProjectQuota, QueueSnapshot, SchedulingStore
 
 __all__ = ["MemorySchedulingStore"]
 
-_QUOTA = msgspec.json.Decoder(ProjectQuota)
-_SNAPSHOT = msgspec.json.Decoder(QueueSnapshot)
+_QUOTA = LazyDecoder(ProjectQuota)
+_SNAPSHOT = LazyDecoder(QueueSnapshot)
 
 
 class MemorySchedulingStore(SchedulingStore):

@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import ExecutionRecord, WorkflowSpec
 
 __all__ = ["ExecutionDecoder", "record_json"]
@@ -83,8 +84,8 @@ class ExecutionDecoder:
     Thread-safe."""
 
     def __init__(self, versions: int = 64) -> None:
-        self._record = msgspec.json.Decoder(_RawSpecRecord)
-        self._spec = msgspec.json.Decoder(WorkflowSpec)
+        self._record = LazyDecoder(_RawSpecRecord)
+        self._spec = LazyDecoder(WorkflowSpec)
         self._versions = versions
         self._kept: dict[tuple[str, str], tuple[msgspec.Raw, WorkflowSpec]] = {}
         self._lock = threading.Lock()

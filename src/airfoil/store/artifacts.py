@@ -29,6 +29,7 @@ import msgspec
 
 from airfoil.core.blobs import BlobStore
 from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.store.deployments import Deployment, DeploymentLease
 
 __all__ = [
@@ -160,7 +161,7 @@ class ArtifactVersion(msgspec.Struct, frozen=True, kw_only=True):
         return cls(version=version, created_at=now, **fields)
 
 
-_VERSION = msgspec.json.Decoder(ArtifactVersion)
+_VERSION = LazyDecoder(ArtifactVersion)
 
 
 def decode_version(record: str | bytes) -> ArtifactVersion:

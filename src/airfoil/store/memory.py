@@ -22,9 +22,8 @@ import threading
 from functools import partial
 from typing import TypeVar
 
-import msgspec
-
 from airfoil.core.errors import ConflictError, NotFoundError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import (
     AttemptRecord,
     CacheEntry,
@@ -49,12 +48,12 @@ __all__ = ["MemoryMetaStore"]
 
 _T = TypeVar("_T")
 
-_HEAD = msgspec.json.Decoder(ExecutionHead)
-_RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
-_NODE = msgspec.json.Decoder(NodeRecord)
-_ATTEMPT = msgspec.json.Decoder(AttemptRecord)
-_EVENT = msgspec.json.Decoder(EventRecord)
-_CACHE = msgspec.json.Decoder(CacheEntry)
+_HEAD = LazyDecoder(ExecutionHead)
+_RUN_HEAD = LazyDecoder(ExecutionRunHead)
+_NODE = LazyDecoder(NodeRecord)
+_ATTEMPT = LazyDecoder(AttemptRecord)
+_EVENT = LazyDecoder(EventRecord)
+_CACHE = LazyDecoder(CacheEntry)
 
 
 class _ExecutionRow:

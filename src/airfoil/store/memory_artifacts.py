@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import threading
 
-import msgspec
-
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store.artifacts import (
     AliasMove,
@@ -25,9 +24,9 @@ from airfoil.store.deployments import Deployment, DeploymentLease, specified, su
 
 __all__ = ["MemoryArtifactStore"]
 
-_VERSION = msgspec.json.Decoder(ArtifactVersion)
-_MOVE = msgspec.json.Decoder(AliasMove)
-_DEPLOYMENT = msgspec.json.Decoder(Deployment)
+_VERSION = LazyDecoder(ArtifactVersion)
+_MOVE = LazyDecoder(AliasMove)
+_DEPLOYMENT = LazyDecoder(Deployment)
 
 
 class MemoryArtifactStore(ArtifactStore):

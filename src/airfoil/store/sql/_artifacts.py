@@ -15,10 +15,10 @@ import json
 from collections.abc import Callable
 from typing import TypeVar
 
-import msgspec
 import sqlalchemy as sa
 
 from airfoil.core.errors import ConflictError, StoreError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store.artifacts import (
     AliasMove,
@@ -45,8 +45,8 @@ from airfoil.store.sql._server_tables import (
 __all__ = ["SqlArtifactStore"]
 
 _R = TypeVar("_R")
-_MOVE = msgspec.json.Decoder(AliasMove)
-_DEPLOYMENT = msgspec.json.Decoder(Deployment)
+_MOVE = LazyDecoder(AliasMove)
+_DEPLOYMENT = LazyDecoder(Deployment)
 _RACES = 20  # a writer that keeps losing the race for a number gives up after this many
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import msgspec
-
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import CacheEntry
 from airfoil.store.base import check_page
 from airfoil.store.sql._sql_text import SqlText
@@ -18,7 +17,7 @@ from airfoil.store.sql._sql_text import SqlText
 __all__ = ["SqlCacheStore"]
 
 _T = TypeVar("_T")
-_CACHE = msgspec.json.Decoder(CacheEntry)
+_CACHE = LazyDecoder(CacheEntry)
 
 
 class SqlCacheStore:

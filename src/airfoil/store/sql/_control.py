@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import msgspec
-
 from airfoil.core.errors import NotFoundError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._control import ControlInbox, ControlMessage
 from airfoil.store.sql._sql_text import SqlText
@@ -21,7 +20,7 @@ from airfoil.store.sql._sql_text import SqlText
 __all__ = ["SqlControlInbox"]
 
 _T = TypeVar("_T")
-_MESSAGE = msgspec.json.Decoder(ControlMessage)
+_MESSAGE = LazyDecoder(ControlMessage)
 
 _INSERT = (
     "INSERT INTO control_messages (execution_id, kind, name, sent_at, record) "

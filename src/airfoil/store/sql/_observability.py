@@ -19,11 +19,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import msgspec
-
 from airfoil.core.errors import NotFoundError
 from airfoil.core.experiments import SeriesStat, series_stat
 from airfoil.core.failures import FailureGroup, FailureRecord
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.metrics import MetricSeries
 from airfoil.core.records import encode_json
 from airfoil.store._observability import ObservabilityStore
@@ -33,8 +32,8 @@ from airfoil.store.sql._sql_text import SqlText
 __all__ = ["SqlObservabilityStore"]
 
 _T = TypeVar("_T")
-_SERIES = msgspec.json.Decoder(MetricSeries)
-_FAILURE = msgspec.json.Decoder(FailureRecord)
+_SERIES = LazyDecoder(MetricSeries)
+_FAILURE = LazyDecoder(FailureRecord)
 
 _DELETE = (
     "DELETE FROM metric_series WHERE execution_id = {e} AND node_id = {n} AND attempt = {a} "

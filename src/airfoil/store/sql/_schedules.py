@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import msgspec
-
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.launch_plans import LaunchPlanSpec
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._schedules import ScheduleRecord, ScheduleStore, select_schedules
 from airfoil.store.sql._sql_text import SCHEDULE_COLUMNS, SqlText
@@ -27,7 +26,7 @@ from airfoil.store.sql._sql_text import SCHEDULE_COLUMNS, SqlText
 __all__ = ["SqlScheduleStore"]
 
 _T = TypeVar("_T")
-_SPEC = msgspec.json.Decoder(LaunchPlanSpec)
+_SPEC = LazyDecoder(LaunchPlanSpec)
 
 
 class SqlScheduleStore(ScheduleStore):

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import msgspec
-
 from airfoil.core.errors import ConfigError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import encode_json
 from airfoil.store._scheduling import ProjectQuota, QueueSnapshot, SchedulingStore
 from airfoil.store.sql._sql_text import SqlText
@@ -20,8 +19,8 @@ from airfoil.store.sql._sql_text import SqlText
 __all__ = ["SqlSchedulingStore"]
 
 _T = TypeVar("_T")
-_QUOTA = msgspec.json.Decoder(ProjectQuota)
-_SNAPSHOT = msgspec.json.Decoder(QueueSnapshot)
+_QUOTA = LazyDecoder(ProjectQuota)
+_SNAPSHOT = LazyDecoder(QueueSnapshot)
 
 
 class SqlSchedulingStore(SchedulingStore):

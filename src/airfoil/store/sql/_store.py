@@ -29,9 +29,8 @@ from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-import msgspec
-
 from airfoil.core.errors import ConflictError, NotFoundError, StoreError, TransientStoreError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.phases import ExecutionPhase
 from airfoil.core.records import (
     AttemptRecord,
@@ -96,11 +95,11 @@ _STORED_FIRSTS = (
     "(SELECT * FROM unnest(%(eids)s::text[], %(seqs)s::int8[]))"
 )
 
-_HEAD = msgspec.json.Decoder(ExecutionHead)
-_RUN_HEAD = msgspec.json.Decoder(ExecutionRunHead)
-_NODE = msgspec.json.Decoder(NodeRecord)
-_ATTEMPT = msgspec.json.Decoder(AttemptRecord)
-_EVENT = msgspec.json.Decoder(EventRecord)
+_HEAD = LazyDecoder(ExecutionHead)
+_RUN_HEAD = LazyDecoder(ExecutionRunHead)
+_NODE = LazyDecoder(NodeRecord)
+_ATTEMPT = LazyDecoder(AttemptRecord)
+_EVENT = LazyDecoder(EventRecord)
 #: a reader's report of the records it leaves out (None: a record that does not decode raises)
 _Report = OnUnreadable | None
 

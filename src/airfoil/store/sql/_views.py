@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from airfoil.core.errors import NotFoundError
+from airfoil.core.lazy_json import LazyDecoder
 from airfoil.core.records import AttemptRecord, ExecutionHead, ExecutionRecord, NodeRecord
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import ExecutionView
@@ -25,9 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["page_execution_heads_leased", "view_execution"]
 
-_HEAD = msgspec.json.Decoder(ExecutionHead)
-_NODE = msgspec.json.Decoder(NodeRecord)
-_ATTEMPT = msgspec.json.Decoder(AttemptRecord)
+_HEAD = LazyDecoder(ExecutionHead)
+_NODE = LazyDecoder(NodeRecord)
+_ATTEMPT = LazyDecoder(AttemptRecord)
 
 
 def _lease(owner: Any, expires_at: Any) -> tuple[str, float] | None:
