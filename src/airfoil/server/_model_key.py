@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 
 from airfoil.core.errors import ConfigError
@@ -46,6 +47,7 @@ class ModelKey:
         given = os.environ.get(MODEL_KEY, "") if explicit is None else explicit
         self._explicit = given.strip() or None
         self._kept: str | None = None
+        self._open_at = -float("inf")  # when the server last had no API keys
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -57,9 +59,11 @@ class ModelKey:
         """Whether the key is the environment's (``AIRFOIL_MODEL_KEY``)."""
         return self._explicit is not None
 
-    def current(self) -> str | None:
+    def current(self, max_age: float = 0.0) -> str | None:
         """The key replicas started now take and callers send; None: replicas take none
-        (no ``AIRFOIL_MODEL_KEY`` and no API keys).
+        (no ``AIRFOIL_MODEL_KEY`` and no API keys). ``max_age``: seconds an earlier "no API
+        keys" may be answered again without asking (the supervisor's frequent reads: a
+        question a second would keep the key check's refresh reading the keys for ever).
 
         Raises:
             ConfigError: the kept key cannot be read or written (the replica is then not
@@ -69,11 +73,14 @@ class ModelKey:
             return self._explicit
         if self._kept is not None:  # a server with keys stays closed (docs/server.md)
             return self._kept
+        if max_age > 0 and time.monotonic() - self._open_at < max_age:
+            return None
         try:
             keyed = self._keyed()
         except Exception:  # not known now (the database away): keyed, never open by mistake
             keyed = True
         if not keyed:
+            self._open_at = time.monotonic()
             return None
         with self._lock:
             if self._kept is None:

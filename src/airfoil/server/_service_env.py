@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 
 from airfoil.core.worker_env import MODEL_KEY, MODEL_KEY_SCOPE, deployment_key, key_scope
 
-__all__ = ["ServiceEnv"]
+__all__ = ["KEY_RECHECK_S", "ServiceEnv"]
+
+#: How often the supervisor's frequent reads ask again whether a server without API keys has
+#: one now (a replica's start always asks).
+KEY_RECHECK_S = 15.0
 
 
 #: The denied variables a model service keeps: what it needs to open the registry.
@@ -33,11 +37,14 @@ class ServiceEnv:
     blob_url: str
     logs_dir: str
     model_key: str | None = field(default=None, repr=False)
-    key_source: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+    key_source: Callable[[float], str | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
-    def key(self) -> str | None:
-        """The key replicas started now take (None: none)."""
-        return self.key_source() if self.key_source is not None else self.model_key
+    def key(self, max_age: float = 0.0) -> str | None:
+        """The key replicas started now take (None: none); ``max_age``: how old an answer
+        of the key source may be (see :meth:`~airfoil.server._model_key.ModelKey.current`)."""
+        return self.key_source(max_age) if self.key_source is not None else self.model_key
 
     def environ(self, project: str, name: str) -> dict[str, str]:
         """A replica's environment: the server's, less what no process running a tenant's
@@ -64,5 +71,5 @@ class ServiceEnv:
 
     def headers(self) -> dict[str, str]:
         """What the supervisor's own requests to a replica (``/drift``) send."""
-        key = self.key()
+        key = self.key(KEY_RECHECK_S)
         return {"Authorization": f"Bearer {key}"} if key else {}
