@@ -7,6 +7,7 @@ replica environment. Real HTTP: a server (in a thread) and its replica processes
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from _deployments import alive, until
 from _srv import start_server
@@ -159,6 +161,12 @@ def test_a_keyed_servers_replicas_need_their_deployments_key(
         # (a replica forked by its zygote shows the zygote's first environment in /proc;
         # the zygote hands it its own in the fork request)
         assert kept.encode() not in _environ(member["pid"])
+        # nor any process under this one: the engine's workers, the zygote, the replica
+        under = psutil.Process().children(recursive=True)
+        assert member["pid"] in {p.pid for p in under}
+        for p in under:
+            with contextlib.suppress(psutil.Error, OSError):
+                assert kept.encode() not in _environ(p.pid), p.cmdline()
         assert kept not in repr(server.app.state.model_key)
         supervisor = server.app.state.supervisor
         assert kept not in repr(supervisor.env) and kept not in repr(vars(supervisor))
