@@ -358,6 +358,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/deployments/{name}/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Deployment Key */
+        get: operations["get_deployment_key_api_v1_projects__project__deployments__name__key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/domains/{domain}/executions": {
         parameters: {
             query?: never;
@@ -1953,6 +1970,29 @@ export interface components {
              * @default 1
              */
             replicas: number;
+        };
+        /**
+         * DeploymentKey
+         * @description What calls a deployment's replicas: the key its replicas take (derived for it from
+         *     the server's model key; sent as ``Authorization: Bearer <key>``) and their URLs. ``key``
+         *     is null when the server's replicas take none (no API keys and no ``AIRFOIL_MODEL_KEY``:
+         *     loopback clients call them without one).
+         */
+        DeploymentKey: {
+            /**
+             * Key
+             * @description The deployment's own key (it calls this deployment's replicas only), or null: none needed.
+             */
+            key: string | null;
+            /** Name */
+            name: string;
+            /** Project */
+            project: string;
+            /**
+             * Urls
+             * @description Each replica's URL (of the server's machine).
+             */
+            urls: string[];
         };
         /**
          * DeploymentList
@@ -5770,6 +5810,101 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeploymentDrift"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_deployment_key_api_v1_projects__project__deployments__name__key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentKey"];
                 };
             };
             /** @description Bad Request */

@@ -1,7 +1,8 @@
 """``airfoil deploy NAME@ALIAS --replicas N [--cpus C --gpus G --memory M]``, ``airfoil deploy
-list``, ``airfoil deploy stop NAME``, ``airfoil deploy drift NAME``: model services the server
-supervises (restarted on a crash, rolled to the new version when the alias moves). The server
-is ``--server`` or ``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
+list``, ``airfoil deploy stop NAME``, ``airfoil deploy drift NAME``, ``airfoil deploy key
+NAME`` (the key that calls its replicas: a runner's): model services the server supervises
+(restarted on a crash, rolled to the new version when the alias moves). The server is
+``--server`` or ``AIRFOIL_SERVER_URL``, the project ``AIRFOIL_PROJECT``.
 """
 
 from __future__ import annotations
@@ -102,6 +103,22 @@ def _show_drift(d: Any, as_json: bool) -> None:
     out_console.print(table)
 
 
+def _show_key(k: Any, as_json: bool) -> None:
+    """A deployment's key alone on stdout (for ``$(airfoil deploy key NAME)``); with none
+    needed, nothing there and why on stderr."""
+    if as_json:
+        typer.echo(json.dumps(k.model_dump(mode="json"), indent=2))
+    elif k.key is not None:
+        typer.echo(k.key)
+    else:
+        urls = " ".join(k.urls) or "its replicas"
+        typer.echo(
+            f"{k.name}'s replicas take no key (this server has no API keys and no "
+            f"AIRFOIL_MODEL_KEY): call {urls} on this machine without one",
+            err=True,
+        )
+
+
 def last_exit(reason: str, code: int | None) -> str:
     """Why a replica's last run ended: the supervisor's reason (e.g. out of memory), else its
     exit status or signal; ``-`` when it has not ended."""
@@ -123,10 +140,11 @@ def _each(r: Any) -> str:
 @handle_errors
 def deploy(
     target: str = typer.Argument(
-        ..., help="NAME@ALIAS (follows the alias), NAME:VERSION or NAME; or list, stop or drift."
+        ...,
+        help="NAME@ALIAS (follows the alias), NAME:VERSION or NAME; or list, stop, drift or key.",
     ),
     name: str | None = typer.Argument(
-        None, help="With stop: the deployment to stop; with drift: the deployment to read."
+        None, help="With stop: the deployment to stop; with drift or key: the one to read."
     ),
     replicas: int = typer.Option(1, "--replicas", min=1, max=32, help="Service processes."),
     file: str = typer.Option(
@@ -150,7 +168,8 @@ def deploy(
 ) -> None:
     """Make the server run a model's prediction service as N supervised processes or Ray
     Serve replicas (`airfoil deploy list`, `airfoil deploy stop NAME`, `airfoil deploy drift
-    NAME`: the rows served and each feature's shift from its training data)."""
+    NAME`: the rows served and each feature's shift from its training data; `airfoil deploy
+    key NAME`: the key its replicas take, printed alone for `$(...)`, a runner's to read)."""
     client = _deployments(server)
     if target == "list" and name is None:
         _show(client.list().items, as_json)
@@ -159,6 +178,11 @@ def deploy(
         if name is None:
             raise ConfigError("airfoil deploy drift NAME: name the deployment to read")
         _show_drift(client.drift(name), as_json)
+        return
+    if target == "key":
+        if name is None:
+            raise ConfigError("airfoil deploy key NAME: name the deployment")
+        _show_key(client.key(name), as_json)
         return
     if target == "stop":
         if name is None:

@@ -1,13 +1,19 @@
 """The deployments of a server (``airfoil deploy``), through a :class:`~airfoil.client.Client`:
 ``Deployments(client).deploy(ref, replicas)``, ``.list()``, ``.get(name)``, ``.stop(name)``,
-``.drift(name)``."""
+``.drift(name)``, ``.key(name)``."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from airfoil.client._client import Client
-from airfoil.wire._deployments import DeploymentDrift, DeploymentIn, DeploymentList, DeploymentOut
+from airfoil.wire._deployments import (
+    DeploymentDrift,
+    DeploymentIn,
+    DeploymentKey,
+    DeploymentList,
+    DeploymentOut,
+)
 
 __all__ = ["Deployments"]
 
@@ -59,3 +65,10 @@ class Deployments:
     def drift(self, name: str) -> DeploymentDrift:
         r = self.client._call("GET", f"{self._base()}/{name}/drift")
         return DeploymentDrift.model_validate(r.json())
+
+    def key(self, name: str) -> DeploymentKey:
+        """The key that calls ``name``'s replicas (``Authorization: Bearer <key>``; derived
+        for this deployment: it calls no other) and their URLs; ``key`` is None where the
+        server's replicas take none. Needs the runner role in the project."""
+        r = self.client._call("GET", f"{self._base()}/{name}/key")
+        return DeploymentKey.model_validate(r.json())

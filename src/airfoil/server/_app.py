@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import re
 import threading
 import time
@@ -33,7 +34,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airfoil.core.errors import AirfoilError, NotFoundError
-from airfoil.core.worker_env import MODEL_KEY
 from airfoil.executors.hooks import Hooks
 from airfoil.server._auth import ApiError, error_response, status_of
 from airfoil.server._config import (
@@ -46,6 +46,7 @@ from airfoil.server._config import (
 from airfoil.server._deps import Deps
 from airfoil.server._hosts import AllowedHosts
 from airfoil.server._metrics import Metrics
+from airfoil.server._model_key import ModelKey
 from airfoil.server._origin import SameOrigin
 from airfoil.wire import API_PREFIX
 from airfoil.wire._body_limit import BodyLimit
@@ -166,19 +167,18 @@ def _start_schedules(deps: Deps, config: ServerConfig) -> _Schedules | None:
         return None
 
 
-def _keyed(app: FastAPI) -> bool:
-    """Whether the server has API keys (False when that cannot be read now)."""
-    deps = getattr(app.state, "deps", None)
-    try:
-        return deps is not None and bool(deps.registry.keys_configured())
-    except Exception:
-        return False
+def _model_key(app: FastAPI, home: str) -> ModelKey:
+    """The key the server's model replicas take (``app.state.model_key``): see
+    :mod:`airfoil.server._model_key`. Whether the server has API keys is asked of its
+    registry at each use (an error there counts as keyed: a replica is never opened by it)."""
+    registry = app.state.deps.registry
+    found = ModelKey(os.path.abspath(os.path.expanduser(home)), registry.keys_configured)
+    app.state.model_key = found
+    return found
 
 
 def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> Supervisor | None:
     """The deployments' supervisor (its own artifact store connection), started."""
-    import os
-
     from airfoil.server._deploy_admission import ReplicaAdmission
     from airfoil.server._ray_deployments import RayDeployments
     from airfoil.server._supervisor import ServiceEnv, Supervisor
@@ -196,7 +196,7 @@ def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> S
         database_url=settings.database_url,
         blob_url=settings.resolved_blob_url(),
         logs_dir=os.path.join(home, "deployments"),
-        model_key=os.environ.get(MODEL_KEY, "").strip() or None,
+        key_source=app.state.model_key.current,
     )
     ray = None
     if config.ray_serve is not None:
@@ -207,16 +207,8 @@ def _start_supervisor(app: FastAPI, runtime: Runtime, config: ServerConfig) -> S
                 "home": home,
                 "database_url": settings.database_url,
                 "blob_url": env.blob_url,
-                "model_key": env.model_key,
             },
-        )
-    if env.model_key is None and _keyed(app):
-        log.warning(
-            "this server has API keys but no %s: the model replicas it starts answer any "
-            "process on this machine without a key (docs/models.md, 'Who may call a "
-            "service'); set %s in the server's environment",
-            MODEL_KEY,
-            MODEL_KEY,
+            key=env.key,
         )
     default_on = "ray" if settings.executor == "ray" else "process"
     # Replicas asking for resources share this machine's queue with the server's tasks.
@@ -315,6 +307,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         if deps.driver is not None:
             deps.driver.start()
         schedules = _start_schedules(deps, config) if config.run_engine else None
+        _model_key(app, deps.runtime.settings.home)  # the API hands out deployments' keys
         supervisor = _start_supervisor(app, deps.runtime, config) if config.run_engine else None
         await _warm(deps, config.api_threads_warm)
         _build_routes(app)

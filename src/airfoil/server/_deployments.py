@@ -18,10 +18,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.core.resources import ResourceSpec, parse_memory
+from airfoil.core.worker_env import deployment_key, key_scope
 from airfoil.server._artifacts import Runner, Store, Viewer, _Project
 from airfoil.server._drift import pool_reports
 from airfoil.server._supervisor import Supervisor
@@ -31,6 +32,7 @@ from airfoil.wire import API_PREFIX
 from airfoil.wire._deployments import (
     DeploymentDrift,
     DeploymentIn,
+    DeploymentKey,
     DeploymentList,
     DeploymentOut,
     ReplicaOut,
@@ -283,3 +285,20 @@ def get_deployment_drift(
     project: _Project, name: _Name, who: Viewer, store: Store
 ) -> DeploymentDrift:
     return drift(_get(store, project, name))
+
+
+@_route("GET", "/projects/{project}/deployments/{name}/key", "runner", response_model=DeploymentKey)
+def get_deployment_key(
+    project: _Project, name: _Name, who: Runner, store: Store, request: Request, response: Response
+) -> DeploymentKey:
+    found = _get(store, project, name)
+    holder = getattr(request.app.state, "model_key", None)
+    server_key = holder.current() if holder is not None else None
+    response.headers["Cache-Control"] = "no-store"  # no cache keeps a key
+    scope = key_scope(found.project, found.name)
+    return DeploymentKey(
+        project=found.project,
+        name=found.name,
+        key=deployment_key(server_key, scope) if server_key else None,
+        urls=[m.url for m in deployment_out(found).members],
+    )

@@ -96,11 +96,19 @@ class RayDeployments:
         open_backend: makes the Ray Serve backend, when the first Ray deployment needs it.
         settings: the replicas' registry settings (``home``, ``database_url``, ``blob_url``);
             the project is the deployment's.
+        key: the server's model key when a deployment is applied (``ServiceEnv.key``; None:
+            ``settings["model_key"]``, if any): each gets its own derived from it.
     """
 
-    def __init__(self, open_backend: Callable[[], ServeBackend], settings: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        open_backend: Callable[[], ServeBackend],
+        settings: dict[str, Any],
+        key: Callable[[], str | None] | None = None,
+    ) -> None:
         self._open_backend = open_backend
         self.settings = settings
+        self._key = key
         self._backend: ServeBackend | None = None
         self._lock = threading.Lock()
         self._connecting: threading.Thread | None = None
@@ -183,9 +191,11 @@ class RayDeployments:
         app = backend.state(d.project, d.name)
         if app is None or app.target_replicas != d.replicas:
             settings = {**self.settings, "project": d.project}
-            if settings.get("model_key"):  # the deployment's own (see ServiceEnv)
+            server_key = self._key() if self._key is not None else settings.get("model_key")
+            settings.pop("model_key", None)
+            if server_key:  # the deployment's own (see ServiceEnv)
                 scope = key_scope(d.project, d.name)
-                settings["model_key"] = deployment_key(settings["model_key"], scope)
+                settings["model_key"] = deployment_key(server_key, scope)
                 settings["model_key_scope"] = scope
             holds()
             backend.apply(

@@ -5,11 +5,16 @@ sends it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from airfoil.core.worker_env import MODEL_KEY, MODEL_KEY_SCOPE, deployment_key, key_scope
 
-__all__ = ["ServiceEnv"]
+__all__ = ["KEY_RECHECK_S", "ServiceEnv"]
+
+#: How often the supervisor's frequent reads ask again whether a server without API keys has
+#: one now (a replica's start always asks).
+KEY_RECHECK_S = 15.0
 
 
 #: The denied variables a model service keeps: what it needs to open the registry.
@@ -23,13 +28,23 @@ class ServiceEnv:
     replicas answer requests addressed to localhost or an address only: see
     :mod:`airfoil.ml._service_guard`). A replica gets its deployment's key, derived from
     this one (:func:`~airfoil.core.worker_env.deployment_key`), and takes this one or that.
-    The key is never in a ``repr``."""
+    ``key_source``, when given, is asked instead at each replica start and request (the
+    server's :class:`~airfoil.server._model_key.ModelKey`: the key it keeps once it has API
+    keys). The key is never in a ``repr``."""
 
     home: str
     database_url: str | None
     blob_url: str
     logs_dir: str
     model_key: str | None = field(default=None, repr=False)
+    key_source: Callable[[float], str | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def key(self, max_age: float = 0.0) -> str | None:
+        """The key replicas started now take (None: none); ``max_age``: how old an answer
+        of the key source may be (see :meth:`~airfoil.server._model_key.ModelKey.current`)."""
+        return self.key_source(max_age) if self.key_source is not None else self.model_key
 
     def environ(self, project: str, name: str) -> dict[str, str]:
         """A replica's environment: the server's, less what no process running a tenant's
@@ -48,11 +63,13 @@ class ServiceEnv:
             env.pop("AIRFOIL_DATABASE_URL", None)
         env.pop(MODEL_KEY, None)
         env.pop(MODEL_KEY_SCOPE, None)
-        if self.model_key:  # its deployment's own: the service takes it out at once
+        key = self.key()
+        if key:  # its deployment's own: the service takes it out at once
             scope = key_scope(project, name)
-            env[MODEL_KEY], env[MODEL_KEY_SCOPE] = deployment_key(self.model_key, scope), scope
+            env[MODEL_KEY], env[MODEL_KEY_SCOPE] = deployment_key(key, scope), scope
         return env
 
     def headers(self) -> dict[str, str]:
         """What the supervisor's own requests to a replica (``/drift``) send."""
-        return {"Authorization": f"Bearer {self.model_key}"} if self.model_key else {}
+        key = self.key(KEY_RECHECK_S)
+        return {"Authorization": f"Bearer {key}"} if key else {}

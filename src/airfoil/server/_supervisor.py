@@ -78,7 +78,7 @@ from airfoil.server._deploy_admission import ReplicaAdmission, describe_resource
 from airfoil.server._drift import running_sources, served_drift, source_of
 from airfoil.server._ray_deployments import RayDeployments
 from airfoil.server._replica_limits import describe_mib, kill_group, pick_cpus, tree_rss
-from airfoil.server._service_env import ServiceEnv
+from airfoil.server._service_env import KEY_RECHECK_S, ServiceEnv
 from airfoil.server._zygotes import Zygote, ZygoteError
 from airfoil.store.artifacts import ArtifactStore, DeploymentLeaseLost, deployment_lease_lost
 from airfoil.store.deployments import Deployment, DeploymentLease, Replica
@@ -124,6 +124,7 @@ class _Process:
     cpus: tuple[int, ...] = ()  # pinned to
     killed_for: str = ""  # why the supervisor killed it ("out of memory: ...")
     exited_at: float | None = None  # seen exited, its zygote yet to report the code
+    key_checked: bool = False  # asked once the server had a key whether it answers without
 
 
 _Key = tuple[str, str, int]
@@ -473,9 +474,25 @@ class Supervisor:
         try:
             got = self._http.get(f"http://127.0.0.1:{r.port}/drift", headers=self.env.headers())
             body = got.json() if got.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError, ConfigError):
             return None
         return body if isinstance(body, dict) else None
+
+    def _keyless(self, proc: _Process) -> bool:
+        """Whether a replica that answers is keyless while the server now has a key (it was
+        started, or re-adopted, from before the server's first API key): asked once per
+        process, by a keyless ``/metadata`` read (a keyed replica answers 401)."""
+        try:
+            if proc.key_checked or not self.env.key(KEY_RECHECK_S):
+                return False
+        except ConfigError:  # the key cannot be kept: its replicas' starts say so
+            return False
+        proc.key_checked = True
+        try:
+            return self._http.get(f"http://127.0.0.1:{proc.port}/metadata").status_code == 200
+        except httpx.HTTPError:
+            proc.key_checked = False  # asked again next pass
+            return False
 
     def _reconcile_replica(self, d: Deployment, r: Replica, now: float) -> Replica:
         key = (d.project, d.name, r.index)
@@ -526,6 +543,12 @@ class Supervisor:
                 kill_group(proc.pid)
                 return r
         version = self._answers(proc.port, d.name)
+        if version is not None and self._keyless(proc):
+            self._holds(d, now)
+            proc.killed_for = "it answered without a key (started before the server had one)"
+            log.warning("replica %s of %s/%s is keyless: restarted", r.index, *key[:2])
+            kill_group(proc.pid)
+            return r
         if version is not None:
             proc.last_answer = now
             if r.status != "ready" or r.version != version:

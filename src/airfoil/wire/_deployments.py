@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "DeploymentDrift",
     "DeploymentIn",
+    "DeploymentKey",
     "DeploymentList",
     "DeploymentOut",
     "ReplicaOut",
@@ -115,3 +116,18 @@ class DeploymentDrift(BaseModel):
     rows: int
     replicas: int
     features: dict[str, Any]
+
+
+class DeploymentKey(BaseModel):
+    """What calls a deployment's replicas: the key its replicas take (derived for it from
+    the server's model key; sent as ``Authorization: Bearer <key>``) and their URLs. ``key``
+    is null when the server's replicas take none (no API keys and no ``AIRFOIL_MODEL_KEY``:
+    loopback clients call them without one)."""
+
+    project: str
+    name: str
+    key: str | None = Field(
+        description="The deployment's own key (it calls this deployment's replicas only), "
+        "or null: none needed."
+    )
+    urls: list[str] = Field(description="Each replica's URL (of the server's machine).")

@@ -444,3 +444,20 @@ def test_checking_a_deployment_joins_ray_without_starting_serve(tmp_path: Path) 
         assert store.get_deployment("p", "digits") == d
     finally:
         supervisor.close()
+
+
+def test_a_ray_deployment_gets_the_key_the_server_has_when_it_is_applied(tmp_path: Path) -> None:
+    """(adv22) The server's key is asked when the application is applied (the server's
+    kept key once it has API keys): the deployment gets its own, derived, never the
+    server's."""
+    from airfoil.core.worker_env import deployment_key, key_scope
+
+    serve = _MemoryServe()
+    now: list[str | None] = ["server-key"]
+    ray = RayDeployments(lambda: serve, {"home": "h", "blob_url": "b"}, key=lambda: now[0])
+    d = deploy(_store(tmp_path), "p", DeploymentIn(ref="digits:1", on="ray"), 1.0)
+    _pass(ray, ray.reconcile(d, 2.0))
+    settings = serve.applied[-1][2]
+    assert settings["model_key"] == deployment_key("server-key", key_scope("p", "digits"))
+    assert settings["model_key_scope"] == key_scope("p", "digits")
+    assert "server-key" not in settings.values() and "model_key" not in ray.settings
