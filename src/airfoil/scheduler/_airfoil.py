@@ -207,8 +207,11 @@ class AirfoilPolicy(Policy):
         due_gang_share: with ``due_share``, the largest share of the cluster due gangs may
             hold (``None``, the default: only ``due_share``); a gang held by it holds back
             later gangs only.
-        due_gang_queue: with ``due_gang_share``, that cap applies only while the waiting
-            work asks for at least this many times the cluster's GPUs (``None``: always).
+        due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
+            while the waiting work asks for at least this many times the cluster's GPUs.
+        due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
+            hold, in hours of the whole cluster (GPUs x estimate left; ``None``, the default:
+            no budget); a gang held by it holds back later gangs only.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -247,6 +250,7 @@ class AirfoilPolicy(Policy):
     due_gangs_apart: bool = False
     due_gang_share: float | None = None
     due_gang_queue: float | None = None
+    due_gang_hours: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -324,6 +328,10 @@ class AirfoilPolicy(Policy):
             )
         if self.due_gang_share is not None and not 0 < self.due_gang_share <= 1:
             problems.append(f"due_gang_share must be in (0, 1] or None, got {self.due_gang_share}")
+        if self.due_gang_hours is not None and not 0 < self.due_gang_hours < math.inf:
+            problems.append(
+                f"due_gang_hours must be positive and finite or None, got {self.due_gang_hours}"
+            )
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -368,6 +376,7 @@ class AirfoilPolicy(Policy):
                 gangs_apart=self.due_gangs_apart,
                 gang_share=self.due_gang_share,
                 gang_queue=self.due_gang_queue,
+                gang_hours=self.due_gang_hours,
             )
             if self.due_share is not None
             else None
