@@ -210,8 +210,9 @@ class AirfoilPolicy(Policy):
         due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
             while the waiting work asks for at least this many times the cluster's GPUs.
         due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
-            hold, in hours of the whole cluster (GPUs x estimate left; ``None``, the default:
-            no budget); a gang held by it holds back later gangs only.
+            hold, in hours of the whole cluster (GPUs x estimate left; ``36.0`` by default,
+            chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
+            held by it holds back later gangs only.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -250,7 +251,7 @@ class AirfoilPolicy(Policy):
     due_gangs_apart: bool = False
     due_gang_share: float | None = None
     due_gang_queue: float | None = None
-    due_gang_hours: float | None = None
+    due_gang_hours: float | None = 36.0
 
     def __post_init__(self) -> None:
         problems = []

@@ -131,8 +131,10 @@ def test_due_gang_hours_holds_a_long_gang_but_not_a_short_one() -> None:
     d = decide([long], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
     assert d.starts == ()
     assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
-    # without the budget (the default) the long gang starts
-    d = decide([long], _due_gang_running(), FOUR_NODES, now=NOW)
+    # with no budget the long gang starts
+    d = decide(
+        [long], _due_gang_running(), FOUR_NODES, now=NOW, policy=AirfoilPolicy(due_gang_hours=None)
+    )
     assert [s.item_id for s in d.starts] == ["g2"]
 
 
