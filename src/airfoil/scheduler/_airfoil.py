@@ -54,7 +54,9 @@
    nowhere to run for as long as it ran. A due item whose start would take the work started
    as due above ``due_share`` of the cluster's CPUs, memory or GPUs waits (no preemption,
    no reservation) until such work ends, and so does every item that became due after it;
-   when no work started as due runs, a due item starts whatever its size.
+   when no work started as due runs, a due item starts whatever its size. Due gangs may
+   also be expected to hold at most ``due_gang_hours`` hours of the whole cluster's GPUs
+   (GPUs x expected time left; a gang over it holds back later gangs only).
 6. **Placement is best fit on the GPUs free now**, or, with ``place_horizon`` (off by
    default: it missed a held-out goal the default meets), a single worker of less than a
    node that the least-attained-service pass starts where it fits goes to the node that
