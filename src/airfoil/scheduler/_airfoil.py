@@ -54,7 +54,9 @@
    nowhere to run for as long as it ran. A due item whose start would take the work started
    as due above ``due_share`` of the cluster's CPUs, memory or GPUs waits (no preemption,
    no reservation) until such work ends, and so does every item that became due after it;
-   when no work started as due runs, a due item starts whatever its size.
+   when no work started as due runs, a due item starts whatever its size. Due gangs may
+   also be expected to hold at most ``due_gang_hours`` hours of the whole cluster's GPUs
+   (GPUs x expected time left; a gang over it holds back later gangs only).
 6. **Placement is best fit on the GPUs free now**, or, with ``place_horizon`` (off by
    default: it missed a held-out goal the default meets), a single worker of less than a
    node that the least-attained-service pass starts where it fits goes to the node that
@@ -207,8 +209,12 @@ class AirfoilPolicy(Policy):
         due_gang_share: with ``due_share``, the largest share of the cluster due gangs may
             hold (``None``, the default: only ``due_share``); a gang held by it holds back
             later gangs only.
-        due_gang_queue: with ``due_gang_share``, that cap applies only while the waiting
-            work asks for at least this many times the cluster's GPUs (``None``: always).
+        due_gang_queue: with ``due_gang_share`` or ``due_gang_hours``, that cap applies only
+            while the waiting work asks for at least this many times the cluster's GPUs.
+        due_gang_hours: with ``due_share``, the most GPU-time due gangs may be expected to
+            hold, in hours of the whole cluster (GPUs x estimate left; ``36.0`` by default,
+            chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
+            held by it holds back later gangs only.
     """
 
     name: ClassVar[str] = "airfoil"
@@ -247,6 +253,7 @@ class AirfoilPolicy(Policy):
     due_gangs_apart: bool = False
     due_gang_share: float | None = None
     due_gang_queue: float | None = None
+    due_gang_hours: float | None = 36.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -324,6 +331,10 @@ class AirfoilPolicy(Policy):
             )
         if self.due_gang_share is not None and not 0 < self.due_gang_share <= 1:
             problems.append(f"due_gang_share must be in (0, 1] or None, got {self.due_gang_share}")
+        if self.due_gang_hours is not None and not 0 < self.due_gang_hours < math.inf:
+            problems.append(
+                f"due_gang_hours must be positive and finite or None, got {self.due_gang_hours}"
+            )
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -368,6 +379,7 @@ class AirfoilPolicy(Policy):
                 gangs_apart=self.due_gangs_apart,
                 gang_share=self.due_gang_share,
                 gang_queue=self.due_gang_queue,
+                gang_hours=self.due_gang_hours,
             )
             if self.due_share is not None
             else None

@@ -26,6 +26,14 @@ cap stays for single workers past their starvation bound. As with the cap itself
 may start whatever its size when no gang started as due runs. With ``gang_queue``, that cap
 applies only while the waiting work asks for at least that many times the cluster's GPUs
 (a long queue of other work behind the gangs; at low load the gangs are not held).
+
+And a budget on how long due gangs hold the cluster (off by default; twenty-second session):
+``gang_hours`` h, the most GPU-time due gangs may be expected to hold, in hours of the whole
+cluster's GPUs (``h x GPUs x 3600`` GPU-seconds). A running due gang counts its GPUs times
+its expected time left (none once past its estimate), a waiting one its GPUs times its
+estimate: a 60 h gang of 16 GPUs is not a 2 h one, though both hold 16 GPUs. A gang over the
+budget holds back later gangs only, one may start whatever its length when no due gang
+runs, and ``gang_queue`` applies to this budget as to ``gang_share``.
 """
 
 from __future__ import annotations
@@ -48,8 +56,11 @@ class DueGuard:
         "_any",
         "_ends",
         "_extra",
+        "_gang_budget",
         "_gang_limit",
+        "_gang_runs",
         "_gang_used",
+        "_gang_work",
         "_gangs_closed",
         "_limit",
         "_now",
@@ -74,6 +85,7 @@ class DueGuard:
         gangs_apart: bool = False,
         gang_share: float | None = None,
         gang_queue: float | None = None,
+        gang_hours: float | None = None,
     ) -> None:
         self._limit = [share * total for total in state.totals]
         uc = um = ug = 0
@@ -95,7 +107,7 @@ class DueGuard:
             f"{share:.0%} of the cluster, and this would pass it: it starts as such work ends"
         )
         # the relaxations (all off by default: then ``blocks`` is the plain cap)
-        self._relaxed = backfill or gangs_apart or gang_share is not None
+        self._relaxed = backfill or gangs_apart or gang_share is not None or gang_hours is not None
         self.backfill = backfill
         self.gangs_apart = gangs_apart
         self._now = now
@@ -109,20 +121,29 @@ class DueGuard:
             [gang_share * total for total in state.totals] if gang_share is not None else None
         )
         self._gang_used = [0, 0, 0]
+        # whether a gang started as due runs (not ``any(_gang_used)``: a gang may ask nothing)
+        self._gang_runs = False
+        # ``gang_hours``: the budget and the due gangs' expected GPU-seconds left, in GPU-seconds
+        self._gang_budget = (
+            gang_hours * 3600.0 * state.totals[2] if gang_hours is not None else None
+        )
+        self._gang_work = 0.0
+        counts_gangs = gang_share is not None or gang_hours is not None
         # ``gang_queue``: the waiting GPUs the gang cap needs to apply (``None``: always;
         # 0 once found to be reached, so the queue is summed at most once a decision)
         self._queue_bar: float | None = (
             gang_queue * state.totals[2] if gang_queue is not None else None
         )
-        if backfill or gang_share is not None:
+        if backfill or counts_gangs:
             for run in state.running.values():
                 entry = run.entry
                 due = entry.reserve_from
                 if due is not None and run.start >= due:
                     c, m, g = entry.demand
                     w = entry.workers
-                    if w > 1 and gang_share is not None:
+                    if w > 1 and counts_gangs:
                         self._count_gang(c * w, m * w, g * w)
+                        self._gang_work += g * w * max(run.end_key[0] - now, 0.0)
                     if backfill:
                         self._ends.append((max(run.end_key[0], now), (c * w, m * w, g * w)))
 
@@ -150,11 +171,21 @@ class DueGuard:
         c, m, g = entry.demand
         need = (c * w, m * w, g * w)
         gang_limit = self._gang_limit
-        if w > 1 and gang_limit is not None and any(self._gang_used):
+        if w > 1 and gang_limit is not None and self._gang_runs:
             gang_used = self._gang_used
             if any(gang_used[d] + need[d] > gang_limit[d] for d in range(3)) and self._long_queue():
                 self._gangs_closed = True  # later gangs wait too; single workers do not
                 return True
+        budget = self._gang_budget
+        if (
+            w > 1
+            and budget is not None
+            and self._gang_runs
+            and self._gang_work + need[2] * entry.estimate > budget
+            and self._long_queue()
+        ):
+            self._gangs_closed = True  # as for ``gang_share``
+            return True
         if not self._any:
             return False
         used, limit = self._used, self._limit
@@ -194,8 +225,9 @@ class DueGuard:
         used[2] += g * w
         self._any = True
         if self._relaxed:
-            if w > 1 and self._gang_limit is not None:
+            if w > 1 and (self._gang_limit is not None or self._gang_budget is not None):
                 self._count_gang(c * w, m * w, g * w)
+                self._gang_work += g * w * entry.estimate
             if self.backfill and self._shadow is None:
                 self._ends.append((self._now + entry.estimate, (c * w, m * w, g * w)))
 
@@ -214,6 +246,7 @@ class DueGuard:
         return False
 
     def _count_gang(self, c: int, m: int, g: int) -> None:
+        self._gang_runs = True
         used = self._gang_used
         used[0] += c
         used[1] += m

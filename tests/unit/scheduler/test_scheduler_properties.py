@@ -226,6 +226,10 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         check_invariants(
             AirfoilPolicy(due_gang_share=0.25, due_gang_queue=queue_bar, gang_after=0.0), *scenario
         )
+        # ... or a budget on the due gangs' expected GPU-time (check_airfoil_due_share too)
+        check_invariants(
+            AirfoilPolicy(due_gang_hours=0.01, due_gang_queue=queue_bar, gang_after=0.0), *scenario
+        )
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
@@ -396,6 +400,24 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
         if gangs and any(a > lim for a, lim in zip(gangs_after, gang_limit, strict=True)):
             assert not any(gangs_before) and len(gangs) == 1, (
                 f"airfoil started due gangs past their cap: {gangs_before} + {usage(gangs)}"
+            )
+    if policy.due_gang_hours is not None and policy.due_gang_queue is None:
+        # due gangs' expected GPU-seconds stay within the budget, but for one when none runs
+        budget = policy.due_gang_hours * 3600.0 * state.totals[2]
+        held = [
+            run
+            for run in state.running.values()
+            if run.entry.workers > 1
+            and run.entry.reserve_from is not None
+            and run.start >= run.entry.reserve_from
+        ]
+        work = sum(r.entry.demand[2] * r.entry.workers * max(r.end_key[0] - now, 0) for r in held)
+        new = [e for e in entries if e.workers > 1 and e.reserve_from is not None]
+        new = [e for e in new if e.reserve_from <= now]
+        work += sum(e.demand[2] * e.workers * e.estimate for e in new)
+        if new and work > budget:
+            assert not held and len(new) == 1, (
+                f"airfoil started due gangs past their budget: {work:.0f} > {budget:.0f} GPU-s"
             )
 
 
