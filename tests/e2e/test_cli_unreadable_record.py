@@ -34,13 +34,18 @@ def test_an_unreadable_execution_is_reported_and_the_rest_listed(
     for run, x in (("old-run", "1"), ("new-run", "2")):
         r = cli("run", "--name", run, "flow.py", "wf", "--x", x)
         assert r.code == 0, r.err
+    # the spec is stored apart from the record (execution_specs, revision 0021)
     with sqlite3.connect(_airfoil_home / "airfoil.db") as db:
-        q = "SELECT id, record FROM executions WHERE name='old-run'"
-        eid, record = db.execute(q).fetchone()
-    data = json.loads(record)
-    data["spec"]["nodes"][0]["task"]["cache"]["version"] = 2  # what an older version stored
+        q = (
+            "SELECT id, spec FROM executions JOIN execution_specs ON execution_id = id "
+            "WHERE name='old-run'"
+        )
+        eid, spec = db.execute(q).fetchone()
+    data = json.loads(spec)
+    data["nodes"][0]["task"]["cache"]["version"] = 2  # what an older version stored
     with sqlite3.connect(_airfoil_home / "airfoil.db") as db:
-        db.execute("UPDATE executions SET record=? WHERE id=?", (json.dumps(data), eid))
+        q = "UPDATE execution_specs SET spec=? WHERE execution_id=?"
+        db.execute(q, (json.dumps(data), eid))
 
     listed = cli("executions", "list")
     assert listed.code == 0, listed.err

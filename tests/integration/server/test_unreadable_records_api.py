@@ -24,17 +24,26 @@ from airfoil.wire import ExecutionDetail
 pytestmark = pytest.mark.integration
 
 
+def _spoil_spec(conn: Any, execution_id: str) -> None:
+    """A spec version of the wrong type, in the execution's spec row (stored apart from its
+    record since revision 0021)."""
+    q = sa.text("SELECT spec FROM execution_specs WHERE execution_id = :id")
+    spec = json.loads(conn.execute(q, {"id": execution_id}).scalar_one())
+    spec["version"] = 2
+    q = sa.text("UPDATE execution_specs SET spec = :s WHERE execution_id = :id")
+    conn.execute(q, {"s": json.dumps(spec), "id": execution_id})
+
+
 def _spoil(url: str, execution_id: str) -> None:
-    """A spec of the wrong type in the record, a phase of the wrong type in the head."""
+    """A spec of the wrong type, a phase of the wrong type in the head."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
-        q = sa.text("SELECT record, head FROM executions WHERE id = :id")
-        record, head = conn.execute(q, {"id": execution_id}).one()
-        record, head = json.loads(record), json.loads(head)
-        record["spec"]["version"] = 2
+        q = sa.text("SELECT head FROM executions WHERE id = :id")
+        head = json.loads(conn.execute(q, {"id": execution_id}).scalar_one())
         head["phase"] = 7
-        q = sa.text("UPDATE executions SET record = :r, head = :h WHERE id = :id")
-        conn.execute(q, {"r": json.dumps(record), "h": json.dumps(head), "id": execution_id})
+        q = sa.text("UPDATE executions SET head = :h WHERE id = :id")
+        conn.execute(q, {"h": json.dumps(head), "id": execution_id})
+        _spoil_spec(conn, execution_id)
     engine.dispose()
 
 
@@ -151,7 +160,7 @@ def _left_running(url: str, execution_id: str, spoil_spec: bool = False) -> None
             data["phase"] = "running"
             data.pop("ended_at", None)
         if spoil_spec:
-            record["spec"]["version"] = 2
+            _spoil_spec(conn, execution_id)
         q = sa.text(
             "UPDATE executions SET phase = 'running', record = :r, head = :h, "
             "lease_owner = NULL, lease_expires_at = NULL WHERE id = :id"
