@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from airfoil.core.clock import Clock
-from airfoil.core.errors import ConfigError, ConflictError, InvalidInputError, NotFoundError
+from airfoil.core.errors import ConfigError, ConflictError, NotFoundError
 from airfoil.core.ids import new_execution_id
 from airfoil.core.phases import AttemptPhase, ExecutionPhase, NodeKind, NodePhase
 from airfoil.core.records import ExecutionRecord, TaskSpec, Value, WorkflowSpec
@@ -398,28 +398,19 @@ def load_state(
 
 
 def _with_defaults(spec: WorkflowSpec, inputs: dict[str, Value]) -> dict[str, Value]:
-    """``inputs`` with the workflow's defaults for those not given: callers that bind inputs
-    (the CLI, the server, a call) give every one, but an engine's own caller may leave a
-    defaulted one out, which the run would otherwise fail on at its start as an engine bug.
+    """``inputs`` with the workflow's defaults for those not given, bound by the input
+    binder's rule: callers that bind inputs (the CLI, the server, a call) give every one,
+    but an engine's own caller may leave a defaulted one out, which the run would otherwise
+    fail on at its start as an engine bug.
 
     Raises:
         InvalidInputError: an input has neither a value nor a default.
     """
-    params = spec.interface.inputs
-    if all(p.name in inputs for p in params):
+    if all(p.name in inputs for p in spec.interface.inputs):
         return inputs
-    bound = dict(inputs)
-    missing: list[str] = []
-    for p in params:
-        if p.name in bound:
-            continue
-        if p.has_default and p.default is not None:
-            bound[p.name] = p.default
-        elif not p.has_default:  # as the compiler binds a call's inputs
-            missing.append(p.name)
-    if missing:
-        raise InvalidInputError(
-            f"workflow {spec.name} needs a value for {', '.join(map(repr, missing))} "
-            "(no default): give each input its value"
-        )
-    return bound
+    from airfoil.types import InputBinder, ValueContext, default_type_engine
+
+    binder = InputBinder(
+        f"workflow {spec.name}", spec.interface, default_type_engine(), ValueContext.inline_only()
+    )
+    return binder.fill_defaults(inputs)

@@ -334,9 +334,8 @@ def literal_value(engine: TypeEngine, value: Any, py_type: Any) -> Any:
     if active_ctx is not None and active_ctx.blobs is not None:
         # A dynamic workflow built at run time: constants are real values, maybe large.
         return engine.to_value(value, py_type, ValueContext(blobs=active_ctx.blobs))
-    ctx = ValueContext(blobs=None, offload_threshold=1 << 62)  # type: ignore[arg-type]
     try:
-        return engine.to_value(value, py_type, ctx)
+        return engine.to_value(value, py_type, ValueContext.inline_only())
     except AttributeError:  # a File / DataFrame constant needs a blob store
         raise TypeTransformError(
             "files, directories and dataframes cannot be constants of a workflow definition: "

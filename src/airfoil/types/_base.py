@@ -163,6 +163,13 @@ class ValueContext:
         self.scratch_dir = scratch_dir
         self._own_scratch = False
 
+    @classmethod
+    def inline_only(cls) -> ValueContext:
+        """A context with no blob store that keeps every value inline: for constants and
+        defaults written into a spec. Writing a file or a frame through it raises
+        ``AttributeError`` (there is no store to write to)."""
+        return cls(blobs=None, offload_threshold=1 << 62)  # type: ignore[arg-type]
+
     def scratch(self) -> str:
         """The scratch directory, created on first use."""
         if self.scratch_dir is None:

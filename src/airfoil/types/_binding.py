@@ -162,10 +162,17 @@ class InputBinder:
                 return references(p, data)
             return from_jsonable(data, p.type, self.engine, self.ctx)
 
-        def null(p: Param) -> Value:
-            return from_jsonable(None, p.type, self.engine, self.ctx)
+        return self._bind(given, convert, self._json_null, partial=partial)
 
-        return self._bind(given, convert, null, partial=partial)
+    def fill_defaults(self, values: Mapping[str, Value]) -> dict[str, Value]:
+        """Inputs already converted, with the interface's defaults for those not given: a
+        stored default as it is, a default of ``None`` as :meth:`from_json` binds it.
+
+        Raises:
+            InvalidInputError: an unknown input, one with neither a value nor a default, or a
+                ``None`` default its type does not admit.
+        """
+        return self._bind(values, lambda _p, value: value, self._json_null)
 
     # --- what every source shares ---------------------------------------------------------
 
@@ -221,6 +228,11 @@ class InputBinder:
             raise InvalidInputError(
                 f"{self.owner}: input {p.name!r} has no Python type here: bind it from JSON"
             ) from None
+
+    def _json_null(self, p: Param) -> Value:
+        from airfoil.types._from_json import from_jsonable
+
+        return from_jsonable(None, p.type, self.engine, self.ctx)
 
     def _python_null(self, p: Param) -> Value:
         return self.engine.to_value(None, self._annotation(p), self.ctx)
