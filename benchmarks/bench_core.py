@@ -3,11 +3,13 @@
 B1 a chain of 100 trivial tasks; B2 500 independent trivial tasks in one workflow; B3 B2 with
 every node a cache hit, beside one execution of a single cache hit (what a user waits for
 when one cached step is asked again); B4 a 1,000,000 x 10 float DataFrame passed between two
-tasks; B5 the whole process time of `airfoil run examples/hello.py wf`; B6 launch to first
-task: from the launch (a call in this process, or the start of an `airfoil run` process) up
-to the moment the first task's body starts. Each prints the median of 5 runs with the
-spread, the first (cold) run beside it where the first run differs, and the same work as
-plain Python calls in the same invocation.
+tasks (B4A the same for a 10,000,000 float64 NumPy array, ~80 MB: the same array every warm
+run, and a new one every run, its wall beside its user and system CPU, with ``np.save`` and
+``np.load`` by hand and an in-memory handoff); B5 the whole process time of `airfoil run
+examples/hello.py wf`; B6 launch to first task: from the launch (a call in this process, or
+the start of an `airfoil run` process) up to the moment the first task's body starts. Each
+prints the median of 5 runs with the spread, the first (cold) run beside it where the first
+run differs, and the same work as plain Python calls in the same invocation.
 
     .venv/bin/python benchmarks/bench_core.py [B1 B2 ...]
 """
@@ -24,6 +26,7 @@ from _util import FIRST_TASK_FLOW, measure, report, temp_dir
 
 os.environ["AIRFOIL_HOME"] = temp_dir(prefix="airfoil-bench-")
 
+import numpy as np
 import pandas as pd
 
 import airfoil as af
@@ -176,6 +179,90 @@ def b4() -> None:
     )
 
 
+def b4a_flow() -> tuple[Any, Any, Any]:
+    """B4A's array (10,000,000 float64, seeded: ~80 MB), its producing task and its two-task
+    workflow (the array returned by one task and summed by the next)."""
+    array = np.random.default_rng(0).random(10_000_000)
+
+    @af.task
+    def make_array() -> np.ndarray:
+        return array
+
+    @af.task
+    def total(a: np.ndarray) -> float:
+        return float(a.sum())
+
+    @af.workflow
+    def array_wf() -> float:
+        return total(a=make_array())
+
+    return array, make_array, array_wf
+
+
+def measure_cpu(
+    fn: Any, runs: int = 5, before: Any = None
+) -> tuple[list[float], list[float], list[float]]:
+    """Wall, user CPU and system CPU seconds of ``runs`` calls after one warm-up call;
+    ``before(i)`` (outside the clocks) is called before each."""
+    import resource
+    import time
+
+    walls: list[float] = []
+    users: list[float] = []
+    systems: list[float] = []
+    for i in range(runs + 1):
+        if before is not None:
+            before(i)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        fn()
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        if i:  # the first is the warm-up
+            walls.append(wall)
+            users.append(r1.ru_utime - r0.ru_utime)
+            systems.append(r1.ru_stime - r0.ru_stime)
+    return walls, users, systems
+
+
+def _cpu_line(name: str, measured: tuple[list[float], list[float], list[float]]) -> None:
+    import statistics
+
+    wall, user, system = (statistics.median(x) for x in measured)
+    print(
+        f"{name}: wall median {wall:.4f} s (spread {min(measured[0]):.4f}-"
+        f"{max(measured[0]):.4f}, n={len(measured[0])}), user {user:.4f} s, system "
+        f"{system:.4f} s",
+        flush=True,
+    )
+
+
+def b4a() -> None:
+    array, make_array, array_wf = b4a_flow()
+    expected = float(array.sum())
+    assert array_wf() == expected
+    tmp = temp_dir()
+
+    def by_hand() -> float:
+        path = os.path.join(tmp, "array.npy")
+        np.save(path, array)
+        return float(np.load(path).sum())
+
+    def in_memory() -> float:
+        return float(make_array.fn().sum())  # the same object handed over, nothing stored
+
+    def another(i: int) -> None:
+        array[0] = float(i + 1)  # another array (one value) each run, before the clocks
+
+    _cpu_line("B4A 10M float64 array between tasks, the same array", measure_cpu(array_wf))
+    _cpu_line("B4A np.save/np.load by hand", measure_cpu(by_hand))
+    _cpu_line("B4A in-memory handoff", measure_cpu(in_memory))
+    _cpu_line(
+        "B4A 10M float64 array between tasks, a new array every run",
+        measure_cpu(array_wf, before=another),
+    )
+
+
 def b5() -> None:
     hello = os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "hello.py"
@@ -274,7 +361,7 @@ def b6() -> None:
     )
 
 
-ALL = {"B1": b1, "B2": b2, "B3": b3, "B4": b4, "B5": b5, "B6": b6}
+ALL = {"B1": b1, "B2": b2, "B3": b3, "B4": b4, "B4A": b4a, "B5": b5, "B6": b6}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(ALL):
