@@ -17,8 +17,9 @@ SHA-256, as :func:`~airfoil.types.write_bytes_value` makes it).
 
 The server checks the reference against the input's declared type and the bytes against the
 hashes (so a launch never names a value that is not what it claims), then stores the bytes
-where the type engine keeps values (``values/<hash[:2]>/<hash>``). It never decodes them:
-a Parquet or ``.npy`` payload is only checked by its magic bytes; the worker reads it.
+where the type engine keeps values (``values/<hash[:2]>/<hash>``). It never decodes what the
+type engine serialised: an Arrow IPC or ``.npy`` payload is only checked by its magic bytes;
+the worker reads it.
 
 Invariants:
 
@@ -26,8 +27,11 @@ Invariants:
   matches; a launch finds it only in its own project or one the caller may read.
 - A value's hash is recomputed here: for Arrow IPC and ``.npy`` it is the bytes' digest by
   the algorithm the reference's meta names (``"digest": "blake3"`` for a frame the type
-  engine serialised; none: SHA-256, as older clients send), for a ``File`` the hash of its
-  name and its bytes' SHA-256 (as ``FileHandler`` computes it).
+  engine serialised, frame or array; none: SHA-256, as older clients send), for a ``File``
+  the hash of its name and its bytes' SHA-256 (as ``FileHandler`` computes it).
+- A user's ``.npy`` file as it is (a reference without ``shape`` in its meta: what the
+  console sends) is read and stored as ``airfoil run --a data.npy`` stores it (its
+  ``np.save`` bytes keyed by their BLAKE3), so the value and its hash are the CLI's.
 - Directories cannot be uploaded yet (a clear 422 says so).
 - A DataFrame travels as Arrow IPC (what the client sends: the bytes a task returning the same
   frame stores, so both have one hash and one cache key). It also takes a ``.parquet`` or
@@ -42,7 +46,6 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -178,8 +181,10 @@ def uploaded_value(
             f"input {name!r}: the bytes do not match the reference (hash, size or {fmt} "
             "header): serialise the value with Airfoil's type engine"
         )
-    if fmt == "npy" and "shape" not in meta:
-        meta = _array_meta(name, content, meta)
+    if fmt == "npy" and "shape" not in meta:  # a user's .npy file as it is (the console)
+        converted = _from_npy_file(blobs, name, content)
+        if converted is not None:
+            return converted
     if inline is not None:
         return Value(hash=digest, format=fmt, inline=content, size=size, meta=meta)
     key = values_key(digest)
@@ -189,22 +194,29 @@ def uploaded_value(
     return Value(hash=digest, format=fmt, uri=uri, size=size, meta=meta)
 
 
-def _array_meta(name: str, content: bytes, meta: dict[str, str]) -> dict[str, str]:
-    """``meta`` with the dtype and shape of a ``.npy`` payload, from its header (the console
-    sends a user's ``.npy`` file as it is). Arrays of Python objects are refused: loading
-    them would unpickle what the uploader wrote."""
+def _from_npy_file(blobs: BlobStore, name: str, content: bytes) -> Value | None:
+    """An array value from a user's ``.npy`` file as it is (what the console sends), as the
+    CLI makes it from a path (:func:`~airfoil.types._numpy.array_value_from_npy`: stored as
+    the type engine stores that array, so both launches share cache entries); None where this
+    server has no numpy (the bytes are then stored as they are, by their SHA-256). The header
+    is read first: an array of Python objects is refused unread (loading it would unpickle
+    what the uploader wrote)."""
     try:
         import numpy as np
     except ImportError:  # pragma: no cover - numpy comes with the server's extras
-        return meta
+        return None
     import io
+
+    from airfoil.types import ValueContext
+    from airfoil.types._base import ConversionError
+    from airfoil.types._numpy import array_value_from_npy
 
     fmt = np.lib.format
     buf = io.BytesIO(content)
     try:
         version = fmt.read_magic(buf)
         read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}[version]
-        shape, _, dtype = read(buf)  # the header only: no data is read
+        _, _, dtype = read(buf)  # the header only: no data is read
     except (ValueError, OSError, KeyError):
         raise InvalidInputError(f"input {name!r}: the .npy header cannot be read") from None
     if dtype.hasobject:
@@ -212,8 +224,10 @@ def _array_meta(name: str, content: bytes, meta: dict[str, str]) -> dict[str, st
             f"input {name!r}: an array of Python objects cannot be uploaded (it would be "
             "unpickled); send numbers or strings"
         )
-    shown = json.dumps([int(n) for n in shape], separators=(",", ":"))  # as the type engine's
-    return {**meta, "dtype": str(dtype), "shape": shown}
+    try:
+        return array_value_from_npy(content, ValueContext(blobs=blobs))
+    except ConversionError as exc:
+        raise InvalidInputError(f"input {name!r}: the .npy file cannot be read: {exc}") from None
 
 
 def uploaded_list(

@@ -2,7 +2,8 @@
 
 Every value's hash was the SHA-256 of its bytes until Arrow IPC frames (format ``arrow``, the
 big values between tasks) moved to BLAKE3, which hashes ~2.5x faster on one core (an
-80 MB frame in ~18 ms against SHA-256's ~45 ms). A value says its algorithm in its meta:
+80 MB frame in ~18 ms against SHA-256's ~45 ms), and NumPy arrays (format ``npy``, but for
+arrays of Python objects) with them. A value says its algorithm in its meta:
 ``meta["digest"] == "blake3"``; no ``digest`` means SHA-256, so every value written before
 (and every value of another format) reads and checks as it did.
 
@@ -15,9 +16,9 @@ Invariants:
   on other content.
 - An algorithm this version does not know is refused with an error that names it, never
   checked with another algorithm.
-- Hashing a frame needs the ``blake3`` package (the ``dataframe`` and ``server`` extras): a
-  process without it fails with an error that says what to install, never computes another
-  key for the same frame.
+- Hashing a frame or an array needs the ``blake3`` package (the ``dataframe``, ``sim`` and
+  ``server`` extras): a process without it fails with an error that says what to install,
+  never computes another key for the same frame or array.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def _blake3() -> Any:
         import blake3
     except ImportError:
         raise ConfigError(
-            "hashing an Arrow frame needs the blake3 package (frames are content-addressed by "
-            "BLAKE3): pip install 'airfoil[dataframe]' (or 'blake3')"
+            "hashing an Arrow frame or a NumPy array needs the blake3 package (both are "
+            "content-addressed by BLAKE3): pip install 'airfoil[dataframe]' (or 'blake3')"
         ) from None
     return blake3.blake3
 

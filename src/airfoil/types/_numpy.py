@@ -5,6 +5,19 @@ With a concrete dtype (``NDArray[np.float32]``) the dtype is checked strictly: a
 is not silently cast. Arrays of Python objects are pickled inside the ``.npy`` (meta
 ``pickled``) and only such values are loaded with ``allow_pickle``.
 
+Arrays are the big values between tasks with frames, and travel as frames do
+(:mod:`airfoil.types._dataframes`): an array's hash is the BLAKE3 of its ``.npy`` bytes, the
+bytes ``np.save`` writes (meta ``"digest": "blake3"``; values written before, hashed by
+SHA-256, have no ``digest`` and still read: :mod:`airfoil.types._digests`), inline or
+offloaded, in any blob store. A large array is hashed as it is serialised, a C- or
+Fortran-contiguous one from its own buffer in place (the header, then the data: no copy),
+another as numpy writes it, and written only when the store does not hold that hash yet
+(:func:`~airfoil.types._base.write_hashed_value`): never read back to be hashed. A reader of a
+local store gets a plain ``np.ndarray`` over a private copy-on-write mapping of the blob
+(``np.load(mmap_mode="c")``): no copy is read, a page is copied only when the task writes to
+it, and the stored blob never sees the change. Arrays of Python objects keep SHA-256 and are
+read whole (unpickling copies them anyway).
+
 :attr:`Value.meta <airfoil.core.records.Value.meta>` holds ``dtype`` and ``shape`` (JSON).
 """
 
@@ -14,6 +27,7 @@ import io
 import os
 import sys
 import typing
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -32,12 +46,14 @@ from airfoil.types._base import (
     read_bytes,
     write_bytes_value,
     write_file_value,
+    write_hashed_value,
 )
+from airfoil.types._digests import BLAKE3
 
 if TYPE_CHECKING:
     from airfoil.types._engine import TypeEngine
 
-__all__ = ["NumpyConverter"]
+__all__ = ["NumpyConverter", "array_value_from_npy"]
 
 
 class NdarrayHandler(BlobHandler):
@@ -61,24 +77,34 @@ class NdarrayHandler(BlobHandler):
             )
 
     def _write(self, obj: Any, target: Any) -> None:
-        pickled = obj.dtype.hasobject
+        """An array of Python objects as ``np.save`` writes it (pickled), to a path or a
+        binary file object."""
         if isinstance(target, str):
             with open(target, "wb") as fh:
-                self.np.save(fh, obj, allow_pickle=pickled)
+                self.np.save(fh, obj, allow_pickle=True)
         else:
-            self.np.save(target, obj, allow_pickle=pickled)
+            self.np.save(target, obj, allow_pickle=True)
 
     def to_value(self, obj: Any, ctx: ValueContext) -> Value:
         self.check(obj)
         meta = {"dtype": str(obj.dtype), "shape": msgspec.json.encode(list(obj.shape)).decode()}
-        if obj.dtype.hasobject:
-            meta["pickled"] = "1"
+        small = obj.nbytes <= ctx.offload_threshold
         try:
-            if obj.nbytes <= ctx.offload_threshold:
+            if obj.dtype.hasobject:
+                meta["pickled"] = "1"
+                if small:
+                    buf = io.BytesIO()
+                    self._write(obj, buf)
+                    return write_bytes_value(buf.getvalue(), "npy", ctx, meta)
+                return write_file_value(lambda path: self._write(obj, path), "npy", ctx, meta)
+            emit = _npy_writer(self.np, obj)
+            if small:
                 buf = io.BytesIO()
-                self._write(obj, buf)
-                return write_bytes_value(buf.getvalue(), "npy", ctx, meta)
-            return write_file_value(lambda path: self._write(obj, path), "npy", ctx, meta)
+                emit(buf)
+                return write_bytes_value(buf.getvalue(), "npy", ctx, meta, algorithm=BLAKE3)
+            return write_hashed_value(
+                emit, lambda path: _to_path(emit, path), "npy", ctx, meta, BLAKE3
+            )
         except (ValueError, TypeError) as exc:
             raise ConversionError(f"cannot store this array as .npy: {exc}") from None
 
@@ -86,9 +112,12 @@ class NdarrayHandler(BlobHandler):
         if value.format != "npy":
             raise self.wrong_format(value)
         pickled = value.meta.get("pickled") == "1"
-        path = local_blob_path(value, ctx) if value.inline is None else None
+        path = local_blob_path(value, ctx) if value.inline is None else None  # (checked)
+        if path is not None and not pickled:
+            # a private copy-on-write mapping, as a plain ndarray (the memmap is its base)
+            return self.np.asarray(self.np.load(path, mmap_mode="c"))
         if path is not None:
-            return self.np.load(path, allow_pickle=pickled)
+            return self.np.load(path, allow_pickle=True)
         return self.np.load(io.BytesIO(read_bytes(value, ctx)), allow_pickle=pickled)
 
     def from_path(self, path: str) -> Any:
@@ -112,6 +141,92 @@ class NdarrayHandler(BlobHandler):
 
     def cli_form(self) -> str:
         return "a JSON array such as [1, 2, 3] or a path to a .npy file"
+
+
+#: dtype kinds whose ``.npy`` data is the array's own bytes (numpy pickles objects and writes
+#: its new-style dtypes, such as ``StringDType``, otherwise)
+_RAW_KINDS = frozenset("biufcmMSUV")
+
+
+def _npy_writer(np: Any, obj: Any) -> Callable[[Any], None]:
+    """A function writing ``obj``'s ``.npy`` bytes (those of ``np.save``) to a binary file
+    object: a contiguous array's header, then its data from its own buffer in place (the
+    hash reads it where it lies, a file is written from it: no copy); any other array as
+    ``np.save`` writes it."""
+    data = _raw_data(np, obj)
+    header = _npy_header(np, obj) if data is not None else None
+    if data is None or header is None:
+        return lambda fh: np.save(fh, obj, allow_pickle=False)
+
+    def emit(fh: Any) -> None:
+        fh.write(header)
+        fh.write(data)
+
+    return emit
+
+
+def _raw_data(np: Any, obj: Any) -> Any:
+    """The bytes ``np.save`` writes after the header, as a flat ``uint8`` view of ``obj``'s
+    buffer (a Fortran-ordered array's are its transpose's, C order), or None where numpy
+    writes them otherwise (objects, new-style dtypes) or they are not one block."""
+    if obj.dtype.hasobject or obj.dtype.kind not in _RAW_KINDS or obj.dtype.itemsize == 0:
+        return None
+    if obj.flags.c_contiguous:
+        flat = obj
+    elif obj.flags.f_contiguous:
+        flat = obj.T
+    else:
+        return None
+    return flat.reshape(-1).view(np.uint8)
+
+
+def _npy_header(np: Any, obj: Any) -> bytes | None:
+    """``obj``'s ``.npy`` header as ``np.save`` writes it (version 1.0, or 2.0 where the
+    header is too long for 1.0), or None where numpy would pick another version (field names
+    outside Latin-1)."""
+    fmt = np.lib.format
+    fields = fmt.header_data_from_array_1_0(obj)
+    for write in (fmt.write_array_header_1_0, fmt.write_array_header_2_0):
+        buf = io.BytesIO()
+        try:
+            write(buf, fields)
+        except UnicodeEncodeError:
+            return None
+        except ValueError:  # too long for version 1.0
+            continue
+        return buf.getvalue()
+    return None
+
+
+def _to_path(emit: Callable[[Any], None], path: str) -> None:
+    with open(path, "wb") as fh:
+        emit(fh)
+
+
+def array_value_from_npy(data: bytes, ctx: ValueContext) -> Value:
+    """The value of a user's ``.npy`` file (its bytes), as ``airfoil run --a data.npy`` makes
+    it: read, then stored as the type engine stores that array (its ``np.save`` bytes, keyed
+    by their BLAKE3), so a launch from the console hits the cache entries of a launch from the
+    CLI and of a task that returned the same array, whichever numpy wrote the file.
+
+    Raises:
+        ConversionError: the bytes are no ``.npy`` file, or an array of Python objects
+            (reading it would unpickle what the uploader wrote).
+    """
+    import numpy as np
+
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ConversionError(
+                "an array of Python objects cannot be read from a file (it would be "
+                "unpickled); send numbers or strings"
+            ) from None
+        raise ConversionError(f"not a .npy file: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise ConversionError(f"not a .npy file: {exc}") from None
+    return NdarrayHandler(np, None).to_value(array, ctx)
 
 
 _ABSTRACT_SCALARS = (
