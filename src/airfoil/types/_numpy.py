@@ -15,8 +15,11 @@ another as numpy writes it, and written only when the store does not hold that h
 (:func:`~airfoil.types._base.write_hashed_value`): never read back to be hashed. A reader of a
 local store gets a plain ``np.ndarray`` over a private copy-on-write mapping of the blob
 (``np.load(mmap_mode="c")``): no copy is read, a page is copied only when the task writes to
-it, and the stored blob never sees the change. Arrays of Python objects keep SHA-256 and are
-read whole (unpickling copies them anyway).
+it, and the stored blob never sees the change. (The converse holds because Airfoil never
+rewrites a blob in place: a blob cut short is replaced by a rename, which a mapping does not
+see; a hand edit of the file in place would show through the pages the task has not written,
+as it would for a mapped frame.) A remote store's reader loads a copy. Arrays of Python
+objects keep SHA-256 and are read whole (unpickling copies them anyway).
 
 :attr:`Value.meta <airfoil.core.records.Value.meta>` holds ``dtype`` and ``shape`` (JSON).
 """

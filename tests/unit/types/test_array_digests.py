@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _old_digests import old_value, reads_then_refused_when_damaged
 from blake3 import blake3
 
 from airfoil.core.errors import ConfigError, CorruptBlobError
@@ -98,32 +99,18 @@ def test_a_local_reader_gets_a_private_mapping_it_may_write_without_changing_the
     assert engine.to_value(again, np.ndarray, ctx).hash == stored.hash
 
 
-def _old_value(blobs: Any, data: bytes) -> Value:
-    """An ``npy`` value as the versions before BLAKE3 wrote it: keyed by SHA-256, no
-    ``digest`` in its meta."""
-    sha = hashlib.sha256(data).hexdigest()
-    uri = blobs.put_bytes(values_key(sha), data)
-    return Value(hash=sha, format="npy", uri=uri, size=len(data), meta={"dtype": "float64"})
-
-
 def test_an_array_stored_under_its_sha256_before_still_reads_and_is_checked(
     engine: TypeEngine, blobs: Any
 ) -> None:
-    from airfoil.types import _integrity
-
     array = _array()
-    data = _saved(array)
-    old = _old_value(blobs, data)
+    old = old_value("npy", {"dtype": "float64"}, blobs, _saved(array))
     ctx = ValueContext(blobs, offload_threshold=0)
-    np.testing.assert_array_equal(engine.to_python(old, np.ndarray, ctx), array)
-    check_blob(old, blobs)
-    path = blobs.local_path(old.uri)
-    with open(path, "r+b") as fh:  # damaged after it was written: refused by its SHA-256
-        fh.seek(len(data) - 8)
-        fh.write(b"\x00" * 8)
-    _integrity._checked.clear()
-    with pytest.raises(CorruptBlobError, match="is corrupt"):
-        engine.to_python(old, np.ndarray, ctx)
+    reads_then_refused_when_damaged(
+        blobs,
+        old,
+        lambda v: engine.to_python(v, np.ndarray, ctx),
+        lambda got: np.testing.assert_array_equal(got, array),
+    )
 
 
 def test_an_array_blob_cut_short_is_refused_before_it_is_mapped(
@@ -150,7 +137,7 @@ def test_an_entry_keyed_by_an_array_s_sha256_misses_honestly(
 ) -> None:
     array = _array()
     new = engine.to_value(array, np.ndarray, ValueContext(blobs, offload_threshold=0))
-    old = _old_value(blobs, _saved(array))
+    old = old_value("npy", {"dtype": "float64"}, blobs, _saved(array))
     task = TaskSpec("m.t", "v1", Interface(), "m", "t", cache=CachePolicy(enabled=True))
     new_parts = key_parts(task, {"a": new}, "p")
     old_parts = key_parts(task, {"a": old}, "p")

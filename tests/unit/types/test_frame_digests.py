@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from _old_digests import old_value, reads_then_refused_when_damaged
 from blake3 import blake3
 
 from airfoil.core.errors import ConfigError, CorruptBlobError, InvalidInputError
@@ -69,38 +70,24 @@ def test_a_frame_s_key_is_its_blake3_in_every_store_inline_or_not(
     assert ref["meta"]["digest"] == "blake3" and ref["hash"] == local.hash
 
 
-def _old_value(blobs: Any, data: bytes) -> Value:
-    """An ``arrow`` value as the versions before BLAKE3 wrote it: keyed by SHA-256, no
-    ``digest`` in its meta."""
-    sha = hashlib.sha256(data).hexdigest()
-    uri = blobs.put_bytes(values_key(sha), data)
-    return Value(hash=sha, format="arrow", uri=uri, size=len(data), meta={"flavour": "pandas"})
-
-
 def test_a_frame_stored_under_its_sha256_before_still_reads_and_is_checked(
     engine: TypeEngine, blobs: Any
 ) -> None:
-    from airfoil.types import _integrity
-
     df = _frame()
-    data = ipc_bytes(pa.Table.from_pandas(df))
-    old = _old_value(blobs, data)
+    old = old_value("arrow", {"flavour": "pandas"}, blobs, ipc_bytes(pa.Table.from_pandas(df)))
     ctx = ValueContext(blobs, offload_threshold=0)
-    pd.testing.assert_frame_equal(engine.to_python(old, pd.DataFrame, ctx), df)
-    check_blob(old, blobs)
-    path = blobs.local_path(old.uri)
-    with open(path, "r+b") as fh:  # damaged after it was written: refused by its SHA-256
-        fh.seek(len(data) - 8)
-        fh.write(b"\x00" * 8)
-    _integrity._checked.clear()
-    with pytest.raises(CorruptBlobError, match="is corrupt"):
-        engine.to_python(old, pd.DataFrame, ctx)
+    reads_then_refused_when_damaged(
+        blobs,
+        old,
+        lambda v: engine.to_python(v, pd.DataFrame, ctx),
+        lambda got: pd.testing.assert_frame_equal(got, df),
+    )
 
 
 def test_an_entry_keyed_by_a_frame_s_sha256_misses_honestly(engine: TypeEngine, blobs: Any) -> None:
     df = _frame()
     new = engine.to_value(df, pd.DataFrame, ValueContext(blobs, offload_threshold=0))
-    old = _old_value(blobs, ipc_bytes(pa.Table.from_pandas(df)))
+    old = old_value("arrow", {"flavour": "pandas"}, blobs, ipc_bytes(pa.Table.from_pandas(df)))
     task = TaskSpec("m.t", "v1", Interface(), "m", "t", cache=CachePolicy(enabled=True))
     n = engine.to_value(3, int, ValueContext(blobs))
     new_parts = key_parts(task, {"df": new, "n": n}, "p")
