@@ -16,9 +16,9 @@ Invariants:
   on other content.
 - An algorithm this version does not know is refused with an error that names it, never
   checked with another algorithm.
-- Hashing a frame or an array needs the ``blake3`` package (the ``dataframe``, ``sim`` and
-  ``server`` extras): a process without it fails with an error that says what to install,
-  never computes another key for the same frame or array.
+- Hashing a frame or an array needs the ``blake3`` package, a dependency of Airfoil's core
+  install: a process where it is missing anyway (a broken install) fails with an error that
+  says what to install, never computes another key for the same frame or array.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def _blake3() -> Any:
     except ImportError:
         raise ConfigError(
             "hashing an Arrow frame or a NumPy array needs the blake3 package (both are "
-            "content-addressed by BLAKE3): pip install 'airfoil[dataframe]' (or 'blake3')"
+            "content-addressed by BLAKE3), a dependency of airfoil missing here: reinstall "
+            "airfoil, or pip install blake3"
         ) from None
     return blake3.blake3
 
