@@ -342,3 +342,58 @@ def test_0021_moves_each_spec_out_of_its_record_and_back(empty_url: str) -> None
     assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e2'") == (
         encode_json(old[2]).decode()
     )
+
+
+def test_0021_leaves_a_record_that_does_not_decode_as_it_was(empty_url: str) -> None:
+    """Revision 0021 on a database holding records that do not decode (not JSON, not an
+    object): the upgrade moves the others' specs and leaves those rows as they were, so the
+    store opens and reports them as unreadable by their id, as before the revision (it
+    failed before: the upgrade raised on the first one, and the server did not start). The
+    downgrade leaves them too, and a spec row that does not decode (spoiled after the
+    upgrade) does not fail it either."""
+    from airfoil.core.errors import UnreadableRecordError
+    from airfoil.core.records import encode_json
+    from airfoil.store._records import record_json
+
+    migrate(empty_url, "0020")
+    good = make_execution("e0", created_at=0.0)
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    insert = sa.text(
+        "INSERT INTO executions (id, project, domain, workflow, phase, created_at, record, "
+        "name) VALUES (:id, 'default', 'development', 'mod.wf', 'running', :at, :r, :id)"
+    )
+    spoiled = {"e1": "not json", "e2": "[1, 2]", "e3": '"spec"'}
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, {"id": "e0", "at": 0.0, "r": encode_json(good).decode()})
+            for i, (eid, record) in enumerate(spoiled.items(), 1):
+                conn.execute(insert, {"id": eid, "at": float(i), "r": record})
+    finally:
+        engine.dispose()
+    store = SqlMetaStore(empty_url)  # migrates to the head
+    try:
+        assert store.get_execution("e0") == good
+        for eid in spoiled:
+            with pytest.raises(UnreadableRecordError):
+                store.get_execution(eid)
+        seen: list[UnreadableRecordError] = []
+        assert store.list_executions(on_unreadable=seen.append) == [good]
+        assert len(seen) == len(spoiled)
+    finally:
+        store.close()
+    for eid, record in spoiled.items():
+        got = _scalar(empty_url, f"SELECT record FROM executions WHERE id = '{eid}'")
+        assert got == record
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            specless = record_json(make_execution("e4")).decode()  # as 0021 stores it
+            conn.execute(insert, {"id": "e4", "at": 4.0, "r": specless})
+            conn.execute(sa.text("INSERT INTO execution_specs VALUES ('e4', '{spoiled')"))
+    finally:
+        engine.dispose()
+    downgrade(empty_url, "0020")
+    assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e0'") == (
+        encode_json(good).decode()
+    )
+    assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e1'") == "not json"

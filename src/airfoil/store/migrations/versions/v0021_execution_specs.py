@@ -5,7 +5,9 @@
 Moves each existing row's spec: its record's ``spec`` goes to ``execution_specs`` and the
 record is written again without it (the same JSON otherwise: keys in order, as the store's
 encoder writes them). A record read by the new code with no spec row and a spec of its own
-still decodes (``_records``), so a row this revision did not reach stays readable.
+still decodes (``_records``), so a row this revision did not reach stays readable. A record
+that does not decode (not JSON, or not an object) is left as it was, unreadable as before
+(readers report it by its id), rather than failing the upgrade and the server's start.
 
 Revision ID: 0021
 Revises: 0020
@@ -60,9 +62,9 @@ def _move_specs(conn: sa.Connection) -> None:
             return
         moved, rewritten = [], []
         for eid, record in rows:
-            data = json.loads(record)
-            spec = data.pop("spec", None)
-            if spec is None:
+            data = _object(record)
+            spec = None if data is None else data.pop("spec", None)
+            if data is None or spec is None:
                 continue
             moved.append(
                 {
@@ -84,6 +86,15 @@ def _move_specs(conn: sa.Connection) -> None:
         after = rows[-1][0]
 
 
+def _object(record: str) -> dict[str, object] | None:
+    """``record``'s JSON object; None where it is not one (a record that does not decode)."""
+    try:
+        data = json.loads(record)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def downgrade() -> None:
     conn = op.get_bind()
     ex = sa.table("executions", sa.column("id"), sa.column("record"))
@@ -92,12 +103,19 @@ def downgrade() -> None:
         sa.select(ex.c.id, ex.c.record, specs.c.spec).join(specs, specs.c.execution_id == ex.c.id)
     ).all()
     for eid, record, spec in rows:
-        data = json.loads(record)
+        data = _object(record)
+        try:
+            spec_data = json.loads(spec)
+        except ValueError:
+            spec_data = data = None
+        if data is None:  # a record or spec that does not decode: unreadable either way
+            continue
         out: dict[str, object] = {}
         for key, value in data.items():  # the spec back in its place, after ``phase``
             out[key] = value
             if key == "phase":
-                out["spec"] = json.loads(spec)
+                out["spec"] = spec_data
+        out.setdefault("spec", spec_data)  # a record without a phase: still its spec
         conn.execute(
             sa.update(ex)
             .where(ex.c.id == eid)
