@@ -18,11 +18,7 @@ import httpx
 import pytest
 from _deployments import alive, until
 from _srv import start_server
-from test_deployment_keys import ROW, _module
-
-from airfoil.ml import ModelRegistry
-from airfoil.store.blob import open_blob_store
-from airfoil.store.sql import SqlArtifactStore
+from test_deployment_keys import ROW, trained_home
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,15 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_a_replica_keyed_by_a_replaced_model_key_is_restarted_with_the_new_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("AIRFOIL_MODEL_KEY", raising=False)
-    monkeypatch.setenv("AIRFOIL_PACKAGE_CACHE", str(tmp_path / "packages"))
-    home = tmp_path / "home"
-    home.mkdir()
-    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
-    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "alpha")
-    module = _module(tmp_path / "adv23_model.py")
-    ref = module.model.train(registry=registry).ref
-    store.close()
+    home, ref = trained_home(tmp_path, monkeypatch, "adv23_model")
 
     server = start_server(home, None)
     runner = server.deps.registry.create_key("alpha", "runner")[1]
