@@ -397,3 +397,32 @@ def test_0021_leaves_a_record_that_does_not_decode_as_it_was(empty_url: str) -> 
         encode_json(good).decode()
     )
     assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e1'") == "not json"
+
+
+def test_0021_moves_specs_both_ways_a_batch_at_a_time(empty_url: str) -> None:
+    """More executions than one batch of revision 0021 (500): every spec is moved out, and
+    back by the downgrade, which reads a batch at a time too (it read every row and its spec
+    at once: a big database's specs held in memory together)."""
+    from airfoil.core.records import encode_json
+
+    migrate(empty_url, "0020")
+    old = [make_execution(f"e{i:04d}", created_at=float(i)) for i in range(1001)]
+    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
+    insert = sa.text(
+        "INSERT INTO executions (id, project, domain, workflow, phase, created_at, record, "
+        "name) VALUES (:id, 'default', 'development', 'mod.wf', 'running', :at, :r, :id)"
+    )
+    try:
+        with engine.begin() as conn:
+            rows = [{"id": x.id, "at": x.created_at, "r": encode_json(x).decode()} for x in old]
+            conn.execute(insert, rows)
+    finally:
+        engine.dispose()
+    migrate(empty_url)
+    assert _scalar(empty_url, "SELECT count(*) FROM execution_specs") == len(old)
+    downgrade(empty_url, "0020")
+    spec = "SELECT count(*) FROM executions WHERE record LIKE '%\"spec\"%'"
+    assert _scalar(empty_url, spec) == len(old)
+    assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e1000'") == (
+        encode_json(old[-1]).decode()
+    )

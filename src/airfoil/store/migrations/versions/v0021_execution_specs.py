@@ -95,30 +95,49 @@ def _object(record: str) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
+def _with_spec(eid: str, record: str, spec: str) -> dict[str, str] | None:
+    """The update putting ``spec`` back into ``record``, after its ``phase``; None where
+    either does not decode (the row is unreadable either way: left as it is)."""
+    data = _object(record)
+    try:
+        spec_data = json.loads(spec)
+    except ValueError:
+        data = None
+    if data is None:
+        return None
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        out[key] = value
+        if key == "phase":
+            out["spec"] = spec_data
+    out.setdefault("spec", spec_data)  # a record without a phase: still its spec
+    return {"eid": eid, "record": json.dumps(out, separators=(",", ":"), ensure_ascii=False)}
+
+
 def downgrade() -> None:
+    """Each spec back into its record, a batch of rows at a time (by id), as the upgrade
+    moved them (all at once, a big database's specs were held in memory together)."""
     conn = op.get_bind()
     ex = sa.table("executions", sa.column("id"), sa.column("record"))
     specs = sa.table("execution_specs", sa.column("execution_id"), sa.column("spec"))
-    rows = conn.execute(
-        sa.select(ex.c.id, ex.c.record, specs.c.spec).join(specs, specs.c.execution_id == ex.c.id)
-    ).all()
-    for eid, record, spec in rows:
-        data = _object(record)
-        try:
-            spec_data = json.loads(spec)
-        except ValueError:
-            spec_data = data = None
-        if data is None:  # a record or spec that does not decode: unreadable either way
-            continue
-        out: dict[str, object] = {}
-        for key, value in data.items():  # the spec back in its place, after ``phase``
-            out[key] = value
-            if key == "phase":
-                out["spec"] = spec_data
-        out.setdefault("spec", spec_data)  # a record without a phase: still its spec
-        conn.execute(
-            sa.update(ex)
-            .where(ex.c.id == eid)
-            .values(record=json.dumps(out, separators=(",", ":"), ensure_ascii=False))
-        )
+    after = ""
+    while True:
+        rows = conn.execute(
+            sa.select(ex.c.id, ex.c.record, specs.c.spec)
+            .join(specs, specs.c.execution_id == ex.c.id)
+            .where(ex.c.id > after)
+            .order_by(ex.c.id)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            break
+        rewritten = [r for r in (_with_spec(*row) for row in rows) if r is not None]
+        if rewritten:
+            conn.execute(
+                sa.update(ex)
+                .where(ex.c.id == sa.bindparam("eid"))
+                .values(record=sa.bindparam("record")),
+                rewritten,
+            )
+        after = rows[-1][0]
     op.drop_table("execution_specs")
