@@ -127,7 +127,8 @@ class ModelKey:
             raise ConfigError(
                 f"{self.path} is open to other users (mode {mode:o}): "
                 f"`chmod 600 {self.path}` (and replace the key if another user may have "
-                "read it: remove the file, a new key is made)"
+                f"read it: remove the file, a new key is made), or set {MODEL_KEY} (a home "
+                "on a file system without Unix permissions)"
             )
         if len(key) < MIN_KEY_CHARS:
             raise ConfigError(
