@@ -77,13 +77,15 @@ def _move_specs(conn: sa.Connection) -> None:
             )
         if moved:
             conn.execute(sa.insert(specs), moved)
-            conn.execute(
-                sa.update(ex)
-                .where(ex.c.id == sa.bindparam("eid"))
-                .values(record=sa.bindparam("record")),
-                rewritten,
-            )
+            _rewrite(conn, rewritten)
         after = rows[-1][0]
+
+
+def _rewrite(conn: sa.Connection, records: list[dict[str, str]]) -> None:
+    """Each ``{"eid", "record"}``'s execution row given that record."""
+    ex = sa.table("executions", sa.column("id"), sa.column("record"))
+    update = sa.update(ex).where(ex.c.id == sa.bindparam("eid"))
+    conn.execute(update.values(record=sa.bindparam("record")), records)
 
 
 def _object(record: str) -> dict[str, object] | None:
@@ -133,11 +135,6 @@ def downgrade() -> None:
             break
         rewritten = [r for r in (_with_spec(*row) for row in rows) if r is not None]
         if rewritten:
-            conn.execute(
-                sa.update(ex)
-                .where(ex.c.id == sa.bindparam("eid"))
-                .values(record=sa.bindparam("record")),
-                rewritten,
-            )
+            _rewrite(conn, rewritten)
         after = rows[-1][0]
     op.drop_table("execution_specs")
