@@ -64,3 +64,15 @@ def test_masked_url(url: str, shown: str) -> None:
     from airfoil.settings import masked_url
 
     assert masked_url(url) == shown
+
+
+def test_a_deployments_key_is_not_in_its_answers_repr() -> None:
+    """(adv23) ``Deployments(client).key(NAME)`` answers a DeploymentKey; its ``repr`` and
+    ``str`` (a REPL, a ``log.info("%s", got)``, an error reporter's locals) showed the key."""
+    from airfoil.wire._deployments import DeploymentKey
+
+    got = DeploymentKey(project="alpha", name="tiny", key=f"afm_{PASSWORD}", urls=["http://h"])
+    for text in (repr(got), str(got)):
+        assert PASSWORD not in text, text
+        assert "tiny" in text and "http://h" in text, text
+    assert got.key == f"afm_{PASSWORD}" and got.model_dump()["key"] == f"afm_{PASSWORD}"

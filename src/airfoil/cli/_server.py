@@ -171,6 +171,8 @@ def _start(
     open_browser: bool,
     allowed_hosts: tuple[str, ...] = (),
 ) -> None:
+    import math
+
     import uvicorn
 
     from airfoil.core.errors import ConfigError
@@ -178,17 +180,27 @@ def _start(
     from airfoil.server._config import (
         API_THREADS_WARM,
         INLINE_REFUSED,
+        MAX_STOP_GRACE_S,
         WORKER_NICE,
         cli_shared_workers,
     )
     from airfoil.server._registry import Registry
 
-    if slots < 1 or lease_ttl <= 0:
-        raise ConfigError("--slots must be at least 1 and --lease-ttl positive")
-    if store_retry_budget < 0:
-        raise ConfigError("--store-retry-budget must be zero (never retry) or positive")
-    if stop_grace < 1:
-        raise ConfigError("--stop-grace must be at least 1 (seconds)")
+    if slots < 1 or not 0 < lease_ttl < math.inf:  # NaN too: a lease that never lapses
+        raise ConfigError(
+            f"--slots must be at least 1 and --lease-ttl a positive number of seconds (got "
+            f"--slots {slots}, --lease-ttl {lease_ttl})"
+        )
+    if not 0 <= store_retry_budget < math.inf:
+        raise ConfigError(
+            "--store-retry-budget must be zero (never retry) or a positive number of seconds, "
+            f"not {store_retry_budget}"
+        )
+    if not 1 <= stop_grace <= MAX_STOP_GRACE_S:
+        raise ConfigError(
+            f"--stop-grace must be at least 1 and at most {MAX_STOP_GRACE_S} (seconds), not "
+            f"{stop_grace}"
+        )
     s: object = _settings(database_url, blob_url)
     home, db, blobs = s.home, s.database_url, s.resolved_blob_url()  # type: ignore[attr-defined]
     if executor is None:

@@ -12,7 +12,7 @@ from typing import Any, Self
 import httpx
 
 from airfoil.client._http import _checked_url, _error_class, masked_url
-from airfoil.core.errors import PlatformError
+from airfoil.core.errors import ConfigError, PlatformError
 from airfoil.wire import API_PREFIX
 
 __all__ = ["ClientBase"]
@@ -53,6 +53,7 @@ class ClientBase:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        _no_dot_segments(path)
         try:
             r = self._http.request(method, API_PREFIX + path, **kwargs)
         except httpx.HTTPError as exc:
@@ -73,6 +74,22 @@ class ClientBase:
         except Exception:
             code, message = "http_error", r.text[:500]
         raise _error_class(r.status_code, code)(r.status_code, code, message)
+
+
+def _no_dot_segments(path: str) -> None:
+    """Refuse a request path with a ``.`` or ``..`` segment (a name put in it as given):
+    httpx resolves them, so the request would go to another path (another project's).
+
+    Raises:
+        ConfigError: naming the segment.
+    """
+    segments = path.partition("?")[0].split("/")
+    for dots in (".", ".."):
+        if dots in segments:
+            raise ConfigError(
+                f"{dots!r} is no name (in the request path {path!r}): an HTTP client resolves "
+                "it to another path; name the resource itself"
+            )
 
 
 def _in(domain: str | None, key: str = "domain") -> dict[str, str]:

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from airfoil.client._client import Client
+from airfoil.core.errors import ConfigError
 from airfoil.wire._deployments import (
     DeploymentDrift,
     DeploymentIn,
@@ -27,6 +29,20 @@ class Deployments:
 
     def _base(self) -> str:
         return f"/projects/{self.project}/deployments"
+
+    def _one(self, name: str) -> str:
+        """The path of deployment ``name``: one segment, quoted (an HTTP client resolves
+        ``..`` and ``/``: the path would name another project's deployment).
+
+        Raises:
+            ConfigError: ``name`` holds a ``/`` or is ``.`` or ``..`` (no deployment's name).
+        """
+        if "/" in name or name in (".", ".."):
+            raise ConfigError(
+                f"invalid deployment name {name!r}: a deployment is named after its model "
+                "(letters, digits, '_', '.' and '-'; no '/', not '.' or '..')"
+            )
+        return f"{self._base()}/{quote(name, safe='')}"
 
     def deploy(
         self,
@@ -55,20 +71,20 @@ class Deployments:
         return DeploymentList.model_validate(self.client._call("GET", self._base()).json())
 
     def get(self, name: str) -> DeploymentOut:
-        r = self.client._call("GET", f"{self._base()}/{name}")
+        r = self.client._call("GET", self._one(name))
         return DeploymentOut.model_validate(r.json())
 
     def stop(self, name: str) -> DeploymentOut:
-        r = self.client._call("DELETE", f"{self._base()}/{name}")
+        r = self.client._call("DELETE", self._one(name))
         return DeploymentOut.model_validate(r.json())
 
     def drift(self, name: str) -> DeploymentDrift:
-        r = self.client._call("GET", f"{self._base()}/{name}/drift")
+        r = self.client._call("GET", self._one(name) + "/drift")
         return DeploymentDrift.model_validate(r.json())
 
     def key(self, name: str) -> DeploymentKey:
         """The key that calls ``name``'s replicas (``Authorization: Bearer <key>``; derived
         for this deployment: it calls no other) and their URLs; ``key`` is None where the
         server's replicas take none. Needs the runner role in the project."""
-        r = self.client._call("GET", f"{self._base()}/{name}/key")
+        r = self.client._call("GET", self._one(name) + "/key")
         return DeploymentKey.model_validate(r.json())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from airfoil.core.clock import Clock, SystemClock
+from airfoil.core.errors import ConfigError
 from airfoil.core.phases import ErrorKind, ExecutionPhase
 from airfoil.core.records import (
     ErrorInfo,
@@ -111,6 +113,32 @@ class EngineSettings:
     #: Refuse a shared cache scope no admin declared (a server; see ``_scope_gate``): off,
     #: an undeclared scope is open to every project (one user's local runs).
     cache_scopes_declared_only: bool = False
+
+    def __post_init__(self) -> None:
+        """Every duration (``*_s``) a finite number of seconds, at least 0; the lease's and
+        the control poll's above 0, and the control poll under a minute (a terminate or a
+        server's stop waits up to this long for a drive that waits on a timer).
+
+        Raises:
+            ConfigError: naming the setting and what it takes.
+        """
+        for name, value in vars(self).items():
+            if not name.endswith("_s"):
+                continue
+            low, high = (0.0, _MAX_CONTROL_POLL_S) if name == "control_poll_s" else (0.0, math.inf)
+            positive = name in ("control_poll_s", "lease_ttl_s")
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or not (low < value < high if positive else low <= value < high):
+                shown = f"under {high:g} s" if high < math.inf else "finite"
+                least = "above 0" if positive else "at least 0"
+                raise ConfigError(
+                    f"invalid EngineSettings.{name} {value!r}: give a number of seconds, "
+                    f"{least} and {shown}"
+                )
+
+
+#: The longest ``EngineSettings.control_poll_s``: how long a terminate may wait for a drive.
+_MAX_CONTROL_POLL_S = 60.0
 
 
 class Engine:

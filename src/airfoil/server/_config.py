@@ -54,6 +54,11 @@ GRACEFUL_SHUTDOWN_S = 10
 #: How much longer than the slots' own stop bound an engine process gets before it is killed.
 ENGINE_STOP_MARGIN_S = 5
 
+#: The longest ``stop_grace_s`` (an hour): a stop bound is a thread's join timeout, and one
+#: past ``threading.TIMEOUT_MAX`` (a "forever" such as 10**10) raised OverflowError in the
+#: server's stop, leaving its slots' leases and workers behind.
+MAX_STOP_GRACE_S = 3600
+
 #: Why a server refuses the ``inline`` executor (DESIGN: user code runs only in workers).
 INLINE_REFUSED = (
     "a server does not run the 'inline' executor: it would run tasks (user code) in the "
@@ -267,10 +272,15 @@ class ServerConfig:
         if self.executor == "inline":
             raise ConfigError(INLINE_REFUSED)
         grace = self.stop_grace_s
-        if isinstance(grace, bool) or not isinstance(grace, int) or grace < 1:
+        if (
+            isinstance(grace, bool)
+            or not isinstance(grace, int)
+            or not 1 <= grace <= MAX_STOP_GRACE_S
+        ):
             raise ConfigError(
                 f"invalid stop_grace_s {self.stop_grace_s!r}: give the whole seconds (at least "
-                "1) a stopping server lets open requests finish and its slots stop"
+                f"1, at most {MAX_STOP_GRACE_S}) a stopping server lets open requests finish "
+                "and its slots stop"
             )
         if self.workers and self.executor != "process":
             raise ConfigError(

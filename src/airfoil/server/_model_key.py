@@ -7,7 +7,9 @@ key) while it has API keys, writes it to ``HOME/model.key`` (created ``0600``, e
 servers sharing a home agree on one), and reads it back on every later start, so replicas
 that outlive a restart keep answering the same key. It is never printed or logged, never in
 a ``repr``, and never in a worker's or a replica's environment (a replica gets its
-deployment's key derived from it: :func:`~airfoil.core.worker_env.deployment_key`). A server
+deployment's key derived from it: :func:`~airfoil.core.worker_env.deployment_key`). A kept
+file open to other users, or holding a key under 32 characters (cut short, edited), is
+refused with a ConfigError naming the fix, never used. A server
 with no API keys (loopback only, every loopback client an admin) keeps its replicas keyless,
 under the ``Host`` rule, as ``airfoil serve`` is by default; whether it has keys is asked
 again at each replica start, so the first key created on a running server keys the replicas
@@ -30,6 +32,8 @@ __all__ = ["KEY_FILE", "ModelKey"]
 
 #: The file in the server's home that keeps the key it made.
 KEY_FILE = "model.key"
+#: The fewest characters a kept key may have (a made one has 43: 32 random bytes).
+MIN_KEY_CHARS = 32
 
 
 class ModelKey:
@@ -108,6 +112,7 @@ class ModelKey:
                     os.unlink(tmp)
             with open(self.path) as f:
                 key = f.read().strip()
+                mode = os.fstat(f.fileno()).st_mode & 0o777
         except OSError as exc:
             raise ConfigError(
                 f"the server's model key cannot be kept in {self.path} ({exc.strerror}): "
@@ -117,5 +122,17 @@ class ModelKey:
             raise ConfigError(
                 f"{self.path} holds no model key: remove the empty file (a new key is made) "
                 f"or set {MODEL_KEY}"
+            )
+        if mode & 0o077:  # every deployment's key is derived from it
+            raise ConfigError(
+                f"{self.path} is open to other users (mode {mode:o}): "
+                f"`chmod 600 {self.path}` (and replace the key if another user may have "
+                f"read it: remove the file, a new key is made), or set {MODEL_KEY} (a home "
+                "on a file system without Unix permissions)"
+            )
+        if len(key) < MIN_KEY_CHARS:
+            raise ConfigError(
+                f"{self.path} holds a key of {len(key)} characters, under {MIN_KEY_CHARS}: "
+                f"remove the file (a new key is made) or set {MODEL_KEY}"
             )
         return key

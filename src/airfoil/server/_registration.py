@@ -78,6 +78,35 @@ def upload(d: Deps, project: str, sha256: str, data: bytes) -> UploadOut:
 _NAME_FIELDS = frozenset({"name", "version", "id", "label", "node", "task"})
 
 
+#: Formats whose hash is the digest of their bytes (by the algorithm their meta names): an
+#: inline one is checked at registration, as an upload is (JSON's hash is of its canonical
+#: form, which its stored bytes need not be).
+_DIGEST_FORMATS = frozenset({"arrow", "npy"})
+
+
+def _check_inline_digest(value: Value, what: str, where: str) -> None:
+    """Refuse an inline frame or array whose hash is not its bytes' digest: inline bytes
+    are never checked when read, and the hash is what a cache key is made of, so a default
+    claiming another frame's hash would run on its own bytes and leave the result under the
+    other frame's key (a later run on that frame, of the project or of a cache scope it
+    shares, would be served it)."""
+    if value.inline is None or value.format not in _DIGEST_FORMATS:
+        return
+    from airfoil.core.errors import CorruptBlobError
+    from airfoil.types._digests import algorithm_of, digest_bytes
+
+    try:
+        own = digest_bytes(value.inline, algorithm_of(value.meta))
+    except CorruptBlobError as exc:  # an algorithm this version does not know
+        raise InvalidInputError(f"{what}: the value at {where or 'the top'}: {exc}") from None
+    if own != value.hash:
+        raise InvalidInputError(
+            f"{what}: the {value.format} value at {where or 'the top'} has a hash that is not "
+            "its bytes' digest: serialise it with Airfoil's type engine (register with "
+            "Airfoil's client, `airfoil register`)"
+        )
+
+
 def check_registered_spec(spec: msgspec.Struct, what: str) -> None:
     """Refuse a registered spec that the SDK would never write and that turns the server or
     a viewer's terminal against its users:
@@ -87,6 +116,8 @@ def check_registered_spec(spec: msgspec.Struct, what: str) -> None:
       frames cannot be constants), so one that names a blob was written by hand to make the
       server (which reads a value's blob by its ``uri`` to preview or download it) read a
       path of its choosing: its own files, or another project's blobs;
+    - an inline frame or array (an input's default) whose hash is not its bytes' digest:
+      its cache key would name another frame's bytes;
     - a name (of the workflow, a node, a task, an input, a version) holding a control
       character: ``airfoil executions show`` prints names into a viewer's terminal, where
       an escape sequence would be run.
@@ -107,6 +138,7 @@ def check_registered_spec(spec: msgspec.Struct, what: str) -> None:
                     "constants and defaults are inline (register with Airfoil's client, "
                     "`airfoil register`)"
                 )
+            _check_inline_digest(obj, what, where)
         elif isinstance(obj, msgspec.Struct):
             for f in obj.__struct_fields__:
                 item = getattr(obj, f)

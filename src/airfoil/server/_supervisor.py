@@ -478,21 +478,30 @@ class Supervisor:
             return None
         return body if isinstance(body, dict) else None
 
-    def _keyless(self, proc: _Process) -> bool:
-        """Whether a replica that answers is keyless while the server now has a key (it was
-        started, or re-adopted, from before the server's first API key): asked once per
-        process, by a keyless ``/metadata`` read (a keyed replica answers 401)."""
+    def _wrong_key(self, proc: _Process) -> str | None:
+        """Why a replica that answers does not take the server's key now (None: it does, or
+        the server has none): it answers without one (started, or re-adopted, from before
+        the server's first API key), or it refuses the server's (started with a key the
+        server no longer has: ``model.key`` replaced, or another ``AIRFOIL_MODEL_KEY``,
+        across a restart that re-adopted it). Asked once per process, by a keyless and a
+        keyed ``/metadata`` read (a replica keyed by the server's key answers 401, then
+        200)."""
         try:
-            if proc.key_checked or not self.env.key(KEY_RECHECK_S):
-                return False
+            key = None if proc.key_checked else self.env.key(KEY_RECHECK_S)
         except ConfigError:  # the key cannot be kept: its replicas' starts say so
-            return False
+            return None
+        if not key:
+            return None
         proc.key_checked = True
+        url = f"http://127.0.0.1:{proc.port}/metadata"
         try:
-            return self._http.get(f"http://127.0.0.1:{proc.port}/metadata").status_code == 200
+            if self._http.get(url).status_code == 200:
+                return "it answered without a key (started before the server had one)"
+            if self._http.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 401:
+                return "it refused the server's key (started with one the server no longer has)"
         except httpx.HTTPError:
             proc.key_checked = False  # asked again next pass
-            return False
+        return None
 
     def _reconcile_replica(self, d: Deployment, r: Replica, now: float) -> Replica:
         key = (d.project, d.name, r.index)
@@ -543,10 +552,11 @@ class Supervisor:
                 kill_group(proc.pid)
                 return r
         version = self._answers(proc.port, d.name)
-        if version is not None and self._keyless(proc):
+        wrong_key = self._wrong_key(proc) if version is not None else None
+        if wrong_key is not None:
             self._holds(d, now)
-            proc.killed_for = "it answered without a key (started before the server had one)"
-            log.warning("replica %s of %s/%s is keyless: restarted", r.index, *key[:2])
+            proc.killed_for = wrong_key
+            log.warning("replica %s of %s/%s restarted: %s", r.index, *key[:2], wrong_key)
             kill_group(proc.pid)
             return r
         if version is not None:

@@ -128,6 +128,7 @@ class DeploymentKey(BaseModel):
     name: str
     key: str | None = Field(
         description="The deployment's own key (it calls this deployment's replicas only), "
-        "or null: none needed."
+        "or null: none needed.",
+        repr=False,  # never in a repr or str: a log line or a REPL shows the rest
     )
     urls: list[str] = Field(description="Each replica's URL (of the server's machine).")

@@ -66,6 +66,23 @@ def _module(path: Path) -> Any:
     return module
 
 
+def trained_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module_name: str
+) -> tuple[Path, str]:
+    """A server's home (no ``AIRFOIL_MODEL_KEY``) whose registry has project alpha's model
+    ``tiny`` trained, and the model's reference."""
+    monkeypatch.delenv("AIRFOIL_MODEL_KEY", raising=False)
+    monkeypatch.setenv("AIRFOIL_PACKAGE_CACHE", str(tmp_path / "packages"))
+    home = tmp_path / "home"
+    home.mkdir()
+    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
+    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "alpha")
+    module = _module(tmp_path / f"{module_name}.py")
+    ref = str(module.model.train(registry=registry).ref)
+    store.close()
+    return home, ref
+
+
 def _environ(pid: int) -> bytes:
     return Path(f"/proc/{pid}/environ").read_bytes()
 
@@ -73,16 +90,8 @@ def _environ(pid: int) -> bytes:
 def test_a_keyed_servers_replicas_need_their_deployments_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.delenv("AIRFOIL_MODEL_KEY", raising=False)
-    monkeypatch.setenv("AIRFOIL_PACKAGE_CACHE", str(tmp_path / "packages"))
     caplog.set_level(logging.DEBUG)
-    home = tmp_path / "home"
-    home.mkdir()
-    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
-    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "alpha")
-    module = _module(tmp_path / "adv22_model.py")
-    ref = module.model.train(registry=registry).ref
-    store.close()
+    home, ref = trained_home(tmp_path, monkeypatch, "adv22_model")
 
     server = start_server(home, None)
     pids: list[int] = []

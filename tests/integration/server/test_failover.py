@@ -96,6 +96,17 @@ def _start(tmp: Path, db: str, name: str) -> tuple[subprocess.Popen[bytes], str]
     raise AssertionError("server did not become ready")
 
 
+def _stop(*procs: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM each server still running; killed if it has not exited in 15 s."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def _node(client: Any, ex_id: str, node: str) -> Any:
     return next((n for n in client.get(ex_id).nodes if n.id == node), None)
 
@@ -147,13 +158,7 @@ def test_sigkilled_server_is_taken_over(tmp_path: Path, pg_schema_factory: Any) 
         pids = {int(p) for p in (user / "imports.txt").read_text().split()}
         assert a.pid not in pids and b.pid not in pids  # servers never import user code
     finally:
-        for p in (a, b):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        _stop(a, b)
 
 
 def test_sigterm_hands_executions_back(tmp_path: Path, pg_schema_factory: Any) -> None:
@@ -193,10 +198,4 @@ def test_sigterm_hands_executions_back(tmp_path: Path, pg_schema_factory: Any) -
         with Client(url_b, project="calm") as cb:
             assert cb.wait(ex.id, timeout=60).phase == "succeeded"
     finally:
-        for p in (a, b):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        _stop(a, b)

@@ -273,3 +273,42 @@ def test_a_registered_plan_with_a_bad_schedule_is_refused(
     valid = {"type": "cron", "expression": "0 3 * * *", "timezone": "Europe/Paris"}
     r = _register_plan(client, flow, flow_dir, "timed_plan", schedule=valid)
     assert r.status_code == 200, r.text
+
+
+def test_a_registered_frame_default_claiming_another_frames_hash_is_refused(
+    client: Any, flow: Any, flow_dir: Path
+) -> None:
+    """(adv23) A frame held inline (an input's default) whose hash is another frame's
+    BLAKE3: inline bytes are never checked when read, and a cache key is made of the hash,
+    so a run taking the default computed on its own bytes and left the result under the
+    other frame's key (a later run on that frame was served it). Registered on main; now
+    refused by name, and the same frame with its own hash still passes the check."""
+    import pandas as pd
+
+    from airfoil.core.errors import InvalidInputError
+    from airfoil.server._registration import check_registered_spec
+    from airfoil.store.blob import open_blob_store
+    from airfoil.types import ValueContext, default_type_engine
+
+    engine = default_type_engine()
+    ctx = ValueContext(open_blob_store(str(flow_dir / ".frames")), offload_threshold=1 << 20)
+    own = engine.to_value(pd.DataFrame({"a": [1, 2]}), pd.DataFrame, ctx)
+    other = engine.to_value(pd.DataFrame({"a": [3, 4]}), pd.DataFrame, ctx)
+    assert own.inline is not None and own.meta.get("digest") == "blake3"
+    forged = msgspec.to_builtins(msgspec.structs.replace(own, hash=other.hash))
+
+    pkg = client.upload_package(str(flow_dir)).sha256
+    wf = msgspec.to_builtins(flow.wf.spec)
+    wf["interface"]["inputs"][0]["default"] = forged
+    entity = {"kind": "workflow", "name": wf["name"], "version": wf["version"], "spec": wf}
+    r = _register(client, {"package": pkg, "entities": [entity]})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_input"
+    assert (
+        "interface.inputs[0].default has a hash that is not its bytes' digest" in (err["message"])
+    ), err
+    check_registered_spec(own, "a frame")  # its own hash: taken
+    unknown = msgspec.structs.replace(own, meta={**own.meta, "digest": "md5"})
+    with pytest.raises(InvalidInputError, match="'md5'"):
+        check_registered_spec(unknown, "a frame")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -308,6 +309,25 @@ def test_executions_stored_before_0019_keep_their_names(empty_url: str) -> None:
     assert _scalar(empty_url, "SELECT count(*) FROM nodes") == 1
 
 
+def _insert_executions(url: str, rows: list[tuple[str, float, str]], specs: Any = ()) -> None:
+    """Rows ``(id, created_at, record)`` of ``executions`` as a revision before 0021 holds
+    them (and ``specs``: ``(execution_id, spec)`` rows of ``execution_specs``, after it)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    insert = sa.text(
+        "INSERT INTO executions (id, project, domain, workflow, phase, created_at, record, "
+        "name) VALUES (:id, 'default', 'development', 'mod.wf', 'running', :at, :r, :id)"
+    )
+    try:
+        with engine.begin() as conn:
+            if rows:
+                conn.execute(insert, [{"id": i, "at": at, "r": r} for i, at, r in rows])
+            for eid, spec in specs:
+                q = sa.text("INSERT INTO execution_specs VALUES (:e, :s)")
+                conn.execute(q, {"e": eid, "s": spec})
+    finally:
+        engine.dispose()
+
+
 def test_0021_moves_each_spec_out_of_its_record_and_back(empty_url: str) -> None:
     """Revision 0021: an execution stored with its spec in its record (before it) keeps
     reading as the same record, its spec moved to ``execution_specs``; a downgrade puts the
@@ -316,18 +336,7 @@ def test_0021_moves_each_spec_out_of_its_record_and_back(empty_url: str) -> None
 
     migrate(empty_url, "0020")
     old = [make_execution(f"e{i}", created_at=float(i)) for i in range(3)]
-    engine = sa.create_engine(empty_url, poolclass=sa.pool.NullPool)
-    insert = sa.text(
-        "INSERT INTO executions (id, project, domain, workflow, phase, created_at, record, "
-        "name) VALUES (:id, 'default', 'development', 'mod.wf', 'running', :at, :r, :id)"
-    )
-    try:
-        with engine.begin() as conn:
-            for ex in old:
-                row = {"id": ex.id, "at": ex.created_at, "r": encode_json(ex).decode()}
-                conn.execute(insert, row)
-    finally:
-        engine.dispose()
+    _insert_executions(empty_url, [(x.id, x.created_at, encode_json(x).decode()) for x in old])
     store = SqlMetaStore(empty_url)  # migrates to the head
     try:
         assert [store.get_execution(ex.id) for ex in old] == old
@@ -341,4 +350,63 @@ def test_0021_moves_each_spec_out_of_its_record_and_back(empty_url: str) -> None
     downgrade(empty_url, "0020")
     assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e2'") == (
         encode_json(old[2]).decode()
+    )
+
+
+def test_0021_leaves_a_record_that_does_not_decode_as_it_was(empty_url: str) -> None:
+    """Revision 0021 on a database holding records that do not decode (not JSON, not an
+    object): the upgrade moves the others' specs and leaves those rows as they were, so the
+    store opens and reports them as unreadable by their id, as before the revision (it
+    failed before: the upgrade raised on the first one, and the server did not start). The
+    downgrade leaves them too, and a spec row that does not decode (spoiled after the
+    upgrade) does not fail it either."""
+    from airfoil.core.errors import UnreadableRecordError
+    from airfoil.core.records import encode_json
+    from airfoil.store._records import record_json
+
+    migrate(empty_url, "0020")
+    good = make_execution("e0", created_at=0.0)
+    spoiled = {"e1": "not json", "e2": "[1, 2]", "e3": '"spec"'}
+    rows = [("e0", 0.0, encode_json(good).decode())]
+    rows += [(eid, float(i), record) for i, (eid, record) in enumerate(spoiled.items(), 1)]
+    _insert_executions(empty_url, rows)
+    store = SqlMetaStore(empty_url)  # migrates to the head
+    try:
+        assert store.get_execution("e0") == good
+        for eid in spoiled:
+            with pytest.raises(UnreadableRecordError):
+                store.get_execution(eid)
+        seen: list[UnreadableRecordError] = []
+        assert store.list_executions(on_unreadable=seen.append) == [good]
+        assert len(seen) == len(spoiled)
+    finally:
+        store.close()
+    for eid, record in spoiled.items():
+        got = _scalar(empty_url, f"SELECT record FROM executions WHERE id = '{eid}'")
+        assert got == record
+    specless = record_json(make_execution("e4")).decode()  # as 0021 stores it
+    _insert_executions(empty_url, [("e4", 4.0, specless)], [("e4", "{spoiled")])
+    downgrade(empty_url, "0020")
+    assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e0'") == (
+        encode_json(good).decode()
+    )
+    assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e1'") == "not json"
+
+
+def test_0021_moves_specs_both_ways_a_batch_at_a_time(empty_url: str) -> None:
+    """More executions than one batch of revision 0021 (500): every spec is moved out, and
+    back by the downgrade, which reads a batch at a time too (it read every row and its spec
+    at once: a big database's specs held in memory together)."""
+    from airfoil.core.records import encode_json
+
+    migrate(empty_url, "0020")
+    old = [make_execution(f"e{i:04d}", created_at=float(i)) for i in range(1001)]
+    _insert_executions(empty_url, [(x.id, x.created_at, encode_json(x).decode()) for x in old])
+    migrate(empty_url)
+    assert _scalar(empty_url, "SELECT count(*) FROM execution_specs") == len(old)
+    downgrade(empty_url, "0020")
+    spec = "SELECT count(*) FROM executions WHERE record LIKE '%\"spec\"%'"
+    assert _scalar(empty_url, spec) == len(old)
+    assert _scalar(empty_url, "SELECT record FROM executions WHERE id = 'e1000'") == (
+        encode_json(old[-1]).decode()
     )

@@ -4,6 +4,7 @@ own in its home (``model.key``, ``0600``), the same across restarts, and never s
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -93,3 +94,38 @@ def test_a_replica_gets_the_derived_key_of_the_kept_one(
     assert key is not None and key not in repr(env) and key not in got.values()
     assert got["AIRFOIL_MODEL_KEY"] == deployment_key(key, key_scope("ml", "m"))
     assert env.headers() == {"Authorization": f"Bearer {key}"}
+
+
+def test_a_kept_key_others_may_read_is_refused_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(adv23) ``model.key`` readable by the group or others (copied with a umask of 022,
+    edited by hand): every derived key is theirs, so the server refuses it, naming the file
+    and ``chmod 600`` (it was used as it was before)."""
+    _unset(monkeypatch)
+    path = tmp_path / KEY_FILE
+    path.write_text("k" * 43 + "\n")
+    path.chmod(0o644)
+    with pytest.raises(
+        ConfigError, match=r"model\.key is open to other users \(mode 644\).*chmod 600"
+    ) as e:
+        ModelKey(str(tmp_path), lambda: True).current()
+    assert "k" * 43 not in str(e.value)
+    path.chmod(0o600)
+    assert ModelKey(str(tmp_path), lambda: True).current() == "k" * 43
+
+
+def test_a_short_kept_key_is_refused_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(adv23) A ``model.key`` cut short (a disk filled, a hand edit: ``abc``) keyed every
+    replica with a key anyone could guess; it is refused, naming the file and the fix, and
+    never shown."""
+    _unset(monkeypatch)
+    path = tmp_path / KEY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b"abc\n")
+    os.close(fd)
+    with pytest.raises(ConfigError, match=r"model\.key holds a key of 3 characters") as e:
+        ModelKey(str(tmp_path), lambda: True).current()
+    assert "abc" not in str(e.value)

@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from airfoil.core.errors import ConfigError
-from airfoil.server._config import ENGINE_STOP_MARGIN_S, GRACEFUL_SHUTDOWN_S, ServerConfig
+from airfoil.server._config import (
+    ENGINE_STOP_MARGIN_S,
+    GRACEFUL_SHUTDOWN_S,
+    MAX_STOP_GRACE_S,
+    ServerConfig,
+)
 from airfoil.server._engine_process import EngineProcess
 
 pytestmark = pytest.mark.unit
@@ -82,3 +87,38 @@ def test_the_cli_refuses_a_grace_below_a_second() -> None:
     result = CliRunner().invoke(app, ["server", "start", "--stop-grace", "0"])
     assert result.exit_code != 0
     assert "--stop-grace must be at least 1" in result.output
+
+
+@pytest.mark.parametrize("grace", [MAX_STOP_GRACE_S + 1, 10**10])
+def test_a_grace_past_an_hour_is_refused(grace: int) -> None:
+    """(adv23) ``--stop-grace 10000000000`` (a "forever") was taken: the server ran, and its
+    stop raised OverflowError joining its slots (a timeout past ``threading.TIMEOUT_MAX``),
+    leaving their leases and workers behind. It is refused when the server is configured."""
+    with pytest.raises(ConfigError, match=r"invalid stop_grace_s .*at most 3600"):
+        ServerConfig(home="h", stop_grace_s=grace)
+    assert ServerConfig(home="h", stop_grace_s=MAX_STOP_GRACE_S).stop_grace_s == 3600
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--stop-grace", "10000000000", "--stop-grace must be at least 1 and at most 3600"),
+        ("--stop-grace", "nan", "Invalid value for '--stop-grace'"),
+        ("--lease-ttl", "nan", "--lease-ttl a positive number of seconds"),
+        ("--lease-ttl", "inf", "--lease-ttl a positive number of seconds"),
+        ("--store-retry-budget", "nan", "--store-retry-budget must be zero"),
+    ],
+)
+def test_the_cli_refuses_a_bound_that_is_no_finite_number_by_its_flag(
+    flag: str, value: str, says: str
+) -> None:
+    """(adv23) NaN passed ``lease_ttl <= 0`` and ``budget < 0`` (every comparison with NaN
+    is false): a server with a NaN lease (one that never lapses on PostgreSQL, where NaN sorts
+    above every number) started."""
+    from typer.testing import CliRunner
+
+    from airfoil.cli.main import app
+
+    result = CliRunner().invoke(app, ["server", "start", flag, value])
+    assert result.exit_code != 0
+    assert says in " ".join(result.output.split()), result.output
