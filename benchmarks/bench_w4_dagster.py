@@ -28,16 +28,15 @@ swapped every pair), medians of ``--runs``:
 With ``--distinct`` only the warm runs are measured, each on another frame (one value of it
 changed before the clocks start, on both sides), so that Airfoil writes a new blob every run
 rather than finding the frame already stored under its hash (B4's own case: the same frame
-every run). Airfoil's process then also times, beside each run (before it in one run, after
-it in the next), two plain writes of the same frame's 80 MB to new files kept on the same
+every run). Airfoil's process then also times, beside each run (before it in one run, after it
+in the next), two plain writes of the same frame's 80 MB to new files kept on the same
 filesystem, and nothing else: one ``os.write`` a column (as pyarrow writes the IPC stream's
 buffers, and Airfoil wrote a frame until 7 December) and 256 KiB writes (as Airfoil writes a
-frame now): what any store that keeps the frame in a file pays the kernel for it on this
-host, the floor under Airfoil's run. Ratios are Airfoil / Dagster. Without
-``--dagster-python`` it says how to get one and runs nothing (``make bench`` runs every
-script without arguments). What the sides
-print (Dagster logs each event of a run to stderr by default) goes to a temporary file, shown
-if a side fails.
+frame now): what any store that keeps the frame in a file pays the kernel for it on this host,
+the floor under Airfoil's run. Ratios are Airfoil / Dagster. Without ``--dagster-python`` it
+says how to get one and runs nothing (``make bench`` runs every script without arguments). What
+the sides print (Dagster logs each event of a run to stderr by default) goes to a temporary
+file, shown if a side fails.
 """
 
 from __future__ import annotations
