@@ -28,10 +28,15 @@ swapped every pair), medians of ``--runs``:
 With ``--distinct`` only the warm runs are measured, each on another frame (one value of it
 changed before the clocks start, on both sides), so that Airfoil writes a new blob every run
 rather than finding the frame already stored under its hash (B4's own case: the same frame
-every run). Ratios are Airfoil / Dagster. Without ``--dagster-python`` it says how to get
-one and runs nothing (``make bench`` runs every script without arguments). What the sides
-print (Dagster logs each event of a run to stderr by default) goes to a temporary file, shown
-if a side fails.
+every run). Airfoil's process then also times, beside each run (before it in one run, after it
+in the next), two plain writes of the same frame's 80 MB to new files kept on the same
+filesystem, and nothing else: one ``os.write`` a column (as pyarrow writes the IPC stream's
+buffers, and Airfoil wrote a frame until 7 December) and 256 KiB writes (as Airfoil writes a
+frame now): what any store that keeps the frame in a file pays the kernel for it on this host,
+the floor under Airfoil's run. Ratios are Airfoil / Dagster. Without ``--dagster-python`` it
+says how to get one and runs nothing (``make bench`` runs every script without arguments). What
+the sides print (Dagster logs each event of a run to stderr by default) goes to a temporary
+file, shown if a side fails.
 """
 
 from __future__ import annotations
@@ -124,6 +129,67 @@ def child(side: str, once: bool, distinct: bool) -> None:
 
 def _serve(proto: IO[str], side: str, once: bool, distinct: bool) -> None:
     run, frame, import_s, frame_s = (_airfoil_side if side == "airfoil" else _dagster_side)()
+    if side != "airfoil" or not distinct:
+        _serve_runs(proto, run, frame, import_s, frame_s, once, distinct, None)
+        return
+    # the plain writes' files, beside Airfoil's home (bench_core made it in the temporary
+    # directory: the same filesystem), kept as a store keeps its blobs, removed at the end
+    home = os.environ["AIRFOIL_HOME"]
+    folder = tempfile.mkdtemp(prefix="w4-plain-write-", dir=os.path.dirname(home))
+    try:
+        _serve_runs(proto, run, frame, import_s, frame_s, once, distinct, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+#: The plain writes beside each Airfoil run: one ``os.write`` a column (8 MB, as pyarrow
+#: writes a stream's buffers), and 256 KiB writes (as Airfoil writes a frame's file).
+PLAIN = {"plain_8mb": 0, "plain_256k": 1 << 18}
+
+
+def _plain_write(frame: Any, path: str, piece: int) -> tuple[float, float]:
+    """Write ``frame``'s columns (no copy of a contiguous column) to a new file at ``path``,
+    kept, in writes of ``piece`` bytes (0: a column a write); the CPU it took and the
+    kernel's part of it."""
+    import numpy as np
+
+    k0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
+    c0 = time.process_time()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        for name in frame.columns:
+            column = np.ascontiguousarray(frame[name].to_numpy()).data.cast("B")
+            step = piece or len(column)
+            for start in range(0, len(column), step):
+                rest = column[start : start + step]
+                while rest:
+                    rest = rest[os.write(fd, rest) :]
+    finally:
+        os.close(fd)
+    return time.process_time() - c0, resource.getrusage(resource.RUSAGE_SELF).ru_stime - k0
+
+
+def _plain_writes(frame: Any, folder: str, n: int) -> dict[str, float]:
+    """The plain writes of run ``n`` (their order swapped every run), timed apart."""
+    got: dict[str, float] = {}
+    names = list(PLAIN) if n % 2 else list(PLAIN)[::-1]
+    for name in names:
+        cpu, kernel = _plain_write(frame, os.path.join(folder, f"{name}-{n}"), PLAIN[name])
+        got[f"{name}_cpu"], got[f"{name}_sys"] = cpu, kernel
+    return got
+
+
+def _serve_runs(
+    proto: IO[str],
+    run: Callable[[], list[float]],
+    frame: Any,
+    import_s: float,
+    frame_s: float,
+    once: bool,
+    distinct: bool,
+    folder: str | None,
+) -> None:
+    """Answer for each run; with a ``folder``, time a plain write into it beside each run."""
     runs = 0
 
     def timed() -> dict[str, float]:
@@ -131,15 +197,18 @@ def _serve(proto: IO[str], side: str, once: bool, distinct: bool) -> None:
         runs += 1
         if distinct and runs > 1:  # another frame each run (one value), before the clocks
             frame.iloc[0, 0] = float(runs)
+        before = _plain_writes(frame, folder, runs) if folder and runs % 2 else {}
         k0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         w0, c0 = time.perf_counter(), time.process_time()
         check = sum(run())
-        return {
+        got = {
             "wall": time.perf_counter() - w0,
             "cpu": time.process_time() - c0,
             "sys": resource.getrusage(resource.RUSAGE_SELF).ru_stime - k0,
             "check": check,
         }
+        after = _plain_writes(frame, folder, runs) if folder and not runs % 2 else {}
+        return {**got, **before, **after}
 
     first = timed()
     proto.write(json.dumps({"import_s": import_s, "frame_s": frame_s, **first}) + "\n")
@@ -237,7 +306,9 @@ def _same_answer(checks: dict[str, float]) -> None:
 
 def warm(dagster_python: str, runs: int, distinct: bool) -> dict[str, dict[str, list[float]]]:
     procs = {side: _Side(side, dagster_python, False, distinct) for side in SIDES}
-    out: dict[str, dict[str, list[float]]] = {s: {"wall": [], "cpu": [], "user": []} for s in SIDES}
+    plain = [f"{name}_{clock}" for name in PLAIN for clock in ("cpu", "sys")]
+    keys = ("wall", "cpu", "user", "sys", *plain)
+    out: dict[str, dict[str, list[float]]] = {s: {k: [] for k in keys} for s in SIDES}
     try:
         firsts = {side: procs[side].read() for side in SIDES}
         _same_answer({s: firsts[s]["check"] for s in SIDES})
@@ -246,7 +317,12 @@ def warm(dagster_python: str, runs: int, distinct: bool) -> dict[str, dict[str, 
                 got = procs[side].ask()
                 out[side]["wall"].append(got["wall"])
                 out[side]["cpu"].append(got["cpu"])
-                out[side]["user"].append(got["cpu"] - got["sys"])
+                # (two clocks: the difference may read a hair below zero)
+                out[side]["user"].append(max(0.0, got["cpu"] - got["sys"]))
+                out[side]["sys"].append(got["sys"])
+                for k in plain:
+                    if k in got:
+                        out[side][k].append(got[k])
     finally:
         for proc in procs.values():
             proc.close()
@@ -287,6 +363,24 @@ def _ratio(res: dict[str, dict[str, list[float]]], key: str) -> str:
     return f"{a / d:.2f}x"
 
 
+def _beside_plain_write(w: dict[str, dict[str, list[float]]]) -> None:
+    """Airfoil's runs beside the plain writes of the same bytes in its process: the kernel's
+    part of each, and Airfoil's CPU above each write's (each run paired with the writes
+    beside it, the median of the differences) against Dagster's CPU."""
+    air = w["airfoil"]
+    dagster = statistics.median(w["dagster"]["cpu"])
+    for name, label in (("plain_8mb", "a column a write"), ("plain_256k", "256 KiB writes")):
+        cpu, kernel = air[f"{name}_cpu"], air[f"{name}_sys"]
+        above = [a - p for a, p in zip(air["cpu"], cpu, strict=True)]
+        print(
+            f"  plain write of the same 80 MB to a new file, {label}, beside each run: CPU "
+            f"{_fmt(cpu)}, kernel {_fmt(kernel)}; Airfoil's run's kernel CPU / the write's "
+            f"{statistics.median(air['sys']) / statistics.median(kernel):.2f}x; Airfoil's run "
+            f"less the write: CPU {_fmt(above)}, {statistics.median(above) / dagster:.2f}x "
+            "Dagster's"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--dagster-python", help="the Python of a venv with Dagster installed")
@@ -320,13 +414,14 @@ def main() -> None:
     for side in SIDES:
         print(
             f"  warm {side:8s} run wall {_fmt(w[side]['wall'])}, CPU {_fmt(w[side]['cpu'])}, "
-            f"of which user {_fmt(w[side]['user'])}"
+            f"of which user {_fmt(w[side]['user'])}, kernel {_fmt(w[side]['sys'])}"
         )
     print(
         f"  warm Airfoil / Dagster: wall {_ratio(w, 'wall')}, CPU {_ratio(w, 'cpu')}, "
         f"user CPU {_ratio(w, 'user')}"
     )
     if args.distinct:
+        _beside_plain_write(w)
         print(f"load average after: {os.getloadavg()[0]:.1f}")
         return
     f = fresh(args.dagster_python, args.runs)

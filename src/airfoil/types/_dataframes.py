@@ -6,8 +6,9 @@ the annotation is exactly its frame class; nothing heavy is imported before a fr
 The fast path matters (frames are the big values). Between tasks a frame travels as an
 uncompressed Arrow IPC stream (format ``arrow``): a large one is hashed as it is serialised
 (BLAKE3 over its buffers in place) and written only when the store does not hold that hash
-yet, straight to a temporary name inside a local blob store and renamed to its
-content-addressed key (:func:`~airfoil.types._base.write_hashed_value`). The reader
+yet, in 256 KiB writes (:data:`_PIECE`), straight to a temporary name inside a local blob
+store and renamed to its content-addressed key
+(:func:`~airfoil.types._base.write_hashed_value`). The reader
 memory-maps it: a pyarrow Table or a polars DataFrame is zero-copy over the stored file, and a
 pandas DataFrame of numeric columns without nulls is zero-copy over a private copy-on-write
 mapping of it (writable: a page is copied only when the frame changes it); other pandas
@@ -460,17 +461,61 @@ def _read_arrow(source: Any) -> Any:
     return pq.read_table(source, memory_map=True)
 
 
-def _write_ipc(table: Any, target: Any) -> None:
-    """An uncompressed Arrow IPC stream of ``table`` to a path or an output stream."""
+def _write_ipc(table: Any, sink: Any) -> None:
+    """An uncompressed Arrow IPC stream of ``table`` to a pyarrow output stream."""
     import pyarrow as pa
 
-    sink = pa.OSFile(target, "wb") if isinstance(target, str) else target
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+#: The most bytes one ``write`` call hands the kernel when a frame's file is written. The page
+#: cache keeps a file in folios about as large as the writes that made it (ext4 and XFS have
+#: large folios): one write a column, as pyarrow writes a stream, asks the kernel for 2 MiB
+#: blocks of free memory, 256 KiB writes for 256 KiB ones. On a VM whose free memory is
+#: handed back to the host in large blocks (free page reporting: Firecracker, cloud VMs), the
+#: large blocks are the unbacked ones, and the host backs each page on its first touch
+#: (~5-10 us a page here: ~0.13 s for 80 MB) where smaller free blocks are still backed
+#: (~0.02 s). See docs/performance.md, "W4 when every run stores a new frame".
+_PIECE = 1 << 18
+
+
+class _PieceFile:
+    """A new file, written in pieces of at most :data:`_PIECE` bytes, whole (a short write
+    is followed by the rest): a binary file object for :func:`_arrow_sink`."""
+
+    closed = False
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")  # the buffer in place, not copied
+        for start in range(0, len(view), _PIECE):
+            piece = view[start : start + _PIECE]
+            while piece:
+                piece = piece[os.write(self.fd, piece) :]
+        return len(view)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
+
+
+def _write_ipc_file(table: Any, path: str) -> None:
+    """An uncompressed Arrow IPC stream of ``table`` to a new file at ``path``."""
+    out = _PieceFile(path)
     try:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
+        _write_ipc(table, _arrow_sink(out))
     finally:
-        if isinstance(target, str):
-            sink.close()
+        out.close()
 
 
 def _arrow_sink(stream: Any) -> Any:
@@ -537,7 +582,7 @@ class DataFrameHandler(BlobHandler):
                 return write_bytes_value(ipc_bytes(table), "arrow", ctx, meta, algorithm=BLAKE3)
             return write_hashed_value(
                 lambda sink: _write_ipc(table, _arrow_sink(sink)),
-                lambda path: _write_ipc(table, path),
+                lambda path: _write_ipc_file(table, path),
                 "arrow",
                 ctx,
                 meta,

@@ -270,6 +270,34 @@ def test_a_stored_frame_is_hashed_first_and_written_once(
     assert os.listdir(tmp_path / "scratch") == []
 
 
+def test_a_frame_s_file_is_written_in_pieces_whole(
+    engine: TypeEngine, blobs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pieces of at most _PIECE bytes (the page cache then holds the file in folios of that
+    # size, which a VM's backed free memory can hold), each written whole though the kernel
+    # takes fewer bytes than asked
+    from airfoil.types import _dataframes
+
+    asked: list[int] = []
+    real_write = os.write
+
+    def short_write(fd: int, data: Any) -> int:
+        asked.append(len(data))
+        return real_write(fd, memoryview(data)[:100_000])
+
+    df = _frame(100_000)  # 800 KB a column: more than one piece each
+    monkeypatch.setattr(os, "write", short_write)
+    stored = engine.to_value(df, pd.DataFrame, ValueContext(blobs, offload_threshold=0))
+    monkeypatch.undo()
+    assert asked and max(asked) == _dataframes._PIECE < 800_000
+    assert any(n < 100_000 for n in asked)  # the rest of a short write is written
+    data = Path(blobs.local_path(stored.uri)).read_bytes()
+    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    assert data == ipc_bytes(table) and blake3(data).hexdigest() == stored.hash
+    back = engine.to_python(stored, pd.DataFrame, ValueContext(blobs, offload_threshold=0))
+    pd.testing.assert_frame_equal(back, df)
+
+
 def test_a_value_that_changes_between_hash_and_write_is_refused(blobs: Any) -> None:
     from airfoil.types._base import ConversionError, write_hashed_value
 
