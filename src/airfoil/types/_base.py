@@ -440,6 +440,47 @@ class _HashSink:
         self.closed = True
 
 
+#: The most bytes one ``write`` call hands the kernel when a frame's or an array's file is
+#: written. The page cache keeps a file in folios about as large as the writes that made it
+#: (ext4 and XFS have large folios): one write a column, as pyarrow writes a stream, asks the
+#: kernel for 2 MiB blocks of free memory, 256 KiB writes for 256 KiB ones. On a VM whose free
+#: memory is handed back to the host in large blocks (free page reporting: Firecracker, cloud
+#: VMs), the large blocks are the unbacked ones, and the host backs each page on its first
+#: touch (~5-10 us a page here: ~0.13 s for 80 MB) where smaller free blocks are still backed
+#: (~0.02 s). See docs/performance.md, "W4 when every run stores a new frame".
+PIECE = 1 << 18
+
+
+class PieceFile:
+    """A new file, written in pieces of at most :data:`PIECE` bytes, whole (a short write
+    is followed by the rest): a binary file object for a frame's Arrow stream or an array's
+    ``.npy``."""
+
+    closed = False
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")  # the buffer in place, not copied
+        for start in range(0, len(view), PIECE):
+            piece = view[start : start + PIECE]
+            while piece:
+                piece = piece[os.write(self.fd, piece) :]
+        return len(view)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
+
+
 def write_hashed_value(
     emit: Callable[[Any], None],
     write: Callable[[str], None],

@@ -6,8 +6,8 @@ the annotation is exactly its frame class; nothing heavy is imported before a fr
 The fast path matters (frames are the big values). Between tasks a frame travels as an
 uncompressed Arrow IPC stream (format ``arrow``): a large one is hashed as it is serialised
 (BLAKE3 over its buffers in place) and written only when the store does not hold that hash
-yet, in 256 KiB writes (:data:`_PIECE`), straight to a temporary name inside a local blob
-store and renamed to its content-addressed key
+yet, in 256 KiB writes (:class:`~airfoil.types._base.PieceFile`), straight to a temporary
+name inside a local blob store and renamed to its content-addressed key
 (:func:`~airfoil.types._base.write_hashed_value`). The reader
 memory-maps it: a pyarrow Table or a polars DataFrame is zero-copy over the stored file, and a
 pandas DataFrame of numeric columns without nulls is zero-copy over a private copy-on-write
@@ -45,6 +45,7 @@ from airfoil.types._base import (
     ConversionError,
     Converter,
     Handler,
+    PieceFile,
     ValueContext,
     local_blob_path,
     mismatch,
@@ -469,49 +470,9 @@ def _write_ipc(table: Any, sink: Any) -> None:
         writer.write_table(table)
 
 
-#: The most bytes one ``write`` call hands the kernel when a frame's file is written. The page
-#: cache keeps a file in folios about as large as the writes that made it (ext4 and XFS have
-#: large folios): one write a column, as pyarrow writes a stream, asks the kernel for 2 MiB
-#: blocks of free memory, 256 KiB writes for 256 KiB ones. On a VM whose free memory is
-#: handed back to the host in large blocks (free page reporting: Firecracker, cloud VMs), the
-#: large blocks are the unbacked ones, and the host backs each page on its first touch
-#: (~5-10 us a page here: ~0.13 s for 80 MB) where smaller free blocks are still backed
-#: (~0.02 s). See docs/performance.md, "W4 when every run stores a new frame".
-_PIECE = 1 << 18
-
-
-class _PieceFile:
-    """A new file, written in pieces of at most :data:`_PIECE` bytes, whole (a short write
-    is followed by the rest): a binary file object for :func:`_arrow_sink`."""
-
-    closed = False
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")  # the buffer in place, not copied
-        for start in range(0, len(view), _PIECE):
-            piece = view[start : start + _PIECE]
-            while piece:
-                piece = piece[os.write(self.fd, piece) :]
-        return len(view)
-
-    def writable(self) -> bool:
-        return True
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            os.close(self.fd)
-
-
 def _write_ipc_file(table: Any, path: str) -> None:
     """An uncompressed Arrow IPC stream of ``table`` to a new file at ``path``."""
-    out = _PieceFile(path)
+    out = PieceFile(path)
     try:
         _write_ipc(table, _arrow_sink(out))
     finally:

@@ -42,6 +42,7 @@ from airfoil.types._base import (
     ConversionError,
     Converter,
     Handler,
+    PieceFile,
     ValueContext,
     local_blob_path,
     mismatch,
@@ -202,8 +203,11 @@ def _npy_header(np: Any, obj: Any) -> bytes | None:
 
 
 def _to_path(emit: Callable[[Any], None], path: str) -> None:
-    with open(path, "wb") as fh:
-        emit(fh)
+    out = PieceFile(path)  # in 256 KiB writes, as a frame's file
+    try:
+        emit(out)
+    finally:
+        out.close()
 
 
 def array_value_from_npy(data: bytes, ctx: ValueContext) -> Value:

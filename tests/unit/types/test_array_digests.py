@@ -205,3 +205,26 @@ def test_the_server_stores_a_console_s_npy_file_as_the_cli_stores_it(
     }
     with pytest.raises(InvalidInputError, match=r"input 'arr': the \.npy file cannot be read"):
         uploaded_value(blobs, "alpha", "arr", engine.to_spec(np.ndarray), cut)
+
+
+def test_an_array_s_file_is_written_in_pieces_whole(
+    engine: TypeEngine, blobs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a frame's file: pieces of at most ``PIECE`` bytes (the page cache's folios then fit
+    a VM's backed free memory), each written whole though the kernel takes fewer bytes."""
+    from airfoil.types import _base
+
+    asked: list[int] = []
+    real_write = os.write
+
+    def short_write(fd: int, data: Any) -> int:
+        asked.append(len(data))
+        return real_write(fd, memoryview(data)[:100_000])
+
+    array = _array(n=200_000)  # 1.6 MB: several pieces
+    monkeypatch.setattr(os, "write", short_write)
+    stored = engine.to_value(array, np.ndarray, ValueContext(blobs, offload_threshold=0))
+    monkeypatch.undo()
+    assert asked and max(asked) == _base.PIECE < array.nbytes
+    data = Path(blobs.local_path(stored.uri)).read_bytes()
+    assert data == _saved(array) and blake3(data).hexdigest() == stored.hash

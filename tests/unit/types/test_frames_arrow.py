@@ -273,10 +273,10 @@ def test_a_stored_frame_is_hashed_first_and_written_once(
 def test_a_frame_s_file_is_written_in_pieces_whole(
     engine: TypeEngine, blobs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # pieces of at most _PIECE bytes (the page cache then holds the file in folios of that
+    # pieces of at most PIECE bytes (the page cache then holds the file in folios of that
     # size, which a VM's backed free memory can hold), each written whole though the kernel
     # takes fewer bytes than asked
-    from airfoil.types import _dataframes
+    from airfoil.types import _base
 
     asked: list[int] = []
     real_write = os.write
@@ -289,7 +289,7 @@ def test_a_frame_s_file_is_written_in_pieces_whole(
     monkeypatch.setattr(os, "write", short_write)
     stored = engine.to_value(df, pd.DataFrame, ValueContext(blobs, offload_threshold=0))
     monkeypatch.undo()
-    assert asked and max(asked) == _dataframes._PIECE < 800_000
+    assert asked and max(asked) == _base.PIECE < 800_000
     assert any(n < 100_000 for n in asked)  # the rest of a short write is written
     data = Path(blobs.local_path(stored.uri)).read_bytes()
     table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
