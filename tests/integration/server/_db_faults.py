@@ -21,6 +21,7 @@ from _srv import Running, start_server
 __all__ = [
     "FAULT_FLOW",
     "Outage",
+    "chain_flow",
     "kill_backends",
     "new_client",
     "readyz",
@@ -29,11 +30,13 @@ __all__ = [
     "wait_for",
 ]
 
-FAULT_FLOW = textwrap.dedent(
+_CHAIN_FLOW = textwrap.dedent(
     """
     import time
 
     import airfoil as af
+
+    STEPS = __STEPS__
 
 
     @af.task
@@ -45,12 +48,24 @@ FAULT_FLOW = textwrap.dedent(
 
 
     @af.workflow
-    def chain(tag: str, path: str, seconds: float = 0.2) -> int:
-        a = step(tag=tag, name="a", path=path, x=0, seconds=seconds)
-        b = step(tag=tag, name="b", path=path, x=a, seconds=seconds)
-        return step(tag=tag, name="c", path=path, x=b, seconds=seconds)
+    def chain(tag: str, path: str, seconds: float = __SECONDS__) -> int:
+        x = 0
+        for name in STEPS:
+            x = step(tag=tag, name=name, path=path, x=x, seconds=seconds)
+        return x
     """
 )
+
+
+def chain_flow(steps: str, seconds: float) -> str:
+    """A user's module: workflow ``chain(tag, path, seconds=<seconds>)``, a chain of task
+    ``step`` (its input plus one), once per letter of ``steps``; each step appends
+    ``<tag> <letter>`` to ``path`` when it starts, then sleeps ``seconds``."""
+    return _CHAIN_FLOW.replace("__STEPS__", repr(steps)).replace("__SECONDS__", repr(seconds))
+
+
+FAULT_FLOW = chain_flow("abc", 0.2)
+"""The fault tests' flow: a chain of three steps of 0.2 s (``a``, ``b``, ``c``)."""
 
 
 def task_lines(log: Path) -> collections.Counter[str]:

@@ -6,6 +6,9 @@ pause their executions and resume them), and once for 60 s (slow)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -13,36 +16,38 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from _db_faults import server_outage, task_lines
+from _srv import Running
 
 pytestmark = [pytest.mark.integration]
 
 
-def test_outage_within_the_retry_budget_pauses_and_reruns_nothing(
+RideOut = Callable[..., AbstractContextManager[Running]]
+
+
+@pytest.fixture
+def ride_out(
     scratch_db: tuple[str, str],
     pg_admin: sa.Engine,
     fault_flow: Any,
     server_home: Path,
     tmp_path: Path,
-) -> None:
+) -> RideOut:
+    """``ride_out(outage_s=..., budget_s=...)``: ``server_outage`` on this test's scratch
+    database, its tasks logging to ``tmp_path/runs.log``."""
     log = tmp_path / "runs.log"
-    with server_outage(
-        scratch_db, pg_admin, fault_flow, server_home, log, outage_s=10, budget_s=120
-    ) as running:
-        assert max(task_lines(log).values()) == 1  # nothing ran twice
+    return functools.partial(server_outage, scratch_db, pg_admin, fault_flow, server_home, log)
+
+
+def test_outage_within_the_retry_budget_pauses_and_reruns_nothing(
+    ride_out: RideOut, tmp_path: Path
+) -> None:
+    with ride_out(outage_s=10, budget_s=120) as running:
+        assert max(task_lines(tmp_path / "runs.log").values()) == 1  # nothing ran twice
         assert running.deps.driver.paused == set()
 
 
-def test_outage_past_the_retry_budget_pauses_the_drive_and_resumes_it(
-    scratch_db: tuple[str, str],
-    pg_admin: sa.Engine,
-    fault_flow: Any,
-    server_home: Path,
-    tmp_path: Path,
-) -> None:
-    log = tmp_path / "runs.log"
-    with server_outage(
-        scratch_db, pg_admin, fault_flow, server_home, log, outage_s=10, budget_s=2
-    ) as running:
+def test_outage_past_the_retry_budget_pauses_the_drive_and_resumes_it(ride_out: RideOut) -> None:
+    with ride_out(outage_s=10, budget_s=2) as running:
         metrics = httpx.get(f"{running.url}/metrics", timeout=10).text
         pauses = [
             line for line in metrics.splitlines() if line.startswith("airfoil_driver_pauses_total")
@@ -51,15 +56,6 @@ def test_outage_past_the_retry_budget_pauses_the_drive_and_resumes_it(
 
 
 @pytest.mark.slow
-def test_a_minute_long_outage_is_ridden_out(
-    scratch_db: tuple[str, str],
-    pg_admin: sa.Engine,
-    fault_flow: Any,
-    server_home: Path,
-    tmp_path: Path,
-) -> None:
-    log = tmp_path / "runs.log"
-    with server_outage(
-        scratch_db, pg_admin, fault_flow, server_home, log, outage_s=60, budget_s=120
-    ):
-        assert max(task_lines(log).values()) == 1
+def test_a_minute_long_outage_is_ridden_out(ride_out: RideOut, tmp_path: Path) -> None:
+    with ride_out(outage_s=60, budget_s=120):
+        assert max(task_lines(tmp_path / "runs.log").values()) == 1

@@ -7,42 +7,19 @@ from __future__ import annotations
 
 import logging
 import sys
-import textwrap
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _db_faults import task_lines
+from _db_faults import chain_flow, task_lines
 from _own_postgres import own_postgres
 from _srv import start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CRASH_FLOW = textwrap.dedent(
-    """
-    import time
-
-    import airfoil as af
-
-
-    @af.task
-    def step(tag: str, name: str, path: str, x: int, seconds: float) -> int:
-        with open(path, "a") as fh:
-            fh.write(f"{tag} {name}\\n")
-        time.sleep(seconds)
-        return x + 1
-
-
-    @af.workflow
-    def chain(tag: str, path: str, seconds: float = 0.3) -> int:
-        a = step(tag=tag, name="a", path=path, x=0, seconds=seconds)
-        b = step(tag=tag, name="b", path=path, x=a, seconds=seconds)
-        c = step(tag=tag, name="c", path=path, x=b, seconds=seconds)
-        return step(tag=tag, name="d", path=path, x=c, seconds=seconds)
-    """
-)
+CRASH_FLOW = chain_flow("abcd", 0.3)
 
 
 @pytest.fixture(scope="module")
