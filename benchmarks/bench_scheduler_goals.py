@@ -92,7 +92,8 @@ AIRFOIL_ONLY = frozenset(
 index only to recognise it): a change to them leaves the cached baselines valid."""
 
 
-def _window(trace: Trace, name: str) -> Trace:
+def window_of(trace: Trace, name: str) -> Trace:
+    """The window (or variant) ``name`` of the week's trace, its submits rebased to 0."""
     jobs = list(trace.jobs)
     if name == "week":
         return trace
@@ -227,23 +228,49 @@ def _setting(text: str) -> tuple[str, object]:
     return name, value
 
 
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description="airfoil against issue 11's goals")
-    parser.add_argument("windows", nargs="?", default=",".join(WINDOWS))
-    parser.add_argument("seeds", nargs="?", default="0,1,2")
-    parser.add_argument("error", nargs="?", type=float)
-    parser.add_argument("--set", action="append", default=[], dest="settings")
-    parser.add_argument("--loads", default=",".join(str(load) for load in LOADS))
-    parser.add_argument("--no-cache", action="store_true")
-    args = parser.parse_args(argv[1:])
+def add_setting_option(parser: argparse.ArgumentParser) -> None:
+    """``--set NAME=VALUE`` (repeatable): a setting of ``AirfoilPolicy`` (see ``policy_of``)."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="settings",
+        metavar="NAME=VALUE",
+        help="an AirfoilPolicy setting instead of its default (none: None; a;b: a tuple)",
+    )
+
+
+def policy_of(settings: list[str]) -> AirfoilPolicy:
+    """``AirfoilPolicy`` with ``--set``'s ``NAME=VALUE`` settings, its defaults elsewhere."""
+    return AirfoilPolicy(**dict(_setting(text) for text in settings))
+
+
+def trace_path() -> Path | None:
+    """The Philly week's trace (``AIRFOIL_TRACE``, else ``shared/data`` beside the
+    repository); None, having said where it looked, when it is not there."""
     path = Path(
         os.environ.get("AIRFOIL_TRACE", "") or REPO.parent / "shared" / "data" / "philly_week45.csv"
     )
     if not path.is_file():
         print(f"trace not found at {path}; set AIRFOIL_TRACE")
+        return None
+    return path
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="airfoil against issue 11's goals")
+    parser.add_argument("windows", nargs="?", default=",".join(WINDOWS))
+    parser.add_argument("seeds", nargs="?", default="0,1,2")
+    parser.add_argument("error", nargs="?", type=float)
+    add_setting_option(parser)
+    parser.add_argument("--loads", default=",".join(str(load) for load in LOADS))
+    parser.add_argument("--no-cache", action="store_true")
+    args = parser.parse_args(argv[1:])
+    path = trace_path()
+    if path is None:
         return
     trace = load_trace(path)
-    policy = AirfoilPolicy(**dict(_setting(text) for text in args.settings))
+    policy = policy_of(args.settings)
     baselines = _Baselines(path, enabled=not args.no_cache)
     windows = args.windows.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -256,7 +283,7 @@ def main(argv: list[str]) -> None:
     missed: dict[str, int] = {}
     seen: dict[str, list[float]] = {}
     for window in windows:
-        part = _window(trace, window)
+        part = window_of(trace, window)
         for error in errors:
             for seed in seeds if error else seeds[:1]:
                 t0 = time.perf_counter()

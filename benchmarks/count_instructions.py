@@ -17,10 +17,32 @@ decision and the one after on that state (each earlier decision applied first); 
 ``F3`` the same on ``bench_scheduler.fragmented_state`` (the default's worst case).
 
 To compare two trees (e.g. ``main`` and a branch), run it with each tree's ``src`` on
-``PYTHONPATH``. Time spent in the kernel (``write(2)``, file I/O) is not counted. The
-journal's fold on time (``GroupCommit``'s ``max_s``) is switched off in the counted process:
-under valgrind a run takes seconds, and how many folds the lease thread made then depended on
-the host's load (B1 read 64.6-82.5 M instructions a run before, for trees 0.9x apart).
+``PYTHONPATH``. Time spent in the kernel (``write(2)``, file I/O) is not counted.
+
+A reading is repeatable only if the two processes differ by the ``N`` runs alone; two things
+made them differ by more, and one reading in a few came out far off the others (five
+invocations in a row read 55.7, 56.6, 60.4, 54.0 and 56.2 M; two read -265 M):
+
+- Bytecode. With ``PYTHONDONTWRITEBYTECODE`` set (as in this project's sessions), every
+  process compiled each module that had no ``.pyc`` from source: ~1.29 G instructions for
+  airfoil's modules, against 3.31 G for the whole 2-run process. Whether the ``.pyc`` were
+  there changed whenever another process wrote them (the unit tier's import test runs
+  ``compileall`` on ``src/airfoil``): a 2-run process counted before that and the 2+4-run
+  one after read -265 M a run; both after it, 2026.3 and 2248.9 M (55.7 M a run). Each count
+  now first runs the child natively and uncounted with bytecode writing on, so every module
+  the workload imports has its ``.pyc``; the counted processes only read them.
+- Wall time. Under valgrind a run takes seconds where a native warm run takes milliseconds
+  and never gets to what a drive does on a timer, so each is put out of reach in the counted
+  process: the journal's fold (``GroupCommit``'s ``max_s``; left on, B1 read 64.6-82.5 M for
+  trees 0.9x apart), the local run's read of terminate requests (``TerminateWatch``, every
+  0.5 s: 2 reads in 4 runs taking 4.4 s under valgrind, more the more the host's load
+  stretched them) and the lease's beat (``EngineSettings.lease_ttl_s`` / 3, 10 s).
+
+Garbage collection is not a cause (natively the same four young collections fall in the 4
+counted runs of every process) and is left on: its cost is part of a run. Nor is the hash
+seed (two 2-run processes with random seeds read 3311.7 and 3311.6 M). With both fixes, five
+invocations (two at a time, load average 10-13, 7 December) read 56.5, 55.9, 56.7, 56.2 and
+54.3 M: within 4%, the low one not explained; compare trees by medians of a few invocations.
 """
 
 from __future__ import annotations
@@ -40,18 +62,25 @@ sys.path.insert(0, {here!r})
 from _util import temp_dir, workload
 os.environ["AIRFOIL_HOME"] = temp_dir(prefix="airfoil-cg-")
 which, extra = sys.argv[1], int(sys.argv[2])
-from airfoil.engine import _group_commit
+from airfoil.engine import _group_commit, control, runner
 
-_init = _group_commit.GroupCommit.__init__
-
-
-def _no_time_fold(self, *a, **k):
-    # A run under valgrind takes seconds: folds every max_s would depend on the host's load.
-    k["max_s"] = 1e6
-    _init(self, *a, **k)
+# Under valgrind a run takes seconds, not milliseconds: what a drive does on wall time would
+# be counted as often as the host's load stretches the run. Each is put out of reach, as a
+# native warm run (a few ms) never gets to it.
 
 
-_group_commit.GroupCommit.__init__ = _no_time_fold
+def _patch(cls, **far):
+    init = cls.__init__
+
+    def patched(self, *a, **k):
+        init(self, *a, **{{**k, **far}})
+
+    cls.__init__ = patched
+
+
+_patch(_group_commit.GroupCommit, max_s=1e6)  # the journal's fold every max_s
+_patch(control.TerminateWatch, every_s=1e6)  # the read of terminate requests every 0.5 s
+_patch(runner.EngineSettings, lease_ttl_s=1e6)  # the lease's beat every ttl / 3 (10 s)
 run = workload(which)
 for _ in range(2 + extra):
     run()
@@ -65,6 +94,11 @@ def count(which: str, extra: int) -> int:
         script = os.path.join(tmp, "child.py")
         with open(script, "w") as f:
             f.write(CHILD.format(here=HERE))
+        # Native and uncounted, writing the bytecode of every module the workload imports:
+        # a counted process that compiled a module from source (none written yet, or
+        # PYTHONDONTWRITEBYTECODE set) counted ~1.3 G instructions more than one that read it.
+        writes = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run([sys.executable, script, which, str(extra)], env=writes, check=True)
         proc = subprocess.run(
             [
                 "valgrind",
@@ -78,6 +112,7 @@ def count(which: str, extra: int) -> int:
             capture_output=True,
             text=True,
             check=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},  # reads bytecode, never writes
         )
         match = re.search(r"Collected : (\d+)", proc.stderr)
         if match is None:

@@ -17,34 +17,45 @@ from __future__ import annotations
 import argparse
 import bisect
 import collections
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
-from bench_scheduler_goals import REPO, _setting, _window
+from bench_scheduler_goals import add_setting_option, policy_of, trace_path, window_of
 
-from airfoil.scheduler import AirfoilPolicy, get_policy
-from airfoil.scheduler.sim import SimConfig, load_trace
-from airfoil.scheduler.sim._engine import _Replay
-from airfoil.scheduler.sim._metrics import _mean_active_tenants
+from airfoil.scheduler import Policy, SchedulerState, get_policy
+from airfoil.scheduler.sim import (
+    SimConfig,
+    Trace,
+    ftf_ratios,
+    load_trace,
+    parse_nodes,
+    scaled_submits,
+    simulate,
+)
 
 H = 3600.0
 
 
-class _Traced(_Replay):
-    """A replay that records what runs after each decision and how each start was made."""
+class _Traced:
+    """One replay of ``trace``, recording what runs after each decision (the simulator's
+    ``observe`` hook) and how each start was made."""
 
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)  # type: ignore[arg-type]
+    def __init__(self, trace: Trace, policy: Policy, config: SimConfig) -> None:
+        self.trace = trace
+        self.cluster_gpus = sum(node.capacity.gpu for node in parse_nodes(config.nodes))
+        self.index = {job.id: j for j, job in enumerate(trace.jobs)}
         # (time, due gang GPUs, due single GPUs, other GPUs, free GPUs, waiting GPUs)
         self.snaps: list[tuple[float, int, int, int, int, int]] = []
         self.starts: dict[int, list[tuple[float, bool]]] = {}  # job -> (time, as due)
+        result = simulate(trace, policy, config, observe=self._observe)
+        self.metrics = result.metrics
+        self.submits = scaled_submits(trace, self.cluster_gpus, config.load)
+        self.finish = [s + jct for s, jct in zip(self.submits, result.jct_s, strict=True)]
 
-    def _decide(self, now: float) -> float | None:
-        wake = super()._decide(now)
+    def _observe(self, now: float, state: SchedulerState) -> None:
         due_gang = due_single = other = 0
-        for rid, run in self.state.running.items():
+        for rid, run in state.running.items():
             gpus = run.entry.workers * run.entry.demand[2]
             if run.preemptible:
                 other += gpus
@@ -54,20 +65,22 @@ class _Traced(_Replay):
                 due_single += gpus
             if run.start == now:
                 self.starts.setdefault(self.index[rid], []).append((now, not run.preemptible))
-        waiting = sum(e.workers * e.demand[2] for e in self.state.waiting.values())
+        waiting = sum(e.workers * e.demand[2] for e in state.waiting.values())
         free = self.cluster_gpus - due_gang - due_single - other
         self.snaps.append((now, due_gang, due_single, other, free, waiting))
-        return wake
 
 
 def _rho(replay: _Traced) -> np.ndarray:
     """Each job's JCT over its fair time (as ``compute_metrics`` counts it)."""
     jobs = replay.trace.jobs
-    sub, fin = np.array(replay.submits), np.array(replay.finish)
-    run = np.array([j.duration for j in jobs])
-    size = np.array([j.gpus for j in jobs])
-    contention = _mean_active_tenants(sub, fin, np.array([j.tenant for j in jobs]))
-    return (fin - sub) / (run * np.maximum(1.0, size * contention / replay.cluster_gpus))
+    return ftf_ratios(
+        submit=replay.submits,
+        finish=replay.finish,
+        duration=[j.duration for j in jobs],
+        gpus=[j.gpus for j in jobs],
+        tenant=[j.tenant for j in jobs],
+        cluster_gpus=replay.cluster_gpus,
+    )
 
 
 def _held_while_waiting(replay: _Traced, j: int) -> np.ndarray:
@@ -94,22 +107,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("window")
     parser.add_argument("seed", type=int)
     parser.add_argument("load", type=float)
-    parser.add_argument("--set", action="append", default=[], dest="settings")
+    add_setting_option(parser)
     args = parser.parse_args(argv[1:])
-    path = Path(
-        os.environ.get("AIRFOIL_TRACE", "") or REPO.parent / "shared" / "data" / "philly_week45.csv"
-    )
-    if not path.is_file():
-        print(f"trace not found at {path}; set AIRFOIL_TRACE")
+    path = trace_path()
+    if path is None:
         return
-    trace = _window(load_trace(path), args.window)
+    trace = window_of(load_trace(path), args.window)
     config = SimConfig(load=args.load, estimate_error=1.0, seed=args.seed)
-    policy = AirfoilPolicy(**dict(_setting(text) for text in args.settings))
+    policy = policy_of(args.settings)
     air = _Traced(trace, policy, config)
-    air.run(None)
     las = _Traced(trace, get_policy("las"), config)
-    las.run(None)
-    ma, ml = air.result().metrics, las.result().metrics
+    ma, ml = air.metrics, las.metrics
     print(f"policy: {policy}")
     print(
         f"worst ftf: airfoil {ma.worst_ftf_tenant} {ma.worst_ftf:.2f}, "

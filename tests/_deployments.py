@@ -1,11 +1,16 @@
 """Waiting on deployments in tests (the supervisor, zygote, replica-limit and deploy tests):
 whether a process runs, a poll until a check holds, and the checks "a deployment's replicas
-all serve", read from the artifact store or from the server's API."""
+all serve", read from the artifact store or from the server's API; and a user's model file
+written and imported, as the model a replica loads."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -13,7 +18,7 @@ import httpx
 from airfoil.store.artifacts import ArtifactStore
 from airfoil.store.deployments import Deployment
 
-__all__ = ["HOG_MODEL", "alive", "ready_in_api", "ready_in_store", "until"]
+__all__ = ["HOG_MODEL", "alive", "load_model_file", "ready_in_api", "ready_in_store", "until"]
 
 #: A model file whose predictor leaks: a request ``{"mib": N}`` keeps N MiB more resident
 #: (the replica-memory tests: a replica past its ``--memory`` is killed and restarted).
@@ -44,6 +49,18 @@ def predictor(est: LogisticRegression, features: np.ndarray) -> list[int]:
         HELD.append(np.ones(mib * 2**20 // 8))
     return [len(HELD)]
 """
+
+
+def load_model_file(path: Path, source: str) -> ModuleType:
+    """``source`` written to ``path`` and imported as the module named by its stem (as the
+    user's model file a replica loads)."""
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def alive(pid: int) -> bool:

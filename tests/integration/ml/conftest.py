@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _replica_home import ReplicaHome
 
 from airfoil.ml import ModelRegistry
 from airfoil.store.blob import open_blob_store
@@ -16,5 +17,18 @@ from airfoil.store.sql import SqlArtifactStore
 def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
     """A model registry on a fresh SQLite file and blob folder (project ``p``)."""
     store = SqlArtifactStore(f"sqlite:///{tmp_path / 'artifacts.db'}")
-    yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
-    store.close()
+    try:
+        yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def replica_home(tmp_path: Path) -> Iterator[ReplicaHome]:
+    """A server's home (``tmp_path/home``) whose supervisors are closed and replicas killed
+    after the test, also when it fails."""
+    home = ReplicaHome(tmp_path / "home")
+    try:
+        yield home
+    finally:
+        home.close()

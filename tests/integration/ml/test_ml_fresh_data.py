@@ -4,7 +4,6 @@ by every training: editing the data retrains, the same data still trains once.""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,6 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from airfoil.ml import Dataset, Model, ModelRegistry
-from airfoil.store.blob import open_blob_store
-from airfoil.store.sql import SqlArtifactStore
 
 pytestmark = pytest.mark.integration
 
@@ -42,13 +39,6 @@ pinned = Model("snapshot", init=LinearRegression, dataset=snapshot)
 snapshot.reader(reader)
 pinned.trainer(trainer)
 pinned.predictor(predictor)
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
-    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'artifacts.db'}")
-    yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
-    store.close()
 
 
 def _write(path: Path, slope: float) -> None:

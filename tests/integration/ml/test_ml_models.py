@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,8 @@ from _tiny import model
 from airfoil.core.errors import ConfigError, NotFoundError
 from airfoil.ml import ModelRegistry, create_service
 from airfoil.ml._serve import ModelService
-from airfoil.store.blob import open_blob_store
-from airfoil.store.sql import SqlArtifactStore
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
-    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'artifacts.db'}")
-    yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
-    store.close()
 
 
 def test_training_is_a_cached_workflow_that_registers_lineage(registry: ModelRegistry) -> None:

@@ -6,28 +6,14 @@ new replica failed) and a load said only ``blob file:///... does not exist``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from _tiny import model
 
 from airfoil.core.errors import NotFoundError
 from airfoil.ml import ModelRegistry
 from airfoil.ml._serve import ModelService
-from airfoil.store.blob import open_blob_store
-from airfoil.store.sql import SqlArtifactStore
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
-    store = SqlArtifactStore(f"sqlite:///{tmp_path / 'artifacts.db'}")
-    try:
-        yield ModelRegistry(store, open_blob_store(str(tmp_path / "blobs")), "p")
-    finally:
-        store.close()
 
 
 def test_a_version_whose_bytes_are_gone(registry: ModelRegistry) -> None:

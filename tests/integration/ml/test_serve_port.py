@@ -5,37 +5,24 @@ with ``[Errno -8] Servname not supported``."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from _replica_home import serve_tiny_argv, serve_tiny_environ
 from _tiny import model
 
 pytestmark = pytest.mark.integration
-
-TINY = Path(__file__).with_name("_tiny.py")
 
 
 @pytest.mark.parametrize("port", ["70000", "-1", "0"])
 def test_a_port_out_of_range_is_refused_naming_it(port: str) -> None:
     assert model.train(hyperparameters={"C": 1.0}, rows=80).ref == "tiny:1"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "airfoil.cli",
-            "serve",
-            "tiny:1",
-            "--file",
-            str(TINY),
-            f"--port={port}",
-        ],
+        serve_tiny_argv(f"--port={port}"),
         capture_output=True,
         text=True,
         timeout=60,  # on main, 70000 never returned
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        env=serve_tiny_environ(),
     )
     assert done.returncode == 2, done.stderr
     assert f"invalid port {port}: give a TCP port from 1 to 65535" in done.stderr

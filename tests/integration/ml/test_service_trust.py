@@ -11,27 +11,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from _deployments import alive, ready_in_store, until
+from _deployments import until
+from _replica_home import ReplicaHome, serve_tiny_argv, serve_tiny_environ
 from _tiny import model
 
 from airfoil.core.worker_env import deployment_key, is_denied, key_scope, worker_environ
-from airfoil.ml import ModelRegistry
-from airfoil.server._deployments import deploy
-from airfoil.server._supervisor import ServiceEnv, Supervisor, free_port
-from airfoil.store.blob import open_blob_store
-from airfoil.store.sql import SqlArtifactStore
-from airfoil.wire._deployments import DeploymentIn
+from airfoil.server._supervisor import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TINY = Path(__file__).with_name("_tiny.py")
 KEY = "mk-" + "s3cr3t" * 6
 ROW = {"features": [{"a": 1.0, "b": 1.0, "c": 0.0}]}
 FOREIGN = ["evil.example", "localhost.evil.example", "127.0.0.1.nip.io"]
@@ -39,13 +32,12 @@ GUARDED = ["/metadata", "/drift", "/metrics"]
 
 
 def _serve(port: int, *extra: str, key: str | None = None) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = serve_tiny_environ()
     env.pop("AIRFOIL_MODEL_KEY", None)
     if key is not None:
         env["AIRFOIL_MODEL_KEY"] = key
-    command = [sys.executable, "-m", "airfoil.cli", "serve", "tiny:1", "--file", str(TINY)]
     return subprocess.Popen(
-        [*command, "--port", str(port), *extra],
+        serve_tiny_argv("--port", str(port), *extra),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -144,108 +136,73 @@ def test_the_model_key_is_kept_from_workers() -> None:
     assert "AIRFOIL_MODEL_KEY" not in worker_environ({"AIRFOIL_MODEL_KEY": KEY, "A": "1"})
 
 
-def test_a_server_replica_checks_host_and_key(tmp_path: Path) -> None:
+def test_a_server_replica_checks_host_and_key(replica_home: ReplicaHome) -> None:
     """A server's replicas: open ones refuse a foreign Host; with the server's model key
     they need it, and the supervisor's own reads (``/drift``) send it."""
-    home = tmp_path / "home"
-    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
-    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
-    trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
-    logs = home / "deployments"
-    env = ServiceEnv(str(home), None, str(home / "blobs"), str(logs), model_key=KEY)
+    home = replica_home
+    store, logs = home.store, home.logs
+    trained = model.train(hyperparameters={"C": 1.0}, registry=home.registry, rows=120)
+    env = home.env(model_key=KEY)
     assert KEY not in repr(env)
-    supervisor = Supervisor(store, env, interval_s=0.2, zygotes=False)
-    pids: list[int] = []
-    try:
-        deploy(store, "default", DeploymentIn(ref=trained.ref), time.time())
-        supervisor.start()
-        replica = until(
-            "a ready replica", lambda: ready_in_store(store, "default", "tiny", 1, 0), timeout=90
-        ).members[0]
-        pids.append(replica.pid)
-        port = replica.port
-        assert _call(port, "/predict").status_code == 401
-        assert _call(port, "/drift", Host="evil.example").status_code == 401
-        assert _call(port, "/predict", Authorization=f"Bearer {KEY}").status_code == 200
-        # The replica holds its deployment's key, not the server's: the model's code, which
-        # can read it, cannot call another project's replicas with it.
-        own = deployment_key(KEY, key_scope("default", "tiny"))
-        other = deployment_key(KEY, key_scope("other", "tiny"))
-        environ = Path(f"/proc/{replica.pid}/environ").read_bytes()
-        assert KEY.encode() not in environ and own.encode() in environ
-        assert _call(port, "/metadata", Authorization=f"Bearer {own}").status_code == 200
-        assert _call(port, "/metadata", Authorization=f"Bearer {other}").status_code == 401
-        assert _call(port, "/metadata", Authorization=f"Bearer {own}x").status_code == 401
+    supervisor = home.supervisor(env, interval_s=0.2, zygotes=False)
+    home.deploy(trained.ref)
+    supervisor.start()
+    replica = home.ready("tiny").members[0]
+    port = replica.port
+    assert _call(port, "/predict").status_code == 401
+    assert _call(port, "/drift", Host="evil.example").status_code == 401
+    assert _call(port, "/predict", Authorization=f"Bearer {KEY}").status_code == 200
+    # The replica holds its deployment's key, not the server's: the model's code, which
+    # can read it, cannot call another project's replicas with it.
+    own = deployment_key(KEY, key_scope("default", "tiny"))
+    other = deployment_key(KEY, key_scope("other", "tiny"))
+    environ = Path(f"/proc/{replica.pid}/environ").read_bytes()
+    assert KEY.encode() not in environ and own.encode() in environ
+    assert _call(port, "/metadata", Authorization=f"Bearer {own}").status_code == 200
+    assert _call(port, "/metadata", Authorization=f"Bearer {other}").status_code == 401
+    assert _call(port, "/metadata", Authorization=f"Bearer {own}x").status_code == 401
 
-        def rows() -> int:
-            found = store.get_deployment("default", "tiny")
-            return sum(int(e.report["rows"]) for e in found.drift) if found else 0
+    def rows() -> int:
+        found = store.get_deployment("default", "tiny")
+        return sum(int(e.report["rows"]) for e in found.drift) if found else 0
 
-        until("the supervisor reads the keyed replica's drift", lambda: rows() == 1, timeout=30)
-        supervisor.stop_deployment("default", "tiny")
-        assert all(KEY not in p.read_text() and own not in p.read_text() for p in logs.glob("*"))
+    until("the supervisor reads the keyed replica's drift", lambda: rows() == 1, timeout=30)
+    supervisor.stop_deployment("default", "tiny")
+    assert all(KEY not in p.read_text() and own not in p.read_text() for p in logs.glob("*"))
 
-        # the same without a key: the Host rule
-        supervisor.close()
-        env = ServiceEnv(str(home), None, str(home / "blobs"), str(logs))
-        supervisor = Supervisor(store, env, interval_s=0.2, zygotes=False)
-        deploy(store, "default", DeploymentIn(ref=trained.ref), time.time())
-        supervisor.start()
-        replica = until(
-            "an open replica", lambda: ready_in_store(store, "default", "tiny", 1, 0), timeout=90
-        ).members[0]
-        pids.append(replica.pid)
-        port = replica.port
-        for path in ("/predict", *GUARDED):
-            r = _call(port, path, Host=f"evil.example:{port}")
-            assert r.status_code == 403, (path, r.text)
-            assert r.headers["x-content-type-options"] == "nosniff"
-        assert _call(port, "/predict", Host=f"127.0.0.1:{port}").status_code == 200
-        supervisor.stop_deployment("default", "tiny")
-    finally:
-        supervisor.close()
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        store.close()
+    # the same without a key: the Host rule
+    supervisor.close()
+    supervisor = home.supervisor(interval_s=0.2, zygotes=False)
+    home.deploy(trained.ref)
+    supervisor.start()
+    replica = home.ready("tiny").members[0]
+    port = replica.port
+    for path in ("/predict", *GUARDED):
+        r = _call(port, path, Host=f"evil.example:{port}")
+        assert r.status_code == 403, (path, r.text)
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert _call(port, "/predict", Host=f"127.0.0.1:{port}").status_code == 200
+    supervisor.stop_deployment("default", "tiny")
 
 
-def test_a_replica_forked_by_the_zygote_needs_the_key_too(tmp_path: Path) -> None:
+def test_a_replica_forked_by_the_zygote_needs_the_key_too(replica_home: ReplicaHome) -> None:
     """A restarted replica is forked from the deployment's zygote, which hands it its
     environment in the fork request: it takes the deployment's key the same way."""
-    home = tmp_path / "home"
-    store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
-    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
-    trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
-    logs = home / "deployments"
-    env = ServiceEnv(str(home), None, str(home / "blobs"), str(logs), model_key=KEY)
-    supervisor = Supervisor(store, env, interval_s=0.2)
-    pids: list[int] = []
-    try:
-        deploy(store, "default", DeploymentIn(ref=trained.ref), time.time())
-        supervisor.start()
-        first = until(
-            "a ready replica", lambda: ready_in_store(store, "default", "tiny", 1, 0), timeout=90
-        ).members[0]
-        pids.append(first.pid)
-        zygote = until("the zygote", lambda: supervisor.zygote("default", "tiny"), timeout=90)
-        assert zygote.wait_ready(120), zygote.error
-        os.kill(first.pid, signal.SIGKILL)
-        again = until(
-            "the forked replica", lambda: ready_in_store(store, "default", "tiny", 1, 1), 90
-        ).members[0]
-        pids.append(again.pid)
-        stat = Path(f"/proc/{again.pid}/stat").read_bytes()
-        assert int(stat.rsplit(b")", 1)[-1].split()[1]) == zygote.pid  # forked, not cold
-        port = again.port
-        assert _call(port, "/predict").status_code == 401
-        assert _call(port, "/predict", Authorization=f"Bearer {KEY}").status_code == 200
-        own = deployment_key(KEY, key_scope("default", "tiny"))
-        assert all(KEY not in p.read_text() and own not in p.read_text() for p in logs.glob("*"))
-        supervisor.stop_deployment("default", "tiny")
-    finally:
-        supervisor.close()
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        store.close()
+    home = replica_home
+    trained = model.train(hyperparameters={"C": 1.0}, registry=home.registry, rows=120)
+    supervisor = home.supervisor(home.env(model_key=KEY), interval_s=0.2)
+    home.deploy(trained.ref)
+    supervisor.start()
+    first = home.ready("tiny").members[0]
+    zygote = until("the zygote", lambda: supervisor.zygote("default", "tiny"), timeout=90)
+    assert zygote.wait_ready(120), zygote.error
+    os.kill(first.pid, signal.SIGKILL)
+    again = home.ready("tiny", restarts=1).members[0]  # the forked replica
+    stat = Path(f"/proc/{again.pid}/stat").read_bytes()
+    assert int(stat.rsplit(b")", 1)[-1].split()[1]) == zygote.pid  # forked, not cold
+    port = again.port
+    assert _call(port, "/predict").status_code == 401
+    assert _call(port, "/predict", Authorization=f"Bearer {KEY}").status_code == 200
+    own = deployment_key(KEY, key_scope("default", "tiny"))
+    assert all(KEY not in p.read_text() and own not in p.read_text() for p in home.logs.glob("*"))
+    supervisor.stop_deployment("default", "tiny")

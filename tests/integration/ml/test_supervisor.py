@@ -19,114 +19,79 @@ from typing import Any
 import httpx
 import pytest
 from _deployments import alive, ready_in_store, until
+from _replica_home import ReplicaHome
 from _tiny import model
 
-from airfoil.ml import ModelRegistry
-from airfoil.server._deployments import deploy, drift
+from airfoil.server._deployments import drift
 from airfoil.server._supervisor import ServiceEnv, Supervisor, free_port
-from airfoil.store.blob import open_blob_store
 from airfoil.store.deployments import Deployment, Replica
 from airfoil.store.memory_artifacts import MemoryArtifactStore
 from airfoil.store.sql import SqlArtifactStore
-from airfoil.wire._deployments import DeploymentIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_a_silent_replica_is_killed_and_restarted(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    url = f"sqlite:///{home / 'airfoil.db'}"
-    store = SqlArtifactStore(url)
-    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
-    trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
-    env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
-    supervisor = Supervisor(store, env, interval_s=0.2, hung_after_s=2.0)
-    pids: list[int] = []
-    try:
-        deploy(store, "default", DeploymentIn(ref=trained.ref), time.time())
-        supervisor.start()
-
-        def ready(restarts: int) -> Any:
-            d = ready_in_store(store, "default", "tiny", 1, restarts)
-            return d.members[0] if d is not None else None
-
-        first = until("a ready replica", lambda: ready(0), timeout=90)
-        pids.append(first.pid)
-        row = {"features": [{"a": 1.0, "b": 1.0, "c": 0.0}]}
-        base = f"http://127.0.0.1:{first.port}"
-        assert httpx.post(base + "/predict", json=row, timeout=10).status_code == 200
-        os.kill(first.pid, signal.SIGSTOP)  # alive, but answers nothing
-        again = until("the silent replica replaced", lambda: ready(1), timeout=90)
-        pids.append(again.pid)
-        assert again.pid != first.pid and not alive(first.pid)
-        assert again.last_exit == -signal.SIGKILL and again.port == first.port
-        assert httpx.post(base + "/predict", json=row, timeout=10).status_code == 200
-        supervisor.stop_deployment("default", "tiny")
-        assert not alive(again.pid) and store.list_deployments() == []
-    finally:
-        supervisor.close()
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        store.close()
+def test_a_silent_replica_is_killed_and_restarted(replica_home: ReplicaHome) -> None:
+    home = replica_home
+    trained = model.train(hyperparameters={"C": 1.0}, registry=home.registry, rows=120)
+    supervisor = home.supervisor(interval_s=0.2, hung_after_s=2.0)
+    home.deploy(trained.ref)
+    supervisor.start()
+    first = home.ready("tiny").members[0]
+    row = {"features": [{"a": 1.0, "b": 1.0, "c": 0.0}]}
+    base = f"http://127.0.0.1:{first.port}"
+    assert httpx.post(base + "/predict", json=row, timeout=10).status_code == 200
+    os.kill(first.pid, signal.SIGSTOP)  # alive, but answers nothing
+    again = home.ready("tiny", restarts=1).members[0]  # the silent replica replaced
+    assert again.pid != first.pid and not alive(first.pid)
+    assert again.last_exit == -signal.SIGKILL and again.port == first.port
+    assert httpx.post(base + "/predict", json=row, timeout=10).status_code == 200
+    supervisor.stop_deployment("default", "tiny")
+    assert not alive(again.pid) and home.store.list_deployments() == []
 
 
-def test_two_servers_run_a_deployment_once_and_hand_it_over(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    url = f"sqlite:///{home / 'airfoil.db'}"
-    store_a, store_b = SqlArtifactStore(url), SqlArtifactStore(url)
-    registry = ModelRegistry(store_a, open_blob_store(str(home / "blobs")), "default")
-    trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
-    env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
+def test_two_servers_run_a_deployment_once_and_hand_it_over(replica_home: ReplicaHome) -> None:
+    home = replica_home
+    store_a, store_b = home.store, home.another_store()
+    trained = model.train(hyperparameters={"C": 1.0}, registry=home.registry, rows=120)
     # The lease outlasts any pass on a busy machine (a pass that took longer than a 2 s lease
     # let the other server take over mid-check); the handover below does not wait for it to
     # run out: the server that goes away hands its lease back.
-    a = Supervisor(store_a, env, interval_s=0.2, lease_ttl_s=15.0)
-    b = Supervisor(store_b, env, interval_s=0.2, lease_ttl_s=15.0)
-    pids: set[int] = set()
-    try:
-        deploy(store_a, "default", DeploymentIn(ref=trained.ref, replicas=2), time.time())
-        a.start()
-        b.start()
+    a = home.supervisor(store=store_a, interval_s=0.2, lease_ttl_s=15.0)
+    b = home.supervisor(store=store_b, interval_s=0.2, lease_ttl_s=15.0)
+    pids = home.pids
+    home.deploy(trained.ref, replicas=2)
+    a.start()
+    b.start()
 
-        def ready() -> Any:
-            return ready_in_store(store_a, "default", "tiny", 2)
+    def ready() -> Any:
+        return ready_in_store(store_a, "default", "tiny", 2)
 
-        first = until("two ready replicas", ready, timeout=90)
-        pids.update(r.pid for r in first.members if r.pid)
-        # Both started at once: either may have won the lease; the other must start nothing.
-        holder, other = (a, b) if first.owner == a.owner else (b, a)
-        assert first.owner == holder.owner != other.owner
-        time.sleep(1.0)  # several passes of both supervisors
-        again = ready()
-        assert again is not None and {r.pid for r in again.members} == pids
-        assert again.owner == holder.owner and len(pids) == 2
-        assert all(r.restarts == 0 for r in again.members)
+    first = until("two ready replicas", ready, timeout=90)
+    pids.update(r.pid for r in first.members if r.pid)
+    # Both started at once: either may have won the lease; the other must start nothing.
+    holder, other = (a, b) if first.owner == a.owner else (b, a)
+    assert first.owner == holder.owner != other.owner
+    time.sleep(1.0)  # several passes of both supervisors
+    again = ready()
+    assert again is not None and {r.pid for r in again.members} == pids
+    assert again.owner == holder.owner and len(pids) == 2
+    assert all(r.restarts == 0 for r in again.members)
 
-        holder.close()  # that server goes away: the other takes over the same processes
-        taken = until(
-            "the other server holding it",
-            lambda: (
-                (d := store_a.get_deployment("default", "tiny")) and d.owner == other.owner and d
-            ),
-            timeout=90,
-        )
-        assert {r.pid for r in taken.members} == pids and all(alive(p) for p in pids)
-        assert all(r.restarts == 0 for r in taken.members)
-        time.sleep(1.0)  # several passes of the new holder: it keeps them, starts none
-        kept = ready()
-        assert kept is not None and kept.owner == other.owner
-        assert {r.pid for r in kept.members} == pids and all(r.restarts == 0 for r in kept.members)
-        other.stop_deployment("default", "tiny")
-        assert not any(alive(p) for p in pids)
-    finally:
-        a.close()
-        b.close()
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        store_a.close()
-        store_b.close()
+    holder.close()  # that server goes away: the other takes over the same processes
+    taken = until(
+        "the other server holding it",
+        lambda: (d := store_a.get_deployment("default", "tiny")) and d.owner == other.owner and d,
+        timeout=90,
+    )
+    assert {r.pid for r in taken.members} == pids and all(alive(p) for p in pids)
+    assert all(r.restarts == 0 for r in taken.members)
+    time.sleep(1.0)  # several passes of the new holder: it keeps them, starts none
+    kept = ready()
+    assert kept is not None and kept.owner == other.owner
+    assert {r.pid for r in kept.members} == pids and all(r.restarts == 0 for r in kept.members)
+    other.stop_deployment("default", "tiny")
+    assert not any(alive(p) for p in pids)
 
 
 class _Health:
@@ -243,61 +208,44 @@ def test_a_recorded_replica_that_never_answers_is_restarted_after_the_grace(
         other.wait()
 
 
-def test_the_drift_of_rows_served_before_a_restart_is_kept(tmp_path: Path) -> None:
+def test_the_drift_of_rows_served_before_a_restart_is_kept(replica_home: ReplicaHome) -> None:
     """The drift route's service read only the live replicas' in-memory counters: after a
     replica restarted it said 0 rows although 3 were served; the rows come from the record."""
-    home = tmp_path / "home"
-    url = f"sqlite:///{home / 'airfoil.db'}"
-    store = SqlArtifactStore(url)
-    registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "default")
-    trained = model.train(hyperparameters={"C": 1.0}, registry=registry, rows=120)
-    env = ServiceEnv(str(home), None, str(home / "blobs"), str(home / "deployments"))
-    supervisor = Supervisor(store, env, interval_s=0.2, zygotes=False)
-    pids: list[int] = []
-    try:
-        deploy(store, "default", DeploymentIn(ref=trained.ref), time.time())
-        supervisor.start()
-        first = until(
-            "a ready replica", lambda: ready_in_store(store, "default", "tiny", 1, 0), timeout=90
-        ).members[0]
-        pids.append(first.pid)
-        rows = [{"a": 5.0, "b": 1.0, "c": 0.0}, {"a": 7.0, "b": 3.0, "c": 0.0}]
-        base = f"http://127.0.0.1:{first.port}"
-        assert httpx.post(base + "/predict", json={"features": rows}, timeout=10).is_success
-        assert httpx.post(base + "/predict", json={"features": rows[:1]}, timeout=10).is_success
-        # The route reads the record (copied from the replica at most every second).
-        until("the rows on the record", lambda: _recorded_rows(store) == 3, timeout=30)
-        before = drift(_found(store))
-        assert (before.rows, before.replicas, before.version) == (3, 1, 1)
+    home = replica_home
+    store = home.store
+    trained = model.train(hyperparameters={"C": 1.0}, registry=home.registry, rows=120)
+    supervisor = home.supervisor(interval_s=0.2, zygotes=False)
+    home.deploy(trained.ref)
+    supervisor.start()
+    first = home.ready("tiny").members[0]
+    rows = [{"a": 5.0, "b": 1.0, "c": 0.0}, {"a": 7.0, "b": 3.0, "c": 0.0}]
+    base = f"http://127.0.0.1:{first.port}"
+    assert httpx.post(base + "/predict", json={"features": rows}, timeout=10).is_success
+    assert httpx.post(base + "/predict", json={"features": rows[:1]}, timeout=10).is_success
+    # The route reads the record (copied from the replica at most every second).
+    until("the rows on the record", lambda: _recorded_rows(store) == 3, timeout=30)
+    before = drift(_found(store))
+    assert (before.rows, before.replicas, before.version) == (3, 1, 1)
 
-        os.kill(first.pid, signal.SIGKILL)  # the replica restarts with no rows in memory
-        again = until(
-            "the replica back", lambda: ready_in_store(store, "default", "tiny", 1, 1), timeout=90
-        ).members[0]
-        pids.append(again.pid)
-        after = until(  # its new process is counted once the supervisor read it
-            "the new process on the record", lambda: (x := drift(_found(store))).replicas and x
-        )
-        assert (after.rows, after.replicas, after.version) == (3, 1, 1)
-        serving = after.features["a"]["serving"]
-        assert serving["mean"] == pytest.approx(17 / 3) and serving["missing_rate"] == 0.0
-        assert after.features == before.features
+    os.kill(first.pid, signal.SIGKILL)  # the replica restarts with no rows in memory
+    again = home.ready("tiny", restarts=1).members[0]
+    after = until(  # its new process is counted once the supervisor read it
+        "the new process on the record", lambda: (x := drift(_found(store))).replicas and x
+    )
+    assert (after.rows, after.replicas, after.version) == (3, 1, 1)
+    serving = after.features["a"]["serving"]
+    assert serving["mean"] == pytest.approx(17 / 3) and serving["missing_rate"] == 0.0
+    assert after.features == before.features
 
-        # The server restarts too: a new supervisor, the same record.
-        supervisor.close()
-        supervisor = Supervisor(store, env, interval_s=0.2, zygotes=False)
-        assert httpx.post(
-            f"http://127.0.0.1:{again.port}/predict", json={"features": rows[1:]}, timeout=10
-        ).is_success
-        supervisor.start()
-        until("four rows counted", lambda: drift(_found(store)).rows == 4, timeout=30)
-        supervisor.stop_deployment("default", "tiny")
-    finally:
-        supervisor.close()
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        store.close()
+    # The server restarts too: a new supervisor, the same record.
+    supervisor.close()
+    supervisor = home.supervisor(interval_s=0.2, zygotes=False)
+    assert httpx.post(
+        f"http://127.0.0.1:{again.port}/predict", json={"features": rows[1:]}, timeout=10
+    ).is_success
+    supervisor.start()
+    until("four rows counted", lambda: drift(_found(store)).rows == 4, timeout=30)
+    supervisor.stop_deployment("default", "tiny")
 
 
 def _found(store: SqlArtifactStore) -> Deployment:

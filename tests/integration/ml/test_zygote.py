@@ -7,7 +7,6 @@ dies leaves its replicas serving and restarts go cold."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import sys
@@ -18,15 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _deployments import alive, ready_in_store, until
+from _deployments import alive, load_model_file, until
+from _replica_home import ReplicaHome
 
-from airfoil.ml import ModelRegistry
-from airfoil.server._deployments import deploy
-from airfoil.server._supervisor import ServiceEnv, Supervisor
-from airfoil.store.blob import open_blob_store
 from airfoil.store.deployments import Deployment, Replica
-from airfoil.store.sql import SqlArtifactStore
-from airfoil.wire._deployments import DeploymentIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -65,47 +59,32 @@ def _ppid(pid: int) -> int:
 
 
 class _World:
+    """A model ``name`` (its file beside the test, ``extra`` lines at its top) trained in a
+    server's home, and that home's supervisor (not started)."""
+
     def __init__(self, tmp_path: Path, name: str, extra: str = "", answer: int = 1) -> None:
-        self.home = tmp_path / "home"
         self.name = name
         self.file = tmp_path / f"{name}_model.py"
-        self.file.write_text(MODEL.format(name=name, extra=extra, answer=answer))
         if str(tmp_path) not in sys.path:  # the user's helper modules beside the model file
             sys.path.insert(0, str(tmp_path))
-        spec = importlib.util.spec_from_file_location(self.file.stem, self.file)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[self.file.stem] = module
-        spec.loader.exec_module(module)
-        self.store = SqlArtifactStore(f"sqlite:///{self.home / 'airfoil.db'}")
-        registry = ModelRegistry(self.store, open_blob_store(str(self.home / "blobs")), "default")
-        self.ref = module.model.train(registry=registry).ref
-        env = ServiceEnv(
-            str(self.home), None, str(self.home / "blobs"), str(self.home / "deployments")
+        module = load_model_file(self.file, MODEL.format(name=name, extra=extra, answer=answer))
+        self.replicas = ReplicaHome(tmp_path / "home")
+        self.home, self.store, self.pids = (
+            self.replicas.root,
+            self.replicas.store,
+            self.replicas.pids,
         )
-        self.supervisor = Supervisor(self.store, env, interval_s=0.2)
-        self.pids: set[int] = set()
+        self.ref = module.model.train(registry=self.replicas.registry).ref
+        self.supervisor = self.replicas.supervisor(interval_s=0.2)
 
     def deploy(self, replicas: int) -> None:
-        body = DeploymentIn(ref=self.ref, replicas=replicas)
-        deploy(self.store, "default", body, time.time())
+        self.replicas.deploy(self.ref, replicas=replicas)
 
     def ready(self, replicas: int, restarts: int = 0) -> Deployment:
-        def check() -> Deployment | None:
-            d = ready_in_store(self.store, "default", self.name, replicas, restarts)
-            if d is not None:
-                self.pids.update(r.pid for r in d.members if r.pid)
-            return d
-
-        found: Deployment = until(f"{replicas} ready replicas", check, timeout=120)
-        return found
+        return self.replicas.ready(self.name, replicas, restarts, timeout=120)
 
     def close(self) -> None:
-        self.supervisor.close()
-        for pid in self.pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        self.store.close()
+        self.replicas.close()
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _srv import FLOW, Running, start_server
+import sqlalchemy as sa
+from _db_faults import FAULT_FLOW
+from _srv import FLOW, Running, start_server, user_module
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +75,37 @@ def client(server: Running) -> Iterator[Any]:
 
     with Client(server.url, project=f"p{uuid.uuid4().hex[:6]}") as c:
         yield c
+
+
+@pytest.fixture
+def server_home(tmp_path: Path) -> Iterator[Path]:
+    """A server's home (``tmp_path/home``), with the package cache its workers inherit in
+    ``tmp_path/packages`` for the test."""
+    old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
+    os.environ["AIRFOIL_PACKAGE_CACHE"] = str(tmp_path / "packages")  # inherited by workers
+    yield tmp_path / "home"
+    if old is None:
+        os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
+    else:
+        os.environ["AIRFOIL_PACKAGE_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def fault_flow(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The database-fault tests' user module (``_db_faults.FAULT_FLOW``: its own name, so it
+    never clashes with the other tests' flow)."""
+    return user_module(tmp_path_factory.mktemp("faultproj"), "faultflow", FAULT_FLOW, "chain")
+
+
+@pytest.fixture
+def scratch_db(pg_admin: sa.Engine) -> Iterator[tuple[str, str]]:
+    """A database of this test alone (it gets closed to connections); ``(url, name)``."""
+    name = f"airfoil_fault_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    auto = pg_admin.execution_options(isolation_level="AUTOCOMMIT")
+    with auto.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = pg_admin.url.set(database=name).render_as_string(hide_password=False)
+    yield url, name
+    with auto.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -8,7 +8,6 @@ replica environment. Real HTTP: a server (in a thread) and its replica processes
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import signal
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from _deployments import alive, until
+from _deployments import alive, load_model_file, until
 from _srv import start_server
 
 from airfoil.core.worker_env import deployment_key, key_scope
@@ -55,17 +54,6 @@ def predictor(est: LogisticRegression, features: pd.DataFrame) -> list[int]:
 ROW = {"features": [{"a": 1.0, "b": 0.0}]}
 
 
-def _module(path: Path) -> Any:
-    """The model's file, written and imported (its path is recorded with the model)."""
-    path.write_text(MODEL)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def trained_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module_name: str
 ) -> tuple[Path, str]:
@@ -77,7 +65,7 @@ def trained_home(
     home.mkdir()
     store = SqlArtifactStore(f"sqlite:///{home / 'airfoil.db'}")
     registry = ModelRegistry(store, open_blob_store(str(home / "blobs")), "alpha")
-    module = _module(tmp_path / f"{module_name}.py")
+    module = load_model_file(tmp_path / f"{module_name}.py", MODEL)
     ref = str(module.model.train(registry=registry).ref)
     store.close()
     return home, ref

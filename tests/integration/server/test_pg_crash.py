@@ -5,46 +5,21 @@ again, so every execution succeeds, every task's result is there, and no task ra
 
 from __future__ import annotations
 
-import collections
 import logging
-import os
 import sys
-import textwrap
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _db_faults import chain_flow, task_lines
 from _own_postgres import own_postgres
 from _srv import start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CRASH_FLOW = textwrap.dedent(
-    """
-    import time
-
-    import airfoil as af
-
-
-    @af.task
-    def step(tag: str, name: str, path: str, x: int, seconds: float) -> int:
-        with open(path, "a") as fh:
-            fh.write(f"{tag} {name}\\n")
-        time.sleep(seconds)
-        return x + 1
-
-
-    @af.workflow
-    def chain(tag: str, path: str, seconds: float = 0.3) -> int:
-        a = step(tag=tag, name="a", path=path, x=0, seconds=seconds)
-        b = step(tag=tag, name="b", path=path, x=a, seconds=seconds)
-        c = step(tag=tag, name="c", path=path, x=b, seconds=seconds)
-        return step(tag=tag, name="d", path=path, x=c, seconds=seconds)
-    """
-)
+CRASH_FLOW = chain_flow("abcd", 0.3)
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +30,6 @@ def crash_flow(tmp_path_factory: pytest.TempPathFactory) -> Any:
     (root / "crashflow.py").write_text(CRASH_FLOW)
     load_entity(str(root / "crashflow.py"), "chain")
     return sys.modules["crashflow"]
-
-
-@pytest.fixture
-def server_home(tmp_path: Path) -> Iterator[Path]:
-    old = os.environ.get("AIRFOIL_PACKAGE_CACHE")
-    os.environ["AIRFOIL_PACKAGE_CACHE"] = str(tmp_path / "packages")  # inherited by workers
-    yield tmp_path / "home"
-    if old is None:
-        os.environ.pop("AIRFOIL_PACKAGE_CACHE", None)
-    else:
-        os.environ["AIRFOIL_PACKAGE_CACHE"] = old
 
 
 def test_a_postgresql_crash_mid_run_loses_no_result_and_reruns_nothing(
@@ -86,7 +50,7 @@ def test_a_postgresql_crash_mid_run_loses_no_result_and_reruns_nothing(
                     for i in range(6)
                 ]
                 deadline = time.monotonic() + 60
-                while len(_runs(log)) < 8:  # mid-run: some tasks done, more to come
+                while len(task_lines(log)) < 8:  # mid-run: some tasks done, more to come
                     assert time.monotonic() < deadline, "the executions did not start"
                     time.sleep(0.05)
                 pg.crash()
@@ -99,16 +63,10 @@ def test_a_postgresql_crash_mid_run_loses_no_result_and_reruns_nothing(
                 seqs = [e.seq for e in meta.get_events(eid)]
                 assert seqs == list(range(1, len(seqs) + 1)), f"{eid}: events {seqs}"
                 assert {n.phase for n in meta.get_nodes(eid)} == {"succeeded"}
-            runs = _runs(log)
+            runs = task_lines(log)
             assert set(runs) == {f"t{i} {s}" for i in range(6) for s in "abcd"}
             assert [k for k, n in runs.items() if n > 1] == []  # no task ran twice
             lost = [r.getMessage() for r in caplog.records if "lazily committed" in r.message]
             assert lost, "the crash lost no lazy batch: the test proved nothing"
         finally:
             running.stop()
-
-
-def _runs(log: Path) -> collections.Counter[str]:
-    return (
-        collections.Counter(log.read_text().splitlines()) if log.exists() else collections.Counter()
-    )

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from airfoil.scheduler import SimulationError, UnknownPolicyError
+from airfoil.scheduler import SchedulerState, SimulationError, UnknownPolicyError
 from airfoil.scheduler.sim import (
     SUMMARY_KEYS,
     SimConfig,
     build_items,
     compare,
+    ftf_ratios,
     load_trace,
     parse_nodes,
     plot_jct_cdf,
@@ -65,6 +66,34 @@ def test_fifo_figures_by_hand(three_jobs: Path) -> None:
     assert m.per_tenant_ftf == pytest.approx({"a": (1 + 4.8) / 2, "b": 1.0})
     assert m.worst_ftf == pytest.approx(2.9)
     assert m.worst_ftf_tenant == "a"
+
+
+def test_observe_sees_each_decision_applied_and_ftf_ratios_are_the_per_job_rho(
+    three_jobs: Path,
+) -> None:
+    # The public hook and figure benchmarks/trace_due_cell.py traces a replay with.
+    trace = load_trace(three_jobs)
+    ids = [job.id for job in trace.jobs]
+    started: dict[str, float] = {}
+    queued: list[tuple[float, list[str]]] = []
+
+    def observe(now: float, state: SchedulerState) -> None:
+        started.update({rid: now for rid, run in state.running.items() if run.start == now})
+        queued.append((now, sorted(state.waiting)))
+
+    result = simulate(trace, "fifo", EXACT, observe=observe)
+    assert started == {ids[0]: 0.0, ids[1]: 100.0, ids[2]: 200.0}
+    assert (10.0, sorted(ids[1:])) in queued  # j2 arrived behind j1, both left waiting
+    rho = ftf_ratios(
+        submit=[0.0, 0.0, 10.0],
+        finish=[s + jct for s, jct in zip([0.0, 0.0, 10.0], result.jct_s, strict=True)],
+        duration=[j.duration for j in trace.jobs],
+        gpus=[j.gpus for j in trace.jobs],
+        tenant=[j.tenant for j in trace.jobs],
+        cluster_gpus=2,
+    )
+    assert rho.tolist() == pytest.approx([1.0, 1.0, 4.8])  # the by-hand figures above
+    assert (rho[0] + rho[2]) / 2 == pytest.approx(result.metrics.per_tenant_ftf["a"])
 
 
 def test_fifo_skip_lets_the_small_job_pass(three_jobs: Path) -> None:

@@ -15,6 +15,7 @@ from airfoil.scheduler.sim._compare import (
     table_rows,
 )
 from airfoil.scheduler.sim._engine import (
+    DecisionObserver,
     Progress,
     SimConfig,
     SimResult,
@@ -22,7 +23,7 @@ from airfoil.scheduler.sim._engine import (
     scaled_submits,
     simulate,
 )
-from airfoil.scheduler.sim._metrics import Metrics, compute_metrics
+from airfoil.scheduler.sim._metrics import Metrics, compute_metrics, ftf_ratios
 from airfoil.scheduler.sim._sweep import (
     BASELINES,
     KEEPS_UP,
@@ -39,6 +40,7 @@ __all__ = [
     "KEEPS_UP",
     "RATIO_KEYS",
     "SUMMARY_KEYS",
+    "DecisionObserver",
     "Metrics",
     "Progress",
     "SimConfig",
@@ -49,6 +51,7 @@ __all__ = [
     "build_items",
     "compare",
     "compute_metrics",
+    "ftf_ratios",
     "job_to_item",
     "load_trace",
     "parse_nodes",

@@ -32,6 +32,7 @@ from airfoil.scheduler.sim._metrics import Metrics, compute_metrics
 from airfoil.scheduler.sim._trace import Trace, job_to_item, parse_nodes
 
 __all__ = [
+    "DecisionObserver",
     "Progress",
     "SimConfig",
     "SimResult",
@@ -43,6 +44,12 @@ __all__ = [
 
 Progress = Callable[[int, int], None]
 """Called with ``(jobs finished, jobs in total)`` as the replay advances."""
+
+DecisionObserver = Callable[[float, SchedulerState], None]
+"""Called with ``(now, state)`` after each decision of a replay is applied: the state's
+``running`` then holds what the decision started at ``now`` (``start == now``) beside what
+ran on, and ``waiting`` what it left queued. For tracing a replay (what held the cluster
+while a job waited); it must read the state, never change it."""
 
 
 class SimConfig(msgspec.Struct, frozen=True):
@@ -118,8 +125,10 @@ def simulate(
     policy: Policy | str,
     config: SimConfig | None = None,
     progress: Progress | None = None,
+    observe: DecisionObserver | None = None,
 ) -> SimResult:
-    """Replay ``trace`` through ``policy`` and measure it.
+    """Replay ``trace`` through ``policy`` and measure it; ``observe``, if given, sees the
+    state after every decision (see :data:`DecisionObserver`).
 
     Raises:
         SimulationError: a bad option, or a job the cluster can never run.
@@ -129,7 +138,7 @@ def simulate(
     check_config(config)
     chosen = get_policy(policy) if isinstance(policy, str) else policy
     replay = _Replay(trace, chosen, config)
-    replay.run(progress)
+    replay.run(progress, observe)
     return replay.result()
 
 
@@ -164,7 +173,7 @@ class _Replay:
         self.done = 0
         self.completions: list[tuple[float, int, int]] = []
 
-    def run(self, progress: Progress | None) -> None:
+    def run(self, progress: Progress | None, observe: DecisionObserver | None = None) -> None:
         """Advance from event to event until every job has finished."""
         n = len(self.items)
         arrival = 0
@@ -189,6 +198,8 @@ class _Replay:
                 self.state.submit(self.items[arrival])
                 arrival += 1
             wake = self._decide(now)
+            if observe is not None:
+                observe(now, self.state)
         if progress is not None:
             progress(n, n)
 

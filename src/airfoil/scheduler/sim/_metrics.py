@@ -29,7 +29,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Metrics", "compute_metrics"]
+__all__ = ["Metrics", "compute_metrics", "ftf_ratios"]
 
 LARGE_GANG_GPUS = 8
 SLOWDOWN_FLOOR_S = 10.0
@@ -82,9 +82,7 @@ def compute_metrics(
     makespan = float(fin.max() - sub.min()) if len(fin) else 0.0
     large = size > LARGE_GANG_GPUS
     tenants = np.asarray(tenant)
-    contention = _mean_active_tenants(sub, fin, tenants)
-    fair_time = run * np.maximum(1.0, size * contention / max(cluster_gpus, 1))
-    rho = jct / fair_time
+    rho = _rho(sub, fin, run, size, tenants, cluster_gpus)
     per_slowdown: dict[str, float] = {}
     per_ftf: dict[str, float] = {}
     for name in sorted(set(tenant)):
@@ -113,6 +111,41 @@ def compute_metrics(
         per_tenant_ftf=per_ftf,
         span_utilization=float(in_span / span_capacity) if span_capacity else 0.0,
     )
+
+
+def ftf_ratios(
+    *,
+    submit: Sequence[float],
+    finish: Sequence[float],
+    duration: Sequence[float],
+    gpus: Sequence[int],
+    tenant: Sequence[str],
+    cluster_gpus: int,
+) -> FloatArray:
+    """Each job's ``rho = JCT / T_fair``, the finish-time fairness that a tenant's FTF (and
+    ``worst_ftf``) averages (see the module docstring); one entry per job, in order."""
+    return _rho(
+        np.asarray(submit, dtype=np.float64),
+        np.asarray(finish, dtype=np.float64),
+        np.asarray(duration, dtype=np.float64),
+        np.asarray(gpus, dtype=np.int64),
+        np.asarray(tenant),
+        cluster_gpus,
+    )
+
+
+def _rho(
+    sub: FloatArray,
+    fin: FloatArray,
+    run: FloatArray,
+    size: npt.NDArray[np.int64],
+    tenants: npt.NDArray[np.str_],
+    cluster_gpus: int,
+) -> FloatArray:
+    contention = _mean_active_tenants(sub, fin, tenants)
+    fair_time = run * np.maximum(1.0, size * contention / max(cluster_gpus, 1))
+    rho: FloatArray = (fin - sub) / fair_time
+    return rho
 
 
 def _mean_active_tenants(
