@@ -215,6 +215,9 @@ class AirfoilPolicy(Policy):
             hold, in hours of the whole cluster (GPUs x estimate left; ``36.0`` by default,
             chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
             held by it holds back later gangs only.
+        due_gang_scale: a budget of this many times the mean GPU-time (GPUs x estimate) of
+            the gangs submitted so far, or the larger of it and ``due_gang_hours``'s
+            (``None``, the default: off; twenty-fifth session).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -254,6 +257,7 @@ class AirfoilPolicy(Policy):
     due_gang_share: float | None = None
     due_gang_queue: float | None = None
     due_gang_hours: float | None = 36.0
+    due_gang_scale: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -335,6 +339,10 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"due_gang_hours must be positive and finite or None, got {self.due_gang_hours}"
             )
+        if self.due_gang_scale is not None and not 0 < self.due_gang_scale < math.inf:
+            problems.append(
+                f"due_gang_scale must be positive and finite or None, got {self.due_gang_scale}"
+            )
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -380,6 +388,7 @@ class AirfoilPolicy(Policy):
                 gang_share=self.due_gang_share,
                 gang_queue=self.due_gang_queue,
                 gang_hours=self.due_gang_hours,
+                gang_scale=self.due_gang_scale,
             )
             if self.due_share is not None
             else None
