@@ -55,8 +55,9 @@
    as due above ``due_share`` of the cluster's CPUs, memory or GPUs waits (no preemption,
    no reservation) until such work ends, and so does every item that became due after it;
    when no work started as due runs, a due item starts whatever its size. Due gangs may
-   also be expected to hold at most ``due_gang_hours`` hours of the whole cluster's GPUs
-   (GPUs x expected time left; a gang over it holds back later gangs only).
+   also be expected to hold at most ``due_gang_hours`` hours of the whole cluster's GPUs,
+   or ``due_gang_scale`` mean gangs seen if more (GPUs x expected time left; a gang over
+   it holds back later gangs only).
 6. **Placement is best fit on the GPUs free now**, or, with ``place_horizon`` (off by
    default: it missed a held-out goal the default meets), a single worker of less than a
    node that the least-attained-service pass starts where it fits goes to the node that
@@ -216,8 +217,8 @@ class AirfoilPolicy(Policy):
             chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
             held by it holds back later gangs only.
         due_gang_scale: a budget of this many times the mean GPU-time (GPUs x estimate) of
-            the gangs submitted so far, or the larger of it and ``due_gang_hours``'s
-            (``None``, the default: off; twenty-fifth session).
+            the gangs submitted so far, or the larger of it and ``due_gang_hours``'s (``3.0``
+            by default, twenty-fifth session; ``None``: hours alone).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -257,7 +258,7 @@ class AirfoilPolicy(Policy):
     due_gang_share: float | None = None
     due_gang_queue: float | None = None
     due_gang_hours: float | None = 36.0
-    due_gang_scale: float | None = None
+    due_gang_scale: float | None = 3.0
 
     def __post_init__(self) -> None:
         problems = []

@@ -35,9 +35,10 @@ estimate: a 60 h gang of 16 GPUs is not a 2 h one, though both hold 16 GPUs. A g
 budget holds back later gangs only, one may start whatever its length when no due gang
 runs, and ``gang_queue`` applies to this budget as to ``gang_share``.
 
-``gang_scale`` k (off by default; twenty-fifth session) makes that budget scale with the
-gangs: k times the mean GPUs x estimate of the gangs submitted so far (the state's history,
-:attr:`SchedulerState.gang_gpu_seconds_seen`), or with ``gang_hours`` the larger of the two.
+``gang_scale`` k (3 in ``AirfoilPolicy``; twenty-fifth session) makes that budget scale with
+the gangs: k times the mean GPUs x estimate of the gangs submitted so far (the state's
+history, :attr:`SchedulerState.gang_gpu_seconds_seen`), or with ``gang_hours`` the larger
+of the two.
 """
 
 from __future__ import annotations
