@@ -21,7 +21,13 @@ tenant's run times scaled by its own seeded factor between 1/2 and 2). The secon
 (``FRESH2``, the twentieth session's, run only when named), defined the same way:
 ``d3-6`` (days 3-6), ``boot20`` (``boot`` with seed 20) and ``jitter`` (the week with each
 submit time moved by a seeded offset uniform in [-1 h, 1 h], seed 20: the same jobs, other
-coincidences of arrivals).
+coincidences of arrivals). The third fresh set (``FRESH3``, the twenty-fifth session's, run
+only when named), defined the same way, changes the gangs' lengths only (every job of more
+than 8 GPUs; the others as in the week): ``gangs-half`` (each such job's run time, and so its
+estimate, x 0.5), ``gangs-double`` (x 2) and ``gangs-mixed`` (each by its own seeded factor
+``2 ** u``, ``u`` uniform in [-1, 1], seed 25). The loads are fractions of each window's own
+GPU-time (the simulator rescales submit times by the changed trace's work), so doubling the
+gangs stretches the arrivals rather than overloading the cluster.
 
 Run::
 
@@ -31,6 +37,7 @@ Run::
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py week 0 --set starve_after=8
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py d2-5,boot,scaled  # the fresh set
     PYTHONPATH=src python benchmarks/bench_scheduler_goals.py d3-6,boot20,jitter  # the second
+    PYTHONPATH=src python benchmarks/bench_scheduler_goals.py gangs-half,gangs-double,gangs-mixed
 
 The optional third argument is the estimate error (default: ``0`` with seed 0, and ``1.0``
 with each seed). ``--set NAME=VALUE`` (repeatable) replays ``airfoil`` with that setting of
@@ -58,6 +65,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -76,6 +84,13 @@ change was run on it, so it is unseen by every setting chosen up to and in that 
 FRESH2 = ("d3-6", "boot20", "jitter")
 """The second fresh set, of the twentieth session: defined (and committed) before any policy
 change was run on it, after the first fresh set had been looked at by the nineteenth."""
+FRESH3 = ("gangs-half", "gangs-double", "gangs-mixed")
+"""The third fresh set, of the twenty-fifth session: the week with its gangs' run times
+changed, defined (and committed) before any run on it, to check ``due_gang_hours`` (in hours
+of the cluster, chosen on the week's gang lengths) on gangs of other lengths."""
+GANG_GPUS = 8
+"""``FRESH3`` changes the run times of jobs of more than this many GPUs only (the jobs the
+gang goal counts; a node has 8 GPUs, so these are the gangs)."""
 AIRFOIL_ONLY = frozenset(
     {
         "_airfoil.py",
@@ -123,8 +138,15 @@ def window_of(trace: Trace, name: str) -> Trace:
         picked = _bootstrap(jobs, random.Random(20))
     elif name == "jitter":
         picked = _jittered(jobs, random.Random(20))
+    elif name == "gangs-half":
+        picked = _gangs_scaled(jobs, lambda: 0.5)
+    elif name == "gangs-double":
+        picked = _gangs_scaled(jobs, lambda: 2.0)
+    elif name == "gangs-mixed":
+        rng = random.Random(25)
+        picked = _gangs_scaled(jobs, lambda: 2 ** rng.uniform(-1.0, 1.0))
     else:
-        known = ", ".join(WINDOWS + FRESH + FRESH2)
+        known = ", ".join(WINDOWS + FRESH + FRESH2 + FRESH3)
         raise SystemExit(f"unknown window {name!r}; choose from {known}")
     t0 = picked[0].submit
     rebased = tuple(msgspec.structs.replace(j, submit=j.submit - t0) for j in picked)
@@ -154,6 +176,15 @@ def _jittered(jobs: list[TraceJob], rng: random.Random) -> list[TraceJob]:
         msgspec.structs.replace(j, submit=j.submit + rng.uniform(-3600.0, 3600.0)) for j in jobs
     ]
     return sorted(moved, key=lambda j: j.submit)
+
+
+def _gangs_scaled(jobs: list[TraceJob], factor: Callable[[], float]) -> list[TraceJob]:
+    """Every job of more than :data:`GANG_GPUS` GPUs with its run time (and so its estimate)
+    times ``factor()``, called once per such job in submit order; other jobs unchanged."""
+    return [
+        msgspec.structs.replace(j, duration=j.duration * factor()) if j.gpus > GANG_GPUS else j
+        for j in jobs
+    ]
 
 
 class _Baselines:

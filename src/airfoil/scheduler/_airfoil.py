@@ -55,8 +55,9 @@
    as due above ``due_share`` of the cluster's CPUs, memory or GPUs waits (no preemption,
    no reservation) until such work ends, and so does every item that became due after it;
    when no work started as due runs, a due item starts whatever its size. Due gangs may
-   also be expected to hold at most ``due_gang_hours`` hours of the whole cluster's GPUs
-   (GPUs x expected time left; a gang over it holds back later gangs only).
+   also be expected to hold at most ``due_gang_hours`` hours of the whole cluster's GPUs,
+   or ``due_gang_scale`` mean gangs seen if more (GPUs x expected time left; a gang over
+   it holds back later gangs only).
 6. **Placement is best fit on the GPUs free now**, or, with ``place_horizon`` (off by
    default: it missed a held-out goal the default meets), a single worker of less than a
    node that the least-attained-service pass starts where it fits goes to the node that
@@ -215,6 +216,9 @@ class AirfoilPolicy(Policy):
             hold, in hours of the whole cluster (GPUs x estimate left; ``36.0`` by default,
             chosen on week 45 in the twenty-second session; ``None``: no budget); a gang
             held by it holds back later gangs only.
+        due_gang_scale: a budget of this many times the mean GPU-time (GPUs x estimate) of
+            the gangs submitted so far, or the larger of it and ``due_gang_hours``'s (``3.0``
+            by default, twenty-fifth session; ``None``: hours alone).
     """
 
     name: ClassVar[str] = "airfoil"
@@ -254,6 +258,7 @@ class AirfoilPolicy(Policy):
     due_gang_share: float | None = None
     due_gang_queue: float | None = None
     due_gang_hours: float | None = 36.0
+    due_gang_scale: float | None = 3.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -335,6 +340,10 @@ class AirfoilPolicy(Policy):
             problems.append(
                 f"due_gang_hours must be positive and finite or None, got {self.due_gang_hours}"
             )
+        if self.due_gang_scale is not None and not 0 < self.due_gang_scale < math.inf:
+            problems.append(
+                f"due_gang_scale must be positive and finite or None, got {self.due_gang_scale}"
+            )
         if problems:
             raise InvalidPolicyError("airfoil policy: " + "; ".join(problems))
 
@@ -380,6 +389,7 @@ class AirfoilPolicy(Policy):
                 gang_share=self.due_gang_share,
                 gang_queue=self.due_gang_queue,
                 gang_hours=self.due_gang_hours,
+                gang_scale=self.due_gang_scale,
             )
             if self.due_share is not None
             else None

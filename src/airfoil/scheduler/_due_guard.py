@@ -34,6 +34,11 @@ its expected time left (none once past its estimate), a waiting one its GPUs tim
 estimate: a 60 h gang of 16 GPUs is not a 2 h one, though both hold 16 GPUs. A gang over the
 budget holds back later gangs only, one may start whatever its length when no due gang
 runs, and ``gang_queue`` applies to this budget as to ``gang_share``.
+
+``gang_scale`` k (3 in ``AirfoilPolicy``; twenty-fifth session) makes that budget scale with
+the gangs: k times the mean GPUs x estimate of the gangs submitted so far (the state's
+history, :attr:`SchedulerState.gang_gpu_seconds_seen`), or with ``gang_hours`` the larger
+of the two.
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ class DueGuard:
         gang_share: float | None = None,
         gang_queue: float | None = None,
         gang_hours: float | None = None,
+        gang_scale: float | None = None,
     ) -> None:
         self._limit = [share * total for total in state.totals]
         uc = um = ug = 0
@@ -107,7 +113,9 @@ class DueGuard:
             f"{share:.0%} of the cluster, and this would pass it: it starts as such work ends"
         )
         # the relaxations (all off by default: then ``blocks`` is the plain cap)
-        self._relaxed = backfill or gangs_apart or gang_share is not None or gang_hours is not None
+        self._gang_budget = _budget(state, gang_hours, gang_scale)
+        budget = self._gang_budget
+        self._relaxed = backfill or gangs_apart or gang_share is not None or budget is not None
         self.backfill = backfill
         self.gangs_apart = gangs_apart
         self._now = now
@@ -123,12 +131,9 @@ class DueGuard:
         self._gang_used = [0, 0, 0]
         # whether a gang started as due runs (not ``any(_gang_used)``: a gang may ask nothing)
         self._gang_runs = False
-        # ``gang_hours``: the budget and the due gangs' expected GPU-seconds left, in GPU-seconds
-        self._gang_budget = (
-            gang_hours * 3600.0 * state.totals[2] if gang_hours is not None else None
-        )
+        # the due gangs' expected GPU-seconds left, against ``_gang_budget``
         self._gang_work = 0.0
-        counts_gangs = gang_share is not None or gang_hours is not None
+        counts_gangs = gang_share is not None or budget is not None
         # ``gang_queue``: the waiting GPUs the gang cap needs to apply (``None``: always;
         # 0 once found to be reached, so the queue is summed at most once a decision)
         self._queue_bar: float | None = (
@@ -266,3 +271,14 @@ class DueGuard:
                 return
         # it fits only once no due work runs (larger than the cap): nothing passes it
         self._shadow = None
+
+
+def _budget(state: SchedulerState, hours: float | None, scale: float | None) -> float | None:
+    """The due gangs' budget in GPU-seconds (``None``: none): ``hours`` of the cluster's
+    GPUs, ``scale`` times the mean gang submitted so far, or the larger of the two."""
+    budgets: list[float] = []
+    if hours is not None:
+        budgets.append(hours * 3600.0 * state.totals[2])
+    if scale is not None and state.gangs_seen:  # a gang it checks was submitted: one at least
+        budgets.append(scale * state.gang_gpu_seconds_seen / state.gangs_seen)
+    return max(budgets) if budgets else None

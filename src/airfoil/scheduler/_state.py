@@ -147,6 +147,9 @@ class SchedulerState:
         room_reasons: for every waiting item, the reason it waits when there is no room for
             its shape (kept up to date so explaining a long queue is one dict copy).
         totals: the cluster's total ``(milli-CPU, bytes, GPUs)``.
+        gangs_seen, gang_gpu_seconds_seen: how many gangs were submitted to this state, and
+            their GPUs x estimate summed, each counted once at submission (history for
+            ``AirfoilPolicy.due_gang_scale``).
     """
 
     def __init__(
@@ -192,6 +195,8 @@ class SchedulerState:
         self.nominal: dict[str, Demand] = {}
         self._seq = itertools.count()
         self.draining: set[int] = set()
+        self.gangs_seen = 0
+        self.gang_gpu_seconds_seen = 0.0
         self.set_quotas(quotas or {})
 
     # -- configuration -------------------------------------------------------------------
@@ -316,7 +321,11 @@ class SchedulerState:
             raise InvalidWorkItemError(f"work item {item.id!r} is already queued or running")
         self.check(item)
         estimate = self.estimator.estimate(item.task_key, item.estimate)
-        self._enqueue(WaitingEntry(item, self._key(item, estimate, next(self._seq)), estimate, 0.0))
+        entry = WaitingEntry(item, self._key(item, estimate, next(self._seq)), estimate, 0.0)
+        if entry.workers > 1:
+            self.gangs_seen += 1
+            self.gang_gpu_seconds_seen += entry.demand[2] * entry.workers * estimate
+        self._enqueue(entry)
 
     def withdraw(self, item_id: str) -> WorkItem:
         """Remove a waiting item (cancelled) and return it.

@@ -7,7 +7,7 @@ import pytest
 from sched_factories import gpu_node, gpus, running, starts
 
 from airfoil.core.resources import ResourceSpec
-from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, WorkItem, decide
+from airfoil.scheduler import AirfoilPolicy, InvalidPolicyError, SchedulerState, WorkItem, decide
 
 pytestmark = pytest.mark.unit
 
@@ -123,7 +123,7 @@ def test_due_gang_hours_holds_a_long_gang_but_not_a_short_one() -> None:
     # the gang running (16 GPUs) is expected to hold 16 x 50,000 s = 222 GPU-hours more, under
     # a budget of 8 hours of the 32-GPU cluster (256 GPU-hours); the due_share cap (28 GPUs)
     # lets a second gang of 8 GPUs start either way
-    policy = AirfoilPolicy(due_gang_hours=8.0)
+    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
     short = gpus("g2", 4, gang=2, submit=1_000.0, estimate=3_600.0)  # 8 GPU-hours more
     d = decide([short], _due_gang_running(), FOUR_NODES, now=NOW, policy=policy)
     assert [s.item_id for s in d.starts] == ["g2"]
@@ -133,13 +133,17 @@ def test_due_gang_hours_holds_a_long_gang_but_not_a_short_one() -> None:
     assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
     # with no budget the long gang starts
     d = decide(
-        [long], _due_gang_running(), FOUR_NODES, now=NOW, policy=AirfoilPolicy(due_gang_hours=None)
+        [long],
+        _due_gang_running(),
+        FOUR_NODES,
+        now=NOW,
+        policy=AirfoilPolicy(due_gang_hours=None, due_gang_scale=None),
     )
     assert [s.item_id for s in d.starts] == ["g2"]
 
 
 def test_due_gang_hours_holds_back_later_gangs_but_not_starving_single_workers() -> None:
-    policy = AirfoilPolicy(due_gang_hours=8.0)
+    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
     long = gpus("g2", 4, gang=2, submit=1_000.0, estimate=36_000.0)
     later = gpus("g3", 2, gang=2, submit=1_500.0, estimate=600.0)
     d = decide(
@@ -154,14 +158,14 @@ def test_due_gang_hours_holds_back_later_gangs_but_not_starving_single_workers()
 
 
 def test_due_gang_hours_lets_one_gang_start_whatever_its_length_when_none_runs() -> None:
-    policy = AirfoilPolicy(due_gang_hours=1.0)
+    policy = AirfoilPolicy(due_gang_hours=1.0, due_gang_scale=None)
     long = gpus("g2", 8, gang=2, submit=1_000.0, estimate=1e6)  # far over 32 GPU-hours
     d = decide([long], [], FOUR_NODES, now=NOW, policy=policy)
     assert [s.item_id for s in d.starts] == ["g2"]
 
 
 def test_due_gang_hours_counts_a_gang_past_its_estimate_as_ending_now() -> None:
-    policy = AirfoilPolicy(due_gang_hours=8.0)
+    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
     overrun = [running(gpus("g1", 8, gang=2, estimate=10_000.0), "n0", "n1")]  # ended at 10,000 s
     long = gpus("g2", 4, gang=2, submit=1_000.0, estimate=36_000.0)  # 80 of 256 GPU-hours
     d = decide([long], overrun, FOUR_NODES, now=NOW, policy=policy)
@@ -175,7 +179,9 @@ def test_bad_due_gang_hours_are_refused(hours: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "settings", [{"due_gang_share": 0.25}, {"due_gang_hours": 0.5}], ids=["share", "hours"]
+    "settings",
+    [{"due_gang_share": 0.25}, {"due_gang_hours": 0.5, "due_gang_scale": None}],
+    ids=["share", "hours"],
 )
 def test_a_due_gang_asking_nothing_still_counts_as_a_due_gang_running(settings: dict) -> None:
     # found by the invariants property test: a due gang of no CPUs, memory or GPUs left the
@@ -188,3 +194,59 @@ def test_a_due_gang_asking_nothing_still_counts_as_a_due_gang_running(settings: 
     d = decide([gang], [running(nothing, "n0", "n1")], FOUR_NODES, now=NOW, policy=policy)
     assert d.starts == ()
     assert d.reasons["g2"].startswith("due work (gangs, jobs past their starvation bound)")
+
+
+def _scaled_gangs(scale: float) -> tuple[list, object, float]:
+    # the running gang of _due_gang_running (16 GPUs, half of its estimate left) and a
+    # waiting gang of 8 GPUs for an hour, every length and the clock times ``scale``
+    run = [running(gpus("g1", 8, gang=2, estimate=100_000.0 * scale), "n0", "n1")]
+    gang = gpus("g2", 4, gang=2, submit=1_000.0, estimate=3_600.0 * scale)
+    return run, gang, NOW * scale
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0, 10.0])
+def test_due_gang_scale_holds_gangs_in_mean_gangs_seen_whatever_their_length(scale: float) -> None:
+    # mean gang seen: (16 x 100,000 + 8 x 3,600) / 2 = 814,400 GPU-s (x scale); the due
+    # gangs would hold 16 x 50,000 + 8 x 3,600 = 828,800 (x scale): over 1.0 mean gang,
+    # under 1.1, at every scale
+    run, gang, now = _scaled_gangs(scale)
+    for k, starts_it in ((1.0, False), (1.1, True)):
+        policy = AirfoilPolicy(due_gang_hours=None, due_gang_scale=k)
+        d = decide([gang], run, FOUR_NODES, now=now, policy=policy)
+        assert [s.item_id for s in d.starts] == (["g2"] if starts_it else [])
+    # the budget in hours (8 h of 32 GPUs: 921,600 GPU-s) holds it only once it is longer
+    hours = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=None)
+    d = decide([gang], run, FOUR_NODES, now=now, policy=hours)
+    assert [s.item_id for s in d.starts] == (["g2"] if scale == 1.0 else [])
+
+
+def test_due_gang_scale_with_due_gang_hours_takes_the_larger_budget() -> None:
+    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=1.0)
+    run, gang, now = _scaled_gangs(1.0)  # under 8 h, over one mean gang: the hours admit it
+    assert [s.item_id for s in decide([gang], run, FOUR_NODES, now=now, policy=policy).starts]
+    run, gang, now = _scaled_gangs(2.0)  # over both
+    assert decide([gang], run, FOUR_NODES, now=now, policy=policy).starts == ()
+    run, gang, now = _scaled_gangs(2.0)  # under 1.1 mean gangs (over 8 h): the mean admits it
+    policy = AirfoilPolicy(due_gang_hours=8.0, due_gang_scale=1.1)
+    assert [s.item_id for s in decide([gang], run, FOUR_NODES, now=now, policy=policy).starts]
+
+
+def test_the_state_counts_each_gang_once_at_submission() -> None:
+    # the mean is history: a gang preempted and queued again is not counted twice, a gang
+    # that ended still counts, and single workers do not
+    state = SchedulerState(FOUR_NODES, policy=AirfoilPolicy(due_gang_scale=1.0))
+    state.submit(gpus("g1", 8, gang=2, estimate=1_000.0, interruptible=True))
+    state.submit(gpus("s1", 8, estimate=50_000.0))
+    state.start("g1", ["n0", "n1"], 0.0)
+    state.preempt("g1", 100.0)
+    state.start("g1", ["n0", "n1"], 200.0)
+    state.finish("g1", 1_100.0)
+    state.submit(gpus("g2", 4, gang=2, estimate=3_000.0))
+    assert state.gangs_seen == 2
+    assert state.gang_gpu_seconds_seen == 16 * 1_000.0 + 8 * 3_000.0
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("inf"), float("nan")])
+def test_bad_due_gang_scales_are_refused(scale: float) -> None:
+    with pytest.raises(InvalidPolicyError, match=r"due_gang_scale must be positive and finite"):
+        AirfoilPolicy(due_gang_scale=scale)

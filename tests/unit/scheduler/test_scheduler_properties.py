@@ -230,6 +230,12 @@ def test_no_policy_over_commits_splits_a_gang_or_preempts_wrongly(
         check_invariants(
             AirfoilPolicy(due_gang_hours=0.01, due_gang_queue=queue_bar, gang_after=0.0), *scenario
         )
+        # ... or one in mean gangs submitted so far, alone or beside the budget in hours
+        for hours in (None, 0.01):
+            scaled = AirfoilPolicy(
+                due_gang_hours=hours, due_gang_scale=0.5, due_gang_queue=queue_bar, gang_after=0.0
+            )
+            check_invariants(scaled, *scenario)
     # ... with its guards: only long waiters claim, only moves that pay, none while due
     # work waits (and without reservations, so that due work waits unreserved)
     for reservations in (0, 1):
@@ -401,9 +407,14 @@ def check_airfoil_due_share(state: SchedulerState, started: list[str], now: floa
             assert not any(gangs_before) and len(gangs) == 1, (
                 f"airfoil started due gangs past their cap: {gangs_before} + {usage(gangs)}"
             )
-    if policy.due_gang_hours is not None and policy.due_gang_queue is None:
+    budgets = []
+    if policy.due_gang_hours is not None:
+        budgets.append(policy.due_gang_hours * 3600.0 * state.totals[2])
+    if policy.due_gang_scale is not None and state.gangs_seen:
+        budgets.append(policy.due_gang_scale * state.gang_gpu_seconds_seen / state.gangs_seen)
+    if budgets and policy.due_gang_queue is None:
         # due gangs' expected GPU-seconds stay within the budget, but for one when none runs
-        budget = policy.due_gang_hours * 3600.0 * state.totals[2]
+        budget = max(budgets)
         held = [
             run
             for run in state.running.values()
