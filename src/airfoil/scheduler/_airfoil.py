@@ -75,10 +75,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons, _settle
@@ -487,14 +486,15 @@ class AirfoilPolicy(Policy):
         if reach > top and self.srpt_queue is not None:
             # srpt_queue: only while the last level's waiting work asks for that many clusters
             # (the order is sorted by level first: the last level is its tail)
+            # (what the state keeps per level, less what the due pass served: a walk of the
+            # queue stopping once the bar is reached concludes the same, the terms being >= 0)
             bar = self.srpt_queue * state.totals[2]
-            asked = 0
-            for k in islice(state.order, bisect_left(state.order, (top,)), None):
-                if k[4] not in served:
-                    e = waiting[k[4]]
-                    asked += e.demand[2] * e.workers
-                    if asked >= bar:
-                        break
+            asked = sum(gpus for level, gpus in state.asked_gpus.items() if level >= top)
+            if asked >= bar:
+                for item_id in served:
+                    e = waiting.get(item_id)
+                    if e is not None and e.key[0] >= top:
+                        asked -= e.demand[2] * e.workers
             if asked < bar:
                 reach = top
         largest_gpus = state.largest[2]

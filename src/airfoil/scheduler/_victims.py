@@ -83,9 +83,11 @@ class Victims:
     def __init__(self, policy: AirfoilPolicy, rnd: Round, lowest: int) -> None:
         thresholds, now = policy.thresholds, rnd.now
         crossing = thresholds[lowest] if lowest < len(thresholds) else None
-        # (minus the level, minus the expected work left, arrival): sorted as plain tuples, the
-        # arrival breaking ties as a stable sort on the first two would
-        rows: list[tuple[int, float, int, RunningEntry]] = []
+        # per level, the victims' minus expected work left and the victims, in arrival order:
+        # each level sorted on its floats alone (a stable sort: arrival breaks ties), the
+        # highest level first, is the order of (minus the level, minus the work left,
+        # arrival) without a tuple per victim
+        by_level: dict[int, tuple[list[float], list[RunningEntry]]] = {}
         first_crossing: float | None = None
         spare = policy.spare
         sparing = spare.limit is not None or spare.rate is not None
@@ -95,42 +97,52 @@ class Victims:
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
             entry = run.entry
-            until = spare.until(run, now) if sparing else None
-            if until is not None:
-                rnd.wake(until)  # a victim again then
-                if policy.preempt_limit_gangs:
-                    continue
-                self._protected.add(entry.item.id)
+            if sparing:
+                until = spare.until(run, now)
+                if until is not None:
+                    rnd.wake(until)  # a victim again then
+                    if policy.preempt_limit_gangs:
+                        continue
+                    self._protected.add(entry.item.id)
             rate = entry.rate
             ran = now - run.start
             attained = entry.item.attained + ran * rate
             level = bisect_right(thresholds, attained)
+            group = by_level.get(level)
+            if group is None:
+                group = by_level[level] = ([], [])
             # minus the expected work left (positive: past its estimate, work left unknown)
-            rows.append((-level, ran - entry.estimate, len(rows), run))
+            group[0].append(ran - entry.estimate)
+            group[1].append(run)
             if level <= lowest and crossing is not None and rate > 0:
                 at = now + (crossing - attained) / rate
                 if first_crossing is None or at < first_crossing:
                     first_crossing = at
         if first_crossing is not None:
             rnd.wake(first_crossing)
-        rows.sort()
         self._rnd = rnd
-        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
-        self._runs: list[RunningEntry] = list(columns[3])
-        self._levels: list[int] = list(columns[0])
+        runs: list[RunningEntry] = []
+        levels: list[int] = []
         # sort keys, for the ``preempt_ratio`` and ``srpt_ratio`` cuts within each level
         # (only built when either is set: the last level's cut needs them without the first)
-        self._keys: list[tuple[int, float]] = (
-            list(zip(columns[0], columns[1], strict=True))
-            if policy.preempt_ratio is not None or policy.srpt_ratio is not None
-            else []
-        )
+        keyed = policy.preempt_ratio is not None or policy.srpt_ratio is not None
+        keys: list[tuple[int, float]] = []
+        for level in sorted(by_level, reverse=True):
+            lefts, level_runs = by_level[level]
+            at_level = sorted(range(len(lefts)), key=lefts.__getitem__)
+            runs += [level_runs[i] for i in at_level]
+            levels += [-level] * len(at_level)
+            if keyed:
+                keys += [(-level, lefts[i]) for i in at_level]
+        self._runs = runs
+        self._levels = levels
+        self._keys = keys
         # ``whole_victim_ratio``: which victims are single workers needing a whole node (only
         # built when set and there are any)
         self._whole_ratio = policy.whole_victim_ratio
         whole = rnd.state.largest[2]
         self._whole = (
-            [row[3].entry.workers == 1 and row[3].entry.demand[2] >= whole > 0 for row in rows]
+            [run.entry.workers == 1 and run.entry.demand[2] >= whole > 0 for run in runs]
             if self._whole_ratio is not None and policy.preempt_ratio is not None
             else []
         )
@@ -148,7 +160,7 @@ class Victims:
         self._indexes: dict[int | None, VictimIndex] = {}
         self._hopeless: set[Demand] = set()
         self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
-        self.top = -rows[0][0] if rows else -1
+        self.top = -levels[0] if levels else -1
 
     def indexed(self, entry: WaitingEntry) -> VictimIndex:
         """Victims for ``entry`` at any level (as ``for_claimant(entry, None)``), indexed per
