@@ -76,7 +76,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -706,7 +706,7 @@ def _all_hopeless(rnd: Round, hopeless: dict[Shape, tuple[int, float]], level: i
 
 
 def _alone_making_room(
-    rnd: Round, entry: WaitingEntry, pool: list[RunningEntry], lenders_only: bool
+    rnd: Round, entry: WaitingEntry, pool: Iterable[RunningEntry], lenders_only: bool
 ) -> list[RunningEntry]:
     """The victims of ``pool`` that alone make room for ``entry``'s one worker on a node of
     theirs (``srpt_one_victim``); none for an item of several workers.

@@ -427,7 +427,7 @@ class Round:
     def make_room(
         self,
         entry: WaitingEntry,
-        victims: Sequence[RunningEntry] | VictimIndex,
+        victims: Iterable[RunningEntry] | VictimIndex,
         *,
         lenders_only: bool = False,
     ) -> bool:
@@ -503,46 +503,52 @@ class Round:
     def _victims_for(
         self,
         demand: Demand,
-        victims: Sequence[RunningEntry],
+        victims: Iterable[RunningEntry],
         caps: Sequence[dict[int, list[int]]],
         lenders_only: bool,
     ) -> tuple[int, list[RunningEntry]] | None:
         """The first node that the earliest victims free enough for one worker."""
         c, m, g = demand
         pool = self.pool
+        free_c, free_m, free_g = pool.free_c, pool.free_m, pool.free_g
+        preempted, draining = self.preempted, self.state.draining
         room: dict[int, list[int]] = {}
         picked: dict[int, list[RunningEntry]] = {}
         released: dict[str, list[int]] = {}
         for victim in victims:
-            item = victim.entry.item
-            if not item.interruptible or item.id in self.preempted:
+            entry = victim.entry
+            item = entry.item
+            if not item.interruptible or item.id in preempted:
                 continue
-            vc, vm, vg = victim.entry.demand
+            vc, vm, vg = entry.demand
             if lenders_only:
                 gone = released.setdefault(item.project, [0, 0, 0])
-                k = victim.entry.workers
+                k = entry.workers
                 if not self._over_nominal_after(item.project, gone):
                     continue
                 gone[0] += vc * k
                 gone[1] += vm * k
                 gone[2] += vg * k
-            for n in _live(self.state, victim):
+            for n in _live(self.state, victim) if draining else victim.nodes:
                 free = room.get(n)
                 if free is None:
-                    free = room[n] = [pool.free_c[n], pool.free_m[n], pool.free_g[n]]
-                    picked[n] = []
-                free[0] += vc
-                free[1] += vm
-                free[2] += vg
-                if not picked[n] or picked[n][-1] is not victim:
-                    picked[n].append(victim)
+                    fc, fm, fg = free_c[n] + vc, free_m[n] + vm, free_g[n] + vg
+                    room[n] = [fc, fm, fg]
+                    on_node = picked[n] = [victim]
+                else:
+                    fc = free[0] = free[0] + vc
+                    fm = free[1] = free[1] + vm
+                    fg = free[2] = free[2] + vg
+                    on_node = picked[n]
+                    if on_node[-1] is not victim:
+                        on_node.append(victim)
                 if (
-                    free[0] >= c
-                    and free[1] >= m
-                    and free[2] >= g
+                    fc >= c
+                    and fm >= m
+                    and fg >= g
                     and (not caps or within_caps(n, c, m, g, caps))
                 ):
-                    return n, picked[n]
+                    return n, on_node
         return None
 
     def _over_nominal_after(self, project: str, gone: list[int]) -> bool:
