@@ -176,11 +176,20 @@ class NodePool:
         c, m, g = demand
         if workers == 1:
             return self.find(c, m, g) >= 0
+        free_c, free_m, free_g = self.free_c, self.free_m, self.free_g
         total = 0
         for n in range(len(self.names)):
-            total += slots_in(self.free_c[n], self.free_m[n], self.free_g[n], demand)
-            if total >= workers:
-                return True
+            fit = UNLIMITED  # slots_in, inlined
+            if c:
+                fit = free_c[n] // c
+            if m and free_m[n] // m < fit:
+                fit = free_m[n] // m
+            if g and free_g[n] // g < fit:
+                fit = free_g[n] // g
+            if fit > 0:
+                total += fit
+                if total >= workers:
+                    return True
         return False
 
     def place(self, demand: Demand, workers: int, caps: Caps = ()) -> list[int] | None:
@@ -278,8 +287,8 @@ def slots_in(fc: int, fm: int, fg: int, demand: Demand) -> int:
     slots = UNLIMITED
     if c:
         slots = fc // c
-    if m:
-        slots = min(slots, fm // m)
-    if g:
-        slots = min(slots, fg // g)
-    return max(slots, 0)
+    if m and fm // m < slots:
+        slots = fm // m
+    if g and fg // g < slots:
+        slots = fg // g
+    return slots if slots > 0 else 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
+from itertools import repeat
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -318,17 +319,7 @@ class Round:
             fm[n] -= held[1]
             fg[n] -= held[2]
         c, m, g = demand
-        slots = [
-            max(
-                min(
-                    fc[n] // c if c else UNLIMITED,
-                    fm[n] // m if m else UNLIMITED,
-                    fg[n] // g if g else UNLIMITED,
-                ),
-                0,
-            )
-            for n in range(len(fc))
-        ]  # slots_in, inlined
+        slots = list(map(_slots, fc, fm, fg, repeat(c), repeat(m), repeat(g)))
         total = sum(slots)
         at = self.now
         if total < k:
@@ -344,7 +335,8 @@ class Round:
                         fit = free_m // m
                     if g and free_g // g < fit:
                         fit = free_g // g
-                    fit = max(fit, 0)
+                    if fit < 0:
+                        fit = 0
                     total += fit - slots[n]
                     slots[n] = fit
                 if total >= k:
@@ -353,7 +345,9 @@ class Round:
             else:
                 return None
         future = pool.with_free(
-            [max(x, 0) for x in fc], [max(x, 0) for x in fm], [max(x, 0) for x in fg]
+            [x if x > 0 else 0 for x in fc],
+            [x if x > 0 else 0 for x in fm],
+            [x if x > 0 else 0 for x in fg],
         )
         placed = future.place(demand, k)
         if placed is None:  # pragma: no cover - slots said it fits
@@ -624,6 +618,18 @@ class Round:
             reasons=self.reasons,
             wake_at=self.wake_at,
         )
+
+
+def _slots(fc: int, fm: int, fg: int, c: int, m: int, g: int) -> int:
+    """``slots_in`` with the demand's parts apart, without ``min`` and ``max`` calls."""
+    fit = UNLIMITED
+    if c:
+        fit = fc // c
+    if m and fm // m < fit:
+        fit = fm // m
+    if g and fg // g < fit:
+        fit = fg // g
+    return fit if fit > 0 else 0
 
 
 def _first(row: tuple[float, Demand, Iterable[int]]) -> float:
