@@ -524,10 +524,12 @@ class AirfoilPolicy(Policy):
         explain, reasons = rnd.explain, rnd.reasons
         horizon = self.place_horizon
         soon: list[int] | None = None  # GPUs per node freed within the horizon, when asked
+        preempted = rnd.preempted  # (never rebound in a round)
         for key in order:
-            if key[4] in served:
+            item_id = key[4]
+            if item_id in served:
                 continue
-            entry = waiting[key[4]]
+            entry = waiting[item_id]
             if skim:
                 if key[0] >= reach:
                     rnd.explain_rest()
@@ -545,11 +547,11 @@ class AirfoilPolicy(Policy):
             reason = no_room.get(shape) if lean else None
             if (
                 reason is not None
-                and (guard is None or entry.reserve_from is None or entry.reserve_from > now)
+                and (not capped or (due_at := entry.reserve_from) is None or due_at > now)
                 and (
                     paused
                     or (
-                        len(rnd.preempted) < max_preemptions
+                        len(preempted) < max_preemptions
                         and (
                             level >= reach
                             or (
@@ -666,7 +668,7 @@ class AirfoilPolicy(Policy):
                     # ever concluding this and made it try every item of the queue)
                     stuck = _all_hopeless(rnd, hopeless, level)
             if explain:  # rnd.wait, inlined
-                reasons[key[4]] = reason
+                reasons[item_id] = reason
             if (
                 (level >= reach or stuck)
                 and not can_reclaim

@@ -178,7 +178,10 @@ class NodePool:
             return self.find(c, m, g) >= 0
         free_c, free_m, free_g = self.free_c, self.free_m, self.free_g
         total = 0
-        for n in range(len(self.names)):
+        # a node of fewer free GPUs than ``g`` holds none (its bucket is below ``g``): only the
+        # buckets from ``g`` up are summed (the sum, not its order, is the answer)
+        nodes = (n for bucket in self.buckets[g:] for n in bucket) if g else range(len(free_c))
+        for n in nodes:
             fit = UNLIMITED  # slots_in, inlined
             if c:
                 fit = free_c[n] // c

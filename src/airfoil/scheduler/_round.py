@@ -579,7 +579,14 @@ class Round:
         self.planned.append((self.now + entry.estimate, entry, nodes))
         self.started.add(entry.item.id)
         self._started_of[entry.shape] = self._started_of.get(entry.shape, 0) + 1
-        self._charge(entry, +1)
+        usage = self.usage.get(entry.project)  # _charge(entry, +1), inlined
+        if usage is None:
+            usage = self.usage[entry.project] = [0, 0, 0]
+        k = entry.workers
+        c, m, g = entry.demand
+        usage[0] += c * k
+        usage[1] += m * k
+        usage[2] += g * k
 
     def _charge(self, entry: WaitingEntry, sign: int) -> None:
         usage = self.usage.get(entry.project)
