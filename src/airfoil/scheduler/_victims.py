@@ -126,17 +126,18 @@ class Victims:
         self._rnd = rnd
         runs: list[RunningEntry] = []
         levels: list[int] = []
-        # sort keys, for the ``preempt_ratio`` and ``srpt_ratio`` cuts within each level
-        # (only built when either is set: the last level's cut needs them without the first)
+        # minus each victim's expected work left, for the ``preempt_ratio`` and ``srpt_ratio``
+        # cuts within each level (only built when either is set: the last level's cut needs
+        # them without the first); within a level, the victims' sort keys compare as these
         keyed = policy.preempt_ratio is not None or policy.srpt_ratio is not None
-        keys: list[tuple[int, float]] = []
+        keys: list[float] = []
         for level in sorted(by_level, reverse=True):
             lefts, level_runs = by_level[level]
             at_level = sorted(range(len(lefts)), key=lefts.__getitem__)
-            runs += [level_runs[i] for i in at_level]
+            runs += map(level_runs.__getitem__, at_level)
             levels += [-level] * len(at_level)
             if keyed:
-                keys += [(-level, lefts[i]) for i in at_level]
+                keys += map(lefts.__getitem__, at_level)
         self._runs = runs
         self._ids: list[str] | None = None  # the victims' ids, once compacted
         self._levels = levels
@@ -288,15 +289,15 @@ class Victims:
             while i < end:
                 lv = levels[i]
                 j = bisect_right(levels, lv, i, end)
-                cut = bisect_left(keys, (lv, -least), i, j)
+                cut = bisect_left(keys, -least, i, j)
                 if singles:
-                    mid = bisect_left(keys, (lv, most), i, cut)
+                    mid = bisect_left(keys, most, i, cut)
                     runs.extend(runs_all[i:mid])
                     runs.extend([runs_all[k] for k in range(mid, cut) if not singles[k]])
                 else:
                     runs.extend(runs_all[i:cut])
                 if past_estimate:
-                    runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
+                    runs.extend(runs_all[bisect_right(keys, 0.0, i, j) : j])
                 i = j
         highest = priority if priority is not None and self._max_priority > priority else None
         whole = self._rnd.state.largest[2] if spare_whole_nodes else None
