@@ -90,7 +90,8 @@ class Victims:
         # each level sorted on its floats alone (a stable sort: arrival breaks ties), the
         # highest level first, is the order of (minus the level, minus the work left,
         # arrival) without a tuple per victim
-        by_level: dict[int, tuple[list[float], list[RunningEntry]]] = {}
+        lefts_at: list[list[float]] = [[] for _ in range(len(thresholds) + 1)]
+        runs_at: list[list[RunningEntry]] = [[] for _ in range(len(thresholds) + 1)]
         first_crossing: float | None = None
         spare = policy.spare
         sparing = spare.limit is not None or spare.rate is not None
@@ -111,12 +112,9 @@ class Victims:
             ran = now - run.start
             attained = entry.item.attained + ran * rate
             level = bisect_right(thresholds, attained)
-            group = by_level.get(level)
-            if group is None:
-                group = by_level[level] = ([], [])
             # minus the expected work left (positive: past its estimate, work left unknown)
-            group[0].append(ran - entry.estimate)
-            group[1].append(run)
+            lefts_at[level].append(ran - entry.estimate)
+            runs_at[level].append(run)
             if level <= lowest and crossing is not None and rate > 0:
                 at = now + (crossing - attained) / rate
                 if first_crossing is None or at < first_crossing:
@@ -131,8 +129,10 @@ class Victims:
         # them without the first); within a level, the victims' sort keys compare as these
         keyed = policy.preempt_ratio is not None or policy.srpt_ratio is not None
         keys: list[float] = []
-        for level in sorted(by_level, reverse=True):
-            lefts, level_runs = by_level[level]
+        for level in range(len(thresholds), -1, -1):
+            lefts, level_runs = lefts_at[level], runs_at[level]
+            if not lefts:
+                continue
             at_level = sorted(range(len(lefts)), key=lefts.__getitem__)
             runs += map(level_runs.__getitem__, at_level)
             levels += [-level] * len(at_level)
