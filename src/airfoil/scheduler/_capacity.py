@@ -64,8 +64,9 @@ class NodePool:
 
     def __init__(self) -> None:
         # where :meth:`find` stopped, per demand and caps: ``(version, bucket, node, the
-        # bucket's iterator past it, caps)``; valid while ``_version`` is unchanged, i.e. while no node gained room and
-        # no bucket changed (only :meth:`give` and a :meth:`take` of GPUs change either)
+        # bucket's iterator past it, caps)``; valid while ``_version`` is unchanged, i.e.
+        # while no node gained room and no bucket changed (only :meth:`give` and a
+        # :meth:`take` of GPUs change either)
         self._scan: dict[tuple[int, ...], tuple[int, int, int, Iterator[int] | None, Caps]] = {}
         self._version = 0
 

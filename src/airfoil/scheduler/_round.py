@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from itertools import repeat
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from airfoil.scheduler import _reasons
@@ -536,12 +536,7 @@ class Round:
                     on_node = picked[n]
                     if on_node[-1] is not victim:
                         on_node.append(victim)
-                if (
-                    fc >= c
-                    and fm >= m
-                    and fg >= g
-                    and (not caps or within_caps(n, c, m, g, caps))
-                ):
+                if fc >= c and fm >= m and fg >= g and (not caps or within_caps(n, c, m, g, caps)):
                     return n, on_node
         return None
 

@@ -41,6 +41,7 @@ milli-CPU, bytes and GPUs it frees there)."""
 
 _freed = itemgetter(3)
 """What a slot's victim frees on its node."""
+_cpu, _mem, _gpus = itemgetter(0), itemgetter(1), itemgetter(2)
 
 _Sums = tuple[int, int, int, int, list[int], list[int], list[int], list[_Slot]]
 """A node's searchable victims: (the round's change count for the node when summed, the
@@ -75,8 +76,8 @@ class VictimIndex:
         # on any sum, to skip summing a node that even all of them cannot free enough
         bounds: dict[int, tuple[int, int, int]] = {}
         for n, node_slots in slots.items():
-            c, m, g = map(sum, zip(*map(_freed, node_slots)))
-            bounds[n] = (c, m, g)
+            freed = list(map(_freed, node_slots))
+            bounds[n] = (sum(map(_cpu, freed)), sum(map(_mem, freed)), sum(map(_gpus, freed)))
         self._bounds = bounds
         self._sums: dict[int, _Sums] = {}
 
@@ -174,10 +175,10 @@ class VictimIndex:
             and (most is None or slot[2].entry.item.priority <= most)
         ]
         if kept:
-            c, m, g = zip(*map(_freed, kept))
-            cum_c = list(accumulate(c))
-            cum_m = list(accumulate(m))
-            cum_g = list(accumulate(g))
+            freed = list(map(_freed, kept))
+            cum_c = list(accumulate(map(_cpu, freed)))
+            cum_m = list(accumulate(map(_mem, freed)))
+            cum_g = list(accumulate(map(_gpus, freed)))
             tc, tm, tg = cum_c[-1], cum_m[-1], cum_g[-1]
         else:
             cum_c, cum_m, cum_g = [], [], []

@@ -11,10 +11,10 @@ work that is not interruptible are never in it.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter, not_
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from airfoil.scheduler._victim_index import RestartWait, VictimIndex
