@@ -17,7 +17,16 @@ from collections.abc import Iterator, Sequence
 from airfoil.core.resources import ResourceSpec
 from airfoil.scheduler._model import Node
 
-__all__ = ["UNLIMITED", "Caps", "Demand", "NodePool", "demand_of", "slots_in", "within_caps"]
+__all__ = [
+    "UNLIMITED",
+    "Caps",
+    "Demand",
+    "NodePool",
+    "demand_of",
+    "slots_in",
+    "slots_of",
+    "within_caps",
+]
 
 Demand = tuple[int, int, int]
 """Per-worker ``(milli-CPU, memory bytes, GPUs)``."""
@@ -287,7 +296,12 @@ def within_caps(n: int, c: int, m: int, g: int, caps: Caps) -> bool:
 
 def slots_in(fc: int, fm: int, fg: int, demand: Demand) -> int:
     """How many workers of ``demand`` fit in free amounts ``fc, fm, fg`` (0 if any is short)."""
-    c, m, g = demand
+    return slots_of(fc, fm, fg, *demand)
+
+
+def slots_of(fc: int, fm: int, fg: int, c: int, m: int, g: int) -> int:
+    """:func:`slots_in` with the demand's parts apart (for ``map`` over nodes), without
+    ``min`` and ``max`` calls."""
     slots = UNLIMITED
     if c:
         slots = fc // c

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 from airfoil.scheduler import _reasons
 from airfoil.scheduler._capacity import (
-    UNLIMITED,
     Caps,
     Demand,
     NodePool,
+    slots_of,
     within_caps,
 )
 from airfoil.scheduler._estimator import expected_end, overrun_end
@@ -319,24 +319,16 @@ class Round:
             fm[n] -= held[1]
             fg[n] -= held[2]
         c, m, g = demand
-        slots = list(map(_slots, fc, fm, fg, repeat(c), repeat(m), repeat(g)))
+        slots = list(map(slots_of, fc, fm, fg, repeat(c), repeat(m), repeat(g)))
         total = sum(slots)
         at = self.now
         if total < k:
             for end, (vc, vm, vg), nodes in self._releases(overrun):
-                for n in nodes:  # slots_in, inlined: this loop may see every running item
-                    free_c = fc[n] = fc[n] + vc
-                    free_m = fm[n] = fm[n] + vm
-                    free_g = fg[n] = fg[n] + vg
-                    fit = UNLIMITED
-                    if c:
-                        fit = free_c // c
-                    if m and free_m // m < fit:
-                        fit = free_m // m
-                    if g and free_g // g < fit:
-                        fit = free_g // g
-                    if fit < 0:
-                        fit = 0
+                for n in nodes:
+                    fc[n] += vc
+                    fm[n] += vm
+                    fg[n] += vg
+                    fit = slots_of(fc[n], fm[n], fg[n], c, m, g)
                     total += fit - slots[n]
                     slots[n] = fit
                 if total >= k:
@@ -620,18 +612,6 @@ class Round:
             reasons=self.reasons,
             wake_at=self.wake_at,
         )
-
-
-def _slots(fc: int, fm: int, fg: int, c: int, m: int, g: int) -> int:
-    """``slots_in`` with the demand's parts apart, without ``min`` and ``max`` calls."""
-    fit = UNLIMITED
-    if c:
-        fit = fc // c
-    if m and fm // m < fit:
-        fit = fm // m
-    if g and fg // g < fit:
-        fit = fg // g
-    return fit if fit > 0 else 0
 
 
 def _first(row: tuple[float, Demand, Iterable[int]]) -> float:
