@@ -24,6 +24,8 @@ import sys
 
 from bench_scheduler import fragmented_state, steady_state
 
+from airfoil.scheduler import Decision
+
 DEFAULT = ("airfoil", "las", "fair", "backfill", "fifo-skip", "stretch")
 
 
@@ -36,22 +38,25 @@ def digest(
     starts = []
     for _ in range(rounds):
         decision = state.decide(now)
-        h.update(
-            json.dumps(
-                [
-                    [[s.item_id, list(s.placement)] for s in decision.starts],
-                    list(decision.preemptions),
-                    sorted(decision.reasons.items()),
-                    decision.wake_at,
-                ]
-            ).encode()
-        )
+        h.update(encoded(decision))
         starts.append(len(decision.starts))
         state.apply(decision, now)
         if state.running_by_end:
             state.finish(state.running_by_end[0][2], now)
         now += 1.0
     return h.hexdigest()[:16], starts
+
+
+def encoded(decision: Decision) -> bytes:
+    """A decision's starts, preemptions, reasons and wake-up time, as bytes to hash."""
+    return json.dumps(
+        [
+            [[s.item_id, list(s.placement)] for s in decision.starts],
+            list(decision.preemptions),
+            sorted(decision.reasons.items()),
+            decision.wake_at,
+        ]
+    ).encode()
 
 
 def main(argv: list[str]) -> None:

@@ -76,10 +76,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, ClassVar
 
 from airfoil.scheduler import _reasons, _settle
@@ -497,14 +496,15 @@ class AirfoilPolicy(Policy):
         if reach > top and self.srpt_queue is not None:
             # srpt_queue: only while the last level's waiting work asks for that many clusters
             # (the order is sorted by level first: the last level is its tail)
+            # (what the state keeps per level, less what the due pass served: a walk of the
+            # queue stopping once the bar is reached concludes the same, the terms being >= 0)
             bar = self.srpt_queue * state.totals[2]
-            asked = 0
-            for k in islice(state.order, bisect_left(state.order, (top,)), None):
-                if k[4] not in served:
-                    e = waiting[k[4]]
-                    asked += e.demand[2] * e.workers
-                    if asked >= bar:
-                        break
+            asked = sum(gpus for level, gpus in state.asked_gpus.items() if level >= top)
+            if asked >= bar:
+                for item_id in served:
+                    e = waiting.get(item_id)
+                    if e is not None and e.key[0] >= top:
+                        asked -= e.demand[2] * e.workers
             if asked < bar:
                 reach = top
         largest_gpus = state.largest[2]
@@ -534,10 +534,12 @@ class AirfoilPolicy(Policy):
         explain, reasons = rnd.explain, rnd.reasons
         horizon = self.place_horizon
         soon: list[int] | None = None  # GPUs per node freed within the horizon, when asked
+        preempted = rnd.preempted  # (never rebound in a round)
         for key in order:
-            if key[4] in served:
+            item_id = key[4]
+            if item_id in served:
                 continue
-            entry = waiting[key[4]]
+            entry = waiting[item_id]
             if skim:
                 if key[0] >= reach:
                     rnd.explain_rest()
@@ -555,11 +557,11 @@ class AirfoilPolicy(Policy):
             reason = no_room.get(shape) if lean else None
             if (
                 reason is not None
-                and (guard is None or entry.reserve_from is None or entry.reserve_from > now)
+                and (not capped or (due_at := entry.reserve_from) is None or due_at > now)
                 and (
                     paused
                     or (
-                        len(rnd.preempted) < max_preemptions
+                        len(preempted) < max_preemptions
                         and (
                             level >= reach
                             or (
@@ -676,7 +678,7 @@ class AirfoilPolicy(Policy):
                     # ever concluding this and made it try every item of the queue)
                     stuck = _all_hopeless(rnd, hopeless, level)
             if explain:  # rnd.wait, inlined
-                reasons[key[4]] = reason
+                reasons[item_id] = reason
             if (
                 (level >= reach or stuck)
                 and not can_reclaim
@@ -716,7 +718,7 @@ def _all_hopeless(rnd: Round, hopeless: dict[Shape, tuple[int, float]], level: i
 
 
 def _alone_making_room(
-    rnd: Round, entry: WaitingEntry, pool: list[RunningEntry], lenders_only: bool
+    rnd: Round, entry: WaitingEntry, pool: Iterable[RunningEntry], lenders_only: bool
 ) -> list[RunningEntry]:
     """The victims of ``pool`` that alone make room for ``entry``'s one worker on a node of
     theirs (``srpt_one_victim``); none for an item of several workers.

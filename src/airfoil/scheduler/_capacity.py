@@ -12,12 +12,21 @@ exactly one bucket, the one of its free GPU count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from airfoil.core.resources import ResourceSpec
 from airfoil.scheduler._model import Node
 
-__all__ = ["UNLIMITED", "Caps", "Demand", "NodePool", "demand_of", "slots_in", "within_caps"]
+__all__ = [
+    "UNLIMITED",
+    "Caps",
+    "Demand",
+    "NodePool",
+    "demand_of",
+    "slots_in",
+    "slots_of",
+    "within_caps",
+]
 
 Demand = tuple[int, int, int]
 """Per-worker ``(milli-CPU, memory bytes, GPUs)``."""
@@ -39,6 +48,8 @@ class NodePool:
     """Free resources of a fixed set of nodes. Cheap to :meth:`copy` for a planning round."""
 
     __slots__ = (
+        "_scan",
+        "_version",
         "buckets",
         "cap_c",
         "cap_g",
@@ -59,6 +70,14 @@ class NodePool:
     free_m: list[int]
     free_g: list[int]
     buckets: list[dict[int, None]]
+
+    def __init__(self) -> None:
+        # where :meth:`find` stopped, per demand and caps: ``(version, bucket, node, the
+        # bucket's iterator past it, caps)``; valid while ``_version`` is unchanged, i.e.
+        # while no node gained room and no bucket changed (only :meth:`give` and a
+        # :meth:`take` of GPUs change either)
+        self._scan: dict[tuple[int, ...], tuple[int, int, int, Iterator[int] | None, Caps]] = {}
+        self._version = 0
 
     @classmethod
     def from_nodes(cls, nodes: Sequence[Node]) -> NodePool:
@@ -104,6 +123,7 @@ class NodePool:
     def take(self, n: int, c: int, m: int, g: int) -> None:
         """Allocate one worker's demand on node ``n`` (the caller checked it fits)."""
         if g:
+            self._version += 1  # the node moves to another bucket
             fg = self.free_g[n]
             del self.buckets[fg][n]
             self.buckets[fg - g][n] = None
@@ -113,6 +133,7 @@ class NodePool:
 
     def give(self, n: int, c: int, m: int, g: int) -> None:
         """Release one worker's demand on node ``n``."""
+        self._version += 1  # the node gained room
         if g:
             fg = self.free_g[n]
             del self.buckets[fg][n]
@@ -165,11 +186,23 @@ class NodePool:
         c, m, g = demand
         if workers == 1:
             return self.find(c, m, g) >= 0
+        free_c, free_m, free_g = self.free_c, self.free_m, self.free_g
         total = 0
-        for n in range(len(self.names)):
-            total += slots_in(self.free_c[n], self.free_m[n], self.free_g[n], demand)
-            if total >= workers:
-                return True
+        # a node of fewer free GPUs than ``g`` holds none (its bucket is below ``g``): only the
+        # buckets from ``g`` up are summed (the sum, not its order, is the answer)
+        nodes = (n for bucket in self.buckets[g:] for n in bucket) if g else range(len(free_c))
+        for n in nodes:
+            fit = UNLIMITED  # slots_in, inlined
+            if c:
+                fit = free_c[n] // c
+            if m and free_m[n] // m < fit:
+                fit = free_m[n] // m
+            if g and free_g[n] // g < fit:
+                fit = free_g[n] // g
+            if fit > 0:
+                total += fit
+                if total >= workers:
+                    return True
         return False
 
     def place(self, demand: Demand, workers: int, caps: Caps = ()) -> list[int] | None:
@@ -219,15 +252,36 @@ class NodePool:
                 extra[2] += g
 
     def find(self, c: int, m: int, g: int, caps: Caps = ()) -> int:
-        """The best-fit node for one worker, or -1."""
+        """The best-fit node for one worker, or -1.
+
+        The scan goes through the buckets from ``g`` up, each in its order. Where it stopped
+        for the same demand and caps is kept (the node found and the bucket's iterator past
+        it): until a node gains room or changes bucket, nodes only lose room (and caps only
+        shrink) and no bucket changes, so every node before that one still does not fit and
+        the next scan for that demand resumes there, with the same answer.
+        """
         free_c, free_m = self.free_c, self.free_m
         buckets = self.buckets
-        for fg in range(g, len(buckets)):
-            for n in buckets[fg]:
+        key = (c, m, g, *map(id, caps)) if caps else (c, m, g)
+        last = self._scan.get(key)
+        rest: Iterator[int] | None = None
+        first = g
+        if last is not None and last[0] == self._version:
+            first, n, rest = last[1], last[2], last[3]
+            if n < 0:
+                return -1
+            if free_c[n] >= c and free_m[n] >= m and (not caps or within_caps(n, c, m, g, caps)):
+                return n
+        for fg in range(first, len(buckets)):
+            nodes = rest if rest is not None and fg == first else iter(buckets[fg])
+            for n in nodes:
                 if free_c[n] >= c and free_m[n] >= m:
                     if caps and not within_caps(n, c, m, g, caps):
                         continue
+                    # (the caps are kept with it, so that their ids in the key stay theirs)
+                    self._scan[key] = (self._version, fg, n, nodes, caps)
                     return n
+        self._scan[key] = (self._version, len(buckets), -1, None, caps)
         return -1
 
 
@@ -242,12 +296,17 @@ def within_caps(n: int, c: int, m: int, g: int, caps: Caps) -> bool:
 
 def slots_in(fc: int, fm: int, fg: int, demand: Demand) -> int:
     """How many workers of ``demand`` fit in free amounts ``fc, fm, fg`` (0 if any is short)."""
-    c, m, g = demand
+    return slots_of(fc, fm, fg, *demand)
+
+
+def slots_of(fc: int, fm: int, fg: int, c: int, m: int, g: int) -> int:
+    """:func:`slots_in` with the demand's parts apart (for ``map`` over nodes), without
+    ``min`` and ``max`` calls."""
     slots = UNLIMITED
     if c:
         slots = fc // c
-    if m:
-        slots = min(slots, fm // m)
-    if g:
-        slots = min(slots, fg // g)
-    return max(slots, 0)
+    if m and fm // m < slots:
+        slots = fm // m
+    if g and fg // g < slots:
+        slots = fg // g
+    return slots if slots > 0 else 0

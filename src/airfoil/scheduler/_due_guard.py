@@ -95,7 +95,7 @@ class DueGuard:
     ) -> None:
         self._limit = [share * total for total in state.totals]
         uc = um = ug = 0
-        for run in state.running.values():
+        for run in state.due_running.values():  # (as in ``running``)
             entry = run.entry
             due = entry.reserve_from
             if due is not None and run.start >= due:  # started as due
@@ -140,7 +140,7 @@ class DueGuard:
             gang_queue * state.totals[2] if gang_queue is not None else None
         )
         if backfill or counts_gangs:
-            for run in state.running.values():
+            for run in state.due_running.values():
                 entry = run.entry
                 due = entry.reserve_from
                 if due is not None and run.start >= due:

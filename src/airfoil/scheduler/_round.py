@@ -16,14 +16,15 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from airfoil.scheduler import _reasons
 from airfoil.scheduler._capacity import (
-    UNLIMITED,
     Caps,
     Demand,
     NodePool,
+    slots_of,
     within_caps,
 )
 from airfoil.scheduler._estimator import expected_end, overrun_end
@@ -318,33 +319,16 @@ class Round:
             fm[n] -= held[1]
             fg[n] -= held[2]
         c, m, g = demand
-        slots = [
-            max(
-                min(
-                    fc[n] // c if c else UNLIMITED,
-                    fm[n] // m if m else UNLIMITED,
-                    fg[n] // g if g else UNLIMITED,
-                ),
-                0,
-            )
-            for n in range(len(fc))
-        ]  # slots_in, inlined
+        slots = list(map(slots_of, fc, fm, fg, repeat(c), repeat(m), repeat(g)))
         total = sum(slots)
         at = self.now
         if total < k:
             for end, (vc, vm, vg), nodes in self._releases(overrun):
-                for n in nodes:  # slots_in, inlined: this loop may see every running item
-                    free_c = fc[n] = fc[n] + vc
-                    free_m = fm[n] = fm[n] + vm
-                    free_g = fg[n] = fg[n] + vg
-                    fit = UNLIMITED
-                    if c:
-                        fit = free_c // c
-                    if m and free_m // m < fit:
-                        fit = free_m // m
-                    if g and free_g // g < fit:
-                        fit = free_g // g
-                    fit = max(fit, 0)
+                for n in nodes:
+                    fc[n] += vc
+                    fm[n] += vm
+                    fg[n] += vg
+                    fit = slots_of(fc[n], fm[n], fg[n], c, m, g)
                     total += fit - slots[n]
                     slots[n] = fit
                 if total >= k:
@@ -353,7 +337,9 @@ class Round:
             else:
                 return None
         future = pool.with_free(
-            [max(x, 0) for x in fc], [max(x, 0) for x in fm], [max(x, 0) for x in fg]
+            [x if x > 0 else 0 for x in fc],
+            [x if x > 0 else 0 for x in fm],
+            [x if x > 0 else 0 for x in fg],
         )
         placed = future.place(demand, k)
         if placed is None:  # pragma: no cover - slots said it fits
@@ -427,7 +413,7 @@ class Round:
     def make_room(
         self,
         entry: WaitingEntry,
-        victims: Sequence[RunningEntry] | VictimIndex,
+        victims: Iterable[RunningEntry] | VictimIndex,
         *,
         lenders_only: bool = False,
     ) -> bool:
@@ -503,46 +489,47 @@ class Round:
     def _victims_for(
         self,
         demand: Demand,
-        victims: Sequence[RunningEntry],
+        victims: Iterable[RunningEntry],
         caps: Sequence[dict[int, list[int]]],
         lenders_only: bool,
     ) -> tuple[int, list[RunningEntry]] | None:
         """The first node that the earliest victims free enough for one worker."""
         c, m, g = demand
         pool = self.pool
+        free_c, free_m, free_g = pool.free_c, pool.free_m, pool.free_g
+        preempted, draining = self.preempted, self.state.draining
         room: dict[int, list[int]] = {}
         picked: dict[int, list[RunningEntry]] = {}
         released: dict[str, list[int]] = {}
         for victim in victims:
-            item = victim.entry.item
-            if not item.interruptible or item.id in self.preempted:
+            entry = victim.entry
+            item = entry.item
+            if not item.interruptible or item.id in preempted:
                 continue
-            vc, vm, vg = victim.entry.demand
+            vc, vm, vg = entry.demand
             if lenders_only:
                 gone = released.setdefault(item.project, [0, 0, 0])
-                k = victim.entry.workers
+                k = entry.workers
                 if not self._over_nominal_after(item.project, gone):
                     continue
                 gone[0] += vc * k
                 gone[1] += vm * k
                 gone[2] += vg * k
-            for n in _live(self.state, victim):
+            for n in _live(self.state, victim) if draining else victim.nodes:
                 free = room.get(n)
                 if free is None:
-                    free = room[n] = [pool.free_c[n], pool.free_m[n], pool.free_g[n]]
-                    picked[n] = []
-                free[0] += vc
-                free[1] += vm
-                free[2] += vg
-                if not picked[n] or picked[n][-1] is not victim:
-                    picked[n].append(victim)
-                if (
-                    free[0] >= c
-                    and free[1] >= m
-                    and free[2] >= g
-                    and (not caps or within_caps(n, c, m, g, caps))
-                ):
-                    return n, picked[n]
+                    fc, fm, fg = free_c[n] + vc, free_m[n] + vm, free_g[n] + vg
+                    room[n] = [fc, fm, fg]
+                    on_node = picked[n] = [victim]
+                else:
+                    fc = free[0] = free[0] + vc
+                    fm = free[1] = free[1] + vm
+                    fg = free[2] = free[2] + vg
+                    on_node = picked[n]
+                    if on_node[-1] is not victim:
+                        on_node.append(victim)
+                if fc >= c and fm >= m and fg >= g and (not caps or within_caps(n, c, m, g, caps)):
+                    return n, on_node
         return None
 
     def _over_nominal_after(self, project: str, gone: list[int]) -> bool:
@@ -579,7 +566,14 @@ class Round:
         self.planned.append((self.now + entry.estimate, entry, nodes))
         self.started.add(entry.item.id)
         self._started_of[entry.shape] = self._started_of.get(entry.shape, 0) + 1
-        self._charge(entry, +1)
+        usage = self.usage.get(entry.project)  # _charge(entry, +1), inlined
+        if usage is None:
+            usage = self.usage[entry.project] = [0, 0, 0]
+        k = entry.workers
+        c, m, g = entry.demand
+        usage[0] += c * k
+        usage[1] += m * k
+        usage[2] += g * k
 
     def _charge(self, entry: WaitingEntry, sign: int) -> None:
         usage = self.usage.get(entry.project)

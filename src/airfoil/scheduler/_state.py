@@ -141,9 +141,13 @@ class SchedulerState:
             so that queueing one does not shift a sorted list of the whole queue).
         reservable_gangs: how many of those are gangs, per ``(shape, priority)``.
         running: running entries by id.
+        due_running: the running entries started as due (at or past their
+            ``reserve_from``), in the order of ``running``.
         running_by_end: ``(start + estimate, seq, id)`` of running items, sorted.
         usage: per-project ``[milli-CPU, bytes, GPUs]`` in use.
         shapes: ids of the waiting items of each shape (ordered sets).
+        asked_gpus: per service level (``key[0]``), the GPUs its waiting items ask for (per
+            worker times workers).
         room_reasons: for every waiting item, the reason it waits when there is no room for
             its shape (kept up to date so explaining a long queue is one dict copy).
         totals: the cluster's total ``(milli-CPU, bytes, GPUs)``.
@@ -185,9 +189,11 @@ class SchedulerState:
         self._horizon = -math.inf
         self.reservable_gangs: dict[tuple[Shape, int], int] = {}
         self.running: dict[str, RunningEntry] = {}
+        self.due_running: dict[str, RunningEntry] = {}
         self.running_by_end: list[tuple[float, int, str]] = []
         self.usage: dict[str, list[int]] = {}
         self.shapes: dict[Shape, dict[str, None]] = {}
+        self.asked_gpus: dict[int, int] = {}
         self.room_reasons: dict[str, str] = {}
         self._room_text: dict[Shape, str] = {}
         self.quotas: dict[str, Quota] = {}
@@ -367,6 +373,8 @@ class SchedulerState:
         self._dequeue(entry)
         run = RunningEntry(entry, nodes, now)
         self.running[item_id] = run
+        if entry.reserve_from is not None and now >= entry.reserve_from:
+            self.due_running[item_id] = run
         insort(self.running_by_end, run.end_key)
         usage = self.usage.setdefault(entry.project, [0, 0, 0])
         k = entry.workers
@@ -506,6 +514,8 @@ class SchedulerState:
             same = self.shapes[entry.shape] = {}
         same[entry.item.id] = None
         self.room_reasons[entry.item.id] = self.room_reason(entry.shape)
+        level = entry.key[0]
+        self.asked_gpus[level] = self.asked_gpus.get(level, 0) + entry.demand[2] * entry.workers
 
     def due_reservable(self, now: float) -> list[tuple[float, int, str]]:
         """:attr:`reservable` with every item due by ``now`` in it, earliest first.
@@ -556,6 +566,7 @@ class SchedulerState:
         same = self.shapes[entry.shape]
         del same[entry.item.id]
         del self.room_reasons[entry.item.id]
+        self.asked_gpus[entry.key[0]] -= entry.demand[2] * entry.workers  # (levels are few)
         if not same:
             del self.shapes[entry.shape]
         return entry
@@ -570,6 +581,7 @@ class SchedulerState:
         run = self.running.pop(item_id, None)
         if run is None:
             raise UnknownItemError(f"no running work item {item_id!r}")
+        self.due_running.pop(item_id, None)
         _remove(self.running_by_end, run.end_key)
         c, m, g = run.entry.demand
         for n in run.nodes:

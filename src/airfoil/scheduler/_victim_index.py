@@ -24,6 +24,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from airfoil.scheduler._capacity import Caps, Demand
@@ -37,6 +38,10 @@ __all__ = ["RestartWait", "VictimIndex"]
 _Slot = tuple[int, int, "RunningEntry", Demand]
 """A victim's place on one node: (its index in the victims, which of its nodes, itself, the
 milli-CPU, bytes and GPUs it frees there)."""
+
+_freed = itemgetter(3)
+"""What a slot's victim frees on its node."""
+_cpu, _mem, _gpus = itemgetter(0), itemgetter(1), itemgetter(2)
 
 _Sums = tuple[int, int, int, int, list[int], list[int], list[int], list[_Slot]]
 """A node's searchable victims: (the round's change count for the node when summed, the
@@ -71,8 +76,8 @@ class VictimIndex:
         # on any sum, to skip summing a node that even all of them cannot free enough
         bounds: dict[int, tuple[int, int, int]] = {}
         for n, node_slots in slots.items():
-            c, m, g = zip(*[slot[3] for slot in node_slots], strict=True)
-            bounds[n] = (sum(c), sum(m), sum(g))
+            freed = list(map(_freed, node_slots))
+            bounds[n] = (sum(map(_cpu, freed)), sum(map(_mem, freed)), sum(map(_gpus, freed)))
         self._bounds = bounds
         self._sums: dict[int, _Sums] = {}
 
@@ -170,10 +175,10 @@ class VictimIndex:
             and (most is None or slot[2].entry.item.priority <= most)
         ]
         if kept:
-            c, m, g = zip(*[slot[3] for slot in kept], strict=True)
-            cum_c = list(accumulate(c))
-            cum_m = list(accumulate(m))
-            cum_g = list(accumulate(g))
+            freed = list(map(_freed, kept))
+            cum_c = list(accumulate(map(_cpu, freed)))
+            cum_m = list(accumulate(map(_mem, freed)))
+            cum_g = list(accumulate(map(_gpus, freed)))
             tc, tm, tg = cum_c[-1], cum_m[-1], cum_g[-1]
         else:
             cum_c, cum_m, cum_g = [], [], []

@@ -11,8 +11,10 @@ work that is not interruptible are never in it.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, not_
 from typing import TYPE_CHECKING
 
 from airfoil.scheduler._victim_index import RestartWait, VictimIndex
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from airfoil.scheduler._round import Round
     from airfoil.scheduler._state import RunningEntry, WaitingEntry
 
-__all__ = ["Spare", "Victims"]
+__all__ = ["Kept", "Spare", "Victims"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class Victims:
         "_compacted",
         "_gang_whole_last",
         "_hopeless",
+        "_ids",
         "_indexes",
         "_keep_hopeless",
         "_keys",
@@ -83,9 +86,12 @@ class Victims:
     def __init__(self, policy: AirfoilPolicy, rnd: Round, lowest: int) -> None:
         thresholds, now = policy.thresholds, rnd.now
         crossing = thresholds[lowest] if lowest < len(thresholds) else None
-        # (minus the level, minus the expected work left, arrival): sorted as plain tuples, the
-        # arrival breaking ties as a stable sort on the first two would
-        rows: list[tuple[int, float, int, RunningEntry]] = []
+        # per level, the victims' minus expected work left and the victims, in arrival order:
+        # each level sorted on its floats alone (a stable sort: arrival breaks ties), the
+        # highest level first, is the order of (minus the level, minus the work left,
+        # arrival) without a tuple per victim
+        lefts_at: list[list[float]] = [[] for _ in range(len(thresholds) + 1)]
+        runs_at: list[list[RunningEntry]] = [[] for _ in range(len(thresholds) + 1)]
         first_crossing: float | None = None
         spare = policy.spare
         sparing = spare.limit is not None or spare.rate is not None
@@ -95,42 +101,53 @@ class Victims:
             if not run.preemptible:
                 continue  # not interruptible, or started as due (never a victim)
             entry = run.entry
-            until = spare.until(run, now) if sparing else None
-            if until is not None:
-                rnd.wake(until)  # a victim again then
-                if policy.preempt_limit_gangs:
-                    continue
-                self._protected.add(entry.item.id)
+            if sparing:
+                until = spare.until(run, now)
+                if until is not None:
+                    rnd.wake(until)  # a victim again then
+                    if policy.preempt_limit_gangs:
+                        continue
+                    self._protected.add(entry.item.id)
             rate = entry.rate
             ran = now - run.start
             attained = entry.item.attained + ran * rate
             level = bisect_right(thresholds, attained)
             # minus the expected work left (positive: past its estimate, work left unknown)
-            rows.append((-level, ran - entry.estimate, len(rows), run))
+            lefts_at[level].append(ran - entry.estimate)
+            runs_at[level].append(run)
             if level <= lowest and crossing is not None and rate > 0:
                 at = now + (crossing - attained) / rate
                 if first_crossing is None or at < first_crossing:
                     first_crossing = at
         if first_crossing is not None:
             rnd.wake(first_crossing)
-        rows.sort()
         self._rnd = rnd
-        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
-        self._runs: list[RunningEntry] = list(columns[3])
-        self._levels: list[int] = list(columns[0])
-        # sort keys, for the ``preempt_ratio`` and ``srpt_ratio`` cuts within each level
-        # (only built when either is set: the last level's cut needs them without the first)
-        self._keys: list[tuple[int, float]] = (
-            list(zip(columns[0], columns[1], strict=True))
-            if policy.preempt_ratio is not None or policy.srpt_ratio is not None
-            else []
-        )
+        runs: list[RunningEntry] = []
+        levels: list[int] = []
+        # minus each victim's expected work left, for the ``preempt_ratio`` and ``srpt_ratio``
+        # cuts within each level (only built when either is set: the last level's cut needs
+        # them without the first); within a level, the victims' sort keys compare as these
+        keyed = policy.preempt_ratio is not None or policy.srpt_ratio is not None
+        keys: list[float] = []
+        for level in range(len(thresholds), -1, -1):
+            lefts, level_runs = lefts_at[level], runs_at[level]
+            if not lefts:
+                continue
+            at_level = sorted(range(len(lefts)), key=lefts.__getitem__)
+            runs += map(level_runs.__getitem__, at_level)
+            levels += [-level] * len(at_level)
+            if keyed:
+                keys += map(lefts.__getitem__, at_level)
+        self._runs = runs
+        self._ids: list[str] | None = None  # the victims' ids, once compacted
+        self._levels = levels
+        self._keys = keys
         # ``whole_victim_ratio``: which victims are single workers needing a whole node (only
         # built when set and there are any)
         self._whole_ratio = policy.whole_victim_ratio
         whole = rnd.state.largest[2]
         self._whole = (
-            [row[3].entry.workers == 1 and row[3].entry.demand[2] >= whole > 0 for row in rows]
+            [run.entry.workers == 1 and run.entry.demand[2] >= whole > 0 for run in runs]
             if self._whole_ratio is not None and policy.preempt_ratio is not None
             else []
         )
@@ -148,7 +165,7 @@ class Victims:
         self._indexes: dict[int | None, VictimIndex] = {}
         self._hopeless: set[Demand] = set()
         self._keep_hopeless = not (policy.reclaim and rnd.state.nominal)
-        self.top = -rows[0][0] if rows else -1
+        self.top = -levels[0] if levels else -1
 
     def indexed(self, entry: WaitingEntry) -> VictimIndex:
         """Victims for ``entry`` at any level (as ``for_claimant(entry, None)``), indexed per
@@ -163,14 +180,19 @@ class Victims:
             every = self._indexes.get(None)
             if every is None:
                 every = self._indexes[None] = VictimIndex(
-                    self._gang_order(self._select(None, None, None)), self._rnd.state
+                    self._gang_order(self._listed(None)), self._rnd.state
                 )
             if priority is None:
                 return every
             index = self._indexes[priority] = every.at_most(
-                priority, self._gang_order(self._select(None, None, priority))
+                priority, self._gang_order(self._listed(priority))
             )
         return index
+
+    def _listed(self, priority: int | None) -> list[RunningEntry]:
+        runs = self._select(None, None, priority)
+        assert isinstance(runs, list)  # not lazy
+        return runs
 
     def _gang_order(self, runs: list[RunningEntry]) -> list[RunningEntry]:
         """``gang_whole_last``: the victims of due gangs with single workers that need a
@@ -212,15 +234,18 @@ class Victims:
         *,
         spare_whole_nodes: bool = False,
         past_estimate: bool = True,
-    ) -> list[RunningEntry]:
+    ) -> list[RunningEntry] | Kept:
         """Victims for ``entry``: above ``level`` (``None``: any level), of no higher priority,
         and (``least``) expected to run at least that many more seconds or already past
         their estimate (how much is left of such work, no estimate says); with
-        ``spare_whole_nodes``, none that needs all the GPUs of the largest node."""
-        runs = self._select(level, least, entry.item.priority, spare_whole_nodes, past_estimate)
-        if self._protected:
-            runs = [run for run in runs if run.entry.item.id not in self._protected]
-        return runs
+        ``spare_whole_nodes``, none that needs all the GPUs of the largest node.
+
+        The filters on each victim's own fields (priority, size, spared) are applied as the
+        victims are walked (:class:`Kept`): a claimant's walk usually stops within a few
+        entries of a list of hundreds."""
+        return self._select(
+            level, least, entry.item.priority, spare_whole_nodes, past_estimate, lazy=True
+        )
 
     def _select(
         self,
@@ -229,18 +254,25 @@ class Victims:
         priority: int | None,
         spare_whole_nodes: bool = False,
         past_estimate: bool = True,
-    ) -> list[RunningEntry]:
-        """:meth:`for_claimant` for a claimant of ``priority`` (``None``: any victim)."""
+        *,
+        lazy: bool = False,
+    ) -> list[RunningEntry] | Kept:
+        """:meth:`for_claimant` for a claimant of ``priority`` (``None``: any victim); with
+        ``lazy``, the victims ``protected`` is not left out of (but ``Kept`` is returned
+        where a filter applies), else a list without ``protected``'s victims either."""
         rnd = self._rnd
         if len(rnd.preempted) >= self._compacted + 32:
             # drop preempted victims so later searches do not walk over them again
-            kept = [i for i, run in enumerate(self._runs) if run.entry.item.id not in rnd.preempted]
-            self._runs = [self._runs[i] for i in kept]
-            self._levels = [self._levels[i] for i in kept]
+            if self._ids is None:
+                self._ids = [run.entry.item.id for run in self._runs]
+            kept = list(map(not_, map(rnd.preempted.__contains__, self._ids)))
+            self._ids = list(compress(self._ids, kept))
+            self._runs = list(compress(self._runs, kept))
+            self._levels = list(compress(self._levels, kept))
             if self._keys:
-                self._keys = [self._keys[i] for i in kept]
+                self._keys = list(compress(self._keys, kept))
             if self._whole:
-                self._whole = [self._whole[i] for i in kept]
+                self._whole = list(compress(self._whole, kept))
             self._compacted = len(rnd.preempted)
         end = len(self._runs) if level is None else bisect_left(self._levels, -level)
         if least is None:
@@ -257,24 +289,27 @@ class Victims:
             while i < end:
                 lv = levels[i]
                 j = bisect_right(levels, lv, i, end)
-                cut = bisect_left(keys, (lv, -least), i, j)
+                cut = bisect_left(keys, -least, i, j)
                 if singles:
-                    mid = bisect_left(keys, (lv, most), i, cut)
+                    mid = bisect_left(keys, most, i, cut)
                     runs.extend(runs_all[i:mid])
                     runs.extend([runs_all[k] for k in range(mid, cut) if not singles[k]])
                 else:
                     runs.extend(runs_all[i:cut])
                 if past_estimate:
-                    runs.extend(runs_all[bisect_right(keys, (lv, 0.0), i, j) : j])
+                    runs.extend(runs_all[bisect_right(keys, 0.0, i, j) : j])
                 i = j
-        if priority is not None and self._max_priority > priority:
-            runs = [run for run in runs if run.entry.item.priority <= priority]
-        if spare_whole_nodes:
-            whole = self._rnd.state.largest[2]
-            runs = [run for run in runs if run.entry.demand[2] < whole]
-        if least is not None and self._wait is not None and (spared := self._not_worth_the_wait()):
-            runs = [run for run in runs if run.entry.item.id not in spared]
-        return runs
+        highest = priority if priority is not None and self._max_priority > priority else None
+        whole = self._rnd.state.largest[2] if spare_whole_nodes else None
+        skip: set[str] = set()
+        if least is not None and self._wait is not None:
+            skip = self._not_worth_the_wait()
+        if lazy and self._protected:
+            skip = skip | self._protected
+        if highest is None and whole is None and not skip:
+            return runs
+        passed = Kept(runs, highest, whole, skip)
+        return passed if lazy else list(passed)
 
     def _not_worth_the_wait(self) -> set[str]:
         """The single workers (needing a whole node, unless ``victim_wait_all``) whose
@@ -292,6 +327,39 @@ class Victims:
                 if single and 0 < left < cost * wait.wait(run):
                     self._spared.add(entry.item.id)
         return self._spared
+
+
+class Kept:
+    """The victims of a list that pass a claimant's filters, found as they are walked.
+
+    Iterable any number of times (a gang walks once per worker), in the list's order;
+    true when any victim passes. The filters read only what does not change in a round.
+    """
+
+    __slots__ = ("_most", "_runs", "_skip", "_whole")
+
+    def __init__(
+        self, runs: list[RunningEntry], most: int | None, whole: int | None, skip: set[str]
+    ) -> None:
+        self._runs = runs
+        self._most = most  # no victim of a priority above it
+        self._whole = whole  # no victim needing that many GPUs or more
+        self._skip = skip  # no victim of these ids
+
+    def __iter__(self) -> Iterator[RunningEntry]:
+        most, whole, skip = self._most, self._whole, self._skip
+        for run in self._runs:
+            entry = run.entry
+            if most is not None and entry.item.priority > most:
+                continue
+            if whole is not None and entry.demand[2] >= whole:
+                continue
+            if skip and entry.item.id in skip:
+                continue
+            yield run
+
+    def __bool__(self) -> bool:
+        return next(iter(self), None) is not None
 
 
 _priority_of = attrgetter("entry.item.priority")

@@ -289,3 +289,71 @@ def test_due_reservable_is_the_sorted_prefix_of_every_reservable_item_due_by_the
             assert due == full[: len(due)], step
             assert all(d[0] > now for d in full[len(due) :]), step
             assert state.next_reservable() == (full[len(due)][0] if len(full) > len(due) else None)
+
+
+def test_asked_gpus_and_due_running_follow_every_change_of_the_state() -> None:
+    """``asked_gpus`` (the GPUs waiting work asks for, per level: what ``airfoil``'s
+    ``srpt_queue`` reads instead of walking the last level) and ``due_running`` (running
+    work started as due: what the cap on due work sums instead of every running item) are
+    kept up to date: through submits, withdrawals, starts (some past their starvation
+    bound), preemptions (re-queued at a higher level), finishes and a change of nodes, both
+    equal what a walk of the whole state finds, ``due_running`` in ``running``'s order."""
+    rng = random.Random(5)
+    state = make_state([gpu_node(f"n{i}", 8) for i in range(4)], "airfoil")
+    now, made = 0.0, 0
+
+    def check(step: int) -> None:
+        asked: dict[int, int] = {}
+        for entry in state.waiting.values():
+            asked[entry.key[0]] = asked.get(entry.key[0], 0) + entry.demand[2] * entry.workers
+        assert {k: v for k, v in state.asked_gpus.items() if v} == {
+            k: v for k, v in asked.items() if v
+        }, step
+        due = [
+            item_id
+            for item_id, run in state.running.items()
+            if run.entry.reserve_from is not None and run.start >= run.entry.reserve_from
+        ]
+        assert list(state.due_running) == due, step
+        assert all(state.due_running[i] is state.running[i] for i in due), step
+
+    for step in range(800):
+        op = rng.random()
+        if op < 0.35:
+            made += 1
+            state.submit(
+                gpus(
+                    f"w{made}",
+                    rng.choice((0, 1, 4, 8)),
+                    gang=rng.choice((1, 1, 2)),
+                    submit=now,
+                    estimate=rng.choice((60.0, 3600.0, 7200.0)),
+                    attained=rng.choice((0.0, 0.0, 50_000.0)),
+                    interruptible=rng.random() < 0.8,
+                )
+            )
+        elif op < 0.45 and state.waiting:
+            state.withdraw(rng.choice(sorted(state.waiting)))
+        elif op < 0.7 and state.waiting:
+            item_id = rng.choice(sorted(state.waiting))
+            entry = state.waiting[item_id]
+            c, m, g = entry.demand
+            free = [
+                state.pool.names[n]
+                for n in range(len(state.pool.names))
+                if state.pool.fits_on(n, c, m, g)
+            ]
+            if entry.workers == 1 and free:
+                state.start(item_id, [free[0]], now)
+        elif op < 0.8 and state.running:
+            item_id = rng.choice(sorted(state.running))
+            if state.running[item_id].entry.item.interruptible:
+                state.preempt(item_id, now)
+        elif op < 0.9 and state.running:
+            state.finish(rng.choice(sorted(state.running)), now)
+        elif op < 0.91:
+            state.set_nodes([gpu_node(f"n{i}", 8) for i in range(rng.choice((3, 4, 5)))])
+        else:
+            now += rng.choice((600.0, 3600.0, 50_000.0))
+        check(step)
+    assert state.due_running, "no item started as due: the check saw only the easy case"
