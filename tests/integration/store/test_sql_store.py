@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -370,10 +371,32 @@ def _in_fork(child: Callable[[], None], timeout: float = 60) -> int:
         if done:
             return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
+            stack = _stack_of(pid)
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            pytest.fail("the forked child hung (closing or using its parent's connection?)")
+            pytest.fail(
+                "the forked child hung (closing or using its parent's connection?); where it "
+                f"waited:\n{stack}"
+            )
         time.sleep(0.05)
+
+
+def _stack_of(pid: int) -> str:
+    """Where a hung process waits, by ``py-spy dump`` (where it is installed), for the
+    failure's message."""
+    import shutil
+    import subprocess
+
+    spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if not os.path.exists(spy):
+        return "(py-spy is not installed: no stack)"
+    try:
+        done = subprocess.run(
+            [spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"(py-spy failed: {exc})"
+    return done.stdout + done.stderr
 
 
 def test_a_forked_child_opens_its_own_connection(store: SqlMetaStore) -> None:
