@@ -161,3 +161,20 @@ def test_a_remote_blob_is_streamed_to_the_file_never_read_whole(
     target = tmp_path / "sub" / "copy"
     remote.get_file(uri, str(target))
     assert target.read_bytes() == data
+
+
+def test_a_remote_array_of_python_objects_is_read_whole_and_checked(
+    engine: TypeEngine, remote: FsspecBlobStore, tmp_path: Path
+) -> None:
+    """Unpickling copies the objects anyway: such an array is read whole, not downloaded."""
+    array = np.array([{"k": i} for i in range(5000)], dtype=object)
+    ctx = ValueContext(remote, offload_threshold=0, scratch_dir=str(tmp_path / "scratch"))
+    stored = engine.to_value(array, np.ndarray, ctx)
+    assert stored.meta["pickled"] == "1" and stored.uri is not None
+    back = engine.to_python(stored, np.ndarray, ctx)
+    assert back.dtype == object and list(back) == list(array)
+    assert _download_dir(ctx) == []
+    good = remote.get_bytes(stored.uri)
+    remote.put_bytes(values_key(stored.hash), good[: len(good) // 2])
+    with pytest.raises(CorruptBlobError, match="is corrupt"):
+        engine.to_python(stored, np.ndarray, ctx)
