@@ -399,10 +399,10 @@ class FsspecBlobStore(BlobStore):
             return self.put_bytes(key, fh.read())
 
     def get_file(self, uri: str, local_path: str) -> None:
-        data = self.get_bytes(uri)
+        # streamed in pieces: a blob's bytes are never all in memory (a reader maps the file)
         os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
-        with open(local_path, "wb") as fh:
-            fh.write(data)
+        with self.open_read(uri) as src, open(local_path, "wb") as fh:
+            shutil.copyfileobj(src, fh, 1 << 20)
 
     def put_dir(self, key: str, local_dir: str) -> str:
         for dirpath, _dirs, files in os.walk(local_dir):

@@ -330,6 +330,43 @@ def local_blob_path(value: Value, ctx: ValueContext) -> str | None:
     return path
 
 
+def blob_file(value: Value, ctx: ValueContext) -> str:
+    """A local, checked file of an offloaded value's blob, for a reader to map: the store's
+    own file when the store is local, else a copy downloaded once into the context's scratch
+    directory (``download/<hash>.<format>``). A download takes that name only once its
+    bytes match the value's hash: one damaged or cut short is removed and raised, never left
+    for the context's next reader to take as checked.
+
+    Raises:
+        NotFoundError: the blob is missing.
+        CorruptBlobError: the blob's bytes do not match the value's hash.
+    """
+    path = local_blob_path(value, ctx)
+    if path is not None:
+        return path
+    if value.uri is None:
+        raise TypeTransformError(f"value {value.hash[:12]} is inline: it has no blob to read")
+    folder = os.path.join(ctx.scratch(), "download")
+    path = os.path.join(folder, f"{value.hash}.{value.format}")
+    if os.path.exists(path):
+        return path
+    import uuid
+
+    os.makedirs(folder, exist_ok=True)
+
+    from airfoil.types._integrity import check_path
+
+    part = f"{path}.{uuid.uuid4().hex[:12]}.part"
+    try:
+        ctx.blobs.get_file(value.uri, part)
+        check_path(value, part)
+        os.replace(part, path)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
+    return path
+
+
 def _whole(path: str, size: int) -> bool:
     """Whether a blob of ``size`` bytes is at ``path``: a write of content already stored is
     skipped, but not over a blob cut short, which no later write would otherwise repair

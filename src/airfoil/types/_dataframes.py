@@ -47,7 +47,7 @@ from airfoil.types._base import (
     Handler,
     PieceFile,
     ValueContext,
-    local_blob_path,
+    blob_file,
     mismatch,
     write_bytes_value,
     write_file_value,
@@ -610,19 +610,10 @@ class DataFrameHandler(BlobHandler):
 
 def frame_source(value: Value, ctx: ValueContext) -> bytes | str:
     """A frame value's bytes (inline) or the local path of its blob (downloaded and checked
-    once into the context's scratch directory when the store is remote)."""
+    once into the context's scratch directory when the store is remote: :func:`blob_file`)."""
     if value.inline is not None:
         return value.inline
-    path = local_blob_path(value, ctx)
-    if path is None:
-        assert value.uri is not None
-        path = os.path.join(ctx.scratch(), "download", f"{value.hash}.{value.format}")
-        if not os.path.exists(path):
-            from airfoil.types._integrity import check_path
-
-            ctx.blobs.get_file(value.uri, path)
-            check_path(value, path)
-    return path
+    return blob_file(value, ctx)
 
 
 def frame_value_from_file(path: str, spec: TypeSpec, ctx: ValueContext) -> Value:

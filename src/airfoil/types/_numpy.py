@@ -18,8 +18,10 @@ local store gets a plain ``np.ndarray`` over a private copy-on-write mapping of 
 it, and the stored blob never sees the change. (The converse holds because Airfoil never
 rewrites a blob in place: a blob cut short is replaced by a rename, which a mapping does not
 see; a hand edit of the file in place would show through the pages the task has not written,
-as it would for a mapped frame.) A remote store's reader loads a copy. Arrays of Python
-objects keep SHA-256 and are read whole (unpickling copies them anyway).
+as it would for a mapped frame.) A remote store's reader maps, the same way, the copy
+downloaded once (streamed) into its context's scratch directory and checked before it is
+mapped, as a frame's (:func:`~airfoil.types._base.blob_file`). Arrays of Python objects keep
+SHA-256 and are read whole (unpickling copies them anyway).
 
 :attr:`Value.meta <airfoil.core.records.Value.meta>` holds ``dtype`` and ``shape`` (JSON).
 """
@@ -44,6 +46,7 @@ from airfoil.types._base import (
     Handler,
     PieceFile,
     ValueContext,
+    blob_file,
     local_blob_path,
     mismatch,
     not_unicode,
@@ -116,13 +119,16 @@ class NdarrayHandler(BlobHandler):
         if value.format != "npy":
             raise self.wrong_format(value)
         pickled = value.meta.get("pickled") == "1"
-        path = local_blob_path(value, ctx) if value.inline is None else None  # (checked)
-        if path is not None and not pickled:
-            # a private copy-on-write mapping, as a plain ndarray (the memmap is its base)
-            return self.np.asarray(self.np.load(path, mmap_mode="c"))
-        if path is not None:
+        if value.inline is not None:
+            return self.np.load(io.BytesIO(value.inline), allow_pickle=pickled)
+        if pickled:  # unpickling copies the objects anyway: a remote one is read whole
+            path = local_blob_path(value, ctx)  # (checked)
+            if path is None:
+                return self.np.load(io.BytesIO(read_bytes(value, ctx)), allow_pickle=True)
             return self.np.load(path, allow_pickle=True)
-        return self.np.load(io.BytesIO(read_bytes(value, ctx)), allow_pickle=pickled)
+        # a private copy-on-write mapping of the (local or downloaded, checked) blob, as a
+        # plain ndarray (the memmap is its base)
+        return self.np.asarray(self.np.load(blob_file(value, ctx), mmap_mode="c"))
 
     def from_path(self, path: str) -> Any:
         if not os.path.isfile(path):
