@@ -47,6 +47,8 @@ from airfoil.store.base import (
     ExecutionView,
     MetaStore,
     check_page,
+    execution_taken,
+    launch_taken,
     lease_lost,
     missing_execution,
 )
@@ -513,15 +515,12 @@ class SqlMetaStore(
 
     def _integrity(self, exc: Exception, batch: StoreBatch) -> Exception:
         kind = integrity_kind(exc)
-        taken = ("ux_executions_project_name_domain", "executions.name")
-        if kind == "unique" and batch.execution is not None and any(t in str(exc) for t in taken):
-            ex = batch.execution
-            return ConflictError(
-                f"an execution named {ex.display_name!r} already exists in project "
-                f"{ex.project!r}, domain {ex.domain!r}; nothing of the batch was written"
-            )
-        if kind == "unique":
-            return ConflictError(
+        names = ("ux_executions_project_name_domain", "executions.name")
+        ex = batch.execution
+        if kind == "unique" and ex is not None and any(t in str(exc) for t in names):
+            return execution_taken(ex.project, ex.domain, ex.display_name)
+        if kind == "unique":  # a launch's own id taken by a launch that won the race
+            return launch_taken(batch) or ConflictError(
                 f"an event seq of the batch already exists ({exc}); nothing of the batch was "
                 "written"
             )
