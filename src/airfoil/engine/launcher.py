@@ -30,7 +30,8 @@ from airfoil.engine._mapping import split_item_id
 from airfoil.engine._requests import asks_for_resources
 from airfoil.engine._scope_gate import SHARED, ScopeGate
 from airfoil.engine.graph import FlatNode, GraphCache
-from airfoil.store.base import MetaStore, execution_taken
+from airfoil.store._taken import execution_taken
+from airfoil.store.base import MetaStore
 from airfoil.store.stores import SecretSource, secret_env_name
 
 __all__ = ["CapacityCheck", "Launcher", "load_state", "take_lease"]

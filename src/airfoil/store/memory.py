@@ -41,15 +41,9 @@ from airfoil.store._memory_observability import MemoryObservabilityStore
 from airfoil.store._memory_schedules import MemoryScheduleStore
 from airfoil.store._memory_scheduling import MemorySchedulingStore
 from airfoil.store._records import ExecutionDecoder, record_json
+from airfoil.store._taken import execution_taken, launch_taken
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
-from airfoil.store.base import (
-    MetaStore,
-    check_page,
-    execution_taken,
-    launch_taken,
-    lease_lost,
-    missing_execution,
-)
+from airfoil.store.base import MetaStore, check_page, lease_lost, missing_execution
 
 __all__ = ["MemoryMetaStore"]
 

@@ -42,13 +42,12 @@ from airfoil.core.records import (
     StoreBatch,
 )
 from airfoil.store._records import ExecutionDecoder
+from airfoil.store._taken import execution_taken, launch_taken
 from airfoil.store._unreadable import OnUnreadable, decode_each, decode_one, decode_parts
 from airfoil.store.base import (
     ExecutionView,
     MetaStore,
     check_page,
-    execution_taken,
-    launch_taken,
     lease_lost,
     missing_execution,
 )
